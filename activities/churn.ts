@@ -1,0 +1,147 @@
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DecisionTreeClassifier } from 'ml-cart';
+import { DataQualityError } from '../domain/errors';
+import type { RunParams } from '../domain/params';
+import { RISK_BANDS } from '../domain/rules';
+import { checkpoint } from './context';
+import { queryOne, withConnection } from './duckdb';
+import { readColumns, type ColumnSet } from './ml/columns';
+import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
+import { classifierMetrics, type ClassifierMetrics } from './ml/metrics';
+import { seededRandom, shuffle } from './ml/random';
+import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
+
+/** Churn warning signals and stability the tree may split on (features.sql columns). */
+export const CHURN_FEATURES = [
+  'arpu', 'mou', 'dou', 'sms', 'frequency', 'recency_days', 'payment_delay_avg', 'complaints_recent',
+  'mou_trend', 'dou_trend', 'spend_trend', 'recharge_trend', 'spend_slope_rel', 'spend_volatility',
+  'tenure_months', 'contract_months_left', 'sticky_services', 'call_circle', 'stability_score',
+] as const;
+
+export interface ChurnSummary {
+  modelPath: string;
+  trainingRows: number;
+  holdoutRows: number;
+  holdout: ClassifierMetrics;
+  /** The riskiest leaves, as readable rules. */
+  topRules: LeafRule[];
+  featureImportance: Record<string, number>;
+  scoredRows: number;
+  riskBandCounts: Record<string, number>;
+  trainSeconds: number;
+  seconds: number;
+}
+
+/**
+ * Trains the churn tree on last month's subscribers (label: gone this month), measures it on a
+ * stratified holdout, and scores this month's subscribers. Writes table
+ * `scores(row_idx, churn_score, risk_band)` and the model (ml-cart JSON) beside the database.
+ */
+export async function trainAndScoreChurn(dbPath: string, params: RunParams): Promise<ChurnSummary> {
+  const started = performance.now();
+  return withConnection(dbPath, async (conn) => {
+    const select = CHURN_FEATURES.map((name) => `"${name}"::DOUBLE AS "${name}"`).join(', ');
+    const counts = await queryOne<{ train: number; score: number; churners: number }>(
+      conn,
+      `SELECT count(*) FILTER (WHERE purpose = 'train') AS train, count(*) FILTER (WHERE purpose = 'score') AS score,
+              count(*) FILTER (WHERE churned_next_month) AS churners FROM features`,
+    );
+    if (counts.train < 10 * params.treeMinLeaf || counts.churners < 10) {
+      throw new DataQualityError(
+        `too little history to train a churn model: ${counts.train} subscribers last month, ${counts.churners} of them churned ` +
+          `(need at least ${10 * params.treeMinLeaf} and 10); does the input hold the month before ${params.month}?`,
+      );
+    }
+    const training = await readColumns(
+      conn,
+      `SELECT ${select}, churned_next_month::DOUBLE AS label FROM features WHERE purpose = 'train' ORDER BY row_idx`,
+      {},
+      counts.train,
+    );
+    const labels = Uint8Array.from(training.columns.pop() as Float64Array);
+    training.names.pop();
+    replaceNaN(training);
+
+    await checkpoint({ stage: 'churn: training' });
+    const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
+    const trainStarted = performance.now();
+    const binned = binFeatures(training.columns);
+    const model = trainHistogramTree(binned, labels, trainRows, { maxDepth: params.treeDepth, minLeafSize: params.treeMinLeaf });
+    const trainSeconds = (performance.now() - trainStarted) / 1000;
+    DecisionTreeClassifier.load(model); // the published model must load in ml-cart
+
+    const trainingScores = predictProbabilities(model, training.columns);
+    const holdout = classifierMetrics(pick(trainingScores, holdoutRows), pick(labels, holdoutRows));
+    let trainPositives = 0;
+    for (const row of trainRows) trainPositives += labels[row];
+
+    await checkpoint({ stage: 'churn: scoring' });
+    const current = await readColumns(conn, `SELECT ${select} FROM features WHERE purpose = 'score' ORDER BY row_idx`, {}, counts.score);
+    replaceNaN(current);
+    const scores = predictProbabilities(model, current.columns);
+    const riskBandCounts = await writeScores(conn, scores);
+
+    const modelPath = join(dirname(dbPath), 'churn-model.json');
+    await writeFile(modelPath, JSON.stringify({ ...model, featureNames: training.names }) + '\n');
+    return {
+      modelPath,
+      trainingRows: trainRows.length,
+      holdoutRows: holdoutRows.length,
+      holdout,
+      topRules: leafRules(model, training.names, trainPositives / trainRows.length).slice(0, 5),
+      featureImportance: featureImportance(model, training.names),
+      scoredRows: scores.length,
+      riskBandCounts,
+      trainSeconds,
+      seconds: (performance.now() - started) / 1000,
+    };
+  });
+}
+
+/** Splits row indices so churners and stayers are held out in the same proportion. */
+export function stratifiedSplit(labels: Uint8Array, holdoutShare: number, seed: number): { trainRows: Uint32Array; holdoutRows: Uint32Array } {
+  const random = seededRandom(seed);
+  const train: number[] = [];
+  const holdout: number[] = [];
+  for (const label of [0, 1]) {
+    const members = Uint32Array.from(labels.reduce<number[]>((acc, value, i) => (value === label ? (acc.push(i), acc) : acc), []));
+    shuffle(members, random);
+    const cut = Math.round(members.length * holdoutShare);
+    members.forEach((row, i) => (i < cut ? holdout : train).push(row));
+  }
+  return { trainRows: Uint32Array.from(train).sort(), holdoutRows: Uint32Array.from(holdout).sort() };
+}
+
+export function riskBand(score: number): string {
+  return (RISK_BANDS.find((band) => score >= band.minScore) ?? RISK_BANDS[RISK_BANDS.length - 1]).band;
+}
+
+function pick<T extends Float64Array | Uint8Array>(values: T, rows: Uint32Array): T {
+  const out = new (values.constructor as new (n: number) => T)(rows.length);
+  rows.forEach((row, i) => (out[i] = values[row]));
+  return out;
+}
+
+/** Features come from SQL that coalesces gaps; a NaN left over would silently go right in every split. */
+function replaceNaN(data: ColumnSet): void {
+  for (const column of data.columns) for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) column[i] = 0;
+}
+
+async function writeScores(conn: DuckDBConnection, scores: Float64Array): Promise<Record<string, number>> {
+  await conn.run('CREATE OR REPLACE TABLE scores (row_idx INTEGER, churn_score DOUBLE, risk_band VARCHAR)');
+  const appender = await conn.createAppender('scores');
+  const bandCounts: Record<string, number> = Object.fromEntries(RISK_BANDS.map((b) => [b.band, 0]));
+  for (let i = 0; i < scores.length; i++) {
+    const band = riskBand(scores[i]);
+    bandCounts[band] += 1;
+    appender.appendInteger(i);
+    appender.appendDouble(scores[i]);
+    appender.appendVarchar(band);
+    appender.endRow();
+    if ((i & 0x3ffff) === 0x3ffff) await checkpoint({ stage: 'churn: writing scores', done: i, total: scores.length });
+  }
+  appender.closeSync();
+  return bandCounts;
+}

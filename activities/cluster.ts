@@ -1,0 +1,133 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { RunParams } from '../domain/params';
+import { segmentName, uniqueNames } from '../domain/segment-names';
+import { checkpoint } from './context';
+import { queryOne, queryRows, withConnection } from './duckdb';
+import { readColumns } from './ml/columns';
+import { assignToCentroids, fitKMeans } from './ml/kmeans';
+
+/** What K-means sees: behaviour, not outcomes. Skewed usage goes in on a log scale. */
+export const CLUSTER_FEATURES = {
+  log_arpu: 'ln(1 + arpu)',
+  log_mou: 'ln(1 + mou)',
+  log_dou: 'ln(1 + dou)',
+  log_sms: 'ln(1 + sms)',
+  log_call_circle: 'ln(1 + call_circle)',
+  log_tenure: 'ln(1 + tenure_months)',
+  sticky_services: 'sticky_services',
+} as const;
+
+export interface SegmentProfile {
+  segmentId: number;
+  name: string;
+  subscribers: number;
+  share: number;
+  arpu: number;
+  mou: number;
+  dou: number;
+  mouTrend: number;
+  stabilityScore: number;
+  revenueShare: number;
+}
+
+export interface ClusterSummary {
+  k: number;
+  sampleSize: number;
+  iterations: number;
+  converged: boolean;
+  /** Sum of squared distances to the assigned centroid, standardised units, all subscribers. */
+  inertia: number;
+  segments: SegmentProfile[];
+  seconds: number;
+}
+
+/**
+ * Segments the run month's subscribers: fits K-means on a sample, assigns everyone to the
+ * nearest centroid, numbers segments by value (1 = highest ARPU) and names them from their
+ * profile. Writes table `segments(row_idx, segment_id, segment_name, distance)`.
+ */
+export async function clusterSubscribers(dbPath: string, params: RunParams): Promise<ClusterSummary> {
+  const started = performance.now();
+  return withConnection(dbPath, async (conn) => {
+    const { rows } = await queryOne<{ rows: number }>(conn, "SELECT count(*) AS rows FROM features WHERE purpose = 'score'");
+    const select = Object.entries(CLUSTER_FEATURES).map(([name, expression]) => `(${expression})::DOUBLE AS ${name}`);
+    const data = await readColumns(conn, `SELECT ${select.join(', ')} FROM features WHERE purpose = 'score' ORDER BY row_idx`, {}, rows);
+    await checkpoint({ stage: 'cluster: fitting k-means' });
+    const fit = fitKMeans(data.columns, { k: params.k, seed: params.seed, sampleSize: params.kmeansSampleSize });
+    const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
+
+    // number segments by the centroid's ARPU, highest first, so ids read as a value ranking
+    const arpuColumn = data.names.indexOf('log_arpu');
+    const byValue = fit.centroids.map((centroid, index) => ({ index, value: centroid[arpuColumn] })).sort((a, b) => b.value - a.value);
+    const idOf = new Uint16Array(fit.k);
+    byValue.forEach(({ index }, rank) => (idOf[index] = rank + 1));
+
+    await writeSegments(conn, segment, distance, idOf);
+    const segments = await profileSegments(conn);
+    await conn.run('CREATE OR REPLACE TABLE segment_names (segment_id INTEGER, segment_name VARCHAR)');
+    for (const profile of segments) {
+      await conn.run('INSERT INTO segment_names VALUES ($id, $name)', { id: profile.segmentId, name: profile.name });
+    }
+    return {
+      k: fit.k,
+      sampleSize: fit.sampleSize,
+      iterations: fit.iterations,
+      converged: fit.converged,
+      inertia,
+      segments,
+      seconds: (performance.now() - started) / 1000,
+    };
+  });
+}
+
+async function writeSegments(conn: DuckDBConnection, segment: Uint16Array, distance: Float64Array, idOf: Uint16Array): Promise<void> {
+  await conn.run('CREATE OR REPLACE TABLE segments (row_idx INTEGER, segment_id INTEGER, distance DOUBLE)');
+  const appender = await conn.createAppender('segments');
+  for (let i = 0; i < segment.length; i++) {
+    appender.appendInteger(i);
+    appender.appendInteger(idOf[segment[i]]);
+    appender.appendDouble(distance[i]);
+    appender.endRow();
+    if ((i & 0x3ffff) === 0x3ffff) await checkpoint({ stage: 'cluster: writing segments', done: i, total: segment.length });
+  }
+  appender.closeSync();
+}
+
+async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]> {
+  const rows = await queryRows<{
+    segment_id: number; subscribers: number; share: number; arpu: number; mou: number; dou: number; mou_trend: number;
+    stability_score: number; revenue_share: number; value_z: number; data_z: number; voice_z: number; sticky_z: number;
+  }>(
+    conn,
+    `WITH scored AS (
+       SELECT s.segment_id, f.*,
+         (ln(1 + f.arpu) - avg(ln(1 + f.arpu)) OVER ()) / nullif(stddev_pop(ln(1 + f.arpu)) OVER (), 0) AS value_z,
+         (ln(1 + f.dou) - avg(ln(1 + f.dou)) OVER ()) / nullif(stddev_pop(ln(1 + f.dou)) OVER (), 0) AS data_z,
+         (ln(1 + f.mou) - avg(ln(1 + f.mou)) OVER ()) / nullif(stddev_pop(ln(1 + f.mou)) OVER (), 0) AS voice_z,
+         (f.sticky_services - avg(f.sticky_services) OVER ()) / nullif(stddev_pop(f.sticky_services) OVER (), 0) AS sticky_z
+       FROM features f JOIN segments s USING (row_idx)
+       WHERE f.purpose = 'score'
+     )
+     SELECT segment_id, count(*) AS subscribers, count(*) / sum(count(*)) OVER () AS share,
+       avg(arpu) AS arpu, avg(mou) AS mou, avg(dou) AS dou, avg(mou_trend) AS mou_trend,
+       avg(stability_score) AS stability_score, sum(arpu) / sum(sum(arpu)) OVER () AS revenue_share,
+       coalesce(avg(value_z), 0) AS value_z, coalesce(avg(data_z), 0) AS data_z,
+       coalesce(avg(voice_z), 0) AS voice_z, coalesce(avg(sticky_z), 0) AS sticky_z
+     FROM scored GROUP BY segment_id ORDER BY segment_id`,
+  );
+  const names = uniqueNames(
+    rows.map((r) => segmentName({ valueZ: r.value_z, dataZ: r.data_z, voiceZ: r.voice_z, stickyZ: r.sticky_z, mouTrend: r.mou_trend })),
+  );
+  return rows.map((r, i) => ({
+    segmentId: r.segment_id,
+    name: names[i],
+    subscribers: r.subscribers,
+    share: r.share,
+    arpu: r.arpu,
+    mou: r.mou,
+    dou: r.dou,
+    mouTrend: r.mou_trend,
+    stabilityScore: r.stability_score,
+    revenueShare: r.revenue_share,
+  }));
+}

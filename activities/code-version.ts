@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const ROOT = new URL('../', import.meta.url);
+const TRACKED_DEPENDENCIES = ['@duckdb/node-api', 'ml-cart', 'ml-kmeans', 'apache-arrow', '@temporalio/worker', '@temporalio/workflow'];
+
+export interface CodeVersion {
+  segflow: string;
+  /** git commit of the worker's code, with "-dirty" when it had uncommitted changes; "unknown" outside git. */
+  commit: string;
+  node: string;
+  dependencies: Record<string, string>;
+}
+
+let cached: CodeVersion | undefined;
+
+/** What code produced a snapshot: read once per worker process. */
+export function codeVersion(): CodeVersion {
+  if (cached) return cached;
+  const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string };
+  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as { packages: Record<string, { version?: string }> };
+  cached = {
+    segflow: pkg.version,
+    commit: gitCommit(),
+    node: process.version,
+    dependencies: Object.fromEntries(TRACKED_DEPENDENCIES.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? 'unknown'])),
+  };
+  return cached;
+}
+
+function gitCommit(): string {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    const commit = git('rev-parse', 'HEAD');
+    // only source changes make the code differ from the commit; ignored state folders do not
+    const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+    return dirty ? `${commit}-dirty` : commit;
+  } catch {
+    return 'unknown';
+  }
+}

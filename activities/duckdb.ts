@@ -1,0 +1,75 @@
+import { readFile } from 'node:fs/promises';
+import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+
+/** Opens a DuckDB database (a file, or ':memory:'), runs `work` on one connection, closes it. */
+export async function withConnection<T>(path: string, work: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.create(path);
+  const conn = await instance.connect();
+  try {
+    return await work(conn);
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Reads a `.sql` file that sits beside the calling module. */
+export async function readSql(moduleUrl: string, relativePath: string): Promise<string> {
+  return readFile(new URL(relativePath, moduleUrl), 'utf8');
+}
+
+/**
+ * Splits a script into statements on semicolons that end a line. Our SQL files keep one
+ * statement per `;`-terminated block and no semicolons inside string literals.
+ */
+export function splitStatements(script: string): string[] {
+  return script
+    .split(/;\s*$/m)
+    .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
+    .filter((statement) => statement.length > 0);
+}
+
+export async function runScript(conn: DuckDBConnection, script: string): Promise<void> {
+  for (const statement of splitStatements(script)) await conn.run(statement);
+}
+
+/**
+ * Rows of a small result as plain objects: BIGINT/HUGEINT become numbers, dates ISO strings
+ * (format DATE columns with strftime when only the day matters). Never for big results.
+ */
+export async function queryRows<T extends Record<string, unknown>>(
+  conn: DuckDBConnection,
+  sql: string,
+  values?: Record<string, DuckDBValue> | DuckDBValue[],
+): Promise<T[]> {
+  const reader = await conn.runAndReadAll(sql, values);
+  return reader.getRowObjectsJS().map((row) => {
+    const plain: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(row)) {
+      plain[key] = typeof value === 'bigint' ? Number(value) : value instanceof Date ? value.toISOString() : value;
+    }
+    return plain as T;
+  });
+}
+
+/** Like `queryRows` for exactly one row. */
+export async function queryOne<T extends Record<string, unknown>>(
+  conn: DuckDBConnection,
+  sql: string,
+  values?: Record<string, DuckDBValue> | DuckDBValue[],
+): Promise<T> {
+  const rows = await queryRows<T>(conn, sql, values);
+  if (rows.length !== 1) throw new Error(`expected one row, got ${rows.length}: ${sql.slice(0, 80)}`);
+  return rows[0];
+}
+
+/** Macros the SQL files share: deterministic uniform and normal draws keyed by (id, draw, seed). */
+export const RANDOM_MACROS = `
+CREATE OR REPLACE MACRO u(id, draw, seed) AS ((hash(id, draw, seed) % 1000003)::DOUBLE + 0.5) / 1000003.0;
+CREATE OR REPLACE MACRO gauss(id, draw, seed) AS sqrt(-2.0 * ln(u(id, draw, seed))) * cos(2.0 * pi() * u(id, draw + 100000, seed));
+`;
+
+/** A SQL string literal for a path segflow itself chose; COPY targets cannot be bound parameters. */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

@@ -1,0 +1,33 @@
+-- Value tiers by cumulative revenue share (Pareto): ranked by ARPU, a subscriber's tier is set
+-- by the share of revenue held by everyone ranked above them. High-value flag by a spend
+-- threshold; star grade (1-5) from spend, recharge frequency, tenure, payment and complaints.
+CREATE OR REPLACE TEMP TABLE value_features AS
+WITH ranked AS (
+  SELECT
+    u.as_of,
+    u.subscriber_id,
+    u.arpu,
+    coalesce(sum(u.arpu) OVER (PARTITION BY u.as_of ORDER BY u.arpu DESC, u.subscriber_id
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+      / nullif(sum(u.arpu) OVER (PARTITION BY u.as_of), 0) AS revenue_share_above,
+    0.40 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.arpu)
+      + 0.20 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.frequency)
+      + 0.20 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY st.tenure_months)
+      + 0.10 * (1 - percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.payment_delay_avg))
+      + 0.10 * (1 - percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.complaints_recent)) AS grade_score
+  FROM usage_features u
+  JOIN stability_features st USING (as_of, subscriber_id)
+)
+SELECT
+  r.as_of,
+  r.subscriber_id,
+  coalesce(r.revenue_share_above, 0) AS revenue_share_above,
+  CASE
+    WHEN coalesce(r.revenue_share_above, 0) < s.key_share THEN 'key'
+    WHEN r.revenue_share_above < s.high_share THEN 'high'
+    WHEN r.revenue_share_above < s.mid_share THEN 'mid'
+    ELSE 'low'
+  END AS value_tier,
+  r.arpu >= s.high_value_threshold AS high_value,
+  least(5, 1 + floor(r.grade_score * 5))::INTEGER AS star_grade
+FROM ranked r, feature_settings s;

@@ -1,0 +1,176 @@
+import { mkdir, readdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
+import { USAGE_CONTRACT } from '../data/contract';
+import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
+import { addMonths, firstDay } from '../domain/month';
+import { parseRunParams, type RunParams } from '../domain/params';
+import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
+import { checkpoint } from './context';
+import { hashFile } from './file-hash';
+import { queryOne, queryRows, withConnection } from './duckdb';
+import { buildCheckSql } from './load-sql';
+
+export interface InputFile {
+  path: string;
+  sha256: string;
+  bytes: number;
+  rows: number;
+}
+
+export interface LoadSummary {
+  /** The run's DuckDB database: tables usage (valid rows) and quarantine (rows with a reason). */
+  dbPath: string;
+  params: RunParams;
+  /** Months the run reads: the history window plus one month before it for churn training. */
+  windowStart: string;
+  windowEnd: string;
+  inputFiles: InputFile[];
+  /** Month-partitioned files outside the window, not read at all. */
+  filesOutsideWindow: number;
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsQuarantined: number;
+  quarantineByReason: Record<string, number>;
+  subscribersInMonth: number;
+}
+
+const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
+
+/**
+ * Loads the run's usage files into a fresh DuckDB database, enforcing the usage contract.
+ * Files that cannot be read or lack required columns stop the run (non-retryable); rows that
+ * break a rule are kept in `quarantine` with the reason. Rows read = loaded + quarantined.
+ */
+export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unknown): Promise<LoadSummary> {
+  const parsed = parseRunParams(rawParams);
+  if (!parsed.ok) throw new InvalidParamsError(`invalid run parameters:\n${parsed.problems.join('\n')}`);
+  const params = parsed.params;
+  const windowEnd = params.month;
+  const windowStart = addMonths(params.month, -params.historyMonths);
+
+  const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd);
+  const dir = runDir(store, run);
+  await mkdir(dir, { recursive: true });
+  const dbPath = join(dir, 'work.duckdb');
+
+  return withConnection(dbPath, async (conn) => {
+    const inputFiles: InputFile[] = [];
+    const presentColumns = new Set<string>();
+    for (const [index, path] of files.entries()) {
+      await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
+      const columns = await describeFile(conn, path);
+      const missing = USAGE_CONTRACT.filter((c) => c.required && !columns.has(c.name)).map((c) => c.name);
+      if (missing.length > 0) {
+        throw new SchemaContractError(`${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts)`);
+      }
+      for (const name of columns) presentColumns.add(name);
+      const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM read_parquet($path)', { path });
+      const { sha256, bytes } = await hashFile(path);
+      inputFiles.push({ path, sha256, bytes, rows });
+    }
+
+    await checkpoint({ stage: 'load: reading rows' });
+    const contractColumns = USAGE_CONTRACT.map((c) => c.name).filter((name) => presentColumns.has(name));
+    await conn.run(
+      `CREATE OR REPLACE TABLE raw_input AS
+       SELECT row_number() OVER () AS input_row, filename AS source_file, ${contractColumns.map((n) => `"${n}"`).join(', ')}
+       FROM read_parquet($files, union_by_name = true, filename = true, hive_partitioning = false)`,
+      { files: listValue(files) },
+    );
+    await checkpoint({ stage: 'load: validating rows' });
+    await conn.run(buildCheckSql(presentColumns), { window_start: firstDay(windowStart), window_end: firstDay(windowEnd) });
+    await conn.run('CREATE OR REPLACE TABLE usage AS SELECT * EXCLUDE (input_row, source_file, reason) FROM checked_input WHERE reason IS NULL');
+    await conn.run('CREATE OR REPLACE TABLE quarantine AS SELECT input_row, source_file, reason FROM checked_input WHERE reason IS NOT NULL');
+    await conn.run('DROP TABLE checked_input');
+    await conn.run('DROP TABLE raw_input');
+
+    const counts = await queryOne<{ loaded: number; quarantined: number; in_month: number }>(
+      conn,
+      `SELECT (SELECT count(*) FROM usage) AS loaded, (SELECT count(*) FROM quarantine) AS quarantined,
+              (SELECT count(*) FROM usage WHERE "month" = $month::DATE) AS in_month`,
+      { month: firstDay(params.month) },
+    );
+    const reasons = await queryRows<{ reason: string; rows: number }>(
+      conn,
+      'SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason ORDER BY rows DESC, reason',
+    );
+    const rowsRead = inputFiles.reduce((sum, file) => sum + file.rows, 0);
+    if (counts.loaded + counts.quarantined !== rowsRead) {
+      throw new Error(`row counts do not reconcile: read ${rowsRead}, loaded ${counts.loaded}, quarantined ${counts.quarantined}`);
+    }
+    const summary: LoadSummary = {
+      dbPath,
+      params,
+      windowStart,
+      windowEnd,
+      inputFiles,
+      filesOutsideWindow: outsideWindow,
+      rowsRead,
+      rowsLoaded: counts.loaded,
+      rowsQuarantined: counts.quarantined,
+      quarantineByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.rows])),
+      subscribersInMonth: counts.in_month,
+    };
+    assertUsable(summary);
+    return summary;
+  });
+}
+
+function assertUsable(summary: LoadSummary): void {
+  const share = summary.rowsRead === 0 ? 1 : summary.rowsQuarantined / summary.rowsRead;
+  const topReasons = Object.entries(summary.quarantineByReason)
+    .slice(0, 5)
+    .map(([reason, rows]) => `  ${rows} x ${reason}`)
+    .join('\n');
+  if (share > summary.params.maxQuarantineShare) {
+    throw new DataQualityError(
+      `${summary.rowsQuarantined} of ${summary.rowsRead} rows (${(share * 100).toFixed(1)}%) break the usage contract, ` +
+        `more than maxQuarantineShare=${summary.params.maxQuarantineShare}:\n${topReasons}`,
+    );
+  }
+  if (summary.subscribersInMonth === 0) {
+    throw new DataQualityError(`no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})`);
+  }
+}
+
+/** Parquet files under `input` (a file or a folder, searched recursively), minus month folders outside the window. */
+export async function findInputFiles(input: string, windowStart: string, windowEnd: string): Promise<{ files: string[]; outsideWindow: number }> {
+  const root = resolve(input);
+  const info = await stat(root).catch(() => {
+    throw new InputFileError(`input not found: ${root}`);
+  });
+  const candidates = info.isDirectory() ? await listParquet(root) : [root];
+  const files: string[] = [];
+  let outsideWindow = 0;
+  for (const file of candidates) {
+    const month = MONTH_FOLDER.exec(dirname(file))?.[1];
+    if (month !== undefined && (month < windowStart || month > windowEnd)) outsideWindow += 1;
+    else files.push(file);
+  }
+  if (files.length === 0) {
+    throw new InputFileError(
+      candidates.length === 0
+        ? `no .parquet files under ${root}`
+        : `none of the ${candidates.length} files under ${root} is in the window ${windowStart}..${windowEnd}`,
+    );
+  }
+  return { files, outsideWindow };
+}
+
+async function listParquet(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.parquet'))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+async function describeFile(conn: DuckDBConnection, path: string): Promise<Set<string>> {
+  try {
+    const rows = await queryRows<{ column_name: string }>(conn, 'DESCRIBE SELECT * FROM read_parquet($path)', { path });
+    return new Set(rows.map((row) => row.column_name));
+  } catch (error) {
+    throw new InputFileError(`${basename(path)} is not a readable Parquet file (${path}): ${(error as Error).message.split('\n')[0]}`);
+  }
+}

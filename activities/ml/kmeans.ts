@@ -1,0 +1,90 @@
+import { kmeans } from 'ml-kmeans';
+import { checkpoint } from '../context';
+import { sampleIndices, seededRandom } from './random';
+
+export interface KMeansFit {
+  k: number;
+  /** Centroids in standardised units, one array per segment. */
+  centroids: number[][];
+  means: number[];
+  stdDevs: number[];
+  sampleSize: number;
+  iterations: number;
+  converged: boolean;
+}
+
+export interface KMeansOptions {
+  k: number;
+  seed: number;
+  sampleSize: number;
+  maxIterations?: number;
+  tolerance?: number;
+}
+
+/** Column means and population standard deviations (1 where a column is constant). */
+export function standardisation(columns: Float64Array[]): { means: number[]; stdDevs: number[] } {
+  const means = columns.map((column) => column.reduce((sum, x) => sum + x, 0) / Math.max(column.length, 1));
+  const stdDevs = columns.map((column, c) => {
+    let sum = 0;
+    for (let i = 0; i < column.length; i++) sum += (column[i] - means[c]) ** 2;
+    const sd = Math.sqrt(sum / Math.max(column.length, 1));
+    return sd > 1e-12 ? sd : 1;
+  });
+  return { means, stdDevs };
+}
+
+/**
+ * Fits ml-kmeans (k-means++, seeded) on a random sample of standardised rows: the full data
+ * adds little to the centroids and costs linear time per iteration in ml-kmeans' row objects.
+ */
+export function fitKMeans(columns: Float64Array[], options: KMeansOptions): KMeansFit {
+  const rows = columns[0]?.length ?? 0;
+  if (rows < options.k) throw new RangeError(`cannot make ${options.k} segments from ${rows} subscribers`);
+  const { means, stdDevs } = standardisation(columns);
+  const sample = sampleIndices(rows, options.sampleSize, seededRandom(options.seed));
+  const data = Array.from(sample, (row) => columns.map((column, c) => (column[row] - means[c]) / stdDevs[c]));
+  const result = kmeans(data, options.k, {
+    initialization: 'kmeans++',
+    seed: options.seed,
+    maxIterations: options.maxIterations ?? 300,
+    tolerance: options.tolerance ?? 1e-6,
+  });
+  return {
+    k: options.k,
+    centroids: result.centroids,
+    means,
+    stdDevs,
+    sampleSize: sample.length,
+    iterations: result.iterations,
+    converged: result.converged,
+  };
+}
+
+/** Nearest centroid for every row in one pass over the typed columns. Returns segment index and squared distance. */
+export async function assignToCentroids(columns: Float64Array[], fit: KMeansFit): Promise<{ segment: Uint16Array; distance: Float64Array; inertia: number }> {
+  const rows = columns[0]?.length ?? 0;
+  const dims = columns.length;
+  const segment = new Uint16Array(rows);
+  const distance = new Float64Array(rows);
+  const point = new Float64Array(dims);
+  let inertia = 0;
+  for (let i = 0; i < rows; i++) {
+    for (let d = 0; d < dims; d++) point[d] = (columns[d][i] - fit.means[d]) / fit.stdDevs[d];
+    let best = 0;
+    let bestDistance = Infinity;
+    for (let c = 0; c < fit.centroids.length; c++) {
+      const centroid = fit.centroids[c];
+      let sum = 0;
+      for (let d = 0; d < dims; d++) sum += (point[d] - centroid[d]) ** 2;
+      if (sum < bestDistance) {
+        bestDistance = sum;
+        best = c;
+      }
+    }
+    segment[i] = best;
+    distance[i] = bestDistance;
+    inertia += bestDistance;
+    if ((i & 0x3ffff) === 0x3ffff) await checkpoint({ stage: 'cluster: assigning', done: i, total: rows });
+  }
+  return { segment, distance, inertia };
+}

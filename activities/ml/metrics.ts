@@ -1,0 +1,76 @@
+/** Holdout metrics for a binary score: how well it ranks churners above stayers. */
+
+export interface ClassifierMetrics {
+  rows: number;
+  positives: number;
+  baseRate: number;
+  rocAuc: number;
+  /** Average precision (area under the precision-recall curve, step-wise). */
+  prAuc: number;
+  precisionAtTopDecile: number;
+  recallAtTopDecile: number;
+  /** Lift per decile of score, highest scores first: positive rate in the decile / base rate. */
+  liftByDecile: number[];
+  /** At threshold 0.5. */
+  confusion: { truePositive: number; falsePositive: number; trueNegative: number; falseNegative: number };
+}
+
+export function classifierMetrics(scores: Float64Array, labels: Uint8Array): ClassifierMetrics {
+  const n = scores.length;
+  if (n === 0 || labels.length !== n) throw new RangeError('scores and labels must be non-empty and of equal length');
+  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  let positives = 0;
+  for (let i = 0; i < n; i++) positives += labels[i];
+  const negatives = n - positives;
+
+  // ROC AUC and average precision over groups of tied scores, so row order among ties cannot matter
+  let truePos = 0;
+  let falsePos = 0;
+  let auc = 0;
+  let averagePrecision = 0;
+  for (let start = 0; start < n; ) {
+    let end = start;
+    let groupPos = 0;
+    while (end < n && scores[order[end]] === scores[order[start]]) groupPos += labels[order[end++]];
+    const groupNeg = end - start - groupPos;
+    auc += groupNeg * (truePos + groupPos / 2);
+    truePos += groupPos;
+    falsePos += groupNeg;
+    if (groupPos > 0) averagePrecision += (groupPos / Math.max(positives, 1)) * (truePos / (truePos + falsePos));
+    start = end;
+  }
+  const rocAuc = positives === 0 || negatives === 0 ? Number.NaN : auc / (positives * negatives);
+
+  const baseRate = positives / n;
+  const liftByDecile: number[] = [];
+  for (let d = 0; d < 10; d++) {
+    const from = Math.floor((d * n) / 10);
+    const to = Math.floor(((d + 1) * n) / 10);
+    let hits = 0;
+    for (let i = from; i < to; i++) hits += labels[order[i]];
+    liftByDecile.push(to > from && baseRate > 0 ? hits / (to - from) / baseRate : 0);
+  }
+  const topCount = Math.max(1, Math.floor(n / 10));
+  let topHits = 0;
+  for (let i = 0; i < topCount; i++) topHits += labels[order[i]];
+
+  const confusion = { truePositive: 0, falsePositive: 0, trueNegative: 0, falseNegative: 0 };
+  for (let i = 0; i < n; i++) {
+    const predicted = scores[i] >= 0.5;
+    if (predicted && labels[i]) confusion.truePositive++;
+    else if (predicted) confusion.falsePositive++;
+    else if (labels[i]) confusion.falseNegative++;
+    else confusion.trueNegative++;
+  }
+  return {
+    rows: n,
+    positives,
+    baseRate,
+    rocAuc,
+    prAuc: averagePrecision,
+    precisionAtTopDecile: topHits / topCount,
+    recallAtTopDecile: positives === 0 ? 0 : topHits / positives,
+    liftByDecile,
+    confusion,
+  };
+}

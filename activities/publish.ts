@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { SnapshotStoreError } from '../domain/errors';
+import type { RunParams } from '../domain/params';
+import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
+import { monthDir, versionDir, type RunRef, type StoreConfig } from '../domain/store-layout';
+import { canonicalJson } from './audit';
+import type { ChurnSummary } from './churn';
+import type { ClusterSummary } from './cluster';
+import { codeVersion, type CodeVersion } from './code-version';
+import { checkpoint } from './context';
+import { queryOne, readSql, runScript, sqlString, withConnection } from './duckdb';
+import { hashFile } from './file-hash';
+import type { FeatureSummary } from './features';
+import { withFileLock } from './file-lock';
+import type { InputFile, LoadSummary } from './load';
+
+export interface PublishRequest {
+  load: LoadSummary;
+  features: FeatureSummary;
+  cluster: ClusterSummary;
+  churn: ChurnSummary;
+}
+
+export interface OutputFile {
+  file: string;
+  sha256: string;
+  bytes: number;
+  rows?: number;
+}
+
+/** Everything an auditor needs to know about how a snapshot was produced. */
+export interface SnapshotManifest {
+  snapshot: { month: string; version: number; publishedAt: string };
+  run: RunRef;
+  params: RunParams;
+  paramsHash: string;
+  inputs: InputFile[];
+  code: CodeVersion;
+  rowCounts: { inputRows: number; loaded: number; quarantined: number; subscribers: number; trainingRows: number; holdoutRows: number };
+  quarantineByReason: Record<string, number>;
+  metrics: {
+    churnHoldout: ChurnSummary['holdout'];
+    churnTopRules: ChurnSummary['topRules'];
+    featureImportance: Record<string, number>;
+    riskBandCounts: Record<string, number>;
+    kmeans: { k: number; sampleSize: number; iterations: number; converged: boolean; inertia: number };
+    segments: ClusterSummary['segments'];
+  };
+  outputs: OutputFile[];
+}
+
+export interface PublishResult {
+  month: string;
+  version: number;
+  path: string;
+  manifestPath: string;
+  /** True when this run had already published (a retried activity): nothing new was written. */
+  alreadyPublished: boolean;
+}
+
+const TABLE_OUTPUTS = [
+  { table: 'snapshot_subscribers', file: 'subscribers.parquet' },
+  { table: 'snapshot_segments', file: 'segments.parquet' },
+  { table: 'snapshot_grids', file: 'grids.parquet' },
+  { table: 'quarantine', file: 'quarantine.parquet' },
+] as const;
+
+/**
+ * Publishes the run's results as snapshots/<month>/v<N>/: written aside, then renamed into place
+ * in one step, so readers never see half a snapshot. A run that already published (this
+ * activity retried) gets its existing version back. `latest.json` only moves forward.
+ */
+export async function publishSnapshot(store: StoreConfig, run: RunRef, request: PublishRequest): Promise<PublishResult> {
+  const month = request.load.params.month;
+  const existing = await findPublishedByRun(store, month, run);
+  if (existing) return { ...existing, alreadyPublished: true };
+
+  const staging = join(monthDir(store, month), `.staging-${run.runId}`);
+  await rm(staging, { recursive: true, force: true });
+  await mkdir(staging, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    throw new SnapshotStoreError(`cannot write the snapshot store at ${store.storeDir}: ${error.message}`);
+  });
+  try {
+    const outputs = await writeOutputs(request, staging);
+    const manifest = buildManifest(run, request, outputs);
+    return await withFileLock(join(monthDir(store, month), '.lock'), async () => {
+      // checked again under the lock: a concurrent attempt of this run may have just published
+      const raced = await findPublishedByRun(store, month, run);
+      if (raced) return { ...raced, alreadyPublished: true };
+      const version = (await listVersions(store, month)).reduce((max, v) => Math.max(max, v), 0) + 1;
+      manifest.snapshot = { month, version, publishedAt: new Date().toISOString() };
+      await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+      await makeReadOnly(staging);
+      const target = versionDir(store, month, version);
+      await rename(staging, target);
+      await moveLatestForward(store, month, version, run);
+      return { month, version, path: target, manifestPath: join(target, 'manifest.json'), alreadyPublished: false };
+    });
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}
+
+async function writeOutputs(request: PublishRequest, staging: string): Promise<OutputFile[]> {
+  const rowCounts = new Map<string, number>();
+  await withConnection(request.load.dbPath, async (conn) => {
+    await writeRuleTables(conn);
+    await runScript(conn, await readSql(import.meta.url, './publish/snapshot_tables.sql'));
+    for (const { table, file } of TABLE_OUTPUTS) {
+      await checkpoint({ stage: `publish: ${file}` });
+      // COPY cannot take a bound target; the table is from TABLE_OUTPUTS and the path is ours
+      await conn.run(`COPY (SELECT * FROM ${table}) TO ${sqlString(join(staging, file))} (FORMAT parquet, COMPRESSION zstd)`);
+      rowCounts.set(file, (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows);
+    }
+  });
+  await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
+  const files = [...TABLE_OUTPUTS.map((o) => o.file), 'churn_model.json'];
+  return Promise.all(files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })));
+}
+
+async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
+  await conn.run('CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR)');
+  for (const cell of OPERATION_GRID) {
+    await conn.run('INSERT INTO operation_grid VALUES ($tier, $stable, $priority, $style)', {
+      tier: cell.valueTier,
+      stable: cell.stable,
+      priority: cell.priority,
+      style: cell.retentionStyle,
+    });
+  }
+  await conn.run('CREATE OR REPLACE TEMP TABLE stable_threshold AS SELECT $score::DOUBLE AS score', { score: STABLE_SCORE });
+}
+
+function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile[]): SnapshotManifest {
+  const { load, cluster, churn } = request;
+  return {
+    snapshot: { month: load.params.month, version: 0, publishedAt: '' },
+    run,
+    params: load.params,
+    paramsHash: paramsHash(load.params),
+    inputs: load.inputFiles,
+    code: codeVersion(),
+    rowCounts: {
+      inputRows: load.rowsRead,
+      loaded: load.rowsLoaded,
+      quarantined: load.rowsQuarantined,
+      subscribers: churn.scoredRows,
+      trainingRows: churn.trainingRows,
+      holdoutRows: churn.holdoutRows,
+    },
+    quarantineByReason: load.quarantineByReason,
+    metrics: {
+      churnHoldout: churn.holdout,
+      churnTopRules: churn.topRules,
+      featureImportance: churn.featureImportance,
+      riskBandCounts: churn.riskBandCounts,
+      kmeans: { k: cluster.k, sampleSize: cluster.sampleSize, iterations: cluster.iterations, converged: cluster.converged, inertia: cluster.inertia },
+      segments: cluster.segments,
+    },
+    outputs,
+  };
+}
+
+/** sha256 of the parameters with keys sorted: equal parameters, equal hash. */
+export function paramsHash(params: RunParams): string {
+  return createHash('sha256').update(canonicalJson(params)).digest('hex');
+}
+
+export async function listVersions(store: StoreConfig, month: string): Promise<number[]> {
+  const entries = await readdir(monthDir(store, month)).catch(() => [] as string[]);
+  return entries.map((name) => /^v(\d+)$/.exec(name)?.[1]).filter((v): v is string => v !== undefined).map(Number).sort((a, b) => a - b);
+}
+
+export async function readManifest(store: StoreConfig, month: string, version: number): Promise<SnapshotManifest> {
+  return JSON.parse(await readFile(join(versionDir(store, month, version), 'manifest.json'), 'utf8')) as SnapshotManifest;
+}
+
+async function findPublishedByRun(store: StoreConfig, month: string, run: RunRef): Promise<Omit<PublishResult, 'alreadyPublished'> | undefined> {
+  for (const version of await listVersions(store, month)) {
+    const manifest = await readManifest(store, month, version).catch(() => undefined);
+    if (manifest && manifest.run.workflowId === run.workflowId && manifest.run.runId === run.runId) {
+      const path = versionDir(store, month, version);
+      return { month, version, path, manifestPath: join(path, 'manifest.json') };
+    }
+  }
+  return undefined;
+}
+
+/** latest.json names the newest published version; written aside and renamed, never moved back. */
+async function moveLatestForward(store: StoreConfig, month: string, version: number, run: RunRef): Promise<void> {
+  const latestPath = join(monthDir(store, month), 'latest.json');
+  const current = await readFile(latestPath, 'utf8').then((text) => (JSON.parse(text) as { version: number }).version, () => 0);
+  if (version <= current) return;
+  const temporary = `${latestPath}.${run.runId}.tmp`;
+  await writeFile(temporary, JSON.stringify({ month, version, path: `v${version}`, run }, null, 2) + '\n');
+  await rename(temporary, latestPath);
+}
+
+async function makeReadOnly(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) await chmod(join(dir, name), 0o444);
+}

@@ -1,0 +1,53 @@
+/**
+ * The usage input contract: one row per subscriber per month. The loader enforces it: files
+ * missing a required column are refused; rows breaking a type, range or key rule are
+ * quarantined with the first rule they break.
+ */
+
+export type ColumnType = 'VARCHAR' | 'DATE' | 'DOUBLE' | 'INTEGER' | 'BOOLEAN';
+
+export interface ColumnContract {
+  name: string;
+  type: ColumnType;
+  /** A file without this column is refused; optional columns are filled with NULL. */
+  required: boolean;
+  /** NULL allowed in a row. */
+  nullable: boolean;
+  /** Inclusive bounds for numeric columns: values outside are absurd, not merely rare. */
+  min?: number;
+  max?: number;
+  maxLength?: number;
+  description: string;
+}
+
+const MINUTES_IN_MONTH = 31 * 24 * 60;
+
+export const USAGE_CONTRACT: readonly ColumnContract[] = [
+  { name: 'subscriber_id', type: 'VARCHAR', required: true, nullable: false, maxLength: 64, description: 'Subscriber key' },
+  { name: 'month', type: 'DATE', required: true, nullable: false, description: 'First day of the usage month' },
+  { name: 'voice_minutes', type: 'DOUBLE', required: true, nullable: false, min: 0, max: MINUTES_IN_MONTH, description: 'Outgoing + incoming call minutes (MOU)' },
+  { name: 'data_mb', type: 'DOUBLE', required: true, nullable: false, min: 0, max: 10_000_000, description: 'Mobile data volume in MB (DOU)' },
+  { name: 'sms_count', type: 'INTEGER', required: false, nullable: true, min: 0, max: 100_000, description: 'SMS sent' },
+  { name: 'spend', type: 'DOUBLE', required: true, nullable: false, min: 0, max: 1_000_000, description: 'Billed revenue in the month, yuan (ARPU source)' },
+  { name: 'recharge_count', type: 'INTEGER', required: false, nullable: true, min: 0, max: 1_000, description: 'Recharges / payments in the month' },
+  { name: 'recharge_amount', type: 'DOUBLE', required: false, nullable: true, min: 0, max: 1_000_000, description: 'Amount recharged / paid, yuan' },
+  { name: 'last_recharge_date', type: 'DATE', required: false, nullable: true, description: 'Date of the last recharge or payment so far' },
+  { name: 'payment_delay_days', type: 'INTEGER', required: false, nullable: true, min: 0, max: 366, description: 'Days the bill was paid late' },
+  { name: 'complaints', type: 'INTEGER', required: false, nullable: true, min: 0, max: 1_000, description: 'Complaints and service calls' },
+  { name: 'plan', type: 'VARCHAR', required: false, nullable: true, maxLength: 128, description: 'Tariff plan' },
+  { name: 'contract_end_date', type: 'DATE', required: false, nullable: true, description: 'End of the contract, NULL without one' },
+  { name: 'has_broadband', type: 'BOOLEAN', required: false, nullable: true, description: 'Sticky service: fixed broadband' },
+  { name: 'has_family_bundle', type: 'BOOLEAN', required: false, nullable: true, description: 'Sticky service: family / bundle plan' },
+  { name: 'tenure_months', type: 'INTEGER', required: true, nullable: false, min: 0, max: 1_200, description: 'Months on the network' },
+  { name: 'call_circle', type: 'INTEGER', required: false, nullable: true, min: 0, max: 100_000, description: 'Distinct contacts called in the month' },
+  { name: 'premium_number', type: 'BOOLEAN', required: false, nullable: true, description: 'Holds a premium ("lucky") number' },
+  { name: 'region', type: 'VARCHAR', required: false, nullable: true, maxLength: 128, description: 'Region' },
+  { name: 'grid', type: 'VARCHAR', required: false, nullable: true, maxLength: 128, description: 'Service grid (territory owned by a store and manager)' },
+];
+
+export const USAGE_KEY = ['subscriber_id', 'month'] as const;
+
+/** Double-quotes an identifier; every identifier segflow puts in SQL comes from the contract. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

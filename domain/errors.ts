@@ -1,0 +1,38 @@
+/**
+ * Typed failures. Each class name becomes the Temporal failure `type`, and the workflow lists
+ * the non-retryable ones in `NON_RETRYABLE_ERROR_TYPES`, so retrying never repeats a failure
+ * that more attempts cannot fix.
+ */
+
+/** Thrown when run parameters fail the params schema (before any work starts). */
+export class InvalidParamsError extends Error {
+  override name = 'InvalidParamsError';
+}
+
+/** Thrown when no input file is found, or a file cannot be read as Parquet/CSV at all. */
+export class InputFileError extends Error {
+  override name = 'InputFileError';
+}
+
+/** Thrown when input files lack required columns of the usage contract. */
+export class SchemaContractError extends Error {
+  override name = 'SchemaContractError';
+}
+
+/** Thrown when too many rows break the contract, or none are left to model. */
+export class DataQualityError extends Error {
+  override name = 'DataQualityError';
+}
+
+/** Thrown when the snapshot store cannot be written (permissions, path escapes the store). */
+export class SnapshotStoreError extends Error {
+  override name = 'SnapshotStoreError';
+}
+
+export const NON_RETRYABLE_ERROR_TYPES = [
+  'InvalidParamsError',
+  'InputFileError',
+  'SchemaContractError',
+  'DataQualityError',
+  'SnapshotStoreError',
+] as const;

@@ -1,0 +1,21 @@
+/** Calendar months as 'YYYY-MM' strings: the only month format segflow accepts or prints. */
+
+export const MONTH_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
+
+export function isMonth(value: string): boolean {
+  return MONTH_PATTERN.test(value);
+}
+
+/** Adds `delta` months (may be negative). */
+export function addMonths(month: string, delta: number): string {
+  const match = MONTH_PATTERN.exec(month);
+  if (!match) throw new RangeError(`not a month (YYYY-MM): ${month}`);
+  const index = Number(match[1]) * 12 + Number(match[2]) - 1 + delta;
+  const year = Math.floor(index / 12);
+  return `${String(year).padStart(4, '0')}-${String((index % 12) + 1).padStart(2, '0')}`;
+}
+
+/** The first day of the month as an ISO date, the form DuckDB compares against DATE columns. */
+export function firstDay(month: string): string {
+  return `${month}-01`;
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { isMonth } from './month';
+
+/**
+ * Everything that changes what a run computes. The schema is the single source of defaults and
+ * ranges: the CLI, the schedule and the workflow all go through `parseRunParams`.
+ */
+export const RunParamsSchema = z
+  .object({
+    /** Month to segment and score, 'YYYY-MM'. */
+    month: z.string().refine(isMonth, 'month must be YYYY-MM with a month 01-12'),
+    /** Folder of usage Parquet files (searched recursively), or explicit files. */
+    input: z.string().min(1),
+    /** Months of history features look back over, including the run month. Trends need 6. */
+    historyMonths: z.number().int().min(6).max(24).default(6),
+    /** Number of segments. */
+    k: z.number().int().min(2).max(30).default(6),
+    /** Seed for sampling, k-means++ and the train/holdout split. */
+    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    /** Rows k-means is fitted on; every subscriber is then assigned to its nearest centroid. */
+    kmeansSampleSize: z.number().int().min(100).max(1_000_000).default(50_000),
+    /** Churn tree depth. */
+    treeDepth: z.number().int().min(1).max(16).default(6),
+    /** Minimum subscribers in a tree leaf. */
+    treeMinLeaf: z.number().int().min(1).max(100_000).default(50),
+    /** Share of labelled subscribers held out to measure the churn model. */
+    holdoutShare: z.number().gt(0).lt(0.9).default(0.25),
+    /** Monthly spend (yuan) from which a subscriber is a high-value customer. */
+    highValueThreshold: z.number().positive().default(3000),
+    /** Top subscribers holding this share of revenue are key customers. */
+    keyCustomerRevenueShare: z.number().gt(0).lt(1).default(0.3),
+    /** Stop the run when more than this share of input rows is quarantined. */
+    maxQuarantineShare: z.number().min(0).max(1).default(0.05),
+  })
+  .strict();
+
+export type RunParamsInput = z.input<typeof RunParamsSchema>;
+export type RunParams = z.output<typeof RunParamsSchema>;
+
+/** Validates and fills defaults; the message lists every problem, one per line. */
+export function parseRunParams(input: unknown): { ok: true; params: RunParams } | { ok: false; problems: string[] } {
+  const result = RunParamsSchema.safeParse(input);
+  if (result.success) return { ok: true, params: result.data };
+  return {
+    ok: false,
+    problems: result.error.issues.map((issue) => `${issue.path.join('.') || '(params)'}: ${issue.message}`),
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Domain rules in one place: value tiers, stability weights, risk bands, operation priority.
+ * Numbers come from ../shared/domain.md where it gives them; the rest are defaults an operator
+ * tunes. Run parameters override the ones that are part of RunParams.
+ */
+
+/** Value tiers by cumulative revenue share: a subscriber belongs to the first tier whose bound exceeds the revenue share ranked above them. */
+export const VALUE_TIER_SHARES = {
+  /** Overridden by RunParams.keyCustomerRevenueShare (top 20-30% of revenue in domain.md). */
+  key: 0.3,
+  high: 0.6,
+  mid: 0.9,
+} as const;
+
+export const VALUE_TIERS = ['key', 'high', 'mid', 'low'] as const;
+export type ValueTier = (typeof VALUE_TIERS)[number];
+
+/** Stability score (0-100) weights: tenure, contract, sticky services, call circle, premium number. */
+export const STABILITY_WEIGHTS = {
+  /** Full points at this tenure (months). */
+  tenureCapMonths: 60,
+  tenure: 30,
+  activeContract: 25,
+  broadband: 10,
+  familyBundle: 15,
+  /** Full points at this many distinct contacts. */
+  callCircleCap: 100,
+  callCircle: 15,
+  premiumNumber: 5,
+} as const;
+
+/** Subscribers below this stability score count as unstable in the value x stability grid. */
+export const STABLE_SCORE = 50;
+
+/** Churn risk bands by score (probability of leaving next month), highest first. */
+export const RISK_BANDS = [
+  { band: 'high', minScore: 0.3 },
+  { band: 'elevated', minScore: 0.1 },
+  { band: 'low', minScore: 0 },
+] as const;
+export type RiskBand = (typeof RISK_BANDS)[number]['band'];
+
+/**
+ * Operation priority from value tier x stability (seed 003): 1 is most urgent. High value and
+ * unstable comes first; low value and stable last. Retention style follows the value tier.
+ */
+export const OPERATION_GRID: readonly { valueTier: ValueTier; stable: boolean; priority: number; retentionStyle: string }[] = [
+  { valueTier: 'key', stable: false, priority: 1, retentionStyle: 'steel binding: contract renewal, device offer' },
+  { valueTier: 'high', stable: false, priority: 2, retentionStyle: 'steel binding: contract renewal, device offer' },
+  { valueTier: 'key', stable: true, priority: 3, retentionStyle: 'VIP care: account manager, priority service' },
+  { valueTier: 'mid', stable: false, priority: 4, retentionStyle: 'sticky binding: family plan, broadband bundle' },
+  { valueTier: 'high', stable: true, priority: 5, retentionStyle: 'sticky binding: family plan, broadband bundle' },
+  { valueTier: 'mid', stable: true, priority: 6, retentionStyle: 'upsell: data add-on, plan upgrade' },
+  { valueTier: 'low', stable: false, priority: 7, retentionStyle: 'low-cost retention: SMS offer, recharge bonus' },
+  { valueTier: 'low', stable: true, priority: 8, retentionStyle: 'self-service: app promotions' },
+];

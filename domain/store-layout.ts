@@ -1,0 +1,53 @@
+import { join, resolve, sep } from 'node:path';
+import { isMonth } from './month';
+import { SnapshotStoreError } from './errors';
+
+/**
+ * Where segflow keeps things. The store holds what outlives a run (snapshots, audit log); the
+ * work folder holds each run's scratch DuckDB database, removed after a successful publish.
+ */
+export interface StoreConfig {
+  /** snapshots/<month>/v<N>/, snapshots/<month>/latest.json, audit/audit.jsonl */
+  storeDir: string;
+  /** runs/<workflow id>__<run id>/work.duckdb */
+  workDir: string;
+}
+
+/** Identifies one workflow execution; every idempotent side effect is keyed by it. */
+export interface RunRef {
+  workflowId: string;
+  runId: string;
+}
+
+export function monthDir(store: StoreConfig, month: string): string {
+  if (!isMonth(month)) throw new SnapshotStoreError(`not a month (YYYY-MM): ${JSON.stringify(month)}`);
+  return join(store.storeDir, 'snapshots', month);
+}
+
+export function versionDir(store: StoreConfig, month: string, version: number): string {
+  if (!Number.isInteger(version) || version < 1) throw new SnapshotStoreError(`not a snapshot version: ${version}`);
+  return join(monthDir(store, month), `v${version}`);
+}
+
+export function auditLogPath(store: StoreConfig): string {
+  return join(store.storeDir, 'audit', 'audit.jsonl');
+}
+
+export function runDir(store: StoreConfig, run: RunRef): string {
+  return within(store.workDir, join(store.workDir, 'runs', `${safeSegment(run.workflowId)}__${safeSegment(run.runId)}`));
+}
+
+/** A workflow id made safe to use as one folder name. */
+function safeSegment(value: string): string {
+  const safe = value.replace(/[^A-Za-z0-9._-]/g, '_');
+  if (safe === '' || safe === '.' || safe === '..') throw new SnapshotStoreError(`unusable name for a folder: ${JSON.stringify(value)}`);
+  return safe;
+}
+
+/** Refuses a path that resolves outside `root`. */
+export function within(root: string, path: string): string {
+  const base = resolve(root);
+  const full = resolve(path);
+  if (full !== base && !full.startsWith(base + sep)) throw new SnapshotStoreError(`path escapes ${base}: ${path}`);
+  return full;
+}

@@ -1,0 +1,72 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { parseRunParams, type RunParams } from '../domain/params';
+import type { SegflowConfig } from '../worker/config';
+import type { MonthlySegmentationInput, MonthlySegmentationResult, RunProgress } from '../workflows/monthly-segmentation';
+
+/** Thrown (exit code 2) when run parameters are invalid: reported before anything starts. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export async function connectClient(config: SegflowConfig): Promise<Client> {
+  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 }).catch((error: Error) => {
+    throw new Error(`cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`);
+  });
+  return new Client({ connection, namespace: config.temporal.namespace });
+}
+
+/** Validates parameters, then starts a monthly run. Every run gets its own workflow id. */
+export async function startMonthlyRun(
+  client: Client,
+  config: SegflowConfig,
+  request: { params: Record<string, unknown>; requestedBy: string; workflowId?: string },
+): Promise<{ handle: WorkflowHandle; params: RunParams }> {
+  const parsed = parseRunParams(request.params);
+  if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
+  const params = parsed.params;
+  const input: MonthlySegmentationInput = { params, requestedBy: request.requestedBy };
+  const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const handle = await client.workflow.start('monthlySegmentation', {
+    taskQueue: config.temporal.taskQueue,
+    workflowId,
+    args: [input],
+    memo: { month: params.month, requestedBy: request.requestedBy },
+  });
+  return { handle, params };
+}
+
+/** Waits for the result, calling `onProgress` whenever the run's stage changes. */
+export async function followRun(
+  handle: WorkflowHandle,
+  onProgress: (progress: RunProgress) => void,
+): Promise<MonthlySegmentationResult> {
+  let finished = false;
+  const result = handle.result().finally(() => (finished = true)) as Promise<MonthlySegmentationResult>;
+  let lastStage = '';
+  void (async () => {
+    while (!finished) {
+      const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
+      if (progress && progress.stage !== lastStage) {
+        lastStage = progress.stage;
+        onProgress(progress);
+      }
+      await sleep(500);
+    }
+  })();
+  return result;
+}
+
+/** The innermost failure message of a failed run, e.g. the activity's typed error. */
+export function describeRunFailure(error: unknown): string {
+  if (!(error instanceof WorkflowFailedError)) return error instanceof Error ? error.message : String(error);
+  let cause: unknown = error.cause;
+  let type = '';
+  while (cause instanceof Error) {
+    const failureType = (cause as { type?: string }).type;
+    if (failureType) type = failureType;
+    if (!(cause.cause instanceof Error)) break;
+    cause = cause.cause;
+  }
+  return `${type ? `${type}: ` : ''}${cause instanceof Error ? cause.message : String(cause)}`;
+}

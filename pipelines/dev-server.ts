@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES, temporalCliPath } from './temporal-cli';
+
+export interface DevServerHandle {
+  address: string;
+  uiUrl: string;
+  /** False when a server was already listening and is left alone. */
+  started: boolean;
+  stop(): Promise<void>;
+}
+
+/** True when a Temporal frontend answers at `address`. */
+export async function isServerUp(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+    try {
+      await connection.workflowService.getSystemInfo({});
+      return true;
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `temporal server start-dev` with SQLite persistence in `stateDir` unless a server
+ * already answers at `address`. The Web UI listens on the gRPC port + 1000.
+ */
+export async function ensureDevServer(options: { address: string; stateDir: string; timeoutMs?: number }): Promise<DevServerHandle> {
+  const { address, stateDir } = options;
+  const [host, portText] = address.split(':');
+  const port = Number(portText);
+  const uiUrl = `http://${host === '127.0.0.1' ? 'localhost' : host}:${port + 1000}`;
+  if (await isServerUp(address)) return { address, uiUrl, started: false, stop: async () => {} };
+
+  mkdirSync(stateDir, { recursive: true });
+  const logPath = join(stateDir, 'server.log');
+  const log = openSync(logPath, 'a');
+  const args = ['server', 'start-dev', '--db-filename', join(stateDir, 'temporal.db'), '--ip', host, '--port', String(port), '--ui-port', String(port + 1000), '--log-level', 'warn'];
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', log, log] });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  while (!(await isServerUp(address))) {
+    if (exited || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      const tail = readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n');
+      throw new Error(`Temporal dev server did not come up at ${address} (log: ${logPath}):\n${tail}`);
+    }
+    await sleep(250);
+  }
+  return { address, uiUrl, started: true, stop: () => stopProcess(child) };
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
+  child.kill('SIGTERM');
+  const timedOut = await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)]);
+  if (timedOut) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}

@@ -1,0 +1,35 @@
+import type { MonthlySegmentationResult, RunProgress } from '../workflows/monthly-segmentation';
+
+const started = performance.now();
+
+export function elapsed(): string {
+  return `${((performance.now() - started) / 1000).toFixed(1)}s`.padStart(7);
+}
+
+export function printProgress(progress: RunProgress): void {
+  const label = progress.stage === 'done' ? 'done' : progress.stage;
+  console.log(`${elapsed()}  [${String(progress.percent).padStart(3)}%] ${label}`);
+}
+
+/** What a person wants to see after a run: where the snapshot is and whether it is any good. */
+export function printResult(result: MonthlySegmentationResult, links: { uiUrl?: string; workflowId: string; namespace: string }): void {
+  const lines = [
+    '',
+    `Snapshot ${result.month} v${result.version}${result.alreadyPublished ? ' (already published by this run)' : ''}`,
+    `  folder     ${result.snapshotPath}`,
+    `  manifest   ${result.manifestPath}`,
+    '',
+    `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
+    `  rows quarantined        ${result.rowsQuarantined.toLocaleString('en-US')}`,
+    `  churn holdout ROC AUC   ${result.churnRocAuc.toFixed(3)}`,
+    `  top-decile lift         ${result.churnTopDecileLift.toFixed(2)}x`,
+    `  high churn risk         ${result.highRiskSubscribers.toLocaleString('en-US')}`,
+    '',
+    '  segments',
+    ...result.segments.map((s) => `    ${String(s.segmentId).padStart(2)}  ${s.subscribers.toLocaleString('en-US').padStart(10)}  ${s.name}`),
+  ];
+  if (links.uiUrl) {
+    lines.push('', `Temporal Web UI: ${links.uiUrl}/namespaces/${links.namespace}/workflows/${encodeURIComponent(links.workflowId)}`);
+  }
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Makes a clean clone runnable: npm dependencies (only when package-lock.json changed since
+# the last install) and the Temporal CLI (only when none is found). Safe to run every time.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+stamp=node_modules/.segflow-lock.sha256
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "segflow: installing npm dependencies (npm ci)" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$want" > "$stamp"
+fi
+
+bash scripts/ensure-temporal.sh >/dev/null

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['tests/**/*.test.ts'],
+    // end-to-end tests start a Temporal dev server each; run files one at a time on small machines
+    fileParallelism: false,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    reporters: process.env.CI ? ['default'] : ['default'],
+  },
+});
