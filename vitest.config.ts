@@ -7,6 +7,6 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 180_000,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    reporters: ['default', './tests/summary-reporter.ts'],
   },
 });

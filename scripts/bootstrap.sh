@@ -8,8 +8,11 @@ cd "$root"
 stamp=node_modules/.segflow-lock.sha256
 want=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "segflow: installing npm dependencies (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "segflow: installing npm dependencies (locked versions from package-lock.json)" >&2
+  # not `npm ci`: npm 11 leaves other platforms' optional native packages (DuckDB, swc) out of
+  # the lockfile and `npm ci` then refuses it; `install --no-save` installs the locked versions
+  # and never rewrites the lockfile.
+  npm install --no-save --no-audit --no-fund --loglevel=error >&2
   echo "$want" > "$stamp"
 fi
 

@@ -1,0 +1,85 @@
+import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { queryRows, sqlString, withConnection } from '../../activities/duckdb';
+import { loadUsage } from '../../activities/load';
+import type { SampleSummary } from '../../data/generate';
+import { smallSample, storeIn, tempDir } from '../helpers';
+
+let dir: string;
+let sample: SampleSummary;
+const run = (id: string) => ({ workflowId: `load-${id}`, runId: 'r1' });
+
+beforeAll(async () => {
+  dir = await tempDir();
+  sample = await smallSample(dir, 1_500, 8);
+});
+
+/** Writes a Parquet file from a query over the sample's June usage. */
+async function parquetFrom(path: string, select: string): Promise<void> {
+  const june = join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet');
+  await withConnection(':memory:', (conn) => conn.run(`COPY (${select.replaceAll('{june}', sqlString(june))}) TO ${sqlString(path)} (FORMAT parquet)`));
+}
+
+describe('loadUsage on real Parquet', () => {
+  it('loads the window, skips month folders outside it, and reconciles counts', async () => {
+    const summary = await loadUsage(storeIn(dir), run('ok'), { month: '2026-06', input: join(sample.outDir, 'usage') });
+    expect(summary.windowStart).toBe('2025-12');
+    expect(summary.inputFiles).toHaveLength(7);
+    expect(summary.filesOutsideWindow).toBe(1);
+    expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
+    expect(summary.rowsQuarantined).toBe(0);
+    expect(summary.inputFiles.every((f) => /^[0-9a-f]{64}$/.test(f.sha256) && f.rows > 0)).toBe(true);
+    const [{ rows }] = await withConnection(summary.dbPath, (conn) => queryRows<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage'));
+    expect(rows).toBe(summary.rowsLoaded);
+  });
+
+  it('quarantines bad rows with a counted reason and keeps the rest', async () => {
+    const input = join(dir, 'mixed');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    await parquetFrom(
+      join(input, 'extra.parquet'),
+      `SELECT * EXCLUDE (voice_minutes, data_mb), CASE WHEN row_number() OVER () <= 3 THEN -1.0 ELSE voice_minutes END AS voice_minutes,
+              CASE WHEN row_number() OVER () BETWEEN 4 AND 5 THEN 'NaN'::DOUBLE ELSE data_mb END AS data_mb
+       FROM read_parquet({june}) LIMIT 5`,
+    );
+    const summary = await loadUsage(storeIn(dir), run('mixed'), { month: '2026-06', input });
+    // the five extra rows are also duplicates of June rows, but a broken value is reported first
+    expect(summary.quarantineByReason).toEqual({ 'voice_minutes: outside [0, 44640]': 3, 'data_mb: not a finite number': 2 });
+    expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
+  });
+
+  it('stops with a typed error when too many rows are bad', async () => {
+    const input = join(dir, 'mostly-bad');
+    await mkdir(input);
+    await parquetFrom(join(input, 'june.parquet'), `SELECT * REPLACE (-1.0 AS spend) FROM read_parquet({june})`);
+    await expect(loadUsage(storeIn(dir), run('bad'), { month: '2026-06', input })).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(/spend: outside \[0, 1000000\]/),
+    });
+  });
+
+  it('refuses files that are not Parquet, lack required columns, or do not exist', async () => {
+    const corrupt = join(dir, 'corrupt');
+    await mkdir(corrupt);
+    await writeFile(join(corrupt, 'usage.parquet'), 'PAR1 this is not really parquet');
+    await expect(loadUsage(storeIn(dir), run('corrupt'), { month: '2026-06', input: corrupt })).rejects.toMatchObject({ name: 'InputFileError' });
+
+    const missing = join(dir, 'missing-column');
+    await mkdir(missing);
+    await parquetFrom(join(missing, 'june.parquet'), 'SELECT * EXCLUDE (spend) FROM read_parquet({june})');
+    await expect(loadUsage(storeIn(dir), run('missing'), { month: '2026-06', input: missing })).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(/lacks required column\(s\): spend/),
+    });
+
+    await expect(loadUsage(storeIn(dir), run('none'), { month: '2026-06', input: join(dir, 'nowhere') })).rejects.toMatchObject({ name: 'InputFileError' });
+  });
+
+  it('refuses invalid parameters before reading anything', async () => {
+    await expect(loadUsage(storeIn(dir), run('params'), { month: '2026-13', input: dir, k: 1 })).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringMatching(/month[\s\S]*k:/),
+    });
+  });
+});

@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
+import { queryOne, queryRows, sqlString, withConnection } from '../../activities/duckdb';
+import { computeFeatures, type FeatureSummary } from '../../activities/features';
+import { hashFile } from '../../activities/file-hash';
+import { loadUsage, type LoadSummary } from '../../activities/load';
+import { listVersions, publishSnapshot, readManifest } from '../../activities/publish';
+import type { StoreConfig } from '../../domain/store-layout';
+import { smallSample, storeIn, tempDir } from '../helpers';
+
+/** Every stage on a 4,000-subscriber sample with real DuckDB, outside Temporal. */
+describe('stages from load to publish', () => {
+  const run = { workflowId: 'stages', runId: 'run-a' };
+  let store: StoreConfig;
+  let truthPath: string;
+  let load: LoadSummary;
+  let features: FeatureSummary;
+  let cluster: ClusterSummary;
+  let churn: ChurnSummary;
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir);
+    truthPath = join(sample.outDir, 'truth.parquet');
+    store = storeIn(dir);
+    load = await loadUsage(store, run, { month: '2026-06', input: join(sample.outDir, 'usage'), k: 5 });
+    features = await computeFeatures(load.dbPath, load.params);
+    cluster = await clusterSubscribers(load.dbPath, load.params);
+    churn = await trainAndScoreChurn(load.dbPath, load.params);
+  });
+
+  it('computes features for this month and a labelled month before', () => {
+    expect(features.scoringRows).toBe(load.subscribersInMonth);
+    expect(features.trainingRows).toBeGreaterThan(features.scoringRows * 0.9);
+    expect(features.trainingChurnRate).toBeGreaterThan(0.005);
+    expect(features.trainingChurnRate).toBeLessThan(0.1);
+  });
+
+  it('puts every subscriber in exactly one named segment', () => {
+    expect(cluster.segments).toHaveLength(5);
+    expect(cluster.segments.reduce((sum, s) => sum + s.subscribers, 0)).toBe(features.scoringRows);
+    expect(new Set(cluster.segments.map((s) => s.name)).size).toBe(5);
+    expect(cluster.segments.reduce((sum, s) => sum + s.revenueShare, 0)).toBeCloseTo(1, 9);
+    // ids rank segments by value
+    const arpu = cluster.segments.map((s) => s.arpu);
+    expect(arpu[0]).toBeGreaterThan(arpu[arpu.length - 1]);
+  });
+
+  it('scores churn well above chance on a holdout, with the same churn truth as the generator', async () => {
+    expect(churn.holdout.rocAuc).toBeGreaterThan(0.75);
+    expect(churn.holdout.liftByDecile[0]).toBeGreaterThan(3);
+    expect(churn.scoredRows).toBe(features.scoringRows);
+    // labels come from absence in the data; the generator's truth must agree
+    const agree = await withConnection(load.dbPath, (conn) =>
+      queryOne<{ disagree: number; churners: number }>(
+        conn,
+        `SELECT count(*) FILTER (WHERE f.churned_next_month <> (t.churn_month IS NOT DISTINCT FROM '2026-06')) AS disagree,
+                count(*) FILTER (WHERE f.churned_next_month) AS churners
+         FROM features f JOIN read_parquet(${sqlString(truthPath)}) t USING (subscriber_id) WHERE f.purpose = 'train'`,
+      ),
+    );
+    expect(agree).toMatchObject({ disagree: 0 });
+    expect(agree.churners).toBeGreaterThan(20);
+  });
+
+  it('publishes an immutable snapshot whose manifest hashes match its files, once per run', async () => {
+    const first = await publishSnapshot(store, run, { load, features, cluster, churn });
+    expect(first).toMatchObject({ month: '2026-06', version: 1, alreadyPublished: false });
+    const manifest = await readManifest(store, '2026-06', 1);
+    expect(manifest.run).toEqual(run);
+    expect(manifest.rowCounts.subscribers).toBe(features.scoringRows);
+    expect(manifest.inputs.map((i) => i.sha256)).toEqual(load.inputFiles.map((i) => i.sha256));
+    for (const output of manifest.outputs) expect((await hashFile(join(first.path, output.file))).sha256).toBe(output.sha256);
+
+    const subscribers = await withConnection(':memory:', (conn) =>
+      queryRows<{ rows: number; ids: number; scored: number; prioritised: number }>(
+        conn,
+        `SELECT count(*) AS rows, count(DISTINCT subscriber_id) AS ids, count(churn_score) AS scored, count(operation_priority) AS prioritised
+         FROM read_parquet(${sqlString(join(first.path, 'subscribers.parquet'))})`,
+      ),
+    );
+    expect(subscribers[0]).toEqual({ rows: features.scoringRows, ids: features.scoringRows, scored: features.scoringRows, prioritised: features.scoringRows });
+
+    // a retried publish of the same run returns the same version and writes nothing new
+    const again = await publishSnapshot(store, run, { load, features, cluster, churn });
+    expect(again).toMatchObject({ version: 1, alreadyPublished: true });
+    // another run of the month becomes v2, and latest moves forward
+    const rerun = await publishSnapshot(store, { ...run, runId: 'run-b' }, { load, features, cluster, churn });
+    expect(rerun).toMatchObject({ version: 2, alreadyPublished: false });
+    expect(await listVersions(store, '2026-06')).toEqual([1, 2]);
+    const latest = JSON.parse(await readFile(join(store.storeDir, 'snapshots', '2026-06', 'latest.json'), 'utf8'));
+    expect(latest).toMatchObject({ version: 2, run: { runId: 'run-b' } });
+  });
+});

@@ -1,0 +1,104 @@
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { readAuditLog } from '../../activities/audit';
+import { readManifest } from '../../activities/publish';
+import type { SampleSummary } from '../../data/generate';
+import type { StoreConfig } from '../../domain/store-layout';
+import { describeRunFailure } from '../../pipelines/client';
+import type { MonthlySegmentationResult, RunProgress } from '../../workflows/monthly-segmentation';
+import { smallSample, storeIn, tempDir } from '../helpers';
+import { startTemporal, workflowBundle } from './temporal-env';
+
+describe('monthly segmentation through a real Temporal dev server and worker', () => {
+  let env: TestWorkflowEnvironment;
+  let store: StoreConfig;
+  let sample: SampleSummary;
+  let dir: string;
+
+  beforeAll(async () => {
+    [env, dir] = await Promise.all([startTemporal(), tempDir()]);
+    sample = await smallSample(dir, 3_000, 8);
+    store = storeIn(dir);
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  async function withWorker<T>(taskQueue: string, work: () => Promise<T>): Promise<T> {
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: createActivities(store),
+    });
+    return worker.runUntil(work);
+  }
+
+  it('loads, segments, scores and publishes a snapshot, with an audit trail', async () => {
+    const taskQueue = 'e2e-ok';
+    const workflowId = 'e2e-2026-06';
+    const result = await withWorker(taskQueue, async () => {
+      const handle = await env.client.workflow.start('monthlySegmentation', {
+        taskQueue,
+        workflowId,
+        args: [{ params: { month: '2026-06', input: join(sample.outDir, 'usage'), k: 5 }, requestedBy: 'e2e-test' }],
+      });
+      const outcome = (await handle.result()) as MonthlySegmentationResult;
+      const progress = await handle.query<RunProgress>('progress');
+      expect(progress).toMatchObject({ stage: 'done', percent: 100 });
+      return outcome;
+    });
+
+    expect(result).toMatchObject({ month: '2026-06', version: 1, alreadyPublished: false });
+    expect(result.segments).toHaveLength(5);
+    expect(result.segments.reduce((sum, s) => sum + s.subscribers, 0)).toBe(result.subscribers);
+    expect(result.churnRocAuc).toBeGreaterThan(0.7);
+
+    const manifest = await readManifest(store, '2026-06', 1);
+    expect(manifest.run.workflowId).toBe(workflowId);
+    expect(manifest.outputs.map((o) => o.file).sort()).toEqual(['churn_model.json', 'grids.parquet', 'quarantine.parquet', 'segments.parquet', 'subscribers.parquet']);
+    expect(existsSync(join(store.workDir, 'runs'))).toBe(true);
+    expect(await readdir(join(store.workDir, 'runs'))).toEqual([]); // the scratch database is removed after publishing
+
+    const audit = (await readAuditLog(store)).filter((entry) => entry.run.workflowId === workflowId);
+    expect(audit.map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`)).toEqual([
+      'run.started',
+      'stage.finished:load',
+      'stage.finished:features',
+      'stage.finished:cluster',
+      'stage.finished:churn',
+      'stage.finished:publish',
+      'run.published',
+    ]);
+    expect(audit.every((e) => e.actor === 'e2e-test')).toBe(true);
+  });
+
+  it('fails fast with a typed, non-retryable error on bad input and publishes nothing', async () => {
+    const taskQueue = 'e2e-bad';
+    const error = await withWorker(taskQueue, async () => {
+      const handle = await env.client.workflow.start('monthlySegmentation', {
+        taskQueue,
+        workflowId: 'e2e-bad-2026-05',
+        args: [{ params: { month: '2026-05', input: join(dir, 'does-not-exist') }, requestedBy: 'e2e-test' }],
+      });
+      return handle.result().then(() => undefined, (failure: unknown) => failure);
+    });
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    expect(describeRunFailure(error)).toMatch(/^InputFileError: input not found/);
+
+    const history = await env.client.workflow.getHandle('e2e-bad-2026-05').fetchHistory();
+    const loadAttempts = history.events?.filter((event) => event.activityTaskStartedEventAttributes).map((event) => event.activityTaskStartedEventAttributes?.attempt);
+    expect(loadAttempts).toContain(1);
+    expect(loadAttempts?.every((attempt) => attempt === 1)).toBe(true);
+    expect(existsSync(join(store.storeDir, 'snapshots', '2026-05'))).toBe(false);
+
+    const failed = (await readAuditLog(store)).find((entry) => entry.run.workflowId === 'e2e-bad-2026-05' && entry.event === 'run.failed');
+    expect(failed?.details).toMatchObject({ stage: 'load', error: { type: 'InputFileError' } });
+  });
+});

@@ -1,0 +1,22 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { generateSample, type SampleSummary } from '../data/generate';
+import type { StoreConfig } from '../domain/store-layout';
+
+/** A fresh temporary folder, removed after the test file. */
+export async function tempDir(prefix = 'segflow-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export function storeIn(dir: string): StoreConfig {
+  return { storeDir: join(dir, 'store'), workDir: join(dir, 'work') };
+}
+
+/** A small deterministic sample: big enough for a churn tree, small enough for seconds. */
+export async function smallSample(dir: string, subscribers = 4_000, months = 8): Promise<SampleSummary> {
+  return generateSample({ outDir: join(dir, 'sample'), subscribers, months, lastMonth: '2026-06', seed: 7 });
+}

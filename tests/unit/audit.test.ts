@@ -1,0 +1,50 @@
+import { appendFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { entryHash, readAuditLog, recordAudit } from '../../activities/audit';
+import { auditLogPath } from '../../domain/store-layout';
+import { storeIn, tempDir } from '../helpers';
+
+const run = { workflowId: 'wf-1', runId: 'run-1' };
+
+describe('audit log', () => {
+  it('chains entries by hash and ignores a repeated event of the same run', async () => {
+    const store = storeIn(await tempDir());
+    await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' });
+    await recordAudit(store, { event: 'stage.finished', run, month: '2026-06', actor: 'ana', subject: 'load' });
+    await recordAudit(store, { event: 'stage.finished', run, month: '2026-06', actor: 'ana', subject: 'load' }); // retried
+    await recordAudit(store, { event: 'stage.finished', run, month: '2026-06', actor: 'ana', subject: 'features' });
+    const entries = await readAuditLog(store);
+    expect(entries.map((e) => [e.seq, e.event, e.subject ?? ''])).toEqual([
+      [1, 'run.started', ''],
+      [2, 'stage.finished', 'load'],
+      [3, 'stage.finished', 'features'],
+    ]);
+    entries.forEach((entry, i) => {
+      const { hash, ...body } = entry;
+      expect(entryHash(body)).toBe(hash);
+      expect(entry.prevHash).toBe(i === 0 ? '0'.repeat(64) : entries[i - 1].hash);
+    });
+  });
+
+  it('serialises concurrent writers into one unbroken chain', async () => {
+    const store = storeIn(await tempDir());
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        recordAudit(store, { event: 'run.started', run: { workflowId: `wf-${i}`, runId: 'r' }, month: '2026-06', actor: 'ci' }),
+      ),
+    );
+    const entries = await readAuditLog(store);
+    expect(entries.map((e) => e.seq)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    entries.slice(1).forEach((entry, i) => expect(entry.prevHash).toBe(entries[i].hash));
+  });
+
+  it('exposes an edited entry through its hash', async () => {
+    const store = storeIn(await tempDir());
+    const entry = await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' });
+    const forged = { ...entry, actor: 'mallory' };
+    await appendFile(auditLogPath(store), JSON.stringify(forged) + '\n');
+    const [, tampered] = await readAuditLog(store);
+    const { hash, ...body } = tampered;
+    expect(entryHash(body)).not.toBe(hash);
+  });
+});

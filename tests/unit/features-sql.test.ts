@@ -1,0 +1,93 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { queryRows, withConnection } from '../../activities/duckdb';
+import { computeFeatures } from '../../activities/features';
+import { parseRunParams, type RunParams } from '../../domain/params';
+import { tempDir } from '../helpers';
+
+/**
+ * Three subscribers over 2026-01..2026-07, run month 2026-07 (train month 2026-06):
+ *  A: spend 100 every month; minutes 300 until April, then 150 (a falling MOU trend); contract, broadband.
+ *  B: spend 40, leaves after June (absent in July): a churner in the training month.
+ *  C: spend 10, joined in May.
+ */
+const USAGE_SQL = `
+CREATE TABLE usage AS
+SELECT subscriber_id, month, voice_minutes, data_mb, sms_count, spend, recharge_count, recharge_amount,
+       last_recharge_date, payment_delay_days, complaints, plan, contract_end_date, has_broadband, has_family_bundle,
+       tenure_months, call_circle, premium_number, region, grid
+FROM (
+  SELECT 'A' AS subscriber_id, m AS month, CASE WHEN m >= DATE '2026-05-01' THEN 150.0 ELSE 300.0 END AS voice_minutes,
+         1000.0 AS data_mb, 5 AS sms_count, 100.0 AS spend, 1 AS recharge_count, 100.0 AS recharge_amount,
+         m + 9 AS last_recharge_date, 0 AS payment_delay_days, 0 AS complaints, 'p' AS plan,
+         DATE '2027-01-01' AS contract_end_date, true AS has_broadband, false AS has_family_bundle,
+         (24 + date_diff('month', DATE '2026-01-01', m))::INTEGER AS tenure_months, 50 AS call_circle, false AS premium_number,
+         'R1' AS region, 'R1-G01' AS grid
+  FROM (SELECT unnest(generate_series(DATE '2026-01-01', DATE '2026-07-01', INTERVAL 1 MONTH))::DATE AS m)
+  UNION ALL
+  SELECT 'B', m, 100.0, 500.0, 1, 40.0, 1, 40.0, m + 1, 3, 1, 'p', NULL, false, false,
+         (6 + date_diff('month', DATE '2026-01-01', m))::INTEGER, 10, false, 'R1', 'R1-G02'
+  FROM (SELECT unnest(generate_series(DATE '2026-01-01', DATE '2026-06-01', INTERVAL 1 MONTH))::DATE AS m)
+  UNION ALL
+  SELECT 'C', m, 10.0, 100.0, 0, 10.0, 0, 0.0, NULL, 0, 0, 'p', NULL, false, true,
+         date_diff('month', DATE '2026-05-01', m)::INTEGER, 3, true, 'R2', 'R2-G01'
+  FROM (SELECT unnest(generate_series(DATE '2026-05-01', DATE '2026-07-01', INTERVAL 1 MONTH))::DATE AS m)
+)`;
+
+type Row = Record<string, number | string | boolean | null>;
+
+describe('feature SQL on a tiny table', () => {
+  let rows: Row[];
+  let summary: Awaited<ReturnType<typeof computeFeatures>>;
+  beforeAll(async () => {
+    const dbPath = join(await tempDir(), 'features.duckdb');
+    await withConnection(dbPath, (conn) => conn.run(USAGE_SQL));
+    const parsed = parseRunParams({ month: '2026-07', input: '.', keyCustomerRevenueShare: 0.5 });
+    summary = await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
+    rows = await withConnection(dbPath, (conn) => queryRows<Row>(conn, 'SELECT * EXCLUDE (as_of) FROM features ORDER BY purpose, subscriber_id'));
+  });
+  const find = (purpose: string, id: string) => rows.find((r) => r.purpose === purpose && r.subscriber_id === id) as Row;
+
+  it('scores the run month and trains on the month before, labelled by who left', () => {
+    expect(summary).toMatchObject({ scoringRows: 2, trainingRows: 3 });
+    expect(rows.filter((r) => r.purpose === 'score').map((r) => r.subscriber_id)).toEqual(['A', 'C']);
+    expect(find('train', 'A').churned_next_month).toBe(false);
+    expect(find('train', 'B').churned_next_month).toBe(true);
+    expect(find('score', 'A').churned_next_month).toBeNull();
+  });
+
+  it('computes RFM and average usage over the six-month window', () => {
+    const a = find('score', 'A');
+    expect(a.active_months).toBe(6);
+    expect(a.arpu).toBe(100);
+    expect(a.monetary).toBe(600);
+    expect(a.frequency).toBe(6);
+    expect(a.mou).toBe(225); // three months at 300 (Feb-Apr), three at 150 (May-Jul)
+    expect(a.recency_days).toBe(31 - 10); // last recharge July 10th, month ends July 31st
+    expect(find('score', 'C').recency_days).toBe(28 + 31 + 30 + 31 + 30 + 30); // no recharge: the whole window, Feb 1 to Jul 31
+  });
+
+  it('measures the last three months against the three before', () => {
+    expect(find('score', 'A').mou_trend).toBeCloseTo(151 / 301, 12);
+    expect(find('score', 'A').spend_trend).toBe(1);
+    expect(find('score', 'C').mou_trend).toBe(1); // no earlier usage: no trend
+  });
+
+  it('scores stability from tenure, contract, sticky services, call circle and premium number', () => {
+    const a = find('score', 'A');
+    expect(a.contract_months_left).toBe(6);
+    expect(a.sticky_services).toBe(1);
+    // tenure 30/60*30 + contract 25 + broadband 10 + call circle 50/100*15
+    expect(a.stability_score).toBeCloseTo(15 + 25 + 10 + 7.5, 9);
+    // tenure 2/60*30 + family 15 + 3/100*15 + premium 5
+    expect(find('score', 'C').stability_score).toBeCloseTo(Math.round((1 + 15 + 0.45 + 5) * 10) / 10, 9);
+  });
+
+  it('ranks value by cumulative revenue share', () => {
+    expect(find('score', 'A')).toMatchObject({ value_tier: 'key', revenue_share_above: 0 });
+    // C holds the rest of the revenue: 100 of 100 + 10 lies above it
+    expect(find('score', 'C').revenue_share_above).toBeCloseTo(100 / 110, 12);
+    expect(find('score', 'C').value_tier).toBe('low');
+    expect(rows.every((r) => r.high_value === false)).toBe(true);
+  });
+});

@@ -1,0 +1,97 @@
+import { DecisionTreeClassifier } from 'ml-cart';
+import { describe, expect, it } from 'vitest';
+import { binFeatures, predictProbabilities, trainHistogramTree } from '../../activities/ml/histogram-tree';
+import { classifierMetrics } from '../../activities/ml/metrics';
+import { seededRandom } from '../../activities/ml/random';
+import { featureImportance, leafRules } from '../../activities/ml/tree-rules';
+
+/** Churn-like data: risk rises with a usage fall (f0) and short tenure (f1); f2..f4 are noise. */
+function syntheticChurn(rows: number, seed: number): { columns: Float64Array[]; labels: Uint8Array } {
+  const random = seededRandom(seed);
+  const columns = Array.from({ length: 5 }, () => new Float64Array(rows));
+  const labels = new Uint8Array(rows);
+  for (let i = 0; i < rows; i++) {
+    for (const column of columns) column[i] = random();
+    columns[1][i] = Math.round(columns[1][i] * 120);
+    const risk = 0.02 + 0.5 * (columns[0][i] < 0.3 ? 1 : 0) * (columns[1][i] < 24 ? 1 : 0.3);
+    labels[i] = random() < risk ? 1 : 0;
+  }
+  return { columns, labels };
+}
+
+const allRows = (n: number) => Uint32Array.from({ length: n }, (_, i) => i);
+
+describe('binFeatures', () => {
+  it('puts x in a bin below t exactly when x < edges[t-1]', () => {
+    const { columns } = syntheticChurn(5_000, 1);
+    const binned = binFeatures(columns, 32);
+    for (let f = 0; f < columns.length; f++) {
+      const edges = binned.edges[f];
+      expect(edges.length).toBeLessThanOrEqual(31);
+      for (let i = 0; i < 5_000; i += 7) {
+        for (let t = 1; t <= edges.length; t++) expect(binned.bins[f][i] < t).toBe(columns[f][i] < edges[t - 1]);
+      }
+    }
+  });
+  it('gives a constant column one bin', () => {
+    const binned = binFeatures([new Float64Array(100).fill(3)]);
+    expect(binned.edges[0].length).toBe(0);
+    expect(new Set(binned.bins[0])).toEqual(new Set([0]));
+  });
+});
+
+describe('trainHistogramTree', () => {
+  const train = syntheticChurn(4_000, 11);
+  const holdout = syntheticChurn(2_000, 12);
+  const options = { maxDepth: 4, minLeafSize: 20 };
+  const model = trainHistogramTree(binFeatures(train.columns), train.labels, allRows(4_000), options);
+
+  it('emits JSON that ml-cart loads and predicts identically', () => {
+    const loaded = DecisionTreeClassifier.load(JSON.parse(JSON.stringify(model)));
+    const ours = predictProbabilities(model, holdout.columns);
+    for (let i = 0; i < 2_000; i++) {
+      const row = holdout.columns.map((column) => column[i]);
+      expect(loaded.root.classify(row).get(0, 1)).toBe(ours[i]);
+    }
+    const classes = loaded.predict(Array.from({ length: 50 }, (_, i) => holdout.columns.map((column) => column[i])));
+    classes.forEach((cls, i) => expect(cls).toBe(ours[i] > 0.5 ? 1 : 0));
+  });
+
+  it('respects depth and minimum leaf size', () => {
+    const depthAndLeaves = (node: typeof model.root, depth: number): { depth: number; smallest: number } =>
+      'distribution' in node
+        ? { depth, smallest: node.numberSamples }
+        : [depthAndLeaves(node.left, depth + 1), depthAndLeaves(node.right, depth + 1)].reduce((a, b) => ({
+            depth: Math.max(a.depth, b.depth),
+            smallest: Math.min(a.smallest, b.smallest),
+          }));
+    const shape = depthAndLeaves(model.root, 0);
+    expect(shape.depth).toBeLessThanOrEqual(4);
+    expect(shape.smallest).toBeGreaterThanOrEqual(20);
+  });
+
+  it('matches plain ml-cart holdout AUC within 0.01', () => {
+    const rows = Array.from({ length: 4_000 }, (_, i) => train.columns.map((column) => column[i]));
+    const cart = new DecisionTreeClassifier({ maxDepth: 4, minNumSamples: 20, gainThreshold: 0 });
+    cart.train(rows, Array.from(train.labels));
+    const cartScores = Float64Array.from({ length: 2_000 }, (_, i) => cart.root.classify(holdout.columns.map((column) => column[i])).get(0, 1));
+    const cartAuc = classifierMetrics(cartScores, holdout.labels).rocAuc;
+    const ourAuc = classifierMetrics(predictProbabilities(model, holdout.columns), holdout.labels).rocAuc;
+    expect(ourAuc).toBeGreaterThan(0.75);
+    expect(Math.abs(ourAuc - cartAuc)).toBeLessThanOrEqual(0.01);
+  });
+
+  it('reads as rules that name the planted signal', () => {
+    const names = ['usage_fall', 'tenure', 'noise_a', 'noise_b', 'noise_c'];
+    const rules = leafRules(model, names, 0.1);
+    // planted: risk is high when usage_fall < 0.3 and tenure < 24
+    const bound = (name: string) => Number(new RegExp(`${name} < ([0-9.]+)`).exec(rules[0].condition)?.[1]);
+    expect(bound('usage_fall')).toBeCloseTo(0.3, 1);
+    expect(bound('tenure')).toBeGreaterThan(12);
+    expect(bound('tenure')).toBeLessThanOrEqual(25);
+    expect(rules.reduce((sum, rule) => sum + rule.subscribers, 0)).toBe(4_000);
+    const importance = featureImportance(model, names);
+    expect(Object.keys(importance).slice(0, 2).sort()).toEqual(['tenure', 'usage_fall']);
+    expect(Object.values(importance).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { assignToCentroids, fitKMeans } from '../../activities/ml/kmeans';
+import { seededRandom } from '../../activities/ml/random';
+import { segmentName, uniqueNames } from '../../domain/segment-names';
+
+/** Three well separated blobs in 2-D; returns columns and the true blob of each row. */
+function blobs(perBlob: number): { columns: Float64Array[]; truth: Uint8Array } {
+  const centres = [[0, 0], [10, 0], [0, 10]];
+  const random = seededRandom(3);
+  const n = perBlob * centres.length;
+  const columns = [new Float64Array(n), new Float64Array(n)];
+  const truth = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const blob = i % centres.length;
+    truth[i] = blob;
+    columns[0][i] = centres[blob][0] + random() - 0.5;
+    columns[1][i] = centres[blob][1] + random() - 0.5;
+  }
+  return { columns, truth };
+}
+
+describe('k-means on a sample, then assignment of every row', () => {
+  it('recovers separated blobs from a 10% sample and assigns all rows consistently', async () => {
+    const { columns, truth } = blobs(3_000);
+    const fit = fitKMeans(columns, { k: 3, seed: 1, sampleSize: 900 });
+    expect(fit.sampleSize).toBe(900);
+    const { segment, inertia } = await assignToCentroids(columns, fit);
+    // each true blob maps to exactly one segment, and no segment holds two blobs
+    const mapping = new Map<number, Set<number>>();
+    truth.forEach((blob, i) => mapping.set(blob, (mapping.get(blob) ?? new Set()).add(segment[i])));
+    expect([...mapping.values()].every((segments) => segments.size === 1)).toBe(true);
+    expect(new Set([...mapping.values()].map((s) => [...s][0])).size).toBe(3);
+    expect(inertia).toBeGreaterThan(0);
+  });
+
+  it('repeats exactly for the same seed', () => {
+    const { columns } = blobs(500);
+    const a = fitKMeans(columns, { k: 3, seed: 9, sampleSize: 600 });
+    const b = fitKMeans(columns, { k: 3, seed: 9, sampleSize: 600 });
+    expect(a.centroids).toEqual(b.centroids);
+  });
+
+  it('refuses more segments than subscribers', () => {
+    expect(() => fitKMeans([Float64Array.of(1, 2)], { k: 3, seed: 1, sampleSize: 10 })).toThrow(/cannot make 3 segments from 2/);
+  });
+});
+
+describe('segment names', () => {
+  it('reads value, usage preference, bundling and trend from the profile', () => {
+    expect(segmentName({ valueZ: 1.2, dataZ: 1.5, voiceZ: -0.3, stickyZ: 0, mouTrend: 0.7 })).toBe('high value · data heavy · declining');
+    expect(segmentName({ valueZ: -1, dataZ: -1, voiceZ: -1, stickyZ: 0, mouTrend: 1 })).toBe('low value · light user');
+    expect(segmentName({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 1.5, mouTrend: 1.3 })).toBe('mid value · balanced · bundled · growing');
+  });
+  it('numbers repeated names', () => {
+    expect(uniqueNames(['a', 'b', 'a', 'a'])).toEqual(['a', 'b', 'a (2)', 'a (3)']);
+  });
+});

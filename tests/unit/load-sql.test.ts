@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { queryRows, withConnection } from '../../activities/duckdb';
+import { buildCheckSql } from '../../activities/load-sql';
+
+const COLUMNS = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months', 'plan'];
+
+/** Runs the contract check over raw rows (all text, as a loose CSV would arrive) and returns each row's reason. */
+async function reasonsFor(rows: (string | null)[][]): Promise<(string | null)[]> {
+  return withConnection(':memory:', async (conn) => {
+    await conn.run(`CREATE TABLE raw_input (input_row BIGINT, source_file VARCHAR, ${COLUMNS.map((c) => `"${c}" VARCHAR`).join(', ')})`);
+    for (const [i, row] of rows.entries()) {
+      await conn.run(`INSERT INTO raw_input VALUES (${i + 1}, 'f.parquet', ${COLUMNS.map(() => '?').join(', ')})`, row);
+    }
+    await conn.run(buildCheckSql(new Set(COLUMNS)), { window_start: '2026-01-01', window_end: '2026-06-01' });
+    const checked = await queryRows<{ reason: string | null }>(conn, 'SELECT reason FROM checked_input ORDER BY input_row');
+    return checked.map((row) => row.reason);
+  });
+}
+
+const good = ['S1', '2026-03-01', '120.5', '2048', '88', '36', 'basic'];
+const withValue = (column: string, value: string | null) => good.map((v, i) => (COLUMNS[i] === column ? value : v));
+
+describe('usage contract check (SQL on a tiny table)', () => {
+  it('passes a good row and names the first broken rule of each bad one', async () => {
+    const reasons = await reasonsFor([
+      good,
+      withValue('subscriber_id', null),
+      withValue('month', 'not-a-date'),
+      withValue('voice_minutes', 'abc'),
+      withValue('voice_minutes', '-5'),
+      withValue('data_mb', 'NaN'),
+      withValue('spend', '9999999'),
+      withValue('tenure_months', null),
+      withValue('month', '2025-12-01'),
+      withValue('plan', 'x'.repeat(500)),
+      ['S2', ...good.slice(1)],
+      ['S2', ...good.slice(1)],
+    ]);
+    expect(reasons).toEqual([
+      null,
+      'subscriber_id: missing',
+      'month: not a valid date',
+      'voice_minutes: not a valid double',
+      'voice_minutes: outside [0, 44640]',
+      'data_mb: not a finite number',
+      'spend: outside [0, 1000000]',
+      'tenure_months: missing',
+      'month: outside the run window',
+      'plan: longer than 128 characters',
+      null,
+      'duplicate (subscriber_id, month)',
+    ]);
+  });
+
+  it('normalises any day of the month to the month', async () => {
+    const reasons = await reasonsFor([withValue('month', '2026-03-17'), good]);
+    expect(reasons).toEqual([null, 'duplicate (subscriber_id, month)']);
+  });
+});

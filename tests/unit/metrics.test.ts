@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { classifierMetrics } from '../../activities/ml/metrics';
+
+const f64 = (values: number[]) => Float64Array.from(values);
+const u8 = (values: number[]) => Uint8Array.from(values);
+
+describe('classifier metrics', () => {
+  it('scores a perfect ranking as AUC 1 and a reversed one as 0', () => {
+    expect(classifierMetrics(f64([0.9, 0.8, 0.2, 0.1]), u8([1, 1, 0, 0])).rocAuc).toBe(1);
+    expect(classifierMetrics(f64([0.1, 0.2, 0.8, 0.9]), u8([1, 1, 0, 0])).rocAuc).toBe(0);
+  });
+  it('counts ties as half, whatever the row order', () => {
+    expect(classifierMetrics(f64([0.5, 0.5, 0.5, 0.5]), u8([1, 0, 1, 0])).rocAuc).toBe(0.5);
+    expect(classifierMetrics(f64([0.5, 0.5, 0.5, 0.5]), u8([0, 0, 1, 1])).rocAuc).toBe(0.5);
+  });
+  it('matches a hand-computed AUC, average precision and lift', () => {
+    // scores descending: 1,0,1,0,0 -> pairs ranked right: (p1 over 3 negs) + (p2 over 2 negs) = 5 of 6
+    const m = classifierMetrics(f64([0.9, 0.7, 0.6, 0.4, 0.1]), u8([1, 0, 1, 0, 0]));
+    expect(m.rocAuc).toBeCloseTo(5 / 6, 12);
+    expect(m.prAuc).toBeCloseTo((1 / 2) * 1 + (1 / 2) * (2 / 3), 12);
+    expect(m.baseRate).toBeCloseTo(0.4);
+    expect(m.confusion).toEqual({ truePositive: 2, falsePositive: 1, trueNegative: 2, falseNegative: 0 });
+  });
+  it('puts all churners of a sharp score in the top decile', () => {
+    const n = 1000;
+    const labels = u8(Array.from({ length: n }, (_, i) => (i < 50 ? 1 : 0)));
+    const scores = f64(Array.from({ length: n }, (_, i) => 1 - i / n));
+    const m = classifierMetrics(scores, labels);
+    expect(m.recallAtTopDecile).toBe(1);
+    expect(m.liftByDecile[0]).toBeCloseTo(0.5 / 0.05, 9); // 50 of the top 100 vs a 5% base rate
+    expect(m.liftByDecile.slice(1).every((lift) => lift === 0)).toBe(true);
+  });
+});
