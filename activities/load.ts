@@ -1,14 +1,14 @@
 import { mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { listValue, type DuckDBConnection } from '@duckdb/node-api';
-import { USAGE_CONTRACT } from '../data/contract';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import { addMonths, firstDay } from '../domain/month';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
 import { checkpoint } from './context';
 import { hashFile } from './file-hash';
-import { queryOne, queryRows, withConnection } from './duckdb';
+import { queryOne, queryRows, sqlString, withConnection } from './duckdb';
 import { buildCheckSql } from './load-sql';
 
 export interface InputFile {
@@ -70,20 +70,24 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
       inputFiles.push({ path, sha256, bytes, rows });
     }
 
-    await checkpoint({ stage: 'load: reading rows' });
+    await checkpoint({ stage: 'load: reading and checking rows' });
     const contractColumns = USAGE_CONTRACT.map((c) => c.name).filter((name) => presentColumns.has(name));
     await conn.run(
-      `CREATE OR REPLACE TABLE raw_input AS
-       SELECT row_number() OVER () AS input_row, filename AS source_file, ${contractColumns.map((n) => `"${n}"`).join(', ')}
-       FROM read_parquet($files, union_by_name = true, filename = true, hive_partitioning = false)`,
-      { files: listValue(files) },
+      `CREATE OR REPLACE TEMP VIEW raw_input AS
+       SELECT filename AS source_file, file_row_number AS file_row, ${contractColumns.map(quoteIdent).join(', ')}
+       FROM read_parquet(${sqlList(files)}, union_by_name = true, filename = true, file_row_number = true, hive_partitioning = false)`,
     );
-    await checkpoint({ stage: 'load: validating rows' });
-    await conn.run(buildCheckSql(presentColumns), { window_start: firstDay(windowStart), window_end: firstDay(windowEnd) });
-    await conn.run('CREATE OR REPLACE TABLE usage AS SELECT * EXCLUDE (input_row, source_file, reason) FROM checked_input WHERE reason IS NULL');
-    await conn.run('CREATE OR REPLACE TABLE quarantine AS SELECT input_row, source_file, reason FROM checked_input WHERE reason IS NOT NULL');
+    for (const statement of buildCheckSql(presentColumns)) {
+      await conn.run(statement, statement.includes('$window_start') ? { window_start: firstDay(windowStart), window_end: firstDay(windowEnd) } : undefined);
+    }
+    await conn.run('CREATE OR REPLACE TABLE usage AS SELECT * EXCLUDE (source_file, file_row, reason) FROM checked_input WHERE reason IS NULL');
+    await conn.run(
+      `CREATE OR REPLACE TABLE quarantine AS
+       SELECT source_file, file_row, subscriber_id, strftime("month", '%Y-%m') AS "month", reason
+       FROM checked_input WHERE reason IS NOT NULL ORDER BY source_file, file_row`,
+    );
     await conn.run('DROP TABLE checked_input');
-    await conn.run('DROP TABLE raw_input');
+    await conn.run('DROP VIEW raw_input');
 
     const counts = await queryOne<{ loaded: number; quarantined: number; in_month: number }>(
       conn,
@@ -173,4 +177,9 @@ async function describeFile(conn: DuckDBConnection, path: string): Promise<Set<s
   } catch (error) {
     throw new InputFileError(`${basename(path)} is not a readable Parquet file (${path}): ${(error as Error).message.split('\n')[0]}`);
   }
+}
+
+/** A view cannot take bound parameters, so the file list is spelled out; every path is one we listed. */
+function sqlList(files: string[]): string {
+  return `[${files.map(sqlString).join(', ')}]`;
 }

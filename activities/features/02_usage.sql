@@ -5,11 +5,11 @@ SELECT
   as_of,
   subscriber_id,
   count(*)::DOUBLE AS active_months,
-  avg(spend) AS arpu,
-  avg(voice_minutes) AS mou,
-  avg(data_mb) AS dou,
+  avg(spend)::DOUBLE AS arpu,
+  avg(voice_minutes)::DOUBLE AS mou,
+  avg(data_mb)::DOUBLE AS dou,
   coalesce(avg(sms_count), 0)::DOUBLE AS sms,
-  sum(spend) AS monetary,
+  sum(spend)::DOUBLE AS monetary,
   coalesce(sum(recharge_count), 0)::DOUBLE AS frequency,
   coalesce(sum(recharge_amount), 0)::DOUBLE AS recharge_amount,
   -- recency: days from the last recharge to the end of the as-of month; no recharge in the
@@ -20,9 +20,9 @@ SELECT
   )::DOUBLE AS recency_days,
   coalesce(avg(payment_delay_days), 0)::DOUBLE AS payment_delay_avg,
   coalesce(sum(complaints) FILTER (WHERE months_ago < 3), 0)::DOUBLE AS complaints_recent,
-  max(spend) FILTER (WHERE months_ago = 0) AS spend_current,
-  max(voice_minutes) FILTER (WHERE months_ago = 0) AS mou_current,
-  max(data_mb) FILTER (WHERE months_ago = 0) AS dou_current
+  max(spend) FILTER (WHERE months_ago = 0)::DOUBLE AS spend_current,
+  max(voice_minutes) FILTER (WHERE months_ago = 0)::DOUBLE AS mou_current,
+  max(data_mb) FILTER (WHERE months_ago = 0)::DOUBLE AS dou_current
 FROM feature_window
 GROUP BY as_of, subscriber_id
 HAVING bool_or(months_ago = 0);

@@ -7,9 +7,10 @@ WITH ranked AS (
     u.as_of,
     u.subscriber_id,
     u.arpu,
-    coalesce(sum(u.arpu) OVER (PARTITION BY u.as_of ORDER BY u.arpu DESC, u.subscriber_id
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-      / nullif(sum(u.arpu) OVER (PARTITION BY u.as_of), 0) AS revenue_share_above,
+    -- exact DECIMAL running sums: the shares must not change between reruns
+    coalesce(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.as_of ORDER BY u.arpu DESC, u.subscriber_id
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::DOUBLE
+      / nullif(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.as_of), 0)::DOUBLE AS revenue_share_above,
     0.40 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.arpu)
       + 0.20 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.frequency)
       + 0.20 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY st.tenure_months)

@@ -1,5 +1,7 @@
 -- The tables a snapshot publishes. Needs features, segments, segment_names, scores (run DB)
 -- and operation_grid(value_tier, stable, priority, retention_style), stable_threshold(score).
+-- Rollups sum DECIMALs: exact, so a rerun writes byte-identical files.
+CREATE OR REPLACE TEMP MACRO exact(x) AS x::DECIMAL(18, 6);
 
 -- One row per subscriber active in the run month: segment, churn score, value, stability, action.
 CREATE OR REPLACE TEMP TABLE snapshot_subscribers AS
@@ -37,11 +39,11 @@ SELECT
   any_value(segment_name) AS segment_name,
   count(*) AS subscribers,
   count(*) / sum(count(*)) OVER () AS subscriber_share,
-  sum(arpu) / sum(sum(arpu)) OVER () AS revenue_share,
-  avg(arpu) AS arpu, avg(mou) AS mou, avg(dou) AS dou, avg(sms) AS sms,
-  avg(mou_trend) AS mou_trend, avg(tenure_months) AS tenure_months,
-  avg(stability_score) AS stability_score,
-  avg(churn_score) AS mean_churn_score,
+  (sum(exact(arpu)) / sum(sum(exact(arpu))) OVER ())::DOUBLE AS revenue_share,
+  avg(exact(arpu))::DOUBLE AS arpu, avg(exact(mou))::DOUBLE AS mou, avg(exact(dou))::DOUBLE AS dou,
+  avg(exact(sms))::DOUBLE AS sms, avg(exact(mou_trend))::DOUBLE AS mou_trend,
+  avg(tenure_months)::DOUBLE AS tenure_months, avg(exact(stability_score))::DOUBLE AS stability_score,
+  avg(exact(churn_score))::DOUBLE AS mean_churn_score,
   count(*) FILTER (WHERE risk_band = 'high') AS high_risk_subscribers,
   count(*) FILTER (WHERE high_value) AS high_value_subscribers
 FROM snapshot_subscribers
@@ -54,9 +56,9 @@ SELECT
   region,
   grid,
   count(*) AS subscribers,
-  sum(mou) AS mou,
-  sum(dou) AS dou,
-  sum(arpu) AS revenue,
+  sum(exact(mou))::DOUBLE AS mou,
+  sum(exact(dou))::DOUBLE AS dou,
+  sum(exact(arpu))::DOUBLE AS revenue,
   count(*) FILTER (WHERE risk_band = 'high') AS high_risk_subscribers,
   count(*) FILTER (WHERE risk_band = 'high' AND value_tier IN ('key', 'high')) AS high_value_at_risk
 FROM snapshot_subscribers

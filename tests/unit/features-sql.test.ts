@@ -73,6 +73,15 @@ describe('feature SQL on a tiny table', () => {
     expect(find('score', 'C').mou_trend).toBe(1); // no earlier usage: no trend
   });
 
+  it('measures slope and volatility relative to the level', () => {
+    const a = find('score', 'A');
+    expect(a.spend_slope_rel).toBe(0);
+    expect(a.spend_volatility).toBe(0);
+    expect(a.mou_volatility).toBeCloseTo(75 / 225, 12); // 300 x3, 150 x3: sd 75 around 225
+    // B (training month): spend 40 flat, 6 months
+    expect(find('train', 'B').spend_slope_rel).toBe(0);
+  });
+
   it('scores stability from tenure, contract, sticky services, call circle and premium number', () => {
     const a = find('score', 'A');
     expect(a.contract_months_left).toBe(6);

@@ -7,12 +7,14 @@ const COLUMNS = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 
 /** Runs the contract check over raw rows (all text, as a loose CSV would arrive) and returns each row's reason. */
 async function reasonsFor(rows: (string | null)[][]): Promise<(string | null)[]> {
   return withConnection(':memory:', async (conn) => {
-    await conn.run(`CREATE TABLE raw_input (input_row BIGINT, source_file VARCHAR, ${COLUMNS.map((c) => `"${c}" VARCHAR`).join(', ')})`);
+    await conn.run(`CREATE TABLE raw_input (source_file VARCHAR, file_row BIGINT, ${COLUMNS.map((c) => `"${c}" VARCHAR`).join(', ')})`);
     for (const [i, row] of rows.entries()) {
-      await conn.run(`INSERT INTO raw_input VALUES (${i + 1}, 'f.parquet', ${COLUMNS.map(() => '?').join(', ')})`, row);
+      await conn.run(`INSERT INTO raw_input VALUES ('f.parquet', ${i}, ${COLUMNS.map(() => '?').join(', ')})`, row);
     }
-    await conn.run(buildCheckSql(new Set(COLUMNS)), { window_start: '2026-01-01', window_end: '2026-06-01' });
-    const checked = await queryRows<{ reason: string | null }>(conn, 'SELECT reason FROM checked_input ORDER BY input_row');
+    for (const statement of buildCheckSql(new Set(COLUMNS))) {
+      await conn.run(statement, statement.includes('$window_start') ? { window_start: '2026-01-01', window_end: '2026-06-01' } : undefined);
+    }
+    const checked = await queryRows<{ reason: string | null }>(conn, 'SELECT reason FROM checked_input ORDER BY file_row');
     return checked.map((row) => row.reason);
   });
 }
