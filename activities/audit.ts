@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { auditLogPath, type RunRef, type StoreConfig } from '../domain/store-layout';
 import { withFileLock } from './file-lock';
+import { canonicalJson, sha256 } from './hashing';
 
-export const AUDIT_EVENTS = ['run.started', 'stage.finished', 'run.published', 'run.failed'] as const;
+export const AUDIT_EVENTS = ['run.requested', 'run.started', 'stage.finished', 'run.published', 'run.failed', 'run.cancelled'] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
 export interface AuditRecordRequest {
@@ -61,14 +61,5 @@ export async function readAuditLog(store: StoreConfig): Promise<AuditEntry[]> {
 }
 
 export function entryHash(body: Omit<AuditEntry, 'hash'>): string {
-  return createHash('sha256').update(canonicalJson(body)).digest('hex');
-}
-
-/** JSON with object keys sorted at every level, so a hash does not depend on key order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
-      : inner,
-  );
+  return sha256(canonicalJson(body));
 }

@@ -7,7 +7,7 @@ import { addMonths, firstDay } from '../domain/month';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
 import { checkpoint } from './context';
-import { hashFile } from './file-hash';
+import { hashFile, paramsHash } from './hashing';
 import { queryOne, queryRows, sqlString, withConnection } from './duckdb';
 import { buildCheckSql } from './load-sql';
 
@@ -22,6 +22,8 @@ export interface LoadSummary {
   /** The run's DuckDB database: tables usage (valid rows) and quarantine (rows with a reason). */
   dbPath: string;
   params: RunParams;
+  /** sha256 of the canonical parameters: equal for reruns with the same parameters. */
+  paramsHash: string;
   /** Months the run reads: the history window plus one month before it for churn training. */
   windowStart: string;
   windowEnd: string;
@@ -106,6 +108,7 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
     const summary: LoadSummary = {
       dbPath,
       params,
+      paramsHash: paramsHash(params),
       windowStart,
       windowEnd,
       inputFiles,

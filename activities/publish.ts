@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -6,18 +5,19 @@ import { SnapshotStoreError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../domain/store-layout';
-import { canonicalJson } from './audit';
 import type { ChurnSummary } from './churn';
 import type { ClusterSummary } from './cluster';
 import { codeVersion, type CodeVersion } from './code-version';
 import { checkpoint } from './context';
 import { queryOne, readSql, runScript, sqlString, withConnection } from './duckdb';
-import { hashFile } from './file-hash';
+import { hashFile } from './hashing';
 import type { FeatureSummary } from './features';
 import { withFileLock } from './file-lock';
 import type { InputFile, LoadSummary } from './load';
 
 export interface PublishRequest {
+  /** Who asked for the run (a user, or schedule:<id>), recorded in the manifest. */
+  requestedBy: string;
   load: LoadSummary;
   features: FeatureSummary;
   cluster: ClusterSummary;
@@ -35,6 +35,7 @@ export interface OutputFile {
 export interface SnapshotManifest {
   snapshot: { month: string; version: number; publishedAt: string };
   run: RunRef;
+  requestedBy: string;
   params: RunParams;
   paramsHash: string;
   inputs: InputFile[];
@@ -57,6 +58,8 @@ export interface PublishResult {
   version: number;
   path: string;
   manifestPath: string;
+  /** sha256 of manifest.json, recorded in the audit log so an edited manifest is detected. */
+  manifestSha256: string;
   /** True when this run had already published (a retried activity): nothing new was written. */
   alreadyPublished: boolean;
 }
@@ -97,7 +100,8 @@ export async function publishSnapshot(store: StoreConfig, run: RunRef, request: 
       const target = versionDir(store, month, version);
       await rename(staging, target);
       await moveLatestForward(store, month, version, run);
-      return { month, version, path: target, manifestPath: join(target, 'manifest.json'), alreadyPublished: false };
+      const manifestPath = join(target, 'manifest.json');
+      return { month, version, path: target, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256, alreadyPublished: false };
     });
   } finally {
     await rm(staging, { recursive: true, force: true });
@@ -139,8 +143,9 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
   return {
     snapshot: { month: load.params.month, version: 0, publishedAt: '' },
     run,
+    requestedBy: request.requestedBy,
     params: load.params,
-    paramsHash: paramsHash(load.params),
+    paramsHash: load.paramsHash,
     inputs: load.inputFiles,
     code: codeVersion(),
     rowCounts: {
@@ -164,11 +169,6 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
   };
 }
 
-/** sha256 of the parameters with keys sorted: equal parameters, equal hash. */
-export function paramsHash(params: RunParams): string {
-  return createHash('sha256').update(canonicalJson(params)).digest('hex');
-}
-
 export async function listVersions(store: StoreConfig, month: string): Promise<number[]> {
   const entries = await readdir(monthDir(store, month)).catch(() => [] as string[]);
   return entries.map((name) => /^v(\d+)$/.exec(name)?.[1]).filter((v): v is string => v !== undefined).map(Number).sort((a, b) => a - b);
@@ -183,7 +183,8 @@ async function findPublishedByRun(store: StoreConfig, month: string, run: RunRef
     const manifest = await readManifest(store, month, version).catch(() => undefined);
     if (manifest && manifest.run.workflowId === run.workflowId && manifest.run.runId === run.runId) {
       const path = versionDir(store, month, version);
-      return { month, version, path, manifestPath: join(path, 'manifest.json') };
+      const manifestPath = join(path, 'manifest.json');
+      return { month, version, path, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256 };
     }
   }
   return undefined;

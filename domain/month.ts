@@ -19,3 +19,9 @@ export function addMonths(month: string, delta: number): string {
 export function firstDay(month: string): string {
   return `${month}-01`;
 }
+
+/** The month a run scheduled at `time` processes: the last complete month before it (UTC). */
+export function monthBefore(time: Date): string {
+  const current = `${String(time.getUTCFullYear()).padStart(4, '0')}-${String(time.getUTCMonth() + 1).padStart(2, '0')}`;
+  return addMonths(current, -1);
+}

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { parseRunParams, type RunParams } from '../domain/params';
+import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import type { SegflowConfig } from '../worker/config';
 import type { MonthlySegmentationInput, MonthlySegmentationResult, RunProgress } from '../workflows/monthly-segmentation';
 
@@ -9,9 +10,14 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** Thrown (exit code 3) when the Temporal server cannot be reached. */
+export class InfrastructureError extends Error {
+  override name = 'InfrastructureError';
+}
+
 export async function connectClient(config: SegflowConfig): Promise<Client> {
   const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 }).catch((error: Error) => {
-    throw new Error(`cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`);
+    throw new InfrastructureError(`cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`);
   });
   return new Client({ connection, namespace: config.temporal.namespace });
 }
@@ -20,12 +26,12 @@ export async function connectClient(config: SegflowConfig): Promise<Client> {
 export async function startMonthlyRun(
   client: Client,
   config: SegflowConfig,
-  request: { params: Record<string, unknown>; requestedBy: string; workflowId?: string },
+  request: { params: Record<string, unknown>; requestedBy: string; workflowId?: string; indexed?: boolean },
 ): Promise<{ handle: WorkflowHandle; params: RunParams }> {
   const parsed = parseRunParams(request.params);
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
   const params = parsed.params;
-  const input: MonthlySegmentationInput = { params, requestedBy: request.requestedBy };
+  const input: MonthlySegmentationInput = { params, requestedBy: request.requestedBy, indexed: request.indexed ?? (await hasSearchAttributes(client)) };
   const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const handle = await client.workflow.start('monthlySegmentation', {
     taskQueue: config.temporal.taskQueue,
@@ -34,6 +40,16 @@ export async function startMonthlyRun(
     memo: { month: params.month, requestedBy: request.requestedBy },
   });
   return { handle, params };
+}
+
+/** True when the server has segflow's search attributes registered (runs then set them). */
+export async function hasSearchAttributes(client: Client): Promise<boolean> {
+  try {
+    const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace: client.options.namespace });
+    return SEGFLOW_SEARCH_ATTRIBUTES.every((key) => customAttributes && key.name in customAttributes);
+  } catch {
+    return false;
+  }
 }
 
 /** Waits for the result, calling `onProgress` whenever the run's stage changes. */

@@ -3,7 +3,7 @@ import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES, temporalCliPath } from './temporal-cli';
+import { searchAttributeFlags, temporalCliPath } from './temporal-cli';
 
 export interface DevServerHandle {
   address: string;
@@ -43,7 +43,7 @@ export async function ensureDevServer(options: { address: string; stateDir: stri
   const logPath = join(stateDir, 'server.log');
   const log = openSync(logPath, 'a');
   const args = ['server', 'start-dev', '--db-filename', join(stateDir, 'temporal.db'), '--ip', host, '--port', String(port), '--ui-port', String(port + 1000), '--log-level', 'warn'];
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  args.push(...searchAttributeFlags());
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', log, log] });
   let exited = false;
   child.once('exit', () => (exited = true));

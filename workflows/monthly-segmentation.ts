@@ -1,14 +1,29 @@
 // Workflow code runs in Temporal's deterministic sandbox: it imports activity *types* only and
 // reaches them through proxyActivities; all I/O happens in activities.
-import { ApplicationFailure, defineQuery, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { SegflowActivities } from '../activities';
+import type { AuditRecordRequest } from '../activities/audit';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import { isMonth, monthBefore } from '../domain/month';
 import type { RunParamsInput } from '../domain/params';
+import { SEGFLOW_MONTH, SEGFLOW_PARAMS_HASH, SEGFLOW_SNAPSHOT_VERSION, TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
 
 export interface MonthlySegmentationInput {
-  params: RunParamsInput;
+  /** Run parameters. `month` may be left out by a schedule: the run then processes the month before its scheduled time. */
+  params: Omit<RunParamsInput, 'month'> & { month?: string };
   /** Recorded in the audit log: a user name, or "schedule:<id>". */
   requestedBy: string;
+  /** Set segflow's search attributes (the server must have them registered). Default true. */
+  indexed?: boolean;
 }
 
 export interface MonthlySegmentationResult {
@@ -17,6 +32,7 @@ export interface MonthlySegmentationResult {
   snapshotPath: string;
   manifestPath: string;
   alreadyPublished: boolean;
+  paramsHash: string;
   subscribers: number;
   rowsQuarantined: number;
   segments: { segmentId: number; name: string; subscribers: number }[];
@@ -29,7 +45,8 @@ export const STAGES = ['load', 'features', 'cluster', 'churn', 'publish'] as con
 export type Stage = (typeof STAGES)[number];
 
 export interface RunProgress {
-  stage: Stage | 'done' | 'failed';
+  month: string;
+  stage: Stage | 'done' | 'failed' | 'cancelled';
   stagesDone: number;
   stagesTotal: number;
   percent: number;
@@ -53,38 +70,52 @@ const bookkeeping = proxyActivities<SegflowActivities>({ startToCloseTimeout: '1
 
 /** Segments, scores and publishes one month of subscribers as a new snapshot version. */
 export async function monthlySegmentation(input: MonthlySegmentationInput): Promise<MonthlySegmentationResult> {
-  const { workflowId, runId } = workflowInfo();
-  const run = { workflowId, runId };
-  const month = String(input.params.month);
-  let progress: RunProgress = { stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
+  const info = workflowInfo();
+  const run = { workflowId: info.workflowId, runId: info.runId };
+  const scheduledFor = info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME);
+  const month = input.params.month ?? monthBefore(scheduledFor ?? info.startTime);
+  const params = { ...input.params, month };
+  const indexed = input.indexed ?? true;
+
+  let progress: RunProgress = { month, stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
   setHandler(progressQuery, () => progress);
+  const audit = (event: AuditRecordRequest['event'], details: Record<string, unknown>, subject?: string) =>
+    bookkeeping.recordAudit({ event, run, month, actor: input.requestedBy, subject, details });
   const finished = async (stage: Stage, details: Record<string, unknown>) => {
     const stagesDone = STAGES.indexOf(stage) + 1;
-    const next = STAGES[stagesDone] ?? 'done';
-    progress = { stage: next, stagesDone, stagesTotal: STAGES.length, percent: Math.round((100 * stagesDone) / STAGES.length) };
-    await bookkeeping.recordAudit({ event: 'stage.finished', run, month, actor: input.requestedBy, subject: stage, details });
+    progress = { month, stage: STAGES[stagesDone] ?? 'done', stagesDone, stagesTotal: STAGES.length, percent: Math.round((100 * stagesDone) / STAGES.length) };
+    await audit('stage.finished', details, stage);
   };
 
-  await bookkeeping.recordAudit({ event: 'run.started', run, month, actor: input.requestedBy, details: { params: input.params } });
+  await audit('run.requested', { params, requestedAt: info.startTime.toISOString(), scheduledFor: scheduledFor?.toISOString() ?? null });
+  if (indexed && isMonth(month)) upsertSearchAttributes([{ key: SEGFLOW_MONTH, value: month }]);
   try {
-    const load = await io.loadUsage(run, input.params);
-    await finished('load', { inputs: load.inputFiles, rowsRead: load.rowsRead, rowsLoaded: load.rowsLoaded, quarantineByReason: load.quarantineByReason });
+    await audit('run.started', { attempt: info.attempt });
+    const load = await io.loadUsage(run, params);
+    if (indexed) upsertSearchAttributes([{ key: SEGFLOW_PARAMS_HASH, value: load.paramsHash }]);
+    await finished('load', { paramsHash: load.paramsHash, inputs: load.inputFiles, rowsRead: load.rowsRead, rowsLoaded: load.rowsLoaded, quarantineByReason: load.quarantineByReason });
     const features = await compute.computeFeatures(load);
     await finished('features', { ...features });
     const cluster = await compute.clusterSubscribers(load);
     await finished('cluster', { k: cluster.k, inertia: cluster.inertia, segments: cluster.segments.map((s) => s.name) });
     const churn = await compute.trainAndScoreChurn(load);
     await finished('churn', { rocAuc: churn.holdout.rocAuc, topDecileLift: churn.holdout.liftByDecile[0] });
-    const snapshot = await io.publishSnapshot(run, { load, features, cluster, churn });
-    await finished('publish', { version: snapshot.version, path: snapshot.path, alreadyPublished: snapshot.alreadyPublished });
-    await bookkeeping.recordAudit({ event: 'run.published', run, month, actor: input.requestedBy, details: { ...snapshot } });
-    await bookkeeping.removeRunWorkspace(run);
+    // publishing is the commit point: once it starts, a cancellation no longer stops the run
+    const snapshot = await CancellationScope.nonCancellable(async () => {
+      const published = await io.publishSnapshot(run, { requestedBy: input.requestedBy, load, features, cluster, churn });
+      if (indexed) upsertSearchAttributes([{ key: SEGFLOW_SNAPSHOT_VERSION, value: published.version }]);
+      await finished('publish', { version: published.version, alreadyPublished: published.alreadyPublished });
+      await audit('run.published', { ...published });
+      await bookkeeping.removeRunWorkspace(run);
+      return published;
+    });
     return {
       month,
       version: snapshot.version,
       snapshotPath: snapshot.path,
       manifestPath: snapshot.manifestPath,
       alreadyPublished: snapshot.alreadyPublished,
+      paramsHash: load.paramsHash,
       subscribers: churn.scoredRows,
       rowsQuarantined: load.rowsQuarantined,
       segments: cluster.segments.map(({ segmentId, name, subscribers }) => ({ segmentId, name, subscribers })),
@@ -94,13 +125,12 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     };
   } catch (error) {
     const failedStage = progress.stage;
-    progress = { ...progress, stage: 'failed' };
-    await bookkeeping.recordAudit({
-      event: 'run.failed',
-      run,
-      month,
-      actor: input.requestedBy,
-      details: { stage: failedStage, error: describeFailure(error) },
+    const cancelled = isCancellation(error);
+    progress = { ...progress, stage: cancelled ? 'cancelled' : 'failed' };
+    // recorded even when the run was cancelled; publishing is atomic, so nothing half-written remains
+    await CancellationScope.nonCancellable(async () => {
+      await audit(cancelled ? 'run.cancelled' : 'run.failed', { stage: failedStage, error: describeFailure(error) });
+      if (cancelled) await bookkeeping.removeRunWorkspace(run);
     });
     throw error;
   }

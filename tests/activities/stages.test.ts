@@ -5,7 +5,7 @@ import { trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
 import { queryOne, queryRows, sqlString, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';
-import { hashFile } from '../../activities/file-hash';
+import { hashFile } from '../../activities/hashing';
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { listVersions, publishSnapshot, readManifest } from '../../activities/publish';
 import type { StoreConfig } from '../../domain/store-layout';
@@ -67,7 +67,7 @@ describe('stages from load to publish', () => {
   });
 
   it('publishes an immutable snapshot whose manifest hashes match its files, once per run', async () => {
-    const first = await publishSnapshot(store, run, { load, features, cluster, churn });
+    const first = await publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
     expect(first).toMatchObject({ month: '2026-06', version: 1, alreadyPublished: false });
     const manifest = await readManifest(store, '2026-06', 1);
     expect(manifest.run).toEqual(run);
@@ -85,10 +85,10 @@ describe('stages from load to publish', () => {
     expect(subscribers[0]).toEqual({ rows: features.scoringRows, ids: features.scoringRows, scored: features.scoringRows, prioritised: features.scoringRows });
 
     // a retried publish of the same run returns the same version and writes nothing new
-    const again = await publishSnapshot(store, run, { load, features, cluster, churn });
+    const again = await publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
     expect(again).toMatchObject({ version: 1, alreadyPublished: true });
     // another run of the month becomes v2, and latest moves forward
-    const rerun = await publishSnapshot(store, { ...run, runId: 'run-b' }, { load, features, cluster, churn });
+    const rerun = await publishSnapshot(store, { ...run, runId: 'run-b' }, { requestedBy: 'test', load, features, cluster, churn });
     expect(rerun).toMatchObject({ version: 2, alreadyPublished: false });
     expect(await listVersions(store, '2026-06')).toEqual([1, 2]);
     const latest = JSON.parse(await readFile(join(store.storeDir, 'snapshots', '2026-06', 'latest.json'), 'utf8'));

@@ -9,6 +9,7 @@ import { createActivities } from '../../activities';
 import { readAuditLog } from '../../activities/audit';
 import { readManifest } from '../../activities/publish';
 import type { SampleSummary } from '../../data/generate';
+import { SEGFLOW_MONTH, SEGFLOW_PARAMS_HASH, SEGFLOW_SNAPSHOT_VERSION } from '../../domain/search-attributes';
 import type { StoreConfig } from '../../domain/store-layout';
 import { describeRunFailure } from '../../pipelines/client';
 import type { MonthlySegmentationResult, RunProgress } from '../../workflows/monthly-segmentation';
@@ -68,6 +69,7 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
 
     const audit = (await readAuditLog(store)).filter((entry) => entry.run.workflowId === workflowId);
     expect(audit.map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`)).toEqual([
+      'run.requested',
       'run.started',
       'stage.finished:load',
       'stage.finished:features',
@@ -77,6 +79,12 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
       'run.published',
     ]);
     expect(audit.every((e) => e.actor === 'e2e-test')).toBe(true);
+
+    // findable in Temporal by month, parameters and version
+    const description = await env.client.workflow.getHandle(workflowId).describe();
+    expect(description.typedSearchAttributes.get(SEGFLOW_MONTH)).toBe('2026-06');
+    expect(description.typedSearchAttributes.get(SEGFLOW_PARAMS_HASH)).toBe(manifest.paramsHash);
+    expect(description.typedSearchAttributes.get(SEGFLOW_SNAPSHOT_VERSION)).toBe(1);
   });
 
   it('fails fast with a typed, non-retryable error on bad input and publishes nothing', async () => {

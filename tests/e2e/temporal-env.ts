@@ -1,6 +1,6 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { temporalCliPath, SEARCH_ATTRIBUTES } from '../../pipelines/temporal-cli';
+import { searchAttributeFlags, temporalCliPath } from '../../pipelines/temporal-cli';
 import { WORKFLOWS_PATH } from '../../worker';
 
 let runtimeInstalled = false;
@@ -22,7 +22,7 @@ export async function startTemporal(): Promise<TestWorkflowEnvironment> {
         server: {
           executable: { type: 'existing-path', path },
           ui: false,
-          extraArgs: Object.entries(SEARCH_ATTRIBUTES).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+          extraArgs: searchAttributeFlags(),
         },
       });
     } catch (error) {

@@ -1,0 +1,46 @@
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { generateSample } from '../../data/generate';
+import { loadConfig } from '../../worker/config';
+import { createSegflowWorker } from '../../worker';
+import { installLogger } from '../../worker/logger';
+import { ensureDevServer } from '../dev-server';
+import { DEMO_DEFAULTS } from './demo';
+import { monthArg, positiveInt, previousMonth } from './shared';
+
+export function registerInfra(program: Command): void {
+  program
+    .command('worker')
+    .description('Run a worker on the segflow task queue until interrupted (add more on other machines to share the work).')
+    .addOption(new Option('--max-activities <n>', 'activities run at once').argParser(positiveInt).default(2))
+    .action(async (options: { maxActivities: number }) => {
+      installLogger('info');
+      const { worker } = await createSegflowWorker({ config: loadConfig(), maxConcurrentActivities: options.maxActivities });
+      await worker.run();
+    });
+
+  program
+    .command('server')
+    .description('Start the local Temporal dev server (SQLite under .segflow/temporal, search attributes registered) until interrupted.')
+    .action(async () => {
+      const config = loadConfig();
+      const server = await ensureDevServer({ address: config.temporal.address, stateDir: join(config.home, 'temporal') });
+      console.log(`Temporal dev server ${server.started ? 'started' : 'already running'} at ${server.address}; Web UI ${server.uiUrl}`);
+      if (!server.started) return;
+      await new Promise<void>((resolveStop) => process.once('SIGINT', () => resolveStop()));
+      await server.stop();
+    });
+
+  program
+    .command('generate')
+    .description('Write a deterministic synthetic usage sample (Parquet, partitioned by month) and its ground truth.')
+    .requiredOption('--out <dir>', 'output folder (replaced)')
+    .addOption(new Option('--subscribers <n>', 'subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers))
+    .addOption(new Option('--months <n>', 'months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
+    .option('--last-month <YYYY-MM>', 'last month of the sample (default: last month)', monthArg, previousMonth())
+    .addOption(new Option('--seed <n>', 'random seed').argParser(positiveInt).default(DEMO_DEFAULTS.seed))
+    .action(async (options) => {
+      const summary = await generateSample({ outDir: resolve(options.out), subscribers: options.subscribers, months: options.months, lastMonth: options.lastMonth, seed: options.seed });
+      console.log(JSON.stringify(summary, null, 2));
+    });
+}

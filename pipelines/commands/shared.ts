@@ -1,0 +1,51 @@
+import { InvalidArgumentError } from 'commander';
+import { addMonths, isMonth } from '../../domain/month';
+
+/** Exit codes: 0 success, 1 the run failed or a check found problems, 2 bad usage or parameters, 3 infrastructure unreachable. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, infrastructure: 3 } as const;
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+export function monthArg(value: string): string {
+  if (!isMonth(value)) throw new InvalidArgumentError('must be YYYY-MM with a month 01-12');
+  return value;
+}
+
+/** --param k=8 --param treeDepth=5: values parse as JSON when they can (numbers, booleans), else text. */
+export function collectParam(pair: string, previous: Record<string, unknown>): Record<string, unknown> {
+  const at = pair.indexOf('=');
+  if (at < 1) throw new InvalidArgumentError(`expected name=value, got "${pair}"`);
+  const raw = pair.slice(at + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { ...previous, [pair.slice(0, at)]: value };
+}
+
+export function previousMonth(): string {
+  const now = new Date();
+  return addMonths(`${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, '0')}`, -1);
+}
+
+/** Prints `value` as JSON, or through `human` for people. */
+export function output<T>(json: boolean, value: T, human: (value: T) => string): void {
+  console.log(json ? JSON.stringify(value, null, 2) : human(value));
+}
+
+/** A fixed-width table for terminal output. */
+export function table(records: readonly object[], columns?: string[]): string {
+  if (records.length === 0) return '(none)';
+  const rows = records as Record<string, unknown>[];
+  const keys = columns ?? Object.keys(rows[0]);
+  const cell = (value: unknown) => (typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(4) : String(value ?? ''));
+  const widths = keys.map((key) => Math.max(key.length, ...rows.map((row) => cell(row[key]).length)));
+  const line = (values: string[]) => values.map((value, i) => value.padEnd(widths[i])).join('  ').trimEnd();
+  return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((row) => line(keys.map((key) => cell(row[key]))))].join('\n');
+}

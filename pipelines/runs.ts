@@ -1,0 +1,116 @@
+import type { Client } from '@temporalio/client';
+import { readAuditLog, type AuditEntry } from '../activities/audit';
+import type { StoreConfig } from '../domain/store-layout';
+
+export interface RunListing {
+  workflowId: string;
+  runId: string;
+  month: string;
+  requestedBy: string;
+  requestedAt: string;
+  /** From the audit log: requested, running, published, failed or cancelled. */
+  outcome: string;
+  version: number | null;
+  /** From Temporal: RUNNING, COMPLETED, FAILED, ...; "gone" once history passed the namespace retention. */
+  temporalStatus: string;
+}
+
+const OUTCOME: Record<string, string> = {
+  'run.requested': 'requested',
+  'run.started': 'running',
+  'stage.finished': 'running',
+  'run.published': 'published',
+  'run.failed': 'failed',
+  'run.cancelled': 'cancelled',
+};
+
+/** Runs from the audit log (the long-term record), joined with Temporal's view when it still has them. */
+export async function listRuns(store: StoreConfig, client: Client | undefined, filter: { month?: string; limit: number }): Promise<RunListing[]> {
+  const byRun = new Map<string, AuditEntry[]>();
+  for (const entry of await readAuditLog(store)) {
+    if (filter.month && entry.month !== filter.month) continue;
+    const key = `${entry.run.workflowId}\u0000${entry.run.runId}`;
+    byRun.set(key, [...(byRun.get(key) ?? []), entry]);
+  }
+  const runs = [...byRun.values()].slice(-filter.limit);
+  return Promise.all(
+    runs.map(async (entries) => {
+      const first = entries[0];
+      const last = entries[entries.length - 1];
+      const published = entries.find((e) => e.event === 'run.published');
+      return {
+        workflowId: first.run.workflowId,
+        runId: first.run.runId,
+        month: first.month,
+        requestedBy: first.actor,
+        requestedAt: first.at,
+        outcome: OUTCOME[last.event] ?? last.event,
+        version: published ? Number((published.details as { version: number }).version) : null,
+        temporalStatus: await temporalStatus(client, first.run.workflowId, first.run.runId),
+      };
+    }),
+  );
+}
+
+async function temporalStatus(client: Client | undefined, workflowId: string, runId: string): Promise<string> {
+  if (!client) return 'unknown (Temporal unreachable)';
+  try {
+    return (await client.workflow.getHandle(workflowId, runId).describe()).status.name;
+  } catch {
+    return 'gone (past retention)';
+  }
+}
+
+export interface RunDetail {
+  audit: AuditEntry[];
+  temporal: {
+    status: string;
+    startTime: string;
+    closeTime: string | null;
+    searchAttributes: Record<string, unknown>;
+    /** One line per activity attempt, from the event history. */
+    activities: { activity: string; attempt: number; outcome: string }[];
+  } | null;
+}
+
+/** Everything known about one run: its audit trail and, while Temporal keeps it, its history. */
+export async function showRun(store: StoreConfig, client: Client | undefined, workflowId: string): Promise<RunDetail> {
+  const audit = (await readAuditLog(store)).filter((entry) => entry.run.workflowId === workflowId);
+  if (!client) return { audit, temporal: null };
+  const handle = client.workflow.getHandle(workflowId);
+  try {
+    const description = await handle.describe();
+    const history = await handle.fetchHistory();
+    const scheduled = new Map<string, string>();
+    const activities: { activity: string; attempt: number; outcome: string }[] = [];
+    const started = new Map<string, number>();
+    for (const event of history.events ?? []) {
+      const id = String(event.eventId);
+      if (event.activityTaskScheduledEventAttributes) scheduled.set(id, event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+      if (event.activityTaskStartedEventAttributes) {
+        started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), event.activityTaskStartedEventAttributes.attempt ?? 1);
+      }
+      const closed =
+        (event.activityTaskCompletedEventAttributes && ['completed', event.activityTaskCompletedEventAttributes.scheduledEventId]) ||
+        (event.activityTaskFailedEventAttributes && [`failed: ${event.activityTaskFailedEventAttributes.failure?.message ?? ''}`, event.activityTaskFailedEventAttributes.scheduledEventId]) ||
+        (event.activityTaskTimedOutEventAttributes && ['timed out', event.activityTaskTimedOutEventAttributes.scheduledEventId]) ||
+        (event.activityTaskCanceledEventAttributes && ['cancelled', event.activityTaskCanceledEventAttributes.scheduledEventId]);
+      if (closed) {
+        const scheduledId = String(closed[1]);
+        activities.push({ activity: scheduled.get(scheduledId) ?? '?', attempt: started.get(scheduledId) ?? 1, outcome: String(closed[0]) });
+      }
+    }
+    return {
+      audit,
+      temporal: {
+        status: description.status.name,
+        startTime: description.startTime.toISOString(),
+        closeTime: description.closeTime?.toISOString() ?? null,
+        searchAttributes: Object.fromEntries(description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value])),
+        activities,
+      },
+    };
+  } catch {
+    return { audit, temporal: null };
+  }
+}

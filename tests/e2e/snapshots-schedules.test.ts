@@ -1,0 +1,199 @@
+import { execFile } from 'node:child_process';
+import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, type SegflowActivities } from '../../activities';
+import { readAuditLog } from '../../activities/audit';
+import { listVersions } from '../../activities/publish';
+import { generateSample, type SampleSummary } from '../../data/generate';
+import { addMonths } from '../../domain/month';
+import { auditLogPath } from '../../domain/store-layout';
+import { startMonthlyRun } from '../../pipelines/client';
+import { previousMonth } from '../../pipelines/commands/shared';
+import { verifyAudit } from '../../pipelines/audit-verify';
+import { backfillMonths, createMonthlySchedule, SCHEDULE_DEFAULTS, waitForScheduledMonths } from '../../pipelines/schedules';
+import { diffSnapshots, reproduceSnapshot } from '../../pipelines/snapshot-store';
+import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
+import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
+import { storeIn, tempDir } from '../helpers';
+import { startTemporal, workflowBundle } from './temporal-env';
+
+const run = promisify(execFile);
+
+/**
+ * Issue 5's users end to end: a schedule and a backfill publish, an analyst rerun makes v2 and
+ * a diff, retries and concurrent reruns never clash, cancellation publishes nothing, and
+ * `audit verify` pinpoints tampering. Real dev server, real worker.
+ */
+describe('snapshots, schedules and audit through a real Temporal dev server', () => {
+  let env: TestWorkflowEnvironment;
+  let config: SegflowConfig;
+  let sample: SampleSummary;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  const month = previousMonth();
+
+  /** A worker on its own task queue whose activities are the real ones, some wrapped to inject faults. */
+  async function startWorker(taskQueue: string, wrap: (real: SegflowActivities) => Partial<SegflowActivities> = () => ({})): Promise<{ worker: Worker; running: Promise<void> }> {
+    const real = createActivities(config.store);
+    const w = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: { ...real, ...wrap(real) } });
+    return { worker: w, running: w.run() };
+  }
+
+  const runMonth = async (params: Record<string, unknown>, taskQueue = config.temporal.taskQueue) => {
+    const { handle } = await startMonthlyRun(env.client, { ...config, temporal: { ...config.temporal, taskQueue } }, {
+      params: { month, input: join(sample.outDir, 'usage'), ...params },
+      requestedBy: 'analyst',
+    });
+    return { handle, result: handle.result() as Promise<MonthlySegmentationResult> };
+  };
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    env = await startTemporal();
+    // schedules process the month before "now", so this sample ends last month
+    sample = await generateSample({ outDir: join(dir, 'sample'), subscribers: 2_500, months: 10, lastMonth: month, seed: 5 });
+    config = { home: dir, store: storeIn(dir), temporal: { address: env.address, namespace: 'default', taskQueue: 'e2e-main' } };
+    ({ worker, running: workerRun } = await startWorker('e2e-main'));
+  });
+  afterAll(async () => {
+    worker?.shutdown();
+    await workerRun;
+    await env?.teardown();
+  });
+
+  it('a schedule triggers a run that publishes, and a backfill over two months publishes two snapshots', async () => {
+    const scheduleId = 'e2e-monthly';
+    await createMonthlySchedule(env.client, config, { ...SCHEDULE_DEFAULTS, scheduleId, input: join(sample.outDir, 'usage'), params: {}, minute: 0 });
+    const since = new Date(Date.now() - 1_000);
+    await env.client.schedule.getHandle(scheduleId).trigger();
+    const triggered = await waitForScheduledMonths(config, scheduleId, [month], since, 120_000);
+    expect(triggered).toMatchObject({ missing: [], failed: new Map() });
+    expect(triggered.published.get(month)).toBe(1);
+
+    const [from, to] = [addMonths(month, -2), addMonths(month, -1)];
+    expect(await backfillMonths(env.client, scheduleId, from, to)).toEqual([from, to]);
+    const backfilled = await waitForScheduledMonths(config, scheduleId, [from, to], since, 180_000);
+    expect(backfilled.missing).toEqual([]);
+    expect([...backfilled.published.keys()].sort()).toEqual([from, to]);
+    expect(await listVersions(config.store, from)).toEqual([1]);
+    expect(await listVersions(config.store, to)).toEqual([1]);
+    await env.client.schedule.getHandle(scheduleId).delete();
+  });
+
+  it('an analyst rerun with new parameters publishes v2, and the diff reports what changed', async () => {
+    const { result } = await runMonth({ k: 4, treeDepth: 4 });
+    expect(await result).toMatchObject({ month, version: 2 });
+    const diff = await diffSnapshots(config.store, { month, version: 1 }, { month, version: 2 });
+    expect(diff.params).toEqual([
+      { name: 'k', a: 6, b: 4 },
+      { name: 'treeDepth', a: 6, b: 4 },
+    ]);
+    expect(diff.metrics.find((m) => m.name === 'segments')).toMatchObject({ a: 6, b: 4, change: -2 });
+    const subscribers = diff.metrics.find((m) => m.name === 'subscribers')?.a ?? 0;
+    expect(diff.migration.reduce((sum, cell) => sum + cell.subscribers, 0)).toBe(subscribers);
+    expect(new Set(diff.migration.map((cell) => cell.to)).size).toBe(4);
+  });
+
+  it('a snapshot is reproduced byte for byte from its manifest', async () => {
+    const report = await reproduceSnapshot(config.store, { month, version: 2 });
+    expect(report.changedInputs).toEqual([]);
+    expect(report.files.length).toBe(5);
+    expect(report.identical).toBe(true);
+  });
+
+  it('a publish retried after it succeeded does not duplicate the snapshot', async () => {
+    let failedOnce = false;
+    const flaky = await startWorker('e2e-flaky-publish', (real) => ({
+      // the first attempt publishes, then "loses" its completion, as a worker crash would
+      publishSnapshot: async (...args: Parameters<SegflowActivities['publishSnapshot']>) => {
+        const published = await real.publishSnapshot(...args);
+        if (!failedOnce) {
+          failedOnce = true;
+          throw new Error('simulated crash after publishing');
+        }
+        return published;
+      },
+    }));
+    const before = await listVersions(config.store, month);
+    const { handle, result } = await runMonth({}, 'e2e-flaky-publish');
+    const outcome = await result;
+    flaky.worker.shutdown();
+    await flaky.running;
+    expect(failedOnce).toBe(true);
+    expect(outcome.alreadyPublished).toBe(true);
+    expect(await listVersions(config.store, month)).toEqual([...before, outcome.version]);
+    const published = (await readAuditLog(config.store)).filter((e) => e.run.workflowId === handle.workflowId && e.event === 'run.published');
+    expect(published).toHaveLength(1);
+  });
+
+  it('two concurrent reruns of one month get distinct versions', async () => {
+    const before = await listVersions(config.store, month);
+    const [a, b] = await Promise.all([runMonth({ seed: 1 }), runMonth({ seed: 2 })]);
+    const versions = [(await a.result).version, (await b.result).version].sort();
+    const next = Math.max(...before) + 1;
+    expect(versions).toEqual([next, next + 1]);
+    expect(await listVersions(config.store, month)).toEqual([...before, next, next + 1]);
+  });
+
+  it('a cancelled run publishes nothing and is recorded as cancelled', async () => {
+    let featuresStarted: () => void = () => {};
+    const started = new Promise<void>((resolveStarted) => (featuresStarted = resolveStarted));
+    const slow = await startWorker('e2e-cancel', () => ({
+      computeFeatures: async () => {
+        featuresStarted();
+        const context = Context.current();
+        for (;;) {
+          context.heartbeat();
+          await context.sleep(200); // rejects once the cancellation reaches this activity
+        }
+      },
+    }));
+    const before = await listVersions(config.store, month);
+    const { handle, result } = await runMonth({}, 'e2e-cancel');
+    await started;
+    await handle.cancel();
+    const failure = await result.then(() => undefined, (error: unknown) => error);
+    slow.worker.shutdown();
+    await slow.running;
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(await listVersions(config.store, month)).toEqual(before);
+    const events = (await readAuditLog(config.store)).filter((e) => e.run.workflowId === handle.workflowId).map((e) => e.event);
+    expect(events.at(-1)).toBe('run.cancelled');
+    expect(events).not.toContain('run.published');
+  });
+
+  it('audit verify passes on a clean store and pinpoints a modified snapshot file and log entry', async () => {
+    const segflow = (...args: string[]) =>
+      run(join(REPO_ROOT, 'bin', 'segflow'), args, { env: { ...process.env, SEGFLOW_STORE: config.store.storeDir } }).then(
+        ({ stdout }) => ({ code: 0, stdout }),
+        (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+      );
+    const clean = await segflow('audit', 'verify', '--json');
+    expect(clean.code).toBe(0);
+    expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, problems: [] });
+
+    const file = join(config.store.storeDir, 'snapshots', month, 'v1', 'segments.parquet');
+    await chmod(file, 0o644);
+    await appendFile(file, 'x');
+    const logPath = auditLogPath(config.store);
+    const lines = (await readFile(logPath, 'utf8')).split('\n');
+    lines[2] = lines[2].replace('"actor":"schedule:e2e-monthly"', '"actor":"someone-else"');
+    await writeFile(logPath, lines.join('\n'));
+
+    const report = await verifyAudit(config.store);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      { where: `${logPath}:3`, problem: expect.stringMatching(/^entry seq 3 was edited/) },
+      { where: `snapshots/${month}/v1/segments.parquet`, problem: expect.stringMatching(/^content changed/) },
+    ]);
+    const tampered = await segflow('audit', 'verify');
+    expect(tampered.code).toBe(1);
+    expect(tampered.stdout).toMatch(/FAILED: 2 problem\(s\)/);
+  });
+});
