@@ -3,6 +3,8 @@ import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { searchAttributeFlags, temporalCliPath } from './temporal-cli';
 
 export interface DevServerHandle {
@@ -37,7 +39,10 @@ export async function ensureDevServer(options: { address: string; stateDir: stri
   const [host, portText] = address.split(':');
   const port = Number(portText);
   const uiUrl = `http://${host === '127.0.0.1' ? 'localhost' : host}:${port + 1000}`;
-  if (await isServerUp(address)) return { address, uiUrl, started: false, stop: async () => {} };
+  if (await isServerUp(address)) {
+    await registerSearchAttributes(address);
+    return { address, uiUrl, started: false, stop: async () => {} };
+  }
 
   mkdirSync(stateDir, { recursive: true });
   const logPath = join(stateDir, 'server.log');
@@ -57,7 +62,32 @@ export async function ensureDevServer(options: { address: string; stateDir: stri
     }
     await sleep(250);
   }
+  await registerSearchAttributes(address);
   return { address, uiUrl, started: true, stop: () => stopProcess(child) };
+}
+
+const INDEXED_VALUE_TYPE = {
+  KEYWORD: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+  INT: proto.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_INT,
+} as const;
+
+/**
+ * Adds segflow's search attributes the server lacks. `--search-attribute` flags only take
+ * effect on a fresh database, so a dev server reusing an older one is brought up to date here.
+ */
+async function registerSearchAttributes(address: string, namespace = 'default'): Promise<void> {
+  const connection = await Connection.connect({ address });
+  try {
+    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+    const missing = SEGFLOW_SEARCH_ATTRIBUTES.filter((key) => !(customAttributes && key.name in customAttributes));
+    if (missing.length === 0) return;
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, INDEXED_VALUE_TYPE[key.type as keyof typeof INDEXED_VALUE_TYPE]])),
+    });
+  } finally {
+    await connection.close();
+  }
 }
 
 async function stopProcess(child: ChildProcess): Promise<void> {

@@ -8,6 +8,7 @@ import { createSegflowWorker } from '../../worker';
 import { installLogger } from '../../worker/logger';
 import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../client';
 import { ensureDevServer } from '../dev-server';
+import { untilInterrupted } from '../signals';
 import { elapsed, printProgress, printResult } from '../format';
 import { EXIT, positiveInt, previousMonth } from './shared';
 
@@ -61,7 +62,7 @@ async function demo(options: { subscribers: number; months: number; keepRunning:
     }
     if (options.keepRunning) {
       console.log(`\nServer and worker keep running (Web UI ${server.uiUrl}); press Ctrl-C to stop.`);
-      await new Promise<void>((resolveStop) => process.once('SIGINT', () => resolveStop()));
+      await untilInterrupted();
     }
   } finally {
     worker.shutdown();

@@ -5,6 +5,7 @@ import { loadConfig } from '../../worker/config';
 import { createSegflowWorker } from '../../worker';
 import { installLogger } from '../../worker/logger';
 import { ensureDevServer } from '../dev-server';
+import { untilInterrupted } from '../signals';
 import { DEMO_DEFAULTS } from './demo';
 import { monthArg, positiveInt, previousMonth } from './shared';
 
@@ -27,7 +28,7 @@ export function registerInfra(program: Command): void {
       const server = await ensureDevServer({ address: config.temporal.address, stateDir: join(config.home, 'temporal') });
       console.log(`Temporal dev server ${server.started ? 'started' : 'already running'} at ${server.address}; Web UI ${server.uiUrl}`);
       if (!server.started) return;
-      await new Promise<void>((resolveStop) => process.once('SIGINT', () => resolveStop()));
+      await untilInterrupted();
       await server.stop();
     });
 
