@@ -4,7 +4,7 @@ import { auditLogPath, type RunRef, type StoreConfig } from '../domain/store-lay
 import { withFileLock } from './file-lock';
 import { canonicalJson, sha256 } from './hashing';
 
-export const AUDIT_EVENTS = ['run.requested', 'run.started', 'stage.finished', 'run.published', 'run.failed', 'run.cancelled'] as const;
+export const AUDIT_EVENTS = ['run.requested', 'run.started', 'stage.finished', 'stage.attempt-failed', 'run.published', 'run.failed', 'run.cancelled'] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
 export interface AuditRecordRequest {

@@ -69,7 +69,12 @@ CREATE OR REPLACE MACRO u(id, draw, seed) AS ((hash(id, draw, seed) % 1000003)::
 CREATE OR REPLACE MACRO gauss(id, draw, seed) AS sqrt(-2.0 * ln(u(id, draw, seed))) * cos(2.0 * pi() * u(id, draw + 100000, seed));
 `;
 
-/** A SQL string literal for a path segflow itself chose; COPY targets cannot be bound parameters. */
-export function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
+/**
+ * Binds a value to a session variable that SQL reads with getvariable(name). COPY targets and
+ * view definitions cannot take prepared-statement parameters; this way no value is ever spliced
+ * into SQL text.
+ */
+export async function setVariable(conn: DuckDBConnection, name: string, value: DuckDBValue): Promise<void> {
+  if (!/^[a-z_]+$/.test(name)) throw new Error(`not a variable name: ${name}`);
+  await conn.run(`SET VARIABLE ${name} = $value`, { value });
 }

@@ -1,10 +1,11 @@
 /**
  * The activities a segflow worker registers. Each stage is a plain function of (paths, params)
- * tested on its own; this module binds them to the store and keeps heartbeats going while a
- * long DuckDB statement runs off the event loop.
+ * tested on its own; this module binds them to the store, keeps heartbeats going while a long
+ * DuckDB statement runs off the event loop, and records every failed attempt in the audit log.
  */
 import { rm } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
+import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
 import { recordAudit, type AuditRecordRequest } from './audit';
 import { trainAndScoreChurn } from './churn';
@@ -13,30 +14,48 @@ import { computeFeatures } from './features';
 import { loadUsage, type LoadSummary } from './load';
 import { publishSnapshot, type PublishRequest } from './publish';
 
+/** The stage functions; tests swap one for a faulty twin to inject failures. */
+export const STAGE_FUNCTIONS = { loadUsage, computeFeatures, clusterSubscribers, trainAndScoreChurn, publishSnapshot };
+export type StageFunctions = typeof STAGE_FUNCTIONS;
+
 /** How often an activity heartbeats while it waits on DuckDB (the server throttles anyway). */
 const KEEPALIVE_MS = 5_000;
 
-async function withKeepalive<T>(work: () => Promise<T>): Promise<T> {
-  const context = Context.current();
-  const timer = setInterval(() => context.heartbeat(), KEEPALIVE_MS);
-  try {
-    return await work();
-  } finally {
-    clearInterval(timer);
+export function createActivities(store: StoreConfig, stages: StageFunctions = STAGE_FUNCTIONS) {
+  /** Runs one attempt of a stage with heartbeats; a failed attempt is audited, then rethrown for Temporal to retry or not. */
+  async function attemptStage<T>(stage: string, month: unknown, work: () => Promise<T>): Promise<T> {
+    const context = Context.current();
+    const timer = setInterval(() => context.heartbeat(), KEEPALIVE_MS);
+    try {
+      return await work();
+    } catch (error) {
+      const { workflowId, runId } = context.info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
+      const { attempt } = context.info;
+      const type = error instanceof Error ? error.name : 'Error';
+      await recordAudit(store, {
+        event: 'stage.attempt-failed',
+        run: { workflowId, runId },
+        month: String(month),
+        actor: 'worker',
+        subject: `${stage}#${attempt}`,
+        details: { stage, attempt, type, message: error instanceof Error ? error.message : String(error), retryable: !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type) },
+      }).catch(() => undefined); // the audit write must not hide the stage's own error
+      throw error;
+    } finally {
+      clearInterval(timer);
+    }
   }
-}
 
-export function createActivities(store: StoreConfig) {
   return {
-    loadUsage: (run: RunRef, params: unknown) => withKeepalive(() => loadUsage(store, run, params)),
-    computeFeatures: (load: LoadSummary) => withKeepalive(() => computeFeatures(load.dbPath, load.params)),
-    clusterSubscribers: (load: LoadSummary) => withKeepalive(() => clusterSubscribers(load.dbPath, load.params)),
-    trainAndScoreChurn: (load: LoadSummary) => withKeepalive(() => trainAndScoreChurn(load.dbPath, load.params)),
-    publishSnapshot: (run: RunRef, request: PublishRequest) => withKeepalive(() => publishSnapshot(store, run, request)),
+    loadUsage: (run: RunRef, params: { month?: unknown }) => attemptStage('load', params?.month, () => stages.loadUsage(store, run, params)),
+    computeFeatures: (load: LoadSummary) => attemptStage('features', load.params.month, () => stages.computeFeatures(load.dbPath, load.params)),
+    clusterSubscribers: (load: LoadSummary) => attemptStage('cluster', load.params.month, () => stages.clusterSubscribers(load.dbPath, load.params)),
+    trainAndScoreChurn: (load: LoadSummary) => attemptStage('churn', load.params.month, () => stages.trainAndScoreChurn(load.dbPath, load.params)),
+    publishSnapshot: (run: RunRef, request: PublishRequest) => attemptStage('publish', request.load.params.month, () => stages.publishSnapshot(store, run, request)),
     recordAudit: async (request: AuditRecordRequest) => {
       await recordAudit(store, request);
     },
-    /** Removes the run's scratch database once its snapshot is published. */
+    /** Removes the run's scratch database once its snapshot is published (or the run was cancelled). */
     removeRunWorkspace: async (run: RunRef) => {
       await rm(runDir(store, run), { recursive: true, force: true });
     },

@@ -3,19 +3,24 @@ import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contrac
 /**
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
  * `raw_input(source_file, file_row, <columns present>)`; leaves temp table `checked_input` with
- * typed columns and `reason` (NULL for a valid row). Identifiers come only from the contract;
- * the run window is bound as $window_start / $window_end.
+ * typed columns and `reason` (NULL for a valid row). `presentColumns` maps each input column to
+ * its DuckDB type. Identifiers come only from the contract; the run window is bound as
+ * $window_start / $window_end.
  */
-export function buildCheckSql(presentColumns: ReadonlySet<string>): string[] {
+export function buildCheckSql(presentColumns: ReadonlyMap<string, string>): string[] {
+  /** Text that arrives as bytes (BLOB) must be valid UTF-8; anything else is cast. */
+  const conversion = (column: ColumnContract) => {
+    const id = quoteIdent(column.name);
+    return column.type === 'VARCHAR' && presentColumns.get(column.name) === 'BLOB' ? `try(decode(${id}))` : `TRY_CAST(${id} AS ${column.type})`;
+  };
   const typed = USAGE_CONTRACT.map((column) => {
     const id = quoteIdent(column.name);
     if (!presentColumns.has(column.name)) return `NULL::${column.type} AS ${id}`;
-    const cast = `TRY_CAST(${id} AS ${column.type})`;
-    return column.name === 'month' ? `date_trunc('month', ${cast})::DATE AS ${id}` : `${cast} AS ${id}`;
+    return column.name === 'month' ? `date_trunc('month', ${conversion(column)})::DATE AS ${id}` : `${conversion(column)} AS ${id}`;
   });
   const typeFailures = USAGE_CONTRACT.filter((column) => presentColumns.has(column.name)).map((column) => {
-    const id = quoteIdent(column.name);
-    return `WHEN ${id} IS NOT NULL AND TRY_CAST(${id} AS ${column.type}) IS NULL THEN '${column.name}: not a valid ${column.type.toLowerCase()}'`;
+    const what = conversion(column).startsWith('try(decode') ? 'valid UTF-8 text' : `a valid ${column.type.toLowerCase()}`;
+    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN '${column.name}: not ${what}'`;
   });
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column));
   return [

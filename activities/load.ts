@@ -1,6 +1,6 @@
-import { mkdir, readdir, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import { addMonths, firstDay } from '../domain/month';
@@ -8,7 +8,7 @@ import { parseRunParams, type RunParams } from '../domain/params';
 import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
 import { checkpoint } from './context';
 import { hashFile, paramsHash } from './hashing';
-import { queryOne, queryRows, sqlString, withConnection } from './duckdb';
+import { queryOne, queryRows, setVariable, withConnection } from './duckdb';
 import { buildCheckSql } from './load-sql';
 
 export interface InputFile {
@@ -51,6 +51,7 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
   const windowEnd = params.month;
   const windowStart = addMonths(params.month, -params.historyMonths);
 
+  if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
   const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd);
   const dir = runDir(store, run);
   await mkdir(dir, { recursive: true });
@@ -58,7 +59,7 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
 
   return withConnection(dbPath, async (conn) => {
     const inputFiles: InputFile[] = [];
-    const presentColumns = new Set<string>();
+    const presentColumns = new Map<string, string>();
     for (const [index, path] of files.entries()) {
       await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
       const columns = await describeFile(conn, path);
@@ -66,7 +67,7 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
       if (missing.length > 0) {
         throw new SchemaContractError(`${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts)`);
       }
-      for (const name of columns) presentColumns.add(name);
+      for (const [name, type] of columns) if (presentColumns.get(name) !== 'BLOB') presentColumns.set(name, type);
       const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM read_parquet($path)', { path });
       const { sha256, bytes } = await hashFile(path);
       inputFiles.push({ path, sha256, bytes, rows });
@@ -74,13 +75,21 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
 
     await checkpoint({ stage: 'load: reading and checking rows' });
     const contractColumns = USAGE_CONTRACT.map((c) => c.name).filter((name) => presentColumns.has(name));
+    await setVariable(conn, 'input_files', listValue(files));
     await conn.run(
       `CREATE OR REPLACE TEMP VIEW raw_input AS
        SELECT filename AS source_file, file_row_number AS file_row, ${contractColumns.map(quoteIdent).join(', ')}
-       FROM read_parquet(${sqlList(files)}, union_by_name = true, filename = true, file_row_number = true, hive_partitioning = false)`,
+       FROM read_parquet(getvariable('input_files'), union_by_name = true, filename = true, file_row_number = true, hive_partitioning = false)`,
     );
-    for (const statement of buildCheckSql(presentColumns)) {
-      await conn.run(statement, statement.includes('$window_start') ? { window_start: firstDay(windowStart), window_end: firstDay(windowEnd) } : undefined);
+    try {
+      for (const statement of buildCheckSql(presentColumns)) {
+        await conn.run(statement, statement.includes('$window_start') ? { window_start: firstDay(windowStart), window_end: firstDay(windowEnd) } : undefined);
+      }
+    } catch (error) {
+      // the footers were readable, but a data page is not (truncated file, invalid encoding)
+      const message = (error as Error).message;
+      if (/^(IO|Invalid Input|Conversion) Error/i.test(message)) throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
+      throw error;
     }
     await conn.run('CREATE OR REPLACE TABLE usage AS SELECT * EXCLUDE (source_file, file_row, reason) FROM checked_input WHERE reason IS NULL');
     await conn.run(
@@ -125,7 +134,10 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
 }
 
 function assertUsable(summary: LoadSummary): void {
-  const share = summary.rowsRead === 0 ? 1 : summary.rowsQuarantined / summary.rowsRead;
+  if (summary.rowsRead === 0) {
+    throw new DataQualityError(`the ${summary.inputFiles.length} input file(s) hold no rows (window ${summary.windowStart}..${summary.windowEnd})`);
+  }
+  const share = summary.rowsQuarantined / summary.rowsRead;
   const topReasons = Object.entries(summary.quarantineByReason)
     .slice(0, 5)
     .map(([reason, rows]) => `  ${rows} x ${reason}`)
@@ -165,6 +177,14 @@ export async function findInputFiles(input: string, windowStart: string, windowE
   return { files, outsideWindow };
 }
 
+/** Refuses an input outside the data root, following symlinks so none can lead out of it. */
+async function assertWithin(dataRoot: string, input: string): Promise<void> {
+  const [root, target] = await Promise.all([realpath(dataRoot), realpath(resolve(input)).catch(() => resolve(input))]);
+  if (target !== root && !target.startsWith(root + sep)) {
+    throw new InvalidParamsError(`input ${input} is outside the data root ${dataRoot} (SEGFLOW_DATA_ROOT)`);
+  }
+}
+
 async function listParquet(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
@@ -173,16 +193,12 @@ async function listParquet(dir: string): Promise<string[]> {
     .sort();
 }
 
-async function describeFile(conn: DuckDBConnection, path: string): Promise<Set<string>> {
+/** Column names and DuckDB types of a Parquet file. */
+async function describeFile(conn: DuckDBConnection, path: string): Promise<Map<string, string>> {
   try {
-    const rows = await queryRows<{ column_name: string }>(conn, 'DESCRIBE SELECT * FROM read_parquet($path)', { path });
-    return new Set(rows.map((row) => row.column_name));
+    const rows = await queryRows<{ column_name: string; column_type: string }>(conn, 'DESCRIBE SELECT * FROM read_parquet($path)', { path });
+    return new Map(rows.map((row) => [row.column_name, row.column_type]));
   } catch (error) {
     throw new InputFileError(`${basename(path)} is not a readable Parquet file (${path}): ${(error as Error).message.split('\n')[0]}`);
   }
-}
-
-/** A view cannot take bound parameters, so the file list is spelled out; every path is one we listed. */
-function sqlList(files: string[]): string {
-  return `[${files.map(sqlString).join(', ')}]`;
 }

@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { SnapshotStoreError } from '../domain/errors';
+import { InvalidParamsError, SnapshotStoreError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../domain/store-layout';
@@ -9,7 +9,7 @@ import type { ChurnSummary } from './churn';
 import type { ClusterSummary } from './cluster';
 import { codeVersion, type CodeVersion } from './code-version';
 import { checkpoint } from './context';
-import { queryOne, readSql, runScript, sqlString, withConnection } from './duckdb';
+import { queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
 import { hashFile } from './hashing';
 import type { FeatureSummary } from './features';
 import { withFileLock } from './file-lock';
@@ -68,7 +68,7 @@ const TABLE_OUTPUTS = [
   { table: 'snapshot_subscribers', file: 'subscribers.parquet' },
   { table: 'snapshot_segments', file: 'segments.parquet' },
   { table: 'snapshot_grids', file: 'grids.parquet' },
-  { table: 'quarantine', file: 'quarantine.parquet' },
+  { table: 'snapshot_quarantine', file: 'quarantine.parquet' },
 ] as const;
 
 /**
@@ -82,11 +82,9 @@ export async function publishSnapshot(store: StoreConfig, run: RunRef, request: 
   if (existing) return { ...existing, alreadyPublished: true };
 
   const staging = join(monthDir(store, month), `.staging-${run.runId}`);
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
-    throw new SnapshotStoreError(`cannot write the snapshot store at ${store.storeDir}: ${error.message}`);
-  });
   try {
+    await rm(staging, { recursive: true, force: true });
+    await mkdir(staging, { recursive: true });
     const outputs = await writeOutputs(request, staging);
     const manifest = buildManifest(run, request, outputs);
     return await withFileLock(join(monthDir(store, month), '.lock'), async () => {
@@ -103,26 +101,53 @@ export async function publishSnapshot(store: StoreConfig, run: RunRef, request: 
       const manifestPath = join(target, 'manifest.json');
       return { month, version, path: target, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256, alreadyPublished: false };
     });
+  } catch (error) {
+    if (isStoreWriteFailure(error)) {
+      throw new SnapshotStoreError(
+        `cannot write the snapshot for ${month} under ${store.storeDir} (disk full, read-only or not permitted): ${(error as Error).message.split('\n')[0]}. ` +
+          'Nothing was published; the previous snapshot and latest.json are unchanged.',
+      );
+    }
+    throw error;
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/** Errors that retrying cannot fix until an operator frees space or fixes permissions. */
+function isStoreWriteFailure(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  const message = error instanceof Error ? error.message : '';
+  return ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code) || /No space left|Read-only file system|Permission denied|quota exceeded/i.test(message);
 }
 
 async function writeOutputs(request: PublishRequest, staging: string): Promise<OutputFile[]> {
   const rowCounts = new Map<string, number>();
   await withConnection(request.load.dbPath, async (conn) => {
     await writeRuleTables(conn);
+    await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runScript(conn, await readSql(import.meta.url, './publish/snapshot_tables.sql'));
     for (const { table, file } of TABLE_OUTPUTS) {
       await checkpoint({ stage: `publish: ${file}` });
-      // COPY cannot take a bound target; the table is from TABLE_OUTPUTS and the path is ours
-      await conn.run(`COPY (SELECT * FROM ${table}) TO ${sqlString(join(staging, file))} (FORMAT parquet, COMPRESSION zstd)`);
+      // the table name comes from TABLE_OUTPUTS; the path is bound
+      await setVariable(conn, 'output_path', join(staging, file));
+      await conn.run(`COPY (SELECT * FROM ${table}) TO (getvariable('output_path')) (FORMAT parquet, COMPRESSION zstd)`);
       rowCounts.set(file, (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows);
     }
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
   const files = [...TABLE_OUTPUTS.map((o) => o.file), 'churn_model.json'];
   return Promise.all(files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })));
+}
+
+/** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */
+function pseudonymKey(params: RunParams): string | null {
+  if (!params.pseudonymiseIds) return null;
+  const key = process.env.SEGFLOW_PSEUDONYM_KEY;
+  if (!key || key.length < 16) {
+    throw new InvalidParamsError('pseudonymiseIds needs SEGFLOW_PSEUDONYM_KEY (at least 16 characters) in the worker environment');
+  }
+  return key;
 }
 
 async function writeRuleTables(conn: DuckDBConnection): Promise<void> {

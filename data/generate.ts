@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RANDOM_MACROS, queryOne, readSql, runScript, sqlString, withConnection } from '../activities/duckdb';
+import { RANDOM_MACROS, queryOne, readSql, runScript, setVariable, withConnection } from '../activities/duckdb';
 import { addMonths, firstDay, isMonth } from '../domain/month';
 
 export interface SampleOptions {
@@ -42,11 +42,12 @@ export async function generateSample(options: SampleOptions): Promise<SampleSumm
       { seed: options.seed, subscribers: options.subscribers, months: options.months, first_month: firstDay(firstMonth) },
     );
     await runScript(conn, script);
-    // COPY targets cannot be bound parameters; the paths are ours, quoted as string literals.
+    await setVariable(conn, 'usage_dir', usageDir);
     await conn.run(
-      `COPY (SELECT * FROM usage ORDER BY usage_month, subscriber_id) TO ${sqlString(usageDir)} (FORMAT parquet, PARTITION_BY (usage_month), FILENAME_PATTERN 'part_{i}')`,
+      `COPY (SELECT * FROM usage ORDER BY usage_month, subscriber_id) TO (getvariable('usage_dir')) (FORMAT parquet, PARTITION_BY (usage_month), FILENAME_PATTERN 'part_{i}')`,
     );
-    await conn.run(`COPY (SELECT * FROM truth ORDER BY subscriber_id) TO ${sqlString(join(options.outDir, 'truth.parquet'))} (FORMAT parquet)`);
+    await setVariable(conn, 'truth_path', join(options.outDir, 'truth.parquet'));
+    await conn.run(`COPY (SELECT * FROM truth ORDER BY subscriber_id) TO (getvariable('truth_path')) (FORMAT parquet)`);
     return queryOne<{ usage_rows: number; churners: number }>(
       conn,
       'SELECT (SELECT count(*) FROM usage) AS usage_rows, (SELECT count(*) FROM truth WHERE churn_month IS NOT NULL) AS churners',

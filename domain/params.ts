@@ -31,6 +31,8 @@ export const RunParamsSchema = z
     keyCustomerRevenueShare: z.number().gt(0).lt(1).default(0.3),
     /** Stop the run when more than this share of input rows is quarantined. */
     maxQuarantineShare: z.number().min(0).max(1).default(0.05),
+    /** Publish keyed hashes instead of subscriber ids (key from SEGFLOW_PSEUDONYM_KEY on the worker). */
+    pseudonymiseIds: z.boolean().default(false),
   })
   .strict();
 

@@ -11,6 +11,8 @@ export interface StoreConfig {
   storeDir: string;
   /** runs/<workflow id>__<run id>/work.duckdb */
   workDir: string;
+  /** When set, run inputs must lie inside this folder (SEGFLOW_DATA_ROOT). */
+  dataRoot?: string;
 }
 
 /** Identifies one workflow execution; every idempotent side effect is keyed by it. */

@@ -19,6 +19,7 @@ const OUTCOME: Record<string, string> = {
   'run.requested': 'requested',
   'run.started': 'running',
   'stage.finished': 'running',
+  'stage.attempt-failed': 'retrying',
   'run.published': 'published',
   'run.failed': 'failed',
   'run.cancelled': 'cancelled',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { trainAndScoreChurn } from '../activities/churn';
 import { clusterSubscribers } from '../activities/cluster';
 import { codeVersion } from '../activities/code-version';
-import { queryRows, sqlString, withConnection } from '../activities/duckdb';
+import { queryRows, withConnection } from '../activities/duckdb';
 import { computeFeatures } from '../activities/features';
 import { hashFile } from '../activities/hashing';
 import { loadUsage } from '../activities/load';
@@ -107,8 +107,6 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
     return { name, a: xa[key], b: xb[key], change: xb[key] - xa[key] };
   });
 
-  const fileA = sqlString(join(versionDir(store, a.month, a.version), 'subscribers.parquet'));
-  const fileB = sqlString(join(versionDir(store, b.month, b.version), 'subscribers.parquet'));
   return withConnection(':memory:', async (conn) => {
     await conn.run(
       `CREATE TEMP TABLE pairs AS
@@ -117,7 +115,11 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
               coalesce(b.segment_id || ' ' || b.segment_name, '(absent)') AS seg_b,
               coalesce(a.risk_band, '(absent)') AS band_a, coalesce(b.risk_band, '(absent)') AS band_b,
               a.churn_score AS score_a, b.churn_score AS score_b
-       FROM read_parquet(${fileA}) a FULL OUTER JOIN read_parquet(${fileB}) b USING (subscriber_id)`,
+       FROM read_parquet($file_a) a FULL OUTER JOIN read_parquet($file_b) b USING (subscriber_id)`,
+      {
+        file_a: join(versionDir(store, a.month, a.version), 'subscribers.parquet'),
+        file_b: join(versionDir(store, b.month, b.version), 'subscribers.parquet'),
+      },
     );
     const migration = await queryRows<{ from: string; to: string; subscribers: number }>(
       conn,

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import { setVariable, withConnection } from '../activities/duckdb';
 import { generateSample, type SampleSummary } from '../data/generate';
 import type { StoreConfig } from '../domain/store-layout';
 
@@ -19,4 +20,17 @@ export function storeIn(dir: string): StoreConfig {
 /** A small deterministic sample: big enough for a churn tree, small enough for seconds. */
 export async function smallSample(dir: string, subscribers = 4_000, months = 8): Promise<SampleSummary> {
   return generateSample({ outDir: join(dir, 'sample'), subscribers, months, lastMonth: '2026-06', seed: 7 });
+}
+
+/**
+ * Writes the result of `select` to a Parquet file. `select` may read `{june}`: the sample's
+ * June 2026 usage file (the month `smallSample` ends on).
+ */
+export async function writeParquet(sample: SampleSummary, path: string, select: string): Promise<void> {
+  const june = join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet');
+  await withConnection(':memory:', async (conn) => {
+    await setVariable(conn, 'june', june);
+    await setVariable(conn, 'target', path);
+    await conn.run(`COPY (${select.replaceAll('{june}', "read_parquet(getvariable('june'))")}) TO (getvariable('target')) (FORMAT parquet)`);
+  });
 }

@@ -26,6 +26,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SegflowConfig 
     store: {
       storeDir: resolve(env.SEGFLOW_STORE ?? join(home, 'store')),
       workDir: resolve(env.SEGFLOW_WORK ?? join(home, 'work')),
+      ...(env.SEGFLOW_DATA_ROOT ? { dataRoot: resolve(env.SEGFLOW_DATA_ROOT) } : {}),
     },
     temporal: {
       address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',

@@ -24,6 +24,11 @@ export interface MonthlySegmentationInput {
   requestedBy: string;
   /** Set segflow's search attributes (the server must have them registered). Default true. */
   indexed?: boolean;
+  /**
+   * How long a silent activity may go before Temporal retries it on another worker, e.g. "30s".
+   * Default "2m": activities heartbeat every 5 s, so a shorter value fails over faster after a crash.
+   */
+  heartbeatTimeout?: string;
 }
 
 export interface MonthlySegmentationResult {
@@ -62,11 +67,16 @@ const retry = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
 
-/** Stages that read files or publish: minutes at most. */
-const io = proxyActivities<SegflowActivities>({ startToCloseTimeout: '30m', heartbeatTimeout: '2m', retry });
-/** SQL features and model fitting: long at operator scale, heartbeating throughout. */
-const compute = proxyActivities<SegflowActivities>({ startToCloseTimeout: '2h', heartbeatTimeout: '2m', retry });
 const bookkeeping = proxyActivities<SegflowActivities>({ startToCloseTimeout: '1m', retry: { ...retry, maximumAttempts: 10 } });
+
+function stageActivities(heartbeatTimeout: string) {
+  return {
+    /** Stages that read files or publish: minutes at most. */
+    io: proxyActivities<SegflowActivities>({ startToCloseTimeout: '30m', heartbeatTimeout, retry }),
+    /** SQL features and model fitting: long at operator scale, heartbeating throughout. */
+    compute: proxyActivities<SegflowActivities>({ startToCloseTimeout: '2h', heartbeatTimeout, retry }),
+  };
+}
 
 /** Segments, scores and publishes one month of subscribers as a new snapshot version. */
 export async function monthlySegmentation(input: MonthlySegmentationInput): Promise<MonthlySegmentationResult> {
@@ -76,6 +86,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   const month = input.params.month ?? monthBefore(scheduledFor ?? info.startTime);
   const params = { ...input.params, month };
   const indexed = input.indexed ?? true;
+  const { io, compute } = stageActivities(input.heartbeatTimeout ?? '2m');
 
   let progress: RunProgress = { month, stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
   setHandler(progressQuery, () => progress);

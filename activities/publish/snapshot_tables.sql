@@ -2,11 +2,15 @@
 -- and operation_grid(value_tier, stable, priority, retention_style), stable_threshold(score).
 -- Rollups sum DECIMALs: exact, so a rerun writes byte-identical files.
 CREATE OR REPLACE TEMP MACRO exact(x) AS x::DECIMAL(18, 6);
+-- With a pseudonym key bound, ids are published as keyed hashes: stable across snapshots made
+-- with the same key (so diffs still join), meaningless without it.
+CREATE OR REPLACE TEMP MACRO published_id(id) AS
+  CASE WHEN getvariable('pseudonym_key') IS NULL THEN id ELSE sha256(getvariable('pseudonym_key') || ':' || id) END;
 
 -- One row per subscriber active in the run month: segment, churn score, value, stability, action.
 CREATE OR REPLACE TEMP TABLE snapshot_subscribers AS
 SELECT
-  f.subscriber_id,
+  published_id(f.subscriber_id) AS subscriber_id,
   strftime(f.as_of, '%Y-%m') AS "month",
   s.segment_id,
   n.segment_name,
@@ -31,6 +35,12 @@ JOIN scores sc USING (row_idx)
 CROSS JOIN stable_threshold t
 JOIN operation_grid g ON g.value_tier = f.value_tier AND g.stable = (f.stability_score >= t.score)
 ORDER BY f.subscriber_id;
+
+-- Rows that broke the input contract, with where they came from and why.
+CREATE OR REPLACE TEMP TABLE snapshot_quarantine AS
+SELECT source_file, file_row, published_id(subscriber_id) AS subscriber_id, "month", reason
+FROM quarantine
+ORDER BY source_file, file_row;
 
 -- Segment profiles.
 CREATE OR REPLACE TEMP TABLE snapshot_segments AS

@@ -1,10 +1,10 @@
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { queryRows, sqlString, withConnection } from '../../activities/duckdb';
+import { queryRows, withConnection } from '../../activities/duckdb';
 import { loadUsage } from '../../activities/load';
 import type { SampleSummary } from '../../data/generate';
-import { smallSample, storeIn, tempDir } from '../helpers';
+import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 
 let dir: string;
 let sample: SampleSummary;
@@ -15,11 +15,7 @@ beforeAll(async () => {
   sample = await smallSample(dir, 1_500, 8);
 });
 
-/** Writes a Parquet file from a query over the sample's June usage. */
-async function parquetFrom(path: string, select: string): Promise<void> {
-  const june = join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet');
-  await withConnection(':memory:', (conn) => conn.run(`COPY (${select.replaceAll('{june}', sqlString(june))}) TO ${sqlString(path)} (FORMAT parquet)`));
-}
+const parquetFrom = (path: string, select: string) => writeParquet(sample, path, select);
 
 describe('loadUsage on real Parquet', () => {
   it('loads the window, skips month folders outside it, and reconciles counts', async () => {
@@ -41,7 +37,7 @@ describe('loadUsage on real Parquet', () => {
       join(input, 'extra.parquet'),
       `SELECT * EXCLUDE (voice_minutes, data_mb), CASE WHEN row_number() OVER () <= 3 THEN -1.0 ELSE voice_minutes END AS voice_minutes,
               CASE WHEN row_number() OVER () BETWEEN 4 AND 5 THEN 'NaN'::DOUBLE ELSE data_mb END AS data_mb
-       FROM read_parquet({june}) LIMIT 5`,
+       FROM {june} LIMIT 5`,
     );
     const summary = await loadUsage(storeIn(dir), run('mixed'), { month: '2026-06', input });
     // the five extra rows are also duplicates of June rows, but a broken value is reported first
@@ -52,7 +48,7 @@ describe('loadUsage on real Parquet', () => {
   it('stops with a typed error when too many rows are bad', async () => {
     const input = join(dir, 'mostly-bad');
     await mkdir(input);
-    await parquetFrom(join(input, 'june.parquet'), `SELECT * REPLACE (-1.0 AS spend) FROM read_parquet({june})`);
+    await parquetFrom(join(input, 'june.parquet'), `SELECT * REPLACE (-1.0 AS spend) FROM {june}`);
     await expect(loadUsage(storeIn(dir), run('bad'), { month: '2026-06', input })).rejects.toMatchObject({
       name: 'DataQualityError',
       message: expect.stringMatching(/spend: outside \[0, 1000000\]/),
@@ -67,7 +63,7 @@ describe('loadUsage on real Parquet', () => {
 
     const missing = join(dir, 'missing-column');
     await mkdir(missing);
-    await parquetFrom(join(missing, 'june.parquet'), 'SELECT * EXCLUDE (spend) FROM read_parquet({june})');
+    await parquetFrom(join(missing, 'june.parquet'), 'SELECT * EXCLUDE (spend) FROM {june}');
     await expect(loadUsage(storeIn(dir), run('missing'), { month: '2026-06', input: missing })).rejects.toMatchObject({
       name: 'SchemaContractError',
       message: expect.stringMatching(/lacks required column\(s\): spend/),

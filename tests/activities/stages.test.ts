@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
-import { queryOne, queryRows, sqlString, withConnection } from '../../activities/duckdb';
+import { queryOne, queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';
 import { hashFile } from '../../activities/hashing';
 import { loadUsage, type LoadSummary } from '../../activities/load';
@@ -59,7 +59,8 @@ describe('stages from load to publish', () => {
         conn,
         `SELECT count(*) FILTER (WHERE f.churned_next_month <> (t.churn_month IS NOT DISTINCT FROM '2026-06')) AS disagree,
                 count(*) FILTER (WHERE f.churned_next_month) AS churners
-         FROM features f JOIN read_parquet(${sqlString(truthPath)}) t USING (subscriber_id) WHERE f.purpose = 'train'`,
+         FROM features f JOIN read_parquet($truth) t USING (subscriber_id) WHERE f.purpose = 'train'`,
+        { truth: truthPath },
       ),
     );
     expect(agree).toMatchObject({ disagree: 0 });
@@ -79,7 +80,8 @@ describe('stages from load to publish', () => {
       queryRows<{ rows: number; ids: number; scored: number; prioritised: number }>(
         conn,
         `SELECT count(*) AS rows, count(DISTINCT subscriber_id) AS ids, count(churn_score) AS scored, count(operation_priority) AS prioritised
-         FROM read_parquet(${sqlString(join(first.path, 'subscribers.parquet'))})`,
+         FROM read_parquet($file)`,
+        { file: join(first.path, 'subscribers.parquet') },
       ),
     );
     expect(subscribers[0]).toEqual({ rows: features.scoringRows, ids: features.scoringRows, scored: features.scoringRows, prioritised: features.scoringRows });

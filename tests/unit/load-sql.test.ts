@@ -11,7 +11,7 @@ async function reasonsFor(rows: (string | null)[][]): Promise<(string | null)[]>
     for (const [i, row] of rows.entries()) {
       await conn.run(`INSERT INTO raw_input VALUES ('f.parquet', ${i}, ${COLUMNS.map(() => '?').join(', ')})`, row);
     }
-    for (const statement of buildCheckSql(new Set(COLUMNS))) {
+    for (const statement of buildCheckSql(new Map(COLUMNS.map((c) => [c, 'VARCHAR'])))) {
       await conn.run(statement, statement.includes('$window_start') ? { window_start: '2026-01-01', window_end: '2026-06-01' } : undefined);
     }
     const checked = await queryRows<{ reason: string | null }>(conn, 'SELECT reason FROM checked_input ORDER BY file_row');

@@ -1,0 +1,126 @@
+import { existsSync } from 'node:fs';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadUsage } from '../../activities/load';
+import type { SampleSummary } from '../../data/generate';
+import { monthDir, runDir, type StoreConfig } from '../../domain/store-layout';
+import { resolveSnapshot } from '../../pipelines/snapshot-store';
+import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
+
+/**
+ * The bad-input corpus: every case either stops before any work with a typed error naming the
+ * problem, or quarantines exactly the bad rows with a counted reason, and rows read always
+ * equal rows loaded plus rows quarantined.
+ */
+let dir: string;
+let sample: SampleSummary;
+let store: StoreConfig;
+let caseNo = 0;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  sample = await smallSample(dir, 1_500, 8);
+  store = storeIn(dir);
+});
+
+/** A fresh input folder holding the good sample plus whatever the case adds. */
+async function inputWith(extra: (input: string) => Promise<void>, withSample = true): Promise<string> {
+  const input = join(dir, `case-${++caseNo}`);
+  if (withSample) await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+  else await mkdir(input, { recursive: true });
+  await extra(input);
+  return input;
+}
+
+const load = (input: string, params: Record<string, unknown> = {}) =>
+  loadUsage(store, { workflowId: 'corpus', runId: `case-${caseNo}` }, { month: '2026-06', input, ...params });
+
+/** Five copies of real June rows with `replace` applied: a small, recognisable set of bad rows. */
+const badRows = (replace: string) => async (input: string) =>
+  writeParquet(sample, join(input, 'bad.parquet'), `SELECT * REPLACE (${replace}) FROM {june} LIMIT 5`);
+
+describe('bad files stop the run before any work, with a typed error naming the problem', () => {
+  const refused: [string, (input: string) => Promise<void>, string, RegExp][] = [
+    ['corrupt Parquet', async (input) => writeFile(join(input, 'bad.parquet'), Buffer.from('PAR1 garbage garbage PAR1')), 'InputFileError', /bad\.parquet is not a readable Parquet file/],
+    [
+      'truncated Parquet',
+      async (input) => {
+        const whole = await readFile(join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet'));
+        await writeFile(join(input, 'cut.parquet'), whole.subarray(0, Math.floor(whole.length / 2)));
+      },
+      'InputFileError',
+      /cut\.parquet is not a readable Parquet file/,
+    ],
+    ['empty file', async (input) => writeFile(join(input, 'empty.parquet'), ''), 'InputFileError', /empty\.parquet is not a readable Parquet file/],
+    ['CSV named .parquet', async (input) => writeFile(join(input, 'usage.parquet'), 'subscriber_id,month\nS1,2026-06-01\n'), 'InputFileError', /usage\.parquet is not a readable Parquet file/],
+    ['missing required column', async (input) => writeParquet(sample, join(input, 'no-spend.parquet'), 'SELECT * EXCLUDE (spend, tenure_months) FROM {june}'), 'SchemaContractError', /lacks required column\(s\): spend, tenure_months/],
+  ];
+  for (const [name, build, type, message] of refused) {
+    it(name, async () => {
+      const input = await inputWith(build);
+      await expect(load(input)).rejects.toMatchObject({ name: type, message: expect.stringMatching(message) });
+    });
+  }
+
+  it('a folder with no Parquet at all (wrong file type)', async () => {
+    const input = await inputWith(async (folder) => writeFile(join(folder, 'usage.csv'), 'a,b\n1,2\n'), false);
+    await expect(load(input)).rejects.toMatchObject({ name: 'InputFileError', message: expect.stringMatching(/no \.parquet files under/) });
+  });
+
+  it('a Parquet file with the right columns but no rows', async () => {
+    const input = await inputWith(async (folder) => writeParquet(sample, join(folder, 'none.parquet'), 'SELECT * FROM {june} LIMIT 0'), false);
+    await expect(load(input)).rejects.toMatchObject({ name: 'DataQualityError', message: expect.stringMatching(/the 1 input file\(s\) hold no rows/) });
+  });
+});
+
+describe('bad rows are quarantined with a counted reason; rows read = loaded + quarantined', () => {
+  const quarantined: [string, (input: string) => Promise<void>, Record<string, number>][] = [
+    ['text where a number belongs', badRows("'lots'::VARCHAR AS voice_minutes"), { 'voice_minutes: not a valid double': 5 }],
+    ['NULL keys', badRows('NULL::VARCHAR AS subscriber_id'), { 'subscriber_id: missing': 5 }],
+    ['negative usage', badRows('-3.0 AS data_mb'), { 'data_mb: outside [0, 10000000]': 5 }],
+    ['NaN spend', badRows("'NaN'::DOUBLE AS spend"), { 'spend: not a finite number': 5 }],
+    ['infinite minutes', badRows("'Infinity'::DOUBLE AS voice_minutes"), { 'voice_minutes: not a finite number': 5 }],
+    ['absurd minutes (more than a month holds)', badRows('1e9 AS voice_minutes'), { 'voice_minutes: outside [0, 44640]': 5 }],
+    ['absurd tenure', badRows('5000 AS tenure_months'), { 'tenure_months: outside [0, 1200]': 5 }],
+    ['duplicate (subscriber, month) rows', badRows('subscriber_id AS subscriber_id'), { 'duplicate (subscriber_id, month)': 5 }],
+    ['months outside the run window', badRows("DATE '2019-01-01' AS month"), { 'month: outside the run window': 5 }],
+    ['extremely long strings', badRows("repeat('x', 100000) AS plan"), { 'plan: longer than 128 characters': 5 }],
+    ['non-UTF-8 text', badRows("'\\xFF\\xFE\\x80'::BLOB AS plan"), { 'plan: not valid UTF-8 text': 5 }],
+    ['a key longer than any subscriber id', badRows("repeat('9', 65) AS subscriber_id"), { 'subscriber_id: longer than 64 characters': 5 }],
+  ];
+  for (const [name, build, reasons] of quarantined) {
+    it(name, async () => {
+      const summary = await load(await inputWith(build));
+      expect(summary.quarantineByReason).toEqual(reasons);
+      expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
+      expect(summary.rowsQuarantined).toBe(5);
+    });
+  }
+});
+
+describe('parameters and paths are checked before any work', () => {
+  it('refuses out-of-range parameters and creates nothing', async () => {
+    caseNo += 1;
+    const run = { workflowId: 'corpus', runId: `case-${caseNo}` };
+    await expect(loadUsage(store, run, { month: '2026-13', input: dir, k: 1, treeDepth: 0 })).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringMatching(/month: month must be YYYY-MM[\s\S]*k: [\s\S]*treeDepth: /),
+    });
+    expect(existsSync(runDir(store, run))).toBe(false);
+  });
+
+  it('keeps inputs inside the data root, symlinks and ../ included', async () => {
+    const confined = { ...store, dataRoot: join(dir, 'sample') };
+    await expect(loadUsage(confined, { workflowId: 'corpus', runId: 'escape' }, { month: '2026-06', input: join(dir, 'sample', '..', '..') })).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringMatching(/outside the data root/),
+    });
+  });
+
+  it('refuses month and snapshot references that would leave the store', async () => {
+    expect(() => monthDir(store, '../../etc')).toThrow(/not a month/);
+    await expect(resolveSnapshot(store, '../2026-06')).rejects.toMatchObject({ name: 'UsageError' });
+    await expect(resolveSnapshot(store, '2026-06/v1/../../x')).rejects.toMatchObject({ name: 'UsageError' });
+  });
+});
