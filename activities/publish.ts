@@ -84,7 +84,9 @@ export async function publishSnapshot(store: StoreConfig, run: RunRef, request: 
   const staging = join(monthDir(store, month), `.staging-${run.runId}`);
   try {
     await rm(staging, { recursive: true, force: true });
-    await mkdir(staging, { recursive: true });
+    await mkdir(monthDir(store, month), { recursive: true });
+    // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
+    await mkdir(staging);
     const outputs = await writeOutputs(request, staging);
     const manifest = buildManifest(run, request, outputs);
     return await withFileLock(join(monthDir(store, month), '.lock'), async () => {

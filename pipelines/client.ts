@@ -26,12 +26,17 @@ export async function connectClient(config: SegflowConfig): Promise<Client> {
 export async function startMonthlyRun(
   client: Client,
   config: SegflowConfig,
-  request: { params: Record<string, unknown>; requestedBy: string; workflowId?: string; indexed?: boolean },
+  request: { params: Record<string, unknown>; requestedBy: string; workflowId?: string; indexed?: boolean; heartbeatTimeout?: string },
 ): Promise<{ handle: WorkflowHandle; params: RunParams }> {
   const parsed = parseRunParams(request.params);
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
   const params = parsed.params;
-  const input: MonthlySegmentationInput = { params, requestedBy: request.requestedBy, indexed: request.indexed ?? (await hasSearchAttributes(client)) };
+  const input: MonthlySegmentationInput = {
+    params,
+    requestedBy: request.requestedBy,
+    indexed: request.indexed ?? (await hasSearchAttributes(client)),
+    ...(request.heartbeatTimeout ? { heartbeatTimeout: request.heartbeatTimeout } : {}),
+  };
   const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const handle = await client.workflow.start('monthlySegmentation', {
     taskQueue: config.temporal.taskQueue,

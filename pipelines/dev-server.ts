@@ -34,7 +34,7 @@ export async function isServerUp(address: string): Promise<boolean> {
  * Starts `temporal server start-dev` with SQLite persistence in `stateDir` unless a server
  * already answers at `address`. The Web UI listens on the gRPC port + 1000.
  */
-export async function ensureDevServer(options: { address: string; stateDir: string; timeoutMs?: number }): Promise<DevServerHandle> {
+export async function ensureDevServer(options: { address: string; stateDir: string; timeoutMs?: number; headless?: boolean }): Promise<DevServerHandle> {
   const { address, stateDir } = options;
   const [host, portText] = address.split(':');
   const port = Number(portText);
@@ -49,6 +49,7 @@ export async function ensureDevServer(options: { address: string; stateDir: stri
   const log = openSync(logPath, 'a');
   const args = ['server', 'start-dev', '--db-filename', join(stateDir, 'temporal.db'), '--ip', host, '--port', String(port), '--ui-port', String(port + 1000), '--log-level', 'warn'];
   args.push(...searchAttributeFlags());
+  if (options.headless) args.push('--headless');
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', log, log] });
   let exited = false;
   child.once('exit', () => (exited = true));

@@ -25,11 +25,20 @@ export function paramsFromOptions(options: { param: Record<string, unknown>; par
   return { ...fromFile, ...options.param };
 }
 
-async function run(options: { month: string; input?: string; param: Record<string, unknown>; params?: string; requestedBy: string; wait: boolean; json: boolean }): Promise<number> {
+async function run(options: {
+  month: string;
+  input?: string;
+  param: Record<string, unknown>;
+  params?: string;
+  requestedBy: string;
+  heartbeatTimeout: string;
+  wait: boolean;
+  json: boolean;
+}): Promise<number> {
   const config = loadConfig();
   const params = { ...paramsFromOptions(options), month: options.month, input: resolve(options.input ?? join(sampleDir(config), 'usage')) };
   const client = await connectClient(config);
-  const { handle } = await startMonthlyRun(client, config, { params, requestedBy: options.requestedBy });
+  const { handle } = await startMonthlyRun(client, config, { params, requestedBy: options.requestedBy, heartbeatTimeout: options.heartbeatTimeout });
   if (!options.wait) {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
     return EXIT.ok;
@@ -57,6 +66,7 @@ export function registerRun(program: Command): void {
     .option('--param <name=value>', 'run parameter, repeatable (listed below)', collectParam, {})
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
+    .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '2m')
     .option('--no-wait', 'print the workflow id and return')
     .option('--json', 'machine-readable output', false)
     .addHelpText('after', paramsHelp())

@@ -1,0 +1,215 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, STAGE_FUNCTIONS } from '../../activities';
+import { readAuditLog, type AuditEntry } from '../../activities/audit';
+import { listVersions } from '../../activities/publish';
+import { generateSample, type SampleSummary } from '../../data/generate';
+import { monthDir, type StoreConfig } from '../../domain/store-layout';
+import { describeRunFailure, startMonthlyRun } from '../../pipelines/client';
+import { ensureDevServer, type DevServerHandle } from '../../pipelines/dev-server';
+import { verifyAudit } from '../../pipelines/audit-verify';
+import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
+import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
+import { storeIn, tempDir, writeParquet } from '../helpers';
+import { workflowBundle } from './temporal-env';
+
+/**
+ * Faults injected for real: a worker process killed with SIGKILL, the dev server stopped and
+ * restarted (SQLite persistence), flaky reads, invalid data, a full and a read-only snapshot
+ * folder. Each time: the run ends as it should, nothing is lost, nothing is duplicated.
+ */
+describe('faults survived, nothing lost or duplicated', () => {
+  let dir: string;
+  let store: StoreConfig;
+  let sample: SampleSummary;
+  let server: DevServerHandle;
+  let address: string;
+  let client: Client;
+  const mounts: string[] = [];
+
+  async function freePort(): Promise<number> {
+    return new Promise((resolvePort) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as { port: number };
+        probe.close(() => resolvePort(port));
+      });
+    });
+  }
+
+  const startServer = () => ensureDevServer({ address, stateDir: join(dir, 'temporal'), headless: true });
+  const config = (taskQueue: string): SegflowConfig => ({ home: dir, store, temporal: { address, namespace: 'default', taskQueue } });
+
+  /** `segflow worker` as its own process group, so SIGKILL reaches every process in it. */
+  function workerProcess(taskQueue: string): ChildProcess {
+    return spawn(join(REPO_ROOT, 'bin', 'segflow'), ['worker'], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, TEMPORAL_ADDRESS: address, SEGFLOW_TASK_QUEUE: taskQueue, SEGFLOW_STORE: store.storeDir, SEGFLOW_WORK: store.workDir, SEGFLOW_LOG_LEVEL: 'error' },
+    });
+  }
+  const killGroup = (child: ChildProcess, signal: NodeJS.Signals) => {
+    try {
+      process.kill(-(child.pid as number), signal);
+    } catch {
+      // already gone
+    }
+  };
+
+  async function inProcessWorker<T>(taskQueue: string, stages: typeof STAGE_FUNCTIONS, work: () => Promise<T>): Promise<T> {
+    const connection = await NativeConnection.connect({ address });
+    try {
+      const worker = await Worker.create({ connection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities(store, stages) });
+      return await worker.runUntil(work);
+    } finally {
+      await connection.close();
+    }
+  }
+
+  const start = async (taskQueue: string, params: Record<string, unknown> = {}) => {
+    const { handle } = await startMonthlyRun(client, config(taskQueue), {
+      params: { month: '2026-06', input: join(sample.outDir, 'usage'), ...params },
+      requestedBy: 'fault-test',
+      heartbeatTimeout: '10s', // fail over from a dead worker in seconds, not minutes
+    });
+    return handle;
+  };
+  const auditOf = async (workflowId: string) => (await readAuditLog(store)).filter((e) => e.run.workflowId === workflowId);
+  const waitForAudit = async (workflowId: string, found: (entries: AuditEntry[]) => boolean) => {
+    for (let i = 0; i < 2_400 && !found(await auditOf(workflowId)); i++) await sleep(25);
+  };
+  const activityAttempts = async (workflowId: string) => {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    return (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : []));
+  };
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    store = storeIn(dir);
+    address = `127.0.0.1:${await freePort()}`;
+    [server, sample] = await Promise.all([
+      startServer(),
+      // big enough that the features stage runs for a few seconds
+      generateSample({ outDir: join(dir, 'sample'), subscribers: 150_000, months: 8, lastMonth: '2026-06', seed: 3 }),
+    ]);
+    client = new Client({ connection: await Connection.connect({ address }) });
+  });
+  afterAll(async () => {
+    for (const mount of mounts) execFileSync('umount', [mount]);
+    await client?.connection.close();
+    await server?.stop();
+  });
+
+  it('a worker killed with SIGKILL mid-activity: a new worker finishes the run, one snapshot, consistent audit', async () => {
+    const taskQueue = 'faults-kill';
+    const first = workerProcess(taskQueue);
+    const handle = await start(taskQueue);
+    // kill only once the features activity is running on this worker and has heartbeated
+    for (let i = 0; i < 1_200; i++) {
+      const { raw } = await handle.describe();
+      const features = raw.pendingActivities?.find((activity) => activity.activityType?.name === 'computeFeatures');
+      if (features?.lastHeartbeatTime) break;
+      await sleep(25);
+    }
+    killGroup(first, 'SIGKILL');
+    const second = workerProcess(taskQueue);
+    try {
+      const result = (await handle.result()) as MonthlySegmentationResult;
+      expect(result.version).toBe(1);
+    } finally {
+      killGroup(second, 'SIGTERM');
+    }
+    expect(await listVersions(store, '2026-06')).toEqual([1]);
+    expect(Math.max(...(await activityAttempts(handle.workflowId)))).toBeGreaterThanOrEqual(2);
+    const events = (await auditOf(handle.workflowId)).map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`);
+    for (const once of ['run.requested', 'run.started', 'stage.finished:load', 'stage.finished:features', 'stage.finished:publish', 'run.published']) {
+      expect(events.filter((event) => event === once)).toHaveLength(1);
+    }
+  });
+
+  it('the dev server stopped and restarted mid-run: the run resumes from SQLite and completes', async () => {
+    const taskQueue = 'faults-restart';
+    const worker = workerProcess(taskQueue);
+    try {
+      const handle = await start(taskQueue);
+      await waitForAudit(handle.workflowId, (entries) => entries.some((e) => e.subject === 'load'));
+      await server.stop();
+      await sleep(2_000);
+      server = await startServer();
+      expect(server.started).toBe(true);
+      const result = (await handle.result()) as MonthlySegmentationResult;
+      expect(result.version).toBe(2);
+      expect(await listVersions(store, '2026-06')).toEqual([1, 2]);
+    } finally {
+      killGroup(worker, 'SIGTERM');
+    }
+  });
+
+  it('transient failures are retried by policy, the run succeeds, and the audit shows the attempts', async () => {
+    let calls = 0;
+    const flakyLoad: typeof STAGE_FUNCTIONS.loadUsage = async (...args) => {
+      calls += 1;
+      if (calls <= 2) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
+      return STAGE_FUNCTIONS.loadUsage(...args);
+    };
+    const result = await inProcessWorker('faults-flaky', { ...STAGE_FUNCTIONS, loadUsage: flakyLoad }, async () => {
+      const handle = await start('faults-flaky');
+      const outcome = (await handle.result()) as MonthlySegmentationResult;
+      const attempts = (await auditOf(handle.workflowId)).filter((e) => e.event === 'stage.attempt-failed');
+      expect(attempts.map((e) => [e.subject, (e.details as { retryable: boolean }).retryable])).toEqual([
+        ['load#1', true],
+        ['load#2', true],
+      ]);
+      return outcome;
+    });
+    expect(calls).toBe(3);
+    expect(result.version).toBe(3);
+  });
+
+  it('a validation failure fails fast, publishes nothing, and leaves the previous snapshot and latest untouched', async () => {
+    const latestBefore = await readFile(join(monthDir(store, '2026-06'), 'latest.json'), 'utf8');
+    const badInput = join(dir, 'bad-input');
+    await mkdir(badInput);
+    await writeParquet(sample, join(badInput, 'june.parquet'), "SELECT * REPLACE (-1.0 AS spend) FROM {june}");
+    const error = await inProcessWorker('faults-invalid', STAGE_FUNCTIONS, async () => {
+      const handle = await start('faults-invalid', { input: badInput });
+      return handle.result().then(() => undefined, (failure: unknown) => ({ failure, attempts: activityAttempts(handle.workflowId) }));
+    });
+    expect(error?.failure).toBeInstanceOf(WorkflowFailedError);
+    expect(describeRunFailure(error?.failure)).toMatch(/^DataQualityError: .* break the usage contract/);
+    expect((await error?.attempts)?.every((attempt) => attempt === 1)).toBe(true);
+    expect(await readFile(join(monthDir(store, '2026-06'), 'latest.json'), 'utf8')).toBe(latestBefore);
+    expect(await listVersions(store, '2026-06')).toEqual([1, 2, 3]);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+  });
+
+  for (const [name, options, pattern] of [
+    ['full', 'size=16k', /No space left on device/],
+    ['read-only', 'ro,size=1m', /read-only file system/i],
+  ] as const) {
+    it(`a ${name} snapshot folder: a clear error and no partial snapshot`, async () => {
+      const month = name === 'full' ? '2026-05' : '2026-04';
+      const target = monthDir(store, month);
+      await mkdir(target, { recursive: true });
+      execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', target]);
+      mounts.push(target);
+      const failure = await inProcessWorker(`faults-${name}`, STAGE_FUNCTIONS, async () => {
+        const handle = await start(`faults-${name}`, { month });
+        return handle.result().then(() => undefined, (error: unknown) => error);
+      });
+      const message = describeRunFailure(failure);
+      expect(message).toMatch(/^SnapshotStoreError: cannot write the snapshot for/);
+      expect(message).toMatch(pattern);
+      expect(message).toMatch(/Nothing was published/);
+      expect(await readdir(target)).toEqual([]);
+      expect(existsSync(join(target, 'latest.json'))).toBe(false);
+    });
+  }
+});
