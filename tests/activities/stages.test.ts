@@ -96,4 +96,31 @@ describe('stages from load to publish', () => {
     const latest = JSON.parse(await readFile(join(store.storeDir, 'snapshots', '2026-06', 'latest.json'), 'utf8'));
     expect(latest).toMatchObject({ version: 2, run: { runId: 'run-b' } });
   });
+
+  it('publishes keyed hashes instead of subscriber ids when asked, with the key only from the environment', async () => {
+    const pseudonymised = { ...load, params: { ...load.params, pseudonymiseIds: true } };
+    const request = { requestedBy: 'test', load: pseudonymised, features, cluster, churn };
+    const saved = process.env.SEGFLOW_PSEUDONYM_KEY;
+    try {
+      delete process.env.SEGFLOW_PSEUDONYM_KEY;
+      await expect(publishSnapshot(store, { ...run, runId: 'run-p0' }, request)).rejects.toMatchObject({ name: 'InvalidParamsError' });
+      process.env.SEGFLOW_PSEUDONYM_KEY = 'a-test-key-of-enough-length';
+      const published = await publishSnapshot(store, { ...run, runId: 'run-p1' }, request);
+      const [row] = await withConnection(':memory:', (conn) =>
+        queryRows<{ ids: number; hashed: number; raw: number }>(
+          conn,
+          `SELECT count(DISTINCT subscriber_id) AS ids, count(*) FILTER (WHERE regexp_matches(subscriber_id, '^[0-9a-f]{64}$')) AS hashed,
+                  count(*) FILTER (WHERE subscriber_id LIKE 'S%') AS raw
+           FROM read_parquet($file)`,
+          { file: join(published.path, 'subscribers.parquet') },
+        ),
+      );
+      expect(row).toEqual({ ids: features.scoringRows, hashed: features.scoringRows, raw: 0 });
+      const manifest = await readFile(published.manifestPath, 'utf8');
+      expect(manifest).not.toContain('a-test-key-of-enough-length');
+    } finally {
+      if (saved === undefined) delete process.env.SEGFLOW_PSEUDONYM_KEY;
+      else process.env.SEGFLOW_PSEUDONYM_KEY = saved;
+    }
+  });
 });
