@@ -4,7 +4,7 @@ import { segmentName, uniqueNames } from '../domain/segment-names';
 import { checkpoint } from './context';
 import { queryOne, queryRows, withConnection } from './duckdb';
 import { readColumns } from './ml/columns';
-import { assignToCentroids, fitKMeans } from './ml/kmeans';
+import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
 
 /** What K-means sees: behaviour, not outcomes. Skewed usage goes in on a log scale. */
 export const CLUSTER_FEATURES = {
@@ -32,6 +32,8 @@ export interface SegmentProfile {
 
 export interface ClusterSummary {
   k: number;
+  /** How k was chosen: the silhouette of each candidate (empty when the analyst fixed k). */
+  silhouetteByK: Record<number, number>;
   sampleSize: number;
   iterations: number;
   converged: boolean;
@@ -52,8 +54,12 @@ export async function clusterSubscribers(dbPath: string, params: RunParams): Pro
     const { rows } = await queryOne<{ rows: number }>(conn, "SELECT count(*) AS rows FROM features WHERE purpose = 'score'");
     const select = Object.entries(CLUSTER_FEATURES).map(([name, expression]) => `(${expression})::DOUBLE AS ${name}`);
     const data = await readColumns(conn, `SELECT ${select.join(', ')} FROM features WHERE purpose = 'score' ORDER BY row_idx`, {}, rows);
+    await checkpoint({ stage: 'cluster: choosing k' });
+    const choice = params.k
+      ? { k: params.k, silhouetteByK: {} }
+      : chooseK(data.columns, { kMin: params.kMin, kMax: params.kMax, seed: params.seed, fitSampleSize: params.kmeansSampleSize, sampleSize: params.silhouetteSampleSize });
     await checkpoint({ stage: 'cluster: fitting k-means' });
-    const fit = fitKMeans(data.columns, { k: params.k, seed: params.seed, sampleSize: params.kmeansSampleSize });
+    const fit = fitKMeans(data.columns, { k: choice.k, seed: params.seed, sampleSize: params.kmeansSampleSize });
     const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
 
     // number segments by the centroid's ARPU, highest first, so ids read as a value ranking
@@ -70,6 +76,7 @@ export async function clusterSubscribers(dbPath: string, params: RunParams): Pro
     }
     return {
       k: fit.k,
+      silhouetteByK: choice.silhouetteByK,
       sampleSize: fit.sampleSize,
       iterations: fit.iterations,
       converged: fit.converged,

@@ -13,8 +13,12 @@ export const RunParamsSchema = z
     input: z.string().min(1),
     /** Months of history features look back over, including the run month. Trends need 6. */
     historyMonths: z.number().int().min(6).max(24).default(6),
-    /** Number of segments. */
-    k: z.number().int().min(2).max(30).default(6),
+    /** Number of segments; left out, it is chosen from kMin..kMax by silhouette. */
+    k: z.number().int().min(2).max(30).optional(),
+    kMin: z.number().int().min(2).max(30).default(3),
+    kMax: z.number().int().min(2).max(30).default(8),
+    /** Rows the silhouette of each candidate k is measured on (it is quadratic in rows). */
+    silhouetteSampleSize: z.number().int().min(100).max(20_000).default(2_000),
     /** Seed for sampling, k-means++ and the train/holdout split. */
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
     /** Rows k-means is fitted on; every subscriber is then assigned to its nearest centroid. */
@@ -34,7 +38,8 @@ export const RunParamsSchema = z
     /** Publish keyed hashes instead of subscriber ids (key from SEGFLOW_PSEUDONYM_KEY on the worker). */
     pseudonymiseIds: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .refine((p) => p.kMin <= p.kMax, { message: 'kMin must not exceed kMax', path: ['kMax'] });
 
 export type RunParamsInput = z.input<typeof RunParamsSchema>;
 export type RunParams = z.output<typeof RunParamsSchema>;

@@ -1,6 +1,7 @@
 import { kmeans } from 'ml-kmeans';
 import { checkpoint } from '../context';
 import { sampleIndices, seededRandom } from './random';
+import { meanSilhouette } from './silhouette';
 
 export interface KMeansFit {
   k: number;
@@ -60,6 +61,44 @@ export function fitKMeans(columns: Float64Array[], options: KMeansOptions): KMea
   };
 }
 
+export interface KChoice {
+  k: number;
+  /** Mean silhouette of every candidate k, on the same sample. */
+  silhouetteByK: Record<number, number>;
+}
+
+/** Picks k in [kMin, kMax] with the highest mean silhouette, measured on `sampleSize` rows. */
+export function chooseK(columns: Float64Array[], options: { kMin: number; kMax: number; seed: number; fitSampleSize: number; sampleSize: number }): KChoice {
+  const rows = columns[0]?.length ?? 0;
+  const { means, stdDevs } = standardisation(columns);
+  const sample = sampleIndices(rows, options.sampleSize, seededRandom(options.seed + 1));
+  const points = Array.from(sample, (row) => Float64Array.from(columns, (column, c) => (column[row] - means[c]) / stdDevs[c]));
+  const silhouetteByK: Record<number, number> = {};
+  let best = { k: options.kMin, score: -Infinity };
+  for (let k = options.kMin; k <= Math.min(options.kMax, rows - 1); k++) {
+    const fit = fitKMeans(columns, { k, seed: options.seed, sampleSize: options.fitSampleSize });
+    const labels = Uint16Array.from(points, (point) => nearest(point, fit.centroids).index);
+    const score = meanSilhouette(points, labels, k);
+    silhouetteByK[k] = score;
+    if (score > best.score) best = { k, score };
+  }
+  return { k: best.k, silhouetteByK };
+}
+
+function nearest(point: Float64Array, centroids: number[][]): { index: number; distance: number } {
+  let index = 0;
+  let distance = Infinity;
+  for (let c = 0; c < centroids.length; c++) {
+    let sum = 0;
+    for (let d = 0; d < point.length; d++) sum += (point[d] - centroids[c][d]) ** 2;
+    if (sum < distance) {
+      distance = sum;
+      index = c;
+    }
+  }
+  return { index, distance };
+}
+
 /** Nearest centroid for every row in one pass over the typed columns. Returns segment index and squared distance. */
 export async function assignToCentroids(columns: Float64Array[], fit: KMeansFit): Promise<{ segment: Uint16Array; distance: Float64Array; inertia: number }> {
   const rows = columns[0]?.length ?? 0;
@@ -70,20 +109,10 @@ export async function assignToCentroids(columns: Float64Array[], fit: KMeansFit)
   let inertia = 0;
   for (let i = 0; i < rows; i++) {
     for (let d = 0; d < dims; d++) point[d] = (columns[d][i] - fit.means[d]) / fit.stdDevs[d];
-    let best = 0;
-    let bestDistance = Infinity;
-    for (let c = 0; c < fit.centroids.length; c++) {
-      const centroid = fit.centroids[c];
-      let sum = 0;
-      for (let d = 0; d < dims; d++) sum += (point[d] - centroid[d]) ** 2;
-      if (sum < bestDistance) {
-        bestDistance = sum;
-        best = c;
-      }
-    }
-    segment[i] = best;
-    distance[i] = bestDistance;
-    inertia += bestDistance;
+    const best = nearest(point, fit.centroids);
+    segment[i] = best.index;
+    distance[i] = best.distance;
+    inertia += best.distance;
     if ((i & 0x3ffff) === 0x3ffff) await checkpoint({ stage: 'cluster: assigning', done: i, total: rows });
   }
   return { segment, distance, inertia };

@@ -74,3 +74,23 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
     confusion,
   };
 }
+
+/** Adjusted Rand index of two labelings given their contingency counts (1 = identical partitions, ~0 = chance). */
+export function adjustedRandIndex(cells: { a: string | number; b: string | number; n: number }[]): number {
+  const pairs = (n: number) => (n * (n - 1)) / 2;
+  const rows = new Map<string | number, number>();
+  const cols = new Map<string | number, number>();
+  let total = 0;
+  let sumCells = 0;
+  for (const { a, b, n } of cells) {
+    rows.set(a, (rows.get(a) ?? 0) + n);
+    cols.set(b, (cols.get(b) ?? 0) + n);
+    total += n;
+    sumCells += pairs(n);
+  }
+  const sumRows = [...rows.values()].reduce((sum, n) => sum + pairs(n), 0);
+  const sumCols = [...cols.values()].reduce((sum, n) => sum + pairs(n), 0);
+  const expected = (sumRows * sumCols) / pairs(total);
+  const maximum = (sumRows + sumCols) / 2;
+  return maximum === expected ? 1 : (sumCells - expected) / (maximum - expected);
+}

@@ -7,6 +7,7 @@ import { queryOne, queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';
 import { hashFile } from '../../activities/hashing';
 import { loadUsage, type LoadSummary } from '../../activities/load';
+import { adjustedRandIndex } from '../../activities/ml/metrics';
 import { listVersions, publishSnapshot, readManifest } from '../../activities/publish';
 import type { StoreConfig } from '../../domain/store-layout';
 import { smallSample, storeIn, tempDir } from '../helpers';
@@ -26,7 +27,7 @@ describe('stages from load to publish', () => {
     const sample = await smallSample(dir);
     truthPath = join(sample.outDir, 'truth.parquet');
     store = storeIn(dir);
-    load = await loadUsage(store, run, { month: '2026-06', input: join(sample.outDir, 'usage'), k: 5 });
+    load = await loadUsage(store, run, { month: '2026-06', input: join(sample.outDir, 'usage') });
     features = await computeFeatures(load.dbPath, load.params);
     cluster = await clusterSubscribers(load.dbPath, load.params);
     churn = await trainAndScoreChurn(load.dbPath, load.params);
@@ -39,10 +40,25 @@ describe('stages from load to publish', () => {
     expect(features.trainingChurnRate).toBeLessThan(0.1);
   });
 
+  it('chooses k by silhouette and recovers the planted groups (adjusted Rand index >= 0.8)', async () => {
+    expect(Object.keys(cluster.silhouetteByK).map(Number)).toEqual([3, 4, 5, 6, 7, 8]);
+    expect(cluster.silhouetteByK[cluster.k]).toBe(Math.max(...Object.values(cluster.silhouetteByK)));
+    const cells = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ a: number; b: string; n: number }>(
+        conn,
+        `SELECT s.segment_id AS a, t.planted_group AS b, count(*) AS n
+         FROM features f JOIN segments s USING (row_idx) JOIN read_parquet($truth) t USING (subscriber_id)
+         WHERE f.purpose = 'score' GROUP BY ALL`,
+        { truth: truthPath },
+      ),
+    );
+    expect(adjustedRandIndex(cells)).toBeGreaterThanOrEqual(0.8);
+  });
+
   it('puts every subscriber in exactly one named segment', () => {
-    expect(cluster.segments).toHaveLength(5);
+    expect(cluster.segments).toHaveLength(cluster.k);
     expect(cluster.segments.reduce((sum, s) => sum + s.subscribers, 0)).toBe(features.scoringRows);
-    expect(new Set(cluster.segments.map((s) => s.name)).size).toBe(5);
+    expect(new Set(cluster.segments.map((s) => s.name)).size).toBe(cluster.k);
     expect(cluster.segments.reduce((sum, s) => sum + s.revenueShare, 0)).toBeCloseTo(1, 9);
     // ids rank segments by value
     const arpu = cluster.segments.map((s) => s.arpu);

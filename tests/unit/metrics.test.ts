@@ -1,8 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { classifierMetrics } from '../../activities/ml/metrics';
+import { adjustedRandIndex, classifierMetrics } from '../../activities/ml/metrics';
 
 const f64 = (values: number[]) => Float64Array.from(values);
 const u8 = (values: number[]) => Uint8Array.from(values);
+
+describe('adjusted Rand index', () => {
+  it('is 1 for the same partition under other names and about 0 for an unrelated one', () => {
+    expect(adjustedRandIndex([{ a: 1, b: 'x', n: 50 }, { a: 2, b: 'y', n: 30 }])).toBe(1);
+    // every row of a in both b groups equally: no agreement beyond chance
+    const cells = [{ a: 1, b: 'x', n: 25 }, { a: 1, b: 'y', n: 25 }, { a: 2, b: 'x', n: 25 }, { a: 2, b: 'y', n: 25 }];
+    expect(Math.abs(adjustedRandIndex(cells))).toBeLessThan(0.02);
+  });
+  it('matches a hand-computed value', () => {
+    // scikit-learn: adjusted_rand_score([0,0,1,1], [0,0,1,2]) = 0.5714285714285715
+    expect(adjustedRandIndex([{ a: 0, b: 0, n: 2 }, { a: 1, b: 1, n: 1 }, { a: 1, b: 2, n: 1 }])).toBeCloseTo(0.5714285714285715, 12);
+  });
+});
 
 describe('classifier metrics', () => {
   it('scores a perfect ranking as AUC 1 and a reversed one as 0', () => {

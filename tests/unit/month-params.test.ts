@@ -17,7 +17,8 @@ describe('months', () => {
 describe('run parameters', () => {
   it('fills defaults', () => {
     const parsed = parseRunParams({ month: '2026-10', input: '/data' });
-    expect(parsed.ok && parsed.params).toMatchObject({ k: 6, treeDepth: 6, highValueThreshold: 3000, historyMonths: 6 });
+    expect(parsed.ok && parsed.params).toMatchObject({ kMin: 3, kMax: 8, treeDepth: 6, highValueThreshold: 3000, historyMonths: 6 });
+    expect(parsed.ok && parsed.params.k).toBeUndefined(); // chosen by silhouette
   });
   it('lists every problem, by field', () => {
     const parsed = parseRunParams({ month: '2026-13', input: '/data', k: 1, treeDepth: 0, holdoutShare: 2, bogus: true });
