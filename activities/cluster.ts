@@ -5,6 +5,8 @@ import { checkpoint } from './context';
 import { queryOne, queryRows, withConnection } from './duckdb';
 import { readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
+import { matchToPrevious } from './ml/match-centroids';
+import type { PreviousSegmentation } from './segment-history';
 
 /** What K-means sees: behaviour, not outcomes. Skewed usage goes in on a log scale. */
 export const CLUSTER_FEATURES = {
@@ -32,6 +34,11 @@ export interface SegmentProfile {
 
 export interface ClusterSummary {
   k: number;
+  /** Centroids in the units of CLUSTER_FEATURES (log scale for usage), by segment id. */
+  featureNames: string[];
+  centroids: { segmentId: number; values: number[] }[];
+  /** The snapshot whose segment ids were carried over, if any. */
+  previous: { month: string; version: number } | null;
   /** How k was chosen: the silhouette of each candidate (empty when the analyst fixed k). */
   silhouetteByK: Record<number, number>;
   sampleSize: number;
@@ -45,10 +52,12 @@ export interface ClusterSummary {
 
 /**
  * Segments the run month's subscribers: fits K-means on a sample, assigns everyone to the
- * nearest centroid, numbers segments by value (1 = highest ARPU) and names them from their
- * profile. Writes table `segments(row_idx, segment_id, segment_name, distance)`.
+ * nearest centroid, and names segments from their profile. Segment ids carry over from last
+ * month's nearest segments when there is a previous snapshot; otherwise they rank segments by
+ * value (1 = highest ARPU). Writes tables `segments(row_idx, segment_id, distance)` and
+ * `segment_names`.
  */
-export async function clusterSubscribers(dbPath: string, params: RunParams): Promise<ClusterSummary> {
+export async function clusterSubscribers(dbPath: string, params: RunParams, previous: PreviousSegmentation | null = null): Promise<ClusterSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     const { rows } = await queryOne<{ rows: number }>(conn, "SELECT count(*) AS rows FROM features WHERE purpose = 'score'");
@@ -62,11 +71,9 @@ export async function clusterSubscribers(dbPath: string, params: RunParams): Pro
     const fit = fitKMeans(data.columns, { k: choice.k, seed: params.seed, sampleSize: params.kmeansSampleSize });
     const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
 
-    // number segments by the centroid's ARPU, highest first, so ids read as a value ranking
-    const arpuColumn = data.names.indexOf('log_arpu');
-    const byValue = fit.centroids.map((centroid, index) => ({ index, value: centroid[arpuColumn] })).sort((a, b) => b.value - a.value);
-    const idOf = new Uint16Array(fit.k);
-    byValue.forEach(({ index }, rank) => (idOf[index] = rank + 1));
+    const inUnits = fit.centroids.map((centroid) => centroid.map((value, d) => value * fit.stdDevs[d] + fit.means[d]));
+    const comparable = previous !== null && previous.featureNames.join() === data.names.join();
+    const idOf = Uint16Array.from(comparable ? matchToPrevious(inUnits, previous.centroids, fit.stdDevs) : idsByValue(inUnits, data.names.indexOf('log_arpu')));
 
     await writeSegments(conn, segment, distance, idOf);
     const segments = await profileSegments(conn);
@@ -76,6 +83,9 @@ export async function clusterSubscribers(dbPath: string, params: RunParams): Pro
     }
     return {
       k: fit.k,
+      featureNames: data.names,
+      centroids: inUnits.map((values, index) => ({ segmentId: idOf[index], values })).sort((a, b) => a.segmentId - b.segmentId),
+      previous: comparable ? { month: previous.month, version: previous.version } : null,
       silhouetteByK: choice.silhouetteByK,
       sampleSize: fit.sampleSize,
       iterations: fit.iterations,
@@ -85,6 +95,16 @@ export async function clusterSubscribers(dbPath: string, params: RunParams): Pro
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+/** Segment ids as a value ranking: 1 for the centroid with the highest ARPU. */
+function idsByValue(centroids: number[][], arpuColumn: number): number[] {
+  const ids = new Array<number>(centroids.length);
+  centroids
+    .map((centroid, index) => ({ index, value: centroid[arpuColumn] }))
+    .sort((a, b) => b.value - a.value)
+    .forEach(({ index }, rank) => (ids[index] = rank + 1));
+  return ids;
 }
 
 async function writeSegments(conn: DuckDBConnection, segment: Uint16Array, distance: Float64Array, idOf: Uint16Array): Promise<void> {

@@ -13,6 +13,7 @@ import { clusterSubscribers } from './cluster';
 import { computeFeatures } from './features';
 import { loadUsage, type LoadSummary } from './load';
 import { publishSnapshot, type PublishRequest } from './publish';
+import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
 
 /** The stage functions; tests swap one for a faulty twin to inject failures. */
 export const STAGE_FUNCTIONS = { loadUsage, computeFeatures, clusterSubscribers, trainAndScoreChurn, publishSnapshot };
@@ -49,7 +50,10 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
   return {
     loadUsage: (run: RunRef, params: { month?: unknown }) => attemptStage('load', params?.month, () => stages.loadUsage(store, run, params)),
     computeFeatures: (load: LoadSummary) => attemptStage('features', load.params.month, () => stages.computeFeatures(load.dbPath, load.params)),
-    clusterSubscribers: (load: LoadSummary) => attemptStage('cluster', load.params.month, () => stages.clusterSubscribers(load.dbPath, load.params)),
+    clusterSubscribers: (load: LoadSummary, previous: PreviousSegmentation | null) =>
+      attemptStage('cluster', load.params.month, () => stages.clusterSubscribers(load.dbPath, load.params, previous)),
+    /** Last month's segmentation, to keep segment ids stable (null when there is none). */
+    findPreviousSegmentation: (month: string) => findPreviousSegmentation(store, month),
     trainAndScoreChurn: (load: LoadSummary) => attemptStage('churn', load.params.month, () => stages.trainAndScoreChurn(load.dbPath, load.params)),
     publishSnapshot: (run: RunRef, request: PublishRequest) => attemptStage('publish', request.load.params.month, () => stages.publishSnapshot(store, run, request)),
     recordAudit: async (request: AuditRecordRequest) => {

@@ -47,7 +47,18 @@ export interface SnapshotManifest {
     churnTopRules: ChurnSummary['topRules'];
     featureImportance: Record<string, number>;
     riskBandCounts: Record<string, number>;
-    kmeans: { k: number; sampleSize: number; iterations: number; converged: boolean; inertia: number };
+    kmeans: {
+      k: number;
+      silhouetteByK: Record<number, number>;
+      sampleSize: number;
+      iterations: number;
+      converged: boolean;
+      inertia: number;
+      featureNames: string[];
+      centroids: { segmentId: number; values: number[] }[];
+    };
+    /** Segment ids were carried over from this snapshot; migration.parquet counts the moves. */
+    previousSnapshot: { month: string; version: number } | null;
     segments: ClusterSummary['segments'];
   };
   outputs: OutputFile[];
@@ -76,7 +87,13 @@ const TABLE_OUTPUTS = [
  * in one step, so readers never see half a snapshot. A run that already published (this
  * activity retried) gets its existing version back. `latest.json` only moves forward.
  */
-export async function publishSnapshot(store: StoreConfig, run: RunRef, request: PublishRequest): Promise<PublishResult> {
+export async function publishSnapshot(
+  store: StoreConfig,
+  run: RunRef,
+  request: PublishRequest,
+  /** Where the previous month's snapshot lives (the store itself, except when reproducing elsewhere). */
+  previousStore: StoreConfig = store,
+): Promise<PublishResult> {
   const month = request.load.params.month;
   const existing = await findPublishedByRun(store, month, run);
   if (existing) return { ...existing, alreadyPublished: true };
@@ -87,7 +104,7 @@ export async function publishSnapshot(store: StoreConfig, run: RunRef, request: 
     await mkdir(monthDir(store, month), { recursive: true });
     // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
     await mkdir(staging);
-    const outputs = await writeOutputs(request, staging);
+    const outputs = await writeOutputs(previousStore, request, staging);
     const manifest = buildManifest(run, request, outputs);
     return await withFileLock(join(monthDir(store, month), '.lock'), async () => {
       // checked again under the lock: a concurrent attempt of this run may have just published
@@ -123,13 +140,19 @@ function isStoreWriteFailure(error: unknown): boolean {
   return ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code) || /No space left|Read-only file system|Permission denied|quota exceeded/i.test(message);
 }
 
-async function writeOutputs(request: PublishRequest, staging: string): Promise<OutputFile[]> {
+async function writeOutputs(previousStore: StoreConfig, request: PublishRequest, staging: string): Promise<OutputFile[]> {
   const rowCounts = new Map<string, number>();
+  const previous = request.cluster.previous;
+  const tables = [...TABLE_OUTPUTS, ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : [])];
   await withConnection(request.load.dbPath, async (conn) => {
     await writeRuleTables(conn);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runScript(conn, await readSql(import.meta.url, './publish/snapshot_tables.sql'));
-    for (const { table, file } of TABLE_OUTPUTS) {
+    if (previous) {
+      await setVariable(conn, 'previous_subscribers', join(versionDir(previousStore, previous.month, previous.version), 'subscribers.parquet'));
+      await runScript(conn, await readSql(import.meta.url, './publish/migration.sql'));
+    }
+    for (const { table, file } of tables) {
       await checkpoint({ stage: `publish: ${file}` });
       // the table name comes from TABLE_OUTPUTS; the path is bound
       await setVariable(conn, 'output_path', join(staging, file));
@@ -138,7 +161,7 @@ async function writeOutputs(request: PublishRequest, staging: string): Promise<O
     }
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
-  const files = [...TABLE_OUTPUTS.map((o) => o.file), 'churn_model.json'];
+  const files = [...tables.map((o) => o.file), 'churn_model.json'];
   return Promise.all(files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })));
 }
 
@@ -189,7 +212,17 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       churnTopRules: churn.topRules,
       featureImportance: churn.featureImportance,
       riskBandCounts: churn.riskBandCounts,
-      kmeans: { k: cluster.k, sampleSize: cluster.sampleSize, iterations: cluster.iterations, converged: cluster.converged, inertia: cluster.inertia },
+      kmeans: {
+        k: cluster.k,
+        silhouetteByK: cluster.silhouetteByK,
+        sampleSize: cluster.sampleSize,
+        iterations: cluster.iterations,
+        converged: cluster.converged,
+        inertia: cluster.inertia,
+        featureNames: cluster.featureNames,
+        centroids: cluster.centroids,
+      },
+      previousSnapshot: cluster.previous,
       segments: cluster.segments,
     },
     outputs,

@@ -9,6 +9,7 @@ import { queryRows, withConnection } from '../activities/duckdb';
 import { computeFeatures } from '../activities/features';
 import { hashFile } from '../activities/hashing';
 import { loadUsage } from '../activities/load';
+import { findPreviousSegmentation } from '../activities/segment-history';
 import { listVersions, publishSnapshot, readManifest, type SnapshotManifest } from '../activities/publish';
 import { isMonth } from '../domain/month';
 import { monthDir, versionDir, type StoreConfig } from '../domain/store-layout';
@@ -177,9 +178,11 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const run = { workflowId: 'reproduce', runId: randomUUID() };
     const load = await loadUsage(scratchStore, run, manifest.params);
     const features = await computeFeatures(load.dbPath, load.params);
-    const cluster = await clusterSubscribers(load.dbPath, load.params);
+    const pinned = manifest.metrics.previousSnapshot;
+    const previous = pinned ? await findPreviousSegmentation(store, ref.month, pinned) : null;
+    const cluster = await clusterSubscribers(load.dbPath, load.params, previous);
     const churn = await trainAndScoreChurn(load.dbPath, load.params);
-    const published = await publishSnapshot(scratchStore, run, { requestedBy: 'reproduce', load, features, cluster, churn });
+    const published = await publishSnapshot(scratchStore, run, { requestedBy: 'reproduce', load, features, cluster, churn }, store);
     const again = JSON.parse(await readFile(published.manifestPath, 'utf8')) as SnapshotManifest;
     const files = manifest.outputs.map((output) => {
       const actual = again.outputs.find((o) => o.file === output.file)?.sha256 ?? null;

@@ -107,8 +107,9 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     await finished('load', { paramsHash: load.paramsHash, inputs: load.inputFiles, rowsRead: load.rowsRead, rowsLoaded: load.rowsLoaded, quarantineByReason: load.quarantineByReason });
     const features = await compute.computeFeatures(load);
     await finished('features', { ...features });
-    const cluster = await compute.clusterSubscribers(load);
-    await finished('cluster', { k: cluster.k, inertia: cluster.inertia, segments: cluster.segments.map((s) => s.name) });
+    const previous = await bookkeeping.findPreviousSegmentation(month);
+    const cluster = await compute.clusterSubscribers(load, previous);
+    await finished('cluster', { k: cluster.k, inertia: cluster.inertia, segments: cluster.segments.map((s) => s.name), idsFrom: cluster.previous });
     const churn = await compute.trainAndScoreChurn(load);
     await finished('churn', { rocAuc: churn.holdout.rocAuc, topDecileLift: churn.holdout.liftByDecile[0] });
     // publishing is the commit point: once it starts, a cancellation no longer stops the run

@@ -1,0 +1,70 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { trainAndScoreChurn } from '../../activities/churn';
+import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
+import { queryRows, withConnection } from '../../activities/duckdb';
+import { computeFeatures } from '../../activities/features';
+import { loadUsage } from '../../activities/load';
+import { publishSnapshot, readManifest, type PublishResult } from '../../activities/publish';
+import { findPreviousSegmentation } from '../../activities/segment-history';
+import type { StoreConfig } from '../../domain/store-layout';
+import { reproduceSnapshot } from '../../pipelines/snapshot-store';
+import { smallSample, storeIn, tempDir } from '../helpers';
+
+/** Two consecutive months: segment ids carry over, and migration between them is counted. */
+describe('segment ids stable across months', () => {
+  let store: StoreConfig;
+  let input: string;
+  const published: Record<string, { cluster: ClusterSummary; snapshot: PublishResult }> = {};
+
+  async function runMonth(month: string) {
+    const run = { workflowId: `history-${month}`, runId: 'r1' };
+    const load = await loadUsage(store, run, { month, input });
+    const features = await computeFeatures(load.dbPath, load.params);
+    const previous = await findPreviousSegmentation(store, month);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, previous);
+    const churn = await trainAndScoreChurn(load.dbPath, load.params);
+    const snapshot = await publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
+    published[month] = { cluster, snapshot };
+  }
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir, 3_000, 9);
+    input = join(sample.outDir, 'usage');
+    store = storeIn(dir);
+    await runMonth('2026-05');
+    await runMonth('2026-06');
+  });
+
+  it("carries last month's ids over to the nearest segments", async () => {
+    expect(published['2026-05'].cluster.previous).toBeNull();
+    expect(published['2026-06'].cluster.previous).toEqual({ month: '2026-05', version: 1 });
+    // the same structure both months (k chosen by silhouette): every id carries over
+    const ids = (month: string) => published[month].cluster.centroids.map((c) => c.segmentId);
+    expect(ids('2026-06')).toEqual(ids('2026-05'));
+    const manifest = await readManifest(store, '2026-06', 1);
+    expect(manifest.metrics.previousSnapshot).toEqual({ month: '2026-05', version: 1 });
+  });
+
+  it('counts migration between the months, and most subscribers keep their segment', async () => {
+    const cells = await withConnection(':memory:', (conn) =>
+      queryRows<{ from_segment_id: number | null; to_segment_id: number | null; subscribers: number }>(conn, 'SELECT * FROM read_parquet($file)', {
+        file: join(published['2026-06'].snapshot.path, 'migration.parquet'),
+      }),
+    );
+    const total = (filter: (c: (typeof cells)[number]) => boolean) => cells.filter(filter).reduce((sum, c) => sum + c.subscribers, 0);
+    const both = total((c) => c.from_segment_id !== null && c.to_segment_id !== null);
+    const stayed = total((c) => c.from_segment_id !== null && c.from_segment_id === c.to_segment_id);
+    expect(stayed / both).toBeGreaterThan(0.85);
+    expect(total((c) => c.to_segment_id !== null)).toBe(published['2026-06'].cluster.segments.reduce((sum, s) => sum + s.subscribers, 0));
+    expect(total((c) => c.from_segment_id === null)).toBeGreaterThan(0); // joiners: "(new)"
+    expect(total((c) => c.to_segment_id === null)).toBeGreaterThan(0); // churners: "(gone)"
+  });
+
+  it('reproduces a snapshot whose ids came from a previous one', async () => {
+    const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
+    expect(report.files.map((f) => f.file)).toContain('migration.parquet');
+    expect(report.identical).toBe(true);
+  });
+});
