@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { RunParams } from '../domain/params';
+import { segmentAction, type SegmentAction } from '../domain/actions';
 import { segmentName, uniqueNames } from '../domain/segment-names';
 import { checkpoint } from './context';
 import { queryOne, queryRows, withConnection } from './duckdb';
@@ -19,7 +20,7 @@ export const CLUSTER_FEATURES = {
   sticky_services: 'sticky_services',
 } as const;
 
-export interface SegmentProfile {
+export interface SegmentProfile extends SegmentAction {
   segmentId: number;
   name: string;
   subscribers: number;
@@ -77,9 +78,17 @@ export async function clusterSubscribers(dbPath: string, params: RunParams, prev
 
     await writeSegments(conn, segment, distance, idOf);
     const segments = await profileSegments(conn);
-    await conn.run('CREATE OR REPLACE TABLE segment_names (segment_id INTEGER, segment_name VARCHAR)');
+    await conn.run(
+      'CREATE OR REPLACE TABLE segment_catalog (segment_id INTEGER, segment_name VARCHAR, recommended_product VARCHAR, segment_channel VARCHAR, contact_moment VARCHAR)',
+    );
     for (const profile of segments) {
-      await conn.run('INSERT INTO segment_names VALUES ($id, $name)', { id: profile.segmentId, name: profile.name });
+      await conn.run('INSERT INTO segment_catalog VALUES ($id, $name, $product, $channel, $moment)', {
+        id: profile.segmentId,
+        name: profile.name,
+        product: profile.recommendedProduct,
+        channel: profile.channel,
+        moment: profile.contactMoment,
+      });
     }
     return {
       k: fit.k,
@@ -142,12 +151,12 @@ async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]
        coalesce(avg(voice_z), 0) AS voice_z, coalesce(avg(sticky_z), 0) AS sticky_z
      FROM scored GROUP BY segment_id ORDER BY segment_id`,
   );
-  const names = uniqueNames(
-    rows.map((r) => segmentName({ valueZ: r.value_z, dataZ: r.data_z, voiceZ: r.voice_z, stickyZ: r.sticky_z, mouTrend: r.mou_trend })),
-  );
+  const signals = rows.map((r) => ({ valueZ: r.value_z, dataZ: r.data_z, voiceZ: r.voice_z, stickyZ: r.sticky_z, mouTrend: r.mou_trend }));
+  const names = uniqueNames(signals.map(segmentName));
   return rows.map((r, i) => ({
     segmentId: r.segment_id,
     name: names[i],
+    ...segmentAction(signals[i]),
     subscribers: r.subscribers,
     share: r.share,
     arpu: r.arpu,

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { InvalidParamsError, SnapshotStoreError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
+import { CONTACT_MOMENTS, DISPATCH_MAX_PRIORITY, TAG_RULES } from '../domain/actions';
 import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../domain/store-layout';
 import type { ChurnSummary } from './churn';
@@ -79,6 +80,7 @@ const TABLE_OUTPUTS = [
   { table: 'snapshot_subscribers', file: 'subscribers.parquet' },
   { table: 'snapshot_segments', file: 'segments.parquet' },
   { table: 'snapshot_grids', file: 'grids.parquet' },
+  { table: 'snapshot_dispatch', file: 'dispatch.parquet' },
   { table: 'snapshot_quarantine', file: 'quarantine.parquet' },
 ] as const;
 
@@ -176,16 +178,34 @@ function pseudonymKey(params: RunParams): string | null {
 }
 
 async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
-  await conn.run('CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR)');
+  await conn.run('CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR, channel VARCHAR)');
   for (const cell of OPERATION_GRID) {
-    await conn.run('INSERT INTO operation_grid VALUES ($tier, $stable, $priority, $style)', {
+    await conn.run('INSERT INTO operation_grid VALUES ($tier, $stable, $priority, $style, $channel)', {
       tier: cell.valueTier,
       stable: cell.stable,
       priority: cell.priority,
       style: cell.retentionStyle,
+      channel: cell.channel,
     });
   }
-  await conn.run('CREATE OR REPLACE TEMP TABLE stable_threshold AS SELECT $score::DOUBLE AS score', { score: STABLE_SCORE });
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE action_settings AS SELECT
+       $stable_score::DOUBLE AS stable_score, $warning_mou_trend::DOUBLE AS warning_mou_trend,
+       $loyal_tenure::DOUBLE AS loyal_tenure, $new_tenure::DOUBLE AS new_tenure, $declining_trend::DOUBLE AS declining_trend,
+       $dispatch_max_priority::INTEGER AS dispatch_max_priority, $moment_warning AS moment_warning,
+       $moment_new AS moment_new, $moment_declining AS moment_declining`,
+    {
+      stable_score: STABLE_SCORE,
+      warning_mou_trend: TAG_RULES.warningMouTrend,
+      loyal_tenure: TAG_RULES.loyalTenureMonths,
+      new_tenure: TAG_RULES.newTenureMonths,
+      declining_trend: TAG_RULES.decliningTrend,
+      dispatch_max_priority: DISPATCH_MAX_PRIORITY,
+      moment_warning: CONTACT_MOMENTS.warning,
+      moment_new: CONTACT_MOMENTS.new,
+      moment_declining: CONTACT_MOMENTS.declining,
+    },
+  );
 }
 
 function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile[]): SnapshotManifest {

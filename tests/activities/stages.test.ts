@@ -113,6 +113,46 @@ describe('stages from load to publish', () => {
     expect(latest).toMatchObject({ version: 2, run: { runId: 'run-b' } });
   });
 
+  it('tags every subscriber, gives each an action, and lists whom to contact per grid', async () => {
+    const published = await publishSnapshot(store, { ...run, runId: 'run-actions' }, { requestedBy: 'test', load, features, cluster, churn });
+    const file = (name: string) => join(published.path, name);
+    const [subscribers] = await withConnection(':memory:', (conn) =>
+      queryRows<{ rows: number; actions: number; warned: number; vip: number; new_tag: number; at_risk: number }>(
+        conn,
+        `SELECT count(*) AS rows,
+                count(*) FILTER (WHERE recommended_product IS NOT NULL AND channel IS NOT NULL AND contact_moment IS NOT NULL AND operation_priority IS NOT NULL) AS actions,
+                count(*) FILTER (WHERE list_contains(tags, 'warning')) AS warned,
+                count(*) FILTER (WHERE list_contains(tags, 'VIP')) AS vip,
+                count(*) FILTER (WHERE list_contains(tags, 'new')) AS new_tag,
+                count(*) FILTER (WHERE risk_band <> 'low' OR operation_priority <= 2) AS at_risk
+         FROM read_parquet($file)`,
+        { file: file('subscribers.parquet') },
+      ),
+    );
+    expect(subscribers.actions).toBe(subscribers.rows);
+    expect(subscribers.warned).toBeGreaterThan(0);
+    expect(subscribers.vip).toBeGreaterThan(0);
+    expect(subscribers.new_tag).toBeGreaterThan(0);
+
+    const dispatch = await withConnection(':memory:', (conn) =>
+      queryRows<{ grid: string; contact_rank: number; operation_priority: number; churn_score: number }>(
+        conn,
+        'SELECT grid, contact_rank, operation_priority, churn_score FROM read_parquet($file)',
+        { file: file('dispatch.parquet') },
+      ),
+    );
+    expect(dispatch.length).toBe(subscribers.at_risk);
+    const byGrid = new Map<string, typeof dispatch>();
+    for (const row of dispatch) byGrid.set(row.grid, [...(byGrid.get(row.grid) ?? []), row]);
+    for (const rows of byGrid.values()) {
+      expect(rows.map((r) => r.contact_rank)).toEqual(rows.map((_, i) => i + 1));
+      for (let i = 1; i < rows.length; i++) {
+        const [a, b] = [rows[i - 1], rows[i]];
+        expect(a.operation_priority < b.operation_priority || (a.operation_priority === b.operation_priority && a.churn_score >= b.churn_score)).toBe(true);
+      }
+    }
+  });
+
   it('publishes keyed hashes instead of subscriber ids when asked, with the key only from the environment', async () => {
     const pseudonymised = { ...load, params: { ...load.params, pseudonymiseIds: true } };
     const request = { requestedBy: 'test', load: pseudonymised, features, cluster, churn };

@@ -1,0 +1,65 @@
+import type { SegmentProfileSignals } from './segment-names';
+import { NAMING_THRESHOLDS } from './segment-names';
+
+/**
+ * CPCT (seed 002): for each segment the right Product, Channel and Time, and for each
+ * subscriber tags a marketer filters on. One parameterised place for all of these rules.
+ */
+
+export interface SegmentAction {
+  recommendedProduct: string;
+  channel: string;
+  contactMoment: string;
+}
+
+/** Calls and pushes are never placed in these hours (local time). */
+export const DO_NOT_DISTURB = '21:00-09:00';
+
+/** Product, channel and moment for a segment, from the same profile signals that name it. */
+export function segmentAction(signals: SegmentProfileSignals): SegmentAction {
+  const t = NAMING_THRESHOLDS;
+  const lean = signals.dataZ - signals.voiceZ;
+  const recommendedProduct =
+    signals.stickyZ > t.sticky
+      ? 'family plan upgrade with broadband'
+      : signals.valueZ > t.value && signals.dataZ > t.value && signals.voiceZ > t.value
+        ? 'premium unlimited plan with a device offer'
+        : lean > t.preference
+          ? 'larger data package or data add-on'
+          : lean < -t.preference
+            ? 'voice minutes bundle with a family number'
+            : signals.valueZ < -t.value
+              ? 'recharge bonus on a low-cost plan'
+              : 'converged mobile and broadband bundle';
+  const channel =
+    signals.valueZ > t.value ? 'account manager call' : signals.valueZ < -t.value ? 'SMS and app push' : 'outbound call and app push';
+  const contactMoment =
+    signals.mouTrend < t.declining
+      ? `now: usage is falling (change moment); not ${DO_NOT_DISTURB}`
+      : `in the week before the monthly bill; not ${DO_NOT_DISTURB}`;
+  return { recommendedProduct, channel, contactMoment };
+}
+
+/** Thresholds of the subscriber tags (domain.md: static and dynamic tags). */
+export const TAG_RULES = {
+  /** VIP: key customers by revenue share, or spend above the high-value threshold. */
+  vip: 'value_tier = key or high_value',
+  /** warning: churn risk band high / elevated, or minutes fell below this share of before. */
+  warningMouTrend: 0.6,
+  /** loyal: on the network at least this many months, stable, low churn risk. */
+  loyalTenureMonths: 36,
+  /** new: on the network fewer months than this. */
+  newTenureMonths: 6,
+  /** declining: spend or minutes down to this share of the three months before. */
+  decliningTrend: 0.8,
+} as const;
+
+/** Subscribers to contact: at churn risk, or high value and unstable (priority 1-2 in the grid). */
+export const DISPATCH_MAX_PRIORITY = 2;
+
+/** When to contact a subscriber, by what their tags say; otherwise the segment's moment. */
+export const CONTACT_MOMENTS = {
+  warning: `within 7 days, before the next bill (churn warning); not ${DO_NOT_DISTURB}`,
+  new: `in the first-use week; not ${DO_NOT_DISTURB}`,
+  declining: `now: usage is falling (change moment); not ${DO_NOT_DISTURB}`,
+} as const;
