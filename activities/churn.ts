@@ -9,7 +9,7 @@ import { checkpoint } from './context';
 import { queryOne, withConnection } from './duckdb';
 import { readColumns, type ColumnSet } from './ml/columns';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
-import { classifierMetrics, type ClassifierMetrics } from './ml/metrics';
+import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 
@@ -25,6 +25,8 @@ export interface ChurnSummary {
   trainingRows: number;
   holdoutRows: number;
   holdout: ClassifierMetrics;
+  /** Holdout ROC curve, at most 101 points. */
+  holdoutRoc: { fpr: number; tpr: number }[];
   /** The riskiest leaves, as readable rules. */
   topRules: LeafRule[];
   featureImportance: Record<string, number>;
@@ -73,7 +75,9 @@ export async function trainAndScoreChurn(dbPath: string, params: RunParams): Pro
     DecisionTreeClassifier.load(model); // the published model must load in ml-cart
 
     const trainingScores = predictProbabilities(model, training.columns);
-    const holdout = classifierMetrics(pick(trainingScores, holdoutRows), pick(labels, holdoutRows));
+    const holdoutScores = pick(trainingScores, holdoutRows);
+    const holdoutLabels = pick(labels, holdoutRows);
+    const holdout = classifierMetrics(holdoutScores, holdoutLabels);
     let trainPositives = 0;
     for (const row of trainRows) trainPositives += labels[row];
 
@@ -90,6 +94,7 @@ export async function trainAndScoreChurn(dbPath: string, params: RunParams): Pro
       trainingRows: trainRows.length,
       holdoutRows: holdoutRows.length,
       holdout,
+      holdoutRoc: rocCurve(holdoutScores, holdoutLabels),
       topRules: leafRules(model, training.names, trainPositives / trainRows.length).slice(0, 5),
       featureImportance: featureImportance(model, training.names),
       scoredRows: scores.length,

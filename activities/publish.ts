@@ -12,6 +12,7 @@ import { codeVersion, type CodeVersion } from './code-version';
 import { checkpoint } from './context';
 import { queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
 import { hashFile } from './hashing';
+import { buildReport } from './report/report';
 import type { FeatureSummary } from './features';
 import { withFileLock } from './file-lock';
 import type { InputFile, LoadSummary } from './load';
@@ -161,9 +162,11 @@ async function writeOutputs(previousStore: StoreConfig, request: PublishRequest,
       await conn.run(`COPY (SELECT * FROM ${table}) TO (getvariable('output_path')) (FORMAT parquet, COMPRESSION zstd)`);
       rowCounts.set(file, (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows);
     }
+    await checkpoint({ stage: 'publish: report.html' });
+    await writeFile(join(staging, 'report.html'), await buildReport(conn, request, previous !== null));
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
-  const files = [...tables.map((o) => o.file), 'churn_model.json'];
+  const files = [...tables.map((o) => o.file), 'churn_model.json', 'report.html'];
   return Promise.all(files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })));
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes a clean clone runnable: npm dependencies (only when package-lock.json changed since
-# the last install) and the Temporal CLI (only when none is found). Safe to run every time.
+# the last install) and the Temporal CLI (only when none is found). With --with-browser (the
+# test command) also a Chromium for the report's browser test. Safe to run every time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -17,3 +18,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 bash scripts/ensure-temporal.sh >/dev/null
+if [ "${1:-}" = "--with-browser" ]; then
+  bash scripts/ensure-chromium.sh >/dev/null
+fi

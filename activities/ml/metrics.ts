@@ -94,3 +94,24 @@ export function adjustedRandIndex(cells: { a: string | number; b: string | numbe
   const maximum = (sumRows + sumCols) / 2;
   return maximum === expected ? 1 : (sumCells - expected) / (maximum - expected);
 }
+
+/** ROC curve points (false positive rate, true positive rate), at most `maxPoints` of them, from (0,0) to (1,1). */
+export function rocCurve(scores: Float64Array, labels: Uint8Array, maxPoints = 101): { fpr: number; tpr: number }[] {
+  const n = scores.length;
+  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  let positives = 0;
+  for (let i = 0; i < n; i++) positives += labels[i];
+  const negatives = n - positives;
+  const points = [{ fpr: 0, tpr: 0 }];
+  let tp = 0;
+  let fp = 0;
+  for (let start = 0; start < n; ) {
+    let end = start;
+    while (end < n && scores[order[end]] === scores[order[start]]) labels[order[end++]] ? tp++ : fp++;
+    points.push({ fpr: negatives ? fp / negatives : 0, tpr: positives ? tp / positives : 0 });
+    start = end;
+  }
+  if (points.length <= maxPoints) return points;
+  const step = (points.length - 1) / (maxPoints - 1);
+  return Array.from({ length: maxPoints }, (_, i) => points[Math.round(i * step)]);
+}

@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainAndScoreChurn } from '../../activities/churn';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
@@ -9,6 +12,7 @@ import { publishSnapshot, readManifest, type PublishResult } from '../../activit
 import { findPreviousSegmentation } from '../../activities/segment-history';
 import type { StoreConfig } from '../../domain/store-layout';
 import { reproduceSnapshot } from '../../pipelines/snapshot-store';
+import { REPO_ROOT } from '../../worker/config';
 import { smallSample, storeIn, tempDir } from '../helpers';
 
 /** Two consecutive months: segment ids carry over, and migration between them is counted. */
@@ -65,6 +69,39 @@ describe('segment ids stable across months', () => {
   it('reproduces a snapshot whose ids came from a previous one', async () => {
     const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
     expect(report.files.map((f) => f.file)).toContain('migration.parquet');
+    expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
     expect(report.identical).toBe(true);
+  });
+
+  it('publishes a run report a browser renders: every chart drawn, no console errors', async () => {
+    const { chromium } = await import('playwright-core');
+    const executablePath = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-chromium.sh')], { encoding: 'utf8' }).trim();
+    const browser = await chromium.launch({
+      executablePath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
+      const problems: string[] = [];
+      page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
+      page.on('pageerror', (error) => problems.push(error.message));
+      page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
+      await page.goto(pathToFileURL(join(published['2026-06'].snapshot.path, 'report.html')).href);
+      const charts = await page.$$eval('svg.marks', (svgs) =>
+        svgs.map((svg) => ({ marks: svg.querySelectorAll('path, rect, line, text').length, width: svg.getBoundingClientRect().width })),
+      );
+      expect(charts.length).toBe(8); // segments, pareto, grid, ROC, lift, importance, migration, data quality
+      for (const chart of charts) {
+        expect(chart.marks).toBeGreaterThan(10);
+        expect(chart.width).toBeGreaterThan(100);
+      }
+      expect(await page.textContent('h1')).toBe('segflow run report — 2026-06');
+      expect(await page.$$eval('#segments table tr', (rows) => rows.length)).toBe(published['2026-06'].cluster.k + 1);
+      await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'report.png'), fullPage: true });
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });

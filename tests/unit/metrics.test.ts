@@ -1,8 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { adjustedRandIndex, classifierMetrics } from '../../activities/ml/metrics';
+import { adjustedRandIndex, classifierMetrics, rocCurve } from '../../activities/ml/metrics';
 
 const f64 = (values: number[]) => Float64Array.from(values);
 const u8 = (values: number[]) => Uint8Array.from(values);
+
+describe('ROC curve', () => {
+  it('runs from (0,0) to (1,1), one point per distinct score, thinned to maxPoints', () => {
+    const curve = rocCurve(Float64Array.from([0.9, 0.8, 0.8, 0.1]), Uint8Array.from([1, 1, 0, 0]));
+    expect(curve).toEqual([{ fpr: 0, tpr: 0 }, { fpr: 0, tpr: 0.5 }, { fpr: 0.5, tpr: 1 }, { fpr: 1, tpr: 1 }]);
+    const many = rocCurve(Float64Array.from({ length: 1000 }, (_, i) => i), Uint8Array.from({ length: 1000 }, (_, i) => i % 2), 11);
+    expect(many).toHaveLength(11);
+    expect(many[0]).toEqual({ fpr: 0, tpr: 0 });
+    expect(many[10]).toEqual({ fpr: 1, tpr: 1 });
+  });
+});
 
 describe('adjusted Rand index', () => {
   it('is 1 for the same partition under other names and about 0 for an unrelated one', () => {
