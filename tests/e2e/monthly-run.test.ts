@@ -63,7 +63,7 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
 
     const manifest = await readManifest(store, '2026-06', 1);
     expect(manifest.run.workflowId).toBe(workflowId);
-    expect(manifest.outputs.map((o) => o.file).sort()).toEqual(['churn_model.json', 'dispatch.parquet', 'grids.parquet', 'quarantine.parquet', 'segments.parquet', 'subscribers.parquet']);
+    expect(manifest.outputs.map((o) => o.file).sort()).toEqual(['churn_model.json', 'dispatch.parquet', 'grids.parquet', 'quarantine.parquet', 'report.html', 'segments.parquet', 'subscribers.parquet']);
     expect(existsSync(join(store.workDir, 'runs'))).toBe(true);
     expect(await readdir(join(store.workDir, 'runs'))).toEqual([]); // the scratch database is removed after publishing
 

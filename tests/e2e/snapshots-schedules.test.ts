@@ -106,7 +106,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     const report = await reproduceSnapshot(config.store, { month, version: 2 });
     expect(report.changedInputs).toEqual([]);
     // v2's segment ids came from the backfilled month before it, so it also has migration.parquet
-    expect(report.files.map((f) => f.file).sort()).toEqual(['churn_model.json', 'dispatch.parquet', 'grids.parquet', 'migration.parquet', 'quarantine.parquet', 'segments.parquet', 'subscribers.parquet']);
+    expect(report.files.map((f) => f.file).sort()).toEqual(['churn_model.json', 'dispatch.parquet', 'grids.parquet', 'migration.parquet', 'quarantine.parquet', 'report.html', 'segments.parquet', 'subscribers.parquet']);
     expect(report.identical).toBe(true);
   });
 
