@@ -41,13 +41,21 @@ export interface ChurnSummary {
  * stratified holdout, and scores this month's subscribers. Writes table
  * `scores(row_idx, churn_score, risk_band)` and the model (ml-cart JSON) beside the database.
  */
-export async function trainAndScoreChurn(dbPath: string, params: RunParams): Promise<ChurnSummary> {
+export async function trainAndScoreChurn(
+  dbPath: string,
+  params: RunParams,
+  /** Features the input could not support (FeatureSummary.skippedFeatures). */
+  skippedFeatures: string[] = [],
+): Promise<ChurnSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
-    const select = CHURN_FEATURES.map((name) => `"${name}"::DOUBLE AS "${name}"`).join(', ');
+    const select = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name))
+      .map((name) => `"${name}"::DOUBLE AS "${name}"`)
+      .join(', ');
+    // training rows need a known outcome: a user's label may be missing for some subscribers
     const counts = await queryOne<{ train: number; score: number; churners: number }>(
       conn,
-      `SELECT count(*) FILTER (WHERE purpose = 'train') AS train, count(*) FILTER (WHERE purpose = 'score') AS score,
+      `SELECT count(*) FILTER (WHERE purpose = 'train' AND churned_next_month IS NOT NULL) AS train, count(*) FILTER (WHERE purpose = 'score') AS score,
               count(*) FILTER (WHERE churned_next_month) AS churners FROM features`,
     );
     if (counts.train < 10 * params.treeMinLeaf || counts.churners < 10) {
@@ -58,7 +66,7 @@ export async function trainAndScoreChurn(dbPath: string, params: RunParams): Pro
     }
     const training = await readColumns(
       conn,
-      `SELECT ${select}, churned_next_month::DOUBLE AS label FROM features WHERE purpose = 'train' ORDER BY row_idx`,
+      `SELECT ${select}, churned_next_month::DOUBLE AS label FROM features WHERE purpose = 'train' AND churned_next_month IS NOT NULL ORDER BY row_idx`,
       {},
       counts.train,
     );

@@ -20,6 +20,17 @@ export const CLUSTER_FEATURES = {
   sticky_services: 'sticky_services',
 } as const;
 
+/** The feature each clustering input is made from, to leave out those an input cannot support. */
+const CLUSTER_FEATURE_SOURCES: Record<keyof typeof CLUSTER_FEATURES, string> = {
+  log_arpu: 'arpu',
+  log_mou: 'mou',
+  log_dou: 'dou',
+  log_sms: 'sms',
+  log_call_circle: 'call_circle',
+  log_tenure: 'tenure_months',
+  sticky_services: 'sticky_services',
+};
+
 export interface SegmentProfile extends SegmentAction {
   segmentId: number;
   name: string;
@@ -58,11 +69,19 @@ export interface ClusterSummary {
  * value (1 = highest ARPU). Writes tables `segments(row_idx, segment_id, distance)` and
  * `segment_names`.
  */
-export async function clusterSubscribers(dbPath: string, params: RunParams, previous: PreviousSegmentation | null = null): Promise<ClusterSummary> {
+export async function clusterSubscribers(
+  dbPath: string,
+  params: RunParams,
+  previous: PreviousSegmentation | null = null,
+  /** Features the input could not support (FeatureSummary.skippedFeatures). */
+  skippedFeatures: string[] = [],
+): Promise<ClusterSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     const { rows } = await queryOne<{ rows: number }>(conn, "SELECT count(*) AS rows FROM features WHERE purpose = 'score'");
-    const select = Object.entries(CLUSTER_FEATURES).map(([name, expression]) => `(${expression})::DOUBLE AS ${name}`);
+    const select = Object.entries(CLUSTER_FEATURES)
+      .filter(([name]) => !skippedFeatures.includes(CLUSTER_FEATURE_SOURCES[name as keyof typeof CLUSTER_FEATURES]))
+      .map(([name, expression]) => `(${expression})::DOUBLE AS ${name}`);
     const data = await readColumns(conn, `SELECT ${select.join(', ')} FROM features WHERE purpose = 'score' ORDER BY row_idx`, {}, rows);
     await checkpoint({ stage: 'cluster: choosing k' });
     const choice = params.k

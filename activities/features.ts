@@ -3,10 +3,44 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
+import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
 import { queryOne, readSql, runScript, withConnection } from './duckdb';
 
+/** What the input provides, from the load stage. */
+export interface FeatureInput {
+  format: 'long' | 'snapshot';
+  /** Contract columns present in the input. */
+  inputColumns: string[];
+}
+
+const FULL_INPUT: FeatureInput = { format: 'long', inputColumns: [] };
+
+/** Features and the optional input columns they need; a feature whose column is absent is skipped, not faked. */
+const FEATURE_INPUTS: Record<string, string[]> = {
+  sms: ['sms_count'],
+  frequency: ['recharge_count'],
+  recharge_amount: ['recharge_amount'],
+  recharge_trend: ['recharge_count'],
+  recency_days: ['last_recharge_date'],
+  payment_delay_avg: ['payment_delay_days'],
+  complaints_recent: ['complaints'],
+  contract_months_left: ['contract_end_date'],
+  call_circle: ['call_circle'],
+};
+const STICKY_INPUTS = ['has_broadband', 'has_family_bundle'];
+/** Need months of history: last 3 months against the 3 before. */
+const TREND_FEATURES = ['mou_trend', 'dou_trend', 'spend_trend', 'recharge_trend', 'spend_slope_rel', 'spend_volatility', 'mou_volatility'];
+const TREND_MONTHS = 6;
+
+export interface SkippedFeature {
+  feature: string;
+  reason: string;
+}
+
 export interface FeatureSummary {
+  /** Features the input cannot support: NULL in the outputs, left out of the models. */
+  skippedFeatures: SkippedFeature[];
   /** Subscribers scored this month (feature month = run month). */
   scoringRows: number;
   /** Subscribers with a known next-month outcome (feature month = run month - 1). */
@@ -23,16 +57,18 @@ const FEATURE_SQL_DIR = new URL('./features/', import.meta.url);
  * (to score) and the month before it (to train on, labelled by whether the subscriber was gone
  * the month after).
  */
-export async function computeFeatures(dbPath: string, params: RunParams): Promise<FeatureSummary> {
+export async function computeFeatures(dbPath: string, params: RunParams, input: FeatureInput = FULL_INPUT): Promise<FeatureSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
-    await writeFeatureSettings(conn, params);
+    await writeFeatureSettings(conn, params, input);
     const files = (await readdir(FEATURE_SQL_DIR)).filter((name) => name.endsWith('.sql')).sort();
     for (const [index, file] of files.entries()) {
       await checkpoint({ stage: `features: ${file}`, done: index, total: files.length });
       await runScript(conn, await readSql(FEATURE_SQL_DIR.href, file));
     }
     await conn.run('DROP VIEW feature_window');
+    const skippedFeatures = await skippedFeaturesFor(conn, input, params);
+    for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
     const counts = await queryOne<{ scoring: number; training: number; churn_rate: number | null }>(
       conn,
       `SELECT count(*) FILTER (WHERE purpose = 'score') AS scoring,
@@ -41,6 +77,7 @@ export async function computeFeatures(dbPath: string, params: RunParams): Promis
        FROM features`,
     );
     return {
+      skippedFeatures,
       scoringRows: counts.scoring,
       trainingRows: counts.training,
       trainingChurnRate: counts.churn_rate ?? 0,
@@ -49,17 +86,37 @@ export async function computeFeatures(dbPath: string, params: RunParams): Promis
   });
 }
 
+/**
+ * The features an input cannot support: those whose optional columns are absent, and the trends
+ * when there are fewer than six months of history (a snapshot has one).
+ */
+async function skippedFeaturesFor(conn: DuckDBConnection, input: FeatureInput, params: RunParams): Promise<SkippedFeature[]> {
+  if (input.inputColumns.length === 0) return [];
+  const has = new Set(input.inputColumns);
+  const skipped = new Map<string, string>();
+  const { months } = await queryOne<{ months: number }>(conn, 'SELECT count(DISTINCT "month") AS months FROM usage WHERE "month" <= $month::DATE', { month: firstDay(params.month) });
+  if (months < TREND_MONTHS) for (const feature of TREND_FEATURES) skipped.set(feature, `needs ${TREND_MONTHS} months of history; the input has ${months}`);
+  for (const [feature, columns] of Object.entries(FEATURE_INPUTS)) {
+    const absent = columns.filter((column) => !has.has(column));
+    if (absent.length > 0 && !skipped.has(feature)) skipped.set(feature, `input has no ${absent.join(', ')}`);
+  }
+  if (STICKY_INPUTS.every((column) => !has.has(column))) skipped.set('sticky_services', `input has no ${STICKY_INPUTS.join(' or ')}`);
+  return [...skipped].map(([feature, reason]) => ({ feature, reason }));
+}
+
 /** Feature months and rule settings as one-row tables, every value bound, never spliced. */
-export async function writeFeatureSettings(conn: DuckDBConnection, params: RunParams): Promise<void> {
+export async function writeFeatureSettings(conn: DuckDBConnection, params: RunParams, input: FeatureInput = FULL_INPUT): Promise<void> {
+  // a snapshot trains on its own month with the user's labels; monthly usage on the month before
+  const trainMonth = input.format === 'snapshot' ? params.month : addMonths(params.month, -1);
   await conn.run(
     `CREATE OR REPLACE TABLE feature_months AS
      SELECT * FROM (VALUES ($score_month::DATE, 'score'), ($train_month::DATE, 'train')) AS t(as_of, purpose)`,
-    { score_month: firstDay(params.month), train_month: firstDay(addMonths(params.month, -1)) },
+    { score_month: firstDay(params.month), train_month: firstDay(trainMonth) },
   );
   const w = STABILITY_WEIGHTS;
   await conn.run(
     `CREATE OR REPLACE TABLE feature_settings AS SELECT
-       $history_months::INTEGER AS history_months,
+       $history_months::INTEGER AS history_months, $use_user_labels::BOOLEAN AS use_user_labels,
        $key_share::DOUBLE AS key_share, $high_share::DOUBLE AS high_share, $mid_share::DOUBLE AS mid_share,
        $high_value_threshold::DOUBLE AS high_value_threshold,
        $tenure_cap_months::DOUBLE AS tenure_cap_months, $w_tenure::DOUBLE AS w_tenure,
@@ -68,6 +125,7 @@ export async function writeFeatureSettings(conn: DuckDBConnection, params: RunPa
        $w_call_circle::DOUBLE AS w_call_circle, $w_premium_number::DOUBLE AS w_premium_number`,
     {
       history_months: params.historyMonths,
+      use_user_labels: input.inputColumns.includes('churn_label'),
       key_share: params.keyCustomerRevenueShare,
       high_share: Math.max(VALUE_TIER_SHARES.high, params.keyCustomerRevenueShare),
       mid_share: Math.max(VALUE_TIER_SHARES.mid, params.keyCustomerRevenueShare),

@@ -10,7 +10,7 @@ import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
 import { recordAudit, type AuditRecordRequest } from './audit';
 import { trainAndScoreChurn } from './churn';
 import { clusterSubscribers } from './cluster';
-import { computeFeatures } from './features';
+import { computeFeatures, type FeatureSummary } from './features';
 import { loadUsage, type LoadSummary } from './load';
 import { publishSnapshot, type PublishRequest } from './publish';
 import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
@@ -49,12 +49,14 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
 
   return {
     loadUsage: (run: RunRef, params: { month?: unknown }) => attemptStage('load', params?.month, () => stages.loadUsage(store, run, params)),
-    computeFeatures: (load: LoadSummary) => attemptStage('features', load.params.month, () => stages.computeFeatures(load.dbPath, load.params)),
-    clusterSubscribers: (load: LoadSummary, previous: PreviousSegmentation | null) =>
-      attemptStage('cluster', load.params.month, () => stages.clusterSubscribers(load.dbPath, load.params, previous)),
+    computeFeatures: (load: LoadSummary) =>
+      attemptStage('features', load.params.month, () => stages.computeFeatures(load.dbPath, load.params, { format: load.format, inputColumns: load.inputColumns })),
+    clusterSubscribers: (load: LoadSummary, features: FeatureSummary, previous: PreviousSegmentation | null) =>
+      attemptStage('cluster', load.params.month, () => stages.clusterSubscribers(load.dbPath, load.params, previous, skipped(features))),
     /** Last month's segmentation, to keep segment ids stable (null when there is none). */
     findPreviousSegmentation: (month: string) => findPreviousSegmentation(store, month),
-    trainAndScoreChurn: (load: LoadSummary) => attemptStage('churn', load.params.month, () => stages.trainAndScoreChurn(load.dbPath, load.params)),
+    trainAndScoreChurn: (load: LoadSummary, features: FeatureSummary) =>
+      attemptStage('churn', load.params.month, () => stages.trainAndScoreChurn(load.dbPath, load.params, skipped(features))),
     publishSnapshot: (run: RunRef, request: PublishRequest) => attemptStage('publish', request.load.params.month, () => stages.publishSnapshot(store, run, request)),
     recordAudit: async (request: AuditRecordRequest) => {
       await recordAudit(store, request);
@@ -65,5 +67,7 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
     },
   };
 }
+
+const skipped = (features: FeatureSummary) => features.skippedFeatures.map((s) => s.feature);
 
 export type SegflowActivities = ReturnType<typeof createActivities>;

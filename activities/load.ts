@@ -1,8 +1,9 @@
-import { mkdir, readdir, realpath, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
+import { IDENTITY_MAPPING, InputMappingSchema, type InputMapping } from '../domain/mapping';
 import { addMonths, firstDay } from '../domain/month';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
@@ -35,6 +36,10 @@ export interface LoadSummary {
   rowsQuarantined: number;
   quarantineByReason: Record<string, number>;
   subscribersInMonth: number;
+  /** "long" (monthly usage) or "snapshot" (one row per subscriber), from the mapping. */
+  format: 'long' | 'snapshot';
+  /** Contract columns the input provides; features needing others are skipped. */
+  inputColumns: string[];
 }
 
 const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
@@ -57,30 +62,38 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
   await mkdir(dir, { recursive: true });
   const dbPath = join(dir, 'work.duckdb');
 
+  const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
+
   return withConnection(dbPath, async (conn) => {
     const inputFiles: InputFile[] = [];
+    /** contract column -> the DuckDB type of the input column it is read from */
     const presentColumns = new Map<string, string>();
     for (const [index, path] of files.entries()) {
       await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
       const columns = await describeFile(conn, path);
-      const missing = USAGE_CONTRACT.filter((c) => c.required && !columns.has(c.name)).map((c) => c.name);
-      if (missing.length > 0) {
-        throw new SchemaContractError(`${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts)`);
+      const missing: string[] = [];
+      for (const column of USAGE_CONTRACT) {
+        const source = mapping.columns[column.name] ?? column.name;
+        if (columns.has(source)) {
+          const type = mapping.values[column.name] ? 'VARCHAR' : (columns.get(source) as string);
+          if (presentColumns.get(column.name) !== 'BLOB') presentColumns.set(column.name, type);
+        } else if (mapping.columns[column.name]) {
+          throw new SchemaContractError(`the mapping reads ${column.name} from column "${source}", but ${path} has no such column`);
+        } else if (column.required && !(column.name === 'month' && mapping.format === 'snapshot')) {
+          missing.push(column.name);
+        }
       }
-      for (const [name, type] of columns) if (presentColumns.get(name) !== 'BLOB') presentColumns.set(name, type);
-      const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM read_parquet($path)', { path });
+      if (missing.length > 0) {
+        throw new SchemaContractError(`${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`);
+      }
+      const { rows } = await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`, { path });
       const { sha256, bytes } = await hashFile(path);
       inputFiles.push({ path, sha256, bytes, rows });
     }
+    if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
 
     await checkpoint({ stage: 'load: reading and checking rows' });
-    const contractColumns = USAGE_CONTRACT.map((c) => c.name).filter((name) => presentColumns.has(name));
-    await setVariable(conn, 'input_files', listValue(files));
-    await conn.run(
-      `CREATE OR REPLACE TEMP VIEW raw_input AS
-       SELECT filename AS source_file, file_row_number AS file_row, ${contractColumns.map(quoteIdent).join(', ')}
-       FROM read_parquet(getvariable('input_files'), union_by_name = true, filename = true, file_row_number = true, hive_partitioning = false)`,
-    );
+    await createRawInput(conn, files, mapping, presentColumns, params.month);
     try {
       for (const statement of buildCheckSql(presentColumns)) {
         await conn.run(statement, statement.includes('$window_start') ? { window_start: firstDay(windowStart), window_end: firstDay(windowEnd) } : undefined);
@@ -127,6 +140,8 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
       rowsQuarantined: counts.quarantined,
       quarantineByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.rows])),
       subscribersInMonth: counts.in_month,
+      format: mapping.format,
+      inputColumns: [...presentColumns.keys()],
     };
     assertUsable(summary);
     return summary;
@@ -153,13 +168,13 @@ function assertUsable(summary: LoadSummary): void {
   }
 }
 
-/** Parquet files under `input` (a file or a folder, searched recursively), minus month folders outside the window. */
+/** Parquet and CSV files under `input` (a file or a folder, searched recursively), minus month folders outside the window. */
 export async function findInputFiles(input: string, windowStart: string, windowEnd: string): Promise<{ files: string[]; outsideWindow: number }> {
   const root = resolve(input);
   const info = await stat(root).catch(() => {
     throw new InputFileError(`input not found: ${root}`);
   });
-  const candidates = info.isDirectory() ? await listParquet(root) : [root];
+  const candidates = info.isDirectory() ? await listInputFiles(root) : [root];
   const files: string[] = [];
   let outsideWindow = 0;
   for (const file of candidates) {
@@ -170,7 +185,7 @@ export async function findInputFiles(input: string, windowStart: string, windowE
   if (files.length === 0) {
     throw new InputFileError(
       candidates.length === 0
-        ? `no .parquet files under ${root}`
+        ? `no .parquet or .csv files under ${root}`
         : `none of the ${candidates.length} files under ${root} is in the window ${windowStart}..${windowEnd}`,
     );
   }
@@ -185,20 +200,90 @@ async function assertWithin(dataRoot: string, input: string): Promise<void> {
   }
 }
 
-async function listParquet(dir: string): Promise<string[]> {
+async function listInputFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.parquet'))
+    .filter((entry) => entry.isFile() && /\.(parquet|csv)$/i.test(entry.name))
     .map((entry) => join(entry.parentPath, entry.name))
     .sort();
 }
 
-/** Column names and DuckDB types of a Parquet file. */
+/** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */
+function readerSql(path: string, argument: string): string {
+  return path.toLowerCase().endsWith('.csv') ? `read_csv(${argument}, header = true, all_varchar = true, parallel = false)` : `read_parquet(${argument})`;
+}
+
+/**
+ * View `raw_input(source_file, file_row, <contract columns>)` over every input file, with the
+ * mapping applied: the user's columns renamed, their value encodings translated (through the
+ * bound table value_encodings), text months parsed, and a snapshot's month set to the run month.
+ */
+async function createRawInput(conn: DuckDBConnection, files: string[], mapping: InputMapping, present: Map<string, string>, runMonth: string): Promise<void> {
+  const parquet = files.filter((file) => !file.toLowerCase().endsWith('.csv'));
+  const csv = files.filter((file) => file.toLowerCase().endsWith('.csv'));
+  const parts: string[] = [];
+  if (parquet.length > 0) {
+    await setVariable(conn, 'parquet_files', listValue(parquet));
+    parts.push(`SELECT * EXCLUDE (filename, file_row_number), filename AS source_file, file_row_number AS file_row
+      FROM read_parquet(getvariable('parquet_files'), union_by_name = true, filename = true, file_row_number = true, hive_partitioning = false)`);
+  }
+  if (csv.length > 0) {
+    await setVariable(conn, 'csv_files', listValue(csv));
+    parts.push(`SELECT * EXCLUDE (filename), filename AS source_file, row_number() OVER (PARTITION BY filename) - 1 AS file_row
+      FROM read_csv(getvariable('csv_files'), union_by_name = true, filename = true, header = true, all_varchar = true, parallel = false)`);
+  }
+  await conn.run('CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)');
+  for (const [column, encoding] of Object.entries(mapping.values)) {
+    for (const [source, target] of Object.entries(encoding)) {
+      await conn.run('INSERT INTO value_encodings VALUES ($column, $source, $target)', { column, source, target: target === null ? null : String(target) });
+    }
+  }
+  await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
+  await setVariable(conn, 'run_month', firstDay(runMonth));
+
+  const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {
+    const source = mapping.columns[column.name] ?? column.name;
+    const id = quoteIdent(column.name);
+    if (column.name === 'month' && mapping.format === 'snapshot' && !mapping.columns.month) return `getvariable('run_month')::DATE AS ${id}`;
+    let value = quoteIdent(source);
+    if (mapping.values[column.name]) {
+      // column names come from the contract (an allow-list); the encodings themselves are bound
+      value = `coalesce((SELECT e.contract_value FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR), ${value}::VARCHAR)`;
+    }
+    if (column.name === 'month' && mapping.monthFormat) value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
+    return `${value} AS ${id}`;
+  });
+  await conn.run(
+    `CREATE OR REPLACE TEMP VIEW raw_input AS
+     SELECT source_file, file_row, ${expressions.join(', ')}
+     FROM (${parts.join('\nUNION ALL BY NAME\n')})`,
+  );
+}
+
+async function readMapping(path: string): Promise<InputMapping> {
+  const text = await readFile(path, 'utf8').catch((error: Error) => {
+    throw new InvalidParamsError(`cannot read the mapping file ${path}: ${error.message}`);
+  });
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new InvalidParamsError(`the mapping file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = InputMappingSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new InvalidParamsError(`invalid mapping file ${path}:\n${parsed.error.issues.map((i) => `${i.path.join('.') || '(mapping)'}: ${i.message}`).join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/** Column names and DuckDB types of a Parquet or CSV file. */
 async function describeFile(conn: DuckDBConnection, path: string): Promise<Map<string, string>> {
   try {
-    const rows = await queryRows<{ column_name: string; column_type: string }>(conn, 'DESCRIBE SELECT * FROM read_parquet($path)', { path });
+    const rows = await queryRows<{ column_name: string; column_type: string }>(conn, `DESCRIBE SELECT * FROM ${readerSql(path, '$path')}`, { path });
     return new Map(rows.map((row) => [row.column_name, row.column_type]));
   } catch (error) {
-    throw new InputFileError(`${basename(path)} is not a readable Parquet file (${path}): ${(error as Error).message.split('\n')[0]}`);
+    const kind = path.toLowerCase().endsWith('.csv') ? 'CSV' : 'Parquet';
+    throw new InputFileError(`${basename(path)} is not a readable ${kind} file (${path}): ${(error as Error).message.split('\n')[0]}`);
   }
 }

@@ -44,6 +44,8 @@ export interface SnapshotManifest {
   code: CodeVersion;
   rowCounts: { inputRows: number; loaded: number; quarantined: number; subscribers: number; trainingRows: number; holdoutRows: number };
   quarantineByReason: Record<string, number>;
+  /** Features the input could not support: NULL in subscribers.parquet, left out of the models. */
+  skippedFeatures: { feature: string; reason: string }[];
   metrics: {
     churnHoldout: ChurnSummary['holdout'];
     churnTopRules: ChurnSummary['topRules'];
@@ -230,6 +232,7 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       holdoutRows: churn.holdoutRows,
     },
     quarantineByReason: load.quarantineByReason,
+    skippedFeatures: request.features.skippedFeatures,
     metrics: {
       churnHoldout: churn.holdout,
       churnTopRules: churn.topRules,

@@ -43,6 +43,7 @@ export const USAGE_CONTRACT: readonly ColumnContract[] = [
   { name: 'premium_number', type: 'BOOLEAN', required: false, nullable: true, description: 'Holds a premium ("lucky") number' },
   { name: 'region', type: 'VARCHAR', required: false, nullable: true, maxLength: 128, description: 'Region' },
   { name: 'grid', type: 'VARCHAR', required: false, nullable: true, maxLength: 128, description: 'Service grid (territory owned by a store and manager)' },
+  { name: 'churn_label', type: 'BOOLEAN', required: false, nullable: true, description: "The user's churn outcome: left within the month after this row's month" },
 ];
 
 export const USAGE_KEY = ['subscriber_id', 'month'] as const;

@@ -9,8 +9,10 @@ export const RunParamsSchema = z
   .object({
     /** Month to segment and score, 'YYYY-MM'. */
     month: z.string().refine(isMonth, 'month must be YYYY-MM with a month 01-12'),
-    /** Folder of usage Parquet files (searched recursively), or explicit files. */
+    /** Folder of usage Parquet / CSV files (searched recursively), or one file. */
     input: z.string().min(1),
+    /** JSON file mapping the input's columns and value encodings onto the usage contract (domain/mapping.ts). */
+    mapping: z.string().min(1).optional(),
     /** Months of history features look back over, including the run month. Trends need 6. */
     historyMonths: z.number().int().min(6).max(24).default(6),
     /** Number of segments; left out, it is chosen from kMin..kMax by silhouette. */

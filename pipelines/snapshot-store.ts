@@ -177,11 +177,12 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const scratchStore: StoreConfig = { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') };
     const run = { workflowId: 'reproduce', runId: randomUUID() };
     const load = await loadUsage(scratchStore, run, manifest.params);
-    const features = await computeFeatures(load.dbPath, load.params);
+    const features = await computeFeatures(load.dbPath, load.params, { format: load.format, inputColumns: load.inputColumns });
+    const skipped = features.skippedFeatures.map((s) => s.feature);
     const pinned = manifest.metrics.previousSnapshot;
     const previous = pinned ? await findPreviousSegmentation(store, ref.month, pinned) : null;
-    const cluster = await clusterSubscribers(load.dbPath, load.params, previous);
-    const churn = await trainAndScoreChurn(load.dbPath, load.params);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, previous, skipped);
+    const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped);
     const published = await publishSnapshot(scratchStore, run, { requestedBy: 'reproduce', load, features, cluster, churn }, store);
     const again = JSON.parse(await readFile(published.manifestPath, 'utf8')) as SnapshotManifest;
     const files = manifest.outputs.map((output) => {

@@ -108,9 +108,9 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     const features = await compute.computeFeatures(load);
     await finished('features', { ...features });
     const previous = await bookkeeping.findPreviousSegmentation(month);
-    const cluster = await compute.clusterSubscribers(load, previous);
+    const cluster = await compute.clusterSubscribers(load, features, previous);
     await finished('cluster', { k: cluster.k, inertia: cluster.inertia, segments: cluster.segments.map((s) => s.name), idsFrom: cluster.previous });
-    const churn = await compute.trainAndScoreChurn(load);
+    const churn = await compute.trainAndScoreChurn(load, features);
     await finished('churn', { rocAuc: churn.holdout.rocAuc, topDecileLift: churn.holdout.liftByDecile[0] });
     // publishing is the commit point: once it starts, a cancellation no longer stops the run
     const snapshot = await CancellationScope.nonCancellable(async () => {

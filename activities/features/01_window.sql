@@ -8,5 +8,5 @@ SELECT f.as_of, date_diff('month', u."month", f.as_of) AS months_ago,
        u.* REPLACE (u.voice_minutes::DECIMAL(18, 4) AS voice_minutes, u.data_mb::DECIMAL(18, 4) AS data_mb,
                     u.spend::DECIMAL(18, 4) AS spend, u.recharge_amount::DECIMAL(18, 4) AS recharge_amount)
 FROM usage u
-JOIN feature_months f
+JOIN (SELECT DISTINCT as_of FROM feature_months) f
   ON u."month" BETWEEN f.as_of - to_months((SELECT history_months FROM feature_settings) - 1) AND f.as_of;

@@ -22,6 +22,7 @@ SELECT
   coalesce(sum(complaints) FILTER (WHERE months_ago < 3), 0)::DOUBLE AS complaints_recent,
   -- back on the network after at least one month away inside the window (won-back)
   count(*) < max(months_ago) + 1 AS returned_after_gap,
+  bool_or(churn_label) FILTER (WHERE months_ago = 0) AS user_churn_label,
   max(spend) FILTER (WHERE months_ago = 0)::DOUBLE AS spend_current,
   max(voice_minutes) FILTER (WHERE months_ago = 0)::DOUBLE AS mou_current,
   max(data_mb) FILTER (WHERE months_ago = 0)::DOUBLE AS dou_current

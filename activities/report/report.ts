@@ -117,6 +117,7 @@ export async function buildReport(conn: DuckDBConnection, request: PublishReques
   <section id="quality"><h2>Data quality</h2>
     <div class="row">${charts.quality}</div>
     <p class="note">${fmt(load.rowsRead)} rows read from ${load.inputFiles.length} files = ${fmt(load.rowsLoaded)} loaded + ${fmt(load.rowsQuarantined)} quarantined (quarantine.parquet lists each with its reason).</p>
+    ${request.features.skippedFeatures.length ? `<p class="note">Skipped features (the input cannot support them; left out of the models, empty in subscribers.parquet): ${request.features.skippedFeatures.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}
   </section>
 </main>
 </body>

@@ -63,9 +63,33 @@ describe('bad files stop the run before any work, with a typed error naming the 
     });
   }
 
-  it('a folder with no Parquet at all (wrong file type)', async () => {
+  it('a folder with neither Parquet nor CSV (wrong file type)', async () => {
+    const input = await inputWith(async (folder) => writeFile(join(folder, 'usage.json'), '{"a": 1}'), false);
+    await expect(load(input)).rejects.toMatchObject({ name: 'InputFileError', message: expect.stringMatching(/no \.parquet or \.csv files under/) });
+  });
+
+  it('a CSV without the contract columns', async () => {
     const input = await inputWith(async (folder) => writeFile(join(folder, 'usage.csv'), 'a,b\n1,2\n'), false);
-    await expect(load(input)).rejects.toMatchObject({ name: 'InputFileError', message: expect.stringMatching(/no \.parquet files under/) });
+    await expect(load(input)).rejects.toMatchObject({ name: 'SchemaContractError', message: expect.stringMatching(/usage\.csv lacks required column\(s\): subscriber_id, month/) });
+  });
+
+  it('a mapping file that names a column the input lacks', async () => {
+    const input = await inputWith(async () => {}, true);
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ columns: { spend: 'MonthlyCharges' } }));
+    await expect(load(input, { mapping })).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(/the mapping reads spend from column "MonthlyCharges", but .* has no such column/),
+    });
+  });
+
+  it('a mapping file that is not valid', async () => {
+    const mapping = join(dir, 'bad-mapping.json');
+    await writeFile(mapping, JSON.stringify({ columns: { not_a_contract_column: 'x' }, format: 'wide' }));
+    await expect(load(join(dir, 'sample', 'usage'), { mapping })).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringMatching(/invalid mapping file[\s\S]*format: [\s\S]*columns\.not_a_contract_column: /),
+    });
   });
 
   it('a Parquet file with the right columns but no rows', async () => {

@@ -15,7 +15,7 @@ const USAGE_SQL = `
 CREATE TABLE usage AS
 SELECT subscriber_id, month, voice_minutes, data_mb, sms_count, spend, recharge_count, recharge_amount,
        last_recharge_date, payment_delay_days, complaints, plan, contract_end_date, has_broadband, has_family_bundle,
-       tenure_months, call_circle, premium_number, region, grid
+       tenure_months, call_circle, premium_number, region, grid, NULL::BOOLEAN AS churn_label
 FROM (
   SELECT 'A' AS subscriber_id, m AS month, CASE WHEN m >= DATE '2026-05-01' THEN 150.0 ELSE 300.0 END AS voice_minutes,
          1000.0 AS data_mb, 5 AS sms_count, 100.0 AS spend, 1 AS recharge_count, 100.0 AS recharge_amount,
