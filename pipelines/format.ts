@@ -18,6 +18,7 @@ export function printResult(result: MonthlySegmentationResult, links: { uiUrl?: 
     `Snapshot ${result.month} v${result.version}${result.alreadyPublished ? ' (already published by this run)' : ''}`,
     `  folder     ${result.snapshotPath}`,
     `  manifest   ${result.manifestPath}`,
+    `  report     ${result.snapshotPath}/report.html`,
     '',
     `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
     `  rows quarantined        ${result.rowsQuarantined.toLocaleString('en-US')}`,

@@ -66,8 +66,9 @@ describe('stages from load to publish', () => {
   });
 
   it('scores churn well above chance on a holdout, with the same churn truth as the generator', async () => {
-    expect(churn.holdout.rocAuc).toBeGreaterThan(0.75);
-    expect(churn.holdout.liftByDecile[0]).toBeGreaterThan(3);
+    // issue 4's quality bars on the generated data: holdout ROC AUC >= 0.80, top-decile lift >= 3
+    expect(churn.holdout.rocAuc).toBeGreaterThanOrEqual(0.8);
+    expect(churn.holdout.liftByDecile[0]).toBeGreaterThanOrEqual(3);
     expect(churn.scoredRows).toBe(features.scoringRows);
     // labels come from absence in the data; the generator's truth must agree
     const agree = await withConnection(load.dbPath, (conn) =>

@@ -38,9 +38,10 @@ type Row = Record<string, number | string | boolean | null>;
 
 describe('feature SQL on a tiny table', () => {
   let rows: Row[];
+  let dbPath: string;
   let summary: Awaited<ReturnType<typeof computeFeatures>>;
   beforeAll(async () => {
-    const dbPath = join(await tempDir(), 'features.duckdb');
+    dbPath = join(await tempDir(), 'features.duckdb');
     await withConnection(dbPath, (conn) => conn.run(USAGE_SQL));
     const parsed = parseRunParams({ month: '2026-07', input: '.', keyCustomerRevenueShare: 0.5 });
     summary = await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
@@ -98,5 +99,24 @@ describe('feature SQL on a tiny table', () => {
     expect(find('score', 'C').revenue_share_above).toBeCloseTo(100 / 110, 12);
     expect(find('score', 'C').value_tier).toBe('low');
     expect(rows.every((r) => r.high_value === false)).toBe(true);
+  });
+
+  it('grades stars 1-5 from spend, recharges, tenure, payment and complaints, and flags high value by threshold', () => {
+    const stars = rows.map((r) => r.star_grade as number);
+    expect(stars.every((star) => star >= 1 && star <= 5)).toBe(true);
+    // A outspends, out-recharges and outlasts C with no complaints or delays
+    expect(find('score', 'A').star_grade as number).toBeGreaterThan(find('score', 'C').star_grade as number);
+  });
+
+  it('takes the high-value threshold as a parameter (default 3000 a month)', async () => {
+    const parsed = parseRunParams({ month: '2026-07', input: '.', highValueThreshold: 50 });
+    await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
+    const flags = await withConnection(dbPath, (conn) =>
+      queryRows<{ subscriber_id: string; high_value: boolean }>(conn, "SELECT subscriber_id, high_value FROM features WHERE purpose = 'score' ORDER BY 1"),
+    );
+    expect(flags).toEqual([
+      { subscriber_id: 'A', high_value: true },
+      { subscriber_id: 'C', high_value: false },
+    ]);
   });
 });
