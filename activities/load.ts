@@ -40,6 +40,7 @@ export interface LoadSummary {
   format: 'long' | 'snapshot';
   /** Contract columns the input provides; features needing others are skipped. */
   inputColumns: string[];
+  seconds: number;
 }
 
 const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
@@ -50,6 +51,7 @@ const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
  * break a rule are kept in `quarantine` with the reason. Rows read = loaded + quarantined.
  */
 export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unknown): Promise<LoadSummary> {
+  const started = performance.now();
   const parsed = parseRunParams(rawParams);
   if (!parsed.ok) throw new InvalidParamsError(`invalid run parameters:\n${parsed.problems.join('\n')}`);
   const params = parsed.params;
@@ -142,6 +144,7 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
       subscribersInMonth: counts.in_month,
       format: mapping.format,
       inputColumns: [...presentColumns.keys()],
+      seconds: (performance.now() - started) / 1000,
     };
     assertUsable(summary);
     return summary;

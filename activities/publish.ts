@@ -66,6 +66,8 @@ export interface SnapshotManifest {
     segments: ClusterSummary['segments'];
   };
   outputs: OutputFile[];
+  /** Seconds each compute stage took on the worker (informational; differs between reruns). */
+  timings: { loadSeconds: number; featuresSeconds: number; clusterSeconds: number; churnSeconds: number; treeTrainSeconds: number };
 }
 
 export interface PublishResult {
@@ -252,6 +254,13 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       segments: cluster.segments,
     },
     outputs,
+    timings: {
+      loadSeconds: load.seconds,
+      featuresSeconds: request.features.seconds,
+      clusterSeconds: cluster.seconds,
+      churnSeconds: churn.seconds,
+      treeTrainSeconds: churn.trainSeconds,
+    },
   };
 }
 
