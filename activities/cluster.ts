@@ -59,6 +59,8 @@ export interface ClusterSummary {
   /** Sum of squared distances to the assigned centroid, standardised units, all subscribers. */
   inertia: number;
   segments: SegmentProfile[];
+  /** K-means itself: fitting on the sample and assigning every subscriber (not reading or writing). */
+  kmeansSeconds: number;
   seconds: number;
 }
 
@@ -88,8 +90,10 @@ export async function clusterSubscribers(
       ? { k: params.k, silhouetteByK: {} }
       : chooseK(data.columns, { kMin: params.kMin, kMax: params.kMax, seed: params.seed, fitSampleSize: params.kmeansSampleSize, sampleSize: params.silhouetteSampleSize });
     await checkpoint({ stage: 'cluster: fitting k-means' });
+    const fitStarted = performance.now();
     const fit = fitKMeans(data.columns, { k: choice.k, seed: params.seed, sampleSize: params.kmeansSampleSize });
     const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
+    const kmeansSeconds = (performance.now() - fitStarted) / 1000;
 
     const inUnits = fit.centroids.map((centroid) => centroid.map((value, d) => value * fit.stdDevs[d] + fit.means[d]));
     const comparable = previous !== null && previous.featureNames.join() === data.names.join();
@@ -120,6 +124,7 @@ export async function clusterSubscribers(
       converged: fit.converged,
       inertia,
       segments,
+      kmeansSeconds,
       seconds: (performance.now() - started) / 1000,
     };
   });

@@ -67,7 +67,7 @@ export interface SnapshotManifest {
   };
   outputs: OutputFile[];
   /** Seconds each compute stage took on the worker (informational; differs between reruns). */
-  timings: { loadSeconds: number; featuresSeconds: number; clusterSeconds: number; churnSeconds: number; treeTrainSeconds: number };
+  timings: { loadSeconds: number; featuresSeconds: number; clusterSeconds: number; kmeansSeconds: number; churnSeconds: number; treeTrainSeconds: number };
 }
 
 export interface PublishResult {
@@ -258,6 +258,7 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       loadSeconds: load.seconds,
       featuresSeconds: request.features.seconds,
       clusterSeconds: cluster.seconds,
+      kmeansSeconds: cluster.kmeansSeconds,
       churnSeconds: churn.seconds,
       treeTrainSeconds: churn.trainSeconds,
     },

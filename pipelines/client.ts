@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import type { SegflowConfig } from '../worker/config';
+import { connectionOptions, type SegflowConfig } from '../worker/config';
 import type { MonthlySegmentationInput, MonthlySegmentationResult, RunProgress } from '../workflows/monthly-segmentation';
 
 /** Thrown (exit code 2) when run parameters are invalid: reported before anything starts. */
@@ -16,7 +16,7 @@ export class InfrastructureError extends Error {
 }
 
 export async function connectClient(config: SegflowConfig): Promise<Client> {
-  const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 5_000 }).catch((error: Error) => {
+  const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 5_000 }).catch((error: Error) => {
     throw new InfrastructureError(`cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`);
   });
   return new Client({ connection, namespace: config.temporal.namespace });

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { fileURLToPath } from 'node:url';
 import type { StoreConfig } from '../domain/store-layout';
 
@@ -16,7 +18,29 @@ export interface SegflowConfig {
     namespace: string;
     /** SEGFLOW_TASK_QUEUE, default "segflow". */
     taskQueue: string;
+    /** mTLS files for a Temporal cluster: TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME. */
+    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
+    /** TEMPORAL_API_KEY (Temporal Cloud API keys imply TLS). */
+    apiKey?: string;
   };
+}
+
+/** Connection options shared by the client and the worker: address, TLS and API key from the config. */
+export function connectionOptions(config: SegflowConfig): { address: string; tls?: TLSConfig | boolean; apiKey?: string } {
+  const { address, tls, apiKey } = config.temporal;
+  const options: { address: string; tls?: TLSConfig | boolean; apiKey?: string } = { address };
+  if (tls) {
+    options.tls = {
+      ...(tls.certPath && tls.keyPath ? { clientCertPair: { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
+      ...(tls.caPath ? { serverRootCACertificate: readFileSync(tls.caPath) } : {}),
+      ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
+    };
+  }
+  if (apiKey) {
+    options.apiKey = apiKey;
+    options.tls ??= true;
+  }
+  return options;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SegflowConfig {
@@ -32,6 +56,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SegflowConfig 
       address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',
       taskQueue: env.SEGFLOW_TASK_QUEUE ?? 'segflow',
+      ...(env.TEMPORAL_TLS_CERT || env.TEMPORAL_TLS_CA
+        ? { tls: { certPath: env.TEMPORAL_TLS_CERT, keyPath: env.TEMPORAL_TLS_KEY, caPath: env.TEMPORAL_TLS_CA, serverName: env.TEMPORAL_TLS_SERVER_NAME } }
+        : {}),
+      ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
     },
   };
 }

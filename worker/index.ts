@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { SegflowConfig } from './config';
+import { connectionOptions, type SegflowConfig } from './config';
 
 export interface SegflowWorkerOptions {
   config: SegflowConfig;
@@ -16,7 +16,7 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 /** A worker on the segflow task queue with every workflow and activity registered. */
 export async function createSegflowWorker(options: SegflowWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
   const { config } = options;
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const connection = await NativeConnection.connect(connectionOptions(config));
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,

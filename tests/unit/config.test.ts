@@ -1,0 +1,38 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { connectionOptions, loadConfig } from '../../worker/config';
+import { tempDir } from '../helpers';
+
+describe('configuration from the environment', () => {
+  it('defaults to the local dev server and the state folder in the clone', () => {
+    const config = loadConfig({});
+    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'segflow' });
+    expect(config.store.storeDir).toMatch(/\.segflow\/store$/);
+    expect(connectionOptions(config)).toEqual({ address: '127.0.0.1:7233' });
+  });
+
+  it('connects to a cluster with mTLS files, or with an API key over TLS', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'client.pem'), 'CERT');
+    await writeFile(join(dir, 'client.key'), 'KEY');
+    await writeFile(join(dir, 'ca.pem'), 'CA');
+    const mtls = loadConfig({
+      TEMPORAL_ADDRESS: 'temporal.example.internal:7233',
+      TEMPORAL_NAMESPACE: 'telecom',
+      TEMPORAL_TLS_CERT: join(dir, 'client.pem'),
+      TEMPORAL_TLS_KEY: join(dir, 'client.key'),
+      TEMPORAL_TLS_CA: join(dir, 'ca.pem'),
+      TEMPORAL_TLS_SERVER_NAME: 'temporal',
+    });
+    const options = connectionOptions(mtls);
+    expect(options.address).toBe('temporal.example.internal:7233');
+    expect(options.tls).toEqual({
+      clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') },
+      serverRootCACertificate: Buffer.from('CA'),
+      serverNameOverride: 'temporal',
+    });
+    expect(mtls.temporal.namespace).toBe('telecom');
+    expect(connectionOptions(loadConfig({ TEMPORAL_API_KEY: 'secret' }))).toMatchObject({ apiKey: 'secret', tls: true });
+  });
+});
