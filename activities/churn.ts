@@ -49,9 +49,7 @@ export async function trainAndScoreChurn(
 ): Promise<ChurnSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
-    const select = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name))
-      .map((name) => `"${name}"::DOUBLE AS "${name}"`)
-      .join(', ');
+    const expressions = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name)).map((name): [string, string] => [name, `"${name}"`]);
     // training rows need a known outcome: a user's label may be missing for some subscribers
     const counts = await queryOne<{ train: number; score: number; churners: number }>(
       conn,
@@ -66,8 +64,8 @@ export async function trainAndScoreChurn(
     }
     const training = await readColumns(
       conn,
-      `SELECT ${select}, churned_next_month::DOUBLE AS label FROM features WHERE purpose = 'train' AND churned_next_month IS NOT NULL ORDER BY row_idx`,
-      {},
+      [...expressions, ['label', 'churned_next_month::INTEGER']],
+      "FROM features WHERE purpose = 'train' AND churned_next_month IS NOT NULL ORDER BY row_idx",
       counts.train,
     );
     const labels = Uint8Array.from(training.columns.pop() as Float64Array);
@@ -90,7 +88,7 @@ export async function trainAndScoreChurn(
     for (const row of trainRows) trainPositives += labels[row];
 
     await checkpoint({ stage: 'churn: scoring' });
-    const current = await readColumns(conn, `SELECT ${select} FROM features WHERE purpose = 'score' ORDER BY row_idx`, {}, counts.score);
+    const current = await readColumns(conn, expressions, "FROM features WHERE purpose = 'score' ORDER BY row_idx", counts.score);
     replaceNaN(current);
     const scores = predictProbabilities(model, current.columns);
     const riskBandCounts = await writeScores(conn, scores);

@@ -81,10 +81,10 @@ export async function clusterSubscribers(
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     const { rows } = await queryOne<{ rows: number }>(conn, "SELECT count(*) AS rows FROM features WHERE purpose = 'score'");
-    const select = Object.entries(CLUSTER_FEATURES)
-      .filter(([name]) => !skippedFeatures.includes(CLUSTER_FEATURE_SOURCES[name as keyof typeof CLUSTER_FEATURES]))
-      .map(([name, expression]) => `(${expression})::DOUBLE AS ${name}`);
-    const data = await readColumns(conn, `SELECT ${select.join(', ')} FROM features WHERE purpose = 'score' ORDER BY row_idx`, {}, rows);
+    const expressions = Object.entries(CLUSTER_FEATURES).filter(
+      ([name]) => !skippedFeatures.includes(CLUSTER_FEATURE_SOURCES[name as keyof typeof CLUSTER_FEATURES]),
+    );
+    const data = await readColumns(conn, expressions, "FROM features WHERE purpose = 'score' ORDER BY row_idx", rows);
     await checkpoint({ stage: 'cluster: choosing k' });
     const choice = params.k
       ? { k: params.k, silhouetteByK: {} }

@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBVector } from '@duckdb/node-api';
 import { checkpoint } from '../context';
 
 /** Named feature columns as typed arrays, all of one length: the only way rows reach model code. */
@@ -9,32 +9,34 @@ export interface ColumnSet {
 }
 
 /**
- * Streams a query's numeric columns into preallocated Float64Arrays, chunk by chunk (never as row
- * objects). NULL becomes NaN. `rows` must be the exact result size (from a count query).
+ * Streams DOUBLE columns into preallocated Float64Arrays, chunk by chunk (never as row objects).
+ * Each expression is cast to DOUBLE with NULL turned into NaN in SQL, so every vector is a plain
+ * run of doubles that is copied in one `set` instead of read value by value (reading item by item
+ * checks validity bits through BigInts and was ten times slower). `from` is the rest of the
+ * query (FROM ... WHERE ... ORDER BY ...); `rows` the exact result size.
  */
-export async function readColumns(
-  conn: DuckDBConnection,
-  sql: string,
-  values: Record<string, DuckDBValue>,
-  rows: number,
-): Promise<ColumnSet> {
-  const result = await conn.stream(sql, values);
-  const names = result.columnNames();
+export async function readColumns(conn: DuckDBConnection, expressions: [name: string, sql: string][], from: string, rows: number): Promise<ColumnSet> {
+  const select = expressions.map(([name, sql]) => `coalesce((${sql})::DOUBLE, 'NaN'::DOUBLE) AS "${name}"`).join(', ');
+  const result = await conn.stream(`SELECT ${select} ${from}`);
+  const names = expressions.map(([name]) => name);
   const columns = names.map(() => new Float64Array(rows));
   let offset = 0;
   for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
     if (offset + chunk.rowCount > rows) throw new Error(`query returned more than the expected ${rows} rows`);
-    for (let c = 0; c < names.length; c++) {
-      const vector = chunk.getColumnVector(c);
-      const column = columns[c];
-      for (let i = 0; i < chunk.rowCount; i++) {
-        const value = vector.getItem(i);
-        column[offset + i] = value === null ? Number.NaN : Number(value);
-      }
-    }
+    for (let c = 0; c < names.length; c++) copyDoubles(chunk.getColumnVector(c), columns[c], offset, chunk.rowCount);
     offset += chunk.rowCount;
     if (offset % (1 << 18) < chunk.rowCount) await checkpoint({ stage: 'reading columns', done: offset, total: rows });
   }
   if (offset !== rows) throw new Error(`query returned ${offset} rows, expected ${rows}`);
   return { names, columns, rows };
+}
+
+/** The vector's own Float64Array when the binding exposes it, else item by item. */
+function copyDoubles(vector: DuckDBVector, target: Float64Array, offset: number, count: number): void {
+  const items = (vector as unknown as { items?: unknown }).items;
+  if (items instanceof Float64Array && items.length >= count) {
+    target.set(items.subarray(0, count), offset);
+    return;
+  }
+  for (let i = 0; i < count; i++) target[offset + i] = (vector.getItem(i) as number | null) ?? Number.NaN;
 }
