@@ -27,7 +27,8 @@ export interface AuditEntry extends AuditRecordRequest {
   hash: string;
 }
 
-const GENESIS = '0'.repeat(64);
+/** The previous hash of the first entry. */
+export const GENESIS_HASH = '0'.repeat(64);
 
 /**
  * Appends an event to the append-only audit log, chained to the previous entry by hash.
@@ -42,7 +43,7 @@ export async function recordAudit(store: StoreConfig, request: AuditRecordReques
     const already = entries.find((entry) => entry.key === key);
     if (already) return already;
     const last = entries.at(-1);
-    const body = { seq: (last?.seq ?? 0) + 1, at: new Date().toISOString(), key, ...request, prevHash: last?.hash ?? GENESIS };
+    const body = { seq: (last?.seq ?? 0) + 1, at: new Date().toISOString(), key, ...request, prevHash: last?.hash ?? GENESIS_HASH };
     const entry: AuditEntry = { ...body, hash: entryHash(body) };
     await appendFile(path, JSON.stringify(entry) + '\n');
     return entry;

@@ -69,7 +69,7 @@ export interface ClusterSummary {
  * nearest centroid, and names segments from their profile. Segment ids carry over from last
  * month's nearest segments when there is a previous snapshot; otherwise they rank segments by
  * value (1 = highest ARPU). Writes tables `segments(row_idx, segment_id, distance)` and
- * `segment_names`.
+ * `segment_catalog` (name and action per segment).
  */
 export async function clusterSubscribers(
   dbPath: string,

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { entryHash, type AuditEntry } from '../activities/audit';
+import { entryHash, GENESIS_HASH, type AuditEntry } from '../activities/audit';
 import { hashFile } from '../activities/hashing';
 import { listVersions, readManifest } from '../activities/publish';
 import { auditLogPath, versionDir, type StoreConfig } from '../domain/store-layout';
@@ -20,7 +20,6 @@ export interface AuditReport {
   problems: AuditProblem[];
 }
 
-const GENESIS = '0'.repeat(64);
 
 /**
  * Checks the audit log's hash chain and every snapshot against its manifest and the audit log,
@@ -32,7 +31,7 @@ export async function verifyAudit(store: StoreConfig): Promise<AuditReport> {
   const logPath = auditLogPath(store);
   const text = await readFile(logPath, 'utf8').catch(() => '');
   const entries: AuditEntry[] = [];
-  let previousHash = GENESIS;
+  let previousHash = GENESIS_HASH;
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
     const where = `${logPath}:${index + 1}`;
