@@ -1,9 +1,23 @@
 import { readFile } from 'node:fs/promises';
 import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 
-/** Opens a DuckDB database (a file, or ':memory:'), runs `work` on one connection, closes it. */
-export async function withConnection<T>(path: string, work: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-  const instance = await DuckDBInstance.create(path);
+/**
+ * DuckDB's memory cap per database (SEGFLOW_DUCKDB_MEMORY_LIMIT, default 6GB). DuckDB's own
+ * default is 80% of the machine, so two stages at once, or one at operator scale, could take it
+ * all; under the cap DuckDB spills to disk beside the database instead.
+ */
+export function duckdbMemoryLimit(env: NodeJS.ProcessEnv = process.env): string {
+  const limit = env.SEGFLOW_DUCKDB_MEMORY_LIMIT ?? '6GB';
+  if (!/^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$/i.test(limit)) throw new Error(`SEGFLOW_DUCKDB_MEMORY_LIMIT must look like 6GB or 800MB, got ${JSON.stringify(limit)}`);
+  return limit;
+}
+
+/**
+ * Opens a DuckDB database (a file, or ':memory:'), runs `work` on one connection, closes it.
+ * `spillDir` is where an in-memory database may spill (file databases spill beside the file).
+ */
+export async function withConnection<T>(path: string, work: (conn: DuckDBConnection) => Promise<T>, spillDir?: string): Promise<T> {
+  const instance = await DuckDBInstance.create(path, { memory_limit: duckdbMemoryLimit(), ...(spillDir ? { temp_directory: spillDir } : {}) });
   const conn = await instance.connect();
   try {
     return await work(conn);

@@ -52,7 +52,8 @@ export async function generateSample(options: SampleOptions): Promise<SampleSumm
       conn,
       'SELECT (SELECT count(*) FROM usage) AS usage_rows, (SELECT count(*) FROM truth WHERE churn_month IS NOT NULL) AS churners',
     );
-  });
+  }, join(options.outDir, '.spill'));
+  await rm(join(options.outDir, '.spill'), { recursive: true, force: true });
 
   const summary: SampleSummary = {
     ...options,

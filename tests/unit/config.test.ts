@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { duckdbMemoryLimit } from '../../activities/duckdb';
 import { connectionOptions, loadConfig } from '../../worker/config';
 import { tempDir } from '../helpers';
 
@@ -34,5 +35,11 @@ describe('configuration from the environment', () => {
     });
     expect(mtls.temporal.namespace).toBe('telecom');
     expect(connectionOptions(loadConfig({ TEMPORAL_API_KEY: 'secret' }))).toMatchObject({ apiKey: 'secret', tls: true });
+  });
+
+  it('caps DuckDB memory per database, 6GB unless SEGFLOW_DUCKDB_MEMORY_LIMIT says otherwise', () => {
+    expect(duckdbMemoryLimit({})).toBe('6GB');
+    expect(duckdbMemoryLimit({ SEGFLOW_DUCKDB_MEMORY_LIMIT: '800MB' })).toBe('800MB');
+    expect(() => duckdbMemoryLimit({ SEGFLOW_DUCKDB_MEMORY_LIMIT: "6GB'; DROP TABLE usage; --" })).toThrow(/must look like 6GB/);
   });
 });
