@@ -21,8 +21,3 @@ export async function checkpoint(details: { stage: string; done?: number; total?
   }
   await new Promise<void>((resolveNow) => setImmediate(resolveNow));
 }
-
-/** Which attempt of the current activity this is (1 outside Temporal). */
-export function attempt(): number {
-  return currentContext()?.info.attempt ?? 1;
-}

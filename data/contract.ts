@@ -46,8 +46,6 @@ export const USAGE_CONTRACT: readonly ColumnContract[] = [
   { name: 'churn_label', type: 'BOOLEAN', required: false, nullable: true, description: "The user's churn outcome: left within the month after this row's month" },
 ];
 
-export const USAGE_KEY = ['subscriber_id', 'month'] as const;
-
 /** Double-quotes an identifier; every identifier segflow puts in SQL comes from the contract. */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
