@@ -4,8 +4,8 @@ import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contrac
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
  * `raw_input(source_file, file_row, <columns present>)`; leaves temp table `checked_input` with
  * typed columns and `reason` (NULL for a valid row). `presentColumns` maps each input column to
- * its DuckDB type. Identifiers come only from the contract; the run window is bound as
- * $window_start / $window_end.
+ * its DuckDB type. Identifiers come only from the contract; the run window is read from the
+ * session variables window_start / window_end (bound with setVariable).
  */
 export function buildCheckSql(presentColumns: ReadonlyMap<string, string>): string[] {
   /** Text that arrives as bytes (BLOB) must be valid UTF-8; anything else is cast. */
@@ -33,7 +33,7 @@ WITH typed AS (
 SELECT t.* EXCLUDE (type_failure),
   coalesce(type_failure, CASE
     ${ruleFailures.join('\n    ')}
-    WHEN t."month" < $window_start::DATE OR t."month" > $window_end::DATE THEN 'month: outside the run window'
+    WHEN t."month" < getvariable('window_start')::DATE OR t."month" > getvariable('window_end')::DATE THEN 'month: outside the run window'
   END) AS reason
 FROM typed t`,
     // Duplicates are rare: find their keys with a hash aggregate, then keep the first row of each

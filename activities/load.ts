@@ -96,10 +96,10 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
 
     await checkpoint({ stage: 'load: reading and checking rows' });
     await createRawInput(conn, files, mapping, presentColumns, params.month);
+    await setVariable(conn, 'window_start', firstDay(windowStart));
+    await setVariable(conn, 'window_end', firstDay(windowEnd));
     try {
-      for (const statement of buildCheckSql(presentColumns)) {
-        await conn.run(statement, statement.includes('$window_start') ? { window_start: firstDay(windowStart), window_end: firstDay(windowEnd) } : undefined);
-      }
+      for (const statement of buildCheckSql(presentColumns)) await conn.run(statement);
     } catch (error) {
       // the footers were readable, but a data page is not (truncated file, invalid encoding)
       const message = (error as Error).message;

@@ -124,8 +124,7 @@ export async function publishSnapshot(
       const target = versionDir(store, month, version);
       await rename(staging, target);
       await moveLatestForward(store, month, version, run);
-      const manifestPath = join(target, 'manifest.json');
-      return { month, version, path: target, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256, alreadyPublished: false };
+      return { ...(await describePublished(store, month, version)), alreadyPublished: false };
     });
   } catch (error) {
     if (isStoreWriteFailure(error)) {
@@ -277,20 +276,29 @@ export async function readManifest(store: StoreConfig, month: string, version: n
 async function findPublishedByRun(store: StoreConfig, month: string, run: RunRef): Promise<Omit<PublishResult, 'alreadyPublished'> | undefined> {
   for (const version of await listVersions(store, month)) {
     const manifest = await readManifest(store, month, version).catch(() => undefined);
-    if (manifest && manifest.run.workflowId === run.workflowId && manifest.run.runId === run.runId) {
-      const path = versionDir(store, month, version);
-      const manifestPath = join(path, 'manifest.json');
-      return { month, version, path, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256 };
-    }
+    if (manifest && manifest.run.workflowId === run.workflowId && manifest.run.runId === run.runId) return describePublished(store, month, version);
   }
   return undefined;
 }
 
+async function describePublished(store: StoreConfig, month: string, version: number): Promise<Omit<PublishResult, 'alreadyPublished'>> {
+  const path = versionDir(store, month, version);
+  const manifestPath = join(path, 'manifest.json');
+  return { month, version, path, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256 };
+}
+
+/** The version latest.json names for a month, or undefined before the first publish. */
+export async function latestVersion(store: StoreConfig, month: string): Promise<number | undefined> {
+  return readFile(join(monthDir(store, month), 'latest.json'), 'utf8').then(
+    (text) => (JSON.parse(text) as { version: number }).version,
+    () => undefined,
+  );
+}
+
 /** latest.json names the newest published version; written aside and renamed, never moved back. */
 async function moveLatestForward(store: StoreConfig, month: string, version: number, run: RunRef): Promise<void> {
+  if (version <= ((await latestVersion(store, month)) ?? 0)) return;
   const latestPath = join(monthDir(store, month), 'latest.json');
-  const current = await readFile(latestPath, 'utf8').then((text) => (JSON.parse(text) as { version: number }).version, () => 0);
-  if (version <= current) return;
   const temporary = `${latestPath}.${run.runId}.tmp`;
   await writeFile(temporary, JSON.stringify({ month, version, path: `v${version}`, run }, null, 2) + '\n');
   await rename(temporary, latestPath);

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { addMonths } from '../domain/month';
-import { monthDir, type StoreConfig } from '../domain/store-layout';
-import { readManifest } from './publish';
+import type { StoreConfig } from '../domain/store-layout';
+import { latestVersion, readManifest } from './publish';
 
 /** Last month's segmentation, which this month's segment ids are matched against. */
 export interface PreviousSegmentation {
@@ -18,12 +16,7 @@ export interface PreviousSegmentation {
  */
 export async function findPreviousSegmentation(store: StoreConfig, month: string, pinned?: { month: string; version: number }): Promise<PreviousSegmentation | null> {
   const previousMonth = pinned?.month ?? addMonths(month, -1);
-  const version =
-    pinned?.version ??
-    (await readFile(join(monthDir(store, previousMonth), 'latest.json'), 'utf8').then(
-      (text) => (JSON.parse(text) as { version: number }).version,
-      () => undefined,
-    ));
+  const version = pinned?.version ?? (await latestVersion(store, previousMonth));
   if (version === undefined) return null;
   const manifest = await readManifest(store, previousMonth, version).catch(() => undefined);
   const kmeans = manifest?.metrics.kmeans;

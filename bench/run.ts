@@ -25,6 +25,7 @@ import { readManifest } from '../activities/publish';
 import { generateSample } from '../data/generate';
 import { startMonthlyRun } from '../pipelines/client';
 import { ensureDevServer } from '../pipelines/dev-server';
+import { activityAttempts } from '../pipelines/runs';
 import { REPO_ROOT, type SegflowConfig } from '../worker/config';
 import type { MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 
@@ -82,7 +83,6 @@ interface SegflowRun {
   subscribersFile: string;
   totalSeconds: number;
   stageSeconds: Record<string, number>;
-  activitySeconds: number;
   peakRssMb: number;
   treeTrainSeconds: number;
   kmeansSeconds: number;
@@ -104,23 +104,10 @@ async function runSegflow(client: Client, config: SegflowConfig, input: string):
     const result = (await handle.result()) as MonthlySegmentationResult;
     const totalSeconds = (performance.now() - started) / 1000;
     const rss = peakRssMb(worker.pid as number);
-    const history = await handle.fetchHistory();
-    const scheduled = new Map<string, string>();
-    const startedAt = new Map<string, number>();
     const stageSeconds: Record<string, number> = {};
-    let activitySeconds = 0;
-    for (const event of history.events ?? []) {
-      const at = Number(event.eventTime?.seconds ?? 0) + (event.eventTime?.nanos ?? 0) / 1e9;
-      if (event.activityTaskScheduledEventAttributes) scheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
-      if (event.activityTaskStartedEventAttributes) startedAt.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), at);
-      const completed = event.activityTaskCompletedEventAttributes;
-      if (completed) {
-        const id = String(completed.scheduledEventId);
-        const seconds = at - (startedAt.get(id) ?? at);
-        const name = scheduled.get(id) ?? '?';
-        stageSeconds[name] = (stageSeconds[name] ?? 0) + seconds;
-        activitySeconds += seconds;
-      }
+    for (const { activity, outcome, seconds } of activityAttempts(await handle.fetchHistory())) {
+      if (outcome !== 'completed') continue;
+      stageSeconds[activity] = (stageSeconds[activity] ?? 0) + seconds;
     }
     const manifest = await readManifest(config.store, result.month, result.version);
     return {
@@ -128,7 +115,6 @@ async function runSegflow(client: Client, config: SegflowConfig, input: string):
       subscribersFile: join(result.snapshotPath, 'subscribers.parquet'),
       totalSeconds,
       stageSeconds,
-      activitySeconds,
       peakRssMb: rss,
       treeTrainSeconds: manifest.timings.treeTrainSeconds,
       kmeansSeconds: manifest.timings.kmeansSeconds,

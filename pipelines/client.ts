@@ -47,14 +47,18 @@ export async function startMonthlyRun(
   return { handle, params };
 }
 
+/** segflow's search attributes that a namespace has not registered. */
+export async function missingSearchAttributes(connection: Pick<Connection, 'operatorService'>, namespace: string): Promise<typeof SEGFLOW_SEARCH_ATTRIBUTES> {
+  const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+  return SEGFLOW_SEARCH_ATTRIBUTES.filter((key) => !(customAttributes && key.name in customAttributes));
+}
+
 /** True when the server has segflow's search attributes registered (runs then set them). */
 export async function hasSearchAttributes(client: Client): Promise<boolean> {
-  try {
-    const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace: client.options.namespace });
-    return SEGFLOW_SEARCH_ATTRIBUTES.every((key) => customAttributes && key.name in customAttributes);
-  } catch {
-    return false;
-  }
+  return missingSearchAttributes(client.connection, client.options.namespace).then(
+    (missing) => missing.length === 0,
+    () => false,
+  );
 }
 
 /** Waits for the result, calling `onProgress` whenever the run's stage changes. */

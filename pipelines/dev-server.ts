@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
+import { missingSearchAttributes } from './client';
 import { searchAttributeFlags, temporalCliPath } from './temporal-cli';
 
 export interface DevServerHandle {
@@ -79,8 +79,7 @@ const INDEXED_VALUE_TYPE = {
 async function registerSearchAttributes(address: string, namespace = 'default'): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
-    const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
-    const missing = SEGFLOW_SEARCH_ATTRIBUTES.filter((key) => !(customAttributes && key.name in customAttributes));
+    const missing = await missingSearchAttributes(connection, namespace);
     if (missing.length === 0) return;
     await connection.operatorService.addSearchAttributes({
       namespace,

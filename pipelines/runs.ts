@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
 import { readAuditLog, type AuditEntry } from '../activities/audit';
 import type { StoreConfig } from '../domain/store-layout';
 
@@ -62,6 +63,40 @@ async function temporalStatus(client: Client | undefined, workflowId: string, ru
   }
 }
 
+export interface ActivityAttempt {
+  activity: string;
+  /** The attempt that closed it (earlier attempts leave no events of their own). */
+  attempt: number;
+  outcome: string;
+  /** From its start to its close, by the server's clock. */
+  seconds: number;
+}
+
+/** Every activity of a workflow history, in the order they closed. */
+export function activityAttempts(history: temporal.api.history.v1.IHistory): ActivityAttempt[] {
+  const scheduled = new Map<string, string>();
+  const started = new Map<string, { attempt: number; at: number }>();
+  const attempts: ActivityAttempt[] = [];
+  for (const event of history.events ?? []) {
+    const at = Number(event.eventTime?.seconds ?? 0) + (event.eventTime?.nanos ?? 0) / 1e9;
+    if (event.activityTaskScheduledEventAttributes) scheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (event.activityTaskStartedEventAttributes) {
+      started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), { attempt: event.activityTaskStartedEventAttributes.attempt ?? 1, at });
+    }
+    const closed =
+      (event.activityTaskCompletedEventAttributes && ['completed', event.activityTaskCompletedEventAttributes.scheduledEventId]) ||
+      (event.activityTaskFailedEventAttributes && [`failed: ${event.activityTaskFailedEventAttributes.failure?.message ?? ''}`, event.activityTaskFailedEventAttributes.scheduledEventId]) ||
+      (event.activityTaskTimedOutEventAttributes && ['timed out', event.activityTaskTimedOutEventAttributes.scheduledEventId]) ||
+      (event.activityTaskCanceledEventAttributes && ['cancelled', event.activityTaskCanceledEventAttributes.scheduledEventId]);
+    if (closed) {
+      const scheduledId = String(closed[1]);
+      const start = started.get(scheduledId);
+      attempts.push({ activity: scheduled.get(scheduledId) ?? '?', attempt: start?.attempt ?? 1, outcome: String(closed[0]), seconds: start ? at - start.at : 0 });
+    }
+  }
+  return attempts;
+}
+
 export interface RunDetail {
   audit: AuditEntry[];
   temporal: {
@@ -81,26 +116,7 @@ export async function showRun(store: StoreConfig, client: Client | undefined, wo
   const handle = client.workflow.getHandle(workflowId);
   try {
     const description = await handle.describe();
-    const history = await handle.fetchHistory();
-    const scheduled = new Map<string, string>();
-    const activities: { activity: string; attempt: number; outcome: string }[] = [];
-    const started = new Map<string, number>();
-    for (const event of history.events ?? []) {
-      const id = String(event.eventId);
-      if (event.activityTaskScheduledEventAttributes) scheduled.set(id, event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
-      if (event.activityTaskStartedEventAttributes) {
-        started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), event.activityTaskStartedEventAttributes.attempt ?? 1);
-      }
-      const closed =
-        (event.activityTaskCompletedEventAttributes && ['completed', event.activityTaskCompletedEventAttributes.scheduledEventId]) ||
-        (event.activityTaskFailedEventAttributes && [`failed: ${event.activityTaskFailedEventAttributes.failure?.message ?? ''}`, event.activityTaskFailedEventAttributes.scheduledEventId]) ||
-        (event.activityTaskTimedOutEventAttributes && ['timed out', event.activityTaskTimedOutEventAttributes.scheduledEventId]) ||
-        (event.activityTaskCanceledEventAttributes && ['cancelled', event.activityTaskCanceledEventAttributes.scheduledEventId]);
-      if (closed) {
-        const scheduledId = String(closed[1]);
-        activities.push({ activity: scheduled.get(scheduledId) ?? '?', attempt: started.get(scheduledId) ?? 1, outcome: String(closed[0]) });
-      }
-    }
+    const activities = activityAttempts(await handle.fetchHistory()).map(({ activity, attempt, outcome }) => ({ activity, attempt, outcome }));
     return {
       audit,
       temporal: {

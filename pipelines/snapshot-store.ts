@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainAndScoreChurn } from '../activities/churn';
@@ -10,9 +10,9 @@ import { computeFeatures } from '../activities/features';
 import { hashFile } from '../activities/hashing';
 import { loadUsage } from '../activities/load';
 import { findPreviousSegmentation } from '../activities/segment-history';
-import { listVersions, publishSnapshot, readManifest, type SnapshotManifest } from '../activities/publish';
+import { latestVersion, listVersions, publishSnapshot, readManifest, type SnapshotManifest } from '../activities/publish';
 import { isMonth } from '../domain/month';
-import { monthDir, versionDir, type StoreConfig } from '../domain/store-layout';
+import { versionDir, type StoreConfig } from '../domain/store-layout';
 import { UsageError } from './client';
 
 export interface SnapshotRef {
@@ -26,9 +26,9 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
   if (!match || !isMonth(match[1])) throw new UsageError(`not a snapshot reference: "${text}" (use YYYY-MM, YYYY-MM/vN or YYYY-MM@N)`);
   const month = match[1];
   if (match[2]) return { month, version: Number(match[2]) };
-  const latest = await readFile(join(monthDir(store, month), 'latest.json'), 'utf8').catch(() => undefined);
-  if (!latest) throw new UsageError(`no snapshot published for ${month}`);
-  return { month, version: (JSON.parse(latest) as { version: number }).version };
+  const version = await latestVersion(store, month);
+  if (version === undefined) throw new UsageError(`no snapshot published for ${month}`);
+  return { month, version };
 }
 
 export async function listMonths(store: StoreConfig): Promise<string[]> {
@@ -184,7 +184,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const cluster = await clusterSubscribers(load.dbPath, load.params, previous, skipped);
     const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped);
     const published = await publishSnapshot(scratchStore, run, { requestedBy: 'reproduce', load, features, cluster, churn }, store);
-    const again = JSON.parse(await readFile(published.manifestPath, 'utf8')) as SnapshotManifest;
+    const again = await readManifest(scratchStore, published.month, published.version);
     const files = manifest.outputs.map((output) => {
       const actual = again.outputs.find((o) => o.file === output.file)?.sha256 ?? null;
       return { file: output.file, expected: output.sha256, actual, identical: actual === output.sha256 };

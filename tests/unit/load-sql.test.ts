@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queryRows, withConnection } from '../../activities/duckdb';
+import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { buildCheckSql } from '../../activities/load-sql';
 
 const COLUMNS = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months', 'plan'];
@@ -11,9 +11,9 @@ async function reasonsFor(rows: (string | null)[][]): Promise<(string | null)[]>
     for (const [i, row] of rows.entries()) {
       await conn.run(`INSERT INTO raw_input VALUES ('f.parquet', ${i}, ${COLUMNS.map(() => '?').join(', ')})`, row);
     }
-    for (const statement of buildCheckSql(new Map(COLUMNS.map((c) => [c, 'VARCHAR'])))) {
-      await conn.run(statement, statement.includes('$window_start') ? { window_start: '2026-01-01', window_end: '2026-06-01' } : undefined);
-    }
+    await setVariable(conn, 'window_start', '2026-01-01');
+    await setVariable(conn, 'window_end', '2026-06-01');
+    for (const statement of buildCheckSql(new Map(COLUMNS.map((c) => [c, 'VARCHAR'])))) await conn.run(statement);
     const checked = await queryRows<{ reason: string | null }>(conn, 'SELECT reason FROM checked_input ORDER BY file_row');
     return checked.map((row) => row.reason);
   });
