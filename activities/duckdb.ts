@@ -13,11 +13,27 @@ export function duckdbMemoryLimit(env: NodeJS.ProcessEnv = process.env): string 
 }
 
 /**
+ * DuckDB worker threads per database (SEGFLOW_DUCKDB_THREADS; default: DuckDB's own, one per
+ * core). Lower it when several activities share a worker's cores.
+ */
+export function duckdbThreads(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const threads = env.SEGFLOW_DUCKDB_THREADS;
+  if (threads === undefined || threads === '') return undefined;
+  if (!/^[1-9]\d{0,3}$/.test(threads)) throw new Error(`SEGFLOW_DUCKDB_THREADS must be a whole number from 1, got ${JSON.stringify(threads)}`);
+  return threads;
+}
+
+/**
  * Opens a DuckDB database (a file, or ':memory:'), runs `work` on one connection, closes it.
  * `spillDir` is where an in-memory database may spill (file databases spill beside the file).
  */
 export async function withConnection<T>(path: string, work: (conn: DuckDBConnection) => Promise<T>, spillDir?: string): Promise<T> {
-  const instance = await DuckDBInstance.create(path, { memory_limit: duckdbMemoryLimit(), ...(spillDir ? { temp_directory: spillDir } : {}) });
+  const threads = duckdbThreads();
+  const instance = await DuckDBInstance.create(path, {
+    memory_limit: duckdbMemoryLimit(),
+    ...(threads ? { threads } : {}),
+    ...(spillDir ? { temp_directory: spillDir } : {}),
+  });
   const conn = await instance.connect();
   try {
     return await work(conn);

@@ -1,11 +1,12 @@
 import { readdir } from 'node:fs/promises';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
-import { queryOne, readSql, runScript, withConnection } from './duckdb';
+import { queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
+import { partitionOutput } from './load';
 
 /** What the input provides, from the load stage. */
 export interface FeatureInput {
@@ -49,53 +50,117 @@ export interface FeatureSummary {
   seconds: number;
 }
 
-/** The feature SQL files, run in name order; each creates one table (dbt style). */
-const FEATURE_SQL_DIR = new URL('./features/', import.meta.url);
+/** The feature SQL, run file by file in name order (dbt style): per partition, then combined. */
+const PARTITION_SQL_DIR = new URL('./features/partition/', import.meta.url);
+const COMBINED_SQL_DIR = new URL('./features/combined/', import.meta.url);
+
+/** One partition's per-subscriber features (table subscriber_features in its database). */
+export interface PartitionFeatures {
+  /** Distinct months of valid usage up to the run month. */
+  monthsOfHistory: number;
+  seconds: number;
+}
 
 /**
  * Computes the features table in the run database for two feature months: the run month
  * (to score) and the month before it (to train on, labelled by whether the subscriber was gone
- * the month after).
+ * the month after). One database, one connection: the per-partition SQL, then the combining SQL.
  */
 export async function computeFeatures(dbPath: string, params: RunParams, input: FeatureInput = FULL_INPUT): Promise<FeatureSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    const files = (await readdir(FEATURE_SQL_DIR)).filter((name) => name.endsWith('.sql')).sort();
-    for (const [index, file] of files.entries()) {
-      await checkpoint({ stage: `features: ${file}`, done: index, total: files.length });
-      await runScript(conn, await readSql(FEATURE_SQL_DIR.href, file));
-    }
-    await conn.run('DROP VIEW feature_window');
-    const skippedFeatures = await skippedFeaturesFor(conn, input, params);
-    for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
-    const counts = await queryOne<{ scoring: number; training: number; churn_rate: number | null }>(
-      conn,
-      `SELECT count(*) FILTER (WHERE purpose = 'score') AS scoring,
-              count(*) FILTER (WHERE purpose = 'train') AS training,
-              avg(churned_next_month::INTEGER) FILTER (WHERE purpose = 'train') AS churn_rate
-       FROM features`,
-    );
-    return {
-      skippedFeatures,
-      scoringRows: counts.scoring,
-      trainingRows: counts.training,
-      trainingChurnRate: counts.churn_rate ?? 0,
-      seconds: (performance.now() - started) / 1000,
-    };
+    await runSqlFiles(conn, PARTITION_SQL_DIR, 'features');
+    const monthsOfHistory = await countMonthsOfHistory(conn, params);
+    await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
+    return combineInto(conn, input, monthsOfHistory, started);
   });
+}
+
+/**
+ * Everything that depends on a subscriber's own rows, for one partition's subscribers, handed to
+ * the combining step as Parquet beside the partition's database (DuckDB cannot attach a database
+ * by a bound path, and Parquet is what another machine could read too).
+ */
+export async function computePartitionFeatures(dbPath: string, params: RunParams, input: FeatureInput = FULL_INPUT): Promise<PartitionFeatures> {
+  const started = performance.now();
+  return withConnection(dbPath, async (conn) => {
+    await writeFeatureSettings(conn, params, input);
+    await runSqlFiles(conn, PARTITION_SQL_DIR, 'features');
+    await setVariable(conn, 'features_file', partitionOutput(dbPath, 'subscriber-features'));
+    await conn.run("COPY subscriber_features TO (getvariable('features_file')) (FORMAT parquet)");
+    return { monthsOfHistory: await countMonthsOfHistory(conn, params), seconds: (performance.now() - started) / 1000 };
+  });
+}
+
+/**
+ * Gathers every partition's subscriber features into the run database and adds what ranks
+ * subscribers against each other (value tiers, star grades) and the row order models use.
+ */
+export async function combineFeatures(
+  dbPath: string,
+  partitionDbPaths: string[],
+  params: RunParams,
+  input: FeatureInput,
+  partitions: PartitionFeatures[],
+): Promise<FeatureSummary> {
+  const started = performance.now();
+  return withConnection(dbPath, async (conn) => {
+    await writeFeatureSettings(conn, params, input);
+    await setVariable(conn, 'feature_files', listValue(partitionDbPaths.map((path) => partitionOutput(path, 'subscriber-features'))));
+    await conn.run("CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM read_parquet(getvariable('feature_files'))");
+    const monthsOfHistory = Math.max(...partitions.map((partition) => partition.monthsOfHistory));
+    const summary = await combineInto(conn, input, monthsOfHistory, started);
+    return { ...summary, seconds: summary.seconds + Math.max(...partitions.map((partition) => partition.seconds)) };
+  });
+}
+
+/** Runs the combining SQL over view all_subscriber_features and blanks the features the input cannot support. */
+async function combineInto(conn: DuckDBConnection, input: FeatureInput, monthsOfHistory: number, started: number): Promise<FeatureSummary> {
+  await runSqlFiles(conn, COMBINED_SQL_DIR, 'features: combining');
+  await conn.run('DROP VIEW all_subscriber_features');
+  const skippedFeatures = skippedFeaturesFor(input, monthsOfHistory);
+  for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
+  const counts = await queryOne<{ scoring: number; training: number; churn_rate: number | null }>(
+    conn,
+    `SELECT count(*) FILTER (WHERE purpose = 'score') AS scoring,
+            count(*) FILTER (WHERE purpose = 'train') AS training,
+            avg(churned_next_month::INTEGER) FILTER (WHERE purpose = 'train') AS churn_rate
+     FROM features`,
+  );
+  return {
+    skippedFeatures,
+    scoringRows: counts.scoring,
+    trainingRows: counts.training,
+    trainingChurnRate: counts.churn_rate ?? 0,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+async function countMonthsOfHistory(conn: DuckDBConnection, params: RunParams): Promise<number> {
+  const { months } = await queryOne<{ months: number }>(conn, 'SELECT count(DISTINCT "month") AS months FROM usage WHERE "month" <= $month::DATE', { month: firstDay(params.month) });
+  return months;
+}
+
+async function runSqlFiles(conn: DuckDBConnection, dir: URL, stage: string): Promise<void> {
+  const files = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort();
+  for (const [index, file] of files.entries()) {
+    await checkpoint({ stage: `${stage}: ${file}`, done: index, total: files.length });
+    await runScript(conn, await readSql(dir.href, file));
+  }
 }
 
 /**
  * The features an input cannot support: those whose optional columns are absent, and the trends
  * when there are fewer than six months of history (a snapshot has one).
  */
-async function skippedFeaturesFor(conn: DuckDBConnection, input: FeatureInput, params: RunParams): Promise<SkippedFeature[]> {
+function skippedFeaturesFor(input: FeatureInput, monthsOfHistory: number): SkippedFeature[] {
   if (input.inputColumns.length === 0) return [];
   const has = new Set(input.inputColumns);
   const skipped = new Map<string, string>();
-  const { months } = await queryOne<{ months: number }>(conn, 'SELECT count(DISTINCT "month") AS months FROM usage WHERE "month" <= $month::DATE', { month: firstDay(params.month) });
-  if (months < TREND_MONTHS) for (const feature of TREND_FEATURES) skipped.set(feature, `needs ${TREND_MONTHS} months of history; the input has ${months}`);
+  if (monthsOfHistory < TREND_MONTHS) {
+    for (const feature of TREND_FEATURES) skipped.set(feature, `needs ${TREND_MONTHS} months of history; the input has ${monthsOfHistory}`);
+  }
   for (const [feature, columns] of Object.entries(FEATURE_INPUTS)) {
     const absent = columns.filter((column) => !has.has(column));
     if (absent.length > 0 && !skipped.has(feature)) skipped.set(feature, `input has no ${absent.join(', ')}`);

@@ -10,13 +10,23 @@ import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
 import { recordAudit, type AuditRecordRequest } from './audit';
 import { trainAndScoreChurn } from './churn';
 import { clusterSubscribers } from './cluster';
-import { computeFeatures, type FeatureSummary } from './features';
-import { loadUsage, type LoadSummary } from './load';
+import { combineFeatures, computeFeatures, computePartitionFeatures, type FeatureSummary, type PartitionFeatures } from './features';
+import { combineLoad, loadPartition, planLoad, type LoadPlan, type LoadSummary, type PartitionLoad } from './load';
 import { publishSnapshot, type PublishRequest } from './publish';
 import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
 
 /** The stage functions; tests swap one for a faulty twin to inject failures. */
-export const STAGE_FUNCTIONS = { loadUsage, computeFeatures, clusterSubscribers, trainAndScoreChurn, publishSnapshot };
+export const STAGE_FUNCTIONS = {
+  planLoad,
+  loadPartition,
+  combineLoad,
+  computeFeatures,
+  computePartitionFeatures,
+  combineFeatures,
+  clusterSubscribers,
+  trainAndScoreChurn,
+  publishSnapshot,
+};
 export type StageFunctions = typeof STAGE_FUNCTIONS;
 
 /** How often an activity heartbeats while it waits on DuckDB (the server throttles anyway). */
@@ -48,9 +58,16 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
   }
 
   return {
-    loadUsage: (run: RunRef, params: { month?: unknown }) => attemptStage('load', params?.month, () => stages.loadUsage(store, run, params)),
-    computeFeatures: (load: LoadSummary) =>
-      attemptStage('features', load.params.month, () => stages.computeFeatures(load.dbPath, load.params, { format: load.format, inputColumns: load.inputColumns })),
+    planLoad: (run: RunRef, params: { month?: unknown }, partitions: number) =>
+      attemptStage('load', params?.month, () => stages.planLoad(store, run, params, partitions)),
+    /** One partition of the input: the worker that picks it up needs the run folder (a shared file system). */
+    loadPartition: (plan: LoadPlan, index: number) => attemptStage('load', plan.params.month, () => stages.loadPartition(plan, index)),
+    combineLoad: (plan: LoadPlan, parts: PartitionLoad[]) => attemptStage('load', plan.params.month, () => stages.combineLoad(plan, parts)),
+    computeFeatures: (load: LoadSummary) => attemptStage('features', load.params.month, () => stages.computeFeatures(load.dbPath, load.params, featureInput(load))),
+    computePartitionFeatures: (load: LoadSummary, index: number) =>
+      attemptStage('features', load.params.month, () => stages.computePartitionFeatures(load.partitionDbPaths[index], load.params, featureInput(load))),
+    combineFeatures: (load: LoadSummary, parts: PartitionFeatures[]) =>
+      attemptStage('features', load.params.month, () => stages.combineFeatures(load.dbPath, load.partitionDbPaths, load.params, featureInput(load), parts)),
     clusterSubscribers: (load: LoadSummary, features: FeatureSummary, previous: PreviousSegmentation | null) =>
       attemptStage('cluster', load.params.month, () => stages.clusterSubscribers(load.dbPath, load.params, previous, skipped(features))),
     /** Last month's segmentation, to keep segment ids stable (null when there is none). */
@@ -68,6 +85,7 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
   };
 }
 
+const featureInput = (load: LoadSummary) => ({ format: load.format, inputColumns: load.inputColumns });
 const skipped = (features: FeatureSummary) => features.skippedFeatures.map((s) => s.feature);
 
 export type SegflowActivities = ReturnType<typeof createActivities>;

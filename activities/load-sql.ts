@@ -2,7 +2,7 @@ import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contrac
 
 /**
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
- * `raw_input(source_file, file_row, <columns present>)`; leaves temp table `checked_input` with
+ * `raw_input(source_file, file_row, <columns present>)`; leaves table `checked_usage` with
  * typed columns and `reason` (NULL for a valid row). `presentColumns` maps each input column to
  * its DuckDB type. Identifiers come only from the contract; the run window is read from the
  * session variables window_start / window_end (bound with setVariable).
@@ -24,7 +24,7 @@ export function buildCheckSql(presentColumns: ReadonlyMap<string, string>): stri
   });
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column));
   return [
-    `CREATE OR REPLACE TEMP TABLE checked_input AS
+    `CREATE OR REPLACE TABLE checked_usage AS
 WITH typed AS (
   SELECT source_file, file_row, ${typed.join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure
@@ -38,21 +38,21 @@ SELECT t.* EXCLUDE (type_failure),
 FROM typed t`,
     // Duplicates are rare: find their keys with a hash aggregate, then keep the first row of each
     // key in file order and quarantine the rest, instead of windowing over every row.
-    `UPDATE checked_input SET reason = 'duplicate (subscriber_id, month)'
+    `UPDATE checked_usage SET reason = 'duplicate (subscriber_id, month)'
 FROM (
   SELECT source_file, file_row
   FROM (
     SELECT c.source_file, c.file_row,
            row_number() OVER (PARTITION BY c.subscriber_id, c."month" ORDER BY c.source_file, c.file_row) AS copy_no
-    FROM checked_input c
+    FROM checked_usage c
     SEMI JOIN (
-      SELECT subscriber_id, "month" FROM checked_input WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1
+      SELECT subscriber_id, "month" FROM checked_usage WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1
     ) k ON c.subscriber_id = k.subscriber_id AND c."month" = k."month"
     WHERE c.reason IS NULL
   )
   WHERE copy_no > 1
 ) d
-WHERE checked_input.source_file = d.source_file AND checked_input.file_row = d.file_row`,
+WHERE checked_usage.source_file = d.source_file AND checked_usage.file_row = d.file_row`,
   ];
 }
 

@@ -19,9 +19,11 @@ export interface InputFile {
   rows: number;
 }
 
-export interface LoadSummary {
-  /** The run's DuckDB database: tables usage (valid rows) and quarantine (rows with a reason). */
-  dbPath: string;
+/** Most partitions one run may be split into (one per worker is the useful number). */
+export const MAX_PARTITIONS = 64;
+
+/** What the load stage decided before reading any rows: small, so it travels between activities. */
+export interface LoadPlan {
   params: RunParams;
   /** sha256 of the canonical parameters: equal for reruns with the same parameters. */
   paramsHash: string;
@@ -31,6 +33,27 @@ export interface LoadSummary {
   inputFiles: InputFile[];
   /** Month-partitioned files outside the window, not read at all. */
   filesOutsideWindow: number;
+  mapping: InputMapping;
+  /** Contract column -> the DuckDB type of the input column it is read from. */
+  presentColumns: [string, string][];
+  /** The run's database, where the partitions' results are combined. */
+  dbPath: string;
+  /** One database per partition; with a single partition it is the run's database. */
+  partitionDbPaths: string[];
+  seconds: number;
+}
+
+/** One partition's rows: every row of a subscriber lands in the same partition. */
+export interface PartitionLoad {
+  dbPath: string;
+  rowsLoaded: number;
+  rowsQuarantined: number;
+  quarantineByReason: Record<string, number>;
+  subscribersInMonth: number;
+  seconds: number;
+}
+
+export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns' | 'seconds'> {
   rowsRead: number;
   rowsLoaded: number;
   rowsQuarantined: number;
@@ -46,14 +69,29 @@ export interface LoadSummary {
 const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
 
 /**
- * Loads the run's usage files into a fresh DuckDB database, enforcing the usage contract.
- * Files that cannot be read or lack required columns stop the run (non-retryable); rows that
- * break a rule are kept in `quarantine` with the reason. Rows read = loaded + quarantined.
+ * Loads the run's usage files into DuckDB, enforcing the usage contract: plans, loads each
+ * partition in turn, combines. The worker runs the same three steps as separate activities,
+ * the partitions in parallel (workflows/monthly-segmentation.ts).
  */
-export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unknown): Promise<LoadSummary> {
+export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unknown, partitions = 1): Promise<LoadSummary> {
+  const plan = await planLoad(store, run, rawParams, partitions);
+  const parts: PartitionLoad[] = [];
+  for (const index of plan.partitionDbPaths.keys()) parts.push(await loadPartition(plan, index));
+  return combineLoad(plan, parts);
+}
+
+/**
+ * Checks the parameters and the input files (readable, with the contract's required columns),
+ * counts and hashes them, and names the databases the partitions load into. Files that cannot
+ * be read or lack required columns stop the run (non-retryable).
+ */
+export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unknown, partitions = 1): Promise<LoadPlan> {
   const started = performance.now();
   const parsed = parseRunParams(rawParams);
   if (!parsed.ok) throw new InvalidParamsError(`invalid run parameters:\n${parsed.problems.join('\n')}`);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new InvalidParamsError(`partitions must be a whole number from 1 to ${MAX_PARTITIONS}, got ${partitions}`);
+  }
   const params = parsed.params;
   const windowEnd = params.month;
   const windowStart = addMonths(params.month, -params.historyMonths);
@@ -63,10 +101,11 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
   const dir = runDir(store, run);
   await mkdir(dir, { recursive: true });
   const dbPath = join(dir, 'work.duckdb');
+  const partitionDbPaths = partitions === 1 ? [dbPath] : Array.from({ length: partitions }, (_, i) => join(dir, `partition-${String(i).padStart(2, '0')}.duckdb`));
 
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
 
-  return withConnection(dbPath, async (conn) => {
+  return withConnection(':memory:', async (conn) => {
     const inputFiles: InputFile[] = [];
     /** contract column -> the DuckDB type of the input column it is read from */
     const presentColumns = new Map<string, string>();
@@ -93,11 +132,37 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
       inputFiles.push({ path, sha256, bytes, rows });
     }
     if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
+    return {
+      params,
+      paramsHash: paramsHash(params),
+      windowStart,
+      windowEnd,
+      inputFiles,
+      filesOutsideWindow: outsideWindow,
+      mapping,
+      presentColumns: [...presentColumns],
+      dbPath,
+      partitionDbPaths,
+      seconds: (performance.now() - started) / 1000,
+    };
+  });
+}
 
-    await checkpoint({ stage: 'load: reading and checking rows' });
-    await createRawInput(conn, files, mapping, presentColumns, params.month);
-    await setVariable(conn, 'window_start', firstDay(windowStart));
-    await setVariable(conn, 'window_end', firstDay(windowEnd));
+/**
+ * Reads one partition's rows (the subscribers whose id hashes to it) into its database: table
+ * checked_usage keeps every row with its contract check (reason NULL for a valid row), view
+ * usage the valid rows, table quarantine the others with their reason.
+ */
+export async function loadPartition(plan: LoadPlan, index: number): Promise<PartitionLoad> {
+  const started = performance.now();
+  const dbPath = plan.partitionDbPaths[index];
+  if (dbPath === undefined) throw new InvalidParamsError(`no partition ${index}: the plan has ${plan.partitionDbPaths.length}`);
+  const presentColumns = new Map(plan.presentColumns);
+  return withConnection(dbPath, async (conn) => {
+    await checkpoint({ stage: `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})` });
+    await createRawInput(conn, plan, { index, count: plan.partitionDbPaths.length });
+    await setVariable(conn, 'window_start', firstDay(plan.windowStart));
+    await setVariable(conn, 'window_end', firstDay(plan.windowEnd));
     try {
       for (const statement of buildCheckSql(presentColumns)) await conn.run(statement);
     } catch (error) {
@@ -106,49 +171,83 @@ export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unkn
       if (/^(IO|Invalid Input|Conversion) Error/i.test(message)) throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
       throw error;
     }
-    await conn.run('CREATE OR REPLACE TABLE usage AS SELECT * EXCLUDE (source_file, file_row, reason) FROM checked_input WHERE reason IS NULL');
+    // a view, not a copy: the valid rows are read twice by the features and never written again
+    await conn.run('CREATE OR REPLACE VIEW usage AS SELECT * EXCLUDE (source_file, file_row, reason) FROM checked_usage WHERE reason IS NULL');
     await conn.run(
       `CREATE OR REPLACE TABLE quarantine AS
        SELECT source_file, file_row, subscriber_id, strftime("month", '%Y-%m') AS "month", reason
-       FROM checked_input WHERE reason IS NOT NULL ORDER BY source_file, file_row`,
+       FROM checked_usage WHERE reason IS NOT NULL ORDER BY source_file, file_row`,
     );
-    await conn.run('DROP TABLE checked_input');
     await conn.run('DROP VIEW raw_input');
-
+    if (plan.partitionDbPaths.length > 1) {
+      await setVariable(conn, 'quarantine_file', partitionOutput(dbPath, 'quarantine'));
+      await conn.run("COPY quarantine TO (getvariable('quarantine_file')) (FORMAT parquet)");
+    }
     const counts = await queryOne<{ loaded: number; quarantined: number; in_month: number }>(
       conn,
-      `SELECT (SELECT count(*) FROM usage) AS loaded, (SELECT count(*) FROM quarantine) AS quarantined,
-              (SELECT count(*) FROM usage WHERE "month" = $month::DATE) AS in_month`,
-      { month: firstDay(params.month) },
+      `SELECT count(*) FILTER (WHERE reason IS NULL) AS loaded, count(*) FILTER (WHERE reason IS NOT NULL) AS quarantined,
+              count(*) FILTER (WHERE reason IS NULL AND "month" = $month::DATE) AS in_month
+       FROM checked_usage`,
+      { month: firstDay(plan.params.month) },
     );
-    const reasons = await queryRows<{ reason: string; rows: number }>(
-      conn,
-      'SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason ORDER BY rows DESC, reason',
-    );
-    const rowsRead = inputFiles.reduce((sum, file) => sum + file.rows, 0);
-    if (counts.loaded + counts.quarantined !== rowsRead) {
-      throw new Error(`row counts do not reconcile: read ${rowsRead}, loaded ${counts.loaded}, quarantined ${counts.quarantined}`);
-    }
-    const summary: LoadSummary = {
+    const reasons = await queryRows<{ reason: string; rows: number }>(conn, 'SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason');
+    return {
       dbPath,
-      params,
-      paramsHash: paramsHash(params),
-      windowStart,
-      windowEnd,
-      inputFiles,
-      filesOutsideWindow: outsideWindow,
-      rowsRead,
       rowsLoaded: counts.loaded,
       rowsQuarantined: counts.quarantined,
       quarantineByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.rows])),
       subscribersInMonth: counts.in_month,
-      format: mapping.format,
-      inputColumns: [...presentColumns.keys()],
       seconds: (performance.now() - started) / 1000,
     };
-    assertUsable(summary);
-    return summary;
   });
+}
+
+/**
+ * Adds up the partitions, checks that every row read was loaded or quarantined and that the
+ * run has enough good rows, and gathers the partitions' quarantined rows into the run database.
+ */
+export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promise<LoadSummary> {
+  const started = performance.now();
+  const byReason = new Map<string, number>();
+  for (const part of parts) for (const [reason, rows] of Object.entries(part.quarantineByReason)) byReason.set(reason, (byReason.get(reason) ?? 0) + rows);
+  const sum = (pick: (part: PartitionLoad) => number) => parts.reduce((total, part) => total + pick(part), 0);
+  const rowsRead = plan.inputFiles.reduce((total, file) => total + file.rows, 0);
+  const rowsLoaded = sum((part) => part.rowsLoaded);
+  const rowsQuarantined = sum((part) => part.rowsQuarantined);
+  if (parts.length !== plan.partitionDbPaths.length || rowsLoaded + rowsQuarantined !== rowsRead) {
+    throw new Error(`row counts do not reconcile: read ${rowsRead}, loaded ${rowsLoaded}, quarantined ${rowsQuarantined} in ${parts.length} of ${plan.partitionDbPaths.length} partitions`);
+  }
+  if (parts.length > 1) await gatherQuarantine(plan.dbPath, plan.partitionDbPaths);
+  const { mapping, presentColumns, seconds, ...rest } = plan;
+  const summary: LoadSummary = {
+    ...rest,
+    rowsRead,
+    rowsLoaded,
+    rowsQuarantined,
+    quarantineByReason: Object.fromEntries([...byReason].sort(([a, x], [b, y]) => y - x || a.localeCompare(b))),
+    subscribersInMonth: sum((part) => part.subscribersInMonth),
+    format: mapping.format,
+    inputColumns: presentColumns.map(([column]) => column),
+    seconds: seconds + Math.max(...parts.map((part) => part.seconds)) + (performance.now() - started) / 1000,
+  };
+  assertUsable(summary);
+  return summary;
+}
+
+/** Every partition's quarantined rows in the run database, in file order. */
+async function gatherQuarantine(dbPath: string, partitionDbPaths: string[]): Promise<void> {
+  await withConnection(dbPath, async (conn) => {
+    await setVariable(conn, 'quarantine_files', listValue(partitionDbPaths.map((path) => partitionOutput(path, 'quarantine'))));
+    await conn.run("CREATE OR REPLACE TABLE quarantine AS SELECT * FROM read_parquet(getvariable('quarantine_files')) ORDER BY source_file, file_row");
+  });
+}
+
+/**
+ * A file a partition hands to the combining step beside its database (DuckDB cannot attach a
+ * database by a bound path, and a Parquet file is also what another machine could read).
+ */
+export function partitionOutput(partitionDbPath: string, name: 'quarantine' | 'subscriber-features'): string {
+  return partitionDbPath.replace(/\.duckdb$/, `.${name}.parquet`);
 }
 
 function assertUsable(summary: LoadSummary): void {
@@ -217,11 +316,16 @@ function readerSql(path: string, argument: string): string {
 }
 
 /**
- * View `raw_input(source_file, file_row, <contract columns>)` over every input file, with the
- * mapping applied: the user's columns renamed, their value encodings translated (through the
- * bound table value_encodings), text months parsed, and a snapshot's month set to the run month.
+ * View `raw_input(source_file, file_row, <contract columns>)` over one partition of the input
+ * files, with the mapping applied: the user's columns renamed, their value encodings translated
+ * (through the bound table value_encodings), text months parsed, and a snapshot's month set to
+ * the run month. A partition holds the subscribers whose raw id hashes to its index, so all of
+ * a subscriber's rows, duplicates included, meet in one partition.
  */
-async function createRawInput(conn: DuckDBConnection, files: string[], mapping: InputMapping, present: Map<string, string>, runMonth: string): Promise<void> {
+async function createRawInput(conn: DuckDBConnection, plan: LoadPlan, partition: { index: number; count: number }): Promise<void> {
+  const files = plan.inputFiles.map((file) => file.path);
+  const { mapping } = plan;
+  const present = new Map(plan.presentColumns);
   const parquet = files.filter((file) => !file.toLowerCase().endsWith('.csv'));
   const csv = files.filter((file) => file.toLowerCase().endsWith('.csv'));
   const parts: string[] = [];
@@ -242,7 +346,11 @@ async function createRawInput(conn: DuckDBConnection, files: string[], mapping: 
     }
   }
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
-  await setVariable(conn, 'run_month', firstDay(runMonth));
+  await setVariable(conn, 'run_month', firstDay(plan.params.month));
+  await setVariable(conn, 'partition_count', partition.count);
+  await setVariable(conn, 'partition_index', partition.index);
+  const subscriberId = quoteIdent(mapping.columns.subscriber_id ?? 'subscriber_id');
+  const inPartition = partition.count === 1 ? '' : `WHERE hash(${subscriberId}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
 
   const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {
     const source = mapping.columns[column.name] ?? column.name;
@@ -259,7 +367,8 @@ async function createRawInput(conn: DuckDBConnection, files: string[], mapping: 
   await conn.run(
     `CREATE OR REPLACE TEMP VIEW raw_input AS
      SELECT source_file, file_row, ${expressions.join(', ')}
-     FROM (${parts.join('\nUNION ALL BY NAME\n')})`,
+     FROM (${parts.join('\nUNION ALL BY NAME\n')})
+     ${inPartition}`,
   );
 }
 

@@ -1,5 +1,5 @@
 """The Python peer of segflow's benchmark: the same steps on the same Parquet with DuckDB and
-scikit-learn. Loads the run window into DuckDB, computes segflow's own feature SQL files,
+scikit-learn. Loads the run window into DuckDB, computes segflow's own feature SQL files (one partition),
 fits KMeans on the standardised cluster features of every subscriber and a
 DecisionTreeClassifier on last month's subscribers (stratified holdout), scores everyone, and
 prints one JSON object with the times, peak RSS and model quality."""
@@ -60,11 +60,14 @@ def main():
                        0.6 AS high_share, 0.9 AS mid_share, 3000.0 AS high_value_threshold, 60.0 AS tenure_cap_months, 30.0 AS w_tenure,
                        25.0 AS w_contract, 10.0 AS w_broadband, 15.0 AS w_family_bundle, 100.0 AS call_circle_cap, 15.0 AS w_call_circle,
                        5.0 AS w_premium_number""", [args.history])
-        for path in sorted(glob.glob(os.path.join(ROOT, "activities", "features", "*.sql"))):
-            for statement in open(path).read().split(";\n"):
-                body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
-                if body:
-                    con.execute(body)
+        for folder in ("partition", "combined"):
+            if folder == "combined":
+                con.execute("CREATE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features")
+            for path in sorted(glob.glob(os.path.join(ROOT, "activities", "features", folder, "*.sql"))):
+                for statement in open(path).read().split(";\n"):
+                    body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
+                    if body:
+                        con.execute(body)
         timings["features"] = time.perf_counter() - t
 
         t = time.perf_counter()

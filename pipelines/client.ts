@@ -26,7 +26,7 @@ export async function connectClient(config: SegflowConfig): Promise<Client> {
 export async function startMonthlyRun(
   client: Client,
   config: SegflowConfig,
-  request: { params: Record<string, unknown>; requestedBy: string; workflowId?: string; indexed?: boolean; heartbeatTimeout?: string },
+  request: { params: Record<string, unknown>; requestedBy: string; workflowId?: string; indexed?: boolean; heartbeatTimeout?: string; partitions?: number },
 ): Promise<{ handle: WorkflowHandle; params: RunParams }> {
   const parsed = parseRunParams(request.params);
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
@@ -36,6 +36,7 @@ export async function startMonthlyRun(
     requestedBy: request.requestedBy,
     indexed: request.indexed ?? (await hasSearchAttributes(client)),
     ...(request.heartbeatTimeout ? { heartbeatTimeout: request.heartbeatTimeout } : {}),
+    ...(request.partitions ? { partitions: request.partitions } : {}),
   };
   const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const handle = await client.workflow.start('monthlySegmentation', {

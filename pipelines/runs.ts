@@ -70,18 +70,21 @@ export interface ActivityAttempt {
   outcome: string;
   /** From its start to its close, by the server's clock. */
   seconds: number;
+  /** Identity of the worker that ran the closing attempt. */
+  worker: string;
 }
 
 /** Every activity of a workflow history, in the order they closed. */
 export function activityAttempts(history: temporal.api.history.v1.IHistory): ActivityAttempt[] {
   const scheduled = new Map<string, string>();
-  const started = new Map<string, { attempt: number; at: number }>();
+  const started = new Map<string, { attempt: number; at: number; worker: string }>();
   const attempts: ActivityAttempt[] = [];
   for (const event of history.events ?? []) {
     const at = Number(event.eventTime?.seconds ?? 0) + (event.eventTime?.nanos ?? 0) / 1e9;
     if (event.activityTaskScheduledEventAttributes) scheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
     if (event.activityTaskStartedEventAttributes) {
-      started.set(String(event.activityTaskStartedEventAttributes.scheduledEventId), { attempt: event.activityTaskStartedEventAttributes.attempt ?? 1, at });
+      const { scheduledEventId, attempt, identity } = event.activityTaskStartedEventAttributes;
+      started.set(String(scheduledEventId), { attempt: attempt ?? 1, at, worker: identity ?? '?' });
     }
     const closed =
       (event.activityTaskCompletedEventAttributes && ['completed', event.activityTaskCompletedEventAttributes.scheduledEventId]) ||
@@ -91,7 +94,13 @@ export function activityAttempts(history: temporal.api.history.v1.IHistory): Act
     if (closed) {
       const scheduledId = String(closed[1]);
       const start = started.get(scheduledId);
-      attempts.push({ activity: scheduled.get(scheduledId) ?? '?', attempt: start?.attempt ?? 1, outcome: String(closed[0]), seconds: start ? at - start.at : 0 });
+      attempts.push({
+        activity: scheduled.get(scheduledId) ?? '?',
+        attempt: start?.attempt ?? 1,
+        outcome: String(closed[0]),
+        seconds: start ? at - start.at : 0,
+        worker: start?.worker ?? '?',
+      });
     }
   }
   return attempts;

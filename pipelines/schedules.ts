@@ -14,6 +14,8 @@ export interface MonthlyScheduleOptions {
   input: string;
   /** Run parameters other than month and input. */
   params: Record<string, unknown>;
+  /** Activities the load and per-subscriber features are split into (workflow input `partitions`). */
+  partitions?: number;
   /** Day of the month the run starts (2-28): the previous month's data has landed by then. */
   dayOfMonth: number;
   hour: number;
@@ -36,7 +38,12 @@ export async function createMonthlySchedule(client: Client, config: SegflowConfi
   const parsed = parseRunParams({ ...options.params, month: '2000-01', input: options.input });
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
   const { month: _month, ...params } = parsed.params;
-  const input: MonthlySegmentationInput = { params, requestedBy: `schedule:${options.scheduleId}`, indexed: await hasSearchAttributes(client) };
+  const input: MonthlySegmentationInput = {
+    params,
+    requestedBy: `schedule:${options.scheduleId}`,
+    indexed: await hasSearchAttributes(client),
+    ...(options.partitions ? { partitions: options.partitions } : {}),
+  };
   await client.schedule.create({
     scheduleId: options.scheduleId,
     spec: { calendars: [{ dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute }], timezone: options.timezone },

@@ -29,6 +29,12 @@ export interface MonthlySegmentationInput {
    * Default "2m": activities heartbeat every 5 s, so a shorter value fails over faster after a crash.
    */
   heartbeatTimeout?: string;
+  /**
+   * Subscriber partitions the load and the per-subscriber features are split into, each its own
+   * activity, so workers on the task queue share them. Default 1: one activity uses every core
+   * of its worker already; set it to the number of workers when there are several.
+   */
+  partitions?: number;
 }
 
 export interface MonthlySegmentationResult {
@@ -98,14 +104,19 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     await audit('stage.finished', details, stage);
   };
 
-  await audit('run.requested', { params, requestedAt: info.startTime.toISOString(), scheduledFor: scheduledFor?.toISOString() ?? null });
+  await audit('run.requested', { params, partitions: input.partitions ?? 1, requestedAt: info.startTime.toISOString(), scheduledFor: scheduledFor?.toISOString() ?? null });
   if (indexed && isMonth(month)) upsertSearchAttributes([{ key: SEGFLOW_MONTH, value: month }]);
   try {
     await audit('run.started', { attempt: info.attempt });
-    const load = await io.loadUsage(run, params);
+    const plan = await io.planLoad(run, params, input.partitions ?? 1);
+    const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index)));
+    const load = await io.combineLoad(plan, parts);
     if (indexed) upsertSearchAttributes([{ key: SEGFLOW_PARAMS_HASH, value: load.paramsHash }]);
     await finished('load', { paramsHash: load.paramsHash, inputs: load.inputFiles, rowsRead: load.rowsRead, rowsLoaded: load.rowsLoaded, quarantineByReason: load.quarantineByReason });
-    const features = await compute.computeFeatures(load);
+    const features =
+      load.partitionDbPaths.length === 1
+        ? await compute.computeFeatures(load)
+        : await compute.combineFeatures(load, await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))));
     await finished('features', { ...features });
     const previous = await bookkeeping.findPreviousSegmentation(month);
     const cluster = await compute.clusterSubscribers(load, features, previous);

@@ -7,7 +7,7 @@ import { loadConfig } from '../../worker/config';
 import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../client';
 import { elapsed, printProgress, printResult } from '../format';
 import { sampleDir } from './demo';
-import { EXIT, collectParam, monthArg } from './shared';
+import { EXIT, collectParam, monthArg, partitionsOption } from './shared';
 
 /** The run parameters with their defaults, from the params schema itself. */
 export function paramsHelp(): string {
@@ -32,13 +32,14 @@ async function run(options: {
   params?: string;
   requestedBy: string;
   heartbeatTimeout: string;
+  partitions: number;
   wait: boolean;
   json: boolean;
 }): Promise<number> {
   const config = loadConfig();
   const params = { ...paramsFromOptions(options), month: options.month, input: resolve(options.input ?? join(sampleDir(config), 'usage')) };
   const client = await connectClient(config);
-  const { handle } = await startMonthlyRun(client, config, { params, requestedBy: options.requestedBy, heartbeatTimeout: options.heartbeatTimeout });
+  const { handle } = await startMonthlyRun(client, config, { params, requestedBy: options.requestedBy, heartbeatTimeout: options.heartbeatTimeout, partitions: options.partitions });
   if (!options.wait) {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
     return EXIT.ok;
@@ -67,6 +68,7 @@ export function registerRun(program: Command): void {
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
     .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '2m')
+    .addOption(partitionsOption())
     .option('--no-wait', 'print the workflow id and return')
     .option('--json', 'machine-readable output', false)
     .addHelpText('after', paramsHelp())

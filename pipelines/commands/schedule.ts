@@ -4,7 +4,7 @@ import { loadConfig } from '../../worker/config';
 import { connectClient } from '../client';
 import { backfillMonths, createMonthlySchedule, DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS, summariseSchedule, waitForScheduledMonths } from '../schedules';
 import { paramsFromOptions, paramsHelp } from './run';
-import { EXIT, collectParam, monthArg, output, positiveInt } from './shared';
+import { EXIT, collectParam, monthArg, output, partitionsOption, positiveInt } from './shared';
 
 function hourArg(value: string): number {
   const n = Number(value);
@@ -31,6 +31,7 @@ export function registerSchedule(program: Command): void {
     .option('--pause-on-failure', 'pause the schedule when a run fails', false)
     .option('--param <name=value>', 'run parameter, repeatable', collectParam, {})
     .option('--params <file.json>', 'run parameters from a JSON file')
+    .addOption(partitionsOption())
     .addHelpText('after', paramsHelp())
     .action(async (options) => {
       const config = loadConfig();
@@ -39,6 +40,7 @@ export function registerSchedule(program: Command): void {
         scheduleId: options.id,
         input: resolve(options.input),
         params: paramsFromOptions(options),
+        partitions: options.partitions,
         dayOfMonth: options.dayOfMonth,
         hour: options.hour,
         minute: 0,

@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { MAX_PARTITIONS } from '../../activities/load';
 import { addMonths, isMonth } from '../../domain/month';
 
 /** Exit codes: 0 success, 1 the run failed or a check found problems, 2 bad usage or parameters, 3 infrastructure unreachable. */
@@ -8,6 +9,17 @@ export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
+}
+
+/** --partitions: how many activities the load and per-subscriber features are split into. */
+export function partitionsOption(): Option {
+  return new Option('--partitions <n>', `split the load and per-subscriber features into n activities (1-${MAX_PARTITIONS}); set it to the number of workers`)
+    .argParser((value) => {
+      const n = positiveInt(value);
+      if (n > MAX_PARTITIONS) throw new InvalidArgumentError(`must be at most ${MAX_PARTITIONS}`);
+      return n;
+    })
+    .default(1);
 }
 
 export function monthArg(value: string): string {

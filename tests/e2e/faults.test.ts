@@ -154,12 +154,12 @@ describe('faults survived, nothing lost or duplicated', () => {
 
   it('transient failures are retried by policy, the run succeeds, and the audit shows the attempts', async () => {
     let calls = 0;
-    const flakyLoad: typeof STAGE_FUNCTIONS.loadUsage = async (...args) => {
+    const flakyLoad: typeof STAGE_FUNCTIONS.loadPartition = async (...args) => {
       calls += 1;
       if (calls <= 2) throw Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' });
-      return STAGE_FUNCTIONS.loadUsage(...args);
+      return STAGE_FUNCTIONS.loadPartition(...args);
     };
-    const result = await inProcessWorker('faults-flaky', { ...STAGE_FUNCTIONS, loadUsage: flakyLoad }, async () => {
+    const result = await inProcessWorker('faults-flaky', { ...STAGE_FUNCTIONS, loadPartition: flakyLoad }, async () => {
       const handle = await start('faults-flaky');
       const outcome = (await handle.result()) as MonthlySegmentationResult;
       const attempts = (await auditOf(handle.workflowId)).filter((e) => e.event === 'stage.attempt-failed');

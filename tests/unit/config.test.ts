@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { duckdbMemoryLimit } from '../../activities/duckdb';
+import { duckdbMemoryLimit, duckdbThreads } from '../../activities/duckdb';
 import { connectionOptions, loadConfig } from '../../worker/config';
 import { tempDir } from '../helpers';
 
@@ -41,5 +41,12 @@ describe('configuration from the environment', () => {
     expect(duckdbMemoryLimit({})).toBe('6GB');
     expect(duckdbMemoryLimit({ SEGFLOW_DUCKDB_MEMORY_LIMIT: '800MB' })).toBe('800MB');
     expect(() => duckdbMemoryLimit({ SEGFLOW_DUCKDB_MEMORY_LIMIT: "6GB'; DROP TABLE usage; --" })).toThrow(/must look like 6GB/);
+  });
+
+  it('leaves DuckDB one thread per core unless SEGFLOW_DUCKDB_THREADS says otherwise', () => {
+    expect(duckdbThreads({})).toBeUndefined();
+    expect(duckdbThreads({ SEGFLOW_DUCKDB_THREADS: '1' })).toBe('1');
+    expect(() => duckdbThreads({ SEGFLOW_DUCKDB_THREADS: '0' })).toThrow(/whole number/);
+    expect(() => duckdbThreads({ SEGFLOW_DUCKDB_THREADS: 'all' })).toThrow(/whole number/);
   });
 });

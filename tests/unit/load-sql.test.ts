@@ -14,7 +14,7 @@ async function reasonsFor(rows: (string | null)[][]): Promise<(string | null)[]>
     await setVariable(conn, 'window_start', '2026-01-01');
     await setVariable(conn, 'window_end', '2026-06-01');
     for (const statement of buildCheckSql(new Map(COLUMNS.map((c) => [c, 'VARCHAR'])))) await conn.run(statement);
-    const checked = await queryRows<{ reason: string | null }>(conn, 'SELECT reason FROM checked_input ORDER BY file_row');
+    const checked = await queryRows<{ reason: string | null }>(conn, 'SELECT reason FROM checked_usage ORDER BY file_row');
     return checked.map((row) => row.reason);
   });
 }

@@ -1,25 +1,28 @@
 -- Value tiers by cumulative revenue share (Pareto): ranked by ARPU, a subscriber's tier is set
 -- by the share of revenue held by everyone ranked above them. High-value flag by a spend
 -- threshold; star grade (1-5) from spend, recharge frequency, tenure, payment and complaints.
+-- Reads all_subscriber_features: every partition's subscriber_features (activities/features.ts).
+-- Ranked within a purpose: a snapshot input scores and trains on the same month.
 CREATE OR REPLACE TEMP TABLE value_features AS
 WITH ranked AS (
   SELECT
+    u.purpose,
     u.as_of,
     u.subscriber_id,
     u.arpu,
     -- exact DECIMAL running sums: the shares must not change between reruns
-    coalesce(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.as_of ORDER BY u.arpu DESC, u.subscriber_id
+    coalesce(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.purpose ORDER BY u.arpu DESC, u.subscriber_id
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::DOUBLE
-      / nullif(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.as_of), 0)::DOUBLE AS revenue_share_above,
-    0.40 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.arpu)
-      + 0.20 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.frequency)
-      + 0.20 * percent_rank() OVER (PARTITION BY u.as_of ORDER BY st.tenure_months)
-      + 0.10 * (1 - percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.payment_delay_avg))
-      + 0.10 * (1 - percent_rank() OVER (PARTITION BY u.as_of ORDER BY u.complaints_recent)) AS grade_score
-  FROM usage_features u
-  JOIN stability_features st USING (as_of, subscriber_id)
+      / nullif(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.purpose), 0)::DOUBLE AS revenue_share_above,
+    0.40 * percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.arpu)
+      + 0.20 * percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.frequency)
+      + 0.20 * percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.tenure_months)
+      + 0.10 * (1 - percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.payment_delay_avg))
+      + 0.10 * (1 - percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.complaints_recent)) AS grade_score
+  FROM all_subscriber_features u
 )
 SELECT
+  r.purpose,
   r.as_of,
   r.subscriber_id,
   coalesce(r.revenue_share_above, 0) AS revenue_share_above,

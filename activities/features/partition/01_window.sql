@@ -1,8 +1,8 @@
--- The usage rows each feature month looks back over. A view: the aggregations below read it
--- once each, and keep only subscribers active in the feature month (months_ago = 0).
--- Amounts become DECIMAL so sums are exact: a parallel sum of DOUBLEs depends on thread
--- timing, and snapshots must be byte-identical when rerun.
--- Needs feature_months(as_of DATE, purpose VARCHAR) and feature_settings(history_months, ...).
+-- The usage rows each feature month looks back over (a view, read by one aggregation pass and
+-- the stability snapshot below). Amounts become DECIMAL so sums are exact: a parallel sum of
+-- DOUBLEs depends on thread timing, and snapshots must be byte-identical when rerun.
+-- Needs usage (one partition's valid rows), feature_months(as_of DATE, purpose VARCHAR) and
+-- feature_settings(history_months, ...).
 CREATE OR REPLACE TEMP VIEW feature_window AS
 SELECT f.as_of, date_diff('month', u."month", f.as_of) AS months_ago,
        u.* REPLACE (u.voice_minutes::DECIMAL(18, 4) AS voice_minutes, u.data_mb::DECIMAL(18, 4) AS data_mb,

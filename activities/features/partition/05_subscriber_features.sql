@@ -1,0 +1,25 @@
+-- One row per (feature month, subscriber) of this partition: everything that depends on the
+-- subscriber's own rows. Value tiers and grades rank subscribers against each other, so they
+-- are computed once all partitions are combined (combined/*.sql).
+-- churned_next_month (training rows only): the user's churn label when the input has one,
+-- else active in the feature month and absent the month after.
+CREATE OR REPLACE TEMP TABLE subscriber_features AS
+SELECT
+  f.purpose,
+  u.*,
+  t.* EXCLUDE (as_of, subscriber_id),
+  st.* EXCLUDE (as_of, subscriber_id),
+  CASE WHEN f.purpose <> 'train' THEN NULL
+       WHEN (SELECT use_user_labels FROM feature_settings) THEN u.user_churn_label
+       ELSE next_month.subscriber_id IS NULL
+  END AS churned_next_month
+FROM usage_features u
+JOIN feature_months f USING (as_of)
+JOIN trend_features t USING (as_of, subscriber_id)
+JOIN stability_features st USING (as_of, subscriber_id)
+-- usage holds no duplicate (subscriber, month) rows, so this join adds none
+LEFT JOIN (
+  SELECT subscriber_id, ("month" - to_months(1))::DATE AS as_of
+  FROM usage
+  WHERE "month" IN (SELECT as_of + to_months(1) FROM feature_months WHERE purpose = 'train')
+) next_month USING (as_of, subscriber_id);
