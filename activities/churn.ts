@@ -7,7 +7,7 @@ import type { RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
 import { checkpoint } from './context';
 import { queryOne, withConnection } from './duckdb';
-import { readColumns, type ColumnSet } from './ml/columns';
+import { pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
 import { seededRandom, shuffle } from './ml/random';
@@ -49,7 +49,7 @@ export async function trainAndScoreChurn(
 ): Promise<ChurnSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
-    const expressions = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name)).map((name): [string, string] => [name, `"${name}"`]);
+    const expressions = churnFeatureExpressions(skippedFeatures);
     // training rows need a known outcome: a user's label may be missing for some subscribers
     const counts = await queryOne<{ train: number; score: number; churners: number }>(
       conn,
@@ -62,15 +62,7 @@ export async function trainAndScoreChurn(
           `(need at least ${10 * params.treeMinLeaf} and 10); does the input hold the month before ${params.month}?`,
       );
     }
-    const training = await readColumns(
-      conn,
-      [...expressions, ['label', 'churned_next_month::INTEGER']],
-      "FROM features WHERE purpose = 'train' AND churned_next_month IS NOT NULL ORDER BY row_idx",
-      counts.train,
-    );
-    const labels = Uint8Array.from(training.columns.pop() as Float64Array);
-    training.names.pop();
-    replaceNaN(training);
+    const { training, labels } = await readTrainingSet(conn, expressions, counts.train);
 
     await checkpoint({ stage: 'churn: training' });
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
@@ -81,8 +73,8 @@ export async function trainAndScoreChurn(
     DecisionTreeClassifier.load(model); // the published model must load in ml-cart
 
     const trainingScores = predictProbabilities(model, training.columns);
-    const holdoutScores = pick(trainingScores, holdoutRows);
-    const holdoutLabels = pick(labels, holdoutRows);
+    const holdoutScores = pickRows(trainingScores, holdoutRows);
+    const holdoutLabels = pickRows(labels, holdoutRows);
     const holdout = classifierMetrics(holdoutScores, holdoutLabels);
     let trainPositives = 0;
     for (const row of trainRows) trainPositives += labels[row];
@@ -111,6 +103,25 @@ export async function trainAndScoreChurn(
   });
 }
 
+/** The churn features the input supports, as column expressions for readColumns. */
+export function churnFeatureExpressions(skippedFeatures: string[]): [string, string][] {
+  return CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name)).map((name): [string, string] => [name, `"${name}"`]);
+}
+
+/** Last month's subscribers with a known outcome, in row order: feature columns (NaN as 0) and labels. */
+export async function readTrainingSet(conn: DuckDBConnection, expressions: [string, string][], rows: number): Promise<{ training: ColumnSet; labels: Uint8Array }> {
+  const training = await readColumns(
+    conn,
+    [...expressions, ['label', 'churned_next_month::INTEGER']],
+    "FROM features WHERE purpose = 'train' AND churned_next_month IS NOT NULL ORDER BY row_idx",
+    rows,
+  );
+  const labels = Uint8Array.from(training.columns.pop() as Float64Array);
+  training.names.pop();
+  replaceNaN(training);
+  return { training, labels };
+}
+
 /** Splits row indices so churners and stayers are held out in the same proportion. */
 export function stratifiedSplit(labels: Uint8Array, holdoutShare: number, seed: number): { trainRows: Uint32Array; holdoutRows: Uint32Array } {
   const random = seededRandom(seed);
@@ -127,17 +138,6 @@ export function stratifiedSplit(labels: Uint8Array, holdoutShare: number, seed: 
 
 export function riskBand(score: number): string {
   return (RISK_BANDS.find((band) => score >= band.minScore) ?? RISK_BANDS[RISK_BANDS.length - 1]).band;
-}
-
-function pick<T extends Float64Array | Uint8Array>(values: T, rows: Uint32Array): T {
-  const out = new (values.constructor as new (n: number) => T)(rows.length);
-  rows.forEach((row, i) => (out[i] = values[row]));
-  return out;
-}
-
-/** Features come from SQL that coalesces gaps; a NaN left over would silently go right in every split. */
-function replaceNaN(data: ColumnSet): void {
-  for (const column of data.columns) for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) column[i] = 0;
 }
 
 async function writeScores(conn: DuckDBConnection, scores: Float64Array): Promise<Record<string, number>> {

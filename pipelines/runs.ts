@@ -72,6 +72,8 @@ export interface ActivityAttempt {
   seconds: number;
   /** Identity of the worker that ran the closing attempt. */
   worker: string;
+  /** When the closing attempt started, seconds since the epoch (server clock). */
+  startedAt: number;
 }
 
 /** Every activity of a workflow history, in the order they closed. */
@@ -100,6 +102,7 @@ export function activityAttempts(history: temporal.api.history.v1.IHistory): Act
         outcome: String(closed[0]),
         seconds: start ? at - start.at : 0,
         worker: start?.worker ?? '?',
+        startedAt: start?.at ?? at,
       });
     }
   }
@@ -114,7 +117,7 @@ export interface RunDetail {
     closeTime: string | null;
     searchAttributes: Record<string, unknown>;
     /** One line per activity attempt, from the event history. */
-    activities: { activity: string; attempt: number; outcome: string }[];
+    activities: { activity: string; attempt: number; outcome: string; seconds: number; worker: string }[];
   } | null;
 }
 
@@ -125,7 +128,13 @@ export async function showRun(store: StoreConfig, client: Client | undefined, wo
   const handle = client.workflow.getHandle(workflowId);
   try {
     const description = await handle.describe();
-    const activities = activityAttempts(await handle.fetchHistory()).map(({ activity, attempt, outcome }) => ({ activity, attempt, outcome }));
+    const activities = activityAttempts(await handle.fetchHistory()).map(({ activity, attempt, outcome, seconds, worker }) => ({
+      activity,
+      attempt,
+      outcome,
+      seconds: Math.round(seconds * 100) / 100,
+      worker,
+    }));
     return {
       audit,
       temporal: {

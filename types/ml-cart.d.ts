@@ -1,6 +1,7 @@
 // ml-cart ships no type declarations; this covers the part segflow uses.
 declare module 'ml-cart' {
   interface DistributionMatrix {
+    readonly columns: number;
     get(row: number, column: number): number;
   }
   interface TreeNode {

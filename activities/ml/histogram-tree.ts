@@ -18,8 +18,9 @@ export interface HistogramTreeOptions {
 }
 
 export interface BinnedFeatures {
-  /** Per feature: the bin of every row. */
-  bins: Uint8Array[];
+  /** Row-major: the bin of row i, feature f is bins[i * features + f] (one pass over a row updates every feature's histogram). */
+  bins: Uint8Array;
+  features: number;
   /** Per feature: ascending bin edges; bin(x) = number of edges <= x, so bin(x) < t iff x < edges[t-1]. */
   edges: Float64Array[];
   rows: number;
@@ -40,6 +41,7 @@ export interface DTClassifierJSON {
 export function binFeatures(columns: Float64Array[], maxBins = 256, sampleSize = 200_000): BinnedFeatures {
   if (maxBins < 2 || maxBins > 256) throw new RangeError('maxBins must be 2..256');
   const rows = columns[0]?.length ?? 0;
+  const features = columns.length;
   const step = Math.max(1, Math.floor(rows / sampleSize));
   const edges = columns.map((column) => {
     const sample = new Float64Array(Math.ceil(rows / step));
@@ -53,26 +55,37 @@ export function binFeatures(columns: Float64Array[], maxBins = 256, sampleSize =
     }
     return Float64Array.from(cuts);
   });
-  const bins = columns.map((column, f) => {
-    const featureEdges = edges[f];
-    const out = new Uint8Array(rows);
+  const bins = new Uint8Array(rows * features);
+  const padded = new Float64Array(256);
+  columns.forEach((column, f) => {
+    // a fixed eight-step search over edges padded to 256 with +Infinity: no data-dependent loop
+    // exit, so the comparisons compile to conditional moves (twice as fast as a plain search)
+    padded.fill(Infinity).set(edges[f]);
     for (let i = 0; i < rows; i++) {
       const x = column[i];
-      let lo = 0;
-      let hi = featureEdges.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (featureEdges[mid] <= x) lo = mid + 1;
-        else hi = mid;
-      }
-      out[i] = lo;
+      let bin = padded[127] <= x ? 128 : 0;
+      bin += padded[bin + 63] <= x ? 64 : 0;
+      bin += padded[bin + 31] <= x ? 32 : 0;
+      bin += padded[bin + 15] <= x ? 16 : 0;
+      bin += padded[bin + 7] <= x ? 8 : 0;
+      bin += padded[bin + 3] <= x ? 4 : 0;
+      bin += padded[bin + 1] <= x ? 2 : 0;
+      bin += padded[bin] <= x ? 1 : 0;
+      bins[i * features + f] = bin;
     }
-    return out;
   });
-  return { bins, edges, rows };
+  return { bins, features, edges, rows };
 }
 
-/** Trains on `rows` (indices into the binned features; labels are 0/1 per row index). */
+/** Class counts per (feature, bin, label), at [feature * 512 + bin * 2 + label]. */
+type Histograms = Int32Array;
+const HISTOGRAM_STRIDE = 256 * 2;
+
+/**
+ * Trains on `rows` (indices into the binned features; labels are 0/1 per row index). A node's
+ * histograms are counted for the smaller child only; the larger child's are the parent's minus
+ * the smaller's, so each level reads at most half of its rows.
+ */
 export function trainHistogramTree(
   binned: BinnedFeatures,
   labels: Uint8Array,
@@ -83,35 +96,43 @@ export function trainHistogramTree(
   const minGain = options.minGain ?? 0;
   if (maxDepth < 1) throw new RangeError('maxDepth must be >= 1');
   if (minLeafSize < 1) throw new RangeError('minLeafSize must be >= 1');
-  const featureCount = binned.bins.length;
-  const histogram = new Float64Array(256 * 2);
+  const { bins, features } = binned;
+
+  const count = (nodeRows: Uint32Array): Histograms => {
+    const histograms = new Int32Array(features * HISTOGRAM_STRIDE);
+    for (let i = 0; i < nodeRows.length; i++) {
+      const row = nodeRows[i];
+      const base = row * features;
+      const label = labels[row];
+      for (let f = 0; f < features; f++) histograms[f * HISTOGRAM_STRIDE + bins[base + f] * 2 + label]++;
+    }
+    return histograms;
+  };
 
   const leaf = (positives: number, n: number): TreeNodeJSON => ({
     distribution: [[(n - positives) / n, positives / n]],
     numberSamples: n,
   });
 
-  const grow = (nodeRows: Uint32Array, depth: number): TreeNodeJSON => {
+  const grow = (nodeRows: Uint32Array, depth: number, known?: Histograms): TreeNodeJSON => {
     const n = nodeRows.length;
     let positives = 0;
     for (let i = 0; i < n; i++) positives += labels[nodeRows[i]];
     if (depth >= maxDepth || n < 2 * minLeafSize || positives === 0 || positives === n) return leaf(positives, n);
 
+    const histograms = known ?? count(nodeRows);
     const parentGini = gini(positives, n);
     let best = { gain: minGain, feature: -1, threshold: 0 };
-    for (let f = 0; f < featureCount; f++) {
-      const bins = binned.bins[f];
+    for (let f = 0; f < features; f++) {
+      const offset = f * HISTOGRAM_STRIDE;
       const binCount = binned.edges[f].length + 1;
-      histogram.fill(0, 0, binCount * 2);
-      for (let i = 0; i < n; i++) {
-        const row = nodeRows[i];
-        histogram[bins[row] * 2 + labels[row]] += 1;
-      }
       let leftN = 0;
       let leftPos = 0;
       for (let t = 1; t < binCount; t++) {
-        leftN += histogram[(t - 1) * 2] + histogram[(t - 1) * 2 + 1];
-        leftPos += histogram[(t - 1) * 2 + 1];
+        const stayers = histograms[offset + (t - 1) * 2];
+        const churners = histograms[offset + (t - 1) * 2 + 1];
+        leftN += stayers + churners;
+        leftPos += churners;
         if (leftN < minLeafSize) continue;
         const rightN = n - leftN;
         if (rightN < minLeafSize) break;
@@ -121,23 +142,30 @@ export function trainHistogramTree(
     }
     if (best.feature < 0) return leaf(positives, n);
 
-    const bins = binned.bins[best.feature];
     let leftCount = 0;
-    for (let i = 0; i < n; i++) if (bins[nodeRows[i]] < best.threshold) leftCount++;
+    for (let i = 0; i < n; i++) if (bins[nodeRows[i] * features + best.feature] < best.threshold) leftCount++;
     const leftRows = new Uint32Array(leftCount);
     const rightRows = new Uint32Array(n - leftCount);
     for (let i = 0, l = 0, r = 0; i < n; i++) {
       const row = nodeRows[i];
-      if (bins[row] < best.threshold) leftRows[l++] = row;
+      if (bins[row * features + best.feature] < best.threshold) leftRows[l++] = row;
       else rightRows[r++] = row;
+    }
+    let leftHistograms: Histograms | undefined;
+    let rightHistograms: Histograms | undefined;
+    if (depth + 1 < maxDepth) {
+      const smallerIsLeft = leftCount <= n - leftCount;
+      const smaller = count(smallerIsLeft ? leftRows : rightRows);
+      const larger = histograms.map((value, i) => value - smaller[i]);
+      [leftHistograms, rightHistograms] = smallerIsLeft ? [smaller, larger] : [larger, smaller];
     }
     return {
       splitColumn: best.feature,
       splitValue: binned.edges[best.feature][best.threshold - 1],
       gain: best.gain,
       numberSamples: n,
-      left: grow(leftRows, depth + 1),
-      right: grow(rightRows, depth + 1),
+      left: grow(leftRows, depth + 1, leftHistograms),
+      right: grow(rightRows, depth + 1, rightHistograms),
     };
   };
 
