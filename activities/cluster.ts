@@ -88,10 +88,10 @@ export async function clusterSubscribers(
     await checkpoint({ stage: 'cluster: choosing k' });
     const choice = params.k
       ? { k: params.k, silhouetteByK: {} }
-      : chooseK(data.columns, { kMin: params.kMin, kMax: params.kMax, seed: params.seed, fitSampleSize: params.kmeansSampleSize, sampleSize: params.silhouetteSampleSize });
+      : chooseK(data.columns, { kMin: params.kMin, kMax: params.kMax, seed: params.seed, fitSampleSize: params.kmeansSampleSize, restarts: params.kmeansRestarts, sampleSize: params.silhouetteSampleSize });
     await checkpoint({ stage: 'cluster: fitting k-means' });
     const fitStarted = performance.now();
-    const fit = fitKMeans(data.columns, { k: choice.k, seed: params.seed, sampleSize: params.kmeansSampleSize });
+    const fit = fitKMeans(data.columns, { k: choice.k, seed: params.seed, sampleSize: params.kmeansSampleSize, restarts: params.kmeansRestarts });
     const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
     const kmeansSeconds = (performance.now() - fitStarted) / 1000;
 

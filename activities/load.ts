@@ -105,6 +105,13 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
 
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
 
+  // files are hashed one after another on this thread while DuckDB reads their footers on its own
+  const hashes = (async () => {
+    const out: { sha256: string; bytes: number }[] = [];
+    for (const path of files) out.push(await hashFile(path));
+    return out;
+  })();
+  hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   return withConnection(':memory:', async (conn) => {
     const inputFiles: InputFile[] = [];
     /** contract column -> the DuckDB type of the input column it is read from */
@@ -128,9 +135,9 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
         throw new SchemaContractError(`${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`);
       }
       const { rows } = await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`, { path });
-      const { sha256, bytes } = await hashFile(path);
-      inputFiles.push({ path, sha256, bytes, rows });
+      inputFiles.push({ path, sha256: '', bytes: 0, rows });
     }
+    for (const [index, { sha256, bytes }] of (await hashes).entries()) Object.assign(inputFiles[index], { sha256, bytes });
     if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
     return {
       params,
