@@ -5,7 +5,7 @@ import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
-import { queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
+import { duckdbMemoryLimit, queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
 import { partitionOutput } from './load';
 
 /** What the input provides, from the load stage. */
@@ -66,11 +66,11 @@ export interface PartitionFeatures {
  * (to score) and the month before it (to train on, labelled by whether the subscriber was gone
  * the month after). One database, one connection: the per-partition SQL, then the combining SQL.
  */
-export async function computeFeatures(dbPath: string, params: RunParams, input: FeatureInput = FULL_INPUT): Promise<FeatureSummary> {
+export async function computeFeatures(dbPath: string, params: RunParams, input: FeatureInput = FULL_INPUT, sizing: BucketSizing = {}): Promise<FeatureSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    await runSqlFiles(conn, PARTITION_SQL_DIR, 'features');
+    await computeSubscriberFeatures(conn, sizing);
     const monthsOfHistory = await countMonthsOfHistory(conn, params);
     await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
     return combineInto(conn, input, monthsOfHistory, started);
@@ -86,11 +86,44 @@ export async function computePartitionFeatures(dbPath: string, params: RunParams
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    await runSqlFiles(conn, PARTITION_SQL_DIR, 'features');
+    await computeSubscriberFeatures(conn);
     await setVariable(conn, 'features_file', partitionOutput(dbPath, 'subscriber-features'));
     await conn.run("COPY subscriber_features TO (getvariable('features_file')) (FORMAT parquet)");
     return { monthsOfHistory: await countMonthsOfHistory(conn, params), seconds: (performance.now() - started) / 1000 };
   });
+}
+
+export interface BucketSizing {
+  /** Usage rows one aggregation pass may take; default from DuckDB's memory cap (rowsPerBucket). */
+  rowsPerBucket?: number;
+}
+
+/**
+ * Usage rows per aggregation pass: the per-subscriber aggregation keeps ~1 KB of state per
+ * (feature month, subscriber), about 1/3 KB per usage row, so a bucket of memory/800 rows uses
+ * under half the cap. (At 10M subscribers, one 58M-row pass under a 6 GB cap spilled to disk
+ * and took 509 s.)
+ */
+export function rowsPerBucket(memoryLimit = duckdbMemoryLimit()): number {
+  const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*(MB|GB|MiB|GiB)$/i.exec(memoryLimit) ?? [];
+  const bytes = Number(amount) * (/^g/i.test(unit ?? '') ? 2 ** 30 : 2 ** 20);
+  return Math.max(100_000, Math.floor(bytes / 800));
+}
+
+/**
+ * Runs the per-subscriber SQL into TEMP table subscriber_features, one bucket of subscribers
+ * (by id hash) at a time when the partition's rows would not fit one pass in memory.
+ */
+async function computeSubscriberFeatures(conn: DuckDBConnection, sizing: BucketSizing = {}): Promise<void> {
+  const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage');
+  const buckets = Math.max(1, Math.ceil(rows / (sizing.rowsPerBucket ?? rowsPerBucket())));
+  await setVariable(conn, 'feature_buckets', buckets);
+  for (let bucket = 0; bucket < buckets; bucket++) {
+    await setVariable(conn, 'feature_bucket', bucket);
+    await runSqlFiles(conn, PARTITION_SQL_DIR, buckets === 1 ? 'features' : `features, bucket ${bucket + 1} of ${buckets}`);
+    if (bucket === 0) await conn.run('ALTER TABLE bucket_features RENAME TO subscriber_features');
+    else await conn.run('INSERT INTO subscriber_features SELECT * FROM bucket_features');
+  }
 }
 
 /**

@@ -60,9 +60,12 @@ def main():
                        0.6 AS high_share, 0.9 AS mid_share, 3000.0 AS high_value_threshold, 60.0 AS tenure_cap_months, 30.0 AS w_tenure,
                        25.0 AS w_contract, 10.0 AS w_broadband, 15.0 AS w_family_bundle, 100.0 AS call_circle_cap, 15.0 AS w_call_circle,
                        5.0 AS w_premium_number""", [args.history])
+        # one partition, one bucket: the whole window in one aggregation pass
+        con.execute("SET VARIABLE feature_buckets = 1")
+        con.execute("SET VARIABLE feature_bucket = 0")
         for folder in ("partition", "combined"):
             if folder == "combined":
-                con.execute("CREATE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features")
+                con.execute("CREATE TEMP VIEW all_subscriber_features AS SELECT * FROM bucket_features")
             for path in sorted(glob.glob(os.path.join(ROOT, "activities", "features", folder, "*.sql"))):
                 for statement in open(path).read().split(";\n"):
                     body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()

@@ -5,8 +5,8 @@
  * ml-kmeans / ml-cart on the run's own rows where they finish within a cap. Then one size again
  * split into two partitions, on one worker and on two. Prints tables and ratios.
  *
- *   npm run bench -- [--sizes 100000,1000000] [--months 12] [--repeat 1] [--skip-peer]
- *                    [--skip-raw] [--skip-scale-out] [--scale-out-size 1000000]
+ *   npm run bench -- [--sizes 100000,1000000] [--months 12] [--repeat 1] [--partitions 1]
+ *                    [--skip-peer] [--skip-raw] [--skip-scale-out] [--scale-out-size 1000000]
  *
  * With --repeat N, segflow and the peer run N times each, alternately, and the fastest run of
  * each is reported (this machine's timings vary by 10% from run to run).
@@ -40,6 +40,8 @@ const option = (name: string, fallback: string) => {
 const sizes = option('sizes', '100000,1000000').split(',').map(Number);
 const months = Number(option('months', '12'));
 const repeat = Number(option('repeat', '1'));
+/** Partitions of the main runs (one worker on all cores); the scale-out runs always use 2. */
+const partitions = Number(option('partitions', '1'));
 const skipPeer = args.includes('--skip-peer');
 const skipRaw = args.includes('--skip-raw');
 const skipScaleOut = args.includes('--skip-scale-out');
@@ -279,14 +281,14 @@ async function main(): Promise<void> {
   try {
     const code = codeVersion();
     header.push(`Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; segflow ${code.commit.slice(0, 12)}; ${Object.entries(code.dependencies).map(([n, v]) => `${n} ${v}`).join(', ')}`);
-    header.push(`Model settings for every system: k=${MODEL.k}, tree depth ${MODEL.treeDepth}, min leaf ${MODEL.treeMinLeaf}, ${months} months of input, run window 7 months. segflow: 1 worker process on all cores, 1 partition. Fastest of ${repeat} run(s) each, alternating.`);
+    header.push(`Model settings for every system: k=${MODEL.k}, tree depth ${MODEL.treeDepth}, min leaf ${MODEL.treeMinLeaf}, ${months} months of input, run window 7 months. segflow: 1 worker process on all cores, ${partitions} partition(s). Fastest of ${repeat} run(s) each, alternating.`);
     for (const size of sizes) {
       const input = await sample(size);
       let ours: SegflowRun | undefined;
       let peer: PeerRun | undefined;
       for (let attempt = 1; attempt <= repeat; attempt++) {
         log(`segflow on ${count(size)} (${attempt}/${repeat})... `);
-        const run = await runSegflow(client, config, input, 1, [{ maxActivities: 2 }]);
+        const run = await runSegflow(client, config, input, partitions, [{ maxActivities: 2 }]);
         log(`${fmt(run.totalSeconds)} s`);
         if (!ours || run.totalSeconds < ours.totalSeconds) ours = run;
         if (!skipPeer) {

@@ -15,12 +15,14 @@ async function digest(dbPath: string, table: 'features' | 'quarantine'): Promise
 
 /**
  * Partitioning is an execution choice, not a parameter: the same input split into 3 partitions
- * (each loaded and featurised on its own, as separate activities would) must give exactly the
- * features and quarantine of a single-partition run, duplicates across files included.
+ * (each loaded and featurised on its own, as separate activities would), or aggregated in
+ * several buckets, must give exactly the features and quarantine of a single pass, duplicates
+ * across files included.
  */
 describe('partitioned load and features', () => {
   let single: LoadSummary;
   let split: LoadSummary;
+  let bucketed: LoadSummary;
   beforeAll(async () => {
     const dir = await tempDir();
     const sample = await smallSample(dir, 3_000, 8);
@@ -33,6 +35,9 @@ describe('partitioned load and features', () => {
     const store = storeIn(dir);
     single = await loadUsage(store, { workflowId: 'single', runId: 'r' }, params, 1);
     await computeFeatures(single.dbPath, single.params, single);
+    // the per-subscriber aggregation in buckets of ~5,000 usage rows: about 4 passes
+    bucketed = await loadUsage(store, { workflowId: 'bucketed', runId: 'r' }, params, 1);
+    await computeFeatures(bucketed.dbPath, bucketed.params, bucketed, { rowsPerBucket: 5_000 });
     split = await loadUsage(store, { workflowId: 'split', runId: 'r' }, params, 3);
     const parts = [];
     for (const path of split.partitionDbPaths) parts.push(await computePartitionFeatures(path, split.params, split));
@@ -48,7 +53,10 @@ describe('partitioned load and features', () => {
   });
 
   it('computes identical features and quarantine', async () => {
-    expect(await digest(split.dbPath, 'features')).toEqual(await digest(single.dbPath, 'features'));
+    const features = await digest(single.dbPath, 'features');
+    expect(features.rows).toBeGreaterThan(4_000);
+    expect(await digest(split.dbPath, 'features')).toEqual(features);
+    expect(await digest(bucketed.dbPath, 'features')).toEqual(features);
     expect(await digest(split.dbPath, 'quarantine')).toEqual(await digest(single.dbPath, 'quarantine'));
   });
 });

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { duckdbMemoryLimit, duckdbThreads } from '../../activities/duckdb';
+import { rowsPerBucket } from '../../activities/features';
 import { connectionOptions, loadConfig } from '../../worker/config';
 import { tempDir } from '../helpers';
 
@@ -48,5 +49,11 @@ describe('configuration from the environment', () => {
     expect(duckdbThreads({ SEGFLOW_DUCKDB_THREADS: '1' })).toBe('1');
     expect(() => duckdbThreads({ SEGFLOW_DUCKDB_THREADS: '0' })).toThrow(/whole number/);
     expect(() => duckdbThreads({ SEGFLOW_DUCKDB_THREADS: 'all' })).toThrow(/whole number/);
+  });
+
+  it('sizes the feature aggregation passes from the DuckDB memory cap', () => {
+    expect(rowsPerBucket('6GB')).toBe(Math.floor((6 * 2 ** 30) / 800));
+    expect(rowsPerBucket('800MB')).toBe(Math.floor((800 * 2 ** 20) / 800));
+    expect(rowsPerBucket('1MB')).toBe(100_000); // never absurdly small
   });
 });

@@ -1,9 +1,10 @@
--- One row per (feature month, subscriber) of this partition: everything that depends on the
--- subscriber's own rows. Value tiers and grades rank subscribers against each other, so they
--- are computed once all partitions are combined (combined/*.sql).
+-- One row per (feature month, subscriber) of this bucket of the partition: everything that
+-- depends on the subscriber's own rows (activities/features.ts gathers the buckets). Value
+-- tiers and grades rank subscribers against each other, so they are computed once all
+-- partitions are combined (combined/*.sql).
 -- churned_next_month (training rows only): the user's churn label when the input has one,
 -- else active in the feature month and absent the month after.
-CREATE OR REPLACE TEMP TABLE subscriber_features AS
+CREATE OR REPLACE TEMP TABLE bucket_features AS
 SELECT
   f.purpose,
   u.*,
@@ -22,4 +23,6 @@ LEFT JOIN (
   SELECT subscriber_id, ("month" - to_months(1))::DATE AS as_of
   FROM usage
   WHERE "month" IN (SELECT as_of + to_months(1) FROM feature_months WHERE purpose = 'train')
+    AND (getvariable('feature_buckets') = 1
+         OR hash(subscriber_id) % getvariable('feature_buckets')::UBIGINT = getvariable('feature_bucket')::UBIGINT)
 ) next_month USING (as_of, subscriber_id);
