@@ -178,7 +178,7 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
       if (/^(IO|Invalid Input|Conversion) Error/i.test(message)) throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
       throw error;
     }
-    // a view, not a copy: the valid rows are read twice by the features and never written again
+    // a view, not a copy: from here on the valid rows are only read
     await conn.run('CREATE OR REPLACE VIEW usage AS SELECT * EXCLUDE (source_file, file_row, reason) FROM checked_usage WHERE reason IS NULL');
     await conn.run(
       `CREATE OR REPLACE TABLE quarantine AS
