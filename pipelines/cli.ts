@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { InfrastructureError, UsageError } from './client';
 import { registerDemo } from './commands/demo';
 import { registerInfra } from './commands/infra';
@@ -10,7 +10,9 @@ import { EXIT } from './commands/shared';
 export function buildProgram(): Command {
   const program = new Command('segflow')
     .description('Monthly telecom segmentation, churn scoring and retention actions as versioned, auditable snapshots, orchestrated by Temporal.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // usage errors (unknown option, invalid value) end with exit code 2, not commander's 1
+    .exitOverride();
   registerDemo(program);
   registerRun(program);
   registerSchedule(program);
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
 buildProgram()
   .parseAsync()
   .catch((error: unknown) => {
+    // commander has printed the message (or the help) already
+    if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
     console.error(`segflow: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(error instanceof UsageError ? EXIT.usage : error instanceof InfrastructureError ? EXIT.infrastructure : EXIT.failed);
   });
