@@ -274,7 +274,7 @@ async function main(): Promise<void> {
     '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const quality = [
-    '| subscribers | segflow tree AUC | peer tree AUC | segflow tree train s | peer tree train s | segflow k-means s (3 starts on a 20k sample + assign all) | peer KMeans s (all rows) | segflow inertia | peer inertia |',
+    '| subscribers | segflow tree AUC | peer tree AUC | segflow tree train s | peer tree train s | segflow k-means s (3 starts on a 10k sample + assign all) | peer KMeans s (all rows) | segflow inertia | peer inertia |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const raw = ['| subscribers | raw library | rows | seconds | quality | segflow |', '| ---: | --- | ---: | ---: | --- | --- |'];

@@ -24,7 +24,7 @@ export const RunParamsSchema = z
     /** Seed for sampling, k-means++ and the train/holdout split. */
     seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
     /** Rows k-means is fitted on; every subscriber is then assigned to its nearest centroid. */
-    kmeansSampleSize: z.number().int().min(100).max(1_000_000).default(20_000),
+    kmeansSampleSize: z.number().int().min(100).max(1_000_000).default(10_000),
     /** k-means++ starts on the sample; the one with the lowest inertia wins (scikit-learn's n_init). */
     kmeansRestarts: z.number().int().min(1).max(20).default(3),
     /** Churn tree depth. */
