@@ -8,8 +8,17 @@ import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node
  */
 export function duckdbMemoryLimit(env: NodeJS.ProcessEnv = process.env): string {
   const limit = env.SEGFLOW_DUCKDB_MEMORY_LIMIT ?? '6GB';
-  if (!/^\d+(\.\d+)?\s*(MB|GB|MiB|GiB)$/i.test(limit)) throw new Error(`SEGFLOW_DUCKDB_MEMORY_LIMIT must look like 6GB or 800MB, got ${JSON.stringify(limit)}`);
+  if (!MEMORY_LIMIT.test(limit)) throw new Error(`SEGFLOW_DUCKDB_MEMORY_LIMIT must look like 6GB or 800MB, got ${JSON.stringify(limit)}`);
   return limit;
+}
+
+const MEMORY_LIMIT = /^(\d+(?:\.\d+)?)\s*(MB|GB|MiB|GiB)$/i;
+
+/** A memory limit in the form duckdbMemoryLimit accepts, in bytes (MB and GB counted as MiB and GiB). */
+export function memoryLimitBytes(limit: string = duckdbMemoryLimit()): number {
+  const [, amount, unit] = MEMORY_LIMIT.exec(limit) ?? [];
+  if (amount === undefined) throw new Error(`not a memory limit: ${JSON.stringify(limit)}`);
+  return Number(amount) * (/^g/i.test(unit) ? 2 ** 30 : 2 ** 20);
 }
 
 /**

@@ -5,7 +5,7 @@ import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
-import { duckdbMemoryLimit, queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
+import { duckdbMemoryLimit, memoryLimitBytes, queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
 import { partitionOutput } from './load';
 
 /** What the input provides, from the load stage. */
@@ -54,7 +54,7 @@ export interface FeatureSummary {
 const PARTITION_SQL_DIR = new URL('./features/partition/', import.meta.url);
 const COMBINED_SQL_DIR = new URL('./features/combined/', import.meta.url);
 
-/** One partition's per-subscriber features (table subscriber_features in its database). */
+/** What a partition's per-subscriber step reports (its rows go on as Parquet beside its database). */
 export interface PartitionFeatures {
   /** Distinct months of valid usage up to the run month. */
   monthsOfHistory: number;
@@ -105,9 +105,7 @@ export interface BucketSizing {
  * and took 509 s.)
  */
 export function rowsPerBucket(memoryLimit = duckdbMemoryLimit()): number {
-  const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*(MB|GB|MiB|GiB)$/i.exec(memoryLimit) ?? [];
-  const bytes = Number(amount) * (/^g/i.test(unit ?? '') ? 2 ** 30 : 2 ** 20);
-  return Math.max(100_000, Math.floor(bytes / 800));
+  return Math.max(100_000, Math.floor(memoryLimitBytes(memoryLimit) / 800));
 }
 
 /**
