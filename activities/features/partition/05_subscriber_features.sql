@@ -23,6 +23,5 @@ LEFT JOIN (
   SELECT subscriber_id, ("month" - to_months(1))::DATE AS as_of
   FROM usage
   WHERE "month" IN (SELECT as_of + to_months(1) FROM feature_months WHERE purpose = 'train')
-    AND (getvariable('feature_buckets') = 1
-         OR hash(subscriber_id) % getvariable('feature_buckets')::UBIGINT = getvariable('feature_bucket')::UBIGINT)
+    AND in_feature_bucket(subscriber_id)
 ) next_month USING (as_of, subscriber_id);
