@@ -59,7 +59,7 @@ export interface ClusterSummary {
   /** Sum of squared distances to the assigned centroid, standardised units, all subscribers. */
   inertia: number;
   segments: SegmentProfile[];
-  /** K-means itself: fitting on the sample and assigning every subscriber (not reading or writing). */
+  /** K-means itself: choosing k (unless fixed), fitting on the sample and assigning every subscriber (not reading or writing). */
   kmeansSeconds: number;
   seconds: number;
 }
@@ -85,13 +85,12 @@ export async function clusterSubscribers(
       ([name]) => !skippedFeatures.includes(CLUSTER_FEATURE_SOURCES[name as keyof typeof CLUSTER_FEATURES]),
     );
     const data = await readColumns(conn, expressions, "FROM features WHERE purpose = 'score' ORDER BY row_idx", rows);
-    await checkpoint({ stage: 'cluster: choosing k' });
-    const choice = params.k
-      ? { k: params.k, silhouetteByK: {} }
-      : chooseK(data.columns, { kMin: params.kMin, kMax: params.kMax, seed: params.seed, fitSampleSize: params.kmeansSampleSize, restarts: params.kmeansRestarts, sampleSize: params.silhouetteSampleSize });
-    await checkpoint({ stage: 'cluster: fitting k-means' });
+    await checkpoint({ stage: params.k ? 'cluster: fitting k-means' : 'cluster: choosing k' });
     const fitStarted = performance.now();
-    const fit = fitKMeans(data.columns, { k: choice.k, seed: params.seed, sampleSize: params.kmeansSampleSize, restarts: params.kmeansRestarts });
+    const sampling = { seed: params.seed, restarts: params.kmeansRestarts };
+    const { fit, silhouetteByK } = params.k
+      ? { fit: fitKMeans(data.columns, { ...sampling, k: params.k, sampleSize: params.kmeansSampleSize }), silhouetteByK: {} }
+      : chooseK(data.columns, { ...sampling, kMin: params.kMin, kMax: params.kMax, fitSampleSize: params.kmeansSampleSize, sampleSize: params.silhouetteSampleSize });
     const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
     const kmeansSeconds = (performance.now() - fitStarted) / 1000;
 
@@ -118,7 +117,7 @@ export async function clusterSubscribers(
       featureNames: data.names,
       centroids: inUnits.map((values, index) => ({ segmentId: idOf[index], values })).sort((a, b) => a.segmentId - b.segmentId),
       previous: comparable ? { month: previous.month, version: previous.version } : null,
-      silhouetteByK: choice.silhouetteByK,
+      silhouetteByK,
       sampleSize: fit.sampleSize,
       iterations: fit.iterations,
       converged: fit.converged,

@@ -16,7 +16,7 @@ import { CLUSTER_FEATURES } from '../activities/cluster';
 import { queryOne, withConnection } from '../activities/duckdb';
 import { pickRows, readColumns } from '../activities/ml/columns';
 import { binFeatures, predictProbabilities, trainHistogramTree } from '../activities/ml/histogram-tree';
-import { standardisation } from '../activities/ml/kmeans';
+import { inertiaOf, standardisation } from '../activities/ml/kmeans';
 import { classifierMetrics } from '../activities/ml/metrics';
 import { sampleIndices, seededRandom } from '../activities/ml/random';
 
@@ -34,12 +34,7 @@ async function rawKMeans(k: number, seed: number) {
   const started = performance.now();
   const fit = kmeans(points, k, { initialization: 'kmeans++', seed });
   const elapsed = seconds(started);
-  let inertia = 0;
-  points.forEach((point, i) => {
-    const centroid = fit.centroids[fit.clusters[i]];
-    for (let d = 0; d < point.length; d++) inertia += (point[d] - centroid[d]) ** 2;
-  });
-  return { rows: data.rows, seconds: elapsed, iterations: fit.iterations, inertia };
+  return { rows: data.rows, seconds: elapsed, iterations: fit.iterations, inertia: inertiaOf(points, fit.centroids, fit.clusters) };
 }
 
 async function rawCart(rows: number, maxDepth: number, minLeaf: number, holdoutShare: number, seed: number) {

@@ -36,6 +36,20 @@ export function standardisation(columns: Float64Array[]): { means: number[]; std
   return { means, stdDevs };
 }
 
+/** The rows k-means is fitted on: a seeded random sample, standardised with every row's means and spreads. */
+interface FitSample {
+  points: number[][];
+  means: number[];
+  stdDevs: number[];
+}
+
+function fitSample(columns: Float64Array[], sampleSize: number, seed: number): FitSample {
+  const rows = columns[0]?.length ?? 0;
+  const { means, stdDevs } = standardisation(columns);
+  const sample = sampleIndices(rows, sampleSize, seededRandom(seed));
+  return { points: Array.from(sample, (row) => columns.map((column, c) => (column[row] - means[c]) / stdDevs[c])), means, stdDevs };
+}
+
 /**
  * Fits ml-kmeans (k-means++, seeded) on a random sample of standardised rows: the full data
  * adds little to the centroids and costs linear time per iteration in ml-kmeans' row objects.
@@ -45,22 +59,19 @@ export function standardisation(columns: Float64Array[]): { means: number[]; std
 export function fitKMeans(columns: Float64Array[], options: KMeansOptions): KMeansFit {
   const rows = columns[0]?.length ?? 0;
   if (rows < options.k) throw new RangeError(`cannot make ${options.k} segments from ${rows} subscribers`);
-  const { means, stdDevs } = standardisation(columns);
-  const sample = sampleIndices(rows, options.sampleSize, seededRandom(options.seed));
-  const data = Array.from(sample, (row) => columns.map((column, c) => (column[row] - means[c]) / stdDevs[c]));
+  return fitOnSample(fitSample(columns, options.sampleSize, options.seed), options);
+}
+
+function fitOnSample({ points, means, stdDevs }: FitSample, options: KMeansOptions): KMeansFit {
   let best: { result: ReturnType<typeof kmeans>; inertia: number } | undefined;
   for (let start = 0; start < (options.restarts ?? 1); start++) {
-    const result = kmeans(data, options.k, {
+    const result = kmeans(points, options.k, {
       initialization: 'kmeans++',
       seed: options.seed + start,
       maxIterations: options.maxIterations ?? 300,
       tolerance: options.tolerance ?? 1e-6,
     });
-    let inertia = 0;
-    data.forEach((point, i) => {
-      const centroid = result.centroids[result.clusters[i]];
-      for (let d = 0; d < point.length; d++) inertia += (point[d] - centroid[d]) ** 2;
-    });
+    const inertia = inertiaOf(points, result.centroids, result.clusters);
     if (!best || inertia < best.inertia) best = { result, inertia };
   }
   const { result } = best as { result: ReturnType<typeof kmeans> };
@@ -69,37 +80,55 @@ export function fitKMeans(columns: Float64Array[], options: KMeansOptions): KMea
     centroids: result.centroids,
     means,
     stdDevs,
-    sampleSize: sample.length,
+    sampleSize: points.length,
     iterations: result.iterations,
     converged: result.converged,
   };
+}
+
+/** Sum of squared distances from each point to the centroid of its cluster. */
+export function inertiaOf(points: number[][], centroids: number[][], clusters: number[]): number {
+  let inertia = 0;
+  points.forEach((point, i) => {
+    const centroid = centroids[clusters[i]];
+    for (let d = 0; d < point.length; d++) inertia += (point[d] - centroid[d]) ** 2;
+  });
+  return inertia;
 }
 
 export interface KChoice {
   k: number;
   /** Mean silhouette of every candidate k, on the same sample. */
   silhouetteByK: Record<number, number>;
+  /** The chosen k's fit, so it is not fitted again. */
+  fit: KMeansFit;
 }
 
-/** Picks k in [kMin, kMax] with the highest mean silhouette, measured on `sampleSize` rows. */
+/**
+ * Picks k in [kMin, kMax] with the highest mean silhouette, measured on `sampleSize` rows. Every
+ * candidate is fitted on the same sample (as fitKMeans would draw it), prepared once.
+ */
 export function chooseK(
   columns: Float64Array[],
   options: { kMin: number; kMax: number; seed: number; fitSampleSize: number; restarts: number; sampleSize: number },
 ): KChoice {
   const rows = columns[0]?.length ?? 0;
-  const { means, stdDevs } = standardisation(columns);
+  const fitOn = fitSample(columns, options.fitSampleSize, options.seed);
+  const { means, stdDevs } = fitOn;
   const sample = sampleIndices(rows, options.sampleSize, seededRandom(options.seed + 1));
   const points = Array.from(sample, (row) => Float64Array.from(columns, (column, c) => (column[row] - means[c]) / stdDevs[c]));
   const silhouetteByK: Record<number, number> = {};
-  let best = { k: options.kMin, score: -Infinity };
+  let best: { score: number; fit: KMeansFit } | undefined;
   for (let k = options.kMin; k <= Math.min(options.kMax, rows - 1); k++) {
-    const fit = fitKMeans(columns, { k, seed: options.seed, sampleSize: options.fitSampleSize, restarts: options.restarts });
+    const fit = fitOnSample(fitOn, { k, seed: options.seed, sampleSize: options.fitSampleSize, restarts: options.restarts });
     const labels = Uint16Array.from(points, (point) => nearest(point, fit.centroids).index);
     const score = meanSilhouette(points, labels, k);
     silhouetteByK[k] = score;
-    if (score > best.score) best = { k, score };
+    if (!best || score > best.score) best = { score, fit };
   }
-  return { k: best.k, silhouetteByK };
+  // no candidate fits (fewer rows than kMin + 1): fitKMeans reports why
+  const fit = best?.fit ?? fitKMeans(columns, { k: options.kMin, seed: options.seed, sampleSize: options.fitSampleSize, restarts: options.restarts });
+  return { k: fit.k, silhouetteByK, fit };
 }
 
 function nearest(point: Float64Array, centroids: number[][]): { index: number; distance: number } {
