@@ -15,7 +15,6 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, totalmem, tmpdir } from 'node:os';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,7 +26,7 @@ import { loadUsage } from '../activities/load';
 import { readManifest } from '../activities/publish';
 import { generateSample } from '../data/generate';
 import { startMonthlyRun } from '../pipelines/client';
-import { ensureDevServer } from '../pipelines/dev-server';
+import { ensureDevServer, freeLocalAddress } from '../pipelines/dev-server';
 import { activityAttempts } from '../pipelines/runs';
 import { REPO_ROOT, type SegflowConfig } from '../worker/config';
 import type { MonthlySegmentationResult } from '../workflows/monthly-segmentation';
@@ -56,15 +55,6 @@ const python = join(REPO_ROOT, '.segflow', 'bench-venv', 'bin', 'python');
 const fmt = (n: number, digits = 1) => n.toFixed(digits);
 const count = (n: number) => n.toLocaleString('en-US');
 const log = (text: string) => process.stderr.write(text);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** Reuses a generated sample of the same shape. */
 async function sample(subscribers: number): Promise<string> {
@@ -264,7 +254,7 @@ const stageCells = (run: SegflowRun) => STAGES.map((stage) => fmt(run.stageSecon
 async function main(): Promise<void> {
   if (!skipPeer) ensurePeer();
   const state = await mkdtemp(join(tmpdir(), 'segflow-bench-'));
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = await freeLocalAddress();
   const server = await ensureDevServer({ address, stateDir: join(state, 'temporal'), headless: true });
   const client = new Client({ connection: await Connection.connect({ address }) });
   const config: SegflowConfig = { home: state, store: { storeDir: join(state, 'store'), workDir: join(state, 'work') }, temporal: { address, namespace: 'default', taskQueue: 'bench' } };

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -13,6 +14,16 @@ export interface DevServerHandle {
   /** False when a server was already listening and is left alone. */
   started: boolean;
   stop(): Promise<void>;
+}
+
+/** A loopback address on a port no one listens on, for a private dev server (tests, the benchmark). */
+export async function freeLocalAddress(): Promise<string> {
+  return new Promise((resolveAddress) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolveAddress(`127.0.0.1:${port}`));
+    });
+  });
 }
 
 /** True when a Temporal frontend answers at `address`. */

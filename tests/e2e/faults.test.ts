@@ -2,7 +2,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
@@ -14,7 +13,7 @@ import { listVersions } from '../../activities/publish';
 import { generateSample, type SampleSummary } from '../../data/generate';
 import { monthDir, type StoreConfig } from '../../domain/store-layout';
 import { describeRunFailure, startMonthlyRun } from '../../pipelines/client';
-import { ensureDevServer, type DevServerHandle } from '../../pipelines/dev-server';
+import { ensureDevServer, freeLocalAddress, type DevServerHandle } from '../../pipelines/dev-server';
 import { verifyAudit } from '../../pipelines/audit-verify';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
 import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
@@ -34,15 +33,6 @@ describe('faults survived, nothing lost or duplicated', () => {
   let address: string;
   let client: Client;
   const mounts: string[] = [];
-
-  async function freePort(): Promise<number> {
-    return new Promise((resolvePort) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as { port: number };
-        probe.close(() => resolvePort(port));
-      });
-    });
-  }
 
   const startServer = () => ensureDevServer({ address, stateDir: join(dir, 'temporal'), headless: true });
   const config = (taskQueue: string): SegflowConfig => ({ home: dir, store, temporal: { address, namespace: 'default', taskQueue } });
@@ -93,7 +83,7 @@ describe('faults survived, nothing lost or duplicated', () => {
   beforeAll(async () => {
     dir = await tempDir();
     store = storeIn(dir);
-    address = `127.0.0.1:${await freePort()}`;
+    address = await freeLocalAddress();
     [server, sample] = await Promise.all([
       startServer(),
       // big enough that the features stage runs for a few seconds
