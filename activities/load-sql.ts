@@ -2,31 +2,36 @@ import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contrac
 
 /**
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
- * `raw_input(source_file, file_row, <columns present>)`; leaves table `checked_usage` with
+ * `raw_input(file_index, file_row, <columns present>)`; leaves table `checked_usage` with
  * typed columns and `reason` (NULL for a valid row). `presentColumns` maps each input column to
- * its DuckDB type. Identifiers come only from the contract; the run window is read from the
- * session variables window_start / window_end (bound with setVariable).
+ * its DuckDB type: a column that already has the contract's type is taken as it is (a cast and
+ * its failure check would cost a pass over every value and can never fail). Identifiers come
+ * only from the contract; the run window is read from the session variables window_start /
+ * window_end (bound with setVariable).
  */
 export function buildCheckSql(presentColumns: ReadonlyMap<string, string>): string[] {
+  const sourceType = (column: ColumnContract) => presentColumns.get(column.name);
   /** Text that arrives as bytes (BLOB) must be valid UTF-8; anything else is cast. */
   const conversion = (column: ColumnContract) => {
     const id = quoteIdent(column.name);
-    return column.type === 'VARCHAR' && presentColumns.get(column.name) === 'BLOB' ? `try(decode(${id}))` : `TRY_CAST(${id} AS ${column.type})`;
+    if (sourceType(column) === column.type) return id;
+    return column.type === 'VARCHAR' && sourceType(column) === 'BLOB' ? `try(decode(${id}))` : `TRY_CAST(${id} AS ${column.type})`;
   };
   const typed = USAGE_CONTRACT.map((column) => {
     const id = quoteIdent(column.name);
     if (!presentColumns.has(column.name)) return `NULL::${column.type} AS ${id}`;
     return column.name === 'month' ? `date_trunc('month', ${conversion(column)})::DATE AS ${id}` : `${conversion(column)} AS ${id}`;
   });
-  const typeFailures = USAGE_CONTRACT.filter((column) => presentColumns.has(column.name)).map((column) => {
-    const what = conversion(column).startsWith('try(decode') ? 'valid UTF-8 text' : `a valid ${column.type.toLowerCase()}`;
+  const converted = USAGE_CONTRACT.filter((column) => presentColumns.has(column.name) && sourceType(column) !== column.type);
+  const typeFailures = converted.map((column) => {
+    const what = sourceType(column) === 'BLOB' && column.type === 'VARCHAR' ? 'valid UTF-8 text' : `a valid ${column.type.toLowerCase()}`;
     return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN '${column.name}: not ${what}'`;
   });
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column));
   return [
     `CREATE OR REPLACE TABLE checked_usage AS
 WITH typed AS (
-  SELECT source_file, file_row, ${typed.join(',\n         ')},
+  SELECT file_index, file_row, ${typed.join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure
   FROM raw_input
 )
@@ -37,13 +42,14 @@ SELECT t.* EXCLUDE (type_failure),
   END) AS reason
 FROM typed t`,
     // Duplicates are rare: find their keys with a hash aggregate, then keep the first row of each
-    // key in file order and quarantine the rest, instead of windowing over every row.
+    // key in file order (files are numbered in path order) and quarantine the rest, instead of
+    // windowing over every row.
     `UPDATE checked_usage SET reason = 'duplicate (subscriber_id, month)'
 FROM (
-  SELECT source_file, file_row
+  SELECT file_index, file_row
   FROM (
-    SELECT c.source_file, c.file_row,
-           row_number() OVER (PARTITION BY c.subscriber_id, c."month" ORDER BY c.source_file, c.file_row) AS copy_no
+    SELECT c.file_index, c.file_row,
+           row_number() OVER (PARTITION BY c.subscriber_id, c."month" ORDER BY c.file_index, c.file_row) AS copy_no
     FROM checked_usage c
     SEMI JOIN (
       SELECT subscriber_id, "month" FROM checked_usage WHERE reason IS NULL GROUP BY ALL HAVING count(*) > 1
@@ -52,7 +58,7 @@ FROM (
   )
   WHERE copy_no > 1
 ) d
-WHERE checked_usage.source_file = d.source_file AND checked_usage.file_row = d.file_row`,
+WHERE checked_usage.file_index = d.file_index AND checked_usage.file_row = d.file_row`,
   ];
 }
 

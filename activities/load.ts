@@ -34,7 +34,7 @@ export interface LoadPlan {
   /** Month-partitioned files outside the window, not read at all. */
   filesOutsideWindow: number;
   mapping: InputMapping;
-  /** Contract column -> the DuckDB type of the input column it is read from. */
+  /** Contract column -> the DuckDB type of the input column it is read from (MIXED when files disagree). */
   presentColumns: [string, string][];
   /** The run's database, where the partitions' results are combined. */
   dbPath: string;
@@ -124,7 +124,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
         const source = mapping.columns[column.name] ?? column.name;
         if (columns.has(source)) {
           const type = mapping.values[column.name] ? 'VARCHAR' : (columns.get(source) as string);
-          if (presentColumns.get(column.name) !== 'BLOB') presentColumns.set(column.name, type);
+          presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
         } else if (mapping.columns[column.name]) {
           throw new SchemaContractError(`the mapping reads ${column.name} from column "${source}", but ${path} has no such column`);
         } else if (column.required && !(column.name === 'month' && mapping.format === 'snapshot')) {
@@ -179,10 +179,11 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
       throw error;
     }
     // a view, not a copy: from here on the valid rows are only read
-    await conn.run('CREATE OR REPLACE VIEW usage AS SELECT * EXCLUDE (source_file, file_row, reason) FROM checked_usage WHERE reason IS NULL');
+    await conn.run('CREATE OR REPLACE VIEW usage AS SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage WHERE reason IS NULL');
+    await setVariable(conn, 'input_files', listValue(plan.inputFiles.map((file) => file.path)));
     await conn.run(
       `CREATE OR REPLACE TABLE quarantine AS
-       SELECT source_file, file_row, subscriber_id, strftime("month", '%Y-%m') AS "month", reason
+       SELECT getvariable('input_files')[file_index + 1] AS source_file, file_row, subscriber_id, strftime("month", '%Y-%m') AS "month", reason
        FROM checked_usage WHERE reason IS NOT NULL ORDER BY source_file, file_row`,
     );
     await conn.run('DROP VIEW raw_input');
@@ -323,7 +324,7 @@ function readerSql(path: string, argument: string): string {
 }
 
 /**
- * View `raw_input(source_file, file_row, <contract columns>)` over one partition of the input
+ * View `raw_input(file_index, file_row, <contract columns>)` over one partition of the input
  * files, with the mapping applied: the user's columns renamed, their value encodings translated
  * (through the bound table value_encodings), text months parsed, and a snapshot's month set to
  * the run month. A partition holds the subscribers whose raw id hashes to its index, so all of
@@ -336,14 +337,18 @@ async function createRawInput(conn: DuckDBConnection, plan: LoadPlan, partition:
   const parquet = files.filter((file) => !file.toLowerCase().endsWith('.csv'));
   const csv = files.filter((file) => file.toLowerCase().endsWith('.csv'));
   const parts: string[] = [];
+  // rows carry their file's number in the plan, not its path: a path per row cost ~10% of the load
+  const numbers = (subset: string[]) => listValue(subset.map((file) => files.indexOf(file)));
   if (parquet.length > 0) {
     await setVariable(conn, 'parquet_files', listValue(parquet));
-    parts.push(`SELECT * EXCLUDE (filename, file_row_number), filename AS source_file, file_row_number AS file_row
-      FROM read_parquet(getvariable('parquet_files'), union_by_name = true, filename = true, file_row_number = true, hive_partitioning = false)`);
+    await setVariable(conn, 'parquet_file_numbers', numbers(parquet));
+    parts.push(`SELECT * EXCLUDE (file_row_number), getvariable('parquet_file_numbers')[file_index::BIGINT + 1] AS file_index, file_row_number AS file_row
+      FROM read_parquet(getvariable('parquet_files'), union_by_name = true, file_row_number = true, hive_partitioning = false)`);
   }
   if (csv.length > 0) {
     await setVariable(conn, 'csv_files', listValue(csv));
-    parts.push(`SELECT * EXCLUDE (filename), filename AS source_file, row_number() OVER (PARTITION BY filename) - 1 AS file_row
+    await setVariable(conn, 'csv_file_numbers', numbers(csv));
+    parts.push(`SELECT * EXCLUDE (filename), getvariable('csv_file_numbers')[file_index::BIGINT + 1] AS file_index, row_number() OVER (PARTITION BY filename) - 1 AS file_row
       FROM read_csv(getvariable('csv_files'), union_by_name = true, filename = true, header = true, all_varchar = true, parallel = false)`);
   }
   await conn.run('CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)');
@@ -373,7 +378,7 @@ async function createRawInput(conn: DuckDBConnection, plan: LoadPlan, partition:
   });
   await conn.run(
     `CREATE OR REPLACE TEMP VIEW raw_input AS
-     SELECT source_file, file_row, ${expressions.join(', ')}
+     SELECT file_index, file_row, ${expressions.join(', ')}
      FROM (${parts.join('\nUNION ALL BY NAME\n')})
      ${inPartition}`,
   );
@@ -394,6 +399,15 @@ async function readMapping(path: string): Promise<InputMapping> {
     throw new InvalidParamsError(`invalid mapping file ${path}:\n${parsed.error.issues.map((i) => `${i.path.join('.') || '(mapping)'}: ${i.message}`).join('\n')}`);
   }
   return parsed.data;
+}
+
+/**
+ * The type a column has across files: text as bytes (BLOB) in any file is decoded everywhere;
+ * files that disagree otherwise are MIXED, so every value goes through the checked cast.
+ */
+function unionType(seen: string | undefined, type: string): string {
+  if (seen === undefined || seen === type) return type;
+  return seen === 'BLOB' || type === 'BLOB' ? 'BLOB' : 'MIXED';
 }
 
 /** Column names and DuckDB types of a Parquet or CSV file. */

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { queryRows, withConnection } from '../../activities/duckdb';
 import { loadUsage } from '../../activities/load';
 import type { SampleSummary } from '../../data/generate';
 import { monthDir, runDir, type StoreConfig } from '../../domain/store-layout';
@@ -99,7 +100,8 @@ describe('bad files stop the run before any work, with a typed error naming the 
 });
 
 describe('bad rows are quarantined with a counted reason; rows read = loaded + quarantined', () => {
-  const quarantined: [string, (input: string) => Promise<void>, Record<string, number>][] = [
+  /** Case, what it adds, the reasons counted, and the file whose first five rows are quarantined (default bad.parquet). */
+  const quarantined: [string, (input: string) => Promise<void>, Record<string, number>, string?][] = [
     ['text where a number belongs', badRows("'lots'::VARCHAR AS voice_minutes"), { 'voice_minutes: not a valid double': 5 }],
     ['NULL keys', badRows('NULL::VARCHAR AS subscriber_id'), { 'subscriber_id: missing': 5 }],
     ['negative usage', badRows('-3.0 AS data_mb'), { 'data_mb: outside [0, 10000000]': 5 }],
@@ -107,18 +109,23 @@ describe('bad rows are quarantined with a counted reason; rows read = loaded + q
     ['infinite minutes', badRows("'Infinity'::DOUBLE AS voice_minutes"), { 'voice_minutes: not a finite number': 5 }],
     ['absurd minutes (more than a month holds)', badRows('1e9 AS voice_minutes'), { 'voice_minutes: outside [0, 44640]': 5 }],
     ['absurd tenure', badRows('5000 AS tenure_months'), { 'tenure_months: outside [0, 1200]': 5 }],
-    ['duplicate (subscriber, month) rows', badRows('subscriber_id AS subscriber_id'), { 'duplicate (subscriber_id, month)': 5 }],
+    // the copy that comes first in path order is kept: bad.parquet sorts before usage_month=...
+    ['duplicate (subscriber, month) rows', badRows('subscriber_id AS subscriber_id'), { 'duplicate (subscriber_id, month)': 5 }, 'usage_month=2026-06/part_0.parquet'],
     ['months outside the run window', badRows("DATE '2019-01-01' AS month"), { 'month: outside the run window': 5 }],
     ['extremely long strings', badRows("repeat('x', 100000) AS plan"), { 'plan: longer than 128 characters': 5 }],
     ['non-UTF-8 text', badRows("'\\xFF\\xFE\\x80'::BLOB AS plan"), { 'plan: not valid UTF-8 text': 5 }],
     ['a key longer than any subscriber id', badRows("repeat('9', 65) AS subscriber_id"), { 'subscriber_id: longer than 64 characters': 5 }],
   ];
-  for (const [name, build, reasons] of quarantined) {
+  for (const [name, build, reasons, file = 'bad.parquet'] of quarantined) {
     it(name, async () => {
-      const summary = await load(await inputWith(build));
+      const input = await inputWith(build);
+      const summary = await load(input);
       expect(summary.quarantineByReason).toEqual(reasons);
       expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
       expect(summary.rowsQuarantined).toBe(5);
+      // each quarantined row names its file and row
+      const where = await withConnection(summary.dbPath, (conn) => queryRows<{ source_file: string; file_row: number }>(conn, 'SELECT source_file, file_row FROM quarantine'));
+      expect(where).toEqual([0, 1, 2, 3, 4].map((row) => ({ source_file: join(input, file), file_row: row })));
     });
   }
 });

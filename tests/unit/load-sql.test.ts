@@ -7,9 +7,9 @@ const COLUMNS = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 
 /** Runs the contract check over raw rows (all text, as a loose CSV would arrive) and returns each row's reason. */
 async function reasonsFor(rows: (string | null)[][]): Promise<(string | null)[]> {
   return withConnection(':memory:', async (conn) => {
-    await conn.run(`CREATE TABLE raw_input (source_file VARCHAR, file_row BIGINT, ${COLUMNS.map((c) => `"${c}" VARCHAR`).join(', ')})`);
+    await conn.run(`CREATE TABLE raw_input (file_index INTEGER, file_row BIGINT, ${COLUMNS.map((c) => `"${c}" VARCHAR`).join(', ')})`);
     for (const [i, row] of rows.entries()) {
-      await conn.run(`INSERT INTO raw_input VALUES ('f.parquet', ${i}, ${COLUMNS.map(() => '?').join(', ')})`, row);
+      await conn.run(`INSERT INTO raw_input VALUES (0, ${i}, ${COLUMNS.map(() => '?').join(', ')})`, row);
     }
     await setVariable(conn, 'window_start', '2026-01-01');
     await setVariable(conn, 'window_end', '2026-06-01');
@@ -57,5 +57,30 @@ describe('usage contract check (SQL on a tiny table)', () => {
   it('normalises any day of the month to the month', async () => {
     const reasons = await reasonsFor([withValue('month', '2026-03-17'), good]);
     expect(reasons).toEqual([null, 'duplicate (subscriber_id, month)']);
+  });
+});
+
+describe('usage contract check on columns that already have the contract type', () => {
+  it('takes them as they are (no cast to fail) and still applies the range rules', async () => {
+    const types = new Map([['subscriber_id', 'VARCHAR'], ['month', 'DATE'], ['voice_minutes', 'DOUBLE'], ['data_mb', 'BIGINT'], ['spend', 'DOUBLE'], ['tenure_months', 'INTEGER']]);
+    const [check] = buildCheckSql(types);
+    expect(check).not.toMatch(/TRY_CAST\("(subscriber_id|month|voice_minutes|spend|tenure_months)"/);
+    expect(check).toMatch(/TRY_CAST\("data_mb" AS DOUBLE\)/);
+    const reasons = await withConnection(':memory:', async (conn) => {
+      await conn.run(`CREATE TABLE raw_input AS SELECT * FROM (VALUES
+        (0, 0, 'S1', DATE '2026-03-09', 10.0, 5::BIGINT, 3.5, 12),
+        (0, 1, 'S2', DATE '2026-03-01', -1.0, 5::BIGINT, 3.5, 12),
+        (0, 2, 'S3', DATE '2026-03-01', 10.0, 5::BIGINT, 3.5, 5000)
+      ) t(file_index, file_row, subscriber_id, "month", voice_minutes, data_mb, spend, tenure_months)`);
+      await setVariable(conn, 'window_start', '2026-01-01');
+      await setVariable(conn, 'window_end', '2026-06-01');
+      for (const statement of buildCheckSql(types)) await conn.run(statement);
+      return queryRows<{ reason: string | null; month: string }>(conn, `SELECT reason, strftime("month", '%Y-%m-%d') AS "month" FROM checked_usage ORDER BY file_row`);
+    });
+    expect(reasons).toEqual([
+      { reason: null, month: '2026-03-01' },
+      { reason: 'voice_minutes: outside [0, 44640]', month: '2026-03-01' },
+      { reason: 'tenure_months: outside [0, 1200]', month: '2026-03-01' },
+    ]);
   });
 });
