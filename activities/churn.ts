@@ -1,13 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DOUBLE, INTEGER, UTINYINT, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { DecisionTreeClassifier } from 'ml-cart';
 import { DataQualityError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
 import { checkpoint } from './context';
-import { queryOne, withConnection } from './duckdb';
-import { pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
+import { queryOne, setVariable, withConnection } from './duckdb';
+import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
 import { seededRandom, shuffle } from './ml/random';
@@ -136,23 +136,25 @@ export function stratifiedSplit(labels: Uint8Array, holdoutShare: number, seed: 
   return { trainRows: Uint32Array.from(train).sort(), holdoutRows: Uint32Array.from(holdout).sort() };
 }
 
-export function riskBand(score: number): string {
-  return (RISK_BANDS.find((band) => score >= band.minScore) ?? RISK_BANDS[RISK_BANDS.length - 1]).band;
+/** The first band (highest first) whose minimum the score reaches. */
+function riskBandIndex(score: number): number {
+  const index = RISK_BANDS.findIndex((band) => score >= band.minScore);
+  return index === -1 ? RISK_BANDS.length - 1 : index;
 }
 
+/** Table `scores(row_idx, churn_score, risk_band)`; bands travel as their index in RISK_BANDS and become names in SQL. */
 async function writeScores(conn: DuckDBConnection, scores: Float64Array): Promise<Record<string, number>> {
-  await conn.run('CREATE OR REPLACE TABLE scores (row_idx INTEGER, churn_score DOUBLE, risk_band VARCHAR)');
-  const appender = await conn.createAppender('scores');
+  const bandIndex = new Uint8Array(scores.length);
   const bandCounts: Record<string, number> = Object.fromEntries(RISK_BANDS.map((b) => [b.band, 0]));
   for (let i = 0; i < scores.length; i++) {
-    const band = riskBand(scores[i]);
-    bandCounts[band] += 1;
-    appender.appendInteger(i);
-    appender.appendDouble(scores[i]);
-    appender.appendVarchar(band);
-    appender.endRow();
-    if ((i & 0x3ffff) === 0x3ffff) await checkpoint({ stage: 'churn: writing scores', done: i, total: scores.length });
+    bandIndex[i] = riskBandIndex(scores[i]);
+    bandCounts[RISK_BANDS[bandIndex[i]].band] += 1;
   }
-  appender.closeSync();
+  await conn.run('CREATE OR REPLACE TEMP TABLE scored_rows (row_idx INTEGER, churn_score DOUBLE, band UTINYINT)');
+  const rowIdx = Int32Array.from({ length: scores.length }, (_, i) => i);
+  await appendColumns(conn, 'scored_rows', [INTEGER, DOUBLE, UTINYINT], [rowIdx, scores, bandIndex], 'churn: writing scores');
+  await setVariable(conn, 'risk_bands', listValue(RISK_BANDS.map((b) => b.band)));
+  await conn.run("CREATE OR REPLACE TABLE scores AS SELECT row_idx, churn_score, getvariable('risk_bands')[band + 1] AS risk_band FROM scored_rows");
+  await conn.run('DROP TABLE scored_rows');
   return bandCounts;
 }

@@ -1,10 +1,10 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { DOUBLE, INTEGER, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunParams } from '../domain/params';
 import { segmentAction, type SegmentAction } from '../domain/actions';
 import { segmentName, uniqueNames } from '../domain/segment-names';
 import { checkpoint } from './context';
 import { queryOne, queryRows, withConnection } from './duckdb';
-import { readColumns } from './ml/columns';
+import { appendColumns, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
 import { matchToPrevious } from './ml/match-centroids';
 import type { PreviousSegmentation } from './segment-history';
@@ -141,15 +141,9 @@ function idsByValue(centroids: number[][], arpuColumn: number): number[] {
 
 async function writeSegments(conn: DuckDBConnection, segment: Uint16Array, distance: Float64Array, idOf: Uint16Array): Promise<void> {
   await conn.run('CREATE OR REPLACE TABLE segments (row_idx INTEGER, segment_id INTEGER, distance DOUBLE)');
-  const appender = await conn.createAppender('segments');
-  for (let i = 0; i < segment.length; i++) {
-    appender.appendInteger(i);
-    appender.appendInteger(idOf[segment[i]]);
-    appender.appendDouble(distance[i]);
-    appender.endRow();
-    if ((i & 0x3ffff) === 0x3ffff) await checkpoint({ stage: 'cluster: writing segments', done: i, total: segment.length });
-  }
-  appender.closeSync();
+  const rowIdx = Int32Array.from({ length: segment.length }, (_, i) => i);
+  const segmentId = segment.map((cluster) => idOf[cluster]);
+  await appendColumns(conn, 'segments', [INTEGER, INTEGER, DOUBLE], [rowIdx, segmentId, distance], 'cluster: writing segments');
 }
 
 async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]> {

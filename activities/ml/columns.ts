@@ -1,4 +1,4 @@
-import type { DuckDBConnection, DuckDBVector } from '@duckdb/node-api';
+import { DuckDBDataChunk, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { checkpoint } from '../context';
 
 /** Named feature columns as typed arrays, all of one length: the only way rows reach model code. */
@@ -51,4 +51,26 @@ export function pickRows<T extends Float64Array | Uint8Array | Uint32Array>(valu
 /** Features come from SQL that coalesces gaps; a NaN left over would silently go right in every split. */
 export function replaceNaN(data: ColumnSet): void {
   for (const column of data.columns) for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) column[i] = 0;
+}
+
+/** Rows per appended chunk: DuckDB's vector size. */
+const CHUNK_ROWS = 2048;
+
+/**
+ * Appends typed-array columns to an existing table, a chunk of 2,048 rows per call (row by row,
+ * the appender crossed into native code for every value: 0.5 s for 800k rows x 3 columns, 0.15 s
+ * this way). `types` are the table's column types, in order.
+ */
+export async function appendColumns(conn: DuckDBConnection, table: string, types: DuckDBType[], columns: ArrayLike<number>[], stage: string): Promise<void> {
+  const rows = columns[0]?.length ?? 0;
+  if (columns.length !== types.length || columns.some((column) => column.length !== rows)) throw new Error(`appendColumns: ${types.length} types for ${columns.length} columns of unequal length`);
+  const appender = await conn.createAppender(table);
+  for (let start = 0; start < rows; start += CHUNK_ROWS) {
+    const end = Math.min(rows, start + CHUNK_ROWS);
+    const chunk = DuckDBDataChunk.create(types, end - start);
+    chunk.setColumns(columns.map((column) => Array.prototype.slice.call(column, start, end) as number[]));
+    appender.appendDataChunk(chunk);
+    if (start > 0 && start % (1 << 18) === 0) await checkpoint({ stage, done: start, total: rows });
+  }
+  appender.closeSync();
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { withConnection } from '../../activities/duckdb';
-import { readColumns } from '../../activities/ml/columns';
+import { DOUBLE, INTEGER, UTINYINT } from '@duckdb/node-api';
+import { appendColumns, readColumns } from '../../activities/ml/columns';
 
 describe('reading DuckDB columns into typed arrays', () => {
   it('copies every chunk in order, casts to double and turns NULL into NaN', async () => {
@@ -24,5 +25,31 @@ describe('reading DuckDB columns into typed arrays', () => {
     await expect(
       withConnection(':memory:', (conn) => readColumns(conn, [['x', 'range']], 'FROM range(10)', 11)),
     ).rejects.toThrow(/returned 10 rows, expected 11/);
+  });
+});
+
+describe('appending typed-array columns to a DuckDB table', () => {
+  it('writes every row of every chunk, in order, with the table types', async () => {
+    const rows = 5_000; // spans three appended chunks
+    const ids = Int32Array.from({ length: rows }, (_, i) => i);
+    const halves = Float64Array.from(ids, (i) => i / 2);
+    const small = Uint8Array.from(ids, (i) => i % 3);
+    const back = await withConnection(':memory:', async (conn) => {
+      await conn.run('CREATE TABLE t (i INTEGER, half DOUBLE, small UTINYINT)');
+      await appendColumns(conn, 't', [INTEGER, DOUBLE, UTINYINT], [ids, halves, small], 'test');
+      return readColumns(conn, [['i', 'i'], ['half', 'half'], ['small', 'small']], 'FROM t ORDER BY i', rows);
+    });
+    expect(Array.from(back.columns[0])).toEqual(Array.from(ids));
+    expect(Array.from(back.columns[1])).toEqual(Array.from(halves));
+    expect(Array.from(back.columns[2])).toEqual(Array.from(small));
+  });
+
+  it('refuses columns of unequal length', async () => {
+    await expect(
+      withConnection(':memory:', async (conn) => {
+        await conn.run('CREATE TABLE t (a INTEGER, b INTEGER)');
+        await appendColumns(conn, 't', [INTEGER, INTEGER], [new Int32Array(3), new Int32Array(2)], 'test');
+      }),
+    ).rejects.toThrow(/unequal length/);
   });
 });
