@@ -6,7 +6,8 @@ import type { RunParams } from '../domain/params';
 export async function hashFile(path: string): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  for await (const chunk of createReadStream(path)) {
+  // 1 MB reads: with the default 64 KB, hashing 170 MB of Parquet took 0.16-0.27 s, with 1 MB 0.11 s
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     hash.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
   }

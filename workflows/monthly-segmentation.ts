@@ -6,6 +6,7 @@ import {
   defineQuery,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -73,7 +74,12 @@ const retry = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
 
-const bookkeeping = proxyActivities<SegflowActivities>({ startToCloseTimeout: '1m', retry: { ...retry, maximumAttempts: 10 } });
+/**
+ * Audit appends, the previous-segmentation lookup and the workspace cleanup take milliseconds:
+ * they run as local activities, on the worker running this workflow, without a round trip
+ * through the task queue each (~0.3 s of a 1M run's orchestration). Each is idempotent.
+ */
+const bookkeeping = proxyLocalActivities<SegflowActivities>({ startToCloseTimeout: '1m', retry: { ...retry, maximumAttempts: 10 } });
 
 function stageActivities(heartbeatTimeout: string) {
   return {
