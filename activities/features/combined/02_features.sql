@@ -1,11 +1,11 @@
--- One row per (purpose, subscriber) across every partition. row_idx orders subscribers within
--- a purpose so model code can address rows by position.
+-- One row per (purpose, subscriber) across every partition. row_idx (from value_features) orders
+-- subscribers within a purpose so model code can address rows by position.
 CREATE OR REPLACE TABLE features AS
 SELECT
   s.purpose,
-  (row_number() OVER (PARTITION BY s.purpose ORDER BY s.subscriber_id) - 1)::INTEGER AS row_idx,
+  v.row_idx,
   s.* EXCLUDE (purpose, churned_next_month),
-  v.* EXCLUDE (purpose, as_of, subscriber_id),
+  v.* EXCLUDE (purpose, as_of, subscriber_id, row_idx),
   s.churned_next_month
 FROM all_subscriber_features s
 JOIN value_features v USING (purpose, as_of, subscriber_id);
