@@ -1,15 +1,11 @@
 -- Usage features are the aggregates as they are. Churn warning signals: the last 3 months
 -- against the 3 before (a ratio below 1 is a fall), the spend slope relative to its level, and
--- volatility. With no earlier usage a ratio is 1.
-CREATE OR REPLACE TEMP VIEW usage_features AS
-SELECT as_of, subscriber_id, active_months, arpu, mou, dou, sms, monetary, frequency, recharge_amount, recency_days,
-       payment_delay_avg, complaints_recent, returned_after_gap, user_churn_label, spend_current, mou_current, dou_current
-FROM window_aggregates;
-
-CREATE OR REPLACE TEMP VIEW trend_features AS
+-- volatility. With no earlier usage a ratio is 1. One view over one scan of the aggregates (as
+-- two views joined back together, the join cost ~0.3 s at 1M).
+CREATE OR REPLACE TEMP VIEW usage_and_trend_features AS
 SELECT
-  as_of,
-  subscriber_id,
+  as_of, subscriber_id, active_months, arpu, mou, dou, sms, monetary, frequency, recharge_amount, recency_days,
+  payment_delay_avg, complaints_recent, returned_after_gap, user_churn_label, spend_current, mou_current, dou_current,
   coalesce((mou_recent + 1) / (mou_before + 1), 1.0) AS mou_trend,
   coalesce((dou_recent + 1) / (dou_before + 1), 1.0) AS dou_trend,
   coalesce((spend_recent + 1) / (spend_before + 1), 1.0) AS spend_trend,

@@ -8,15 +8,13 @@ CREATE OR REPLACE TEMP TABLE bucket_features AS
 SELECT
   f.purpose,
   u.*,
-  t.* EXCLUDE (as_of, subscriber_id),
   st.* EXCLUDE (as_of, subscriber_id),
   CASE WHEN f.purpose <> 'train' THEN NULL
        WHEN (SELECT use_user_labels FROM feature_settings) THEN u.user_churn_label
        ELSE next_month.subscriber_id IS NULL
   END AS churned_next_month
-FROM usage_features u
+FROM usage_and_trend_features u
 JOIN feature_months f USING (as_of)
-JOIN trend_features t USING (as_of, subscriber_id)
 JOIN stability_features st USING (as_of, subscriber_id)
 -- usage holds no duplicate (subscriber, month) rows, so this join adds none
 LEFT JOIN (
