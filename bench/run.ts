@@ -260,8 +260,8 @@ async function main(): Promise<void> {
   const config: SegflowConfig = { home: state, store: { storeDir: join(state, 'store'), workDir: join(state, 'work') }, temporal: { address, namespace: 'default', taskQueue: 'bench' } };
   const header: string[] = [];
   const speed = [
-    '| subscribers | rows in window | system | load | features | cluster | tree train | churn scoring (+ metrics, scores) | publish | orchestration | total s | peer / segflow | peak RSS MB | rows/s |',
-    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| subscribers | rows in window | system | load | features | cluster | tree train | churn scoring (+ metrics, scores) | publish | orchestration | total s | peer / segflow | same steps s | peer / segflow, same steps | peak RSS MB | rows/s |',
+    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const quality = [
     '| subscribers | segflow tree AUC | peer tree AUC | segflow tree train s | peer tree train s | segflow k-means s (3 starts on a 10k sample + assign all) | peer KMeans s (all rows) | segflow inertia | peer inertia |',
@@ -291,13 +291,16 @@ async function main(): Promise<void> {
       if (!ours) throw new Error('--repeat must be at least 1');
       if (peer && header.length === 2) header.push(`Peer: Python ${Object.entries(peer.versions).map(([n, v]) => `${n} ${v}`).join(', ')} (bench/peer.py: same Parquet, same feature SQL, KMeans on all rows, DecisionTreeClassifier)`);
       const churnRest = ours.stageSeconds.churn - ours.treeTrainSeconds;
+      // the steps the peer also takes: load to scores, without publishing and orchestration
+      const sameSteps = ['load', 'features', 'cluster', 'churn'].reduce((total, stage) => total + ours.stageSeconds[stage], 0);
+      const ratio = (seconds: number) => (peer ? `**${fmt(peer.timings.total / seconds, 2)}**` : '-');
       speed.push(
-        `| ${count(size)} | ${count(ours.rows)} | segflow | ${stageCells(ours).slice(0, 3).join(' | ')} | ${fmt(ours.treeTrainSeconds)} | ${fmt(churnRest)} | ${fmt(ours.stageSeconds.publish)} | ${(ours.orchestrationShare * 100).toFixed(1)}% | **${fmt(ours.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / ours.totalSeconds, 2)}**` : '-'} | ${fmt(ours.peakRssMb, 0)} | ${count(Math.round(ours.rows / ours.totalSeconds))} |`,
+        `| ${count(size)} | ${count(ours.rows)} | segflow | ${stageCells(ours).slice(0, 3).join(' | ')} | ${fmt(ours.treeTrainSeconds)} | ${fmt(churnRest)} | ${fmt(ours.stageSeconds.publish)} | ${(ours.orchestrationShare * 100).toFixed(1)}% | **${fmt(ours.totalSeconds)}** | ${ratio(ours.totalSeconds)} | ${fmt(sameSteps)} | ${ratio(sameSteps)} | ${fmt(ours.peakRssMb, 0)} | ${count(Math.round(ours.rows / ours.totalSeconds))} |`,
       );
       if (peer) {
         const t = peer.timings;
         speed.push(
-          `| ${count(size)} | ${count(peer.rows)} | peer | ${fmt(t.load)} | ${fmt(t.features)} | ${fmt(t.cluster_read + t.cluster)} | ${fmt(t.tree_train)} | ${fmt(t.churn - t.tree_train)} | - | - | ${fmt(t.total)} | | ${fmt(peer.peak_rss_mb, 0)} | ${count(Math.round(peer.rows / t.total))} |`,
+          `| ${count(size)} | ${count(peer.rows)} | peer | ${fmt(t.load)} | ${fmt(t.features)} | ${fmt(t.cluster_read + t.cluster)} | ${fmt(t.tree_train)} | ${fmt(t.churn - t.tree_train)} | - | - | ${fmt(t.total)} | | ${fmt(t.total)} | | ${fmt(peer.peak_rss_mb, 0)} | ${count(Math.round(peer.rows / t.total))} |`,
         );
       }
       quality.push(
@@ -327,7 +330,7 @@ async function main(): Promise<void> {
       console.log(['', `Scale-out at ${count(scaleOutSize)} subscribers: worker processes pinned to cores with taskset, DuckDB 1 thread each (as one-core machines).`, ...scaleOut].join('\n'));
     }
     console.log(
-      '\nsegflow total = workflow start to result through the server (server already up); a stage = its first activity start to its last activity end; orchestration = the rest (audit records, scheduling, payloads). Peer total = its script from load to scores: no validation, no quarantine, no report, no publishing.',
+      '\nsegflow total = workflow start to result through the server (server already up); a stage = its first activity start to its last activity end; orchestration = the rest (audit records, scheduling, payloads); same steps = load + features + cluster + churn, what the peer does too. Peer total = its script from load to scores: no validation, no quarantine, no report, no publishing.',
     );
   } finally {
     await client.connection.close();
