@@ -40,6 +40,27 @@ describe('stages from load to publish', () => {
     expect(features.trainingChurnRate).toBeLessThan(0.1);
   });
 
+  it('grades stars from percent ranks within each purpose, ties sharing a rank', async () => {
+    // the SQL counts each distinct value once; this is the textbook definition, window by window
+    const { mismatches, rows } = await withConnection(load.dbPath, (conn) =>
+      queryOne<{ mismatches: number; rows: number }>(
+        conn,
+        `WITH expected AS (
+           SELECT star_grade, least(5, 1 + floor(5 * (
+               0.40 * percent_rank() OVER (PARTITION BY purpose ORDER BY arpu)
+             + 0.20 * percent_rank() OVER (PARTITION BY purpose ORDER BY frequency)
+             + 0.20 * percent_rank() OVER (PARTITION BY purpose ORDER BY tenure_months)
+             + 0.10 * (1 - percent_rank() OVER (PARTITION BY purpose ORDER BY payment_delay_avg))
+             + 0.10 * (1 - percent_rank() OVER (PARTITION BY purpose ORDER BY complaints_recent)))))::INTEGER AS by_windows
+           FROM features
+         )
+         SELECT count(*) FILTER (WHERE star_grade <> by_windows) AS mismatches, count(*) AS rows FROM expected`,
+      ),
+    );
+    expect(rows).toBe(features.scoringRows + features.trainingRows);
+    expect(mismatches).toBe(0);
+  });
+
   it('chooses k by silhouette and recovers the planted groups (adjusted Rand index >= 0.8)', async () => {
     expect(Object.keys(cluster.silhouetteByK).map(Number)).toEqual([3, 4, 5, 6, 7, 8]);
     expect(cluster.silhouetteByK[cluster.k]).toBe(Math.max(...Object.values(cluster.silhouetteByK)));

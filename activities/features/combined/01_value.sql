@@ -4,8 +4,25 @@
 -- row_idx numbers subscribers within a purpose in id order.
 -- Reads all_subscriber_features: every partition's subscriber_features (activities/features.ts).
 -- Ranked within a purpose: a snapshot input scores and trains on the same month.
+-- Percent ranks of the few-valued grade inputs (whole months, counts, day averages) come from
+-- counting each distinct value once, not from sorting every subscriber per column (4 sorts cost
+-- ~1 s at 1M). Equal to percent_rank(): values below / (rows - 1); none of them is NULL.
+CREATE OR REPLACE TEMP MACRO rank_share(below, rows) AS CASE WHEN rows > 1 THEN below::DOUBLE / (rows - 1)::DOUBLE ELSE 0 END;
+
 CREATE OR REPLACE TEMP TABLE value_features AS
-WITH ranked AS (
+WITH frequency_ranks AS (
+  SELECT purpose, frequency, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY frequency) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS frequency_rank
+  FROM all_subscriber_features GROUP BY purpose, frequency
+), tenure_ranks AS (
+  SELECT purpose, tenure_months, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY tenure_months) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS tenure_rank
+  FROM all_subscriber_features GROUP BY purpose, tenure_months
+), payment_ranks AS (
+  SELECT purpose, payment_delay_avg, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY payment_delay_avg) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS payment_rank
+  FROM all_subscriber_features GROUP BY purpose, payment_delay_avg
+), complaint_ranks AS (
+  SELECT purpose, complaints_recent, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY complaints_recent) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS complaint_rank
+  FROM all_subscriber_features GROUP BY purpose, complaints_recent
+), ranked AS (
   SELECT
     u.purpose,
     u.as_of,
@@ -18,11 +35,15 @@ WITH ranked AS (
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::DOUBLE
       / nullif(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.purpose), 0)::DOUBLE AS revenue_share_above,
     0.40 * percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.arpu)
-      + 0.20 * percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.frequency)
-      + 0.20 * percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.tenure_months)
-      + 0.10 * (1 - percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.payment_delay_avg))
-      + 0.10 * (1 - percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.complaints_recent)) AS grade_score
+      + 0.20 * fr.frequency_rank
+      + 0.20 * tr.tenure_rank
+      + 0.10 * (1 - pr.payment_rank)
+      + 0.10 * (1 - cr.complaint_rank) AS grade_score
   FROM all_subscriber_features u
+  JOIN frequency_ranks fr USING (purpose, frequency)
+  JOIN tenure_ranks tr USING (purpose, tenure_months)
+  JOIN payment_ranks pr USING (purpose, payment_delay_avg)
+  JOIN complaint_ranks cr USING (purpose, complaints_recent)
 )
 SELECT
   r.purpose,
