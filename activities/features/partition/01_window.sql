@@ -15,10 +15,14 @@ CREATE OR REPLACE TEMP MACRO to_units(amount) AS round(amount * 10000);
 CREATE OR REPLACE TEMP MACRO from_units(units) AS units / 10000;
 
 CREATE OR REPLACE TEMP VIEW feature_window AS
-SELECT f.as_of, date_diff('month', u."month", f.as_of) AS months_ago,
+SELECT w.as_of, w.months_ago,
        u.* REPLACE (to_units(u.voice_minutes) AS voice_minutes, to_units(u.data_mb) AS data_mb,
                     to_units(u.spend) AS spend, to_units(u.recharge_amount) AS recharge_amount)
 FROM usage u
-JOIN (SELECT DISTINCT as_of FROM feature_months) f
-  ON u."month" BETWEEN f.as_of - to_months((SELECT history_months FROM feature_settings) - 1) AND f.as_of
+-- each (feature month, month in its window) pair listed, so rows meet them on an equal month
+-- (a hash join; the BETWEEN it replaces was a range join, ~0.35 s slower at 1M)
+JOIN (
+  SELECT f.as_of, m.months_ago, (f.as_of - to_months(m.months_ago::INTEGER))::DATE AS "month"
+  FROM (SELECT DISTINCT as_of FROM feature_months) f, range((SELECT history_months FROM feature_settings)) m(months_ago)
+) w ON u."month" = w."month"
 WHERE in_feature_bucket(u.subscriber_id);
