@@ -8,21 +8,13 @@
 -- counting each distinct value once, not from sorting every subscriber per column (4 sorts cost
 -- ~1 s at 1M). Equal to percent_rank(): values below / (rows - 1); none of them is NULL.
 CREATE OR REPLACE TEMP MACRO rank_share(below, rows) AS CASE WHEN rows > 1 THEN below::DOUBLE / (rows - 1)::DOUBLE ELSE 0 END;
+CREATE OR REPLACE TEMP MACRO value_ranks(input) AS TABLE
+  SELECT purpose, v, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY v) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS share
+  FROM (SELECT purpose, COLUMNS(input) AS v FROM all_subscriber_features)
+  GROUP BY purpose, v;
 
 CREATE OR REPLACE TEMP TABLE value_features AS
-WITH frequency_ranks AS (
-  SELECT purpose, frequency, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY frequency) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS frequency_rank
-  FROM all_subscriber_features GROUP BY purpose, frequency
-), tenure_ranks AS (
-  SELECT purpose, tenure_months, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY tenure_months) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS tenure_rank
-  FROM all_subscriber_features GROUP BY purpose, tenure_months
-), payment_ranks AS (
-  SELECT purpose, payment_delay_avg, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY payment_delay_avg) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS payment_rank
-  FROM all_subscriber_features GROUP BY purpose, payment_delay_avg
-), complaint_ranks AS (
-  SELECT purpose, complaints_recent, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY complaints_recent) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS complaint_rank
-  FROM all_subscriber_features GROUP BY purpose, complaints_recent
-), ranked AS (
+WITH ranked AS (
   SELECT
     u.purpose,
     u.as_of,
@@ -35,15 +27,15 @@ WITH frequency_ranks AS (
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::DOUBLE
       / nullif(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.purpose), 0)::DOUBLE AS revenue_share_above,
     0.40 * percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.arpu)
-      + 0.20 * fr.frequency_rank
-      + 0.20 * tr.tenure_rank
-      + 0.10 * (1 - pr.payment_rank)
-      + 0.10 * (1 - cr.complaint_rank) AS grade_score
+      + 0.20 * fr.share
+      + 0.20 * tr.share
+      + 0.10 * (1 - pr.share)
+      + 0.10 * (1 - cr.share) AS grade_score
   FROM all_subscriber_features u
-  JOIN frequency_ranks fr USING (purpose, frequency)
-  JOIN tenure_ranks tr USING (purpose, tenure_months)
-  JOIN payment_ranks pr USING (purpose, payment_delay_avg)
-  JOIN complaint_ranks cr USING (purpose, complaints_recent)
+  JOIN value_ranks('frequency') fr ON fr.purpose = u.purpose AND fr.v = u.frequency
+  JOIN value_ranks('tenure_months') tr ON tr.purpose = u.purpose AND tr.v = u.tenure_months
+  JOIN value_ranks('payment_delay_avg') pr ON pr.purpose = u.purpose AND pr.v = u.payment_delay_avg
+  JOIN value_ranks('complaints_recent') cr ON cr.purpose = u.purpose AND cr.v = u.complaints_recent
 )
 SELECT
   r.purpose,
