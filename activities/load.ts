@@ -113,7 +113,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   })();
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   return withConnection(':memory:', async (conn) => {
-    const inputFiles: InputFile[] = [];
+    const rowCounts: number[] = [];
     /** contract column -> the DuckDB type of the input column it is read from */
     const presentColumns = new Map<string, string>();
     for (const [index, path] of files.entries()) {
@@ -135,9 +135,9 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
         throw new SchemaContractError(`${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`);
       }
       const { rows } = await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`, { path });
-      inputFiles.push({ path, sha256: '', bytes: 0, rows });
+      rowCounts.push(rows);
     }
-    for (const [index, { sha256, bytes }] of (await hashes).entries()) Object.assign(inputFiles[index], { sha256, bytes });
+    const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({ path: files[index], ...hash, rows: rowCounts[index] }));
     if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
     return {
       params,
