@@ -16,7 +16,7 @@ import { CLUSTER_FEATURES } from '../activities/cluster';
 import { queryOne, withConnection } from '../activities/duckdb';
 import { pickRows, readColumns } from '../activities/ml/columns';
 import { binFeatures, predictProbabilities, trainHistogramTree } from '../activities/ml/histogram-tree';
-import { inertiaOf, standardisation } from '../activities/ml/kmeans';
+import { inertiaOf, standardisation, standardisedRow } from '../activities/ml/kmeans';
 import { classifierMetrics } from '../activities/ml/metrics';
 import { sampleIndices, seededRandom } from '../activities/ml/random';
 
@@ -30,7 +30,7 @@ async function rawKMeans(k: number, seed: number) {
     return readColumns(conn, Object.entries(CLUSTER_FEATURES), "FROM features WHERE purpose = 'score' ORDER BY row_idx", rows);
   });
   const { means, stdDevs } = standardisation(data.columns);
-  const points = Array.from({ length: data.rows }, (_, i) => data.columns.map((column, c) => (column[i] - means[c]) / stdDevs[c]));
+  const points = Array.from({ length: data.rows }, (_, row) => standardisedRow(data.columns, row, means, stdDevs));
   const started = performance.now();
   const fit = kmeans(points, k, { initialization: 'kmeans++', seed });
   const elapsed = seconds(started);

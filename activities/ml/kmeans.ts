@@ -36,6 +36,11 @@ export function standardisation(columns: Float64Array[]): { means: number[]; std
   return { means, stdDevs };
 }
 
+/** One row of the columns in standard units, as k-means sees it. */
+export function standardisedRow(columns: Float64Array[], row: number, means: number[], stdDevs: number[]): number[] {
+  return columns.map((column, c) => (column[row] - means[c]) / stdDevs[c]);
+}
+
 /** The rows k-means is fitted on: a seeded random sample, standardised with every row's means and spreads. */
 interface FitSample {
   points: number[][];
@@ -47,7 +52,7 @@ function fitSample(columns: Float64Array[], sampleSize: number, seed: number): F
   const rows = columns[0]?.length ?? 0;
   const { means, stdDevs } = standardisation(columns);
   const sample = sampleIndices(rows, sampleSize, seededRandom(seed));
-  return { points: Array.from(sample, (row) => columns.map((column, c) => (column[row] - means[c]) / stdDevs[c])), means, stdDevs };
+  return { points: Array.from(sample, (row) => standardisedRow(columns, row, means, stdDevs)), means, stdDevs };
 }
 
 /**
@@ -116,7 +121,7 @@ export function chooseK(
   const fitOn = fitSample(columns, options.fitSampleSize, options.seed);
   const { means, stdDevs } = fitOn;
   const sample = sampleIndices(rows, options.sampleSize, seededRandom(options.seed + 1));
-  const points = Array.from(sample, (row) => Float64Array.from(columns, (column, c) => (column[row] - means[c]) / stdDevs[c]));
+  const points = Array.from(sample, (row) => Float64Array.from(standardisedRow(columns, row, means, stdDevs)));
   const silhouetteByK: Record<number, number> = {};
   let best: { score: number; fit: KMeansFit } | undefined;
   for (let k = options.kMin; k <= Math.min(options.kMax, rows - 1); k++) {
