@@ -4,7 +4,15 @@ import { auditLogPath, type RunRef, type StoreConfig } from '../domain/store-lay
 import { withFileLock } from './file-lock';
 import { canonicalJson, sha256 } from './hashing';
 
-export const AUDIT_EVENTS = ['run.requested', 'run.started', 'stage.finished', 'stage.attempt-failed', 'run.published', 'run.failed', 'run.cancelled'] as const;
+export const AUDIT_EVENTS = [
+  'run.requested',
+  'run.started',
+  'stage.finished',
+  'stage.attempt-failed',
+  'run.published',
+  'run.failed',
+  'run.cancelled',
+] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
 export interface AuditRecordRequest {
@@ -43,7 +51,13 @@ export async function recordAudit(store: StoreConfig, request: AuditRecordReques
     const already = entries.find((entry) => entry.key === key);
     if (already) return already;
     const last = entries.at(-1);
-    const body = { seq: (last?.seq ?? 0) + 1, at: new Date().toISOString(), key, ...request, prevHash: last?.hash ?? GENESIS_HASH };
+    const body = {
+      seq: (last?.seq ?? 0) + 1,
+      at: new Date().toISOString(),
+      key,
+      ...request,
+      prevHash: last?.hash ?? GENESIS_HASH,
+    };
     const entry: AuditEntry = { ...body, hash: entryHash(body) };
     await appendFile(path, JSON.stringify(entry) + '\n');
     return entry;

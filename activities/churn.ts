@@ -15,9 +15,25 @@ import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 
 /** Churn warning signals and stability the tree may split on (features.sql columns). */
 export const CHURN_FEATURES = [
-  'arpu', 'mou', 'dou', 'sms', 'frequency', 'recency_days', 'payment_delay_avg', 'complaints_recent',
-  'mou_trend', 'dou_trend', 'spend_trend', 'recharge_trend', 'spend_slope_rel', 'spend_volatility',
-  'tenure_months', 'contract_months_left', 'sticky_services', 'call_circle', 'stability_score',
+  'arpu',
+  'mou',
+  'dou',
+  'sms',
+  'frequency',
+  'recency_days',
+  'payment_delay_avg',
+  'complaints_recent',
+  'mou_trend',
+  'dou_trend',
+  'spend_trend',
+  'recharge_trend',
+  'spend_slope_rel',
+  'spend_volatility',
+  'tenure_months',
+  'contract_months_left',
+  'sticky_services',
+  'call_circle',
+  'stability_score',
 ] as const;
 
 export interface ChurnSummary {
@@ -68,7 +84,10 @@ export async function trainAndScoreChurn(
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     const trainStarted = performance.now();
     const binned = binFeatures(training.columns);
-    const model = trainHistogramTree(binned, labels, trainRows, { maxDepth: params.treeDepth, minLeafSize: params.treeMinLeaf });
+    const model = trainHistogramTree(binned, labels, trainRows, {
+      maxDepth: params.treeDepth,
+      minLeafSize: params.treeMinLeaf,
+    });
     const trainSeconds = (performance.now() - trainStarted) / 1000;
     DecisionTreeClassifier.load(model); // the published model must load in ml-cart
 
@@ -80,7 +99,12 @@ export async function trainAndScoreChurn(
     for (const row of trainRows) trainPositives += labels[row];
 
     await checkpoint({ stage: 'churn: scoring' });
-    const current = await readColumns(conn, expressions, "FROM features WHERE purpose = 'score' ORDER BY row_idx", counts.score);
+    const current = await readColumns(
+      conn,
+      expressions,
+      "FROM features WHERE purpose = 'score' ORDER BY row_idx",
+      counts.score,
+    );
     replaceNaN(current);
     const scores = predictProbabilities(model, current.columns);
     const riskBandCounts = await writeScores(conn, scores);
@@ -105,11 +129,18 @@ export async function trainAndScoreChurn(
 
 /** The churn features the input supports, as column expressions for readColumns. */
 export function churnFeatureExpressions(skippedFeatures: string[]): [string, string][] {
-  return CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name)).map((name): [string, string] => [name, `"${name}"`]);
+  return CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name)).map((name): [string, string] => [
+    name,
+    `"${name}"`,
+  ]);
 }
 
 /** Last month's subscribers with a known outcome, in row order: feature columns (NaN as 0) and labels. */
-export async function readTrainingSet(conn: DuckDBConnection, expressions: [string, string][], rows: number): Promise<{ training: ColumnSet; labels: Uint8Array }> {
+export async function readTrainingSet(
+  conn: DuckDBConnection,
+  expressions: [string, string][],
+  rows: number,
+): Promise<{ training: ColumnSet; labels: Uint8Array }> {
   const training = await readColumns(
     conn,
     [...expressions, ['label', 'churned_next_month::INTEGER']],
@@ -123,12 +154,18 @@ export async function readTrainingSet(conn: DuckDBConnection, expressions: [stri
 }
 
 /** Splits row indices so churners and stayers are held out in the same proportion. */
-export function stratifiedSplit(labels: Uint8Array, holdoutShare: number, seed: number): { trainRows: Uint32Array; holdoutRows: Uint32Array } {
+export function stratifiedSplit(
+  labels: Uint8Array,
+  holdoutShare: number,
+  seed: number,
+): { trainRows: Uint32Array; holdoutRows: Uint32Array } {
   const random = seededRandom(seed);
   const train: number[] = [];
   const holdout: number[] = [];
   for (const label of [0, 1]) {
-    const members = Uint32Array.from(labels.reduce<number[]>((acc, value, i) => (value === label ? (acc.push(i), acc) : acc), []));
+    const members = Uint32Array.from(
+      labels.reduce<number[]>((acc, value, i) => (value === label ? (acc.push(i), acc) : acc), []),
+    );
     shuffle(members, random);
     const cut = Math.round(members.length * holdoutShare);
     members.forEach((row, i) => (i < cut ? holdout : train).push(row));
@@ -152,9 +189,17 @@ async function writeScores(conn: DuckDBConnection, scores: Float64Array): Promis
   }
   await conn.run('CREATE OR REPLACE TEMP TABLE scored_rows (row_idx INTEGER, churn_score DOUBLE, band UTINYINT)');
   const rowIdx = Int32Array.from({ length: scores.length }, (_, i) => i);
-  await appendColumns(conn, 'scored_rows', [INTEGER, DOUBLE, UTINYINT], [rowIdx, scores, bandIndex], 'churn: writing scores');
+  await appendColumns(
+    conn,
+    'scored_rows',
+    [INTEGER, DOUBLE, UTINYINT],
+    [rowIdx, scores, bandIndex],
+    'churn: writing scores',
+  );
   await setVariable(conn, 'risk_bands', listValue(RISK_BANDS.map((b) => b.band)));
-  await conn.run("CREATE OR REPLACE TABLE scores AS SELECT row_idx, churn_score, getvariable('risk_bands')[band + 1] AS risk_band FROM scored_rows");
+  await conn.run(
+    "CREATE OR REPLACE TABLE scores AS SELECT row_idx, churn_score, getvariable('risk_bands')[band + 1] AS risk_band FROM scored_rows",
+  );
   await conn.run('DROP TABLE scored_rows');
   return bandCounts;
 }

@@ -80,7 +80,10 @@ export async function clusterSubscribers(
 ): Promise<ClusterSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
-    const { rows } = await queryOne<{ rows: number }>(conn, "SELECT count(*) AS rows FROM features WHERE purpose = 'score'");
+    const { rows } = await queryOne<{ rows: number }>(
+      conn,
+      "SELECT count(*) AS rows FROM features WHERE purpose = 'score'",
+    );
     const expressions = Object.entries(CLUSTER_FEATURES).filter(
       ([name]) => !skippedFeatures.includes(CLUSTER_FEATURE_SOURCES[name as keyof typeof CLUSTER_FEATURES]),
     );
@@ -89,14 +92,27 @@ export async function clusterSubscribers(
     const fitStarted = performance.now();
     const sampling = { seed: params.seed, restarts: params.kmeansRestarts };
     const { fit, silhouetteByK } = params.k
-      ? { fit: fitKMeans(data.columns, { ...sampling, k: params.k, sampleSize: params.kmeansSampleSize }), silhouetteByK: {} }
-      : chooseK(data.columns, { ...sampling, kMin: params.kMin, kMax: params.kMax, fitSampleSize: params.kmeansSampleSize, sampleSize: params.silhouetteSampleSize });
+      ? {
+          fit: fitKMeans(data.columns, { ...sampling, k: params.k, sampleSize: params.kmeansSampleSize }),
+          silhouetteByK: {},
+        }
+      : chooseK(data.columns, {
+          ...sampling,
+          kMin: params.kMin,
+          kMax: params.kMax,
+          fitSampleSize: params.kmeansSampleSize,
+          sampleSize: params.silhouetteSampleSize,
+        });
     const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
     const kmeansSeconds = (performance.now() - fitStarted) / 1000;
 
     const inUnits = fit.centroids.map((centroid) => centroid.map((value, d) => value * fit.stdDevs[d] + fit.means[d]));
     const comparable = previous !== null && previous.featureNames.join() === data.names.join();
-    const idOf = Uint16Array.from(comparable ? matchToPrevious(inUnits, previous.centroids, fit.stdDevs) : idsByValue(inUnits, data.names.indexOf('log_arpu')));
+    const idOf = Uint16Array.from(
+      comparable
+        ? matchToPrevious(inUnits, previous.centroids, fit.stdDevs)
+        : idsByValue(inUnits, data.names.indexOf('log_arpu')),
+    );
 
     await writeSegments(conn, segment, distance, idOf);
     const segments = await profileSegments(conn);
@@ -115,7 +131,9 @@ export async function clusterSubscribers(
     return {
       k: fit.k,
       featureNames: data.names,
-      centroids: inUnits.map((values, index) => ({ segmentId: idOf[index], values })).sort((a, b) => a.segmentId - b.segmentId),
+      centroids: inUnits
+        .map((values, index) => ({ segmentId: idOf[index], values }))
+        .sort((a, b) => a.segmentId - b.segmentId),
       previous: comparable ? { month: previous.month, version: previous.version } : null,
       silhouetteByK,
       sampleSize: fit.sampleSize,
@@ -139,17 +157,39 @@ function idsByValue(centroids: number[][], arpuColumn: number): number[] {
   return ids;
 }
 
-async function writeSegments(conn: DuckDBConnection, segment: Uint16Array, distance: Float64Array, idOf: Uint16Array): Promise<void> {
+async function writeSegments(
+  conn: DuckDBConnection,
+  segment: Uint16Array,
+  distance: Float64Array,
+  idOf: Uint16Array,
+): Promise<void> {
   await conn.run('CREATE OR REPLACE TABLE segments (row_idx INTEGER, segment_id INTEGER, distance DOUBLE)');
   const rowIdx = Int32Array.from({ length: segment.length }, (_, i) => i);
   const segmentId = segment.map((cluster) => idOf[cluster]);
-  await appendColumns(conn, 'segments', [INTEGER, INTEGER, DOUBLE], [rowIdx, segmentId, distance], 'cluster: writing segments');
+  await appendColumns(
+    conn,
+    'segments',
+    [INTEGER, INTEGER, DOUBLE],
+    [rowIdx, segmentId, distance],
+    'cluster: writing segments',
+  );
 }
 
 async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]> {
   const rows = await queryRows<{
-    segment_id: number; subscribers: number; share: number; arpu: number; mou: number; dou: number; mou_trend: number;
-    stability_score: number; revenue_share: number; value_z: number; data_z: number; voice_z: number; sticky_z: number;
+    segment_id: number;
+    subscribers: number;
+    share: number;
+    arpu: number;
+    mou: number;
+    dou: number;
+    mou_trend: number;
+    stability_score: number;
+    revenue_share: number;
+    value_z: number;
+    data_z: number;
+    voice_z: number;
+    sticky_z: number;
   }>(
     conn,
     `WITH scored AS (
@@ -168,7 +208,13 @@ async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]
        coalesce(avg(voice_z), 0) AS voice_z, coalesce(avg(sticky_z), 0) AS sticky_z
      FROM scored GROUP BY segment_id ORDER BY segment_id`,
   );
-  const signals = rows.map((r) => ({ valueZ: r.value_z, dataZ: r.data_z, voiceZ: r.voice_z, stickyZ: r.sticky_z, mouTrend: r.mou_trend }));
+  const signals = rows.map((r) => ({
+    valueZ: r.value_z,
+    dataZ: r.data_z,
+    voiceZ: r.voice_z,
+    stickyZ: r.sticky_z,
+    mouTrend: r.mou_trend,
+  }));
   const names = uniqueNames(signals.map(segmentName));
   return rows.map((r, i) => ({
     segmentId: r.segment_id,

@@ -2,7 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const ROOT = new URL('../', import.meta.url);
-const TRACKED_DEPENDENCIES = ['@duckdb/node-api', 'ml-cart', 'ml-kmeans', 'apache-arrow', '@temporalio/worker', '@temporalio/workflow'];
+const TRACKED_DEPENDENCIES = [
+  '@duckdb/node-api',
+  'ml-cart',
+  'ml-kmeans',
+  'apache-arrow',
+  '@temporalio/worker',
+  '@temporalio/workflow',
+];
 
 export interface CodeVersion {
   segflow: string;
@@ -18,18 +25,23 @@ let cached: CodeVersion | undefined;
 export function codeVersion(): CodeVersion {
   if (cached) return cached;
   const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string };
-  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as { packages: Record<string, { version?: string }> };
+  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
   cached = {
     segflow: pkg.version,
     commit: gitCommit(),
     node: process.version,
-    dependencies: Object.fromEntries(TRACKED_DEPENDENCIES.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? 'unknown'])),
+    dependencies: Object.fromEntries(
+      TRACKED_DEPENDENCIES.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? 'unknown']),
+    ),
   };
   return cached;
 }
 
 function gitCommit(): string {
-  const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  const git = (...args: string[]) =>
+    execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   try {
     const commit = git('rev-parse', 'HEAD');
     // only source changes make the code differ from the commit; ignored state folders do not

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 
 /**
  * DuckDB's memory cap per database (SEGFLOW_DUCKDB_MEMORY_LIMIT, default 6GB). DuckDB's own
@@ -8,7 +8,8 @@ import { DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node
  */
 export function duckdbMemoryLimit(env: NodeJS.ProcessEnv = process.env): string {
   const limit = env.SEGFLOW_DUCKDB_MEMORY_LIMIT ?? '6GB';
-  if (!MEMORY_LIMIT.test(limit)) throw new Error(`SEGFLOW_DUCKDB_MEMORY_LIMIT must look like 6GB or 800MB, got ${JSON.stringify(limit)}`);
+  if (!MEMORY_LIMIT.test(limit))
+    throw new Error(`SEGFLOW_DUCKDB_MEMORY_LIMIT must look like 6GB or 800MB, got ${JSON.stringify(limit)}`);
   return limit;
 }
 
@@ -28,7 +29,8 @@ export function memoryLimitBytes(limit: string = duckdbMemoryLimit()): number {
 export function duckdbThreads(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const threads = env.SEGFLOW_DUCKDB_THREADS;
   if (threads === undefined || threads === '') return undefined;
-  if (!/^[1-9]\d{0,3}$/.test(threads)) throw new Error(`SEGFLOW_DUCKDB_THREADS must be a whole number from 1, got ${JSON.stringify(threads)}`);
+  if (!/^[1-9]\d{0,3}$/.test(threads))
+    throw new Error(`SEGFLOW_DUCKDB_THREADS must be a whole number from 1, got ${JSON.stringify(threads)}`);
   return threads;
 }
 
@@ -36,7 +38,11 @@ export function duckdbThreads(env: NodeJS.ProcessEnv = process.env): string | un
  * Opens a DuckDB database (a file, or ':memory:'), runs `work` on one connection, closes it.
  * `spillDir` is where an in-memory database may spill (file databases spill beside the file).
  */
-export async function withConnection<T>(path: string, work: (conn: DuckDBConnection) => Promise<T>, spillDir?: string): Promise<T> {
+export async function withConnection<T>(
+  path: string,
+  work: (conn: DuckDBConnection) => Promise<T>,
+  spillDir?: string,
+): Promise<T> {
   const threads = duckdbThreads();
   const instance = await DuckDBInstance.create(path, {
     memory_limit: duckdbMemoryLimit(),

@@ -5,7 +5,15 @@ import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
-import { duckdbMemoryLimit, memoryLimitBytes, queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
+import {
+  duckdbMemoryLimit,
+  memoryLimitBytes,
+  queryOne,
+  readSql,
+  runScript,
+  setVariable,
+  withConnection,
+} from './duckdb';
 import { partitionOutput } from './load';
 
 /** What the input provides, from the load stage. */
@@ -31,7 +39,15 @@ const FEATURE_INPUTS: Record<string, string[]> = {
 };
 const STICKY_INPUTS = ['has_broadband', 'has_family_bundle'];
 /** Need months of history: last 3 months against the 3 before. */
-const TREND_FEATURES = ['mou_trend', 'dou_trend', 'spend_trend', 'recharge_trend', 'spend_slope_rel', 'spend_volatility', 'mou_volatility'];
+const TREND_FEATURES = [
+  'mou_trend',
+  'dou_trend',
+  'spend_trend',
+  'recharge_trend',
+  'spend_slope_rel',
+  'spend_volatility',
+  'mou_volatility',
+];
 const TREND_MONTHS = 6;
 
 export interface SkippedFeature {
@@ -66,7 +82,12 @@ export interface PartitionFeatures {
  * (to score) and the month before it (to train on, labelled by whether the subscriber was gone
  * the month after). One database, one connection: the per-partition SQL, then the combining SQL.
  */
-export async function computeFeatures(dbPath: string, params: RunParams, input: FeatureInput = FULL_INPUT, sizing: BucketSizing = {}): Promise<FeatureSummary> {
+export async function computeFeatures(
+  dbPath: string,
+  params: RunParams,
+  input: FeatureInput = FULL_INPUT,
+  sizing: BucketSizing = {},
+): Promise<FeatureSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
@@ -82,7 +103,11 @@ export async function computeFeatures(dbPath: string, params: RunParams, input: 
  * the combining step as Parquet beside the partition's database (DuckDB cannot attach a database
  * by a bound path, and Parquet is what another machine could read too).
  */
-export async function computePartitionFeatures(dbPath: string, params: RunParams, input: FeatureInput = FULL_INPUT): Promise<PartitionFeatures> {
+export async function computePartitionFeatures(
+  dbPath: string,
+  params: RunParams,
+  input: FeatureInput = FULL_INPUT,
+): Promise<PartitionFeatures> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
@@ -118,7 +143,11 @@ async function computeSubscriberFeatures(conn: DuckDBConnection, sizing: BucketS
   await setVariable(conn, 'feature_buckets', buckets);
   for (let bucket = 0; bucket < buckets; bucket++) {
     await setVariable(conn, 'feature_bucket', bucket);
-    await runSqlFiles(conn, PARTITION_SQL_DIR, buckets === 1 ? 'features' : `features, bucket ${bucket + 1} of ${buckets}`);
+    await runSqlFiles(
+      conn,
+      PARTITION_SQL_DIR,
+      buckets === 1 ? 'features' : `features, bucket ${bucket + 1} of ${buckets}`,
+    );
     if (bucket === 0) await conn.run('ALTER TABLE bucket_features RENAME TO subscriber_features');
     else await conn.run('INSERT INTO subscriber_features SELECT * FROM bucket_features');
   }
@@ -138,8 +167,14 @@ export async function combineFeatures(
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    await setVariable(conn, 'feature_files', listValue(partitionDbPaths.map((path) => partitionOutput(path, 'subscriber-features'))));
-    await conn.run("CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM read_parquet(getvariable('feature_files'))");
+    await setVariable(
+      conn,
+      'feature_files',
+      listValue(partitionDbPaths.map((path) => partitionOutput(path, 'subscriber-features'))),
+    );
+    await conn.run(
+      "CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM read_parquet(getvariable('feature_files'))",
+    );
     const monthsOfHistory = Math.max(...partitions.map((partition) => partition.monthsOfHistory));
     const summary = await combineInto(conn, input, monthsOfHistory, started);
     return { ...summary, seconds: summary.seconds + Math.max(...partitions.map((partition) => partition.seconds)) };
@@ -147,7 +182,12 @@ export async function combineFeatures(
 }
 
 /** Runs the combining SQL over view all_subscriber_features and blanks the features the input cannot support. */
-async function combineInto(conn: DuckDBConnection, input: FeatureInput, monthsOfHistory: number, started: number): Promise<FeatureSummary> {
+async function combineInto(
+  conn: DuckDBConnection,
+  input: FeatureInput,
+  monthsOfHistory: number,
+  started: number,
+): Promise<FeatureSummary> {
   await runSqlFiles(conn, COMBINED_SQL_DIR, 'features: combining');
   await conn.run('DROP VIEW all_subscriber_features');
   const skippedFeatures = skippedFeaturesFor(input, monthsOfHistory);
@@ -169,7 +209,11 @@ async function combineInto(conn: DuckDBConnection, input: FeatureInput, monthsOf
 }
 
 async function countMonthsOfHistory(conn: DuckDBConnection, params: RunParams): Promise<number> {
-  const { months } = await queryOne<{ months: number }>(conn, 'SELECT count(DISTINCT "month") AS months FROM usage WHERE "month" <= $month::DATE', { month: firstDay(params.month) });
+  const { months } = await queryOne<{ months: number }>(
+    conn,
+    'SELECT count(DISTINCT "month") AS months FROM usage WHERE "month" <= $month::DATE',
+    { month: firstDay(params.month) },
+  );
   return months;
 }
 
@@ -190,18 +234,24 @@ function skippedFeaturesFor(input: FeatureInput, monthsOfHistory: number): Skipp
   const has = new Set(input.inputColumns);
   const skipped = new Map<string, string>();
   if (monthsOfHistory < TREND_MONTHS) {
-    for (const feature of TREND_FEATURES) skipped.set(feature, `needs ${TREND_MONTHS} months of history; the input has ${monthsOfHistory}`);
+    for (const feature of TREND_FEATURES)
+      skipped.set(feature, `needs ${TREND_MONTHS} months of history; the input has ${monthsOfHistory}`);
   }
   for (const [feature, columns] of Object.entries(FEATURE_INPUTS)) {
     const absent = columns.filter((column) => !has.has(column));
     if (absent.length > 0 && !skipped.has(feature)) skipped.set(feature, `input has no ${absent.join(', ')}`);
   }
-  if (STICKY_INPUTS.every((column) => !has.has(column))) skipped.set('sticky_services', `input has no ${STICKY_INPUTS.join(' or ')}`);
+  if (STICKY_INPUTS.every((column) => !has.has(column)))
+    skipped.set('sticky_services', `input has no ${STICKY_INPUTS.join(' or ')}`);
   return [...skipped].map(([feature, reason]) => ({ feature, reason }));
 }
 
 /** Feature months and rule settings as one-row tables, every value bound, never spliced. */
-export async function writeFeatureSettings(conn: DuckDBConnection, params: RunParams, input: FeatureInput = FULL_INPUT): Promise<void> {
+export async function writeFeatureSettings(
+  conn: DuckDBConnection,
+  params: RunParams,
+  input: FeatureInput = FULL_INPUT,
+): Promise<void> {
   // a snapshot trains on its own month with the user's labels; monthly usage on the month before
   const trainMonth = input.format === 'snapshot' ? params.month : addMonths(params.month, -1);
   await conn.run(

@@ -20,7 +20,10 @@ export async function withFileLock<T>(lockPath: string, work: () => Promise<T>, 
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = await stat(lockPath).then((s) => Date.now() - s.mtimeMs, () => 0);
+      const age = await stat(lockPath).then(
+        (s) => Date.now() - s.mtimeMs,
+        () => 0,
+      );
       if (age > STALE_LOCK_MS) await rm(lockPath, { force: true });
       else if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath}`);
       else await sleep(25 + Math.random() * 50);

@@ -10,7 +10,13 @@ import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
 import { recordAudit, type AuditRecordRequest } from './audit';
 import { trainAndScoreChurn } from './churn';
 import { clusterSubscribers } from './cluster';
-import { combineFeatures, computeFeatures, computePartitionFeatures, type FeatureSummary, type PartitionFeatures } from './features';
+import {
+  combineFeatures,
+  computeFeatures,
+  computePartitionFeatures,
+  type FeatureSummary,
+  type PartitionFeatures,
+} from './features';
 import { combineLoad, loadPartition, planLoad, type LoadPlan, type LoadSummary, type PartitionLoad } from './load';
 import { publishSnapshot, type PublishRequest } from './publish';
 import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
@@ -49,7 +55,13 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
         month: String(month),
         actor: 'worker',
         subject: `${stage}#${attempt}`,
-        details: { stage, attempt, type, message: error instanceof Error ? error.message : String(error), retryable: !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type) },
+        details: {
+          stage,
+          attempt,
+          type,
+          message: error instanceof Error ? error.message : String(error),
+          retryable: !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type),
+        },
       }).catch(() => undefined); // the audit write must not hide the stage's own error
       throw error;
     } finally {
@@ -61,20 +73,34 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
     planLoad: (run: RunRef, params: { month?: unknown }, partitions: number) =>
       attemptStage('load', params?.month, () => stages.planLoad(store, run, params, partitions)),
     /** One partition of the input: the worker that picks it up needs the run folder (a shared file system). */
-    loadPartition: (plan: LoadPlan, index: number) => attemptStage('load', plan.params.month, () => stages.loadPartition(plan, index)),
-    combineLoad: (plan: LoadPlan, parts: PartitionLoad[]) => attemptStage('load', plan.params.month, () => stages.combineLoad(plan, parts)),
-    computeFeatures: (load: LoadSummary) => attemptStage('features', load.params.month, () => stages.computeFeatures(load.dbPath, load.params, featureInput(load))),
+    loadPartition: (plan: LoadPlan, index: number) =>
+      attemptStage('load', plan.params.month, () => stages.loadPartition(plan, index)),
+    combineLoad: (plan: LoadPlan, parts: PartitionLoad[]) =>
+      attemptStage('load', plan.params.month, () => stages.combineLoad(plan, parts)),
+    computeFeatures: (load: LoadSummary) =>
+      attemptStage('features', load.params.month, () =>
+        stages.computeFeatures(load.dbPath, load.params, featureInput(load)),
+      ),
     computePartitionFeatures: (load: LoadSummary, index: number) =>
-      attemptStage('features', load.params.month, () => stages.computePartitionFeatures(load.partitionDbPaths[index], load.params, featureInput(load))),
+      attemptStage('features', load.params.month, () =>
+        stages.computePartitionFeatures(load.partitionDbPaths[index], load.params, featureInput(load)),
+      ),
     combineFeatures: (load: LoadSummary, parts: PartitionFeatures[]) =>
-      attemptStage('features', load.params.month, () => stages.combineFeatures(load.dbPath, load.partitionDbPaths, load.params, featureInput(load), parts)),
+      attemptStage('features', load.params.month, () =>
+        stages.combineFeatures(load.dbPath, load.partitionDbPaths, load.params, featureInput(load), parts),
+      ),
     clusterSubscribers: (load: LoadSummary, features: FeatureSummary, previous: PreviousSegmentation | null) =>
-      attemptStage('cluster', load.params.month, () => stages.clusterSubscribers(load.dbPath, load.params, previous, skipped(features))),
+      attemptStage('cluster', load.params.month, () =>
+        stages.clusterSubscribers(load.dbPath, load.params, previous, skipped(features)),
+      ),
     /** Last month's segmentation, to keep segment ids stable (null when there is none). */
     findPreviousSegmentation: (month: string) => findPreviousSegmentation(store, month),
     trainAndScoreChurn: (load: LoadSummary, features: FeatureSummary) =>
-      attemptStage('churn', load.params.month, () => stages.trainAndScoreChurn(load.dbPath, load.params, skipped(features))),
-    publishSnapshot: (run: RunRef, request: PublishRequest) => attemptStage('publish', request.load.params.month, () => stages.publishSnapshot(store, run, request)),
+      attemptStage('churn', load.params.month, () =>
+        stages.trainAndScoreChurn(load.dbPath, load.params, skipped(features)),
+      ),
+    publishSnapshot: (run: RunRef, request: PublishRequest) =>
+      attemptStage('publish', request.load.params.month, () => stages.publishSnapshot(store, run, request)),
     recordAudit: async (request: AuditRecordRequest) => {
       await recordAudit(store, request);
     },

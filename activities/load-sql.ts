@@ -15,16 +15,25 @@ export function buildCheckSql(presentColumns: ReadonlyMap<string, string>): stri
   const conversion = (column: ColumnContract) => {
     const id = quoteIdent(column.name);
     if (sourceType(column) === column.type) return id;
-    return column.type === 'VARCHAR' && sourceType(column) === 'BLOB' ? `try(decode(${id}))` : `TRY_CAST(${id} AS ${column.type})`;
+    return column.type === 'VARCHAR' && sourceType(column) === 'BLOB'
+      ? `try(decode(${id}))`
+      : `TRY_CAST(${id} AS ${column.type})`;
   };
   const typed = USAGE_CONTRACT.map((column) => {
     const id = quoteIdent(column.name);
     if (!presentColumns.has(column.name)) return `NULL::${column.type} AS ${id}`;
-    return column.name === 'month' ? `date_trunc('month', ${conversion(column)})::DATE AS ${id}` : `${conversion(column)} AS ${id}`;
+    return column.name === 'month'
+      ? `date_trunc('month', ${conversion(column)})::DATE AS ${id}`
+      : `${conversion(column)} AS ${id}`;
   });
-  const converted = USAGE_CONTRACT.filter((column) => presentColumns.has(column.name) && sourceType(column) !== column.type);
+  const converted = USAGE_CONTRACT.filter(
+    (column) => presentColumns.has(column.name) && sourceType(column) !== column.type,
+  );
   const typeFailures = converted.map((column) => {
-    const what = sourceType(column) === 'BLOB' && column.type === 'VARCHAR' ? 'valid UTF-8 text' : `a valid ${column.type.toLowerCase()}`;
+    const what =
+      sourceType(column) === 'BLOB' && column.type === 'VARCHAR'
+        ? 'valid UTF-8 text'
+        : `a valid ${column.type.toLowerCase()}`;
     return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN '${column.name}: not ${what}'`;
   });
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column));
@@ -67,12 +76,17 @@ function rowRules(column: ColumnContract): string[] {
   const id = `t.${quoteIdent(column.name)}`;
   const rules: string[] = [];
   if (!column.nullable) rules.push(`WHEN ${id} IS NULL THEN '${column.name}: missing'`);
-  if (column.type === 'DOUBLE') rules.push(`WHEN isnan(${id}) OR isinf(${id}) THEN '${column.name}: not a finite number'`);
+  if (column.type === 'DOUBLE')
+    rules.push(`WHEN isnan(${id}) OR isinf(${id}) THEN '${column.name}: not a finite number'`);
   if (column.min !== undefined && column.max !== undefined) {
-    rules.push(`WHEN ${id} < ${column.min} OR ${id} > ${column.max} THEN '${column.name}: outside [${column.min}, ${column.max}]'`);
+    rules.push(
+      `WHEN ${id} < ${column.min} OR ${id} > ${column.max} THEN '${column.name}: outside [${column.min}, ${column.max}]'`,
+    );
   }
   if (column.maxLength !== undefined) {
-    rules.push(`WHEN length(${id}) > ${column.maxLength} THEN '${column.name}: longer than ${column.maxLength} characters'`);
+    rules.push(
+      `WHEN length(${id}) > ${column.maxLength} THEN '${column.name}: longer than ${column.maxLength} characters'`,
+    );
   }
   return rules;
 }

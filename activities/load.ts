@@ -73,7 +73,12 @@ const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
  * partition in turn, combines. The worker runs the same three steps as separate activities,
  * the partitions in parallel (workflows/monthly-segmentation.ts).
  */
-export async function loadUsage(store: StoreConfig, run: RunRef, rawParams: unknown, partitions = 1): Promise<LoadSummary> {
+export async function loadUsage(
+  store: StoreConfig,
+  run: RunRef,
+  rawParams: unknown,
+  partitions = 1,
+): Promise<LoadSummary> {
   const plan = await planLoad(store, run, rawParams, partitions);
   const parts: PartitionLoad[] = [];
   for (const index of plan.partitionDbPaths.keys()) parts.push(await loadPartition(plan, index));
@@ -101,7 +106,10 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   const dir = runDir(store, run);
   await mkdir(dir, { recursive: true });
   const dbPath = join(dir, 'work.duckdb');
-  const partitionDbPaths = partitions === 1 ? [dbPath] : Array.from({ length: partitions }, (_, i) => join(dir, `partition-${String(i).padStart(2, '0')}.duckdb`));
+  const partitionDbPaths =
+    partitions === 1
+      ? [dbPath]
+      : Array.from({ length: partitions }, (_, i) => join(dir, `partition-${String(i).padStart(2, '0')}.duckdb`));
 
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
 
@@ -126,18 +134,30 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
           const type = mapping.values[column.name] ? 'VARCHAR' : (columns.get(source) as string);
           presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
         } else if (mapping.columns[column.name]) {
-          throw new SchemaContractError(`the mapping reads ${column.name} from column "${source}", but ${path} has no such column`);
+          throw new SchemaContractError(
+            `the mapping reads ${column.name} from column "${source}", but ${path} has no such column`,
+          );
         } else if (column.required && !(column.name === 'month' && mapping.format === 'snapshot')) {
           missing.push(column.name);
         }
       }
       if (missing.length > 0) {
-        throw new SchemaContractError(`${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`);
+        throw new SchemaContractError(
+          `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`,
+        );
       }
-      const { rows } = await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`, { path });
+      const { rows } = await queryOne<{ rows: number }>(
+        conn,
+        `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`,
+        { path },
+      );
       rowCounts.push(rows);
     }
-    const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({ path: files[index], ...hash, rows: rowCounts[index] }));
+    const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({
+      path: files[index],
+      ...hash,
+      rows: rowCounts[index],
+    }));
     if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
     return {
       params,
@@ -163,10 +183,13 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
 export async function loadPartition(plan: LoadPlan, index: number): Promise<PartitionLoad> {
   const started = performance.now();
   const dbPath = plan.partitionDbPaths[index];
-  if (dbPath === undefined) throw new InvalidParamsError(`no partition ${index}: the plan has ${plan.partitionDbPaths.length}`);
+  if (dbPath === undefined)
+    throw new InvalidParamsError(`no partition ${index}: the plan has ${plan.partitionDbPaths.length}`);
   const presentColumns = new Map(plan.presentColumns);
   return withConnection(dbPath, async (conn) => {
-    await checkpoint({ stage: `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})` });
+    await checkpoint({
+      stage: `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})`,
+    });
     await createRawInput(conn, plan, { index, count: plan.partitionDbPaths.length });
     await setVariable(conn, 'window_start', firstDay(plan.windowStart));
     await setVariable(conn, 'window_end', firstDay(plan.windowEnd));
@@ -175,11 +198,14 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
     } catch (error) {
       // the footers were readable, but a data page is not (truncated file, invalid encoding)
       const message = (error as Error).message;
-      if (/^(IO|Invalid Input|Conversion) Error/i.test(message)) throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
+      if (/^(IO|Invalid Input|Conversion) Error/i.test(message))
+        throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
       throw error;
     }
     // a view, not a copy: from here on the valid rows are only read
-    await conn.run('CREATE OR REPLACE VIEW usage AS SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage WHERE reason IS NULL');
+    await conn.run(
+      'CREATE OR REPLACE VIEW usage AS SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage WHERE reason IS NULL',
+    );
     await setVariable(conn, 'input_files', listValue(plan.inputFiles.map((file) => file.path)));
     await conn.run(
       `CREATE OR REPLACE TABLE quarantine AS
@@ -198,7 +224,10 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
        FROM checked_usage`,
       { month: firstDay(plan.params.month) },
     );
-    const reasons = await queryRows<{ reason: string; rows: number }>(conn, 'SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason');
+    const reasons = await queryRows<{ reason: string; rows: number }>(
+      conn,
+      'SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason',
+    );
     return {
       dbPath,
       rowsLoaded: counts.loaded,
@@ -217,13 +246,17 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
 export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promise<LoadSummary> {
   const started = performance.now();
   const byReason = new Map<string, number>();
-  for (const part of parts) for (const [reason, rows] of Object.entries(part.quarantineByReason)) byReason.set(reason, (byReason.get(reason) ?? 0) + rows);
+  for (const part of parts)
+    for (const [reason, rows] of Object.entries(part.quarantineByReason))
+      byReason.set(reason, (byReason.get(reason) ?? 0) + rows);
   const sum = (pick: (part: PartitionLoad) => number) => parts.reduce((total, part) => total + pick(part), 0);
   const rowsRead = plan.inputFiles.reduce((total, file) => total + file.rows, 0);
   const rowsLoaded = sum((part) => part.rowsLoaded);
   const rowsQuarantined = sum((part) => part.rowsQuarantined);
   if (parts.length !== plan.partitionDbPaths.length || rowsLoaded + rowsQuarantined !== rowsRead) {
-    throw new Error(`row counts do not reconcile: read ${rowsRead}, loaded ${rowsLoaded}, quarantined ${rowsQuarantined} in ${parts.length} of ${plan.partitionDbPaths.length} partitions`);
+    throw new Error(
+      `row counts do not reconcile: read ${rowsRead}, loaded ${rowsLoaded}, quarantined ${rowsQuarantined} in ${parts.length} of ${plan.partitionDbPaths.length} partitions`,
+    );
   }
   if (parts.length > 1) await gatherQuarantine(plan.dbPath, plan.partitionDbPaths);
   const { mapping, presentColumns, seconds, ...rest } = plan;
@@ -245,8 +278,14 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
 /** Every partition's quarantined rows in the run database, in file order. */
 async function gatherQuarantine(dbPath: string, partitionDbPaths: string[]): Promise<void> {
   await withConnection(dbPath, async (conn) => {
-    await setVariable(conn, 'quarantine_files', listValue(partitionDbPaths.map((path) => partitionOutput(path, 'quarantine'))));
-    await conn.run("CREATE OR REPLACE TABLE quarantine AS SELECT * FROM read_parquet(getvariable('quarantine_files')) ORDER BY source_file, file_row");
+    await setVariable(
+      conn,
+      'quarantine_files',
+      listValue(partitionDbPaths.map((path) => partitionOutput(path, 'quarantine'))),
+    );
+    await conn.run(
+      "CREATE OR REPLACE TABLE quarantine AS SELECT * FROM read_parquet(getvariable('quarantine_files')) ORDER BY source_file, file_row",
+    );
   });
 }
 
@@ -260,7 +299,9 @@ export function partitionOutput(partitionDbPath: string, name: 'quarantine' | 's
 
 function assertUsable(summary: LoadSummary): void {
   if (summary.rowsRead === 0) {
-    throw new DataQualityError(`the ${summary.inputFiles.length} input file(s) hold no rows (window ${summary.windowStart}..${summary.windowEnd})`);
+    throw new DataQualityError(
+      `the ${summary.inputFiles.length} input file(s) hold no rows (window ${summary.windowStart}..${summary.windowEnd})`,
+    );
   }
   const share = summary.rowsQuarantined / summary.rowsRead;
   const topReasons = Object.entries(summary.quarantineByReason)
@@ -274,12 +315,18 @@ function assertUsable(summary: LoadSummary): void {
     );
   }
   if (summary.subscribersInMonth === 0) {
-    throw new DataQualityError(`no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})`);
+    throw new DataQualityError(
+      `no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})`,
+    );
   }
 }
 
 /** Parquet and CSV files under `input` (a file or a folder, searched recursively), minus month folders outside the window. */
-export async function findInputFiles(input: string, windowStart: string, windowEnd: string): Promise<{ files: string[]; outsideWindow: number }> {
+export async function findInputFiles(
+  input: string,
+  windowStart: string,
+  windowEnd: string,
+): Promise<{ files: string[]; outsideWindow: number }> {
   const root = resolve(input);
   const info = await stat(root).catch(() => {
     throw new InputFileError(`input not found: ${root}`);
@@ -320,7 +367,9 @@ async function listInputFiles(dir: string): Promise<string[]> {
 
 /** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */
 function readerSql(path: string, argument: string): string {
-  return path.toLowerCase().endsWith('.csv') ? `read_csv(${argument}, header = true, all_varchar = true, parallel = false)` : `read_parquet(${argument})`;
+  return path.toLowerCase().endsWith('.csv')
+    ? `read_csv(${argument}, header = true, all_varchar = true, parallel = false)`
+    : `read_parquet(${argument})`;
 }
 
 /**
@@ -330,7 +379,11 @@ function readerSql(path: string, argument: string): string {
  * the run month. A partition holds the subscribers whose raw id hashes to its index, so all of
  * a subscriber's rows, duplicates included, meet in one partition.
  */
-async function createRawInput(conn: DuckDBConnection, plan: LoadPlan, partition: { index: number; count: number }): Promise<void> {
+async function createRawInput(
+  conn: DuckDBConnection,
+  plan: LoadPlan,
+  partition: { index: number; count: number },
+): Promise<void> {
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
@@ -351,10 +404,16 @@ async function createRawInput(conn: DuckDBConnection, plan: LoadPlan, partition:
     parts.push(`SELECT * EXCLUDE (filename), getvariable('csv_file_numbers')[file_index::BIGINT + 1] AS file_index, row_number() OVER (PARTITION BY filename) - 1 AS file_row
       FROM read_csv(getvariable('csv_files'), union_by_name = true, filename = true, header = true, all_varchar = true, parallel = false)`);
   }
-  await conn.run('CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)');
+  await conn.run(
+    'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
+  );
   for (const [column, encoding] of Object.entries(mapping.values)) {
     for (const [source, target] of Object.entries(encoding)) {
-      await conn.run('INSERT INTO value_encodings VALUES ($column, $source, $target)', { column, source, target: target === null ? null : String(target) });
+      await conn.run('INSERT INTO value_encodings VALUES ($column, $source, $target)', {
+        column,
+        source,
+        target: target === null ? null : String(target),
+      });
     }
   }
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
@@ -362,18 +421,23 @@ async function createRawInput(conn: DuckDBConnection, plan: LoadPlan, partition:
   await setVariable(conn, 'partition_count', partition.count);
   await setVariable(conn, 'partition_index', partition.index);
   const subscriberId = quoteIdent(mapping.columns.subscriber_id ?? 'subscriber_id');
-  const inPartition = partition.count === 1 ? '' : `WHERE hash(${subscriberId}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
+  const inPartition =
+    partition.count === 1
+      ? ''
+      : `WHERE hash(${subscriberId}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
 
   const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {
     const source = mapping.columns[column.name] ?? column.name;
     const id = quoteIdent(column.name);
-    if (column.name === 'month' && mapping.format === 'snapshot' && !mapping.columns.month) return `getvariable('run_month')::DATE AS ${id}`;
+    if (column.name === 'month' && mapping.format === 'snapshot' && !mapping.columns.month)
+      return `getvariable('run_month')::DATE AS ${id}`;
     let value = quoteIdent(source);
     if (mapping.values[column.name]) {
       // column names come from the contract (an allow-list); the encodings themselves are bound
       value = `coalesce((SELECT e.contract_value FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR), ${value}::VARCHAR)`;
     }
-    if (column.name === 'month' && mapping.monthFormat) value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
+    if (column.name === 'month' && mapping.monthFormat)
+      value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
     return `${value} AS ${id}`;
   });
   await conn.run(
@@ -396,7 +460,9 @@ async function readMapping(path: string): Promise<InputMapping> {
   }
   const parsed = InputMappingSchema.safeParse(json);
   if (!parsed.success) {
-    throw new InvalidParamsError(`invalid mapping file ${path}:\n${parsed.error.issues.map((i) => `${i.path.join('.') || '(mapping)'}: ${i.message}`).join('\n')}`);
+    throw new InvalidParamsError(
+      `invalid mapping file ${path}:\n${parsed.error.issues.map((i) => `${i.path.join('.') || '(mapping)'}: ${i.message}`).join('\n')}`,
+    );
   }
   return parsed.data;
 }
@@ -413,10 +479,16 @@ function unionType(seen: string | undefined, type: string): string {
 /** Column names and DuckDB types of a Parquet or CSV file. */
 async function describeFile(conn: DuckDBConnection, path: string): Promise<Map<string, string>> {
   try {
-    const rows = await queryRows<{ column_name: string; column_type: string }>(conn, `DESCRIBE SELECT * FROM ${readerSql(path, '$path')}`, { path });
+    const rows = await queryRows<{ column_name: string; column_type: string }>(
+      conn,
+      `DESCRIBE SELECT * FROM ${readerSql(path, '$path')}`,
+      { path },
+    );
     return new Map(rows.map((row) => [row.column_name, row.column_type]));
   } catch (error) {
     const kind = path.toLowerCase().endsWith('.csv') ? 'CSV' : 'Parquet';
-    throw new InputFileError(`${basename(path)} is not a readable ${kind} file (${path}): ${(error as Error).message.split('\n')[0]}`);
+    throw new InputFileError(
+      `${basename(path)} is not a readable ${kind} file (${path}): ${(error as Error).message.split('\n')[0]}`,
+    );
   }
 }

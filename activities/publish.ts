@@ -42,7 +42,14 @@ export interface SnapshotManifest {
   paramsHash: string;
   inputs: InputFile[];
   code: CodeVersion;
-  rowCounts: { inputRows: number; loaded: number; quarantined: number; subscribers: number; trainingRows: number; holdoutRows: number };
+  rowCounts: {
+    inputRows: number;
+    loaded: number;
+    quarantined: number;
+    subscribers: number;
+    trainingRows: number;
+    holdoutRows: number;
+  };
   quarantineByReason: Record<string, number>;
   /** Features the input could not support: NULL in subscribers.parquet, left out of the models. */
   skippedFeatures: { feature: string; reason: string }[];
@@ -67,7 +74,14 @@ export interface SnapshotManifest {
   };
   outputs: OutputFile[];
   /** Seconds each compute stage took on the worker (informational; differs between reruns). */
-  timings: { loadSeconds: number; featuresSeconds: number; clusterSeconds: number; kmeansSeconds: number; churnSeconds: number; treeTrainSeconds: number };
+  timings: {
+    loadSeconds: number;
+    featuresSeconds: number;
+    clusterSeconds: number;
+    kmeansSeconds: number;
+    churnSeconds: number;
+    treeTrainSeconds: number;
+  };
 }
 
 export interface PublishResult {
@@ -143,10 +157,17 @@ export async function publishSnapshot(
 function isStoreWriteFailure(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const message = error instanceof Error ? error.message : '';
-  return ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code) || /No space left|Read-only file system|Permission denied|quota exceeded/i.test(message);
+  return (
+    ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code) ||
+    /No space left|Read-only file system|Permission denied|quota exceeded/i.test(message)
+  );
 }
 
-async function writeOutputs(previousStore: StoreConfig, request: PublishRequest, staging: string): Promise<OutputFile[]> {
+async function writeOutputs(
+  previousStore: StoreConfig,
+  request: PublishRequest,
+  staging: string,
+): Promise<OutputFile[]> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
   const tables = [...TABLE_OUTPUTS, ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : [])];
@@ -155,14 +176,20 @@ async function writeOutputs(previousStore: StoreConfig, request: PublishRequest,
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runScript(conn, await readSql(import.meta.url, './publish/snapshot_tables.sql'));
     if (previous) {
-      await setVariable(conn, 'previous_subscribers', join(versionDir(previousStore, previous.month, previous.version), 'subscribers.parquet'));
+      await setVariable(
+        conn,
+        'previous_subscribers',
+        join(versionDir(previousStore, previous.month, previous.version), 'subscribers.parquet'),
+      );
       await runScript(conn, await readSql(import.meta.url, './publish/migration.sql'));
     }
     for (const { table, file } of tables) {
       await checkpoint({ stage: `publish: ${file}` });
       // the table name comes from TABLE_OUTPUTS; the path is bound
       await setVariable(conn, 'output_path', join(staging, file));
-      await conn.run(`COPY (SELECT * FROM ${table}) TO (getvariable('output_path')) (FORMAT parquet, COMPRESSION zstd)`);
+      await conn.run(
+        `COPY (SELECT * FROM ${table}) TO (getvariable('output_path')) (FORMAT parquet, COMPRESSION zstd)`,
+      );
       rowCounts.set(file, (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows);
     }
     await checkpoint({ stage: 'publish: report.html' });
@@ -170,7 +197,9 @@ async function writeOutputs(previousStore: StoreConfig, request: PublishRequest,
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
   const files = [...tables.map((o) => o.file), 'churn_model.json', 'report.html'];
-  return Promise.all(files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })));
+  return Promise.all(
+    files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
+  );
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */
@@ -178,13 +207,17 @@ function pseudonymKey(params: RunParams): string | null {
   if (!params.pseudonymiseIds) return null;
   const key = process.env.SEGFLOW_PSEUDONYM_KEY;
   if (!key || key.length < 16) {
-    throw new InvalidParamsError('pseudonymiseIds needs SEGFLOW_PSEUDONYM_KEY (at least 16 characters) in the worker environment');
+    throw new InvalidParamsError(
+      'pseudonymiseIds needs SEGFLOW_PSEUDONYM_KEY (at least 16 characters) in the worker environment',
+    );
   }
   return key;
 }
 
 async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
-  await conn.run('CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR, channel VARCHAR)');
+  await conn.run(
+    'CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR, channel VARCHAR)',
+  );
   for (const cell of OPERATION_GRID) {
     await conn.run('INSERT INTO operation_grid VALUES ($tier, $stable, $priority, $style, $channel)', {
       tier: cell.valueTier,
@@ -266,22 +299,37 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
 
 export async function listVersions(store: StoreConfig, month: string): Promise<number[]> {
   const entries = await readdir(monthDir(store, month)).catch(() => [] as string[]);
-  return entries.map((name) => /^v(\d+)$/.exec(name)?.[1]).filter((v): v is string => v !== undefined).map(Number).sort((a, b) => a - b);
+  return entries
+    .map((name) => /^v(\d+)$/.exec(name)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 export async function readManifest(store: StoreConfig, month: string, version: number): Promise<SnapshotManifest> {
-  return JSON.parse(await readFile(join(versionDir(store, month, version), 'manifest.json'), 'utf8')) as SnapshotManifest;
+  return JSON.parse(
+    await readFile(join(versionDir(store, month, version), 'manifest.json'), 'utf8'),
+  ) as SnapshotManifest;
 }
 
-async function findPublishedByRun(store: StoreConfig, month: string, run: RunRef): Promise<Omit<PublishResult, 'alreadyPublished'> | undefined> {
+async function findPublishedByRun(
+  store: StoreConfig,
+  month: string,
+  run: RunRef,
+): Promise<Omit<PublishResult, 'alreadyPublished'> | undefined> {
   for (const version of await listVersions(store, month)) {
     const manifest = await readManifest(store, month, version).catch(() => undefined);
-    if (manifest && manifest.run.workflowId === run.workflowId && manifest.run.runId === run.runId) return describePublished(store, month, version);
+    if (manifest && manifest.run.workflowId === run.workflowId && manifest.run.runId === run.runId)
+      return describePublished(store, month, version);
   }
   return undefined;
 }
 
-async function describePublished(store: StoreConfig, month: string, version: number): Promise<Omit<PublishResult, 'alreadyPublished'>> {
+async function describePublished(
+  store: StoreConfig,
+  month: string,
+  version: number,
+): Promise<Omit<PublishResult, 'alreadyPublished'>> {
   const path = versionDir(store, month, version);
   const manifestPath = join(path, 'manifest.json');
   return { month, version, path, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256 };

@@ -14,7 +14,11 @@ export interface PreviousSegmentation {
  * The latest snapshot of the month before `month` (or the given version of it, when a
  * snapshot is reproduced), or null when there is none or it was clustered on other features.
  */
-export async function findPreviousSegmentation(store: StoreConfig, month: string, pinned?: { month: string; version: number }): Promise<PreviousSegmentation | null> {
+export async function findPreviousSegmentation(
+  store: StoreConfig,
+  month: string,
+  pinned?: { month: string; version: number },
+): Promise<PreviousSegmentation | null> {
   const previousMonth = pinned?.month ?? addMonths(month, -1);
   const version = pinned?.version ?? (await latestVersion(store, previousMonth));
   if (version === undefined) return null;

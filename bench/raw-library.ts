@@ -26,24 +26,43 @@ const seconds = (since: number) => (performance.now() - since) / 1000;
 
 async function rawKMeans(k: number, seed: number) {
   const data = await withConnection(dbPath, async (conn) => {
-    const { rows } = await queryOne<{ rows: number }>(conn, "SELECT count(*) AS rows FROM features WHERE purpose = 'score'");
-    return readColumns(conn, Object.entries(CLUSTER_FEATURES), "FROM features WHERE purpose = 'score' ORDER BY row_idx", rows);
+    const { rows } = await queryOne<{ rows: number }>(
+      conn,
+      "SELECT count(*) AS rows FROM features WHERE purpose = 'score'",
+    );
+    return readColumns(
+      conn,
+      Object.entries(CLUSTER_FEATURES),
+      "FROM features WHERE purpose = 'score' ORDER BY row_idx",
+      rows,
+    );
   });
   const { means, stdDevs } = standardisation(data.columns);
   const points = Array.from({ length: data.rows }, (_, row) => standardisedRow(data.columns, row, means, stdDevs));
   const started = performance.now();
   const fit = kmeans(points, k, { initialization: 'kmeans++', seed });
   const elapsed = seconds(started);
-  return { rows: data.rows, seconds: elapsed, iterations: fit.iterations, inertia: inertiaOf(points, fit.centroids, fit.clusters) };
+  return {
+    rows: data.rows,
+    seconds: elapsed,
+    iterations: fit.iterations,
+    inertia: inertiaOf(points, fit.centroids, fit.clusters),
+  };
 }
 
 async function rawCart(rows: number, maxDepth: number, minLeaf: number, holdoutShare: number, seed: number) {
   const { training, labels } = await withConnection(dbPath, async (conn) => {
-    const { train } = await queryOne<{ train: number }>(conn, "SELECT count(*) AS train FROM features WHERE purpose = 'train' AND churned_next_month IS NOT NULL");
+    const { train } = await queryOne<{ train: number }>(
+      conn,
+      "SELECT count(*) AS train FROM features WHERE purpose = 'train' AND churned_next_month IS NOT NULL",
+    );
     return readTrainingSet(conn, churnFeatureExpressions([]), train);
   });
   const { trainRows, holdoutRows } = stratifiedSplit(labels, holdoutShare, seed);
-  const subset = rows >= trainRows.length ? trainRows : pickRows(trainRows, sampleIndices(trainRows.length, rows, seededRandom(seed)));
+  const subset =
+    rows >= trainRows.length
+      ? trainRows
+      : pickRows(trainRows, sampleIndices(trainRows.length, rows, seededRandom(seed)));
   const columns = training.columns.map((column) => pickRows(column, subset));
   const subsetLabels = pickRows(labels, subset);
   const holdoutColumns = training.columns.map((column) => pickRows(column, holdoutRows));
@@ -51,7 +70,10 @@ async function rawCart(rows: number, maxDepth: number, minLeaf: number, holdoutS
 
   const cartStarted = performance.now();
   const cart = new DecisionTreeClassifier({ gainFunction: 'gini', maxDepth, minNumSamples: minLeaf, gainThreshold: 0 });
-  cart.train(Array.from({ length: subset.length }, (_, i) => columns.map((column) => column[i])), Array.from(subsetLabels));
+  cart.train(
+    Array.from({ length: subset.length }, (_, i) => columns.map((column) => column[i])),
+    Array.from(subsetLabels),
+  );
   const cartSeconds = seconds(cartStarted);
   const cartScores = Float64Array.from({ length: holdoutRows.length }, (_, i) => {
     const distribution = cart.root.classify(holdoutColumns.map((column) => column[i]));
@@ -59,7 +81,12 @@ async function rawCart(rows: number, maxDepth: number, minLeaf: number, holdoutS
   });
 
   const oursStarted = performance.now();
-  const model = trainHistogramTree(binFeatures(columns), subsetLabels, Uint32Array.from({ length: subset.length }, (_, i) => i), { maxDepth, minLeafSize: minLeaf });
+  const model = trainHistogramTree(
+    binFeatures(columns),
+    subsetLabels,
+    Uint32Array.from({ length: subset.length }, (_, i) => i),
+    { maxDepth, minLeafSize: minLeaf },
+  );
   const oursSeconds = seconds(oursStarted);
   return {
     rows: subset.length,
@@ -70,5 +97,8 @@ async function rawCart(rows: number, maxDepth: number, minLeaf: number, holdoutS
   };
 }
 
-const result = job === 'kmeans' ? await rawKMeans(numbers[0], numbers[1]) : await rawCart(numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]);
+const result =
+  job === 'kmeans'
+    ? await rawKMeans(numbers[0], numbers[1])
+    : await rawCart(numbers[0], numbers[1], numbers[2], numbers[3], numbers[4]);
 console.log(JSON.stringify(result));

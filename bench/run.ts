@@ -44,7 +44,9 @@ const partitions = Number(option('partitions', '1'));
 const skipPeer = args.includes('--skip-peer');
 const skipRaw = args.includes('--skip-raw');
 const skipScaleOut = args.includes('--skip-scale-out');
-const scaleOutSize = Number(option('scale-out-size', String(Math.max(...sizes.filter((size) => size <= 1_000_000), sizes[0]))));
+const scaleOutSize = Number(
+  option('scale-out-size', String(Math.max(...sizes.filter((size) => size <= 1_000_000), sizes[0]))),
+);
 const MODEL = { k: 6, treeDepth: 6, treeMinLeaf: 50, seed: 42, holdoutShare: 0.25 };
 const LAST_MONTH = '2026-10';
 const RAW_CAP_SECONDS = 60;
@@ -77,7 +79,9 @@ function ensurePeer(): void {
   if (existsSync(python)) return;
   log('installing the Python peer (DuckDB, scikit-learn) into .segflow/bench-venv...\n');
   execFileSync('python3', ['-m', 'venv', join(REPO_ROOT, '.segflow', 'bench-venv')], { stdio: 'inherit' });
-  execFileSync(python, ['-m', 'pip', 'install', '-q', '-r', join(REPO_ROOT, 'bench', 'requirements.txt')], { stdio: 'inherit' });
+  execFileSync(python, ['-m', 'pip', 'install', '-q', '-r', join(REPO_ROOT, 'bench', 'requirements.txt')], {
+    stdio: 'inherit',
+  });
 }
 
 /** How the workers of one measured run are set up. */
@@ -131,10 +135,24 @@ async function waitForPollers(client: Client, taskQueue: string, workers: number
 let runNumber = 0;
 
 /** One workflow run on fresh worker processes (so their peak RSS belongs to this run alone). */
-async function runSegflow(client: Client, config: SegflowConfig, input: string, partitions: number, setups: WorkerSetup[]): Promise<SegflowRun> {
+async function runSegflow(
+  client: Client,
+  config: SegflowConfig,
+  input: string,
+  partitions: number,
+  setups: WorkerSetup[],
+): Promise<SegflowRun> {
   const taskQueue = `bench-${++runNumber}`;
   const workers: ChildProcess[] = setups.map((setup) => {
-    const node = [process.execPath, '--import', 'tsx', join(REPO_ROOT, 'pipelines', 'cli.ts'), 'worker', '--max-activities', String(setup.maxActivities)];
+    const node = [
+      process.execPath,
+      '--import',
+      'tsx',
+      join(REPO_ROOT, 'pipelines', 'cli.ts'),
+      'worker',
+      '--max-activities',
+      String(setup.maxActivities),
+    ];
     const [command, ...commandArgs] = setup.cpus ? ['taskset', '-c', setup.cpus, ...node] : node;
     return spawn(command, commandArgs, {
       cwd: REPO_ROOT,
@@ -153,11 +171,15 @@ async function runSegflow(client: Client, config: SegflowConfig, input: string, 
   try {
     await waitForPollers(client, taskQueue, workers.length);
     const started = performance.now();
-    const { handle } = await startMonthlyRun(client, { ...config, temporal: { ...config.temporal, taskQueue } }, {
-      params: { month: LAST_MONTH, input, ...MODEL },
-      requestedBy: 'bench',
-      partitions,
-    });
+    const { handle } = await startMonthlyRun(
+      client,
+      { ...config, temporal: { ...config.temporal, taskQueue } },
+      {
+        params: { month: LAST_MONTH, input, ...MODEL },
+        requestedBy: 'bench',
+        partitions,
+      },
+    );
     const result = (await handle.result()) as MonthlySegmentationResult;
     const totalSeconds = (performance.now() - started) / 1000;
     const peak = Math.max(...workers.map((worker) => peakRssMb(worker.pid as number)));
@@ -168,9 +190,19 @@ async function runSegflow(client: Client, config: SegflowConfig, input: string, 
       if (!stage || attempt.outcome !== 'completed') continue;
       workersUsed.add(attempt.worker);
       const span = spans.get(stage) ?? { start: Infinity, end: -Infinity };
-      spans.set(stage, { start: Math.min(span.start, attempt.startedAt), end: Math.max(span.end, attempt.startedAt + attempt.seconds) });
+      spans.set(stage, {
+        start: Math.min(span.start, attempt.startedAt),
+        end: Math.max(span.end, attempt.startedAt + attempt.seconds),
+      });
     }
-    const stageSeconds = Object.fromEntries(STAGES.map((stage) => [stage, spans.has(stage) ? (spans.get(stage) as { start: number; end: number }).end - (spans.get(stage) as { start: number }).start : 0]));
+    const stageSeconds = Object.fromEntries(
+      STAGES.map((stage) => [
+        stage,
+        spans.has(stage)
+          ? (spans.get(stage) as { start: number; end: number }).end - (spans.get(stage) as { start: number }).start
+          : 0,
+      ]),
+    );
     const manifest = await readManifest(config.store, result.month, result.version);
     return {
       rows: manifest.rowCounts.inputRows,
@@ -199,10 +231,28 @@ interface PeerRun {
 }
 
 function runPeer(input: string): PeerRun {
-  const out = execFileSync(python, [join(REPO_ROOT, 'bench', 'peer.py'), '--input', input, '--month', LAST_MONTH, '--k', String(MODEL.k), '--depth', String(MODEL.treeDepth), '--min-leaf', String(MODEL.treeMinLeaf), '--seed', String(MODEL.seed)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
+  const out = execFileSync(
+    python,
+    [
+      join(REPO_ROOT, 'bench', 'peer.py'),
+      '--input',
+      input,
+      '--month',
+      LAST_MONTH,
+      '--k',
+      String(MODEL.k),
+      '--depth',
+      String(MODEL.treeDepth),
+      '--min-leaf',
+      String(MODEL.treeMinLeaf),
+      '--seed',
+      String(MODEL.seed),
+    ],
+    {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    },
+  );
   return JSON.parse(out.trim().split('\n').at(-1) as string) as PeerRun;
 }
 
@@ -210,7 +260,11 @@ function runPeer(input: string): PeerRun {
 async function rawLibrary<T>(capSeconds: number, ...jobArgs: (string | number)[]): Promise<T | undefined> {
   const script = [join(REPO_ROOT, 'bench', 'raw-library.ts'), ...jobArgs.map(String)];
   try {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', ...script], { cwd: REPO_ROOT, timeout: Math.round(capSeconds * 1000), maxBuffer: 1 << 20 });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', ...script], {
+      cwd: REPO_ROOT,
+      timeout: Math.round(capSeconds * 1000),
+      maxBuffer: 1 << 20,
+    });
     return JSON.parse(stdout.trim().split('\n').at(-1) as string) as T;
   } catch (error) {
     if ((error as { killed?: boolean }).killed) return undefined;
@@ -223,10 +277,20 @@ async function rawLibrary<T>(capSeconds: number, ...jobArgs: (string | number)[]
  * rows, each stopped at the cap; the run's features are recomputed outside Temporal for it.
  */
 async function runRawLibraries(input: string, scratch: string, size: number, ours: SegflowRun): Promise<string[]> {
-  const load = await loadUsage({ storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') }, { workflowId: 'raw', runId: String(size) }, { month: LAST_MONTH, input, ...MODEL });
+  const load = await loadUsage(
+    { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') },
+    { workflowId: 'raw', runId: String(size) },
+    { month: LAST_MONTH, input, ...MODEL },
+  );
   await computeFeatures(load.dbPath, load.params, load);
   const lines: string[] = [];
-  const km = await rawLibrary<{ rows: number; seconds: number; iterations: number; inertia: number }>(RAW_CAP_SECONDS, 'kmeans', load.dbPath, MODEL.k, MODEL.seed);
+  const km = await rawLibrary<{ rows: number; seconds: number; iterations: number; inertia: number }>(
+    RAW_CAP_SECONDS,
+    'kmeans',
+    load.dbPath,
+    MODEL.k,
+    MODEL.seed,
+  );
   lines.push(
     km
       ? `| ${count(size)} | ml-kmeans (k-means++, all scored subscribers) | ${count(km.rows)} | ${fmt(km.seconds, 2)} | inertia ${count(Math.round(km.inertia))} (${km.iterations} iterations) | ${fmt(ours.kmeansSeconds, 2)} s, inertia ${count(Math.round(ours.inertia))} |`
@@ -235,10 +299,21 @@ async function runRawLibraries(input: string, scratch: string, size: number, our
   let budget = RAW_CAP_SECONDS;
   for (const rows of RAW_CART_ROWS) {
     const started = performance.now();
-    const cart = budget > 1 ? await rawLibrary<{ rows: number; cartSeconds: number; cartAuc: number; oursSeconds: number; oursAuc: number }>(budget, 'cart', load.dbPath, rows, MODEL.treeDepth, MODEL.treeMinLeaf, MODEL.holdoutShare, MODEL.seed) : undefined;
+    const cart =
+      budget > 1
+        ? await rawLibrary<{
+            rows: number;
+            cartSeconds: number;
+            cartAuc: number;
+            oursSeconds: number;
+            oursAuc: number;
+          }>(budget, 'cart', load.dbPath, rows, MODEL.treeDepth, MODEL.treeMinLeaf, MODEL.holdoutShare, MODEL.seed)
+        : undefined;
     budget -= (performance.now() - started) / 1000;
     if (!cart) {
-      lines.push(`| ${count(size)} | ml-cart train (depth ${MODEL.treeDepth}, minNumSamples ${MODEL.treeMinLeaf}) | ${count(rows)} training rows | > cap (${RAW_CAP_SECONDS} s for the whole ladder; stopped) | - | - |`);
+      lines.push(
+        `| ${count(size)} | ml-cart train (depth ${MODEL.treeDepth}, minNumSamples ${MODEL.treeMinLeaf}) | ${count(rows)} training rows | > cap (${RAW_CAP_SECONDS} s for the whole ladder; stopped) | - | - |`,
+      );
       break;
     }
     lines.push(
@@ -257,7 +332,11 @@ async function main(): Promise<void> {
   const address = await freeLocalAddress();
   const server = await ensureDevServer({ address, stateDir: join(state, 'temporal'), headless: true });
   const client = new Client({ connection: await Connection.connect({ address }) });
-  const config: SegflowConfig = { home: state, store: { storeDir: join(state, 'store'), workDir: join(state, 'work') }, temporal: { address, namespace: 'default', taskQueue: 'bench' } };
+  const config: SegflowConfig = {
+    home: state,
+    store: { storeDir: join(state, 'store'), workDir: join(state, 'work') },
+    temporal: { address, namespace: 'default', taskQueue: 'bench' },
+  };
   const header: string[] = [];
   const speed = [
     '| subscribers | rows in window | system | load | features | cluster | tree train | churn scoring (+ metrics, scores) | publish | orchestration | total s | peer / segflow | same steps s | peer / segflow, same steps | peak RSS MB | rows/s |',
@@ -267,11 +346,22 @@ async function main(): Promise<void> {
     '| subscribers | segflow tree AUC | peer tree AUC | segflow tree train s | peer tree train s | segflow k-means s (3 starts on a 10k sample + assign all) | peer KMeans s (all rows) | segflow inertia | peer inertia |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  const raw = ['| subscribers | raw library | rows | seconds | quality | segflow |', '| ---: | --- | ---: | ---: | --- | --- |'];
+  const raw = [
+    '| subscribers | raw library | rows | seconds | quality | segflow |',
+    '| ---: | --- | ---: | ---: | --- | --- |',
+  ];
   try {
     const code = codeVersion();
-    header.push(`Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; segflow ${code.commit.slice(0, 12)}; ${Object.entries(code.dependencies).map(([n, v]) => `${n} ${v}`).join(', ')}`);
-    header.push(`Model settings for every system: k=${MODEL.k}, tree depth ${MODEL.treeDepth}, min leaf ${MODEL.treeMinLeaf}, ${months} months of input, run window 7 months. segflow: 1 worker process on all cores, ${partitions} partition(s). Fastest of ${repeat} run(s) each, alternating.`);
+    header.push(
+      `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; segflow ${code.commit.slice(0, 12)}; ${Object.entries(
+        code.dependencies,
+      )
+        .map(([n, v]) => `${n} ${v}`)
+        .join(', ')}`,
+    );
+    header.push(
+      `Model settings for every system: k=${MODEL.k}, tree depth ${MODEL.treeDepth}, min leaf ${MODEL.treeMinLeaf}, ${months} months of input, run window 7 months. segflow: 1 worker process on all cores, ${partitions} partition(s). Fastest of ${repeat} run(s) each, alternating.`,
+    );
     for (const size of sizes) {
       const input = await sample(size);
       let ours: SegflowRun | undefined;
@@ -289,10 +379,18 @@ async function main(): Promise<void> {
         log('\n');
       }
       if (!ours) throw new Error('--repeat must be at least 1');
-      if (peer && header.length === 2) header.push(`Peer: Python ${Object.entries(peer.versions).map(([n, v]) => `${n} ${v}`).join(', ')} (bench/peer.py: same Parquet, same feature SQL, KMeans on all rows, DecisionTreeClassifier)`);
+      if (peer && header.length === 2)
+        header.push(
+          `Peer: Python ${Object.entries(peer.versions)
+            .map(([n, v]) => `${n} ${v}`)
+            .join(', ')} (bench/peer.py: same Parquet, same feature SQL, KMeans on all rows, DecisionTreeClassifier)`,
+        );
       const churnRest = ours.stageSeconds.churn - ours.treeTrainSeconds;
       // the steps the peer also takes: load to scores, without publishing and orchestration
-      const sameSteps = ['load', 'features', 'cluster', 'churn'].reduce((total, stage) => total + ours.stageSeconds[stage], 0);
+      const sameSteps = ['load', 'features', 'cluster', 'churn'].reduce(
+        (total, stage) => total + ours.stageSeconds[stage],
+        0,
+      );
       const ratio = (seconds: number) => (peer ? `**${fmt(peer.timings.total / seconds, 2)}**` : '-');
       speed.push(
         `| ${count(size)} | ${count(ours.rows)} | segflow | ${stageCells(ours).slice(0, 3).join(' | ')} | ${fmt(ours.treeTrainSeconds)} | ${fmt(churnRest)} | ${fmt(ours.stageSeconds.publish)} | ${(ours.orchestrationShare * 100).toFixed(1)}% | **${fmt(ours.totalSeconds)}** | ${ratio(ours.totalSeconds)} | ${fmt(sameSteps)} | ${ratio(sameSteps)} | ${fmt(ours.peakRssMb, 0)} | ${count(Math.round(ours.rows / ours.totalSeconds))} |`,
@@ -311,23 +409,43 @@ async function main(): Promise<void> {
         raw.push(...(await runRawLibraries(input, state, size, ours)));
       }
     }
-    const scaleOut = ['| setup | partitions | workers used | load | features | cluster | churn | publish | total s | speed-up |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |'];
+    const scaleOut = [
+      '| setup | partitions | workers used | load | features | cluster | churn | publish | total s | speed-up |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ];
     if (!skipScaleOut && cpus().length >= 2) {
       const input = await sample(scaleOutSize);
       const oneCore = { maxActivities: 2, duckdbThreads: 1 };
       log(`scale-out on ${count(scaleOutSize)}: 1 worker... `);
       const one = await runSegflow(client, config, input, 2, [{ ...oneCore, cpus: '0' }]);
       log(`${fmt(one.totalSeconds)} s; 2 workers... `);
-      const two = await runSegflow(client, config, input, 2, [{ ...oneCore, cpus: '0' }, { ...oneCore, cpus: '1' }]);
+      const two = await runSegflow(client, config, input, 2, [
+        { ...oneCore, cpus: '0' },
+        { ...oneCore, cpus: '1' },
+      ]);
       log(`${fmt(two.totalSeconds)} s\n`);
-      for (const [label, run] of [['1 worker on 1 core', one], ['2 workers, 1 core each', two]] as const) {
-        scaleOut.push(`| ${label} | 2 | ${run.workersUsed} | ${stageCells(run).join(' | ')} | ${fmt(run.totalSeconds)} | ${fmt(one.totalSeconds / run.totalSeconds, 2)}x |`);
+      for (const [label, run] of [
+        ['1 worker on 1 core', one],
+        ['2 workers, 1 core each', two],
+      ] as const) {
+        scaleOut.push(
+          `| ${label} | 2 | ${run.workersUsed} | ${stageCells(run).join(' | ')} | ${fmt(run.totalSeconds)} | ${fmt(one.totalSeconds / run.totalSeconds, 2)}x |`,
+        );
       }
     }
     console.log([...header, '', ...speed, '', ...quality].join('\n'));
-    if (raw.length > 2) console.log(['', `Raw libraries on the run's own rows (each stopped at ${RAW_CAP_SECONDS} s):`, ...raw].join('\n'));
+    if (raw.length > 2)
+      console.log(
+        ['', `Raw libraries on the run's own rows (each stopped at ${RAW_CAP_SECONDS} s):`, ...raw].join('\n'),
+      );
     if (scaleOut.length > 2) {
-      console.log(['', `Scale-out at ${count(scaleOutSize)} subscribers: worker processes pinned to cores with taskset, DuckDB 1 thread each (as one-core machines).`, ...scaleOut].join('\n'));
+      console.log(
+        [
+          '',
+          `Scale-out at ${count(scaleOutSize)} subscribers: worker processes pinned to cores with taskset, DuckDB 1 thread each (as one-core machines).`,
+          ...scaleOut,
+        ].join('\n'),
+      );
     }
     console.log(
       '\nsegflow total = workflow start to result through the server (server already up); a stage = its first activity start to its last activity end; orchestration = the rest (audit records, scheduling, payloads); same steps = load + features + cluster + churn, what the peer does too. Peer total = its script from load to scores: no validation, no quarantine, no report, no publishing.',

@@ -32,7 +32,11 @@ export function segmentAction(signals: SegmentProfileSignals): SegmentAction {
               ? 'recharge bonus on a low-cost plan'
               : 'converged mobile and broadband bundle';
   const channel =
-    signals.valueZ > t.value ? 'account manager call' : signals.valueZ < -t.value ? 'SMS and app push' : 'outbound call and app push';
+    signals.valueZ > t.value
+      ? 'account manager call'
+      : signals.valueZ < -t.value
+        ? 'SMS and app push'
+        : 'outbound call and app push';
   const contactMoment =
     signals.mouTrend < t.declining
       ? `now: usage is falling (change moment); not ${DO_NOT_DISTURB}`

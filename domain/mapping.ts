@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { USAGE_CONTRACT } from '../data/contract';
 
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
-const contractName = z.string().refine((name) => CONTRACT_NAMES.has(name), { message: 'not a column of the usage contract (data/contract.ts)' });
+const contractName = z
+  .string()
+  .refine((name) => CONTRACT_NAMES.has(name), { message: 'not a column of the usage contract (data/contract.ts)' });
 
 /**
  * How a user's own files map onto the usage contract: which of their columns is which, how
@@ -16,7 +18,9 @@ export const InputMappingSchema = z
     /** contract column -> the user's column name. Unmapped contract columns are looked up by their own name. */
     columns: z.record(contractName, z.string().min(1)).default({}),
     /** contract column -> { the user's value: segflow's value }, e.g. churn_label: { "Yes": true, "No": false }. */
-    values: z.record(contractName, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))).default({}),
+    values: z
+      .record(contractName, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])))
+      .default({}),
     /** strptime format of text months, e.g. "%Y%m" or "%b %Y" (DuckDB's format codes). */
     monthFormat: z.string().min(2).optional(),
   })

@@ -22,7 +22,12 @@ export const RunParamsSchema = z
     /** Rows the silhouette of each candidate k is measured on (it is quadratic in rows). */
     silhouetteSampleSize: z.number().int().min(100).max(20_000).default(2_000),
     /** Seed for sampling, k-means++ and the train/holdout split. */
-    seed: z.number().int().min(0).max(2 ** 31 - 1).default(42),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(42),
     /** Rows k-means is fitted on; every subscriber is then assigned to its nearest centroid. */
     kmeansSampleSize: z.number().int().min(100).max(1_000_000).default(10_000),
     /** k-means++ starts on the sample; the one with the lowest inertia wins (scikit-learn's n_init). */

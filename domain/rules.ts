@@ -44,13 +44,61 @@ export type RiskBand = (typeof RISK_BANDS)[number]['band'];
  * Operation priority from value tier x stability (seed 003): 1 is most urgent. High value and
  * unstable comes first; low value and stable last. Retention style follows the value tier.
  */
-export const OPERATION_GRID: readonly { valueTier: ValueTier; stable: boolean; priority: number; retentionStyle: string; channel: string }[] = [
-  { valueTier: 'key', stable: false, priority: 1, retentionStyle: 'steel binding: contract renewal, device offer', channel: 'account manager call' },
-  { valueTier: 'high', stable: false, priority: 2, retentionStyle: 'steel binding: contract renewal, device offer', channel: 'outbound call' },
-  { valueTier: 'key', stable: true, priority: 3, retentionStyle: 'VIP care: account manager, priority service', channel: 'account manager call' },
-  { valueTier: 'mid', stable: false, priority: 4, retentionStyle: 'sticky binding: family plan, broadband bundle', channel: 'outbound call and app push' },
-  { valueTier: 'high', stable: true, priority: 5, retentionStyle: 'sticky binding: family plan, broadband bundle', channel: 'outbound call' },
-  { valueTier: 'mid', stable: true, priority: 6, retentionStyle: 'upsell: data add-on, plan upgrade', channel: 'app push and SMS' },
-  { valueTier: 'low', stable: false, priority: 7, retentionStyle: 'low-cost retention: SMS offer, recharge bonus', channel: 'SMS' },
+export const OPERATION_GRID: readonly {
+  valueTier: ValueTier;
+  stable: boolean;
+  priority: number;
+  retentionStyle: string;
+  channel: string;
+}[] = [
+  {
+    valueTier: 'key',
+    stable: false,
+    priority: 1,
+    retentionStyle: 'steel binding: contract renewal, device offer',
+    channel: 'account manager call',
+  },
+  {
+    valueTier: 'high',
+    stable: false,
+    priority: 2,
+    retentionStyle: 'steel binding: contract renewal, device offer',
+    channel: 'outbound call',
+  },
+  {
+    valueTier: 'key',
+    stable: true,
+    priority: 3,
+    retentionStyle: 'VIP care: account manager, priority service',
+    channel: 'account manager call',
+  },
+  {
+    valueTier: 'mid',
+    stable: false,
+    priority: 4,
+    retentionStyle: 'sticky binding: family plan, broadband bundle',
+    channel: 'outbound call and app push',
+  },
+  {
+    valueTier: 'high',
+    stable: true,
+    priority: 5,
+    retentionStyle: 'sticky binding: family plan, broadband bundle',
+    channel: 'outbound call',
+  },
+  {
+    valueTier: 'mid',
+    stable: true,
+    priority: 6,
+    retentionStyle: 'upsell: data add-on, plan upgrade',
+    channel: 'app push and SMS',
+  },
+  {
+    valueTier: 'low',
+    stable: false,
+    priority: 7,
+    retentionStyle: 'low-cost retention: SMS offer, recharge bonus',
+    channel: 'SMS',
+  },
   { valueTier: 'low', stable: true, priority: 8, retentionStyle: 'self-service: app promotions', channel: 'app push' },
 ];

@@ -12,4 +12,7 @@ export const SEGFLOW_SNAPSHOT_VERSION = defineSearchAttributeKey('SegflowSnapsho
 export const SEGFLOW_SEARCH_ATTRIBUTES = [SEGFLOW_MONTH, SEGFLOW_PARAMS_HASH, SEGFLOW_SNAPSHOT_VERSION];
 
 /** Set by Temporal on runs a schedule starts: the time the run was scheduled for. */
-export const TEMPORAL_SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+export const TEMPORAL_SCHEDULED_START_TIME = defineSearchAttributeKey(
+  'TemporalScheduledStartTime',
+  SearchAttributeType.DATETIME,
+);

@@ -36,13 +36,17 @@ export function auditLogPath(store: StoreConfig): string {
 }
 
 export function runDir(store: StoreConfig, run: RunRef): string {
-  return within(store.workDir, join(store.workDir, 'runs', `${safeSegment(run.workflowId)}__${safeSegment(run.runId)}`));
+  return within(
+    store.workDir,
+    join(store.workDir, 'runs', `${safeSegment(run.workflowId)}__${safeSegment(run.runId)}`),
+  );
 }
 
 /** A workflow id made safe to use as one folder name. */
 function safeSegment(value: string): string {
   const safe = value.replace(/[^A-Za-z0-9._-]/g, '_');
-  if (safe === '' || safe === '.' || safe === '..') throw new SnapshotStoreError(`unusable name for a folder: ${JSON.stringify(value)}`);
+  if (safe === '' || safe === '.' || safe === '..')
+    throw new SnapshotStoreError(`unusable name for a folder: ${JSON.stringify(value)}`);
   return safe;
 }
 

@@ -20,7 +20,6 @@ export interface AuditReport {
   problems: AuditProblem[];
 }
 
-
 /**
  * Checks the audit log's hash chain and every snapshot against its manifest and the audit log,
  * and says exactly what was altered: an edited or removed log entry, a changed, missing or
@@ -43,9 +42,13 @@ export async function verifyAudit(store: StoreConfig): Promise<AuditReport> {
       return;
     }
     const { hash, ...body } = entry;
-    if (entryHash(body) !== hash) problems.push({ where, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` });
+    if (entryHash(body) !== hash)
+      problems.push({ where, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` });
     if (entry.prevHash !== previousHash) {
-      problems.push({ where, problem: `chain broken before seq ${entry.seq}: prevHash does not match the previous entry (an entry was removed, inserted or reordered)` });
+      problems.push({
+        where,
+        problem: `chain broken before seq ${entry.seq}: prevHash does not match the previous entry (an entry was removed, inserted or reordered)`,
+      });
     }
     previousHash = hash;
     entries.push(entry);
@@ -55,16 +58,25 @@ export async function verifyAudit(store: StoreConfig): Promise<AuditReport> {
   for (const entry of entries) {
     if (entry.event !== 'run.published') continue;
     const details = entry.details as { version: number; manifestSha256?: string };
-    publishedBy.set(`${entry.month}/v${details.version}`, { manifestSha256: details.manifestSha256, runId: entry.run.runId });
+    publishedBy.set(`${entry.month}/v${details.version}`, {
+      manifestSha256: details.manifestSha256,
+      runId: entry.run.runId,
+    });
   }
 
   let snapshots = 0;
   let filesChecked = 0;
   for (const month of await listMonths(store)) {
     const versions = await listVersions(store, month);
-    const latest = await resolveSnapshot(store, month).then((ref) => ref.version, () => undefined);
+    const latest = await resolveSnapshot(store, month).then(
+      (ref) => ref.version,
+      () => undefined,
+    );
     if (versions.length > 0 && latest !== Math.max(...versions)) {
-      problems.push({ where: `snapshots/${month}/latest.json`, problem: `points to v${latest ?? '?'} but the newest version is v${Math.max(...versions)}` });
+      problems.push({
+        where: `snapshots/${month}/latest.json`,
+        problem: `points to v${latest ?? '?'} but the newest version is v${Math.max(...versions)}`,
+      });
     }
     for (const version of versions) {
       snapshots += 1;
@@ -79,16 +91,25 @@ export async function verifyAudit(store: StoreConfig): Promise<AuditReport> {
       const manifestHash = (await hashFile(join(dir, 'manifest.json'))).sha256;
       if (!recorded) problems.push({ where, problem: 'not recorded as published in the audit log' });
       else if (recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash) {
-        problems.push({ where: `${where}/manifest.json`, problem: 'manifest.json was modified after publishing (its hash differs from the audit log)' });
+        problems.push({
+          where: `${where}/manifest.json`,
+          problem: 'manifest.json was modified after publishing (its hash differs from the audit log)',
+        });
       }
       const expected = new Set(['manifest.json', ...manifest.outputs.map((o) => o.file)]);
-      for (const name of await readdir(dir)) if (!expected.has(name)) problems.push({ where: `${where}/${name}`, problem: 'file not listed in the manifest was added' });
+      for (const name of await readdir(dir))
+        if (!expected.has(name))
+          problems.push({ where: `${where}/${name}`, problem: 'file not listed in the manifest was added' });
       for (const output of manifest.outputs) {
         filesChecked += 1;
         const actual = await hashFile(join(dir, output.file)).catch(() => undefined);
-        if (!actual) problems.push({ where: `${where}/${output.file}`, problem: 'file listed in the manifest is missing' });
+        if (!actual)
+          problems.push({ where: `${where}/${output.file}`, problem: 'file listed in the manifest is missing' });
         else if (actual.sha256 !== output.sha256) {
-          problems.push({ where: `${where}/${output.file}`, problem: `content changed: sha256 ${actual.sha256.slice(0, 12)}… but the manifest says ${output.sha256.slice(0, 12)}…` });
+          problems.push({
+            where: `${where}/${output.file}`,
+            problem: `content changed: sha256 ${actual.sha256.slice(0, 12)}… but the manifest says ${output.sha256.slice(0, 12)}…`,
+          });
         }
       }
     }

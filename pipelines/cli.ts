@@ -9,7 +9,9 @@ import { EXIT } from './commands/shared';
 
 export function buildProgram(): Command {
   const program = new Command('segflow')
-    .description('Monthly telecom segmentation, churn scoring and retention actions as versioned, auditable snapshots, orchestrated by Temporal.')
+    .description(
+      'Monthly telecom segmentation, churn scoring and retention actions as versioned, auditable snapshots, orchestrated by Temporal.',
+    )
     .showHelpAfterError()
     // usage errors (unknown option, invalid value) end with exit code 2, not commander's 1
     .exitOverride();
@@ -27,5 +29,11 @@ buildProgram()
     // commander has printed the message (or the help) already
     if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
     console.error(`segflow: ${error instanceof Error ? error.message : String(error)}`);
-    process.exit(error instanceof UsageError ? EXIT.usage : error instanceof InfrastructureError ? EXIT.infrastructure : EXIT.failed);
+    process.exit(
+      error instanceof UsageError
+        ? EXIT.usage
+        : error instanceof InfrastructureError
+          ? EXIT.infrastructure
+          : EXIT.failed,
+    );
   });

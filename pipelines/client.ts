@@ -3,7 +3,11 @@ import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@t
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { connectionOptions, type SegflowConfig } from '../worker/config';
-import type { MonthlySegmentationInput, MonthlySegmentationResult, RunProgress } from '../workflows/monthly-segmentation';
+import type {
+  MonthlySegmentationInput,
+  MonthlySegmentationResult,
+  RunProgress,
+} from '../workflows/monthly-segmentation';
 
 /** Thrown (exit code 2) when run parameters are invalid: reported before anything starts. */
 export class UsageError extends Error {
@@ -16,9 +20,13 @@ export class InfrastructureError extends Error {
 }
 
 export async function connectClient(config: SegflowConfig): Promise<Client> {
-  const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 5_000 }).catch((error: Error) => {
-    throw new InfrastructureError(`cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`);
-  });
+  const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 5_000 }).catch(
+    (error: Error) => {
+      throw new InfrastructureError(
+        `cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`,
+      );
+    },
+  );
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 
@@ -26,7 +34,14 @@ export async function connectClient(config: SegflowConfig): Promise<Client> {
 export async function startMonthlyRun(
   client: Client,
   config: SegflowConfig,
-  request: { params: Record<string, unknown>; requestedBy: string; workflowId?: string; indexed?: boolean; heartbeatTimeout?: string; partitions?: number },
+  request: {
+    params: Record<string, unknown>;
+    requestedBy: string;
+    workflowId?: string;
+    indexed?: boolean;
+    heartbeatTimeout?: string;
+    partitions?: number;
+  },
 ): Promise<{ handle: WorkflowHandle; params: RunParams }> {
   const parsed = parseRunParams(request.params);
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
@@ -49,7 +64,10 @@ export async function startMonthlyRun(
 }
 
 /** segflow's search attributes that a namespace has not registered. */
-export async function missingSearchAttributes(connection: Pick<Connection, 'operatorService'>, namespace: string): Promise<typeof SEGFLOW_SEARCH_ATTRIBUTES> {
+export async function missingSearchAttributes(
+  connection: Pick<Connection, 'operatorService'>,
+  namespace: string,
+): Promise<typeof SEGFLOW_SEARCH_ATTRIBUTES> {
   const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
   return SEGFLOW_SEARCH_ATTRIBUTES.filter((key) => !(customAttributes && key.name in customAttributes));
 }

@@ -45,7 +45,12 @@ export async function isServerUp(address: string): Promise<boolean> {
  * Starts `temporal server start-dev` with SQLite persistence in `stateDir` unless a server
  * already answers at `address`. The Web UI listens on the gRPC port + 1000.
  */
-export async function ensureDevServer(options: { address: string; stateDir: string; timeoutMs?: number; headless?: boolean }): Promise<DevServerHandle> {
+export async function ensureDevServer(options: {
+  address: string;
+  stateDir: string;
+  timeoutMs?: number;
+  headless?: boolean;
+}): Promise<DevServerHandle> {
   const { address, stateDir } = options;
   const [host, portText] = address.split(':');
   const port = Number(portText);
@@ -58,7 +63,20 @@ export async function ensureDevServer(options: { address: string; stateDir: stri
   mkdirSync(stateDir, { recursive: true });
   const logPath = join(stateDir, 'server.log');
   const log = openSync(logPath, 'a');
-  const args = ['server', 'start-dev', '--db-filename', join(stateDir, 'temporal.db'), '--ip', host, '--port', String(port), '--ui-port', String(port + 1000), '--log-level', 'warn'];
+  const args = [
+    'server',
+    'start-dev',
+    '--db-filename',
+    join(stateDir, 'temporal.db'),
+    '--ip',
+    host,
+    '--port',
+    String(port),
+    '--ui-port',
+    String(port + 1000),
+    '--log-level',
+    'warn',
+  ];
   args.push(...searchAttributeFlags());
   if (options.headless) args.push('--headless');
   const child = spawn(temporalCliPath(), args, { stdio: ['ignore', log, log] });
@@ -94,7 +112,9 @@ async function registerSearchAttributes(address: string, namespace = 'default'):
     if (missing.length === 0) return;
     await connection.operatorService.addSearchAttributes({
       namespace,
-      searchAttributes: Object.fromEntries(missing.map((key) => [key.name, INDEXED_VALUE_TYPE[key.type as keyof typeof INDEXED_VALUE_TYPE]])),
+      searchAttributes: Object.fromEntries(
+        missing.map((key) => [key.name, INDEXED_VALUE_TYPE[key.type as keyof typeof INDEXED_VALUE_TYPE]]),
+      ),
     });
   } finally {
     await connection.close();

@@ -12,7 +12,10 @@ export function printProgress(progress: RunProgress): void {
 }
 
 /** What a person wants to see after a run: where the snapshot is and whether it is any good. */
-export function printResult(result: MonthlySegmentationResult, links: { uiUrl?: string; workflowId: string; namespace: string }): void {
+export function printResult(
+  result: MonthlySegmentationResult,
+  links: { uiUrl?: string; workflowId: string; namespace: string },
+): void {
   const lines = [
     '',
     `Snapshot ${result.month} v${result.version}${result.alreadyPublished ? ' (already published by this run)' : ''}`,
@@ -27,10 +30,15 @@ export function printResult(result: MonthlySegmentationResult, links: { uiUrl?: 
     `  high churn risk         ${result.highRiskSubscribers.toLocaleString('en-US')}`,
     '',
     '  segments',
-    ...result.segments.map((s) => `    ${String(s.segmentId).padStart(2)}  ${s.subscribers.toLocaleString('en-US').padStart(10)}  ${s.name}`),
+    ...result.segments.map(
+      (s) => `    ${String(s.segmentId).padStart(2)}  ${s.subscribers.toLocaleString('en-US').padStart(10)}  ${s.name}`,
+    ),
   ];
   if (links.uiUrl) {
-    lines.push('', `Temporal Web UI: ${links.uiUrl}/namespaces/${links.namespace}/workflows/${encodeURIComponent(links.workflowId)}`);
+    lines.push(
+      '',
+      `Temporal Web UI: ${links.uiUrl}/namespaces/${links.namespace}/workflows/${encodeURIComponent(links.workflowId)}`,
+    );
   }
   console.log(lines.join('\n'));
 }

@@ -27,7 +27,11 @@ const OUTCOME: Record<string, string> = {
 };
 
 /** Runs from the audit log (the long-term record), joined with Temporal's view when it still has them. */
-export async function listRuns(store: StoreConfig, client: Client | undefined, filter: { month?: string; limit: number }): Promise<RunListing[]> {
+export async function listRuns(
+  store: StoreConfig,
+  client: Client | undefined,
+  filter: { month?: string; limit: number },
+): Promise<RunListing[]> {
   const byRun = new Map<string, AuditEntry[]>();
   for (const entry of await readAuditLog(store)) {
     if (filter.month && entry.month !== filter.month) continue;
@@ -83,16 +87,29 @@ export function activityAttempts(history: temporal.api.history.v1.IHistory): Act
   const attempts: ActivityAttempt[] = [];
   for (const event of history.events ?? []) {
     const at = Number(event.eventTime?.seconds ?? 0) + (event.eventTime?.nanos ?? 0) / 1e9;
-    if (event.activityTaskScheduledEventAttributes) scheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
+    if (event.activityTaskScheduledEventAttributes)
+      scheduled.set(String(event.eventId), event.activityTaskScheduledEventAttributes.activityType?.name ?? '?');
     if (event.activityTaskStartedEventAttributes) {
       const { scheduledEventId, attempt, identity } = event.activityTaskStartedEventAttributes;
       started.set(String(scheduledEventId), { attempt: attempt ?? 1, at, worker: identity ?? '?' });
     }
     const closed =
-      (event.activityTaskCompletedEventAttributes && ['completed', event.activityTaskCompletedEventAttributes.scheduledEventId]) ||
-      (event.activityTaskFailedEventAttributes && [`failed: ${event.activityTaskFailedEventAttributes.failure?.message ?? ''}`, event.activityTaskFailedEventAttributes.scheduledEventId]) ||
-      (event.activityTaskTimedOutEventAttributes && ['timed out', event.activityTaskTimedOutEventAttributes.scheduledEventId]) ||
-      (event.activityTaskCanceledEventAttributes && ['cancelled', event.activityTaskCanceledEventAttributes.scheduledEventId]);
+      (event.activityTaskCompletedEventAttributes && [
+        'completed',
+        event.activityTaskCompletedEventAttributes.scheduledEventId,
+      ]) ||
+      (event.activityTaskFailedEventAttributes && [
+        `failed: ${event.activityTaskFailedEventAttributes.failure?.message ?? ''}`,
+        event.activityTaskFailedEventAttributes.scheduledEventId,
+      ]) ||
+      (event.activityTaskTimedOutEventAttributes && [
+        'timed out',
+        event.activityTaskTimedOutEventAttributes.scheduledEventId,
+      ]) ||
+      (event.activityTaskCanceledEventAttributes && [
+        'cancelled',
+        event.activityTaskCanceledEventAttributes.scheduledEventId,
+      ]);
     if (closed) {
       const scheduledId = String(closed[1]);
       const start = started.get(scheduledId);
@@ -128,20 +145,24 @@ export async function showRun(store: StoreConfig, client: Client | undefined, wo
   const handle = client.workflow.getHandle(workflowId);
   try {
     const description = await handle.describe();
-    const activities = activityAttempts(await handle.fetchHistory()).map(({ activity, attempt, outcome, seconds, worker }) => ({
-      activity,
-      attempt,
-      outcome,
-      seconds: Math.round(seconds * 100) / 100,
-      worker,
-    }));
+    const activities = activityAttempts(await handle.fetchHistory()).map(
+      ({ activity, attempt, outcome, seconds, worker }) => ({
+        activity,
+        attempt,
+        outcome,
+        seconds: Math.round(seconds * 100) / 100,
+        worker,
+      }),
+    );
     return {
       audit,
       temporal: {
         status: description.status.name,
         startTime: description.startTime.toISOString(),
         closeTime: description.closeTime?.toISOString() ?? null,
-        searchAttributes: Object.fromEntries(description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value])),
+        searchAttributes: Object.fromEntries(
+          description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value]),
+        ),
         activities,
       },
     };

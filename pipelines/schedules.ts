@@ -28,12 +28,26 @@ export interface MonthlyScheduleOptions {
   pauseOnFailure: boolean;
 }
 
-export const SCHEDULE_DEFAULTS = { dayOfMonth: 2, hour: 3, minute: 0, timezone: 'UTC', overlap: 'skip', catchupWindow: '7 days', pauseOnFailure: false } as const;
+export const SCHEDULE_DEFAULTS = {
+  dayOfMonth: 2,
+  hour: 3,
+  minute: 0,
+  timezone: 'UTC',
+  overlap: 'skip',
+  catchupWindow: '7 days',
+  pauseOnFailure: false,
+} as const;
 
 /** Creates the monthly schedule. Each run processes the month before its scheduled time. */
-export async function createMonthlySchedule(client: Client, config: SegflowConfig, options: MonthlyScheduleOptions): Promise<void> {
+export async function createMonthlySchedule(
+  client: Client,
+  config: SegflowConfig,
+  options: MonthlyScheduleOptions,
+): Promise<void> {
   if (!Number.isInteger(options.dayOfMonth) || options.dayOfMonth < 2 || options.dayOfMonth > 28) {
-    throw new UsageError('--day-of-month must be 2..28: the previous month must be complete, and every month has the day');
+    throw new UsageError(
+      '--day-of-month must be 2..28: the previous month must be complete, and every month has the day',
+    );
   }
   const parsed = parseRunParams({ ...options.params, month: '2000-01', input: options.input });
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
@@ -46,7 +60,10 @@ export async function createMonthlySchedule(client: Client, config: SegflowConfi
   };
   await client.schedule.create({
     scheduleId: options.scheduleId,
-    spec: { calendars: [{ dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute }], timezone: options.timezone },
+    spec: {
+      calendars: [{ dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute }],
+      timezone: options.timezone,
+    },
     action: {
       type: 'startWorkflow',
       workflowType: 'monthlySegmentation',
@@ -87,7 +104,8 @@ export function summariseSchedule(description: ScheduleDescription): Record<stri
  * the month after the processed one (day 2-28), so the window is [from+1, to+2) in months.
  */
 export async function backfillMonths(client: Client, scheduleId: string, from: string, to: string): Promise<string[]> {
-  if (!isMonth(from) || !isMonth(to) || from > to) throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
+  if (!isMonth(from) || !isMonth(to) || from > to)
+    throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
   const months: string[] = [];
   for (let month = from; month <= to; month = addMonths(month, 1)) months.push(month);
   await client.schedule.getHandle(scheduleId).backfill({
@@ -114,7 +132,8 @@ export async function waitForScheduledMonths(
     const published = new Map<string, number>();
     const failed = new Map<string, string>();
     for (const entry of await readAuditLog(config.store)) {
-      if (entry.actor !== `schedule:${scheduleId}` || new Date(entry.at) < since || !months.includes(entry.month)) continue;
+      if (entry.actor !== `schedule:${scheduleId}` || new Date(entry.at) < since || !months.includes(entry.month))
+        continue;
       const details = (entry.details ?? {}) as { version?: number; error?: { type: string; message: string } };
       if (entry.event === 'run.published') published.set(entry.month, Number(details.version));
       if (entry.event === 'run.failed') failed.set(entry.month, `${details.error?.type}: ${details.error?.message}`);

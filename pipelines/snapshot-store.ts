@@ -10,7 +10,13 @@ import { computeFeatures } from '../activities/features';
 import { hashFile } from '../activities/hashing';
 import { loadUsage } from '../activities/load';
 import { findPreviousSegmentation } from '../activities/segment-history';
-import { latestVersion, listVersions, publishSnapshot, readManifest, type SnapshotManifest } from '../activities/publish';
+import {
+  latestVersion,
+  listVersions,
+  publishSnapshot,
+  readManifest,
+  type SnapshotManifest,
+} from '../activities/publish';
 import { isMonth } from '../domain/month';
 import { versionDir, type StoreConfig } from '../domain/store-layout';
 import { UsageError } from './client';
@@ -23,7 +29,8 @@ export interface SnapshotRef {
 /** Parses "2026-10" (latest), "2026-10/v2" or "2026-10@2". */
 export async function resolveSnapshot(store: StoreConfig, text: string): Promise<SnapshotRef> {
   const match = /^(\d{4}-\d{2})(?:(?:\/v|@v?)(\d+))?$/.exec(text.trim());
-  if (!match || !isMonth(match[1])) throw new UsageError(`not a snapshot reference: "${text}" (use YYYY-MM, YYYY-MM/vN or YYYY-MM@N)`);
+  if (!match || !isMonth(match[1]))
+    throw new UsageError(`not a snapshot reference: "${text}" (use YYYY-MM, YYYY-MM/vN or YYYY-MM@N)`);
   const month = match[1];
   if (match[2]) return { month, version: Number(match[2]) };
   const version = await latestVersion(store, month);
@@ -52,7 +59,10 @@ export interface SnapshotListing {
 export async function listSnapshots(store: StoreConfig, month?: string): Promise<SnapshotListing[]> {
   const listings: SnapshotListing[] = [];
   for (const m of month ? [month] : await listMonths(store)) {
-    const latest = await resolveSnapshot(store, m).then((ref) => ref.version, () => 0);
+    const latest = await resolveSnapshot(store, m).then(
+      (ref) => ref.version,
+      () => 0,
+    );
     for (const version of await listVersions(store, m)) {
       const manifest = await readManifest(store, m, version);
       listings.push({
@@ -87,10 +97,17 @@ export interface SnapshotDiff {
 
 /** What changed between two snapshots: parameters, metrics, segment migration, risk bands. */
 export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: SnapshotRef): Promise<SnapshotDiff> {
-  const [ma, mb] = await Promise.all([readManifest(store, a.month, a.version), readManifest(store, b.month, b.version)]);
+  const [ma, mb] = await Promise.all([
+    readManifest(store, a.month, a.version),
+    readManifest(store, b.month, b.version),
+  ]);
   const names = [...new Set([...Object.keys(ma.params), ...Object.keys(mb.params)])].sort();
   const params = names
-    .map((name) => ({ name, a: (ma.params as Record<string, unknown>)[name], b: (mb.params as Record<string, unknown>)[name] }))
+    .map((name) => ({
+      name,
+      a: (ma.params as Record<string, unknown>)[name],
+      b: (mb.params as Record<string, unknown>)[name],
+    }))
     .filter((p) => JSON.stringify(p.a) !== JSON.stringify(p.b));
   const metric = (m: SnapshotManifest) => ({
     subscribers: m.rowCounts.subscribers,
@@ -177,13 +194,21 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const scratchStore: StoreConfig = { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') };
     const run = { workflowId: 'reproduce', runId: randomUUID() };
     const load = await loadUsage(scratchStore, run, manifest.params);
-    const features = await computeFeatures(load.dbPath, load.params, { format: load.format, inputColumns: load.inputColumns });
+    const features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+    });
     const skipped = features.skippedFeatures.map((s) => s.feature);
     const pinned = manifest.metrics.previousSnapshot;
     const previous = pinned ? await findPreviousSegmentation(store, ref.month, pinned) : null;
     const cluster = await clusterSubscribers(load.dbPath, load.params, previous, skipped);
     const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped);
-    const published = await publishSnapshot(scratchStore, run, { requestedBy: 'reproduce', load, features, cluster, churn }, store);
+    const published = await publishSnapshot(
+      scratchStore,
+      run,
+      { requestedBy: 'reproduce', load, features, cluster, churn },
+      store,
+    );
     const again = await readManifest(scratchStore, published.month, published.version);
     const files = manifest.outputs.map((output) => {
       const actual = again.outputs.find((o) => o.file === output.file)?.sha256 ?? null;

@@ -5,7 +5,10 @@ import { REPO_ROOT } from '../worker/config';
 
 /** Path of the Temporal CLI: TEMPORAL_CLI, PATH, or the project-local install (installing it if needed). */
 export function temporalCliPath(): string {
-  return execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-temporal.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-temporal.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
 }
 
 /** `--search-attribute Name=Type` flags that register segflow's search attributes on a dev server. */

@@ -31,6 +31,8 @@ export async function writeParquet(sample: SampleSummary, path: string, select: 
   await withConnection(':memory:', async (conn) => {
     await setVariable(conn, 'june', june);
     await setVariable(conn, 'target', path);
-    await conn.run(`COPY (${select.replaceAll('{june}', "read_parquet(getvariable('june'))")}) TO (getvariable('target')) (FORMAT parquet)`);
+    await conn.run(
+      `COPY (${select.replaceAll('{june}', "read_parquet(getvariable('june'))")}) TO (getvariable('target')) (FORMAT parquet)`,
+    );
   });
 }

@@ -8,7 +8,13 @@ declare module 'ml-cart' {
     classify(row: number[]): DistributionMatrix;
   }
   export class DecisionTreeClassifier {
-    constructor(options?: { gainFunction?: 'gini'; splitFunction?: 'mean'; minNumSamples?: number; maxDepth?: number; gainThreshold?: number });
+    constructor(options?: {
+      gainFunction?: 'gini';
+      splitFunction?: 'mean';
+      minNumSamples?: number;
+      maxDepth?: number;
+      gainThreshold?: number;
+    });
     root: TreeNode;
     train(trainingSet: number[][], trainingLabels: number[]): void;
     predict(toPredict: number[][]): number[];

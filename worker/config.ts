@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
+import type { TLSConfig } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
 import type { StoreConfig } from '../domain/store-layout';
 
@@ -26,12 +26,18 @@ export interface SegflowConfig {
 }
 
 /** Connection options shared by the client and the worker: address, TLS and API key from the config. */
-export function connectionOptions(config: SegflowConfig): { address: string; tls?: TLSConfig | boolean; apiKey?: string } {
+export function connectionOptions(config: SegflowConfig): {
+  address: string;
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+} {
   const { address, tls, apiKey } = config.temporal;
   const options: { address: string; tls?: TLSConfig | boolean; apiKey?: string } = { address };
   if (tls) {
     options.tls = {
-      ...(tls.certPath && tls.keyPath ? { clientCertPair: { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } } : {}),
+      ...(tls.certPath && tls.keyPath
+        ? { clientCertPair: { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } }
+        : {}),
       ...(tls.caPath ? { serverRootCACertificate: readFileSync(tls.caPath) } : {}),
       ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
     };
@@ -57,7 +63,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SegflowConfig 
       namespace: env.TEMPORAL_NAMESPACE ?? 'default',
       taskQueue: env.SEGFLOW_TASK_QUEUE ?? 'segflow',
       ...(env.TEMPORAL_TLS_CERT || env.TEMPORAL_TLS_CA
-        ? { tls: { certPath: env.TEMPORAL_TLS_CERT, keyPath: env.TEMPORAL_TLS_KEY, caPath: env.TEMPORAL_TLS_CA, serverName: env.TEMPORAL_TLS_SERVER_NAME } }
+        ? {
+            tls: {
+              certPath: env.TEMPORAL_TLS_CERT,
+              keyPath: env.TEMPORAL_TLS_KEY,
+              caPath: env.TEMPORAL_TLS_CA,
+              serverName: env.TEMPORAL_TLS_SERVER_NAME,
+            },
+          }
         : {}),
       ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
     },

@@ -14,7 +14,9 @@ export interface SegflowWorkerOptions {
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
 /** A worker on the segflow task queue with every workflow and activity registered. */
-export async function createSegflowWorker(options: SegflowWorkerOptions): Promise<{ worker: Worker; connection: NativeConnection }> {
+export async function createSegflowWorker(
+  options: SegflowWorkerOptions,
+): Promise<{ worker: Worker; connection: NativeConnection }> {
   const { config } = options;
   const connection = await NativeConnection.connect(connectionOptions(config));
   const worker = await Worker.create({

@@ -8,7 +8,13 @@ import pino from 'pino';
 export function installLogger(fallbackLevel: 'debug' | 'info' | 'warn' | 'error'): pino.Logger {
   const level = (process.env.SEGFLOW_LOG_LEVEL ?? fallbackLevel).toLowerCase();
   const logger = pino({ level, base: { service: 'segflow' } }, pino.destination(2));
-  const toPino: Record<LogLevel, pino.Level> = { TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error' };
+  const toPino: Record<LogLevel, pino.Level> = {
+    TRACE: 'trace',
+    DEBUG: 'debug',
+    INFO: 'info',
+    WARN: 'warn',
+    ERROR: 'error',
+  };
   Runtime.install({
     logger: new DefaultLogger(level.toUpperCase() as LogLevel, (entry) => {
       logger[toPino[entry.level]]({ ...entry.meta }, entry.message);

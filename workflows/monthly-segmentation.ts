@@ -16,7 +16,12 @@ import type { AuditRecordRequest } from '../activities/audit';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { isMonth, monthBefore } from '../domain/month';
 import type { RunParamsInput } from '../domain/params';
-import { SEGFLOW_MONTH, SEGFLOW_PARAMS_HASH, SEGFLOW_SNAPSHOT_VERSION, TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
+import {
+  SEGFLOW_MONTH,
+  SEGFLOW_PARAMS_HASH,
+  SEGFLOW_SNAPSHOT_VERSION,
+  TEMPORAL_SCHEDULED_START_TIME,
+} from '../domain/search-attributes';
 
 export interface MonthlySegmentationInput {
   /** Run parameters. `month` may be left out by a schedule: the run then processes the month before its scheduled time. */
@@ -79,7 +84,10 @@ const retry = {
  * they run as local activities, on the worker running this workflow, without a round trip
  * through the task queue each (~0.3 s of a 1M run's orchestration). Each is idempotent.
  */
-const bookkeeping = proxyLocalActivities<SegflowActivities>({ startToCloseTimeout: '1m', retry: { ...retry, maximumAttempts: 10 } });
+const bookkeeping = proxyLocalActivities<SegflowActivities>({
+  startToCloseTimeout: '1m',
+  retry: { ...retry, maximumAttempts: 10 },
+});
 
 function stageActivities(heartbeatTimeout: string) {
   return {
@@ -106,11 +114,22 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     bookkeeping.recordAudit({ event, run, month, actor: input.requestedBy, subject, details });
   const finished = async (stage: Stage, details: Record<string, unknown>) => {
     const stagesDone = STAGES.indexOf(stage) + 1;
-    progress = { month, stage: STAGES[stagesDone] ?? 'done', stagesDone, stagesTotal: STAGES.length, percent: Math.round((100 * stagesDone) / STAGES.length) };
+    progress = {
+      month,
+      stage: STAGES[stagesDone] ?? 'done',
+      stagesDone,
+      stagesTotal: STAGES.length,
+      percent: Math.round((100 * stagesDone) / STAGES.length),
+    };
     await audit('stage.finished', details, stage);
   };
 
-  await audit('run.requested', { params, partitions: input.partitions ?? 1, requestedAt: info.startTime.toISOString(), scheduledFor: scheduledFor?.toISOString() ?? null });
+  await audit('run.requested', {
+    params,
+    partitions: input.partitions ?? 1,
+    requestedAt: info.startTime.toISOString(),
+    scheduledFor: scheduledFor?.toISOString() ?? null,
+  });
   if (indexed && isMonth(month)) upsertSearchAttributes([{ key: SEGFLOW_MONTH, value: month }]);
   try {
     await audit('run.started', { attempt: info.attempt });
@@ -118,20 +137,40 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index)));
     const load = await io.combineLoad(plan, parts);
     if (indexed) upsertSearchAttributes([{ key: SEGFLOW_PARAMS_HASH, value: load.paramsHash }]);
-    await finished('load', { paramsHash: load.paramsHash, inputs: load.inputFiles, rowsRead: load.rowsRead, rowsLoaded: load.rowsLoaded, quarantineByReason: load.quarantineByReason });
+    await finished('load', {
+      paramsHash: load.paramsHash,
+      inputs: load.inputFiles,
+      rowsRead: load.rowsRead,
+      rowsLoaded: load.rowsLoaded,
+      quarantineByReason: load.quarantineByReason,
+    });
     const features =
       load.partitionDbPaths.length === 1
         ? await compute.computeFeatures(load)
-        : await compute.combineFeatures(load, await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))));
+        : await compute.combineFeatures(
+            load,
+            await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))),
+          );
     await finished('features', { ...features });
     const previous = await bookkeeping.findPreviousSegmentation(month);
     const cluster = await compute.clusterSubscribers(load, features, previous);
-    await finished('cluster', { k: cluster.k, inertia: cluster.inertia, segments: cluster.segments.map((s) => s.name), idsFrom: cluster.previous });
+    await finished('cluster', {
+      k: cluster.k,
+      inertia: cluster.inertia,
+      segments: cluster.segments.map((s) => s.name),
+      idsFrom: cluster.previous,
+    });
     const churn = await compute.trainAndScoreChurn(load, features);
     await finished('churn', { rocAuc: churn.holdout.rocAuc, topDecileLift: churn.holdout.liftByDecile[0] });
     // publishing is the commit point: once it starts, a cancellation no longer stops the run
     const snapshot = await CancellationScope.nonCancellable(async () => {
-      const published = await io.publishSnapshot(run, { requestedBy: input.requestedBy, load, features, cluster, churn });
+      const published = await io.publishSnapshot(run, {
+        requestedBy: input.requestedBy,
+        load,
+        features,
+        cluster,
+        churn,
+      });
       if (indexed) upsertSearchAttributes([{ key: SEGFLOW_SNAPSHOT_VERSION, value: published.version }]);
       await finished('publish', { version: published.version, alreadyPublished: published.alreadyPublished });
       await audit('run.published', { ...published });
@@ -170,5 +209,8 @@ function describeFailure(error: unknown): { type: string; message: string } {
   // an ActivityFailure wraps the ApplicationFailure that carries the activity's error type
   while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
   if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ApplicationFailure', message: cause.message };
-  return { type: cause instanceof Error ? cause.name : 'unknown', message: String(cause instanceof Error ? cause.message : cause) };
+  return {
+    type: cause instanceof Error ? cause.name : 'unknown',
+    message: String(cause instanceof Error ? cause.message : cause),
+  };
 }

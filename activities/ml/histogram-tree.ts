@@ -28,12 +28,26 @@ export interface BinnedFeatures {
 
 /** ml-cart's serialised tree node (the fields `DecisionTreeClassifier.load` reads, plus numberSamples). */
 export type TreeNodeJSON =
-  | { splitColumn: number; splitValue: number; gain: number; numberSamples: number; left: TreeNodeJSON; right: TreeNodeJSON }
+  | {
+      splitColumn: number;
+      splitValue: number;
+      gain: number;
+      numberSamples: number;
+      left: TreeNodeJSON;
+      right: TreeNodeJSON;
+    }
   | { distribution: number[][]; numberSamples: number };
 
 export interface DTClassifierJSON {
   name: 'DTClassifier';
-  options: { gainFunction: 'gini'; splitFunction: 'mean'; minNumSamples: number; maxDepth: number; gainThreshold: number; kind: 'classifier' };
+  options: {
+    gainFunction: 'gini';
+    splitFunction: 'mean';
+    minNumSamples: number;
+    maxDepth: number;
+    gainThreshold: number;
+    kind: 'classifier';
+  };
   root: TreeNodeJSON;
 }
 
@@ -171,7 +185,14 @@ export function trainHistogramTree(
 
   return {
     name: 'DTClassifier',
-    options: { gainFunction: 'gini', splitFunction: 'mean', minNumSamples: minLeafSize, maxDepth, gainThreshold: minGain, kind: 'classifier' },
+    options: {
+      gainFunction: 'gini',
+      splitFunction: 'mean',
+      minNumSamples: minLeafSize,
+      maxDepth,
+      gainThreshold: minGain,
+      kind: 'classifier',
+    },
     root: grow(rows, 0),
   };
 }

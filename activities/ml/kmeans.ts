@@ -125,14 +125,26 @@ export function chooseK(
   const silhouetteByK: Record<number, number> = {};
   let best: { score: number; fit: KMeansFit } | undefined;
   for (let k = options.kMin; k <= Math.min(options.kMax, rows - 1); k++) {
-    const fit = fitOnSample(fitOn, { k, seed: options.seed, sampleSize: options.fitSampleSize, restarts: options.restarts });
+    const fit = fitOnSample(fitOn, {
+      k,
+      seed: options.seed,
+      sampleSize: options.fitSampleSize,
+      restarts: options.restarts,
+    });
     const labels = Uint16Array.from(points, (point) => nearest(point, fit.centroids).index);
     const score = meanSilhouette(points, labels, k);
     silhouetteByK[k] = score;
     if (!best || score > best.score) best = { score, fit };
   }
   // no candidate fits (fewer rows than kMin + 1): fitKMeans reports why
-  const fit = best?.fit ?? fitKMeans(columns, { k: options.kMin, seed: options.seed, sampleSize: options.fitSampleSize, restarts: options.restarts });
+  const fit =
+    best?.fit ??
+    fitKMeans(columns, {
+      k: options.kMin,
+      seed: options.seed,
+      sampleSize: options.fitSampleSize,
+      restarts: options.restarts,
+    });
   return { k: fit.k, silhouetteByK, fit };
 }
 
@@ -151,7 +163,10 @@ function nearest(point: Float64Array, centroids: number[][]): { index: number; d
 }
 
 /** Nearest centroid for every row in one pass over the typed columns. Returns segment index and squared distance. */
-export async function assignToCentroids(columns: Float64Array[], fit: KMeansFit): Promise<{ segment: Uint16Array; distance: Float64Array; inertia: number }> {
+export async function assignToCentroids(
+  columns: Float64Array[],
+  fit: KMeansFit,
+): Promise<{ segment: Uint16Array; distance: Float64Array; inertia: number }> {
   const rows = columns[0]?.length ?? 0;
   const dims = columns.length;
   const segment = new Uint16Array(rows);

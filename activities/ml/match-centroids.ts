@@ -15,7 +15,9 @@ export function matchToPrevious(
   const pairs: { c: number; p: number; distance: number }[] = [];
   current.forEach((centroid, c) =>
     previous.forEach((prev, p) => {
-      const distance = Math.sqrt(centroid.reduce((sum, value, d) => sum + ((value - prev.values[d]) / scale[d]) ** 2, 0));
+      const distance = Math.sqrt(
+        centroid.reduce((sum, value, d) => sum + ((value - prev.values[d]) / scale[d]) ** 2, 0),
+      );
       pairs.push({ c, p, distance });
     }),
   );

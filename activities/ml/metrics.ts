@@ -28,7 +28,7 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
   let falsePos = 0;
   let auc = 0;
   let averagePrecision = 0;
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     let end = start;
     let groupPos = 0;
     while (end < n && scores[order[end]] === scores[order[start]]) groupPos += labels[order[end++]];
@@ -105,9 +105,12 @@ export function rocCurve(scores: Float64Array, labels: Uint8Array, maxPoints = 1
   const points = [{ fpr: 0, tpr: 0 }];
   let tp = 0;
   let fp = 0;
-  for (let start = 0; start < n; ) {
+  for (let start = 0; start < n;) {
     let end = start;
-    while (end < n && scores[order[end]] === scores[order[start]]) labels[order[end++]] ? tp++ : fp++;
+    while (end < n && scores[order[end]] === scores[order[start]]) {
+      if (labels[order[end++]]) tp++;
+      else fp++;
+    }
     points.push({ fpr: negatives ? fp / negatives : 0, tpr: positives ? tp / positives : 0 });
     start = end;
   }

@@ -16,12 +16,23 @@ export function leafRules(model: DTClassifierJSON, featureNames: readonly string
   const walk = (node: TreeNodeJSON, bounds: Map<number, { low?: number; high?: number }>) => {
     if ('distribution' in node) {
       const churnRate = node.distribution[0][1];
-      rules.push({ condition: describe(bounds, featureNames), churnRate, subscribers: node.numberSamples, lift: baseRate > 0 ? churnRate / baseRate : 0 });
+      rules.push({
+        condition: describe(bounds, featureNames),
+        churnRate,
+        subscribers: node.numberSamples,
+        lift: baseRate > 0 ? churnRate / baseRate : 0,
+      });
       return;
     }
     const current = bounds.get(node.splitColumn) ?? {};
-    walk(node.left, new Map(bounds).set(node.splitColumn, { ...current, high: Math.min(current.high ?? Infinity, node.splitValue) }));
-    walk(node.right, new Map(bounds).set(node.splitColumn, { ...current, low: Math.max(current.low ?? -Infinity, node.splitValue) }));
+    walk(
+      node.left,
+      new Map(bounds).set(node.splitColumn, { ...current, high: Math.min(current.high ?? Infinity, node.splitValue) }),
+    );
+    walk(
+      node.right,
+      new Map(bounds).set(node.splitColumn, { ...current, low: Math.max(current.low ?? -Infinity, node.splitValue) }),
+    );
   };
   walk(model.root, new Map());
   return rules.sort((a, b) => b.churnRate - a.churnRate || b.subscribers - a.subscribers);

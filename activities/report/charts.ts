@@ -6,7 +6,11 @@ import { compile, type TopLevelSpec } from 'vega-lite';
  * report needs no script and no network to display, and the same data gives the same bytes.
  */
 export async function renderChart(spec: TopLevelSpec): Promise<string> {
-  const full = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config: CHART_THEME, ...spec } as TopLevelSpec;
+  const full = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: CHART_THEME,
+    ...spec,
+  } as TopLevelSpec;
   const view = new vega.View(vega.parse(compile(full).spec), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -34,7 +38,13 @@ export function segmentSizes(rows: { segment: string; subscribers: number; reven
     encoding: {
       y: { field: 'segment', type: 'nominal', sort: null, title: null, axis: { labelLimit: 300 } },
       x: { field: 'subscribers', type: 'quantitative', title: 'subscribers' },
-      color: { field: 'revenue_share', type: 'quantitative', title: 'revenue share', scale: { scheme: 'blues' }, legend: { format: '.0%' } },
+      color: {
+        field: 'revenue_share',
+        type: 'quantitative',
+        title: 'revenue share',
+        scale: { scheme: 'blues' },
+        legend: { format: '.0%' },
+      },
     },
   });
 }
@@ -46,13 +56,32 @@ export function paretoCurve(points: { subscriber_share: number; revenue_share: n
     title: 'Revenue pyramid: share of revenue held by the top subscribers',
     data: { values: points },
     layer: [
-      { mark: { type: 'area', opacity: 0.25, color: '#2563eb' }, encoding: { x: { field: 'subscriber_share', type: 'quantitative', axis: { format: '.0%' }, title: 'top share of subscribers (by ARPU)' }, y: { field: 'revenue_share', type: 'quantitative', axis: { format: '.0%' }, title: 'share of revenue' } } },
-      { mark: { type: 'line', color: '#2563eb' }, encoding: { x: { field: 'subscriber_share', type: 'quantitative' }, y: { field: 'revenue_share', type: 'quantitative' } } },
+      {
+        mark: { type: 'area', opacity: 0.25, color: '#2563eb' },
+        encoding: {
+          x: {
+            field: 'subscriber_share',
+            type: 'quantitative',
+            axis: { format: '.0%' },
+            title: 'top share of subscribers (by ARPU)',
+          },
+          y: { field: 'revenue_share', type: 'quantitative', axis: { format: '.0%' }, title: 'share of revenue' },
+        },
+      },
+      {
+        mark: { type: 'line', color: '#2563eb' },
+        encoding: {
+          x: { field: 'subscriber_share', type: 'quantitative' },
+          y: { field: 'revenue_share', type: 'quantitative' },
+        },
+      },
     ],
   });
 }
 
-export function valueStabilityGrid(cells: { value_tier: string; stability: string; subscribers: number; priority: number }[]) {
+export function valueStabilityGrid(
+  cells: { value_tier: string; stability: string; subscribers: number; priority: number }[],
+) {
   return renderChart({
     width: 320,
     height: 200,
@@ -63,7 +92,17 @@ export function valueStabilityGrid(cells: { value_tier: string; stability: strin
       y: { field: 'value_tier', type: 'nominal', sort: ['key', 'high', 'mid', 'low'], title: 'value tier' },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'priority', type: 'quantitative', scale: { scheme: 'orangered', reverse: true }, legend: null } } },
+      {
+        mark: 'rect',
+        encoding: {
+          color: {
+            field: 'priority',
+            type: 'quantitative',
+            scale: { scheme: 'orangered', reverse: true },
+            legend: null,
+          },
+        },
+      },
       { mark: { type: 'text', fontSize: 12 }, encoding: { text: { field: 'label', type: 'nominal' } } },
     ],
   });
@@ -75,8 +114,24 @@ export function rocChart(points: { fpr: number; tpr: number }[], auc: number) {
     height: 300,
     title: `Churn holdout ROC (AUC ${auc.toFixed(3)})`,
     layer: [
-      { data: { values: [{ x: 0, y: 0 }, { x: 1, y: 1 }] }, mark: { type: 'line', strokeDash: [4, 4], color: '#9ca3af' }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } } },
-      { data: { values: points }, mark: { type: 'line', color: '#dc2626' }, encoding: { x: { field: 'fpr', type: 'quantitative', title: 'false positive rate' }, y: { field: 'tpr', type: 'quantitative', title: 'true positive rate' } } },
+      {
+        data: {
+          values: [
+            { x: 0, y: 0 },
+            { x: 1, y: 1 },
+          ],
+        },
+        mark: { type: 'line', strokeDash: [4, 4], color: '#9ca3af' },
+        encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'y', type: 'quantitative' } },
+      },
+      {
+        data: { values: points },
+        mark: { type: 'line', color: '#dc2626' },
+        encoding: {
+          x: { field: 'fpr', type: 'quantitative', title: 'false positive rate' },
+          y: { field: 'tpr', type: 'quantitative', title: 'true positive rate' },
+        },
+      },
     ],
   });
 }
@@ -88,7 +143,13 @@ export function liftChart(liftByDecile: number[]) {
     title: 'Lift by score decile (1 = riskiest 10%)',
     data: { values: liftByDecile.map((lift, i) => ({ decile: i + 1, lift })) },
     layer: [
-      { mark: { type: 'bar', color: '#ea580c' }, encoding: { x: { field: 'decile', type: 'ordinal' }, y: { field: 'lift', type: 'quantitative', title: 'churn rate / base rate' } } },
+      {
+        mark: { type: 'bar', color: '#ea580c' },
+        encoding: {
+          x: { field: 'decile', type: 'ordinal' },
+          y: { field: 'lift', type: 'quantitative', title: 'churn rate / base rate' },
+        },
+      },
       { mark: { type: 'rule', color: '#4b5563', strokeDash: [4, 4] }, encoding: { y: { datum: 1 } } },
     ],
   });
@@ -101,11 +162,17 @@ export function importanceChart(importance: Record<string, number>) {
     title: 'What the churn tree splits on (share of impurity decrease)',
     data: { values: Object.entries(importance).map(([feature, share]) => ({ feature, share })) },
     mark: { type: 'bar', color: '#9333ea' },
-    encoding: { y: { field: 'feature', type: 'nominal', sort: '-x', title: null }, x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: null } },
+    encoding: {
+      y: { field: 'feature', type: 'nominal', sort: '-x', title: null },
+      x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: null },
+    },
   });
 }
 
-export function migrationChart(cells: { from_segment: string; to_segment: string; subscribers: number }[], previousMonth: string) {
+export function migrationChart(
+  cells: { from_segment: string; to_segment: string; subscribers: number }[],
+  previousMonth: string,
+) {
   return renderChart({
     width: 420,
     height: 320,
@@ -116,8 +183,21 @@ export function migrationChart(cells: { from_segment: string; to_segment: string
       y: { field: 'from_segment', type: 'nominal', title: previousMonth, axis: { labelLimit: 220 } },
     },
     layer: [
-      { mark: 'rect', encoding: { color: { field: 'subscribers', type: 'quantitative', scale: { scheme: 'greens', type: 'sqrt' }, legend: null } } },
-      { mark: { type: 'text', fontSize: 10 }, encoding: { text: { field: 'subscribers', type: 'quantitative', format: ',' } } },
+      {
+        mark: 'rect',
+        encoding: {
+          color: {
+            field: 'subscribers',
+            type: 'quantitative',
+            scale: { scheme: 'greens', type: 'sqrt' },
+            legend: null,
+          },
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: 10 },
+        encoding: { text: { field: 'subscribers', type: 'quantitative', format: ',' } },
+      },
     ],
   });
 }

@@ -1,17 +1,42 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows } from '../duckdb';
 import type { PublishRequest } from '../publish';
-import { dataQualityChart, importanceChart, liftChart, migrationChart, paretoCurve, rocChart, segmentSizes, valueStabilityGrid } from './charts';
+import {
+  dataQualityChart,
+  importanceChart,
+  liftChart,
+  migrationChart,
+  paretoCurve,
+  rocChart,
+  segmentSizes,
+  valueStabilityGrid,
+} from './charts';
 
 /**
  * The run report: one self-contained HTML file per snapshot (inline SVG charts, no script, no
  * network). Reads the snapshot tables of the publishing connection and the stage summaries.
  * It holds no times or run ids, so a reproduced snapshot's report is byte-identical.
  */
-export async function buildReport(conn: DuckDBConnection, request: PublishRequest, hasMigration: boolean): Promise<string> {
+export async function buildReport(
+  conn: DuckDBConnection,
+  request: PublishRequest,
+  hasMigration: boolean,
+): Promise<string> {
   const { load, cluster, churn } = request;
   const month = load.params.month;
-  const segments = await queryRows<{ segment_id: number; segment_name: string; subscribers: number; revenue_share: number; arpu: number; mou: number; dou: number; mean_churn_score: number; high_risk_subscribers: number; recommended_product: string; channel: string }>(
+  const segments = await queryRows<{
+    segment_id: number;
+    segment_name: string;
+    subscribers: number;
+    revenue_share: number;
+    arpu: number;
+    mou: number;
+    dou: number;
+    mean_churn_score: number;
+    high_risk_subscribers: number;
+    recommended_product: string;
+    channel: string;
+  }>(
     conn,
     'SELECT segment_id, segment_name, subscribers, revenue_share, arpu, mou, dou, mean_churn_score, high_risk_subscribers, recommended_product, channel FROM snapshot_segments ORDER BY segment_id',
   );
@@ -32,13 +57,25 @@ export async function buildReport(conn: DuckDBConnection, request: PublishReques
      FROM snapshot_subscribers GROUP BY ALL ORDER BY priority`,
   );
   const migration = hasMigration
-    ? await queryRows<{ from_segment: string; to_segment: string; subscribers: number }>(conn, 'SELECT from_segment, to_segment, subscribers FROM snapshot_migration')
+    ? await queryRows<{ from_segment: string; to_segment: string; subscribers: number }>(
+        conn,
+        'SELECT from_segment, to_segment, subscribers FROM snapshot_migration',
+      )
     : [];
   const topShare = pareto.find((p) => p.subscriber_share >= 0.2)?.revenue_share ?? 0;
-  const quality = [{ outcome: 'loaded', rows: load.rowsLoaded }, ...Object.entries(load.quarantineByReason).map(([outcome, rows]) => ({ outcome, rows }))];
+  const quality = [
+    { outcome: 'loaded', rows: load.rowsLoaded },
+    ...Object.entries(load.quarantineByReason).map(([outcome, rows]) => ({ outcome, rows })),
+  ];
 
   const charts = {
-    segments: await segmentSizes(segments.map((s) => ({ segment: `${s.segment_id} ${s.segment_name}`, subscribers: s.subscribers, revenue_share: s.revenue_share }))),
+    segments: await segmentSizes(
+      segments.map((s) => ({
+        segment: `${s.segment_id} ${s.segment_name}`,
+        subscribers: s.subscribers,
+        revenue_share: s.revenue_share,
+      })),
+    ),
     pareto: await paretoCurve(pareto),
     grid: await valueStabilityGrid(grid),
     roc: await rocChart(churn.holdoutRoc, churn.holdout.rocAuc),
@@ -47,7 +84,8 @@ export async function buildReport(conn: DuckDBConnection, request: PublishReques
     migration: cluster.previous ? await migrationChart(migration, cluster.previous.month) : '',
     quality: await dataQualityChart(quality),
   };
-  const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const fmt = (n: number, digits = 0) =>
+    n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
 
   return stableIds(`<!doctype html>
@@ -131,12 +169,16 @@ export async function buildReport(conn: DuckDBConnection, request: PublishReques
  * the report byte-identical when a snapshot is reproduced.
  */
 function stableIds(html: string): string {
-  const referenced = new Set([...html.matchAll(/url\(#([^)]+)\)|href="#([^"]+)"/g)].map((match) => match[1] ?? match[2]));
+  const referenced = new Set(
+    [...html.matchAll(/url\(#([^)]+)\)|href="#([^"]+)"/g)].map((match) => match[1] ?? match[2]),
+  );
   const renamed = new Map<string, string>();
   for (const [, id] of html.matchAll(/ id="([^"]+)"/g)) {
     if (referenced.has(id) && !renamed.has(id)) renamed.set(id, `chart-def-${renamed.size + 1}`);
   }
-  return html.replace(/( id="|url\(#|href="#)([^")]+)/g, (whole, prefix: string, id: string) => (renamed.has(id) ? `${prefix}${renamed.get(id)}` : whole));
+  return html.replace(/( id="|url\(#|href="#)([^")]+)/g, (whole, prefix: string, id: string) =>
+    renamed.has(id) ? `${prefix}${renamed.get(id)}` : whole,
+  );
 }
 
 function escape(text: string): string {

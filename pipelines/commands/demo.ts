@@ -19,30 +19,49 @@ export function sampleDir(config: SegflowConfig): string {
 }
 
 /** Generates the demo sample unless one with the same shape is already there. */
-async function ensureSample(config: SegflowConfig, shape: { subscribers: number; months: number; lastMonth: string; seed: number }): Promise<string> {
+async function ensureSample(
+  config: SegflowConfig,
+  shape: { subscribers: number; months: number; lastMonth: string; seed: number },
+): Promise<string> {
   const dir = sampleDir(config);
   const metaPath = join(dir, 'sample.json');
   if (existsSync(metaPath)) {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as typeof shape;
-    if (meta.subscribers === shape.subscribers && meta.months === shape.months && meta.lastMonth === shape.lastMonth && meta.seed === shape.seed) {
+    if (
+      meta.subscribers === shape.subscribers &&
+      meta.months === shape.months &&
+      meta.lastMonth === shape.lastMonth &&
+      meta.seed === shape.seed
+    ) {
       console.log(`${elapsed()}  sample data present: ${dir}`);
       return meta.lastMonth;
     }
   }
-  console.log(`${elapsed()}  generating sample: ${shape.subscribers.toLocaleString('en-US')} subscribers x ${shape.months} months -> ${dir}`);
+  console.log(
+    `${elapsed()}  generating sample: ${shape.subscribers.toLocaleString('en-US')} subscribers x ${shape.months} months -> ${dir}`,
+  );
   const summary = await generateSample({ outDir: dir, ...shape });
-  console.log(`${elapsed()}  ${summary.usageRows.toLocaleString('en-US')} usage rows in ${summary.seconds.toFixed(1)}s`);
+  console.log(
+    `${elapsed()}  ${summary.usageRows.toLocaleString('en-US')} usage rows in ${summary.seconds.toFixed(1)}s`,
+  );
   return summary.lastMonth;
 }
 
 async function demo(options: { subscribers: number; months: number; keepRunning: boolean }): Promise<number> {
   installLogger('warn');
   const config = loadConfig();
-  const lastMonth = await ensureSample(config, { subscribers: options.subscribers, months: options.months, lastMonth: previousMonth(), seed: DEMO_DEFAULTS.seed });
+  const lastMonth = await ensureSample(config, {
+    subscribers: options.subscribers,
+    months: options.months,
+    lastMonth: previousMonth(),
+    seed: DEMO_DEFAULTS.seed,
+  });
 
   console.log(`${elapsed()}  Temporal dev server at ${config.temporal.address}`);
   const server = await ensureDevServer({ address: config.temporal.address, stateDir: join(config.home, 'temporal') });
-  console.log(`${elapsed()}  ${server.started ? 'started' : 'reusing running server'}; starting worker on task queue "${config.temporal.taskQueue}"`);
+  console.log(
+    `${elapsed()}  ${server.started ? 'started' : 'reusing running server'}; starting worker on task queue "${config.temporal.taskQueue}"`,
+  );
   const { worker, connection } = await createSegflowWorker({ config });
   const workerRun = worker.run();
   let exitCode: number = EXIT.ok;
@@ -76,8 +95,12 @@ async function demo(options: { subscribers: number; months: number; keepRunning:
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('End-to-end run on an embedded default: sample data, local Temporal dev server, worker, one monthly run.')
-    .addOption(new Option('--subscribers <n>', 'sample subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers))
+    .description(
+      'End-to-end run on an embedded default: sample data, local Temporal dev server, worker, one monthly run.',
+    )
+    .addOption(
+      new Option('--subscribers <n>', 'sample subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers),
+    )
     .addOption(new Option('--months <n>', 'sample months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
     .option('--keep-running', 'leave the server and worker up to explore the Web UI', false)
     .action(async (options) => process.exit(await demo(options)));

@@ -12,21 +12,33 @@ import { monthArg, positiveInt, previousMonth } from './shared';
 export function registerInfra(program: Command): void {
   program
     .command('worker')
-    .description('Run a worker on the segflow task queue until interrupted (add more on other machines to share the work).')
+    .description(
+      'Run a worker on the segflow task queue until interrupted (add more on other machines to share the work).',
+    )
     .addOption(new Option('--max-activities <n>', 'activities run at once').argParser(positiveInt).default(2))
     .action(async (options: { maxActivities: number }) => {
       installLogger('info');
-      const { worker } = await createSegflowWorker({ config: loadConfig(), maxConcurrentActivities: options.maxActivities });
+      const { worker } = await createSegflowWorker({
+        config: loadConfig(),
+        maxConcurrentActivities: options.maxActivities,
+      });
       await worker.run();
     });
 
   program
     .command('server')
-    .description('Start the local Temporal dev server (SQLite under .segflow/temporal, search attributes registered) until interrupted.')
+    .description(
+      'Start the local Temporal dev server (SQLite under .segflow/temporal, search attributes registered) until interrupted.',
+    )
     .action(async () => {
       const config = loadConfig();
-      const server = await ensureDevServer({ address: config.temporal.address, stateDir: join(config.home, 'temporal') });
-      console.log(`Temporal dev server ${server.started ? 'started' : 'already running'} at ${server.address}; Web UI ${server.uiUrl}`);
+      const server = await ensureDevServer({
+        address: config.temporal.address,
+        stateDir: join(config.home, 'temporal'),
+      });
+      console.log(
+        `Temporal dev server ${server.started ? 'started' : 'already running'} at ${server.address}; Web UI ${server.uiUrl}`,
+      );
       if (!server.started) return;
       await untilInterrupted();
       await server.stop();
@@ -41,7 +53,13 @@ export function registerInfra(program: Command): void {
     .option('--last-month <YYYY-MM>', 'last month of the sample (default: last month)', monthArg, previousMonth())
     .addOption(new Option('--seed <n>', 'random seed').argParser(positiveInt).default(DEMO_DEFAULTS.seed))
     .action(async (options) => {
-      const summary = await generateSample({ outDir: resolve(options.out), subscribers: options.subscribers, months: options.months, lastMonth: options.lastMonth, seed: options.seed });
+      const summary = await generateSample({
+        outDir: resolve(options.out),
+        subscribers: options.subscribers,
+        months: options.months,
+        lastMonth: options.lastMonth,
+        seed: options.seed,
+      });
       console.log(JSON.stringify(summary, null, 2));
     });
 }

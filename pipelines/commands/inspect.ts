@@ -25,12 +25,19 @@ export function registerInspect(program: Command): void {
     .addOption(json())
     .action(async (options) => {
       const config = loadConfig();
-      const rows = await listRuns(config.store, await optionalClient(config), { month: options.month, limit: options.limit });
-      output(options.json, rows, (r) => table(r, ['month', 'outcome', 'version', 'temporalStatus', 'requestedBy', 'requestedAt', 'workflowId']));
+      const rows = await listRuns(config.store, await optionalClient(config), {
+        month: options.month,
+        limit: options.limit,
+      });
+      output(options.json, rows, (r) =>
+        table(r, ['month', 'outcome', 'version', 'temporalStatus', 'requestedBy', 'requestedAt', 'workflowId']),
+      );
     });
   runs
     .command('show <workflowId>')
-    .description('One run: every audit event and, while Temporal keeps it, status, search attributes and activity attempts.')
+    .description(
+      'One run: every audit event and, while Temporal keeps it, status, search attributes and activity attempts.',
+    )
     .addOption(json())
     .action(async (workflowId: string, options) => {
       const config = loadConfig();
@@ -42,12 +49,23 @@ export function registerInspect(program: Command): void {
       output(options.json, detail, (d) =>
         [
           'Audit log:',
-          table(d.audit.map((e) => ({ seq: e.seq, at: e.at, event: e.event, subject: e.subject ?? '', actor: e.actor, runId: e.run.runId }))),
+          table(
+            d.audit.map((e) => ({
+              seq: e.seq,
+              at: e.at,
+              event: e.event,
+              subject: e.subject ?? '',
+              actor: e.actor,
+              runId: e.run.runId,
+            })),
+          ),
           '',
           d.temporal
-            ? [`Temporal: ${d.temporal.status}, started ${d.temporal.startTime}, closed ${d.temporal.closeTime ?? '-'}`,
-               `Search attributes: ${JSON.stringify(d.temporal.searchAttributes)}`,
-               table(d.temporal.activities)].join('\n')
+            ? [
+                `Temporal: ${d.temporal.status}, started ${d.temporal.startTime}, closed ${d.temporal.closeTime ?? '-'}`,
+                `Search attributes: ${JSON.stringify(d.temporal.searchAttributes)}`,
+                table(d.temporal.activities),
+              ].join('\n')
             : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
         ].join('\n'),
       );
@@ -61,11 +79,23 @@ export function registerInspect(program: Command): void {
     .addOption(json())
     .action(async (options) => {
       const rows = await listSnapshots(loadConfig().store, options.month);
-      output(options.json, rows, (r) => table(r, ['month', 'version', 'latest', 'publishedAt', 'requestedBy', 'subscribers', 'segments', 'churnRocAuc', 'paramsHash']));
+      output(options.json, rows, (r) =>
+        table(r, [
+          'month',
+          'version',
+          'latest',
+          'publishedAt',
+          'requestedBy',
+          'subscribers',
+          'segments',
+          'churnRocAuc',
+          'paramsHash',
+        ]),
+      );
     });
   snapshots
     .command('show <snapshot>')
-    .description('A snapshot\'s manifest: YYYY-MM (latest), YYYY-MM/vN or YYYY-MM@N.')
+    .description("A snapshot's manifest: YYYY-MM (latest), YYYY-MM/vN or YYYY-MM@N.")
     .action(async (reference: string) => {
       const store = loadConfig().store;
       const ref = await resolveSnapshot(store, reference);
@@ -83,7 +113,9 @@ export function registerInspect(program: Command): void {
           `${d.a.month}/v${d.a.version} -> ${d.b.month}/v${d.b.version}`,
           '',
           'Parameters:',
-          d.params.length ? table(d.params.map((p) => ({ name: p.name, a: JSON.stringify(p.a), b: JSON.stringify(p.b) }))) : '(same)',
+          d.params.length
+            ? table(d.params.map((p) => ({ name: p.name, a: JSON.stringify(p.a), b: JSON.stringify(p.b) })))
+            : '(same)',
           '',
           'Metrics:',
           table(d.metrics),
@@ -99,7 +131,9 @@ export function registerInspect(program: Command): void {
     });
   snapshots
     .command('reproduce <snapshot>')
-    .description('Recompute a snapshot from its manifest (same inputs and parameters, outside Temporal) and compare output hashes.')
+    .description(
+      'Recompute a snapshot from its manifest (same inputs and parameters, outside Temporal) and compare output hashes.',
+    )
     .addOption(json())
     .action(async (reference: string, options) => {
       const store = loadConfig().store;
@@ -109,7 +143,14 @@ export function registerInspect(program: Command): void {
           ? `cannot reproduce: these inputs changed since publishing:\n  ${r.changedInputs.join('\n  ')}`
           : [
               `${r.ref.month}/v${r.ref.version}: ${r.identical ? 'IDENTICAL' : 'DIFFERENT'} (code then ${r.codeThen}, now ${r.codeNow})`,
-              table(r.files.map((f) => ({ file: f.file, identical: f.identical, expected: f.expected.slice(0, 16), actual: (f.actual ?? '-').slice(0, 16) }))),
+              table(
+                r.files.map((f) => ({
+                  file: f.file,
+                  identical: f.identical,
+                  expected: f.expected.slice(0, 16),
+                  actual: (f.actual ?? '-').slice(0, 16),
+                })),
+              ),
             ].join('\n'),
       );
       process.exit(report.identical ? EXIT.ok : EXIT.failed);
@@ -119,14 +160,18 @@ export function registerInspect(program: Command): void {
     .command('audit')
     .description('Audit checks.')
     .command('verify')
-    .description('Check the audit log\'s hash chain and every snapshot file against its manifest; report exactly what was altered.')
+    .description(
+      "Check the audit log's hash chain and every snapshot file against its manifest; report exactly what was altered.",
+    )
     .addOption(json())
     .action(async (options) => {
       const report = await verifyAudit(loadConfig().store);
       output(options.json, report, (r) =>
         r.ok
           ? `OK: ${r.entries} audit entries chained, ${r.snapshots} snapshots, ${r.filesChecked} files match their manifests`
-          : [`FAILED: ${r.problems.length} problem(s)`, ...r.problems.map((p) => `  ${p.where}: ${p.problem}`)].join('\n'),
+          : [`FAILED: ${r.problems.length} problem(s)`, ...r.problems.map((p) => `  ${p.where}: ${p.problem}`)].join(
+              '\n',
+            ),
       );
       process.exit(report.ok ? EXIT.ok : EXIT.failed);
     });

@@ -20,7 +20,10 @@ export function paramsHelp(): string {
 }
 
 /** Parameters from --params file.json, then --param pairs (which win). */
-export function paramsFromOptions(options: { param: Record<string, unknown>; params?: string }): Record<string, unknown> {
+export function paramsFromOptions(options: {
+  param: Record<string, unknown>;
+  params?: string;
+}): Record<string, unknown> {
   const fromFile = options.params ? (JSON.parse(readFileSync(options.params, 'utf8')) as Record<string, unknown>) : {};
   return { ...fromFile, ...options.param };
 }
@@ -37,9 +40,18 @@ async function run(options: {
   json: boolean;
 }): Promise<number> {
   const config = loadConfig();
-  const params = { ...paramsFromOptions(options), month: options.month, input: resolve(options.input ?? join(sampleDir(config), 'usage')) };
+  const params = {
+    ...paramsFromOptions(options),
+    month: options.month,
+    input: resolve(options.input ?? join(sampleDir(config), 'usage')),
+  };
   const client = await connectClient(config);
-  const { handle } = await startMonthlyRun(client, config, { params, requestedBy: options.requestedBy, heartbeatTimeout: options.heartbeatTimeout, partitions: options.partitions });
+  const { handle } = await startMonthlyRun(client, config, {
+    params,
+    requestedBy: options.requestedBy,
+    heartbeatTimeout: options.heartbeatTimeout,
+    partitions: options.partitions,
+  });
   if (!options.wait) {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
     return EXIT.ok;
@@ -61,7 +73,9 @@ async function run(options: {
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('Start a monthly run (analyst rerun = a new snapshot version, never an overwrite), follow it, print the result.')
+    .description(
+      'Start a monthly run (analyst rerun = a new snapshot version, never an overwrite), follow it, print the result.',
+    )
     .requiredOption('--month <YYYY-MM>', 'month to segment and score', monthArg)
     .option('--input <path>', 'usage Parquet file or folder (default: the demo sample)')
     .option('--param <name=value>', 'run parameter, repeatable (listed below)', collectParam, {})

@@ -2,7 +2,14 @@ import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../worker/config';
 import { connectClient } from '../client';
-import { backfillMonths, createMonthlySchedule, DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS, summariseSchedule, waitForScheduledMonths } from '../schedules';
+import {
+  backfillMonths,
+  createMonthlySchedule,
+  DEFAULT_SCHEDULE_ID,
+  SCHEDULE_DEFAULTS,
+  summariseSchedule,
+  waitForScheduledMonths,
+} from '../schedules';
 import { paramsFromOptions, paramsHelp } from './run';
 import { EXIT, collectParam, monthArg, output, partitionsOption, positiveInt } from './shared';
 
@@ -23,11 +30,23 @@ export function registerSchedule(program: Command): void {
     .description('Create the monthly schedule.')
     .requiredOption('--input <path>', 'usage Parquet folder the runs read')
     .addOption(id())
-    .addOption(new Option('--day-of-month <n>', 'day the run starts (2-28)').argParser(positiveInt).default(SCHEDULE_DEFAULTS.dayOfMonth))
+    .addOption(
+      new Option('--day-of-month <n>', 'day the run starts (2-28)')
+        .argParser(positiveInt)
+        .default(SCHEDULE_DEFAULTS.dayOfMonth),
+    )
     .addOption(new Option('--hour <h>', 'hour the run starts').argParser(hourArg).default(SCHEDULE_DEFAULTS.hour))
     .option('--timezone <tz>', 'IANA time zone of the calendar', SCHEDULE_DEFAULTS.timezone)
-    .addOption(new Option('--overlap <policy>', 'when the previous run is still going').choices(['skip', 'buffer']).default(SCHEDULE_DEFAULTS.overlap))
-    .option('--catchup-window <duration>', 'missed starts older than this are not caught up after downtime', SCHEDULE_DEFAULTS.catchupWindow)
+    .addOption(
+      new Option('--overlap <policy>', 'when the previous run is still going')
+        .choices(['skip', 'buffer'])
+        .default(SCHEDULE_DEFAULTS.overlap),
+    )
+    .option(
+      '--catchup-window <duration>',
+      'missed starts older than this are not caught up after downtime',
+      SCHEDULE_DEFAULTS.catchupWindow,
+    )
     .option('--pause-on-failure', 'pause the schedule when a run fails', false)
     .option('--param <name=value>', 'run parameter, repeatable', collectParam, {})
     .option('--params <file.json>', 'run parameters from a JSON file')
@@ -86,11 +105,15 @@ export function registerSchedule(program: Command): void {
 
   schedule
     .command('backfill')
-    .description('Run the schedule for past months, then wait until every month has its snapshot (backfills can stall silently).')
+    .description(
+      'Run the schedule for past months, then wait until every month has its snapshot (backfills can stall silently).',
+    )
     .addOption(id())
     .requiredOption('--from <YYYY-MM>', 'first month to process', monthArg)
     .requiredOption('--to <YYYY-MM>', 'last month to process', monthArg)
-    .addOption(new Option('--timeout <minutes>', 'how long to wait for the snapshots').argParser(positiveInt).default(60))
+    .addOption(
+      new Option('--timeout <minutes>', 'how long to wait for the snapshots').argParser(positiveInt).default(60),
+    )
     .option('--no-wait', 'request the backfill and return')
     .option('--json', 'machine-readable output', false)
     .action(async (options) => {
@@ -98,15 +121,25 @@ export function registerSchedule(program: Command): void {
       const client = await connectClient(config);
       const since = new Date();
       const months = await backfillMonths(client, options.id, options.from, options.to);
-      if (!options.wait) return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
+      if (!options.wait)
+        return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);
-      const { published, failed, missing } = await waitForScheduledMonths(config, options.id, months, since, options.timeout * 60_000);
+      const { published, failed, missing } = await waitForScheduledMonths(
+        config,
+        options.id,
+        months,
+        since,
+        options.timeout * 60_000,
+      );
       const report = { published: Object.fromEntries(published), failed: Object.fromEntries(failed), missing };
       output(options.json, report, (r) =>
         [
           ...Object.entries(r.published).map(([month, version]) => `  ${month}  published v${version}`),
           ...Object.entries(r.failed).map(([month, error]) => `  ${month}  FAILED ${error}`),
-          ...r.missing.map((month) => `  ${month}  MISSING: no snapshot after ${options.timeout} min (check 'segflow schedule describe' and the worker)`),
+          ...r.missing.map(
+            (month) =>
+              `  ${month}  MISSING: no snapshot after ${options.timeout} min (check 'segflow schedule describe' and the worker)`,
+          ),
         ].join('\n'),
       );
       process.exit(failed.size + missing.length === 0 ? EXIT.ok : EXIT.failed);

@@ -13,7 +13,10 @@ export function positiveInt(value: string): number {
 
 /** --partitions: how many activities the load and per-subscriber features are split into. */
 export function partitionsOption(): Option {
-  return new Option('--partitions <n>', `split the load and per-subscriber features into n activities (1-${MAX_PARTITIONS}); set it to the number of workers`)
+  return new Option(
+    '--partitions <n>',
+    `split the load and per-subscriber features into n activities (1-${MAX_PARTITIONS}); set it to the number of workers`,
+  )
     .argParser((value) => {
       const n = positiveInt(value);
       if (n > MAX_PARTITIONS) throw new InvalidArgumentError(`must be at most ${MAX_PARTITIONS}`);
@@ -56,8 +59,17 @@ export function table(records: readonly object[], columns?: string[]): string {
   if (records.length === 0) return '(none)';
   const rows = records as Record<string, unknown>[];
   const keys = columns ?? Object.keys(rows[0]);
-  const cell = (value: unknown) => (typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(4) : String(value ?? ''));
+  const cell = (value: unknown) =>
+    typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(4) : String(value ?? '');
   const widths = keys.map((key) => Math.max(key.length, ...rows.map((row) => cell(row[key]).length)));
-  const line = (values: string[]) => values.map((value, i) => value.padEnd(widths[i])).join('  ').trimEnd();
-  return [line(keys), line(widths.map((w) => '-'.repeat(w))), ...rows.map((row) => line(keys.map((key) => cell(row[key]))))].join('\n');
+  const line = (values: string[]) =>
+    values
+      .map((value, i) => value.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(keys),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((row) => line(keys.map((key) => cell(row[key])))),
+  ].join('\n');
 }

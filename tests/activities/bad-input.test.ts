@@ -43,7 +43,12 @@ const badRows = (replace: string) => async (input: string) =>
 
 describe('bad files stop the run before any work, with a typed error naming the problem', () => {
   const refused: [string, (input: string) => Promise<void>, string, RegExp][] = [
-    ['corrupt Parquet', async (input) => writeFile(join(input, 'bad.parquet'), Buffer.from('PAR1 garbage garbage PAR1')), 'InputFileError', /bad\.parquet is not a readable Parquet file/],
+    [
+      'corrupt Parquet',
+      async (input) => writeFile(join(input, 'bad.parquet'), Buffer.from('PAR1 garbage garbage PAR1')),
+      'InputFileError',
+      /bad\.parquet is not a readable Parquet file/,
+    ],
     [
       'truncated Parquet',
       async (input) => {
@@ -53,9 +58,25 @@ describe('bad files stop the run before any work, with a typed error naming the 
       'InputFileError',
       /cut\.parquet is not a readable Parquet file/,
     ],
-    ['empty file', async (input) => writeFile(join(input, 'empty.parquet'), ''), 'InputFileError', /empty\.parquet is not a readable Parquet file/],
-    ['CSV named .parquet', async (input) => writeFile(join(input, 'usage.parquet'), 'subscriber_id,month\nS1,2026-06-01\n'), 'InputFileError', /usage\.parquet is not a readable Parquet file/],
-    ['missing required column', async (input) => writeParquet(sample, join(input, 'no-spend.parquet'), 'SELECT * EXCLUDE (spend, tenure_months) FROM {june}'), 'SchemaContractError', /lacks required column\(s\): spend, tenure_months/],
+    [
+      'empty file',
+      async (input) => writeFile(join(input, 'empty.parquet'), ''),
+      'InputFileError',
+      /empty\.parquet is not a readable Parquet file/,
+    ],
+    [
+      'CSV named .parquet',
+      async (input) => writeFile(join(input, 'usage.parquet'), 'subscriber_id,month\nS1,2026-06-01\n'),
+      'InputFileError',
+      /usage\.parquet is not a readable Parquet file/,
+    ],
+    [
+      'missing required column',
+      async (input) =>
+        writeParquet(sample, join(input, 'no-spend.parquet'), 'SELECT * EXCLUDE (spend, tenure_months) FROM {june}'),
+      'SchemaContractError',
+      /lacks required column\(s\): spend, tenure_months/,
+    ],
   ];
   for (const [name, build, type, message] of refused) {
     it(name, async () => {
@@ -66,12 +87,18 @@ describe('bad files stop the run before any work, with a typed error naming the 
 
   it('a folder with neither Parquet nor CSV (wrong file type)', async () => {
     const input = await inputWith(async (folder) => writeFile(join(folder, 'usage.json'), '{"a": 1}'), false);
-    await expect(load(input)).rejects.toMatchObject({ name: 'InputFileError', message: expect.stringMatching(/no \.parquet or \.csv files under/) });
+    await expect(load(input)).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(/no \.parquet or \.csv files under/),
+    });
   });
 
   it('a CSV without the contract columns', async () => {
     const input = await inputWith(async (folder) => writeFile(join(folder, 'usage.csv'), 'a,b\n1,2\n'), false);
-    await expect(load(input)).rejects.toMatchObject({ name: 'SchemaContractError', message: expect.stringMatching(/usage\.csv lacks required column\(s\): subscriber_id, month/) });
+    await expect(load(input)).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(/usage\.csv lacks required column\(s\): subscriber_id, month/),
+    });
   });
 
   it('a mapping file that names a column the input lacks', async () => {
@@ -94,27 +121,50 @@ describe('bad files stop the run before any work, with a typed error naming the 
   });
 
   it('a Parquet file with the right columns but no rows', async () => {
-    const input = await inputWith(async (folder) => writeParquet(sample, join(folder, 'none.parquet'), 'SELECT * FROM {june} LIMIT 0'), false);
-    await expect(load(input)).rejects.toMatchObject({ name: 'DataQualityError', message: expect.stringMatching(/the 1 input file\(s\) hold no rows/) });
+    const input = await inputWith(
+      async (folder) => writeParquet(sample, join(folder, 'none.parquet'), 'SELECT * FROM {june} LIMIT 0'),
+      false,
+    );
+    await expect(load(input)).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(/the 1 input file\(s\) hold no rows/),
+    });
   });
 });
 
 describe('bad rows are quarantined with a counted reason; rows read = loaded + quarantined', () => {
   /** Case, what it adds, the reasons counted, and the file whose first five rows are quarantined (default bad.parquet). */
   const quarantined: [string, (input: string) => Promise<void>, Record<string, number>, string?][] = [
-    ['text where a number belongs', badRows("'lots'::VARCHAR AS voice_minutes"), { 'voice_minutes: not a valid double': 5 }],
+    [
+      'text where a number belongs',
+      badRows("'lots'::VARCHAR AS voice_minutes"),
+      { 'voice_minutes: not a valid double': 5 },
+    ],
     ['NULL keys', badRows('NULL::VARCHAR AS subscriber_id'), { 'subscriber_id: missing': 5 }],
     ['negative usage', badRows('-3.0 AS data_mb'), { 'data_mb: outside [0, 10000000]': 5 }],
     ['NaN spend', badRows("'NaN'::DOUBLE AS spend"), { 'spend: not a finite number': 5 }],
     ['infinite minutes', badRows("'Infinity'::DOUBLE AS voice_minutes"), { 'voice_minutes: not a finite number': 5 }],
-    ['absurd minutes (more than a month holds)', badRows('1e9 AS voice_minutes'), { 'voice_minutes: outside [0, 44640]': 5 }],
+    [
+      'absurd minutes (more than a month holds)',
+      badRows('1e9 AS voice_minutes'),
+      { 'voice_minutes: outside [0, 44640]': 5 },
+    ],
     ['absurd tenure', badRows('5000 AS tenure_months'), { 'tenure_months: outside [0, 1200]': 5 }],
     // the copy that comes first in path order is kept: bad.parquet sorts before usage_month=...
-    ['duplicate (subscriber, month) rows', badRows('subscriber_id AS subscriber_id'), { 'duplicate (subscriber_id, month)': 5 }, 'usage_month=2026-06/part_0.parquet'],
+    [
+      'duplicate (subscriber, month) rows',
+      badRows('subscriber_id AS subscriber_id'),
+      { 'duplicate (subscriber_id, month)': 5 },
+      'usage_month=2026-06/part_0.parquet',
+    ],
     ['months outside the run window', badRows("DATE '2019-01-01' AS month"), { 'month: outside the run window': 5 }],
     ['extremely long strings', badRows("repeat('x', 100000) AS plan"), { 'plan: longer than 128 characters': 5 }],
     ['non-UTF-8 text', badRows("'\\xFF\\xFE\\x80'::BLOB AS plan"), { 'plan: not valid UTF-8 text': 5 }],
-    ['a key longer than any subscriber id', badRows("repeat('9', 65) AS subscriber_id"), { 'subscriber_id: longer than 64 characters': 5 }],
+    [
+      'a key longer than any subscriber id',
+      badRows("repeat('9', 65) AS subscriber_id"),
+      { 'subscriber_id: longer than 64 characters': 5 },
+    ],
   ];
   for (const [name, build, reasons, file = 'bad.parquet'] of quarantined) {
     it(name, async () => {
@@ -124,7 +174,9 @@ describe('bad rows are quarantined with a counted reason; rows read = loaded + q
       expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
       expect(summary.rowsQuarantined).toBe(5);
       // each quarantined row names its file and row
-      const where = await withConnection(summary.dbPath, (conn) => queryRows<{ source_file: string; file_row: number }>(conn, 'SELECT source_file, file_row FROM quarantine'));
+      const where = await withConnection(summary.dbPath, (conn) =>
+        queryRows<{ source_file: string; file_row: number }>(conn, 'SELECT source_file, file_row FROM quarantine'),
+      );
       expect(where).toEqual([0, 1, 2, 3, 4].map((row) => ({ source_file: join(input, file), file_row: row })));
     });
   }
@@ -143,7 +195,13 @@ describe('parameters and paths are checked before any work', () => {
 
   it('keeps inputs inside the data root, symlinks and ../ included', async () => {
     const confined = { ...store, dataRoot: join(dir, 'sample') };
-    await expect(loadUsage(confined, { workflowId: 'corpus', runId: 'escape' }, { month: '2026-06', input: join(dir, 'sample', '..', '..') })).rejects.toMatchObject({
+    await expect(
+      loadUsage(
+        confined,
+        { workflowId: 'corpus', runId: 'escape' },
+        { month: '2026-06', input: join(dir, 'sample', '..', '..') },
+      ),
+    ).rejects.toMatchObject({
       name: 'InvalidParamsError',
       message: expect.stringMatching(/outside the data root/),
     });

@@ -26,7 +26,9 @@ describe('loadUsage on real Parquet', () => {
     expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
     expect(summary.rowsQuarantined).toBe(0);
     expect(summary.inputFiles.every((f) => /^[0-9a-f]{64}$/.test(f.sha256) && f.rows > 0)).toBe(true);
-    const [{ rows }] = await withConnection(summary.dbPath, (conn) => queryRows<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage'));
+    const [{ rows }] = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage'),
+    );
     expect(rows).toBe(summary.rowsLoaded);
   });
 
@@ -41,7 +43,10 @@ describe('loadUsage on real Parquet', () => {
     );
     const summary = await loadUsage(storeIn(dir), run('mixed'), { month: '2026-06', input });
     // the five extra rows are also duplicates of June rows, but a broken value is reported first
-    expect(summary.quarantineByReason).toEqual({ 'voice_minutes: outside [0, 44640]': 3, 'data_mb: not a finite number': 2 });
+    expect(summary.quarantineByReason).toEqual({
+      'voice_minutes: outside [0, 44640]': 3,
+      'data_mb: not a finite number': 2,
+    });
     expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
   });
 
@@ -59,7 +64,9 @@ describe('loadUsage on real Parquet', () => {
     const corrupt = join(dir, 'corrupt');
     await mkdir(corrupt);
     await writeFile(join(corrupt, 'usage.parquet'), 'PAR1 this is not really parquet');
-    await expect(loadUsage(storeIn(dir), run('corrupt'), { month: '2026-06', input: corrupt })).rejects.toMatchObject({ name: 'InputFileError' });
+    await expect(loadUsage(storeIn(dir), run('corrupt'), { month: '2026-06', input: corrupt })).rejects.toMatchObject({
+      name: 'InputFileError',
+    });
 
     const missing = join(dir, 'missing-column');
     await mkdir(missing);
@@ -69,7 +76,9 @@ describe('loadUsage on real Parquet', () => {
       message: expect.stringMatching(/lacks required column\(s\): spend/),
     });
 
-    await expect(loadUsage(storeIn(dir), run('none'), { month: '2026-06', input: join(dir, 'nowhere') })).rejects.toMatchObject({ name: 'InputFileError' });
+    await expect(
+      loadUsage(storeIn(dir), run('none'), { month: '2026-06', input: join(dir, 'nowhere') }),
+    ).rejects.toMatchObject({ name: 'InputFileError' });
   });
 
   it('refuses invalid parameters before reading anything', async () => {

@@ -9,7 +9,10 @@ import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 /** Row count and an order-independent digest of a table's rows. */
 async function digest(dbPath: string, table: 'features' | 'quarantine'): Promise<{ rows: number; digest: string }> {
   return withConnection(dbPath, (conn) =>
-    queryOne<{ rows: number; digest: string }>(conn, `SELECT count(*) AS rows, sum(hash(t) % 1000000007)::VARCHAR AS digest FROM ${table} t`),
+    queryOne<{ rows: number; digest: string }>(
+      conn,
+      `SELECT count(*) AS rows, sum(hash(t) % 1000000007)::VARCHAR AS digest FROM ${table} t`,
+    ),
   );
 }
 
@@ -30,7 +33,11 @@ describe('partitioned load and features', () => {
     await cp(join(sample.outDir, 'usage'), input, { recursive: true });
     // 40 June rows again (duplicates of rows in another file) and 3 with negative spend
     await writeParquet(sample, join(input, 'late-delivery.parquet'), 'SELECT * FROM {june} LIMIT 40');
-    await writeParquet(sample, join(input, 'bad-spend.parquet'), 'SELECT * REPLACE (-5.0 AS spend) FROM {june} LIMIT 3 OFFSET 100');
+    await writeParquet(
+      sample,
+      join(input, 'bad-spend.parquet'),
+      'SELECT * REPLACE (-5.0 AS spend) FROM {june} LIMIT 3 OFFSET 100',
+    );
     const params = { month: '2026-06', input, k: 4 };
     const store = storeIn(dir);
     single = await loadUsage(store, { workflowId: 'single', runId: 'r' }, params, 1);
@@ -47,9 +54,13 @@ describe('partitioned load and features', () => {
   it('reconciles rows and counts like a single partition', () => {
     expect(split.partitionDbPaths).toHaveLength(3);
     expect(new Set(split.partitionDbPaths).size).toBe(3);
-    for (const key of ['rowsRead', 'rowsLoaded', 'rowsQuarantined', 'subscribersInMonth', 'paramsHash'] as const) expect(split[key]).toBe(single[key]);
+    for (const key of ['rowsRead', 'rowsLoaded', 'rowsQuarantined', 'subscribersInMonth', 'paramsHash'] as const)
+      expect(split[key]).toBe(single[key]);
     expect(split.quarantineByReason).toEqual(single.quarantineByReason);
-    expect(single.quarantineByReason).toMatchObject({ 'duplicate (subscriber_id, month)': 40, 'spend: outside [0, 1000000]': 3 });
+    expect(single.quarantineByReason).toMatchObject({
+      'duplicate (subscriber_id, month)': 40,
+      'spend: outside [0, 1000000]': 3,
+    });
   });
 
   it('computes identical features and quarantine', async () => {

@@ -53,15 +53,22 @@ describe('segment ids stable across months', () => {
 
   it('counts migration between the months, and most subscribers keep their segment', async () => {
     const cells = await withConnection(':memory:', (conn) =>
-      queryRows<{ from_segment_id: number | null; to_segment_id: number | null; subscribers: number }>(conn, 'SELECT * FROM read_parquet($file)', {
-        file: join(published['2026-06'].snapshot.path, 'migration.parquet'),
-      }),
+      queryRows<{ from_segment_id: number | null; to_segment_id: number | null; subscribers: number }>(
+        conn,
+        'SELECT * FROM read_parquet($file)',
+        {
+          file: join(published['2026-06'].snapshot.path, 'migration.parquet'),
+        },
+      ),
     );
-    const total = (filter: (c: (typeof cells)[number]) => boolean) => cells.filter(filter).reduce((sum, c) => sum + c.subscribers, 0);
+    const total = (filter: (c: (typeof cells)[number]) => boolean) =>
+      cells.filter(filter).reduce((sum, c) => sum + c.subscribers, 0);
     const both = total((c) => c.from_segment_id !== null && c.to_segment_id !== null);
     const stayed = total((c) => c.from_segment_id !== null && c.from_segment_id === c.to_segment_id);
     expect(stayed / both).toBeGreaterThan(0.85);
-    expect(total((c) => c.to_segment_id !== null)).toBe(published['2026-06'].cluster.segments.reduce((sum, s) => sum + s.subscribers, 0));
+    expect(total((c) => c.to_segment_id !== null)).toBe(
+      published['2026-06'].cluster.segments.reduce((sum, s) => sum + s.subscribers, 0),
+    );
     expect(total((c) => c.from_segment_id === null)).toBeGreaterThan(0); // joiners: "(new)"
     expect(total((c) => c.to_segment_id === null)).toBeGreaterThan(0); // churners: "(gone)"
   });
@@ -75,10 +82,20 @@ describe('segment ids stable across months', () => {
 
   it('publishes a run report a browser renders: every chart drawn, no console errors', async () => {
     const { chromium } = await import('playwright-core');
-    const executablePath = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-chromium.sh')], { encoding: 'utf8' }).trim();
+    const executablePath = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-chromium.sh')], {
+      encoding: 'utf8',
+    }).trim();
     const browser = await chromium.launch({
       executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
@@ -88,7 +105,10 @@ describe('segment ids stable across months', () => {
       page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
       await page.goto(pathToFileURL(join(published['2026-06'].snapshot.path, 'report.html')).href);
       const charts = await page.$$eval('svg.marks', (svgs) =>
-        svgs.map((svg) => ({ marks: svg.querySelectorAll('path, rect, line, text').length, width: svg.getBoundingClientRect().width })),
+        svgs.map((svg) => ({
+          marks: svg.querySelectorAll('path, rect, line, text').length,
+          width: svg.getBoundingClientRect().width,
+        })),
       );
       expect(charts.length).toBe(8); // segments, pareto, grid, ROC, lift, importance, migration, data quality
       for (const chart of charts) {

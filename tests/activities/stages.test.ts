@@ -112,7 +112,8 @@ describe('stages from load to publish', () => {
     expect(manifest.run).toEqual(run);
     expect(manifest.rowCounts.subscribers).toBe(features.scoringRows);
     expect(manifest.inputs.map((i) => i.sha256)).toEqual(load.inputFiles.map((i) => i.sha256));
-    for (const output of manifest.outputs) expect((await hashFile(join(first.path, output.file))).sha256).toBe(output.sha256);
+    for (const output of manifest.outputs)
+      expect((await hashFile(join(first.path, output.file))).sha256).toBe(output.sha256);
 
     const subscribers = await withConnection(':memory:', (conn) =>
       queryRows<{ rows: number; ids: number; scored: number; prioritised: number }>(
@@ -122,13 +123,22 @@ describe('stages from load to publish', () => {
         { file: join(first.path, 'subscribers.parquet') },
       ),
     );
-    expect(subscribers[0]).toEqual({ rows: features.scoringRows, ids: features.scoringRows, scored: features.scoringRows, prioritised: features.scoringRows });
+    expect(subscribers[0]).toEqual({
+      rows: features.scoringRows,
+      ids: features.scoringRows,
+      scored: features.scoringRows,
+      prioritised: features.scoringRows,
+    });
 
     // a retried publish of the same run returns the same version and writes nothing new
     const again = await publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
     expect(again).toMatchObject({ version: 1, alreadyPublished: true });
     // another run of the month becomes v2, and latest moves forward
-    const rerun = await publishSnapshot(store, { ...run, runId: 'run-b' }, { requestedBy: 'test', load, features, cluster, churn });
+    const rerun = await publishSnapshot(
+      store,
+      { ...run, runId: 'run-b' },
+      { requestedBy: 'test', load, features, cluster, churn },
+    );
     expect(rerun).toMatchObject({ version: 2, alreadyPublished: false });
     expect(await listVersions(store, '2026-06')).toEqual([1, 2]);
     const latest = JSON.parse(await readFile(join(store.storeDir, 'snapshots', '2026-06', 'latest.json'), 'utf8'));
@@ -136,7 +146,11 @@ describe('stages from load to publish', () => {
   });
 
   it('tags every subscriber, gives each an action, and lists whom to contact per grid', async () => {
-    const published = await publishSnapshot(store, { ...run, runId: 'run-actions' }, { requestedBy: 'test', load, features, cluster, churn });
+    const published = await publishSnapshot(
+      store,
+      { ...run, runId: 'run-actions' },
+      { requestedBy: 'test', load, features, cluster, churn },
+    );
     const file = (name: string) => join(published.path, name);
     const [subscribers] = await withConnection(':memory:', (conn) =>
       queryRows<{ rows: number; actions: number; warned: number; vip: number; new_tag: number; at_risk: number }>(
@@ -170,7 +184,10 @@ describe('stages from load to publish', () => {
       expect(rows.map((r) => r.contact_rank)).toEqual(rows.map((_, i) => i + 1));
       for (let i = 1; i < rows.length; i++) {
         const [a, b] = [rows[i - 1], rows[i]];
-        expect(a.operation_priority < b.operation_priority || (a.operation_priority === b.operation_priority && a.churn_score >= b.churn_score)).toBe(true);
+        expect(
+          a.operation_priority < b.operation_priority ||
+            (a.operation_priority === b.operation_priority && a.churn_score >= b.churn_score),
+        ).toBe(true);
       }
     }
   });
@@ -181,7 +198,9 @@ describe('stages from load to publish', () => {
     const saved = process.env.SEGFLOW_PSEUDONYM_KEY;
     try {
       delete process.env.SEGFLOW_PSEUDONYM_KEY;
-      await expect(publishSnapshot(store, { ...run, runId: 'run-p0' }, request)).rejects.toMatchObject({ name: 'InvalidParamsError' });
+      await expect(publishSnapshot(store, { ...run, runId: 'run-p0' }, request)).rejects.toMatchObject({
+        name: 'InvalidParamsError',
+      });
       process.env.SEGFLOW_PSEUDONYM_KEY = 'a-test-key-of-enough-length';
       const published = await publishSnapshot(store, { ...run, runId: 'run-p1' }, request);
       const [row] = await withConnection(':memory:', (conn) =>

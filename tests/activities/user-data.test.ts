@@ -64,9 +64,14 @@ describe("a user's snapshot CSV with a mapping file", () => {
     const load = await loadUsage(store, run, { month: '2026-05', input, mapping, k: 4 });
     expect(load).toMatchObject({ format: 'snapshot', rowsQuarantined: 0 });
     expect(load.rowsLoaded).toBe(load.subscribersInMonth);
-    expect(load.inputColumns).toEqual(expect.arrayContaining(['subscriber_id', 'month', 'spend', 'has_broadband', 'churn_label']));
+    expect(load.inputColumns).toEqual(
+      expect.arrayContaining(['subscriber_id', 'month', 'spend', 'has_broadband', 'churn_label']),
+    );
 
-    const features = await computeFeatures(load.dbPath, load.params, { format: load.format, inputColumns: load.inputColumns });
+    const features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+    });
     const skipped = Object.fromEntries(features.skippedFeatures.map((s) => [s.feature, s.reason]));
     expect(skipped.mou_trend).toBe('needs 6 months of history; the input has 1');
     expect(skipped.sms).toBe('input has no sms_count');

@@ -35,14 +35,25 @@ describe('faults survived, nothing lost or duplicated', () => {
   const mounts: string[] = [];
 
   const startServer = () => ensureDevServer({ address, stateDir: join(dir, 'temporal'), headless: true });
-  const config = (taskQueue: string): SegflowConfig => ({ home: dir, store, temporal: { address, namespace: 'default', taskQueue } });
+  const config = (taskQueue: string): SegflowConfig => ({
+    home: dir,
+    store,
+    temporal: { address, namespace: 'default', taskQueue },
+  });
 
   /** `segflow worker` as its own process group, so SIGKILL reaches every process in it. */
   function workerProcess(taskQueue: string): ChildProcess {
     return spawn(join(REPO_ROOT, 'bin', 'segflow'), ['worker'], {
       detached: true,
       stdio: 'ignore',
-      env: { ...process.env, TEMPORAL_ADDRESS: address, SEGFLOW_TASK_QUEUE: taskQueue, SEGFLOW_STORE: store.storeDir, SEGFLOW_WORK: store.workDir, SEGFLOW_LOG_LEVEL: 'error' },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: address,
+        SEGFLOW_TASK_QUEUE: taskQueue,
+        SEGFLOW_STORE: store.storeDir,
+        SEGFLOW_WORK: store.workDir,
+        SEGFLOW_LOG_LEVEL: 'error',
+      },
     });
   }
   const killGroup = (child: ChildProcess, signal: NodeJS.Signals) => {
@@ -53,10 +64,19 @@ describe('faults survived, nothing lost or duplicated', () => {
     }
   };
 
-  async function inProcessWorker<T>(taskQueue: string, stages: typeof STAGE_FUNCTIONS, work: () => Promise<T>): Promise<T> {
+  async function inProcessWorker<T>(
+    taskQueue: string,
+    stages: typeof STAGE_FUNCTIONS,
+    work: () => Promise<T>,
+  ): Promise<T> {
     const connection = await NativeConnection.connect({ address });
     try {
-      const worker = await Worker.create({ connection, taskQueue, workflowBundle: await workflowBundle(), activities: createActivities(store, stages) });
+      const worker = await Worker.create({
+        connection,
+        taskQueue,
+        workflowBundle: await workflowBundle(),
+        activities: createActivities(store, stages),
+      });
       return await worker.runUntil(work);
     } finally {
       await connection.close();
@@ -71,13 +91,16 @@ describe('faults survived, nothing lost or duplicated', () => {
     });
     return handle;
   };
-  const auditOf = async (workflowId: string) => (await readAuditLog(store)).filter((e) => e.run.workflowId === workflowId);
+  const auditOf = async (workflowId: string) =>
+    (await readAuditLog(store)).filter((e) => e.run.workflowId === workflowId);
   const waitForAudit = async (workflowId: string, found: (entries: AuditEntry[]) => boolean) => {
     for (let i = 0; i < 2_400 && !found(await auditOf(workflowId)); i++) await sleep(25);
   };
   const activityAttempts = async (workflowId: string) => {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
-    return (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : []));
+    return (history.events ?? []).flatMap((e) =>
+      e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt ?? 1] : [],
+    );
   };
 
   beforeAll(async () => {
@@ -119,7 +142,14 @@ describe('faults survived, nothing lost or duplicated', () => {
     expect(await listVersions(store, '2026-06')).toEqual([1]);
     expect(Math.max(...(await activityAttempts(handle.workflowId)))).toBeGreaterThanOrEqual(2);
     const events = (await auditOf(handle.workflowId)).map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`);
-    for (const once of ['run.requested', 'run.started', 'stage.finished:load', 'stage.finished:features', 'stage.finished:publish', 'run.published']) {
+    for (const once of [
+      'run.requested',
+      'run.started',
+      'stage.finished:load',
+      'stage.finished:features',
+      'stage.finished:publish',
+      'run.published',
+    ]) {
       expect(events.filter((event) => event === once)).toHaveLength(1);
     }
   });
@@ -167,10 +197,13 @@ describe('faults survived, nothing lost or duplicated', () => {
     const latestBefore = await readFile(join(monthDir(store, '2026-06'), 'latest.json'), 'utf8');
     const badInput = join(dir, 'bad-input');
     await mkdir(badInput);
-    await writeParquet(sample, join(badInput, 'june.parquet'), "SELECT * REPLACE (-1.0 AS spend) FROM {june}");
+    await writeParquet(sample, join(badInput, 'june.parquet'), 'SELECT * REPLACE (-1.0 AS spend) FROM {june}');
     const error = await inProcessWorker('faults-invalid', STAGE_FUNCTIONS, async () => {
       const handle = await start('faults-invalid', { input: badInput });
-      return handle.result().then(() => undefined, (failure: unknown) => ({ failure, attempts: activityAttempts(handle.workflowId) }));
+      return handle.result().then(
+        () => undefined,
+        (failure: unknown) => ({ failure, attempts: activityAttempts(handle.workflowId) }),
+      );
     });
     expect(error?.failure).toBeInstanceOf(WorkflowFailedError);
     expect(describeRunFailure(error?.failure)).toMatch(/^DataQualityError: .* break the usage contract/);
@@ -192,7 +225,10 @@ describe('faults survived, nothing lost or duplicated', () => {
       mounts.push(target);
       const failure = await inProcessWorker(`faults-${name}`, STAGE_FUNCTIONS, async () => {
         const handle = await start(`faults-${name}`, { month });
-        return handle.result().then(() => undefined, (error: unknown) => error);
+        return handle.result().then(
+          () => undefined,
+          (error: unknown) => error,
+        );
       });
       const message = describeRunFailure(failure);
       expect(message).toMatch(/^SnapshotStoreError: cannot write the snapshot for/);

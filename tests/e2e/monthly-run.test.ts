@@ -63,7 +63,15 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
 
     const manifest = await readManifest(store, '2026-06', 1);
     expect(manifest.run.workflowId).toBe(workflowId);
-    expect(manifest.outputs.map((o) => o.file).sort()).toEqual(['churn_model.json', 'dispatch.parquet', 'grids.parquet', 'quarantine.parquet', 'report.html', 'segments.parquet', 'subscribers.parquet']);
+    expect(manifest.outputs.map((o) => o.file).sort()).toEqual([
+      'churn_model.json',
+      'dispatch.parquet',
+      'grids.parquet',
+      'quarantine.parquet',
+      'report.html',
+      'segments.parquet',
+      'subscribers.parquet',
+    ]);
     expect(existsSync(join(store.workDir, 'runs'))).toBe(true);
     expect(await readdir(join(store.workDir, 'runs'))).toEqual([]); // the scratch database is removed after publishing
 
@@ -95,18 +103,25 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
         workflowId: 'e2e-bad-2026-05',
         args: [{ params: { month: '2026-05', input: join(dir, 'does-not-exist') }, requestedBy: 'e2e-test' }],
       });
-      return handle.result().then(() => undefined, (failure: unknown) => failure);
+      return handle.result().then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
     });
     expect(error).toBeInstanceOf(WorkflowFailedError);
     expect(describeRunFailure(error)).toMatch(/^InputFileError: input not found/);
 
     const history = await env.client.workflow.getHandle('e2e-bad-2026-05').fetchHistory();
-    const loadAttempts = history.events?.filter((event) => event.activityTaskStartedEventAttributes).map((event) => event.activityTaskStartedEventAttributes?.attempt);
+    const loadAttempts = history.events
+      ?.filter((event) => event.activityTaskStartedEventAttributes)
+      .map((event) => event.activityTaskStartedEventAttributes?.attempt);
     expect(loadAttempts).toContain(1);
     expect(loadAttempts?.every((attempt) => attempt === 1)).toBe(true);
     expect(existsSync(join(store.storeDir, 'snapshots', '2026-05'))).toBe(false);
 
-    const failed = (await readAuditLog(store)).find((entry) => entry.run.workflowId === 'e2e-bad-2026-05' && entry.event === 'run.failed');
+    const failed = (await readAuditLog(store)).find(
+      (entry) => entry.run.workflowId === 'e2e-bad-2026-05' && entry.event === 'run.failed',
+    );
     expect(failed?.details).toMatchObject({ stage: 'load', error: { type: 'InputFileError' } });
   });
 });

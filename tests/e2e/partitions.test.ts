@@ -26,13 +26,26 @@ describe('a partitioned run on two workers', () => {
   beforeAll(async () => {
     const dir = await tempDir();
     env = await startTemporal();
-    sample = await generateSample({ outDir: join(dir, 'sample'), subscribers: 3_000, months: 8, lastMonth: '2026-06', seed: 11 });
+    sample = await generateSample({
+      outDir: join(dir, 'sample'),
+      subscribers: 3_000,
+      months: 8,
+      lastMonth: '2026-06',
+      seed: 11,
+    });
     config = { home: dir, store: storeIn(dir), temporal: { address: env.address, namespace: 'default', taskQueue } };
     for (let i = 0; i < 2; i++) {
       workers.push(
         spawn(join(REPO_ROOT, 'bin', 'segflow'), ['worker', '--max-activities', '1'], {
           stdio: 'ignore',
-          env: { ...process.env, TEMPORAL_ADDRESS: env.address, SEGFLOW_TASK_QUEUE: taskQueue, SEGFLOW_STORE: config.store.storeDir, SEGFLOW_WORK: config.store.workDir, SEGFLOW_LOG_LEVEL: 'error' },
+          env: {
+            ...process.env,
+            TEMPORAL_ADDRESS: env.address,
+            SEGFLOW_TASK_QUEUE: taskQueue,
+            SEGFLOW_STORE: config.store.storeDir,
+            SEGFLOW_WORK: config.store.workDir,
+            SEGFLOW_LOG_LEVEL: 'error',
+          },
         }),
       );
     }
@@ -54,8 +67,15 @@ describe('a partitioned run on two workers', () => {
 
   it('spreads the partitions over both workers and publishes what one partition publishes', async () => {
     const split = await runWith(2);
-    const partitionWork = split.attempts.filter((a) => a.activity === 'loadPartition' || a.activity === 'computePartitionFeatures');
-    expect(partitionWork.map((a) => a.activity).sort()).toEqual(['computePartitionFeatures', 'computePartitionFeatures', 'loadPartition', 'loadPartition']);
+    const partitionWork = split.attempts.filter(
+      (a) => a.activity === 'loadPartition' || a.activity === 'computePartitionFeatures',
+    );
+    expect(partitionWork.map((a) => a.activity).sort()).toEqual([
+      'computePartitionFeatures',
+      'computePartitionFeatures',
+      'loadPartition',
+      'loadPartition',
+    ]);
     const loadedBy = partitionWork.filter((a) => a.activity === 'loadPartition').map((a) => a.worker);
     expect(new Set(loadedBy).size).toBe(2); // one partition on each worker process
     expect(split.attempts.map((a) => a.activity)).toContain('combineFeatures');
@@ -64,7 +84,11 @@ describe('a partitioned run on two workers', () => {
     expect(whole.attempts.map((a) => a.activity)).toContain('computeFeatures');
     expect([split.result.version, whole.result.version]).toEqual([1, 2]);
     const dataFiles = async (version: number) =>
-      Object.fromEntries((await readManifest(config.store, '2026-06', version)).outputs.filter((o) => o.file.endsWith('.parquet')).map((o) => [o.file, o.sha256]));
+      Object.fromEntries(
+        (await readManifest(config.store, '2026-06', version)).outputs
+          .filter((o) => o.file.endsWith('.parquet'))
+          .map((o) => [o.file, o.sha256]),
+      );
     const [a, b] = [await dataFiles(1), await dataFiles(2)];
     expect(Object.keys(a).length).toBeGreaterThanOrEqual(4);
     expect(a).toEqual(b);

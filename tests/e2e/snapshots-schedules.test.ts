@@ -16,7 +16,12 @@ import { auditLogPath } from '../../domain/store-layout';
 import { startMonthlyRun } from '../../pipelines/client';
 import { previousMonth } from '../../pipelines/commands/shared';
 import { verifyAudit } from '../../pipelines/audit-verify';
-import { backfillMonths, createMonthlySchedule, SCHEDULE_DEFAULTS, waitForScheduledMonths } from '../../pipelines/schedules';
+import {
+  backfillMonths,
+  createMonthlySchedule,
+  SCHEDULE_DEFAULTS,
+  waitForScheduledMonths,
+} from '../../pipelines/schedules';
 import { diffSnapshots, reproduceSnapshot } from '../../pipelines/snapshot-store';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
 import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
@@ -39,17 +44,29 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
   const month = previousMonth();
 
   /** A worker on its own task queue whose activities are the real ones, some wrapped to inject faults. */
-  async function startWorker(taskQueue: string, wrap: (real: SegflowActivities) => Partial<SegflowActivities> = () => ({})): Promise<{ worker: Worker; running: Promise<void> }> {
+  async function startWorker(
+    taskQueue: string,
+    wrap: (real: SegflowActivities) => Partial<SegflowActivities> = () => ({}),
+  ): Promise<{ worker: Worker; running: Promise<void> }> {
     const real = createActivities(config.store);
-    const w = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: { ...real, ...wrap(real) } });
+    const w = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: { ...real, ...wrap(real) },
+    });
     return { worker: w, running: w.run() };
   }
 
   const runMonth = async (params: Record<string, unknown>, taskQueue = config.temporal.taskQueue) => {
-    const { handle } = await startMonthlyRun(env.client, { ...config, temporal: { ...config.temporal, taskQueue } }, {
-      params: { month, input: join(sample.outDir, 'usage'), ...params },
-      requestedBy: 'analyst',
-    });
+    const { handle } = await startMonthlyRun(
+      env.client,
+      { ...config, temporal: { ...config.temporal, taskQueue } },
+      {
+        params: { month, input: join(sample.outDir, 'usage'), ...params },
+        requestedBy: 'analyst',
+      },
+    );
     return { handle, result: handle.result() as Promise<MonthlySegmentationResult> };
   };
 
@@ -57,8 +74,18 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     const dir = await tempDir();
     env = await startTemporal();
     // schedules process the month before "now", so this sample ends last month
-    sample = await generateSample({ outDir: join(dir, 'sample'), subscribers: 2_500, months: 10, lastMonth: month, seed: 5 });
-    config = { home: dir, store: storeIn(dir), temporal: { address: env.address, namespace: 'default', taskQueue: 'e2e-main' } };
+    sample = await generateSample({
+      outDir: join(dir, 'sample'),
+      subscribers: 2_500,
+      months: 10,
+      lastMonth: month,
+      seed: 5,
+    });
+    config = {
+      home: dir,
+      store: storeIn(dir),
+      temporal: { address: env.address, namespace: 'default', taskQueue: 'e2e-main' },
+    };
     ({ worker, running: workerRun } = await startWorker('e2e-main'));
   });
   afterAll(async () => {
@@ -69,7 +96,13 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
 
   it('a schedule triggers a run that publishes, and a backfill over two months publishes two snapshots', async () => {
     const scheduleId = 'e2e-monthly';
-    await createMonthlySchedule(env.client, config, { ...SCHEDULE_DEFAULTS, scheduleId, input: join(sample.outDir, 'usage'), params: {}, minute: 0 });
+    await createMonthlySchedule(env.client, config, {
+      ...SCHEDULE_DEFAULTS,
+      scheduleId,
+      input: join(sample.outDir, 'usage'),
+      params: {},
+      minute: 0,
+    });
     const since = new Date(Date.now() - 1_000);
     await env.client.schedule.getHandle(scheduleId).trigger();
     const triggered = await waitForScheduledMonths(config, scheduleId, [month], since, 120_000);
@@ -106,7 +139,16 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     const report = await reproduceSnapshot(config.store, { month, version: 2 });
     expect(report.changedInputs).toEqual([]);
     // v2's segment ids came from the backfilled month before it, so it also has migration.parquet
-    expect(report.files.map((f) => f.file).sort()).toEqual(['churn_model.json', 'dispatch.parquet', 'grids.parquet', 'migration.parquet', 'quarantine.parquet', 'report.html', 'segments.parquet', 'subscribers.parquet']);
+    expect(report.files.map((f) => f.file).sort()).toEqual([
+      'churn_model.json',
+      'dispatch.parquet',
+      'grids.parquet',
+      'migration.parquet',
+      'quarantine.parquet',
+      'report.html',
+      'segments.parquet',
+      'subscribers.parquet',
+    ]);
     expect(report.identical).toBe(true);
   });
 
@@ -131,7 +173,9 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     expect(failedOnce).toBe(true);
     expect(outcome.alreadyPublished).toBe(true);
     expect(await listVersions(config.store, month)).toEqual([...before, outcome.version]);
-    const published = (await readAuditLog(config.store)).filter((e) => e.run.workflowId === handle.workflowId && e.event === 'run.published');
+    const published = (await readAuditLog(config.store)).filter(
+      (e) => e.run.workflowId === handle.workflowId && e.event === 'run.published',
+    );
     expect(published).toHaveLength(1);
   });
 
@@ -161,19 +205,26 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     const { handle, result } = await runMonth({}, 'e2e-cancel');
     await started;
     await handle.cancel();
-    const failure = await result.then(() => undefined, (error: unknown) => error);
+    const failure = await result.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     slow.worker.shutdown();
     await slow.running;
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     expect(await listVersions(config.store, month)).toEqual(before);
-    const events = (await readAuditLog(config.store)).filter((e) => e.run.workflowId === handle.workflowId).map((e) => e.event);
+    const events = (await readAuditLog(config.store))
+      .filter((e) => e.run.workflowId === handle.workflowId)
+      .map((e) => e.event);
     expect(events.at(-1)).toBe('run.cancelled');
     expect(events).not.toContain('run.published');
   });
 
   it('audit verify passes on a clean store and pinpoints a modified snapshot file and log entry', async () => {
     const segflow = (...args: string[]) =>
-      run(join(REPO_ROOT, 'bin', 'segflow'), args, { env: { ...process.env, SEGFLOW_STORE: config.store.storeDir } }).then(
+      run(join(REPO_ROOT, 'bin', 'segflow'), args, {
+        env: { ...process.env, SEGFLOW_STORE: config.store.storeDir },
+      }).then(
         ({ stdout }) => ({ code: 0, stdout }),
         (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
       );

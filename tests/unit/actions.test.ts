@@ -3,16 +3,30 @@ import { segmentAction } from '../../domain/actions';
 
 describe('CPCT actions per segment', () => {
   it('offers data to data-heavy, bundles to bundled, recharge bonuses to low value', () => {
-    expect(segmentAction({ valueZ: 0, dataZ: 1.2, voiceZ: -0.5, stickyZ: 0, mouTrend: 1 }).recommendedProduct).toMatch(/data/);
-    expect(segmentAction({ valueZ: 0.8, dataZ: 0.2, voiceZ: 0.1, stickyZ: 1.4, mouTrend: 1 }).recommendedProduct).toMatch(/family plan/);
-    expect(segmentAction({ valueZ: -1, dataZ: -0.3, voiceZ: -0.2, stickyZ: 0, mouTrend: 1 }).recommendedProduct).toMatch(/recharge bonus/);
+    expect(segmentAction({ valueZ: 0, dataZ: 1.2, voiceZ: -0.5, stickyZ: 0, mouTrend: 1 }).recommendedProduct).toMatch(
+      /data/,
+    );
+    expect(
+      segmentAction({ valueZ: 0.8, dataZ: 0.2, voiceZ: 0.1, stickyZ: 1.4, mouTrend: 1 }).recommendedProduct,
+    ).toMatch(/family plan/);
+    expect(
+      segmentAction({ valueZ: -1, dataZ: -0.3, voiceZ: -0.2, stickyZ: 0, mouTrend: 1 }).recommendedProduct,
+    ).toMatch(/recharge bonus/);
   });
   it('sends account managers to high value and SMS to low value', () => {
-    expect(segmentAction({ valueZ: 1, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 1 }).channel).toBe('account manager call');
-    expect(segmentAction({ valueZ: -1, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 1 }).channel).toBe('SMS and app push');
+    expect(segmentAction({ valueZ: 1, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 1 }).channel).toBe(
+      'account manager call',
+    );
+    expect(segmentAction({ valueZ: -1, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 1 }).channel).toBe(
+      'SMS and app push',
+    );
   });
   it('contacts a declining segment now, others before the bill, never in do-not-disturb hours', () => {
-    expect(segmentAction({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 0.7 }).contactMoment).toMatch(/^now: usage is falling.*not 21:00-09:00$/);
-    expect(segmentAction({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 1 }).contactMoment).toMatch(/before the monthly bill.*not 21:00-09:00$/);
+    expect(segmentAction({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 0.7 }).contactMoment).toMatch(
+      /^now: usage is falling.*not 21:00-09:00$/,
+    );
+    expect(segmentAction({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 1 }).contactMoment).toMatch(
+      /before the monthly bill.*not 21:00-09:00$/,
+    );
   });
 });

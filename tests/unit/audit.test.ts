@@ -30,7 +30,12 @@ describe('audit log', () => {
     const store = storeIn(await tempDir());
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        recordAudit(store, { event: 'run.started', run: { workflowId: `wf-${i}`, runId: 'r' }, month: '2026-06', actor: 'ci' }),
+        recordAudit(store, {
+          event: 'run.started',
+          run: { workflowId: `wf-${i}`, runId: 'r' },
+          month: '2026-06',
+          actor: 'ci',
+        }),
       ),
     );
     const entries = await readAuditLog(store);

@@ -20,6 +20,9 @@ describe('segflow command line usage errors', () => {
   });
 
   it('exits 0 for help', async () => {
-    expect(await segflow('run', '--help')).toMatchObject({ code: 0, output: expect.stringContaining('--partitions <n>') });
+    expect(await segflow('run', '--help')).toMatchObject({
+      code: 0,
+      output: expect.stringContaining('--partitions <n>'),
+    });
   });
 });

@@ -7,8 +7,20 @@ describe('reading DuckDB columns into typed arrays', () => {
   it('copies every chunk in order, casts to double and turns NULL into NaN', async () => {
     const rows = 5_000; // several DuckDB chunks of 2,048 rows
     const data = await withConnection(':memory:', async (conn) => {
-      await conn.run(`CREATE TABLE t AS SELECT range AS i, range * 0.5 AS half, CASE WHEN range % 1000 = 7 THEN NULL ELSE range % 3 END AS mod3 FROM range(${rows})`);
-      return readColumns(conn, [['i', 'i'], ['half', 'half'], ['mod3', 'mod3'], ['square', 'i * i']], 'FROM t ORDER BY i', rows);
+      await conn.run(
+        `CREATE TABLE t AS SELECT range AS i, range * 0.5 AS half, CASE WHEN range % 1000 = 7 THEN NULL ELSE range % 3 END AS mod3 FROM range(${rows})`,
+      );
+      return readColumns(
+        conn,
+        [
+          ['i', 'i'],
+          ['half', 'half'],
+          ['mod3', 'mod3'],
+          ['square', 'i * i'],
+        ],
+        'FROM t ORDER BY i',
+        rows,
+      );
     });
     expect(data.names).toEqual(['i', 'half', 'mod3', 'square']);
     for (const index of [0, 1, 2047, 2048, 4095, 4999]) {
@@ -37,7 +49,16 @@ describe('appending typed-array columns to a DuckDB table', () => {
     const back = await withConnection(':memory:', async (conn) => {
       await conn.run('CREATE TABLE t (i INTEGER, half DOUBLE, small UTINYINT)');
       await appendColumns(conn, 't', [INTEGER, DOUBLE, UTINYINT], [ids, halves, small], 'test');
-      return readColumns(conn, [['i', 'i'], ['half', 'half'], ['small', 'small']], 'FROM t ORDER BY i', rows);
+      return readColumns(
+        conn,
+        [
+          ['i', 'i'],
+          ['half', 'half'],
+          ['small', 'small'],
+        ],
+        'FROM t ORDER BY i',
+        rows,
+      );
     });
     expect(Array.from(back.columns[0])).toEqual(Array.from(ids));
     expect(Array.from(back.columns[1])).toEqual(Array.from(halves));

@@ -35,13 +35,18 @@ describe('configuration from the environment', () => {
       serverNameOverride: 'temporal',
     });
     expect(mtls.temporal.namespace).toBe('telecom');
-    expect(connectionOptions(loadConfig({ TEMPORAL_API_KEY: 'secret' }))).toMatchObject({ apiKey: 'secret', tls: true });
+    expect(connectionOptions(loadConfig({ TEMPORAL_API_KEY: 'secret' }))).toMatchObject({
+      apiKey: 'secret',
+      tls: true,
+    });
   });
 
   it('caps DuckDB memory per database, 6GB unless SEGFLOW_DUCKDB_MEMORY_LIMIT says otherwise', () => {
     expect(duckdbMemoryLimit({})).toBe('6GB');
     expect(duckdbMemoryLimit({ SEGFLOW_DUCKDB_MEMORY_LIMIT: '800MB' })).toBe('800MB');
-    expect(() => duckdbMemoryLimit({ SEGFLOW_DUCKDB_MEMORY_LIMIT: "6GB'; DROP TABLE usage; --" })).toThrow(/must look like 6GB/);
+    expect(() => duckdbMemoryLimit({ SEGFLOW_DUCKDB_MEMORY_LIMIT: "6GB'; DROP TABLE usage; --" })).toThrow(
+      /must look like 6GB/,
+    );
   });
 
   it('leaves DuckDB one thread per core unless SEGFLOW_DUCKDB_THREADS says otherwise', () => {

@@ -45,9 +45,12 @@ describe('feature SQL on a tiny table', () => {
     await withConnection(dbPath, (conn) => conn.run(USAGE_SQL));
     const parsed = parseRunParams({ month: '2026-07', input: '.', keyCustomerRevenueShare: 0.5 });
     summary = await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
-    rows = await withConnection(dbPath, (conn) => queryRows<Row>(conn, 'SELECT * EXCLUDE (as_of) FROM features ORDER BY purpose, subscriber_id'));
+    rows = await withConnection(dbPath, (conn) =>
+      queryRows<Row>(conn, 'SELECT * EXCLUDE (as_of) FROM features ORDER BY purpose, subscriber_id'),
+    );
   });
-  const find = (purpose: string, id: string) => rows.find((r) => r.purpose === purpose && r.subscriber_id === id) as Row;
+  const find = (purpose: string, id: string) =>
+    rows.find((r) => r.purpose === purpose && r.subscriber_id === id) as Row;
 
   it('scores the run month and trains on the month before, labelled by who left', () => {
     expect(summary).toMatchObject({ scoringRows: 2, trainingRows: 3 });
@@ -112,7 +115,10 @@ describe('feature SQL on a tiny table', () => {
     const parsed = parseRunParams({ month: '2026-07', input: '.', highValueThreshold: 50 });
     await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
     const flags = await withConnection(dbPath, (conn) =>
-      queryRows<{ subscriber_id: string; high_value: boolean }>(conn, "SELECT subscriber_id, high_value FROM features WHERE purpose = 'score' ORDER BY 1"),
+      queryRows<{ subscriber_id: string; high_value: boolean }>(
+        conn,
+        "SELECT subscriber_id, high_value FROM features WHERE purpose = 'score' ORDER BY 1",
+      ),
     );
     expect(flags).toEqual([
       { subscriber_id: 'A', high_value: true },

@@ -29,7 +29,8 @@ describe('binFeatures', () => {
       const edges = binned.edges[f];
       expect(edges.length).toBeLessThanOrEqual(31);
       for (let i = 0; i < 5_000; i += 7) {
-        for (let t = 1; t <= edges.length; t++) expect(binned.bins[i * binned.features + f] < t).toBe(columns[f][i] < edges[t - 1]);
+        for (let t = 1; t <= edges.length; t++)
+          expect(binned.bins[i * binned.features + f] < t).toBe(columns[f][i] < edges[t - 1]);
       }
     }
   });
@@ -74,7 +75,9 @@ describe('trainHistogramTree', () => {
     const rows = Array.from({ length: 4_000 }, (_, i) => train.columns.map((column) => column[i]));
     const cart = new DecisionTreeClassifier({ maxDepth: 4, minNumSamples: 20, gainThreshold: 0 });
     cart.train(rows, Array.from(train.labels));
-    const cartScores = Float64Array.from({ length: 2_000 }, (_, i) => cart.root.classify(holdout.columns.map((column) => column[i])).get(0, 1));
+    const cartScores = Float64Array.from({ length: 2_000 }, (_, i) =>
+      cart.root.classify(holdout.columns.map((column) => column[i])).get(0, 1),
+    );
     const cartAuc = classifierMetrics(cartScores, holdout.labels).rocAuc;
     const ourAuc = classifierMetrics(predictProbabilities(model, holdout.columns), holdout.labels).rocAuc;
     expect(ourAuc).toBeGreaterThan(0.75);

@@ -5,7 +5,11 @@ import { segmentName, uniqueNames } from '../../domain/segment-names';
 
 /** Three well separated blobs in 2-D; returns columns and the true blob of each row. */
 function blobs(perBlob: number): { columns: Float64Array[]; truth: Uint8Array } {
-  const centres = [[0, 0], [10, 0], [0, 10]];
+  const centres = [
+    [0, 0],
+    [10, 0],
+    [0, 10],
+  ];
   const random = seededRandom(3);
   const n = perBlob * centres.length;
   const columns = [new Float64Array(n), new Float64Array(n)];
@@ -41,15 +45,21 @@ describe('k-means on a sample, then assignment of every row', () => {
   });
 
   it('refuses more segments than subscribers', () => {
-    expect(() => fitKMeans([Float64Array.of(1, 2)], { k: 3, seed: 1, sampleSize: 10 })).toThrow(/cannot make 3 segments from 2/);
+    expect(() => fitKMeans([Float64Array.of(1, 2)], { k: 3, seed: 1, sampleSize: 10 })).toThrow(
+      /cannot make 3 segments from 2/,
+    );
   });
 });
 
 describe('segment names', () => {
   it('reads value, usage preference, bundling and trend from the profile', () => {
-    expect(segmentName({ valueZ: 1.2, dataZ: 1.5, voiceZ: -0.3, stickyZ: 0, mouTrend: 0.7 })).toBe('high value · data heavy · declining');
+    expect(segmentName({ valueZ: 1.2, dataZ: 1.5, voiceZ: -0.3, stickyZ: 0, mouTrend: 0.7 })).toBe(
+      'high value · data heavy · declining',
+    );
     expect(segmentName({ valueZ: -1, dataZ: -1, voiceZ: -1, stickyZ: 0, mouTrend: 1 })).toBe('low value · light user');
-    expect(segmentName({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 1.5, mouTrend: 1.3 })).toBe('mid value · balanced · bundled · growing');
+    expect(segmentName({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 1.5, mouTrend: 1.3 })).toBe(
+      'mid value · balanced · bundled · growing',
+    );
   });
   it('numbers repeated names', () => {
     expect(uniqueNames(['a', 'b', 'a', 'a'])).toEqual(['a', 'b', 'a (2)', 'a (3)']);

@@ -7,14 +7,19 @@ const COLUMNS = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 
 /** Runs the contract check over raw rows (all text, as a loose CSV would arrive) and returns each row's reason. */
 async function reasonsFor(rows: (string | null)[][]): Promise<(string | null)[]> {
   return withConnection(':memory:', async (conn) => {
-    await conn.run(`CREATE TABLE raw_input (file_index INTEGER, file_row BIGINT, ${COLUMNS.map((c) => `"${c}" VARCHAR`).join(', ')})`);
+    await conn.run(
+      `CREATE TABLE raw_input (file_index INTEGER, file_row BIGINT, ${COLUMNS.map((c) => `"${c}" VARCHAR`).join(', ')})`,
+    );
     for (const [i, row] of rows.entries()) {
       await conn.run(`INSERT INTO raw_input VALUES (0, ${i}, ${COLUMNS.map(() => '?').join(', ')})`, row);
     }
     await setVariable(conn, 'window_start', '2026-01-01');
     await setVariable(conn, 'window_end', '2026-06-01');
     for (const statement of buildCheckSql(new Map(COLUMNS.map((c) => [c, 'VARCHAR'])))) await conn.run(statement);
-    const checked = await queryRows<{ reason: string | null }>(conn, 'SELECT reason FROM checked_usage ORDER BY file_row');
+    const checked = await queryRows<{ reason: string | null }>(
+      conn,
+      'SELECT reason FROM checked_usage ORDER BY file_row',
+    );
     return checked.map((row) => row.reason);
   });
 }
@@ -62,7 +67,14 @@ describe('usage contract check (SQL on a tiny table)', () => {
 
 describe('usage contract check on columns that already have the contract type', () => {
   it('takes them as they are (no cast to fail) and still applies the range rules', async () => {
-    const types = new Map([['subscriber_id', 'VARCHAR'], ['month', 'DATE'], ['voice_minutes', 'DOUBLE'], ['data_mb', 'BIGINT'], ['spend', 'DOUBLE'], ['tenure_months', 'INTEGER']]);
+    const types = new Map([
+      ['subscriber_id', 'VARCHAR'],
+      ['month', 'DATE'],
+      ['voice_minutes', 'DOUBLE'],
+      ['data_mb', 'BIGINT'],
+      ['spend', 'DOUBLE'],
+      ['tenure_months', 'INTEGER'],
+    ]);
     const [check] = buildCheckSql(types);
     expect(check).not.toMatch(/TRY_CAST\("(subscriber_id|month|voice_minutes|spend|tenure_months)"/);
     expect(check).toMatch(/TRY_CAST\("data_mb" AS DOUBLE\)/);
@@ -75,7 +87,10 @@ describe('usage contract check on columns that already have the contract type', 
       await setVariable(conn, 'window_start', '2026-01-01');
       await setVariable(conn, 'window_end', '2026-06-01');
       for (const statement of buildCheckSql(types)) await conn.run(statement);
-      return queryRows<{ reason: string | null; month: string }>(conn, `SELECT reason, strftime("month", '%Y-%m-%d') AS "month" FROM checked_usage ORDER BY file_row`);
+      return queryRows<{ reason: string | null; month: string }>(
+        conn,
+        `SELECT reason, strftime("month", '%Y-%m-%d') AS "month" FROM checked_usage ORDER BY file_row`,
+      );
     });
     expect(reasons).toEqual([
       { reason: null, month: '2026-03-01' },

@@ -8,12 +8,33 @@ describe('segment ids kept stable across months', () => {
     { segmentId: 3, values: [0, 0] },
   ];
 
-  it('gives each centroid the id of last month\'s nearest one, whatever order k-means found them in', () => {
-    expect(matchToPrevious([[0.2, 0.1], [9.5, 0.3], [0.1, 10.4]], previous, [1, 1])).toEqual([3, 1, 2]);
+  it("gives each centroid the id of last month's nearest one, whatever order k-means found them in", () => {
+    expect(
+      matchToPrevious(
+        [
+          [0.2, 0.1],
+          [9.5, 0.3],
+          [0.1, 10.4],
+        ],
+        previous,
+        [1, 1],
+      ),
+    ).toEqual([3, 1, 2]);
   });
 
   it('numbers a segment that moved too far, or is extra, after the largest previous id', () => {
-    expect(matchToPrevious([[0, 0], [10, 0], [0, 10], [30, 30]], previous, [1, 1])).toEqual([3, 1, 2, 4]);
+    expect(
+      matchToPrevious(
+        [
+          [0, 0],
+          [10, 0],
+          [0, 10],
+          [30, 30],
+        ],
+        previous,
+        [1, 1],
+      ),
+    ).toEqual([3, 1, 2, 4]);
     expect(matchToPrevious([[50, 50]], previous, [1, 1])).toEqual([4]);
   });
 

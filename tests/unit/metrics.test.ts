@@ -7,8 +7,17 @@ const u8 = (values: number[]) => Uint8Array.from(values);
 describe('ROC curve', () => {
   it('runs from (0,0) to (1,1), one point per distinct score, thinned to maxPoints', () => {
     const curve = rocCurve(Float64Array.from([0.9, 0.8, 0.8, 0.1]), Uint8Array.from([1, 1, 0, 0]));
-    expect(curve).toEqual([{ fpr: 0, tpr: 0 }, { fpr: 0, tpr: 0.5 }, { fpr: 0.5, tpr: 1 }, { fpr: 1, tpr: 1 }]);
-    const many = rocCurve(Float64Array.from({ length: 1000 }, (_, i) => i), Uint8Array.from({ length: 1000 }, (_, i) => i % 2), 11);
+    expect(curve).toEqual([
+      { fpr: 0, tpr: 0 },
+      { fpr: 0, tpr: 0.5 },
+      { fpr: 0.5, tpr: 1 },
+      { fpr: 1, tpr: 1 },
+    ]);
+    const many = rocCurve(
+      Float64Array.from({ length: 1000 }, (_, i) => i),
+      Uint8Array.from({ length: 1000 }, (_, i) => i % 2),
+      11,
+    );
     expect(many).toHaveLength(11);
     expect(many[0]).toEqual({ fpr: 0, tpr: 0 });
     expect(many[10]).toEqual({ fpr: 1, tpr: 1 });
@@ -17,14 +26,30 @@ describe('ROC curve', () => {
 
 describe('adjusted Rand index', () => {
   it('is 1 for the same partition under other names and about 0 for an unrelated one', () => {
-    expect(adjustedRandIndex([{ a: 1, b: 'x', n: 50 }, { a: 2, b: 'y', n: 30 }])).toBe(1);
+    expect(
+      adjustedRandIndex([
+        { a: 1, b: 'x', n: 50 },
+        { a: 2, b: 'y', n: 30 },
+      ]),
+    ).toBe(1);
     // every row of a in both b groups equally: no agreement beyond chance
-    const cells = [{ a: 1, b: 'x', n: 25 }, { a: 1, b: 'y', n: 25 }, { a: 2, b: 'x', n: 25 }, { a: 2, b: 'y', n: 25 }];
+    const cells = [
+      { a: 1, b: 'x', n: 25 },
+      { a: 1, b: 'y', n: 25 },
+      { a: 2, b: 'x', n: 25 },
+      { a: 2, b: 'y', n: 25 },
+    ];
     expect(Math.abs(adjustedRandIndex(cells))).toBeLessThan(0.02);
   });
   it('matches a hand-computed value', () => {
     // scikit-learn: adjusted_rand_score([0,0,1,1], [0,0,1,2]) = 0.5714285714285715
-    expect(adjustedRandIndex([{ a: 0, b: 0, n: 2 }, { a: 1, b: 1, n: 1 }, { a: 1, b: 2, n: 1 }])).toBeCloseTo(0.5714285714285715, 12);
+    expect(
+      adjustedRandIndex([
+        { a: 0, b: 0, n: 2 },
+        { a: 1, b: 1, n: 1 },
+        { a: 1, b: 2, n: 1 },
+      ]),
+    ).toBeCloseTo(0.5714285714285715, 12);
   });
 });
 

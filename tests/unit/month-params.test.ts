@@ -10,18 +10,32 @@ describe('months', () => {
   });
   it('accepts only YYYY-MM with a real month', () => {
     expect(isMonth('2026-10')).toBe(true);
-    for (const bad of ['2026-13', '2026-00', '2026-1', '26-10', '2026-10-01', '../2026-10']) expect(isMonth(bad)).toBe(false);
+    for (const bad of ['2026-13', '2026-00', '2026-1', '26-10', '2026-10-01', '../2026-10'])
+      expect(isMonth(bad)).toBe(false);
   });
 });
 
 describe('run parameters', () => {
   it('fills defaults', () => {
     const parsed = parseRunParams({ month: '2026-10', input: '/data' });
-    expect(parsed.ok && parsed.params).toMatchObject({ kMin: 3, kMax: 8, treeDepth: 6, highValueThreshold: 3000, historyMonths: 6 });
+    expect(parsed.ok && parsed.params).toMatchObject({
+      kMin: 3,
+      kMax: 8,
+      treeDepth: 6,
+      highValueThreshold: 3000,
+      historyMonths: 6,
+    });
     expect(parsed.ok && parsed.params.k).toBeUndefined(); // chosen by silhouette
   });
   it('lists every problem, by field', () => {
-    const parsed = parseRunParams({ month: '2026-13', input: '/data', k: 1, treeDepth: 0, holdoutShare: 2, bogus: true });
+    const parsed = parseRunParams({
+      month: '2026-13',
+      input: '/data',
+      k: 1,
+      treeDepth: 0,
+      holdoutShare: 2,
+      bogus: true,
+    });
     expect(parsed.ok).toBe(false);
     const problems = parsed.ok ? [] : parsed.problems.join('\n');
     expect(problems).toMatch(/month: month must be YYYY-MM/);
