@@ -1,42 +1,10 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { auditLogPath, type RunRef, type StoreConfig } from '../domain/store-layout';
-import { withFileLock } from './file-lock';
-import { canonicalJson, sha256 } from './hashing';
+import { auditLogPath, type StoreConfig } from '../store/layout';
+import { entryHash, GENESIS_HASH, readAuditLog, type AuditEntry, type AuditRecordRequest } from '../store/audit-log';
+import { withFileLock } from '../store/file-lock';
 
-export const AUDIT_EVENTS = [
-  'run.requested',
-  'run.started',
-  'stage.finished',
-  'stage.attempt-failed',
-  'run.published',
-  'run.failed',
-  'run.cancelled',
-] as const;
-export type AuditEvent = (typeof AUDIT_EVENTS)[number];
-
-export interface AuditRecordRequest {
-  event: AuditEvent;
-  run: RunRef;
-  month: string;
-  /** Who asked for the run: a CLI flag, the OS user, or "schedule:<id>". */
-  actor: string;
-  /** Makes events of one kind distinct within a run, e.g. the stage name. */
-  subject?: string;
-  details?: Record<string, unknown>;
-}
-
-/** One line of audit/audit.jsonl. `hash` covers every other field, including the previous entry's hash. */
-export interface AuditEntry extends AuditRecordRequest {
-  seq: number;
-  at: string;
-  key: string;
-  prevHash: string;
-  hash: string;
-}
-
-/** The previous hash of the first entry. */
-export const GENESIS_HASH = '0'.repeat(64);
+export type { AuditEntry, AuditEvent, AuditRecordRequest } from '../store/audit-log';
 
 /**
  * Appends an event to the append-only audit log, chained to the previous entry by hash.
@@ -62,19 +30,4 @@ export async function recordAudit(store: StoreConfig, request: AuditRecordReques
     await appendFile(path, JSON.stringify(entry) + '\n');
     return entry;
   });
-}
-
-export async function readAuditLog(store: StoreConfig): Promise<AuditEntry[]> {
-  const text = await readFile(auditLogPath(store), 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return '';
-    throw error;
-  });
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as AuditEntry);
-}
-
-export function entryHash(body: Omit<AuditEntry, 'hash'>): string {
-  return sha256(canonicalJson(body));
 }

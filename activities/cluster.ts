@@ -1,6 +1,7 @@
 import { DOUBLE, INTEGER, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunParams } from '../domain/params';
-import { segmentAction, type SegmentAction } from '../domain/actions';
+import { segmentAction } from '../domain/actions';
+import type { SegmentProfile } from '../store/manifest';
 import { segmentName, uniqueNames } from '../domain/segment-names';
 import { checkpoint } from './context';
 import { queryOne, queryRows, withConnection } from './duckdb';
@@ -8,6 +9,8 @@ import { appendColumns, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
 import { matchToPrevious } from './ml/match-centroids';
 import type { PreviousSegmentation } from './segment-history';
+
+export type { SegmentProfile } from '../store/manifest';
 
 /** What K-means sees: behaviour, not outcomes. Skewed usage goes in on a log scale. */
 export const CLUSTER_FEATURES = {
@@ -30,19 +33,6 @@ const CLUSTER_FEATURE_SOURCES: Record<keyof typeof CLUSTER_FEATURES, string> = {
   log_tenure: 'tenure_months',
   sticky_services: 'sticky_services',
 };
-
-export interface SegmentProfile extends SegmentAction {
-  segmentId: number;
-  name: string;
-  subscribers: number;
-  share: number;
-  arpu: number;
-  mou: number;
-  dou: number;
-  mouTrend: number;
-  stabilityScore: number;
-  revenueShare: number;
-}
 
 export interface ClusterSummary {
   k: number;

@@ -6,7 +6,7 @@
 import { rm } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
-import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
+import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { recordAudit, type AuditRecordRequest } from './audit';
 import { trainAndScoreChurn } from './churn';
 import { clusterSubscribers } from './cluster';

@@ -5,10 +5,10 @@ import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import { IDENTITY_MAPPING, InputMappingSchema, type InputMapping } from '../domain/mapping';
 import { addMonths, firstDay } from '../domain/month';
-import { parseRunParams, type RunParams } from '../domain/params';
-import { runDir, type RunRef, type StoreConfig } from '../domain/store-layout';
+import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params';
+import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { checkpoint } from './context';
-import { hashFile, paramsHash } from './hashing';
+import { hashFile, paramsHash } from '../store/hashing';
 import { queryOne, queryRows, setVariable, withConnection } from './duckdb';
 import { buildCheckSql } from './load-sql';
 
@@ -18,9 +18,6 @@ export interface InputFile {
   bytes: number;
   rows: number;
 }
-
-/** Most partitions one run may be split into (one per worker is the useful number). */
-export const MAX_PARTITIONS = 64;
 
 /** What the load stage decided before reading any rows: small, so it travels between activities. */
 export interface LoadPlan {

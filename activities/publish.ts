@@ -1,96 +1,32 @@
-import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { InvalidParamsError, SnapshotStoreError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { CONTACT_MOMENTS, DISPATCH_MAX_PRIORITY, TAG_RULES } from '../domain/actions';
 import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
-import { monthDir, versionDir, type RunRef, type StoreConfig } from '../domain/store-layout';
-import type { ChurnSummary } from './churn';
-import type { ClusterSummary } from './cluster';
-import { codeVersion, type CodeVersion } from './code-version';
+import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/layout';
+import { codeVersion } from './code-version';
 import { checkpoint } from './context';
 import { queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
-import { hashFile } from './hashing';
-import { buildReport } from './report/report';
-import type { FeatureSummary } from './features';
-import { withFileLock } from './file-lock';
-import type { InputFile, LoadSummary } from './load';
+import { hashFile } from '../store/hashing';
+import { buildReport, type ReportInput } from './report/report';
+import { withFileLock } from '../store/file-lock';
+import type { OutputFile, SnapshotManifest } from '../store/manifest';
+import {
+  describePublished,
+  findPublishedByRun,
+  latestVersion,
+  listVersions,
+  type PublishedSnapshot,
+} from '../store/snapshots';
 
-export interface PublishRequest {
+export interface PublishRequest extends ReportInput {
   /** Who asked for the run (a user, or schedule:<id>), recorded in the manifest. */
   requestedBy: string;
-  load: LoadSummary;
-  features: FeatureSummary;
-  cluster: ClusterSummary;
-  churn: ChurnSummary;
 }
 
-export interface OutputFile {
-  file: string;
-  sha256: string;
-  bytes: number;
-  rows?: number;
-}
-
-/** Everything an auditor needs to know about how a snapshot was produced. */
-export interface SnapshotManifest {
-  snapshot: { month: string; version: number; publishedAt: string };
-  run: RunRef;
-  requestedBy: string;
-  params: RunParams;
-  paramsHash: string;
-  inputs: InputFile[];
-  code: CodeVersion;
-  rowCounts: {
-    inputRows: number;
-    loaded: number;
-    quarantined: number;
-    subscribers: number;
-    trainingRows: number;
-    holdoutRows: number;
-  };
-  quarantineByReason: Record<string, number>;
-  /** Features the input could not support: NULL in subscribers.parquet, left out of the models. */
-  skippedFeatures: { feature: string; reason: string }[];
-  metrics: {
-    churnHoldout: ChurnSummary['holdout'];
-    churnTopRules: ChurnSummary['topRules'];
-    featureImportance: Record<string, number>;
-    riskBandCounts: Record<string, number>;
-    kmeans: {
-      k: number;
-      silhouetteByK: Record<number, number>;
-      sampleSize: number;
-      iterations: number;
-      converged: boolean;
-      inertia: number;
-      featureNames: string[];
-      centroids: { segmentId: number; values: number[] }[];
-    };
-    /** Segment ids were carried over from this snapshot; migration.parquet counts the moves. */
-    previousSnapshot: { month: string; version: number } | null;
-    segments: ClusterSummary['segments'];
-  };
-  outputs: OutputFile[];
-  /** Seconds each compute stage took on the worker (informational; differs between reruns). */
-  timings: {
-    loadSeconds: number;
-    featuresSeconds: number;
-    clusterSeconds: number;
-    kmeansSeconds: number;
-    churnSeconds: number;
-    treeTrainSeconds: number;
-  };
-}
-
-export interface PublishResult {
-  month: string;
-  version: number;
-  path: string;
-  manifestPath: string;
-  /** sha256 of manifest.json, recorded in the audit log so an edited manifest is detected. */
-  manifestSha256: string;
+export interface PublishResult extends PublishedSnapshot {
   /** True when this run had already published (a retried activity): nothing new was written. */
   alreadyPublished: boolean;
 }
@@ -295,52 +231,6 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       treeTrainSeconds: churn.trainSeconds,
     },
   };
-}
-
-export async function listVersions(store: StoreConfig, month: string): Promise<number[]> {
-  const entries = await readdir(monthDir(store, month)).catch(() => [] as string[]);
-  return entries
-    .map((name) => /^v(\d+)$/.exec(name)?.[1])
-    .filter((v): v is string => v !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
-}
-
-export async function readManifest(store: StoreConfig, month: string, version: number): Promise<SnapshotManifest> {
-  return JSON.parse(
-    await readFile(join(versionDir(store, month, version), 'manifest.json'), 'utf8'),
-  ) as SnapshotManifest;
-}
-
-async function findPublishedByRun(
-  store: StoreConfig,
-  month: string,
-  run: RunRef,
-): Promise<Omit<PublishResult, 'alreadyPublished'> | undefined> {
-  for (const version of await listVersions(store, month)) {
-    const manifest = await readManifest(store, month, version).catch(() => undefined);
-    if (manifest && manifest.run.workflowId === run.workflowId && manifest.run.runId === run.runId)
-      return describePublished(store, month, version);
-  }
-  return undefined;
-}
-
-async function describePublished(
-  store: StoreConfig,
-  month: string,
-  version: number,
-): Promise<Omit<PublishResult, 'alreadyPublished'>> {
-  const path = versionDir(store, month, version);
-  const manifestPath = join(path, 'manifest.json');
-  return { month, version, path, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256 };
-}
-
-/** The version latest.json names for a month, or undefined before the first publish. */
-export async function latestVersion(store: StoreConfig, month: string): Promise<number | undefined> {
-  return readFile(join(monthDir(store, month), 'latest.json'), 'utf8').then(
-    (text) => (JSON.parse(text) as { version: number }).version,
-    () => undefined,
-  );
 }
 
 /** latest.json names the newest published version; written aside and renamed, never moved back. */

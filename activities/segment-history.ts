@@ -1,6 +1,6 @@
 import { addMonths } from '../domain/month';
-import type { StoreConfig } from '../domain/store-layout';
-import { latestVersion, readManifest } from './publish';
+import type { StoreConfig } from '../store/layout';
+import { latestVersion, readManifest } from '../store/snapshots';
 
 /** Last month's segmentation, which this month's segment ids are matched against. */
 export interface PreviousSegmentation {

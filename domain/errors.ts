@@ -36,3 +36,13 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'DataQualityError',
   'SnapshotStoreError',
 ] as const;
+
+/** Thrown (exit code 2) when run parameters are invalid: reported before anything starts. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Thrown (exit code 3) when the Temporal server cannot be reached. */
+export class InfrastructureError extends Error {
+  override name = 'InfrastructureError';
+}

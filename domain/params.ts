@@ -5,6 +5,9 @@ import { isMonth } from './month';
  * Everything that changes what a run computes. The schema is the single source of defaults and
  * ranges: the CLI, the schedule and the workflow all go through `parseRunParams`.
  */
+/** Most partitions one run may be split into (one per worker is the useful number). */
+export const MAX_PARTITIONS = 64;
+
 export const RunParamsSchema = z
   .object({
     /** Month to segment and score, 'YYYY-MM'. */

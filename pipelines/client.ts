@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { InfrastructureError, UsageError } from '../domain/errors';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { connectionOptions, type SegflowConfig } from '../worker/config';
@@ -8,16 +9,6 @@ import type {
   MonthlySegmentationResult,
   RunProgress,
 } from '../workflows/monthly-segmentation';
-
-/** Thrown (exit code 2) when run parameters are invalid: reported before anything starts. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-/** Thrown (exit code 3) when the Temporal server cannot be reached. */
-export class InfrastructureError extends Error {
-  override name = 'InfrastructureError';
-}
 
 export async function connectClient(config: SegflowConfig): Promise<Client> {
   const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 5_000 }).catch(

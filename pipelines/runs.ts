@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { readAuditLog, type AuditEntry } from '../activities/audit';
-import type { StoreConfig } from '../domain/store-layout';
+import { readAuditLog, type AuditEntry } from '../store/audit-log';
+import type { StoreConfig } from '../store/layout';
 
 export interface RunListing {
   workflowId: string;

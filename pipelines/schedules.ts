@@ -1,10 +1,11 @@
 import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
-import { readAuditLog } from '../activities/audit';
+import { readAuditLog } from '../store/audit-log';
 import { addMonths, isMonth } from '../domain/month';
 import { parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
 import type { MonthlySegmentationInput } from '../workflows/monthly-segmentation';
-import { UsageError, hasSearchAttributes } from './client';
+import { hasSearchAttributes } from './client';
+import { UsageError } from '../domain/errors';
 
 export const DEFAULT_SCHEDULE_ID = 'segflow-monthly';
 

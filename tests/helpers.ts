@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { setVariable, withConnection } from '../activities/duckdb';
 import { generateSample, type SampleSummary } from '../data/generate';
-import type { StoreConfig } from '../domain/store-layout';
+import type { StoreConfig } from '../store/layout';
 
 /** A fresh temporary folder, removed after the test file. */
 export async function tempDir(prefix = 'segflow-test-'): Promise<string> {

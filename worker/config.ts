@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { TLSConfig } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
-import type { StoreConfig } from '../domain/store-layout';
+import type { StoreConfig } from '../store/layout';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 

@@ -1,6 +1,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows } from '../duckdb';
-import type { PublishRequest } from '../publish';
+import type { ChurnSummary } from '../churn';
+import type { ClusterSummary } from '../cluster';
+import type { FeatureSummary } from '../features';
+import type { LoadSummary } from '../load';
 import {
   dataQualityChart,
   importanceChart,
@@ -17,9 +20,16 @@ import {
  * network). Reads the snapshot tables of the publishing connection and the stage summaries.
  * It holds no times or run ids, so a reproduced snapshot's report is byte-identical.
  */
+export interface ReportInput {
+  load: LoadSummary;
+  features: FeatureSummary;
+  cluster: ClusterSummary;
+  churn: ChurnSummary;
+}
+
 export async function buildReport(
   conn: DuckDBConnection,
-  request: PublishRequest,
+  request: ReportInput,
   hasMigration: boolean,
 ): Promise<string> {
   const { load, cluster, churn } = request;

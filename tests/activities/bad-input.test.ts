@@ -5,8 +5,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { loadUsage } from '../../activities/load';
 import type { SampleSummary } from '../../data/generate';
-import { monthDir, runDir, type StoreConfig } from '../../domain/store-layout';
-import { resolveSnapshot } from '../../pipelines/snapshot-store';
+import { monthDir, runDir, type StoreConfig } from '../../store/layout';
+import { resolveSnapshot } from '../../store/snapshots';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 
 /**

@@ -8,10 +8,11 @@ import { clusterSubscribers, type ClusterSummary } from '../../activities/cluste
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures } from '../../activities/features';
 import { loadUsage } from '../../activities/load';
-import { publishSnapshot, readManifest, type PublishResult } from '../../activities/publish';
+import { publishSnapshot, type PublishResult } from '../../activities/publish';
+import { readManifest } from '../../store/snapshots';
 import { findPreviousSegmentation } from '../../activities/segment-history';
-import type { StoreConfig } from '../../domain/store-layout';
-import { reproduceSnapshot } from '../../pipelines/snapshot-store';
+import type { StoreConfig } from '../../store/layout';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { REPO_ROOT } from '../../worker/config';
 import { smallSample, storeIn, tempDir } from '../helpers';
 

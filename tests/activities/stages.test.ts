@@ -5,11 +5,12 @@ import { trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
 import { queryOne, queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';
-import { hashFile } from '../../activities/hashing';
+import { hashFile } from '../../store/hashing';
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { adjustedRandIndex } from '../../activities/ml/metrics';
-import { listVersions, publishSnapshot, readManifest } from '../../activities/publish';
-import type { StoreConfig } from '../../domain/store-layout';
+import { publishSnapshot } from '../../activities/publish';
+import { listVersions, readManifest } from '../../store/snapshots';
+import type { StoreConfig } from '../../store/layout';
 import { smallSample, storeIn, tempDir } from '../helpers';
 
 /** Every stage on a 4,000-subscriber sample with real DuckDB, outside Temporal. */

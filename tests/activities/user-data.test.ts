@@ -6,7 +6,8 @@ import { clusterSubscribers } from '../../activities/cluster';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { computeFeatures } from '../../activities/features';
 import { loadUsage } from '../../activities/load';
-import { publishSnapshot, readManifest } from '../../activities/publish';
+import { publishSnapshot } from '../../activities/publish';
+import { readManifest } from '../../store/snapshots';
 import type { SampleSummary } from '../../data/generate';
 import { smallSample, storeIn, tempDir } from '../helpers';
 

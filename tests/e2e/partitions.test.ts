@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readManifest } from '../../activities/publish';
+import { readManifest } from '../../store/snapshots';
 import { generateSample, type SampleSummary } from '../../data/generate';
 import { startMonthlyRun } from '../../pipelines/client';
 import { activityAttempts } from '../../pipelines/runs';

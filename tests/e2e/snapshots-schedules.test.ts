@@ -8,21 +8,22 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type SegflowActivities } from '../../activities';
-import { readAuditLog } from '../../activities/audit';
-import { listVersions } from '../../activities/publish';
+import { readAuditLog } from '../../store/audit-log';
+import { listVersions } from '../../store/snapshots';
 import { generateSample, type SampleSummary } from '../../data/generate';
 import { addMonths } from '../../domain/month';
-import { auditLogPath } from '../../domain/store-layout';
+import { auditLogPath } from '../../store/layout';
 import { startMonthlyRun } from '../../pipelines/client';
-import { previousMonth } from '../../pipelines/commands/shared';
-import { verifyAudit } from '../../pipelines/audit-verify';
+import { previousMonth } from '../../cli/options';
+import { verifyAudit } from '../../store/audit-verify';
 import {
   backfillMonths,
   createMonthlySchedule,
   SCHEDULE_DEFAULTS,
   waitForScheduledMonths,
 } from '../../pipelines/schedules';
-import { diffSnapshots, reproduceSnapshot } from '../../pipelines/snapshot-store';
+import { diffSnapshots } from '../../pipelines/diff';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
 import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { storeIn, tempDir } from '../helpers';

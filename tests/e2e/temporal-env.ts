@@ -1,6 +1,6 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { searchAttributeFlags, temporalCliPath } from '../../pipelines/temporal-cli';
+import { searchAttributeFlags, temporalCliPath } from '../../cli/temporal-cli';
 import { WORKFLOWS_PATH } from '../../worker';
 
 let runtimeInstalled = false;

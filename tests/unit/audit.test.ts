@@ -1,7 +1,8 @@
 import { appendFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { entryHash, readAuditLog, recordAudit } from '../../activities/audit';
-import { auditLogPath } from '../../domain/store-layout';
+import { recordAudit } from '../../activities/audit';
+import { entryHash, readAuditLog } from '../../store/audit-log';
+import { auditLogPath } from '../../store/layout';
 import { storeIn, tempDir } from '../helpers';
 
 const run = { workflowId: 'wf-1', runId: 'run-1' };

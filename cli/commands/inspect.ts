@@ -1,12 +1,14 @@
 import type { Client } from '@temporalio/client';
 import { Option, type Command } from 'commander';
-import { readManifest } from '../../activities/publish';
+import { readManifest } from '../../store/snapshots';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import { connectClient } from '../client';
-import { verifyAudit } from '../audit-verify';
-import { listRuns, showRun } from '../runs';
-import { diffSnapshots, listSnapshots, reproduceSnapshot, resolveSnapshot } from '../snapshot-store';
-import { EXIT, monthArg, output, positiveInt, table } from './shared';
+import { connectClient } from '../../pipelines/client';
+import { verifyAudit } from '../../store/audit-verify';
+import { listRuns, showRun } from '../../pipelines/runs';
+import { diffSnapshots } from '../../pipelines/diff';
+import { listSnapshots, resolveSnapshot } from '../../store/snapshots';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
+import { EXIT, monthArg, output, positiveInt, table } from '../options';
 
 /** Temporal is optional for reading the audit log: without it, Temporal's columns say so. */
 async function optionalClient(config: SegflowConfig): Promise<Client | undefined> {

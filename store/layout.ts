@@ -1,6 +1,6 @@
 import { join, resolve, sep } from 'node:path';
-import { isMonth } from './month';
-import { SnapshotStoreError } from './errors';
+import { isMonth } from '../domain/month';
+import { SnapshotStoreError } from '../domain/errors';
 
 /**
  * Where segflow keeps things. The store holds what outlives a run (snapshots, audit log); the

@@ -6,11 +6,11 @@ import { generateSample } from '../../data/generate';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { createSegflowWorker } from '../../worker';
 import { installLogger } from '../../worker/logger';
-import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../client';
+import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
 import { ensureDevServer } from '../dev-server';
-import { untilInterrupted } from '../signals';
+import { untilInterrupted } from '../os-signals';
 import { elapsed, printProgress, printResult } from '../format';
-import { EXIT, positiveInt, previousMonth } from './shared';
+import { EXIT, positiveInt, previousMonth } from '../options';
 
 export const DEMO_DEFAULTS = { subscribers: 20_000, months: 12, seed: 42 };
 

@@ -5,9 +5,9 @@ import { loadConfig } from '../../worker/config';
 import { createSegflowWorker } from '../../worker';
 import { installLogger } from '../../worker/logger';
 import { ensureDevServer } from '../dev-server';
-import { untilInterrupted } from '../signals';
+import { untilInterrupted } from '../os-signals';
 import { DEMO_DEFAULTS } from './demo';
-import { monthArg, positiveInt, previousMonth } from './shared';
+import { monthArg, positiveInt, previousMonth } from '../options';
 
 export function registerInfra(program: Command): void {
   program

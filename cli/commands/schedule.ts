@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../worker/config';
-import { connectClient } from '../client';
+import { connectClient } from '../../pipelines/client';
 import {
   backfillMonths,
   createMonthlySchedule,
@@ -9,9 +9,9 @@ import {
   SCHEDULE_DEFAULTS,
   summariseSchedule,
   waitForScheduledMonths,
-} from '../schedules';
+} from '../../pipelines/schedules';
 import { paramsFromOptions, paramsHelp } from './run';
-import { EXIT, collectParam, monthArg, output, partitionsOption, positiveInt } from './shared';
+import { EXIT, collectParam, monthArg, output, partitionsOption, positiveInt } from '../options';
 
 function hourArg(value: string): number {
   const n = Number(value);

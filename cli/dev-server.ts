@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { missingSearchAttributes } from './client';
+import { missingSearchAttributes } from '../pipelines/client';
 import { searchAttributeFlags, temporalCliPath } from './temporal-cli';
 
 export interface DevServerHandle {

@@ -4,10 +4,10 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { parseRunParams } from '../../domain/params';
 import { loadConfig } from '../../worker/config';
-import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../client';
+import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
 import { elapsed, printProgress, printResult } from '../format';
 import { sampleDir } from './demo';
-import { EXIT, collectParam, monthArg, partitionsOption } from './shared';
+import { EXIT, collectParam, monthArg, partitionsOption } from '../options';
 
 /** The run parameters with their defaults, from the params schema itself. */
 export function paramsHelp(): string {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { MAX_PARTITIONS } from '../../activities/load';
-import { addMonths, isMonth } from '../../domain/month';
+import { MAX_PARTITIONS } from '../domain/params';
+import { addMonths, isMonth } from '../domain/month';
 
 /** Exit codes: 0 success, 1 the run failed or a check found problems, 2 bad usage or parameters, 3 infrastructure unreachable. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, infrastructure: 3 } as const;

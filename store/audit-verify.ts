@@ -1,10 +1,10 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { entryHash, GENESIS_HASH, type AuditEntry } from '../activities/audit';
-import { hashFile } from '../activities/hashing';
-import { listVersions, readManifest } from '../activities/publish';
-import { auditLogPath, versionDir, type StoreConfig } from '../domain/store-layout';
-import { listMonths, resolveSnapshot } from './snapshot-store';
+import { entryHash, GENESIS_HASH, type AuditEntry } from './audit-log';
+import { hashFile } from './hashing';
+import { listVersions, readManifest } from './snapshots';
+import { auditLogPath, versionDir, type StoreConfig } from './layout';
+import { listMonths, resolveSnapshot } from './snapshots';
 
 export interface AuditProblem {
   /** The file, and line or snapshot, where the problem is. */

@@ -1,11 +1,11 @@
 import { Command, CommanderError } from 'commander';
-import { InfrastructureError, UsageError } from './client';
+import { InfrastructureError, UsageError } from '../domain/errors';
 import { registerDemo } from './commands/demo';
 import { registerInfra } from './commands/infra';
 import { registerInspect } from './commands/inspect';
 import { registerRun } from './commands/run';
 import { registerSchedule } from './commands/schedule';
-import { EXIT } from './commands/shared';
+import { EXIT } from './options';
 
 export function buildProgram(): Command {
   const program = new Command('segflow')

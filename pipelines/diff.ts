@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { queryRows, withConnection } from '../activities/duckdb';
+import { versionDir, type StoreConfig } from '../store/layout';
+import type { SnapshotManifest } from '../store/manifest';
+import { readManifest, type SnapshotRef } from '../store/snapshots';
+
+export interface SnapshotDiff {
+  a: SnapshotRef;
+  b: SnapshotRef;
+  params: { name: string; a: unknown; b: unknown }[];
+  metrics: { name: string; a: number; b: number; change: number }[];
+  /** Subscribers by (segment in A, segment in B); "(absent)" for subscribers in only one. */
+  migration: { from: string; to: string; subscribers: number }[];
+  riskBandChanges: { from: string; to: string; subscribers: number }[];
+  riskBandChangedTotal: number;
+  /** Up to 20 subscribers whose risk band changed, for a first look. */
+  riskBandExamples: { subscriber_id: string; from: string; to: string; score_a: number; score_b: number }[];
+}
+
+/** What changed between two snapshots: parameters, metrics, segment migration, risk bands. */
+export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: SnapshotRef): Promise<SnapshotDiff> {
+  const [ma, mb] = await Promise.all([
+    readManifest(store, a.month, a.version),
+    readManifest(store, b.month, b.version),
+  ]);
+  const names = [...new Set([...Object.keys(ma.params), ...Object.keys(mb.params)])].sort();
+  const params = names
+    .map((name) => ({
+      name,
+      a: (ma.params as Record<string, unknown>)[name],
+      b: (mb.params as Record<string, unknown>)[name],
+    }))
+    .filter((p) => JSON.stringify(p.a) !== JSON.stringify(p.b));
+  const metric = (m: SnapshotManifest) => ({
+    subscribers: m.rowCounts.subscribers,
+    rowsQuarantined: m.rowCounts.quarantined,
+    segments: m.metrics.segments.length,
+    kmeansInertia: m.metrics.kmeans.inertia,
+    churnRocAuc: m.metrics.churnHoldout.rocAuc,
+    churnPrAuc: m.metrics.churnHoldout.prAuc,
+    churnTopDecileLift: m.metrics.churnHoldout.liftByDecile[0],
+    highRiskSubscribers: m.metrics.riskBandCounts.high ?? 0,
+  });
+  const [xa, xb] = [metric(ma), metric(mb)];
+  const metrics = Object.keys(xa).map((name) => {
+    const key = name as keyof typeof xa;
+    return { name, a: xa[key], b: xb[key], change: xb[key] - xa[key] };
+  });
+
+  return withConnection(':memory:', async (conn) => {
+    await conn.run(
+      `CREATE TEMP TABLE pairs AS
+       SELECT coalesce(a.subscriber_id, b.subscriber_id) AS subscriber_id,
+              coalesce(a.segment_id || ' ' || a.segment_name, '(absent)') AS seg_a,
+              coalesce(b.segment_id || ' ' || b.segment_name, '(absent)') AS seg_b,
+              coalesce(a.risk_band, '(absent)') AS band_a, coalesce(b.risk_band, '(absent)') AS band_b,
+              a.churn_score AS score_a, b.churn_score AS score_b
+       FROM read_parquet($file_a) a FULL OUTER JOIN read_parquet($file_b) b USING (subscriber_id)`,
+      {
+        file_a: join(versionDir(store, a.month, a.version), 'subscribers.parquet'),
+        file_b: join(versionDir(store, b.month, b.version), 'subscribers.parquet'),
+      },
+    );
+    const migration = await queryRows<{ from: string; to: string; subscribers: number }>(
+      conn,
+      'SELECT seg_a AS "from", seg_b AS "to", count(*) AS subscribers FROM pairs GROUP BY ALL ORDER BY 1, 2',
+    );
+    const riskBandChanges = await queryRows<{ from: string; to: string; subscribers: number }>(
+      conn,
+      'SELECT band_a AS "from", band_b AS "to", count(*) AS subscribers FROM pairs WHERE band_a <> band_b GROUP BY ALL ORDER BY 3 DESC, 1, 2',
+    );
+    const riskBandExamples = await queryRows<SnapshotDiff['riskBandExamples'][number]>(
+      conn,
+      `SELECT subscriber_id, band_a AS "from", band_b AS "to", score_a, score_b FROM pairs
+       WHERE band_a <> band_b AND band_a <> '(absent)' AND band_b <> '(absent)' ORDER BY subscriber_id LIMIT 20`,
+    );
+    return {
+      a,
+      b,
+      params,
+      metrics,
+      migration,
+      riskBandChanges,
+      riskBandChangedTotal: riskBandChanges.reduce((sum, row) => sum + row.subscribers, 0),
+      riskBandExamples,
+    };
+  });
+}

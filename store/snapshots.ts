@@ -1,0 +1,127 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SnapshotManifest } from './manifest';
+import { hashFile } from './hashing';
+import { UsageError } from '../domain/errors';
+import { isMonth } from '../domain/month';
+import { monthDir, versionDir, type RunRef, type StoreConfig } from './layout';
+
+/** Read access to the snapshot store: months, versions, manifests and the latest pointer. */
+
+/** Where a published snapshot lives, and the hash the audit log records for its manifest. */
+export interface PublishedSnapshot {
+  month: string;
+  version: number;
+  path: string;
+  manifestPath: string;
+  /** sha256 of manifest.json, recorded in the audit log so an edited manifest is detected. */
+  manifestSha256: string;
+}
+
+export async function listVersions(store: StoreConfig, month: string): Promise<number[]> {
+  const entries = await readdir(monthDir(store, month)).catch(() => [] as string[]);
+  return entries
+    .map((name) => /^v(\d+)$/.exec(name)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+export async function readManifest(store: StoreConfig, month: string, version: number): Promise<SnapshotManifest> {
+  return JSON.parse(
+    await readFile(join(versionDir(store, month, version), 'manifest.json'), 'utf8'),
+  ) as SnapshotManifest;
+}
+
+/** The version a run published, when it did (a retried publish finds its own snapshot). */
+export async function findPublishedByRun(
+  store: StoreConfig,
+  month: string,
+  run: RunRef,
+): Promise<PublishedSnapshot | undefined> {
+  for (const version of await listVersions(store, month)) {
+    const manifest = await readManifest(store, month, version).catch(() => undefined);
+    if (manifest && manifest.run.workflowId === run.workflowId && manifest.run.runId === run.runId)
+      return describePublished(store, month, version);
+  }
+  return undefined;
+}
+
+export async function describePublished(
+  store: StoreConfig,
+  month: string,
+  version: number,
+): Promise<PublishedSnapshot> {
+  const path = versionDir(store, month, version);
+  const manifestPath = join(path, 'manifest.json');
+  return { month, version, path, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256 };
+}
+
+/** The version latest.json names for a month, or undefined before the first publish. */
+export async function latestVersion(store: StoreConfig, month: string): Promise<number | undefined> {
+  return readFile(join(monthDir(store, month), 'latest.json'), 'utf8').then(
+    (text) => (JSON.parse(text) as { version: number }).version,
+    () => undefined,
+  );
+}
+
+export interface SnapshotRef {
+  month: string;
+  version: number;
+}
+
+/** Parses "2026-10" (latest), "2026-10/v2" or "2026-10@2". */
+export async function resolveSnapshot(store: StoreConfig, text: string): Promise<SnapshotRef> {
+  const match = /^(\d{4}-\d{2})(?:(?:\/v|@v?)(\d+))?$/.exec(text.trim());
+  if (!match || !isMonth(match[1]))
+    throw new UsageError(`not a snapshot reference: "${text}" (use YYYY-MM, YYYY-MM/vN or YYYY-MM@N)`);
+  const month = match[1];
+  if (match[2]) return { month, version: Number(match[2]) };
+  const version = await latestVersion(store, month);
+  if (version === undefined) throw new UsageError(`no snapshot published for ${month}`);
+  return { month, version };
+}
+
+export async function listMonths(store: StoreConfig): Promise<string[]> {
+  const entries = await readdir(join(store.storeDir, 'snapshots')).catch(() => [] as string[]);
+  return entries.filter(isMonth).sort();
+}
+
+export interface SnapshotListing {
+  month: string;
+  version: number;
+  latest: boolean;
+  publishedAt: string;
+  requestedBy: string;
+  workflowId: string;
+  paramsHash: string;
+  subscribers: number;
+  churnRocAuc: number;
+  segments: number;
+}
+
+export async function listSnapshots(store: StoreConfig, month?: string): Promise<SnapshotListing[]> {
+  const listings: SnapshotListing[] = [];
+  for (const m of month ? [month] : await listMonths(store)) {
+    const latest = await resolveSnapshot(store, m).then(
+      (ref) => ref.version,
+      () => 0,
+    );
+    for (const version of await listVersions(store, m)) {
+      const manifest = await readManifest(store, m, version);
+      listings.push({
+        month: m,
+        version,
+        latest: version === latest,
+        publishedAt: manifest.snapshot.publishedAt,
+        requestedBy: manifest.requestedBy,
+        workflowId: manifest.run.workflowId,
+        paramsHash: manifest.paramsHash,
+        subscribers: manifest.rowCounts.subscribers,
+        churnRocAuc: manifest.metrics.churnHoldout.rocAuc,
+        segments: manifest.metrics.segments.length,
+      });
+    }
+  }
+  return listings;
+}
