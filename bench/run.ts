@@ -76,11 +76,8 @@ function peakRssMb(pid: number): number {
 }
 
 function ensurePeer(): void {
-  if (existsSync(python)) return;
-  log('installing the Python peer (DuckDB, scikit-learn) into .segflow/bench-venv...\n');
-  execFileSync('python3', ['-m', 'venv', join(REPO_ROOT, '.segflow', 'bench-venv')], { stdio: 'inherit' });
-  execFileSync(python, ['-m', 'pip', 'install', '-q', '-r', join(REPO_ROOT, 'bench', 'requirements.txt')], {
-    stdio: 'inherit',
+  execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-bench-python.sh')], {
+    stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
 
