@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 
 /**
@@ -76,6 +76,19 @@ export function splitStatements(script: string): string[] {
 
 export async function runScript(conn: DuckDBConnection, script: string): Promise<void> {
   for (const statement of splitStatements(script)) await conn.run(statement);
+}
+
+/** Runs every `.sql` file of a folder in name order (`NN_name.sql`); `before` hears of each file first. */
+export async function runSqlFiles(
+  conn: DuckDBConnection,
+  dir: URL,
+  before?: (file: string, index: number, total: number) => Promise<void>,
+): Promise<void> {
+  const files = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort();
+  for (const [index, file] of files.entries()) {
+    await before?.(file, index, files.length);
+    await runScript(conn, await readSql(dir.href, file));
+  }
 }
 
 /**

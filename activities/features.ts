@@ -1,19 +1,10 @@
-import { readdir } from 'node:fs/promises';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
-import {
-  duckdbMemoryLimit,
-  memoryLimitBytes,
-  queryOne,
-  readSql,
-  runScript,
-  setVariable,
-  withConnection,
-} from './duckdb';
+import { duckdbMemoryLimit, memoryLimitBytes, queryOne, runSqlFiles, setVariable, withConnection } from './duckdb';
 import { partitionOutput } from './load';
 
 /** What the input provides, from the load stage. */
@@ -146,7 +137,7 @@ async function computeSubscriberFeatures(conn: DuckDBConnection, sizing: BucketS
     await runSqlFiles(
       conn,
       PARTITION_SQL_DIR,
-      buckets === 1 ? 'features' : `features, bucket ${bucket + 1} of ${buckets}`,
+      reportStage(buckets === 1 ? 'features' : `features, bucket ${bucket + 1} of ${buckets}`),
     );
     if (bucket === 0) await conn.run('ALTER TABLE bucket_features RENAME TO subscriber_features');
     else await conn.run('INSERT INTO subscriber_features SELECT * FROM bucket_features');
@@ -188,7 +179,7 @@ async function combineInto(
   monthsOfHistory: number,
   started: number,
 ): Promise<FeatureSummary> {
-  await runSqlFiles(conn, COMBINED_SQL_DIR, 'features: combining');
+  await runSqlFiles(conn, COMBINED_SQL_DIR, reportStage('features: combining'));
   await conn.run('DROP VIEW all_subscriber_features');
   const skippedFeatures = skippedFeaturesFor(input, monthsOfHistory);
   for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
@@ -217,12 +208,9 @@ async function countMonthsOfHistory(conn: DuckDBConnection, params: RunParams): 
   return months;
 }
 
-async function runSqlFiles(conn: DuckDBConnection, dir: URL, stage: string): Promise<void> {
-  const files = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort();
-  for (const [index, file] of files.entries()) {
-    await checkpoint({ stage: `${stage}: ${file}`, done: index, total: files.length });
-    await runScript(conn, await readSql(dir.href, file));
-  }
+/** Heartbeats the stage's progress before each SQL file. */
+function reportStage(stage: string) {
+  return (file: string, index: number, total: number) => checkpoint({ stage: `${stage}: ${file}`, done: index, total });
 }
 
 /**

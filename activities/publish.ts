@@ -8,7 +8,7 @@ import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
-import { queryOne, readSql, runScript, setVariable, withConnection } from './duckdb';
+import { queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection } from './duckdb';
 import { hashFile } from '../store/hashing';
 import { buildReport, type ReportInput } from './report/report';
 import { withFileLock } from '../store/file-lock';
@@ -110,7 +110,7 @@ async function writeOutputs(
   await withConnection(request.load.dbPath, async (conn) => {
     await writeRuleTables(conn);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
-    await runScript(conn, await readSql(import.meta.url, './publish/snapshot_tables.sql'));
+    await runSqlFiles(conn, new URL('./publish/tables/', import.meta.url));
     if (previous) {
       await setVariable(
         conn,

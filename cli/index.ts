@@ -2,7 +2,9 @@ import { Command, CommanderError } from 'commander';
 import { InfrastructureError, UsageError } from '../domain/errors';
 import { registerDemo } from './commands/demo';
 import { registerInfra } from './commands/infra';
-import { registerInspect } from './commands/inspect';
+import { registerAudit } from './commands/audit';
+import { registerRuns } from './commands/runs';
+import { registerSnapshots } from './commands/snapshots';
 import { registerRun } from './commands/run';
 import { registerSchedule } from './commands/schedule';
 import { EXIT } from './options';
@@ -18,7 +20,9 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerRun(program);
   registerSchedule(program);
-  registerInspect(program);
+  registerRuns(program);
+  registerSnapshots(program);
+  registerAudit(program);
   registerInfra(program);
   return program;
 }

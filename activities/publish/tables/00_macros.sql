@@ -1,0 +1,9 @@
+-- Macros shared by the snapshot tables (NN_*.sql, run in order). The tables need features,
+-- segments, segment_catalog, scores (run DB) and the rule tables operation_grid and
+-- action_settings (activities/publish.ts).
+-- Rollups sum DECIMALs: exact, so a rerun writes byte-identical files.
+CREATE OR REPLACE TEMP MACRO exact(x) AS x::DECIMAL(18, 6);
+-- With a pseudonym key bound, ids are published as keyed hashes: stable across snapshots made
+-- with the same key (so diffs still join), meaningless without it.
+CREATE OR REPLACE TEMP MACRO published_id(id) AS
+  CASE WHEN getvariable('pseudonym_key') IS NULL THEN id ELSE sha256(getvariable('pseudonym_key') || ':' || id) END;

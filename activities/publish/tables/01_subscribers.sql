@@ -1,0 +1,55 @@
+-- One row per subscriber active in the run month: segment, churn score, value, stability,
+-- tags and the action (CPCT: product, channel, moment) with its priority.
+CREATE OR REPLACE TEMP TABLE snapshot_subscribers AS
+WITH scored AS (
+  SELECT f.*, s.segment_id, c.segment_name, c.recommended_product, c.contact_moment AS segment_moment,
+         sc.churn_score, sc.risk_band, f.stability_score >= a.stable_score AS stable
+  FROM (SELECT * FROM features WHERE purpose = 'score') f
+  JOIN segments s USING (row_idx)
+  JOIN segment_catalog c USING (segment_id)
+  JOIN scores sc USING (row_idx)
+  CROSS JOIN action_settings a
+), tagged AS (
+  SELECT x.*,
+    list_filter([
+      CASE WHEN x.value_tier = 'key' OR x.high_value THEN 'VIP' END,
+      CASE WHEN x.risk_band IN ('high', 'elevated') OR x.mou_trend < a.warning_mou_trend THEN 'warning' END,
+      CASE WHEN x.tenure_months >= a.loyal_tenure AND x.stable AND x.risk_band = 'low' THEN 'loyal' END,
+      CASE WHEN x.tenure_months < a.new_tenure THEN 'new' END,
+      CASE WHEN x.returned_after_gap THEN 'won-back' END,
+      CASE WHEN least(x.spend_trend, x.mou_trend) < a.declining_trend THEN 'declining' END
+    ], tag -> tag IS NOT NULL) AS tags
+  FROM scored x CROSS JOIN action_settings a
+)
+SELECT
+  published_id(t.subscriber_id) AS subscriber_id,
+  strftime(t.as_of, '%Y-%m') AS "month",
+  t.segment_id,
+  t.segment_name,
+  round(t.churn_score, 6) AS churn_score,
+  t.risk_band,
+  t.value_tier,
+  t.high_value,
+  t.star_grade,
+  t.stability_score,
+  t.stable,
+  t.tags,
+  g.priority AS operation_priority,
+  g.retention_style,
+  t.recommended_product,
+  g.channel,
+  CASE
+    WHEN list_contains(t.tags, 'warning') THEN a.moment_warning
+    WHEN list_contains(t.tags, 'new') THEN a.moment_new
+    WHEN list_contains(t.tags, 'declining') THEN a.moment_declining
+    ELSE t.segment_moment
+  END AS contact_moment,
+  t.arpu, t.mou, t.dou, t.sms, t.monetary, t.frequency, t.recency_days,
+  t.payment_delay_avg, t.complaints_recent,
+  t.mou_trend, t.dou_trend, t.spend_trend, t.recharge_trend,
+  t.tenure_months, t.contract_months_left, t.sticky_services, t.call_circle, t.premium_number,
+  t.plan, t.region, t.grid
+FROM tagged t
+CROSS JOIN action_settings a
+JOIN operation_grid g ON g.value_tier = t.value_tier AND g.stable = t.stable
+ORDER BY t.subscriber_id;

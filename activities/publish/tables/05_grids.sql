@@ -1,0 +1,14 @@
+-- Per-grid rollup for grid managers (seed 004).
+CREATE OR REPLACE TEMP TABLE snapshot_grids AS
+SELECT
+  region,
+  grid,
+  count(*) AS subscribers,
+  sum(exact(mou))::DOUBLE AS mou,
+  sum(exact(dou))::DOUBLE AS dou,
+  sum(exact(arpu))::DOUBLE AS revenue,
+  count(*) FILTER (WHERE risk_band = 'high') AS high_risk_subscribers,
+  count(*) FILTER (WHERE risk_band = 'high' AND value_tier IN ('key', 'high')) AS high_value_at_risk
+FROM snapshot_subscribers
+GROUP BY region, grid
+ORDER BY region, grid;

@@ -1,0 +1,70 @@
+import type { Client } from '@temporalio/client';
+import { Option, type Command } from 'commander';
+import { loadConfig, type SegflowConfig } from '../../worker/config';
+import { connectClient } from '../../pipelines/client';
+import { listRuns, showRun } from '../../pipelines/runs';
+import { jsonOption as json } from '../json-option';
+import { EXIT, monthArg, output, positiveInt, table } from '../options';
+
+/** Temporal is optional for reading the audit log: without it, Temporal's columns say so. */
+async function optionalClient(config: SegflowConfig): Promise<Client | undefined> {
+  return connectClient(config).catch(() => undefined);
+}
+
+/** `segflow runs list | show`: runs from the audit log, joined with Temporal's status and history. */
+export function registerRuns(program: Command): void {
+  const runs = program.command('runs').description('Runs from the audit log, joined with Temporal status and history.');
+  runs
+    .command('list')
+    .description('List runs, newest last.')
+    .option('--month <YYYY-MM>', 'only this month', monthArg)
+    .addOption(new Option('--limit <n>', 'at most this many').argParser(positiveInt).default(50))
+    .addOption(json())
+    .action(async (options) => {
+      const config = loadConfig();
+      const rows = await listRuns(config.store, await optionalClient(config), {
+        month: options.month,
+        limit: options.limit,
+      });
+      output(options.json, rows, (r) =>
+        table(r, ['month', 'outcome', 'version', 'temporalStatus', 'requestedBy', 'requestedAt', 'workflowId']),
+      );
+    });
+  runs
+    .command('show <workflowId>')
+    .description(
+      'One run: every audit event and, while Temporal keeps it, status, search attributes and activity attempts.',
+    )
+    .addOption(json())
+    .action(async (workflowId: string, options) => {
+      const config = loadConfig();
+      const detail = await showRun(config.store, await optionalClient(config), workflowId);
+      if (detail.audit.length === 0 && !detail.temporal) {
+        console.error(`no run ${workflowId} in the audit log or in Temporal`);
+        process.exit(EXIT.failed);
+      }
+      output(options.json, detail, (d) =>
+        [
+          'Audit log:',
+          table(
+            d.audit.map((e) => ({
+              seq: e.seq,
+              at: e.at,
+              event: e.event,
+              subject: e.subject ?? '',
+              actor: e.actor,
+              runId: e.run.runId,
+            })),
+          ),
+          '',
+          d.temporal
+            ? [
+                `Temporal: ${d.temporal.status}, started ${d.temporal.startTime}, closed ${d.temporal.closeTime ?? '-'}`,
+                `Search attributes: ${JSON.stringify(d.temporal.searchAttributes)}`,
+                table(d.temporal.activities),
+              ].join('\n')
+            : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
+        ].join('\n'),
+      );
+    });
+}

@@ -1,0 +1,96 @@
+import { type Command } from 'commander';
+import { loadConfig } from '../../worker/config';
+import { diffSnapshots } from '../../pipelines/diff';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
+import { readManifest } from '../../store/snapshots';
+import { listSnapshots, resolveSnapshot } from '../../store/snapshots';
+import { jsonOption as json } from '../json-option';
+import { EXIT, monthArg, output, table } from '../options';
+
+/** `segflow snapshots list | show | diff | reproduce`. */
+export function registerSnapshots(program: Command): void {
+  const snapshots = program.command('snapshots').description('Published snapshots: list, show, diff, reproduce.');
+  snapshots
+    .command('list')
+    .description('List snapshots, by month and version.')
+    .option('--month <YYYY-MM>', 'only this month', monthArg)
+    .addOption(json())
+    .action(async (options) => {
+      const rows = await listSnapshots(loadConfig().store, options.month);
+      output(options.json, rows, (r) =>
+        table(r, [
+          'month',
+          'version',
+          'latest',
+          'publishedAt',
+          'requestedBy',
+          'subscribers',
+          'segments',
+          'churnRocAuc',
+          'paramsHash',
+        ]),
+      );
+    });
+  snapshots
+    .command('show <snapshot>')
+    .description("A snapshot's manifest: YYYY-MM (latest), YYYY-MM/vN or YYYY-MM@N.")
+    .action(async (reference: string) => {
+      const store = loadConfig().store;
+      const ref = await resolveSnapshot(store, reference);
+      console.log(JSON.stringify(await readManifest(store, ref.month, ref.version), null, 2));
+    });
+  snapshots
+    .command('diff <a> <b>')
+    .description('What changed from snapshot A to B: parameters, metrics, segment migration, risk bands.')
+    .addOption(json())
+    .action(async (a: string, b: string, options) => {
+      const store = loadConfig().store;
+      const diff = await diffSnapshots(store, await resolveSnapshot(store, a), await resolveSnapshot(store, b));
+      output(options.json, diff, (d) =>
+        [
+          `${d.a.month}/v${d.a.version} -> ${d.b.month}/v${d.b.version}`,
+          '',
+          'Parameters:',
+          d.params.length
+            ? table(d.params.map((p) => ({ name: p.name, a: JSON.stringify(p.a), b: JSON.stringify(p.b) })))
+            : '(same)',
+          '',
+          'Metrics:',
+          table(d.metrics),
+          '',
+          'Segment migration (subscribers):',
+          table(d.migration),
+          '',
+          `Risk band changed for ${d.riskBandChangedTotal} subscribers:`,
+          table(d.riskBandChanges),
+          d.riskBandExamples.length ? `\nFor example:\n${table(d.riskBandExamples)}` : '',
+        ].join('\n'),
+      );
+    });
+  snapshots
+    .command('reproduce <snapshot>')
+    .description(
+      'Recompute a snapshot from its manifest (same inputs and parameters, outside Temporal) and compare output hashes.',
+    )
+    .addOption(json())
+    .action(async (reference: string, options) => {
+      const store = loadConfig().store;
+      const report = await reproduceSnapshot(store, await resolveSnapshot(store, reference));
+      output(options.json, report, (r) =>
+        r.changedInputs.length
+          ? `cannot reproduce: these inputs changed since publishing:\n  ${r.changedInputs.join('\n  ')}`
+          : [
+              `${r.ref.month}/v${r.ref.version}: ${r.identical ? 'IDENTICAL' : 'DIFFERENT'} (code then ${r.codeThen}, now ${r.codeNow})`,
+              table(
+                r.files.map((f) => ({
+                  file: f.file,
+                  identical: f.identical,
+                  expected: f.expected.slice(0, 16),
+                  actual: (f.actual ?? '-').slice(0, 16),
+                })),
+              ),
+            ].join('\n'),
+      );
+      process.exit(report.identical ? EXIT.ok : EXIT.failed);
+    });
+}
