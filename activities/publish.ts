@@ -10,7 +10,13 @@ import { codeVersion } from './code-version';
 import { checkpoint } from './context';
 import { queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection } from './duckdb';
 import { hashFile } from '../store/hashing';
-import { buildReport, type ReportInput } from './report/report';
+import {
+  buildReport,
+  renderReport,
+  type PreparedReport,
+  type ReportedSnapshot,
+  type ReportInput,
+} from './report/report';
 import { withFileLock } from '../store/file-lock';
 import type { OutputFile, SnapshotManifest } from '../store/manifest';
 import {
@@ -50,6 +56,8 @@ export async function publishSnapshot(
   request: PublishRequest,
   /** Where the previous month's snapshot lives (the store itself, except when reproducing elsewhere). */
   previousStore: StoreConfig = store,
+  /** The snapshot the report names in its header; a reproduction passes the original's, so its report matches. */
+  reportAs?: ReportedSnapshot,
 ): Promise<PublishResult> {
   const month = request.load.params.month;
   const existing = await findPublishedByRun(store, month, run);
@@ -61,14 +69,21 @@ export async function publishSnapshot(
     await mkdir(monthDir(store, month), { recursive: true });
     // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
     await mkdir(staging);
-    const outputs = await writeOutputs(previousStore, request, staging);
-    const manifest = buildManifest(run, request, outputs);
+    const { outputs, report } = await writeOutputs(previousStore, request, staging);
     return await withFileLock(join(monthDir(store, month), '.lock'), async () => {
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
       if (raced) return { ...raced, alreadyPublished: true };
       const version = (await listVersions(store, month)).reduce((max, v) => Math.max(max, v), 0) + 1;
-      manifest.snapshot = { month, version, publishedAt: new Date().toISOString() };
+      const publishedAt = new Date().toISOString();
+      // the report's header names the version and publish time, known only now
+      await writeFile(
+        join(staging, 'report.html'),
+        renderReport(report, reportAs ?? { version, publishedAt, requestedBy: request.requestedBy }),
+      );
+      outputs.push({ file: 'report.html', ...(await hashFile(join(staging, 'report.html'))) });
+      const manifest = buildManifest(run, request, outputs);
+      manifest.snapshot = { month, version, publishedAt };
       await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
       await makeReadOnly(staging);
       const target = versionDir(store, month, version);
@@ -99,15 +114,16 @@ function isStoreWriteFailure(error: unknown): boolean {
   );
 }
 
+/** Writes every output but report.html, whose header waits for the version; returns the prepared report. */
 async function writeOutputs(
   previousStore: StoreConfig,
   request: PublishRequest,
   staging: string,
-): Promise<OutputFile[]> {
+): Promise<{ outputs: OutputFile[]; report: PreparedReport }> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
   const tables = [...TABLE_OUTPUTS, ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : [])];
-  await withConnection(request.load.dbPath, async (conn) => {
+  const report = await withConnection(request.load.dbPath, async (conn) => {
     await writeRuleTables(conn);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runSqlFiles(conn, new URL('./publish/tables/', import.meta.url));
@@ -129,13 +145,14 @@ async function writeOutputs(
       rowCounts.set(file, (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows);
     }
     await checkpoint({ stage: 'publish: report.html' });
-    await writeFile(join(staging, 'report.html'), await buildReport(conn, request, previous !== null));
+    return buildReport(conn, request, previous !== null);
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
-  const files = [...tables.map((o) => o.file), 'churn_model.json', 'report.html'];
-  return Promise.all(
+  const files = [...tables.map((o) => o.file), 'churn_model.json'];
+  const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
+  return { outputs, report };
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */

@@ -65,3 +65,18 @@ export function parseRunParams(input: unknown): { ok: true; params: RunParams } 
     problems: result.error.issues.map((issue) => `${issue.path.join('.') || '(params)'}: ${issue.message}`),
   };
 }
+
+/**
+ * The parameters a run set away from the schema's defaults, in schema order, with the default
+ * (undefined for `k` and `mapping`, which have none). Month and input are always given, so they
+ * are left out.
+ */
+export function paramsDifferingFromDefaults(
+  params: RunParams,
+): { name: keyof RunParams; value: unknown; defaultValue: unknown }[] {
+  const defaults: Partial<RunParams> = RunParamsSchema.parse({ month: params.month, input: params.input });
+  return (Object.keys(RunParamsSchema.shape) as (keyof RunParams)[])
+    .filter((name) => name !== 'month' && name !== 'input')
+    .filter((name) => JSON.stringify(params[name]) !== JSON.stringify(defaults[name]))
+    .map((name) => ({ name, value: params[name], defaultValue: defaults[name] }));
+}

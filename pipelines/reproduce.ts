@@ -51,11 +51,15 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const previous = pinned ? await findPreviousSegmentation(store, ref.month, pinned) : null;
     const cluster = await clusterSubscribers(load.dbPath, load.params, previous, skipped);
     const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped);
+    // the report's header names the original snapshot: version, publish time and requester
+    const { version, publishedAt } = manifest.snapshot;
+    const original = { version, publishedAt, requestedBy: manifest.requestedBy };
     const published = await publishSnapshot(
       scratchStore,
       run,
       { requestedBy: 'reproduce', load, features, cluster, churn },
       store,
+      original,
     );
     const again = await readManifest(scratchStore, published.month, published.version);
     const files = manifest.outputs.map((output) => {

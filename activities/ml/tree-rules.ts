@@ -1,9 +1,12 @@
+import { termInSymbols, type RuleTerm } from '../../domain/feature-words';
 import type { DTClassifierJSON, TreeNodeJSON } from './histogram-tree';
 
 /** One leaf of the churn tree in words a marketer can read. */
 export interface LeafRule {
   /** e.g. "mou_trend < 0.71 and tenure_months < 11.5" */
   condition: string;
+  /** The same condition term by term, for plain words (domain/feature-words.ts). */
+  terms: RuleTerm[];
   churnRate: number;
   subscribers: number;
   /** churnRate / the training base rate */
@@ -16,8 +19,13 @@ export function leafRules(model: DTClassifierJSON, featureNames: readonly string
   const walk = (node: TreeNodeJSON, bounds: Map<number, { low?: number; high?: number }>) => {
     if ('distribution' in node) {
       const churnRate = node.distribution[0][1];
+      const terms = [...bounds.entries()].map(([column, range]) => ({
+        feature: featureNames[column] ?? `feature_${column}`,
+        ...range,
+      }));
       rules.push({
-        condition: describe(bounds, featureNames),
+        condition: terms.length === 0 ? 'all subscribers' : terms.map(termInSymbols).join(' and '),
+        terms,
         churnRate,
         subscribers: node.numberSamples,
         lift: baseRate > 0 ? churnRate / baseRate : 0,
@@ -38,17 +46,6 @@ export function leafRules(model: DTClassifierJSON, featureNames: readonly string
   return rules.sort((a, b) => b.churnRate - a.churnRate || b.subscribers - a.subscribers);
 }
 
-function describe(bounds: Map<number, { low?: number; high?: number }>, names: readonly string[]): string {
-  if (bounds.size === 0) return 'all subscribers';
-  return [...bounds.entries()]
-    .map(([column, { low, high }]) => {
-      const name = names[column] ?? `feature_${column}`;
-      if (low !== undefined && high !== undefined) return `${formatNumber(low)} <= ${name} < ${formatNumber(high)}`;
-      return low !== undefined ? `${name} >= ${formatNumber(low)}` : `${name} < ${formatNumber(high as number)}`;
-    })
-    .join(' and ');
-}
-
 /** Gain-weighted importance per feature (share of the total impurity decrease), summing to 1. */
 export function featureImportance(model: DTClassifierJSON, featureNames: readonly string[]): Record<string, number> {
   const totals = new Float64Array(featureNames.length);
@@ -67,8 +64,4 @@ export function featureImportance(model: DTClassifierJSON, featureNames: readonl
       .filter(([, share]) => share > 0)
       .sort((a, b) => b[1] - a[1]),
   );
-}
-
-function formatNumber(value: number): string {
-  return Math.abs(value) >= 100 ? value.toFixed(0) : Number(value.toPrecision(3)).toString();
 }

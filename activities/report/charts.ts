@@ -155,32 +155,49 @@ export function liftChart(liftByDecile: number[]) {
   });
 }
 
-export function importanceChart(importance: Record<string, number>) {
+export function importanceChart(importance: { label: string; share: number }[]) {
   return renderChart({
     width: WIDTH,
     height: { step: 20 },
     title: 'What the churn tree splits on (share of impurity decrease)',
-    data: { values: Object.entries(importance).map(([feature, share]) => ({ feature, share })) },
+    data: { values: importance },
     mark: { type: 'bar', color: '#9333ea' },
     encoding: {
-      y: { field: 'feature', type: 'nominal', sort: '-x', title: null },
+      // no limit: without a canvas Vega overestimates text widths and would cut plain labels short
+      y: { field: 'label', type: 'nominal', sort: '-x', title: null, axis: { labelLimit: 0 } },
       x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: null },
     },
   });
 }
 
+/**
+ * Subscribers from last month's segment (rows) to this month's (columns). Rows and columns are
+ * labelled and ordered by the caller (segment id, with joiners and leavers last), so a segment
+ * that kept its id sits on the diagonal even when its name changed.
+ */
 export function migrationChart(
-  cells: { from_segment: string; to_segment: string; subscribers: number }[],
+  cells: { from: string; to: string; subscribers: number }[],
+  order: { from: string[]; to: string[] },
   previousMonth: string,
+  month: string,
 ) {
   return renderChart({
-    width: 420,
-    height: 320,
-    title: `Migration from ${previousMonth}`,
-    data: { values: cells },
+    width: { step: 56 },
+    height: { step: 30 },
+    title: `Subscribers by segment: ${previousMonth} (rows) to ${month} (columns)`,
+    // white numbers on the darkest cells
+    data: {
+      values: cells.map((c) => ({ ...c, dark: c.subscribers > 0.3 * Math.max(...cells.map((x) => x.subscribers)) })),
+    },
     encoding: {
-      x: { field: 'to_segment', type: 'nominal', title: 'this month', axis: { labelAngle: -30, labelLimit: 180 } },
-      y: { field: 'from_segment', type: 'nominal', title: previousMonth, axis: { labelLimit: 220 } },
+      x: {
+        field: 'to',
+        type: 'nominal',
+        sort: order.to,
+        title: month,
+        axis: { orient: 'top', labelAngle: -40, labelAlign: 'left', labelLimit: 0 },
+      },
+      y: { field: 'from', type: 'nominal', sort: order.from, title: previousMonth, axis: { labelLimit: 0 } },
     },
     layer: [
       {
@@ -195,24 +212,47 @@ export function migrationChart(
         },
       },
       {
-        mark: { type: 'text', fontSize: 10 },
-        encoding: { text: { field: 'subscribers', type: 'quantitative', format: ',' } },
+        mark: { type: 'text', fontSize: 11 },
+        encoding: {
+          text: { field: 'subscribers', type: 'quantitative', format: ',' },
+          color: { condition: { test: 'datum.dark', value: 'white' }, value: '#111827' },
+        },
       },
     ],
   });
 }
 
+/** Rows per outcome on a log axis from 1 (a handful of quarantined rows still shows beside millions loaded). */
 export function dataQualityChart(rows: { outcome: string; rows: number }[]) {
+  const bar = { field: 'rows', type: 'quantitative', title: 'rows (log scale)' } as const;
   return renderChart({
     width: WIDTH,
     height: { step: 24 },
     title: 'Input rows: loaded and quarantined (by reason)',
-    data: { values: rows },
-    mark: { type: 'bar' },
+    data: { values: rows.filter((r) => r.rows > 0) },
     encoding: {
-      y: { field: 'outcome', type: 'nominal', sort: '-x', title: null, axis: { labelLimit: 320 } },
-      x: { field: 'rows', type: 'quantitative', scale: { type: 'symlog' }, title: 'rows (log scale)' },
-      color: { condition: { test: "datum.outcome === 'loaded'", value: '#16a34a' }, value: '#dc2626' },
+      y: {
+        field: 'outcome',
+        type: 'nominal',
+        sort: { field: 'rows', order: 'descending' },
+        title: null,
+        axis: { labelLimit: 0 },
+      },
     },
+    layer: [
+      {
+        mark: { type: 'bar' },
+        encoding: {
+          // a log scale has no 0: bars start at 1 row
+          x: { ...bar, scale: { type: 'log', domainMin: 1 }, axis: { format: '~s', tickCount: 6 } },
+          x2: { datum: 1 },
+          color: { condition: { test: "datum.outcome === 'loaded'", value: '#16a34a' }, value: '#dc2626' },
+        },
+      },
+      {
+        mark: { type: 'text', align: 'left', dx: 4, fontSize: 11 },
+        encoding: { x: bar, text: { field: 'rows', type: 'quantitative', format: ',' } },
+      },
+    ],
   });
 }

@@ -1,24 +1,27 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { queryRows } from '../duckdb';
+import { queryRows, readSql } from '../duckdb';
 import type { ChurnSummary } from '../churn';
 import type { ClusterSummary } from '../cluster';
 import type { FeatureSummary } from '../features';
 import type { LoadSummary } from '../load';
-import {
-  dataQualityChart,
-  importanceChart,
-  liftChart,
-  migrationChart,
-  paretoCurve,
-  rocChart,
-  segmentSizes,
-  valueStabilityGrid,
-} from './charts';
+import { escape, type ReportSection } from './html';
+import { churnSection } from './sections/churn';
+import { glossarySection } from './sections/glossary';
+import { gridsSection, type ContactRow, type GridRow } from './sections/grids';
+import { reportHeader, type HeaderData, type ReportedSnapshot } from './sections/header';
+import { kpiStrip } from './sections/kpis';
+import { migrationSection, type MigrationCell } from './sections/migration';
+import { qualitySection } from './sections/quality';
+import { segmentsSection, type SegmentRow } from './sections/segments';
+import { valueSection } from './sections/value';
+
+export type { ReportedSnapshot } from './sections/header';
 
 /**
  * The run report: one self-contained HTML file per snapshot (inline SVG charts, no script, no
  * network). Reads the snapshot tables of the publishing connection and the stage summaries.
- * It holds no times or run ids, so a reproduced snapshot's report is byte-identical.
+ * Its only run-specific words are the snapshot's version, publish time and requester (header),
+ * which a reproduction takes from the original, so a reproduced report is byte-identical.
  */
 export interface ReportInput {
   load: LoadSummary;
@@ -27,156 +30,149 @@ export interface ReportInput {
   churn: ChurnSummary;
 }
 
+/** A report with everything but the header: the version and publish time are known only at publish. */
+export interface PreparedReport {
+  header: HeaderData;
+  kpis: string;
+  sections: ReportSection[];
+}
+
+/** How many contacts of each grid's dispatch list the report shows. */
+export const FIRST_CONTACTS_PER_GRID = 5;
+
+/**
+ * Queries the snapshot tables and renders every section, in page order. A new section is a
+ * function in sections/ that takes plain data and returns a ReportSection; add its call here.
+ */
 export async function buildReport(
   conn: DuckDBConnection,
   request: ReportInput,
   hasMigration: boolean,
-): Promise<string> {
+): Promise<PreparedReport> {
   const { load, cluster, churn } = request;
-  const month = load.params.month;
-  const segments = await queryRows<{
-    segment_id: number;
-    segment_name: string;
-    subscribers: number;
-    revenue_share: number;
-    arpu: number;
-    mou: number;
-    dou: number;
-    mean_churn_score: number;
-    high_risk_subscribers: number;
-    recommended_product: string;
-    channel: string;
-  }>(
-    conn,
-    'SELECT segment_id, segment_name, subscribers, revenue_share, arpu, mou, dou, mean_churn_score, high_risk_subscribers, recommended_product, channel FROM snapshot_segments ORDER BY segment_id',
-  );
-  const pareto = await queryRows<{ subscriber_share: number; revenue_share: number }>(
-    conn,
-    `WITH ranked AS (
-       SELECT row_number() OVER (ORDER BY arpu DESC, subscriber_id) AS rank, count(*) OVER () AS n,
-              sum(arpu::DECIMAL(18, 6)) OVER (ORDER BY arpu DESC, subscriber_id ROWS UNBOUNDED PRECEDING) AS running,
-              sum(arpu::DECIMAL(18, 6)) OVER () AS total
-       FROM snapshot_subscribers
-     )
-     SELECT rank / n AS subscriber_share, (running / total)::DOUBLE AS revenue_share
-     FROM ranked WHERE rank % greatest(n // 100, 1) = 0 OR rank = n ORDER BY rank`,
-  );
-  const grid = await queryRows<{ value_tier: string; stability: string; subscribers: number; priority: number }>(
-    conn,
-    `SELECT value_tier, CASE WHEN stable THEN 'stable' ELSE 'unstable' END AS stability, count(*) AS subscribers, min(operation_priority) AS priority
-     FROM snapshot_subscribers GROUP BY ALL ORDER BY priority`,
-  );
-  const migration = hasMigration
-    ? await queryRows<{ from_segment: string; to_segment: string; subscribers: number }>(
-        conn,
-        'SELECT from_segment, to_segment, subscribers FROM snapshot_migration',
-      )
-    : [];
-  const topShare = pareto.find((p) => p.subscriber_share >= 0.2)?.revenue_share ?? 0;
-  const quality = [
-    { outcome: 'loaded', rows: load.rowsLoaded },
-    ...Object.entries(load.quarantineByReason).map(([outcome, rows]) => ({ outcome, rows })),
-  ];
+  const query = async <T extends Record<string, unknown>>(file: string, values?: Record<string, number>) =>
+    queryRows<T>(conn, await readSql(import.meta.url, `./sql/${file}`), values);
+  const pareto = await query<{ subscriber_share: number; revenue_share: number }>('pareto.sql');
+  const previous = hasMigration ? cluster.previous : null;
 
-  const charts = {
-    segments: await segmentSizes(
-      segments.map((s) => ({
-        segment: `${s.segment_id} ${s.segment_name}`,
-        subscribers: s.subscribers,
-        revenue_share: s.revenue_share,
-      })),
+  const sections: (ReportSection | null)[] = [
+    await segmentsSection(await query<SegmentRow & Record<string, unknown>>('segments.sql')),
+    await valueSection({
+      pareto,
+      grid: await query('value_grid.sql'),
+      keyCustomerRevenueShare: load.params.keyCustomerRevenueShare,
+    }),
+    await churnSection(churn),
+    previous
+      ? await migrationSection(
+          await query<MigrationCell & Record<string, unknown>>('migration.sql'),
+          previous.month,
+          load.params.month,
+        )
+      : null,
+    gridsSection(
+      await query<GridRow & Record<string, unknown>>('grids.sql'),
+      await query<ContactRow & Record<string, unknown>>('first_contacts.sql', { per_grid: FIRST_CONTACTS_PER_GRID }),
+      FIRST_CONTACTS_PER_GRID,
     ),
-    pareto: await paretoCurve(pareto),
-    grid: await valueStabilityGrid(grid),
-    roc: await rocChart(churn.holdoutRoc, churn.holdout.rocAuc),
-    lift: await liftChart(churn.holdout.liftByDecile),
-    importance: await importanceChart(churn.featureImportance),
-    migration: cluster.previous ? await migrationChart(migration, cluster.previous.month) : '',
-    quality: await dataQualityChart(quality),
+    await qualitySection({
+      rowsRead: load.rowsRead,
+      rowsLoaded: load.rowsLoaded,
+      rowsQuarantined: load.rowsQuarantined,
+      inputFiles: load.inputFiles.length,
+      quarantineByReason: load.quarantineByReason,
+      skippedFeatures: request.features.skippedFeatures,
+    }),
+    glossarySection(),
+  ];
+  return {
+    header: { params: load.params, paramsHash: load.paramsHash, k: cluster.k },
+    kpis: kpiStrip({
+      scored: churn.scoredRows,
+      segments: cluster.k,
+      topFifthRevenueShare: pareto.find((p) => p.subscriber_share >= 0.2)?.revenue_share ?? 0,
+      rocAuc: churn.holdout.rocAuc,
+      topDecileLift: churn.holdout.liftByDecile[0],
+      highRisk: churn.riskBandCounts.high ?? 0,
+      quarantined: load.rowsQuarantined,
+    }),
+    sections: sections.filter((s) => s !== null),
   };
-  const fmt = (n: number, digits = 0) =>
-    n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-  const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
+}
 
-  return stableIds(`<!doctype html>
+/** The whole page: header, headline numbers, contents, then the sections. */
+export function renderReport(report: PreparedReport, snapshot: ReportedSnapshot): string {
+  const contents = report.sections.map((s) => `<a href="#${s.id}">${s.title}</a>`).join(' ');
+  const body = stableIds(
+    report.sections.map((s) => `<section id="${s.id}"><h2>${s.title}</h2>\n    ${s.html}\n  </section>`).join('\n\n  '),
+  );
+  return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<title>segflow run report ${escape(month)}</title>
+<title>segflow run report ${escape(report.header.params.month)}</title>
 <style>
-  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f2937; margin: 0; background: #f8fafc; }
+${STYLE}
+</style>
+</head>
+<body>
+${reportHeader(report.header, snapshot)}
+<main>
+  ${report.kpis}
+  <nav>${contents}</nav>
+
+  ${body}
+</main>
+</body>
+</html>
+`;
+}
+
+const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f2937; margin: 0; background: #f8fafc; }
   header { background: #1e3a8a; color: white; padding: 20px 32px; }
-  header h1 { margin: 0 0 4px; font-size: 22px; }
+  header h1 { margin: 0 0 6px; font-size: 22px; }
+  header .identity { font-size: 15px; }
+  header .params { color: #c7d2fe; font-size: 13px; margin-top: 4px; }
+  header .param { background: rgba(255, 255, 255, 0.14); border-radius: 4px; padding: 1px 6px; color: white; }
+  header code { color: white; }
   main { padding: 16px 32px 40px; max-width: 1280px; }
+  nav { margin: 4px 0 8px; }
+  nav a { color: #1e3a8a; margin-right: 16px; text-decoration: none; border-bottom: 1px solid #c7d2fe; }
   .kpis { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
   .kpi { background: white; border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 16px; min-width: 150px; }
   .kpi b { display: block; font-size: 22px; color: #1e3a8a; }
   section { background: white; border: 1px solid #e5e7eb; border-radius: 8px; padding: 16px 20px; margin: 16px 0; }
   section h2 { margin: 0 0 12px; font-size: 17px; }
+  section h3 { margin: 20px 0 8px; font-size: 15px; }
   .row { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
   table { border-collapse: collapse; font-size: 13px; }
   th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
-  td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+  th { color: #374151; }
+  td.num, th.num, span.num { text-align: right; font-variant-numeric: tabular-nums; }
   .note { color: #6b7280; font-size: 12px; }
-</style>
-</head>
-<body>
-<header>
-  <h1>segflow run report — ${escape(month)}</h1>
-  <div>parameters ${escape(load.paramsHash.slice(0, 12))} · history ${load.params.historyMonths} months · k ${cluster.k}${request.load.params.k ? ' (fixed)' : ' (chosen by silhouette)'} · tree depth ${load.params.treeDepth}, min leaf ${load.params.treeMinLeaf}</div>
-</header>
-<main>
-  <div class="kpis">
-    <div class="kpi"><b>${fmt(churn.scoredRows)}</b>subscribers scored</div>
-    <div class="kpi"><b>${cluster.k}</b>segments</div>
-    <div class="kpi"><b>${pct(topShare)}</b>of revenue from the top 20%</div>
-    <div class="kpi"><b>${churn.holdout.rocAuc.toFixed(3)}</b>churn holdout ROC AUC</div>
-    <div class="kpi"><b>${churn.holdout.liftByDecile[0].toFixed(1)}x</b>top-decile lift</div>
-    <div class="kpi"><b>${fmt(churn.riskBandCounts.high ?? 0)}</b>high churn risk</div>
-    <div class="kpi"><b>${fmt(load.rowsQuarantined)}</b>rows quarantined</div>
-  </div>
-
-  <section id="segments"><h2>Segments</h2>
-    <div class="row">${charts.segments}</div>
-    <table>
-      <tr><th>id</th><th>segment</th><th class="num">subscribers</th><th class="num">revenue</th><th class="num">ARPU</th><th class="num">MOU</th><th class="num">DOU (MB)</th><th class="num">mean churn risk</th><th class="num">high risk</th><th>recommended product</th><th>channel</th></tr>
-      ${segments.map((s) => `<tr><td>${s.segment_id}</td><td>${escape(s.segment_name)}</td><td class="num">${fmt(s.subscribers)}</td><td class="num">${pct(s.revenue_share)}</td><td class="num">${fmt(s.arpu, 1)}</td><td class="num">${fmt(s.mou)}</td><td class="num">${fmt(s.dou)}</td><td class="num">${pct(s.mean_churn_score)}</td><td class="num">${fmt(s.high_risk_subscribers)}</td><td>${escape(s.recommended_product)}</td><td>${escape(s.channel)}</td></tr>`).join('\n      ')}
-    </table>
-  </section>
-
-  <section id="value"><h2>Value and stability</h2>
-    <div class="row">${charts.pareto}${charts.grid}</div>
-    <p class="note">Key customers are the top holding ${pct(load.params.keyCustomerRevenueShare)} of revenue. Priority 1 (most urgent) is high value and unstable.</p>
-  </section>
-
-  <section id="churn"><h2>Churn risk</h2>
-    <div class="row">${charts.roc}${charts.lift}</div>
-    <div class="row">${charts.importance}</div>
-    <h3>Riskiest rules</h3>
-    <table>
-      <tr><th>if</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th></tr>
-      ${churn.topRules.map((r) => `<tr><td>${escape(r.condition)}</td><td class="num">${pct(r.churnRate)}</td><td class="num">${r.lift.toFixed(1)}x</td><td class="num">${fmt(r.subscribers)}</td></tr>`).join('\n      ')}
-    </table>
-    <p class="note">Holdout: ${fmt(churn.holdoutRows)} subscribers, base churn rate ${pct(churn.holdout.baseRate)}, precision in the top decile ${pct(churn.holdout.precisionAtTopDecile)}, recall ${pct(churn.holdout.recallAtTopDecile)}, PR AUC ${churn.holdout.prAuc.toFixed(3)}.</p>
-  </section>
-
-  ${cluster.previous ? `<section id="migration"><h2>Migration since ${escape(cluster.previous.month)}</h2><div class="row">${charts.migration}</div></section>` : ''}
-
-  <section id="quality"><h2>Data quality</h2>
-    <div class="row">${charts.quality}</div>
-    <p class="note">${fmt(load.rowsRead)} rows read from ${load.inputFiles.length} files = ${fmt(load.rowsLoaded)} loaded + ${fmt(load.rowsQuarantined)} quarantined (quarantine.parquet lists each with its reason).</p>
-    ${request.features.skippedFeatures.length ? `<p class="note">Skipped features (the input cannot support them; left out of the models, empty in subscribers.parquet): ${request.features.skippedFeatures.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}
-  </section>
-</main>
-</body>
-</html>
-`);
-}
+  .columns { color: #9ca3af; font: 11px/1.3 ui-monospace, Menlo, monospace; margin-top: 2px; }
+  .share { color: #6b7280; font-size: 12px; }
+  .tag { display: inline-block; background: #eef2ff; border-radius: 10px; padding: 0 8px; margin: 0 4px 4px 0; white-space: nowrap; }
+  ul.plain { margin: 0; padding: 0; list-style: none; }
+  details.region { border-top: 1px solid #e5e7eb; padding: 6px 0; }
+  details.region > summary { font-weight: bold; cursor: pointer; padding: 4px 0; }
+  details.region > summary .note { font-weight: normal; margin-left: 8px; }
+  .grid-row { display: grid; grid-template-columns: 18px 110px repeat(7, 110px); gap: 8px; padding: 4px 0; font-size: 13px; }
+  .grid-row.head { color: #374151; font-weight: bold; border-bottom: 1px solid #e5e7eb; }
+  details.grid > summary { list-style: none; cursor: pointer; border-bottom: 1px solid #f3f4f6; }
+  details.grid > summary::-webkit-details-marker { display: none; }
+  details.grid > summary::before { content: '▸'; color: #6b7280; }
+  details.grid[open] > summary::before { content: '▾'; }
+  details.grid > table, details.grid > p { margin: 6px 0 12px 26px; }
+  dl.glossary { display: grid; grid-template-columns: 160px 1fr; gap: 6px 16px; margin: 0; }
+  dl.glossary dt { font-weight: bold; }
+  dl.glossary dd { margin: 0; }`;
 
 /**
  * Vega numbers clip paths and gradients with a process-wide counter, so the same chart gets
  * other ids in a process that rendered before. Renumbering them in order of appearance keeps
- * the report byte-identical when a snapshot is reproduced.
+ * the report byte-identical when a snapshot is reproduced. Applied to the sections only, so the
+ * contents' links to section ids stay as they are.
  */
 function stableIds(html: string): string {
   const referenced = new Set(
@@ -189,8 +185,4 @@ function stableIds(html: string): string {
   return html.replace(/( id="|url\(#|href="#)([^")]+)/g, (whole, prefix: string, id: string) =>
     renamed.has(id) ? `${prefix}${renamed.get(id)}` : whole,
   );
-}
-
-function escape(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 }

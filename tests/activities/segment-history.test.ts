@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -105,6 +105,13 @@ describe('segment ids stable across months', () => {
       page.on('pageerror', (error) => problems.push(error.message));
       page.on('requestfailed', (request) => problems.push(`request failed: ${request.url()}`));
       await page.goto(pathToFileURL(join(published['2026-06'].snapshot.path, 'report.html')).href);
+      // taken first, so a failing check below still leaves the picture to look at
+      await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'report.png'), fullPage: true });
+      await copyFile(
+        join(published['2026-06'].snapshot.path, 'report.html'),
+        join(REPO_ROOT, 'test-artifacts', 'report.html'),
+      );
       const charts = await page.$$eval('svg.marks', (svgs) =>
         svgs.map((svg) => ({
           marks: svg.querySelectorAll('path, rect, line, text').length,
@@ -117,9 +124,62 @@ describe('segment ids stable across months', () => {
         expect(chart.width).toBeGreaterThan(100);
       }
       expect(await page.textContent('h1')).toBe('segflow run report — 2026-06');
-      expect(await page.$$eval('#segments table tr', (rows) => rows.length)).toBe(published['2026-06'].cluster.k + 1);
-      await mkdir(join(REPO_ROOT, 'test-artifacts'), { recursive: true });
-      await page.screenshot({ path: join(REPO_ROOT, 'test-artifacts', 'report.png'), fullPage: true });
+      expect(await page.textContent('header .identity')).toMatch(
+        /^version 1 · published \d{4}-\d\d-\d\d \d\d:\d\d UTC · requested by test$/,
+      );
+      expect(await page.textContent('header .params')).toContain('all parameters at their defaults');
+      expect(await page.$$eval('nav a', (links) => links.map((a) => a.getAttribute('href')))).toEqual(
+        ['segments', 'value', 'churn', 'migration', 'grids', 'quality', 'glossary'].map((id) => `#${id}`),
+      );
+      const k = published['2026-06'].cluster.k;
+      expect(await page.$$eval('#segments table.profiles tr', (rows) => rows.length)).toBe(k + 1);
+      // every segment's action is complete: product, channel, moment, retention style, tags
+      const actions = await page.$$eval('#segments table.actions tr:not(:first-child)', (rows) =>
+        rows.map((row) => [...row.querySelectorAll('td')].map((td) => td.textContent?.trim() ?? '')),
+      );
+      expect(actions.length).toBe(k);
+      for (const cells of actions) {
+        expect(cells.length).toBe(7);
+        for (const cell of cells) expect(cell).not.toBe('');
+      }
+      // rules in words; the column names only in the small print
+      const rules = await page.$$eval('#churn table.rules td:first-child', (cells) =>
+        cells.map((td) => ({
+          words: td.firstChild?.textContent ?? '',
+          columns: td.querySelector('.columns')?.textContent ?? '',
+        })),
+      );
+      expect(rules.length).toBeGreaterThan(0);
+      for (const rule of rules) {
+        expect(rule.words).not.toMatch(/[<>]|_/);
+        expect(rule.columns).toMatch(/[<>]=? |all subscribers/);
+      }
+      // migration by segment id, each with its names in both months
+      expect(await page.$$eval('#migration table.names tr', (rows) => rows.length)).toBe(k + 1);
+      // per grid: the rollup, and the open grid's first contacts in dispatch.parquet's order
+      const dispatch = await withConnection(':memory:', (conn) =>
+        queryRows<{ grid: string; subscriber_id: string }>(
+          conn,
+          'SELECT grid, subscriber_id FROM read_parquet($file) WHERE contact_rank <= 5',
+          { file: join(published['2026-06'].snapshot.path, 'dispatch.parquet') },
+        ),
+      );
+      const grids = new Set(dispatch.map((row) => row.grid));
+      expect(await page.$$eval('#grids details.grid', (details) => details.length)).toBeGreaterThanOrEqual(grids.size);
+      const firstGrid = await page.$$eval('#grids details.grid[open]', (details) =>
+        details.map((d) => ({
+          grid: d.querySelector('summary span')?.textContent,
+          who: [...d.querySelectorAll('table.contacts td:nth-child(2) code')].map((code) => code.textContent),
+          visible: d.querySelector('table.contacts')?.getBoundingClientRect().height ?? 0,
+        })),
+      );
+      expect(firstGrid.length).toBe(1);
+      expect(firstGrid[0].who).toEqual(
+        dispatch.filter((row) => row.grid === firstGrid[0].grid).map((row) => row.subscriber_id),
+      );
+      expect(firstGrid[0].visible).toBeGreaterThan(50);
+      const glossary = await page.$$eval('#glossary dt', (terms) => terms.map((dt) => dt.textContent));
+      expect(glossary).toEqual(expect.arrayContaining(['ROC AUC', 'lift', 'MOU', 'DOU']));
       expect(problems).toEqual([]);
     } finally {
       await browser.close();

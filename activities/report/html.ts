@@ -1,0 +1,28 @@
+/** Small helpers every report section uses to write HTML. */
+
+export function escape(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+}
+
+/** A number with thousands separators and a fixed number of decimals. */
+export function fmt(n: number, digits = 0): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** A share as a percentage with one decimal: 0.1234 is "12.3%". */
+export function pct(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
+}
+
+/** A share as a whole percentage: 0.1234 is "12%"; below 1% one significant digit. */
+export function percent(share: number): string {
+  const value = share * 100;
+  return `${value >= 1 || value === 0 ? Math.round(value) : Number(value.toPrecision(1))}%`;
+}
+
+/** A section of the report: `id` is its anchor, `title` its heading and entry in the contents. */
+export interface ReportSection {
+  id: string;
+  title: string;
+  html: string;
+}

@@ -1,0 +1,29 @@
+import { featureLabel, ruleInWords } from '../../../domain/feature-words';
+import type { ChurnSummary } from '../../churn';
+import { importanceChart, liftChart, rocChart } from '../charts';
+import { escape, fmt, pct, type ReportSection } from '../html';
+
+/** How well the churn tree ranks subscribers, what it looks at, and its riskiest rules in words. */
+export async function churnSection(churn: ChurnSummary): Promise<ReportSection> {
+  const importance = Object.entries(churn.featureImportance).map(([feature, share]) => ({
+    label: `${featureLabel(feature)} · ${feature}`,
+    share,
+  }));
+  const rules = churn.topRules.map(
+    (r) =>
+      `<tr><td title="${escape(r.condition)}">${escape(ruleInWords(r.terms))}<div class="columns">${escape(r.condition)}</div></td><td class="num">${pct(r.churnRate)}</td><td class="num">${r.lift.toFixed(1)}x</td><td class="num">${fmt(r.subscribers)}</td></tr>`,
+  );
+  const { holdout } = churn;
+  return {
+    id: 'churn',
+    title: 'Churn risk',
+    html: `<div class="row">${await rocChart(churn.holdoutRoc, holdout.rocAuc)}${await liftChart(holdout.liftByDecile)}</div>
+    <div class="row">${await importanceChart(importance)}</div>
+    <h3>Riskiest rules</h3>
+    <table class="rules">
+      <tr><th>subscribers who…</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th></tr>
+      ${rules.join('\n      ')}
+    </table>
+    <p class="note">Each rule is a leaf of the churn tree, measured on last month's subscribers; the small print names the columns of subscribers.parquet. Checked on ${fmt(churn.holdoutRows)} held-out subscribers: base churn rate ${pct(holdout.baseRate)}; in the riskiest 10% precision ${pct(holdout.precisionAtTopDecile)} and recall ${pct(holdout.recallAtTopDecile)}; PR AUC ${holdout.prAuc.toFixed(3)}.</p>`,
+  };
+}

@@ -1,0 +1,46 @@
+import { RISK_BANDS, STABLE_SCORE } from '../../../domain/rules';
+import { percent, type ReportSection } from '../html';
+
+const band = (name: string) => percent(RISK_BANDS.find((b) => b.band === name)?.minScore ?? 0);
+
+const TERMS: readonly [term: string, meaning: string][] = [
+  ['ARPU', 'average revenue per user: what a subscriber spends a month (¥).'],
+  ['MOU', 'minutes of use: call minutes a month.'],
+  ['DOU', 'data of use: mobile data a month, in MB.'],
+  [
+    'churn score',
+    `the chance, from the churn tree, that a subscriber leaves next month. High risk is ${band('high')} or more, elevated ${band('elevated')} or more.`,
+  ],
+  [
+    'ROC AUC',
+    'how well the churn score ranks leavers above stayers: the chance that a random leaver scores higher than a random stayer. 0.5 is guessing, 1 is perfect.',
+  ],
+  [
+    'lift',
+    'how many times more often a group churns than subscribers on average. A top-decile lift of 3x: the riskiest 10% churn three times as often.',
+  ],
+  [
+    'precision, recall',
+    'of the riskiest 10%, the share who did leave; of all who left, the share found in the riskiest 10%.',
+  ],
+  ['holdout', 'subscribers kept out of training to measure the churn model fairly.'],
+  [
+    'key customer',
+    'the top subscribers by spend who together hold the key share of revenue (value tiers: key, high, mid, low).',
+  ],
+  [
+    'stability',
+    `a 0-100 score from tenure, contract, broadband and family bundles, call circle and premium number; below ${STABLE_SCORE} is unstable.`,
+  ],
+  ['operation priority', 'from value tier x stability: 1 (high value, unstable) is the most urgent, 8 the least.'],
+  ['migration', 'subscribers whose segment this month differs from last month.'],
+];
+
+/** Short definitions of the terms the report uses. */
+export function glossarySection(): ReportSection {
+  return {
+    id: 'glossary',
+    title: 'Glossary',
+    html: `<dl class="glossary">${TERMS.map(([term, meaning]) => `<dt>${term}</dt><dd>${meaning}</dd>`).join('')}</dl>`,
+  };
+}

@@ -1,0 +1,96 @@
+import { OPERATION_GRID } from '../../../domain/rules';
+import { escape, fmt, pct, type ReportSection } from '../html';
+
+/** A grid's rollup (snapshot_grids) and the length of its dispatch list (sql/grids.sql). */
+export interface GridRow {
+  region: string | null;
+  grid: string | null;
+  subscribers: number;
+  mou: number;
+  dou: number;
+  revenue: number;
+  high_risk_subscribers: number;
+  high_value_at_risk: number;
+  to_contact: number;
+}
+
+/** One row of a grid's dispatch list (dispatch.parquet). */
+export interface ContactRow {
+  grid: string | null;
+  contact_rank: number;
+  subscriber_id: string;
+  segment_name: string;
+  operation_priority: number;
+  churn_score: number;
+  risk_band: string;
+  tags: string[];
+  retention_style: string;
+  recommended_product: string;
+  channel: string;
+  contact_moment: string;
+}
+
+const TIER_WORDS: Record<string, string> = {
+  key: 'key customer',
+  high: 'high value',
+  mid: 'mid value',
+  low: 'low value',
+};
+
+/** Why a subscriber is on the dispatch list, in words: priority cell, churn risk, tags. */
+export function contactReason(contact: ContactRow): string {
+  const cell = OPERATION_GRID.find((c) => c.priority === contact.operation_priority);
+  const who = cell ? `${TIER_WORDS[cell.valueTier]}, ${cell.stable ? 'stable' : 'unstable'}` : 'priority';
+  const tags = contact.tags.length ? ` · ${contact.tags.join(', ')}` : '';
+  return `${who} (P${contact.operation_priority}) · churn risk ${contact.risk_band} (${pct(contact.churn_score)})${tags}`;
+}
+
+/**
+ * For grid managers: per region, each grid's rollup, and under it the first contacts of its
+ * dispatch list in dispatch.parquet's order. Collapsed by default (one grid open), so the page stays short with hundreds of grids and needs no script.
+ */
+export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: number): ReportSection {
+  const contactsByGrid = groupBy(contacts, (c) => c.grid);
+  const regions = groupBy(grids, (g) => g.region);
+  const regionNames = [...regions.keys()].sort((a, b) => (a ?? '\uffff').localeCompare(b ?? '\uffff'));
+  const header = `<div class="grid-row head"><span></span><span>grid</span><span class="num">subscribers</span><span class="num">revenue (¥)</span><span class="num">MOU (min)</span><span class="num">DOU (GB)</span><span class="num">high risk</span><span class="num">high value at risk</span><span class="num">to contact</span></div>`;
+  const gridBlock = (g: GridRow, open: boolean) => {
+    const first = (contactsByGrid.get(g.grid) ?? []).map(
+      (c) =>
+        `<tr><td class="num">${c.contact_rank}</td><td><code>${escape(c.subscriber_id)}</code><div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}</td><td>${escape(c.recommended_product)}<div class="columns">${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
+    );
+    const list = first.length
+      ? `<table class="contacts"><tr><th class="num">#</th><th>who</th><th>why</th><th>product</th><th>channel</th><th>moment</th></tr>${first.join('')}</table>
+      <p class="note">${first.length < g.to_contact ? `The first ${first.length} of ${fmt(g.to_contact)} in this grid's dispatch list; dispatch.parquet holds all of them.` : `This grid's whole dispatch list (as in dispatch.parquet).`}</p>`
+      : '<p class="note">Nobody to contact in this grid this month.</p>';
+    return `<details class="grid"${open ? ' open' : ''}><summary class="grid-row"><span>${escape(g.grid ?? '(no grid)')}</span><span class="num">${fmt(g.subscribers)}</span><span class="num">${fmt(g.revenue)}</span><span class="num">${fmt(g.mou)}</span><span class="num">${fmt(g.dou / 1024, 1)}</span><span class="num">${fmt(g.high_risk_subscribers)}</span><span class="num">${fmt(g.high_value_at_risk)}</span><span class="num">${fmt(g.to_contact)}</span></summary>
+      ${list}</details>`;
+  };
+  // opened for a first look: the first grid (in dispatch order) with someone to contact, and its region
+  const opened = grids.find((g) => g.to_contact > 0) ?? grids[0];
+  const regionBlocks = regionNames.map((name) => {
+    const rows = regions.get(name) ?? [];
+    const total = (pick: (g: GridRow) => number) => fmt(rows.reduce((n, g) => n + pick(g), 0));
+    return `<details class="region"${name === opened?.region ? ' open' : ''}><summary>${escape(name ?? '(no region)')} <span class="note">${rows.length} grids · ${total((g) => g.subscribers)} subscribers · ${total((g) => g.high_risk_subscribers)} high risk · ${total((g) => g.to_contact)} to contact</span></summary>
+    ${header}
+    ${rows.map((g) => gridBlock(g, g === opened)).join('\n    ')}
+    </details>`;
+  });
+  return {
+    id: 'grids',
+    title: 'Grids: rollup and first contacts',
+    html: `<p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, product, channel, moment), most urgent first: the order of dispatch.parquet. MOU and DOU are the grid's totals for the month.</p>
+    ${regionBlocks.join('\n    ')}`,
+  };
+}
+
+/** Map.groupBy, which Node 20 lacks; keeps the rows' order within each key. */
+function groupBy<T, K>(rows: readonly T[], key: (row: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const row of rows) {
+    const group = groups.get(key(row));
+    if (group) group.push(row);
+    else groups.set(key(row), [row]);
+  }
+  return groups;
+}

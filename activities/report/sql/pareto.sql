@@ -1,0 +1,14 @@
+-- The revenue pyramid: share of revenue held by the top share of subscribers (ranked by ARPU),
+-- about 100 points. Exact DECIMAL running sums, so a rerun draws the same curve.
+WITH ranked AS (
+  SELECT
+    row_number() OVER (ORDER BY arpu DESC, subscriber_id) AS rank,
+    count(*) OVER () AS n,
+    sum(arpu::DECIMAL(18, 6)) OVER (ORDER BY arpu DESC, subscriber_id ROWS UNBOUNDED PRECEDING) AS running,
+    sum(arpu::DECIMAL(18, 6)) OVER () AS total
+  FROM snapshot_subscribers
+)
+SELECT rank / n AS subscriber_share, (running / total)::DOUBLE AS revenue_share
+FROM ranked
+WHERE rank % greatest(n // 100, 1) = 0 OR rank = n
+ORDER BY rank;

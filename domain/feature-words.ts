@@ -1,0 +1,181 @@
+/**
+ * Features and churn-rule conditions in words a marketer reads: "spend fell more than 5% a
+ * month" for `spend_slope_rel < -0.05`, "fewer than 18 distinct contacts" for
+ * `call_circle < 17.5`. The column names stay the reference (small print, hover, dispatch.parquet).
+ */
+
+/** One condition of a churn rule: `low <= feature < high`, either bound open. */
+export interface RuleTerm {
+  feature: string;
+  low?: number;
+  high?: number;
+}
+
+interface FeaturePhrasing {
+  /** A short noun phrase for chart axes and tables. */
+  label: string;
+  below(x: number): string;
+  atLeast(x: number): string;
+  between(low: number, high: number): string;
+}
+
+/** Rounds for reading: whole numbers from 10 up, otherwise two significant digits. */
+function readable(x: number): string {
+  const rounded = Math.abs(x) >= 10 ? Math.round(x) : Number(x.toPrecision(2));
+  return rounded.toLocaleString('en-US');
+}
+
+function percent(share: number): string {
+  const value = Math.abs(share * 100);
+  return `${value >= 1 ? Math.round(value) : Number(value.toPrecision(1))}%`;
+}
+
+/** A whole-number feature (a count): `x < 17.5` is "fewer than 18". */
+function count(label: string, singular: string, plural: string, around: (amount: string) => string): FeaturePhrasing {
+  const noun = (n: number) => (n === 1 ? singular : plural);
+  return {
+    label,
+    below: (x) => {
+      const n = Math.ceil(x);
+      return around(n <= 1 ? `no ${plural}` : `fewer than ${n.toLocaleString('en-US')} ${plural}`);
+    },
+    atLeast: (x) => {
+      const n = Math.max(Math.ceil(x), 0);
+      return around(`at least ${n.toLocaleString('en-US')} ${noun(n)}`);
+    },
+    between: (low, high) => {
+      const [from, to] = [Math.max(Math.ceil(low), 0), Math.ceil(high) - 1];
+      return around(from === to ? `exactly ${from} ${noun(from)}` : `${from} to ${to} ${plural}`);
+    },
+  };
+}
+
+/** A measured amount: `value` formats it with its unit, `fewer` for countable units. */
+function amount(
+  label: string,
+  value: (x: number) => string,
+  around: (amount: string) => string,
+  fewer = false,
+): FeaturePhrasing {
+  const less = fewer ? 'fewer' : 'less';
+  return {
+    label,
+    below: (x) => around(`${less} than ${value(x)}`),
+    atLeast: (x) => around(`${value(x)} or more`),
+    between: (low, high) => around(`${value(low)} to ${value(high)}`),
+  };
+}
+
+/**
+ * A change: a ratio (recent / before, 1 = no change) or a relative rate (0 = no change).
+ * `x < 0.71` on a ratio is "fell more than 29%".
+ */
+function change(label: string, subject: string, suffix: string, ratio: boolean): FeaturePhrasing {
+  const delta = (x: number) => (ratio ? x - 1 : x);
+  const say = (text: string) => `${subject} ${text}${suffix}`;
+  return {
+    label,
+    below: (x) => {
+      const d = delta(x);
+      return say(d <= 0 ? `fell more than ${percent(d)}` : `grew less than ${percent(d)} or fell`);
+    },
+    atLeast: (x) => {
+      const d = delta(x);
+      if (d === 0) return say('held or grew');
+      return say(d < 0 ? `fell less than ${percent(d)} or grew` : `grew ${percent(d)} or more`);
+    },
+    between: (low, high) => {
+      const [from, to] = [delta(low), delta(high)];
+      if (to <= 0) return say(`fell ${percent(to)} to ${percent(from)}`);
+      if (from >= 0) return say(`grew ${percent(from)} to ${percent(to)}`);
+      return say(`changed between -${percent(from)} and +${percent(to)}`);
+    },
+  };
+}
+
+const TREND = ' (last 3 months vs the 3 before)';
+const yuan = (x: number) => `¥${readable(x)}`;
+
+/** Plain words for every subscriber feature the models and the report use (features SQL columns). */
+export const FEATURE_WORDS: Readonly<Record<string, FeaturePhrasing>> = {
+  arpu: amount('monthly spend (ARPU)', yuan, (a) => `spends ${a} a month`),
+  mou: amount(
+    'call minutes a month (MOU)',
+    (x) => `${readable(x)} minutes`,
+    (a) => `talks ${a} a month`,
+    true,
+  ),
+  dou: amount(
+    'data a month (DOU)',
+    (x) => `${readable(x)} MB`,
+    (a) => `uses ${a} of data a month`,
+  ),
+  sms: amount(
+    'SMS a month',
+    (x) => `${readable(x)} SMS`,
+    (a) => `sends ${a} a month`,
+    true,
+  ),
+  monetary: amount('spend over the history window', yuan, (a) => `spent ${a} over the history window`),
+  recharge_amount: amount('recharged amount', yuan, (a) => `recharged ${a} over the history window`),
+  frequency: count('recharges', 'recharge', 'recharges', (a) => `${a} over the history window`),
+  recency_days: count('days since the last recharge', 'day', 'days', (a) => `last recharge ${a} before month end`),
+  payment_delay_avg: amount(
+    'average payment delay',
+    (x) => `${readable(x)} days`,
+    (a) => `pays ${a} late on average`,
+    true,
+  ),
+  complaints_recent: count('complaints (last 3 months)', 'complaint', 'complaints', (a) => `${a} in the last 3 months`),
+  mou_trend: change('change in call minutes', 'call minutes', TREND, true),
+  dou_trend: change('change in data use', 'data use', TREND, true),
+  spend_trend: change('change in spend', 'spend', TREND, true),
+  recharge_trend: change('change in recharges', 'recharges', TREND, true),
+  spend_slope_rel: change('spend trend per month', 'spend', ' a month', false),
+  spend_volatility: amount('spend volatility', percent, (a) => `monthly spend varies ${a} around its average`),
+  mou_volatility: amount(
+    'call-minute volatility',
+    percent,
+    (a) => `monthly call minutes vary ${a} around their average`,
+  ),
+  tenure_months: count('months on the network', 'month', 'months', (a) => `on the network ${a}`),
+  contract_months_left: count('contract months left', 'contract month left', 'contract months left', (a) => a),
+  sticky_services: count(
+    'sticky services (broadband, family bundle)',
+    'sticky service',
+    'sticky services',
+    (a) => `${a} (broadband, family bundle)`,
+  ),
+  call_circle: count('distinct contacts (call circle)', 'distinct contact', 'distinct contacts', (a) => a),
+  stability_score: amount('stability score (0-100)', readable, (a) => `stability score ${a} (of 100)`),
+};
+
+/** A feature's short plain label; the column name for a feature without words. */
+export function featureLabel(feature: string): string {
+  return FEATURE_WORDS[feature]?.label ?? feature;
+}
+
+/** One rule term in words, e.g. "fewer than 18 distinct contacts". */
+export function termInWords({ feature, low, high }: RuleTerm): string {
+  const words = FEATURE_WORDS[feature];
+  if (!words) return termInSymbols({ feature, low, high });
+  if (low !== undefined && high !== undefined) return words.between(low, high);
+  if (low !== undefined) return words.atLeast(low);
+  return high !== undefined ? words.below(high) : 'any';
+}
+
+/** A rule (all terms hold) in words; no terms is every subscriber. */
+export function ruleInWords(terms: readonly RuleTerm[]): string {
+  return terms.length === 0 ? 'all subscribers' : terms.map(termInWords).join(' and ');
+}
+
+/** A rule term with its column name, as the churn tree states it: "call_circle < 17.5". */
+export function termInSymbols({ feature, low, high }: RuleTerm): string {
+  if (low !== undefined && high !== undefined) return `${symbolNumber(low)} <= ${feature} < ${symbolNumber(high)}`;
+  if (low !== undefined) return `${feature} >= ${symbolNumber(low)}`;
+  return high !== undefined ? `${feature} < ${symbolNumber(high)}` : feature;
+}
+
+function symbolNumber(value: number): string {
+  return Math.abs(value) >= 100 ? value.toFixed(0) : Number(value.toPrecision(3)).toString();
+}
