@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { CHURN_FEATURES } from '../../activities/churn';
+import { FEATURE_WORDS, featureLabel, ruleInWords, termInSymbols, termInWords } from '../../domain/feature-words';
+import { paramsDifferingFromDefaults, parseRunParams } from '../../domain/params';
+
+describe('features in words a marketer reads', () => {
+  it('says the examples of issue 13 in words', () => {
+    expect(termInWords({ feature: 'spend_slope_rel', high: -0.05 })).toBe('spend fell more than 5% a month');
+    expect(termInWords({ feature: 'call_circle', high: 17.5 })).toBe('fewer than 18 distinct contacts');
+  });
+
+  it('reads counts as whole numbers, ratios as rises and falls, amounts with their unit', () => {
+    expect(termInWords({ feature: 'complaints_recent', high: 0.5 })).toBe('no complaints in the last 3 months');
+    expect(termInWords({ feature: 'complaints_recent', low: 0.5 })).toBe('at least 1 complaint in the last 3 months');
+    expect(termInWords({ feature: 'tenure_months', low: 5.5, high: 11.5 })).toBe('on the network 6 to 11 months');
+    expect(termInWords({ feature: 'mou_trend', high: 0.71 })).toBe(
+      'call minutes fell more than 29% (last 3 months vs the 3 before)',
+    );
+    expect(termInWords({ feature: 'mou_trend', low: 1.2 })).toBe(
+      'call minutes grew 20% or more (last 3 months vs the 3 before)',
+    );
+    expect(termInWords({ feature: 'arpu', low: 19.2 })).toBe('spends ¥19 or more a month');
+    expect(termInWords({ feature: 'dou', high: 1234.5 })).toBe('uses less than 1,235 MB of data a month');
+  });
+
+  it('joins a rule term by term, and keeps a feature without words by its column name', () => {
+    const terms = [
+      { feature: 'call_circle', high: 17.5 },
+      { feature: 'new_column', low: 3 },
+    ];
+    expect(ruleInWords(terms)).toBe('fewer than 18 distinct contacts and new_column >= 3');
+    expect(ruleInWords([])).toBe('all subscribers');
+    expect(terms.map(termInSymbols).join(' and ')).toBe('call_circle < 17.5 and new_column >= 3');
+  });
+
+  it('has words for every feature the churn tree may split on', () => {
+    for (const feature of CHURN_FEATURES) {
+      expect(FEATURE_WORDS[feature], feature).toBeDefined();
+      expect(featureLabel(feature)).not.toBe(feature);
+    }
+  });
+});
+
+describe('parameters that differ from their defaults', () => {
+  it('lists only what the run set away from the schema defaults, with the default', () => {
+    const parsed = parseRunParams({ month: '2026-06', input: 'data', k: 6, treeDepth: 4, seed: 42 });
+    if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+    expect(paramsDifferingFromDefaults(parsed.params)).toEqual([
+      { name: 'k', value: 6, defaultValue: undefined },
+      { name: 'treeDepth', value: 4, defaultValue: 6 },
+    ]);
+  });
+});

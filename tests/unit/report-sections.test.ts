@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { dataQualityChart } from '../../activities/report/charts';
+import { contactReason, gridsSection, type ContactRow, type GridRow } from '../../activities/report/sections/grids';
+import { reportHeader } from '../../activities/report/sections/header';
+import { migrationSection, type MigrationCell } from '../../activities/report/sections/migration';
+import { parseRunParams } from '../../domain/params';
+
+/** The texts of one Vega role's text marks, in drawing order. */
+function texts(svg: string, role: string): string[] {
+  const group = svg.split(`role-${role}`).slice(1);
+  return group.flatMap((part) => [...part.split('</g>')[0].matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]));
+}
+
+describe('report sections', () => {
+  it('draws data quality on a log axis that starts at 1, not 0, with every bar and its count', async () => {
+    const svg = await dataQualityChart([
+      { outcome: 'loaded', rows: 18_436 },
+      { outcome: 'duplicate subscriber and month', rows: 3 },
+    ]);
+    const ticks = texts(svg, 'axis-label');
+    expect(ticks[0]).toBe('1');
+    expect(ticks).not.toContain('0');
+    expect(svg.match(/role-mark[^>]*>\s*<path/g)?.length ?? 0).toBeGreaterThan(0);
+    expect(svg).toContain('18,436');
+  });
+
+  it('orders migration by segment id and shows a renamed segment as renamed, its subscribers staying', async () => {
+    const cell = (from: [number | null, string], to: [number | null, string], subscribers: number): MigrationCell => ({
+      from_segment_id: from[0],
+      from_segment: from[1],
+      to_segment_id: to[0],
+      to_segment: to[1],
+      subscribers,
+    });
+    const section = await migrationSection(
+      [
+        cell([2, 'mid value · balanced'], [2, 'mid value · balanced · declining'], 500),
+        cell([10, 'low value · light user'], [10, 'low value · light user'], 300),
+        cell([10, 'low value · light user'], [2, 'mid value · balanced · declining'], 7),
+        cell([null, '(new)'], [10, 'low value · light user'], 12),
+        cell([2, 'mid value · balanced'], [null, '(gone)'], 9),
+      ],
+      '2026-05',
+      '2026-06',
+    );
+    expect(section.html).toMatch(
+      /<td>2<\/td><td>mid value · balanced<\/td><td>mid value · balanced · declining<\/td><td><b>renamed<\/b>/,
+    );
+    expect(section.html).toMatch(/<td>10<\/td>.*<td>same<\/td>/);
+    expect(section.html).toContain('800 of 807 subscribers present in both months (99.1%) kept their segment');
+    // rows and columns by id (2 before 10), both named by this month's name; joiners and leavers last
+    expect(texts(section.html, 'axis-label')).toEqual([
+      '2 mid value · balanced · declining',
+      '10 low value · light user',
+      '(left the network)',
+      '2 mid value · balanced · declining',
+      '10 low value · light user',
+      '(joined the network)',
+    ]);
+  });
+
+  it('lists each grid with its first contacts in dispatch order, and says why each is there', () => {
+    const grid = (name: string | null, to_contact: number): GridRow => ({
+      region: 'R1',
+      grid: name,
+      subscribers: 100,
+      mou: 1000,
+      dou: 2048,
+      revenue: 5000,
+      high_risk_subscribers: 2,
+      high_value_at_risk: 1,
+      to_contact,
+    });
+    const contact = (rank: number, id: string): ContactRow => ({
+      grid: 'R1-G02',
+      contact_rank: rank,
+      subscriber_id: id,
+      segment_name: 'high value · heavy user',
+      operation_priority: 1,
+      churn_score: 0.42,
+      risk_band: 'high',
+      tags: ['VIP', 'warning'],
+      retention_style: 'steel binding: contract renewal, device offer',
+      recommended_product: 'premium unlimited plan',
+      channel: 'account manager call',
+      contact_moment: 'within 7 days',
+    });
+    expect(contactReason(contact(1, 'S1'))).toBe(
+      'key customer, unstable (P1) · churn risk high (42.0%) · VIP, warning',
+    );
+    const section = gridsSection(
+      [grid('R1-G01', 0), grid('R1-G02', 9), grid(null, 0)],
+      [contact(1, 'S7'), contact(2, 'S3')],
+      2,
+    );
+    const order = [...section.html.matchAll(/<code>(S\d)<\/code>/g)].map((m) => m[1]);
+    expect(order).toEqual(['S7', 'S3']);
+    // the first grid with someone to contact is open
+    expect(section.html).toMatch(/<details class="grid" open><summary class="grid-row"><span>R1-G02/);
+    expect(section.html).toContain('The first 2 of 9');
+    expect(section.html).toContain('(no grid)');
+  });
+
+  it('names the version, publish time, requester and the parameters set away from their defaults', () => {
+    const parsed = parseRunParams({ month: '2026-06', input: 'data', treeDepth: 4 });
+    if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+    const header = reportHeader(
+      { params: parsed.params, paramsHash: 'abcdef0123456789', k: 5 },
+      { version: 3, publishedAt: '2026-07-01T06:05:09.123Z', requestedBy: 'schedule:monthly' },
+    );
+    expect(header).toContain('version 3 · published 2026-07-01 06:05 UTC · requested by schedule:monthly');
+    expect(header).toContain('<span class="param" title="default: 6">treeDepth = 4</span>');
+  });
+});
