@@ -53,7 +53,7 @@ export function paretoCurve(points: { subscriber_share: number; revenue_share: n
   return renderChart({
     width: WIDTH,
     height: 260,
-    title: 'Revenue pyramid: share of revenue held by the top subscribers',
+    title: 'Revenue pyramid: revenue share of the top subscribers',
     data: { values: points },
     layer: [
       {
@@ -85,10 +85,11 @@ export function valueStabilityGrid(
   return renderChart({
     width: 320,
     height: 200,
-    title: 'Value x stability: subscribers (operation priority)',
+    // short: Vega sizes the view to an overestimate of the title's width
+    title: 'Subscribers by value and stability',
     data: { values: cells.map((c) => ({ ...c, label: `${c.subscribers.toLocaleString('en-US')} (P${c.priority})` })) },
     encoding: {
-      x: { field: 'stability', type: 'nominal', sort: ['unstable', 'stable'], title: null },
+      x: { field: 'stability', type: 'nominal', sort: ['unstable', 'stable'], title: null, axis: { labelAngle: 0 } },
       y: { field: 'value_tier', type: 'nominal', sort: ['key', 'high', 'mid', 'low'], title: 'value tier' },
     },
     layer: [
@@ -103,7 +104,14 @@ export function valueStabilityGrid(
           },
         },
       },
-      { mark: { type: 'text', fontSize: 12 }, encoding: { text: { field: 'label', type: 'nominal' } } },
+      {
+        mark: { type: 'text', fontSize: 12 },
+        encoding: {
+          text: { field: 'label', type: 'nominal' },
+          // white on the two darkest (most urgent) cells
+          color: { condition: { test: 'datum.priority <= 2', value: 'white' }, value: '#111827' },
+        },
+      },
     ],
   });
 }

@@ -139,7 +139,7 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
   nav { margin: 4px 0 8px; }
   nav a { color: #1e3a8a; margin-right: 16px; text-decoration: none; border-bottom: 1px solid #c7d2fe; }
   .kpis { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
-  .kpi { background: white; border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 16px; min-width: 150px; }
+  .kpi { flex: 1 1 0; background: white; border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 16px; min-width: 120px; }
   .kpi b { display: block; font-size: 22px; color: #1e3a8a; }
   section { background: white; border: 1px solid #e5e7eb; border-radius: 8px; padding: 16px 20px; margin: 16px 0; }
   section h2 { margin: 0 0 12px; font-size: 17px; }

@@ -37,6 +37,13 @@ const TIER_WORDS: Record<string, string> = {
   low: 'low value',
 };
 
+/** A subscriber id; a pseudonym (a 64-character hash) shortened, in full on hover. */
+function who(id: string): string {
+  return id.length > 16
+    ? `<code title="${escape(id)}">${escape(id.slice(0, 12))}…</code>`
+    : `<code>${escape(id)}</code>`;
+}
+
 /** Why a subscriber is on the dispatch list, in words: priority cell, churn risk, tags. */
 export function contactReason(contact: ContactRow): string {
   const cell = OPERATION_GRID.find((c) => c.priority === contact.operation_priority);
@@ -57,7 +64,7 @@ export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: 
   const gridBlock = (g: GridRow, open: boolean) => {
     const first = (contactsByGrid.get(g.grid) ?? []).map(
       (c) =>
-        `<tr><td class="num">${c.contact_rank}</td><td><code>${escape(c.subscriber_id)}</code><div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}</td><td>${escape(c.recommended_product)}<div class="columns">${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
+        `<tr><td class="num">${c.contact_rank}</td><td>${who(c.subscriber_id)}<div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}</td><td>${escape(c.recommended_product)}<div class="columns">${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
     );
     const list = first.length
       ? `<table class="contacts"><tr><th class="num">#</th><th>who</th><th>why</th><th>product</th><th>channel</th><th>moment</th></tr>${first.join('')}</table>
