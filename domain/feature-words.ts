@@ -164,11 +164,6 @@ export function termInWords({ feature, low, high }: RuleTerm): string {
   return high !== undefined ? words.below(high) : 'any';
 }
 
-/** A rule (all terms hold) in words; no terms is every subscriber. */
-export function ruleInWords(terms: readonly RuleTerm[]): string {
-  return terms.length === 0 ? 'all subscribers' : terms.map(termInWords).join(' and ');
-}
-
 /** A rule term with its column name, as the churn tree states it: "call_circle < 17.5". */
 export function termInSymbols({ feature, low, high }: RuleTerm): string {
   if (low !== undefined && high !== undefined) return `${symbolNumber(low)} <= ${feature} < ${symbolNumber(high)}`;

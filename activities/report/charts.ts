@@ -154,7 +154,7 @@ export function liftChart(liftByDecile: number[]) {
       {
         mark: { type: 'bar', color: '#ea580c' },
         encoding: {
-          x: { field: 'decile', type: 'ordinal' },
+          x: { field: 'decile', type: 'ordinal', axis: { labelAngle: 0 } },
           y: { field: 'lift', type: 'quantitative', title: 'churn rate / base rate' },
         },
       },

@@ -154,6 +154,7 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
   .share { color: #6b7280; font-size: 12px; }
   .tag { display: inline-block; background: #eef2ff; border-radius: 10px; padding: 0 8px; margin: 0 4px 4px 0; white-space: nowrap; }
   ul.plain { margin: 0; padding: 0; list-style: none; }
+  ul.terms { margin: 0; padding-left: 18px; }
   details.region { border-top: 1px solid #e5e7eb; padding: 6px 0; }
   details.region > summary { font-weight: bold; cursor: pointer; padding: 4px 0; }
   details.region > summary .note { font-weight: normal; margin-left: 8px; }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CHURN_FEATURES } from '../../activities/churn';
-import { FEATURE_WORDS, featureLabel, ruleInWords, termInSymbols, termInWords } from '../../domain/feature-words';
+import { FEATURE_WORDS, featureLabel, termInSymbols, termInWords } from '../../domain/feature-words';
 import { paramsDifferingFromDefaults, parseRunParams } from '../../domain/params';
 
 describe('features in words a marketer reads', () => {
@@ -23,13 +23,12 @@ describe('features in words a marketer reads', () => {
     expect(termInWords({ feature: 'dou', high: 1234.5 })).toBe('uses less than 1,235 MB of data a month');
   });
 
-  it('joins a rule term by term, and keeps a feature without words by its column name', () => {
+  it('keeps a feature without words by its column name, as the churn tree states it', () => {
     const terms = [
       { feature: 'call_circle', high: 17.5 },
       { feature: 'new_column', low: 3 },
     ];
-    expect(ruleInWords(terms)).toBe('fewer than 18 distinct contacts and new_column >= 3');
-    expect(ruleInWords([])).toBe('all subscribers');
+    expect(terms.map(termInWords)).toEqual(['fewer than 18 distinct contacts', 'new_column >= 3']);
     expect(terms.map(termInSymbols).join(' and ')).toBe('call_circle < 17.5 and new_column >= 3');
   });
 

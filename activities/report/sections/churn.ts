@@ -1,5 +1,6 @@
-import { featureLabel, ruleInWords } from '../../../domain/feature-words';
+import { featureLabel, termInWords } from '../../../domain/feature-words';
 import type { ChurnSummary } from '../../churn';
+import type { LeafRule } from '../../ml/tree-rules';
 import { importanceChart, liftChart, rocChart } from '../charts';
 import { escape, fmt, pct, type ReportSection } from '../html';
 
@@ -9,9 +10,14 @@ export async function churnSection(churn: ChurnSummary): Promise<ReportSection> 
     label: `${featureLabel(feature)} · ${feature}`,
     share,
   }));
+  // one condition a line: all of them hold
+  const words = (r: LeafRule) =>
+    r.terms.length
+      ? `<ul class="terms">${r.terms.map((t) => `<li>${escape(termInWords(t))}</li>`).join('')}</ul>`
+      : 'all subscribers';
   const rules = churn.topRules.map(
     (r) =>
-      `<tr><td title="${escape(r.condition)}">${escape(ruleInWords(r.terms))}<div class="columns">${escape(r.condition)}</div></td><td class="num">${pct(r.churnRate)}</td><td class="num">${r.lift.toFixed(1)}x</td><td class="num">${fmt(r.subscribers)}</td></tr>`,
+      `<tr><td title="${escape(r.condition)}">${words(r)}<div class="columns">${escape(r.condition)}</div></td><td class="num">${pct(r.churnRate)}</td><td class="num">${r.lift.toFixed(1)}x</td><td class="num">${fmt(r.subscribers)}</td></tr>`,
   );
   const { holdout } = churn;
   return {
@@ -21,7 +27,7 @@ export async function churnSection(churn: ChurnSummary): Promise<ReportSection> 
     <div class="row">${await importanceChart(importance)}</div>
     <h3>Riskiest rules</h3>
     <table class="rules">
-      <tr><th>subscribers who…</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th></tr>
+      <tr><th>subscribers who… (all of these)</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th></tr>
       ${rules.join('\n      ')}
     </table>
     <p class="note">Each rule is a leaf of the churn tree, measured on last month's subscribers; the small print names the columns of subscribers.parquet. Checked on ${fmt(churn.holdoutRows)} held-out subscribers: base churn rate ${pct(holdout.baseRate)}; in the riskiest 10% precision ${pct(holdout.precisionAtTopDecile)} and recall ${pct(holdout.recallAtTopDecile)}; PR AUC ${holdout.prAuc.toFixed(3)}.</p>`,
