@@ -38,7 +38,7 @@ export interface PreparedReport {
 }
 
 /** How many contacts of each grid's dispatch list the report shows. */
-export const FIRST_CONTACTS_PER_GRID = 5;
+const FIRST_CONTACTS_PER_GRID = 5;
 
 /**
  * Queries the snapshot tables and renders every section, in page order. A new section is a
