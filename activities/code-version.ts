@@ -6,7 +6,6 @@ const TRACKED_DEPENDENCIES = [
   '@duckdb/node-api',
   'ml-cart',
   'ml-kmeans',
-  'apache-arrow',
   '@temporalio/worker',
   '@temporalio/workflow',
 ];
