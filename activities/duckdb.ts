@@ -64,18 +64,11 @@ export async function readSql(moduleUrl: string, relativePath: string): Promise<
 }
 
 /**
- * Splits a script into statements on semicolons that end a line. Our SQL files keep one
- * statement per `;`-terminated block and no semicolons inside string literals.
+ * Runs a script of `;`-separated statements in order. DuckDB's own parser splits it, so a
+ * semicolon inside a string literal or a comment is just text.
  */
-export function splitStatements(script: string): string[] {
-  return script
-    .split(/;\s*$/m)
-    .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
-    .filter((statement) => statement.length > 0);
-}
-
 export async function runScript(conn: DuckDBConnection, script: string): Promise<void> {
-  for (const statement of splitStatements(script)) await conn.run(statement);
+  await conn.run(script);
 }
 
 /** Runs every `.sql` file of a folder in name order (`NN_name.sql`); `before` hears of each file first. */
