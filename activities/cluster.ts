@@ -4,7 +4,7 @@ import { segmentAction } from '../domain/actions';
 import type { SegmentProfile } from '../store/manifest';
 import { segmentName, uniqueNames } from '../domain/segment-names';
 import { checkpoint } from './context';
-import { queryOne, queryRows, withConnection } from './duckdb';
+import { appendRows, queryOne, queryRows, withConnection } from './duckdb';
 import { appendColumns, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
 import { matchToPrevious } from './ml/match-centroids';
@@ -109,15 +109,17 @@ export async function clusterSubscribers(
     await conn.run(
       'CREATE OR REPLACE TABLE segment_catalog (segment_id INTEGER, segment_name VARCHAR, recommended_product VARCHAR, segment_channel VARCHAR, contact_moment VARCHAR)',
     );
-    for (const profile of segments) {
-      await conn.run('INSERT INTO segment_catalog VALUES ($id, $name, $product, $channel, $moment)', {
-        id: profile.segmentId,
-        name: profile.name,
-        product: profile.recommendedProduct,
-        channel: profile.channel,
-        moment: profile.contactMoment,
-      });
-    }
+    await appendRows(
+      conn,
+      'segment_catalog',
+      segments.map((profile) => [
+        profile.segmentId,
+        profile.name,
+        profile.recommendedProduct,
+        profile.channel,
+        profile.contactMoment,
+      ]),
+    );
     return {
       k: fit.k,
       featureNames: data.names,

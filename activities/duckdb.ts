@@ -114,6 +114,33 @@ export async function queryOne<T extends Record<string, unknown>>(
   return rows[0];
 }
 
+/**
+ * Appends rows to an existing table through DuckDB's appender, each value converted to its
+ * column's type, in the table's column order. For small tables built in code (rule grids,
+ * catalogs, encodings): one appender instead of one INSERT statement per row.
+ */
+export async function appendRows(
+  conn: DuckDBConnection,
+  table: string,
+  rows: readonly (readonly DuckDBValue[])[],
+): Promise<void> {
+  const appender = await conn.createAppender(table);
+  const types = Array.from({ length: appender.columnCount }, (_, column) => appender.columnType(column));
+  try {
+    for (const row of rows) {
+      if (row.length !== types.length)
+        throw new Error(`appendRows: a row of ${row.length} values for the ${types.length} columns of ${table}`);
+      row.forEach((value, column) => appender.appendValue(value, types[column]));
+      appender.endRow();
+    }
+  } catch (error) {
+    appender.clear(); // nothing of a failed append reaches the table
+    throw error;
+  } finally {
+    appender.closeSync();
+  }
+}
+
 /** Macros the SQL files share: deterministic uniform and normal draws keyed by (id, draw, seed). */
 export const RANDOM_MACROS = `
 CREATE OR REPLACE MACRO u(id, draw, seed) AS ((hash(id, draw, seed) % 1000003)::DOUBLE + 0.5) / 1000003.0;

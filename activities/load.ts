@@ -9,7 +9,7 @@ import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { checkpoint } from './context';
 import { hashFile, paramsHash } from '../store/hashing';
-import { queryOne, queryRows, setVariable, withConnection } from './duckdb';
+import { appendRows, queryOne, queryRows, setVariable, withConnection } from './duckdb';
 import { buildCheckSql } from './load-sql';
 
 export interface InputFile {
@@ -404,15 +404,13 @@ async function createRawInput(
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
   );
-  for (const [column, encoding] of Object.entries(mapping.values)) {
-    for (const [source, target] of Object.entries(encoding)) {
-      await conn.run('INSERT INTO value_encodings VALUES ($column, $source, $target)', {
-        column,
-        source,
-        target: target === null ? null : String(target),
-      });
-    }
-  }
+  await appendRows(
+    conn,
+    'value_encodings',
+    Object.entries(mapping.values).flatMap(([column, encoding]) =>
+      Object.entries(encoding).map(([source, target]) => [column, source, target === null ? null : String(target)]),
+    ),
+  );
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
   await setVariable(conn, 'run_month', firstDay(plan.params.month));
   await setVariable(conn, 'partition_count', partition.count);

@@ -8,7 +8,7 @@ import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
-import { queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection } from './duckdb';
+import { appendRows, queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection } from './duckdb';
 import { hashFile } from '../store/hashing';
 import { buildReport, type ReportInput } from './report/report';
 import { withFileLock } from '../store/file-lock';
@@ -154,15 +154,11 @@ async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR, channel VARCHAR)',
   );
-  for (const cell of OPERATION_GRID) {
-    await conn.run('INSERT INTO operation_grid VALUES ($tier, $stable, $priority, $style, $channel)', {
-      tier: cell.valueTier,
-      stable: cell.stable,
-      priority: cell.priority,
-      style: cell.retentionStyle,
-      channel: cell.channel,
-    });
-  }
+  await appendRows(
+    conn,
+    'operation_grid',
+    OPERATION_GRID.map((cell) => [cell.valueTier, cell.stable, cell.priority, cell.retentionStyle, cell.channel]),
+  );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE action_settings AS SELECT
        $stable_score::DOUBLE AS stable_score, $warning_mou_trend::DOUBLE AS warning_mou_trend,

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { queryRows, runScript, runSqlFiles, withConnection } from '../../activities/duckdb';
+import { appendRows, queryRows, runScript, runSqlFiles, withConnection } from '../../activities/duckdb';
 import { tempDir } from '../helpers';
 
 describe('running SQL scripts', () => {
@@ -47,5 +47,25 @@ describe('running SQL scripts', () => {
       { id: 1, label: 'a;b' },
       { id: 2, label: 'a;b' },
     ]);
+  });
+
+  it("appends rows in the table's column order and types, and nothing of a row that does not fit", async () => {
+    const { rows, failure } = await withConnection(':memory:', async (conn) => {
+      await conn.run('CREATE TEMP TABLE grid (tier VARCHAR, stable BOOLEAN, priority INTEGER, channel VARCHAR)');
+      await appendRows(conn, 'grid', [
+        ['gold', true, 1, 'call'],
+        ['bronze', false, 5, null],
+      ]);
+      const failure = await appendRows(conn, 'grid', [['silver', true, 2, 'sms'], ['short']]).catch(
+        (error: Error) => error,
+      );
+      return { rows: await queryRows(conn, 'SELECT * FROM grid ORDER BY priority'), failure };
+    });
+    expect(rows).toEqual([
+      { tier: 'gold', stable: true, priority: 1, channel: 'call' },
+      { tier: 'bronze', stable: false, priority: 5, channel: null },
+    ]);
+    expect(failure).toBeInstanceOf(Error);
+    expect(String(failure)).toMatch(/a row of 1 values for the 4 columns of grid/);
   });
 });
