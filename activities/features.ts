@@ -193,10 +193,7 @@ async function combineInto(
   for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
   const counts = await queryOne<{ scoring: number; training: number; churn_rate: number | null }>(
     conn,
-    `SELECT count(*) FILTER (WHERE purpose = 'score') AS scoring,
-            count(*) FILTER (WHERE purpose = 'train') AS training,
-            avg(churned_next_month::INTEGER) FILTER (WHERE purpose = 'train') AS churn_rate
-     FROM features`,
+    await readSql(import.meta.url, './features/row_counts.sql'),
   );
   return {
     skippedFeatures,
