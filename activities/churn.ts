@@ -6,7 +6,7 @@ import { DataQualityError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
 import { checkpoint } from './context';
-import { queryOne, setVariable, withConnection } from './duckdb';
+import { queryOne, readSql, setVariable, withConnection } from './duckdb';
 import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
@@ -69,8 +69,7 @@ export async function trainAndScoreChurn(
     // training rows need a known outcome: a user's label may be missing for some subscribers
     const counts = await queryOne<{ train: number; score: number; churners: number }>(
       conn,
-      `SELECT count(*) FILTER (WHERE purpose = 'train' AND churned_next_month IS NOT NULL) AS train, count(*) FILTER (WHERE purpose = 'score') AS score,
-              count(*) FILTER (WHERE churned_next_month) AS churners FROM features`,
+      await readSql(import.meta.url, './churn/row_counts.sql'),
     );
     if (counts.train < 10 * params.treeMinLeaf || counts.churners < 10) {
       throw new DataQualityError(
@@ -197,9 +196,7 @@ async function writeScores(conn: DuckDBConnection, scores: Float64Array): Promis
     'churn: writing scores',
   );
   await setVariable(conn, 'risk_bands', listValue(RISK_BANDS.map((b) => b.band)));
-  await conn.run(
-    "CREATE OR REPLACE TABLE scores AS SELECT row_idx, churn_score, getvariable('risk_bands')[band + 1] AS risk_band FROM scored_rows",
-  );
+  await conn.run(await readSql(import.meta.url, './churn/scores.sql'));
   await conn.run('DROP TABLE scored_rows');
   return bandCounts;
 }

@@ -4,7 +4,7 @@ import { segmentAction } from '../domain/actions';
 import type { SegmentProfile } from '../store/manifest';
 import { segmentName, uniqueNames } from '../domain/segment-names';
 import { checkpoint } from './context';
-import { queryOne, queryRows, withConnection } from './duckdb';
+import { appendRows, queryOne, queryRows, readSql, withConnection } from './duckdb';
 import { appendColumns, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
 import { matchToPrevious } from './ml/match-centroids';
@@ -109,15 +109,17 @@ export async function clusterSubscribers(
     await conn.run(
       'CREATE OR REPLACE TABLE segment_catalog (segment_id INTEGER, segment_name VARCHAR, recommended_product VARCHAR, segment_channel VARCHAR, contact_moment VARCHAR)',
     );
-    for (const profile of segments) {
-      await conn.run('INSERT INTO segment_catalog VALUES ($id, $name, $product, $channel, $moment)', {
-        id: profile.segmentId,
-        name: profile.name,
-        product: profile.recommendedProduct,
-        channel: profile.channel,
-        moment: profile.contactMoment,
-      });
-    }
+    await appendRows(
+      conn,
+      'segment_catalog',
+      segments.map((profile) => [
+        profile.segmentId,
+        profile.name,
+        profile.recommendedProduct,
+        profile.channel,
+        profile.contactMoment,
+      ]),
+    );
     return {
       k: fit.k,
       featureNames: data.names,
@@ -180,24 +182,7 @@ async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]
     data_z: number;
     voice_z: number;
     sticky_z: number;
-  }>(
-    conn,
-    `WITH scored AS (
-       SELECT s.segment_id, f.*,
-         (ln(1 + f.arpu) - avg(ln(1 + f.arpu)) OVER ()) / nullif(stddev_pop(ln(1 + f.arpu)) OVER (), 0) AS value_z,
-         (ln(1 + f.dou) - avg(ln(1 + f.dou)) OVER ()) / nullif(stddev_pop(ln(1 + f.dou)) OVER (), 0) AS data_z,
-         (ln(1 + f.mou) - avg(ln(1 + f.mou)) OVER ()) / nullif(stddev_pop(ln(1 + f.mou)) OVER (), 0) AS voice_z,
-         (f.sticky_services - avg(f.sticky_services) OVER ()) / nullif(stddev_pop(f.sticky_services) OVER (), 0) AS sticky_z
-       FROM features f JOIN segments s USING (row_idx)
-       WHERE f.purpose = 'score'
-     )
-     SELECT segment_id, count(*) AS subscribers, count(*) / sum(count(*)) OVER () AS share,
-       avg(arpu) AS arpu, avg(mou) AS mou, avg(dou) AS dou, avg(mou_trend) AS mou_trend,
-       avg(stability_score) AS stability_score, sum(arpu) / sum(sum(arpu)) OVER () AS revenue_share,
-       coalesce(avg(value_z), 0) AS value_z, coalesce(avg(data_z), 0) AS data_z,
-       coalesce(avg(voice_z), 0) AS voice_z, coalesce(avg(sticky_z), 0) AS sticky_z
-     FROM scored GROUP BY segment_id ORDER BY segment_id`,
-  );
+  }>(conn, await readSql(import.meta.url, './cluster/segment_profiles.sql'));
   const signals = rows.map((r) => ({
     valueZ: r.value_z,
     dataZ: r.data_z,

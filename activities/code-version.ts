@@ -2,14 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const ROOT = new URL('../', import.meta.url);
-const TRACKED_DEPENDENCIES = [
-  '@duckdb/node-api',
-  'ml-cart',
-  'ml-kmeans',
-  'apache-arrow',
-  '@temporalio/worker',
-  '@temporalio/workflow',
-];
+const TRACKED_DEPENDENCIES = ['@duckdb/node-api', 'ml-cart', 'ml-kmeans', '@temporalio/worker', '@temporalio/workflow'];
 
 export interface CodeVersion {
   segflow: string;

@@ -64,18 +64,11 @@ export async function readSql(moduleUrl: string, relativePath: string): Promise<
 }
 
 /**
- * Splits a script into statements on semicolons that end a line. Our SQL files keep one
- * statement per `;`-terminated block and no semicolons inside string literals.
+ * Runs a script of `;`-separated statements in order. DuckDB's own parser splits it, so a
+ * semicolon inside a string literal or a comment is just text.
  */
-export function splitStatements(script: string): string[] {
-  return script
-    .split(/;\s*$/m)
-    .map((statement) => statement.replace(/^\s*--.*$/gm, '').trim())
-    .filter((statement) => statement.length > 0);
-}
-
 export async function runScript(conn: DuckDBConnection, script: string): Promise<void> {
-  for (const statement of splitStatements(script)) await conn.run(statement);
+  await conn.run(script);
 }
 
 /** Runs every `.sql` file of a folder in name order (`NN_name.sql`); `before` hears of each file first. */
@@ -119,6 +112,33 @@ export async function queryOne<T extends Record<string, unknown>>(
   const rows = await queryRows<T>(conn, sql, values);
   if (rows.length !== 1) throw new Error(`expected one row, got ${rows.length}: ${sql.slice(0, 80)}`);
   return rows[0];
+}
+
+/**
+ * Appends rows to an existing table through DuckDB's appender, each value converted to its
+ * column's type, in the table's column order. For small tables built in code (rule grids,
+ * catalogs, encodings): one appender instead of one INSERT statement per row.
+ */
+export async function appendRows(
+  conn: DuckDBConnection,
+  table: string,
+  rows: readonly (readonly DuckDBValue[])[],
+): Promise<void> {
+  const appender = await conn.createAppender(table);
+  const types = Array.from({ length: appender.columnCount }, (_, column) => appender.columnType(column));
+  try {
+    for (const row of rows) {
+      if (row.length !== types.length)
+        throw new Error(`appendRows: a row of ${row.length} values for the ${types.length} columns of ${table}`);
+      row.forEach((value, column) => appender.appendValue(value, types[column]));
+      appender.endRow();
+    }
+  } catch (error) {
+    appender.clear(); // nothing of a failed append reaches the table
+    throw error;
+  } finally {
+    appender.closeSync();
+  }
 }
 
 /** Macros the SQL files share: deterministic uniform and normal draws keyed by (id, draw, seed). */

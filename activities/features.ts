@@ -1,10 +1,18 @@
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
-import { STABILITY_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
+import { STABILITY_WEIGHTS, STAR_GRADE_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
-import { duckdbMemoryLimit, memoryLimitBytes, queryOne, runSqlFiles, setVariable, withConnection } from './duckdb';
+import {
+  duckdbMemoryLimit,
+  memoryLimitBytes,
+  queryOne,
+  readSql,
+  runSqlFiles,
+  setVariable,
+  withConnection,
+} from './duckdb';
 import { partitionOutput } from './load';
 
 /** What the input provides, from the load stage. */
@@ -185,10 +193,7 @@ async function combineInto(
   for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
   const counts = await queryOne<{ scoring: number; training: number; churn_rate: number | null }>(
     conn,
-    `SELECT count(*) FILTER (WHERE purpose = 'score') AS scoring,
-            count(*) FILTER (WHERE purpose = 'train') AS training,
-            avg(churned_next_month::INTEGER) FILTER (WHERE purpose = 'train') AS churn_rate
-     FROM features`,
+    await readSql(import.meta.url, './features/row_counts.sql'),
   );
   return {
     skippedFeatures,
@@ -242,36 +247,31 @@ export async function writeFeatureSettings(
 ): Promise<void> {
   // a snapshot trains on its own month with the user's labels; monthly usage on the month before
   const trainMonth = input.format === 'snapshot' ? params.month : addMonths(params.month, -1);
-  await conn.run(
-    `CREATE OR REPLACE TABLE feature_months AS
-     SELECT * FROM (VALUES ($score_month::DATE, 'score'), ($train_month::DATE, 'train')) AS t(as_of, purpose)`,
-    { score_month: firstDay(params.month), train_month: firstDay(trainMonth) },
-  );
+  await conn.run(await readSql(import.meta.url, './features/feature_months.sql'), {
+    score_month: firstDay(params.month),
+    train_month: firstDay(trainMonth),
+  });
   const w = STABILITY_WEIGHTS;
-  await conn.run(
-    `CREATE OR REPLACE TABLE feature_settings AS SELECT
-       $history_months::INTEGER AS history_months, $use_user_labels::BOOLEAN AS use_user_labels,
-       $key_share::DOUBLE AS key_share, $high_share::DOUBLE AS high_share, $mid_share::DOUBLE AS mid_share,
-       $high_value_threshold::DOUBLE AS high_value_threshold,
-       $tenure_cap_months::DOUBLE AS tenure_cap_months, $w_tenure::DOUBLE AS w_tenure,
-       $w_contract::DOUBLE AS w_contract, $w_broadband::DOUBLE AS w_broadband,
-       $w_family_bundle::DOUBLE AS w_family_bundle, $call_circle_cap::DOUBLE AS call_circle_cap,
-       $w_call_circle::DOUBLE AS w_call_circle, $w_premium_number::DOUBLE AS w_premium_number`,
-    {
-      history_months: params.historyMonths,
-      use_user_labels: input.inputColumns.includes('churn_label'),
-      key_share: params.keyCustomerRevenueShare,
-      high_share: Math.max(VALUE_TIER_SHARES.high, params.keyCustomerRevenueShare),
-      mid_share: Math.max(VALUE_TIER_SHARES.mid, params.keyCustomerRevenueShare),
-      high_value_threshold: params.highValueThreshold,
-      tenure_cap_months: w.tenureCapMonths,
-      w_tenure: w.tenure,
-      w_contract: w.activeContract,
-      w_broadband: w.broadband,
-      w_family_bundle: w.familyBundle,
-      call_circle_cap: w.callCircleCap,
-      w_call_circle: w.callCircle,
-      w_premium_number: w.premiumNumber,
-    },
-  );
+  const stars = STAR_GRADE_WEIGHTS;
+  await conn.run(await readSql(import.meta.url, './features/feature_settings.sql'), {
+    history_months: params.historyMonths,
+    use_user_labels: input.inputColumns.includes('churn_label'),
+    key_share: params.keyCustomerRevenueShare,
+    high_share: Math.max(VALUE_TIER_SHARES.high, params.keyCustomerRevenueShare),
+    mid_share: Math.max(VALUE_TIER_SHARES.mid, params.keyCustomerRevenueShare),
+    high_value_threshold: params.highValueThreshold,
+    tenure_cap_months: w.tenureCapMonths,
+    w_tenure: w.tenure,
+    w_contract: w.activeContract,
+    w_broadband: w.broadband,
+    w_family_bundle: w.familyBundle,
+    call_circle_cap: w.callCircleCap,
+    w_call_circle: w.callCircle,
+    w_premium_number: w.premiumNumber,
+    star_spend: stars.spend,
+    star_frequency: stars.rechargeFrequency,
+    star_tenure: stars.tenure,
+    star_payment_delay: stars.paymentDelay,
+    star_complaints: stars.complaints,
+  });
 }

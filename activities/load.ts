@@ -9,7 +9,7 @@ import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { checkpoint } from './context';
 import { hashFile, paramsHash } from '../store/hashing';
-import { queryOne, queryRows, setVariable, withConnection } from './duckdb';
+import { appendRows, queryOne, queryRows, readSql, setVariable, withConnection } from './duckdb';
 import { buildCheckSql } from './load-sql';
 
 export interface InputFile {
@@ -204,11 +204,7 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
       'CREATE OR REPLACE VIEW usage AS SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage WHERE reason IS NULL',
     );
     await setVariable(conn, 'input_files', listValue(plan.inputFiles.map((file) => file.path)));
-    await conn.run(
-      `CREATE OR REPLACE TABLE quarantine AS
-       SELECT getvariable('input_files')[file_index + 1] AS source_file, file_row, subscriber_id, strftime("month", '%Y-%m') AS "month", reason
-       FROM checked_usage WHERE reason IS NOT NULL ORDER BY source_file, file_row`,
-    );
+    await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
     await conn.run('DROP VIEW raw_input');
     if (plan.partitionDbPaths.length > 1) {
       await setVariable(conn, 'quarantine_file', partitionOutput(dbPath, 'quarantine'));
@@ -216,9 +212,7 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
     }
     const counts = await queryOne<{ loaded: number; quarantined: number; in_month: number }>(
       conn,
-      `SELECT count(*) FILTER (WHERE reason IS NULL) AS loaded, count(*) FILTER (WHERE reason IS NOT NULL) AS quarantined,
-              count(*) FILTER (WHERE reason IS NULL AND "month" = $month::DATE) AS in_month
-       FROM checked_usage`,
+      await readSql(import.meta.url, './load/row_counts.sql'),
       { month: firstDay(plan.params.month) },
     );
     const reasons = await queryRows<{ reason: string; rows: number }>(
@@ -404,15 +398,13 @@ async function createRawInput(
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
   );
-  for (const [column, encoding] of Object.entries(mapping.values)) {
-    for (const [source, target] of Object.entries(encoding)) {
-      await conn.run('INSERT INTO value_encodings VALUES ($column, $source, $target)', {
-        column,
-        source,
-        target: target === null ? null : String(target),
-      });
-    }
-  }
+  await appendRows(
+    conn,
+    'value_encodings',
+    Object.entries(mapping.values).flatMap(([column, encoding]) =>
+      Object.entries(encoding).map(([source, target]) => [column, source, target === null ? null : String(target)]),
+    ),
+  );
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
   await setVariable(conn, 'run_month', firstDay(plan.params.month));
   await setVariable(conn, 'partition_count', partition.count);

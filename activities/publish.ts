@@ -8,7 +8,7 @@ import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
-import { queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection } from './duckdb';
+import { appendRows, queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection } from './duckdb';
 import { hashFile } from '../store/hashing';
 import {
   buildReport,
@@ -168,36 +168,23 @@ function pseudonymKey(params: RunParams): string | null {
 }
 
 async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
-  await conn.run(
-    'CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR, channel VARCHAR)',
+  await conn.run(await readSql(import.meta.url, './publish/operation_grid.sql'));
+  await appendRows(
+    conn,
+    'operation_grid',
+    OPERATION_GRID.map((cell) => [cell.valueTier, cell.stable, cell.priority, cell.retentionStyle, cell.channel]),
   );
-  for (const cell of OPERATION_GRID) {
-    await conn.run('INSERT INTO operation_grid VALUES ($tier, $stable, $priority, $style, $channel)', {
-      tier: cell.valueTier,
-      stable: cell.stable,
-      priority: cell.priority,
-      style: cell.retentionStyle,
-      channel: cell.channel,
-    });
-  }
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE action_settings AS SELECT
-       $stable_score::DOUBLE AS stable_score, $warning_mou_trend::DOUBLE AS warning_mou_trend,
-       $loyal_tenure::DOUBLE AS loyal_tenure, $new_tenure::DOUBLE AS new_tenure, $declining_trend::DOUBLE AS declining_trend,
-       $dispatch_max_priority::INTEGER AS dispatch_max_priority, $moment_warning AS moment_warning,
-       $moment_new AS moment_new, $moment_declining AS moment_declining`,
-    {
-      stable_score: STABLE_SCORE,
-      warning_mou_trend: TAG_RULES.warningMouTrend,
-      loyal_tenure: TAG_RULES.loyalTenureMonths,
-      new_tenure: TAG_RULES.newTenureMonths,
-      declining_trend: TAG_RULES.decliningTrend,
-      dispatch_max_priority: DISPATCH_MAX_PRIORITY,
-      moment_warning: CONTACT_MOMENTS.warning,
-      moment_new: CONTACT_MOMENTS.new,
-      moment_declining: CONTACT_MOMENTS.declining,
-    },
-  );
+  await conn.run(await readSql(import.meta.url, './publish/action_settings.sql'), {
+    stable_score: STABLE_SCORE,
+    warning_mou_trend: TAG_RULES.warningMouTrend,
+    loyal_tenure: TAG_RULES.loyalTenureMonths,
+    new_tenure: TAG_RULES.newTenureMonths,
+    declining_trend: TAG_RULES.decliningTrend,
+    dispatch_max_priority: DISPATCH_MAX_PRIORITY,
+    moment_warning: CONTACT_MOMENTS.warning,
+    moment_new: CONTACT_MOMENTS.new,
+    moment_declining: CONTACT_MOMENTS.declining,
+  });
 }
 
 function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile[]): SnapshotManifest {

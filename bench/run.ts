@@ -29,7 +29,6 @@ import { startMonthlyRun } from '../pipelines/client';
 import { ensureDevServer, freeLocalAddress } from '../cli/dev-server';
 import { activityAttempts } from '../pipelines/runs';
 import { REPO_ROOT, type SegflowConfig } from '../worker/config';
-import type { MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -177,7 +176,7 @@ async function runSegflow(
         partitions,
       },
     );
-    const result = (await handle.result()) as MonthlySegmentationResult;
+    const result = await handle.result();
     const totalSeconds = (performance.now() - started) / 1000;
     const peak = Math.max(...workers.map((worker) => peakRssMb(worker.pid as number)));
     const spans = new Map<string, { start: number; end: number }>();

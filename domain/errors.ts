@@ -46,3 +46,19 @@ export class UsageError extends Error {
 export class InfrastructureError extends Error {
   override name = 'InfrastructureError';
 }
+
+/**
+ * The innermost cause of a failure chain (WorkflowFailedError -> ActivityFailure -> ApplicationFailure)
+ * with its type: an ApplicationFailure's `type` carries the activity's error class name, any other
+ * error gives its own name. Plain property reads only, so the workflow sandbox and the client share it.
+ */
+export function innermostFailure(error: unknown): { type: string; message: string } {
+  let cause: unknown = error;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  if (!(cause instanceof Error)) return { type: 'unknown', message: String(cause) };
+  const failureType = (cause as { type?: unknown }).type;
+  return {
+    type: typeof failureType === 'string' && failureType !== '' ? failureType : cause.name,
+    message: cause.message,
+  };
+}

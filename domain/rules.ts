@@ -29,6 +29,19 @@ export const STABILITY_WEIGHTS = {
   premiumNumber: 5,
 } as const;
 
+/**
+ * Star grade (1-5) weights on percent ranks within a purpose: spend (ARPU), recharge frequency
+ * and tenure count up, payment delay and recent complaints count down. They sum to 1; the grade
+ * is 1 + floor(5 x weighted rank), capped at 5.
+ */
+export const STAR_GRADE_WEIGHTS = {
+  spend: 0.4,
+  rechargeFrequency: 0.2,
+  tenure: 0.2,
+  paymentDelay: 0.1,
+  complaints: 0.1,
+} as const;
+
 /** Subscribers below this stability score count as unstable in the value x stability grid. */
 export const STABLE_SCORE = 50;
 

@@ -1,14 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { InfrastructureError, UsageError } from '../domain/errors';
+import { InfrastructureError, innermostFailure, UsageError } from '../domain/errors';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { connectionOptions, type SegflowConfig } from '../worker/config';
-import type {
-  MonthlySegmentationInput,
-  MonthlySegmentationResult,
-  RunProgress,
+import {
+  type MonthlySegmentationInput,
+  type MonthlySegmentationResult,
+  monthlySegmentation,
+  progressQuery,
+  type RunProgress,
 } from '../workflows/monthly-segmentation';
+
+/** A started monthly run: its result and progress query are typed by the workflow function. */
+export type MonthlyRunHandle = WorkflowHandle<typeof monthlySegmentation>;
 
 export async function connectClient(config: SegflowConfig): Promise<Client> {
   const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 5_000 }).catch(
@@ -33,7 +38,7 @@ export async function startMonthlyRun(
     heartbeatTimeout?: string;
     partitions?: number;
   },
-): Promise<{ handle: WorkflowHandle; params: RunParams }> {
+): Promise<{ handle: MonthlyRunHandle; params: RunParams }> {
   const parsed = parseRunParams(request.params);
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
   const params = parsed.params;
@@ -45,7 +50,7 @@ export async function startMonthlyRun(
     ...(request.partitions ? { partitions: request.partitions } : {}),
   };
   const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  const handle = await client.workflow.start('monthlySegmentation', {
+  const handle = await client.workflow.start(monthlySegmentation, {
     taskQueue: config.temporal.taskQueue,
     workflowId,
     args: [input],
@@ -73,15 +78,15 @@ export async function hasSearchAttributes(client: Client): Promise<boolean> {
 
 /** Waits for the result, calling `onProgress` whenever the run's stage changes. */
 export async function followRun(
-  handle: WorkflowHandle,
+  handle: MonthlyRunHandle,
   onProgress: (progress: RunProgress) => void,
 ): Promise<MonthlySegmentationResult> {
   let finished = false;
-  const result = handle.result().finally(() => (finished = true)) as Promise<MonthlySegmentationResult>;
+  const result = handle.result().finally(() => (finished = true));
   let lastStage = '';
   void (async () => {
     while (!finished) {
-      const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
+      const progress = await handle.query(progressQuery).catch(() => undefined);
       if (progress && progress.stage !== lastStage) {
         lastStage = progress.stage;
         onProgress(progress);
@@ -92,16 +97,9 @@ export async function followRun(
   return result;
 }
 
-/** The innermost failure message of a failed run, e.g. the activity's typed error. */
+/** The innermost failure of a failed run, e.g. the activity's typed error: "InputFileError: input not found ...". */
 export function describeRunFailure(error: unknown): string {
   if (!(error instanceof WorkflowFailedError)) return error instanceof Error ? error.message : String(error);
-  let cause: unknown = error.cause;
-  let type = '';
-  while (cause instanceof Error) {
-    const failureType = (cause as { type?: string }).type;
-    if (failureType) type = failureType;
-    if (!(cause.cause instanceof Error)) break;
-    cause = cause.cause;
-  }
-  return `${type ? `${type}: ` : ''}${cause instanceof Error ? cause.message : String(cause)}`;
+  const { type, message } = innermostFailure(error);
+  return `${type}: ${message}`;
 }

@@ -3,7 +3,7 @@ import { readAuditLog } from '../store/audit-log';
 import { addMonths, isMonth } from '../domain/month';
 import { parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
-import type { MonthlySegmentationInput } from '../workflows/monthly-segmentation';
+import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
 import { hasSearchAttributes } from './client';
 import { UsageError } from '../domain/errors';
 
@@ -67,7 +67,7 @@ export async function createMonthlySchedule(
     },
     action: {
       type: 'startWorkflow',
-      workflowType: 'monthlySegmentation',
+      workflowType: monthlySegmentation,
       workflowId: options.scheduleId,
       taskQueue: config.temporal.taskQueue,
       args: [input],

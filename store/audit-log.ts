@@ -52,3 +52,12 @@ export async function readAuditLog(store: StoreConfig): Promise<AuditEntry[]> {
 export function entryHash(body: Omit<AuditEntry, 'hash'>): string {
   return sha256(canonicalJson(body));
 }
+
+/**
+ * The hash an entry got while canonicalJson sorted keys with localeCompare in the runtime's locale
+ * (en-US wherever segflow ran): camelCase keys such as kMax and keyCustomerRevenueShare came out in
+ * another order. Audit logs are kept forever, so verify still accepts such an entry.
+ */
+export function legacyEntryHash(body: Omit<AuditEntry, 'hash'>): string {
+  return sha256(canonicalJson(body, (a, b) => a.localeCompare(b, 'en-US')));
+}

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { entryHash, GENESIS_HASH, type AuditEntry } from './audit-log';
+import { entryHash, GENESIS_HASH, legacyEntryHash, type AuditEntry } from './audit-log';
 import { hashFile } from './hashing';
 import { listVersions, readManifest } from './snapshots';
 import { auditLogPath, versionDir, type StoreConfig } from './layout';
@@ -42,7 +42,7 @@ export async function verifyAudit(store: StoreConfig): Promise<AuditReport> {
       return;
     }
     const { hash, ...body } = entry;
-    if (entryHash(body) !== hash)
+    if (entryHash(body) !== hash && legacyEntryHash(body) !== hash)
       problems.push({ where, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` });
     if (entry.prevHash !== previousHash) {
       problems.push({

@@ -18,11 +18,19 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** JSON with object keys sorted at every level, so a hash does not depend on key order. */
-export function canonicalJson(value: unknown): string {
+/** Orders strings by UTF-16 code unit: the same on every runtime, unlike localeCompare, which follows the locale. */
+export function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * JSON with object keys sorted at every level (by code unit, as RFC 8785 does), so a hash does
+ * not depend on key order. `compare` exists only to recompute audit hashes written while keys were sorted with localeCompare.
+ */
+export function canonicalJson(value: unknown, compare: (a: string, b: string) => number = byCodeUnit): string {
   return JSON.stringify(value, (_key, inner: unknown) =>
     inner && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => compare(a, b)))
       : inner,
   );
 }

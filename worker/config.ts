@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { TLSConfig } from '@temporalio/client';
 import { fileURLToPath } from 'node:url';
+import type { Metadata, TLSConfig } from '@temporalio/client';
+import { type ClientConfigProfile, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
 import type { StoreConfig } from '../store/layout';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -12,45 +12,53 @@ export interface SegflowConfig {
   home: string;
   store: StoreConfig;
   temporal: {
-    /** TEMPORAL_ADDRESS, default 127.0.0.1:7233 (the local dev server). */
+    /** The profile's address (TEMPORAL_ADDRESS), default 127.0.0.1:7233 (the local dev server). */
     address: string;
-    /** TEMPORAL_NAMESPACE, default "default". */
+    /** The profile's namespace (TEMPORAL_NAMESPACE), default "default". */
     namespace: string;
     /** SEGFLOW_TASK_QUEUE, default "segflow". */
     taskQueue: string;
-    /** mTLS files for a Temporal cluster: TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY, TEMPORAL_TLS_CA, TEMPORAL_TLS_SERVER_NAME. */
-    tls?: { certPath?: string; keyPath?: string; caPath?: string; serverName?: string };
-    /** TEMPORAL_API_KEY (Temporal Cloud API keys imply TLS). */
-    apiKey?: string;
+    /**
+     * The Temporal client profile as the `temporal` CLI reads it: the TOML file (TEMPORAL_CONFIG_FILE,
+     * default ~/.config/temporalio/temporal.toml) and profile (TEMPORAL_PROFILE), overridden by
+     * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS and TEMPORAL_TLS_* variables.
+     * Without one: plain gRPC to `address`.
+     */
+    profile?: ClientConfigProfile;
   };
 }
 
-/** Connection options shared by the client and the worker: address, TLS and API key from the config. */
-export function connectionOptions(config: SegflowConfig): {
+/**
+ * segflow's own TLS variable names before it read the standard ones; still honoured (the standard
+ * name wins when both are set) with a deprecation warning, and dropped in the next release.
+ */
+export const DEPRECATED_TLS_VARIABLES: Readonly<Record<string, string>> = {
+  TEMPORAL_TLS_CERT: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+};
+
+/** Connection options shared by the client and the worker: address, TLS, API key and gRPC metadata. */
+export interface TemporalConnectionOptions {
   address: string;
   tls?: TLSConfig | boolean;
   apiKey?: string;
-} {
-  const { address, tls, apiKey } = config.temporal;
-  const options: { address: string; tls?: TLSConfig | boolean; apiKey?: string } = { address };
-  if (tls) {
-    options.tls = {
-      ...(tls.certPath && tls.keyPath
-        ? { clientCertPair: { crt: readFileSync(tls.certPath), key: readFileSync(tls.keyPath) } }
-        : {}),
-      ...(tls.caPath ? { serverRootCACertificate: readFileSync(tls.caPath) } : {}),
-      ...(tls.serverName ? { serverNameOverride: tls.serverName } : {}),
-    };
-  }
-  if (apiKey) {
-    options.apiKey = apiKey;
-    options.tls ??= true;
-  }
-  return options;
+  metadata?: Metadata;
+}
+
+export function connectionOptions(config: SegflowConfig): TemporalConnectionOptions {
+  const { tls, apiKey, metadata } = toClientOptions(config.temporal.profile ?? {}).connectionOptions;
+  return {
+    address: config.temporal.address,
+    ...(tls != null ? { tls } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+    ...(metadata !== undefined ? { metadata } : {}),
+  };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SegflowConfig {
   const home = resolve(env.SEGFLOW_HOME ?? join(REPO_ROOT, '.segflow'));
+  const profile = loadClientConfigProfile({ overrideEnvVars: withStandardTlsNames(env) });
   return {
     home,
     store: {
@@ -59,20 +67,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SegflowConfig 
       ...(env.SEGFLOW_DATA_ROOT ? { dataRoot: resolve(env.SEGFLOW_DATA_ROOT) } : {}),
     },
     temporal: {
-      address: env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233',
-      namespace: env.TEMPORAL_NAMESPACE ?? 'default',
+      address: profile.address ?? '127.0.0.1:7233',
+      namespace: profile.namespace ?? 'default',
       taskQueue: env.SEGFLOW_TASK_QUEUE ?? 'segflow',
-      ...(env.TEMPORAL_TLS_CERT || env.TEMPORAL_TLS_CA
-        ? {
-            tls: {
-              certPath: env.TEMPORAL_TLS_CERT,
-              keyPath: env.TEMPORAL_TLS_KEY,
-              caPath: env.TEMPORAL_TLS_CA,
-              serverName: env.TEMPORAL_TLS_SERVER_NAME,
-            },
-          }
-        : {}),
-      ...(env.TEMPORAL_API_KEY ? { apiKey: env.TEMPORAL_API_KEY } : {}),
+      profile,
     },
   };
+}
+
+const warned = new Set<string>();
+
+/** The environment with each deprecated TLS variable copied to its standard name (unless that is set). */
+function withStandardTlsNames(env: NodeJS.ProcessEnv): Record<string, string> {
+  const standard: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined) standard[name] = value;
+  for (const [deprecated, name] of Object.entries(DEPRECATED_TLS_VARIABLES)) {
+    const value = env[deprecated];
+    if (value === undefined || value === '') continue;
+    standard[name] ??= value;
+    if (!warned.has(deprecated)) {
+      warned.add(deprecated);
+      process.emitWarning(`${deprecated} is deprecated and will be removed in the next release; set ${name}`, {
+        type: 'DeprecationWarning',
+        code: 'SEGFLOW_DEPRECATED_ENV',
+      });
+    }
+  }
+  return standard;
 }

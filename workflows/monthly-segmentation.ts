@@ -1,7 +1,6 @@
 // Workflow code runs in Temporal's deterministic sandbox: it imports activity *types* only and
 // reaches them through proxyActivities; all I/O happens in activities.
 import {
-  ApplicationFailure,
   CancellationScope,
   defineQuery,
   isCancellation,
@@ -13,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { SegflowActivities } from '../activities';
 import type { AuditRecordRequest } from '../activities/audit';
-import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import { innermostFailure, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { isMonth, monthBefore } from '../domain/month';
 import type { RunParamsInput } from '../domain/params';
 import {
@@ -197,20 +196,9 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     progress = { ...progress, stage: cancelled ? 'cancelled' : 'failed' };
     // recorded even when the run was cancelled; publishing is atomic, so nothing half-written remains
     await CancellationScope.nonCancellable(async () => {
-      await audit(cancelled ? 'run.cancelled' : 'run.failed', { stage: failedStage, error: describeFailure(error) });
+      await audit(cancelled ? 'run.cancelled' : 'run.failed', { stage: failedStage, error: innermostFailure(error) });
       if (cancelled) await bookkeeping.removeRunWorkspace(run);
     });
     throw error;
   }
-}
-
-function describeFailure(error: unknown): { type: string; message: string } {
-  let cause: unknown = error;
-  // an ActivityFailure wraps the ApplicationFailure that carries the activity's error type
-  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-  if (cause instanceof ApplicationFailure) return { type: cause.type ?? 'ApplicationFailure', message: cause.message };
-  return {
-    type: cause instanceof Error ? cause.name : 'unknown',
-    message: String(cause instanceof Error ? cause.message : cause),
-  };
 }

@@ -6,6 +6,7 @@ import { clusterSubscribers, type ClusterSummary } from '../../activities/cluste
 import { queryOne, queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';
 import { hashFile } from '../../store/hashing';
+import { STAR_GRADE_WEIGHTS } from '../../domain/rules';
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { adjustedRandIndex } from '../../activities/ml/metrics';
 import { publishSnapshot } from '../../activities/publish';
@@ -48,14 +49,21 @@ describe('stages from load to publish', () => {
         conn,
         `WITH expected AS (
            SELECT star_grade, least(5, 1 + floor(5 * (
-               0.40 * percent_rank() OVER (PARTITION BY purpose ORDER BY arpu)
-             + 0.20 * percent_rank() OVER (PARTITION BY purpose ORDER BY frequency)
-             + 0.20 * percent_rank() OVER (PARTITION BY purpose ORDER BY tenure_months)
-             + 0.10 * (1 - percent_rank() OVER (PARTITION BY purpose ORDER BY payment_delay_avg))
-             + 0.10 * (1 - percent_rank() OVER (PARTITION BY purpose ORDER BY complaints_recent)))))::INTEGER AS by_windows
+               $spend * percent_rank() OVER (PARTITION BY purpose ORDER BY arpu)
+             + $frequency * percent_rank() OVER (PARTITION BY purpose ORDER BY frequency)
+             + $tenure * percent_rank() OVER (PARTITION BY purpose ORDER BY tenure_months)
+             + $payment_delay * (1 - percent_rank() OVER (PARTITION BY purpose ORDER BY payment_delay_avg))
+             + $complaints * (1 - percent_rank() OVER (PARTITION BY purpose ORDER BY complaints_recent)))))::INTEGER AS by_windows
            FROM features
          )
          SELECT count(*) FILTER (WHERE star_grade <> by_windows) AS mismatches, count(*) AS rows FROM expected`,
+        {
+          spend: STAR_GRADE_WEIGHTS.spend,
+          frequency: STAR_GRADE_WEIGHTS.rechargeFrequency,
+          tenure: STAR_GRADE_WEIGHTS.tenure,
+          payment_delay: STAR_GRADE_WEIGHTS.paymentDelay,
+          complaints: STAR_GRADE_WEIGHTS.complaints,
+        },
       ),
     );
     expect(rows).toBe(features.scoringRows + features.trainingRows);

@@ -16,7 +16,6 @@ import { describeRunFailure, startMonthlyRun } from '../../pipelines/client';
 import { ensureDevServer, freeLocalAddress, type DevServerHandle } from '../../cli/dev-server';
 import { verifyAudit } from '../../store/audit-verify';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
-import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { storeIn, tempDir, writeParquet } from '../helpers';
 import { workflowBundle } from './temporal-env';
 
@@ -134,7 +133,7 @@ describe('faults survived, nothing lost or duplicated', () => {
     killGroup(first, 'SIGKILL');
     const second = workerProcess(taskQueue);
     try {
-      const result = (await handle.result()) as MonthlySegmentationResult;
+      const result = await handle.result();
       expect(result.version).toBe(1);
     } finally {
       killGroup(second, 'SIGTERM');
@@ -164,7 +163,7 @@ describe('faults survived, nothing lost or duplicated', () => {
       await sleep(2_000);
       server = await startServer();
       expect(server.started).toBe(true);
-      const result = (await handle.result()) as MonthlySegmentationResult;
+      const result = await handle.result();
       expect(result.version).toBe(2);
       expect(await listVersions(store, '2026-06')).toEqual([1, 2]);
     } finally {
@@ -181,7 +180,7 @@ describe('faults survived, nothing lost or duplicated', () => {
     };
     const result = await inProcessWorker('faults-flaky', { ...STAGE_FUNCTIONS, loadPartition: flakyLoad }, async () => {
       const handle = await start('faults-flaky');
-      const outcome = (await handle.result()) as MonthlySegmentationResult;
+      const outcome = await handle.result();
       const attempts = (await auditOf(handle.workflowId)).filter((e) => e.event === 'stage.attempt-failed');
       expect(attempts.map((e) => [e.subject, (e.details as { retryable: boolean }).retryable])).toEqual([
         ['load#1', true],

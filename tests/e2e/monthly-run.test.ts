@@ -12,7 +12,7 @@ import type { SampleSummary } from '../../data/generate';
 import { SEGFLOW_MONTH, SEGFLOW_PARAMS_HASH, SEGFLOW_SNAPSHOT_VERSION } from '../../domain/search-attributes';
 import type { StoreConfig } from '../../store/layout';
 import { describeRunFailure } from '../../pipelines/client';
-import type { MonthlySegmentationResult, RunProgress } from '../../workflows/monthly-segmentation';
+import { monthlySegmentation, progressQuery } from '../../workflows/monthly-segmentation';
 import { smallSample, storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
 
@@ -45,13 +45,13 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
     const taskQueue = 'e2e-ok';
     const workflowId = 'e2e-2026-06';
     const result = await withWorker(taskQueue, async () => {
-      const handle = await env.client.workflow.start('monthlySegmentation', {
+      const handle = await env.client.workflow.start(monthlySegmentation, {
         taskQueue,
         workflowId,
         args: [{ params: { month: '2026-06', input: join(sample.outDir, 'usage'), k: 5 }, requestedBy: 'e2e-test' }],
       });
-      const outcome = (await handle.result()) as MonthlySegmentationResult;
-      const progress = await handle.query<RunProgress>('progress');
+      const outcome = await handle.result();
+      const progress = await handle.query(progressQuery);
       expect(progress).toMatchObject({ stage: 'done', percent: 100 });
       return outcome;
     });
@@ -98,7 +98,7 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
   it('fails fast with a typed, non-retryable error on bad input and publishes nothing', async () => {
     const taskQueue = 'e2e-bad';
     const error = await withWorker(taskQueue, async () => {
-      const handle = await env.client.workflow.start('monthlySegmentation', {
+      const handle = await env.client.workflow.start(monthlySegmentation, {
         taskQueue,
         workflowId: 'e2e-bad-2026-05',
         args: [{ params: { month: '2026-05', input: join(dir, 'does-not-exist') }, requestedBy: 'e2e-test' }],

@@ -7,7 +7,6 @@ import { generateSample, type SampleSummary } from '../../data/generate';
 import { startMonthlyRun } from '../../pipelines/client';
 import { activityAttempts } from '../../pipelines/runs';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
-import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { storeIn, tempDir } from '../helpers';
 import { startTemporal } from './temporal-env';
 
@@ -61,7 +60,7 @@ describe('a partitioned run on two workers', () => {
       requestedBy: 'e2e',
       partitions,
     });
-    const result = (await handle.result()) as MonthlySegmentationResult;
+    const result = await handle.result();
     return { result, attempts: activityAttempts(await handle.fetchHistory()) };
   };
 

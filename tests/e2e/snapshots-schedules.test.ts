@@ -25,7 +25,6 @@ import {
 import { diffSnapshots } from '../../pipelines/diff';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
-import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
 
@@ -68,7 +67,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
         requestedBy: 'analyst',
       },
     );
-    return { handle, result: handle.result() as Promise<MonthlySegmentationResult> };
+    return { handle, result: handle.result() };
   };
 
   beforeAll(async () => {

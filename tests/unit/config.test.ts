@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { duckdbMemoryLimit, duckdbThreads } from '../../activities/duckdb';
 import { rowsPerBucket } from '../../activities/features';
 import { connectionOptions, loadConfig } from '../../worker/config';
@@ -9,36 +9,102 @@ import { tempDir } from '../helpers';
 describe('configuration from the environment', () => {
   it('defaults to the local dev server and the state folder in the clone', () => {
     const config = loadConfig({});
-    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'segflow' });
+    expect(config.temporal).toEqual({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      taskQueue: 'segflow',
+      profile: {},
+    });
     expect(config.store.storeDir).toMatch(/\.segflow\/store$/);
     expect(connectionOptions(config)).toEqual({ address: '127.0.0.1:7233' });
   });
 
-  it('connects to a cluster with mTLS files, or with an API key over TLS', async () => {
-    const dir = await tempDir();
-    await writeFile(join(dir, 'client.pem'), 'CERT');
-    await writeFile(join(dir, 'client.key'), 'KEY');
-    await writeFile(join(dir, 'ca.pem'), 'CA');
+  it('connects to a cluster with the standard TEMPORAL_TLS_* files, or with an API key over TLS', async () => {
+    const dir = await tlsFiles();
     const mtls = loadConfig({
       TEMPORAL_ADDRESS: 'temporal.example.internal:7233',
       TEMPORAL_NAMESPACE: 'telecom',
-      TEMPORAL_TLS_CERT: join(dir, 'client.pem'),
-      TEMPORAL_TLS_KEY: join(dir, 'client.key'),
-      TEMPORAL_TLS_CA: join(dir, 'ca.pem'),
+      TEMPORAL_TLS_CLIENT_CERT_PATH: join(dir, 'client.pem'),
+      TEMPORAL_TLS_CLIENT_KEY_PATH: join(dir, 'client.key'),
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, 'ca.pem'),
       TEMPORAL_TLS_SERVER_NAME: 'temporal',
     });
-    const options = connectionOptions(mtls);
-    expect(options.address).toBe('temporal.example.internal:7233');
-    expect(options.tls).toEqual({
-      clientCertPair: { crt: Buffer.from('CERT'), key: Buffer.from('KEY') },
-      serverRootCACertificate: Buffer.from('CA'),
-      serverNameOverride: 'temporal',
+    expect(connectionOptions(mtls)).toEqual({
+      address: 'temporal.example.internal:7233',
+      tls: {
+        clientCertPair: { crt: bytes('CERT'), key: bytes('KEY') },
+        serverRootCACertificate: bytes('CA'),
+        serverNameOverride: 'temporal',
+      },
     });
     expect(mtls.temporal.namespace).toBe('telecom');
-    expect(connectionOptions(loadConfig({ TEMPORAL_API_KEY: 'secret' }))).toMatchObject({
+    expect(connectionOptions(loadConfig({ TEMPORAL_API_KEY: 'secret' }))).toEqual({
+      address: '127.0.0.1:7233',
       apiKey: 'secret',
       tls: true,
     });
+  });
+
+  it('still reads the deprecated TEMPORAL_TLS_CERT, _KEY and _CA with a warning; the standard names win', async () => {
+    const dir = await tlsFiles();
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const options = connectionOptions(
+        loadConfig({
+          TEMPORAL_TLS_CERT: join(dir, 'client.pem'),
+          TEMPORAL_TLS_KEY: join(dir, 'client.key'),
+          TEMPORAL_TLS_CA: join(dir, 'old-ca.pem'),
+          TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, 'ca.pem'),
+        }),
+      );
+      expect(options.tls).toEqual({
+        clientCertPair: { crt: bytes('CERT'), key: bytes('KEY') },
+        serverRootCACertificate: bytes('CA'),
+      });
+      expect(warn.mock.calls.map(([message]) => String(message))).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^TEMPORAL_TLS_CERT is deprecated.*TEMPORAL_TLS_CLIENT_CERT_PATH/),
+        ]),
+      );
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('reads a profile from the temporal CLI config file, and the environment overrides it', async () => {
+    const dir = await tlsFiles();
+    const file = join(dir, 'temporal.toml');
+    await writeFile(
+      file,
+      [
+        '[profile.default]',
+        'address = "localhost:7233"',
+        '[profile.prod]',
+        'address = "telecom.a1b2c.tmprl.cloud:7233"',
+        'namespace = "telecom.a1b2c"',
+        'api_key = "from-file"',
+        '[profile.prod.grpc_meta]',
+        'x-team = "churn"',
+      ].join('\n'),
+    );
+    const prod = loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'prod' });
+    expect(prod.temporal).toMatchObject({ address: 'telecom.a1b2c.tmprl.cloud:7233', namespace: 'telecom.a1b2c' });
+    expect(connectionOptions(prod)).toEqual({
+      address: 'telecom.a1b2c.tmprl.cloud:7233',
+      apiKey: 'from-file',
+      tls: true,
+      metadata: { 'x-team': 'churn' },
+    });
+    const overridden = loadConfig({
+      TEMPORAL_CONFIG_FILE: file,
+      TEMPORAL_PROFILE: 'prod',
+      TEMPORAL_NAMESPACE: 'staging',
+    });
+    expect(overridden.temporal.namespace).toBe('staging');
+    expect(loadConfig({ TEMPORAL_CONFIG_FILE: file }).temporal.address).toBe('localhost:7233');
+    expect(() => loadConfig({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'missing' })).toThrow(
+      /'missing' not found/,
+    );
   });
 
   it('caps DuckDB memory per database, 6GB unless SEGFLOW_DUCKDB_MEMORY_LIMIT says otherwise', () => {
@@ -62,3 +128,17 @@ describe('configuration from the environment', () => {
     expect(rowsPerBucket('1MB')).toBe(100_000); // never absurdly small
   });
 });
+
+async function tlsFiles(): Promise<string> {
+  const dir = await tempDir();
+  await writeFile(join(dir, 'client.pem'), 'CERT');
+  await writeFile(join(dir, 'client.key'), 'KEY');
+  await writeFile(join(dir, 'ca.pem'), 'CA');
+  await writeFile(join(dir, 'old-ca.pem'), 'OLD CA');
+  return dir;
+}
+
+/** envconfig reads certificate files as plain Uint8Arrays. */
+function bytes(text: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(text));
+}

@@ -1,7 +1,7 @@
 -- Value tiers by cumulative revenue share (Pareto): ranked by ARPU, a subscriber's tier is set
 -- by the share of revenue held by everyone ranked above them. High-value flag by a spend
--- threshold; star grade (1-5) from spend, recharge frequency, tenure, payment and complaints;
--- row_idx numbers subscribers within a purpose in id order.
+-- threshold; star grade (1-5) from spend, recharge frequency, tenure, payment and complaints
+-- (weights bound in feature_settings); row_idx numbers subscribers within a purpose in id order.
 -- Reads all_subscriber_features: every partition's subscriber_features (activities/features.ts).
 -- Ranked within a purpose: a snapshot input scores and trains on the same month.
 -- Percent ranks of the few-valued grade inputs (whole months, counts, day averages) come from
@@ -26,11 +26,11 @@ WITH ranked AS (
     coalesce(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.purpose ORDER BY u.arpu DESC, u.subscriber_id
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::DOUBLE
       / nullif(sum(u.arpu::DECIMAL(18, 6)) OVER (PARTITION BY u.purpose), 0)::DOUBLE AS revenue_share_above,
-    0.40 * percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.arpu)
-      + 0.20 * fr.share
-      + 0.20 * tr.share
-      + 0.10 * (1 - pr.share)
-      + 0.10 * (1 - cr.share) AS grade_score
+    percent_rank() OVER (PARTITION BY u.purpose ORDER BY u.arpu) AS spend_rank,
+    fr.share AS frequency_rank,
+    tr.share AS tenure_rank,
+    pr.share AS payment_delay_rank,
+    cr.share AS complaints_rank
   FROM all_subscriber_features u
   JOIN value_ranks('frequency') fr ON fr.purpose = u.purpose AND fr.v = u.frequency
   JOIN value_ranks('tenure_months') tr ON tr.purpose = u.purpose AND tr.v = u.tenure_months
@@ -50,5 +50,10 @@ SELECT
     ELSE 'low'
   END AS value_tier,
   r.arpu >= s.high_value_threshold AS high_value,
-  least(5, 1 + floor(r.grade_score * 5))::INTEGER AS star_grade
+  -- weights from domain/rules.ts STAR_GRADE_WEIGHTS
+  least(5, 1 + floor((s.star_spend * r.spend_rank
+    + s.star_frequency * r.frequency_rank
+    + s.star_tenure * r.tenure_rank
+    + s.star_payment_delay * (1 - r.payment_delay_rank)
+    + s.star_complaints * (1 - r.complaints_rank)) * 5))::INTEGER AS star_grade
 FROM ranked r, feature_settings s;

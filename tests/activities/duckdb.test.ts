@@ -1,0 +1,71 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { appendRows, queryRows, runScript, runSqlFiles, withConnection } from '../../activities/duckdb';
+import { tempDir } from '../helpers';
+
+describe('running SQL scripts', () => {
+  it('leaves a semicolon inside a string literal or a comment alone', async () => {
+    const rows = await withConnection(':memory:', async (conn) => {
+      await runScript(
+        conn,
+        [
+          '-- a comment; with a semicolon',
+          "CREATE TABLE notes AS SELECT 'first;",
+          "second line' AS note;",
+          "INSERT INTO notes VALUES ('ends with a semicolon;'), ('two",
+          "lines; one literal'); -- trailing comment;",
+        ].join('\n'),
+      );
+      return queryRows<{ note: string }>(conn, 'SELECT note FROM notes ORDER BY note');
+    });
+    expect(rows.map((row) => row.note)).toEqual([
+      'ends with a semicolon;',
+      'first;\nsecond line',
+      'two\nlines; one literal',
+    ]);
+  });
+
+  it('runs the files of a folder in name order, each statement after the one before', async () => {
+    const dir = await tempDir();
+    await writeFile(
+      join(dir, '02_fill.sql'),
+      "INSERT INTO t VALUES (1, 'a;b');\nINSERT INTO t SELECT id + 1, label FROM t;",
+    );
+    await writeFile(join(dir, '01_create.sql'), 'CREATE TABLE t (id INTEGER, label VARCHAR);');
+    await writeFile(join(dir, 'notes.txt'), 'not SQL');
+    const seen: string[] = [];
+    const rows = await withConnection(':memory:', async (conn) => {
+      await runSqlFiles(conn, pathToFileURL(`${dir}/`), async (file) => {
+        seen.push(file);
+      });
+      return queryRows<{ id: number; label: string }>(conn, 'SELECT id, label FROM t ORDER BY id');
+    });
+    expect(seen).toEqual(['01_create.sql', '02_fill.sql']);
+    expect(rows).toEqual([
+      { id: 1, label: 'a;b' },
+      { id: 2, label: 'a;b' },
+    ]);
+  });
+
+  it("appends rows in the table's column order and types, and nothing of a row that does not fit", async () => {
+    const { rows, failure } = await withConnection(':memory:', async (conn) => {
+      await conn.run('CREATE TEMP TABLE grid (tier VARCHAR, stable BOOLEAN, priority INTEGER, channel VARCHAR)');
+      await appendRows(conn, 'grid', [
+        ['gold', true, 1, 'call'],
+        ['bronze', false, 5, null],
+      ]);
+      const failure = await appendRows(conn, 'grid', [['silver', true, 2, 'sms'], ['short']]).catch(
+        (error: Error) => error,
+      );
+      return { rows: await queryRows(conn, 'SELECT * FROM grid ORDER BY priority'), failure };
+    });
+    expect(rows).toEqual([
+      { tier: 'gold', stable: true, priority: 1, channel: 'call' },
+      { tier: 'bronze', stable: false, priority: 5, channel: null },
+    ]);
+    expect(failure).toBeInstanceOf(Error);
+    expect(String(failure)).toMatch(/a row of 1 values for the 4 columns of grid/);
+  });
+});

@@ -1,0 +1,46 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
+import { describe, expect, it } from 'vitest';
+import { innermostFailure } from '../../domain/errors';
+import { describeRunFailure } from '../../pipelines/client';
+
+/** A failed run as the client sees it: the workflow failed because its load activity did. */
+function failedRun(cause: Error): WorkflowFailedError {
+  const activity = new ActivityFailure(
+    'activity failed',
+    'loadMonth',
+    '1',
+    RetryState.NON_RETRYABLE_FAILURE,
+    'w',
+    cause,
+  );
+  return new WorkflowFailedError('workflow failed', activity, RetryState.NON_RETRYABLE_FAILURE);
+}
+
+describe('the innermost failure of a run', () => {
+  it("names the activity's typed error and its message, for the audit log and the CLI alike", () => {
+    const typed = ApplicationFailure.create({ type: 'InputFileError', message: 'input not found: /data/june' });
+    expect(innermostFailure(failedRun(typed))).toEqual({
+      type: 'InputFileError',
+      message: 'input not found: /data/june',
+    });
+    expect(describeRunFailure(failedRun(typed))).toBe('InputFileError: input not found: /data/june');
+  });
+
+  it('falls back to the error name when the innermost failure has no type', () => {
+    const timeout = new TimeoutFailure('activity Heartbeat timeout', undefined, TimeoutType.HEARTBEAT);
+    expect(innermostFailure(failedRun(timeout))).toEqual({
+      type: 'TimeoutFailure',
+      message: 'activity Heartbeat timeout',
+    });
+    expect(innermostFailure(ApplicationFailure.create({ message: 'untyped' }))).toEqual({
+      type: 'ApplicationFailure',
+      message: 'untyped',
+    });
+    expect(innermostFailure('not an error')).toEqual({ type: 'unknown', message: 'not an error' });
+  });
+
+  it('reports any other client error by its message alone', () => {
+    expect(describeRunFailure(new Error('cannot reach Temporal'))).toBe('cannot reach Temporal');
+  });
+});
