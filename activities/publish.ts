@@ -12,12 +12,13 @@ import { queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection 
 import { hashFile } from '../store/hashing';
 import { buildReport, type ReportInput } from './report/report';
 import { withFileLock } from '../store/file-lock';
+import { signManifest, type Signer } from '../store/signing';
 import type { OutputFile, SnapshotManifest } from '../store/manifest';
 import {
   describePublished,
   findPublishedByRun,
   latestVersion,
-  listVersions,
+  nextVersion,
   type PublishedSnapshot,
 } from '../store/snapshots';
 
@@ -50,6 +51,8 @@ export async function publishSnapshot(
   request: PublishRequest,
   /** Where the previous month's snapshot lives (the store itself, except when reproducing elsewhere). */
   previousStore: StoreConfig = store,
+  /** Signs manifest.json into manifest.sig (the worker's SEGFLOW_SIGNING_KEY). */
+  signer?: Signer,
 ): Promise<PublishResult> {
   const month = request.load.params.month;
   const existing = await findPublishedByRun(store, month, run);
@@ -67,9 +70,10 @@ export async function publishSnapshot(
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
       if (raced) return { ...raced, alreadyPublished: true };
-      const version = (await listVersions(store, month)).reduce((max, v) => Math.max(max, v), 0) + 1;
+      const version = await nextVersion(store, month);
       manifest.snapshot = { month, version, publishedAt: new Date().toISOString() };
       await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+      if (signer) await signManifest(signer, staging);
       await makeReadOnly(staging);
       const target = versionDir(store, month, version);
       await rename(staging, target);

@@ -6,6 +6,7 @@ import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { connectionOptions, type SegflowConfig } from '../worker/config';
 import type {
   MonthlySegmentationInput,
+  MonthlySegmentationMemo,
   MonthlySegmentationResult,
   RunProgress,
 } from '../workflows/monthly-segmentation';
@@ -49,7 +50,7 @@ export async function startMonthlyRun(
     taskQueue: config.temporal.taskQueue,
     workflowId,
     args: [input],
-    memo: { month: params.month, requestedBy: request.requestedBy },
+    memo: { month: params.month, requestedBy: request.requestedBy } satisfies MonthlySegmentationMemo,
   });
   return { handle, params };
 }

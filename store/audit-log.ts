@@ -12,6 +12,8 @@ export const AUDIT_EVENTS = [
   'run.published',
   'run.failed',
   'run.cancelled',
+  /** A published snapshot removed on purpose (`segflow snapshots retire`); subject "<month>/v<N>". */
+  'snapshot.retired',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
@@ -26,12 +28,28 @@ export interface AuditRecordRequest {
   details?: Record<string, unknown>;
 }
 
-/** One line of audit/audit.jsonl. `hash` covers every other field, including the previous entry's hash. */
+/**
+ * One line of audit/audit.jsonl. `hash` covers every other field but the signature, including the
+ * previous entry's hash; the signature (when the writer has SEGFLOW_SIGNING_KEY) covers `hash`.
+ */
 export interface AuditEntry extends AuditRecordRequest {
   seq: number;
   at: string;
   key: string;
   prevHash: string;
+  hash: string;
+  signature?: AuditSignature;
+}
+
+/** Ed25519 over the entry's `hash`, base64, with the id of the key that made it. */
+export interface AuditSignature {
+  keyId: string;
+  value: string;
+}
+
+/** An entry's position in the chain: `<seq>:<hash>`, what `segflow audit head` prints. */
+export interface AuditHead {
+  seq: number;
   hash: string;
 }
 
@@ -49,6 +67,22 @@ export async function readAuditLog(store: StoreConfig): Promise<AuditEntry[]> {
     .map((line) => JSON.parse(line) as AuditEntry);
 }
 
-export function entryHash(body: Omit<AuditEntry, 'hash'>): string {
+export function entryHash(body: Omit<AuditEntry, 'hash' | 'signature'>): string {
   return sha256(canonicalJson(body));
+}
+
+/** The hash an entry should carry, computed from its other fields. */
+export function recomputeHash(entry: AuditEntry): string {
+  const { hash: _hash, signature: _signature, ...body } = entry;
+  return entryHash(body);
+}
+
+export function formatHead(head: AuditHead): string {
+  return `${head.seq}:${head.hash}`;
+}
+
+/** Parses `<seq>:<hash>` (the hash as printed by `audit head`, 64 hex digits). */
+export function parseHead(text: string): AuditHead | undefined {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  return match ? { seq: Number(match[1]), hash: match[2] } : undefined;
 }
