@@ -43,8 +43,9 @@ export async function crossCheckRetainedRuns(client: Client, entries: AuditEntry
       info.runId,
       info.memo as Partial<MonthlySegmentationMemo> | undefined,
     );
-    const snapshot = `${claim.month ?? '?'}/v${claim.version}`;
     const entry = publishedByRun.get(`${info.workflowId}|${info.runId}`);
+    // scheduled runs have no month in their memo
+    const snapshot = `${claim.month ?? entry?.month ?? '?'}/v${claim.version}`;
     if (!entry)
       problems.push({
         where,

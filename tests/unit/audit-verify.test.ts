@@ -1,5 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
@@ -8,43 +7,11 @@ import { formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } f
 import { verifyAudit } from '../../store/audit-verify';
 import { sha256 } from '../../store/hashing';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from '../../store/layout';
-import { signManifest, signerOf, signText, type Signer } from '../../store/signing';
+import { signText, type Signer } from '../../store/signing';
 import { nextVersion } from '../../store/snapshots';
-import { storeIn, tempDir } from '../helpers';
+import { AUDIT_MONTH, keyPair, storeWithVersions } from '../audit-store';
 
-const MONTH = '2026-06';
-
-function keyPair() {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { signer: signerOf(privateKey), publicKey };
-}
-
-/** A published snapshot as publishSnapshot leaves it (one output file), and its run.published entry. */
-async function publish(store: StoreConfig, version: number, signer?: Signer): Promise<void> {
-  const run = { workflowId: `wf-${version}`, runId: `run-${version}` };
-  const dir = versionDir(store, MONTH, version);
-  await mkdir(dir, { recursive: true });
-  const content = `rows of v${version}`;
-  await writeFile(join(dir, 'subscribers.parquet'), content);
-  const manifest = {
-    snapshot: { month: MONTH, version, publishedAt: '2026-07-01T00:00:00Z' },
-    run,
-    outputs: [{ file: 'subscribers.parquet', sha256: sha256(content), bytes: content.length }],
-  };
-  const manifestText = JSON.stringify(manifest, null, 2) + '\n';
-  await writeFile(join(dir, 'manifest.json'), manifestText);
-  if (signer) await signManifest(signer, dir);
-  await writeFile(join(monthDir(store, MONTH), 'latest.json'), JSON.stringify({ month: MONTH, version }));
-  const details = { month: MONTH, version, manifestSha256: sha256(manifestText) };
-  for (const event of ['run.requested', 'stage.finished', 'run.published'] as const)
-    await recordAudit(store, { event, run, month: MONTH, actor: 'ana', details }, signer);
-}
-
-async function storeWithVersions(count: number, signer?: Signer): Promise<StoreConfig> {
-  const store = storeIn(await tempDir());
-  for (let version = 1; version <= count; version++) await publish(store, version, signer);
-  return store;
-}
+const MONTH = AUDIT_MONTH;
 
 /** What someone with write access to the store (and no key, or their own) can do: rewrite lines and re-chain them. */
 async function rewriteLog(store: StoreConfig, edit: (entry: AuditEntry) => AuditEntry, resignWith?: Signer) {
