@@ -26,14 +26,19 @@ async function publishedClaim(
  * `run.published` entry for the version it reports, and the audit head it recorded after
  * publishing must still be in the chain. Names each run the log lacks.
  */
-export async function crossCheckRetainedRuns(client: Client, entries: AuditEntry[]): Promise<RetainedRunsCheck> {
+export async function crossCheckRetainedRuns(
+  client: Client,
+  entries: AuditEntry[],
+  /** Only runs of this task queue: another deployment (its own store) may share the namespace. */
+  taskQueue: string,
+): Promise<RetainedRunsCheck> {
   const publishedByRun = new Map(
     entries.filter((e) => e.event === 'run.published').map((e) => [`${e.run.workflowId}|${e.run.runId}`, e]),
   );
   const bySeq = new Map(entries.map((e) => [e.seq, e]));
   const problems: AuditProblem[] = [];
   let runs = 0;
-  const query = "WorkflowType = 'monthlySegmentation' AND ExecutionStatus = 'Completed'";
+  const query = `WorkflowType = 'monthlySegmentation' AND ExecutionStatus = 'Completed' AND TaskQueue = ${JSON.stringify(taskQueue)}`;
   for await (const info of client.workflow.list({ query })) {
     runs += 1;
     const where = `temporal:${info.workflowId}/${info.runId}`;

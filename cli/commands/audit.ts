@@ -26,7 +26,7 @@ function describe(report: AuditReport & { temporal: TemporalCheck }): string {
       : 'signatures: NOT checked (no --public-key)',
     'notChecked' in report.temporal
       ? `temporal: runs NOT cross-checked (${report.temporal.notChecked})`
-      : `temporal: ${report.temporal.runs} completed runs it retains cross-checked against the log`,
+      : `temporal: ${report.temporal.runs} completed runs it retains (this task queue) cross-checked against the log`,
   ];
   return report.ok
     ? [`OK: ${summary}`, ...notes].join('\n')
@@ -64,7 +64,7 @@ export function registerAudit(program: Command): void {
         if (client instanceof Error) temporal = { notChecked: client.message };
         else {
           try {
-            temporal = await crossCheckRetainedRuns(client, entries);
+            temporal = await crossCheckRetainedRuns(client, entries, config.temporal.taskQueue);
           } finally {
             await client.connection.close();
           }

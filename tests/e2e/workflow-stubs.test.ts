@@ -195,12 +195,13 @@ describe('monthly workflow with stub activities', () => {
   it('audit verify names a completed run that the log lacks, and a recorded head the log no longer reaches', async () => {
     const entries = await readAuditLog(store);
     // visibility (the list of runs) catches up with completions within a moment
-    let check = await crossCheckRetainedRuns(env.client, entries);
-    for (let i = 0; i < 100 && check.runs < 1; i++) check = await crossCheckRetainedRuns(env.client, entries);
+    let check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok');
+    for (let i = 0; i < 100 && check.runs < 1; i++)
+      check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok');
     expect(check).toEqual({ runs: 1, problems: [] });
     const published = entries.find((e) => e.event === 'run.published')!;
     const truncated = entries.filter((e) => e.seq < published.seq);
-    const problems = (await crossCheckRetainedRuns(env.client, truncated)).problems.map((p) => p.problem);
+    const problems = (await crossCheckRetainedRuns(env.client, truncated, 'stubs-ok')).problems.map((p) => p.problem);
     expect(problems).toEqual([
       'RUN MISSING FROM THE LOG: this completed run published 2026-06/v1, but the audit log has no run.published entry for it',
       expect.stringMatching(
