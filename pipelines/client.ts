@@ -11,8 +11,8 @@ import type {
   RunProgress,
 } from '../workflows/monthly-segmentation';
 
-export async function connectClient(config: SegflowConfig): Promise<Client> {
-  const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 5_000 }).catch(
+export async function connectClient(config: SegflowConfig, connectTimeoutMs = 5_000): Promise<Client> {
+  const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: connectTimeoutMs }).catch(
     (error: Error) => {
       throw new InfrastructureError(
         `cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`,
