@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { auditLogPath, type StoreConfig } from '../store/layout';
 import { entryHash, GENESIS_HASH, readAuditLog, type AuditEntry, type AuditRecordRequest } from '../store/audit-log';
 import { withFileLock } from '../store/file-lock';
+import { signText, type Signer } from '../store/signing';
 
 export type { AuditEntry, AuditEvent, AuditRecordRequest } from '../store/audit-log';
 
@@ -10,7 +11,12 @@ export type { AuditEntry, AuditEvent, AuditRecordRequest } from '../store/audit-
  * Appends an event to the append-only audit log, chained to the previous entry by hash.
  * Idempotent: an event already recorded for the same run (a retried activity) is not appended again.
  */
-export async function recordAudit(store: StoreConfig, request: AuditRecordRequest): Promise<AuditEntry> {
+export async function recordAudit(
+  store: StoreConfig,
+  request: AuditRecordRequest,
+  /** Signs the entry's hash (SEGFLOW_SIGNING_KEY); without it the entry is chained only. */
+  signer?: Signer,
+): Promise<AuditEntry> {
   const path = auditLogPath(store);
   const key = [request.run.workflowId, request.run.runId, request.event, request.subject ?? ''].join('|');
   await mkdir(dirname(path), { recursive: true });
@@ -26,7 +32,12 @@ export async function recordAudit(store: StoreConfig, request: AuditRecordReques
       ...request,
       prevHash: last?.hash ?? GENESIS_HASH,
     };
-    const entry: AuditEntry = { ...body, hash: entryHash(body) };
+    const hash = entryHash(body);
+    const entry: AuditEntry = {
+      ...body,
+      hash,
+      ...(signer ? { signature: { keyId: signer.keyId, value: signText(signer, hash) } } : {}),
+    };
     await appendFile(path, JSON.stringify(entry) + '\n');
     return entry;
   });

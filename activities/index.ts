@@ -7,6 +7,8 @@ import { rm } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
+import type { AuditHead } from '../store/audit-log';
+import type { Signer } from '../store/signing';
 import { recordAudit, type AuditRecordRequest } from './audit';
 import { trainAndScoreChurn } from './churn';
 import { clusterSubscribers } from './cluster';
@@ -38,7 +40,16 @@ export type StageFunctions = typeof STAGE_FUNCTIONS;
 /** How often an activity heartbeats while it waits on DuckDB (the server throttles anyway). */
 const KEEPALIVE_MS = 5_000;
 
-export function createActivities(store: StoreConfig, stages: StageFunctions = STAGE_FUNCTIONS) {
+export interface ActivityOptions {
+  /** SEGFLOW_SIGNING_KEY, loaded: signs every audit entry and manifest this worker writes. Never leaves the worker. */
+  signer?: Signer;
+}
+
+export function createActivities(
+  store: StoreConfig,
+  stages: StageFunctions = STAGE_FUNCTIONS,
+  { signer }: ActivityOptions = {},
+) {
   /** Runs one attempt of a stage with heartbeats; a failed attempt is audited, then rethrown for Temporal to retry or not. */
   async function attemptStage<T>(stage: string, month: unknown, work: () => Promise<T>): Promise<T> {
     const context = Context.current();
@@ -49,20 +60,24 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
       const { workflowId, runId } = context.info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
       const { attempt } = context.info;
       const type = error instanceof Error ? error.name : 'Error';
-      await recordAudit(store, {
-        event: 'stage.attempt-failed',
-        run: { workflowId, runId },
-        month: String(month),
-        actor: 'worker',
-        subject: `${stage}#${attempt}`,
-        details: {
-          stage,
-          attempt,
-          type,
-          message: error instanceof Error ? error.message : String(error),
-          retryable: !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type),
+      await recordAudit(
+        store,
+        {
+          event: 'stage.attempt-failed',
+          run: { workflowId, runId },
+          month: String(month),
+          actor: 'worker',
+          subject: `${stage}#${attempt}`,
+          details: {
+            stage,
+            attempt,
+            type,
+            message: error instanceof Error ? error.message : String(error),
+            retryable: !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type),
+          },
         },
-      }).catch(() => undefined); // the audit write must not hide the stage's own error
+        signer,
+      ).catch(() => undefined); // the audit write must not hide the stage's own error
       throw error;
     } finally {
       clearInterval(timer);
@@ -100,9 +115,13 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
         stages.trainAndScoreChurn(load.dbPath, load.params, skipped(features)),
       ),
     publishSnapshot: (run: RunRef, request: PublishRequest) =>
-      attemptStage('publish', request.load.params.month, () => stages.publishSnapshot(store, run, request)),
-    recordAudit: async (request: AuditRecordRequest) => {
-      await recordAudit(store, request);
+      attemptStage('publish', request.load.params.month, () =>
+        stages.publishSnapshot(store, run, request, store, { signer }),
+      ),
+    /** Appends (or finds) the entry; returns its place in the chain, which the workflow reports for publishes. */
+    recordAudit: async (request: AuditRecordRequest): Promise<AuditHead> => {
+      const { seq, hash } = await recordAudit(store, request, signer);
+      return { seq, hash };
     },
     /** Removes the run's scratch database once its snapshot is published (or the run was cancelled). */
     removeRunWorkspace: async (run: RunRef) => {

@@ -18,12 +18,13 @@ import {
   type ReportInput,
 } from './report/report';
 import { withFileLock } from '../store/file-lock';
+import { signManifest, type Signer } from '../store/signing';
 import type { OutputFile, SnapshotManifest } from '../store/manifest';
 import {
   describePublished,
   findPublishedByRun,
   latestVersion,
-  listVersions,
+  nextVersion,
   type PublishedSnapshot,
 } from '../store/snapshots';
 
@@ -56,8 +57,9 @@ export async function publishSnapshot(
   request: PublishRequest,
   /** Where the previous month's snapshot lives (the store itself, except when reproducing elsewhere). */
   previousStore: StoreConfig = store,
-  /** The snapshot the report names in its header; a reproduction passes the original's, so its report matches. */
-  reportAs?: ReportedSnapshot,
+  /** The snapshot the report names in its header (a reproduction passes the original's, so its report matches)
+   * and the signer of manifest.json (the worker's SEGFLOW_SIGNING_KEY). */
+  options: { reportAs?: ReportedSnapshot; signer?: Signer } = {},
 ): Promise<PublishResult> {
   const month = request.load.params.month;
   const existing = await findPublishedByRun(store, month, run);
@@ -74,17 +76,18 @@ export async function publishSnapshot(
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
       if (raced) return { ...raced, alreadyPublished: true };
-      const version = (await listVersions(store, month)).reduce((max, v) => Math.max(max, v), 0) + 1;
+      const version = await nextVersion(store, month);
       const publishedAt = new Date().toISOString();
       // the report's header names the version and publish time, known only now
       await writeFile(
         join(staging, 'report.html'),
-        renderReport(report, reportAs ?? { version, publishedAt, requestedBy: request.requestedBy }),
+        renderReport(report, options.reportAs ?? { version, publishedAt, requestedBy: request.requestedBy }),
       );
       outputs.push({ file: 'report.html', ...(await hashFile(join(staging, 'report.html'))) });
       const manifest = buildManifest(run, request, outputs);
       manifest.snapshot = { month, version, publishedAt };
       await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+      if (options.signer) await signManifest(options.signer, staging);
       await makeReadOnly(staging);
       const target = versionDir(store, month, version);
       await rename(staging, target);

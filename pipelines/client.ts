@@ -6,6 +6,7 @@ import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { connectionOptions, type SegflowConfig } from '../worker/config';
 import {
   type MonthlySegmentationInput,
+  type MonthlySegmentationMemo,
   type MonthlySegmentationResult,
   monthlySegmentation,
   progressQuery,
@@ -15,8 +16,8 @@ import {
 /** A started monthly run: its result and progress query are typed by the workflow function. */
 export type MonthlyRunHandle = WorkflowHandle<typeof monthlySegmentation>;
 
-export async function connectClient(config: SegflowConfig): Promise<Client> {
-  const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: 5_000 }).catch(
+export async function connectClient(config: SegflowConfig, connectTimeoutMs = 5_000): Promise<Client> {
+  const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: connectTimeoutMs }).catch(
     (error: Error) => {
       throw new InfrastructureError(
         `cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`,
@@ -54,7 +55,7 @@ export async function startMonthlyRun(
     taskQueue: config.temporal.taskQueue,
     workflowId,
     args: [input],
-    memo: { month: params.month, requestedBy: request.requestedBy },
+    memo: { month: params.month, requestedBy: request.requestedBy } satisfies MonthlySegmentationMemo,
   });
   return { handle, params };
 }

@@ -59,7 +59,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
       run,
       { requestedBy: 'reproduce', load, features, cluster, churn },
       store,
-      original,
+      { reportAs: original },
     );
     const again = await readManifest(scratchStore, published.month, published.version);
     const files = manifest.outputs.map((output) => {

@@ -24,6 +24,7 @@ const OUTCOME: Record<string, string> = {
   'run.published': 'published',
   'run.failed': 'failed',
   'run.cancelled': 'cancelled',
+  'snapshot.retired': 'published, since retired',
 };
 
 /** Runs from the audit log (the long-term record), joined with Temporal's view when it still has them. */

@@ -12,6 +12,8 @@ export const AUDIT_EVENTS = [
   'run.published',
   'run.failed',
   'run.cancelled',
+  /** A published snapshot removed on purpose (`segflow snapshots retire`); subject "<month>/v<N>". */
+  'snapshot.retired',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
@@ -26,12 +28,28 @@ export interface AuditRecordRequest {
   details?: Record<string, unknown>;
 }
 
-/** One line of audit/audit.jsonl. `hash` covers every other field, including the previous entry's hash. */
+/**
+ * One line of audit/audit.jsonl. `hash` covers every other field but the signature, including the
+ * previous entry's hash; the signature (when the writer has SEGFLOW_SIGNING_KEY) covers `hash`.
+ */
 export interface AuditEntry extends AuditRecordRequest {
   seq: number;
   at: string;
   key: string;
   prevHash: string;
+  hash: string;
+  signature?: AuditSignature;
+}
+
+/** Ed25519 over the entry's `hash`, base64, with the id of the key that made it. */
+export interface AuditSignature {
+  keyId: string;
+  value: string;
+}
+
+/** An entry's position in the chain: `<seq>:<hash>`, what `segflow audit head` prints. */
+export interface AuditHead {
+  seq: number;
   hash: string;
 }
 
@@ -49,7 +67,7 @@ export async function readAuditLog(store: StoreConfig): Promise<AuditEntry[]> {
     .map((line) => JSON.parse(line) as AuditEntry);
 }
 
-export function entryHash(body: Omit<AuditEntry, 'hash'>): string {
+export function entryHash(body: Omit<AuditEntry, 'hash' | 'signature'>): string {
   return sha256(canonicalJson(body));
 }
 
@@ -58,6 +76,28 @@ export function entryHash(body: Omit<AuditEntry, 'hash'>): string {
  * (en-US wherever segflow ran): camelCase keys such as kMax and keyCustomerRevenueShare came out in
  * another order. Audit logs are kept forever, so verify still accepts such an entry.
  */
-export function legacyEntryHash(body: Omit<AuditEntry, 'hash'>): string {
+export function legacyEntryHash(body: Omit<AuditEntry, 'hash' | 'signature'>): string {
   return sha256(canonicalJson(body, (a, b) => a.localeCompare(b, 'en-US')));
+}
+
+/** The hash an entry should carry, computed from its other fields. */
+export function recomputeHash(entry: AuditEntry): string {
+  const { hash: _hash, signature: _signature, ...body } = entry;
+  return entryHash(body);
+}
+
+/** Whether an entry's hash matches its fields, under today's key order or the legacy one. */
+export function hashMatches(entry: AuditEntry): boolean {
+  const { hash, signature: _signature, ...body } = entry;
+  return hash === entryHash(body) || hash === legacyEntryHash(body);
+}
+
+export function formatHead(head: AuditHead): string {
+  return `${head.seq}:${head.hash}`;
+}
+
+/** Parses `<seq>:<hash>` (the hash as printed by `audit head`, 64 hex digits). */
+export function parseHead(text: string): AuditHead | undefined {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  return match ? { seq: Number(match[1]), hash: match[2] } : undefined;
 }

@@ -27,6 +27,22 @@ export async function listVersions(store: StoreConfig, month: string): Promise<n
     .sort((a, b) => a - b);
 }
 
+/** Versions removed by `segflow snapshots retire`: each leaves v<N>.retired.json, so its number is never reused. */
+export async function listRetiredVersions(store: StoreConfig, month: string): Promise<number[]> {
+  const entries = await readdir(monthDir(store, month)).catch(() => [] as string[]);
+  return entries
+    .map((name) => /^v(\d+)\.retired\.json$/.exec(name)?.[1])
+    .filter((v): v is string => v !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+/** The number the next publish of `month` gets: past every present and every retired version. */
+export async function nextVersion(store: StoreConfig, month: string): Promise<number> {
+  const used = [...(await listVersions(store, month)), ...(await listRetiredVersions(store, month))];
+  return used.reduce((max, v) => Math.max(max, v), 0) + 1;
+}
+
 export async function readManifest(store: StoreConfig, month: string, version: number): Promise<SnapshotManifest> {
   return JSON.parse(
     await readFile(join(versionDir(store, month, version), 'manifest.json'), 'utf8'),

@@ -11,6 +11,11 @@ export interface SegflowConfig {
   /** SEGFLOW_HOME: state folder (default .segflow/ in the clone, git-ignored). */
   home: string;
   store: StoreConfig;
+  /**
+   * SEGFLOW_SIGNING_KEY: an Ed25519 private key file (PEM). When set, the worker signs every audit
+   * entry and manifest it writes; the key is read on the worker only, never sent anywhere.
+   */
+  signingKeyPath?: string;
   temporal: {
     /** The profile's address (TEMPORAL_ADDRESS), default 127.0.0.1:7233 (the local dev server). */
     address: string;
@@ -66,6 +71,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SegflowConfig 
       workDir: resolve(env.SEGFLOW_WORK ?? join(home, 'work')),
       ...(env.SEGFLOW_DATA_ROOT ? { dataRoot: resolve(env.SEGFLOW_DATA_ROOT) } : {}),
     },
+    ...(env.SEGFLOW_SIGNING_KEY ? { signingKeyPath: resolve(env.SEGFLOW_SIGNING_KEY) } : {}),
     temporal: {
       address: profile.address ?? '127.0.0.1:7233',
       namespace: profile.namespace ?? 'default',

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { loadSigner } from '../store/signing';
 import { connectionOptions, type SegflowConfig } from './config';
 
 export interface SegflowWorkerOptions {
@@ -24,7 +25,9 @@ export async function createSegflowWorker(
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(config.store),
+    activities: createActivities(config.store, undefined, {
+      ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),
+    }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 2,
   });
   return { worker, connection };

@@ -4,14 +4,17 @@ import {
   CancellationScope,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  upsertMemo,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SegflowActivities } from '../activities';
 import type { AuditRecordRequest } from '../activities/audit';
+import type { AuditHead } from '../store/audit-log';
 import { innermostFailure, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { isMonth, monthBefore } from '../domain/month';
 import type { RunParamsInput } from '../domain/params';
@@ -30,8 +33,9 @@ export interface MonthlySegmentationInput {
   /** Set segflow's search attributes (the server must have them registered). Default true. */
   indexed?: boolean;
   /**
-   * How long a silent activity may go before Temporal retries it on another worker, e.g. "30s".
-   * Default "2m": activities heartbeat every 5 s, so a shorter value fails over faster after a crash.
+   * How long a silent activity may go before Temporal retries it on another worker, e.g. "1m".
+   * Default "30s": activities heartbeat every 5 s (the SDK sends at most one per 0.8 x this
+   * timeout), so a crashed worker's stage restarts elsewhere within about 30 s.
    */
   heartbeatTimeout?: string;
   /**
@@ -55,7 +59,26 @@ export interface MonthlySegmentationResult {
   churnRocAuc: number;
   churnTopDecileLift: number;
   highRiskSubscribers: number;
+  /**
+   * The audit log's head right after this run's `run.published` entry, `<seq>:<hash>`: keep it
+   * outside the store and check with `segflow audit verify --expect-head` (also in the run's memo).
+   */
+  auditHead: string | null;
 }
+
+/** The run's memo: what `audit verify` cross-checks against the log while Temporal retains the run. */
+export interface MonthlySegmentationMemo {
+  month: string;
+  requestedBy: string;
+  /** Set once the run has published. */
+  published?: { version: number; auditHead: string };
+}
+
+/** Patch ids: each guards a change to the commands this workflow issues (docs/reliability-audit.md). */
+export const PATCHES = {
+  /** The audit head after `run.published` is written into the memo (an extra command). */
+  auditHeadMemo: 'audit-head-memo',
+} as const;
 
 export const STAGES = ['load', 'features', 'cluster', 'churn', 'publish'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -105,7 +128,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   const month = input.params.month ?? monthBefore(scheduledFor ?? info.startTime);
   const params = { ...input.params, month };
   const indexed = input.indexed ?? true;
-  const { io, compute } = stageActivities(input.heartbeatTimeout ?? '2m');
+  const { io, compute } = stageActivities(input.heartbeatTimeout ?? '30s');
 
   let progress: RunProgress = { month, stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
   setHandler(progressQuery, () => progress);
@@ -172,9 +195,13 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       });
       if (indexed) upsertSearchAttributes([{ key: SEGFLOW_SNAPSHOT_VERSION, value: published.version }]);
       await finished('publish', { version: published.version, alreadyPublished: published.alreadyPublished });
-      await audit('run.published', { ...published });
+      // a run recorded before recordAudit returned the head has no head to report
+      const head = (await audit('run.published', { ...published })) as AuditHead | undefined;
+      const auditHead = head ? `${head.seq}:${head.hash}` : null;
+      if (auditHead && patched(PATCHES.auditHeadMemo))
+        upsertMemo({ published: { version: published.version, auditHead } } satisfies Partial<MonthlySegmentationMemo>);
       await bookkeeping.removeRunWorkspace(run);
-      return published;
+      return { ...published, auditHead };
     });
     return {
       month,
@@ -189,6 +216,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       churnRocAuc: churn.holdout.rocAuc,
       churnTopDecileLift: churn.holdout.liftByDecile[0],
       highRiskSubscribers: churn.riskBandCounts.high ?? 0,
+      auditHead: snapshot.auditHead,
     };
   } catch (error) {
     const failedStage = progress.stage;

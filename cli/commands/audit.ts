@@ -1,28 +1,93 @@
-import { type Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../../worker/config';
-import { verifyAudit } from '../../store/audit-verify';
+import { verifyAudit, type AuditReport } from '../../store/audit-verify';
+import { formatHead, parseHead, readAuditLog } from '../../store/audit-log';
+import { loadPublicKey } from '../../store/signing';
+import { connectClient } from '../../pipelines/client';
+import { crossCheckRetainedRuns, type RetainedRunsCheck } from '../../pipelines/audit-crosscheck';
 import { jsonOption as json } from '../json-option';
 import { EXIT, output } from '../options';
 
-/** `segflow audit verify`. */
+/** The cross-check against Temporal, or why it was not made. */
+type TemporalCheck = RetainedRunsCheck | { notChecked: string };
+
+function headArg(value: string) {
+  const head = parseHead(value);
+  if (!head) throw new InvalidArgumentError('must be <seq>:<hash> as printed by `segflow audit head`');
+  return head;
+}
+
+function describe(report: AuditReport & { temporal: TemporalCheck }): string {
+  const head = report.head ? formatHead(report.head) : '(empty log)';
+  const summary = `${report.entries} audit entries chained (head ${head}), ${report.published} published (${report.retired} retired), ${report.snapshots} snapshots, ${report.filesChecked} files match their manifests`;
+  const notes = [
+    report.signatures === 'checked'
+      ? 'signatures: every entry and manifest checked against the public key'
+      : 'signatures: NOT checked (no --public-key)',
+    'notChecked' in report.temporal
+      ? `temporal: runs NOT cross-checked (${report.temporal.notChecked})`
+      : `temporal: ${report.temporal.runs} completed runs it retains (this task queue) cross-checked against the log`,
+  ];
+  return report.ok
+    ? [`OK: ${summary}`, ...notes].join('\n')
+    : [
+        `FAILED: ${report.problems.length} problem(s)`,
+        ...report.problems.map((p) => `  ${p.where}: ${p.problem}`),
+        summary,
+        ...notes,
+      ].join('\n');
+}
+
+/** `segflow audit verify | head`. */
 export function registerAudit(program: Command): void {
-  program
-    .command('audit')
-    .description('Audit checks.')
+  const audit = program.command('audit').description('Audit checks.');
+  audit
     .command('verify')
     .description(
-      "Check the audit log's hash chain and every snapshot file against its manifest; report exactly what was altered.",
+      "Check the audit log's hash chain, every published snapshot (present, or retired on purpose) and every file against its manifest, latest.json, signatures (--public-key) and the runs Temporal retains; name every finding.",
+    )
+    .option('--public-key <file>', 'Ed25519 public key (PEM): every audit entry and manifest must be signed by it')
+    .option('--expect-head <seq:hash>', 'an audit head kept outside the store: it must still be in the chain', headArg)
+    .option('--no-temporal', 'do not cross-check against the runs Temporal retains')
+    .addOption(json())
+    .action(async (options) => {
+      const config = loadConfig();
+      const report = await verifyAudit(config.store, {
+        ...(options.publicKey ? { publicKey: loadPublicKey(options.publicKey) } : {}),
+        ...(options.expectHead ? { expectHead: options.expectHead } : {}),
+      });
+      let temporal: TemporalCheck = { notChecked: '--no-temporal' };
+      const entries = await readAuditLog(config.store).catch(() => undefined);
+      if (!entries) temporal = { notChecked: 'the audit log has lines that are not JSON' };
+      else if (options.temporal) {
+        // optional here: a verify without Temporal says so rather than waiting long for it
+        const client = await connectClient(config, 2_000).catch((error: Error) => error);
+        if (client instanceof Error) temporal = { notChecked: client.message };
+        else {
+          try {
+            temporal = await crossCheckRetainedRuns(client, entries, config.temporal.taskQueue);
+          } finally {
+            await client.connection.close();
+          }
+        }
+      }
+      const problems = [...report.problems, ...('problems' in temporal ? temporal.problems : [])];
+      const full = { ...report, ok: problems.length === 0, problems, temporal };
+      output(options.json, full, describe);
+      process.exit(full.ok ? EXIT.ok : EXIT.failed);
+    });
+  audit
+    .command('head')
+    .description(
+      "The audit log's last entry as <seq>:<hash>: keep it outside the store, then `audit verify --expect-head` detects a truncated or rewritten log.",
     )
     .addOption(json())
     .action(async (options) => {
-      const report = await verifyAudit(loadConfig().store);
-      output(options.json, report, (r) =>
-        r.ok
-          ? `OK: ${r.entries} audit entries chained, ${r.snapshots} snapshots, ${r.filesChecked} files match their manifests`
-          : [`FAILED: ${r.problems.length} problem(s)`, ...r.problems.map((p) => `  ${p.where}: ${p.problem}`)].join(
-              '\n',
-            ),
-      );
-      process.exit(report.ok ? EXIT.ok : EXIT.failed);
+      const last = (await readAuditLog(loadConfig().store)).at(-1);
+      if (!last) {
+        console.error('segflow: the audit log is empty');
+        process.exit(EXIT.failed);
+      }
+      output(options.json, { seq: last.seq, hash: last.hash }, formatHead);
     });
 }

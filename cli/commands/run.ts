@@ -81,7 +81,7 @@ export function registerRun(program: Command): void {
     .option('--param <name=value>', 'run parameter, repeatable (listed below)', collectParam, {})
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
-    .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '2m')
+    .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '30s')
     .addOption(partitionsOption())
     .option('--no-wait', 'print the workflow id and return')
     .option('--json', 'machine-readable output', false)

@@ -3,11 +3,15 @@ import { loadConfig } from '../../worker/config';
 import { diffSnapshots } from '../../pipelines/diff';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { readManifest } from '../../store/snapshots';
+import { UsageError } from '../../domain/errors';
 import { listSnapshots, resolveSnapshot } from '../../store/snapshots';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table } from '../options';
+import { userInfo } from 'node:os';
+import { retireSnapshot } from '../../pipelines/retire';
+import { loadSigner } from '../../store/signing';
 
-/** `segflow snapshots list | show | diff | reproduce`. */
+/** `segflow snapshots list | show | diff | reproduce | retire`. */
 export function registerSnapshots(program: Command): void {
   const snapshots = program.command('snapshots').description('Published snapshots: list, show, diff, reproduce.');
   snapshots
@@ -65,6 +69,28 @@ export function registerSnapshots(program: Command): void {
           table(d.riskBandChanges),
           d.riskBandExamples.length ? `\nFor example:\n${table(d.riskBandExamples)}` : '',
         ].join('\n'),
+      );
+    });
+  snapshots
+    .command('retire <snapshot>')
+    .description(
+      'Remove a published snapshot on purpose (YYYY-MM/vN): records a snapshot.retired audit entry with the reason, so `audit verify` accepts its absence.',
+    )
+    .requiredOption('--reason <text>', 'why, for the audit log (storage limit, deletion request #...)')
+    .option('--actor <name>', 'who retires it, for the audit log', userInfo().username)
+    .addOption(json())
+    .action(async (reference: string, options) => {
+      const config = loadConfig();
+      if (!/\/v\d+$|@v?\d+$/.test(reference))
+        throw new UsageError(`name the version to retire explicitly (YYYY-MM/vN), not "${reference}"`);
+      const ref = await resolveSnapshot(config.store, reference);
+      const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
+      const result = await retireSnapshot(config.store, ref, { reason: options.reason, actor: options.actor }, signer);
+      output(
+        options.json,
+        { month: ref.month, version: ref.version, auditSeq: result.entry.seq, latest: result.latest },
+        (r) =>
+          `retired ${r.month}/v${r.version} (audit seq ${r.auditSeq}); latest.json: ${r.latest === null ? 'removed, no version left' : `v${r.latest}`}`,
       );
     });
   snapshots

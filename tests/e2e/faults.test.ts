@@ -1,10 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, STAGE_FUNCTIONS } from '../../activities';
@@ -31,6 +33,8 @@ describe('faults survived, nothing lost or duplicated', () => {
   let server: DevServerHandle;
   let address: string;
   let client: Client;
+  let signingKeyPath: string;
+  let publicKey: KeyObject;
   const mounts: string[] = [];
 
   const startServer = () => ensureDevServer({ address, stateDir: join(dir, 'temporal'), headless: true });
@@ -40,7 +44,7 @@ describe('faults survived, nothing lost or duplicated', () => {
     temporal: { address, namespace: 'default', taskQueue },
   });
 
-  /** `segflow worker` as its own process group, so SIGKILL reaches every process in it. */
+  /** `segflow worker` as its own process group, so SIGKILL reaches every process in it; it signs with the test key. */
   function workerProcess(taskQueue: string): ChildProcess {
     return spawn(join(REPO_ROOT, 'bin', 'segflow'), ['worker'], {
       detached: true,
@@ -52,6 +56,7 @@ describe('faults survived, nothing lost or duplicated', () => {
         SEGFLOW_STORE: store.storeDir,
         SEGFLOW_WORK: store.workDir,
         SEGFLOW_LOG_LEVEL: 'error',
+        SEGFLOW_SIGNING_KEY: signingKeyPath,
       },
     });
   }
@@ -82,11 +87,16 @@ describe('faults survived, nothing lost or duplicated', () => {
     }
   }
 
-  const start = async (taskQueue: string, params: Record<string, unknown> = {}) => {
+  /** `heartbeatTimeout` null: the workflow's default (30 s). */
+  const start = async (
+    taskQueue: string,
+    params: Record<string, unknown> = {},
+    heartbeatTimeout: string | null = '10s',
+  ) => {
     const { handle } = await startMonthlyRun(client, config(taskQueue), {
       params: { month: '2026-06', input: join(sample.outDir, 'usage'), ...params },
       requestedBy: 'fault-test',
-      heartbeatTimeout: '10s', // fail over from a dead worker in seconds, not minutes
+      ...(heartbeatTimeout ? { heartbeatTimeout } : {}),
     });
     return handle;
   };
@@ -105,6 +115,10 @@ describe('faults survived, nothing lost or duplicated', () => {
   beforeAll(async () => {
     dir = await tempDir();
     store = storeIn(dir);
+    const keys = generateKeyPairSync('ed25519');
+    publicKey = keys.publicKey;
+    signingKeyPath = join(dir, 'signing-key.pem');
+    await writeFile(signingKeyPath, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
     address = await freeLocalAddress();
     [server, sample] = await Promise.all([
       startServer(),
@@ -119,22 +133,41 @@ describe('faults survived, nothing lost or duplicated', () => {
     await server?.stop();
   });
 
-  it('a worker killed with SIGKILL mid-activity: a new worker finishes the run, one snapshot, consistent audit', async () => {
+  it('a worker killed with SIGKILL mid-activity: the stage restarts on another worker within 60 s (default heartbeat timeout), one snapshot, consistent signed audit', async () => {
     const taskQueue = 'faults-kill';
     const first = workerProcess(taskQueue);
-    const handle = await start(taskQueue);
+    const handle = await start(taskQueue, {}, null);
+    const pendingFeatures = async () =>
+      (await handle.describe()).raw.pendingActivities?.find((a) => a.activityType?.name === 'computeFeatures');
     // kill only once the features activity is running on this worker and has heartbeated
-    for (let i = 0; i < 1_200; i++) {
-      const { raw } = await handle.describe();
-      const features = raw.pendingActivities?.find((activity) => activity.activityType?.name === 'computeFeatures');
-      if (features?.lastHeartbeatTime) break;
-      await sleep(25);
+    let killedIdentity: string | null | undefined;
+    for (let i = 0; i < 1_200 && !killedIdentity; i++) {
+      const features = await pendingFeatures();
+      if (features?.lastHeartbeatTime) killedIdentity = features.lastWorkerIdentity;
+      else await sleep(25);
     }
+    expect(killedIdentity).toBeTruthy();
     killGroup(first, 'SIGKILL');
+    const killedAt = Date.now();
     const second = workerProcess(taskQueue);
     try {
+      // the stage's next attempt, started by the new worker
+      let restarted: { at: number; identity: string } | undefined;
+      for (let i = 0; i < 1_800 && !restarted; i++) {
+        const features = await pendingFeatures();
+        if (features && (features.attempt ?? 1) >= 2 && features.lastStartedTime && features.lastWorkerIdentity)
+          restarted = { at: tsToMs(features.lastStartedTime), identity: features.lastWorkerIdentity };
+        else await sleep(100);
+      }
+      expect(restarted).toBeDefined();
+      const recoverySeconds = (restarted!.at - killedAt) / 1000;
+      console.log(`fail-over: features restarted on another worker ${recoverySeconds.toFixed(1)} s after SIGKILL`);
+      expect(restarted!.identity).not.toBe(killedIdentity);
+      expect(recoverySeconds).toBeLessThan(60);
       const result = await handle.result();
       expect(result.version).toBe(1);
+      const published = (await auditOf(handle.workflowId)).find((e) => e.event === 'run.published');
+      expect(result.auditHead).toBe(`${published?.seq}:${published?.hash}`);
     } finally {
       killGroup(second, 'SIGTERM');
     }
@@ -151,7 +184,14 @@ describe('faults survived, nothing lost or duplicated', () => {
     ]) {
       expect(events.filter((event) => event === once)).toHaveLength(1);
     }
-  });
+    // the workers signed every entry and the manifest with SEGFLOW_SIGNING_KEY; the key itself is nowhere in the store
+    expect(await verifyAudit(store, { publicKey })).toMatchObject({ ok: true, signatures: 'checked' });
+    expect(existsSync(join(monthDir(store, '2026-06'), 'v1', 'manifest.sig'))).toBe(true);
+    const key = await readFile(signingKeyPath, 'utf8');
+    const keyBody = key.split('\n')[1];
+    expect(await readFile(join(store.storeDir, 'audit', 'audit.jsonl'), 'utf8')).not.toContain(keyBody);
+    expect(await readFile(join(monthDir(store, '2026-06'), 'v1', 'manifest.json'), 'utf8')).not.toContain(keyBody);
+  }, 300_000); // 150,000 subscribers plus up to a 30 s heartbeat timeout
 
   it('the dev server stopped and restarted mid-run: the run resumes from SQLite and completes', async () => {
     const taskQueue = 'faults-restart';

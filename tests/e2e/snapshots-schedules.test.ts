@@ -223,7 +223,12 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
   it('audit verify passes on a clean store and pinpoints a modified snapshot file and log entry', async () => {
     const segflow = (...args: string[]) =>
       run(join(REPO_ROOT, 'bin', 'segflow'), args, {
-        env: { ...process.env, SEGFLOW_STORE: config.store.storeDir },
+        env: {
+          ...process.env,
+          SEGFLOW_STORE: config.store.storeDir,
+          TEMPORAL_ADDRESS: env.address,
+          SEGFLOW_TASK_QUEUE: config.temporal.taskQueue,
+        },
       }).then(
         ({ stdout }) => ({ code: 0, stdout }),
         (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
@@ -231,6 +236,8 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     const clean = await segflow('audit', 'verify', '--json');
     expect(clean.code).toBe(0);
     expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, problems: [] });
+    // the completed runs this dev server retains on the task queue, each found in the log
+    expect(JSON.parse(clean.stdout).temporal.runs).toBeGreaterThanOrEqual(3);
 
     const file = join(config.store.storeDir, 'snapshots', month, 'v1', 'segments.parquet');
     await chmod(file, 0o644);

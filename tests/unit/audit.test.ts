@@ -1,7 +1,9 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { appendFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
-import { entryHash, readAuditLog } from '../../store/audit-log';
+import { entryHash, readAuditLog, recomputeHash } from '../../store/audit-log';
+import { keyIdOf, signerOf, verifyText } from '../../store/signing';
 import { auditLogPath } from '../../store/layout';
 import { storeIn, tempDir } from '../helpers';
 
@@ -52,5 +54,22 @@ describe('audit log', () => {
     const [, tampered] = await readAuditLog(store);
     const { hash, ...body } = tampered;
     expect(entryHash(body)).not.toBe(hash);
+  });
+});
+
+describe('audit log signatures', () => {
+  it('with a signing key every entry carries an Ed25519 signature of its hash, and the hash ignores it', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const signer = signerOf(privateKey);
+    const store = storeIn(await tempDir());
+    await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' }, signer);
+    await recordAudit(store, { event: 'run.published', run, month: '2026-06', actor: 'ana' }, signer);
+    const entries = await readAuditLog(store);
+    for (const entry of entries) {
+      expect(entry.signature?.keyId).toBe(keyIdOf(publicKey));
+      expect(verifyText(publicKey, entry.hash, entry.signature!.value)).toBe(true);
+      expect(recomputeHash(entry)).toBe(entry.hash);
+    }
+    expect(JSON.stringify(entries)).not.toContain('PRIVATE');
   });
 });

@@ -25,4 +25,11 @@ describe('segflow command line usage errors', () => {
       output: expect.stringContaining('--partitions <n>'),
     });
   });
+
+  it('fails a stage over from a dead worker after 30 s by default', async () => {
+    expect(await segflow('run', '--help')).toMatchObject({
+      code: 0,
+      output: expect.stringMatching(/--heartbeat-timeout <duration>[^]*\(default: "30s"\)/),
+    });
+  });
 });

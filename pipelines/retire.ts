@@ -1,0 +1,76 @@
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { recordAudit } from '../activities/audit';
+import { UsageError } from '../domain/errors';
+import type { AuditEntry } from '../store/audit-log';
+import { withFileLock } from '../store/file-lock';
+import { hashFile } from '../store/hashing';
+import { monthDir, versionDir, type StoreConfig } from '../store/layout';
+import type { Signer } from '../store/signing';
+import { latestVersion, listVersions, readManifest, type SnapshotRef } from '../store/snapshots';
+
+export interface RetireResult {
+  entry: AuditEntry;
+  /** The version latest.json names afterwards, or null when no version of the month is left. */
+  latest: number | null;
+}
+
+/**
+ * Removes a published snapshot on purpose (storage limits, a deletion request): first a
+ * `snapshot.retired` audit entry with the reason, then the folder, then latest.json moves to
+ * the newest remaining version. A v<N>.retired.json tombstone keeps the number from being reused.
+ * Running it again after a crash finishes the job without a second entry.
+ */
+export async function retireSnapshot(
+  store: StoreConfig,
+  ref: SnapshotRef,
+  request: { reason: string; actor: string },
+  signer?: Signer,
+): Promise<RetireResult> {
+  const reason = request.reason.trim();
+  if (reason === '') throw new UsageError('--reason must say why the snapshot is retired');
+  const { month, version } = ref;
+  const dir = versionDir(store, month, version);
+  return withFileLock(join(monthDir(store, month), '.lock'), async () => {
+    const manifest = await readManifest(store, month, version).catch(() => undefined);
+    if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to retire`);
+    const entry = await recordAudit(
+      store,
+      {
+        event: 'snapshot.retired',
+        run: manifest.run,
+        month,
+        actor: request.actor,
+        subject: `${month}/v${version}`,
+        details: { version, reason, manifestSha256: (await hashFile(join(dir, 'manifest.json'))).sha256 },
+      },
+      signer,
+    );
+    const tombstone = { month, version, reason, retiredAt: entry.at, auditSeq: entry.seq, run: manifest.run };
+    await writeFile(
+      join(monthDir(store, month), `v${version}.retired.json`),
+      JSON.stringify(tombstone, null, 2) + '\n',
+    );
+    await rm(dir, { recursive: true, force: true });
+    return { entry, latest: await pointLatestAtNewest(store, month) };
+  });
+}
+
+/** After a retirement latest.json may name a version that is gone: it moves back to the newest left. */
+async function pointLatestAtNewest(store: StoreConfig, month: string): Promise<number | null> {
+  const newest = (await listVersions(store, month)).at(-1);
+  const latestPath = join(monthDir(store, month), 'latest.json');
+  if (newest === undefined) {
+    await rm(latestPath, { force: true });
+    return null;
+  }
+  if ((await latestVersion(store, month)) === newest) return newest;
+  const manifest = await readManifest(store, month, newest);
+  const temporary = `${latestPath}.retire.tmp`;
+  await writeFile(
+    temporary,
+    JSON.stringify({ month, version: newest, path: `v${newest}`, run: manifest.run }, null, 2) + '\n',
+  );
+  await rename(temporary, latestPath);
+  return newest;
+}

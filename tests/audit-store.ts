@@ -1,0 +1,45 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { recordAudit } from '../activities/audit';
+import { sha256 } from '../store/hashing';
+import { monthDir, versionDir, type StoreConfig } from '../store/layout';
+import { signManifest, signerOf, type Signer } from '../store/signing';
+import { storeIn, tempDir } from './helpers';
+
+/** Stores for audit tests: published snapshots as publishSnapshot leaves them, without running the pipeline. */
+
+export const AUDIT_MONTH = '2026-06';
+
+export function keyPair() {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { signer: signerOf(privateKey), publicKey, privateKey };
+}
+
+/** Snapshot `version` with one output file and a manifest, latest.json on it, and its run's audit entries. */
+export async function publishFake(store: StoreConfig, version: number, signer?: Signer): Promise<void> {
+  const run = { workflowId: `wf-${version}`, runId: `run-${version}` };
+  const dir = versionDir(store, AUDIT_MONTH, version);
+  await mkdir(dir, { recursive: true });
+  const content = `rows of v${version}`;
+  await writeFile(join(dir, 'subscribers.parquet'), content);
+  const manifest = {
+    snapshot: { month: AUDIT_MONTH, version, publishedAt: '2026-07-01T00:00:00Z' },
+    run,
+    outputs: [{ file: 'subscribers.parquet', sha256: sha256(content), bytes: content.length }],
+  };
+  const manifestText = JSON.stringify(manifest, null, 2) + '\n';
+  await writeFile(join(dir, 'manifest.json'), manifestText);
+  if (signer) await signManifest(signer, dir);
+  await writeFile(join(monthDir(store, AUDIT_MONTH), 'latest.json'), JSON.stringify({ month: AUDIT_MONTH, version }));
+  const details = { month: AUDIT_MONTH, version, manifestSha256: sha256(manifestText) };
+  for (const event of ['run.requested', 'stage.finished', 'run.published'] as const)
+    await recordAudit(store, { event, run, month: AUDIT_MONTH, actor: 'ana', details }, signer);
+}
+
+/** A store with versions 1..count of AUDIT_MONTH: three audit entries each. */
+export async function storeWithVersions(count: number, signer?: Signer): Promise<StoreConfig> {
+  const store = storeIn(await tempDir());
+  for (let version = 1; version <= count; version++) await publishFake(store, version, signer);
+  return store;
+}

@@ -1,0 +1,212 @@
+import { Context } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities, type SegflowActivities } from '../../activities';
+import { crossCheckRetainedRuns } from '../../pipelines/audit-crosscheck';
+import { readAuditLog } from '../../store/audit-log';
+import type { StoreConfig } from '../../store/layout';
+import type {
+  MonthlySegmentationMemo,
+  MonthlySegmentationResult,
+  RunProgress,
+} from '../../workflows/monthly-segmentation';
+import { storeIn, tempDir } from '../helpers';
+import { startTemporal, workflowBundle } from './temporal-env';
+
+/**
+ * The workflow's orchestration alone: every stage is a stub returning a canned summary, the audit
+ * log is real. Seconds on the dev server (the SDK's time-skipping server is a separate download,
+ * not available offline): audit event order, the progress query, the cancel path, the audit
+ * head in the result and memo, and `audit verify`'s cross-check against the runs Temporal retains.
+ */
+describe('monthly workflow with stub activities', () => {
+  let env: TestWorkflowEnvironment;
+  let store: StoreConfig;
+  const calls: string[] = [];
+  let gate: { opened: Promise<void>; open: () => void; reached: Promise<void>; arrive: () => void };
+
+  function newGate() {
+    let open = () => {};
+    let arrive = () => {};
+    const opened = new Promise<void>((resolveOpen) => (open = resolveOpen));
+    const reached = new Promise<void>((resolveReached) => (arrive = resolveReached));
+    gate = { opened, open, reached, arrive };
+  }
+
+  function stubs(): Partial<SegflowActivities> {
+    const stage =
+      <T>(name: string, result: T) =>
+      async () => {
+        calls.push(name);
+        return result as never;
+      };
+    const load = {
+      params: { month: '2026-06' },
+      paramsHash: 'p'.repeat(64),
+      inputFiles: [],
+      rowsRead: 10,
+      rowsLoaded: 9,
+      rowsQuarantined: 1,
+      quarantineByReason: { negative_spend: 1 },
+      partitionDbPaths: ['/stub.duckdb'],
+    };
+    return {
+      planLoad: stage('planLoad', { partitionDbPaths: ['/stub.duckdb'] }),
+      loadPartition: stage('loadPartition', {}),
+      combineLoad: stage('combineLoad', load),
+      computeFeatures: stage('computeFeatures', { skippedFeatures: [], seconds: 1 }),
+      findPreviousSegmentation: stage('findPreviousSegmentation', null),
+      clusterSubscribers: async () => {
+        calls.push('clusterSubscribers');
+        gate.arrive();
+        await gate.opened;
+        return {
+          k: 2,
+          inertia: 1,
+          previous: null,
+          segments: [{ segmentId: 1, name: 'Loyal', subscribers: 9 }],
+        } as never;
+      },
+      trainAndScoreChurn: stage('trainAndScoreChurn', {
+        scoredRows: 9,
+        holdout: { rocAuc: 0.9, liftByDecile: [4] },
+        riskBandCounts: { high: 2 },
+      }),
+      publishSnapshot: stage('publishSnapshot', {
+        month: '2026-06',
+        version: 1,
+        path: '/store/v1',
+        manifestPath: '/store/v1/manifest.json',
+        manifestSha256: 'm'.repeat(64),
+        alreadyPublished: false,
+      }),
+      removeRunWorkspace: stage('removeRunWorkspace', undefined),
+    };
+  }
+
+  async function withWorker<T>(taskQueue: string, extra: Partial<SegflowActivities>, work: () => Promise<T>) {
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: { ...createActivities(store), ...stubs(), ...extra },
+    });
+    return worker.runUntil(work);
+  }
+
+  const start = (taskQueue: string, workflowId: string) =>
+    env.client.workflow.start('monthlySegmentation', {
+      taskQueue,
+      workflowId,
+      args: [{ params: { month: '2026-06', input: '/stub' }, requestedBy: 'stub-test', indexed: false }],
+      memo: { month: '2026-06', requestedBy: 'stub-test' } satisfies MonthlySegmentationMemo,
+    });
+  const eventsOf = async (workflowId: string) =>
+    (await readAuditLog(store))
+      .filter((e) => e.run.workflowId === workflowId)
+      .map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`);
+
+  beforeAll(async () => {
+    [env, store] = await Promise.all([startTemporal(), tempDir().then(storeIn)]);
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('audits every step in order, answers the progress query, and reports the audit head in result and memo', async () => {
+    newGate();
+    calls.length = 0;
+    const { result, progress, memo } = await withWorker('stubs-ok', {}, async () => {
+      const handle = await start('stubs-ok', 'stub-ok');
+      await gate.reached;
+      const during = await handle.query<RunProgress>('progress');
+      gate.open();
+      const outcome = (await handle.result()) as MonthlySegmentationResult;
+      return { result: outcome, progress: during, memo: (await handle.describe()).memo };
+    });
+    expect(progress).toEqual({ month: '2026-06', stage: 'cluster', stagesDone: 2, stagesTotal: 5, percent: 40 });
+    expect(await eventsOf('stub-ok')).toEqual([
+      'run.requested',
+      'run.started',
+      'stage.finished:load',
+      'stage.finished:features',
+      'stage.finished:cluster',
+      'stage.finished:churn',
+      'stage.finished:publish',
+      'run.published',
+    ]);
+    expect(calls).toEqual([
+      'planLoad',
+      'loadPartition',
+      'combineLoad',
+      'computeFeatures',
+      'findPreviousSegmentation',
+      'clusterSubscribers',
+      'trainAndScoreChurn',
+      'publishSnapshot',
+      'removeRunWorkspace',
+    ]);
+    const published = (await readAuditLog(store)).find((e) => e.event === 'run.published')!;
+    expect(result.auditHead).toBe(`${published.seq}:${published.hash}`);
+    expect(memo).toMatchObject({ month: '2026-06', published: { version: 1, auditHead: result.auditHead } });
+  });
+
+  it('a cancelled run records run.cancelled at its stage, cleans its workspace and publishes nothing', async () => {
+    calls.length = 0;
+    let started: () => void = () => {};
+    const featuresStarted = new Promise<void>((resolveStarted) => (started = resolveStarted));
+    const failure = await withWorker(
+      'stubs-cancel',
+      {
+        computeFeatures: async () => {
+          started();
+          for (;;) {
+            Context.current().heartbeat();
+            await Context.current().sleep(100);
+          }
+        },
+      },
+      async () => {
+        const handle = await start('stubs-cancel', 'stub-cancel');
+        await featuresStarted;
+        expect(await handle.query<RunProgress>('progress')).toMatchObject({ stage: 'features', stagesDone: 1 });
+        await handle.cancel();
+        return handle.result().then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      },
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(await eventsOf('stub-cancel')).toEqual([
+      'run.requested',
+      'run.started',
+      'stage.finished:load',
+      'run.cancelled',
+    ]);
+    const cancelled = (await readAuditLog(store)).find((e) => e.event === 'run.cancelled')!;
+    expect(cancelled.details).toMatchObject({ stage: 'features' });
+    expect(calls).toContain('removeRunWorkspace');
+    expect(calls).not.toContain('publishSnapshot');
+  });
+
+  it('audit verify names a completed run that the log lacks, and a recorded head the log no longer reaches', async () => {
+    const entries = await readAuditLog(store);
+    // visibility (the list of runs) catches up with completions within a moment
+    let check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok');
+    for (let i = 0; i < 100 && check.runs < 1; i++)
+      check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok');
+    expect(check).toEqual({ runs: 1, problems: [] });
+    const published = entries.find((e) => e.event === 'run.published')!;
+    const truncated = entries.filter((e) => e.seq < published.seq);
+    const problems = (await crossCheckRetainedRuns(env.client, truncated, 'stubs-ok')).problems.map((p) => p.problem);
+    expect(problems).toEqual([
+      'RUN MISSING FROM THE LOG: this completed run published 2026-06/v1, but the audit log has no run.published entry for it',
+      expect.stringMatching(
+        new RegExp(`recorded audit head ${published.seq}:.* no longer reaches seq ${published.seq} \\(truncated\\)`),
+      ),
+    ]);
+  });
+});

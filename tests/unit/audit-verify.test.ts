@@ -1,0 +1,164 @@
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { recordAudit } from '../../activities/audit';
+import { retireSnapshot } from '../../pipelines/retire';
+import { formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';
+import { verifyAudit } from '../../store/audit-verify';
+import { sha256 } from '../../store/hashing';
+import { auditLogPath, monthDir, versionDir, type StoreConfig } from '../../store/layout';
+import { signText, type Signer } from '../../store/signing';
+import { nextVersion } from '../../store/snapshots';
+import { AUDIT_MONTH, keyPair, storeWithVersions } from '../audit-store';
+
+const MONTH = AUDIT_MONTH;
+
+/** What someone with write access to the store (and no key, or their own) can do: rewrite lines and re-chain them. */
+async function rewriteLog(store: StoreConfig, edit: (entry: AuditEntry) => AuditEntry, resignWith?: Signer) {
+  let prevHash = '0'.repeat(64);
+  const lines = (await readAuditLog(store)).map((original) => {
+    const entry = { ...edit(original), prevHash };
+    entry.hash = recomputeHash(entry);
+    if (resignWith) entry.signature = { keyId: resignWith.keyId, value: signText(resignWith, entry.hash) };
+    prevHash = entry.hash;
+    return JSON.stringify(entry);
+  });
+  await writeFile(auditLogPath(store), lines.join('\n') + '\n');
+}
+
+const problemsOf = async (...args: Parameters<typeof verifyAudit>) =>
+  (await verifyAudit(...args)).problems.map((p) => `${p.where}: ${p.problem}`);
+
+describe('audit verify: completeness', () => {
+  it('a clean store of nine versions is OK, and says signatures were not checked', async () => {
+    const store = await storeWithVersions(9);
+    const report = await verifyAudit(store);
+    expect(report).toMatchObject({ ok: true, entries: 27, snapshots: 9, published: 9, retired: 0 });
+    expect(report.signatures).toBe('not checked');
+    expect(report.head?.seq).toBe(27);
+  });
+
+  it('deleted snapshot folders are named as missing published snapshots', async () => {
+    const store = await storeWithVersions(9);
+    await rm(versionDir(store, MONTH, 2), { recursive: true });
+    await rm(versionDir(store, MONTH, 3), { recursive: true });
+    const report = await verifyAudit(store);
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => p.where)).toEqual([`snapshots/${MONTH}/v2`, `snapshots/${MONTH}/v3`]);
+    expect(report.problems[0].problem).toMatch(/^PUBLISHED SNAPSHOT MISSING: published \(audit seq 6, run run-2\)/);
+  });
+
+  it('a snapshot retired with a reason is accepted; latest.json moves back; its number is not reused', async () => {
+    const store = await storeWithVersions(3);
+    const result = await retireSnapshot(
+      store,
+      { month: MONTH, version: 3 },
+      { reason: 'deletion request #12', actor: 'dpo' },
+    );
+    expect(result.latest).toBe(2);
+    expect(result.entry).toMatchObject({ event: 'snapshot.retired', subject: `${MONTH}/v3`, actor: 'dpo' });
+    expect(JSON.parse(await readFile(join(monthDir(store, MONTH), 'latest.json'), 'utf8'))).toMatchObject({
+      version: 2,
+    });
+    expect(await verifyAudit(store)).toMatchObject({ ok: true, published: 3, retired: 1, snapshots: 2 });
+    expect(await nextVersion(store, MONTH)).toBe(4);
+    await expect(retireSnapshot(store, { month: MONTH, version: 1 }, { reason: ' ', actor: 'x' })).rejects.toThrow(
+      /--reason/,
+    );
+  });
+
+  it('a deleted latest.json is named', async () => {
+    const store = await storeWithVersions(2);
+    await rm(join(monthDir(store, MONTH), 'latest.json'));
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/latest.json: latest.json is missing although v1, v2 are published`,
+    ]);
+  });
+
+  it('latest.json pointing at a missing or a retired version is named', async () => {
+    const store = await storeWithVersions(3);
+    const latestPath = join(monthDir(store, MONTH), 'latest.json');
+    await writeFile(latestPath, JSON.stringify({ month: MONTH, version: 7 }));
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/latest.json: latest.json points to v7, which is missing`,
+    ]);
+    await retireSnapshot(store, { month: MONTH, version: 2 }, { reason: 'storage limit', actor: 'ops' });
+    await writeFile(latestPath, JSON.stringify({ month: MONTH, version: 2 }));
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/latest.json: latest.json points to v2, which was retired`,
+    ]);
+  });
+});
+
+describe('audit verify: anchored head', () => {
+  it('a truncated tail (and the snapshot it published removed) passes alone but fails --expect-head', async () => {
+    const store = await storeWithVersions(3);
+    const anchored = (await verifyAudit(store)).head!;
+    expect(parseHead(formatHead(anchored))).toEqual(anchored);
+    // remove the last run's three entries and its snapshot: nothing else in the store remembers them
+    const lines = (await readFile(auditLogPath(store), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(store), lines.slice(0, -3).join('\n') + '\n');
+    await rm(versionDir(store, MONTH, 3), { recursive: true });
+    await writeFile(join(monthDir(store, MONTH), 'latest.json'), JSON.stringify({ month: MONTH, version: 2 }));
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    expect(await problemsOf(store, { expectHead: anchored })).toEqual([
+      `${auditLogPath(store)}: ANCHORED HEAD MISSING: entry ${formatHead(anchored)} is no longer in the log, which ends at seq 6 (its tail was truncated)`,
+    ]);
+  });
+
+  it('a rewritten entry at the anchored seq is named', async () => {
+    const store = await storeWithVersions(2);
+    const anchored = (await verifyAudit(store)).head!;
+    await rewriteLog(store, (entry) => (entry.seq === 6 ? { ...entry, actor: 'mallory' } : entry));
+    expect(await problemsOf(store, { expectHead: anchored })).toEqual([
+      expect.stringMatching(/ANCHORED HEAD CHANGED: entry seq 6 has hash/),
+    ]);
+  });
+});
+
+describe('audit verify: signatures', () => {
+  it('a signed store verifies with the public key; an unsigned entry is named', async () => {
+    const { signer, publicKey } = keyPair();
+    const store = await storeWithVersions(2, signer);
+    expect(await verifyAudit(store, { publicKey })).toMatchObject({ ok: true, signatures: 'checked' });
+    await recordAudit(store, {
+      event: 'run.requested',
+      run: { workflowId: 'w', runId: 'r' },
+      month: MONTH,
+      actor: 'x',
+    });
+    expect(await problemsOf(store, { publicKey })).toEqual([`${auditLogPath(store)}:7: entry seq 7 is not signed`]);
+  });
+
+  it('an audit entry edited and re-signed with another key is caught by the signature', async () => {
+    const { signer, publicKey } = keyPair();
+    const store = await storeWithVersions(2, signer);
+    const other = keyPair().signer;
+    await rewriteLog(store, (entry) => (entry.seq === 1 ? { ...entry, actor: 'mallory' } : entry), other);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true }); // the chain alone is consistent again
+    const problems = await problemsOf(store, { publicKey });
+    expect(problems).toHaveLength(6);
+    expect(problems[0]).toBe(
+      `${auditLogPath(store)}:1: entry seq 1: signature does not verify with the given public key (signed by key ${other.keyId}, or rewritten after signing)`,
+    );
+  });
+
+  it('a manifest edited and its hash in the log edited to match is caught by the signatures', async () => {
+    const { signer, publicKey } = keyPair();
+    const store = await storeWithVersions(2, signer);
+    const manifestPath = join(versionDir(store, MONTH, 1), 'manifest.json');
+    const edited = (await readFile(manifestPath, 'utf8')).replace('"run-1"', '"run-forged"');
+    await writeFile(manifestPath, edited);
+    await rewriteLog(store, (entry) =>
+      entry.event === 'run.published' && entry.seq === 3
+        ? { ...entry, details: { ...entry.details, manifestSha256: sha256(edited) } }
+        : entry,
+    );
+    expect(await verifyAudit(store)).toMatchObject({ ok: true }); // without the key this rebuild is invisible
+    const problems = await problemsOf(store, { publicKey });
+    expect(problems).toContain(
+      `snapshots/${MONTH}/v1/manifest.sig: manifest signature does not verify with the given public key (signed by key ${signer.keyId}, or manifest.json rewritten after signing)`,
+    );
+    expect(problems).toContainEqual(expect.stringMatching(/:3: entry seq 3: signature does not verify/));
+  });
+});

@@ -1,0 +1,88 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createActivities, STAGE_FUNCTIONS } from '../../activities';
+import type { LoadSummary } from '../../activities/load';
+import { DataQualityError } from '../../domain/errors';
+import { readAuditLog } from '../../store/audit-log';
+import { signerOf, verifyText } from '../../store/signing';
+import { storeIn, tempDir } from '../helpers';
+
+/** The stage wrapper in activities/index.ts, in an activity context without a server: heartbeats and failed-attempt audit. */
+const run = { workflowId: 'wf-stage', runId: 'run-stage' };
+const load = {
+  params: { month: '2026-06' },
+  dbPath: '/nowhere.duckdb',
+  partitionDbPaths: [],
+} as unknown as LoadSummary;
+
+describe('stage wrapper (MockActivityEnvironment)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('heartbeats every 5 s while a stage works, and stops when it ends', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    let finish: () => void = () => {};
+    const activities = createActivities(storeIn(await tempDir()), {
+      ...STAGE_FUNCTIONS,
+      computeFeatures: () =>
+        new Promise((resolveWork) => (finish = () => resolveWork({ seconds: 1 } as never))) as never,
+    });
+    const env = new MockActivityEnvironment({ workflowExecution: run });
+    const beats: unknown[] = [];
+    env.on('heartbeat', (details: unknown) => beats.push(details));
+    const result = env.run(activities.computeFeatures, load);
+    await vi.advanceTimersByTimeAsync(16_000);
+    expect(beats).toHaveLength(3);
+    finish();
+    await result;
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(beats).toHaveLength(3);
+  });
+
+  it('records a failed attempt in the audit log (signed with the worker key), then rethrows the error', async () => {
+    const store = storeIn(await tempDir());
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const activities = createActivities(
+      store,
+      {
+        ...STAGE_FUNCTIONS,
+        trainAndScoreChurn: () => Promise.reject(new DataQualityError('no churners in the training month')),
+      },
+      { signer: signerOf(privateKey) },
+    );
+    const env = new MockActivityEnvironment({ workflowExecution: run, attempt: 3 });
+    const features = { skippedFeatures: [] } as never;
+    await expect(env.run(activities.trainAndScoreChurn, load, features)).rejects.toThrow(DataQualityError);
+    const [entry] = await readAuditLog(store);
+    expect(entry).toMatchObject({
+      event: 'stage.attempt-failed',
+      run,
+      month: '2026-06',
+      subject: 'churn#3',
+      details: {
+        stage: 'churn',
+        attempt: 3,
+        type: 'DataQualityError',
+        message: 'no churners in the training month',
+        retryable: false,
+      },
+    });
+    expect(verifyText(publicKey, entry.hash, entry.signature!.value)).toBe(true);
+  });
+
+  it('the recordAudit activity returns the entry’s place in the chain', async () => {
+    const store = storeIn(await tempDir());
+    const activities = createActivities(store);
+    const env = new MockActivityEnvironment({ workflowExecution: run });
+    const head = await env.run(activities.recordAudit, {
+      event: 'run.started' as const,
+      run,
+      month: '2026-06',
+      actor: 'ana',
+    });
+    const [entry] = await readAuditLog(store);
+    expect(head).toEqual({ seq: 1, hash: entry.hash });
+  });
+});
