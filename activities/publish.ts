@@ -11,6 +11,8 @@ import { checkpoint } from './context';
 import { queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection } from './duckdb';
 import { hashFile } from '../store/hashing';
 import { buildReport, type ReportInput } from './report/report';
+import { campaignsSection } from './report/sections/campaigns';
+import { measureCampaigns, readCampaignGroups, type CampaignMetrics } from './campaigns';
 import { withFileLock } from '../store/file-lock';
 import type { OutputFile, SnapshotManifest } from '../store/manifest';
 import {
@@ -39,6 +41,12 @@ const TABLE_OUTPUTS = [
   { table: 'snapshot_quarantine', file: 'quarantine.parquet' },
 ] as const;
 
+/** Written when the run measured last month's dispatch list against a contact log. */
+const CAMPAIGN_OUTPUTS = [
+  { table: 'snapshot_campaigns', file: 'campaigns.parquet' },
+  { table: 'snapshot_contacts_quarantine', file: 'contacts_quarantine.parquet' },
+] as const;
+
 /**
  * Publishes the run's results as snapshots/<month>/v<N>/: written aside, then renamed into place
  * in one step, so readers never see half a snapshot. A run that already published (this
@@ -61,8 +69,8 @@ export async function publishSnapshot(
     await mkdir(monthDir(store, month), { recursive: true });
     // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
     await mkdir(staging);
-    const outputs = await writeOutputs(previousStore, request, staging);
-    const manifest = buildManifest(run, request, outputs);
+    const { outputs, campaigns } = await writeOutputs(store, previousStore, request, staging);
+    const manifest = buildManifest(run, request, outputs, campaigns);
     return await withFileLock(join(monthDir(store, month), '.lock'), async () => {
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
@@ -100,15 +108,21 @@ function isStoreWriteFailure(error: unknown): boolean {
 }
 
 async function writeOutputs(
+  store: StoreConfig,
   previousStore: StoreConfig,
   request: PublishRequest,
   staging: string,
-): Promise<OutputFile[]> {
+): Promise<{ outputs: OutputFile[]; campaigns: CampaignMetrics | undefined }> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
-  const tables = [...TABLE_OUTPUTS, ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : [])];
+  const tables: { table: string; file: string }[] = [
+    ...TABLE_OUTPUTS,
+    ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : []),
+  ];
+  let campaigns: CampaignMetrics | undefined;
+  let campaignsHtml = '';
   await withConnection(request.load.dbPath, async (conn) => {
-    await writeRuleTables(conn);
+    await writeRuleTables(conn, request.load.params.controlShare);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runSqlFiles(conn, new URL('./publish/tables/', import.meta.url));
     if (previous) {
@@ -119,6 +133,13 @@ async function writeOutputs(
       );
       await runScript(conn, await readSql(import.meta.url, './publish/migration.sql'));
     }
+    await checkpoint({ stage: 'publish: campaigns' });
+    campaigns = await measureCampaigns(conn, { params: request.load.params, previous, previousStore }, store.dataRoot);
+    if (campaigns) {
+      const groups = campaigns.measured ? await readCampaignGroups(conn) : [];
+      campaignsHtml = await campaignsSection({ metrics: campaigns, groups });
+    }
+    if (campaigns?.measured) tables.push(...CAMPAIGN_OUTPUTS);
     for (const { table, file } of tables) {
       await checkpoint({ stage: `publish: ${file}` });
       // the table name comes from TABLE_OUTPUTS; the path is bound
@@ -129,13 +150,14 @@ async function writeOutputs(
       rowCounts.set(file, (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows);
     }
     await checkpoint({ stage: 'publish: report.html' });
-    await writeFile(join(staging, 'report.html'), await buildReport(conn, request, previous !== null));
+    await writeFile(join(staging, 'report.html'), await buildReport(conn, request, previous !== null, campaignsHtml));
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
   const files = [...tables.map((o) => o.file), 'churn_model.json', 'report.html'];
-  return Promise.all(
+  const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
+  return { outputs, campaigns };
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */
@@ -150,7 +172,7 @@ function pseudonymKey(params: RunParams): string | null {
   return key;
 }
 
-async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
+async function writeRuleTables(conn: DuckDBConnection, controlShare: number): Promise<void> {
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR, channel VARCHAR)',
   );
@@ -168,7 +190,7 @@ async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
        $stable_score::DOUBLE AS stable_score, $warning_mou_trend::DOUBLE AS warning_mou_trend,
        $loyal_tenure::DOUBLE AS loyal_tenure, $new_tenure::DOUBLE AS new_tenure, $declining_trend::DOUBLE AS declining_trend,
        $dispatch_max_priority::INTEGER AS dispatch_max_priority, $moment_warning AS moment_warning,
-       $moment_new AS moment_new, $moment_declining AS moment_declining`,
+       $moment_new AS moment_new, $moment_declining AS moment_declining, $control_share::DOUBLE AS control_share`,
     {
       stable_score: STABLE_SCORE,
       warning_mou_trend: TAG_RULES.warningMouTrend,
@@ -179,11 +201,17 @@ async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
       moment_warning: CONTACT_MOMENTS.warning,
       moment_new: CONTACT_MOMENTS.new,
       moment_declining: CONTACT_MOMENTS.declining,
+      control_share: controlShare,
     },
   );
 }
 
-function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile[]): SnapshotManifest {
+function buildManifest(
+  run: RunRef,
+  request: PublishRequest,
+  outputs: OutputFile[],
+  campaigns: CampaignMetrics | undefined,
+): SnapshotManifest {
   const { load, cluster, churn } = request;
   return {
     snapshot: { month: load.params.month, version: 0, publishedAt: '' },
@@ -220,6 +248,7 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       },
       previousSnapshot: cluster.previous,
       segments: cluster.segments,
+      ...(campaigns ? { campaigns } : {}),
     },
     outputs,
     timings: {

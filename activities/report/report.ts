@@ -31,6 +31,8 @@ export async function buildReport(
   conn: DuckDBConnection,
   request: ReportInput,
   hasMigration: boolean,
+  /** The "Did last month's actions work?" section (sections/campaigns.ts), when the run measured one. */
+  campaignsSection = '',
 ): Promise<string> {
   const { load, cluster, churn } = request;
   const month = load.params.month;
@@ -161,6 +163,8 @@ export async function buildReport(
   </section>
 
   ${cluster.previous ? `<section id="migration"><h2>Migration since ${escape(cluster.previous.month)}</h2><div class="row">${charts.migration}</div></section>` : ''}
+
+  ${campaignsSection}
 
   <section id="quality"><h2>Data quality</h2>
     <div class="row">${charts.quality}</div>
