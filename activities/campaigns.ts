@@ -9,7 +9,7 @@ import type { RunParams } from '../domain/params';
 import { hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
 import type { SnapshotRef } from '../store/snapshots';
-import { queryOne, queryRows, readSql, runScript, setVariable } from './duckdb';
+import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
 import { assertWithin } from './load';
 
 /** One row of campaigns.parquet: a group of last month's dispatch list, control against contacted. */
@@ -156,6 +156,15 @@ export async function readCampaignGroups(conn: DuckDBConnection, where = 'true')
         ]),
       ) as unknown as CampaignGroup,
   );
+}
+
+/** Every row of a published snapshot's campaigns.parquet (for `segflow campaigns show`). */
+export async function readPublishedCampaigns(snapshotPath: string): Promise<CampaignGroup[]> {
+  return withConnection(':memory:', async (conn) => {
+    await setVariable(conn, 'campaigns_file', join(snapshotPath, 'campaigns.parquet'));
+    await conn.run("CREATE TEMP TABLE snapshot_campaigns AS SELECT * FROM read_parquet(getvariable('campaigns_file'))");
+    return readCampaignGroups(conn);
+  });
 }
 
 /**
