@@ -1,12 +1,15 @@
-import { type Command } from 'commander';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import { readPublishedCampaigns } from '../../activities/campaigns';
+import { simulateCampaign } from '../../data/campaign';
+import { addMonths } from '../../domain/month';
 import { CAMPAIGN_DIMENSIONS } from '../../domain/campaigns';
 import { UsageError } from '../../domain/errors';
 import { versionDir } from '../../store/layout';
 import { readManifest, resolveSnapshot } from '../../store/snapshots';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { output, table } from '../options';
+import { output, positiveInt, table } from '../options';
 
 /** `segflow campaigns show`: did last month's retention actions work? */
 export function registerCampaigns(program: Command): void {
@@ -56,5 +59,23 @@ export function registerCampaigns(program: Command): void {
           ),
         ].join('\n');
       });
+    });
+  campaigns
+    .command('simulate <snapshot>')
+    .description(
+      "On a generated sample: contact the snapshot's dispatch list (all but its control group) in the month after, with a planted effect per action (data/campaign.ts); writes contacts-<month>.csv and campaign-truth-<month>.json into the sample and keeps the saved subscribers in that month's usage.",
+    )
+    .requiredOption('--sample <dir>', 'the generated sample folder (segflow generate --out)')
+    .addOption(new Option('--seed <n>', 'random seed of the simulation').argParser(positiveInt).default(11))
+    .action(async (reference: string, options: { sample: string; seed: number }) => {
+      const store = loadConfig().store;
+      const ref = await resolveSnapshot(store, reference);
+      const truth = await simulateCampaign({
+        sampleDir: resolve(options.sample),
+        dispatchFile: join(versionDir(store, ref.month, ref.version), 'dispatch.parquet'),
+        month: addMonths(ref.month, 1),
+        seed: options.seed,
+      });
+      console.log(JSON.stringify(truth, null, 2));
     });
 }

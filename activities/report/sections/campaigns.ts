@@ -58,12 +58,12 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
       {
         mark: { type: 'rule', strokeWidth: 3 },
         encoding: {
-          y: { field: 'action', type: 'nominal', title: null, axis: { labelLimit: 320 } },
+          y: actionAxis,
           x: {
             field: 'low',
             type: 'quantitative',
-            title: 'control churn rate minus contacted churn rate',
-            axis: { format: '.0%' },
+            title: 'fewer churned among the contacted than in the control group',
+            axis: { labelExpr: "format(datum.value * 100, '.0f') + ' pp'" },
           },
           x2: { field: 'high' },
           color: readingColor,
@@ -72,7 +72,7 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
       {
         mark: { type: 'point', filled: true, size: 90 },
         encoding: {
-          y: { field: 'action', type: 'nominal' },
+          y: actionAxis,
           x: { field: 'uplift', type: 'quantitative' },
           color: readingColor,
         },
@@ -81,6 +81,9 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
     ],
   });
 }
+
+// vega estimates text at 0.8 x font size per character without a canvas: room for the longest product name
+const actionAxis = { field: 'action', type: 'nominal', title: null, axis: { labelLimit: 380 } } as const;
 
 const readingColor = {
   field: 'reading',
@@ -96,7 +99,7 @@ function groupTable(dimension: string, rows: CampaignGroup[]): string {
   if (rows.length === 0) return '';
   return `<h3>By ${escapeHtml(dimension)}</h3>
     <table>
-      <tr><th>${escapeHtml(dimension)}</th><th class="num">control</th><th class="num">churn</th><th class="num">contacted</th><th class="num">churn</th><th class="num">uplift</th><th class="num">95% interval</th><th class="num">relative</th><th class="num">kept / 100 contacts</th><th class="num">accepted</th><th>reading</th></tr>
+      <tr><th>${escapeHtml(dimension)}</th><th class="num">control</th><th class="num">left</th><th class="num">contacted</th><th class="num">left</th><th class="num">uplift</th><th class="num">95% interval</th><th class="num">relative</th><th class="num">kept / 100 contacts</th><th class="num">accepted</th><th>reading</th></tr>
       ${rows
         .map(
           (g) =>
