@@ -2,7 +2,12 @@ import { join } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { CONTACTS_CONTRACT, CONTACT_QUARANTINE_REASONS } from '../data/contacts-contract';
 import { quoteIdent } from '../data/contract';
-import { CAMPAIGN_DIMENSIONS, CAMPAIGN_MEASUREMENT, CONTACT_OUTCOMES } from '../domain/campaigns';
+import {
+  CAMPAIGN_DIMENSIONS,
+  CAMPAIGN_MEASUREMENT,
+  CONTACT_OUTCOMES,
+  type CampaignDimension,
+} from '../domain/campaigns';
 import { InputFileError, SchemaContractError } from '../domain/errors';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
@@ -124,7 +129,7 @@ export async function measureCampaigns(
     conn,
     'SELECT reason, count(*) AS rows FROM snapshot_contacts_quarantine GROUP BY reason ORDER BY rows DESC, reason',
   );
-  const groups = await readCampaignGroups(conn, "dimension IN ('all', 'action')");
+  const groups = await readCampaignGroups(conn, ['all', 'action']);
   return {
     measured: true,
     dispatchFrom: previous,
@@ -144,9 +149,16 @@ export async function measureCampaigns(
   };
 }
 
-/** Rows of snapshot_campaigns (or a campaigns.parquet read into that name), camel-cased; `where` is a fixed filter. */
-export async function readCampaignGroups(conn: DuckDBConnection, where = 'true'): Promise<CampaignGroup[]> {
-  const rows = await queryRows<Record<string, unknown>>(conn, `SELECT * FROM snapshot_campaigns WHERE ${where}`);
+/** Rows of snapshot_campaigns (or a campaigns.parquet read into that name) in its order, camel-cased. */
+export async function readCampaignGroups(
+  conn: DuckDBConnection,
+  dimensions: readonly CampaignDimension[] = CAMPAIGN_DIMENSIONS,
+): Promise<CampaignGroup[]> {
+  const rows = await queryRows<Record<string, unknown>>(
+    conn,
+    'SELECT * FROM snapshot_campaigns WHERE list_contains($dimensions, dimension)',
+    { dimensions: listValue([...dimensions]) },
+  );
   return rows.map(
     (row) =>
       Object.fromEntries(

@@ -142,7 +142,7 @@ async function writeOutputs(
     if (campaigns?.measured) tables.push(...CAMPAIGN_OUTPUTS);
     for (const { table, file } of tables) {
       await checkpoint({ stage: `publish: ${file}` });
-      // the table name comes from TABLE_OUTPUTS; the path is bound
+      // the table names come from the constants above; the path is bound
       await setVariable(conn, 'output_path', join(staging, file));
       await conn.run(
         `COPY (SELECT * FROM ${table}) TO (getvariable('output_path')) (FORMAT parquet, COMPRESSION zstd)`,

@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignGroup } from '../../activities/campaigns';
 import { trainAndScoreChurn } from '../../activities/churn';
@@ -16,6 +18,7 @@ import type { RunParamsInput } from '../../domain/params';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import type { StoreConfig } from '../../store/layout';
 import { readManifest } from '../../store/snapshots';
+import { REPO_ROOT } from '../../worker/config';
 import { storeIn, tempDir } from '../helpers';
 
 /**
@@ -201,6 +204,17 @@ describe('campaign measurement', () => {
       join(june.path, 'contacts_quarantine.parquet'),
     );
     expect(quarantined).toHaveLength(6);
+  });
+
+  it('shows the measurement on the command line', async () => {
+    const { stdout } = await promisify(execFile)(
+      join(REPO_ROOT, 'bin', 'segflow'),
+      ['campaigns', 'show', '2026-06', '--by', 'channel', '--json'],
+      { env: { ...process.env, SEGFLOW_STORE: store.storeDir } },
+    );
+    const shown = JSON.parse(stdout) as { snapshot: { version: number }; groups: CampaignGroup[] };
+    expect(shown.snapshot.version).toBe(june.version);
+    expect(new Set(shown.groups.map((g) => g.dimension))).toEqual(new Set(['all', 'action', 'channel']));
   });
 
   it('reproduces the measured snapshot byte for byte', async () => {
