@@ -52,4 +52,5 @@ SELECT coalesce(action, 'all on the list') AS action,
   count(*) FILTER (WHERE kept) AS kept
 FROM campaign
 GROUP BY ROLLUP (action)
-ORDER BY action NULLS FIRST;
+-- the whole list first, then each action
+ORDER BY grouping(campaign.action) DESC, campaign.action;
