@@ -341,7 +341,7 @@ export async function findInputFiles(
 }
 
 /** Refuses an input outside the data root, following symlinks so none can lead out of it. */
-async function assertWithin(dataRoot: string, input: string): Promise<void> {
+export async function assertWithin(dataRoot: string, input: string): Promise<void> {
   const [root, target] = await Promise.all([realpath(dataRoot), realpath(resolve(input)).catch(() => resolve(input))]);
   if (target !== root && !target.startsWith(root + sep)) {
     throw new InvalidParamsError(`input ${input} is outside the data root ${dataRoot} (SEGFLOW_DATA_ROOT)`);

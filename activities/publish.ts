@@ -17,6 +17,8 @@ import {
   type ReportedSnapshot,
   type ReportInput,
 } from './report/report';
+import { campaignsSection } from './report/sections/campaigns';
+import { measureCampaigns, readCampaignGroups, type CampaignMetrics } from './campaigns';
 import { withFileLock } from '../store/file-lock';
 import { signManifest, type Signer } from '../store/signing';
 import type { OutputFile, SnapshotManifest } from '../store/manifest';
@@ -46,6 +48,12 @@ const TABLE_OUTPUTS = [
   { table: 'snapshot_quarantine', file: 'quarantine.parquet' },
 ] as const;
 
+/** Written when the run measured last month's dispatch list against a contact log. */
+const CAMPAIGN_OUTPUTS = [
+  { table: 'snapshot_campaigns', file: 'campaigns.parquet' },
+  { table: 'snapshot_contacts_quarantine', file: 'contacts_quarantine.parquet' },
+] as const;
+
 /**
  * Publishes the run's results as snapshots/<month>/v<N>/: written aside, then renamed into place
  * in one step, so readers never see half a snapshot. A run that already published (this
@@ -71,7 +79,7 @@ export async function publishSnapshot(
     await mkdir(monthDir(store, month), { recursive: true });
     // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
     await mkdir(staging);
-    const { outputs, report } = await writeOutputs(previousStore, request, staging);
+    const { outputs, report, campaigns } = await writeOutputs(store, previousStore, request, staging);
     return await withFileLock(join(monthDir(store, month), '.lock'), async () => {
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
@@ -84,7 +92,7 @@ export async function publishSnapshot(
         renderReport(report, options.reportAs ?? { version, publishedAt, requestedBy: request.requestedBy }),
       );
       outputs.push({ file: 'report.html', ...(await hashFile(join(staging, 'report.html'))) });
-      const manifest = buildManifest(run, request, outputs);
+      const manifest = buildManifest(run, request, outputs, campaigns);
       manifest.snapshot = { month, version, publishedAt };
       await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
       if (options.signer) await signManifest(options.signer, staging);
@@ -119,15 +127,20 @@ function isStoreWriteFailure(error: unknown): boolean {
 
 /** Writes every output but report.html, whose header waits for the version; returns the prepared report. */
 async function writeOutputs(
+  store: StoreConfig,
   previousStore: StoreConfig,
   request: PublishRequest,
   staging: string,
-): Promise<{ outputs: OutputFile[]; report: PreparedReport }> {
+): Promise<{ outputs: OutputFile[]; report: PreparedReport; campaigns: CampaignMetrics | undefined }> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
-  const tables = [...TABLE_OUTPUTS, ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : [])];
+  const tables: { table: string; file: string }[] = [
+    ...TABLE_OUTPUTS,
+    ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : []),
+  ];
+  let campaigns: CampaignMetrics | undefined;
   const report = await withConnection(request.load.dbPath, async (conn) => {
-    await writeRuleTables(conn);
+    await writeRuleTables(conn, request.load.params.controlShare);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runSqlFiles(conn, new URL('./publish/tables/', import.meta.url));
     if (previous) {
@@ -138,6 +151,9 @@ async function writeOutputs(
       );
       await runScript(conn, await readSql(import.meta.url, './publish/migration.sql'));
     }
+    await checkpoint({ stage: 'publish: campaigns' });
+    campaigns = await measureCampaigns(conn, { params: request.load.params, previous, previousStore }, store.dataRoot);
+    if (campaigns?.measured) tables.push(...CAMPAIGN_OUTPUTS);
     for (const { table, file } of tables) {
       await checkpoint({ stage: `publish: ${file}` });
       // the table name comes from TABLE_OUTPUTS; the path is bound
@@ -148,14 +164,17 @@ async function writeOutputs(
       rowCounts.set(file, (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows);
     }
     await checkpoint({ stage: 'publish: report.html' });
-    return buildReport(conn, request, previous !== null);
+    const campaignsReport = campaigns
+      ? await campaignsSection({ metrics: campaigns, groups: campaigns.measured ? await readCampaignGroups(conn) : [] })
+      : null;
+    return buildReport(conn, request, previous !== null, campaignsReport);
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
   const files = [...tables.map((o) => o.file), 'churn_model.json'];
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
-  return { outputs, report };
+  return { outputs, report, campaigns };
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */
@@ -170,7 +189,7 @@ function pseudonymKey(params: RunParams): string | null {
   return key;
 }
 
-async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
+async function writeRuleTables(conn: DuckDBConnection, controlShare: number): Promise<void> {
   await conn.run(await readSql(import.meta.url, './publish/operation_grid.sql'));
   await appendRows(
     conn,
@@ -187,10 +206,16 @@ async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
     moment_warning: CONTACT_MOMENTS.warning,
     moment_new: CONTACT_MOMENTS.new,
     moment_declining: CONTACT_MOMENTS.declining,
+    control_share: controlShare,
   });
 }
 
-function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile[]): SnapshotManifest {
+function buildManifest(
+  run: RunRef,
+  request: PublishRequest,
+  outputs: OutputFile[],
+  campaigns: CampaignMetrics | undefined,
+): SnapshotManifest {
   const { load, cluster, churn } = request;
   return {
     snapshot: { month: load.params.month, version: 0, publishedAt: '' },
@@ -227,6 +252,7 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       },
       previousSnapshot: cluster.previous,
       segments: cluster.segments,
+      ...(campaigns ? { campaigns } : {}),
     },
     outputs,
     timings: {

@@ -3,6 +3,7 @@ import { InfrastructureError, UsageError } from '../domain/errors';
 import { registerDemo } from './commands/demo';
 import { registerInfra } from './commands/infra';
 import { registerAudit } from './commands/audit';
+import { registerCampaigns } from './commands/campaigns';
 import { registerRuns } from './commands/runs';
 import { registerSnapshots } from './commands/snapshots';
 import { registerRun } from './commands/run';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerSchedule(program);
   registerRuns(program);
   registerSnapshots(program);
+  registerCampaigns(program);
   registerAudit(program);
   registerInfra(program);
   return program;

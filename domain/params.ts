@@ -47,6 +47,17 @@ export const RunParamsSchema = z
     keyCustomerRevenueShare: z.number().gt(0).lt(1).default(0.3),
     /** Stop the run when more than this share of input rows is quarantined. */
     maxQuarantineShare: z.number().min(0).max(1).default(0.05),
+    /**
+     * Share of each month's dispatch list held out as a control group (flagged control, not to be
+     * contacted), so next month's run can tell what the contacts changed. 0 holds out nobody.
+     */
+    controlShare: z.number().min(0).max(0.5).default(0.1),
+    /**
+     * Contact log of last month's dispatch list (CSV or Parquet: subscriber_id, contact_date,
+     * action, channel, outcome; data/contacts-contract.ts). Given, the run measures whether the
+     * contacts kept subscribers (campaigns.parquet).
+     */
+    contacts: z.string().min(1).optional(),
     /** Publish keyed hashes instead of subscriber ids (key from SEGFLOW_PSEUDONYM_KEY on the worker). */
     pseudonymiseIds: z.boolean().default(false),
   })

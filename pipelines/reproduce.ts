@@ -34,6 +34,11 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const now = await hashFile(input.path).catch(() => undefined);
     if (now?.sha256 !== input.sha256) changedInputs.push(input.path);
   }
+  const campaigns = manifest.metrics.campaigns;
+  if (campaigns?.measured) {
+    const now = await hashFile(campaigns.contacts.file).catch(() => undefined);
+    if (now?.sha256 !== campaigns.contacts.sha256) changedInputs.push(campaigns.contacts.file);
+  }
   const report = { ref, changedInputs, codeNow: codeVersion().commit, codeThen: manifest.code.commit };
   if (changedInputs.length > 0) return { ...report, files: [], identical: false };
 

@@ -1,5 +1,6 @@
 import type { SegmentAction } from '../domain/actions';
 import type { RunParams } from '../domain/params';
+import type { CampaignMetrics } from '../activities/campaigns';
 import type { ChurnSummary } from '../activities/churn';
 import type { CodeVersion } from '../activities/code-version';
 import type { InputFile } from '../activities/load';
@@ -66,6 +67,11 @@ export interface SnapshotManifest {
     /** Segment ids were carried over from this snapshot; migration.parquet counts the moves. */
     previousSnapshot: { month: string; version: number } | null;
     segments: SegmentProfile[];
+    /**
+     * Last month's dispatch list measured against its control group (runs given a contact log
+     * only): overall and per action; campaigns.parquet holds every breakdown.
+     */
+    campaigns?: CampaignMetrics;
   };
   outputs: OutputFile[];
   /** Seconds each compute stage took on the worker (informational; differs between reruns). */

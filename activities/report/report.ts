@@ -48,6 +48,8 @@ export async function buildReport(
   conn: DuckDBConnection,
   request: ReportInput,
   hasMigration: boolean,
+  /** "Did last month's actions work?" (sections/campaigns.ts), when the run was given a contact log. */
+  campaigns: ReportSection | null = null,
 ): Promise<PreparedReport> {
   const { load, cluster, churn } = request;
   const query = async <T extends Record<string, unknown>>(file: string, values?: Record<string, number>) =>
@@ -63,6 +65,7 @@ export async function buildReport(
       keyCustomerRevenueShare: load.params.keyCustomerRevenueShare,
     }),
     await churnSection(churn),
+    campaigns,
     previous
       ? await migrationSection(
           await query<MigrationCell & Record<string, unknown>>('migration.sql'),

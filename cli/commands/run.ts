@@ -40,10 +40,13 @@ async function run(options: {
   json: boolean;
 }): Promise<number> {
   const config = loadConfig();
+  const fromOptions = paramsFromOptions(options);
   const params = {
-    ...paramsFromOptions(options),
+    ...fromOptions,
     month: options.month,
     input: resolve(options.input ?? join(sampleDir(config), 'usage')),
+    // the worker may run elsewhere: paths travel absolute
+    ...(typeof fromOptions.contacts === 'string' ? { contacts: resolve(fromOptions.contacts) } : {}),
   };
   const client = await connectClient(config);
   const { handle } = await startMonthlyRun(client, config, {

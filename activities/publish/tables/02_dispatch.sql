@@ -1,12 +1,29 @@
 -- Per grid, the subscribers to contact, most urgent first: at churn risk, or high value and
 -- unstable (seed 004: grid managers work from this list).
+-- control = true: held out, do not contact; next month's run compares their churn with the
+-- contacted (activities/campaigns/measure.sql). Held out: every subscriber whose draw, a hash of
+-- month and subscriber id, falls below controlShare, so a rerun with other model parameters keeps
+-- the same subscribers in control wherever they stay on the list; and in a grid x priority
+-- stratum big enough for one but where nobody drew that low, the lowest draw, so every grid
+-- manager keeps a control group.
 CREATE OR REPLACE TEMP TABLE snapshot_dispatch AS
+WITH listed AS (
+  SELECT s.*, hash('control', s."month", s.subscriber_id)::DOUBLE / 18446744073709551616.0 AS control_draw
+  FROM snapshot_subscribers s CROSS JOIN action_settings a
+  WHERE s.risk_band <> 'low' OR s.operation_priority <= a.dispatch_max_priority
+), stratified AS (
+  SELECT l.*,
+    min(control_draw) OVER (PARTITION BY grid, operation_priority) AS stratum_min_draw,
+    count(*) OVER (PARTITION BY grid, operation_priority) AS stratum_size
+  FROM listed l
+)
 SELECT
   s.region,
   s.grid,
   row_number() OVER (PARTITION BY s.grid ORDER BY s.operation_priority, s.churn_score DESC, s.subscriber_id) AS contact_rank,
   s.subscriber_id, s.segment_name, s.operation_priority, s.churn_score, s.risk_band, s.tags,
-  s.retention_style, s.recommended_product, s.channel, s.contact_moment
-FROM snapshot_subscribers s CROSS JOIN action_settings a
-WHERE s.risk_band <> 'low' OR s.operation_priority <= a.dispatch_max_priority
+  s.retention_style, s.recommended_product, s.channel, s.contact_moment,
+  s.control_draw < a.control_share
+    OR (s.control_draw = s.stratum_min_draw AND s.stratum_size * a.control_share >= 1) AS control
+FROM stratified s CROSS JOIN action_settings a
 ORDER BY s.grid, contact_rank;

@@ -1,0 +1,34 @@
+-- The contact log checked against its contract (data/contacts-contract.ts): every row with the
+-- first rule it breaks (reason NULL for a valid row). Reads view raw_contacts(file_row,
+-- subscriber_id, contact_date, action, channel, outcome) as text, table previous_dispatch (last
+-- month's list) and the session variables month_start, month_end, contact_outcomes and reason_*.
+-- Ids are compared as published (keyed hashes when ids are pseudonymised, like the list's).
+CREATE OR REPLACE TEMP TABLE checked_contacts AS
+WITH typed AS (
+  SELECT file_row,
+    nullif(trim(subscriber_id), '') AS subscriber_id,
+    contact_date AS contact_date_text,
+    coalesce(TRY_CAST(contact_date AS DATE), TRY_CAST(contact_date AS TIMESTAMP)::DATE) AS contact_date,
+    nullif(trim(action), '') AS action,
+    nullif(trim(channel), '') AS channel,
+    nullif(regexp_replace(lower(trim(outcome)), '[_\s]+', ' ', 'g'), '') AS outcome
+  FROM raw_contacts
+)
+SELECT t.file_row, published_id(t.subscriber_id) AS subscriber_id, t.contact_date, t.action, t.channel, t.outcome,
+  CASE
+    WHEN t.subscriber_id IS NULL THEN getvariable('reason_missing_id')
+    WHEN t.contact_date IS NULL THEN getvariable('reason_bad_date')
+    WHEN t.contact_date < getvariable('month_start') OR t.contact_date > getvariable('month_end')
+      THEN getvariable('reason_outside_month')
+    WHEN t.outcome IS NOT NULL AND NOT list_contains(getvariable('contact_outcomes'), t.outcome)
+      THEN getvariable('reason_unknown_outcome')
+    WHEN published_id(t.subscriber_id) NOT IN (SELECT subscriber_id FROM previous_dispatch)
+      THEN getvariable('reason_unknown_subscriber')
+  END AS reason
+FROM typed t;
+
+CREATE OR REPLACE TEMP TABLE snapshot_contacts_quarantine AS
+SELECT getvariable('contacts_file') AS source_file, file_row, subscriber_id, strftime(contact_date, '%Y-%m-%d') AS contact_date,
+       outcome, reason
+FROM checked_contacts WHERE reason IS NOT NULL
+ORDER BY file_row;

@@ -1,0 +1,21 @@
+/**
+ * Act and measure (seed 000): how a month's contacts are judged against its control group in
+ * the next month's run. activities/campaigns.ts applies these; docs/campaigns.md explains them.
+ */
+
+/** Outcomes a contact log may record (lower case; "not_reached" and "Not Reached" are read as "not reached"). */
+export const CONTACT_OUTCOMES = ['accepted', 'declined', 'not reached'] as const;
+export type ContactOutcome = (typeof CONTACT_OUTCOMES)[number];
+
+export const CAMPAIGN_MEASUREMENT = {
+  /** Groups with fewer subscribers than this in the control or the contacted arm are flagged too small, not read. */
+  minArmSubscribers: 30,
+  /** Two-sided 95% interval: the normal quantile used by the Wilson intervals. */
+  z: 1.959963984540054,
+  /** How the interval of the uplift (control churn rate minus contacted churn rate) is computed. */
+  interval: 'Newcombe hybrid score interval (method 10) from two Wilson 95% intervals',
+} as const;
+
+/** The breakdowns of the measurement, in the order campaigns.parquet and the report list them. */
+export const CAMPAIGN_DIMENSIONS = ['all', 'action', 'segment', 'channel', 'contact moment', 'grid'] as const;
+export type CampaignDimension = (typeof CAMPAIGN_DIMENSIONS)[number];

@@ -1,0 +1,225 @@
+import { execFile } from 'node:child_process';
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CampaignGroup } from '../../activities/campaigns';
+import { trainAndScoreChurn } from '../../activities/churn';
+import { clusterSubscribers } from '../../activities/cluster';
+import { queryRows, withConnection } from '../../activities/duckdb';
+import { computeFeatures } from '../../activities/features';
+import { loadUsage } from '../../activities/load';
+import { publishSnapshot, type PublishResult } from '../../activities/publish';
+import { findPreviousSegmentation } from '../../activities/segment-history';
+import { simulateCampaign, type CampaignTruth } from '../../data/campaign';
+import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
+import { generateSample } from '../../data/generate';
+import type { RunParamsInput } from '../../domain/params';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
+import type { StoreConfig } from '../../store/layout';
+import { readManifest } from '../../store/snapshots';
+import { REPO_ROOT } from '../../worker/config';
+import { storeIn, tempDir } from '../helpers';
+
+/**
+ * Act and measure on two generated months: May's dispatch list holds out a control group, a
+ * simulated campaign contacts the rest with a planted effect per action (one action without
+ * any), and June's run measures it. 50,000 subscribers give a May list of ~2,800; a control
+ * share of 25% (the default is 10%) gives each big action a control arm of 100-260.
+ */
+describe('campaign measurement', () => {
+  let store: StoreConfig;
+  let input: string;
+  let truth: CampaignTruth;
+  let may: PublishResult;
+  let mayOtherModel: PublishResult;
+  let june: PublishResult;
+  const controlShare = 0.25;
+
+  async function runMonth(month: string, runId: string, params: Partial<RunParamsInput> = {}) {
+    const run = { workflowId: `campaigns-${month}`, runId };
+    const load = await loadUsage(store, run, { month, input, controlShare, ...params });
+    const features = await computeFeatures(load.dbPath, load.params);
+    const previous = await findPreviousSegmentation(store, month);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, previous);
+    const churn = await trainAndScoreChurn(load.dbPath, load.params);
+    return publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
+  }
+
+  const read = <T extends Record<string, unknown>>(sql: string, file: string) =>
+    withConnection(':memory:', (conn) => queryRows<T>(conn, sql, { file }));
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    const sample = await generateSample({
+      outDir: join(dir, 'sample'),
+      subscribers: 50_000,
+      months: 9,
+      lastMonth: '2026-06',
+      seed: 7,
+    });
+    input = join(sample.outDir, 'usage');
+    store = storeIn(dir);
+    may = await runMonth('2026-05', 'r1');
+    truth = await simulateCampaign({
+      sampleDir: sample.outDir,
+      dispatchFile: join(may.path, 'dispatch.parquet'),
+      month: '2026-06',
+      seed: 11,
+    });
+    // bad rows: each breaks one rule; the planted ids are all on the May list
+    const [, first] = (await readFile(truth.contactsFile, 'utf8')).split('\n');
+    const listed = first.split(',')[0];
+    await appendFile(
+      truth.contactsFile,
+      [
+        'S999999999,2026-06-03,recharge bonus on a low-cost plan,SMS,declined',
+        'S999999998,2026-06-04,recharge bonus on a low-cost plan,SMS,accepted',
+        `${listed},2026-05-31,larger data package or data add-on,outbound call,accepted`,
+        `${listed},2026-06-05,larger data package or data add-on,outbound call,maybe later`,
+        `${listed},next week,larger data package or data add-on,outbound call,declined`,
+        ',2026-06-05,larger data package or data add-on,outbound call,declined',
+        `${listed},2026-06-30 18:30:00,larger data package or data add-on,outbound call,Not_Reached`,
+      ].join('\n') + '\n',
+    );
+    june = await runMonth('2026-06', 'r1', { contacts: truth.contactsFile });
+    // an analyst's rerun of May with other model parameters (after June, so June measured v1)
+    mayOtherModel = await runMonth('2026-05', 'r2', { k: 4, treeDepth: 4, treeMinLeaf: 100, seed: 3 });
+  }, 900_000);
+
+  it('holds out a control group of about controlShare in every grid x priority stratum big enough for one', async () => {
+    const strata = await read<{ grid: string; priority: number; listed: number; control: number }>(
+      `SELECT grid, operation_priority AS priority, count(*) AS listed, count(*) FILTER (WHERE control) AS control
+       FROM read_parquet($file) GROUP BY ALL`,
+      join(may.path, 'dispatch.parquet'),
+    );
+    const listed = strata.reduce((sum, s) => sum + s.listed, 0);
+    const control = strata.reduce((sum, s) => sum + s.control, 0);
+    expect(control / listed).toBeGreaterThan(controlShare - 0.02);
+    expect(control / listed).toBeLessThan(controlShare + 0.04); // the stratum floor adds a few
+    expect(strata.filter((s) => s.listed * controlShare >= 1 && s.control === 0)).toEqual([]);
+  });
+
+  it('keeps the same subscribers in control when May is rerun with other model parameters', async () => {
+    // the draw of publish/tables/02_dispatch.sql: a hash of month and subscriber id
+    const rows = await withConnection(':memory:', (conn) =>
+      queryRows<{ common: number; drawn: number; drawn_disagree: number; floor_disagree: number; only_first: number }>(
+        conn,
+        `WITH common AS (
+           SELECT a.control AS first, b.control AS second,
+                  hash('control', '2026-05', subscriber_id)::DOUBLE / 18446744073709551616.0 < $share AS drawn
+           FROM read_parquet($a) a JOIN read_parquet($b) b USING (subscriber_id)
+         )
+         SELECT count(*) AS common, count(*) FILTER (WHERE drawn) AS drawn,
+                count(*) FILTER (WHERE drawn AND NOT (first AND second)) AS drawn_disagree,
+                count(*) FILTER (WHERE NOT drawn AND first <> second) AS floor_disagree,
+                (SELECT count(*) FROM read_parquet($a) WHERE subscriber_id NOT IN (SELECT subscriber_id FROM read_parquet($b))) AS only_first
+         FROM common`,
+        { a: join(may.path, 'dispatch.parquet'), b: join(mayOtherModel.path, 'dispatch.parquet'), share: controlShare },
+      ),
+    );
+    const [{ common, drawn, drawn_disagree, floor_disagree, only_first }] = rows;
+    expect(only_first).toBeGreaterThan(0); // the other model really listed other subscribers
+    expect(common).toBeGreaterThan(1_000);
+    expect(drawn / common).toBeGreaterThan(controlShare - 0.03);
+    // everyone drawn into control stays there, whatever else is on the list
+    expect(drawn_disagree).toBe(0);
+    // only the stratum floor (the lowest draw of a stratum nobody drew into) moves with the list
+    expect(floor_disagree / common).toBeLessThan(0.03);
+  });
+
+  it("measures each action's uplift with an interval that covers the planted one", async () => {
+    const rows = await read<CampaignGroup & Record<string, unknown>>(
+      "SELECT * FROM read_parquet($file) WHERE dimension IN ('all', 'action') ORDER BY dimension, \"group\"",
+      join(june.path, 'campaigns.parquet'),
+    );
+    const measured = new Map(rows.map((r) => [r.group as string, r]));
+    const checked: string[] = [];
+    for (const planted of truth.effects) {
+      const row = measured.get(planted.action) as Record<string, number | boolean>;
+      expect(row, planted.action).toBeDefined();
+      expect(Number(row.control_subscribers) + Number(row.targeted_subscribers)).toBe(planted.subscribers);
+      if (row.too_small) continue;
+      checked.push(planted.action);
+      expect(row.uplift_low, planted.action).toBeLessThanOrEqual(planted.plantedUplift);
+      expect(row.uplift_high, planted.action).toBeGreaterThanOrEqual(planted.plantedUplift);
+      if (planted.plantedReduction === 0) expect(row.significant, planted.action).toBe(false);
+    }
+    // the no-effect action, the strongest effect and the whole list are big enough to read
+    expect(checked).toEqual(
+      expect.arrayContaining([
+        'all on the list',
+        'recharge bonus on a low-cost plan',
+        'larger data package or data add-on',
+      ]),
+    );
+    expect(measured.get('larger data package or data add-on')?.significant).toBe(true);
+  });
+
+  it('reports the measurement in the manifest and the report, breakdowns in campaigns.parquet', async () => {
+    const manifest = await readManifest(store, '2026-06', june.version);
+    const campaigns = manifest.metrics.campaigns;
+    if (!campaigns?.measured) throw new Error('June was not measured');
+    expect(campaigns.dispatchFrom).toEqual({ month: '2026-05', version: may.version });
+    expect(campaigns.byAction.map((g) => g.group).sort()).toEqual(
+      truth.effects
+        .filter((e) => e.plantedReduction !== null)
+        .map((e) => e.action)
+        .sort(),
+    );
+    expect(manifest.outputs.map((o) => o.file)).toEqual(
+      expect.arrayContaining(['campaigns.parquet', 'contacts_quarantine.parquet']),
+    );
+    const dimensions = await read<{ dimension: string }>(
+      'SELECT DISTINCT dimension FROM read_parquet($file)',
+      join(june.path, 'campaigns.parquet'),
+    );
+    expect(dimensions.map((d) => d.dimension).sort()).toEqual(
+      ['action', 'all', 'channel', 'contact moment', 'grid', 'segment'].sort(),
+    );
+    const html = await readFile(join(june.path, 'report.html'), 'utf8');
+    expect(html).toContain("Did last month's actions work?");
+    expect(html).toContain('Churn prevented per action');
+    // May had no contact log: nothing measured, nothing extra published
+    const mayManifest = await readManifest(store, '2026-05', may.version);
+    expect(mayManifest.metrics.campaigns).toBeUndefined();
+    expect(mayManifest.outputs.map((o) => o.file)).not.toContain('campaigns.parquet');
+  });
+
+  it('quarantines bad contact rows with their reasons and counts', async () => {
+    const manifest = await readManifest(store, '2026-06', june.version);
+    const campaigns = manifest.metrics.campaigns;
+    if (!campaigns?.measured) throw new Error('June was not measured');
+    expect(campaigns.contacts.quarantineByReason).toEqual({
+      [CONTACT_QUARANTINE_REASONS.unknownSubscriber]: 2,
+      [CONTACT_QUARANTINE_REASONS.outsideMonth]: 1,
+      [CONTACT_QUARANTINE_REASONS.unknownOutcome]: 1,
+      [CONTACT_QUARANTINE_REASONS.badDate]: 1,
+      [CONTACT_QUARANTINE_REASONS.missingId]: 1,
+    });
+    expect(campaigns.contacts.rows).toBe(truth.contacts + 7);
+    expect(campaigns.contacts.loaded).toBe(truth.contacts + 1); // a timestamp and "Not_Reached" are fine
+    const quarantined = await read<{ reason: string }>(
+      'SELECT reason FROM read_parquet($file)',
+      join(june.path, 'contacts_quarantine.parquet'),
+    );
+    expect(quarantined).toHaveLength(6);
+  });
+
+  it('shows the measurement on the command line', async () => {
+    const { stdout } = await promisify(execFile)(
+      join(REPO_ROOT, 'bin', 'segflow'),
+      ['campaigns', 'show', '2026-06', '--by', 'channel', '--json'],
+      { env: { ...process.env, SEGFLOW_STORE: store.storeDir } },
+    );
+    const shown = JSON.parse(stdout) as { snapshot: { version: number }; groups: CampaignGroup[] };
+    expect(shown.snapshot.version).toBe(june.version);
+    expect(new Set(shown.groups.map((g) => g.dimension))).toEqual(new Set(['all', 'action', 'channel']));
+  });
+
+  it('reproduces the measured snapshot byte for byte', async () => {
+    const report = await reproduceSnapshot(store, { month: '2026-06', version: june.version });
+    expect(report.files.map((f) => f.file)).toContain('campaigns.parquet');
+    expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
+  }, 300_000);
+});

@@ -1,0 +1,98 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { measureCampaigns } from '../../activities/campaigns';
+import { readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
+import { SchemaContractError } from '../../domain/errors';
+import { parseRunParams, type RunParams } from '../../domain/params';
+import { versionDir } from '../../store/layout';
+import { storeIn, tempDir } from '../helpers';
+
+function params(contacts?: string): RunParams {
+  const parsed = parseRunParams({ month: '2026-06', input: '/unused', ...(contacts ? { contacts } : {}) });
+  if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
+  return parsed.params;
+}
+
+/** A store holding only May's dispatch list (with or without a control column) and June's active subscribers. */
+async function withMayList<T>(
+  withControl: boolean,
+  work: (conn: Parameters<typeof measureCampaigns>[0], store: ReturnType<typeof storeIn>) => Promise<T>,
+): Promise<T> {
+  const store = storeIn(await tempDir());
+  const may = versionDir(store, '2026-05', 1);
+  await mkdir(may, { recursive: true });
+  return withConnection(':memory:', async (conn) => {
+    await setVariable(conn, 'pseudonym_key', null);
+    await runScript(
+      conn,
+      await readSql(new URL('../../activities/publish/tables/', import.meta.url).href, '00_macros.sql'),
+    );
+    await setVariable(conn, 'dispatch_file', join(may, 'dispatch.parquet'));
+    await conn.run(
+      `COPY (SELECT 'S' || i AS subscriber_id, 'offer' AS recommended_product, 'segment' AS segment_name, 'SMS' AS channel,
+                    'now' AS contact_moment, 'G1' AS grid ${withControl ? ', i % 10 = 0 AS control' : ''}
+             FROM range(100) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
+    );
+    await conn.run("CREATE TEMP TABLE snapshot_subscribers AS SELECT 'S' || i AS subscriber_id FROM range(90) t(i)");
+    return work(conn, store);
+  });
+}
+
+describe('contact log', () => {
+  it('is refused without a required column', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(file, 'subscriber_id,outcome\nS1,accepted\n');
+    await withMayList(true, async (conn, store) => {
+      await expect(
+        measureCampaigns(conn, {
+          params: params(file),
+          previous: { month: '2026-05', version: 1 },
+          previousStore: store,
+        }),
+      ).rejects.toThrow(SchemaContractError);
+    });
+  });
+
+  it('is not measured without a list with a control group, and says why', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(file, 'subscriber_id,contact_date\nS1,2026-06-02\n');
+    await withMayList(false, async (conn, store) => {
+      expect(await measureCampaigns(conn, { params: params(), previous: null, previousStore: store })).toBeUndefined();
+      expect(await measureCampaigns(conn, { params: params(file), previous: null, previousStore: store })).toEqual({
+        measured: false,
+        reason: 'no snapshot of 2026-05 to measure its dispatch list',
+      });
+      const old = await measureCampaigns(conn, {
+        params: params(file),
+        previous: { month: '2026-05', version: 1 },
+        previousStore: store,
+      });
+      expect(old).toMatchObject({ measured: false, reason: expect.stringContaining('has no control group') });
+    });
+  });
+
+  it('reads Parquet as well as CSV, and counts contacted controls without moving them', async () => {
+    const file = join(await tempDir(), 'contacts.parquet');
+    await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'target', file);
+      // S0 and S10 are controls; a DATE column and mixed-case outcomes are fine
+      await conn.run(
+        `COPY (SELECT 'S' || i AS subscriber_id, DATE '2026-06-10' AS contact_date, 'Accepted' AS outcome
+               FROM range(0, 20) t(i)) TO (getvariable('target')) (FORMAT parquet)`,
+      );
+    });
+    await withMayList(true, async (conn, store) => {
+      const result = await measureCampaigns(conn, {
+        params: params(file),
+        previous: { month: '2026-05', version: 1 },
+        previousStore: store,
+      });
+      if (!result?.measured) throw new Error('not measured');
+      expect(result.contacts).toMatchObject({ rows: 20, loaded: 20, quarantined: 0, contactedControls: 2 });
+      expect(result.overall).toMatchObject({ controlSubscribers: 10, targetedSubscribers: 90, acceptanceRate: 1 });
+      // 10 of the list (S90..S99) are gone in June: S90 is a control, the other 9 were to be contacted
+      expect(result.overall).toMatchObject({ controlChurned: 1, targetedChurned: 9, tooSmall: true });
+    });
+  });
+});
