@@ -31,6 +31,9 @@ export interface PublishResult extends PublishedSnapshot {
   alreadyPublished: boolean;
 }
 
+/** The boosted churn model in XGBoost's JSON format (load with xgboost.Booster(model_file=...)). */
+export const ENSEMBLE_MODEL_FILE = 'churn_model_xgboost.json';
+
 const TABLE_OUTPUTS = [
   { table: 'snapshot_subscribers', file: 'subscribers.parquet' },
   { table: 'snapshot_segments', file: 'segments.parquet' },
@@ -108,7 +111,7 @@ async function writeOutputs(
   const previous = request.cluster.previous;
   const tables = [...TABLE_OUTPUTS, ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : [])];
   await withConnection(request.load.dbPath, async (conn) => {
-    await writeRuleTables(conn);
+    await writeRuleTables(conn, request.load.params);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runSqlFiles(conn, new URL('./publish/tables/', import.meta.url));
     if (previous) {
@@ -132,7 +135,14 @@ async function writeOutputs(
     await writeFile(join(staging, 'report.html'), await buildReport(conn, request, previous !== null));
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
-  const files = [...tables.map((o) => o.file), 'churn_model.json', 'report.html'];
+  const ensemble = request.churn.ensemble;
+  if (ensemble) await copyFile(ensemble.modelPath, join(staging, ENSEMBLE_MODEL_FILE));
+  const files = [
+    ...tables.map((o) => o.file),
+    'churn_model.json',
+    ...(ensemble ? [ENSEMBLE_MODEL_FILE] : []),
+    'report.html',
+  ];
   return Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
@@ -150,7 +160,7 @@ function pseudonymKey(params: RunParams): string | null {
   return key;
 }
 
-async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
+async function writeRuleTables(conn: DuckDBConnection, params: RunParams): Promise<void> {
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE operation_grid (value_tier VARCHAR, stable BOOLEAN, priority INTEGER, retention_style VARCHAR, channel VARCHAR)',
   );
@@ -168,7 +178,7 @@ async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
        $stable_score::DOUBLE AS stable_score, $warning_mou_trend::DOUBLE AS warning_mou_trend,
        $loyal_tenure::DOUBLE AS loyal_tenure, $new_tenure::DOUBLE AS new_tenure, $declining_trend::DOUBLE AS declining_trend,
        $dispatch_max_priority::INTEGER AS dispatch_max_priority, $moment_warning AS moment_warning,
-       $moment_new AS moment_new, $moment_declining AS moment_declining`,
+       $moment_new AS moment_new, $moment_declining AS moment_declining, $dispatch_order AS dispatch_order`,
     {
       stable_score: STABLE_SCORE,
       warning_mou_trend: TAG_RULES.warningMouTrend,
@@ -179,6 +189,7 @@ async function writeRuleTables(conn: DuckDBConnection): Promise<void> {
       moment_warning: CONTACT_MOMENTS.warning,
       moment_new: CONTACT_MOMENTS.new,
       moment_declining: CONTACT_MOMENTS.declining,
+      dispatch_order: params.dispatchOrder,
     },
   );
 }
@@ -204,7 +215,27 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
     quarantineByReason: load.quarantineByReason,
     skippedFeatures: request.features.skippedFeatures,
     metrics: {
+      churnModel: churn.model,
       churnHoldout: churn.holdout,
+      churnModels: {
+        tree: { holdout: churn.tree.holdout },
+        boosted: churn.ensemble
+          ? {
+              holdout: churn.ensemble.holdout,
+              trees: churn.ensemble.trees,
+              featureImportance: churn.ensemble.featureImportance,
+            }
+          : null,
+      },
+      churnCalibration: churn.ensemble
+        ? {
+            ...churn.ensemble.calibration,
+            brierUncalibrated: churn.ensemble.brier.uncalibrated,
+            brierCalibrated: churn.ensemble.brier.calibrated,
+            reliability: churn.ensemble.reliability,
+          }
+        : null,
+      churnReasons: churn.ensemble ? 'path contributions (Saabas), log-odds, top 3 positive' : null,
       churnTopRules: churn.topRules,
       featureImportance: churn.featureImportance,
       riskBandCounts: churn.riskBandCounts,
@@ -229,6 +260,8 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       kmeansSeconds: cluster.kmeansSeconds,
       churnSeconds: churn.seconds,
       treeTrainSeconds: churn.trainSeconds,
+      ensembleTrainSeconds: churn.ensemble?.trainSeconds ?? null,
+      ensembleScoreSeconds: churn.ensemble?.scoreSeconds ?? null,
     },
   };
 }

@@ -14,6 +14,7 @@ import {
   segmentSizes,
   valueStabilityGrid,
 } from './charts';
+import { churnModelsSection, churnModelsData } from './sections/churn-models';
 
 /**
  * The run report: one self-contained HTML file per snapshot (inline SVG charts, no script, no
@@ -159,6 +160,8 @@ export async function buildReport(
     </table>
     <p class="note">Holdout: ${fmt(churn.holdoutRows)} subscribers, base churn rate ${pct(churn.holdout.baseRate)}, precision in the top decile ${pct(churn.holdout.precisionAtTopDecile)}, recall ${pct(churn.holdout.recallAtTopDecile)}, PR AUC ${churn.holdout.prAuc.toFixed(3)}.</p>
   </section>
+
+  ${await churnModelsSection(churnModelsData(churn))}
 
   ${cluster.previous ? `<section id="migration"><h2>Migration since ${escape(cluster.previous.month)}</h2><div class="row">${charts.migration}</div></section>` : ''}
 
