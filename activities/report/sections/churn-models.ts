@@ -12,7 +12,6 @@ export interface ChurnModelsData {
     precisionAtTopDecile: number;
     liftByDecile: number[];
     roc: { fpr: number; tpr: number }[];
-    trainSeconds: number;
   }[];
   /** The ensemble's calibration (absent when only the tree was trained). */
   calibration: {
@@ -29,7 +28,7 @@ export interface ChurnModelsData {
 /**
  * Report section "Churn models": ROC and lift of the readable tree and the boosted ensemble side
  * by side (what readability costs), the reliability curve and Brier scores of the calibrated
- * probabilities. Plain data in, HTML out.
+ * probabilities. Plain data in, HTML out; no times (a reproduced report must be byte-identical).
  */
 export async function churnModelsSection(data: ChurnModelsData): Promise<string> {
   const roc = await renderChart({
@@ -114,7 +113,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<string>
   const rows = data.models
     .map(
       (m) =>
-        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${m.rocAuc.toFixed(3)}</td><td class="num">${m.prAuc.toFixed(3)}</td><td class="num">${(m.precisionAtTopDecile * 100).toFixed(1)}%</td><td class="num">${m.liftByDecile[0].toFixed(1)}x</td><td class="num">${m.trainSeconds.toFixed(2)}</td></tr>`,
+        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${m.rocAuc.toFixed(3)}</td><td class="num">${m.prAuc.toFixed(3)}</td><td class="num">${(m.precisionAtTopDecile * 100).toFixed(1)}%</td><td class="num">${m.liftByDecile[0].toFixed(1)}x</td></tr>`,
     )
     .join('\n      ');
   const note = calibration
@@ -123,7 +122,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<string>
   return `<section id="churn-models"><h2>Churn models: readable tree vs boosted ensemble</h2>
     <div class="row">${roc}${lift}${reliability}</div>
     <table>
-      <tr><th>model</th><th class="num">holdout ROC AUC</th><th class="num">PR AUC</th><th class="num">precision, top decile</th><th class="num">top-decile lift</th><th class="num">train s</th></tr>
+      <tr><th>model</th><th class="num">holdout ROC AUC</th><th class="num">PR AUC</th><th class="num">precision, top decile</th><th class="num">top-decile lift</th></tr>
       ${rows}
     </table>
     ${note}
@@ -148,7 +147,6 @@ export function churnModelsData(churn: ChurnSummary): ChurnModelsData {
     precisionAtTopDecile: m.holdout.precisionAtTopDecile,
     liftByDecile: m.holdout.liftByDecile,
     roc: m.holdoutRoc,
-    trainSeconds: m.trainSeconds,
   });
   const ensemble = churn.ensemble;
   return {
