@@ -156,7 +156,7 @@ async function runSegflow(
       process.execPath,
       '--import',
       'tsx',
-      join(REPO_ROOT, 'pipelines', 'cli.ts'),
+      join(REPO_ROOT, 'cli', 'index.ts'),
       'worker',
       '--max-activities',
       String(setup.maxActivities),

@@ -175,4 +175,17 @@ print(json.dumps({"rows": int(len(p)), "maxDiff": float(np.max(np.abs(p - table[
       expect(dispatch[i].revenue_at_risk).toBeLessThanOrEqual(dispatch[i - 1].revenue_at_risk);
     }
   });
+
+  it("scores with the readable tree when churnModel is 'tree': no ensemble, empty reasons", async () => {
+    const treeOnly = await trainAndScoreChurn(load.dbPath, { ...load.params, churnModel: 'tree' });
+    expect(treeOnly.ensemble).toBeNull();
+    expect(treeOnly.holdout).toEqual(churn.tree.holdout);
+    const [row] = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ scored: number; reasons: number }>(
+        conn,
+        'SELECT count(*) AS scored, (SELECT count(*) FROM churn_reasons) AS reasons FROM scores',
+      ),
+    );
+    expect(row).toEqual({ scored: features.scoringRows, reasons: 0 });
+  });
 });
