@@ -1,15 +1,21 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DOUBLE, INTEGER, UTINYINT, listValue, type DuckDBConnection } from '@duckdb/node-api';
+import { DOUBLE, INTEGER, UTINYINT, VARCHAR, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { DecisionTreeClassifier } from 'ml-cart';
 import { DataQualityError } from '../domain/errors';
-import type { RunParams } from '../domain/params';
+import { describeFeature } from '../domain/feature-words';
+import type { ChurnModel, RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withConnection } from './duckdb';
 import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
+import { boostedImportance } from './ml/boosting';
+import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
+import type { EnsembleResult, EnsembleTask } from './ml/ensemble';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
+import { runInThread } from './ml/thread';
+import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 
@@ -36,26 +42,65 @@ export const CHURN_FEATURES = [
   'stability_score',
 ] as const;
 
-export interface ChurnSummary {
-  modelPath: string;
-  trainingRows: number;
-  holdoutRows: number;
+/** Reasons kept per scored subscriber. */
+export const CHURN_REASONS = 3;
+
+/** One model measured on the holdout. */
+export interface ModelEvaluation {
   holdout: ClassifierMetrics;
   /** Holdout ROC curve, at most 101 points. */
   holdoutRoc: { fpr: number; tpr: number }[];
+  trainSeconds: number;
+}
+
+/** The boosted ensemble: how it was fitted, calibrated and how long it took. */
+export interface EnsembleSummary extends ModelEvaluation {
+  /** The model in XGBoost's JSON format (calibration folded in). */
+  modelPath: string;
+  /** Trees kept after early stopping. */
+  trees: number;
+  /** Platt scaling fitted on the validation rows; applied only where it lowered their Brier score. */
+  calibration: { method: 'platt'; a: number; b: number; applied: boolean };
+  /** Holdout Brier scores of the probabilities before and after calibration. */
+  brier: { uncalibrated: number; calibrated: number };
+  /** Holdout reliability curve of the published (calibrated) probabilities, ten equal-count bins. */
+  reliability: ReliabilityBin[];
+  featureImportance: Record<string, number>;
+  scoreSeconds: number;
+  reasonSeconds: number;
+}
+
+export interface ChurnSummary {
+  /** The model whose probabilities are the published scores. */
+  model: ChurnModel;
+  /** The readable tree (ml-cart JSON), published whichever model scores. */
+  modelPath: string;
+  trainingRows: number;
+  holdoutRows: number;
+  /** Holdout metrics of the scoring model. */
+  holdout: ClassifierMetrics;
+  /** Holdout ROC curve of the scoring model, at most 101 points. */
+  holdoutRoc: { fpr: number; tpr: number }[];
+  /** The readable tree on the same rows, measured on the same holdout. */
+  tree: ModelEvaluation;
+  /** The boosted ensemble (null when churnModel is 'tree'). */
+  ensemble: EnsembleSummary | null;
   /** The riskiest leaves, as readable rules. */
   topRules: LeafRule[];
   featureImportance: Record<string, number>;
   scoredRows: number;
   riskBandCounts: Record<string, number>;
+  /** The readable tree's training time. */
   trainSeconds: number;
   seconds: number;
 }
 
 /**
- * Trains the churn tree on last month's subscribers (label: gone this month), measures it on a
- * stratified holdout, and scores this month's subscribers. Writes table
- * `scores(row_idx, churn_score, risk_band)` and the model (ml-cart JSON) beside the database.
+ * Trains the churn models on last month's subscribers (label: gone this month): the readable
+ * tree and (by default) a boosted ensemble in a worker thread, both measured on one stratified
+ * holdout, and scores this month's subscribers with the chosen one. Writes table
+ * `scores(row_idx, churn_score, risk_band, churn_reasons, reason_words)` and the models (ml-cart
+ * JSON, XGBoost JSON) beside the database.
  */
 export async function trainAndScoreChurn(
   dbPath: string,
@@ -90,10 +135,13 @@ export async function trainAndScoreChurn(
     const trainSeconds = (performance.now() - trainStarted) / 1000;
     DecisionTreeClassifier.load(model); // the published model must load in ml-cart
 
-    const trainingScores = predictProbabilities(model, training.columns);
-    const holdoutScores = pickRows(trainingScores, holdoutRows);
     const holdoutLabels = pickRows(labels, holdoutRows);
-    const holdout = classifierMetrics(holdoutScores, holdoutLabels);
+    const treeHoldoutScores = predictProbabilities(model, pickColumns(training.columns, holdoutRows));
+    const tree: ModelEvaluation = {
+      holdout: classifierMetrics(treeHoldoutScores, holdoutLabels),
+      holdoutRoc: rocCurve(treeHoldoutScores, holdoutLabels),
+      trainSeconds,
+    };
     let trainPositives = 0;
     for (const row of trainRows) trainPositives += labels[row];
 
@@ -105,17 +153,57 @@ export async function trainAndScoreChurn(
       counts.score,
     );
     replaceNaN(current);
-    const scores = predictProbabilities(model, current.columns);
-    const riskBandCounts = await writeScores(conn, scores);
 
     const modelPath = join(dirname(dbPath), 'churn-model.json');
     await writeFile(modelPath, JSON.stringify({ ...model, featureNames: training.names }) + '\n');
+    let scores: Float64Array;
+    let ensemble: EnsembleSummary | null = null;
+    if (params.churnModel === 'boosted') {
+      const task: EnsembleTask = {
+        columns: training.columns,
+        labels,
+        trainRows,
+        holdoutRows,
+        scoreColumns: current.columns,
+        options: {
+          trees: params.boostTrees,
+          maxDepth: params.boostDepth,
+          learningRate: params.boostLearningRate,
+          minLeafSize: Math.max(1, Math.round(params.treeMinLeaf / 2)),
+          rowSubsample: params.boostRowSubsample,
+          featureSubsample: params.boostFeatureSubsample,
+          seed: params.seed,
+          categorical: training.names.map(() => false),
+        },
+        reasons: CHURN_REASONS,
+      };
+      const result = await runInThread<EnsembleResult>(
+        new URL('./ml/ensemble-worker.ts', import.meta.url),
+        task,
+        [],
+        'churn: boosted ensemble',
+      );
+      scores = result.scores;
+      ensemble = {
+        ...(await writeEnsemble(dbPath, result, training.names, holdoutLabels)),
+        featureImportance: boostedImportance(result.model, training.names),
+      };
+      await writeReasons(conn, result, current);
+    } else {
+      scores = predictProbabilities(model, current.columns);
+      await writeReasons(conn, null, current);
+    }
+    const riskBandCounts = await writeScores(conn, scores);
+    const scoring = ensemble ?? tree;
     return {
+      model: params.churnModel,
       modelPath,
       trainingRows: trainRows.length,
       holdoutRows: holdoutRows.length,
-      holdout,
-      holdoutRoc: rocCurve(holdoutScores, holdoutLabels),
+      holdout: scoring.holdout,
+      holdoutRoc: scoring.holdoutRoc,
+      tree,
+      ensemble,
       topRules: leafRules(model, training.names, trainPositives / trainRows.length).slice(0, 5),
       featureImportance: featureImportance(model, training.names),
       scoredRows: scores.length,
@@ -124,6 +212,87 @@ export async function trainAndScoreChurn(
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+function pickColumns(columns: Float64Array[], rows: Uint32Array): Float64Array[] {
+  return columns.map((column) => pickRows(column, rows));
+}
+
+/** Writes the XGBoost model file and measures the ensemble on the holdout, before and after calibration. */
+async function writeEnsemble(
+  dbPath: string,
+  result: EnsembleResult,
+  featureNames: string[],
+  holdoutLabels: Uint8Array,
+): Promise<Omit<EnsembleSummary, 'featureImportance'>> {
+  const modelPath = join(dirname(dbPath), 'churn-model-xgboost.json');
+  await writeFile(modelPath, xgboostModelText(result.model, featureNames) + '\n');
+  return {
+    modelPath,
+    holdout: classifierMetrics(result.holdoutCalibrated, holdoutLabels),
+    holdoutRoc: rocCurve(result.holdoutCalibrated, holdoutLabels),
+    trainSeconds: result.trainSeconds,
+    trees: result.bestRound,
+    calibration: { method: 'platt', ...result.calibration },
+    brier: {
+      uncalibrated: brierScore(result.holdoutUncalibrated, holdoutLabels),
+      calibrated: brierScore(result.holdoutCalibrated, holdoutLabels),
+    },
+    reliability: reliabilityCurve(result.holdoutCalibrated, holdoutLabels),
+    scoreSeconds: result.scoreSeconds,
+    reasonSeconds: result.reasonSeconds,
+  };
+}
+
+/**
+ * Table `churn_reasons(row_idx, churn_reasons, reason_words)`: per scored subscriber the features
+ * that raised the score most (feature, value, contribution in log-odds) and the same in words.
+ * Empty lists when the single tree scores.
+ */
+async function writeReasons(
+  conn: DuckDBConnection,
+  result: Pick<EnsembleResult, 'reasonFeatures' | 'reasonContributions'> | null,
+  current: ColumnSet,
+): Promise<void> {
+  await conn.run(
+    'CREATE OR REPLACE TEMP TABLE reason_rows (row_idx INTEGER, reason_rank UTINYINT, feature VARCHAR, "value" DOUBLE, contribution DOUBLE, words VARCHAR)',
+  );
+  if (result) {
+    const rowIdx: number[] = [];
+    const rank: number[] = [];
+    const feature: string[] = [];
+    const value: number[] = [];
+    const contribution: number[] = [];
+    const words: string[] = [];
+    for (let i = 0; i < current.rows; i++) {
+      for (let k = 0; k < CHURN_REASONS; k++) {
+        const f = result.reasonFeatures[i * CHURN_REASONS + k];
+        if (f < 0) break;
+        const name = current.names[f];
+        const x = current.columns[f][i];
+        rowIdx.push(i);
+        rank.push(k + 1);
+        feature.push(name);
+        value.push(x);
+        contribution.push(Math.round(result.reasonContributions[i * CHURN_REASONS + k] * 1e6) / 1e6);
+        words.push(describeFeature(name, x));
+      }
+    }
+    await appendColumns(
+      conn,
+      'reason_rows',
+      [INTEGER, UTINYINT, VARCHAR, DOUBLE, DOUBLE, VARCHAR],
+      [rowIdx, rank, feature, value, contribution, words],
+      'churn: writing reasons',
+    );
+  }
+  await conn.run(
+    `CREATE OR REPLACE TABLE churn_reasons AS
+     SELECT row_idx, list(struct_pack(feature, "value", contribution) ORDER BY reason_rank) AS churn_reasons,
+            list(words ORDER BY reason_rank) AS reason_words
+     FROM reason_rows GROUP BY row_idx`,
+  );
+  await conn.run('DROP TABLE reason_rows');
 }
 
 /** The churn features the input supports, as column expressions for readColumns. */

@@ -40,6 +40,9 @@ export interface PublishResult extends PublishedSnapshot {
   alreadyPublished: boolean;
 }
 
+/** The boosted churn model in XGBoost's JSON format (load with xgboost.Booster(model_file=...)). */
+export const ENSEMBLE_MODEL_FILE = 'churn_model_xgboost.json';
+
 const TABLE_OUTPUTS = [
   { table: 'snapshot_subscribers', file: 'subscribers.parquet' },
   { table: 'snapshot_segments', file: 'segments.parquet' },
@@ -140,7 +143,7 @@ async function writeOutputs(
   ];
   let campaigns: CampaignMetrics | undefined;
   const report = await withConnection(request.load.dbPath, async (conn) => {
-    await writeRuleTables(conn, request.load.params.controlShare);
+    await writeRuleTables(conn, request.load.params);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runSqlFiles(conn, new URL('./publish/tables/', import.meta.url));
     if (previous) {
@@ -170,7 +173,9 @@ async function writeOutputs(
     return buildReport(conn, request, previous !== null, campaignsReport);
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
-  const files = [...tables.map((o) => o.file), 'churn_model.json'];
+  const ensemble = request.churn.ensemble;
+  if (ensemble) await copyFile(ensemble.modelPath, join(staging, ENSEMBLE_MODEL_FILE));
+  const files = [...tables.map((o) => o.file), 'churn_model.json', ...(ensemble ? [ENSEMBLE_MODEL_FILE] : [])];
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
@@ -189,7 +194,7 @@ function pseudonymKey(params: RunParams): string | null {
   return key;
 }
 
-async function writeRuleTables(conn: DuckDBConnection, controlShare: number): Promise<void> {
+async function writeRuleTables(conn: DuckDBConnection, params: RunParams): Promise<void> {
   await conn.run(await readSql(import.meta.url, './publish/operation_grid.sql'));
   await appendRows(
     conn,
@@ -206,7 +211,8 @@ async function writeRuleTables(conn: DuckDBConnection, controlShare: number): Pr
     moment_warning: CONTACT_MOMENTS.warning,
     moment_new: CONTACT_MOMENTS.new,
     moment_declining: CONTACT_MOMENTS.declining,
-    control_share: controlShare,
+    control_share: params.controlShare,
+    dispatch_order: params.dispatchOrder,
   });
 }
 
@@ -236,7 +242,27 @@ function buildManifest(
     quarantineByReason: load.quarantineByReason,
     skippedFeatures: request.features.skippedFeatures,
     metrics: {
+      churnModel: churn.model,
       churnHoldout: churn.holdout,
+      churnModels: {
+        tree: { holdout: churn.tree.holdout },
+        boosted: churn.ensemble
+          ? {
+              holdout: churn.ensemble.holdout,
+              trees: churn.ensemble.trees,
+              featureImportance: churn.ensemble.featureImportance,
+            }
+          : null,
+      },
+      churnCalibration: churn.ensemble
+        ? {
+            ...churn.ensemble.calibration,
+            brierUncalibrated: churn.ensemble.brier.uncalibrated,
+            brierCalibrated: churn.ensemble.brier.calibrated,
+            reliability: churn.ensemble.reliability,
+          }
+        : null,
+      churnReasons: churn.ensemble ? 'path contributions (Saabas), log-odds, top 3 positive' : null,
       churnTopRules: churn.topRules,
       featureImportance: churn.featureImportance,
       riskBandCounts: churn.riskBandCounts,
@@ -262,6 +288,8 @@ function buildManifest(
       kmeansSeconds: cluster.kmeansSeconds,
       churnSeconds: churn.seconds,
       treeTrainSeconds: churn.trainSeconds,
+      ensembleTrainSeconds: churn.ensemble?.trainSeconds ?? null,
+      ensembleScoreSeconds: churn.ensemble?.scoreSeconds ?? null,
     },
   };
 }

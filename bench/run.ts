@@ -46,7 +46,16 @@ const skipScaleOut = args.includes('--skip-scale-out');
 const scaleOutSize = Number(
   option('scale-out-size', String(Math.max(...sizes.filter((size) => size <= 1_000_000), sizes[0]))),
 );
-const MODEL = { k: 6, treeDepth: 6, treeMinLeaf: 50, seed: 42, holdoutShare: 0.25 };
+const MODEL = {
+  k: 6,
+  treeDepth: 6,
+  treeMinLeaf: 50,
+  seed: 42,
+  holdoutShare: 0.25,
+  boostTrees: 100,
+  boostDepth: 5,
+  boostLearningRate: 0.1,
+};
 const LAST_MONTH = '2026-10';
 const RAW_CAP_SECONDS = 60;
 const RAW_CART_ROWS = [2_000, 5_000, 10_000, 20_000];
@@ -111,7 +120,9 @@ interface SegflowRun {
   workersUsed: number;
   treeTrainSeconds: number;
   kmeansSeconds: number;
+  /** The readable tree's holdout AUC. */
   rocAuc: number;
+  ensemble: { rocAuc: number; trees: number; trainSeconds: number; scoreSeconds: number; scoredRows: number } | null;
   inertia: number;
 }
 
@@ -144,7 +155,7 @@ async function runSegflow(
       process.execPath,
       '--import',
       'tsx',
-      join(REPO_ROOT, 'pipelines', 'cli.ts'),
+      join(REPO_ROOT, 'cli', 'index.ts'),
       'worker',
       '--max-activities',
       String(setup.maxActivities),
@@ -209,7 +220,16 @@ async function runSegflow(
       workersUsed: workersUsed.size,
       treeTrainSeconds: manifest.timings.treeTrainSeconds,
       kmeansSeconds: manifest.timings.kmeansSeconds,
-      rocAuc: result.churnRocAuc,
+      rocAuc: manifest.metrics.churnModels.tree.holdout.rocAuc,
+      ensemble: manifest.metrics.churnModels.boosted
+        ? {
+            rocAuc: manifest.metrics.churnModels.boosted.holdout.rocAuc,
+            trees: manifest.metrics.churnModels.boosted.trees,
+            trainSeconds: manifest.timings.ensembleTrainSeconds ?? 0,
+            scoreSeconds: manifest.timings.ensembleScoreSeconds ?? 0,
+            scoredRows: manifest.rowCounts.subscribers,
+          }
+        : null,
       inertia: manifest.metrics.kmeans.inertia,
     };
   } finally {
@@ -222,6 +242,8 @@ interface PeerRun {
   rows: number;
   kmeans_inertia: number;
   tree_holdout_auc: number;
+  hgb_holdout_auc: number;
+  hgb_iterations: number;
   peak_rss_mb: number;
   versions: Record<string, string>;
 }
@@ -243,6 +265,14 @@ function runPeer(input: string): PeerRun {
       String(MODEL.treeMinLeaf),
       '--seed',
       String(MODEL.seed),
+      '--boost-trees',
+      String(MODEL.boostTrees),
+      '--boost-depth',
+      String(MODEL.boostDepth),
+      '--learning-rate',
+      String(MODEL.boostLearningRate),
+      '--boost-min-leaf',
+      String(Math.round(MODEL.treeMinLeaf / 2)),
     ],
     {
       encoding: 'utf8',
@@ -335,12 +365,16 @@ async function main(): Promise<void> {
   };
   const header: string[] = [];
   const speed = [
-    '| subscribers | rows in window | system | load | features | cluster | tree train | churn scoring (+ metrics, scores) | publish | orchestration | total s | peer / segflow | same steps s | peer / segflow, same steps | peak RSS MB | rows/s |',
+    '| subscribers | rows in window | system | load | features | cluster | tree train | churn rest (ensemble, scoring, reasons, metrics) | publish | orchestration | total s | peer / segflow | same steps s | peer / segflow, same steps | peak RSS MB | rows/s |',
     '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const quality = [
     '| subscribers | segflow tree AUC | peer tree AUC | segflow tree train s | peer tree train s | segflow k-means s (3 starts on a 10k sample + assign all) | peer KMeans s (all rows) | segflow inertia | peer inertia |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const boosted = [
+    '| subscribers | segflow tree AUC | segflow ensemble AUC | peer HistGradientBoosting AUC | segflow tree train s | segflow ensemble train s (trees kept) | peer HGB train s (iterations) | segflow ensemble scoring s | peer HGB scoring s | scored subscribers |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const raw = [
     '| subscribers | raw library | rows | seconds | quality | segflow |',
@@ -400,6 +434,12 @@ async function main(): Promise<void> {
       quality.push(
         `| ${count(size)} | ${ours.rocAuc.toFixed(4)} | ${peer ? peer.tree_holdout_auc.toFixed(4) : '-'} | ${fmt(ours.treeTrainSeconds, 2)} | ${peer ? fmt(peer.timings.tree_train, 2) : '-'} | ${fmt(ours.kmeansSeconds, 2)} | ${peer ? fmt(peer.timings.cluster, 2) : '-'} | ${count(Math.round(ours.inertia))} | ${peer ? count(Math.round(peer.kmeans_inertia)) : '-'} |`,
       );
+      if (ours.ensemble) {
+        const e = ours.ensemble;
+        boosted.push(
+          `| ${count(size)} | ${ours.rocAuc.toFixed(4)} | ${e.rocAuc.toFixed(4)} | ${peer ? peer.hgb_holdout_auc.toFixed(4) : '-'} | ${fmt(ours.treeTrainSeconds, 2)} | ${fmt(e.trainSeconds, 2)} (${e.trees}) | ${peer ? `${fmt(peer.timings.hgb_train, 2)} (${peer.hgb_iterations})` : '-'} | ${fmt(e.scoreSeconds, 2)} | ${peer ? fmt(peer.timings.hgb_score, 2) : '-'} | ${count(e.scoredRows)} |`,
+        );
+      }
       if (!skipRaw && size <= 1_000_000) {
         log(`raw ml-kmeans / ml-cart on ${count(size)}...\n`);
         raw.push(...(await runRawLibraries(input, state, size, ours)));
@@ -430,6 +470,14 @@ async function main(): Promise<void> {
       }
     }
     console.log([...header, '', ...speed, '', ...quality].join('\n'));
+    if (boosted.length > 2)
+      console.log(
+        [
+          '',
+          `Churn models on the same holdout: segflow's readable tree and boosted ensemble (${MODEL.boostTrees} trees at most, depth ${MODEL.boostDepth}, learning rate ${MODEL.boostLearningRate}, early stopping) vs scikit-learn HistGradientBoostingClassifier with the same trees, depth, learning rate and early stopping. Scoring = the subscribers scored this month (segflow: float32 trees in a worker thread; reasons are extra).`,
+          ...boosted,
+        ].join('\n'),
+      );
     if (raw.length > 2)
       console.log(
         ['', `Raw libraries on the run's own rows (each stopped at ${RAW_CAP_SECONDS} s):`, ...raw].join('\n'),

@@ -5,6 +5,10 @@ import { isMonth } from './month';
  * Everything that changes what a run computes. The schema is the single source of defaults and
  * ranges: the CLI, the schedule and the workflow all go through `parseRunParams`.
  */
+export const CHURN_MODELS = ['boosted', 'tree'] as const;
+export type ChurnModel = (typeof CHURN_MODELS)[number];
+export const DISPATCH_ORDERS = ['priority', 'revenueAtRisk'] as const;
+
 /** Most partitions one run may be split into (one per worker is the useful number). */
 export const MAX_PARTITIONS = 64;
 
@@ -39,8 +43,22 @@ export const RunParamsSchema = z
     treeDepth: z.number().int().min(1).max(16).default(6),
     /** Minimum subscribers in a tree leaf. */
     treeMinLeaf: z.number().int().min(1).max(100_000).default(50),
+    /** Scores come from gradient-boosted trees (default) or the single readable tree (trained and published either way). */
+    churnModel: z.enum(CHURN_MODELS).default('boosted'),
+    /** Most boosting rounds; early stopping on a validation split of the training rows may keep fewer. */
+    boostTrees: z.number().int().min(1).max(2_000).default(100),
+    /** Depth of each boosted tree. */
+    boostDepth: z.number().int().min(1).max(12).default(5),
+    /** Shrinkage of each boosted tree's leaf values. */
+    boostLearningRate: z.number().gt(0).max(1).default(0.1),
+    /** Share of training rows each boosted tree is grown on. */
+    boostRowSubsample: z.number().gt(0).max(1).default(0.8),
+    /** Share of features each boosted tree may split on. */
+    boostFeatureSubsample: z.number().gt(0).max(1).default(0.8),
     /** Share of labelled subscribers held out to measure the churn model. */
     holdoutShare: z.number().gt(0).lt(0.9).default(0.25),
+    /** Order of each grid's dispatch list: operation priority then churn score (default), or revenue at risk (churn probability x ARPU). */
+    dispatchOrder: z.enum(DISPATCH_ORDERS).default('priority'),
     /** Monthly spend (yuan) from which a subscriber is a high-value customer. */
     highValueThreshold: z.number().positive().default(3000),
     /** Top subscribers holding this share of revenue are key customers. */

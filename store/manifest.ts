@@ -1,7 +1,7 @@
 import type { SegmentAction } from '../domain/actions';
 import type { RunParams } from '../domain/params';
 import type { CampaignMetrics } from '../activities/campaigns';
-import type { ChurnSummary } from '../activities/churn';
+import type { ChurnSummary, EnsembleSummary } from '../activities/churn';
 import type { CodeVersion } from '../activities/code-version';
 import type { InputFile } from '../activities/load';
 import type { RunRef } from './layout';
@@ -50,7 +50,25 @@ export interface SnapshotManifest {
   /** Features the input could not support: NULL in subscribers.parquet, left out of the models. */
   skippedFeatures: { feature: string; reason: string }[];
   metrics: {
+    /** Which model's probabilities are the published scores. */
+    churnModel: ChurnSummary['model'];
+    /** Holdout metrics of the scoring model. */
     churnHoldout: ChurnSummary['holdout'];
+    /** Both models on the same holdout: what readability costs. */
+    churnModels: {
+      tree: { holdout: ChurnSummary['holdout'] };
+      boosted: { holdout: ChurnSummary['holdout']; trees: number; featureImportance: Record<string, number> } | null;
+    };
+    /** Platt scaling of the ensemble, the holdout Brier score before and after, and the reliability curve. */
+    churnCalibration:
+      | (EnsembleSummary['calibration'] & {
+          brierUncalibrated: number;
+          brierCalibrated: number;
+          reliability: EnsembleSummary['reliability'];
+        })
+      | null;
+    /** How churn_reasons were attributed (null when the tree scores: no reasons). */
+    churnReasons: string | null;
     churnTopRules: ChurnSummary['topRules'];
     featureImportance: Record<string, number>;
     riskBandCounts: Record<string, number>;
@@ -82,5 +100,7 @@ export interface SnapshotManifest {
     kmeansSeconds: number;
     churnSeconds: number;
     treeTrainSeconds: number;
+    ensembleTrainSeconds: number | null;
+    ensembleScoreSeconds: number | null;
   };
 }

@@ -70,7 +70,7 @@ export async function appendColumns(
   conn: DuckDBConnection,
   table: string,
   types: DuckDBType[],
-  columns: ArrayLike<number>[],
+  columns: ArrayLike<number | string>[],
   stage: string,
 ): Promise<void> {
   const rows = columns[0]?.length ?? 0;
@@ -80,7 +80,7 @@ export async function appendColumns(
   for (let start = 0; start < rows; start += CHUNK_ROWS) {
     const end = Math.min(rows, start + CHUNK_ROWS);
     const chunk = DuckDBDataChunk.create(types, end - start);
-    chunk.setColumns(columns.map((column) => Array.prototype.slice.call(column, start, end) as number[]));
+    chunk.setColumns(columns.map((column) => Array.prototype.slice.call(column, start, end) as (number | string)[]));
     appender.appendDataChunk(chunk);
     if (start > 0 && start % (1 << 18) === 0) await checkpoint({ stage, done: start, total: rows });
   }

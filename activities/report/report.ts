@@ -6,6 +6,7 @@ import type { FeatureSummary } from '../features';
 import type { LoadSummary } from '../load';
 import { escape, type ReportSection } from './html';
 import { churnSection } from './sections/churn';
+import { churnModelsData, churnModelsSection } from './sections/churn-models';
 import { glossarySection } from './sections/glossary';
 import { gridsSection, type ContactRow, type GridRow } from './sections/grids';
 import { reportHeader, type HeaderData, type ReportedSnapshot } from './sections/header';
@@ -65,6 +66,7 @@ export async function buildReport(
       keyCustomerRevenueShare: load.params.keyCustomerRevenueShare,
     }),
     await churnSection(churn),
+    await churnModelsSection(churnModelsData(churn)),
     campaigns,
     previous
       ? await migrationSection(

@@ -65,6 +65,7 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
     expect(manifest.run.workflowId).toBe(workflowId);
     expect(manifest.outputs.map((o) => o.file).sort()).toEqual([
       'churn_model.json',
+      'churn_model_xgboost.json',
       'dispatch.parquet',
       'grids.parquet',
       'quarantine.parquet',

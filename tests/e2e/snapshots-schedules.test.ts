@@ -141,6 +141,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     // v2's segment ids came from the backfilled month before it, so it also has migration.parquet
     expect(report.files.map((f) => f.file).sort()).toEqual([
       'churn_model.json',
+      'churn_model_xgboost.json',
       'dispatch.parquet',
       'grids.parquet',
       'migration.parquet',

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { CHURN_FEATURES } from '../../activities/churn';
-import { FEATURE_WORDS, featureLabel, termInSymbols, termInWords } from '../../domain/feature-words';
+import {
+  describeFeature,
+  FEATURE_WORDS,
+  featureLabel,
+  termInSymbols,
+  termInWords,
+  VALUE_WORDS,
+} from '../../domain/feature-words';
 import { paramsDifferingFromDefaults, parseRunParams } from '../../domain/params';
 
 describe('features in words a marketer reads', () => {
@@ -48,5 +55,20 @@ describe('parameters that differ from their defaults', () => {
       { name: 'k', value: 6, defaultValue: undefined },
       { name: 'treeDepth', value: 4, defaultValue: 6 },
     ]);
+  });
+});
+
+describe('feature values in words (churn reasons)', () => {
+  it('has words for every churn feature', () => {
+    expect(CHURN_FEATURES.filter((feature) => !VALUE_WORDS[feature])).toEqual([]);
+  });
+
+  it('reads out values the way an agent would say them', () => {
+    expect(describeFeature('complaints_recent', 4)).toBe('4 complaints in the last 3 months');
+    expect(describeFeature('contract_months_left', 1)).toBe('contract ends in 1 month');
+    expect(describeFeature('contract_months_left', 0)).toBe('no contract binding');
+    expect(describeFeature('mou_trend', 0.4)).toBe('call minutes down to 40% of the months before');
+    expect(describeFeature('tenure_months', 3)).toBe('customer for 3 months');
+    expect(describeFeature('plan_code', 2.5)).toBe('plan_code = 2.5');
   });
 });

@@ -1,13 +1,16 @@
 -- One row per subscriber active in the run month: segment, churn score, value, stability,
--- tags and the action (CPCT: product, channel, moment) with its priority.
+-- tags and the action (CPCT: product, channel, moment) with its priority. Revenue at risk is
+-- churn probability x ARPU; churn_reasons the features that raised the score most (churn.ts).
 CREATE OR REPLACE TEMP TABLE snapshot_subscribers AS
 WITH scored AS (
   SELECT f.*, s.segment_id, c.segment_name, c.recommended_product, c.contact_moment AS segment_moment,
-         sc.churn_score, sc.risk_band, f.stability_score >= a.stable_score AS stable
+         sc.churn_score, sc.risk_band, f.stability_score >= a.stable_score AS stable,
+         coalesce(r.churn_reasons, []) AS churn_reasons, coalesce(r.reason_words, []) AS reason_words
   FROM (SELECT * FROM features WHERE purpose = 'score') f
   JOIN segments s USING (row_idx)
   JOIN segment_catalog c USING (segment_id)
   JOIN scores sc USING (row_idx)
+  LEFT JOIN churn_reasons r USING (row_idx)
   CROSS JOIN action_settings a
 ), tagged AS (
   SELECT x.*,
@@ -28,6 +31,9 @@ SELECT
   t.segment_name,
   round(t.churn_score, 6) AS churn_score,
   t.risk_band,
+  round(t.churn_score * t.arpu, 4) AS revenue_at_risk,
+  t.churn_reasons,
+  t.reason_words,
   t.value_tier,
   t.high_value,
   t.star_grade,

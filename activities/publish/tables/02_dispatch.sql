@@ -1,5 +1,6 @@
 -- Per grid, the subscribers to contact, most urgent first: at churn risk, or high value and
--- unstable (seed 004: grid managers work from this list).
+-- unstable (seed 004: grid managers work from this list). dispatchOrder 'revenueAtRisk' ranks by
+-- churn probability x ARPU instead of operation priority. Reasons in words for the agent.
 -- control = true: held out, do not contact; next month's run compares their churn with the
 -- contacted (activities/campaigns/measure.sql). Held out: every subscriber whose draw, a hash of
 -- month and subscriber id, falls below controlShare, so a rerun with other model parameters keeps
@@ -20,8 +21,14 @@ WITH listed AS (
 SELECT
   s.region,
   s.grid,
-  row_number() OVER (PARTITION BY s.grid ORDER BY s.operation_priority, s.churn_score DESC, s.subscriber_id) AS contact_rank,
-  s.subscriber_id, s.segment_name, s.operation_priority, s.churn_score, s.risk_band, s.tags,
+  row_number() OVER (
+    PARTITION BY s.grid
+    ORDER BY CASE WHEN a.dispatch_order = 'revenueAtRisk' THEN 0 ELSE s.operation_priority END,
+             CASE WHEN a.dispatch_order = 'revenueAtRisk' THEN s.revenue_at_risk END DESC,
+             s.churn_score DESC, s.subscriber_id
+  ) AS contact_rank,
+  s.subscriber_id, s.segment_name, s.operation_priority, s.churn_score, s.risk_band, s.revenue_at_risk,
+  s.reason_words AS churn_reasons, s.tags,
   s.retention_style, s.recommended_product, s.channel, s.contact_moment,
   s.control_draw < a.control_share
     OR (s.control_draw = s.stratum_min_draw AND s.stratum_size * a.control_share >= 1) AS control

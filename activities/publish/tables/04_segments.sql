@@ -10,6 +10,7 @@ WITH profile AS (
     avg(exact(sms))::DOUBLE AS sms, avg(exact(mou_trend))::DOUBLE AS mou_trend,
     avg(tenure_months)::DOUBLE AS tenure_months, avg(exact(stability_score))::DOUBLE AS stability_score,
     avg(exact(churn_score))::DOUBLE AS mean_churn_score,
+    sum(exact(revenue_at_risk))::DOUBLE AS revenue_at_risk,
     count(*) FILTER (WHERE list_contains(tags, 'warning')) AS warning_subscribers,
     count(*) FILTER (WHERE risk_band = 'high') AS high_risk_subscribers,
     count(*) FILTER (WHERE high_value) AS high_value_subscribers

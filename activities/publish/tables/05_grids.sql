@@ -7,6 +7,7 @@ SELECT
   sum(exact(mou))::DOUBLE AS mou,
   sum(exact(dou))::DOUBLE AS dou,
   sum(exact(arpu))::DOUBLE AS revenue,
+  sum(exact(revenue_at_risk))::DOUBLE AS revenue_at_risk,
   count(*) FILTER (WHERE risk_band = 'high') AS high_risk_subscribers,
   count(*) FILTER (WHERE risk_band = 'high' AND value_tier IN ('key', 'high')) AS high_value_at_risk
 FROM snapshot_subscribers

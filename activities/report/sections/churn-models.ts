@@ -1,0 +1,164 @@
+import type { ChurnSummary, ModelEvaluation } from '../../churn';
+import { renderChart } from '../charts';
+import { escape, type ReportSection } from '../html';
+
+/** What the churn-models section shows: both models on the same holdout, and the ensemble's calibration. */
+export interface ChurnModelsData {
+  /** The model whose probabilities are the published scores. */
+  scoringModel: 'boosted' | 'tree';
+  models: {
+    name: string;
+    rocAuc: number;
+    prAuc: number;
+    precisionAtTopDecile: number;
+    liftByDecile: number[];
+    roc: { fpr: number; tpr: number }[];
+  }[];
+  /** The ensemble's calibration (absent when only the tree was trained). */
+  calibration: {
+    trees: number;
+    a: number;
+    b: number;
+    applied: boolean;
+    brierUncalibrated: number;
+    brierCalibrated: number;
+    reliability: { predicted: number; observed: number; rows: number }[];
+  } | null;
+}
+
+/**
+ * Report section "Churn models": ROC and lift of the readable tree and the boosted ensemble side
+ * by side (what readability costs), the reliability curve and Brier scores of the calibrated
+ * probabilities. Plain data in, HTML out; no times (a reproduced report must be byte-identical).
+ */
+export async function churnModelsSection(data: ChurnModelsData): Promise<ReportSection> {
+  const roc = await renderChart({
+    width: 300,
+    height: 300,
+    title: 'Holdout ROC, both models',
+    layer: [
+      {
+        data: {
+          values: [
+            { fpr: 0, tpr: 0 },
+            { fpr: 1, tpr: 1 },
+          ],
+        },
+        mark: { type: 'line', strokeDash: [4, 4], color: '#9ca3af' },
+        encoding: { x: { field: 'fpr', type: 'quantitative' }, y: { field: 'tpr', type: 'quantitative' } },
+      },
+      {
+        data: {
+          values: data.models.flatMap((m) =>
+            m.roc.map((p, order) => ({ ...p, order, model: `${m.name} (AUC ${m.rocAuc.toFixed(3)})` })),
+          ),
+        },
+        mark: { type: 'line' },
+        encoding: {
+          x: { field: 'fpr', type: 'quantitative', title: 'false positive rate' },
+          y: { field: 'tpr', type: 'quantitative', title: 'true positive rate' },
+          color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'bottom-right' } },
+          order: { field: 'order', type: 'quantitative' },
+        },
+      },
+    ],
+  });
+  const lift = await renderChart({
+    width: 300,
+    height: 300,
+    title: 'Lift by score decile, both models',
+    data: {
+      values: data.models.flatMap((m) =>
+        m.liftByDecile.map((value, i) => ({ decile: i + 1, lift: value, model: m.name })),
+      ),
+    },
+    mark: { type: 'bar' },
+    encoding: {
+      x: { field: 'decile', type: 'ordinal', title: 'decile (1 = riskiest 10%)' },
+      xOffset: { field: 'model', type: 'nominal' },
+      y: { field: 'lift', type: 'quantitative', title: 'churn rate / base rate' },
+      color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'top-right' } },
+    },
+  });
+  const calibration = data.calibration;
+  const reliability = calibration
+    ? await renderChart({
+        width: 300,
+        height: 300,
+        title: 'Reliability of the churn probabilities (holdout)',
+        layer: [
+          {
+            data: {
+              values: [
+                { predicted: 0, observed: 0 },
+                { predicted: 1, observed: 1 },
+              ],
+            },
+            mark: { type: 'line', strokeDash: [4, 4], color: '#9ca3af', clip: true },
+            encoding: {
+              x: { field: 'predicted', type: 'quantitative', scale: { domain: [0, maxProbability(calibration)] } },
+              y: { field: 'observed', type: 'quantitative', scale: { domain: [0, maxProbability(calibration)] } },
+            },
+          },
+          {
+            data: { values: calibration.reliability },
+            mark: { type: 'line', point: true, color: '#2563eb' },
+            encoding: {
+              x: { field: 'predicted', type: 'quantitative', title: 'mean predicted probability' },
+              y: { field: 'observed', type: 'quantitative', title: 'observed churn rate' },
+            },
+          },
+        ],
+      })
+    : '';
+  const rows = data.models
+    .map(
+      (m) =>
+        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${m.rocAuc.toFixed(3)}</td><td class="num">${m.prAuc.toFixed(3)}</td><td class="num">${(m.precisionAtTopDecile * 100).toFixed(1)}%</td><td class="num">${m.liftByDecile[0].toFixed(1)}x</td></tr>`,
+    )
+    .join('\n      ');
+  const note = calibration
+    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toFixed(4)} calibrated vs ${calibration.brierUncalibrated.toFixed(4)} uncalibrated. Reasons per subscriber: path contributions of the ensemble (the three features that raised the score most).</p>`
+    : '<p class="note">Scored by the single tree (churnModel tree): no ensemble, calibration or reasons.</p>';
+  return {
+    id: 'churn-models',
+    title: 'Churn models: readable tree vs boosted ensemble',
+    html: `<div class="row">${roc}${lift}${reliability}</div>
+    <table>
+      <tr><th>model</th><th class="num">holdout ROC AUC</th><th class="num">PR AUC</th><th class="num">precision, top decile</th><th class="num">top-decile lift</th></tr>
+      ${rows}
+    </table>
+    ${note}`,
+  };
+}
+
+function maxProbability(calibration: NonNullable<ChurnModelsData['calibration']>): number {
+  const top = Math.max(...calibration.reliability.flatMap((bin) => [bin.predicted, bin.observed]), 0.05);
+  return Math.min(1, Math.ceil(top * 20) / 20);
+}
+
+/** The section's data from the churn stage's summary. */
+export function churnModelsData(churn: ChurnSummary): ChurnModelsData {
+  const model = (name: string, m: ModelEvaluation) => ({
+    name,
+    rocAuc: m.holdout.rocAuc,
+    prAuc: m.holdout.prAuc,
+    precisionAtTopDecile: m.holdout.precisionAtTopDecile,
+    liftByDecile: m.holdout.liftByDecile,
+    roc: m.holdoutRoc,
+  });
+  const ensemble = churn.ensemble;
+  return {
+    scoringModel: churn.model,
+    models: [model('tree', churn.tree), ...(ensemble ? [model('boosted ensemble', ensemble)] : [])],
+    calibration: ensemble
+      ? {
+          trees: ensemble.trees,
+          ...ensemble.calibration,
+          brierUncalibrated: ensemble.brier.uncalibrated,
+          brierCalibrated: ensemble.brier.calibrated,
+          reliability: ensemble.reliability,
+        }
+      : null,
+  };
+}

@@ -1,0 +1,191 @@
+import { readFile } from 'node:fs/promises';
+import { listValue } from '@duckdb/node-api';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CHURN_FEATURES, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
+import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
+import { computeFeatures, type FeatureSummary } from '../../activities/features';
+import { loadUsage, type LoadSummary } from '../../activities/load';
+import { ENSEMBLE_MODEL_FILE, publishSnapshot } from '../../activities/publish';
+import { readManifest } from '../../store/snapshots';
+import type { StoreConfig } from '../../store/layout';
+import { smallSample, storeIn, tempDir } from '../helpers';
+import { runPythonJson } from '../python';
+
+/** The boosted churn ensemble beside the readable tree, on a 12,000-subscriber sample with real DuckDB. */
+describe('churn models: boosted ensemble and readable tree', () => {
+  const run = { workflowId: 'churn-models', runId: 'run-a' };
+  let dir: string;
+  let store: StoreConfig;
+  let load: LoadSummary;
+  let features: FeatureSummary;
+  let cluster: ClusterSummary;
+  let churn: ChurnSummary;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    const sample = await smallSample(dir, 12_000);
+    store = storeIn(dir);
+    load = await loadUsage(store, run, { month: '2026-06', input: join(sample.outDir, 'usage') });
+    features = await computeFeatures(load.dbPath, load.params);
+    cluster = await clusterSubscribers(load.dbPath, load.params);
+    churn = await trainAndScoreChurn(load.dbPath, load.params);
+  });
+
+  it('ranks the holdout better than the single tree (AUC + 0.01) with calibrated probabilities', () => {
+    const ensemble = churn.ensemble;
+    expect(churn.model).toBe('boosted');
+    expect(ensemble).not.toBeNull();
+    if (!ensemble) return;
+    expect(ensemble.holdout.rocAuc).toBeGreaterThanOrEqual(churn.tree.holdout.rocAuc + 0.01);
+    expect(churn.holdout).toEqual(ensemble.holdout);
+    expect(ensemble.trees).toBeGreaterThan(5);
+    // calibration never makes the holdout Brier score worse than the raw ensemble's (small tolerance for noise)
+    expect(ensemble.brier.calibrated).toBeLessThanOrEqual(ensemble.brier.uncalibrated + 1e-4);
+    expect(ensemble.reliability.reduce((sum, bin) => sum + bin.rows, 0)).toBe(churn.holdoutRows);
+  });
+
+  it('trains byte-identical models and scores on a rerun', async () => {
+    const scores = () =>
+      withConnection(load.dbPath, (conn) =>
+        queryRows<{ churn_score: number; churn_reasons: unknown }>(
+          conn,
+          'SELECT s.churn_score, r.churn_reasons::VARCHAR AS churn_reasons FROM scores s LEFT JOIN churn_reasons r USING (row_idx) ORDER BY row_idx',
+        ),
+      );
+    const before = { model: await readFile(churn.ensemble?.modelPath ?? '', 'utf8'), scores: await scores() };
+    const again = await trainAndScoreChurn(load.dbPath, load.params);
+    expect(await readFile(again.ensemble?.modelPath ?? '', 'utf8')).toBe(before.model);
+    expect(await scores()).toEqual(before.scores);
+  });
+
+  it('publishes a model file that the xgboost package scores identically (max abs diff < 1e-6)', async () => {
+    const published = await publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
+    const featureFile = join(dir, 'score-features.parquet');
+    await withConnection(load.dbPath, async (conn) => {
+      await setVariable(conn, 'target', featureFile);
+      await conn.run(
+        `COPY (SELECT f.row_idx, ${CHURN_FEATURES.map((c) => `coalesce(f."${c}"::DOUBLE, 0) AS "${c}"`).join(', ')}, s.churn_score
+               FROM features f JOIN scores s USING (row_idx) WHERE f.purpose = 'score' ORDER BY f.row_idx)
+         TO (getvariable('target')) (FORMAT parquet)`,
+      );
+    });
+    const result = runPythonJson<{ rows: number; maxDiff: number }>(
+      `
+import sys, json, duckdb, numpy as np, xgboost as xgb
+booster = xgb.Booster(model_file=sys.argv[1])
+names = booster.feature_names
+table = duckdb.sql(f"SELECT * FROM read_parquet('{sys.argv[2]}') ORDER BY row_idx").fetchnumpy()
+x = np.column_stack([table[n] for n in names])
+p = booster.predict(xgb.DMatrix(x, feature_names=names))
+print(json.dumps({"rows": int(len(p)), "maxDiff": float(np.max(np.abs(p - table["churn_score"])))}))
+`,
+      [join(published.path, ENSEMBLE_MODEL_FILE), featureFile],
+    );
+    expect(result.rows).toBe(features.scoringRows);
+    expect(result.maxDiff).toBeLessThan(1e-6);
+
+    const manifest = await readManifest(store, '2026-06', published.version);
+    expect(manifest.metrics.churnModel).toBe('boosted');
+    expect(manifest.metrics.churnModels.boosted?.holdout.rocAuc).toBe(churn.ensemble?.holdout.rocAuc);
+    expect(manifest.metrics.churnModels.tree.holdout.rocAuc).toBe(churn.tree.holdout.rocAuc);
+    expect(manifest.metrics.churnCalibration?.reliability).toHaveLength(10);
+    expect(manifest.outputs.map((o) => o.file)).toContain(ENSEMBLE_MODEL_FILE);
+    const report = await readFile(join(published.path, 'report.html'), 'utf8');
+    expect(report).toContain('id="churn-models"');
+    expect(report).toContain('Reliability of the churn probabilities');
+  });
+
+  it('gives every scored subscriber a score, a band and up to three reasons the ensemble uses', async () => {
+    const published = await publishSnapshot(
+      store,
+      { ...run, runId: 'run-reasons' },
+      { requestedBy: 'test', load, features, cluster, churn },
+    );
+    const used = Object.keys(churn.ensemble?.featureImportance ?? {});
+    const [row] = await withConnection(':memory:', (conn) =>
+      queryRows<{
+        rows: number;
+        complete: number;
+        with_reasons: number;
+        top_decile_reasons: number;
+        top_decile_unused: number;
+        bad_rar: number;
+      }>(
+        conn,
+        `WITH s AS (SELECT *, ntile(10) OVER (ORDER BY churn_score DESC, subscriber_id) AS decile FROM read_parquet($file))
+         SELECT count(*) AS rows,
+                count(*) FILTER (WHERE churn_score IS NOT NULL AND risk_band IS NOT NULL AND len(churn_reasons) <= 3
+                                   AND len(churn_reasons) = len(reason_words)) AS complete,
+                count(*) FILTER (WHERE len(churn_reasons) > 0) AS with_reasons,
+                count(*) FILTER (WHERE decile = 1 AND len(churn_reasons) > 0) AS top_decile_reasons,
+                count(*) FILTER (WHERE decile = 1 AND NOT list_has_all($used, list_transform(churn_reasons, r -> r.feature))) AS top_decile_unused,
+                count(*) FILTER (WHERE abs(revenue_at_risk - churn_score * arpu) > 1e-6 * arpu + 1e-4) AS bad_rar
+         FROM s`,
+        { file: join(published.path, 'subscribers.parquet'), used: listValue(used) },
+      ),
+    );
+    expect(row.complete).toBe(row.rows);
+    expect(row.with_reasons).toBeGreaterThan(row.rows * 0.9);
+    expect(row.top_decile_reasons).toBe(Math.ceil(row.rows / 10));
+    expect(row.top_decile_unused).toBe(0);
+    expect(row.bad_rar).toBe(0);
+
+    const [words] = await withConnection(':memory:', (conn) =>
+      queryRows<{ churn_reasons: string[] }>(
+        conn,
+        'SELECT churn_reasons FROM read_parquet($file) WHERE len(churn_reasons) = 3 ORDER BY contact_rank LIMIT 1',
+        { file: join(published.path, 'dispatch.parquet') },
+      ),
+    );
+    expect(words.churn_reasons.every((text) => /[a-z] /.test(text) && !text.includes('_'))).toBe(true);
+  });
+
+  it('sums revenue at risk per segment and grid, and orders the dispatch list by it when asked', async () => {
+    const byRevenue = { ...load, params: { ...load.params, dispatchOrder: 'revenueAtRisk' as const } };
+    const published = await publishSnapshot(
+      store,
+      { ...run, runId: 'run-rar' },
+      { requestedBy: 'test', load: byRevenue, features, cluster, churn },
+    );
+    const file = (name: string) => join(published.path, name);
+    const totals = await withConnection(':memory:', (conn) =>
+      queryRows<{ subscribers: number; segments: number; grids: number }>(
+        conn,
+        `SELECT (SELECT sum(revenue_at_risk) FROM read_parquet($s)) AS subscribers,
+                (SELECT sum(revenue_at_risk) FROM read_parquet($seg)) AS segments,
+                (SELECT sum(revenue_at_risk) FROM read_parquet($g)) AS grids`,
+        { s: file('subscribers.parquet'), seg: file('segments.parquet'), g: file('grids.parquet') },
+      ),
+    );
+    expect(totals[0].subscribers).toBeGreaterThan(0);
+    expect(totals[0].segments).toBeCloseTo(totals[0].subscribers, 2);
+    expect(totals[0].grids).toBeCloseTo(totals[0].subscribers, 2);
+    const dispatch = await withConnection(':memory:', (conn) =>
+      queryRows<{ grid: string; contact_rank: number; revenue_at_risk: number }>(
+        conn,
+        'SELECT grid, contact_rank, revenue_at_risk FROM read_parquet($file) ORDER BY grid, contact_rank',
+        { file: file('dispatch.parquet') },
+      ),
+    );
+    expect(dispatch.length).toBeGreaterThan(0);
+    for (let i = 1; i < dispatch.length; i++) {
+      if (dispatch[i].grid !== dispatch[i - 1].grid) continue;
+      expect(dispatch[i].revenue_at_risk).toBeLessThanOrEqual(dispatch[i - 1].revenue_at_risk);
+    }
+  });
+
+  it("scores with the readable tree when churnModel is 'tree': no ensemble, empty reasons", async () => {
+    const treeOnly = await trainAndScoreChurn(load.dbPath, { ...load.params, churnModel: 'tree' });
+    expect(treeOnly.ensemble).toBeNull();
+    expect(treeOnly.holdout).toEqual(churn.tree.holdout);
+    const [row] = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ scored: number; reasons: number }>(
+        conn,
+        'SELECT count(*) AS scored, (SELECT count(*) FROM churn_reasons) AS reasons FROM scores',
+      ),
+    );
+    expect(row).toEqual({ scored: features.scoringRows, reasons: 0 });
+  });
+});
