@@ -20,6 +20,7 @@ import {
 import { combineLoad, loadPartition, planLoad, type LoadPlan, type LoadSummary, type PartitionLoad } from './load';
 import { publishSnapshot, type PublishRequest } from './publish';
 import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
+import { reuseStages, storeStages } from './stage-cache';
 
 /** The stage functions; tests swap one for a faulty twin to inject failures. */
 export const STAGE_FUNCTIONS = {
@@ -32,6 +33,8 @@ export const STAGE_FUNCTIONS = {
   clusterSubscribers,
   trainAndScoreChurn,
   publishSnapshot,
+  reuseStages,
+  storeStages,
 };
 export type StageFunctions = typeof STAGE_FUNCTIONS;
 
@@ -77,6 +80,12 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
       attemptStage('load', plan.params.month, () => stages.loadPartition(plan, index)),
     combineLoad: (plan: LoadPlan, parts: PartitionLoad[]) =>
       attemptStage('load', plan.params.month, () => stages.combineLoad(plan, parts)),
+    /** The stored load and feature output for the plan's key, copied into the run database (or null). */
+    reuseStages: (plan: LoadPlan, allowed: boolean) =>
+      attemptStage('load', plan.params.month, () => stages.reuseStages(store, plan, allowed)),
+    /** Stores the load and feature output under its key for later runs. */
+    storeStages: (run: RunRef, key: string, load: LoadSummary, features: FeatureSummary) =>
+      attemptStage('features', load.params.month, () => stages.storeStages(store, run, key, load, features)),
     computeFeatures: (load: LoadSummary) =>
       attemptStage('features', load.params.month, () =>
         stages.computeFeatures(load.dbPath, load.params, featureInput(load)),

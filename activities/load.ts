@@ -294,7 +294,8 @@ export function partitionOutput(partitionDbPath: string, name: 'quarantine' | 's
   return partitionDbPath.replace(/\.duckdb$/, `.${name}.parquet`);
 }
 
-function assertUsable(summary: LoadSummary): void {
+/** Stops a run without enough good rows (also checked when the load's output is reused). */
+export function assertUsable(summary: LoadSummary): void {
   if (summary.rowsRead === 0) {
     throw new DataQualityError(
       `the ${summary.inputFiles.length} input file(s) hold no rows (window ${summary.windowStart}..${summary.windowEnd})`,

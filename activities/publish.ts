@@ -12,7 +12,7 @@ import { queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection 
 import { hashFile } from '../store/hashing';
 import { buildReport, type ReportInput } from './report/report';
 import { withFileLock } from '../store/file-lock';
-import type { OutputFile, SnapshotManifest } from '../store/manifest';
+import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
 import {
   describePublished,
   findPublishedByRun,
@@ -24,6 +24,8 @@ import {
 export interface PublishRequest extends ReportInput {
   /** Who asked for the run (a user, or schedule:<id>), recorded in the manifest. */
   requestedBy: string;
+  /** The stage cache key and what was reused (absent for reproductions). */
+  lineage?: Lineage;
 }
 
 export interface PublishResult extends PublishedSnapshot {
@@ -222,6 +224,7 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       segments: cluster.segments,
     },
     outputs,
+    ...(request.lineage ? { lineage: request.lineage } : {}),
     timings: {
       loadSeconds: load.seconds,
       featuresSeconds: request.features.seconds,

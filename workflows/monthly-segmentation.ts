@@ -5,6 +5,7 @@ import {
   CancellationScope,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -13,6 +14,8 @@ import {
 } from '@temporalio/workflow';
 import type { SegflowActivities } from '../activities';
 import type { AuditRecordRequest } from '../activities/audit';
+import type { FeatureSummary } from '../activities/features';
+import type { LoadSummary } from '../activities/load';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { isMonth, monthBefore } from '../domain/month';
 import type { RunParamsInput } from '../domain/params';
@@ -41,6 +44,11 @@ export interface MonthlySegmentationInput {
    * of its worker already; set it to the number of workers when there are several.
    */
   partitions?: number;
+  /**
+   * Reuse the load and feature stages' stored output when its key (inputs, mapping, feature
+   * parameters, stage code) matches. Default true; false forces a cold run (`--no-reuse`).
+   */
+  reuse?: boolean;
 }
 
 export interface MonthlySegmentationResult {
@@ -56,7 +64,12 @@ export interface MonthlySegmentationResult {
   churnRocAuc: number;
   churnTopDecileLift: number;
   highRiskSubscribers: number;
+  /** The load and feature stages' output came from the stage cache. */
+  reusedStages?: boolean;
 }
+
+/** patched() id of the stage cache lookup after the plan and the store after the features. */
+export const STAGE_REUSE_PATCH = 'stage-reuse';
 
 export const STAGES = ['load', 'features', 'cluster', 'churn', 'publish'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -134,8 +147,16 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   try {
     await audit('run.started', { attempt: info.attempt });
     const plan = await io.planLoad(run, params, input.partitions ?? 1);
-    const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index)));
-    const load = await io.combineLoad(plan, parts);
+    const cache = patched(STAGE_REUSE_PATCH) ? await io.reuseStages(plan, input.reuse ?? true) : null;
+    let load: LoadSummary;
+    let features: FeatureSummary;
+    if (cache?.reused) {
+      load = cache.reused.load;
+      await audit('stage.reused', { ...cache.reused.artifact, reason: cache.reason }, 'load+features');
+    } else {
+      const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index)));
+      load = await io.combineLoad(plan, parts);
+    }
     if (indexed) upsertSearchAttributes([{ key: SEGFLOW_PARAMS_HASH, value: load.paramsHash }]);
     await finished('load', {
       paramsHash: load.paramsHash,
@@ -143,15 +164,21 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       rowsRead: load.rowsRead,
       rowsLoaded: load.rowsLoaded,
       quarantineByReason: load.quarantineByReason,
+      ...(cache ? { reused: cache.reused !== null, cacheKey: cache.key, reuse: cache.reason } : {}),
     });
-    const features =
-      load.partitionDbPaths.length === 1
-        ? await compute.computeFeatures(load)
-        : await compute.combineFeatures(
-            load,
-            await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))),
-          );
-    await finished('features', { ...features });
+    let stored: Awaited<ReturnType<typeof io.storeStages>> | null = null;
+    if (cache?.reused) features = cache.reused.features;
+    else {
+      features =
+        load.partitionDbPaths.length === 1
+          ? await compute.computeFeatures(load)
+          : await compute.combineFeatures(
+              load,
+              await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))),
+            );
+      if (cache) stored = await io.storeStages(run, cache.key, load, features);
+    }
+    await finished('features', { ...features, ...(cache ? { reused: cache.reused !== null, stored } : {}) });
     const previous = await bookkeeping.findPreviousSegmentation(month);
     const cluster = await compute.clusterSubscribers(load, features, previous);
     await finished('cluster', {
@@ -170,6 +197,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
         features,
         cluster,
         churn,
+        ...(cache ? { lineage: { stageKey: cache.key, reused: cache.reused ? [cache.reused.artifact] : [] } } : {}),
       });
       if (indexed) upsertSearchAttributes([{ key: SEGFLOW_SNAPSHOT_VERSION, value: published.version }]);
       await finished('publish', { version: published.version, alreadyPublished: published.alreadyPublished });
@@ -190,6 +218,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       churnRocAuc: churn.holdout.rocAuc,
       churnTopDecileLift: churn.holdout.liftByDecile[0],
       highRiskSubscribers: churn.riskBandCounts.high ?? 0,
+      ...(cache ? { reusedStages: cache.reused !== null } : {}),
     };
   } catch (error) {
     const failedStage = progress.stage;
