@@ -3,6 +3,7 @@ import { InfrastructureError, UsageError } from '../domain/errors';
 import { registerDemo } from './commands/demo';
 import { registerInfra } from './commands/infra';
 import { registerAudit } from './commands/audit';
+import { registerCache } from './commands/cache';
 import { registerRuns } from './commands/runs';
 import { registerSnapshots } from './commands/snapshots';
 import { registerRun } from './commands/run';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerRuns(program);
   registerSnapshots(program);
   registerAudit(program);
+  registerCache(program);
   registerInfra(program);
   return program;
 }

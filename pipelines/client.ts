@@ -32,6 +32,8 @@ export async function startMonthlyRun(
     indexed?: boolean;
     heartbeatTimeout?: string;
     partitions?: number;
+    /** false: a cold run, without the stored load and feature output. */
+    reuse?: boolean;
   },
 ): Promise<{ handle: WorkflowHandle; params: RunParams }> {
   const parsed = parseRunParams(request.params);
@@ -43,6 +45,7 @@ export async function startMonthlyRun(
     indexed: request.indexed ?? (await hasSearchAttributes(client)),
     ...(request.heartbeatTimeout ? { heartbeatTimeout: request.heartbeatTimeout } : {}),
     ...(request.partitions ? { partitions: request.partitions } : {}),
+    ...(request.reuse === false ? { reuse: false } : {}),
   };
   const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const handle = await client.workflow.start('monthlySegmentation', {

@@ -36,6 +36,7 @@ async function run(options: {
   requestedBy: string;
   heartbeatTimeout: string;
   partitions: number;
+  reuse: boolean;
   wait: boolean;
   json: boolean;
 }): Promise<number> {
@@ -51,6 +52,7 @@ async function run(options: {
     requestedBy: options.requestedBy,
     heartbeatTimeout: options.heartbeatTimeout,
     partitions: options.partitions,
+    reuse: options.reuse,
   });
   if (!options.wait) {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
@@ -83,6 +85,7 @@ export function registerRun(program: Command): void {
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
     .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '2m')
     .addOption(partitionsOption())
+    .option('--no-reuse', 'compute load and features again even when their stored output matches (docs/reuse.md)')
     .option('--no-wait', 'print the workflow id and return')
     .option('--json', 'machine-readable output', false)
     .addHelpText('after', paramsHelp())

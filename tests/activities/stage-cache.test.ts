@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmod, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +24,8 @@ import { cacheDir, type StoreConfig } from '../../store/layout';
 import type { SnapshotManifest } from '../../store/manifest';
 import { readManifest } from '../../store/snapshots';
 import { listCache, pruneCache } from '../../store/stage-cache';
+import { REPO_ROOT } from '../../worker/config';
+import { parseDuration, parseSize } from '../../cli/commands/cache';
 import { smallSample, storeIn, tempDir } from '../helpers';
 
 interface Published {
@@ -193,6 +197,25 @@ describe('stage reuse', () => {
     expect(bySize.bytesFreed).toBe(orphan?.bytes);
     expect((await listCache(store)).map((a) => a.key)).toEqual([cold.manifest.lineage?.stageKey]);
     expect((await pruneCache(store, { olderThanMs: 0 })).removed).toEqual([]);
+  });
+
+  it('lists and prunes through the command line', async () => {
+    const env = { ...process.env, SEGFLOW_STORE: store.storeDir, SEGFLOW_WORK: store.workDir };
+    const segflow = async (...args: string[]) =>
+      JSON.parse((await promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env })).stdout) as unknown;
+    expect(await segflow('cache', 'list', '--json')).toMatchObject([
+      { key: cold.manifest.lineage?.stageKey, usedBy: [1, 2, 3, 4, 5, 6].map((v) => `2026-06/v${v}`) },
+    ]);
+    expect(await segflow('cache', 'prune', '--older-than', '1d', '--max-size', '0', '--json')).toMatchObject({
+      removed: [],
+      protectedArtifacts: [{ key: cold.manifest.lineage?.stageKey }],
+    });
+    expect(parseDuration('30d')).toBe(30 * 86_400_000);
+    expect(parseDuration('12h')).toBe(12 * 3_600_000);
+    expect(parseSize('5GB')).toBe(5 * 2 ** 30);
+    expect(parseSize('800mb')).toBe(800 * 2 ** 20);
+    expect(() => parseDuration('30')).toThrow(/30d/);
+    expect(() => parseSize('lots')).toThrow(/5GB/);
   });
 });
 
