@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { recordAudit, type AuditRecordRequest } from './audit';
+import { keepAlive } from './context';
 import { trainAndScoreChurn } from './churn';
 import { clusterSubscribers } from './cluster';
 import {
@@ -45,7 +46,7 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
   /** Runs one attempt of a stage with heartbeats; a failed attempt is audited, then rethrown for Temporal to retry or not. */
   async function attemptStage<T>(stage: string, month: unknown, work: () => Promise<T>): Promise<T> {
     const context = Context.current();
-    const timer = setInterval(() => context.heartbeat(), KEEPALIVE_MS);
+    const timer = setInterval(() => keepAlive(context), KEEPALIVE_MS);
     try {
       return await work();
     } catch (error) {

@@ -74,19 +74,20 @@ export async function hasSearchAttributes(client: Client): Promise<boolean> {
   );
 }
 
-/** Waits for the result, calling `onProgress` whenever the run's stage changes. */
+/** Waits for the result, calling `onProgress` whenever the run's progress (stage, or rows within it) changes. */
 export async function followRun(
   handle: WorkflowHandle,
   onProgress: (progress: RunProgress) => void,
 ): Promise<MonthlySegmentationResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true)) as Promise<MonthlySegmentationResult>;
-  let lastStage = '';
+  let last = '';
   void (async () => {
     while (!finished) {
       const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
-      if (progress && progress.stage !== lastStage) {
-        lastStage = progress.stage;
+      const seen = JSON.stringify(progress ?? null);
+      if (progress && seen !== last) {
+        last = seen;
         onProgress(progress);
       }
       await sleep(500);

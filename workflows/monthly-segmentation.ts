@@ -4,6 +4,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   defineQuery,
+  defineSignal,
   isCancellation,
   patched,
   proxyActivities,
@@ -18,6 +19,7 @@ import type { FeatureSummary } from '../activities/features';
 import type { LoadSummary } from '../activities/load';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { isMonth, monthBefore } from '../domain/month';
+import { combineProgress, STAGE_PROGRESS_SIGNAL, type ActivityProgress, type StepProgress } from '../domain/progress';
 import type { RunParamsInput } from '../domain/params';
 import {
   SEGFLOW_MONTH,
@@ -80,9 +82,13 @@ export interface RunProgress {
   stagesDone: number;
   stagesTotal: number;
   percent: number;
+  /** Inside the running stage: its latest step and rows processed, from its activities' reports. */
+  detail?: StepProgress;
 }
 
 export const progressQuery = defineQuery<RunProgress>('progress');
+/** Activities report their progress here (activities/context.ts), at most every 2 s each. */
+export const stageProgressSignal = defineSignal<[ActivityProgress]>(STAGE_PROGRESS_SIGNAL);
 
 const retry = {
   initialInterval: '2s',
@@ -123,10 +129,19 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
 
   let progress: RunProgress = { month, stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
   setHandler(progressQuery, () => progress);
+  /** The running stage's activities' latest reports, by activity id. */
+  const reports = new Map<string, ActivityProgress>();
+  setHandler(stageProgressSignal, (report) => {
+    if (report.stage !== progress.stage) return; // a late report of a finished stage
+    reports.delete(report.activityId); // re-inserted last: the latest report names the step
+    reports.set(report.activityId, report);
+    progress = { ...progress, detail: combineProgress(reports.values()) };
+  });
   const audit = (event: AuditRecordRequest['event'], details: Record<string, unknown>, subject?: string) =>
     bookkeeping.recordAudit({ event, run, month, actor: input.requestedBy, subject, details });
   const finished = async (stage: Stage, details: Record<string, unknown>) => {
     const stagesDone = STAGES.indexOf(stage) + 1;
+    reports.clear();
     progress = {
       month,
       stage: STAGES[stagesDone] ?? 'done',

@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { parseRunParams } from '../../domain/params';
 import { loadConfig } from '../../worker/config';
 import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
-import { elapsed, printProgress, printResult } from '../format';
+import { elapsed, printResult } from '../format';
+import { progressDisplay } from '../progress';
 import { sampleDir } from './demo';
 import { EXIT, collectParam, monthArg, partitionsOption } from '../options';
 
@@ -60,7 +61,8 @@ async function run(options: {
   }
   if (!options.json) console.log(`${elapsed()}  started workflow ${handle.workflowId}`);
   try {
-    const result = await followRun(handle, options.json ? () => {} : printProgress);
+    const display = options.json ? undefined : progressDisplay();
+    const result = await followRun(handle, (progress) => display?.update(progress)).finally(() => display?.stop());
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2));
     else printResult(result, { workflowId: handle.workflowId, namespace: config.temporal.namespace });
     return EXIT.ok;

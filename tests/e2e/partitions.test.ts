@@ -60,6 +60,7 @@ describe('a partitioned run on two workers', () => {
       params: { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4, seed: 3 },
       requestedBy: 'e2e',
       partitions,
+      reuse: false, // both compute: the second would otherwise reuse the first's load and features
     });
     const result = (await handle.result()) as MonthlySegmentationResult;
     return { result, attempts: activityAttempts(await handle.fetchHistory()) };
