@@ -77,13 +77,14 @@ function signalWorkflow(context: Context, details: CheckpointDetails): void {
 
 /**
  * Runs `work` (long DuckDB statements on `conn`) while reporting DuckDB's own progress every
- * second: rows scanned of the rows the current statement scans.
+ * `everyMs`: rows scanned of the rows the current statement scans.
  */
 export async function withQueryProgress<T>(
   conn: DuckDBConnection,
   /** The step being run, read at every report (the caller moves it on between statements). */
   currentStep: () => Omit<StepProgress, 'rowsDone' | 'rowsTotal'>,
   work: () => Promise<T>,
+  everyMs = 1_000,
 ): Promise<T> {
   const context = currentContext();
   if (!context) return work();
@@ -99,7 +100,7 @@ export async function withQueryProgress<T>(
       rowsDone: Number(progress.rows_processed),
       rowsTotal: Number(progress.total_rows_to_process),
     });
-  }, 1_000);
+  }, everyMs);
   try {
     return await work();
   } finally {

@@ -89,7 +89,7 @@ export class ProgressLines implements ProgressDisplay {
     this.lastDetailAt = this.now();
     const fraction = progress.detail ? stepFraction(progress.detail) : undefined;
     const percent = fraction === undefined ? '' : ` (${Math.round(fraction * 100)}%)`;
-    this.print(`${elapsed()}         ${progress.stage}: ${progress.detail?.step ?? ''}, ${rows}${percent}`);
+    this.print(`${elapsed()}         ${progress.detail?.step ?? progress.stage}, ${rows}${percent}`);
   }
 
   stop(): void {}
