@@ -13,6 +13,7 @@ import {
 } from '../../activities/features';
 import { combineLoad, loadPartition, planLoad, type LoadSummary } from '../../activities/load';
 import { publishSnapshot } from '../../activities/publish';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
 import {
   reuseStages,
   stageKey,
@@ -120,6 +121,10 @@ describe('stage reuse', () => {
       producedBy: { workflowId: 'cache-test', runId: 'cold' },
     });
     expect(artifact.files.map((f) => f.file)).toEqual(['features.parquet', 'quarantine.parquet']);
+    // a reproduction recomputes cold, from the manifest alone, and gives the reused run's bytes
+    const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
+    expect(reproduced.files.length).toBeGreaterThan(0);
+    expect(reproduced.identical).toBe(true);
 
     const reusedSplit = await runPipeline(store, 'reuse-2', params, { partitions: 2, reuse: true });
     expect(reusedSplit.reused).toBe(true);
