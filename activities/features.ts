@@ -3,7 +3,8 @@ import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, STAR_GRADE_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
-import { checkpoint } from './context';
+import type { StepProgress } from '../domain/progress';
+import { checkpoint, withQueryProgress } from './context';
 import {
   duckdbMemoryLimit,
   memoryLimitBytes,
@@ -142,10 +143,10 @@ async function computeSubscriberFeatures(conn: DuckDBConnection, sizing: BucketS
   await setVariable(conn, 'feature_buckets', buckets);
   for (let bucket = 0; bucket < buckets; bucket++) {
     await setVariable(conn, 'feature_bucket', bucket);
-    await runSqlFiles(
+    await runFeatureSql(
       conn,
       PARTITION_SQL_DIR,
-      reportStage(buckets === 1 ? 'features' : `features, bucket ${bucket + 1} of ${buckets}`),
+      buckets === 1 ? 'features' : `features, bucket ${bucket + 1} of ${buckets}`,
     );
     if (bucket === 0) await conn.run('ALTER TABLE bucket_features RENAME TO subscriber_features');
     else await conn.run('INSERT INTO subscriber_features SELECT * FROM bucket_features');
@@ -187,7 +188,7 @@ async function combineInto(
   monthsOfHistory: number,
   started: number,
 ): Promise<FeatureSummary> {
-  await runSqlFiles(conn, COMBINED_SQL_DIR, reportStage('features: combining'));
+  await runFeatureSql(conn, COMBINED_SQL_DIR, 'features: combining');
   await conn.run('DROP VIEW all_subscriber_features');
   const skippedFeatures = skippedFeaturesFor(input, monthsOfHistory);
   for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
@@ -213,9 +214,18 @@ async function countMonthsOfHistory(conn: DuckDBConnection, params: RunParams): 
   return months;
 }
 
-/** Heartbeats the stage's progress before each SQL file. */
-function reportStage(stage: string) {
-  return (file: string, index: number, total: number) => checkpoint({ stage: `${stage}: ${file}`, done: index, total });
+/** Runs a folder's SQL files, reporting the file and, while it runs, DuckDB's rows scanned. */
+async function runFeatureSql(conn: DuckDBConnection, dir: URL, label: string): Promise<void> {
+  let current: StepProgress = { step: label };
+  await withQueryProgress(
+    conn,
+    () => current,
+    () =>
+      runSqlFiles(conn, dir, (file, index, total) => {
+        current = { step: `${label}: ${file}`, done: index, total };
+        return checkpoint({ stage: current.step, done: index, total });
+      }),
+  );
 }
 
 /**

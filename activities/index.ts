@@ -10,6 +10,7 @@ import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { AuditHead } from '../store/audit-log';
 import type { Signer } from '../store/signing';
 import { recordAudit, type AuditRecordRequest } from './audit';
+import { keepAlive } from './context';
 import { trainAndScoreChurn } from './churn';
 import { clusterSubscribers } from './cluster';
 import {
@@ -22,6 +23,7 @@ import {
 import { combineLoad, loadPartition, planLoad, type LoadPlan, type LoadSummary, type PartitionLoad } from './load';
 import { publishSnapshot, type PublishRequest } from './publish';
 import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
+import { reuseStages, storeStages } from './stage-cache';
 
 /** The stage functions; tests swap one for a faulty twin to inject failures. */
 export const STAGE_FUNCTIONS = {
@@ -34,6 +36,8 @@ export const STAGE_FUNCTIONS = {
   clusterSubscribers,
   trainAndScoreChurn,
   publishSnapshot,
+  reuseStages,
+  storeStages,
 };
 export type StageFunctions = typeof STAGE_FUNCTIONS;
 
@@ -53,7 +57,7 @@ export function createActivities(
   /** Runs one attempt of a stage with heartbeats; a failed attempt is audited, then rethrown for Temporal to retry or not. */
   async function attemptStage<T>(stage: string, month: unknown, work: () => Promise<T>): Promise<T> {
     const context = Context.current();
-    const timer = setInterval(() => context.heartbeat(), KEEPALIVE_MS);
+    const timer = setInterval(() => keepAlive(context), KEEPALIVE_MS);
     try {
       return await work();
     } catch (error) {
@@ -92,6 +96,12 @@ export function createActivities(
       attemptStage('load', plan.params.month, () => stages.loadPartition(plan, index)),
     combineLoad: (plan: LoadPlan, parts: PartitionLoad[]) =>
       attemptStage('load', plan.params.month, () => stages.combineLoad(plan, parts)),
+    /** The stored load and feature output for the plan's key, copied into the run database (or null). */
+    reuseStages: (plan: LoadPlan, allowed: boolean) =>
+      attemptStage('load', plan.params.month, () => stages.reuseStages(store, plan, allowed)),
+    /** Stores the load and feature output under its key for later runs. */
+    storeStages: (run: RunRef, key: string, load: LoadSummary, features: FeatureSummary) =>
+      attemptStage('features', load.params.month, () => stages.storeStages(store, run, key, load, features)),
     computeFeatures: (load: LoadSummary) =>
       attemptStage('features', load.params.month, () =>
         stages.computeFeatures(load.dbPath, load.params, featureInput(load)),

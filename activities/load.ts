@@ -7,7 +7,7 @@ import { IDENTITY_MAPPING, InputMappingSchema, type InputMapping } from '../doma
 import { addMonths, firstDay } from '../domain/month';
 import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params';
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
-import { checkpoint } from './context';
+import { checkpoint, withQueryProgress } from './context';
 import { hashFile, paramsHash } from '../store/hashing';
 import { appendRows, queryOne, queryRows, readSql, setVariable, withConnection } from './duckdb';
 import { buildCheckSql } from './load-sql';
@@ -184,14 +184,19 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
     throw new InvalidParamsError(`no partition ${index}: the plan has ${plan.partitionDbPaths.length}`);
   const presentColumns = new Map(plan.presentColumns);
   return withConnection(dbPath, async (conn) => {
-    await checkpoint({
-      stage: `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})`,
-    });
+    const step = `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})`;
+    await checkpoint({ stage: step });
     await createRawInput(conn, plan, { index, count: plan.partitionDbPaths.length });
     await setVariable(conn, 'window_start', firstDay(plan.windowStart));
     await setVariable(conn, 'window_end', firstDay(plan.windowEnd));
     try {
-      for (const statement of buildCheckSql(presentColumns)) await conn.run(statement);
+      await withQueryProgress(
+        conn,
+        () => ({ step }),
+        async () => {
+          for (const statement of buildCheckSql(presentColumns)) await conn.run(statement);
+        },
+      );
     } catch (error) {
       // the footers were readable, but a data page is not (truncated file, invalid encoding)
       const message = (error as Error).message;
@@ -288,7 +293,8 @@ export function partitionOutput(partitionDbPath: string, name: 'quarantine' | 's
   return partitionDbPath.replace(/\.duckdb$/, `.${name}.parquet`);
 }
 
-function assertUsable(summary: LoadSummary): void {
+/** Stops a run without enough good rows (also checked when the load's output is reused). */
+export function assertUsable(summary: LoadSummary): void {
   if (summary.rowsRead === 0) {
     throw new DataQualityError(
       `the ${summary.inputFiles.length} input file(s) hold no rows (window ${summary.windowStart}..${summary.windowEnd})`,

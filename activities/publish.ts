@@ -21,7 +21,7 @@ import { campaignsSection } from './report/sections/campaigns';
 import { measureCampaigns, readCampaignGroups, type CampaignMetrics } from './campaigns';
 import { withFileLock } from '../store/file-lock';
 import { signManifest, type Signer } from '../store/signing';
-import type { OutputFile, SnapshotManifest } from '../store/manifest';
+import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
 import {
   describePublished,
   findPublishedByRun,
@@ -33,6 +33,8 @@ import {
 export interface PublishRequest extends ReportInput {
   /** Who asked for the run (a user, or schedule:<id>), recorded in the manifest. */
   requestedBy: string;
+  /** The stage cache key and what was reused (absent for reproductions). */
+  lineage?: Lineage;
 }
 
 export interface PublishResult extends PublishedSnapshot {
@@ -281,6 +283,7 @@ function buildManifest(
       ...(campaigns ? { campaigns } : {}),
     },
     outputs,
+    ...(request.lineage ? { lineage: request.lineage } : {}),
     timings: {
       loadSeconds: load.seconds,
       featuresSeconds: request.features.seconds,

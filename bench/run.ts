@@ -7,6 +7,10 @@
  *
  *   npm run bench -- [--sizes 100000,1000000] [--months 12] [--repeat 1] [--partitions 1]
  *                    [--skip-peer] [--skip-raw] [--skip-scale-out] [--scale-out-size 1000000]
+ *                    [--skip-rerun]
+ *
+ * The main runs are cold (--no-reuse); after them an analyst rerun (k and tree depth changed)
+ * reuses their stored load and feature output (docs/reuse.md). The peer always recomputes.
  *
  * With --repeat N, segflow and the peer run N times each, alternately, and the fastest run of
  * each is reported (this machine's timings vary by 10% from run to run).
@@ -25,12 +29,18 @@ import { computeFeatures } from '../activities/features';
 import { loadUsage } from '../activities/load';
 import { readManifest } from '../store/snapshots';
 import { generateSample } from '../data/generate';
+import { ACTIVITY_STAGES } from '../domain/progress';
 import { startMonthlyRun } from '../pipelines/client';
 import { ensureDevServer, freeLocalAddress } from '../cli/dev-server';
 import { activityAttempts } from '../pipelines/runs';
 import { REPO_ROOT, type SegflowConfig } from '../worker/config';
 
 const args = process.argv.slice(2);
+if (args.includes('--help')) {
+  const usage = readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0];
+  console.log(usage.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+  process.exit(0);
+}
 const option = (name: string, fallback: string) => {
   const at = args.indexOf(`--${name}`);
   return at >= 0 ? args[at + 1] : fallback;
@@ -43,6 +53,7 @@ const partitions = Number(option('partitions', '1'));
 const skipPeer = args.includes('--skip-peer');
 const skipRaw = args.includes('--skip-raw');
 const skipScaleOut = args.includes('--skip-scale-out');
+const skipRerun = args.includes('--skip-rerun');
 const scaleOutSize = Number(
   option('scale-out-size', String(Math.max(...sizes.filter((size) => size <= 1_000_000), sizes[0]))),
 );
@@ -56,6 +67,8 @@ const MODEL = {
   boostDepth: 5,
   boostLearningRate: 0.1,
 };
+/** What an analyst changes in a rerun: model parameters only, so the load and features are reused. */
+const ANALYST_RERUN = { k: 5, treeDepth: 5 };
 const LAST_MONTH = '2026-10';
 const RAW_CAP_SECONDS = 60;
 const RAW_CART_ROWS = [2_000, 5_000, 10_000, 20_000];
@@ -97,17 +110,8 @@ interface WorkerSetup {
   duckdbThreads?: number;
 }
 
-const STAGE_OF: Record<string, string> = {
-  planLoad: 'load',
-  loadPartition: 'load',
-  combineLoad: 'load',
-  computeFeatures: 'features',
-  computePartitionFeatures: 'features',
-  combineFeatures: 'features',
-  clusterSubscribers: 'cluster',
-  trainAndScoreChurn: 'churn',
-  publishSnapshot: 'publish',
-};
+/** Activity type -> run stage (the stage cache's reuse and store steps count to load and features). */
+const STAGE_OF = ACTIVITY_STAGES;
 const STAGES = ['load', 'features', 'cluster', 'churn', 'publish'];
 
 interface SegflowRun {
@@ -124,6 +128,7 @@ interface SegflowRun {
   rocAuc: number;
   ensemble: { rocAuc: number; trees: number; trainSeconds: number; scoreSeconds: number; scoredRows: number } | null;
   inertia: number;
+  reusedStages: boolean;
 }
 
 async function waitForPollers(client: Client, taskQueue: string, workers: number): Promise<void> {
@@ -148,6 +153,8 @@ async function runSegflow(
   input: string,
   partitions: number,
   setups: WorkerSetup[],
+  /** Model parameters over MODEL, and whether stored stage output may be reused (default: a cold run). */
+  variant: { params?: Record<string, unknown>; reuse?: boolean } = {},
 ): Promise<SegflowRun> {
   const taskQueue = `bench-${++runNumber}`;
   const workers: ChildProcess[] = setups.map((setup) => {
@@ -182,9 +189,10 @@ async function runSegflow(
       client,
       { ...config, temporal: { ...config.temporal, taskQueue } },
       {
-        params: { month: LAST_MONTH, input, ...MODEL },
+        params: { month: LAST_MONTH, input, ...MODEL, ...variant.params },
         requestedBy: 'bench',
         partitions,
+        reuse: variant.reuse ?? false,
       },
     );
     const result = await handle.result();
@@ -231,6 +239,7 @@ async function runSegflow(
           }
         : null,
       inertia: manifest.metrics.kmeans.inertia,
+      reusedStages: result.reusedStages === true,
     };
   } finally {
     for (const worker of workers) worker.kill('SIGTERM');
@@ -429,6 +438,18 @@ async function main(): Promise<void> {
         const t = peer.timings;
         speed.push(
           `| ${count(size)} | ${count(peer.rows)} | peer | ${fmt(t.load)} | ${fmt(t.features)} | ${fmt(t.cluster_read + t.cluster)} | ${fmt(t.tree_train)} | ${fmt(t.churn - t.tree_train)} | - | - | ${fmt(t.total)} | | ${fmt(t.total)} | | ${fmt(peer.peak_rss_mb, 0)} | ${count(Math.round(peer.rows / t.total))} |`,
+        );
+      }
+      if (!skipRerun) {
+        log(`analyst rerun on ${count(size)} (k ${ANALYST_RERUN.k}, tree depth ${ANALYST_RERUN.treeDepth})... `);
+        const rerun = await runSegflow(client, config, input, partitions, [{ maxActivities: 2 }], {
+          params: ANALYST_RERUN,
+          reuse: true,
+        });
+        log(`${fmt(rerun.totalSeconds)} s${rerun.reusedStages ? ' (load and features reused)' : ''}\n`);
+        if (!rerun.reusedStages) throw new Error('the analyst rerun did not reuse the stored load and features');
+        speed.push(
+          `| ${count(size)} | ${count(rerun.rows)} | segflow analyst rerun (k, tree depth changed: load + features reused) | ${stageCells(rerun).slice(0, 3).join(' | ')} | ${fmt(rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.churn - rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.publish)} | ${(rerun.orchestrationShare * 100).toFixed(1)}% | **${fmt(rerun.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / rerun.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(rerun.peakRssMb, 0)} | |`,
         );
       }
       quality.push(

@@ -1,14 +1,9 @@
-import type { MonthlySegmentationResult, RunProgress } from '../workflows/monthly-segmentation';
+import type { MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 
 const started = performance.now();
 
 export function elapsed(): string {
   return `${((performance.now() - started) / 1000).toFixed(1)}s`.padStart(7);
-}
-
-export function printProgress(progress: RunProgress): void {
-  const label = progress.stage === 'done' ? 'done' : progress.stage;
-  console.log(`${elapsed()}  [${String(progress.percent).padStart(3)}%] ${label}`);
 }
 
 /** What a person wants to see after a run: where the snapshot is and whether it is any good. */

@@ -4,6 +4,7 @@ import { registerDemo } from './commands/demo';
 import { registerInfra } from './commands/infra';
 import { registerAudit } from './commands/audit';
 import { registerCampaigns } from './commands/campaigns';
+import { registerCache } from './commands/cache';
 import { registerRuns } from './commands/runs';
 import { registerSnapshots } from './commands/snapshots';
 import { registerRun } from './commands/run';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerSnapshots(program);
   registerCampaigns(program);
   registerAudit(program);
+  registerCache(program);
   registerInfra(program);
   return program;
 }

@@ -38,6 +38,8 @@ export async function startMonthlyRun(
     indexed?: boolean;
     heartbeatTimeout?: string;
     partitions?: number;
+    /** false: a cold run, without the stored load and feature output. */
+    reuse?: boolean;
   },
 ): Promise<{ handle: MonthlyRunHandle; params: RunParams }> {
   const parsed = parseRunParams(request.params);
@@ -49,6 +51,7 @@ export async function startMonthlyRun(
     indexed: request.indexed ?? (await hasSearchAttributes(client)),
     ...(request.heartbeatTimeout ? { heartbeatTimeout: request.heartbeatTimeout } : {}),
     ...(request.partitions ? { partitions: request.partitions } : {}),
+    ...(request.reuse === false ? { reuse: false } : {}),
   };
   const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const handle = await client.workflow.start(monthlySegmentation, {
@@ -77,19 +80,20 @@ export async function hasSearchAttributes(client: Client): Promise<boolean> {
   );
 }
 
-/** Waits for the result, calling `onProgress` whenever the run's stage changes. */
+/** Waits for the result, calling `onProgress` whenever the run's progress (stage, or rows within it) changes. */
 export async function followRun(
   handle: MonthlyRunHandle,
   onProgress: (progress: RunProgress) => void,
 ): Promise<MonthlySegmentationResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true));
-  let lastStage = '';
+  let last = '';
   void (async () => {
     while (!finished) {
       const progress = await handle.query(progressQuery).catch(() => undefined);
-      if (progress && progress.stage !== lastStage) {
-        lastStage = progress.stage;
+      const seen = JSON.stringify(progress ?? null);
+      if (progress && seen !== last) {
+        last = seen;
         onProgress(progress);
       }
       await sleep(500);

@@ -25,7 +25,9 @@ export interface ReproduceReport {
 
 /**
  * Recomputes a snapshot from its manifest (same inputs, same parameters) in a scratch store,
- * outside Temporal, and compares every output file's hash with the published one.
+ * outside Temporal, and compares every output file's hash with the published one. Always cold:
+ * it never reads the stage cache, so a snapshot that reused stored load and feature output is
+ * checked against a full recomputation.
  */
 export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): Promise<ReproduceReport> {
   const manifest = await readManifest(store, ref.month, ref.version);

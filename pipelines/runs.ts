@@ -20,6 +20,7 @@ const OUTCOME: Record<string, string> = {
   'run.requested': 'requested',
   'run.started': 'running',
   'stage.finished': 'running',
+  'stage.reused': 'running',
   'stage.attempt-failed': 'retrying',
   'run.published': 'published',
   'run.failed': 'failed',

@@ -8,6 +8,7 @@ export const AUDIT_EVENTS = [
   'run.requested',
   'run.started',
   'stage.finished',
+  'stage.reused',
   'stage.attempt-failed',
   'run.published',
   'run.failed',

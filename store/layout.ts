@@ -7,7 +7,7 @@ import { SnapshotStoreError } from '../domain/errors';
  * work folder holds each run's scratch DuckDB database, removed after a successful publish.
  */
 export interface StoreConfig {
-  /** snapshots/<month>/v<N>/, snapshots/<month>/latest.json, audit/audit.jsonl */
+  /** snapshots/<month>/v<N>/, snapshots/<month>/latest.json, audit/audit.jsonl, cache/<stage>/<key>/ */
   storeDir: string;
   /** runs/<workflow id>__<run id>/work.duckdb */
   workDir: string;
@@ -33,6 +33,16 @@ export function versionDir(store: StoreConfig, month: string, version: number): 
 
 export function auditLogPath(store: StoreConfig): string {
   return join(store.storeDir, 'audit', 'audit.jsonl');
+}
+
+/** Reusable stage outputs: cache/<stage>/<key>/, read-only, each with its artifact.json. */
+export function cacheStageDir(store: StoreConfig, stage: string): string {
+  return join(store.storeDir, 'cache', safeSegment(stage));
+}
+
+export function cacheDir(store: StoreConfig, stage: string, key: string): string {
+  if (!/^[0-9a-f]{64}$/.test(key)) throw new SnapshotStoreError(`not a cache key: ${JSON.stringify(key)}`);
+  return join(cacheStageDir(store, stage), key);
 }
 
 export function runDir(store: StoreConfig, run: RunRef): string {

@@ -29,6 +29,27 @@ export interface OutputFile {
   rows?: number;
 }
 
+/** A stored stage output a run used instead of computing it (activities/stage-cache.ts). */
+export interface ReusedArtifact {
+  /** Its folder: cache/<stage>/<key>/ in the store. */
+  stage: string;
+  /** The run stages it stands for. */
+  stages: string[];
+  key: string;
+  files: { file: string; sha256: string; bytes: number; rows: number }[];
+  /** The run that computed it, and when. */
+  producedBy: RunRef;
+  producedAt: string;
+}
+
+/** Where the run's stage outputs came from. */
+export interface Lineage {
+  /** The load and feature stages' cache key: the run reused it, or stored its own output under it. */
+  stageKey: string;
+  /** Empty for a cold run. */
+  reused: ReusedArtifact[];
+}
+
 /** Everything an auditor needs to know about how a snapshot was produced. */
 export interface SnapshotManifest {
   snapshot: { month: string; version: number; publishedAt: string };
@@ -92,6 +113,8 @@ export interface SnapshotManifest {
     campaigns?: CampaignMetrics;
   };
   outputs: OutputFile[];
+  /** Absent in snapshots published before stage reuse, and in reproductions (always cold). */
+  lineage?: Lineage;
   /** Seconds each compute stage took on the worker (informational; differs between reruns). */
   timings: {
     loadSeconds: number;

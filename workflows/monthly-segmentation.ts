@@ -3,6 +3,7 @@
 import {
   CancellationScope,
   defineQuery,
+  defineSignal,
   isCancellation,
   patched,
   proxyActivities,
@@ -14,9 +15,12 @@ import {
 } from '@temporalio/workflow';
 import type { SegflowActivities } from '../activities';
 import type { AuditRecordRequest } from '../activities/audit';
+import type { FeatureSummary } from '../activities/features';
+import type { LoadSummary } from '../activities/load';
 import type { AuditHead } from '../store/audit-log';
 import { innermostFailure, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { isMonth, monthBefore } from '../domain/month';
+import { combineProgress, STAGE_PROGRESS_SIGNAL, type ActivityProgress, type StepProgress } from '../domain/progress';
 import type { RunParamsInput } from '../domain/params';
 import {
   SEGFLOW_MONTH,
@@ -44,6 +48,11 @@ export interface MonthlySegmentationInput {
    * of its worker already; set it to the number of workers when there are several.
    */
   partitions?: number;
+  /**
+   * Reuse the load and feature stages' stored output when its key (inputs, mapping, feature
+   * parameters, stage code) matches. Default true; false forces a cold run (`--no-reuse`).
+   */
+  reuse?: boolean;
 }
 
 export interface MonthlySegmentationResult {
@@ -64,6 +73,8 @@ export interface MonthlySegmentationResult {
    * outside the store and check with `segflow audit verify --expect-head` (also in the run's memo).
    */
   auditHead: string | null;
+  /** The load and feature stages' output came from the stage cache. */
+  reusedStages?: boolean;
 }
 
 /** The run's memo: what `audit verify` cross-checks against the log while Temporal retains the run. */
@@ -78,6 +89,8 @@ export interface MonthlySegmentationMemo {
 export const PATCHES = {
   /** The audit head after `run.published` is written into the memo (an extra command). */
   auditHeadMemo: 'audit-head-memo',
+  /** The stage cache lookup after the plan and the store after the features (docs/reuse.md). */
+  stageReuse: 'stage-reuse',
 } as const;
 
 export const STAGES = ['load', 'features', 'cluster', 'churn', 'publish'] as const;
@@ -89,9 +102,13 @@ export interface RunProgress {
   stagesDone: number;
   stagesTotal: number;
   percent: number;
+  /** Inside the running stage: its latest step and rows processed, from its activities' reports. */
+  detail?: StepProgress;
 }
 
 export const progressQuery = defineQuery<RunProgress>('progress');
+/** Activities report their progress here (activities/context.ts), at most every 2 s each. */
+export const stageProgressSignal = defineSignal<[ActivityProgress]>(STAGE_PROGRESS_SIGNAL);
 
 const retry = {
   initialInterval: '2s',
@@ -132,10 +149,19 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
 
   let progress: RunProgress = { month, stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
   setHandler(progressQuery, () => progress);
+  /** The running stage's activities' latest reports, by activity id. */
+  const reports = new Map<string, ActivityProgress>();
+  setHandler(stageProgressSignal, (report) => {
+    if (report.stage !== progress.stage) return; // a late report of a finished stage
+    reports.delete(report.activityId); // re-inserted last: the latest report names the step
+    reports.set(report.activityId, report);
+    progress = { ...progress, detail: combineProgress(reports.values()) };
+  });
   const audit = (event: AuditRecordRequest['event'], details: Record<string, unknown>, subject?: string) =>
     bookkeeping.recordAudit({ event, run, month, actor: input.requestedBy, subject, details });
   const finished = async (stage: Stage, details: Record<string, unknown>) => {
     const stagesDone = STAGES.indexOf(stage) + 1;
+    reports.clear();
     progress = {
       month,
       stage: STAGES[stagesDone] ?? 'done',
@@ -156,8 +182,16 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   try {
     await audit('run.started', { attempt: info.attempt });
     const plan = await io.planLoad(run, params, input.partitions ?? 1);
-    const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index)));
-    const load = await io.combineLoad(plan, parts);
+    const cache = patched(PATCHES.stageReuse) ? await io.reuseStages(plan, input.reuse ?? true) : null;
+    let load: LoadSummary;
+    let features: FeatureSummary;
+    if (cache?.reused) {
+      load = cache.reused.load;
+      await audit('stage.reused', { ...cache.reused.artifact, reason: cache.reason }, 'load+features');
+    } else {
+      const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index)));
+      load = await io.combineLoad(plan, parts);
+    }
     if (indexed) upsertSearchAttributes([{ key: SEGFLOW_PARAMS_HASH, value: load.paramsHash }]);
     await finished('load', {
       paramsHash: load.paramsHash,
@@ -165,15 +199,21 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       rowsRead: load.rowsRead,
       rowsLoaded: load.rowsLoaded,
       quarantineByReason: load.quarantineByReason,
+      ...(cache ? { reused: cache.reused !== null, cacheKey: cache.key, reuse: cache.reason } : {}),
     });
-    const features =
-      load.partitionDbPaths.length === 1
-        ? await compute.computeFeatures(load)
-        : await compute.combineFeatures(
-            load,
-            await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))),
-          );
-    await finished('features', { ...features });
+    let stored: Awaited<ReturnType<typeof io.storeStages>> | null = null;
+    if (cache?.reused) features = cache.reused.features;
+    else {
+      features =
+        load.partitionDbPaths.length === 1
+          ? await compute.computeFeatures(load)
+          : await compute.combineFeatures(
+              load,
+              await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))),
+            );
+      if (cache) stored = await io.storeStages(run, cache.key, load, features);
+    }
+    await finished('features', { ...features, ...(cache ? { reused: cache.reused !== null, stored } : {}) });
     const previous = await bookkeeping.findPreviousSegmentation(month);
     const cluster = await compute.clusterSubscribers(load, features, previous);
     await finished('cluster', {
@@ -192,6 +232,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
         features,
         cluster,
         churn,
+        ...(cache ? { lineage: { stageKey: cache.key, reused: cache.reused ? [cache.reused.artifact] : [] } } : {}),
       });
       if (indexed) upsertSearchAttributes([{ key: SEGFLOW_SNAPSHOT_VERSION, value: published.version }]);
       await finished('publish', { version: published.version, alreadyPublished: published.alreadyPublished });
@@ -217,6 +258,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       churnTopDecileLift: churn.holdout.liftByDecile[0],
       highRiskSubscribers: churn.riskBandCounts.high ?? 0,
       auditHead: snapshot.auditHead,
+      ...(cache ? { reusedStages: cache.reused !== null } : {}),
     };
   } catch (error) {
     const failedStage = progress.stage;

@@ -30,7 +30,8 @@ export async function readColumns(
     if (offset + chunk.rowCount > rows) throw new Error(`query returned more than the expected ${rows} rows`);
     for (let c = 0; c < names.length; c++) copyDoubles(chunk.getColumnVector(c), columns[c], offset, chunk.rowCount);
     offset += chunk.rowCount;
-    if (offset % (1 << 18) < chunk.rowCount) await checkpoint({ stage: 'reading columns', done: offset, total: rows });
+    if (offset % (1 << 18) < chunk.rowCount)
+      await checkpoint({ stage: 'reading columns', rowsDone: offset, rowsTotal: rows });
   }
   if (offset !== rows) throw new Error(`query returned ${offset} rows, expected ${rows}`);
   return { names, columns, rows };
@@ -82,7 +83,7 @@ export async function appendColumns(
     const chunk = DuckDBDataChunk.create(types, end - start);
     chunk.setColumns(columns.map((column) => Array.prototype.slice.call(column, start, end) as (number | string)[]));
     appender.appendDataChunk(chunk);
-    if (start > 0 && start % (1 << 18) === 0) await checkpoint({ stage, done: start, total: rows });
+    if (start > 0 && start % (1 << 18) === 0) await checkpoint({ stage, rowsDone: start, rowsTotal: rows });
   }
   appender.closeSync();
 }

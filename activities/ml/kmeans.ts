@@ -179,7 +179,7 @@ export async function assignToCentroids(
     segment[i] = best.index;
     distance[i] = best.distance;
     inertia += best.distance;
-    if ((i & 0x3ffff) === 0x3ffff) await checkpoint({ stage: 'cluster: assigning', done: i, total: rows });
+    if ((i & 0x3ffff) === 0x3ffff) await checkpoint({ stage: 'cluster: assigning', rowsDone: i, rowsTotal: rows });
   }
   return { segment, distance, inertia };
 }

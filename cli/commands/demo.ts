@@ -9,7 +9,8 @@ import { installLogger } from '../../worker/logger';
 import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
 import { ensureDevServer } from '../dev-server';
 import { untilInterrupted } from '../os-signals';
-import { elapsed, printProgress, printResult } from '../format';
+import { elapsed, printResult } from '../format';
+import { progressDisplay } from '../progress';
 import { EXIT, positiveInt, previousMonth } from '../options';
 
 export const DEMO_DEFAULTS = { subscribers: 20_000, months: 12, seed: 42 };
@@ -73,7 +74,8 @@ async function demo(options: { subscribers: number; months: number; keepRunning:
     });
     console.log(`${elapsed()}  started workflow ${handle.workflowId}`);
     try {
-      const result = await followRun(handle, printProgress);
+      const display = progressDisplay();
+      const result = await followRun(handle, (progress) => display.update(progress)).finally(() => display.stop());
       printResult(result, { uiUrl: server.uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
     } catch (error) {
       console.error(`\nrun failed: ${describeRunFailure(error)}`);

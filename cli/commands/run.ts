@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { parseRunParams } from '../../domain/params';
 import { loadConfig } from '../../worker/config';
 import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
-import { elapsed, printProgress, printResult } from '../format';
+import { elapsed, printResult } from '../format';
+import { progressDisplay } from '../progress';
 import { sampleDir } from './demo';
 import { EXIT, collectParam, monthArg, partitionsOption } from '../options';
 
@@ -36,6 +37,7 @@ async function run(options: {
   requestedBy: string;
   heartbeatTimeout: string;
   partitions: number;
+  reuse: boolean;
   wait: boolean;
   json: boolean;
 }): Promise<number> {
@@ -54,6 +56,7 @@ async function run(options: {
     requestedBy: options.requestedBy,
     heartbeatTimeout: options.heartbeatTimeout,
     partitions: options.partitions,
+    reuse: options.reuse,
   });
   if (!options.wait) {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
@@ -61,7 +64,8 @@ async function run(options: {
   }
   if (!options.json) console.log(`${elapsed()}  started workflow ${handle.workflowId}`);
   try {
-    const result = await followRun(handle, options.json ? () => {} : printProgress);
+    const display = options.json ? undefined : progressDisplay();
+    const result = await followRun(handle, (progress) => display?.update(progress)).finally(() => display?.stop());
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2));
     else printResult(result, { workflowId: handle.workflowId, namespace: config.temporal.namespace });
     return EXIT.ok;
@@ -86,6 +90,7 @@ export function registerRun(program: Command): void {
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
     .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '30s')
     .addOption(partitionsOption())
+    .option('--no-reuse', 'compute load and features again even when their stored output matches (docs/reuse.md)')
     .option('--no-wait', 'print the workflow id and return')
     .option('--json', 'machine-readable output', false)
     .addHelpText('after', paramsHelp())

@@ -8,7 +8,7 @@ import { simulateCampaign } from '../../data/campaign';
 import type { SampleSummary } from '../../data/generate';
 import type { StoreConfig } from '../../store/layout';
 import { readManifest } from '../../store/snapshots';
-import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
+import { monthlySegmentation, type MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { smallSample, storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
 
@@ -37,7 +37,7 @@ describe('dispatch, contact and measure through Temporal', () => {
       activities: createActivities(store),
     });
     return worker.runUntil(
-      env.client.workflow.execute('monthlySegmentation', {
+      env.client.workflow.execute(monthlySegmentation, {
         taskQueue,
         workflowId: `e2e-campaigns-${month}`,
         args: [

@@ -97,6 +97,7 @@ describe('faults survived, nothing lost or duplicated', () => {
       params: { month: '2026-06', input: join(sample.outDir, 'usage'), ...params },
       requestedBy: 'fault-test',
       ...(heartbeatTimeout ? { heartbeatTimeout } : {}),
+      reuse: false, // the faults hit the load and features: every run computes them
     });
     return handle;
   };

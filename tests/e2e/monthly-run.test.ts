@@ -5,14 +5,15 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createActivities } from '../../activities';
+import { createActivities, STAGE_FUNCTIONS, type StageFunctions } from '../../activities';
+import { checkpoint } from '../../activities/context';
 import { readAuditLog } from '../../store/audit-log';
 import { readManifest } from '../../store/snapshots';
 import type { SampleSummary } from '../../data/generate';
 import { SEGFLOW_MONTH, SEGFLOW_PARAMS_HASH, SEGFLOW_SNAPSHOT_VERSION } from '../../domain/search-attributes';
 import type { StoreConfig } from '../../store/layout';
 import { describeRunFailure } from '../../pipelines/client';
-import { monthlySegmentation, progressQuery } from '../../workflows/monthly-segmentation';
+import { monthlySegmentation, progressQuery, type RunProgress } from '../../workflows/monthly-segmentation';
 import { smallSample, storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
 
@@ -31,12 +32,12 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
     await env?.teardown();
   });
 
-  async function withWorker<T>(taskQueue: string, work: () => Promise<T>): Promise<T> {
+  async function withWorker<T>(taskQueue: string, work: () => Promise<T>, stages?: StageFunctions): Promise<T> {
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: await workflowBundle(),
-      activities: createActivities(store),
+      activities: createActivities(store, stages),
     });
     return worker.runUntil(work);
   }
@@ -124,5 +125,74 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
       (entry) => entry.run.workflowId === 'e2e-bad-2026-05' && entry.event === 'run.failed',
     );
     expect(failed?.details).toMatchObject({ stage: 'load', error: { type: 'InputFileError' } });
+  });
+
+  it('reuses the load and features for a rerun with other model parameters, and shows rows inside a stage', async () => {
+    const taskQueue = 'e2e-reuse';
+    const params = { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4, treeDepth: 4 };
+    // the cluster stage reports rows, then waits until the progress query has shown them
+    let shown: () => void = () => undefined;
+    const seen = new Promise<void>((resolve) => (shown = resolve));
+    const stages: StageFunctions = {
+      ...STAGE_FUNCTIONS,
+      clusterSubscribers: async (...args) => {
+        await checkpoint({ stage: 'cluster: test rows', rowsDone: 1_500, rowsTotal: 3_000 });
+        await seen;
+        return STAGE_FUNCTIONS.clusterSubscribers(...args);
+      },
+    };
+    const [reused, cold, progress] = await withWorker(
+      taskQueue,
+      async () => {
+        const handle = await env.client.workflow.start(monthlySegmentation, {
+          taskQueue,
+          workflowId: 'e2e-reuse',
+          args: [{ params, requestedBy: 'e2e-test' }],
+        });
+        let progress: RunProgress | undefined;
+        for (let tries = 0; tries < 300 && !progress?.detail?.rowsTotal; tries++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          progress = await handle.query(progressQuery);
+        }
+        shown();
+        const first = await handle.result();
+        const again = await env.client.workflow.execute(monthlySegmentation, {
+          taskQueue,
+          workflowId: 'e2e-no-reuse',
+          args: [{ params, requestedBy: 'e2e-test', reuse: false }],
+        });
+        return [first, again, progress];
+      },
+      stages,
+    );
+    expect(progress).toMatchObject({
+      stage: 'cluster',
+      detail: { step: 'cluster: test rows', rowsDone: 1_500, rowsTotal: 3_000 },
+    });
+
+    expect(reused.reusedStages).toBe(true);
+    expect(cold.reusedStages).toBe(false);
+    const [reusedManifest, coldManifest, first] = await Promise.all(
+      [reused.version, cold.version, 1].map((version) => readManifest(store, '2026-06', version)),
+    );
+    // the no-reuse run computed everything again and published the same bytes
+    expect(reusedManifest.outputs).toEqual(coldManifest.outputs);
+    expect(reusedManifest.lineage?.reused).toMatchObject([
+      { stage: 'load-features', key: first.lineage?.stageKey, producedBy: { workflowId: 'e2e-2026-06' } },
+    ]);
+    expect(coldManifest.lineage).toEqual({ stageKey: first.lineage?.stageKey, reused: [] });
+
+    const audit = (await readAuditLog(store)).filter((entry) => entry.run.workflowId === 'e2e-reuse');
+    expect(audit.map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`)).toEqual([
+      'run.requested',
+      'run.started',
+      'stage.reused:load+features',
+      'stage.finished:load',
+      'stage.finished:features',
+      'stage.finished:cluster',
+      'stage.finished:churn',
+      'stage.finished:publish',
+      'run.published',
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import proto from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifest } from '../../store/snapshots';
 import { generateSample, type SampleSummary } from '../../data/generate';
@@ -48,7 +49,17 @@ describe('a partitioned run on two workers', () => {
         }),
       );
     }
-  });
+    // both workers polling before the run starts: otherwise the first one up takes both partitions
+    for (let i = 0; i < 1_200; i++) {
+      const { pollers } = await env.client.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: taskQueue },
+        taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+      });
+      if ((pollers?.length ?? 0) >= 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }, 180_000);
   afterAll(async () => {
     for (const worker of workers) worker.kill('SIGTERM');
     await env?.teardown();
@@ -59,6 +70,7 @@ describe('a partitioned run on two workers', () => {
       params: { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4, seed: 3 },
       requestedBy: 'e2e',
       partitions,
+      reuse: false, // both compute: the second would otherwise reuse the first's load and features
     });
     const result = await handle.result();
     return { result, attempts: activityAttempts(await handle.fetchHistory()) };

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import type { SampleSummary } from '../../data/generate';
 import type { StoreConfig } from '../../store/layout';
+import { monthlySegmentation } from '../../workflows/monthly-segmentation';
 import { smallSample, storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
 
@@ -55,7 +56,7 @@ describe.skipIf(process.env.SEGFLOW_RECORD_HISTORIES !== '1')('record workflow h
   }
 
   const start = (taskQueue: string, workflowId: string, params: Record<string, unknown>, partitions = 1) =>
-    env.client.workflow.start('monthlySegmentation', {
+    env.client.workflow.start(monthlySegmentation, {
       taskQueue,
       workflowId,
       args: [

@@ -58,13 +58,14 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     return { worker: w, running: w.run() };
   }
 
-  const runMonth = async (params: Record<string, unknown>, taskQueue = config.temporal.taskQueue) => {
+  const runMonth = async (params: Record<string, unknown>, taskQueue = config.temporal.taskQueue, reuse = true) => {
     const { handle } = await startMonthlyRun(
       env.client,
       { ...config, temporal: { ...config.temporal, taskQueue } },
       {
         params: { month, input: join(sample.outDir, 'usage'), ...params },
         requestedBy: 'analyst',
+        reuse,
       },
     );
     return { handle, result: handle.result() };
@@ -203,7 +204,8 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       },
     }));
     const before = await listVersions(config.store, month);
-    const { handle, result } = await runMonth({}, 'e2e-cancel');
+    // computed, not reused: the cancellation reaches the features activity
+    const { handle, result } = await runMonth({}, 'e2e-cancel', false);
     await started;
     await handle.cancel();
     const failure = await result.then(

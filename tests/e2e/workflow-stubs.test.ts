@@ -7,11 +7,7 @@ import { createActivities, type SegflowActivities } from '../../activities';
 import { crossCheckRetainedRuns } from '../../pipelines/audit-crosscheck';
 import { readAuditLog } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
-import type {
-  MonthlySegmentationMemo,
-  MonthlySegmentationResult,
-  RunProgress,
-} from '../../workflows/monthly-segmentation';
+import { monthlySegmentation, progressQuery, type MonthlySegmentationMemo } from '../../workflows/monthly-segmentation';
 import { storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
 
@@ -97,7 +93,7 @@ describe('monthly workflow with stub activities', () => {
   }
 
   const start = (taskQueue: string, workflowId: string) =>
-    env.client.workflow.start('monthlySegmentation', {
+    env.client.workflow.start(monthlySegmentation, {
       taskQueue,
       workflowId,
       args: [{ params: { month: '2026-06', input: '/stub' }, requestedBy: 'stub-test', indexed: false }],
@@ -121,9 +117,9 @@ describe('monthly workflow with stub activities', () => {
     const { result, progress, memo } = await withWorker('stubs-ok', {}, async () => {
       const handle = await start('stubs-ok', 'stub-ok');
       await gate.reached;
-      const during = await handle.query<RunProgress>('progress');
+      const during = await handle.query(progressQuery);
       gate.open();
-      const outcome = (await handle.result()) as MonthlySegmentationResult;
+      const outcome = await handle.result();
       return { result: outcome, progress: during, memo: (await handle.describe()).memo };
     });
     expect(progress).toEqual({ month: '2026-06', stage: 'cluster', stagesDone: 2, stagesTotal: 5, percent: 40 });
@@ -171,7 +167,7 @@ describe('monthly workflow with stub activities', () => {
       async () => {
         const handle = await start('stubs-cancel', 'stub-cancel');
         await featuresStarted;
-        expect(await handle.query<RunProgress>('progress')).toMatchObject({ stage: 'features', stagesDone: 1 });
+        expect(await handle.query(progressQuery)).toMatchObject({ stage: 'features', stagesDone: 1 });
         await handle.cancel();
         return handle.result().then(
           () => undefined,

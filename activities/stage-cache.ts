@@ -1,0 +1,265 @@
+/**
+ * Reuse of the load and feature stages' output (the run database's `features` and `quarantine`
+ * tables, which is all the later stages read from them), content-addressed: the key covers every
+ * input file's path and sha256, the mapping, the parameters the load and feature SQL read, and
+ * the code of those stages. A run whose key is stored copies the tables back after checking
+ * their hashes, instead of reading and aggregating the usage again.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { chmod, mkdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { queryOne, setVariable, withConnection } from './duckdb';
+import type { FeatureSummary } from './features';
+import { assertUsable, type LoadPlan, type LoadSummary } from './load';
+import { checkpoint } from './context';
+import { canonicalJson, hashFile, sha256 } from '../store/hashing';
+import { cacheDir, cacheStageDir, type RunRef, type StoreConfig } from '../store/layout';
+import { readArtifact, removeArtifactDir, STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
+import type { ReusedArtifact } from '../store/manifest';
+
+/** The one cached stage output: what load and features leave in the run database. */
+export const LOAD_FEATURES_STAGE = 'load-features';
+
+/** Tables the later stages read from the run database, one Parquet file each in the artifact. */
+const CACHED_TABLES = ['features', 'quarantine'] as const;
+
+const ROOT = new URL('../', import.meta.url);
+
+/**
+ * The source files whose content decides the load and feature output: these modules, the static
+ * imports among them that shape rows (a test checks the list against the import graph), and
+ * every SQL file they run. Audit, context and store code do not change the rows.
+ */
+export const STAGE_CODE_FILES = [
+  'activities/load.ts',
+  'activities/load-sql.ts',
+  'activities/features.ts',
+  'activities/duckdb.ts',
+  'activities/stage-cache.ts',
+  'data/contract.ts',
+  'domain/mapping.ts',
+  'domain/month.ts',
+  'domain/params.ts',
+  'domain/rules.ts',
+];
+const STAGE_SQL_DIRS = ['activities/features/partition', 'activities/features/combined'];
+
+let cachedCodeHash: string | undefined;
+
+/** sha256 over the stage code, its SQL and the DuckDB version that runs it; read once per worker. */
+export function stageCodeHash(): string {
+  if (cachedCodeHash) return cachedCodeHash;
+  const files = [
+    ...STAGE_CODE_FILES,
+    ...STAGE_SQL_DIRS.flatMap((dir) =>
+      readdirSync(new URL(`${dir}/`, ROOT))
+        .filter((name) => name.endsWith('.sql'))
+        .sort()
+        .map((name) => `${dir}/${name}`),
+    ),
+  ];
+  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
+  const parts = files.map((file) => `${file}\n${sha256(readFileSync(new URL(file, ROOT), 'utf8'))}`);
+  parts.push(`duckdb ${lock.packages['node_modules/@duckdb/node-api']?.version ?? 'unknown'}`);
+  cachedCodeHash = sha256(parts.join('\n'));
+  return cachedCodeHash;
+}
+
+/**
+ * What the key is made of. Parameters are only those the load and feature stages read: the month
+ * and history window, and the value-tier share and high-value threshold that the features table
+ * holds (features/combined/02_features.sql). k, tree depth, leaf size, seeds and sample sizes
+ * change only the models and labels after it, so they share the stored output. maxQuarantineShare
+ * only decides whether the run may go on: it is checked again on every reuse.
+ */
+export function stageKeyInputs(plan: LoadPlan, codeHash = stageCodeHash()) {
+  return {
+    format: STAGE_CACHE_FORMAT,
+    inputs: plan.inputFiles.map((file) => ({ path: file.path, sha256: file.sha256 })),
+    mapping: sha256(canonicalJson(plan.mapping)),
+    params: {
+      month: plan.params.month,
+      historyMonths: plan.params.historyMonths,
+      keyCustomerRevenueShare: plan.params.keyCustomerRevenueShare,
+      highValueThreshold: plan.params.highValueThreshold,
+    },
+    code: codeHash,
+  };
+}
+
+export function stageKey(plan: LoadPlan): string {
+  return sha256(canonicalJson(stageKeyInputs(plan)));
+}
+
+export interface StageReuse {
+  key: string;
+  /** The stored output, copied into the run database; null when the run computes it. */
+  reused: { load: LoadSummary; features: FeatureSummary; artifact: ReusedArtifact } | null;
+  /** Why the stored output was or was not used, for the audit log. */
+  reason: string;
+}
+
+/**
+ * Looks the plan's key up in the store and, when an intact artifact is there and `allowed`,
+ * copies its tables into the run database. A damaged artifact (hash mismatch) is not used.
+ */
+export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: boolean): Promise<StageReuse> {
+  const started = performance.now();
+  const key = stageKey(plan);
+  if (!allowed) return { key, reused: null, reason: 'reuse turned off for this run (--no-reuse)' };
+  const dir = cacheDir(store, LOAD_FEATURES_STAGE, key);
+  const artifact = await readArtifact(dir);
+  if (!artifact) return { key, reused: null, reason: 'no stored output for this key' };
+  await checkpoint({ stage: 'reuse: checking stored output' });
+  for (const file of artifact.files) {
+    const actual = await hashFile(join(dir, file.file)).catch(() => undefined);
+    if (actual?.sha256 !== file.sha256)
+      return { key, reused: null, reason: `stored ${file.file} does not match its hash: computing again` };
+  }
+  await checkpoint({ stage: 'reuse: copying stored tables' });
+  await mkdir(join(plan.dbPath, '..'), { recursive: true });
+  await withConnection(plan.dbPath, async (conn) => {
+    for (const table of CACHED_TABLES) {
+      await setVariable(conn, 'artifact_file', join(dir, `${table}.parquet`));
+      // table names come from CACHED_TABLES; the path is bound
+      await conn.run(`CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_parquet(getvariable('artifact_file'))`);
+    }
+  });
+  // last use, for `segflow cache prune --older-than`
+  const now = new Date();
+  await utimes(dir, now, now).catch(() => undefined);
+  const { mapping, presentColumns, seconds, ...rest } = plan;
+  const load: LoadSummary = {
+    ...rest,
+    ...artifact.load,
+    partitionDbPaths: [plan.dbPath],
+    format: mapping.format,
+    inputColumns: presentColumns.map(([column]) => column),
+    seconds,
+  };
+  assertUsable(load);
+  const features: FeatureSummary = { ...artifact.features, seconds: (performance.now() - started) / 1000 };
+  return {
+    key,
+    reused: {
+      load,
+      features,
+      artifact: {
+        stage: LOAD_FEATURES_STAGE,
+        stages: ['load', 'features'],
+        key,
+        files: artifact.files,
+        producedBy: artifact.producedBy,
+        producedAt: artifact.createdAt,
+      },
+    },
+    reason: 'inputs, mapping, feature parameters and stage code unchanged',
+  };
+}
+
+export interface StoredStages {
+  stored: boolean;
+  path: string;
+  bytes: number;
+  /** Why nothing was stored (the store could not be written): the run goes on without it. */
+  error?: string;
+}
+
+/**
+ * Stores the run database's features and quarantine under `key`, read-only, with their hashes:
+ * written aside and renamed into place, so a reader sees a whole artifact or none. A key that is
+ * stored already is kept (same key, same content). Storing only saves later runs time, so a
+ * store that cannot be written (full, read-only) is reported, not a reason to fail the run.
+ */
+export async function storeStages(
+  store: StoreConfig,
+  run: RunRef,
+  key: string,
+  load: LoadSummary,
+  features: FeatureSummary,
+): Promise<StoredStages> {
+  try {
+    return await writeArtifact(store, run, key, load, features);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (!['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code)) throw error;
+    return {
+      stored: false,
+      path: cacheDir(store, LOAD_FEATURES_STAGE, key),
+      bytes: 0,
+      error: (error as Error).message,
+    };
+  }
+}
+
+async function writeArtifact(
+  store: StoreConfig,
+  run: RunRef,
+  key: string,
+  load: LoadSummary,
+  features: FeatureSummary,
+): Promise<StoredStages> {
+  const target = cacheDir(store, LOAD_FEATURES_STAGE, key);
+  const existing = await readArtifact(target);
+  if (existing) return { stored: false, path: target, bytes: existing.files.reduce((sum, f) => sum + f.bytes, 0) };
+  const staging = join(cacheStageDir(store, LOAD_FEATURES_STAGE), `.staging-${randomUUID()}`);
+  await mkdir(staging, { recursive: true });
+  try {
+    await checkpoint({ stage: 'features: storing for reuse' });
+    const rows: Record<string, number> = {};
+    await withConnection(load.dbPath, async (conn) => {
+      for (const table of CACHED_TABLES) {
+        await setVariable(conn, 'artifact_file', join(staging, `${table}.parquet`));
+        await conn.run(`COPY ${table} TO (getvariable('artifact_file')) (FORMAT parquet)`);
+        rows[table] = (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows;
+      }
+    });
+    const files = await Promise.all(
+      CACHED_TABLES.map(async (table) => ({
+        file: `${table}.parquet`,
+        rows: rows[table],
+        ...(await hashFile(join(staging, `${table}.parquet`))),
+      })),
+    );
+    const artifact: StageArtifact = {
+      format: STAGE_CACHE_FORMAT,
+      stage: LOAD_FEATURES_STAGE,
+      key,
+      createdAt: new Date().toISOString(),
+      producedBy: run,
+      month: load.params.month,
+      files,
+      load: {
+        rowsRead: load.rowsRead,
+        rowsLoaded: load.rowsLoaded,
+        rowsQuarantined: load.rowsQuarantined,
+        quarantineByReason: load.quarantineByReason,
+        subscribersInMonth: load.subscribersInMonth,
+      },
+      features: {
+        skippedFeatures: features.skippedFeatures,
+        scoringRows: features.scoringRows,
+        trainingRows: features.trainingRows,
+        trainingChurnRate: features.trainingChurnRate,
+      },
+    };
+    await writeFile(join(staging, 'artifact.json'), JSON.stringify(artifact, null, 2) + '\n');
+    for (const name of ['artifact.json', ...files.map((f) => f.file)]) await chmod(join(staging, name), 0o444);
+    await chmod(staging, 0o555);
+    // a damaged artifact under the key (it failed its hash check) makes way for this one
+    if (await stat(target).catch(() => undefined)) await removeArtifactDir(target);
+    try {
+      await rename(staging, target);
+    } catch (error) {
+      // another run stored the same key first: same key, same content
+      if (await readArtifact(target)) return { stored: false, path: target, bytes: 0 };
+      throw error;
+    }
+    return { stored: true, path: target, bytes: files.reduce((sum, f) => sum + f.bytes, 0) };
+  } finally {
+    await removeArtifactDir(staging).catch(() => undefined);
+  }
+}

@@ -1,0 +1,83 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { UsageError } from '../../domain/errors';
+import { listCache, pruneCache, type CachedArtifact } from '../../store/stage-cache';
+import { loadConfig } from '../../worker/config';
+import { jsonOption as json } from '../json-option';
+import { EXIT, output, table } from '../options';
+
+const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const SIZE_UNITS: Record<string, number> = { b: 1, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40 };
+
+/** "30d", "12h", "90m", "2w" in milliseconds. */
+export function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([mhdw])$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('must look like 30d, 12h, 90m or 2w');
+  return Number(match[1]) * DURATION_UNITS[match[2].toLowerCase()];
+}
+
+/** "5GB", "800MB", "0" in bytes (KB, MB, GB, TB counted as 1024-based). */
+export function parseSize(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?$/i.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('must look like 5GB, 800MB or 0');
+  return Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]);
+}
+
+function megabytes(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MB`;
+}
+
+const rows = (artifacts: CachedArtifact[]) =>
+  artifacts.map((a) => ({
+    stage: a.stage,
+    key: a.key.slice(0, 12),
+    month: a.month,
+    size: megabytes(a.bytes),
+    lastUsed: a.lastUsedAt.slice(0, 19).replace('T', ' '),
+    producedBy: a.producedBy.workflowId,
+    usedBy: a.usedBy.join(' ') || '-',
+  }));
+
+/** `segflow cache list | prune`: the stored stage outputs runs reuse (docs/reuse.md). */
+export function registerCache(program: Command): void {
+  const cache = program.command('cache').description('Stored load and feature outputs that later runs reuse.');
+  cache
+    .command('list')
+    .description('List stored stage outputs, newest use first, with the published snapshots that point at them.')
+    .addOption(json())
+    .action(async (options: { json: boolean }) => {
+      const artifacts = await listCache(loadConfig().store);
+      output(options.json, artifacts, (list) => {
+        const total = list.reduce((sum, a) => sum + a.bytes, 0);
+        return `${table(rows(list))}\n${list.length} stored, ${megabytes(total)}`;
+      });
+    });
+  cache
+    .command('prune')
+    .description(
+      'Remove stored stage outputs not used for a while and/or beyond a total size (least recently used first). ' +
+        'Outputs a published snapshot points at are kept.',
+    )
+    .option('--older-than <age>', 'remove outputs no run used for this long, e.g. 30d, 12h', parseDuration)
+    .option('--max-size <size>', 'then remove the least recently used until the cache fits, e.g. 5GB', parseSize)
+    .option('--dry-run', 'only show what would be removed', false)
+    .addOption(json())
+    .action(async (options: { olderThan?: number; maxSize?: number; dryRun: boolean; json: boolean }) => {
+      if (options.olderThan === undefined && options.maxSize === undefined)
+        throw new UsageError('cache prune needs --older-than and/or --max-size');
+      const result = await pruneCache(loadConfig().store, {
+        olderThanMs: options.olderThan,
+        maxBytes: options.maxSize,
+        dryRun: options.dryRun,
+      });
+      output(options.json, result, (r) =>
+        [
+          `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}`,
+          ...(r.removed.length > 0 ? [table(rows(r.removed))] : []),
+          ...(r.protectedArtifacts.length > 0
+            ? [`kept because published snapshots point at them:`, table(rows(r.protectedArtifacts))]
+            : []),
+        ].join('\n'),
+      );
+      process.exit(EXIT.ok);
+    });
+}

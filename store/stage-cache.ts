@@ -1,0 +1,173 @@
+import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { cacheStageDir, type RunRef, type StoreConfig } from './layout';
+import { listMonths, listVersions, readManifest } from './snapshots';
+
+/**
+ * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only Parquet
+ * files and artifact.json (their hashes, the run that produced them). The activities that store
+ * and reuse artifacts are in activities/stage-cache.ts.
+ */
+
+/** Bumped when the artifact's content or meaning changes: old keys then simply stop matching. */
+export const STAGE_CACHE_FORMAT = 1;
+
+export interface StageArtifactFile {
+  file: string;
+  sha256: string;
+  bytes: number;
+  rows: number;
+}
+
+/** cache/<stage>/<key>/artifact.json */
+export interface StageArtifact {
+  format: number;
+  stage: string;
+  key: string;
+  createdAt: string;
+  producedBy: RunRef;
+  month: string;
+  files: StageArtifactFile[];
+  /** The load stage's counts, which the run reports and checks again on reuse. */
+  load: {
+    rowsRead: number;
+    rowsLoaded: number;
+    rowsQuarantined: number;
+    quarantineByReason: Record<string, number>;
+    subscribersInMonth: number;
+  };
+  features: {
+    skippedFeatures: { feature: string; reason: string }[];
+    scoringRows: number;
+    trainingRows: number;
+    trainingChurnRate: number;
+  };
+}
+
+/** The artifact in `dir`, or undefined when there is none (or it is from another format). */
+export async function readArtifact(dir: string): Promise<StageArtifact | undefined> {
+  const text = await readFile(join(dir, 'artifact.json'), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  try {
+    const artifact = JSON.parse(text) as StageArtifact;
+    return artifact.format === STAGE_CACHE_FORMAT ? artifact : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CachedArtifact {
+  stage: string;
+  key: string;
+  path: string;
+  month: string;
+  bytes: number;
+  createdAt: string;
+  /** When a run last reused it (its folder's modification time), or when it was stored. */
+  lastUsedAt: string;
+  producedBy: RunRef;
+  /** Published snapshots whose manifest names it, as "<month>/v<N>": prune keeps these. */
+  usedBy: string[];
+}
+
+/** Every stored artifact, newest use first. */
+export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
+  const root = join(store.storeDir, 'cache');
+  const stages = await readdir(root).catch(() => [] as string[]);
+  const usedBy = await artifactsInPublishedSnapshots(store);
+  const listed: CachedArtifact[] = [];
+  for (const stage of stages.sort()) {
+    const stageDir = cacheStageDir(store, stage);
+    for (const key of (await readdir(stageDir).catch(() => [] as string[])).sort()) {
+      if (key.startsWith('.')) continue; // an artifact being written
+      const path = join(stageDir, key);
+      const artifact = await readArtifact(path);
+      if (!artifact) continue;
+      const info = await stat(path);
+      listed.push({
+        stage,
+        key,
+        path,
+        month: artifact.month,
+        bytes: artifact.files.reduce((sum, file) => sum + file.bytes, 0),
+        createdAt: artifact.createdAt,
+        lastUsedAt: info.mtime.toISOString(),
+        producedBy: artifact.producedBy,
+        usedBy: usedBy.get(key) ?? [],
+      });
+    }
+  }
+  return listed.sort((a, b) => b.lastUsedAt.localeCompare(a.lastUsedAt) || a.key.localeCompare(b.key));
+}
+
+/**
+ * Cache keys each published snapshot's manifest points at (its reused artifact, or the one its
+ * own run stored). Every published snapshot protects its artifacts: the store has no retired
+ * snapshots yet; once it has, a retired snapshot's artifacts should no longer be counted here.
+ */
+async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<string, string[]>> {
+  const usedBy = new Map<string, string[]>();
+  for (const month of await listMonths(store)) {
+    for (const version of await listVersions(store, month)) {
+      const lineage = (await readManifest(store, month, version).catch(() => undefined))?.lineage;
+      if (!lineage) continue;
+      const keys = new Set([lineage.stageKey, ...lineage.reused.map((artifact) => artifact.key)]);
+      for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);
+    }
+  }
+  return usedBy;
+}
+
+export interface PruneRequest {
+  /** Remove artifacts not used for longer than this many milliseconds. */
+  olderThanMs?: number;
+  /** Then remove the least recently used until the unprotected ones fit in this many bytes. */
+  maxBytes?: number;
+  /** Only report what would be removed. */
+  dryRun?: boolean;
+  now?: Date;
+}
+
+export interface PruneResult {
+  removed: CachedArtifact[];
+  kept: CachedArtifact[];
+  /** Artifacts prune would have removed but a published snapshot points at. */
+  protectedArtifacts: CachedArtifact[];
+  bytesFreed: number;
+}
+
+/** Removes stored artifacts by age and/or total size, never one a published snapshot points at. */
+export async function pruneCache(store: StoreConfig, request: PruneRequest): Promise<PruneResult> {
+  const now = (request.now ?? new Date()).getTime();
+  const artifacts = await listCache(store);
+  const remove = new Set<CachedArtifact>();
+  if (request.olderThanMs !== undefined) {
+    for (const artifact of artifacts)
+      if (now - Date.parse(artifact.lastUsedAt) > request.olderThanMs) remove.add(artifact);
+  }
+  if (request.maxBytes !== undefined) {
+    // least recently used go first; protected ones count toward the total but stay
+    let total = artifacts.filter((a) => !remove.has(a)).reduce((sum, a) => sum + a.bytes, 0);
+    for (const artifact of [...artifacts].reverse()) {
+      if (total <= request.maxBytes) break;
+      if (remove.has(artifact) || artifact.usedBy.length > 0) continue;
+      remove.add(artifact);
+      total -= artifact.bytes;
+    }
+  }
+  const protectedArtifacts = [...remove].filter((artifact) => artifact.usedBy.length > 0);
+  const removed = [...remove].filter((artifact) => artifact.usedBy.length === 0);
+  if (!request.dryRun) for (const artifact of removed) await removeArtifactDir(artifact.path);
+  return {
+    removed,
+    kept: artifacts.filter((artifact) => !removed.includes(artifact)),
+    protectedArtifacts,
+    bytesFreed: removed.reduce((sum, artifact) => sum + artifact.bytes, 0),
+  };
+}
+
+/** Removes a read-only artifact folder (its mode must allow it first). */
+export async function removeArtifactDir(dir: string): Promise<void> {
+  await chmod(dir, 0o755).catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+}

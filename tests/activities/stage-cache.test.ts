@@ -1,0 +1,261 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { chmod, readFile, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { trainAndScoreChurn } from '../../activities/churn';
+import { clusterSubscribers } from '../../activities/cluster';
+import {
+  combineFeatures,
+  computeFeatures,
+  computePartitionFeatures,
+  type FeatureSummary,
+} from '../../activities/features';
+import { combineLoad, loadPartition, planLoad, type LoadSummary } from '../../activities/load';
+import { publishSnapshot } from '../../activities/publish';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
+import {
+  reuseStages,
+  stageKey,
+  storeStages,
+  STAGE_CODE_FILES,
+  LOAD_FEATURES_STAGE,
+} from '../../activities/stage-cache';
+import { cacheDir, type StoreConfig } from '../../store/layout';
+import type { SnapshotManifest } from '../../store/manifest';
+import { readManifest } from '../../store/snapshots';
+import { listCache, pruneCache } from '../../store/stage-cache';
+import { REPO_ROOT } from '../../worker/config';
+import { parseDuration, parseSize } from '../../cli/commands/cache';
+import { smallSample, storeIn, tempDir } from '../helpers';
+
+interface Published {
+  manifest: SnapshotManifest;
+  reused: boolean;
+  reason: string;
+}
+
+/** The workflow's sequence (workflows/monthly-segmentation.ts) with real DuckDB, outside Temporal. */
+async function runPipeline(
+  store: StoreConfig,
+  runId: string,
+  params: Record<string, unknown>,
+  options: { partitions: number; reuse: boolean },
+): Promise<Published> {
+  const run = { workflowId: 'cache-test', runId };
+  const plan = await planLoad(store, run, params, options.partitions);
+  const cache = await reuseStages(store, plan, options.reuse);
+  let load: LoadSummary;
+  let features: FeatureSummary;
+  if (cache.reused) ({ load, features } = cache.reused);
+  else {
+    const parts = [];
+    for (const index of plan.partitionDbPaths.keys()) parts.push(await loadPartition(plan, index));
+    load = await combineLoad(plan, parts);
+    const input = { format: load.format, inputColumns: load.inputColumns };
+    if (options.partitions === 1) features = await computeFeatures(load.dbPath, load.params, input);
+    else {
+      const partFeatures = [];
+      for (const path of load.partitionDbPaths)
+        partFeatures.push(await computePartitionFeatures(path, load.params, input));
+      features = await combineFeatures(load.dbPath, load.partitionDbPaths, load.params, input, partFeatures);
+    }
+    await storeStages(store, run, cache.key, load, features);
+  }
+  const skipped = features.skippedFeatures.map((s) => s.feature);
+  const cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped);
+  const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped);
+  const lineage = { stageKey: cache.key, reused: cache.reused ? [cache.reused.artifact] : [] };
+  const published = await publishSnapshot(store, run, {
+    requestedBy: 'test',
+    load,
+    features,
+    cluster,
+    churn,
+    lineage,
+  });
+  return {
+    manifest: await readManifest(store, published.month, published.version),
+    reused: cache.reused !== null,
+    reason: cache.reason,
+  };
+}
+
+const outputs = (published: Published) =>
+  Object.fromEntries(published.manifest.outputs.map((output) => [output.file, output.sha256]));
+
+describe('stage reuse', () => {
+  let store: StoreConfig;
+  let params: Record<string, unknown>;
+  let cold: Published;
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir, 3_000, 8);
+    store = storeIn(dir);
+    params = { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4 };
+    cold = await runPipeline(store, 'cold', params, { partitions: 1, reuse: true });
+  });
+
+  it('stores a cold run output and names its key in the manifest', async () => {
+    expect(cold.reused).toBe(false);
+    expect(cold.reason).toBe('no stored output for this key');
+    expect(cold.manifest.lineage?.reused).toEqual([]);
+    const [artifact] = await listCache(store);
+    expect(artifact).toMatchObject({
+      stage: LOAD_FEATURES_STAGE,
+      key: cold.manifest.lineage?.stageKey,
+      month: '2026-06',
+    });
+    expect(artifact.usedBy).toEqual(['2026-06/v1']);
+  });
+
+  it('publishes byte-identical files when reusing, with 1 and 2 partitions, and cold with 2', async () => {
+    const reused = await runPipeline(store, 'reuse-1', params, { partitions: 1, reuse: true });
+    expect(reused.reused).toBe(true);
+    expect(outputs(reused)).toEqual(outputs(cold));
+    const [artifact] = reused.manifest.lineage?.reused ?? [];
+    expect(artifact).toMatchObject({
+      stage: LOAD_FEATURES_STAGE,
+      key: cold.manifest.lineage?.stageKey,
+      producedBy: { workflowId: 'cache-test', runId: 'cold' },
+    });
+    expect(artifact.files.map((f) => f.file)).toEqual(['features.parquet', 'quarantine.parquet']);
+    // a reproduction recomputes cold, from the manifest alone, and gives the reused run's bytes
+    const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
+    expect(reproduced.files.length).toBeGreaterThan(0);
+    expect(reproduced.identical).toBe(true);
+
+    const reusedSplit = await runPipeline(store, 'reuse-2', params, { partitions: 2, reuse: true });
+    expect(reusedSplit.reused).toBe(true);
+    expect(outputs(reusedSplit)).toEqual(outputs(cold));
+    const coldSplit = await runPipeline(store, 'cold-2', params, { partitions: 2, reuse: false });
+    expect(coldSplit.reused).toBe(false);
+    expect(coldSplit.reason).toMatch(/--no-reuse/);
+    expect(coldSplit.manifest.lineage?.reused).toEqual([]);
+    expect(outputs(coldSplit)).toEqual(outputs(cold));
+  });
+
+  it('reuses for model-only parameters (k, treeDepth) with the same bytes as a cold run of them', async () => {
+    const analyst = { ...params, k: 5, treeDepth: 4, treeMinLeaf: 30, seed: 3 };
+    const reused = await runPipeline(store, 'analyst', analyst, { partitions: 1, reuse: true });
+    expect(reused.reused).toBe(true);
+    const coldAnalyst = await runPipeline(store, 'analyst-cold', analyst, { partitions: 1, reuse: false });
+    expect(outputs(reused)).toEqual(outputs(coldAnalyst));
+    expect(outputs(reused)['subscribers.parquet']).not.toBe(outputs(cold)['subscribers.parquet']);
+  });
+
+  it('changes the key with every parameter the load and feature SQL read, and with the inputs', async () => {
+    const keyOf = async (changes: Record<string, unknown>) =>
+      stageKey(await planLoad(store, { workflowId: 'key', runId: 'k' }, { ...params, ...changes }));
+    const base = await keyOf({});
+    expect(base).toBe(cold.manifest.lineage?.stageKey);
+    expect(await keyOf({ k: 7, treeDepth: 3, kMin: 2, holdoutShare: 0.3, maxQuarantineShare: 0.2 })).toBe(base);
+    for (const changes of [
+      { historyMonths: 7 },
+      { highValueThreshold: 2500 },
+      { keyCustomerRevenueShare: 0.4 },
+      { month: '2026-05' },
+    ])
+      expect(await keyOf(changes), JSON.stringify(changes)).not.toBe(base);
+  });
+
+  it('does not use an artifact whose files no longer match their hashes', async () => {
+    const dir = cacheDir(store, LOAD_FEATURES_STAGE, cold.manifest.lineage?.stageKey ?? '');
+    const file = join(dir, 'quarantine.parquet');
+    const original = await readFile(file);
+    await chmod(dir, 0o755);
+    await chmod(file, 0o644);
+    await writeFile(file, Buffer.concat([original, Buffer.from('x')]));
+    const plan = await planLoad(store, { workflowId: 'damaged', runId: 'd' }, params);
+    const result = await reuseStages(store, plan, true);
+    expect(result.reused).toBeNull();
+    expect(result.reason).toMatch(/quarantine\.parquet does not match its hash/);
+    await writeFile(file, original);
+    await chmod(file, 0o444);
+    await chmod(dir, 0o555);
+  });
+
+  it('prunes by age and size, never an artifact a published snapshot points at', async () => {
+    // an artifact no snapshot names: stored by a run that did not publish
+    const plan = await planLoad(store, { workflowId: 'unpublished', runId: 'u' }, { ...params, historyMonths: 7 });
+    const parts = [await loadPartition(plan, 0)];
+    const load = await combineLoad(plan, parts);
+    const features = await computeFeatures(load.dbPath, load.params, load);
+    const stored = await storeStages(store, { workflowId: 'unpublished', runId: 'u' }, stageKey(plan), load, features);
+    expect(stored.stored).toBe(true);
+    const old = new Date('2020-01-01T00:00:00Z');
+    for (const artifact of await listCache(store)) await utimes(artifact.path, old, old);
+
+    const listed = await listCache(store);
+    expect(listed).toHaveLength(2);
+    const orphan = listed.find((a) => a.usedBy.length === 0);
+    expect(orphan?.key).toBe(stageKey(plan));
+
+    const dry = await pruneCache(store, { olderThanMs: 24 * 3600_000, dryRun: true });
+    expect(dry.removed.map((a) => a.key)).toEqual([orphan?.key]);
+    expect(dry.protectedArtifacts.map((a) => a.key)).toEqual([cold.manifest.lineage?.stageKey]);
+    expect(await listCache(store)).toHaveLength(2);
+
+    const bySize = await pruneCache(store, { maxBytes: 0 });
+    expect(bySize.removed.map((a) => a.key)).toEqual([orphan?.key]);
+    expect(bySize.bytesFreed).toBe(orphan?.bytes);
+    expect((await listCache(store)).map((a) => a.key)).toEqual([cold.manifest.lineage?.stageKey]);
+    expect((await pruneCache(store, { olderThanMs: 0 })).removed).toEqual([]);
+  });
+
+  it('lists and prunes through the command line', async () => {
+    const env = { ...process.env, SEGFLOW_STORE: store.storeDir, SEGFLOW_WORK: store.workDir };
+    const segflow = async (...args: string[]) =>
+      JSON.parse((await promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env })).stdout) as unknown;
+    expect(await segflow('cache', 'list', '--json')).toMatchObject([
+      { key: cold.manifest.lineage?.stageKey, usedBy: [1, 2, 3, 4, 5, 6].map((v) => `2026-06/v${v}`) },
+    ]);
+    expect(await segflow('cache', 'prune', '--older-than', '1d', '--max-size', '0', '--json')).toMatchObject({
+      removed: [],
+      protectedArtifacts: [{ key: cold.manifest.lineage?.stageKey }],
+    });
+    expect(parseDuration('30d')).toBe(30 * 86_400_000);
+    expect(parseDuration('12h')).toBe(12 * 3_600_000);
+    expect(parseSize('5GB')).toBe(5 * 2 ** 30);
+    expect(parseSize('800mb')).toBe(800 * 2 ** 20);
+    expect(() => parseDuration('30')).toThrow(/30d/);
+    expect(() => parseSize('lots')).toThrow(/5GB/);
+  });
+});
+
+describe('stage code hash', () => {
+  /** Relative imports of a module, as repository paths. */
+  async function importsOf(file: string): Promise<string[]> {
+    const text = await readFile(new URL(`../../${file}`, import.meta.url), 'utf8');
+    const folder = file.split('/').slice(0, -1);
+    return [...text.matchAll(/^import (?!type )[^;]*? from '(\.[^']+)';/gm)].map(([, spec]) => {
+      const parts = [...folder];
+      for (const part of spec.split('/')) {
+        if (part === '..') parts.pop();
+        else if (part !== '.') parts.push(part);
+      }
+      return `${parts.join('/')}.ts`;
+    });
+  }
+
+  it('covers every module the load and feature stages import, except those that do not shape rows', async () => {
+    // heartbeats, errors, paths, hashing and the artifact format do not change the stored tables
+    const outside = new Set([
+      'activities/context.ts',
+      'domain/errors.ts',
+      'store/layout.ts',
+      'store/hashing.ts',
+      'store/stage-cache.ts',
+    ]);
+    const seen = new Set<string>();
+    const queue = ['activities/load.ts', 'activities/features.ts'];
+    while (queue.length > 0) {
+      const file = queue.pop() as string;
+      if (seen.has(file) || outside.has(file)) continue;
+      seen.add(file);
+      queue.push(...(await importsOf(file)));
+    }
+    for (const file of seen) expect(STAGE_CODE_FILES, file).toContain(file);
+  });
+});
