@@ -118,7 +118,8 @@ describe('segment ids stable across months', () => {
           width: svg.getBoundingClientRect().width,
         })),
       );
-      expect(charts.length).toBe(8); // segments, pareto, grid, ROC, lift, importance, migration, data quality
+      // segments, pareto, grid, ROC, lift, importance, both models ROC, lift, reliability, migration, data quality
+      expect(charts.length).toBe(11);
       for (const chart of charts) {
         expect(chart.marks).toBeGreaterThan(10);
         expect(chart.width).toBeGreaterThan(100);
