@@ -111,7 +111,11 @@ export function createActivities(store: StoreConfig, stages: StageFunctions = ST
   };
 }
 
-const featureInput = (load: LoadSummary) => ({ format: load.format, inputColumns: load.inputColumns });
+const featureInput = (load: LoadSummary) => ({
+  format: load.format,
+  inputColumns: load.inputColumns,
+  userFeatures: load.userFeatures,
+});
 const skipped = (features: FeatureSummary) => features.skippedFeatures.map((s) => s.feature);
 
 export type SegflowActivities = ReturnType<typeof createActivities>;

@@ -1,9 +1,15 @@
 import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
-import { IDENTITY_MAPPING, InputMappingSchema, type InputMapping } from '../domain/mapping';
+import {
+  IDENTITY_MAPPING,
+  InputMappingSchema,
+  SNAPSHOT_OPTIONAL,
+  type ColumnSource,
+  type InputMapping,
+} from '../domain/mapping';
 import { addMonths, firstDay } from '../domain/month';
 import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params';
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
@@ -11,6 +17,7 @@ import { checkpoint } from './context';
 import { hashFile, paramsHash } from '../store/hashing';
 import { queryOne, queryRows, setVariable, withConnection } from './duckdb';
 import { buildCheckSql } from './load-sql';
+import { resolveUserFeatures, userFeatureSql, type SkippedUserFeature, type UserFeature } from './user-features';
 
 export interface InputFile {
   path: string;
@@ -33,6 +40,10 @@ export interface LoadPlan {
   mapping: InputMapping;
   /** Contract column -> the DuckDB type of the input column it is read from (MIXED when files disagree). */
   presentColumns: [string, string][];
+  /** The user's own columns the models use (mapping `features`), typed; table user_feature_rows holds them. */
+  userFeatures: UserFeature[];
+  /** The user's columns left out, with the reason. */
+  skippedUserFeatures: SkippedUserFeature[];
   /** The run's database, where the partitions' results are combined. */
   dbPath: string;
   /** One database per partition; with a single partition it is the run's database. */
@@ -84,78 +95,34 @@ export async function loadUsage(
 
 /**
  * Checks the parameters and the input files (readable, with the contract's required columns),
- * counts and hashes them, and names the databases the partitions load into. Files that cannot
- * be read or lack required columns stop the run (non-retryable).
+ * counts and hashes them, types the user's own feature columns, and names the databases the
+ * partitions load into. Files that cannot be read or lack required columns stop the run
+ * (non-retryable).
  */
 export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unknown, partitions = 1): Promise<LoadPlan> {
   const started = performance.now();
-  const parsed = parseRunParams(rawParams);
-  if (!parsed.ok) throw new InvalidParamsError(`invalid run parameters:\n${parsed.problems.join('\n')}`);
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-    throw new InvalidParamsError(`partitions must be a whole number from 1 to ${MAX_PARTITIONS}, got ${partitions}`);
-  }
-  const params = parsed.params;
+  const params = checkedParams(rawParams, partitions);
   const windowEnd = params.month;
   const windowStart = addMonths(params.month, -params.historyMonths);
 
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
   const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd);
-  const dir = runDir(store, run);
-  await mkdir(dir, { recursive: true });
-  const dbPath = join(dir, 'work.duckdb');
-  const partitionDbPaths =
-    partitions === 1
-      ? [dbPath]
-      : Array.from({ length: partitions }, (_, i) => join(dir, `partition-${String(i).padStart(2, '0')}.duckdb`));
-
+  const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
 
-  // files are hashed one after another on this thread while DuckDB reads their footers on its own
-  const hashes = (async () => {
-    const out: { sha256: string; bytes: number }[] = [];
-    for (const path of files) out.push(await hashFile(path));
-    return out;
-  })();
+  const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   return withConnection(':memory:', async (conn) => {
-    const rowCounts: number[] = [];
-    /** contract column -> the DuckDB type of the input column it is read from */
-    const presentColumns = new Map<string, string>();
-    for (const [index, path] of files.entries()) {
-      await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
-      const columns = await describeFile(conn, path);
-      const missing: string[] = [];
-      for (const column of USAGE_CONTRACT) {
-        const source = mapping.columns[column.name] ?? column.name;
-        if (columns.has(source)) {
-          const type = mapping.values[column.name] ? 'VARCHAR' : (columns.get(source) as string);
-          presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
-        } else if (mapping.columns[column.name]) {
-          throw new SchemaContractError(
-            `the mapping reads ${column.name} from column "${source}", but ${path} has no such column`,
-          );
-        } else if (column.required && !(column.name === 'month' && mapping.format === 'snapshot')) {
-          missing.push(column.name);
-        }
-      }
-      if (missing.length > 0) {
-        throw new SchemaContractError(
-          `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`,
-        );
-      }
-      const { rows } = await queryOne<{ rows: number }>(
-        conn,
-        `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`,
-        { path },
-      );
-      rowCounts.push(rows);
-    }
+    const checked = await checkFiles(conn, files, mapping);
+    const user =
+      mapping.features === undefined
+        ? { features: [], skipped: [] }
+        : await resolveUserFeatures(conn, await inputRowsSql(conn, files), checked.fileColumns, mapping);
     const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({
       path: files[index],
       ...hash,
-      rows: rowCounts[index],
+      rows: checked.rowCounts[index],
     }));
-    if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
     return {
       params,
       paramsHash: paramsHash(params),
@@ -164,12 +131,114 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       inputFiles,
       filesOutsideWindow: outsideWindow,
       mapping,
-      presentColumns: [...presentColumns],
+      presentColumns: [...checked.presentColumns],
+      userFeatures: user.features,
+      skippedUserFeatures: user.skipped,
       dbPath,
       partitionDbPaths,
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+function checkedParams(rawParams: unknown, partitions: number): RunParams {
+  const parsed = parseRunParams(rawParams);
+  if (!parsed.ok) throw new InvalidParamsError(`invalid run parameters:\n${parsed.problems.join('\n')}`);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new InvalidParamsError(`partitions must be a whole number from 1 to ${MAX_PARTITIONS}, got ${partitions}`);
+  }
+  return parsed.params;
+}
+
+/** The run's database and one per partition (with a single partition, the run's database). */
+async function runDatabases(
+  store: StoreConfig,
+  run: RunRef,
+  partitions: number,
+): Promise<{ dbPath: string; partitionDbPaths: string[] }> {
+  const dir = runDir(store, run);
+  await mkdir(dir, { recursive: true });
+  const dbPath = join(dir, 'work.duckdb');
+  const partitionDbPaths =
+    partitions === 1
+      ? [dbPath]
+      : Array.from({ length: partitions }, (_, i) => join(dir, `partition-${String(i).padStart(2, '0')}.duckdb`));
+  return { dbPath, partitionDbPaths };
+}
+
+/** Files are hashed one after another on this thread while DuckDB reads their footers on its own. */
+async function hashFiles(files: string[]): Promise<{ sha256: string; bytes: number }[]> {
+  const out: { sha256: string; bytes: number }[] = [];
+  for (const path of files) out.push(await hashFile(path));
+  return out;
+}
+
+/**
+ * Each file's columns against the contract and the mapping: which contract columns are present
+ * (with the DuckDB type they are read from), every file's row count, and all files' columns.
+ */
+async function checkFiles(
+  conn: DuckDBConnection,
+  files: string[],
+  mapping: InputMapping,
+): Promise<{ presentColumns: Map<string, string>; rowCounts: number[]; fileColumns: string[] }> {
+  const rowCounts: number[] = [];
+  /** contract column -> the DuckDB type of the input column it is read from */
+  const presentColumns = new Map<string, string>();
+  const fileColumns = new Set<string>();
+  for (const [index, path] of files.entries()) {
+    await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
+    const columns = await describeFile(conn, path);
+    for (const column of columns.keys()) fileColumns.add(column);
+    const missing: string[] = [];
+    for (const column of USAGE_CONTRACT) {
+      const type = sourceType(mapping, column.name, columns, path);
+      if (type !== undefined) presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
+      else if (column.required && !(mapping.format === 'snapshot' && SNAPSHOT_OPTIONAL.has(column.name)))
+        missing.push(column.name);
+    }
+    if (missing.length > 0) {
+      throw new SchemaContractError(
+        `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`,
+      );
+    }
+    const { rows } = await queryOne<{ rows: number }>(
+      conn,
+      `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`,
+      { path },
+    );
+    rowCounts.push(rows);
+  }
+  if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
+  return { presentColumns, rowCounts, fileColumns: [...fileColumns] };
+}
+
+/**
+ * The DuckDB type a contract column is read from in a file with `columns`, or undefined when
+ * the file lacks it; a column the mapping names but the file lacks stops the run.
+ */
+function sourceType(
+  mapping: InputMapping,
+  contractColumn: string,
+  columns: Map<string, string>,
+  path: string,
+): string | undefined {
+  const source = mapping.columns[contractColumn] ?? contractColumn;
+  if (typeof source === 'object') {
+    if ('rowNumber' in source) return 'VARCHAR';
+    const absent = source.sum.filter((column) => !columns.has(column));
+    if (absent.length > 0)
+      throw new SchemaContractError(
+        `the mapping sums ${contractColumn} from column(s) ${absent.map((c) => `"${c}"`).join(', ')}, but ${path} has no such column`,
+      );
+    return 'DOUBLE';
+  }
+  if (columns.has(source)) return mapping.values[contractColumn] ? 'VARCHAR' : columns.get(source);
+  if (mapping.columns[contractColumn])
+    throw new SchemaContractError(
+      `the mapping reads ${contractColumn} from column "${source}", but ${path} has no such column`,
+    );
+  return undefined;
 }
 
 /**
@@ -183,6 +252,7 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
   if (dbPath === undefined)
     throw new InvalidParamsError(`no partition ${index}: the plan has ${plan.partitionDbPaths.length}`);
   const presentColumns = new Map(plan.presentColumns);
+  const userColumns = plan.userFeatures.map((feature) => feature.column);
   return withConnection(dbPath, async (conn) => {
     await checkpoint({
       stage: `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})`,
@@ -191,7 +261,7 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
     await setVariable(conn, 'window_start', firstDay(plan.windowStart));
     await setVariable(conn, 'window_end', firstDay(plan.windowEnd));
     try {
-      for (const statement of buildCheckSql(presentColumns)) await conn.run(statement);
+      for (const statement of buildCheckSql(presentColumns, userColumns)) await conn.run(statement);
     } catch (error) {
       // the footers were readable, but a data page is not (truncated file, invalid encoding)
       const message = (error as Error).message;
@@ -210,9 +280,14 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
        FROM checked_usage WHERE reason IS NOT NULL ORDER BY source_file, file_row`,
     );
     await conn.run('DROP VIEW raw_input');
+    if (userColumns.length > 0) await keepUserFeatureRows(conn, userColumns);
     if (plan.partitionDbPaths.length > 1) {
       await setVariable(conn, 'quarantine_file', partitionOutput(dbPath, 'quarantine'));
       await conn.run("COPY quarantine TO (getvariable('quarantine_file')) (FORMAT parquet)");
+      if (userColumns.length > 0) {
+        await setVariable(conn, 'user_features_file', partitionOutput(dbPath, 'user-features'));
+        await conn.run("COPY user_feature_rows TO (getvariable('user_features_file')) (FORMAT parquet)");
+      }
     }
     const counts = await queryOne<{ loaded: number; quarantined: number; in_month: number }>(
       conn,
@@ -255,7 +330,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
       `row counts do not reconcile: read ${rowsRead}, loaded ${rowsLoaded}, quarantined ${rowsQuarantined} in ${parts.length} of ${plan.partitionDbPaths.length} partitions`,
     );
   }
-  if (parts.length > 1) await gatherQuarantine(plan.dbPath, plan.partitionDbPaths);
+  if (parts.length > 1) await gatherQuarantine(plan.dbPath, plan.partitionDbPaths, plan.userFeatures.length > 0);
   const { mapping, presentColumns, seconds, ...rest } = plan;
   const summary: LoadSummary = {
     ...rest,
@@ -272,9 +347,30 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
   return summary;
 }
 
-/** Every partition's quarantined rows in the run database, in file order. */
-async function gatherQuarantine(dbPath: string, partitionDbPaths: string[]): Promise<void> {
+/**
+ * The valid rows' user feature values, apart from the usage rows (the feature SQL never reads
+ * them: generated long-format data runs exactly as without them).
+ */
+async function keepUserFeatureRows(conn: DuckDBConnection, userColumns: string[]): Promise<void> {
+  await conn.run(
+    `CREATE OR REPLACE TABLE user_feature_rows AS
+     SELECT subscriber_id, "month", ${userColumns.map(quoteIdent).join(', ')} FROM checked_usage WHERE reason IS NULL`,
+  );
+}
+
+/** Every partition's quarantined rows (and user feature rows) in the run database, in file order. */
+async function gatherQuarantine(dbPath: string, partitionDbPaths: string[], userFeatures: boolean): Promise<void> {
   await withConnection(dbPath, async (conn) => {
+    if (userFeatures) {
+      await setVariable(
+        conn,
+        'user_feature_files',
+        listValue(partitionDbPaths.map((path) => partitionOutput(path, 'user-features'))),
+      );
+      await conn.run(
+        "CREATE OR REPLACE TABLE user_feature_rows AS SELECT * FROM read_parquet(getvariable('user_feature_files'))",
+      );
+    }
     await setVariable(
       conn,
       'quarantine_files',
@@ -290,7 +386,10 @@ async function gatherQuarantine(dbPath: string, partitionDbPaths: string[]): Pro
  * A file a partition hands to the combining step beside its database (DuckDB cannot attach a
  * database by a bound path, and a Parquet file is also what another machine could read).
  */
-export function partitionOutput(partitionDbPath: string, name: 'quarantine' | 'subscriber-features'): string {
+export function partitionOutput(
+  partitionDbPath: string,
+  name: 'quarantine' | 'subscriber-features' | 'user-features',
+): string {
   return partitionDbPath.replace(/\.duckdb$/, `.${name}.parquet`);
 }
 
@@ -384,6 +483,82 @@ async function createRawInput(
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
+  const inputRows = await inputRowsSql(conn, files);
+  await conn.run(
+    'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
+  );
+  for (const [column, encoding] of Object.entries(mapping.values)) {
+    for (const [source, target] of Object.entries(encoding)) {
+      await conn.run('INSERT INTO value_encodings VALUES ($column, $source, $target)', {
+        column,
+        source,
+        target: target === null ? null : String(target),
+      });
+    }
+  }
+  await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
+  await setVariable(conn, 'run_month', firstDay(plan.params.month));
+  await setVariable(conn, 'partition_count', partition.count);
+  await setVariable(conn, 'partition_index', partition.index);
+  const idSource = mapping.columns.subscriber_id ?? 'subscriber_id';
+  // ids made from row numbers: a row's place in its file decides its partition
+  const partitionKey = typeof idSource === 'string' ? quoteIdent(idSource) : 'file_index, file_row';
+  const inPartition =
+    partition.count === 1
+      ? ''
+      : `WHERE hash(${partitionKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
+  if (typeof idSource === 'object') {
+    // unique across the input files, and the same on every rerun: the file's name and the row's number in it
+    const names = files.map((file) =>
+      files.length === 1 ? basename(file) : relative(resolve(plan.params.input), file),
+    );
+    await setVariable(conn, 'file_names', listValue(names));
+  }
+
+  const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {
+    const source = mapping.columns[column.name] ?? column.name;
+    const id = quoteIdent(column.name);
+    if (column.name === 'month' && mapping.format === 'snapshot' && !mapping.columns.month)
+      return `getvariable('run_month')::DATE AS ${id}`;
+    if (typeof source === 'object') return `${derivedColumnSql(column.name, source)} AS ${id}`;
+    let value = quoteIdent(source);
+    if (mapping.values[column.name]) {
+      // column names come from the contract (an allow-list); the encodings themselves are bound
+      value = `coalesce((SELECT e.contract_value FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR), ${value}::VARCHAR)`;
+    }
+    if (column.name === 'month' && mapping.monthFormat)
+      value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
+    return `${value} AS ${id}`;
+  });
+  for (const [column, source] of Object.entries(mapping.columns))
+    if (typeof source === 'object' && 'sum' in source) await setVariable(conn, `scale_${column}`, source.scale ?? 1);
+  const userExpressions = plan.userFeatures.map(
+    (feature) => `${userFeatureSql(feature)} AS ${quoteIdent(feature.column)}`,
+  );
+  await conn.run(
+    `CREATE OR REPLACE TEMP VIEW raw_input AS
+     SELECT file_index, file_row, ${[...expressions, ...userExpressions].join(', ')}
+     FROM (${inputRows})
+     ${inPartition}`,
+  );
+}
+
+/**
+ * A contract column the mapping derives: a NULL-safe sum of the user's columns times a bound
+ * factor (NULL only when every part is), or an id from the file's name and the row's number.
+ */
+function derivedColumnSql(contractColumn: string, source: Exclude<ColumnSource, string>): string {
+  if ('rowNumber' in source) return `getvariable('file_names')[file_index + 1] || '#' || (file_row + 1)`;
+  const parts = source.sum.map((column) => `TRY_CAST(${quoteIdent(column)} AS DOUBLE)`);
+  // the variable name comes from the contract (an allow-list); its value is bound
+  return `list_sum([${parts.join(', ')}]) * getvariable('scale_${contractColumn}')::DOUBLE`;
+}
+
+/**
+ * SQL over every input row, all files' columns by name, with `file_index` (the file's number in
+ * the plan) and `file_row`. Binds the file lists as session variables.
+ */
+async function inputRowsSql(conn: DuckDBConnection, files: string[]): Promise<string> {
   const parquet = files.filter((file) => !file.toLowerCase().endsWith('.csv'));
   const csv = files.filter((file) => file.toLowerCase().endsWith('.csv'));
   const parts: string[] = [];
@@ -401,48 +576,7 @@ async function createRawInput(
     parts.push(`SELECT * EXCLUDE (filename), getvariable('csv_file_numbers')[file_index::BIGINT + 1] AS file_index, row_number() OVER (PARTITION BY filename) - 1 AS file_row
       FROM read_csv(getvariable('csv_files'), union_by_name = true, filename = true, header = true, all_varchar = true, parallel = false)`);
   }
-  await conn.run(
-    'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
-  );
-  for (const [column, encoding] of Object.entries(mapping.values)) {
-    for (const [source, target] of Object.entries(encoding)) {
-      await conn.run('INSERT INTO value_encodings VALUES ($column, $source, $target)', {
-        column,
-        source,
-        target: target === null ? null : String(target),
-      });
-    }
-  }
-  await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
-  await setVariable(conn, 'run_month', firstDay(plan.params.month));
-  await setVariable(conn, 'partition_count', partition.count);
-  await setVariable(conn, 'partition_index', partition.index);
-  const subscriberId = quoteIdent(mapping.columns.subscriber_id ?? 'subscriber_id');
-  const inPartition =
-    partition.count === 1
-      ? ''
-      : `WHERE hash(${subscriberId}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
-
-  const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {
-    const source = mapping.columns[column.name] ?? column.name;
-    const id = quoteIdent(column.name);
-    if (column.name === 'month' && mapping.format === 'snapshot' && !mapping.columns.month)
-      return `getvariable('run_month')::DATE AS ${id}`;
-    let value = quoteIdent(source);
-    if (mapping.values[column.name]) {
-      // column names come from the contract (an allow-list); the encodings themselves are bound
-      value = `coalesce((SELECT e.contract_value FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR), ${value}::VARCHAR)`;
-    }
-    if (column.name === 'month' && mapping.monthFormat)
-      value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
-    return `${value} AS ${id}`;
-  });
-  await conn.run(
-    `CREATE OR REPLACE TEMP VIEW raw_input AS
-     SELECT file_index, file_row, ${expressions.join(', ')}
-     FROM (${parts.join('\nUNION ALL BY NAME\n')})
-     ${inPartition}`,
-  );
+  return parts.join('\nUNION ALL BY NAME\n');
 }
 
 async function readMapping(path: string): Promise<InputMapping> {
