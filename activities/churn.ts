@@ -12,6 +12,9 @@ import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/hist
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
+import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
+import type { FeatureMeta } from './ml/feature-matrix';
+import type { UserFeature } from './user-features';
 
 /** Churn warning signals and stability the tree may split on (features.sql columns). */
 export const CHURN_FEATURES = [
@@ -46,6 +49,8 @@ export interface ChurnSummary {
   /** The riskiest leaves, as readable rules. */
   topRules: LeafRule[];
   featureImportance: Record<string, number>;
+  /** Every feature the model was given: source, type, missing share (training rows) and importance. */
+  features: FeatureUse[];
   scoredRows: number;
   riskBandCounts: Record<string, number>;
   trainSeconds: number;
@@ -62,10 +67,15 @@ export async function trainAndScoreChurn(
   params: RunParams,
   /** Features the input could not support (FeatureSummary.skippedFeatures). */
   skippedFeatures: string[] = [],
+  /** The user's own features (load stage), and whether the mapping opened the feature set (then plan and region enter too). */
+  user: { features: UserFeature[]; openFeatureSet: boolean } = { features: [], openFeatureSet: false },
 ): Promise<ChurnSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
-    const expressions = churnFeatureExpressions(skippedFeatures);
+    const derived = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name));
+    const specs = await churnFeatureSpecs(conn, derived, user.features, user.openFeatureSet);
+    const meta = specs.map((spec) => spec.meta);
+    const expressions = specs.map((spec): [string, string] => [spec.meta.name, spec.sql]);
     // training rows need a known outcome: a user's label may be missing for some subscribers
     const counts = await queryOne<{ train: number; score: number; churners: number }>(
       conn,
@@ -78,18 +88,23 @@ export async function trainAndScoreChurn(
           `(need at least ${10 * params.treeMinLeaf} and 10); does the input hold the month before ${params.month}?`,
       );
     }
-    const { training, labels } = await readTrainingSet(conn, expressions, counts.train);
+    const { training, labels, missing } = await readTrainingSet(conn, expressions, counts.train, meta);
 
     await checkpoint({ stage: 'churn: training' });
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     const trainStarted = performance.now();
-    const binned = binFeatures(training.columns);
+    const binned = binFeatures(
+      training.columns,
+      undefined,
+      undefined,
+      meta.map((feature) => feature.categories?.length ?? 0),
+    );
     const model = trainHistogramTree(binned, labels, trainRows, {
       maxDepth: params.treeDepth,
       minLeafSize: params.treeMinLeaf,
     });
     const trainSeconds = (performance.now() - trainStarted) / 1000;
-    DecisionTreeClassifier.load(model); // the published model must load in ml-cart
+    DecisionTreeClassifier.load(model); // the published model must load in ml-cart (categorical nodes: docs/own-data.md)
 
     const trainingScores = predictProbabilities(model, training.columns);
     const holdoutScores = pickRows(trainingScores, holdoutRows);
@@ -105,20 +120,34 @@ export async function trainAndScoreChurn(
       "FROM features WHERE purpose = 'score' ORDER BY row_idx",
       counts.score,
     );
-    replaceNaN(current);
+    fillNumericGaps(current.columns, meta);
     const scores = predictProbabilities(model, current.columns);
     const riskBandCounts = await writeScores(conn, scores);
 
     const modelPath = join(dirname(dbPath), 'churn-model.json');
-    await writeFile(modelPath, JSON.stringify({ ...model, featureNames: training.names }) + '\n');
+    // the features' metadata (sources, category labels) only where a feature is not derived, so
+    // monthly usage without user features keeps its model file as it was
+    const described = meta.some((feature) => feature.source === 'user' || feature.categorical);
+    await writeFile(
+      modelPath,
+      JSON.stringify({ ...model, featureNames: training.names, ...(described ? { features: meta } : {}) }) + '\n',
+    );
+    const importance = featureImportance(model, training.names);
     return {
       modelPath,
       trainingRows: trainRows.length,
       holdoutRows: holdoutRows.length,
       holdout,
       holdoutRoc: rocCurve(holdoutScores, holdoutLabels),
-      topRules: leafRules(model, training.names, trainPositives / trainRows.length).slice(0, 5),
-      featureImportance: featureImportance(model, training.names),
+      topRules: leafRules(model, training.names, trainPositives / trainRows.length, meta).slice(0, 5),
+      featureImportance: importance,
+      features: meta.map((feature, f) => ({
+        name: feature.name,
+        source: feature.source,
+        type: feature.categorical ? 'categorical' : 'numeric',
+        missingShare: missing[f],
+        importance: importance[feature.name] ?? 0,
+      })),
       scoredRows: scores.length,
       riskBandCounts,
       trainSeconds,
@@ -135,12 +164,16 @@ export function churnFeatureExpressions(skippedFeatures: string[]): [string, str
   ]);
 }
 
-/** Last month's subscribers with a known outcome, in row order: feature columns (NaN as 0) and labels. */
+/**
+ * Last month's subscribers with a known outcome, in row order: feature columns (numeric NaN as
+ * 0; a categorical NaN stays, the missing category), labels, and each column's missing share.
+ */
 export async function readTrainingSet(
   conn: DuckDBConnection,
   expressions: [string, string][],
   rows: number,
-): Promise<{ training: ColumnSet; labels: Uint8Array }> {
+  meta?: readonly FeatureMeta[],
+): Promise<{ training: ColumnSet; labels: Uint8Array; missing: number[] }> {
   const training = await readColumns(
     conn,
     [...expressions, ['label', 'churned_next_month::INTEGER']],
@@ -149,8 +182,10 @@ export async function readTrainingSet(
   );
   const labels = Uint8Array.from(training.columns.pop() as Float64Array);
   training.names.pop();
-  replaceNaN(training);
-  return { training, labels };
+  const missing = missingShares(training.columns);
+  if (meta) fillNumericGaps(training.columns, meta);
+  else replaceNaN(training);
+  return { training, labels, missing };
 }
 
 /** Splits row indices so churners and stayers are held out in the same proportion. */

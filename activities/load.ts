@@ -71,6 +71,8 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   format: 'long' | 'snapshot';
   /** Contract columns the input provides; features needing others are skipped. */
   inputColumns: string[];
+  /** The mapping names user features ("features"): the contract's categorical columns enter the churn model too. */
+  openFeatureSet: boolean;
   seconds: number;
 }
 
@@ -341,6 +343,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
     subscribersInMonth: sum((part) => part.subscribersInMonth),
     format: mapping.format,
     inputColumns: presentColumns.map(([column]) => column),
+    openFeatureSet: mapping.features !== undefined,
     seconds: seconds + Math.max(...parts.map((part) => part.seconds)) + (performance.now() - started) / 1000,
   };
   assertUsable(summary);

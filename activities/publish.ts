@@ -202,11 +202,18 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
       holdoutRows: churn.holdoutRows,
     },
     quarantineByReason: load.quarantineByReason,
-    skippedFeatures: request.features.skippedFeatures,
+    skippedFeatures: [
+      ...request.features.skippedFeatures,
+      ...(request.load.skippedUserFeatures ?? []).map(({ feature, reason }) => ({
+        feature,
+        reason: `user column: ${reason}`,
+      })),
+    ],
     metrics: {
       churnHoldout: churn.holdout,
       churnTopRules: churn.topRules,
       featureImportance: churn.featureImportance,
+      churnFeatures: churn.features,
       riskBandCounts: churn.riskBandCounts,
       kmeans: {
         k: cluster.k,

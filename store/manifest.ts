@@ -16,7 +16,8 @@ export interface SegmentProfile extends SegmentAction {
   arpu: number;
   mou: number;
   dou: number;
-  mouTrend: number;
+  /** null without the months of history a trend needs. */
+  mouTrend: number | null;
   stabilityScore: number;
   revenueShare: number;
 }
@@ -46,12 +47,14 @@ export interface SnapshotManifest {
     holdoutRows: number;
   };
   quarantineByReason: Record<string, number>;
-  /** Features the input could not support: NULL in subscribers.parquet, left out of the models. */
+  /** Features the input could not support (and user columns left out): NULL in subscribers.parquet, left out of the models. */
   skippedFeatures: { feature: string; reason: string }[];
   metrics: {
     churnHoldout: ChurnSummary['holdout'];
     churnTopRules: ChurnSummary['topRules'];
     featureImportance: Record<string, number>;
+    /** Every feature the churn model was given: source (contract, derived, user), type, missing share, importance. */
+    churnFeatures: ChurnSummary['features'];
     riskBandCounts: Record<string, number>;
     kmeans: {
       k: number;
