@@ -28,7 +28,7 @@ export interface FeatureUse {
 /**
  * The churn matrix's columns: the derived features the input supports, then (when the mapping
  * opens the feature set) the contract's categorical columns and the user's own features.
- * Categorical levels are bound as session variables (`levels_<n>`), never spliced.
+ * Categorical levels are bound as session variables (`levels_a`, `levels_b`, ...), never spliced.
  */
 export async function churnFeatureSpecs(
   conn: DuckDBConnection,
@@ -63,10 +63,12 @@ export async function churnFeatureSpecs(
   }
   for (const [index, feature] of categorical.entries()) {
     const categories = feature.categories ?? [];
-    await setVariable(conn, `levels_${index}`, listValue(categories));
+    // session variable names are letters and underscores: levels_a, levels_b, ..., levels_ba
+    const variable = `levels_${index.toString(26).replace(/./g, (digit) => String.fromCharCode(97 + parseInt(digit, 26)))}`;
+    await setVariable(conn, variable, listValue(categories));
     specs.push({
       meta: { name: feature.name, source: feature.source, categorical: true, categories },
-      sql: `list_position(getvariable('levels_${index}'), ${quoteIdent(feature.column)}) - 1`,
+      sql: `list_position(getvariable('${variable}'), ${quoteIdent(feature.column)}) - 1`,
     });
   }
   return specs;

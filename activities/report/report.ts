@@ -94,8 +94,9 @@ export async function buildReport(
     migration: cluster.previous ? await migrationChart(migration, cluster.previous.month) : '',
     quality: await dataQualityChart(quality),
   };
-  const fmt = (n: number, digits = 0) =>
-    n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  // a feature the input cannot support is NULL (e.g. DOU from a file without data volumes)
+  const fmt = (n: number | null, digits = 0) =>
+    n === null ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
   const pct = (n: number) => `${(n * 100).toFixed(1)}%`;
 
   return stableIds(`<!doctype html>

@@ -1,0 +1,143 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stratifiedSplit, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
+import { queryRows, withConnection } from '../../activities/duckdb';
+import { computeFeatures, type FeatureSummary } from '../../activities/features';
+import { loadUsage, type LoadSummary } from '../../activities/load';
+import { publishSnapshot } from '../../activities/publish';
+import { readManifest } from '../../store/snapshots';
+import { TELCO_MAPPING, writeTelcoCsv } from '../fixtures/telco-customers';
+import { storeIn, tempDir } from '../helpers';
+import { runPythonJson } from '../python';
+
+/** Fits scikit-learn's tree (one-hot categoricals, same depth and leaf size) and a forest on the same file and split. */
+const SKLEARN_SCRIPT = `
+import json, sys
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.tree import DecisionTreeClassifier
+path, holdout_file, depth, leaf = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+frame = pd.read_csv(path)
+y = (frame.pop('Churn') == 'Yes').astype(int).to_numpy()
+frame['TotalCharges'] = pd.to_numeric(frame['TotalCharges'], errors='coerce').fillna(0)
+X = pd.get_dummies(frame, columns=['Contract', 'PaymentMethod', 'Status'], dtype=float).to_numpy()
+holdout = set(json.load(open(holdout_file)))
+test = [i for i in range(len(y)) if i in holdout]
+train = [i for i in range(len(y)) if i not in holdout]
+tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=leaf, random_state=0).fit(X[train], y[train])
+forest = RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=0, n_jobs=1).fit(X[train], y[train])
+print(json.dumps({
+  'tree': roc_auc_score(y[test], tree.predict_proba(X[test])[:, 1]),
+  'forest': roc_auc_score(y[test], forest.predict_proba(X[test])[:, 1]),
+}))
+`;
+
+/**
+ * An analyst's own file, all of it: one row per customer, no id column, the churn signal in
+ * categorical contract and status columns and in minutes split by period, blanks in a charges
+ * column. The mapping of docs/own-data.md, no preprocessing; load -> features -> cluster ->
+ * churn -> publish.
+ */
+describe("an analyst's one-row-per-customer file with no id column", () => {
+  let dir: string;
+  let csv: string;
+  let load: LoadSummary;
+  let features: FeatureSummary;
+  let cluster: ClusterSummary;
+  let churn: ChurnSummary;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    csv = join(dir, 'customers.csv');
+    await writeTelcoCsv(csv, { customers: 6_000, seed: 14 });
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(mapping, JSON.stringify(TELCO_MAPPING));
+    const store = storeIn(dir);
+    load = await loadUsage(store, { workflowId: 'own-data', runId: 'r1' }, { month: '2026-05', input: csv, mapping });
+    features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+      userFeatures: load.userFeatures,
+    });
+    const skipped = features.skippedFeatures.map((s) => s.feature);
+    cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped, load.userFeatures);
+    churn = await trainAndScoreChurn(load.dbPath, load.params, skipped, {
+      features: load.userFeatures,
+      openFeatureSet: load.openFeatureSet,
+    });
+    await publishSnapshot(
+      store,
+      { workflowId: 'own-data', runId: 'r1' },
+      { requestedBy: 'test', load, features, cluster, churn },
+    );
+  }, 120_000);
+
+  it('finds and types the file’s own columns; blanks are missing values, not quarantine reasons', () => {
+    expect(load).toMatchObject({ format: 'snapshot', rowsQuarantined: 0, rowsLoaded: 6_000 });
+    const typed = Object.fromEntries(load.userFeatures.map((f) => [f.name, f.type]));
+    expect(typed).toMatchObject({
+      Contract: 'categorical',
+      PaymentMethod: 'categorical',
+      Status: 'categorical',
+      'Day Mins': 'numeric', // used inside the voice_minutes sum, still a feature of its own
+      'CustServ Calls': 'numeric',
+      TotalCharges: 'numeric',
+    });
+    // mapped one-to-one: contract columns, not user features
+    for (const mapped of ['tenure', 'MonthlyCharges', 'Complaints', 'Churn']) expect(typed[mapped]).toBeUndefined();
+    expect(load.userFeatures.find((f) => f.name === 'Contract')?.categories).toEqual([
+      'Month-to-month',
+      'One year',
+      'Two year',
+    ]);
+    const skipped = features.skippedFeatures.map((s) => s.feature);
+    expect(skipped).toContain('dou'); // no data column in the file
+    expect(skipped).not.toContain('mou'); // minutes summed from the periods
+  });
+
+  it('splits the tree on the categorical column that carries the signal, and prints the rule readably', () => {
+    expect(churn.features.find((f) => f.name === 'Contract')).toMatchObject({ source: 'user', type: 'categorical' });
+    const top = Object.keys(churn.featureImportance)[0];
+    expect(['Contract', 'Status']).toContain(top);
+    expect(churn.topRules.map((r) => r.condition).join('\n')).toMatch(/Contract in \{Month-to-month[^}]*\}/);
+    const totalCharges = churn.features.find((f) => f.name === 'TotalCharges');
+    expect(totalCharges?.missingShare).toBeGreaterThan(0.005);
+  });
+
+  it("reaches scikit-learn's decision tree on the same file and split (one-hot categoricals, same depth and leaf size)", async () => {
+    // the churn stage's own holdout rows, as row numbers of the file (ids are customers.csv#<row>)
+    const rows = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ subscriber_id: string; churned: boolean }>(
+        conn,
+        "SELECT subscriber_id, churned_next_month AS churned FROM features WHERE purpose = 'train' ORDER BY row_idx",
+      ),
+    );
+    const labels = Uint8Array.from(rows, (r) => (r.churned ? 1 : 0));
+    const { holdoutRows } = stratifiedSplit(labels, load.params.holdoutShare, load.params.seed);
+    const holdout = Array.from(holdoutRows, (i) => Number(rows[i].subscriber_id.split('#')[1]) - 1);
+    const holdoutFile = join(dir, 'holdout.json');
+    await writeFile(holdoutFile, JSON.stringify(holdout));
+    const sklearn = runPythonJson<{ tree: number; forest: number }>(SKLEARN_SCRIPT, [
+      csv,
+      holdoutFile,
+      String(load.params.treeDepth),
+      String(load.params.treeMinLeaf),
+    ]);
+    console.log(
+      `own-data example: segflow tree AUC ${churn.holdout.rocAuc.toFixed(4)}, scikit-learn tree ${sklearn.tree.toFixed(4)}, random forest ${sklearn.forest.toFixed(4)}`,
+    );
+    expect(Math.abs(churn.holdout.rocAuc - sklearn.tree)).toBeLessThan(0.01);
+  }, 120_000);
+
+  it('names segments from signals the data has: no trend word, no two names apart only by a number', async () => {
+    const names = cluster.segments.map((s) => s.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(name).not.toMatch(/declining|growing|\(\d+\)/);
+    const manifest = await readManifest(storeIn(dir), '2026-05', 1);
+    expect(manifest.metrics.churnFeatures.map((f) => f.name)).toEqual(expect.arrayContaining(['Contract', 'arpu']));
+    expect(manifest.skippedFeatures.map((s) => s.feature)).toContain('dou');
+  });
+});
