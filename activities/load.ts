@@ -16,6 +16,7 @@ import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { checkpoint } from './context';
 import { hashFile, paramsHash } from '../store/hashing';
 import { queryOne, queryRows, setVariable, withConnection } from './duckdb';
+import { applyLabels, inspectLabels, type LabelsFile } from './labels';
 import { buildCheckSql } from './load-sql';
 import { resolveUserFeatures, userFeatureSql, type SkippedUserFeature, type UserFeature } from './user-features';
 
@@ -44,6 +45,8 @@ export interface LoadPlan {
   userFeatures: UserFeature[];
   /** The user's columns left out, with the reason. */
   skippedUserFeatures: SkippedUserFeature[];
+  /** Churn labels from their own file (`labels` parameter), with the count of ids the input does not have. */
+  labels: LabelsFile | null;
   /** The run's database, where the partitions' results are combined. */
   dbPath: string;
   /** One database per partition; with a single partition it is the run's database. */
@@ -108,6 +111,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   const windowStart = addMonths(params.month, -params.historyMonths);
 
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
+  if (store.dataRoot && params.labels) await assertWithin(store.dataRoot, params.labels);
   const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd);
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
@@ -120,6 +124,13 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       mapping.features === undefined
         ? { features: [], skipped: [] }
         : await resolveUserFeatures(conn, await inputRowsSql(conn, files), checked.fileColumns, mapping);
+    let labels: LabelsFile | null = null;
+    if (params.labels) {
+      await bindFileNames(conn, files, params.input);
+      const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files)})`;
+      labels = await inspectLabels(conn, params.labels, mapping, ids);
+      checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
+    }
     const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({
       path: files[index],
       ...hash,
@@ -136,6 +147,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       presentColumns: [...checked.presentColumns],
       userFeatures: user.features,
       skippedUserFeatures: user.skipped,
+      labels,
       dbPath,
       partitionDbPaths,
       seconds: (performance.now() - started) / 1000,
@@ -264,6 +276,7 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
     await setVariable(conn, 'window_end', firstDay(plan.windowEnd));
     try {
       for (const statement of buildCheckSql(presentColumns, userColumns)) await conn.run(statement);
+      if (plan.labels) await applyLabels(conn, plan.labels, plan.mapping);
     } catch (error) {
       // the footers were readable, but a data page is not (truncated file, invalid encoding)
       const message = (error as Error).message;
@@ -510,13 +523,7 @@ async function createRawInput(
     partition.count === 1
       ? ''
       : `WHERE hash(${partitionKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
-  if (typeof idSource === 'object') {
-    // unique across the input files, and the same on every rerun: the file's name and the row's number in it
-    const names = files.map((file) =>
-      files.length === 1 ? basename(file) : relative(resolve(plan.params.input), file),
-    );
-    await setVariable(conn, 'file_names', listValue(names));
-  }
+  if (typeof idSource === 'object') await bindFileNames(conn, files, plan.params.input);
 
   const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {
     const source = mapping.columns[column.name] ?? column.name;
@@ -524,6 +531,7 @@ async function createRawInput(
     if (column.name === 'month' && mapping.format === 'snapshot' && !mapping.columns.month)
       return `getvariable('run_month')::DATE AS ${id}`;
     if (typeof source === 'object') return `${derivedColumnSql(column.name, source)} AS ${id}`;
+    if (column.name === 'churn_label' && plan.labels) return `NULL::BOOLEAN AS ${id}`; // from the labels file
     let value = quoteIdent(source);
     if (mapping.values[column.name]) {
       // column names come from the contract (an allow-list); the encodings themselves are bound
@@ -555,6 +563,18 @@ function derivedColumnSql(contractColumn: string, source: Exclude<ColumnSource, 
   const parts = source.sum.map((column) => `TRY_CAST(${quoteIdent(column)} AS DOUBLE)`);
   // the variable name comes from the contract (an allow-list); its value is bound
   return `list_sum([${parts.join(', ')}]) * getvariable('scale_${contractColumn}')::DOUBLE`;
+}
+
+/** Ids made from row numbers are unique across the input files and the same on every rerun: the file's name and the row's number in it. */
+async function bindFileNames(conn: DuckDBConnection, files: string[], input: string): Promise<void> {
+  const names = files.map((file) => (files.length === 1 ? basename(file) : relative(resolve(input), file)));
+  await setVariable(conn, 'file_names', listValue(names));
+}
+
+/** The subscriber id of an input row, before the contract check (a column, or made from the row's place). */
+function subscriberIdSql(mapping: InputMapping): string {
+  const source = mapping.columns.subscriber_id ?? 'subscriber_id';
+  return typeof source === 'string' ? quoteIdent(source) : derivedColumnSql('subscriber_id', source);
 }
 
 /**

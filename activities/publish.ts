@@ -192,6 +192,7 @@ function buildManifest(run: RunRef, request: PublishRequest, outputs: OutputFile
     params: load.params,
     paramsHash: load.paramsHash,
     inputs: load.inputFiles,
+    ...(load.labels ? { labels: load.labels } : {}),
     code: codeVersion(),
     rowCounts: {
       inputRows: load.rowsRead,

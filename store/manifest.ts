@@ -2,6 +2,7 @@ import type { SegmentAction } from '../domain/actions';
 import type { RunParams } from '../domain/params';
 import type { ChurnSummary } from '../activities/churn';
 import type { CodeVersion } from '../activities/code-version';
+import type { LabelsFile } from '../activities/labels';
 import type { InputFile } from '../activities/load';
 import type { RunRef } from './layout';
 
@@ -37,6 +38,8 @@ export interface SnapshotManifest {
   params: RunParams;
   paramsHash: string;
   inputs: InputFile[];
+  /** Churn labels from their own file: its hash, kind and the label rows whose id the input does not have. */
+  labels?: LabelsFile | null;
   code: CodeVersion;
   rowCounts: {
     inputRows: number;

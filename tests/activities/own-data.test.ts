@@ -8,7 +8,7 @@ import { computeFeatures, type FeatureSummary } from '../../activities/features'
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { publishSnapshot } from '../../activities/publish';
 import { readManifest } from '../../store/snapshots';
-import { TELCO_MAPPING, writeTelcoCsv } from '../fixtures/telco-customers';
+import { TELCO_MAPPING, writeTelcoCsv, type TelcoCustomer } from '../fixtures/telco-customers';
 import { storeIn, tempDir } from '../helpers';
 import { runPythonJson } from '../python';
 
@@ -140,4 +140,57 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     expect(manifest.metrics.churnFeatures.map((f) => f.name)).toEqual(expect.arrayContaining(['Contract', 'arpu']));
     expect(manifest.skippedFeatures.map((s) => s.feature)).toContain('dou');
   });
+});
+
+describe('churn labels from their own file, joined by id', () => {
+  it('labels the customers it knows and counts the ids the input does not have', async () => {
+    const dir = await tempDir();
+    const csv = join(dir, 'customers.csv');
+    const customers: TelcoCustomer[] = await writeTelcoCsv(csv, { customers: 2_000, seed: 15, withIds: true });
+    const labels = join(dir, 'labels.csv');
+    const unknown = Array.from({ length: 25 }, (_, i) => `X${i}`);
+    await writeFile(
+      labels,
+      [
+        'customerID,Churn',
+        ...customers.map((c) => `${c.id},${c.churn ? 'Yes' : 'No'}`),
+        ...unknown.map((id) => `${id},Yes`),
+      ].join('\n'),
+    );
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        format: 'snapshot',
+        columns: { subscriber_id: 'customerID', spend: 'MonthlyCharges', tenure_months: 'tenure' },
+        features: {
+          Contract: 'categorical',
+          Status: 'categorical',
+          'CustServ Calls': 'numeric',
+          PaymentMethod: 'skip',
+        },
+      }),
+    );
+    const store = storeIn(dir);
+    const load = await loadUsage(
+      store,
+      { workflowId: 'labels', runId: 'r1' },
+      {
+        month: '2026-05',
+        input: csv,
+        mapping,
+        labels,
+      },
+    );
+    expect(load.labels).toMatchObject({ kind: 'flag', rows: 2_025, unknownIds: 25, idColumn: 'customerID' });
+    expect(load.skippedUserFeatures).toEqual([{ feature: 'PaymentMethod', reason: 'skipped by the mapping' }]);
+    const features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+      userFeatures: load.userFeatures,
+    });
+    expect(features.trainingRows).toBe(2_000);
+    const churners = customers.filter((c) => c.churn).length;
+    expect(features.trainingChurnRate).toBeCloseTo(churners / 2_000, 10);
+  }, 60_000);
 });
