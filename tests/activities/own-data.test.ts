@@ -127,7 +127,7 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
       String(load.params.treeMinLeaf),
     ]);
     console.log(
-      `own-data example: segflow tree AUC ${churn.holdout.rocAuc.toFixed(4)}, scikit-learn tree ${sklearn.tree.toFixed(4)}, random forest ${sklearn.forest.toFixed(4)}`,
+      `own-data example: segflow tree AUC ${churn.holdout.rocAuc.toFixed(4)}, scikit-learn tree ${sklearn.tree.toFixed(4)}, random forest ${sklearn.forest.toFixed(4)}; top rule: ${churn.topRules[0].condition}`,
     );
     expect(Math.abs(churn.holdout.rocAuc - sklearn.tree)).toBeLessThan(0.01);
   }, 120_000);
