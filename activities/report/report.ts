@@ -159,6 +159,11 @@ export async function buildReport(
       ${churn.topRules.map((r) => `<tr><td>${escape(r.condition)}</td><td class="num">${pct(r.churnRate)}</td><td class="num">${r.lift.toFixed(1)}x</td><td class="num">${fmt(r.subscribers)}</td></tr>`).join('\n      ')}
     </table>
     <p class="note">Holdout: ${fmt(churn.holdoutRows)} subscribers, base churn rate ${pct(churn.holdout.baseRate)}, precision in the top decile ${pct(churn.holdout.precisionAtTopDecile)}, recall ${pct(churn.holdout.recallAtTopDecile)}, PR AUC ${churn.holdout.prAuc.toFixed(3)}.</p>
+    <h3>Features the model was given</h3>
+    <table>
+      <tr><th>feature</th><th>source</th><th>type</th><th class="num">missing (training)</th><th class="num">importance</th></tr>
+      ${churn.features.map((f) => `<tr><td>${escape(f.name)}</td><td>${f.source}</td><td>${f.type}</td><td class="num">${pct(f.missingShare)}</td><td class="num">${pct(f.importance)}</td></tr>`).join('\n      ')}
+    </table>
   </section>
 
   ${cluster.previous ? `<section id="migration"><h2>Migration since ${escape(cluster.previous.month)}</h2><div class="row">${charts.migration}</div></section>` : ''}
@@ -166,6 +171,8 @@ export async function buildReport(
   <section id="quality"><h2>Data quality</h2>
     <div class="row">${charts.quality}</div>
     <p class="note">${fmt(load.rowsRead)} rows read from ${load.inputFiles.length} files = ${fmt(load.rowsLoaded)} loaded + ${fmt(load.rowsQuarantined)} quarantined (quarantine.parquet lists each with its reason).</p>
+    ${load.labels ? `<p class="note">Churn labels from ${escape(load.labels.path)}: ${fmt(load.labels.rows)} rows, ${fmt(load.labels.unknownIds)} of them for subscribers the input does not have (not used).</p>` : ''}
+    ${load.skippedUserFeatures?.length ? `<p class="note">Columns of your file left out of the models: ${load.skippedUserFeatures.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}
     ${request.features.skippedFeatures.length ? `<p class="note">Skipped features (the input cannot support them; left out of the models, empty in subscribers.parquet): ${request.features.skippedFeatures.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}
   </section>
 </main>
