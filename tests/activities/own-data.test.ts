@@ -4,7 +4,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { stratifiedSplit, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
 import { queryRows, withConnection } from '../../activities/duckdb';
-import { computeFeatures, type FeatureSummary } from '../../activities/features';
+import {
+  combineFeatures,
+  computeFeatures,
+  computePartitionFeatures,
+  type FeatureSummary,
+} from '../../activities/features';
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { publishSnapshot } from '../../activities/publish';
 import { readManifest } from '../../store/snapshots';
@@ -193,4 +198,30 @@ describe('churn labels from their own file, joined by id', () => {
     const churners = customers.filter((c) => c.churn).length;
     expect(features.trainingChurnRate).toBeCloseTo(churners / 2_000, 10);
   }, 60_000);
+});
+
+describe('user features across partitions', () => {
+  it('gives the same features table with three partitions as with one (row-number ids hash by file row)', async () => {
+    const dir = await tempDir();
+    const csv = join(dir, 'customers.csv');
+    await writeTelcoCsv(csv, { customers: 1_500, seed: 16 });
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(mapping, JSON.stringify(TELCO_MAPPING));
+    const store = storeIn(dir);
+    const params = { month: '2026-05', input: csv, mapping };
+    const featureRows = async (load: LoadSummary) =>
+      withConnection(load.dbPath, (conn) =>
+        queryRows(conn, 'SELECT * EXCLUDE (row_idx) FROM features ORDER BY purpose, subscriber_id'),
+      );
+    const single = await loadUsage(store, { workflowId: 'one', runId: 'r' }, params, 1);
+    await computeFeatures(single.dbPath, single.params, single);
+    const split = await loadUsage(store, { workflowId: 'three', runId: 'r' }, params, 3);
+    const parts = [];
+    for (const path of split.partitionDbPaths) parts.push(await computePartitionFeatures(path, split.params, split));
+    await combineFeatures(split.dbPath, split.partitionDbPaths, split.params, split, parts);
+    const [a, b] = [await featureRows(single), await featureRows(split)];
+    expect(a).toHaveLength(3_000); // train and score rows of a snapshot
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    expect(a[0]).toHaveProperty('user_0');
+  }, 120_000);
 });
