@@ -80,7 +80,7 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     );
   }, 120_000);
 
-  it('finds and types the file’s own columns; blanks are missing values, not quarantine reasons', () => {
+  it('finds and types the file’s own columns; blanks are missing values, not quarantine reasons', async () => {
     expect(load).toMatchObject({ format: 'snapshot', rowsQuarantined: 0, rowsLoaded: 6_000 });
     const typed = Object.fromEntries(load.userFeatures.map((f) => [f.name, f.type]));
     expect(typed).toMatchObject({
@@ -101,6 +101,17 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     const skipped = features.skippedFeatures.map((s) => s.feature);
     expect(skipped).toContain('dou'); // no data column in the file
     expect(skipped).not.toContain('mou'); // minutes summed from the periods
+    // ids from the file's name and row number; mou is the sum of the four periods
+    const [first] = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ subscriber_id: string; mou: number; minutes: number }>(
+        conn,
+        `SELECT f.subscriber_id, f.mou, c."Day Mins" + c."Eve Mins" + c."Night Mins" + c."Intl Mins" AS minutes
+         FROM features f, (SELECT * FROM read_csv($csv) LIMIT 1) c
+         WHERE f.purpose = 'score' AND f.subscriber_id = 'customers.csv#1'`,
+        { csv },
+      ),
+    );
+    expect(first.mou).toBeCloseTo(first.minutes, 6);
   });
 
   it('splits the tree on the categorical column that carries the signal, and prints the rule readably', () => {
