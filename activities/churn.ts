@@ -13,7 +13,7 @@ import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metric
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
-import type { FeatureMeta } from './ml/feature-matrix';
+import { categoryCounts, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
 
 /** Churn warning signals and stability the tree may split on (features.sql columns). */
@@ -89,16 +89,13 @@ export async function trainAndScoreChurn(
       );
     }
     const { training, labels, missing } = await readTrainingSet(conn, expressions, counts.train, meta);
+    /** What the tree (and an ensemble) trains on: the columns with their metadata. */
+    const matrix: FeatureMatrix = { columns: training.columns, features: meta, rows: training.rows };
 
     await checkpoint({ stage: 'churn: training' });
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     const trainStarted = performance.now();
-    const binned = binFeatures(
-      training.columns,
-      undefined,
-      undefined,
-      meta.map((feature) => feature.categories?.length ?? 0),
-    );
+    const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
     const model = trainHistogramTree(binned, labels, trainRows, {
       maxDepth: params.treeDepth,
       minLeafSize: params.treeMinLeaf,

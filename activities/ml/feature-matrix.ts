@@ -25,6 +25,11 @@ export interface FeatureMatrix {
   rows: number;
 }
 
+/** Per feature: its number of categories K, 0 for a numeric feature (as the histogram tree bins them). */
+export function categoryCounts(features: readonly FeatureMeta[]): number[] {
+  return features.map((feature) => (feature.categorical ? (feature.categories?.length ?? 0) : 0));
+}
+
 /** The labels of a categorical feature's codes, e.g. for a rule `Contract in {Month-to-month, One year}`. */
 export function categoryLabels(meta: FeatureMeta, codes: readonly number[]): string[] {
   return codes.map((code) => meta.categories?.[code] ?? `#${code}`);
