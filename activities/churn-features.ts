@@ -1,6 +1,6 @@
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { quoteIdent } from '../data/contract';
-import { queryOne, setVariable } from './duckdb';
+import { numberedVariable, queryOne, setVariable } from './duckdb';
 import type { FeatureMeta, FeatureSource } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
 
@@ -63,8 +63,7 @@ export async function churnFeatureSpecs(
   }
   for (const [index, feature] of categorical.entries()) {
     const categories = feature.categories ?? [];
-    // session variable names are letters and underscores: levels_a, levels_b, ..., levels_ba
-    const variable = `levels_${index.toString(26).replace(/./g, (digit) => String.fromCharCode(97 + parseInt(digit, 26)))}`;
+    const variable = numberedVariable('levels', index);
     await setVariable(conn, variable, listValue(categories));
     specs.push({
       meta: { name: feature.name, source: feature.source, categorical: true, categories },

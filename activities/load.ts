@@ -15,7 +15,7 @@ import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { checkpoint } from './context';
 import { hashFile, paramsHash } from '../store/hashing';
-import { queryOne, queryRows, setVariable, withConnection } from './duckdb';
+import { numberedVariable, queryOne, queryRows, setVariable, withConnection } from './duckdb';
 import { applyLabels, inspectLabels, type LabelsFile } from './labels';
 import { buildCheckSql } from './load-sql';
 import { resolveUserFeatures, userFeatureSql, type SkippedUserFeature, type UserFeature } from './user-features';
@@ -593,11 +593,14 @@ async function inputRowsSql(conn: DuckDBConnection, files: string[]): Promise<st
     parts.push(`SELECT * EXCLUDE (file_row_number), getvariable('parquet_file_numbers')[file_index::BIGINT + 1] AS file_index, file_row_number AS file_row
       FROM read_parquet(getvariable('parquet_files'), union_by_name = true, file_row_number = true, hive_partitioning = false)`);
   }
-  if (csv.length > 0) {
-    await setVariable(conn, 'csv_files', listValue(csv));
-    await setVariable(conn, 'csv_file_numbers', numbers(csv));
-    parts.push(`SELECT * EXCLUDE (filename), getvariable('csv_file_numbers')[file_index::BIGINT + 1] AS file_index, row_number() OVER (PARTITION BY filename) - 1 AS file_row
-      FROM read_csv(getvariable('csv_files'), union_by_name = true, filename = true, header = true, all_varchar = true, parallel = false)`);
+  // one read per CSV file: row_number() over one file's single-threaded scan follows the file's
+  // order, where numbering a multi-file read PARTITION BY filename scrambled rows (row-number ids,
+  // quarantine rows and which duplicate counts as first depend on it)
+  for (const [i, file] of csv.entries()) {
+    const variable = numberedVariable('csv_file', i);
+    await setVariable(conn, variable, file);
+    parts.push(`SELECT *, ${files.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
+      FROM read_csv(getvariable('${variable}'), header = true, all_varchar = true, parallel = false)`);
   }
   return parts.join('\nUNION ALL BY NAME\n');
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stratifiedSplit, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
-import { queryRows, withConnection } from '../../activities/duckdb';
+import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import {
   combineFeatures,
   computeFeatures,
@@ -234,5 +234,39 @@ describe('user features across partitions', () => {
     expect(a).toHaveLength(3_000); // train and score rows of a snapshot
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
     expect(a[0]).toHaveProperty('user_0');
+  }, 120_000);
+});
+
+describe('row-number ids', () => {
+  it("number a CSV's rows in the file's order, the same on every run", async () => {
+    const dir = await tempDir();
+    const csv = join(dir, 'big.csv');
+    // large enough that DuckDB numbers rows on several threads; position is the row's place in the file
+    await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'target', csv);
+      await conn.run(`COPY (SELECT range AS position, 10 + range % 7 AS charges, range % 2 = 0 AS gone FROM range(300000))
+                      TO (getvariable('target')) (HEADER)`);
+    });
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        format: 'snapshot',
+        columns: { subscriber_id: { rowNumber: true }, spend: 'charges', churn_label: 'gone' },
+        features: { position: 'numeric' },
+      }),
+    );
+    const load = await loadUsage(
+      storeIn(dir),
+      { workflowId: 'rows', runId: 'r' },
+      { month: '2026-05', input: csv, mapping },
+    );
+    const [{ misplaced }] = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ misplaced: number }>(
+        conn,
+        "SELECT count(*) FILTER (WHERE split_part(subscriber_id, '#', 2)::BIGINT - 1 <> user_0) AS misplaced FROM user_feature_rows",
+      ),
+    );
+    expect(misplaced).toBe(0);
   }, 120_000);
 });
