@@ -18,6 +18,9 @@ import { runInThread } from './ml/thread';
 import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
+import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
+import { categoryCounts, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
+import type { UserFeature } from './user-features';
 
 /** Churn warning signals and stability the tree may split on (features.sql columns). */
 export const CHURN_FEATURES = [
@@ -88,6 +91,8 @@ export interface ChurnSummary {
   /** The riskiest leaves, as readable rules. */
   topRules: LeafRule[];
   featureImportance: Record<string, number>;
+  /** Every feature the model was given: source, type, missing share (training rows) and importance. */
+  features: FeatureUse[];
   scoredRows: number;
   riskBandCounts: Record<string, number>;
   /** The readable tree's training time. */
@@ -107,10 +112,15 @@ export async function trainAndScoreChurn(
   params: RunParams,
   /** Features the input could not support (FeatureSummary.skippedFeatures). */
   skippedFeatures: string[] = [],
+  /** The user's own features (load stage), and whether the mapping opened the feature set (then plan and region enter too). */
+  user: { features: UserFeature[]; openFeatureSet: boolean } = { features: [], openFeatureSet: false },
 ): Promise<ChurnSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
-    const expressions = churnFeatureExpressions(skippedFeatures);
+    const derived = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name));
+    const specs = await churnFeatureSpecs(conn, derived, user.features, user.openFeatureSet);
+    const meta = specs.map((spec) => spec.meta);
+    const expressions = specs.map((spec): [string, string] => [spec.meta.name, spec.sql]);
     // training rows need a known outcome: a user's label may be missing for some subscribers
     const counts = await queryOne<{ train: number; score: number; churners: number }>(
       conn,
@@ -122,18 +132,20 @@ export async function trainAndScoreChurn(
           `(need at least ${10 * params.treeMinLeaf} and 10); does the input hold the month before ${params.month}?`,
       );
     }
-    const { training, labels } = await readTrainingSet(conn, expressions, counts.train);
+    const { training, labels, missing } = await readTrainingSet(conn, expressions, counts.train, meta);
+    /** What the tree (and an ensemble) trains on: the columns with their metadata. */
+    const matrix: FeatureMatrix = { columns: training.columns, features: meta, rows: training.rows };
 
     await checkpoint({ stage: 'churn: training' });
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     const trainStarted = performance.now();
-    const binned = binFeatures(training.columns);
+    const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
     const model = trainHistogramTree(binned, labels, trainRows, {
       maxDepth: params.treeDepth,
       minLeafSize: params.treeMinLeaf,
     });
     const trainSeconds = (performance.now() - trainStarted) / 1000;
-    DecisionTreeClassifier.load(model); // the published model must load in ml-cart
+    DecisionTreeClassifier.load(model); // the published model must load in ml-cart (categorical nodes: docs/own-data.md)
 
     const holdoutLabels = pickRows(labels, holdoutRows);
     const treeHoldoutScores = predictProbabilities(model, pickColumns(training.columns, holdoutRows));
@@ -152,10 +164,16 @@ export async function trainAndScoreChurn(
       "FROM features WHERE purpose = 'score' ORDER BY row_idx",
       counts.score,
     );
-    replaceNaN(current);
+    fillNumericGaps(current.columns, meta);
 
     const modelPath = join(dirname(dbPath), 'churn-model.json');
-    await writeFile(modelPath, JSON.stringify({ ...model, featureNames: training.names }) + '\n');
+    // the features' metadata (sources, category labels) only where a feature is not derived, so
+    // monthly usage without user features keeps its model file as it was
+    const described = meta.some((feature) => feature.source === 'user' || feature.categorical);
+    await writeFile(
+      modelPath,
+      JSON.stringify({ ...model, featureNames: training.names, ...(described ? { features: meta } : {}) }) + '\n',
+    );
     let scores: Float64Array;
     let ensemble: EnsembleSummary | null = null;
     if (params.churnModel === 'boosted') {
@@ -173,7 +191,7 @@ export async function trainAndScoreChurn(
           rowSubsample: params.boostRowSubsample,
           featureSubsample: params.boostFeatureSubsample,
           seed: params.seed,
-          categorical: training.names.map(() => false),
+          categorical: meta.map((feature) => feature.categorical),
         },
         reasons: CHURN_REASONS,
       };
@@ -188,13 +206,14 @@ export async function trainAndScoreChurn(
         ...(await writeEnsemble(dbPath, result, training.names, holdoutLabels)),
         featureImportance: boostedImportance(result.model, training.names),
       };
-      await writeReasons(conn, result, current);
+      await writeReasons(conn, result, current, meta);
     } else {
       scores = predictProbabilities(model, current.columns);
-      await writeReasons(conn, null, current);
+      await writeReasons(conn, null, current, meta);
     }
     const riskBandCounts = await writeScores(conn, scores);
     const scoring = ensemble ?? tree;
+    const importance = featureImportance(model, training.names);
     return {
       model: params.churnModel,
       modelPath,
@@ -204,8 +223,15 @@ export async function trainAndScoreChurn(
       holdoutRoc: scoring.holdoutRoc,
       tree,
       ensemble,
-      topRules: leafRules(model, training.names, trainPositives / trainRows.length).slice(0, 5),
-      featureImportance: featureImportance(model, training.names),
+      topRules: leafRules(model, training.names, trainPositives / trainRows.length, meta).slice(0, 5),
+      featureImportance: importance,
+      features: meta.map((feature, f) => ({
+        name: feature.name,
+        source: feature.source,
+        type: feature.categorical ? 'categorical' : 'numeric',
+        missingShare: missing[f],
+        importance: (ensemble?.featureImportance ?? importance)[feature.name] ?? 0,
+      })),
       scoredRows: scores.length,
       riskBandCounts,
       trainSeconds,
@@ -253,6 +279,7 @@ async function writeReasons(
   conn: DuckDBConnection,
   result: Pick<EnsembleResult, 'reasonFeatures' | 'reasonContributions'> | null,
   current: ColumnSet,
+  meta: readonly FeatureMeta[],
 ): Promise<void> {
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE reason_rows (row_idx INTEGER, reason_rank UTINYINT, feature VARCHAR, "value" DOUBLE, contribution DOUBLE, words VARCHAR)',
@@ -275,7 +302,9 @@ async function writeReasons(
         feature.push(name);
         value.push(x);
         contribution.push(Math.round(result.reasonContributions[i * CHURN_REASONS + k] * 1e6) / 1e6);
-        words.push(describeFeature(name, x));
+        // a categorical reason reads as its category, not its code
+        const categories = meta[f].categorical ? meta[f].categories : undefined;
+        words.push(categories ? `${name}: ${categories[x] ?? 'missing'}` : describeFeature(name, x));
       }
     }
     await appendColumns(
@@ -303,12 +332,16 @@ export function churnFeatureExpressions(skippedFeatures: string[]): [string, str
   ]);
 }
 
-/** Last month's subscribers with a known outcome, in row order: feature columns (NaN as 0) and labels. */
+/**
+ * Last month's subscribers with a known outcome, in row order: feature columns (numeric NaN as
+ * 0; a categorical NaN stays, the missing category), labels, and each column's missing share.
+ */
 export async function readTrainingSet(
   conn: DuckDBConnection,
   expressions: [string, string][],
   rows: number,
-): Promise<{ training: ColumnSet; labels: Uint8Array }> {
+  meta?: readonly FeatureMeta[],
+): Promise<{ training: ColumnSet; labels: Uint8Array; missing: number[] }> {
   const training = await readColumns(
     conn,
     [...expressions, ['label', 'churned_next_month::INTEGER']],
@@ -317,8 +350,10 @@ export async function readTrainingSet(
   );
   const labels = Uint8Array.from(training.columns.pop() as Float64Array);
   training.names.pop();
-  replaceNaN(training);
-  return { training, labels };
+  const missing = missingShares(training.columns);
+  if (meta) fillNumericGaps(training.columns, meta);
+  else replaceNaN(training);
+  return { training, labels, missing };
 }
 
 /** Splits row indices so churners and stayers are held out in the same proportion. */

@@ -2,13 +2,15 @@ import { DOUBLE, INTEGER, type DuckDBConnection } from '@duckdb/node-api';
 import type { RunParams } from '../domain/params';
 import { segmentAction } from '../domain/actions';
 import type { SegmentProfile } from '../store/manifest';
-import { segmentName, uniqueNames } from '../domain/segment-names';
+import { distinctNames, segmentName } from '../domain/segment-names';
+import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
 import { appendRows, queryOne, queryRows, readSql, withConnection } from './duckdb';
 import { appendColumns, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
 import { matchToPrevious } from './ml/match-centroids';
 import type { PreviousSegmentation } from './segment-history';
+import type { UserFeature } from './user-features';
 
 export type { SegmentProfile } from '../store/manifest';
 
@@ -22,6 +24,20 @@ export const CLUSTER_FEATURES = {
   log_tenure: 'ln(1 + tenure_months)',
   sticky_services: 'sticky_services',
 } as const;
+
+/** How a segment name calls each clustering input when it must tell two segments apart. */
+const CLUSTER_FEATURE_WORDS: Record<keyof typeof CLUSTER_FEATURES, string> = {
+  log_arpu: 'spend',
+  log_mou: 'voice',
+  log_dou: 'data',
+  log_sms: 'SMS',
+  log_call_circle: 'call circle',
+  log_tenure: 'tenure',
+  sticky_services: 'bundles',
+};
+
+/** The usage profile proper: with fewer than two of these, the user's numeric features join the clustering. */
+const USAGE_INPUTS = ['log_arpu', 'log_mou', 'log_dou', 'log_sms', 'log_call_circle'];
 
 /** The feature each clustering input is made from, to leave out those an input cannot support. */
 const CLUSTER_FEATURE_SOURCES: Record<keyof typeof CLUSTER_FEATURES, string> = {
@@ -67,6 +83,8 @@ export async function clusterSubscribers(
   previous: PreviousSegmentation | null = null,
   /** Features the input could not support (FeatureSummary.skippedFeatures). */
   skippedFeatures: string[] = [],
+  /** The user's own features: numeric ones join when the data has fewer than two usage columns. */
+  userFeatures: UserFeature[] = [],
 ): Promise<ClusterSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
@@ -74,9 +92,18 @@ export async function clusterSubscribers(
       conn,
       "SELECT count(*) AS rows FROM features WHERE purpose = 'score'",
     );
-    const expressions = Object.entries(CLUSTER_FEATURES).filter(
+    const expressions: [string, string][] = Object.entries(CLUSTER_FEATURES).filter(
       ([name]) => !skippedFeatures.includes(CLUSTER_FEATURE_SOURCES[name as keyof typeof CLUSTER_FEATURES]),
     );
+    const words = new Map<string, string>(Object.entries(CLUSTER_FEATURE_WORDS));
+    if (expressions.filter(([name]) => USAGE_INPUTS.includes(name)).length < 2) {
+      // k-means standardises every input; a gap takes the column's mean, so it pulls no segment
+      for (const feature of userFeatures.filter((f) => f.type === 'numeric')) {
+        const column = quoteIdent(feature.column);
+        expressions.push([feature.name, `coalesce(${column}, avg(${column}) OVER ())`]);
+        words.set(feature.name, feature.name);
+      }
+    }
     const data = await readColumns(conn, expressions, "FROM features WHERE purpose = 'score' ORDER BY row_idx", rows);
     await checkpoint({ stage: params.k ? 'cluster: fitting k-means' : 'cluster: choosing k' });
     const fitStarted = performance.now();
@@ -105,7 +132,12 @@ export async function clusterSubscribers(
     );
 
     await writeSegments(conn, segment, distance, idOf);
-    const segments = await profileSegments(conn);
+    const centroidOf = new Map(fit.centroids.map((centroid, index) => [idOf[index], centroid]));
+    const segments = await profileSegments(
+      conn,
+      centroidOf,
+      data.names.map((name) => words.get(name) ?? name),
+    );
     await conn.run(
       'CREATE OR REPLACE TABLE segment_catalog (segment_id INTEGER, segment_name VARCHAR, recommended_product VARCHAR, segment_channel VARCHAR, contact_moment VARCHAR)',
     );
@@ -167,7 +199,12 @@ async function writeSegments(
   );
 }
 
-async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]> {
+/** Profiles, names and actions by segment id; `centroids` (standard units, by segment id) tell equal names apart. */
+async function profileSegments(
+  conn: DuckDBConnection,
+  centroids: Map<number, number[]>,
+  dimensions: string[],
+): Promise<SegmentProfile[]> {
   const rows = await queryRows<{
     segment_id: number;
     subscribers: number;
@@ -175,7 +212,7 @@ async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]
     arpu: number;
     mou: number;
     dou: number;
-    mou_trend: number;
+    mou_trend: number | null;
     stability_score: number;
     revenue_share: number;
     value_z: number;
@@ -190,7 +227,11 @@ async function profileSegments(conn: DuckDBConnection): Promise<SegmentProfile[]
     stickyZ: r.sticky_z,
     mouTrend: r.mou_trend,
   }));
-  const names = uniqueNames(signals.map(segmentName));
+  const names = distinctNames(
+    signals.map(segmentName),
+    rows.map((r) => centroids.get(r.segment_id) ?? []),
+    dimensions,
+  );
   return rows.map((r, i) => ({
     segmentId: r.segment_id,
     name: names[i],

@@ -147,6 +147,11 @@ CREATE OR REPLACE MACRO u(id, draw, seed) AS ((hash(id, draw, seed) % 1000003)::
 CREATE OR REPLACE MACRO gauss(id, draw, seed) AS sqrt(-2.0 * ln(u(id, draw, seed))) * cos(2.0 * pi() * u(id, draw + 100000, seed));
 `;
 
+/** A numbered session variable's name (variable names are letters and underscores): prefix_a, prefix_b, ..., prefix_ba. */
+export function numberedVariable(prefix: string, index: number): string {
+  return `${prefix}_${index.toString(26).replace(/./g, (digit) => String.fromCharCode(97 + parseInt(digit, 26)))}`;
+}
+
 /**
  * Binds a value to a session variable that SQL reads with getvariable(name). COPY targets and
  * view definitions cannot take prepared-statement parameters; this way no value is ever spliced

@@ -15,18 +15,26 @@ import {
   withConnection,
 } from './duckdb';
 import { partitionOutput } from './load';
+import type { UserFeature } from './user-features';
 
 /** What the input provides, from the load stage. */
 export interface FeatureInput {
   format: 'long' | 'snapshot';
   /** Contract columns present in the input. */
   inputColumns: string[];
+  /** The user's own feature columns (load stage), joined onto the features table by subscriber and month. */
+  userFeatures?: UserFeature[];
 }
 
 const FULL_INPUT: FeatureInput = { format: 'long', inputColumns: [] };
 
 /** Features and the optional input columns they need; a feature whose column is absent is skipped, not faked. */
 const FEATURE_INPUTS: Record<string, string[]> = {
+  // required in monthly usage; a snapshot may lack them
+  arpu: ['spend'],
+  mou: ['voice_minutes'],
+  dou: ['data_mb'],
+  tenure_months: ['tenure_months'],
   sms: ['sms_count'],
   frequency: ['recharge_count'],
   recharge_amount: ['recharge_amount'],
@@ -192,6 +200,14 @@ async function combineInto(
   await conn.run('DROP VIEW all_subscriber_features');
   const skippedFeatures = skippedFeaturesFor(input, monthsOfHistory);
   for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
+  if (input.userFeatures?.length) {
+    // column names are user_0, user_1, ... (UserFeature.column), never the user's own names
+    await conn.run(
+      `CREATE OR REPLACE TABLE features AS
+       SELECT f.*, ${input.userFeatures.map((feature) => `u.${quoteIdent(feature.column)}`).join(', ')}
+       FROM features f LEFT JOIN user_feature_rows u ON u.subscriber_id = f.subscriber_id AND u."month" = f.as_of`,
+    );
+  }
   const counts = await queryOne<{ scoring: number; training: number; churn_rate: number | null }>(
     conn,
     await readSql(import.meta.url, './features/row_counts.sql'),

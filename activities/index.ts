@@ -116,13 +116,16 @@ export function createActivities(
       ),
     clusterSubscribers: (load: LoadSummary, features: FeatureSummary, previous: PreviousSegmentation | null) =>
       attemptStage('cluster', load.params.month, () =>
-        stages.clusterSubscribers(load.dbPath, load.params, previous, skipped(features)),
+        stages.clusterSubscribers(load.dbPath, load.params, previous, skipped(features), load.userFeatures),
       ),
     /** Last month's segmentation, to keep segment ids stable (null when there is none). */
     findPreviousSegmentation: (month: string) => findPreviousSegmentation(store, month),
     trainAndScoreChurn: (load: LoadSummary, features: FeatureSummary) =>
       attemptStage('churn', load.params.month, () =>
-        stages.trainAndScoreChurn(load.dbPath, load.params, skipped(features)),
+        stages.trainAndScoreChurn(load.dbPath, load.params, skipped(features), {
+          features: load.userFeatures,
+          openFeatureSet: load.openFeatureSet,
+        }),
       ),
     publishSnapshot: (run: RunRef, request: PublishRequest) =>
       attemptStage('publish', request.load.params.month, () =>
@@ -140,7 +143,11 @@ export function createActivities(
   };
 }
 
-const featureInput = (load: LoadSummary) => ({ format: load.format, inputColumns: load.inputColumns });
+const featureInput = (load: LoadSummary) => ({
+  format: load.format,
+  inputColumns: load.inputColumns,
+  userFeatures: load.userFeatures,
+});
 const skipped = (features: FeatureSummary) => features.skippedFeatures.map((s) => s.feature);
 
 export type SegflowActivities = ReturnType<typeof createActivities>;

@@ -7,9 +7,10 @@ import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contrac
  * its DuckDB type: a column that already has the contract's type is taken as it is (a cast and
  * its failure check would cost a pass over every value and can never fail). Identifiers come
  * only from the contract; the run window is read from the session variables window_start /
- * window_end (bound with setVariable).
+ * window_end (bound with setVariable). `userColumns` (user feature columns of raw_input, already
+ * typed; a blank is a missing value, never a reason) are carried through as they are.
  */
-export function buildCheckSql(presentColumns: ReadonlyMap<string, string>): string[] {
+export function buildCheckSql(presentColumns: ReadonlyMap<string, string>, userColumns: string[] = []): string[] {
   const sourceType = (column: ColumnContract) => presentColumns.get(column.name);
   /** Text that arrives as bytes (BLOB) must be valid UTF-8; anything else is cast. */
   const conversion = (column: ColumnContract) => {
@@ -21,7 +22,8 @@ export function buildCheckSql(presentColumns: ReadonlyMap<string, string>): stri
   };
   const typed = USAGE_CONTRACT.map((column) => {
     const id = quoteIdent(column.name);
-    if (!presentColumns.has(column.name)) return `NULL::${column.type} AS ${id}`;
+    // a snapshot may lack a non-nullable usage column: a placeholder, and what it feeds is skipped (features.ts)
+    if (!presentColumns.has(column.name)) return `${column.nullable ? 'NULL' : '0'}::${column.type} AS ${id}`;
     return column.name === 'month'
       ? `date_trunc('month', ${conversion(column)})::DATE AS ${id}`
       : `${conversion(column)} AS ${id}`;
@@ -40,7 +42,7 @@ export function buildCheckSql(presentColumns: ReadonlyMap<string, string>): stri
   return [
     `CREATE OR REPLACE TABLE checked_usage AS
 WITH typed AS (
-  SELECT file_index, file_row, ${typed.join(',\n         ')},
+  SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent)].join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure
   FROM raw_input
 )

@@ -1,16 +1,24 @@
 import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
-import { IDENTITY_MAPPING, InputMappingSchema, type InputMapping } from '../domain/mapping';
+import {
+  IDENTITY_MAPPING,
+  InputMappingSchema,
+  SNAPSHOT_OPTIONAL,
+  type ColumnSource,
+  type InputMapping,
+} from '../domain/mapping';
 import { addMonths, firstDay } from '../domain/month';
 import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params';
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { checkpoint, withQueryProgress } from './context';
 import { hashFile, paramsHash } from '../store/hashing';
-import { appendRows, queryOne, queryRows, readSql, setVariable, withConnection } from './duckdb';
+import { appendRows, numberedVariable, queryOne, queryRows, readSql, setVariable, withConnection } from './duckdb';
+import { applyLabels, inspectLabels, type LabelsFile } from './labels';
 import { buildCheckSql } from './load-sql';
+import { resolveUserFeatures, userFeatureSql, type SkippedUserFeature, type UserFeature } from './user-features';
 
 export interface InputFile {
   path: string;
@@ -33,6 +41,12 @@ export interface LoadPlan {
   mapping: InputMapping;
   /** Contract column -> the DuckDB type of the input column it is read from (MIXED when files disagree). */
   presentColumns: [string, string][];
+  /** The user's own columns the models use (mapping `features`), typed; table user_feature_rows holds them. */
+  userFeatures: UserFeature[];
+  /** The user's columns left out, with the reason. */
+  skippedUserFeatures: SkippedUserFeature[];
+  /** Churn labels from their own file (`labels` parameter), with the count of ids the input does not have. */
+  labels: LabelsFile | null;
   /** The run's database, where the partitions' results are combined. */
   dbPath: string;
   /** One database per partition; with a single partition it is the run's database. */
@@ -60,6 +74,8 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   format: 'long' | 'snapshot';
   /** Contract columns the input provides; features needing others are skipped. */
   inputColumns: string[];
+  /** The mapping names user features ("features"): the contract's categorical columns enter the churn model too. */
+  openFeatureSet: boolean;
   seconds: number;
 }
 
@@ -84,78 +100,42 @@ export async function loadUsage(
 
 /**
  * Checks the parameters and the input files (readable, with the contract's required columns),
- * counts and hashes them, and names the databases the partitions load into. Files that cannot
- * be read or lack required columns stop the run (non-retryable).
+ * counts and hashes them, types the user's own feature columns, and names the databases the
+ * partitions load into. Files that cannot be read or lack required columns stop the run
+ * (non-retryable).
  */
 export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unknown, partitions = 1): Promise<LoadPlan> {
   const started = performance.now();
-  const parsed = parseRunParams(rawParams);
-  if (!parsed.ok) throw new InvalidParamsError(`invalid run parameters:\n${parsed.problems.join('\n')}`);
-  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-    throw new InvalidParamsError(`partitions must be a whole number from 1 to ${MAX_PARTITIONS}, got ${partitions}`);
-  }
-  const params = parsed.params;
+  const params = checkedParams(rawParams, partitions);
   const windowEnd = params.month;
   const windowStart = addMonths(params.month, -params.historyMonths);
 
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
+  if (store.dataRoot && params.labels) await assertWithin(store.dataRoot, params.labels);
   const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd);
-  const dir = runDir(store, run);
-  await mkdir(dir, { recursive: true });
-  const dbPath = join(dir, 'work.duckdb');
-  const partitionDbPaths =
-    partitions === 1
-      ? [dbPath]
-      : Array.from({ length: partitions }, (_, i) => join(dir, `partition-${String(i).padStart(2, '0')}.duckdb`));
-
+  const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
 
-  // files are hashed one after another on this thread while DuckDB reads their footers on its own
-  const hashes = (async () => {
-    const out: { sha256: string; bytes: number }[] = [];
-    for (const path of files) out.push(await hashFile(path));
-    return out;
-  })();
+  const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   return withConnection(':memory:', async (conn) => {
-    const rowCounts: number[] = [];
-    /** contract column -> the DuckDB type of the input column it is read from */
-    const presentColumns = new Map<string, string>();
-    for (const [index, path] of files.entries()) {
-      await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
-      const columns = await describeFile(conn, path);
-      const missing: string[] = [];
-      for (const column of USAGE_CONTRACT) {
-        const source = mapping.columns[column.name] ?? column.name;
-        if (columns.has(source)) {
-          const type = mapping.values[column.name] ? 'VARCHAR' : (columns.get(source) as string);
-          presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
-        } else if (mapping.columns[column.name]) {
-          throw new SchemaContractError(
-            `the mapping reads ${column.name} from column "${source}", but ${path} has no such column`,
-          );
-        } else if (column.required && !(column.name === 'month' && mapping.format === 'snapshot')) {
-          missing.push(column.name);
-        }
-      }
-      if (missing.length > 0) {
-        throw new SchemaContractError(
-          `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`,
-        );
-      }
-      const { rows } = await queryOne<{ rows: number }>(
-        conn,
-        `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`,
-        { path },
-      );
-      rowCounts.push(rows);
+    const checked = await checkFiles(conn, files, mapping);
+    const user =
+      mapping.features === undefined
+        ? { features: [], skipped: [] }
+        : await resolveUserFeatures(conn, await inputRowsSql(conn, files), checked.fileColumns, mapping);
+    let labels: LabelsFile | null = null;
+    if (params.labels) {
+      await bindFileNames(conn, files, params.input);
+      const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files)})`;
+      labels = await inspectLabels(conn, params.labels, mapping, ids);
+      checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
     }
     const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({
       path: files[index],
       ...hash,
-      rows: rowCounts[index],
+      rows: checked.rowCounts[index],
     }));
-    if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
     return {
       params,
       paramsHash: paramsHash(params),
@@ -164,12 +144,115 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       inputFiles,
       filesOutsideWindow: outsideWindow,
       mapping,
-      presentColumns: [...presentColumns],
+      presentColumns: [...checked.presentColumns],
+      userFeatures: user.features,
+      skippedUserFeatures: user.skipped,
+      labels,
       dbPath,
       partitionDbPaths,
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+function checkedParams(rawParams: unknown, partitions: number): RunParams {
+  const parsed = parseRunParams(rawParams);
+  if (!parsed.ok) throw new InvalidParamsError(`invalid run parameters:\n${parsed.problems.join('\n')}`);
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+    throw new InvalidParamsError(`partitions must be a whole number from 1 to ${MAX_PARTITIONS}, got ${partitions}`);
+  }
+  return parsed.params;
+}
+
+/** The run's database and one per partition (with a single partition, the run's database). */
+async function runDatabases(
+  store: StoreConfig,
+  run: RunRef,
+  partitions: number,
+): Promise<{ dbPath: string; partitionDbPaths: string[] }> {
+  const dir = runDir(store, run);
+  await mkdir(dir, { recursive: true });
+  const dbPath = join(dir, 'work.duckdb');
+  const partitionDbPaths =
+    partitions === 1
+      ? [dbPath]
+      : Array.from({ length: partitions }, (_, i) => join(dir, `partition-${String(i).padStart(2, '0')}.duckdb`));
+  return { dbPath, partitionDbPaths };
+}
+
+/** Files are hashed one after another on this thread while DuckDB reads their footers on its own. */
+async function hashFiles(files: string[]): Promise<{ sha256: string; bytes: number }[]> {
+  const out: { sha256: string; bytes: number }[] = [];
+  for (const path of files) out.push(await hashFile(path));
+  return out;
+}
+
+/**
+ * Each file's columns against the contract and the mapping: which contract columns are present
+ * (with the DuckDB type they are read from), every file's row count, and all files' columns.
+ */
+async function checkFiles(
+  conn: DuckDBConnection,
+  files: string[],
+  mapping: InputMapping,
+): Promise<{ presentColumns: Map<string, string>; rowCounts: number[]; fileColumns: string[] }> {
+  const rowCounts: number[] = [];
+  /** contract column -> the DuckDB type of the input column it is read from */
+  const presentColumns = new Map<string, string>();
+  const fileColumns = new Set<string>();
+  for (const [index, path] of files.entries()) {
+    await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
+    const columns = await describeFile(conn, path);
+    for (const column of columns.keys()) fileColumns.add(column);
+    const missing: string[] = [];
+    for (const column of USAGE_CONTRACT) {
+      const type = sourceType(mapping, column.name, columns, path);
+      if (type !== undefined) presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
+      else if (column.required && !(mapping.format === 'snapshot' && SNAPSHOT_OPTIONAL.has(column.name)))
+        missing.push(column.name);
+    }
+    if (missing.length > 0) {
+      throw new SchemaContractError(
+        `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`,
+      );
+    }
+    const { rows } = await queryOne<{ rows: number }>(
+      conn,
+      `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`,
+      { path },
+    );
+    rowCounts.push(rows);
+  }
+  if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
+  return { presentColumns, rowCounts, fileColumns: [...fileColumns] };
+}
+
+/**
+ * The DuckDB type a contract column is read from in a file with `columns`, or undefined when
+ * the file lacks it; a column the mapping names but the file lacks stops the run.
+ */
+function sourceType(
+  mapping: InputMapping,
+  contractColumn: string,
+  columns: Map<string, string>,
+  path: string,
+): string | undefined {
+  const source = mapping.columns[contractColumn] ?? contractColumn;
+  if (typeof source === 'object') {
+    if ('rowNumber' in source) return 'VARCHAR';
+    const absent = source.sum.filter((column) => !columns.has(column));
+    if (absent.length > 0)
+      throw new SchemaContractError(
+        `the mapping sums ${contractColumn} from column(s) ${absent.map((c) => `"${c}"`).join(', ')}, but ${path} has no such column`,
+      );
+    return 'DOUBLE';
+  }
+  if (columns.has(source)) return mapping.values[contractColumn] ? 'VARCHAR' : columns.get(source);
+  if (mapping.columns[contractColumn])
+    throw new SchemaContractError(
+      `the mapping reads ${contractColumn} from column "${source}", but ${path} has no such column`,
+    );
+  return undefined;
 }
 
 /**
@@ -183,6 +266,7 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
   if (dbPath === undefined)
     throw new InvalidParamsError(`no partition ${index}: the plan has ${plan.partitionDbPaths.length}`);
   const presentColumns = new Map(plan.presentColumns);
+  const userColumns = plan.userFeatures.map((feature) => feature.column);
   return withConnection(dbPath, async (conn) => {
     const step = `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})`;
     await checkpoint({ stage: step });
@@ -194,9 +278,10 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
         conn,
         () => ({ step }),
         async () => {
-          for (const statement of buildCheckSql(presentColumns)) await conn.run(statement);
+          for (const statement of buildCheckSql(presentColumns, userColumns)) await conn.run(statement);
         },
       );
+      if (plan.labels) await applyLabels(conn, plan.labels, plan.mapping);
     } catch (error) {
       // the footers were readable, but a data page is not (truncated file, invalid encoding)
       const message = (error as Error).message;
@@ -211,9 +296,14 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
     await setVariable(conn, 'input_files', listValue(plan.inputFiles.map((file) => file.path)));
     await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
     await conn.run('DROP VIEW raw_input');
+    if (userColumns.length > 0) await keepUserFeatureRows(conn, userColumns);
     if (plan.partitionDbPaths.length > 1) {
       await setVariable(conn, 'quarantine_file', partitionOutput(dbPath, 'quarantine'));
       await conn.run("COPY quarantine TO (getvariable('quarantine_file')) (FORMAT parquet)");
+      if (userColumns.length > 0) {
+        await setVariable(conn, 'user_features_file', partitionOutput(dbPath, 'user-features'));
+        await conn.run("COPY user_feature_rows TO (getvariable('user_features_file')) (FORMAT parquet)");
+      }
     }
     const counts = await queryOne<{ loaded: number; quarantined: number; in_month: number }>(
       conn,
@@ -254,7 +344,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
       `row counts do not reconcile: read ${rowsRead}, loaded ${rowsLoaded}, quarantined ${rowsQuarantined} in ${parts.length} of ${plan.partitionDbPaths.length} partitions`,
     );
   }
-  if (parts.length > 1) await gatherQuarantine(plan.dbPath, plan.partitionDbPaths);
+  if (parts.length > 1) await gatherQuarantine(plan.dbPath, plan.partitionDbPaths, plan.userFeatures.length > 0);
   const { mapping, presentColumns, seconds, ...rest } = plan;
   const summary: LoadSummary = {
     ...rest,
@@ -265,15 +355,37 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
     subscribersInMonth: sum((part) => part.subscribersInMonth),
     format: mapping.format,
     inputColumns: presentColumns.map(([column]) => column),
+    openFeatureSet: mapping.features !== undefined,
     seconds: seconds + Math.max(...parts.map((part) => part.seconds)) + (performance.now() - started) / 1000,
   };
   assertUsable(summary);
   return summary;
 }
 
-/** Every partition's quarantined rows in the run database, in file order. */
-async function gatherQuarantine(dbPath: string, partitionDbPaths: string[]): Promise<void> {
+/**
+ * The valid rows' user feature values, apart from the usage rows (the feature SQL never reads
+ * them: generated long-format data runs exactly as without them).
+ */
+async function keepUserFeatureRows(conn: DuckDBConnection, userColumns: string[]): Promise<void> {
+  await conn.run(
+    `CREATE OR REPLACE TABLE user_feature_rows AS
+     SELECT subscriber_id, "month", ${userColumns.map(quoteIdent).join(', ')} FROM checked_usage WHERE reason IS NULL`,
+  );
+}
+
+/** Every partition's quarantined rows (and user feature rows) in the run database, in file order. */
+async function gatherQuarantine(dbPath: string, partitionDbPaths: string[], userFeatures: boolean): Promise<void> {
   await withConnection(dbPath, async (conn) => {
+    if (userFeatures) {
+      await setVariable(
+        conn,
+        'user_feature_files',
+        listValue(partitionDbPaths.map((path) => partitionOutput(path, 'user-features'))),
+      );
+      await conn.run(
+        "CREATE OR REPLACE TABLE user_feature_rows AS SELECT * FROM read_parquet(getvariable('user_feature_files'))",
+      );
+    }
     await setVariable(
       conn,
       'quarantine_files',
@@ -289,7 +401,10 @@ async function gatherQuarantine(dbPath: string, partitionDbPaths: string[]): Pro
  * A file a partition hands to the combining step beside its database (DuckDB cannot attach a
  * database by a bound path, and a Parquet file is also what another machine could read).
  */
-export function partitionOutput(partitionDbPath: string, name: 'quarantine' | 'subscriber-features'): string {
+export function partitionOutput(
+  partitionDbPath: string,
+  name: 'quarantine' | 'subscriber-features' | 'user-features',
+): string {
   return partitionDbPath.replace(/\.duckdb$/, `.${name}.parquet`);
 }
 
@@ -384,23 +499,7 @@ async function createRawInput(
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
-  const parquet = files.filter((file) => !file.toLowerCase().endsWith('.csv'));
-  const csv = files.filter((file) => file.toLowerCase().endsWith('.csv'));
-  const parts: string[] = [];
-  // rows carry their file's number in the plan, not its path: a path per row cost ~10% of the load
-  const numbers = (subset: string[]) => listValue(subset.map((file) => files.indexOf(file)));
-  if (parquet.length > 0) {
-    await setVariable(conn, 'parquet_files', listValue(parquet));
-    await setVariable(conn, 'parquet_file_numbers', numbers(parquet));
-    parts.push(`SELECT * EXCLUDE (file_row_number), getvariable('parquet_file_numbers')[file_index::BIGINT + 1] AS file_index, file_row_number AS file_row
-      FROM read_parquet(getvariable('parquet_files'), union_by_name = true, file_row_number = true, hive_partitioning = false)`);
-  }
-  if (csv.length > 0) {
-    await setVariable(conn, 'csv_files', listValue(csv));
-    await setVariable(conn, 'csv_file_numbers', numbers(csv));
-    parts.push(`SELECT * EXCLUDE (filename), getvariable('csv_file_numbers')[file_index::BIGINT + 1] AS file_index, row_number() OVER (PARTITION BY filename) - 1 AS file_row
-      FROM read_csv(getvariable('csv_files'), union_by_name = true, filename = true, header = true, all_varchar = true, parallel = false)`);
-  }
+  const inputRows = await inputRowsSql(conn, files);
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
   );
@@ -415,17 +514,22 @@ async function createRawInput(
   await setVariable(conn, 'run_month', firstDay(plan.params.month));
   await setVariable(conn, 'partition_count', partition.count);
   await setVariable(conn, 'partition_index', partition.index);
-  const subscriberId = quoteIdent(mapping.columns.subscriber_id ?? 'subscriber_id');
+  const idSource = mapping.columns.subscriber_id ?? 'subscriber_id';
+  // ids made from row numbers: a row's place in its file decides its partition
+  const partitionKey = typeof idSource === 'string' ? quoteIdent(idSource) : 'file_index, file_row';
   const inPartition =
     partition.count === 1
       ? ''
-      : `WHERE hash(${subscriberId}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
+      : `WHERE hash(${partitionKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
+  if (typeof idSource === 'object') await bindFileNames(conn, files, plan.params.input);
 
   const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {
     const source = mapping.columns[column.name] ?? column.name;
     const id = quoteIdent(column.name);
     if (column.name === 'month' && mapping.format === 'snapshot' && !mapping.columns.month)
       return `getvariable('run_month')::DATE AS ${id}`;
+    if (typeof source === 'object') return `${derivedColumnSql(column.name, source)} AS ${id}`;
+    if (column.name === 'churn_label' && plan.labels) return `NULL::BOOLEAN AS ${id}`; // from the labels file
     let value = quoteIdent(source);
     if (mapping.values[column.name]) {
       // column names come from the contract (an allow-list); the encodings themselves are bound
@@ -435,12 +539,68 @@ async function createRawInput(
       value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
     return `${value} AS ${id}`;
   });
+  for (const [column, source] of Object.entries(mapping.columns))
+    if (typeof source === 'object' && 'sum' in source) await setVariable(conn, `scale_${column}`, source.scale ?? 1);
+  const userExpressions = plan.userFeatures.map(
+    (feature) => `${userFeatureSql(feature)} AS ${quoteIdent(feature.column)}`,
+  );
   await conn.run(
     `CREATE OR REPLACE TEMP VIEW raw_input AS
-     SELECT file_index, file_row, ${expressions.join(', ')}
-     FROM (${parts.join('\nUNION ALL BY NAME\n')})
+     SELECT file_index, file_row, ${[...expressions, ...userExpressions].join(', ')}
+     FROM (${inputRows})
      ${inPartition}`,
   );
+}
+
+/**
+ * A contract column the mapping derives: a NULL-safe sum of the user's columns times a bound
+ * factor (NULL only when every part is), or an id from the file's name and the row's number.
+ */
+function derivedColumnSql(contractColumn: string, source: Exclude<ColumnSource, string>): string {
+  if ('rowNumber' in source) return `getvariable('file_names')[file_index + 1] || '#' || (file_row + 1)`;
+  const parts = source.sum.map((column) => `TRY_CAST(${quoteIdent(column)} AS DOUBLE)`);
+  // the variable name comes from the contract (an allow-list); its value is bound
+  return `list_sum([${parts.join(', ')}]) * getvariable('scale_${contractColumn}')::DOUBLE`;
+}
+
+/** Ids made from row numbers are unique across the input files and the same on every rerun: the file's name and the row's number in it. */
+async function bindFileNames(conn: DuckDBConnection, files: string[], input: string): Promise<void> {
+  const names = files.map((file) => (files.length === 1 ? basename(file) : relative(resolve(input), file)));
+  await setVariable(conn, 'file_names', listValue(names));
+}
+
+/** The subscriber id of an input row, before the contract check (a column, or made from the row's place). */
+function subscriberIdSql(mapping: InputMapping): string {
+  const source = mapping.columns.subscriber_id ?? 'subscriber_id';
+  return typeof source === 'string' ? quoteIdent(source) : derivedColumnSql('subscriber_id', source);
+}
+
+/**
+ * SQL over every input row, all files' columns by name, with `file_index` (the file's number in
+ * the plan) and `file_row`. Binds the file lists as session variables.
+ */
+async function inputRowsSql(conn: DuckDBConnection, files: string[]): Promise<string> {
+  const parquet = files.filter((file) => !file.toLowerCase().endsWith('.csv'));
+  const csv = files.filter((file) => file.toLowerCase().endsWith('.csv'));
+  const parts: string[] = [];
+  // rows carry their file's number in the plan, not its path: a path per row cost ~10% of the load
+  const numbers = (subset: string[]) => listValue(subset.map((file) => files.indexOf(file)));
+  if (parquet.length > 0) {
+    await setVariable(conn, 'parquet_files', listValue(parquet));
+    await setVariable(conn, 'parquet_file_numbers', numbers(parquet));
+    parts.push(`SELECT * EXCLUDE (file_row_number), getvariable('parquet_file_numbers')[file_index::BIGINT + 1] AS file_index, file_row_number AS file_row
+      FROM read_parquet(getvariable('parquet_files'), union_by_name = true, file_row_number = true, hive_partitioning = false)`);
+  }
+  // one read per CSV file: row_number() over one file's single-threaded scan follows the file's
+  // order, where numbering a multi-file read PARTITION BY filename scrambled rows (row-number ids,
+  // quarantine rows and which duplicate counts as first depend on it)
+  for (const [i, file] of csv.entries()) {
+    const variable = numberedVariable('csv_file', i);
+    await setVariable(conn, variable, file);
+    parts.push(`SELECT *, ${files.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
+      FROM read_csv(getvariable('${variable}'), header = true, all_varchar = true, parallel = false)`);
+  }
+  return parts.join('\nUNION ALL BY NAME\n');
 }
 
 async function readMapping(path: string): Promise<InputMapping> {

@@ -232,6 +232,7 @@ function buildManifest(
     params: load.params,
     paramsHash: load.paramsHash,
     inputs: load.inputFiles,
+    ...(load.labels ? { labels: load.labels } : {}),
     code: codeVersion(),
     rowCounts: {
       inputRows: load.rowsRead,
@@ -242,7 +243,13 @@ function buildManifest(
       holdoutRows: churn.holdoutRows,
     },
     quarantineByReason: load.quarantineByReason,
-    skippedFeatures: request.features.skippedFeatures,
+    skippedFeatures: [
+      ...request.features.skippedFeatures,
+      ...(request.load.skippedUserFeatures ?? []).map(({ feature, reason }) => ({
+        feature,
+        reason: `user column: ${reason}`,
+      })),
+    ],
     metrics: {
       churnModel: churn.model,
       churnHoldout: churn.holdout,
@@ -267,6 +274,7 @@ function buildManifest(
       churnReasons: churn.ensemble ? 'path contributions (Saabas), log-odds, top 3 positive' : null,
       churnTopRules: churn.topRules,
       featureImportance: churn.featureImportance,
+      churnFeatures: churn.features,
       riskBandCounts: churn.riskBandCounts,
       kmeans: {
         k: cluster.k,

@@ -34,6 +34,8 @@ const ROOT = new URL('../', import.meta.url);
 export const STAGE_CODE_FILES = [
   'activities/load.ts',
   'activities/load-sql.ts',
+  'activities/labels.ts',
+  'activities/user-features.ts',
   'activities/features.ts',
   'activities/duckdb.ts',
   'activities/stage-cache.ts',
@@ -43,7 +45,12 @@ export const STAGE_CODE_FILES = [
   'domain/params.ts',
   'domain/rules.ts',
 ];
-const STAGE_SQL_DIRS = ['activities/features/partition', 'activities/features/combined'];
+const STAGE_SQL_DIRS = [
+  'activities/load',
+  'activities/features',
+  'activities/features/partition',
+  'activities/features/combined',
+];
 
 let cachedCodeHash: string | undefined;
 
@@ -80,6 +87,8 @@ export function stageKeyInputs(plan: LoadPlan, codeHash = stageCodeHash()) {
     format: STAGE_CACHE_FORMAT,
     inputs: plan.inputFiles.map((file) => ({ path: file.path, sha256: file.sha256 })),
     mapping: sha256(canonicalJson(plan.mapping)),
+    // a labels file feeds the features table's churn label (docs/own-data.md)
+    labels: plan.labels ? { path: plan.labels.path, sha256: plan.labels.sha256 } : null,
     params: {
       month: plan.params.month,
       historyMonths: plan.params.historyMonths,
@@ -138,6 +147,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
     partitionDbPaths: [plan.dbPath],
     format: mapping.format,
     inputColumns: presentColumns.map(([column]) => column),
+    openFeatureSet: mapping.features !== undefined,
     seconds,
   };
   assertUsable(load);

@@ -38,7 +38,7 @@ export function segmentAction(signals: SegmentProfileSignals): SegmentAction {
         ? 'SMS and app push'
         : 'outbound call and app push';
   const contactMoment =
-    signals.mouTrend < t.declining
+    signals.mouTrend !== null && signals.mouTrend < t.declining
       ? `now: usage is falling (change moment); not ${DO_NOT_DISTURB}`
       : `in the week before the monthly bill; not ${DO_NOT_DISTURB}`;
   return { recommendedProduct, channel, contactMoment };

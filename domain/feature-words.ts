@@ -4,11 +4,16 @@
  * `call_circle < 17.5`. The column names stay the reference (small print, hover, dispatch.parquet).
  */
 
-/** One condition of a churn rule: `low <= feature < high`, either bound open. */
+/**
+ * One condition of a churn rule: `low <= feature < high`, either bound open; or, for a categorical
+ * feature, the categories it allows (`missing`: a missing value is allowed too).
+ */
 export interface RuleTerm {
   feature: string;
   low?: number;
   high?: number;
+  categories?: string[];
+  missing?: boolean;
 }
 
 interface FeaturePhrasing {
@@ -155,8 +160,16 @@ export function featureLabel(feature: string): string {
   return FEATURE_WORDS[feature]?.label ?? feature;
 }
 
+/** "A", "A or B", "A, B or C". */
+function listInWords(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? 'none') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}
+
 /** One rule term in words, e.g. "fewer than 18 distinct contacts". */
-export function termInWords({ feature, low, high }: RuleTerm): string {
+
+export function termInWords(term: RuleTerm): string {
+  const { feature, low, high, categories, missing } = term;
+  if (categories) return `${featureLabel(feature)} is ${listInWords(categories)}${missing ? ' (or unknown)' : ''}`;
   const words = FEATURE_WORDS[feature];
   if (!words) return termInSymbols({ feature, low, high });
   if (low !== undefined && high !== undefined) return words.between(low, high);
@@ -165,7 +178,11 @@ export function termInWords({ feature, low, high }: RuleTerm): string {
 }
 
 /** A rule term with its column name, as the churn tree states it: "call_circle < 17.5". */
-export function termInSymbols({ feature, low, high }: RuleTerm): string {
+export function termInSymbols({ feature, low, high, categories, missing }: RuleTerm): string {
+  if (categories) {
+    const set = `${feature} in {${categories.join(', ')}}`;
+    return missing ? `(${set} or missing)` : set;
+  }
   if (low !== undefined && high !== undefined) return `${symbolNumber(low)} <= ${feature} < ${symbolNumber(high)}`;
   if (low !== undefined) return `${feature} >= ${symbolNumber(low)}`;
   return high !== undefined ? `${feature} < ${symbolNumber(high)}` : feature;

@@ -6,26 +6,74 @@ const contractName = z
   .string()
   .refine((name) => CONTRACT_NAMES.has(name), { message: 'not a column of the usage contract (data/contract.ts)' });
 
+/** Several of the user's columns added up (NULL counts as 0 unless all are NULL), optionally times a factor. */
+const SumSource = z
+  .object({ sum: z.array(z.string().min(1)).min(1), scale: z.number().finite().positive().optional() })
+  .strict();
+/** Ids made from the file and the row's position in it (snapshot files without an id column). */
+const RowNumberSource = z.object({ rowNumber: z.literal(true) }).strict();
+
+export const ColumnSourceSchema = z.union([z.string().min(1), SumSource, RowNumberSource]);
+export type ColumnSource = z.output<typeof ColumnSourceSchema>;
+
+export const USER_FEATURE_TYPES = ['numeric', 'categorical', 'skip'] as const;
+export type UserFeatureType = (typeof USER_FEATURE_TYPES)[number];
+
 /**
  * How a user's own files map onto the usage contract: which of their columns is which, how
- * their values are encoded, and whether the data is monthly usage or one snapshot row per
- * subscriber. Given as a JSON file (`--param mapping=path/to/mapping.json`).
+ * their values are encoded, whether the data is monthly usage or one snapshot row per
+ * subscriber, and which of their other columns the models may use. Given as a JSON file
+ * (`--param mapping=path/to/mapping.json`); docs/own-data.md explains each field.
  */
 export const InputMappingSchema = z
   .object({
     /** "long": a row per subscriber per month; "snapshot": one row per subscriber for the run month. */
     format: z.enum(['long', 'snapshot']).default('long'),
-    /** contract column -> the user's column name. Unmapped contract columns are looked up by their own name. */
-    columns: z.record(contractName, z.string().min(1)).default({}),
+    /** contract column -> the user's column name, a sum of columns, or (subscriber_id) row numbers. */
+    columns: z.record(contractName, ColumnSourceSchema).default({}),
     /** contract column -> { the user's value: segflow's value }, e.g. churn_label: { "Yes": true, "No": false }. */
     values: z
       .record(contractName, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])))
       .default({}),
     /** strptime format of text months, e.g. "%Y%m" or "%b %Y" (DuckDB's format codes). */
     monthFormat: z.string().min(2).optional(),
+    /**
+     * The user's own columns the models use: "auto" (every column not mapped one-to-one, typed
+     * from its values) or { column: "numeric" | "categorical" | "skip" }. Default: none.
+     */
+    features: z.union([z.literal('auto'), z.record(z.string().min(1), z.enum(USER_FEATURE_TYPES))]).optional(),
+    /** A column with more distinct values than this is not taken as categorical by "auto". */
+    maxCategories: z.number().int().min(2).max(254).default(50),
   })
-  .strict();
+  .strict()
+  .superRefine((mapping, context) => {
+    for (const [column, source] of Object.entries(mapping.columns)) {
+      if (typeof source === 'object' && 'rowNumber' in source && column !== 'subscriber_id')
+        context.addIssue({ code: 'custom', path: ['columns', column], message: 'rowNumber only makes subscriber ids' });
+      if (typeof source === 'object' && 'rowNumber' in source && mapping.format !== 'snapshot')
+        context.addIssue({
+          code: 'custom',
+          path: ['columns', column],
+          message: 'rowNumber ids need format "snapshot" (monthly rows of one subscriber need a real id)',
+        });
+      if (typeof source === 'object' && 'sum' in source && mapping.values[column])
+        context.addIssue({
+          code: 'custom',
+          path: ['values', column],
+          message: 'a summed column has no value encoding',
+        });
+    }
+  });
 
 export type InputMapping = z.output<typeof InputMappingSchema>;
 
-export const IDENTITY_MAPPING: InputMapping = { format: 'long', columns: {}, values: {} };
+export const IDENTITY_MAPPING: InputMapping = { format: 'long', columns: {}, values: {}, maxCategories: 50 };
+
+/** The user's column a contract column is read from one-to-one, if it is (not a sum or row numbers). */
+export function renamedColumn(mapping: InputMapping, contractColumn: string): string | undefined {
+  const source = mapping.columns[contractColumn];
+  return typeof source === 'string' ? source : undefined;
+}
+
+/** Contract columns a snapshot file may lack: what they feed is skipped and listed instead. */
+export const SNAPSHOT_OPTIONAL = new Set(['month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months']);

@@ -20,6 +20,8 @@ export const RunParamsSchema = z
     input: z.string().min(1),
     /** JSON file mapping the input's columns and value encodings onto the usage contract (domain/mapping.ts). */
     mapping: z.string().min(1).optional(),
+    /** CSV or Parquet file of churn labels joined by subscriber id: a churn flag or the month left (docs/own-data.md). */
+    labels: z.string().min(1).optional(),
     /** Months of history features look back over, including the run month. Trends need 6. */
     historyMonths: z.number().int().min(6).max(24).default(6),
     /** Number of segments; left out, it is chosen from kMin..kMax by silhouette. */

@@ -1,14 +1,14 @@
 /**
  * Readable segment names from a segment's profile, e.g. "high value · data heavy · declining".
  * Inputs are the segment's mean z-scores against all subscribers (log scale for usage) and its
- * mean MOU trend (recent 3 months / 3 before).
+ * mean MOU trend (recent 3 months / 3 before; null without the history for it, e.g. a snapshot).
  */
 export interface SegmentProfileSignals {
   valueZ: number;
   dataZ: number;
   voiceZ: number;
   stickyZ: number;
-  mouTrend: number;
+  mouTrend: number | null;
 }
 
 export const NAMING_THRESHOLDS = {
@@ -31,17 +31,46 @@ export function segmentName(signals: SegmentProfileSignals): string {
   else if (signals.dataZ < -t.value && signals.voiceZ < -t.value) parts.push('light user');
   else parts.push('balanced');
   if (signals.stickyZ > t.sticky) parts.push('bundled');
-  if (signals.mouTrend < t.declining) parts.push('declining');
-  else if (signals.mouTrend > t.growing) parts.push('growing');
+  // no trend word without trend data (a NULL would otherwise compare as below the threshold)
+  if (signals.mouTrend !== null && signals.mouTrend < t.declining) parts.push('declining');
+  else if (signals.mouTrend !== null && signals.mouTrend > t.growing) parts.push('growing');
   return parts.join(' · ');
 }
 
-/** Makes names unique by numbering repeats: "low value · balanced (2)". */
-export function uniqueNames(names: readonly string[]): string[] {
-  const seen = new Map<string, number>();
-  return names.map((name) => {
-    const count = (seen.get(name) ?? 0) + 1;
-    seen.set(name, count);
-    return count === 1 ? name : `${name} (${count})`;
-  });
+/**
+ * Makes equal names distinct by what sets those segments apart, never by a number: within a
+ * group of equal names, the clustering dimension on which their centroids differ most splits
+ * the group at its middle ("… · lower tenure" / "… · higher tenure"), again until every name is
+ * unique. `centroids[i]` is segment i's centroid in standard units; `dimensions` names its axes.
+ */
+export function distinctNames(
+  names: readonly string[],
+  centroids: readonly (readonly number[])[],
+  dimensions: readonly string[],
+): string[] {
+  const out = [...names];
+  const groups = new Map<string, number[]>();
+  names.forEach((name, i) => groups.set(name, [...(groups.get(name) ?? []), i]));
+  const split = (members: number[], used: Set<number>) => {
+    if (members.length < 2) return;
+    let best = -1;
+    let spread = 1e-9;
+    dimensions.forEach((_, d) => {
+      if (used.has(d)) return;
+      const values = members.map((i) => centroids[i][d]);
+      const range = Math.max(...values) - Math.min(...values);
+      if (range > spread) [best, spread] = [d, range];
+    });
+    if (best < 0) return; // equal centroids on every remaining axis: nothing true to tell them apart
+    const ordered = [...members].sort((a, b) => centroids[a][best] - centroids[b][best] || a - b);
+    const half = Math.ceil(ordered.length / 2);
+    const [lower, higher] = [ordered.slice(0, half), ordered.slice(half)];
+    for (const i of lower) out[i] += ` · lower ${dimensions[best]}`;
+    for (const i of higher) out[i] += ` · higher ${dimensions[best]}`;
+    const next = new Set(used).add(best);
+    split(lower, next);
+    split(higher, next);
+  };
+  for (const members of groups.values()) split(members, new Set());
+  return out;
 }

@@ -3,6 +3,7 @@ import type { RunParams } from '../domain/params';
 import type { CampaignMetrics } from '../activities/campaigns';
 import type { ChurnSummary, EnsembleSummary } from '../activities/churn';
 import type { CodeVersion } from '../activities/code-version';
+import type { LabelsFile } from '../activities/labels';
 import type { InputFile } from '../activities/load';
 import type { RunRef } from './layout';
 
@@ -17,7 +18,8 @@ export interface SegmentProfile extends SegmentAction {
   arpu: number;
   mou: number;
   dou: number;
-  mouTrend: number;
+  /** null without the months of history a trend needs. */
+  mouTrend: number | null;
   stabilityScore: number;
   revenueShare: number;
 }
@@ -58,6 +60,8 @@ export interface SnapshotManifest {
   params: RunParams;
   paramsHash: string;
   inputs: InputFile[];
+  /** Churn labels from their own file: its hash, kind and the label rows whose id the input does not have. */
+  labels?: LabelsFile | null;
   code: CodeVersion;
   rowCounts: {
     inputRows: number;
@@ -68,7 +72,7 @@ export interface SnapshotManifest {
     holdoutRows: number;
   };
   quarantineByReason: Record<string, number>;
-  /** Features the input could not support: NULL in subscribers.parquet, left out of the models. */
+  /** Features the input could not support (and user columns left out): NULL in subscribers.parquet, left out of the models. */
   skippedFeatures: { feature: string; reason: string }[];
   metrics: {
     /** Which model's probabilities are the published scores. */
@@ -92,6 +96,8 @@ export interface SnapshotManifest {
     churnReasons: string | null;
     churnTopRules: ChurnSummary['topRules'];
     featureImportance: Record<string, number>;
+    /** Every feature the churn model was given: source (contract, derived, user), type, missing share, importance. */
+    churnFeatures: ChurnSummary['features'];
     riskBandCounts: Record<string, number>;
     kmeans: {
       k: number;

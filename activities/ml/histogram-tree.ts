@@ -21,12 +21,29 @@ export interface BinnedFeatures {
   /** Row-major: the bin of row i, feature f is bins[i * features + f] (one pass over a row updates every feature's histogram). */
   bins: Uint8Array;
   features: number;
-  /** Per feature: ascending bin edges; bin(x) = number of edges <= x, so bin(x) < t iff x < edges[t-1]. */
+  /** Per feature: ascending bin edges; bin(x) = number of edges <= x, so bin(x) < t iff x < edges[t-1]. Empty for a categorical feature. */
   edges: Float64Array[];
+  /** Per feature: 0 for a numeric feature, else its number of categories K (bins 0..K-1 are the codes, bin K is missing). */
+  categoryCounts: number[];
   rows: number;
 }
 
-/** ml-cart's serialised tree node (the fields `DecisionTreeClassifier.load` reads, plus numberSamples). */
+/** A split on a categorical feature: codes in `categories` go left; the others seen here go right. */
+export interface CategoricalSplitJSON {
+  splitColumn: number;
+  /** Codes that go left (ordered by churn rate at this node, lowest first). */
+  categories: number[];
+  /** Codes seen at this node that go right. */
+  rightCategories: number[];
+  /** Where a missing value goes, and any code not seen at this node (a category unseen in training). */
+  missingLeft: boolean;
+  gain: number;
+  numberSamples: number;
+  left: TreeNodeJSON;
+  right: TreeNodeJSON;
+}
+
+/** ml-cart's serialised tree node (the fields `DecisionTreeClassifier.load` reads, plus numberSamples), or a categorical split. */
 export type TreeNodeJSON =
   | {
       splitColumn: number;
@@ -36,6 +53,7 @@ export type TreeNodeJSON =
       left: TreeNodeJSON;
       right: TreeNodeJSON;
     }
+  | CategoricalSplitJSON
   | { distribution: number[][]; numberSamples: number };
 
 export interface DTClassifierJSON {
@@ -51,27 +69,37 @@ export interface DTClassifierJSON {
   root: TreeNodeJSON;
 }
 
-/** Bins each column into quantile bins computed from at most `sampleSize` evenly spaced rows. NaN must not occur. */
-export function binFeatures(columns: Float64Array[], maxBins = 256, sampleSize = 200_000): BinnedFeatures {
+/**
+ * Bins each numeric column into quantile bins computed from at most `sampleSize` evenly spaced
+ * rows (NaN must not occur there). A categorical column (categoryCounts[f] = K > 0) holds codes
+ * 0..K-1 or NaN; its bins are the codes, and NaN is bin K.
+ */
+export function binFeatures(
+  columns: Float64Array[],
+  maxBins = 256,
+  sampleSize = 200_000,
+  categoryCounts: readonly number[] = [],
+): BinnedFeatures {
   if (maxBins < 2 || maxBins > 256) throw new RangeError('maxBins must be 2..256');
   const rows = columns[0]?.length ?? 0;
   const features = columns.length;
+  const counts = columns.map((_, f) => categoryCounts[f] ?? 0);
+  if (counts.some((k) => k > 255)) throw new RangeError('a categorical feature may have at most 255 categories');
   const step = Math.max(1, Math.floor(rows / sampleSize));
-  const edges = columns.map((column) => {
-    const sample = new Float64Array(Math.ceil(rows / step));
-    for (let i = 0, j = 0; i < rows; i += step, j++) sample[j] = column[i];
-    sample.sort();
-    const cuts: number[] = [];
-    for (let b = 1; b < maxBins; b++) {
-      const value = sample[Math.floor((b * sample.length) / maxBins)];
-      // an edge equal to the sample minimum would leave bin 0 empty
-      if (value > sample[0] && (cuts.length === 0 || value > cuts[cuts.length - 1])) cuts.push(value);
-    }
-    return Float64Array.from(cuts);
-  });
+  const edges = columns.map((column, f) =>
+    counts[f] > 0 ? new Float64Array(0) : quantileEdges(column, maxBins, step),
+  );
   const bins = new Uint8Array(rows * features);
   const padded = new Float64Array(256);
   columns.forEach((column, f) => {
+    if (counts[f] > 0) {
+      const missing = counts[f];
+      for (let i = 0; i < rows; i++) {
+        const code = column[i];
+        bins[i * features + f] = code >= 0 && code < missing ? code : missing;
+      }
+      return;
+    }
     // a fixed eight-step search over edges padded to 256 with +Infinity: no data-dependent loop
     // exit, so the comparisons compile to conditional moves (twice as fast as a plain search)
     padded.fill(Infinity).set(edges[f]);
@@ -88,12 +116,121 @@ export function binFeatures(columns: Float64Array[], maxBins = 256, sampleSize =
       bins[i * features + f] = bin;
     }
   });
-  return { bins, features, edges, rows };
+  return { bins, features, edges, categoryCounts: counts, rows };
+}
+
+function quantileEdges(column: Float64Array, maxBins: number, step: number): Float64Array {
+  const rows = column.length;
+  const sample = new Float64Array(Math.ceil(rows / step));
+  for (let i = 0, j = 0; i < rows; i += step, j++) sample[j] = column[i];
+  sample.sort();
+  const cuts: number[] = [];
+  for (let b = 1; b < maxBins; b++) {
+    const value = sample[Math.floor((b * sample.length) / maxBins)];
+    // an edge equal to the sample minimum would leave bin 0 empty
+    if (value > sample[0] && (cuts.length === 0 || value > cuts[cuts.length - 1])) cuts.push(value);
+  }
+  return Float64Array.from(cuts);
 }
 
 /** Class counts per (feature, bin, label), at [feature * 512 + bin * 2 + label]. */
 type Histograms = Int32Array;
 const HISTOGRAM_STRIDE = 256 * 2;
+
+/** The best split of a node: which bins of `feature` go left (a lookup by bin), and its Gini gain. */
+interface Split {
+  feature: number;
+  gain: number;
+  /** leftBins[bin] = 1 when rows in that bin go left. */
+  leftBins: Uint8Array;
+  /** Numeric: the first bin that goes right. */
+  threshold: number;
+  /** Categorical: the bins (codes, and K for missing) that go left, then those that go right, as found here. */
+  leftCategories: number[];
+  rightCategories: number[];
+}
+
+interface NodeCounts {
+  n: number;
+  positives: number;
+  minLeafSize: number;
+  minGain: number;
+}
+
+/**
+ * The best split over every feature from the node's histograms. A numeric feature cuts its
+ * ordered bins; a categorical feature first orders its categories (missing is one of them) by
+ * churn rate at this node, then cuts that order (as LightGBM and CatBoost do).
+ */
+function findBestSplit(binned: BinnedFeatures, histograms: Histograms, node: NodeCounts): Split | undefined {
+  const { n, positives, minLeafSize } = node;
+  const parentGini = gini(positives, n);
+  const gainOf = (leftN: number, leftPos: number) =>
+    parentGini - (leftN / n) * gini(leftPos, leftN) - ((n - leftN) / n) * gini(positives - leftPos, n - leftN);
+  let best: { gain: number; feature: number; threshold: number; order?: number[] } = {
+    gain: node.minGain,
+    feature: -1,
+    threshold: 0,
+  };
+  for (let f = 0; f < binned.features; f++) {
+    const offset = f * HISTOGRAM_STRIDE;
+    const categorical = binned.categoryCounts[f] > 0;
+    const order = categorical ? categoriesByChurnRate(histograms, offset, binned.categoryCounts[f] + 1) : undefined;
+    const binCount = order ? order.length : binned.edges[f].length + 1;
+    let leftN = 0;
+    let leftPos = 0;
+    for (let t = 1; t < binCount; t++) {
+      const bin = order ? order[t - 1] : t - 1;
+      const stayers = histograms[offset + bin * 2];
+      const churners = histograms[offset + bin * 2 + 1];
+      leftN += stayers + churners;
+      leftPos += churners;
+      if (leftN < minLeafSize) continue;
+      if (n - leftN < minLeafSize) break;
+      const gain = gainOf(leftN, leftPos);
+      if (gain > best.gain) best = { gain, feature: f, threshold: t, order };
+    }
+  }
+  if (best.feature < 0) return undefined;
+  const leftBins = new Uint8Array(256);
+  if (!best.order) {
+    leftBins.fill(1, 0, best.threshold);
+    return { ...best, leftBins, leftCategories: [], rightCategories: [] };
+  }
+  const leftCategories = best.order.slice(0, best.threshold);
+  for (const bin of leftCategories) leftBins[bin] = 1;
+  return { ...best, leftBins, leftCategories, rightCategories: best.order.slice(best.threshold) };
+}
+
+/** The bins with rows at this node, lowest churn rate first (ties by bin, so training is deterministic). */
+function categoriesByChurnRate(histograms: Histograms, offset: number, bins: number): number[] {
+  const present: { bin: number; rate: number }[] = [];
+  for (let bin = 0; bin < bins; bin++) {
+    const total = histograms[offset + bin * 2] + histograms[offset + bin * 2 + 1];
+    if (total > 0) present.push({ bin, rate: histograms[offset + bin * 2 + 1] / total });
+  }
+  return present.sort((a, b) => a.rate - b.rate || a.bin - b.bin).map((entry) => entry.bin);
+}
+
+/** The node's rows split in two by the bin lookup, each side in the node's order. */
+function partitionRows(
+  binned: BinnedFeatures,
+  nodeRows: Uint32Array,
+  feature: number,
+  leftBins: Uint8Array,
+): [left: Uint32Array, right: Uint32Array] {
+  const { bins, features } = binned;
+  let leftCount = 0;
+  for (let i = 0; i < nodeRows.length; i++) leftCount += leftBins[bins[nodeRows[i] * features + feature]];
+  const left = new Uint32Array(leftCount);
+  const right = new Uint32Array(nodeRows.length - leftCount);
+  for (let i = 0, l = 0, r = 0; i < nodeRows.length; i++) {
+    const row = nodeRows[i];
+    if (leftBins[bins[row * features + feature]] === 1) left[l++] = row;
+    else right[r++] = row;
+  }
+  return [left, right];
+}
 
 /**
  * Trains on `rows` (indices into the binned features; labels are 0/1 per row index). A node's
@@ -135,51 +272,38 @@ export function trainHistogramTree(
     if (depth >= maxDepth || n < 2 * minLeafSize || positives === 0 || positives === n) return leaf(positives, n);
 
     const histograms = known ?? count(nodeRows);
-    const parentGini = gini(positives, n);
-    let best = { gain: minGain, feature: -1, threshold: 0 };
-    for (let f = 0; f < features; f++) {
-      const offset = f * HISTOGRAM_STRIDE;
-      const binCount = binned.edges[f].length + 1;
-      let leftN = 0;
-      let leftPos = 0;
-      for (let t = 1; t < binCount; t++) {
-        const stayers = histograms[offset + (t - 1) * 2];
-        const churners = histograms[offset + (t - 1) * 2 + 1];
-        leftN += stayers + churners;
-        leftPos += churners;
-        if (leftN < minLeafSize) continue;
-        const rightN = n - leftN;
-        if (rightN < minLeafSize) break;
-        const gain = parentGini - (leftN / n) * gini(leftPos, leftN) - (rightN / n) * gini(positives - leftPos, rightN);
-        if (gain > best.gain) best = { gain, feature: f, threshold: t };
-      }
-    }
-    if (best.feature < 0) return leaf(positives, n);
+    const split = findBestSplit(binned, histograms, { n, positives, minLeafSize, minGain });
+    if (!split) return leaf(positives, n);
 
-    let leftCount = 0;
-    for (let i = 0; i < n; i++) if (bins[nodeRows[i] * features + best.feature] < best.threshold) leftCount++;
-    const leftRows = new Uint32Array(leftCount);
-    const rightRows = new Uint32Array(n - leftCount);
-    for (let i = 0, l = 0, r = 0; i < n; i++) {
-      const row = nodeRows[i];
-      if (bins[row * features + best.feature] < best.threshold) leftRows[l++] = row;
-      else rightRows[r++] = row;
-    }
+    const [leftRows, rightRows] = partitionRows(binned, nodeRows, split.feature, split.leftBins);
     let leftHistograms: Histograms | undefined;
     let rightHistograms: Histograms | undefined;
     if (depth + 1 < maxDepth) {
-      const smallerIsLeft = leftCount <= n - leftCount;
+      const smallerIsLeft = leftRows.length <= rightRows.length;
       const smaller = count(smallerIsLeft ? leftRows : rightRows);
       const larger = histograms.map((value, i) => value - smaller[i]);
       [leftHistograms, rightHistograms] = smallerIsLeft ? [smaller, larger] : [larger, smaller];
     }
-    return {
-      splitColumn: best.feature,
-      splitValue: binned.edges[best.feature][best.threshold - 1],
-      gain: best.gain,
+    const children = {
+      gain: split.gain,
       numberSamples: n,
       left: grow(leftRows, depth + 1, leftHistograms),
       right: grow(rightRows, depth + 1, rightHistograms),
+    };
+    const missingBin = binned.categoryCounts[split.feature];
+    if (missingBin === 0)
+      return { splitColumn: split.feature, splitValue: binned.edges[split.feature][split.threshold - 1], ...children };
+    // missing (bin K) goes where the split put it; with no missing rows here, with the larger side
+    const missingLeft =
+      split.leftCategories.includes(missingBin) ||
+      (!split.rightCategories.includes(missingBin) && leftRows.length > rightRows.length);
+    const codes = (bins: number[]) => bins.filter((bin) => bin !== missingBin);
+    return {
+      splitColumn: split.feature,
+      categories: codes(split.leftCategories),
+      rightCategories: codes(split.rightCategories),
+      missingLeft,
+      ...children,
     };
   };
 
@@ -202,13 +326,21 @@ function gini(positives: number, n: number): number {
   return 2 * p * (1 - p);
 }
 
-/** P(class 1) for every row, walking the tree with ml-cart's rule (x < splitValue goes left). */
+/** Whether a value goes left at a split node: ml-cart's rule for numbers (x < splitValue), the category sets for codes. */
+export function goesLeft(node: Exclude<TreeNodeJSON, { distribution: number[][] }>, x: number): boolean {
+  if (!('categories' in node)) return x < node.splitValue;
+  if (node.categories.includes(x)) return true;
+  if (node.rightCategories.includes(x)) return false;
+  return node.missingLeft; // missing, or a category this node never saw
+}
+
+/** P(class 1) for every row. */
 export function predictProbabilities(model: DTClassifierJSON, columns: Float64Array[]): Float64Array {
   const rows = columns[0]?.length ?? 0;
   const out = new Float64Array(rows);
   for (let i = 0; i < rows; i++) {
     let node = model.root;
-    while (!('distribution' in node)) node = columns[node.splitColumn][i] < node.splitValue ? node.left : node.right;
+    while (!('distribution' in node)) node = goesLeft(node, columns[node.splitColumn][i]) ? node.left : node.right;
     out[i] = node.distribution[0][1];
   }
   return out;

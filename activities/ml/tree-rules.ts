@@ -1,4 +1,5 @@
 import { termInSymbols, type RuleTerm } from '../../domain/feature-words';
+import { categoryLabels, type FeatureMeta } from './feature-matrix';
 import type { DTClassifierJSON, TreeNodeJSON } from './histogram-tree';
 
 /** One leaf of the churn tree in words a marketer can read. */
@@ -13,16 +14,35 @@ export interface LeafRule {
   lift: number;
 }
 
-/** Leaves ordered by churn rate, each with its path merged into one range per feature. */
-export function leafRules(model: DTClassifierJSON, featureNames: readonly string[], baseRate: number): LeafRule[] {
+/** What a leaf's path says about one feature: a numeric range, or the categories (and missing) it allows. */
+interface Condition {
+  low?: number;
+  high?: number;
+  categories?: number[];
+  missing?: boolean;
+}
+
+/**
+ * Leaves ordered by churn rate, each with its path merged into one condition per feature: a
+ * range for a number, `Contract in {Month-to-month, One year}` for a category (labels from
+ * `features`, the matrix's metadata; names alone for models without categorical splits).
+ */
+export function leafRules(
+  model: DTClassifierJSON,
+  featureNames: readonly string[],
+  baseRate: number,
+  features: readonly FeatureMeta[] = [],
+): LeafRule[] {
   const rules: LeafRule[] = [];
-  const walk = (node: TreeNodeJSON, bounds: Map<number, { low?: number; high?: number }>) => {
+  const walk = (node: TreeNodeJSON, conditions: Map<number, Condition>) => {
     if ('distribution' in node) {
       const churnRate = node.distribution[0][1];
-      const terms = [...bounds.entries()].map(([column, range]) => ({
-        feature: featureNames[column] ?? `feature_${column}`,
-        ...range,
-      }));
+      const terms = [...conditions.entries()].map(([column, { low, high, categories, missing }]): RuleTerm => {
+        const feature = featureNames[column] ?? `feature_${column}`;
+        if (!categories) return { feature, low, high };
+        const labels = features[column] ? categoryLabels(features[column], categories) : categories.map(String);
+        return { feature, categories: labels, ...(missing ? { missing } : {}) };
+      });
       rules.push({
         condition: terms.length === 0 ? 'all subscribers' : terms.map(termInSymbols).join(' and '),
         terms,
@@ -32,15 +52,21 @@ export function leafRules(model: DTClassifierJSON, featureNames: readonly string
       });
       return;
     }
-    const current = bounds.get(node.splitColumn) ?? {};
-    walk(
-      node.left,
-      new Map(bounds).set(node.splitColumn, { ...current, high: Math.min(current.high ?? Infinity, node.splitValue) }),
-    );
-    walk(
-      node.right,
-      new Map(bounds).set(node.splitColumn, { ...current, low: Math.max(current.low ?? -Infinity, node.splitValue) }),
-    );
+    const current = conditions.get(node.splitColumn) ?? {};
+    const narrowed = (left: boolean): Condition => {
+      if (!('categories' in node)) {
+        return left
+          ? { ...current, high: Math.min(current.high ?? Infinity, node.splitValue) }
+          : { ...current, low: Math.max(current.low ?? -Infinity, node.splitValue) };
+      }
+      const side = left ? node.categories : node.rightCategories;
+      return {
+        categories: side.filter((code) => current.categories?.includes(code) ?? true),
+        missing: (current.missing ?? true) && node.missingLeft === left,
+      };
+    };
+    walk(node.left, new Map(conditions).set(node.splitColumn, narrowed(true)));
+    walk(node.right, new Map(conditions).set(node.splitColumn, narrowed(false)));
   };
   walk(model.root, new Map());
   return rules.sort((a, b) => b.churnRate - a.churnRate || b.subscribers - a.subscribers);

@@ -5,7 +5,9 @@ export function escape(text: string): string {
 }
 
 /** A number with thousands separators and a fixed number of decimals. */
-export function fmt(n: number, digits = 0): string {
+export function fmt(n: number | null, digits = 0): string {
+  // a feature the input cannot support is NULL (e.g. DOU from a file without data volumes)
+  if (n === null) return '–';
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
 

@@ -65,7 +65,7 @@ export async function buildReport(
       grid: await query('value_grid.sql'),
       keyCustomerRevenueShare: load.params.keyCustomerRevenueShare,
     }),
-    await churnSection(churn),
+    await churnSection(churn, load),
     await churnModelsSection(churnModelsData(churn)),
     campaigns,
     previous

@@ -98,3 +98,46 @@ describe('trainHistogramTree', () => {
     expect(Object.values(importance).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
   });
 });
+
+describe('categorical splits', () => {
+  // contract codes 0..3 (3 = "Two year" never churns, 0 and 2 churn most); NaN = missing, churning like code 0
+  const labelsOf = ['Month-to-month', 'One year', 'Weekly', 'Two year'];
+  const rate = [0.6, 0.1, 0.55, 0.0];
+  const rows = 6_000;
+  const random = seededRandom(3);
+  const contract = new Float64Array(rows);
+  const noise = new Float64Array(rows);
+  const labels = new Uint8Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const code = Math.floor(random() * 5);
+    contract[i] = code === 4 ? Number.NaN : code;
+    noise[i] = random();
+    labels[i] = random() < rate[code === 4 ? 0 : code] ? 1 : 0;
+  }
+  const model = trainHistogramTree(binFeatures([contract, noise], 256, 200_000, [4, 0]), labels, allRows(rows), {
+    maxDepth: 1,
+    minLeafSize: 50,
+  });
+
+  it('orders categories by churn rate and cuts that order: the churning categories (and missing) on one side', () => {
+    const root = model.root as { categories: number[]; rightCategories: number[]; missingLeft: boolean };
+    expect(root.categories.sort()).toEqual([1, 3]);
+    expect(root.rightCategories.sort()).toEqual([0, 2]);
+    expect(root.missingLeft).toBe(false); // missing churns like Month-to-month
+    expect(() => DecisionTreeClassifier.load(model)).not.toThrow();
+  });
+
+  it('scores an unseen category like a missing value, and prints the split as a set of labels', () => {
+    const scores = predictProbabilities(model, [Float64Array.from([Number.NaN, 7, 0, 3]), new Float64Array(4)]);
+    expect(scores[1]).toBe(scores[0]);
+    expect(scores[1]).toBe(scores[2]);
+    expect(scores[3]).toBeLessThan(scores[2]);
+    const meta = [
+      { name: 'Contract', source: 'user' as const, categorical: true, categories: labelsOf },
+      { name: 'noise', source: 'user' as const, categorical: false },
+    ];
+    const conditions = leafRules(model, ['Contract', 'noise'], 0.3, meta).map((rule) => rule.condition);
+    expect(conditions).toContain('(Contract in {Month-to-month, Weekly} or missing)');
+    expect(conditions).toContain('Contract in {One year, Two year}');
+  });
+});

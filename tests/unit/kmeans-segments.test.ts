@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assignToCentroids, fitKMeans } from '../../activities/ml/kmeans';
 import { seededRandom } from '../../activities/ml/random';
-import { segmentName, uniqueNames } from '../../domain/segment-names';
+import { distinctNames, segmentName } from '../../domain/segment-names';
 
 /** Three well separated blobs in 2-D; returns columns and the true blob of each row. */
 function blobs(perBlob: number): { columns: Float64Array[]; truth: Uint8Array } {
@@ -61,7 +61,27 @@ describe('segment names', () => {
       'mid value · balanced · bundled · growing',
     );
   });
-  it('numbers repeated names', () => {
-    expect(uniqueNames(['a', 'b', 'a', 'a'])).toEqual(['a', 'b', 'a (2)', 'a (3)']);
+  it('names no trend without trend data (a NULL trend is not "declining")', () => {
+    expect(segmentName({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: null })).toBe('mid value · balanced');
+  });
+  it('tells equal names apart by the axis their centroids differ most on, never by a number', () => {
+    const names = distinctNames(
+      ['a', 'b', 'a', 'a'],
+      [
+        [0, 0],
+        [5, 5],
+        [0.1, 2],
+        [0.2, -1],
+      ],
+      ['spend', 'tenure'],
+    );
+    expect(names).toEqual([
+      'a · lower tenure · lower spend',
+      'b',
+      'a · higher tenure',
+      'a · lower tenure · higher spend',
+    ]);
+    expect(new Set(names).size).toBe(4);
+    expect(names.some((name) => /\d/.test(name))).toBe(false);
   });
 });

@@ -1,11 +1,15 @@
 import { featureLabel, termInWords } from '../../../domain/feature-words';
 import type { ChurnSummary } from '../../churn';
+import type { LoadSummary } from '../../load';
 import type { LeafRule } from '../../ml/tree-rules';
 import { importanceChart, liftChart, rocChart } from '../charts';
 import { escape, fmt, pct, type ReportSection } from '../html';
 
 /** How well the churn tree ranks subscribers, what it looks at, and its riskiest rules in words. */
-export async function churnSection(churn: ChurnSummary): Promise<ReportSection> {
+export async function churnSection(
+  churn: ChurnSummary,
+  input: Partial<Pick<LoadSummary, 'labels' | 'skippedUserFeatures'>> = {},
+): Promise<ReportSection> {
   const importance = Object.entries(churn.featureImportance).map(([feature, share]) => ({
     label: `${featureLabel(feature)} · ${feature}`,
     share,
@@ -30,6 +34,13 @@ export async function churnSection(churn: ChurnSummary): Promise<ReportSection> 
       <tr><th>subscribers who… (all of these)</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th></tr>
       ${rules.join('\n      ')}
     </table>
-    <p class="note">Each rule is a leaf of the churn tree, measured on last month's subscribers; the small print names the columns of subscribers.parquet. Checked on ${fmt(churn.holdoutRows)} held-out subscribers: base churn rate ${pct(holdout.baseRate)}; in the riskiest 10% precision ${pct(holdout.precisionAtTopDecile)} and recall ${pct(holdout.recallAtTopDecile)}; PR AUC ${holdout.prAuc.toFixed(3)}.</p>`,
+    <p class="note">Each rule is a leaf of the churn tree, measured on last month's subscribers; the small print names the columns of subscribers.parquet. Checked on ${fmt(churn.holdoutRows)} held-out subscribers: base churn rate ${pct(holdout.baseRate)}; in the riskiest 10% precision ${pct(holdout.precisionAtTopDecile)} and recall ${pct(holdout.recallAtTopDecile)}; PR AUC ${holdout.prAuc.toFixed(3)}.</p>
+    <h3>Features the models were given</h3>
+    <table>
+      <tr><th>feature</th><th>source</th><th>type</th><th class="num">missing (training)</th><th class="num">importance</th></tr>
+      ${churn.features.map((f) => `<tr><td>${escape(featureLabel(f.name))}<div class="columns">${escape(f.name)}</div></td><td>${f.source}</td><td>${f.type}</td><td class="num">${pct(f.missingShare)}</td><td class="num">${pct(f.importance)}</td></tr>`).join('\n      ')}
+    </table>
+    ${input.labels ? `<p class="note">Churn labels from ${escape(input.labels.path)}: ${fmt(input.labels.rows)} rows, ${fmt(input.labels.unknownIds)} of them for subscribers the input does not have (not used).</p>` : ''}
+    ${input.skippedUserFeatures?.length ? `<p class="note">Columns of your file left out of the models: ${input.skippedUserFeatures.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}`,
   };
 }

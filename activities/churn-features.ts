@@ -1,0 +1,91 @@
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
+import { quoteIdent } from '../data/contract';
+import { numberedVariable, queryOne, setVariable } from './duckdb';
+import type { FeatureMeta, FeatureSource } from './ml/feature-matrix';
+import type { UserFeature } from './user-features';
+
+/** One column of the churn matrix: what it is, and the SQL over table features that reads it. */
+export interface ChurnFeatureSpec {
+  meta: FeatureMeta;
+  /** A number, or a category's code (its index in the bound levels); NULL becomes NaN. */
+  sql: string;
+}
+
+/** The contract's own text columns the churn model splits on natively (with the user's features). */
+export const CONTRACT_CATEGORICALS = ['plan', 'region'] as const;
+/** Contract columns taken into the model as they are; the other churn features are derived. */
+const CONTRACT_NUMERIC = new Set(['tenure_months']);
+
+/** Every feature's share of missing values and its importance, as the manifest and report list them. */
+export interface FeatureUse {
+  name: string;
+  source: FeatureSource;
+  type: 'numeric' | 'categorical';
+  missingShare: number;
+  importance: number;
+}
+
+/**
+ * The churn matrix's columns: the derived features the input supports, then (when the mapping
+ * opens the feature set) the contract's categorical columns and the user's own features.
+ * Categorical levels are bound as session variables (`levels_a`, `levels_b`, ...), never spliced.
+ */
+export async function churnFeatureSpecs(
+  conn: DuckDBConnection,
+  derived: readonly string[],
+  userFeatures: readonly UserFeature[],
+  openFeatureSet: boolean,
+  maxCategories = 254,
+): Promise<ChurnFeatureSpec[]> {
+  const specs: ChurnFeatureSpec[] = derived.map((name) => ({
+    meta: { name, source: CONTRACT_NUMERIC.has(name) ? 'contract' : 'derived', categorical: false },
+    sql: quoteIdent(name),
+  }));
+  const categorical: { name: string; source: FeatureSource; column: string; categories?: string[] }[] = [];
+  if (openFeatureSet) {
+    const levels = await queryOne<Record<string, string[]>>(
+      conn,
+      `SELECT ${CONTRACT_CATEGORICALS.map((c) => `list_sort(list_distinct(list(${quoteIdent(c)}))) AS ${c}`).join(', ')} FROM features`,
+    );
+    for (const name of CONTRACT_CATEGORICALS) {
+      const categories = [...levels[name]];
+      if (categories.length >= 2 && categories.length <= maxCategories)
+        categorical.push({ name, source: 'contract', column: name, categories });
+    }
+  }
+  const taken = new Set([...derived, ...categorical.map((c) => c.name)]);
+  for (const feature of userFeatures) {
+    // a user column named like one of segflow's features keeps both apart
+    const name = taken.has(feature.name) ? `user:${feature.name}` : feature.name;
+    if (feature.type === 'numeric') {
+      specs.push({ meta: { name, source: 'user', categorical: false }, sql: quoteIdent(feature.column) });
+    } else categorical.push({ name, source: 'user', column: feature.column, categories: feature.categories });
+  }
+  for (const [index, feature] of categorical.entries()) {
+    const categories = feature.categories ?? [];
+    const variable = numberedVariable('levels', index);
+    await setVariable(conn, variable, listValue(categories));
+    specs.push({
+      meta: { name: feature.name, source: feature.source, categorical: true, categories },
+      sql: `list_position(getvariable('${variable}'), ${quoteIdent(feature.column)}) - 1`,
+    });
+  }
+  return specs;
+}
+
+/** Share of NaN per column (before numeric gaps are filled). */
+export function missingShares(columns: Float64Array[]): number[] {
+  return columns.map((column) => {
+    let missing = 0;
+    for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) missing++;
+    return column.length > 0 ? missing / column.length : 0;
+  });
+}
+
+/** Numeric gaps become 0 (the derived features' own convention); categorical NaN stays: it is the missing category. */
+export function fillNumericGaps(columns: Float64Array[], features: readonly FeatureMeta[]): void {
+  columns.forEach((column, f) => {
+    if (features[f].categorical) return;
+    for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) column[i] = 0;
+  });
+}

@@ -1,0 +1,107 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { quoteIdent } from '../data/contract';
+import { InputFileError, SchemaContractError } from '../domain/errors';
+import type { InputMapping } from '../domain/mapping';
+import { hashFile } from '../store/hashing';
+import { queryOne, queryRows, setVariable } from './duckdb';
+
+/**
+ * Churn labels from their own file (`--param labels=<file>`): a subscriber id and either a churn
+ * flag or the month the subscriber left, joined to the input by id. Labels whose id is not in
+ * the input are counted and reported, never dropped silently or invented.
+ */
+export interface LabelsFile {
+  path: string;
+  sha256: string;
+  bytes: number;
+  rows: number;
+  idColumn: string;
+  labelColumn: string;
+  /** "flag": churned yes/no; "month-left": the month the subscriber left (absent = stayed). */
+  kind: 'flag' | 'month-left';
+  /** Label rows whose subscriber id is not in the input. */
+  unknownIds: number;
+}
+
+function readerSql(path: string): string {
+  return path.toLowerCase().endsWith('.csv')
+    ? "read_csv(getvariable('labels_file'), header = true, all_varchar = true)"
+    : "read_parquet(getvariable('labels_file'))";
+}
+
+/** Flag values segflow understands without a mapping (the mapping's churn_label encodings come first). */
+const TRUE_WORDS = ['yes', 'y', 'true', 't', '1', 'churned', 'churn'];
+const FALSE_WORDS = ['no', 'n', 'false', 'f', '0', 'stayed', 'active'];
+
+/**
+ * Describes the labels file and counts its ids unknown to the input. `inputIds` is SQL giving
+ * column `subscriber_id` (text) for every input row.
+ */
+export async function inspectLabels(
+  conn: DuckDBConnection,
+  path: string,
+  mapping: InputMapping,
+  inputIds: string,
+): Promise<LabelsFile> {
+  await setVariable(conn, 'labels_file', path);
+  const columns = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${readerSql(path)}`).catch(
+    (error: Error) => {
+      throw new InputFileError(`the labels file ${path} is not readable: ${error.message.split('\n')[0]}`);
+    },
+  );
+  const names = columns.map((c) => c.column_name);
+  if (names.length < 2)
+    throw new SchemaContractError(`the labels file ${path} needs a subscriber id column and a label column`);
+  const idSource = mapping.columns.subscriber_id;
+  const idColumn = typeof idSource === 'string' && names.includes(idSource) ? idSource : names[0];
+  const labelColumn = names.find((name) => name !== idColumn) as string;
+  const value = `nullif(trim(${quoteIdent(labelColumn)}::VARCHAR), '')`;
+  const counts = await queryOne<{ rows: number; values: number; months: number }>(
+    conn,
+    `SELECT count(*) AS rows, count(${value}) AS values,
+            count(coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}, '%Y-%m'))) AS months
+     FROM ${readerSql(path)}`,
+  );
+  const kind = counts.values > 0 && counts.months === counts.values ? 'month-left' : 'flag';
+  const { unknown } = await queryOne<{ unknown: number }>(
+    conn,
+    `SELECT count(*) AS unknown FROM ${readerSql(path)} l
+     WHERE ${quoteIdent(idColumn)}::VARCHAR NOT IN (SELECT subscriber_id FROM (${inputIds}) WHERE subscriber_id IS NOT NULL)`,
+  );
+  return { path, ...(await hashFile(path)), rows: counts.rows, idColumn, labelColumn, kind, unknownIds: unknown };
+}
+
+/**
+ * Sets churn_label on the valid rows of checked_usage from the labels file: a flag as given
+ * (translated by the mapping's churn_label encodings, else yes/no, true/false, 1/0); a month
+ * left as "left the month after the row's month" (monthly usage) or "left after the snapshot
+ * month" (a snapshot), and false for subscribers the file does not list.
+ */
+export async function applyLabels(conn: DuckDBConnection, labels: LabelsFile, mapping: InputMapping): Promise<void> {
+  await setVariable(conn, 'labels_file', labels.path);
+  const value = `nullif(trim(${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;
+  const encodings = Object.entries(mapping.values.churn_label ?? {});
+  await conn.run('CREATE OR REPLACE TEMP TABLE label_words (word VARCHAR, churned BOOLEAN)');
+  for (const [word, churned] of [
+    ...encodings.map(([source, target]) => [source, target === null ? null : String(target) === 'true'] as const),
+    ...TRUE_WORDS.map((word) => [word, true] as const),
+    ...FALSE_WORDS.map((word) => [word, false] as const),
+  ])
+    await conn.run('INSERT INTO label_words VALUES ($word, $churned)', { word, churned });
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE user_labels AS
+     SELECT ${quoteIdent(labels.idColumn)}::VARCHAR AS subscriber_id,
+            ${
+              labels.kind === 'flag'
+                ? `(SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value}) LIMIT 1)`
+                : `date_trunc('month', coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}, '%Y-%m')))::DATE`
+            } AS label
+     FROM ${readerSql(labels.path)}`,
+  );
+  const label = `(SELECT ${labels.kind === 'flag' ? 'bool_or' : 'max'}(l.label) FROM user_labels l WHERE l.subscriber_id = c.subscriber_id)`;
+  const churned =
+    labels.kind === 'flag'
+      ? label
+      : `coalesce(${label} ${mapping.format === 'snapshot' ? '> c."month"' : '= (c."month" + INTERVAL 1 MONTH)::DATE'}, false)`;
+  await conn.run(`UPDATE checked_usage c SET churn_label = ${churned} WHERE c.reason IS NULL`);
+}

@@ -1,0 +1,36 @@
+/**
+ * The churn models' input: column-major numeric arrays plus what each column is. Shared by the
+ * single histogram tree and the gradient-boosted ensemble, so both split natively on categories.
+ */
+
+/** Where a feature comes from: a contract column, a feature segflow derives, or a column of the user's file. */
+export type FeatureSource = 'contract' | 'derived' | 'user';
+
+export interface FeatureMeta {
+  name: string;
+  source: FeatureSource;
+  /**
+   * A categorical column holds integer codes 0..K-1 into `categories` (NaN = missing); a numeric
+   * one holds its values (NaN = missing).
+   */
+  categorical: boolean;
+  /** The category labels, by code; only for categorical features. */
+  categories?: string[];
+}
+
+export interface FeatureMatrix {
+  /** One array per feature, all `rows` long, in the order of `features`. */
+  columns: Float64Array[];
+  features: FeatureMeta[];
+  rows: number;
+}
+
+/** Per feature: its number of categories K, 0 for a numeric feature (as the histogram tree bins them). */
+export function categoryCounts(features: readonly FeatureMeta[]): number[] {
+  return features.map((feature) => (feature.categorical ? (feature.categories?.length ?? 0) : 0));
+}
+
+/** The labels of a categorical feature's codes, e.g. for a rule `Contract in {Month-to-month, One year}`. */
+export function categoryLabels(meta: FeatureMeta, codes: readonly number[]): string[] {
+  return codes.map((code) => meta.categories?.[code] ?? `#${code}`);
+}

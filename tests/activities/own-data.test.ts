@@ -1,0 +1,272 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { stratifiedSplit, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
+import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
+import {
+  combineFeatures,
+  computeFeatures,
+  computePartitionFeatures,
+  type FeatureSummary,
+} from '../../activities/features';
+import { loadUsage, type LoadSummary } from '../../activities/load';
+import { publishSnapshot } from '../../activities/publish';
+import { readManifest } from '../../store/snapshots';
+import { TELCO_MAPPING, writeTelcoCsv, type TelcoCustomer } from '../fixtures/telco-customers';
+import { storeIn, tempDir } from '../helpers';
+import { runPythonJson } from '../python';
+
+/** Fits scikit-learn's tree (one-hot categoricals, same depth and leaf size) and a forest on the same file and split. */
+const SKLEARN_SCRIPT = `
+import json, sys
+import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.metrics import roc_auc_score
+from sklearn.tree import DecisionTreeClassifier
+path, holdout_file, depth, leaf = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+frame = pd.read_csv(path)
+y = (frame.pop('Churn') == 'Yes').astype(int).to_numpy()
+frame['TotalCharges'] = pd.to_numeric(frame['TotalCharges'], errors='coerce').fillna(0)
+X = pd.get_dummies(frame, columns=['Contract', 'PaymentMethod', 'Status'], dtype=float).to_numpy()
+holdout = set(json.load(open(holdout_file)))
+test = [i for i in range(len(y)) if i in holdout]
+train = [i for i in range(len(y)) if i not in holdout]
+tree = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=leaf, random_state=0).fit(X[train], y[train])
+forest = RandomForestClassifier(n_estimators=200, min_samples_leaf=5, random_state=0, n_jobs=1).fit(X[train], y[train])
+print(json.dumps({
+  'tree': roc_auc_score(y[test], tree.predict_proba(X[test])[:, 1]),
+  'forest': roc_auc_score(y[test], forest.predict_proba(X[test])[:, 1]),
+}))
+`;
+
+/**
+ * An analyst's own file, all of it: one row per customer, no id column, the churn signal in
+ * categorical contract and status columns and in minutes split by period, blanks in a charges
+ * column. The mapping of docs/own-data.md, no preprocessing; load -> features -> cluster ->
+ * churn -> publish.
+ */
+describe("an analyst's one-row-per-customer file with no id column", () => {
+  let dir: string;
+  let csv: string;
+  let load: LoadSummary;
+  let features: FeatureSummary;
+  let cluster: ClusterSummary;
+  let churn: ChurnSummary;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    csv = join(dir, 'customers.csv');
+    await writeTelcoCsv(csv, { customers: 6_000, seed: 14 });
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(mapping, JSON.stringify(TELCO_MAPPING));
+    const store = storeIn(dir);
+    load = await loadUsage(store, { workflowId: 'own-data', runId: 'r1' }, { month: '2026-05', input: csv, mapping });
+    features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+      userFeatures: load.userFeatures,
+    });
+    const skipped = features.skippedFeatures.map((s) => s.feature);
+    cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped, load.userFeatures);
+    churn = await trainAndScoreChurn(load.dbPath, load.params, skipped, {
+      features: load.userFeatures,
+      openFeatureSet: load.openFeatureSet,
+    });
+    await publishSnapshot(
+      store,
+      { workflowId: 'own-data', runId: 'r1' },
+      { requestedBy: 'test', load, features, cluster, churn },
+    );
+  }, 120_000);
+
+  it('finds and types the file’s own columns; blanks are missing values, not quarantine reasons', async () => {
+    expect(load).toMatchObject({ format: 'snapshot', rowsQuarantined: 0, rowsLoaded: 6_000 });
+    const typed = Object.fromEntries(load.userFeatures.map((f) => [f.name, f.type]));
+    expect(typed).toMatchObject({
+      Contract: 'categorical',
+      PaymentMethod: 'categorical',
+      Status: 'categorical',
+      'Day Mins': 'numeric', // used inside the voice_minutes sum, still a feature of its own
+      'CustServ Calls': 'numeric',
+      TotalCharges: 'numeric',
+    });
+    // mapped one-to-one: contract columns, not user features
+    for (const mapped of ['tenure', 'MonthlyCharges', 'Complaints', 'Churn']) expect(typed[mapped]).toBeUndefined();
+    expect(load.userFeatures.find((f) => f.name === 'Contract')?.categories).toEqual([
+      'Month-to-month',
+      'One year',
+      'Two year',
+    ]);
+    const skipped = features.skippedFeatures.map((s) => s.feature);
+    expect(skipped).toContain('dou'); // no data column in the file
+    expect(skipped).not.toContain('mou'); // minutes summed from the periods
+    // ids from the file's name and row number; mou is the sum of the four periods
+    const [first] = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ subscriber_id: string; mou: number; minutes: number }>(
+        conn,
+        `SELECT f.subscriber_id, f.mou, c."Day Mins" + c."Eve Mins" + c."Night Mins" + c."Intl Mins" AS minutes
+         FROM features f, (SELECT * FROM read_csv($csv) LIMIT 1) c
+         WHERE f.purpose = 'score' AND f.subscriber_id = 'customers.csv#1'`,
+        { csv },
+      ),
+    );
+    expect(first.mou).toBeCloseTo(first.minutes, 6);
+  });
+
+  it('splits the tree on the categorical column that carries the signal, and prints the rule readably', () => {
+    expect(churn.features.find((f) => f.name === 'Contract')).toMatchObject({ source: 'user', type: 'categorical' });
+    const top = Object.keys(churn.featureImportance)[0];
+    expect(['Contract', 'Status']).toContain(top);
+    expect(churn.topRules.map((r) => r.condition).join('\n')).toMatch(/Contract in \{Month-to-month[^}]*\}/);
+    const totalCharges = churn.features.find((f) => f.name === 'TotalCharges');
+    expect(totalCharges?.missingShare).toBeGreaterThan(0.005);
+  });
+
+  it("reaches scikit-learn's decision tree on the same file and split (one-hot categoricals, same depth and leaf size)", async () => {
+    // the churn stage's own holdout rows, as row numbers of the file (ids are customers.csv#<row>)
+    const rows = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ subscriber_id: string; churned: boolean }>(
+        conn,
+        "SELECT subscriber_id, churned_next_month AS churned FROM features WHERE purpose = 'train' ORDER BY row_idx",
+      ),
+    );
+    const labels = Uint8Array.from(rows, (r) => (r.churned ? 1 : 0));
+    const { holdoutRows } = stratifiedSplit(labels, load.params.holdoutShare, load.params.seed);
+    const holdout = Array.from(holdoutRows, (i) => Number(rows[i].subscriber_id.split('#')[1]) - 1);
+    const holdoutFile = join(dir, 'holdout.json');
+    await writeFile(holdoutFile, JSON.stringify(holdout));
+    const sklearn = runPythonJson<{ tree: number; forest: number }>(SKLEARN_SCRIPT, [
+      csv,
+      holdoutFile,
+      String(load.params.treeDepth),
+      String(load.params.treeMinLeaf),
+    ]);
+    console.log(
+      `own-data example: segflow tree AUC ${churn.holdout.rocAuc.toFixed(4)}, scikit-learn tree ${sklearn.tree.toFixed(4)}, random forest ${sklearn.forest.toFixed(4)}; top rule: ${churn.topRules[0].condition}`,
+    );
+    expect(Math.abs(churn.holdout.rocAuc - sklearn.tree)).toBeLessThan(0.01);
+  }, 300_000);
+
+  it('names segments from signals the data has: no trend word, no two names apart only by a number', async () => {
+    const names = cluster.segments.map((s) => s.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of names) expect(name).not.toMatch(/declining|growing|\(\d+\)/);
+    const manifest = await readManifest(storeIn(dir), '2026-05', 1);
+    expect(manifest.metrics.churnFeatures.map((f) => f.name)).toEqual(expect.arrayContaining(['Contract', 'arpu']));
+    expect(manifest.skippedFeatures.map((s) => s.feature)).toContain('dou');
+  });
+});
+
+describe('churn labels from their own file, joined by id', () => {
+  it('labels the customers it knows and counts the ids the input does not have', async () => {
+    const dir = await tempDir();
+    const csv = join(dir, 'customers.csv');
+    const customers: TelcoCustomer[] = await writeTelcoCsv(csv, { customers: 2_000, seed: 15, withIds: true });
+    const labels = join(dir, 'labels.csv');
+    const unknown = Array.from({ length: 25 }, (_, i) => `X${i}`);
+    await writeFile(
+      labels,
+      [
+        'customerID,Churn',
+        ...customers.map((c) => `${c.id},${c.churn ? 'Yes' : 'No'}`),
+        ...unknown.map((id) => `${id},Yes`),
+      ].join('\n'),
+    );
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        format: 'snapshot',
+        columns: { subscriber_id: 'customerID', spend: 'MonthlyCharges', tenure_months: 'tenure' },
+        features: {
+          Contract: 'categorical',
+          Status: 'categorical',
+          'CustServ Calls': 'numeric',
+          PaymentMethod: 'skip',
+        },
+      }),
+    );
+    const store = storeIn(dir);
+    const load = await loadUsage(
+      store,
+      { workflowId: 'labels', runId: 'r1' },
+      {
+        month: '2026-05',
+        input: csv,
+        mapping,
+        labels,
+      },
+    );
+    expect(load.labels).toMatchObject({ kind: 'flag', rows: 2_025, unknownIds: 25, idColumn: 'customerID' });
+    expect(load.skippedUserFeatures).toEqual([{ feature: 'PaymentMethod', reason: 'skipped by the mapping' }]);
+    const features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+      userFeatures: load.userFeatures,
+    });
+    expect(features.trainingRows).toBe(2_000);
+    const churners = customers.filter((c) => c.churn).length;
+    expect(features.trainingChurnRate).toBeCloseTo(churners / 2_000, 10);
+  }, 60_000);
+});
+
+describe('user features across partitions', () => {
+  it('gives the same features table with three partitions as with one (row-number ids hash by file row)', async () => {
+    const dir = await tempDir();
+    const csv = join(dir, 'customers.csv');
+    await writeTelcoCsv(csv, { customers: 1_500, seed: 16 });
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(mapping, JSON.stringify(TELCO_MAPPING));
+    const store = storeIn(dir);
+    const params = { month: '2026-05', input: csv, mapping };
+    const featureRows = async (load: LoadSummary) =>
+      withConnection(load.dbPath, (conn) =>
+        queryRows(conn, 'SELECT * EXCLUDE (row_idx) FROM features ORDER BY purpose, subscriber_id'),
+      );
+    const single = await loadUsage(store, { workflowId: 'one', runId: 'r' }, params, 1);
+    await computeFeatures(single.dbPath, single.params, single);
+    const split = await loadUsage(store, { workflowId: 'three', runId: 'r' }, params, 3);
+    const parts = [];
+    for (const path of split.partitionDbPaths) parts.push(await computePartitionFeatures(path, split.params, split));
+    await combineFeatures(split.dbPath, split.partitionDbPaths, split.params, split, parts);
+    const [a, b] = [await featureRows(single), await featureRows(split)];
+    expect(a).toHaveLength(3_000); // train and score rows of a snapshot
+    expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+    expect(a[0]).toHaveProperty('user_0');
+  }, 120_000);
+});
+
+describe('row-number ids', () => {
+  it("number a CSV's rows in the file's order, the same on every run", async () => {
+    const dir = await tempDir();
+    const csv = join(dir, 'big.csv');
+    // large enough that DuckDB numbers rows on several threads; position is the row's place in the file
+    await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'target', csv);
+      await conn.run(`COPY (SELECT range AS position, 10 + range % 7 AS charges, range % 2 = 0 AS gone FROM range(300000))
+                      TO (getvariable('target')) (HEADER)`);
+    });
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        format: 'snapshot',
+        columns: { subscriber_id: { rowNumber: true }, spend: 'charges', churn_label: 'gone' },
+        features: { position: 'numeric' },
+      }),
+    );
+    const load = await loadUsage(
+      storeIn(dir),
+      { workflowId: 'rows', runId: 'r' },
+      { month: '2026-05', input: csv, mapping },
+    );
+    const [{ misplaced }] = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ misplaced: number }>(
+        conn,
+        "SELECT count(*) FILTER (WHERE split_part(subscriber_id, '#', 2)::BIGINT - 1 <> user_0) AS misplaced FROM user_feature_rows",
+      ),
+    );
+    expect(misplaced).toBe(0);
+  }, 120_000);
+});

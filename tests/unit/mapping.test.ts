@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { InputMappingSchema } from '../../domain/mapping';
+
+const problems = (mapping: unknown) => {
+  const parsed = InputMappingSchema.safeParse(mapping);
+  return parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+};
+
+describe('mapping file, version 2', () => {
+  it('still reads a version 1 mapping as it was (no user features)', () => {
+    const parsed = InputMappingSchema.parse({ format: 'snapshot', columns: { subscriber_id: 'customerID' } });
+    expect(parsed).toMatchObject({ columns: { subscriber_id: 'customerID' }, maxCategories: 50 });
+    expect(parsed.features).toBeUndefined();
+  });
+
+  it('takes sums with a factor, row-number ids and typed features', () => {
+    expect(
+      problems({
+        format: 'snapshot',
+        columns: {
+          subscriber_id: { rowNumber: true },
+          voice_minutes: { sum: ['Day Secs', 'Night Secs'], scale: 1 / 60 },
+        },
+        features: { Contract: 'categorical', 'CustServ Calls': 'numeric', Phone: 'skip' },
+      }),
+    ).toEqual([]);
+  });
+
+  it('refuses row-number ids outside snapshots or for other columns, and unknown feature types', () => {
+    expect(problems({ columns: { subscriber_id: { rowNumber: true } } })).toEqual([
+      'columns.subscriber_id: rowNumber ids need format "snapshot" (monthly rows of one subscriber need a real id)',
+    ]);
+    expect(problems({ format: 'snapshot', columns: { spend: { rowNumber: true } } })).toEqual([
+      'columns.spend: rowNumber only makes subscriber ids',
+    ]);
+    expect(problems({ features: { Contract: 'text' } })).toHaveLength(1);
+    expect(problems({ columns: { voice_minutes: { sum: [] } } })).toHaveLength(1);
+  });
+});
