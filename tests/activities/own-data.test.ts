@@ -143,9 +143,10 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
       String(load.params.treeMinLeaf),
     ]);
     console.log(
-      `own-data example: segflow tree AUC ${churn.holdout.rocAuc.toFixed(4)}, scikit-learn tree ${sklearn.tree.toFixed(4)}, random forest ${sklearn.forest.toFixed(4)}; top rule: ${churn.topRules[0].condition}`,
+      `own-data example: segflow tree AUC ${churn.tree.holdout.rocAuc.toFixed(4)}, boosted ensemble ${churn.ensemble?.holdout.rocAuc.toFixed(4)}, scikit-learn tree ${sklearn.tree.toFixed(4)}, random forest ${sklearn.forest.toFixed(4)}; top rule: ${churn.topRules[0].condition}`,
     );
-    expect(Math.abs(churn.holdout.rocAuc - sklearn.tree)).toBeLessThan(0.01);
+    // the readable tree against scikit-learn's tree (churn.holdout is the scoring model's: the ensemble)
+    expect(Math.abs(churn.tree.holdout.rocAuc - sklearn.tree)).toBeLessThan(0.01);
   }, 300_000);
 
   it('names segments from signals the data has: no trend word, no two names apart only by a number', async () => {

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { chmod, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { sha256 } from '../../store/hashing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainAndScoreChurn } from '../../activities/churn';
 import { clusterSubscribers } from '../../activities/cluster';
@@ -31,6 +33,8 @@ import { smallSample, storeIn, tempDir } from '../helpers';
 
 interface Published {
   manifest: SnapshotManifest;
+  /** The snapshot's folder. */
+  path: string;
   reused: boolean;
   reason: string;
 }
@@ -76,13 +80,30 @@ async function runPipeline(
   });
   return {
     manifest: await readManifest(store, published.month, published.version),
+    path: published.path,
     reused: cache.reused !== null,
     reason: cache.reason,
   };
 }
 
+/**
+ * Every output file's hash, report.html's without its header: the header names the snapshot's own
+ * version and publish time (a reproduction takes the original's and matches byte for byte).
+ */
 const outputs = (published: Published) =>
-  Object.fromEntries(published.manifest.outputs.map((output) => [output.file, output.sha256]));
+  Object.fromEntries(
+    published.manifest.outputs.map((output) => [
+      output.file,
+      output.file === 'report.html' ? reportBody(published) : output.sha256,
+    ]),
+  );
+
+function reportBody(published: Published): string {
+  const { month, version } = published.manifest.snapshot;
+  const html = readFileSync(join(published.path, 'report.html'), 'utf8');
+  expect(html).toContain(`version ${version}`);
+  return sha256(html.replace(/<header>[\s\S]*?<\/header>/, '<header/>') + month);
+}
 
 describe('stage reuse', () => {
   let store: StoreConfig;
