@@ -1,13 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { InfrastructureError, UsageError } from '../domain/errors';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { connectionOptions, type SegflowConfig } from '../worker/config';
-import type {
-  MonthlySegmentationInput,
-  MonthlySegmentationResult,
-  RunProgress,
+import {
+  progressQuery,
+  STAGES,
+  type MonthlySegmentationInput,
+  type MonthlySegmentationResult,
+  type RunProgress,
 } from '../workflows/monthly-segmentation';
 
 export async function connectClient(config: SegflowConfig): Promise<Client> {
@@ -71,25 +74,52 @@ export async function hasSearchAttributes(client: Client): Promise<boolean> {
   );
 }
 
-/** Waits for the result, calling `onProgress` whenever the run's stage changes. */
+/**
+ * Waits for the result, calling `onProgress` for every stage the run enters, in order, and
+ * once with `done` before it returns. A short stage can begin and end between two polls: it is
+ * still shown.
+ */
 export async function followRun(
   handle: WorkflowHandle,
   onProgress: (progress: RunProgress) => void,
 ): Promise<MonthlySegmentationResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true)) as Promise<MonthlySegmentationResult>;
-  let lastStage = '';
-  void (async () => {
+  let shown: RunProgress | undefined;
+  const show = (progress: RunProgress) => {
+    for (let done = (shown?.stagesDone ?? -1) + 1; done < progress.stagesDone; done++) {
+      const percent = Math.round((100 * done) / progress.stagesTotal);
+      onProgress({ ...progress, stage: STAGES[done], stagesDone: done, percent });
+    }
+    if (progress.stage !== shown?.stage) onProgress(progress);
+    shown = progress;
+  };
+  const polling = (async () => {
     while (!finished) {
-      const progress = await handle.query<RunProgress>('progress').catch(() => undefined);
-      if (progress && progress.stage !== lastStage) {
-        lastStage = progress.stage;
-        onProgress(progress);
-      }
+      const progress = await handle.query(progressQuery).catch(() => undefined);
+      if (progress && !finished) show(progress);
       await sleep(500);
     }
   })();
-  return result;
+  try {
+    const value = await result;
+    await polling;
+    show({ month: value.month, stage: 'done', stagesDone: STAGES.length, stagesTotal: STAGES.length, percent: 100 });
+    return value;
+  } catch (error) {
+    await polling;
+    throw error;
+  }
+}
+
+/** True when at least one worker polls `taskQueue` for workflow tasks (seen by the server within the last minutes). */
+export async function taskQueueHasPollers(client: Client, taskQueue: string): Promise<boolean> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (pollers ?? []).length > 0;
 }
 
 /** The innermost failure message of a failed run, e.g. the activity's typed error. */

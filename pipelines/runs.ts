@@ -24,6 +24,7 @@ const OUTCOME: Record<string, string> = {
   'run.published': 'published',
   'run.failed': 'failed',
   'run.cancelled': 'cancelled',
+  'run.cancel-requested': 'cancelling',
 };
 
 /** Runs from the audit log (the long-term record), joined with Temporal's view when it still has them. */
@@ -34,6 +35,7 @@ export async function listRuns(
 ): Promise<RunListing[]> {
   const byRun = new Map<string, AuditEntry[]>();
   for (const entry of await readAuditLog(store)) {
+    if (entry.event.startsWith('schedule.')) continue;
     if (filter.month && entry.month !== filter.month) continue;
     const key = `${entry.run.workflowId}\u0000${entry.run.runId}`;
     byRun.set(key, [...(byRun.get(key) ?? []), entry]);

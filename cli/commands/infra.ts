@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { generateSample } from '../../data/generate';
 import { loadConfig } from '../../worker/config';
 import { createSegflowWorker } from '../../worker';

@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { connectClient } from '../../pipelines/client';
 import { listRuns, showRun } from '../../pipelines/runs';

@@ -1,4 +1,4 @@
-import { type Command } from 'commander';
+import { type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { diffSnapshots } from '../../pipelines/diff';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
