@@ -1,4 +1,6 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { recordAudit } from '../activities/audit';
+import { UsageError } from '../domain/errors';
 import type { temporal } from '@temporalio/proto';
 import { readAuditLog, type AuditEntry } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';
@@ -171,4 +173,32 @@ export async function showRun(store: StoreConfig, client: Client | undefined, wo
   } catch {
     return { audit, temporal: null };
   }
+}
+
+/**
+ * Cancels a running run. The audit log records who asked (run.cancel-requested) before the
+ * run records its own run.cancelled; a run already publishing finishes (publishing is atomic).
+ */
+export async function cancelRun(
+  client: Client,
+  store: StoreConfig,
+  workflowId: string,
+  actor: string,
+): Promise<{ runId: string; month: string }> {
+  const handle = client.workflow.getHandle(workflowId);
+  const description = await handle.describe().catch((error: unknown) => {
+    if (error instanceof WorkflowNotFoundError)
+      throw new UsageError(`no run ${workflowId} in Temporal ('segflow runs list' shows the runs)`);
+    throw error;
+  });
+  if (description.status.name !== 'RUNNING')
+    throw new UsageError(`run ${workflowId} is ${description.status.name.toLowerCase()}: nothing to cancel`);
+  const run = { workflowId, runId: description.runId };
+  const requested = (await readAuditLog(store)).find(
+    (entry) => entry.run.workflowId === workflowId && entry.run.runId === run.runId,
+  );
+  const month = requested?.month ?? '';
+  await recordAudit(store, { event: 'run.cancel-requested', run, month, actor, details: {} });
+  await handle.cancel();
+  return { runId: run.runId, month };
 }

@@ -1,8 +1,9 @@
-import type { Client } from '@temporalio/client';
+import { userInfo } from 'node:os';
+import { CancelledFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import { connectClient } from '../../pipelines/client';
-import { listRuns, showRun } from '../../pipelines/runs';
+import { connectClient, describeRunFailure } from '../../pipelines/client';
+import { cancelRun, listRuns, showRun } from '../../pipelines/runs';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, positiveInt, table } from '../options';
 
@@ -66,5 +67,28 @@ export function registerRuns(program: Command): void {
             : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
         ].join('\n'),
       );
+    });
+  runs
+    .command('cancel <workflowId>')
+    .description(
+      'Cancel a running run: it stops, publishes nothing, and the audit log records who asked and that it was cancelled.',
+    )
+    .option('--requested-by <name>', 'who cancels, for the audit log', userInfo().username)
+    .action(async (workflowId: string, options) => {
+      const config = loadConfig();
+      const client = await connectClient(config);
+      await cancelRun(client, config.store, workflowId, options.requestedBy);
+      console.log(`cancellation requested for ${workflowId}; waiting for it to stop`);
+      const outcome = await client.workflow
+        .getHandle(workflowId)
+        .result()
+        .then(
+          () => 'it had reached publishing, which is not interrupted: it published',
+          (error: unknown) =>
+            error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure
+              ? 'cancelled: nothing published'
+              : `it ended otherwise: ${describeRunFailure(error)}`,
+        );
+      console.log(outcome);
     });
 }
