@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CancelledFailure, WorkflowFailedError, type Client } from '@temporalio/client';
 import { Option, type Command } from '@commander-js/extra-typings';
+import { UsageError } from '../../domain/errors';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { connectClient, describeRunFailure } from '../../pipelines/client';
 import { cancelRun, listRuns, showRun } from '../../pipelines/runs';
@@ -41,8 +43,9 @@ export function registerRuns(program: Command): void {
       const config = loadConfig();
       const detail = await showRun(config.store, await optionalClient(config), workflowId);
       if (detail.audit.length === 0 && !detail.temporal) {
-        console.error(`no run ${workflowId} in the audit log or in Temporal`);
-        process.exit(EXIT.failed);
+        throw new UsageError(
+          `no run ${workflowId} in the audit log or in Temporal ('segflow runs list' shows the runs)`,
+        );
       }
       output(options.json, detail, (d) =>
         [
@@ -79,7 +82,7 @@ export function registerRuns(program: Command): void {
       const client = await connectClient(config);
       await cancelRun(client, config.store, workflowId, options.requestedBy);
       console.log(`cancellation requested for ${workflowId}; waiting for it to stop`);
-      const outcome = await client.workflow
+      const ended = client.workflow
         .getHandle(workflowId)
         .result()
         .then(
@@ -89,6 +92,12 @@ export function registerRuns(program: Command): void {
               ? 'cancelled: nothing published'
               : `it ended otherwise: ${describeRunFailure(error)}`,
         );
+      // a run no worker polls for only sees the cancellation once one does
+      const outcome = await Promise.race([
+        ended,
+        sleep(30_000, 'still running: the cancellation takes effect when a worker picks the run up', { ref: false }),
+      ]);
       console.log(outcome);
+      process.exit(EXIT.ok);
     });
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freeLocalAddress, isServerUp } from '../../cli/dev-server';
 import { generateSample } from '../../data/generate';
+import { readAuditLog } from '../../store/audit-log';
 import { listVersions } from '../../store/snapshots';
 import { REPO_ROOT } from '../../worker/config';
 import { storeIn, tempDir } from '../helpers';
@@ -39,7 +40,7 @@ async function localEnv() {
 /** Commands that start and stop processes themselves: server, run --local, demo. */
 describe('segflow commands that start the local stack', { timeout: 600_000 }, () => {
   it('server exits within seconds of SIGTERM, and schedule commands name a missing schedule plainly', async () => {
-    const { env, uiPort } = await localEnv();
+    const { home, env, uiPort } = await localEnv();
     const server = startCli(['server', '--ui-port', String(uiPort)], env);
     await server.waitFor('Temporal dev server started', 180_000);
 
@@ -47,6 +48,24 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(await pause.exited).toBe(2);
     expect(pause.out.stderr).toContain('no schedule "no-such-schedule" (there are none yet');
     expect(pause.out.stderr).not.toContain('temporal-sys-scheduler');
+
+    // a run with no worker polling says so and how to start one; runs cancel records who cancelled it
+    const run = startCli(['run', '--month', '2026-06', '--input', home], env);
+    await run.waitFor('started workflow', 60_000);
+    const workflowId = /started workflow (\S+)/.exec(run.out.stdout)![1];
+    for (const deadline = Date.now() + 60_000; !run.out.stderr.includes('no worker polls');) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+    }
+    expect(run.out.stderr).toContain(`no worker polls task queue "segflow". Start one with 'segflow worker'`);
+    run.ctrlC();
+    await run.exited;
+    const cancel = startCli(['runs', 'cancel', workflowId, '--requested-by', 'operator'], env);
+    expect(await cancel.exited, cancel.out.stderr).toBe(0);
+    const cancelRequested = (await readAuditLog(storeIn(home))).filter((e) => e.event === 'run.cancel-requested');
+    expect(cancelRequested).toMatchObject([{ actor: 'operator', run: { workflowId } }]);
+    const unknown = startCli(['runs', 'cancel', 'no-such-run'], env);
+    expect(await unknown.exited).toBe(2);
 
     const stopping = Date.now();
     server.child.kill('SIGTERM');
