@@ -269,6 +269,18 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
         ({ stdout }) => ({ code: 0, stdout }),
         (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
       );
+    // snapshots show: a summary for people, the whole manifest behind --json
+    const shown = await segflow('snapshots', 'show', `${month}/v2`);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`Snapshot ${month}/v2`);
+    expect(shown.stdout).toMatch(/parameters +k=4 treeDepth=4 \(params hash [0-9a-f]{12}\)/);
+    expect(shown.stdout).toContain(`ids matched to ${addMonths(month, -1)}/v1`);
+    expect(shown.stdout.split('\n').length).toBeLessThan(40);
+    const manifest = JSON.parse((await segflow('snapshots', 'show', `${month}/v2`, '--json')).stdout) as {
+      snapshot: { version: number };
+    };
+    expect(manifest.snapshot.version).toBe(2);
+
     const clean = await segflow('audit', 'verify', '--json');
     expect(clean.code).toBe(0);
     expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, problems: [] });
@@ -290,5 +302,5 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     const tampered = await segflow('audit', 'verify');
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toMatch(/FAILED: 2 problem\(s\)/);
-  });
+  }, 300_000);
 });
