@@ -51,7 +51,7 @@ async function ensureSample(
  * The newest version of `month` computed from these parameters and the same input bytes, if
  * any: running the demo again would publish an identical new version of it.
  */
-async function identicalSnapshot(config: SegflowConfig, params: Record<string, unknown>) {
+export async function identicalSnapshot(config: SegflowConfig, params: Record<string, unknown>) {
   const parsed = parseRunParams(params);
   if (!parsed.ok) return undefined;
   const month = parsed.params.month;
