@@ -18,11 +18,13 @@ export function registerInfra(program: Command): void {
     .addOption(new Option('--max-activities <n>', 'activities run at once').argParser(positiveInt).default(2))
     .action(async (options: { maxActivities: number }) => {
       installLogger('info');
-      const { worker } = await createSegflowWorker({
+      const { worker, connection } = await createSegflowWorker({
         config: loadConfig(),
         maxConcurrentActivities: options.maxActivities,
       });
+      // the SDK stops the worker on Ctrl-C / SIGTERM; an open connection would keep the process alive
       await worker.run();
+      await connection.close();
     });
 
   program

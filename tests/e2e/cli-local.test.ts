@@ -67,6 +67,16 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     const unknown = startCli(['runs', 'cancel', 'no-such-run'], env);
     expect(await unknown.exited).toBe(2);
 
+    // a worker stops on Ctrl-C and its process ends, logging JSON lines only
+    const worker = startCli(['worker'], env);
+    for (const deadline = Date.now() + 180_000; !worker.out.stderr.includes('"state":"RUNNING"');) {
+      expect(Date.now(), worker.out.stderr).toBeLessThan(deadline);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+    }
+    worker.ctrlC();
+    expect(await worker.exited).toBe(0);
+    for (const line of worker.out.stderr.trim().split('\n')) expect(() => JSON.parse(line), line).not.toThrow();
+
     const stopping = Date.now();
     server.child.kill('SIGTERM');
     await server.exited;
