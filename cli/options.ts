@@ -59,6 +59,13 @@ export function collectParam(pair: string, previous: Record<string, unknown>): R
   return { ...previous, [pair.slice(0, at)]: value };
 }
 
+/** --param name=value, repeatable; the parameters are listed after the options. */
+export function paramOption() {
+  return new Option('--param <name=value>', 'run parameter, repeatable (listed below)')
+    .argParser(collectParam)
+    .default({}, 'none');
+}
+
 export function previousMonth(): string {
   const now = new Date();
   return addMonths(`${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, '0')}`, -1);

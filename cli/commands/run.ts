@@ -17,7 +17,7 @@ import { elapsed, printProgress, printResult } from '../format';
 import { withLocalStack } from '../local-stack';
 import { paramsHelp } from '../params-help';
 import { sampleDir } from './demo';
-import { EXIT, collectParam, monthArg, partitionsOption, uiPortOption } from '../options';
+import { EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
 
 /** Parameters from --params file.json, then --param pairs (which win). */
 export function paramsFromOptions(options: {
@@ -70,7 +70,7 @@ interface RunOptions {
   partitions: number;
   wait: boolean;
   json: boolean;
-  local: boolean;
+  local?: boolean;
   uiPort?: number;
 }
 
@@ -143,7 +143,7 @@ export function registerRun(program: Command): void {
     )
     .requiredOption('--month <YYYY-MM>', 'month to segment and score', monthArg)
     .option('--input <path>', 'usage Parquet/CSV file or folder (default: the demo sample)')
-    .option('--param <name=value>', 'run parameter, repeatable (listed below)', collectParam, {})
+    .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
     .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '2m')
@@ -151,7 +151,6 @@ export function registerRun(program: Command): void {
     .option(
       '--local',
       'one command on your own file: start the embedded dev server (unless one listens) and a worker for this run, then stop them',
-      false,
     )
     .addOption(uiPortOption())
     .option('--no-wait', 'print the workflow id and return')

@@ -20,7 +20,7 @@ import {
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
 import { paramsFromOptions } from './run';
-import { EXIT, collectParam, monthArg, output, partitionsOption, positiveInt } from '../options';
+import { EXIT, monthArg, output, paramOption, partitionsOption, positiveInt } from '../options';
 
 function hourArg(value: string): number {
   const n = Number(value);
@@ -69,7 +69,7 @@ function addCreate(schedule: Command): void {
       SCHEDULE_DEFAULTS.catchupWindow,
     )
     .option('--pause-on-failure', 'pause the schedule when a run fails', false)
-    .option('--param <name=value>', 'run parameter, repeatable (listed below)', collectParam, {})
+    .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file')
     .addOption(partitionsOption())
     .addHelpText('after', paramsHelp())
