@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
+import { InfrastructureError } from '../domain/errors';
 import { missingSearchAttributes } from '../pipelines/client';
 import { searchAttributeFlags, temporalCliPath } from './temporal-cli';
 
@@ -26,6 +27,15 @@ export async function freeLocalAddress(): Promise<string> {
   });
 }
 
+/** True when nothing listens on host:port (the dev server could bind it). */
+async function isPortFree(host: string, port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
+    const probe = createServer()
+      .once('error', () => resolveFree(false))
+      .listen(port, host, () => probe.close(() => resolveFree(true)));
+  });
+}
+
 /** True when a Temporal frontend answers at `address`. */
 export async function isServerUp(address: string): Promise<boolean> {
   try {
@@ -43,26 +53,38 @@ export async function isServerUp(address: string): Promise<boolean> {
 
 /**
  * Starts `temporal server start-dev` with SQLite persistence in `stateDir` unless a server
- * already answers at `address`. The Web UI listens on the gRPC port + 1000.
+ * already answers at `address`. The Web UI listens on `uiPort` (default: the gRPC port + 1000).
  */
 export async function ensureDevServer(options: {
   address: string;
   stateDir: string;
   timeoutMs?: number;
   headless?: boolean;
+  uiPort?: number;
 }): Promise<DevServerHandle> {
   const { address, stateDir } = options;
   const [host, portText] = address.split(':');
   const port = Number(portText);
-  const uiUrl = `http://${host === '127.0.0.1' ? 'localhost' : host}:${port + 1000}`;
+  const uiPort = options.uiPort ?? port + 1000;
+  const uiUrl = `http://${host === '127.0.0.1' ? 'localhost' : host}:${uiPort}`;
   if (await isServerUp(address)) {
     await registerSearchAttributes(address);
     return { address, uiUrl, started: false, stop: async () => {} };
   }
+  // the dev server's own message for a taken port is buried in its log: say it first
+  if (!(await isPortFree(host, port)))
+    throw new InfrastructureError(
+      `port ${port} on ${host} is in use by something that is not a Temporal server: stop it or set TEMPORAL_ADDRESS to another port`,
+    );
+  if (!options.headless && !(await isPortFree(host, uiPort)))
+    throw new InfrastructureError(
+      `the Web UI port ${uiPort} on ${host} is in use (another Temporal dev server?): stop it or choose another with --ui-port`,
+    );
 
   mkdirSync(stateDir, { recursive: true });
   const logPath = join(stateDir, 'server.log');
   const log = openSync(logPath, 'a');
+  const logStart = statSync(logPath).size;
   const args = [
     'server',
     'start-dev',
@@ -73,7 +95,7 @@ export async function ensureDevServer(options: {
     '--port',
     String(port),
     '--ui-port',
-    String(port + 1000),
+    String(uiPort),
     '--log-level',
     'warn',
   ];
@@ -87,8 +109,9 @@ export async function ensureDevServer(options: {
   while (!(await isServerUp(address))) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
-      const tail = readFileSync(logPath, 'utf8').split('\n').slice(-15).join('\n');
-      throw new Error(`Temporal dev server did not come up at ${address} (log: ${logPath}):\n${tail}`);
+      // only what this start wrote: older lines in the log belong to earlier servers
+      const tail = readFileSync(logPath).subarray(logStart).toString('utf8').split('\n').slice(-15).join('\n');
+      throw new InfrastructureError(`Temporal dev server did not come up at ${address} (log: ${logPath}):\n${tail}`);
     }
     await sleep(250);
   }
@@ -125,7 +148,13 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
   child.kill('SIGTERM');
-  const timedOut = await Promise.race([exited.then(() => false), sleep(10_000).then(() => true)]);
+  // the grace timer is cancelled once the server exits, or it would hold the process for its full 10 s
+  const grace = new AbortController();
+  const timedOut = await Promise.race([
+    exited.then(() => false),
+    sleep(10_000, true, { signal: grace.signal }).catch(() => false),
+  ]);
+  grace.abort();
   if (timedOut) {
     child.kill('SIGKILL');
     await exited;

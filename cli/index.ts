@@ -1,4 +1,6 @@
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { REPO_ROOT } from '../worker/config';
 import { InfrastructureError, UsageError } from '../domain/errors';
 import { registerDemo } from './commands/demo';
 import { registerInfra } from './commands/infra';
@@ -11,14 +13,34 @@ import { registerRun } from './commands/run';
 import { registerSchedule } from './commands/schedule';
 import { EXIT } from './options';
 
-export function buildProgram(): Command {
+const ENVIRONMENT_AND_EXIT_CODES = `
+Environment:
+  SEGFLOW_HOME        state folder: snapshot store, audit log, work files, sample data, dev server
+                      database (default: .segflow in the clone)
+  TEMPORAL_ADDRESS    Temporal frontend host:port (default 127.0.0.1:7233, the local dev server)
+  TEMPORAL_NAMESPACE  default "default"; SEGFLOW_TASK_QUEUE default "segflow"
+  SEGFLOW_LOG_LEVEL   worker log level: debug, info, warn, error
+  More (TLS, API key, store and work folders): docs/cli.md
+
+Exit codes:
+  0 success   1 the run failed or a check found problems   2 bad usage or parameters (nothing started)
+  3 Temporal unreachable   130 interrupted (Ctrl-C) before the command finished`;
+
+function version(): string {
+  return (JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string }).version;
+}
+
+export function buildProgram() {
   const program = new Command('segflow')
     .description(
       'Monthly telecom segmentation, churn scoring and retention actions as versioned, auditable snapshots, orchestrated by Temporal.',
     )
-    .showHelpAfterError()
+    .version(version(), '-V, --version', 'print the segflow version')
+    // a usage error shows the error and a one-line hint, not the whole help (inherited by every command)
+    .showHelpAfterError('(add --help for the options)')
     // usage errors (unknown option, invalid value) end with exit code 2, not commander's 1
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', ENVIRONMENT_AND_EXIT_CODES);
   registerDemo(program);
   registerRun(program);
   registerSchedule(program);

@@ -1,9 +1,12 @@
-import { InvalidArgumentError, Option } from 'commander';
+import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { MAX_PARTITIONS } from '../domain/params';
 import { addMonths, isMonth } from '../domain/month';
 
-/** Exit codes: 0 success, 1 the run failed or a check found problems, 2 bad usage or parameters, 3 infrastructure unreachable. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, infrastructure: 3 } as const;
+/**
+ * Exit codes: 0 success, 1 the run failed or a check found problems, 2 bad usage or parameters,
+ * 3 infrastructure unreachable, 130 interrupted (Ctrl-C) before the command finished.
+ */
+export const EXIT = { ok: 0, failed: 1, usage: 2, infrastructure: 3, interrupted: 130 } as const;
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -12,7 +15,7 @@ export function positiveInt(value: string): number {
 }
 
 /** --partitions: how many activities the load and per-subscriber features are split into. */
-export function partitionsOption(): Option {
+export function partitionsOption() {
   return new Option(
     '--partitions <n>',
     `split the load and per-subscriber features into n activities (1-${MAX_PARTITIONS}); set it to the number of workers`,
@@ -23,6 +26,18 @@ export function partitionsOption(): Option {
       return n;
     })
     .default(1);
+}
+
+/** --ui-port: where the dev server a command starts serves its Web UI. */
+export function uiPortOption() {
+  return new Option(
+    '--ui-port <port>',
+    'Web UI port of a dev server this command starts (default: gRPC port + 1000)',
+  ).argParser((value) => {
+    const port = positiveInt(value);
+    if (port > 65_535) throw new InvalidArgumentError('must be a TCP port, 1-65535');
+    return port;
+  });
 }
 
 export function monthArg(value: string): string {
@@ -42,6 +57,13 @@ export function collectParam(pair: string, previous: Record<string, unknown>): R
     // not JSON: keep the text
   }
   return { ...previous, [pair.slice(0, at)]: value };
+}
+
+/** --param name=value, repeatable; the parameters are listed after the options. */
+export function paramOption() {
+  return new Option('--param <name=value>', 'run parameter, repeatable (listed below)')
+    .argParser(collectParam)
+    .default({}, 'none');
 }
 
 export function previousMonth(): string {

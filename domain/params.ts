@@ -14,72 +14,146 @@ export const MAX_PARTITIONS = 64;
 
 export const RunParamsSchema = z
   .object({
-    /** Month to segment and score, 'YYYY-MM'. */
-    month: z.string().refine(isMonth, 'month must be YYYY-MM with a month 01-12'),
-    /** Folder of usage Parquet / CSV files (searched recursively), or one file. */
-    input: z.string().min(1),
-    /** JSON file mapping the input's columns and value encodings onto the usage contract (domain/mapping.ts). */
-    mapping: z.string().min(1).optional(),
-    /** CSV or Parquet file of churn labels joined by subscriber id: a churn flag or the month left (docs/own-data.md). */
-    labels: z.string().min(1).optional(),
-    /** Months of history features look back over, including the run month. Trends need 6. */
-    historyMonths: z.number().int().min(6).max(24).default(6),
-    /** Number of segments; left out, it is chosen from kMin..kMax by silhouette. */
-    k: z.number().int().min(2).max(30).optional(),
-    kMin: z.number().int().min(2).max(30).default(3),
-    kMax: z.number().int().min(2).max(30).default(8),
-    /** Rows the silhouette of each candidate k is measured on (it is quadratic in rows). */
-    silhouetteSampleSize: z.number().int().min(100).max(20_000).default(2_000),
-    /** Seed for sampling, k-means++ and the train/holdout split. */
+    month: z
+      .string()
+      .refine(isMonth, 'month must be YYYY-MM with a month 01-12')
+      .describe("Month to segment and score, 'YYYY-MM'."),
+    input: z.string().min(1).describe('Folder of usage Parquet / CSV files (searched recursively), or one file.'),
+    mapping: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "JSON file mapping the input's columns and value encodings onto the usage contract (domain/mapping.ts).",
+      ),
+    labels: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'CSV or Parquet file of churn labels joined by subscriber id: a churn flag or the month left (docs/own-data.md).',
+      ),
+    historyMonths: z
+      .number()
+      .int()
+      .min(6)
+      .max(24)
+      .default(6)
+      .describe('Months of history features look back over, including the run month. Trends need 6.'),
+    k: z
+      .number()
+      .int()
+      .min(2)
+      .max(30)
+      .optional()
+      .describe('Number of segments; left out, it is chosen from kMin..kMax by silhouette.'),
+    kMin: z.number().int().min(2).max(30).default(3).describe('Fewest segments silhouette may choose.'),
+    kMax: z.number().int().min(2).max(30).default(8).describe('Most segments silhouette may choose.'),
+    silhouetteSampleSize: z
+      .number()
+      .int()
+      .min(100)
+      .max(20_000)
+      .default(2_000)
+      .describe('Rows the silhouette of each candidate k is measured on (it is quadratic in rows).'),
     seed: z
       .number()
       .int()
       .min(0)
       .max(2 ** 31 - 1)
-      .default(42),
-    /** Rows k-means is fitted on; every subscriber is then assigned to its nearest centroid. */
-    kmeansSampleSize: z.number().int().min(100).max(1_000_000).default(10_000),
-    /** k-means++ starts on the sample; the one with the lowest inertia wins (scikit-learn's n_init). */
-    kmeansRestarts: z.number().int().min(1).max(20).default(3),
-    /** Churn tree depth. */
-    treeDepth: z.number().int().min(1).max(16).default(6),
-    /** Minimum subscribers in a tree leaf. */
-    treeMinLeaf: z.number().int().min(1).max(100_000).default(50),
-    /** Scores come from gradient-boosted trees (default) or the single readable tree (trained and published either way). */
-    churnModel: z.enum(CHURN_MODELS).default('boosted'),
-    /** Most boosting rounds; early stopping on a validation split of the training rows may keep fewer. */
-    boostTrees: z.number().int().min(1).max(2_000).default(100),
-    /** Depth of each boosted tree. */
-    boostDepth: z.number().int().min(1).max(12).default(5),
-    /** Shrinkage of each boosted tree's leaf values. */
-    boostLearningRate: z.number().gt(0).max(1).default(0.1),
-    /** Share of training rows each boosted tree is grown on. */
-    boostRowSubsample: z.number().gt(0).max(1).default(0.8),
-    /** Share of features each boosted tree may split on. */
-    boostFeatureSubsample: z.number().gt(0).max(1).default(0.8),
-    /** Share of labelled subscribers held out to measure the churn model. */
-    holdoutShare: z.number().gt(0).lt(0.9).default(0.25),
-    /** Order of each grid's dispatch list: operation priority then churn score (default), or revenue at risk (churn probability x ARPU). */
-    dispatchOrder: z.enum(DISPATCH_ORDERS).default('priority'),
-    /** Monthly spend (yuan) from which a subscriber is a high-value customer. */
-    highValueThreshold: z.number().positive().default(3000),
-    /** Top subscribers holding this share of revenue are key customers. */
-    keyCustomerRevenueShare: z.number().gt(0).lt(1).default(0.3),
-    /** Stop the run when more than this share of input rows is quarantined. */
-    maxQuarantineShare: z.number().min(0).max(1).default(0.05),
-    /**
-     * Share of each month's dispatch list held out as a control group (flagged control, not to be
-     * contacted), so next month's run can tell what the contacts changed. 0 holds out nobody.
-     */
-    controlShare: z.number().min(0).max(0.5).default(0.1),
-    /**
-     * Contact log of last month's dispatch list (CSV or Parquet: subscriber_id, contact_date,
-     * action, channel, outcome; data/contacts-contract.ts). Given, the run measures whether the
-     * contacts kept subscribers (campaigns.parquet).
-     */
-    contacts: z.string().min(1).optional(),
-    /** Publish keyed hashes instead of subscriber ids (key from SEGFLOW_PSEUDONYM_KEY on the worker). */
-    pseudonymiseIds: z.boolean().default(false),
+      .default(42)
+      .describe('Seed for sampling, k-means++ and the train/holdout split.'),
+    kmeansSampleSize: z
+      .number()
+      .int()
+      .min(100)
+      .max(1_000_000)
+      .default(10_000)
+      .describe('Rows k-means is fitted on; every subscriber is then assigned to its nearest centroid.'),
+    kmeansRestarts: z
+      .number()
+      .int()
+      .min(1)
+      .max(20)
+      .default(3)
+      .describe("k-means++ starts on the sample; the one with the lowest inertia wins (scikit-learn's n_init)."),
+    treeDepth: z.number().int().min(1).max(16).default(6).describe('Churn tree depth.'),
+    treeMinLeaf: z.number().int().min(1).max(100_000).default(50).describe('Minimum subscribers in a tree leaf.'),
+    churnModel: z
+      .enum(CHURN_MODELS)
+      .default('boosted')
+      .describe(
+        'Scores come from gradient-boosted trees (default) or the single readable tree (trained and published either way).',
+      ),
+    boostTrees: z
+      .number()
+      .int()
+      .min(1)
+      .max(2_000)
+      .default(100)
+      .describe('Most boosting rounds; early stopping on a validation split of the training rows may keep fewer.'),
+    boostDepth: z.number().int().min(1).max(12).default(5).describe('Depth of each boosted tree.'),
+    boostLearningRate: z.number().gt(0).max(1).default(0.1).describe("Shrinkage of each boosted tree's leaf values."),
+    boostRowSubsample: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.8)
+      .describe('Share of training rows each boosted tree is grown on.'),
+    boostFeatureSubsample: z
+      .number()
+      .gt(0)
+      .max(1)
+      .default(0.8)
+      .describe('Share of features each boosted tree may split on.'),
+    holdoutShare: z
+      .number()
+      .gt(0)
+      .lt(0.9)
+      .default(0.25)
+      .describe('Share of labelled subscribers held out to measure the churn model.'),
+    dispatchOrder: z
+      .enum(DISPATCH_ORDERS)
+      .default('priority')
+      .describe(
+        "Order of each grid's dispatch list: operation priority then churn score (default), or revenue at risk (churn probability x ARPU).",
+      ),
+    highValueThreshold: z
+      .number()
+      .positive()
+      .default(3000)
+      .describe('Monthly spend (yuan) from which a subscriber is a high-value customer.'),
+    keyCustomerRevenueShare: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(0.3)
+      .describe('Top subscribers holding this share of revenue are key customers.'),
+    maxQuarantineShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.05)
+      .describe('Stop the run when more than this share of input rows is quarantined.'),
+    controlShare: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .default(0.1)
+      .describe(
+        "Share of each month's dispatch list held out as a control group (flagged control, not to be contacted), so next month's run can tell what the contacts changed. 0 holds out nobody.",
+      ),
+    contacts: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Contact log of last month's dispatch list (CSV or Parquet: subscriber_id, contact_date, action, channel, outcome; data/contacts-contract.ts). Given, the run measures whether the contacts kept subscribers (campaigns.parquet).",
+      ),
+    pseudonymiseIds: z
+      .boolean()
+      .default(false)
+      .describe('Publish keyed hashes instead of subscriber ids (key from SEGFLOW_PSEUDONYM_KEY on the worker).'),
   })
   .strict()
   .refine((p) => p.kMin <= p.kMax, { message: 'kMin must not exceed kMax', path: ['kMax'] });
@@ -93,21 +167,52 @@ export function parseRunParams(input: unknown): { ok: true; params: RunParams } 
   if (result.success) return { ok: true, params: result.data };
   return {
     ok: false,
-    problems: result.error.issues.map((issue) => `${issue.path.join('.') || '(params)'}: ${issue.message}`),
+    problems: result.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => unknownParamProblem(key))
+        : [`${issue.path.join('.') || '(params)'}: ${issue.message}`],
+    ),
   };
 }
 
 /**
  * The parameters a run set away from the schema's defaults, in schema order, with the default
  * (undefined for `k` and `mapping`, which have none). Month and input are always given, so they
- * are left out.
+ * are left out; so are parameters not set.
  */
 export function paramsDifferingFromDefaults(
-  params: RunParams,
+  params: Partial<Record<keyof RunParams, unknown>>,
 ): { name: keyof RunParams; value: unknown; defaultValue: unknown }[] {
-  const defaults: Partial<RunParams> = RunParamsSchema.parse({ month: params.month, input: params.input });
+  const defaults: Partial<RunParams> = RunParamsSchema.parse({ month: '2000-01', input: '.' });
   return (Object.keys(RunParamsSchema.shape) as (keyof RunParams)[])
-    .filter((name) => name !== 'month' && name !== 'input')
+    .filter((name) => name !== 'month' && name !== 'input' && params[name] !== undefined)
     .filter((name) => JSON.stringify(params[name]) !== JSON.stringify(defaults[name]))
     .map((name) => ({ name, value: params[name], defaultValue: defaults[name] }));
+}
+
+/** The same as a name -> value record, for listings. */
+export function changedParams(params: Partial<Record<keyof RunParams, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(paramsDifferingFromDefaults(params).map(({ name, value }) => [name, value]));
+}
+
+/** "unknown parameter treedepth (did you mean treeDepth?)", suggesting the closest known name. */
+function unknownParamProblem(name: string): string {
+  const known = Object.keys(RunParamsSchema.shape);
+  const scored = known.map((candidate) => ({ candidate, distance: editDistance(name, candidate) }));
+  const best = scored.sort((a, b) => a.distance - b.distance)[0];
+  const close = best && best.distance <= Math.max(2, Math.floor(name.length / 3));
+  return `${name}: unknown parameter${close ? ` (did you mean ${best.candidate}?)` : ''}; see --help for the list`;
+}
+
+/** Levenshtein distance, case-insensitive (a wrong case is the commonest slip: treedepth). */
+function editDistance(a: string, b: string): number {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= y.length; j++)
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[y.length];
 }

@@ -1,15 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import { InfrastructureError, innermostFailure, UsageError } from '../domain/errors';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import { connectionOptions, type SegflowConfig } from '../worker/config';
 import {
+  monthlySegmentation,
+  progressQuery,
+  STAGES,
   type MonthlySegmentationInput,
   type MonthlySegmentationMemo,
   type MonthlySegmentationResult,
-  monthlySegmentation,
-  progressQuery,
   type RunProgress,
 } from '../workflows/monthly-segmentation';
 
@@ -80,26 +82,52 @@ export async function hasSearchAttributes(client: Client): Promise<boolean> {
   );
 }
 
-/** Waits for the result, calling `onProgress` whenever the run's progress (stage, or rows within it) changes. */
+/**
+ * Waits for the result, calling `onProgress` for every stage the run enters, in order, whenever
+ * the rows done within a stage move, and once with `done` before it returns. A short stage can
+ * begin and end between two polls: it is still shown.
+ */
 export async function followRun(
   handle: MonthlyRunHandle,
   onProgress: (progress: RunProgress) => void,
 ): Promise<MonthlySegmentationResult> {
   let finished = false;
   const result = handle.result().finally(() => (finished = true));
-  let last = '';
-  void (async () => {
+  let shown: RunProgress | undefined;
+  const show = (progress: RunProgress) => {
+    for (let done = (shown?.stagesDone ?? -1) + 1; done < progress.stagesDone; done++) {
+      const percent = Math.round((100 * done) / progress.stagesTotal);
+      onProgress({ ...progress, stage: STAGES[done], stagesDone: done, percent, detail: undefined });
+    }
+    if (JSON.stringify(progress) !== JSON.stringify(shown)) onProgress(progress);
+    shown = progress;
+  };
+  const polling = (async () => {
     while (!finished) {
       const progress = await handle.query(progressQuery).catch(() => undefined);
-      const seen = JSON.stringify(progress ?? null);
-      if (progress && seen !== last) {
-        last = seen;
-        onProgress(progress);
-      }
+      if (progress && !finished) show(progress);
       await sleep(500);
     }
   })();
-  return result;
+  try {
+    const value = await result;
+    await polling;
+    show({ month: value.month, stage: 'done', stagesDone: STAGES.length, stagesTotal: STAGES.length, percent: 100 });
+    return value;
+  } catch (error) {
+    await polling;
+    throw error;
+  }
+}
+
+/** True when at least one worker polls `taskQueue` for workflow tasks (seen by the server within the last minutes). */
+export async function taskQueueHasPollers(client: Client, taskQueue: string): Promise<boolean> {
+  const { pollers } = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  return (pollers ?? []).length > 0;
 }
 
 /** The innermost failure of a failed run, e.g. the activity's typed error: "InputFileError: input not found ...". */

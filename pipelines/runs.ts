@@ -1,4 +1,6 @@
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { recordAudit } from '../activities/audit';
+import { UsageError } from '../domain/errors';
 import type { temporal } from '@temporalio/proto';
 import { readAuditLog, type AuditEntry } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';
@@ -26,6 +28,7 @@ const OUTCOME: Record<string, string> = {
   'run.failed': 'failed',
   'run.cancelled': 'cancelled',
   'snapshot.retired': 'published, since retired',
+  'run.cancel-requested': 'cancelling',
 };
 
 /** Runs from the audit log (the long-term record), joined with Temporal's view when it still has them. */
@@ -36,6 +39,7 @@ export async function listRuns(
 ): Promise<RunListing[]> {
   const byRun = new Map<string, AuditEntry[]>();
   for (const entry of await readAuditLog(store)) {
+    if (entry.event.startsWith('schedule.')) continue;
     if (filter.month && entry.month !== filter.month) continue;
     const key = `${entry.run.workflowId}\u0000${entry.run.runId}`;
     byRun.set(key, [...(byRun.get(key) ?? []), entry]);
@@ -171,4 +175,32 @@ export async function showRun(store: StoreConfig, client: Client | undefined, wo
   } catch {
     return { audit, temporal: null };
   }
+}
+
+/**
+ * Cancels a running run. The audit log records who asked (run.cancel-requested) before the
+ * run records its own run.cancelled; a run already publishing finishes (publishing is atomic).
+ */
+export async function cancelRun(
+  client: Client,
+  store: StoreConfig,
+  workflowId: string,
+  actor: string,
+): Promise<{ runId: string; month: string }> {
+  const handle = client.workflow.getHandle(workflowId);
+  const description = await handle.describe().catch((error: unknown) => {
+    if (error instanceof WorkflowNotFoundError)
+      throw new UsageError(`no run ${workflowId} in Temporal ('segflow runs list' shows the runs)`);
+    throw error;
+  });
+  if (description.status.name !== 'RUNNING')
+    throw new UsageError(`run ${workflowId} is ${description.status.name.toLowerCase()}: nothing to cancel`);
+  const run = { workflowId, runId: description.runId };
+  const requested = (await readAuditLog(store)).find(
+    (entry) => entry.run.workflowId === workflowId && entry.run.runId === run.runId,
+  );
+  const month = requested?.month ?? '';
+  await recordAudit(store, { event: 'run.cancel-requested', run, month, actor, details: {} });
+  await handle.cancel();
+  return { runId: run.runId, month };
 }

@@ -1,7 +1,16 @@
-import { ScheduleOverlapPolicy, type Client, type ScheduleDescription } from '@temporalio/client';
-import { readAuditLog } from '../store/audit-log';
-import { addMonths, isMonth } from '../domain/month';
-import { parseRunParams } from '../domain/params';
+import { userInfo } from 'node:os';
+import {
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleHandle,
+} from '@temporalio/client';
+import { recordAudit } from '../activities/audit';
+import { readAuditLog, type AuditEvent } from '../store/audit-log';
+import type { StoreConfig } from '../store/layout';
+import { addMonths, isMonth, monthBefore } from '../domain/month';
+import { changedParams, parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
 import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
 import { hasSearchAttributes } from './client';
@@ -27,6 +36,8 @@ export interface MonthlyScheduleOptions {
   /** How far back missed starts are caught up after the server was down, e.g. "7 days". */
   catchupWindow: string;
   pauseOnFailure: boolean;
+  /** Who created it, for the audit log (default: the OS user). */
+  actor?: string;
 }
 
 export const SCHEDULE_DEFAULTS = {
@@ -78,23 +89,137 @@ export async function createMonthlySchedule(
       pauseOnFailure: options.pauseOnFailure,
     },
   });
+  await recordScheduleEvent(config.store, options.scheduleId, 'schedule.created', options.actor, {
+    input: options.input,
+    params: changedParams(params),
+    partitions: options.partitions ?? 1,
+    calendar: { dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute },
+    timezone: options.timezone,
+    overlap: options.overlap,
+    catchupWindow: options.catchupWindow,
+    pauseOnFailure: options.pauseOnFailure,
+  });
+}
+
+/** Schedule changes go to the audit log beside the runs they cause; run.workflowId holds the schedule id. */
+async function recordScheduleEvent(
+  store: StoreConfig,
+  scheduleId: string,
+  event: Extract<AuditEvent, `schedule.${string}`>,
+  actor: string | undefined,
+  details: Record<string, unknown>,
+): Promise<void> {
+  const at = new Date().toISOString();
+  // the time as subject keeps two pauses of one schedule two entries (the log dedupes on run+event+subject)
+  await recordAudit(store, {
+    event,
+    run: { workflowId: scheduleId, runId: '' },
+    month: '',
+    actor: actor ?? userInfo().username,
+    subject: at,
+    details,
+  });
+}
+
+/**
+ * The schedule's handle and description, or a UsageError naming the schedules that exist:
+ * Temporal's own answer for a missing schedule names its internals.
+ */
+export async function existingSchedule(
+  client: Client,
+  scheduleId: string,
+): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
+  const handle = client.schedule.getHandle(scheduleId);
+  try {
+    return { handle, description: await handle.describe() };
+  } catch (error) {
+    if (!(error instanceof ScheduleNotFoundError)) throw error;
+    const ids: string[] = [];
+    for await (const schedule of client.schedule.list()) ids.push(schedule.scheduleId);
+    throw new UsageError(
+      `no schedule "${scheduleId}" (${ids.length ? `schedules: ${ids.sort().join(', ')}` : 'there are none yet: segflow schedule create --input <folder>'})`,
+    );
+  }
+}
+
+/** Pauses, unpauses or deletes a schedule and records who did it (and the note) in the audit log. */
+export async function changeSchedule(
+  client: Client,
+  store: StoreConfig,
+  request: { scheduleId: string; change: 'pause' | 'unpause' | 'delete'; note?: string; actor?: string },
+): Promise<void> {
+  const { handle } = await existingSchedule(client, request.scheduleId);
+  const actor = request.actor ?? userInfo().username;
+  // the SDK's default notes end in a stray quote: always pass one
+  const note = request.note ?? `${request.change}d by ${actor} with segflow`;
+  if (request.change === 'pause') await handle.pause(note);
+  else if (request.change === 'unpause') await handle.unpause(note);
+  else await handle.delete();
+  const event = ({ pause: 'schedule.paused', unpause: 'schedule.unpaused', delete: 'schedule.deleted' } as const)[
+    request.change
+  ];
+  await recordScheduleEvent(store, request.scheduleId, event, actor, request.change === 'delete' ? {} : { note });
+}
+
+/** Starts the schedule's action now; resolves with the run it started (it processes the month before now). */
+export async function triggerSchedule(
+  client: Client,
+  scheduleId: string,
+  timeoutMs = 10_000,
+): Promise<{ workflowId: string; month: string } | undefined> {
+  const { handle, description } = await existingSchedule(client, scheduleId);
+  const earlier = new Set(description.info.recentActions.map((action) => action.action.workflow.workflowId));
+  await handle.trigger();
+  // the schedule starts the run asynchronously: look for it among its recent actions
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+    const started = (await handle.describe()).info.recentActions.find(
+      (action) => !earlier.has(action.action.workflow.workflowId),
+    );
+    if (started) return { workflowId: started.action.workflow.workflowId, month: monthBefore(started.scheduledAt) };
+    await new Promise((resolveWait) => setTimeout(resolveWait, 250));
+  }
+  return undefined;
+}
+
+export interface ScheduleSummary {
+  scheduleId: string;
+  paused: boolean;
+  note: string | null;
+  /** What every run reads and how it computes. */
+  input: string | null;
+  paramsDifferingFromDefaults: Record<string, unknown>;
+  partitions: number;
+  calendar: { dayOfMonth: unknown; hour: unknown; minute: unknown } | null;
+  timezone: string;
+  overlap: string;
+  catchupWindowMs: number;
+  pauseOnFailure: boolean;
+  nextRuns: string[];
+  recentRuns: { scheduledAt: string; month: string; workflowId: string }[];
+  runningWorkflows: string[];
 }
 
 /** A schedule as people read it. */
-export function summariseSchedule(description: ScheduleDescription): Record<string, unknown> {
+export function summariseSchedule(description: ScheduleDescription): ScheduleSummary {
   const calendar = description.spec.calendars?.[0];
+  const input = description.action.args?.[0] as MonthlySegmentationInput | undefined;
   return {
     scheduleId: description.scheduleId,
     paused: description.state.paused,
     note: description.state.note ?? null,
+    input: input?.params.input ?? null,
+    paramsDifferingFromDefaults: input ? changedParams(input.params) : {},
+    partitions: input?.partitions ?? 1,
     calendar: calendar ? { dayOfMonth: calendar.dayOfMonth, hour: calendar.hour, minute: calendar.minute } : null,
     timezone: description.spec.timezone ?? 'UTC',
-    overlap: description.policies.overlap,
+    overlap: description.policies.overlap ?? 'SKIP',
     catchupWindowMs: description.policies.catchupWindow,
+    pauseOnFailure: description.policies.pauseOnFailure,
     nextRuns: description.info.nextActionTimes.slice(0, 3).map((time) => time.toISOString()),
     recentRuns: description.info.recentActions.slice(-5).map((action) => ({
       scheduledAt: action.scheduledAt.toISOString(),
-      workflowId: action.action.type === 'startWorkflow' ? action.action.workflow.workflowId : null,
+      month: monthBefore(action.scheduledAt),
+      workflowId: action.action.workflow.workflowId,
     })),
     runningWorkflows: description.info.runningActions.map((action) => action.workflow.workflowId),
   };
@@ -103,16 +228,19 @@ export function summariseSchedule(description: ScheduleDescription): Record<stri
 /**
  * Asks the schedule to run for every month from `from` to `to`: each scheduled time falls in
  * the month after the processed one (day 2-28), so the window is [from+1, to+2) in months.
+ * The runs are buffered and run one after another in month order, so each month finds the one
+ * before it published and matches its segment ids (migration) to it.
  */
 export async function backfillMonths(client: Client, scheduleId: string, from: string, to: string): Promise<string[]> {
   if (!isMonth(from) || !isMonth(to) || from > to)
     throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
   const months: string[] = [];
   for (let month = from; month <= to; month = addMonths(month, 1)) months.push(month);
-  await client.schedule.getHandle(scheduleId).backfill({
+  const { handle } = await existingSchedule(client, scheduleId);
+  await handle.backfill({
     start: new Date(`${addMonths(from, 1)}-01T00:00:00Z`),
     end: new Date(`${addMonths(to, 2)}-01T00:00:00Z`),
-    overlap: ScheduleOverlapPolicy.ALLOW_ALL,
+    overlap: ScheduleOverlapPolicy.BUFFER_ALL,
   });
   return months;
 }
@@ -127,21 +255,30 @@ export async function waitForScheduledMonths(
   months: string[],
   since: Date,
   timeoutMs: number,
-): Promise<{ published: Map<string, number>; failed: Map<string, string>; missing: string[] }> {
+): Promise<{
+  published: Map<string, number>;
+  failed: Map<string, string>;
+  missing: string[];
+  /** The workflow that processed each month (its id names the scheduled time, not the month). */
+  workflowIds: Map<string, string>;
+}> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const published = new Map<string, number>();
     const failed = new Map<string, string>();
+    const workflowIds = new Map<string, string>();
     for (const entry of await readAuditLog(config.store)) {
       if (entry.actor !== `schedule:${scheduleId}` || new Date(entry.at) < since || !months.includes(entry.month))
         continue;
       const details = (entry.details ?? {}) as { version?: number; error?: { type: string; message: string } };
       if (entry.event === 'run.published') published.set(entry.month, Number(details.version));
       if (entry.event === 'run.failed') failed.set(entry.month, `${details.error?.type}: ${details.error?.message}`);
+      if (entry.event === 'run.published' || entry.event === 'run.failed')
+        workflowIds.set(entry.month, entry.run.workflowId);
     }
     for (const month of published.keys()) failed.delete(month);
     const missing = months.filter((month) => !published.has(month) && !failed.has(month));
-    if (missing.length === 0 || Date.now() > deadline) return { published, failed, missing };
+    if (missing.length === 0 || Date.now() > deadline) return { published, failed, missing, workflowIds };
     await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
   }
 }

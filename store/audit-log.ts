@@ -15,12 +15,20 @@ export const AUDIT_EVENTS = [
   'run.cancelled',
   /** A published snapshot removed on purpose (`segflow snapshots retire`); subject "<month>/v<N>". */
   'snapshot.retired',
+  /** `segflow runs cancel`: who asked; the run then records run.cancelled itself. */
+  'run.cancel-requested',
+  /** Schedule changes from the CLI: run.workflowId holds the schedule id, details what changed. */
+  'schedule.created',
+  'schedule.paused',
+  'schedule.unpaused',
+  'schedule.deleted',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 
 export interface AuditRecordRequest {
   event: AuditEvent;
   run: RunRef;
+  /** The data month; '' for schedule events, which are about no single month. */
   month: string;
   /** Who asked for the run: a CLI flag, the OS user, or "schedule:<id>". */
   actor: string;

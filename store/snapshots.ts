@@ -92,7 +92,19 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
   if (!match || !isMonth(match[1]))
     throw new UsageError(`not a snapshot reference: "${text}" (use YYYY-MM, YYYY-MM/vN or YYYY-MM@N)`);
   const month = match[1];
-  if (match[2]) return { month, version: Number(match[2]) };
+  const versions = await listVersions(store, month);
+  if (versions.length === 0) {
+    const months = await listMonths(store);
+    throw new UsageError(
+      `no snapshot published for ${month} (${months.length ? `months with snapshots: ${months.join(', ')}` : `the store ${store.storeDir} has none yet`})`,
+    );
+  }
+  if (match[2]) {
+    const version = Number(match[2]);
+    if (!versions.includes(version))
+      throw new UsageError(`${month} has no version ${version} (versions: ${versions.map((v) => `v${v}`).join(', ')})`);
+    return { month, version };
+  }
   const version = await latestVersion(store, month);
   if (version === undefined) throw new UsageError(`no snapshot published for ${month}`);
   return { month, version };

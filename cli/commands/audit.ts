@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { verifyAudit, type AuditReport } from '../../store/audit-verify';
 import { formatHead, parseHead, readAuditLog } from '../../store/audit-log';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
 import { listCache, pruneCache, type CachedArtifact } from '../../store/stage-cache';
 import { loadConfig } from '../../worker/config';

@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { readPublishedCampaigns } from '../../activities/campaigns';
 import { simulateCampaign } from '../../data/campaign';
 import { addMonths } from '../../domain/month';

@@ -1,17 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { generateSample } from '../../data/generate';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import { createSegflowWorker } from '../../worker';
-import { installLogger } from '../../worker/logger';
-import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
-import { ensureDevServer } from '../dev-server';
-import { untilInterrupted } from '../os-signals';
+import { parseRunParams } from '../../domain/params';
+import { hashFile, paramsHash } from '../../store/hashing';
+import { listVersions, readManifest } from '../../store/snapshots';
+import { describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
+import { withLocalStack } from '../local-stack';
 import { elapsed, printResult } from '../format';
 import { progressDisplay } from '../progress';
-import { EXIT, positiveInt, previousMonth } from '../options';
+import { EXIT, positiveInt, previousMonth, uiPortOption } from '../options';
 
 export const DEMO_DEFAULTS = { subscribers: 20_000, months: 12, seed: 42 };
 
@@ -48,8 +48,36 @@ async function ensureSample(
   return summary.lastMonth;
 }
 
-async function demo(options: { subscribers: number; months: number; keepRunning: boolean }): Promise<number> {
-  installLogger('warn');
+/**
+ * The newest version of `month` computed from these parameters and the same input bytes, if
+ * any: running the demo again would publish an identical new version of it.
+ */
+export async function identicalSnapshot(config: SegflowConfig, params: Record<string, unknown>) {
+  const parsed = parseRunParams(params);
+  if (!parsed.ok) return undefined;
+  const month = parsed.params.month;
+  for (const version of (await listVersions(config.store, month)).reverse()) {
+    const manifest = await readManifest(config.store, month, version).catch(() => undefined);
+    if (!manifest || manifest.paramsHash !== paramsHash(parsed.params)) continue;
+    const unchanged = await Promise.all(
+      manifest.inputs.map((file) =>
+        hashFile(file.path).then(
+          (now) => now.sha256 === file.sha256,
+          () => false,
+        ),
+      ),
+    );
+    if (unchanged.every(Boolean)) return version;
+  }
+  return undefined;
+}
+
+async function demo(options: {
+  subscribers: number;
+  months: number;
+  keepRunning: boolean;
+  uiPort?: number;
+}): Promise<number> {
   const config = loadConfig();
   const lastMonth = await ensureSample(config, {
     subscribers: options.subscribers,
@@ -57,41 +85,40 @@ async function demo(options: { subscribers: number; months: number; keepRunning:
     lastMonth: previousMonth(),
     seed: DEMO_DEFAULTS.seed,
   });
+  const params = { month: lastMonth, input: join(sampleDir(config), 'usage') };
+  const same = await identicalSnapshot(config, params);
+  if (same !== undefined)
+    console.log(
+      `${elapsed()}  note: ${lastMonth}/v${same} was computed from this sample with these parameters; this run publishes an identical new version (a rerun never overwrites). 'segflow snapshots reproduce ${lastMonth}/v${same}' checks a version without publishing one.`,
+    );
 
-  console.log(`${elapsed()}  Temporal dev server at ${config.temporal.address}`);
-  const server = await ensureDevServer({ address: config.temporal.address, stateDir: join(config.home, 'temporal') });
-  console.log(
-    `${elapsed()}  ${server.started ? 'started' : 'reusing running server'}; starting worker on task queue "${config.temporal.taskQueue}"`,
-  );
-  const { worker, connection } = await createSegflowWorker({ config });
-  const workerRun = worker.run();
   let exitCode: number = EXIT.ok;
-  try {
-    const client = await connectClient(config);
+  const outcome = await withLocalStack(config, { uiPort: options.uiPort }, async ({ client, server }) => {
     const { handle } = await startMonthlyRun(client, config, {
-      params: { month: lastMonth, input: join(sampleDir(config), 'usage') },
+      params,
       requestedBy: `${userInfo().username} (demo)`,
     });
     console.log(`${elapsed()}  started workflow ${handle.workflowId}`);
     try {
       const display = progressDisplay();
       const result = await followRun(handle, (progress) => display.update(progress)).finally(() => display.stop());
-      printResult(result, { uiUrl: server.uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
+      // the link is dead once the command stops a server it started
+      const uiUrl = options.keepRunning || !server.started ? server.uiUrl : undefined;
+      printResult(result, { uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
+      console.log(
+        `\n${options.subscribers.toLocaleString('en-US')} subscribers were generated over ${options.months} months; the ${result.subscribers.toLocaleString('en-US')} with usage in ${result.month} were scored (the others left before it).`,
+      );
     } catch (error) {
       console.error(`\nrun failed: ${describeRunFailure(error)}`);
       exitCode = EXIT.failed;
     }
     if (options.keepRunning) {
       console.log(`\nServer and worker keep running (Web UI ${server.uiUrl}); press Ctrl-C to stop.`);
-      await untilInterrupted();
+      await new Promise<never>(() => {}); // until Ctrl-C ends withLocalStack
     }
-  } finally {
-    worker.shutdown();
-    await workerRun;
-    await connection.close();
-    await server.stop();
-  }
-  return exitCode;
+  });
+  // Ctrl-C after the run (--keep-running) is the normal way out; during the run it is an interruption
+  return outcome.interrupted && !options.keepRunning ? EXIT.interrupted : exitCode;
 }
 
 export function registerDemo(program: Command): void {
@@ -105,5 +132,6 @@ export function registerDemo(program: Command): void {
     )
     .addOption(new Option('--months <n>', 'sample months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
     .option('--keep-running', 'leave the server and worker up to explore the Web UI', false)
+    .addOption(uiPortOption())
     .action(async (options) => process.exit(await demo(options)));
 }

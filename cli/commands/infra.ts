@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { Option, type Command } from '@commander-js/extra-typings';
 import { generateSample } from '../../data/generate';
 import { loadConfig } from '../../worker/config';
 import { createSegflowWorker } from '../../worker';
@@ -7,7 +7,7 @@ import { installLogger } from '../../worker/logger';
 import { ensureDevServer } from '../dev-server';
 import { untilInterrupted } from '../os-signals';
 import { DEMO_DEFAULTS } from './demo';
-import { monthArg, positiveInt, previousMonth } from '../options';
+import { monthArg, positiveInt, previousMonth, uiPortOption } from '../options';
 
 export function registerInfra(program: Command): void {
   program
@@ -18,23 +18,27 @@ export function registerInfra(program: Command): void {
     .addOption(new Option('--max-activities <n>', 'activities run at once').argParser(positiveInt).default(2))
     .action(async (options: { maxActivities: number }) => {
       installLogger('info');
-      const { worker } = await createSegflowWorker({
+      const { worker, connection } = await createSegflowWorker({
         config: loadConfig(),
         maxConcurrentActivities: options.maxActivities,
       });
+      // the SDK stops the worker on Ctrl-C / SIGTERM; an open connection would keep the process alive
       await worker.run();
+      await connection.close();
     });
 
   program
     .command('server')
     .description(
-      'Start the local Temporal dev server (SQLite under .segflow/temporal, search attributes registered) until interrupted.',
+      'Start the local Temporal dev server at TEMPORAL_ADDRESS (SQLite under $SEGFLOW_HOME/temporal, search attributes registered) until interrupted.',
     )
-    .action(async () => {
+    .addOption(uiPortOption())
+    .action(async (options) => {
       const config = loadConfig();
       const server = await ensureDevServer({
         address: config.temporal.address,
         stateDir: join(config.home, 'temporal'),
+        uiPort: options.uiPort,
       });
       console.log(
         `Temporal dev server ${server.started ? 'started' : 'already running'} at ${server.address}; Web UI ${server.uiUrl}`,
@@ -47,17 +51,17 @@ export function registerInfra(program: Command): void {
   program
     .command('generate')
     .description('Write a deterministic synthetic usage sample (Parquet, partitioned by month) and its ground truth.')
-    .requiredOption('--out <dir>', 'output folder (replaced)')
+    .requiredOption('--out <dir>', 'output folder, replaced (required)')
     .addOption(new Option('--subscribers <n>', 'subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers))
     .addOption(new Option('--months <n>', 'months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
-    .option('--last-month <YYYY-MM>', 'last month of the sample (default: last month)', monthArg, previousMonth())
+    .option('--last-month <YYYY-MM>', 'last month of the sample (default: the month before this one)', monthArg)
     .addOption(new Option('--seed <n>', 'random seed').argParser(positiveInt).default(DEMO_DEFAULTS.seed))
     .action(async (options) => {
       const summary = await generateSample({
         outDir: resolve(options.out),
         subscribers: options.subscribers,
         months: options.months,
-        lastMonth: options.lastMonth,
+        lastMonth: options.lastMonth ?? previousMonth(),
         seed: options.seed,
       });
       console.log(JSON.stringify(summary, null, 2));

@@ -1,24 +1,25 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
-import { parseRunParams } from '../../domain/params';
-import { loadConfig } from '../../worker/config';
-import { connectClient, describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
+import type { Client } from '@temporalio/client';
+import type { Command } from '@commander-js/extra-typings';
+import { UsageError } from '../../domain/errors';
+import { parseRunParams, type RunParams } from '../../domain/params';
+import { loadConfig, type SegflowConfig } from '../../worker/config';
+import {
+  connectClient,
+  describeRunFailure,
+  followRun,
+  startMonthlyRun,
+  taskQueueHasPollers,
+  type MonthlyRunHandle,
+} from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
 import { progressDisplay } from '../progress';
+import { withLocalStack } from '../local-stack';
+import { paramsHelp } from '../params-help';
 import { sampleDir } from './demo';
-import { EXIT, collectParam, monthArg, partitionsOption } from '../options';
-
-/** The run parameters with their defaults, from the params schema itself. */
-export function paramsHelp(): string {
-  const parsed = parseRunParams({ month: '2000-01', input: '.' });
-  if (!parsed.ok) return '';
-  const rows = Object.entries(parsed.params)
-    .filter(([name]) => name !== 'month' && name !== 'input')
-    .map(([name, value]) => `  ${name.padEnd(26)} default ${JSON.stringify(value)}`);
-  return `\nRun parameters (--param name=value), ranges in domain/params.ts:\n${rows.join('\n')}`;
-}
+import { EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
 
 /** Parameters from --params file.json, then --param pairs (which win). */
 export function paramsFromOptions(options: {
@@ -29,7 +30,41 @@ export function paramsFromOptions(options: {
   return { ...fromFile, ...options.param };
 }
 
-async function run(options: {
+/** Checks the parameters and that the input exists before anything connects or starts (exit 2). */
+export function validatedParams(params: Record<string, unknown>): RunParams {
+  const parsed = parseRunParams(params);
+  if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
+  for (const [name, path] of [
+    ['--input', parsed.params.input],
+    ['mapping', parsed.params.mapping],
+    ['labels', parsed.params.labels],
+    ['contacts', parsed.params.contacts],
+  ] as const) {
+    if (path !== undefined && !existsSync(path)) throw new UsageError(`${name}: no such file or folder: ${path}`);
+  }
+  return parsed.params;
+}
+
+/** After `afterMs` without progress, says when no worker polls the task queue and how to start one. */
+function warnWhenNoWorker(client: Client, taskQueue: string, afterMs = 5_000): { progressed(): void } {
+  let progressed = false;
+  const timer = setTimeout(() => {
+    if (progressed) return;
+    void taskQueueHasPollers(client, taskQueue).then(
+      (polled) => {
+        if (!polled && !progressed)
+          console.error(
+            `${elapsed()}  waiting: no worker polls task queue "${taskQueue}". Start one with 'segflow worker' (same SEGFLOW_HOME and TEMPORAL_ADDRESS), or use 'segflow run --local'.`,
+          );
+      },
+      () => {},
+    );
+  }, afterMs);
+  timer.unref();
+  return { progressed: () => (progressed = true) };
+}
+
+interface RunOptions {
   month: string;
   input?: string;
   param: Record<string, unknown>;
@@ -37,44 +72,81 @@ async function run(options: {
   requestedBy: string;
   heartbeatTimeout: string;
   partitions: number;
-  reuse: boolean;
   wait: boolean;
   json: boolean;
-}): Promise<number> {
-  const config = loadConfig();
-  const fromOptions = paramsFromOptions(options);
-  const params = {
-    ...fromOptions,
-    month: options.month,
-    input: resolve(options.input ?? join(sampleDir(config), 'usage')),
-    // the worker may run elsewhere: paths travel absolute
-    ...(typeof fromOptions.contacts === 'string' ? { contacts: resolve(fromOptions.contacts) } : {}),
-  };
-  const client = await connectClient(config);
-  const { handle } = await startMonthlyRun(client, config, {
-    params,
-    requestedBy: options.requestedBy,
-    heartbeatTimeout: options.heartbeatTimeout,
-    partitions: options.partitions,
-    reuse: options.reuse,
-  });
-  if (!options.wait) {
-    console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
-    return EXIT.ok;
-  }
+  reuse: boolean;
+  local?: boolean;
+  uiPort?: number;
+}
+
+async function follow(
+  handle: MonthlyRunHandle,
+  client: Client,
+  config: SegflowConfig,
+  options: RunOptions,
+  uiUrl?: string,
+): Promise<number> {
   if (!options.json) console.log(`${elapsed()}  started workflow ${handle.workflowId}`);
+  const noWorker = warnWhenNoWorker(client, config.temporal.taskQueue);
   try {
     const display = options.json ? undefined : progressDisplay();
-    const result = await followRun(handle, (progress) => display?.update(progress)).finally(() => display?.stop());
+    const result = await followRun(handle, (progress) => {
+      noWorker.progressed();
+      display?.update(progress);
+    }).finally(() => display?.stop());
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2));
-    else printResult(result, { workflowId: handle.workflowId, namespace: config.temporal.namespace });
+    else printResult(result, { uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
     return EXIT.ok;
   } catch (error) {
     const message = describeRunFailure(error);
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, error: message }));
     else console.error(`run failed: ${message}`);
     return EXIT.failed;
+  } finally {
+    noWorker.progressed();
   }
+}
+
+async function run(options: RunOptions): Promise<number> {
+  const config = loadConfig();
+  const fromOptions = paramsFromOptions(options);
+  // the worker may run elsewhere: paths travel absolute
+  const absolute = (name: 'mapping' | 'labels' | 'contacts') =>
+    typeof fromOptions[name] === 'string' ? { [name]: resolve(fromOptions[name]) } : {};
+  const params = validatedParams({
+    ...fromOptions,
+    ...absolute('mapping'),
+    ...absolute('labels'),
+    ...absolute('contacts'),
+    month: options.month,
+    input: resolve(options.input ?? join(sampleDir(config), 'usage')),
+  });
+  const start = (client: Client) =>
+    startMonthlyRun(client, config, {
+      params,
+      requestedBy: options.requestedBy,
+      heartbeatTimeout: options.heartbeatTimeout,
+      partitions: options.partitions,
+      reuse: options.reuse,
+    });
+  if (options.local) {
+    let exitCode: number = EXIT.ok;
+    const outcome = await withLocalStack(config, { uiPort: options.uiPort }, async ({ client }) => {
+      exitCode = await follow((await start(client)).handle, client, config, options);
+    });
+    if (!outcome.interrupted) return exitCode;
+    console.error(
+      "interrupted: the run stays in Temporal's history and resumes when a worker polls again; 'segflow runs cancel <workflow id>' stops it",
+    );
+    return EXIT.interrupted;
+  }
+  const client = await connectClient(config);
+  const { handle } = await start(client);
+  if (!options.wait) {
+    console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
+    return EXIT.ok;
+  }
+  return follow(handle, client, config, options);
 }
 
 export function registerRun(program: Command): void {
@@ -84,15 +156,23 @@ export function registerRun(program: Command): void {
       'Start a monthly run (analyst rerun = a new snapshot version, never an overwrite), follow it, print the result.',
     )
     .requiredOption('--month <YYYY-MM>', 'month to segment and score', monthArg)
-    .option('--input <path>', 'usage Parquet file or folder (default: the demo sample)')
-    .option('--param <name=value>', 'run parameter, repeatable (listed below)', collectParam, {})
+    .option('--input <path>', 'usage Parquet/CSV file or folder (default: the demo sample)')
+    .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
-    .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '30s')
+    .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '2m')
     .addOption(partitionsOption())
     .option('--no-reuse', 'compute load and features again even when their stored output matches (docs/reuse.md)')
+    .option(
+      '--local',
+      'one command on your own file: start the embedded dev server (unless one listens) and a worker for this run, then stop them',
+    )
+    .addOption(uiPortOption())
     .option('--no-wait', 'print the workflow id and return')
     .option('--json', 'machine-readable output', false)
     .addHelpText('after', paramsHelp())
-    .action(async (options) => process.exit(await run(options)));
+    .action(async (options) => {
+      if (options.local && !options.wait) throw new UsageError('--local stops its worker at the end: drop --no-wait');
+      process.exit(await run(options));
+    });
 }

@@ -1,8 +1,11 @@
-import type { Client } from '@temporalio/client';
-import { Option, type Command } from 'commander';
+import { userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CancelledFailure, WorkflowFailedError, type Client } from '@temporalio/client';
+import { Option, type Command } from '@commander-js/extra-typings';
+import { UsageError } from '../../domain/errors';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import { connectClient } from '../../pipelines/client';
-import { listRuns, showRun } from '../../pipelines/runs';
+import { connectClient, describeRunFailure } from '../../pipelines/client';
+import { cancelRun, listRuns, showRun } from '../../pipelines/runs';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, positiveInt, table } from '../options';
 
@@ -40,8 +43,9 @@ export function registerRuns(program: Command): void {
       const config = loadConfig();
       const detail = await showRun(config.store, await optionalClient(config), workflowId);
       if (detail.audit.length === 0 && !detail.temporal) {
-        console.error(`no run ${workflowId} in the audit log or in Temporal`);
-        process.exit(EXIT.failed);
+        throw new UsageError(
+          `no run ${workflowId} in the audit log or in Temporal ('segflow runs list' shows the runs)`,
+        );
       }
       output(options.json, detail, (d) =>
         [
@@ -66,5 +70,34 @@ export function registerRuns(program: Command): void {
             : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
         ].join('\n'),
       );
+    });
+  runs
+    .command('cancel <workflowId>')
+    .description(
+      'Cancel a running run: it stops, publishes nothing, and the audit log records who asked and that it was cancelled.',
+    )
+    .option('--requested-by <name>', 'who cancels, for the audit log', userInfo().username)
+    .action(async (workflowId: string, options) => {
+      const config = loadConfig();
+      const client = await connectClient(config);
+      await cancelRun(client, config.store, workflowId, options.requestedBy);
+      console.log(`cancellation requested for ${workflowId}; waiting for it to stop`);
+      const ended = client.workflow
+        .getHandle(workflowId)
+        .result()
+        .then(
+          () => 'it had reached publishing, which is not interrupted: it published',
+          (error: unknown) =>
+            error instanceof WorkflowFailedError && error.cause instanceof CancelledFailure
+              ? 'cancelled: nothing published'
+              : `it ended otherwise: ${describeRunFailure(error)}`,
+        );
+      // a run no worker polls for only sees the cancellation once one does
+      const outcome = await Promise.race([
+        ended,
+        sleep(30_000, 'still running: the cancellation takes effect when a worker picks the run up', { ref: false }),
+      ]);
+      console.log(outcome);
+      process.exit(EXIT.ok);
     });
 }

@@ -1,45 +1,66 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
+import { UsageError } from '../../domain/errors';
+import { monthBefore } from '../../domain/month';
 import { loadConfig } from '../../worker/config';
 import { connectClient } from '../../pipelines/client';
 import {
   backfillMonths,
+  changeSchedule,
   createMonthlySchedule,
   DEFAULT_SCHEDULE_ID,
+  existingSchedule,
   SCHEDULE_DEFAULTS,
   summariseSchedule,
+  triggerSchedule,
   waitForScheduledMonths,
+  type ScheduleSummary,
 } from '../../pipelines/schedules';
-import { paramsFromOptions, paramsHelp } from './run';
-import { EXIT, collectParam, monthArg, output, partitionsOption, positiveInt } from '../options';
+import { jsonOption } from '../json-option';
+import { paramsHelp } from '../params-help';
+import { paramsFromOptions } from './run';
+import { EXIT, monthArg, output, paramOption, partitionsOption, positiveInt } from '../options';
 
 function hourArg(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 23) throw new Error('--hour must be 0..23');
+  if (!Number.isInteger(n) || n < 0 || n > 23) throw new InvalidArgumentError('must be an hour, 0-23');
   return n;
 }
 
+const idOption = () => new Option('--id <scheduleId>', 'schedule id').default(DEFAULT_SCHEDULE_ID);
+
+/** `segflow schedule create|describe|pause|unpause|trigger|delete|backfill`. */
 export function registerSchedule(program: Command): void {
   const schedule = program
     .command('schedule')
     .description('The monthly run as a Temporal Schedule: each run processes the month before its scheduled time.');
-  const id = () => new Option('--id <scheduleId>', 'schedule id').default(DEFAULT_SCHEDULE_ID);
+  addCreate(schedule);
+  addDescribe(schedule);
+  addPauseUnpause(schedule);
+  addTrigger(schedule);
+  addDelete(schedule);
+  addBackfill(schedule);
+}
 
+function addCreate(schedule: Command): void {
   schedule
     .command('create')
-    .description('Create the monthly schedule.')
-    .requiredOption('--input <path>', 'usage Parquet folder the runs read')
-    .addOption(id())
+    .description('Create the monthly schedule (recorded in the audit log).')
+    .requiredOption('--input <path>', 'usage Parquet/CSV folder the runs read (required)')
+    .addOption(idOption())
     .addOption(
       new Option('--day-of-month <n>', 'day the run starts (2-28)')
         .argParser(positiveInt)
         .default(SCHEDULE_DEFAULTS.dayOfMonth),
     )
-    .addOption(new Option('--hour <h>', 'hour the run starts').argParser(hourArg).default(SCHEDULE_DEFAULTS.hour))
+    .addOption(
+      new Option('--hour <h>', 'hour the run starts (0-23)').argParser(hourArg).default(SCHEDULE_DEFAULTS.hour),
+    )
     .option('--timezone <tz>', 'IANA time zone of the calendar', SCHEDULE_DEFAULTS.timezone)
     .addOption(
       new Option('--overlap <policy>', 'when the previous run is still going')
-        .choices(['skip', 'buffer'])
+        .choices(['skip', 'buffer'] as const)
         .default(SCHEDULE_DEFAULTS.overlap),
     )
     .option(
@@ -48,16 +69,18 @@ export function registerSchedule(program: Command): void {
       SCHEDULE_DEFAULTS.catchupWindow,
     )
     .option('--pause-on-failure', 'pause the schedule when a run fails', false)
-    .option('--param <name=value>', 'run parameter, repeatable', collectParam, {})
+    .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file')
     .addOption(partitionsOption())
     .addHelpText('after', paramsHelp())
     .action(async (options) => {
+      const input = resolve(options.input);
+      if (!existsSync(input)) throw new UsageError(`--input: no such file or folder: ${input}`);
       const config = loadConfig();
       const client = await connectClient(config);
       await createMonthlySchedule(client, config, {
         scheduleId: options.id,
-        input: resolve(options.input),
+        input,
         params: paramsFromOptions(options),
         partitions: options.partitions,
         dayOfMonth: options.dayOfMonth,
@@ -70,52 +93,114 @@ export function registerSchedule(program: Command): void {
       });
       console.log(`created schedule ${options.id}`);
     });
+}
 
+function formatDuration(ms: number): string {
+  const units: [string, number][] = [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+  ];
+  const [unit, size] = units.find(([, unitMs]) => ms >= unitMs && ms % unitMs === 0) ?? ['second', 1000];
+  const count = ms / size;
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+/** The schedule as a person reads it: state, calendar, what the runs read and compute, next and recent runs. */
+function scheduleText(s: ScheduleSummary): string {
+  const pad = (n: unknown) => String(n).padStart(2, '0');
+  const params = Object.entries(s.paramsDifferingFromDefaults)
+    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+    .join(' ');
+  return [
+    `Schedule ${s.scheduleId}: ${s.paused ? 'PAUSED' : 'active'}${s.note ? ` (note: ${s.note})` : ''}`,
+    `  runs           ${s.calendar ? `day ${String(s.calendar.dayOfMonth)} of each month at ${pad(s.calendar.hour)}:${pad(s.calendar.minute)} ${s.timezone}` : '(no calendar)'}, processing the month before`,
+    `  input          ${s.input ?? '(unknown)'}`,
+    `  parameters     ${params || 'defaults'}`,
+    `  partitions     ${s.partitions}`,
+    `  policies       overlap ${s.overlap.toLowerCase()}; catch-up window ${formatDuration(s.catchupWindowMs)}; pause on failure ${s.pauseOnFailure ? 'yes' : 'no'}`,
+    `  next runs      ${s.nextRuns.map((time) => `${time} (${monthBefore(new Date(time))})`).join(', ') || '-'}`,
+    `  recent runs    ${s.recentRuns.length ? '' : '-'}`,
+    ...s.recentRuns.map((r) => `    ${r.month}  scheduled ${r.scheduledAt}  ${r.workflowId}`),
+    `  running        ${s.runningWorkflows.join(', ') || '-'}`,
+  ].join('\n');
+}
+
+function addDescribe(schedule: Command): void {
   schedule
     .command('describe')
-    .description('Show the schedule: calendar, policies, next and recent runs.')
-    .addOption(id())
-    .option('--json', 'machine-readable output', false)
+    .description('Show the schedule: state, calendar, input and parameters, next and recent runs.')
+    .addOption(idOption())
+    .addOption(jsonOption())
     .action(async (options) => {
-      const client = await connectClient(loadConfig());
-      const summary = summariseSchedule(await client.schedule.getHandle(options.id).describe());
-      output(options.json, summary, (s) => JSON.stringify(s, null, 2));
+      const { description } = await existingSchedule(await connectClient(loadConfig()), options.id);
+      output(options.json, summariseSchedule(description), scheduleText);
     });
+}
 
-  for (const [name, description] of [
-    ['pause', 'Pause the schedule (runs stop starting).'],
-    ['unpause', 'Unpause the schedule.'],
-    ['trigger', 'Start a run now (it processes the previous month).'],
-    ['delete', 'Delete the schedule (published snapshots stay).'],
+function addPauseUnpause(schedule: Command): void {
+  for (const [change, description] of [
+    ['pause', 'Pause the schedule (runs stop starting); recorded in the audit log with the note.'],
+    ['unpause', 'Unpause the schedule; recorded in the audit log with the note.'],
   ] as const) {
     schedule
-      .command(name)
+      .command(change)
       .description(description)
-      .addOption(id())
-      .option('--note <text>', 'note recorded with pause / unpause')
-      .action(async (options: { id: string; note?: string }) => {
-        const handle = (await connectClient(loadConfig())).schedule.getHandle(options.id);
-        if (name === 'pause') await handle.pause(options.note);
-        else if (name === 'unpause') await handle.unpause(options.note);
-        else if (name === 'trigger') await handle.trigger();
-        else await handle.delete();
-        console.log(`${name}: ${options.id}`);
+      .addOption(idOption())
+      .option('--note <text>', 'why, shown by describe and kept in the audit log')
+      .action(async (options) => {
+        const config = loadConfig();
+        await changeSchedule(await connectClient(config), config.store, {
+          scheduleId: options.id,
+          change,
+          note: options.note,
+        });
+        console.log(`${change}d schedule ${options.id}`);
       });
   }
+}
 
+function addTrigger(schedule: Command): void {
+  schedule
+    .command('trigger')
+    .description('Start a run now; it processes the month before today.')
+    .addOption(idOption())
+    .action(async (options) => {
+      const started = await triggerSchedule(await connectClient(loadConfig()), options.id);
+      console.log(
+        started
+          ? `triggered schedule ${options.id}: workflow ${started.workflowId} processes ${started.month}`
+          : `triggered schedule ${options.id}; the run has not started yet (see 'segflow schedule describe')`,
+      );
+    });
+}
+
+function addDelete(schedule: Command): void {
+  schedule
+    .command('delete')
+    .description('Delete the schedule (published snapshots stay); recorded in the audit log.')
+    .addOption(idOption())
+    .action(async (options) => {
+      const config = loadConfig();
+      await changeSchedule(await connectClient(config), config.store, { scheduleId: options.id, change: 'delete' });
+      console.log(`deleted schedule ${options.id}`);
+    });
+}
+
+function addBackfill(schedule: Command): void {
   schedule
     .command('backfill')
     .description(
-      'Run the schedule for past months, then wait until every month has its snapshot (backfills can stall silently).',
+      'Run the schedule for past months, one after another in month order (each finds the month before it), then wait until every month has its snapshot.',
     )
-    .addOption(id())
+    .addOption(idOption())
     .requiredOption('--from <YYYY-MM>', 'first month to process', monthArg)
     .requiredOption('--to <YYYY-MM>', 'last month to process', monthArg)
     .addOption(
       new Option('--timeout <minutes>', 'how long to wait for the snapshots').argParser(positiveInt).default(60),
     )
     .option('--no-wait', 'request the backfill and return')
-    .option('--json', 'machine-readable output', false)
+    .addOption(jsonOption())
     .action(async (options) => {
       const config = loadConfig();
       const client = await connectClient(config);
@@ -124,17 +209,24 @@ export function registerSchedule(program: Command): void {
       if (!options.wait)
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);
-      const { published, failed, missing } = await waitForScheduledMonths(
+      const { published, failed, missing, workflowIds } = await waitForScheduledMonths(
         config,
         options.id,
         months,
         since,
         options.timeout * 60_000,
       );
-      const report = { published: Object.fromEntries(published), failed: Object.fromEntries(failed), missing };
+      const report = {
+        published: Object.fromEntries(published),
+        failed: Object.fromEntries(failed),
+        missing,
+        workflowIds: Object.fromEntries(workflowIds),
+      };
       output(options.json, report, (r) =>
         [
-          ...Object.entries(r.published).map(([month, version]) => `  ${month}  published v${version}`),
+          ...Object.entries(r.published).map(
+            ([month, version]) => `  ${month}  published v${version}  (workflow ${r.workflowIds[month]})`,
+          ),
           ...Object.entries(r.failed).map(([month, error]) => `  ${month}  FAILED ${error}`),
           ...r.missing.map(
             (month) =>

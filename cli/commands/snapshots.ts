@@ -1,10 +1,12 @@
-import { type Command } from 'commander';
+import { join } from 'node:path';
+import { type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { diffSnapshots } from '../../pipelines/diff';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
-import { readManifest } from '../../store/snapshots';
 import { UsageError } from '../../domain/errors';
-import { listSnapshots, resolveSnapshot } from '../../store/snapshots';
+import { versionDir } from '../../store/layout';
+import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
+import { snapshotSummary, snapshotsTable } from '../snapshot-text';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table } from '../options';
 import { userInfo } from 'node:os';
@@ -21,27 +23,22 @@ export function registerSnapshots(program: Command): void {
     .addOption(json())
     .action(async (options) => {
       const rows = await listSnapshots(loadConfig().store, options.month);
-      output(options.json, rows, (r) =>
-        table(r, [
-          'month',
-          'version',
-          'latest',
-          'publishedAt',
-          'requestedBy',
-          'subscribers',
-          'segments',
-          'churnRocAuc',
-          'paramsHash',
-        ]),
-      );
+      output(options.json, rows, snapshotsTable);
     });
   snapshots
     .command('show <snapshot>')
-    .description("A snapshot's manifest: YYYY-MM (latest), YYYY-MM/vN or YYYY-MM@N.")
-    .action(async (reference: string) => {
+    .description(
+      'A snapshot in brief: who and when, inputs, parameters that differ from the defaults, metrics, segments, files (--json: the whole manifest). YYYY-MM (latest), YYYY-MM/vN or YYYY-MM@N.',
+    )
+    .addOption(json())
+    .action(async (reference: string, options) => {
       const store = loadConfig().store;
       const ref = await resolveSnapshot(store, reference);
-      console.log(JSON.stringify(await readManifest(store, ref.month, ref.version), null, 2));
+      const manifest = await readManifest(store, ref.month, ref.version);
+      const latest = (await latestVersion(store, ref.month)) === ref.version;
+      output(options.json, manifest, (m) =>
+        snapshotSummary(m, latest, join(versionDir(store, ref.month, ref.version), 'manifest.json')),
+      );
     });
   snapshots
     .command('diff <a> <b>')

@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type SegflowActivities } from '../../activities';
 import { readAuditLog } from '../../store/audit-log';
-import { listVersions } from '../../store/snapshots';
+import { listVersions, readManifest } from '../../store/snapshots';
 import { generateSample, type SampleSummary } from '../../data/generate';
 import { addMonths } from '../../domain/month';
 import { auditLogPath } from '../../store/layout';
@@ -18,8 +18,10 @@ import { previousMonth } from '../../cli/options';
 import { verifyAudit } from '../../store/audit-verify';
 import {
   backfillMonths,
+  changeSchedule,
   createMonthlySchedule,
   SCHEDULE_DEFAULTS,
+  triggerSchedule,
   waitForScheduledMonths,
 } from '../../pipelines/schedules';
 import { diffSnapshots } from '../../pipelines/diff';
@@ -95,7 +97,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     await env?.teardown();
   });
 
-  it('a schedule triggers a run that publishes, and a backfill over two months publishes two snapshots', async () => {
+  it('a schedule triggers a run that publishes, and a backfill runs its months in month order, each matched to the one before', async () => {
     const scheduleId = 'e2e-monthly';
     await createMonthlySchedule(env.client, config, {
       ...SCHEDULE_DEFAULTS,
@@ -103,22 +105,60 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       input: join(sample.outDir, 'usage'),
       params: {},
       minute: 0,
+      actor: 'operator',
     });
     const since = new Date(Date.now() - 1_000);
-    await env.client.schedule.getHandle(scheduleId).trigger();
-    const triggered = await waitForScheduledMonths(config, scheduleId, [month], since, 120_000);
-    expect(triggered).toMatchObject({ missing: [], failed: new Map() });
-    expect(triggered.published.get(month)).toBe(1);
+    const triggered = await triggerSchedule(env.client, scheduleId);
+    expect(triggered).toMatchObject({ month, workflowId: expect.stringMatching(/^e2e-monthly-/) });
+    const ran = await waitForScheduledMonths(config, scheduleId, [month], since, 120_000);
+    expect(ran).toMatchObject({ missing: [], failed: new Map() });
+    expect(ran.published.get(month)).toBe(1);
 
-    const [from, to] = [addMonths(month, -2), addMonths(month, -1)];
-    expect(await backfillMonths(env.client, scheduleId, from, to)).toEqual([from, to]);
-    const backfilled = await waitForScheduledMonths(config, scheduleId, [from, to], since, 180_000);
+    const months = [addMonths(month, -3), addMonths(month, -2), addMonths(month, -1)];
+    expect(await backfillMonths(env.client, scheduleId, months[0], months[2])).toEqual(months);
+    const backfilled = await waitForScheduledMonths(config, scheduleId, months, since, 300_000);
     expect(backfilled.missing).toEqual([]);
-    expect([...backfilled.published.keys()].sort()).toEqual([from, to]);
-    expect(await listVersions(config.store, from)).toEqual([1]);
-    expect(await listVersions(config.store, to)).toEqual([1]);
-    await env.client.schedule.getHandle(scheduleId).delete();
-  });
+    expect([...backfilled.published.keys()].sort()).toEqual(months);
+    // published one after another in month order, so every month but the first found the one before it
+    const publishOrder = (await readAuditLog(config.store))
+      .filter((e) => e.event === 'run.published' && months.includes(e.month))
+      .map((e) => e.month);
+    expect(publishOrder).toEqual(months);
+    for (const [index, backfilledMonth] of months.entries()) {
+      expect(await listVersions(config.store, backfilledMonth)).toEqual([1]);
+      const manifest = await readManifest(config.store, backfilledMonth, 1);
+      const files = manifest.outputs.map((f) => f.file);
+      if (index === 0) {
+        expect(manifest.metrics.previousSnapshot).toBeNull();
+        expect(files).not.toContain('migration.parquet');
+      } else {
+        expect(manifest.metrics.previousSnapshot).toEqual({ month: months[index - 1], version: 1 });
+        expect(files).toContain('migration.parquet');
+      }
+    }
+
+    // pause, unpause and delete go to the audit log; a pause without a note gets a clean one
+    await changeSchedule(env.client, config.store, { scheduleId, change: 'pause', actor: 'operator' });
+    const note = (await env.client.schedule.getHandle(scheduleId).describe()).state.note;
+    expect(note).toBe('paused by operator with segflow');
+    await changeSchedule(env.client, config.store, {
+      scheduleId,
+      change: 'unpause',
+      note: 'data landed',
+      actor: 'operator',
+    });
+    await changeSchedule(env.client, config.store, { scheduleId, change: 'delete', actor: 'operator' });
+    const scheduleEvents = (await readAuditLog(config.store))
+      .filter((e) => e.event.startsWith('schedule.'))
+      .map((e) => ({ event: e.event, schedule: e.run.workflowId, actor: e.actor, note: e.details?.note }));
+    expect(scheduleEvents).toEqual([
+      { event: 'schedule.created', schedule: scheduleId, actor: 'operator', note: undefined },
+      { event: 'schedule.paused', schedule: scheduleId, actor: 'operator', note: 'paused by operator with segflow' },
+      { event: 'schedule.unpaused', schedule: scheduleId, actor: 'operator', note: 'data landed' },
+      { event: 'schedule.deleted', schedule: scheduleId, actor: 'operator', note: undefined },
+    ]);
+    await expect(triggerSchedule(env.client, scheduleId)).rejects.toThrow(`no schedule "${scheduleId}"`);
+  }, 600_000);
 
   it('an analyst rerun with new parameters publishes v2, and the diff reports what changed', async () => {
     const { result } = await runMonth({ k: 4, treeDepth: 4 });
@@ -236,6 +276,18 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
         ({ stdout }) => ({ code: 0, stdout }),
         (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
       );
+    // snapshots show: a summary for people, the whole manifest behind --json
+    const shown = await segflow('snapshots', 'show', `${month}/v2`);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`Snapshot ${month}/v2`);
+    expect(shown.stdout).toMatch(/parameters +k=4 treeDepth=4 \(params hash [0-9a-f]{12}\)/);
+    expect(shown.stdout).toContain(`ids matched to ${addMonths(month, -1)}/v1`);
+    expect(shown.stdout.split('\n').length).toBeLessThan(40);
+    const manifest = JSON.parse((await segflow('snapshots', 'show', `${month}/v2`, '--json')).stdout) as {
+      snapshot: { version: number };
+    };
+    expect(manifest.snapshot.version).toBe(2);
+
     const clean = await segflow('audit', 'verify', '--json');
     expect(clean.code).toBe(0);
     expect(JSON.parse(clean.stdout)).toMatchObject({ ok: true, problems: [] });
@@ -259,5 +311,5 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     const tampered = await segflow('audit', 'verify');
     expect(tampered.code).toBe(1);
     expect(tampered.stdout).toMatch(/FAILED: 2 problem\(s\)/);
-  });
+  }, 300_000);
 });

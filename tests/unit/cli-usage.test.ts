@@ -1,33 +1,117 @@
 import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../worker/config';
+import { tempDir } from '../helpers';
 
-const segflow = (...args: string[]) =>
-  promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args).then(
+/** Runs the CLI as a process; `output` is stderr on failure, stdout on success. */
+const segflow = (args: string[], env: Record<string, string> = {}) =>
+  promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env: { ...process.env, ...env } }).then(
     ({ stdout }) => ({ code: 0, output: stdout }),
     (error: { code: number; stderr: string }) => ({ code: error.code, output: error.stderr }),
   );
 
+/** Nothing listens on port 1: a command that tried to reach Temporal would exit 3. */
+const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
+
 /** The README's exit codes: 2 for invalid usage, before anything is started. */
-describe('segflow command line usage errors', () => {
+describe('segflow command line usage errors', { timeout: 300_000 }, () => {
   it('exits 2 with the reason for an invalid option value', async () => {
-    const month = await segflow('run', '--month', '2026-13');
+    const month = await segflow(['run', '--month', '2026-13']);
     expect(month).toMatchObject({ code: 2, output: expect.stringContaining('must be YYYY-MM') });
-    const partitions = await segflow('run', '--month', '2026-06', '--partitions', '65');
+    const partitions = await segflow(['run', '--month', '2026-06', '--partitions', '65']);
     expect(partitions).toMatchObject({ code: 2, output: expect.stringContaining('must be at most 64') });
   });
 
+  it('shows the error and a one-line hint, not the whole help', async () => {
+    const result = await segflow(['run', '--month', '2026-13']);
+    expect(result.output).toContain('(add --help for the options)');
+    expect(result.output).not.toContain('Options:');
+  });
+
+  it('exits 2 for an hour out of range, not 1', async () => {
+    const hour = await segflow(['schedule', 'create', '--input', '.', '--hour', '25'], NO_SERVER);
+    expect(hour).toMatchObject({ code: 2, output: expect.stringContaining('must be an hour, 0-23') });
+  });
+
+  it('validates run parameters before contacting Temporal (exit 2, not 3)', async () => {
+    const result = await segflow(['run', '--month', '2026-06', '--input', '.', '--param', 'k=1'], NO_SERVER);
+    expect(result).toMatchObject({ code: 2, output: expect.stringContaining('k: Too small') });
+  });
+
+  it('suggests the parameter an unknown one was probably meant to be', async () => {
+    const result = await segflow(['run', '--month', '2026-06', '--input', '.', '--param', 'treedepth=3'], NO_SERVER);
+    expect(result).toMatchObject({ code: 2, output: expect.stringContaining('did you mean treeDepth?') });
+  });
+
+  it('refuses a missing input before contacting Temporal', async () => {
+    const missing = join(REPO_ROOT, 'no-such-folder');
+    for (const args of [
+      ['schedule', 'create', '--input', missing],
+      ['run', '--month', '2026-06', '--input', missing],
+    ]) {
+      expect(await segflow(args, NO_SERVER)).toMatchObject({
+        code: 2,
+        output: expect.stringContaining(`no such file or folder: ${missing}`),
+      });
+    }
+  });
+
+  it('names the versions that exist for a snapshot reference that does not', async () => {
+    const store = join(await tempDir(), 'store');
+    await mkdir(join(store, 'snapshots', '2026-11', 'v1'), { recursive: true });
+    await writeFile(join(store, 'snapshots', '2026-11', 'latest.json'), '{"version":1}');
+    const env = { SEGFLOW_STORE: store };
+    expect(await segflow(['snapshots', 'show', '2026-11/v99'], env)).toMatchObject({
+      code: 2,
+      output: expect.stringContaining('2026-11 has no version 99 (versions: v1)'),
+    });
+    expect(await segflow(['snapshots', 'show', '2026-10'], env)).toMatchObject({
+      code: 2,
+      output: expect.stringContaining('no snapshot published for 2026-10 (months with snapshots: 2026-11)'),
+    });
+  });
+});
+
+describe('segflow help', { timeout: 300_000 }, () => {
   it('exits 0 for help', async () => {
-    expect(await segflow('run', '--help')).toMatchObject({
+    expect(await segflow(['run', '--help'])).toMatchObject({
       code: 0,
       output: expect.stringContaining('--partitions <n>'),
     });
   });
 
+  it('lists every run parameter with its range and meaning, also those without a default', async () => {
+    for (const command of [['run'], ['schedule', 'create']]) {
+      const { output } = await segflow([...command, '--help']);
+      expect(output).toMatch(/ {2}k {2,}integer 2\.\.30, optional\n {3,}Number of segments/);
+      expect(output).toMatch(/ {2}mapping {2,}text, optional\n {3,}JSON file mapping/);
+      expect(output).toMatch(/ {2}holdoutShare {2,}number > 0 and < 0\.9, default 0\.25/);
+    }
+  });
+
+  it('names SEGFLOW_HOME, TEMPORAL_ADDRESS and the exit codes, and prints the version', async () => {
+    const { output } = await segflow(['--help']);
+    expect(output).toContain('SEGFLOW_HOME');
+    expect(output).toContain('TEMPORAL_ADDRESS');
+    expect(output).toMatch(/Exit codes:[\s\S]*2 bad usage/);
+    expect(await segflow(['--version'])).toEqual({ code: 0, output: '0.1.0\n' });
+    expect((await segflow(['server', '--help'])).output).toContain('$SEGFLOW_HOME/temporal');
+  });
+
+  it('offers --note only where it is recorded, and one default per option', async () => {
+    expect((await segflow(['schedule', 'pause', '--help'])).output).toContain('--note');
+    expect((await segflow(['schedule', 'trigger', '--help'])).output).not.toContain('--note');
+    expect((await segflow(['schedule', 'delete', '--help'])).output).not.toContain('--note');
+    const generate = (await segflow(['generate', '--help'])).output;
+    expect(generate).toMatch(/--out <dir>\s+output folder, replaced \(required\)/);
+    expect(generate.match(/--last-month[^\n]*\n?[^\n-]*/)?.[0]).not.toMatch(/default[\s\S]*default/);
+  });
+
   it('fails a stage over from a dead worker after 30 s by default', async () => {
-    expect(await segflow('run', '--help')).toMatchObject({
+    expect(await segflow(['run', '--help'])).toMatchObject({
       code: 0,
       output: expect.stringMatching(/--heartbeat-timeout <duration>[^]*\(default: "30s"\)/),
     });

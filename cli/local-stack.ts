@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
+import { createSegflowWorker } from '../worker';
+import { installLogger } from '../worker/logger';
+import type { SegflowConfig } from '../worker/config';
+import { connectClient } from '../pipelines/client';
+import { ensureDevServer, type DevServerHandle } from './dev-server';
+import { elapsed } from './format';
+import { untilInterrupted } from './os-signals';
+
+export interface LocalStack {
+  client: Client;
+  server: DevServerHandle;
+}
+
+/** What `withLocalStack` returns: the body's value, or that Ctrl-C / SIGTERM stopped it first. */
+export type LocalStackOutcome<T> = { interrupted: false; value: T } | { interrupted: true };
+
+/**
+ * One command instead of three terminals (`segflow demo`, `segflow run --local`): starts the
+ * embedded Temporal dev server (SQLite under $SEGFLOW_HOME/temporal) unless one already listens,
+ * and a worker for this command; runs `body`; then stops what it started, in order, also on
+ * Ctrl-C. The worker is ours to stop, so the SDK's own signal handling is turned off.
+ */
+export async function withLocalStack<T>(
+  config: SegflowConfig,
+  options: { uiPort?: number },
+  body: (stack: LocalStack) => Promise<T>,
+): Promise<LocalStackOutcome<T>> {
+  installLogger('warn', { shutdownSignals: [] });
+  const interrupted = untilInterrupted().then(() => ({ interrupted: true }) as const);
+  console.log(`${elapsed()}  Temporal dev server at ${config.temporal.address}`);
+  const server = await ensureDevServer({
+    address: config.temporal.address,
+    stateDir: join(config.home, 'temporal'),
+    uiPort: options.uiPort,
+  });
+  try {
+    console.log(
+      `${elapsed()}  ${server.started ? 'started it (stopped again at the end)' : 'reusing the server already running'}; starting a worker on task queue "${config.temporal.taskQueue}" for this command`,
+    );
+    const { worker, connection } = await createSegflowWorker({ config });
+    const workerRun = worker.run();
+    try {
+      const client = await connectClient(config);
+      const finished = body({ client, server }).then((value) => ({ interrupted: false, value }) as const);
+      finished.catch(() => {}); // once interrupted, a late failure of the body has no one to report to
+      return await Promise.race([finished, interrupted]);
+    } finally {
+      worker.shutdown();
+      await workerRun;
+      await connection.close();
+    }
+  } finally {
+    if (server.started) console.log(`${elapsed()}  stopping the Temporal dev server this command started`);
+    await server.stop();
+  }
+}

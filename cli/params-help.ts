@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { RunParamsSchema } from '../domain/params';
+
+interface ParamSchema {
+  type?: string;
+  description?: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  exclusiveMaximum?: number;
+}
+
+/** "integer 6..24", "number > 0 and < 0.9", "true or false": the range as the schema states it. */
+function describeRange(schema: ParamSchema): string {
+  if (schema.type === 'boolean') return 'true or false';
+  if (schema.type === 'string') return 'text';
+  const type = schema.type === 'integer' ? 'integer' : 'number';
+  const { minimum: min, maximum: max, exclusiveMinimum: gt, exclusiveMaximum: lt } = schema;
+  if (min !== undefined && max !== undefined) return `${type} ${min}..${max}`;
+  const bounds = [
+    min !== undefined ? `>= ${min}` : gt !== undefined ? `> ${gt}` : '',
+    max !== undefined ? `<= ${max}` : lt !== undefined ? `< ${lt}` : '',
+  ].filter(Boolean);
+  return bounds.length ? `${type} ${bounds.join(' and ')}` : type;
+}
+
+/**
+ * The run parameters, each with its type, range, default and meaning, generated from the
+ * params schema itself so the help cannot drift from what the run accepts.
+ */
+export function paramsHelp(): string {
+  const { properties } = z.toJSONSchema(RunParamsSchema, { io: 'input', unrepresentable: 'any' }) as {
+    properties: Record<string, ParamSchema>;
+  };
+  const rows = Object.entries(properties)
+    .filter(([name]) => name !== 'month' && name !== 'input')
+    .map(([name, schema]) => {
+      const fallback = schema.default === undefined ? 'optional' : `default ${JSON.stringify(schema.default)}`;
+      return `  ${name.padEnd(24)} ${describeRange(schema)}, ${fallback}\n  ${' '.repeat(24)} ${schema.description ?? ''}`;
+    });
+  return `\nRun parameters (--param name=value, repeatable; or --params file.json):\n${rows.join('\n')}`;
+}

@@ -1,0 +1,81 @@
+import { dirname } from 'node:path';
+import { changedParams } from '../domain/params';
+import type { SnapshotManifest } from '../store/manifest';
+import type { SnapshotListing } from '../store/snapshots';
+import { table } from './options';
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 ** 2) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 ** 2).toFixed(1)} MB`;
+}
+
+/** The folder every input sits in, for one line instead of one per file. */
+function commonFolder(paths: string[]): string {
+  if (paths.length === 0) return '-';
+  let folder = dirname(paths[0]);
+  while (!paths.every((path) => path.startsWith(`${folder}/`)) && folder !== dirname(folder)) folder = dirname(folder);
+  return folder;
+}
+
+/**
+ * A manifest as a person reads it: who and when, inputs, parameters that differ from the
+ * defaults, headline metrics, segments and files. The whole manifest is behind --json.
+ */
+export function snapshotSummary(manifest: SnapshotManifest, latest: boolean, manifestPath: string): string {
+  const { snapshot, rowCounts: rows, metrics } = manifest;
+  const holdout = metrics.churnHoldout;
+  const params = Object.entries(changedParams(manifest.params))
+    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+    .join(' ');
+  const bands = Object.entries(metrics.riskBandCounts)
+    .map(([band, n]) => `${band} ${count(n)}`)
+    .join(', ');
+  const lines = [
+    `Snapshot ${snapshot.month}/v${snapshot.version}${latest ? ' (latest)' : ''}`,
+    `  published     ${snapshot.publishedAt} by ${manifest.requestedBy}`,
+    `  run           ${manifest.run.workflowId} (run ${manifest.run.runId})`,
+    `  inputs        ${manifest.inputs.length} file(s), ${count(manifest.inputs.reduce((sum, f) => sum + f.rows, 0))} rows, in ${commonFolder(manifest.inputs.map((f) => f.path))}`,
+    `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
+    `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
+    `  rows          ${count(rows.inputRows)} read, ${count(rows.quarantined)} quarantined; ${count(rows.subscribers)} subscribers scored (${count(rows.trainingRows)} training, ${count(rows.holdoutRows)} holdout)`,
+    `  churn model   holdout ROC AUC ${holdout.rocAuc.toFixed(3)}, top-decile lift ${(holdout.liftByDecile[0] ?? 0).toFixed(2)}x; risk bands: ${bands}`,
+    `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : ', no previous month to match ids to'}`,
+    ...metrics.segments.map(
+      (s) =>
+        `    ${String(s.segmentId).padStart(2)}  ${count(s.subscribers).padStart(9)}  ${s.name}  -> ${s.recommendedProduct}`,
+    ),
+  ];
+  if (manifest.skippedFeatures.length)
+    lines.push(`  skipped       ${manifest.skippedFeatures.map((f) => `${f.feature} (${f.reason})`).join('; ')}`);
+  lines.push(
+    `  files         ${manifest.outputs.map((f) => `${f.file} ${bytes(f.bytes)}`).join(', ')}`,
+    `  manifest      ${manifestPath}`,
+    '',
+    `The full manifest: segflow snapshots show ${snapshot.month}/v${snapshot.version} --json`,
+  );
+  return lines.join('\n');
+}
+
+/** One line per snapshot within 100 columns; full hashes, ids and times are behind --json. */
+export function snapshotsTable(rows: SnapshotListing[]): string {
+  const shorten = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
+  return [
+    table(
+      rows.map((r) => ({
+        snapshot: `${r.month}/v${r.version}${r.latest ? '*' : ''}`,
+        published: r.publishedAt.slice(0, 16).replace('T', ' '),
+        requestedBy: shorten(r.requestedBy, 22),
+        subscribers: count(r.subscribers),
+        segments: r.segments,
+        rocAuc: r.churnRocAuc.toFixed(3),
+        params: r.paramsHash.slice(0, 8),
+      })),
+    ),
+    rows.length ? '* latest version of the month; published in UTC; params = start of the parameters hash' : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}

@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { freeLocalAddress, isServerUp } from '../../cli/dev-server';
+import { generateSample } from '../../data/generate';
+import { readAuditLog } from '../../store/audit-log';
+import { listVersions } from '../../store/snapshots';
+import { REPO_ROOT } from '../../worker/config';
+import { storeIn, tempDir } from '../helpers';
+
+/** The CLI as a user starts it, in its own process group so a "Ctrl-C" reaches it the way a terminal sends one. */
+function startCli(args: string[], env: Record<string, string>) {
+  const child = spawn(join(REPO_ROOT, 'bin', 'segflow'), args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const out = { stdout: '', stderr: '' };
+  child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  let running = true;
+  void exited.then(() => (running = false));
+  const waitFor = async (text: string, timeoutMs: number) => {
+    for (const deadline = Date.now() + timeoutMs; !out.stdout.includes(text);) {
+      if (!running || Date.now() > deadline)
+        throw new Error(`no "${text}" in the output:\n${out.stdout}\n${out.stderr}`);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+    }
+  };
+  return { child, out, exited, waitFor, ctrlC: () => process.kill(-child.pid!, 'SIGINT') };
+}
+
+async function localEnv() {
+  const home = await tempDir();
+  const uiPort = Number((await freeLocalAddress()).split(':')[1]);
+  return { home, uiPort, env: { SEGFLOW_HOME: home, TEMPORAL_ADDRESS: await freeLocalAddress() } };
+}
+
+/** Commands that start and stop processes themselves: server, run --local, demo. */
+describe('segflow commands that start the local stack', { timeout: 600_000 }, () => {
+  it('server exits within seconds of SIGTERM, and schedule commands name a missing schedule plainly', async () => {
+    const { home, env, uiPort } = await localEnv();
+    const server = startCli(['server', '--ui-port', String(uiPort)], env);
+    await server.waitFor('Temporal dev server started', 180_000);
+
+    const pause = startCli(['schedule', 'pause', '--id', 'no-such-schedule'], env);
+    expect(await pause.exited).toBe(2);
+    expect(pause.out.stderr).toContain('no schedule "no-such-schedule" (there are none yet');
+    expect(pause.out.stderr).not.toContain('temporal-sys-scheduler');
+
+    // a run with no worker polling says so and how to start one; runs cancel records who cancelled it
+    const run = startCli(['run', '--month', '2026-06', '--input', home], env);
+    await run.waitFor('started workflow', 60_000);
+    const workflowId = /started workflow (\S+)/.exec(run.out.stdout)![1];
+    for (const deadline = Date.now() + 60_000; !run.out.stderr.includes('no worker polls');) {
+      expect(Date.now()).toBeLessThan(deadline);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+    }
+    expect(run.out.stderr).toContain(`no worker polls task queue "segflow". Start one with 'segflow worker'`);
+    run.ctrlC();
+    await run.exited;
+    const cancel = startCli(['runs', 'cancel', workflowId, '--requested-by', 'operator'], env);
+    expect(await cancel.exited, cancel.out.stderr).toBe(0);
+    const cancelRequested = (await readAuditLog(storeIn(home))).filter((e) => e.event === 'run.cancel-requested');
+    expect(cancelRequested).toMatchObject([{ actor: 'operator', run: { workflowId } }]);
+    const unknown = startCli(['runs', 'cancel', 'no-such-run'], env);
+    expect(await unknown.exited).toBe(2);
+
+    // a worker stops on Ctrl-C and its process ends, logging JSON lines only
+    const worker = startCli(['worker'], env);
+    for (const deadline = Date.now() + 180_000; !worker.out.stderr.includes('"state":"RUNNING"');) {
+      expect(Date.now(), worker.out.stderr).toBeLessThan(deadline);
+      await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+    }
+    worker.ctrlC();
+    expect(await worker.exited).toBe(0);
+    for (const line of worker.out.stderr.trim().split('\n')) expect(() => JSON.parse(line), line).not.toThrow();
+
+    const stopping = Date.now();
+    server.child.kill('SIGTERM');
+    await server.exited;
+    // the dev server stops in about a second; a forgotten 10 s grace timer used to hold the process
+    expect(Date.now() - stopping).toBeLessThan(8_000);
+    expect(await isServerUp(env.TEMPORAL_ADDRESS)).toBe(false);
+  });
+
+  it('run --local starts a dev server and a worker, runs, prints the result and stops them', async () => {
+    const { home, env, uiPort } = await localEnv();
+    const sample = await generateSample({
+      outDir: join(home, 'own-data'),
+      subscribers: 1_500,
+      months: 7,
+      lastMonth: '2026-06',
+      seed: 3,
+    });
+    const run = startCli(
+      ['run', '--local', '--month', '2026-06', '--input', join(sample.outDir, 'usage'), '--ui-port', String(uiPort)],
+      env,
+    );
+    expect(await run.exited, run.out.stderr).toBe(0);
+    expect(run.out.stdout).toContain('started it (stopped again at the end)');
+    expect(run.out.stdout).toMatch(/\[ 60%\] churn[\s\S]*\[100%\] done[\s\S]*Snapshot 2026-06 v1/);
+    expect(run.out.stdout).toContain('stopping the Temporal dev server this command started');
+    // no link to a Web UI that is gone by the time it is read
+    expect(run.out.stdout).not.toContain('Temporal Web UI');
+    expect(await isServerUp(env.TEMPORAL_ADDRESS)).toBe(false);
+    expect(await listVersions(storeIn(home), '2026-06')).toEqual([1]);
+  });
+
+  it('demo --keep-running stops cleanly on Ctrl-C, after printing the whole progress', async () => {
+    const { env, uiPort } = await localEnv();
+    const demo = startCli(
+      ['demo', '--keep-running', '--subscribers', '1500', '--months', '7', '--ui-port', String(uiPort)],
+      env,
+    );
+    await demo.waitFor('press Ctrl-C to stop', 480_000);
+    const { stdout } = demo.out;
+    expect(stdout.indexOf('[100%] done')).toBeGreaterThan(-1);
+    expect(stdout.indexOf('[100%] done')).toBeLessThan(stdout.indexOf('press Ctrl-C'));
+    expect(stdout).toMatch(
+      /1,500 subscribers were generated over 7 months; the [\d,]+ with usage in \d{4}-\d{2} were scored/,
+    );
+    demo.ctrlC();
+    expect(await demo.exited, demo.out.stderr).toBe(0);
+    expect(demo.out.stderr).not.toContain('Not running');
+    expect(await isServerUp(env.TEMPORAL_ADDRESS)).toBe(false);
+  });
+});

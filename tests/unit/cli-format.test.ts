@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { paramsHelp } from '../../cli/params-help';
+import { snapshotsTable } from '../../cli/snapshot-text';
+import { changedParams, RunParamsSchema } from '../../domain/params';
+import type { SnapshotListing } from '../../store/snapshots';
+
+describe('terminal output', () => {
+  it('snapshots list fits 100 columns, even with a long requester and a full hash', () => {
+    const listing: SnapshotListing = {
+      month: '2026-10',
+      version: 12,
+      latest: true,
+      publishedAt: '2026-11-02T03:00:04.123Z',
+      requestedBy: 'schedule:segflow-monthly-operator-team',
+      workflowId: 'segflow-monthly-2026-11-02T03:00:00Z',
+      paramsHash: 'f'.repeat(64),
+      subscribers: 1_000_000,
+      churnRocAuc: 0.81234,
+      segments: 12,
+    };
+    const lines = snapshotsTable([listing, { ...listing, version: 11, latest: false }]).split('\n');
+    expect(Math.max(...lines.map((line) => line.length))).toBeLessThanOrEqual(100);
+    expect(lines[2]).toMatch(
+      /^2026-10\/v12\* +2026-11-02 03:00 +schedule:segflow-mont… +1,000,000 +12 +0\.812 +ffffffff$/,
+    );
+  });
+
+  it('every run parameter has a meaning in the help', () => {
+    const help = paramsHelp();
+    for (const [name, schema] of Object.entries(RunParamsSchema.shape)) {
+      expect(schema.description, name).toBeTruthy();
+      if (name !== 'month' && name !== 'input') expect(help).toContain(`  ${name} `);
+    }
+  });
+
+  it('parameters that differ from the defaults', () => {
+    expect(changedParams({ month: '2026-01', input: 'x', k: 4, treeDepth: 6, seed: 7 })).toEqual({
+      k: 4,
+      seed: 7,
+    });
+  });
+});

@@ -1,0 +1,33 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { identicalSnapshot } from '../../cli/commands/demo';
+import { parseRunParams } from '../../domain/params';
+import { hashFile, paramsHash } from '../../store/hashing';
+import { loadConfig } from '../../worker/config';
+import { tempDir } from '../helpers';
+
+/** The demo says when it is about to publish a version identical to one the month has. */
+describe('demo rerun detection', () => {
+  it('finds the version computed from the same parameters and input bytes, and only that one', async () => {
+    const home = await tempDir();
+    const config = loadConfig({ SEGFLOW_HOME: home });
+    const input = join(home, 'usage.parquet');
+    await writeFile(input, 'usage bytes');
+    const params = { month: '2026-10', input };
+    const parsed = parseRunParams(params);
+    if (!parsed.ok) throw new Error(parsed.problems.join());
+    const publish = async (version: number, hash: string) => {
+      const dir = join(config.store.storeDir, 'snapshots', '2026-10', `v${version}`);
+      await mkdir(dir, { recursive: true });
+      const inputs = [{ path: input, ...(await hashFile(input)), rows: 1 }];
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify({ paramsHash: hash, inputs }));
+    };
+    await publish(1, paramsHash(parsed.params));
+    await publish(2, 'other parameters');
+    expect(await identicalSnapshot(config, params)).toBe(1);
+    expect(await identicalSnapshot(config, { ...params, k: 4 })).toBeUndefined();
+    await writeFile(input, 'changed bytes');
+    expect(await identicalSnapshot(config, params)).toBeUndefined();
+  });
+});

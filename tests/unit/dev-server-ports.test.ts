@@ -1,0 +1,34 @@
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ensureDevServer, freeLocalAddress } from '../../cli/dev-server';
+import { tempDir } from '../helpers';
+
+/** A port some other program holds. */
+async function occupiedPort(): Promise<{ port: number; server: Server }> {
+  const port = Number((await freeLocalAddress()).split(':')[1]);
+  const server = createServer();
+  await new Promise<void>((resolveListen) => server.listen(port, '127.0.0.1', resolveListen));
+  afterAll(() => new Promise<void>((resolveClose) => server.close(() => resolveClose())));
+  return { port, server };
+}
+
+/** A port clash is reported first and plainly, not buried under the dev server's log lines. */
+describe('dev server port clashes', () => {
+  it('names a taken Web UI port and the option that moves it', async () => {
+    const { port } = await occupiedPort();
+    await expect(
+      ensureDevServer({ address: await freeLocalAddress(), stateDir: join(await tempDir(), 'temporal'), uiPort: port }),
+    ).rejects.toMatchObject({
+      name: 'InfrastructureError',
+      message: expect.stringContaining(`the Web UI port ${port} on 127.0.0.1 is in use`),
+    });
+  });
+
+  it('names a gRPC port held by something that is not Temporal', async () => {
+    const { port } = await occupiedPort();
+    await expect(
+      ensureDevServer({ address: `127.0.0.1:${port}`, stateDir: join(await tempDir(), 'temporal') }),
+    ).rejects.toMatchObject({ name: 'InfrastructureError', message: expect.stringContaining(`port ${port}`) });
+  });
+});
