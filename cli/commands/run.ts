@@ -160,7 +160,7 @@ export function registerRun(program: Command): void {
     .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
-    .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '2m')
+    .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '30s')
     .addOption(partitionsOption())
     .option('--no-reuse', 'compute load and features again even when their stored output matches (docs/reuse.md)')
     .option(

@@ -130,7 +130,9 @@ describe('segment ids stable across months', () => {
       );
       expect(await page.textContent('header .params')).toContain('all parameters at their defaults');
       expect(await page.$$eval('nav a', (links) => links.map((a) => a.getAttribute('href')))).toEqual(
-        ['segments', 'value', 'churn', 'migration', 'grids', 'quality', 'glossary'].map((id) => `#${id}`),
+        ['segments', 'value', 'churn', 'churn-models', 'migration', 'grids', 'quality', 'glossary'].map(
+          (id) => `#${id}`,
+        ),
       );
       const k = published['2026-06'].cluster.k;
       expect(await page.$$eval('#segments table.profiles tr', (rows) => rows.length)).toBe(k + 1);
