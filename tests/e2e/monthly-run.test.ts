@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
@@ -11,7 +11,8 @@ import { readAuditLog } from '../../store/audit-log';
 import { readManifest } from '../../store/snapshots';
 import type { SampleSummary } from '../../data/generate';
 import { SEGFLOW_MONTH, SEGFLOW_PARAMS_HASH, SEGFLOW_SNAPSHOT_VERSION } from '../../domain/search-attributes';
-import type { StoreConfig } from '../../store/layout';
+import { versionDir, type StoreConfig } from '../../store/layout';
+import type { SnapshotManifest } from '../../store/manifest';
 import { describeRunFailure } from '../../pipelines/client';
 import { monthlySegmentation, progressQuery, type RunProgress } from '../../workflows/monthly-segmentation';
 import { smallSample, storeIn, tempDir } from '../helpers';
@@ -175,8 +176,16 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
     const [reusedManifest, coldManifest, first] = await Promise.all(
       [reused.version, cold.version, 1].map((version) => readManifest(store, '2026-06', version)),
     );
-    // the no-reuse run computed everything again and published the same bytes
-    expect(reusedManifest.outputs).toEqual(coldManifest.outputs);
+    // the no-reuse run computed everything again and published the same bytes; the report's
+    // header alone names each snapshot's own version and publish time
+    const withoutReport = (manifest: SnapshotManifest) => manifest.outputs.filter((o) => o.file !== 'report.html');
+    expect(withoutReport(reusedManifest)).toEqual(withoutReport(coldManifest));
+    const reportBody = async (version: number) =>
+      (await readFile(join(versionDir(store, '2026-06', version), 'report.html'), 'utf8')).replace(
+        /<header>[\s\S]*?<\/header>/,
+        '',
+      );
+    expect(await reportBody(reused.version)).toBe(await reportBody(cold.version));
     expect(reusedManifest.lineage?.reused).toMatchObject([
       { stage: 'load-features', key: first.lineage?.stageKey, producedBy: { workflowId: 'e2e-2026-06' } },
     ]);

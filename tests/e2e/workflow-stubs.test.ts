@@ -50,9 +50,11 @@ describe('monthly workflow with stub activities', () => {
     };
     return {
       planLoad: stage('planLoad', { partitionDbPaths: ['/stub.duckdb'] }),
+      reuseStages: stage('reuseStages', { key: 'k'.repeat(64), reused: null, reason: 'stub: nothing stored' }),
       loadPartition: stage('loadPartition', {}),
       combineLoad: stage('combineLoad', load),
       computeFeatures: stage('computeFeatures', { skippedFeatures: [], seconds: 1 }),
+      storeStages: stage('storeStages', { stored: true, path: '/store/cache/stub', bytes: 1 }),
       findPreviousSegmentation: stage('findPreviousSegmentation', null),
       clusterSubscribers: async () => {
         calls.push('clusterSubscribers');
@@ -135,9 +137,11 @@ describe('monthly workflow with stub activities', () => {
     ]);
     expect(calls).toEqual([
       'planLoad',
+      'reuseStages',
       'loadPartition',
       'combineLoad',
       'computeFeatures',
+      'storeStages',
       'findPreviousSegmentation',
       'clusterSubscribers',
       'trainAndScoreChurn',
