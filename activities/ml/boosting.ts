@@ -10,6 +10,7 @@
  */
 import { binFeatures } from './histogram-tree';
 import { seededRandom, shuffle } from './random';
+import { importanceShares } from './tree-rules';
 
 export interface BoostingOptions {
   /** Most boosting rounds (trees). */
@@ -432,11 +433,5 @@ export function boostedImportance(model: BoostedModel, featureNames: readonly st
   for (const tree of model.trees)
     for (let node = 0; node < tree.left.length; node++)
       if (tree.left[node] >= 0) totals[tree.feature[node]] += tree.gain[node];
-  const sum = totals.reduce((a, b) => a + b, 0);
-  return Object.fromEntries(
-    featureNames
-      .map((name, i) => [name, sum > 0 ? totals[i] / sum : 0] as const)
-      .filter(([, share]) => share > 0)
-      .sort((a, b) => b[1] - a[1]),
-  );
+  return importanceShares(totals, featureNames);
 }

@@ -83,6 +83,11 @@ export function featureImportance(model: DTClassifierJSON, featureNames: readonl
     walk(node.right);
   };
   walk(model.root);
+  return importanceShares(totals, featureNames);
+}
+
+/** Gains per feature as shares of their total, largest first, features without gain left out. */
+export function importanceShares(totals: Float64Array, featureNames: readonly string[]): Record<string, number> {
   const sum = totals.reduce((a, b) => a + b, 0);
   return Object.fromEntries(
     featureNames
