@@ -1,7 +1,7 @@
 import { chmod, copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { InvalidParamsError, SnapshotStoreError } from '../domain/errors';
+import { InvalidParamsError, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { CONTACT_MOMENTS, DISPATCH_MAX_PRIORITY, TAG_RULES } from '../domain/actions';
 import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
@@ -118,16 +118,6 @@ export async function publishSnapshot(
   } finally {
     await rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
-}
-
-/** Errors that retrying cannot fix until an operator frees space or fixes permissions. */
-function isStoreWriteFailure(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code ?? '';
-  const message = error instanceof Error ? error.message : '';
-  return (
-    ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code) ||
-    /No space left|Read-only file system|Permission denied|quota exceeded/i.test(message)
-  );
 }
 
 /** Writes every output but report.html, whose header waits for the version; returns the prepared report. */

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { chmod, mkdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isStoreWriteFailure } from '../domain/errors';
 import { queryOne, setVariable, withConnection } from './duckdb';
 import type { FeatureSummary } from './features';
 import { assertUsable, type LoadPlan, type LoadSummary } from './load';
@@ -194,8 +195,7 @@ export async function storeStages(
   try {
     return await writeArtifact(store, run, key, load, features);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? '';
-    if (!['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code)) throw error;
+    if (!isStoreWriteFailure(error)) throw error;
     return {
       stored: false,
       path: cacheDir(store, LOAD_FEATURES_STAGE, key),

@@ -29,6 +29,19 @@ export class SnapshotStoreError extends Error {
   override name = 'SnapshotStoreError';
 }
 
+/**
+ * A store write that retrying cannot fix until an operator frees space or fixes permissions: by
+ * errno from Node, by message from DuckDB (whose errors carry no code).
+ */
+export function isStoreWriteFailure(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code ?? '';
+  const message = error instanceof Error ? error.message : '';
+  return (
+    ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code) ||
+    /No space left|Read-only file system|Permission denied|quota exceeded/i.test(message)
+  );
+}
+
 export const NON_RETRYABLE_ERROR_TYPES = [
   'InvalidParamsError',
   'InputFileError',
