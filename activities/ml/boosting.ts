@@ -9,6 +9,13 @@
  * to XGBoost's float32 sigmoid. Seeded: the same inputs give the same model, byte for byte.
  */
 import { binFeatures } from './histogram-tree';
+import {
+  HISTOGRAM_STRIDE,
+  LocalCounter,
+  ThreadCounter,
+  type HistogramCounter,
+  type HistogramInputs,
+} from './histograms';
 import { seededRandom, shuffle } from './random';
 import { importanceShares } from './tree-rules';
 
@@ -33,6 +40,8 @@ export interface BoostingOptions {
   seed: number;
   /** Per feature: values are category codes 0..K-1 (NaN = missing) and split as sets. */
   categorical?: boolean[];
+  /** Threads counting histograms (1 or 2; the model is the same either way). Default 1; 2 only off the main thread. */
+  threads?: number;
 }
 
 /** One tree in flat arrays (node 0 is the root; left[i] = -1 marks a leaf). JSON-serialisable. */
@@ -75,11 +84,16 @@ const f32 = Math.fround;
 
 /** Feature values rounded to float32, as XGBoost reads them. */
 export function toFloat32Columns(columns: Float64Array[]): Float64Array[] {
-  return columns.map((column) => Float64Array.from(column, f32));
+  return columns.map((column) => {
+    // a plain loop: Float64Array.from with a map callback is twenty times slower
+    const rounded = new Float64Array(column.length);
+    for (let i = 0; i < column.length; i++) rounded[i] = f32(column[i]);
+    return rounded;
+  });
 }
 
 /** Quantile bins for numeric features, the code itself for categorical ones (missing: the bin after the largest code). */
-function binAll(columns: Float64Array[], categorical: boolean[]) {
+function binAll(columns: Float64Array[], categorical: boolean[]): TrainingBins {
   const binned = binFeatures(columns);
   const { bins, features, rows } = binned;
   const binCounts = binned.edges.map((edges) => edges.length + 1);
@@ -98,7 +112,34 @@ function binAll(columns: Float64Array[], categorical: boolean[]) {
     categoryCounts[f] = k;
     binCounts[f] = k + 1;
   });
-  return { ...binned, binCounts, categoryCounts };
+  const columnBins = new Uint8Array(rows * features);
+  for (let i = 0; i < rows; i++) for (let f = 0; f < features; f++) columnBins[f * rows + i] = bins[i * features + f];
+  return {
+    bins: shared(bins),
+    columnBins,
+    features,
+    rows,
+    edges: binned.edges,
+    binCounts,
+    categoryCounts,
+    categorical,
+  };
+}
+
+/** A copy in shared memory, readable by a helper thread. */
+function shared(array: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(new SharedArrayBuffer(array.length));
+  copy.set(array);
+  return copy;
+}
+
+/** `size` of `rows` (ascending) drawn without replacement, still ascending: one pass (Knuth's selection sampling). */
+function sampleAscending(rows: Uint32Array, size: number, random: () => number): Uint32Array {
+  const sample = new Uint32Array(size);
+  for (let i = 0, taken = 0; taken < size; i++) {
+    if (random() * (rows.length - i) < size - taken) sample[taken++] = rows[i];
+  }
+  return sample;
 }
 
 /** Trains on `rows` (indices into the columns; labels 0/1 per row index). */
@@ -110,19 +151,14 @@ export function trainBoosted(
 ): BoostingResult {
   const features = columns.length;
   const categorical = options.categorical ?? new Array<boolean>(features).fill(false);
-  const l2 = options.l2 ?? 1;
   const rowSubsample = options.rowSubsample ?? 1;
   const featureSubsample = options.featureSubsample ?? 1;
   const patience = options.earlyStoppingRounds ?? 10;
-  const { maxDepth, minLeafSize, learningRate } = options;
-  if (maxDepth < 1 || minLeafSize < 1 || options.trees < 1)
+  if (options.maxDepth < 1 || options.minLeafSize < 1 || options.trees < 1)
     throw new RangeError('trees, maxDepth, minLeafSize must be >= 1');
   const random = seededRandom(options.seed);
 
-  const values = toFloat32Columns(columns);
-  const binned = binAll(values, categorical);
-  const { bins, binCounts } = binned;
-
+  const binned = binAll(toFloat32Columns(columns), categorical);
   const shuffled = shuffle(Uint32Array.from(rows), random);
   const validationCount = Math.round(rows.length * (options.validationShare ?? 0.15));
   const validationRows = shuffled.slice(0, validationCount).sort();
@@ -134,43 +170,35 @@ export function trainBoosted(
   const baseMargin = f32(Math.log(prior / (1 - prior)));
 
   const margin = new Float64Array(labels.length).fill(baseMargin);
-  const gradient = new Float64Array(labels.length);
-  const hessian = new Float64Array(labels.length);
+  const grower = new TreeGrower(binned, fitRows.length, options.threads ?? 1, {
+    maxDepth: options.maxDepth,
+    minLeafSize: options.minLeafSize,
+    l2: options.l2 ?? 1,
+    learningRate: options.learningRate,
+  });
   const trees: BoostedTree[] = [];
   const validationLogLoss: number[] = [];
   let best = { loss: Infinity, round: 0 };
+  try {
+    for (let round = 0; round < options.trees; round++) {
+      const sampleSize = Math.max(1, Math.round(fitRows.length * rowSubsample));
+      const treeRows = sampleSize >= fitRows.length ? fitRows : sampleAscending(fitRows, sampleSize, random);
+      const grown = grower.grow(treeRows, margin, labels, pickFeatures(features, featureSubsample, random));
+      trees.push(grown.tree);
+      for (const set of [fitRows, validationRows]) grown.addLeafValues(set, margin);
 
-  for (let round = 0; round < options.trees; round++) {
-    for (const row of fitRows) {
-      const p = sigmoid(margin[row]);
-      gradient[row] = p - labels[row];
-      hessian[row] = Math.max(p * (1 - p), 1e-16);
+      let loss = 0;
+      for (const row of validationRows) {
+        const p = Math.min(Math.max(sigmoid(margin[row]), 1e-15), 1 - 1e-15);
+        loss -= labels[row] ? Math.log(p) : Math.log(1 - p);
+      }
+      loss /= Math.max(validationRows.length, 1);
+      validationLogLoss.push(loss);
+      if (loss < best.loss - 1e-12) best = { loss, round: round + 1 };
+      else if (validationRows.length > 0 && round + 1 - best.round >= patience) break;
     }
-    const sampleSize = Math.max(1, Math.round(fitRows.length * rowSubsample));
-    const treeRows =
-      sampleSize >= fitRows.length ? fitRows : shuffle(Uint32Array.from(fitRows), random).slice(0, sampleSize).sort();
-    const allowed = pickFeatures(features, featureSubsample, random);
-    const grown = growTree(binned, binCounts, categorical, gradient, hessian, treeRows, allowed, {
-      maxDepth,
-      minLeafSize,
-      l2,
-      learningRate,
-      edges: binned.edges,
-    });
-    trees.push(grown.tree);
-    for (const set of [fitRows, validationRows])
-      for (const row of set)
-        margin[row] = f32(margin[row] + grown.tree.value[leafOfBinnedRow(grown, bins, features, row)]);
-
-    let loss = 0;
-    for (const row of validationRows) {
-      const p = Math.min(Math.max(sigmoid(margin[row]), 1e-15), 1 - 1e-15);
-      loss -= labels[row] ? Math.log(p) : Math.log(1 - p);
-    }
-    loss /= Math.max(validationRows.length, 1);
-    validationLogLoss.push(loss);
-    if (loss < best.loss - 1e-12) best = { loss, round: round + 1 };
-    else if (validationRows.length > 0 && round + 1 - best.round >= patience) break;
+  } finally {
+    grower.close();
   }
   const bestRound = validationRows.length > 0 ? Math.max(1, best.round) : trees.length;
   return {
@@ -193,74 +221,133 @@ function pickFeatures(features: number, share: number, random: () => number): Ui
   return allowed;
 }
 
+/** The training rows binned once: row-major bytes (one pass over a row updates every feature's histogram). */
+interface TrainingBins {
+  bins: Uint8Array;
+  /** The same bins column-major: columnBins[f * rows + row] (a split reads one feature of many rows). */
+  columnBins: Uint8Array;
+  features: number;
+  rows: number;
+  edges: Float64Array[];
+  /** Per feature: bins in use (numeric: edges + 1; categorical: K codes + the missing bin). */
+  binCounts: number[];
+  /** Per categorical feature its K (bin K = missing); 0 for numeric ones. */
+  categoryCounts: Int32Array;
+  categorical: boolean[];
+}
+
 interface GrowSettings {
   maxDepth: number;
   minLeafSize: number;
   l2: number;
   learningRate: number;
-  edges: Float64Array[];
-}
-
-/** A grown tree with, per inner node, which bins of its feature go left (training-time routing only). */
-interface GrownTree {
-  tree: BoostedTree;
-  routes: Uint8Array[];
 }
 
 /** Per (feature, bin): gradient sum, hessian sum and row count at [(feature * 256 + bin) * 3 + 0..2]. */
 type Histograms = Float64Array;
-const STRIDE = 256 * 3;
+const STRIDE = HISTOGRAM_STRIDE;
 
-function growTree(
-  binned: { bins: Uint8Array; features: number; categoryCounts: Int32Array },
-  binCounts: number[],
-  categorical: boolean[],
-  gradient: Float64Array,
-  hessian: Float64Array,
-  rows: Uint32Array,
-  allowed: Uint8Array,
-  settings: GrowSettings,
-): GrownTree {
-  const { bins, features } = binned;
-  const { maxDepth, minLeafSize, l2, learningRate, edges } = settings;
-  const tree: BoostedTree = {
-    left: [],
-    right: [],
-    feature: [],
-    threshold: [],
-    rightCategories: [],
-    defaultLeft: [],
-    value: [],
-    cover: [],
-    gain: [],
-  };
-  const routes: Uint8Array[] = [];
-  const count = (nodeRows: Uint32Array): Histograms => {
-    const histograms = new Float64Array(features * STRIDE);
-    for (let i = 0; i < nodeRows.length; i++) {
-      const row = nodeRows[i];
-      const base = row * features;
-      const g = gradient[row];
-      const h = hessian[row];
-      for (let f = 0; f < features; f++) {
-        const at = f * STRIDE + bins[base + f] * 3;
-        histograms[at] += g;
-        histograms[at + 1] += h;
-        histograms[at + 2]++;
-      }
-    }
-    return histograms;
-  };
-  const score = (g: number, h: number) => (g * g) / (h + l2);
+/** The best split of a node, with the left side's sums (the right side's are the node's minus these). */
+interface SplitChoice {
+  gain: number;
+  feature: number;
+  /** Numeric: the first bin that goes right. */
+  threshold: number;
+  /** Categorical: the bins that go right. */
+  rightBins: number[] | null;
+  gradient: number;
+  hessian: number;
+  rows: number;
+}
 
-  const grow = (nodeRows: Uint32Array, depth: number, known?: Histograms): number => {
-    const node = tree.left.length;
+/**
+ * Grows one tree at a time over reused buffers: a node is a range of one row-order array
+ * (partitioned stably, so every histogram sums its rows in ascending order), a node's sums come
+ * from its parent's split, and of two children only the smaller is counted; the larger is its
+ * parent's histogram minus the smaller's, in place.
+ */
+class TreeGrower {
+  /** The tree's row indices in node order (a node is a range), in shared memory for the helper thread. */
+  private readonly order: Uint32Array;
+  private readonly scratch: Uint32Array;
+  /** Per row index (shared): the log-loss gradient and hessian of the current round. */
+  private readonly gradient: Float64Array;
+  private readonly hessian: Float64Array;
+  private readonly allowed: Uint8Array;
+  private readonly spare: Histograms[] = [];
+  private readonly counter: HistogramCounter;
+
+  constructor(
+    private readonly binned: TrainingBins,
+    capacity: number,
+    threads: number,
+    private readonly settings: GrowSettings,
+  ) {
+    const { features, rows } = binned;
+    this.order = new Uint32Array(new SharedArrayBuffer(capacity * 4));
+    this.scratch = new Uint32Array(capacity);
+    this.gradient = new Float64Array(new SharedArrayBuffer(rows * 8));
+    this.hessian = new Float64Array(new SharedArrayBuffer(rows * 8));
+    this.allowed = new Uint8Array(new SharedArrayBuffer(features));
+    const inputs: HistogramInputs = {
+      bins: binned.bins,
+      features,
+      gradient: this.gradient,
+      hessian: this.hessian,
+      order: this.order,
+      allowed: this.allowed,
+    };
+    this.counter = threads > 1 ? new ThreadCounter(inputs) : new LocalCounter(inputs);
+  }
+
+  close(): void {
+    this.counter.close();
+  }
+
+  /** Grows a tree on `rows` (ascending), with the log-loss gradients of their margins. */
+  grow(rows: Uint32Array, margin: Float64Array, labels: Uint8Array, allowed: Uint8Array): GrownTree {
+    this.allowed.set(allowed);
+    this.order.set(rows);
+    const { gradient, hessian } = this;
     let g = 0;
     let h = 0;
-    for (let i = 0; i < nodeRows.length; i++) {
-      g += gradient[nodeRows[i]];
-      h += hessian[nodeRows[i]];
+    for (const row of rows) {
+      const p = sigmoid(margin[row]);
+      gradient[row] = p - labels[row];
+      hessian[row] = Math.max(p * (1 - p), 1e-16);
+      g += gradient[row];
+      h += hessian[row];
     }
+    const tree: BoostedTree = {
+      left: [],
+      right: [],
+      feature: [],
+      threshold: [],
+      rightCategories: [],
+      defaultLeft: [],
+      value: [],
+      cover: [],
+      gain: [],
+    };
+    const routes: Uint8Array[] = [];
+    this.growNode(tree, routes, allowed, 0, rows.length, 0, g, h, null);
+    return new GrownTree(tree, routes, this.binned, this.settings.maxDepth);
+  }
+
+  /** Adds the node at `start..end` of the row order (and its subtree) to `tree`; returns its index. */
+  private growNode(
+    tree: BoostedTree,
+    routes: Uint8Array[],
+    allowed: Uint8Array,
+    start: number,
+    end: number,
+    depth: number,
+    g: number,
+    h: number,
+    known: Histograms | null,
+  ): number {
+    const { maxDepth, minLeafSize, l2, learningRate } = this.settings;
+    const node = tree.left.length;
     tree.left.push(-1);
     tree.right.push(-1);
     tree.feature.push(0);
@@ -271,109 +358,184 @@ function growTree(
     tree.cover.push(f32(h));
     tree.gain.push(0);
     routes.push(NO_ROUTES);
-    const n = nodeRows.length;
-    if (depth >= maxDepth || n < 2 * minLeafSize) return node;
-
-    const histograms = known ?? count(nodeRows);
-    const parent = score(g, h);
-    let best: { gain: number; feature: number; threshold: number; rightBins: number[] | null } = {
-      gain: 1e-12,
-      feature: -1,
-      threshold: 0,
-      rightBins: null,
-    };
-    for (let f = 0; f < features; f++) {
-      if (!allowed[f]) continue;
-      const offset = f * STRIDE;
-      const binCount = binCounts[f];
-      if (categorical[f]) {
-        const present: number[] = [];
-        for (let b = 0; b < binCount; b++) if (histograms[offset + b * 3 + 2] > 0) present.push(b);
-        const ratio = (b: number) => histograms[offset + b * 3] / (histograms[offset + b * 3 + 1] + l2);
-        present.sort((a, b) => ratio(a) - ratio(b) || a - b);
-        let gl = 0;
-        let hl = 0;
-        let nl = 0;
-        for (let j = 0; j < present.length - 1; j++) {
-          const at = offset + present[j] * 3;
-          gl += histograms[at];
-          hl += histograms[at + 1];
-          nl += histograms[at + 2];
-          if (nl < minLeafSize) continue;
-          if (n - nl < minLeafSize) break;
-          const gain = score(gl, hl) + score(g - gl, h - hl) - parent;
-          if (gain > best.gain) best = { gain, feature: f, threshold: 0, rightBins: present.slice(j + 1) };
-        }
-        continue;
-      }
-      let gl = 0;
-      let hl = 0;
-      let nl = 0;
-      for (let t = 1; t < binCount; t++) {
-        const at = offset + (t - 1) * 3;
-        gl += histograms[at];
-        hl += histograms[at + 1];
-        nl += histograms[at + 2];
-        if (nl < minLeafSize) continue;
-        if (n - nl < minLeafSize) break;
-        const gain = score(gl, hl) + score(g - gl, h - hl) - parent;
-        if (gain > best.gain) best = { gain, feature: f, threshold: t, rightBins: null };
-      }
+    const n = end - start;
+    if (depth >= maxDepth || n < 2 * minLeafSize) {
+      if (known) this.spare.push(known);
+      return node;
     }
-    if (best.feature < 0) return node;
-
+    const histograms = known ?? this.count(start, end);
+    const best = this.bestSplit(histograms, allowed, n, g, h);
+    if (!best) {
+      this.spare.push(histograms);
+      return node;
+    }
+    const { categoryCounts, edges } = this.binned;
     const f = best.feature;
     const goesLeft = new Uint8Array(256);
     if (best.rightBins) {
       goesLeft.fill(1);
       for (const b of best.rightBins) goesLeft[b] = 0;
     } else goesLeft.fill(1, 0, best.threshold);
-    let leftCount = 0;
-    for (let i = 0; i < n; i++) leftCount += goesLeft[bins[nodeRows[i] * features + f]];
-    const leftRows = new Uint32Array(leftCount);
-    const rightRows = new Uint32Array(n - leftCount);
-    for (let i = 0, l = 0, r = 0; i < n; i++) {
-      const row = nodeRows[i];
-      if (goesLeft[bins[row * features + f]]) leftRows[l++] = row;
-      else rightRows[r++] = row;
-    }
-    let leftHistograms: Histograms | undefined;
-    let rightHistograms: Histograms | undefined;
+    const middle = start + best.rows;
+    let leftHistograms: Histograms | null = null;
+    let rightHistograms: Histograms | null = null;
     if (depth + 1 < maxDepth) {
-      const smallerIsLeft = leftCount <= n - leftCount;
-      const smaller = count(smallerIsLeft ? leftRows : rightRows);
-      const larger = histograms.map((value, i) => value - smaller[i]);
-      [leftHistograms, rightHistograms] = smallerIsLeft ? [smaller, larger] : [larger, smaller];
-    }
+      this.partition(start, end, goesLeft, f);
+      const smallerIsLeft = best.rows <= n - best.rows;
+      const smaller = smallerIsLeft ? this.count(start, middle) : this.count(middle, end);
+      for (let i = 0; i < histograms.length; i++) histograms[i] -= smaller[i];
+      [leftHistograms, rightHistograms] = smallerIsLeft ? [smaller, histograms] : [histograms, smaller];
+    } else this.spare.push(histograms); // the children are leaves: their sums are all they need
+
     routes[node] = goesLeft;
     tree.feature[node] = f;
     tree.gain[node] = best.gain;
     tree.value[node] = 0;
     if (best.rightBins) {
-      const missingBin = binned.categoryCounts[f];
+      const missingBin = categoryCounts[f];
       tree.rightCategories[node] = best.rightBins.filter((b) => b !== missingBin).sort((a, b) => a - b);
       tree.defaultLeft[node] = goesLeft[missingBin] === 1;
     } else {
       // NaN lands in bin 0 (binFeatures), which every numeric split sends left
       tree.threshold[node] = edges[f][best.threshold - 1];
     }
-    tree.left[node] = grow(leftRows, depth + 1, leftHistograms);
-    tree.right[node] = grow(rightRows, depth + 1, rightHistograms);
+    tree.left[node] = this.growNode(
+      tree,
+      routes,
+      allowed,
+      start,
+      middle,
+      depth + 1,
+      best.gradient,
+      best.hessian,
+      leftHistograms,
+    );
+    tree.right[node] = this.growNode(
+      tree,
+      routes,
+      allowed,
+      middle,
+      end,
+      depth + 1,
+      g - best.gradient,
+      h - best.hessian,
+      rightHistograms,
+    );
     return node;
-  };
-  grow(rows, 0);
-  return { tree, routes };
+  }
+
+  /** Histograms of the rows at `start..end` of the row order. */
+  private count(start: number, end: number): Histograms {
+    const histograms = this.spare.pop() ?? new Float64Array(this.binned.features * STRIDE);
+    this.counter.count(start, end, histograms);
+    return histograms;
+  }
+
+  /** Moves the rows at `start..end` whose bin goes left to the front, keeping both sides in ascending order. */
+  private partition(start: number, end: number, goesLeft: Uint8Array, feature: number): void {
+    const { columnBins, rows } = this.binned;
+    const { order, scratch } = this;
+    const column = columnBins.subarray(feature * rows, (feature + 1) * rows);
+    let left = start;
+    let right = 0;
+    for (let i = start; i < end; i++) {
+      const row = order[i];
+      if (goesLeft[column[row]]) order[left++] = row;
+      else scratch[right++] = row;
+    }
+    order.set(scratch.subarray(0, right), left);
+  }
+
+  /** The split with the largest second-order gain over the allowed features, or null when none gains. */
+  private bestSplit(histograms: Histograms, allowed: Uint8Array, n: number, g: number, h: number): SplitChoice | null {
+    const { minLeafSize, l2 } = this.settings;
+    const { binCounts, categorical, features } = this.binned;
+    const score = (sumG: number, sumH: number) => (sumG * sumG) / (sumH + l2);
+    const parent = score(g, h);
+    let best: SplitChoice | null = null;
+    let bestGain = 1e-12;
+    for (let f = 0; f < features; f++) {
+      if (!allowed[f]) continue;
+      const offset = f * STRIDE;
+      const binCount = binCounts[f];
+      // categorical: categories ordered by gradient / hessian, cut anywhere in that order; numeric: cut between bins
+      let order: number[];
+      if (categorical[f]) {
+        order = [];
+        for (let b = 0; b < binCount; b++) if (histograms[offset + b * 3 + 2] > 0) order.push(b);
+        const ratio = (b: number) => histograms[offset + b * 3] / (histograms[offset + b * 3 + 1] + l2);
+        order.sort((a, b) => ratio(a) - ratio(b) || a - b);
+      } else order = NUMERIC_ORDER;
+      const cuts = categorical[f] ? order.length - 1 : binCount - 1;
+      let gl = 0;
+      let hl = 0;
+      let nl = 0;
+      for (let j = 0; j < cuts; j++) {
+        const at = offset + order[j] * 3;
+        gl += histograms[at];
+        hl += histograms[at + 1];
+        nl += histograms[at + 2];
+        if (nl < minLeafSize) continue;
+        if (n - nl < minLeafSize) break;
+        const gain = score(gl, hl) + score(g - gl, h - hl) - parent;
+        if (gain > bestGain) {
+          bestGain = gain;
+          best = {
+            gain,
+            feature: f,
+            threshold: categorical[f] ? 0 : j + 1,
+            rightBins: categorical[f] ? order.slice(j + 1) : null,
+            gradient: gl,
+            hessian: hl,
+            rows: nl,
+          };
+        }
+      }
+    }
+    return best;
+  }
 }
+
+/** Bins 0..255 in order: a numeric feature's cuts walk its bins from the left. */
+const NUMERIC_ORDER = Array.from({ length: 256 }, (_, b) => b);
 
 const NO_ROUTES = new Uint8Array(0);
 
-/** The leaf a training row reaches, read from its bins with each split's bin routes (the same path its float32 values take). */
-function leafOfBinnedRow(grown: GrownTree, bins: Uint8Array, features: number, row: number): number {
-  const { tree, routes } = grown;
-  let node = 0;
-  while (tree.left[node] >= 0)
-    node = routes[node][bins[row * features + tree.feature[node]]] ? tree.left[node] : tree.right[node];
-  return node;
+/** A grown tree with, per inner node, which bins of its feature go left (training-time routing only). */
+class GrownTree {
+  /** next[node * 256 + bin]: the child a row with that bin of the node's feature goes to; a leaf leads to itself. */
+  private readonly next: Uint16Array;
+  private readonly feature: Int32Array;
+  private readonly value: Float64Array;
+
+  constructor(
+    readonly tree: BoostedTree,
+    routes: Uint8Array[],
+    private readonly binned: TrainingBins,
+    private readonly depth: number,
+  ) {
+    this.feature = Int32Array.from(tree.feature);
+    this.value = Float64Array.from(tree.value);
+    this.next = new Uint16Array(routes.length * 256);
+    routes.forEach((goesLeft, node) => {
+      for (let bin = 0; bin < 256; bin++)
+        this.next[node * 256 + bin] = tree.left[node] < 0 ? node : goesLeft[bin] ? tree.left[node] : tree.right[node];
+    });
+  }
+
+  /** Adds each row's leaf value to its margin (float32), the leaf found from its bins: the path its float32 values take. */
+  addLeafValues(rows: Uint32Array, margin: Float64Array): void {
+    const { bins, features } = this.binned;
+    const { next, feature, value, depth } = this;
+    // a fixed number of steps (leaves loop on themselves): no branch on the path's length
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      const base = row * features;
+      let node = 0;
+      for (let step = 0; step < depth; step++) node = next[node * 256 + bins[base + feature[node]]];
+      margin[row] = f32(margin[row] + value[node]);
+    }
+  }
 }
 
 export function sigmoid(margin: number): number {

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
+import { HISTOGRAM_STRIDE, LocalCounter, ThreadCounter, type HistogramInputs } from '../../activities/ml/histograms';
+import { seededRandom } from '../../activities/ml/random';
+
+function sharedInputs(rows: number, features: number): HistogramInputs {
+  const random = seededRandom(5);
+  const inputs: HistogramInputs = {
+    bins: new Uint8Array(new SharedArrayBuffer(rows * features)),
+    features,
+    gradient: new Float64Array(new SharedArrayBuffer(rows * 8)),
+    hessian: new Float64Array(new SharedArrayBuffer(rows * 8)),
+    order: new Uint32Array(new SharedArrayBuffer(rows * 4)),
+    allowed: new Uint8Array(new SharedArrayBuffer(features)).fill(1),
+  };
+  for (let i = 0; i < rows * features; i++) inputs.bins[i] = Math.floor(random() * 40);
+  for (let i = 0; i < rows; i++) {
+    inputs.gradient[i] = random() - 0.3;
+    inputs.hessian[i] = random() / 4;
+    inputs.order[i] = rows - 1 - i;
+  }
+  inputs.allowed[1] = 0;
+  return inputs;
+}
+
+describe('histogram counting', () => {
+  it('gives the same floats on one thread and on two', () => {
+    const inputs = sharedInputs(5_001, 4);
+    const local = new LocalCounter(inputs);
+    const threaded = new ThreadCounter(inputs);
+    try {
+      for (const [start, end] of [
+        [0, 5_001],
+        [17, 2_500],
+        [4_000, 4_001],
+      ]) {
+        const one = new Float64Array(4 * HISTOGRAM_STRIDE);
+        const two = new Float64Array(4 * HISTOGRAM_STRIDE);
+        local.count(start, end, one);
+        threaded.count(start, end, two);
+        expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+        let counted = 0;
+        for (let bin = 0; bin < 256; bin++) counted += two[2 * HISTOGRAM_STRIDE + bin * 3 + 2];
+        expect(counted).toBe(end - start);
+        // a feature the tree may not split on is not counted
+        expect(two.subarray(HISTOGRAM_STRIDE, 2 * HISTOGRAM_STRIDE).every((value) => value === 0)).toBe(true);
+      }
+    } finally {
+      threaded.close();
+    }
+  });
+
+  it('trains the same model with a helper thread as without', () => {
+    const random = seededRandom(9);
+    const rows = 6_000;
+    const columns = Array.from({ length: 5 }, () => Float64Array.from({ length: rows }, () => random()));
+    const labels = Uint8Array.from({ length: rows }, (_, i) =>
+      random() < 0.1 + 0.5 * columns[0][i] * columns[1][i] ? 1 : 0,
+    );
+    const trainRows = Uint32Array.from({ length: rows }, (_, i) => i);
+    const options: BoostingOptions = {
+      trees: 15,
+      maxDepth: 4,
+      learningRate: 0.2,
+      minLeafSize: 10,
+      rowSubsample: 0.7,
+      seed: 4,
+    };
+    const one = trainBoosted(columns, labels, trainRows, options);
+    const two = trainBoosted(columns, labels, trainRows, { ...options, threads: 2 });
+    expect(JSON.stringify(two.model)).toBe(JSON.stringify(one.model));
+    expect(one.model.trees.length).toBeGreaterThan(1);
+  });
+});
