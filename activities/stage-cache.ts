@@ -1,16 +1,17 @@
 /**
- * Reuse of the load and feature stages' output (the run database's `features` and `quarantine`
- * tables, which is all the later stages read from them), content-addressed: the key covers every
- * input file's path and sha256, the mapping, the parameters the load and feature SQL read, and
- * the code of those stages. A run whose key is stored copies the tables back after checking
- * their hashes, instead of reading and aggregating the usage again.
+ * Reuse of the load and feature stages' output (the run database as those stages leave it),
+ * content-addressed: the key covers every input file's path and sha256, the mapping, the
+ * parameters the load and feature SQL read, and the code of those stages. A run whose key is
+ * stored copies the database file back after checking its hash, instead of reading and
+ * aggregating the usage again. A file copy, because decoding the same tables from Parquet took
+ * as long as computing them (docs/reuse.md).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { chmod, mkdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStoreWriteFailure } from '../domain/errors';
-import { queryOne, setVariable, withConnection } from './duckdb';
+import { queryOne, withConnection } from './duckdb';
 import type { FeatureSummary } from './features';
 import { assertUsable, type LoadPlan, type LoadSummary } from './load';
 import { checkpoint } from './context';
@@ -22,8 +23,8 @@ import type { ReusedArtifact } from '../store/manifest';
 /** The one cached stage output: what load and features leave in the run database. */
 export const LOAD_FEATURES_STAGE = 'load-features';
 
-/** Tables the later stages read from the run database, one Parquet file each in the artifact. */
-const CACHED_TABLES = ['features', 'quarantine'] as const;
+/** The artifact's one file: the run database after the feature stage (closed, so checkpointed). */
+const DATABASE_FILE = 'run.duckdb';
 
 const ROOT = new URL('../', import.meta.url);
 
@@ -129,15 +130,13 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
     if (actual?.sha256 !== file.sha256)
       return { key, reused: null, reason: `stored ${file.file} does not match its hash: computing again` };
   }
-  await checkpoint({ stage: 'reuse: copying stored tables' });
+  await checkpoint({ stage: 'reuse: copying the stored database' });
   await mkdir(join(plan.dbPath, '..'), { recursive: true });
-  await withConnection(plan.dbPath, async (conn) => {
-    for (const table of CACHED_TABLES) {
-      await setVariable(conn, 'artifact_file', join(dir, `${table}.parquet`));
-      // table names come from CACHED_TABLES; the path is bound
-      await conn.run(`CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_parquet(getvariable('artifact_file'))`);
-    }
-  });
+  // a retried attempt may have left a database (and its write-ahead log) behind
+  await rm(`${plan.dbPath}.wal`, { force: true });
+  await copyFile(join(dir, DATABASE_FILE), plan.dbPath);
+  // the stored copy is read-only; the run writes to its own
+  await chmod(plan.dbPath, 0o644);
   // last use, for `segflow cache prune --older-than`
   const now = new Date();
   await utimes(dir, now, now).catch(() => undefined);
@@ -180,7 +179,7 @@ export interface StoredStages {
 }
 
 /**
- * Stores the run database's features and quarantine under `key`, read-only, with their hashes:
+ * Stores the run database (features, quarantine and what else load left) under `key`, read-only, with its hash:
  * written aside and renamed into place, so a reader sees a whole artifact or none. A key that is
  * stored already is kept (same key, same content). Storing only saves later runs time, so a
  * store that cannot be written (full, read-only) is reported, not a reason to fail the run.
@@ -219,21 +218,12 @@ async function writeArtifact(
   await mkdir(staging, { recursive: true });
   try {
     await checkpoint({ stage: 'features: storing for reuse' });
-    const rows: Record<string, number> = {};
-    await withConnection(load.dbPath, async (conn) => {
-      for (const table of CACHED_TABLES) {
-        await setVariable(conn, 'artifact_file', join(staging, `${table}.parquet`));
-        await conn.run(`COPY ${table} TO (getvariable('artifact_file')) (FORMAT parquet)`);
-        rows[table] = (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows;
-      }
+    const { rows } = await withConnection(load.dbPath, async (conn) => {
+      await conn.run('CHECKPOINT');
+      return queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM features');
     });
-    const files = await Promise.all(
-      CACHED_TABLES.map(async (table) => ({
-        file: `${table}.parquet`,
-        rows: rows[table],
-        ...(await hashFile(join(staging, `${table}.parquet`))),
-      })),
-    );
+    await copyFile(load.dbPath, join(staging, DATABASE_FILE));
+    const files = [{ file: DATABASE_FILE, rows, ...(await hashFile(join(staging, DATABASE_FILE))) }];
     const artifact: StageArtifact = {
       format: STAGE_CACHE_FORMAT,
       stage: LOAD_FEATURES_STAGE,

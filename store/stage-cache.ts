@@ -4,18 +4,19 @@ import { cacheStageDir, type RunRef, type StoreConfig } from './layout';
 import { listMonths, listVersions, readManifest } from './snapshots';
 
 /**
- * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only Parquet
- * files and artifact.json (their hashes, the run that produced them). The activities that store
+ * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
+ * load-features stage: the run database) and artifact.json (their hashes, the run that produced them). The activities that store
  * and reuse artifacts are in activities/stage-cache.ts.
  */
 
 /** Bumped when the artifact's content or meaning changes: old keys then simply stop matching. */
-export const STAGE_CACHE_FORMAT = 1;
+export const STAGE_CACHE_FORMAT = 2;
 
 export interface StageArtifactFile {
   file: string;
   sha256: string;
   bytes: number;
+  /** Rows of the features table it holds. */
   rows: number;
 }
 

@@ -141,7 +141,7 @@ describe('stage reuse', () => {
       key: cold.manifest.lineage?.stageKey,
       producedBy: { workflowId: 'cache-test', runId: 'cold' },
     });
-    expect(artifact.files.map((f) => f.file)).toEqual(['features.parquet', 'quarantine.parquet']);
+    expect(artifact.files.map((f) => f.file)).toEqual(['run.duckdb']);
     // a reproduction recomputes cold, from the manifest alone, and gives the reused run's bytes
     const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
     expect(reproduced.files.length).toBeGreaterThan(0);
@@ -183,7 +183,7 @@ describe('stage reuse', () => {
 
   it('does not use an artifact whose files no longer match their hashes', async () => {
     const dir = cacheDir(store, LOAD_FEATURES_STAGE, cold.manifest.lineage?.stageKey ?? '');
-    const file = join(dir, 'quarantine.parquet');
+    const file = join(dir, 'run.duckdb');
     const original = await readFile(file);
     await chmod(dir, 0o755);
     await chmod(file, 0o644);
@@ -191,7 +191,7 @@ describe('stage reuse', () => {
     const plan = await planLoad(store, { workflowId: 'damaged', runId: 'd' }, params);
     const result = await reuseStages(store, plan, true);
     expect(result.reused).toBeNull();
-    expect(result.reason).toMatch(/quarantine\.parquet does not match its hash/);
+    expect(result.reason).toMatch(/run\.duckdb does not match its hash/);
     await writeFile(file, original);
     await chmod(file, 0o444);
     await chmod(dir, 0o555);
