@@ -1,20 +1,19 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { DOUBLE, INTEGER, UTINYINT, VARCHAR, listValue, type DuckDBConnection } from '@duckdb/node-api';
+import { DOUBLE, INTEGER, UTINYINT, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { DecisionTreeClassifier } from 'ml-cart';
 import { DataQualityError } from '../domain/errors';
-import { describeFeature } from '../domain/feature-words';
 import type { ChurnModel, RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
+import { writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withConnection } from './duckdb';
 import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
-import { boostedImportance } from './ml/boosting';
+import { boostedImportance, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
-import type { EnsembleResult, EnsembleTask } from './ml/ensemble';
+import { EnsembleThreads, type EnsembleResult } from './ml/ensemble-threads';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
-import { runInThread } from './ml/thread';
 import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
@@ -69,8 +68,8 @@ export interface EnsembleSummary extends ModelEvaluation {
   /** Holdout reliability curve of the published (calibrated) probabilities, ten equal-count bins. */
   reliability: ReliabilityBin[];
   featureImportance: Record<string, number>;
+  /** Scoring this month's subscribers with their reasons (one walk of the trees), and the holdout. */
   scoreSeconds: number;
-  reasonSeconds: number;
 }
 
 export interface ChurnSummary {
@@ -102,10 +101,11 @@ export interface ChurnSummary {
 
 /**
  * Trains the churn models on last month's subscribers (label: gone this month): the readable
- * tree and (by default) a boosted ensemble in a worker thread, both measured on one stratified
- * holdout, and scores this month's subscribers with the chosen one. Writes table
- * `scores(row_idx, churn_score, risk_band, churn_reasons, reason_words)` and the models (ml-cart
- * JSON, XGBoost JSON) beside the database.
+ * tree and (by default) a boosted ensemble in worker threads (trained beside the tree, scored on
+ * two threads), both measured on one stratified holdout, and scores this month's subscribers with
+ * the chosen one. Writes tables `scores(row_idx, churn_score, risk_band)` and
+ * `churn_reasons(row_idx, churn_reasons, reason_words)` and the models (ml-cart JSON, XGBoost JSON)
+ * beside the database.
  */
 export async function trainAndScoreChurn(
   dbPath: string,
@@ -114,6 +114,22 @@ export async function trainAndScoreChurn(
   skippedFeatures: string[] = [],
   /** The user's own features (load stage), and whether the mapping opened the feature set (then plan and region enter too). */
   user: { features: UserFeature[]; openFeatureSet: boolean } = { features: [], openFeatureSet: false },
+): Promise<ChurnSummary> {
+  // started now, the ensemble's threads are ready by the time the ensemble trains
+  const threads = params.churnModel === 'boosted' ? new EnsembleThreads('churn: boosted ensemble') : null;
+  try {
+    return await trainAndScore(dbPath, params, skippedFeatures, user, threads);
+  } finally {
+    await threads?.terminate();
+  }
+}
+
+async function trainAndScore(
+  dbPath: string,
+  params: RunParams,
+  skippedFeatures: string[],
+  user: { features: UserFeature[]; openFeatureSet: boolean },
+  threads: EnsembleThreads | null,
 ): Promise<ChurnSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
@@ -138,6 +154,8 @@ export async function trainAndScoreChurn(
 
     await checkpoint({ stage: 'churn: training' });
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
+    // the ensemble trains in its thread while this one trains the tree and reads this month's rows
+    threads?.train({ columns: training.columns, labels, trainRows, options: boostingOptions(params, meta) });
     const trainStarted = performance.now();
     const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
     const model = trainHistogramTree(binned, labels, trainRows, {
@@ -176,37 +194,24 @@ export async function trainAndScoreChurn(
     );
     let scores: Float64Array;
     let ensemble: EnsembleSummary | null = null;
-    if (params.churnModel === 'boosted') {
-      const task: EnsembleTask = {
+    if (threads) {
+      const result = await threads.score({
         columns: training.columns,
-        labels,
-        trainRows,
         holdoutRows,
         scoreColumns: current.columns,
-        options: {
-          trees: params.boostTrees,
-          maxDepth: params.boostDepth,
-          learningRate: params.boostLearningRate,
-          minLeafSize: Math.max(1, Math.round(params.treeMinLeaf / 2)),
-          rowSubsample: params.boostRowSubsample,
-          featureSubsample: params.boostFeatureSubsample,
-          seed: params.seed,
-          categorical: meta.map((feature) => feature.categorical),
-        },
         reasons: CHURN_REASONS,
-      };
-      const result = await runInThread<EnsembleResult>(
-        new URL('./ml/ensemble-worker.ts', import.meta.url),
-        task,
-        [],
-        'churn: boosted ensemble',
-      );
+      });
       scores = result.scores;
       ensemble = {
         ...(await writeEnsemble(dbPath, result, training.names, holdoutLabels)),
         featureImportance: boostedImportance(result.model, training.names),
       };
-      await writeReasons(conn, result, current, meta);
+      await writeReasons(
+        conn,
+        { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
+        current,
+        meta,
+      );
     } else {
       scores = predictProbabilities(model, current.columns);
       await writeReasons(conn, null, current, meta);
@@ -240,6 +245,19 @@ export async function trainAndScoreChurn(
   });
 }
 
+function boostingOptions(params: RunParams, meta: readonly FeatureMeta[]): BoostingOptions {
+  return {
+    trees: params.boostTrees,
+    maxDepth: params.boostDepth,
+    learningRate: params.boostLearningRate,
+    minLeafSize: Math.max(1, Math.round(params.treeMinLeaf / 2)),
+    rowSubsample: params.boostRowSubsample,
+    featureSubsample: params.boostFeatureSubsample,
+    seed: params.seed,
+    categorical: meta.map((feature) => feature.categorical),
+  };
+}
+
 function pickColumns(columns: Float64Array[], rows: Uint32Array): Float64Array[] {
   return columns.map((column) => pickRows(column, rows));
 }
@@ -266,62 +284,7 @@ async function writeEnsemble(
     },
     reliability: reliabilityCurve(result.holdoutCalibrated, holdoutLabels),
     scoreSeconds: result.scoreSeconds,
-    reasonSeconds: result.reasonSeconds,
   };
-}
-
-/**
- * Table `churn_reasons(row_idx, churn_reasons, reason_words)`: per scored subscriber the features
- * that raised the score most (feature, value, contribution in log-odds) and the same in words.
- * Empty lists when the single tree scores.
- */
-async function writeReasons(
-  conn: DuckDBConnection,
-  result: Pick<EnsembleResult, 'reasonFeatures' | 'reasonContributions'> | null,
-  current: ColumnSet,
-  meta: readonly FeatureMeta[],
-): Promise<void> {
-  await conn.run(
-    'CREATE OR REPLACE TEMP TABLE reason_rows (row_idx INTEGER, reason_rank UTINYINT, feature VARCHAR, "value" DOUBLE, contribution DOUBLE, words VARCHAR)',
-  );
-  if (result) {
-    const rowIdx: number[] = [];
-    const rank: number[] = [];
-    const feature: string[] = [];
-    const value: number[] = [];
-    const contribution: number[] = [];
-    const words: string[] = [];
-    for (let i = 0; i < current.rows; i++) {
-      for (let k = 0; k < CHURN_REASONS; k++) {
-        const f = result.reasonFeatures[i * CHURN_REASONS + k];
-        if (f < 0) break;
-        const name = current.names[f];
-        const x = current.columns[f][i];
-        rowIdx.push(i);
-        rank.push(k + 1);
-        feature.push(name);
-        value.push(x);
-        contribution.push(Math.round(result.reasonContributions[i * CHURN_REASONS + k] * 1e6) / 1e6);
-        // a categorical reason reads as its category, not its code
-        const categories = meta[f].categorical ? meta[f].categories : undefined;
-        words.push(categories ? `${name}: ${categories[x] ?? 'missing'}` : describeFeature(name, x));
-      }
-    }
-    await appendColumns(
-      conn,
-      'reason_rows',
-      [INTEGER, UTINYINT, VARCHAR, DOUBLE, DOUBLE, VARCHAR],
-      [rowIdx, rank, feature, value, contribution, words],
-      'churn: writing reasons',
-    );
-  }
-  await conn.run(
-    `CREATE OR REPLACE TABLE churn_reasons AS
-     SELECT row_idx, list(struct_pack(feature, "value", contribution) ORDER BY reason_rank) AS churn_reasons,
-            list(words ORDER BY reason_rank) AS reason_words
-     FROM reason_rows GROUP BY row_idx`,
-  );
-  await conn.run('DROP TABLE reason_rows');
 }
 
 /** The churn features the input supports, as column expressions for readColumns. */

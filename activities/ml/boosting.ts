@@ -8,6 +8,7 @@
  * running margin), so the exported model (xgboost-export.ts) scores bit for bit like this code up
  * to XGBoost's float32 sigmoid. Seeded: the same inputs give the same model, byte for byte.
  */
+import { compiledMargins, compileModel, rowMajorValues } from './compiled-model';
 import { binFeatures } from './histogram-tree';
 import {
   HISTOGRAM_STRIDE,
@@ -542,7 +543,10 @@ export function sigmoid(margin: number): number {
   return 1 / (1 + Math.exp(-margin));
 }
 
-/** The child of inner `node` that `row` goes to, from its float32 feature value. */
+/**
+ * The child of inner `node` that `row` goes to, from its float32 feature value: the rule, one
+ * node at a time (compiled-model.ts walks many rows the same way).
+ */
 export function nextNode(
   tree: BoostedTree,
   categorical: boolean[],
@@ -559,21 +563,9 @@ export function nextNode(
   return left ? tree.left[node] : tree.right[node];
 }
 
-/** The leaf `row` reaches in `tree`. */
-export function leafOf(tree: BoostedTree, categorical: boolean[], columns: Float64Array[], row: number): number {
-  let node = 0;
-  while (tree.left[node] >= 0) node = nextNode(tree, categorical, columns, row, node);
-  return node;
-}
-
 /** The margin (log-odds) of every row: base margin plus each tree's leaf, accumulated in float32 as XGBoost does. */
 export function predictMargins(model: BoostedModel, columns: Float64Array[]): Float64Array {
-  const rows = columns[0]?.length ?? 0;
-  const out = new Float64Array(rows).fill(model.baseMargin);
-  for (const tree of model.trees) {
-    for (let i = 0; i < rows; i++) out[i] = f32(out[i] + tree.value[leafOf(tree, model.categorical, columns, i)]);
-  }
-  return out;
+  return compiledMargins(compileModel(model), rowMajorValues(columns));
 }
 
 export function predictBoosted(model: BoostedModel, columns: Float64Array[]): Float64Array {

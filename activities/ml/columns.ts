@@ -81,9 +81,30 @@ export async function appendColumns(
   for (let start = 0; start < rows; start += CHUNK_ROWS) {
     const end = Math.min(rows, start + CHUNK_ROWS);
     const chunk = DuckDBDataChunk.create(types, end - start);
-    chunk.setColumns(columns.map((column) => Array.prototype.slice.call(column, start, end) as (number | string)[]));
+    columns.forEach((column, c) => setChunkColumn(chunk, c, column, start, end));
     appender.appendDataChunk(chunk);
     if (start > 0 && start % (1 << 18) === 0) await checkpoint({ stage, rowsDone: start, rowsTotal: rows });
   }
   appender.closeSync();
+}
+
+/**
+ * Rows `start`..`end` of the column into the chunk: a typed array of the vector's own element
+ * type in one `set` (value by value, the binding's setItem was most of the time), else value by value.
+ */
+function setChunkColumn(
+  chunk: DuckDBDataChunk,
+  c: number,
+  column: ArrayLike<number | string>,
+  start: number,
+  end: number,
+): void {
+  const vector = chunk.getColumnVector(c);
+  const items = (vector as unknown as { items?: unknown }).items;
+  if (ArrayBuffer.isView(column) && ArrayBuffer.isView(items) && items.constructor === column.constructor) {
+    (items as Float64Array).set((column as Float64Array).subarray(start, end));
+    vector.flush();
+    return;
+  }
+  chunk.setColumnValues(c, Array.prototype.slice.call(column, start, end) as (number | string)[]);
 }

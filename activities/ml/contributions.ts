@@ -6,22 +6,10 @@
  * Linear in tree depth per row, where exact TreeSHAP is quadratic in depth times the leaves:
  * at a million subscribers, the difference between seconds and many minutes.
  */
-import { nextNode, type BoostedModel, type BoostedTree } from './boosting';
+import { nextNode, type BoostedModel } from './boosting';
+import { compileModel, rowMajorValues, scoreWithReasons } from './compiled-model';
 
-/** Cover-weighted mean leaf value below every node (XGBoost's node mean values). */
-export function nodeMeans(tree: BoostedTree): Float64Array {
-  const means = new Float64Array(tree.left.length);
-  const fill = (node: number): number => {
-    if (tree.left[node] < 0) return (means[node] = tree.value[node]);
-    const left = tree.left[node];
-    const right = tree.right[node];
-    const l = fill(left);
-    const r = fill(right);
-    return (means[node] = (l * tree.cover[left] + r * tree.cover[right]) / tree.cover[node]);
-  };
-  fill(0);
-  return means;
-}
+export { nodeMeans } from './compiled-model';
 
 export interface TopContributions {
   /** Per row, `k` slots: feature index (-1 = empty slot), sorted by contribution, largest first. */
@@ -52,29 +40,8 @@ export function rowContributions(
   return out;
 }
 
-/** The `k` features that raised each row's margin most (positive contributions only). */
+/** The `k` features that raised each row's margin most (positive contributions only; the compiled model's walk). */
 export function topContributions(model: BoostedModel, columns: Float64Array[], k = 3): TopContributions {
-  const rows = columns[0]?.length ?? 0;
-  const means = model.trees.map(nodeMeans);
-  const features = new Int16Array(rows * k).fill(-1);
-  const contributions = new Float64Array(rows * k);
-  const scratch = new Float64Array(model.featureCount + 1);
-  for (let i = 0; i < rows; i++) {
-    const all = rowContributions(model, means, columns, i, scratch);
-    for (let f = 0; f < model.featureCount; f++) {
-      const value = all[f];
-      if (!(value > 0)) continue;
-      // insertion into the row's k slots, ties to the lower feature index
-      let slot = k;
-      while (slot > 0 && (features[i * k + slot - 1] < 0 || contributions[i * k + slot - 1] < value)) slot--;
-      if (slot >= k) continue;
-      for (let s = k - 1; s > slot; s--) {
-        features[i * k + s] = features[i * k + s - 1];
-        contributions[i * k + s] = contributions[i * k + s - 1];
-      }
-      features[i * k + slot] = f;
-      contributions[i * k + slot] = value;
-    }
-  }
+  const { features, contributions } = scoreWithReasons(compileModel(model), rowMajorValues(columns), k);
   return { features, contributions, k };
 }

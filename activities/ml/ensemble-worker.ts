@@ -1,16 +1,14 @@
-/** Worker-thread entry: runs one EnsembleTask from workerData and posts the result back (typed arrays transferred). */
-import { parentPort, workerData } from 'node:worker_threads';
-import { runEnsemble, type EnsembleTask } from './ensemble';
+/** Worker-thread entry: trains the ensemble or scores rows, whichever each request asks (typed arrays transferred back). */
+import { scoreRows, trainEnsemble, type EnsembleRequest } from './ensemble';
+import { answerRequests } from './thread-requests';
 
-const result = runEnsemble(workerData as EnsembleTask);
-const arrays = [
-  result.scores,
-  result.reasonFeatures,
-  result.reasonContributions,
-  result.holdoutUncalibrated,
-  result.holdoutCalibrated,
-];
-parentPort?.postMessage(
-  result,
-  arrays.map((array) => array.buffer as ArrayBuffer),
-);
+answerRequests((request: EnsembleRequest) => {
+  if ('train' in request) return { result: trainEnsemble(request.train) };
+  const scored = scoreRows(request.score);
+  return {
+    result: scored,
+    transfer: [scored.probabilities, scored.reasonFeatures, scored.reasonContributions].map(
+      (array) => array.buffer as ArrayBuffer,
+    ),
+  };
+});

@@ -1,83 +1,85 @@
 /**
- * The churn ensemble from training rows to calibrated scores and reasons, as one pure function
- * of typed arrays: it runs in a worker thread (ensemble-worker.ts) so the activity's event loop
- * keeps heartbeating, and in tests directly.
+ * The churn ensemble's work as pure functions of typed arrays, from training rows to a
+ * calibrated model and from a compiled model to scores and reasons: they run in worker threads
+ * (ensemble-worker.ts, driven by ensemble-threads.ts) so the activity's event loop keeps
+ * heartbeating, and in tests directly.
  */
-import {
-  predictBoosted,
-  predictMargins,
-  scaleModel,
-  trainBoosted,
-  type BoostedModel,
-  type BoostingOptions,
-} from './boosting';
+import { scaleModel, sigmoid, trainBoosted, type BoostedModel, type BoostingOptions } from './boosting';
 import { brierScore, fitPlatt, type PlattScaling } from './calibration';
 import { pickRows } from './columns';
-import { topContributions } from './contributions';
+import { compiledMargins, compileModel, rowMajorValues, scoreWithReasons, type CompiledModel } from './compiled-model';
 
 export interface EnsembleTask {
   /** Labelled rows, column-major (float64; read as float32 like XGBoost). */
   columns: Float64Array[];
   labels: Uint8Array;
   trainRows: Uint32Array;
-  holdoutRows: Uint32Array;
-  /** This month's subscribers to score, same feature order. */
-  scoreColumns: Float64Array[];
   options: BoostingOptions;
-  /** Reasons kept per scored row. */
-  reasons: number;
 }
 
-export interface EnsembleResult {
+export interface TrainedEnsemble {
   /** Calibrated model: its probabilities are the published scores. */
   model: BoostedModel;
+  /** The model before calibration (for the holdout comparison). */
+  uncalibrated: BoostedModel;
   calibration: PlattScaling & { applied: boolean };
   bestRound: number;
-  /** Holdout probabilities before and after calibration. */
-  holdoutUncalibrated: Float64Array;
-  holdoutCalibrated: Float64Array;
-  scores: Float64Array;
-  /** Per scored row, `reasons` feature indices (-1 = none) and their contributions (log-odds). */
-  reasonFeatures: Int16Array;
-  reasonContributions: Float64Array;
   trainSeconds: number;
-  scoreSeconds: number;
-  reasonSeconds: number;
 }
 
-export function runEnsemble(task: EnsembleTask): EnsembleResult {
-  const { columns, labels, trainRows, holdoutRows, scoreColumns } = task;
-  let started = performance.now();
+export function trainEnsemble(task: EnsembleTask): TrainedEnsemble {
+  const { columns, labels, trainRows } = task;
+  const started = performance.now();
   const trained = trainBoosted(columns, labels, trainRows, task.options);
 
   // Platt scaling on the validation rows (held out of every tree); kept only if it lowers their Brier score
-  const validationColumns = columns.map((column) => pickRows(column, trained.validationRows));
+  const validation = rowMajorValues(columns, trained.validationRows);
   const validationLabels = pickRows(labels, trained.validationRows);
-  const platt = fitPlatt(predictMargins(trained.model, validationColumns), validationLabels);
+  const margins = compiledMargins(compileModel(trained.model), validation);
+  const platt = fitPlatt(margins, validationLabels);
   const scaled = scaleModel(trained.model, platt.a, platt.b);
   const applied =
-    brierScore(predictBoosted(scaled, validationColumns), validationLabels) <
-    brierScore(predictBoosted(trained.model, validationColumns), validationLabels);
-  const model = applied ? scaled : trained.model;
-  const trainSeconds = (performance.now() - started) / 1000;
-
-  const holdoutColumns = columns.map((column) => pickRows(column, holdoutRows));
-  started = performance.now();
-  const scores = predictBoosted(model, scoreColumns);
-  const scoreSeconds = (performance.now() - started) / 1000;
-  started = performance.now();
-  const top = topContributions(model, scoreColumns, task.reasons);
+    brierScore(compiledMargins(compileModel(scaled), validation).map(sigmoid), validationLabels) <
+    brierScore(margins.map(sigmoid), validationLabels);
   return {
-    model,
+    model: applied ? scaled : trained.model,
+    uncalibrated: trained.model,
     calibration: { ...platt, applied },
     bestRound: trained.bestRound,
-    holdoutUncalibrated: predictBoosted(trained.model, holdoutColumns),
-    holdoutCalibrated: predictBoosted(model, holdoutColumns),
-    scores,
-    reasonFeatures: top.features,
-    reasonContributions: top.contributions,
-    trainSeconds,
-    scoreSeconds,
-    reasonSeconds: (performance.now() - started) / 1000,
+    trainSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Rows to score: row-major float32 values (compiled-model.ts `rowMajorValues`). */
+export interface ScoreTask {
+  model: CompiledModel;
+  values: Float32Array;
+  /** Reasons kept per row; 0 for probabilities only. */
+  reasons: number;
+}
+
+/** What a thread running ensemble-worker.ts is asked: train, or score rows. */
+export type EnsembleRequest = { train: EnsembleTask } | { score: ScoreTask };
+
+export interface ScoredRows {
+  probabilities: Float64Array;
+  /** Per row, `reasons` feature indices (-1 = none) and their contributions (log-odds). */
+  reasonFeatures: Int16Array;
+  reasonContributions: Float64Array;
+}
+
+export function scoreRows(task: ScoreTask): ScoredRows {
+  const { model, values, reasons } = task;
+  if (reasons === 0)
+    return {
+      probabilities: compiledMargins(model, values).map(sigmoid),
+      reasonFeatures: new Int16Array(0),
+      reasonContributions: new Float64Array(0),
+    };
+  const scored = scoreWithReasons(model, values, reasons);
+  return {
+    probabilities: scored.margins.map(sigmoid),
+    reasonFeatures: scored.features,
+    reasonContributions: scored.contributions,
   };
 }

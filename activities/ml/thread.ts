@@ -7,35 +7,75 @@ import { checkpoint } from '../context';
 /** How often the waiting activity heartbeats and checks for cancellation. */
 const POLL_MS = 1_000;
 
+interface Pending {
+  resolve: (answer: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * Runs a TypeScript worker module in a worker thread with `input` as its workerData and resolves
- * with the first message it posts. CPU-bound model code blocks its own thread only: the activity
- * keeps heartbeating meanwhile, and a cancelled run terminates the thread.
+ * A worker thread running a TypeScript module that answers each message it receives with one
+ * message, in order (the module calls thread-requests.ts `answerRequests`). CPU-bound model code
+ * blocks its own thread only. Started before its first request is ready, its start-up (mostly
+ * tsx compiling the module) overlaps other work.
  */
-export async function runInThread<T>(module: URL, input: unknown, transfer: Transferable[], stage: string): Promise<T> {
-  // Node 20 does not apply a loader given in execArgv to a thread's entry module: the thread
-  // registers tsx itself, then imports the module
-  const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
-  const tsx = pathToFileURL(join(tsxRoot, 'dist', 'esm', 'api', 'index.mjs')).href;
-  const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(module.href)}); })`;
-  const worker = new Worker(bootstrap, { eval: true, workerData: input, transferList: transfer, execArgv: [] });
-  const result = new Promise<T>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) =>
-      reject(new Error(`${stage}: worker thread exited with code ${code} before a result`)),
+export class WorkerThread {
+  readonly #worker: Worker;
+  readonly #pending: Pending[] = [];
+
+  constructor(module: URL, stage: string) {
+    // Node 20 does not apply a loader given in execArgv to a thread's entry module: the thread
+    // registers tsx itself, then imports the module
+    const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
+    const tsx = pathToFileURL(join(tsxRoot, 'dist', 'esm', 'api', 'index.mjs')).href;
+    const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(module.href)}); })`;
+    this.#worker = new Worker(bootstrap, { eval: true, execArgv: [] });
+    this.#worker.on('message', (answer) => this.#pending.shift()?.resolve(answer));
+    this.#worker.on('error', (error) => this.#failAll(error));
+    this.#worker.on('exit', (code) =>
+      this.#failAll(new Error(`${stage}: worker thread exited with code ${code} before answering`)),
     );
-  });
-  // a cancelled wait terminates the thread, which rejects `result` with nobody listening any more
-  result.catch(() => undefined);
+  }
+
+  /** Posts `input` (moving the `transfer` buffers) and resolves with the thread's answer. */
+  request<T>(input: unknown, transfer: Transferable[] = []): Promise<T> {
+    const answer = new Promise<T>((resolve, reject) =>
+      this.#pending.push({ resolve: resolve as (answer: unknown) => void, reject }),
+    );
+    // a request nobody waits for any more (the stage failed) rejects when its thread is terminated
+    answer.catch(() => undefined);
+    this.#worker.postMessage(input, transfer);
+    return answer;
+  }
+
+  async terminate(): Promise<void> {
+    await this.#worker.terminate();
+  }
+
+  #failAll(error: unknown): void {
+    for (const pending of this.#pending.splice(0)) pending.reject(error);
+  }
+}
+
+/**
+ * Waits for `work` while the activity heartbeats every POLL_MS; throws once the run is cancelled
+ * (the caller then terminates its threads, which rejects `work` with nobody listening any more).
+ */
+export async function whileHeartbeating<T>(work: Promise<T>, stage: string): Promise<T> {
+  work.catch(() => undefined);
   const waiting = Symbol('waiting');
+  for (;;) {
+    const outcome = await Promise.race([work, new Promise((r) => setTimeout(() => r(waiting), POLL_MS))]);
+    if (outcome !== waiting) return outcome as T;
+    await checkpoint({ stage });
+  }
+}
+
+/** Runs one request in a thread of its own, heartbeating meanwhile; a cancelled run terminates the thread. */
+export async function runInThread<T>(module: URL, input: unknown, transfer: Transferable[], stage: string): Promise<T> {
+  const thread = new WorkerThread(module, stage);
   try {
-    for (;;) {
-      const outcome = await Promise.race([result, new Promise((r) => setTimeout(() => r(waiting), POLL_MS))]);
-      if (outcome !== waiting) return outcome as T;
-      await checkpoint({ stage });
-    }
+    return await whileHeartbeating(thread.request<T>(input, transfer), stage);
   } finally {
-    await worker.terminate();
+    await thread.terminate();
   }
 }

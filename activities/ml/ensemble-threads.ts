@@ -1,0 +1,130 @@
+/**
+ * The churn ensemble on two worker threads (ensemble-worker.ts): one trains and calibrates while
+ * the activity's own thread goes on with other work, then both score half the holdout and half
+ * of this month's rows. The threads start with the stage, so their start-up overlaps the work
+ * before training; the activity heartbeats while it waits for them, and a cancelled run
+ * terminates them.
+ */
+import { compileModel, rowMajorValues, type CompiledModel } from './compiled-model';
+import type { EnsembleRequest, EnsembleTask, ScoredRows, TrainedEnsemble } from './ensemble';
+import { WorkerThread, whileHeartbeating } from './thread';
+
+export interface EnsembleResult extends TrainedEnsemble {
+  /** Holdout probabilities before and after calibration. */
+  holdoutUncalibrated: Float64Array;
+  holdoutCalibrated: Float64Array;
+  /** Probabilities of the scored rows: the published scores. */
+  scores: Float64Array;
+  /** Per scored row, `reasons` feature indices (-1 = none) and their contributions (log-odds). */
+  reasonFeatures: Int16Array;
+  reasonContributions: Float64Array;
+  /** Wall seconds scoring this month's rows with their reasons, and the holdout. */
+  scoreSeconds: number;
+}
+
+export interface ScoringInput {
+  /** The training columns and the holdout rows among them. */
+  columns: Float64Array[];
+  holdoutRows: Uint32Array;
+  /** This month's subscribers, same feature order. */
+  scoreColumns: Float64Array[];
+  /** Reasons kept per scored row. */
+  reasons: number;
+}
+
+const WORKER = new URL('./ensemble-worker.ts', import.meta.url);
+
+export class EnsembleThreads {
+  readonly #stage: string;
+  readonly #threads: WorkerThread[];
+  #training: Promise<TrainedEnsemble> | null = null;
+
+  constructor(stage: string) {
+    this.#stage = stage;
+    this.#threads = [new WorkerThread(WORKER, stage), new WorkerThread(WORKER, stage)];
+  }
+
+  /** Starts training in the first thread and returns at once. */
+  train(task: EnsembleTask): void {
+    const request: EnsembleRequest = { train: task };
+    this.#training = this.#threads[0].request<TrainedEnsemble>(request);
+  }
+
+  /** Waits for the trained model, then scores the holdout and this month's rows on both threads. */
+  async score(input: ScoringInput): Promise<EnsembleResult> {
+    if (!this.#training) throw new Error('EnsembleThreads.score before train');
+    const holdout = halves(input.holdoutRows).map((rows) => rowMajorValues(input.columns, rows));
+    const rows = Uint32Array.from({ length: input.scoreColumns[0]?.length ?? 0 }, (_, i) => i);
+    const current = halves(rows).map((part) => rowMajorValues(input.scoreColumns, part));
+    const trained = await whileHeartbeating(this.#training, this.#stage);
+
+    const started = performance.now();
+    const calibrated = compileModel(trained.model);
+    const uncalibrated = compileModel(trained.uncalibrated);
+    const parts = await whileHeartbeating(
+      Promise.all(
+        this.#threads.map((thread, i) =>
+          Promise.all([
+            scoreIn(thread, uncalibrated, holdout[i], 0),
+            scoreIn(thread, calibrated, holdout[i], 0),
+            scoreIn(thread, calibrated, current[i], input.reasons),
+          ]),
+        ),
+      ),
+      this.#stage,
+    );
+    const joined = (pick: (part: ScoredRows[]) => ScoredRows) => joinScored(parts.map(pick));
+    const scored = joined((part) => part[2]);
+    return {
+      ...trained,
+      holdoutUncalibrated: joined((part) => part[0]).probabilities,
+      holdoutCalibrated: joined((part) => part[1]).probabilities,
+      scores: scored.probabilities,
+      reasonFeatures: scored.reasonFeatures,
+      reasonContributions: scored.reasonContributions,
+      scoreSeconds: (performance.now() - started) / 1000,
+    };
+  }
+
+  async terminate(): Promise<void> {
+    await Promise.all(this.#threads.map((thread) => thread.terminate()));
+  }
+}
+
+function halves(rows: Uint32Array): Uint32Array[] {
+  const middle = Math.ceil(rows.length / 2);
+  return [rows.subarray(0, middle), rows.subarray(middle)];
+}
+
+function scoreIn(thread: WorkerThread, model: CompiledModel, values: Float32Array, reasons: number) {
+  const request: EnsembleRequest = { score: { model, values, reasons } };
+  return thread.request<ScoredRows>(request);
+}
+
+/** The parts' rows one after the other. */
+function joinScored(parts: ScoredRows[]): ScoredRows {
+  return {
+    probabilities: concat(
+      Float64Array,
+      parts.map((part) => part.probabilities),
+    ),
+    reasonFeatures: concat(
+      Int16Array,
+      parts.map((part) => part.reasonFeatures),
+    ),
+    reasonContributions: concat(
+      Float64Array,
+      parts.map((part) => part.reasonContributions),
+    ),
+  };
+}
+
+function concat<T extends Float64Array | Int16Array>(type: new (length: number) => T, arrays: T[]): T {
+  const out = new type(arrays.reduce((sum, array) => sum + array.length, 0));
+  let at = 0;
+  for (const array of arrays) {
+    out.set(array, at);
+    at += array.length;
+  }
+  return out;
+}
