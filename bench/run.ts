@@ -382,7 +382,7 @@ async function main(): Promise<void> {
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const boosted = [
-    '| subscribers | segflow tree AUC | segflow ensemble AUC | peer HistGradientBoosting AUC | segflow tree train s | segflow ensemble train s (trees kept) | peer HGB train s (iterations) | segflow ensemble scoring s | peer HGB scoring s | scored subscribers |',
+    '| subscribers | segflow tree AUC | segflow ensemble AUC | peer HistGradientBoosting AUC | segflow tree train s | segflow ensemble train s (trees kept) | peer HGB train s (iterations) | segflow ensemble scoring + reasons + holdout s | peer HGB scoring s | scored subscribers |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const raw = [
@@ -495,7 +495,7 @@ async function main(): Promise<void> {
       console.log(
         [
           '',
-          `Churn models on the same holdout: segflow's readable tree and boosted ensemble (${MODEL.boostTrees} trees at most, depth ${MODEL.boostDepth}, learning rate ${MODEL.boostLearningRate}, early stopping) vs scikit-learn HistGradientBoostingClassifier with the same trees, depth, learning rate and early stopping. Scoring = the subscribers scored this month (segflow: float32 trees in a worker thread; reasons are extra).`,
+          `Churn models on the same holdout: segflow's readable tree and boosted ensemble (${MODEL.boostTrees} trees at most, depth ${MODEL.boostDepth}, learning rate ${MODEL.boostLearningRate}, early stopping) vs scikit-learn HistGradientBoostingClassifier with the same trees, depth, learning rate and early stopping. Scoring = the subscribers scored this month (segflow: a compiled float32 model on two threads, with three reasons per subscriber and the holdout's scores; the peer's: probabilities only).`,
           ...boosted,
         ].join('\n'),
       );
