@@ -12,7 +12,7 @@ import { queryOne, readSql, setVariable, withConnection } from './duckdb';
 import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import { boostedImportance, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
-import { EnsembleThreads, type EnsembleResult } from './ml/ensemble-threads';
+import { EnsembleThreads, type EnsembleHoldout } from './ml/ensemble-threads';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
 import { xgboostModelText } from './ml/xgboost-export';
@@ -201,15 +201,14 @@ async function trainAndScore(
     let scores: Float64Array;
     let ensemble: EnsembleSummary | null = null;
     if (threads) {
-      const result = await threads.score({
-        columns: training.columns,
-        holdoutRows,
-        scoreColumns: current.columns,
-        reasons: CHURN_REASONS,
-      });
+      const { result, meanwhile: evaluation } = await threads.score(
+        { columns: training.columns, holdoutRows, scoreColumns: current.columns, reasons: CHURN_REASONS },
+        (holdout) => writeEnsemble(dbPath, holdout, training.names, holdoutLabels),
+      );
       scores = result.scores;
       ensemble = {
-        ...(await writeEnsemble(dbPath, result, training.names, holdoutLabels)),
+        ...evaluation,
+        scoreSeconds: result.scoreSeconds,
         featureImportance: boostedImportance(result.model, training.names),
       };
       await writeReasons(
@@ -276,10 +275,10 @@ function pickColumns(columns: Float64Array[], rows: Uint32Array): Float64Array[]
 /** Writes the XGBoost model file and measures the ensemble on the holdout, before and after calibration. */
 async function writeEnsemble(
   dbPath: string,
-  result: EnsembleResult,
+  result: EnsembleHoldout,
   featureNames: string[],
   holdoutLabels: Uint8Array,
-): Promise<Omit<EnsembleSummary, 'featureImportance'>> {
+): Promise<Omit<EnsembleSummary, 'featureImportance' | 'scoreSeconds'>> {
   const modelPath = join(dirname(dbPath), 'churn-model-xgboost.json');
   await writeFile(modelPath, xgboostModelText(result.model, featureNames) + '\n');
   return {
@@ -294,7 +293,6 @@ async function writeEnsemble(
       calibrated: brierScore(result.holdoutCalibrated, holdoutLabels),
     },
     reliability: reliabilityCurve(result.holdoutCalibrated, holdoutLabels),
-    scoreSeconds: result.scoreSeconds,
   };
 }
 

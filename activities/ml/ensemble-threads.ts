@@ -9,10 +9,13 @@ import { compileModel, rowMajorValues, type CompiledModel } from './compiled-mod
 import type { EnsembleRequest, EnsembleTask, ScoredRows, TrainedEnsemble } from './ensemble';
 import { WorkerThread, whileHeartbeating } from './thread';
 
-export interface EnsembleResult extends TrainedEnsemble {
+export interface EnsembleHoldout extends TrainedEnsemble {
   /** Holdout probabilities before and after calibration. */
   holdoutUncalibrated: Float64Array;
   holdoutCalibrated: Float64Array;
+}
+
+export interface EnsembleResult extends EnsembleHoldout {
   /** Probabilities of the scored rows: the published scores. */
   scores: Float64Array;
   /** Per scored row, `reasons` feature indices (-1 = none) and their contributions (log-odds). */
@@ -50,8 +53,14 @@ export class EnsembleThreads {
     this.#training = this.#threads[0].request<TrainedEnsemble>(request);
   }
 
-  /** Waits for the trained model, then scores the holdout and this month's rows on both threads. */
-  async score(input: ScoringInput): Promise<EnsembleResult> {
+  /**
+   * Waits for the trained model, then scores the holdout and this month's rows on both threads,
+   * the holdout first: `meanwhile` gets it and runs on this thread while the rows are scored.
+   */
+  async score<T>(
+    input: ScoringInput,
+    meanwhile: (holdout: EnsembleHoldout) => Promise<T>,
+  ): Promise<{ result: EnsembleResult; meanwhile: T }> {
     if (!this.#training) throw new Error('EnsembleThreads.score before train');
     const holdout = halves(input.holdoutRows).map((rows) => rowMajorValues(input.columns, rows));
     const rows = Uint32Array.from({ length: input.scoreColumns[0]?.length ?? 0 }, (_, i) => i);
@@ -61,29 +70,29 @@ export class EnsembleThreads {
     const started = performance.now();
     const calibrated = compileModel(trained.model);
     const uncalibrated = compileModel(trained.uncalibrated);
-    const parts = await whileHeartbeating(
-      Promise.all(
-        this.#threads.map((thread, i) =>
-          Promise.all([
-            scoreIn(thread, uncalibrated, holdout[i], 0),
-            scoreIn(thread, calibrated, holdout[i], 0),
-            scoreIn(thread, calibrated, current[i], input.reasons),
-          ]),
-        ),
-      ),
-      this.#stage,
+    const holdoutParts = this.#threads.map((thread, i) =>
+      Promise.all([scoreIn(thread, uncalibrated, holdout[i], 0), scoreIn(thread, calibrated, holdout[i], 0)]),
     );
-    const joined = (pick: (part: ScoredRows[]) => ScoredRows) => joinScored(parts.map(pick));
-    const scored = joined((part) => part[2]);
-    return {
+    const rowParts = this.#threads.map((thread, i) => scoreIn(thread, calibrated, current[i], input.reasons));
+    const scoredHoldout = await whileHeartbeating(Promise.all(holdoutParts), this.#stage);
+    const evaluated: EnsembleHoldout = {
       ...trained,
-      holdoutUncalibrated: joined((part) => part[0]).probabilities,
-      holdoutCalibrated: joined((part) => part[1]).probabilities,
+      holdoutUncalibrated: joinScored(scoredHoldout.map((part) => part[0])).probabilities,
+      holdoutCalibrated: joinScored(scoredHoldout.map((part) => part[1])).probabilities,
+    };
+    const [extra, scoredRows] = await Promise.all([
+      meanwhile(evaluated),
+      whileHeartbeating(Promise.all(rowParts), this.#stage),
+    ]);
+    const scored = joinScored(scoredRows);
+    const result: EnsembleResult = {
+      ...evaluated,
       scores: scored.probabilities,
       reasonFeatures: scored.reasonFeatures,
       reasonContributions: scored.reasonContributions,
       scoreSeconds: (performance.now() - started) / 1000,
     };
+    return { result, meanwhile: extra };
   }
 
   async terminate(): Promise<void> {

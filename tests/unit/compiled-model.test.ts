@@ -95,6 +95,14 @@ function flipDefaults(model: BoostedModel): BoostedModel {
   };
 }
 
+/** The model with thresholds just off the float32 grid (another trainer's might be float64). */
+function offGrid(model: BoostedModel): BoostedModel {
+  return {
+    ...model,
+    trees: model.trees.map((tree) => ({ ...tree, threshold: tree.threshold.map((t) => t * (1 + 2 ** -40) + 1e-300) })),
+  };
+}
+
 /** Values the training never saw: codes out of range or fractional, -0, infinities, thresholds hit exactly. */
 function oddRows(model: BoostedModel): Float64Array[] {
   const thresholds = model.trees.flatMap((tree) => tree.threshold.filter((_, node) => tree.left[node] >= 0));
@@ -121,7 +129,7 @@ describe('compiled model', () => {
     Uint32Array.from({ length: 6_000 }, (_, i) => i),
     OPTIONS,
   ).model;
-  const models = { trained, flipped: flipDefaults(trained) };
+  const models = { trained, flipped: flipDefaults(trained), 'off-grid': offGrid(trained) };
   const rows = {
     training: columns,
     odd: oddRows(trained),
