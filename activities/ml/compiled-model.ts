@@ -78,38 +78,48 @@ export function compileModel(model: BoostedModel): CompiledModel {
   };
   const sets: number[][] = [];
   let offset = 0;
-  model.trees.forEach((tree, t) => {
-    const { order, depth } = siblingOrder(tree);
-    const at = new Int32Array(tree.left.length);
-    order.forEach((node, i) => (at[node] = offset + i));
-    const mean = nodeMeans(tree);
-    compiled.roots[t] = offset;
-    compiled.depths[t] = depth;
-    for (const node of order) {
-      const i = at[node];
-      if (tree.left[node] < 0) {
-        compiled.threshold[i] = Number.NaN;
-        compiled.firstChild[i] = i;
-        compiled.value[i] = tree.value[node];
-        continue;
-      }
-      const f = tree.feature[node];
-      compiled.feature[i] = f;
-      compiled.firstChild[i] = at[tree.left[node]];
-      compiled.flags[i] = (tree.defaultLeft[node] ? 0 : MISSING_RIGHT) | (model.categorical[f] ? CATEGORICAL : 0);
-      // `x < NaN` holds for no x: a NaN threshold sends every value right
-      compiled.threshold[i] = Number.isNaN(tree.threshold[node]) ? -Infinity : ceilFloat32(tree.threshold[node]);
-      compiled.step[2 * i] = mean[tree.left[node]] - mean[node];
-      compiled.step[2 * i + 1] = mean[tree.right[node]] - mean[node];
-      if (model.categorical[f]) {
-        compiled.categorySet[i] = sets.length * compiled.categoryWords;
-        sets.push(tree.rightCategories[node]);
-      }
-    }
-    offset += order.length;
-  });
+  model.trees.forEach((tree, t) => (offset = compileTree(compiled, t, tree, model.categorical, offset, sets)));
   compiled.categoryBits = categoryBitsets(sets, compiled.categoryWords);
   return compiled;
+}
+
+/** Writes tree `t`'s nodes from `offset` on (its categorical right-sets onto `sets`); returns the next free node. */
+function compileTree(
+  compiled: CompiledModel,
+  t: number,
+  tree: BoostedTree,
+  categorical: boolean[],
+  offset: number,
+  sets: number[][],
+): number {
+  const { order, depth } = siblingOrder(tree);
+  const at = new Int32Array(tree.left.length);
+  order.forEach((node, i) => (at[node] = offset + i));
+  const mean = nodeMeans(tree);
+  compiled.roots[t] = offset;
+  compiled.depths[t] = depth;
+  for (const node of order) {
+    const i = at[node];
+    if (tree.left[node] < 0) {
+      compiled.threshold[i] = Number.NaN;
+      compiled.firstChild[i] = i;
+      compiled.value[i] = tree.value[node];
+      continue;
+    }
+    const f = tree.feature[node];
+    compiled.feature[i] = f;
+    compiled.firstChild[i] = at[tree.left[node]];
+    compiled.flags[i] = (tree.defaultLeft[node] ? 0 : MISSING_RIGHT) | (categorical[f] ? CATEGORICAL : 0);
+    // `x < NaN` holds for no x: a NaN threshold sends every value right
+    compiled.threshold[i] = Number.isNaN(tree.threshold[node]) ? -Infinity : ceilFloat32(tree.threshold[node]);
+    compiled.step[2 * i] = mean[tree.left[node]] - mean[node];
+    compiled.step[2 * i + 1] = mean[tree.right[node]] - mean[node];
+    if (categorical[f]) {
+      compiled.categorySet[i] = sets.length * compiled.categoryWords;
+      sets.push(tree.rightCategories[node]);
+    }
+  }
+  return offset + order.length;
 }
 
 /** The smallest float32 not below `t`. */

@@ -2,7 +2,7 @@
  * The churn ensemble's work as pure functions of typed arrays, from training rows to a
  * calibrated model and from a compiled model to scores and reasons: they run in worker threads
  * (ensemble-worker.ts, driven by ensemble-threads.ts) so the activity's event loop keeps
- * heartbeating, and in tests directly.
+ * heartbeating.
  */
 import { scaleModel, sigmoid, trainBoosted, type BoostedModel, type BoostingOptions } from './boosting';
 import { brierScore, fitPlatt, type PlattScaling } from './calibration';

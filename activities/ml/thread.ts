@@ -69,13 +69,3 @@ export async function whileHeartbeating<T>(work: Promise<T>, stage: string): Pro
     await checkpoint({ stage });
   }
 }
-
-/** Runs one request in a thread of its own, heartbeating meanwhile; a cancelled run terminates the thread. */
-export async function runInThread<T>(module: URL, input: unknown, transfer: Transferable[], stage: string): Promise<T> {
-  const thread = new WorkerThread(module, stage);
-  try {
-    return await whileHeartbeating(thread.request<T>(input, transfer), stage);
-  } finally {
-    await thread.terminate();
-  }
-}

@@ -1,22 +1,36 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
-import { runInThread } from '../../activities/ml/thread';
+import { WorkerThread, whileHeartbeating } from '../../activities/ml/thread';
 
 const worker = new URL('./fixtures/thread-worker.ts', import.meta.url);
 
-describe('runInThread', () => {
-  it('returns what the TypeScript worker module posts', async () => {
-    expect(await runInThread<number>(worker, 21, [], 'test')).toBe(42);
+describe('WorkerThread', () => {
+  it('answers each request with what the TypeScript worker module returns, in order', async () => {
+    const thread = new WorkerThread(worker, 'test');
+    try {
+      expect(await Promise.all([thread.request<number>(21), thread.request<number>(4)])).toEqual([42, 8]);
+    } finally {
+      await thread.terminate();
+    }
   });
 
-  it('heartbeats while the thread computes, and a cancelled activity stops the thread', async () => {
+  it('heartbeats while the thread computes, and a cancelled activity stops waiting (the caller terminates the thread)', async () => {
     const env = new MockActivityEnvironment();
     let heartbeats = 0;
     env.on('heartbeat', () => heartbeats++);
-    const running = env.run(() => runInThread(worker, 'spin', [], 'spinning'));
+    const thread = new WorkerThread(worker, 'spinning');
+    const spinning = thread.request('spin');
+    const running = env.run(async () => {
+      try {
+        return await whileHeartbeating(spinning, 'spinning');
+      } finally {
+        await thread.terminate();
+      }
+    });
     await new Promise((resolve) => setTimeout(resolve, 3_500));
     expect(heartbeats).toBeGreaterThanOrEqual(2);
     env.cancel();
     await expect(running).rejects.toThrow();
+    await expect(spinning).rejects.toThrow(/exited/);
   }, 30_000);
 });
