@@ -1,8 +1,6 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker, type Transferable } from 'node:worker_threads';
 import { checkpoint } from '../context';
+import { threadBootstrap } from './thread-bootstrap';
 
 /** How often the waiting activity heartbeats and checks for cancellation. */
 const POLL_MS = 1_000;
@@ -23,12 +21,7 @@ export class WorkerThread {
   readonly #pending: Pending[] = [];
 
   constructor(module: URL, stage: string) {
-    // Node 20 does not apply a loader given in execArgv to a thread's entry module: the thread
-    // registers tsx itself, then imports the module
-    const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
-    const tsx = pathToFileURL(join(tsxRoot, 'dist', 'esm', 'api', 'index.mjs')).href;
-    const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(module.href)}); })`;
-    this.#worker = new Worker(bootstrap, { eval: true, execArgv: [] });
+    this.#worker = new Worker(threadBootstrap(module), { eval: true, execArgv: [] });
     this.#worker.on('message', (answer) => this.#pending.shift()?.resolve(answer));
     this.#worker.on('error', (error) => this.#failAll(error));
     this.#worker.on('exit', (code) =>
