@@ -70,7 +70,10 @@ export async function readAuditLog(store: StoreConfig): Promise<AuditEntry[]> {
     if (error.code === 'ENOENT') return '';
     throw error;
   });
+  // entries are appended as whole lines: a last line without its newline is an append in
+  // progress (a reader during a run), not an entry yet; `audit verify` reads the raw file
   return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as AuditEntry);

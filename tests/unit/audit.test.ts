@@ -29,6 +29,13 @@ describe('audit log', () => {
     });
   });
 
+  it('reads only whole entries while another one is being appended', async () => {
+    const store = storeIn(await tempDir());
+    await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' });
+    await appendFile(auditLogPath(store), '{"seq":2,"event":"stage.fin');
+    expect((await readAuditLog(store)).map((e) => e.seq)).toEqual([1]);
+  });
+
   it('serialises concurrent writers into one unbroken chain', async () => {
     const store = storeIn(await tempDir());
     await Promise.all(
