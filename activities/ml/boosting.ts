@@ -41,7 +41,7 @@ export interface BoostingOptions {
   seed: number;
   /** Per feature: values are category codes 0..K-1 (NaN = missing) and split as sets. */
   categorical?: boolean[];
-  /** Threads counting histograms (1 or 2; the model is the same either way). Default 1; 2 only off the main thread. */
+  /** Threads counting histograms (1 or 2; the model is the same either way). Default 1; with 2 this thread blocks while the helper counts, so never on the activity's event loop. */
   threads?: number;
 }
 
