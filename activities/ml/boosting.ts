@@ -12,6 +12,7 @@ import { compiledMargins, compileModel, rowMajorValues } from './compiled-model'
 import { binFeatures } from './histogram-tree';
 import {
   HISTOGRAM_STRIDE,
+  histogramLength,
   LocalCounter,
   ThreadCounter,
   type HistogramCounter,
@@ -116,8 +117,8 @@ function binAll(columns: Float64Array[], categorical: boolean[]): TrainingBins {
   const columnBins = new Uint8Array(rows * features);
   for (let i = 0; i < rows; i++) for (let f = 0; f < features; f++) columnBins[f * rows + i] = bins[i * features + f];
   return {
-    bins: shared(bins),
-    columnBins,
+    bins,
+    columnBins: shared(columnBins),
     features,
     rows,
     edges: binned.edges,
@@ -291,7 +292,8 @@ class TreeGrower {
     this.hessian = new Float64Array(new SharedArrayBuffer(rows * 8));
     this.allowed = new Uint8Array(new SharedArrayBuffer(features));
     const inputs: HistogramInputs = {
-      bins: binned.bins,
+      columnBins: binned.columnBins,
+      rows,
       features,
       gradient: this.gradient,
       hessian: this.hessian,
@@ -427,7 +429,7 @@ class TreeGrower {
 
   /** Histograms of the rows at `start..end` of the row order. */
   private count(start: number, end: number): Histograms {
-    const histograms = this.spare.pop() ?? new Float64Array(this.binned.features * STRIDE);
+    const histograms = this.spare.pop() ?? new Float64Array(histogramLength(this.binned.features));
     this.counter.count(start, end, histograms);
     return histograms;
   }

@@ -1,19 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
-import { HISTOGRAM_STRIDE, LocalCounter, ThreadCounter, type HistogramInputs } from '../../activities/ml/histograms';
+import {
+  histogramLength,
+  HISTOGRAM_STRIDE,
+  LocalCounter,
+  ThreadCounter,
+  type HistogramInputs,
+} from '../../activities/ml/histograms';
 import { seededRandom } from '../../activities/ml/random';
 
 function sharedInputs(rows: number, features: number): HistogramInputs {
   const random = seededRandom(5);
   const inputs: HistogramInputs = {
-    bins: new Uint8Array(new SharedArrayBuffer(rows * features)),
+    columnBins: new Uint8Array(new SharedArrayBuffer(rows * features)),
+    rows,
     features,
     gradient: new Float64Array(new SharedArrayBuffer(rows * 8)),
     hessian: new Float64Array(new SharedArrayBuffer(rows * 8)),
     order: new Uint32Array(new SharedArrayBuffer(rows * 4)),
     allowed: new Uint8Array(new SharedArrayBuffer(features)).fill(1),
   };
-  for (let i = 0; i < rows * features; i++) inputs.bins[i] = Math.floor(random() * 40);
+  for (let i = 0; i < rows * features; i++) inputs.columnBins[i] = Math.floor(random() * 40);
   for (let i = 0; i < rows; i++) {
     inputs.gradient[i] = random() - 0.3;
     inputs.hessian[i] = random() / 4;
@@ -24,8 +31,10 @@ function sharedInputs(rows: number, features: number): HistogramInputs {
 }
 
 describe('histogram counting', () => {
-  it('gives the same floats on one thread and on two', () => {
-    const inputs = sharedInputs(5_001, 4);
+  it('sums every cell in row order, the same floats on one thread and on two', () => {
+    // 8 features, 7 of them allowed: one full group of four and one padded group
+    const features = 8;
+    const inputs = sharedInputs(5_001, features);
     const local = new LocalCounter(inputs);
     const threaded = new ThreadCounter(inputs);
     try {
@@ -34,16 +43,37 @@ describe('histogram counting', () => {
         [17, 2_500],
         [4_000, 4_001],
       ]) {
-        const one = new Float64Array(4 * HISTOGRAM_STRIDE);
-        const two = new Float64Array(4 * HISTOGRAM_STRIDE);
+        const one = new Float64Array(histogramLength(features));
+        const two = new Float64Array(histogramLength(features));
         local.count(start, end, one);
         threaded.count(start, end, two);
         expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
-        let counted = 0;
-        for (let bin = 0; bin < 256; bin++) counted += two[2 * HISTOGRAM_STRIDE + bin * 3 + 2];
-        expect(counted).toBe(end - start);
-        // a feature the tree may not split on is not counted
-        expect(two.subarray(HISTOGRAM_STRIDE, 2 * HISTOGRAM_STRIDE).every((value) => value === 0)).toBe(true);
+        // the reference: each cell its two halves' rows added in order, then the halves added
+        const middle = start + ((end - start) >> 1);
+        for (let f = 0; f < features; f++) {
+          if (f === 1) {
+            // a feature the tree may not split on is not counted
+            expect(one.subarray(HISTOGRAM_STRIDE, 2 * HISTOGRAM_STRIDE).every((value) => value === 0)).toBe(true);
+            continue;
+          }
+          const expected = new Float64Array(HISTOGRAM_STRIDE);
+          const half = new Float64Array(HISTOGRAM_STRIDE);
+          for (const [from, to, sums] of [
+            [start, middle, expected],
+            [middle, end, half],
+          ] as const)
+            for (let i = from; i < to; i++) {
+              const row = inputs.order[i];
+              const cell = inputs.columnBins[f * inputs.rows + row] * 3;
+              sums[cell] += inputs.gradient[row];
+              sums[cell + 1] += inputs.hessian[row];
+              sums[cell + 2] += 1;
+            }
+          for (let i = 0; i < HISTOGRAM_STRIDE; i++) expected[i] += half[i];
+          expect(Array.from(one.subarray(f * HISTOGRAM_STRIDE, (f + 1) * HISTOGRAM_STRIDE))).toEqual(
+            Array.from(expected),
+          );
+        }
       }
     } finally {
       threaded.close();
