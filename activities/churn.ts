@@ -21,6 +21,18 @@ import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
 import { categoryCounts, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
+import { ensembleKey, findEnsemble, storeEnsemble } from './ensemble-cache';
+import type { StoredStages } from './stage-cache';
+import type { RunRef, StoreConfig } from '../store/layout';
+import type { ReusedArtifact } from '../store/manifest';
+
+/** Where a run may find and store its trained ensemble (reproductions pass none: they train). */
+export interface EnsembleCacheAccess {
+  store: StoreConfig;
+  run: RunRef;
+  /** False for a cold run (`--no-reuse`): it trains, and still stores. */
+  allowed: boolean;
+}
 
 /** Churn warning signals and stability the tree may split on (features.sql columns). */
 export const CHURN_FEATURES = [
@@ -71,6 +83,15 @@ export interface EnsembleSummary extends ModelEvaluation {
   featureImportance: Record<string, number>;
   /** Scoring this month's subscribers with their reasons (one walk of the trees), and the holdout. */
   scoreSeconds: number;
+  /** The stage cache (ensemble-cache.ts): the key, what was reused or stored, and why. Absent without a store. */
+  cache?: {
+    key: string;
+    /** The stored ensemble this run scored with (its trainSeconds is then 0), or null when it trained. */
+    reused: ReusedArtifact | null;
+    reason: string;
+    /** Set when this run trained: whether it stored the ensemble for later runs. */
+    stored?: StoredStages;
+  };
 }
 
 export interface ChurnSummary {
@@ -115,11 +136,12 @@ export async function trainAndScoreChurn(
   skippedFeatures: string[] = [],
   /** The user's own features (load stage), and whether the mapping opened the feature set (then plan and region enter too). */
   user: { features: UserFeature[]; openFeatureSet: boolean } = { features: [], openFeatureSet: false },
+  cache?: EnsembleCacheAccess,
 ): Promise<ChurnSummary> {
   // started now, the ensemble's threads are ready by the time the ensemble trains
   const threads = params.churnModel === 'boosted' ? new EnsembleThreads('churn: boosted ensemble') : null;
   try {
-    return await trainAndScore(dbPath, params, skippedFeatures, user, threads);
+    return await trainAndScore(dbPath, params, skippedFeatures, user, threads, cache);
   } finally {
     await threads?.terminate();
   }
@@ -131,6 +153,7 @@ async function trainAndScore(
   skippedFeatures: string[],
   user: { features: UserFeature[]; openFeatureSet: boolean },
   threads: EnsembleThreads | null,
+  cache: EnsembleCacheAccess | undefined,
 ): Promise<ChurnSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
@@ -156,12 +179,15 @@ async function trainAndScore(
     await checkpoint({ stage: 'churn: training' });
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     // the ensemble trains in its thread while this one trains the tree and reads this month's rows
-    threads?.train({
+    const task = {
       columns: training.columns,
       labels,
       trainRows,
       options: boostingOptions(params, meta, trainRows.length),
-    });
+    };
+    const stored = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
+    if (stored?.trained) threads?.useTrained(stored.trained);
+    else threads?.train(task);
     const trainStarted = performance.now();
     const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
     const model = trainHistogramTree(binned, labels, trainRows, {
@@ -208,9 +234,21 @@ async function trainAndScore(
       scores = result.scores;
       ensemble = {
         ...evaluation,
+        ...(stored?.trained ? { trainSeconds: 0 } : {}),
         scoreSeconds: result.scoreSeconds,
         featureImportance: boostedImportance(result.model, training.names),
       };
+      if (cache && stored)
+        ensemble.cache = {
+          key: stored.key,
+          reused: stored.artifact,
+          reason: stored.reason,
+          ...(stored.trained
+            ? {}
+            : {
+                stored: await storeEnsemble(cache.store, cache.run, stored.key, params.month, result, trainRows.length),
+              }),
+        };
       await writeReasons(
         conn,
         { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },

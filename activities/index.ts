@@ -54,6 +54,15 @@ export function createActivities(
   stages: StageFunctions = STAGE_FUNCTIONS,
   { signer }: ActivityOptions = {},
 ) {
+  /** The workflow run of the activity being executed. */
+  function currentRun(): RunRef {
+    const { workflowId, runId } = Context.current().info.workflowExecution ?? {
+      workflowId: 'unknown',
+      runId: 'unknown',
+    };
+    return { workflowId, runId };
+  }
+
   /** Runs one attempt of a stage with heartbeats; a failed attempt is audited, then rethrown for Temporal to retry or not. */
   async function attemptStage<T>(stage: string, month: unknown, work: () => Promise<T>): Promise<T> {
     const context = Context.current();
@@ -61,14 +70,13 @@ export function createActivities(
     try {
       return await work();
     } catch (error) {
-      const { workflowId, runId } = context.info.workflowExecution ?? { workflowId: 'unknown', runId: 'unknown' };
       const { attempt } = context.info;
       const type = error instanceof Error ? error.name : 'Error';
       await recordAudit(
         store,
         {
           event: 'stage.attempt-failed',
-          run: { workflowId, runId },
+          run: currentRun(),
           month: String(month),
           actor: 'worker',
           subject: `${stage}#${attempt}`,
@@ -120,12 +128,16 @@ export function createActivities(
       ),
     /** Last month's segmentation, to keep segment ids stable (null when there is none). */
     findPreviousSegmentation: (month: string) => findPreviousSegmentation(store, month),
-    trainAndScoreChurn: (load: LoadSummary, features: FeatureSummary) =>
+    /** `reuse` false (a cold run) trains the ensemble even when the stage cache holds it. */
+    trainAndScoreChurn: (load: LoadSummary, features: FeatureSummary, reuse = true) =>
       attemptStage('churn', load.params.month, () =>
-        stages.trainAndScoreChurn(load.dbPath, load.params, skipped(features), {
-          features: load.userFeatures,
-          openFeatureSet: load.openFeatureSet,
-        }),
+        stages.trainAndScoreChurn(
+          load.dbPath,
+          load.params,
+          skipped(features),
+          { features: load.userFeatures, openFeatureSet: load.openFeatureSet },
+          { store, run: currentRun(), allowed: reuse },
+        ),
       ),
     publishSnapshot: (run: RunRef, request: PublishRequest) =>
       attemptStage('publish', request.load.params.month, () =>

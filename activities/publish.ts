@@ -22,6 +22,7 @@ import { measureCampaigns, readCampaignGroups, type CampaignMetrics } from './ca
 import { withFileLock } from '../store/file-lock';
 import { signManifest, type Signer } from '../store/signing';
 import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
+import type { EnsembleSummary } from './churn';
 import {
   describePublished,
   findPublishedByRun,
@@ -281,7 +282,7 @@ function buildManifest(
       ...(campaigns ? { campaigns } : {}),
     },
     outputs,
-    ...(request.lineage ? { lineage: request.lineage } : {}),
+    ...(request.lineage ? { lineage: withEnsembleLineage(request.lineage, churn.ensemble?.cache) } : {}),
     timings: {
       loadSeconds: load.seconds,
       featuresSeconds: request.features.seconds,
@@ -306,4 +307,14 @@ async function moveLatestForward(store: StoreConfig, month: string, version: num
 
 async function makeReadOnly(dir: string): Promise<void> {
   for (const name of await readdir(dir)) await chmod(join(dir, name), 0o444);
+}
+
+/** The run's lineage with the churn ensemble's cache key, and its artifact when the run reused it. */
+function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']): Lineage {
+  if (!cache) return lineage;
+  return {
+    ...lineage,
+    ensembleKey: cache.key,
+    reused: cache.reused ? [...lineage.reused, cache.reused] : lineage.reused,
+  };
 }

@@ -105,6 +105,25 @@ export function stageKey(plan: LoadPlan): string {
   return sha256(canonicalJson(stageKeyInputs(plan)));
 }
 
+/**
+ * The artifact in `dir` after checking every file against its hash, or why it cannot be used:
+ * there is none, or a file is damaged (then the run computes again and stores over it).
+ */
+export async function verifiedArtifact(dir: string): Promise<{ artifact: StageArtifact } | { missing: string }> {
+  const artifact = await readArtifact(dir);
+  if (!artifact) return { missing: 'no stored output for this key' };
+  await checkpoint({ stage: 'reuse: checking stored output' });
+  for (const file of artifact.files) {
+    const actual = await hashFile(join(dir, file.file)).catch(() => undefined);
+    if (actual?.sha256 !== file.sha256)
+      return { missing: `stored ${file.file} does not match its hash: computing again` };
+  }
+  // last use, for `segflow cache prune --older-than`
+  const now = new Date();
+  await utimes(dir, now, now).catch(() => undefined);
+  return { artifact };
+}
+
 export interface StageReuse {
   key: string;
   /** The stored output, copied into the run database; null when the run computes it. */
@@ -122,14 +141,10 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   const key = stageKey(plan);
   if (!allowed) return { key, reused: null, reason: 'reuse turned off for this run (--no-reuse)' };
   const dir = cacheDir(store, LOAD_FEATURES_STAGE, key);
-  const artifact = await readArtifact(dir);
-  if (!artifact) return { key, reused: null, reason: 'no stored output for this key' };
-  await checkpoint({ stage: 'reuse: checking stored output' });
-  for (const file of artifact.files) {
-    const actual = await hashFile(join(dir, file.file)).catch(() => undefined);
-    if (actual?.sha256 !== file.sha256)
-      return { key, reused: null, reason: `stored ${file.file} does not match its hash: computing again` };
-  }
+  const found = await verifiedArtifact(dir);
+  if ('missing' in found) return { key, reused: null, reason: found.missing };
+  const { artifact } = found;
+  if (!artifact.load || !artifact.features) return { key, reused: null, reason: 'no stored output for this key' };
   await checkpoint({ stage: 'reuse: copying the stored database' });
   await mkdir(join(plan.dbPath, '..'), { recursive: true });
   // a retried attempt may have left a database (and its write-ahead log) behind
@@ -137,9 +152,6 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   await copyFile(join(dir, DATABASE_FILE), plan.dbPath);
   // the stored copy is read-only; the run writes to its own
   await chmod(plan.dbPath, 0o644);
-  // last use, for `segflow cache prune --older-than`
-  const now = new Date();
-  await utimes(dir, now, now).catch(() => undefined);
   const { mapping, presentColumns, seconds, ...rest } = plan;
   const load: LoadSummary = {
     ...rest,
@@ -211,27 +223,10 @@ async function writeArtifact(
   load: LoadSummary,
   features: FeatureSummary,
 ): Promise<StoredStages> {
-  const target = cacheDir(store, LOAD_FEATURES_STAGE, key);
-  const existing = await readArtifact(target);
-  if (existing) return { stored: false, path: target, bytes: existing.files.reduce((sum, f) => sum + f.bytes, 0) };
-  const staging = join(cacheStageDir(store, LOAD_FEATURES_STAGE), `.staging-${randomUUID()}`);
-  await mkdir(staging, { recursive: true });
-  try {
-    await checkpoint({ stage: 'features: storing for reuse' });
-    const { rows } = await withConnection(load.dbPath, async (conn) => {
-      await conn.run('CHECKPOINT');
-      return queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM features');
-    });
-    await copyFile(load.dbPath, join(staging, DATABASE_FILE));
-    const files = [{ file: DATABASE_FILE, rows, ...(await hashFile(join(staging, DATABASE_FILE))) }];
-    const artifact: StageArtifact = {
-      format: STAGE_CACHE_FORMAT,
-      stage: LOAD_FEATURES_STAGE,
-      key,
-      createdAt: new Date().toISOString(),
-      producedBy: run,
-      month: load.params.month,
-      files,
+  return storeArtifact(
+    store,
+    { stage: LOAD_FEATURES_STAGE, key, producedBy: run, month: load.params.month },
+    {
       load: {
         rowsRead: load.rowsRead,
         rowsLoaded: load.rowsLoaded,
@@ -245,6 +240,44 @@ async function writeArtifact(
         trainingRows: features.trainingRows,
         trainingChurnRate: features.trainingChurnRate,
       },
+    },
+    async (staging) => {
+      await checkpoint({ stage: 'features: storing for reuse' });
+      const { rows } = await withConnection(load.dbPath, async (conn) => {
+        await conn.run('CHECKPOINT');
+        return queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM features');
+      });
+      await copyFile(load.dbPath, join(staging, DATABASE_FILE));
+      return [{ file: DATABASE_FILE, rows, ...(await hashFile(join(staging, DATABASE_FILE))) }];
+    },
+  );
+}
+
+/**
+ * Writes an artifact under cache/<stage>/<key>/, read-only, with its files' hashes: written
+ * aside and renamed into place, so a reader sees a whole artifact or none. A key that is stored
+ * already and intact is kept (same key, same content); a damaged one is replaced.
+ */
+export async function storeArtifact(
+  store: StoreConfig,
+  about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'>,
+  extra: Pick<StageArtifact, 'load' | 'features'>,
+  writeFiles: (staging: string) => Promise<StageArtifact['files']>,
+): Promise<StoredStages> {
+  const target = cacheDir(store, about.stage, about.key);
+  const existing = await verifiedArtifact(target);
+  if ('artifact' in existing)
+    return { stored: false, path: target, bytes: existing.artifact.files.reduce((sum, f) => sum + f.bytes, 0) };
+  const staging = join(cacheStageDir(store, about.stage), `.staging-${randomUUID()}`);
+  await mkdir(staging, { recursive: true });
+  try {
+    const files = await writeFiles(staging);
+    const artifact: StageArtifact = {
+      format: STAGE_CACHE_FORMAT,
+      ...about,
+      createdAt: new Date().toISOString(),
+      files,
+      ...extra,
     };
     await writeFile(join(staging, 'artifact.json'), JSON.stringify(artifact, null, 2) + '\n');
     for (const name of ['artifact.json', ...files.map((f) => f.file)]) await chmod(join(staging, name), 0o444);

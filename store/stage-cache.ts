@@ -5,8 +5,9 @@ import { listMonths, listVersions, readManifest } from './snapshots';
 
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
- * load-features stage: the run database) and artifact.json (their hashes, the run that produced them). The activities that store
- * and reuse artifacts are in activities/stage-cache.ts.
+ * load-features stage: the run database; the churn-ensemble stage: the trained ensemble) and
+ * artifact.json (their hashes, the run that produced them). The activities that store and reuse
+ * artifacts are in activities/stage-cache.ts and activities/ensemble-cache.ts.
  */
 
 /** Bumped when the artifact's content or meaning changes: old keys then simply stop matching. */
@@ -29,15 +30,15 @@ export interface StageArtifact {
   producedBy: RunRef;
   month: string;
   files: StageArtifactFile[];
-  /** The load stage's counts, which the run reports and checks again on reuse. */
-  load: {
+  /** The load stage's counts, which the run reports and checks again on reuse (load-features only). */
+  load?: {
     rowsRead: number;
     rowsLoaded: number;
     rowsQuarantined: number;
     quarantineByReason: Record<string, number>;
     subscribersInMonth: number;
   };
-  features: {
+  features?: {
     skippedFeatures: { feature: string; reason: string }[];
     scoringRows: number;
     trainingRows: number;
@@ -112,7 +113,11 @@ async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<st
     for (const version of await listVersions(store, month)) {
       const lineage = (await readManifest(store, month, version).catch(() => undefined))?.lineage;
       if (!lineage) continue;
-      const keys = new Set([lineage.stageKey, ...lineage.reused.map((artifact) => artifact.key)]);
+      const keys = new Set([
+        lineage.stageKey,
+        ...(lineage.ensembleKey ? [lineage.ensembleKey] : []),
+        ...lineage.reused.map((artifact) => artifact.key),
+      ]);
       for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);
     }
   }

@@ -50,7 +50,8 @@ export interface MonthlySegmentationInput {
   partitions?: number;
   /**
    * Reuse the load and feature stages' stored output when its key (inputs, mapping, feature
-   * parameters, stage code) matches. Default true; false forces a cold run (`--no-reuse`).
+   * parameters, stage code) matches, and the trained churn ensemble when its training rows,
+   * options and code match. Default true; false forces a cold run (`--no-reuse`).
    */
   reuse?: boolean;
 }
@@ -222,8 +223,15 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       segments: cluster.segments.map((s) => s.name),
       idsFrom: cluster.previous,
     });
-    const churn = await compute.trainAndScoreChurn(load, features);
-    await finished('churn', { rocAuc: churn.holdout.rocAuc, topDecileLift: churn.holdout.liftByDecile[0] });
+    const churn = await compute.trainAndScoreChurn(load, features, input.reuse ?? true);
+    const ensembleCache = churn.ensemble?.cache;
+    await finished('churn', {
+      rocAuc: churn.holdout.rocAuc,
+      topDecileLift: churn.holdout.liftByDecile[0],
+      ...(ensembleCache
+        ? { ensembleReused: ensembleCache.reused !== null, ensembleKey: ensembleCache.key, reuse: ensembleCache.reason }
+        : {}),
+    });
     // publishing is the commit point: once it starts, a cancellation no longer stops the run
     const snapshot = await CancellationScope.nonCancellable(async () => {
       const published = await io.publishSnapshot(run, {

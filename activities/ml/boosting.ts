@@ -357,7 +357,8 @@ class TreeGrower {
     tree.threshold.push(0);
     tree.rightCategories.push([]);
     tree.defaultLeft.push(true);
-    tree.value.push(f32((-g / (h + l2)) * learningRate));
+    // + 0: a leaf with no gradient is +0, not -0 (models are stored as JSON, which drops the sign)
+    tree.value.push(f32((-g / (h + l2)) * learningRate) + 0);
     tree.cover.push(f32(h));
     tree.gain.push(0);
     routes.push(NO_ROUTES);
@@ -578,8 +579,8 @@ export function predictBoosted(model: BoostedModel, columns: Float64Array[]): Fl
 export function scaleModel(model: BoostedModel, a: number, b: number): BoostedModel {
   return {
     ...model,
-    baseMargin: f32(a * model.baseMargin + b),
-    trees: model.trees.map((tree) => ({ ...tree, value: tree.value.map((v) => f32(a * v)) })),
+    baseMargin: f32(a * model.baseMargin + b) + 0,
+    trees: model.trees.map((tree) => ({ ...tree, value: tree.value.map((v) => f32(a * v) + 0) })),
   };
 }
 

@@ -53,6 +53,11 @@ export class EnsembleThreads {
     this.#training = this.#threads[0].request<TrainedEnsemble>(request);
   }
 
+  /** Scores with an ensemble trained before (ensemble-cache.ts) instead of training. */
+  useTrained(trained: TrainedEnsemble): void {
+    this.#training = Promise.resolve(trained);
+  }
+
   /**
    * Waits for the trained model, then scores the holdout and this month's rows on both threads,
    * the holdout first: `meanwhile` gets it and runs on this thread while the rows are scored.

@@ -39,7 +39,9 @@ const rows = (artifacts: CachedArtifact[]) =>
 
 /** `segflow cache list | prune`: the stored stage outputs runs reuse (docs/reuse.md). */
 export function registerCache(program: Command): void {
-  const cache = program.command('cache').description('Stored load and feature outputs that later runs reuse.');
+  const cache = program
+    .command('cache')
+    .description('Stored load and feature outputs and trained churn ensembles that later runs reuse.');
   cache
     .command('list')
     .description('List stored stage outputs, newest use first, with the published snapshots that point at them.')

@@ -27,6 +27,8 @@ import { cacheDir, type StoreConfig } from '../../store/layout';
 import type { SnapshotManifest } from '../../store/manifest';
 import { readManifest } from '../../store/snapshots';
 import { listCache, pruneCache } from '../../store/stage-cache';
+import { ENSEMBLE_STAGE, findEnsemble } from '../../activities/ensemble-cache';
+import type { TrainedEnsemble } from '../../activities/ml/ensemble';
 import { REPO_ROOT } from '../../worker/config';
 import { parseDuration, parseSize } from '../../cli/commands/cache';
 import { smallSample, storeIn, tempDir } from '../helpers';
@@ -44,7 +46,8 @@ async function runPipeline(
   store: StoreConfig,
   runId: string,
   params: Record<string, unknown>,
-  options: { partitions: number; reuse: boolean },
+  /** `ensembleCache`: the churn stage may also reuse and store its trained ensemble, as the worker's does. */
+  options: { partitions: number; reuse: boolean; ensembleCache?: boolean },
 ): Promise<Published> {
   const run = { workflowId: 'cache-test', runId };
   const plan = await planLoad(store, run, params, options.partitions);
@@ -68,7 +71,13 @@ async function runPipeline(
   }
   const skipped = features.skippedFeatures.map((s) => s.feature);
   const cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped);
-  const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped);
+  const churn = await trainAndScoreChurn(
+    load.dbPath,
+    load.params,
+    skipped,
+    undefined,
+    options.ensembleCache ? { store, run, allowed: options.reuse } : undefined,
+  );
   const lineage = { stageKey: cache.key, reused: cache.reused ? [cache.reused.artifact] : [] };
   const published = await publishSnapshot(store, run, {
     requestedBy: 'test',
@@ -242,6 +251,73 @@ describe('stage reuse', () => {
     expect(parseSize('800mb')).toBe(800 * 2 ** 20);
     expect(() => parseDuration('30')).toThrow(/30d/);
     expect(() => parseSize('lots')).toThrow(/5GB/);
+  });
+});
+
+describe('ensemble reuse', () => {
+  let store: StoreConfig;
+  let params: Record<string, unknown>;
+  let cold: Published;
+  const withCache = (reuse: boolean) => ({ partitions: 1, reuse, ensembleCache: true });
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir, 3_000, 8);
+    store = storeIn(dir);
+    params = { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4 };
+    cold = await runPipeline(store, 'cold', params, withCache(true));
+  });
+
+  it('stores the trained ensemble under its key, named in the manifest and protected by it', async () => {
+    const key = cold.manifest.lineage?.ensembleKey;
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(cold.manifest.lineage?.reused).toEqual([]);
+    const artifact = (await listCache(store)).find((a) => a.stage === ENSEMBLE_STAGE);
+    expect(artifact).toMatchObject({ key, month: '2026-06', usedBy: ['2026-06/v1'] });
+    expect(cold.manifest.timings.ensembleTrainSeconds).toBeGreaterThan(0);
+  });
+
+  it('reuses it for a rerun that changes k and the tree depth, with the bytes of a run that trains', async () => {
+    const analyst = { ...params, k: 5, treeDepth: 4 };
+    const reused = await runPipeline(store, 'analyst', analyst, withCache(true));
+    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, ENSEMBLE_STAGE]);
+    expect(reused.manifest.lineage?.reused[1]).toMatchObject({
+      key: cold.manifest.lineage?.ensembleKey,
+      producedBy: { workflowId: 'cache-test', runId: 'cold' },
+      files: [{ file: 'ensemble.json' }],
+    });
+    expect(reused.manifest.timings.ensembleTrainSeconds).toBe(0);
+    const trained = await runPipeline(store, 'analyst-cold', analyst, withCache(false));
+    expect(trained.manifest.lineage?.reused).toEqual([]);
+    expect(trained.manifest.timings.ensembleTrainSeconds).toBeGreaterThan(0);
+    expect(outputs(reused)).toEqual(outputs(trained));
+    expect(outputs(reused)['churn_model_xgboost.json']).toBe(outputs(cold)['churn_model_xgboost.json']);
+    // a reproduction trains again, from the manifest alone, and gives the reused run's bytes
+    const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
+    expect(reproduced.identical).toBe(true);
+  });
+
+  it('trains again when a parameter the ensemble reads changes', async () => {
+    const other = await runPipeline(store, 'leaf', { ...params, treeMinLeaf: 30 }, withCache(true));
+    expect(other.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    expect(other.manifest.lineage?.ensembleKey).not.toBe(cold.manifest.lineage?.ensembleKey);
+  });
+
+  it('does not use a stored ensemble whose file no longer matches its hash', async () => {
+    const dir = cacheDir(store, ENSEMBLE_STAGE, cold.manifest.lineage?.ensembleKey ?? '');
+    const file = join(dir, 'ensemble.json');
+    const original = await readFile(file);
+    await chmod(dir, 0o755);
+    await chmod(file, 0o644);
+    await writeFile(file, original.toString().replace('"bestRound":', '"bestRound": '));
+    const again = await runPipeline(store, 'damaged', params, withCache(true));
+    expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    expect(outputs(again)).toEqual(outputs(cold));
+    // the run trained and stored a sound artifact in its place: the same model, its own training time
+    const key = cold.manifest.lineage?.ensembleKey ?? '';
+    const found = await findEnsemble(store, key, true);
+    expect(found.reason).toMatch(/unchanged/);
+    expect(found.trained?.model).toEqual((JSON.parse(original.toString()) as TrainedEnsemble).model);
   });
 });
 

@@ -186,10 +186,16 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
         '',
       );
     expect(await reportBody(reused.version)).toBe(await reportBody(cold.version));
+    // the tree depth is the readable tree's: the boosted ensemble trained by the first run is reused too
     expect(reusedManifest.lineage?.reused).toMatchObject([
       { stage: 'load-features', key: first.lineage?.stageKey, producedBy: { workflowId: 'e2e-2026-06' } },
+      { stage: 'churn-ensemble', key: first.lineage?.ensembleKey, producedBy: { workflowId: 'e2e-2026-06' } },
     ]);
-    expect(coldManifest.lineage).toEqual({ stageKey: first.lineage?.stageKey, reused: [] });
+    expect(coldManifest.lineage).toEqual({
+      stageKey: first.lineage?.stageKey,
+      ensembleKey: first.lineage?.ensembleKey,
+      reused: [],
+    });
 
     const audit = (await readAuditLog(store)).filter((entry) => entry.run.workflowId === 'e2e-reuse');
     expect(audit.map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`)).toEqual([

@@ -58,7 +58,7 @@ describe('workflow replay against recorded histories', () => {
 
   it('catches a reordering change: training churn before clustering breaks the runs that got that far', async () => {
     const source = await readFile(join(REPO_ROOT, 'workflows', 'monthly-segmentation.ts'), 'utf8');
-    const churnCall = '    const churn = await compute.trainAndScoreChurn(load, features);\n';
+    const churnCall = '    const churn = await compute.trainAndScoreChurn(load, features, input.reuse ?? true);\n';
     const clusterStart = '    const previous = await bookkeeping.findPreviousSegmentation(month);\n';
     expect(source).toContain(churnCall);
     expect(source).toContain(clusterStart);
