@@ -10,7 +10,7 @@ import { writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withConnection } from './duckdb';
 import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
-import { boostedImportance, type BoostingOptions } from './ml/boosting';
+import { boostedImportance, type BoostedModel, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
 import { EnsembleThreads, type EnsembleHoldout } from './ml/ensemble-threads';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
@@ -21,7 +21,14 @@ import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
 import { categoryCounts, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
-import { ensembleKey, findEnsemble, storeEnsemble } from './ensemble-cache';
+import {
+  ensembleKey,
+  findEnsemble,
+  restoreScoredOutput,
+  scoredOutputKey,
+  storeEnsemble,
+  storeScoredOutput,
+} from './ensemble-cache';
 import type { StoredStages } from './stage-cache';
 import type { RunRef, StoreConfig } from '../store/layout';
 import type { ReusedArtifact } from '../store/manifest';
@@ -83,14 +90,17 @@ export interface EnsembleSummary extends ModelEvaluation {
   featureImportance: Record<string, number>;
   /** Scoring this month's subscribers with their reasons (one walk of the trees), and the holdout. */
   scoreSeconds: number;
-  /** The stage cache (ensemble-cache.ts): the key, what was reused or stored, and why. Absent without a store. */
+  /** The stage cache (ensemble-cache.ts): the keys, what was reused or stored, and why. Absent without a store. */
   cache?: {
+    /** The trained ensemble's key. */
     key: string;
-    /** The stored ensemble this run scored with (its trainSeconds is then 0), or null when it trained. */
-    reused: ReusedArtifact | null;
+    /** The key of its scores for this month's rows. */
+    scoredKey: string;
+    /** The stored ensemble (trainSeconds is then 0) and stored scores (scoreSeconds 0) the run used. */
+    reused: ReusedArtifact[];
     reason: string;
-    /** Set when this run trained: whether it stored the ensemble for later runs. */
-    stored?: StoredStages;
+    /** What this run stored for later runs. */
+    stored: StoredStages[];
   };
 }
 
@@ -224,42 +234,74 @@ async function trainAndScore(
       modelPath,
       JSON.stringify({ ...model, featureNames: training.names, ...(described ? { features: meta } : {}) }) + '\n',
     );
-    let scores: Float64Array;
+    let scoredRows: number;
+    let riskBandCounts: Record<string, number>;
     let ensemble: EnsembleSummary | null = null;
     if (threads) {
-      const { result, meanwhile: evaluation } = await threads.score(
-        { columns: training.columns, holdoutRows, scoreColumns: current.columns, reasons: CHURN_REASONS },
-        (holdout) => writeEnsemble(dbPath, holdout, training.names, holdoutLabels),
-      );
-      scores = result.scores;
-      ensemble = {
-        ...evaluation,
-        ...(stored?.trained ? { trainSeconds: 0 } : {}),
-        scoreSeconds: result.scoreSeconds,
-        featureImportance: boostedImportance(result.model, training.names),
-      };
-      if (cache && stored)
-        ensemble.cache = {
-          key: stored.key,
-          reused: stored.artifact,
-          reason: stored.reason,
-          ...(stored.trained
-            ? {}
-            : {
-                stored: await storeEnsemble(cache.store, cache.run, stored.key, params.month, result, trainRows.length),
-              }),
+      const scoredKey = stored ? scoredOutputKey(stored.key, current, CHURN_REASONS) : null;
+      const restored =
+        cache?.allowed && stored?.trained && scoredKey
+          ? await restoreScoredOutput<EnsembleEvaluation>(conn, cache.store, scoredKey)
+          : null;
+      if (stored?.trained && restored && 'output' in restored) {
+        await checkpoint({ stage: 'churn: stored scores' });
+        const modelPath = await writeEnsembleModel(dbPath, stored.trained.model, training.names);
+        ({ scoredRows, riskBandCounts } = restored.output);
+        ensemble = {
+          ...restored.output.evaluation,
+          modelPath,
+          trainSeconds: 0,
+          scoreSeconds: 0,
+          cache: {
+            key: stored.key,
+            scoredKey: scoredKey ?? '',
+            reused: [stored.artifact, restored.artifact].filter((artifact) => artifact !== null),
+            reason: `${stored.reason}; this month's rows and scoring code unchanged`,
+            stored: [],
+          },
         };
-      await writeReasons(
-        conn,
-        { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
-        current,
-        meta,
-      );
+      } else {
+        const { result, meanwhile: evaluation } = await threads.score(
+          { columns: training.columns, holdoutRows, scoreColumns: current.columns, reasons: CHURN_REASONS },
+          (holdout) => evaluateEnsemble(dbPath, holdout, training.names, holdoutLabels),
+        );
+        ensemble = {
+          ...evaluation,
+          ...(stored?.trained ? { trainSeconds: 0 } : {}),
+          scoreSeconds: result.scoreSeconds,
+          featureImportance: boostedImportance(result.model, training.names),
+        };
+        await writeReasons(
+          conn,
+          { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
+          current,
+          meta,
+        );
+        scoredRows = result.scores.length;
+        riskBandCounts = await writeScores(conn, result.scores);
+        if (cache && stored && scoredKey) {
+          const { modelPath: _path, trainSeconds: _train, scoreSeconds: _score, ...rest } = ensemble;
+          const output = { evaluation: rest, riskBandCounts, scoredRows };
+          ensemble.cache = {
+            key: stored.key,
+            scoredKey,
+            reused: stored.artifact ? [stored.artifact] : [],
+            reason: restored && 'missing' in restored ? `${stored.reason}; scores: ${restored.missing}` : stored.reason,
+            stored: [
+              ...(stored.trained
+                ? []
+                : [await storeEnsemble(cache.store, cache.run, stored.key, params.month, result, trainRows.length)]),
+              await storeScoredOutput(conn, cache.store, cache.run, scoredKey, params.month, output),
+            ],
+          };
+        }
+      }
     } else {
-      scores = predictProbabilities(model, current.columns);
+      const scores = predictProbabilities(model, current.columns);
       await writeReasons(conn, null, current, meta);
+      scoredRows = scores.length;
+      riskBandCounts = await writeScores(conn, scores);
     }
-    const riskBandCounts = await writeScores(conn, scores);
     const scoring = ensemble ?? tree;
     const importance = featureImportance(model, training.names);
     return {
@@ -280,7 +322,7 @@ async function trainAndScore(
         missingShare: missing[f],
         importance: (ensemble?.featureImportance ?? importance)[feature.name] ?? 0,
       })),
-      scoredRows: scores.length,
+      scoredRows,
       riskBandCounts,
       trainSeconds,
       seconds: (performance.now() - started) / 1000,
@@ -310,17 +352,25 @@ function pickColumns(columns: Float64Array[], rows: Uint32Array): Float64Array[]
   return columns.map((column) => pickRows(column, rows));
 }
 
+/** The ensemble as it is published: XGBoost's JSON format, beside the database. */
+async function writeEnsembleModel(dbPath: string, model: BoostedModel, featureNames: string[]): Promise<string> {
+  const modelPath = join(dirname(dbPath), 'churn-model-xgboost.json');
+  await writeFile(modelPath, xgboostModelText(model, featureNames) + '\n');
+  return modelPath;
+}
+
+/** What scoring measures on the holdout, before and after calibration (stored with the scores for reuse). */
+type EnsembleEvaluation = Omit<EnsembleSummary, 'modelPath' | 'trainSeconds' | 'scoreSeconds' | 'cache'>;
+
 /** Writes the XGBoost model file and measures the ensemble on the holdout, before and after calibration. */
-async function writeEnsemble(
+async function evaluateEnsemble(
   dbPath: string,
   result: EnsembleHoldout,
   featureNames: string[],
   holdoutLabels: Uint8Array,
 ): Promise<Omit<EnsembleSummary, 'featureImportance' | 'scoreSeconds'>> {
-  const modelPath = join(dirname(dbPath), 'churn-model-xgboost.json');
-  await writeFile(modelPath, xgboostModelText(result.model, featureNames) + '\n');
   return {
-    modelPath,
+    modelPath: await writeEnsembleModel(dbPath, result.model, featureNames),
     holdout: classifierMetrics(result.holdoutCalibrated, holdoutLabels),
     holdoutRoc: rocCurve(result.holdoutCalibrated, holdoutLabels),
     trainSeconds: result.trainSeconds,

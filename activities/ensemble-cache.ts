@@ -1,11 +1,16 @@
 /**
- * Reuse of the trained churn ensemble, content-addressed by what training reads: the training
- * rows' feature values and labels, the rows it fits (the holdout split), the boosting options and
- * the code that trains (activities/ml). An analyst rerun that changes only k or the readable
- * tree's depth trains the same ensemble, so it takes the stored one (a few hundred KB) instead of
- * training again; scoring, reasons and the holdout metrics are computed as always, from this run's
- * rows. The model is the same either way, so the published bytes are too: every number in it is
- * a finite float32 (no -0: boosting.ts writes zeros as +0), which JSON writes back exactly.
+ * Reuse of the churn ensemble's work, content-addressed, in two artifacts:
+ *
+ * - the trained ensemble (stage churn-ensemble), keyed by what training reads: the training rows'
+ *   feature values and labels, the rows it fits (the holdout split), the boosting options and the
+ *   code that trains (activities/ml). Every number in it is a finite float32 (no -0: boosting.ts
+ *   writes zeros as +0), which JSON writes back exactly, so the model is the same either way.
+ * - what scoring with it wrote (stage churn-scores): the scores and churn_reasons tables and the
+ *   holdout evaluation, keyed by the ensemble's key, this month's rows' feature values and the
+ *   code that scores, words the reasons and bands the scores.
+ *
+ * An analyst rerun that changes only k or the readable tree's depth takes both instead of
+ * training and scoring again; the readable tree is trained as always.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -15,13 +20,31 @@ import { isStoreWriteFailure } from '../domain/errors';
 import { canonicalJson, hashFile } from '../store/hashing';
 import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { ReusedArtifact } from '../store/manifest';
-import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
+import { STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { setVariable } from './duckdb';
+import type { ColumnSet } from './ml/columns';
 import { storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
+export const SCORES_STAGE = 'churn-scores';
 const ENSEMBLE_FILE = 'ensemble.json';
 const ML_DIR = new URL('./ml/', import.meta.url);
+const ROOT = new URL('../', import.meta.url);
+/** Beside activities/ml: what turns the ensemble's outputs into the scores and churn_reasons tables. */
+const SCORING_CODE = [
+  'activities/churn.ts',
+  'activities/churn-reasons.ts',
+  'activities/churn-features.ts',
+  'activities/churn/scores.sql',
+  'activities/ml/columns.ts',
+  'domain/feature-words.ts',
+  'domain/rules.ts',
+];
+/** The scored-output artifact's tables, each one Parquet file. */
+const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
+const EVALUATION_FILE = 'evaluation.json';
 
 let cachedCodeHash: string | undefined;
 
@@ -52,6 +75,105 @@ export function ensembleKey(task: EnsembleTask): string {
   return hash.digest('hex');
 }
 
+let cachedScoringHash: string | undefined;
+
+function scoringCodeHash(): string {
+  if (cachedScoringHash) return cachedScoringHash;
+  const hash = createHash('sha256').update(ensembleCodeHash());
+  for (const file of SCORING_CODE) hash.update(`\n${file}\n`).update(readFileSync(new URL(file, ROOT)));
+  cachedScoringHash = hash.digest('hex');
+  return cachedScoringHash;
+}
+
+/** The key of scoring `current` (this month's rows, after gap filling) with the ensemble of `ensembleKey`. */
+export function scoredOutputKey(ensembleKey: string, current: ColumnSet, reasons: number): string {
+  const hash = createHash('sha256').update(
+    canonicalJson({
+      format: STAGE_CACHE_FORMAT,
+      stage: SCORES_STAGE,
+      ensembleKey,
+      reasons,
+      names: current.names,
+      rows: current.rows,
+      code: scoringCodeHash(),
+    }),
+  );
+  for (const column of current.columns)
+    hash.update(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
+  return hash.digest('hex');
+}
+
+/** What scoring leaves besides its tables: the holdout evaluation and the band counts. */
+export interface ScoredOutput<Evaluation> {
+  evaluation: Evaluation;
+  riskBandCounts: Record<string, number>;
+  scoredRows: number;
+}
+
+/**
+ * Copies the stored scores and churn_reasons tables of `key` into the run database, when reuse
+ * is allowed and the files match their hashes; returns what scoring reported, or why not.
+ */
+export async function restoreScoredOutput<Evaluation>(
+  conn: DuckDBConnection,
+  store: StoreConfig,
+  key: string,
+): Promise<{ output: ScoredOutput<Evaluation>; artifact: ReusedArtifact } | { missing: string }> {
+  const dir = cacheDir(store, SCORES_STAGE, key);
+  const found = await verifiedArtifact(dir);
+  if ('missing' in found) return found;
+  for (const table of SCORED_TABLES) {
+    await setVariable(conn, 'stored_table', join(dir, `${table}.parquet`));
+    // the table name comes from SCORED_TABLES; the path is bound
+    await conn.run(`CREATE OR REPLACE TABLE ${table} AS FROM read_parquet(getvariable('stored_table'))`);
+  }
+  const output = JSON.parse(await readFile(join(dir, EVALUATION_FILE), 'utf8')) as ScoredOutput<Evaluation>;
+  return { output, artifact: reusedArtifact(SCORES_STAGE, key, found.artifact) };
+}
+
+/** Stores the run's scores and churn_reasons tables and `output` under `key`. */
+export async function storeScoredOutput<Evaluation>(
+  conn: DuckDBConnection,
+  store: StoreConfig,
+  run: RunRef,
+  key: string,
+  month: string,
+  output: ScoredOutput<Evaluation>,
+): Promise<StoredStages> {
+  try {
+    return await storeArtifact(store, { stage: SCORES_STAGE, key, producedBy: run, month }, {}, async (staging) => {
+      const files = [];
+      for (const table of SCORED_TABLES) {
+        const file = `${table}.parquet`;
+        await setVariable(conn, 'stored_table', join(staging, file));
+        await conn.run(`COPY ${table} TO (getvariable('stored_table')) (FORMAT parquet, COMPRESSION zstd)`);
+        files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });
+      }
+      await writeFile(join(staging, EVALUATION_FILE), JSON.stringify(output) + '\n');
+      files.push({
+        file: EVALUATION_FILE,
+        rows: output.scoredRows,
+        ...(await hashFile(join(staging, EVALUATION_FILE))),
+      });
+      return files;
+    });
+  } catch (error) {
+    if (!isStoreWriteFailure(error)) throw error;
+    return { stored: false, path: cacheDir(store, SCORES_STAGE, key), bytes: 0, error: (error as Error).message };
+  }
+}
+
+function reusedArtifact(stage: string, key: string, artifact: StageArtifact): ReusedArtifact {
+  return {
+    stage,
+    stages: ['churn'],
+    key,
+    files: artifact.files,
+    producedBy: artifact.producedBy,
+    producedAt: artifact.createdAt,
+  };
+}
+
 export interface EnsembleReuse {
   key: string;
   /** The stored ensemble, or null when this run trains it. */
@@ -72,14 +194,7 @@ export async function findEnsemble(store: StoreConfig, key: string, allowed: boo
   return {
     key,
     trained,
-    artifact: {
-      stage: ENSEMBLE_STAGE,
-      stages: ['churn'],
-      key,
-      files: artifact.files,
-      producedBy: artifact.producedBy,
-      producedAt: artifact.createdAt,
-    },
+    artifact: reusedArtifact(ENSEMBLE_STAGE, key, artifact),
     reason: 'training rows, boosting options and training code unchanged',
   };
 }

@@ -309,12 +309,8 @@ async function makeReadOnly(dir: string): Promise<void> {
   for (const name of await readdir(dir)) await chmod(join(dir, name), 0o444);
 }
 
-/** The run's lineage with the churn ensemble's cache key, and its artifact when the run reused it. */
+/** The run's lineage with the churn stage's cache keys, and its artifacts when the run reused them. */
 function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']): Lineage {
   if (!cache) return lineage;
-  return {
-    ...lineage,
-    ensembleKey: cache.key,
-    reused: cache.reused ? [...lineage.reused, cache.reused] : lineage.reused,
-  };
+  return { ...lineage, churnKeys: [cache.key, cache.scoredKey], reused: [...lineage.reused, ...cache.reused] };
 }

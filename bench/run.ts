@@ -10,7 +10,8 @@
  *                    [--skip-rerun]
  *
  * The main runs are cold (--no-reuse); after them an analyst rerun (k and tree depth changed)
- * reuses their stored load and feature output (docs/reuse.md). The peer always recomputes.
+ * reuses their stored load and feature output and trained ensemble (docs/reuse.md). The peer
+ * always recomputes.
  *
  * With --repeat N, segflow and the peer run N times each, alternately, and the fastest run of
  * each is reported (this machine's timings vary by 10% from run to run).
@@ -129,6 +130,8 @@ interface SegflowRun {
   ensemble: { rocAuc: number; trees: number; trainSeconds: number; scoreSeconds: number; scoredRows: number } | null;
   inertia: number;
   reusedStages: boolean;
+  /** The churn stage scored with a stored trained ensemble (docs/reuse.md). */
+  reusedEnsemble: boolean;
 }
 
 async function waitForPollers(client: Client, taskQueue: string, workers: number): Promise<void> {
@@ -240,6 +243,7 @@ async function runSegflow(
         : null,
       inertia: manifest.metrics.kmeans.inertia,
       reusedStages: result.reusedStages === true,
+      reusedEnsemble: manifest.lineage?.reused.some((artifact) => artifact.stage === 'churn-ensemble') ?? false,
     };
   } finally {
     for (const worker of workers) worker.kill('SIGTERM');
@@ -446,10 +450,14 @@ async function main(): Promise<void> {
           params: ANALYST_RERUN,
           reuse: true,
         });
-        log(`${fmt(rerun.totalSeconds)} s${rerun.reusedStages ? ' (load and features reused)' : ''}\n`);
+        const reused = [
+          ...(rerun.reusedStages ? ['load + features'] : []),
+          ...(rerun.reusedEnsemble ? ['trained ensemble'] : []),
+        ].join(' + ');
+        log(`${fmt(rerun.totalSeconds)} s${reused ? ` (${reused} reused)` : ''}\n`);
         if (!rerun.reusedStages) throw new Error('the analyst rerun did not reuse the stored load and features');
         speed.push(
-          `| ${count(size)} | ${count(rerun.rows)} | segflow analyst rerun (k, tree depth changed: load + features reused) | ${stageCells(rerun).slice(0, 3).join(' | ')} | ${fmt(rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.churn - rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.publish)} | ${(rerun.orchestrationShare * 100).toFixed(1)}% | **${fmt(rerun.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / rerun.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(rerun.peakRssMb, 0)} | |`,
+          `| ${count(size)} | ${count(rerun.rows)} | segflow analyst rerun (k, tree depth changed: ${reused} reused) | ${stageCells(rerun).slice(0, 3).join(' | ')} | ${fmt(rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.churn - rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.publish)} | ${(rerun.orchestrationShare * 100).toFixed(1)}% | **${fmt(rerun.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / rerun.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(rerun.peakRssMb, 0)} | |`,
         );
       }
       quality.push(

@@ -48,8 +48,8 @@ export interface ReusedArtifact {
 export interface Lineage {
   /** The load and feature stages' cache key: the run reused it, or stored its own output under it. */
   stageKey: string;
-  /** The trained churn ensemble's cache key, likewise (absent for the single tree, or an older run). */
-  ensembleKey?: string;
+  /** The churn stage's cache keys, likewise: the trained ensemble's and its scores' (absent for the single tree, or an older run). */
+  churnKeys?: string[];
   /** Empty for a cold run. */
   reused: ReusedArtifact[];
 }

@@ -115,7 +115,7 @@ async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<st
       if (!lineage) continue;
       const keys = new Set([
         lineage.stageKey,
-        ...(lineage.ensembleKey ? [lineage.ensembleKey] : []),
+        ...(lineage.churnKeys ?? []),
         ...lineage.reused.map((artifact) => artifact.key),
       ]);
       for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);

@@ -229,7 +229,11 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       rocAuc: churn.holdout.rocAuc,
       topDecileLift: churn.holdout.liftByDecile[0],
       ...(ensembleCache
-        ? { ensembleReused: ensembleCache.reused !== null, ensembleKey: ensembleCache.key, reuse: ensembleCache.reason }
+        ? {
+            reused: ensembleCache.reused.map((artifact) => artifact.stage),
+            cacheKeys: [ensembleCache.key, ensembleCache.scoredKey],
+            reuse: ensembleCache.reason,
+          }
         : {}),
     });
     // publishing is the commit point: once it starts, a cancellation no longer stops the run

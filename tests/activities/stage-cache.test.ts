@@ -27,7 +27,7 @@ import { cacheDir, type StoreConfig } from '../../store/layout';
 import type { SnapshotManifest } from '../../store/manifest';
 import { readManifest } from '../../store/snapshots';
 import { listCache, pruneCache } from '../../store/stage-cache';
-import { ENSEMBLE_STAGE, findEnsemble } from '../../activities/ensemble-cache';
+import { ENSEMBLE_STAGE, findEnsemble, SCORES_STAGE } from '../../activities/ensemble-cache';
 import type { TrainedEnsemble } from '../../activities/ml/ensemble';
 import { REPO_ROOT } from '../../worker/config';
 import { parseDuration, parseSize } from '../../cli/commands/cache';
@@ -254,7 +254,7 @@ describe('stage reuse', () => {
   });
 });
 
-describe('ensemble reuse', () => {
+describe('churn ensemble reuse', () => {
   let store: StoreConfig;
   let params: Record<string, unknown>;
   let cold: Published;
@@ -268,31 +268,47 @@ describe('ensemble reuse', () => {
     cold = await runPipeline(store, 'cold', params, withCache(true));
   });
 
-  it('stores the trained ensemble under its key, named in the manifest and protected by it', async () => {
-    const key = cold.manifest.lineage?.ensembleKey;
-    expect(key).toMatch(/^[0-9a-f]{64}$/);
+  it('stores the trained ensemble and its scores under their keys, named in the manifest and protected by it', async () => {
+    const [ensembleKey, scoredKey] = cold.manifest.lineage?.churnKeys ?? [];
+    expect(ensembleKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(scoredKey).toMatch(/^[0-9a-f]{64}$/);
     expect(cold.manifest.lineage?.reused).toEqual([]);
-    const artifact = (await listCache(store)).find((a) => a.stage === ENSEMBLE_STAGE);
-    expect(artifact).toMatchObject({ key, month: '2026-06', usedBy: ['2026-06/v1'] });
+    const listed = await listCache(store);
+    expect(listed.find((a) => a.stage === ENSEMBLE_STAGE)).toMatchObject({
+      key: ensembleKey,
+      month: '2026-06',
+      usedBy: ['2026-06/v1'],
+    });
+    expect(listed.find((a) => a.stage === SCORES_STAGE)).toMatchObject({ key: scoredKey, usedBy: ['2026-06/v1'] });
     expect(cold.manifest.timings.ensembleTrainSeconds).toBeGreaterThan(0);
   });
 
-  it('reuses it for a rerun that changes k and the tree depth, with the bytes of a run that trains', async () => {
+  it('reuses both for a rerun that changes k and the tree depth, with the bytes of a run that computes them', async () => {
     const analyst = { ...params, k: 5, treeDepth: 4 };
     const reused = await runPipeline(store, 'analyst', analyst, withCache(true));
-    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, ENSEMBLE_STAGE]);
+    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
+      LOAD_FEATURES_STAGE,
+      ENSEMBLE_STAGE,
+      SCORES_STAGE,
+    ]);
     expect(reused.manifest.lineage?.reused[1]).toMatchObject({
-      key: cold.manifest.lineage?.ensembleKey,
+      key: cold.manifest.lineage?.churnKeys?.[0],
       producedBy: { workflowId: 'cache-test', runId: 'cold' },
       files: [{ file: 'ensemble.json' }],
     });
-    expect(reused.manifest.timings.ensembleTrainSeconds).toBe(0);
-    const trained = await runPipeline(store, 'analyst-cold', analyst, withCache(false));
-    expect(trained.manifest.lineage?.reused).toEqual([]);
-    expect(trained.manifest.timings.ensembleTrainSeconds).toBeGreaterThan(0);
-    expect(outputs(reused)).toEqual(outputs(trained));
+    expect(reused.manifest.timings).toMatchObject({ ensembleTrainSeconds: 0, ensembleScoreSeconds: 0 });
+    const computed = await runPipeline(store, 'analyst-cold', analyst, withCache(false));
+    expect(computed.manifest.lineage?.reused).toEqual([]);
+    expect(computed.manifest.timings.ensembleTrainSeconds).toBeGreaterThan(0);
+    expect(outputs(reused)).toEqual(outputs(computed));
+    const churnMetrics = ({ metrics }: SnapshotManifest) => [
+      metrics.churnHoldout,
+      metrics.churnModels,
+      metrics.churnCalibration,
+    ];
+    expect(churnMetrics(reused.manifest)).toEqual(churnMetrics(computed.manifest));
     expect(outputs(reused)['churn_model_xgboost.json']).toBe(outputs(cold)['churn_model_xgboost.json']);
-    // a reproduction trains again, from the manifest alone, and gives the reused run's bytes
+    // a reproduction computes everything again, from the manifest alone, and gives the reused run's bytes
     const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
     expect(reproduced.identical).toBe(true);
   });
@@ -300,24 +316,45 @@ describe('ensemble reuse', () => {
   it('trains again when a parameter the ensemble reads changes', async () => {
     const other = await runPipeline(store, 'leaf', { ...params, treeMinLeaf: 30 }, withCache(true));
     expect(other.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
-    expect(other.manifest.lineage?.ensembleKey).not.toBe(cold.manifest.lineage?.ensembleKey);
+    expect(other.manifest.lineage?.churnKeys?.[0]).not.toBe(cold.manifest.lineage?.churnKeys?.[0]);
   });
 
-  it('does not use a stored ensemble whose file no longer matches its hash', async () => {
-    const dir = cacheDir(store, ENSEMBLE_STAGE, cold.manifest.lineage?.ensembleKey ?? '');
-    const file = join(dir, 'ensemble.json');
-    const original = await readFile(file);
+  /** Runs `change` on a stored file with write access, then puts the artifact's modes back. */
+  async function damage(stage: string, key: string, file: string, change: (text: Buffer) => Buffer): Promise<Buffer> {
+    const dir = cacheDir(store, stage, key);
+    const original = await readFile(join(dir, file));
     await chmod(dir, 0o755);
-    await chmod(file, 0o644);
-    await writeFile(file, original.toString().replace('"bestRound":', '"bestRound": '));
-    const again = await runPipeline(store, 'damaged', params, withCache(true));
-    expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
-    expect(outputs(again)).toEqual(outputs(cold));
-    // the run trained and stored a sound artifact in its place: the same model, its own training time
-    const key = cold.manifest.lineage?.ensembleKey ?? '';
-    const found = await findEnsemble(store, key, true);
+    await chmod(join(dir, file), 0o644);
+    await writeFile(join(dir, file), change(original));
+    await chmod(join(dir, file), 0o444);
+    await chmod(dir, 0o555);
+    return original;
+  }
+
+  it('does not use stored scores or a stored ensemble whose files no longer match their hashes', async () => {
+    const [ensembleKey, scoredKey] = cold.manifest.lineage?.churnKeys ?? [];
+    await damage(SCORES_STAGE, scoredKey, 'scores.parquet', (bytes) => Buffer.concat([bytes, Buffer.from('x')]));
+    const rescored = await runPipeline(store, 'damaged-scores', params, withCache(true));
+    expect(rescored.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, ENSEMBLE_STAGE]);
+    expect(outputs(rescored)).toEqual(outputs(cold));
+
+    const original = await damage(ENSEMBLE_STAGE, ensembleKey, 'ensemble.json', (bytes) =>
+      Buffer.from(bytes.toString().replace('"bestRound":', '"bestRound": ')),
+    );
+    const retrained = await runPipeline(store, 'damaged', params, withCache(true));
+    expect(retrained.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    expect(outputs(retrained)).toEqual(outputs(cold));
+    // each run stored a sound artifact in place of the damaged one: the same model, its own training time
+    const found = await findEnsemble(store, ensembleKey, true);
     expect(found.reason).toMatch(/unchanged/);
     expect(found.trained?.model).toEqual((JSON.parse(original.toString()) as TrainedEnsemble).model);
+    const again = await runPipeline(store, 'sound-again', params, withCache(true));
+    expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
+      LOAD_FEATURES_STAGE,
+      ENSEMBLE_STAGE,
+      SCORES_STAGE,
+    ]);
+    expect(outputs(again)).toEqual(outputs(cold));
   });
 });
 

@@ -186,14 +186,16 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
         '',
       );
     expect(await reportBody(reused.version)).toBe(await reportBody(cold.version));
-    // the tree depth is the readable tree's: the boosted ensemble trained by the first run is reused too
+    // the tree depth is the readable tree's: the boosted ensemble the first run trained, and its
+    // scores, are reused too
     expect(reusedManifest.lineage?.reused).toMatchObject([
       { stage: 'load-features', key: first.lineage?.stageKey, producedBy: { workflowId: 'e2e-2026-06' } },
-      { stage: 'churn-ensemble', key: first.lineage?.ensembleKey, producedBy: { workflowId: 'e2e-2026-06' } },
+      { stage: 'churn-ensemble', key: first.lineage?.churnKeys?.[0], producedBy: { workflowId: 'e2e-2026-06' } },
+      { stage: 'churn-scores', key: first.lineage?.churnKeys?.[1], producedBy: { workflowId: 'e2e-2026-06' } },
     ]);
     expect(coldManifest.lineage).toEqual({
       stageKey: first.lineage?.stageKey,
-      ensembleKey: first.lineage?.ensembleKey,
+      churnKeys: first.lineage?.churnKeys,
       reused: [],
     });
 
