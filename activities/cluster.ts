@@ -5,7 +5,7 @@ import type { SegmentProfile } from '../store/manifest';
 import { distinctNames, segmentName } from '../domain/segment-names';
 import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
-import { appendRows, queryOne, queryRows, readSql, withConnection } from './duckdb';
+import { appendRows, queryOne, queryRows, readSql, singleThreaded, withConnection } from './duckdb';
 import { appendColumns, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
 import { matchToPrevious } from './ml/match-centroids';
@@ -205,21 +205,26 @@ async function profileSegments(
   centroids: Map<number, number[]>,
   dimensions: string[],
 ): Promise<SegmentProfile[]> {
-  const rows = await queryRows<{
-    segment_id: number;
-    subscribers: number;
-    share: number;
-    arpu: number;
-    mou: number;
-    dou: number;
-    mou_trend: number | null;
-    stability_score: number;
-    revenue_share: number;
-    value_z: number;
-    data_z: number;
-    voice_z: number;
-    sticky_z: number;
-  }>(conn, await readSql(import.meta.url, './cluster/segment_profiles.sql'));
+  // one thread: a parallel sum of doubles adds in a varying order, and these averages name the
+  // segments and sit in the manifest, which must not differ between reruns in the last digit
+  const sql = await readSql(import.meta.url, './cluster/segment_profiles.sql');
+  const rows = await singleThreaded(conn, () =>
+    queryRows<{
+      segment_id: number;
+      subscribers: number;
+      share: number;
+      arpu: number;
+      mou: number;
+      dou: number;
+      mou_trend: number | null;
+      stability_score: number;
+      revenue_share: number;
+      value_z: number;
+      data_z: number;
+      voice_z: number;
+      sticky_z: number;
+    }>(conn, sql),
+  );
   const signals = rows.map((r) => ({
     valueZ: r.value_z,
     dataZ: r.data_z,

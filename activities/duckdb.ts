@@ -72,6 +72,17 @@ export async function runScript(conn: DuckDBConnection, script: string): Promise
 }
 
 /** Runs every `.sql` file of a folder in name order (`NN_name.sql`); `before` hears of each file first. */
+/** Runs `work` with DuckDB on one thread (a deterministic order for floating-point sums), then restores the setting. */
+export async function singleThreaded<T>(conn: DuckDBConnection, work: () => Promise<T>): Promise<T> {
+  const { threads } = await queryOne<{ threads: number }>(conn, "SELECT current_setting('threads') AS threads");
+  await conn.run('SET threads = 1');
+  try {
+    return await work();
+  } finally {
+    await conn.run(`SET threads = ${Number(threads)}`);
+  }
+}
+
 export async function runSqlFiles(
   conn: DuckDBConnection,
   dir: URL,
