@@ -130,8 +130,8 @@ interface SegflowRun {
   ensemble: { rocAuc: number; trees: number; trainSeconds: number; scoreSeconds: number; scoredRows: number } | null;
   inertia: number;
   reusedStages: boolean;
-  /** The churn stage scored with a stored trained ensemble (docs/reuse.md). */
-  reusedEnsemble: boolean;
+  /** The churn stage's stored artifacts it used: its trained ensemble, and the scores (docs/reuse.md). */
+  reusedChurn: string[];
 }
 
 async function waitForPollers(client: Client, taskQueue: string, workers: number): Promise<void> {
@@ -243,7 +243,9 @@ async function runSegflow(
         : null,
       inertia: manifest.metrics.kmeans.inertia,
       reusedStages: result.reusedStages === true,
-      reusedEnsemble: manifest.lineage?.reused.some((artifact) => artifact.stage === 'churn-ensemble') ?? false,
+      reusedChurn: (manifest.lineage?.reused ?? [])
+        .map((artifact) => ({ 'churn-ensemble': 'trained ensemble', 'churn-scores': 'its scores' })[artifact.stage])
+        .filter((name) => name !== undefined),
     };
   } finally {
     for (const worker of workers) worker.kill('SIGTERM');
@@ -450,10 +452,7 @@ async function main(): Promise<void> {
           params: ANALYST_RERUN,
           reuse: true,
         });
-        const reused = [
-          ...(rerun.reusedStages ? ['load + features'] : []),
-          ...(rerun.reusedEnsemble ? ['trained ensemble'] : []),
-        ].join(' + ');
+        const reused = [...(rerun.reusedStages ? ['load + features'] : []), ...rerun.reusedChurn].join(' + ');
         log(`${fmt(rerun.totalSeconds)} s${reused ? ` (${reused} reused)` : ''}\n`);
         if (!rerun.reusedStages) throw new Error('the analyst rerun did not reuse the stored load and features');
         speed.push(
