@@ -24,6 +24,7 @@ import type { UserFeature } from './user-features';
 import {
   ensembleKey,
   findEnsemble,
+  type EnsembleReuse,
   restoreScoredOutput,
   scoredOutputKey,
   storeEnsemble,
@@ -195,8 +196,8 @@ async function trainAndScore(
       trainRows,
       options: boostingOptions(params, meta, trainRows.length),
     };
-    const stored = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
-    if (stored?.trained) threads?.useTrained(stored.trained);
+    const cachedEnsemble = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
+    if (cachedEnsemble?.trained) threads?.useTrained(cachedEnsemble.trained);
     else threads?.train(task);
     const trainStarted = performance.now();
     const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
@@ -234,74 +235,26 @@ async function trainAndScore(
       modelPath,
       JSON.stringify({ ...model, featureNames: training.names, ...(described ? { features: meta } : {}) }) + '\n',
     );
-    let scoredRows: number;
-    let riskBandCounts: Record<string, number>;
-    let ensemble: EnsembleSummary | null = null;
+    let scored: { ensemble: EnsembleSummary | null; scoredRows: number; riskBandCounts: Record<string, number> };
     if (threads) {
-      const scoredKey = stored ? scoredOutputKey(stored.key, current, CHURN_REASONS) : null;
-      const restored =
-        cache?.allowed && stored?.trained && scoredKey
-          ? await restoreScoredOutput<EnsembleEvaluation>(conn, cache.store, scoredKey)
-          : null;
-      if (stored?.trained && restored && 'output' in restored) {
-        await checkpoint({ stage: 'churn: stored scores' });
-        const modelPath = await writeEnsembleModel(dbPath, stored.trained.model, training.names);
-        ({ scoredRows, riskBandCounts } = restored.output);
-        ensemble = {
-          ...restored.output.evaluation,
-          modelPath,
-          trainSeconds: 0,
-          scoreSeconds: 0,
-          cache: {
-            key: stored.key,
-            scoredKey: scoredKey ?? '',
-            reused: [stored.artifact, restored.artifact].filter((artifact) => artifact !== null),
-            reason: `${stored.reason}; this month's rows and scoring code unchanged`,
-            stored: [],
-          },
-        };
-      } else {
-        const { result, meanwhile: evaluation } = await threads.score(
-          { columns: training.columns, holdoutRows, scoreColumns: current.columns, reasons: CHURN_REASONS },
-          (holdout) => evaluateEnsemble(dbPath, holdout, training.names, holdoutLabels),
-        );
-        ensemble = {
-          ...evaluation,
-          ...(stored?.trained ? { trainSeconds: 0 } : {}),
-          scoreSeconds: result.scoreSeconds,
-          featureImportance: boostedImportance(result.model, training.names),
-        };
-        await writeReasons(
-          conn,
-          { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
-          current,
-          meta,
-        );
-        scoredRows = result.scores.length;
-        riskBandCounts = await writeScores(conn, result.scores);
-        if (cache && stored && scoredKey) {
-          const { modelPath: _path, trainSeconds: _train, scoreSeconds: _score, ...rest } = ensemble;
-          const output = { evaluation: rest, riskBandCounts, scoredRows };
-          ensemble.cache = {
-            key: stored.key,
-            scoredKey,
-            reused: stored.artifact ? [stored.artifact] : [],
-            reason: restored && 'missing' in restored ? `${stored.reason}; scores: ${restored.missing}` : stored.reason,
-            stored: [
-              ...(stored.trained
-                ? []
-                : [await storeEnsemble(cache.store, cache.run, stored.key, params.month, result, trainRows.length)]),
-              await storeScoredOutput(conn, cache.store, cache.run, scoredKey, params.month, output),
-            ],
-          };
-        }
-      }
+      scored = await scoreWithEnsemble(conn, threads, {
+        dbPath,
+        month: params.month,
+        training,
+        trainRows,
+        holdoutRows,
+        holdoutLabels,
+        current,
+        meta,
+        cache,
+        cachedEnsemble,
+      });
     } else {
       const scores = predictProbabilities(model, current.columns);
       await writeReasons(conn, null, current, meta);
-      scoredRows = scores.length;
-      riskBandCounts = await writeScores(conn, scores);
+      scored = { ensemble: null, scoredRows: scores.length, riskBandCounts: await writeScores(conn, scores) };
     }
+    const { ensemble, scoredRows, riskBandCounts } = scored;
     const scoring = ensemble ?? tree;
     const importance = featureImportance(model, training.names);
     return {
@@ -328,6 +281,98 @@ async function trainAndScore(
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+/**
+ * Scores this month's rows with the ensemble (trained in its thread, or taken from the stage
+ * cache) and writes the scores and churn_reasons tables; or, when the cache holds what scoring
+ * this ensemble on these rows wrote, copies those tables in. Stores what it computed for later runs.
+ */
+async function scoreWithEnsemble(
+  conn: DuckDBConnection,
+  threads: EnsembleThreads,
+  input: {
+    dbPath: string;
+    month: string;
+    training: ColumnSet;
+    trainRows: Uint32Array;
+    holdoutRows: Uint32Array;
+    holdoutLabels: Uint8Array;
+    current: ColumnSet;
+    meta: readonly FeatureMeta[];
+    cache: EnsembleCacheAccess | undefined;
+    cachedEnsemble: EnsembleReuse | null;
+  },
+): Promise<{ ensemble: EnsembleSummary; scoredRows: number; riskBandCounts: Record<string, number> }> {
+  const { dbPath, training, current, cache, cachedEnsemble } = input;
+  const scoredKey = cachedEnsemble ? scoredOutputKey(cachedEnsemble.key, current, CHURN_REASONS) : null;
+  const restored =
+    cache?.allowed && cachedEnsemble?.trained && scoredKey
+      ? await restoreScoredOutput<EnsembleEvaluation>(conn, cache.store, scoredKey)
+      : null;
+  if (cachedEnsemble?.trained && scoredKey && restored && 'output' in restored) {
+    await checkpoint({ stage: 'churn: stored scores' });
+    const { evaluation, scoredRows, riskBandCounts } = restored.output;
+    const ensemble: EnsembleSummary = {
+      ...evaluation,
+      modelPath: await writeEnsembleModel(dbPath, cachedEnsemble.trained.model, training.names),
+      trainSeconds: 0,
+      scoreSeconds: 0,
+      cache: {
+        key: cachedEnsemble.key,
+        scoredKey,
+        reused: [cachedEnsemble.artifact, restored.artifact].filter((artifact) => artifact !== null),
+        reason: `${cachedEnsemble.reason}; this month's rows and scoring code unchanged`,
+        stored: [],
+      },
+    };
+    return { ensemble, scoredRows, riskBandCounts };
+  }
+
+  const { result, meanwhile: evaluation } = await threads.score(
+    {
+      columns: training.columns,
+      holdoutRows: input.holdoutRows,
+      scoreColumns: current.columns,
+      reasons: CHURN_REASONS,
+    },
+    (holdout) => evaluateEnsemble(dbPath, holdout, training.names, input.holdoutLabels),
+  );
+  const ensemble: EnsembleSummary = {
+    ...evaluation,
+    ...(cachedEnsemble?.trained ? { trainSeconds: 0 } : {}),
+    scoreSeconds: result.scoreSeconds,
+    featureImportance: boostedImportance(result.model, training.names),
+  };
+  await writeReasons(
+    conn,
+    { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
+    current,
+    input.meta,
+  );
+  const scoredRows = result.scores.length;
+  const riskBandCounts = await writeScores(conn, result.scores);
+  if (cache && cachedEnsemble && scoredKey) {
+    const { modelPath: _path, trainSeconds: _train, scoreSeconds: _score, ...stable } = ensemble;
+    const output = { evaluation: stable, riskBandCounts, scoredRows };
+    const { store, run } = cache;
+    ensemble.cache = {
+      key: cachedEnsemble.key,
+      scoredKey,
+      reused: cachedEnsemble.artifact ? [cachedEnsemble.artifact] : [],
+      reason:
+        restored && 'missing' in restored
+          ? `${cachedEnsemble.reason}; scores: ${restored.missing}`
+          : cachedEnsemble.reason,
+      stored: [
+        ...(cachedEnsemble.trained
+          ? []
+          : [await storeEnsemble(store, run, cachedEnsemble.key, input.month, result, input.trainRows.length)]),
+        await storeScoredOutput(conn, store, run, scoredKey, input.month, output),
+      ],
+    };
+  }
+  return { ensemble, scoredRows, riskBandCounts };
 }
 
 /** Below this many training rows a histogram helper thread costs more to start than it saves. */
