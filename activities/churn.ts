@@ -305,7 +305,7 @@ async function scoreWithEnsemble(
   },
 ): Promise<{ ensemble: EnsembleSummary; scoredRows: number; riskBandCounts: Record<string, number> }> {
   const { dbPath, training, current, cache, cachedEnsemble } = input;
-  const scoredKey = cachedEnsemble ? scoredOutputKey(cachedEnsemble.key, current, CHURN_REASONS) : null;
+  const scoredKey = cachedEnsemble ? scoredOutputKey(cachedEnsemble.key, current, input.meta, CHURN_REASONS) : null;
   const restored =
     cache?.allowed && cachedEnsemble?.trained && scoredKey
       ? await restoreScoredOutput<EnsembleEvaluation>(conn, cache.store, scoredKey)

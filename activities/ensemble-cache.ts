@@ -25,6 +25,7 @@ import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { setVariable } from './duckdb';
 import type { ColumnSet } from './ml/columns';
+import type { FeatureMeta } from './ml/feature-matrix';
 import { storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
@@ -85,14 +86,24 @@ function scoringCodeHash(): string {
   return cachedScoringHash;
 }
 
-/** The key of scoring `current` (this month's rows, after gap filling) with the ensemble of `ensembleKey`. */
-export function scoredOutputKey(ensembleKey: string, current: ColumnSet, reasons: number): string {
+/**
+ * The key of scoring `current` (this month's rows, after gap filling) with the ensemble of
+ * `ensembleKey`. The features' metadata is in it: the reasons name categories by their labels,
+ * which a mapping can change while the codes stay the same.
+ */
+export function scoredOutputKey(
+  ensembleKey: string,
+  current: ColumnSet,
+  meta: readonly FeatureMeta[],
+  reasons: number,
+): string {
   const hash = createHash('sha256').update(
     canonicalJson({
       format: STAGE_CACHE_FORMAT,
       stage: SCORES_STAGE,
       ensembleKey,
       reasons,
+      features: meta,
       names: current.names,
       rows: current.rows,
       code: scoringCodeHash(),

@@ -27,7 +27,8 @@ import { cacheDir, type StoreConfig } from '../../store/layout';
 import type { SnapshotManifest } from '../../store/manifest';
 import { readManifest } from '../../store/snapshots';
 import { listCache, pruneCache } from '../../store/stage-cache';
-import { ENSEMBLE_STAGE, findEnsemble, SCORES_STAGE } from '../../activities/ensemble-cache';
+import { ENSEMBLE_STAGE, findEnsemble, SCORES_STAGE, scoredOutputKey } from '../../activities/ensemble-cache';
+import type { FeatureMeta } from '../../activities/ml/feature-matrix';
 import type { TrainedEnsemble } from '../../activities/ml/ensemble';
 import { REPO_ROOT } from '../../worker/config';
 import { parseDuration, parseSize } from '../../cli/commands/cache';
@@ -313,6 +314,22 @@ describe('churn ensemble reuse', () => {
     const other = await runPipeline(store, 'leaf', { ...params, treeMinLeaf: 30 }, withCache(true));
     expect(other.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
     expect(other.manifest.lineage?.churnKeys?.[0]).not.toBe(cold.manifest.lineage?.churnKeys?.[0]);
+  });
+
+  it('keys the stored scores by the rows, the ensemble and the category labels the reasons name', () => {
+    const current = { names: ['plan', 'arpu'], columns: [Float64Array.of(0, 1, 0), Float64Array.of(5, 6, 7)], rows: 3 };
+    const meta: FeatureMeta[] = [
+      { name: 'plan', source: 'user', categorical: true, categories: ['basic', 'gold'] },
+      { name: 'arpu', source: 'derived', categorical: false },
+    ];
+    const key = scoredOutputKey('e'.repeat(64), current, meta, 3);
+    expect(scoredOutputKey('e'.repeat(64), current, meta, 3)).toBe(key);
+    const renamed = [{ ...meta[0], categories: ['basic', 'gold plus'] }, meta[1]];
+    expect(scoredOutputKey('e'.repeat(64), current, renamed, 3)).not.toBe(key);
+    expect(scoredOutputKey('f'.repeat(64), current, meta, 3)).not.toBe(key);
+    expect(scoredOutputKey('e'.repeat(64), current, meta, 2)).not.toBe(key);
+    const moved = { ...current, columns: [current.columns[0], Float64Array.of(5, 6, 7.5)] };
+    expect(scoredOutputKey('e'.repeat(64), moved, meta, 3)).not.toBe(key);
   });
 
   /** Runs `change` on a stored file with write access, then puts the artifact's modes back. */
