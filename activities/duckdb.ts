@@ -71,7 +71,6 @@ export async function runScript(conn: DuckDBConnection, script: string): Promise
   await conn.run(script);
 }
 
-/** Runs every `.sql` file of a folder in name order (`NN_name.sql`); `before` hears of each file first. */
 /** Runs `work` with DuckDB on one thread (a deterministic order for floating-point sums), then restores the setting. */
 export async function singleThreaded<T>(conn: DuckDBConnection, work: () => Promise<T>): Promise<T> {
   const { threads } = await queryOne<{ threads: number }>(conn, "SELECT current_setting('threads') AS threads");
@@ -83,6 +82,7 @@ export async function singleThreaded<T>(conn: DuckDBConnection, work: () => Prom
   }
 }
 
+/** Runs every `.sql` file of a folder in name order (`NN_name.sql`); `before` hears of each file first. */
 export async function runSqlFiles(
   conn: DuckDBConnection,
   dir: URL,

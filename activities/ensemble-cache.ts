@@ -16,17 +16,16 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isStoreWriteFailure } from '../domain/errors';
 import { canonicalJson, hashFile } from '../store/hashing';
 import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { ReusedArtifact } from '../store/manifest';
-import { STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
+import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { setVariable } from './duckdb';
 import type { ColumnSet } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
-import { storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
+import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';
@@ -139,7 +138,7 @@ export async function restoreScoredOutput<Evaluation>(
     await conn.run(`CREATE OR REPLACE TABLE ${table} AS FROM read_parquet(getvariable('stored_table'))`);
   }
   const output = JSON.parse(await readFile(join(dir, EVALUATION_FILE), 'utf8')) as ScoredOutput<Evaluation>;
-  return { output, artifact: reusedArtifact(SCORES_STAGE, key, found.artifact) };
+  return { output, artifact: reusedArtifact(found.artifact, ['churn']) };
 }
 
 /** Stores the run's scores and churn_reasons tables and `output` under `key`. */
@@ -151,38 +150,22 @@ export async function storeScoredOutput<Evaluation>(
   month: string,
   output: ScoredOutput<Evaluation>,
 ): Promise<StoredStages> {
-  try {
-    return await storeArtifact(store, { stage: SCORES_STAGE, key, producedBy: run, month }, {}, async (staging) => {
-      const files = [];
-      for (const table of SCORED_TABLES) {
-        const file = `${table}.parquet`;
-        await setVariable(conn, 'stored_table', join(staging, file));
-        await conn.run(`COPY ${table} TO (getvariable('stored_table')) (FORMAT parquet, COMPRESSION zstd)`);
-        files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });
-      }
-      await writeFile(join(staging, EVALUATION_FILE), JSON.stringify(output) + '\n');
-      files.push({
-        file: EVALUATION_FILE,
-        rows: output.scoredRows,
-        ...(await hashFile(join(staging, EVALUATION_FILE))),
-      });
-      return files;
+  return storeArtifact(store, { stage: SCORES_STAGE, key, producedBy: run, month }, {}, async (staging) => {
+    const files = [];
+    for (const table of SCORED_TABLES) {
+      const file = `${table}.parquet`;
+      await setVariable(conn, 'stored_table', join(staging, file));
+      await conn.run(`COPY ${table} TO (getvariable('stored_table')) (FORMAT parquet, COMPRESSION zstd)`);
+      files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });
+    }
+    await writeFile(join(staging, EVALUATION_FILE), JSON.stringify(output) + '\n');
+    files.push({
+      file: EVALUATION_FILE,
+      rows: output.scoredRows,
+      ...(await hashFile(join(staging, EVALUATION_FILE))),
     });
-  } catch (error) {
-    if (!isStoreWriteFailure(error)) throw error;
-    return { stored: false, path: cacheDir(store, SCORES_STAGE, key), bytes: 0, error: (error as Error).message };
-  }
-}
-
-function reusedArtifact(stage: string, key: string, artifact: StageArtifact): ReusedArtifact {
-  return {
-    stage,
-    stages: ['churn'],
-    key,
-    files: artifact.files,
-    producedBy: artifact.producedBy,
-    producedAt: artifact.createdAt,
-  };
+    return files;
+  });
 }
 
 export interface EnsembleReuse {
@@ -205,12 +188,12 @@ export async function findEnsemble(store: StoreConfig, key: string, allowed: boo
   return {
     key,
     trained,
-    artifact: reusedArtifact(ENSEMBLE_STAGE, key, artifact),
+    artifact: reusedArtifact(artifact, ['churn']),
     reason: 'training rows, boosting options and training code unchanged',
   };
 }
 
-/** Stores a trained ensemble under its key; a store that cannot be written only costs later runs time. */
+/** Stores a trained ensemble under its key (a store that cannot be written is reported, not thrown). */
 export async function storeEnsemble(
   store: StoreConfig,
   run: RunRef,
@@ -226,13 +209,8 @@ export async function storeEnsemble(
     bestRound: trained.bestRound,
     trainSeconds: trained.trainSeconds,
   };
-  try {
-    return await storeArtifact(store, { stage: ENSEMBLE_STAGE, key, producedBy: run, month }, {}, async (staging) => {
-      await writeFile(join(staging, ENSEMBLE_FILE), JSON.stringify(stored) + '\n');
-      return [{ file: ENSEMBLE_FILE, rows: trainingRows, ...(await hashFile(join(staging, ENSEMBLE_FILE))) }];
-    });
-  } catch (error) {
-    if (!isStoreWriteFailure(error)) throw error;
-    return { stored: false, path: cacheDir(store, ENSEMBLE_STAGE, key), bytes: 0, error: (error as Error).message };
-  }
+  return storeArtifact(store, { stage: ENSEMBLE_STAGE, key, producedBy: run, month }, {}, async (staging) => {
+    await writeFile(join(staging, ENSEMBLE_FILE), JSON.stringify(stored) + '\n');
+    return [{ file: ENSEMBLE_FILE, rows: trainingRows, ...(await hashFile(join(staging, ENSEMBLE_FILE))) }];
+  });
 }

@@ -124,6 +124,18 @@ export async function verifiedArtifact(dir: string): Promise<{ artifact: StageAr
   return { artifact };
 }
 
+/** How the manifest names a stored artifact a run used instead of running `stages`. */
+export function reusedArtifact(artifact: StageArtifact, stages: string[]): ReusedArtifact {
+  return {
+    stage: artifact.stage,
+    stages,
+    key: artifact.key,
+    files: artifact.files,
+    producedBy: artifact.producedBy,
+    producedAt: artifact.createdAt,
+  };
+}
+
 export interface StageReuse {
   key: string;
   /** The stored output, copied into the run database; null when the run computes it. */
@@ -169,14 +181,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
     reused: {
       load,
       features,
-      artifact: {
-        stage: LOAD_FEATURES_STAGE,
-        stages: ['load', 'features'],
-        key,
-        files: artifact.files,
-        producedBy: artifact.producedBy,
-        producedAt: artifact.createdAt,
-      },
+      artifact: reusedArtifact(artifact, ['load', 'features']),
     },
     reason: 'inputs, mapping, feature parameters and stage code unchanged',
   };
@@ -192,31 +197,10 @@ export interface StoredStages {
 
 /**
  * Stores the run database (features, quarantine and what else load left) under `key`, read-only, with its hash:
- * written aside and renamed into place, so a reader sees a whole artifact or none. A key that is
- * stored already is kept (same key, same content). Storing only saves later runs time, so a
- * store that cannot be written (full, read-only) is reported, not a reason to fail the run.
+ * written aside and renamed into place (storeArtifact). A store that cannot be written (full,
+ * read-only) is reported, not a reason to fail the run.
  */
 export async function storeStages(
-  store: StoreConfig,
-  run: RunRef,
-  key: string,
-  load: LoadSummary,
-  features: FeatureSummary,
-): Promise<StoredStages> {
-  try {
-    return await writeArtifact(store, run, key, load, features);
-  } catch (error) {
-    if (!isStoreWriteFailure(error)) throw error;
-    return {
-      stored: false,
-      path: cacheDir(store, LOAD_FEATURES_STAGE, key),
-      bytes: 0,
-      error: (error as Error).message,
-    };
-  }
-}
-
-async function writeArtifact(
   store: StoreConfig,
   run: RunRef,
   key: string,
@@ -256,9 +240,25 @@ async function writeArtifact(
 /**
  * Writes an artifact under cache/<stage>/<key>/, read-only, with its files' hashes: written
  * aside and renamed into place, so a reader sees a whole artifact or none. A key that is stored
- * already and intact is kept (same key, same content); a damaged one is replaced.
+ * already and intact is kept (same key, same content); a damaged one is replaced. Storing only
+ * saves later runs time, so a store that cannot be written (full, read-only) is reported in the
+ * result, not thrown.
  */
 export async function storeArtifact(
+  store: StoreConfig,
+  about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'>,
+  extra: Pick<StageArtifact, 'load' | 'features'>,
+  writeFiles: (staging: string) => Promise<StageArtifact['files']>,
+): Promise<StoredStages> {
+  try {
+    return await writeArtifactDir(store, about, extra, writeFiles);
+  } catch (error) {
+    if (!isStoreWriteFailure(error)) throw error;
+    return { stored: false, path: cacheDir(store, about.stage, about.key), bytes: 0, error: (error as Error).message };
+  }
+}
+
+async function writeArtifactDir(
   store: StoreConfig,
   about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'>,
   extra: Pick<StageArtifact, 'load' | 'features'>,

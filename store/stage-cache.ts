@@ -5,7 +5,8 @@ import { listMonths, listVersions, readManifest } from './snapshots';
 
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
- * load-features stage: the run database; the churn-ensemble stage: the trained ensemble) and
+ * load-features stage: the run database; churn-ensemble: the trained ensemble; churn-scores:
+ * the scores and reasons it wrote) and
  * artifact.json (their hashes, the run that produced them). The activities that store and reuse
  * artifacts are in activities/stage-cache.ts and activities/ensemble-cache.ts.
  */

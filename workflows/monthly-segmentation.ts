@@ -50,8 +50,8 @@ export interface MonthlySegmentationInput {
   partitions?: number;
   /**
    * Reuse the load and feature stages' stored output when its key (inputs, mapping, feature
-   * parameters, stage code) matches, and the trained churn ensemble when its training rows,
-   * options and code match. Default true; false forces a cold run (`--no-reuse`).
+   * parameters, stage code) matches, and the trained churn ensemble and its scores when their
+   * rows, options and code match. Default true; false forces a cold run (`--no-reuse`).
    */
   reuse?: boolean;
 }

@@ -58,9 +58,9 @@ export function countRows(
   const used: number[] = [];
   for (let f = 0; f < features; f++) if (allowed[f]) used.push(f);
   const padding = features * HISTOGRAM_STRIDE;
+  const last = used.length - 1;
   for (let k = 0; k < used.length; k += 4) {
     // a group short of four reads any column and counts it into the spare histogram
-    const last = used.length - 1;
     const a = used[k] * rows;
     const b = used[Math.min(k + 1, last)] * rows;
     const c = used[Math.min(k + 2, last)] * rows;
