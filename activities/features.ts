@@ -16,6 +16,7 @@ import {
 } from './duckdb';
 import { partitionOutput } from './load';
 import type { UserFeature } from './user-features';
+import { findTrainingMonth, storeScoringMonth, type FeatureMonthCache, type FeatureMonthReuse } from './window-cache';
 
 /** What the input provides, from the load stage. */
 export interface FeatureInput {
@@ -71,6 +72,8 @@ export interface FeatureSummary {
   /** Subscribers with a known next-month outcome (feature month = run month - 1). */
   trainingRows: number;
   trainingChurnRate: number;
+  /** Months' features taken from and stored for other runs (absent when the run has no store). */
+  monthReuse?: FeatureMonthReuse;
   seconds: number;
 }
 
@@ -89,20 +92,40 @@ export interface PartitionFeatures {
  * Computes the features table in the run database for two feature months: the run month
  * (to score) and the month before it (to train on, labelled by whether the subscriber was gone
  * the month after). One database, one connection: the per-partition SQL, then the combining SQL.
+ * With `months`, the training month's rows come from the run that scored that month when they are
+ * stored (activities/window-cache.ts), and the scoring month's are stored for next month's run.
  */
 export async function computeFeatures(
   dbPath: string,
   params: RunParams,
   input: FeatureInput = FULL_INPUT,
   sizing: BucketSizing = {},
+  months?: FeatureMonthCache,
 ): Promise<FeatureSummary> {
   const started = performance.now();
+  const training = months ? await findTrainingMonth(months) : null;
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
+    if (training?.found) await conn.run("DELETE FROM feature_months WHERE purpose = 'train'");
     await computeSubscriberFeatures(conn, sizing);
+    if (training?.found) {
+      await checkpoint({ stage: 'features: reading the training month from the run that scored it' });
+      await setVariable(conn, 'train_month_file', training.found.file);
+      await conn.run(await readSql(import.meta.url, './features/train_month_reused.sql'));
+    }
+    const scoring = months ? await storeScoringMonth(months, conn, 'subscriber_features') : null;
     const monthsOfHistory = await countMonthsOfHistory(conn, params);
     await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
-    return combineInto(conn, input, monthsOfHistory, started);
+    const summary = await combineInto(conn, input, monthsOfHistory, started);
+    if (!training || !scoring) return summary;
+    const monthReuse: FeatureMonthReuse = {
+      trainKey: training.key,
+      scoreKey: scoring.key,
+      reused: training.found ? [training.found.artifact] : [],
+      reason: training.reason,
+      stored: scoring.stored,
+    };
+    return { ...summary, monthReuse };
   });
 }
 
@@ -171,6 +194,7 @@ export async function combineFeatures(
   params: RunParams,
   input: FeatureInput,
   partitions: PartitionFeatures[],
+  months?: FeatureMonthCache,
 ): Promise<FeatureSummary> {
   const started = performance.now();
   return withConnection(dbPath, async (conn) => {
@@ -183,9 +207,20 @@ export async function combineFeatures(
     await conn.run(
       "CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM read_parquet(getvariable('feature_files'))",
     );
+    // partitions compute both months (taking a stored training month is built for one partition)
+    const scoring = months ? await storeScoringMonth(months, conn, 'all_subscriber_features') : null;
     const monthsOfHistory = Math.max(...partitions.map((partition) => partition.monthsOfHistory));
     const summary = await combineInto(conn, input, monthsOfHistory, started);
-    return { ...summary, seconds: summary.seconds + Math.max(...partitions.map((partition) => partition.seconds)) };
+    const seconds = summary.seconds + Math.max(...partitions.map((partition) => partition.seconds));
+    if (!scoring) return { ...summary, seconds };
+    const monthReuse: FeatureMonthReuse = {
+      trainKey: null,
+      scoreKey: scoring.key,
+      reused: [],
+      reason: 'a partitioned run computes both months',
+      stored: scoring.stored,
+    };
+    return { ...summary, monthReuse, seconds };
   });
 }
 

@@ -24,6 +24,7 @@ import { combineLoad, loadPartition, planLoad, type LoadPlan, type LoadSummary, 
 import { publishSnapshot, type PublishRequest } from './publish';
 import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
 import { reuseStages, storeStages } from './stage-cache';
+import type { FeatureMonthCache } from './window-cache';
 
 /** The stage functions; tests swap one for a faulty twin to inject failures. */
 export const STAGE_FUNCTIONS = {
@@ -96,6 +97,14 @@ export function createActivities(
     }
   }
 
+  /** The store where the features stage finds and keeps months' features (activities/window-cache.ts). */
+  const featureMonths = (load: LoadSummary, allowed: boolean): FeatureMonthCache => ({
+    store,
+    run: currentRun(),
+    allowed,
+    load,
+  });
+
   return {
     planLoad: (run: RunRef, params: { month?: unknown }, partitions: number) =>
       attemptStage('load', params?.month, () => stages.planLoad(store, run, params, partitions)),
@@ -110,9 +119,10 @@ export function createActivities(
     /** Stores the load and feature output under its key for later runs. */
     storeStages: (run: RunRef, key: string, load: LoadSummary, features: FeatureSummary) =>
       attemptStage('features', load.params.month, () => stages.storeStages(store, run, key, load, features)),
-    computeFeatures: (load: LoadSummary) =>
+    /** `reuse` false (a cold run) computes the training month even when the run before stored it. */
+    computeFeatures: (load: LoadSummary, reuse = true) =>
       attemptStage('features', load.params.month, () =>
-        stages.computeFeatures(load.dbPath, load.params, featureInput(load)),
+        stages.computeFeatures(load.dbPath, load.params, featureInput(load), {}, featureMonths(load, reuse)),
       ),
     computePartitionFeatures: (load: LoadSummary, index: number) =>
       attemptStage('features', load.params.month, () =>
@@ -120,7 +130,14 @@ export function createActivities(
       ),
     combineFeatures: (load: LoadSummary, parts: PartitionFeatures[]) =>
       attemptStage('features', load.params.month, () =>
-        stages.combineFeatures(load.dbPath, load.partitionDbPaths, load.params, featureInput(load), parts),
+        stages.combineFeatures(
+          load.dbPath,
+          load.partitionDbPaths,
+          load.params,
+          featureInput(load),
+          parts,
+          featureMonths(load, true),
+        ),
       ),
     clusterSubscribers: (load: LoadSummary, features: FeatureSummary, previous: PreviousSegmentation | null) =>
       attemptStage('cluster', load.params.month, () =>

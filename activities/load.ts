@@ -14,7 +14,7 @@ import { addMonths, firstDay } from '../domain/month';
 import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params';
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import { checkpoint, withQueryProgress } from './context';
-import { hashFile, paramsHash } from '../store/hashing';
+import { canonicalJson, hashFile, paramsHash, sha256 } from '../store/hashing';
 import { appendRows, numberedVariable, queryOne, queryRows, readSql, setVariable, withConnection } from './duckdb';
 import { applyLabels, inspectLabels, type LabelsFile } from './labels';
 import { buildCheckSql } from './load-sql';
@@ -61,6 +61,8 @@ export interface PartitionLoad {
   rowsQuarantined: number;
   quarantineByReason: Record<string, number>;
   subscribersInMonth: number;
+  /** Valid rows whose month is not their file's month folder (or whose file is in none). */
+  rowsOutsideMonthFolder: number;
   seconds: number;
 }
 
@@ -70,6 +72,14 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   rowsQuarantined: number;
   quarantineByReason: Record<string, number>;
   subscribersInMonth: number;
+  /**
+   * Valid rows whose month is not their file's month folder: when there are none, each month's
+   * rows come from that month's folder alone, so a later run can reuse a month's features
+   * (activities/window-cache.ts).
+   */
+  rowsOutsideMonthFolder: number;
+  /** sha256 of how rows were read: the mapping, the contract columns' input types, the labels file and the input root. */
+  readingHash: string;
   /** "long" (monthly usage) or "snapshot" (one row per subscriber), from the mapping. */
   format: 'long' | 'snapshot';
   /** Contract columns the input provides; features needing others are skipped. */
@@ -80,6 +90,27 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
 }
 
 const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
+
+/** The month (YYYY-MM) of the month folder (`month=` or `usage_month=`) a file lies in, if any. */
+export function monthFolderOf(path: string): string | undefined {
+  return MONTH_FOLDER.exec(dirname(path))?.[1];
+}
+
+/**
+ * sha256 over what decides how the input's rows are read, beyond the files themselves: the
+ * mapping, the type each contract column is read from (a new file can change it for all), the
+ * labels file, and the input root (ids made from row numbers name files relative to it).
+ */
+export function readingHash(plan: LoadPlan): string {
+  return sha256(
+    canonicalJson({
+      mapping: plan.mapping,
+      presentColumns: plan.presentColumns,
+      labels: plan.labels ? { path: plan.labels.path, sha256: plan.labels.sha256 } : null,
+      input: resolve(plan.params.input),
+    }),
+  );
+}
 
 /**
  * Loads the run's usage files into DuckDB, enforcing the usage contract: plans, loads each
@@ -305,11 +336,21 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
         await conn.run("COPY user_feature_rows TO (getvariable('user_features_file')) (FORMAT parquet)");
       }
     }
-    const counts = await queryOne<{ loaded: number; quarantined: number; in_month: number }>(
+    await conn.run('CREATE OR REPLACE TEMP TABLE file_folder_months (file_index INTEGER, folder_month VARCHAR)');
+    await appendRows(
       conn,
-      await readSql(import.meta.url, './load/row_counts.sql'),
-      { month: firstDay(plan.params.month) },
+      'file_folder_months',
+      plan.inputFiles.map((file, fileIndex) => {
+        const month = monthFolderOf(file.path);
+        return [fileIndex, month === undefined ? null : firstDay(month)];
+      }),
     );
+    const counts = await queryOne<{
+      loaded: number;
+      quarantined: number;
+      in_month: number;
+      outside_month_folder: number;
+    }>(conn, await readSql(import.meta.url, './load/row_counts.sql'), { month: firstDay(plan.params.month) });
     const reasons = await queryRows<{ reason: string; rows: number }>(
       conn,
       'SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason',
@@ -320,6 +361,7 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
       rowsQuarantined: counts.quarantined,
       quarantineByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.rows])),
       subscribersInMonth: counts.in_month,
+      rowsOutsideMonthFolder: counts.outside_month_folder,
       seconds: (performance.now() - started) / 1000,
     };
   });
@@ -353,6 +395,8 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
     rowsQuarantined,
     quarantineByReason: Object.fromEntries([...byReason].sort(([a, x], [b, y]) => y - x || a.localeCompare(b))),
     subscribersInMonth: sum((part) => part.subscribersInMonth),
+    rowsOutsideMonthFolder: sum((part) => part.rowsOutsideMonthFolder),
+    readingHash: readingHash(plan),
     format: mapping.format,
     inputColumns: presentColumns.map(([column]) => column),
     openFeatureSet: mapping.features !== undefined,
@@ -447,7 +491,7 @@ export async function findInputFiles(
   const files: string[] = [];
   let outsideWindow = 0;
   for (const file of candidates) {
-    const month = MONTH_FOLDER.exec(dirname(file))?.[1];
+    const month = monthFolderOf(file);
     if (month !== undefined && (month < windowStart || month > windowEnd)) outsideWindow += 1;
     else files.push(file);
   }

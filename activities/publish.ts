@@ -23,6 +23,7 @@ import { withFileLock } from '../store/file-lock';
 import { signManifest, type Signer } from '../store/signing';
 import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
 import type { EnsembleSummary } from './churn';
+import type { FeatureSummary } from './features';
 import {
   describePublished,
   findPublishedByRun,
@@ -282,7 +283,9 @@ function buildManifest(
       ...(campaigns ? { campaigns } : {}),
     },
     outputs,
-    ...(request.lineage ? { lineage: withEnsembleLineage(request.lineage, churn.ensemble?.cache) } : {}),
+    ...(request.lineage
+      ? { lineage: withEnsembleLineage(withMonthLineage(request.lineage, request.features), churn.ensemble?.cache) }
+      : {}),
     timings: {
       loadSeconds: load.seconds,
       featuresSeconds: request.features.seconds,
@@ -313,4 +316,12 @@ async function makeReadOnly(dir: string): Promise<void> {
 function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']): Lineage {
   if (!cache) return lineage;
   return { ...lineage, churnKeys: [cache.key, cache.scoredKey], reused: [...lineage.reused, ...cache.reused] };
+}
+
+/** The run's lineage with the feature months it took from and stored for other runs (activities/window-cache.ts). */
+function withMonthLineage(lineage: Lineage, features: FeatureSummary): Lineage {
+  const months = features.monthReuse;
+  if (!months) return lineage;
+  const keys = [months.trainKey, months.scoreKey].filter((key): key is string => key !== null);
+  return { ...lineage, featureMonthKeys: keys, reused: [...lineage.reused, ...months.reused] };
 }

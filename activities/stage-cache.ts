@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { isStoreWriteFailure } from '../domain/errors';
 import { queryOne, withConnection } from './duckdb';
 import type { FeatureSummary } from './features';
-import { assertUsable, type LoadPlan, type LoadSummary } from './load';
+import { assertUsable, readingHash, type LoadPlan, type LoadSummary } from './load';
 import { checkpoint } from './context';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, cacheStageDir, type RunRef, type StoreConfig } from '../store/layout';
@@ -41,6 +41,7 @@ export const STAGE_CODE_FILES = [
   'activities/features.ts',
   'activities/duckdb.ts',
   'activities/stage-cache.ts',
+  'activities/window-cache.ts',
   'data/contract.ts',
   'domain/mapping.ts',
   'domain/month.ts',
@@ -88,9 +89,8 @@ export function stageKeyInputs(plan: LoadPlan, codeHash = stageCodeHash()) {
   return {
     format: STAGE_CACHE_FORMAT,
     inputs: plan.inputFiles.map((file) => ({ path: file.path, sha256: file.sha256 })),
-    mapping: sha256(canonicalJson(plan.mapping)),
-    // a labels file feeds the features table's churn label (docs/own-data.md)
-    labels: plan.labels ? { path: plan.labels.path, sha256: plan.labels.sha256 } : null,
+    // the mapping, the columns' input types, the labels file (it feeds the churn label) and the input root
+    reading: readingHash(plan),
     params: {
       month: plan.params.month,
       historyMonths: plan.params.historyMonths,
@@ -168,6 +168,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   const load: LoadSummary = {
     ...rest,
     ...artifact.load,
+    readingHash: readingHash(plan),
     partitionDbPaths: [plan.dbPath],
     format: mapping.format,
     inputColumns: presentColumns.map(([column]) => column),
@@ -217,6 +218,7 @@ export async function storeStages(
         rowsQuarantined: load.rowsQuarantined,
         quarantineByReason: load.quarantineByReason,
         subscribersInMonth: load.subscribersInMonth,
+        rowsOutsideMonthFolder: load.rowsOutsideMonthFolder,
       },
       features: {
         skippedFeatures: features.skippedFeatures,

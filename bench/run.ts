@@ -7,11 +7,12 @@
  *
  *   npm run bench -- [--sizes 100000,1000000] [--months 12] [--repeat 1] [--partitions 1]
  *                    [--skip-peer] [--skip-raw] [--skip-scale-out] [--scale-out-size 1000000]
- *                    [--skip-rerun]
+ *                    [--skip-rerun] [--skip-next-month]
  *
  * The main runs are cold (--no-reuse); after them an analyst rerun (k and tree depth changed)
- * reuses their stored load and feature output and trained ensemble (docs/reuse.md). The peer
- * always recomputes.
+ * reuses their stored load and feature output and trained ensemble (docs/reuse.md). Then the
+ * scheduled path, in a store of its own: the month before, then the month, which trains on the
+ * rows the month before stored for it. The peer always recomputes.
  *
  * With --repeat N, segflow and the peer run N times each, alternately, and the fastest run of
  * each is reported (this machine's timings vary by 10% from run to run).
@@ -30,6 +31,7 @@ import { computeFeatures } from '../activities/features';
 import { loadUsage } from '../activities/load';
 import { readManifest } from '../store/snapshots';
 import { generateSample } from '../data/generate';
+import { addMonths } from '../domain/month';
 import { ACTIVITY_STAGES } from '../domain/progress';
 import { startMonthlyRun } from '../pipelines/client';
 import { ensureDevServer, freeLocalAddress } from '../cli/dev-server';
@@ -55,6 +57,7 @@ const skipPeer = args.includes('--skip-peer');
 const skipRaw = args.includes('--skip-raw');
 const skipScaleOut = args.includes('--skip-scale-out');
 const skipRerun = args.includes('--skip-rerun');
+const skipNextMonth = args.includes('--skip-next-month');
 const scaleOutSize = Number(
   option('scale-out-size', String(Math.max(...sizes.filter((size) => size <= 1_000_000), sizes[0]))),
 );
@@ -132,6 +135,8 @@ interface SegflowRun {
   reusedStages: boolean;
   /** The churn stage's stored artifacts it used: its trained ensemble, and the scores (docs/reuse.md). */
   reusedChurn: string[];
+  /** The training month's features came from the run that scored it (the scheduled path). */
+  reusedFeatureMonth: boolean;
 }
 
 async function waitForPollers(client: Client, taskQueue: string, workers: number): Promise<void> {
@@ -246,6 +251,7 @@ async function runSegflow(
       reusedChurn: (manifest.lineage?.reused ?? [])
         .map((artifact) => ({ 'churn-ensemble': 'trained ensemble', 'churn-scores': 'its scores' })[artifact.stage])
         .filter((name) => name !== undefined),
+      reusedFeatureMonth: (manifest.lineage?.reused ?? []).some((artifact) => artifact.stage === 'feature-month'),
     };
   } finally {
     for (const worker of workers) worker.kill('SIGTERM');
@@ -457,6 +463,26 @@ async function main(): Promise<void> {
         if (!rerun.reusedStages) throw new Error('the analyst rerun did not reuse the stored load and features');
         speed.push(
           `| ${count(size)} | ${count(rerun.rows)} | segflow analyst rerun (k, tree depth changed: ${reused} reused) | ${stageCells(rerun).slice(0, 3).join(' | ')} | ${fmt(rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.churn - rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.publish)} | ${(rerun.orchestrationShare * 100).toFixed(1)}% | **${fmt(rerun.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / rerun.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(rerun.peakRssMb, 0)} | |`,
+        );
+      }
+      if (!skipNextMonth) {
+        // a store of its own, so the month's load and features are not already stored by the runs above
+        const scheduled = {
+          ...config,
+          store: { storeDir: join(state, `store-next-${size}`), workDir: config.store.workDir },
+        };
+        const before = addMonths(LAST_MONTH, -1);
+        log(`scheduled path on ${count(size)}: ${before}... `);
+        const previous = await runSegflow(client, scheduled, input, partitions, [{ maxActivities: 2 }], {
+          params: { month: before },
+          reuse: true,
+        });
+        log(`${fmt(previous.totalSeconds)} s; ${LAST_MONTH}... `);
+        const next = await runSegflow(client, scheduled, input, partitions, [{ maxActivities: 2 }], { reuse: true });
+        log(`${fmt(next.totalSeconds)} s\n`);
+        if (!next.reusedFeatureMonth) throw new Error(`the ${LAST_MONTH} run did not take ${before}'s stored features`);
+        speed.push(
+          `| ${count(size)} | ${count(next.rows)} | segflow next month (${before} published before: its features are ${LAST_MONTH}'s training rows) | ${stageCells(next).slice(0, 3).join(' | ')} | ${fmt(next.treeTrainSeconds)} | ${fmt(next.stageSeconds.churn - next.treeTrainSeconds)} | ${fmt(next.stageSeconds.publish)} | ${(next.orchestrationShare * 100).toFixed(1)}% | **${fmt(next.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / next.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(next.peakRssMb, 0)} | |`,
         );
       }
       quality.push(

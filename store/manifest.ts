@@ -50,6 +50,8 @@ export interface Lineage {
   stageKey: string;
   /** The churn stage's cache keys, likewise: the trained ensemble's and its scores' (absent for the single tree, or an older run). */
   churnKeys?: string[];
+  /** The features stage's month keys: the training month's (taken from the run that scored it, or computed) and the scoring month's (stored for next month's run). */
+  featureMonthKeys?: string[];
   /** Empty for a cold run. */
   reused: ReusedArtifact[];
 }

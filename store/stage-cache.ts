@@ -38,6 +38,7 @@ export interface StageArtifact {
     rowsQuarantined: number;
     quarantineByReason: Record<string, number>;
     subscribersInMonth: number;
+    rowsOutsideMonthFolder: number;
   };
   features?: {
     skippedFeatures: { feature: string; reason: string }[];
@@ -117,6 +118,7 @@ async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<st
       const keys = new Set([
         lineage.stageKey,
         ...(lineage.churnKeys ?? []),
+        ...(lineage.featureMonthKeys ?? []),
         ...lineage.reused.map((artifact) => artifact.key),
       ]);
       for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);

@@ -207,7 +207,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     else {
       features =
         load.partitionDbPaths.length === 1
-          ? await compute.computeFeatures(load)
+          ? await compute.computeFeatures(load, input.reuse ?? true)
           : await compute.combineFeatures(
               load,
               await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))),

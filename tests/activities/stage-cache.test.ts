@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { chmod, readFile, utimes, writeFile } from 'node:fs/promises';
+import { chmod, cp, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../../store/hashing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +32,9 @@ import type { FeatureMeta } from '../../activities/ml/feature-matrix';
 import type { TrainedEnsemble } from '../../activities/ml/ensemble';
 import { REPO_ROOT } from '../../worker/config';
 import { parseDuration, parseSize } from '../../cli/commands/cache';
-import { smallSample, storeIn, tempDir } from '../helpers';
+import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
+import type { SampleSummary } from '../../data/generate';
+import { FEATURE_MONTH_STAGE, featureMonthKey } from '../../activities/window-cache';
 
 interface Published {
   manifest: SnapshotManifest;
@@ -40,6 +42,7 @@ interface Published {
   path: string;
   reused: boolean;
   reason: string;
+  features: FeatureSummary;
 }
 
 /** The workflow's sequence (workflows/monthly-segmentation.ts) with real DuckDB, outside Temporal. */
@@ -47,8 +50,11 @@ async function runPipeline(
   store: StoreConfig,
   runId: string,
   params: Record<string, unknown>,
-  /** `ensembleCache`: the churn stage may also reuse and store its trained ensemble, as the worker's does. */
-  options: { partitions: number; reuse: boolean; ensembleCache?: boolean },
+  /**
+   * `ensembleCache`: the churn stage may also reuse and store its trained ensemble, and
+   * `featureMonths`: the features stage its months' rows, as the worker's do.
+   */
+  options: { partitions: number; reuse: boolean; ensembleCache?: boolean; featureMonths?: boolean },
 ): Promise<Published> {
   const run = { workflowId: 'cache-test', runId };
   const plan = await planLoad(store, run, params, options.partitions);
@@ -61,12 +67,13 @@ async function runPipeline(
     for (const index of plan.partitionDbPaths.keys()) parts.push(await loadPartition(plan, index));
     load = await combineLoad(plan, parts);
     const input = { format: load.format, inputColumns: load.inputColumns };
-    if (options.partitions === 1) features = await computeFeatures(load.dbPath, load.params, input);
+    const months = options.featureMonths ? { store, run, allowed: options.reuse, load } : undefined;
+    if (options.partitions === 1) features = await computeFeatures(load.dbPath, load.params, input, {}, months);
     else {
       const partFeatures = [];
       for (const path of load.partitionDbPaths)
         partFeatures.push(await computePartitionFeatures(path, load.params, input));
-      features = await combineFeatures(load.dbPath, load.partitionDbPaths, load.params, input, partFeatures);
+      features = await combineFeatures(load.dbPath, load.partitionDbPaths, load.params, input, partFeatures, months);
     }
     await storeStages(store, run, cache.key, load, features);
   }
@@ -93,6 +100,7 @@ async function runPipeline(
     path: published.path,
     reused: cache.reused !== null,
     reason: cache.reason,
+    features,
   };
 }
 
@@ -404,5 +412,123 @@ describe('stage code hash', () => {
       queue.push(...(await importsOf(file)));
     }
     for (const file of seen) expect(STAGE_CODE_FILES, file).toContain(file);
+  });
+});
+
+describe('feature months across runs (next month)', () => {
+  let store: StoreConfig;
+  let sample: SampleSummary;
+  let previous: Published;
+  const params = (month: string) => ({ month, input: join(sample.outDir, 'usage'), k: 4 });
+  const options = { partitions: 1, reuse: true, featureMonths: true };
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    sample = await smallSample(dir, 3_000, 9);
+    store = storeIn(dir);
+    previous = await runPipeline(store, 'may', params('2026-05'), options);
+  });
+
+  it("stores the scoring month's rows, named in the manifest and protected by it", async () => {
+    const months = previous.features.monthReuse;
+    expect(months?.reused).toEqual([]);
+    expect(months?.reason).toBe('2026-04: no stored output for its window');
+    expect(months?.stored?.stored).toBe(true);
+    expect(previous.manifest.lineage?.featureMonthKeys).toEqual([months?.trainKey, months?.scoreKey]);
+    const stored = (await listCache(store)).find((artifact) => artifact.stage === FEATURE_MONTH_STAGE);
+    expect(stored).toMatchObject({ key: months?.scoreKey, month: '2026-05', usedBy: ['2026-05/v1'] });
+  });
+
+  it('next month trains on them, with the bytes of a run that computes both months; reproduce matches', async () => {
+    const next = await runPipeline(store, 'june', params('2026-06'), options);
+    const months = next.features.monthReuse;
+    expect(months?.trainKey).toBe(previous.features.monthReuse?.scoreKey);
+    expect(months?.reason).toMatch(/^2026-05's features taken from the run that scored it/);
+    expect(months?.reused).toHaveLength(1);
+    expect(months?.reused[0]).toMatchObject({
+      stage: FEATURE_MONTH_STAGE,
+      producedBy: { workflowId: 'cache-test', runId: 'may' },
+    });
+    expect(next.manifest.lineage?.reused.map((artifact) => artifact.stage)).toEqual([FEATURE_MONTH_STAGE]);
+    expect(next.features.trainingRows).toBeGreaterThan(1_000);
+
+    const cold = await runPipeline(store, 'june-cold', params('2026-06'), { ...options, reuse: false });
+    expect(cold.features.monthReuse?.reused).toEqual([]);
+    expect(cold.features.monthReuse?.reason).toMatch(/--no-reuse/);
+    expect(outputs(next)).toEqual(outputs(cold));
+    expect(next.features).toMatchObject({
+      scoringRows: cold.features.scoringRows,
+      trainingRows: cold.features.trainingRows,
+      trainingChurnRate: cold.features.trainingChurnRate,
+    });
+    expect(next.manifest.metrics).toEqual(cold.manifest.metrics);
+    const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: next.manifest.snapshot.version });
+    expect(reproduced.identical).toBe(true);
+    // two partitions compute both months and store the scoring month: the same bytes again
+    const split = await runPipeline(store, 'june-split', params('2026-06'), {
+      ...options,
+      partitions: 2,
+      reuse: false,
+    });
+    expect(split.features.monthReuse).toMatchObject({ reused: [], scoreKey: months?.scoreKey });
+    expect(outputs(split)).toEqual(outputs(cold));
+  });
+
+  it('keys a month by the files of its window only, and refuses inputs where a month could come from elsewhere', async () => {
+    const run = { workflowId: 'key', runId: 'k' };
+    const plan = await planLoad(store, run, params('2026-06'));
+    const parts = [await loadPartition(plan, 0)];
+    const load = await combineLoad(plan, parts);
+    expect(load.rowsOutsideMonthFolder).toBe(0);
+    const keyOf = (changed: typeof load) => {
+      const keyed = featureMonthKey(changed, '2026-05');
+      return 'key' in keyed ? keyed.key : keyed.ineligible;
+    };
+    const base = keyOf(load);
+    expect(base).toBe(previous.features.monthReuse?.scoreKey);
+    const withFile = (month: string, sha: string) => ({
+      ...load,
+      inputFiles: load.inputFiles.map((file) => (file.path.includes(`=${month}/`) ? { ...file, sha256: sha } : file)),
+    });
+    // the month's 6-month window is 2025-12..2026-05; 2026-06 is after it
+    expect(keyOf(withFile('2026-06', 'changed'))).toBe(base);
+    expect(keyOf(withFile('2025-12', 'changed'))).not.toBe(base);
+    expect(keyOf(withFile('2026-05', 'changed'))).not.toBe(base);
+    expect(keyOf({ ...load, readingHash: 'other mapping' })).not.toBe(base);
+    expect(keyOf({ ...load, params: { ...load.params, historyMonths: 7 } })).not.toBe(base);
+    expect(keyOf({ ...load, rowsOutsideMonthFolder: 2 })).toBe("2 valid row(s) are not in their month's folder");
+    expect(keyOf({ ...load, format: 'snapshot' })).toMatch(/single month/);
+    const flat = { ...load, inputFiles: [{ ...load.inputFiles[0], path: '/data/usage.parquet' }] };
+    expect(keyOf(flat)).toMatch(/not in month folders/);
+  });
+
+  it("counts valid rows that lie in another month's folder, which makes the months ineligible", async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'usage');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    // a May row for a new subscriber, in June's folder
+    await writeParquet(
+      sample,
+      join(input, 'usage_month=2026-06', 'late.parquet'),
+      "SELECT * REPLACE ('S-LATE' AS subscriber_id, DATE '2026-05-01' AS \"month\") FROM {june} LIMIT 1",
+    );
+    const run = { workflowId: 'late', runId: 'l' };
+    const plan = await planLoad(store, run, { ...params('2026-06'), input });
+    const load = await combineLoad(plan, [await loadPartition(plan, 0)]);
+    expect(load.rowsOutsideMonthFolder).toBe(1);
+    const features = await computeFeatures(
+      load.dbPath,
+      load.params,
+      { format: load.format, inputColumns: load.inputColumns },
+      {},
+      { store, run, allowed: true, load },
+    );
+    expect(features.monthReuse).toMatchObject({
+      trainKey: null,
+      scoreKey: null,
+      reused: [],
+      stored: null,
+      reason: "1 valid row(s) are not in their month's folder",
+    });
   });
 });

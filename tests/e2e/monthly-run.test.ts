@@ -193,9 +193,12 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
       { stage: 'churn-ensemble', key: first.lineage?.churnKeys?.[0], producedBy: { workflowId: 'e2e-2026-06' } },
       { stage: 'churn-scores', key: first.lineage?.churnKeys?.[1], producedBy: { workflowId: 'e2e-2026-06' } },
     ]);
+    // the worker's features stage keys its months: the training month's and the scoring month's (stored for next month)
+    expect(first.lineage?.featureMonthKeys).toHaveLength(2);
     expect(coldManifest.lineage).toEqual({
       stageKey: first.lineage?.stageKey,
       churnKeys: first.lineage?.churnKeys,
+      featureMonthKeys: first.lineage?.featureMonthKeys,
       reused: [],
     });
 

@@ -1,0 +1,11 @@
+-- The training month's rows from the run that scored that month (activities/window-cache.ts):
+-- the same per-subscriber features, labelled as partition/05_subscriber_features.sql labels
+-- them. Without the user's labels a subscriber churned when absent from the run month, and the
+-- subscribers present in it are exactly this run's scoring rows.
+INSERT INTO subscriber_features
+SELECT * REPLACE (
+  'train' AS purpose,
+  CASE WHEN (SELECT use_user_labels FROM feature_settings) THEN user_churn_label
+       ELSE subscriber_id NOT IN (SELECT subscriber_id FROM subscriber_features WHERE purpose = 'score')
+  END AS churned_next_month)
+FROM read_parquet(getvariable('train_month_file'));
