@@ -13,10 +13,10 @@ import { binFeatures } from './histogram-tree';
 import {
   HISTOGRAM_STRIDE,
   histogramLength,
+  HistogramMemory,
   LocalCounter,
   ThreadCounter,
   type HistogramCounter,
-  type HistogramInputs,
 } from './histograms';
 import { seededRandom, shuffle } from './random';
 import { importanceShares } from './tree-rules';
@@ -118,7 +118,7 @@ function binAll(columns: Float64Array[], categorical: boolean[]): TrainingBins {
   for (let i = 0; i < rows; i++) for (let f = 0; f < features; f++) columnBins[f * rows + i] = bins[i * features + f];
   return {
     bins,
-    columnBins: shared(columnBins),
+    columnBins,
     features,
     rows,
     edges: binned.edges,
@@ -126,13 +126,6 @@ function binAll(columns: Float64Array[], categorical: boolean[]): TrainingBins {
     categoryCounts,
     categorical,
   };
-}
-
-/** A copy in shared memory, readable by a helper thread. */
-function shared(array: Uint8Array): Uint8Array {
-  const copy = new Uint8Array(new SharedArrayBuffer(array.length));
-  copy.set(array);
-  return copy;
 }
 
 /** `size` of `rows` (ascending) drawn without replacement, still ascending: one pass (Knuth's selection sampling). */
@@ -286,20 +279,13 @@ class TreeGrower {
     private readonly settings: GrowSettings,
   ) {
     const { features, rows } = binned;
-    this.order = new Uint32Array(new SharedArrayBuffer(capacity * 4));
+    const inputs = HistogramMemory.allocate(rows, features, capacity);
+    inputs.columnBins.set(binned.columnBins);
+    this.order = inputs.order;
     this.scratch = new Uint32Array(capacity);
-    this.gradient = new Float64Array(new SharedArrayBuffer(rows * 8));
-    this.hessian = new Float64Array(new SharedArrayBuffer(rows * 8));
-    this.allowed = new Uint8Array(new SharedArrayBuffer(features));
-    const inputs: HistogramInputs = {
-      columnBins: binned.columnBins,
-      rows,
-      features,
-      gradient: this.gradient,
-      hessian: this.hessian,
-      order: this.order,
-      allowed: this.allowed,
-    };
+    this.gradient = inputs.gradient;
+    this.hessian = inputs.hessian;
+    this.allowed = inputs.allowed;
     this.counter = threads > 1 ? new ThreadCounter(inputs) : new LocalCounter(inputs);
   }
 

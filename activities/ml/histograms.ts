@@ -5,24 +5,89 @@
  * second thread (histogram-worker.ts) counts one of them: the model does not depend on the
  * number of cores.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { threadBootstrap } from './thread-bootstrap';
 
 /** Doubles per feature in a histogram: 256 bins x (gradient, hessian, count). */
 export const HISTOGRAM_STRIDE = 256 * 3;
 
-/** What counting reads, in shared memory for the helper thread. */
-export interface HistogramInputs {
-  /** Column-major bins: columnBins[f * rows + row] (one feature's column stays in cache while counted). */
-  columnBins: Uint8Array;
+/** Byte addresses in the shared memory counting reads and writes (HistogramMemory). */
+export interface HistogramLayout {
   rows: number;
   features: number;
-  gradient: Float64Array;
-  hessian: Float64Array;
+  /** Rows the order holds. */
+  capacity: number;
+  columnBins: number;
+  gradient: number;
+  hessian: number;
+  order: number;
+  allowed: number;
+  /** Per counting thread: where it gathers a node's gradients, and the histograms it counts into. */
+  regions: { ordered: number; out: number }[];
+  bytes: number;
+}
+
+/**
+ * What counting reads, and the histograms it writes, in one shared WebAssembly memory: the
+ * training thread and its helper thread (ThreadCounter) count with the same WebAssembly kernel
+ * (histogram-kernel.wat) over the same bytes. The fields are views into that memory.
+ */
+export class HistogramMemory {
+  readonly rows: number;
+  readonly features: number;
+  /** Column-major bins: columnBins[f * rows + row] (one feature's column stays in cache while counted). */
+  readonly columnBins: Uint8Array;
+  readonly gradient: Float64Array;
+  readonly hessian: Float64Array;
   /** Row indices in node order; a node is a range of it. */
-  order: Uint32Array;
+  readonly order: Uint32Array;
   /** The features the current tree may split on (the others' histograms stay zero). */
-  allowed: Uint8Array;
+  readonly allowed: Uint8Array;
+
+  /** A new memory for `rows` rows of `features` bins, `capacity` of them in a tree's order. */
+  static allocate(rows: number, features: number, capacity: number): HistogramMemory {
+    let bytes = 0;
+    const take = (size: number) => {
+      const at = bytes;
+      bytes += Math.ceil(size / 16) * 16;
+      return at;
+    };
+    const layout: Omit<HistogramLayout, 'bytes'> = {
+      rows,
+      features,
+      capacity,
+      columnBins: take(rows * features),
+      gradient: take(rows * 8),
+      hessian: take(rows * 8),
+      order: take(capacity * 4),
+      allowed: take(features),
+      regions: [0, 1].map(() => ({ ordered: take(capacity * 16), out: take(histogramLength(features) * 8) })),
+    };
+    const pages = Math.max(1, Math.ceil(bytes / 65_536));
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    return new HistogramMemory(memory, { ...layout, bytes });
+  }
+
+  /** `memory` and `layout` are what a helper thread receives (both can be posted to it). */
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly layout: HistogramLayout,
+  ) {
+    const { buffer } = memory;
+    this.rows = layout.rows;
+    this.features = layout.features;
+    this.columnBins = new Uint8Array(buffer, layout.columnBins, layout.rows * layout.features);
+    this.gradient = new Float64Array(buffer, layout.gradient, layout.rows);
+    this.hessian = new Float64Array(buffer, layout.hessian, layout.rows);
+    this.order = new Uint32Array(buffer, layout.order, layout.capacity);
+    this.allowed = new Uint8Array(buffer, layout.allowed, layout.features);
+  }
+
+  /** The histograms counting region `region` writes. */
+  out(region: number): Float64Array {
+    return new Float64Array(this.memory.buffer, this.layout.regions[region].out, histogramLength(this.features));
+  }
 }
 
 /**
@@ -33,64 +98,76 @@ export function histogramLength(features: number): number {
   return (features + 1) * HISTOGRAM_STRIDE;
 }
 
+/** histogram-kernel.wat's exports; every argument is a byte address or a count. */
+interface Kernel {
+  gather(order: number, n: number, gradient: number, hessian: number, ordered: number): void;
+  count4(
+    a: number,
+    b: number,
+    c: number,
+    d: number,
+    histogramA: number,
+    histogramB: number,
+    histogramC: number,
+    histogramD: number,
+    order: number,
+    n: number,
+    ordered: number,
+  ): void;
+}
+
+let kernelModule: WebAssembly.Module | undefined;
+
+/** The kernel on `memory`, for this thread (the compiled module is kept per thread). */
+export function histogramKernel(memory: WebAssembly.Memory): Kernel {
+  kernelModule ??= new WebAssembly.Module(readFileSync(new URL('./histogram-kernel.wasm', import.meta.url)));
+  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as Kernel;
+}
+
 /**
- * Adds the rows at `start..end` of the order to `out` (histogramLength(features) doubles): their
- * gradients are gathered into node order once (`ordered`, 2 doubles per row), then the features'
- * columns are counted four at a time: each pass keeps four histograms in the first-level cache,
- * and the four independent additions per row do not wait on each other (one feature at a time,
- * rows landing in the same bin would). Every cell adds its rows in the order's sequence, so the
- * floats do not depend on how features are grouped.
+ * Counts the rows at `start..end` of the order into region `region`'s histograms (zeroed first):
+ * their gradients are gathered into node order once, then the features' columns are counted four
+ * at a time: each pass keeps four histograms in the first-level cache, and the four independent
+ * additions per row do not wait on each other. Every cell adds its rows in the order's sequence,
+ * so the floats do not depend on how features are grouped.
  */
 export function countRows(
-  inputs: HistogramInputs,
+  inputs: HistogramMemory,
+  kernel: Kernel,
+  region: number,
   start: number,
   end: number,
-  out: Float64Array,
-  ordered: Float64Array,
-): void {
-  const { columnBins, rows, features, gradient, hessian, order, allowed } = inputs;
+): Float64Array {
+  const { layout, features, rows, allowed } = inputs;
+  const { ordered, out: outAddress } = layout.regions[region];
+  const out = inputs.out(region);
+  out.fill(0);
   const n = end - start;
-  for (let i = 0; i < n; i++) {
-    const row = order[start + i];
-    ordered[2 * i] = gradient[row];
-    ordered[2 * i + 1] = hessian[row];
-  }
+  if (n <= 0) return out;
+  const order = layout.order + start * 4;
+  kernel.gather(order, n, layout.gradient, layout.hessian, ordered);
   const used: number[] = [];
   for (let f = 0; f < features; f++) if (allowed[f]) used.push(f);
-  const padding = features * HISTOGRAM_STRIDE;
   const last = used.length - 1;
+  const column = (k: number) => layout.columnBins + used[Math.min(k, last)] * rows;
+  // a group short of four reads any column and counts it into the spare histogram
+  const histogram = (k: number) => outAddress + (k <= last ? used[k] : features) * HISTOGRAM_STRIDE * 8;
   for (let k = 0; k < used.length; k += 4) {
-    // a group short of four reads any column and counts it into the spare histogram
-    const a = used[k] * rows;
-    const b = used[Math.min(k + 1, last)] * rows;
-    const c = used[Math.min(k + 2, last)] * rows;
-    const d = used[Math.min(k + 3, last)] * rows;
-    const offsetA = used[k] * HISTOGRAM_STRIDE;
-    const offsetB = k + 1 <= last ? used[k + 1] * HISTOGRAM_STRIDE : padding;
-    const offsetC = k + 2 <= last ? used[k + 2] * HISTOGRAM_STRIDE : padding;
-    const offsetD = k + 3 <= last ? used[k + 3] * HISTOGRAM_STRIDE : padding;
-    for (let i = 0; i < n; i++) {
-      const row = order[start + i];
-      const g = ordered[2 * i];
-      const h = ordered[2 * i + 1];
-      const cellA = offsetA + columnBins[a + row] * 3;
-      const cellB = offsetB + columnBins[b + row] * 3;
-      const cellC = offsetC + columnBins[c + row] * 3;
-      const cellD = offsetD + columnBins[d + row] * 3;
-      out[cellA] += g;
-      out[cellB] += g;
-      out[cellC] += g;
-      out[cellD] += g;
-      out[cellA + 1] += h;
-      out[cellB + 1] += h;
-      out[cellC + 1] += h;
-      out[cellD + 1] += h;
-      out[cellA + 2] += 1;
-      out[cellB + 2] += 1;
-      out[cellC + 2] += 1;
-      out[cellD + 2] += 1;
-    }
+    kernel.count4(
+      column(k),
+      column(k + 1),
+      column(k + 2),
+      column(k + 3),
+      histogram(k),
+      histogram(k + 1),
+      histogram(k + 2),
+      histogram(k + 3),
+      order,
+      n,
+      ordered,
+    );
   }
+  return out;
 }
 
 /** Counts a node's histograms as two halves added. */
@@ -99,23 +176,23 @@ export interface HistogramCounter {
   close(): void;
 }
 
+/** out = the first half's histograms + the second's. */
+function addHalves(out: Float64Array, first: Float64Array, second: Float64Array): void {
+  for (let i = 0; i < out.length; i++) out[i] = first[i] + second[i];
+}
+
 /** Both halves on this thread. */
 export class LocalCounter implements HistogramCounter {
-  private readonly half: Float64Array;
-  private readonly ordered: Float64Array;
+  private readonly kernel: Kernel;
 
-  constructor(private readonly inputs: HistogramInputs) {
-    this.half = new Float64Array(histogramLength(inputs.features));
-    this.ordered = new Float64Array(inputs.order.length * 2);
+  constructor(private readonly inputs: HistogramMemory) {
+    this.kernel = histogramKernel(inputs.memory);
   }
 
   count(start: number, end: number, out: Float64Array): void {
     const middle = start + ((end - start) >> 1);
-    out.fill(0);
-    this.half.fill(0);
-    countRows(this.inputs, start, middle, out, this.ordered);
-    countRows(this.inputs, middle, end, this.half, this.ordered);
-    for (let i = 0; i < out.length; i++) out[i] += this.half[i];
+    const first = countRows(this.inputs, this.kernel, 0, start, middle);
+    addHalves(out, first, countRows(this.inputs, this.kernel, 1, middle, end));
   }
 
   close(): void {}
@@ -139,32 +216,34 @@ const HELPER_TIMEOUT_MS = 120_000;
 
 /** What the helper thread receives as its workerData. */
 export interface HistogramHelperData {
-  inputs: HistogramInputs;
+  memory: WebAssembly.Memory;
+  layout: HistogramLayout;
   control: Int32Array;
-  out: Float64Array;
   error: Uint8Array;
 }
 
 /**
- * The second half on a helper thread while this thread counts the first. The waiting thread
- * blocks in Atomics.wait, so this runs in a worker thread (the ensemble's), never on the
- * activity's event loop.
+ * The second half on a helper thread (counting region 1) while this thread counts the first
+ * (region 0). The waiting thread blocks in Atomics.wait, so this runs in a worker thread (the
+ * ensemble's), never on the activity's event loop.
  */
 export class ThreadCounter implements HistogramCounter {
   private readonly worker: Worker;
   private readonly control: Int32Array;
-  private readonly half: Float64Array;
   private readonly error: Uint8Array;
-  private readonly ordered: Float64Array;
+  private readonly kernel: Kernel;
   private requests = 0;
 
-  /** `inputs` must be backed by SharedArrayBuffers. */
-  constructor(private readonly inputs: HistogramInputs) {
+  constructor(private readonly inputs: HistogramMemory) {
     this.control = new Int32Array(new SharedArrayBuffer(8 * 4));
-    this.half = new Float64Array(new SharedArrayBuffer(histogramLength(inputs.features) * 8));
     this.error = new Uint8Array(new SharedArrayBuffer(4096));
-    this.ordered = new Float64Array(inputs.order.length * 2);
-    const data: HistogramHelperData = { inputs, control: this.control, out: this.half, error: this.error };
+    this.kernel = histogramKernel(inputs.memory);
+    const data: HistogramHelperData = {
+      memory: inputs.memory,
+      layout: inputs.layout,
+      control: this.control,
+      error: this.error,
+    };
     this.worker = new Worker(threadBootstrap(new URL('./histogram-worker.ts', import.meta.url)), {
       eval: true,
       workerData: data,
@@ -180,11 +259,9 @@ export class ThreadCounter implements HistogramCounter {
     Atomics.store(this.control, Control.End, end);
     Atomics.store(this.control, Control.Request, request);
     Atomics.notify(this.control, Control.Request);
-    out.fill(0);
-    countRows(this.inputs, start, middle, out, this.ordered);
+    const first = countRows(this.inputs, this.kernel, 0, start, middle);
     this.waitFor(request);
-    const half = this.half;
-    for (let i = 0; i < out.length; i++) out[i] += half[i];
+    addHalves(out, first, this.inputs.out(1));
   }
 
   private waitFor(request: number): void {
@@ -207,18 +284,18 @@ export class ThreadCounter implements HistogramCounter {
   }
 }
 
-/** The helper's loop: count the second half of each request into the shared buffer. */
+/** The helper's loop: count the second half of each request into region 1. */
 export function serveHistograms(data: HistogramHelperData): void {
-  const { control, out, inputs, error } = data;
+  const { control, error } = data;
   let seen = 0;
-  const ordered = new Float64Array(inputs.order.length * 2);
   try {
+    const inputs = new HistogramMemory(data.memory, data.layout);
+    const kernel = histogramKernel(data.memory);
     for (;;) {
       Atomics.wait(control, Control.Request, seen);
       seen = Atomics.load(control, Control.Request);
       if (Atomics.load(control, Control.Stop)) return;
-      out.fill(0);
-      countRows(inputs, Atomics.load(control, Control.Start), Atomics.load(control, Control.End), out, ordered);
+      countRows(inputs, kernel, 1, Atomics.load(control, Control.Start), Atomics.load(control, Control.End));
       Atomics.store(control, Control.Done, seen);
       Atomics.notify(control, Control.Done);
     }

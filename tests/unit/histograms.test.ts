@@ -1,25 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
 import {
   histogramLength,
+  HistogramMemory,
   HISTOGRAM_STRIDE,
   LocalCounter,
   ThreadCounter,
-  type HistogramInputs,
 } from '../../activities/ml/histograms';
 import { seededRandom } from '../../activities/ml/random';
+import { compileKernel } from '../../scripts/build-wasm';
 
-function sharedInputs(rows: number, features: number): HistogramInputs {
+function sharedInputs(rows: number, features: number): HistogramMemory {
   const random = seededRandom(5);
-  const inputs: HistogramInputs = {
-    columnBins: new Uint8Array(new SharedArrayBuffer(rows * features)),
-    rows,
-    features,
-    gradient: new Float64Array(new SharedArrayBuffer(rows * 8)),
-    hessian: new Float64Array(new SharedArrayBuffer(rows * 8)),
-    order: new Uint32Array(new SharedArrayBuffer(rows * 4)),
-    allowed: new Uint8Array(new SharedArrayBuffer(features)).fill(1),
-  };
+  const inputs = HistogramMemory.allocate(rows, features, rows);
+  inputs.allowed.fill(1);
   for (let i = 0; i < rows * features; i++) inputs.columnBins[i] = Math.floor(random() * 40);
   for (let i = 0; i < rows; i++) {
     inputs.gradient[i] = random() - 0.3;
@@ -78,6 +73,11 @@ describe('histogram counting', () => {
     } finally {
       threaded.close();
     }
+  });
+
+  it('runs the committed kernel compiled from its source (npx tsx scripts/build-wasm.ts after editing the .wat)', async () => {
+    const committed = readFileSync(new URL('../../activities/ml/histogram-kernel.wasm', import.meta.url));
+    expect(Buffer.from(await compileKernel()).equals(committed)).toBe(true);
   });
 
   it('trains the same model with a helper thread as without', () => {

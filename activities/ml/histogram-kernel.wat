@@ -1,0 +1,60 @@
+;; The gradient-histogram count of boosting (histogram-kernel.ts), in WebAssembly: V8 checks the
+;; bounds of every typed-array access in the JavaScript loop, while WebAssembly's memory accesses
+;; are guarded by the address space. Compiled to histogram-kernel.wasm by
+;; `npx tsx scripts/build-wasm.ts`; tests/unit/histograms.test.ts checks that the two match.
+;; Addresses are byte offsets into the one shared memory the training thread and its helper use.
+;; A histogram cell is (gradient sum, hessian sum, row count) as three f64, 24 bytes.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; ordered[2i], ordered[2i + 1] = gradient[order[i]], hessian[order[i]] for i < n: the node's
+  ;; gradients in node order, read once instead of once per feature.
+  (func (export "gather")
+    (param $order i32) (param $n i32) (param $gradient i32) (param $hessian i32) (param $ordered i32)
+    (local $end i32) (local $row i32)
+    (local.set $end (i32.add (local.get $order) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $order) (local.get $end)))
+        (local.set $row (i32.shl (i32.load (local.get $order)) (i32.const 3)))
+        (f64.store (local.get $ordered) (f64.load (i32.add (local.get $gradient) (local.get $row))))
+        (f64.store offset=8 (local.get $ordered) (f64.load (i32.add (local.get $hessian) (local.get $row))))
+        (local.set $order (i32.add (local.get $order) (i32.const 4)))
+        (local.set $ordered (i32.add (local.get $ordered) (i32.const 16)))
+        (br $next))))
+
+  ;; Adds n rows (row indices at $order, their gathered gradients at $ordered) to four features'
+  ;; histograms at once: $a..$d address the features' bin columns (one byte per row), $ha..$hd
+  ;; their histograms. Each cell adds its rows in the order's sequence, as the JavaScript did.
+  (func (export "count4")
+    (param $a i32) (param $b i32) (param $c i32) (param $d i32)
+    (param $ha i32) (param $hb i32) (param $hc i32) (param $hd i32)
+    (param $order i32) (param $n i32) (param $ordered i32)
+    (local $end i32) (local $row i32) (local $g f64) (local $h f64) (local $cell i32)
+    (local.set $end (i32.add (local.get $order) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $order) (local.get $end)))
+        (local.set $row (i32.load (local.get $order)))
+        (local.set $g (f64.load (local.get $ordered)))
+        (local.set $h (f64.load offset=8 (local.get $ordered)))
+        (local.set $cell (i32.add (local.get $ha) (i32.mul (i32.load8_u (i32.add (local.get $a) (local.get $row))) (i32.const 24))))
+        (f64.store (local.get $cell) (f64.add (f64.load (local.get $cell)) (local.get $g)))
+        (f64.store offset=8 (local.get $cell) (f64.add (f64.load offset=8 (local.get $cell)) (local.get $h)))
+        (f64.store offset=16 (local.get $cell) (f64.add (f64.load offset=16 (local.get $cell)) (f64.const 1)))
+        (local.set $cell (i32.add (local.get $hb) (i32.mul (i32.load8_u (i32.add (local.get $b) (local.get $row))) (i32.const 24))))
+        (f64.store (local.get $cell) (f64.add (f64.load (local.get $cell)) (local.get $g)))
+        (f64.store offset=8 (local.get $cell) (f64.add (f64.load offset=8 (local.get $cell)) (local.get $h)))
+        (f64.store offset=16 (local.get $cell) (f64.add (f64.load offset=16 (local.get $cell)) (f64.const 1)))
+        (local.set $cell (i32.add (local.get $hc) (i32.mul (i32.load8_u (i32.add (local.get $c) (local.get $row))) (i32.const 24))))
+        (f64.store (local.get $cell) (f64.add (f64.load (local.get $cell)) (local.get $g)))
+        (f64.store offset=8 (local.get $cell) (f64.add (f64.load offset=8 (local.get $cell)) (local.get $h)))
+        (f64.store offset=16 (local.get $cell) (f64.add (f64.load offset=16 (local.get $cell)) (f64.const 1)))
+        (local.set $cell (i32.add (local.get $hd) (i32.mul (i32.load8_u (i32.add (local.get $d) (local.get $row))) (i32.const 24))))
+        (f64.store (local.get $cell) (f64.add (f64.load (local.get $cell)) (local.get $g)))
+        (f64.store offset=8 (local.get $cell) (f64.add (f64.load offset=8 (local.get $cell)) (local.get $h)))
+        (f64.store offset=16 (local.get $cell) (f64.add (f64.load offset=16 (local.get $cell)) (f64.const 1)))
+        (local.set $order (i32.add (local.get $order) (i32.const 4)))
+        (local.set $ordered (i32.add (local.get $ordered) (i32.const 16)))
+        (br $next))))
+)
