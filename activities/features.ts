@@ -16,7 +16,13 @@ import {
 } from './duckdb';
 import { partitionOutput } from './load';
 import type { UserFeature } from './user-features';
-import { findTrainingMonth, storeScoringMonth, type FeatureMonthCache, type FeatureMonthReuse } from './window-cache';
+import {
+  findTrainingMonth,
+  storeScoringMonth,
+  type FeatureMonthCache,
+  type FeatureMonthReuse,
+  type TrainingMonth,
+} from './window-cache';
 
 /** What the input provides, from the load stage. */
 export interface FeatureInput {
@@ -85,6 +91,8 @@ const COMBINED_SQL_DIR = new URL('./features/combined/', import.meta.url);
 export interface PartitionFeatures {
   /** Distinct months of valid usage up to the run month. */
   monthsOfHistory: number;
+  /** Whether the partition took its share of the stored training month (activities/window-cache.ts). */
+  training?: TrainingMonth;
   seconds: number;
 }
 
@@ -106,13 +114,7 @@ export async function computeFeatures(
   const training = months ? await findTrainingMonth(months) : null;
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    if (training?.found) await conn.run("DELETE FROM feature_months WHERE purpose = 'train'");
-    await computeSubscriberFeatures(conn, sizing);
-    if (training?.found) {
-      await checkpoint({ stage: 'features: reading the training month from the run that scored it' });
-      await setVariable(conn, 'train_month_file', training.found.file);
-      await conn.run(await readSql(import.meta.url, './features/train_month_reused.sql'));
-    }
+    await computeSubscriberFeatures(conn, sizing, training, false);
     const scoring = months ? await storeScoringMonth(months, conn, 'subscriber_features') : null;
     const monthsOfHistory = await countMonthsOfHistory(conn, params);
     await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
@@ -138,14 +140,20 @@ export async function computePartitionFeatures(
   dbPath: string,
   params: RunParams,
   input: FeatureInput = FULL_INPUT,
+  months?: FeatureMonthCache,
 ): Promise<PartitionFeatures> {
   const started = performance.now();
+  const training = months ? await findTrainingMonth(months) : null;
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    await computeSubscriberFeatures(conn);
+    await computeSubscriberFeatures(conn, {}, training, true);
     await setVariable(conn, 'features_file', partitionOutput(dbPath, 'subscriber-features'));
     await conn.run("COPY subscriber_features TO (getvariable('features_file')) (FORMAT parquet)");
-    return { monthsOfHistory: await countMonthsOfHistory(conn, params), seconds: (performance.now() - started) / 1000 };
+    return {
+      monthsOfHistory: await countMonthsOfHistory(conn, params),
+      ...(training ? { training } : {}),
+      seconds: (performance.now() - started) / 1000,
+    };
   });
 }
 
@@ -166,9 +174,17 @@ export function rowsPerBucket(memoryLimit = duckdbMemoryLimit()): number {
 
 /**
  * Runs the per-subscriber SQL into TEMP table subscriber_features, one bucket of subscribers
- * (by id hash) at a time when the partition's rows would not fit one pass in memory.
+ * (by id hash) at a time when the partition's rows would not fit one pass in memory. With a
+ * stored training month, only the scoring month is aggregated and the training month's rows
+ * are read from the store (a partition's `share`: the subscribers whose rows it holds).
  */
-async function computeSubscriberFeatures(conn: DuckDBConnection, sizing: BucketSizing = {}): Promise<void> {
+async function computeSubscriberFeatures(
+  conn: DuckDBConnection,
+  sizing: BucketSizing,
+  training: TrainingMonth | null,
+  share: boolean,
+): Promise<void> {
+  if (training?.found) await conn.run("DELETE FROM feature_months WHERE purpose = 'train'");
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage');
   const buckets = Math.max(1, Math.ceil(rows / (sizing.rowsPerBucket ?? rowsPerBucket())));
   await setVariable(conn, 'feature_buckets', buckets);
@@ -181,6 +197,12 @@ async function computeSubscriberFeatures(conn: DuckDBConnection, sizing: BucketS
     );
     if (bucket === 0) await conn.run('ALTER TABLE bucket_features RENAME TO subscriber_features');
     else await conn.run('INSERT INTO subscriber_features SELECT * FROM bucket_features');
+  }
+  if (training?.found) {
+    await checkpoint({ stage: 'features: reading the training month from the run that scored it' });
+    await setVariable(conn, 'train_month_file', training.found.file);
+    await setVariable(conn, 'train_month_share', share);
+    await conn.run(await readSql(import.meta.url, './features/train_month_reused.sql'));
   }
 }
 
@@ -207,17 +229,23 @@ export async function combineFeatures(
     await conn.run(
       "CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM read_parquet(getvariable('feature_files'))",
     );
-    // partitions compute both months (taking a stored training month is built for one partition)
     const scoring = months ? await storeScoringMonth(months, conn, 'all_subscriber_features') : null;
     const monthsOfHistory = Math.max(...partitions.map((partition) => partition.monthsOfHistory));
     const summary = await combineInto(conn, input, monthsOfHistory, started);
     const seconds = summary.seconds + Math.max(...partitions.map((partition) => partition.seconds));
     if (!scoring) return { ...summary, seconds };
+    const trainings = partitions.map((partition) => partition.training);
+    const taken = trainings.filter((training) => training?.found);
+    const first = trainings[0];
     const monthReuse: FeatureMonthReuse = {
-      trainKey: null,
+      trainKey: first?.key ?? null,
       scoreKey: scoring.key,
-      reused: [],
-      reason: 'a partitioned run computes both months',
+      reused: taken[0]?.found ? [taken[0].found.artifact] : [],
+      // the partitions look the month up one by one: a store pruned in between leaves some computing it
+      reason:
+        taken.length === 0 || taken.length === trainings.length
+          ? (first?.reason ?? 'no partition looked up the training month')
+          : `${taken.length} of ${trainings.length} partitions took the stored training month, the others computed it: ${trainings.find((training) => !training?.found)?.reason}`,
       stored: scoring.stored,
     };
     return { ...summary, monthReuse, seconds };

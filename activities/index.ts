@@ -124,9 +124,14 @@ export function createActivities(
       attemptStage('features', load.params.month, () =>
         stages.computeFeatures(load.dbPath, load.params, featureInput(load), {}, featureMonths(load, reuse)),
       ),
-    computePartitionFeatures: (load: LoadSummary, index: number) =>
+    computePartitionFeatures: (load: LoadSummary, index: number, reuse = true) =>
       attemptStage('features', load.params.month, () =>
-        stages.computePartitionFeatures(load.partitionDbPaths[index], load.params, featureInput(load)),
+        stages.computePartitionFeatures(
+          load.partitionDbPaths[index],
+          load.params,
+          featureInput(load),
+          featureMonths(load, reuse),
+        ),
       ),
     combineFeatures: (load: LoadSummary, parts: PartitionFeatures[]) =>
       attemptStage('features', load.params.month, () =>

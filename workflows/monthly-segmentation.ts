@@ -210,7 +210,11 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
           ? await compute.computeFeatures(load, input.reuse ?? true)
           : await compute.combineFeatures(
               load,
-              await Promise.all(load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index))),
+              await Promise.all(
+                load.partitionDbPaths.map((_, index) =>
+                  compute.computePartitionFeatures(load, index, input.reuse ?? true),
+                ),
+              ),
             );
       if (cache) stored = await io.storeStages(run, cache.key, load, features);
     }

@@ -1,11 +1,14 @@
 -- The training month's rows from the run that scored that month (activities/window-cache.ts):
 -- the same per-subscriber features, labelled as partition/05_subscriber_features.sql labels
 -- them. Without the user's labels a subscriber churned when absent from the run month, and the
--- subscribers present in it are exactly this run's scoring rows.
+-- subscribers present in it are exactly this run's scoring rows. A partition (train_month_share)
+-- takes the subscribers whose rows it holds: every one of them has a row in the training month.
 INSERT INTO subscriber_features
 SELECT * REPLACE (
   'train' AS purpose,
   CASE WHEN (SELECT use_user_labels FROM feature_settings) THEN user_churn_label
        ELSE subscriber_id NOT IN (SELECT subscriber_id FROM subscriber_features WHERE purpose = 'score')
   END AS churned_next_month)
-FROM read_parquet(getvariable('train_month_file'));
+FROM read_parquet(getvariable('train_month_file'))
+WHERE NOT getvariable('train_month_share')
+   OR subscriber_id IN (SELECT subscriber_id FROM usage WHERE "month" = (SELECT as_of FROM feature_months WHERE purpose = 'score') - INTERVAL 1 MONTH);

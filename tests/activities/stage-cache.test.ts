@@ -52,13 +52,20 @@ async function runPipeline(
   params: Record<string, unknown>,
   /**
    * `ensembleCache`: the churn stage may also reuse and store its trained ensemble, and
-   * `featureMonths`: the features stage its months' rows, as the worker's do.
+   * `featureMonths`: the features stage its months' rows, as the worker's do; `stageReuse`
+   * false looks the load and features up as a cold run does (default: as `reuse`).
    */
-  options: { partitions: number; reuse: boolean; ensembleCache?: boolean; featureMonths?: boolean },
+  options: {
+    partitions: number;
+    reuse: boolean;
+    ensembleCache?: boolean;
+    featureMonths?: boolean;
+    stageReuse?: boolean;
+  },
 ): Promise<Published> {
   const run = { workflowId: 'cache-test', runId };
   const plan = await planLoad(store, run, params, options.partitions);
-  const cache = await reuseStages(store, plan, options.reuse);
+  const cache = await reuseStages(store, plan, options.reuse && options.stageReuse !== false);
   let load: LoadSummary;
   let features: FeatureSummary;
   if (cache.reused) ({ load, features } = cache.reused);
@@ -72,7 +79,7 @@ async function runPipeline(
     else {
       const partFeatures = [];
       for (const path of load.partitionDbPaths)
-        partFeatures.push(await computePartitionFeatures(path, load.params, input));
+        partFeatures.push(await computePartitionFeatures(path, load.params, input, months));
       features = await combineFeatures(load.dbPath, load.partitionDbPaths, load.params, input, partFeatures, months);
     }
     await storeStages(store, run, cache.key, load, features);
@@ -464,7 +471,7 @@ describe('feature months across runs (next month)', () => {
     expect(next.manifest.metrics).toEqual(cold.manifest.metrics);
     const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: next.manifest.snapshot.version });
     expect(reproduced.identical).toBe(true);
-    // two partitions compute both months and store the scoring month: the same bytes again
+    // two partitions, cold, and each taking its share of the stored month: the same bytes again
     const split = await runPipeline(store, 'june-split', params('2026-06'), {
       ...options,
       partitions: 2,
@@ -472,6 +479,15 @@ describe('feature months across runs (next month)', () => {
     });
     expect(split.features.monthReuse).toMatchObject({ reused: [], scoreKey: months?.scoreKey });
     expect(outputs(split)).toEqual(outputs(cold));
+    const splitTaken = await runPipeline(store, 'june-split-2', params('2026-06'), {
+      ...options,
+      partitions: 2,
+      stageReuse: false,
+    });
+    expect(splitTaken.reused).toBe(false);
+    expect(splitTaken.features.monthReuse?.reused).toHaveLength(1);
+    expect(splitTaken.features.monthReuse?.reason).toMatch(/^2026-05's features taken/);
+    expect(outputs(splitTaken)).toEqual(outputs(cold));
   });
 
   it('keys a month by the files of its window only, and refuses inputs where a month could come from elsewhere', async () => {
