@@ -124,13 +124,11 @@ export async function storeScoringMonth(
       await checkpoint({ stage: 'features: storing this month for next month' });
       const path = join(staging, FEATURES_FILE);
       await setVariable(conn, 'feature_month_file', path);
-      // the table name is one of the stage's own (never input); rows in id order: the same file for the same rows
-      await conn.run(
-        `COPY (SELECT * FROM ${table} WHERE purpose = 'score' ORDER BY subscriber_id) TO (getvariable('feature_month_file')) (FORMAT parquet)`,
-      );
-      const { rows } = await queryOne<{ rows: number }>(
+      // the table name is one of the stage's own (never input). Rows in no set order (sorting took
+      // ~0.25 s at 1M): the reader treats them as a set, and the key, not these bytes, names them.
+      const { Count: rows } = await queryOne<{ Count: number }>(
         conn,
-        "SELECT count(*) AS rows FROM read_parquet(getvariable('feature_month_file'))",
+        `COPY (SELECT * FROM ${table} WHERE purpose = 'score') TO (getvariable('feature_month_file')) (FORMAT parquet)`,
       );
       return [{ file: FEATURES_FILE, rows, ...(await hashFile(path)) }];
     },

@@ -444,6 +444,12 @@ describe('feature months across runs (next month)', () => {
     expect(previous.manifest.lineage?.featureMonthKeys).toEqual([months?.trainKey, months?.scoreKey]);
     const stored = (await listCache(store)).find((artifact) => artifact.stage === FEATURE_MONTH_STAGE);
     expect(stored).toMatchObject({ key: months?.scoreKey, month: '2026-05', usedBy: ['2026-05/v1'] });
+    const artifact = JSON.parse(await readFile(join(stored?.path ?? '', 'artifact.json'), 'utf8')) as {
+      files: { file: string; rows: number }[];
+    };
+    expect(artifact.files).toMatchObject([
+      { file: 'subscriber-features.parquet', rows: previous.features.scoringRows },
+    ]);
   });
 
   it('next month trains on them, with the bytes of a run that computes both months; reproduce matches', async () => {
