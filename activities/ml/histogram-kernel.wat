@@ -1,8 +1,10 @@
-;; The gradient-histogram count of boosting (histogram-kernel.ts), in WebAssembly: V8 checks the
-;; bounds of every typed-array access in the JavaScript loop, while WebAssembly's memory accesses
-;; are guarded by the address space. Compiled to histogram-kernel.wasm by
+;; The per-row inner loops of boosting in WebAssembly: the gradient-histogram count (histograms.ts)
+;; and the margin walk after each round (boosting.ts MarginWalker). V8 checks the bounds of every
+;; typed-array access in the JavaScript loops, while WebAssembly's memory accesses are guarded by
+;; the address space. Compiled to histogram-kernel.wasm by
 ;; `npx tsx scripts/build-wasm.ts`; tests/unit/histograms.test.ts checks that the two match.
-;; Addresses are byte offsets into the one shared memory the training thread and its helper use.
+;; Addresses are byte offsets into the memory the instance imports (for the count, one shared
+;; memory the training thread and its helper thread both count in).
 ;; A histogram cell is (gradient sum, hessian sum, row count) as three f64, 24 bytes.
 (module
   (import "env" "memory" (memory 1 65536 shared))
@@ -57,4 +59,41 @@
         (local.set $order (i32.add (local.get $order) (i32.const 4)))
         (local.set $ordered (i32.add (local.get $ordered) (i32.const 16)))
         (br $next))))
+;; Adds each of n rows' leaf value to its margin (float32, as Math.fround): the leaf found by
+  ;; $depth steps through $next (u16 per node x bin: the child, a leaf leading to itself) from
+  ;; the row's bins ($bins + row * $features, one byte per feature), $feature (i32 per node)
+  ;; naming the bin each node reads. $value: f64 per node; $margin: f64 per row.
+  (func (export "addLeafValues")
+    (param $rows i32) (param $n i32) (param $bins i32) (param $features i32) (param $next i32)
+    (param $feature i32) (param $value i32) (param $depth i32) (param $margin i32)
+    (local $end i32) (local $row i32) (local $base i32) (local $node i32) (local $step i32) (local $at i32)
+    (local.set $end (i32.add (local.get $rows) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next_row
+        (br_if $done (i32.ge_u (local.get $rows) (local.get $end)))
+        (local.set $row (i32.load (local.get $rows)))
+        (local.set $base (i32.add (local.get $bins) (i32.mul (local.get $row) (local.get $features))))
+        (local.set $node (i32.const 0))
+        (local.set $step (i32.const 0))
+        (block $walked
+          (loop $next_step
+            (br_if $walked (i32.ge_u (local.get $step) (local.get $depth)))
+            (local.set $node
+              (i32.load16_u
+                (i32.add (local.get $next)
+                  (i32.shl
+                    (i32.add (i32.shl (local.get $node) (i32.const 8))
+                      (i32.load8_u
+                        (i32.add (local.get $base)
+                          (i32.load (i32.add (local.get $feature) (i32.shl (local.get $node) (i32.const 2)))))))
+                    (i32.const 1)))))
+            (local.set $step (i32.add (local.get $step) (i32.const 1)))
+            (br $next_step)))
+        (local.set $at (i32.add (local.get $margin) (i32.shl (local.get $row) (i32.const 3))))
+        (f64.store (local.get $at)
+          (f64.promote_f32 (f32.demote_f64
+            (f64.add (f64.load (local.get $at))
+              (f64.load (i32.add (local.get $value) (i32.shl (local.get $node) (i32.const 3))))))))
+        (local.set $rows (i32.add (local.get $rows) (i32.const 4)))
+        (br $next_row))))
 )

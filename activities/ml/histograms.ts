@@ -99,7 +99,7 @@ export function histogramLength(features: number): number {
 }
 
 /** histogram-kernel.wat's exports; every argument is a byte address or a count. */
-interface Kernel {
+export interface BoostingKernel {
   gather(order: number, n: number, gradient: number, hessian: number, ordered: number): void;
   count4(
     a: number,
@@ -114,14 +114,25 @@ interface Kernel {
     n: number,
     ordered: number,
   ): void;
+  addLeafValues(
+    rows: number,
+    n: number,
+    bins: number,
+    features: number,
+    next: number,
+    feature: number,
+    value: number,
+    depth: number,
+    margin: number,
+  ): void;
 }
 
 let kernelModule: WebAssembly.Module | undefined;
 
 /** The kernel on `memory`, for this thread (the compiled module is kept per thread). */
-export function histogramKernel(memory: WebAssembly.Memory): Kernel {
+export function boostingKernel(memory: WebAssembly.Memory): BoostingKernel {
   kernelModule ??= new WebAssembly.Module(readFileSync(new URL('./histogram-kernel.wasm', import.meta.url)));
-  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as Kernel;
+  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as BoostingKernel;
 }
 
 /**
@@ -133,7 +144,7 @@ export function histogramKernel(memory: WebAssembly.Memory): Kernel {
  */
 export function countRows(
   inputs: HistogramMemory,
-  kernel: Kernel,
+  kernel: BoostingKernel,
   region: number,
   start: number,
   end: number,
@@ -183,10 +194,10 @@ function addHalves(out: Float64Array, first: Float64Array, second: Float64Array)
 
 /** Both halves on this thread. */
 export class LocalCounter implements HistogramCounter {
-  private readonly kernel: Kernel;
+  private readonly kernel: BoostingKernel;
 
   constructor(private readonly inputs: HistogramMemory) {
-    this.kernel = histogramKernel(inputs.memory);
+    this.kernel = boostingKernel(inputs.memory);
   }
 
   count(start: number, end: number, out: Float64Array): void {
@@ -231,13 +242,13 @@ export class ThreadCounter implements HistogramCounter {
   private readonly worker: Worker;
   private readonly control: Int32Array;
   private readonly error: Uint8Array;
-  private readonly kernel: Kernel;
+  private readonly kernel: BoostingKernel;
   private requests = 0;
 
   constructor(private readonly inputs: HistogramMemory) {
     this.control = new Int32Array(new SharedArrayBuffer(8 * 4));
     this.error = new Uint8Array(new SharedArrayBuffer(4096));
-    this.kernel = histogramKernel(inputs.memory);
+    this.kernel = boostingKernel(inputs.memory);
     const data: HistogramHelperData = {
       memory: inputs.memory,
       layout: inputs.layout,
@@ -290,7 +301,7 @@ export function serveHistograms(data: HistogramHelperData): void {
   let seen = 0;
   try {
     const inputs = new HistogramMemory(data.memory, data.layout);
-    const kernel = histogramKernel(data.memory);
+    const kernel = boostingKernel(data.memory);
     for (;;) {
       Atomics.wait(control, Control.Request, seen);
       seen = Atomics.load(control, Control.Request);
