@@ -128,12 +128,16 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       expect(await listVersions(config.store, backfilledMonth)).toEqual([1]);
       const manifest = await readManifest(config.store, backfilledMonth, 1);
       const files = manifest.outputs.map((f) => f.file);
+      const takenMonths = (manifest.lineage?.reused ?? []).filter((artifact) => artifact.stage === 'feature-month');
       if (index === 0) {
         expect(manifest.metrics.previousSnapshot).toBeNull();
         expect(files).not.toContain('migration.parquet');
+        expect(takenMonths).toEqual([]);
       } else {
         expect(manifest.metrics.previousSnapshot).toEqual({ month: months[index - 1], version: 1 });
         expect(files).toContain('migration.parquet');
+        // the scheduled path: the month before stored its scoring month, this run trained on it
+        expect(takenMonths.map((artifact) => artifact.stages)).toEqual([[`features ${months[index - 1]}`]]);
       }
     }
 
