@@ -120,14 +120,7 @@ export async function computeFeatures(
     await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
     const summary = await combineInto(conn, input, monthsOfHistory, started);
     if (!training || !scoring) return summary;
-    const monthReuse: FeatureMonthReuse = {
-      trainKey: training.key,
-      scoreKey: scoring.key,
-      reused: training.found ? [training.found.artifact] : [],
-      reason: training.reason,
-      stored: scoring.stored,
-    };
-    return { ...summary, monthReuse };
+    return { ...summary, monthReuse: monthReuseOf([training], scoring) };
   });
 }
 
@@ -234,21 +227,8 @@ export async function combineFeatures(
     const summary = await combineInto(conn, input, monthsOfHistory, started);
     const seconds = summary.seconds + Math.max(...partitions.map((partition) => partition.seconds));
     if (!scoring) return { ...summary, seconds };
-    const trainings = partitions.map((partition) => partition.training);
-    const taken = trainings.filter((training) => training?.found);
-    const first = trainings[0];
-    const monthReuse: FeatureMonthReuse = {
-      trainKey: first?.key ?? null,
-      scoreKey: scoring.key,
-      reused: taken[0]?.found ? [taken[0].found.artifact] : [],
-      // the partitions look the month up one by one: a store pruned in between leaves some computing it
-      reason:
-        taken.length === 0 || taken.length === trainings.length
-          ? (first?.reason ?? 'no partition looked up the training month')
-          : `${taken.length} of ${trainings.length} partitions took the stored training month, the others computed it: ${trainings.find((training) => !training?.found)?.reason}`,
-      stored: scoring.stored,
-    };
-    return { ...summary, monthReuse, seconds };
+    const trainings = partitions.map((partition) => partition.training ?? null);
+    return { ...summary, monthReuse: monthReuseOf(trainings, scoring), seconds };
   });
 }
 
@@ -363,4 +343,27 @@ export async function writeFeatureSettings(
     star_payment_delay: stars.paymentDelay,
     star_complaints: stars.complaints,
   });
+}
+
+/**
+ * What the stage did with stored months: the training month as the partitions (or the one
+ * computation) found it, and the scoring month as stored.
+ */
+function monthReuseOf(
+  trainings: (TrainingMonth | null)[],
+  scoring: { key: string | null; stored: FeatureMonthReuse['stored'] },
+): FeatureMonthReuse {
+  const taken = trainings.filter((training) => training?.found);
+  const first = trainings[0];
+  return {
+    trainKey: first?.key ?? null,
+    scoreKey: scoring.key,
+    reused: taken[0]?.found ? [taken[0].found.artifact] : [],
+    // partitions look the month up one by one: a store pruned in between leaves some computing it
+    reason:
+      taken.length === 0 || taken.length === trainings.length
+        ? (first?.reason ?? 'no partition looked up the training month')
+        : `${taken.length} of ${trainings.length} partitions took the stored training month, the others computed it: ${trainings.find((training) => !training?.found)?.reason}`,
+    stored: scoring.stored,
+  };
 }
