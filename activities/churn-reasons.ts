@@ -1,5 +1,5 @@
 /**
- * Table `churn_reasons(row_idx, churn_reasons, reason_words)`: per scored subscriber the features
+ * View `churn_reasons(row_idx, churn_reasons, reason_words)`: per scored subscriber the features
  * that raised the score most (feature, value, contribution in log-odds) and the same in words.
  *
  * Crosses into DuckDB as numbers: one row per subscriber with reasons, each reason slot a feature
@@ -9,6 +9,7 @@
  */
 import { DOUBLE, INTEGER, SMALLINT, UTINYINT, VARCHAR, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { describeFeature } from '../domain/feature-words';
+import { writeParquetView } from './duckdb';
 import { appendColumns, type ColumnSet } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
 
@@ -34,12 +35,13 @@ interface ReasonRows {
 
 const NO_REASONS: RowReasons = { features: new Int16Array(0), contributions: new Float64Array(0), k: 1 };
 
-/** Writes the table; no rows when `reasons` is null (the single tree scores). */
+/** Writes the table as a Parquet file at `path` read by the view `churn_reasons`; no rows when `reasons` is null (the single tree scores). */
 export async function writeReasons(
   conn: DuckDBConnection,
   reasons: RowReasons | null,
   current: ColumnSet,
   meta: readonly FeatureMeta[],
+  path: string,
 ): Promise<void> {
   const { k } = reasons ?? NO_REASONS;
   const rows = reasonRows(reasons ?? NO_REASONS, current);
@@ -70,13 +72,16 @@ export async function writeReasons(
   const reason = (s: number) =>
     `struct_pack(feature := f${s}.name, "value" := r.value_${s}, contribution := r.contribution_${s})`;
   // joins, not list variables: indexing a list of 30k texts per row was ten times slower
-  await conn.run(
-    `CREATE OR REPLACE TABLE churn_reasons AS
-     SELECT r.row_idx,
+  await writeParquetView(
+    conn,
+    'churn_reasons',
+    `SELECT r.row_idx,
             [${slots.map(reason).join(', ')}][1:r.reasons]::STRUCT(feature VARCHAR, "value" DOUBLE, contribution DOUBLE)[] AS churn_reasons,
             [${slots.map((s) => `t${s}.words`).join(', ')}][1:r.reasons]::VARCHAR[] AS reason_words
      FROM reason_slots r
-     ${slots.map((s) => `JOIN reason_features f${s} ON f${s}.f = r.feature_${s} JOIN reason_texts t${s} ON t${s}.id = r.text_${s}`).join('\n     ')}`,
+     ${slots.map((s) => `JOIN reason_features f${s} ON f${s}.f = r.feature_${s} JOIN reason_texts t${s} ON t${s}.id = r.text_${s}`).join('\n     ')}
+     ORDER BY r.row_idx`,
+    path,
   );
   await conn.run('DROP TABLE reason_slots; DROP TABLE reason_features; DROP TABLE reason_texts');
 }

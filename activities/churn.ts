@@ -8,7 +8,7 @@ import type { ChurnModel, RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
 import { writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
-import { queryOne, readSql, setVariable, withConnection } from './duckdb';
+import { queryOne, readSql, setVariable, withConnection, writeParquetView } from './duckdb';
 import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import { boostedImportance, type BoostedModel, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
@@ -27,6 +27,7 @@ import {
   type EnsembleReuse,
   restoreScoredOutput,
   scoredOutputKey,
+  scoredTableFile,
   storeEnsemble,
   storeScoredOutput,
 } from './ensemble-cache';
@@ -136,8 +137,8 @@ export interface ChurnSummary {
  * Trains the churn models on last month's subscribers (label: gone this month): the readable
  * tree and (by default) a boosted ensemble in worker threads (trained beside the tree, scored on
  * two threads), both measured on one stratified holdout, and scores this month's subscribers with
- * the chosen one. Writes tables `scores(row_idx, churn_score, risk_band)` and
- * `churn_reasons(row_idx, churn_reasons, reason_words)` and the models (ml-cart JSON, XGBoost JSON)
+ * the chosen one. Writes `scores(row_idx, churn_score, risk_band)` and
+ * `churn_reasons(row_idx, churn_reasons, reason_words)` as Parquet files read by views, and the models (ml-cart JSON, XGBoost JSON)
  * beside the database.
  */
 export async function trainAndScoreChurn(
@@ -251,8 +252,12 @@ async function trainAndScore(
       });
     } else {
       const scores = predictProbabilities(model, current.columns);
-      await writeReasons(conn, null, current, meta);
-      scored = { ensemble: null, scoredRows: scores.length, riskBandCounts: await writeScores(conn, scores) };
+      await writeReasons(conn, null, current, meta, scoredTableFile(dirname(dbPath), 'churn_reasons'));
+      scored = {
+        ensemble: null,
+        scoredRows: scores.length,
+        riskBandCounts: await writeScores(conn, scores, dirname(dbPath)),
+      };
     }
     const { ensemble, scoredRows, riskBandCounts } = scored;
     const scoring = ensemble ?? tree;
@@ -308,7 +313,7 @@ async function scoreWithEnsemble(
   const scoredKey = cachedEnsemble ? scoredOutputKey(cachedEnsemble.key, current, input.meta, CHURN_REASONS) : null;
   const restored =
     cache?.allowed && cachedEnsemble?.trained && scoredKey
-      ? await restoreScoredOutput<EnsembleEvaluation>(conn, cache.store, scoredKey)
+      ? await restoreScoredOutput<EnsembleEvaluation>(conn, cache.store, scoredKey, dirname(dbPath))
       : null;
   if (cachedEnsemble?.trained && scoredKey && restored && 'output' in restored) {
     await checkpoint({ stage: 'churn: stored scores' });
@@ -349,9 +354,10 @@ async function scoreWithEnsemble(
     { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
     current,
     input.meta,
+    scoredTableFile(dirname(dbPath), 'churn_reasons'),
   );
   const scoredRows = result.scores.length;
-  const riskBandCounts = await writeScores(conn, result.scores);
+  const riskBandCounts = await writeScores(conn, result.scores, dirname(dbPath));
   if (cache && cachedEnsemble && scoredKey) {
     const { modelPath: _path, trainSeconds: _train, scoreSeconds: _score, ...stable } = ensemble;
     const output = { evaluation: stable, riskBandCounts, scoredRows };
@@ -368,7 +374,7 @@ async function scoreWithEnsemble(
         ...(cachedEnsemble.trained
           ? []
           : [await storeEnsemble(store, run, cachedEnsemble.key, input.month, result, input.trainRows.length)]),
-        await storeScoredOutput(conn, store, run, scoredKey, input.month, output),
+        await storeScoredOutput(store, run, scoredKey, input.month, output, dirname(dbPath)),
       ],
     };
   }
@@ -487,8 +493,15 @@ function riskBandIndex(score: number): number {
   return index === -1 ? RISK_BANDS.length - 1 : index;
 }
 
-/** Table `scores(row_idx, churn_score, risk_band)`; bands travel as their index in RISK_BANDS and become names in SQL. */
-async function writeScores(conn: DuckDBConnection, scores: Float64Array): Promise<Record<string, number>> {
+/**
+ * View `scores(row_idx, churn_score, risk_band)` over scores.parquet in `runDir`; bands travel as
+ * their index in RISK_BANDS and become names in SQL.
+ */
+async function writeScores(
+  conn: DuckDBConnection,
+  scores: Float64Array,
+  runDir: string,
+): Promise<Record<string, number>> {
   const bandIndex = new Uint8Array(scores.length);
   const bandCounts: Record<string, number> = Object.fromEntries(RISK_BANDS.map((b) => [b.band, 0]));
   for (let i = 0; i < scores.length; i++) {
@@ -505,7 +518,8 @@ async function writeScores(conn: DuckDBConnection, scores: Float64Array): Promis
     'churn: writing scores',
   );
   await setVariable(conn, 'risk_bands', listValue(RISK_BANDS.map((b) => b.band)));
-  await conn.run(await readSql(import.meta.url, './churn/scores.sql'));
+  const query = await readSql(import.meta.url, './churn/scores.sql');
+  await writeParquetView(conn, 'scores', query, scoredTableFile(runDir, 'scores'));
   await conn.run('DROP TABLE scored_rows');
   return bandCounts;
 }

@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 
 /**
@@ -171,4 +171,34 @@ export function numberedVariable(prefix: string, index: number): string {
 export async function setVariable(conn: DuckDBConnection, name: string, value: DuckDBValue): Promise<void> {
   if (!/^[a-z_]+$/.test(name)) throw new Error(`not a variable name: ${name}`);
   await conn.run(`SET VARIABLE ${name} = $value`, { value });
+}
+
+/** A SQL string literal. Only where a statement cannot take a parameter (a view's text). */
+export function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Writes `query`'s rows to a Parquet file at `path` and makes `view` read them: a table the run
+ * only reads again (publishing does) is then one compressed file the stage cache links into the
+ * store instead of copying it out of the database, and a rerun links it back. `view` is a name
+ * from the caller's code, never user input.
+ */
+export async function writeParquetView(
+  conn: DuckDBConnection,
+  view: string,
+  query: string,
+  path: string,
+): Promise<void> {
+  // the file may be a hard link into the stage cache (a retried attempt restored it): DuckDB's COPY
+  // writes a new file and renames it over, and removing it first keeps that true whatever COPY does
+  await rm(path, { force: true });
+  await setVariable(conn, 'parquet_path', path);
+  await conn.run(`COPY (${query}) TO (getvariable('parquet_path')) (FORMAT parquet, COMPRESSION zstd)`);
+  await viewParquet(conn, view, path);
+}
+
+/** Makes `view` read the Parquet file at `path` (a view's text holds the path: it takes no parameters). */
+export async function viewParquet(conn: DuckDBConnection, view: string, path: string): Promise<void> {
+  await conn.run(`CREATE OR REPLACE VIEW ${view} AS FROM read_parquet(${sqlString(path)})`);
 }

@@ -5,7 +5,8 @@
  *   feature values and labels, the rows it fits (the holdout split), the boosting options and the
  *   code that trains (activities/ml). Every number in it is a finite float32 (no -0: boosting.ts
  *   writes zeros as +0), which JSON writes back exactly, so the model is the same either way.
- * - what scoring with it wrote (stage churn-scores): the scores and churn_reasons tables and the
+ * - what scoring with it wrote (stage churn-scores): the scores and churn_reasons Parquet files
+ *   (linked, not copied, between the run folder and the store where they share a file system) and the
  *   holdout evaluation, keyed by the ensemble's key, this month's rows' feature values and the
  *   code that scores, words the reasons and bands the scores.
  *
@@ -22,10 +23,10 @@ import type { ReusedArtifact } from '../store/manifest';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { setVariable } from './duckdb';
+import { viewParquet } from './duckdb';
 import type { ColumnSet } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
-import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
+import { linkOrCopy, reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';
@@ -43,7 +44,7 @@ const SCORING_CODE = [
   'domain/rules.ts',
 ];
 /** The scored-output artifact's tables, each one Parquet file. */
-const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
+export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
 const EVALUATION_FILE = 'evaluation.json';
 
 let cachedCodeHash: string | undefined;
@@ -120,42 +121,48 @@ export interface ScoredOutput<Evaluation> {
   scoredRows: number;
 }
 
+/** The run folder's Parquet file of a scored table (its view in the run database reads it). */
+export function scoredTableFile(runDir: string, table: (typeof SCORED_TABLES)[number]): string {
+  return join(runDir, `${table}.parquet`);
+}
+
 /**
- * Copies the stored scores and churn_reasons tables of `key` into the run database, when reuse
- * is allowed and the files match their hashes; returns what scoring reported, or why not.
+ * Links the stored scores and churn_reasons files of `key` into the run folder `runDir` (a copy
+ * across file systems) and points their views at them, when the files match their hashes;
+ * returns what scoring reported, or why not.
  */
 export async function restoreScoredOutput<Evaluation>(
   conn: DuckDBConnection,
   store: StoreConfig,
   key: string,
+  runDir: string,
 ): Promise<{ output: ScoredOutput<Evaluation>; artifact: ReusedArtifact } | { missing: string }> {
   const dir = cacheDir(store, SCORES_STAGE, key);
   const found = await verifiedArtifact(dir);
   if ('missing' in found) return found;
   for (const table of SCORED_TABLES) {
-    await setVariable(conn, 'stored_table', join(dir, `${table}.parquet`));
-    // the table name comes from SCORED_TABLES; the path is bound
-    await conn.run(`CREATE OR REPLACE TABLE ${table} AS FROM read_parquet(getvariable('stored_table'))`);
+    const file = scoredTableFile(runDir, table);
+    await linkOrCopy(join(dir, `${table}.parquet`), file);
+    await viewParquet(conn, table, file);
   }
   const output = JSON.parse(await readFile(join(dir, EVALUATION_FILE), 'utf8')) as ScoredOutput<Evaluation>;
   return { output, artifact: reusedArtifact(found.artifact, ['churn']) };
 }
 
-/** Stores the run's scores and churn_reasons tables and `output` under `key`. */
+/** Stores the run's scores and churn_reasons files (in `runDir`) and `output` under `key`. */
 export async function storeScoredOutput<Evaluation>(
-  conn: DuckDBConnection,
   store: StoreConfig,
   run: RunRef,
   key: string,
   month: string,
   output: ScoredOutput<Evaluation>,
+  runDir: string,
 ): Promise<StoredStages> {
   return storeArtifact(store, { stage: SCORES_STAGE, key, producedBy: run, month }, {}, async (staging) => {
     const files = [];
     for (const table of SCORED_TABLES) {
       const file = `${table}.parquet`;
-      await setVariable(conn, 'stored_table', join(staging, file));
-      await conn.run(`COPY ${table} TO (getvariable('stored_table')) (FORMAT parquet, COMPRESSION zstd)`);
+      await linkOrCopy(scoredTableFile(runDir, table), join(staging, file));
       files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });
     }
     await writeFile(join(staging, EVALUATION_FILE), JSON.stringify(output) + '\n');

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
-import { chmod, copyFile, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStoreWriteFailure } from '../domain/errors';
 import { queryOne, withConnection } from './duckdb';
@@ -122,6 +122,21 @@ export async function verifiedArtifact(dir: string): Promise<{ artifact: StageAr
   const now = new Date();
   await utimes(dir, now, now).catch(() => undefined);
   return { artifact };
+}
+
+/**
+ * Puts the file `from` at `to` (replacing it) as a hard link: no bytes copied, and a stored file
+ * and a run's copy share them. Writers never write through such a link (writeParquetView removes
+ * its target first), and a stored file is read-only. Across file systems, or where links are
+ * refused, a copy.
+ */
+export async function linkOrCopy(from: string, to: string): Promise<void> {
+  await rm(to, { force: true });
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
 }
 
 /** How the manifest names a stored artifact a run used instead of running `stages`. */

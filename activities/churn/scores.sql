@@ -1,4 +1,3 @@
 -- The scores table: each scored row's churn score and its risk band's name (the band travels
 -- from the model code as an index into getvariable('risk_bands'), domain/rules.ts RISK_BANDS).
-CREATE OR REPLACE TABLE scores AS
-SELECT row_idx, churn_score, getvariable('risk_bands')[band + 1] AS risk_band FROM scored_rows;
+SELECT row_idx, churn_score, getvariable('risk_bands')[band + 1] AS risk_band FROM scored_rows ORDER BY row_idx

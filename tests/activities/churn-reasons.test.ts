@@ -1,5 +1,8 @@
 import { DOUBLE, INTEGER, UTINYINT, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { writeReasons, type RowReasons } from '../../activities/churn-reasons';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { appendColumns, type ColumnSet } from '../../activities/ml/columns';
@@ -34,6 +37,8 @@ async function referenceReasons(conn: DuckDBConnection, reasons: RowReasons, cur
 }
 
 describe('writeReasons', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'segflow-reasons-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   // arpu and mou repeat values (texts shared), -0 reads "-0" where 0 reads "0", the category has a gap
   const rows = 400;
   const arpu = Float64Array.from({ length: rows }, (_, i) => [0, -0, 12.4, 12.6, 99.5, -0.3][i % 6]);
@@ -58,7 +63,7 @@ describe('writeReasons', () => {
 
   it('writes the same table as one text per reason grouped in SQL', async () => {
     const [diff] = await withConnection(':memory:', async (conn) => {
-      await writeReasons(conn, { features, contributions, k }, current, meta);
+      await writeReasons(conn, { features, contributions, k }, current, meta, join(dir, 'reasons.parquet'));
       await referenceReasons(conn, { features, contributions, k }, current, meta);
       return queryRows<{ ours: number; theirs: number; rows: number; types: number }>(
         conn,
@@ -74,7 +79,7 @@ describe('writeReasons', () => {
 
   it('writes an empty table of the same columns when no ensemble scores', async () => {
     const columns = await withConnection(':memory:', async (conn) => {
-      await writeReasons(conn, null, current, meta);
+      await writeReasons(conn, null, current, meta, join(dir, 'none.parquet'));
       return queryRows<{ column_name: string; data_type: string }>(
         conn,
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'churn_reasons'",

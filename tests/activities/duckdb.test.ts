@@ -2,7 +2,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { appendRows, queryRows, runScript, runSqlFiles, withConnection } from '../../activities/duckdb';
+import {
+  appendRows,
+  queryRows,
+  runScript,
+  runSqlFiles,
+  viewParquet,
+  withConnection,
+  writeParquetView,
+} from '../../activities/duckdb';
+import { linkOrCopy } from '../../activities/stage-cache';
+import { hashFile } from '../../store/hashing';
 import { tempDir } from '../helpers';
 
 describe('running SQL scripts', () => {
@@ -67,5 +77,25 @@ describe('running SQL scripts', () => {
     ]);
     expect(failure).toBeInstanceOf(Error);
     expect(String(failure)).toMatch(/a row of 1 values for the 4 columns of grid/);
+  });
+});
+
+describe('tables kept as Parquet files', () => {
+  it('writes a new file instead of writing through a hard link into the stage cache', async () => {
+    const dir = await tempDir();
+    const stored = join(dir, "stored 'scores'.parquet");
+    const run = join(dir, 'run.parquet');
+    const rows = await withConnection(join(dir, 'run.duckdb'), async (conn) => {
+      await writeParquetView(conn, 'scores', 'SELECT 1 AS score', stored);
+      const before = await hashFile(stored);
+      await linkOrCopy(stored, run);
+      await viewParquet(conn, 'scores', run);
+      const restored = await queryRows<{ score: number }>(conn, 'FROM scores');
+      // a retried attempt computes again into the same run folder
+      await writeParquetView(conn, 'scores', 'SELECT 2 AS score', run);
+      expect(await hashFile(stored)).toEqual(before);
+      return [...restored, ...(await queryRows<{ score: number }>(conn, 'FROM scores'))];
+    });
+    expect(rows).toEqual([{ score: 1 }, { score: 2 }]);
   });
 });
