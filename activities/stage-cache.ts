@@ -7,7 +7,7 @@
  * as long as computing them (docs/reuse.md).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { constants, readFileSync, readdirSync } from 'node:fs';
 import { chmod, copyFile, link, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStoreWriteFailure } from '../domain/errors';
@@ -176,7 +176,8 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   await mkdir(join(plan.dbPath, '..'), { recursive: true });
   // a retried attempt may have left a database (and its write-ahead log) behind
   await rm(`${plan.dbPath}.wal`, { force: true });
-  await copyFile(join(dir, DATABASE_FILE), plan.dbPath);
+  // a copy-on-write clone where the file system has them (btrfs, XFS, APFS): no bytes copied
+  await copyFile(join(dir, DATABASE_FILE), plan.dbPath, constants.COPYFILE_FICLONE);
   // the stored copy is read-only; the run writes to its own
   await chmod(plan.dbPath, 0o644);
   const { mapping, presentColumns, seconds, ...rest } = plan;

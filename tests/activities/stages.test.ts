@@ -125,10 +125,11 @@ describe('stages from load to publish', () => {
       expect((await hashFile(join(first.path, output.file))).sha256).toBe(output.sha256);
 
     const subscribers = await withConnection(':memory:', (conn) =>
-      queryRows<{ rows: number; ids: number; scored: number; prioritised: number }>(
+      queryRows<{ rows: number; ids: number; scored: number; prioritised: number; unordered: number }>(
         conn,
-        `SELECT count(*) AS rows, count(DISTINCT subscriber_id) AS ids, count(churn_score) AS scored, count(operation_priority) AS prioritised
-         FROM read_parquet($file)`,
+        `SELECT count(*) AS rows, count(DISTINCT subscriber_id) AS ids, count(churn_score) AS scored, count(operation_priority) AS prioritised,
+                count(*) FILTER (WHERE subscriber_id < previous_id) AS unordered
+         FROM (SELECT *, lag(subscriber_id) OVER () AS previous_id FROM read_parquet($file))`,
         { file: join(first.path, 'subscribers.parquet') },
       ),
     );
@@ -137,6 +138,7 @@ describe('stages from load to publish', () => {
       ids: features.scoringRows,
       scored: features.scoringRows,
       prioritised: features.scoringRows,
+      unordered: 0, // rows in id order
     });
 
     // a retried publish of the same run returns the same version and writes nothing new

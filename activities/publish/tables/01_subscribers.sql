@@ -58,4 +58,6 @@ SELECT
 FROM tagged t
 CROSS JOIN action_settings a
 JOIN operation_grid g ON g.value_tier = t.value_tier AND g.stable = t.stable
-ORDER BY t.subscriber_id;
+-- id order: row_idx numbers the scored subscribers in id order (features/combined/01_value.sql),
+-- and an integer key sorts faster than the id text
+ORDER BY t.row_idx;
