@@ -510,7 +510,8 @@ async function main(): Promise<void> {
     ];
     if (!skipScaleOut && cpus().length >= 2) {
       const input = await sample(scaleOutSize);
-      const oneCore = { maxActivities: 2, duckdbThreads: 1 };
+      // one activity per one-core worker: with two, the first worker up took both partitions
+      const oneCore = { maxActivities: 1, duckdbThreads: 1 };
       log(`scale-out on ${count(scaleOutSize)}: 1 worker... `);
       const one = await runSegflow(client, config, input, 2, [{ ...oneCore, cpus: '0' }]);
       log(`${fmt(one.totalSeconds)} s; 2 workers... `);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -8,8 +9,17 @@ export interface SegflowWorkerOptions {
   config: SegflowConfig;
   /** Reuse a workflow bundle (tests build it once); default: bundle workflows/ at start. */
   workflowBundle?: WorkflowBundleWithSourceMap;
-  /** Default 2: stages are CPU-heavy and a machine has few cores. */
+  /** Default: defaultMaxActivities(). */
   maxConcurrentActivities?: number;
+}
+
+/**
+ * Activities a worker runs at once unless told: one per core this process may use, at most 2.
+ * Stages are CPU-heavy (DuckDB takes every core inside one activity): a one-core worker that took
+ * two partitions would run both at half speed while another worker idled.
+ */
+export function defaultMaxActivities(): number {
+  return Math.min(2, availableParallelism());
 }
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -28,7 +38,7 @@ export async function createSegflowWorker(
     activities: createActivities(config.store, undefined, {
       ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),
     }),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 2,
+    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? defaultMaxActivities(),
   });
   return { worker, connection };
 }

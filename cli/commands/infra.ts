@@ -15,12 +15,17 @@ export function registerInfra(program: Command): void {
     .description(
       'Run a worker on the segflow task queue until interrupted (add more on other machines to share the work).',
     )
-    .addOption(new Option('--max-activities <n>', 'activities run at once').argParser(positiveInt).default(2))
-    .action(async (options: { maxActivities: number }) => {
+    .addOption(
+      new Option(
+        '--max-activities <n>',
+        'activities run at once (default: the cores this process may use, at most 2)',
+      ).argParser(positiveInt),
+    )
+    .action(async (options: { maxActivities?: number }) => {
       installLogger('info');
       const { worker, connection } = await createSegflowWorker({
         config: loadConfig(),
-        maxConcurrentActivities: options.maxActivities,
+        ...(options.maxActivities ? { maxConcurrentActivities: options.maxActivities } : {}),
       });
       // the SDK stops the worker on Ctrl-C / SIGTERM; an open connection would keep the process alive
       await worker.run();
