@@ -200,5 +200,13 @@ export async function writeParquetView(
 
 /** Makes `view` read the Parquet file at `path` (a view's text holds the path: it takes no parameters). */
 export async function viewParquet(conn: DuckDBConnection, view: string, path: string): Promise<void> {
+  // a table of that name (an attempt by a version that kept it as a table, retried after an
+  // upgrade) would stop CREATE OR REPLACE VIEW
+  const { tables } = await queryOne<{ tables: number }>(
+    conn,
+    "SELECT count(*)::INTEGER AS tables FROM duckdb_tables() WHERE table_name = $view AND schema_name = 'main' AND NOT temporary",
+    { view },
+  );
+  if (tables > 0) await conn.run(`DROP TABLE ${view}`);
   await conn.run(`CREATE OR REPLACE VIEW ${view} AS FROM read_parquet(${sqlString(path)})`);
 }

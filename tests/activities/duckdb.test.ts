@@ -98,4 +98,14 @@ describe('tables kept as Parquet files', () => {
     });
     expect(rows).toEqual([{ score: 1 }, { score: 2 }]);
   });
+
+  it('replaces a table of the same name (a run database an older version wrote)', async () => {
+    const dir = await tempDir();
+    const rows = await withConnection(join(dir, 'run.duckdb'), async (conn) => {
+      await conn.run('CREATE TABLE scores AS SELECT 1 AS score');
+      await writeParquetView(conn, 'scores', 'SELECT 2 AS score', join(dir, 'scores.parquet'));
+      return queryRows<{ score: number }>(conn, 'FROM scores');
+    });
+    expect(rows).toEqual([{ score: 2 }]);
+  });
 });
