@@ -453,11 +453,13 @@ export async function readTrainingSet(
   rows: number,
   meta?: readonly FeatureMeta[],
 ): Promise<{ training: ColumnSet; labels: Uint8Array; missing: number[] }> {
+  // shared: the ensemble's thread trains on them without a copy (1.2 GB at 10M subscribers)
   const training = await readColumns(
     conn,
     [...expressions, ['label', 'churned_next_month::INTEGER']],
     "FROM features WHERE purpose = 'train' AND churned_next_month IS NOT NULL ORDER BY row_idx",
     rows,
+    { shared: true },
   );
   const labels = Uint8Array.from(training.columns.pop() as Float64Array);
   training.names.pop();

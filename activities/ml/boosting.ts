@@ -86,18 +86,14 @@ export interface BoostingResult {
 
 const f32 = Math.fround;
 
-/** Feature values rounded to float32, as XGBoost reads them. */
-export function toFloat32Columns(columns: Float64Array[]): Float64Array[] {
-  return columns.map((column) => {
-    // a plain loop: Float64Array.from with a map callback is twenty times slower
-    const rounded = new Float64Array(column.length);
-    for (let i = 0; i < column.length; i++) rounded[i] = f32(column[i]);
-    return rounded;
-  });
+/** Feature values rounded to float32, as XGBoost reads them (half the bytes of doubles: at 10M rows 0.6 GB less while binning). */
+function toFloat32Columns(columns: Float64Array[]): Float32Array[] {
+  // Float32Array.from rounds as Math.fround does
+  return columns.map((column) => Float32Array.from(column));
 }
 
 /** Quantile bins for numeric features, the code itself for categorical ones (missing: the bin after the largest code). */
-function binAll(columns: Float64Array[], categorical: boolean[]): TrainingBins {
+function binAll(columns: Float32Array[], categorical: boolean[]): TrainingBins {
   const binned = binFeatures(columns);
   const { bins, features, rows } = binned;
   const binCounts = binned.edges.map((edges) => edges.length + 1);

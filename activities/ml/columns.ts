@@ -20,11 +20,17 @@ export async function readColumns(
   expressions: [name: string, sql: string][],
   from: string,
   rows: number,
+  /** Columns in shared memory: posted to a worker thread, they are shared instead of copied. */
+  options: { shared?: boolean } = {},
 ): Promise<ColumnSet> {
   const select = expressions.map(([name, sql]) => `coalesce((${sql})::DOUBLE, 'NaN'::DOUBLE) AS "${name}"`).join(', ');
   const result = await conn.stream(`SELECT ${select} ${from}`);
   const names = expressions.map(([name]) => name);
-  const columns = names.map(() => new Float64Array(rows));
+  const columns = names.map(() =>
+    options.shared
+      ? new Float64Array(new SharedArrayBuffer(rows * Float64Array.BYTES_PER_ELEMENT))
+      : new Float64Array(rows),
+  );
   let offset = 0;
   for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
     if (offset + chunk.rowCount > rows) throw new Error(`query returned more than the expected ${rows} rows`);

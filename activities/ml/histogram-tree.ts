@@ -75,7 +75,7 @@ export interface DTClassifierJSON {
  * 0..K-1 or NaN; its bins are the codes, and NaN is bin K.
  */
 export function binFeatures(
-  columns: Float64Array[],
+  columns: readonly (Float32Array | Float64Array)[],
   maxBins = 256,
   sampleSize = 200_000,
   categoryCounts: readonly number[] = [],
@@ -119,7 +119,7 @@ export function binFeatures(
   return { bins, features, edges, categoryCounts: counts, rows };
 }
 
-function quantileEdges(column: Float64Array, maxBins: number, step: number): Float64Array {
+function quantileEdges(column: Float32Array | Float64Array, maxBins: number, step: number): Float64Array {
   const rows = column.length;
   const sample = new Float64Array(Math.ceil(rows / step));
   for (let i = 0, j = 0; i < rows; i += step, j++) sample[j] = column[i];
