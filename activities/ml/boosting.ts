@@ -263,7 +263,9 @@ interface SplitChoice {
 class TreeGrower {
   /** The tree's row indices in node order (a node is a range), in shared memory for the helper thread. */
   private readonly order: Uint32Array;
-  private readonly scratch: Uint32Array;
+  private readonly inputs: HistogramMemory;
+  /** Splits a node's rows (histogram-kernel.wat `partition`). */
+  private readonly kernel: BoostingKernel;
   /** Per row index (shared): the log-loss gradient and hessian of the current round. */
   private readonly gradient: Float64Array;
   private readonly hessian: Float64Array;
@@ -281,7 +283,8 @@ class TreeGrower {
     const inputs = HistogramMemory.allocate(rows, features, capacity);
     inputs.columnBins.set(binned.columnBins);
     this.order = inputs.order;
-    this.scratch = new Uint32Array(capacity);
+    this.inputs = inputs;
+    this.kernel = boostingKernel(inputs.memory);
     this.gradient = inputs.gradient;
     this.hessian = inputs.hessian;
     this.allowed = inputs.allowed;
@@ -422,17 +425,16 @@ class TreeGrower {
 
   /** Moves the rows at `start..end` whose bin goes left to the front, keeping both sides in ascending order. */
   private partition(start: number, end: number, goesLeft: Uint8Array, feature: number): void {
-    const { columnBins, rows } = this.binned;
-    const { order, scratch } = this;
-    const column = columnBins.subarray(feature * rows, (feature + 1) * rows);
-    let left = start;
-    let right = 0;
-    for (let i = start; i < end; i++) {
-      const row = order[i];
-      if (goesLeft[column[row]]) order[left++] = row;
-      else scratch[right++] = row;
-    }
-    order.set(scratch.subarray(0, right), left);
+    const { inputs } = this;
+    const { layout } = inputs;
+    inputs.goesLeft.set(goesLeft);
+    this.kernel.partition(
+      layout.order + start * 4,
+      end - start,
+      layout.columnBins + feature * layout.rows,
+      layout.goesLeft,
+      layout.scratch,
+    );
   }
 
   /** The split with the largest second-order gain over the allowed features, or null when none gains. */

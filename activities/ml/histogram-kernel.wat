@@ -1,5 +1,6 @@
-;; The per-row inner loops of boosting in WebAssembly: the gradient-histogram count (histograms.ts)
-;; and the margin walk after each round (boosting.ts MarginWalker). V8 checks the bounds of every
+;; The per-row inner loops of boosting in WebAssembly: the gradient-histogram count (histograms.ts),
+;; the split of a node's rows (boosting.ts TreeGrower) and the margin walk after each round
+;; (boosting.ts MarginWalker). V8 checks the bounds of every
 ;; typed-array access in the JavaScript loops, while WebAssembly's memory accesses are guarded by
 ;; the address space. Compiled to histogram-kernel.wasm by
 ;; `npx tsx scripts/build-wasm.ts`; tests/unit/histograms.test.ts checks that the two match.
@@ -59,7 +60,45 @@
         (local.set $order (i32.add (local.get $order) (i32.const 4)))
         (local.set $ordered (i32.add (local.get $ordered) (i32.const 16)))
         (br $next))))
-;; Adds each of n rows' leaf value to its margin (float32, as Math.fround): the leaf found by
+;; Splits a node's n row indices at $order by their bin in $column (one byte per row): rows whose
+  ;; bin has $goesLeft[bin] = 1 move to the front, the others after them, both sides keeping their
+  ;; order (the next histograms add rows in ascending order). Every row is written to both sides
+  ;; and only one side's end moves on: no branch to mispredict on a split that cuts rows at random.
+  ;; $scratch holds the right side until it is copied back. Returns the left side's row count.
+  (func (export "partition")
+    (param $order i32) (param $n i32) (param $column i32) (param $goesLeft i32) (param $scratch i32)
+    (result i32)
+    (local $in i32) (local $end i32) (local $left i32) (local $right i32) (local $row i32) (local $step i32)
+    (local.set $in (local.get $order))
+    (local.set $end (i32.add (local.get $order) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $left (local.get $order))
+    (local.set $right (local.get $scratch))
+    (block $split
+      (loop $next
+        (br_if $split (i32.ge_u (local.get $in) (local.get $end)))
+        (local.set $row (i32.load (local.get $in)))
+        (i32.store (local.get $left) (local.get $row))
+        (i32.store (local.get $right) (local.get $row))
+        (local.set $step
+          (i32.shl (i32.load8_u (i32.add (local.get $goesLeft) (i32.load8_u (i32.add (local.get $column) (local.get $row)))))
+                   (i32.const 2)))
+        (local.set $left (i32.add (local.get $left) (local.get $step)))
+        (local.set $right (i32.add (local.get $right) (i32.sub (i32.const 4) (local.get $step))))
+        (local.set $in (i32.add (local.get $in) (i32.const 4)))
+        (br $next)))
+    ;; the right side back after the left
+    (local.set $in (local.get $scratch))
+    (local.set $step (local.get $left))
+    (block $copied
+      (loop $copy
+        (br_if $copied (i32.ge_u (local.get $in) (local.get $right)))
+        (i32.store (local.get $step) (i32.load (local.get $in)))
+        (local.set $in (i32.add (local.get $in) (i32.const 4)))
+        (local.set $step (i32.add (local.get $step) (i32.const 4)))
+        (br $copy)))
+    (i32.shr_u (i32.sub (local.get $left) (local.get $order)) (i32.const 2)))
+
+  ;; Adds each of n rows' leaf value to its margin (float32, as Math.fround): the leaf found by
   ;; $depth steps through $next (u16 per node x bin: the child, a leaf leading to itself) from
   ;; the row's bins ($bins + row * $features, one byte per feature), $feature (i32 per node)
   ;; naming the bin each node reads. $value: f64 per node; $margin: f64 per row.

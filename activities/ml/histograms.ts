@@ -22,6 +22,10 @@ export interface HistogramLayout {
   gradient: number;
   hessian: number;
   order: number;
+  /** Where a split writes its right side before copying it back after the left (capacity rows). */
+  scratch: number;
+  /** Per bin of the splitting feature: 1 when its rows go left (256 bytes). */
+  goesLeft: number;
   allowed: number;
   /** Per counting thread: where it gathers a node's gradients, and the histograms it counts into. */
   regions: { ordered: number; out: number }[];
@@ -42,6 +46,8 @@ export class HistogramMemory {
   readonly hessian: Float64Array;
   /** Row indices in node order; a node is a range of it. */
   readonly order: Uint32Array;
+  /** Per bin of the feature a node splits on: 1 when its rows go left. */
+  readonly goesLeft: Uint8Array;
   /** The features the current tree may split on (the others' histograms stay zero). */
   readonly allowed: Uint8Array;
 
@@ -61,6 +67,8 @@ export class HistogramMemory {
       gradient: take(rows * 8),
       hessian: take(rows * 8),
       order: take(capacity * 4),
+      scratch: take(capacity * 4),
+      goesLeft: take(256),
       allowed: take(features),
       regions: [0, 1].map(() => ({ ordered: take(capacity * 16), out: take(histogramLength(features) * 8) })),
     };
@@ -81,6 +89,7 @@ export class HistogramMemory {
     this.gradient = new Float64Array(buffer, layout.gradient, layout.rows);
     this.hessian = new Float64Array(buffer, layout.hessian, layout.rows);
     this.order = new Uint32Array(buffer, layout.order, layout.capacity);
+    this.goesLeft = new Uint8Array(buffer, layout.goesLeft, 256);
     this.allowed = new Uint8Array(buffer, layout.allowed, layout.features);
   }
 
@@ -114,6 +123,8 @@ export interface BoostingKernel {
     n: number,
     ordered: number,
   ): void;
+  /** Moves the rows (of n at `order`) whose bin in `column` goes left to the front, both sides in order; returns how many went left. */
+  partition(order: number, n: number, column: number, goesLeft: number, scratch: number): number;
   addLeafValues(
     rows: number,
     n: number,

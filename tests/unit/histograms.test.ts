@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
 import {
+  boostingKernel,
   histogramLength,
   HistogramMemory,
   HISTOGRAM_STRIDE,
@@ -78,6 +79,33 @@ describe('histogram counting', () => {
   it('runs the committed kernel compiled from its source (npx tsx scripts/build-wasm.ts after editing the .wat)', async () => {
     const committed = readFileSync(new URL('../../activities/ml/histogram-kernel.wasm', import.meta.url));
     expect(Buffer.from(await compileKernel()).equals(committed)).toBe(true);
+  });
+
+  it("splits a node's rows by their bins, each side in its order (the kernel's partition)", () => {
+    const features = 3;
+    const inputs = sharedInputs(2_000, features);
+    const kernel = boostingKernel(inputs.memory);
+    const { layout } = inputs;
+    const feature = 2;
+    const column = inputs.columnBins.subarray(feature * inputs.rows, (feature + 1) * inputs.rows);
+    const goesLeft = Uint8Array.from({ length: 256 }, (_, bin) => (bin % 3 === 0 || bin > 30 ? 1 : 0));
+    inputs.goesLeft.set(goesLeft);
+    const [start, end] = [150, 1_700];
+    const before = Array.from(inputs.order.subarray(start, end));
+    const outside = [Array.from(inputs.order.subarray(0, start)), Array.from(inputs.order.subarray(end))];
+    const left = kernel.partition(
+      layout.order + start * 4,
+      end - start,
+      layout.columnBins + feature * inputs.rows,
+      layout.goesLeft,
+      layout.scratch,
+    );
+    const expectedLeft = before.filter((row) => goesLeft[column[row]] === 1);
+    const expectedRight = before.filter((row) => goesLeft[column[row]] === 0);
+    expect(left).toBe(expectedLeft.length);
+    expect(Array.from(inputs.order.subarray(start, end))).toEqual([...expectedLeft, ...expectedRight]);
+    // rows outside the node stay where they were
+    expect([Array.from(inputs.order.subarray(0, start)), Array.from(inputs.order.subarray(end))]).toEqual(outside);
   });
 
   it('trains the same model with a helper thread as without', () => {
