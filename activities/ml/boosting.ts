@@ -13,13 +13,12 @@ import { binFeatures } from './histogram-tree';
 import {
   HISTOGRAM_STRIDE,
   histogramLength,
-  boostingKernel,
   HistogramMemory,
   LocalCounter,
   ThreadCounter,
-  type BoostingKernel,
   type HistogramCounter,
 } from './histograms';
+import { boostingKernel, kernelMemory, type BoostingKernel } from './kernel';
 import { seededRandom, shuffle } from './random';
 import { importanceShares } from './tree-rules';
 
@@ -543,23 +542,15 @@ class MarginWalker {
   ) {
     const { rows, features } = binned;
     const nodes = 2 ** (depth + 1);
-    let bytes = 0;
-    const take = (size: number) => {
-      const at = bytes;
-      bytes += Math.ceil(size / 16) * 16;
-      return at;
-    };
-    this.at = {
-      bins: take(rows * features),
-      margin: take(rows * 8),
-      fit: take(fitRows.length * 4),
-      validation: take(validationRows.length * 4),
-      next: take(nodes * 256 * 2),
-      feature: take(nodes * 4),
-      value: take(nodes * 8),
-    };
-    const pages = Math.max(1, Math.ceil(bytes / 65_536));
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    ({ memory: this.memory, at: this.at } = kernelMemory({
+      bins: rows * features,
+      margin: rows * 8,
+      fit: fitRows.length * 4,
+      validation: validationRows.length * 4,
+      next: nodes * 256 * 2,
+      feature: nodes * 4,
+      value: nodes * 8,
+    }));
     this.kernel = boostingKernel(this.memory);
     const { buffer } = this.memory;
     new Uint8Array(buffer, this.at.bins, rows * features).set(binned.bins);

@@ -1,9 +1,9 @@
 /**
  * A BoostedModel compiled for scoring millions of rows: every tree's nodes in flat typed arrays,
  * siblings side by side (the right child follows the left), leaves that are their own children,
- * so a row takes exactly `depth` steps down a tree with no branch on its values; four rows walk a
- * tree side by side and blocks of rows meet every tree while their values sit in cache. The
- * rows' values are one row-major Float32Array.
+ * so a row takes exactly `depth` steps down a tree; blocks of rows meet every tree while their
+ * values sit in cache. The rows' values are one row-major Float32Array; the walks run in the
+ * WebAssembly kernel (kernel.ts).
  *
  * Scores bit for bit like the model read node by node (boosting.ts `nextNode`): float32 values,
  * `x < threshold` left, NaN to the default side, a categorical code right iff in the split's set,
@@ -12,6 +12,7 @@
  * Plain typed arrays throughout: structured-cloneable into a worker thread.
  */
 import type { BoostedModel, BoostedTree } from './boosting';
+import { boostingKernel, kernelMemory, type BoostingKernel } from './kernel';
 
 export interface CompiledModel {
   featureCount: number;
@@ -181,33 +182,6 @@ export function rowMajorValues(columns: Float64Array[], rows?: Uint32Array): Flo
   return values;
 }
 
-/** 1 if the row whose values start at `base` goes right at `node`, else 0 (always 0 at a leaf). */
-type SplitTest = (base: number, node: number) => number;
-
-/**
- * The model's split test on these rows. A closure over the arrays: as a function of the model
- * object (V8 reading its fields at every step, not inlining it) the walk took 40% longer.
- */
-function splitTest(model: CompiledModel, values: Float32Array): SplitTest {
-  const { feature, threshold, flags } = model;
-  return (base, node) => {
-    const x = values[base + feature[node]];
-    if (flags[node] !== 0) return unusualGoesRight(model, x, node);
-    // a number, not a branch: which way a row goes is as good as random to the branch predictor;
-    // NaN goes left, as `x >= threshold` is false
-    return +(x >= threshold[node]);
-  };
-}
-
-/** At a categorical split or one that sends NaN right. */
-function unusualGoesRight(model: CompiledModel, x: number, node: number): number {
-  const flags = model.flags[node];
-  if (Number.isNaN(x)) return flags & MISSING_RIGHT;
-  if (!(flags & CATEGORICAL)) return +(x >= model.threshold[node]);
-  if (!Number.isInteger(x) || x < 0 || x >= model.categoryWords * 32) return 0;
-  return (model.categoryBits[model.categorySet[node] + (x >> 5)] >>> (x & 31)) & 1;
-}
-
 /** Rows scored by every tree before the next rows: their values and credits stay in cache. */
 const BLOCK_ROWS = 256;
 
@@ -222,10 +196,16 @@ export interface ScoredRows {
 
 /** The margin of every row of `values`. */
 export function compiledMargins(model: CompiledModel, values: Float32Array): Float64Array {
-  const margins = new Float64Array(rowCount(model, values)).fill(model.baseMargin);
-  const goesRight = splitTest(model, values);
-  for (let t = 0; t < model.roots.length; t++) addTreeMargins(model, goesRight, t, 0, margins.length, margins);
-  return margins;
+  const walk = new KernelWalk(model, values);
+  for (let from = 0; from < walk.rows; from += BLOCK_ROWS)
+    walk.kernel.addMargins(
+      walk.at.values,
+      from,
+      Math.min(walk.rows, from + BLOCK_ROWS),
+      walk.at.margins,
+      walk.at.nodes,
+    );
+  return walk.margins.slice();
 }
 
 /**
@@ -233,112 +213,83 @@ export function compiledMargins(model: CompiledModel, values: Float32Array): Flo
  * index), from one walk of each row's paths.
  */
 export function scoreWithReasons(model: CompiledModel, values: Float32Array, k: number): ScoredRows {
-  const rows = rowCount(model, values);
-  const margins = new Float64Array(rows).fill(model.baseMargin);
+  const walk = new KernelWalk(model, values);
+  const { rows, at } = walk;
   const features = new Int16Array(rows * k).fill(-1);
   const contributions = new Float64Array(rows * k);
-  const credit = new Float64Array(BLOCK_ROWS * model.featureCount);
-  const goesRight = splitTest(model, values);
+  const credit = new Float64Array(walk.memory.buffer, at.credit, BLOCK_ROWS * model.featureCount);
   for (let from = 0; from < rows; from += BLOCK_ROWS) {
     const to = Math.min(rows, from + BLOCK_ROWS);
-    for (let t = 0; t < model.roots.length; t++) addTreeCredits(model, goesRight, t, from, to, margins, credit);
+    credit.fill(0);
+    walk.kernel.addCredits(at.values, from, to, at.margins, at.credit, at.nodes);
     for (let row = from; row < to; row++)
       keepLargest(credit, (row - from) * model.featureCount, model.featureCount, features, contributions, row * k, k);
-    credit.fill(0);
   }
-  return { margins, features, contributions, k };
+  return { margins: walk.margins.slice(), features, contributions, k };
 }
 
 function rowCount(model: CompiledModel, values: Float32Array): number {
   return model.featureCount > 0 ? values.length / model.featureCount : 0;
 }
 
-/** Adds tree `t`'s leaf values to the margins of rows `from`..`to`, four rows side by side. */
-function addTreeMargins(
-  model: CompiledModel,
-  goesRight: SplitTest,
-  t: number,
-  from: number,
-  to: number,
-  margins: Float64Array,
-): void {
-  const { featureCount: stride, firstChild, value } = model;
-  const root = model.roots[t];
-  const depth = model.depths[t];
-  let row = from;
-  for (; row + 4 <= to; row += 4) {
-    const base = row * stride;
-    let n0 = root;
-    let n1 = root;
-    let n2 = root;
-    let n3 = root;
-    for (let d = 0; d < depth; d++) {
-      n0 = firstChild[n0] + goesRight(base, n0);
-      n1 = firstChild[n1] + goesRight(base + stride, n1);
-      n2 = firstChild[n2] + goesRight(base + 2 * stride, n2);
-      n3 = firstChild[n3] + goesRight(base + 3 * stride, n3);
-    }
-    margins[row] = Math.fround(margins[row] + value[n0]);
-    margins[row + 1] = Math.fround(margins[row + 1] + value[n1]);
-    margins[row + 2] = Math.fround(margins[row + 2] + value[n2]);
-    margins[row + 3] = Math.fround(margins[row + 3] + value[n3]);
-  }
-  for (; row < to; row++) {
-    let node = root;
-    for (let d = 0; d < depth; d++) node = firstChild[node] + goesRight(row * stride, node);
-    margins[row] = Math.fround(margins[row] + value[node]);
-  }
-}
+/**
+ * The model and the rows' values copied into a kernel memory (kernel.ts), where the kernel's
+ * addMargins and addCredits walk them (histogram-kernel.wat): the walks in JavaScript spent most
+ * of their time on typed-array bounds checks.
+ */
+class KernelWalk {
+  readonly rows: number;
+  readonly memory: WebAssembly.Memory;
+  readonly kernel: BoostingKernel;
+  readonly at: Record<'values' | 'margins' | 'credit' | 'nodes', number>;
+  /** Per row, starting at the base margin. */
+  readonly margins: Float64Array;
 
-/** addTreeMargins that also credits every step to its feature, in `credit` at (row - from) * features. */
-function addTreeCredits(
-  model: CompiledModel,
-  goesRight: SplitTest,
-  t: number,
-  from: number,
-  to: number,
-  margins: Float64Array,
-  credit: Float64Array,
-): void {
-  const { featureCount: stride, firstChild, value, feature, step } = model;
-  const root = model.roots[t];
-  const depth = model.depths[t];
-  let row = from;
-  for (; row + 4 <= to; row += 4) {
-    const base = row * stride;
-    const at = (row - from) * stride;
-    let n0 = root;
-    let n1 = root;
-    let n2 = root;
-    let n3 = root;
-    for (let d = 0; d < depth; d++) {
-      const r0 = goesRight(base, n0);
-      const r1 = goesRight(base + stride, n1);
-      const r2 = goesRight(base + 2 * stride, n2);
-      const r3 = goesRight(base + 3 * stride, n3);
-      credit[at + feature[n0]] += step[2 * n0 + r0];
-      credit[at + stride + feature[n1]] += step[2 * n1 + r1];
-      credit[at + 2 * stride + feature[n2]] += step[2 * n2 + r2];
-      credit[at + 3 * stride + feature[n3]] += step[2 * n3 + r3];
-      n0 = firstChild[n0] + r0;
-      n1 = firstChild[n1] + r1;
-      n2 = firstChild[n2] + r2;
-      n3 = firstChild[n3] + r3;
-    }
-    margins[row] = Math.fround(margins[row] + value[n0]);
-    margins[row + 1] = Math.fround(margins[row + 1] + value[n1]);
-    margins[row + 2] = Math.fround(margins[row + 2] + value[n2]);
-    margins[row + 3] = Math.fround(margins[row + 3] + value[n3]);
-  }
-  for (; row < to; row++) {
-    const at = (row - from) * stride;
-    let node = root;
-    for (let d = 0; d < depth; d++) {
-      const right = goesRight(row * stride, node);
-      credit[at + feature[node]] += step[2 * node + right];
-      node = firstChild[node] + right;
-    }
-    margins[row] = Math.fround(margins[row] + value[node]);
+  constructor(model: CompiledModel, values: Float32Array) {
+    this.rows = rowCount(model, values);
+    const arrays = {
+      values,
+      feature: model.feature,
+      threshold: model.threshold,
+      firstChild: model.firstChild,
+      flags: model.flags,
+      categorySet: model.categorySet,
+      categoryBits: model.categoryBits,
+      value: model.value,
+      step: model.step,
+      roots: model.roots,
+      depths: model.depths,
+    };
+    const sizes = Object.fromEntries(Object.entries(arrays).map(([name, array]) => [name, array.byteLength]));
+    const { memory, at } = kernelMemory({
+      ...(sizes as Record<keyof typeof arrays, number>),
+      margins: this.rows * 8,
+      credit: BLOCK_ROWS * model.featureCount * 8,
+      nodes: BLOCK_ROWS * 4,
+    });
+    for (const [name, array] of Object.entries(arrays))
+      new Uint8Array(memory.buffer, at[name as keyof typeof arrays], array.byteLength).set(
+        new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
+      );
+    this.memory = memory;
+    this.at = at;
+    this.kernel = boostingKernel(memory);
+    this.kernel.setModel(
+      model.featureCount,
+      at.feature,
+      at.threshold,
+      at.firstChild,
+      at.flags,
+      at.categorySet,
+      at.categoryBits,
+      model.categoryWords,
+      at.value,
+      at.step,
+      at.roots,
+      at.depths,
+      model.roots.length,
+    );
+    this.margins = new Float64Array(memory.buffer, at.margins, this.rows).fill(model.baseMargin);
   }
 }
 

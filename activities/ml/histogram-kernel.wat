@@ -10,6 +10,22 @@
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
+  ;; The compiled model scoring walks (compiled-model.ts CompiledModel, copied into this memory by
+  ;; setModel): byte addresses of its per-node arrays, and the row stride (features per row).
+  (global $stride (mut i32) (i32.const 0))
+  (global $nodeFeature (mut i32) (i32.const 0))
+  (global $threshold (mut i32) (i32.const 0))
+  (global $firstChild (mut i32) (i32.const 0))
+  (global $flags (mut i32) (i32.const 0))
+  (global $categorySet (mut i32) (i32.const 0))
+  (global $categoryBits (mut i32) (i32.const 0))
+  (global $categoryCodes (mut f32) (f32.const 0))
+  (global $value (mut i32) (i32.const 0))
+  (global $step (mut i32) (i32.const 0))
+  (global $roots (mut i32) (i32.const 0))
+  (global $depths (mut i32) (i32.const 0))
+  (global $trees (mut i32) (i32.const 0))
+
   ;; ordered[2i], ordered[2i + 1] = gradient[order[i]], hessian[order[i]] for i < n: the node's
   ;; gradients in node order, read once instead of once per feature.
   (func (export "gather")
@@ -135,4 +151,138 @@
               (f64.load (i32.add (local.get $value) (i32.shl (local.get $node) (i32.const 3))))))))
         (local.set $rows (i32.add (local.get $rows) (i32.const 4)))
         (br $next_row))))
+
+  ;; Scoring with a compiled model (compiled-model.ts), the same floats as its JavaScript walk:
+  ;; float32 values, x >= threshold right (NaN left) at a plain numeric node, the unusual nodes
+  ;; (flags: 1 NaN goes right, 2 categorical) as unusualGoesRight, margins summed in float32.
+  (func (export "setModel")
+    (param $stride i32) (param $nodeFeature i32) (param $threshold i32) (param $firstChild i32)
+    (param $flags i32) (param $categorySet i32) (param $categoryBits i32) (param $categoryWords i32)
+    (param $value i32) (param $step i32) (param $roots i32) (param $depths i32) (param $trees i32)
+    (global.set $stride (local.get $stride))
+    (global.set $nodeFeature (local.get $nodeFeature))
+    (global.set $threshold (local.get $threshold))
+    (global.set $firstChild (local.get $firstChild))
+    (global.set $flags (local.get $flags))
+    (global.set $categorySet (local.get $categorySet))
+    (global.set $categoryBits (local.get $categoryBits))
+    (global.set $categoryCodes (f32.convert_i32_u (i32.shl (local.get $categoryWords) (i32.const 5))))
+    (global.set $value (local.get $value))
+    (global.set $step (local.get $step))
+    (global.set $roots (local.get $roots))
+    (global.set $depths (local.get $depths))
+    (global.set $trees (local.get $trees)))
+
+  ;; 1 if the row whose values start at byte $row goes right at $node, else 0.
+  (func $goesRight (param $row i32) (param $node i32) (result i32)
+    (local $x f32) (local $flag i32) (local $code i32)
+    (local.set $x
+      (f32.load (i32.add (local.get $row)
+        (i32.shl (i32.load (i32.add (global.get $nodeFeature) (i32.shl (local.get $node) (i32.const 2)))) (i32.const 2)))))
+    (local.set $flag (i32.load8_u (i32.add (global.get $flags) (local.get $node))))
+    (if (i32.eqz (local.get $flag))
+      (then (return (f32.ge (local.get $x)
+        (f32.load (i32.add (global.get $threshold) (i32.shl (local.get $node) (i32.const 2))))))))
+    (if (f32.ne (local.get $x) (local.get $x)) (then (return (i32.and (local.get $flag) (i32.const 1)))))
+    (if (i32.eqz (i32.and (local.get $flag) (i32.const 2)))
+      (then (return (f32.ge (local.get $x)
+        (f32.load (i32.add (global.get $threshold) (i32.shl (local.get $node) (i32.const 2))))))))
+    ;; a category code: a whole number in 0..codes-1, else left
+    (if (i32.eqz (i32.and (f32.eq (f32.trunc (local.get $x)) (local.get $x))
+                          (i32.and (f32.ge (local.get $x) (f32.const 0)) (f32.lt (local.get $x) (global.get $categoryCodes)))))
+      (then (return (i32.const 0))))
+    (local.set $code (i32.trunc_f32_u (local.get $x)))
+    (i32.and
+      (i32.shr_u
+        (i32.load (i32.add (global.get $categoryBits)
+          (i32.shl
+            (i32.add (i32.load (i32.add (global.get $categorySet) (i32.shl (local.get $node) (i32.const 2))))
+                     (i32.shr_u (local.get $code) (i32.const 5)))
+            (i32.const 2))))
+        (i32.and (local.get $code) (i32.const 31)))
+      (i32.const 1)))
+
+  ;; Adds every tree's leaf value to the margins (f64 at $margins) of rows $from..$to (at most a
+  ;; block) of the row-major float32 values at $values. A tree is walked a level at a time over
+  ;; all the block's rows, each row's node kept at $nodes (i32 per row): the rows' steps do not
+  ;; wait on each other, where a row's own steps do (each needs the node before it).
+  (func (export "addMargins") (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $nodes i32)
+    (call $walk (local.get $values) (local.get $from) (local.get $to) (local.get $margins) (i32.const 0) (local.get $nodes)))
+
+  ;; addMargins that also credits every step to its feature: the f64 at
+  ;; $credit + ((row - $from) * stride + feature) * 8 adds the step's change in node means.
+  (func (export "addCredits") (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $credit i32) (param $nodes i32)
+    (call $walk (local.get $values) (local.get $from) (local.get $to) (local.get $margins) (local.get $credit) (local.get $nodes)))
+
+  ;; Both walks; $credit 0 credits nothing.
+  (func $walk (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $credit i32) (param $nodes i32)
+    (local $t i32) (local $d i32) (local $depth i32) (local $root i32) (local $rowBytes i32) (local $creditBytes i32)
+    (local $slot i32) (local $end i32) (local $rowAt i32) (local $node i32) (local $right i32) (local $cell i32) (local $at i32)
+    (local.set $rowBytes (i32.shl (global.get $stride) (i32.const 2)))
+    (local.set $creditBytes (i32.shl (global.get $stride) (i32.const 3)))
+    (local.set $end (i32.add (local.get $nodes) (i32.shl (i32.sub (local.get $to) (local.get $from)) (i32.const 2))))
+    (local.set $t (i32.const 0))
+    (block $trees_done
+      (loop $next_tree
+        (br_if $trees_done (i32.ge_u (local.get $t) (global.get $trees)))
+        (local.set $depth (i32.load (i32.add (global.get $depths) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $root (i32.load (i32.add (global.get $roots) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $slot (local.get $nodes))
+        (block $started
+          (loop $start
+            (br_if $started (i32.ge_u (local.get $slot) (local.get $end)))
+            (i32.store (local.get $slot) (local.get $root))
+            (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
+            (br $start)))
+        (local.set $d (i32.const 0))
+        (block $levels_done
+          (loop $next_level
+            (br_if $levels_done (i32.ge_u (local.get $d) (local.get $depth)))
+            (local.set $slot (local.get $nodes))
+            (local.set $rowAt (i32.add (local.get $values) (i32.mul (local.get $from) (local.get $rowBytes))))
+            (local.set $cell (i32.const 0))
+            (block $rows_done
+              (loop $next_row
+                (br_if $rows_done (i32.ge_u (local.get $slot) (local.get $end)))
+                (local.set $node (i32.load (local.get $slot)))
+                (local.set $right
+                  (if (result i32) (i32.eqz (i32.load8_u (i32.add (global.get $flags) (local.get $node))))
+                    (then
+                      (f32.ge
+                        (f32.load (i32.add (local.get $rowAt)
+                          (i32.shl (i32.load (i32.add (global.get $nodeFeature) (i32.shl (local.get $node) (i32.const 2)))) (i32.const 2))))
+                        (f32.load (i32.add (global.get $threshold) (i32.shl (local.get $node) (i32.const 2))))))
+                    (else (call $goesRight (local.get $rowAt) (local.get $node)))))
+                (if (local.get $credit)
+                  (then
+                    (local.set $at
+                      (i32.add (i32.add (local.get $credit) (local.get $cell))
+                        (i32.shl (i32.load (i32.add (global.get $nodeFeature) (i32.shl (local.get $node) (i32.const 2)))) (i32.const 3))))
+                    (f64.store (local.get $at)
+                      (f64.add (f64.load (local.get $at))
+                        (f64.load (i32.add (global.get $step)
+                          (i32.shl (i32.add (i32.shl (local.get $node) (i32.const 1)) (local.get $right)) (i32.const 3))))))))
+                (i32.store (local.get $slot)
+                  (i32.add (i32.load (i32.add (global.get $firstChild) (i32.shl (local.get $node) (i32.const 2)))) (local.get $right)))
+                (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
+                (local.set $rowAt (i32.add (local.get $rowAt) (local.get $rowBytes)))
+                (local.set $cell (i32.add (local.get $cell) (local.get $creditBytes)))
+                (br $next_row)))
+            (local.set $d (i32.add (local.get $d) (i32.const 1)))
+            (br $next_level)))
+        ;; each row's leaf value onto its margin, in float32
+        (local.set $slot (local.get $nodes))
+        (local.set $at (i32.add (local.get $margins) (i32.shl (local.get $from) (i32.const 3))))
+        (block $added
+          (loop $add
+            (br_if $added (i32.ge_u (local.get $slot) (local.get $end)))
+            (f64.store (local.get $at)
+              (f64.promote_f32 (f32.demote_f64
+                (f64.add (f64.load (local.get $at))
+                  (f64.load (i32.add (global.get $value) (i32.shl (i32.load (local.get $slot)) (i32.const 3))))))))
+            (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
+            (local.set $at (i32.add (local.get $at) (i32.const 8)))
+            (br $add)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $next_tree))))
 )

@@ -5,8 +5,8 @@
  * second thread (histogram-worker.ts) counts one of them: the model does not depend on the
  * number of cores.
  */
-import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { boostingKernel, type BoostingKernel } from './kernel';
 import { threadBootstrap } from './thread-bootstrap';
 
 /** Doubles per feature in a histogram: 256 bins x (gradient, hessian, count). */
@@ -105,45 +105,6 @@ export class HistogramMemory {
  */
 export function histogramLength(features: number): number {
   return (features + 1) * HISTOGRAM_STRIDE;
-}
-
-/** histogram-kernel.wat's exports; every argument is a byte address or a count. */
-export interface BoostingKernel {
-  gather(order: number, n: number, gradient: number, hessian: number, ordered: number): void;
-  count4(
-    a: number,
-    b: number,
-    c: number,
-    d: number,
-    histogramA: number,
-    histogramB: number,
-    histogramC: number,
-    histogramD: number,
-    order: number,
-    n: number,
-    ordered: number,
-  ): void;
-  /** Moves the rows (of n at `order`) whose bin in `column` goes left to the front, both sides in order; returns how many went left. */
-  partition(order: number, n: number, column: number, goesLeft: number, scratch: number): number;
-  addLeafValues(
-    rows: number,
-    n: number,
-    bins: number,
-    features: number,
-    next: number,
-    feature: number,
-    value: number,
-    depth: number,
-    margin: number,
-  ): void;
-}
-
-let kernelModule: WebAssembly.Module | undefined;
-
-/** The kernel on `memory`, for this thread (the compiled module is kept per thread). */
-export function boostingKernel(memory: WebAssembly.Memory): BoostingKernel {
-  kernelModule ??= new WebAssembly.Module(readFileSync(new URL('./histogram-kernel.wasm', import.meta.url)));
-  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as BoostingKernel;
 }
 
 /**

@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
 import {
-  boostingKernel,
   histogramLength,
   HistogramMemory,
   HISTOGRAM_STRIDE,
   LocalCounter,
   ThreadCounter,
 } from '../../activities/ml/histograms';
+import { boostingKernel } from '../../activities/ml/kernel';
 import { seededRandom } from '../../activities/ml/random';
 import { compileKernel } from '../../scripts/build-wasm';
 

@@ -1,0 +1,80 @@
+/**
+ * The WebAssembly kernel (histogram-kernel.wat, compiled to histogram-kernel.wasm by
+ * `npx tsx scripts/build-wasm.ts`): the per-row inner loops of training (histograms.ts,
+ * boosting.ts) and of scoring with a compiled model (compiled-model.ts). V8 checks the bounds of
+ * every typed-array access in the JavaScript versions of these loops; WebAssembly's are guarded
+ * by the address space.
+ */
+import { readFileSync } from 'node:fs';
+
+/** histogram-kernel.wat's exports; every argument is a byte address or a count. */
+export interface BoostingKernel {
+  gather(order: number, n: number, gradient: number, hessian: number, ordered: number): void;
+  count4(
+    a: number,
+    b: number,
+    c: number,
+    d: number,
+    histogramA: number,
+    histogramB: number,
+    histogramC: number,
+    histogramD: number,
+    order: number,
+    n: number,
+    ordered: number,
+  ): void;
+  /** Moves the rows (of n at `order`) whose bin in `column` goes left to the front, both sides in order; returns how many went left. */
+  partition(order: number, n: number, column: number, goesLeft: number, scratch: number): number;
+  addLeafValues(
+    rows: number,
+    n: number,
+    bins: number,
+    features: number,
+    next: number,
+    feature: number,
+    value: number,
+    depth: number,
+    margin: number,
+  ): void;
+  /** Where a compiled model's arrays are (compiled-model.ts); addMargins and addCredits walk it. */
+  setModel(
+    stride: number,
+    feature: number,
+    threshold: number,
+    firstChild: number,
+    flags: number,
+    categorySet: number,
+    categoryBits: number,
+    categoryWords: number,
+    value: number,
+    step: number,
+    roots: number,
+    depths: number,
+    trees: number,
+  ): void;
+  /** Rows from..to (at most a block: `nodes` holds one i32 per row). */
+  addMargins(values: number, from: number, to: number, margins: number, nodes: number): void;
+  addCredits(values: number, from: number, to: number, margins: number, credit: number, nodes: number): void;
+}
+
+let kernelModule: WebAssembly.Module | undefined;
+
+/** The kernel on `memory`, for this thread (the compiled module is kept per thread). */
+export function boostingKernel(memory: WebAssembly.Memory): BoostingKernel {
+  kernelModule ??= new WebAssembly.Module(readFileSync(new URL('./histogram-kernel.wasm', import.meta.url)));
+  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as BoostingKernel;
+}
+
+/** A shared memory the kernel can use, with a 16-byte aligned region of each requested size; `at` gives their byte addresses. */
+export function kernelMemory<Name extends string>(
+  sizes: Record<Name, number>,
+): { memory: WebAssembly.Memory; at: Record<Name, number> } {
+  let bytes = 0;
+  const at = {} as Record<Name, number>;
+  for (const name of Object.keys(sizes) as Name[]) {
+    at[name] = bytes;
+    bytes += Math.ceil(sizes[name] / 16) * 16;
+  }
+  const pages = Math.max(1, Math.ceil(bytes / 65_536));
+  return { memory: new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }), at };
+}
