@@ -19,7 +19,7 @@ import {
   type HistogramCounter,
 } from './histograms';
 import { boostingKernel, kernelMemory, type BoostingKernel } from './kernel';
-import { seededRandom, shuffle } from './random';
+import { RandomStream, shuffle } from './random';
 import { importanceShares } from './tree-rules';
 
 export interface BoostingOptions {
@@ -125,15 +125,6 @@ function binAll(columns: Float32Array[], categorical: boolean[]): TrainingBins {
   };
 }
 
-/** `size` of `rows` (ascending) drawn without replacement, still ascending: one pass (Knuth's selection sampling). */
-function sampleAscending(rows: Uint32Array, size: number, random: () => number): Uint32Array {
-  const sample = new Uint32Array(size);
-  for (let i = 0, taken = 0; taken < size; i++) {
-    if (random() * (rows.length - i) < size - taken) sample[taken++] = rows[i];
-  }
-  return sample;
-}
-
 /** Trains on `rows` (indices into the columns; labels 0/1 per row index). */
 export function trainBoosted(
   columns: Float64Array[],
@@ -148,7 +139,8 @@ export function trainBoosted(
   const patience = options.earlyStoppingRounds ?? 10;
   if (options.maxDepth < 1 || options.minLeafSize < 1 || options.trees < 1)
     throw new RangeError('trees, maxDepth, minLeafSize must be >= 1');
-  const random = seededRandom(options.seed);
+  const stream = new RandomStream(options.seed);
+  const random = () => stream.next();
 
   const binned = binAll(toFloat32Columns(columns), categorical);
   const shuffled = shuffle(Uint32Array.from(rows), random);
@@ -175,7 +167,7 @@ export function trainBoosted(
   try {
     for (let round = 0; round < options.trees; round++) {
       const sampleSize = Math.max(1, Math.round(fitRows.length * rowSubsample));
-      const treeRows = sampleSize >= fitRows.length ? fitRows : sampleAscending(fitRows, sampleSize, random);
+      const treeRows = sampleSize >= fitRows.length ? fitRows : stream.sampleAscending(fitRows, sampleSize);
       const grown = grower.grow(treeRows, margin, labels, pickFeatures(features, featureSubsample, random));
       trees.push(grown.tree);
       walker.addLeafValues(grown);
