@@ -114,6 +114,44 @@
         (br $copy)))
     (i32.shr_u (i32.sub (local.get $left) (local.get $order)) (i32.const 2)))
 
+;; Bins one column: for each of $rows f64 values at $column, the number of the 255 edges at
+  ;; $edges (f64, ascending, padded with +infinity) that are <= it, stored as a byte every $stride
+  ;; bytes from $out. A fixed eight-step search with no data-dependent branch; NaN compares false
+  ;; everywhere, so it lands in bin 0 (histogram-tree.ts binFeatures).
+  (func (export "binColumn") (param $column i32) (param $rows i32) (param $edges i32) (param $out i32) (param $stride i32)
+    (local $end i32) (local $x f64) (local $bin i32)
+    (local.set $end (i32.add (local.get $column) (i32.shl (local.get $rows) (i32.const 3))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $column) (local.get $end)))
+        (local.set $x (f64.load (local.get $column)))
+        (local.set $bin (select (i32.const 128) (i32.const 0) (f64.le (f64.load offset=1016 (local.get $edges)) (local.get $x))))
+        (local.set $bin (i32.add (local.get $bin)
+          (select (i32.const 64) (i32.const 0)
+            (f64.le (f64.load offset=504 (i32.add (local.get $edges) (i32.shl (local.get $bin) (i32.const 3)))) (local.get $x)))))
+        (local.set $bin (i32.add (local.get $bin)
+          (select (i32.const 32) (i32.const 0)
+            (f64.le (f64.load offset=248 (i32.add (local.get $edges) (i32.shl (local.get $bin) (i32.const 3)))) (local.get $x)))))
+        (local.set $bin (i32.add (local.get $bin)
+          (select (i32.const 16) (i32.const 0)
+            (f64.le (f64.load offset=120 (i32.add (local.get $edges) (i32.shl (local.get $bin) (i32.const 3)))) (local.get $x)))))
+        (local.set $bin (i32.add (local.get $bin)
+          (select (i32.const 8) (i32.const 0)
+            (f64.le (f64.load offset=56 (i32.add (local.get $edges) (i32.shl (local.get $bin) (i32.const 3)))) (local.get $x)))))
+        (local.set $bin (i32.add (local.get $bin)
+          (select (i32.const 4) (i32.const 0)
+            (f64.le (f64.load offset=24 (i32.add (local.get $edges) (i32.shl (local.get $bin) (i32.const 3)))) (local.get $x)))))
+        (local.set $bin (i32.add (local.get $bin)
+          (select (i32.const 2) (i32.const 0)
+            (f64.le (f64.load offset=8 (i32.add (local.get $edges) (i32.shl (local.get $bin) (i32.const 3)))) (local.get $x)))))
+        (local.set $bin (i32.add (local.get $bin)
+          (select (i32.const 1) (i32.const 0)
+            (f64.le (f64.load offset=0 (i32.add (local.get $edges) (i32.shl (local.get $bin) (i32.const 3)))) (local.get $x)))))
+        (i32.store8 (local.get $out) (local.get $bin))
+        (local.set $out (i32.add (local.get $out) (local.get $stride)))
+        (local.set $column (i32.add (local.get $column) (i32.const 8)))
+        (br $next))))
+
   ;; Adds each of n rows' leaf value to its margin (float32, as Math.fround): the leaf found by
   ;; $depth steps through $next (u16 per node x bin: the child, a leaf leading to itself) from
   ;; the row's bins ($bins + row * $features, one byte per feature), $feature (i32 per node)

@@ -6,6 +6,7 @@
  * It emits ml-cart's model JSON, so `DecisionTreeClassifier.load` reads the result; split values
  * are on the original scale (`x < splitValue` goes left, as in ml-cart).
  */
+import { boostingKernel, kernelMemory } from './kernel';
 
 export interface HistogramTreeOptions {
   maxDepth: number;
@@ -89,33 +90,26 @@ export function binFeatures(
   const edges = columns.map((column, f) =>
     counts[f] > 0 ? new Float64Array(0) : quantileEdges(column, maxBins, step),
   );
-  const bins = new Uint8Array(rows * features);
-  const padded = new Float64Array(256);
+  // the numeric columns are binned by the kernel (histogram-kernel.wat binColumn), one at a time
+  const { memory, at } = kernelMemory({ bins: rows * features, column: rows * 8, edges: 256 * 8 });
+  const kernel = boostingKernel(memory);
+  const allBins = new Uint8Array(memory.buffer, at.bins, rows * features);
+  const column64 = new Float64Array(memory.buffer, at.column, rows);
+  const padded = new Float64Array(memory.buffer, at.edges, 256);
   columns.forEach((column, f) => {
     if (counts[f] > 0) {
       const missing = counts[f];
       for (let i = 0; i < rows; i++) {
         const code = column[i];
-        bins[i * features + f] = code >= 0 && code < missing ? code : missing;
+        allBins[i * features + f] = code >= 0 && code < missing ? code : missing;
       }
       return;
     }
-    // a fixed eight-step search over edges padded to 256 with +Infinity: no data-dependent loop
-    // exit, so the comparisons compile to conditional moves (twice as fast as a plain search)
+    column64.set(column);
     padded.fill(Infinity).set(edges[f]);
-    for (let i = 0; i < rows; i++) {
-      const x = column[i];
-      let bin = padded[127] <= x ? 128 : 0;
-      bin += padded[bin + 63] <= x ? 64 : 0;
-      bin += padded[bin + 31] <= x ? 32 : 0;
-      bin += padded[bin + 15] <= x ? 16 : 0;
-      bin += padded[bin + 7] <= x ? 8 : 0;
-      bin += padded[bin + 3] <= x ? 4 : 0;
-      bin += padded[bin + 1] <= x ? 2 : 0;
-      bin += padded[bin] <= x ? 1 : 0;
-      bins[i * features + f] = bin;
-    }
+    kernel.binColumn(at.column, rows, at.edges, at.bins + f, features);
   });
+  const bins = allBins.slice();
   return { bins, features, edges, categoryCounts: counts, rows };
 }
 

@@ -23,6 +23,8 @@ export interface BoostingKernel {
     n: number,
     ordered: number,
   ): void;
+  /** Bins `rows` f64 values at `column` against 256 f64 edges (padded with +Infinity), a byte every `stride` from `out`. */
+  binColumn(column: number, rows: number, edges: number, out: number, stride: number): void;
   /** Moves the rows (of n at `order`) whose bin in `column` goes left to the front, both sides in order; returns how many went left. */
   partition(order: number, n: number, column: number, goesLeft: number, scratch: number): number;
   addLeafValues(
