@@ -8,6 +8,7 @@
  * running margin), so the exported model (xgboost-export.ts) scores bit for bit like this code up
  * to XGBoost's float32 sigmoid. Seeded: the same inputs give the same model, byte for byte.
  */
+import type { BoostedModel, BoostedTree } from './boosted-model';
 import { compiledMargins, compileModel, rowMajorValues } from './compiled-model';
 import { binFeatures } from './histogram-tree';
 import {
@@ -45,32 +46,6 @@ export interface BoostingOptions {
   categorical?: boolean[];
   /** Threads counting histograms (1 or 2; the model is the same either way). Default 1; with 2 this thread blocks while the helper counts, so never on the activity's event loop. */
   threads?: number;
-}
-
-/** One tree in flat arrays (node 0 is the root; left[i] = -1 marks a leaf). JSON-serialisable. */
-export interface BoostedTree {
-  left: number[];
-  right: number[];
-  feature: number[];
-  /** Numeric split: float32 x < threshold goes left. */
-  threshold: number[];
-  /** Categorical split: the category codes that go right; any other code goes left (XGBoost's rule). Empty for numeric splits. */
-  rightCategories: number[][];
-  /** Where a missing value (NaN) goes. */
-  defaultLeft: boolean[];
-  /** Leaf value (float32) on the margin (log-odds) scale; 0 on inner nodes. */
-  value: number[];
-  /** Sum of hessians of the rows that reached the node (float32): the weights of expectations. */
-  cover: number[];
-  gain: number[];
-}
-
-export interface BoostedModel {
-  /** Margin every row starts from (float32). */
-  baseMargin: number;
-  trees: BoostedTree[];
-  featureCount: number;
-  categorical: boolean[];
 }
 
 export interface BoostingResult {

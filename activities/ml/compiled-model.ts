@@ -11,7 +11,7 @@
  * node means to the split's feature, in the order contributions.ts `rowContributions` adds them.
  * Plain typed arrays throughout: structured-cloneable into a worker thread.
  */
-import type { BoostedModel, BoostedTree } from './boosting';
+import type { BoostedModel, BoostedTree } from './boosted-model';
 import { boostingKernel, kernelMemory, type BoostingKernel } from './kernel';
 
 export interface CompiledModel {

@@ -6,7 +6,8 @@
  * Linear in tree depth per row, where exact TreeSHAP is quadratic in depth times the leaves:
  * at a million subscribers, the difference between seconds and many minutes.
  */
-import { nextNode, type BoostedModel } from './boosting';
+import type { BoostedModel } from './boosted-model';
+import { nextNode } from './boosting';
 import { compileModel, rowMajorValues, scoreWithReasons } from './compiled-model';
 
 export { nodeMeans } from './compiled-model';

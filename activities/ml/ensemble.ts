@@ -4,7 +4,8 @@
  * (ensemble-worker.ts, driven by ensemble-threads.ts) so the activity's event loop keeps
  * heartbeating.
  */
-import { scaleModel, sigmoid, trainBoosted, type BoostedModel, type BoostingOptions } from './boosting';
+import type { BoostedModel } from './boosted-model';
+import { scaleModel, sigmoid, trainBoosted, type BoostingOptions } from './boosting';
 import { brierScore, fitPlatt, type PlattScaling } from './calibration';
 import { pickRows } from './columns';
 import { compiledMargins, compileModel, rowMajorValues, scoreWithReasons, type CompiledModel } from './compiled-model';

@@ -8,7 +8,7 @@
  * The base score is 0.5 (a margin of 0) and the model's base margin is folded into the first
  * tree's leaves, which leaves every row's float32 sum unchanged.
  */
-import type { BoostedModel, BoostedTree } from './boosting';
+import type { BoostedModel, BoostedTree } from './boosted-model';
 
 /** XGBoost's "no parent" marker for the root. */
 const ROOT_PARENT = 2147483647;

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  predictMargins,
-  trainBoosted,
-  type BoostedModel,
-  type BoostedTree,
-  type BoostingOptions,
-} from '../../activities/ml/boosting';
+import type { BoostedModel, BoostedTree } from '../../activities/ml/boosted-model';
+import { predictMargins, trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
 import { compileModel, nodeMeans, rowMajorValues, scoreWithReasons } from '../../activities/ml/compiled-model';
 import { topContributions } from '../../activities/ml/contributions';
 import { seededRandom } from '../../activities/ml/random';
