@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DOUBLE, INTEGER, UTINYINT, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { DecisionTreeClassifier } from 'ml-cart';
-import { DataQualityError } from '../domain/errors';
+import { DataQualityError, InvalidParamsError } from '../domain/errors';
 import type { ChurnModel, RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
 import { writeReasons } from './churn-reasons';
@@ -14,6 +14,8 @@ import type { BoostedModel } from './ml/boosted-model';
 import { boostedImportance, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
 import { EnsembleThreads, type EnsembleHoldout } from './ml/ensemble-threads';
+import { histogramRegions } from './ml/histograms';
+import { kernelBytes, KERNEL_MEMORY_LIMIT } from './ml/kernel';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
 import { xgboostModelText } from './ml/xgboost-export';
@@ -200,7 +202,10 @@ async function trainAndScore(
     };
     const cachedEnsemble = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
     if (cachedEnsemble?.trained) threads?.useTrained(cachedEnsemble.trained);
-    else threads?.train(task);
+    else if (threads) {
+      assertEnsembleFits(training.rows, meta.length, trainRows.length);
+      threads.train(task);
+    }
     const trainStarted = performance.now();
     const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
     const model = trainHistogramTree(binned, labels, trainRows, {
@@ -380,6 +385,21 @@ async function scoreWithEnsemble(
     };
   }
   return { ensemble, scoredRows, riskBandCounts };
+}
+
+/**
+ * Stops a boosted run whose training rows would not fit the ensemble's kernel memory (4 GiB, at
+ * ~75 bytes per row with 19 features: some 57M training rows) with what to do instead, before
+ * any thread starts; retrying cannot help.
+ */
+export function assertEnsembleFits(rows: number, features: number, trainRows: number): void {
+  const bytes = kernelBytes(histogramRegions(rows, features, trainRows));
+  if (bytes <= KERNEL_MEMORY_LIMIT) return;
+  throw new InvalidParamsError(
+    `churnModel 'boosted' cannot train on ${trainRows} rows of ${features} features: its WebAssembly memory ` +
+      `would need ${(bytes / 2 ** 30).toFixed(1)} GiB, more than the 4 GiB one WebAssembly memory can hold. ` +
+      "Run with churnModel 'tree' (the readable tree alone), or on a sample of subscribers.",
+  );
 }
 
 /** Below this many training rows a histogram helper thread costs more to start than it saves. */

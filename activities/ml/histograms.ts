@@ -6,7 +6,7 @@
  * number of cores.
  */
 import { Worker } from 'node:worker_threads';
-import { boostingKernel, type BoostingKernel } from './kernel';
+import { boostingKernel, kernelMemory, type BoostingKernel } from './kernel';
 import { threadBootstrap } from './thread-bootstrap';
 
 /** Doubles per feature in a histogram: 256 bins x (gradient, hessian, count). */
@@ -53,28 +53,13 @@ export class HistogramMemory {
 
   /** A new memory for `rows` rows of `features` bins, `capacity` of them in a tree's order. */
   static allocate(rows: number, features: number, capacity: number): HistogramMemory {
-    let bytes = 0;
-    const take = (size: number) => {
-      const at = bytes;
-      bytes += Math.ceil(size / 16) * 16;
-      return at;
-    };
-    const layout: Omit<HistogramLayout, 'bytes'> = {
-      rows,
-      features,
-      capacity,
-      columnBins: take(rows * features),
-      gradient: take(rows * 8),
-      hessian: take(rows * 8),
-      order: take(capacity * 4),
-      scratch: take(capacity * 4),
-      goesLeft: take(256),
-      allowed: take(features),
-      regions: [0, 1].map(() => ({ ordered: take(capacity * 16), out: take(histogramLength(features) * 8) })),
-    };
-    const pages = Math.max(1, Math.ceil(bytes / 65_536));
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-    return new HistogramMemory(memory, { ...layout, bytes });
+    const { memory, at, bytes } = kernelMemory(histogramRegions(rows, features, capacity));
+    const { ordered0, out0, ordered1, out1, ...single } = at;
+    const regions = [
+      { ordered: ordered0, out: out0 },
+      { ordered: ordered1, out: out1 },
+    ];
+    return new HistogramMemory(memory, { rows, features, capacity, ...single, regions, bytes });
   }
 
   /** `memory` and `layout` are what a helper thread receives (both can be posted to it). */
@@ -97,6 +82,28 @@ export class HistogramMemory {
   out(region: number): Float64Array {
     return new Float64Array(this.memory.buffer, this.layout.regions[region].out, histogramLength(this.features));
   }
+}
+
+/**
+ * The regions of a HistogramMemory for `rows` rows of `features` bins, `capacity` of them in a
+ * tree's order: the boosted ensemble's largest kernel memory (the churn stage checks it fits).
+ */
+export function histogramRegions(rows: number, features: number, capacity: number) {
+  const histograms = histogramLength(features) * 8;
+  return {
+    columnBins: rows * features,
+    gradient: rows * 8,
+    hessian: rows * 8,
+    order: capacity * 4,
+    scratch: capacity * 4,
+    goesLeft: 256,
+    allowed: features,
+    // per counting thread: where it gathers a node's gradients, and its histograms
+    ordered0: capacity * 16,
+    out0: histograms,
+    ordered1: capacity * 16,
+    out1: histograms,
+  };
 }
 
 /**

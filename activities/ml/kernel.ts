@@ -67,16 +67,32 @@ export function boostingKernel(memory: WebAssembly.Memory): BoostingKernel {
   return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as BoostingKernel;
 }
 
-/** A shared memory the kernel can use, with a 16-byte aligned region of each requested size; `at` gives their byte addresses. */
+/** A WebAssembly memory (32-bit addresses) holds at most 65,536 pages of 64 KiB: 4 GiB. */
+export const KERNEL_MEMORY_LIMIT = 65_536 * 65_536;
+
+/** The bytes kernelMemory takes for regions of these sizes (each rounded up to 16). */
+export function kernelBytes(sizes: Record<string, number>): number {
+  return Object.values(sizes).reduce((sum, size) => sum + Math.ceil(size / 16) * 16, 0);
+}
+
+/**
+ * A shared memory the kernel can use, with a 16-byte aligned region of each requested size; `at`
+ * gives their byte addresses. More than KERNEL_MEMORY_LIMIT is a RangeError (callers that can
+ * name the cause check kernelBytes first).
+ */
 export function kernelMemory<Name extends string>(
   sizes: Record<Name, number>,
-): { memory: WebAssembly.Memory; at: Record<Name, number> } {
+): { memory: WebAssembly.Memory; at: Record<Name, number>; bytes: number } {
   let bytes = 0;
   const at = {} as Record<Name, number>;
   for (const name of Object.keys(sizes) as Name[]) {
     at[name] = bytes;
     bytes += Math.ceil(sizes[name] / 16) * 16;
   }
+  if (bytes > KERNEL_MEMORY_LIMIT)
+    throw new RangeError(
+      `the WebAssembly kernel needs ${(bytes / 2 ** 30).toFixed(1)} GiB, more than the 4 GiB one WebAssembly memory can hold`,
+    );
   const pages = Math.max(1, Math.ceil(bytes / 65_536));
-  return { memory: new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }), at };
+  return { memory: new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }), at, bytes };
 }

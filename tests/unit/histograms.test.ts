@@ -8,7 +8,9 @@ import {
   LocalCounter,
   ThreadCounter,
 } from '../../activities/ml/histograms';
-import { boostingKernel } from '../../activities/ml/kernel';
+import { assertEnsembleFits } from '../../activities/churn';
+import { InvalidParamsError } from '../../domain/errors';
+import { boostingKernel, kernelMemory, KERNEL_MEMORY_LIMIT } from '../../activities/ml/kernel';
 import { seededRandom } from '../../activities/ml/random';
 import { compileKernel } from '../../scripts/build-wasm';
 
@@ -106,6 +108,16 @@ describe('histogram counting', () => {
     expect(Array.from(inputs.order.subarray(start, end))).toEqual([...expectedLeft, ...expectedRight]);
     // rows outside the node stay where they were
     expect([Array.from(inputs.order.subarray(0, start)), Array.from(inputs.order.subarray(end))]).toEqual(outside);
+  });
+
+  it('refuses a kernel memory over 4 GiB, and the churn stage says so before training', () => {
+    expect(() => kernelMemory({ a: KERNEL_MEMORY_LIMIT / 2, b: KERNEL_MEMORY_LIMIT / 2 + 16 })).toThrow(
+      /needs 4\.0 GiB, more than the 4 GiB/,
+    );
+    // the benchmark's 10M run trains on ~6.4M rows of 19 features: it fits
+    expect(() => assertEnsembleFits(8_000_000, 19, 6_400_000)).not.toThrow();
+    expect(() => assertEnsembleFits(70_000_000, 19, 56_000_000)).toThrow(InvalidParamsError);
+    expect(() => assertEnsembleFits(70_000_000, 19, 56_000_000)).toThrow(/churnModel 'tree'/);
   });
 
   it('trains the same model with a helper thread as without', () => {
