@@ -1,6 +1,7 @@
-;; The per-row inner loops of boosting in WebAssembly: the gradient-histogram count (histograms.ts),
-;; the split of a node's rows (boosting.ts TreeGrower) and the margin walk after each round
-;; (boosting.ts MarginWalker). V8 checks the bounds of every
+;; The per-row inner loops of boosting in WebAssembly: binning a column (histogram-tree.ts), the
+;; gradient-histogram count (histograms.ts), the split of a node's rows (boosting.ts TreeGrower),
+;; the margin walk after each round (boosting.ts MarginWalker) and the compiled model's scoring
+;; walks (compiled-model.ts). V8 checks the bounds of every
 ;; typed-array access in the JavaScript loops, while WebAssembly's memory accesses are guarded by
 ;; the address space. Compiled to histogram-kernel.wasm by
 ;; `npx tsx scripts/build-wasm.ts`; tests/unit/histograms.test.ts checks that the two match.

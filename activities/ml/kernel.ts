@@ -1,7 +1,8 @@
 /**
  * The WebAssembly kernel (histogram-kernel.wat, compiled to histogram-kernel.wasm by
- * `npx tsx scripts/build-wasm.ts`): the per-row inner loops of training (histograms.ts,
- * boosting.ts) and of scoring with a compiled model (compiled-model.ts). V8 checks the bounds of
+ * `npx tsx scripts/build-wasm.ts`): the per-row inner loops of binning (histogram-tree.ts), of
+ * training (histograms.ts, boosting.ts) and of scoring with a compiled model (compiled-model.ts).
+ * V8 checks the bounds of
  * every typed-array access in the JavaScript versions of these loops; WebAssembly's are guarded
  * by the address space.
  */
