@@ -196,16 +196,41 @@ export interface ScoredRows {
 
 /** The margin of every row of `values`. */
 export function compiledMargins(model: CompiledModel, values: Float32Array): Float64Array {
-  const walk = new KernelWalk(model, values);
+  return compiledMarginPairs(model, null, values).margins;
+}
+
+/**
+ * The margins of every row under `model` and under `other`, the same trees with other leaf
+ * values (the uncalibrated model: calibration only scales leaf values), from one walk.
+ */
+export function compiledMarginPairs(
+  model: CompiledModel,
+  other: CompiledModel | null,
+  values: Float32Array,
+): { margins: Float64Array; otherMargins: Float64Array } {
+  if (other && !sameTrees(model, other)) throw new Error('compiledMarginPairs: the two models have different trees');
+  const walk = new KernelWalk(model, values, other);
+  const { at } = walk;
   for (let from = 0; from < walk.rows; from += BLOCK_ROWS)
-    walk.kernel.addMargins(
-      walk.at.values,
-      from,
-      Math.min(walk.rows, from + BLOCK_ROWS),
-      walk.at.margins,
-      walk.at.nodes,
-    );
-  return walk.margins.slice();
+    walk.kernel.addMargins(at.values, from, Math.min(walk.rows, from + BLOCK_ROWS), at.margins, at.nodes, at.margins2);
+  return { margins: walk.margins.slice(), otherMargins: walk.otherMargins.slice() };
+}
+
+/** Whether two compiled models route every row alike (only their leaf values may differ). */
+function sameTrees(a: CompiledModel, b: CompiledModel): boolean {
+  const same = (x: ArrayLike<number>, y: ArrayLike<number>) =>
+    x.length === y.length && Array.prototype.every.call(x, (v: number, i: number) => Object.is(v, y[i]));
+  return (
+    a.featureCount === b.featureCount &&
+    same(a.roots, b.roots) &&
+    same(a.depths, b.depths) &&
+    same(a.feature, b.feature) &&
+    same(a.threshold, b.threshold) &&
+    same(a.firstChild, b.firstChild) &&
+    same(a.flags, b.flags) &&
+    same(a.categorySet, b.categorySet) &&
+    same(a.categoryBits, b.categoryBits)
+  );
 }
 
 /**
@@ -241,11 +266,15 @@ class KernelWalk {
   readonly rows: number;
   readonly memory: WebAssembly.Memory;
   readonly kernel: BoostingKernel;
-  readonly at: Record<'values' | 'margins' | 'credit' | 'nodes', number>;
+  /** Byte addresses; `margins2` is 0 when there is no second model. */
+  readonly at: Record<'values' | 'margins' | 'credit' | 'nodes' | 'margins2', number>;
   /** Per row, starting at the base margin. */
   readonly margins: Float64Array;
+  /** The second model's margins (empty without one). */
+  readonly otherMargins: Float64Array;
 
-  constructor(model: CompiledModel, values: Float32Array) {
+  /** `other`: a model of the same trees whose margins addMargins also adds (compiledMarginPairs). */
+  constructor(model: CompiledModel, values: Float32Array, other: CompiledModel | null = null) {
     this.rows = rowCount(model, values);
     const arrays = {
       values,
@@ -259,6 +288,7 @@ class KernelWalk {
       step: model.step,
       roots: model.roots,
       depths: model.depths,
+      value2: other?.value ?? new Float64Array(0),
     };
     const sizes = Object.fromEntries(Object.entries(arrays).map(([name, array]) => [name, array.byteLength]));
     const { memory, at } = kernelMemory({
@@ -266,13 +296,14 @@ class KernelWalk {
       margins: this.rows * 8,
       credit: BLOCK_ROWS * model.featureCount * 8,
       nodes: BLOCK_ROWS * 4,
+      otherMargins: other ? this.rows * 8 : 0,
     });
     for (const [name, array] of Object.entries(arrays))
       new Uint8Array(memory.buffer, at[name as keyof typeof arrays], array.byteLength).set(
         new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
       );
     this.memory = memory;
-    this.at = at;
+    this.at = { ...at, margins2: other ? at.otherMargins : 0 };
     this.kernel = boostingKernel(memory);
     this.kernel.setModel(
       model.featureCount,
@@ -289,7 +320,11 @@ class KernelWalk {
       at.depths,
       model.roots.length,
     );
+    this.kernel.setSecondValues(at.value2);
     this.margins = new Float64Array(memory.buffer, at.margins, this.rows).fill(model.baseMargin);
+    this.otherMargins = other
+      ? new Float64Array(memory.buffer, at.otherMargins, this.rows).fill(other.baseMargin)
+      : new Float64Array(0);
   }
 }
 

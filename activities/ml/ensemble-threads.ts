@@ -75,16 +75,19 @@ export class EnsembleThreads {
     const started = performance.now();
     const calibrated = compileModel(trained.model);
     const uncalibrated = compileModel(trained.uncalibrated);
+    // both models' holdout probabilities from one walk: calibration only scales leaf values
     const holdoutParts = this.#threads.map((thread, i) =>
-      Promise.all([scoreIn(thread, uncalibrated, holdout[i], 0), scoreIn(thread, calibrated, holdout[i], 0)]),
+      scoreIn(thread, calibrated, holdout[i], 0, { move: true, also: uncalibrated }),
     );
     // moved, not copied: each thread copies its half once more, into the kernel's memory (at 10M rows, 300 MB a half)
-    const rowParts = this.#threads.map((thread, i) => scoreIn(thread, calibrated, current[i], input.reasons, true));
-    const scoredHoldout = await whileHeartbeating(Promise.all(holdoutParts), this.#stage);
+    const rowParts = this.#threads.map((thread, i) =>
+      scoreIn(thread, calibrated, current[i], input.reasons, { move: true }),
+    );
+    const scoredHoldout = joinScored(await whileHeartbeating(Promise.all(holdoutParts), this.#stage));
     const evaluated: EnsembleHoldout = {
       ...trained,
-      holdoutUncalibrated: joinScored(scoredHoldout.map((part) => part[0])).probabilities,
-      holdoutCalibrated: joinScored(scoredHoldout.map((part) => part[1])).probabilities,
+      holdoutUncalibrated: scoredHoldout.alsoProbabilities,
+      holdoutCalibrated: scoredHoldout.probabilities,
     };
     const [extra, scoredRows] = await Promise.all([
       meanwhile(evaluated),
@@ -111,10 +114,21 @@ function halves(rows: Uint32Array): Uint32Array[] {
   return [rows.subarray(0, middle), rows.subarray(middle)];
 }
 
-/** Scores `values` in `thread`; with `move`, their buffer goes to the thread (unusable here after). */
-function scoreIn(thread: WorkerThread, model: CompiledModel, values: Float32Array, reasons: number, move = false) {
-  const request: EnsembleRequest = { score: { model, values, reasons } };
-  return thread.request<ScoredRows>(request, move ? [values.buffer as ArrayBuffer] : []);
+/**
+ * Scores `values` in `thread` (and under `also`, the same trees with other leaf values); with
+ * `move`, their buffer goes to the thread (unusable here after).
+ */
+function scoreIn(
+  thread: WorkerThread,
+  model: CompiledModel,
+  values: Float32Array,
+  reasons: number,
+  options: { move?: boolean; also?: CompiledModel } = {},
+) {
+  const request: EnsembleRequest = {
+    score: { model, values, reasons, ...(options.also ? { also: options.also } : {}) },
+  };
+  return thread.request<ScoredRows>(request, options.move ? [values.buffer as ArrayBuffer] : []);
 }
 
 /** The parts' rows one after the other. */
@@ -131,6 +145,10 @@ function joinScored(parts: ScoredRows[]): ScoredRows {
     reasonContributions: concat(
       Float64Array,
       parts.map((part) => part.reasonContributions),
+    ),
+    alsoProbabilities: concat(
+      Float64Array,
+      parts.map((part) => part.alsoProbabilities),
     ),
   };
 }

@@ -7,7 +7,7 @@ answerRequests((request: EnsembleRequest) => {
   const scored = scoreRows(request.score);
   return {
     result: scored,
-    transfer: [scored.probabilities, scored.reasonFeatures, scored.reasonContributions].map(
+    transfer: [scored.probabilities, scored.reasonFeatures, scored.reasonContributions, scored.alsoProbabilities].map(
       (array) => array.buffer as ArrayBuffer,
     ),
   };

@@ -8,7 +8,14 @@ import type { BoostedModel } from './boosted-model';
 import { scaleModel, sigmoid, trainBoosted, type BoostingOptions } from './boosting';
 import { brierScore, fitPlatt, type PlattScaling } from './calibration';
 import { pickRows } from './columns';
-import { compiledMargins, compileModel, rowMajorValues, scoreWithReasons, type CompiledModel } from './compiled-model';
+import {
+  compiledMarginPairs,
+  compiledMargins,
+  compileModel,
+  rowMajorValues,
+  scoreWithReasons,
+  type CompiledModel,
+} from './compiled-model';
 
 export interface EnsembleTask {
   /** Labelled rows, column-major (float64; read as float32 like XGBoost). */
@@ -57,6 +64,8 @@ export interface ScoreTask {
   values: Float32Array;
   /** Reasons kept per row; 0 for probabilities only. */
   reasons: number;
+  /** The same trees with other leaf values (the uncalibrated model): its probabilities too, from the same walk (no reasons). */
+  also?: CompiledModel;
 }
 
 /** What a thread running ensemble-worker.ts is asked: train, or score rows. */
@@ -67,20 +76,27 @@ export interface ScoredRows {
   /** Per row, `reasons` feature indices (-1 = none) and their contributions (log-odds). */
   reasonFeatures: Int16Array;
   reasonContributions: Float64Array;
+  /** Under ScoreTask.also (empty without it). */
+  alsoProbabilities: Float64Array;
 }
 
 export function scoreRows(task: ScoreTask): ScoredRows {
-  const { model, values, reasons } = task;
-  if (reasons === 0)
+  const { model, values, reasons, also } = task;
+  if (reasons === 0) {
+    const { margins, otherMargins } = compiledMarginPairs(model, also ?? null, values);
     return {
-      probabilities: compiledMargins(model, values).map(sigmoid),
+      probabilities: margins.map(sigmoid),
       reasonFeatures: new Int16Array(0),
       reasonContributions: new Float64Array(0),
+      alsoProbabilities: otherMargins.map(sigmoid),
     };
+  }
+  if (also) throw new Error('scoreRows: a second model is scored without reasons only');
   const scored = scoreWithReasons(model, values, reasons);
   return {
     probabilities: scored.margins.map(sigmoid),
     reasonFeatures: scored.features,
     reasonContributions: scored.contributions,
+    alsoProbabilities: new Float64Array(0),
   };
 }

@@ -22,6 +22,8 @@
   (global $categoryBits (mut i32) (i32.const 0))
   (global $categoryCodes (mut f32) (f32.const 0))
   (global $value (mut i32) (i32.const 0))
+  ;; a second model's leaf values on the same trees (setSecondValues; 0: none)
+  (global $value2 (mut i32) (i32.const 0))
   (global $step (mut i32) (i32.const 0))
   (global $roots (mut i32) (i32.const 0))
   (global $depths (mut i32) (i32.const 0))
@@ -241,20 +243,26 @@
         (i32.and (local.get $code) (i32.const 31)))
       (i32.const 1)))
 
+  ;; Leaf values of a second model with the same trees (the uncalibrated one: calibration only
+  ;; scales leaf values), whose margins addMargins adds at $margins2 from the same walk.
+  (func (export "setSecondValues") (param $value2 i32)
+    (global.set $value2 (local.get $value2)))
+
   ;; Adds every tree's leaf value to the margins (f64 at $margins) of rows $from..$to (at most a
   ;; block) of the row-major float32 values at $values. A tree is walked a level at a time over
   ;; all the block's rows, each row's node kept at $nodes (i32 per row): the rows' steps do not
   ;; wait on each other, where a row's own steps do (each needs the node before it).
-  (func (export "addMargins") (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $nodes i32)
-    (call $walk (local.get $values) (local.get $from) (local.get $to) (local.get $margins) (i32.const 0) (local.get $nodes)))
+  ;; With $margins2 (not 0) the second model's leaf values go onto those margins too.
+  (func (export "addMargins") (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $nodes i32) (param $margins2 i32)
+    (call $walk (local.get $values) (local.get $from) (local.get $to) (local.get $margins) (i32.const 0) (local.get $nodes) (local.get $margins2)))
 
   ;; addMargins that also credits every step to its feature: the f64 at
   ;; $credit + ((row - $from) * stride + feature) * 8 adds the step's change in node means.
   (func (export "addCredits") (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $credit i32) (param $nodes i32)
-    (call $walk (local.get $values) (local.get $from) (local.get $to) (local.get $margins) (local.get $credit) (local.get $nodes)))
+    (call $walk (local.get $values) (local.get $from) (local.get $to) (local.get $margins) (local.get $credit) (local.get $nodes) (i32.const 0)))
 
-  ;; Both walks; $credit 0 credits nothing.
-  (func $walk (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $credit i32) (param $nodes i32)
+  ;; Both walks; $credit 0 credits nothing, $margins2 0 adds no second model's values.
+  (func $walk (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $credit i32) (param $nodes i32) (param $margins2 i32)
     (local $t i32) (local $d i32) (local $depth i32) (local $root i32) (local $rowBytes i32) (local $creditBytes i32)
     (local $slot i32) (local $end i32) (local $rowAt i32) (local $node i32) (local $right i32) (local $cell i32) (local $at i32)
     (local.set $rowBytes (i32.shl (global.get $stride) (i32.const 2)))
@@ -319,6 +327,13 @@
               (f64.promote_f32 (f32.demote_f64
                 (f64.add (f64.load (local.get $at))
                   (f64.load (i32.add (global.get $value) (i32.shl (i32.load (local.get $slot)) (i32.const 3))))))))
+            (if (local.get $margins2)
+              (then
+                (local.set $cell (i32.add (local.get $at) (i32.sub (local.get $margins2) (local.get $margins))))
+                (f64.store (local.get $cell)
+                  (f64.promote_f32 (f32.demote_f64
+                    (f64.add (f64.load (local.get $cell))
+                      (f64.load (i32.add (global.get $value2) (i32.shl (i32.load (local.get $slot)) (i32.const 3))))))))))
             (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
             (local.set $at (i32.add (local.get $at) (i32.const 8)))
             (br $add)))

@@ -55,8 +55,10 @@ export interface BoostingKernel {
     depths: number,
     trees: number,
   ): void;
-  /** Rows from..to (at most a block: `nodes` holds one i32 per row). */
-  addMargins(values: number, from: number, to: number, margins: number, nodes: number): void;
+  /** Where a second model's leaf values (same trees) are; addMargins with `margins2` adds them there. */
+  setSecondValues(value2: number): void;
+  /** Rows from..to (at most a block: `nodes` holds one i32 per row); `margins2` 0 for one model. */
+  addMargins(values: number, from: number, to: number, margins: number, nodes: number, margins2: number): void;
   addCredits(values: number, from: number, to: number, margins: number, credit: number, nodes: number): void;
 }
 

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { BoostedModel, BoostedTree } from '../../activities/ml/boosted-model';
-import { predictMargins, trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
-import { compileModel, nodeMeans, rowMajorValues, scoreWithReasons } from '../../activities/ml/compiled-model';
+import { predictMargins, scaleModel, trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
+import {
+  compiledMarginPairs,
+  compileModel,
+  nodeMeans,
+  rowMajorValues,
+  scoreWithReasons,
+} from '../../activities/ml/compiled-model';
 import { topContributions } from '../../activities/ml/contributions';
 import { seededRandom } from '../../activities/ml/random';
 
@@ -151,5 +157,17 @@ describe('compiled model', () => {
         const picked = topContributions(model, data, 3);
         same(picked.features, top.features);
         same(picked.contributions, top.contributions);
+        // a model with scaled leaves (as Platt calibration makes) scored in the same walk
+        const scaled = scaleModel(model, 0.7, -0.2);
+        const pair = compiledMarginPairs(compileModel(scaled), compileModel(model), rowMajorValues(data));
+        same(pair.margins, reference.margins(scaled, data));
+        same(pair.otherMargins, margins);
       });
+
+  it('refuses to walk two models whose trees differ in one walk', () => {
+    // the same splits, but missing values sent the other way
+    expect(() =>
+      compiledMarginPairs(compileModel(models.trained), compileModel(models.flipped), rowMajorValues(rows.training)),
+    ).toThrow(/different trees/);
+  });
 });
