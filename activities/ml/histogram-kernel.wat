@@ -214,16 +214,14 @@
     (global.set $depths (local.get $depths))
     (global.set $trees (local.get $trees)))
 
-  ;; 1 if the row whose values start at byte $row goes right at $node, else 0.
-  (func $goesRight (param $row i32) (param $node i32) (result i32)
+  ;; 1 if the row whose values start at byte $row goes right at $node, else 0, at a node with
+  ;; flags ($walk tests plain numeric nodes itself).
+  (func $unusualGoesRight (param $row i32) (param $node i32) (result i32)
     (local $x f32) (local $flag i32) (local $code i32)
     (local.set $x
       (f32.load (i32.add (local.get $row)
         (i32.shl (i32.load (i32.add (global.get $nodeFeature) (i32.shl (local.get $node) (i32.const 2)))) (i32.const 2)))))
     (local.set $flag (i32.load8_u (i32.add (global.get $flags) (local.get $node))))
-    (if (i32.eqz (local.get $flag))
-      (then (return (f32.ge (local.get $x)
-        (f32.load (i32.add (global.get $threshold) (i32.shl (local.get $node) (i32.const 2))))))))
     (if (f32.ne (local.get $x) (local.get $x)) (then (return (i32.and (local.get $flag) (i32.const 1)))))
     (if (i32.eqz (i32.and (local.get $flag) (i32.const 2)))
       (then (return (f32.ge (local.get $x)
@@ -265,6 +263,7 @@
   (func $walk (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $credit i32) (param $nodes i32) (param $margins2 i32)
     (local $t i32) (local $d i32) (local $depth i32) (local $root i32) (local $rowBytes i32) (local $creditBytes i32)
     (local $slot i32) (local $end i32) (local $rowAt i32) (local $node i32) (local $right i32) (local $cell i32) (local $at i32)
+    (local $at2 i32)
     (local.set $rowBytes (i32.shl (global.get $stride) (i32.const 2)))
     (local.set $creditBytes (i32.shl (global.get $stride) (i32.const 3)))
     (local.set $end (i32.add (local.get $nodes) (i32.shl (i32.sub (local.get $to) (local.get $from)) (i32.const 2))))
@@ -299,7 +298,7 @@
                         (f32.load (i32.add (local.get $rowAt)
                           (i32.shl (i32.load (i32.add (global.get $nodeFeature) (i32.shl (local.get $node) (i32.const 2)))) (i32.const 2))))
                         (f32.load (i32.add (global.get $threshold) (i32.shl (local.get $node) (i32.const 2))))))
-                    (else (call $goesRight (local.get $rowAt) (local.get $node)))))
+                    (else (call $unusualGoesRight (local.get $rowAt) (local.get $node)))))
                 (if (local.get $credit)
                   (then
                     (local.set $at
@@ -329,10 +328,10 @@
                   (f64.load (i32.add (global.get $value) (i32.shl (i32.load (local.get $slot)) (i32.const 3))))))))
             (if (local.get $margins2)
               (then
-                (local.set $cell (i32.add (local.get $at) (i32.sub (local.get $margins2) (local.get $margins))))
-                (f64.store (local.get $cell)
+                (local.set $at2 (i32.add (local.get $at) (i32.sub (local.get $margins2) (local.get $margins))))
+                (f64.store (local.get $at2)
                   (f64.promote_f32 (f32.demote_f64
-                    (f64.add (f64.load (local.get $cell))
+                    (f64.add (f64.load (local.get $at2))
                       (f64.load (i32.add (global.get $value2) (i32.shl (i32.load (local.get $slot)) (i32.const 3))))))))))
             (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
             (local.set $at (i32.add (local.get $at) (i32.const 8)))

@@ -2,9 +2,8 @@
  * The WebAssembly kernel (histogram-kernel.wat, compiled to histogram-kernel.wasm by
  * `npx tsx scripts/build-wasm.ts`): the per-row inner loops of binning (histogram-tree.ts), of
  * training (histograms.ts, boosting.ts) and of scoring with a compiled model (compiled-model.ts).
- * V8 checks the bounds of
- * every typed-array access in the JavaScript versions of these loops; WebAssembly's are guarded
- * by the address space.
+ * V8 checks the bounds of every typed-array access in the JavaScript versions of these loops;
+ * WebAssembly's are guarded by the address space.
  */
 import { readFileSync } from 'node:fs';
 
@@ -73,9 +72,14 @@ export function boostingKernel(memory: WebAssembly.Memory): BoostingKernel {
 /** A WebAssembly memory (32-bit addresses) holds at most 65,536 pages of 64 KiB: 4 GiB. */
 export const KERNEL_MEMORY_LIMIT = 65_536 * 65_536;
 
-/** The bytes kernelMemory takes for regions of these sizes (each rounded up to 16). */
+/** A region's bytes in a kernel memory: its size rounded up to 16, so every region is aligned. */
+function aligned(size: number): number {
+  return Math.ceil(size / 16) * 16;
+}
+
+/** The bytes kernelMemory takes for regions of these sizes. */
 export function kernelBytes(sizes: Record<string, number>): number {
-  return Object.values(sizes).reduce((sum, size) => sum + Math.ceil(size / 16) * 16, 0);
+  return Object.values(sizes).reduce((sum, size) => sum + aligned(size), 0);
 }
 
 /**
@@ -90,7 +94,7 @@ export function kernelMemory<Name extends string>(
   const at = {} as Record<Name, number>;
   for (const name of Object.keys(sizes) as Name[]) {
     at[name] = bytes;
-    bytes += Math.ceil(sizes[name] / 16) * 16;
+    bytes += aligned(sizes[name]);
   }
   if (bytes > KERNEL_MEMORY_LIMIT)
     throw new RangeError(
