@@ -3,6 +3,7 @@
  * method on held-out rows. A linear map of the margin, so it folds into the trees of a boosted
  * model (scaleModel) and the published model file gives the calibrated probabilities itself.
  */
+import { scoreOrder } from './metrics';
 
 export interface PlattScaling {
   a: number;
@@ -60,9 +61,7 @@ export interface ReliabilityBin {
 /** Reliability curve: rows ranked by probability into `bins` equal-count bins, predicted vs observed per bin. */
 export function reliabilityCurve(probabilities: Float64Array, labels: Uint8Array, bins = 10): ReliabilityBin[] {
   const n = probabilities.length;
-  const order = Uint32Array.from({ length: n }, (_, i) => i).sort(
-    (x, y) => probabilities[x] - probabilities[y] || x - y,
-  );
+  const order = scoreOrder(probabilities, 'ascending');
   const curve: ReliabilityBin[] = [];
   for (let bin = 0; bin < bins; bin++) {
     const from = Math.floor((bin * n) / bins);

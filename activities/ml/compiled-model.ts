@@ -20,19 +20,16 @@ export interface CompiledModel {
   /** Per tree: its root node and the steps from the root to its deepest leaf. */
   roots: Int32Array;
   depths: Int32Array;
-  /** Per node: the feature its split reads (0 on a leaf, read and ignored). */
-  feature: Int32Array;
   /**
-   * Per node: float32 x >= threshold goes right (the split's threshold rounded up to float32,
-   * which no float32 x tells apart from it); NaN on a leaf, which nothing passes.
+   * Per node, a 16-byte record (NODE_WORDS 32-bit words, one cache line read per step): the
+   * feature its split reads (0 on a leaf, read and ignored) with the node's flags in the top
+   * byte (MISSING_RIGHT, CATEGORICAL; 0 on a numeric split that sends NaN left, as training makes
+   * them); the float32 threshold, x >= threshold goes right (the split's threshold rounded up to
+   * float32, which no float32 x tells apart from it; NaN on a leaf, which nothing passes); its
+   * left child (the right one is next; a leaf is its own left child); where its categorical
+   * right-set starts in `categoryBits`.
    */
-  threshold: Float32Array;
-  /** Per node: its left child, the right one is next; a leaf is its own left child. */
-  firstChild: Int32Array;
-  /** Per node: MISSING_RIGHT and CATEGORICAL bits; 0 on a numeric split that sends NaN left, as training makes them. */
-  flags: Uint8Array;
-  /** Per categorical node: where its right-set starts in `categoryBits`. */
-  categorySet: Int32Array;
+  nodes: Int32Array;
   /** Right-sets of `categoryWords` 32-bit words each, bit c set when code c goes right. */
   categoryBits: Uint32Array;
   categoryWords: number;
@@ -44,6 +41,8 @@ export interface CompiledModel {
 
 const MISSING_RIGHT = 1;
 const CATEGORICAL = 2;
+const NODE_WORDS = 4;
+const FLAGS_SHIFT = 24;
 
 /** Cover-weighted mean leaf value below every node (XGBoost's node mean values). */
 export function nodeMeans(tree: BoostedTree): Float64Array {
@@ -61,17 +60,15 @@ export function nodeMeans(tree: BoostedTree): Float64Array {
 }
 
 export function compileModel(model: BoostedModel): CompiledModel {
+  // a node's feature shares its record's first word with the flags
+  if (model.featureCount >= 1 << FLAGS_SHIFT) throw new RangeError(`at most ${(1 << FLAGS_SHIFT) - 1} features`);
   const nodes = model.trees.reduce((sum, tree) => sum + tree.left.length, 0);
   const compiled: CompiledModel = {
     featureCount: model.featureCount,
     baseMargin: model.baseMargin,
     roots: new Int32Array(model.trees.length),
     depths: new Int32Array(model.trees.length),
-    feature: new Int32Array(nodes),
-    threshold: new Float32Array(nodes),
-    firstChild: new Int32Array(nodes),
-    flags: new Uint8Array(nodes),
-    categorySet: new Int32Array(nodes),
+    nodes: new Int32Array(nodes * NODE_WORDS),
     categoryWords: categoryWords(model),
     categoryBits: new Uint32Array(0),
     value: new Float64Array(nodes),
@@ -99,24 +96,27 @@ function compileTree(
   const mean = nodeMeans(tree);
   compiled.roots[t] = offset;
   compiled.depths[t] = depth;
+  const words = compiled.nodes;
+  const thresholds = new Float32Array(words.buffer, words.byteOffset, words.length);
   for (const node of order) {
     const i = at[node];
+    const record = i * NODE_WORDS;
     if (tree.left[node] < 0) {
-      compiled.threshold[i] = Number.NaN;
-      compiled.firstChild[i] = i;
+      thresholds[record + 1] = Number.NaN;
+      words[record + 2] = i;
       compiled.value[i] = tree.value[node];
       continue;
     }
     const f = tree.feature[node];
-    compiled.feature[i] = f;
-    compiled.firstChild[i] = at[tree.left[node]];
-    compiled.flags[i] = (tree.defaultLeft[node] ? 0 : MISSING_RIGHT) | (categorical[f] ? CATEGORICAL : 0);
+    const flags = (tree.defaultLeft[node] ? 0 : MISSING_RIGHT) | (categorical[f] ? CATEGORICAL : 0);
+    words[record] = f | (flags << FLAGS_SHIFT);
     // `x < NaN` holds for no x: a NaN threshold sends every value right
-    compiled.threshold[i] = Number.isNaN(tree.threshold[node]) ? -Infinity : ceilFloat32(tree.threshold[node]);
+    thresholds[record + 1] = Number.isNaN(tree.threshold[node]) ? -Infinity : ceilFloat32(tree.threshold[node]);
+    words[record + 2] = at[tree.left[node]];
     compiled.step[2 * i] = mean[tree.left[node]] - mean[node];
     compiled.step[2 * i + 1] = mean[tree.right[node]] - mean[node];
     if (categorical[f]) {
-      compiled.categorySet[i] = sets.length * compiled.categoryWords;
+      words[record + 3] = sets.length * compiled.categoryWords;
       sets.push(tree.rightCategories[node]);
     }
   }
@@ -224,11 +224,7 @@ function sameTrees(a: CompiledModel, b: CompiledModel): boolean {
     a.featureCount === b.featureCount &&
     same(a.roots, b.roots) &&
     same(a.depths, b.depths) &&
-    same(a.feature, b.feature) &&
-    same(a.threshold, b.threshold) &&
-    same(a.firstChild, b.firstChild) &&
-    same(a.flags, b.flags) &&
-    same(a.categorySet, b.categorySet) &&
+    same(a.nodes, b.nodes) &&
     same(a.categoryBits, b.categoryBits)
   );
 }
@@ -238,19 +234,19 @@ function sameTrees(a: CompiledModel, b: CompiledModel): boolean {
  * index), from one walk of each row's paths.
  */
 export function scoreWithReasons(model: CompiledModel, values: Float32Array, k: number): ScoredRows {
-  const walk = new KernelWalk(model, values);
+  const walk = new KernelWalk(model, values, null, k);
   const { rows, at } = walk;
-  const features = new Int16Array(rows * k).fill(-1);
-  const contributions = new Float64Array(rows * k);
-  const credit = new Float64Array(walk.memory.buffer, at.credit, BLOCK_ROWS * model.featureCount);
   for (let from = 0; from < rows; from += BLOCK_ROWS) {
     const to = Math.min(rows, from + BLOCK_ROWS);
-    credit.fill(0);
     walk.kernel.addCredits(at.values, from, to, at.margins, at.credit, at.nodes);
-    for (let row = from; row < to; row++)
-      keepLargest(credit, (row - from) * model.featureCount, model.featureCount, features, contributions, row * k, k);
+    walk.kernel.keepLargest(at.credit, to - from, at.slots + from * k * 2, at.kept + from * k * 8, k);
   }
-  return { margins: walk.margins.slice(), features, contributions, k };
+  return {
+    margins: walk.margins.slice(),
+    features: new Int16Array(walk.memory.buffer, at.slots, rows * k).slice(),
+    contributions: new Float64Array(walk.memory.buffer, at.kept, rows * k).slice(),
+    k,
+  };
 }
 
 function rowCount(model: CompiledModel, values: Float32Array): number {
@@ -267,22 +263,21 @@ class KernelWalk {
   readonly memory: WebAssembly.Memory;
   readonly kernel: BoostingKernel;
   /** Byte addresses; `margins2` is 0 when there is no second model. */
-  readonly at: Record<'values' | 'margins' | 'credit' | 'nodes' | 'margins2', number>;
+  readonly at: Record<'values' | 'margins' | 'credit' | 'nodes' | 'margins2' | 'slots' | 'kept', number>;
   /** Per row, starting at the base margin. */
   readonly margins: Float64Array;
   /** The second model's margins (empty without one). */
   readonly otherMargins: Float64Array;
 
-  /** `other`: a model of the same trees whose margins addMargins also adds (compiledMarginPairs). */
-  constructor(model: CompiledModel, values: Float32Array, other: CompiledModel | null = null) {
+  /**
+   * `other`: a model of the same trees whose margins addMargins also adds (compiledMarginPairs);
+   * `reasons`: slots per row for keepLargest.
+   */
+  constructor(model: CompiledModel, values: Float32Array, other: CompiledModel | null = null, reasons = 0) {
     this.rows = rowCount(model, values);
     const arrays = {
       values,
-      feature: model.feature,
-      threshold: model.threshold,
-      firstChild: model.firstChild,
-      flags: model.flags,
-      categorySet: model.categorySet,
+      nodeRecords: model.nodes,
       categoryBits: model.categoryBits,
       value: model.value,
       step: model.step,
@@ -297,6 +292,8 @@ class KernelWalk {
       credit: BLOCK_ROWS * model.featureCount * 8,
       nodes: BLOCK_ROWS * 4,
       otherMargins: other ? this.rows * 8 : 0,
+      slots: this.rows * reasons * 2,
+      kept: this.rows * reasons * 8,
     });
     for (const [name, array] of Object.entries(arrays))
       new Uint8Array(memory.buffer, at[name as keyof typeof arrays], array.byteLength).set(
@@ -307,11 +304,7 @@ class KernelWalk {
     this.kernel = boostingKernel(memory);
     this.kernel.setModel(
       model.featureCount,
-      at.feature,
-      at.threshold,
-      at.firstChild,
-      at.flags,
-      at.categorySet,
+      at.nodeRecords,
       at.categoryBits,
       model.categoryWords,
       at.value,
@@ -325,30 +318,5 @@ class KernelWalk {
     this.otherMargins = other
       ? new Float64Array(memory.buffer, at.otherMargins, this.rows).fill(other.baseMargin)
       : new Float64Array(0);
-  }
-}
-
-/** Inserts the positive credits at `from` into the `k` slots at `at`, largest first, ties to the lower feature index. */
-function keepLargest(
-  credit: Float64Array,
-  from: number,
-  features: number,
-  slots: Int16Array,
-  contributions: Float64Array,
-  at: number,
-  k: number,
-): void {
-  for (let f = 0; f < features; f++) {
-    const value = credit[from + f];
-    if (!(value > 0)) continue;
-    let slot = k;
-    while (slot > 0 && (slots[at + slot - 1] < 0 || contributions[at + slot - 1] < value)) slot--;
-    if (slot >= k) continue;
-    for (let s = k - 1; s > slot; s--) {
-      slots[at + s] = slots[at + s - 1];
-      contributions[at + s] = contributions[at + s - 1];
-    }
-    slots[at + slot] = f;
-    contributions[at + slot] = value;
   }
 }

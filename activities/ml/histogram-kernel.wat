@@ -12,13 +12,11 @@
   (import "env" "memory" (memory 1 65536 shared))
 
   ;; The compiled model scoring walks (compiled-model.ts CompiledModel, copied into this memory by
-  ;; setModel): byte addresses of its per-node arrays, and the row stride (features per row).
+  ;; setModel): byte addresses of its arrays, and the row stride (features per row). A node is a
+  ;; 16-byte record, so a step reads one cache line: its feature with its flags in the top byte
+  ;; (i32), its threshold (f32), its left child (i32) and its categorical right-set (i32).
   (global $stride (mut i32) (i32.const 0))
-  (global $nodeFeature (mut i32) (i32.const 0))
-  (global $threshold (mut i32) (i32.const 0))
-  (global $firstChild (mut i32) (i32.const 0))
-  (global $flags (mut i32) (i32.const 0))
-  (global $categorySet (mut i32) (i32.const 0))
+  (global $nodes (mut i32) (i32.const 0))
   (global $categoryBits (mut i32) (i32.const 0))
   (global $categoryCodes (mut f32) (f32.const 0))
   (global $value (mut i32) (i32.const 0))
@@ -197,15 +195,10 @@
   ;; float32 values, x >= threshold right (NaN left) at a plain numeric node, the unusual nodes
   ;; (flags: 1 NaN goes right, 2 categorical) as unusualGoesRight, margins summed in float32.
   (func (export "setModel")
-    (param $stride i32) (param $nodeFeature i32) (param $threshold i32) (param $firstChild i32)
-    (param $flags i32) (param $categorySet i32) (param $categoryBits i32) (param $categoryWords i32)
+    (param $stride i32) (param $nodes i32) (param $categoryBits i32) (param $categoryWords i32)
     (param $value i32) (param $step i32) (param $roots i32) (param $depths i32) (param $trees i32)
     (global.set $stride (local.get $stride))
-    (global.set $nodeFeature (local.get $nodeFeature))
-    (global.set $threshold (local.get $threshold))
-    (global.set $firstChild (local.get $firstChild))
-    (global.set $flags (local.get $flags))
-    (global.set $categorySet (local.get $categorySet))
+    (global.set $nodes (local.get $nodes))
     (global.set $categoryBits (local.get $categoryBits))
     (global.set $categoryCodes (f32.convert_i32_u (i32.shl (local.get $categoryWords) (i32.const 5))))
     (global.set $value (local.get $value))
@@ -214,18 +207,17 @@
     (global.set $depths (local.get $depths))
     (global.set $trees (local.get $trees)))
 
-  ;; 1 if the row whose values start at byte $row goes right at $node, else 0, at a node with
-  ;; flags ($walk tests plain numeric nodes itself).
-  (func $unusualGoesRight (param $row i32) (param $node i32) (result i32)
+  ;; 1 if the row whose values start at byte $row goes right at the node whose record is at
+  ;; $record, else 0, at a node with flags ($walk tests plain numeric nodes itself).
+  (func $unusualGoesRight (param $row i32) (param $record i32) (result i32)
     (local $x f32) (local $flag i32) (local $code i32)
     (local.set $x
       (f32.load (i32.add (local.get $row)
-        (i32.shl (i32.load (i32.add (global.get $nodeFeature) (i32.shl (local.get $node) (i32.const 2)))) (i32.const 2)))))
-    (local.set $flag (i32.load8_u (i32.add (global.get $flags) (local.get $node))))
+        (i32.shl (i32.and (i32.load (local.get $record)) (i32.const 0xffffff)) (i32.const 2)))))
+    (local.set $flag (i32.load8_u offset=3 (local.get $record)))
     (if (f32.ne (local.get $x) (local.get $x)) (then (return (i32.and (local.get $flag) (i32.const 1)))))
     (if (i32.eqz (i32.and (local.get $flag) (i32.const 2)))
-      (then (return (f32.ge (local.get $x)
-        (f32.load (i32.add (global.get $threshold) (i32.shl (local.get $node) (i32.const 2))))))))
+      (then (return (f32.ge (local.get $x) (f32.load offset=4 (local.get $record))))))
     ;; a category code: a whole number in 0..codes-1, else left
     (if (i32.eqz (i32.and (f32.eq (f32.trunc (local.get $x)) (local.get $x))
                           (i32.and (f32.ge (local.get $x) (f32.const 0)) (f32.lt (local.get $x) (global.get $categoryCodes)))))
@@ -235,8 +227,7 @@
       (i32.shr_u
         (i32.load (i32.add (global.get $categoryBits)
           (i32.shl
-            (i32.add (i32.load (i32.add (global.get $categorySet) (i32.shl (local.get $node) (i32.const 2))))
-                     (i32.shr_u (local.get $code) (i32.const 5)))
+            (i32.add (i32.load offset=12 (local.get $record)) (i32.shr_u (local.get $code) (i32.const 5)))
             (i32.const 2))))
         (i32.and (local.get $code) (i32.const 31)))
       (i32.const 1)))
@@ -263,7 +254,7 @@
   (func $walk (param $values i32) (param $from i32) (param $to i32) (param $margins i32) (param $credit i32) (param $nodes i32) (param $margins2 i32)
     (local $t i32) (local $d i32) (local $depth i32) (local $root i32) (local $rowBytes i32) (local $creditBytes i32)
     (local $slot i32) (local $end i32) (local $rowAt i32) (local $node i32) (local $right i32) (local $cell i32) (local $at i32)
-    (local $at2 i32)
+    (local $at2 i32) (local $record i32) (local $word i32)
     (local.set $rowBytes (i32.shl (global.get $stride) (i32.const 2)))
     (local.set $creditBytes (i32.shl (global.get $stride) (i32.const 3)))
     (local.set $end (i32.add (local.get $nodes) (i32.shl (i32.sub (local.get $to) (local.get $from)) (i32.const 2))))
@@ -291,25 +282,25 @@
               (loop $next_row
                 (br_if $rows_done (i32.ge_u (local.get $slot) (local.get $end)))
                 (local.set $node (i32.load (local.get $slot)))
+                (local.set $record (i32.add (global.get $nodes) (i32.shl (local.get $node) (i32.const 4))))
+                (local.set $word (i32.load (local.get $record)))
                 (local.set $right
-                  (if (result i32) (i32.eqz (i32.load8_u (i32.add (global.get $flags) (local.get $node))))
+                  (if (result i32) (i32.lt_u (local.get $word) (i32.const 0x1000000))
                     (then
                       (f32.ge
-                        (f32.load (i32.add (local.get $rowAt)
-                          (i32.shl (i32.load (i32.add (global.get $nodeFeature) (i32.shl (local.get $node) (i32.const 2)))) (i32.const 2))))
-                        (f32.load (i32.add (global.get $threshold) (i32.shl (local.get $node) (i32.const 2))))))
-                    (else (call $unusualGoesRight (local.get $rowAt) (local.get $node)))))
+                        (f32.load (i32.add (local.get $rowAt) (i32.shl (local.get $word) (i32.const 2))))
+                        (f32.load offset=4 (local.get $record))))
+                    (else (call $unusualGoesRight (local.get $rowAt) (local.get $record)))))
                 (if (local.get $credit)
                   (then
                     (local.set $at
                       (i32.add (i32.add (local.get $credit) (local.get $cell))
-                        (i32.shl (i32.load (i32.add (global.get $nodeFeature) (i32.shl (local.get $node) (i32.const 2)))) (i32.const 3))))
+                        (i32.shl (i32.and (local.get $word) (i32.const 0xffffff)) (i32.const 3))))
                     (f64.store (local.get $at)
                       (f64.add (f64.load (local.get $at))
                         (f64.load (i32.add (global.get $step)
                           (i32.shl (i32.add (i32.shl (local.get $node) (i32.const 1)) (local.get $right)) (i32.const 3))))))))
-                (i32.store (local.get $slot)
-                  (i32.add (i32.load (i32.add (global.get $firstChild) (i32.shl (local.get $node) (i32.const 2)))) (local.get $right)))
+                (i32.store (local.get $slot) (i32.add (i32.load offset=8 (local.get $record)) (local.get $right)))
                 (local.set $slot (i32.add (local.get $slot) (i32.const 4)))
                 (local.set $rowAt (i32.add (local.get $rowAt) (local.get $rowBytes)))
                 (local.set $cell (i32.add (local.get $cell) (local.get $creditBytes)))
@@ -338,4 +329,61 @@
             (br $add)))
         (local.set $t (i32.add (local.get $t) (i32.const 1)))
         (br $next_tree))))
+
+  ;; Keeps each of $n rows' $k largest positive credits (f64, $stride per row from $credit),
+  ;; largest first, ties to the lower feature: their features (i16, -1 = empty) at $slots and
+  ;; values at $kept, $k per row; the credits are zeroed for the next block as they are read.
+  (func (export "keepLargest") (param $credit i32) (param $n i32) (param $slots i32) (param $kept i32) (param $k i32)
+    (local $end i32) (local $f i32) (local $value f64) (local $slot i32) (local $s i32)
+    (local.set $end (i32.add (local.get $credit) (i32.shl (i32.mul (local.get $n) (global.get $stride)) (i32.const 3))))
+    (block $rows_done
+      (loop $next_row
+        (br_if $rows_done (i32.ge_u (local.get $credit) (local.get $end)))
+        (local.set $s (i32.const 0))
+        (block $emptied
+          (loop $empty
+            (br_if $emptied (i32.ge_u (local.get $s) (local.get $k)))
+            (i32.store16 (i32.add (local.get $slots) (i32.shl (local.get $s) (i32.const 1))) (i32.const -1))
+            (f64.store (i32.add (local.get $kept) (i32.shl (local.get $s) (i32.const 3))) (f64.const 0))
+            (local.set $s (i32.add (local.get $s) (i32.const 1)))
+            (br $empty)))
+        (local.set $f (i32.const 0))
+        (block $features_done
+          (loop $next_feature
+            (br_if $features_done (i32.ge_u (local.get $f) (global.get $stride)))
+            (local.set $value (f64.load (local.get $credit)))
+            (f64.store (local.get $credit) (f64.const 0))
+            (local.set $credit (i32.add (local.get $credit) (i32.const 8)))
+            (local.set $f (i32.add (local.get $f) (i32.const 1)))
+            (br_if $next_feature (i32.eqz (f64.gt (local.get $value) (f64.const 0))))
+            ;; the first slot (from the end) this value does not beat: empty or not smaller
+            (local.set $slot (local.get $k))
+            (block $found
+              (loop $look
+                (br_if $found (i32.eqz (local.get $slot)))
+                (br_if $found
+                  (i32.and
+                    (i32.ge_s (i32.load16_s (i32.add (local.get $slots) (i32.shl (i32.sub (local.get $slot) (i32.const 1)) (i32.const 1)))) (i32.const 0))
+                    (f64.ge (f64.load (i32.add (local.get $kept) (i32.shl (i32.sub (local.get $slot) (i32.const 1)) (i32.const 3))))
+                            (local.get $value))))
+                (local.set $slot (i32.sub (local.get $slot) (i32.const 1)))
+                (br $look)))
+            (br_if $next_feature (i32.ge_u (local.get $slot) (local.get $k)))
+            (local.set $s (i32.sub (local.get $k) (i32.const 1)))
+            (block $shifted
+              (loop $shift
+                (br_if $shifted (i32.le_s (local.get $s) (local.get $slot)))
+                (i32.store16 (i32.add (local.get $slots) (i32.shl (local.get $s) (i32.const 1)))
+                  (i32.load16_s (i32.add (local.get $slots) (i32.shl (i32.sub (local.get $s) (i32.const 1)) (i32.const 1)))))
+                (f64.store (i32.add (local.get $kept) (i32.shl (local.get $s) (i32.const 3)))
+                  (f64.load (i32.add (local.get $kept) (i32.shl (i32.sub (local.get $s) (i32.const 1)) (i32.const 3)))))
+                (local.set $s (i32.sub (local.get $s) (i32.const 1)))
+                (br $shift)))
+            (i32.store16 (i32.add (local.get $slots) (i32.shl (local.get $slot) (i32.const 1)))
+              (i32.sub (local.get $f) (i32.const 1)))
+            (f64.store (i32.add (local.get $kept) (i32.shl (local.get $slot) (i32.const 3))) (local.get $value))
+            (br $next_feature)))
+        (local.set $slots (i32.add (local.get $slots) (i32.shl (local.get $k) (i32.const 1))))
+        (local.set $kept (i32.add (local.get $kept) (i32.shl (local.get $k) (i32.const 3))))
+        (br $next_row))))
 )

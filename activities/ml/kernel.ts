@@ -41,11 +41,7 @@ export interface BoostingKernel {
   /** Where a compiled model's arrays are (compiled-model.ts); addMargins and addCredits walk it. */
   setModel(
     stride: number,
-    feature: number,
-    threshold: number,
-    firstChild: number,
-    flags: number,
-    categorySet: number,
+    nodes: number,
     categoryBits: number,
     categoryWords: number,
     value: number,
@@ -59,6 +55,8 @@ export interface BoostingKernel {
   /** Rows from..to (at most a block: `nodes` holds one i32 per row); `margins2` 0 for one model. */
   addMargins(values: number, from: number, to: number, margins: number, nodes: number, margins2: number): void;
   addCredits(values: number, from: number, to: number, margins: number, credit: number, nodes: number): void;
+  /** Each of n rows' k largest positive credits (addCredits' block), largest first: features (i16) at `slots`, values (f64) at `kept`; zeroes the credits. */
+  keepLargest(credit: number, n: number, slots: number, kept: number, k: number): void;
 }
 
 let kernelModule: WebAssembly.Module | undefined;

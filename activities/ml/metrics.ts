@@ -18,7 +18,7 @@ export interface ClassifierMetrics {
 export function classifierMetrics(scores: Float64Array, labels: Uint8Array): ClassifierMetrics {
   const n = scores.length;
   if (n === 0 || labels.length !== n) throw new RangeError('scores and labels must be non-empty and of equal length');
-  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  const order = scoreOrder(scores, 'descending');
   let positives = 0;
   for (let i = 0; i < n; i++) positives += labels[i];
   const negatives = n - positives;
@@ -98,7 +98,7 @@ export function adjustedRandIndex(cells: { a: string | number; b: string | numbe
 /** ROC curve points (false positive rate, true positive rate), at most `maxPoints` of them, from (0,0) to (1,1). */
 export function rocCurve(scores: Float64Array, labels: Uint8Array, maxPoints = 101): { fpr: number; tpr: number }[] {
   const n = scores.length;
-  const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  const order = scoreOrder(scores, 'descending');
   let positives = 0;
   for (let i = 0; i < n; i++) positives += labels[i];
   const negatives = n - positives;
@@ -117,4 +117,41 @@ export function rocCurve(scores: Float64Array, labels: Uint8Array, maxPoints = 1
   if (points.length <= maxPoints) return points;
   const step = (points.length - 1) / (maxPoints - 1);
   return Array.from({ length: maxPoints }, (_, i) => points[Math.round(i * step)]);
+}
+
+/**
+ * Row indices by score, ties in row order: what a stable comparison sort on the scores gives
+ * (-0 ties with 0). A least-significant-digit radix sort on the scores' bits, 16 at a time: a
+ * comparator sort of the 160k holdout rows took ~0.1 s, three times per model.
+ */
+export function scoreOrder(scores: Float64Array, direction: 'ascending' | 'descending'): Uint32Array {
+  const n = scores.length;
+  // the float64 bits as an unsigned key of the same order: negatives' bits flipped, positives' sign bit set
+  const keys = new Float64Array(n);
+  const words = new Uint32Array(keys.buffer);
+  for (let i = 0; i < n; i++) {
+    if (Number.isNaN(scores[i])) throw new RangeError('scores must not be NaN');
+    keys[i] = scores[i] === 0 ? 0 : scores[i];
+    const high = words[2 * i + 1];
+    const flip = high >>> 31 ? 0xffffffff : 0;
+    words[2 * i] = (words[2 * i] ^ flip ^ (direction === 'descending' ? 0xffffffff : 0)) >>> 0;
+    words[2 * i + 1] = (high ^ (flip | 0x80000000) ^ (direction === 'descending' ? 0xffffffff : 0)) >>> 0;
+  }
+  let order = Uint32Array.from({ length: n }, (_, i) => i);
+  let next = new Uint32Array(n);
+  const starts = new Uint32Array(65_537);
+  for (let pass = 0; pass < 4; pass++) {
+    const word = pass >> 1;
+    const shift = (pass & 1) * 16;
+    starts.fill(0);
+    for (let i = 0; i < n; i++) starts[((words[2 * i + word] >>> shift) & 0xffff) + 1]++;
+    if (starts[((words[word] >>> shift) & 0xffff) + 1] === n) continue; // every key has this digit
+    for (let d = 0; d < 65_536; d++) starts[d + 1] += starts[d];
+    for (let i = 0; i < n; i++) {
+      const row = order[i];
+      next[starts[(words[2 * row + word] >>> shift) & 0xffff]++] = row;
+    }
+    [order, next] = [next, order];
+  }
+  return order;
 }

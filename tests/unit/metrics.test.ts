@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { adjustedRandIndex, classifierMetrics, rocCurve } from '../../activities/ml/metrics';
+import { adjustedRandIndex, classifierMetrics, rocCurve, scoreOrder } from '../../activities/ml/metrics';
+import { seededRandom } from '../../activities/ml/random';
 
 const f64 = (values: number[]) => Float64Array.from(values);
 const u8 = (values: number[]) => Uint8Array.from(values);
@@ -78,5 +79,24 @@ describe('classifier metrics', () => {
     expect(m.recallAtTopDecile).toBe(1);
     expect(m.liftByDecile[0]).toBeCloseTo(0.5 / 0.05, 9); // 50 of the top 100 vs a 5% base rate
     expect(m.liftByDecile.slice(1).every((lift) => lift === 0)).toBe(true);
+  });
+});
+
+describe('scoreOrder', () => {
+  it('orders rows like a stable comparison sort, ties (and -0 with 0) in row order', () => {
+    const random = seededRandom(7);
+    // few distinct values, so most rows tie; a -0 among the zeros
+    const scores = f64(Array.from({ length: 5000 }, () => Math.floor(random() * 40) / 8 - 1));
+    scores[17] = -0;
+    scores[18] = 0;
+    const rows = Array.from({ length: scores.length }, (_, i) => i);
+    const descending = [...rows].sort((a, b) => scores[b] - scores[a]);
+    const ascending = [...rows].sort((a, b) => scores[a] - scores[b]);
+    expect([...scoreOrder(scores, 'descending')]).toEqual(descending);
+    expect([...scoreOrder(scores, 'ascending')]).toEqual(ascending);
+    expect(scoreOrder(f64([]), 'ascending')).toEqual(new Uint32Array(0));
+  });
+  it('refuses NaN scores', () => {
+    expect(() => scoreOrder(f64([0.2, Number.NaN]), 'descending')).toThrow(RangeError);
   });
 });
