@@ -1,9 +1,11 @@
 /**
  * The churn ensemble on two worker threads (ensemble-worker.ts): one trains and calibrates while
  * the activity's own thread goes on with other work, then both score half the holdout and half
- * of this month's rows. The threads start with the stage, so their start-up overlaps the work
- * before training; the activity heartbeats while it waits for them, and a cancelled run
- * terminates them.
+ * of this month's rows. The first starts with the stage, so its start-up overlaps the work before
+ * training; the second only once training or scoring is asked for (a rerun that finds the
+ * model and its scores stored needs neither, and the second's start-up took CPU from reading the
+ * rows). The activity
+ * heartbeats while it waits for them, and a cancelled run terminates them.
  */
 import { compileModel, rowMajorValues, type CompiledModel } from './compiled-model';
 import type { EnsembleRequest, EnsembleTask, ScoredRows, TrainedEnsemble } from './ensemble';
@@ -39,18 +41,26 @@ const WORKER = new URL('./ensemble-worker.ts', import.meta.url);
 
 export class EnsembleThreads {
   readonly #stage: string;
-  readonly #threads: WorkerThread[];
+  readonly #first: WorkerThread;
+  #second: WorkerThread | null = null;
   #training: Promise<TrainedEnsemble> | null = null;
 
   constructor(stage: string) {
     this.#stage = stage;
-    this.#threads = [new WorkerThread(WORKER, stage), new WorkerThread(WORKER, stage)];
+    this.#first = new WorkerThread(WORKER, stage);
+  }
+
+  /** Both threads, the second started on first use. */
+  #threads(): WorkerThread[] {
+    this.#second ??= new WorkerThread(WORKER, this.#stage);
+    return [this.#first, this.#second];
   }
 
   /** Starts training in the first thread and returns at once. */
   train(task: EnsembleTask): void {
     const request: EnsembleRequest = { train: task };
-    this.#training = this.#threads[0].request<TrainedEnsemble>(request);
+    this.#training = this.#first.request<TrainedEnsemble>(request);
+    this.#threads(); // the second starts now, ready by scoring
   }
 
   /** Scores with an ensemble trained before (ensemble-cache.ts) instead of training. */
@@ -67,6 +77,7 @@ export class EnsembleThreads {
     meanwhile: (holdout: EnsembleHoldout) => Promise<T>,
   ): Promise<{ result: EnsembleResult; meanwhile: T }> {
     if (!this.#training) throw new Error('EnsembleThreads.score before train');
+    const threads = this.#threads();
     const holdout = halves(input.holdoutRows).map((rows) => rowMajorValues(input.columns, rows));
     const rows = Uint32Array.from({ length: input.scoreColumns[0]?.length ?? 0 }, (_, i) => i);
     const current = halves(rows).map((part) => rowMajorValues(input.scoreColumns, part));
@@ -76,13 +87,11 @@ export class EnsembleThreads {
     const calibrated = compileModel(trained.model);
     const uncalibrated = compileModel(trained.uncalibrated);
     // both models' holdout probabilities from one walk: calibration only scales leaf values
-    const holdoutParts = this.#threads.map((thread, i) =>
+    const holdoutParts = threads.map((thread, i) =>
       scoreIn(thread, calibrated, holdout[i], 0, { move: true, also: uncalibrated }),
     );
     // moved, not copied: each thread copies its half once more, into the kernel's memory (at 10M rows, 300 MB a half)
-    const rowParts = this.#threads.map((thread, i) =>
-      scoreIn(thread, calibrated, current[i], input.reasons, { move: true }),
-    );
+    const rowParts = threads.map((thread, i) => scoreIn(thread, calibrated, current[i], input.reasons, { move: true }));
     const scoredHoldout = joinScored(await whileHeartbeating(Promise.all(holdoutParts), this.#stage));
     const evaluated: EnsembleHoldout = {
       ...trained,
@@ -105,7 +114,7 @@ export class EnsembleThreads {
   }
 
   async terminate(): Promise<void> {
-    await Promise.all(this.#threads.map((thread) => thread.terminate()));
+    await Promise.all([this.#first, this.#second].map((thread) => thread?.terminate()));
   }
 }
 
