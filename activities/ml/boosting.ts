@@ -107,19 +107,42 @@ export function trainBoosted(
   rows: Uint32Array,
   options: BoostingOptions,
 ): BoostingResult {
+  if (options.maxDepth < 1 || options.minLeafSize < 1 || options.trees < 1)
+    throw new RangeError('trees, maxDepth, minLeafSize must be >= 1');
+  const validationCount = Math.round(rows.length * (options.validationShare ?? 0.15));
+  // the counting memory and its helper thread first: the helper's start-up (~0.2 s) overlaps binning
+  const counting = startCounting(
+    columns[0]?.length ?? 0,
+    columns.length,
+    rows.length - validationCount,
+    options.threads ?? 1,
+  );
+  try {
+    return boostRounds(columns, labels, rows, options, counting, validationCount);
+  } finally {
+    counting.counter.close();
+  }
+}
+
+/** trainBoosted once counting has started: bins the rows, splits off the validation rows, grows the trees. */
+function boostRounds(
+  columns: Float64Array[],
+  labels: Uint8Array,
+  rows: Uint32Array,
+  options: BoostingOptions,
+  counting: Counting,
+  validationCount: number,
+): BoostingResult {
   const features = columns.length;
   const categorical = options.categorical ?? new Array<boolean>(features).fill(false);
   const rowSubsample = options.rowSubsample ?? 1;
   const featureSubsample = options.featureSubsample ?? 1;
   const patience = options.earlyStoppingRounds ?? 10;
-  if (options.maxDepth < 1 || options.minLeafSize < 1 || options.trees < 1)
-    throw new RangeError('trees, maxDepth, minLeafSize must be >= 1');
   const stream = new RandomStream(options.seed);
   const random = () => stream.next();
 
   const binned = binAll(toFloat32Columns(columns), categorical);
   const shuffled = shuffle(Uint32Array.from(rows), random);
-  const validationCount = Math.round(rows.length * (options.validationShare ?? 0.15));
   const validationRows = shuffled.slice(0, validationCount).sort();
   const fitRows = shuffled.slice(validationCount).sort();
 
@@ -130,7 +153,7 @@ export function trainBoosted(
 
   const walker = new MarginWalker(binned, fitRows, validationRows, options.maxDepth);
   const margin = walker.margin.fill(baseMargin);
-  const grower = new TreeGrower(binned, fitRows.length, options.threads ?? 1, {
+  const grower = new TreeGrower(binned, counting, {
     maxDepth: options.maxDepth,
     minLeafSize: options.minLeafSize,
     l2: options.l2 ?? 1,
@@ -139,26 +162,22 @@ export function trainBoosted(
   const trees: BoostedTree[] = [];
   const validationLogLoss: number[] = [];
   let best = { loss: Infinity, round: 0 };
-  try {
-    for (let round = 0; round < options.trees; round++) {
-      const sampleSize = Math.max(1, Math.round(fitRows.length * rowSubsample));
-      const treeRows = sampleSize >= fitRows.length ? fitRows : stream.sampleAscending(fitRows, sampleSize);
-      const grown = grower.grow(treeRows, margin, labels, pickFeatures(features, featureSubsample, random));
-      trees.push(grown.tree);
-      walker.addLeafValues(grown);
+  for (let round = 0; round < options.trees; round++) {
+    const sampleSize = Math.max(1, Math.round(fitRows.length * rowSubsample));
+    const treeRows = sampleSize >= fitRows.length ? fitRows : stream.sampleAscending(fitRows, sampleSize);
+    const grown = grower.grow(treeRows, margin, labels, pickFeatures(features, featureSubsample, random));
+    trees.push(grown.tree);
+    walker.addLeafValues(grown);
 
-      let loss = 0;
-      for (const row of validationRows) {
-        const p = Math.min(Math.max(sigmoid(margin[row]), 1e-15), 1 - 1e-15);
-        loss -= labels[row] ? Math.log(p) : Math.log(1 - p);
-      }
-      loss /= Math.max(validationRows.length, 1);
-      validationLogLoss.push(loss);
-      if (loss < best.loss - 1e-12) best = { loss, round: round + 1 };
-      else if (validationRows.length > 0 && round + 1 - best.round >= patience) break;
+    let loss = 0;
+    for (const row of validationRows) {
+      const p = Math.min(Math.max(sigmoid(margin[row]), 1e-15), 1 - 1e-15);
+      loss -= labels[row] ? Math.log(p) : Math.log(1 - p);
     }
-  } finally {
-    grower.close();
+    loss /= Math.max(validationRows.length, 1);
+    validationLogLoss.push(loss);
+    if (loss < best.loss - 1e-12) best = { loss, round: round + 1 };
+    else if (validationRows.length > 0 && round + 1 - best.round >= patience) break;
   }
   const bestRound = validationRows.length > 0 ? Math.max(1, best.round) : trees.length;
   return {
@@ -203,6 +222,18 @@ interface GrowSettings {
   learningRate: number;
 }
 
+/** The memory histograms are counted in and who counts them (this thread, or it and a helper). */
+interface Counting {
+  inputs: HistogramMemory;
+  counter: HistogramCounter;
+}
+
+/** A counting memory for `rows` rows of `features` bins, `capacity` of them in a tree. */
+function startCounting(rows: number, features: number, capacity: number, threads: number): Counting {
+  const inputs = HistogramMemory.allocate(rows, features, capacity);
+  return { inputs, counter: threads > 1 ? new ThreadCounter(inputs) : new LocalCounter(inputs) };
+}
+
 /** Per (feature, bin): gradient sum, hessian sum and row count at [(feature * 256 + bin) * 3 + 0..2]. */
 type Histograms = Float64Array;
 const STRIDE = HISTOGRAM_STRIDE;
@@ -241,12 +272,10 @@ class TreeGrower {
 
   constructor(
     private readonly binned: TrainingBins,
-    capacity: number,
-    threads: number,
+    counting: Counting,
     private readonly settings: GrowSettings,
   ) {
-    const { features, rows } = binned;
-    const inputs = HistogramMemory.allocate(rows, features, capacity);
+    const { inputs } = counting;
     inputs.columnBins.set(binned.columnBins);
     this.order = inputs.order;
     this.inputs = inputs;
@@ -254,11 +283,7 @@ class TreeGrower {
     this.gradient = inputs.gradient;
     this.hessian = inputs.hessian;
     this.allowed = inputs.allowed;
-    this.counter = threads > 1 ? new ThreadCounter(inputs) : new LocalCounter(inputs);
-  }
-
-  close(): void {
-    this.counter.close();
+    this.counter = counting.counter;
   }
 
   /** Grows a tree on `rows` (ascending), with the log-loss gradients of their margins. */
