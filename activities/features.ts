@@ -13,7 +13,9 @@ import {
   runSqlFiles,
   setVariable,
   withConnection,
+  writeParquetView,
 } from './duckdb';
+import { featuresFile } from '../store/layout';
 import { partitionOutput } from './load';
 import type { UserFeature } from './user-features';
 import {
@@ -118,7 +120,7 @@ export async function computeFeatures(
     const scoring = months ? await storeScoringMonth(months, conn, 'subscriber_features') : null;
     const monthsOfHistory = await countMonthsOfHistory(conn, params);
     await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
-    const summary = await combineInto(conn, input, monthsOfHistory, started);
+    const summary = await combineInto(conn, dbPath, input, monthsOfHistory, started);
     if (!training || !scoring) return summary;
     return { ...summary, monthReuse: monthReuseOf([training], scoring) };
   });
@@ -224,7 +226,7 @@ export async function combineFeatures(
     );
     const scoring = months ? await storeScoringMonth(months, conn, 'all_subscriber_features') : null;
     const monthsOfHistory = Math.max(...partitions.map((partition) => partition.monthsOfHistory));
-    const summary = await combineInto(conn, input, monthsOfHistory, started);
+    const summary = await combineInto(conn, dbPath, input, monthsOfHistory, started);
     const seconds = summary.seconds + Math.max(...partitions.map((partition) => partition.seconds));
     if (!scoring) return { ...summary, seconds };
     const trainings = partitions.map((partition) => partition.training ?? null);
@@ -232,25 +234,39 @@ export async function combineFeatures(
   });
 }
 
-/** Runs the combining SQL over view all_subscriber_features and blanks the features the input cannot support. */
+/**
+ * Runs the combining SQL over view all_subscriber_features and writes the features, with those
+ * the input cannot support blanked, to features.parquet beside the run database, read by the
+ * view `features`: written once and only read after, and DuckDB writes the wide rows as Parquet
+ * in about half the time it stores them as a table (docs/benchmark.md).
+ */
 async function combineInto(
   conn: DuckDBConnection,
+  dbPath: string,
   input: FeatureInput,
   monthsOfHistory: number,
   started: number,
 ): Promise<FeatureSummary> {
   await runFeatureSql(conn, COMBINED_SQL_DIR, 'features: combining');
-  await conn.run('DROP VIEW all_subscriber_features');
   const skippedFeatures = skippedFeaturesFor(input, monthsOfHistory);
-  for (const { feature } of skippedFeatures) await conn.run(`UPDATE features SET ${quoteIdent(feature)} = NULL`);
-  if (input.userFeatures?.length) {
-    // column names are user_0, user_1, ... (UserFeature.column), never the user's own names
-    await conn.run(
-      `CREATE OR REPLACE TABLE features AS
-       SELECT f.*, ${input.userFeatures.map((feature) => `u.${quoteIdent(feature.column)}`).join(', ')}
-       FROM features f LEFT JOIN user_feature_rows u ON u.subscriber_id = f.subscriber_id AND u."month" = f.as_of`,
-    );
-  }
+  // `CASE WHEN false THEN x END`: NULL of the column's own type
+  const blanked = skippedFeatures.map(
+    ({ feature }) => `CASE WHEN false THEN f.${quoteIdent(feature)} END AS ${quoteIdent(feature)}`,
+  );
+  // column names are user_0, user_1, ... (UserFeature.column), never the user's own names
+  const userColumns = (input.userFeatures ?? []).map((feature) => `, u.${quoteIdent(feature.column)}`).join('');
+  const userJoin = input.userFeatures?.length
+    ? 'LEFT JOIN user_feature_rows u ON u.subscriber_id = f.subscriber_id AND u."month" = f.as_of'
+    : '';
+  await checkpoint({ stage: 'features: writing features.parquet' });
+  await writeParquetView(
+    conn,
+    'features',
+    `SELECT f.*${blanked.length ? ` REPLACE (${blanked.join(', ')})` : ''}${userColumns} FROM feature_rows f ${userJoin}`,
+    featuresFile(dbPath),
+  );
+  await conn.run('DROP VIEW feature_rows');
+  await conn.run('DROP VIEW all_subscriber_features');
   const counts = await queryOne<{ scoring: number; training: number; churn_rate: number | null }>(
     conn,
     await readSql(import.meta.url, './features/row_counts.sql'),

@@ -1,29 +1,30 @@
 /**
- * Reuse of the load and feature stages' output (the run database as those stages leave it),
- * content-addressed: the key covers every input file's path and sha256, the mapping, the
- * parameters the load and feature SQL read, and the code of those stages. A run whose key is
- * stored copies the database file back after checking its hash, instead of reading and
- * aggregating the usage again. A file copy, because decoding the same tables from Parquet took
- * as long as computing them (docs/reuse.md).
+ * Reuse of the load and feature stages' output (the run database as those stages leave it, and
+ * the features file its view `features` reads), content-addressed: the key covers every input
+ * file's path and sha256, the mapping, the parameters the load and feature SQL read, and the code
+ * of those stages. A run whose key is stored copies the database file back and links the
+ * features file after checking their hashes, instead of reading and aggregating the usage
+ * again. The database as a file, because decoding its tables from Parquet took as long as
+ * computing them (docs/reuse.md).
  */
 import { randomUUID } from 'node:crypto';
 import { constants, readFileSync, readdirSync } from 'node:fs';
 import { chmod, copyFile, link, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStoreWriteFailure } from '../domain/errors';
-import { queryOne, withConnection } from './duckdb';
+import { queryOne, viewParquet, withConnection } from './duckdb';
 import type { FeatureSummary } from './features';
 import { assertUsable, readingHash, type LoadPlan, type LoadSummary } from './load';
 import { checkpoint } from './context';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
-import { cacheDir, cacheStageDir, type RunRef, type StoreConfig } from '../store/layout';
+import { cacheDir, cacheStageDir, FEATURES_FILE, featuresFile, type RunRef, type StoreConfig } from '../store/layout';
 import { readArtifact, removeArtifactDir, STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
 import type { ReusedArtifact } from '../store/manifest';
 
 /** The one cached stage output: what load and features leave in the run database. */
 export const LOAD_FEATURES_STAGE = 'load-features';
 
-/** The artifact's one file: the run database after the feature stage (closed, so checkpointed). */
+/** The artifact's database: the run database after the feature stage (closed, so checkpointed); beside it FEATURES_FILE. */
 const DATABASE_FILE = 'run.duckdb';
 
 const ROOT = new URL('../', import.meta.url);
@@ -180,6 +181,9 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   await copyFile(join(dir, DATABASE_FILE), plan.dbPath, constants.COPYFILE_FICLONE);
   // the stored copy is read-only; the run writes to its own
   await chmod(plan.dbPath, 0o644);
+  // the features file is only read: a link, and the view pointed at this run's path
+  await linkOrCopy(join(dir, FEATURES_FILE), featuresFile(plan.dbPath));
+  await withConnection(plan.dbPath, (conn) => viewParquet(conn, 'features', featuresFile(plan.dbPath)));
   const { mapping, presentColumns, seconds, ...rest } = plan;
   const load: LoadSummary = {
     ...rest,
@@ -250,7 +254,10 @@ export async function storeStages(
         return queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM features');
       });
       await copyFile(load.dbPath, join(staging, DATABASE_FILE));
-      return [{ file: DATABASE_FILE, rows, ...(await hashFile(join(staging, DATABASE_FILE))) }];
+      await linkOrCopy(featuresFile(load.dbPath), join(staging, FEATURES_FILE));
+      return Promise.all(
+        [DATABASE_FILE, FEATURES_FILE].map(async (file) => ({ file, rows, ...(await hashFile(join(staging, file))) })),
+      );
     },
   );
 }

@@ -1,4 +1,4 @@
-import { join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { isMonth } from '../domain/month';
 import { SnapshotStoreError } from '../domain/errors';
 
@@ -51,6 +51,13 @@ export function runDir(store: StoreConfig, run: RunRef): string {
     join(store.workDir, 'runs', `${safeSegment(run.workflowId)}__${safeSegment(run.runId)}`),
   );
 }
+
+/** The features file beside a run database (dbPath): the database's view `features` reads it. */
+export function featuresFile(dbPath: string): string {
+  return join(dirname(dbPath), FEATURES_FILE);
+}
+
+export const FEATURES_FILE = 'features.parquet';
 
 /** A workflow id made safe to use as one folder name. */
 function safeSegment(value: string): string {

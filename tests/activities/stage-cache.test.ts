@@ -166,7 +166,7 @@ describe('stage reuse', () => {
       key: cold.manifest.lineage?.stageKey,
       producedBy: { workflowId: 'cache-test', runId: 'cold' },
     });
-    expect(artifact.files.map((f) => f.file)).toEqual(['run.duckdb']);
+    expect(artifact.files.map((f) => f.file)).toEqual(['run.duckdb', 'features.parquet']);
     // a reproduction recomputes cold, from the manifest alone, and gives the reused run's bytes
     const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
     expect(reproduced.files.length).toBeGreaterThan(0);

@@ -1,6 +1,8 @@
 -- One row per (purpose, subscriber) across every partition. row_idx (from value_features) orders
--- subscribers within a purpose so model code can address rows by position.
-CREATE OR REPLACE TABLE features AS
+-- subscribers within a purpose so model code can address rows by position. activities/features.ts
+-- writes these rows (with the features the input cannot support blanked and the user's own
+-- features joined) to features.parquet beside the run database, read by the view `features`.
+CREATE OR REPLACE TEMP VIEW feature_rows AS
 SELECT
   s.purpose,
   v.row_idx,
