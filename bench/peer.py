@@ -78,6 +78,8 @@ def main():
                     body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
                     if body:
                         con.execute(body)
+        # segflow writes these rows to features.parquet (activities/features.ts); the peer keeps a table
+        con.execute("CREATE TABLE features AS SELECT * FROM feature_rows")
         timings["features"] = time.perf_counter() - t
 
         t = time.perf_counter()
