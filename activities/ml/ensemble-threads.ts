@@ -2,10 +2,9 @@
  * The churn ensemble on two worker threads (ensemble-worker.ts): one trains and calibrates while
  * the activity's own thread goes on with other work, then both score half the holdout and half
  * of this month's rows. The first starts with the stage, so its start-up overlaps the work before
- * training; the second only once training or scoring is asked for (a rerun that finds the
- * model and its scores stored needs neither, and the second's start-up took CPU from reading the
- * rows). The activity
- * heartbeats while it waits for them, and a cancelled run terminates them.
+ * training; the second only once training or scoring is asked for (a rerun that finds the model
+ * and its scores stored needs neither, and the second's start-up took CPU from reading the rows).
+ * The activity heartbeats while it waits for them, and a cancelled run terminates them.
  */
 import { compileModel, rowMajorValues, type CompiledModel } from './compiled-model';
 import type { EnsembleRequest, EnsembleTask, ScoredRows, TrainedEnsemble } from './ensemble';
@@ -50,17 +49,16 @@ export class EnsembleThreads {
     this.#first = new WorkerThread(WORKER, stage);
   }
 
-  /** Both threads, the second started on first use. */
-  #threads(): WorkerThread[] {
-    this.#second ??= new WorkerThread(WORKER, this.#stage);
-    return [this.#first, this.#second];
+  /** The second thread, started on first use. */
+  #startSecond(): WorkerThread {
+    return (this.#second ??= new WorkerThread(WORKER, this.#stage));
   }
 
   /** Starts training in the first thread and returns at once. */
   train(task: EnsembleTask): void {
     const request: EnsembleRequest = { train: task };
     this.#training = this.#first.request<TrainedEnsemble>(request);
-    this.#threads(); // the second starts now, ready by scoring
+    this.#startSecond(); // ready by scoring
   }
 
   /** Scores with an ensemble trained before (ensemble-cache.ts) instead of training. */
@@ -77,7 +75,7 @@ export class EnsembleThreads {
     meanwhile: (holdout: EnsembleHoldout) => Promise<T>,
   ): Promise<{ result: EnsembleResult; meanwhile: T }> {
     if (!this.#training) throw new Error('EnsembleThreads.score before train');
-    const threads = this.#threads();
+    const threads = [this.#first, this.#startSecond()];
     const holdout = halves(input.holdoutRows).map((rows) => rowMajorValues(input.columns, rows));
     const rows = Uint32Array.from({ length: input.scoreColumns[0]?.length ?? 0 }, (_, i) => i);
     const current = halves(rows).map((part) => rowMajorValues(input.scoreColumns, part));

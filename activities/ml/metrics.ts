@@ -127,6 +127,8 @@ export function rocCurve(scores: Float64Array, labels: Uint8Array, maxPoints = 1
 export function scoreOrder(scores: Float64Array, direction: 'ascending' | 'descending'): Uint32Array {
   const n = scores.length;
   // the float64 bits as an unsigned key of the same order: negatives' bits flipped, positives' sign bit set
+  // descending: every key's bits inverted
+  const invert = direction === 'descending' ? 0xffffffff : 0;
   const keys = new Float64Array(n);
   const words = new Uint32Array(keys.buffer);
   for (let i = 0; i < n; i++) {
@@ -134,8 +136,8 @@ export function scoreOrder(scores: Float64Array, direction: 'ascending' | 'desce
     keys[i] = scores[i] === 0 ? 0 : scores[i];
     const high = words[2 * i + 1];
     const flip = high >>> 31 ? 0xffffffff : 0;
-    words[2 * i] = (words[2 * i] ^ flip ^ (direction === 'descending' ? 0xffffffff : 0)) >>> 0;
-    words[2 * i + 1] = (high ^ (flip | 0x80000000) ^ (direction === 'descending' ? 0xffffffff : 0)) >>> 0;
+    words[2 * i] = (words[2 * i] ^ flip ^ invert) >>> 0;
+    words[2 * i + 1] = (high ^ (flip | 0x80000000) ^ invert) >>> 0;
   }
   let order = Uint32Array.from({ length: n }, (_, i) => i);
   let next = new Uint32Array(n);
