@@ -36,7 +36,7 @@ import {
 } from './ensemble-cache';
 import type { StoredStages } from './stage-cache';
 import type { RunRef, StoreConfig } from '../store/layout';
-import type { ReusedArtifact } from '../store/manifest';
+import type { ReusedArtifact } from '../store/artifacts';
 
 /** Where a run may find and store its trained ensemble (reproductions pass none: they train). */
 export interface EnsembleCacheAccess {

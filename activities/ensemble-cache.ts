@@ -19,14 +19,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, hashFile } from '../store/hashing';
 import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
-import type { ReusedArtifact } from '../store/manifest';
+import type { ReusedArtifact } from '../store/artifacts';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { viewParquet } from './duckdb';
 import type { ColumnSet } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
-import { linkOrCopy, reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
+import { linkOrCopy } from '../store/files';
+import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';

@@ -20,16 +20,17 @@ import {
   type FeatureSummary,
   type PartitionFeatures,
 } from './features';
-import { combineLoad, loadPartition, planLoad, type LoadPlan, type LoadSummary, type PartitionLoad } from './load';
+import { combineLoad, planLoad, type LoadPlan, type LoadSummary, type PartitionLoad } from './load';
 import { publishSnapshot, type PublishRequest } from './publish';
 import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
 import { reuseStages, storeStages } from './stage-cache';
+import { loadReusingMonths } from './usage-months';
 import type { FeatureMonthCache } from './window-cache';
 
 /** The stage functions; tests swap one for a faulty twin to inject failures. */
 export const STAGE_FUNCTIONS = {
   planLoad,
-  loadPartition,
+  loadPartition: loadReusingMonths,
   combineLoad,
   computeFeatures,
   computePartitionFeatures,
@@ -108,9 +109,15 @@ export function createActivities(
   return {
     planLoad: (run: RunRef, params: { month?: unknown }, partitions: number) =>
       attemptStage('load', params?.month, () => stages.planLoad(store, run, params, partitions)),
-    /** One partition of the input: the worker that picks it up needs the run folder (a shared file system). */
-    loadPartition: (plan: LoadPlan, index: number) =>
-      attemptStage('load', plan.params.month, () => stages.loadPartition(plan, index)),
+    /**
+     * One partition of the input: the worker that picks it up needs the run folder (a shared file
+     * system). A single partition takes the window months stored by earlier runs (`reuse` false:
+     * reads every month) and stores the months it read (activities/usage-months.ts).
+     */
+    loadPartition: (plan: LoadPlan, index: number, reuse = true) =>
+      attemptStage('load', plan.params.month, () =>
+        stages.loadPartition({ store, run: currentRun(), allowed: reuse }, plan, index),
+      ),
     combineLoad: (plan: LoadPlan, parts: PartitionLoad[]) =>
       attemptStage('load', plan.params.month, () => stages.combineLoad(plan, parts)),
     /** The stored load and feature output for the plan's key, copied into the run database (or null). */

@@ -3,7 +3,7 @@ import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contrac
 /**
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
  * `raw_input(file_index, file_row, <columns present>)`; leaves table `checked_usage` with
- * typed columns and `reason` (NULL for a valid row). `presentColumns` maps each input column to
+ * typed columns and `reason` (NULL for a valid row), a temporary table. `presentColumns` maps each input column to
  * its DuckDB type: a column that already has the contract's type is taken as it is (a cast and
  * its failure check would cost a pass over every value and can never fail). Identifiers come
  * only from the contract; the run window is read from the session variables window_start /
@@ -40,7 +40,9 @@ export function buildCheckSql(presentColumns: ReadonlyMap<string, string>, userC
   });
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column));
   return [
-    `CREATE OR REPLACE TABLE checked_usage AS
+    // in memory (spilled to disk past the memory limit): the load writes each month's valid rows
+    // to Parquet and keeps the quarantined rows, so the checked rows are never stored twice
+    `CREATE OR REPLACE TEMP TABLE checked_usage AS
 WITH typed AS (
   SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent)].join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
@@ -12,10 +12,21 @@ import {
 } from '../domain/mapping';
 import { addMonths, firstDay } from '../domain/month';
 import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params';
-import { runDir, type RunRef, type StoreConfig } from '../store/layout';
+import { runDir, usageMonthFile, type RunRef, type StoreConfig } from '../store/layout';
+import { linkOrCopy } from '../store/files';
+import type { ReusedArtifact } from '../store/artifacts';
 import { checkpoint, withQueryProgress } from './context';
 import { canonicalJson, hashFile, paramsHash, sha256 } from '../store/hashing';
-import { appendRows, numberedVariable, queryOne, queryRows, readSql, setVariable, withConnection } from './duckdb';
+import {
+  appendRows,
+  numberedVariable,
+  queryOne,
+  queryRows,
+  readSql,
+  setVariable,
+  sqlString,
+  withConnection,
+} from './duckdb';
 import { applyLabels, inspectLabels, type LabelsFile } from './labels';
 import { buildCheckSql } from './load-sql';
 import { resolveUserFeatures, userFeatureSql, type SkippedUserFeature, type UserFeature } from './user-features';
@@ -54,6 +65,31 @@ export interface LoadPlan {
   seconds: number;
 }
 
+/**
+ * A month's checked rows kept from an earlier run (activities/usage-months.ts): its valid rows
+ * and its quarantined rows as Parquet files, and its counts. The load does not read that month's
+ * input files again.
+ */
+export interface StoredUsageMonth {
+  month: string;
+  rowsFile: string;
+  quarantineFile: string;
+  rowsLoaded: number;
+  rowsQuarantined: number;
+  quarantineByReason: Record<string, number>;
+}
+
+/** What the load did with stored months (activities/usage-months.ts), for the audit log and the manifest. */
+export interface UsageMonthReuse {
+  /** Each window month's key (empty: not eligible, see reason). */
+  keys: Record<string, string>;
+  /** The months taken from earlier runs. */
+  reused: ReusedArtifact[];
+  /** The months this run stored for later runs. */
+  stored: string[];
+  reason: string;
+}
+
 /** One partition's rows: every row of a subscriber lands in the same partition. */
 export interface PartitionLoad {
   dbPath: string;
@@ -63,6 +99,10 @@ export interface PartitionLoad {
   subscribersInMonth: number;
   /** Valid rows whose month is not their file's month folder (or whose file is in none). */
   rowsOutsideMonthFolder: number;
+  /** Month folders (YYYY-MM) holding a row, valid or not, of another month: such a month's rows are not its files' alone. */
+  foldersWithOtherMonths: string[];
+  /** Set by a load that looked up stored months (a single partition). */
+  usageMonths?: UsageMonthReuse;
   seconds: number;
 }
 
@@ -80,6 +120,8 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   rowsOutsideMonthFolder: number;
   /** sha256 of how rows were read: the mapping, the contract columns' input types, the labels file and the input root. */
   readingHash: string;
+  /** The months taken from and stored for other runs (a single-partition load that looked them up). */
+  usageMonths?: UsageMonthReuse;
   /** "long" (monthly usage) or "snapshot" (one row per subscriber), from the mapping. */
   format: 'long' | 'snapshot';
   /** Contract columns the input provides; features needing others are skipped. */
@@ -287,21 +329,28 @@ function sourceType(
 }
 
 /**
- * Reads one partition's rows (the subscribers whose id hashes to it) into its database: table
- * checked_usage keeps every row with its contract check (reason NULL for a valid row), view
- * usage the valid rows, table quarantine the others with their reason.
+ * Reads one partition's rows (the subscribers whose id hashes to it) and checks them against the
+ * contract: each month's valid rows go to a Parquet file beside the partition's database, read
+ * through view `usage`; table quarantine keeps the others with their reason. The months in
+ * `stored` come from an earlier run's files instead (activities/usage-months.ts): their input
+ * files are not read.
  */
-export async function loadPartition(plan: LoadPlan, index: number): Promise<PartitionLoad> {
+export async function loadPartition(
+  plan: LoadPlan,
+  index: number,
+  stored: StoredUsageMonth[] = [],
+): Promise<PartitionLoad> {
   const started = performance.now();
   const dbPath = plan.partitionDbPaths[index];
   if (dbPath === undefined)
     throw new InvalidParamsError(`no partition ${index}: the plan has ${plan.partitionDbPaths.length}`);
   const presentColumns = new Map(plan.presentColumns);
   const userColumns = plan.userFeatures.map((feature) => feature.column);
+  const storedMonths = new Set(stored.map((month) => month.month));
   return withConnection(dbPath, async (conn) => {
     const step = `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})`;
     await checkpoint({ stage: step });
-    await createRawInput(conn, plan, { index, count: plan.partitionDbPaths.length });
+    await createRawInput(conn, plan, { index, count: plan.partitionDbPaths.length }, storedMonths);
     await setVariable(conn, 'window_start', firstDay(plan.windowStart));
     await setVariable(conn, 'window_end', firstDay(plan.windowEnd));
     try {
@@ -320,12 +369,17 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
         throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
       throw error;
     }
-    // a view, not a copy: from here on the valid rows are only read
-    await conn.run(
-      'CREATE OR REPLACE VIEW usage AS SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage WHERE reason IS NULL',
-    );
+    await writeUsageMonths(conn, plan, dbPath, stored);
     await setVariable(conn, 'input_files', listValue(plan.inputFiles.map((file) => file.path)));
     await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
+    if (stored.length > 0) {
+      await setVariable(conn, 'stored_quarantine_files', listValue(stored.map((month) => month.quarantineFile)));
+      await conn.run(
+        `CREATE OR REPLACE TABLE quarantine AS
+         SELECT * FROM (FROM quarantine UNION ALL FROM read_parquet(getvariable('stored_quarantine_files')))
+         ORDER BY source_file, file_row`,
+      );
+    }
     await conn.run('DROP VIEW raw_input');
     if (userColumns.length > 0) await keepUserFeatureRows(conn, userColumns);
     if (plan.partitionDbPaths.length > 1) {
@@ -351,20 +405,66 @@ export async function loadPartition(plan: LoadPlan, index: number): Promise<Part
       in_month: number;
       outside_month_folder: number;
     }>(conn, await readSql(import.meta.url, './load/row_counts.sql'), { month: firstDay(plan.params.month) });
+    const folders = await queryRows<{ folder: string }>(
+      conn,
+      `SELECT DISTINCT strftime(f.folder_month::DATE, '%Y-%m') AS folder
+       FROM checked_usage c JOIN file_folder_months f USING (file_index)
+       WHERE c."month" IS DISTINCT FROM f.folder_month::DATE AND c."month" IS NOT NULL ORDER BY folder`,
+    );
     const reasons = await queryRows<{ reason: string; rows: number }>(
       conn,
-      'SELECT reason, count(*) AS rows FROM quarantine GROUP BY reason',
+      'SELECT reason, count(*) AS rows FROM checked_usage WHERE reason IS NOT NULL GROUP BY reason',
     );
+    const byReason = new Map(reasons.map((r) => [r.reason, r.rows]));
+    for (const month of stored)
+      for (const [reason, rows] of Object.entries(month.quarantineByReason))
+        byReason.set(reason, (byReason.get(reason) ?? 0) + rows);
+    const sum = (pick: (month: StoredUsageMonth) => number) => stored.reduce((total, month) => total + pick(month), 0);
     return {
       dbPath,
-      rowsLoaded: counts.loaded,
-      rowsQuarantined: counts.quarantined,
-      quarantineByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.rows])),
-      subscribersInMonth: counts.in_month,
+      rowsLoaded: counts.loaded + sum((month) => month.rowsLoaded),
+      rowsQuarantined: counts.quarantined + sum((month) => month.rowsQuarantined),
+      quarantineByReason: Object.fromEntries(byReason),
+      // a stored month's rows are all of that month (activities/usage-months.ts)
+      subscribersInMonth: counts.in_month + sum((month) => (month.month === plan.params.month ? month.rowsLoaded : 0)),
       rowsOutsideMonthFolder: counts.outside_month_folder,
+      foldersWithOtherMonths: folders.map((row) => row.folder),
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+/**
+ * Writes each month's valid rows of table checked_usage to its own Parquet file beside the
+ * database (the stored months' files are linked there instead) and points view `usage` at them.
+ * Writing them costs less than keeping checked_usage in the database, and a month's file is what
+ * the next month's run can take instead of reading that month's input again.
+ */
+async function writeUsageMonths(
+  conn: DuckDBConnection,
+  plan: LoadPlan,
+  dbPath: string,
+  stored: StoredUsageMonth[],
+): Promise<void> {
+  const files: string[] = [];
+  for (let month = plan.windowStart; month <= plan.windowEnd; month = addMonths(month, 1)) {
+    const path = usageMonthFile(dbPath, month);
+    files.push(path);
+    const kept = stored.find((entry) => entry.month === month);
+    if (kept) {
+      await linkOrCopy(kept.rowsFile, path);
+      continue;
+    }
+    // a retried attempt may find a link into the store at this path: never write through it
+    await rm(path, { force: true });
+    await setVariable(conn, 'usage_month_file', path);
+    await conn.run(
+      `COPY (SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage WHERE reason IS NULL AND "month" = $month::DATE)
+       TO (getvariable('usage_month_file')) (FORMAT parquet)`,
+      { month: firstDay(month) },
+    );
+  }
+  await conn.run(`CREATE OR REPLACE VIEW usage AS FROM read_parquet([${files.map(sqlString).join(', ')}])`);
 }
 
 /**
@@ -396,6 +496,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
     quarantineByReason: Object.fromEntries([...byReason].sort(([a, x], [b, y]) => y - x || a.localeCompare(b))),
     subscribersInMonth: sum((part) => part.subscribersInMonth),
     rowsOutsideMonthFolder: sum((part) => part.rowsOutsideMonthFolder),
+    ...(parts.length === 1 && parts[0]?.usageMonths ? { usageMonths: parts[0].usageMonths } : {}),
     readingHash: readingHash(plan),
     format: mapping.format,
     inputColumns: presentColumns.map(([column]) => column),
@@ -413,7 +514,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
 async function keepUserFeatureRows(conn: DuckDBConnection, userColumns: string[]): Promise<void> {
   await conn.run(
     `CREATE OR REPLACE TABLE user_feature_rows AS
-     SELECT subscriber_id, "month", ${userColumns.map(quoteIdent).join(', ')} FROM checked_usage WHERE reason IS NULL`,
+     SELECT subscriber_id, "month", ${userColumns.map(quoteIdent).join(', ')} FROM usage`,
   );
 }
 
@@ -539,11 +640,15 @@ async function createRawInput(
   conn: DuckDBConnection,
   plan: LoadPlan,
   partition: { index: number; count: number },
+  storedMonths: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
-  const inputRows = await inputRowsSql(conn, files);
+  const toRead = files.filter((file) => !storedMonths.has(monthFolderOf(file) ?? ''));
+  // every month stored: the first file gives the columns, and no row is read
+  const inputRows = await inputRowsSql(conn, toRead.length > 0 ? toRead : files.slice(0, 1), files);
+  const noRows = toRead.length === 0 ? 'WHERE false' : '';
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
   );
@@ -563,8 +668,8 @@ async function createRawInput(
   const partitionKey = typeof idSource === 'string' ? quoteIdent(idSource) : 'file_index, file_row';
   const inPartition =
     partition.count === 1
-      ? ''
-      : `WHERE hash(${partitionKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
+      ? noRows
+      : `WHERE hash(${partitionKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT ${noRows.replace('WHERE', 'AND')}`;
   if (typeof idSource === 'object') await bindFileNames(conn, files, plan.params.input);
 
   const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {
@@ -620,15 +725,15 @@ function subscriberIdSql(mapping: InputMapping): string {
 }
 
 /**
- * SQL over every input row, all files' columns by name, with `file_index` (the file's number in
- * the plan) and `file_row`. Binds the file lists as session variables.
+ * SQL over every row of `files`, all files' columns by name, with `file_index` (the file's number
+ * in `numbering`, the plan's files) and `file_row`. Binds the file lists as session variables.
  */
-async function inputRowsSql(conn: DuckDBConnection, files: string[]): Promise<string> {
+async function inputRowsSql(conn: DuckDBConnection, files: string[], numbering = files): Promise<string> {
   const parquet = files.filter((file) => !file.toLowerCase().endsWith('.csv'));
   const csv = files.filter((file) => file.toLowerCase().endsWith('.csv'));
   const parts: string[] = [];
   // rows carry their file's number in the plan, not its path: a path per row cost ~10% of the load
-  const numbers = (subset: string[]) => listValue(subset.map((file) => files.indexOf(file)));
+  const numbers = (subset: string[]) => listValue(subset.map((file) => numbering.indexOf(file)));
   if (parquet.length > 0) {
     await setVariable(conn, 'parquet_files', listValue(parquet));
     await setVariable(conn, 'parquet_file_numbers', numbers(parquet));
@@ -641,7 +746,7 @@ async function inputRowsSql(conn: DuckDBConnection, files: string[]): Promise<st
   for (const [i, file] of csv.entries()) {
     const variable = numberedVariable('csv_file', i);
     await setVariable(conn, variable, file);
-    parts.push(`SELECT *, ${files.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
+    parts.push(`SELECT *, ${numbering.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
       FROM read_csv(getvariable('${variable}'), header = true, all_varchar = true, parallel = false)`);
   }
   return parts.join('\nUNION ALL BY NAME\n');

@@ -24,6 +24,7 @@ import { signManifest, type Signer } from '../store/signing';
 import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
 import type { EnsembleSummary } from './churn';
 import type { FeatureSummary } from './features';
+import type { LoadSummary } from './load';
 import {
   describePublished,
   findPublishedByRun,
@@ -284,7 +285,12 @@ function buildManifest(
     },
     outputs,
     ...(request.lineage
-      ? { lineage: withEnsembleLineage(withMonthLineage(request.lineage, request.features), churn.ensemble?.cache) }
+      ? {
+          lineage: withEnsembleLineage(
+            withMonthLineage(withUsageMonthLineage(request.lineage, load), request.features),
+            churn.ensemble?.cache,
+          ),
+        }
       : {}),
     timings: {
       loadSeconds: load.seconds,
@@ -316,6 +322,13 @@ async function makeReadOnly(dir: string): Promise<void> {
 function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']): Lineage {
   if (!cache) return lineage;
   return { ...lineage, churnKeys: [cache.key, cache.scoredKey], reused: [...lineage.reused, ...cache.reused] };
+}
+
+/** The run's lineage with the checked usage months it took from earlier runs and their keys (activities/usage-months.ts). */
+function withUsageMonthLineage(lineage: Lineage, load: LoadSummary): Lineage {
+  const months = load.usageMonths;
+  if (!months || Object.keys(months.keys).length === 0) return lineage;
+  return { ...lineage, usageMonthKeys: Object.values(months.keys), reused: [...lineage.reused, ...months.reused] };
 }
 
 /** The run's lineage with the feature months it took from and stored for other runs (activities/window-cache.ts). */

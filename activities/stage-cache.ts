@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { constants, readFileSync, readdirSync } from 'node:fs';
-import { chmod, copyFile, link, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStoreWriteFailure } from '../domain/errors';
 import { queryOne, viewParquet, withConnection } from './duckdb';
@@ -18,8 +18,9 @@ import { assertUsable, readingHash, type LoadPlan, type LoadSummary } from './lo
 import { checkpoint } from './context';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, cacheStageDir, FEATURES_FILE, featuresFile, type RunRef, type StoreConfig } from '../store/layout';
+import { linkOrCopy } from '../store/files';
 import { readArtifact, removeArtifactDir, STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
-import type { ReusedArtifact } from '../store/manifest';
+import type { ReusedArtifact } from '../store/artifacts';
 
 /** The one cached stage output: what load and features leave in the run database. */
 export const LOAD_FEATURES_STAGE = 'load-features';
@@ -43,6 +44,7 @@ export const STAGE_CODE_FILES = [
   'activities/duckdb.ts',
   'activities/stage-cache.ts',
   'activities/window-cache.ts',
+  'activities/usage-months.ts',
   'data/contract.ts',
   'domain/mapping.ts',
   'domain/month.ts',
@@ -125,21 +127,6 @@ export async function verifiedArtifact(dir: string): Promise<{ artifact: StageAr
   return { artifact };
 }
 
-/**
- * Puts the file `from` at `to` (replacing it) as a hard link: no bytes copied, and a stored file
- * and a run's copy share them. Writers never write through such a link (writeParquetView removes
- * its target first), and a stored file is read-only. Across file systems, or where links are
- * refused, a copy.
- */
-export async function linkOrCopy(from: string, to: string): Promise<void> {
-  await rm(to, { force: true });
-  try {
-    await link(from, to);
-  } catch {
-    await copyFile(from, to);
-  }
-}
-
 /** How the manifest names a stored artifact a run used instead of running `stages`. */
 export function reusedArtifact(artifact: StageArtifact, stages: string[]): ReusedArtifact {
   return {
@@ -183,7 +170,12 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   await chmod(plan.dbPath, 0o644);
   // the features file is only read: a link, and the view pointed at this run's path
   await linkOrCopy(join(dir, FEATURES_FILE), featuresFile(plan.dbPath));
-  await withConnection(plan.dbPath, (conn) => viewParquet(conn, 'features', featuresFile(plan.dbPath)));
+  await withConnection(plan.dbPath, async (conn) => {
+    await viewParquet(conn, 'features', featuresFile(plan.dbPath));
+    // the usage rows stayed with the run that loaded them (its month files); nothing after the
+    // features reads them
+    await conn.run('DROP VIEW IF EXISTS usage');
+  });
   const { mapping, presentColumns, seconds, ...rest } = plan;
   const load: LoadSummary = {
     ...rest,

@@ -11,7 +11,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { addMonths } from '../domain/month';
-import type { ReusedArtifact } from '../store/manifest';
+import type { ReusedArtifact } from '../store/artifacts';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';

@@ -59,6 +59,11 @@ export function featuresFile(dbPath: string): string {
 
 export const FEATURES_FILE = 'features.parquet';
 
+/** One month's valid usage rows beside a run or partition database (dbPath): its view `usage` reads them. */
+export function usageMonthFile(dbPath: string, month: string): string {
+  return dbPath.replace(/\.duckdb$/, '') + `.usage-${month}.parquet`;
+}
+
 /** A workflow id made safe to use as one folder name. */
 function safeSegment(value: string): string {
   const safe = value.replace(/[^A-Za-z0-9._-]/g, '_');

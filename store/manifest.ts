@@ -6,6 +6,7 @@ import type { CodeVersion } from '../activities/code-version';
 import type { LabelsFile } from '../activities/labels';
 import type { InputFile } from '../activities/load';
 import type { RunRef } from './layout';
+import type { ReusedArtifact } from './artifacts';
 
 /** The schema of snapshots/<month>/v<N>/manifest.json. */
 
@@ -31,19 +32,6 @@ export interface OutputFile {
   rows?: number;
 }
 
-/** A stored stage output a run used instead of computing it (activities/stage-cache.ts). */
-export interface ReusedArtifact {
-  /** Its folder: cache/<stage>/<key>/ in the store. */
-  stage: string;
-  /** The run stages it stands for. */
-  stages: string[];
-  key: string;
-  files: { file: string; sha256: string; bytes: number; rows: number }[];
-  /** The run that computed it, and when. */
-  producedBy: RunRef;
-  producedAt: string;
-}
-
 /** Where the run's stage outputs came from. */
 export interface Lineage {
   /** The load and feature stages' cache key: the run reused it, or stored its own output under it. */
@@ -52,6 +40,8 @@ export interface Lineage {
   churnKeys?: string[];
   /** The features stage's month keys: the training month's (taken from the run that scored it, or computed) and the scoring month's (stored for next month's run). */
   featureMonthKeys?: string[];
+  /** The load's month keys: each window month's checked rows, taken from an earlier run or stored by this one. */
+  usageMonthKeys?: string[];
   /** Empty for a cold run. */
   reused: ReusedArtifact[];
 }

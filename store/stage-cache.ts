@@ -119,6 +119,7 @@ async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<st
         lineage.stageKey,
         ...(lineage.churnKeys ?? []),
         ...(lineage.featureMonthKeys ?? []),
+        ...(lineage.usageMonthKeys ?? []),
         ...lineage.reused.map((artifact) => artifact.key),
       ]);
       for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);

@@ -190,7 +190,9 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       load = cache.reused.load;
       await audit('stage.reused', { ...cache.reused.artifact, reason: cache.reason }, 'load+features');
     } else {
-      const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index)));
+      const parts = await Promise.all(
+        plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index, input.reuse ?? true)),
+      );
       load = await io.combineLoad(plan, parts);
     }
     if (indexed) upsertSearchAttributes([{ key: SEGFLOW_PARAMS_HASH, value: load.paramsHash }]);
@@ -201,6 +203,15 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       rowsLoaded: load.rowsLoaded,
       quarantineByReason: load.quarantineByReason,
       ...(cache ? { reused: cache.reused !== null, cacheKey: cache.key, reuse: cache.reason } : {}),
+      ...(load.usageMonths
+        ? {
+            monthReuse: {
+              reused: load.usageMonths.reused.map((artifact) => artifact.stages[0]),
+              stored: load.usageMonths.stored,
+              reason: load.usageMonths.reason,
+            },
+          }
+        : {}),
     });
     let stored: Awaited<ReturnType<typeof io.storeStages>> | null = null;
     if (cache?.reused) features = cache.reused.features;

@@ -11,7 +11,7 @@ import {
   withConnection,
   writeParquetView,
 } from '../../activities/duckdb';
-import { linkOrCopy } from '../../activities/stage-cache';
+import { linkOrCopy } from '../../store/files';
 import { hashFile } from '../../store/hashing';
 import { tempDir } from '../helpers';
 

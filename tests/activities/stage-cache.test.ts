@@ -35,6 +35,7 @@ import { parseDuration, parseSize } from '../../cli/commands/cache';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 import type { SampleSummary } from '../../data/generate';
 import { FEATURE_MONTH_STAGE, featureMonthKey } from '../../activities/window-cache';
+import { loadReusingMonths, USAGE_MONTH_STAGE } from '../../activities/usage-months';
 
 interface Published {
   manifest: SnapshotManifest;
@@ -52,7 +53,8 @@ async function runPipeline(
   params: Record<string, unknown>,
   /**
    * `ensembleCache`: the churn stage may also reuse and store its trained ensemble, and
-   * `featureMonths`: the features stage its months' rows, as the worker's do; `stageReuse`
+   * `featureMonths`: the features stage its months' rows, `usageMonths`: the load its checked
+   * months, as the worker's do; `stageReuse`
    * false looks the load and features up as a cold run does (default: as `reuse`).
    */
   options: {
@@ -60,6 +62,7 @@ async function runPipeline(
     reuse: boolean;
     ensembleCache?: boolean;
     featureMonths?: boolean;
+    usageMonths?: boolean;
     stageReuse?: boolean;
   },
 ): Promise<Published> {
@@ -71,7 +74,12 @@ async function runPipeline(
   if (cache.reused) ({ load, features } = cache.reused);
   else {
     const parts = [];
-    for (const index of plan.partitionDbPaths.keys()) parts.push(await loadPartition(plan, index));
+    for (const index of plan.partitionDbPaths.keys())
+      parts.push(
+        options.usageMonths
+          ? await loadReusingMonths({ store, run, allowed: options.reuse }, plan, index)
+          : await loadPartition(plan, index),
+      );
     load = await combineLoad(plan, parts);
     const input = { format: load.format, inputColumns: load.inputColumns };
     const months = options.featureMonths ? { store, run, allowed: options.reuse, load } : undefined;
@@ -427,7 +435,7 @@ describe('feature months across runs (next month)', () => {
   let sample: SampleSummary;
   let previous: Published;
   const params = (month: string) => ({ month, input: join(sample.outDir, 'usage'), k: 4 });
-  const options = { partitions: 1, reuse: true, featureMonths: true };
+  const options = { partitions: 1, reuse: true, featureMonths: true, usageMonths: true };
 
   beforeAll(async () => {
     const dir = await tempDir();
@@ -462,7 +470,12 @@ describe('feature months across runs (next month)', () => {
       stage: FEATURE_MONTH_STAGE,
       producedBy: { workflowId: 'cache-test', runId: 'may' },
     });
-    expect(next.manifest.lineage?.reused.map((artifact) => artifact.stage)).toEqual([FEATURE_MONTH_STAGE]);
+    // the load took the six months it shares with May's window (checked rows), the features May's rows
+    expect(next.manifest.lineage?.reused.map((artifact) => artifact.stage)).toEqual([
+      ...Array<string>(6).fill(USAGE_MONTH_STAGE),
+      FEATURE_MONTH_STAGE,
+    ]);
+    expect(next.manifest.lineage?.usageMonthKeys).toHaveLength(7);
     expect(next.features.trainingRows).toBeGreaterThan(1_000);
 
     const cold = await runPipeline(store, 'june-cold', params('2026-06'), { ...options, reuse: false });

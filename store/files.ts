@@ -1,0 +1,16 @@
+import { copyFile, link, rm } from 'node:fs/promises';
+
+/**
+ * Puts the file `from` at `to` (replacing it) as a hard link: no bytes copied, and a stored file
+ * and a run's copy share them. Writers never write through such a link (writeParquetView removes
+ * its target first), and a stored file is read-only. Across file systems, or where links are
+ * refused, a copy.
+ */
+export async function linkOrCopy(from: string, to: string): Promise<void> {
+  await rm(to, { force: true });
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}
