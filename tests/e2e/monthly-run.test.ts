@@ -195,10 +195,13 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
     ]);
     // the worker's features stage keys its months: the training month's and the scoring month's (stored for next month)
     expect(first.lineage?.featureMonthKeys).toHaveLength(2);
+    // and its load each window month's checked rows (the window: six months and the training month)
+    expect(first.lineage?.usageMonthKeys).toHaveLength(7);
     expect(coldManifest.lineage).toEqual({
       stageKey: first.lineage?.stageKey,
       churnKeys: first.lineage?.churnKeys,
       featureMonthKeys: first.lineage?.featureMonthKeys,
+      usageMonthKeys: first.lineage?.usageMonthKeys,
       reused: [],
     });
 
