@@ -40,8 +40,8 @@ export function buildCheckSql(presentColumns: ReadonlyMap<string, string>, userC
   });
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column));
   return [
-    // in memory (spilled to disk past the memory limit): the load writes each month's valid rows
-    // to Parquet and keeps the quarantined rows, so the checked rows are never stored twice
+    // temporary (in memory, spilled past the memory limit): the load writes each month's valid
+    // rows to Parquet and keeps the quarantined rows, so the database file never holds them
     `CREATE OR REPLACE TEMP TABLE checked_usage AS
 WITH typed AS (
   SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent)].join(',\n         ')},

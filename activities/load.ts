@@ -436,9 +436,9 @@ export async function loadPartition(
 
 /**
  * Writes each month's valid rows of table checked_usage to its own Parquet file beside the
- * database (the stored months' files are linked there instead) and points view `usage` at them.
- * Writing them costs less than keeping checked_usage in the database, and a month's file is what
- * the next month's run can take instead of reading that month's input again.
+ * database (the stored months' files are linked there instead) and points view `usage` at them:
+ * a month's file is what the next month's run takes instead of reading that month's input again
+ * (what this costs a cold run against keeping the rows in the database: docs/benchmark.md).
  */
 async function writeUsageMonths(
   conn: DuckDBConnection,
