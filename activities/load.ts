@@ -344,15 +344,146 @@ export async function loadPartition(
   const dbPath = plan.partitionDbPaths[index];
   if (dbPath === undefined)
     throw new InvalidParamsError(`no partition ${index}: the plan has ${plan.partitionDbPaths.length}`);
-  const presentColumns = new Map(plan.presentColumns);
   const userColumns = plan.userFeatures.map((feature) => feature.column);
   const storedMonths = new Set(stored.map((month) => month.month));
+  const toRead = plan.inputFiles
+    .map((file) => file.path)
+    .filter((path) => !storedMonths.has(monthFolderOf(path) ?? ''));
   return withConnection(dbPath, async (conn) => {
-    const step = `load: reading and checking rows (partition ${index + 1} of ${plan.partitionDbPaths.length})`;
-    await checkpoint({ stage: step });
-    await createRawInput(conn, plan, { index, count: plan.partitionDbPaths.length }, storedMonths);
     await setVariable(conn, 'window_start', firstDay(plan.windowStart));
     await setVariable(conn, 'window_end', firstDay(plan.windowEnd));
+    await setVariable(conn, 'input_files', listValue(plan.inputFiles.map((file) => file.path)));
+    await conn.run('CREATE OR REPLACE TEMP TABLE file_folder_months (file_index INTEGER, folder_month VARCHAR)');
+    await appendRows(
+      conn,
+      'file_folder_months',
+      plan.inputFiles.map((file, fileIndex) => {
+        const month = monthFolderOf(file.path);
+        return [fileIndex, month === undefined ? null : firstDay(month)];
+      }),
+    );
+    const partition = { index, count: plan.partitionDbPaths.length };
+    // month by month when every file lies in a month folder: a month's checked rows then fit in
+    // memory at operator scale. Exact unless a file holds rows of another month (a duplicate
+    // could span two months' files): then all at once.
+    const byMonth =
+      plan.mapping.format === 'long' && toRead.length > 0 && toRead.every((path) => monthFolderOf(path) !== undefined);
+    const allAtOnce = { months: windowMonths(plan).filter((month) => !storedMonths.has(month)), files: toRead };
+    let checked = await checkChunks(conn, plan, partition, dbPath, byMonth ? groupByMonthFolder(toRead) : [allAtOnce]);
+    if (byMonth && checked.foldersWithOtherMonths.length > 0)
+      checked = await checkChunks(conn, plan, partition, dbPath, [allAtOnce]);
+    // every window month has a file, empty where no valid row (the last chunk's table gives the columns)
+    const files: string[] = [];
+    for (const month of windowMonths(plan)) {
+      const path = usageMonthFile(dbPath, month);
+      files.push(path);
+      const kept = stored.find((entry) => entry.month === month);
+      if (kept) await linkOrCopy(kept.rowsFile, path);
+      else if (!checked.written.has(month)) await writeUsageMonth(conn, path, month, true);
+    }
+    await conn.run(`CREATE OR REPLACE VIEW usage AS FROM read_parquet([${files.map(sqlString).join(', ')}])`);
+    if (stored.length > 0) {
+      await setVariable(conn, 'stored_quarantine_files', listValue(stored.map((month) => month.quarantineFile)));
+      await conn.run("INSERT INTO quarantine FROM read_parquet(getvariable('stored_quarantine_files'))");
+    }
+    if (userColumns.length > 0) await keepUserFeatureRows(conn, userColumns);
+    if (plan.partitionDbPaths.length > 1) {
+      await setVariable(conn, 'quarantine_file', partitionOutput(dbPath, 'quarantine'));
+      await conn.run("COPY quarantine TO (getvariable('quarantine_file')) (FORMAT parquet)");
+      if (userColumns.length > 0) {
+        await setVariable(conn, 'user_features_file', partitionOutput(dbPath, 'user-features'));
+        await conn.run("COPY user_feature_rows TO (getvariable('user_features_file')) (FORMAT parquet)");
+      }
+    }
+    const byReason = checked.quarantineByReason;
+    for (const month of stored)
+      for (const [reason, rows] of Object.entries(month.quarantineByReason))
+        byReason.set(reason, (byReason.get(reason) ?? 0) + rows);
+    const sum = (pick: (month: StoredUsageMonth) => number) => stored.reduce((total, month) => total + pick(month), 0);
+    return {
+      dbPath,
+      rowsLoaded: checked.loaded + sum((month) => month.rowsLoaded),
+      rowsQuarantined: checked.quarantined + sum((month) => month.rowsQuarantined),
+      quarantineByReason: Object.fromEntries(byReason),
+      // a stored month's rows are all of that month (activities/usage-months.ts)
+      subscribersInMonth: checked.inMonth + sum((month) => (month.month === plan.params.month ? month.rowsLoaded : 0)),
+      rowsOutsideMonthFolder: checked.outsideMonthFolder,
+      foldersWithOtherMonths: checked.foldersWithOtherMonths,
+      seconds: (performance.now() - started) / 1000,
+    };
+  });
+}
+
+/** Files read together, and the window months whose valid rows they give. */
+interface Chunk {
+  months: string[];
+  files: string[];
+  /** The files of one month folder. */
+  monthFolder?: boolean;
+}
+
+function windowMonths(plan: LoadPlan): string[] {
+  const months: string[] = [];
+  for (let month = plan.windowStart; month <= plan.windowEnd; month = addMonths(month, 1)) months.push(month);
+  return months;
+}
+
+function groupByMonthFolder(files: string[]): Chunk[] {
+  const byMonth = new Map<string, string[]>();
+  for (const path of files) {
+    const month = monthFolderOf(path) as string;
+    byMonth.set(month, [...(byMonth.get(month) ?? []), path]);
+  }
+  return [...byMonth]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([month, paths]) => ({ months: [month], files: paths }));
+}
+
+/** What the checks of a partition's chunks found, added up. */
+interface CheckedRows {
+  loaded: number;
+  quarantined: number;
+  inMonth: number;
+  outsideMonthFolder: number;
+  quarantineByReason: Map<string, number>;
+  foldersWithOtherMonths: string[];
+  /** Months whose file the chunks wrote. */
+  written: Set<string>;
+}
+
+/**
+ * Checks each chunk's rows into temporary table checked_usage, writes its months' valid rows to
+ * their files and adds its quarantined rows to table quarantine (created anew), counting as it
+ * goes. A chunk whose files hold rows of another month ends the walk: the caller checks all
+ * files at once instead.
+ */
+async function checkChunks(
+  conn: DuckDBConnection,
+  plan: LoadPlan,
+  partition: { index: number; count: number },
+  dbPath: string,
+  chunks: Chunk[],
+): Promise<CheckedRows> {
+  const presentColumns = new Map(plan.presentColumns);
+  const userColumns = plan.userFeatures.map((feature) => feature.column);
+  const checked: CheckedRows = {
+    loaded: 0,
+    quarantined: 0,
+    inMonth: 0,
+    outsideMonthFolder: 0,
+    quarantineByReason: new Map(),
+    foldersWithOtherMonths: [],
+    written: new Set(),
+  };
+  await conn.run(
+    'CREATE OR REPLACE TABLE quarantine (source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)',
+  );
+  for (const [number, chunk] of chunks.entries()) {
+    const step =
+      `load: reading and checking rows (partition ${partition.index + 1} of ${partition.count}` +
+      (chunks.length > 1 ? `, month ${number + 1} of ${chunks.length})` : ')');
+    await checkpoint({ stage: step });
+    await createRawInput(conn, plan, partition, chunk.files);
     try {
       await withQueryProgress(
         conn,
@@ -369,102 +500,57 @@ export async function loadPartition(
         throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
       throw error;
     }
-    await writeUsageMonths(conn, plan, dbPath, stored);
-    await setVariable(conn, 'input_files', listValue(plan.inputFiles.map((file) => file.path)));
-    await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
-    if (stored.length > 0) {
-      await setVariable(conn, 'stored_quarantine_files', listValue(stored.map((month) => month.quarantineFile)));
-      await conn.run(
-        `CREATE OR REPLACE TABLE quarantine AS
-         SELECT * FROM (FROM quarantine UNION ALL FROM read_parquet(getvariable('stored_quarantine_files')))
-         ORDER BY source_file, file_row`,
-      );
-    }
     await conn.run('DROP VIEW raw_input');
-    if (userColumns.length > 0) await keepUserFeatureRows(conn, userColumns);
-    if (plan.partitionDbPaths.length > 1) {
-      await setVariable(conn, 'quarantine_file', partitionOutput(dbPath, 'quarantine'));
-      await conn.run("COPY quarantine TO (getvariable('quarantine_file')) (FORMAT parquet)");
-      if (userColumns.length > 0) {
-        await setVariable(conn, 'user_features_file', partitionOutput(dbPath, 'user-features'));
-        await conn.run("COPY user_feature_rows TO (getvariable('user_features_file')) (FORMAT parquet)");
-      }
-    }
-    await conn.run('CREATE OR REPLACE TEMP TABLE file_folder_months (file_index INTEGER, folder_month VARCHAR)');
-    await appendRows(
-      conn,
-      'file_folder_months',
-      plan.inputFiles.map((file, fileIndex) => {
-        const month = monthFolderOf(file.path);
-        return [fileIndex, month === undefined ? null : firstDay(month)];
-      }),
-    );
-    const counts = await queryOne<{
-      loaded: number;
-      quarantined: number;
-      in_month: number;
-      outside_month_folder: number;
-    }>(conn, await readSql(import.meta.url, './load/row_counts.sql'), { month: firstDay(plan.params.month) });
     const folders = await queryRows<{ folder: string }>(
       conn,
       `SELECT DISTINCT strftime(f.folder_month::DATE, '%Y-%m') AS folder
        FROM checked_usage c JOIN file_folder_months f USING (file_index)
        WHERE c."month" IS DISTINCT FROM f.folder_month::DATE AND c."month" IS NOT NULL ORDER BY folder`,
     );
+    checked.foldersWithOtherMonths.push(...folders.map((row) => row.folder));
+    // a month folder holding another month's rows: a duplicate could span two chunks
+    if (chunk.monthFolder && folders.length > 0) return checked;
+    for (const month of chunk.months) {
+      await writeUsageMonth(conn, usageMonthFile(dbPath, month), month, false);
+      checked.written.add(month);
+    }
+    await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
+    const counts = await queryOne<{
+      loaded: number;
+      quarantined: number;
+      in_month: number;
+      outside_month_folder: number;
+    }>(conn, await readSql(import.meta.url, './load/row_counts.sql'), { month: firstDay(plan.params.month) });
+    checked.loaded += counts.loaded;
+    checked.quarantined += counts.quarantined;
+    checked.inMonth += counts.in_month;
+    checked.outsideMonthFolder += counts.outside_month_folder;
     const reasons = await queryRows<{ reason: string; rows: number }>(
       conn,
       'SELECT reason, count(*) AS rows FROM checked_usage WHERE reason IS NOT NULL GROUP BY reason',
     );
-    const byReason = new Map(reasons.map((r) => [r.reason, r.rows]));
-    for (const month of stored)
-      for (const [reason, rows] of Object.entries(month.quarantineByReason))
-        byReason.set(reason, (byReason.get(reason) ?? 0) + rows);
-    const sum = (pick: (month: StoredUsageMonth) => number) => stored.reduce((total, month) => total + pick(month), 0);
-    return {
-      dbPath,
-      rowsLoaded: counts.loaded + sum((month) => month.rowsLoaded),
-      rowsQuarantined: counts.quarantined + sum((month) => month.rowsQuarantined),
-      quarantineByReason: Object.fromEntries(byReason),
-      // a stored month's rows are all of that month (activities/usage-months.ts)
-      subscribersInMonth: counts.in_month + sum((month) => (month.month === plan.params.month ? month.rowsLoaded : 0)),
-      rowsOutsideMonthFolder: counts.outside_month_folder,
-      foldersWithOtherMonths: folders.map((row) => row.folder),
-      seconds: (performance.now() - started) / 1000,
-    };
-  });
+    for (const { reason, rows } of reasons)
+      checked.quarantineByReason.set(reason, (checked.quarantineByReason.get(reason) ?? 0) + rows);
+  }
+  checked.foldersWithOtherMonths.sort();
+  return checked;
 }
 
 /**
- * Writes each month's valid rows of table checked_usage to its own Parquet file beside the
- * database (the stored months' files are linked there instead) and points view `usage` at them:
- * a month's file is what the next month's run takes instead of reading that month's input again
- * (what this costs a cold run against keeping the rows in the database: docs/benchmark.md).
+ * Writes month `month`'s valid rows of table checked_usage to `path` (none when `empty`: every
+ * window month has a file, so the `usage` view always has its columns). A month's file is what
+ * the next month's run takes instead of reading that month's input again.
  */
-async function writeUsageMonths(
-  conn: DuckDBConnection,
-  plan: LoadPlan,
-  dbPath: string,
-  stored: StoredUsageMonth[],
-): Promise<void> {
-  const files: string[] = [];
-  for (let month = plan.windowStart; month <= plan.windowEnd; month = addMonths(month, 1)) {
-    const path = usageMonthFile(dbPath, month);
-    files.push(path);
-    const kept = stored.find((entry) => entry.month === month);
-    if (kept) {
-      await linkOrCopy(kept.rowsFile, path);
-      continue;
-    }
-    // a retried attempt may find a link into the store at this path: never write through it
-    await rm(path, { force: true });
-    await setVariable(conn, 'usage_month_file', path);
-    await conn.run(
-      `COPY (SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage WHERE reason IS NULL AND "month" = $month::DATE)
-       TO (getvariable('usage_month_file')) (FORMAT parquet)`,
-      { month: firstDay(month) },
-    );
-  }
-  await conn.run(`CREATE OR REPLACE VIEW usage AS FROM read_parquet([${files.map(sqlString).join(', ')}])`);
+async function writeUsageMonth(conn: DuckDBConnection, path: string, month: string, empty: boolean): Promise<void> {
+  // a retried attempt may find a link into the store at this path: never write through it
+  await rm(path, { force: true });
+  await setVariable(conn, 'usage_month_file', path);
+  await conn.run(
+    `COPY (SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage
+           WHERE reason IS NULL AND "month" = $month::DATE ${empty ? 'LIMIT 0' : ''})
+     TO (getvariable('usage_month_file')) (FORMAT parquet)`,
+    { month: firstDay(month) },
+  );
 }
 
 /**
@@ -640,12 +726,11 @@ async function createRawInput(
   conn: DuckDBConnection,
   plan: LoadPlan,
   partition: { index: number; count: number },
-  storedMonths: ReadonlySet<string> = new Set(),
+  toRead: string[],
 ): Promise<void> {
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
-  const toRead = files.filter((file) => !storedMonths.has(monthFolderOf(file) ?? ''));
   // every month stored: the first file gives the columns, and no row is read
   const inputRows = await inputRowsSql(conn, toRead.length > 0 ? toRead : files.slice(0, 1), files);
   const noRows = toRead.length === 0 ? 'WHERE false' : '';

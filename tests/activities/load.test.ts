@@ -50,6 +50,26 @@ describe('loadUsage on real Parquet', () => {
     expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
   });
 
+  it("checks month by month, and all at once when a month folder holds another month's rows", async () => {
+    const input = join(dir, 'late-copy');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    // a copy of a May row, in June's folder: checked month by month it would meet no other copy
+    const may = join(input, 'usage_month=2026-05', 'part_0.parquet');
+    await parquetFrom(
+      join(input, 'usage_month=2026-06', 'late.parquet'),
+      `SELECT * FROM read_parquet('${may}') ORDER BY subscriber_id LIMIT 1`,
+    );
+    const summary = await loadUsage(storeIn(dir), run('late-copy'), { month: '2026-06', input });
+    // files are read in path order: the copy in June's folder is the duplicate
+    expect(summary.quarantineByReason).toEqual({ 'duplicate (subscriber_id, month)': 1 });
+    expect(summary.rowsOutsideMonthFolder).toBe(0);
+    expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
+    const [quarantined] = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ source_file: string; month: string }>(conn, 'SELECT source_file, "month" FROM quarantine'),
+    );
+    expect(quarantined).toEqual({ source_file: join(input, 'usage_month=2026-06', 'late.parquet'), month: '2026-05' });
+  });
+
   it('stops with a typed error when too many rows are bad', async () => {
     const input = join(dir, 'mostly-bad');
     await mkdir(input);
