@@ -86,7 +86,7 @@ export function usageMonthKeys(
  * Loads the plan's single partition, taking every window month stored under its key (intact)
  * instead of reading its files, then stores the months it read for later runs. If a file it read
  * holds rows of another month, the stored months might miss a duplicate or a check against those
- * rows: it loads every month from its files instead, and stores none of those rows' months.
+ * rows: it loads every month from its files instead, and stores none.
  */
 export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, index: number): Promise<PartitionLoad> {
   const keyed = usageMonthKeys(plan);
@@ -111,10 +111,10 @@ export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, 
     reused = [];
     reason = `month folder(s) ${part.foldersWithOtherMonths.join(', ')} hold rows of another month: every month read from its files`;
   }
+  // a folder holding another month's rows touches that month too (which copy of a duplicate is
+  // kept, for one): with any such folder no month is stored
   const taken = new Set(reused.map((month) => month.stored.month));
-  const toStore = [...keyed.keys].filter(
-    ([month]) => !taken.has(month) && !part.foldersWithOtherMonths.includes(month),
-  );
+  const toStore = part.foldersWithOtherMonths.length > 0 ? [] : [...keyed.keys].filter(([month]) => !taken.has(month));
   const stored = await storeMonths(cache, plan, part.dbPath, toStore);
   return {
     ...part,
