@@ -436,7 +436,7 @@ function groupByMonthFolder(files: string[]): Chunk[] {
   }
   return [...byMonth]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([month, paths]) => ({ months: [month], files: paths }));
+    .map(([month, paths]) => ({ months: [month], files: paths, monthFolder: true }));
 }
 
 /** What the checks of a partition's chunks found, added up. */
@@ -731,9 +731,7 @@ async function createRawInput(
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
-  // every month stored: the first file gives the columns, and no row is read
   const inputRows = await inputRowsSql(conn, toRead.length > 0 ? toRead : files.slice(0, 1), files);
-  const noRows = toRead.length === 0 ? 'WHERE false' : '';
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
   );
@@ -751,10 +749,14 @@ async function createRawInput(
   const idSource = mapping.columns.subscriber_id ?? 'subscriber_id';
   // ids made from row numbers: a row's place in its file decides its partition
   const partitionKey = typeof idSource === 'string' ? quoteIdent(idSource) : 'file_index, file_row';
-  const inPartition =
-    partition.count === 1
-      ? noRows
-      : `WHERE hash(${partitionKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT ${noRows.replace('WHERE', 'AND')}`;
+  const conditions = [
+    ...(partition.count === 1
+      ? []
+      : [`hash(${partitionKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`]),
+    // every month stored: the first file gives the columns, and no row is read
+    ...(toRead.length === 0 ? ['false'] : []),
+  ];
+  const inPartition = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
   if (typeof idSource === 'object') await bindFileNames(conn, files, plan.params.input);
 
   const expressions = USAGE_CONTRACT.filter((column) => present.has(column.name)).map((column) => {

@@ -14,6 +14,7 @@ import { listValue } from '@duckdb/node-api';
 import { addMonths } from '../domain/month';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, usageMonthFile, type RunRef, type StoreConfig } from '../store/layout';
+import type { ReusedArtifact } from '../store/artifacts';
 import { linkOrCopy } from '../store/files';
 import { checkpoint } from './context';
 import { queryOne, queryRows, setVariable, withConnection } from './duckdb';
@@ -24,7 +25,6 @@ import {
   type LoadPlan,
   type PartitionLoad,
   type StoredUsageMonth,
-  type UsageMonthReuse,
 } from './load';
 import { reusedArtifact, stageCodeHash, storeArtifact, verifiedArtifact } from './stage-cache';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
@@ -130,8 +130,8 @@ export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, 
 async function findStoredMonths(
   store: StoreConfig,
   keys: Map<string, string>,
-): Promise<{ stored: StoredUsageMonth; artifact: UsageMonthReuse['reused'][number] }[]> {
-  const found: { stored: StoredUsageMonth; artifact: UsageMonthReuse['reused'][number] }[] = [];
+): Promise<{ stored: StoredUsageMonth; artifact: ReusedArtifact }[]> {
+  const found: { stored: StoredUsageMonth; artifact: ReusedArtifact }[] = [];
   for (const [month, key] of keys) {
     const dir = cacheDir(store, USAGE_MONTH_STAGE, key);
     const verified = await verifiedArtifact(dir);
