@@ -8,7 +8,7 @@ import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
-import { appendRows, queryOne, readSql, runScript, runSqlFiles, setVariable, withConnection } from './duckdb';
+import { appendRows, queryOne, readSql, runScript, setVariable, sqlString, withConnection } from './duckdb';
 import { hashFile } from '../store/hashing';
 import {
   buildReport,
@@ -48,12 +48,16 @@ export interface PublishResult extends PublishedSnapshot {
 /** The boosted churn model in XGBoost's JSON format (load with xgboost.Booster(model_file=...)). */
 export const ENSEMBLE_MODEL_FILE = 'churn_model_xgboost.json';
 
+/**
+ * The snapshot tables: views defined by publish/tables/<sql>, computed in this order (later ones
+ * read earlier ones), each written to its file and then read from it.
+ */
 const TABLE_OUTPUTS = [
-  { table: 'snapshot_subscribers', file: 'subscribers.parquet' },
-  { table: 'snapshot_segments', file: 'segments.parquet' },
-  { table: 'snapshot_grids', file: 'grids.parquet' },
-  { table: 'snapshot_dispatch', file: 'dispatch.parquet' },
-  { table: 'snapshot_quarantine', file: 'quarantine.parquet' },
+  { sql: '01_subscribers.sql', table: 'snapshot_subscribers', file: 'subscribers.parquet' },
+  { sql: '02_segments.sql', table: 'snapshot_segments', file: 'segments.parquet' },
+  { sql: '03_grids.sql', table: 'snapshot_grids', file: 'grids.parquet' },
+  { sql: '04_dispatch.sql', table: 'snapshot_dispatch', file: 'dispatch.parquet' },
+  { sql: '05_quarantine.sql', table: 'snapshot_quarantine', file: 'quarantine.parquet' },
 ] as const;
 
 /** Written when the run measured last month's dispatch list against a contact log. */
@@ -132,15 +136,21 @@ async function writeOutputs(
 ): Promise<{ outputs: OutputFile[]; report: PreparedReport; campaigns: CampaignMetrics | undefined }> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
-  const tables: { table: string; file: string }[] = [
-    ...TABLE_OUTPUTS,
-    ...(previous ? [{ table: 'snapshot_migration', file: 'migration.parquet' }] : []),
-  ];
   let campaigns: CampaignMetrics | undefined;
-  const report = await withConnection(request.load.dbPath, async (conn) => {
+  const { files, report } = await withConnection(request.load.dbPath, async (conn) => {
+    const files: string[] = [];
+    const publishTable = async ({ table, file }: { table: string; file: string }, readBack: boolean) => {
+      rowCounts.set(file, await writeSnapshotTable(conn, table, join(staging, file), readBack));
+      files.push(file);
+    };
     await writeRuleTables(conn, request.load.params);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
-    await runSqlFiles(conn, new URL('./publish/tables/', import.meta.url));
+    await runScript(conn, await readSql(import.meta.url, './publish/tables/00_macros.sql'));
+    for (const output of TABLE_OUTPUTS) {
+      await checkpoint({ stage: `publish: ${output.file}` });
+      await runScript(conn, await readSql(import.meta.url, `./publish/tables/${output.sql}`));
+      await publishTable(output, true);
+    }
     if (previous) {
       await setVariable(
         conn,
@@ -148,33 +158,47 @@ async function writeOutputs(
         join(versionDir(previousStore, previous.month, previous.version), 'subscribers.parquet'),
       );
       await runScript(conn, await readSql(import.meta.url, './publish/migration.sql'));
+      await publishTable({ table: 'snapshot_migration', file: 'migration.parquet' }, true);
     }
     await checkpoint({ stage: 'publish: campaigns' });
     campaigns = await measureCampaigns(conn, { params: request.load.params, previous, previousStore }, store.dataRoot);
-    if (campaigns?.measured) tables.push(...CAMPAIGN_OUTPUTS);
-    for (const { table, file } of tables) {
-      await checkpoint({ stage: `publish: ${file}` });
-      // the table name comes from TABLE_OUTPUTS; the path is bound
-      await setVariable(conn, 'output_path', join(staging, file));
-      await conn.run(
-        `COPY (SELECT * FROM ${table}) TO (getvariable('output_path')) (FORMAT parquet, COMPRESSION zstd)`,
-      );
-      rowCounts.set(file, (await queryOne<{ rows: number }>(conn, `SELECT count(*) AS rows FROM ${table}`)).rows);
-    }
+    if (campaigns?.measured) for (const output of CAMPAIGN_OUTPUTS) await publishTable(output, false);
     await checkpoint({ stage: 'publish: report.html' });
     const campaignsReport = campaigns
       ? await campaignsSection({ metrics: campaigns, groups: campaigns.measured ? await readCampaignGroups(conn) : [] })
       : null;
-    return buildReport(conn, request, previous !== null, campaignsReport);
+    return { files, report: await buildReport(conn, request, previous !== null, campaignsReport) };
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
   const ensemble = request.churn.ensemble;
   if (ensemble) await copyFile(ensemble.modelPath, join(staging, ENSEMBLE_MODEL_FILE));
-  const files = [...tables.map((o) => o.file), 'churn_model.json', ...(ensemble ? [ENSEMBLE_MODEL_FILE] : [])];
+  files.push('churn_model.json', ...(ensemble ? [ENSEMBLE_MODEL_FILE] : []));
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
   return { outputs, report, campaigns };
+}
+
+/**
+ * Writes `table`'s rows to the Parquet file at `path` and returns how many. With `readBack` the
+ * view `table` is then replaced by one reading the file, so what reads it after (later tables,
+ * the report) does not compute it again: the subscribers' rows go straight from their query to
+ * the file instead of being stored as a table first (docs/benchmark.md, session 12).
+ */
+async function writeSnapshotTable(
+  conn: DuckDBConnection,
+  table: string,
+  path: string,
+  readBack: boolean,
+): Promise<number> {
+  await setVariable(conn, 'output_path', path);
+  // the name is one of TABLE_OUTPUTS, CAMPAIGN_OUTPUTS or snapshot_migration; the path is bound
+  const { Count: rows } = await queryOne<{ Count: number }>(
+    conn,
+    `COPY (FROM ${table}) TO (getvariable('output_path')) (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  if (readBack) await conn.run(`CREATE OR REPLACE TEMP VIEW ${table} AS FROM read_parquet(${sqlString(path)})`);
+  return rows;
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */

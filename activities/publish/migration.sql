@@ -1,7 +1,7 @@
 -- Subscribers by (segment last month, segment this month); "(new)" and "(gone)" for those in
 -- only one of the two snapshots. Needs snapshot_subscribers and session variable
 -- previous_subscribers (the previous snapshot's subscribers.parquet).
-CREATE OR REPLACE TEMP TABLE snapshot_migration AS
+CREATE OR REPLACE TEMP VIEW snapshot_migration AS
 SELECT
   p.segment_id AS from_segment_id,
   coalesce(p.segment_name, '(new)') AS from_segment,

@@ -101,7 +101,7 @@ describe('campaign measurement', () => {
   });
 
   it('keeps the same subscribers in control when May is rerun with other model parameters', async () => {
-    // the draw of publish/tables/02_dispatch.sql: a hash of month and subscriber id
+    // the draw of publish/tables/04_dispatch.sql: a hash of month and subscriber id
     const rows = await withConnection(':memory:', (conn) =>
       queryRows<{ common: number; drawn: number; drawn_disagree: number; floor_disagree: number; only_first: number }>(
         conn,

@@ -1,6 +1,7 @@
--- Macros shared by the snapshot tables (NN_*.sql, run in order). The tables need features,
--- segments, segment_catalog, scores (run DB) and the rule tables operation_grid and
--- action_settings (activities/publish.ts).
+-- Macros shared by the snapshot tables: views in NN_*.sql, computed in file order, each written
+-- to its Parquet file by activities/publish.ts and read from that file after (a later table or
+-- the report). They need features, segments, segment_catalog, scores (run DB) and the rule
+-- tables operation_grid and action_settings (activities/publish.ts).
 -- Rollups sum DECIMALs: exact, so a rerun writes byte-identical files.
 CREATE OR REPLACE TEMP MACRO exact(x) AS x::DECIMAL(18, 6);
 -- With a pseudonym key bound, ids are published as keyed hashes: stable across snapshots made

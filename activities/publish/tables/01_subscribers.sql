@@ -1,7 +1,7 @@
 -- One row per subscriber active in the run month: segment, churn score, value, stability,
 -- tags and the action (CPCT: product, channel, moment) with its priority. Revenue at risk is
 -- churn probability x ARPU; churn_reasons the features that raised the score most (churn.ts).
-CREATE OR REPLACE TEMP TABLE snapshot_subscribers AS
+CREATE OR REPLACE TEMP VIEW snapshot_subscribers AS
 WITH scored AS (
   SELECT f.*, s.segment_id, c.segment_name, c.recommended_product, c.contact_moment AS segment_moment,
          sc.churn_score, sc.risk_band, f.stability_score >= a.stable_score AS stable,

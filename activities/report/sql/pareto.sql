@@ -1,10 +1,11 @@
 -- The revenue pyramid: share of revenue held by the top share of subscribers (ranked by ARPU),
--- about 100 points. Exact DECIMAL running sums, so a rerun draws the same curve.
+-- about 100 points. Exact DECIMAL running sums, so a rerun draws the same curve. Subscribers of
+-- equal ARPU need no tie-break: whichever of them comes first, the top `rank` hold the same sum.
 WITH ranked AS (
   SELECT
-    row_number() OVER (ORDER BY arpu DESC, subscriber_id) AS rank,
+    row_number() OVER (ORDER BY arpu DESC) AS rank,
     count(*) OVER () AS n,
-    sum(arpu::DECIMAL(18, 6)) OVER (ORDER BY arpu DESC, subscriber_id ROWS UNBOUNDED PRECEDING) AS running,
+    sum(arpu::DECIMAL(18, 6)) OVER (ORDER BY arpu DESC ROWS UNBOUNDED PRECEDING) AS running,
     sum(arpu::DECIMAL(18, 6)) OVER () AS total
   FROM snapshot_subscribers
 )

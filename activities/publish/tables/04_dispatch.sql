@@ -7,7 +7,7 @@
 -- the same subscribers in control wherever they stay on the list; and in a grid x priority
 -- stratum big enough for one but where nobody drew that low, the lowest draw, so every grid
 -- manager keeps a control group.
-CREATE OR REPLACE TEMP TABLE snapshot_dispatch AS
+CREATE OR REPLACE TEMP VIEW snapshot_dispatch AS
 WITH listed AS (
   SELECT s.*, hash('control', s."month", s.subscriber_id)::DOUBLE / 18446744073709551616.0 AS control_draw
   FROM snapshot_subscribers s CROSS JOIN action_settings a

@@ -1,5 +1,5 @@
 -- Per-grid rollup for grid managers (seed 004).
-CREATE OR REPLACE TEMP TABLE snapshot_grids AS
+CREATE OR REPLACE TEMP VIEW snapshot_grids AS
 SELECT
   region,
   grid,

@@ -1,5 +1,5 @@
 -- Segment profiles and each segment's action (CPCT).
-CREATE OR REPLACE TEMP TABLE snapshot_segments AS
+CREATE OR REPLACE TEMP VIEW snapshot_segments AS
 WITH profile AS (
   SELECT
     segment_id,
