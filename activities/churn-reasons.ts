@@ -35,7 +35,7 @@ interface ReasonRows {
 
 const NO_REASONS: RowReasons = { features: new Int16Array(0), contributions: new Float64Array(0), k: 1 };
 
-/** Writes the table as a Parquet file at `path` read by the view `churn_reasons`; no rows when `reasons` is null (the single tree scores). */
+/** Writes the table as a Parquet file at `path` read by the connection's view `churn_reasons`; no rows when `reasons` is null (the single tree scores). */
 export async function writeReasons(
   conn: DuckDBConnection,
   reasons: RowReasons | null,
@@ -82,6 +82,7 @@ export async function writeReasons(
      ${slots.map((s) => `JOIN reason_features f${s} ON f${s}.f = r.feature_${s} JOIN reason_texts t${s} ON t${s}.id = r.text_${s}`).join('\n     ')}
      ORDER BY r.row_idx`,
     path,
+    'connection',
   );
   await conn.run('DROP TABLE reason_slots; DROP TABLE reason_features; DROP TABLE reason_texts');
 }

@@ -1,5 +1,5 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
+import { type DuckDBAppender, type DuckDBConnection, DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 
 /**
  * DuckDB's memory cap per database (SEGFLOW_DUCKDB_MEMORY_LIMIT, default 6GB). DuckDB's own
@@ -37,17 +37,20 @@ export function duckdbThreads(env: NodeJS.ProcessEnv = process.env): string | un
 /**
  * Opens a DuckDB database (a file, or ':memory:'), runs `work` on one connection, closes it.
  * `spillDir` is where an in-memory database may spill (file databases spill beside the file).
+ * `readOnly`: the file is only read (TEMP tables and views still work), so other activities,
+ * in this process or another, may read it at the same time; a writer locks it for itself.
  */
 export async function withConnection<T>(
   path: string,
   work: (conn: DuckDBConnection) => Promise<T>,
-  spillDir?: string,
+  options: { spillDir?: string; readOnly?: boolean } = {},
 ): Promise<T> {
   const threads = duckdbThreads();
   const instance = await DuckDBInstance.create(path, {
     memory_limit: duckdbMemoryLimit(),
     ...(threads ? { threads } : {}),
-    ...(spillDir ? { temp_directory: spillDir } : {}),
+    ...(options.spillDir ? { temp_directory: options.spillDir } : {}),
+    ...(options.readOnly ? { access_mode: 'READ_ONLY' } : {}),
   });
   const conn = await instance.connect();
   try {
@@ -126,6 +129,19 @@ export async function queryOne<T extends Record<string, unknown>>(
 }
 
 /**
+ * An appender for `table`, a TEMP table when there is one of that name: named by its catalog,
+ * because a database opened read-only refuses an appender looked up by name alone.
+ */
+export async function createAppender(conn: DuckDBConnection, table: string): Promise<DuckDBAppender> {
+  const { temporary } = await queryOne<{ temporary: boolean }>(
+    conn,
+    'SELECT count(*) > 0 AS temporary FROM duckdb_tables() WHERE table_name = $table AND temporary',
+    { table },
+  );
+  return temporary ? conn.createAppender(table, 'main', 'temp') : conn.createAppender(table);
+}
+
+/**
  * Appends rows to an existing table through DuckDB's appender, each value converted to its
  * column's type, in the table's column order. For small tables built in code (rule grids,
  * catalogs, encodings): one appender instead of one INSERT statement per row.
@@ -135,7 +151,7 @@ export async function appendRows(
   table: string,
   rows: readonly (readonly DuckDBValue[])[],
 ): Promise<void> {
-  const appender = await conn.createAppender(table);
+  const appender = await createAppender(conn, table);
   const types = Array.from({ length: appender.columnCount }, (_, column) => appender.columnType(column));
   try {
     for (const row of rows) {
@@ -189,17 +205,30 @@ export async function writeParquetView(
   view: string,
   query: string,
   path: string,
+  scope: ViewScope = 'database',
 ): Promise<void> {
   // the file may be a hard link into the stage cache (a retried attempt restored it): DuckDB's COPY
   // writes a new file and renames it over, and removing it first keeps that true whatever COPY does
   await rm(path, { force: true });
   await setVariable(conn, 'parquet_path', path);
   await conn.run(`COPY (${query}) TO (getvariable('parquet_path')) (FORMAT parquet, COMPRESSION zstd)`);
-  await viewParquet(conn, view, path);
+  await viewParquet(conn, view, path, scope);
 }
 
+/** 'database': a view in the database file, for the stages after; 'connection': a TEMP view, gone when the connection closes. */
+export type ViewScope = 'database' | 'connection';
+
 /** Makes `view` read the Parquet file at `path` (a view's text holds the path: it takes no parameters). */
-export async function viewParquet(conn: DuckDBConnection, view: string, path: string): Promise<void> {
+export async function viewParquet(
+  conn: DuckDBConnection,
+  view: string,
+  path: string,
+  scope: ViewScope = 'database',
+): Promise<void> {
+  if (scope === 'connection') {
+    await conn.run(`CREATE OR REPLACE TEMP VIEW ${view} AS FROM read_parquet(${sqlString(path)})`);
+    return;
+  }
   // a table of that name (an attempt by a version that kept it as a table, retried after an
   // upgrade) would stop CREATE OR REPLACE VIEW
   const { tables } = await queryOne<{ tables: number }>(

@@ -24,6 +24,7 @@ import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { viewParquet } from './duckdb';
+import { SCORED_TABLES, scoredTableFile } from './stage-outputs';
 import type { ColumnSet } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
 import { linkOrCopy } from '../store/files';
@@ -44,8 +45,6 @@ const SCORING_CODE = [
   'domain/feature-words.ts',
   'domain/rules.ts',
 ];
-/** The scored-output artifact's tables, each one Parquet file. */
-export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
 const EVALUATION_FILE = 'evaluation.json';
 
 let cachedCodeHash: string | undefined;
@@ -122,11 +121,6 @@ export interface ScoredOutput<Evaluation> {
   scoredRows: number;
 }
 
-/** The run folder's Parquet file of a scored table (its view in the run database reads it). */
-export function scoredTableFile(runDir: string, table: (typeof SCORED_TABLES)[number]): string {
-  return join(runDir, `${table}.parquet`);
-}
-
 /**
  * Links the stored scores and churn_reasons files of `key` into the run folder `runDir` (a copy
  * across file systems) and points their views at them, when the files match their hashes;
@@ -144,7 +138,7 @@ export async function restoreScoredOutput<Evaluation>(
   for (const table of SCORED_TABLES) {
     const file = scoredTableFile(runDir, table);
     await linkOrCopy(join(dir, `${table}.parquet`), file);
-    await viewParquet(conn, table, file);
+    await viewParquet(conn, table, file, 'connection');
   }
   const output = JSON.parse(await readFile(join(dir, EVALUATION_FILE), 'utf8')) as ScoredOutput<Evaluation>;
   return { output, artifact: reusedArtifact(found.artifact, ['churn']) };

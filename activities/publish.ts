@@ -20,6 +20,7 @@ import {
 import { campaignsSection } from './report/sections/campaigns';
 import { measureCampaigns, readCampaignGroups, type CampaignMetrics } from './campaigns';
 import { withFileLock } from '../store/file-lock';
+import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
 import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
 import type { EnsembleSummary } from './churn';
@@ -143,6 +144,7 @@ async function writeOutputs(
       rowCounts.set(file, await writeSnapshotTable(conn, table, join(staging, file), readBack));
       files.push(file);
     };
+    await viewStageOutputs(conn, request.load.dbPath, request.cluster.segments);
     await writeRuleTables(conn, request.load.params);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runScript(conn, await readSql(import.meta.url, './publish/tables/00_macros.sql'));

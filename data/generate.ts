@@ -64,7 +64,7 @@ export async function generateSample(options: SampleOptions): Promise<SampleSumm
         'SELECT (SELECT count(*) FROM usage) AS usage_rows, (SELECT count(*) FROM truth WHERE churn_month IS NOT NULL) AS churners',
       );
     },
-    join(options.outDir, '.spill'),
+    { spillDir: join(options.outDir, '.spill') },
   );
   await rm(join(options.outDir, '.spill'), { recursive: true, force: true });
 

@@ -2,9 +2,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { setVariable, withConnection } from '../activities/duckdb';
+import { viewStageOutputs } from '../activities/stage-outputs';
 import { generateSample, type SampleSummary } from '../data/generate';
 import type { StoreConfig } from '../store/layout';
+import type { SegmentProfile } from '../store/manifest';
 
 /** A fresh temporary folder, removed after the test file. */
 export async function tempDir(prefix = 'segflow-test-'): Promise<string> {
@@ -34,5 +37,20 @@ export async function writeParquet(sample: SampleSummary, path: string, select: 
     await conn.run(
       `COPY (${select.replaceAll('{june}', "read_parquet(getvariable('june'))")}) TO (getvariable('target')) (FORMAT parquet)`,
     );
+  });
+}
+
+/**
+ * Runs `work` on the run database at `dbPath` with the clustering and churn stages' outputs in
+ * view (segments, scores, churn_reasons, and segment_catalog from `segments`), as publishing reads them.
+ */
+export async function withStageOutputs<T>(
+  dbPath: string,
+  work: (conn: DuckDBConnection) => Promise<T>,
+  segments: readonly SegmentProfile[] = [],
+): Promise<T> {
+  return withConnection(dbPath, async (conn) => {
+    await viewStageOutputs(conn, dbPath, segments);
+    return work(conn);
   });
 }

@@ -92,7 +92,16 @@ export const PATCHES = {
   auditHeadMemo: 'audit-head-memo',
   /** The stage cache lookup after the plan and the store after the features (docs/reuse.md). */
   stageReuse: 'stage-reuse',
+  /** Clustering and churn scheduled together, up to SIDE_BY_SIDE_MAX_SUBSCRIBERS (docs/stages.md). */
+  modelsSideBySide: 'models-side-by-side',
 } as const;
+
+/**
+ * Up to this many subscribers to score, the clustering and churn stages run at the same time.
+ * Above it one after the other: at 10M subscribers the churn stage alone sets the run's memory
+ * peak (docs/benchmark.md), and the clustering's columns would add to it.
+ */
+export const SIDE_BY_SIDE_MAX_SUBSCRIBERS = 2_000_000;
 
 export const STAGES = ['load', 'features', 'cluster', 'churn', 'publish'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -231,14 +240,31 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     }
     await finished('features', { ...features, ...(cache ? { reused: cache.reused !== null, stored } : {}) });
     const previous = await bookkeeping.findPreviousSegmentation(month);
-    const cluster = await compute.clusterSubscribers(load, features, previous);
-    await finished('cluster', {
-      k: cluster.k,
-      inertia: cluster.inertia,
-      segments: cluster.segments.map((s) => s.name),
-      idsFrom: cluster.previous,
-    });
-    const churn = await compute.trainAndScoreChurn(load, features, input.reuse ?? true);
+    const clusterStage = async () => {
+      const result = await compute.clusterSubscribers(load, features, previous);
+      await finished('cluster', {
+        k: result.k,
+        inertia: result.inertia,
+        segments: result.segments.map((s) => s.name),
+        idsFrom: result.previous,
+      });
+      return result;
+    };
+    const churnStage = () => compute.trainAndScoreChurn(load, features, input.reuse ?? true);
+    let cluster: Awaited<ReturnType<typeof clusterStage>>;
+    let churn: Awaited<ReturnType<typeof churnStage>>;
+    // both only read the run database (activities/stage-outputs.ts); side by side, the clustering
+    // takes the cores the churn stage leaves idle, at the price of both stages' memory at once
+    if (patched(PATCHES.modelsSideBySide) && features.scoringRows <= SIDE_BY_SIDE_MAX_SUBSCRIBERS) {
+      // both settle before a failure goes on: the run's cleanup never races a stage still running
+      const [clustered, scored] = await Promise.allSettled([clusterStage(), churnStage()]);
+      if (clustered.status === 'rejected') throw clustered.reason;
+      if (scored.status === 'rejected') throw scored.reason;
+      [cluster, churn] = [clustered.value, scored.value];
+    } else {
+      cluster = await clusterStage();
+      churn = await churnStage();
+    }
     const ensembleCache = churn.ensemble?.cache;
     await finished('churn', {
       rocAuc: churn.holdout.rocAuc,

@@ -1,5 +1,6 @@
 import { DuckDBDataChunk, type DuckDBConnection, type DuckDBType, type DuckDBVector } from '@duckdb/node-api';
 import { checkpoint } from '../context';
+import { createAppender } from '../duckdb';
 
 /** Named feature columns as typed arrays, all of one length: the only way rows reach model code. */
 export interface ColumnSet {
@@ -83,7 +84,7 @@ export async function appendColumns(
   const rows = columns[0]?.length ?? 0;
   if (columns.length !== types.length || columns.some((column) => column.length !== rows))
     throw new Error(`appendColumns: ${types.length} types for ${columns.length} columns of unequal length`);
-  const appender = await conn.createAppender(table);
+  const appender = await createAppender(conn, table);
   for (let start = 0; start < rows; start += CHUNK_ROWS) {
     const end = Math.min(rows, start + CHUNK_ROWS);
     const chunk = DuckDBDataChunk.create(types, end - start);

@@ -10,7 +10,7 @@ import { loadUsage, type LoadSummary } from '../../activities/load';
 import { ENSEMBLE_MODEL_FILE, publishSnapshot } from '../../activities/publish';
 import { readManifest } from '../../store/snapshots';
 import type { StoreConfig } from '../../store/layout';
-import { smallSample, storeIn, tempDir } from '../helpers';
+import { smallSample, storeIn, tempDir, withStageOutputs } from '../helpers';
 import { runPythonJson } from '../python';
 
 /** The boosted churn ensemble beside the readable tree, on a 12,000-subscriber sample with real DuckDB. */
@@ -48,7 +48,7 @@ describe('churn models: boosted ensemble and readable tree', () => {
 
   it('trains byte-identical models and scores on a rerun', async () => {
     const scores = () =>
-      withConnection(load.dbPath, (conn) =>
+      withStageOutputs(load.dbPath, (conn) =>
         queryRows<{ churn_score: number; churn_reasons: unknown }>(
           conn,
           'SELECT s.churn_score, r.churn_reasons::VARCHAR AS churn_reasons FROM scores s LEFT JOIN churn_reasons r USING (row_idx) ORDER BY row_idx',
@@ -63,7 +63,7 @@ describe('churn models: boosted ensemble and readable tree', () => {
   it('publishes a model file that the xgboost package scores identically (max abs diff < 1e-6)', async () => {
     const published = await publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
     const featureFile = join(dir, 'score-features.parquet');
-    await withConnection(load.dbPath, async (conn) => {
+    await withStageOutputs(load.dbPath, async (conn) => {
       await setVariable(conn, 'target', featureFile);
       await conn.run(
         `COPY (SELECT f.row_idx, ${CHURN_FEATURES.map((c) => `coalesce(f."${c}"::DOUBLE, 0) AS "${c}"`).join(', ')}, s.churn_score
@@ -180,7 +180,7 @@ print(json.dumps({"rows": int(len(p)), "maxDiff": float(np.max(np.abs(p - table[
     const treeOnly = await trainAndScoreChurn(load.dbPath, { ...load.params, churnModel: 'tree' });
     expect(treeOnly.ensemble).toBeNull();
     expect(treeOnly.holdout).toEqual(churn.tree.holdout);
-    const [row] = await withConnection(load.dbPath, (conn) =>
+    const [row] = await withStageOutputs(load.dbPath, (conn) =>
       queryRows<{ scored: number; reasons: number }>(
         conn,
         'SELECT count(*) AS scored, (SELECT count(*) FROM churn_reasons) AS reasons FROM scores',

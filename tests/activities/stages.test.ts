@@ -1,18 +1,19 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
 import { queryOne, queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';
 import { hashFile } from '../../store/hashing';
+import { SCORED_TABLES, scoredTableFile, segmentsFile } from '../../activities/stage-outputs';
 import { STAR_GRADE_WEIGHTS } from '../../domain/rules';
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { adjustedRandIndex } from '../../activities/ml/metrics';
 import { publishSnapshot } from '../../activities/publish';
 import { listVersions, readManifest } from '../../store/snapshots';
 import type { StoreConfig } from '../../store/layout';
-import { smallSample, storeIn, tempDir } from '../helpers';
+import { smallSample, storeIn, tempDir, withStageOutputs } from '../helpers';
 
 /** Every stage on a 4,000-subscriber sample with real DuckDB, outside Temporal. */
 describe('stages from load to publish', () => {
@@ -73,7 +74,7 @@ describe('stages from load to publish', () => {
   it('chooses k by silhouette and recovers the planted groups (adjusted Rand index >= 0.8)', async () => {
     expect(Object.keys(cluster.silhouetteByK).map(Number)).toEqual([3, 4, 5, 6, 7, 8]);
     expect(cluster.silhouetteByK[cluster.k]).toBe(Math.max(...Object.values(cluster.silhouetteByK)));
-    const cells = await withConnection(load.dbPath, (conn) =>
+    const cells = await withStageOutputs(load.dbPath, (conn) =>
       queryRows<{ a: number; b: string; n: number }>(
         conn,
         `SELECT s.segment_id AS a, t.planted_group AS b, count(*) AS n
@@ -112,6 +113,24 @@ describe('stages from load to publish', () => {
     );
     expect(agree).toMatchObject({ disagree: 0 });
     expect(agree.churners).toBeGreaterThan(20);
+  });
+
+  it('clusters and scores side by side on the same run database (both read it only), with the same results', async () => {
+    const runDir = dirname(load.dbPath);
+    const outputs = () =>
+      Promise.all(
+        [segmentsFile(runDir), ...SCORED_TABLES.map((table) => scoredTableFile(runDir, table))].map(
+          async (file) => (await hashFile(file)).sha256,
+        ),
+      );
+    const before = await outputs();
+    const [again, churnAgain] = await Promise.all([
+      clusterSubscribers(load.dbPath, load.params),
+      trainAndScoreChurn(load.dbPath, load.params),
+    ]);
+    expect(await outputs()).toEqual(before);
+    expect(again.segments).toEqual(cluster.segments);
+    expect(churnAgain.holdout).toEqual(churn.holdout);
   });
 
   it('publishes an immutable snapshot whose manifest hashes match its files, once per run', async () => {

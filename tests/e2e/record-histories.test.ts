@@ -55,7 +55,13 @@ describe.skipIf(process.env.SEGFLOW_RECORD_HISTORIES !== '1')('record workflow h
     await writeFile(join(HISTORIES_DIR, `${name}.json`), JSON.stringify(historyToObject(history), null, 1) + '\n');
   }
 
-  const start = (taskQueue: string, workflowId: string, params: Record<string, unknown>, partitions = 1) =>
+  const start = (
+    taskQueue: string,
+    workflowId: string,
+    params: Record<string, unknown>,
+    partitions = 1,
+    reuse = true,
+  ) =>
     env.client.workflow.start(monthlySegmentation, {
       taskQueue,
       workflowId,
@@ -64,6 +70,7 @@ describe.skipIf(process.env.SEGFLOW_RECORD_HISTORIES !== '1')('record workflow h
           params: { month: '2026-06', input: join(sample.outDir, 'usage'), k: 5, ...params },
           requestedBy: 'history-recorder',
           partitions,
+          reuse,
         },
       ],
     });
@@ -108,7 +115,8 @@ describe.skipIf(process.env.SEGFLOW_RECORD_HISTORIES !== '1')('record workflow h
         await expect(failed.result()).rejects.toThrow();
         await save('failed', failed);
 
-        const cancelled = await start('record-cancel', 'cancelled', {});
+        // no reuse: the happy path stored these stages, and the run must reach its (blocking) features
+        const cancelled = await start('record-cancel', 'cancelled', {}, 1, false);
         await started;
         await cancelled.cancel();
         await expect(cancelled.result()).rejects.toThrow();

@@ -1,9 +1,10 @@
 import { Context } from '@temporalio/activity';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type SegflowActivities } from '../../activities';
+import { DataQualityError } from '../../domain/errors';
 import { crossCheckRetainedRuns } from '../../pipelines/audit-crosscheck';
 import { readAuditLog } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
@@ -84,6 +85,12 @@ describe('monthly workflow with stub activities', () => {
     };
   }
 
+  /** The stub features stage with a number of subscribers to score (side by side up to SIDE_BY_SIDE_MAX_SUBSCRIBERS). */
+  function featuresToScore(scoringRows: number): SegflowActivities['computeFeatures'] {
+    const features = stubs().computeFeatures!;
+    return async (...args) => ({ ...(await features(...args)), scoringRows });
+  }
+
   async function withWorker<T>(taskQueue: string, extra: Partial<SegflowActivities>, work: () => Promise<T>) {
     const worker = await Worker.create({
       connection: env.nativeConnection,
@@ -101,6 +108,12 @@ describe('monthly workflow with stub activities', () => {
       args: [{ params: { month: '2026-06', input: '/stub' }, requestedBy: 'stub-test', indexed: false }],
       memo: { month: '2026-06', requestedBy: 'stub-test' } satisfies MonthlySegmentationMemo,
     });
+  /** What the run failed with (undefined if it completed). */
+  const failureOf = (handle: WorkflowHandle) =>
+    handle.result().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
   const eventsOf = async (workflowId: string) =>
     (await readAuditLog(store))
       .filter((e) => e.run.workflowId === workflowId)
@@ -173,10 +186,7 @@ describe('monthly workflow with stub activities', () => {
         await featuresStarted;
         expect(await handle.query(progressQuery)).toMatchObject({ stage: 'features', stagesDone: 1 });
         await handle.cancel();
-        return handle.result().then(
-          () => undefined,
-          (error: unknown) => error,
-        );
+        return failureOf(handle);
       },
     );
     expect(failure).toBeInstanceOf(WorkflowFailedError);
@@ -208,5 +218,70 @@ describe('monthly workflow with stub activities', () => {
         new RegExp(`recorded audit head ${published.seq}:.* no longer reaches seq ${published.seq} \\(truncated\\)`),
       ),
     ]);
+  });
+  it('clusters and scores side by side: churn runs while clustering is held, the audit keeps its order', async () => {
+    newGate();
+    calls.length = 0;
+    const { result, progress } = await withWorker('stubs-side', { computeFeatures: featuresToScore(9) }, async () => {
+      const handle = await start('stubs-side', 'stub-side');
+      await gate.reached;
+      while (!calls.includes('trainAndScoreChurn')) await new Promise((resolve) => setTimeout(resolve, 50));
+      const during = await handle.query(progressQuery);
+      gate.open();
+      return { result: await handle.result(), progress: during };
+    });
+    expect(result.version).toBe(1);
+    expect(progress).toMatchObject({ stage: 'cluster', stagesDone: 2 });
+    expect(await eventsOf('stub-side')).toEqual([
+      'run.requested',
+      'run.started',
+      'stage.finished:load',
+      'stage.finished:features',
+      'stage.finished:cluster',
+      'stage.finished:churn',
+      'stage.finished:publish',
+      'run.published',
+    ]);
+    expect(calls.indexOf('trainAndScoreChurn')).toBeLessThan(calls.indexOf('publishSnapshot'));
+  });
+
+  it('side by side, a churn failure waits for the clustering to finish, then fails the run at the churn stage', async () => {
+    newGate();
+    calls.length = 0;
+    const failure = await withWorker(
+      'stubs-side-fail',
+      {
+        computeFeatures: featuresToScore(9),
+        trainAndScoreChurn: async () => {
+          calls.push('trainAndScoreChurn');
+          throw new DataQualityError('stub: too little history');
+        },
+      },
+      async () => {
+        const handle = await start('stubs-side-fail', 'stub-side-fail');
+        await gate.reached;
+        while (!calls.includes('trainAndScoreChurn')) await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        // the churn stage has failed; the run still waits for the clustering it started
+        const status = (await handle.describe()).status.name;
+        gate.open();
+        expect(status).toBe('RUNNING');
+        return failureOf(handle);
+      },
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(await eventsOf('stub-side-fail')).toEqual([
+      'run.requested',
+      'run.started',
+      'stage.finished:load',
+      'stage.finished:features',
+      'stage.finished:cluster',
+      'run.failed',
+    ]);
+    const failed = (await readAuditLog(store)).find(
+      (e) => e.event === 'run.failed' && e.run.workflowId === 'stub-side-fail',
+    )!;
+    expect(failed.details).toMatchObject({ stage: 'churn' });
+    expect(calls).not.toContain('publishSnapshot');
   });
 });

@@ -14,7 +14,14 @@ import { WORKFLOWS_PATH } from '../../worker';
  * stop with a nondeterminism error. See docs/reliability-audit.md.
  */
 const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url).pathname;
-const RECORDED = ['cancelled', 'failed', 'happy-path', 'partitioned'];
+const RECORDED = [
+  'cancelled',
+  'failed',
+  'happy-path',
+  'happy-path-side-by-side',
+  'partitioned',
+  'partitioned-side-by-side',
+];
 
 async function loadHistories(): Promise<{ workflowId: string; history: temporal.api.history.v1.History }[]> {
   const files = (await readdir(HISTORIES_DIR)).filter((name) => name.endsWith('.json')).sort();
@@ -48,7 +55,7 @@ describe('workflow replay against recorded histories', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  it('every recorded history (happy path, partitioned, failed, cancelled) replays on the current bundle', async () => {
+  it('every recorded history (happy path and partitioned, before and after the side-by-side patch; failed, cancelled) replays on the current bundle', async () => {
     const results = await replayAll(WORKFLOWS_PATH);
     expect(results.map((r) => r.workflowId).sort()).toEqual(RECORDED);
     expect(results.map((r) => [r.workflowId, r.error?.message ?? 'ok'])).toEqual(
@@ -58,13 +65,11 @@ describe('workflow replay against recorded histories', () => {
 
   it('catches a reordering change: training churn before clustering breaks the runs that got that far', async () => {
     const source = await readFile(join(REPO_ROOT, 'workflows', 'monthly-segmentation.ts'), 'utf8');
-    const churnCall = '    const churn = await compute.trainAndScoreChurn(load, features, input.reuse ?? true);\n';
-    const clusterStart = '    const previous = await bookkeeping.findPreviousSegmentation(month);\n';
-    expect(source).toContain(churnCall);
-    expect(source).toContain(clusterStart);
+    // the order the recorded runs took (before the 'models-side-by-side' patch): cluster, then churn
+    const inOrder = '      cluster = await clusterStage();\n      churn = await churnStage();\n';
+    expect(source).toContain(inOrder);
     const reordered = source
-      .replace(churnCall, '')
-      .replace(clusterStart, churnCall + clusterStart)
+      .replace(inOrder, '      churn = await churnStage();\n      cluster = await clusterStage();\n')
       // the copy lives elsewhere: its relative imports point back into the clone
       .replaceAll("from '../", `from '${REPO_ROOT}`);
     const path = join(scratch, 'reordered-workflow.ts');
@@ -76,9 +81,29 @@ describe('workflow replay against recorded histories', () => {
       partitioned: 'DeterminismViolationError',
       failed: 'ok', // failed at the load stage, before the reordered calls
       cancelled: 'ok', // cancelled during features, before them too
+      // recorded with the 'models-side-by-side' patch: they take the branch the reordering left alone
+      'happy-path-side-by-side': 'ok',
+      'partitioned-side-by-side': 'ok',
     });
     expect(results.find((r) => r.workflowId === 'happy-path')?.error?.message).toMatch(
       /trainAndScoreChurn|nondetermin/i,
     );
+  });
+  it('catches the side-by-side branch removed: the runs recorded with it break, the older ones replay', async () => {
+    const source = await readFile(join(REPO_ROOT, 'workflows', 'monthly-segmentation.ts'), 'utf8');
+    const sideBySide = 'if (patched(PATCHES.modelsSideBySide) && ';
+    expect(source).toContain(sideBySide);
+    const path = join(scratch, 'sequential-workflow.ts');
+    await writeFile(path, source.replace(sideBySide, 'if (false && ').replaceAll("from '../", `from '${REPO_ROOT}`));
+    const results = await replayAll(path);
+    const outcome = Object.fromEntries(results.map((r) => [r.workflowId, r.error?.name ?? 'ok']));
+    expect(outcome).toEqual({
+      'happy-path': 'ok',
+      partitioned: 'ok',
+      failed: 'ok',
+      cancelled: 'ok',
+      'happy-path-side-by-side': 'DeterminismViolationError',
+      'partitioned-side-by-side': 'DeterminismViolationError',
+    });
   });
 });

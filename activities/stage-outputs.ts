@@ -1,0 +1,52 @@
+/**
+ * What the clustering and churn stages leave for publishing. Both read the run database without
+ * writing it, so the two can run at the same time, on one worker or two
+ * (workflows/monthly-segmentation.ts); each leaves its rows as Parquet in the run folder, and
+ * publishing (and tests) read them through views that last as long as their connection.
+ */
+import { dirname, join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { SegmentAction } from '../domain/actions';
+import { appendRows, viewParquet } from './duckdb';
+
+/** The churn stage's tables (the churn-scores artifact of the stage cache): one Parquet file each. */
+export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
+
+/** The run folder's Parquet file of a scored table. */
+export function scoredTableFile(runDir: string, table: (typeof SCORED_TABLES)[number]): string {
+  return join(runDir, `${table}.parquet`);
+}
+
+/** The clustering stage's `segments(row_idx, segment_id, distance)`. */
+export function segmentsFile(runDir: string): string {
+  return join(runDir, 'segments.parquet');
+}
+
+/**
+ * Makes `conn` (on the run database at `dbPath`) read the stages' outputs as `segments`,
+ * `scores` and `churn_reasons`, and the segments' names and actions (from the clustering
+ * summary) as `segment_catalog`.
+ */
+export async function viewStageOutputs(
+  conn: DuckDBConnection,
+  dbPath: string,
+  segments: readonly (SegmentAction & { segmentId: number; name: string })[],
+): Promise<void> {
+  const runDir = dirname(dbPath);
+  await viewParquet(conn, 'segments', segmentsFile(runDir), 'connection');
+  for (const table of SCORED_TABLES) await viewParquet(conn, table, scoredTableFile(runDir, table), 'connection');
+  await conn.run(
+    'CREATE OR REPLACE TEMP TABLE segment_catalog (segment_id INTEGER, segment_name VARCHAR, recommended_product VARCHAR, segment_channel VARCHAR, contact_moment VARCHAR)',
+  );
+  await appendRows(
+    conn,
+    'segment_catalog',
+    segments.map((profile) => [
+      profile.segmentId,
+      profile.name,
+      profile.recommendedProduct,
+      profile.channel,
+      profile.contactMoment,
+    ]),
+  );
+}
