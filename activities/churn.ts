@@ -8,7 +8,7 @@ import type { ChurnModel, RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
 import { writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
-import { queryOne, readSql, setVariable, withConnection, writeParquetView } from './duckdb';
+import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
 import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import type { BoostedModel } from './ml/boosted-model';
 import { boostedImportance, type BoostingOptions } from './ml/boosting';
@@ -172,133 +172,127 @@ async function trainAndScore(
   cache: EnsembleCacheAccess | undefined,
 ): Promise<ChurnSummary> {
   const started = performance.now();
-  return withConnection(
-    dbPath,
-    async (conn) => {
-      const derived = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name));
-      const specs = await churnFeatureSpecs(conn, derived, user.features, user.openFeatureSet);
-      const meta = specs.map((spec) => spec.meta);
-      const expressions = specs.map((spec): [string, string] => [spec.meta.name, spec.sql]);
-      // training rows need a known outcome: a user's label may be missing for some subscribers
-      const counts = await queryOne<{ train: number; score: number; churners: number }>(
-        conn,
-        await readSql(import.meta.url, './churn/row_counts.sql'),
+  return withReadOnlyConnection(dbPath, async (conn) => {
+    const derived = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name));
+    const specs = await churnFeatureSpecs(conn, derived, user.features, user.openFeatureSet);
+    const meta = specs.map((spec) => spec.meta);
+    const expressions = specs.map((spec): [string, string] => [spec.meta.name, spec.sql]);
+    // training rows need a known outcome: a user's label may be missing for some subscribers
+    const counts = await queryOne<{ train: number; score: number; churners: number }>(
+      conn,
+      await readSql(import.meta.url, './churn/row_counts.sql'),
+    );
+    if (counts.train < 10 * params.treeMinLeaf || counts.churners < 10) {
+      throw new DataQualityError(
+        `too little history to train a churn model: ${counts.train} subscribers last month, ${counts.churners} of them churned ` +
+          `(need at least ${10 * params.treeMinLeaf} and 10); does the input hold the month before ${params.month}?`,
       );
-      if (counts.train < 10 * params.treeMinLeaf || counts.churners < 10) {
-        throw new DataQualityError(
-          `too little history to train a churn model: ${counts.train} subscribers last month, ${counts.churners} of them churned ` +
-            `(need at least ${10 * params.treeMinLeaf} and 10); does the input hold the month before ${params.month}?`,
-        );
-      }
-      const { training, labels, missing } = await readTrainingSet(conn, expressions, counts.train, meta);
-      /** What the tree (and an ensemble) trains on: the columns with their metadata. */
-      const matrix: FeatureMatrix = { columns: training.columns, features: meta, rows: training.rows };
+    }
+    const { training, labels, missing } = await readTrainingSet(conn, expressions, counts.train, meta);
+    /** What the tree (and an ensemble) trains on: the columns with their metadata. */
+    const matrix: FeatureMatrix = { columns: training.columns, features: meta, rows: training.rows };
 
-      await checkpoint({ stage: 'churn: training' });
-      const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
-      // the ensemble trains in its thread while this one trains the tree and reads this month's rows
-      const task = {
-        columns: training.columns,
-        labels,
+    await checkpoint({ stage: 'churn: training' });
+    const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
+    // the ensemble trains in its thread while this one trains the tree and reads this month's rows
+    const task = {
+      columns: training.columns,
+      labels,
+      trainRows,
+      options: boostingOptions(params, meta, trainRows.length),
+    };
+    const cachedEnsemble = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
+    if (cachedEnsemble?.trained) threads?.useTrained(cachedEnsemble.trained);
+    else if (threads) {
+      assertEnsembleFits(training.rows, meta.length, trainRows.length);
+      threads.train(task);
+    }
+    const trainStarted = performance.now();
+    const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
+    const model = trainHistogramTree(binned, labels, trainRows, {
+      maxDepth: params.treeDepth,
+      minLeafSize: params.treeMinLeaf,
+    });
+    const trainSeconds = (performance.now() - trainStarted) / 1000;
+    DecisionTreeClassifier.load(model); // the published model must load in ml-cart (categorical nodes: docs/own-data.md)
+
+    const holdoutLabels = pickRows(labels, holdoutRows);
+    const treeHoldoutScores = predictProbabilities(model, pickColumns(training.columns, holdoutRows));
+    const tree: ModelEvaluation = {
+      holdout: classifierMetrics(treeHoldoutScores, holdoutLabels),
+      holdoutRoc: rocCurve(treeHoldoutScores, holdoutLabels),
+      trainSeconds,
+    };
+    let trainPositives = 0;
+    for (const row of trainRows) trainPositives += labels[row];
+
+    await checkpoint({ stage: 'churn: scoring' });
+    const current = await readColumns(
+      conn,
+      expressions,
+      "FROM features WHERE purpose = 'score' ORDER BY row_idx",
+      counts.score,
+    );
+    fillNumericGaps(current.columns, meta);
+
+    const modelPath = join(dirname(dbPath), 'churn-model.json');
+    // the features' metadata (sources, category labels) only where a feature is not derived, so
+    // monthly usage without user features keeps its model file as it was
+    const described = meta.some((feature) => feature.source === 'user' || feature.categorical);
+    await writeFile(
+      modelPath,
+      JSON.stringify({ ...model, featureNames: training.names, ...(described ? { features: meta } : {}) }) + '\n',
+    );
+    let scored: { ensemble: EnsembleSummary | null; scoredRows: number; riskBandCounts: Record<string, number> };
+    if (threads) {
+      scored = await scoreWithEnsemble(conn, threads, {
+        dbPath,
+        month: params.month,
+        training,
         trainRows,
-        options: boostingOptions(params, meta, trainRows.length),
-      };
-      const cachedEnsemble =
-        threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
-      if (cachedEnsemble?.trained) threads?.useTrained(cachedEnsemble.trained);
-      else if (threads) {
-        assertEnsembleFits(training.rows, meta.length, trainRows.length);
-        threads.train(task);
-      }
-      const trainStarted = performance.now();
-      const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
-      const model = trainHistogramTree(binned, labels, trainRows, {
-        maxDepth: params.treeDepth,
-        minLeafSize: params.treeMinLeaf,
+        holdoutRows,
+        holdoutLabels,
+        current,
+        meta,
+        cache,
+        cachedEnsemble,
       });
-      const trainSeconds = (performance.now() - trainStarted) / 1000;
-      DecisionTreeClassifier.load(model); // the published model must load in ml-cart (categorical nodes: docs/own-data.md)
-
-      const holdoutLabels = pickRows(labels, holdoutRows);
-      const treeHoldoutScores = predictProbabilities(model, pickColumns(training.columns, holdoutRows));
-      const tree: ModelEvaluation = {
-        holdout: classifierMetrics(treeHoldoutScores, holdoutLabels),
-        holdoutRoc: rocCurve(treeHoldoutScores, holdoutLabels),
-        trainSeconds,
+    } else {
+      const scores = predictProbabilities(model, current.columns);
+      await writeReasons(conn, null, current, meta, scoredTableFile(dirname(dbPath), 'churn_reasons'));
+      scored = {
+        ensemble: null,
+        scoredRows: scores.length,
+        riskBandCounts: await writeScores(conn, scores, dirname(dbPath)),
       };
-      let trainPositives = 0;
-      for (const row of trainRows) trainPositives += labels[row];
-
-      await checkpoint({ stage: 'churn: scoring' });
-      const current = await readColumns(
-        conn,
-        expressions,
-        "FROM features WHERE purpose = 'score' ORDER BY row_idx",
-        counts.score,
-      );
-      fillNumericGaps(current.columns, meta);
-
-      const modelPath = join(dirname(dbPath), 'churn-model.json');
-      // the features' metadata (sources, category labels) only where a feature is not derived, so
-      // monthly usage without user features keeps its model file as it was
-      const described = meta.some((feature) => feature.source === 'user' || feature.categorical);
-      await writeFile(
-        modelPath,
-        JSON.stringify({ ...model, featureNames: training.names, ...(described ? { features: meta } : {}) }) + '\n',
-      );
-      let scored: { ensemble: EnsembleSummary | null; scoredRows: number; riskBandCounts: Record<string, number> };
-      if (threads) {
-        scored = await scoreWithEnsemble(conn, threads, {
-          dbPath,
-          month: params.month,
-          training,
-          trainRows,
-          holdoutRows,
-          holdoutLabels,
-          current,
-          meta,
-          cache,
-          cachedEnsemble,
-        });
-      } else {
-        const scores = predictProbabilities(model, current.columns);
-        await writeReasons(conn, null, current, meta, scoredTableFile(dirname(dbPath), 'churn_reasons'));
-        scored = {
-          ensemble: null,
-          scoredRows: scores.length,
-          riskBandCounts: await writeScores(conn, scores, dirname(dbPath)),
-        };
-      }
-      const { ensemble, scoredRows, riskBandCounts } = scored;
-      const scoring = ensemble ?? tree;
-      const importance = featureImportance(model, training.names);
-      return {
-        model: params.churnModel,
-        modelPath,
-        trainingRows: trainRows.length,
-        holdoutRows: holdoutRows.length,
-        holdout: scoring.holdout,
-        holdoutRoc: scoring.holdoutRoc,
-        tree,
-        ensemble,
-        topRules: leafRules(model, training.names, trainPositives / trainRows.length, meta).slice(0, 5),
-        featureImportance: importance,
-        features: meta.map((feature, f) => ({
-          name: feature.name,
-          source: feature.source,
-          type: feature.categorical ? 'categorical' : 'numeric',
-          missingShare: missing[f],
-          importance: (ensemble?.featureImportance ?? importance)[feature.name] ?? 0,
-        })),
-        scoredRows,
-        riskBandCounts,
-        trainSeconds,
-        seconds: (performance.now() - started) / 1000,
-      };
-    },
-    // read only: clustering may read the same database meanwhile (activities/stage-outputs.ts)
-    { readOnly: true },
-  );
+    }
+    const { ensemble, scoredRows, riskBandCounts } = scored;
+    const scoring = ensemble ?? tree;
+    const importance = featureImportance(model, training.names);
+    return {
+      model: params.churnModel,
+      modelPath,
+      trainingRows: trainRows.length,
+      holdoutRows: holdoutRows.length,
+      holdout: scoring.holdout,
+      holdoutRoc: scoring.holdoutRoc,
+      tree,
+      ensemble,
+      topRules: leafRules(model, training.names, trainPositives / trainRows.length, meta).slice(0, 5),
+      featureImportance: importance,
+      features: meta.map((feature, f) => ({
+        name: feature.name,
+        source: feature.source,
+        type: feature.categorical ? 'categorical' : 'numeric',
+        missingShare: missing[f],
+        importance: (ensemble?.featureImportance ?? importance)[feature.name] ?? 0,
+      })),
+      scoredRows,
+      riskBandCounts,
+      trainSeconds,
+      seconds: (performance.now() - started) / 1000,
+    };
+  });
 }
 
 /**

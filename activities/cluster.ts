@@ -6,7 +6,7 @@ import type { SegmentProfile } from '../store/manifest';
 import { distinctNames, segmentName } from '../domain/segment-names';
 import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
-import { queryOne, queryRows, readSql, setVariable, singleThreaded, withConnection } from './duckdb';
+import { queryOne, queryRows, readSql, setVariable, singleThreaded, withReadOnlyConnection } from './duckdb';
 import { segmentsFile } from './stage-outputs';
 import { appendColumns, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
@@ -90,82 +90,76 @@ export async function clusterSubscribers(
   userFeatures: UserFeature[] = [],
 ): Promise<ClusterSummary> {
   const started = performance.now();
-  return withConnection(
-    dbPath,
-    async (conn) => {
-      const { rows } = await queryOne<{ rows: number }>(
-        conn,
-        "SELECT count(*) AS rows FROM features WHERE purpose = 'score'",
-      );
-      const expressions: [string, string][] = Object.entries(CLUSTER_FEATURES).filter(
-        ([name]) => !skippedFeatures.includes(CLUSTER_FEATURE_SOURCES[name as keyof typeof CLUSTER_FEATURES]),
-      );
-      const words = new Map<string, string>(Object.entries(CLUSTER_FEATURE_WORDS));
-      if (expressions.filter(([name]) => USAGE_INPUTS.includes(name)).length < 2) {
-        // k-means standardises every input; a gap takes the column's mean, so it pulls no segment
-        for (const feature of userFeatures.filter((f) => f.type === 'numeric')) {
-          const column = quoteIdent(feature.column);
-          expressions.push([feature.name, `coalesce(${column}, avg(${column}) OVER ())`]);
-          words.set(feature.name, feature.name);
-        }
+  return withReadOnlyConnection(dbPath, async (conn) => {
+    const { rows } = await queryOne<{ rows: number }>(
+      conn,
+      "SELECT count(*) AS rows FROM features WHERE purpose = 'score'",
+    );
+    const expressions: [string, string][] = Object.entries(CLUSTER_FEATURES).filter(
+      ([name]) => !skippedFeatures.includes(CLUSTER_FEATURE_SOURCES[name as keyof typeof CLUSTER_FEATURES]),
+    );
+    const words = new Map<string, string>(Object.entries(CLUSTER_FEATURE_WORDS));
+    if (expressions.filter(([name]) => USAGE_INPUTS.includes(name)).length < 2) {
+      // k-means standardises every input; a gap takes the column's mean, so it pulls no segment
+      for (const feature of userFeatures.filter((f) => f.type === 'numeric')) {
+        const column = quoteIdent(feature.column);
+        expressions.push([feature.name, `coalesce(${column}, avg(${column}) OVER ())`]);
+        words.set(feature.name, feature.name);
       }
-      const data = await readColumns(conn, expressions, "FROM features WHERE purpose = 'score' ORDER BY row_idx", rows);
-      await checkpoint({ stage: params.k ? 'cluster: fitting k-means' : 'cluster: choosing k' });
-      const fitStarted = performance.now();
-      const sampling = { seed: params.seed, restarts: params.kmeansRestarts };
-      const { fit, silhouetteByK } = params.k
-        ? {
-            fit: fitKMeans(data.columns, { ...sampling, k: params.k, sampleSize: params.kmeansSampleSize }),
-            silhouetteByK: {},
-          }
-        : chooseK(data.columns, {
-            ...sampling,
-            kMin: params.kMin,
-            kMax: params.kMax,
-            fitSampleSize: params.kmeansSampleSize,
-            sampleSize: params.silhouetteSampleSize,
-          });
-      const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
-      const kmeansSeconds = (performance.now() - fitStarted) / 1000;
+    }
+    const data = await readColumns(conn, expressions, "FROM features WHERE purpose = 'score' ORDER BY row_idx", rows);
+    await checkpoint({ stage: params.k ? 'cluster: fitting k-means' : 'cluster: choosing k' });
+    const fitStarted = performance.now();
+    const sampling = { seed: params.seed, restarts: params.kmeansRestarts };
+    const { fit, silhouetteByK } = params.k
+      ? {
+          fit: fitKMeans(data.columns, { ...sampling, k: params.k, sampleSize: params.kmeansSampleSize }),
+          silhouetteByK: {},
+        }
+      : chooseK(data.columns, {
+          ...sampling,
+          kMin: params.kMin,
+          kMax: params.kMax,
+          fitSampleSize: params.kmeansSampleSize,
+          sampleSize: params.silhouetteSampleSize,
+        });
+    const { segment, distance, inertia } = await assignToCentroids(data.columns, fit);
+    const kmeansSeconds = (performance.now() - fitStarted) / 1000;
 
-      const inUnits = fit.centroids.map((centroid) =>
-        centroid.map((value, d) => value * fit.stdDevs[d] + fit.means[d]),
-      );
-      const comparable = previous !== null && previous.featureNames.join() === data.names.join();
-      const idOf = Uint16Array.from(
-        comparable
-          ? matchToPrevious(inUnits, previous.centroids, fit.stdDevs)
-          : idsByValue(inUnits, data.names.indexOf('log_arpu')),
-      );
+    const inUnits = fit.centroids.map((centroid) => centroid.map((value, d) => value * fit.stdDevs[d] + fit.means[d]));
+    const comparable = previous !== null && previous.featureNames.join() === data.names.join();
+    const idOf = Uint16Array.from(
+      comparable
+        ? matchToPrevious(inUnits, previous.centroids, fit.stdDevs)
+        : idsByValue(inUnits, data.names.indexOf('log_arpu')),
+    );
 
-      await writeSegments(conn, segment, distance, idOf);
-      const centroidOf = new Map(fit.centroids.map((centroid, index) => [idOf[index], centroid]));
-      const segments = await profileSegments(
-        conn,
-        centroidOf,
-        data.names.map((name) => words.get(name) ?? name),
-      );
-      await setVariable(conn, 'segments_file', segmentsFile(dirname(dbPath)));
-      await conn.run("COPY segments TO (getvariable('segments_file')) (FORMAT parquet, COMPRESSION zstd)");
-      return {
-        k: fit.k,
-        featureNames: data.names,
-        centroids: inUnits
-          .map((values, index) => ({ segmentId: idOf[index], values }))
-          .sort((a, b) => a.segmentId - b.segmentId),
-        previous: comparable ? { month: previous.month, version: previous.version } : null,
-        silhouetteByK,
-        sampleSize: fit.sampleSize,
-        iterations: fit.iterations,
-        converged: fit.converged,
-        inertia,
-        segments,
-        kmeansSeconds,
-        seconds: (performance.now() - started) / 1000,
-      };
-    },
-    { readOnly: true },
-  );
+    await writeSegments(conn, segment, distance, idOf);
+    const centroidOf = new Map(fit.centroids.map((centroid, index) => [idOf[index], centroid]));
+    const segments = await profileSegments(
+      conn,
+      centroidOf,
+      data.names.map((name) => words.get(name) ?? name),
+    );
+    await setVariable(conn, 'segments_file', segmentsFile(dirname(dbPath)));
+    await conn.run("COPY segments TO (getvariable('segments_file')) (FORMAT parquet, COMPRESSION zstd)");
+    return {
+      k: fit.k,
+      featureNames: data.names,
+      centroids: inUnits
+        .map((values, index) => ({ segmentId: idOf[index], values }))
+        .sort((a, b) => a.segmentId - b.segmentId),
+      previous: comparable ? { month: previous.month, version: previous.version } : null,
+      silhouetteByK,
+      sampleSize: fit.sampleSize,
+      iterations: fit.iterations,
+      converged: fit.converged,
+      inertia,
+      segments,
+      kmeansSeconds,
+      seconds: (performance.now() - started) / 1000,
+    };
+  });
 }
 
 /** Segment ids as a value ranking: 1 for the centroid with the highest ARPU. */

@@ -61,6 +61,17 @@ export async function withConnection<T>(
   }
 }
 
+/**
+ * `withConnection` on a database it only reads: other activities, in this process or another, may
+ * read it at the same time (the clustering and churn stages do, activities/stage-outputs.ts).
+ */
+export async function withReadOnlyConnection<T>(
+  path: string,
+  work: (conn: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  return withConnection(path, work, { readOnly: true });
+}
+
 /** Reads a `.sql` file that sits beside the calling module. */
 export async function readSql(moduleUrl: string, relativePath: string): Promise<string> {
   return readFile(new URL(relativePath, moduleUrl), 'utf8');

@@ -123,7 +123,7 @@ export interface ScoredOutput<Evaluation> {
 
 /**
  * Links the stored scores and churn_reasons files of `key` into the run folder `runDir` (a copy
- * across file systems) and points their views at them, when the files match their hashes;
+ * across file systems) and points the connection's views at them, when the files match their hashes;
  * returns what scoring reported, or why not.
  */
 export async function restoreScoredOutput<Evaluation>(

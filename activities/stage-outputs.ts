@@ -4,6 +4,7 @@
  * (workflows/monthly-segmentation.ts); each leaves its rows as Parquet in the run folder, and
  * publishing (and tests) read them through views that last as long as their connection.
  */
+import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SegmentAction } from '../domain/actions';
@@ -33,7 +34,8 @@ export async function viewStageOutputs(
   segments: readonly (SegmentAction & { segmentId: number; name: string })[],
 ): Promise<void> {
   const runDir = dirname(dbPath);
-  await viewParquet(conn, 'segments', segmentsFile(runDir), 'connection');
+  // a run whose clustering ran before this version (an upgrade mid-run) has the table instead
+  if (await exists(segmentsFile(runDir))) await viewParquet(conn, 'segments', segmentsFile(runDir), 'connection');
   for (const table of SCORED_TABLES) await viewParquet(conn, table, scoredTableFile(runDir, table), 'connection');
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE segment_catalog (segment_id INTEGER, segment_name VARCHAR, recommended_product VARCHAR, segment_channel VARCHAR, contact_moment VARCHAR)',
@@ -50,3 +52,9 @@ export async function viewStageOutputs(
     ]),
   );
 }
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );

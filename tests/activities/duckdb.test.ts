@@ -11,6 +11,7 @@ import {
   withConnection,
   writeParquetView,
 } from '../../activities/duckdb';
+import { SCORED_TABLES, scoredTableFile, viewStageOutputs } from '../../activities/stage-outputs';
 import { linkOrCopy } from '../../store/files';
 import { hashFile } from '../../store/hashing';
 import { tempDir } from '../helpers';
@@ -107,5 +108,22 @@ describe('tables kept as Parquet files', () => {
       return queryRows<{ score: number }>(conn, 'FROM scores');
     });
     expect(rows).toEqual([{ score: 2 }]);
+  });
+  it("reads the clustering's segments from the run database when an older version's clustering left them there (an upgrade mid-run)", async () => {
+    const dir = await tempDir();
+    const dbPath = join(dir, 'work.duckdb');
+    const segments = await withConnection(dbPath, async (conn) => {
+      await conn.run('CREATE TABLE segments AS SELECT 0 AS row_idx, 3 AS segment_id, 0.5 AS distance');
+      for (const table of SCORED_TABLES)
+        await writeParquetView(conn, table, 'SELECT 0 AS row_idx', scoredTableFile(dir, table), 'connection');
+      await viewStageOutputs(conn, dbPath, [
+        { segmentId: 3, name: 'Loyal', recommendedProduct: 'family plan', channel: 'app', contactMoment: 'payday' },
+      ]);
+      return queryRows<{ segment_id: number; segment_name: string }>(
+        conn,
+        'SELECT segment_id, segment_name FROM segments JOIN segment_catalog USING (segment_id)',
+      );
+    });
+    expect(segments).toEqual([{ segment_id: 3, segment_name: 'Loyal' }]);
   });
 });
