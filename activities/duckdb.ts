@@ -43,11 +43,11 @@ export function duckdbThreads(env: NodeJS.ProcessEnv = process.env): string | un
 export async function withConnection<T>(
   path: string,
   work: (conn: DuckDBConnection) => Promise<T>,
-  options: { spillDir?: string; readOnly?: boolean } = {},
+  options: { spillDir?: string; readOnly?: boolean; memoryLimit?: string } = {},
 ): Promise<T> {
   const threads = duckdbThreads();
   const instance = await DuckDBInstance.create(path, {
-    memory_limit: duckdbMemoryLimit(),
+    memory_limit: options.memoryLimit ?? duckdbMemoryLimit(),
     ...(threads ? { threads } : {}),
     ...(options.spillDir ? { temp_directory: options.spillDir } : {}),
     ...(options.readOnly ? { access_mode: 'READ_ONLY' } : {}),
@@ -64,12 +64,17 @@ export async function withConnection<T>(
 /**
  * `withConnection` on a database it only reads: other activities, in this process or another, may
  * read it at the same time (the clustering and churn stages do, activities/stage-outputs.ts).
+ * With half the memory cap: those two run side by side, and hold their feature columns in
+ * JavaScript beside DuckDB (at 10M subscribers the churn stage's last step, writing the reasons,
+ * took the process to 8.3 GB under the whole cap and 7.5 GB under half, no slower:
+ * docs/benchmark.md, "10M, session 13").
  */
 export async function withReadOnlyConnection<T>(
   path: string,
   work: (conn: DuckDBConnection) => Promise<T>,
 ): Promise<T> {
-  return withConnection(path, work, { readOnly: true });
+  const [, amount, unit] = MEMORY_LIMIT.exec(duckdbMemoryLimit()) ?? [];
+  return withConnection(path, work, { readOnly: true, memoryLimit: `${Number(amount) / 2}${unit}` });
 }
 
 /** Reads a `.sql` file that sits beside the calling module. */

@@ -171,6 +171,7 @@ async function runSegflow(
   const workers: ChildProcess[] = setups.map((setup) => {
     const node = [
       process.execPath,
+      '--expose-gc', // as bin/segflow starts a worker
       '--import',
       'tsx',
       join(REPO_ROOT, 'cli', 'index.ts'),

@@ -4,6 +4,7 @@ import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@tem
 import { createActivities } from '../activities';
 import { loadSigner } from '../store/signing';
 import { connectionOptions, type SegflowConfig } from './config';
+import { releaseMemoryAfterActivities } from './release-memory';
 
 export interface SegflowWorkerOptions {
   config: SegflowConfig;
@@ -39,6 +40,7 @@ export async function createSegflowWorker(
       ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),
     }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? defaultMaxActivities(),
+    interceptors: { activity: [releaseMemoryAfterActivities] },
   });
   return { worker, connection };
 }

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import {
   appendRows,
@@ -9,6 +10,7 @@ import {
   runSqlFiles,
   viewParquet,
   withConnection,
+  withReadOnlyConnection,
   writeParquetView,
 } from '../../activities/duckdb';
 import { SCORED_TABLES, scoredTableFile, viewStageOutputs } from '../../activities/stage-outputs';
@@ -78,6 +80,25 @@ describe('running SQL scripts', () => {
     ]);
     expect(failure).toBeInstanceOf(Error);
     expect(String(failure)).toMatch(/a row of 1 values for the 4 columns of grid/);
+  });
+});
+
+describe('memory caps', () => {
+  it('gives a read-only connection (the clustering and churn stages, side by side) half the cap', async () => {
+    const dbPath = join(await tempDir(), 'run.duckdb');
+    const cap = async (conn: DuckDBConnection) =>
+      (await queryRows<{ cap: string }>(conn, "SELECT current_setting('memory_limit') AS cap"))[0].cap;
+    const configured = process.env.SEGFLOW_DUCKDB_MEMORY_LIMIT;
+    process.env.SEGFLOW_DUCKDB_MEMORY_LIMIT = '3GiB';
+    try {
+      expect({ whole: await withConnection(dbPath, cap), half: await withReadOnlyConnection(dbPath, cap) }).toEqual({
+        whole: '3.0 GiB',
+        half: '1.5 GiB',
+      });
+    } finally {
+      if (configured === undefined) delete process.env.SEGFLOW_DUCKDB_MEMORY_LIMIT;
+      else process.env.SEGFLOW_DUCKDB_MEMORY_LIMIT = configured;
+    }
   });
 });
 
