@@ -40,7 +40,7 @@ export async function createSegflowWorker(
       ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),
     }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? defaultMaxActivities(),
-    interceptors: { activity: [releaseMemoryAfterActivities] },
+    interceptors: { activity: [releaseMemoryAfterActivities()] },
   });
   return { worker, connection };
 }

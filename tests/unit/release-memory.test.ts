@@ -8,9 +8,10 @@ afterEach(() => {
   host.gc = exposed;
 });
 
-function execute(next: () => Promise<unknown>) {
-  const { inbound } = releaseMemoryAfterActivities(undefined as never);
-  return inbound?.execute?.({ args: [], headers: {} } as unknown as ActivityExecuteInput, next);
+/** Runs `activity` through the interceptor that collects above `aboveBytes` of array buffers. */
+function execute(activity: () => Promise<unknown>, aboveBytes = -1) {
+  const { inbound } = releaseMemoryAfterActivities(aboveBytes)(undefined as never);
+  return inbound?.execute?.({ args: [], headers: {} } as unknown as ActivityExecuteInput, activity);
 }
 
 describe('releaseMemoryAfterActivities', () => {
@@ -29,6 +30,12 @@ describe('releaseMemoryAfterActivities', () => {
     host.gc = vi.fn();
     await expect(execute(() => Promise.reject(new Error('stage failed')))).rejects.toThrow('stage failed');
     expect(host.gc).toHaveBeenCalledTimes(1);
+  });
+
+  it('leaves it to V8 while the process holds fewer array buffers than the threshold', async () => {
+    host.gc = vi.fn();
+    await execute(async () => 'small', Number.MAX_SAFE_INTEGER);
+    expect(host.gc).not.toHaveBeenCalled();
   });
 
   it('does nothing more when node runs without --expose-gc', async () => {
