@@ -1,5 +1,5 @@
 """Issue 17, item 2: the scoring month's window kept as additive state, measured against the
-aggregation the features stage runs today (docs/reuse.md, "Next month: the window as additive
+aggregation the features stage runs today (its own SQL files, read from activities/features) (docs/reuse.md, "Next month: the window as additive
 state"). Not part of the product: it answers whether building it pays, and checks it is exact.
 
   .segflow/bench-venv/bin/python bench/additive-window/probe.py .segflow/bench/data-1000000x12/usage 2026-10
@@ -18,9 +18,13 @@ import time
 import duckdb
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+FEATURES = os.path.join(HERE, '..', '..', 'activities', 'features', 'partition')
 
 
 def sql(name):
+    """This folder's SQL, or the features stage's own: today.sql is its window aggregation."""
+    if name == 'today.sql':
+        name = os.path.join(FEATURES, '02_aggregates.sql')
     with open(os.path.join(HERE, name)) as f:
         return f.read()
 
@@ -57,6 +61,7 @@ def main():
         def at(month):
             con.execute(f"SET VARIABLE as_of = DATE '{month}-01'")
             con.execute(sql('window.sql'))
+            con.execute(sql(os.path.join(FEATURES, '01_window.sql')))
 
         def timed(statement):
             started = time.perf_counter()
