@@ -8,7 +8,7 @@ import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
-import { appendRows, queryOne, readSql, runScript, setVariable, sqlString, withConnection } from './duckdb';
+import { appendRows, queryOne, readSql, runScript, setVariable, viewParquet, withConnection } from './duckdb';
 import { hashFile } from '../store/hashing';
 import {
   buildReport,
@@ -199,7 +199,7 @@ async function writeSnapshotTable(
     conn,
     `COPY (FROM ${table}) TO (getvariable('output_path')) (FORMAT parquet, COMPRESSION zstd)`,
   );
-  if (readBack) await conn.run(`CREATE OR REPLACE TEMP VIEW ${table} AS FROM read_parquet(${sqlString(path)})`);
+  if (readBack) await viewParquet(conn, table, path, 'connection');
   return rows;
 }
 
