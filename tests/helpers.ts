@@ -6,6 +6,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { setVariable, withConnection } from '../activities/duckdb';
 import { viewStageOutputs } from '../activities/stage-outputs';
 import { generateSample, type SampleSummary } from '../data/generate';
+import type { AuditEntry } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';
 import type { SegmentProfile } from '../store/manifest';
 
@@ -54,3 +55,20 @@ export async function withStageOutputs<T>(
     return work(conn);
   });
 }
+
+/** An audit entry as the end-to-end tests compare them: its event, then its subject after a colon. */
+export function eventName(entry: Pick<AuditEntry, 'event' | 'subject'>): string {
+  return `${entry.event}${entry.subject ? `:${entry.subject}` : ''}`;
+}
+
+/** A run's audit events from its request to its snapshot when it computes every stage. */
+export const PUBLISHED_RUN_EVENTS = [
+  'run.requested',
+  'run.started',
+  'stage.finished:load',
+  'stage.finished:features',
+  'stage.finished:cluster',
+  'stage.finished:churn',
+  'stage.finished:publish',
+  'run.published',
+];

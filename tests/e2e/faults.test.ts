@@ -18,7 +18,7 @@ import { describeRunFailure, startMonthlyRun } from '../../pipelines/client';
 import { ensureDevServer, freeLocalAddress, type DevServerHandle } from '../../cli/dev-server';
 import { verifyAudit } from '../../store/audit-verify';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
-import { storeIn, tempDir, writeParquet } from '../helpers';
+import { eventName, storeIn, tempDir, writeParquet } from '../helpers';
 import { workflowBundle } from './temporal-env';
 
 /**
@@ -174,7 +174,7 @@ describe('faults survived, nothing lost or duplicated', () => {
     }
     expect(await listVersions(store, '2026-06')).toEqual([1]);
     expect(Math.max(...(await activityAttempts(handle.workflowId)))).toBeGreaterThanOrEqual(2);
-    const events = (await auditOf(handle.workflowId)).map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`);
+    const events = (await auditOf(handle.workflowId)).map(eventName);
     for (const once of [
       'run.requested',
       'run.started',

@@ -9,7 +9,7 @@ import { crossCheckRetainedRuns } from '../../pipelines/audit-crosscheck';
 import { readAuditLog } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
 import { monthlySegmentation, progressQuery, type MonthlySegmentationMemo } from '../../workflows/monthly-segmentation';
-import { storeIn, tempDir } from '../helpers';
+import { eventName, PUBLISHED_RUN_EVENTS, storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
 
 /**
@@ -115,9 +115,7 @@ describe('monthly workflow with stub activities', () => {
       (error: unknown) => error,
     );
   const eventsOf = async (workflowId: string) =>
-    (await readAuditLog(store))
-      .filter((e) => e.run.workflowId === workflowId)
-      .map((e) => `${e.event}${e.subject ? `:${e.subject}` : ''}`);
+    (await readAuditLog(store)).filter((e) => e.run.workflowId === workflowId).map(eventName);
 
   beforeAll(async () => {
     [env, store] = await Promise.all([startTemporal(), tempDir().then(storeIn)]);
@@ -138,16 +136,7 @@ describe('monthly workflow with stub activities', () => {
       return { result: outcome, progress: during, memo: (await handle.describe()).memo };
     });
     expect(progress).toEqual({ month: '2026-06', stage: 'cluster', stagesDone: 2, stagesTotal: 5, percent: 40 });
-    expect(await eventsOf('stub-ok')).toEqual([
-      'run.requested',
-      'run.started',
-      'stage.finished:load',
-      'stage.finished:features',
-      'stage.finished:cluster',
-      'stage.finished:churn',
-      'stage.finished:publish',
-      'run.published',
-    ]);
+    expect(await eventsOf('stub-ok')).toEqual(PUBLISHED_RUN_EVENTS);
     expect(calls).toEqual([
       'planLoad',
       'reuseStages',
@@ -232,16 +221,7 @@ describe('monthly workflow with stub activities', () => {
     });
     expect(result.version).toBe(1);
     expect(progress).toMatchObject({ stage: 'cluster', stagesDone: 2 });
-    expect(await eventsOf('stub-side')).toEqual([
-      'run.requested',
-      'run.started',
-      'stage.finished:load',
-      'stage.finished:features',
-      'stage.finished:cluster',
-      'stage.finished:churn',
-      'stage.finished:publish',
-      'run.published',
-    ]);
+    expect(await eventsOf('stub-side')).toEqual(PUBLISHED_RUN_EVENTS);
     expect(calls.indexOf('trainAndScoreChurn')).toBeLessThan(calls.indexOf('publishSnapshot'));
   });
 
