@@ -11,11 +11,11 @@ import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
 import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import type { BoostedModel } from './ml/boosted-model';
-import { boostedImportance, type BoostingOptions } from './ml/boosting';
+import { boostedImportance, trainingShape, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
 import { EnsembleThreads, type EnsembleHoldout } from './ml/ensemble-threads';
-import { histogramRegions } from './ml/histograms';
 import { kernelBytes, KERNEL_MEMORY_LIMIT } from './ml/kernel';
+import { trainingRegions } from './ml/training-memory';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
 import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
 import { xgboostModelText } from './ml/xgboost-export';
@@ -204,7 +204,7 @@ async function trainAndScore(
     const cachedEnsemble = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
     if (cachedEnsemble?.trained) threads?.useTrained(cachedEnsemble.trained);
     else if (threads) {
-      assertEnsembleFits(training.rows, meta.length, trainRows.length);
+      assertEnsembleFits(training.rows, meta.length, trainRows.length, task.options);
       threads.train(task);
     }
     const trainStarted = performance.now();
@@ -390,11 +390,17 @@ async function scoreWithEnsemble(
 
 /**
  * Stops a boosted run whose training rows would not fit the ensemble's kernel memory (4 GiB, at
- * ~75 bytes per row with 19 features: some 57M training rows) with what to do instead, before
- * any thread starts; retrying cannot help.
+ * ~136 bytes per training row with 19 features and a quarter held out: some 31M training rows,
+ * 41M subscribers last month) with what to do instead, before any thread starts; retrying cannot
+ * help.
  */
-export function assertEnsembleFits(rows: number, features: number, trainRows: number): void {
-  const bytes = kernelBytes(histogramRegions(rows, features, trainRows));
+export function assertEnsembleFits(
+  rows: number,
+  features: number,
+  trainRows: number,
+  options: Pick<BoostingOptions, 'maxDepth' | 'validationShare'>,
+): void {
+  const bytes = kernelBytes(trainingRegions(trainingShape(rows, features, trainRows, options)));
   if (bytes <= KERNEL_MEMORY_LIMIT) return;
   throw new InvalidParamsError(
     `churnModel 'boosted' cannot train on ${trainRows} rows of ${features} features: its WebAssembly memory ` +
@@ -406,7 +412,8 @@ export function assertEnsembleFits(rows: number, features: number, trainRows: nu
 /** Below this many training rows a histogram helper thread costs more to start than it saves. */
 const HELPER_THREAD_ROWS = 50_000;
 
-function boostingOptions(params: RunParams, meta: readonly FeatureMeta[], trainRows: number): BoostingOptions {
+/** The ensemble's settings from the run's parameters (the benchmark trains with them alone too). */
+export function boostingOptions(params: RunParams, meta: readonly FeatureMeta[], trainRows: number): BoostingOptions {
   return {
     trees: params.boostTrees,
     maxDepth: params.boostDepth,

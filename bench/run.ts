@@ -28,7 +28,7 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { codeVersion } from '../activities/code-version';
 import { computeFeatures } from '../activities/features';
-import { loadUsage } from '../activities/load';
+import { loadUsage, type LoadSummary } from '../activities/load';
 import { readManifest } from '../store/snapshots';
 import { generateSample } from '../data/generate';
 import { addMonths } from '../domain/month';
@@ -37,6 +37,7 @@ import { startMonthlyRun } from '../pipelines/client';
 import { ensureDevServer, freeLocalAddress } from '../cli/dev-server';
 import { activityAttempts } from '../pipelines/runs';
 import { REPO_ROOT, type SegflowConfig } from '../worker/config';
+import { writeEnsembleTask } from './ensemble-alone';
 
 const args = process.argv.slice(2);
 if (args.includes('--help')) {
@@ -325,17 +326,23 @@ async function rawLibrary<T>(capSeconds: number, ...jobArgs: (string | number)[]
   }
 }
 
-/**
- * Raw ml-kmeans on every scored subscriber and raw ml-cart on growing samples of the training
- * rows, each stopped at the cap; the run's features are recomputed outside Temporal for it.
- */
-async function runRawLibraries(input: string, scratch: string, size: number, ours: SegflowRun): Promise<string[]> {
+/** The run's load and features again, outside Temporal, in `scratch/work`: what the raw libraries and the training alone read. */
+async function recomputeFeatures(
+  input: string,
+  scratch: string,
+  size: number,
+): Promise<{ load: LoadSummary; skippedFeatures: string[] }> {
   const load = await loadUsage(
     { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') },
     { workflowId: 'raw', runId: String(size) },
     { month: LAST_MONTH, input, ...MODEL },
   );
-  await computeFeatures(load.dbPath, load.params, load);
+  const features = await computeFeatures(load.dbPath, load.params, load);
+  return { load, skippedFeatures: features.skippedFeatures.map((skipped) => skipped.feature) };
+}
+
+/** Raw ml-kmeans on every scored subscriber and raw ml-cart on growing samples of the training rows, each stopped at the cap. */
+async function runRawLibraries(load: LoadSummary, size: number, ours: SegflowRun): Promise<string[]> {
   const lines: string[] = [];
   const km = await rawLibrary<{ rows: number; seconds: number; iterations: number; inertia: number }>(
     RAW_CAP_SECONDS,
@@ -373,8 +380,36 @@ async function runRawLibraries(input: string, scratch: string, size: number, our
       `| ${count(size)} | ml-cart train (depth ${MODEL.treeDepth}, minNumSamples ${MODEL.treeMinLeaf}) | ${count(cart.rows)} training rows | ${fmt(cart.cartSeconds, 2)} | holdout AUC ${cart.cartAuc.toFixed(4)} | histogram tree on the same rows: ${fmt(cart.oursSeconds, 3)} s, AUC ${cart.oursAuc.toFixed(4)} |`,
     );
   }
-  await rm(join(scratch, 'work'), { recursive: true, force: true });
   return lines;
+}
+
+/**
+ * The ensemble's training and HistGradientBoosting's alone on the same rows, alternately, each
+ * in its own process (bench/ensemble-alone.ts, bench/hgb-alone.py); the fastest of `runs` each.
+ */
+function trainAlone(file: string, runs: number, header: { trainRows: number; features: number }, size: number): string {
+  const ours: { seconds: number; trees: number }[] = [];
+  const hgb: { seconds: number; trees: number }[] = [];
+  const lastLine = (out: string) =>
+    JSON.parse(out.trim().split('\n').at(-1) as string) as { seconds: number; trees: number };
+  for (let attempt = 1; attempt <= runs; attempt++) {
+    log(`ensemble and HistGradientBoosting alone on ${count(size)} (${attempt}/${runs})... `);
+    ours.push(
+      lastLine(
+        execFileSync(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bench', 'ensemble-alone.ts'), file], {
+          cwd: REPO_ROOT,
+          encoding: 'utf8',
+        }),
+      ),
+    );
+    hgb.push(lastLine(execFileSync(python, [join(REPO_ROOT, 'bench', 'hgb-alone.py'), file], { encoding: 'utf8' })));
+    log(`${fmt(ours.at(-1)?.seconds ?? 0, 2)} s, ${fmt(hgb.at(-1)?.seconds ?? 0, 2)} s\n`);
+  }
+  const fastest = (runs: { seconds: number; trees: number }[]) =>
+    runs.reduce((best, run) => (run.seconds < best.seconds ? run : best));
+  const [a, b] = [fastest(ours), fastest(hgb)];
+  const all = (runs: { seconds: number }[]) => runs.map((run) => fmt(run.seconds, 2)).join(', ');
+  return `| ${count(size)} | ${count(header.trainRows)} | ${header.features} | ${fmt(a.seconds, 2)} (${a.trees}) | ${fmt(b.seconds, 2)} (${b.trees}) | **${fmt(b.seconds / a.seconds, 2)}** | ${all(ours)} / ${all(hgb)} |`;
 }
 
 /** The length of the union of `spans`: overlapping stages (cluster beside churn) count once. */
@@ -413,6 +448,10 @@ async function main(): Promise<void> {
   const boosted = [
     '| subscribers | segflow tree AUC | segflow ensemble AUC | peer HistGradientBoosting AUC | segflow tree train s | segflow ensemble train s (trees kept) | peer HGB train s (iterations) | segflow ensemble scoring + reasons + holdout s | peer HGB scoring s | scored subscribers |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  const alone = [
+    '| subscribers | training rows | features | segflow ensemble alone s (trees) | HGB alone s (iterations) | HGB / segflow | every run, segflow / HGB s |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ];
   const raw = [
     '| subscribers | raw library | rows | seconds | quality | segflow |',
@@ -513,9 +552,24 @@ async function main(): Promise<void> {
           `| ${count(size)} | ${ours.rocAuc.toFixed(4)} | ${e.rocAuc.toFixed(4)} | ${peer ? peer.hgb_holdout_auc.toFixed(4) : '-'} | ${fmt(ours.treeTrainSeconds, 2)} | ${fmt(e.trainSeconds, 2)} (${e.trees}) | ${peer ? `${fmt(peer.timings.hgb_train, 2)} (${peer.hgb_iterations})` : '-'} | ${fmt(e.scoreSeconds, 2)} | ${peer ? fmt(peer.timings.hgb_score, 2) : '-'} | ${count(e.scoredRows)} |`,
         );
       }
-      if (!skipRaw && size <= 1_000_000) {
-        log(`raw ml-kmeans / ml-cart on ${count(size)}...\n`);
-        raw.push(...(await runRawLibraries(input, state, size, ours)));
+      const withRaw = !skipRaw && size <= 1_000_000;
+      const withAlone = !skipPeer && ours.ensemble !== null && size <= 1_000_000;
+      if (withRaw || withAlone) {
+        const own = await recomputeFeatures(input, state, size);
+        try {
+          if (withRaw) {
+            log(`raw ml-kmeans / ml-cart on ${count(size)}...\n`);
+            raw.push(...(await runRawLibraries(own.load, size, ours)));
+          }
+          if (withAlone) {
+            const file = join(state, 'ensemble-task.bin');
+            const task = await writeEnsembleTask(own.load.dbPath, own.load.params, own.skippedFeatures, file);
+            alone.push(trainAlone(file, Math.max(repeat, 3), task, size));
+            await rm(file, { force: true });
+          }
+        } finally {
+          await rm(join(state, 'work'), { recursive: true, force: true });
+        }
       }
     }
     const scaleOut = [
@@ -550,6 +604,14 @@ async function main(): Promise<void> {
           '',
           `Churn models on the same holdout: segflow's readable tree and boosted ensemble (${MODEL.boostTrees} trees at most, depth ${MODEL.boostDepth}, learning rate ${MODEL.boostLearningRate}, early stopping) vs scikit-learn HistGradientBoostingClassifier with the same trees, depth, learning rate and early stopping. Scoring = the subscribers scored this month (segflow: a compiled float32 model on two threads, with three reasons per subscriber and the holdout's scores; the peer's: probabilities only).`,
           ...boosted,
+        ].join('\n'),
+      );
+    if (alone.length > 2)
+      console.log(
+        [
+          '',
+          "Ensemble training alone on the same rows: in a run segflow's ensemble trains while the churn stage trains the readable tree and reads this month's rows, and the peer's HistGradientBoosting alone; here each trains alone in its own process on the rows the run trains on (bench/ensemble-alone.ts, bench/hgb-alone.py), alternately, with the run's trees, depth, learning rate, minimum leaf and early stopping; fastest of each.",
+          ...alone,
         ].join('\n'),
       );
     if (raw.length > 2)

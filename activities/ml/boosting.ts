@@ -11,16 +11,10 @@
 import type { BoostedModel, BoostedTree } from './boosted-model';
 import { compiledMargins, compileModel, rowMajorValues } from './compiled-model';
 import { binFeatures } from './histogram-tree';
-import {
-  HISTOGRAM_STRIDE,
-  histogramLength,
-  HistogramMemory,
-  LocalCounter,
-  ThreadCounter,
-  type HistogramCounter,
-} from './histograms';
-import { boostingKernel, kernelMemory, type BoostingKernel } from './kernel';
+import type { BoostingKernel } from './kernel';
 import { RandomStream, shuffle } from './random';
+import { HalfTask, LocalHelper, ThreadHelper, type TrainingHelper } from './training-helper';
+import { HISTOGRAM_STRIDE, histogramLength, TrainingMemory, type TrainingShape } from './training-memory';
 import { importanceShares } from './tree-rules';
 
 export interface BoostingOptions {
@@ -44,7 +38,7 @@ export interface BoostingOptions {
   seed: number;
   /** Per feature: values are category codes 0..K-1 (NaN = missing) and split as sets. */
   categorical?: boolean[];
-  /** Threads counting histograms (1 or 2; the model is the same either way). Default 1; with 2 this thread blocks while the helper counts, so never on the activity's event loop. */
+  /** Threads running the per-row work (1 or 2; the model is the same either way). Default 1; with 2 this thread blocks while the helper works, so never on the activity's event loop. */
   threads?: number;
 }
 
@@ -100,6 +94,17 @@ function binAll(columns: Float32Array[], categorical: boolean[]): TrainingBins {
   };
 }
 
+/** The training memory trainBoosted allocates for `trainRows` of `rows` rows (the churn stage checks it fits first). */
+export function trainingShape(
+  rows: number,
+  features: number,
+  trainRows: number,
+  options: Pick<BoostingOptions, 'maxDepth' | 'validationShare'>,
+): TrainingShape {
+  const validationRows = Math.round(trainRows * (options.validationShare ?? 0.15));
+  return { rows, features, fitRows: trainRows - validationRows, validationRows, depth: options.maxDepth };
+}
+
 /** Trains on `rows` (indices into the columns; labels 0/1 per row index). */
 export function trainBoosted(
   columns: Float64Array[],
@@ -109,30 +114,25 @@ export function trainBoosted(
 ): BoostingResult {
   if (options.maxDepth < 1 || options.minLeafSize < 1 || options.trees < 1)
     throw new RangeError('trees, maxDepth, minLeafSize must be >= 1');
-  const validationCount = Math.round(rows.length * (options.validationShare ?? 0.15));
-  // the counting memory and its helper thread first: the helper's start-up (~0.2 s) overlaps binning
-  const counting = startCounting(
-    columns[0]?.length ?? 0,
-    columns.length,
-    rows.length - validationCount,
-    options.threads ?? 1,
-  );
+  // the memory and its helper thread first: the helper's start-up (~0.2 s) overlaps binning
+  const memory = TrainingMemory.allocate(trainingShape(columns[0]?.length ?? 0, columns.length, rows.length, options));
+  const helper = (options.threads ?? 1) > 1 ? new ThreadHelper(memory) : new LocalHelper(memory);
   try {
-    return boostRounds(columns, labels, rows, options, counting, validationCount);
+    return boostRounds(columns, labels, rows, options, helper);
   } finally {
-    counting.counter.close();
+    helper.close();
   }
 }
 
-/** trainBoosted once counting has started: bins the rows, splits off the validation rows, grows the trees. */
+/** trainBoosted once its helper has started: bins the rows, splits off the validation rows, grows the trees. */
 function boostRounds(
   columns: Float64Array[],
   labels: Uint8Array,
   rows: Uint32Array,
   options: BoostingOptions,
-  counting: Counting,
-  validationCount: number,
+  helper: TrainingHelper,
 ): BoostingResult {
+  const { memory } = helper;
   const features = columns.length;
   const categorical = options.categorical ?? new Array<boolean>(features).fill(false);
   const rowSubsample = options.rowSubsample ?? 1;
@@ -142,18 +142,25 @@ function boostRounds(
   const random = () => stream.next();
 
   const binned = binAll(toFloat32Columns(columns), categorical);
+  memory.columnBins.set(binned.columnBins);
+  memory.rowBins.set(binned.bins);
   const shuffled = shuffle(Uint32Array.from(rows), random);
-  const validationRows = shuffled.slice(0, validationCount).sort();
-  const fitRows = shuffled.slice(validationCount).sort();
+  const validationRows = shuffled.slice(0, memory.layout.validationRows).sort();
+  const fitRows = shuffled.slice(memory.layout.validationRows).sort();
+  // the validation rows marked: walking a tree gives them loss terms, the fit rows gradients
+  memory.labels.set(labels);
+  for (const row of validationRows) memory.labels[row] |= 2;
+  memory.fit.set(fitRows);
+  memory.walkRows.set(Uint32Array.from(rows).sort());
 
   let positives = 0;
   for (const row of fitRows) positives += labels[row];
   const prior = Math.min(Math.max(positives / fitRows.length, 1e-6), 1 - 1e-6);
   const baseMargin = f32(Math.log(prior / (1 - prior)));
 
-  const walker = new MarginWalker(binned, fitRows, validationRows, options.maxDepth);
-  const margin = walker.margin.fill(baseMargin);
-  const grower = new TreeGrower(binned, counting, {
+  memory.margin.fill(baseMargin);
+  addLeafValues(helper, null);
+  const grower = new TreeGrower(binned, helper, {
     maxDepth: options.maxDepth,
     minLeafSize: options.minLeafSize,
     l2: options.l2 ?? 1,
@@ -163,17 +170,16 @@ function boostRounds(
   const validationLogLoss: number[] = [];
   let best = { loss: Infinity, round: 0 };
   for (let round = 0; round < options.trees; round++) {
-    const sampleSize = Math.max(1, Math.round(fitRows.length * rowSubsample));
-    const treeRows = sampleSize >= fitRows.length ? fitRows : stream.sampleAscending(fitRows, sampleSize);
-    const grown = grower.grow(treeRows, margin, labels, pickFeatures(features, featureSubsample, random));
+    // the tree's rows, drawn from the fit rows into the row order
+    const treeSize = Math.min(Math.max(1, Math.round(fitRows.length * rowSubsample)), fitRows.length);
+    if (treeSize === fitRows.length) memory.order.set(fitRows);
+    else stream.sampleAscending(helper.kernel, memory.layout.fit, fitRows.length, treeSize, memory.layout.order);
+    const grown = grower.grow(treeSize, pickFeatures(features, featureSubsample, random));
     trees.push(grown.tree);
-    walker.addLeafValues(grown);
+    addLeafValues(helper, grown);
 
     let loss = 0;
-    for (const row of validationRows) {
-      const p = Math.min(Math.max(sigmoid(margin[row]), 1e-15), 1 - 1e-15);
-      loss -= labels[row] ? Math.log(p) : Math.log(1 - p);
-    }
+    for (const row of validationRows) loss -= memory.lossTerms[row];
     loss /= Math.max(validationRows.length, 1);
     validationLogLoss.push(loss);
     if (loss < best.loss - 1e-12) best = { loss, round: round + 1 };
@@ -222,18 +228,6 @@ interface GrowSettings {
   learningRate: number;
 }
 
-/** The memory histograms are counted in and who counts them (this thread, or it and a helper). */
-interface Counting {
-  inputs: HistogramMemory;
-  counter: HistogramCounter;
-}
-
-/** A counting memory for `rows` rows of `features` bins, `capacity` of them in a tree. */
-function startCounting(rows: number, features: number, capacity: number, threads: number): Counting {
-  const inputs = HistogramMemory.allocate(rows, features, capacity);
-  return { inputs, counter: threads > 1 ? new ThreadCounter(inputs) : new LocalCounter(inputs) };
-}
-
 /** Per (feature, bin): gradient sum, hessian sum and row count at [(feature * 256 + bin) * 3 + 0..2]. */
 type Histograms = Float64Array;
 const STRIDE = HISTOGRAM_STRIDE;
@@ -258,47 +252,30 @@ interface SplitChoice {
  * parent's histogram minus the smaller's, in place.
  */
 class TreeGrower {
-  /** The tree's row indices in node order (a node is a range), in shared memory for the helper thread. */
-  private readonly order: Uint32Array;
-  private readonly inputs: HistogramMemory;
+  private readonly memory: TrainingMemory;
   /** Splits a node's rows (histogram-kernel.wat `partition`). */
   private readonly kernel: BoostingKernel;
-  /** Per row index (shared): the log-loss gradient and hessian of the current round. */
-  private readonly gradient: Float64Array;
-  private readonly hessian: Float64Array;
-  private readonly allowed: Uint8Array;
   private readonly spare: Histograms[] = [];
-  private readonly counter: HistogramCounter;
 
   constructor(
     private readonly binned: TrainingBins,
-    counting: Counting,
+    private readonly helper: TrainingHelper,
     private readonly settings: GrowSettings,
   ) {
-    const { inputs } = counting;
-    inputs.columnBins.set(binned.columnBins);
-    this.order = inputs.order;
-    this.inputs = inputs;
-    this.kernel = boostingKernel(inputs.memory);
-    this.gradient = inputs.gradient;
-    this.hessian = inputs.hessian;
-    this.allowed = inputs.allowed;
-    this.counter = counting.counter;
+    this.memory = helper.memory;
+    this.kernel = helper.kernel;
   }
 
-  /** Grows a tree on `rows` (ascending), with the log-loss gradients of their margins. */
-  grow(rows: Uint32Array, margin: Float64Array, labels: Uint8Array, allowed: Uint8Array): GrownTree {
-    this.allowed.set(allowed);
-    this.order.set(rows);
-    const { gradient, hessian } = this;
+  /** Grows a tree on the first `rows` rows of the row order (ascending), from their gradients. */
+  grow(rows: number, allowed: Uint8Array): GrownTree {
+    const { memory } = this;
+    memory.allowed.set(allowed);
+    const { gradient, hessian, order } = memory;
     let g = 0;
     let h = 0;
-    for (const row of rows) {
-      const p = sigmoid(margin[row]);
-      gradient[row] = p - labels[row];
-      hessian[row] = Math.max(p * (1 - p), 1e-16);
-      g += gradient[row];
-      h += hessian[row];
+    for (let i = 0; i < rows; i++) {
+      g += gradient[order[i]];
+      h += hessian[order[i]];
     }
     const tree: BoostedTree = {
       left: [],
@@ -312,7 +289,7 @@ class TreeGrower {
       gain: [],
     };
     const routes: Uint8Array[] = [];
-    this.growNode(tree, routes, allowed, 0, rows.length, 0, g, h, null);
+    this.growNode(tree, routes, allowed, 0, rows, 0, g, h, null);
     return new GrownTree(tree, routes);
   }
 
@@ -410,15 +387,15 @@ class TreeGrower {
   /** Histograms of the rows at `start..end` of the row order. */
   private count(start: number, end: number): Histograms {
     const histograms = this.spare.pop() ?? new Float64Array(histogramLength(this.binned.features));
-    this.counter.count(start, end, histograms);
+    this.helper.count(start, end, histograms);
     return histograms;
   }
 
   /** Moves the rows at `start..end` whose bin goes left to the front, keeping both sides in ascending order. */
   private partition(start: number, end: number, goesLeft: Uint8Array, feature: number): void {
-    const { inputs } = this;
-    const { layout } = inputs;
-    inputs.goesLeft.set(goesLeft);
+    const { memory } = this;
+    const { layout } = memory;
+    memory.goesLeft.set(goesLeft);
     this.kernel.partition(
       layout.order + start * 4,
       end - start,
@@ -505,75 +482,25 @@ class GrownTree {
 }
 
 /**
- * The running margins, and what adding a round's leaf values reads, in a WebAssembly memory:
- * after each round every fit and validation row walks the new tree from its bins (the kernel's
- * addLeafValues: a fixed `depth` steps, leaves looping on themselves, then the margin plus the
- * leaf value rounded to float32, the path its float32 values take). In JavaScript the walk's
- * typed-array bounds checks made it a sixth of the training time.
+ * Adds a round's leaf values to the margins of the fit and validation rows (walkRows, ascending),
+ * the lower rows on this thread and the upper ones on the helper: each walks the tree from its
+ * bins (the kernel's addLeafValues: a fixed `depth` steps, leaves looping on themselves), adds
+ * the leaf value rounded to float32 (the path XGBoost's float32 values take), then computes from
+ * its new margin its gradient and hessian (a fit row) or its loss term (a validation row). With
+ * no tree, a tree of one leaf worth 0: the margins stay and get their gradients.
  */
-class MarginWalker {
-  /** Per row index: the margin (log-odds) after the rounds so far. */
-  readonly margin: Float64Array;
-  private readonly memory: WebAssembly.Memory;
-  private readonly kernel: BoostingKernel;
-  private readonly at: {
-    bins: number;
-    margin: number;
-    fit: number;
-    validation: number;
-    next: number;
-    feature: number;
-    value: number;
-  };
-
-  constructor(
-    private readonly binned: TrainingBins,
-    private readonly fitRows: Uint32Array,
-    private readonly validationRows: Uint32Array,
-    private readonly depth: number,
-  ) {
-    const { rows, features } = binned;
-    const nodes = 2 ** (depth + 1);
-    ({ memory: this.memory, at: this.at } = kernelMemory({
-      bins: rows * features,
-      margin: rows * 8,
-      fit: fitRows.length * 4,
-      validation: validationRows.length * 4,
-      next: nodes * 256 * 2,
-      feature: nodes * 4,
-      value: nodes * 8,
-    }));
-    this.kernel = boostingKernel(this.memory);
-    const { buffer } = this.memory;
-    new Uint8Array(buffer, this.at.bins, rows * features).set(binned.bins);
-    new Uint32Array(buffer, this.at.fit, fitRows.length).set(fitRows);
-    new Uint32Array(buffer, this.at.validation, validationRows.length).set(validationRows);
-    this.margin = new Float64Array(buffer, this.at.margin, rows);
+function addLeafValues(helper: TrainingHelper, grown: GrownTree | null): void {
+  const { memory } = helper;
+  if (grown) {
+    memory.next.set(grown.next);
+    memory.nodeFeature.set(grown.feature);
+    memory.nodeValue.set(grown.value);
+  } else {
+    memory.next.fill(0);
+    memory.nodeFeature.fill(0);
+    memory.nodeValue.fill(0);
   }
-
-  /** Adds `grown`'s leaf values to the fit and validation rows' margins. */
-  addLeafValues(grown: GrownTree): void {
-    const { buffer } = this.memory;
-    new Uint16Array(buffer, this.at.next, grown.next.length).set(grown.next);
-    new Int32Array(buffer, this.at.feature, grown.feature.length).set(grown.feature);
-    new Float64Array(buffer, this.at.value, grown.value.length).set(grown.value);
-    const { features } = this.binned;
-    for (const [rows, n] of [
-      [this.at.fit, this.fitRows.length],
-      [this.at.validation, this.validationRows.length],
-    ])
-      this.kernel.addLeafValues(
-        rows,
-        n,
-        this.at.bins,
-        features,
-        this.at.next,
-        this.at.feature,
-        this.at.value,
-        this.depth,
-        this.at.margin,
-      );
-  }
+  helper.inHalves(HalfTask.Walk, 0, memory.walkRows.length);
 }
 
 export function sigmoid(margin: number): number {

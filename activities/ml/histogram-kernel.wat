@@ -10,6 +10,8 @@
 ;; A histogram cell is (gradient sum, hessian sum, row count) as three f64, 24 bytes.
 (module
   (import "env" "memory" (memory 1 65536 shared))
+  ;; JavaScript's own Math.log (a call out of WebAssembly; only validation rows take it)
+  (import "math" "log" (func $log (param f64) (result f64)))
 
   ;; The compiled model scoring walks (compiled-model.ts CompiledModel, copied into this memory by
   ;; setModel): byte addresses of its arrays, and the row stride (features per row). A node is a
@@ -153,43 +155,233 @@
         (local.set $column (i32.add (local.get $column) (i32.const 8)))
         (br $next))))
 
-  ;; Adds each of n rows' leaf value to its margin (float32, as Math.fround): the leaf found by
-  ;; $depth steps through $next (u16 per node x bin: the child, a leaf leading to itself) from
-  ;; the row's bins ($bins + row * $features, one byte per feature), $feature (i32 per node)
-  ;; naming the bin each node reads. $value: f64 per node; $margin: f64 per row.
+  ;; Adds each of n rows' leaf value to its margin (float32, as Math.fround), then gives the row
+  ;; what the next round needs from that margin: a fit row the gradient and hessian of the
+  ;; log-loss, a validation row its loss term. The leaf is found by $depth steps through $next
+  ;; (u16 per node x bin: the child, a leaf leading to itself) from the row's bins ($bins + row *
+  ;; $features, one byte per feature), $feature (i32 per node) naming the bin each node reads;
+  ;; four rows walk side by side, so their chains of dependent loads overlap. $value: f64 per
+  ;; node; $margin, $gradient, $hessian, $loss: f64 per row; $labels: a byte per row, bit 0 the
+  ;; label and bit 1 set on a validation row. The arithmetic is boosting.ts's sigmoid and the
+  ;; clamped log-loss, in their order, with $exp (Math.exp's floats) and Math.log.
   (func (export "addLeafValues")
     (param $rows i32) (param $n i32) (param $bins i32) (param $features i32) (param $next i32)
     (param $feature i32) (param $value i32) (param $depth i32) (param $margin i32)
-    (local $end i32) (local $row i32) (local $base i32) (local $node i32) (local $step i32) (local $at i32)
+    (param $labels i32) (param $gradient i32) (param $hessian i32) (param $loss i32)
+    (local $end i32) (local $end4 i32) (local $cursor i32) (local $step i32) (local $at i32) (local $row i32)
+    (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
+    (local $n0 i32) (local $n1 i32) (local $n2 i32) (local $n3 i32)
+    (local $m f64) (local $p f64) (local $label i32)
     (local.set $end (i32.add (local.get $rows) (i32.shl (local.get $n) (i32.const 2))))
-    (block $done
-      (loop $next_row
-        (br_if $done (i32.ge_u (local.get $rows) (local.get $end)))
-        (local.set $row (i32.load (local.get $rows)))
-        (local.set $base (i32.add (local.get $bins) (i32.mul (local.get $row) (local.get $features))))
-        (local.set $node (i32.const 0))
+    (local.set $end4 (i32.add (local.get $rows) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $cursor (local.get $rows))
+    (block $done4
+      (loop $next4
+        (br_if $done4 (i32.ge_u (local.get $cursor) (local.get $end4)))
+        (local.set $b0 (i32.add (local.get $bins) (i32.mul (i32.load offset=0 (local.get $cursor)) (local.get $features))))
+        (local.set $n0 (i32.const 0))
+        (local.set $b1 (i32.add (local.get $bins) (i32.mul (i32.load offset=4 (local.get $cursor)) (local.get $features))))
+        (local.set $n1 (i32.const 0))
+        (local.set $b2 (i32.add (local.get $bins) (i32.mul (i32.load offset=8 (local.get $cursor)) (local.get $features))))
+        (local.set $n2 (i32.const 0))
+        (local.set $b3 (i32.add (local.get $bins) (i32.mul (i32.load offset=12 (local.get $cursor)) (local.get $features))))
+        (local.set $n3 (i32.const 0))
         (local.set $step (i32.const 0))
-        (block $walked
-          (loop $next_step
-            (br_if $walked (i32.ge_u (local.get $step) (local.get $depth)))
-            (local.set $node
-              (i32.load16_u
-                (i32.add (local.get $next)
-                  (i32.shl
-                    (i32.add (i32.shl (local.get $node) (i32.const 8))
-                      (i32.load8_u
-                        (i32.add (local.get $base)
-                          (i32.load (i32.add (local.get $feature) (i32.shl (local.get $node) (i32.const 2)))))))
-                    (i32.const 1)))))
+        (block $walked4
+          (loop $next_step4
+            (br_if $walked4 (i32.ge_u (local.get $step) (local.get $depth)))
+            (local.set $n0
+              (i32.load16_u (i32.add (local.get $next)
+                (i32.shl (i32.add (i32.shl (local.get $n0) (i32.const 8))
+                  (i32.load8_u (i32.add (local.get $b0) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $n0) (i32.const 2)))))))
+                  (i32.const 1)))))
+            (local.set $n1
+              (i32.load16_u (i32.add (local.get $next)
+                (i32.shl (i32.add (i32.shl (local.get $n1) (i32.const 8))
+                  (i32.load8_u (i32.add (local.get $b1) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $n1) (i32.const 2)))))))
+                  (i32.const 1)))))
+            (local.set $n2
+              (i32.load16_u (i32.add (local.get $next)
+                (i32.shl (i32.add (i32.shl (local.get $n2) (i32.const 8))
+                  (i32.load8_u (i32.add (local.get $b2) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $n2) (i32.const 2)))))))
+                  (i32.const 1)))))
+            (local.set $n3
+              (i32.load16_u (i32.add (local.get $next)
+                (i32.shl (i32.add (i32.shl (local.get $n3) (i32.const 8))
+                  (i32.load8_u (i32.add (local.get $b3) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $n3) (i32.const 2)))))))
+                  (i32.const 1)))))
             (local.set $step (i32.add (local.get $step) (i32.const 1)))
-            (br $next_step)))
-        (local.set $at (i32.add (local.get $margin) (i32.shl (local.get $row) (i32.const 3))))
+            (br $next_step4)))
+        (local.set $at (i32.add (local.get $margin) (i32.shl (i32.load offset=0 (local.get $cursor)) (i32.const 3))))
         (f64.store (local.get $at)
           (f64.promote_f32 (f32.demote_f64
-            (f64.add (f64.load (local.get $at))
-              (f64.load (i32.add (local.get $value) (i32.shl (local.get $node) (i32.const 3))))))))
-        (local.set $rows (i32.add (local.get $rows) (i32.const 4)))
+            (f64.add (f64.load (local.get $at)) (f64.load (i32.add (local.get $value) (i32.shl (local.get $n0) (i32.const 3))))))))
+        (local.set $at (i32.add (local.get $margin) (i32.shl (i32.load offset=4 (local.get $cursor)) (i32.const 3))))
+        (f64.store (local.get $at)
+          (f64.promote_f32 (f32.demote_f64
+            (f64.add (f64.load (local.get $at)) (f64.load (i32.add (local.get $value) (i32.shl (local.get $n1) (i32.const 3))))))))
+        (local.set $at (i32.add (local.get $margin) (i32.shl (i32.load offset=8 (local.get $cursor)) (i32.const 3))))
+        (f64.store (local.get $at)
+          (f64.promote_f32 (f32.demote_f64
+            (f64.add (f64.load (local.get $at)) (f64.load (i32.add (local.get $value) (i32.shl (local.get $n2) (i32.const 3))))))))
+        (local.set $at (i32.add (local.get $margin) (i32.shl (i32.load offset=12 (local.get $cursor)) (i32.const 3))))
+        (f64.store (local.get $at)
+          (f64.promote_f32 (f32.demote_f64
+            (f64.add (f64.load (local.get $at)) (f64.load (i32.add (local.get $value) (i32.shl (local.get $n3) (i32.const 3))))))))
+        (local.set $cursor (i32.add (local.get $cursor) (i32.const 16)))
+        (br $next4)))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $cursor) (local.get $end)))
+        (local.set $b0 (i32.add (local.get $bins) (i32.mul (i32.load offset=0 (local.get $cursor)) (local.get $features))))
+        (local.set $n0 (i32.const 0))
+        (local.set $step (i32.const 0))
+        (block $walked1
+          (loop $next_step1
+            (br_if $walked1 (i32.ge_u (local.get $step) (local.get $depth)))
+            (local.set $n0
+              (i32.load16_u (i32.add (local.get $next)
+                (i32.shl (i32.add (i32.shl (local.get $n0) (i32.const 8))
+                  (i32.load8_u (i32.add (local.get $b0) (i32.load (i32.add (local.get $feature) (i32.shl (local.get $n0) (i32.const 2)))))))
+                  (i32.const 1)))))
+            (local.set $step (i32.add (local.get $step) (i32.const 1)))
+            (br $next_step1)))
+        (local.set $at (i32.add (local.get $margin) (i32.shl (i32.load offset=0 (local.get $cursor)) (i32.const 3))))
+        (f64.store (local.get $at)
+          (f64.promote_f32 (f32.demote_f64
+            (f64.add (f64.load (local.get $at)) (f64.load (i32.add (local.get $value) (i32.shl (local.get $n0) (i32.const 3))))))))
+        (local.set $cursor (i32.add (local.get $cursor) (i32.const 4)))
+        (br $next1)))
+    (local.set $cursor (local.get $rows))
+    (block $scored
+      (loop $next_row
+        (br_if $scored (i32.ge_u (local.get $cursor) (local.get $end)))
+        (local.set $row (i32.load (local.get $cursor)))
+        (local.set $at (i32.shl (local.get $row) (i32.const 3)))
+        (local.set $m (f64.load (i32.add (local.get $margin) (local.get $at))))
+        ;; sigmoid: 1 / (1 + exp(-margin))
+        (local.set $p (f64.div (f64.const 1) (f64.add (f64.const 1) (call $exp (f64.neg (local.get $m))))))
+        (local.set $label (i32.load8_u (i32.add (local.get $labels) (local.get $row))))
+        (if (i32.and (local.get $label) (i32.const 2))
+          (then
+            ;; log of the probability given to the label, the probability clamped to [1e-15, 1 - 1e-15]
+            (local.set $p (f64.min (f64.max (local.get $p) (f64.const 1e-15)) (f64.const 0x1.ffffffffffff7p-1)))
+            (f64.store (i32.add (local.get $loss) (local.get $at))
+              (call $log (select (local.get $p) (f64.sub (f64.const 1) (local.get $p)) (i32.and (local.get $label) (i32.const 1))))))
+          (else
+            (f64.store (i32.add (local.get $gradient) (local.get $at))
+              (f64.sub (local.get $p) (f64.convert_i32_u (local.get $label))))
+            (f64.store (i32.add (local.get $hessian) (local.get $at))
+              (f64.max (f64.mul (local.get $p) (f64.sub (f64.const 1) (local.get $p))) (f64.const 1e-16)))))
+        (local.set $cursor (i32.add (local.get $cursor) (i32.const 4)))
         (br $next_row))))
+
+  ;; V8's Math.exp (src/base/ieee754.cc: fdlibm's __ieee754_exp, with exp(1) = E), operation for
+  ;; operation, so it gives the same float for every argument (tests/unit/histograms.test.ts
+  ;; compares them); calling Math.exp from WebAssembly took three times as long.
+  (func $exp (export "exp") (param $x f64) (result f64)
+    (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64)
+    (local $c f64) (local $y f64) (local $twopk f64)
+    (local.set $hx (i32.wrap_i64 (i64.shr_u (i64.reinterpret_f64 (local.get $x)) (i64.const 32))))
+    (local.set $xsb (i32.shr_u (local.get $hx) (i32.const 31)))
+    (local.set $hx (i32.and (local.get $hx) (i32.const 0x7fffffff)))
+    ;; |x| >= 709.78: not finite, overflow or underflow
+    (if (i32.ge_u (local.get $hx) (i32.const 0x40862E42))
+      (then
+        (if (i32.ge_u (local.get $hx) (i32.const 0x7ff00000))
+          (then
+            (if (i32.or (i32.and (local.get $hx) (i32.const 0xfffff)) (i32.wrap_i64 (i64.reinterpret_f64 (local.get $x))))
+              (then (return (f64.add (local.get $x) (local.get $x)))))
+            (return (select (local.get $x) (f64.const 0) (i32.eqz (local.get $xsb))))))
+        (if (f64.gt (local.get $x) (f64.const 7.09782712893383973096e+02))
+          (then (return (f64.mul (f64.const 1.0e+300) (f64.const 1.0e+300)))))
+        (if (f64.lt (local.get $x) (f64.const -7.45133219101941108420e+02))
+          (then (return (f64.mul (f64.const 9.33263618503218878990e-302) (f64.const 9.33263618503218878990e-302)))))))
+    ;; argument reduction: x = k ln2 + (hi - lo)
+    (if (i32.gt_u (local.get $hx) (i32.const 0x3FD62E42))
+      (then
+        (if (i32.lt_u (local.get $hx) (i32.const 0x3FF0A2B2))
+          (then
+            (if (f64.eq (local.get $x) (f64.const 1)) (then (return (f64.const 2.718281828459045))))
+            (local.set $hi (f64.sub (local.get $x)
+              (select (f64.const -6.93147180369123816490e-01) (f64.const 6.93147180369123816490e-01) (local.get $xsb))))
+            (local.set $lo (select (f64.const -1.90821492927058770002e-10) (f64.const 1.90821492927058770002e-10) (local.get $xsb)))
+            (local.set $k (i32.sub (i32.sub (i32.const 1) (local.get $xsb)) (local.get $xsb))))
+          (else
+            (local.set $k (i32.trunc_f64_s
+              (f64.add (f64.mul (f64.const 1.44269504088896338700e+00) (local.get $x))
+                (select (f64.const -0.5) (f64.const 0.5) (local.get $xsb)))))
+            (local.set $t (f64.convert_i32_s (local.get $k)))
+            (local.set $hi (f64.sub (local.get $x) (f64.mul (local.get $t) (f64.const 6.93147180369123816490e-01))))
+            (local.set $lo (f64.mul (local.get $t) (f64.const 1.90821492927058770002e-10)))))
+        (local.set $x (f64.sub (local.get $hi) (local.get $lo))))
+      (else
+        ;; |x| < 2^-28
+        (if (i32.lt_u (local.get $hx) (i32.const 0x3E300000))
+          (then
+            (if (f64.gt (f64.add (f64.const 1.0e+300) (local.get $x)) (f64.const 1))
+              (then (return (f64.add (f64.const 1) (local.get $x)))))))))
+    (local.set $t (f64.mul (local.get $x) (local.get $x)))
+    (local.set $twopk
+      (f64.reinterpret_i64 (i64.shl
+        (i64.extend_i32_u (i32.add (i32.const 0x3FF00000)
+          (i32.shl (select (local.get $k) (i32.add (local.get $k) (i32.const 1000)) (i32.ge_s (local.get $k) (i32.const -1021)))
+            (i32.const 20))))
+        (i64.const 32))))
+    (local.set $c (f64.sub (local.get $x)
+      (f64.mul (local.get $t)
+        (f64.add (f64.const 1.66666666666666019037e-01)
+          (f64.mul (local.get $t)
+            (f64.add (f64.const -2.77777777770155933842e-03)
+              (f64.mul (local.get $t)
+                (f64.add (f64.const 6.61375632143793436117e-05)
+                  (f64.mul (local.get $t)
+                    (f64.add (f64.const -1.65339022054652515390e-06)
+                      (f64.mul (local.get $t) (f64.const 4.13813679705723846039e-08))))))))))))
+    (if (i32.eqz (local.get $k))
+      (then
+        (return (f64.sub (f64.const 1)
+          (f64.sub (f64.div (f64.mul (local.get $x) (local.get $c)) (f64.sub (local.get $c) (f64.const 2))) (local.get $x))))))
+    (local.set $y (f64.sub (f64.const 1)
+      (f64.sub
+        (f64.sub (local.get $lo) (f64.div (f64.mul (local.get $x) (local.get $c)) (f64.sub (f64.const 2) (local.get $c))))
+        (local.get $hi))))
+    (if (i32.ge_s (local.get $k) (i32.const -1021))
+      (then
+        (if (i32.eq (local.get $k) (i32.const 1024))
+          (then (return (f64.mul (f64.mul (local.get $y) (f64.const 2)) (f64.const 8.988465674311579539e307)))))
+        (return (f64.mul (local.get $y) (local.get $twopk)))))
+    (f64.mul (f64.mul (local.get $y) (local.get $twopk)) (f64.const 9.33263618503218878990e-302)))
+
+  ;; Selection sampling with mulberry32 (random.ts RandomStream.sampleAscending, the same draws):
+  ;; walks the n row indices at $rows, drawing one float per row from the stream at $state,
+  ;; and keeps a row when draw x (rows left) < (rows still wanted), until $size rows are at $out
+  ;; in their order. Returns the stream's state after the last draw.
+  (func (export "sampleAscending")
+    (param $rows i32) (param $n i32) (param $size i32) (param $state i32) (param $out i32) (result i32)
+    (local $i i32) (local $taken i32) (local $t i32)
+    (block $full
+      (loop $next
+        (br_if $full (i32.ge_u (local.get $taken) (local.get $size)))
+        (local.set $state (i32.add (local.get $state) (i32.const 0x6d2b79f5)))
+        (local.set $t (local.get $state))
+        (local.set $t (i32.mul (i32.xor (local.get $t) (i32.shr_u (local.get $t) (i32.const 15))) (i32.or (local.get $t) (i32.const 1))))
+        (local.set $t
+          (i32.xor (local.get $t)
+            (i32.add (local.get $t)
+              (i32.mul (i32.xor (local.get $t) (i32.shr_u (local.get $t) (i32.const 7))) (i32.or (local.get $t) (i32.const 61))))))
+        (if (f64.lt
+              (f64.mul
+                (f64.div (f64.convert_i32_u (i32.xor (local.get $t) (i32.shr_u (local.get $t) (i32.const 14)))) (f64.const 4294967296))
+                (f64.convert_i32_u (i32.sub (local.get $n) (local.get $i))))
+              (f64.convert_i32_u (i32.sub (local.get $size) (local.get $taken))))
+          (then
+            (i32.store (i32.add (local.get $out) (i32.shl (local.get $taken) (i32.const 2)))
+              (i32.load (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2)))))
+            (local.set $taken (i32.add (local.get $taken) (i32.const 1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $state))
 
   ;; Scoring with a compiled model (compiled-model.ts), the same floats as its JavaScript walk:
   ;; float32 values, x >= threshold right (NaN left) at a plain numeric node, the unusual nodes

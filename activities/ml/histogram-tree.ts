@@ -7,6 +7,7 @@
  * are on the original scale (`x < splitValue` goes left, as in ml-cart).
  */
 import { boostingKernel, kernelMemory } from './kernel';
+import { sortFloat64 } from './radix-sort';
 
 export interface HistogramTreeOptions {
   maxDepth: number;
@@ -115,9 +116,9 @@ export function binFeatures(
 
 function quantileEdges(column: Float32Array | Float64Array, maxBins: number, step: number): Float64Array {
   const rows = column.length;
-  const sample = new Float64Array(Math.ceil(rows / step));
-  for (let i = 0, j = 0; i < rows; i += step, j++) sample[j] = column[i];
-  sample.sort();
+  const taken = new Float64Array(Math.ceil(rows / step));
+  for (let i = 0, j = 0; i < rows; i += step, j++) taken[j] = column[i];
+  const sample = sortFloat64(taken);
   const cuts: number[] = [];
   for (let b = 1; b < maxBins; b++) {
     const value = sample[Math.floor((b * sample.length) / maxBins)];

@@ -27,6 +27,7 @@ export interface BoostingKernel {
   binColumn(column: number, rows: number, edges: number, out: number, stride: number): void;
   /** Moves the rows (of n at `order`) whose bin in `column` goes left to the front, both sides in order; returns how many went left. */
   partition(order: number, n: number, column: number, goesLeft: number, scratch: number): number;
+  /** Walks n rows to the new tree's leaves, adds their values to the margins, and gives fit rows their gradients and hessians, validation rows their loss terms. */
   addLeafValues(
     rows: number,
     n: number,
@@ -37,7 +38,13 @@ export interface BoostingKernel {
     value: number,
     depth: number,
     margin: number,
+    labels: number,
+    gradient: number,
+    hessian: number,
+    loss: number,
   ): void;
+  /** `size` of the n row indices at `rows`, in order, to `out`, one mulberry32 draw per row from `state`; returns the state after. */
+  sampleAscending(rows: number, n: number, size: number, state: number, out: number): number;
   /** Where a compiled model's arrays are (compiled-model.ts); addMargins and addCredits walk it. */
   setModel(
     stride: number,
@@ -64,7 +71,8 @@ let kernelModule: WebAssembly.Module | undefined;
 /** The kernel on `memory`, for this thread (the compiled module is kept per thread). */
 export function boostingKernel(memory: WebAssembly.Memory): BoostingKernel {
   kernelModule ??= new WebAssembly.Module(readFileSync(new URL('./histogram-kernel.wasm', import.meta.url)));
-  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as BoostingKernel;
+  return new WebAssembly.Instance(kernelModule, { env: { memory }, math: { log: Math.log } })
+    .exports as unknown as BoostingKernel;
 }
 
 /** A WebAssembly memory (32-bit addresses) holds at most 65,536 pages of 64 KiB: 4 GiB. */

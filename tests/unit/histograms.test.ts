@@ -1,22 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
-import {
-  histogramLength,
-  HistogramMemory,
-  HISTOGRAM_STRIDE,
-  LocalCounter,
-  ThreadCounter,
-} from '../../activities/ml/histograms';
+import { sigmoid, trainBoosted, type BoostingOptions } from '../../activities/ml/boosting';
+import { HalfTask, LocalHelper, ThreadHelper } from '../../activities/ml/training-helper';
+import { histogramLength, HISTOGRAM_STRIDE, TrainingMemory } from '../../activities/ml/training-memory';
 import { assertEnsembleFits } from '../../activities/churn';
 import { InvalidParamsError } from '../../domain/errors';
 import { boostingKernel, kernelMemory, KERNEL_MEMORY_LIMIT } from '../../activities/ml/kernel';
 import { seededRandom } from '../../activities/ml/random';
 import { compileKernel } from '../../scripts/build-wasm';
 
-function sharedInputs(rows: number, features: number): HistogramMemory {
+function sharedInputs(rows: number, features: number, depth = 1): TrainingMemory {
   const random = seededRandom(5);
-  const inputs = HistogramMemory.allocate(rows, features, rows);
+  const inputs = TrainingMemory.allocate({ rows, features, fitRows: rows, validationRows: 0, depth });
   inputs.allowed.fill(1);
   for (let i = 0; i < rows * features; i++) inputs.columnBins[i] = Math.floor(random() * 40);
   for (let i = 0; i < rows; i++) {
@@ -33,12 +28,13 @@ describe('histogram counting', () => {
     // 8 features, 7 of them allowed: one full group of four and one padded group
     const features = 8;
     const inputs = sharedInputs(5_001, features);
-    const local = new LocalCounter(inputs);
-    const threaded = new ThreadCounter(inputs);
+    const local = new LocalHelper(inputs);
+    const threaded = new ThreadHelper(inputs);
     try {
       for (const [start, end] of [
         [0, 5_001],
         [17, 2_500],
+        [100, 4_700],
         [4_000, 4_001],
       ]) {
         const one = new Float64Array(histogramLength(features));
@@ -78,6 +74,92 @@ describe('histogram counting', () => {
     }
   });
 
+  it("walks the rows to a tree's leaves and computes their log-loss as boosting's JavaScript does, on one thread and on two", () => {
+    const rows = 9_000;
+    const features = 3;
+    const memory = sharedInputs(rows, features, 2);
+    const random = seededRandom(8);
+    // margins, labels (bit 1: a validation row) and a tree of depth 2 on features 2 then 0
+    for (let row = 0; row < rows; row++) {
+      memory.margin[row] = Math.fround((random() - 0.5) * 40);
+      memory.labels[row] = (random() < 0.3 ? 1 : 0) | (random() < 0.2 ? 2 : 0);
+      memory.rowBins.set([random() * 40, random() * 40, random() * 40].map(Math.floor), row * features);
+    }
+    memory.walkRows.set(Uint32Array.from({ length: rows }, (_, i) => i));
+    const next = (node: number, bin: number) =>
+      node === 0 ? (bin < 20 ? 1 : 2) : node === 1 ? (bin < 9 ? 3 : 4) : node;
+    for (let node = 0; node < 5; node++)
+      for (let bin = 0; bin < 256; bin++) memory.next[node * 256 + bin] = next(node, bin);
+    memory.nodeFeature.set([2, 0, 0, 0, 0]);
+    memory.nodeValue.set([0, 0, Math.fround(0.125), Math.fround(-0.3), Math.fround(0.7)]);
+    const margins = memory.margin.slice();
+    const expected = Array.from({ length: rows }, (_, row) => {
+      const bins = memory.rowBins.subarray(row * features, (row + 1) * features);
+      let node = 0;
+      for (let step = 0; step < 2; step++) node = next(node, bins[memory.nodeFeature[node]]);
+      const margin = Math.fround(margins[row] + memory.nodeValue[node]);
+      const p = sigmoid(margin);
+      const label = memory.labels[row] & 1;
+      if (memory.labels[row] & 2) {
+        const clamped = Math.min(Math.max(p, 1e-15), 1 - 1e-15);
+        return [margin, label ? Math.log(clamped) : Math.log(1 - clamped)];
+      }
+      return [margin, p - label, Math.max(p * (1 - p), 1e-16)];
+    });
+    const outcome = () =>
+      Array.from({ length: rows }, (_, row) =>
+        memory.labels[row] & 2
+          ? [memory.margin[row], memory.lossTerms[row]]
+          : [memory.margin[row], memory.gradient[row], memory.hessian[row]],
+      );
+    const threaded = new ThreadHelper(memory);
+    try {
+      for (const helper of [new LocalHelper(memory), threaded]) {
+        memory.margin.set(margins);
+        helper.inHalves(HalfTask.Walk, 0, rows);
+        expect(outcome()).toEqual(expected);
+      }
+    } finally {
+      threaded.close();
+    }
+  });
+
+  it('computes exp as Math.exp does, bit for bit (the log-loss calls it in WebAssembly)', () => {
+    const { exp } = boostingKernel(kernelMemory({ none: 16 }).memory) as unknown as { exp(x: number): number };
+    const random = seededRandom(11);
+    const bits = new Float64Array(1);
+    const words = new Uint32Array(bits.buffer);
+    const special = [
+      0,
+      -0,
+      1,
+      -1,
+      0.5,
+      Infinity,
+      -Infinity,
+      NaN,
+      5e-324,
+      2 ** -28,
+      -(2 ** -29),
+      709.78,
+      709.79,
+      -745.13,
+      -745.14,
+    ];
+    const arguments_ = [
+      ...special,
+      ...Array.from({ length: 200_000 }, () => (random() - 0.5) * 80),
+      ...Array.from({ length: 100_000 }, () => (random() - 0.5) * 1_500),
+      ...Array.from({ length: 100_000 }, () => {
+        words[0] = random() * 2 ** 32;
+        words[1] = random() * 2 ** 32;
+        return bits[0];
+      }),
+    ];
+    const differing = arguments_.filter((x) => !Object.is(exp(x), Math.exp(x)));
+    expect(differing).toEqual([]);
+  });
+
   it('runs the committed kernel compiled from its source (npx tsx scripts/build-wasm.ts after editing the .wat)', async () => {
     const committed = readFileSync(new URL('../../activities/ml/histogram-kernel.wasm', import.meta.url));
     expect(Buffer.from(await compileKernel()).equals(committed)).toBe(true);
@@ -115,9 +197,10 @@ describe('histogram counting', () => {
       /needs 4\.0 GiB, more than the 4 GiB/,
     );
     // the benchmark's 10M run trains on ~6.4M rows of 19 features: it fits
-    expect(() => assertEnsembleFits(8_000_000, 19, 6_400_000)).not.toThrow();
-    expect(() => assertEnsembleFits(70_000_000, 19, 56_000_000)).toThrow(InvalidParamsError);
-    expect(() => assertEnsembleFits(70_000_000, 19, 56_000_000)).toThrow(/churnModel 'tree'/);
+    const options = { maxDepth: 5 };
+    expect(() => assertEnsembleFits(8_000_000, 19, 6_400_000, options)).not.toThrow();
+    expect(() => assertEnsembleFits(50_000_000, 19, 40_000_000, options)).toThrow(InvalidParamsError);
+    expect(() => assertEnsembleFits(50_000_000, 19, 40_000_000, options)).toThrow(/churnModel 'tree'/);
   });
 
   it('trains the same model with a helper thread as without', () => {

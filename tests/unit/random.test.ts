@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { boostingKernel, kernelMemory } from '../../activities/ml/kernel';
 import { RandomStream, seededRandom } from '../../activities/ml/random';
 
 describe('seeded random stream', () => {
@@ -8,11 +9,14 @@ describe('seeded random stream', () => {
     for (let i = 0; i < 1_000; i++) expect(stream.next()).toBe(random());
   });
 
-  it('samples rows in order with one draw per row until full', () => {
+  it("samples rows in order with one draw per row until full (the kernel's sampleAscending)", () => {
     const rows = Uint32Array.from({ length: 5_000 }, (_, i) => 3 * i + 1);
     const size = 3_700;
+    const { memory, at } = kernelMemory({ rows: rows.length * 4, out: size * 4 });
+    new Uint32Array(memory.buffer, at.rows, rows.length).set(rows);
     const stream = new RandomStream(7);
-    const taken = stream.sampleAscending(rows, size);
+    stream.sampleAscending(boostingKernel(memory), at.rows, rows.length, size, at.out);
+    const taken = new Uint32Array(memory.buffer, at.out, size);
 
     // the reference: selection sampling with a call to next() per row
     const reference = new RandomStream(7);

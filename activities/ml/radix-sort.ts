@@ -1,0 +1,57 @@
+/**
+ * Sorts doubles by their bits: each value becomes a 64-bit key whose unsigned order is the
+ * numeric order (negative values' bits flipped, positive values' sign bit set), and four
+ * least-significant-digit passes of 16 bits order the keys. The order of Float64Array's own
+ * sort (-0 before +0), a third of its time on the quantile samples binning sorts; NaN must not
+ * occur.
+ */
+export function sortFloat64(values: Float64Array): Float64Array {
+  const n = values.length;
+  // below this the passes' digit counts cost more than the built-in sort
+  if (n < 16_384) return values.slice().sort();
+  const words = new Uint32Array(values.buffer, values.byteOffset, n * 2);
+  let low = new Uint32Array(n);
+  let high = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = words[2 * i];
+    const h = words[2 * i + 1];
+    const negative = h >>> 31 === 1;
+    low[i] = negative ? ~l : l;
+    high[i] = negative ? ~h : h | 0x8000_0000;
+  }
+  let spareLow = new Uint32Array(n);
+  let spareHigh = new Uint32Array(n);
+  const counts = new Uint32Array(DIGITS);
+  for (let pass = 0; pass < 4; pass++) {
+    const keys = pass < 2 ? low : high;
+    const shift = (pass % 2) * 16;
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(keys[i] >>> shift) & 0xffff]++;
+    // a digit every key shares moves nothing (small integers share most of theirs)
+    if (counts[(keys[0] >>> shift) & 0xffff] === n) continue;
+    let total = 0;
+    for (let d = 0; d < DIGITS; d++) {
+      const count = counts[d];
+      counts[d] = total;
+      total += count;
+    }
+    for (let i = 0; i < n; i++) {
+      const at = counts[(keys[i] >>> shift) & 0xffff]++;
+      spareLow[at] = low[i];
+      spareHigh[at] = high[i];
+    }
+    [low, spareLow] = [spareLow, low];
+    [high, spareHigh] = [spareHigh, high];
+  }
+  const sorted = new Float64Array(n);
+  const out = new Uint32Array(sorted.buffer);
+  for (let i = 0; i < n; i++) {
+    const h = high[i];
+    const negative = h >>> 31 === 0;
+    out[2 * i] = negative ? ~low[i] : low[i];
+    out[2 * i + 1] = negative ? ~h : h & 0x7fff_ffff;
+  }
+  return sorted;
+}
+
+const DIGITS = 1 << 16;
