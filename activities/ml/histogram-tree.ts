@@ -7,7 +7,7 @@
  * are on the original scale (`x < splitValue` goes left, as in ml-cart).
  */
 import { boostingKernel, kernelMemory } from './kernel';
-import { sortFloat64 } from './radix-sort';
+import { sortFloat32, sortFloat64 } from './radix-sort';
 
 export interface HistogramTreeOptions {
   maxDepth: number;
@@ -116,9 +116,13 @@ export function binFeatures(
 
 function quantileEdges(column: Float32Array | Float64Array, maxBins: number, step: number): Float64Array {
   const rows = column.length;
-  const taken = new Float64Array(Math.ceil(rows / step));
+  // float32 values sort as 32-bit keys (half the passes), in the same order as their doubles
+  const taken =
+    column instanceof Float32Array
+      ? new Float32Array(Math.ceil(rows / step))
+      : new Float64Array(Math.ceil(rows / step));
   for (let i = 0, j = 0; i < rows; i += step, j++) taken[j] = column[i];
-  const sample = sortFloat64(taken);
+  const sample = taken instanceof Float32Array ? sortFloat32(taken) : sortFloat64(taken);
   const cuts: number[] = [];
   for (let b = 1; b < maxBins; b++) {
     const value = sample[Math.floor((b * sample.length) / maxBins)];

@@ -54,4 +54,38 @@ export function sortFloat64(values: Float64Array): Float64Array {
   return sorted;
 }
 
+/** sortFloat64 for float32 values: 32-bit keys, two passes. */
+export function sortFloat32(values: Float32Array): Float32Array {
+  const n = values.length;
+  if (n < 16_384) return values.slice().sort();
+  const words = new Uint32Array(values.buffer, values.byteOffset, n);
+  let keys = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const w = words[i];
+    keys[i] = w >>> 31 === 1 ? ~w : w | 0x8000_0000;
+  }
+  let spare = new Uint32Array(n);
+  const counts = new Uint32Array(DIGITS);
+  for (const shift of [0, 16]) {
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(keys[i] >>> shift) & 0xffff]++;
+    if (counts[(keys[0] >>> shift) & 0xffff] === n) continue;
+    let total = 0;
+    for (let d = 0; d < DIGITS; d++) {
+      const count = counts[d];
+      counts[d] = total;
+      total += count;
+    }
+    for (let i = 0; i < n; i++) spare[counts[(keys[i] >>> shift) & 0xffff]++] = keys[i];
+    [keys, spare] = [spare, keys];
+  }
+  const sorted = new Float32Array(n);
+  const out = new Uint32Array(sorted.buffer);
+  for (let i = 0; i < n; i++) {
+    const key = keys[i];
+    out[i] = key >>> 31 === 0 ? ~key : key & 0x7fff_ffff;
+  }
+  return sorted;
+}
+
 const DIGITS = 1 << 16;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { sortFloat64 } from '../../activities/ml/radix-sort';
+import { sortFloat32, sortFloat64 } from '../../activities/ml/radix-sort';
 import { seededRandom } from '../../activities/ml/random';
 
-describe('sortFloat64', () => {
+describe('radix sorts of float samples', () => {
   it("orders doubles as Float64Array's sort does, -0 before +0, small arrays and large", () => {
     const random = seededRandom(3);
     const inputs = [
@@ -18,6 +18,20 @@ describe('sortFloat64', () => {
       const sorted = sortFloat64(values);
       expect(Buffer.from(sorted.buffer).equals(Buffer.from(values.slice().sort().buffer))).toBe(true);
       expect(values).toEqual(before); // the input stays as it was
+    }
+  });
+
+  it("orders float32 values as Float32Array's sort does", () => {
+    const random = seededRandom(4);
+    for (const values of [
+      Float32Array.of(2, -0, 0, -1, Infinity, -Infinity, 1e-45),
+      Float32Array.from({ length: 40_000 }, () => (random() - 0.5) * 1e6),
+      Float32Array.from({ length: 40_000 }, () =>
+        random() < 0.4 ? 0 : random() < 0.5 ? -0 : Math.floor(random() * 9),
+      ),
+    ]) {
+      const sorted = sortFloat32(values);
+      expect(Buffer.from(sorted.buffer).equals(Buffer.from(values.slice().sort().buffer))).toBe(true);
     }
   });
 });
