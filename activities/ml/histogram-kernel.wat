@@ -10,8 +10,6 @@
 ;; A histogram cell is (gradient sum, hessian sum, row count) as three f64, 24 bytes.
 (module
   (import "env" "memory" (memory 1 65536 shared))
-  ;; JavaScript's own Math.log (a call out of WebAssembly; only validation rows take it)
-  (import "math" "log" (func $log (param f64) (result f64)))
 
   ;; The compiled model scoring walks (compiled-model.ts CompiledModel, copied into this memory by
   ;; setModel): byte addresses of its arrays, and the row stride (features per row). A node is a
@@ -163,7 +161,7 @@
   ;; four rows walk side by side, so their chains of dependent loads overlap. $value: f64 per
   ;; node; $margin, $gradient, $hessian, $loss: f64 per row; $labels: a byte per row, bit 0 the
   ;; label and bit 1 set on a validation row. The arithmetic is boosting.ts's sigmoid and the
-  ;; clamped log-loss, in their order, with $exp (Math.exp's floats) and Math.log.
+  ;; clamped log-loss, in their order, with $exp and $log (Math.exp's and Math.log's floats).
   (func (export "addLeafValues")
     (param $rows i32) (param $n i32) (param $bins i32) (param $features i32) (param $next i32)
     (param $feature i32) (param $value i32) (param $depth i32) (param $margin i32)
@@ -277,7 +275,7 @@
         (br $next_row))))
 
   ;; V8's Math.exp (src/base/ieee754.cc: fdlibm's __ieee754_exp, with exp(1) = E), operation for
-  ;; operation, so it gives the same float for every argument (tests/unit/histograms.test.ts
+  ;; operation, so it gives Math.exp's float for every argument on x64 (tests/unit/histograms.test.ts
   ;; compares them); calling Math.exp from WebAssembly took three times as long.
   (func $exp (export "exp") (param $x f64) (result f64)
     (local $hx i32) (local $xsb i32) (local $k i32) (local $hi f64) (local $lo f64) (local $t f64)
@@ -352,6 +350,85 @@
           (then (return (f64.mul (f64.mul (local.get $y) (f64.const 2)) (f64.const 8.988465674311579539e307)))))
         (return (f64.mul (local.get $y) (local.get $twopk)))))
     (f64.mul (f64.mul (local.get $y) (local.get $twopk)) (f64.const 9.33263618503218878990e-302)))
+
+  ;; V8's Math.log (src/base/ieee754.cc: fdlibm's __ieee754_log), operation for operation, as
+  ;; $exp above.
+  (func $log (export "log") (param $x f64) (result f64)
+    (local $hx i32) (local $lx i32) (local $k i32) (local $i i32) (local $j i32)
+    (local $f f64) (local $s f64) (local $z f64) (local $w f64) (local $r f64) (local $t1 f64) (local $t2 f64)
+    (local $dk f64) (local $hfsq f64)
+    (local.set $hx (i32.wrap_i64 (i64.shr_u (i64.reinterpret_f64 (local.get $x)) (i64.const 32))))
+    (local.set $lx (i32.wrap_i64 (i64.reinterpret_f64 (local.get $x))))
+    ;; x < 2^-1022: zero, negative or subnormal
+    (if (i32.lt_s (local.get $hx) (i32.const 0x00100000))
+      (then
+        (if (i32.eqz (i32.or (i32.and (local.get $hx) (i32.const 0x7fffffff)) (local.get $lx)))
+          (then (return (f64.div (f64.const -1.80143985094819840000e+16) (f64.const 0)))))
+        (if (i32.lt_s (local.get $hx) (i32.const 0))
+          (then (return (f64.div (f64.sub (local.get $x) (local.get $x)) (f64.const 0)))))
+        (local.set $k (i32.const -54))
+        (local.set $x (f64.mul (local.get $x) (f64.const 1.80143985094819840000e+16)))
+        (local.set $hx (i32.wrap_i64 (i64.shr_u (i64.reinterpret_f64 (local.get $x)) (i64.const 32))))))
+    (if (i32.ge_s (local.get $hx) (i32.const 0x7ff00000)) (then (return (f64.add (local.get $x) (local.get $x)))))
+    (local.set $k (i32.add (local.get $k) (i32.sub (i32.shr_s (local.get $hx) (i32.const 20)) (i32.const 1023))))
+    (local.set $hx (i32.and (local.get $hx) (i32.const 0x000fffff)))
+    (local.set $i (i32.and (i32.add (local.get $hx) (i32.const 0x95f64)) (i32.const 0x100000)))
+    ;; normalize x or x/2: the high word replaced, the low word kept
+    (local.set $x (f64.reinterpret_i64 (i64.or
+      (i64.shl (i64.extend_i32_u (i32.or (local.get $hx) (i32.xor (local.get $i) (i32.const 0x3ff00000)))) (i64.const 32))
+      (i64.and (i64.reinterpret_f64 (local.get $x)) (i64.const 0xffffffff)))))
+    (local.set $k (i32.add (local.get $k) (i32.shr_s (local.get $i) (i32.const 20))))
+    (local.set $f (f64.sub (local.get $x) (f64.const 1)))
+    ;; -2^-20 <= f < 2^-20
+    (if (i32.lt_s (i32.and (i32.const 0x000fffff) (i32.add (i32.const 2) (local.get $hx))) (i32.const 3))
+      (then
+        (if (f64.eq (local.get $f) (f64.const 0))
+          (then
+            (if (i32.eqz (local.get $k)) (then (return (f64.const 0))))
+            (local.set $dk (f64.convert_i32_s (local.get $k)))
+            (return (f64.add (f64.mul (local.get $dk) (f64.const 6.93147180369123816490e-01))
+              (f64.mul (local.get $dk) (f64.const 1.90821492927058770002e-10))))))
+        (local.set $r (f64.mul (f64.mul (local.get $f) (local.get $f))
+          (f64.sub (f64.const 0.5) (f64.mul (f64.const 0.33333333333333333) (local.get $f)))))
+        (if (i32.eqz (local.get $k)) (then (return (f64.sub (local.get $f) (local.get $r)))))
+        (local.set $dk (f64.convert_i32_s (local.get $k)))
+        (return (f64.sub (f64.mul (local.get $dk) (f64.const 6.93147180369123816490e-01))
+          (f64.sub (f64.sub (local.get $r) (f64.mul (local.get $dk) (f64.const 1.90821492927058770002e-10))) (local.get $f))))))
+    (local.set $s (f64.div (local.get $f) (f64.add (f64.const 2) (local.get $f))))
+    (local.set $dk (f64.convert_i32_s (local.get $k)))
+    (local.set $z (f64.mul (local.get $s) (local.get $s)))
+    (local.set $i (i32.sub (local.get $hx) (i32.const 0x6147a)))
+    (local.set $w (f64.mul (local.get $z) (local.get $z)))
+    (local.set $j (i32.sub (i32.const 0x6b851) (local.get $hx)))
+    (local.set $t1 (f64.mul (local.get $w)
+      (f64.add (f64.const 3.999999999940941908e-01)
+        (f64.mul (local.get $w) (f64.add (f64.const 2.222219843214978396e-01) (f64.mul (local.get $w) (f64.const 1.531383769920937332e-01)))))))
+    (local.set $t2 (f64.mul (local.get $z)
+      (f64.add (f64.const 6.666666666666735130e-01)
+        (f64.mul (local.get $w)
+          (f64.add (f64.const 2.857142874366239149e-01)
+            (f64.mul (local.get $w) (f64.add (f64.const 1.818357216161805012e-01) (f64.mul (local.get $w) (f64.const 1.479819860511658591e-01)))))))))
+    (local.set $i (i32.or (local.get $i) (local.get $j)))
+    (local.set $r (f64.add (local.get $t2) (local.get $t1)))
+    (if (i32.gt_s (local.get $i) (i32.const 0))
+      (then
+        (local.set $hfsq (f64.mul (f64.mul (f64.const 0.5) (local.get $f)) (local.get $f)))
+        (if (i32.eqz (local.get $k))
+          (then (return (f64.sub (local.get $f)
+            (f64.sub (local.get $hfsq) (f64.mul (local.get $s) (f64.add (local.get $hfsq) (local.get $r))))))))
+        (return (f64.sub (f64.mul (local.get $dk) (f64.const 6.93147180369123816490e-01))
+          (f64.sub
+            (f64.sub (local.get $hfsq)
+              (f64.add (f64.mul (local.get $s) (f64.add (local.get $hfsq) (local.get $r)))
+                (f64.mul (local.get $dk) (f64.const 1.90821492927058770002e-10))))
+            (local.get $f))))))
+    (if (i32.eqz (local.get $k))
+      (then (return (f64.sub (local.get $f) (f64.mul (local.get $s) (f64.sub (local.get $f) (local.get $r)))))))
+    (f64.sub (f64.mul (local.get $dk) (f64.const 6.93147180369123816490e-01))
+      (f64.sub
+        (f64.sub (f64.mul (local.get $s) (f64.sub (local.get $f) (local.get $r)))
+          (f64.mul (local.get $dk) (f64.const 1.90821492927058770002e-10)))
+        (local.get $f))))
 
   ;; Selection sampling with mulberry32 (random.ts RandomStream.sampleAscending, the same draws):
   ;; walks the n row indices at $rows, drawing one float per row from the stream at $state,

@@ -71,8 +71,7 @@ let kernelModule: WebAssembly.Module | undefined;
 /** The kernel on `memory`, for this thread (the compiled module is kept per thread). */
 export function boostingKernel(memory: WebAssembly.Memory): BoostingKernel {
   kernelModule ??= new WebAssembly.Module(readFileSync(new URL('./histogram-kernel.wasm', import.meta.url)));
-  return new WebAssembly.Instance(kernelModule, { env: { memory }, math: { log: Math.log } })
-    .exports as unknown as BoostingKernel;
+  return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as BoostingKernel;
 }
 
 /** A WebAssembly memory (32-bit addresses) holds at most 65,536 pages of 64 KiB: 4 GiB. */
