@@ -114,7 +114,8 @@ export function binFeatures(
   return { bins, features, edges, categoryCounts: counts, rows };
 }
 
-function quantileEdges(column: Float32Array | Float64Array, maxBins: number, step: number): Float64Array {
+/** Ascending edges at the quantiles of every `step`-th value (NaN must not occur there): at most maxBins - 1, none equal to the sample's minimum. */
+export function quantileEdges(column: Float32Array | Float64Array, maxBins: number, step: number): Float64Array {
   const rows = column.length;
   // float32 values sort as 32-bit keys (half the passes), in the same order as their doubles
   const taken =

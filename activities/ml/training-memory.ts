@@ -48,6 +48,8 @@ export interface TrainingLayout extends TrainingShape {
   next: number;
   nodeFeature: number;
   nodeValue: number;
+  /** Per feature: 256 bin edges (f64, padded with +Infinity), where binning reads them. */
+  edges: number;
   /** Per counting thread: where it gathers a node's gradients, and the histograms it counts into. */
   regions: { ordered: number; out: number }[];
   bytes: number;
@@ -74,6 +76,7 @@ export function trainingRegions({ rows, features, fitRows, validationRows, depth
     next: nodes * 256 * 2,
     nodeFeature: nodes * 4,
     nodeValue: nodes * 8,
+    edges: features * 256 * 8,
     ordered0: fitRows * 16,
     out0: histograms,
     ordered1: fitRows * 16,
@@ -110,6 +113,8 @@ export class TrainingMemory {
   readonly next: Uint16Array;
   readonly nodeFeature: Int32Array;
   readonly nodeValue: Float64Array;
+  /** Per feature f: its bin edges at edges[f * 256 ..], +Infinity after the last. */
+  readonly edges: Float64Array;
 
   /** A new memory for this shape. */
   static allocate(shape: TrainingShape): TrainingMemory {
@@ -145,6 +150,7 @@ export class TrainingMemory {
     this.next = new Uint16Array(buffer, layout.next, nodes * 256);
     this.nodeFeature = new Int32Array(buffer, layout.nodeFeature, nodes);
     this.nodeValue = new Float64Array(buffer, layout.nodeValue, nodes);
+    this.edges = new Float64Array(buffer, layout.edges, features * 256);
   }
 
   get rows(): number {

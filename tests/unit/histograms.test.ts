@@ -214,8 +214,10 @@ describe('histogram counting', () => {
     const random = seededRandom(9);
     const rows = 6_000;
     const columns = Array.from({ length: 5 }, () => Float64Array.from({ length: rows }, () => random()));
+    // a categorical feature too, with missing codes
+    columns.push(Float64Array.from({ length: rows }, () => (random() < 0.05 ? Number.NaN : Math.floor(random() * 6))));
     const labels = Uint8Array.from({ length: rows }, (_, i) =>
-      random() < 0.1 + 0.5 * columns[0][i] * columns[1][i] ? 1 : 0,
+      random() < 0.1 + 0.5 * columns[0][i] * columns[1][i] + (columns[5][i] === 2 ? 0.3 : 0) ? 1 : 0,
     );
     const trainRows = Uint32Array.from({ length: rows }, (_, i) => i);
     const options: BoostingOptions = {
@@ -225,10 +227,12 @@ describe('histogram counting', () => {
       minLeafSize: 10,
       rowSubsample: 0.7,
       seed: 4,
+      categorical: [false, false, false, false, false, true],
     };
     const one = trainBoosted(columns, labels, trainRows, options);
     const two = trainBoosted(columns, labels, trainRows, { ...options, threads: 2 });
     expect(JSON.stringify(two.model)).toBe(JSON.stringify(one.model));
     expect(one.model.trees.length).toBeGreaterThan(1);
+    expect(one.model.trees.some((tree) => tree.rightCategories.some((set) => set.length > 0))).toBe(true);
   });
 });
