@@ -25,16 +25,7 @@ export function sortFloat64(values: Float64Array): Float64Array {
   for (let pass = 0; pass < 4; pass++) {
     const keys = pass < 2 ? low : high;
     const shift = (pass % 2) * 16;
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(keys[i] >>> shift) & 0xffff]++;
-    // a digit every key shares moves nothing (small integers share most of theirs)
-    if (counts[(keys[0] >>> shift) & 0xffff] === n) continue;
-    let total = 0;
-    for (let d = 0; d < DIGITS; d++) {
-      const count = counts[d];
-      counts[d] = total;
-      total += count;
-    }
+    if (!digitStarts(keys, shift, counts)) continue;
     for (let i = 0; i < n; i++) {
       const at = counts[(keys[i] >>> shift) & 0xffff]++;
       spareLow[at] = low[i];
@@ -67,15 +58,7 @@ export function sortFloat32(values: Float32Array): Float32Array {
   let spare = new Uint32Array(n);
   const counts = new Uint32Array(DIGITS);
   for (const shift of [0, 16]) {
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(keys[i] >>> shift) & 0xffff]++;
-    if (counts[(keys[0] >>> shift) & 0xffff] === n) continue;
-    let total = 0;
-    for (let d = 0; d < DIGITS; d++) {
-      const count = counts[d];
-      counts[d] = total;
-      total += count;
-    }
+    if (!digitStarts(keys, shift, counts)) continue;
     for (let i = 0; i < n; i++) spare[counts[(keys[i] >>> shift) & 0xffff]++] = keys[i];
     [keys, spare] = [spare, keys];
   }
@@ -89,3 +72,21 @@ export function sortFloat32(values: Float32Array): Float32Array {
 }
 
 const DIGITS = 1 << 16;
+
+/**
+ * counts[d] = where the keys whose 16-bit digit at `shift` is d start in the pass's output; false
+ * when every key has the same digit (the pass would move nothing: small integers share most of
+ * theirs).
+ */
+function digitStarts(keys: Uint32Array, shift: number, counts: Uint32Array): boolean {
+  counts.fill(0);
+  for (const key of keys) counts[(key >>> shift) & 0xffff]++;
+  if (counts[(keys[0] >>> shift) & 0xffff] === keys.length) return false;
+  let total = 0;
+  for (let d = 0; d < DIGITS; d++) {
+    const count = counts[d];
+    counts[d] = total;
+    total += count;
+  }
+  return true;
+}
