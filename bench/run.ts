@@ -307,7 +307,12 @@ function runPeer(input: string): PeerRun {
       maxBuffer: 1 << 20,
     },
   );
-  return JSON.parse(out.trim().split('\n').at(-1) as string) as PeerRun;
+  return lastJsonLine<PeerRun>(out);
+}
+
+/** What a measuring script prints last: one JSON line after whatever it logged before. */
+function lastJsonLine<T>(out: string): T {
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as T;
 }
 
 /** Runs bench/raw-library.ts, or returns undefined when it passes the cap (and is stopped). */
@@ -319,7 +324,7 @@ async function rawLibrary<T>(capSeconds: number, ...jobArgs: (string | number)[]
       timeout: Math.round(capSeconds * 1000),
       maxBuffer: 1 << 20,
     });
-    return JSON.parse(stdout.trim().split('\n').at(-1) as string) as T;
+    return lastJsonLine<T>(stdout);
   } catch (error) {
     if ((error as { killed?: boolean }).killed) return undefined;
     throw error;
@@ -390,8 +395,7 @@ async function runRawLibraries(load: LoadSummary, size: number, ours: SegflowRun
 function trainAlone(file: string, runs: number, header: { trainRows: number; features: number }, size: number): string {
   const ours: { seconds: number; trees: number }[] = [];
   const hgb: { seconds: number; trees: number }[] = [];
-  const lastLine = (out: string) =>
-    JSON.parse(out.trim().split('\n').at(-1) as string) as { seconds: number; trees: number };
+  const lastLine = (out: string) => lastJsonLine<{ seconds: number; trees: number }>(out);
   for (let attempt = 1; attempt <= runs; attempt++) {
     log(`ensemble and HistGradientBoosting alone on ${count(size)} (${attempt}/${runs})... `);
     ours.push(
