@@ -73,8 +73,14 @@ export async function withReadOnlyConnection<T>(
   path: string,
   work: (conn: DuckDBConnection) => Promise<T>,
 ): Promise<T> {
-  const [, amount, unit] = MEMORY_LIMIT.exec(duckdbMemoryLimit()) ?? [];
-  return withConnection(path, work, { readOnly: true, memoryLimit: `${Number(amount) / 2}${unit}` });
+  return withConnection(path, work, { readOnly: true, memoryLimit: shareOfMemoryLimit(1 / 2) });
+}
+
+/** `fraction` of a memory limit, in the limit's own unit (`3GB` of `6GB`), as DuckDB's memory_limit takes it. */
+export function shareOfMemoryLimit(fraction: number, limit: string = duckdbMemoryLimit()): string {
+  const [, amount, unit] = MEMORY_LIMIT.exec(limit) ?? [];
+  if (amount === undefined) throw new Error(`not a memory limit: ${JSON.stringify(limit)}`);
+  return `${Number((Number(amount) * fraction).toFixed(3))}${unit}`;
 }
 
 /** Reads a `.sql` file that sits beside the calling module. */

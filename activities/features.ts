@@ -8,6 +8,7 @@ import { checkpoint, withQueryProgress } from './context';
 import {
   duckdbMemoryLimit,
   memoryLimitBytes,
+  shareOfMemoryLimit,
   queryOne,
   readSql,
   runSqlFiles,
@@ -259,12 +260,17 @@ async function combineInto(
     ? 'LEFT JOIN user_feature_rows u ON u.subscriber_id = f.subscriber_id AND u."month" = f.as_of'
     : '';
   await checkpoint({ stage: 'features: writing features.parquet' });
+  // The Parquet writer's buffers lie outside DuckDB's memory cap, which the stage's temporary
+  // tables fill by now: at 10M subscribers the process rose well over the cap while writing
+  // (docs/benchmark.md, "10M, session 15"). Under a lower cap DuckDB spills more of those tables.
+  await conn.run(`SET memory_limit = '${shareOfMemoryLimit(3 / 4)}'`);
   await writeParquetView(
     conn,
     'features',
     `SELECT f.*${blanked.length ? ` REPLACE (${blanked.join(', ')})` : ''}${userColumns} FROM feature_rows f ${userJoin}`,
     featuresFile(dbPath),
   );
+  await conn.run(`SET memory_limit = '${duckdbMemoryLimit()}'`);
   await conn.run('DROP VIEW feature_rows');
   await conn.run('DROP VIEW all_subscriber_features');
   const counts = await queryOne<{ scoring: number; training: number; churn_rate: number | null }>(

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { duckdbMemoryLimit, duckdbThreads } from '../../activities/duckdb';
+import { duckdbMemoryLimit, duckdbThreads, shareOfMemoryLimit } from '../../activities/duckdb';
 import { rowsPerBucket } from '../../activities/features';
 import { connectionOptions, loadConfig } from '../../worker/config';
 import { tempDir } from '../helpers';
@@ -113,6 +113,13 @@ describe('configuration from the environment', () => {
     expect(() => duckdbMemoryLimit({ SEGFLOW_DUCKDB_MEMORY_LIMIT: "6GB'; DROP TABLE usage; --" })).toThrow(
       /must look like 6GB/,
     );
+  });
+
+  it('gives a share of the DuckDB memory cap in its own unit', () => {
+    expect(shareOfMemoryLimit(1 / 2, '6GB')).toBe('3GB');
+    expect(shareOfMemoryLimit(3 / 4, '6GB')).toBe('4.5GB');
+    expect(shareOfMemoryLimit(1 / 3, '800MiB')).toBe('266.667MiB');
+    expect(() => shareOfMemoryLimit(1 / 2, 'lots')).toThrow(/not a memory limit/);
   });
 
   it('leaves DuckDB one thread per core unless SEGFLOW_DUCKDB_THREADS says otherwise', () => {
