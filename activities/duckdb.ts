@@ -17,9 +17,14 @@ const MEMORY_LIMIT = /^(\d+(?:\.\d+)?)\s*(MB|GB|MiB|GiB)$/i;
 
 /** A memory limit in the form duckdbMemoryLimit accepts, in bytes (MB and GB counted as MiB and GiB). */
 export function memoryLimitBytes(limit: string = duckdbMemoryLimit()): number {
+  const { amount, unit } = parseMemoryLimit(limit);
+  return amount * (/^g/i.test(unit) ? 2 ** 30 : 2 ** 20);
+}
+
+function parseMemoryLimit(limit: string): { amount: number; unit: string } {
   const [, amount, unit] = MEMORY_LIMIT.exec(limit) ?? [];
-  if (amount === undefined) throw new Error(`not a memory limit: ${JSON.stringify(limit)}`);
-  return Number(amount) * (/^g/i.test(unit) ? 2 ** 30 : 2 ** 20);
+  if (amount === undefined || unit === undefined) throw new Error(`not a memory limit: ${JSON.stringify(limit)}`);
+  return { amount: Number(amount), unit };
 }
 
 /**
@@ -78,9 +83,8 @@ export async function withReadOnlyConnection<T>(
 
 /** `fraction` of a memory limit, in the limit's own unit (`3GB` of `6GB`), as DuckDB's memory_limit takes it. */
 export function shareOfMemoryLimit(fraction: number, limit: string = duckdbMemoryLimit()): string {
-  const [, amount, unit] = MEMORY_LIMIT.exec(limit) ?? [];
-  if (amount === undefined) throw new Error(`not a memory limit: ${JSON.stringify(limit)}`);
-  return `${Number((Number(amount) * fraction).toFixed(3))}${unit}`;
+  const { amount, unit } = parseMemoryLimit(limit);
+  return `${Number((amount * fraction).toFixed(3))}${unit}`;
 }
 
 /** Reads a `.sql` file that sits beside the calling module. */
