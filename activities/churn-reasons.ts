@@ -35,17 +35,28 @@ interface ReasonRows {
 
 const NO_REASONS: RowReasons = { features: new Int16Array(0), contributions: new Float64Array(0), k: 1 };
 
-/** Writes the table as a Parquet file at `path` read by the connection's view `churn_reasons`; no rows when `reasons` is null (the single tree scores). */
-export async function writeReasons(
-  conn: DuckDBConnection,
-  reasons: RowReasons | null,
-  current: ColumnSet,
-  meta: readonly FeatureMeta[],
-  path: string,
-): Promise<void> {
+/** The reasons as rows of numbers and the distinct texts: what `writeReasons` hands to DuckDB. */
+export interface ReasonTable {
+  k: number;
+  rows: ReasonRows;
+  texts: string[];
+  featureNames: string[];
+}
+
+/**
+ * The reason table of `reasons` (null: none, the single tree scores) on this month's columns;
+ * holds no reference to the columns, which the caller may then release.
+ */
+export function reasonTable(reasons: RowReasons | null, current: ColumnSet, meta: readonly FeatureMeta[]): ReasonTable {
   const { k } = reasons ?? NO_REASONS;
   const rows = reasonRows(reasons ?? NO_REASONS, current);
   const texts = reasonTexts(rows, current.names.length, (f, x) => reasonInWords(current.names[f], meta[f], x));
+  return { k, rows, texts, featureNames: [...current.names] };
+}
+
+/** Writes the table as a Parquet file at `path` read by the connection's view `churn_reasons`. */
+export async function writeReasons(conn: DuckDBConnection, table: ReasonTable, path: string): Promise<void> {
+  const { k, rows, texts, featureNames } = table;
   const slots = Array.from({ length: k }, (_, s) => s + 1);
   await appendTable(conn, 'reason_slots', [
     ['row_idx', INTEGER, rows.rowIdx],
@@ -62,8 +73,8 @@ export async function writeReasons(
     }),
   ]);
   await appendTable(conn, 'reason_features', [
-    ['f', SMALLINT, Int16Array.from(current.names, (_, f) => f)],
-    ['name', VARCHAR, current.names],
+    ['f', SMALLINT, Int16Array.from(featureNames, (_, f) => f)],
+    ['name', VARCHAR, featureNames],
   ]);
   await appendTable(conn, 'reason_texts', [
     ['id', INTEGER, Int32Array.from(texts, (_, id) => id)],

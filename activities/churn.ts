@@ -6,10 +6,10 @@ import { DecisionTreeClassifier } from 'ml-cart';
 import { DataQualityError, InvalidParamsError } from '../domain/errors';
 import type { ChurnModel, RunParams } from '../domain/params';
 import { RISK_BANDS } from '../domain/rules';
-import { writeReasons } from './churn-reasons';
+import { reasonTable, writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
-import { appendColumns, pickRows, readColumns, replaceNaN, type ColumnSet } from './ml/columns';
+import { appendColumns, pickRows, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import type { BoostedModel } from './ml/boosted-model';
 import { boostedImportance, trainingShape, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
@@ -259,7 +259,8 @@ async function trainAndScore(
       });
     } else {
       const scores = predictProbabilities(model, current.columns);
-      await writeReasons(conn, null, current, meta, scoredTableFile(dirname(dbPath), 'churn_reasons'));
+      releaseColumns(training, current);
+      await writeReasons(conn, reasonTable(null, current, meta), scoredTableFile(dirname(dbPath), 'churn_reasons'));
       scored = {
         ensemble: null,
         scoredRows: scores.length,
@@ -356,13 +357,17 @@ async function scoreWithEnsemble(
     scoreSeconds: result.scoreSeconds,
     featureImportance: boostedImportance(result.model, training.names),
   };
-  await writeReasons(
-    conn,
+  const reasons = reasonTable(
     { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
     current,
     input.meta,
-    scoredTableFile(dirname(dbPath), 'churn_reasons'),
   );
+  // what is left is DuckDB's work, which needs the memory of the threads (their kernels' copies
+  // and the shared training columns) and of the columns this thread read (docs/benchmark.md,
+  // "10M, session 16")
+  await threads.terminate();
+  releaseColumns(training, current);
+  await writeReasons(conn, reasons, scoredTableFile(dirname(dbPath), 'churn_reasons'));
   const scoredRows = result.scores.length;
   const riskBandCounts = await writeScores(conn, result.scores, dirname(dbPath));
   if (cache && cachedEnsemble && scoredKey) {

@@ -1,4 +1,5 @@
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { collectGarbage } from '../activities/memory';
 
 /**
  * Array buffers still held when an activity ends above which a full collection pays. One takes
@@ -22,8 +23,7 @@ export function releaseMemoryAfterActivities(aboveBytes = COLLECT_ABOVE_BYTES): 
         try {
           return await next(input);
         } finally {
-          const { gc } = globalThis as { gc?: () => void };
-          if (gc && process.memoryUsage().arrayBuffers > aboveBytes) gc();
+          if (process.memoryUsage().arrayBuffers > aboveBytes) collectGarbage();
         }
       },
     },

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeReasons, type RowReasons } from '../../activities/churn-reasons';
+import { reasonTable, writeReasons, type RowReasons } from '../../activities/churn-reasons';
 import { queryRows, withConnection } from '../../activities/duckdb';
-import { appendColumns, type ColumnSet } from '../../activities/ml/columns';
+import { appendColumns, releaseColumns, type ColumnSet } from '../../activities/ml/columns';
 import type { FeatureMeta } from '../../activities/ml/feature-matrix';
 import { describeFeature } from '../../domain/feature-words';
 
@@ -61,9 +61,13 @@ describe('writeReasons', () => {
     }
   }
 
-  it('writes the same table as one text per reason grouped in SQL', async () => {
+  it('writes the same table as one text per reason grouped in SQL, with the columns released before', async () => {
     const [diff] = await withConnection(':memory:', async (conn) => {
-      await writeReasons(conn, { features, contributions, k }, current, meta, join(dir, 'reasons.parquet'));
+      const scoring = { ...current, columns: [...current.columns] };
+      const table = reasonTable({ features, contributions, k }, scoring, meta);
+      releaseColumns(scoring);
+      expect(scoring.columns).toEqual([]);
+      await writeReasons(conn, table, join(dir, 'reasons.parquet'));
       await referenceReasons(conn, { features, contributions, k }, current, meta);
       return queryRows<{ ours: number; theirs: number; rows: number; types: number }>(
         conn,
@@ -79,7 +83,7 @@ describe('writeReasons', () => {
 
   it('writes an empty table of the same columns when no ensemble scores', async () => {
     const columns = await withConnection(':memory:', async (conn) => {
-      await writeReasons(conn, null, current, meta, join(dir, 'none.parquet'));
+      await writeReasons(conn, reasonTable(null, current, meta), join(dir, 'none.parquet'));
       return queryRows<{ column_name: string; data_type: string }>(
         conn,
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'churn_reasons'",
