@@ -1,0 +1,105 @@
+/**
+ * Where a cold run's memory goes, step by step: the worker's activities (createActivities, the
+ * stage cache on a fresh store) called one after the other in this process, each inside a
+ * MockActivityEnvironment, with its resident memory sampled every 250 ms and kept per heartbeat
+ * step. Garbage is collected after an activity as the worker's interceptor does
+ * (worker/release-memory.ts). What the worker adds is Temporal's share, and clustering beside the
+ * churn stage up to 2M subscribers (here they run one after the other).
+ *
+ *   node --expose-gc --import tsx bench/stage-memory.ts --input <usage folder> --month 2026-10
+ *
+ * prints, per step, when it started (seconds) and its peak resident memory (MB), and at the end
+ * the process's high-water mark (VmHWM). bench/run.ts measures the whole run's peak through the
+ * worker; this names the step that sets it.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from '@commander-js/extra-typings';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities';
+import { COLLECT_ABOVE_BYTES } from '../worker/release-memory';
+import { collectGarbage } from '../activities/memory';
+
+const STAGES = ['load', 'features', 'cluster', 'churn', 'publish'] as const;
+type Stage = (typeof STAGES)[number];
+
+const options = new Command('stage-memory')
+  .description("a cold run's activities in one process, peak memory per heartbeat step")
+  .requiredOption('--input <folder>', 'usage files, as `segflow run --input` takes them')
+  .requiredOption('--month <YYYY-MM>', 'the month to score')
+  .option('--store <folder>', 'store and work folders (default: a new temporary folder, removed after)')
+  .option('--stop-after <stage>', `the last stage to run: ${STAGES.join(', ')}`, 'publish')
+  .parse()
+  .opts();
+const last = STAGES.indexOf(options.stopAfter as Stage);
+if (last < 0) throw new Error(`--stop-after must be one of ${STAGES.join(', ')}, got ${options.stopAfter}`);
+if (typeof (globalThis as { gc?: unknown }).gc !== 'function')
+  console.warn('node runs without --expose-gc: no collection between activities, unlike the worker');
+
+const residentMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
+const started = performance.now();
+const steps: { step: string; startedAt: number; peakMb: number }[] = [];
+function enter(step: string): void {
+  const current = steps.at(-1);
+  if (current?.step === step) return;
+  sample();
+  steps.push({ step, startedAt: (performance.now() - started) / 1000, peakMb: residentMb() });
+}
+function sample(): void {
+  const current = steps.at(-1);
+  if (current) current.peakMb = Math.max(current.peakMb, residentMb());
+}
+const sampler = setInterval(sample, 250);
+
+const root = options.store ?? (await mkdtemp(join(tmpdir(), 'segflow-stage-memory-')));
+const store = { storeDir: join(root, 'store'), workDir: join(root, 'work') };
+const run = { workflowId: 'stage-memory', runId: `stage-memory-${Date.now()}` };
+const activities = createActivities(store);
+
+/** One activity as the worker runs it: in an activity context, its heartbeats named steps, garbage collected after. */
+async function activity<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const env = new MockActivityEnvironment({ workflowExecution: run });
+  env.on('heartbeat', (details: { stage?: string } | undefined) => {
+    if (details?.stage) enter(`${name}: ${details.stage.replace(/\d+ of \d+/g, 'N of N')}`);
+  });
+  enter(name);
+  try {
+    return await env.run(work);
+  } finally {
+    if (process.memoryUsage().arrayBuffers > COLLECT_ABOVE_BYTES) collectGarbage();
+  }
+}
+
+const runs = (stage: Stage) => STAGES.indexOf(stage) <= last;
+const params = { month: options.month, input: options.input };
+try {
+  const plan = await activity('planLoad', () => activities.planLoad(run, params, 1));
+  const cache = await activity('reuseStages', () => activities.reuseStages(plan, false));
+  const part = await activity('loadPartition', () => activities.loadPartition(plan, 0, false));
+  const load = await activity('combineLoad', () => activities.combineLoad(plan, [part]));
+  if (runs('features')) {
+    const features = await activity('computeFeatures', () => activities.computeFeatures(load, false));
+    if (cache) await activity('storeStages', () => activities.storeStages(run, cache.key, load, features));
+    const cluster = runs('cluster')
+      ? await activity('clusterSubscribers', () => activities.clusterSubscribers(load, features, null))
+      : null;
+    const churn = runs('churn')
+      ? await activity('trainAndScoreChurn', () => activities.trainAndScoreChurn(load, features, false))
+      : null;
+    if (runs('publish') && cluster && churn)
+      await activity('publishSnapshot', () =>
+        activities.publishSnapshot(run, { requestedBy: 'stage-memory', load, features, cluster, churn }),
+      );
+  }
+} finally {
+  clearInterval(sampler);
+  sample();
+  console.log('| step | started s | peak MB |\n| --- | ---: | ---: |');
+  for (const { step, startedAt, peakMb } of steps)
+    console.log(`| ${step} | ${startedAt.toFixed(1)} | ${Math.round(peakMb).toLocaleString('en-US')} |`);
+  const highWater = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
+  console.log(`\nprocess peak (VmHWM): ${Math.round(highWater).toLocaleString('en-US')} MB`);
+  if (!options.store) await rm(root, { recursive: true, force: true });
+}
