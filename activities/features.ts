@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
@@ -13,6 +14,7 @@ import {
   readSql,
   runSqlFiles,
   setVariable,
+  sqlString,
   withConnection,
   writeParquetView,
 } from './duckdb';
@@ -117,11 +119,12 @@ export async function computeFeatures(
   const training = months ? await findTrainingMonth(months) : null;
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    await computeSubscriberFeatures(conn, sizing, training, false);
+    const bucketFiles = await computeSubscriberFeatures(conn, dbPath, sizing, training, false);
     const scoring = months ? await storeScoringMonth(months, conn, 'subscriber_features') : null;
     const monthsOfHistory = await countMonthsOfHistory(conn, params);
     await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
     const summary = await combineInto(conn, dbPath, input, monthsOfHistory, started);
+    await removeFiles(bucketFiles);
     if (!training || !scoring) return summary;
     return { ...summary, monthReuse: monthReuseOf([training], scoring) };
   });
@@ -142,9 +145,10 @@ export async function computePartitionFeatures(
   const training = months ? await findTrainingMonth(months) : null;
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    await computeSubscriberFeatures(conn, {}, training, true);
+    const bucketFiles = await computeSubscriberFeatures(conn, dbPath, {}, training, true);
     await setVariable(conn, 'features_file', partitionOutput(dbPath, 'subscriber-features'));
     await conn.run("COPY subscriber_features TO (getvariable('features_file')) (FORMAT parquet)");
+    await removeFiles(bucketFiles);
     return {
       monthsOfHistory: await countMonthsOfHistory(conn, params),
       ...(training ? { training } : {}),
@@ -169,21 +173,29 @@ export function rowsPerBucket(memoryLimit = duckdbMemoryLimit()): number {
 }
 
 /**
- * Runs the per-subscriber SQL into TEMP table subscriber_features, one bucket of subscribers
- * (by id hash) at a time when the partition's rows would not fit one pass in memory. With a
- * stored training month, only the scoring month is aggregated and the training month's rows
- * are read from the store (a partition's `share`: the subscribers whose rows it holds).
+ * Runs the per-subscriber SQL into `subscriber_features`, one bucket of subscribers (by id hash)
+ * at a time when the partition's rows would not fit one pass in memory. With a stored training
+ * month, only the scoring month is aggregated and the training month's rows are read from the
+ * store (a partition's `share`: the subscribers whose rows it holds).
+ *
+ * In one pass it is a TEMP table. In several, each bucket's rows go to a Parquet file beside the
+ * database as its pass ends and `subscriber_features` is a view over the files: kept as a table,
+ * the buckets done filled DuckDB's memory while the next ones aggregated (at 10M the later passes
+ * took twice the first one's time; docs/benchmark.md, "10M, session 16"). Returns the files, for
+ * the caller to remove once the rows are read.
  */
 async function computeSubscriberFeatures(
   conn: DuckDBConnection,
+  dbPath: string,
   sizing: BucketSizing,
   training: TrainingMonth | null,
   share: boolean,
-): Promise<void> {
+): Promise<string[]> {
   if (training?.found) await conn.run("DELETE FROM feature_months WHERE purpose = 'train'");
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage');
   const buckets = Math.max(1, Math.ceil(rows / (sizing.rowsPerBucket ?? rowsPerBucket())));
   await setVariable(conn, 'feature_buckets', buckets);
+  const files: string[] = [];
   for (let bucket = 0; bucket < buckets; bucket++) {
     await setVariable(conn, 'feature_bucket', bucket);
     await runFeatureSql(
@@ -191,15 +203,49 @@ async function computeSubscriberFeatures(
       PARTITION_SQL_DIR,
       buckets === 1 ? 'features' : `features, bucket ${bucket + 1} of ${buckets}`,
     );
-    if (bucket === 0) await conn.run('ALTER TABLE bucket_features RENAME TO subscriber_features');
-    else await conn.run('INSERT INTO subscriber_features SELECT * FROM bucket_features');
+    if (buckets === 1) {
+      await conn.run('ALTER TABLE bucket_features RENAME TO subscriber_features');
+      continue;
+    }
+    files.push(bucketFile(dbPath, files.length));
+    await copyToFile(conn, 'bucket_features', files.at(-1) as string);
+    await conn.run('DROP TABLE bucket_features');
   }
+  if (buckets > 1) await viewFiles(conn, 'subscriber_features', files);
   if (training?.found) {
     await checkpoint({ stage: 'features: reading the training month from the run that scored it' });
     await setVariable(conn, 'train_month_file', training.found.file);
     await setVariable(conn, 'train_month_share', share);
     await conn.run(await readSql(import.meta.url, './features/train_month_reused.sql'));
+    if (buckets === 1) await conn.run('INSERT INTO subscriber_features FROM reused_training_rows');
+    else {
+      files.push(bucketFile(dbPath, files.length));
+      await copyToFile(conn, 'reused_training_rows', files.at(-1) as string);
+      await viewFiles(conn, 'subscriber_features', files);
+    }
+    await conn.run('DROP VIEW reused_training_rows');
   }
+  return files;
+}
+
+/** The n-th file of a run's per-subscriber features written in buckets, beside its database. */
+function bucketFile(dbPath: string, n: number): string {
+  return dbPath.replace(/\.duckdb$/, `.subscriber-features-${String(n).padStart(2, '0')}.parquet`);
+}
+
+/** Writes a table's or view's rows (the name is one of this module's own) to a Parquet file at a bound path. */
+async function copyToFile(conn: DuckDBConnection, table: string, path: string): Promise<void> {
+  await setVariable(conn, 'bucket_file', path);
+  await conn.run(`COPY ${table} TO (getvariable('bucket_file')) (FORMAT parquet)`);
+}
+
+/** A view's text holds its files' paths (as viewParquet's does): a view takes no parameters. */
+async function viewFiles(conn: DuckDBConnection, view: string, files: string[]): Promise<void> {
+  await conn.run(`CREATE OR REPLACE TEMP VIEW ${view} AS FROM read_parquet([${files.map(sqlString).join(', ')}])`);
+}
+
+async function removeFiles(files: string[]): Promise<void> {
+  await Promise.all(files.map((file) => rm(file, { force: true })));
 }
 
 /**

@@ -3,7 +3,8 @@
 -- them. Without the user's labels a subscriber churned when absent from the run month, and the
 -- subscribers present in it are exactly this run's scoring rows. A partition (train_month_share)
 -- takes the subscribers whose rows it holds: every one of them has a row in the training month.
-INSERT INTO subscriber_features
+-- activities/features.ts adds these rows to subscriber_features.
+CREATE OR REPLACE TEMP VIEW reused_training_rows AS
 SELECT * REPLACE (
   'train' AS purpose,
   CASE WHEN (SELECT use_user_labels FROM feature_settings) THEN user_churn_label

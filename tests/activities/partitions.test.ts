@@ -1,5 +1,5 @@
-import { cp } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryOne, withConnection } from '../../activities/duckdb';
 import { combineFeatures, computeFeatures, computePartitionFeatures } from '../../activities/features';
@@ -68,6 +68,10 @@ describe('partitioned load and features', () => {
     expect(features.rows).toBeGreaterThan(4_000);
     expect(await digest(split.dbPath, 'features')).toEqual(features);
     expect(await digest(bucketed.dbPath, 'features')).toEqual(features);
+    // each bucket's rows went through a file beside the database, removed once read
+    expect((await readdir(dirname(bucketed.dbPath))).filter((file) => file.includes('subscriber-features'))).toEqual(
+      [],
+    );
     expect(await digest(split.dbPath, 'quarantine')).toEqual(await digest(single.dbPath, 'quarantine'));
   });
 });

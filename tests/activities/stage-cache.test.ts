@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { chmod, cp, readFile, utimes, writeFile } from 'node:fs/promises';
+import { chmod, cp, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../../store/hashing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,8 @@ async function runPipeline(
     featureMonths?: boolean;
     usageMonths?: boolean;
     stageReuse?: boolean;
+    /** Usage rows per aggregation pass of the features (several passes when small). */
+    rowsPerBucket?: number;
   },
 ): Promise<Published> {
   const run = { workflowId: 'cache-test', runId };
@@ -83,7 +85,8 @@ async function runPipeline(
     load = await combineLoad(plan, parts);
     const input = { format: load.format, inputColumns: load.inputColumns };
     const months = options.featureMonths ? { store, run, allowed: options.reuse, load } : undefined;
-    if (options.partitions === 1) features = await computeFeatures(load.dbPath, load.params, input, {}, months);
+    const sizing = { rowsPerBucket: options.rowsPerBucket };
+    if (options.partitions === 1) features = await computeFeatures(load.dbPath, load.params, input, sizing, months);
     else {
       const partFeatures = [];
       for (const path of load.partitionDbPaths)
@@ -508,6 +511,16 @@ describe('feature months across runs (next month)', () => {
     expect(splitTaken.features.monthReuse?.reused).toHaveLength(1);
     expect(splitTaken.features.monthReuse?.reason).toMatch(/^2026-05's features taken/);
     expect(outputs(splitTaken)).toEqual(outputs(cold));
+    // aggregated in several passes (each bucket's rows in a file), the stored month taken: the same bytes
+    const bucketed = await runPipeline(store, 'june-buckets', params('2026-06'), {
+      ...options,
+      stageReuse: false,
+      rowsPerBucket: 5_000,
+    });
+    expect(bucketed.features.monthReuse?.reused).toHaveLength(1);
+    expect(outputs(bucketed)).toEqual(outputs(cold));
+    const runFolder = join(store.workDir, 'runs', 'cache-test__june-buckets');
+    expect((await readdir(runFolder)).filter((file) => file.includes('subscriber-features'))).toEqual([]);
   });
 
   it('keys a month by the files of its window only, and refuses inputs where a month could come from elsewhere', async () => {
