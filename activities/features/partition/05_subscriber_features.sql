@@ -23,3 +23,10 @@ LEFT JOIN (
   WHERE "month" IN (SELECT as_of + to_months(1) FROM feature_months WHERE purpose = 'train')
     AND in_feature_bucket(subscriber_id)
 ) next_month USING (as_of, subscriber_id);
+
+-- The pass's aggregates are in bucket_features now: dropped here, they no longer hold DuckDB's
+-- memory while the next pass aggregates (CREATE OR REPLACE drops the old table only once the new
+-- one is built) or while the combined features are ranked and written.
+DROP VIEW usage_and_trend_features;
+DROP TABLE stability_features;
+DROP TABLE window_aggregates;
