@@ -197,16 +197,8 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
     });
 
     const audit = (await readAuditLog(store)).filter((entry) => entry.run.workflowId === 'e2e-reuse');
-    expect(audit.map(eventName)).toEqual([
-      'run.requested',
-      'run.started',
-      'stage.reused:load+features',
-      'stage.finished:load',
-      'stage.finished:features',
-      'stage.finished:cluster',
-      'stage.finished:churn',
-      'stage.finished:publish',
-      'run.published',
-    ]);
+    // the reuse is recorded once the run has started, before the stages it took report as finished
+    const [requested, started, ...finished] = PUBLISHED_RUN_EVENTS;
+    expect(audit.map(eventName)).toEqual([requested, started, 'stage.reused:load+features', ...finished]);
   });
 });
