@@ -126,3 +126,39 @@ describe('feature SQL on a tiny table', () => {
     ]);
   });
 });
+
+/** 40 subscribers in every month, spending one of four amounts: ties in ARPU everywhere. */
+const TIED_USAGE_SQL = `
+CREATE TABLE usage AS
+SELECT 'S' || lpad(i::VARCHAR, 2, '0') AS subscriber_id, m AS month, 100.0 AS voice_minutes, 500.0 AS data_mb,
+       1 AS sms_count, (10 + (i * 7) % 4 * 10)::DOUBLE AS spend, 1 AS recharge_count, 10.0 AS recharge_amount,
+       m + 1 AS last_recharge_date, 0 AS payment_delay_days, 0 AS complaints, 'p' AS plan,
+       NULL::DATE AS contract_end_date, false AS has_broadband, false AS has_family_bundle,
+       12 AS tenure_months, 10 AS call_circle, false AS premium_number, 'R1' AS region, 'R1-G01' AS grid,
+       NULL::BOOLEAN AS churn_label
+FROM range(40) s(i), (SELECT unnest(generate_series(DATE '2026-01-01', DATE '2026-07-01', INTERVAL 1 MONTH))::DATE AS m)`;
+
+describe('value ranking with tied ARPU', () => {
+  it('gives each subscriber the revenue share of a running sum ordered by ARPU, then id', async () => {
+    const dbPath = join(await tempDir(), 'tied.duckdb');
+    await withConnection(dbPath, (conn) => conn.run(TIED_USAGE_SQL));
+    const parsed = parseRunParams({ month: '2026-07', input: '.' });
+    await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
+    const check = await withConnection(dbPath, (conn) =>
+      queryRows<{ rows: number; distinct_arpu: number; differing: number }>(
+        conn,
+        `WITH expected AS (
+           SELECT purpose, subscriber_id,
+             coalesce(sum(arpu::DECIMAL(18, 6)) OVER (PARTITION BY purpose ORDER BY arpu DESC, subscriber_id
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::DOUBLE
+               / nullif(sum(arpu::DECIMAL(18, 6)) OVER (PARTITION BY purpose), 0)::DOUBLE AS share
+           FROM features)
+         SELECT count(*)::INTEGER AS rows, count(DISTINCT f.arpu)::INTEGER AS distinct_arpu,
+                count(*) FILTER (WHERE f.revenue_share_above IS DISTINCT FROM e.share)::INTEGER AS differing
+         FROM features f JOIN expected e USING (purpose, subscriber_id)`,
+      ),
+    );
+    // the shares are compared as doubles, exactly
+    expect(check).toEqual([{ rows: 80, distinct_arpu: 4, differing: 0 }]);
+  });
+});
