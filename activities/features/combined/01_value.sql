@@ -4,36 +4,31 @@
 -- (weights bound in feature_settings); row_idx numbers subscribers within a purpose in id order.
 -- Reads all_subscriber_features: every partition's subscriber_features (activities/features.ts).
 -- Ranked within a purpose: a snapshot input scores and trains on the same month.
--- Percent ranks of the few-valued grade inputs (whole months, counts, day averages) come from
--- counting each distinct value once, not from sorting every subscriber per column (4 sorts cost
--- ~1 s at 1M). Equal to percent_rank(): values below / (rows - 1); none of them is NULL.
+-- Percent ranks of the grade inputs come from counting each distinct value once, not from
+-- sorting every subscriber per column (4 sorts cost ~1 s at 1M; ARPU's two sorts ~30 s at 10M,
+-- where its distinct values are ~7% of the rows). Equal to percent_rank(): values below /
+-- (rows - 1), a NULL value last.
 CREATE OR REPLACE TEMP MACRO rank_share(below, rows) AS CASE WHEN rows > 1 THEN below::DOUBLE / (rows - 1)::DOUBLE ELSE 0 END;
 CREATE OR REPLACE TEMP MACRO value_ranks(input) AS TABLE
-  SELECT purpose, v, rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY v) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS share
+  SELECT purpose, v, count(*) AS subscribers,
+    rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY v) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS share
   FROM (SELECT purpose, COLUMNS(input) AS v FROM all_subscriber_features)
   GROUP BY purpose, v;
 
--- The spend rank and the revenue above a subscriber come from the distinct ARPU values (~7% of
--- the rows at 10M), not from two sorts of every subscriber by ARPU: the revenue above is the
--- revenue of every higher value plus, among equal values, that of the subscribers with a lower id
--- (the running sum's tiebreak), in the same exact DECIMAL units, so the shares are the same
--- doubles. A NULL ARPU adds nothing, as in a running sum.
+-- The revenue above a subscriber, from the distinct ARPU values too: the revenue of every higher
+-- value plus, among equal values, that of the subscribers with a lower id (the running sum's
+-- tiebreak), in the same exact DECIMAL units, so the shares are the same doubles. A NULL ARPU
+-- adds nothing, as in a running sum.
 CREATE OR REPLACE TEMP TABLE value_features AS
-WITH spend_values AS (
-  SELECT purpose, arpu, count(*) AS subscribers
-  FROM all_subscriber_features
-  GROUP BY purpose, arpu
-),
-spend_ranks AS (
+WITH spend_ranks AS (
   SELECT
     purpose,
-    arpu,
-    rank_share(sum(subscribers) OVER (PARTITION BY purpose ORDER BY arpu) - subscribers,
-               sum(subscribers) OVER (PARTITION BY purpose)) AS spend_rank,
-    coalesce(sum(subscribers * arpu::DECIMAL(18, 6)) OVER (PARTITION BY purpose ORDER BY arpu DESC
+    v AS arpu,
+    share AS spend_rank,
+    coalesce(sum(subscribers * v::DECIMAL(18, 6)) OVER (PARTITION BY purpose ORDER BY v DESC
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS revenue_above_value,
-    sum(subscribers * arpu::DECIMAL(18, 6)) OVER (PARTITION BY purpose) AS revenue_total
-  FROM spend_values
+    sum(subscribers * v::DECIMAL(18, 6)) OVER (PARTITION BY purpose) AS revenue_total
+  FROM value_ranks('arpu')
 ),
 ranked AS (
   SELECT
