@@ -31,6 +31,9 @@ const options = new Command('stage-memory')
   .requiredOption('--month <YYYY-MM>', 'the month to score')
   .option('--store <folder>', 'store and work folders (default: a new temporary folder, removed after)')
   .option('--stop-after <stage>', `the last stage to run: ${STAGES.join(', ')}`, 'publish')
+  .option('--reuse', "reuse what the store holds (with --store: a second call is an analyst's rerun)")
+  .option('--k <segments>', 'the number of segments (an analyst rerun changes it)')
+  .option('--tree-depth <depth>', "the readable tree's depth (an analyst rerun changes it)")
   .parse()
   .opts();
 const last = STAGES.indexOf(options.stopAfter as Stage);
@@ -73,20 +76,30 @@ async function activity<T>(name: string, work: () => Promise<T>): Promise<T> {
 }
 
 const runs = (stage: Stage) => STAGES.indexOf(stage) <= last;
-const params = { month: options.month, input: options.input };
+const reuse = options.reuse === true;
+const params = {
+  month: options.month,
+  input: options.input,
+  ...(options.k ? { k: Number(options.k) } : {}),
+  ...(options.treeDepth ? { treeDepth: Number(options.treeDepth) } : {}),
+};
 try {
   const plan = await activity('planLoad', () => activities.planLoad(run, params, 1));
-  const cache = await activity('reuseStages', () => activities.reuseStages(plan, false));
-  const part = await activity('loadPartition', () => activities.loadPartition(plan, 0, false));
-  const load = await activity('combineLoad', () => activities.combineLoad(plan, [part]));
+  const cache = await activity('reuseStages', () => activities.reuseStages(plan, reuse));
+  const load =
+    cache.reused?.load ??
+    (await activity('combineLoad', async () =>
+      activities.combineLoad(plan, [await activity('loadPartition', () => activities.loadPartition(plan, 0, reuse))]),
+    ));
   if (runs('features')) {
-    const features = await activity('computeFeatures', () => activities.computeFeatures(load, false));
-    if (cache) await activity('storeStages', () => activities.storeStages(run, cache.key, load, features));
+    const features =
+      cache.reused?.features ?? (await activity('computeFeatures', () => activities.computeFeatures(load, reuse)));
+    if (!cache.reused) await activity('storeStages', () => activities.storeStages(run, cache.key, load, features));
     const cluster = runs('cluster')
       ? await activity('clusterSubscribers', () => activities.clusterSubscribers(load, features, null))
       : null;
     const churn = runs('churn')
-      ? await activity('trainAndScoreChurn', () => activities.trainAndScoreChurn(load, features, false))
+      ? await activity('trainAndScoreChurn', () => activities.trainAndScoreChurn(load, features, reuse))
       : null;
     if (runs('publish') && cluster && churn)
       await activity('publishSnapshot', () =>
@@ -95,7 +108,7 @@ try {
   }
 } finally {
   clearInterval(sampler);
-  sample();
+  enter('end');
   console.log('| step | started s | peak MB |\n| --- | ---: | ---: |');
   for (const { step, startedAt, peakMb } of steps)
     console.log(`| ${step} | ${startedAt.toFixed(1)} | ${Math.round(peakMb).toLocaleString('en-US')} |`);
