@@ -27,15 +27,18 @@ import type { UserFeature } from './user-features';
 import {
   ensembleKey,
   findEnsemble,
+  holdsEnsembleFor,
   type EnsembleReuse,
   restoreScoredOutput,
   scoredOutputKey,
+  type ScoringRows,
   storeEnsemble,
   storeScoredOutput,
 } from './ensemble-cache';
 import type { StoredStages } from './stage-cache';
 import { scoredTableFile } from './stage-outputs';
-import type { RunRef, StoreConfig } from '../store/layout';
+import { featuresFile, type RunRef, type StoreConfig } from '../store/layout';
+import { hashFile } from '../store/hashing';
 import type { ReusedArtifact } from '../store/artifacts';
 
 /** Where a run may find and store its trained ensemble (reproductions pass none: they train). */
@@ -154,8 +157,14 @@ export async function trainAndScoreChurn(
   user: { features: UserFeature[]; openFeatureSet: boolean } = { features: [], openFeatureSet: false },
   cache?: EnsembleCacheAccess,
 ): Promise<ChurnSummary> {
-  // started now, the ensemble's threads are ready by the time the ensemble trains
-  const threads = params.churnModel === 'boosted' ? new EnsembleThreads('churn: boosted ensemble') : null;
+  // a month with a stored ensemble is most likely an analyst's rerun, which reuses it and needs
+  // no thread; otherwise the first thread starts now, ready by the time the ensemble trains
+  const threads =
+    params.churnModel === 'boosted'
+      ? new EnsembleThreads('churn: boosted ensemble', {
+          startNow: !(cache?.allowed && (await holdsEnsembleFor(cache.store, params.month))),
+        })
+      : null;
   try {
     return await trainAndScore(dbPath, params, skippedFeatures, user, threads, cache);
   } finally {
@@ -227,13 +236,17 @@ async function trainAndScore(
     for (const row of trainRows) trainPositives += labels[row];
 
     await checkpoint({ stage: 'churn: scoring' });
-    const current = await readColumns(
-      conn,
-      expressions,
-      "FROM features WHERE purpose = 'score' ORDER BY row_idx",
-      counts.score,
-    );
-    fillNumericGaps(current.columns, meta);
+    /** This month's rows, gap-filled as the training rows (read only where they are scored). */
+    const readCurrent = async () => {
+      const current = await readColumns(
+        conn,
+        expressions,
+        "FROM features WHERE purpose = 'score' ORDER BY row_idx",
+        counts.score,
+      );
+      fillNumericGaps(current.columns, meta);
+      return current;
+    };
 
     const modelPath = join(dirname(dbPath), 'churn-model.json');
     // the features' metadata (sources, category labels) only where a feature is not derived, so
@@ -252,12 +265,14 @@ async function trainAndScore(
         trainRows,
         holdoutRows,
         holdoutLabels,
-        current,
+        scoring: { expressions, rows: counts.score },
+        readCurrent,
         meta,
         cache,
         cachedEnsemble,
       });
     } else {
+      const current = await readCurrent();
       const scores = predictProbabilities(model, current.columns);
       releaseColumns(training, current);
       await writeReasons(conn, reasonTable(null, current, meta), scoredTableFile(dirname(dbPath), 'churn_reasons'));
@@ -311,14 +326,23 @@ async function scoreWithEnsemble(
     trainRows: Uint32Array;
     holdoutRows: Uint32Array;
     holdoutLabels: Uint8Array;
-    current: ColumnSet;
+    /** What readCurrent reads (the stored scores' key: ensemble-cache.ts). */
+    scoring: Omit<ScoringRows, 'featuresSha256'>;
+    readCurrent: () => Promise<ColumnSet>;
     meta: readonly FeatureMeta[];
     cache: EnsembleCacheAccess | undefined;
     cachedEnsemble: EnsembleReuse | null;
   },
 ): Promise<{ ensemble: EnsembleSummary; scoredRows: number; riskBandCounts: Record<string, number> }> {
-  const { dbPath, training, current, cache, cachedEnsemble } = input;
-  const scoredKey = cachedEnsemble ? scoredOutputKey(cachedEnsemble.key, current, input.meta, CHURN_REASONS) : null;
+  const { dbPath, training, cache, cachedEnsemble } = input;
+  const scoredKey = cachedEnsemble
+    ? scoredOutputKey(
+        cachedEnsemble.key,
+        { featuresSha256: (await hashFile(featuresFile(dbPath))).sha256, ...input.scoring },
+        input.meta,
+        CHURN_REASONS,
+      )
+    : null;
   const restored =
     cache?.allowed && cachedEnsemble?.trained && scoredKey
       ? await restoreScoredOutput<EnsembleEvaluation>(conn, cache.store, scoredKey, dirname(dbPath))
@@ -342,6 +366,7 @@ async function scoreWithEnsemble(
     return { ensemble, scoredRows, riskBandCounts };
   }
 
+  const current = await input.readCurrent();
   const { result, meanwhile: evaluation } = await threads.score(
     {
       columns: training.columns,

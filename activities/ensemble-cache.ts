@@ -15,19 +15,19 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalJson, hashFile } from '../store/hashing';
-import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
+import { canonicalJson, hashFile, sha256 } from '../store/hashing';
+import { cacheDir, cacheStageDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { ReusedArtifact } from '../store/artifacts';
-import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
+import { readArtifact, STAGE_CACHE_FORMAT } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { viewParquet } from './duckdb';
 import { SCORED_TABLES, scoredTableFile } from './stage-outputs';
-import type { ColumnSet } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
 import { linkOrCopy } from '../store/files';
+import { codeVersion } from './code-version';
 import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
@@ -78,40 +78,49 @@ export function ensembleKey(task: EnsembleTask): string {
 
 let cachedScoringHash: string | undefined;
 
+/** sha256 over the training code, the code that scores, and the DuckDB version that reads the rows. */
 function scoringCodeHash(): string {
   if (cachedScoringHash) return cachedScoringHash;
-  const hash = createHash('sha256').update(ensembleCodeHash());
+  const hash = createHash('sha256')
+    .update(ensembleCodeHash())
+    .update(`\nduckdb ${codeVersion().dependencies['@duckdb/node-api']}`);
   for (const file of SCORING_CODE) hash.update(`\n${file}\n`).update(readFileSync(new URL(file, ROOT)));
   cachedScoringHash = hash.digest('hex');
   return cachedScoringHash;
 }
 
+/** What scoring reads: this month's rows of the run's features file, through these column expressions. */
+export interface ScoringRows {
+  /** sha256 of the run's features.parquet, which holds the features table (the churn stage reads nothing else). */
+  featuresSha256: string;
+  /** The columns read (name, SQL expression over the features table), in order. */
+  expressions: [name: string, sql: string][];
+  rows: number;
+}
+
 /**
- * The key of scoring `current` (this month's rows, after gap filling) with the ensemble of
- * `ensembleKey`. The features' metadata is in it: the reasons name categories by their labels,
- * which a mapping can change while the codes stay the same.
+ * The key of scoring this month's rows (`scoring`, read and gap-filled by churn.ts) with the
+ * ensemble of `ensembleKey`. The features file stands for the rows' values, so a run that finds
+ * its scores stored does not read them. The features' metadata is in it: the reasons name
+ * categories by their labels, which a mapping can change while the codes stay the same.
  */
 export function scoredOutputKey(
   ensembleKey: string,
-  current: ColumnSet,
+  scoring: ScoringRows,
   meta: readonly FeatureMeta[],
   reasons: number,
 ): string {
-  const hash = createHash('sha256').update(
+  return sha256(
     canonicalJson({
       format: STAGE_CACHE_FORMAT,
       stage: SCORES_STAGE,
       ensembleKey,
       reasons,
       features: meta,
-      names: current.names,
-      rows: current.rows,
+      scoring,
       code: scoringCodeHash(),
     }),
   );
-  for (const column of current.columns)
-    hash.update(new Uint8Array(column.buffer, column.byteOffset, column.byteLength));
-  return hash.digest('hex');
 }
 
 /** What scoring leaves besides its tables: the holdout evaluation and the band counts. */
@@ -193,6 +202,16 @@ export async function findEnsemble(store: StoreConfig, key: string, allowed: boo
     artifact: reusedArtifact(artifact, ['churn']),
     reason: 'training rows, boosting options and training code unchanged',
   };
+}
+
+/** Whether the store holds an ensemble that a run of `month` trained (whatever its key). */
+export async function holdsEnsembleFor(store: StoreConfig, month: string): Promise<boolean> {
+  const stageDir = cacheStageDir(store, ENSEMBLE_STAGE);
+  for (const key of await readdir(stageDir).catch(() => [] as string[])) {
+    // a name starting with a dot is an artifact being written
+    if (!key.startsWith('.') && (await readArtifact(join(stageDir, key)))?.month === month) return true;
+  }
+  return false;
 }
 
 /** Stores a trained ensemble under its key (a store that cannot be written is reported, not thrown). */

@@ -1,9 +1,10 @@
 /**
  * The churn ensemble on two worker threads (ensemble-worker.ts): one trains and calibrates while
  * the activity's own thread goes on with other work, then both score half the holdout and half
- * of this month's rows. The first starts with the stage, so its start-up overlaps the work before
- * training; the second only once training or scoring is asked for (a rerun that finds the model
- * and its scores stored needs neither, and the second's start-up took CPU from reading the rows).
+ * of this month's rows. With `startNow` the first starts with the stage, so its start-up (~370 ms,
+ * docs/status.md, session 17) overlaps the work before training; otherwise, like the second, once
+ * training or scoring is asked for: a rerun that finds the model and its scores stored needs
+ * neither, and a thread's start-up takes CPU from reading the rows.
  * The activity heartbeats while it waits for them, and a cancelled run terminates them.
  */
 import { compileModel, rowMajorValues, type CompiledModel } from './compiled-model';
@@ -40,16 +41,19 @@ const WORKER = new URL('./ensemble-worker.ts', import.meta.url);
 
 export class EnsembleThreads {
   readonly #stage: string;
-  readonly #first: WorkerThread;
+  #first: WorkerThread | null = null;
   #second: WorkerThread | null = null;
   #training: Promise<TrainedEnsemble> | null = null;
 
-  constructor(stage: string) {
+  constructor(stage: string, options: { startNow: boolean }) {
     this.#stage = stage;
-    this.#first = new WorkerThread(WORKER, stage);
+    if (options.startNow) this.#startFirst();
   }
 
-  /** The second thread, started on first use. */
+  #startFirst(): WorkerThread {
+    return (this.#first ??= new WorkerThread(WORKER, this.#stage));
+  }
+
   #startSecond(): WorkerThread {
     return (this.#second ??= new WorkerThread(WORKER, this.#stage));
   }
@@ -57,7 +61,7 @@ export class EnsembleThreads {
   /** Starts training in the first thread and returns at once. */
   train(task: EnsembleTask): void {
     const request: EnsembleRequest = { train: task };
-    this.#training = this.#first.request<TrainedEnsemble>(request);
+    this.#training = this.#startFirst().request<TrainedEnsemble>(request);
     this.#startSecond(); // ready by scoring
   }
 
@@ -75,7 +79,7 @@ export class EnsembleThreads {
     meanwhile: (holdout: EnsembleHoldout) => Promise<T>,
   ): Promise<{ result: EnsembleResult; meanwhile: T }> {
     if (!this.#training) throw new Error('EnsembleThreads.score before train');
-    const threads = [this.#first, this.#startSecond()];
+    const threads = [this.#startFirst(), this.#startSecond()];
     const holdout = halves(input.holdoutRows).map((rows) => rowMajorValues(input.columns, rows));
     const rows = Uint32Array.from({ length: input.scoreColumns[0]?.length ?? 0 }, (_, i) => i);
     const current = halves(rows).map((part) => rowMajorValues(input.scoreColumns, part));

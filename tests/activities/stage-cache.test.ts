@@ -27,7 +27,13 @@ import { cacheDir, type StoreConfig } from '../../store/layout';
 import type { SnapshotManifest } from '../../store/manifest';
 import { readManifest } from '../../store/snapshots';
 import { listCache, pruneCache } from '../../store/stage-cache';
-import { ENSEMBLE_STAGE, findEnsemble, SCORES_STAGE, scoredOutputKey } from '../../activities/ensemble-cache';
+import {
+  ENSEMBLE_STAGE,
+  findEnsemble,
+  SCORES_STAGE,
+  scoredOutputKey,
+  type ScoringRows,
+} from '../../activities/ensemble-cache';
 import type { FeatureMeta } from '../../activities/ml/feature-matrix';
 import type { TrainedEnsemble } from '../../activities/ml/ensemble';
 import { REPO_ROOT } from '../../worker/config';
@@ -342,20 +348,29 @@ describe('churn ensemble reuse', () => {
     expect(other.manifest.lineage?.churnKeys?.[0]).not.toBe(cold.manifest.lineage?.churnKeys?.[0]);
   });
 
-  it('keys the stored scores by the rows, the ensemble and the category labels the reasons name', () => {
-    const current = { names: ['plan', 'arpu'], columns: [Float64Array.of(0, 1, 0), Float64Array.of(5, 6, 7)], rows: 3 };
+  it('keys the stored scores by the features file, the columns read, the ensemble and the category labels the reasons name', () => {
+    const scoring: ScoringRows = {
+      featuresSha256: 'a'.repeat(64),
+      expressions: [
+        ['plan', 'list_position(getvariable(\'levels_0\'), "user_0") - 1'],
+        ['arpu', '"arpu"'],
+      ],
+      rows: 3,
+    };
     const meta: FeatureMeta[] = [
       { name: 'plan', source: 'user', categorical: true, categories: ['basic', 'gold'] },
       { name: 'arpu', source: 'derived', categorical: false },
     ];
-    const key = scoredOutputKey('e'.repeat(64), current, meta, 3);
-    expect(scoredOutputKey('e'.repeat(64), current, meta, 3)).toBe(key);
+    const key = scoredOutputKey('e'.repeat(64), scoring, meta, 3);
+    expect(scoredOutputKey('e'.repeat(64), { ...scoring }, meta, 3)).toBe(key);
     const renamed = [{ ...meta[0], categories: ['basic', 'gold plus'] }, meta[1]];
-    expect(scoredOutputKey('e'.repeat(64), current, renamed, 3)).not.toBe(key);
-    expect(scoredOutputKey('f'.repeat(64), current, meta, 3)).not.toBe(key);
-    expect(scoredOutputKey('e'.repeat(64), current, meta, 2)).not.toBe(key);
-    const moved = { ...current, columns: [current.columns[0], Float64Array.of(5, 6, 7.5)] };
-    expect(scoredOutputKey('e'.repeat(64), moved, meta, 3)).not.toBe(key);
+    expect(scoredOutputKey('e'.repeat(64), scoring, renamed, 3)).not.toBe(key);
+    expect(scoredOutputKey('f'.repeat(64), scoring, meta, 3)).not.toBe(key);
+    expect(scoredOutputKey('e'.repeat(64), scoring, meta, 2)).not.toBe(key);
+    expect(scoredOutputKey('e'.repeat(64), { ...scoring, featuresSha256: 'b'.repeat(64) }, meta, 3)).not.toBe(key);
+    expect(scoredOutputKey('e'.repeat(64), { ...scoring, rows: 4 }, meta, 3)).not.toBe(key);
+    const reordered = { ...scoring, expressions: [...scoring.expressions].reverse() };
+    expect(scoredOutputKey('e'.repeat(64), reordered, meta, 3)).not.toBe(key);
   });
 
   /** Runs `change` on a stored file with write access, then puts the artifact's modes back. */
