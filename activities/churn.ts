@@ -47,6 +47,8 @@ export interface EnsembleCacheAccess {
   run: RunRef;
   /** False for a cold run (`--no-reuse`): it trains, and still stores. */
   allowed: boolean;
+  /** The load-features key of the run's features table (stage-cache.ts), when the run has one. */
+  featuresKey?: string;
 }
 
 /** Churn warning signals and stability the tree may split on (features.sql columns). */
@@ -327,7 +329,7 @@ async function scoreWithEnsemble(
     holdoutRows: Uint32Array;
     holdoutLabels: Uint8Array;
     /** What readCurrent reads (the stored scores' key: ensemble-cache.ts). */
-    scoring: Omit<ScoringRows, 'featuresSha256'>;
+    scoring: Omit<ScoringRows, 'features'>;
     readCurrent: () => Promise<ColumnSet>;
     meta: readonly FeatureMeta[];
     cache: EnsembleCacheAccess | undefined;
@@ -338,7 +340,12 @@ async function scoreWithEnsemble(
   const scoredKey = cachedEnsemble
     ? scoredOutputKey(
         cachedEnsemble.key,
-        { featuresSha256: (await hashFile(featuresFile(dbPath))).sha256, ...input.scoring },
+        {
+          features: cache?.featuresKey
+            ? `stage:${cache.featuresKey}`
+            : `file:${(await hashFile(featuresFile(dbPath))).sha256}`,
+          ...input.scoring,
+        },
         input.meta,
         CHURN_REASONS,
       )

@@ -89,10 +89,14 @@ function scoringCodeHash(): string {
   return cachedScoringHash;
 }
 
-/** What scoring reads: this month's rows of the run's features file, through these column expressions. */
+/** What scoring reads: this month's rows of the run's features table, through these column expressions. */
 export interface ScoringRows {
-  /** sha256 of the run's features.parquet, which holds the features table (the churn stage reads nothing else). */
-  featuresSha256: string;
+  /**
+   * What fixes the features table's rows (the churn stage reads nothing else): `stage:<key>`, the
+   * load-features key that computed or restored it (stage-cache.ts), or, for a run without one,
+   * `file:<sha256>` of its features.parquet (whose row order differs between computed runs).
+   */
+  features: string;
   /** The columns read (name, SQL expression over the features table), in order. */
   expressions: [name: string, sql: string][];
   rows: number;
@@ -100,8 +104,8 @@ export interface ScoringRows {
 
 /**
  * The key of scoring this month's rows (`scoring`, read and gap-filled by churn.ts) with the
- * ensemble of `ensembleKey`. The features file stands for the rows' values, so a run that finds
- * its scores stored does not read them. The features' metadata is in it: the reasons name
+ * ensemble of `ensembleKey`. What fixed the features table stands for the rows' values, so a run
+ * that finds its scores stored does not read them. The features' metadata is in it: the reasons name
  * categories by their labels, which a mapping can change while the codes stay the same.
  */
 export function scoredOutputKey(

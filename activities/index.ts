@@ -157,15 +157,18 @@ export function createActivities(
       ),
     /** Last month's segmentation, to keep segment ids stable (null when there is none). */
     findPreviousSegmentation: (month: string) => findPreviousSegmentation(store, month),
-    /** `reuse` false (a cold run) trains the ensemble even when the stage cache holds it. */
-    trainAndScoreChurn: (load: LoadSummary, features: FeatureSummary, reuse = true) =>
+    /**
+     * `reuse` false (a cold run) trains the ensemble even when the stage cache holds it;
+     * `featuresKey` is the run's load-features key (absent in runs recorded before it was passed).
+     */
+    trainAndScoreChurn: (load: LoadSummary, features: FeatureSummary, reuse = true, featuresKey?: string) =>
       attemptStage('churn', load.params.month, () =>
         stages.trainAndScoreChurn(
           load.dbPath,
           load.params,
           skipped(features),
           { features: load.userFeatures, openFeatureSet: load.openFeatureSet },
-          { store, run: currentRun(), allowed: reuse },
+          { store, run: currentRun(), allowed: reuse, ...(featuresKey ? { featuresKey } : {}) },
         ),
       ),
     publishSnapshot: (run: RunRef, request: PublishRequest) =>

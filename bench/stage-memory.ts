@@ -99,7 +99,7 @@ try {
       ? await activity('clusterSubscribers', () => activities.clusterSubscribers(load, features, null))
       : null;
     const churn = runs('churn')
-      ? await activity('trainAndScoreChurn', () => activities.trainAndScoreChurn(load, features, reuse))
+      ? await activity('trainAndScoreChurn', () => activities.trainAndScoreChurn(load, features, reuse, cache.key))
       : null;
     if (runs('publish') && cluster && churn)
       await activity('publishSnapshot', () =>

@@ -250,7 +250,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       });
       return result;
     };
-    const churnStage = () => compute.trainAndScoreChurn(load, features, input.reuse ?? true);
+    // the load-features key names the features table the stored scores were computed from
+    const churnStage = () => compute.trainAndScoreChurn(load, features, input.reuse ?? true, cache?.key);
     let cluster: Awaited<ReturnType<typeof clusterStage>>;
     let churn: Awaited<ReturnType<typeof churnStage>>;
     // both only read the run database (activities/stage-outputs.ts); side by side, the clustering

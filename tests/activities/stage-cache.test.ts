@@ -108,7 +108,8 @@ async function runPipeline(
     load.params,
     skipped,
     undefined,
-    options.ensembleCache ? { store, run, allowed: options.reuse } : undefined,
+    // as the workflow passes them: the load-features key stands for the features table
+    options.ensembleCache ? { store, run, allowed: options.reuse, featuresKey: cache.key } : undefined,
   );
   const lineage = { stageKey: cache.key, reused: cache.reused ? [cache.reused.artifact] : [] };
   const published = await publishSnapshot(store, run, {
@@ -348,9 +349,9 @@ describe('churn ensemble reuse', () => {
     expect(other.manifest.lineage?.churnKeys?.[0]).not.toBe(cold.manifest.lineage?.churnKeys?.[0]);
   });
 
-  it('keys the stored scores by the features file, the columns read, the ensemble and the category labels the reasons name', () => {
+  it('keys the stored scores by what fixed the features table, the columns read, the ensemble and the category labels the reasons name', () => {
     const scoring: ScoringRows = {
-      featuresSha256: 'a'.repeat(64),
+      features: `stage:${'a'.repeat(64)}`,
       expressions: [
         ['plan', 'list_position(getvariable(\'levels_0\'), "user_0") - 1'],
         ['arpu', '"arpu"'],
@@ -367,7 +368,7 @@ describe('churn ensemble reuse', () => {
     expect(scoredOutputKey('e'.repeat(64), scoring, renamed, 3)).not.toBe(key);
     expect(scoredOutputKey('f'.repeat(64), scoring, meta, 3)).not.toBe(key);
     expect(scoredOutputKey('e'.repeat(64), scoring, meta, 2)).not.toBe(key);
-    expect(scoredOutputKey('e'.repeat(64), { ...scoring, featuresSha256: 'b'.repeat(64) }, meta, 3)).not.toBe(key);
+    expect(scoredOutputKey('e'.repeat(64), { ...scoring, features: `stage:${'b'.repeat(64)}` }, meta, 3)).not.toBe(key);
     expect(scoredOutputKey('e'.repeat(64), { ...scoring, rows: 4 }, meta, 3)).not.toBe(key);
     const reordered = { ...scoring, expressions: [...scoring.expressions].reverse() };
     expect(scoredOutputKey('e'.repeat(64), reordered, meta, 3)).not.toBe(key);
