@@ -30,6 +30,7 @@ import { listCache, pruneCache } from '../../store/stage-cache';
 import {
   ENSEMBLE_STAGE,
   findEnsemble,
+  holdsEnsembleFor,
   SCORES_STAGE,
   scoredOutputKey,
   type ScoringRows,
@@ -315,6 +316,9 @@ describe('churn ensemble reuse', () => {
     });
     expect(listed.find((a) => a.stage === SCORES_STAGE)).toMatchObject({ key: scoredKey, usedBy: ['2026-06/v1'] });
     expect(cold.manifest.timings.ensembleTrainSeconds).toBeGreaterThan(0);
+    // what the churn stage asks before it starts a thread early (none for a month with a stored ensemble)
+    expect(await holdsEnsembleFor(store, '2026-06')).toBe(true);
+    expect(await holdsEnsembleFor(store, '2026-07')).toBe(false);
   });
 
   it('reuses both for a rerun that changes k and the tree depth, with the bytes of a run that computes them', async () => {
