@@ -9,7 +9,7 @@ import { RISK_BANDS } from '../domain/rules';
 import { reasonTable, writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
-import { appendColumns, pickRows, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
+import { appendColumns, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import type { BoostedModel } from './ml/boosted-model';
 import { boostedImportance, trainingShape, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
@@ -22,7 +22,7 @@ import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
-import { categoryCounts, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
+import { categoryCounts, pickRows, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
 import {
   ensembleKey,

@@ -65,13 +65,6 @@ function copyDoubles(vector: DuckDBVector, target: Float64Array, offset: number,
   for (let i = 0; i < count; i++) target[offset + i] = (vector.getItem(i) as number | null) ?? Number.NaN;
 }
 
-/** The values at `rows`, in that order. */
-export function pickRows<T extends Float64Array | Uint8Array | Uint32Array>(values: T, rows: Uint32Array): T {
-  const out = new (values.constructor as new (n: number) => T)(rows.length);
-  rows.forEach((row, i) => (out[i] = values[row]));
-  return out;
-}
-
 /** Features come from SQL that coalesces gaps; a NaN left over would silently go right in every split. */
 export function replaceNaN(data: ColumnSet): void {
   for (const column of data.columns) for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) column[i] = 0;

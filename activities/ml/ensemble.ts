@@ -7,7 +7,6 @@
 import type { BoostedModel } from './boosted-model';
 import { scaleModel, sigmoid, trainBoosted, type BoostingOptions } from './boosting';
 import { brierScore, fitPlatt, type PlattScaling } from './calibration';
-import { pickRows } from './columns';
 import {
   compiledMarginPairs,
   compiledMargins,
@@ -16,6 +15,7 @@ import {
   scoreWithReasons,
   type CompiledModel,
 } from './compiled-model';
+import { pickRows } from './feature-matrix';
 
 export interface EnsembleTask {
   /** Labelled rows, column-major (float64; read as float32 like XGBoost). */

@@ -25,6 +25,13 @@ export interface FeatureMatrix {
   rows: number;
 }
 
+/** The values at `rows`, in that order. */
+export function pickRows<T extends Float64Array | Uint8Array | Uint32Array>(values: T, rows: Uint32Array): T {
+  const out = new (values.constructor as new (n: number) => T)(rows.length);
+  rows.forEach((row, i) => (out[i] = values[row]));
+  return out;
+}
+
 /** Per feature: its number of categories K, 0 for a numeric feature (as the histogram tree bins them). */
 export function categoryCounts(features: readonly FeatureMeta[]): number[] {
   return features.map((feature) => (feature.categorical ? (feature.categories?.length ?? 0) : 0));

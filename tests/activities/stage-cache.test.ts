@@ -40,6 +40,7 @@ import type { TrainedEnsemble } from '../../activities/ml/ensemble';
 import { REPO_ROOT } from '../../worker/config';
 import { parseDuration, parseSize } from '../../cli/commands/cache';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
+import { reachableModules } from '../import-graph';
 import type { SampleSummary } from '../../data/generate';
 import { FEATURE_MONTH_STAGE, featureMonthKey } from '../../activities/window-cache';
 import { loadReusingMonths, USAGE_MONTH_STAGE } from '../../activities/usage-months';
@@ -418,20 +419,6 @@ describe('churn ensemble reuse', () => {
 });
 
 describe('stage code hash', () => {
-  /** Relative imports of a module, as repository paths. */
-  async function importsOf(file: string): Promise<string[]> {
-    const text = await readFile(new URL(`../../${file}`, import.meta.url), 'utf8');
-    const folder = file.split('/').slice(0, -1);
-    return [...text.matchAll(/^import (?!type )[^;]*? from '(\.[^']+)';/gm)].map(([, spec]) => {
-      const parts = [...folder];
-      for (const part of spec.split('/')) {
-        if (part === '..') parts.pop();
-        else if (part !== '.') parts.push(part);
-      }
-      return `${parts.join('/')}.ts`;
-    });
-  }
-
   it('covers every module the load and feature stages import, except those that do not shape rows', async () => {
     // heartbeats, errors, paths, hashing, file links and the artifact format do not change the stored tables
     const outside = new Set([
@@ -442,14 +429,7 @@ describe('stage code hash', () => {
       'store/files.ts',
       'store/stage-cache.ts',
     ]);
-    const seen = new Set<string>();
-    const queue = ['activities/load.ts', 'activities/features.ts'];
-    while (queue.length > 0) {
-      const file = queue.pop() as string;
-      if (seen.has(file) || outside.has(file)) continue;
-      seen.add(file);
-      queue.push(...(await importsOf(file)));
-    }
+    const seen = await reachableModules(['activities/load.ts', 'activities/features.ts'], outside);
     for (const file of seen) expect(STAGE_CODE_FILES, file).toContain(file);
   });
 });

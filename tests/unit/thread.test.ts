@@ -1,6 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { WorkerThread, whileHeartbeating } from '../../activities/ml/thread';
+import { moduleImports, reachableModules } from '../import-graph';
 
 const worker = new URL('./fixtures/thread-worker.ts', import.meta.url);
 
@@ -33,4 +34,12 @@ describe('WorkerThread', () => {
     await expect(running).rejects.toThrow();
     await expect(spinning).rejects.toThrow(/exited/);
   }, 30_000);
+
+  it("loads neither DuckDB nor Temporal in the churn stage's threads: a thread's start loads every module its worker imports", async () => {
+    const modules = await reachableModules(['activities/ml/ensemble-worker.ts', 'activities/ml/training-worker.ts']);
+    const packages = new Set<string>();
+    for (const file of modules) for (const name of (await moduleImports(file)).packages) packages.add(name);
+    expect([...packages].filter((name) => name.startsWith('@duckdb/') || name.startsWith('@temporalio/'))).toEqual([]);
+    expect([...packages].every((name) => name.startsWith('node:'))).toBe(true);
+  });
 });
