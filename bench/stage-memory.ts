@@ -4,9 +4,12 @@
  * MockActivityEnvironment, with its resident memory sampled every 250 ms and kept per heartbeat
  * step. Garbage is collected after an activity as the worker's interceptor does
  * (worker/release-memory.ts). What the worker adds is Temporal's share, and clustering beside the
- * churn stage up to 2M subscribers (here they run one after the other).
+ * churn stage up to 2M subscribers (here one after the other, unless --side-by-side).
  *
  *   node --expose-gc --import tsx bench/stage-memory.ts --input <usage folder> --month 2026-10
+ *
+ * A second call on the same --store with --reuse (and other --k, --tree-depth) is an analyst's
+ * rerun: the stored load, features, ensemble and scores are taken as the workflow takes them.
  *
  * prints, per step, when it started (seconds) and its peak resident memory (MB), and at the end
  * the process's high-water mark (VmHWM). bench/run.ts measures the whole run's peak through the
@@ -34,6 +37,10 @@ const options = new Command('stage-memory')
   .option('--reuse', "reuse what the store holds (with --store: a second call is an analyst's rerun)")
   .option('--k <segments>', 'the number of segments (an analyst rerun changes it)')
   .option('--tree-depth <depth>', "the readable tree's depth (an analyst rerun changes it)")
+  .option(
+    '--side-by-side',
+    'clustering and the churn stage at the same time, as the workflow runs them up to 2M subscribers',
+  )
   .parse()
   .opts();
 const last = STAGES.indexOf(options.stopAfter as Stage);
@@ -95,12 +102,20 @@ try {
     const features =
       cache.reused?.features ?? (await activity('computeFeatures', () => activities.computeFeatures(load, reuse)));
     if (!cache.reused) await activity('storeStages', () => activities.storeStages(run, cache.key, load, features));
-    const cluster = runs('cluster')
-      ? await activity('clusterSubscribers', () => activities.clusterSubscribers(load, features, null))
-      : null;
-    const churn = runs('churn')
-      ? await activity('trainAndScoreChurn', () => activities.trainAndScoreChurn(load, features, reuse, cache.key))
-      : null;
+    const clusterStage = () =>
+      activity('clusterSubscribers', () => activities.clusterSubscribers(load, features, null));
+    const churnStage = () =>
+      activity('trainAndScoreChurn', () => activities.trainAndScoreChurn(load, features, reuse, cache.key));
+    let cluster = null;
+    let churn = null;
+    if (options.sideBySide && runs('churn')) {
+      // their steps interleave in the table: the step after both is when they were done
+      enter('clusterSubscribers + trainAndScoreChurn');
+      [cluster, churn] = await Promise.all([clusterStage(), churnStage()]);
+    } else {
+      cluster = runs('cluster') ? await clusterStage() : null;
+      churn = runs('churn') ? await churnStage() : null;
+    }
     if (runs('publish') && cluster && churn)
       await activity('publishSnapshot', () =>
         activities.publishSnapshot(run, { requestedBy: 'stage-memory', load, features, cluster, churn }),
