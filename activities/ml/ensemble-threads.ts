@@ -1,10 +1,10 @@
 /**
  * The churn ensemble on two worker threads (ensemble-worker.ts): one trains and calibrates while
  * the activity's own thread goes on with other work, then both score half the holdout and half
- * of this month's rows. With `startNow` the first starts with the stage, so its start-up (~370 ms,
- * docs/status.md, session 17) overlaps the work before training; otherwise, like the second, once
- * training or scoring is asked for: a rerun that finds the model and its scores stored needs
- * neither, and a thread's start-up takes CPU from reading the rows.
+ * of this month's rows. With `startNow` the first starts with the stage, so its start-up (~200 ms:
+ * tsx compiling the worker's modules, which load neither DuckDB nor Temporal) overlaps the work
+ * before training; otherwise, like the second, once training or scoring is asked for: a rerun
+ * that finds the model and its scores stored needs neither.
  * The activity heartbeats while it waits for them, and a cancelled run terminates them.
  */
 import { compileModel, rowMajorValues, type CompiledModel } from './compiled-model';
