@@ -15,12 +15,12 @@
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
-import { cacheDir, cacheStageDir, type RunRef, type StoreConfig } from '../store/layout';
+import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { ReusedArtifact } from '../store/artifacts';
-import { readArtifact, STAGE_CACHE_FORMAT } from '../store/stage-cache';
+import { STAGE_CACHE_FORMAT, storedArtifacts } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { viewParquet } from './duckdb';
@@ -210,12 +210,7 @@ export async function findEnsemble(store: StoreConfig, key: string, allowed: boo
 
 /** Whether the store holds an ensemble that a run of `month` trained (whatever its key). */
 export async function holdsEnsembleFor(store: StoreConfig, month: string): Promise<boolean> {
-  const stageDir = cacheStageDir(store, ENSEMBLE_STAGE);
-  for (const key of await readdir(stageDir).catch(() => [] as string[])) {
-    // a name starting with a dot is an artifact being written
-    if (!key.startsWith('.') && (await readArtifact(join(stageDir, key)))?.month === month) return true;
-  }
-  return false;
+  return (await storedArtifacts(store, ENSEMBLE_STAGE)).some(({ artifact }) => artifact.month === month);
 }
 
 /** Stores a trained ensemble under its key (a store that cannot be written is reported, not thrown). */

@@ -74,6 +74,22 @@ export interface CachedArtifact {
   usedBy: string[];
 }
 
+/** The stored artifacts of `stage`, by key: not those being written, nor those of another format. */
+export async function storedArtifacts(
+  store: StoreConfig,
+  stage: string,
+): Promise<{ key: string; path: string; artifact: StageArtifact }[]> {
+  const stageDir = cacheStageDir(store, stage);
+  const found = [];
+  for (const key of (await readdir(stageDir).catch(() => [] as string[])).sort()) {
+    if (key.startsWith('.')) continue; // an artifact being written
+    const path = join(stageDir, key);
+    const artifact = await readArtifact(path);
+    if (artifact) found.push({ key, path, artifact });
+  }
+  return found;
+}
+
 /** Every stored artifact, newest use first. */
 export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
   const root = join(store.storeDir, 'cache');
@@ -81,12 +97,7 @@ export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
   const usedBy = await artifactsInPublishedSnapshots(store);
   const listed: CachedArtifact[] = [];
   for (const stage of stages.sort()) {
-    const stageDir = cacheStageDir(store, stage);
-    for (const key of (await readdir(stageDir).catch(() => [] as string[])).sort()) {
-      if (key.startsWith('.')) continue; // an artifact being written
-      const path = join(stageDir, key);
-      const artifact = await readArtifact(path);
-      if (!artifact) continue;
+    for (const { key, path, artifact } of await storedArtifacts(store, stage)) {
       const info = await stat(path);
       listed.push({
         stage,
