@@ -162,3 +162,35 @@ describe('value ranking with tied ARPU', () => {
     expect(check).toEqual([{ rows: 80, distinct_arpu: 4, differing: 0 }]);
   });
 });
+
+/** Two subscribers over 2026-01..2026-07, spending 4 and 6 in turn, one in units of 1, one of 100,000. */
+const LARGE_AMOUNTS_SQL = `
+CREATE TABLE usage AS
+SELECT id AS subscriber_id, m AS month, 1000.0 AS voice_minutes, 500.0 AS data_mb, 1 AS sms_count,
+       (CASE WHEN month(m) % 2 = 0 THEN 4.0 ELSE 6.0 END) * scale AS spend, 1 AS recharge_count, 10.0 AS recharge_amount,
+       m + 1 AS last_recharge_date, 0 AS payment_delay_days, 0 AS complaints, 'p' AS plan,
+       NULL::DATE AS contract_end_date, false AS has_broadband, false AS has_family_bundle,
+       12 AS tenure_months, 10 AS call_circle, false AS premium_number, 'R1' AS region, 'R1-G01' AS grid,
+       NULL::BOOLEAN AS churn_label
+FROM (VALUES ('small', 1.0), ('large', 100000.0)) s(id, scale),
+     (SELECT unnest(generate_series(DATE '2026-01-01', DATE '2026-07-01', INTERVAL 1 MONTH))::DATE AS m)`;
+
+describe('amounts too large for BIGINT squares', () => {
+  it('sums their squares exactly as HUGEINT: the same spend volatility at any scale', async () => {
+    const dbPath = join(await tempDir(), 'large.duckdb');
+    await withConnection(dbPath, (conn) => conn.run(LARGE_AMOUNTS_SQL));
+    const parsed = parseRunParams({ month: '2026-07', input: '.' });
+    await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
+    const rows = await withConnection(dbPath, (conn) =>
+      queryRows<{ subscriber_id: string; arpu: number; spend_volatility: number }>(
+        conn,
+        "SELECT subscriber_id, arpu, spend_volatility FROM features WHERE purpose = 'score' ORDER BY 1",
+      ),
+    );
+    // six months of 4 and 6 (600,000 in units of 1/10,000 is past BIGINT squares): sd 1 around 5
+    expect(rows).toEqual([
+      { subscriber_id: 'large', arpu: 500_000, spend_volatility: 0.2 },
+      { subscriber_id: 'small', arpu: 5, spend_volatility: 0.2 },
+    ]);
+  });
+});

@@ -7,9 +7,11 @@ SELECT
   subscriber_id,
   -- RFM and average monthly usage: ARPU (spend), MOU (minutes), DOU (data MB), SMS, recharges
   count(*)::DOUBLE AS active_months,
-  from_units(avg(spend)) AS arpu,
-  from_units(avg(voice_minutes)) AS mou,
-  from_units(avg(data_mb)) AS dou,
+  -- an amount's average as its exact sum over its count: avg() on top of the sums below, the
+  -- same doubles, cost ~0.9 s more at 1M
+  from_units(sum(spend) / count(spend)) AS arpu,
+  from_units(sum(voice_minutes) / count(voice_minutes)) AS mou,
+  from_units(sum(data_mb) / count(data_mb)) AS dou,
   coalesce(avg(sms_count), 0)::DOUBLE AS sms,
   from_units(sum(spend)) AS monetary,
   coalesce(sum(recharge_count), 0)::DOUBLE AS frequency,
@@ -39,13 +41,13 @@ SELECT
   coalesce(avg(recharge_count) FILTER (WHERE months_ago BETWEEN 3 AND 5), 0) AS recharges_before,
   -- slope and spread inputs, as exact sums (not regr_slope / stddev_pop, whose parallel
   -- floating-point state makes reruns differ in the last bits); squares of units pass 2^53, so
-  -- they are summed as HUGEINT
+  -- they are BIGINT or HUGEINT products (units_squared: activities/features.ts), summed as HUGEINT
   sum(-months_ago)::DOUBLE AS sx,
   sum(months_ago * months_ago)::DOUBLE AS sxx,
   from_units(sum(-months_ago * spend)) AS sxy,
-  sum(spend::HUGEINT * spend::HUGEINT)::DOUBLE / 1e8 AS syy,
+  sum(units_squared(spend))::DOUBLE / 1e8 AS syy,
   from_units(sum(voice_minutes)) AS sm,
-  sum(voice_minutes::HUGEINT * voice_minutes::HUGEINT)::DOUBLE / 1e8 AS smm
+  sum(units_squared(voice_minutes))::DOUBLE / 1e8 AS smm
 FROM feature_window
 GROUP BY as_of, subscriber_id
 HAVING bool_or(months_ago = 0);
