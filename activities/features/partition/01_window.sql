@@ -5,12 +5,9 @@
 -- depends on thread timing, and snapshots must be byte-identical when rerun). DECIMAL gave the
 -- same guarantee at 1.5x the aggregation time.
 -- Needs usage (one partition's valid rows), feature_months(as_of DATE, purpose VARCHAR) and
--- feature_settings(history_months, ...). Reads one bucket of subscribers at a time (session
--- variables feature_buckets / feature_bucket), so the aggregation below fits in memory.
-CREATE OR REPLACE TEMP MACRO in_feature_bucket(id) AS
-  getvariable('feature_buckets') = 1
-  OR hash(id) % getvariable('feature_buckets')::UBIGINT = getvariable('feature_bucket')::UBIGINT;
-
+-- feature_settings(history_months, ...), and the macros units_squared(x) and in_feature_bucket(id)
+-- (activities/features.ts): one bucket of subscribers, a range of ids, at a time, so the
+-- aggregation below fits in memory.
 CREATE OR REPLACE TEMP MACRO to_units(amount) AS round(amount * 10000);
 CREATE OR REPLACE TEMP MACRO from_units(units) AS units / 10000;
 
