@@ -67,9 +67,12 @@ def main():
                        25.0 AS w_contract, 10.0 AS w_broadband, 15.0 AS w_family_bundle, 100.0 AS call_circle_cap, 15.0 AS w_call_circle,
                        5.0 AS w_premium_number, 0.4 AS star_spend, 0.2 AS star_frequency, 0.2 AS star_tenure,
                        0.1 AS star_payment_delay, 0.1 AS star_complaints""", [args.history])
-        # one partition, one bucket: the whole window in one aggregation pass
-        con.execute("SET VARIABLE feature_buckets = 1")
-        con.execute("SET VARIABLE feature_bucket = 0")
+        # one partition, one bucket: the whole window in one aggregation pass; squares of amounts
+        # as segflow makes them (activities/features.ts defineUnitsSquared)
+        con.execute("CREATE TEMP MACRO in_feature_bucket(id) AS true")
+        largest = con.execute("SELECT greatest(coalesce(max(round(abs(spend) * 10000)), 0), coalesce(max(round(abs(voice_minutes) * 10000)), 0)) FROM usage").fetchone()[0]
+        square_type = "BIGINT" if largest <= 3_037_000_499 else "HUGEINT"
+        con.execute(f"CREATE TEMP MACRO units_squared(x) AS x::{square_type} * x::{square_type}")
         for folder in ("partition", "combined"):
             if folder == "combined":
                 con.execute("CREATE TEMP VIEW all_subscriber_features AS SELECT * FROM bucket_features")
