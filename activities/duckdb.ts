@@ -232,12 +232,13 @@ export async function writeParquetView(
   query: string,
   path: string,
   scope: ViewScope = 'database',
+  compression: 'zstd' | 'snappy' = 'zstd',
 ): Promise<void> {
   // the file may be a hard link into the stage cache (a retried attempt restored it): DuckDB's COPY
   // writes a new file and renames it over, and removing it first keeps that true whatever COPY does
   await rm(path, { force: true });
   await setVariable(conn, 'parquet_path', path);
-  await conn.run(`COPY (${query}) TO (getvariable('parquet_path')) (FORMAT parquet, COMPRESSION zstd)`);
+  await conn.run(`COPY (${query}) TO (getvariable('parquet_path')) (FORMAT parquet, COMPRESSION ${compression})`);
   await viewParquet(conn, view, path, scope);
 }
 

@@ -372,6 +372,10 @@ async function combineInto(
     'features',
     `SELECT f.*${blanked.length ? ` REPLACE (${blanked.join(', ')})` : ''}${userColumns} FROM feature_rows f ${userJoin}`,
     featuresFile(dbPath),
+    'database',
+    // written once and read by every later stage: snappy writes it in two thirds of zstd's time
+    // (1.1 against 1.6 s at 1M) and reads it as fast, for a file a fifth larger (181 against 149 MB)
+    'snappy',
   );
   await conn.run(`SET memory_limit = '${duckdbMemoryLimit()}'`);
   await conn.run('DROP VIEW feature_rows');
