@@ -266,22 +266,16 @@ async function defineBucket(conn: DuckDBConnection, bounds: string[], bucket: nu
   await conn.run(`CREATE OR REPLACE TEMP MACRO in_feature_bucket(id) AS ${conditions.join(' AND ') || 'true'}`);
 }
 
-/** floor(sqrt(2^63 - 1)): an amount in units up to this has a BIGINT square. */
-const LARGEST_BIGINT_SQUARE_ROOT = 3_037_000_499;
-
 /**
  * Defines units_squared(x), the square of an amount in units that the aggregation sums exactly
- * (features/partition/02_aggregates.sql): a BIGINT product when every spend and voice amount of
- * the usage fits one (amounts up to 303,700 a month), else a HUGEINT one. Both sum to the same
- * integer; the HUGEINT products cost the aggregation ~0.5 s more at 1M subscribers.
+ * (features/partition/02_aggregates.sql), as a BIGINT product when the usage's amounts allow, else
+ * a HUGEINT one (features/units_squared_type.sql).
  */
 async function defineUnitsSquared(conn: DuckDBConnection): Promise<void> {
-  const { largest } = await queryOne<{ largest: number }>(
+  const { square_type: type } = await queryOne<{ square_type: 'BIGINT' | 'HUGEINT' }>(
     conn,
-    `SELECT greatest(coalesce(max(round(abs(spend) * 10000)), 0), coalesce(max(round(abs(voice_minutes) * 10000)), 0)) AS largest
-     FROM usage`,
+    await readSql(import.meta.url, './features/units_squared_type.sql'),
   );
-  const type = largest <= LARGEST_BIGINT_SQUARE_ROOT ? 'BIGINT' : 'HUGEINT';
   await conn.run(`CREATE OR REPLACE TEMP MACRO units_squared(x) AS x::${type} * x::${type}`);
 }
 

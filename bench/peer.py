@@ -70,8 +70,8 @@ def main():
         # one partition, one bucket: the whole window in one aggregation pass; squares of amounts
         # as segflow makes them (activities/features.ts defineUnitsSquared)
         con.execute("CREATE TEMP MACRO in_feature_bucket(id) AS true")
-        largest = con.execute("SELECT greatest(coalesce(max(round(abs(spend) * 10000)), 0), coalesce(max(round(abs(voice_minutes) * 10000)), 0)) FROM usage").fetchone()[0]
-        square_type = "BIGINT" if largest <= 3_037_000_499 else "HUGEINT"
+        choose = open(os.path.join(ROOT, "activities", "features", "units_squared_type.sql")).read()
+        square_type = con.execute("\n".join(line for line in choose.splitlines() if not line.strip().startswith("--"))).fetchone()[0]
         con.execute(f"CREATE TEMP MACRO units_squared(x) AS x::{square_type} * x::{square_type}")
         for folder in ("partition", "combined"):
             if folder == "combined":
