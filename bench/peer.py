@@ -73,14 +73,20 @@ def main():
         choose = open(os.path.join(ROOT, "activities", "features", "units_squared_type.sql")).read()
         square_type = con.execute("\n".join(line for line in choose.splitlines() if not line.strip().startswith("--"))).fetchone()[0]
         con.execute(f"CREATE TEMP MACRO units_squared(x) AS x::{square_type} * x::{square_type}")
+        def run_script(path):
+            for statement in open(path).read().split(";\n"):
+                body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
+                if body:
+                    con.execute(body)
+
         for folder in ("partition", "combined"):
             if folder == "combined":
-                con.execute("CREATE TEMP VIEW all_subscriber_features AS SELECT * FROM bucket_features")
+                # one pass's rows kept as a table, as segflow keeps them (activities/features.ts)
+                con.execute("CREATE TEMP TABLE subscriber_features AS FROM bucket_features")
+                run_script(os.path.join(ROOT, "activities", "features", "bucket_written.sql"))
+                con.execute("CREATE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features")
             for path in sorted(glob.glob(os.path.join(ROOT, "activities", "features", folder, "*.sql"))):
-                for statement in open(path).read().split(";\n"):
-                    body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
-                    if body:
-                        con.execute(body)
+                run_script(path)
         # segflow writes these rows to features.parquet (activities/features.ts); the peer keeps a table
         con.execute("CREATE TABLE features AS SELECT * FROM feature_rows")
         timings["features"] = time.perf_counter() - t

@@ -4,7 +4,10 @@
 -- partitions are combined (combined/*.sql).
 -- churned_next_month (training rows only): the user's churn label when the input has one,
 -- else active in the feature month and absent the month after.
-CREATE OR REPLACE TEMP TABLE bucket_features AS
+-- A view: activities/features.ts keeps one pass's rows as a table and writes each of several
+-- passes' rows straight to a Parquet file (at 10M, storing a pass's 2M rows as a table and then
+-- copying the table to its file took ~1 s a pass longer), then runs ../bucket_written.sql.
+CREATE OR REPLACE TEMP VIEW bucket_features AS
 SELECT
   f.purpose,
   u.*,
@@ -23,10 +26,3 @@ LEFT JOIN (
   WHERE "month" IN (SELECT as_of + to_months(1) FROM feature_months WHERE purpose = 'train')
     AND in_feature_bucket(subscriber_id)
 ) next_month USING (as_of, subscriber_id);
-
--- The pass's aggregates are in bucket_features now: dropped here, they no longer hold DuckDB's
--- memory while the next pass aggregates (CREATE OR REPLACE drops the old table only once the new
--- one is built) or while the combined features are ranked and written.
-DROP VIEW usage_and_trend_features;
-DROP TABLE stability_features;
-DROP TABLE window_aggregates;
