@@ -67,17 +67,23 @@ def main():
                        25.0 AS w_contract, 10.0 AS w_broadband, 15.0 AS w_family_bundle, 100.0 AS call_circle_cap, 15.0 AS w_call_circle,
                        5.0 AS w_premium_number, 0.4 AS star_spend, 0.2 AS star_frequency, 0.2 AS star_tenure,
                        0.1 AS star_payment_delay, 0.1 AS star_complaints""", [args.history])
-        # one partition, one bucket: the whole window in one aggregation pass; squares of amounts
-        # as segflow makes them (activities/features.ts defineUnitsSquared)
-        con.execute("CREATE TEMP MACRO in_feature_bucket(id) AS true")
-        choose = open(os.path.join(ROOT, "activities", "features", "units_squared_type.sql")).read()
-        square_type = con.execute("\n".join(line for line in choose.splitlines() if not line.strip().startswith("--"))).fetchone()[0]
-        con.execute(f"CREATE TEMP MACRO units_squared(x) AS x::{square_type} * x::{square_type}")
-        def run_script(path):
+        def statements(path):
+            """The file's statements, comment lines left out."""
             for statement in open(path).read().split(";\n"):
                 body = "\n".join(line for line in statement.splitlines() if not line.strip().startswith("--")).strip()
                 if body:
-                    con.execute(body)
+                    yield body
+
+        def run_script(path):
+            for statement in statements(path):
+                con.execute(statement)
+
+        # one partition, one bucket: the whole window in one aggregation pass; squares of amounts
+        # as segflow makes them (activities/features.ts defineUnitsSquared)
+        con.execute("CREATE TEMP MACRO in_feature_bucket(id) AS true")
+        (choose,) = statements(os.path.join(ROOT, "activities", "features", "units_squared_type.sql"))
+        square_type = con.execute(choose).fetchone()[0]
+        con.execute(f"CREATE TEMP MACRO units_squared(x) AS x::{square_type} * x::{square_type}")
 
         for folder in ("partition", "combined"):
             if folder == "combined":
