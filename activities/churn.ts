@@ -25,6 +25,7 @@ import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } fr
 import { categoryCounts, pickRows, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
 import {
+  ensembleCodeHash,
   ensembleKey,
   findEnsemble,
   holdsEnsembleFor,
@@ -165,6 +166,7 @@ export async function trainAndScoreChurn(
     params.churnModel === 'boosted'
       ? new EnsembleThreads('churn: boosted ensemble', {
           startNow: !(cache?.allowed && (await holdsEnsembleFor(cache.store, params.month))),
+          codeHash: ensembleCodeHash(),
         })
       : null;
   try {

@@ -14,9 +14,10 @@
  * training and scoring again; the readable tree is trained as always.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { ReusedArtifact } from '../store/artifacts';
@@ -28,12 +29,13 @@ import { SCORED_TABLES, scoredTableFile } from './stage-outputs';
 import type { FeatureMeta } from './ml/feature-matrix';
 import { linkOrCopy } from '../store/files';
 import { codeVersion } from './code-version';
+import { pinCodeHash } from './code-identity';
+import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
 import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';
 const ENSEMBLE_FILE = 'ensemble.json';
-const ML_DIR = new URL('./ml/', import.meta.url);
 const ROOT = new URL('../', import.meta.url);
 /** Beside activities/ml: what turns the ensemble's outputs into the scores and churn_reasons tables. */
 const SCORING_CODE = [
@@ -47,17 +49,8 @@ const SCORING_CODE = [
 ];
 const EVALUATION_FILE = 'evaluation.json';
 
-let cachedCodeHash: string | undefined;
-
-/** sha256 over the training code (every module in activities/ml) and the JavaScript engine's version. */
-function ensembleCodeHash(): string {
-  if (cachedCodeHash) return cachedCodeHash;
-  const hash = createHash('sha256');
-  for (const name of readdirSync(ML_DIR).sort()) hash.update(`${name}\n`).update(readFileSync(new URL(name, ML_DIR)));
-  hash.update(`v8 ${process.versions.v8}`);
-  cachedCodeHash = hash.digest('hex');
-  return cachedCodeHash;
-}
+/** The model code's hash as the worker loaded it (ml/code-hash.ts, code-identity.ts). */
+export const ensembleCodeHash = pinCodeHash("the churn models' code (activities/ml)", mlCodeFiles, mlCodeHash);
 
 /** The key of a training task: its rows' bytes, options (not the thread count: same model) and code. */
 export function ensembleKey(task: EnsembleTask): string {
@@ -76,18 +69,20 @@ export function ensembleKey(task: EnsembleTask): string {
   return hash.digest('hex');
 }
 
-let cachedScoringHash: string | undefined;
-
 /** sha256 over the training code, the code that scores, and the DuckDB version that reads the rows. */
-function scoringCodeHash(): string {
-  if (cachedScoringHash) return cachedScoringHash;
+function hashScoringCode(): string {
   const hash = createHash('sha256')
-    .update(ensembleCodeHash())
+    .update(mlCodeHash())
     .update(`\nduckdb ${codeVersion().dependencies['@duckdb/node-api']}`);
   for (const file of SCORING_CODE) hash.update(`\n${file}\n`).update(readFileSync(new URL(file, ROOT)));
-  cachedScoringHash = hash.digest('hex');
-  return cachedScoringHash;
+  return hash.digest('hex');
 }
+
+const scoringCodeHash = pinCodeHash(
+  'the churn scoring code',
+  () => [...mlCodeFiles(), ...[...SCORING_CODE, 'package-lock.json'].map((file) => fileURLToPath(new URL(file, ROOT)))],
+  hashScoringCode,
+);
 
 /** What scoring reads: this month's rows of the run's features table, through these column expressions. */
 export interface ScoringRows {

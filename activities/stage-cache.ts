@@ -11,7 +11,9 @@ import { randomUUID } from 'node:crypto';
 import { constants, readFileSync, readdirSync } from 'node:fs';
 import { chmod, copyFile, mkdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isStoreWriteFailure } from '../domain/errors';
+import { assertCodeUnchanged, pinCodeHash } from './code-identity';
 import { queryOne, viewParquet, withConnection } from './duckdb';
 import type { FeatureSummary } from './features';
 import { assertUsable, readingHash, type LoadPlan, type LoadSummary } from './load';
@@ -58,12 +60,9 @@ const STAGE_SQL_DIRS = [
   'activities/features/combined',
 ];
 
-let cachedCodeHash: string | undefined;
-
-/** sha256 over the stage code, its SQL and the DuckDB version that runs it; read once per worker. */
-export function stageCodeHash(): string {
-  if (cachedCodeHash) return cachedCodeHash;
-  const files = [
+/** The stage code and SQL files (relative to the project root), and the lock file that pins DuckDB. */
+function stageCodeFiles(): string[] {
+  return [
     ...STAGE_CODE_FILES,
     ...STAGE_SQL_DIRS.flatMap((dir) =>
       readdirSync(new URL(`${dir}/`, ROOT))
@@ -72,14 +71,24 @@ export function stageCodeHash(): string {
         .map((name) => `${dir}/${name}`),
     ),
   ];
+}
+
+/** sha256 over the stage code, its SQL and the DuckDB version that runs it. */
+function hashStageCode(): string {
   const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
     packages: Record<string, { version?: string }>;
   };
-  const parts = files.map((file) => `${file}\n${sha256(readFileSync(new URL(file, ROOT), 'utf8'))}`);
+  const parts = stageCodeFiles().map((file) => `${file}\n${sha256(readFileSync(new URL(file, ROOT), 'utf8'))}`);
   parts.push(`duckdb ${lock.packages['node_modules/@duckdb/node-api']?.version ?? 'unknown'}`);
-  cachedCodeHash = sha256(parts.join('\n'));
-  return cachedCodeHash;
+  return sha256(parts.join('\n'));
 }
+
+/** The load and feature stages' code hash as the worker loaded it (code-identity.ts). */
+export const stageCodeHash = pinCodeHash(
+  "the load and feature stages' code and SQL",
+  () => [...stageCodeFiles(), 'package-lock.json'].map((file) => fileURLToPath(new URL(file, ROOT))),
+  hashStageCode,
+);
 
 /**
  * What the key is made of. Parameters are only those the load and feature stages read: the month
@@ -267,6 +276,8 @@ export async function storeArtifact(
   extra: Pick<StageArtifact, 'load' | 'features'>,
   writeFiles: (staging: string) => Promise<StageArtifact['files']>,
 ): Promise<StoredStages> {
+  // what the files hold came from the code the key names only if no source file changed meanwhile
+  assertCodeUnchanged();
   try {
     return await writeArtifactDir(store, about, extra, writeFiles);
   } catch (error) {

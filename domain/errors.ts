@@ -30,6 +30,14 @@ export class SnapshotStoreError extends Error {
 }
 
 /**
+ * Thrown when segflow's own source files changed on disk under a running worker
+ * (activities/code-identity.ts): retrying in the same process runs the same mixed code.
+ */
+export class CodeChangedError extends Error {
+  override name = 'CodeChangedError';
+}
+
+/**
  * A store write that retrying cannot fix until an operator frees space or fixes permissions: by
  * errno from Node, by message from DuckDB (whose errors carry no code).
  */
@@ -48,6 +56,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'SchemaContractError',
   'DataQualityError',
   'SnapshotStoreError',
+  'CodeChangedError',
 ] as const;
 
 /** Thrown (exit code 2) when run parameters are invalid: reported before anything starts. */

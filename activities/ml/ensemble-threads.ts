@@ -7,6 +7,7 @@
  * that finds the model and its scores stored needs neither.
  * The activity heartbeats while it waits for them, and a cancelled run terminates them.
  */
+import { codeChanged } from '../code-identity';
 import { compileModel, rowMajorValues, type CompiledModel } from './compiled-model';
 import type { EnsembleRequest, EnsembleTask, ScoredRows, TrainedEnsemble } from './ensemble';
 import { WorkerThread, whileHeartbeating } from './thread';
@@ -41,21 +42,38 @@ const WORKER = new URL('./ensemble-worker.ts', import.meta.url);
 
 export class EnsembleThreads {
   readonly #stage: string;
+  readonly #codeHash: string;
   #first: WorkerThread | null = null;
   #second: WorkerThread | null = null;
   #training: Promise<TrainedEnsemble> | null = null;
+  /** Each started thread's check that it compiled the model code this process hashed. */
+  readonly #sameCode: Promise<void>[] = [];
 
-  constructor(stage: string, options: { startNow: boolean }) {
+  /** `codeHash`: the model code's hash as this process loaded it (ensemble-cache.ts), which the threads' must equal. */
+  constructor(stage: string, options: { startNow: boolean; codeHash: string }) {
     this.#stage = stage;
+    this.#codeHash = options.codeHash;
     if (options.startNow) this.#startFirst();
   }
 
   #startFirst(): WorkerThread {
-    return (this.#first ??= new WorkerThread(WORKER, this.#stage));
+    return (this.#first ??= this.#start());
   }
 
   #startSecond(): WorkerThread {
-    return (this.#second ??= new WorkerThread(WORKER, this.#stage));
+    return (this.#second ??= this.#start());
+  }
+
+  #start(): WorkerThread {
+    const thread = new WorkerThread(WORKER, this.#stage);
+    const request: EnsembleRequest = { codeHash: true };
+    const same = thread.request<string>(request).then((hash) => {
+      if (hash !== this.#codeHash)
+        throw codeChanged("the churn models' code (activities/ml)", 'a new thread compiled other files');
+    });
+    same.catch(() => undefined); // awaited before any result of the thread is used
+    this.#sameCode.push(same);
+    return thread;
   }
 
   /** Starts training in the first thread and returns at once. */
@@ -84,6 +102,7 @@ export class EnsembleThreads {
     const rows = Uint32Array.from({ length: input.scoreColumns[0]?.length ?? 0 }, (_, i) => i);
     const current = halves(rows).map((part) => rowMajorValues(input.scoreColumns, part));
     const trained = await whileHeartbeating(this.#training, this.#stage);
+    await Promise.all(this.#sameCode);
 
     const started = performance.now();
     const calibrated = compileModel(trained.model);
@@ -104,6 +123,7 @@ export class EnsembleThreads {
       meanwhile(evaluated),
       whileHeartbeating(Promise.all(rowParts), this.#stage),
     ]);
+    await Promise.all(this.#sameCode);
     const scored = joinScored(scoredRows);
     const result: EnsembleResult = {
       ...evaluated,

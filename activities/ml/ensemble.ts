@@ -68,8 +68,8 @@ export interface ScoreTask {
   also?: CompiledModel;
 }
 
-/** What a thread running ensemble-worker.ts is asked: train, or score rows. */
-export type EnsembleRequest = { train: EnsembleTask } | { score: ScoreTask };
+/** What a thread running ensemble-worker.ts is asked: train, score rows, or the hash of the code it loaded (code-hash.ts). */
+export type EnsembleRequest = { train: EnsembleTask } | { score: ScoreTask } | { codeHash: true };
 
 export interface ScoredRows {
   probabilities: Float64Array;

@@ -420,8 +420,9 @@ describe('churn ensemble reuse', () => {
 
 describe('stage code hash', () => {
   it('covers every module the load and feature stages import, except those that do not shape rows', async () => {
-    // heartbeats, errors, paths, hashing, file links and the artifact format do not change the stored tables
+    // heartbeats, errors, paths, hashing, file links, the code check and the artifact format do not change the stored tables
     const outside = new Set([
+      'activities/code-identity.ts',
       'activities/context.ts',
       'domain/errors.ts',
       'store/layout.ts',
