@@ -208,7 +208,12 @@ export function serveTraining(data: TrainingHelperData): void {
     const kernel = boostingKernel(data.memory);
     for (;;) {
       for (let spins = 0; spins < SPINS && Atomics.load(control, Control.Request) === seen; spins++);
-      Atomics.wait(control, Control.Request, seen);
+      // Woken is not asked: the training thread publishes a request, then notifies. Descheduled in
+      // between, its notify can come after this thread saw the request while spinning, served it
+      // and went to sleep again; it then wakes this thread with nothing new. Running the last
+      // request again added its leaf values twice, or counted into its region while the training
+      // thread counted a small node there (a different model, under load only).
+      while (Atomics.load(control, Control.Request) === seen) Atomics.wait(control, Control.Request, seen);
       seen = Atomics.load(control, Control.Request);
       if (Atomics.load(control, Control.Stop)) return;
       const task = Atomics.load(control, Control.Task) as HalfTask;
