@@ -279,6 +279,7 @@ function buildManifest(
               holdout: churn.ensemble.holdout,
               trees: churn.ensemble.trees,
               featureImportance: churn.ensemble.featureImportance,
+              ...(churn.ensemble.trainingSample ? { trainingSample: churn.ensemble.trainingSample } : {}),
             }
           : null,
       },

@@ -3,11 +3,14 @@ import { isMonth } from './month';
 
 /**
  * Everything that changes what a run computes. The schema is the single source of defaults and
- * ranges: the CLI, the schedule and the workflow all go through `parseRunParams`.
+ * ranges (an optional parameter's default is a constant beside it): the CLI, the schedule and the
+ * workflow all go through `parseRunParams`.
  */
 export const CHURN_MODELS = ['boosted', 'tree'] as const;
 export type ChurnModel = (typeof CHURN_MODELS)[number];
 export const DISPATCH_ORDERS = ['priority', 'revenueAtRisk'] as const;
+/** boostMaxTrainingRows when a run leaves it out (docs/churn-models.md: the measured cost of the sample at 10M). */
+export const DEFAULT_BOOST_MAX_TRAINING_ROWS = 2_000_000;
 
 /** Most partitions one run may be split into (one per worker is the useful number). */
 export const MAX_PARTITIONS = 64;
@@ -106,6 +109,15 @@ export const RunParamsSchema = z
       .max(1)
       .default(0.8)
       .describe('Share of features each boosted tree may split on.'),
+    // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
+    boostMaxTrainingRows: z
+      .number()
+      .int()
+      .min(1_000)
+      .optional()
+      .describe(
+        `Most training rows the boosted ensemble trains on (left out: ${DEFAULT_BOOST_MAX_TRAINING_ROWS.toLocaleString('en-US')}); above it, a seeded sample with the churn rate kept (the readable tree and the holdout take every row).`,
+      ),
     holdoutShare: z
       .number()
       .gt(0)

@@ -76,7 +76,13 @@ export interface SnapshotManifest {
     /** Both models on the same holdout: what readability costs. */
     churnModels: {
       tree: { holdout: ChurnSummary['holdout'] };
-      boosted: { holdout: ChurnSummary['holdout']; trees: number; featureImportance: Record<string, number> } | null;
+      boosted: {
+        holdout: ChurnSummary['holdout'];
+        trees: number;
+        featureImportance: Record<string, number>;
+        /** Present when the ensemble trained on a sample of the training rows (boostMaxTrainingRows). */
+        trainingSample?: EnsembleSummary['trainingSample'];
+      } | null;
     };
     /** Platt scaling of the ensemble, the holdout Brier score before and after, and the reliability curve. */
     churnCalibration:

@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { listValue } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CHURN_FEATURES, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import { CHURN_FEATURES, ensembleTask, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import { parseRunParams } from '../../domain/params';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';
@@ -58,6 +59,26 @@ describe('churn models: boosted ensemble and readable tree', () => {
     const again = await trainAndScoreChurn(load.dbPath, load.params);
     expect(await readFile(again.ensemble?.modelPath ?? '', 'utf8')).toBe(before.model);
     expect(await scores()).toEqual(before.scores);
+  });
+
+  it('trains the ensemble on a seeded sample above boostMaxTrainingRows, keeping the churn rate, the tree and the holdout', async () => {
+    const params = { ...load.params, boostMaxTrainingRows: 3_000 };
+    const sampled = await trainAndScoreChurn(load.dbPath, params);
+    const sample = sampled.ensemble?.trainingSample;
+    expect(sample?.of).toBe(churn.trainingRows);
+    expect(Math.abs((sample?.rows ?? 0) - 3_000)).toBeLessThanOrEqual(1);
+    // the readable tree and the holdout take every row, as without the cap
+    expect(sampled.trainingRows).toBe(churn.trainingRows);
+    expect(sampled.tree).toEqual({ ...churn.tree, trainSeconds: sampled.tree.trainSeconds });
+    expect(sampled.holdoutRows).toBe(churn.holdoutRows);
+    expect(sampled.ensemble?.holdout.rows).toBe(churn.holdoutRows);
+    expect(churn.ensemble?.trainingSample).toBeUndefined();
+    const model = await readFile(sampled.ensemble?.modelPath ?? '', 'utf8');
+    const again = await trainAndScoreChurn(load.dbPath, params);
+    expect(await readFile(again.ensemble?.modelPath ?? '', 'utf8')).toBe(model);
+    expect(again.ensemble?.trainingSample).toEqual(sample);
+    // put the uncapped model back for the tests after this one
+    churn = await trainAndScoreChurn(load.dbPath, load.params);
   });
 
   it('publishes a model file that the xgboost package scores identically (max abs diff < 1e-6)', async () => {
@@ -187,5 +208,35 @@ print(json.dumps({"rows": int(len(p)), "maxDiff": float(np.max(np.abs(p - table[
       ),
     );
     expect(row).toEqual({ scored: features.scoringRows, reasons: 0 });
+  });
+});
+
+describe("the ensemble's training sample", () => {
+  const rows = 20_000;
+  const labels = Uint8Array.from({ length: rows }, (_, i) => (i % 10 === 3 ? 1 : 0));
+  const columns = [Float64Array.from({ length: rows }, (_, i) => i * 0.5)];
+  const trainRows = Uint32Array.from({ length: rows / 2 }, (_, i) => i * 2 + 1);
+  const parsed = parseRunParams({ input: 'unused', month: '2026-06', boostMaxTrainingRows: 2_500 });
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  const meta = [{ name: 'x', source: 'derived' as const, categorical: false }];
+
+  it('keeps each label its share, draws the same rows every time and copies their values', () => {
+    const task = ensembleTask(columns, labels, trainRows, parsed.params, meta);
+    const positives = trainRows.filter((row) => labels[row] === 1).length;
+    expect(task.sampledFrom).toBe(trainRows.length);
+    expect(task.labels.length).toBe(2_500);
+    expect(task.labels.reduce((sum, label) => sum + label, 0)).toBe(Math.round(positives / 4));
+    expect(task.trainRows).toEqual(Uint32Array.from({ length: 2_500 }, (_, i) => i));
+    // every sampled value is a training row's, each at most once, in row order
+    const source = task.columns[0].map((value) => value * 2);
+    expect(source.every((row, i) => trainRows.includes(row) && (i === 0 || row > source[i - 1]))).toBe(true);
+    expect(ensembleTask(columns, labels, trainRows, parsed.params, meta)).toEqual(task);
+  });
+
+  it('takes every training row, without a copy, up to the limit', () => {
+    const task = ensembleTask(columns, labels, trainRows, { ...parsed.params, boostMaxTrainingRows: rows }, meta);
+    expect(task.sampledFrom).toBeUndefined();
+    expect(task.columns[0]).toBe(columns[0]);
+    expect(task.trainRows).toBe(trainRows);
   });
 });
