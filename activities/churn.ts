@@ -575,7 +575,7 @@ const SAMPLE_STREAM = 0x5eed;
 /**
  * What the ensemble trains on: every training row, or above `boostMaxTrainingRows` a seeded
  * sample of them with each label's share kept (at 10M subscribers, a third of the 6M training
- * rows: the holdout AUC 0.9053 against 0.9056, docs/churn-models.md). A sample's columns are
+ * rows: the holdout AUC 0.9050 against 0.9056, docs/churn-models.md). A sample's columns are
  * copied, into shared memory (posted to the ensemble's thread without a copy), so binning and the
  * training memory hold the sample only. `sampledFrom` is the training rows' count when sampled.
  */

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ML_DIR = new URL('./', import.meta.url);
@@ -18,7 +19,7 @@ export function mlCodeFiles(): string[] {
  */
 export function mlCodeHash(): string {
   const hash = createHash('sha256');
-  for (const name of readdirSync(ML_DIR).sort()) hash.update(`${name}\n`).update(readFileSync(new URL(name, ML_DIR)));
+  for (const file of mlCodeFiles()) hash.update(`${basename(file)}\n`).update(readFileSync(file));
   hash.update(`v8 ${process.versions.v8}`);
   return hash.digest('hex');
 }
