@@ -24,6 +24,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Command, InvalidArgumentError } from '@commander-js/extra-typings';
 import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { codeVersion } from '../activities/code-version';
@@ -39,29 +40,49 @@ import { activityAttempts } from '../pipelines/runs';
 import { REPO_ROOT, type SegflowConfig } from '../worker/config';
 import { writeEnsembleTask } from './ensemble-alone';
 
-const args = process.argv.slice(2);
-if (args.includes('--help')) {
-  const usage = readFileSync(new URL(import.meta.url), 'utf8').split('*/')[0];
-  console.log(usage.replace(/^\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
-  process.exit(0);
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
 }
-const option = (name: string, fallback: string) => {
-  const at = args.indexOf(`--${name}`);
-  return at >= 0 ? args[at + 1] : fallback;
-};
-const sizes = option('sizes', '100000,1000000').split(',').map(Number);
-const months = Number(option('months', '12'));
-const repeat = Number(option('repeat', '1'));
-/** Partitions of the main runs (one worker on all cores); the scale-out runs always use 2. */
-const partitions = Number(option('partitions', '1'));
-const skipPeer = args.includes('--skip-peer');
-const skipRaw = args.includes('--skip-raw');
-const skipScaleOut = args.includes('--skip-scale-out');
-const skipRerun = args.includes('--skip-rerun');
-const skipNextMonth = args.includes('--skip-next-month');
-const scaleOutSize = Number(
-  option('scale-out-size', String(Math.max(...sizes.filter((size) => size <= 1_000_000), sizes[0]))),
-);
+
+const options = new Command('bench')
+  .description(
+    "segflow's benchmark: the monthly workflow on generated inputs through a real dev server and workers, beside its peers in the same run (the comment at the top of bench/run.ts says what each part measures)",
+  )
+  .option(
+    '--sizes <list>',
+    'subscriber counts, comma-separated',
+    (value) => value.split(',').map(positiveInteger),
+    [100_000, 1_000_000],
+  )
+  .option('--months <n>', 'months of usage generated', positiveInteger, 12)
+  .option(
+    '--repeat <n>',
+    'runs of segflow and of the peer each, alternately; the fastest is reported',
+    positiveInteger,
+    1,
+  )
+  .option('--partitions <n>', 'partitions of the main runs (one worker on all cores)', positiveInteger, 1)
+  .option('--skip-peer', 'no Python peer (DuckDB + scikit-learn)')
+  .option('--skip-raw', 'no raw ml-kmeans / ml-cart runs')
+  .option('--skip-scale-out', 'no two-partition runs on one worker and on two')
+  .option(
+    '--scale-out-size <subscribers>',
+    'size of the scale-out runs (default: the largest of --sizes up to 1M)',
+    positiveInteger,
+  )
+  .option('--skip-rerun', 'no analyst rerun (k and tree depth changed, the rest reused)')
+  .option('--skip-next-month', 'no scheduled path (the month before, then the month)')
+  .parse()
+  .opts();
+const { sizes, months, repeat, partitions } = options;
+const skipPeer = options.skipPeer === true;
+const skipRaw = options.skipRaw === true;
+const skipScaleOut = options.skipScaleOut === true;
+const skipRerun = options.skipRerun === true;
+const skipNextMonth = options.skipNextMonth === true;
+const scaleOutSize = options.scaleOutSize ?? Math.max(...sizes.filter((size) => size <= 1_000_000), sizes[0]);
 const MODEL = {
   k: 6,
   treeDepth: 6,
