@@ -18,18 +18,21 @@ let cached: CodeVersion | undefined;
 export function codeVersion(): CodeVersion {
   if (cached) return cached;
   const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string };
-  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
-    packages: Record<string, { version?: string }>;
-  };
   cached = {
     segflow: pkg.version,
     commit: gitCommit(),
     node: process.version,
-    dependencies: Object.fromEntries(
-      TRACKED_DEPENDENCIES.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? 'unknown']),
-    ),
+    dependencies: lockedVersions(TRACKED_DEPENDENCIES),
   };
   return cached;
+}
+
+/** The versions package-lock.json pins for these packages ('unknown' for one it does not list). */
+export function lockedVersions(names: readonly string[]): Record<string, string> {
+  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
+  return Object.fromEntries(names.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? 'unknown']));
 }
 
 function gitCommit(): string {

@@ -28,7 +28,7 @@ import { viewParquet } from './duckdb';
 import { SCORED_TABLES, scoredTableFile } from './stage-outputs';
 import type { FeatureMeta } from './ml/feature-matrix';
 import { linkOrCopy } from '../store/files';
-import { codeVersion } from './code-version';
+import { lockedVersions } from './code-version';
 import { pinCodeHash } from './code-identity';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
 import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
@@ -73,7 +73,8 @@ export function ensembleKey(task: EnsembleTask): string {
 function hashScoringCode(): string {
   const hash = createHash('sha256')
     .update(mlCodeHash())
-    .update(`\nduckdb ${codeVersion().dependencies['@duckdb/node-api']}`);
+    // from the lock file itself: codeVersion() would also run git as this module loads
+    .update(`\nduckdb ${lockedVersions(['@duckdb/node-api'])['@duckdb/node-api']}`);
   for (const file of SCORING_CODE) hash.update(`\n${file}\n`).update(readFileSync(new URL(file, ROOT)));
   return hash.digest('hex');
 }

@@ -102,6 +102,7 @@ export class EnsembleThreads {
     const rows = Uint32Array.from({ length: input.scoreColumns[0]?.length ?? 0 }, (_, i) => i);
     const current = halves(rows).map((part) => rowMajorValues(input.scoreColumns, part));
     const trained = await whileHeartbeating(this.#training, this.#stage);
+    // both threads started above: their code checks are all in
     await Promise.all(this.#sameCode);
 
     const started = performance.now();
@@ -123,7 +124,6 @@ export class EnsembleThreads {
       meanwhile(evaluated),
       whileHeartbeating(Promise.all(rowParts), this.#stage),
     ]);
-    await Promise.all(this.#sameCode);
     const scored = joinScored(scoredRows);
     const result: EnsembleResult = {
       ...evaluated,
