@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isStoreWriteFailure } from '../domain/errors';
 import { assertCodeUnchanged, pinCodeHash } from './code-identity';
+import { lockedVersions } from './code-version';
 import { queryOne, viewParquet, withConnection } from './duckdb';
 import type { FeatureSummary } from './features';
 import { assertUsable, readingHash, type LoadPlan, type LoadSummary } from './load';
@@ -75,11 +76,8 @@ function stageCodeFiles(): string[] {
 
 /** sha256 over the stage code, its SQL and the DuckDB version that runs it. */
 function hashStageCode(): string {
-  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
-    packages: Record<string, { version?: string }>;
-  };
   const parts = stageCodeFiles().map((file) => `${file}\n${sha256(readFileSync(new URL(file, ROOT), 'utf8'))}`);
-  parts.push(`duckdb ${lock.packages['node_modules/@duckdb/node-api']?.version ?? 'unknown'}`);
+  parts.push(`duckdb ${lockedVersions(['@duckdb/node-api'])['@duckdb/node-api']}`);
   return sha256(parts.join('\n'));
 }
 
