@@ -1,4 +1,5 @@
-import { mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
@@ -381,7 +382,7 @@ export async function loadPartition(
       if (kept) await linkOrCopy(kept.rowsFile, path);
       else if (!checked.written.has(month)) await writeUsageMonth(conn, path, month, true);
     }
-    await conn.run(`CREATE OR REPLACE VIEW usage AS FROM read_parquet([${files.map(sqlString).join(', ')}])`);
+    await viewUsageMonths(conn, dbPath, files);
     if (stored.length > 0) {
       await setVariable(conn, 'stored_quarantine_files', listValue(stored.map((month) => month.quarantineFile)));
       await conn.run("INSERT INTO quarantine FROM read_parquet(getvariable('stored_quarantine_files'))");
@@ -412,6 +413,26 @@ export async function loadPartition(
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+/**
+ * View `usage` over the window's month files. A month file copied as it is (copyMonthFileAsIs)
+ * has the input's columns, in its order, with those the input lacks left out: the files are
+ * read by column name, the checked rows' columns and types taken from an empty file written
+ * first from table checked_usage, a column a file lacks read as NULL (as the check would have
+ * filled it), any other column of the input left out.
+ */
+async function viewUsageMonths(conn: DuckDBConnection, dbPath: string, files: string[]): Promise<void> {
+  const columnsFile = usageMonthFile(dbPath, 'columns');
+  await writeUsageMonth(conn, columnsFile, '0001-01', true);
+  const columns = await queryRows<{ column_name: string }>(
+    conn,
+    'DESCRIBE SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage',
+  );
+  await conn.run(
+    `CREATE OR REPLACE VIEW usage AS SELECT ${columns.map(({ column_name: name }) => quoteIdent(name)).join(', ')}
+     FROM read_parquet([${[columnsFile, ...files].map(sqlString).join(', ')}], union_by_name = true)`,
+  );
 }
 
 /** Files read together, and the window months whose valid rows they give. */
@@ -510,17 +531,20 @@ async function checkChunks(
     checked.foldersWithOtherMonths.push(...folders.map((row) => row.folder));
     // a month folder holding another month's rows: a duplicate could span two chunks
     if (chunk.monthFolder && folders.length > 0) return checked;
-    for (const month of chunk.months) {
-      await writeUsageMonth(conn, usageMonthFile(dbPath, month), month, false);
-      checked.written.add(month);
-    }
-    await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
     const counts = await queryOne<{
       loaded: number;
       quarantined: number;
       in_month: number;
       outside_month_folder: number;
     }>(conn, await readSql(import.meta.url, './load/row_counts.sql'), { month: firstDay(plan.params.month) });
+    for (const month of chunk.months) {
+      const path = usageMonthFile(dbPath, month);
+      const asIs =
+        counts.quarantined === 0 && partition.count === 1 && (await copyMonthFileAsIs(conn, plan, chunk, path));
+      if (!asIs) await writeUsageMonth(conn, path, month, false);
+      checked.written.add(month);
+    }
+    await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
     checked.loaded += counts.loaded;
     checked.quarantined += counts.quarantined;
     checked.inMonth += counts.in_month;
@@ -534,6 +558,53 @@ async function checkChunks(
   }
   checked.foldersWithOtherMonths.sort();
   return checked;
+}
+
+/**
+ * Copies a month folder's one input file to `path` as its month's checked rows when those rows
+ * are the file's rows unchanged: a Parquet file of one month (every row group's month statistics
+ * its first day), read without a mapping, labels or user features, every contract column in its
+ * contract type, none of its rows quarantined, one partition. Then the checked rows are the
+ * file's rows in its order, and copying them saves writing them as Parquet again, most of a
+ * month's load at operator scale (docs/benchmark.md, session 22). The copy must hash to what the
+ * plan hashed: a file changed while it was read stops the load.
+ */
+async function copyMonthFileAsIs(conn: DuckDBConnection, plan: LoadPlan, chunk: Chunk, path: string): Promise<boolean> {
+  const [file, ...others] = chunk.files;
+  const [month] = chunk.months;
+  const input = plan.inputFiles.find((candidate) => candidate.path === file);
+  if (!chunk.monthFolder || others.length > 0 || !file || !month || !input || !readsColumnsAsIs(plan)) return false;
+  if (file.toLowerCase().endsWith('.csv')) return false;
+  const { as_is: asIs } = await queryOne<{ as_is: boolean }>(
+    conn,
+    await readSql(import.meta.url, './load/month_file_as_is.sql'),
+    { path: file, month: firstDay(month) },
+  );
+  if (!asIs) return false;
+  // a retried attempt may find a link into the store at this path: never write through it
+  await rm(path, { force: true });
+  await copyFile(file, path, constants.COPYFILE_FICLONE);
+  const copied = await hashFile(path);
+  if (copied.sha256 !== input.sha256)
+    throw new InputFileError(
+      `${file} changed while it was loaded (its sha256 is not the one the run planned with); run again`,
+    );
+  return true;
+}
+
+/** Whether every input column is read as it is: the contract's names and types, no mapping, labels or user features. */
+function readsColumnsAsIs(plan: LoadPlan): boolean {
+  const { mapping } = plan;
+  const types = new Map(plan.presentColumns);
+  return (
+    mapping.format === 'long' &&
+    Object.entries(mapping.columns).every(([column, source]) => source === column) &&
+    Object.keys(mapping.values).length === 0 &&
+    mapping.monthFormat === undefined &&
+    plan.labels === null &&
+    plan.userFeatures.length === 0 &&
+    USAGE_CONTRACT.every((column) => !types.has(column.name) || types.get(column.name) === column.type)
+  );
 }
 
 /**

@@ -1,8 +1,9 @@
-import { cp, mkdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, withConnection } from '../../activities/duckdb';
-import { loadUsage } from '../../activities/load';
+import { loadPartition, loadUsage, planLoad } from '../../activities/load';
+import { usageMonthFile } from '../../store/layout';
 import type { SampleSummary } from '../../data/generate';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 
@@ -105,6 +106,54 @@ describe('loadUsage on real Parquet', () => {
     await expect(loadUsage(storeIn(dir), run('params'), { month: '2026-13', input: dir, k: 1 })).rejects.toMatchObject({
       name: 'InvalidParamsError',
       message: expect.stringMatching(/month[\s\S]*k:/),
+    });
+  });
+});
+
+describe('month files copied as they are', () => {
+  it("copies a clean month folder's file as its checked rows and writes those of a month with a bad row", async () => {
+    const input = join(dir, 'as-is');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    const may = join(input, 'usage_month=2026-05', 'part_0.parquet');
+    const mayRows = join(dir, 'may.parquet');
+    await cp(may, mayRows);
+    await rm(may);
+    await parquetFrom(
+      may,
+      `SELECT * REPLACE (CASE WHEN row_number() OVER () = 1 THEN -1.0 ELSE spend END AS spend) FROM read_parquet('${mayRows}')`,
+    );
+    const summary = await loadUsage(storeIn(dir), run('as-is'), { month: '2026-06', input });
+    expect(summary.quarantineByReason).toEqual({ 'spend: outside [0, 1000000]': 1 });
+    const june = join(input, 'usage_month=2026-06', 'part_0.parquet');
+    expect((await readFile(usageMonthFile(summary.dbPath, '2026-06'))).equals(await readFile(june))).toBe(true);
+    expect((await readFile(usageMonthFile(summary.dbPath, '2026-05'))).equals(await readFile(may))).toBe(false);
+    // the contract's columns in its order, whichever way a month's file came; the input's own columns left out
+    const [view, rows] = await withConnection(summary.dbPath, (conn) =>
+      Promise.all([
+        queryRows<{ columns: string }>(conn, "SELECT string_agg(column_name, ',') AS columns FROM (DESCRIBE usage)"),
+        queryRows<{ rows: number; labels: number; june: number }>(
+          conn,
+          `SELECT count(*) AS rows, count(churn_label) AS labels, count(*) FILTER (WHERE "month" = '2026-06-01') AS june FROM usage`,
+        ),
+      ]),
+    );
+    expect(view[0].columns).toMatch(/^subscriber_id,month,voice_minutes,data_mb,.*,churn_label$/);
+    expect(rows[0]).toMatchObject({ rows: summary.rowsLoaded, labels: 0, june: summary.subscribersInMonth });
+  });
+
+  it('stops when a file changes between the plan and the read, instead of copying other rows than it checked', async () => {
+    const input = join(dir, 'changing');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    const plan = await planLoad(storeIn(dir), run('changing'), { month: '2026-06', input });
+    const june = join(input, 'usage_month=2026-06', 'part_0.parquet');
+    const rows = join(dir, 'june-rows.parquet');
+    await cp(june, rows);
+    await rm(june);
+    // the same rows, valid, in another order: only the hash tells them apart
+    await parquetFrom(june, `SELECT * FROM read_parquet('${rows}') ORDER BY subscriber_id DESC`);
+    await expect(loadPartition(plan, 0)).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(/changed while it was loaded/),
     });
   });
 });
