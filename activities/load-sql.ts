@@ -3,14 +3,18 @@ import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contrac
 /**
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
  * `raw_input(file_index, file_row, <columns present>)`; leaves table `checked_usage` with
- * typed columns and `reason` (NULL for a valid row), a temporary table. `presentColumns` maps each input column to
+ * typed columns and `reason` (NULL for a valid row), a temporary table (`create`, then
+ * `duplicates`); `count` counts what they would find without keeping a row. `presentColumns` maps each input column to
  * its DuckDB type: a column that already has the contract's type is taken as it is (a cast and
  * its failure check would cost a pass over every value and can never fail). Identifiers come
  * only from the contract; the run window is read from the session variables window_start /
  * window_end (bound with setVariable). `userColumns` (user feature columns of raw_input, already
  * typed; a blank is a missing value, never a reason) are carried through as they are.
  */
-export function buildCheckSql(presentColumns: ReadonlyMap<string, string>, userColumns: string[] = []): string[] {
+export function buildCheckSql(
+  presentColumns: ReadonlyMap<string, string>,
+  userColumns: string[] = [],
+): { create: string; duplicates: string; count: string } {
   const sourceType = (column: ColumnContract) => presentColumns.get(column.name);
   /** Text that arrives as bytes (BLOB) must be valid UTF-8; anything else is cast. */
   const conversion = (column: ColumnContract) => {
@@ -39,11 +43,7 @@ export function buildCheckSql(presentColumns: ReadonlyMap<string, string>, userC
     return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN '${column.name}: not ${what}'`;
   });
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column));
-  return [
-    // temporary (in memory, spilled past the memory limit): the load writes each month's valid
-    // rows to Parquet and keeps the quarantined rows, so the database file never holds them
-    `CREATE OR REPLACE TEMP TABLE checked_usage AS
-WITH typed AS (
+  const checkedRows = `WITH typed AS (
   SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent)].join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure
   FROM raw_input
@@ -53,11 +53,20 @@ SELECT t.* EXCLUDE (type_failure),
     ${ruleFailures.join('\n    ')}
     WHEN t."month" < getvariable('window_start')::DATE OR t."month" > getvariable('window_end')::DATE THEN 'month: outside the run window'
   END) AS reason
-FROM typed t`,
+FROM typed t`;
+  return {
+    // temporary (in memory, spilled past the memory limit): the load writes each month's valid
+    // rows to Parquet and keeps the quarantined rows, so the database file never holds them
+    create: `CREATE OR REPLACE TEMP TABLE checked_usage AS ${checkedRows}`,
+    // what the checks would find, counted without keeping any row: rows that break a rule, and
+    // rows beyond the first of a (subscriber, month) when none does
+    count: `SELECT count(*) AS rows, count(*) FILTER (WHERE reason IS NOT NULL) AS broken,
+  count(*) - count(DISTINCT (subscriber_id, "month")) AS repeated
+FROM (${checkedRows})`,
     // Duplicates are rare: find their keys with a hash aggregate, then keep the first row of each
     // key in file order (files are numbered in path order) and quarantine the rest, instead of
     // windowing over every row.
-    `UPDATE checked_usage SET reason = 'duplicate (subscriber_id, month)'
+    duplicates: `UPDATE checked_usage SET reason = 'duplicate (subscriber_id, month)'
 FROM (
   SELECT file_index, file_row
   FROM (
@@ -72,7 +81,7 @@ FROM (
   WHERE copy_no > 1
 ) d
 WHERE checked_usage.file_index = d.file_index AND checked_usage.file_row = d.file_row`,
-  ];
+  };
 }
 
 /** WHEN-clauses for one column's NULL, range and length rules, in that order. */

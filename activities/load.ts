@@ -499,28 +499,48 @@ async function checkChunks(
   await conn.run(
     'CREATE OR REPLACE TABLE quarantine (source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)',
   );
+  const checks = buildCheckSql(presentColumns, userColumns);
+  // after a month with quarantined rows the next is checked at once: counting first would read it twice
+  let lastClean = true;
   for (const [number, chunk] of chunks.entries()) {
     const step =
       `load: reading and checking rows (partition ${partition.index + 1} of ${partition.count}` +
       (chunks.length > 1 ? `, month ${number + 1} of ${chunks.length})` : ')');
     await checkpoint({ stage: step });
     await createRawInput(conn, plan, partition, chunk.files);
-    try {
+    const asIs = partition.count === 1 ? await monthFileAsIs(conn, plan, chunk) : null;
+    if (asIs && lastClean) {
+      // a file that may stand for its checked rows as it is: count what the checks would find
+      // first, and keep no row when they find nothing (the table checked_usage only gets its columns)
+      const found = await readingInput(() =>
+        withQueryProgress(
+          conn,
+          () => ({ step }),
+          () => queryOne<{ rows: number; broken: number; repeated: number }>(conn, checks.count),
+        ),
+      );
+      if (found.rows > 0 && found.broken === 0 && found.repeated === 0) {
+        await conn.run(`${checks.create} LIMIT 0`);
+        await conn.run('DROP VIEW raw_input');
+        await copyMonthFileAsIs(asIs, usageMonthFile(dbPath, asIs.month));
+        checked.written.add(asIs.month);
+        checked.loaded += found.rows;
+        // every row's month is the folder's (month_file_as_is.sql)
+        if (asIs.month === plan.params.month) checked.inMonth += found.rows;
+        continue;
+      }
+    }
+    await readingInput(async () => {
       await withQueryProgress(
         conn,
         () => ({ step }),
         async () => {
-          for (const statement of buildCheckSql(presentColumns, userColumns)) await conn.run(statement);
+          await conn.run(checks.create);
+          await conn.run(checks.duplicates);
         },
       );
       if (plan.labels) await applyLabels(conn, plan.labels, plan.mapping);
-    } catch (error) {
-      // the footers were readable, but a data page is not (truncated file, invalid encoding)
-      const message = (error as Error).message;
-      if (/^(IO|Invalid Input|Conversion) Error/i.test(message))
-        throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
-      throw error;
-    }
+    });
     await conn.run('DROP VIEW raw_input');
     const folders = await queryRows<{ folder: string }>(
       conn,
@@ -537,11 +557,11 @@ async function checkChunks(
       in_month: number;
       outside_month_folder: number;
     }>(conn, await readSql(import.meta.url, './load/row_counts.sql'), { month: firstDay(plan.params.month) });
+    lastClean = counts.quarantined === 0;
     for (const month of chunk.months) {
       const path = usageMonthFile(dbPath, month);
-      const asIs =
-        counts.quarantined === 0 && partition.count === 1 && (await copyMonthFileAsIs(conn, plan, chunk, path));
-      if (!asIs) await writeUsageMonth(conn, path, month, false);
+      if (lastClean && asIs) await copyMonthFileAsIs(asIs, path);
+      else await writeUsageMonth(conn, path, month, false);
       checked.written.add(month);
     }
     await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
@@ -560,36 +580,58 @@ async function checkChunks(
   return checked;
 }
 
+/** A month folder's one input file that may stand for its checked rows as it is. */
+interface MonthFileAsIs {
+  file: InputFile;
+  month: string;
+}
+
 /**
- * Copies a month folder's one input file to `path` as its month's checked rows when those rows
- * are the file's rows unchanged: a Parquet file of one month (every row group's month statistics
- * its first day), read without a mapping, labels or user features, every contract column in its
- * contract type, none of its rows quarantined, one partition. Then the checked rows are the
- * file's rows in its order, and copying them saves writing them as Parquet again, most of a
- * month's load at operator scale (docs/benchmark.md, session 22). The copy must hash to what the
- * plan hashed: a file changed while it was read stops the load.
+ * The month folder's one input file when its checked rows will be its rows unchanged, if none is
+ * quarantined: a Parquet file of one month (every row group's month statistics its first day),
+ * read without a mapping, labels or user features, every contract column in its contract type
+ * (month_file_as_is.sql has the rest). The caller checks the rows and that the run has one
+ * partition. Then copying the file saves writing its rows as Parquet again, and when the checks
+ * find nothing they need not keep the rows either: most of a month's load at operator scale
+ * (docs/benchmark.md, session 22).
  */
-async function copyMonthFileAsIs(conn: DuckDBConnection, plan: LoadPlan, chunk: Chunk, path: string): Promise<boolean> {
-  const [file, ...others] = chunk.files;
-  const [month] = chunk.months;
-  const input = plan.inputFiles.find((candidate) => candidate.path === file);
-  if (!chunk.monthFolder || others.length > 0 || !file || !month || !input || !readsColumnsAsIs(plan)) return false;
-  if (file.toLowerCase().endsWith('.csv')) return false;
+async function monthFileAsIs(conn: DuckDBConnection, plan: LoadPlan, chunk: Chunk): Promise<MonthFileAsIs | null> {
+  const [path, ...others] = chunk.files;
+  const [month, ...otherMonths] = chunk.months;
+  const file = plan.inputFiles.find((candidate) => candidate.path === path);
+  if (!chunk.monthFolder || others.length > 0 || otherMonths.length > 0 || !file || !month) return null;
+  if (file.path.toLowerCase().endsWith('.csv') || !readsColumnsAsIs(plan)) return null;
   const { as_is: asIs } = await queryOne<{ as_is: boolean }>(
     conn,
     await readSql(import.meta.url, './load/month_file_as_is.sql'),
-    { path: file, month: firstDay(month) },
+    { path: file.path, month: firstDay(month) },
   );
-  if (!asIs) return false;
+  return asIs ? { file, month } : null;
+}
+
+/** Copies the file to `path`; it must hash to what the plan hashed, or it changed while it was read. */
+async function copyMonthFileAsIs({ file }: MonthFileAsIs, path: string): Promise<void> {
   // a retried attempt may find a link into the store at this path: never write through it
   await rm(path, { force: true });
-  await copyFile(file, path, constants.COPYFILE_FICLONE);
+  await copyFile(file.path, path, constants.COPYFILE_FICLONE);
   const copied = await hashFile(path);
-  if (copied.sha256 !== input.sha256)
+  if (copied.sha256 !== file.sha256)
     throw new InputFileError(
-      `${file} changed while it was loaded (its sha256 is not the one the run planned with); run again`,
+      `${file.path} changed while it was loaded (its sha256 is not the one the run planned with); run again`,
     );
-  return true;
+}
+
+/** Runs `read`, which reads input rows: an unreadable data page is the input's fault, typed as such. */
+async function readingInput<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    // the footers were readable, but a data page is not (truncated file, invalid encoding)
+    const message = (error as Error).message;
+    if (/^(IO|Invalid Input|Conversion) Error/i.test(message))
+      throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
+    throw error;
+  }
 }
 
 /** Whether every input column is read as it is: the contract's names and types, no mapping, labels or user features. */

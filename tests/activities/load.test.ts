@@ -141,6 +141,30 @@ describe('month files copied as they are', () => {
     expect(rows[0]).toMatchObject({ rows: summary.rowsLoaded, labels: 0, june: summary.subscribersInMonth });
   });
 
+  it('finds a repeated row in a file that could be copied, quarantines it and writes the month', async () => {
+    const input = join(dir, 'repeated');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    const june = join(input, 'usage_month=2026-06', 'part_0.parquet');
+    const rows = join(dir, 'june-once.parquet');
+    await cp(june, rows);
+    await rm(june);
+    // every value in range, one (subscriber, month) twice: only the duplicate check can tell
+    await parquetFrom(june, `FROM read_parquet('${rows}') UNION ALL (FROM read_parquet('${rows}') LIMIT 1)`);
+    const summary = await loadUsage(storeIn(dir), run('repeated'), { month: '2026-06', input });
+    expect(summary.quarantineByReason).toEqual({ 'duplicate (subscriber_id, month)': 1 });
+    expect((await readFile(usageMonthFile(summary.dbPath, '2026-06'))).equals(await readFile(june))).toBe(false);
+    expect(
+      (await readFile(usageMonthFile(summary.dbPath, '2026-05'))).equals(
+        await readFile(join(input, 'usage_month=2026-05', 'part_0.parquet')),
+      ),
+    ).toBe(true);
+    const [{ rows: loaded }] = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage'),
+    );
+    expect(loaded).toBe(summary.rowsLoaded);
+    expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
+  });
+
   it('stops when a file changes between the plan and the read, instead of copying other rows than it checked', async () => {
     const input = join(dir, 'changing');
     await cp(join(sample.outDir, 'usage'), input, { recursive: true });

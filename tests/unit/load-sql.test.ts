@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
+import { queryOne, queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { buildCheckSql } from '../../activities/load-sql';
 
 const COLUMNS = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months', 'plan'];
@@ -15,7 +15,9 @@ async function reasonsFor(rows: (string | null)[][]): Promise<(string | null)[]>
     }
     await setVariable(conn, 'window_start', '2026-01-01');
     await setVariable(conn, 'window_end', '2026-06-01');
-    for (const statement of buildCheckSql(new Map(COLUMNS.map((c) => [c, 'VARCHAR'])))) await conn.run(statement);
+    const { create, duplicates } = buildCheckSql(new Map(COLUMNS.map((c) => [c, 'VARCHAR'])));
+    await conn.run(create);
+    await conn.run(duplicates);
     const checked = await queryRows<{ reason: string | null }>(
       conn,
       'SELECT reason FROM checked_usage ORDER BY file_row',
@@ -75,9 +77,10 @@ describe('usage contract check on columns that already have the contract type', 
       ['spend', 'DOUBLE'],
       ['tenure_months', 'INTEGER'],
     ]);
-    const [check] = buildCheckSql(types);
+    const { create: check } = buildCheckSql(types);
     expect(check).not.toMatch(/TRY_CAST\("(subscriber_id|month|voice_minutes|spend|tenure_months)"/);
     expect(check).toMatch(/TRY_CAST\("data_mb" AS DOUBLE\)/);
+    let counted = {};
     const reasons = await withConnection(':memory:', async (conn) => {
       await conn.run(`CREATE TABLE raw_input AS SELECT * FROM (VALUES
         (0, 0, 'S1', DATE '2026-03-09', 10.0, 5::BIGINT, 3.5, 12),
@@ -86,7 +89,10 @@ describe('usage contract check on columns that already have the contract type', 
       ) t(file_index, file_row, subscriber_id, "month", voice_minutes, data_mb, spend, tenure_months)`);
       await setVariable(conn, 'window_start', '2026-01-01');
       await setVariable(conn, 'window_end', '2026-06-01');
-      for (const statement of buildCheckSql(types)) await conn.run(statement);
+      const { create, duplicates, count } = buildCheckSql(types);
+      counted = await queryOne<{ rows: number; broken: number; repeated: number }>(conn, count);
+      await conn.run(create);
+      await conn.run(duplicates);
       return queryRows<{ reason: string | null; month: string }>(
         conn,
         `SELECT reason, strftime("month", '%Y-%m-%d') AS "month" FROM checked_usage ORDER BY file_row`,
@@ -97,5 +103,7 @@ describe('usage contract check on columns that already have the contract type', 
       { reason: 'voice_minutes: outside [0, 44640]', month: '2026-03-01' },
       { reason: 'tenure_months: outside [0, 1200]', month: '2026-03-01' },
     ]);
+    // counted without keeping a row: what the table shows
+    expect(counted).toEqual({ rows: 3, broken: 2, repeated: 0 });
   });
 });
