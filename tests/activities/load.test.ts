@@ -111,16 +111,29 @@ describe('loadUsage on real Parquet', () => {
 });
 
 describe('month files copied as they are', () => {
-  it("copies a clean month folder's file as its checked rows and writes those of a month with a bad row", async () => {
-    const input = join(dir, 'as-is');
+  /** A copy of the sample's usage in folder `name`. */
+  async function copySample(name: string): Promise<string> {
+    const input = join(dir, name);
     await cp(join(sample.outDir, 'usage'), input, { recursive: true });
-    const may = join(input, 'usage_month=2026-05', 'part_0.parquet');
-    const mayRows = join(dir, 'may.parquet');
-    await cp(may, mayRows);
-    await rm(may);
-    await parquetFrom(
-      may,
-      `SELECT * REPLACE (CASE WHEN row_number() OVER () = 1 THEN -1.0 ELSE spend END AS spend) FROM read_parquet('${mayRows}')`,
+    return input;
+  }
+
+  /** Rewrites `month`'s file of `input` with `select`, which reads `{rows}`: the file's rows. */
+  async function rewriteMonth(input: string, month: string, select: string): Promise<string> {
+    const file = join(input, `usage_month=${month}`, 'part_0.parquet');
+    const rows = `${input}-${month}.parquet`;
+    await cp(file, rows);
+    await rm(file);
+    await parquetFrom(file, select.replaceAll('{rows}', `read_parquet('${rows}')`));
+    return file;
+  }
+
+  it("copies a clean month folder's file as its checked rows and writes those of a month with a bad row", async () => {
+    const input = await copySample('as-is');
+    const may = await rewriteMonth(
+      input,
+      '2026-05',
+      'SELECT * REPLACE (CASE WHEN row_number() OVER () = 1 THEN -1.0 ELSE spend END AS spend) FROM {rows}',
     );
     const summary = await loadUsage(storeIn(dir), run('as-is'), { month: '2026-06', input });
     expect(summary.quarantineByReason).toEqual({ 'spend: outside [0, 1000000]': 1 });
@@ -142,14 +155,9 @@ describe('month files copied as they are', () => {
   });
 
   it('finds a repeated row in a file that could be copied, quarantines it and writes the month', async () => {
-    const input = join(dir, 'repeated');
-    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
-    const june = join(input, 'usage_month=2026-06', 'part_0.parquet');
-    const rows = join(dir, 'june-once.parquet');
-    await cp(june, rows);
-    await rm(june);
     // every value in range, one (subscriber, month) twice: only the duplicate check can tell
-    await parquetFrom(june, `FROM read_parquet('${rows}') UNION ALL (FROM read_parquet('${rows}') LIMIT 1)`);
+    const input = await copySample('repeated');
+    const june = await rewriteMonth(input, '2026-06', 'FROM {rows} UNION ALL (FROM {rows} LIMIT 1)');
     const summary = await loadUsage(storeIn(dir), run('repeated'), { month: '2026-06', input });
     expect(summary.quarantineByReason).toEqual({ 'duplicate (subscriber_id, month)': 1 });
     expect((await readFile(usageMonthFile(summary.dbPath, '2026-06'))).equals(await readFile(june))).toBe(false);
@@ -166,15 +174,10 @@ describe('month files copied as they are', () => {
   });
 
   it('stops when a file changes between the plan and the read, instead of copying other rows than it checked', async () => {
-    const input = join(dir, 'changing');
-    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    const input = await copySample('changing');
     const plan = await planLoad(storeIn(dir), run('changing'), { month: '2026-06', input });
-    const june = join(input, 'usage_month=2026-06', 'part_0.parquet');
-    const rows = join(dir, 'june-rows.parquet');
-    await cp(june, rows);
-    await rm(june);
     // the same rows, valid, in another order: only the hash tells them apart
-    await parquetFrom(june, `SELECT * FROM read_parquet('${rows}') ORDER BY subscriber_id DESC`);
+    await rewriteMonth(input, '2026-06', 'FROM {rows} ORDER BY subscriber_id DESC');
     await expect(loadPartition(plan, 0)).rejects.toMatchObject({
       name: 'InputFileError',
       message: expect.stringMatching(/changed while it was loaded/),
