@@ -380,7 +380,7 @@ export async function loadPartition(
       files.push(path);
       const kept = stored.find((entry) => entry.month === month);
       if (kept) await linkOrCopy(kept.rowsFile, path);
-      else if (!checked.written.has(month)) await writeUsageMonth(conn, path, month, true);
+      else if (!checked.written.has(month)) await writeUsageMonth(conn, path, null);
     }
     await viewUsageMonths(conn, dbPath, files);
     if (stored.length > 0) {
@@ -424,7 +424,7 @@ export async function loadPartition(
  */
 async function viewUsageMonths(conn: DuckDBConnection, dbPath: string, files: string[]): Promise<void> {
   const columnsFile = usageMonthFile(dbPath, 'columns');
-  await writeUsageMonth(conn, columnsFile, '0001-01', true);
+  await writeUsageMonth(conn, columnsFile, null);
   const columns = await queryRows<{ column_name: string }>(
     conn,
     'DESCRIBE SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage',
@@ -561,7 +561,7 @@ async function checkChunks(
     for (const month of chunk.months) {
       const path = usageMonthFile(dbPath, month);
       if (lastClean && asIs) await copyMonthFileAsIs(asIs, path);
-      else await writeUsageMonth(conn, path, month, false);
+      else await writeUsageMonth(conn, path, month);
       checked.written.add(month);
     }
     await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));
@@ -650,19 +650,20 @@ function readsColumnsAsIs(plan: LoadPlan): boolean {
 }
 
 /**
- * Writes month `month`'s valid rows of table checked_usage to `path` (none when `empty`: every
- * window month has a file, so the `usage` view always has its columns). A month's file is what
- * the next month's run takes instead of reading that month's input again.
+ * Writes month `month`'s valid rows of table checked_usage to `path`, or with `month` null no
+ * row, only the checked columns (every window month has a file, and `usage` reads the columns
+ * from such a file: viewUsageMonths). A month's file is what the next month's run takes instead
+ * of reading that month's input again.
  */
-async function writeUsageMonth(conn: DuckDBConnection, path: string, month: string, empty: boolean): Promise<void> {
+async function writeUsageMonth(conn: DuckDBConnection, path: string, month: string | null): Promise<void> {
   // a retried attempt may find a link into the store at this path: never write through it
   await rm(path, { force: true });
   await setVariable(conn, 'usage_month_file', path);
   await conn.run(
     `COPY (SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage
-           WHERE reason IS NULL AND "month" = $month::DATE ${empty ? 'LIMIT 0' : ''})
+           WHERE reason IS NULL AND "month" = $month::DATE ${month === null ? 'LIMIT 0' : ''})
      TO (getvariable('usage_month_file')) (FORMAT parquet)`,
-    { month: firstDay(month) },
+    { month: month === null ? null : firstDay(month) },
   );
 }
 
