@@ -46,7 +46,8 @@ ranked AS (
   -- LEFT joins, which the optimizer keeps in this order: as inner joins it built one hash table
   -- of the four ranking tables' product per purpose (7.6M rows at 10M subscribers) and took ~2 s
   -- more. The same rows either way: these four columns are never NULL (02_aggregates.sql
-  -- coalesces three, the contract requires tenure_months), so every row finds its rank.
+  -- coalesces three; tenure_months is required, or 0 where a snapshot lacks it: load-sql.ts),
+  -- so every row finds its rank.
   FROM all_subscriber_features u
   LEFT JOIN value_ranks('frequency') fr ON fr.purpose = u.purpose AND fr.v = u.frequency
   LEFT JOIN value_ranks('tenure_months') tr ON tr.purpose = u.purpose AND tr.v = u.tenure_months
