@@ -11,7 +11,9 @@
  * A second call on the same --store with --reuse (and other --k, --tree-depth) is an analyst's
  * rerun: the stored load, features, ensemble and scores are taken as the workflow takes them.
  *
- * prints, per step, when it started (seconds) and its peak resident memory (MB), and at the end
+ * prints, per step, when it started and how long it took (seconds), the CPU seconds of all the
+ * process's threads in it (above the seconds where DuckDB or the ensemble ran on both cores, below
+ * where a core sat idle) and its peak resident memory (MB), and at the end
  * the process's high-water mark (VmHWM). bench/run.ts measures the whole run's peak through the
  * worker; this names the step that sets it.
  */
@@ -50,12 +52,17 @@ if (typeof (globalThis as { gc?: unknown }).gc !== 'function')
 
 const residentMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
 const started = performance.now();
-const steps: { step: string; startedAt: number; peakMb: number }[] = [];
+/** CPU seconds of every thread of the process so far (DuckDB's, the ensemble's, this one). */
+const cpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+const steps: { step: string; startedAt: number; cpuAt: number; peakMb: number }[] = [];
 function enter(step: string): void {
   const current = steps.at(-1);
   if (current?.step === step) return;
   sample();
-  steps.push({ step, startedAt: (performance.now() - started) / 1000, peakMb: residentMb() });
+  steps.push({ step, startedAt: (performance.now() - started) / 1000, cpuAt: cpuSeconds(), peakMb: residentMb() });
 }
 function sample(): void {
   const current = steps.at(-1);
@@ -124,9 +131,14 @@ try {
 } finally {
   clearInterval(sampler);
   enter('end');
-  console.log('| step | started s | peak MB |\n| --- | ---: | ---: |');
-  for (const { step, startedAt, peakMb } of steps)
-    console.log(`| ${step} | ${startedAt.toFixed(1)} | ${Math.round(peakMb).toLocaleString('en-US')} |`);
+  console.log('| step | started s | seconds | CPU s | peak MB |\n| --- | ---: | ---: | ---: | ---: |');
+  steps.forEach(({ step, startedAt, cpuAt, peakMb }, i) => {
+    const next = steps[i + 1];
+    const [seconds, cpu] = next ? [next.startedAt - startedAt, next.cpuAt - cpuAt] : [0, 0];
+    console.log(
+      `| ${step} | ${startedAt.toFixed(1)} | ${seconds.toFixed(2)} | ${cpu.toFixed(2)} | ${Math.round(peakMb).toLocaleString('en-US')} |`,
+    );
+  });
   const highWater = Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]) / 1024;
   console.log(`\nprocess peak (VmHWM): ${Math.round(highWater).toLocaleString('en-US')} MB`);
   if (!options.store) await rm(root, { recursive: true, force: true });
