@@ -592,19 +592,12 @@ export function ensembleTask(
   const share = limit / trainRows.length;
   const { taken } = stratifiedCut(labels, trainRows, share, seededRandom((params.seed ^ SAMPLE_STREAM) >>> 0));
   return {
-    columns: columns.map((column) => pickShared(column, taken)),
+    columns: columns.map((column) => pickRows(column, taken, { shared: true })),
     labels: pickRows(labels, taken),
     trainRows: Uint32Array.from({ length: taken.length }, (_, i) => i),
     options: boostingOptions(params, meta, taken.length),
     sampledFrom: trainRows.length,
   };
-}
-
-/** `column`'s values at `rows`, in shared memory. */
-function pickShared(column: Float64Array, rows: Uint32Array): Float64Array {
-  const out = new Float64Array(new SharedArrayBuffer(rows.length * Float64Array.BYTES_PER_ELEMENT));
-  for (let i = 0; i < rows.length; i++) out[i] = column[rows[i]];
-  return out;
 }
 
 /** The first band (highest first) whose minimum the score reaches. */

@@ -25,9 +25,14 @@ export interface FeatureMatrix {
   rows: number;
 }
 
-/** The values at `rows`, in that order. */
-export function pickRows<T extends Float64Array | Uint8Array | Uint32Array>(values: T, rows: Uint32Array): T {
-  const out = new (values.constructor as new (n: number) => T)(rows.length);
+type PickedArray = Float64Array | Uint8Array | Uint32Array;
+
+/** The values at `rows`, in that order; with `shared`, in shared memory (posted to a thread without a copy). */
+export function pickRows<T extends PickedArray>(values: T, rows: Uint32Array, options: { shared?: boolean } = {}): T {
+  const TypedArray = values.constructor as { new (length: number): T; new (buffer: SharedArrayBuffer): T };
+  const out = options.shared
+    ? new TypedArray(new SharedArrayBuffer(rows.length * values.BYTES_PER_ELEMENT))
+    : new TypedArray(rows.length);
   rows.forEach((row, i) => (out[i] = values[row]));
   return out;
 }

@@ -231,6 +231,8 @@ describe("the ensemble's training sample", () => {
     const source = task.columns[0].map((value) => value * 2);
     expect(source.every((row, i) => trainRows.includes(row) && (i === 0 || row > source[i - 1]))).toBe(true);
     expect(ensembleTask(columns, labels, trainRows, parsed.params, meta)).toEqual(task);
+    // posted to the ensemble's thread without a copy
+    expect(task.columns[0].buffer).toBeInstanceOf(SharedArrayBuffer);
   });
 
   it('takes every training row, without a copy, up to the limit', () => {
