@@ -1,7 +1,7 @@
 import { kmeans } from 'ml-kmeans';
 import { checkpoint } from '../context';
 import { sampleIndices, seededRandom } from './random';
-import { meanSilhouette } from './silhouette';
+import { meanSilhouettes } from './silhouette';
 
 export interface KMeansFit {
   k: number;
@@ -122,20 +122,22 @@ export function chooseK(
   const { means, stdDevs } = fitOn;
   const sample = sampleIndices(rows, options.sampleSize, seededRandom(options.seed + 1));
   const points = Array.from(sample, (row) => Float64Array.from(standardisedRow(columns, row, means, stdDevs)));
+  const fits: KMeansFit[] = [];
+  for (let k = options.kMin; k <= Math.min(options.kMax, rows - 1); k++) {
+    fits.push(
+      fitOnSample(fitOn, { k, seed: options.seed, sampleSize: options.fitSampleSize, restarts: options.restarts }),
+    );
+  }
+  const scores = meanSilhouettes(
+    points,
+    fits.map((fit) => ({ k: fit.k, labels: Uint16Array.from(points, (point) => nearest(point, fit.centroids).index) })),
+  );
   const silhouetteByK: Record<number, number> = {};
   let best: { score: number; fit: KMeansFit } | undefined;
-  for (let k = options.kMin; k <= Math.min(options.kMax, rows - 1); k++) {
-    const fit = fitOnSample(fitOn, {
-      k,
-      seed: options.seed,
-      sampleSize: options.fitSampleSize,
-      restarts: options.restarts,
-    });
-    const labels = Uint16Array.from(points, (point) => nearest(point, fit.centroids).index);
-    const score = meanSilhouette(points, labels, k);
-    silhouetteByK[k] = score;
-    if (!best || score > best.score) best = { score, fit };
-  }
+  fits.forEach((fit, t) => {
+    silhouetteByK[fit.k] = scores[t];
+    if (!best || scores[t] > best.score) best = { score: scores[t], fit };
+  });
   // no candidate fits (fewer rows than kMin + 1): fitKMeans reports why
   const fit =
     best?.fit ??

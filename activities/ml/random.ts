@@ -54,7 +54,9 @@ export function shuffle(values: Uint32Array, random: () => number): Uint32Array 
 
 /** `size` distinct indices in [0, n), in ascending order (all of them when size >= n). */
 export function sampleIndices(n: number, size: number, random: () => number): Uint32Array {
-  const all = Uint32Array.from({ length: n }, (_, i) => i);
+  // a loop, not Uint32Array.from({ length: n }, ...): that calls a function per row (~0.1 s at 1M)
+  const all = new Uint32Array(n);
+  for (let i = 0; i < n; i++) all[i] = i;
   if (size >= n) return all;
   return shuffle(all, random).slice(0, size).sort();
 }

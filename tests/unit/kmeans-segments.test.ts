@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { assignToCentroids, fitKMeans } from '../../activities/ml/kmeans';
+import { assignToCentroids, chooseK, fitKMeans } from '../../activities/ml/kmeans';
 import { seededRandom } from '../../activities/ml/random';
+import { meanSilhouettes } from '../../activities/ml/silhouette';
 import { distinctNames, segmentName } from '../../domain/segment-names';
 
 /** Three well separated blobs in 2-D; returns columns and the true blob of each row. */
@@ -48,6 +49,57 @@ describe('k-means on a sample, then assignment of every row', () => {
     expect(() => fitKMeans([Float64Array.of(1, 2)], { k: 3, seed: 1, sampleSize: 10 })).toThrow(
       /cannot make 3 segments from 2/,
     );
+  });
+});
+
+/** The silhouette as its definition reads: one clustering at a time, every distance computed per point. */
+function silhouetteByDefinition(points: Float64Array[], labels: Uint16Array, k: number): number {
+  const n = points.length;
+  if (n < 2 || k < 2) return 0;
+  const counts = new Uint32Array(k);
+  for (const label of labels) counts[label] += 1;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const sums = new Float64Array(k);
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      let d = 0;
+      for (let c = 0; c < points[i].length; c++) d += (points[i][c] - points[j][c]) ** 2;
+      sums[labels[j]] += Math.sqrt(d);
+    }
+    const own = labels[i];
+    if (counts[own] <= 1) continue;
+    const a = sums[own] / (counts[own] - 1);
+    let b = Infinity;
+    for (let c = 0; c < k; c++) if (c !== own && counts[c] > 0) b = Math.min(b, sums[c] / counts[c]);
+    if (Number.isFinite(b)) total += (b - a) / Math.max(a, b);
+  }
+  return total / n;
+}
+
+describe('choosing k by silhouette', () => {
+  it('gives each clustering the number the one-at-a-time definition gives, to the last bit', () => {
+    const random = seededRandom(5);
+    for (const n of [0, 1, 2, 3, 57, 400]) {
+      const points = Array.from({ length: n }, () => Float64Array.from({ length: 4 }, () => random() * 10 - 5));
+      // k 1 (not measured), a singleton cluster (row 0 alone in k - 1), empty clusters (k 12 on few rows)
+      const clusterings = [1, 2, 3, 5, 12].map((k) => ({
+        k,
+        labels: Uint16Array.from(points, (_, i) => (i === 0 ? k - 1 : Math.floor(random() * Math.max(1, k - 1)))),
+      }));
+      const scores = meanSilhouettes(points, clusterings);
+      clusterings.forEach(({ k, labels }, t) => {
+        expect(Object.is(scores[t], silhouetteByDefinition(points, labels, k))).toBe(true);
+      });
+    }
+  });
+
+  it("picks the blobs' own k", () => {
+    const { columns } = blobs(1_000);
+    const choice = chooseK(columns, { kMin: 2, kMax: 6, seed: 1, fitSampleSize: 900, restarts: 2, sampleSize: 600 });
+    expect(choice.k).toBe(3);
+    expect(Object.keys(choice.silhouetteByK).map(Number)).toEqual([2, 3, 4, 5, 6]);
+    expect(choice.silhouetteByK[3]).toBe(Math.max(...Object.values(choice.silhouetteByK)));
   });
 });
 
