@@ -23,7 +23,7 @@ import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
-import { categoryCounts, pickRows, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
+import { categoryCounts, pickRows, rowNumbers, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
 import {
   ensembleCodeHash,
@@ -546,27 +546,49 @@ export function stratifiedSplit(
   holdoutShare: number,
   seed: number,
 ): { trainRows: Uint32Array; holdoutRows: Uint32Array } {
-  const all = Uint32Array.from({ length: labels.length }, (_, i) => i);
-  const { taken, left } = stratifiedCut(labels, all, holdoutShare, seededRandom(seed));
+  const { taken, left } = stratifiedCut(
+    labels,
+    rowNumbers(labels.length, Uint32Array),
+    holdoutShare,
+    seededRandom(seed),
+  );
   return { trainRows: left, holdoutRows: taken };
 }
 
-/** `share` of the (ascending) `rows` of each label, drawn at random, and the rows left; both ascending. */
-function stratifiedCut(
+/**
+ * `share` of the (distinct) `rows` of each label, drawn at random, and the rows of either label
+ * left; both ascending. Each label's rows in the order of `rows` are shuffled and the first
+ * `share` of them taken. Typed arrays and a mark per row, no sort: at 6M rows the arrays of
+ * numbers and their sort took 2.4 s of the churn stage before the ensemble could start.
+ */
+export function stratifiedCut(
   labels: Uint8Array,
   rows: Uint32Array,
   share: number,
   random: () => number,
 ): { taken: Uint32Array; left: Uint32Array } {
-  const taken: number[] = [];
-  const left: number[] = [];
+  const LEFT = 1;
+  const TAKEN = 2;
+  const marks = new Uint8Array(labels.length);
+  let members = 0;
+  let taken = 0;
   for (const label of [0, 1]) {
-    const members = rows.filter((row) => labels[row] === label);
-    shuffle(members, random);
-    const cut = Math.round(members.length * share);
-    members.forEach((row, i) => (i < cut ? taken : left).push(row));
+    let size = 0;
+    for (let i = 0; i < rows.length; i++) if (labels[rows[i]] === label) size++;
+    const ofLabel = new Uint32Array(size);
+    for (let i = 0, m = 0; i < rows.length; i++) if (labels[rows[i]] === label) ofLabel[m++] = rows[i];
+    shuffle(ofLabel, random);
+    const cut = Math.round(size * share);
+    for (let i = 0; i < size; i++) marks[ofLabel[i]] = i < cut ? TAKEN : LEFT;
+    members += size;
+    taken += cut;
   }
-  return { taken: Uint32Array.from(taken).sort(), left: Uint32Array.from(left).sort() };
+  const out = { taken: new Uint32Array(taken), left: new Uint32Array(members - taken) };
+  for (let row = 0, t = 0, l = 0; row < marks.length; row++) {
+    if (marks[row] === TAKEN) out.taken[t++] = row;
+    else if (marks[row] === LEFT) out.left[l++] = row;
+  }
+  return out;
 }
 
 /** Mixed into the seed for the ensemble's sample, so it draws apart from the holdout split. */
@@ -594,7 +616,7 @@ export function ensembleTask(
   return {
     columns: columns.map((column) => pickRows(column, taken, { shared: true })),
     labels: pickRows(labels, taken),
-    trainRows: Uint32Array.from({ length: taken.length }, (_, i) => i),
+    trainRows: rowNumbers(taken.length, Uint32Array),
     options: boostingOptions(params, meta, taken.length),
     sampledFrom: trainRows.length,
   };
@@ -622,7 +644,7 @@ async function writeScores(
     bandCounts[RISK_BANDS[bandIndex[i]].band] += 1;
   }
   await conn.run('CREATE OR REPLACE TEMP TABLE scored_rows (row_idx INTEGER, churn_score DOUBLE, band UTINYINT)');
-  const rowIdx = Int32Array.from({ length: scores.length }, (_, i) => i);
+  const rowIdx = rowNumbers(scores.length, Int32Array);
   await appendColumns(
     conn,
     'scored_rows',

@@ -10,6 +10,7 @@ import { queryOne, queryRows, readSql, setVariable, singleThreaded, withReadOnly
 import { segmentsFile } from './stage-outputs';
 import { appendColumns, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
+import { rowNumbers } from './ml/feature-matrix';
 import { matchToPrevious } from './ml/match-centroids';
 import type { PreviousSegmentation } from './segment-history';
 import type { UserFeature } from './user-features';
@@ -179,7 +180,7 @@ async function writeSegments(
   idOf: Uint16Array,
 ): Promise<void> {
   await conn.run('CREATE OR REPLACE TEMP TABLE segments (row_idx INTEGER, segment_id INTEGER, distance DOUBLE)');
-  const rowIdx = Int32Array.from({ length: segment.length }, (_, i) => i);
+  const rowIdx = rowNumbers(segment.length, Int32Array);
   const segmentId = segment.map((cluster) => idOf[cluster]);
   await appendColumns(
     conn,

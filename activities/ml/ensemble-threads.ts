@@ -10,6 +10,7 @@
 import { codeChanged } from '../code-identity';
 import { compileModel, rowMajorValues, type CompiledModel } from './compiled-model';
 import type { EnsembleRequest, EnsembleTask, ScoredRows, TrainedEnsemble } from './ensemble';
+import { rowNumbers } from './feature-matrix';
 import { WorkerThread, whileHeartbeating } from './thread';
 
 export interface EnsembleHoldout extends TrainedEnsemble {
@@ -99,7 +100,7 @@ export class EnsembleThreads {
     if (!this.#training) throw new Error('EnsembleThreads.score before train');
     const threads = [this.#startFirst(), this.#startSecond()];
     const holdout = halves(input.holdoutRows).map((rows) => rowMajorValues(input.columns, rows));
-    const rows = Uint32Array.from({ length: input.scoreColumns[0]?.length ?? 0 }, (_, i) => i);
+    const rows = rowNumbers(input.scoreColumns[0]?.length ?? 0, Uint32Array);
     const current = halves(rows).map((part) => rowMajorValues(input.scoreColumns, part));
     const trained = await whileHeartbeating(this.#training, this.#stage);
     // both threads started above: their code checks are all in

@@ -38,6 +38,13 @@ export function pickRows<T extends PickedArray>(values: T, rows: Uint32Array, op
   return out;
 }
 
+/** 0, 1, ..., n - 1 in a typed array: a loop (`.from({ length: n }, ...)` calls a function per row, 0.5 s at 6M). */
+export function rowNumbers<T extends Int32Array | Uint32Array>(n: number, TypedArray: new (length: number) => T): T {
+  const out = new TypedArray(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
+}
+
 /** Per feature: its number of categories K, 0 for a numeric feature (as the histogram tree bins them). */
 export function categoryCounts(features: readonly FeatureMeta[]): number[] {
   return features.map((feature) => (feature.categorical ? (feature.categories?.length ?? 0) : 0));

@@ -1,4 +1,5 @@
 /** Holdout metrics for a binary score: how well it ranks churners above stayers. */
+import { rowNumbers } from './feature-matrix';
 
 export interface ClassifierMetrics {
   rows: number;
@@ -139,7 +140,7 @@ export function scoreOrder(scores: Float64Array, direction: 'ascending' | 'desce
     words[2 * i] = (words[2 * i] ^ flip ^ invert) >>> 0;
     words[2 * i + 1] = (high ^ (flip | 0x80000000) ^ invert) >>> 0;
   }
-  let order = Uint32Array.from({ length: n }, (_, i) => i);
+  let order = rowNumbers(n, Uint32Array);
   let next = new Uint32Array(n);
   const starts = new Uint32Array(65_537);
   for (let pass = 0; pass < 4; pass++) {

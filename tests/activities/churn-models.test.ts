@@ -2,7 +2,14 @@ import { readFile } from 'node:fs/promises';
 import { listValue } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CHURN_FEATURES, ensembleTask, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import {
+  CHURN_FEATURES,
+  ensembleTask,
+  stratifiedCut,
+  trainAndScoreChurn,
+  type ChurnSummary,
+} from '../../activities/churn';
+import { seededRandom, shuffle } from '../../activities/ml/random';
 import { parseRunParams } from '../../domain/params';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
@@ -240,5 +247,44 @@ describe("the ensemble's training sample", () => {
     expect(task.sampledFrom).toBeUndefined();
     expect(task.columns[0]).toBe(columns[0]);
     expect(task.trainRows).toBe(trainRows);
+  });
+});
+
+describe('the stratified cut (holdout split and training sample)', () => {
+  /** The cut as first written: each label's rows filtered, shuffled, cut, and the two sets sorted. */
+  function cutByDefinition(labels: Uint8Array, rows: Uint32Array, share: number, random: () => number) {
+    const taken: number[] = [];
+    const left: number[] = [];
+    for (const label of [0, 1]) {
+      const members = rows.filter((row) => labels[row] === label);
+      shuffle(members, random);
+      const cut = Math.round(members.length * share);
+      members.forEach((row, i) => (i < cut ? taken : left).push(row));
+    }
+    return { taken: Uint32Array.from(taken).sort(), left: Uint32Array.from(left).sort() };
+  }
+
+  it('takes the rows the definition takes, for any seed, share and set of rows', () => {
+    const random = seededRandom(11);
+    for (const n of [0, 1, 7, 1_000, 50_000]) {
+      const labels = Uint8Array.from({ length: n }, () => (random() < 0.2 ? 1 : 0));
+      // every row; a subset in shuffled order (a cut takes its rows in their given order)
+      const every = Uint32Array.from({ length: n }, (_, i) => i);
+      const subset = shuffle(
+        every.filter(() => random() < 0.6),
+        random,
+      );
+      for (const rows of [every, subset])
+        for (const [share, seed] of [
+          [0.25, 42],
+          [0.5, 7],
+          [0, 1],
+          [1, 3],
+        ]) {
+          expect(stratifiedCut(labels, rows, share, seededRandom(seed))).toEqual(
+            cutByDefinition(labels, rows, share, seededRandom(seed)),
+          );
+        }
+    }
   });
 });
