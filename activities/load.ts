@@ -104,6 +104,8 @@ export interface PartitionLoad {
   foldersWithOtherMonths: string[];
   /** Set by a load that looked up stored months (a single partition). */
   usageMonths?: UsageMonthReuse;
+  /** Months whose file is their one input file, copied as it is (its sha256 is the input file's). */
+  copiedMonths?: string[];
   seconds: number;
 }
 
@@ -410,6 +412,7 @@ export async function loadPartition(
       subscribersInMonth: checked.inMonth + sum((month) => (month.month === plan.params.month ? month.rowsLoaded : 0)),
       rowsOutsideMonthFolder: checked.outsideMonthFolder,
       foldersWithOtherMonths: checked.foldersWithOtherMonths,
+      ...(checked.copied.size > 0 ? { copiedMonths: [...checked.copied].sort() } : {}),
       seconds: (performance.now() - started) / 1000,
     };
   });
@@ -470,6 +473,8 @@ interface CheckedRows {
   foldersWithOtherMonths: string[];
   /** Months whose file the chunks wrote. */
   written: Set<string>;
+  /** Of those, the months whose file is their input file, copied. */
+  copied: Set<string>;
 }
 
 /**
@@ -495,6 +500,7 @@ async function checkChunks(
     quarantineByReason: new Map(),
     foldersWithOtherMonths: [],
     written: new Set(),
+    copied: new Set(),
   };
   await conn.run(
     'CREATE OR REPLACE TABLE quarantine (source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)',
@@ -524,6 +530,7 @@ async function checkChunks(
         await conn.run('DROP VIEW raw_input');
         await copyMonthFileAsIs(asIs, usageMonthFile(dbPath, asIs.month));
         checked.written.add(asIs.month);
+        checked.copied.add(asIs.month);
         checked.loaded += found.rows;
         // every row's month is the folder's (month_file_as_is.sql)
         if (asIs.month === plan.params.month) checked.inMonth += found.rows;
@@ -560,8 +567,10 @@ async function checkChunks(
     lastClean = counts.quarantined === 0;
     for (const month of chunk.months) {
       const path = usageMonthFile(dbPath, month);
-      if (lastClean && asIs) await copyMonthFileAsIs(asIs, path);
-      else await writeUsageMonth(conn, path, month);
+      if (lastClean && asIs) {
+        await copyMonthFileAsIs(asIs, path);
+        checked.copied.add(month);
+      } else await writeUsageMonth(conn, path, month);
       checked.written.add(month);
     }
     await conn.run(await readSql(import.meta.url, './load/quarantine.sql'));

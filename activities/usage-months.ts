@@ -115,7 +115,7 @@ export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, 
   // kept, for one): with any such folder no month is stored
   const taken = new Set(reused.map((month) => month.stored.month));
   const toStore = part.foldersWithOtherMonths.length > 0 ? [] : [...keyed.keys].filter(([month]) => !taken.has(month));
-  const stored = await storeMonths(cache, plan, part.dbPath, toStore);
+  const stored = await storeMonths(cache, plan, part, toStore);
   return {
     ...part,
     usageMonths: {
@@ -160,14 +160,17 @@ async function findStoredMonths(
 async function storeMonths(
   cache: UsageMonthCache,
   plan: LoadPlan,
-  dbPath: string,
+  { dbPath, copiedMonths = [] }: PartitionLoad,
   months: [month: string, key: string][],
 ): Promise<string[]> {
   if (months.length === 0) return [];
   return withConnection(dbPath, async (conn) => {
     const stored: string[] = [];
     for (const [month, key] of months) {
-      const files = plan.inputFiles.filter((file) => monthFolderOf(file.path) === month).map((file) => file.path);
+      const inputs = plan.inputFiles.filter((file) => monthFolderOf(file.path) === month);
+      const files = inputs.map((file) => file.path);
+      // a copied month's file is its one input file, whose sha256 the plan has (and the copy was checked against)
+      const copiedFrom = copiedMonths.includes(month) && inputs.length === 1 ? inputs[0] : null;
       const rowsFile = usageMonthFile(dbPath, month);
       await setVariable(conn, 'month_files', listValue(files));
       await setVariable(conn, 'month_rows_file', rowsFile);
@@ -201,12 +204,16 @@ async function storeMonths(
             `COPY (SELECT * FROM quarantine WHERE list_contains(getvariable('month_files'), source_file) ORDER BY source_file, file_row)
              TO (getvariable('month_quarantine_file')) (FORMAT parquet)`,
           );
-          return Promise.all(
-            [
-              { file: ROWS_FILE, rows },
-              { file: QUARANTINE_FILE, rows: quarantined },
-            ].map(async (file) => ({ ...file, ...(await hashFile(join(staging, file.file))) })),
-          );
+          return [
+            {
+              file: ROWS_FILE,
+              rows,
+              ...(copiedFrom
+                ? { sha256: copiedFrom.sha256, bytes: copiedFrom.bytes }
+                : await hashFile(join(staging, ROWS_FILE))),
+            },
+            { file: QUARANTINE_FILE, rows: quarantined, ...(await hashFile(join(staging, QUARANTINE_FILE))) },
+          ];
         },
       );
       if (result.stored) stored.push(month);

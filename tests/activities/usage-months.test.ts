@@ -7,6 +7,7 @@ import { loadReusingMonths, USAGE_MONTH_STAGE, usageMonthKeys } from '../../acti
 import type { SampleSummary } from '../../data/generate';
 import { cacheDir, type StoreConfig } from '../../store/layout';
 import { listCache } from '../../store/stage-cache';
+import { verifiedArtifact } from '../../activities/stage-cache';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 
 /** The run's valid rows and quarantined rows, each in one order, to compare loads. */
@@ -61,6 +62,22 @@ describe('checked usage months across runs', () => {
     expect(may.rowsQuarantined).toBeGreaterThanOrEqual(1);
     const stored = (await listCache(store)).filter((artifact) => artifact.stage === USAGE_MONTH_STAGE);
     expect(stored.map((artifact) => artifact.month).sort()).toEqual(may.usageMonths?.stored);
+    // every stored month's recorded hashes are its files' (a copied month's rows file is recorded
+    // with its input file's sha256, not hashed again); April's file was copied, May's written
+    for (const month of may.usageMonths?.stored ?? []) {
+      const verified = await verifiedArtifact(cacheDir(store, USAGE_MONTH_STAGE, may.usageMonths?.keys[month] ?? ''));
+      expect('artifact' in verified, month).toBe(true);
+    }
+    const rowsSha = async (month: string) => {
+      const verified = await verifiedArtifact(cacheDir(store, USAGE_MONTH_STAGE, may.usageMonths?.keys[month] ?? ''));
+      return 'artifact' in verified
+        ? verified.artifact.files.find((file) => file.file === 'usage.parquet')?.sha256
+        : null;
+    };
+    const april = may.inputFiles.find((file) => file.path.includes('usage_month=2026-04'));
+    expect(await rowsSha('2026-04')).toBe(april?.sha256);
+    expect(may.inputFiles.filter((file) => file.path.includes('usage_month=2026-05'))).toHaveLength(2);
+    expect(await rowsSha('2026-05')).not.toBe(april?.sha256);
   });
 
   it("next month reads only its new month's files, with the rows and counts of a load that reads them all", async () => {
