@@ -15,7 +15,7 @@ import { churnFeatureExpressions, readTrainingSet, stratifiedSplit } from '../ac
 import { CLUSTER_FEATURES } from '../activities/cluster';
 import { queryOne, withConnection } from '../activities/duckdb';
 import { readColumns } from '../activities/ml/columns';
-import { pickRows } from '../activities/ml/feature-matrix';
+import { pickRows, rowNumbers } from '../activities/ml/feature-matrix';
 import { binFeatures, predictProbabilities, trainHistogramTree } from '../activities/ml/histogram-tree';
 import { inertiaOf, standardisation, standardisedRow } from '../activities/ml/kmeans';
 import { classifierMetrics } from '../activities/ml/metrics';
@@ -82,12 +82,10 @@ async function rawCart(rows: number, maxDepth: number, minLeaf: number, holdoutS
   });
 
   const oursStarted = performance.now();
-  const model = trainHistogramTree(
-    binFeatures(columns),
-    subsetLabels,
-    Uint32Array.from({ length: subset.length }, (_, i) => i),
-    { maxDepth, minLeafSize: minLeaf },
-  );
+  const model = trainHistogramTree(binFeatures(columns), subsetLabels, rowNumbers(subset.length, Uint32Array), {
+    maxDepth,
+    minLeafSize: minLeaf,
+  });
   const oursSeconds = seconds(oursStarted);
   return {
     rows: subset.length,
