@@ -208,11 +208,12 @@ async function trainAndScore(
     /** What the tree (and an ensemble) trains on: the columns with their metadata. */
     const matrix: FeatureMatrix = { columns: training.columns, features: meta, rows: training.rows };
 
-    await checkpoint({ stage: 'churn: training' });
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     // the ensemble trains in its thread while this one trains the tree and reads this month's rows
     const task = ensembleTask(training.columns, labels, trainRows, params, meta);
     const cachedEnsemble = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
+    // after the lookup, which reports checking a stored ensemble as a step of its own
+    await checkpoint({ stage: 'churn: training' });
     if (cachedEnsemble?.trained) threads?.useTrained(cachedEnsemble.trained);
     else if (threads) {
       assertEnsembleFits(task.labels.length, meta.length, task.trainRows.length, task.options);

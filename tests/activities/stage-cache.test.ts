@@ -4,7 +4,9 @@ import { promisify } from 'node:util';
 import { chmod, cp, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256 } from '../../store/hashing';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { CheckpointDetails } from '../../activities/context';
 import { trainAndScoreChurn } from '../../activities/churn';
 import { clusterSubscribers } from '../../activities/cluster';
 import {
@@ -346,6 +348,31 @@ describe('churn ensemble reuse', () => {
     // a reproduction computes everything again, from the manifest alone, and gives the reused run's bytes
     const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
     expect(reproduced.identical).toBe(true);
+  });
+
+  it("reports the readable tree's training as its own step after checking the stored ensemble", async () => {
+    const run = { workflowId: 'cache-test', runId: 'progress' };
+    const plan = await planLoad(store, run, { ...params, treeDepth: 3 }, 1);
+    const cache = await reuseStages(store, plan, true);
+    if (!cache.reused) throw new Error(`the stored load and features were not reused: ${cache.reason}`);
+    const { load, features } = cache.reused;
+    const environment = new MockActivityEnvironment();
+    const steps: string[] = [];
+    environment.on('heartbeat', ({ stage }: CheckpointDetails) => {
+      if (steps.at(-1) !== stage) steps.push(stage);
+    });
+    await environment.run(() =>
+      trainAndScoreChurn(
+        load.dbPath,
+        load.params,
+        features.skippedFeatures.map((s) => s.feature),
+        undefined,
+        { store, run, allowed: true, featuresKey: cache.key },
+      ),
+    );
+    const checked = steps.indexOf('reuse: checking stored output');
+    expect(checked).toBeGreaterThanOrEqual(0);
+    expect(steps.indexOf('churn: training')).toBe(checked + 1);
   });
 
   it('trains again when a parameter the ensemble reads changes', async () => {
