@@ -114,11 +114,13 @@ const Control = {
 const SHARED_ROWS = 4_096;
 
 /**
- * Loads of a control word before sleeping on it (a few milliseconds): while a tree grows the
- * requests come every few hundred microseconds, and waking a sleeping thread took ~0.1 ms each
- * time (a fifth of the counting time at 1M subscribers).
+ * Loads of a control word before sleeping on it (a few microseconds): enough to catch a request
+ * or an answer that follows at once. A longer spin (milliseconds) kept the waiting thread on a
+ * core between all of a tree's requests, which the churn stage's other threads (the readable
+ * tree, this month's read, DuckDB) then lacked, and made the training itself no faster
+ * (docs/status.md, "Session 24").
  */
-const SPINS = 200_000;
+const SPINS = 2_000;
 
 /** How long to wait for the helper before concluding it is gone. */
 const HELPER_TIMEOUT_MS = 120_000;
