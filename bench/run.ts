@@ -619,7 +619,7 @@ async function main(): Promise<void> {
         { ...oneCore, cpus: '0' },
         { ...oneCore, cpus: '1' },
       ];
-      // alternately, the fastest of each: one pair of single runs moved by 30% between hours
+      // alternately, the fastest of each: a single pair of one-core runs moves from hour to hour
       let one: SegflowRun | undefined;
       let two: SegflowRun | undefined;
       for (let attempt = 1; attempt <= repeat; attempt++) {
