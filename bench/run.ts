@@ -165,6 +165,11 @@ interface SegflowRun {
   reusedFeatureMonth: boolean;
 }
 
+/** What a run took from the store instead of computing it, e.g. "load + features + trained ensemble". */
+function reusedBy(run: SegflowRun): string {
+  return [...(run.reusedStages ? ['load + features'] : []), ...run.reusedChurn].join(' + ');
+}
+
 async function waitForPollers(client: Client, taskQueue: string, workers: number): Promise<void> {
   for (let i = 0; i < 600; i++) {
     const { pollers } = await client.workflowService.describeTaskQueue({
@@ -533,7 +538,6 @@ async function main(): Promise<void> {
       }
       if (!skipRerun) {
         let rerun: SegflowRun | undefined;
-        let reused = '';
         for (let attempt = 1; attempt <= repeat; attempt++) {
           log(
             `analyst rerun on ${count(size)} (${attempt}/${repeat}; k ${ANALYST_RERUN.k}, tree depth ${ANALYST_RERUN.treeDepth})... `,
@@ -542,14 +546,14 @@ async function main(): Promise<void> {
             params: ANALYST_RERUN,
             reuse: true,
           });
-          const runReused = [...(run.reusedStages ? ['load + features'] : []), ...run.reusedChurn].join(' + ');
-          log(`${fmt(run.totalSeconds)} s${runReused ? ` (${runReused} reused)` : ''}\n`);
+          const reused = reusedBy(run);
+          log(`${fmt(run.totalSeconds)} s${reused ? ` (${reused} reused)` : ''}\n`);
           if (!run.reusedStages) throw new Error('the analyst rerun did not reuse the stored load and features');
-          if (!rerun || run.totalSeconds < rerun.totalSeconds) [rerun, reused] = [run, runReused];
+          if (!rerun || run.totalSeconds < rerun.totalSeconds) rerun = run;
         }
         if (!rerun) throw new Error('--repeat must be at least 1');
         speed.push(
-          `| ${count(size)} | ${count(rerun.rows)} | segflow analyst rerun (k, tree depth changed: ${reused} reused) | ${stageCells(rerun).slice(0, 3).join(' | ')} | ${fmt(rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.churn - rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.publish)} | ${(rerun.orchestrationShare * 100).toFixed(1)}% | **${fmt(rerun.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / rerun.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(rerun.peakRssMb, 0)} | |`,
+          `| ${count(size)} | ${count(rerun.rows)} | segflow analyst rerun (k, tree depth changed: ${reusedBy(rerun)} reused) | ${stageCells(rerun).slice(0, 3).join(' | ')} | ${fmt(rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.churn - rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.publish)} | ${(rerun.orchestrationShare * 100).toFixed(1)}% | **${fmt(rerun.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / rerun.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(rerun.peakRssMb, 0)} | |`,
         );
       }
       if (!skipNextMonth) {
