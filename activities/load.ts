@@ -63,6 +63,15 @@ export interface LoadPlan {
   dbPath: string;
   /** One database per partition; with a single partition it is the run's database. */
   partitionDbPaths: string[];
+  /**
+   * Where each partition's ids begin after the first's (as text, and the id column's type): a
+   * partition holds a range of ids, so on Parquet input sorted by subscriber, as extracts usually
+   * are, it reads only the row groups holding its ids. Null with one partition, and where a range
+   * would spare no reading (CSV, a file not sorted by id or without statistics) or cannot be cut
+   * (ids made from row numbers or typed differently across files): a partition then holds the
+   * ids that hash to it.
+   */
+  partitionStarts: { type: string; ids: string[] } | null;
   seconds: number;
 }
 
@@ -207,6 +216,10 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       labels = await inspectLabels(conn, params.labels, mapping, ids);
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
     }
+    const partitionStarts =
+      partitions > 1
+        ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
+        : null;
     const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({
       path: files[index],
       ...hash,
@@ -226,9 +239,73 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       labels,
       dbPath,
       partitionDbPaths,
+      partitionStarts,
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+/** Id types that Parquet statistics order as DuckDB compares them, and whose text casts back exactly. */
+const RANGE_ID_TYPE = /^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|VARCHAR|UUID)$/;
+
+/**
+ * The ids at which partitions 2..N begin: the quantiles of the ids in the input's largest file,
+ * so that each partition holds about as many rows. Null where the ranges would spare the
+ * partitions less than a quarter of their reading, judged from the files' row-group statistics
+ * (a file not sorted by id, or without statistics), or cannot be cut (LoadPlan.partitionStarts).
+ */
+async function partitionStartIds(
+  conn: DuckDBConnection,
+  files: string[],
+  rowCounts: number[],
+  mapping: InputMapping,
+  presentColumns: Map<string, string>,
+  partitions: number,
+): Promise<LoadPlan['partitionStarts']> {
+  const source = mapping.columns.subscriber_id ?? 'subscriber_id';
+  const type = presentColumns.get('subscriber_id');
+  if (typeof source !== 'string' || type === undefined || !RANGE_ID_TYPE.test(type) || files.some(isCsvFile))
+    return null;
+  const id = quoteIdent(source);
+  await setVariable(conn, 'largest_file', files[rowCounts.indexOf(Math.max(...rowCounts))]);
+  const shares = Array.from({ length: partitions - 1 }, (_, i) => `${i + 1}/${partitions}`).join(', ');
+  const cuts = await queryRows<{ id: string }>(
+    conn,
+    `SELECT unnest(quantile_disc(${id}, [${shares}]))::VARCHAR AS id FROM read_parquet(getvariable('largest_file'))`,
+  );
+  if (cuts.length !== partitions - 1) return null;
+  const ids = cuts.map((cut) => cut.id);
+  await setVariable(conn, 'id_files', listValue(files));
+  // the type is one RANGE_ID_TYPE allows
+  const groups = await queryRows<{ low: string | null; high: string | null; rows: number }>(
+    conn,
+    `SELECT TRY_CAST(stats_min_value AS ${type})::VARCHAR AS low, TRY_CAST(stats_max_value AS ${type})::VARCHAR AS high,
+       row_group_num_rows AS rows
+     FROM parquet_metadata(getvariable('id_files')) WHERE path_in_schema = $column`,
+    { column: source },
+  );
+  // the rows the partitions would read: every row group whose ids overlap a partition's range,
+  // and one without statistics (or without an id) in every partition
+  const below = idComparator(type);
+  const total = groups.reduce((sum, group) => sum + group.rows, 0);
+  let read = 0;
+  for (let p = 0; p < partitions; p++) {
+    const from = ids[p - 1];
+    const to = ids[p];
+    for (const { low, high, rows } of groups)
+      if (
+        low === null ||
+        high === null ||
+        ((to === undefined || below(low, to)) && (from === undefined || !below(high, from)))
+      )
+        read += rows;
+  }
+  return read <= 0.75 * partitions * total ? { type, ids } : null;
+}
+
+/** `a < b` for two ids of `type` as text: numbers as numbers, other ids as text (an estimate's order only). */
+function idComparator(type: string): (a: string, b: string) => boolean {
+  return /INT(EGER)?$/.test(type) ? (a, b) => BigInt(a) < BigInt(b) : (a, b) => a < b;
 }
 
 function checkedParams(rawParams: unknown, partitions: number): RunParams {
@@ -609,7 +686,7 @@ async function monthFileAsIs(conn: DuckDBConnection, plan: LoadPlan, chunk: Chun
   const [month, ...otherMonths] = chunk.months;
   const file = plan.inputFiles.find((candidate) => candidate.path === path);
   if (!chunk.monthFolder || others.length > 0 || otherMonths.length > 0 || !file || !month) return null;
-  if (file.path.toLowerCase().endsWith('.csv') || !readsColumnsAsIs(plan)) return null;
+  if (isCsvFile(file.path) || !readsColumnsAsIs(plan)) return null;
   const { as_is: asIs } = await queryOne<{ as_is: boolean }>(
     conn,
     await readSql(import.meta.url, './load/month_file_as_is.sql'),
@@ -833,7 +910,7 @@ async function listInputFiles(dir: string): Promise<string[]> {
 
 /** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */
 function readerSql(path: string, argument: string): string {
-  return path.toLowerCase().endsWith('.csv')
+  return isCsvFile(path)
     ? `read_csv(${argument}, header = true, all_varchar = true, parallel = false)`
     : `read_parquet(${argument})`;
 }
@@ -867,15 +944,11 @@ async function createRawInput(
   );
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
   await setVariable(conn, 'run_month', firstDay(plan.params.month));
-  await setVariable(conn, 'partition_count', partition.count);
-  await setVariable(conn, 'partition_index', partition.index);
   const idSource = mapping.columns.subscriber_id ?? 'subscriber_id';
   // ids made from row numbers: a row's place in its file decides its partition
   const partitionKey = typeof idSource === 'string' ? quoteIdent(idSource) : 'file_index, file_row';
   const conditions = [
-    ...(partition.count === 1
-      ? []
-      : [`hash(${partitionKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`]),
+    ...(partition.count === 1 ? [] : [await partitionCondition(conn, plan.partitionStarts, partition, partitionKey)]),
     // every month stored: the first file gives the columns, and no row is read
     ...(toRead.length === 0 ? ['false'] : []),
   ];
@@ -912,6 +985,34 @@ async function createRawInput(
 }
 
 /**
+ * SQL that holds for the rows of `partition`: its range of raw ids (NULL ids in the first), which
+ * DuckDB checks against each Parquet row group's statistics before reading it, or else its share
+ * of the ids' hashes.
+ */
+async function partitionCondition(
+  conn: DuckDBConnection,
+  starts: LoadPlan['partitionStarts'],
+  partition: { index: number; count: number },
+  key: string,
+): Promise<string> {
+  if (!starts) {
+    await setVariable(conn, 'partition_count', partition.count);
+    await setVariable(conn, 'partition_index', partition.index);
+    return `hash(${key}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
+  }
+  const from = starts.ids[partition.index - 1];
+  const to = starts.ids[partition.index];
+  // the type is one RANGE_ID_TYPE allows; the ids themselves are bound
+  const bound = (name: string, value: string) =>
+    setVariable(conn, name, value).then(() => `getvariable('${name}')::${starts.type}`);
+  const range = [
+    ...(from === undefined ? [] : [`${key} >= ${await bound('partition_from', from)}`]),
+    ...(to === undefined ? [] : [`${key} < ${await bound('partition_to', to)}`]),
+  ].join(' AND ');
+  return partition.index === 0 ? `(${range} OR ${key} IS NULL)` : range;
+}
+
+/**
  * A contract column the mapping derives: a NULL-safe sum of the user's columns times a bound
  * factor (NULL only when every part is), or an id from the file's name and the row's number.
  */
@@ -934,13 +1035,17 @@ function subscriberIdSql(mapping: InputMapping): string {
   return typeof source === 'string' ? quoteIdent(source) : derivedColumnSql('subscriber_id', source);
 }
 
+function isCsvFile(path: string): boolean {
+  return path.toLowerCase().endsWith('.csv');
+}
+
 /**
  * SQL over every row of `files`, all files' columns by name, with `file_index` (the file's number
  * in `numbering`, the plan's files) and `file_row`. Binds the file lists as session variables.
  */
 async function inputRowsSql(conn: DuckDBConnection, files: string[], numbering = files): Promise<string> {
-  const parquet = files.filter((file) => !file.toLowerCase().endsWith('.csv'));
-  const csv = files.filter((file) => file.toLowerCase().endsWith('.csv'));
+  const parquet = files.filter((file) => !isCsvFile(file));
+  const csv = files.filter(isCsvFile);
   const parts: string[] = [];
   // rows carry their file's number in the plan, not its path: a path per row cost ~10% of the load
   const numbers = (subset: string[]) => listValue(subset.map((file) => numbering.indexOf(file)));
@@ -1000,7 +1105,7 @@ async function describeFile(conn: DuckDBConnection, path: string): Promise<Map<s
     );
     return new Map(rows.map((row) => [row.column_name, row.column_type]));
   } catch (error) {
-    const kind = path.toLowerCase().endsWith('.csv') ? 'CSV' : 'Parquet';
+    const kind = isCsvFile(path) ? 'CSV' : 'Parquet';
     throw new InputFileError(
       `${basename(path)} is not a readable ${kind} file (${path}): ${(error as Error).message.split('\n')[0]}`,
     );

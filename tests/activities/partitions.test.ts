@@ -1,9 +1,9 @@
-import { cp, readdir } from 'node:fs/promises';
+import { cp, readdir, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { queryOne, withConnection } from '../../activities/duckdb';
+import { queryOne, setVariable, withConnection } from '../../activities/duckdb';
 import { combineFeatures, computeFeatures, computePartitionFeatures } from '../../activities/features';
-import { loadUsage, type LoadSummary } from '../../activities/load';
+import { combineLoad, loadPartition, loadUsage, planLoad, type LoadSummary } from '../../activities/load';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 
 /** Row count and an order-independent digest of a table's rows. */
@@ -18,19 +18,32 @@ async function digest(dbPath: string, table: 'features' | 'quarantine'): Promise
 
 /**
  * Partitioning is an execution choice, not a parameter: the same input split into 3 partitions
- * (each loaded and featurised on its own, as separate activities would), or aggregated in
- * several buckets, must give exactly the features and quarantine of a single pass, duplicates
- * across files included.
+ * (each loaded and featurised on its own, as separate activities would) by ranges of ids or by
+ * id hashes, or aggregated in several buckets, must give exactly the features and quarantine of
+ * a single pass, duplicates across files and rows without an id included.
  */
 describe('partitioned load and features', () => {
   let single: LoadSummary;
   let split: LoadSummary;
   let bucketed: LoadSummary;
+  let hashed: LoadSummary;
   beforeAll(async () => {
     const dir = await tempDir();
-    const sample = await smallSample(dir, 3_000, 8);
+    const sample = await smallSample(dir, 10_000, 8);
     const input = join(dir, 'input');
     await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    // each month in row groups of ~2,000 rows sorted by id, as an extract of millions is in ~100,000s
+    for (const folder of await readdir(input)) {
+      const file = join(input, folder, 'part_0.parquet');
+      await withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'file', file);
+        await setVariable(conn, 'sorted', `${file}.sorted`);
+        await conn.run(
+          "COPY (FROM read_parquet(getvariable('file')) ORDER BY subscriber_id) TO (getvariable('sorted')) (FORMAT parquet, ROW_GROUP_SIZE 2048)",
+        );
+      });
+      await rename(`${file}.sorted`, file);
+    }
     // 40 June rows again (duplicates of rows in another file) and 3 with negative spend
     await writeParquet(sample, join(input, 'late-delivery.parquet'), 'SELECT * FROM {june} LIMIT 40');
     await writeParquet(
@@ -38,18 +51,34 @@ describe('partitioned load and features', () => {
       join(input, 'bad-spend.parquet'),
       'SELECT * REPLACE (-5.0 AS spend) FROM {june} LIMIT 3 OFFSET 100',
     );
+    // and 2 without an id, which a partition by id ranges must still quarantine exactly once
+    await writeParquet(
+      sample,
+      join(input, 'no-id.parquet'),
+      'SELECT * REPLACE (NULL::VARCHAR AS subscriber_id) FROM {june} LIMIT 2 OFFSET 200',
+    );
     const params = { month: '2026-06', input, k: 4 };
     const store = storeIn(dir);
     single = await loadUsage(store, { workflowId: 'single', runId: 'r' }, params, 1);
     await computeFeatures(single.dbPath, single.params, single);
-    // the per-subscriber aggregation in buckets of ~5,000 usage rows: about 4 passes
+    // the per-subscriber aggregation in buckets of ~20,000 usage rows: about 4 passes
     bucketed = await loadUsage(store, { workflowId: 'bucketed', runId: 'r' }, params, 1);
-    await computeFeatures(bucketed.dbPath, bucketed.params, bucketed, { rowsPerBucket: 5_000 });
+    await computeFeatures(bucketed.dbPath, bucketed.params, bucketed, { rowsPerBucket: 20_000 });
     split = await loadUsage(store, { workflowId: 'split', runId: 'r' }, params, 3);
-    const parts = [];
-    for (const path of split.partitionDbPaths) parts.push(await computePartitionFeatures(path, split.params, split));
-    await combineFeatures(split.dbPath, split.partitionDbPaths, split.params, split, parts);
+    await featuresOf(split);
+    // the same split by id hashes, as input that is not sorted by id is
+    const plan = { ...(await planLoad(store, { workflowId: 'hashed', runId: 'r' }, params, 3)), partitionStarts: null };
+    const loaded = [];
+    for (const index of plan.partitionDbPaths.keys()) loaded.push(await loadPartition(plan, index));
+    hashed = await combineLoad(plan, loaded);
+    await featuresOf(hashed);
   });
+
+  async function featuresOf(load: LoadSummary): Promise<void> {
+    const parts = [];
+    for (const path of load.partitionDbPaths) parts.push(await computePartitionFeatures(path, load.params, load));
+    await combineFeatures(load.dbPath, load.partitionDbPaths, load.params, load, parts);
+  }
 
   it('reconciles rows and counts like a single partition', () => {
     expect(split.partitionDbPaths).toHaveLength(3);
@@ -60,7 +89,29 @@ describe('partitioned load and features', () => {
     expect(single.quarantineByReason).toMatchObject({
       'duplicate (subscriber_id, month)': 40,
       'spend: outside [0, 1000000]': 3,
+      'subscriber_id: missing': 2,
     });
+  });
+
+  it('gives each partition a range of ids, in order, so sorted Parquet input is read a share each', async () => {
+    const starts = split.partitionStarts;
+    expect(starts?.type).toBe('VARCHAR');
+    expect(starts?.ids).toHaveLength(2);
+    const ranges = [];
+    for (const path of split.partitionDbPaths)
+      ranges.push(
+        await withConnection(path, (conn) =>
+          queryOne<{ low: string; high: string; rows: number }>(
+            conn,
+            'SELECT min(subscriber_id) AS low, max(subscriber_id) AS high, count(*) AS rows FROM usage',
+          ),
+        ),
+      );
+    const [from1, from2] = starts?.ids ?? [];
+    expect(ranges[0].high < from1 && from1 <= ranges[1].low).toBe(true);
+    expect(ranges[1].high < from2 && from2 <= ranges[2].low).toBe(true);
+    // equal shares of the window's rows, give or take a subscriber's months
+    for (const range of ranges) expect(range.rows).toBeGreaterThan(split.rowsLoaded / 4);
   });
 
   it('computes identical features and quarantine', async () => {
@@ -68,10 +119,12 @@ describe('partitioned load and features', () => {
     expect(features.rows).toBeGreaterThan(4_000);
     expect(await digest(split.dbPath, 'features')).toEqual(features);
     expect(await digest(bucketed.dbPath, 'features')).toEqual(features);
+    expect(await digest(hashed.dbPath, 'features')).toEqual(features);
     // each bucket's rows went through a file beside the database, removed once read
     expect((await readdir(dirname(bucketed.dbPath))).filter((file) => file.includes('subscriber-features'))).toEqual(
       [],
     );
     expect(await digest(split.dbPath, 'quarantine')).toEqual(await digest(single.dbPath, 'quarantine'));
+    expect(await digest(hashed.dbPath, 'quarantine')).toEqual(await digest(single.dbPath, 'quarantine'));
   });
 });
