@@ -409,7 +409,7 @@ function sourceType(
 }
 
 /**
- * Reads one partition's rows (the subscribers whose id hashes to it) and checks them against the
+ * Reads one partition's rows (the subscribers whose ids it holds) and checks them against the
  * contract: each month's valid rows go to a Parquet file beside the partition's database, read
  * through view `usage`; table quarantine keeps the others with their reason. The months in
  * `stored` come from an earlier run's files instead (activities/usage-months.ts): their input
@@ -919,8 +919,9 @@ function readerSql(path: string, argument: string): string {
  * View `raw_input(file_index, file_row, <contract columns>)` over one partition of the input
  * files, with the mapping applied: the user's columns renamed, their value encodings translated
  * (through the bound table value_encodings), text months parsed, and a snapshot's month set to
- * the run month. A partition holds the subscribers whose raw id hashes to its index, so all of
- * a subscriber's rows, duplicates included, meet in one partition.
+ * the run month. A partition holds the subscribers whose raw id lies in its range (or hashes to
+ * its index: partitionCondition), so all of a subscriber's rows, duplicates included, meet in one
+ * partition.
  */
 async function createRawInput(
   conn: DuckDBConnection,

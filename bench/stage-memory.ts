@@ -8,6 +8,9 @@
  *
  *   node --expose-gc --import tsx bench/stage-memory.ts --input <usage folder> --month 2026-10
  *
+ * With --partitions N the load and features run as N partitions, one after the other as a single
+ * worker would take them (time one partition's load with --stop-after load).
+ *
  * A second call on the same --store with --reuse (and other --k, --tree-depth) is an analyst's
  * rerun: the stored load, features, ensemble and scores are taken as the workflow takes them.
  *
@@ -24,6 +27,8 @@ import { join } from 'node:path';
 import { Command } from '@commander-js/extra-typings';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities';
+import type { FeatureSummary, PartitionFeatures } from '../activities/features';
+import type { LoadSummary, PartitionLoad } from '../activities/load';
 import { COLLECT_ABOVE_BYTES } from '../worker/release-memory';
 import { collectGarbage } from '../activities/memory';
 
@@ -39,6 +44,11 @@ const options = new Command('stage-memory')
   .option('--reuse', "reuse what the store holds (with --store: a second call is an analyst's rerun)")
   .option('--k <segments>', 'the number of segments (an analyst rerun changes it)')
   .option('--tree-depth <depth>', "the readable tree's depth (an analyst rerun changes it)")
+  .option(
+    '--partitions <n>',
+    "partitions of the load and features, run one after the other as one worker would (the run's own with 1)",
+    '1',
+  )
   .option(
     '--side-by-side',
     'clustering and the churn stage at the same time, as the workflow runs them up to 2M subscribers',
@@ -89,7 +99,20 @@ async function activity<T>(name: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+/** The features of every partition, one after the other, then combined; or the single partition's. */
+async function computeFeatures(load: LoadSummary): Promise<FeatureSummary> {
+  if (load.partitionDbPaths.length === 1)
+    return activity('computeFeatures', () => activities.computeFeatures(load, reuse));
+  const features: PartitionFeatures[] = [];
+  for (const index of load.partitionDbPaths.keys())
+    features.push(
+      await activity('computePartitionFeatures', () => activities.computePartitionFeatures(load, index, reuse)),
+    );
+  return activity('combineFeatures', () => activities.combineFeatures(load, features));
+}
+
 const runs = (stage: Stage) => STAGES.indexOf(stage) <= last;
+const partitions = Number(options.partitions);
 const reuse = options.reuse === true;
 const params = {
   month: options.month,
@@ -98,16 +121,15 @@ const params = {
   ...(options.treeDepth ? { treeDepth: Number(options.treeDepth) } : {}),
 };
 try {
-  const plan = await activity('planLoad', () => activities.planLoad(run, params, 1));
+  const plan = await activity('planLoad', () => activities.planLoad(run, params, partitions));
   const cache = await activity('reuseStages', () => activities.reuseStages(plan, reuse));
-  const load =
-    cache.reused?.load ??
-    (await activity('combineLoad', async () =>
-      activities.combineLoad(plan, [await activity('loadPartition', () => activities.loadPartition(plan, 0, reuse))]),
-    ));
+  const parts: PartitionLoad[] = [];
+  if (!cache.reused)
+    for (const index of plan.partitionDbPaths.keys())
+      parts.push(await activity('loadPartition', () => activities.loadPartition(plan, index, reuse)));
+  const load = cache.reused?.load ?? (await activity('combineLoad', () => activities.combineLoad(plan, parts)));
   if (runs('features')) {
-    const features =
-      cache.reused?.features ?? (await activity('computeFeatures', () => activities.computeFeatures(load, reuse)));
+    const features = cache.reused?.features ?? (await computeFeatures(load));
     if (!cache.reused) await activity('storeStages', () => activities.storeStages(run, cache.key, load, features));
     const clusterStage = () =>
       activity('clusterSubscribers', () => activities.clusterSubscribers(load, features, null));
