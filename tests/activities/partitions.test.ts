@@ -27,23 +27,19 @@ describe('partitioned load and features', () => {
   let split: LoadSummary;
   let bucketed: LoadSummary;
   let hashed: LoadSummary;
+  let dir: string;
+  let store: ReturnType<typeof storeIn>;
+  /** The same months in row groups of ~2,000 rows in random order of ids. */
+  const unsorted = () => join(dir, 'unsorted');
   beforeAll(async () => {
-    const dir = await tempDir();
+    dir = await tempDir();
     const sample = await smallSample(dir, 10_000, 8);
     const input = join(dir, 'input');
     await cp(join(sample.outDir, 'usage'), input, { recursive: true });
     // each month in row groups of ~2,000 rows sorted by id, as an extract of millions is in ~100,000s
-    for (const folder of await readdir(input)) {
-      const file = join(input, folder, 'part_0.parquet');
-      await withConnection(':memory:', async (conn) => {
-        await setVariable(conn, 'file', file);
-        await setVariable(conn, 'sorted', `${file}.sorted`);
-        await conn.run(
-          "COPY (FROM read_parquet(getvariable('file')) ORDER BY subscriber_id) TO (getvariable('sorted')) (FORMAT parquet, ROW_GROUP_SIZE 2048)",
-        );
-      });
-      await rename(`${file}.sorted`, file);
-    }
+    await cp(input, unsorted(), { recursive: true });
+    await rewriteMonths(input, 'subscriber_id');
+    await rewriteMonths(unsorted(), 'hash(subscriber_id)');
     // 40 June rows again (duplicates of rows in another file) and 3 with negative spend
     await writeParquet(sample, join(input, 'late-delivery.parquet'), 'SELECT * FROM {june} LIMIT 40');
     await writeParquet(
@@ -58,7 +54,7 @@ describe('partitioned load and features', () => {
       'SELECT * REPLACE (NULL::VARCHAR AS subscriber_id) FROM {june} LIMIT 2 OFFSET 200',
     );
     const params = { month: '2026-06', input, k: 4 };
-    const store = storeIn(dir);
+    store = storeIn(dir);
     single = await loadUsage(store, { workflowId: 'single', runId: 'r' }, params, 1);
     await computeFeatures(single.dbPath, single.params, single);
     // the per-subscriber aggregation in buckets of ~20,000 usage rows: about 4 passes
@@ -73,6 +69,21 @@ describe('partitioned load and features', () => {
     hashed = await combineLoad(plan, loaded);
     await featuresOf(hashed);
   });
+
+  /** Rewrites every month file of `input` in row groups of ~2,000 rows, its rows in `order` (SQL). */
+  async function rewriteMonths(input: string, order: 'subscriber_id' | 'hash(subscriber_id)'): Promise<void> {
+    for (const folder of await readdir(input)) {
+      const file = join(input, folder, 'part_0.parquet');
+      await withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'file', file);
+        await setVariable(conn, 'rewritten', `${file}.rewritten`);
+        await conn.run(
+          `COPY (FROM read_parquet(getvariable('file')) ORDER BY ${order}) TO (getvariable('rewritten')) (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+        );
+      });
+      await rename(`${file}.rewritten`, file);
+    }
+  }
 
   async function featuresOf(load: LoadSummary): Promise<void> {
     const parts = [];
@@ -112,6 +123,16 @@ describe('partitioned load and features', () => {
     expect(ranges[1].high < from2 && from2 <= ranges[2].low).toBe(true);
     // equal shares of the window's rows, give or take a subscriber's months
     for (const range of ranges) expect(range.rows).toBeGreaterThan(split.rowsLoaded / 4);
+  });
+
+  it('hashes ids where ranges would spare no reading: every row group of unsorted input spans all ids', async () => {
+    const plan = await planLoad(
+      store,
+      { workflowId: 'unsorted', runId: 'r' },
+      { month: '2026-06', input: unsorted() },
+      3,
+    );
+    expect(plan.partitionStarts).toBeNull();
   });
 
   it('computes identical features and quarantine', async () => {
