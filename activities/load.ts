@@ -67,9 +67,9 @@ export interface LoadPlan {
    * Where each partition's ids begin after the first's (as text, and the id column's type): a
    * partition holds a range of ids, so on Parquet input sorted by subscriber, as extracts usually
    * are, it reads only the row groups holding its ids. Null with one partition, and where a range
-   * would spare no reading (CSV, a file not sorted by id or without statistics) or cannot be cut
-   * (ids made from row numbers or typed differently across files): a partition then holds the
-   * ids that hash to it.
+   * would spare little reading (a file not sorted by id or without statistics) or cannot be cut
+   * (CSV, ids made from row numbers, encoded by the mapping or typed differently across files): a
+   * partition then holds the ids that hash to it.
    */
   partitionStarts: { type: string; ids: string[] } | null;
   seconds: number;
@@ -263,7 +263,8 @@ async function partitionStartIds(
   partitions: number,
 ): Promise<LoadPlan['partitionStarts']> {
   const source = mapping.columns.subscriber_id ?? 'subscriber_id';
-  const type = presentColumns.get('subscriber_id');
+  // an encoded id is typed as text, whatever type the files store it in
+  const type = mapping.values.subscriber_id ? undefined : presentColumns.get('subscriber_id');
   if (typeof source !== 'string' || type === undefined || !RANGE_ID_TYPE.test(type) || files.some(isCsvFile))
     return null;
   const id = quoteIdent(source);

@@ -1,4 +1,4 @@
-import { cp, readdir, rename } from 'node:fs/promises';
+import { cp, readdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryOne, setVariable, withConnection } from '../../activities/duckdb';
@@ -38,8 +38,14 @@ describe('partitioned load and features', () => {
     await cp(join(sample.outDir, 'usage'), input, { recursive: true });
     // each month in row groups of ~2,000 rows sorted by id, as an extract of millions is in ~100,000s
     await cp(input, unsorted(), { recursive: true });
+    await cp(input, numbered(), { recursive: true });
     await rewriteMonths(input, 'subscriber_id');
     await rewriteMonths(unsorted(), 'hash(subscriber_id)');
+    await rewriteMonths(
+      numbered(),
+      'subscriber_id',
+      'SELECT * REPLACE (substr(subscriber_id, 2)::BIGINT AS subscriber_id)',
+    );
     // 40 June rows again (duplicates of rows in another file) and 3 with negative spend
     await writeParquet(sample, join(input, 'late-delivery.parquet'), 'SELECT * FROM {june} LIMIT 40');
     await writeParquet(
@@ -70,15 +76,21 @@ describe('partitioned load and features', () => {
     await featuresOf(hashed);
   });
 
+  /** Numbers for ids: S000000042 is 42. */
+  const numbered = () => join(dir, 'numbered');
   /** Rewrites every month file of `input` in row groups of ~2,000 rows, its rows in `order` (SQL). */
-  async function rewriteMonths(input: string, order: 'subscriber_id' | 'hash(subscriber_id)'): Promise<void> {
+  async function rewriteMonths(
+    input: string,
+    order: 'subscriber_id' | 'hash(subscriber_id)',
+    select = 'SELECT *',
+  ): Promise<void> {
     for (const folder of await readdir(input)) {
       const file = join(input, folder, 'part_0.parquet');
       await withConnection(':memory:', async (conn) => {
         await setVariable(conn, 'file', file);
         await setVariable(conn, 'rewritten', `${file}.rewritten`);
         await conn.run(
-          `COPY (FROM read_parquet(getvariable('file')) ORDER BY ${order}) TO (getvariable('rewritten')) (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
+          `COPY (${select} FROM read_parquet(getvariable('file')) ORDER BY ${order}) TO (getvariable('rewritten')) (FORMAT parquet, ROW_GROUP_SIZE 2048)`,
         );
       });
       await rename(`${file}.rewritten`, file);
@@ -123,6 +135,23 @@ describe('partitioned load and features', () => {
     expect(ranges[1].high < from2 && from2 <= ranges[2].low).toBe(true);
     // equal shares of the window's rows, give or take a subscriber's months
     for (const range of ranges) expect(range.rows).toBeGreaterThan(split.rowsLoaded / 4);
+  });
+
+  it('cuts numeric ids in numeric order, and hashes ids the mapping encodes (text only after the encoding)', async () => {
+    const params = { month: '2026-06', input: numbered() };
+    const ranged = await loadUsage(store, { workflowId: 'numbered', runId: 'r' }, params, 3);
+    expect(ranged.partitionStarts?.type).toBe('BIGINT');
+    const [from1, from2] = (ranged.partitionStarts?.ids ?? []).map(Number);
+    expect(from1).toBeLessThan(from2);
+    // every row loaded or quarantined once (combineLoad reconciles them), as with one partition
+    const one = await loadUsage(store, { workflowId: 'numbered-one', runId: 'r' }, params, 1);
+    expect([ranged.rowsLoaded, ranged.rowsQuarantined]).toEqual([one.rowsLoaded, one.rowsQuarantined]);
+
+    const mapping = join(dir, 'encoded-ids.json');
+    await writeFile(mapping, JSON.stringify({ values: { subscriber_id: { '42': 'forty-two' } } }));
+    const encoded = await loadUsage(store, { workflowId: 'encoded', runId: 'r' }, { ...params, mapping }, 3);
+    expect(encoded.partitionStarts).toBeNull();
+    expect(encoded.rowsLoaded).toBe(one.rowsLoaded);
   });
 
   it('hashes ids where ranges would spare no reading: every row group of unsorted input spans all ids', async () => {
