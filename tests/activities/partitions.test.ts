@@ -31,14 +31,16 @@ describe('partitioned load and features', () => {
   let store: ReturnType<typeof storeIn>;
   /** The same months in row groups of ~2,000 rows in random order of ids. */
   const unsorted = () => join(dir, 'unsorted');
+  /** The same months, sorted, with numbers for ids: S000000042 is 42. */
+  const numbered = () => join(dir, 'numbered');
   beforeAll(async () => {
     dir = await tempDir();
     const sample = await smallSample(dir, 10_000, 8);
     const input = join(dir, 'input');
     await cp(join(sample.outDir, 'usage'), input, { recursive: true });
-    // each month in row groups of ~2,000 rows sorted by id, as an extract of millions is in ~100,000s
     await cp(input, unsorted(), { recursive: true });
     await cp(input, numbered(), { recursive: true });
+    // each month in row groups of ~2,000 rows sorted by id, as an extract of millions is in ~100,000s
     await rewriteMonths(input, 'subscriber_id');
     await rewriteMonths(unsorted(), 'hash(subscriber_id)');
     await rewriteMonths(
@@ -76,8 +78,6 @@ describe('partitioned load and features', () => {
     await featuresOf(hashed);
   });
 
-  /** Numbers for ids: S000000042 is 42. */
-  const numbered = () => join(dir, 'numbered');
   /** Rewrites every month file of `input` in row groups of ~2,000 rows, its rows in `order` (SQL). */
   async function rewriteMonths(
     input: string,
