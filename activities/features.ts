@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
-import { STABILITY_WEIGHTS, STAR_GRADE_WEIGHTS, VALUE_TIER_SHARES } from '../domain/rules';
+import { STABILITY_WEIGHTS, STAR_GRADE_WEIGHTS } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
 import type { StepProgress } from '../domain/progress';
 import { checkpoint, withQueryProgress } from './context';
@@ -449,10 +449,6 @@ export async function writeFeatureSettings(
   await conn.run(await readSql(import.meta.url, './features/feature_settings.sql'), {
     history_months: params.historyMonths,
     use_user_labels: input.inputColumns.includes('churn_label'),
-    key_share: params.keyCustomerRevenueShare,
-    high_share: Math.max(VALUE_TIER_SHARES.high, params.keyCustomerRevenueShare),
-    mid_share: Math.max(VALUE_TIER_SHARES.mid, params.keyCustomerRevenueShare),
-    high_value_threshold: params.highValueThreshold,
     tenure_cap_months: w.tenureCapMonths,
     w_tenure: w.tenure,
     w_contract: w.activeContract,

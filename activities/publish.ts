@@ -4,7 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { InvalidParamsError, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { CONTACT_MOMENTS, DISPATCH_MAX_PRIORITY, TAG_RULES } from '../domain/actions';
-import { OPERATION_GRID, STABLE_SCORE } from '../domain/rules';
+import { OPERATION_GRID, STABLE_SCORE, VALUE_TIER_SHARES } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
@@ -223,6 +223,10 @@ async function writeRuleTables(conn: DuckDBConnection, params: RunParams): Promi
     OPERATION_GRID.map((cell) => [cell.valueTier, cell.stable, cell.priority, cell.retentionStyle, cell.channel]),
   );
   await conn.run(await readSql(import.meta.url, './publish/action_settings.sql'), {
+    key_share: params.keyCustomerRevenueShare,
+    high_share: Math.max(VALUE_TIER_SHARES.high, params.keyCustomerRevenueShare),
+    mid_share: Math.max(VALUE_TIER_SHARES.mid, params.keyCustomerRevenueShare),
+    high_value_threshold: params.highValueThreshold,
     stable_score: STABLE_SCORE,
     warning_mou_trend: TAG_RULES.warningMouTrend,
     loyal_tenure: TAG_RULES.loyalTenureMonths,

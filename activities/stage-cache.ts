@@ -90,10 +90,10 @@ export const stageCodeHash = pinCodeHash(
 
 /**
  * What the key is made of. Parameters are only those the load and feature stages read: the month
- * and history window, and the value-tier share and high-value threshold that the features table
- * holds (features/combined/02_features.sql). k, tree depth, leaf size, seeds and sample sizes
- * change only the models and labels after it, so they share the stored output. maxQuarantineShare
- * only decides whether the run may go on: it is checked again on every reuse.
+ * and history window. k, tree depth, leaf size, seeds and sample sizes change only the models
+ * after it, and the key-customer share and high-value threshold only the value labels that
+ * publishing sets (publish/tables/01_subscribers.sql), so they share the stored output.
+ * maxQuarantineShare only decides whether the run may go on: it is checked again on every reuse.
  */
 export function stageKeyInputs(plan: LoadPlan, codeHash = stageCodeHash()) {
   return {
@@ -101,12 +101,7 @@ export function stageKeyInputs(plan: LoadPlan, codeHash = stageCodeHash()) {
     inputs: plan.inputFiles.map((file) => ({ path: file.path, sha256: file.sha256 })),
     // the mapping, the columns' input types, the labels file (it feeds the churn label) and the input root
     reading: readingHash(plan),
-    params: {
-      month: plan.params.month,
-      historyMonths: plan.params.historyMonths,
-      keyCustomerRevenueShare: plan.params.keyCustomerRevenueShare,
-      highValueThreshold: plan.params.highValueThreshold,
-    },
+    params: { month: plan.params.month, historyMonths: plan.params.historyMonths },
     code: codeHash,
   };
 }

@@ -9,8 +9,9 @@
  *                    [--skip-peer] [--skip-raw] [--skip-scale-out] [--scale-out-size 1000000]
  *                    [--skip-rerun] [--skip-next-month]
  *
- * The main runs are cold (--no-reuse); after them an analyst rerun (k and tree depth changed)
- * reuses their stored load and feature output and trained ensemble (docs/reuse.md). Then the
+ * The main runs are cold (--no-reuse); after them two analyst reruns (k and tree depth changed;
+ * the value labels' parameters changed) reuse their stored load and feature output and trained
+ * ensemble (docs/reuse.md). Then the
  * scheduled path, in a store of its own: the month before, then the month, which trains on the
  * rows the month before stored for it. The peer always recomputes.
  *
@@ -73,7 +74,7 @@ const options = new Command('bench')
     'size of the scale-out runs (default: the largest of --sizes up to 1M)',
     positiveInteger,
   )
-  .option('--skip-rerun', 'no analyst rerun (k and tree depth changed, the rest reused)')
+  .option('--skip-rerun', 'no analyst reruns (model or value-label parameters changed, the rest reused)')
   .option('--skip-next-month', 'no scheduled path (the month before, then the month)')
   .parse()
   .opts();
@@ -94,8 +95,17 @@ const MODEL = {
   boostDepth: 5,
   boostLearningRate: 0.1,
 };
-/** What an analyst changes in a rerun: model parameters only, so the load and features are reused. */
-const ANALYST_RERUN = { k: 5, treeDepth: 5 };
+/**
+ * What an analyst changes in a rerun: model parameters, or the value labels publishing sets, so
+ * the load and features (and the trained ensemble and its scores) are reused.
+ */
+const ANALYST_RERUNS = [
+  { changed: 'k, tree depth changed', params: { k: 5, treeDepth: 5 } },
+  {
+    changed: 'value labels changed: high-value threshold, key-customer share',
+    params: { highValueThreshold: 2000, keyCustomerRevenueShare: 0.25 },
+  },
+];
 const LAST_MONTH = '2026-10';
 const RAW_CAP_SECONDS = 60;
 const RAW_CART_ROWS = [2_000, 5_000, 10_000, 20_000];
@@ -536,14 +546,12 @@ async function main(): Promise<void> {
           `| ${count(size)} | ${count(peer.rows)} | peer | ${fmt(t.load)} | ${fmt(t.features)} | ${fmt(t.cluster_read + t.cluster)} | ${fmt(t.tree_train)} | ${fmt(t.churn - t.tree_train)} | - | - | ${fmt(t.total)} | | ${fmt(t.total)} | | ${fmt(peer.peak_rss_mb, 0)} | ${count(Math.round(peer.rows / t.total))} |`,
         );
       }
-      if (!skipRerun) {
+      for (const analyst of skipRerun ? [] : ANALYST_RERUNS) {
         let rerun: SegflowRun | undefined;
         for (let attempt = 1; attempt <= repeat; attempt++) {
-          log(
-            `analyst rerun on ${count(size)} (${attempt}/${repeat}; k ${ANALYST_RERUN.k}, tree depth ${ANALYST_RERUN.treeDepth})... `,
-          );
+          log(`analyst rerun on ${count(size)} (${attempt}/${repeat}; ${analyst.changed})... `);
           const run = await runSegflow(client, config, input, partitions, [{ maxActivities: 2 }], {
-            params: ANALYST_RERUN,
+            params: analyst.params,
             reuse: true,
           });
           const reused = reusedBy(run);
@@ -553,7 +561,7 @@ async function main(): Promise<void> {
         }
         if (!rerun) throw new Error('--repeat must be at least 1');
         speed.push(
-          `| ${count(size)} | ${count(rerun.rows)} | segflow analyst rerun (k, tree depth changed: ${reusedBy(rerun)} reused) | ${stageCells(rerun).slice(0, 3).join(' | ')} | ${fmt(rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.churn - rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.publish)} | ${(rerun.orchestrationShare * 100).toFixed(1)}% | **${fmt(rerun.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / rerun.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(rerun.peakRssMb, 0)} | |`,
+          `| ${count(size)} | ${count(rerun.rows)} | segflow analyst rerun (${analyst.changed}: ${reusedBy(rerun)} reused) | ${stageCells(rerun).slice(0, 3).join(' | ')} | ${fmt(rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.churn - rerun.treeTrainSeconds)} | ${fmt(rerun.stageSeconds.publish)} | ${(rerun.orchestrationShare * 100).toFixed(1)}% | **${fmt(rerun.totalSeconds)}** | ${peer ? `**${fmt(peer.timings.total / rerun.totalSeconds, 2)}** (the peer recomputes)` : '-'} | | | ${fmt(rerun.peakRssMb, 0)} | |`,
         );
       }
       if (!skipNextMonth) {

@@ -2,8 +2,6 @@
 -- every value bound by activities/features.ts writeFeatureSettings, never spliced into SQL.
 CREATE OR REPLACE TABLE feature_settings AS SELECT
   $history_months::INTEGER AS history_months, $use_user_labels::BOOLEAN AS use_user_labels,
-  $key_share::DOUBLE AS key_share, $high_share::DOUBLE AS high_share, $mid_share::DOUBLE AS mid_share,
-  $high_value_threshold::DOUBLE AS high_value_threshold,
   $tenure_cap_months::DOUBLE AS tenure_cap_months, $w_tenure::DOUBLE AS w_tenure,
   $w_contract::DOUBLE AS w_contract, $w_broadband::DOUBLE AS w_broadband,
   $w_family_bundle::DOUBLE AS w_family_bundle, $call_circle_cap::DOUBLE AS call_circle_cap,

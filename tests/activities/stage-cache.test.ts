@@ -213,18 +213,24 @@ describe('stage reuse', () => {
     expect(outputs(reused)['subscribers.parquet']).not.toBe(outputs(cold)['subscribers.parquet']);
   });
 
+  it('reuses for value-label parameters (high-value threshold, key-customer share) with the same bytes as a cold run of them', async () => {
+    const labels = { ...params, highValueThreshold: 50, keyCustomerRevenueShare: 0.5 };
+    const reused = await runPipeline(store, 'labels', labels, { partitions: 1, reuse: true });
+    expect(reused.reused).toBe(true);
+    const coldLabels = await runPipeline(store, 'labels-cold', labels, { partitions: 1, reuse: false });
+    expect(outputs(reused)).toEqual(outputs(coldLabels));
+    expect(outputs(reused)['subscribers.parquet']).not.toBe(outputs(cold)['subscribers.parquet']);
+  });
+
   it('changes the key with every parameter the load and feature SQL read, and with the inputs', async () => {
     const keyOf = async (changes: Record<string, unknown>) =>
       stageKey(await planLoad(store, { workflowId: 'key', runId: 'k' }, { ...params, ...changes }));
     const base = await keyOf({});
     expect(base).toBe(cold.manifest.lineage?.stageKey);
     expect(await keyOf({ k: 7, treeDepth: 3, kMin: 2, holdoutShare: 0.3, maxQuarantineShare: 0.2 })).toBe(base);
-    for (const changes of [
-      { historyMonths: 7 },
-      { highValueThreshold: 2500 },
-      { keyCustomerRevenueShare: 0.4 },
-      { month: '2026-05' },
-    ])
+    // value labels, set when publishing
+    expect(await keyOf({ highValueThreshold: 2500, keyCustomerRevenueShare: 0.4 })).toBe(base);
+    for (const changes of [{ historyMonths: 7 }, { month: '2026-05' }])
       expect(await keyOf(changes), JSON.stringify(changes)).not.toBe(base);
   });
 
@@ -277,7 +283,7 @@ describe('stage reuse', () => {
     const segflow = async (...args: string[]) =>
       JSON.parse((await promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env })).stdout) as unknown;
     expect(await segflow('cache', 'list', '--json')).toMatchObject([
-      { key: cold.manifest.lineage?.stageKey, usedBy: [1, 2, 3, 4, 5, 6].map((v) => `2026-06/v${v}`) },
+      { key: cold.manifest.lineage?.stageKey, usedBy: [1, 2, 3, 4, 5, 6, 7, 8].map((v) => `2026-06/v${v}`) },
     ]);
     expect(await segflow('cache', 'prune', '--older-than', '1d', '--max-size', '0', '--json')).toMatchObject({
       removed: [],

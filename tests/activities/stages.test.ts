@@ -222,6 +222,46 @@ describe('stages from load to publish', () => {
     }
   });
 
+  it("sets value tiers and the high-value flag when publishing, from the run's parameters", async () => {
+    const publishWith = async (runId: string, changes: Partial<LoadSummary['params']>) => {
+      const published = await publishSnapshot(
+        store,
+        { ...run, runId },
+        { requestedBy: 'test', load: { ...load, params: { ...load.params, ...changes } }, features, cluster, churn },
+      );
+      // each subscriber's tier and flag against the revenue share above them and their ARPU
+      return withConnection(
+        load.dbPath,
+        (conn) =>
+          queryOne<{ rows: number; key: number; high_value: number; wrong_tier: number; wrong_flag: number }>(
+            conn,
+            `SELECT count(*)::INTEGER AS rows,
+                  count(*) FILTER (WHERE p.value_tier = 'key')::INTEGER AS key,
+                  count(*) FILTER (WHERE p.high_value)::INTEGER AS high_value,
+                  count(*) FILTER (WHERE p.value_tier <> CASE WHEN f.revenue_share_above < $key THEN 'key'
+                    WHEN f.revenue_share_above < 0.6 THEN 'high' WHEN f.revenue_share_above < 0.9 THEN 'mid'
+                    ELSE 'low' END)::INTEGER AS wrong_tier,
+                  count(*) FILTER (WHERE p.high_value IS DISTINCT FROM (f.arpu >= $threshold))::INTEGER AS wrong_flag
+           FROM read_parquet($file) p JOIN features f ON f.purpose = 'score' AND f.subscriber_id = p.subscriber_id`,
+            {
+              file: join(published.path, 'subscribers.parquet'),
+              key: changes.keyCustomerRevenueShare ?? load.params.keyCustomerRevenueShare,
+              threshold: changes.highValueThreshold ?? load.params.highValueThreshold,
+            },
+          ),
+        { readOnly: true },
+      );
+    };
+    const defaults = await publishWith('run-tiers-default', {});
+    const changed = await publishWith('run-tiers-changed', { keyCustomerRevenueShare: 0.5, highValueThreshold: 50 });
+    for (const tiers of [defaults, changed]) {
+      expect(tiers.rows).toBe(features.scoringRows);
+      expect(tiers).toMatchObject({ wrong_tier: 0, wrong_flag: 0 });
+    }
+    expect(changed.key).toBeGreaterThan(defaults.key);
+    expect(changed.high_value).toBeGreaterThan(defaults.high_value);
+  });
+
   it('publishes keyed hashes instead of subscriber ids when asked, with the key only from the environment', async () => {
     const pseudonymised = { ...load, params: { ...load.params, pseudonymiseIds: true } };
     const request = { requestedBy: 'test', load: pseudonymised, features, cluster, churn };

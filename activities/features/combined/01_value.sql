@@ -1,7 +1,8 @@
--- Value tiers by cumulative revenue share (Pareto): ranked by ARPU, a subscriber's tier is set
--- by the share of revenue held by everyone ranked above them. High-value flag by a spend
--- threshold; star grade (1-5) from spend, recharge frequency, tenure, payment and complaints
--- (weights bound in feature_settings); row_idx numbers subscribers within a purpose in id order.
+-- The share of revenue held by everyone ranked above a subscriber by ARPU (Pareto), from which
+-- publishing sets the value tier with the run's key-customer share (publish/tables/01_subscribers.sql:
+-- the tier and the high-value flag are labels, so changing them reuses the stored features); star
+-- grade (1-5) from spend, recharge frequency, tenure, payment and complaints (weights bound in
+-- feature_settings); row_idx numbers subscribers within a purpose in id order.
 -- Reads all_subscriber_features: every partition's subscriber_features (activities/features.ts).
 -- Ranked within a purpose: a snapshot input scores and trains on the same month.
 -- Percent ranks of the grade inputs come from counting each distinct value once, not from
@@ -71,13 +72,6 @@ SELECT
   r.subscriber_id,
   r.row_idx,
   coalesce(r.revenue_share_above, 0) AS revenue_share_above,
-  CASE
-    WHEN coalesce(r.revenue_share_above, 0) < s.key_share THEN 'key'
-    WHEN r.revenue_share_above < s.high_share THEN 'high'
-    WHEN r.revenue_share_above < s.mid_share THEN 'mid'
-    ELSE 'low'
-  END AS value_tier,
-  r.arpu >= s.high_value_threshold AS high_value,
   -- weights from domain/rules.ts STAR_GRADE_WEIGHTS
   least(5, 1 + floor((s.star_spend * r.spend_rank
     + s.star_frequency * r.frequency_rank

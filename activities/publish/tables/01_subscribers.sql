@@ -1,9 +1,20 @@
 -- One row per subscriber active in the run month: segment, churn score, value, stability,
 -- tags and the action (CPCT: product, channel, moment) with its priority. Revenue at risk is
 -- churn probability x ARPU; churn_reasons the features that raised the score most (churn.ts).
+-- The value tier (by the revenue share ranked above the subscriber, features/combined/01_value.sql)
+-- and the high-value flag are set here from the run's parameters: they label subscribers and feed
+-- no model, so a run that changes only them reuses the stored features (stage-cache.ts).
 CREATE OR REPLACE TEMP VIEW snapshot_subscribers AS
 WITH scored AS (
-  SELECT f.*, s.segment_id, c.segment_name, c.recommended_product, c.contact_moment AS segment_moment,
+  SELECT f.*,
+         CASE
+           WHEN f.revenue_share_above < a.key_share THEN 'key'
+           WHEN f.revenue_share_above < a.high_share THEN 'high'
+           WHEN f.revenue_share_above < a.mid_share THEN 'mid'
+           ELSE 'low'
+         END AS value_tier,
+         f.arpu >= a.high_value_threshold AS high_value,
+         s.segment_id, c.segment_name, c.recommended_product, c.contact_moment AS segment_moment,
          sc.churn_score, sc.risk_band, f.stability_score >= a.stable_score AS stable,
          coalesce(r.churn_reasons, []) AS churn_reasons, coalesce(r.reason_words, []) AS reason_words
   FROM (SELECT * FROM features WHERE purpose = 'score') f
