@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { cp, readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
@@ -12,7 +12,7 @@ import { loadUsage, type LoadSummary } from '../../activities/load';
 import { adjustedRandIndex } from '../../activities/ml/metrics';
 import { publishSnapshot } from '../../activities/publish';
 import { listVersions, readManifest } from '../../store/snapshots';
-import type { StoreConfig } from '../../store/layout';
+import { featuresFile, type StoreConfig } from '../../store/layout';
 import { smallSample, storeIn, tempDir, withStageOutputs } from '../helpers';
 
 /** Every stage on a 4,000-subscriber sample with real DuckDB, outside Temporal. */
@@ -260,6 +260,29 @@ describe('stages from load to publish', () => {
     }
     expect(changed.key).toBeGreaterThan(defaults.key);
     expect(changed.high_value).toBeGreaterThan(defaults.high_value);
+  });
+
+  it('publishes the same subscribers from features an earlier version labelled (a worker upgraded mid-run)', async () => {
+    const publishFrom = async (runId: string, dbPath: string) => {
+      const published = await publishSnapshot(
+        store,
+        { ...run, runId },
+        { requestedBy: 'test', load: { ...load, dbPath }, features, cluster, churn },
+      );
+      return hashFile(join(published.path, 'subscribers.parquet'));
+    };
+    // the run folder as an earlier version left it: its features view carries the labels, set wrong here
+    const earlier = join(await tempDir(), 'run');
+    await cp(dirname(load.dbPath), earlier, { recursive: true });
+    const earlierDb = join(earlier, basename(load.dbPath));
+    await withConnection(earlierDb, (conn) =>
+      conn.run(
+        `CREATE OR REPLACE VIEW features AS SELECT *, 'low' AS value_tier, false AS high_value FROM read_parquet('${featuresFile(earlierDb)}')`,
+      ),
+    );
+    expect((await publishFrom('run-labelled-earlier', earlierDb)).sha256).toBe(
+      (await publishFrom('run-labelled-now', load.dbPath)).sha256,
+    );
   });
 
   it('publishes keyed hashes instead of subscriber ids when asked, with the key only from the environment', async () => {
