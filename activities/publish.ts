@@ -10,7 +10,6 @@ import { codeVersion } from './code-version';
 import { checkpoint } from './context';
 import { appendRows, queryOne, readSql, runScript, setVariable, viewParquet, withConnection } from './duckdb';
 import { hashFile } from '../store/hashing';
-import { quoteIdent } from '../data/contract';
 import {
   buildReport,
   renderReport,
@@ -146,7 +145,6 @@ async function writeOutputs(
       files.push(file);
     };
     await viewStageOutputs(conn, request.load.dbPath, request.cluster.segments);
-    await hideStoredValueLabels(conn);
     await writeRuleTables(conn, request.load.params);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runScript(conn, await readSql(import.meta.url, './publish/tables/00_macros.sql'));
@@ -203,25 +201,6 @@ async function writeSnapshotTable(
   );
   if (readBack) await viewParquet(conn, table, path, 'connection');
   return rows;
-}
-
-/**
- * Features an earlier version computed (a worker upgraded mid-run) hold the value tier and the
- * high-value flag, which publishing now sets itself from the same parameters: a temporary view
- * of the same name hides them, so the subscribers' table reads the columns it reads from a run of
- * this version.
- */
-async function hideStoredValueLabels(conn: DuckDBConnection): Promise<void> {
-  const { database, labels } = await queryOne<{ database: string; labels: number }>(
-    conn,
-    `SELECT current_database() AS database,
-            (SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main'
-               AND table_name = 'features' AND column_name IN ('value_tier', 'high_value'))::INTEGER AS labels`,
-  );
-  if (labels === 0) return;
-  await conn.run(
-    `CREATE OR REPLACE TEMP VIEW features AS SELECT * EXCLUDE (value_tier, high_value) FROM ${quoteIdent(database)}.main.features`,
-  );
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */

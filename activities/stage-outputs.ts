@@ -8,7 +8,8 @@ import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SegmentAction } from '../domain/actions';
-import { appendRows, viewParquet } from './duckdb';
+import { quoteIdent } from '../data/contract';
+import { appendRows, queryOne, viewParquet } from './duckdb';
 
 /** The churn stage's tables (the churn-scores artifact of the stage cache): one Parquet file each. */
 export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
@@ -26,7 +27,7 @@ export function segmentsFile(runDir: string): string {
 /**
  * Makes `conn` (on the run database at `dbPath`) read the stages' outputs as `segments`,
  * `scores` and `churn_reasons`, and the segments' names and actions (from the clustering
- * summary) as `segment_catalog`.
+ * summary) as `segment_catalog`; `features` without the value labels publishing sets.
  */
 export async function viewStageOutputs(
   conn: DuckDBConnection,
@@ -37,6 +38,7 @@ export async function viewStageOutputs(
   // a run whose clustering ran before this version (an upgrade mid-run) has the table instead
   if (await exists(segmentsFile(runDir))) await viewParquet(conn, 'segments', segmentsFile(runDir), 'connection');
   for (const table of SCORED_TABLES) await viewParquet(conn, table, scoredTableFile(runDir, table), 'connection');
+  await hideStoredValueLabels(conn);
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE segment_catalog (segment_id INTEGER, segment_name VARCHAR, recommended_product VARCHAR, segment_channel VARCHAR, contact_moment VARCHAR)',
   );
@@ -50,6 +52,24 @@ export async function viewStageOutputs(
       profile.channel,
       profile.contactMoment,
     ]),
+  );
+}
+
+/**
+ * Features an earlier version computed (a worker upgraded mid-run) hold the value tier and the
+ * high-value flag, which publishing now sets itself from the same parameters: a temporary view
+ * of the same name hides them, so publishing reads the columns a run of this version has.
+ */
+async function hideStoredValueLabels(conn: DuckDBConnection): Promise<void> {
+  const { database, labels } = await queryOne<{ database: string; labels: number }>(
+    conn,
+    `SELECT current_database() AS database,
+            (SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main'
+               AND table_name = 'features' AND column_name IN ('value_tier', 'high_value'))::INTEGER AS labels`,
+  );
+  if (labels === 0) return;
+  await conn.run(
+    `CREATE OR REPLACE TEMP VIEW features AS SELECT * EXCLUDE (value_tier, high_value) FROM ${quoteIdent(database)}.main.features`,
   );
 }
 

@@ -7,7 +7,7 @@ import { queryOne, queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';
 import { hashFile } from '../../store/hashing';
 import { SCORED_TABLES, scoredTableFile, segmentsFile } from '../../activities/stage-outputs';
-import { STAR_GRADE_WEIGHTS } from '../../domain/rules';
+import { STAR_GRADE_WEIGHTS, VALUE_TIER_SHARES } from '../../domain/rules';
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { adjustedRandIndex } from '../../activities/ml/metrics';
 import { publishSnapshot } from '../../activities/publish';
@@ -35,6 +35,14 @@ describe('stages from load to publish', () => {
     cluster = await clusterSubscribers(load.dbPath, load.params);
     churn = await trainAndScoreChurn(load.dbPath, load.params);
   });
+
+  /** This file's run published as `runId`, its load summary changed by `changes`. */
+  const publishAs = (runId: string, changes: Partial<LoadSummary> = {}) =>
+    publishSnapshot(
+      store,
+      { ...run, runId },
+      { requestedBy: 'test', load: { ...load, ...changes }, features, cluster, churn },
+    );
 
   it('computes features for this month and a labelled month before', () => {
     expect(features.scoringRows).toBe(load.subscribersInMonth);
@@ -176,11 +184,7 @@ describe('stages from load to publish', () => {
   });
 
   it('tags every subscriber, gives each an action, and lists whom to contact per grid', async () => {
-    const published = await publishSnapshot(
-      store,
-      { ...run, runId: 'run-actions' },
-      { requestedBy: 'test', load, features, cluster, churn },
-    );
+    const published = await publishAs('run-actions');
     const file = (name: string) => join(published.path, name);
     const [subscribers] = await withConnection(':memory:', (conn) =>
       queryRows<{ rows: number; actions: number; warned: number; vip: number; new_tag: number; at_risk: number }>(
@@ -224,11 +228,7 @@ describe('stages from load to publish', () => {
 
   it("sets value tiers and the high-value flag when publishing, from the run's parameters", async () => {
     const publishWith = async (runId: string, changes: Partial<LoadSummary['params']>) => {
-      const published = await publishSnapshot(
-        store,
-        { ...run, runId },
-        { requestedBy: 'test', load: { ...load, params: { ...load.params, ...changes } }, features, cluster, churn },
-      );
+      const published = await publishAs(runId, { params: { ...load.params, ...changes } });
       // each subscriber's tier and flag against the revenue share above them and their ARPU
       return withConnection(
         load.dbPath,
@@ -239,13 +239,16 @@ describe('stages from load to publish', () => {
                   count(*) FILTER (WHERE p.value_tier = 'key')::INTEGER AS key,
                   count(*) FILTER (WHERE p.high_value)::INTEGER AS high_value,
                   count(*) FILTER (WHERE p.value_tier <> CASE WHEN f.revenue_share_above < $key THEN 'key'
-                    WHEN f.revenue_share_above < 0.6 THEN 'high' WHEN f.revenue_share_above < 0.9 THEN 'mid'
+                    WHEN f.revenue_share_above < $high THEN 'high' WHEN f.revenue_share_above < $mid THEN 'mid'
                     ELSE 'low' END)::INTEGER AS wrong_tier,
                   count(*) FILTER (WHERE p.high_value IS DISTINCT FROM (f.arpu >= $threshold))::INTEGER AS wrong_flag
            FROM read_parquet($file) p JOIN features f ON f.purpose = 'score' AND f.subscriber_id = p.subscriber_id`,
             {
               file: join(published.path, 'subscribers.parquet'),
               key: changes.keyCustomerRevenueShare ?? load.params.keyCustomerRevenueShare,
+              // the key shares tested lie below these
+              high: VALUE_TIER_SHARES.high,
+              mid: VALUE_TIER_SHARES.mid,
               threshold: changes.highValueThreshold ?? load.params.highValueThreshold,
             },
           ),
@@ -263,14 +266,8 @@ describe('stages from load to publish', () => {
   });
 
   it('publishes the same subscribers from features an earlier version labelled (a worker upgraded mid-run)', async () => {
-    const publishFrom = async (runId: string, dbPath: string) => {
-      const published = await publishSnapshot(
-        store,
-        { ...run, runId },
-        { requestedBy: 'test', load: { ...load, dbPath }, features, cluster, churn },
-      );
-      return hashFile(join(published.path, 'subscribers.parquet'));
-    };
+    const publishFrom = async (runId: string, dbPath: string) =>
+      hashFile(join((await publishAs(runId, { dbPath })).path, 'subscribers.parquet'));
     // the run folder as an earlier version left it: its features view carries the labels, set wrong here
     const earlier = join(await tempDir(), 'run');
     await cp(dirname(load.dbPath), earlier, { recursive: true });
