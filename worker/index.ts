@@ -1,15 +1,17 @@
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadSigner } from '../store/signing';
 import { connectionOptions, type SegflowConfig } from './config';
 import { releaseMemoryAfterActivities } from './release-memory';
+import { cachedWorkflowBundle } from './workflow-bundle';
 
 export interface SegflowWorkerOptions {
   config: SegflowConfig;
-  /** Reuse a workflow bundle (tests build it once); default: bundle workflows/ at start. */
-  workflowBundle?: WorkflowBundleWithSourceMap;
+  /** Reuse a workflow bundle (tests build it once); default: the stored bundle of workflows/ while it is current (workflow-bundle.ts). */
+  workflowBundle?: WorkflowBundle;
   /** Default: defaultMaxActivities(). */
   maxConcurrentActivities?: number;
 }
@@ -30,12 +32,13 @@ export async function createSegflowWorker(
   options: SegflowWorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const { config } = options;
+  const workflowBundle = options.workflowBundle ?? (await storedWorkflowBundle(config));
   const connection = await NativeConnection.connect(connectionOptions(config));
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    workflowBundle,
     activities: createActivities(config.store, undefined, {
       ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),
     }),
@@ -43,4 +46,12 @@ export async function createSegflowWorker(
     interceptors: { activity: [releaseMemoryAfterActivities()] },
   });
   return { worker, connection };
+}
+
+/** workflows/ bundled, or the bundle stored under $SEGFLOW_HOME while it is current. */
+async function storedWorkflowBundle(config: SegflowConfig): Promise<WorkflowBundle> {
+  const { logger } = Runtime.instance();
+  const { code, reused } = await cachedWorkflowBundle(WORKFLOWS_PATH, join(config.home, 'worker'), logger);
+  if (reused) logger.debug('workflow bundle unchanged since it was stored: not bundled again');
+  return { code };
 }

@@ -1,0 +1,70 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DefaultLogger, type Logger } from '@temporalio/worker';
+import { REPO_ROOT } from '../../worker/config';
+import { cachedWorkflowBundle } from '../../worker/workflow-bundle';
+
+const logger: Logger = new DefaultLogger('ERROR');
+
+/**
+ * A worker start loads the stored workflow bundle while every source it was built from is
+ * unchanged, and bundles again otherwise. The workflows live inside the clone (under the
+ * git-ignored .segflow) because webpack resolves the SDK from the workflows' folder.
+ */
+describe('the stored workflow bundle', () => {
+  let dir: string;
+  let workflows: string;
+  let helper: string;
+  beforeAll(async () => {
+    await mkdir(join(REPO_ROOT, '.segflow'), { recursive: true });
+    dir = await mkdtemp(join(REPO_ROOT, '.segflow', 'test-workflow-bundle-'));
+    workflows = join(dir, 'workflows.ts');
+    helper = join(dir, 'greeting.ts');
+    await writeFile(helper, "export const greeting = 'hello';\n");
+    await writeFile(
+      workflows,
+      "import { greeting } from './greeting';\nexport async function greet(): Promise<string> {\n  return greeting;\n}\n",
+    );
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('is loaded again while its sources are unchanged, and rebuilt when a file it imports changes', async () => {
+    const cache = join(dir, 'cache-a');
+    const first = await cachedWorkflowBundle(workflows, cache, logger);
+    expect(first.reused).toBe(false);
+    expect(first.code).toContain("'hello'");
+
+    const again = await cachedWorkflowBundle(workflows, cache, logger);
+    expect(again).toEqual({ code: first.code, reused: true });
+
+    await writeFile(helper, "export const greeting = 'good morning';\n");
+    const changed = await cachedWorkflowBundle(workflows, cache, logger);
+    expect(changed.reused).toBe(false);
+    expect(changed.code).toContain("'good morning'");
+    expect(changed.code).not.toContain("'hello'");
+    // the new bundle is the one stored
+    expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code: changed.code, reused: true });
+  });
+
+  it('is rebuilt when the stored file is damaged or written by another bundler version', async () => {
+    const cache = join(dir, 'cache-b');
+    const { code } = await cachedWorkflowBundle(workflows, cache, logger);
+    const stored = join(cache, 'workflow-bundle.js');
+    const text = await readFile(stored, 'utf8');
+
+    await writeFile(stored, text.slice(0, text.length / 2)); // cut short: no source map left to check against
+    expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code, reused: false });
+
+    await writeFile(stored, text.replace(/@temporalio\/worker@[^ ]+/, '@temporalio/worker@0.0.1'));
+    expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code, reused: false });
+  });
+
+  it('still gives a bundle when the store cannot be written', async () => {
+    const notAFolder = join(dir, 'a-file');
+    await writeFile(notAFolder, '');
+    const bundle = await cachedWorkflowBundle(workflows, join(notAFolder, 'cache'), logger);
+    expect(bundle.reused).toBe(false);
+    expect(bundle.code).toContain('greet');
+  });
+});
