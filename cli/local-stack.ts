@@ -1,7 +1,5 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { createSegflowWorker } from '../worker';
-import { installLogger } from '../worker/logger';
 import type { SegflowConfig } from '../worker/config';
 import { connectClient } from '../pipelines/client';
 import { ensureDevServer, type DevServerHandle } from './dev-server';
@@ -27,15 +25,20 @@ export async function withLocalStack<T>(
   options: { uiPort?: number },
   body: (stack: LocalStack) => Promise<T>,
 ): Promise<LocalStackOutcome<T>> {
-  installLogger('warn', { shutdownSignals: [] });
   const interrupted = untilInterrupted().then(() => ({ interrupted: true }) as const);
   console.log(`${elapsed()}  Temporal dev server at ${config.temporal.address}`);
-  const server = await ensureDevServer({
+  const serverUp = ensureDevServer({
     address: config.temporal.address,
     stateDir: join(config.home, 'temporal'),
     uiPort: options.uiPort,
   });
+  // loaded while the server starts, and only by the commands that start a worker (cli/index.ts)
+  const workerModules = Promise.all([import('../worker'), import('../worker/logger')]);
+  workerModules.catch(() => undefined); // awaited once the server is up
+  const server = await serverUp;
   try {
+    const [{ createSegflowWorker }, { installLogger }] = await workerModules;
+    installLogger('warn', { shutdownSignals: [] });
     console.log(
       `${elapsed()}  ${server.started ? 'started it (stopped again at the end)' : 'reusing the server already running'}; starting a worker on task queue "${config.temporal.taskQueue}" for this command`,
     );

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /** What a repository module imports for its values (not `import type`): modules as repository paths, and packages. */
@@ -13,7 +14,9 @@ export async function moduleImports(file: string): Promise<{ modules: string[]; 
         if (part === '..') parts.pop();
         else if (part !== '.') parts.push(part);
       }
-      return `${parts.join('/')}.ts`;
+      const path = parts.join('/');
+      // a folder's import is its index.ts
+      return existsSync(new URL(`../${path}.ts`, import.meta.url)) ? `${path}.ts` : `${path}/index.ts`;
     });
   return { modules, packages: specs.filter((spec) => !spec.startsWith('.')) };
 }

@@ -1,7 +1,5 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from '@commander-js/extra-typings';
-import { readPublishedCampaigns } from '../../activities/campaigns';
-import { simulateCampaign } from '../../data/campaign';
 import { addMonths } from '../../domain/month';
 import { CAMPAIGN_DIMENSIONS } from '../../domain/campaigns';
 import { UsageError } from '../../domain/errors';
@@ -31,6 +29,7 @@ export function registerCampaigns(program: Command): void {
         throw new UsageError(`${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)`);
       if (options.by && !(CAMPAIGN_DIMENSIONS as readonly string[]).includes(options.by))
         throw new UsageError(`--by must be one of ${CAMPAIGN_DIMENSIONS.join(', ')}`);
+      const { readPublishedCampaigns } = await import('../../activities/campaigns');
       const groups = metrics.measured ? await readPublishedCampaigns(versionDir(store, ref.month, ref.version)) : [];
       const shown = groups.filter((g) => ['all', 'action', options.by].includes(g.dimension));
       output(options.json, { snapshot: ref, metrics, groups: options.by ? shown : groups }, () => {
@@ -70,6 +69,7 @@ export function registerCampaigns(program: Command): void {
     .action(async (reference: string, options: { sample: string; seed: number }) => {
       const store = loadConfig().store;
       const ref = await resolveSnapshot(store, reference);
+      const { simulateCampaign } = await import('../../data/campaign');
       const truth = await simulateCampaign({
         sampleDir: resolve(options.sample),
         dispatchFile: join(versionDir(store, ref.month, ref.version), 'dispatch.parquet'),

@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from '@commander-js/extra-typings';
-import { generateSample } from '../../data/generate';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { parseRunParams } from '../../domain/params';
 import { hashFile, paramsHash } from '../../store/hashing';
@@ -41,6 +40,7 @@ async function ensureSample(
   console.log(
     `${elapsed()}  generating sample: ${shape.subscribers.toLocaleString('en-US')} subscribers x ${shape.months} months -> ${dir}`,
   );
+  const { generateSample } = await import('../../data/generate');
   const summary = await generateSample({ outDir: dir, ...shape });
   console.log(
     `${elapsed()}  ${summary.usageRows.toLocaleString('en-US')} usage rows in ${summary.seconds.toFixed(1)}s`,

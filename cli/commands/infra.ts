@@ -1,9 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from '@commander-js/extra-typings';
-import { generateSample } from '../../data/generate';
 import { loadConfig } from '../../worker/config';
-import { createSegflowWorker } from '../../worker';
-import { installLogger } from '../../worker/logger';
 import { ensureDevServer } from '../dev-server';
 import { untilInterrupted } from '../os-signals';
 import { DEMO_DEFAULTS } from './demo';
@@ -22,6 +19,10 @@ export function registerInfra(program: Command): void {
       ).argParser(positiveInt),
     )
     .action(async (options: { maxActivities?: number }) => {
+      const [{ createSegflowWorker }, { installLogger }] = await Promise.all([
+        import('../../worker'),
+        import('../../worker/logger'),
+      ]);
       installLogger('info');
       const { worker, connection } = await createSegflowWorker({
         config: loadConfig(),
@@ -62,6 +63,7 @@ export function registerInfra(program: Command): void {
     .option('--last-month <YYYY-MM>', 'last month of the sample (default: the month before this one)', monthArg)
     .addOption(new Option('--seed <n>', 'random seed').argParser(positiveInt).default(DEMO_DEFAULTS.seed))
     .action(async (options) => {
+      const { generateSample } = await import('../../data/generate');
       const summary = await generateSample({
         outDir: resolve(options.out),
         subscribers: options.subscribers,

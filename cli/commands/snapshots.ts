@@ -1,8 +1,6 @@
 import { join } from 'node:path';
 import { type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
-import { diffSnapshots } from '../../pipelines/diff';
-import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { UsageError } from '../../domain/errors';
 import { versionDir } from '../../store/layout';
 import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
@@ -10,7 +8,6 @@ import { snapshotSummary, snapshotsTable } from '../snapshot-text';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table } from '../options';
 import { userInfo } from 'node:os';
-import { retireSnapshot } from '../../pipelines/retire';
 import { loadSigner } from '../../store/signing';
 
 /** `segflow snapshots list | show | diff | reproduce | retire`. */
@@ -46,6 +43,7 @@ export function registerSnapshots(program: Command): void {
     .addOption(json())
     .action(async (a: string, b: string, options) => {
       const store = loadConfig().store;
+      const { diffSnapshots } = await import('../../pipelines/diff');
       const diff = await diffSnapshots(store, await resolveSnapshot(store, a), await resolveSnapshot(store, b));
       output(options.json, diff, (d) =>
         [
@@ -82,6 +80,7 @@ export function registerSnapshots(program: Command): void {
         throw new UsageError(`name the version to retire explicitly (YYYY-MM/vN), not "${reference}"`);
       const ref = await resolveSnapshot(config.store, reference);
       const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
+      const { retireSnapshot } = await import('../../pipelines/retire');
       const result = await retireSnapshot(config.store, ref, { reason: options.reason, actor: options.actor }, signer);
       output(
         options.json,
@@ -98,6 +97,7 @@ export function registerSnapshots(program: Command): void {
     .addOption(json())
     .action(async (reference: string, options) => {
       const store = loadConfig().store;
+      const { reproduceSnapshot } = await import('../../pipelines/reproduce');
       const report = await reproduceSnapshot(store, await resolveSnapshot(store, reference));
       output(options.json, report, (r) =>
         r.changedInputs.length

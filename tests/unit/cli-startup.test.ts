@@ -1,0 +1,46 @@
+import { execFile } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../worker/config';
+import { tempDir } from '../helpers';
+import { moduleImports, reachableModules } from '../import-graph';
+
+const segflow = (args: string[], env: Record<string, string>) =>
+  promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env: { ...process.env, ...env } }).then(
+    ({ stdout }) => ({ code: 0, output: stdout }),
+    (error: { code: number; stderr: string }) => ({ code: error.code, output: error.stderr }),
+  );
+
+/** Packages that take a noticeable part of a second to load: the worker, DuckDB, the charts and the models. */
+const HEAVY_PACKAGES = ['@temporalio/worker', '@duckdb/node-api', 'vega', 'vega-lite', 'ml-kmeans', 'ml-cart'];
+
+/**
+ * Every command starts by loading cli/index.ts and what it imports; the commands that need the
+ * worker, DuckDB or the models load them in their actions (cli/index.ts), so `--help`, `snapshots
+ * list` or `runs` do not wait for them.
+ */
+describe('the command line at start-up', () => {
+  it('imports none of the heavy packages before a command asks for them', async () => {
+    const loaded = new Map<string, string>();
+    for (const file of await reachableModules(['cli/index.ts']))
+      for (const name of (await moduleImports(file)).packages)
+        if (HEAVY_PACKAGES.includes(name)) loaded.set(name, file);
+    expect(Object.fromEntries(loaded)).toEqual({});
+  });
+
+  it('loads them in the actions that use them', { timeout: 120_000 }, async () => {
+    const home = await tempDir();
+    // DuckDB, loaded by the action
+    const generated = await segflow(
+      ['generate', '--out', join(home, 'sample'), '--subscribers', '300', '--months', '3'],
+      { SEGFLOW_HOME: home },
+    );
+    expect(generated.code).toBe(0);
+    expect(await readdir(join(home, 'sample', 'usage'))).toHaveLength(3);
+    // the diff's module, loaded before the snapshots are looked up
+    const diff = await segflow(['snapshots', 'diff', '2026-05/v1', '2026-06/v1'], { SEGFLOW_HOME: home });
+    expect(diff).toMatchObject({ code: 2, output: expect.stringContaining('2026-05') });
+  });
+});
