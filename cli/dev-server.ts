@@ -36,10 +36,10 @@ async function isPortFree(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** True when a Temporal frontend answers at `address`. */
-export async function isServerUp(address: string): Promise<boolean> {
+/** True when a Temporal frontend answers at `address` within `connectTimeoutMs`. */
+export async function isServerUp(address: string, connectTimeoutMs = 1_000): Promise<boolean> {
   try {
-    const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+    const connection = await Connection.connect({ address, connectTimeout: connectTimeoutMs });
     try {
       await connection.workflowService.getSystemInfo({});
       return true;
@@ -67,15 +67,18 @@ export async function ensureDevServer(options: {
   const port = Number(portText);
   const uiPort = options.uiPort ?? port + 1000;
   const uiUrl = `http://${host === '127.0.0.1' ? 'localhost' : host}:${uiPort}`;
-  if (await isServerUp(address)) {
-    await registerSearchAttributes(address);
-    return { address, uiUrl, started: false, stop: async () => {} };
-  }
-  // the dev server's own message for a taken port is buried in its log: say it first
-  if (!(await isPortFree(host, port)))
+  // a free port first: asking a port no one listens on whether it is Temporal takes the client
+  // its whole connect timeout to give up (a second of every command that starts the server)
+  if (!(await isPortFree(host, port))) {
+    if (await isServerUp(address)) {
+      await registerSearchAttributes(address);
+      return { address, uiUrl, started: false, stop: async () => {} };
+    }
+    // the dev server's own message for a taken port is buried in its log: say it first
     throw new InfrastructureError(
       `port ${port} on ${host} is in use by something that is not a Temporal server: stop it or set TEMPORAL_ADDRESS to another port`,
     );
+  }
   if (!options.headless && !(await isPortFree(host, uiPort)))
     throw new InfrastructureError(
       `the Web UI port ${uiPort} on ${host} is in use (another Temporal dev server?): stop it or choose another with --ui-port`,
@@ -106,14 +109,15 @@ export async function ensureDevServer(options: {
   child.once('exit', () => (exited = true));
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  while (!(await isServerUp(address))) {
+  // asked often and briefly: the server answers about a second after its start
+  while (!(await isServerUp(address, 250))) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
       // only what this start wrote: older lines in the log belong to earlier servers
       const tail = readFileSync(logPath).subarray(logStart).toString('utf8').split('\n').slice(-15).join('\n');
       throw new InfrastructureError(`Temporal dev server did not come up at ${address} (log: ${logPath}):\n${tail}`);
     }
-    await sleep(250);
+    await sleep(100);
   }
   await registerSearchAttributes(address);
   return { address, uiUrl, started: true, stop: () => stopProcess(child) };

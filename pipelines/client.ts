@@ -92,7 +92,12 @@ export async function followRun(
   onProgress: (progress: RunProgress) => void,
 ): Promise<MonthlySegmentationResult> {
   let finished = false;
-  const result = handle.result().finally(() => (finished = true));
+  // the result ends the wait between two polls at once, instead of after it (up to half a second)
+  const resultIn = new AbortController();
+  const result = handle.result().finally(() => {
+    finished = true;
+    resultIn.abort();
+  });
   let shown: RunProgress | undefined;
   const show = (progress: RunProgress) => {
     for (let done = (shown?.stagesDone ?? -1) + 1; done < progress.stagesDone; done++) {
@@ -106,7 +111,7 @@ export async function followRun(
     while (!finished) {
       const progress = await handle.query(progressQuery).catch(() => undefined);
       if (progress && !finished) show(progress);
-      await sleep(500);
+      await sleep(500, undefined, { signal: resultIn.signal }).catch(() => undefined);
     }
   })();
   try {

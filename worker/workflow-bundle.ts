@@ -6,7 +6,7 @@
  * compares those with the files on disk: no list of inputs is kept by hand, and a changed
  * workflow, a file it imports or an upgraded SDK package makes a new bundle.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, isAbsolute, join } from 'node:path';
@@ -36,8 +36,9 @@ export async function cachedWorkflowBundle(
   cacheDir: string,
   logger?: Logger,
 ): Promise<WorkflowBundle & { reused: boolean }> {
-  const path = join(cacheDir, 'workflow-bundle.js');
   const header = `// ${BUNDLER} ${workflowsPath}\n`;
+  // one file per bundler and workflows' path: two clones (or versions) sharing a home keep theirs
+  const path = join(cacheDir, `workflow-bundle-${createHash('sha256').update(header).digest('hex').slice(0, 16)}.js`);
   const stored = await readFile(path, 'utf8').catch(() => null);
   if (stored?.startsWith(header)) {
     const code = stored.slice(header.length);

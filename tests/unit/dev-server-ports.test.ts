@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureDevServer, freeLocalAddress } from '../../cli/dev-server';
+import { ensureDevServer, freeLocalAddress, isServerUp } from '../../cli/dev-server';
 import { tempDir } from '../helpers';
 
 /** A port some other program holds. */
@@ -14,7 +14,7 @@ async function occupiedPort(): Promise<{ port: number; server: Server }> {
 }
 
 /** A port clash is reported first and plainly, not buried under the dev server's log lines. */
-describe('dev server port clashes', () => {
+describe('dev server ports', () => {
   it('names a taken Web UI port and the option that moves it', async () => {
     const { port } = await occupiedPort();
     await expect(
@@ -30,5 +30,21 @@ describe('dev server port clashes', () => {
     await expect(
       ensureDevServer({ address: `127.0.0.1:${port}`, stateDir: join(await tempDir(), 'temporal') }),
     ).rejects.toMatchObject({ name: 'InfrastructureError', message: expect.stringContaining(`port ${port}`) });
+  });
+
+  it('reuses a Temporal server already listening on the port, and leaves it running', async () => {
+    const address = await freeLocalAddress();
+    const stateDir = join(await tempDir(), 'temporal');
+    const first = await ensureDevServer({ address, stateDir, headless: true });
+    try {
+      expect(first.started).toBe(true);
+      const second = await ensureDevServer({ address, stateDir, headless: true });
+      expect(second.started).toBe(false);
+      await second.stop(); // a no-op: the server was not its to stop
+      expect(await isServerUp(address)).toBe(true);
+    } finally {
+      await first.stop();
+    }
+    expect(await isServerUp(address, 250)).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DefaultLogger, type Logger } from '@temporalio/worker';
@@ -50,7 +50,8 @@ describe('the stored workflow bundle', () => {
   it('is rebuilt when the stored file is damaged or written by another bundler version', async () => {
     const cache = join(dir, 'cache-b');
     const { code } = await cachedWorkflowBundle(workflows, cache, logger);
-    const stored = join(cache, 'workflow-bundle.js');
+    const [name] = await readdir(cache);
+    const stored = join(cache, name);
     const text = await readFile(stored, 'utf8');
 
     await writeFile(stored, text.slice(0, text.length / 2)); // cut short: no source map left to check against
@@ -58,6 +59,16 @@ describe('the stored workflow bundle', () => {
 
     await writeFile(stored, text.replace(/@temporalio\/worker@[^ ]+/, '@temporalio/worker@0.0.1'));
     expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code, reused: false });
+  });
+
+  it('keeps one bundle per workflows file in a shared store', async () => {
+    const cache = join(dir, 'cache-c');
+    const other = join(dir, 'other-workflows.ts');
+    await writeFile(other, 'export async function other(): Promise<number> {\n  return 1;\n}\n');
+    const first = await cachedWorkflowBundle(workflows, cache, logger);
+    await cachedWorkflowBundle(other, cache, logger);
+    expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code: first.code, reused: true });
+    expect(await readdir(cache)).toHaveLength(2);
   });
 
   it('still gives a bundle when the store cannot be written', async () => {
