@@ -133,7 +133,9 @@ async function sample(subscribers: number): Promise<string> {
 async function timeCommand(args: string[], env: Record<string, string>): Promise<number> {
   const started = performance.now();
   const child = spawn(join(REPO_ROOT, 'bin', 'segflow'), args, { stdio: 'ignore', env: { ...process.env, ...env } });
-  const code = await new Promise<number | null>((resolveExit) => child.once('exit', resolveExit));
+  const code = await new Promise<number | null>((resolveExit, rejectStart) =>
+    child.once('exit', resolveExit).once('error', rejectStart),
+  );
   if (code !== 0) throw new Error(`segflow ${args.join(' ')} exited with ${code}`);
   return (performance.now() - started) / 1000;
 }
@@ -162,12 +164,17 @@ async function timeAnalystCommand(
   const args = ['run', '--local', '--month', LAST_MONTH, '--input', input, '--params', paramsFile, '--ui-port', uiPort];
   let rerun = Infinity;
   let help = Infinity;
-  for (let attempt = 0; attempt <= repeat; attempt++) {
-    const seconds = await timeCommand(args, env);
-    if (attempt > 0) rerun = Math.min(rerun, seconds);
-    help = Math.min(help, await timeCommand(['--help'], env));
+  try {
+    for (let attempt = 0; attempt <= repeat; attempt++) {
+      const seconds = await timeCommand(args, env);
+      const helpSeconds = await timeCommand(['--help'], env);
+      if (attempt === 0) continue;
+      rerun = Math.min(rerun, seconds);
+      help = Math.min(help, helpSeconds);
+    }
+  } finally {
+    await rm(home, { recursive: true, force: true });
   }
-  await rm(home, { recursive: true, force: true });
   return { rerun, help };
 }
 

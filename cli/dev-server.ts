@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
@@ -36,6 +36,24 @@ async function isPortFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+/**
+ * True when something accepts a TCP connection at host:port: a refusal comes back at once,
+ * where a Temporal client asking a port no one listens on waits out its whole connect timeout.
+ */
+async function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolveListening) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    const settle = (listening: boolean) => {
+      socket.destroy();
+      resolveListening(listening);
+    };
+    socket
+      .once('connect', () => settle(true))
+      .once('error', () => settle(false))
+      .once('timeout', () => settle(false));
+  });
+}
+
 /** True when a Temporal frontend answers at `address` within `connectTimeoutMs`. */
 export async function isServerUp(address: string, connectTimeoutMs = 1_000): Promise<boolean> {
   try {
@@ -67,10 +85,9 @@ export async function ensureDevServer(options: {
   const port = Number(portText);
   const uiPort = options.uiPort ?? port + 1000;
   const uiUrl = `http://${host === '127.0.0.1' ? 'localhost' : host}:${uiPort}`;
-  // a free port first: asking a port no one listens on whether it is Temporal takes the client
-  // its whole connect timeout to give up (a second of every command that starts the server)
-  if (!(await isPortFree(host, port))) {
-    if (await isServerUp(address)) {
+  if (await isListening(host, port)) {
+    // a dev server another command has just started answers within seconds
+    if (await answersWithin(address, 2_000)) {
       await registerSearchAttributes(address);
       return { address, uiUrl, started: false, stop: async () => {} };
     }
@@ -110,17 +127,26 @@ export async function ensureDevServer(options: {
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   // asked often and briefly: the server answers about a second after its start
-  while (!(await isServerUp(address, 250))) {
+  while (!((await isListening(host, port, 250)) && (await isServerUp(address, 250)))) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
       // only what this start wrote: older lines in the log belong to earlier servers
       const tail = readFileSync(logPath).subarray(logStart).toString('utf8').split('\n').slice(-15).join('\n');
       throw new InfrastructureError(`Temporal dev server did not come up at ${address} (log: ${logPath}):\n${tail}`);
     }
-    await sleep(100);
+    await sleep(50);
   }
   await registerSearchAttributes(address);
   return { address, uiUrl, started: true, stop: () => stopProcess(child) };
+}
+
+async function answersWithin(address: string, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  do {
+    if (await isServerUp(address)) return true;
+    await sleep(250);
+  } while (Date.now() < deadline);
+  return false;
 }
 
 const INDEXED_VALUE_TYPE = {

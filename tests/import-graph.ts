@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
-/** What a repository module imports for its values (not `import type`): modules as repository paths, and packages. */
+/** What a repository module imports or re-exports for its values (not `import type`): modules as repository paths, and packages (as written, subpaths included). */
 export async function moduleImports(file: string): Promise<{ modules: string[]; packages: string[] }> {
   const text = await readFile(new URL(`../${file}`, import.meta.url), 'utf8');
   const folder = file.split('/').slice(0, -1);
-  const specs = [...text.matchAll(/^import (?!type )[^;]*? from '([^']+)';/gm)].map(([, spec]) => spec);
+  // imports and re-exports of values, and imports for their side effects alone
+  const specs = [...text.matchAll(/^(?:(?:import|export) (?!type )[^;]*? from |import )'([^']+)';/gm)].map(
+    ([, spec]) => spec,
+  );
   const modules = specs
     .filter((spec) => spec.startsWith('.'))
     .map((spec) => {

@@ -48,7 +48,11 @@ export async function createSegflowWorker(
   return { worker, connection };
 }
 
-/** workflows/ bundled, or the bundle stored under $SEGFLOW_HOME while it is current. */
+/**
+ * workflows/ bundled, or the bundle stored under $SEGFLOW_HOME while it is current. Bundled with
+ * no option but the workflows' path: an option given here (interceptors, a payload converter)
+ * would have to enter workflow-bundle.ts's key, or a stored bundle without it would be loaded.
+ */
 async function storedWorkflowBundle(config: SegflowConfig): Promise<WorkflowBundle> {
   const { logger } = Runtime.instance();
   const { code, reused } = await cachedWorkflowBundle(WORKFLOWS_PATH, join(config.home, 'worker'), logger);

@@ -2,28 +2,33 @@
  * The workflow bundle a worker loads. Webpack bundles workflows/ at every worker start, which a
  * user's `segflow run --local` waits for each time (docs/benchmark.md, "Session 27"); the last
  * bundle is kept under $SEGFLOW_HOME and loaded again while everything it was built from is
- * unchanged. Its inline source map names every source file with its content, so the check
- * compares those with the files on disk: no list of inputs is kept by hand, and a changed
- * workflow, a file it imports or an upgraded SDK package makes a new bundle.
+ * unchanged. What that is, webpack says itself, as its own watch mode uses it: every file the
+ * build read (sources, the SDK's compiled files, package.json files), kept with its sha256, and
+ * every path it looked for and did not find (a file created there could change how an import
+ * resolves). The bundler's packages are named by version in the stored file's header.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { basename, dirname, extname, isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { bundleWorkflowCode, type Logger, type WorkflowBundle } from '@temporalio/worker';
 
-const require = createRequire(import.meta.url);
-
-/** The bundler's own code: a bundle written by another version is not used. */
-const BUNDLER = ['@temporalio/worker', 'webpack']
-  .map((name) => `${name}@${(require(`${name}/package.json`) as { version: string }).version}`)
+/** The bundler's packages, resolved where @temporalio/worker resolves them. */
+const bundlerRequire = createRequire(createRequire(import.meta.url).resolve('@temporalio/worker'));
+const BUNDLER = ['webpack', 'swc-loader', '@swc/core', 'source-map-loader']
+  .map((name) => `${name}@${(bundlerRequire(`${name}/package.json`) as { version: string }).version}`)
   .join(' ');
+const SDK = `@temporalio/worker@${(createRequire(import.meta.url)('@temporalio/worker/package.json') as { version: string }).version}`;
 
-const INLINE_SOURCE_MAP = /\n\/\/# sourceMappingURL=data:application\/json;charset=utf-8;base64,([A-Za-z0-9+/=]+)\s*$/;
-
-interface SourceMap {
-  sources: string[];
-  sourcesContent?: (string | null)[];
+/** What a stored bundle was built from: its first line. */
+interface BundleInputs {
+  bundler: string;
+  workflowsPath: string;
+  /** Every file the build read, with its content's sha256. */
+  files: Record<string, string>;
+  /** Paths the build looked for and did not find as files. */
+  missing: string[];
 }
 
 /**
@@ -36,49 +41,73 @@ export async function cachedWorkflowBundle(
   cacheDir: string,
   logger?: Logger,
 ): Promise<WorkflowBundle & { reused: boolean }> {
-  const header = `// ${BUNDLER} ${workflowsPath}\n`;
+  const bundler = `${SDK} ${BUNDLER}`;
   // one file per bundler and workflows' path: two clones (or versions) sharing a home keep theirs
-  const path = join(cacheDir, `workflow-bundle-${createHash('sha256').update(header).digest('hex').slice(0, 16)}.js`);
+  const key = createHash('sha256').update(`${bundler}\n${workflowsPath}`).digest('hex').slice(0, 16);
+  const path = join(cacheDir, `workflow-bundle-${key}.js`);
   const stored = await readFile(path, 'utf8').catch(() => null);
-  if (stored?.startsWith(header)) {
-    const code = stored.slice(header.length);
-    if (await sourcesUnchanged(code, workflowsPath)) return { code, reused: true };
+  const newline = stored?.indexOf('\n') ?? -1;
+  if (stored && newline > 0) {
+    const inputs = parseInputs(stored.slice(0, newline));
+    if (inputs?.bundler === bundler && inputs.workflowsPath === workflowsPath && (await unchanged(inputs)))
+      return { code: stored.slice(newline + 1), reused: true };
   }
-  const { code } = await bundleWorkflowCode({ workflowsPath, ...(logger ? { logger } : {}) });
+
+  let read: { files: string[]; missing: string[] } = { files: [], missing: [] };
+  const { code } = await bundleWorkflowCode({
+    workflowsPath,
+    ...(logger ? { logger } : {}),
+    webpackConfigHook: (config) => ({
+      ...config,
+      plugins: [
+        ...(config.plugins ?? []),
+        {
+          apply: (compiler) =>
+            compiler.hooks.afterCompile.tap('segflow-bundle-inputs', (compilation) => {
+              read = { files: [...compilation.fileDependencies], missing: [...compilation.missingDependencies] };
+            }),
+        },
+      ],
+    }),
+  });
+  const temporary = `${path}.${randomUUID()}.tmp`;
   try {
+    // files only: the SDK's entry point is a virtual module, made from the workflows' path and the
+    // SDK's version (both in the key), and the resolver lists the folders it read as well
+    const onDisk = read.files.filter(isFile);
+    const files = Object.fromEntries(
+      await Promise.all(onDisk.map(async (file) => [file, sha256(await readFile(file))] as const)),
+    );
+    const inputs: BundleInputs = { bundler, workflowsPath, files, missing: read.missing };
     await mkdir(cacheDir, { recursive: true });
     // written aside and renamed: a worker starting at the same time reads a whole bundle or none
-    const temporary = `${path}.${randomUUID()}.tmp`;
-    await writeFile(temporary, header + code);
+    await writeFile(temporary, `// ${JSON.stringify(inputs)}\n${code}`);
     await rename(temporary, path);
   } catch (error) {
+    await rm(temporary, { force: true }).catch(() => {});
     logger?.warn('could not store the workflow bundle for the next start', { error: (error as Error).message });
   }
   return { code, reused: false };
 }
 
-/**
- * True when every file the bundle was built from holds what it held then. The one source that is
- * not a file is the SDK's generated entry point beside the workflows, which follows from the
- * workflows' path and the bundler's version (both in the stored bundle's header).
- */
-async function sourcesUnchanged(code: string, workflowsPath: string): Promise<boolean> {
-  const encoded = INLINE_SOURCE_MAP.exec(code)?.[1];
-  if (!encoded) return false;
-  let map: SourceMap;
+function parseInputs(line: string): BundleInputs | null {
+  if (!line.startsWith('// ')) return null;
   try {
-    map = JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as SourceMap;
+    const inputs = JSON.parse(line.slice(3)) as BundleInputs;
+    return typeof inputs.files === 'object' && Array.isArray(inputs.missing) ? inputs : null;
   } catch {
-    return false;
+    return null;
   }
-  const entryPoint = join(
-    dirname(workflowsPath),
-    `${basename(workflowsPath, extname(workflowsPath))}-autogenerated-entrypoint.cjs`,
-  );
-  const files = map.sources
-    .map((source, index) => ({ source, content: map.sourcesContent?.[index] }))
-    .filter(({ source }) => isAbsolute(source) && source !== entryPoint);
-  if (files.length === 0 || files.some(({ content }) => typeof content !== 'string')) return false;
-  const current = await Promise.all(files.map(({ source }) => readFile(source, 'utf8').catch(() => null)));
-  return files.every(({ content }, index) => current[index] === content);
 }
+
+/** True when every file the build read holds the same bytes and no file stands where it found none. */
+async function unchanged(inputs: BundleInputs): Promise<boolean> {
+  const files = Object.entries(inputs.files);
+  // a missed path names a file the resolver tried (a folder may stand there: './words' before words/index.ts)
+  if (files.length === 0 || inputs.missing.some((path) => isFile(path))) return false;
+  const current = await Promise.all(files.map(([file]) => readFile(file).catch(() => null)));
+  return files.every(([, hash], index) => current[index] !== null && sha256(current[index]) === hash);
+}
+
+const isFile = (path: string) => statSync(path, { throwIfNoEntry: false })?.isFile() === true;
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');

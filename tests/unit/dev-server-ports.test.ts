@@ -13,7 +13,7 @@ async function occupiedPort(): Promise<{ port: number; server: Server }> {
   return { port, server };
 }
 
-/** A port clash is reported first and plainly, not buried under the dev server's log lines. */
+/** A port clash is reported first and plainly, not buried under the dev server's log lines; a Temporal server on the port is reused. */
 describe('dev server ports', () => {
   it('names a taken Web UI port and the option that moves it', async () => {
     const { port } = await occupiedPort();

@@ -54,11 +54,36 @@ describe('the stored workflow bundle', () => {
     const stored = join(cache, name);
     const text = await readFile(stored, 'utf8');
 
-    await writeFile(stored, text.slice(0, text.length / 2)); // cut short: no source map left to check against
+    await writeFile(stored, text.slice(0, 1_000)); // cut short in its first line: no list of inputs to check
     expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code, reused: false });
 
     await writeFile(stored, text.replace(/@temporalio\/worker@[^ ]+/, '@temporalio/worker@0.0.1'));
     expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code, reused: false });
+  });
+
+  it('is rebuilt when a new file changes what an import resolves to, or a file it read is removed', async () => {
+    const cache = join(dir, 'cache-d');
+    const folder = join(dir, 'resolving');
+    await mkdir(join(folder, 'words'), { recursive: true });
+    await writeFile(join(folder, 'words', 'index.ts'), "export const word = 'from the folder';\n");
+    const entry = join(folder, 'workflows.ts');
+    await writeFile(
+      entry,
+      "import { word } from './words';\nexport async function say(): Promise<string> {\n  return word;\n}\n",
+    );
+    expect((await cachedWorkflowBundle(entry, cache, logger)).code).toContain("'from the folder'");
+    expect((await cachedWorkflowBundle(entry, cache, logger)).reused).toBe(true);
+
+    // './words' now resolves to words.ts, a path the first build looked for and did not find
+    await writeFile(join(folder, 'words.ts'), "export const word = 'from the file';\n");
+    const shadowed = await cachedWorkflowBundle(entry, cache, logger);
+    expect(shadowed.reused).toBe(false);
+    expect(shadowed.code).toContain("'from the file'");
+
+    await rm(join(folder, 'words.ts'));
+    const restored = await cachedWorkflowBundle(entry, cache, logger);
+    expect(restored.reused).toBe(false);
+    expect(restored.code).toContain("'from the folder'");
   });
 
   it('keeps one bundle per workflows file in a shared store', async () => {
