@@ -7,12 +7,13 @@
  * every path it looked for and did not find (a file created there could change how an import
  * resolves). The bundler's packages are named by version in the stored file's header.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type Logger, type WorkflowBundle } from '@temporalio/worker';
+import { sha256 } from '../store/hashing';
 
 /** The bundler's packages, resolved where @temporalio/worker resolves them. */
 const bundlerRequire = createRequire(createRequire(import.meta.url).resolve('@temporalio/worker'));
@@ -43,7 +44,7 @@ export async function cachedWorkflowBundle(
 ): Promise<WorkflowBundle & { reused: boolean }> {
   const bundler = `${SDK} ${BUNDLER}`;
   // one file per bundler and workflows' path: two clones (or versions) sharing a home keep theirs
-  const key = createHash('sha256').update(`${bundler}\n${workflowsPath}`).digest('hex').slice(0, 16);
+  const key = sha256(`${bundler}\n${workflowsPath}`).slice(0, 16);
   const path = join(cacheDir, `workflow-bundle-${key}.js`);
   const stored = await readFile(path, 'utf8').catch(() => null);
   const newline = stored?.indexOf('\n') ?? -1;
@@ -105,9 +106,9 @@ async function unchanged(inputs: BundleInputs): Promise<boolean> {
   const files = Object.entries(inputs.files);
   // a missed path names a file the resolver tried (a folder may stand there: './words' before words/index.ts)
   if (files.length === 0 || inputs.missing.some((path) => isFile(path))) return false;
+  // whole reads: a few hundred small files, where hashFile's 1 MB streamed chunks took ~0.2 s more
   const current = await Promise.all(files.map(([file]) => readFile(file).catch(() => null)));
   return files.every(([, hash], index) => current[index] !== null && sha256(current[index]) === hash);
 }
 
 const isFile = (path: string) => statSync(path, { throwIfNoEntry: false })?.isFile() === true;
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
