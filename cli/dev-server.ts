@@ -54,8 +54,10 @@ async function isListening(host: string, port: number, timeoutMs = 1_000): Promi
   });
 }
 
-/** True when a Temporal frontend answers at `address` within `connectTimeoutMs`. */
+/** True when a Temporal frontend answers at `address` within `connectTimeoutMs` (at once false where nothing listens). */
 export async function isServerUp(address: string, connectTimeoutMs = 1_000): Promise<boolean> {
+  const [host, port] = address.split(':');
+  if (!(await isListening(host, Number(port), connectTimeoutMs))) return false;
   try {
     const connection = await Connection.connect({ address, connectTimeout: connectTimeoutMs });
     try {
@@ -127,7 +129,7 @@ export async function ensureDevServer(options: {
 
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   // asked often and briefly: the server answers about a second after its start
-  while (!((await isListening(host, port, 250)) && (await isServerUp(address, 250)))) {
+  while (!(await isServerUp(address, 250))) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
       // only what this start wrote: older lines in the log belong to earlier servers
