@@ -129,14 +129,10 @@ async function sample(subscribers: number): Promise<string> {
   return join(dir, 'usage');
 }
 
-/** Wall seconds of a `bin/segflow` command from its start to its exit; throws unless it succeeds. */
+/** Wall seconds of a `bin/segflow` command from its start to its exit; throws (with its output) unless it succeeds. */
 async function timeCommand(args: string[], env: Record<string, string>): Promise<number> {
   const started = performance.now();
-  const child = spawn(join(REPO_ROOT, 'bin', 'segflow'), args, { stdio: 'ignore', env: { ...process.env, ...env } });
-  const code = await new Promise<number | null>((resolveExit, rejectStart) =>
-    child.once('exit', resolveExit).once('error', rejectStart),
-  );
-  if (code !== 0) throw new Error(`segflow ${args.join(' ')} exited with ${code}`);
+  await promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env: { ...process.env, ...env } });
   return (performance.now() - started) / 1000;
 }
 
