@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { setVariable, withConnection } from '../activities/duckdb';
@@ -9,6 +11,7 @@ import { generateSample, type SampleSummary } from '../data/generate';
 import type { AuditEntry } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';
 import type { SegmentProfile } from '../store/manifest';
+import { REPO_ROOT } from '../worker/config';
 
 /** A fresh temporary folder, removed after the test file. */
 export async function tempDir(prefix = 'segflow-test-'): Promise<string> {
@@ -16,6 +19,13 @@ export async function tempDir(prefix = 'segflow-test-'): Promise<string> {
   afterAll(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/** Runs the CLI as a process; `output` is stderr on failure, stdout on success. */
+export const segflow = (args: string[], env: Record<string, string> = {}) =>
+  promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env: { ...process.env, ...env } }).then(
+    ({ stdout }) => ({ code: 0, output: stdout }),
+    (error: { code: number; stderr: string }) => ({ code: error.code, output: error.stderr }),
+  );
 
 export function storeIn(dir: string): StoreConfig {
   return { storeDir: join(dir, 'store'), workDir: join(dir, 'work') };

@@ -1,17 +1,8 @@
-import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../worker/config';
-import { tempDir } from '../helpers';
+import { segflow, tempDir } from '../helpers';
 import { moduleImports, reachableModules } from '../import-graph';
-
-const segflow = (args: string[], env: Record<string, string>) =>
-  promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env: { ...process.env, ...env } }).then(
-    ({ stdout }) => ({ code: 0, output: stdout }),
-    (error: { code: number; stderr: string }) => ({ code: error.code, output: error.stderr }),
-  );
 
 /** Packages that take a noticeable part of a second to load: the worker, DuckDB, the charts and the models. */
 const HEAVY_PACKAGES = ['@temporalio/worker', '@duckdb/node-api', 'vega', 'vega-lite', 'ml-kmeans', 'ml-cart'];

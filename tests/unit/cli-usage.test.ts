@@ -1,17 +1,8 @@
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../worker/config';
-import { tempDir } from '../helpers';
-
-/** Runs the CLI as a process; `output` is stderr on failure, stdout on success. */
-const segflow = (args: string[], env: Record<string, string> = {}) =>
-  promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env: { ...process.env, ...env } }).then(
-    ({ stdout }) => ({ code: 0, output: stdout }),
-    (error: { code: number; stderr: string }) => ({ code: error.code, output: error.stderr }),
-  );
+import { segflow, tempDir } from '../helpers';
 
 /** Nothing listens on port 1: a command that tried to reach Temporal would exit 3. */
 const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
