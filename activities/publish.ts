@@ -31,6 +31,7 @@ import {
   findPublishedByRun,
   latestVersion,
   nextVersion,
+  writeLatest,
   type PublishedSnapshot,
 } from '../store/snapshots';
 
@@ -336,13 +337,10 @@ function buildManifest(
   };
 }
 
-/** latest.json names the newest published version; written aside and renamed, never moved back. */
+/** latest.json names the newest published version, and never moves back. */
 async function moveLatestForward(store: StoreConfig, month: string, version: number, run: RunRef): Promise<void> {
   if (version <= ((await latestVersion(store, month)) ?? 0)) return;
-  const latestPath = join(monthDir(store, month), 'latest.json');
-  const temporary = `${latestPath}.${run.runId}.tmp`;
-  await writeFile(temporary, JSON.stringify({ month, version, path: `v${version}`, run }, null, 2) + '\n');
-  await rename(temporary, latestPath);
+  await writeLatest(store, month, version, run);
 }
 
 async function makeReadOnly(dir: string): Promise<void> {

@@ -1,4 +1,4 @@
-import { rename, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
@@ -7,7 +7,7 @@ import { withFileLock } from '../store/file-lock';
 import { hashFile } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
-import { latestVersion, listVersions, readManifest, type SnapshotRef } from '../store/snapshots';
+import { latestVersion, listVersions, readManifest, writeLatest, type SnapshotRef } from '../store/snapshots';
 
 export interface RetireResult {
   entry: AuditEntry;
@@ -65,12 +65,6 @@ async function pointLatestAtNewest(store: StoreConfig, month: string): Promise<n
     return null;
   }
   if ((await latestVersion(store, month)) === newest) return newest;
-  const manifest = await readManifest(store, month, newest);
-  const temporary = `${latestPath}.retire.tmp`;
-  await writeFile(
-    temporary,
-    JSON.stringify({ month, version: newest, path: `v${newest}`, run: manifest.run }, null, 2) + '\n',
-  );
-  await rename(temporary, latestPath);
+  await writeLatest(store, month, newest, (await readManifest(store, month, newest)).run);
   return newest;
 }

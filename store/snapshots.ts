@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
 import type { SnapshotManifest } from './manifest';
 import { hashFile } from './hashing';
 import { UsageError } from '../domain/errors';
@@ -79,6 +80,15 @@ export async function latestVersion(store: StoreConfig, month: string): Promise<
     (text) => (JSON.parse(text) as { version: number }).version,
     () => undefined,
   );
+}
+
+/**
+ * Points latest.json at a version. Written aside and renamed (write-file-atomic): a reader sees
+ * the old file or the new one, never half of one, and a writer that dies leaves no partial file.
+ */
+export async function writeLatest(store: StoreConfig, month: string, version: number, run: RunRef): Promise<void> {
+  const latest = { month, version, path: `v${version}`, run };
+  await writeFileAtomic(join(monthDir(store, month), 'latest.json'), JSON.stringify(latest, null, 2) + '\n');
 }
 
 export interface SnapshotRef {

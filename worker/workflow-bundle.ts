@@ -7,12 +7,12 @@
  * every path it looked for and did not find (a file created there could change how an import
  * resolves). The bundler's packages are named by version in the stored file's header.
  */
-import { randomUUID } from 'node:crypto';
 import { statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type Logger, type WorkflowBundle } from '@temporalio/worker';
+import writeFileAtomic from 'write-file-atomic';
 import { sha256 } from '../store/hashing';
 
 /** The bundler's packages, resolved where @temporalio/worker resolves them. */
@@ -71,7 +71,6 @@ export async function cachedWorkflowBundle(
       ],
     }),
   });
-  const temporary = `${path}.${randomUUID()}.tmp`;
   try {
     // files only: the SDK's entry point is a virtual module, made from the workflows' path and the
     // SDK's version (both in the key), and the resolver lists the folders it read as well
@@ -82,10 +81,8 @@ export async function cachedWorkflowBundle(
     const inputs: BundleInputs = { bundler, workflowsPath, files, missing: read.missing };
     await mkdir(cacheDir, { recursive: true });
     // written aside and renamed: a worker starting at the same time reads a whole bundle or none
-    await writeFile(temporary, `// ${JSON.stringify(inputs)}\n${code}`);
-    await rename(temporary, path);
+    await writeFileAtomic(path, `// ${JSON.stringify(inputs)}\n${code}`);
   } catch (error) {
-    await rm(temporary, { force: true }).catch(() => {});
     logger?.warn('could not store the workflow bundle for the next start', { error: (error as Error).message });
   }
   return { code, reused: false };
