@@ -16,8 +16,6 @@ import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows
 import { hasSearchAttributes } from './client';
 import { UsageError } from '../domain/errors';
 
-export const DEFAULT_SCHEDULE_ID = 'segflow-monthly';
-
 export interface MonthlyScheduleOptions {
   scheduleId: string;
   /** Usage input folder the scheduled runs read. */
@@ -39,16 +37,6 @@ export interface MonthlyScheduleOptions {
   /** Who created it, for the audit log (default: the OS user). */
   actor?: string;
 }
-
-export const SCHEDULE_DEFAULTS = {
-  dayOfMonth: 2,
-  hour: 3,
-  minute: 0,
-  timezone: 'UTC',
-  overlap: 'skip',
-  catchupWindow: '7 days',
-  pauseOnFailure: false,
-} as const;
 
 /** Creates the monthly schedule. Each run processes the month before its scheduled time. */
 export async function createMonthlySchedule(

@@ -3,8 +3,7 @@ import { loadConfig } from '../../worker/config';
 import { verifyAudit, type AuditReport } from '../../store/audit-verify';
 import { formatHead, parseHead, readAuditLog } from '../../store/audit-log';
 import { loadPublicKey } from '../../store/signing';
-import { connectClient } from '../../pipelines/client';
-import { crossCheckRetainedRuns, type RetainedRunsCheck } from '../../pipelines/audit-crosscheck';
+import type { RetainedRunsCheck } from '../../pipelines/audit-crosscheck';
 import { jsonOption as json } from '../json-option';
 import { EXIT, output } from '../options';
 
@@ -60,6 +59,8 @@ export function registerAudit(program: Command): void {
       const entries = await readAuditLog(config.store).catch(() => undefined);
       if (!entries) temporal = { notChecked: 'the audit log has lines that are not JSON' };
       else if (options.temporal) {
+        const { connectClient } = await import('../../pipelines/client');
+        const { crossCheckRetainedRuns } = await import('../../pipelines/audit-crosscheck');
         // optional here: a verify without Temporal says so rather than waiting long for it
         const client = await connectClient(config, 2_000).catch((error: Error) => error);
         if (client instanceof Error) temporal = { notChecked: client.message };

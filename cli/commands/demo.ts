@@ -6,10 +6,7 @@ import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { parseRunParams } from '../../domain/params';
 import { hashFile, paramsHash } from '../../store/hashing';
 import { listVersions, readManifest } from '../../store/snapshots';
-import { describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
-import { withLocalStack } from '../local-stack';
 import { elapsed, printResult } from '../format';
-import { progressDisplay } from '../progress';
 import { EXIT, positiveInt, previousMonth, uiPortOption } from '../options';
 
 export const DEMO_DEFAULTS = { subscribers: 20_000, months: 12, seed: 42 };
@@ -92,6 +89,9 @@ async function demo(options: {
       `${elapsed()}  note: ${lastMonth}/v${same} was computed from this sample with these parameters; this run publishes an identical new version (a rerun never overwrites). 'segflow snapshots reproduce ${lastMonth}/v${same}' checks a version without publishing one.`,
     );
 
+  const { describeRunFailure, followRun, startMonthlyRun } = await import('../../pipelines/client');
+  const { withLocalStack } = await import('../local-stack');
+  const { progressDisplay } = await import('../progress');
   let exitCode: number = EXIT.ok;
   const outcome = await withLocalStack(config, { uiPort: options.uiPort }, async ({ client, server }) => {
     const { handle } = await startMonthlyRun(client, config, {

@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
-import { ensureDevServer } from '../dev-server';
 import { untilInterrupted } from '../os-signals';
 import { DEMO_DEFAULTS } from './demo';
 import { monthArg, positiveInt, previousMonth, uiPortOption } from '../options';
@@ -41,6 +40,7 @@ export function registerInfra(program: Command): void {
     .addOption(uiPortOption())
     .action(async (options) => {
       const config = loadConfig();
+      const { ensureDevServer } = await import('../dev-server');
       const server = await ensureDevServer({
         address: config.temporal.address,
         stateDir: join(config.home, 'temporal'),

@@ -6,17 +6,8 @@ import type { Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
 import { parseRunParams, type RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import {
-  connectClient,
-  describeRunFailure,
-  followRun,
-  startMonthlyRun,
-  taskQueueHasPollers,
-  type MonthlyRunHandle,
-} from '../../pipelines/client';
+import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
-import { progressDisplay } from '../progress';
-import { withLocalStack } from '../local-stack';
 import { paramsHelp } from '../params-help';
 import { sampleDir } from './demo';
 import { EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
@@ -46,11 +37,15 @@ export function validatedParams(params: Record<string, unknown>): RunParams {
 }
 
 /** After `afterMs` without progress, says when no worker polls the task queue and how to start one. */
-function warnWhenNoWorker(client: Client, taskQueue: string, afterMs = 5_000): { progressed(): void } {
+function warnWhenNoWorker(
+  taskQueue: string,
+  hasPollers: () => Promise<boolean>,
+  afterMs = 5_000,
+): { progressed(): void } {
   let progressed = false;
   const timer = setTimeout(() => {
     if (progressed) return;
-    void taskQueueHasPollers(client, taskQueue).then(
+    void hasPollers().then(
       (polled) => {
         if (!polled && !progressed)
           console.error(
@@ -87,7 +82,10 @@ async function follow(
   uiUrl?: string,
 ): Promise<number> {
   if (!options.json) console.log(`${elapsed()}  started workflow ${handle.workflowId}`);
-  const noWorker = warnWhenNoWorker(client, config.temporal.taskQueue);
+  const { describeRunFailure, followRun, taskQueueHasPollers } = await import('../../pipelines/client');
+  const { progressDisplay } = await import('../progress');
+  const { taskQueue } = config.temporal;
+  const noWorker = warnWhenNoWorker(taskQueue, () => taskQueueHasPollers(client, taskQueue));
   try {
     const display = options.json ? undefined : progressDisplay();
     const result = await followRun(handle, (progress) => {
@@ -121,6 +119,7 @@ async function run(options: RunOptions): Promise<number> {
     month: options.month,
     input: resolve(options.input ?? join(sampleDir(config), 'usage')),
   });
+  const { connectClient, startMonthlyRun } = await import('../../pipelines/client');
   const start = (client: Client) =>
     startMonthlyRun(client, config, {
       params,
@@ -130,6 +129,7 @@ async function run(options: RunOptions): Promise<number> {
       reuse: options.reuse,
     });
   if (options.local) {
+    const { withLocalStack } = await import('../local-stack');
     let exitCode: number = EXIT.ok;
     const outcome = await withLocalStack(config, { uiPort: options.uiPort }, async ({ client }) => {
       exitCode = await follow((await start(client)).handle, client, config, options);

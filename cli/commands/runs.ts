@@ -1,16 +1,15 @@
 import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CancelledFailure, WorkflowFailedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import { connectClient, describeRunFailure } from '../../pipelines/client';
-import { cancelRun, listRuns, showRun } from '../../pipelines/runs';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, positiveInt, table } from '../options';
 
 /** Temporal is optional for reading the audit log: without it, Temporal's columns say so. */
 async function optionalClient(config: SegflowConfig): Promise<Client | undefined> {
+  const { connectClient } = await import('../../pipelines/client');
   return connectClient(config).catch(() => undefined);
 }
 
@@ -25,6 +24,7 @@ export function registerRuns(program: Command): void {
     .addOption(json())
     .action(async (options) => {
       const config = loadConfig();
+      const { listRuns } = await import('../../pipelines/runs');
       const rows = await listRuns(config.store, await optionalClient(config), {
         month: options.month,
         limit: options.limit,
@@ -41,6 +41,7 @@ export function registerRuns(program: Command): void {
     .addOption(json())
     .action(async (workflowId: string, options) => {
       const config = loadConfig();
+      const { showRun } = await import('../../pipelines/runs');
       const detail = await showRun(config.store, await optionalClient(config), workflowId);
       if (detail.audit.length === 0 && !detail.temporal) {
         throw new UsageError(
@@ -79,6 +80,9 @@ export function registerRuns(program: Command): void {
     .option('--requested-by <name>', 'who cancels, for the audit log', userInfo().username)
     .action(async (workflowId: string, options) => {
       const config = loadConfig();
+      const { CancelledFailure, WorkflowFailedError } = await import('@temporalio/client');
+      const { connectClient, describeRunFailure } = await import('../../pipelines/client');
+      const { cancelRun } = await import('../../pipelines/runs');
       const client = await connectClient(config);
       await cancelRun(client, config.store, workflowId, options.requestedBy);
       console.log(`cancellation requested for ${workflowId}; waiting for it to stop`);

@@ -3,20 +3,9 @@ import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
 import { monthBefore } from '../../domain/month';
-import { loadConfig } from '../../worker/config';
-import { connectClient } from '../../pipelines/client';
-import {
-  backfillMonths,
-  changeSchedule,
-  createMonthlySchedule,
-  DEFAULT_SCHEDULE_ID,
-  existingSchedule,
-  SCHEDULE_DEFAULTS,
-  summariseSchedule,
-  triggerSchedule,
-  waitForScheduledMonths,
-  type ScheduleSummary,
-} from '../../pipelines/schedules';
+import { DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS } from '../../domain/schedules';
+import { loadConfig, type SegflowConfig } from '../../worker/config';
+import type { ScheduleSummary } from '../../pipelines/schedules';
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
 import { paramsFromOptions } from './run';
@@ -26,6 +15,15 @@ function hourArg(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 23) throw new InvalidArgumentError('must be an hour, 0-23');
   return n;
+}
+
+/** A client and the schedule operations, loaded by the actions that use them (cli/index.ts). */
+async function connected(config: SegflowConfig) {
+  const [{ connectClient }, schedules] = await Promise.all([
+    import('../../pipelines/client'),
+    import('../../pipelines/schedules'),
+  ]);
+  return { client: await connectClient(config), schedules };
 }
 
 const idOption = () => new Option('--id <scheduleId>', 'schedule id').default(DEFAULT_SCHEDULE_ID);
@@ -77,8 +75,8 @@ function addCreate(schedule: Command): void {
       const input = resolve(options.input);
       if (!existsSync(input)) throw new UsageError(`--input: no such file or folder: ${input}`);
       const config = loadConfig();
-      const client = await connectClient(config);
-      await createMonthlySchedule(client, config, {
+      const { client, schedules } = await connected(config);
+      await schedules.createMonthlySchedule(client, config, {
         scheduleId: options.id,
         input,
         params: paramsFromOptions(options),
@@ -133,8 +131,9 @@ function addDescribe(schedule: Command): void {
     .addOption(idOption())
     .addOption(jsonOption())
     .action(async (options) => {
-      const { description } = await existingSchedule(await connectClient(loadConfig()), options.id);
-      output(options.json, summariseSchedule(description), scheduleText);
+      const { client, schedules } = await connected(loadConfig());
+      const { description } = await schedules.existingSchedule(client, options.id);
+      output(options.json, schedules.summariseSchedule(description), scheduleText);
     });
 }
 
@@ -150,7 +149,8 @@ function addPauseUnpause(schedule: Command): void {
       .option('--note <text>', 'why, shown by describe and kept in the audit log')
       .action(async (options) => {
         const config = loadConfig();
-        await changeSchedule(await connectClient(config), config.store, {
+        const { client, schedules } = await connected(config);
+        await schedules.changeSchedule(client, config.store, {
           scheduleId: options.id,
           change,
           note: options.note,
@@ -166,7 +166,8 @@ function addTrigger(schedule: Command): void {
     .description('Start a run now; it processes the month before today.')
     .addOption(idOption())
     .action(async (options) => {
-      const started = await triggerSchedule(await connectClient(loadConfig()), options.id);
+      const { client, schedules } = await connected(loadConfig());
+      const started = await schedules.triggerSchedule(client, options.id);
       console.log(
         started
           ? `triggered schedule ${options.id}: workflow ${started.workflowId} processes ${started.month}`
@@ -182,7 +183,8 @@ function addDelete(schedule: Command): void {
     .addOption(idOption())
     .action(async (options) => {
       const config = loadConfig();
-      await changeSchedule(await connectClient(config), config.store, { scheduleId: options.id, change: 'delete' });
+      const { client, schedules } = await connected(config);
+      await schedules.changeSchedule(client, config.store, { scheduleId: options.id, change: 'delete' });
       console.log(`deleted schedule ${options.id}`);
     });
 }
@@ -203,13 +205,13 @@ function addBackfill(schedule: Command): void {
     .addOption(jsonOption())
     .action(async (options) => {
       const config = loadConfig();
-      const client = await connectClient(config);
+      const { client, schedules } = await connected(config);
       const since = new Date();
-      const months = await backfillMonths(client, options.id, options.from, options.to);
+      const months = await schedules.backfillMonths(client, options.id, options.from, options.to);
       if (!options.wait)
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);
-      const { published, failed, missing, workflowIds } = await waitForScheduledMonths(
+      const { published, failed, missing, workflowIds } = await schedules.waitForScheduledMonths(
         config,
         options.id,
         months,

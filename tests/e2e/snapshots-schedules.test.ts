@@ -20,11 +20,11 @@ import {
   backfillMonths,
   changeSchedule,
   createMonthlySchedule,
-  SCHEDULE_DEFAULTS,
   triggerSchedule,
   waitForScheduledMonths,
 } from '../../pipelines/schedules';
 import { diffSnapshots } from '../../pipelines/diff';
+import { SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
 import { storeIn, tempDir } from '../helpers';

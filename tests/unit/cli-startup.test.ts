@@ -4,13 +4,28 @@ import { describe, expect, it } from 'vitest';
 import { segflow, tempDir } from '../helpers';
 import { moduleImports, reachableModules } from '../import-graph';
 
-/** Packages that take a noticeable part of a second to load: the worker, DuckDB, the charts and the models. */
-const HEAVY_PACKAGES = ['@temporalio/worker', '@duckdb/node-api', 'vega', 'vega-lite', 'ml-kmeans', 'ml-cart'];
+/**
+ * Packages that take a noticeable part of a second to load: the worker, Temporal's client (with
+ * its protobuf types), the workflow SDK, DuckDB, the charts, the models and the progress bars.
+ */
+const HEAVY_PACKAGES = [
+  '@temporalio/worker',
+  '@temporalio/client',
+  '@temporalio/common',
+  '@temporalio/proto',
+  '@temporalio/workflow',
+  '@duckdb/node-api',
+  'vega',
+  'vega-lite',
+  'ml-kmeans',
+  'ml-cart',
+  'cli-progress',
+];
 
 /**
  * Every command starts by loading cli/index.ts and what it imports; the commands that need the
- * worker, DuckDB or the models load them in their actions (cli/index.ts), so `--help`, `snapshots
- * list` or `runs` do not wait for them.
+ * worker, Temporal, DuckDB or the models load them in their actions (cli/index.ts), so `--help`
+ * or `snapshots list` do not wait for them.
  */
 describe('the command line at start-up', () => {
   it('imports none of the heavy packages before a command asks for them', async () => {
@@ -33,5 +48,16 @@ describe('the command line at start-up', () => {
     // the diff's module, loaded before the snapshots are looked up
     const diff = await segflow(['snapshots', 'diff', '2026-05/v1', '2026-06/v1'], { SEGFLOW_HOME: home });
     expect(diff).toMatchObject({ code: 2, output: expect.stringContaining('2026-05') });
+    // Temporal's client, loaded by the action: the audit log's runs without a server, and a
+    // schedule command that needs one
+    const noServer = { SEGFLOW_HOME: home, TEMPORAL_ADDRESS: '127.0.0.1:1' };
+    expect(await segflow(['runs', 'list'], noServer)).toMatchObject({
+      code: 0,
+      output: expect.stringContaining('(none)'),
+    });
+    expect(await segflow(['schedule', 'describe'], noServer)).toMatchObject({
+      code: 3,
+      output: expect.stringContaining('cannot reach Temporal at 127.0.0.1:1'),
+    });
   });
 });
