@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
-import { InfrastructureError } from '../domain/errors';
+import { InfrastructureError, UsageError } from '../domain/errors';
 import { missingSearchAttributes } from '../pipelines/client';
 import { searchAttributeFlags, temporalCliPath } from './temporal-cli';
 
@@ -54,10 +54,19 @@ async function isListening(host: string, port: number, timeoutMs = 1_000): Promi
   });
 }
 
+/** The host and port of `host:port` or `[IPv6 address]:port` (TEMPORAL_ADDRESS). */
+export function hostAndPort(address: string): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
+  const port = Number(match?.[3]);
+  if (!match || port < 1 || port > 65_535)
+    throw new UsageError(`a Temporal address is host:port or [IPv6 address]:port, got ${JSON.stringify(address)}`);
+  return { host: match[1] ?? match[2], port };
+}
+
 /** True when a Temporal frontend answers at `address` within `connectTimeoutMs` (at once false where nothing listens). */
 export async function isServerUp(address: string, connectTimeoutMs = 1_000): Promise<boolean> {
-  const [host, port] = address.split(':');
-  if (!(await isListening(host, Number(port), connectTimeoutMs))) return false;
+  const { host, port } = hostAndPort(address);
+  if (!(await isListening(host, port, connectTimeoutMs))) return false;
   try {
     const connection = await Connection.connect({ address, connectTimeout: connectTimeoutMs });
     try {
@@ -83,10 +92,9 @@ export async function ensureDevServer(options: {
   uiPort?: number;
 }): Promise<DevServerHandle> {
   const { address, stateDir } = options;
-  const [host, portText] = address.split(':');
-  const port = Number(portText);
+  const { host, port } = hostAndPort(address);
   const uiPort = options.uiPort ?? port + 1000;
-  const uiUrl = `http://${host === '127.0.0.1' ? 'localhost' : host}:${uiPort}`;
+  const uiUrl = `http://${host === '127.0.0.1' ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${uiPort}`;
   if (await isListening(host, port)) {
     // a dev server another command has just started answers within seconds
     if (await answersWithin(address, 2_000)) {

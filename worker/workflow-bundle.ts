@@ -5,10 +5,11 @@
  * unchanged. What that is, webpack says itself, as its own watch mode uses it: every file the
  * build read (sources, the SDK's compiled files, package.json files), kept with its sha256, and
  * every path it looked for and did not find (a file created there could change how an import
- * resolves). The bundler's packages are named by version in the stored file's header.
+ * resolves). The bundler's packages are named by version in the stored file's header. Storing a
+ * bundle removes the ones no worker would load again.
  */
 import { statSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type Logger, type WorkflowBundle } from '@temporalio/worker';
@@ -45,7 +46,7 @@ export async function cachedWorkflowBundle(
   const bundler = `${SDK} ${BUNDLER}`;
   // one file per bundler and workflows' path: two clones (or versions) sharing a home keep theirs
   const key = sha256(`${bundler}\n${workflowsPath}`).slice(0, 16);
-  const path = join(cacheDir, `workflow-bundle-${key}.js`);
+  const path = join(cacheDir, `${BUNDLE_PREFIX}${key}.js`);
   const stored = await readFile(path, 'utf8').catch(() => null);
   const newline = stored?.indexOf('\n') ?? -1;
   if (stored && newline > 0) {
@@ -82,10 +83,30 @@ export async function cachedWorkflowBundle(
     await mkdir(cacheDir, { recursive: true });
     // written aside and renamed: a worker starting at the same time reads a whole bundle or none
     await writeFileAtomic(path, `// ${JSON.stringify(inputs)}\n${code}`);
+    await removeStaleBundles(cacheDir, path, workflowsPath);
   } catch (error) {
     logger?.warn('could not store the workflow bundle for the next start', { error: (error as Error).message });
   }
   return { code, reused: false };
+}
+
+const BUNDLE_PREFIX = 'workflow-bundle-';
+
+/**
+ * Removes the stored bundles besides `current` that no worker would load again: another bundler's
+ * bundle of the same workflows (the SDK was upgraded), a bundle of workflows that are gone (a
+ * removed clone that shared the home), or one without a readable header.
+ */
+async function removeStaleBundles(cacheDir: string, current: string, workflowsPath: string): Promise<void> {
+  for (const name of await readdir(cacheDir)) {
+    const path = join(cacheDir, name);
+    if (!name.startsWith(BUNDLE_PREFIX) || !name.endsWith('.js') || path === current) continue;
+    const stored = await readFile(path, 'utf8').catch(() => null);
+    if (stored === null) continue;
+    const inputs = parseInputs(stored.slice(0, Math.max(0, stored.indexOf('\n'))));
+    if (!inputs || inputs.workflowsPath === workflowsPath || !isFile(inputs.workflowsPath))
+      await rm(path, { force: true });
+  }
 }
 
 function parseInputs(line: string): BundleInputs | null {

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureDevServer, freeLocalAddress, isServerUp } from '../../cli/dev-server';
+import { ensureDevServer, freeLocalAddress, hostAndPort, isServerUp } from '../../cli/dev-server';
 import { tempDir } from '../helpers';
 
 /** A port some other program holds. */
@@ -15,6 +15,14 @@ async function occupiedPort(): Promise<{ port: number; server: Server }> {
 
 /** A port clash is reported first and plainly, not buried under the dev server's log lines; a Temporal server on the port is reused. */
 describe('dev server ports', () => {
+  it('reads host:port and [IPv6 address]:port, and names an address without a port', () => {
+    expect(hostAndPort('127.0.0.1:7233')).toEqual({ host: '127.0.0.1', port: 7233 });
+    expect(hostAndPort('temporal.internal:443')).toEqual({ host: 'temporal.internal', port: 443 });
+    expect(hostAndPort('[::1]:7233')).toEqual({ host: '::1', port: 7233 });
+    for (const address of ['localhost', '::1:7233', '127.0.0.1:70000', '127.0.0.1:'])
+      expect(() => hostAndPort(address)).toThrow(/host:port or \[IPv6 address\]:port/);
+  });
+
   it('names a taken Web UI port and the option that moves it', async () => {
     const { port } = await occupiedPort();
     await expect(

@@ -61,6 +61,26 @@ describe('the stored workflow bundle', () => {
     expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code, reused: false });
   });
 
+  it('removes, when it stores a bundle, those no worker would load again', async () => {
+    const cache = join(dir, 'cache-e');
+    const gone = join(dir, 'gone-workflows.ts');
+    await writeFile(gone, 'export async function gone(): Promise<number> {\n  return 2;\n}\n');
+    await cachedWorkflowBundle(gone, cache, logger);
+    const [goneBundle] = await readdir(cache);
+    await rm(gone); // the clone whose workflows these were was removed
+    await cachedWorkflowBundle(workflows, cache, logger);
+    const [current] = (await readdir(cache)).filter((name) => name !== goneBundle);
+    const text = await readFile(join(cache, current), 'utf8');
+    // the same workflows' bundle by an older bundler, left by the SDK's upgrade
+    const older = 'workflow-bundle-0123456789abcdef.js';
+    await writeFile(join(cache, older), text.replace(/@temporalio\/worker@[^ ]+/, '@temporalio/worker@0.0.1'));
+    await writeFile(join(cache, 'notes.txt'), 'not a bundle\n');
+
+    await writeFile(helper, "export const greeting = 'good evening';\n");
+    expect((await cachedWorkflowBundle(workflows, cache, logger)).reused).toBe(false);
+    expect((await readdir(cache)).sort()).toEqual([current, 'notes.txt'].sort());
+  });
+
   it('is rebuilt when a new file changes what an import resolves to, or a file it read is removed', async () => {
     const cache = join(dir, 'cache-d');
     const folder = join(dir, 'resolving');
