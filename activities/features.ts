@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
@@ -121,12 +122,14 @@ export async function computeFeatures(
   const training = months ? await findTrainingMonth(months) : null;
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    const bucketFiles = await computeSubscriberFeatures(conn, dbPath, sizing, training, false);
-    const scoring = months ? await storeScoringMonth(months, conn, 'subscriber_features') : null;
+    const { written, scoringFiles } = await computeSubscriberFeatures(conn, dbPath, sizing, training, false);
+    const scoring = months
+      ? await storeScoringMonth(months, conn, scoringFiles ? { files: scoringFiles } : { table: 'subscriber_features' })
+      : null;
     const monthsOfHistory = await countMonthsOfHistory(conn, params);
     await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
     const summary = await combineInto(conn, dbPath, input, monthsOfHistory, started);
-    await removeFiles(bucketFiles);
+    await removeFiles(written);
     if (!training || !scoring) return summary;
     return { ...summary, monthReuse: monthReuseOf([training], scoring) };
   });
@@ -147,10 +150,10 @@ export async function computePartitionFeatures(
   const training = months ? await findTrainingMonth(months) : null;
   return withConnection(dbPath, async (conn) => {
     await writeFeatureSettings(conn, params, input);
-    const bucketFiles = await computeSubscriberFeatures(conn, dbPath, {}, training, true);
+    const { written } = await computeSubscriberFeatures(conn, dbPath, {}, training, true);
     await setVariable(conn, 'features_file', partitionOutput(dbPath, 'subscriber-features'));
     await conn.run("COPY subscriber_features TO (getvariable('features_file')) (FORMAT parquet)");
-    await removeFiles(bucketFiles);
+    await removeFiles(written);
     return {
       monthsOfHistory: await countMonthsOfHistory(conn, params),
       ...(training ? { training } : {}),
@@ -181,11 +184,13 @@ export function rowsPerBucket(memoryLimit = duckdbMemoryLimit()): number {
  * store (a partition's `share`: the subscribers whose rows it holds).
  *
  * In one pass it is a TEMP table (the ranking and the write after read a table faster than a
- * file: ~0.8 s at 1M). In several, each bucket's rows go from the pass's query straight to a
- * Parquet file beside the database and `subscriber_features` is a view over the files: kept as a
+ * file: ~0.8 s at 1M). In several, each bucket's rows go from the pass's query straight to
+ * Parquet files beside the database and `subscriber_features` is a view over the files: kept as a
  * table, the buckets done filled DuckDB's memory while the next ones aggregated (at 10M the later
- * passes took twice the first one's time; docs/benchmark.md, "10M, session 16"). Returns the
- * files, for the caller to remove once the rows are read.
+ * passes took twice the first one's time; docs/benchmark.md, "10M, session 16"). A pass writes
+ * its scoring month's rows and its training month's to files of their own, so the scoring month
+ * is stored for next month by linking its files, not by copying its rows out of them again
+ * (~11 s at 10M; docs/benchmark.md, "Session 28").
  */
 async function computeSubscriberFeatures(
   conn: DuckDBConnection,
@@ -193,13 +198,20 @@ async function computeSubscriberFeatures(
   sizing: BucketSizing,
   training: TrainingMonth | null,
   share: boolean,
-): Promise<string[]> {
+): Promise<{
+  /** The files and folders written beside the database, for the caller to remove once the rows are read. */
+  written: string[];
+  /** The files that hold the scoring month's rows and no other (null: they are in a table, one pass). */
+  scoringFiles: string[] | null;
+}> {
   if (training?.found) await conn.run("DELETE FROM feature_months WHERE purpose = 'train'");
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage');
   const bounds = await bucketBounds(conn, Math.ceil(rows / (sizing.rowsPerBucket ?? rowsPerBucket())));
   const buckets = bounds.length + 1;
   await defineUnitsSquared(conn);
+  const written: string[] = [];
   const files: string[] = [];
+  const scoringFiles: string[] = [];
   for (let bucket = 0; bucket < buckets; bucket++) {
     await defineBucket(conn, bounds, bucket);
     await runFeatureSql(
@@ -209,26 +221,28 @@ async function computeSubscriberFeatures(
     );
     if (buckets === 1) await conn.run('CREATE OR REPLACE TEMP TABLE subscriber_features AS FROM bucket_features');
     else {
-      files.push(bucketFile(dbPath, files.length));
-      await copyToFile(conn, 'bucket_features', files.at(-1) as string);
+      written.push(runFilePath(dbPath, `subscriber-features-${String(bucket).padStart(2, '0')}`));
+      const byPurpose = await copyByPurpose(conn, 'bucket_features', written.at(-1) as string);
+      files.push(...byPurpose.score, ...byPurpose.train);
+      scoringFiles.push(...byPurpose.score);
     }
     await runScript(conn, await readSql(import.meta.url, './features/bucket_written.sql'));
   }
   if (buckets > 1) await viewFiles(conn, 'subscriber_features', files);
   if (training?.found) {
     await checkpoint({ stage: 'features: reading the training month from the run that scored it' });
-    await setVariable(conn, 'train_month_file', training.found.file);
+    await setVariable(conn, 'train_month_file', listValue(training.found.files));
     await setVariable(conn, 'train_month_share', share);
     await conn.run(await readSql(import.meta.url, './features/train_month_reused.sql'));
     if (buckets === 1) await conn.run('INSERT INTO subscriber_features FROM reused_training_rows');
     else {
-      files.push(bucketFile(dbPath, files.length));
-      await copyToFile(conn, 'reused_training_rows', files.at(-1) as string);
-      await viewFiles(conn, 'subscriber_features', files);
+      written.push(runFilePath(dbPath, 'subscriber-features-training.parquet'));
+      await copyToFile(conn, 'reused_training_rows', written.at(-1) as string);
+      await viewFiles(conn, 'subscriber_features', [...files, written.at(-1) as string]);
     }
     await conn.run('DROP VIEW reused_training_rows');
   }
-  return files;
+  return { written, scoringFiles: buckets > 1 ? scoringFiles : null };
 }
 
 /**
@@ -280,9 +294,9 @@ async function defineUnitsSquared(conn: DuckDBConnection): Promise<void> {
   await conn.run(`CREATE OR REPLACE TEMP MACRO units_squared(x) AS x::${type} * x::${type}`);
 }
 
-/** The n-th file of a run's per-subscriber features written in buckets, beside its database. */
-function bucketFile(dbPath: string, n: number): string {
-  return dbPath.replace(/\.duckdb$/, `.subscriber-features-${String(n).padStart(2, '0')}.parquet`);
+/** A file or folder of the run's per-subscriber features, beside its database. */
+function runFilePath(dbPath: string, name: string): string {
+  return dbPath.replace(/\.duckdb$/, `.${name}`);
 }
 
 /** Writes a table's or view's rows (the name is one of this module's own) to a Parquet file at a bound path. */
@@ -291,13 +305,40 @@ async function copyToFile(conn: DuckDBConnection, table: string, path: string): 
   await conn.run(`COPY ${table} TO (getvariable('bucket_file')) (FORMAT parquet)`);
 }
 
-/** A view's text holds its files' paths (as viewParquet's does): a view takes no parameters. */
-async function viewFiles(conn: DuckDBConnection, view: string, files: string[]): Promise<void> {
-  await conn.run(`CREATE OR REPLACE TEMP VIEW ${view} AS FROM read_parquet([${files.map(sqlString).join(', ')}])`);
+/**
+ * Writes a view's rows (the name is one of this module's own) into folder `dir`, a Parquet file
+ * per purpose with the purpose column kept in it, and returns the files of each purpose.
+ */
+async function copyByPurpose(
+  conn: DuckDBConnection,
+  view: string,
+  dir: string,
+): Promise<Record<'score' | 'train', string[]>> {
+  await rm(dir, { recursive: true, force: true }); // a retried attempt's
+  await setVariable(conn, 'bucket_dir', dir);
+  await conn.run(
+    `COPY ${view} TO (getvariable('bucket_dir')) (FORMAT parquet, PARTITION_BY (purpose), WRITE_PARTITION_COLUMNS true)`,
+  );
+  const filesOf = async (purpose: string) => {
+    const folder = join(dir, `purpose=${purpose}`);
+    const names = await readdir(folder).catch(() => []);
+    return names.filter((name) => name.endsWith('.parquet')).map((name) => join(folder, name));
+  };
+  return { score: await filesOf('score'), train: await filesOf('train') };
 }
 
-async function removeFiles(files: string[]): Promise<void> {
-  await Promise.all(files.map((file) => rm(file, { force: true })));
+/**
+ * A view's text holds its files' paths (as viewParquet's does): a view takes no parameters. The
+ * purpose is a column of every file: folder names (purpose=score) are not read as columns.
+ */
+async function viewFiles(conn: DuckDBConnection, view: string, files: string[]): Promise<void> {
+  await conn.run(
+    `CREATE OR REPLACE TEMP VIEW ${view} AS FROM read_parquet([${files.map(sqlString).join(', ')}], hive_partitioning = false)`,
+  );
+}
+
+async function removeFiles(paths: string[]): Promise<void> {
+  await Promise.all(paths.map((path) => rm(path, { recursive: true, force: true })));
 }
 
 /**
@@ -323,7 +364,7 @@ export async function combineFeatures(
     await conn.run(
       "CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM read_parquet(getvariable('feature_files'))",
     );
-    const scoring = months ? await storeScoringMonth(months, conn, 'all_subscriber_features') : null;
+    const scoring = months ? await storeScoringMonth(months, conn, { table: 'all_subscriber_features' }) : null;
     const monthsOfHistory = Math.max(...partitions.map((partition) => partition.monthsOfHistory));
     const summary = await combineInto(conn, dbPath, input, monthsOfHistory, started);
     const seconds = summary.seconds + Math.max(...partitions.map((partition) => partition.seconds));

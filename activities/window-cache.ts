@@ -8,15 +8,16 @@
  * every input file lies in a month folder and every valid row in its own month's folder, so a
  * month's rows come from that month's files alone and validate the same in both runs.
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { addMonths } from '../domain/month';
 import type { ReusedArtifact } from '../store/artifacts';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
-import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
+import { STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
+import { linkOrCopy } from '../store/files';
 import { checkpoint } from './context';
-import { queryOne, setVariable } from './duckdb';
+import { queryOne, queryRows, setVariable } from './duckdb';
 import { monthFolderOf, type LoadSummary } from './load';
 import { reusedArtifact, stageCodeHash, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
 
@@ -83,8 +84,8 @@ export function featureMonthKey(
 
 export interface TrainingMonth {
   key: string | null;
-  /** The stored rows' file and manifest entry, when the run may use them. */
-  found: { file: string; artifact: ReusedArtifact } | null;
+  /** The stored rows' files and manifest entry, when the run may use them. */
+  found: { files: string[]; artifact: ReusedArtifact } | null;
   reason: string;
 }
 
@@ -100,19 +101,24 @@ export async function findTrainingMonth(cache: FeatureMonthCache): Promise<Train
     return { key: keyed.key, found: null, reason: `${month}: ${verified.missing.replace('this key', 'its window')}` };
   return {
     key: keyed.key,
-    found: { file: join(dir, FEATURES_FILE), artifact: reusedArtifact(verified.artifact, [`features ${month}`]) },
+    found: {
+      files: verified.artifact.files.map(({ file }) => join(dir, file)),
+      artifact: reusedArtifact(verified.artifact, [`features ${month}`]),
+    },
     reason: `${month}'s features taken from the run that scored it: its window's files, mapping and code are unchanged`,
   };
 }
 
 /**
- * Stores the scoring month's rows of `table` (on `conn`) for next month's run, when eligible.
- * A store that cannot be written is reported in the result (storeArtifact), not thrown.
+ * Stores the scoring month's rows for next month's run, when eligible: those of `table` (on
+ * `conn`) with purpose 'score', or `files` that hold them and no other rows (linked, not copied:
+ * the features stage writes them and removes its own names after). A store that cannot be
+ * written is reported in the result (storeArtifact), not thrown.
  */
 export async function storeScoringMonth(
   cache: FeatureMonthCache,
   conn: DuckDBConnection,
-  table: string,
+  source: { table: string } | { files: string[] },
 ): Promise<{ key: string | null; stored: StoredStages | null }> {
   const keyed = featureMonthKey(cache.load, cache.load.params.month);
   if ('ineligible' in keyed) return { key: null, stored: null };
@@ -122,16 +128,34 @@ export async function storeScoringMonth(
     {},
     async (staging) => {
       await checkpoint({ stage: 'features: storing this month for next month' });
+      if ('files' in source) return linkFiles(conn, source.files, staging);
       const path = join(staging, FEATURES_FILE);
       await setVariable(conn, 'feature_month_file', path);
       // the table name is one of the stage's own (never input). Rows in no set order (sorting took
       // ~0.25 s at 1M): the reader treats them as a set, and the key, not these bytes, names them.
       const { Count: rows } = await queryOne<{ Count: number }>(
         conn,
-        `COPY (SELECT * FROM ${table} WHERE purpose = 'score') TO (getvariable('feature_month_file')) (FORMAT parquet)`,
+        `COPY (SELECT * FROM ${source.table} WHERE purpose = 'score') TO (getvariable('feature_month_file')) (FORMAT parquet)`,
       );
       return [{ file: FEATURES_FILE, rows, ...(await hashFile(path)) }];
     },
   );
   return { key: keyed.key, stored };
+}
+
+/** Links `files` into `staging` as subscriber-features-00.parquet, -01, ..., with their rows and hashes. */
+async function linkFiles(conn: DuckDBConnection, files: string[], staging: string): Promise<StageArtifact['files']> {
+  await setVariable(conn, 'feature_month_files', listValue(files));
+  const counts = await queryRows<{ file_name: string; rows: bigint | number }>(
+    conn,
+    "SELECT file_name, num_rows AS rows FROM parquet_file_metadata(getvariable('feature_month_files'))",
+  );
+  const rowsOf = new Map(counts.map(({ file_name: name, rows }) => [name, Number(rows)]));
+  const linked: StageArtifact['files'] = [];
+  for (const [index, path] of files.entries()) {
+    const file = `subscriber-features-${String(index).padStart(2, '0')}.parquet`;
+    await linkOrCopy(path, join(staging, file));
+    linked.push({ file, rows: rowsOf.get(path) ?? 0, ...(await hashFile(path)) });
+  }
+  return linked;
 }

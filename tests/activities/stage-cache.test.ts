@@ -558,6 +558,30 @@ describe('feature months across runs (next month)', () => {
     expect((await readdir(runFolder)).filter((file) => file.includes('subscriber-features'))).toEqual([]);
   });
 
+  it('stores a month aggregated in several passes as the passes wrote it; next month trains on it with the same bytes', async () => {
+    const own = storeIn(await tempDir());
+    const may = await runPipeline(own, 'may-buckets', params('2026-05'), { ...options, rowsPerBucket: 5_000 });
+    expect(outputs(may)).toEqual(outputs(previous)); // several passes, the bytes of one
+    const stored = (await listCache(own)).find((artifact) => artifact.stage === FEATURE_MONTH_STAGE);
+    const artifact = JSON.parse(await readFile(join(stored?.path ?? '', 'artifact.json'), 'utf8')) as {
+      files: { file: string; rows: number }[];
+    };
+    expect(artifact.files.length).toBeGreaterThan(1);
+    expect(artifact.files.reduce((sum, file) => sum + file.rows, 0)).toBe(may.features.scoringRows);
+    const mayFolder = join(own.workDir, 'runs', 'cache-test__may-buckets');
+    expect((await readdir(mayFolder)).filter((file) => file.includes('subscriber-features'))).toEqual([]);
+
+    const cold = await runPipeline(own, 'june-cold', params('2026-06'), { ...options, reuse: false });
+    for (const [runId, rowsPerBucket] of [
+      ['june', undefined],
+      ['june-buckets', 5_000],
+    ] as const) {
+      const next = await runPipeline(own, runId, params('2026-06'), { ...options, stageReuse: false, rowsPerBucket });
+      expect(next.features.monthReuse?.reused).toHaveLength(1);
+      expect(outputs(next)).toEqual(outputs(cold));
+    }
+  });
+
   it('keys a month by the files of its window only, and refuses inputs where a month could come from elsewhere', async () => {
     const run = { workflowId: 'key', runId: 'k' };
     const plan = await planLoad(store, run, params('2026-06'));
