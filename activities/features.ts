@@ -189,8 +189,8 @@ export function rowsPerBucket(memoryLimit = duckdbMemoryLimit()): number {
  * table, the buckets done filled DuckDB's memory while the next ones aggregated (at 10M the later
  * passes took twice the first one's time; docs/benchmark.md, "10M, session 16"). A pass writes
  * its scoring month's rows and its training month's to files of their own, so the scoring month
- * is stored for next month by linking its files, not by copying its rows out of them again
- * (~11 s at 10M; docs/benchmark.md, "Session 28").
+ * is stored for next month by linking its files, not by copying its rows out of them again (at
+ * 10M the copy took ~10 s, the passes' two files ~4 s more than one; docs/benchmark.md, "Session 28").
  */
 async function computeSubscriberFeatures(
   conn: DuckDBConnection,
