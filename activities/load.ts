@@ -12,7 +12,8 @@ import {
   type InputMapping,
 } from '../domain/mapping';
 import { addMonths, firstDay } from '../domain/month';
-import { MAX_PARTITIONS, parseRunParams, type RunParams } from '../domain/params';
+import { parseRunParams, type RunParams } from '../domain/params';
+import { MAX_PARTITIONS } from '../domain/partitions';
 import { runDir, usageMonthFile, type RunRef, type StoreConfig } from '../store/layout';
 import { linkOrCopy } from '../store/files';
 import type { ReusedArtifact } from '../store/artifacts';

@@ -52,6 +52,7 @@ export const STAGE_CODE_FILES = [
   'domain/mapping.ts',
   'domain/month.ts',
   'domain/params.ts',
+  'domain/partitions.ts',
   'domain/rules.ts',
 ];
 const STAGE_SQL_DIRS = [

@@ -31,11 +31,11 @@ function version(): string {
 }
 
 /**
- * The command tree. Commands import the worker, Temporal's client, DuckDB and the models in the
- * actions that use them, not at the top of their files: every command, `--help` included, took
+ * The command tree. Commands import the worker, Temporal's client, DuckDB, zod and the models in
+ * the actions that use them, not at the top of their files: every command, `--help` included, took
  * ~1.8 s to start when all of them were loaded up front (docs/benchmark.md, "Session 27"; Temporal's
- * client alone ~0.4 s, "Session 28"), and tests/unit/cli-startup.test.ts keeps them out of this
- * file's imports.
+ * client ~0.5 s and zod ~0.2 s more, "Session 28"), and tests/unit/cli-startup.test.ts keeps them
+ * out of this file's imports.
  */
 export function buildProgram() {
   const program = new Command('segflow')

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
-import { MAX_PARTITIONS } from '../domain/params';
+import { MAX_PARTITIONS } from '../domain/partitions';
 import { addMonths, isMonth } from '../domain/month';
 
 /**

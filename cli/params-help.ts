@@ -1,5 +1,7 @@
-import { z } from 'zod';
-import { RunParamsSchema } from '../domain/params';
+import { readFileSync } from 'node:fs';
+
+/** The run parameters' JSON Schema, written from domain/params.ts by scripts/write-params-schema.ts. */
+export const RUN_PARAMS_SCHEMA_FILE = new URL('../domain/run-params.schema.json', import.meta.url);
 
 interface ParamSchema {
   type?: string;
@@ -26,11 +28,12 @@ function describeRange(schema: ParamSchema): string {
 }
 
 /**
- * The run parameters, each with its type, range, default and meaning, generated from the
- * params schema itself so the help cannot drift from what the run accepts.
+ * The run parameters, each with its type, range, default and meaning, from the params schema's
+ * JSON Schema (tests/unit/cli-format.test.ts fails when the file differs from the schema), so the
+ * help cannot drift from what the run accepts.
  */
 export function paramsHelp(): string {
-  const { properties } = z.toJSONSchema(RunParamsSchema, { io: 'input', unrepresentable: 'any' }) as {
+  const { properties } = JSON.parse(readFileSync(RUN_PARAMS_SCHEMA_FILE, 'utf8')) as {
     properties: Record<string, ParamSchema>;
   };
   const rows = Object.entries(properties)

@@ -1,5 +1,4 @@
 import { dirname } from 'node:path';
-import { changedParams } from '../domain/params';
 import type { SnapshotManifest } from '../store/manifest';
 import type { SnapshotListing } from '../store/snapshots';
 import { table } from './options';
@@ -21,13 +20,19 @@ function commonFolder(paths: string[]): string {
 }
 
 /**
- * A manifest as a person reads it: who and when, inputs, parameters that differ from the
- * defaults, headline metrics, segments and files. The whole manifest is behind --json.
+ * A manifest as a person reads it: who and when, inputs, the parameters that differ from the
+ * defaults (`changed`, domain/params.ts changedParams), headline metrics, segments and files. The
+ * whole manifest is behind --json.
  */
-export function snapshotSummary(manifest: SnapshotManifest, latest: boolean, manifestPath: string): string {
+export function snapshotSummary(
+  manifest: SnapshotManifest,
+  changed: Record<string, unknown>,
+  latest: boolean,
+  manifestPath: string,
+): string {
   const { snapshot, rowCounts: rows, metrics } = manifest;
   const holdout = metrics.churnHoldout;
-  const params = Object.entries(changedParams(manifest.params))
+  const params = Object.entries(changed)
     .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
     .join(' ');
   const bands = Object.entries(metrics.riskBandCounts)

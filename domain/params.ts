@@ -12,9 +12,6 @@ export const DISPATCH_ORDERS = ['priority', 'revenueAtRisk'] as const;
 /** boostMaxTrainingRows when a run leaves it out (docs/churn-models.md: the measured cost of the sample at 10M). */
 export const DEFAULT_BOOST_MAX_TRAINING_ROWS = 2_000_000;
 
-/** Most partitions one run may be split into (one per worker is the useful number). */
-export const MAX_PARTITIONS = 64;
-
 export const RunParamsSchema = z
   .object({
     month: z
@@ -169,6 +166,15 @@ export const RunParamsSchema = z
   })
   .strict()
   .refine((p) => p.kMin <= p.kMax, { message: 'kMin must not exceed kMax', path: ['kMax'] });
+
+/**
+ * The run parameters' JSON Schema (as a run may give them: a default where one may be left out).
+ * domain/run-params.schema.json holds it for the command line's help, which reads the file
+ * instead of loading zod and this schema (scripts/write-params-schema.ts writes it).
+ */
+export function runParamsJsonSchema(): object {
+  return z.toJSONSchema(RunParamsSchema, { io: 'input', unrepresentable: 'any' });
+}
 
 export type RunParamsInput = z.input<typeof RunParamsSchema>;
 export type RunParams = z.output<typeof RunParamsSchema>;

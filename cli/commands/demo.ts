@@ -3,7 +3,6 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import { parseRunParams } from '../../domain/params';
 import { hashFile, paramsHash } from '../../store/hashing';
 import { listVersions, readManifest } from '../../store/snapshots';
 import { elapsed, printResult } from '../format';
@@ -50,6 +49,7 @@ async function ensureSample(
  * any: running the demo again would publish an identical new version of it.
  */
 export async function identicalSnapshot(config: SegflowConfig, params: Record<string, unknown>) {
+  const { parseRunParams } = await import('../../domain/params');
   const parsed = parseRunParams(params);
   if (!parsed.ok) return undefined;
   const month = parsed.params.month;

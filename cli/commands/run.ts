@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
-import { parseRunParams, type RunParams } from '../../domain/params';
+import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
@@ -22,7 +22,8 @@ export function paramsFromOptions(options: {
 }
 
 /** Checks the parameters and that the input exists before anything connects or starts (exit 2). */
-export function validatedParams(params: Record<string, unknown>): RunParams {
+export async function validatedParams(params: Record<string, unknown>): Promise<RunParams> {
+  const { parseRunParams } = await import('../../domain/params');
   const parsed = parseRunParams(params);
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
   for (const [name, path] of [
@@ -111,7 +112,7 @@ async function run(options: RunOptions): Promise<number> {
   // the worker may run elsewhere: paths travel absolute
   const absolute = (name: 'mapping' | 'labels' | 'contacts') =>
     typeof fromOptions[name] === 'string' ? { [name]: resolve(fromOptions[name]) } : {};
-  const params = validatedParams({
+  const params = await validatedParams({
     ...fromOptions,
     ...absolute('mapping'),
     ...absolute('labels'),

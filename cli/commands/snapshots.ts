@@ -33,8 +33,14 @@ export function registerSnapshots(program: Command): void {
       const ref = await resolveSnapshot(store, reference);
       const manifest = await readManifest(store, ref.month, ref.version);
       const latest = (await latestVersion(store, ref.month)) === ref.version;
+      const { changedParams } = await import('../../domain/params');
       output(options.json, manifest, (m) =>
-        snapshotSummary(m, latest, join(versionDir(store, ref.month, ref.version), 'manifest.json')),
+        snapshotSummary(
+          m,
+          changedParams(m.params),
+          latest,
+          join(versionDir(store, ref.month, ref.version), 'manifest.json'),
+        ),
       );
     });
   snapshots

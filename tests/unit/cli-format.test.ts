@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { paramsHelp } from '../../cli/params-help';
+import { paramsHelp, RUN_PARAMS_SCHEMA_FILE } from '../../cli/params-help';
 import { snapshotsTable } from '../../cli/snapshot-text';
-import { changedParams, RunParamsSchema } from '../../domain/params';
+import { changedParams, RunParamsSchema, runParamsJsonSchema } from '../../domain/params';
 import type { SnapshotListing } from '../../store/snapshots';
 
 describe('terminal output', () => {
@@ -23,6 +24,11 @@ describe('terminal output', () => {
     expect(lines[2]).toMatch(
       /^2026-10\/v12\* +2026-11-02 03:00 +schedule:segflow-mont… +1,000,000 +12 +0\.812 +ffffffff$/,
     );
+  });
+
+  it("the help's JSON Schema file is the params schema's", () => {
+    const stored: unknown = JSON.parse(readFileSync(RUN_PARAMS_SCHEMA_FILE, 'utf8'));
+    expect(stored, 'out of date: npx tsx scripts/write-params-schema.ts').toEqual(runParamsJsonSchema());
   });
 
   it('every run parameter has a meaning in the help', () => {

@@ -6,7 +6,8 @@ import { moduleImports, reachableModules } from '../import-graph';
 
 /**
  * Packages that take a noticeable part of a second to load: the worker, Temporal's client (with
- * its protobuf types), the workflow SDK, DuckDB, the charts, the models and the progress bars.
+ * its protobuf types), the workflow SDK, DuckDB, the charts, the models, the progress bars and zod
+ * (with the parameters' schema built on it).
  */
 const HEAVY_PACKAGES = [
   '@temporalio/worker',
@@ -20,6 +21,7 @@ const HEAVY_PACKAGES = [
   'ml-kmeans',
   'ml-cart',
   'cli-progress',
+  'zod',
 ];
 
 /**
