@@ -171,7 +171,7 @@ export function registerRun(program: Command): void {
     .addOption(uiPortOption())
     .option('--no-wait', 'print the workflow id and return')
     .option('--json', 'machine-readable output', false)
-    .addHelpText('after', paramsHelp())
+    .addHelpText('after', () => paramsHelp())
     .action(async (options) => {
       if (options.local && !options.wait) throw new UsageError('--local stops its worker at the end: drop --no-wait');
       process.exit(await run(options));

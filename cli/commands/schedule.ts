@@ -70,7 +70,7 @@ function addCreate(schedule: Command): void {
     .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file')
     .addOption(partitionsOption())
-    .addHelpText('after', paramsHelp())
+    .addHelpText('after', () => paramsHelp())
     .action(async (options) => {
       const input = resolve(options.input);
       if (!existsSync(input)) throw new UsageError(`--input: no such file or folder: ${input}`);
