@@ -22,6 +22,7 @@ const BUNDLER = ['webpack', 'swc-loader', '@swc/core', 'source-map-loader']
   .map((name) => `${name}@${(bundlerRequire(`${name}/package.json`) as { version: string }).version}`)
   .join(' ');
 const SDK = `@temporalio/worker@${(createRequire(import.meta.url)('@temporalio/worker/package.json') as { version: string }).version}`;
+const BUNDLE_PREFIX = 'workflow-bundle-';
 
 /** What a stored bundle was built from: its first line. */
 interface BundleInputs {
@@ -47,13 +48,13 @@ export async function cachedWorkflowBundle(
   // one file per bundler and workflows' path: two clones (or versions) sharing a home keep theirs
   const key = sha256(`${bundler}\n${workflowsPath}`).slice(0, 16);
   const path = join(cacheDir, `${BUNDLE_PREFIX}${key}.js`);
-  const stored = await readFile(path, 'utf8').catch(() => null);
-  const newline = stored?.indexOf('\n') ?? -1;
-  if (stored && newline > 0) {
-    const inputs = parseInputs(stored.slice(0, newline));
-    if (inputs?.bundler === bundler && inputs.workflowsPath === workflowsPath && (await unchanged(inputs)))
-      return { code: stored.slice(newline + 1), reused: true };
-  }
+  const stored = await readStoredBundle(path);
+  if (
+    stored?.inputs?.bundler === bundler &&
+    stored.inputs.workflowsPath === workflowsPath &&
+    (await unchanged(stored.inputs))
+  )
+    return { code: stored.code, reused: true };
 
   let read: { files: string[]; missing: string[] } = { files: [], missing: [] };
   const { code } = await bundleWorkflowCode({
@@ -90,8 +91,6 @@ export async function cachedWorkflowBundle(
   return { code, reused: false };
 }
 
-const BUNDLE_PREFIX = 'workflow-bundle-';
-
 /**
  * Removes the stored bundles besides `current` that no worker would load again: another bundler's
  * bundle of the same workflows (the SDK was upgraded), a bundle of workflows that are gone (a
@@ -101,12 +100,20 @@ async function removeStaleBundles(cacheDir: string, current: string, workflowsPa
   for (const name of await readdir(cacheDir)) {
     const path = join(cacheDir, name);
     if (!name.startsWith(BUNDLE_PREFIX) || !name.endsWith('.js') || path === current) continue;
-    const stored = await readFile(path, 'utf8').catch(() => null);
+    const stored = await readStoredBundle(path);
     if (stored === null) continue;
-    const inputs = parseInputs(stored.slice(0, Math.max(0, stored.indexOf('\n'))));
+    const { inputs } = stored;
     if (!inputs || inputs.workflowsPath === workflowsPath || !isFile(inputs.workflowsPath))
       await rm(path, { force: true });
   }
+}
+
+/** A stored bundle: what it was built from (null without a readable first line) and its code; null when unreadable. */
+async function readStoredBundle(path: string): Promise<{ inputs: BundleInputs | null; code: string } | null> {
+  const text = await readFile(path, 'utf8').catch(() => null);
+  if (text === null) return null;
+  const newline = text.indexOf('\n');
+  return { inputs: newline > 0 ? parseInputs(text.slice(0, newline)) : null, code: text.slice(newline + 1) };
 }
 
 function parseInputs(line: string): BundleInputs | null {
