@@ -210,8 +210,7 @@ async function computeSubscriberFeatures(
   const buckets = bounds.length + 1;
   await defineUnitsSquared(conn);
   const written: string[] = [];
-  const files: string[] = [];
-  const scoringFiles: string[] = [];
+  const passes: Record<'score' | 'train', string[]>[] = [];
   for (let bucket = 0; bucket < buckets; bucket++) {
     await defineBucket(conn, bounds, bucket);
     await runFeatureSql(
@@ -221,13 +220,13 @@ async function computeSubscriberFeatures(
     );
     if (buckets === 1) await conn.run('CREATE OR REPLACE TEMP TABLE subscriber_features AS FROM bucket_features');
     else {
-      written.push(runFilePath(dbPath, `subscriber-features-${String(bucket).padStart(2, '0')}`));
-      const byPurpose = await copyByPurpose(conn, 'bucket_features', written.at(-1) as string);
-      files.push(...byPurpose.score, ...byPurpose.train);
-      scoringFiles.push(...byPurpose.score);
+      const dir = runFilePath(dbPath, `subscriber-features-${String(bucket).padStart(2, '0')}`);
+      written.push(dir);
+      passes.push(await copyByPurpose(conn, 'bucket_features', dir));
     }
     await runScript(conn, await readSql(import.meta.url, './features/bucket_written.sql'));
   }
+  const files = passes.flatMap((pass) => [...pass.score, ...pass.train]);
   if (buckets > 1) await viewFiles(conn, 'subscriber_features', files);
   if (training?.found) {
     await checkpoint({ stage: 'features: reading the training month from the run that scored it' });
@@ -236,13 +235,14 @@ async function computeSubscriberFeatures(
     await conn.run(await readSql(import.meta.url, './features/train_month_reused.sql'));
     if (buckets === 1) await conn.run('INSERT INTO subscriber_features FROM reused_training_rows');
     else {
-      written.push(runFilePath(dbPath, 'subscriber-features-training.parquet'));
-      await copyToFile(conn, 'reused_training_rows', written.at(-1) as string);
-      await viewFiles(conn, 'subscriber_features', [...files, written.at(-1) as string]);
+      const trainingFile = runFilePath(dbPath, 'subscriber-features-training.parquet');
+      written.push(trainingFile);
+      await copyToFile(conn, 'reused_training_rows', trainingFile);
+      await viewFiles(conn, 'subscriber_features', [...files, trainingFile]);
     }
     await conn.run('DROP VIEW reused_training_rows');
   }
-  return { written, scoringFiles: buckets > 1 ? scoringFiles : null };
+  return { written, scoringFiles: buckets > 1 ? passes.flatMap((pass) => pass.score) : null };
 }
 
 /**
