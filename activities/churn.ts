@@ -39,19 +39,9 @@ import {
 } from './ensemble-cache';
 import type { StoredStages } from './stage-cache';
 import { scoredTableFile } from './stage-outputs';
-import { featuresFile, type RunRef, type StoreConfig } from '../store/layout';
+import { featuresFile } from '../store/layout';
 import { hashFile } from '../store/hashing';
-import type { ReusedArtifact } from '../store/artifacts';
-
-/** Where a run may find and store its trained ensemble (reproductions pass none: they train). */
-export interface EnsembleCacheAccess {
-  store: StoreConfig;
-  run: RunRef;
-  /** False for a cold run (`--no-reuse`): it trains, and still stores. */
-  allowed: boolean;
-  /** The load-features key of the run's features table (stage-cache.ts), when the run has one. */
-  featuresKey?: string;
-}
+import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
 
 /** Churn warning signals and stability the tree may split on (features.sql columns). */
 export const CHURN_FEATURES = [
@@ -161,7 +151,7 @@ export async function trainAndScoreChurn(
   skippedFeatures: string[] = [],
   /** The user's own features (load stage), and whether the mapping opened the feature set (then plan and region enter too). */
   user: { features: UserFeature[]; openFeatureSet: boolean } = { features: [], openFeatureSet: false },
-  cache?: EnsembleCacheAccess,
+  cache?: StageCacheAccess,
 ): Promise<ChurnSummary> {
   // a month with a stored ensemble is most likely an analyst's rerun, which reuses it and needs
   // no thread; otherwise the first thread starts now, ready by the time the ensemble trains
@@ -185,7 +175,7 @@ async function trainAndScore(
   skippedFeatures: string[],
   user: { features: UserFeature[]; openFeatureSet: boolean },
   threads: EnsembleThreads | null,
-  cache: EnsembleCacheAccess | undefined,
+  cache: StageCacheAccess | undefined,
 ): Promise<ChurnSummary> {
   const started = performance.now();
   return withReadOnlyConnection(dbPath, async (conn) => {
@@ -338,7 +328,7 @@ async function scoreWithEnsemble(
     scoring: Omit<ScoringRows, 'features'>;
     readCurrent: () => Promise<ColumnSet>;
     meta: readonly FeatureMeta[];
-    cache: EnsembleCacheAccess | undefined;
+    cache: StageCacheAccess | undefined;
     cachedEnsemble: EnsembleReuse | null;
   },
 ): Promise<{ ensemble: EnsembleSummary; scoredRows: number; riskBandCounts: Record<string, number> }> {

@@ -1,4 +1,5 @@
 import { DOUBLE, INTEGER, type DuckDBConnection } from '@duckdb/node-api';
+import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RunParams } from '../domain/params';
 import { segmentAction } from '../domain/actions';
@@ -14,6 +15,9 @@ import { rowNumbers } from './ml/feature-matrix';
 import { matchToPrevious } from './ml/match-centroids';
 import type { PreviousSegmentation } from './segment-history';
 import type { UserFeature } from './user-features';
+import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
+import type { StoredStages } from './stage-cache';
+import { restoreSegments, segmentsKey, storeSegments, type ClusterInputs } from './segments-cache';
 
 export type { SegmentProfile } from '../store/manifest';
 
@@ -71,6 +75,15 @@ export interface ClusterSummary {
   /** K-means itself: choosing k (unless fixed), fitting on the sample and assigning every subscriber (not reading or writing). */
   kmeansSeconds: number;
   seconds: number;
+  /** The stage cache (segments-cache.ts): the key, what was reused or stored, and why. Absent without a features key. */
+  cache?: {
+    key: string;
+    /** The stored segments the run used (kmeansSeconds is then 0). */
+    reused: ReusedArtifact[];
+    reason: string;
+    /** What this run stored for later runs. */
+    stored: StoredStages[];
+  };
 }
 
 /**
@@ -89,8 +102,35 @@ export async function clusterSubscribers(
   skippedFeatures: string[] = [],
   /** The user's own features: numeric ones join when the data has fewer than two usage columns. */
   userFeatures: UserFeature[] = [],
+  /** Where stored segments are found and kept: used only with the run's load-features key. */
+  cache?: StageCacheAccess,
 ): Promise<ClusterSummary> {
   const started = performance.now();
+  const inputs: ClusterInputs = { params, previous, skippedFeatures, userFeatures };
+  if (!cache?.featuresKey) return computeSegments(dbPath, inputs, started);
+  const key = segmentsKey(cache.featuresKey, inputs);
+  const runDir = dirname(dbPath);
+  const restored = await restoreSegments(cache, key, runDir);
+  if ('summary' in restored) {
+    await checkpoint({ stage: 'cluster: stored segments' });
+    const reason = "features, clustering parameters, last month's segments and clustering code unchanged";
+    return {
+      ...restored.summary,
+      kmeansSeconds: 0,
+      seconds: (performance.now() - started) / 1000,
+      cache: { key, reused: [restored.artifact], reason, stored: [] },
+    };
+  }
+  const computed = await computeSegments(dbPath, inputs, started);
+  const stored = await storeSegments(cache, key, params.month, computed, runDir);
+  return { ...computed, cache: { key, reused: [], reason: restored.missing, stored: [stored] } };
+}
+
+async function computeSegments(
+  dbPath: string,
+  { params, previous, skippedFeatures, userFeatures }: ClusterInputs,
+  started: number,
+): Promise<ClusterSummary> {
   return withReadOnlyConnection(dbPath, async (conn) => {
     const { rows } = await queryOne<{ rows: number }>(
       conn,
@@ -142,6 +182,8 @@ export async function clusterSubscribers(
       centroidOf,
       data.names.map((name) => words.get(name) ?? name),
     );
+    // the file may be a hard link into the stage cache (a retried attempt restored it): never written through
+    await rm(segmentsFile(dirname(dbPath)), { force: true });
     await setVariable(conn, 'segments_file', segmentsFile(dirname(dbPath)));
     await conn.run("COPY segments TO (getvariable('segments_file')) (FORMAT parquet, COMPRESSION zstd)");
     return {

@@ -151,9 +151,26 @@ export function createActivities(
           featureMonths(load, true),
         ),
       ),
-    clusterSubscribers: (load: LoadSummary, features: FeatureSummary, previous: PreviousSegmentation | null) =>
+    /**
+     * `reuse` false (a cold run, or a workflow recorded before it was passed) clusters even when
+     * the stage cache holds the segments; `featuresKey` is the run's load-features key.
+     */
+    clusterSubscribers: (
+      load: LoadSummary,
+      features: FeatureSummary,
+      previous: PreviousSegmentation | null,
+      reuse = false,
+      featuresKey?: string,
+    ) =>
       attemptStage('cluster', load.params.month, () =>
-        stages.clusterSubscribers(load.dbPath, load.params, previous, skipped(features), load.userFeatures),
+        stages.clusterSubscribers(
+          load.dbPath,
+          load.params,
+          previous,
+          skipped(features),
+          load.userFeatures,
+          featuresKey ? { store, run: currentRun(), allowed: reuse, featuresKey } : undefined,
+        ),
       ),
     /** Last month's segmentation, to keep segment ids stable (null when there is none). */
     findPreviousSegmentation: (month: string) => findPreviousSegmentation(store, month),

@@ -24,6 +24,7 @@ import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
 import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
 import type { EnsembleSummary } from './churn';
+import type { ClusterSummary } from './cluster';
 import type { FeatureSummary } from './features';
 import type { LoadSummary } from './load';
 import {
@@ -318,9 +319,12 @@ function buildManifest(
     outputs,
     ...(request.lineage
       ? {
-          lineage: withEnsembleLineage(
-            withMonthLineage(withUsageMonthLineage(request.lineage, load), request.features),
-            churn.ensemble?.cache,
+          lineage: withSegmentsLineage(
+            withEnsembleLineage(
+              withMonthLineage(withUsageMonthLineage(request.lineage, load), request.features),
+              churn.ensemble?.cache,
+            ),
+            cluster.cache,
           ),
         }
       : {}),
@@ -351,6 +355,12 @@ async function makeReadOnly(dir: string): Promise<void> {
 function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']): Lineage {
   if (!cache) return lineage;
   return { ...lineage, churnKeys: [cache.key, cache.scoredKey], reused: [...lineage.reused, ...cache.reused] };
+}
+
+/** The run's lineage with the segments' key and, when it took them from an earlier run, that artifact (activities/segments-cache.ts). */
+function withSegmentsLineage(lineage: Lineage, cache: ClusterSummary['cache']): Lineage {
+  if (!cache) return lineage;
+  return { ...lineage, segmentsKey: cache.key, reused: [...lineage.reused, ...cache.reused] };
 }
 
 /** The run's lineage with the checked usage months it took from earlier runs and their keys (activities/usage-months.ts). */

@@ -216,15 +216,15 @@ interface SegflowRun {
   ensemble: { rocAuc: number; trees: number; trainSeconds: number; scoreSeconds: number; scoredRows: number } | null;
   inertia: number;
   reusedStages: boolean;
-  /** The churn stage's stored artifacts it used: its trained ensemble, and the scores (docs/reuse.md). */
-  reusedChurn: string[];
+  /** The models' stored artifacts it used: the segments, the trained ensemble and its scores (docs/reuse.md). */
+  reusedModels: string[];
   /** The training month's features came from the run that scored it (the scheduled path). */
   reusedFeatureMonth: boolean;
 }
 
 /** What a run took from the store instead of computing it, e.g. "load + features + trained ensemble". */
 function reusedBy(run: SegflowRun): string {
-  return [...(run.reusedStages ? ['load + features'] : []), ...run.reusedChurn].join(' + ');
+  return [...(run.reusedStages ? ['load + features'] : []), ...run.reusedModels].join(' + ');
 }
 
 async function waitForPollers(client: Client, taskQueue: string, workers: number): Promise<void> {
@@ -339,8 +339,13 @@ async function runSegflow(
         : null,
       inertia: manifest.metrics.kmeans.inertia,
       reusedStages: result.reusedStages === true,
-      reusedChurn: (manifest.lineage?.reused ?? [])
-        .map((artifact) => ({ 'churn-ensemble': 'trained ensemble', 'churn-scores': 'its scores' })[artifact.stage])
+      reusedModels: (manifest.lineage?.reused ?? [])
+        .map(
+          (artifact) =>
+            ({ segments: 'segments', 'churn-ensemble': 'trained ensemble', 'churn-scores': 'its scores' })[
+              artifact.stage
+            ],
+        )
         .filter((name) => name !== undefined),
       reusedFeatureMonth: (manifest.lineage?.reused ?? []).some((artifact) => artifact.stage === 'feature-month'),
     };

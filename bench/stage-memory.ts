@@ -132,7 +132,7 @@ try {
     const features = cache.reused?.features ?? (await computeFeatures(load));
     if (!cache.reused) await activity('storeStages', () => activities.storeStages(run, cache.key, load, features));
     const clusterStage = () =>
-      activity('clusterSubscribers', () => activities.clusterSubscribers(load, features, null));
+      activity('clusterSubscribers', () => activities.clusterSubscribers(load, features, null, reuse, cache.key));
     const churnStage = () =>
       activity('trainAndScoreChurn', () => activities.trainAndScoreChurn(load, features, reuse, cache.key));
     let cluster = null;

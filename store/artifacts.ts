@@ -1,4 +1,4 @@
-import type { RunRef } from './layout';
+import type { RunRef, StoreConfig } from './layout';
 
 /** A stored stage output a run used instead of computing it (activities/stage-cache.ts). */
 export interface ReusedArtifact {
@@ -11,4 +11,17 @@ export interface ReusedArtifact {
   /** The run that computed it, and when. */
   producedBy: RunRef;
   producedAt: string;
+}
+
+/**
+ * Where a stage after the features may find and store its work (the churn ensemble and its
+ * scores, the segments); reproductions pass none: they compute.
+ */
+export interface StageCacheAccess {
+  store: StoreConfig;
+  run: RunRef;
+  /** False for a cold run (`--no-reuse`): it computes, and still stores. */
+  allowed: boolean;
+  /** The load-features key of the run's features table (activities/stage-cache.ts), when the run has one. */
+  featuresKey?: string;
 }

@@ -6,9 +6,9 @@ import { listMonths, listVersions, readManifest } from './snapshots';
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
  * load-features stage: the run database; churn-ensemble: the trained ensemble; churn-scores:
- * the scores and reasons it wrote) and
+ * the scores and reasons it wrote; segments: the clustering's segments file and summary) and
  * artifact.json (their hashes, the run that produced them). The activities that store and reuse
- * artifacts are in activities/stage-cache.ts and activities/ensemble-cache.ts.
+ * artifacts are in activities/stage-cache.ts, ensemble-cache.ts and segments-cache.ts.
  */
 
 /** Bumped when the artifact's content or meaning changes: old keys then simply stop matching. */
@@ -131,6 +131,7 @@ async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<st
         ...(lineage.churnKeys ?? []),
         ...(lineage.featureMonthKeys ?? []),
         ...(lineage.usageMonthKeys ?? []),
+        ...(lineage.segmentsKey ? [lineage.segmentsKey] : []),
         ...lineage.reused.map((artifact) => artifact.key),
       ]);
       for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);

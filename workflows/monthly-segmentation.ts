@@ -50,8 +50,9 @@ export interface MonthlySegmentationInput {
   partitions?: number;
   /**
    * Reuse the load and feature stages' stored output when its key (inputs, mapping, feature
-   * parameters, stage code) matches, and the trained churn ensemble and its scores when their
-   * rows, options and code match. Default true; false forces a cold run (`--no-reuse`).
+   * parameters, stage code) matches, the trained churn ensemble and its scores when their rows,
+   * options and code match, and the segments when the features, clustering parameters, last
+   * month's segments and code match. Default true; false forces a cold run (`--no-reuse`).
    */
   reuse?: boolean;
 }
@@ -241,12 +242,15 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     await finished('features', { ...features, ...(cache ? { reused: cache.reused !== null, stored } : {}) });
     const previous = await bookkeeping.findPreviousSegmentation(month);
     const clusterStage = async () => {
-      const result = await compute.clusterSubscribers(load, features, previous);
+      const result = await compute.clusterSubscribers(load, features, previous, input.reuse ?? true, cache?.key);
       await finished('cluster', {
         k: result.k,
         inertia: result.inertia,
         segments: result.segments.map((s) => s.name),
         idsFrom: result.previous,
+        ...(result.cache
+          ? { reused: result.cache.reused.length > 0, cacheKey: result.cache.key, reuse: result.cache.reason }
+          : {}),
       });
       return result;
     };

@@ -46,6 +46,8 @@ import { reachableModules } from '../import-graph';
 import type { SampleSummary } from '../../data/generate';
 import { FEATURE_MONTH_STAGE, featureMonthKey } from '../../activities/window-cache';
 import { loadReusingMonths, USAGE_MONTH_STAGE } from '../../activities/usage-months';
+import { CLUSTER_CODE_FILES, CLUSTER_PARAMS, SEGMENTS_STAGE, segmentsKey } from '../../activities/segments-cache';
+import { parseRunParams, type RunParams } from '../../domain/params';
 
 interface Published {
   manifest: SnapshotManifest;
@@ -74,6 +76,8 @@ async function runPipeline(
     featureMonths?: boolean;
     usageMonths?: boolean;
     stageReuse?: boolean;
+    /** The clustering may reuse and store its segments, as the worker's does. */
+    segmentsCache?: boolean;
     /** Usage rows per aggregation pass of the features (several passes when small). */
     rowsPerBucket?: number;
   },
@@ -106,7 +110,14 @@ async function runPipeline(
     await storeStages(store, run, cache.key, load, features);
   }
   const skipped = features.skippedFeatures.map((s) => s.feature);
-  const cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped);
+  const cluster = await clusterSubscribers(
+    load.dbPath,
+    load.params,
+    null,
+    skipped,
+    [],
+    options.segmentsCache ? { store, run, allowed: options.reuse, featuresKey: cache.key } : undefined,
+  );
   const churn = await trainAndScoreChurn(
     load.dbPath,
     load.params,
@@ -451,6 +462,122 @@ describe('churn ensemble reuse', () => {
   });
 });
 
+/** Parameters with their defaults, as a run has them. */
+function runParams(input: Record<string, unknown>): RunParams {
+  const parsed = parseRunParams(input);
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  return parsed.params;
+}
+
+describe('segments reuse', () => {
+  let store: StoreConfig;
+  let params: Record<string, unknown>;
+  let cold: Published;
+  const withSegments = (reuse: boolean) => ({ partitions: 1, reuse, segmentsCache: true });
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir, 3_000, 8);
+    store = storeIn(dir);
+    params = { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4 };
+    cold = await runPipeline(store, 'cold', params, withSegments(true));
+  });
+
+  it('stores the segments under their key, named in the manifest and protected by it', async () => {
+    const key = cold.manifest.lineage?.segmentsKey;
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(cold.manifest.lineage?.reused).toEqual([]);
+    expect(cold.manifest.timings.kmeansSeconds).toBeGreaterThan(0);
+    const listed = (await listCache(store)).find((artifact) => artifact.stage === SEGMENTS_STAGE);
+    expect(listed).toMatchObject({ key, month: '2026-06', usedBy: ['2026-06/v1'] });
+  });
+
+  it('reuses them for a rerun that changes the value labels and the tree depth, with the bytes of a run that clusters', async () => {
+    const analyst = { ...params, highValueThreshold: 120, keyCustomerRevenueShare: 0.3, treeDepth: 4 };
+    const reused = await runPipeline(store, 'labels', analyst, withSegments(true));
+    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, SEGMENTS_STAGE]);
+    expect(reused.manifest.lineage?.reused[1]).toMatchObject({
+      key: cold.manifest.lineage?.segmentsKey,
+      producedBy: { workflowId: 'cache-test', runId: 'cold' },
+      files: [{ file: 'segments.parquet' }, { file: 'cluster.json' }],
+    });
+    expect(reused.manifest.lineage?.segmentsKey).toBe(cold.manifest.lineage?.segmentsKey);
+    expect(reused.manifest.timings.kmeansSeconds).toBe(0);
+    const computed = await runPipeline(store, 'labels-cold', analyst, withSegments(false));
+    expect(computed.manifest.lineage?.reused).toEqual([]);
+    expect(computed.manifest.timings.kmeansSeconds).toBeGreaterThan(0);
+    expect(outputs(reused)).toEqual(outputs(computed));
+    // every metric, to the last digit: the centroids, silhouettes and segment profiles the summary holds
+    expect(reused.manifest.metrics).toEqual(computed.manifest.metrics);
+    const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
+    expect(reproduced.identical).toBe(true);
+  });
+
+  it('clusters again when k changes, and when the stored files no longer match their hashes', async () => {
+    const other = await runPipeline(store, 'k5', { ...params, k: 5 }, withSegments(true));
+    expect(other.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    expect(other.manifest.lineage?.segmentsKey).not.toBe(cold.manifest.lineage?.segmentsKey);
+
+    const key = cold.manifest.lineage?.segmentsKey as string;
+    const dir = cacheDir(store, SEGMENTS_STAGE, key);
+    await chmod(dir, 0o755);
+    await chmod(join(dir, 'cluster.json'), 0o644);
+    await writeFile(
+      join(dir, 'cluster.json'),
+      (await readFile(join(dir, 'cluster.json'), 'utf8')).replace('"k":4', '"k":3'),
+    );
+    await chmod(join(dir, 'cluster.json'), 0o444);
+    await chmod(dir, 0o555);
+    const again = await runPipeline(store, 'damaged', params, withSegments(true));
+    expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    expect(again.manifest.metrics.kmeans.k).toBe(4);
+    expect(outputs(again)).toEqual(outputs(cold));
+    // the run stored a sound artifact in place of the damaged one
+    const sound = await runPipeline(store, 'sound', params, withSegments(true));
+    expect(sound.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, SEGMENTS_STAGE]);
+    expect(outputs(sound)).toEqual(outputs(cold));
+  });
+
+  it("keys the segments by the features table, the parameters clustering reads and last month's segments", () => {
+    const inputs = {
+      params: runParams({ month: '2026-06', input: 'usage', k: 4 }),
+      previous: null,
+      skippedFeatures: [],
+      userFeatures: [],
+    };
+    const key = segmentsKey('a'.repeat(64), inputs);
+    expect(
+      segmentsKey('a'.repeat(64), {
+        ...inputs,
+        params: runParams({ month: '2026-06', input: 'usage', k: 4, treeDepth: 3 }),
+      }),
+    ).toBe(key);
+    expect(segmentsKey('b'.repeat(64), inputs)).not.toBe(key);
+    expect(
+      segmentsKey('a'.repeat(64), {
+        ...inputs,
+        params: runParams({ month: '2026-06', input: 'usage', k: 4, seed: 8 }),
+      }),
+    ).not.toBe(key);
+    const previous = {
+      month: '2026-05',
+      version: 1,
+      featureNames: ['log_arpu'],
+      centroids: [{ segmentId: 1, values: [1] }],
+    };
+    expect(segmentsKey('a'.repeat(64), { ...inputs, previous })).not.toBe(key);
+    expect(segmentsKey('a'.repeat(64), { ...inputs, skippedFeatures: ['sms'] })).not.toBe(key);
+  });
+
+  it('names every parameter the clustering code reads', () => {
+    const read = new Set<string>();
+    for (const file of ['activities/cluster.ts', 'activities/ml/kmeans.ts', 'activities/ml/match-centroids.ts'])
+      for (const [, name] of readFileSync(join(REPO_ROOT, file), 'utf8').matchAll(/\bparams\.(\w+)/g)) read.add(name);
+    expect(read.size).toBeGreaterThan(5);
+    for (const name of read) if (name !== 'month') expect(CLUSTER_PARAMS, name).toContain(name);
+  });
+});
+
 describe('stage code hash', () => {
   it('covers every module the load and feature stages import, except those that do not shape rows', async () => {
     // heartbeats, errors, paths, hashing, file links, the code check, the lock file reader and the artifact format do not change the stored tables
@@ -466,6 +593,25 @@ describe('stage code hash', () => {
     ]);
     const seen = await reachableModules(['activities/load.ts', 'activities/features.ts'], outside);
     for (const file of seen) expect(STAGE_CODE_FILES, file).toContain(file);
+  });
+
+  it('covers every module clustering imports, except those that do not shape the segments', async () => {
+    const outside = new Set([
+      'activities/code-identity.ts',
+      'activities/code-version.ts',
+      'activities/context.ts',
+      'activities/memory.ts',
+      'activities/segments-cache.ts',
+      'activities/stage-cache.ts',
+      'domain/errors.ts',
+      'store/layout.ts',
+      'store/hashing.ts',
+      'store/files.ts',
+      'store/stage-cache.ts',
+    ]);
+    const seen = await reachableModules(['activities/cluster.ts'], outside);
+    // activities/ml is hashed whole (ml/code-hash.ts)
+    for (const file of seen) if (!file.startsWith('activities/ml/')) expect(CLUSTER_CODE_FILES, file).toContain(file);
   });
 });
 

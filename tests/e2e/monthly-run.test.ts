@@ -188,11 +188,14 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
     expect(first.lineage?.featureMonthKeys).toHaveLength(2);
     // and its load each window month's checked rows (the window: six months and the training month)
     expect(first.lineage?.usageMonthKeys).toHaveLength(7);
+    // k differs from the first run's: the rerun clustered and stored its segments, which the cold run keys alike
+    expect(reusedManifest.lineage?.segmentsKey).not.toBe(first.lineage?.segmentsKey);
     expect(coldManifest.lineage).toEqual({
       stageKey: first.lineage?.stageKey,
       churnKeys: first.lineage?.churnKeys,
       featureMonthKeys: first.lineage?.featureMonthKeys,
       usageMonthKeys: first.lineage?.usageMonthKeys,
+      segmentsKey: reusedManifest.lineage?.segmentsKey,
       reused: [],
     });
 

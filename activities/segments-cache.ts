@@ -1,0 +1,148 @@
+/**
+ * Reuse of the clustering's work (stage `segments`), content-addressed: the segments file
+ * (segments.parquet: row_idx, segment_id, distance) and the clustering summary (k, centroids,
+ * profiles, names and actions), keyed by the features table it read (the run's load-features
+ * key), the parameters clustering reads, last month's segmentation that fixes the segment ids,
+ * and the clustering code. An analyst rerun that changes only the value labels, the tree's depth
+ * or the dispatch settings takes them instead of clustering again.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunParams } from '../domain/params';
+import { canonicalJson, hashFile, sha256 } from '../store/hashing';
+import { linkOrCopy } from '../store/files';
+import { cacheDir } from '../store/layout';
+import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
+import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
+import type { ClusterSummary } from './cluster';
+import { pinCodeHash } from './code-identity';
+import { lockedVersions } from './code-version';
+import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
+import type { PreviousSegmentation } from './segment-history';
+import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
+import { segmentsFile } from './stage-outputs';
+import type { UserFeature } from './user-features';
+
+export const SEGMENTS_STAGE = 'segments';
+const SUMMARY_FILE = 'cluster.json';
+const ROOT = new URL('../', import.meta.url);
+
+/**
+ * Beside activities/ml (k-means, its sampling and silhouettes, the centroid matching): the module
+ * that reads the columns and names and profiles the segments, its SQL, and the naming and action
+ * rules (a test checks the list against the import graph).
+ */
+export const CLUSTER_CODE_FILES = [
+  'activities/cluster.ts',
+  'activities/cluster/segment_profiles.sql',
+  'activities/stage-outputs.ts',
+  'activities/duckdb.ts',
+  'data/contract.ts',
+  'domain/actions.ts',
+  'domain/segment-names.ts',
+];
+
+/** The packages whose results the segments hold: k-means itself, and DuckDB for the profiles. */
+const CLUSTER_PACKAGES = ['ml-kmeans', '@duckdb/node-api'];
+
+function hashClusterCode(): string {
+  const parts = CLUSTER_CODE_FILES.map((file) => `${file}\n${sha256(readFileSync(new URL(file, ROOT)))}`);
+  parts.push(mlCodeHash(), canonicalJson(lockedVersions(CLUSTER_PACKAGES)));
+  return sha256(parts.join('\n'));
+}
+
+/** The clustering code's hash as the worker loaded it (code-identity.ts). */
+const clusterCodeHash = pinCodeHash(
+  "the clustering's code",
+  () => [
+    ...mlCodeFiles(),
+    ...[...CLUSTER_CODE_FILES, 'package-lock.json'].map((file) => fileURLToPath(new URL(file, ROOT))),
+  ],
+  hashClusterCode,
+);
+
+/** What the segments depend on besides the features table and the code. */
+export interface ClusterInputs {
+  params: RunParams;
+  previous: PreviousSegmentation | null;
+  skippedFeatures: string[];
+  userFeatures: UserFeature[];
+}
+
+/** The parameters clustering reads: k (or the range it is chosen from), the seed, restarts and sample sizes. */
+export const CLUSTER_PARAMS = [
+  'k',
+  'kMin',
+  'kMax',
+  'seed',
+  'kmeansRestarts',
+  'kmeansSampleSize',
+  'silhouetteSampleSize',
+] as const satisfies readonly (keyof RunParams)[];
+
+/** The key of clustering the features table of `featuresKey`. */
+export function segmentsKey(featuresKey: string, inputs: ClusterInputs): string {
+  return sha256(
+    canonicalJson({
+      format: STAGE_CACHE_FORMAT,
+      stage: SEGMENTS_STAGE,
+      features: featuresKey,
+      params: Object.fromEntries(CLUSTER_PARAMS.map((name) => [name, inputs.params[name] ?? null])),
+      previous: inputs.previous,
+      skippedFeatures: inputs.skippedFeatures,
+      userFeatures: inputs.userFeatures,
+      code: clusterCodeHash(),
+    }),
+  );
+}
+
+/** The summary as stored: without the seconds, which are the run's own. */
+type StoredSummary = Omit<ClusterSummary, 'kmeansSeconds' | 'seconds' | 'cache'>;
+
+/**
+ * Links the stored segments file of `key` into the run folder `runDir` (a copy across file
+ * systems) when every stored file matches its hash; returns the stored summary, or why not.
+ */
+export async function restoreSegments(
+  access: StageCacheAccess,
+  key: string,
+  runDir: string,
+): Promise<{ summary: StoredSummary; artifact: ReusedArtifact } | { missing: string }> {
+  if (!access.allowed) return { missing: 'reuse turned off for this run (--no-reuse)' };
+  const dir = cacheDir(access.store, SEGMENTS_STAGE, key);
+  const found = await verifiedArtifact(dir);
+  if ('missing' in found) return found;
+  await linkOrCopy(join(dir, 'segments.parquet'), segmentsFile(runDir));
+  const summary = JSON.parse(await readFile(join(dir, SUMMARY_FILE), 'utf8')) as StoredSummary;
+  return { summary, artifact: reusedArtifact(found.artifact, ['cluster']) };
+}
+
+/** Stores the run's segments file (in `runDir`) and its summary under `key`. */
+export async function storeSegments(
+  access: StageCacheAccess,
+  key: string,
+  month: string,
+  summary: ClusterSummary,
+  runDir: string,
+): Promise<StoredStages> {
+  const { kmeansSeconds: _kmeans, seconds: _seconds, cache: _cache, ...stored } = summary;
+  const rows = summary.segments.reduce((sum, segment) => sum + segment.subscribers, 0);
+  return storeArtifact(
+    access.store,
+    { stage: SEGMENTS_STAGE, key, producedBy: access.run, month },
+    {},
+    async (staging) => {
+      await linkOrCopy(segmentsFile(runDir), join(staging, 'segments.parquet'));
+      await writeFile(join(staging, SUMMARY_FILE), JSON.stringify(stored satisfies StoredSummary) + '\n');
+      return Promise.all(
+        ['segments.parquet', SUMMARY_FILE].map(async (file) => ({
+          file,
+          rows,
+          ...(await hashFile(join(staging, file))),
+        })),
+      );
+    },
+  );
+}
