@@ -23,7 +23,7 @@ import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
 import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
-import { categoryCounts, pickRows, rowNumbers, type FeatureMatrix, type FeatureMeta } from './ml/feature-matrix';
+import { categoryCounts, pickRows, rowNumbers, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
 import {
   ensembleCodeHash,
@@ -36,6 +36,10 @@ import {
   type ScoringRows,
   storeEnsemble,
   storeScoredOutput,
+  findTree,
+  storeTree,
+  treeKey,
+  type TreeTask,
 } from './ensemble-cache';
 import type { StoredStages } from './stage-cache';
 import { scoredTableFile } from './stage-outputs';
@@ -108,6 +112,12 @@ export interface EnsembleSummary extends ModelEvaluation {
   };
 }
 
+/** The readable tree as trainHistogramTree returns it and churn-model.json holds it (ml-cart's format). */
+type TreeModel = ReturnType<typeof trainHistogramTree>;
+/** What the holdout said of the readable tree, stored beside it (ensemble-cache.ts). */
+type TreeEvaluation = Omit<ModelEvaluation, 'trainSeconds'>;
+const TREE_REUSED = 'training rows, holdout split, tree depth, leaf size and model code unchanged';
+
 export interface ChurnSummary {
   /** The model whose probabilities are the published scores. */
   model: ChurnModel;
@@ -130,8 +140,15 @@ export interface ChurnSummary {
   features: FeatureUse[];
   scoredRows: number;
   riskBandCounts: Record<string, number>;
-  /** The readable tree's training time. */
+  /** The readable tree's training time (0 when taken from the stage cache). */
   trainSeconds: number;
+  /** The readable tree's stage cache (ensemble-cache.ts): its key, what was reused or stored, and why. Absent without a store. */
+  treeCache?: {
+    key: string;
+    reused: ReusedArtifact[];
+    reason: string;
+    stored: StoredStages[];
+  };
   seconds: number;
 }
 
@@ -195,36 +212,34 @@ async function trainAndScore(
       );
     }
     const { training, labels, missing } = await readTrainingSet(conn, expressions, counts.train, meta);
-    /** What the tree (and an ensemble) trains on: the columns with their metadata. */
-    const matrix: FeatureMatrix = { columns: training.columns, features: meta, rows: training.rows };
 
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     // the ensemble trains in its thread while this one trains the tree and reads this month's rows
     const task = ensembleTask(training.columns, labels, trainRows, params, meta);
     const cachedEnsemble = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
-    // after the lookup, which reports checking a stored ensemble as a step of its own
+    const treeTask: TreeTask = {
+      columns: training.columns,
+      labels,
+      trainRows,
+      holdoutRows,
+      options: { maxDepth: params.treeDepth, minLeafSize: params.treeMinLeaf },
+      features: meta,
+    };
+    const treeCacheKey = cache ? treeKey(treeTask) : null;
+    const storedTree =
+      cache && treeCacheKey
+        ? { access: cache, key: treeCacheKey, found: await findTree<TreeModel, TreeEvaluation>(cache, treeCacheKey) }
+        : null;
+    // after the lookups, which report checking a stored ensemble or tree as a step of their own
     await checkpoint({ stage: 'churn: training' });
     if (cachedEnsemble?.trained) threads?.useTrained(cachedEnsemble.trained);
     else if (threads) {
       assertEnsembleFits(task.labels.length, meta.length, task.trainRows.length, task.options);
       threads.train(task);
     }
-    const trainStarted = performance.now();
-    const binned = binFeatures(matrix.columns, undefined, undefined, categoryCounts(matrix.features));
-    const model = trainHistogramTree(binned, labels, trainRows, {
-      maxDepth: params.treeDepth,
-      minLeafSize: params.treeMinLeaf,
-    });
-    const trainSeconds = (performance.now() - trainStarted) / 1000;
-    DecisionTreeClassifier.load(model); // the published model must load in ml-cart (categorical nodes: docs/own-data.md)
-
     const holdoutLabels = pickRows(labels, holdoutRows);
-    const treeHoldoutScores = predictProbabilities(model, pickColumns(training.columns, holdoutRows));
-    const tree: ModelEvaluation = {
-      holdout: classifierMetrics(treeHoldoutScores, holdoutLabels),
-      holdoutRoc: rocCurve(treeHoldoutScores, holdoutLabels),
-      trainSeconds,
-    };
+    const { model, tree, treeCache } = await readableTree(treeTask, holdoutLabels, storedTree, params.month);
+    const { trainSeconds } = tree;
     let trainPositives = 0;
     for (const row of trainRows) trainPositives += labels[row];
 
@@ -303,9 +318,45 @@ async function trainAndScore(
       scoredRows,
       riskBandCounts,
       trainSeconds,
+      ...(treeCache ? { treeCache } : {}),
       seconds: (performance.now() - started) / 1000,
     };
   });
+}
+
+/**
+ * The readable tree and its holdout evaluation: the stored ones (`cache.found`, from findTree),
+ * or trained and measured here and, with a stage cache, stored under `cache.key` for later runs.
+ */
+async function readableTree(
+  task: TreeTask,
+  holdoutLabels: Uint8Array,
+  cache: {
+    access: StageCacheAccess;
+    key: string;
+    found: Awaited<ReturnType<typeof findTree<TreeModel, TreeEvaluation>>>;
+  } | null,
+  month: string,
+): Promise<{ model: TreeModel; tree: ModelEvaluation; treeCache?: ChurnSummary['treeCache'] }> {
+  const found = cache?.found;
+  if (cache && found && 'tree' in found) {
+    const treeCache = { key: cache.key, reused: [found.artifact], reason: TREE_REUSED, stored: [] };
+    return { model: found.tree.model, tree: { ...found.tree.evaluation, trainSeconds: 0 }, treeCache };
+  }
+  const trainStarted = performance.now();
+  const binned = binFeatures([...task.columns], undefined, undefined, categoryCounts(task.features));
+  const model = trainHistogramTree(binned, task.labels, task.trainRows, task.options);
+  const trainSeconds = (performance.now() - trainStarted) / 1000;
+  DecisionTreeClassifier.load(model); // the published model must load in ml-cart (categorical nodes: docs/own-data.md)
+  const holdoutScores = predictProbabilities(model, pickColumns([...task.columns], task.holdoutRows));
+  const evaluation = {
+    holdout: classifierMetrics(holdoutScores, holdoutLabels),
+    holdoutRoc: rocCurve(holdoutScores, holdoutLabels),
+  };
+  const tree = { ...evaluation, trainSeconds };
+  if (!cache || !found || 'tree' in found) return { model, tree };
+  const kept = await storeTree(cache.access, cache.key, month, { model, evaluation }, task.trainRows.length);
+  return { model, tree, treeCache: { key: cache.key, reused: [], reason: found.missing, stored: [kept] } };
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Reuse of the churn ensemble's work, content-addressed, in two artifacts:
+ * Reuse of the churn stage's work, content-addressed, in three artifacts:
  *
  * - the trained ensemble (stage churn-ensemble), keyed by what training reads: the training rows'
  *   feature values and labels, the rows it fits (the holdout split), the boosting options and the
@@ -9,9 +9,11 @@
  *   (linked, not copied, between the run folder and the store where they share a file system) and the
  *   holdout evaluation, keyed by the ensemble's key, this month's rows' feature values and the
  *   code that scores, words the reasons and bands the scores.
+ * - the readable tree (stage churn-tree) and its holdout evaluation, keyed by the same training
+ *   rows' bytes, the rows it fits and holds out, its depth and leaf size, and the model code.
  *
- * An analyst rerun that changes only k or the readable tree's depth takes both instead of
- * training and scoring again; the readable tree is trained as always.
+ * An analyst rerun that changes only k or the readable tree's depth takes the first two instead
+ * of training and scoring again; one that changes only k or the value labels takes all three.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
-import type { ReusedArtifact } from '../store/artifacts';
+import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
 import { STAGE_CACHE_FORMAT, storedArtifacts } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -35,7 +37,9 @@ import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } fr
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';
+export const TREE_STAGE = 'churn-tree';
 const ENSEMBLE_FILE = 'ensemble.json';
+const TREE_FILE = 'tree.json';
 const ROOT = new URL('../', import.meta.url);
 /** Beside activities/ml: what turns the ensemble's outputs into the scores and churn_reasons tables. */
 const SCORING_CODE = [
@@ -67,6 +71,73 @@ export function ensembleKey(task: EnsembleTask): string {
   for (const array of [...task.columns, task.labels, task.trainRows])
     hash.update(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
   return hash.digest('hex');
+}
+
+/** What the readable tree trains on and how: its key covers all of it. */
+export interface TreeTask {
+  /** The training rows' feature values (gaps filled), every row: the split picks the tree's and the holdout's. */
+  columns: readonly Float64Array[];
+  labels: Uint8Array;
+  trainRows: Uint32Array;
+  holdoutRows: Uint32Array;
+  options: { maxDepth: number; minLeafSize: number };
+  /** Which features are categorical (their splits are sets of codes), and their names. */
+  features: readonly FeatureMeta[];
+}
+
+/** The key of the readable tree's training and holdout evaluation: its rows' bytes, the split, options and model code. */
+export function treeKey(task: TreeTask): string {
+  const hash = createHash('sha256').update(
+    canonicalJson({
+      format: STAGE_CACHE_FORMAT,
+      stage: TREE_STAGE,
+      options: task.options,
+      features: task.features,
+      code: ensembleCodeHash(),
+      shape: {
+        columns: task.columns.length,
+        rows: task.labels.length,
+        trainRows: task.trainRows.length,
+        holdoutRows: task.holdoutRows.length,
+      },
+    }),
+  );
+  for (const array of [...task.columns, task.labels, task.trainRows, task.holdoutRows])
+    hash.update(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
+  return hash.digest('hex');
+}
+
+/** The readable tree as stored: the model (ml-cart's JSON) and what the holdout said of it. */
+export interface StoredTree<Model, Evaluation> {
+  model: Model;
+  evaluation: Evaluation;
+}
+
+/** The stored tree for `key` when reuse is allowed and its file matches its hash, or why not. */
+export async function findTree<Model, Evaluation>(
+  access: StageCacheAccess,
+  key: string,
+): Promise<{ tree: StoredTree<Model, Evaluation>; artifact: ReusedArtifact } | { missing: string }> {
+  if (!access.allowed) return { missing: 'reuse turned off for this run (--no-reuse)' };
+  const dir = cacheDir(access.store, TREE_STAGE, key);
+  const found = await verifiedArtifact(dir);
+  if ('missing' in found) return found;
+  const tree = JSON.parse(await readFile(join(dir, TREE_FILE), 'utf8')) as StoredTree<Model, Evaluation>;
+  return { tree, artifact: reusedArtifact(found.artifact, ['churn']) };
+}
+
+/** Stores the readable tree and its holdout evaluation under `key`. */
+export async function storeTree<Model, Evaluation>(
+  access: StageCacheAccess,
+  key: string,
+  month: string,
+  tree: StoredTree<Model, Evaluation>,
+  trainingRows: number,
+): Promise<StoredStages> {
+  return storeArtifact(access.store, { stage: TREE_STAGE, key, producedBy: access.run, month }, {}, async (staging) => {
+    await writeFile(join(staging, TREE_FILE), JSON.stringify(tree) + '\n');
+    return [{ file: TREE_FILE, rows: trainingRows, ...(await hashFile(join(staging, TREE_FILE))) }];
+  });
 }
 
 /** sha256 over the training code, the code that scores, and the DuckDB version that reads the rows. */

@@ -23,7 +23,7 @@ import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
 import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
-import type { EnsembleSummary } from './churn';
+import type { ChurnSummary, EnsembleSummary } from './churn';
 import type { ClusterSummary } from './cluster';
 import type { FeatureSummary } from './features';
 import type { LoadSummary } from './load';
@@ -321,7 +321,10 @@ function buildManifest(
       ? {
           lineage: withSegmentsLineage(
             withEnsembleLineage(
-              withMonthLineage(withUsageMonthLineage(request.lineage, load), request.features),
+              withTreeLineage(
+                withMonthLineage(withUsageMonthLineage(request.lineage, load), request.features),
+                churn.treeCache,
+              ),
               churn.ensemble?.cache,
             ),
             cluster.cache,
@@ -355,6 +358,12 @@ async function makeReadOnly(dir: string): Promise<void> {
 function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']): Lineage {
   if (!cache) return lineage;
   return { ...lineage, churnKeys: [cache.key, cache.scoredKey], reused: [...lineage.reused, ...cache.reused] };
+}
+
+/** The run's lineage with the readable tree's key and, when it took the tree from an earlier run, that artifact (activities/ensemble-cache.ts). */
+function withTreeLineage(lineage: Lineage, cache: ChurnSummary['treeCache']): Lineage {
+  if (!cache) return lineage;
+  return { ...lineage, treeKey: cache.key, reused: [...lineage.reused, ...cache.reused] };
 }
 
 /** The run's lineage with the segments' key and, when it took them from an earlier run, that artifact (activities/segments-cache.ts). */

@@ -342,9 +342,12 @@ async function runSegflow(
       reusedModels: (manifest.lineage?.reused ?? [])
         .map(
           (artifact) =>
-            ({ segments: 'segments', 'churn-ensemble': 'trained ensemble', 'churn-scores': 'its scores' })[
-              artifact.stage
-            ],
+            ({
+              segments: 'segments',
+              'churn-tree': 'readable tree',
+              'churn-ensemble': 'trained ensemble',
+              'churn-scores': 'its scores',
+            })[artifact.stage],
         )
         .filter((name) => name !== undefined),
       reusedFeatureMonth: (manifest.lineage?.reused ?? []).some((artifact) => artifact.stage === 'feature-month'),

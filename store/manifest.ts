@@ -42,6 +42,8 @@ export interface Lineage {
   featureMonthKeys?: string[];
   /** The load's month keys: each window month's checked rows, taken from an earlier run or stored by this one. */
   usageMonthKeys?: string[];
+  /** The readable tree's key: the tree taken from an earlier run or stored by this one (absent in older runs). */
+  treeKey?: string;
   /** The segments' key: the clustering taken from an earlier run or stored by this one (absent in older runs). */
   segmentsKey?: string;
   /** Empty for a cold run. */

@@ -276,9 +276,10 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       topDecileLift: churn.holdout.liftByDecile[0],
       ...(ensembleCache
         ? {
-            reused: ensembleCache.reused.map((artifact) => artifact.stage),
-            cacheKeys: [ensembleCache.key, ensembleCache.scoredKey],
+            reused: [...(churn.treeCache?.reused ?? []), ...ensembleCache.reused].map((artifact) => artifact.stage),
+            cacheKeys: [ensembleCache.key, ensembleCache.scoredKey, ...(churn.treeCache ? [churn.treeCache.key] : [])],
             reuse: ensembleCache.reason,
+            ...(churn.treeCache ? { treeReuse: churn.treeCache.reason } : {}),
           }
         : {}),
     });

@@ -35,7 +35,10 @@ import {
   holdsEnsembleFor,
   SCORES_STAGE,
   scoredOutputKey,
+  TREE_STAGE,
+  treeKey,
   type ScoringRows,
+  type TreeTask,
 } from '../../activities/ensemble-cache';
 import type { FeatureMeta } from '../../activities/ml/feature-matrix';
 import type { TrainedEnsemble } from '../../activities/ml/ensemble';
@@ -392,6 +395,51 @@ describe('churn ensemble reuse', () => {
     expect(steps.indexOf('churn: training')).toBe(checked + 1);
   });
 
+  it('reuses the readable tree too for a rerun that changes only k and the value labels, with the bytes of a run that trains it', async () => {
+    const analyst = { ...params, k: 5, highValueThreshold: 120 };
+    const reused = await runPipeline(store, 'k-only', analyst, withCache(true));
+    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
+      LOAD_FEATURES_STAGE,
+      TREE_STAGE,
+      ENSEMBLE_STAGE,
+      SCORES_STAGE,
+    ]);
+    expect(reused.manifest.lineage?.treeKey).toBe(cold.manifest.lineage?.treeKey);
+    expect(reused.manifest.lineage?.reused[1]).toMatchObject({
+      producedBy: { workflowId: 'cache-test', runId: 'cold' },
+      files: [{ file: 'tree.json' }],
+    });
+    expect(reused.manifest.timings.treeTrainSeconds).toBe(0);
+    const computed = await runPipeline(store, 'k-only-cold', analyst, withCache(false));
+    expect(computed.manifest.lineage?.reused).toEqual([]);
+    expect(computed.manifest.timings.treeTrainSeconds).toBeGreaterThan(0);
+    expect(outputs(reused)).toEqual(outputs(computed));
+    expect(reused.manifest.metrics).toEqual(computed.manifest.metrics);
+    const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
+    expect(reproduced.identical).toBe(true);
+  });
+
+  it('keys the readable tree by its rows, the split, its options and features', () => {
+    const task: TreeTask = {
+      columns: [Float64Array.from([1, 2, 3, 4])],
+      labels: Uint8Array.from([0, 1, 0, 1]),
+      trainRows: Uint32Array.from([0, 1, 2]),
+      holdoutRows: Uint32Array.from([3]),
+      options: { maxDepth: 3, minLeafSize: 1 },
+      features: [{ name: 'arpu', source: 'derived', categorical: false }],
+    };
+    const key = treeKey(task);
+    expect(treeKey({ ...task, columns: [Float64Array.from([1, 2, 3, 4])] })).toBe(key);
+    expect(treeKey({ ...task, columns: [Float64Array.from([1, 2, 3, 5])] })).not.toBe(key);
+    expect(treeKey({ ...task, labels: Uint8Array.from([1, 1, 0, 1]) })).not.toBe(key);
+    expect(treeKey({ ...task, trainRows: Uint32Array.from([0, 1, 3]), holdoutRows: Uint32Array.from([2]) })).not.toBe(
+      key,
+    );
+    expect(treeKey({ ...task, options: { maxDepth: 4, minLeafSize: 1 } })).not.toBe(key);
+    expect(treeKey({ ...task, options: { maxDepth: 3, minLeafSize: 2 } })).not.toBe(key);
+    expect(treeKey({ ...task, features: [{ name: 'arpu', source: 'user', categorical: false }] })).not.toBe(key);
+  });
+
   it('trains again when a parameter the ensemble reads changes', async () => {
     const other = await runPipeline(store, 'leaf', { ...params, treeMinLeaf: 30 }, withCache(true));
     expect(other.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
@@ -439,14 +487,18 @@ describe('churn ensemble reuse', () => {
     const [ensembleKey, scoredKey] = cold.manifest.lineage?.churnKeys ?? [];
     await damage(SCORES_STAGE, scoredKey, 'scores.parquet', (bytes) => Buffer.concat([bytes, Buffer.from('x')]));
     const rescored = await runPipeline(store, 'damaged-scores', params, withCache(true));
-    expect(rescored.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, ENSEMBLE_STAGE]);
+    expect(rescored.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
+      LOAD_FEATURES_STAGE,
+      TREE_STAGE,
+      ENSEMBLE_STAGE,
+    ]);
     expect(outputs(rescored)).toEqual(outputs(cold));
 
     const original = await damage(ENSEMBLE_STAGE, ensembleKey, 'ensemble.json', (bytes) =>
       Buffer.from(bytes.toString().replace('"bestRound":', '"bestRound": ')),
     );
     const retrained = await runPipeline(store, 'damaged', params, withCache(true));
-    expect(retrained.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    expect(retrained.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, TREE_STAGE]);
     expect(outputs(retrained)).toEqual(outputs(cold));
     // each run stored a sound artifact in place of the damaged one: the same model, its own training time
     const found = await findEnsemble(store, ensembleKey, true);
@@ -455,6 +507,7 @@ describe('churn ensemble reuse', () => {
     const again = await runPipeline(store, 'sound-again', params, withCache(true));
     expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
       LOAD_FEATURES_STAGE,
+      TREE_STAGE,
       ENSEMBLE_STAGE,
       SCORES_STAGE,
     ]);

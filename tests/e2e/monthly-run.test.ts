@@ -196,6 +196,7 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
       featureMonthKeys: first.lineage?.featureMonthKeys,
       usageMonthKeys: first.lineage?.usageMonthKeys,
       segmentsKey: reusedManifest.lineage?.segmentsKey,
+      treeKey: reusedManifest.lineage?.treeKey,
       reused: [],
     });
 
