@@ -45,7 +45,7 @@ import type { StoredStages } from './stage-cache';
 import { scoredTableFile } from './stage-outputs';
 import { featuresFile } from '../store/layout';
 import { hashFile } from '../store/hashing';
-import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
+import type { StageCacheAccess, StageCacheUse } from '../store/artifacts';
 
 /** Churn warning signals and stability the tree may split on (features.sql columns). */
 export const CHURN_FEATURES = [
@@ -98,18 +98,12 @@ export interface EnsembleSummary extends ModelEvaluation {
   trainingSample?: { rows: number; of: number };
   /** Scoring this month's subscribers with their reasons (one walk of the trees), and the holdout. */
   scoreSeconds: number;
-  /** The stage cache (ensemble-cache.ts): the keys, what was reused or stored, and why. Absent without a store. */
-  cache?: {
-    /** The trained ensemble's key. */
-    key: string;
-    /** The key of its scores for this month's rows. */
-    scoredKey: string;
-    /** The stored ensemble (trainSeconds is then 0) and stored scores (scoreSeconds 0) the run used. */
-    reused: ReusedArtifact[];
-    reason: string;
-    /** What this run stored for later runs. */
-    stored: StoredStages[];
-  };
+  /**
+   * The stage cache (ensemble-cache.ts), absent without a store: `key` is the trained ensemble's,
+   * `scoredKey` its scores' for this month's rows; with the stored ensemble trainSeconds is 0, with
+   * the stored scores scoreSeconds.
+   */
+  cache?: StageCacheUse<StoredStages> & { scoredKey: string };
 }
 
 /** The readable tree as trainHistogramTree returns it and churn-model.json holds it (ml-cart's format). */
@@ -142,13 +136,8 @@ export interface ChurnSummary {
   riskBandCounts: Record<string, number>;
   /** The readable tree's training time (0 when taken from the stage cache). */
   trainSeconds: number;
-  /** The readable tree's stage cache (ensemble-cache.ts): its key, what was reused or stored, and why. Absent without a store. */
-  treeCache?: {
-    key: string;
-    reused: ReusedArtifact[];
-    reason: string;
-    stored: StoredStages[];
-  };
+  /** The readable tree's stage cache (ensemble-cache.ts), absent without a store. */
+  treeCache?: StageCacheUse<StoredStages>;
   seconds: number;
 }
 
@@ -337,7 +326,7 @@ async function readableTree(
     found: Awaited<ReturnType<typeof findTree<TreeModel, TreeEvaluation>>>;
   } | null,
   month: string,
-): Promise<{ model: TreeModel; tree: ModelEvaluation; treeCache?: ChurnSummary['treeCache'] }> {
+): Promise<{ model: TreeModel; tree: ModelEvaluation; treeCache?: StageCacheUse<StoredStages> }> {
   const found = cache?.found;
   if (cache && found && 'tree' in found) {
     const treeCache = { key: cache.key, reused: [found.artifact], reason: TREE_REUSED, stored: [] };

@@ -15,7 +15,7 @@ import { rowNumbers } from './ml/feature-matrix';
 import { matchToPrevious } from './ml/match-centroids';
 import type { PreviousSegmentation } from './segment-history';
 import type { UserFeature } from './user-features';
-import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
+import type { StageCacheAccess, StageCacheUse } from '../store/artifacts';
 import type { StoredStages } from './stage-cache';
 import { restoreSegments, segmentsKey, storeSegments, type ClusterInputs } from './segments-cache';
 
@@ -75,15 +75,8 @@ export interface ClusterSummary {
   /** K-means itself: choosing k (unless fixed), fitting on the sample and assigning every subscriber (not reading or writing). */
   kmeansSeconds: number;
   seconds: number;
-  /** The stage cache (segments-cache.ts): the key, what was reused or stored, and why. Absent without a features key. */
-  cache?: {
-    key: string;
-    /** The stored segments the run used (kmeansSeconds is then 0). */
-    reused: ReusedArtifact[];
-    reason: string;
-    /** What this run stored for later runs. */
-    stored: StoredStages[];
-  };
+  /** The stage cache (segments-cache.ts), absent without a features key; with stored segments kmeansSeconds is 0. */
+  cache?: StageCacheUse<StoredStages>;
 }
 
 /**

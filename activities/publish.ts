@@ -23,8 +23,8 @@ import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
 import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
-import type { ChurnSummary, EnsembleSummary } from './churn';
-import type { ClusterSummary } from './cluster';
+import type { EnsembleSummary } from './churn';
+import type { StageCacheUse } from '../store/artifacts';
 import type { FeatureSummary } from './features';
 import type { LoadSummary } from './load';
 import {
@@ -319,14 +319,16 @@ function buildManifest(
     outputs,
     ...(request.lineage
       ? {
-          lineage: withSegmentsLineage(
+          lineage: withStageCacheUse(
             withEnsembleLineage(
-              withTreeLineage(
+              withStageCacheUse(
                 withMonthLineage(withUsageMonthLineage(request.lineage, load), request.features),
+                'treeKey',
                 churn.treeCache,
               ),
               churn.ensemble?.cache,
             ),
+            'segmentsKey',
             cluster.cache,
           ),
         }
@@ -360,16 +362,17 @@ function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']):
   return { ...lineage, churnKeys: [cache.key, cache.scoredKey], reused: [...lineage.reused, ...cache.reused] };
 }
 
-/** The run's lineage with the readable tree's key and, when it took the tree from an earlier run, that artifact (activities/ensemble-cache.ts). */
-function withTreeLineage(lineage: Lineage, cache: ChurnSummary['treeCache']): Lineage {
+/**
+ * The run's lineage with a stage's key (the readable tree's, activities/ensemble-cache.ts; the
+ * segments', segments-cache.ts) and, when it took the artifact from an earlier run, that artifact.
+ */
+function withStageCacheUse(
+  lineage: Lineage,
+  field: 'treeKey' | 'segmentsKey',
+  cache: StageCacheUse<unknown> | undefined,
+): Lineage {
   if (!cache) return lineage;
-  return { ...lineage, treeKey: cache.key, reused: [...lineage.reused, ...cache.reused] };
-}
-
-/** The run's lineage with the segments' key and, when it took them from an earlier run, that artifact (activities/segments-cache.ts). */
-function withSegmentsLineage(lineage: Lineage, cache: ClusterSummary['cache']): Lineage {
-  if (!cache) return lineage;
-  return { ...lineage, segmentsKey: cache.key, reused: [...lineage.reused, ...cache.reused] };
+  return { ...lineage, [field]: cache.key, reused: [...lineage.reused, ...cache.reused] };
 }
 
 /** The run's lineage with the checked usage months it took from earlier runs and their keys (activities/usage-months.ts). */

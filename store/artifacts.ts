@@ -13,6 +13,16 @@ export interface ReusedArtifact {
   producedAt: string;
 }
 
+/** What a stage's use of the stage cache came to: its key, what it took or stored, and why. */
+export interface StageCacheUse<Stored> {
+  key: string;
+  /** The stored artifacts the stage used instead of computing. */
+  reused: ReusedArtifact[];
+  reason: string;
+  /** What this run stored for later runs (the store's answer for each: stored, or why not). */
+  stored: Stored[];
+}
+
 /**
  * Where a stage after the features may find and store its work (the churn ensemble and its
  * scores, the segments); reproductions pass none: they compute.
