@@ -19,7 +19,9 @@
  *
  * With --repeat N, segflow and the peer run N times each, alternately, and the fastest run of
  * each is reported (this machine's timings vary by 10% from run to run); so are the analyst
- * rerun and the scale-out pair (one worker, then two, alternately).
+ * rerun and the scale-out pair (one worker, then two, alternately). Each repeat of a rerun (and
+ * of the rerun command) starts from the store the cold runs left: the segments and readable
+ * trees an earlier repeat stored for its parameters are removed first, or it would take them.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,6 +37,9 @@ import { codeVersion } from '../activities/code-version';
 import { computeFeatures } from '../activities/features';
 import { loadUsage, type LoadSummary } from '../activities/load';
 import { readManifest } from '../store/snapshots';
+import { listCache, removeArtifactDir } from '../store/stage-cache';
+import { SEGMENTS_STAGE } from '../activities/segments-cache';
+import { TREE_STAGE } from '../activities/ensemble-cache';
 import { generateSample } from '../data/generate';
 import { addMonths } from '../domain/month';
 import { ACTIVITY_STAGES } from '../domain/progress';
@@ -146,6 +151,8 @@ async function timeAnalystCommand(
   state: string,
   store: SegflowConfig['store'],
   input: string,
+  /** Run before each attempt: puts the store back as the cold runs left it. */
+  reset: () => Promise<void>,
 ): Promise<{ rerun: number; help: number }> {
   const home = join(state, 'cli-home');
   const paramsFile = join(state, 'analyst-params.json');
@@ -162,6 +169,7 @@ async function timeAnalystCommand(
   let help = Infinity;
   try {
     for (let attempt = 0; attempt <= repeat; attempt++) {
+      await reset();
       const seconds = await timeCommand(args, env);
       const helpSeconds = await timeCommand(['--help'], env);
       if (attempt === 0) continue;
@@ -225,6 +233,17 @@ interface SegflowRun {
 /** What a run took from the store instead of computing it, e.g. "load + features + trained ensemble". */
 function reusedBy(run: SegflowRun): string {
   return [...(run.reusedStages ? ['load + features'] : []), ...run.reusedModels].join(' + ');
+}
+
+/** The stored segments and readable trees (their cache folders), which depend on k and the tree depth. */
+async function modelArtifacts(store: SegflowConfig['store']): Promise<Set<string>> {
+  const stages: string[] = [SEGMENTS_STAGE, TREE_STAGE];
+  return new Set((await listCache(store)).filter((a) => stages.includes(a.stage)).map((a) => a.path));
+}
+
+/** Removes the stored segments and readable trees that are not in `kept`. */
+async function removeModelsBut(store: SegflowConfig['store'], kept: Set<string>): Promise<void> {
+  for (const path of await modelArtifacts(store)) if (!kept.has(path)) await removeArtifactDir(path);
 }
 
 async function waitForPollers(client: Client, taskQueue: string, workers: number): Promise<void> {
@@ -603,9 +622,11 @@ async function main(): Promise<void> {
         );
       }
       let firstRerun: SegflowRun | undefined;
+      const coldModels = await modelArtifacts(config.store);
       for (const analyst of skipRerun ? [] : ANALYST_RERUNS) {
         let rerun: SegflowRun | undefined;
         for (let attempt = 1; attempt <= repeat; attempt++) {
+          await removeModelsBut(config.store, coldModels);
           log(`analyst rerun on ${count(size)} (${attempt}/${repeat}; ${analyst.changed})... `);
           const run = await runSegflow(client, config, input, partitions, [{ maxActivities: 2 }], {
             params: analyst.params,
@@ -626,7 +647,9 @@ async function main(): Promise<void> {
         log(
           `analyst's command on ${count(size)} (segflow run --local, ${ANALYST_RERUNS[0].changed}; 1 + ${repeat} runs)...\n`,
         );
-        const timed = await timeAnalystCommand(state, config.store, input);
+        const timed = await timeAnalystCommand(state, config.store, input, () =>
+          removeModelsBut(config.store, coldModels),
+        );
         commands.push(
           `| ${count(size)} | \`segflow run --local\`, analyst rerun (${ANALYST_RERUNS[0].changed}) | **${fmt(timed.rerun)}** | its workflow ${fmt(firstRerun.totalSeconds)} s (above); the rest: the command's start, the dev server's start and stop, a worker's start |`,
           `| ${count(size)} | \`segflow --help\` | ${fmt(timed.help)} | the command's start alone |`,
