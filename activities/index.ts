@@ -24,6 +24,7 @@ import { combineLoad, planLoad, type LoadPlan, type LoadSummary, type PartitionL
 import { publishSnapshot, type PublishRequest } from './publish';
 import { findPreviousSegmentation, type PreviousSegmentation } from './segment-history';
 import { reuseStages, storeStages } from './stage-cache';
+import { churnUserInput, featureInput } from './stage-inputs';
 import { loadReusingMonths } from './usage-months';
 import type { FeatureMonthCache } from './window-cache';
 
@@ -180,13 +181,12 @@ export function createActivities(
      */
     trainAndScoreChurn: (load: LoadSummary, features: FeatureSummary, reuse = true, featuresKey?: string) =>
       attemptStage('churn', load.params.month, () =>
-        stages.trainAndScoreChurn(
-          load.dbPath,
-          load.params,
-          skipped(features),
-          { features: load.userFeatures, openFeatureSet: load.openFeatureSet },
-          { store, run: currentRun(), allowed: reuse, ...(featuresKey ? { featuresKey } : {}) },
-        ),
+        stages.trainAndScoreChurn(load.dbPath, load.params, skipped(features), churnUserInput(load), {
+          store,
+          run: currentRun(),
+          allowed: reuse,
+          ...(featuresKey ? { featuresKey } : {}),
+        }),
       ),
     publishSnapshot: (run: RunRef, request: PublishRequest) =>
       attemptStage('publish', request.load.params.month, () =>
@@ -204,11 +204,6 @@ export function createActivities(
   };
 }
 
-const featureInput = (load: LoadSummary) => ({
-  format: load.format,
-  inputColumns: load.inputColumns,
-  userFeatures: load.userFeatures,
-});
 const skipped = (features: FeatureSummary) => features.skippedFeatures.map((s) => s.feature);
 
 export type SegflowActivities = ReturnType<typeof createActivities>;

@@ -9,6 +9,7 @@ import { computeFeatures } from '../activities/features';
 import { loadUsage } from '../activities/load';
 import { publishSnapshot } from '../activities/publish';
 import { findPreviousSegmentation } from '../activities/segment-history';
+import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { hashFile } from '../store/hashing';
 import type { StoreConfig } from '../store/layout';
 import { readManifest, type SnapshotRef } from '../store/snapshots';
@@ -49,15 +50,12 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const scratchStore: StoreConfig = { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') };
     const run = { workflowId: 'reproduce', runId: randomUUID() };
     const load = await loadUsage(scratchStore, run, manifest.params);
-    const features = await computeFeatures(load.dbPath, load.params, {
-      format: load.format,
-      inputColumns: load.inputColumns,
-    });
+    const features = await computeFeatures(load.dbPath, load.params, featureInput(load));
     const skipped = features.skippedFeatures.map((s) => s.feature);
     const pinned = manifest.metrics.previousSnapshot;
     const previous = pinned ? await findPreviousSegmentation(store, ref.month, pinned) : null;
-    const cluster = await clusterSubscribers(load.dbPath, load.params, previous, skipped);
-    const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, previous, skipped, load.userFeatures);
+    const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped, churnUserInput(load));
     // the report's header names the original snapshot: version, publish time and requester
     const { version, publishedAt } = manifest.snapshot;
     const original = { version, publishedAt, requestedBy: manifest.requestedBy };

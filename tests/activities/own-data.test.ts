@@ -13,6 +13,7 @@ import {
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { publishSnapshot } from '../../activities/publish';
 import { readManifest } from '../../store/snapshots';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { TELCO_MAPPING, writeTelcoCsv, type TelcoCustomer } from '../fixtures/telco-customers';
 import { storeIn, tempDir } from '../helpers';
 import { runPythonJson } from '../python';
@@ -113,6 +114,12 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     );
     expect(first.mou).toBeCloseTo(first.minutes, 6);
   });
+
+  it('reproduces the snapshot byte for byte from its manifest: the user features join the recomputation', async () => {
+    const report = await reproduceSnapshot(storeIn(dir), { month: '2026-05', version: 1 });
+    expect(report.files.filter((file) => !file.identical)).toEqual([]);
+    expect(report.identical).toBe(true);
+  }, 120_000);
 
   it('splits the tree on the categorical column that carries the signal, and prints the rule readably', () => {
     expect(churn.features.find((f) => f.name === 'Contract')).toMatchObject({ source: 'user', type: 'categorical' });
