@@ -110,7 +110,12 @@ export interface EnsembleSummary extends ModelEvaluation {
 type TreeModel = ReturnType<typeof trainHistogramTree>;
 /** What the holdout said of the readable tree, stored beside it (ensemble-cache.ts). */
 type TreeEvaluation = Omit<ModelEvaluation, 'trainSeconds'>;
-const TREE_REUSED = 'training rows, holdout split, tree depth, leaf size and model code unchanged';
+/** The stage cache, the readable tree's key there, and what looking it up found. */
+interface TreeLookup {
+  access: StageCacheAccess;
+  key: string;
+  found: Awaited<ReturnType<typeof findTree<TreeModel, TreeEvaluation>>>;
+}
 
 export interface ChurnSummary {
   /** The model whose probabilities are the published scores. */
@@ -214,11 +219,11 @@ async function trainAndScore(
       options: { maxDepth: params.treeDepth, minLeafSize: params.treeMinLeaf },
       features: meta,
     };
-    const treeCacheKey = cache ? treeKey(treeTask) : null;
-    const storedTree =
-      cache && treeCacheKey
-        ? { access: cache, key: treeCacheKey, found: await findTree<TreeModel, TreeEvaluation>(cache, treeCacheKey) }
-        : null;
+    let storedTree: TreeLookup | null = null;
+    if (cache) {
+      const key = treeKey(treeTask);
+      storedTree = { access: cache, key, found: await findTree<TreeModel, TreeEvaluation>(cache, key) };
+    }
     // after the lookups, which report checking a stored ensemble or tree as a step of their own
     await checkpoint({ stage: 'churn: training' });
     if (cachedEnsemble?.trained) threads?.useTrained(cachedEnsemble.trained);
@@ -320,17 +325,16 @@ async function trainAndScore(
 async function readableTree(
   task: TreeTask,
   holdoutLabels: Uint8Array,
-  cache: {
-    access: StageCacheAccess;
-    key: string;
-    found: Awaited<ReturnType<typeof findTree<TreeModel, TreeEvaluation>>>;
-  } | null,
+  /** The stage cache, the tree's key and what looking it up found (none for a reproduction). */
+  cache: TreeLookup | null,
   month: string,
 ): Promise<{ model: TreeModel; tree: ModelEvaluation; treeCache?: StageCacheUse<StoredStages> }> {
-  const found = cache?.found;
-  if (cache && found && 'tree' in found) {
-    const treeCache = { key: cache.key, reused: [found.artifact], reason: TREE_REUSED, stored: [] };
-    return { model: found.tree.model, tree: { ...found.tree.evaluation, trainSeconds: 0 }, treeCache };
+  const stored = cache?.found.tree;
+  if (cache && stored) {
+    const { artifact, reason } = cache.found;
+    DecisionTreeClassifier.load(stored.model); // as when it was trained: the published model must load in ml-cart
+    const treeCache = { key: cache.key, reused: artifact ? [artifact] : [], reason, stored: [] };
+    return { model: stored.model, tree: { ...stored.evaluation, trainSeconds: 0 }, treeCache };
   }
   const trainStarted = performance.now();
   const binned = binFeatures([...task.columns], undefined, undefined, categoryCounts(task.features));
@@ -343,9 +347,9 @@ async function readableTree(
     holdoutRoc: rocCurve(holdoutScores, holdoutLabels),
   };
   const tree = { ...evaluation, trainSeconds };
-  if (!cache || !found || 'tree' in found) return { model, tree };
+  if (!cache) return { model, tree };
   const kept = await storeTree(cache.access, cache.key, month, { model, evaluation }, task.trainRows.length);
-  return { model, tree, treeCache: { key: cache.key, reused: [], reason: found.missing, stored: [kept] } };
+  return { model, tree, treeCache: { key: cache.key, reused: [], reason: cache.found.reason, stored: [kept] } };
 }
 
 /**

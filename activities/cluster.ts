@@ -104,19 +104,18 @@ export async function clusterSubscribers(
   const key = segmentsKey(cache.featuresKey, inputs);
   const runDir = dirname(dbPath);
   const restored = await restoreSegments(cache, key, runDir);
-  if ('summary' in restored) {
+  if (restored.summary && restored.artifact) {
     await checkpoint({ stage: 'cluster: stored segments' });
-    const reason = "features, clustering parameters, last month's segments and clustering code unchanged";
     return {
       ...restored.summary,
       kmeansSeconds: 0,
       seconds: (performance.now() - started) / 1000,
-      cache: { key, reused: [restored.artifact], reason, stored: [] },
+      cache: { key, reused: [restored.artifact], reason: restored.reason, stored: [] },
     };
   }
   const computed = await computeSegments(dbPath, inputs, started);
   const stored = await storeSegments(cache, key, params.month, computed, runDir);
-  return { ...computed, cache: { key, reused: [], reason: restored.missing, stored: [stored] } };
+  return { ...computed, cache: { key, reused: [], reason: restored.reason, stored: [stored] } };
 }
 
 async function computeSegments(

@@ -35,6 +35,36 @@ export function lockedVersions(names: readonly string[]): Record<string, string>
   return Object.fromEntries(names.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? 'unknown']));
 }
 
+/**
+ * A package and every package it depends on, by install path, with the versions the lock file
+ * pins: a dependency resolves as Node resolves it, from the nearest node_modules folder upwards.
+ */
+export function lockedDependencyTree(name: string): Record<string, string> {
+  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
+    packages: Record<string, { version?: string; dependencies?: Record<string, string> }>;
+  };
+  const resolve = (from: string, dependency: string): string | undefined => {
+    for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
+      const path = `${dir ? `${dir}/` : ''}node_modules/${dependency}`;
+      if (path in lock.packages) return path;
+      if (!dir) return undefined;
+    }
+  };
+  const tree: Record<string, string> = {};
+  const queue = [resolve('', name)].filter((path) => path !== undefined);
+  while (queue.length > 0) {
+    const path = queue.pop() as string;
+    if (path in tree) continue;
+    const entry = lock.packages[path];
+    tree[path] = entry.version ?? 'unknown';
+    for (const dependency of Object.keys(entry.dependencies ?? {})) {
+      const resolved = resolve(path, dependency);
+      if (resolved) queue.push(resolved);
+    }
+  }
+  return tree;
+}
+
 function gitCommit(): string {
   const git = (...args: string[]) =>
     execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();

@@ -10,7 +10,8 @@
  *   holdout evaluation, keyed by the ensemble's key, this month's rows' feature values and the
  *   code that scores, words the reasons and bands the scores.
  * - the readable tree (stage churn-tree) and its holdout evaluation, keyed by the same training
- *   rows' bytes, the rows it fits and holds out, its depth and leaf size, and the model code.
+ *   rows' bytes, the rows it fits and holds out, its depth and leaf size, and the code that trains
+ *   and measures it (the scoring code's files: activities/ml and churn.ts among them).
  *
  * An analyst rerun that changes only k or the readable tree's depth takes the first two instead
  * of training and scoring again; one that changes only k or the value labels takes all three.
@@ -85,7 +86,7 @@ export interface TreeTask {
   features: readonly FeatureMeta[];
 }
 
-/** The key of the readable tree's training and holdout evaluation: its rows' bytes, the split, options and model code. */
+/** The key of the readable tree's training and holdout evaluation: its rows' bytes, the split, options and code. */
 export function treeKey(task: TreeTask): string {
   const hash = createHash('sha256').update(
     canonicalJson({
@@ -93,7 +94,8 @@ export function treeKey(task: TreeTask): string {
       stage: TREE_STAGE,
       options: task.options,
       features: task.features,
-      code: ensembleCodeHash(),
+      // churn.ts bins, trains and measures it with activities/ml
+      code: scoringCodeHash(),
       shape: {
         columns: task.columns.length,
         rows: task.labels.length,
@@ -113,17 +115,20 @@ export interface StoredTree<Model, Evaluation> {
   evaluation: Evaluation;
 }
 
-/** The stored tree for `key` when reuse is allowed and its file matches its hash, or why not. */
+/** The stored tree for `key` when reuse is allowed and its file matches its hash (null), and why. */
 export async function findTree<Model, Evaluation>(
   access: StageCacheAccess,
   key: string,
-): Promise<{ tree: StoredTree<Model, Evaluation>; artifact: ReusedArtifact } | { missing: string }> {
-  if (!access.allowed) return { missing: 'reuse turned off for this run (--no-reuse)' };
+): Promise<{ tree: StoredTree<Model, Evaluation> | null; artifact: ReusedArtifact | null; reason: string }> {
+  if (!access.allowed) return { tree: null, artifact: null, reason: 'reuse turned off for this run (--no-reuse)' };
   const dir = cacheDir(access.store, TREE_STAGE, key);
   const found = await verifiedArtifact(dir);
-  if ('missing' in found) return found;
-  const tree = JSON.parse(await readFile(join(dir, TREE_FILE), 'utf8')) as StoredTree<Model, Evaluation>;
-  return { tree, artifact: reusedArtifact(found.artifact, ['churn']) };
+  if ('missing' in found) return { tree: null, artifact: null, reason: found.missing };
+  return {
+    tree: JSON.parse(await readFile(join(dir, TREE_FILE), 'utf8')) as StoredTree<Model, Evaluation>,
+    artifact: reusedArtifact(found.artifact, ['churn']),
+    reason: 'training rows, holdout split, tree depth, leaf size and code unchanged',
+  };
 }
 
 /** Stores the readable tree and its holdout evaluation under `key`. */

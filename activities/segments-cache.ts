@@ -18,7 +18,7 @@ import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
 import type { ClusterSummary } from './cluster';
 import { pinCodeHash } from './code-identity';
-import { lockedVersions } from './code-version';
+import { lockedDependencyTree, lockedVersions } from './code-version';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
 import type { PreviousSegmentation } from './segment-history';
 import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
@@ -44,12 +44,14 @@ export const CLUSTER_CODE_FILES = [
   'domain/segment-names.ts',
 ];
 
-/** The packages whose results the segments hold: k-means itself, and DuckDB for the profiles. */
-const CLUSTER_PACKAGES = ['ml-kmeans', '@duckdb/node-api'];
-
+/**
+ * sha256 over the clustering code, and the packages whose results the segments hold: k-means
+ * with every package it depends on (ml-random seeds its starts), and DuckDB for the profiles.
+ */
 function hashClusterCode(): string {
   const parts = CLUSTER_CODE_FILES.map((file) => `${file}\n${sha256(readFileSync(new URL(file, ROOT)))}`);
-  parts.push(mlCodeHash(), canonicalJson(lockedVersions(CLUSTER_PACKAGES)));
+  const packages = { ...lockedDependencyTree('ml-kmeans'), ...lockedVersions(['@duckdb/node-api']) };
+  parts.push(mlCodeHash(), canonicalJson(packages));
   return sha256(parts.join('\n'));
 }
 
@@ -103,20 +105,24 @@ type StoredSummary = Omit<ClusterSummary, 'kmeansSeconds' | 'seconds' | 'cache'>
 
 /**
  * Links the stored segments file of `key` into the run folder `runDir` (a copy across file
- * systems) when every stored file matches its hash; returns the stored summary, or why not.
+ * systems) when reuse is allowed and every stored file matches its hash; returns the stored
+ * summary (null when there is none to take), and why.
  */
 export async function restoreSegments(
   access: StageCacheAccess,
   key: string,
   runDir: string,
-): Promise<{ summary: StoredSummary; artifact: ReusedArtifact } | { missing: string }> {
-  if (!access.allowed) return { missing: 'reuse turned off for this run (--no-reuse)' };
+): Promise<{ summary: StoredSummary | null; artifact: ReusedArtifact | null; reason: string }> {
+  if (!access.allowed) return { summary: null, artifact: null, reason: 'reuse turned off for this run (--no-reuse)' };
   const dir = cacheDir(access.store, SEGMENTS_STAGE, key);
   const found = await verifiedArtifact(dir);
-  if ('missing' in found) return found;
+  if ('missing' in found) return { summary: null, artifact: null, reason: found.missing };
   await linkOrCopy(join(dir, 'segments.parquet'), segmentsFile(runDir));
-  const summary = JSON.parse(await readFile(join(dir, SUMMARY_FILE), 'utf8')) as StoredSummary;
-  return { summary, artifact: reusedArtifact(found.artifact, ['cluster']) };
+  return {
+    summary: JSON.parse(await readFile(join(dir, SUMMARY_FILE), 'utf8')) as StoredSummary,
+    artifact: reusedArtifact(found.artifact, ['cluster']),
+    reason: "features, clustering parameters, last month's segments and clustering code unchanged",
+  };
 }
 
 /** Stores the run's segments file (in `runDir`) and its summary under `key`. */

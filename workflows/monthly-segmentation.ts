@@ -270,16 +270,21 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       cluster = await clusterStage();
       churn = await churnStage();
     }
+    // the readable tree's use of the stage cache too where it is the only model (churnModel 'tree')
+    const { treeCache } = churn;
     const ensembleCache = churn.ensemble?.cache;
     await finished('churn', {
       rocAuc: churn.holdout.rocAuc,
       topDecileLift: churn.holdout.liftByDecile[0],
-      ...(ensembleCache
+      ...(ensembleCache || treeCache
         ? {
-            reused: [...(churn.treeCache?.reused ?? []), ...ensembleCache.reused].map((artifact) => artifact.stage),
-            cacheKeys: [ensembleCache.key, ensembleCache.scoredKey, ...(churn.treeCache ? [churn.treeCache.key] : [])],
-            reuse: ensembleCache.reason,
-            ...(churn.treeCache ? { treeReuse: churn.treeCache.reason } : {}),
+            reused: [...(treeCache?.reused ?? []), ...(ensembleCache?.reused ?? [])].map((artifact) => artifact.stage),
+            cacheKeys: [
+              ...(ensembleCache ? [ensembleCache.key, ensembleCache.scoredKey] : []),
+              ...(treeCache ? [treeCache.key] : []),
+            ],
+            ...(ensembleCache ? { reuse: ensembleCache.reason } : {}),
+            ...(treeCache ? { treeReuse: treeCache.reason } : {}),
           }
         : {}),
     });

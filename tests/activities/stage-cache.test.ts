@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { chmod, cp, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, cp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { sha256 } from '../../store/hashing';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -497,8 +497,11 @@ describe('churn ensemble reuse', () => {
     const original = await damage(ENSEMBLE_STAGE, ensembleKey, 'ensemble.json', (bytes) =>
       Buffer.from(bytes.toString().replace('"bestRound":', '"bestRound": ')),
     );
+    const treeKeyOfCold = cold.manifest.lineage?.treeKey as string;
+    await damage(TREE_STAGE, treeKeyOfCold, 'tree.json', (bytes) => Buffer.from(bytes.toString().replace('{', '{ ')));
     const retrained = await runPipeline(store, 'damaged', params, withCache(true));
-    expect(retrained.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, TREE_STAGE]);
+    expect(retrained.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    expect(retrained.manifest.timings.treeTrainSeconds).toBeGreaterThan(0);
     expect(outputs(retrained)).toEqual(outputs(cold));
     // each run stored a sound artifact in place of the damaged one: the same model, its own training time
     const found = await findEnsemble(store, ensembleKey, true);
@@ -589,6 +592,27 @@ describe('segments reuse', () => {
     const sound = await runPipeline(store, 'sound', params, withSegments(true));
     expect(sound.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, SEGMENTS_STAGE]);
     expect(outputs(sound)).toEqual(outputs(cold));
+  });
+
+  it('never writes through the stored segments file: a retried attempt that clusters writes a file of its own', async () => {
+    const run = { workflowId: 'cache-test', runId: 'retried' };
+    const plan = await planLoad(store, run, params, 1);
+    const cache = await reuseStages(store, plan, true);
+    if (!cache.reused) throw new Error(`the stored load and features were not reused: ${cache.reason}`);
+    const { load, features } = cache.reused;
+    const skipped = features.skippedFeatures.map((s) => s.feature);
+    const access = (allowed: boolean) => ({ store, run, allowed, featuresKey: cache.key });
+    const first = await clusterSubscribers(load.dbPath, load.params, null, skipped, [], access(true));
+    expect(first.cache?.reused.map((a) => a.stage)).toEqual([SEGMENTS_STAGE]);
+    const stored = join(cacheDir(store, SEGMENTS_STAGE, first.cache?.key as string), 'segments.parquet');
+    const before = await stat(stored);
+    expect((await stat(join(dirname(load.dbPath), 'segments.parquet'))).ino).toBe(before.ino); // linked in
+    // the same run folder, clustering this time (as an attempt that may not reuse would)
+    const retried = await clusterSubscribers(load.dbPath, load.params, null, skipped, [], access(false));
+    expect(retried.cache?.reused).toEqual([]);
+    expect((await stat(join(dirname(load.dbPath), 'segments.parquet'))).ino).not.toBe(before.ino);
+    expect(await stat(stored)).toMatchObject({ ino: before.ino, size: before.size, mtimeMs: before.mtimeMs });
+    expect((await listCache(store)).find((a) => a.key === first.cache?.key)).toBeDefined();
   });
 
   it("keys the segments by the features table, the parameters clustering reads and last month's segments", () => {
