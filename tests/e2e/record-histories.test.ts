@@ -124,4 +124,21 @@ describe.skipIf(process.env.SEGFLOW_RECORD_HISTORIES !== '1')('record workflow h
       }),
     );
   });
+
+  it('a rerun that takes the stored stages, segments and readable tree (their keys passed to the activities)', async () => {
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'record-rerun',
+      workflowBundle: await workflowBundle(),
+      activities: createActivities(store),
+    });
+    await worker.runUntil(async () => {
+      await (await start('record-rerun', 'rerun-first', { k: 4 })).result();
+      // only a value label changed: the load, features, segments, tree, ensemble and scores are taken
+      const rerun = await start('record-rerun', 'rerun-stored-models', { k: 4, highValueThreshold: 120 });
+      const result = await rerun.result();
+      expect(result.reusedStages).toBe(true);
+      await save('rerun-stored-models', rerun);
+    });
+  });
 });

@@ -21,6 +21,7 @@ const RECORDED = [
   'happy-path-side-by-side',
   'partitioned',
   'partitioned-side-by-side',
+  'rerun-stored-models',
 ];
 
 async function loadHistories(): Promise<{ workflowId: string; history: temporal.api.history.v1.History }[]> {
@@ -55,7 +56,7 @@ describe('workflow replay against recorded histories', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  it('every recorded history (happy path and partitioned, before and after the side-by-side patch; failed, cancelled) replays on the current bundle', async () => {
+  it('every recorded history (happy path and partitioned, before and after the side-by-side patch; failed, cancelled; a rerun taking stored segments and tree) replays on the current bundle', async () => {
     const results = await replayAll(WORKFLOWS_PATH);
     expect(results.map((r) => r.workflowId).sort()).toEqual(RECORDED);
     expect(results.map((r) => [r.workflowId, r.error?.message ?? 'ok'])).toEqual(
@@ -84,6 +85,7 @@ describe('workflow replay against recorded histories', () => {
       // recorded with the 'models-side-by-side' patch: they take the branch the reordering left alone
       'happy-path-side-by-side': 'ok',
       'partitioned-side-by-side': 'ok',
+      'rerun-stored-models': 'ok',
     });
     expect(results.find((r) => r.workflowId === 'happy-path')?.error?.message).toMatch(
       /trainAndScoreChurn|nondetermin/i,
@@ -104,6 +106,7 @@ describe('workflow replay against recorded histories', () => {
       cancelled: 'ok',
       'happy-path-side-by-side': 'DeterminismViolationError',
       'partitioned-side-by-side': 'DeterminismViolationError',
+      'rerun-stored-models': 'DeterminismViolationError',
     });
   });
 });
