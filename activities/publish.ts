@@ -317,22 +317,7 @@ function buildManifest(
       ...(campaigns ? { campaigns } : {}),
     },
     outputs,
-    ...(request.lineage
-      ? {
-          lineage: withStageCacheUse(
-            withEnsembleLineage(
-              withStageCacheUse(
-                withMonthLineage(withUsageMonthLineage(request.lineage, load), request.features),
-                'treeKey',
-                churn.treeCache,
-              ),
-              churn.ensemble?.cache,
-            ),
-            'segmentsKey',
-            cluster.cache,
-          ),
-        }
-      : {}),
+    ...(request.lineage ? { lineage: runLineage(request.lineage, request) } : {}),
     timings: {
       loadSeconds: load.seconds,
       featuresSeconds: request.features.seconds,
@@ -360,6 +345,15 @@ async function makeReadOnly(dir: string): Promise<void> {
 function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']): Lineage {
   if (!cache) return lineage;
   return { ...lineage, churnKeys: [cache.key, cache.scoredKey], reused: [...lineage.reused, ...cache.reused] };
+}
+
+/** The run's lineage: the load-features key, then each later stage's keys and what it took, in stage order. */
+function runLineage(base: Lineage, request: PublishRequest): Lineage {
+  let lineage = withUsageMonthLineage(base, request.load);
+  lineage = withMonthLineage(lineage, request.features);
+  lineage = withStageCacheUse(lineage, 'segmentsKey', request.cluster.cache);
+  lineage = withStageCacheUse(lineage, 'treeKey', request.churn.treeCache);
+  return withEnsembleLineage(lineage, request.churn.ensemble?.cache);
 }
 
 /**

@@ -13,7 +13,11 @@ export interface ReusedArtifact {
   producedAt: string;
 }
 
-/** What a stage's use of the stage cache came to: its key, what it took or stored, and why. */
+/**
+ * What a stage's use of the stage cache came to: its key, what it took or stored, and why.
+ * `Stored` is the store's answer for each artifact (activities/stage-cache.ts StoredStages, which
+ * this layer does not import).
+ */
 export interface StageCacheUse<Stored> {
   key: string;
   /** The stored artifacts the stage used instead of computing. */
@@ -25,7 +29,7 @@ export interface StageCacheUse<Stored> {
 
 /**
  * Where a stage after the features may find and store its work (the churn ensemble and its
- * scores, the segments); reproductions pass none: they compute.
+ * scores, the readable tree, the segments); reproductions pass none: they compute.
  */
 export interface StageCacheAccess {
   store: StoreConfig;

@@ -155,6 +155,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   const scheduledFor = info.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME);
   const month = input.params.month ?? monthBefore(scheduledFor ?? info.startTime);
   const params = { ...input.params, month };
+  /** Whether stages may take stored output (false: a cold run, `--no-reuse`). */
+  const reuse = input.reuse ?? true;
   const indexed = input.indexed ?? true;
   const { io, compute } = stageActivities(input.heartbeatTimeout ?? '30s');
 
@@ -193,16 +195,14 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   try {
     await audit('run.started', { attempt: info.attempt });
     const plan = await io.planLoad(run, params, input.partitions ?? 1);
-    const cache = patched(PATCHES.stageReuse) ? await io.reuseStages(plan, input.reuse ?? true) : null;
+    const cache = patched(PATCHES.stageReuse) ? await io.reuseStages(plan, reuse) : null;
     let load: LoadSummary;
     let features: FeatureSummary;
     if (cache?.reused) {
       load = cache.reused.load;
       await audit('stage.reused', { ...cache.reused.artifact, reason: cache.reason }, 'load+features');
     } else {
-      const parts = await Promise.all(
-        plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index, input.reuse ?? true)),
-      );
+      const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index, reuse)));
       load = await io.combineLoad(plan, parts);
     }
     if (indexed) upsertSearchAttributes([{ key: SEGFLOW_PARAMS_HASH, value: load.paramsHash }]);
@@ -228,13 +228,11 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     else {
       features =
         load.partitionDbPaths.length === 1
-          ? await compute.computeFeatures(load, input.reuse ?? true)
+          ? await compute.computeFeatures(load, reuse)
           : await compute.combineFeatures(
               load,
               await Promise.all(
-                load.partitionDbPaths.map((_, index) =>
-                  compute.computePartitionFeatures(load, index, input.reuse ?? true),
-                ),
+                load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index, reuse)),
               ),
             );
       if (cache) stored = await io.storeStages(run, cache.key, load, features);
@@ -242,7 +240,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     await finished('features', { ...features, ...(cache ? { reused: cache.reused !== null, stored } : {}) });
     const previous = await bookkeeping.findPreviousSegmentation(month);
     const clusterStage = async () => {
-      const result = await compute.clusterSubscribers(load, features, previous, input.reuse ?? true, cache?.key);
+      const result = await compute.clusterSubscribers(load, features, previous, reuse, cache?.key);
       await finished('cluster', {
         k: result.k,
         inertia: result.inertia,
@@ -255,7 +253,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       return result;
     };
     // the load-features key names the features table the stored scores were computed from
-    const churnStage = () => compute.trainAndScoreChurn(load, features, input.reuse ?? true, cache?.key);
+    const churnStage = () => compute.trainAndScoreChurn(load, features, reuse, cache?.key);
     let cluster: Awaited<ReturnType<typeof clusterStage>>;
     let churn: Awaited<ReturnType<typeof churnStage>>;
     // both only read the run database (activities/stage-outputs.ts); side by side, the clustering
