@@ -49,6 +49,7 @@ import { reachableModules } from '../import-graph';
 import type { SampleSummary } from '../../data/generate';
 import { FEATURE_MONTH_STAGE, featureMonthKey } from '../../activities/window-cache';
 import { loadReusingMonths, USAGE_MONTH_STAGE } from '../../activities/usage-months';
+import { findPreviousSegmentation } from '../../activities/segment-history';
 import { CLUSTER_CODE_FILES, CLUSTER_PARAMS, SEGMENTS_STAGE, segmentsKey } from '../../activities/segments-cache';
 import { parseRunParams, type RunParams } from '../../domain/params';
 
@@ -81,6 +82,8 @@ async function runPipeline(
     stageReuse?: boolean;
     /** The clustering may reuse and store its segments, as the worker's does. */
     segmentsCache?: boolean;
+    /** Segment ids matched to last month's latest snapshot, as the workflow does (default: none). */
+    previousMonth?: boolean;
     /** Usage rows per aggregation pass of the features (several passes when small). */
     rowsPerBucket?: number;
   },
@@ -113,10 +116,11 @@ async function runPipeline(
     await storeStages(store, run, cache.key, load, features);
   }
   const skipped = features.skippedFeatures.map((s) => s.feature);
+  const previous = options.previousMonth ? await findPreviousSegmentation(store, load.params.month) : null;
   const cluster = await clusterSubscribers(
     load.dbPath,
     load.params,
-    null,
+    previous,
     skipped,
     [],
     options.segmentsCache ? { store, run, allowed: options.reuse, featuresKey: cache.key } : undefined,
@@ -592,6 +596,25 @@ describe('segments reuse', () => {
     const sound = await runPipeline(store, 'sound', params, withSegments(true));
     expect(sound.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, SEGMENTS_STAGE]);
     expect(outputs(sound)).toEqual(outputs(cold));
+  });
+
+  it("clusters again when last month's latest snapshot changes: its centroids fix the segment ids", async () => {
+    const withHistory = { ...withSegments(true), previousMonth: true };
+    await runPipeline(store, 'may', { ...params, month: '2026-05' }, withHistory);
+    const june = await runPipeline(store, 'june', params, withHistory);
+    expect(june.manifest.metrics.previousSnapshot).toEqual({ month: '2026-05', version: 1 });
+    expect(june.manifest.lineage?.segmentsKey).not.toBe(cold.manifest.lineage?.segmentsKey);
+    const labels = { ...params, highValueThreshold: 120 };
+    const again = await runPipeline(store, 'june-labels', labels, withHistory);
+    expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, SEGMENTS_STAGE]);
+    expect(again.manifest.lineage?.segmentsKey).toBe(june.manifest.lineage?.segmentsKey);
+    // a new version of May, clustered with another k: June's ids are matched to it, so June clusters
+    await runPipeline(store, 'may-k5', { ...params, month: '2026-05', k: 5 }, withHistory);
+    const rematched = await runPipeline(store, 'june-rematched', labels, withHistory);
+    expect(rematched.manifest.metrics.previousSnapshot).toEqual({ month: '2026-05', version: 2 });
+    expect(rematched.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    const computed = await runPipeline(store, 'june-rematched-cold', labels, { ...withHistory, reuse: false });
+    expect(outputs(rematched)).toEqual(outputs(computed));
   });
 
   it('never writes through the stored segments file: a retried attempt that clusters writes a file of its own', async () => {
