@@ -27,12 +27,24 @@ export function codeVersion(): CodeVersion {
   return cached;
 }
 
+/** A package as package-lock.json pins it. */
+interface LockedPackage {
+  version?: string;
+  dependencies?: Record<string, string>;
+}
+
+/** package-lock.json's packages, by install path (`node_modules/<name>`, nested for a second copy). */
+function lockedPackages(): Record<string, LockedPackage> {
+  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
+    packages: Record<string, LockedPackage>;
+  };
+  return lock.packages;
+}
+
 /** The versions package-lock.json pins for these packages ('unknown' for one it does not list). */
 export function lockedVersions(names: readonly string[]): Record<string, string> {
-  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
-    packages: Record<string, { version?: string }>;
-  };
-  return Object.fromEntries(names.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? 'unknown']));
+  const packages = lockedPackages();
+  return Object.fromEntries(names.map((name) => [name, packages[`node_modules/${name}`]?.version ?? 'unknown']));
 }
 
 /**
@@ -40,13 +52,11 @@ export function lockedVersions(names: readonly string[]): Record<string, string>
  * pins: a dependency resolves as Node resolves it, from the nearest node_modules folder upwards.
  */
 export function lockedDependencyTree(name: string): Record<string, string> {
-  const lock = JSON.parse(readFileSync(new URL('package-lock.json', ROOT), 'utf8')) as {
-    packages: Record<string, { version?: string; dependencies?: Record<string, string> }>;
-  };
+  const packages = lockedPackages();
   const resolve = (from: string, dependency: string): string | undefined => {
     for (let dir = from; ; dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/node_modules/')))) {
       const path = `${dir ? `${dir}/` : ''}node_modules/${dependency}`;
-      if (path in lock.packages) return path;
+      if (path in packages) return path;
       if (!dir) return undefined;
     }
   };
@@ -55,7 +65,7 @@ export function lockedDependencyTree(name: string): Record<string, string> {
   while (queue.length > 0) {
     const path = queue.pop() as string;
     if (path in tree) continue;
-    const entry = lock.packages[path];
+    const entry = packages[path];
     tree[path] = entry.version ?? 'unknown';
     for (const dependency of Object.keys(entry.dependencies ?? {})) {
       const resolved = resolve(path, dependency);
