@@ -22,7 +22,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
-import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
+import type { RunRef, StoreConfig } from '../store/layout';
 import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
 import { STAGE_CACHE_FORMAT, storedArtifacts } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
@@ -34,7 +34,8 @@ import { linkOrCopy } from '../store/files';
 import { lockedVersions } from './code-version';
 import { pinCodeHash } from './code-identity';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
-import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
+import { storeArtifact, type StoredStages } from './stage-cache';
+import { lookUpArtifact } from './stored-artifact';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';
@@ -120,13 +121,11 @@ export async function findTree<Model, Evaluation>(
   access: StageCacheAccess,
   key: string,
 ): Promise<{ tree: StoredTree<Model, Evaluation> | null; artifact: ReusedArtifact | null; reason: string }> {
-  if (!access.allowed) return { tree: null, artifact: null, reason: 'reuse turned off for this run (--no-reuse)' };
-  const dir = cacheDir(access.store, TREE_STAGE, key);
-  const found = await verifiedArtifact(dir);
+  const found = await lookUpArtifact(access.store, TREE_STAGE, key, access.allowed, ['churn']);
   if ('missing' in found) return { tree: null, artifact: null, reason: found.missing };
   return {
-    tree: JSON.parse(await readFile(join(dir, TREE_FILE), 'utf8')) as StoredTree<Model, Evaluation>,
-    artifact: reusedArtifact(found.artifact, ['churn']),
+    tree: JSON.parse(await readFile(join(found.dir, TREE_FILE), 'utf8')) as StoredTree<Model, Evaluation>,
+    artifact: found.artifact,
     reason: 'training rows, holdout split, tree depth, leaf size and code unchanged',
   };
 }
@@ -217,16 +216,16 @@ export async function restoreScoredOutput<Evaluation>(
   key: string,
   runDir: string,
 ): Promise<{ output: ScoredOutput<Evaluation>; artifact: ReusedArtifact } | { missing: string }> {
-  const dir = cacheDir(store, SCORES_STAGE, key);
-  const found = await verifiedArtifact(dir);
+  // the caller asks only when reuse is allowed
+  const found = await lookUpArtifact(store, SCORES_STAGE, key, true, ['churn']);
   if ('missing' in found) return found;
   for (const table of SCORED_TABLES) {
     const file = scoredTableFile(runDir, table);
-    await linkOrCopy(join(dir, `${table}.parquet`), file);
+    await linkOrCopy(join(found.dir, `${table}.parquet`), file);
     await viewParquet(conn, table, file, 'connection');
   }
-  const output = JSON.parse(await readFile(join(dir, EVALUATION_FILE), 'utf8')) as ScoredOutput<Evaluation>;
-  return { output, artifact: reusedArtifact(found.artifact, ['churn']) };
+  const output = JSON.parse(await readFile(join(found.dir, EVALUATION_FILE), 'utf8')) as ScoredOutput<Evaluation>;
+  return { output, artifact: found.artifact };
 }
 
 /** Stores the run's scores and churn_reasons files (in `runDir`) and `output` under `key`. */
@@ -266,16 +265,12 @@ export interface EnsembleReuse {
 
 /** The stored ensemble for `key` when reuse is allowed and its file matches its hash. */
 export async function findEnsemble(store: StoreConfig, key: string, allowed: boolean): Promise<EnsembleReuse> {
-  if (!allowed) return { key, trained: null, artifact: null, reason: 'reuse turned off for this run (--no-reuse)' };
-  const dir = cacheDir(store, ENSEMBLE_STAGE, key);
-  const found = await verifiedArtifact(dir);
+  const found = await lookUpArtifact(store, ENSEMBLE_STAGE, key, allowed, ['churn']);
   if ('missing' in found) return { key, trained: null, artifact: null, reason: found.missing };
-  const { artifact } = found;
-  const trained = JSON.parse(await readFile(join(dir, ENSEMBLE_FILE), 'utf8')) as TrainedEnsemble;
   return {
     key,
-    trained,
-    artifact: reusedArtifact(artifact, ['churn']),
+    trained: JSON.parse(await readFile(join(found.dir, ENSEMBLE_FILE), 'utf8')) as TrainedEnsemble,
+    artifact: found.artifact,
     reason: 'training rows, boosting options and training code unchanged',
   };
 }

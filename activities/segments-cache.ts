@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import type { RunParams } from '../domain/params';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { linkOrCopy } from '../store/files';
-import { cacheDir } from '../store/layout';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
 import type { ClusterSummary } from './cluster';
@@ -21,7 +20,8 @@ import { pinCodeHash } from './code-identity';
 import { lockedDependencyTree, lockedVersions } from './code-version';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
 import type { PreviousSegmentation } from './segment-history';
-import { reusedArtifact, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
+import { storeArtifact, type StoredStages } from './stage-cache';
+import { lookUpArtifact } from './stored-artifact';
 import { segmentsFile } from './stage-outputs';
 import type { UserFeature } from './user-features';
 
@@ -113,14 +113,12 @@ export async function restoreSegments(
   key: string,
   runDir: string,
 ): Promise<{ summary: StoredSummary | null; artifact: ReusedArtifact | null; reason: string }> {
-  if (!access.allowed) return { summary: null, artifact: null, reason: 'reuse turned off for this run (--no-reuse)' };
-  const dir = cacheDir(access.store, SEGMENTS_STAGE, key);
-  const found = await verifiedArtifact(dir);
+  const found = await lookUpArtifact(access.store, SEGMENTS_STAGE, key, access.allowed, ['cluster']);
   if ('missing' in found) return { summary: null, artifact: null, reason: found.missing };
-  await linkOrCopy(join(dir, 'segments.parquet'), segmentsFile(runDir));
+  await linkOrCopy(join(found.dir, 'segments.parquet'), segmentsFile(runDir));
   return {
-    summary: JSON.parse(await readFile(join(dir, SUMMARY_FILE), 'utf8')) as StoredSummary,
-    artifact: reusedArtifact(found.artifact, ['cluster']),
+    summary: JSON.parse(await readFile(join(found.dir, SUMMARY_FILE), 'utf8')) as StoredSummary,
+    artifact: found.artifact,
     reason: "features, clustering parameters, last month's segments and clustering code unchanged",
   };
 }
