@@ -151,6 +151,17 @@ async function runPipeline(
   };
 }
 
+/** A new store over a 3,000-subscriber sample, and its first (cold) run of 2026-06 with k 4, as each suite starts. */
+async function coldRunInNewStore(
+  options: Parameters<typeof runPipeline>[3],
+): Promise<{ store: StoreConfig; params: Record<string, unknown>; cold: Published }> {
+  const dir = await tempDir();
+  const sample = await smallSample(dir, 3_000, 8);
+  const store = storeIn(dir);
+  const params = { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4 };
+  return { store, params, cold: await runPipeline(store, 'cold', params, options) };
+}
+
 /**
  * Every output file's hash, report.html's without its header: the header names the snapshot's own
  * version and publish time (a reproduction takes the original's and matches byte for byte).
@@ -176,11 +187,7 @@ describe('stage reuse', () => {
   let cold: Published;
 
   beforeAll(async () => {
-    const dir = await tempDir();
-    const sample = await smallSample(dir, 3_000, 8);
-    store = storeIn(dir);
-    params = { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4 };
-    cold = await runPipeline(store, 'cold', params, { partitions: 1, reuse: true });
+    ({ store, params, cold } = await coldRunInNewStore({ partitions: 1, reuse: true }));
   });
 
   it('stores a cold run output and names its key in the manifest', async () => {
@@ -323,11 +330,7 @@ describe('churn ensemble reuse', () => {
   const withCache = (reuse: boolean) => ({ partitions: 1, reuse, ensembleCache: true });
 
   beforeAll(async () => {
-    const dir = await tempDir();
-    const sample = await smallSample(dir, 3_000, 8);
-    store = storeIn(dir);
-    params = { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4 };
-    cold = await runPipeline(store, 'cold', params, withCache(true));
+    ({ store, params, cold } = await coldRunInNewStore(withCache(true)));
   });
 
   it('stores the trained ensemble and its scores under their keys, named in the manifest and protected by it', async () => {
@@ -536,11 +539,7 @@ describe('segments reuse', () => {
   const withSegments = (reuse: boolean) => ({ partitions: 1, reuse, segmentsCache: true });
 
   beforeAll(async () => {
-    const dir = await tempDir();
-    const sample = await smallSample(dir, 3_000, 8);
-    store = storeIn(dir);
-    params = { month: '2026-06', input: join(sample.outDir, 'usage'), k: 4 };
-    cold = await runPipeline(store, 'cold', params, withSegments(true));
+    ({ store, params, cold } = await coldRunInNewStore(withSegments(true)));
   });
 
   it('stores the segments under their key, named in the manifest and protected by it', async () => {
