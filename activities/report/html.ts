@@ -4,11 +4,19 @@ export function escape(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 }
 
+/** One formatter per number of decimals: `toLocaleString` with options builds a new one per call. */
+const formatters = new Map<number, Intl.NumberFormat>();
+
 /** A number with thousands separators and a fixed number of decimals. */
 export function fmt(n: number | null, digits = 0): string {
   // a feature the input cannot support is NULL (e.g. DOU from a file without data volumes)
   if (n === null) return '–';
-  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  let formatter = formatters.get(digits);
+  if (!formatter) {
+    formatter = new Intl.NumberFormat('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+    formatters.set(digits, formatter);
+  }
+  return formatter.format(n);
 }
 
 /** A share as a percentage with one decimal: 0.1234 is "12.3%". */
