@@ -18,7 +18,6 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
@@ -31,6 +30,7 @@ import { viewParquet } from './duckdb';
 import { SCORED_TABLES, scoredTableFile } from './stage-outputs';
 import type { FeatureMeta } from './ml/feature-matrix';
 import { linkOrCopy } from '../store/files';
+import { readExactJson, writeExactJson } from '../store/exact-json';
 import { lockedVersions } from './code-version';
 import { pinCodeHash } from './code-identity';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
@@ -124,7 +124,7 @@ export async function findTree<Model, Evaluation>(
   const found = await lookUpArtifact(access.store, TREE_STAGE, key, access.allowed, ['churn']);
   if ('missing' in found) return { tree: null, artifact: null, reason: found.missing };
   return {
-    tree: JSON.parse(await readFile(join(found.dir, TREE_FILE), 'utf8')) as StoredTree<Model, Evaluation>,
+    tree: await readExactJson<StoredTree<Model, Evaluation>>(join(found.dir, TREE_FILE)),
     artifact: found.artifact,
     reason: 'training rows, holdout split, tree depth, leaf size and code unchanged',
   };
@@ -139,7 +139,7 @@ export async function storeTree<Model, Evaluation>(
   trainingRows: number,
 ): Promise<StoredStages> {
   return storeArtifact(access.store, { stage: TREE_STAGE, key, producedBy: access.run, month }, {}, async (staging) => {
-    await writeFile(join(staging, TREE_FILE), JSON.stringify(tree) + '\n');
+    await writeExactJson(join(staging, TREE_FILE), tree);
     return [{ file: TREE_FILE, rows: trainingRows, ...(await hashFile(join(staging, TREE_FILE))) }];
   });
 }
@@ -224,7 +224,7 @@ export async function restoreScoredOutput<Evaluation>(
     await linkOrCopy(join(found.dir, `${table}.parquet`), file);
     await viewParquet(conn, table, file, 'connection');
   }
-  const output = JSON.parse(await readFile(join(found.dir, EVALUATION_FILE), 'utf8')) as ScoredOutput<Evaluation>;
+  const output = await readExactJson<ScoredOutput<Evaluation>>(join(found.dir, EVALUATION_FILE));
   return { output, artifact: found.artifact };
 }
 
@@ -244,7 +244,7 @@ export async function storeScoredOutput<Evaluation>(
       await linkOrCopy(scoredTableFile(runDir, table), join(staging, file));
       files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });
     }
-    await writeFile(join(staging, EVALUATION_FILE), JSON.stringify(output) + '\n');
+    await writeExactJson(join(staging, EVALUATION_FILE), output);
     files.push({
       file: EVALUATION_FILE,
       rows: output.scoredRows,
@@ -269,7 +269,7 @@ export async function findEnsemble(store: StoreConfig, key: string, allowed: boo
   if ('missing' in found) return { key, trained: null, artifact: null, reason: found.missing };
   return {
     key,
-    trained: JSON.parse(await readFile(join(found.dir, ENSEMBLE_FILE), 'utf8')) as TrainedEnsemble,
+    trained: await readExactJson<TrainedEnsemble>(join(found.dir, ENSEMBLE_FILE)),
     artifact: found.artifact,
     reason: 'training rows, boosting options and training code unchanged',
   };
@@ -297,7 +297,7 @@ export async function storeEnsemble(
     trainSeconds: trained.trainSeconds,
   };
   return storeArtifact(store, { stage: ENSEMBLE_STAGE, key, producedBy: run, month }, {}, async (staging) => {
-    await writeFile(join(staging, ENSEMBLE_FILE), JSON.stringify(stored) + '\n');
+    await writeExactJson(join(staging, ENSEMBLE_FILE), stored);
     return [{ file: ENSEMBLE_FILE, rows: trainingRows, ...(await hashFile(join(staging, ENSEMBLE_FILE))) }];
   });
 }

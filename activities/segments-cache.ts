@@ -7,12 +7,12 @@
  * or the dispatch settings takes them instead of clustering again.
  */
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunParams } from '../domain/params';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { linkOrCopy } from '../store/files';
+import { readExactJson, writeExactJson } from '../store/exact-json';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
 import type { ClusterSummary } from './cluster';
@@ -117,7 +117,7 @@ export async function restoreSegments(
   if ('missing' in found) return { summary: null, artifact: null, reason: found.missing };
   await linkOrCopy(join(found.dir, 'segments.parquet'), segmentsFile(runDir));
   return {
-    summary: JSON.parse(await readFile(join(found.dir, SUMMARY_FILE), 'utf8')) as StoredSummary,
+    summary: await readExactJson<StoredSummary>(join(found.dir, SUMMARY_FILE)),
     artifact: found.artifact,
     reason: "features, clustering parameters, last month's segments and clustering code unchanged",
   };
@@ -139,7 +139,7 @@ export async function storeSegments(
     {},
     async (staging) => {
       await linkOrCopy(segmentsFile(runDir), join(staging, 'segments.parquet'));
-      await writeFile(join(staging, SUMMARY_FILE), JSON.stringify(stored satisfies StoredSummary) + '\n');
+      await writeExactJson(join(staging, SUMMARY_FILE), stored satisfies StoredSummary);
       return Promise.all(
         ['segments.parquet', SUMMARY_FILE].map(async (file) => ({
           file,

@@ -1,5 +1,6 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { decimals } from './html';
 
 /**
  * Charts for the run report as Vega-Lite specs, rendered to static SVG on the worker: the
@@ -120,7 +121,7 @@ export function rocChart(points: { fpr: number; tpr: number }[], auc: number) {
   return renderChart({
     width: 300,
     height: 300,
-    title: `Churn holdout ROC (AUC ${auc.toFixed(3)})`,
+    title: `Churn holdout ROC (AUC ${decimals(auc, 3)})`,
     layer: [
       {
         data: {

@@ -19,6 +19,11 @@ export function fmt(n: number | null, digits = 0): string {
   return formatter.format(n);
 }
 
+/** A measure with `digits` decimals, or "–" where it is undefined (a holdout without a churner has no ROC AUC). */
+export function decimals(n: number | null, digits: number): string {
+  return n === null || !Number.isFinite(n) ? '–' : n.toFixed(digits);
+}
+
 /** A share as a percentage with one decimal: 0.1234 is "12.3%". */
 export function pct(share: number): string {
   return `${(share * 100).toFixed(1)}%`;

@@ -426,6 +426,27 @@ describe('churn ensemble reuse', () => {
     expect(reproduced.identical).toBe(true);
   });
 
+  it('takes a stored tree and scores whose holdout held no churner (no ROC AUC) with the bytes of a run that computes them', async () => {
+    // a holdout of ~1 subscriber: no churner in it, so its ROC AUC and PR AUC are undefined (NaN)
+    const tiny = { ...params, holdoutShare: 0.001 };
+    const first = await runPipeline(store, 'tiny-holdout', tiny, withCache(true));
+    expect(first.manifest.metrics.churnHoldout.rocAuc).toBeNull(); // JSON's word for NaN
+    const rerun = { ...tiny, k: 5 };
+    const reused = await runPipeline(store, 'tiny-holdout-k5', rerun, withCache(true));
+    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
+      LOAD_FEATURES_STAGE,
+      TREE_STAGE,
+      ENSEMBLE_STAGE,
+      SCORES_STAGE,
+    ]);
+    const computed = await runPipeline(store, 'tiny-holdout-k5-cold', rerun, withCache(false));
+    expect(outputs(reused)).toEqual(outputs(computed));
+    // the report says the measure is undefined, in words a reader knows, not "NaN"
+    const report = readFileSync(join(reused.path, 'report.html'), 'utf8');
+    expect(report).not.toMatch(/NaN|undefined|null/);
+    expect(report).toContain('AUC –');
+  });
+
   it('keys the readable tree by its rows, the split, its options and features', () => {
     const task: TreeTask = {
       columns: [Float64Array.from([1, 2, 3, 4])],

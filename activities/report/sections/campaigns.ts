@@ -1,6 +1,6 @@
 import type { CampaignGroup, CampaignMetrics } from '../../campaigns';
 import { renderChart } from '../charts';
-import { escape, fmt, pct as percentOf, type ReportSection } from '../html';
+import { decimals, escape, fmt, pct as percentOf, type ReportSection } from '../html';
 
 /** What the section shows: the manifest's campaign metrics and every row of campaigns.parquet. */
 export interface CampaignsSectionData {
@@ -19,7 +19,7 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
   const { overall, contacts, dispatchFrom } = metrics;
   const grids = groups.filter((g) => g.dimension === 'grid');
   const readableGrids = grids.filter((g) => !g.tooSmall);
-  return section(`<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted: ${points(overall.absoluteUplift)} fewer (95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}), about ${num(overall.keptPer100Contacts, 1)} subscribers kept per 100 contacted.</p>
+  return section(`<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted: ${points(overall.absoluteUplift)} fewer (95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}), about ${decimals(overall.keptPer100Contacts, 1)} subscribers kept per 100 contacted.</p>
     <div class="row">${await upliftChart(groups.filter((g) => g.dimension === 'action'))}</div>
     ${TABLE_DIMENSIONS.map((dimension) =>
       groupTable(
@@ -101,7 +101,7 @@ function groupTable(dimension: string, rows: CampaignGroup[]): string {
       ${rows
         .map(
           (g) =>
-            `<tr><td>${escape(g.group ?? '(none)')}</td><td class="num">${fmt(g.controlSubscribers)}</td><td class="num">${pct(g.controlChurnRate)}</td><td class="num">${fmt(g.targetedSubscribers)}</td><td class="num">${pct(g.targetedChurnRate)}</td><td class="num">${points(g.absoluteUplift)}</td><td class="num">${points(g.upliftLow)} to ${points(g.upliftHigh)}</td><td class="num">${pct(g.relativeUplift)}</td><td class="num">${num(g.keptPer100Contacts, 1)}</td><td class="num">${pct(g.acceptanceRate)}</td><td>${g.tooSmall ? 'too small to read' : g.significant ? '<b>significant</b>' : 'not significant'}</td></tr>`,
+            `<tr><td>${escape(g.group ?? '(none)')}</td><td class="num">${fmt(g.controlSubscribers)}</td><td class="num">${pct(g.controlChurnRate)}</td><td class="num">${fmt(g.targetedSubscribers)}</td><td class="num">${pct(g.targetedChurnRate)}</td><td class="num">${points(g.absoluteUplift)}</td><td class="num">${points(g.upliftLow)} to ${points(g.upliftHigh)}</td><td class="num">${pct(g.relativeUplift)}</td><td class="num">${decimals(g.keptPer100Contacts, 1)}</td><td class="num">${pct(g.acceptanceRate)}</td><td>${g.tooSmall ? 'too small to read' : g.significant ? '<b>significant</b>' : 'not significant'}</td></tr>`,
         )
         .join('\n      ')}
     </table>`;
@@ -112,6 +112,5 @@ function quarantineReasons(byReason: Record<string, number>): string {
   return entries.length ? ` (${entries.map(([reason, rows]) => `${fmt(rows)} x ${escape(reason)}`).join('; ')})` : '';
 }
 
-const num = (n: number | null, digits: number) => (n === null ? '–' : n.toFixed(digits));
 const pct = (n: number | null) => (n === null ? '–' : percentOf(n));
 const points = (n: number | null) => (n === null ? '–' : `${(n * 100).toFixed(1)} pp`);

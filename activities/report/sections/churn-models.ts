@@ -1,6 +1,6 @@
 import type { ChurnSummary, ModelEvaluation } from '../../churn';
 import { renderChart } from '../charts';
-import { escape, type ReportSection } from '../html';
+import { decimals, escape, type ReportSection } from '../html';
 
 /** What the churn-models section shows: both models on the same holdout, and the ensemble's calibration. */
 export interface ChurnModelsData {
@@ -50,7 +50,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
       {
         data: {
           values: data.models.flatMap((m) =>
-            m.roc.map((p, order) => ({ ...p, order, model: `${m.name} (AUC ${m.rocAuc.toFixed(3)})` })),
+            m.roc.map((p, order) => ({ ...p, order, model: `${m.name} (AUC ${decimals(m.rocAuc, 3)})` })),
           ),
         },
         mark: { type: 'line' },
@@ -114,7 +114,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
   const rows = data.models
     .map(
       (m) =>
-        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${m.rocAuc.toFixed(3)}</td><td class="num">${m.prAuc.toFixed(3)}</td><td class="num">${(m.precisionAtTopDecile * 100).toFixed(1)}%</td><td class="num">${m.liftByDecile[0].toFixed(1)}x</td></tr>`,
+        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${decimals(m.rocAuc, 3)}</td><td class="num">${decimals(m.prAuc, 3)}</td><td class="num">${decimals(m.precisionAtTopDecile * 100, 1)}%</td><td class="num">${decimals(m.liftByDecile[0], 1)}x</td></tr>`,
     )
     .join('\n      ');
   const note = calibration
