@@ -73,6 +73,12 @@ export interface LoadPlan {
    * partition then holds the ids that hash to it.
    */
   partitionStarts: { type: string; ids: string[] } | null;
+  /**
+   * Each input file's and the labels file's size and modification time before the plan hashed
+   * it, with that hash: a partition checks them after reading its rows (assertInputsAsPlanned).
+   * Absent in a plan made before this version.
+   */
+  inputStamps?: FileStamp[];
   seconds: number;
 }
 
@@ -202,6 +208,8 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
 
+  // before hashing: a file rewritten from here on no longer matches its stamp
+  const stamps = await stampFiles(params.labels ? [...files, params.labels] : files);
   const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   return withConnection(':memory:', async (conn) => {
@@ -241,6 +249,10 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       dbPath,
       partitionDbPaths,
       partitionStarts,
+      inputStamps: stamps.map((stamp, index) => ({
+        ...stamp,
+        sha256: index < inputFiles.length ? inputFiles[index].sha256 : (labels?.sha256 ?? ''),
+      })),
       seconds: (performance.now() - started) / 1000,
     };
   });
@@ -336,6 +348,43 @@ async function runDatabases(
 }
 
 /** Files are hashed one after another on this thread while DuckDB reads their footers on its own. */
+/** A file's size and modification time, and the sha256 the plan hashed after taking them. */
+export interface FileStamp {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
+
+async function stampFiles(paths: string[]): Promise<Omit<FileStamp, 'sha256'>[]> {
+  return Promise.all(
+    paths.map(async (path) => {
+      const { size, mtimeMs } = await stat(path);
+      return { path, size, mtimeMs };
+    }),
+  );
+}
+
+/**
+ * Stops a partition whose input changed after the plan hashed it (a corrected extract written
+ * over the file mid-run): its rows would not be those of the sha256 that the manifest and every
+ * stored result's key name, and a later run of the file as planned would take them. A file whose
+ * size or modification time differs is hashed again; one touched with the same bytes passes.
+ * Called once the partition has read its rows, before anything is stored from them.
+ */
+async function assertInputsAsPlanned(plan: LoadPlan): Promise<void> {
+  for (const stamp of plan.inputStamps ?? []) {
+    const now = await stat(stamp.path).catch(() => null);
+    if (now?.size === stamp.size && now.mtimeMs === stamp.mtimeMs) continue;
+    const hashed = now ? (await hashFile(stamp.path)).sha256 : 'gone';
+    if (hashed !== stamp.sha256)
+      throw new InputFileError(
+        `${stamp.path} changed while the run read it (${now ? 'its sha256 is no longer the one the run planned with' : 'it is gone'}): ` +
+          'nothing was stored or published from it; run again to read it as it is now',
+      );
+  }
+}
+
 async function hashFiles(files: string[]): Promise<{ sha256: string; bytes: number }[]> {
   const out: { sha256: string; bytes: number }[] = [];
   for (const path of files) out.push(await hashFile(path));
@@ -477,6 +526,7 @@ export async function loadPartition(
         await conn.run("COPY user_feature_rows TO (getvariable('user_features_file')) (FORMAT parquet)");
       }
     }
+    await assertInputsAsPlanned(plan);
     const byReason = checked.quarantineByReason;
     for (const month of stored)
       for (const [reason, rows] of Object.entries(month.quarantineByReason))

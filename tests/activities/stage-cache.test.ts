@@ -275,6 +275,38 @@ describe('stage reuse', () => {
     await chmod(dir, 0o555);
   });
 
+  it('stops a load whose input file was rewritten after the plan hashed it, storing nothing from it; a touched file passes', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'usage');
+    await cp(String(params.input), input, { recursive: true });
+    const june = join(input, 'usage_month=2026-06', 'part_0.parquet');
+    const original = await readFile(june);
+    const rewritten = join(dir, 'june-v2.parquet');
+    await writeParquet(
+      { outDir: dirname(String(params.input)) } as SampleSummary,
+      rewritten,
+      'SELECT * REPLACE (spend * 2 AS spend) FROM {june}',
+    );
+    // a store of its own: the suite's prune tests count the shared store's artifacts
+    const racing = storeIn(dir);
+    const cache = (runId: string) => ({ store: racing, run: { workflowId: 'racing', runId }, allowed: true });
+    // a plan hashes June's file (its sha256 goes into every key), then a corrected extract is
+    // written over it, as many rows and other amounts, before a partition reads it
+    const plan = await planLoad(racing, cache('rewritten').run, { ...params, input }, 2);
+    await writeFile(june, await readFile(rewritten));
+    await expect(loadReusingMonths(cache('rewritten'), plan, 0)).rejects.toThrow(
+      /usage_month=2026-06\/part_0\.parquet changed while the run read it/,
+    );
+    expect(await listCache(racing)).toEqual([]);
+    // the same bytes written again (a new modification time) are the file the plan hashed
+    await writeFile(june, original);
+    const touched = await planLoad(racing, cache('touched').run, { ...params, input }, 1);
+    await writeFile(june, original);
+    await utimes(june, new Date(), new Date(Date.now() + 60_000));
+    const part = await loadReusingMonths(cache('touched'), touched, 0);
+    expect(part.rowsLoaded).toBeGreaterThan(0);
+  });
+
   it('prunes by age and size, never an artifact a published snapshot points at', async () => {
     // an artifact no snapshot names: stored by a run that did not publish
     const plan = await planLoad(store, { workflowId: 'unpublished', runId: 'u' }, { ...params, historyMonths: 7 });
