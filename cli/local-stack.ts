@@ -22,11 +22,13 @@ export type LocalStackOutcome<T> = { interrupted: false; value: T } | { interrup
  */
 export async function withLocalStack<T>(
   config: SegflowConfig,
-  options: { uiPort?: number },
+  /** `json`: the command prints JSON on stdout, so these lines go to stderr. */
+  options: { uiPort?: number; json?: boolean },
   body: (stack: LocalStack) => Promise<T>,
 ): Promise<LocalStackOutcome<T>> {
+  const say = (line: string) => (options.json ? console.error(line) : console.log(line));
   const interrupted = untilInterrupted().then(() => ({ interrupted: true }) as const);
-  console.log(`${elapsed()}  Temporal dev server at ${config.temporal.address}`);
+  say(`${elapsed()}  Temporal dev server at ${config.temporal.address}`);
   const serverUp = ensureDevServer({
     address: config.temporal.address,
     stateDir: join(config.home, 'temporal'),
@@ -39,7 +41,7 @@ export async function withLocalStack<T>(
   try {
     const [{ createSegflowWorker }, { installLogger }] = await workerModules;
     installLogger('warn', { shutdownSignals: [] });
-    console.log(
+    say(
       `${elapsed()}  ${server.started ? 'started it (stopped again at the end)' : 'reusing the server already running'}; starting a worker on task queue "${config.temporal.taskQueue}" for this command`,
     );
     const { worker, connection } = await createSegflowWorker({ config });
@@ -55,7 +57,7 @@ export async function withLocalStack<T>(
       await connection.close();
     }
   } finally {
-    if (server.started) console.log(`${elapsed()}  stopping the Temporal dev server this command started`);
+    if (server.started) say(`${elapsed()}  stopping the Temporal dev server this command started`);
     await server.stop();
   }
 }

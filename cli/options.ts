@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
+import { UsageError } from '../domain/errors';
 import { MAX_PARTITIONS } from '../domain/partitions';
 import { addMonths, isMonth } from '../domain/month';
 
@@ -38,6 +39,32 @@ export function uiPortOption() {
     if (port > 65_535) throw new InvalidArgumentError('must be a TCP port, 1-65535');
     return port;
   });
+}
+
+/**
+ * `value` when Temporal reads it as a duration (30s, 2m, 1h), else a usage error naming `option`.
+ * Checked as the command runs, not as its options parse: Temporal's parser loads with its client.
+ */
+export async function checkedDuration(option: string, value: string): Promise<string> {
+  const { msToNumber } = await import('@temporalio/common');
+  let ms: number;
+  try {
+    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+  } catch {
+    throw new UsageError(`${option}: "${value}" is not a duration such as 30s, 2m or 1h`);
+  }
+  if (!(ms > 0)) throw new UsageError(`${option}: must be longer than 0, got "${value}"`);
+  return value;
+}
+
+/** An IANA time zone this Node knows (Temporal's server knows the same names). */
+export function timeZoneArg(value: string): string {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+  } catch {
+    throw new InvalidArgumentError('must be an IANA time zone such as UTC or Europe/Berlin');
+  }
+  return value;
 }
 
 export function monthArg(value: string): string {

@@ -1,6 +1,7 @@
 // Workflow code runs in Temporal's deterministic sandbox: it imports activity *types* only and
 // reaches them through proxyActivities; all I/O happens in activities.
 import {
+  ApplicationFailure,
   CancellationScope,
   defineQuery,
   defineSignal,
@@ -13,6 +14,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import { msToNumber } from '@temporalio/common';
 import type { SegflowActivities } from '../activities';
 import type { AuditRecordRequest } from '../activities/audit';
 import type { FeatureSummary } from '../activities/features';
@@ -148,6 +150,21 @@ function stageActivities(heartbeatTimeout: string) {
   };
 }
 
+/**
+ * Fails the run (not its workflow task, which Temporal would retry for ever) when `value` is not
+ * a duration Temporal reads, such as "30s": the command line checks it, a client of its own may not.
+ */
+function assertDuration(name: string, value: string): void {
+  try {
+    msToNumber(value as Parameters<typeof msToNumber>[0]);
+  } catch {
+    throw ApplicationFailure.nonRetryable(
+      `${name} ${JSON.stringify(value)} is not a duration such as 30s, 2m or 1h`,
+      'InvalidParamsError',
+    );
+  }
+}
+
 /** Segments, scores and publishes one month of subscribers as a new snapshot version. */
 export async function monthlySegmentation(input: MonthlySegmentationInput): Promise<MonthlySegmentationResult> {
   const info = workflowInfo();
@@ -158,7 +175,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   /** Whether stages may take stored output (false: a cold run, `--no-reuse`). */
   const reuse = input.reuse ?? true;
   const indexed = input.indexed ?? true;
-  const { io, compute } = stageActivities(input.heartbeatTimeout ?? '30s');
+  const heartbeatTimeout = input.heartbeatTimeout ?? '30s';
+  const { io, compute } = stageActivities(heartbeatTimeout);
 
   let progress: RunProgress = { month, stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
   setHandler(progressQuery, () => progress);
@@ -193,6 +211,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   });
   if (indexed && isMonth(month)) upsertSearchAttributes([{ key: SEGFLOW_MONTH, value: month }]);
   try {
+    assertDuration('heartbeatTimeout', heartbeatTimeout);
     await audit('run.started', { attempt: info.attempt });
     const plan = await io.planLoad(run, params, input.partitions ?? 1);
     const cache = patched(PATCHES.stageReuse) ? await io.reuseStages(plan, reuse) : null;

@@ -10,15 +10,33 @@ import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
 import { paramsHelp } from '../params-help';
 import { sampleDir } from './demo';
-import { EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
+import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
 
 /** Parameters from --params file.json, then --param pairs (which win). */
 export function paramsFromOptions(options: {
   param: Record<string, unknown>;
   params?: string;
 }): Record<string, unknown> {
-  const fromFile = options.params ? (JSON.parse(readFileSync(options.params, 'utf8')) as Record<string, unknown>) : {};
-  return { ...fromFile, ...options.param };
+  return { ...(options.params ? paramsFile(options.params) : {}), ...options.param };
+}
+
+/** The parameters in a --params file: a JSON object, or a usage error naming the file. */
+function paramsFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--params: cannot read ${path}: ${(error as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--params: ${path} is not JSON: ${(error as Error).message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new UsageError(`--params: ${path} must hold a JSON object of parameters, such as {"k": 6}`);
+  return value as Record<string, unknown>;
 }
 
 /** Checks the parameters and that the input exists before anything connects or starts (exit 2). */
@@ -132,7 +150,7 @@ async function run(options: RunOptions): Promise<number> {
   if (options.local) {
     const { withLocalStack } = await import('../local-stack');
     let exitCode: number = EXIT.ok;
-    const outcome = await withLocalStack(config, { uiPort: options.uiPort }, async ({ client }) => {
+    const outcome = await withLocalStack(config, { uiPort: options.uiPort, json: options.json }, async ({ client }) => {
       exitCode = await follow((await start(client)).handle, client, config, options);
     });
     if (!outcome.interrupted) return exitCode;
@@ -174,6 +192,7 @@ export function registerRun(program: Command): void {
     .addHelpText('after', () => paramsHelp())
     .action(async (options) => {
       if (options.local && !options.wait) throw new UsageError('--local stops its worker at the end: drop --no-wait');
+      await checkedDuration('--heartbeat-timeout', options.heartbeatTimeout);
       process.exit(await run(options));
     });
 }

@@ -9,7 +9,16 @@ import type { ScheduleSummary } from '../../pipelines/schedules';
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
 import { paramsFromOptions } from './run';
-import { EXIT, monthArg, output, paramOption, partitionsOption, positiveInt } from '../options';
+import {
+  checkedDuration,
+  EXIT,
+  monthArg,
+  output,
+  paramOption,
+  partitionsOption,
+  positiveInt,
+  timeZoneArg,
+} from '../options';
 
 function hourArg(value: string): number {
   const n = Number(value);
@@ -55,7 +64,7 @@ function addCreate(schedule: Command): void {
     .addOption(
       new Option('--hour <h>', 'hour the run starts (0-23)').argParser(hourArg).default(SCHEDULE_DEFAULTS.hour),
     )
-    .option('--timezone <tz>', 'IANA time zone of the calendar', SCHEDULE_DEFAULTS.timezone)
+    .option('--timezone <tz>', 'IANA time zone of the calendar', timeZoneArg, SCHEDULE_DEFAULTS.timezone)
     .addOption(
       new Option('--overlap <policy>', 'when the previous run is still going')
         .choices(['skip', 'buffer'] as const)
@@ -72,6 +81,7 @@ function addCreate(schedule: Command): void {
     .addOption(partitionsOption())
     .addHelpText('after', () => paramsHelp())
     .action(async (options) => {
+      await checkedDuration('--catchup-window', options.catchupWindow);
       const input = resolve(options.input);
       if (!existsSync(input)) throw new UsageError(`--input: no such file or folder: ${input}`);
       const config = loadConfig();

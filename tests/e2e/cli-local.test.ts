@@ -106,6 +106,25 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(run.out.stdout).not.toContain('Temporal Web UI');
     expect(await isServerUp(env.TEMPORAL_ADDRESS)).toBe(false);
     expect(await listVersions(storeIn(home), '2026-06')).toEqual([1]);
+
+    // with --json stdout holds the result alone, for a script to parse: the stack's lines go to stderr
+    const json = startCli(
+      [
+        'run',
+        '--local',
+        '--json',
+        '--month',
+        '2026-06',
+        '--input',
+        join(sample.outDir, 'usage'),
+        '--ui-port',
+        String(uiPort),
+      ],
+      env,
+    );
+    expect(await json.exited, json.out.stderr).toBe(0);
+    expect(JSON.parse(json.out.stdout)).toMatchObject({ month: '2026-06', version: 2 });
+    expect(json.out.stderr).toContain('stopping the Temporal dev server this command started');
   });
 
   it('demo --keep-running stops cleanly on Ctrl-C, after printing the whole progress', async () => {

@@ -155,6 +155,29 @@ describe('monthly workflow with stub activities', () => {
     expect(memo).toMatchObject({ month: '2026-06', published: { version: 1, auditHead: result.auditHead } });
   });
 
+  it('fails a run started with a heartbeat timeout that is not a duration, instead of retrying its workflow task for ever', async () => {
+    calls.length = 0;
+    const failure = await withWorker('stubs-bad-timeout', {}, async () => {
+      const handle = await env.client.workflow.start(monthlySegmentation, {
+        taskQueue: 'stubs-bad-timeout',
+        workflowId: 'stub-bad-timeout',
+        args: [
+          {
+            params: { month: '2026-06', input: '/stub' },
+            requestedBy: 'stub-test',
+            indexed: false,
+            heartbeatTimeout: '5x',
+          },
+        ],
+      });
+      return failureOf(handle);
+    });
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause?.message).toMatch(/heartbeatTimeout "5x" is not a duration/);
+    expect(calls).toEqual([]);
+    expect(await eventsOf('stub-bad-timeout')).toEqual(['run.requested', 'run.failed']);
+  });
+
   it('a cancelled run records run.cancelled at its stage, cleans its workspace and publishes nothing', async () => {
     calls.length = 0;
     let started: () => void = () => {};

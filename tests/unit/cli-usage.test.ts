@@ -50,6 +50,27 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     }
   });
 
+  it('refuses durations and time zones Temporal would not read, and a --params file that is not a JSON object', async () => {
+    const dir = await tempDir();
+    const notJson = join(dir, 'params.json');
+    await writeFile(notJson, '{k: 6}');
+    for (const [args, message] of [
+      [['run', '--month', '2026-06', '--heartbeat-timeout', '5x'], '--heartbeat-timeout: "5x" is not a duration'],
+      [
+        ['schedule', 'create', '--input', '.', '--catchup-window', 'soon'],
+        '--catchup-window: "soon" is not a duration',
+      ],
+      [['schedule', 'create', '--input', '.', '--timezone', 'Mars/Olympus'], 'must be an IANA time zone'],
+      [['run', '--month', '2026-06', '--params', notJson], `--params: ${notJson} is not JSON`],
+      [['run', '--month', '2026-06', '--params', join(dir, 'none.json')], '--params: cannot read'],
+    ] as const) {
+      expect(await segflow([...args], NO_SERVER), args.join(' ')).toMatchObject({
+        code: 2,
+        output: expect.stringContaining(message),
+      });
+    }
+  });
+
   it('names the versions that exist for a snapshot reference that does not', async () => {
     const store = join(await tempDir(), 'store');
     await mkdir(join(store, 'snapshots', '2026-11', 'v1'), { recursive: true });
