@@ -6,7 +6,7 @@ import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import {
   IDENTITY_MAPPING,
-  InputMappingSchema,
+  parseMapping,
   SNAPSHOT_OPTIONAL,
   type ColumnSource,
   type InputMapping,
@@ -1124,19 +1124,9 @@ async function readMapping(path: string): Promise<InputMapping> {
   const text = await readFile(path, 'utf8').catch((error: Error) => {
     throw new InvalidParamsError(`cannot read the mapping file ${path}: ${error.message}`);
   });
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new InvalidParamsError(`the mapping file ${path} is not valid JSON: ${(error as Error).message}`);
-  }
-  const parsed = InputMappingSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new InvalidParamsError(
-      `invalid mapping file ${path}:\n${parsed.error.issues.map((i) => `${i.path.join('.') || '(mapping)'}: ${i.message}`).join('\n')}`,
-    );
-  }
-  return parsed.data;
+  const parsed = parseMapping(text);
+  if (!parsed.ok) throw new InvalidParamsError(`invalid mapping file ${path}:\n${parsed.problems.join('\n')}`);
+  return parsed.mapping;
 }
 
 /**

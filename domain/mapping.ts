@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { USAGE_CONTRACT } from '../data/contract';
+import { schemaProblems } from './schema-problems';
 
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
 const contractName = z
@@ -66,6 +67,20 @@ export const InputMappingSchema = z
   });
 
 export type InputMapping = z.output<typeof InputMappingSchema>;
+
+/** A mapping file's text checked against the schema: the mapping, or every problem, one per line. */
+export function parseMapping(text: string): { ok: true; mapping: InputMapping } | { ok: false; problems: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
+  }
+  const parsed = InputMappingSchema.safeParse(json);
+  return parsed.success
+    ? { ok: true, mapping: parsed.data }
+    : { ok: false, problems: schemaProblems(parsed.error.issues, '(mapping)') };
+}
 
 export const IDENTITY_MAPPING: InputMapping = { format: 'long', columns: {}, values: {}, maxCategories: 50 };
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { schemaProblems } from './schema-problems';
 import { isMonth } from './month';
 
 /**
@@ -188,7 +189,7 @@ export function parseRunParams(input: unknown): { ok: true; params: RunParams } 
     problems: result.error.issues.flatMap((issue) =>
       issue.code === 'unrecognized_keys'
         ? issue.keys.map((key) => unknownParamProblem(key))
-        : [`${issue.path.join('.') || '(params)'}: ${issue.message}`],
+        : schemaProblems([issue], '(params)'),
     ),
   };
 }

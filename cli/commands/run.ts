@@ -52,6 +52,18 @@ export async function validatedParams(params: Record<string, unknown>): Promise<
   ] as const) {
     if (path !== undefined && !existsSync(path)) throw new UsageError(`${name}: no such file or folder: ${path}`);
   }
+  if (parsed.params.mapping !== undefined) {
+    const { parseMapping } = await import('../../domain/mapping');
+    let text: string;
+    try {
+      text = readFileSync(parsed.params.mapping, 'utf8');
+    } catch (error) {
+      throw new UsageError(`mapping: cannot read ${parsed.params.mapping}: ${(error as Error).message}`);
+    }
+    const mapping = parseMapping(text);
+    if (!mapping.ok)
+      throw new UsageError(`invalid mapping file ${parsed.params.mapping}:\n  ${mapping.problems.join('\n  ')}`);
+  }
   return parsed.params;
 }
 

@@ -54,6 +54,11 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     const dir = await tempDir();
     const notJson = join(dir, 'params.json');
     await writeFile(notJson, '{k: 6}');
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({ columns: { voice_minute: 'mins' }, features: { plan_type: 'category' } }),
+    );
     for (const [args, message] of [
       [['run', '--month', '2026-06', '--heartbeat-timeout', '5x'], '--heartbeat-timeout: "5x" is not a duration'],
       [
@@ -63,6 +68,15 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
       [['schedule', 'create', '--input', '.', '--timezone', 'Mars/Olympus'], 'must be an IANA time zone'],
       [['run', '--month', '2026-06', '--params', notJson], `--params: ${notJson} is not JSON`],
       [['run', '--month', '2026-06', '--params', join(dir, 'none.json')], '--params: cannot read'],
+      // a mapping is checked before anything starts, with the reason inside a rejected key or union
+      [
+        ['run', '--month', '2026-06', '--input', '.', '--param', `mapping=${mapping}`],
+        'columns.voice_minute: not a column of the usage contract',
+      ],
+      [
+        ['run', '--month', '2026-06', '--input', '.', '--param', `mapping=${mapping}`],
+        'features.plan_type: Invalid option: expected one of "numeric"|"categorical"|"skip"',
+      ],
     ] as const) {
       expect(await segflow([...args], NO_SERVER), args.join(' ')).toMatchObject({
         code: 2,
