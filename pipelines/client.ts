@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { tsToMs } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { InfrastructureError, innermostFailure, UsageError } from '../domain/errors';
 import { parseRunParams, type RunParams } from '../domain/params';
@@ -125,14 +126,22 @@ export async function followRun(
   }
 }
 
-/** True when at least one worker polls `taskQueue` for workflow tasks (seen by the server within the last minutes). */
-export async function taskQueueHasPollers(client: Client, taskQueue: string): Promise<boolean> {
+/**
+ * How recently a live worker has polled: a poll waits up to a minute for a task before the worker
+ * polls again. The server lists a stopped worker's pollers for some minutes after its last poll.
+ */
+const POLLED_WITHIN_MS = 75_000;
+
+/** True when at least one worker polls `taskQueue` for workflow tasks (seen by the server within POLLED_WITHIN_MS). */
+export async function taskQueueHasPollers(client: Client, taskQueue: string, now = Date.now()): Promise<boolean> {
   const { pollers } = await client.workflowService.describeTaskQueue({
     namespace: client.options.namespace,
     taskQueue: { name: taskQueue },
     taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
-  return (pollers ?? []).length > 0;
+  return (pollers ?? []).some(
+    (poller) => poller.lastAccessTime && now - tsToMs(poller.lastAccessTime) < POLLED_WITHIN_MS,
+  );
 }
 
 /** The innermost failure of a failed run, e.g. the activity's typed error: "InputFileError: input not found ...". */

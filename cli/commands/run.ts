@@ -67,27 +67,36 @@ export async function validatedParams(params: Record<string, unknown>): Promise<
   return parsed.params;
 }
 
-/** After `afterMs` without progress, says when no worker polls the task queue and how to start one. */
+/**
+ * Every `everyMs` until the run progresses, says once when no worker polls the task queue and how
+ * to start one (asked again: a worker stopped just before still counts for a minute or so).
+ */
 function warnWhenNoWorker(
   taskQueue: string,
   hasPollers: () => Promise<boolean>,
-  afterMs = 5_000,
+  everyMs = 5_000,
 ): { progressed(): void } {
-  let progressed = false;
-  const timer = setTimeout(() => {
-    if (progressed) return;
+  let done = false;
+  const timer = setInterval(() => {
+    if (done) return clearInterval(timer);
     void hasPollers().then(
       (polled) => {
-        if (!polled && !progressed)
-          console.error(
-            `${elapsed()}  waiting: no worker polls task queue "${taskQueue}". Start one with 'segflow worker' (same SEGFLOW_HOME and TEMPORAL_ADDRESS), or use 'segflow run --local'.`,
-          );
+        if (polled || done) return;
+        done = true;
+        console.error(
+          `${elapsed()}  waiting: no worker polls task queue "${taskQueue}". Start one with 'segflow worker' (same SEGFLOW_HOME and TEMPORAL_ADDRESS), or use 'segflow run --local'.`,
+        );
       },
       () => {},
     );
-  }, afterMs);
+  }, everyMs);
   timer.unref();
-  return { progressed: () => (progressed = true) };
+  return {
+    progressed: () => {
+      done = true;
+      clearInterval(timer);
+    },
+  };
 }
 
 interface RunOptions {
