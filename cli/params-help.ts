@@ -5,6 +5,7 @@ export const RUN_PARAMS_SCHEMA_FILE = new URL('../domain/run-params.schema.json'
 
 interface ParamSchema {
   type?: string;
+  enum?: unknown[];
   description?: string;
   default?: unknown;
   minimum?: number;
@@ -13,9 +14,10 @@ interface ParamSchema {
   exclusiveMaximum?: number;
 }
 
-/** "integer 6..24", "number > 0 and < 0.9", "true or false": the range as the schema states it. */
+/** "integer 6..24", "number > 0 and < 0.9", "true or false", "boosted or tree": the range as the schema states it. */
 function describeRange(schema: ParamSchema): string {
   if (schema.type === 'boolean') return 'true or false';
+  if (schema.enum) return schema.enum.map(String).join(' or ');
   if (schema.type === 'string') return 'text';
   const type = schema.type === 'integer' ? 'integer' : 'number';
   const { minimum: min, maximum: max, exclusiveMinimum: gt, exclusiveMaximum: lt } = schema;

@@ -115,6 +115,7 @@ describe('segflow help', { timeout: 300_000 }, () => {
       expect(output).toMatch(/ {2}k {2,}integer 2\.\.30, optional\n {3,}Number of segments/);
       expect(output).toMatch(/ {2}mapping {2,}text, optional\n {3,}JSON file mapping/);
       expect(output).toMatch(/ {2}holdoutShare {2,}number > 0 and < 0\.9, default 0\.25/);
+      expect(output).toMatch(/ {2}churnModel {2,}boosted or tree, default "boosted"/);
     }
   });
 
