@@ -203,12 +203,16 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     await audit('stage.finished', details, stage);
   };
 
-  await audit('run.requested', {
-    params,
-    partitions: input.partitions ?? 1,
-    requestedAt: info.startTime.toISOString(),
-    scheduledFor: scheduledFor?.toISOString() ?? null,
-  });
+  // recorded even when the run is cancelled before its first task: the log then has it, and its
+  // run.cancelled from the catch below
+  await CancellationScope.nonCancellable(() =>
+    audit('run.requested', {
+      params,
+      partitions: input.partitions ?? 1,
+      requestedAt: info.startTime.toISOString(),
+      scheduledFor: scheduledFor?.toISOString() ?? null,
+    }),
+  );
   if (indexed && isMonth(month)) upsertSearchAttributes([{ key: SEGFLOW_MONTH, value: month }]);
   try {
     assertDuration('heartbeatTimeout', heartbeatTimeout);

@@ -178,6 +178,16 @@ describe('monthly workflow with stub activities', () => {
     expect(await eventsOf('stub-bad-timeout')).toEqual(['run.requested', 'run.failed']);
   });
 
+  it('a run cancelled before any worker took it records run.requested and run.cancelled once a worker does', async () => {
+    calls.length = 0;
+    const handle = await start('stubs-early-cancel', 'stub-early-cancel');
+    await handle.cancel();
+    const failure = await withWorker('stubs-early-cancel', {}, () => failureOf(handle));
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect(calls).toEqual(['removeRunWorkspace']);
+    expect(await eventsOf('stub-early-cancel')).toEqual(['run.requested', 'run.cancelled']);
+  });
+
   it('a cancelled run records run.cancelled at its stage, cleans its workspace and publishes nothing', async () => {
     calls.length = 0;
     let started: () => void = () => {};
@@ -208,7 +218,9 @@ describe('monthly workflow with stub activities', () => {
       'stage.finished:load',
       'run.cancelled',
     ]);
-    const cancelled = (await readAuditLog(store)).find((e) => e.event === 'run.cancelled')!;
+    const cancelled = (await readAuditLog(store)).find(
+      (e) => e.event === 'run.cancelled' && e.run.workflowId === 'stub-cancel',
+    )!;
     expect(cancelled.details).toMatchObject({ stage: 'features' });
     expect(calls).toContain('removeRunWorkspace');
     expect(calls).not.toContain('publishSnapshot');
