@@ -246,8 +246,8 @@ async function profileSegments(
       stability_score: number;
       revenue_share: number;
       value_z: number;
-      data_z: number;
-      voice_z: number;
+      data_z: number | null;
+      voice_z: number | null;
       sticky_z: number;
     }>(conn, sql),
   );

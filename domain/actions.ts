@@ -18,15 +18,18 @@ export const DO_NOT_DISTURB = '21:00-09:00';
 /** Product, channel and moment for a segment, from the same profile signals that name it. */
 export function segmentAction(signals: SegmentProfileSignals): SegmentAction {
   const t = NAMING_THRESHOLDS;
-  const lean = signals.dataZ - signals.voiceZ;
+  // a usage the input does not have (null) leans nowhere: no data offer without data usage
+  const dataZ = signals.dataZ ?? 0;
+  const voiceZ = signals.voiceZ ?? 0;
+  const lean = signals.dataZ === null || signals.voiceZ === null ? 0 : dataZ - voiceZ;
   const recommendedProduct =
     signals.stickyZ > t.sticky
       ? 'family plan upgrade with broadband'
-      : signals.valueZ > t.value && signals.dataZ > t.value && signals.voiceZ > t.value
+      : signals.valueZ > t.value && dataZ > t.value && voiceZ > t.value
         ? 'premium unlimited plan with a device offer'
-        : lean > t.preference
+        : lean > t.preference || (signals.voiceZ === null && dataZ > t.value)
           ? 'larger data package or data add-on'
-          : lean < -t.preference
+          : lean < -t.preference || (signals.dataZ === null && voiceZ > t.value)
             ? 'voice minutes bundle with a family number'
             : signals.valueZ < -t.value
               ? 'recharge bonus on a low-cost plan'

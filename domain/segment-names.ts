@@ -5,8 +5,9 @@
  */
 export interface SegmentProfileSignals {
   valueZ: number;
-  dataZ: number;
-  voiceZ: number;
+  /** Null where the input has no data (or no voice) usage: no word leans on it. */
+  dataZ: number | null;
+  voiceZ: number | null;
   stickyZ: number;
   mouTrend: number | null;
 }
@@ -24,17 +25,32 @@ export const NAMING_THRESHOLDS = {
 export function segmentName(signals: SegmentProfileSignals): string {
   const t = NAMING_THRESHOLDS;
   const parts = [signals.valueZ > t.value ? 'high value' : signals.valueZ < -t.value ? 'low value' : 'mid value'];
-  const lean = signals.dataZ - signals.voiceZ;
-  if (lean > t.preference) parts.push('data heavy');
-  else if (lean < -t.preference) parts.push('voice heavy');
-  else if (signals.dataZ > t.value && signals.voiceZ > t.value) parts.push('heavy user');
-  else if (signals.dataZ < -t.value && signals.voiceZ < -t.value) parts.push('light user');
-  else parts.push('balanced');
+  const usage = usageWord(signals);
+  if (usage) parts.push(usage);
   if (signals.stickyZ > t.sticky) parts.push('bundled');
   // no trend word without trend data (a NULL would otherwise compare as below the threshold)
   if (signals.mouTrend !== null && signals.mouTrend < t.declining) parts.push('declining');
   else if (signals.mouTrend !== null && signals.mouTrend > t.growing) parts.push('growing');
   return parts.join(' · ');
+}
+
+/**
+ * How the segment uses the network: leaning to data or voice, heavy or light on both, balanced;
+ * with only one of the two in the input, heavy or light on it; with neither, nothing.
+ */
+function usageWord({ dataZ, voiceZ }: SegmentProfileSignals): string | null {
+  const t = NAMING_THRESHOLDS;
+  if (dataZ === null || voiceZ === null) {
+    const [known, kind] = dataZ !== null ? [dataZ, 'data'] : voiceZ !== null ? [voiceZ, 'voice'] : [null, ''];
+    if (known === null) return null;
+    return known > t.value ? `heavy ${kind} user` : known < -t.value ? `light ${kind} user` : null;
+  }
+  const lean = dataZ - voiceZ;
+  if (lean > t.preference) return 'data heavy';
+  if (lean < -t.preference) return 'voice heavy';
+  if (dataZ > t.value && voiceZ > t.value) return 'heavy user';
+  if (dataZ < -t.value && voiceZ < -t.value) return 'light user';
+  return 'balanced';
 }
 
 /**

@@ -3,6 +3,8 @@
 -- these signals, domain/segment-names.ts). Reads features and segments (activities/cluster.ts).
 -- In row order, summed on one thread (cluster.ts): sums of doubles depend on their order, and
 -- the features table's physical order differs between a computed and a reused run database.
+-- The data and voice z-scores stay NULL where the input has no such usage (or all of it is equal):
+-- a name or an offer must not lean on a usage the data does not show.
 WITH ordered AS (
   SELECT s.segment_id, f.*
   FROM features f JOIN segments s USING (row_idx)
@@ -19,6 +21,6 @@ WITH ordered AS (
 SELECT segment_id, count(*) AS subscribers, count(*) / sum(count(*)) OVER () AS share,
   avg(arpu) AS arpu, avg(mou) AS mou, avg(dou) AS dou, avg(mou_trend) AS mou_trend,
   avg(stability_score) AS stability_score, sum(arpu) / sum(sum(arpu)) OVER () AS revenue_share,
-  coalesce(avg(value_z), 0) AS value_z, coalesce(avg(data_z), 0) AS data_z,
-  coalesce(avg(voice_z), 0) AS voice_z, coalesce(avg(sticky_z), 0) AS sticky_z
+  coalesce(avg(value_z), 0) AS value_z, avg(data_z) AS data_z,
+  avg(voice_z) AS voice_z, coalesce(avg(sticky_z), 0) AS sticky_z
 FROM scored GROUP BY segment_id ORDER BY segment_id;

@@ -160,6 +160,9 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     const names = cluster.segments.map((s) => s.name);
     expect(new Set(names).size).toBe(names.length);
     for (const name of names) expect(name).not.toMatch(/declining|growing|\(\d+\)/);
+    // no data volumes in this file: no word or offer leans on data usage
+    for (const name of names) expect(name).not.toMatch(/data|balanced/);
+    for (const segment of cluster.segments) expect(segment.recommendedProduct).not.toMatch(/data package/);
     const manifest = await readManifest(storeIn(dir), '2026-05', 1);
     expect(manifest.metrics.churnFeatures.map((f) => f.name)).toEqual(expect.arrayContaining(['Contract', 'arpu']));
     expect(manifest.skippedFeatures.map((s) => s.feature)).toContain('dou');

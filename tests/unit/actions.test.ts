@@ -13,6 +13,15 @@ describe('CPCT actions per segment', () => {
       segmentAction({ valueZ: -1, dataZ: -0.3, voiceZ: -0.2, stickyZ: 0, mouTrend: 1 }).recommendedProduct,
     ).toMatch(/recharge bonus/);
   });
+  it('offers no data package where the input has no data volumes, and voice to heavy callers then', () => {
+    const product = (dataZ: number | null, voiceZ: number | null) =>
+      segmentAction({ valueZ: 0, dataZ, voiceZ, stickyZ: 0, mouTrend: null }).recommendedProduct;
+    // with no data column a low voice z used to read as leaning to data
+    expect(product(null, -1.5)).not.toMatch(/data/);
+    expect(product(null, 1.2)).toMatch(/voice minutes/);
+    expect(product(1.2, null)).toMatch(/data package/);
+    expect(product(null, null)).toBe('converged mobile and broadband bundle');
+  });
   it('sends account managers to high value and SMS to low value', () => {
     expect(segmentAction({ valueZ: 1, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: 1 }).channel).toBe(
       'account manager call',

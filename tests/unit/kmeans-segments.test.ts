@@ -115,6 +115,15 @@ describe('segment names', () => {
   });
   it('names no trend without trend data (a NULL trend is not "declining")', () => {
     expect(segmentName({ valueZ: 0, dataZ: 0, voiceZ: 0, stickyZ: 0, mouTrend: null })).toBe('mid value · balanced');
+    // an input without data volumes (or without minutes): no word leans on the usage it lacks
+    expect(segmentName({ valueZ: -1, dataZ: null, voiceZ: -1.6, stickyZ: 0, mouTrend: null })).toBe(
+      'low value · light voice user',
+    );
+    expect(segmentName({ valueZ: 0, dataZ: 1.2, voiceZ: null, stickyZ: 0, mouTrend: null })).toBe(
+      'mid value · heavy data user',
+    );
+    expect(segmentName({ valueZ: 0, dataZ: null, voiceZ: 0.1, stickyZ: 0, mouTrend: null })).toBe('mid value');
+    expect(segmentName({ valueZ: 1, dataZ: null, voiceZ: null, stickyZ: 0, mouTrend: null })).toBe('high value');
   });
   it('tells equal names apart by the axis their centroids differ most on, never by a number', () => {
     const names = distinctNames(
