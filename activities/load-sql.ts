@@ -1,6 +1,12 @@
 import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contract';
 
 /**
+ * The quarantine reason of a valid row of a month outside the run's window (a file holding every
+ * month): listed like the others, but not a break of the contract (load.ts assertUsable).
+ */
+export const OUTSIDE_WINDOW = 'month: outside the run window';
+
+/**
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
  * `raw_input(file_index, file_row, <columns present>)`; leaves table `checked_usage` with
  * typed columns and `reason` (NULL for a valid row), a temporary table (`create`, then
@@ -51,7 +57,7 @@ export function buildCheckSql(
 SELECT t.* EXCLUDE (type_failure),
   coalesce(type_failure, CASE
     ${ruleFailures.join('\n    ')}
-    WHEN t."month" < getvariable('window_start')::DATE OR t."month" > getvariable('window_end')::DATE THEN 'month: outside the run window'
+    WHEN t."month" < getvariable('window_start')::DATE OR t."month" > getvariable('window_end')::DATE THEN '${OUTSIDE_WINDOW}'
   END) AS reason
 FROM typed t`;
   return {

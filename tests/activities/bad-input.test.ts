@@ -184,6 +184,29 @@ describe('bad rows are quarantined with a counted reason; rows read = loaded + q
   }
 });
 
+describe('rows of months outside the run window', () => {
+  it('are quarantined with their reason but not counted as breaking the contract: a file of every month passes', async () => {
+    // a whole month's rows (about a seventh of what the window holds) from two years before
+    const input = await inputWith((folder) =>
+      writeParquet(sample, join(folder, 'older.parquet'), "SELECT * REPLACE (DATE '2024-01-01' AS month) FROM {june}"),
+    );
+    const summary = await load(input, { maxQuarantineShare: 0.02 });
+    expect(summary.quarantineByReason['month: outside the run window']).toBeGreaterThan(1_000);
+    // a real break over the share still stops the run, counted against the rows in the window
+    const broken = await inputWith(async (folder) => {
+      await writeParquet(
+        sample,
+        join(folder, 'older.parquet'),
+        "SELECT * REPLACE (DATE '2024-01-01' AS month) FROM {june}",
+      );
+      await writeParquet(sample, join(folder, 'bad.parquet'), 'SELECT * REPLACE (-1.0 AS spend) FROM {june} LIMIT 400');
+    });
+    await expect(load(broken, { maxQuarantineShare: 0.02 })).rejects.toThrow(
+      /^400 of \d+ rows in the run window \(\d+\.\d%\) break the usage contract[^]*400 x spend: /,
+    );
+  });
+});
+
 describe('parameters and paths are checked before any work', () => {
   it('refuses out-of-range parameters and creates nothing', async () => {
     caseNo += 1;
