@@ -1,20 +1,20 @@
 import { join } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
-import { CONTACTS_CONTRACT, CONTACT_QUARANTINE_REASONS } from '../data/contacts-contract';
-import { quoteIdent } from '../data/contract';
+import { CONTACT_QUARANTINE_REASONS } from '../data/contacts-contract';
 import {
   CAMPAIGN_DIMENSIONS,
   CAMPAIGN_MEASUREMENT,
   CONTACT_OUTCOMES,
   type CampaignDimension,
 } from '../domain/campaigns';
-import { InputFileError, SchemaContractError } from '../domain/errors';
+import { InputFileError } from '../domain/errors';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
 import { hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
 import type { SnapshotRef } from '../store/snapshots';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
+import { viewRawContacts } from './contact-log';
 import { assertWithin } from './load';
 
 /** One row of campaigns.parquet: a group of last month's dispatch list, control against contacted. */
@@ -105,7 +105,7 @@ export async function measureCampaigns(
   const { sha256 } = await hashFile(file).catch((error: Error) => {
     throw new InputFileError(`cannot read the contact log ${file}: ${error.message}`);
   });
-  await createRawContacts(conn, file);
+  await viewRawContacts(conn, file);
   await setVariable(conn, 'contacts_file', file);
   await setVariable(conn, 'month_start', firstDay(params.month));
   await setVariable(conn, 'month_end', lastDay(params.month));
@@ -177,39 +177,6 @@ export async function readPublishedCampaigns(snapshotPath: string): Promise<Camp
     await conn.run("CREATE TEMP TABLE snapshot_campaigns AS SELECT * FROM read_parquet(getvariable('campaigns_file'))");
     return readCampaignGroups(conn);
   });
-}
-
-/**
- * View raw_contacts(file_row, <contract columns as text>) over the contact log: CSV is read as
- * text, Parquet values cast to text, so a bad value is quarantined rather than guessed.
- */
-async function createRawContacts(conn: DuckDBConnection, file: string): Promise<void> {
-  await setVariable(conn, 'contacts_path', file);
-  const csv = file.toLowerCase().endsWith('.csv');
-  const reader = csv
-    ? "(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, parallel = false))"
-    : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true))";
-  let present: Set<string>;
-  try {
-    const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${reader}`);
-    present = new Set(rows.map((r) => r.column_name));
-  } catch (error) {
-    throw new InputFileError(
-      `the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${(error as Error).message.split('\n')[0]}`,
-    );
-  }
-  const missing = CONTACTS_CONTRACT.filter((c) => c.required && !present.has(c.name)).map((c) => c.name);
-  if (missing.length > 0)
-    throw new SchemaContractError(
-      `the contact log ${file} lacks required column(s): ${missing.join(', ')} (see data/contacts-contract.ts)`,
-    );
-  // identifiers come only from the contract
-  const columns = CONTACTS_CONTRACT.map((c) =>
-    present.has(c.name)
-      ? `${quoteIdent(c.name)}::VARCHAR AS ${quoteIdent(c.name)}`
-      : `NULL::VARCHAR AS ${quoteIdent(c.name)}`,
-  );
-  await conn.run(`CREATE OR REPLACE TEMP VIEW raw_contacts AS SELECT file_row, ${columns.join(', ')} FROM ${reader}`);
 }
 
 function lastDay(month: string): string {

@@ -30,6 +30,7 @@ import {
   withConnection,
 } from './duckdb';
 import { applyLabels, inspectLabels, type LabelsFile } from './labels';
+import { viewRawContacts } from './contact-log';
 import { buildCheckSql, OUTSIDE_WINDOW } from './load-sql';
 import { resolveUserFeatures, userFeatureSql, type SkippedUserFeature, type UserFeature } from './user-features';
 
@@ -204,6 +205,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
 
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
   if (store.dataRoot && params.labels) await assertWithin(store.dataRoot, params.labels);
+  if (store.dataRoot && params.contacts) await assertWithin(store.dataRoot, params.contacts);
   const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd);
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
@@ -214,6 +216,8 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   return withConnection(':memory:', async (conn) => {
     const checked = await checkFiles(conn, files, mapping);
+    // read when publishing: a log that cannot be read stops the run now, not after every stage
+    if (params.contacts) await viewRawContacts(conn, params.contacts);
     const user =
       mapping.features === undefined
         ? { features: [], skipped: [] }

@@ -6,7 +6,8 @@ import { readSql, runScript, setVariable, withConnection } from '../../activitie
 import { SchemaContractError } from '../../domain/errors';
 import { parseRunParams, type RunParams } from '../../domain/params';
 import { versionDir } from '../../store/layout';
-import { storeIn, tempDir } from '../helpers';
+import { smallSample, storeIn, tempDir } from '../helpers';
+import { planLoad } from '../../activities/load';
 
 function params(contacts?: string): RunParams {
   const parsed = parseRunParams({ month: '2026-06', input: '/unused', ...(contacts ? { contacts } : {}) });
@@ -52,6 +53,21 @@ describe('contact log', () => {
         }),
       ).rejects.toThrow(SchemaContractError);
     });
+  });
+
+  it("is refused by the load's plan, before any stage runs, when it lacks a required column", async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir, 300, 7);
+    const file = join(dir, 'contacts.csv');
+    await writeFile(file, 'subscriber_id,contactdate,outcome\nS1,2026-06-03,accepted\n');
+    const store = storeIn(dir);
+    const run = { workflowId: 'contacts', runId: 'early' };
+    await expect(
+      planLoad(store, run, { month: '2026-06', input: join(sample.outDir, 'usage'), contacts: file }),
+    ).rejects.toThrow(/the contact log .*contacts\.csv lacks required column\(s\): contact_date/);
+    await expect(
+      planLoad(store, run, { month: '2026-06', input: join(sample.outDir, 'usage'), contacts: file }),
+    ).rejects.toBeInstanceOf(SchemaContractError);
   });
 
   it('is not measured without a list with a control group, and says why', async () => {

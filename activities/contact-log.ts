@@ -1,0 +1,40 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { CONTACTS_CONTRACT } from '../data/contacts-contract';
+import { quoteIdent } from '../data/contract';
+import { InputFileError, SchemaContractError } from '../domain/errors';
+import { queryRows, setVariable } from './duckdb';
+
+/**
+ * View raw_contacts(file_row, <contract columns as text>) over the contact log: CSV is read as
+ * text, Parquet values cast to text, so a bad value is quarantined rather than guessed. Throws
+ * when the file cannot be read or lacks a required column: publishing reads the log, and the
+ * load's plan calls this too, so a bad log stops the run before any work instead of at its end.
+ */
+export async function viewRawContacts(conn: DuckDBConnection, file: string): Promise<void> {
+  await setVariable(conn, 'contacts_path', file);
+  const csv = file.toLowerCase().endsWith('.csv');
+  const reader = csv
+    ? "(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, parallel = false))"
+    : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true))";
+  let present: Set<string>;
+  try {
+    const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${reader}`);
+    present = new Set(rows.map((r) => r.column_name));
+  } catch (error) {
+    throw new InputFileError(
+      `the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${(error as Error).message.split('\n')[0]}`,
+    );
+  }
+  const missing = CONTACTS_CONTRACT.filter((c) => c.required && !present.has(c.name)).map((c) => c.name);
+  if (missing.length > 0)
+    throw new SchemaContractError(
+      `the contact log ${file} lacks required column(s): ${missing.join(', ')} (see data/contacts-contract.ts)`,
+    );
+  // identifiers come only from the contract
+  const columns = CONTACTS_CONTRACT.map((c) =>
+    present.has(c.name)
+      ? `${quoteIdent(c.name)}::VARCHAR AS ${quoteIdent(c.name)}`
+      : `NULL::VARCHAR AS ${quoteIdent(c.name)}`,
+  );
+  await conn.run(`CREATE OR REPLACE TEMP VIEW raw_contacts AS SELECT file_row, ${columns.join(', ')} FROM ${reader}`);
+}
