@@ -157,6 +157,9 @@ export interface PruneResult {
   /** Artifacts prune would have removed but a published snapshot points at. */
   protectedArtifacts: CachedArtifact[];
   bytesFreed: number;
+  /** With a size limit: the bytes kept, and of them those published snapshots pin (more than the limit when they alone exceed it). */
+  keptBytes: number;
+  pinnedBytes: number;
 }
 
 /** Removes stored artifacts by age and/or total size, never one a published snapshot points at. */
@@ -181,11 +184,15 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
   const protectedArtifacts = [...remove].filter((artifact) => artifact.usedBy.length > 0);
   const removed = [...remove].filter((artifact) => artifact.usedBy.length === 0);
   if (!request.dryRun) for (const artifact of removed) await removeArtifactDir(artifact.path);
+  const kept = artifacts.filter((artifact) => !removed.includes(artifact));
+  const bytesOf = (list: CachedArtifact[]) => list.reduce((sum, artifact) => sum + artifact.bytes, 0);
   return {
     removed,
-    kept: artifacts.filter((artifact) => !removed.includes(artifact)),
+    kept,
     protectedArtifacts,
-    bytesFreed: removed.reduce((sum, artifact) => sum + artifact.bytes, 0),
+    bytesFreed: bytesOf(removed),
+    keptBytes: bytesOf(kept),
+    pinnedBytes: bytesOf(kept.filter((artifact) => artifact.usedBy.length > 0)),
   };
 }
 

@@ -41,7 +41,9 @@ const rows = (artifacts: CachedArtifact[]) =>
 export function registerCache(program: Command): void {
   const cache = program
     .command('cache')
-    .description('Stored load and feature outputs and trained churn ensembles that later runs reuse.');
+    .description(
+      'Stored stage outputs that later runs reuse: load and features, checked and feature months, segments, churn models and scores.',
+    );
   cache
     .command('list')
     .description('List stored stage outputs, newest use first, with the published snapshots that point at them.')
@@ -77,6 +79,12 @@ export function registerCache(program: Command): void {
           ...(r.removed.length > 0 ? [table(rows(r.removed))] : []),
           ...(r.protectedArtifacts.length > 0
             ? [`kept because published snapshots point at them:`, table(rows(r.protectedArtifacts))]
+            : []),
+          ...(options.maxSize !== undefined && r.keptBytes > options.maxSize
+            ? [
+                `still ${megabytes(r.keptBytes)}, over --max-size ${megabytes(options.maxSize)}: ${megabytes(r.pinnedBytes)} of it ` +
+                  "is what published snapshots point at ('segflow cache list' names them; 'segflow snapshots retire' releases a snapshot's)",
+              ]
             : []),
         ].join('\n'),
       );

@@ -346,6 +346,15 @@ describe('stage reuse', () => {
       removed: [],
       protectedArtifacts: [{ key: cold.manifest.lineage?.stageKey }],
     });
+    // a size limit the pinned outputs alone exceed: said, with what to do
+    const { stdout } = await promisify(execFile)(
+      join(REPO_ROOT, 'bin', 'segflow'),
+      ['cache', 'prune', '--max-size', '0', '--dry-run'],
+      { env },
+    );
+    expect(stdout).toMatch(
+      /still [\d.]+ MB, over --max-size 0\.0 MB: [\d.]+ MB of it is what published snapshots point at/,
+    );
     expect(parseDuration('30d')).toBe(30 * 86_400_000);
     expect(parseDuration('12h')).toBe(12 * 3_600_000);
     expect(parseSize('5GB')).toBe(5 * 2 ** 30);
