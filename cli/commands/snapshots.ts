@@ -12,7 +12,9 @@ import { loadSigner } from '../../store/signing';
 
 /** `segflow snapshots list | show | diff | reproduce | retire`. */
 export function registerSnapshots(program: Command): void {
-  const snapshots = program.command('snapshots').description('Published snapshots: list, show, diff, reproduce.');
+  const snapshots = program
+    .command('snapshots')
+    .description('Published snapshots: list, show, diff, retire, reproduce.');
   snapshots
     .command('list')
     .description('List snapshots, by month and version.')

@@ -99,6 +99,11 @@ describe('report sections', () => {
     expect(section.html).toMatch(/<details class="grid" open><summary class="grid-row"><span>R1-G02/);
     expect(section.html).toContain('The first 2 of 9');
     expect(section.html).toContain('(no grid)');
+    // an id made from a file's rows reads in full; only a pseudonym (a hash) is shortened
+    const pseudonym = 'ab'.repeat(32);
+    const ids = gridsSection([grid('R1-G02', 2)], [contact(1, 'customers.csv#12345'), contact(2, pseudonym)], 2).html;
+    expect(ids).toContain('<code>customers.csv#12345</code>');
+    expect(ids).toContain(`<code title="${pseudonym}">${pseudonym.slice(0, 12)}…</code>`);
   });
 
   it('names the version, publish time, requester and the parameters set away from their defaults', () => {

@@ -3,7 +3,7 @@ import type { ChurnSummary } from '../../churn';
 import type { LoadSummary } from '../../load';
 import type { LeafRule } from '../../ml/tree-rules';
 import { importanceChart, liftChart, rocChart } from '../charts';
-import { escape, fmt, pct, type ReportSection } from '../html';
+import { decimals, escape, fmt, pct, type ReportSection } from '../html';
 
 /** How well the churn tree ranks subscribers, what it looks at, and its riskiest rules in words. */
 export async function churnSection(
@@ -34,7 +34,7 @@ export async function churnSection(
       <tr><th>subscribers who… (all of these)</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th></tr>
       ${rules.join('\n      ')}
     </table>
-    <p class="note">Each rule is a leaf of the churn tree, measured on last month's subscribers; the small print names the columns of subscribers.parquet. Checked on ${fmt(churn.holdoutRows)} held-out subscribers: base churn rate ${pct(holdout.baseRate)}; in the riskiest 10% precision ${pct(holdout.precisionAtTopDecile)} and recall ${pct(holdout.recallAtTopDecile)}; PR AUC ${holdout.prAuc.toFixed(3)}.</p>
+    <p class="note">Each rule is a leaf of the readable churn tree, measured on the subscribers it was trained on; the small print names the columns of subscribers.parquet. Checked on ${fmt(churn.holdoutRows)} held-out subscribers: base churn rate ${pct(holdout.baseRate)}; in the riskiest 10% precision ${pct(holdout.precisionAtTopDecile)} and recall ${pct(holdout.recallAtTopDecile)}; PR AUC ${decimals(holdout.prAuc, 3)}.</p>
     <h3>Features the models were given</h3>
     <table>
       <tr><th>feature</th><th>source</th><th>type</th><th class="num">missing (training)</th><th class="num">importance</th></tr>

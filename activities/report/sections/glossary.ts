@@ -9,7 +9,7 @@ const TERMS: readonly [term: string, meaning: string][] = [
   ['DOU', 'data of use: mobile data a month, in MB.'],
   [
     'churn score',
-    `the chance, from the churn tree, that a subscriber leaves next month. High risk is ${band('high')} or more, elevated ${band('elevated')} or more.`,
+    `the chance, from the churn model that scores (the boosted ensemble unless churnModel is tree), that a subscriber leaves next month. High risk is ${band('high')} or more, elevated ${band('elevated')} or more.`,
   ],
   [
     'ROC AUC',

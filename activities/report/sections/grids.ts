@@ -37,9 +37,12 @@ const TIER_WORDS: Record<string, string> = {
   low: 'low value',
 };
 
+/** What publishing makes of an id with pseudonymiseIds (00_macros.sql): sha256 in hex. */
+const PSEUDONYM = /^[0-9a-f]{64}$/;
+
 /** A subscriber id; a pseudonym (a 64-character hash) shortened, in full on hover. */
 function who(id: string): string {
-  return id.length > 16
+  return PSEUDONYM.test(id)
     ? `<code title="${escape(id)}">${escape(id.slice(0, 12))}…</code>`
     : `<code>${escape(id)}</code>`;
 }
