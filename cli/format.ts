@@ -1,4 +1,5 @@
 import type { MonthlySegmentationResult } from '../workflows/monthly-segmentation';
+import { decimals } from '../domain/decimals';
 
 const started = performance.now();
 
@@ -20,8 +21,8 @@ export function printResult(
     '',
     `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
     `  rows quarantined        ${result.rowsQuarantined.toLocaleString('en-US')}`,
-    `  churn holdout ROC AUC   ${result.churnRocAuc.toFixed(3)}`,
-    `  top-decile lift         ${result.churnTopDecileLift.toFixed(2)}x`,
+    `  churn holdout ROC AUC   ${decimals(result.churnRocAuc, 3)}`,
+    `  top-decile lift         ${decimals(result.churnTopDecileLift, 2)}x`,
     `  high churn risk         ${result.highRiskSubscribers.toLocaleString('en-US')}`,
     '',
     '  segments',

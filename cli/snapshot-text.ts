@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import type { SnapshotManifest } from '../store/manifest';
 import type { SnapshotListing } from '../store/snapshots';
+import { decimals } from '../domain/decimals';
 import { table } from './options';
 
 const count = (n: number) => n.toLocaleString('en-US');
@@ -46,7 +47,7 @@ export function snapshotSummary(
     `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
     `  rows          ${count(rows.inputRows)} read, ${count(rows.quarantined)} quarantined; ${count(rows.subscribers)} subscribers scored (${count(rows.trainingRows)} training, ${count(rows.holdoutRows)} holdout)`,
-    `  churn model   holdout ROC AUC ${holdout.rocAuc.toFixed(3)}, top-decile lift ${(holdout.liftByDecile[0] ?? 0).toFixed(2)}x; risk bands: ${bands}`,
+    `  churn model   holdout ROC AUC ${decimals(holdout.rocAuc, 3)}, top-decile lift ${decimals(holdout.liftByDecile[0], 2)}x; risk bands: ${bands}`,
     `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : ', no previous month to match ids to'}`,
     ...metrics.segments.map(
       (s) =>
@@ -75,7 +76,7 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
         requestedBy: shorten(r.requestedBy, 22),
         subscribers: count(r.subscribers),
         segments: r.segments,
-        rocAuc: r.churnRocAuc.toFixed(3),
+        rocAuc: decimals(r.churnRocAuc, 3),
         params: r.paramsHash.slice(0, 8),
       })),
     ),

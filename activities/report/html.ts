@@ -19,10 +19,7 @@ export function fmt(n: number | null, digits = 0): string {
   return formatter.format(n);
 }
 
-/** A measure with `digits` decimals, or "–" where it is undefined (a holdout without a churner has no ROC AUC). */
-export function decimals(n: number | null, digits: number): string {
-  return n === null || !Number.isFinite(n) ? '–' : n.toFixed(digits);
-}
+export { decimals } from '../../domain/decimals';
 
 /** A share as a percentage with one decimal: 0.1234 is "12.3%". */
 export function pct(share: number): string {

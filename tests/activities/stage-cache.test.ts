@@ -27,7 +27,8 @@ import {
 } from '../../activities/stage-cache';
 import { cacheDir, type StoreConfig } from '../../store/layout';
 import type { SnapshotManifest } from '../../store/manifest';
-import { readManifest } from '../../store/snapshots';
+import { listSnapshots, readManifest } from '../../store/snapshots';
+import { snapshotSummary, snapshotsTable } from '../../cli/snapshot-text';
 import { listCache, pruneCache } from '../../store/stage-cache';
 import {
   ENSEMBLE_STAGE,
@@ -486,6 +487,11 @@ describe('churn ensemble reuse', () => {
     const report = readFileSync(join(reused.path, 'report.html'), 'utf8');
     expect(report).not.toMatch(/NaN|undefined|null/);
     expect(report).toContain('AUC –');
+    // so do `snapshots show` and `snapshots list`, from the manifest, where JSON made it null
+    const manifest = await readManifest(store, '2026-06', reused.manifest.snapshot.version);
+    expect(snapshotSummary(manifest, {}, false, join(reused.path, 'manifest.json'))).toContain('holdout ROC AUC –');
+    const [listed] = (await listSnapshots(store)).filter((s) => s.version === reused.manifest.snapshot.version);
+    expect(snapshotsTable([listed])).toContain(' – ');
   });
 
   it('keys the readable tree by its rows, the split, its options and features', () => {

@@ -1,0 +1,7 @@
+/**
+ * A measure with `digits` decimals, or "–" where it is undefined: a holdout without a churner has
+ * no ROC AUC (NaN in a run, null once it went through JSON: a manifest, a workflow's result).
+ */
+export function decimals(n: number | null | undefined, digits: number): string {
+  return n === null || n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits);
+}
