@@ -155,14 +155,18 @@ function stageActivities(heartbeatTimeout: string) {
  * a duration Temporal reads, such as "30s": the command line checks it, a client of its own may not.
  */
 function assertDuration(name: string, value: string): void {
+  let ms: number;
   try {
-    msToNumber(value as Parameters<typeof msToNumber>[0]);
+    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
   } catch {
+    ms = NaN;
+  }
+  // a negative one parses, and the server then refuses the activity's schedule, also for ever
+  if (!(ms >= 0))
     throw ApplicationFailure.nonRetryable(
       `${name} ${JSON.stringify(value)} is not a duration such as 30s, 2m or 1h`,
       'InvalidParamsError',
     );
-  }
 }
 
 /** Segments, scores and publishes one month of subscribers as a new snapshot version. */

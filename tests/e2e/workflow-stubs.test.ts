@@ -176,6 +176,24 @@ describe('monthly workflow with stub activities', () => {
     expect((failure as WorkflowFailedError).cause?.message).toMatch(/heartbeatTimeout "5x" is not a duration/);
     expect(calls).toEqual([]);
     expect(await eventsOf('stub-bad-timeout')).toEqual(['run.requested', 'run.failed']);
+    // a negative duration parses, but no server takes it
+    const negative = await withWorker('stubs-bad-timeout', {}, async () =>
+      failureOf(
+        await env.client.workflow.start(monthlySegmentation, {
+          taskQueue: 'stubs-bad-timeout',
+          workflowId: 'stub-negative-timeout',
+          args: [
+            {
+              params: { month: '2026-06', input: '/stub' },
+              requestedBy: 'stub-test',
+              indexed: false,
+              heartbeatTimeout: '-5s',
+            },
+          ],
+        }),
+      ),
+    );
+    expect((negative as WorkflowFailedError).cause?.message).toMatch(/heartbeatTimeout "-5s" is not a duration/);
   });
 
   it('a run cancelled before any worker took it records run.requested and run.cancelled once a worker does', async () => {
