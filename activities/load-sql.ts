@@ -55,10 +55,11 @@ export function buildCheckSql(
   FROM raw_input
 )
 SELECT t.* EXCLUDE (type_failure),
-  coalesce(type_failure, CASE
+  -- a row of a month outside the window is that first, whatever else it breaks: it is not read
+  CASE WHEN t."month" < getvariable('window_start')::DATE OR t."month" > getvariable('window_end')::DATE THEN '${OUTSIDE_WINDOW}'
+  ELSE coalesce(type_failure, CASE
     ${ruleFailures.join('\n    ')}
-    WHEN t."month" < getvariable('window_start')::DATE OR t."month" > getvariable('window_end')::DATE THEN '${OUTSIDE_WINDOW}'
-  END) AS reason
+  END) END AS reason
 FROM typed t`;
   return {
     // temporary (in memory, spilled past the memory limit): the load writes each month's valid

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
@@ -233,7 +233,9 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       partitions > 1
         ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
         : null;
-    const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({
+    const hashed = await hashes;
+    await assertStampsHeld(stamps);
+    const inputFiles: InputFile[] = hashed.map((hash, index) => ({
       path: files[index],
       ...hash,
       rows: checked.rowCounts[index],
@@ -351,35 +353,60 @@ async function runDatabases(
   return { dbPath, partitionDbPaths };
 }
 
-/** Files are hashed one after another on this thread while DuckDB reads their footers on its own. */
-/** A file's size and modification time, and the sha256 the plan hashed after taking them. */
+/** A file as the plan found it before hashing it: its stat, when it was taken, and the sha256 hashed after. */
 export interface FileStamp {
   path: string;
   size: number;
   mtimeMs: number;
+  /** Changes with every write, also one that sets the modification time back (cp -p, rsync -t). */
+  ctimeMs: number;
+  ino: number;
+  stampedAt: number;
   sha256: string;
 }
 
+/** A file modified this close to its stamp is hashed again whatever its stat: a coarse file-system clock could hide a rewrite. */
+const RACY_MS = 2_000;
+
 async function stampFiles(paths: string[]): Promise<Omit<FileStamp, 'sha256'>[]> {
-  return Promise.all(
-    paths.map(async (path) => {
-      const { size, mtimeMs } = await stat(path);
-      return { path, size, mtimeMs };
-    }),
+  return Promise.all(paths.map(async (path) => ({ path, ...statOf(await stat(path)), stampedAt: Date.now() })));
+}
+
+const statOf = ({ size, mtimeMs, ctimeMs, ino }: Stats) => ({ size, mtimeMs, ctimeMs, ino });
+
+function sameStat(stamp: Omit<FileStamp, 'sha256'>, now: Stats | null): boolean {
+  return (
+    now !== null &&
+    now.size === stamp.size &&
+    now.mtimeMs === stamp.mtimeMs &&
+    now.ctimeMs === stamp.ctimeMs &&
+    now.ino === stamp.ino
   );
+}
+
+/**
+ * Stops a plan during which an input or the labels file changed: its hash and its checked
+ * columns and row counts could be of two versions of the file.
+ */
+async function assertStampsHeld(stamps: Omit<FileStamp, 'sha256'>[]): Promise<void> {
+  for (const stamp of stamps)
+    if (!sameStat(stamp, await stat(stamp.path).catch(() => null)))
+      throw new InputFileError(`${stamp.path} changed while the run planned its load; run again`);
 }
 
 /**
  * Stops a partition whose input changed after the plan hashed it (a corrected extract written
  * over the file mid-run): its rows would not be those of the sha256 that the manifest and every
- * stored result's key name, and a later run of the file as planned would take them. A file whose
- * size or modification time differs is hashed again; one touched with the same bytes passes.
- * Called once the partition has read its rows, before anything is stored from them.
+ * stored result's key name, and a later run of the file as planned would take them. A file read
+ * (`read`; a month taken from the store is not) or the labels file whose stat differs from its
+ * stamp, or which was modified within RACY_MS of it, is hashed again; a touched one with the same
+ * bytes passes. Called once the partition has read its rows, before anything is stored from them.
  */
-async function assertInputsAsPlanned(plan: LoadPlan): Promise<void> {
-  for (const stamp of plan.inputStamps ?? []) {
+async function assertInputsAsPlanned(plan: LoadPlan, read: string[]): Promise<void> {
+  const checked = new Set([...read, ...(plan.labels ? [plan.labels.path] : [])]);
+  for (const stamp of (plan.inputStamps ?? []).filter((candidate) => checked.has(candidate.path))) {
     const now = await stat(stamp.path).catch(() => null);
-    if (now?.size === stamp.size && now.mtimeMs === stamp.mtimeMs) continue;
+    if (sameStat(stamp, now) && stamp.stampedAt - stamp.mtimeMs >= RACY_MS) continue;
     const hashed = now ? (await hashFile(stamp.path)).sha256 : 'gone';
     if (hashed !== stamp.sha256)
       throw new InputFileError(
@@ -389,6 +416,7 @@ async function assertInputsAsPlanned(plan: LoadPlan): Promise<void> {
   }
 }
 
+/** Files are hashed one after another on this thread while DuckDB reads their footers on its own. */
 async function hashFiles(files: string[]): Promise<{ sha256: string; bytes: number }[]> {
   const out: { sha256: string; bytes: number }[] = [];
   for (const path of files) out.push(await hashFile(path));
@@ -530,7 +558,7 @@ export async function loadPartition(
         await conn.run("COPY user_feature_rows TO (getvariable('user_features_file')) (FORMAT parquet)");
       }
     }
-    await assertInputsAsPlanned(plan);
+    await assertInputsAsPlanned(plan, toRead);
     const byReason = checked.quarantineByReason;
     for (const month of stored)
       for (const [reason, rows] of Object.entries(month.quarantineByReason))
@@ -829,7 +857,8 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
     );
   }
   if (parts.length > 1) await gatherQuarantine(plan.dbPath, plan.partitionDbPaths, plan.userFeatures.length > 0);
-  const { mapping, presentColumns, seconds, ...rest } = plan;
+  // the stamps served the partitions' checks: later stages neither need nor carry them
+  const { mapping, presentColumns, seconds, inputStamps: _stamps, ...rest } = plan;
   const summary: LoadSummary = {
     ...rest,
     rowsRead,
@@ -920,7 +949,10 @@ export function assertUsable(summary: LoadSummary): void {
   }
   if (summary.subscribersInMonth === 0) {
     throw new DataQualityError(
-      `no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})`,
+      `no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})` +
+        (outside > 0
+          ? `; ${outside} row(s) lie in months outside the window: is --month the month the input ends with?`
+          : ''),
     );
   }
 }

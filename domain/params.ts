@@ -144,7 +144,9 @@ export const RunParamsSchema = z
       .min(0)
       .max(1)
       .default(0.05)
-      .describe('Stop the run when more than this share of input rows is quarantined.'),
+      .describe(
+        "Stop the run when more than this share of the rows in the run's window break a rule (rows of months outside the window are quarantined, not counted).",
+      ),
     controlShare: z
       .number()
       .min(0)

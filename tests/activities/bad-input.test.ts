@@ -188,10 +188,20 @@ describe('rows of months outside the run window', () => {
   it('are quarantined with their reason but not counted as breaking the contract: a file of every month passes', async () => {
     // a whole month's rows (about a seventh of what the window holds) from two years before
     const input = await inputWith((folder) =>
-      writeParquet(sample, join(folder, 'older.parquet'), "SELECT * REPLACE (DATE '2024-01-01' AS month) FROM {june}"),
+      writeParquet(
+        sample,
+        join(folder, 'older.parquet'),
+        // what else an old month's row breaks does not matter: it is not read
+        "SELECT * REPLACE (DATE '2024-01-01' AS month, -1.0 AS spend) FROM {june}",
+      ),
     );
     const summary = await load(input, { maxQuarantineShare: 0.02 });
+    expect(Object.keys(summary.quarantineByReason)).toEqual(['month: outside the run window']);
     expect(summary.quarantineByReason['month: outside the run window']).toBeGreaterThan(1_000);
+    // a run month the input does not reach says where its rows are
+    await expect(load(input, { month: '2026-09' })).rejects.toThrow(
+      /no valid usage rows for the run month 2026-09 .*row\(s\) lie in months outside the window/,
+    );
     // a real break over the share still stops the run, counted against the rows in the window
     const broken = await inputWith(async (folder) => {
       await writeParquet(
