@@ -22,7 +22,7 @@ export function printResult(
     `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
     `  rows quarantined        ${result.rowsQuarantined.toLocaleString('en-US')}`,
     `  churn holdout ROC AUC   ${decimals(result.churnRocAuc, 3)}`,
-    `  top-decile lift         ${decimals(result.churnTopDecileLift, 2)}x`,
+    `  top-decile lift         ${decimals(result.churnTopDecileLift, 2, 'x')}`,
     `  high churn risk         ${result.highRiskSubscribers.toLocaleString('en-US')}`,
     '',
     '  segments',

@@ -14,11 +14,13 @@ function replacer(_key: string, value: unknown): unknown {
   return { [TAG]: Object.is(value, -0) ? '-0' : String(value) };
 }
 
+/** What the replacer writes: nothing else is read back as a number. */
+const TAGGED = new Set(['NaN', 'Infinity', '-Infinity', '-0']);
+
 function reviver(_key: string, value: unknown): unknown {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const keys = Object.keys(value);
   const tagged = (value as Record<string, unknown>)[TAG];
-  return keys.length === 1 && typeof tagged === 'string' ? Number(tagged) : value;
+  return Object.keys(value).length === 1 && typeof tagged === 'string' && TAGGED.has(tagged) ? Number(tagged) : value;
 }
 
 export function exactJson(value: unknown): string {

@@ -6,7 +6,7 @@ describe('exact JSON (stored artifacts)', () => {
     const value = {
       holdout: { rocAuc: NaN, prAuc: Number.NaN, lift: [Infinity, -Infinity, 2.5], zero: -0, plain: 0 },
       names: ['NaN', '$number'],
-      nested: [{ $number: 1 }, null],
+      nested: [{ $number: 1 }, { $number: 'abc' }, null],
     };
     const back = parseExactJson<typeof value>(exactJson(value));
     expect(back).toEqual(value);

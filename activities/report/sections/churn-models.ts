@@ -114,7 +114,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
   const rows = data.models
     .map(
       (m) =>
-        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${decimals(m.rocAuc, 3)}</td><td class="num">${decimals(m.prAuc, 3)}</td><td class="num">${decimals(m.precisionAtTopDecile * 100, 1)}%</td><td class="num">${decimals(m.liftByDecile[0], 1)}x</td></tr>`,
+        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${decimals(m.rocAuc, 3)}</td><td class="num">${decimals(m.prAuc, 3)}</td><td class="num">${decimals(m.precisionAtTopDecile * 100, 1, '%')}</td><td class="num">${decimals(m.liftByDecile[0], 1, 'x')}</td></tr>`,
     )
     .join('\n      ');
   const note = calibration
