@@ -957,6 +957,9 @@ export function assertUsable(summary: LoadSummary): void {
   }
 }
 
+/** The input files read, by name. */
+const INPUT_FILE = /\.(parquet|csv)$/i;
+
 /** Parquet and CSV files under `input` (a file or a folder, searched recursively), minus month folders outside the window. */
 export async function findInputFiles(
   input: string,
@@ -967,6 +970,10 @@ export async function findInputFiles(
   const info = await stat(root).catch(() => {
     throw new InputFileError(`input not found: ${root}`);
   });
+  if (!info.isDirectory() && !INPUT_FILE.test(root))
+    throw new InputFileError(
+      `${root} is neither a .parquet nor a .csv file: segflow reads Parquet, and CSV files named .csv`,
+    );
   const candidates = info.isDirectory() ? await listInputFiles(root) : [root];
   const files: string[] = [];
   let outsideWindow = 0;
@@ -996,7 +1003,7 @@ export async function assertWithin(dataRoot: string, input: string): Promise<voi
 async function listInputFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
   return entries
-    .filter((entry) => entry.isFile() && /\.(parquet|csv)$/i.test(entry.name))
+    .filter((entry) => entry.isFile() && INPUT_FILE.test(entry.name))
     .map((entry) => join(entry.parentPath, entry.name))
     .sort();
 }

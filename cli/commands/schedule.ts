@@ -8,7 +8,7 @@ import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { ScheduleSummary } from '../../pipelines/schedules';
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
-import { paramsFromOptions } from './run';
+import { paramsFromOptions, validatedParams } from './run';
 import {
   checkedDuration,
   EXIT,
@@ -17,6 +17,7 @@ import {
   paramOption,
   partitionsOption,
   positiveInt,
+  previousMonth,
   timeZoneArg,
 } from '../options';
 
@@ -84,12 +85,15 @@ function addCreate(schedule: Command): void {
       await checkedDuration('--catchup-window', options.catchupWindow);
       const input = resolve(options.input);
       if (!existsSync(input)) throw new UsageError(`--input: no such file or folder: ${input}`);
+      const params = paramsFromOptions(options);
+      // checked as a run of last month would take them: a bad one would fail every scheduled run
+      await validatedParams({ ...params, month: previousMonth(), input });
       const config = loadConfig();
       const { client, schedules } = await connected(config);
       await schedules.createMonthlySchedule(client, config, {
         scheduleId: options.id,
         input,
-        params: paramsFromOptions(options),
+        params,
         partitions: options.partitions,
         dayOfMonth: options.dayOfMonth,
         hour: options.hour,

@@ -122,6 +122,15 @@ describe('bad files stop the run before any work, with a typed error naming the 
     });
   });
 
+  it('a file named neither .parquet nor .csv', async () => {
+    const tsv = join(dir, 'usage.tsv');
+    await writeFile(tsv, 'subscriber_id\tmonth\nS1\t2026-06-01\n');
+    await expect(load(tsv)).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(/usage\.tsv is neither a \.parquet nor a \.csv file/),
+    });
+  });
+
   it('a Parquet file with the right columns but no rows', async () => {
     const input = await inputWith(
       async (folder) => writeParquet(sample, join(folder, 'none.parquet'), 'SELECT * FROM {june} LIMIT 0'),

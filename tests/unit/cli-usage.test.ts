@@ -66,6 +66,9 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
         '--catchup-window: "soon" is not a duration',
       ],
       [['schedule', 'create', '--input', '.', '--timezone', 'Mars/Olympus'], 'must be an IANA time zone'],
+      // a schedule's parameters are checked as its runs will take them, not at its first run
+      [['schedule', 'create', '--input', '.', '--param', 'k=1'], 'k: Too small'],
+      [['schedule', 'create', '--input', '.', '--param', `mapping=${mapping}`], 'columns.voice_minute: not a column'],
       [['run', '--month', '2026-06', '--params', notJson], `--params: ${notJson} is not JSON`],
       [['run', '--month', '2026-06', '--params', join(dir, 'none.json')], '--params: cannot read'],
       // a mapping is checked before anything starts, with the reason inside a rejected key or union
