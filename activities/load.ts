@@ -924,6 +924,9 @@ export function partitionOutput(
   return partitionDbPath.replace(/\.duckdb$/, `.${name}.parquet`);
 }
 
+/** The check's reason for a month it cannot read as a date (load-sql.ts). */
+const MONTH_NOT_A_DATE = 'month: not a valid date';
+
 /** Stops a run without enough good rows (also checked when the load's output is reused). */
 export function assertUsable(summary: LoadSummary): void {
   if (summary.rowsRead === 0) {
@@ -944,7 +947,10 @@ export function assertUsable(summary: LoadSummary): void {
   if (share > summary.params.maxQuarantineShare) {
     throw new DataQualityError(
       `${broken} of ${summary.rowsRead - outside} rows in the run window (${(share * 100).toFixed(1)}%) break the usage contract, ` +
-        `more than maxQuarantineShare=${summary.params.maxQuarantineShare}:\n${topReasons}`,
+        `more than maxQuarantineShare=${summary.params.maxQuarantineShare}:\n${topReasons}` +
+        (MONTH_NOT_A_DATE in summary.quarantineByReason
+          ? '\nMonths are read as dates (2026-10-01) or YYYY-MM: other text (202610, Oct 2026) needs the mapping\'s monthFormat, e.g. "%Y%m"'
+          : ''),
     );
   }
   if (summary.subscribersInMonth === 0) {

@@ -122,6 +122,22 @@ describe('bad files stop the run before any work, with a typed error naming the 
     });
   });
 
+  it('months written as 202606: the stop says how to read them', async () => {
+    const input = await inputWith(
+      (folder) =>
+        writeParquet(
+          sample,
+          join(folder, 'usage.parquet'),
+          `SELECT * REPLACE (strftime("month", '%Y%m') AS "month") FROM {june}`,
+        ),
+      false,
+    );
+    await expect(load(input)).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(/x month: not a valid date[\s\S]*needs the mapping's monthFormat, e\.g\. "%Y%m"/),
+    });
+  });
+
   it('a file named neither .parquet nor .csv', async () => {
     const tsv = join(dir, 'usage.tsv');
     await writeFile(tsv, 'subscriber_id\tmonth\nS1\t2026-06-01\n');
