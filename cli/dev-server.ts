@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -112,6 +112,7 @@ export async function ensureDevServer(options: {
     );
 
   mkdirSync(stateDir, { recursive: true });
+  await assertDatabaseFree(stateDir, address);
   const logPath = join(stateDir, 'server.log');
   const log = openSync(logPath, 'a');
   const logStart = statSync(logPath).size;
@@ -147,7 +148,48 @@ export async function ensureDevServer(options: {
     await sleep(50);
   }
   await registerSearchAttributes(address);
-  return { address, uiUrl, started: true, stop: () => stopProcess(child) };
+  const owner = ownerFile(stateDir);
+  if (child.pid !== undefined) writeFileSync(owner, JSON.stringify({ pid: child.pid, address }) + '\n');
+  return {
+    address,
+    uiUrl,
+    started: true,
+    stop: async () => {
+      await stopProcess(child);
+      rmSync(owner, { force: true });
+    },
+  };
+}
+
+/** Which dev server this command started uses the state folder's database: its pid and address. */
+const ownerFile = (stateDir: string) => join(stateDir, 'server.json');
+
+/**
+ * Refuses to start a second dev server on a database a live one uses at another address (the same
+ * SEGFLOW_HOME with another TEMPORAL_ADDRESS): two servers on one SQLite file mix their histories.
+ */
+async function assertDatabaseFree(stateDir: string, address: string): Promise<void> {
+  let owner: { pid: number; address: string };
+  try {
+    owner = JSON.parse(readFileSync(ownerFile(stateDir), 'utf8')) as { pid: number; address: string };
+  } catch {
+    return; // none recorded (or a server of an earlier version)
+  }
+  // a recorded server that is gone, or whose pid another process took since, holds nothing
+  if (owner.address === address || !isAlive(owner.pid) || !(await isServerUp(owner.address, 500))) return;
+  throw new UsageError(
+    `a Temporal dev server (pid ${owner.pid}) at ${owner.address} already uses ${join(stateDir, 'temporal.db')}: ` +
+      `set TEMPORAL_ADDRESS=${owner.address} to use it, stop it, or give this command another SEGFLOW_HOME`,
+  );
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function answersWithin(address: string, ms: number): Promise<boolean> {

@@ -50,9 +50,19 @@ describe('dev server ports', () => {
       expect(second.started).toBe(false);
       await second.stop(); // a no-op: the server was not its to stop
       expect(await isServerUp(address)).toBe(true);
+      // the same database at another address: two servers would mix their histories
+      const other = await freeLocalAddress();
+      await expect(ensureDevServer({ address: other, stateDir, headless: true })).rejects.toMatchObject({
+        name: 'UsageError',
+        message: expect.stringContaining(`at ${address} already uses ${join(stateDir, 'temporal.db')}`),
+      });
+      expect(await isServerUp(other, 250)).toBe(false);
     } finally {
       await first.stop();
     }
     expect(await isServerUp(address, 250)).toBe(false);
+    // stopped, it no longer holds the database
+    const after = await ensureDevServer({ address: await freeLocalAddress(), stateDir, headless: true });
+    await after.stop();
   });
 });
