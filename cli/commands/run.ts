@@ -39,6 +39,13 @@ function paramsFile(path: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+/** The parameters with their files' paths made absolute: the worker may run elsewhere. */
+export function withAbsolutePaths(params: Record<string, unknown>): Record<string, unknown> {
+  const absolute = (name: 'mapping' | 'labels' | 'contacts') =>
+    typeof params[name] === 'string' ? { [name]: resolve(params[name]) } : {};
+  return { ...params, ...absolute('mapping'), ...absolute('labels'), ...absolute('contacts') };
+}
+
 /** Checks the parameters and that the input exists before anything connects or starts (exit 2). */
 export async function validatedParams(params: Record<string, unknown>): Promise<RunParams> {
   const { parseRunParams } = await import('../../domain/params');
@@ -147,15 +154,8 @@ async function follow(
 
 async function run(options: RunOptions): Promise<number> {
   const config = loadConfig();
-  const fromOptions = paramsFromOptions(options);
-  // the worker may run elsewhere: paths travel absolute
-  const absolute = (name: 'mapping' | 'labels' | 'contacts') =>
-    typeof fromOptions[name] === 'string' ? { [name]: resolve(fromOptions[name]) } : {};
   const params = await validatedParams({
-    ...fromOptions,
-    ...absolute('mapping'),
-    ...absolute('labels'),
-    ...absolute('contacts'),
+    ...withAbsolutePaths(paramsFromOptions(options)),
     month: options.month,
     input: resolve(options.input ?? join(sampleDir(config), 'usage')),
   });

@@ -8,7 +8,7 @@ import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { ScheduleSummary } from '../../pipelines/schedules';
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
-import { paramsFromOptions, validatedParams } from './run';
+import { paramsFromOptions, validatedParams, withAbsolutePaths } from './run';
 import {
   checkedDuration,
   EXIT,
@@ -85,7 +85,8 @@ function addCreate(schedule: Command): void {
       await checkedDuration('--catchup-window', options.catchupWindow);
       const input = resolve(options.input);
       if (!existsSync(input)) throw new UsageError(`--input: no such file or folder: ${input}`);
-      const params = paramsFromOptions(options);
+      // absolute, as the runs' worker (maybe elsewhere) reads them, and checked as stored
+      const params = withAbsolutePaths(paramsFromOptions(options));
       // checked as a run of last month would take them: a bad one would fail every scheduled run
       await validatedParams({ ...params, month: previousMonth(), input });
       const config = loadConfig();
