@@ -233,13 +233,16 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       partitions > 1
         ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
         : null;
-    const hashed = await hashes;
-    await assertStampsHeld(stamps);
-    const inputFiles: InputFile[] = hashed.map((hash, index) => ({
+    const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({
       path: files[index],
       ...hash,
       rows: checked.rowCounts[index],
     }));
+    const inputStamps = stamps.map((stamp, index) => ({
+      ...stamp,
+      sha256: index < inputFiles.length ? inputFiles[index].sha256 : (labels?.sha256 ?? ''),
+    }));
+    await assertStampsHeld(inputStamps);
     return {
       params,
       paramsHash: paramsHash(params),
@@ -255,10 +258,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       dbPath,
       partitionDbPaths,
       partitionStarts,
-      inputStamps: stamps.map((stamp, index) => ({
-        ...stamp,
-        sha256: index < inputFiles.length ? inputFiles[index].sha256 : (labels?.sha256 ?? ''),
-      })),
+      inputStamps,
       seconds: (performance.now() - started) / 1000,
     };
   });
@@ -365,7 +365,7 @@ export interface FileStamp {
   sha256: string;
 }
 
-/** A file modified this close to its stamp is hashed again whatever its stat: a coarse file-system clock could hide a rewrite. */
+/** A file written this close to its stamp is hashed again whatever its stat: a coarse file-system clock could hide a rewrite. */
 const RACY_MS = 2_000;
 
 async function stampFiles(paths: string[]): Promise<Omit<FileStamp, 'sha256'>[]> {
@@ -386,13 +386,21 @@ function sameStat(stamp: Omit<FileStamp, 'sha256'>, now: Stats | null): boolean 
 
 /**
  * Stops a plan during which an input or the labels file changed: its hash and its checked
- * columns and row counts could be of two versions of the file.
+ * columns and row counts could be of two versions of the file. A file whose stat moved (a chmod,
+ * a new hard link, an unstable inode on a network mount) but whose bytes still hash as planned
+ * passes.
  */
-async function assertStampsHeld(stamps: Omit<FileStamp, 'sha256'>[]): Promise<void> {
-  for (const stamp of stamps)
-    if (!sameStat(stamp, await stat(stamp.path).catch(() => null)))
+async function assertStampsHeld(stamps: FileStamp[]): Promise<void> {
+  for (const stamp of stamps) {
+    const now = await stat(stamp.path).catch(() => null);
+    if (sameStat(stamp, now) && !racy(stamp)) continue;
+    if (!now || (await hashFile(stamp.path)).sha256 !== stamp.sha256)
       throw new InputFileError(`${stamp.path} changed while the run planned its load; run again`);
+  }
 }
+
+/** Written within RACY_MS of its stamp (by its modification or change time): the stat alone cannot vouch for it. */
+const racy = (stamp: Omit<FileStamp, 'sha256'>) => stamp.stampedAt - Math.max(stamp.mtimeMs, stamp.ctimeMs) < RACY_MS;
 
 /**
  * Stops a partition whose input changed after the plan hashed it (a corrected extract written
@@ -406,7 +414,7 @@ async function assertInputsAsPlanned(plan: LoadPlan, read: string[]): Promise<vo
   const checked = new Set([...read, ...(plan.labels ? [plan.labels.path] : [])]);
   for (const stamp of (plan.inputStamps ?? []).filter((candidate) => checked.has(candidate.path))) {
     const now = await stat(stamp.path).catch(() => null);
-    if (sameStat(stamp, now) && stamp.stampedAt - stamp.mtimeMs >= RACY_MS) continue;
+    if (sameStat(stamp, now) && !racy(stamp)) continue;
     const hashed = now ? (await hashFile(stamp.path)).sha256 : 'gone';
     if (hashed !== stamp.sha256)
       throw new InputFileError(
