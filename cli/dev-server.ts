@@ -112,7 +112,15 @@ export async function ensureDevServer(options: {
     );
 
   mkdirSync(stateDir, { recursive: true });
-  await assertDatabaseFree(stateDir, address);
+  const claim = await claimDatabase(stateDir, address);
+  if (claim === 'starting') {
+    // another command is starting a server at this address on this database: use it
+    if (await answersWithin(address, options.timeoutMs ?? 60_000)) {
+      await registerSearchAttributes(address);
+      return { address, uiUrl, started: false, stop: async () => {} };
+    }
+    throw new InfrastructureError(`another command's Temporal dev server did not come up at ${address}`);
+  }
   const logPath = join(stateDir, 'server.log');
   const log = openSync(logPath, 'a');
   const logStart = statSync(logPath).size;
@@ -141,6 +149,7 @@ export async function ensureDevServer(options: {
   while (!(await isServerUp(address, 250))) {
     if (exited || Date.now() > deadline) {
       child.kill('SIGKILL');
+      claim.release();
       // only what this start wrote: older lines in the log belong to earlier servers
       const tail = readFileSync(logPath).subarray(logStart).toString('utf8').split('\n').slice(-15).join('\n');
       throw new InfrastructureError(`Temporal dev server did not come up at ${address} (log: ${logPath}):\n${tail}`);
@@ -148,39 +157,67 @@ export async function ensureDevServer(options: {
     await sleep(50);
   }
   await registerSearchAttributes(address);
-  const owner = ownerFile(stateDir);
-  if (child.pid !== undefined) writeFileSync(owner, JSON.stringify({ pid: child.pid, address }) + '\n');
   return {
     address,
     uiUrl,
     started: true,
     stop: async () => {
       await stopProcess(child);
-      rmSync(owner, { force: true });
+      claim.release();
     },
   };
 }
 
-/** Which dev server this command started uses the state folder's database: its pid and address. */
+/** Which command's dev server uses the state folder's database: that command's pid and the server's address. */
 const ownerFile = (stateDir: string) => join(stateDir, 'server.json');
 
+interface Owner {
+  pid: number;
+  address: string;
+}
+
 /**
- * Refuses to start a second dev server on a database a live one uses at another address (the same
- * SEGFLOW_HOME with another TEMPORAL_ADDRESS): two servers on one SQLite file mix their histories.
+ * Claims the state folder's database for a server this command is about to start: the record is
+ * created before the spawn, exclusively, so of two commands starting at once one wins. Another
+ * command's live claim at another address is refused (two servers on one SQLite file mix their
+ * histories); at the same address its server is the one to use ('starting'); a claim whose command
+ * is gone is stale and replaced. `release` removes the record if it is still this command's.
  */
-async function assertDatabaseFree(stateDir: string, address: string): Promise<void> {
-  let owner: { pid: number; address: string };
-  try {
-    owner = JSON.parse(readFileSync(ownerFile(stateDir), 'utf8')) as { pid: number; address: string };
-  } catch {
-    return; // none recorded (or a server of an earlier version)
+async function claimDatabase(stateDir: string, address: string): Promise<{ release: () => void } | 'starting'> {
+  const file = ownerFile(stateDir);
+  const mine: Owner = { pid: process.pid, address };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(file, JSON.stringify(mine) + '\n', { flag: 'wx' });
+      return { release: () => releaseClaim(file) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const owner = readOwner(file);
+    if (owner && isAlive(owner.pid)) {
+      if (owner.address === address) return 'starting';
+      throw new UsageError(
+        `a Temporal dev server (started by pid ${owner.pid}) at ${owner.address} uses ${join(stateDir, 'temporal.db')}: ` +
+          `set TEMPORAL_ADDRESS=${owner.address} to use it, stop it, or give this command another SEGFLOW_HOME`,
+      );
+    }
+    rmSync(file, { force: true }); // stale: its command is gone
   }
-  // a recorded server that is gone, or whose pid another process took since, holds nothing
-  if (owner.address === address || !isAlive(owner.pid) || !(await isServerUp(owner.address, 500))) return;
-  throw new UsageError(
-    `a Temporal dev server (pid ${owner.pid}) at ${owner.address} already uses ${join(stateDir, 'temporal.db')}: ` +
-      `set TEMPORAL_ADDRESS=${owner.address} to use it, stop it, or give this command another SEGFLOW_HOME`,
+  throw new InfrastructureError(
+    `cannot claim ${join(stateDir, 'temporal.db')} for a dev server (${file} keeps changing)`,
   );
+}
+
+function readOwner(file: string): Owner | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as Owner;
+  } catch {
+    return null; // half written by a command claiming it this instant, or unreadable: treated as stale once more
+  }
+}
+
+function releaseClaim(file: string): void {
+  if (readOwner(file)?.pid === process.pid) rmSync(file, { force: true });
 }
 
 function isAlive(pid: number): boolean {

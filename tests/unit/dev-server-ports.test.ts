@@ -54,7 +54,7 @@ describe('dev server ports', () => {
       const other = await freeLocalAddress();
       await expect(ensureDevServer({ address: other, stateDir, headless: true })).rejects.toMatchObject({
         name: 'UsageError',
-        message: expect.stringContaining(`at ${address} already uses ${join(stateDir, 'temporal.db')}`),
+        message: expect.stringContaining(`at ${address} uses ${join(stateDir, 'temporal.db')}`),
       });
       expect(await isServerUp(other, 250)).toBe(false);
     } finally {
@@ -64,5 +64,31 @@ describe('dev server ports', () => {
     // stopped, it no longer holds the database
     const after = await ensureDevServer({ address: await freeLocalAddress(), stateDir, headless: true });
     await after.stop();
+  });
+
+  it('of two commands starting a server on one database at once, one starts it and the other uses it, or is refused at another address', async () => {
+    const stateDir = join(await tempDir(), 'temporal');
+    const address = await freeLocalAddress();
+    const both = await Promise.all([
+      ensureDevServer({ address, stateDir, headless: true }),
+      ensureDevServer({ address, stateDir, headless: true }),
+    ]);
+    try {
+      expect(both.map((server) => server.started).sort()).toEqual([false, true]);
+    } finally {
+      for (const server of both) await server.stop();
+    }
+    const other = await freeLocalAddress();
+    const outcomes = await Promise.allSettled([
+      ensureDevServer({ address, stateDir, headless: true }),
+      ensureDevServer({ address: other, stateDir, headless: true }),
+    ]);
+    try {
+      expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected']);
+      const refused = outcomes.find((outcome) => outcome.status === 'rejected');
+      expect((refused as PromiseRejectedResult).reason).toMatchObject({ name: 'UsageError' });
+    } finally {
+      for (const outcome of outcomes) if (outcome.status === 'fulfilled') await outcome.value.stop();
+    }
   });
 });
