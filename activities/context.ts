@@ -101,9 +101,17 @@ export async function withQueryProgress<T>(
       rowsTotal: Number(progress.total_rows_to_process),
     });
   }, everyMs);
+  // a cancelled run (runs cancel, Ctrl-C stopping a --local worker) stops the statement at once
+  // instead of after it: a features statement runs for minutes at operator scale
+  const interrupt = () => conn.interrupt();
+  context.cancellationSignal.addEventListener('abort', interrupt);
   try {
     return await work();
+  } catch (error) {
+    context.cancellationSignal.throwIfAborted(); // the cancellation, not DuckDB's INTERRUPT error
+    throw error;
   } finally {
     clearInterval(timer);
+    context.cancellationSignal.removeEventListener('abort', interrupt);
   }
 }

@@ -26,4 +26,24 @@ describe('progress inside a long DuckDB statement', () => {
       expect(details.rowsDone).toBeLessThanOrEqual(details.rowsTotal as number);
     }
   });
+
+  it('stops the statement when the activity is cancelled, and reports the cancellation', async () => {
+    const environment = new MockActivityEnvironment();
+    const started = performance.now();
+    const running = environment.run(() =>
+      withConnection(':memory:', (conn) =>
+        withQueryProgress(
+          conn,
+          () => ({ step: 'features: 02_aggregates.sql' }),
+          // minutes of work if nothing stops it
+          () => conn.run('SELECT count(*) FROM range(100000000000) t(i) WHERE i % 7 = 3'),
+          100,
+        ),
+      ),
+    );
+    await new Promise((resolveWait) => setTimeout(resolveWait, 500));
+    environment.cancel();
+    await expect(running).rejects.toMatchObject({ name: 'CancelledFailure' });
+    expect(performance.now() - started).toBeLessThan(20_000);
+  }, 60_000);
 });
