@@ -75,8 +75,8 @@ export interface LoadPlan {
    */
   partitionStarts: { type: string; ids: string[] } | null;
   /**
-   * Each input file's and the labels file's size and modification time before the plan hashed
-   * it, with that hash: a partition checks them after reading its rows (assertInputsAsPlanned).
+   * Each input file's and the labels file's stat before the plan hashed it, with that hash: the
+   * plan checks them at its end and a partition after reading its rows (assertInputsAsPlanned).
    * Absent in a plan made before this version.
    */
   inputStamps?: FileStamp[];
@@ -374,13 +374,9 @@ async function stampFiles(paths: string[]): Promise<Omit<FileStamp, 'sha256'>[]>
 
 const statOf = ({ size, mtimeMs, ctimeMs, ino }: Stats) => ({ size, mtimeMs, ctimeMs, ino });
 
-function sameStat(stamp: Omit<FileStamp, 'sha256'>, now: Stats | null): boolean {
+function sameStat(stamp: Omit<FileStamp, 'sha256'>, now: Stats): boolean {
   return (
-    now !== null &&
-    now.size === stamp.size &&
-    now.mtimeMs === stamp.mtimeMs &&
-    now.ctimeMs === stamp.ctimeMs &&
-    now.ino === stamp.ino
+    now.size === stamp.size && now.mtimeMs === stamp.mtimeMs && now.ctimeMs === stamp.ctimeMs && now.ino === stamp.ino
   );
 }
 
@@ -391,16 +387,23 @@ function sameStat(stamp: Omit<FileStamp, 'sha256'>, now: Stats | null): boolean 
  * passes.
  */
 async function assertStampsHeld(stamps: FileStamp[]): Promise<void> {
-  for (const stamp of stamps) {
-    const now = await stat(stamp.path).catch(() => null);
-    if (sameStat(stamp, now) && !racy(stamp)) continue;
-    if (!now || (await hashFile(stamp.path)).sha256 !== stamp.sha256)
+  for (const stamp of stamps)
+    if ((await sinceStamp(stamp)) !== 'same')
       throw new InputFileError(`${stamp.path} changed while the run planned its load; run again`);
-  }
 }
 
-/** Written within RACY_MS of its stamp (by its modification or change time): the stat alone cannot vouch for it. */
-const racy = (stamp: Omit<FileStamp, 'sha256'>) => stamp.stampedAt - Math.max(stamp.mtimeMs, stamp.ctimeMs) < RACY_MS;
+/**
+ * Whether the file still holds the bytes its stamp was hashed from: by its stat alone, unless
+ * the stat moved or the file was written within RACY_MS of the stamp (by its modification or
+ * change time), then by hashing it again.
+ */
+async function sinceStamp(stamp: FileStamp): Promise<'same' | 'changed' | 'gone'> {
+  const now = await stat(stamp.path).catch(() => null);
+  if (!now) return 'gone';
+  const racy = stamp.stampedAt - Math.max(stamp.mtimeMs, stamp.ctimeMs) < RACY_MS;
+  if (sameStat(stamp, now) && !racy) return 'same';
+  return (await hashFile(stamp.path)).sha256 === stamp.sha256 ? 'same' : 'changed';
+}
 
 /**
  * Stops a partition whose input changed after the plan hashed it (a corrected extract written
@@ -413,12 +416,10 @@ const racy = (stamp: Omit<FileStamp, 'sha256'>) => stamp.stampedAt - Math.max(st
 async function assertInputsAsPlanned(plan: LoadPlan, read: string[]): Promise<void> {
   const checked = new Set([...read, ...(plan.labels ? [plan.labels.path] : [])]);
   for (const stamp of (plan.inputStamps ?? []).filter((candidate) => checked.has(candidate.path))) {
-    const now = await stat(stamp.path).catch(() => null);
-    if (sameStat(stamp, now) && !racy(stamp)) continue;
-    const hashed = now ? (await hashFile(stamp.path)).sha256 : 'gone';
-    if (hashed !== stamp.sha256)
+    const since = await sinceStamp(stamp);
+    if (since !== 'same')
       throw new InputFileError(
-        `${stamp.path} changed while the run read it (${now ? 'its sha256 is no longer the one the run planned with' : 'it is gone'}): ` +
+        `${stamp.path} changed while the run read it (${since === 'gone' ? 'it is gone' : 'its sha256 is no longer the one the run planned with'}): ` +
           'nothing was stored or published from it; run again to read it as it is now',
       );
   }
