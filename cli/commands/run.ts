@@ -20,14 +20,18 @@ export function paramsFromOptions(options: {
   return { ...(options.params ? paramsFile(options.params) : {}), ...options.param };
 }
 
+/** A file a parameter or option names, or a usage error naming both. */
+function readNamedFile(name: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`${name}: cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
 /** The parameters in a --params file: a JSON object, or a usage error naming the file. */
 function paramsFile(path: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--params: cannot read ${path}: ${(error as Error).message}`);
-  }
+  const text = readNamedFile('--params', path);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -61,13 +65,7 @@ export async function validatedParams(params: Record<string, unknown>): Promise<
   }
   if (parsed.params.mapping !== undefined) {
     const { parseMapping } = await import('../../domain/mapping');
-    let text: string;
-    try {
-      text = readFileSync(parsed.params.mapping, 'utf8');
-    } catch (error) {
-      throw new UsageError(`mapping: cannot read ${parsed.params.mapping}: ${(error as Error).message}`);
-    }
-    const mapping = parseMapping(text);
+    const mapping = parseMapping(readNamedFile('mapping', parsed.params.mapping));
     if (!mapping.ok)
       throw new UsageError(`invalid mapping file ${parsed.params.mapping}:\n  ${mapping.problems.join('\n  ')}`);
   }
