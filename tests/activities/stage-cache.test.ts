@@ -365,6 +365,9 @@ describe('stage reuse', () => {
   });
 });
 
+/** What a rerun that keeps the features, the readable tree's and the ensemble's inputs takes from the store, in lineage order. */
+const TREE_AND_ENSEMBLE_REUSED = [LOAD_FEATURES_STAGE, TREE_STAGE, ENSEMBLE_STAGE, SCORES_STAGE];
+
 describe('churn ensemble reuse', () => {
   let store: StoreConfig;
   let params: Record<string, unknown>;
@@ -447,12 +450,7 @@ describe('churn ensemble reuse', () => {
   it('reuses the readable tree too for a rerun that changes only k and the value labels, with the bytes of a run that trains it', async () => {
     const analyst = { ...params, k: 5, highValueThreshold: 120 };
     const reused = await runPipeline(store, 'k-only', analyst, withCache(true));
-    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
-      LOAD_FEATURES_STAGE,
-      TREE_STAGE,
-      ENSEMBLE_STAGE,
-      SCORES_STAGE,
-    ]);
+    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual(TREE_AND_ENSEMBLE_REUSED);
     expect(reused.manifest.lineage?.treeKey).toBe(cold.manifest.lineage?.treeKey);
     expect(reused.manifest.lineage?.reused[1]).toMatchObject({
       producedBy: { workflowId: 'cache-test', runId: 'cold' },
@@ -475,12 +473,7 @@ describe('churn ensemble reuse', () => {
     expect(first.manifest.metrics.churnHoldout.rocAuc).toBeNull(); // JSON's word for NaN
     const rerun = { ...tiny, k: 5 };
     const reused = await runPipeline(store, 'tiny-holdout-k5', rerun, withCache(true));
-    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
-      LOAD_FEATURES_STAGE,
-      TREE_STAGE,
-      ENSEMBLE_STAGE,
-      SCORES_STAGE,
-    ]);
+    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual(TREE_AND_ENSEMBLE_REUSED);
     const computed = await runPipeline(store, 'tiny-holdout-k5-cold', rerun, withCache(false));
     expect(outputs(reused)).toEqual(outputs(computed));
     // the report says the measure is undefined, in words a reader knows, not "NaN"
