@@ -46,13 +46,9 @@ export function uiPortOption() {
  * Checked as the command runs, not as its options parse: Temporal's parser loads with its client.
  */
 export async function checkedDuration(option: string, value: string): Promise<string> {
-  const { msToNumber } = await import('@temporalio/common');
-  let ms: number;
-  try {
-    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
-  } catch {
-    throw new UsageError(`${option}: "${value}" is not a duration such as 30s, 2m or 1h`);
-  }
+  const { durationMs } = await import('../domain/durations');
+  const ms = durationMs(value);
+  if (ms === null) throw new UsageError(`${option}: "${value}" is not a duration such as 30s, 2m or 1h`);
   if (!(ms > 0)) throw new UsageError(`${option}: must be longer than 0, got "${value}"`);
   return value;
 }

@@ -14,13 +14,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { msToNumber } from '@temporalio/common';
 import type { SegflowActivities } from '../activities';
 import type { AuditRecordRequest } from '../activities/audit';
 import type { FeatureSummary } from '../activities/features';
 import type { LoadSummary } from '../activities/load';
 import type { AuditHead } from '../store/audit-log';
 import { innermostFailure, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import { durationMs } from '../domain/durations';
 import { isMonth, monthBefore } from '../domain/month';
 import { combineProgress, STAGE_PROGRESS_SIGNAL, type ActivityProgress, type StepProgress } from '../domain/progress';
 import type { RunParamsInput } from '../domain/params';
@@ -155,14 +155,9 @@ function stageActivities(heartbeatTimeout: string) {
  * a duration Temporal reads, such as "30s": the command line checks it, a client of its own may not.
  */
 function assertDuration(name: string, value: string): void {
-  let ms: number;
-  try {
-    ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
-  } catch {
-    ms = NaN;
-  }
+  const ms = durationMs(value);
   // a negative one parses, and the server then refuses the activity's schedule, also for ever
-  if (!(ms >= 0))
+  if (ms === null || !(ms >= 0))
     throw ApplicationFailure.nonRetryable(
       `${name} ${JSON.stringify(value)} is not a duration such as 30s, 2m or 1h`,
       'InvalidParamsError',
