@@ -1,4 +1,5 @@
 import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contract';
+import { sqlString } from './duckdb';
 
 /**
  * The quarantine reason of a valid row of a month outside the run's window (a file holding every
@@ -15,12 +16,17 @@ export const OUTSIDE_WINDOW = 'month: outside the run window';
  * its failure check would cost a pass over every value and can never fail). Identifiers come
  * only from the contract; the run window is read from the session variables window_start /
  * window_end (bound with setVariable). `userColumns` (user feature columns of raw_input, already
- * typed; a blank is a missing value, never a reason) are carried through as they are.
+ * typed; a blank is a missing value, never a reason) are carried through as they are;
+ * `columnLabels` names a contract column in its reasons as the user's file does (domain/mapping.ts
+ * columnLabel, the user's names in a string literal).
  */
 export function buildCheckSql(
   presentColumns: ReadonlyMap<string, string>,
   userColumns: string[] = [],
+  columnLabels: ReadonlyMap<string, string> = new Map(),
 ): { create: string; duplicates: string; count: string } {
+  const reason = (column: ColumnContract, rule: string) =>
+    sqlString(`${columnLabels.get(column.name) ?? column.name}: ${rule}`);
   const sourceType = (column: ColumnContract) => presentColumns.get(column.name);
   /** Text that arrives as bytes (BLOB) must be valid UTF-8; anything else is cast. */
   const conversion = (column: ColumnContract) => {
@@ -46,9 +52,9 @@ export function buildCheckSql(
       sourceType(column) === 'BLOB' && column.type === 'VARCHAR'
         ? 'valid UTF-8 text'
         : `a valid ${column.type.toLowerCase()}`;
-    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN '${column.name}: not ${what}'`;
+    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN ${reason(column, `not ${what}`)}`;
   });
-  const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column));
+  const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column, reason));
   const checkedRows = `WITH typed AS (
   SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent)].join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure
@@ -92,20 +98,20 @@ WHERE checked_usage.file_index = d.file_index AND checked_usage.file_row = d.fil
 }
 
 /** WHEN-clauses for one column's NULL, range and length rules, in that order. */
-function rowRules(column: ColumnContract): string[] {
+function rowRules(column: ColumnContract, reason: (column: ColumnContract, rule: string) => string): string[] {
   const id = `t.${quoteIdent(column.name)}`;
   const rules: string[] = [];
-  if (!column.nullable) rules.push(`WHEN ${id} IS NULL THEN '${column.name}: missing'`);
+  if (!column.nullable) rules.push(`WHEN ${id} IS NULL THEN ${reason(column, 'missing')}`);
   if (column.type === 'DOUBLE')
-    rules.push(`WHEN isnan(${id}) OR isinf(${id}) THEN '${column.name}: not a finite number'`);
+    rules.push(`WHEN isnan(${id}) OR isinf(${id}) THEN ${reason(column, 'not a finite number')}`);
   if (column.min !== undefined && column.max !== undefined) {
     rules.push(
-      `WHEN ${id} < ${column.min} OR ${id} > ${column.max} THEN '${column.name}: outside [${column.min}, ${column.max}]'`,
+      `WHEN ${id} < ${column.min} OR ${id} > ${column.max} THEN ${reason(column, `outside [${column.min}, ${column.max}]`)}`,
     );
   }
   if (column.maxLength !== undefined) {
     rules.push(
-      `WHEN length(${id}) > ${column.maxLength} THEN '${column.name}: longer than ${column.maxLength} characters'`,
+      `WHEN length(${id}) > ${column.maxLength} THEN ${reason(column, `longer than ${column.maxLength} characters`)}`,
     );
   }
   return rules;

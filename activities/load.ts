@@ -5,6 +5,7 @@ import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import {
+  columnLabel,
   IDENTITY_MAPPING,
   parseMapping,
   SNAPSHOT_OPTIONAL,
@@ -675,7 +676,8 @@ async function checkChunks(
   await conn.run(
     'CREATE OR REPLACE TABLE quarantine (source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)',
   );
-  const checks = buildCheckSql(presentColumns, userColumns);
+  const labels = new Map(USAGE_CONTRACT.map((column) => [column.name, columnLabel(plan.mapping, column.name)]));
+  const checks = buildCheckSql(presentColumns, userColumns, labels);
   // after a month with quarantined rows the next is checked at once: counting first would read it twice
   let lastClean = true;
   for (const [number, chunk] of chunks.entries()) {
@@ -934,7 +936,8 @@ export function partitionOutput(
 }
 
 /** The check's reason for a month it cannot read as a date (load-sql.ts). */
-const MONTH_NOT_A_DATE = 'month: not a valid date';
+/** A text month that is not a date, whichever of the user's columns it came from ("bill_month (month): …"). */
+const MONTH_NOT_A_DATE = /(^month|\(month\)): not a valid date$/;
 
 /** Stops a run without enough good rows (also checked when the load's output is reused). */
 export function assertUsable(summary: LoadSummary): void {
@@ -957,7 +960,7 @@ export function assertUsable(summary: LoadSummary): void {
     throw new DataQualityError(
       `${broken} of ${summary.rowsRead - outside} rows in the run window (${(share * 100).toFixed(1)}%) break the usage contract, ` +
         `more than maxQuarantineShare=${summary.params.maxQuarantineShare}:\n${topReasons}` +
-        (MONTH_NOT_A_DATE in summary.quarantineByReason
+        (Object.keys(summary.quarantineByReason).some((reason) => MONTH_NOT_A_DATE.test(reason))
           ? '\nMonths are read as dates (2026-10-01) or YYYY-MM: other text (202610, Oct 2026) needs the mapping\'s monthFormat, e.g. "%Y%m"'
           : ''),
     );

@@ -90,5 +90,18 @@ export function renamedColumn(mapping: InputMapping, contractColumn: string): st
   return typeof source === 'string' ? source : undefined;
 }
 
+/**
+ * How a quarantine reason names a contract column: as the user's own column(s) with the contract
+ * name beside it when the mapping reads it from elsewhere ("arpu (spend)", "voice_local +
+ * voice_roam (voice_minutes)"), else the contract name alone.
+ */
+export function columnLabel(mapping: InputMapping, contractColumn: string): string {
+  const source = mapping.columns[contractColumn];
+  if (source === undefined || source === contractColumn) return contractColumn;
+  if (typeof source === 'string') return `${source} (${contractColumn})`;
+  if ('sum' in source) return `${source.sum.join(' + ')} (${contractColumn})`;
+  return contractColumn;
+}
+
 /** Contract columns a snapshot file may lack: what they feed is skipped and listed instead. */
 export const SNAPSHOT_OPTIONAL = new Set(['month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months']);

@@ -209,6 +209,61 @@ describe('bad rows are quarantined with a counted reason; rows read = loaded + q
   }
 });
 
+describe("a mapped file's reasons name the user's own columns", () => {
+  it('a renamed column and a summed one are named as the file has them, the contract column beside', async () => {
+    /** June's rows under the user's names, the first three with a negative spend. */
+    const extract = (spendColumn: string) =>
+      inputWith(
+        (folder) =>
+          writeParquet(
+            sample,
+            join(folder, 'extract.parquet'),
+            `SELECT * EXCLUDE (subscriber_id, "month", spend, voice_minutes),
+                    subscriber_id AS msisdn, "month" AS bill_month,
+                    CASE WHEN row_number() OVER () <= 3 THEN -1.0 ELSE spend END AS "${spendColumn}",
+                    voice_minutes / 2 AS voice_local, voice_minutes / 2 AS voice_roam
+             FROM {june}`,
+          ),
+        false,
+      );
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    const columns = {
+      subscriber_id: 'msisdn',
+      month: 'bill_month',
+      voice_minutes: { sum: ['voice_local', 'voice_roam'] },
+    };
+    await writeFile(mapping, JSON.stringify({ columns: { ...columns, spend: 'arpu' } }));
+    expect((await load(await extract('arpu'), { mapping })).quarantineByReason).toEqual({
+      'arpu (spend): outside [0, 1000000]': 3,
+    });
+    // a user's column name is text in the reason, never SQL: a quote in it is kept as it is
+    await writeFile(mapping, JSON.stringify({ columns: { ...columns, spend: "arpu's" } }));
+    expect((await load(await extract("arpu's"), { mapping })).quarantineByReason).toEqual({
+      "arpu's (spend): outside [0, 1000000]": 3,
+    });
+  });
+
+  it('a renamed month column written as 202606: the stop names it and says how to read it', async () => {
+    const input = await inputWith(
+      (folder) =>
+        writeParquet(
+          sample,
+          join(folder, 'usage.parquet'),
+          `SELECT * EXCLUDE ("month"), strftime("month", '%Y%m') AS bill_month FROM {june}`,
+        ),
+      false,
+    );
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ columns: { month: 'bill_month' } }));
+    await expect(load(input, { mapping })).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(
+        /x bill_month \(month\): not a valid date[\s\S]*needs the mapping's monthFormat, e\.g\. "%Y%m"/,
+      ),
+    });
+  });
+});
+
 describe('rows of months outside the run window', () => {
   it('are quarantined with their reason but not counted as breaking the contract: a file of every month passes', async () => {
     // a whole month's rows (about a seventh of what the window holds) from two years before
