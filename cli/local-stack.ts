@@ -39,8 +39,14 @@ export async function withLocalStack<T>(
   workerModules.catch(() => undefined); // awaited once the server is up
   const server = await serverUp;
   try {
-    const [{ createSegflowWorker }, { installLogger }] = await workerModules;
-    installLogger('warn', { shutdownSignals: [] });
+    const [{ createSegflowWorker }, { installLogger, workerLogLine }] = await workerModules;
+    installLogger('warn', {
+      shutdownSignals: [],
+      line: (entry) => {
+        const text = workerLogLine(entry);
+        return text === undefined ? undefined : `${elapsed()}  ${text}`;
+      },
+    });
     say(
       `${elapsed()}  ${server.started ? 'started it (stopped again at the end)' : 'reusing the server already running'}; starting a worker on task queue "${config.temporal.taskQueue}" for this command`,
     );

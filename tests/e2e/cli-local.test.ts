@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freeLocalAddress, isServerUp } from '../../cli/dev-server';
@@ -125,6 +126,17 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(await json.exited, json.out.stderr).toBe(0);
     expect(JSON.parse(json.out.stdout)).toMatchObject({ month: '2026-06', version: 2 });
     expect(json.out.stderr).toContain('stopping the Temporal dev server this command started');
+
+    // a run that fails says why in one line: the worker's own log of the same failure is not repeated
+    const csv = join(home, 'no-usage.csv');
+    await writeFile(csv, 'subscriber_id,month,spend\nS1,2026-06-01,5\n');
+    const failed = startCli(['run', '--local', '--month', '2026-06', '--input', csv, '--ui-port', String(uiPort)], env);
+    expect(await failed.exited).toBe(1);
+    expect(failed.out.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        /^run failed: SchemaContractError: .*no-usage\.csv lacks required column\(s\): voice_minutes/,
+      ),
+    ]);
   });
 
   it('demo --keep-running stops cleanly on Ctrl-C, after printing the whole progress', async () => {
