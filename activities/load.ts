@@ -207,7 +207,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
   if (store.dataRoot && params.labels) await assertWithin(store.dataRoot, params.labels);
   if (store.dataRoot && params.contacts) await assertWithin(store.dataRoot, params.contacts);
-  const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd);
+  const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd, store.dataRoot);
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
 
@@ -978,21 +978,27 @@ export function assertUsable(summary: LoadSummary): void {
 /** The input files read, by name. */
 const INPUT_FILE = /\.(parquet|csv)$/i;
 
-/** Parquet and CSV files under `input` (a file or a folder, searched recursively), minus month folders outside the window. */
+/**
+ * Parquet and CSV files under `input` (a file or a folder, searched recursively, symlinks
+ * followed), minus month folders outside the window. A linked file is read as what its own name
+ * or its target's says it is; with a data root, no link may lead out of it.
+ */
 export async function findInputFiles(
   input: string,
   windowStart: string,
   windowEnd: string,
+  dataRoot?: string,
 ): Promise<{ files: string[]; outsideWindow: number }> {
   const root = resolve(input);
   const info = await stat(root).catch(() => {
     throw new InputFileError(`input not found: ${root}`);
   });
-  if (!info.isDirectory() && !INPUT_FILE.test(root))
+  const single = info.isDirectory() ? undefined : await inputFileName(root);
+  if (single === null)
     throw new InputFileError(
       `${root} is neither a .parquet nor a .csv file: segflow reads Parquet, and CSV files named .csv`,
     );
-  const candidates = info.isDirectory() ? await listInputFiles(root) : [root];
+  const candidates = single === undefined ? await listInputFiles(root, dataRoot) : [single];
   const files: string[] = [];
   let outsideWindow = 0;
   for (const file of candidates) {
@@ -1018,12 +1024,41 @@ export async function assertWithin(dataRoot: string, input: string): Promise<voi
   }
 }
 
-async function listInputFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries
-    .filter((entry) => entry.isFile() && INPUT_FILE.test(entry.name))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .sort();
+/**
+ * The path an input file is read by: itself when named .parquet or .csv, else (a symlink such as
+ * `latest`) its target when that is; null when neither is.
+ */
+async function inputFileName(path: string): Promise<string | null> {
+  if (INPUT_FILE.test(path)) return path;
+  const target = await realpath(path);
+  return INPUT_FILE.test(target) ? target : null;
+}
+
+/** The input files under `dir`, links to files and folders followed (each real folder once, so a link back up cannot loop). */
+async function listInputFiles(dir: string, dataRoot?: string): Promise<string[]> {
+  const found: string[] = [];
+  const walked = new Set<string>();
+  const walk = async (folder: string): Promise<void> => {
+    const real = await realpath(folder);
+    if (walked.has(real)) return;
+    walked.add(real);
+    for (const entry of await readdir(folder, { withFileTypes: true })) {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if (entry.isFile() && INPUT_FILE.test(entry.name)) found.push(path);
+      else if (entry.isSymbolicLink()) {
+        const target = await stat(path).catch(() => undefined); // a dangling link holds no rows
+        if (target && dataRoot) await assertWithin(dataRoot, path);
+        if (target?.isDirectory()) await walk(path);
+        else if (target?.isFile()) {
+          const named = await inputFileName(path);
+          if (named !== null) found.push(named);
+        }
+      }
+    }
+  };
+  await walk(dir);
+  return found.sort();
 }
 
 /** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */

@@ -194,7 +194,10 @@ export function registerRun(program: Command): void {
       'Start a monthly run (analyst rerun = a new snapshot version, never an overwrite), follow it, print the result.',
     )
     .requiredOption('--month <YYYY-MM>', 'month to segment and score', monthArg)
-    .option('--input <path>', 'usage Parquet/CSV file or folder (default: the demo sample)')
+    .option(
+      '--input <path>',
+      'usage Parquet/CSV file or folder, searched recursively, symlinks followed (default: the demo sample)',
+    )
     .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, withConnection } from '../../activities/duckdb';
@@ -320,6 +320,44 @@ describe('parameters and paths are checked before any work', () => {
       name: 'InvalidParamsError',
       message: expect.stringMatching(/outside the data root/),
     });
+  });
+
+  it('follows symlinks: linked month files and folders, and a link named without .parquet', async () => {
+    const usage = join(sample.outDir, 'usage');
+    const whole = await load(usage);
+    // a folder of links to each month's file, one month linked as a whole folder
+    const linked = await inputWith(async (folder) => {
+      for (const month of await readdir(usage)) {
+        if (month === 'usage_month=2026-06') await symlink(join(usage, month), join(folder, month));
+        else {
+          await mkdir(join(folder, month));
+          await symlink(join(usage, month, 'part_0.parquet'), join(folder, month, 'part_0.parquet'));
+        }
+      }
+      // a link back up the tree is walked once, not for ever
+      await symlink(folder, join(folder, 'usage_month=2026-06', 'loop'));
+    }, false);
+    const viaLinks = await load(linked);
+    expect([viaLinks.rowsRead, viaLinks.rowsLoaded, viaLinks.inputFiles.length]).toEqual([
+      whole.rowsRead,
+      whole.rowsLoaded,
+      whole.inputFiles.length,
+    ]);
+    // a link named "latest" to a single month's Parquet file is read as Parquet
+    const latest = join(dir, `latest-${++caseNo}`);
+    await symlink(join(usage, 'usage_month=2026-06', 'part_0.parquet'), latest);
+    expect((await load(latest)).subscribersInMonth).toBe(whole.subscribersInMonth);
+    // inside a data root, a link that leads out of it is refused
+    const root = await inputWith(async (folder) => {
+      await symlink(join(usage, 'usage_month=2026-06', 'part_0.parquet'), join(folder, 'june.parquet'));
+    }, false);
+    await expect(
+      loadUsage(
+        { ...store, dataRoot: root },
+        { workflowId: 'corpus', runId: 'link-out' },
+        { month: '2026-06', input: root },
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParamsError', message: expect.stringMatching(/outside the data root/) });
   });
 
   it('refuses month and snapshot references that would leave the store', async () => {
