@@ -51,17 +51,27 @@ export function withAbsolutePaths(params: Record<string, unknown>): Record<strin
 }
 
 /** Checks the parameters and that the input exists before anything connects or starts (exit 2). */
-export async function validatedParams(params: Record<string, unknown>): Promise<RunParams> {
+export async function validatedParams(
+  params: Record<string, unknown>,
+  options: { monthlyFiles?: 'now' | 'later' } = {},
+): Promise<RunParams> {
   const { parseRunParams } = await import('../../domain/params');
   const parsed = parseRunParams(params);
   if (!parsed.ok) throw new UsageError(`invalid run parameters:\n  ${parsed.problems.join('\n  ')}`);
   for (const [name, path] of [
     ['--input', parsed.params.input],
     ['mapping', parsed.params.mapping],
+  ] as const) {
+    if (path !== undefined && !existsSync(path)) throw new UsageError(`${name}: no such file or folder: ${path}`);
+  }
+  // a schedule's labels and contact log are written anew before each month's run: they may not exist yet
+  for (const [name, path] of [
     ['labels', parsed.params.labels],
     ['contacts', parsed.params.contacts],
   ] as const) {
-    if (path !== undefined && !existsSync(path)) throw new UsageError(`${name}: no such file or folder: ${path}`);
+    if (path === undefined || existsSync(path)) continue;
+    if (options.monthlyFiles !== 'later') throw new UsageError(`${name}: no such file or folder: ${path}`);
+    console.error(`note: ${name} file ${path} does not exist yet; each scheduled run reads it when it starts`);
   }
   if (parsed.params.mapping !== undefined) {
     const { parseMapping } = await import('../../domain/mapping');

@@ -88,7 +88,7 @@ function addCreate(schedule: Command): void {
       // absolute, as the runs' worker (maybe elsewhere) reads them, and checked as stored
       const params = withAbsolutePaths(paramsFromOptions(options));
       // checked as a run of last month would take them: a bad one would fail every scheduled run
-      await validatedParams({ ...params, month: previousMonth(), input });
+      await validatedParams({ ...params, month: previousMonth(), input }, { monthlyFiles: 'later' });
       const config = loadConfig();
       const { client, schedules } = await connected(config);
       await schedules.createMonthlySchedule(client, config, {

@@ -50,6 +50,20 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     }
   });
 
+  it("a schedule's contact log and labels may come later; a run's must exist", async () => {
+    const later = join(await tempDir(), 'contacts-2026-11.csv');
+    // past the check, the schedule is created on the server: here, none answers (exit 3)
+    expect(
+      await segflow(['schedule', 'create', '--input', '.', '--param', `contacts=${later}`], NO_SERVER),
+    ).toMatchObject({
+      code: 3,
+      output: expect.stringContaining(`note: contacts file ${later} does not exist yet`),
+    });
+    expect(
+      await segflow(['run', '--month', '2026-06', '--input', '.', '--param', `contacts=${later}`], NO_SERVER),
+    ).toMatchObject({ code: 2, output: expect.stringContaining(`contacts: no such file or folder: ${later}`) });
+  });
+
   it('refuses durations and time zones Temporal would not read, and a --params file that is not a JSON object', async () => {
     const dir = await tempDir();
     const notJson = join(dir, 'params.json');
