@@ -26,6 +26,8 @@ export interface AuditReport {
   filesChecked: number;
   /** "checked" with --public-key (every entry and manifest), else "not checked". */
   signatures: 'checked' | 'not checked';
+  /** Snapshots whose run is still going: in place, its files checked, run.published not yet written. */
+  publishing: string[];
   problems: AuditProblem[];
 }
 
@@ -53,24 +55,50 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   const { publicKey, expectHead } = options;
   const problems: AuditProblem[] = [];
   const logPath = auditLogPath(store);
-  const entries = checkChain(await readFile(logPath, 'utf8').catch(() => ''), logPath, publicKey, problems);
+  const text = await readFile(logPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    // nothing to verify is not a store that verified: a wrong SEGFLOW_STORE, or a log removed
+    problems.push({
+      where: logPath,
+      problem:
+        error.code === 'ENOENT'
+          ? 'AUDIT LOG MISSING: there is no audit log here (is SEGFLOW_STORE the store you mean? or was the log removed?)'
+          : `the audit log cannot be read: ${error.message}`,
+    });
+    return '';
+  });
+  const entries = checkChain(text, logPath, publicKey, problems);
   const last = entries.at(-1);
   const head = last ? { seq: last.seq, hash: last.hash } : null;
   if (expectHead) checkAnchoredHead(entries, expectHead, logPath, problems);
 
-  const published = new Map<string, Recorded>();
+  /** Each version's run.published entries, in log order (one, unless the version was rebuilt). */
+  const publishedAs = new Map<string, Recorded[]>();
   const retired = new Map<string, number>();
   for (const entry of entries) {
     const details = (entry.details ?? {}) as { version?: number; manifestSha256?: string };
-    if (entry.event === 'run.published' && details.version !== undefined)
-      published.set(`${entry.month}/v${details.version}`, {
-        seq: entry.seq,
-        runId: entry.run.runId,
-        manifestSha256: details.manifestSha256,
-      });
+    if (entry.event === 'run.published' && details.version !== undefined) {
+      const ref = `${entry.month}/v${details.version}`;
+      const recorded = { seq: entry.seq, runId: entry.run.runId, manifestSha256: details.manifestSha256 };
+      publishedAs.set(ref, [...(publishedAs.get(ref) ?? []), recorded]);
+    }
     if (entry.event === 'snapshot.retired' && details.version !== undefined)
       retired.set(`${entry.month}/v${details.version}`, entry.seq);
   }
+  for (const [ref, records] of publishedAs) {
+    const [first] = records;
+    const other = records.find((r) => r.runId !== first.runId || r.manifestSha256 !== first.manifestSha256);
+    if (other)
+      problems.push({
+        where: `snapshots/${ref}`,
+        problem: `PUBLISHED SNAPSHOT REBUILT: published by run ${first.runId} (audit seq ${first.seq}) and again by run ${other.runId} (audit seq ${other.seq}): the first one's folder was removed and its number given again`,
+      });
+  }
+  // the folder there now answers to the last entry of its version
+  const published = new Map([...publishedAs].map(([ref, records]) => [ref, records.at(-1)!]));
+  // a run moves its snapshot into place, then records run.published: in between, it is publishing
+  const finished = new Set(entries.filter((e) => FINAL_EVENTS.has(e.event)).map((e) => e.run.runId));
+  const unfinished = new Set(entries.map((e) => e.run.runId).filter((runId) => !finished.has(runId)));
+  const publishing: string[] = [];
 
   let snapshots = 0;
   let filesChecked = 0;
@@ -103,7 +131,9 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
           where,
           problem: `retired (audit seq ${retiredAt}) but its folder is still here; run segflow snapshots retire again`,
         });
-      filesChecked += await checkSnapshot(store, month, version, published.get(ref), publicKey, problems);
+      const checked = await checkSnapshot(store, month, version, published.get(ref), unfinished, publicKey, problems);
+      filesChecked += checked.files;
+      if (checked.publishing) publishing.push(ref);
     }
   }
   return {
@@ -115,6 +145,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     retired: [...retired.keys()].filter((ref) => published.has(ref)).length,
     filesChecked,
     signatures: publicKey ? 'checked' : 'not checked',
+    publishing,
     problems,
   };
 }
@@ -200,25 +231,41 @@ async function checkLatest(
     problems.push({ where, problem: `points to v${latest} but the newest version is v${newest}` });
 }
 
-/** One snapshot folder against its manifest, the audit log and (given a key) its signature; returns files checked. */
+/**
+ * How long a snapshot in place may wait for its run's run.published (seconds, unless the worker
+ * died in between and a retry records it); past that, an unrecorded folder is a finding again.
+ */
+const PUBLISHING_GRACE_MS = 60 * 60 * 1000;
+
+/** Events after which a run writes nothing more to the store. */
+const FINAL_EVENTS = new Set(['run.published', 'run.failed', 'run.cancelled']);
+
+/**
+ * One snapshot folder against its manifest, the audit log and (given a key) its signature: the
+ * files checked, and whether its run is still publishing it (in the log, not finished yet).
+ */
 async function checkSnapshot(
   store: StoreConfig,
   month: string,
   version: number,
   recorded: Recorded | undefined,
+  unfinished: ReadonlySet<string>,
   publicKey: KeyObject | undefined,
   problems: AuditProblem[],
-): Promise<number> {
+): Promise<{ files: number; publishing: boolean }> {
   const dir = versionDir(store, month, version);
   const where = `snapshots/${month}/v${version}`;
   const manifest = await readManifest(store, month, version).catch(() => undefined);
   if (!manifest) {
     problems.push({ where, problem: 'manifest.json is missing or not valid JSON' });
-    return 0;
+    return { files: 0, publishing: false };
   }
   const manifestHash = (await hashFile(join(dir, 'manifest.json'))).sha256;
-  if (!recorded) problems.push({ where, problem: 'not recorded as published in the audit log' });
-  else if (recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash) {
+  const publishedAt = Date.parse(manifest.snapshot?.publishedAt ?? '');
+  const publishing = !recorded && unfinished.has(manifest.run.runId) && Date.now() - publishedAt < PUBLISHING_GRACE_MS;
+  if (!recorded) {
+    if (!publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
+  } else if (recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash) {
     problems.push({
       where: `${where}/manifest.json`,
       problem: 'manifest.json was modified after publishing (its hash differs from the audit log)',
@@ -249,5 +296,5 @@ async function checkSnapshot(
       });
     }
   }
-  return manifest.outputs.length;
+  return { files: manifest.outputs.length, publishing };
 }

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { SnapshotManifest } from './manifest';
+import { readAuditLog } from './audit-log';
 import { hashFile } from './hashing';
 import { UsageError } from '../domain/errors';
 import { isMonth } from '../domain/month';
@@ -39,8 +40,17 @@ export async function listRetiredVersions(store: StoreConfig, month: string): Pr
 }
 
 /** The number the next publish of `month` gets: past every present and every retired version. */
+/**
+ * The number the next snapshot of `month` gets: past every version present, retired or ever
+ * recorded as published in the audit log, so a deleted folder's number is never given again (a
+ * rebuilt v1 would pass for the one the log recorded).
+ */
 export async function nextVersion(store: StoreConfig, month: string): Promise<number> {
-  const used = [...(await listVersions(store, month)), ...(await listRetiredVersions(store, month))];
+  const recorded = (await readAuditLog(store).catch(() => []))
+    .filter((entry) => entry.event === 'run.published' && entry.month === month)
+    .map((entry) => Number((entry.details as { version?: unknown } | undefined)?.version))
+    .filter(Number.isInteger);
+  const used = [...(await listVersions(store, month)), ...(await listRetiredVersions(store, month)), ...recorded];
   return used.reduce((max, v) => Math.max(max, v), 0) + 1;
 }
 

@@ -17,11 +17,16 @@ export function keyPair() {
 }
 
 /** Snapshot `version` with one output file and a manifest, latest.json on it, and its run's audit entries. */
-export async function publishFake(store: StoreConfig, version: number, signer?: Signer): Promise<void> {
-  const run = { workflowId: `wf-${version}`, runId: `run-${version}` };
+export async function publishFake(
+  store: StoreConfig,
+  version: number,
+  signer?: Signer,
+  runId = `run-${version}`,
+): Promise<void> {
+  const run = { workflowId: `wf-${runId}`, runId };
   const dir = versionDir(store, AUDIT_MONTH, version);
   await mkdir(dir, { recursive: true });
-  const content = `rows of v${version}`;
+  const content = `rows of v${version} by ${runId}`;
   await writeFile(join(dir, 'subscribers.parquet'), content);
   const manifest = {
     snapshot: { month: AUDIT_MONTH, version, publishedAt: '2026-07-01T00:00:00Z' },

@@ -20,6 +20,10 @@ function describe(report: AuditReport & { temporal: TemporalCheck }): string {
   const head = report.head ? formatHead(report.head) : '(empty log)';
   const summary = `${report.entries} audit entries chained (head ${head}), ${report.published} published (${report.retired} retired), ${report.snapshots} snapshots, ${report.filesChecked} files checked against their manifests`;
   const notes = [
+    ...report.publishing.map(
+      (ref) =>
+        `${ref}: being published (its run has not recorded run.published yet): its files were checked; verify again after the run`,
+    ),
     report.signatures === 'checked'
       ? 'signatures: every entry and manifest checked against the public key'
       : 'signatures: NOT checked (no --public-key)',

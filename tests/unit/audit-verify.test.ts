@@ -9,7 +9,8 @@ import { sha256 } from '../../store/hashing';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from '../../store/layout';
 import { signText, type Signer } from '../../store/signing';
 import { nextVersion } from '../../store/snapshots';
-import { AUDIT_MONTH, keyPair, storeWithVersions } from '../audit-store';
+import { AUDIT_MONTH, keyPair, publishFake, storeWithVersions } from '../audit-store';
+import { storeIn, tempDir } from '../helpers';
 
 const MONTH = AUDIT_MONTH;
 
@@ -46,6 +47,55 @@ describe('audit verify: completeness', () => {
     expect(report.ok).toBe(false);
     expect(report.problems.map((p) => p.where)).toEqual([`snapshots/${MONTH}/v2`, `snapshots/${MONTH}/v3`]);
     expect(report.problems[0].problem).toMatch(/^PUBLISHED SNAPSHOT MISSING: published \(audit seq 6, run run-2\)/);
+  });
+
+  it('a deleted snapshot published again under its number is named as rebuilt; a new run gets the next number', async () => {
+    const store = await storeWithVersions(2);
+    await rm(versionDir(store, MONTH, 2), { recursive: true });
+    // what an older segflow did after the folder was deleted: give v2 again
+    await publishFake(store, 2, undefined, 'run-again');
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/v2: PUBLISHED SNAPSHOT REBUILT: published by run run-2 (audit seq 6) and again by run run-again (audit seq 9): the first one's folder was removed and its number given again`,
+    ]);
+    // the log remembers v2 even when its folder is gone: the next snapshot is v3
+    await rm(versionDir(store, MONTH, 2), { recursive: true });
+    expect(await nextVersion(store, MONTH)).toBe(3);
+  });
+
+  it('a snapshot in place whose run has not recorded run.published yet is publishing, not a finding (for an hour)', async () => {
+    const store = await storeWithVersions(1);
+    await publishFake(store, 2);
+    // the moment between the snapshot's rename into place and its run.published entry
+    const lines = (await readFile(auditLogPath(store), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(store), lines.slice(0, -1).join('\n') + '\n');
+    const manifestPath = join(versionDir(store, MONTH, 2), 'manifest.json');
+    const publishedAt = async (at: Date) => {
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+      manifest.snapshot.publishedAt = at.toISOString();
+      await writeFile(manifestPath, JSON.stringify(manifest));
+    };
+    await publishedAt(new Date());
+    expect(await verifyAudit(store)).toMatchObject({ ok: true, publishing: [`${MONTH}/v2`], snapshots: 2 });
+    const notRecorded = `snapshots/${MONTH}/v2: not recorded as published in the audit log`;
+    await publishedAt(new Date(Date.now() - 2 * 3600_000));
+    expect(await problemsOf(store)).toEqual([notRecorded]);
+    // a run that ended without recording it never will
+    await publishedAt(new Date());
+    await recordAudit(store, {
+      event: 'run.failed',
+      run: { workflowId: 'wf-run-2', runId: 'run-2' },
+      month: MONTH,
+      actor: 'worker',
+    });
+    expect(await problemsOf(store)).toEqual([notRecorded]);
+  });
+
+  it('a store without an audit log does not verify (a wrong SEGFLOW_STORE, or a removed log)', async () => {
+    const store = storeIn(join(await tempDir(), 'no-such-store'));
+    expect(await verifyAudit(store)).toMatchObject({ ok: false, entries: 0 });
+    expect(await problemsOf(store)).toEqual([
+      `${auditLogPath(store)}: AUDIT LOG MISSING: there is no audit log here (is SEGFLOW_STORE the store you mean? or was the log removed?)`,
+    ]);
   });
 
   it('a snapshot retired with a reason is accepted; latest.json moves back; its number is not reused', async () => {
