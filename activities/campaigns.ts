@@ -58,6 +58,12 @@ export type CampaignMetrics =
         /** Control subscribers found in the contact log: they stay in control (intent to treat), but dilute it. */
         contactedControls: number;
       };
+      /**
+       * Set when fewer than half of the log's rows could be used (CONTACT_LOG_MIN_USED_SHARE): the
+       * intent-to-treat arms come from the list, not the log, so the measurement stands, but such
+       * a log is most likely the wrong file (last month's, another list's).
+       */
+      warning?: string;
       interval: string;
       minArmSubscribers: number;
       overall: CampaignGroup;
@@ -130,6 +136,9 @@ export async function measureCampaigns(
     'SELECT reason, count(*) AS rows FROM snapshot_contacts_quarantine GROUP BY reason ORDER BY rows DESC, reason',
   );
   const groups = await readCampaignGroups(conn, ['all', 'action']);
+  const quarantineByReason = Object.fromEntries(reasons.map((r) => [r.reason, r.rows]));
+  const loaded = counts.rows - counts.quarantined;
+  const warning = contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason });
   return {
     measured: true,
     dispatchFrom: previous,
@@ -137,16 +146,39 @@ export async function measureCampaigns(
       file,
       sha256,
       rows: counts.rows,
-      loaded: counts.rows - counts.quarantined,
+      loaded,
       quarantined: counts.quarantined,
-      quarantineByReason: Object.fromEntries(reasons.map((r) => [r.reason, r.rows])),
+      quarantineByReason,
       contactedControls: groups.find((g) => g.dimension === 'all')?.contactedControls ?? 0,
     },
+    ...(warning ? { warning } : {}),
     interval: CAMPAIGN_MEASUREMENT.interval,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
     overall: groups.find((g) => g.dimension === 'all') as CampaignGroup,
     byAction: groups.filter((g) => g.dimension === 'action'),
   };
+}
+
+/** Below this share of usable rows a contact log is most likely the wrong file: the measurement warns. */
+export const CONTACT_LOG_MIN_USED_SHARE = 0.5;
+
+/**
+ * The warning stored with a measurement whose contact log is mostly (or wholly) unusable, e.g.
+ * "0 of 144 contact-log rows were used (141 x contact_date: outside the run month 2026-11; 3 x
+ * …): is this the log of the contacts made in 2026-11?"; undefined for a log that is mostly usable.
+ */
+export function contactLogWarning(
+  month: string,
+  contacts: { rows: number; loaded: number; quarantineByReason: Record<string, number> },
+): string | undefined {
+  const { rows, loaded, quarantineByReason } = contacts;
+  if (rows > 0 && loaded >= rows * CONTACT_LOG_MIN_USED_SHARE) return undefined;
+  const question = `is this the log of the contacts made in ${month}?`;
+  if (rows === 0) return `the contact log has no rows: ${question}`;
+  const reasons = Object.entries(quarantineByReason)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([reason, n]) => `${n} x ${reason}${reason === CONTACT_QUARANTINE_REASONS.outsideMonth ? ` ${month}` : ''}`);
+  return `${loaded} of ${rows} contact-log rows were used (${reasons.join('; ')}): ${question}`;
 }
 
 /** Rows of snapshot_campaigns (or a campaigns.parquet read into that name) in its order, camel-cased. */

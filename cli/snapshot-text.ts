@@ -20,6 +20,12 @@ function commonFolder(paths: string[]): string {
   return folder;
 }
 
+/** The line a run's result and `snapshots show` print when its campaign measurement warns about its contact log. */
+export function campaignWarningLine(manifest: Pick<SnapshotManifest, 'metrics'>): string | undefined {
+  const campaigns = manifest.metrics.campaigns;
+  return campaigns?.measured && campaigns.warning ? `  campaigns     warning: ${campaigns.warning}` : undefined;
+}
+
 /**
  * A manifest as a person reads it: who and when, inputs, the parameters that differ from the
  * defaults (`changed`, domain/params.ts changedParams), headline metrics, segments and files. The
@@ -54,6 +60,8 @@ export function snapshotSummary(
         `    ${String(s.segmentId).padStart(2)}  ${count(s.subscribers).padStart(9)}  ${s.name}  -> ${s.recommendedProduct}`,
     ),
   ];
+  const warning = campaignWarningLine(manifest);
+  if (warning) lines.push(warning);
   if (manifest.skippedFeatures.length)
     lines.push(`  skipped       ${manifest.skippedFeatures.map((f) => `${f.feature} (${f.reason})`).join('; ')}`);
   lines.push(

@@ -1,13 +1,43 @@
 import { join, resolve } from 'node:path';
+import type { CampaignGroup, CampaignMetrics } from '../../activities/campaigns';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { addMonths } from '../../domain/month';
 import { CAMPAIGN_DIMENSIONS } from '../../domain/campaigns';
 import { UsageError } from '../../domain/errors';
 import { versionDir } from '../../store/layout';
-import { readManifest, resolveSnapshot } from '../../store/snapshots';
+import { readManifest, resolveSnapshot, type SnapshotRef } from '../../store/snapshots';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { output, positiveInt, table } from '../options';
+
+/** `campaigns show` for people: the measurement's header, the contact log's counts and one row per group. */
+export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown: CampaignGroup[]): string {
+  if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
+  const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
+  return [
+    `${ref.month}/v${ref.version}: the dispatch list of ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version} against its control group`,
+    `uplift = control churn rate - contacted churn rate, in percentage points; ${metrics.interval}`,
+    `contact log: ${metrics.contacts.rows} rows, ${metrics.contacts.loaded} used, ${metrics.contacts.quarantined} quarantined`,
+    ...Object.entries(metrics.contacts.quarantineByReason).map(([reason, rows]) => `  ${rows} x ${reason}`),
+    ...(metrics.warning ? [`warning: ${metrics.warning}`] : []),
+    '',
+    table(
+      shown.map((g) => ({
+        dimension: g.dimension,
+        group: g.group,
+        control: g.controlSubscribers,
+        'churn% control': pp(g.controlChurnRate),
+        contacted: g.targetedSubscribers,
+        'churn% contacted': pp(g.targetedChurnRate),
+        uplift: pp(g.absoluteUplift),
+        '95% interval': `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
+        'kept/100': g.keptPer100Contacts?.toFixed(1) ?? '',
+        'accepted%': pp(g.acceptanceRate),
+        reading: g.tooSmall ? 'too small' : g.significant ? 'significant' : 'not significant',
+      })),
+    ),
+  ].join('\n');
+}
 
 /** `segflow campaigns show`: did last month's retention actions work? */
 export function registerCampaigns(program: Command): void {
@@ -32,32 +62,9 @@ export function registerCampaigns(program: Command): void {
       const { readPublishedCampaigns } = await import('../../activities/campaigns');
       const groups = metrics.measured ? await readPublishedCampaigns(versionDir(store, ref.month, ref.version)) : [];
       const shown = groups.filter((g) => ['all', 'action', options.by].includes(g.dimension));
-      output(options.json, { snapshot: ref, metrics, groups: options.by ? shown : groups }, () => {
-        if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
-        const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
-        return [
-          `${ref.month}/v${ref.version}: the dispatch list of ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version} against its control group`,
-          `uplift = control churn rate - contacted churn rate, in percentage points; ${metrics.interval}`,
-          `contact log: ${metrics.contacts.rows} rows, ${metrics.contacts.loaded} used, ${metrics.contacts.quarantined} quarantined`,
-          ...Object.entries(metrics.contacts.quarantineByReason).map(([reason, rows]) => `  ${rows} x ${reason}`),
-          '',
-          table(
-            shown.map((g) => ({
-              dimension: g.dimension,
-              group: g.group,
-              control: g.controlSubscribers,
-              'churn% control': pp(g.controlChurnRate),
-              contacted: g.targetedSubscribers,
-              'churn% contacted': pp(g.targetedChurnRate),
-              uplift: pp(g.absoluteUplift),
-              '95% interval': `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
-              'kept/100': g.keptPer100Contacts?.toFixed(1) ?? '',
-              'accepted%': pp(g.acceptanceRate),
-              reading: g.tooSmall ? 'too small' : g.significant ? 'significant' : 'not significant',
-            })),
-          ),
-        ].join('\n');
-      });
+      output(options.json, { snapshot: ref, metrics, groups: options.by ? shown : groups }, () =>
+        campaignsText(ref, metrics, shown),
+      );
     });
   campaigns
     .command('simulate <snapshot>')

@@ -9,8 +9,19 @@ import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
 import { paramsHelp } from '../params-help';
+import { campaignWarningLine } from '../snapshot-text';
+import type { SnapshotManifest } from '../../store/manifest';
 import { sampleDir } from './demo';
 import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
+
+/** The campaign measurement's contact-log warning of a published manifest, when this machine can read it. */
+function campaignWarningOf(manifestPath: string): string | undefined {
+  try {
+    return campaignWarningLine(JSON.parse(readFileSync(manifestPath, 'utf8')) as SnapshotManifest);
+  } catch {
+    return undefined; // the worker's store may not be mounted here: the manifest and report still say it
+  }
+}
 
 /** Parameters from --params file.json, then --param pairs (which win). */
 export function paramsFromOptions(options: {
@@ -148,7 +159,11 @@ async function follow(
       display?.update(progress);
     }).finally(() => display?.stop());
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2));
-    else printResult(result, { uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
+    else {
+      printResult(result, { uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
+      const warning = campaignWarningOf(result.manifestPath);
+      if (warning) console.log(`\n${warning}`);
+    }
     return EXIT.ok;
   } catch (error) {
     const message = describeRunFailure(error);

@@ -106,9 +106,42 @@ describe('contact log', () => {
       });
       if (!result?.measured) throw new Error('not measured');
       expect(result.contacts).toMatchObject({ rows: 20, loaded: 20, quarantined: 0, contactedControls: 2 });
+      expect(result.warning).toBeUndefined();
       expect(result.overall).toMatchObject({ controlSubscribers: 10, targetedSubscribers: 90, acceptanceRate: 1 });
       // 10 of the list (S90..S99) are gone in June: S90 is a control, the other 9 were to be contacted
       expect(result.overall).toMatchObject({ controlChurned: 1, targetedChurned: 9, tooSmall: true });
+    });
+  });
+
+  it('warns, keeping the measurement, when fewer than half of the rows are usable (most likely the wrong log)', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    // last month's log by mistake: 8 rows dated in May, 1 in June, 1 unreadable date
+    const may = Array.from({ length: 8 }, (_, i) => `S${i + 1},2026-05-${String(i + 10)},offer,SMS,accepted`);
+    await writeFile(
+      file,
+      [
+        'subscriber_id,contact_date,action,channel,outcome',
+        ...may,
+        'S11,2026-06-02,offer,SMS,declined',
+        'S12,15/06/2026,offer,SMS,',
+      ].join('\n') + '\n',
+    );
+    await withMayList(true, async (conn, store) => {
+      const result = await measureCampaigns(conn, {
+        params: params(file),
+        previous: { month: '2026-05', version: 1 },
+        previousStore: store,
+      });
+      if (!result?.measured) throw new Error('not measured');
+      expect(result.warning).toBe(
+        '1 of 10 contact-log rows were used (8 x contact_date: outside the run month 2026-06; 1 x contact_date: not a valid date): is this the log of the contacts made in 2026-06?',
+      );
+      // the intent-to-treat arms come from the list: still measured
+      expect(result.overall).toMatchObject({
+        controlSubscribers: 10,
+        targetedSubscribers: 90,
+        contactedSubscribers: 1,
+      });
     });
   });
 });

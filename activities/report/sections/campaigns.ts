@@ -19,7 +19,10 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
   const { overall, contacts, dispatchFrom } = metrics;
   const grids = groups.filter((g) => g.dimension === 'grid');
   const readableGrids = grids.filter((g) => !g.tooSmall);
-  return section(`<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted: ${points(overall.absoluteUplift)} fewer (95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}), about ${decimals(overall.keptPer100Contacts, 1)} subscribers kept per 100 contacted.</p>
+  const warning = metrics.warning
+    ? `<p style="border-left: 4px solid #dc2626; padding-left: 8px;"><b>Check the contact log:</b> ${escape(metrics.warning)} The groups below are measured on the dispatch list all the same (intent to treat), but the contact counts, kept per 100 contacts and acceptance rest on this log.</p>\n    `
+    : '';
+  return section(`${warning}<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted: ${points(overall.absoluteUplift)} fewer (95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}), about ${decimals(overall.keptPer100Contacts, 1)} subscribers kept per 100 contacted.</p>
     <div class="row">${await upliftChart(groups.filter((g) => g.dimension === 'action'))}</div>
     ${TABLE_DIMENSIONS.map((dimension) =>
       groupTable(
