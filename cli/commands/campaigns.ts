@@ -10,13 +10,20 @@ import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { output, positiveInt, table } from '../options';
 
+/** A group's reading: a significant uplift says which way it went (harm: more churn among the contacted). */
+function reading(g: CampaignGroup): string {
+  if (g.tooSmall) return 'too small';
+  if (!g.significant) return 'not significant';
+  return (g.absoluteUplift ?? 0) > 0 ? 'significant (kept)' : 'significant (harm)';
+}
+
 /** `campaigns show` for people: the measurement's header, the contact log's counts and one row per group. */
 export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown: CampaignGroup[]): string {
   if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
   const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
   return [
     `${ref.month}/v${ref.version}: the dispatch list of ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version} against its control group`,
-    `uplift = control churn rate - contacted churn rate, in percentage points; ${metrics.interval}`,
+    `uplift = control churn rate - contacted churn rate, in percentage points (negative: more churn among the contacted); ${metrics.interval}`,
     `contact log: ${metrics.contacts.rows} rows, ${metrics.contacts.loaded} used, ${metrics.contacts.quarantined} quarantined`,
     ...Object.entries(metrics.contacts.quarantineByReason).map(([reason, rows]) => `  ${rows} x ${reason}`),
     ...(metrics.warning ? [`warning: ${metrics.warning}`] : []),
@@ -33,7 +40,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
         '95% interval': `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
         'kept/100': g.keptPer100Contacts?.toFixed(1) ?? '',
         'accepted%': pp(g.acceptanceRate),
-        reading: g.tooSmall ? 'too small' : g.significant ? 'significant' : 'not significant',
+        reading: reading(g),
       })),
     ),
   ].join('\n');

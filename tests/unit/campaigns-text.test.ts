@@ -71,4 +71,61 @@ describe('campaign measurement as text', () => {
     expect(campaignWarningLine({ metrics: { campaigns: metrics() } } as never)).toBeUndefined();
     expect(campaignWarningLine({ metrics: {} } as never)).toBeUndefined();
   });
+
+  it('words a significantly harmful action as lost subscribers, never as kept', async () => {
+    const harm = {
+      absoluteUplift: -0.11,
+      relativeUplift: -0.5,
+      upliftLow: -0.15,
+      upliftHigh: -0.07,
+      significant: true,
+    };
+    const overall = group('all', 'all on the list', { ...harm, keptPer100Contacts: -14.9 });
+    const action = group('action', 'premium plan', { ...harm, absoluteUplift: -0.1, keptPer100Contacts: -12.5 });
+    const kept = group('action', 'data package', {
+      absoluteUplift: 0.05,
+      upliftLow: 0.01,
+      upliftHigh: 0.09,
+      significant: true,
+    });
+    const grids = [
+      group('grid', 'G1', harm),
+      group('grid', 'G2', harm),
+      group('grid', 'G3', { significant: true, upliftLow: 0.01 }),
+    ];
+    const groups = [overall, action, kept, ...grids];
+    const html = (await campaignsSection({ metrics: metrics({ overall, byAction: [action, kept] }), groups })).html;
+    expect(html).toContain('No: the contacted left more often.');
+    expect(html).toContain(
+      '11.0 pp more left among the contacted (95% interval -15.0 pp to -7.0 pp), about 14.9 subscribers lost per 100 contacted.',
+    );
+    expect(html).not.toMatch(/-\d+(\.\d+)? pp fewer|about -|about –/);
+    // the chart's marks carry each action's reading
+    expect(html).toMatch(/action: premium plan[^"]*reading: lost subscribers/);
+    expect(html).toMatch(/action: data package[^"]*reading: kept subscribers/);
+    expect(html).toContain('<b>significant (harm)</b>');
+    expect(html).toContain('<b>significant (kept)</b>');
+    expect(html).toContain(
+      'of them, 1 show significantly less churn among the contacted (kept subscribers) and 2 significantly more',
+    );
+    const text = campaignsText(ref, metrics(), [overall, action, kept]);
+    expect(text.match(/significant \(harm\)/g)).toHaveLength(2);
+    expect(text.match(/significant \(kept\)/g)).toHaveLength(1);
+  });
+
+  it('leaves out the kept-per-100 sentence when there is no value', async () => {
+    const overall = group('all', 'all on the list', { keptPer100Contacts: null, contactedSubscribers: 0 });
+    const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;
+    expect(html).toContain('2.0 pp fewer left among the contacted (95% interval -1.0 pp to 6.0 pp).');
+    expect(html).not.toContain('about –');
+    const none = group('all', 'all on the list', {
+      absoluteUplift: null,
+      upliftLow: null,
+      upliftHigh: null,
+      keptPer100Contacts: null,
+    });
+    expect((await campaignsSection({ metrics: metrics({ overall: none }), groups: [none] })).html).not.toMatch(
+      /about|– fewer/,
+    );
+  });
 });

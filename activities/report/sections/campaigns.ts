@@ -22,7 +22,7 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
   const warning = metrics.warning
     ? `<p style="border-left: 4px solid #dc2626; padding-left: 8px;"><b>Check the contact log:</b> ${escape(metrics.warning)} The groups below are measured on the dispatch list all the same (intent to treat), but the contact counts, kept per 100 contacts and acceptance rest on this log.</p>\n    `
     : '';
-  return section(`${warning}<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted: ${points(overall.absoluteUplift)} fewer (95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}), about ${decimals(overall.keptPer100Contacts, 1)} subscribers kept per 100 contacted.</p>
+  return section(`${warning}<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted${comparison(overall)}</p>
     <div class="row">${await upliftChart(groups.filter((g) => g.dimension === 'action'))}</div>
     ${TABLE_DIMENSIONS.map((dimension) =>
       groupTable(
@@ -30,8 +30,8 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
         groups.filter((g) => g.dimension === dimension),
       ),
     ).join('\n    ')}
-    <p class="note">${fmt(readableGrids.length)} of ${fmt(grids.length)} grids have at least ${metrics.minArmSubscribers} subscribers in each arm; ${fmt(readableGrids.filter((g) => g.significant).length)} of them show a significant uplift (campaigns.parquet lists every grid).</p>
-    <p class="note">Churned: on the list and not active this month (no usage row), as the churn model's label. Uplift: control churn rate minus contacted churn rate, everyone not held out counted as contacted (intent to treat); interval: ${escape(metrics.interval)}; groups with fewer than ${metrics.minArmSubscribers} subscribers in an arm are marked too small and never called significant. Kept per 100 contacts divides the uplift by the share of the list with a contact record. Acceptance: accepted among the contacted with a recorded outcome. Contact log: ${fmt(contacts.rows)} rows, ${fmt(contacts.loaded)} used, ${fmt(contacts.quarantined)} quarantined${quarantineReasons(contacts.quarantineByReason)} (contacts_quarantine.parquet)${contacts.contactedControls ? `; ${fmt(contacts.contactedControls)} control subscribers were contacted anyway and stay in the control group` : ''}.</p>`);
+    <p class="note">${fmt(readableGrids.length)} of ${fmt(grids.length)} grids have at least ${metrics.minArmSubscribers} subscribers in each arm; ${gridReadings(readableGrids)} (campaigns.parquet lists every grid).</p>
+    <p class="note">Churned: on the list and not active this month (no usage row), as the churn model's label. Uplift: control churn rate minus contacted churn rate, everyone not held out counted as contacted (intent to treat); interval: ${escape(metrics.interval)}; groups with fewer than ${metrics.minArmSubscribers} subscribers in an arm are marked too small and never called significant. Kept per 100 contacts divides the uplift by the share of the list with a contact record (negative: subscribers lost). Significant (kept): the interval lies above 0; significant (harm): below 0, more churn among the contacted. Acceptance: accepted among the contacted with a recorded outcome. Contact log: ${fmt(contacts.rows)} rows, ${fmt(contacts.loaded)} used, ${fmt(contacts.quarantined)} quarantined${quarantineReasons(contacts.quarantineByReason)} (contacts_quarantine.parquet)${contacts.contactedControls ? `; ${fmt(contacts.contactedControls)} control subscribers were contacted anyway and stay in the control group` : ''}.</p>`);
 }
 
 function verdict(overall: CampaignGroup): string {
@@ -42,18 +42,47 @@ function verdict(overall: CampaignGroup): string {
     : 'No: the contacted left more often.';
 }
 
+/** The headline's comparison of the arms, worded by the direction of the uplift; empty when there is none. */
+function comparison(overall: CampaignGroup): string {
+  const uplift = overall.absoluteUplift;
+  if (uplift === null) return '.';
+  const interval = `95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}`;
+  if (Math.abs(uplift) < 0.0005) return `: the same rate (${interval}).`;
+  const kept = overall.keptPer100Contacts;
+  const per100 =
+    kept === null || Math.abs(kept) < 0.05
+      ? ''
+      : `, about ${decimals(Math.abs(kept), 1)} subscribers ${kept > 0 ? 'kept' : 'lost'} per 100 contacted`;
+  return `: ${points(Math.abs(uplift))} ${uplift > 0 ? 'fewer' : 'more'} left among the contacted (${interval})${per100}.`;
+}
+
+/** A group's reading, by the direction of a significant uplift. */
+export function reading(
+  g: CampaignGroup,
+): 'too small to read' | 'kept subscribers' | 'lost subscribers' | 'no clear effect' {
+  if (g.tooSmall) return 'too small to read';
+  if (!g.significant) return 'no clear effect';
+  return (g.absoluteUplift ?? 0) > 0 ? 'kept subscribers' : 'lost subscribers';
+}
+
+function gridReadings(readable: CampaignGroup[]): string {
+  const kept = readable.filter((g) => reading(g) === 'kept subscribers').length;
+  const lost = readable.filter((g) => reading(g) === 'lost subscribers').length;
+  return `of them, ${fmt(kept)} show significantly less churn among the contacted (kept subscribers) and ${fmt(lost)} significantly more (lost subscribers)`;
+}
+
 function upliftChart(actions: CampaignGroup[]): Promise<string> {
   const rows = actions.map((g) => ({
     action: g.group ?? '(none)',
     uplift: g.absoluteUplift,
     low: g.upliftLow,
     high: g.upliftHigh,
-    reading: g.tooSmall ? 'too small to read' : g.significant ? 'kept subscribers' : 'no clear effect',
+    reading: reading(g),
   }));
   return renderChart({
     width: 560,
     height: { step: 34 },
-    title: 'Churn prevented per action, percentage points (95% interval)',
+    title: 'Churn prevented per action, percentage points (95% interval; below 0: churn caused)',
     data: { values: rows },
     layer: [
       {
@@ -63,7 +92,7 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
           x: {
             field: 'low',
             type: 'quantitative',
-            title: 'fewer churned among the contacted than in the control group',
+            title: 'right of 0: fewer churned among the contacted than in the control group; left: more',
             axis: { labelExpr: "format(datum.value * 100, '.0f') + ' pp'" },
           },
           x2: { field: 'high' },
@@ -91,8 +120,8 @@ const readingColor = {
   type: 'nominal',
   title: null,
   scale: {
-    domain: ['kept subscribers', 'no clear effect', 'too small to read'],
-    range: ['#16a34a', '#6b7280', '#d1d5db'],
+    domain: ['kept subscribers', 'lost subscribers', 'no clear effect', 'too small to read'],
+    range: ['#16a34a', '#dc2626', '#6b7280', '#d1d5db'],
   },
 } as const;
 
@@ -100,14 +129,21 @@ function groupTable(dimension: string, rows: CampaignGroup[]): string {
   if (rows.length === 0) return '';
   return `<h3>By ${escape(dimension)}</h3>
     <table>
-      <tr><th>${escape(dimension)}</th><th class="num">control</th><th class="num">left</th><th class="num">contacted</th><th class="num">left</th><th class="num">uplift</th><th class="num">95% interval</th><th class="num">relative</th><th class="num">kept / 100 contacts</th><th class="num">accepted</th><th>reading</th></tr>
+      <tr><th>${escape(dimension)}</th><th class="num">control</th><th class="num">left</th><th class="num">contacted</th><th class="num">left</th><th class="num">uplift</th><th class="num">95% interval</th><th class="num">relative</th><th class="num">kept / 100 contacts (− lost)</th><th class="num">accepted</th><th>reading</th></tr>
       ${rows
         .map(
           (g) =>
-            `<tr><td>${escape(g.group ?? '(none)')}</td><td class="num">${fmt(g.controlSubscribers)}</td><td class="num">${pct(g.controlChurnRate)}</td><td class="num">${fmt(g.targetedSubscribers)}</td><td class="num">${pct(g.targetedChurnRate)}</td><td class="num">${points(g.absoluteUplift)}</td><td class="num">${points(g.upliftLow)} to ${points(g.upliftHigh)}</td><td class="num">${pct(g.relativeUplift)}</td><td class="num">${decimals(g.keptPer100Contacts, 1)}</td><td class="num">${pct(g.acceptanceRate)}</td><td>${g.tooSmall ? 'too small to read' : g.significant ? '<b>significant</b>' : 'not significant'}</td></tr>`,
+            `<tr><td>${escape(g.group ?? '(none)')}</td><td class="num">${fmt(g.controlSubscribers)}</td><td class="num">${pct(g.controlChurnRate)}</td><td class="num">${fmt(g.targetedSubscribers)}</td><td class="num">${pct(g.targetedChurnRate)}</td><td class="num">${points(g.absoluteUplift)}</td><td class="num">${points(g.upliftLow)} to ${points(g.upliftHigh)}</td><td class="num">${pct(g.relativeUplift)}</td><td class="num">${decimals(g.keptPer100Contacts, 1)}</td><td class="num">${pct(g.acceptanceRate)}</td><td>${tableReading(g)}</td></tr>`,
         )
         .join('\n      ')}
     </table>`;
+}
+
+function tableReading(g: CampaignGroup): string {
+  const read = reading(g);
+  if (read === 'kept subscribers') return '<b>significant (kept)</b>';
+  if (read === 'lost subscribers') return '<b>significant (harm)</b>';
+  return read === 'no clear effect' ? 'not significant' : read;
 }
 
 function quarantineReasons(byReason: Record<string, number>): string {
