@@ -1,8 +1,8 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { SchemaContractError } from '../domain/errors';
 import { renamedColumn, type InputMapping } from '../domain/mapping';
-import { queryOne } from './duckdb';
+import { queryOne, queryRows, setVariable } from './duckdb';
 
 /** One of the user's own columns that the models use, beside the contract's features. */
 export interface UserFeature {
@@ -13,6 +13,8 @@ export interface UserFeature {
   type: 'numeric' | 'categorical';
   /** Categorical only: the labels, sorted; a value's code is its index. */
   categories?: string[];
+  /** Numeric only, when some values are not numbers: how many, read as missing, and which (up to 3). */
+  note?: string;
 }
 
 export interface SkippedUserFeature {
@@ -32,10 +34,65 @@ export function userFeatureSql(feature: UserFeature): string {
 }
 
 /**
+ * Values that stand for "no value" in exported extracts (pandas' default `na_values`, lower case,
+ * and a few more): besides numbers, a column holding only these is a number column with gaps.
+ */
+const MISSING_MARKERS = [
+  '#n/a',
+  '#n/a n/a',
+  '#na',
+  '-1.#ind',
+  '-1.#qnan',
+  '1.#ind',
+  '1.#qnan',
+  '<na>',
+  'n/a',
+  'na',
+  'n.a.',
+  'nan',
+  '-nan',
+  'null',
+  'none',
+  'missing',
+  'unknown',
+  'not available',
+  '-',
+  '--',
+  '?',
+  '#value!',
+  '#div/0!',
+];
+/** "auto" reads a column as numbers (the others missing) when at most this share of its values are not numbers. */
+const NOT_NUMBERS_SHARE = 0.01;
+/** How many of a column's values that are not numbers a note or a reason quotes. */
+const EXAMPLES = 3;
+
+/** What one pass over the input rows tells of a candidate column. */
+interface ColumnStats {
+  /** Non-empty values. */
+  n: number;
+  /** Values that are numbers, and their distinct count. */
+  numbers: number;
+  distinctNumbers: number;
+  /** Distinct non-empty values. */
+  distinct: number;
+  /** Distinct values that are not numbers, and how many of the values that are not numbers are missing markers. */
+  otherDistinct: number;
+  markers: number;
+}
+
+const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+const quoted = (value: string) => `'${value.length > 40 ? `${value.slice(0, 39)}…` : value}'`;
+const percent = (share: number) => (share < 0.01 ? '<1%' : `${Math.round(share * 100)}%`);
+
+/**
  * The user's columns the models use, typed. "auto" takes every column not mapped one-to-one to
- * a contract column: numeric when every non-empty value is a number, categorical with at most
- * maxCategories distinct values, otherwise skipped with the reason. `inputRows` is SQL over all
- * input rows (every file's columns, by name); `fileColumns` the columns in file order.
+ * a contract column: numeric when its non-empty values are numbers but for at most 1% of them
+ * or for missing markers ("n/a", "NULL", "-", ...), which are then missing values and named in
+ * the feature's note (as pandas' `to_numeric(errors="coerce")` does, with a report);
+ * categorical with at most maxCategories distinct values; otherwise skipped with the reason.
+ * `inputRows` is SQL over all input rows (every file's columns, by name); `fileColumns` the
+ * columns in file order.
  */
 export async function resolveUserFeatures(
   conn: DuckDBConnection,
@@ -65,29 +122,81 @@ export async function resolveUserFeatures(
   if (candidates.length === 0) return { features: [], skipped };
 
   // one pass for every candidate: non-empty values, how many are numbers, how many distinct
-  const stats = await queryOne<Record<string, number>>(
+  await setVariable(conn, 'missing_markers', listValue(MISSING_MARKERS));
+  const raw = await queryOne<Record<string, number>>(
     conn,
     `SELECT ${candidates
       .map((column, i) => {
         const text = userText(column);
-        return `count(${text}) AS n${i}, count(TRY_CAST(${text} AS DOUBLE)) AS numbers${i}, count(DISTINCT ${text}) AS distinct${i}`;
+        const number = `TRY_CAST(${text} AS DOUBLE)`;
+        return [
+          `count(${text}) AS n${i}`,
+          `count(${number}) AS numbers${i}`,
+          `count(DISTINCT ${number}) AS distinct_numbers${i}`,
+          `count(DISTINCT ${text}) AS distinct${i}`,
+          `count(DISTINCT ${text}) FILTER (WHERE ${number} IS NULL) AS other_distinct${i}`,
+          `count(${text}) FILTER (WHERE ${number} IS NULL AND list_contains(getvariable('missing_markers'), lower(${text}))) AS markers${i}`,
+        ].join(', ');
       })
       .join(', ')} FROM (${inputRows})`,
   );
-  const typed: { name: string; type: 'numeric' | 'categorical' }[] = [];
-  candidates.forEach((name, i) => {
-    const [n, numbers, distinct] = [stats[`n${i}`], stats[`numbers${i}`], stats[`distinct${i}`]].map(Number);
+  const stats = candidates.map((_, i): ColumnStats => ({
+    n: Number(raw[`n${i}`]),
+    numbers: Number(raw[`numbers${i}`]),
+    distinctNumbers: Number(raw[`distinct_numbers${i}`]),
+    distinct: Number(raw[`distinct${i}`]),
+    otherDistinct: Number(raw[`other_distinct${i}`]),
+    markers: Number(raw[`markers${i}`]),
+  }));
+  /** The values of a column that are not numbers, most frequent first: 'n/a', 'x' and 4 more. */
+  const notNumbers = async (name: string, { otherDistinct }: ColumnStats): Promise<string> => {
+    const text = userText(name);
+    const rows = await queryRows<{ value: string }>(
+      conn,
+      `SELECT value FROM (
+         SELECT ${text} AS value, count(*) AS times FROM (${inputRows})
+         WHERE ${text} IS NOT NULL AND TRY_CAST(${text} AS DOUBLE) IS NULL GROUP BY value)
+       ORDER BY times DESC, value LIMIT ${EXAMPLES}`,
+    );
+    const shown = rows.map((row) => quoted(row.value)).join(', ');
+    return otherDistinct > rows.length ? `${shown} and ${otherDistinct - rows.length} more` : shown;
+  };
+
+  const typed: { name: string; type: 'numeric' | 'categorical'; note?: string }[] = [];
+  for (const [i, name] of candidates.entries()) {
+    const column = stats[i];
+    const { n, numbers, distinct } = column;
+    const others = n - numbers;
     const declared = wanted.get(name);
+    // numbers with a few exceptions, or with missing markers only: the exceptions are missing values
+    const numbersWithGaps =
+      numbers > 0 && column.distinctNumbers >= 2 && (others <= NOT_NUMBERS_SHARE * n || column.markers === others);
+    const note = async () =>
+      `${plural(others, 'value', 'values')} not numbers taken as missing: ${await notNumbers(name, column)}`;
     if (n === 0) skipped.push({ feature: name, reason: 'no values' });
     else if (distinct < 2) skipped.push({ feature: name, reason: 'a single value' });
-    else if (declared === 'numeric' || (declared === 'auto' && numbers === n)) typed.push({ name, type: 'numeric' });
+    else if (declared === 'numeric' && numbers === 0)
+      skipped.push({
+        feature: name,
+        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await notNumbers(name, column)}`,
+      });
+    else if (declared === 'numeric' || (declared === 'auto' && (others === 0 || numbersWithGaps)))
+      typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
     else if (distinct <= mapping.maxCategories) typed.push({ name, type: 'categorical' });
+    else if (declared === 'auto' && numbers > 0)
+      skipped.push({
+        feature: name,
+        reason:
+          `${distinct} distinct values, more than maxCategories=${mapping.maxCategories}; ` +
+          `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
+          `e.g. ${await notNumbers(name, column)}: declare it "numeric" in the mapping's features to read those as missing`,
+      });
     else
       skipped.push({
         feature: name,
-        reason: `${distinct} distinct values, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and not all numbers' : ''}`,
+        reason: `${distinct} distinct values, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and no numbers' : ''}`,
       });
-  });
+  }
   const categorical = typed.filter((feature) => feature.type === 'categorical');
   const levels =
     categorical.length === 0
@@ -98,9 +207,9 @@ export async function resolveUserFeatures(
             .map((feature, i) => `list_sort(list_distinct(list(${userText(feature.name)}))) AS levels${i}`)
             .join(', ')} FROM (${inputRows})`,
         );
-  const features = typed.map(({ name, type }, i): UserFeature => {
+  const features = typed.map(({ name, type, note }, i): UserFeature => {
     const column = `user_${i}`;
-    if (type === 'numeric') return { name, column, type };
+    if (type === 'numeric') return { name, column, type, ...(note === undefined ? {} : { note }) };
     return { name, column, type, categories: [...levels[`levels${categorical.findIndex((f) => f.name === name)}`]] };
   });
   return { features, skipped };

@@ -1,0 +1,117 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setVariable, withConnection } from '../../activities/duckdb';
+import { seededRandom } from '../../activities/ml/random';
+import { resolveUserFeatures, type UserFeature, type SkippedUserFeature } from '../../activities/user-features';
+import { InputMappingSchema } from '../../domain/mapping';
+import { tempDir } from '../helpers';
+
+/**
+ * A device extract as an analyst exports it: one row per subscriber (msisdn), a churn flag, and
+ * the columns "auto" has to judge: a number column with a few "n/a", an id made of digits, a
+ * leftover copy of the label, a date, real categorical and numeric signals.
+ */
+const ROWS = 4_190;
+const NA_ROWS = new Set([100, 2_000, 4_000]);
+
+function deviceCsv(): string {
+  const random = seededRandom(21);
+  const brands = ['Apple', 'Samsung', 'Xiaomi', 'Oppo', 'Nokia', 'Motorola', 'Huawei', 'Other'];
+  const header = [
+    'msisdn',
+    'imsi',
+    'device_age',
+    'contract_type',
+    'handset_brand',
+    'monthly_fee',
+    'data_bytes',
+    'account_no',
+    'email',
+    'signup_date',
+    'model_code',
+    'churned',
+    'days_to_exit',
+    'Churn',
+  ];
+  const lines = [header.join(',')];
+  for (let i = 0; i < ROWS; i++) {
+    const contract = random() < 0.5 ? 'Monthly' : random() < 0.5 ? 'Annual' : 'Biennial';
+    const age = Math.floor(random() * 61);
+    const churn = random() < (contract === 'Monthly' ? 0.35 : 0.1) + age / 600;
+    lines.push(
+      [
+        `4670${String(1_000_000 + i)}`,
+        String(310_150_000_000_000 + i * 7_919),
+        NA_ROWS.has(i) ? 'n/a' : String(age),
+        contract,
+        brands[Math.floor(random() * brands.length)],
+        (20 + random() * 80).toFixed(2),
+        String(Math.round(1_000 * 1.002 ** i) + i),
+        String(i + 1),
+        `user${i}@example.com`,
+        `2024-${String(1 + (i % 12)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`,
+        // most are numbers, a fifth are letter codes: not a number column, too many for categories
+        i % 5 === 0 ? `X${i % 97}` : String(100 + (i % 89)),
+        churn ? 'Y' : 'N',
+        String(churn ? Math.floor(random() * 5) : 30 + Math.floor(random() * 30)),
+        churn ? 'Yes' : 'No',
+      ].join(','),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+const HEADER = deviceCsv().split('\n', 1)[0].split(',');
+
+describe("typing a user's own columns", () => {
+  let csv: string;
+  beforeAll(async () => {
+    const dir = await tempDir();
+    csv = join(dir, 'devices.csv');
+    await writeFile(csv, deviceCsv());
+  });
+
+  const resolve = (mapping: unknown, columns = HEADER) =>
+    withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'devices_csv', csv);
+      return resolveUserFeatures(
+        conn,
+        "SELECT * FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)",
+        columns,
+        InputMappingSchema.parse(mapping),
+      );
+    });
+  const byName = (result: { features: UserFeature[]; skipped: SkippedUserFeature[] }) => ({
+    features: Object.fromEntries(result.features.map((f) => [f.name, f])),
+    skipped: Object.fromEntries(result.skipped.map((s) => [s.feature, s.reason])),
+  });
+  const SNAPSHOT = { format: 'snapshot', columns: { subscriber_id: 'msisdn', churn_label: 'Churn' } };
+
+  it('"auto" reads a number column with a few values that are not numbers as numeric, and says which', async () => {
+    const { features, skipped } = byName(await resolve({ ...SNAPSHOT, features: 'auto' }));
+    expect(skipped.device_age).toBeUndefined();
+    expect(features.device_age).toMatchObject({
+      type: 'numeric',
+      note: "3 values not numbers taken as missing: 'n/a'",
+    });
+    expect(features.monthly_fee).toMatchObject({ type: 'numeric' });
+    expect(features.monthly_fee.note).toBeUndefined();
+    // a fifth of the values are codes: not a number column; the reason shows them and the fix
+    expect(skipped.model_code).toBe(
+      `186 distinct values, more than maxCategories=50; 838 values (20%) are not numbers, e.g. 'X0', 'X1', 'X10' and 94 more: declare it "numeric" in the mapping's features to read those as missing`,
+    );
+  });
+
+  it('skips a column declared "numeric" that holds no number (a date), with the reason, instead of an empty feature', async () => {
+    const { features, skipped } = byName(
+      await resolve({ ...SNAPSHOT, features: { signup_date: 'numeric', device_age: 'numeric' } }),
+    );
+    expect(features.signup_date).toBeUndefined();
+    expect(skipped.signup_date).toBe(
+      `declared "numeric", but none of its 4190 values is a number, e.g. '2024-01-01', '2024-01-05', '2024-01-09' and 81 more`,
+    );
+    // declared numeric: the values that are not numbers are reported the same way
+    expect(features.device_age.note).toBe("3 values not numbers taken as missing: 'n/a'");
+  });
+});
