@@ -204,6 +204,7 @@ async function computeSubscriberFeatures(
   /** The files that hold the scoring month's rows and no other (null: they are in a table, one pass). */
   scoringFiles: string[] | null;
 }> {
+  await conn.run(await readSql(import.meta.url, './features/unreadable_in_run_month.sql'));
   if (training?.found) await conn.run("DELETE FROM feature_months WHERE purpose = 'train'");
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage');
   const bounds = await bucketBounds(conn, Math.ceil(rows / (sizing.rowsPerBucket ?? rowsPerBucket())));

@@ -81,6 +81,9 @@ def main():
         # one partition, one bucket: the whole window in one aggregation pass; squares of amounts
         # as segflow makes them (activities/features.ts defineUnitsSquared)
         con.execute("CREATE TEMP MACRO in_feature_bucket(id) AS true")
+        # segflow's labels leave out subscribers whose run-month rows were all quarantined
+        # (activities/features/unreadable_in_run_month.sql); the peer checks no row
+        con.execute("CREATE TEMP TABLE unreadable_in_run_month (subscriber_id VARCHAR)")
         (choose,) = statements(os.path.join(ROOT, "activities", "features", "units_squared_type.sql"))
         square_type = con.execute(choose).fetchone()[0]
         con.execute(f"CREATE TEMP MACRO units_squared(x) AS x::{square_type} * x::{square_type}")

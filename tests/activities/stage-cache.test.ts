@@ -25,7 +25,8 @@ import {
   STAGE_CODE_FILES,
   LOAD_FEATURES_STAGE,
 } from '../../activities/stage-cache';
-import { cacheDir, type StoreConfig } from '../../store/layout';
+import { cacheDir, featuresFile, runDir, type StoreConfig } from '../../store/layout';
+import { queryRows, withConnection } from '../../activities/duckdb';
 import type { SnapshotManifest } from '../../store/manifest';
 import { listSnapshots, readManifest } from '../../store/snapshots';
 import { snapshotSummary, snapshotsTable } from '../../cli/snapshot-text';
@@ -865,6 +866,63 @@ describe('feature months across runs (next month)', () => {
     expect(outputs(bucketed)).toEqual(outputs(cold));
     const runFolder = join(store.workDir, 'runs', 'cache-test__june-buckets');
     expect((await readdir(runFolder)).filter((file) => file.includes('subscriber-features'))).toEqual([]);
+  });
+
+  it('a subscriber whose run-month rows were all quarantined is not labelled a churner, with or without the stored month', async () => {
+    // June as the sample has it, but its first 40 rows break the contract (a negative spend)
+    const input = join(dirname(sample.outDir), 'june-unreadable');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    await writeParquet(
+      sample,
+      join(input, 'usage_month=2026-06', 'part_0.parquet'),
+      'SELECT * REPLACE (CASE WHEN row_number() OVER () <= 40 THEN -1.0 ELSE spend END AS spend) FROM {june}',
+    );
+    const labels = (runId: string) =>
+      withConnection(':memory:', (conn) =>
+        queryRows<{ subscriber_id: string; churned: boolean | null }>(
+          conn,
+          `SELECT subscriber_id, churned_next_month AS churned FROM read_parquet($file) WHERE purpose = 'train' ORDER BY subscriber_id`,
+          { file: featuresFile(join(runDir(store, { workflowId: 'cache-test', runId }), 'work.duckdb')) },
+        ),
+      );
+    const unreadable = (
+      await withConnection(':memory:', (conn) =>
+        queryRows<{ subscriber_id: string }>(conn, `SELECT subscriber_id FROM read_parquet($file) LIMIT 40`, {
+          file: join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet'),
+        }),
+      )
+    ).map((row) => row.subscriber_id);
+    // May from the same folder (its input root is part of the key): June's run takes May's stored rows
+    await runPipeline(store, 'may-unreadable', { ...params('2026-05'), input }, options);
+    const next = await runPipeline(store, 'june-unreadable', { ...params('2026-06'), input }, options);
+    expect(next.features.monthReuse?.reused).toHaveLength(1);
+    const cold = await runPipeline(
+      store,
+      'june-unreadable-cold',
+      { ...params('2026-06'), input },
+      { ...options, reuse: false },
+    );
+    const clean = await runPipeline(store, 'june-clean-cold', params('2026-06'), { ...options, reuse: false });
+    expect(outputs(next)).toEqual(outputs(cold));
+    const [taken, recomputed, whole] = await Promise.all(
+      ['june-unreadable', 'june-unreadable-cold', 'june-clean-cold'].map(labels),
+    );
+    expect(taken).toEqual(recomputed);
+    const label = (rows: typeof taken, id: string) => rows.find((row) => row.subscriber_id === id)?.churned;
+    const inMay = unreadable.filter((id) => label(whole, id) !== undefined);
+    expect(inMay.length).toBeGreaterThan(30);
+    for (const id of inMay) {
+      expect(label(whole, id), id).toBe(false); // active in June: no churner
+      expect(label(taken, id), id).toBe(null); // unreadable in June: unknown, not trained on
+    }
+    // every other subscriber keeps its label, and the churners are the same ones
+    expect(taken.filter((row) => !inMay.includes(row.subscriber_id))).toEqual(
+      whole.filter((row) => !inMay.includes(row.subscriber_id)),
+    );
+    expect(next.features.trainingChurnRate).toBeCloseTo(
+      (clean.features.trainingChurnRate * clean.features.trainingRows) / (clean.features.trainingRows - inMay.length),
+      12,
+    );
   });
 
   it('stores a month aggregated in several passes as the passes wrote it; next month trains on it with the same bytes', async () => {

@@ -1,0 +1,10 @@
+-- Subscribers whose every row of the run month was quarantined (a row that broke the contract is
+-- unreadable, not absent): whether such a subscriber of the training month churned is unknown, so
+-- its training row gets no label (partition/05_subscriber_features.sql, train_month_reused.sql)
+-- instead of counting as a churner. Rows of months outside the window say nothing of the run month.
+CREATE OR REPLACE TEMP TABLE unreadable_in_run_month AS
+SELECT DISTINCT subscriber_id
+FROM quarantine
+WHERE subscriber_id IS NOT NULL
+  AND "month" = strftime((SELECT as_of FROM feature_months WHERE purpose = 'score'), '%Y-%m')
+  AND reason <> 'month: outside the run window';
