@@ -66,6 +66,8 @@ const MISSING_MARKERS = [
 const NOT_NUMBERS_SHARE = 0.01;
 /** How many of a column's values that are not numbers a note or a reason quotes. */
 const EXAMPLES = 3;
+/** "auto" takes a column with at least this many distinct values per non-empty value (and more than maxCategories) for an id. */
+const ID_SHARE = 0.95;
 
 /** What one pass over the input rows tells of a candidate column. */
 interface ColumnStats {
@@ -79,6 +81,28 @@ interface ColumnStats {
   /** Distinct values that are not numbers, and how many of the values that are not numbers are missing markers. */
   otherDistinct: number;
   markers: number;
+  /** Of the values that are numbers: how many are whole, the shortest and longest text, the smallest and largest. */
+  integers: number;
+  shortest: number;
+  longest: number;
+  min: number;
+  max: number;
+}
+
+/**
+ * Whether a column looks like an id (nearly one distinct value per row, more than maxCategories):
+ * text, or numbers that are codes rather than measures: whole numbers all written with as many
+ * digits (IMSI, MSISDN, account numbers) or running nearly consecutively (row or customer
+ * numbers). Amounts with decimals and counts spread over magnitudes stay numeric.
+ */
+function looksLikeId(stats: ColumnStats, numeric: boolean, maxCategories: number): boolean {
+  const { n, distinct } = stats;
+  if (distinct <= maxCategories || distinct < ID_SHARE * n) return false;
+  if (!numeric) return true;
+  const wholeNumbers = stats.integers === stats.numbers;
+  const sameWidth = stats.shortest === stats.longest;
+  const consecutive = stats.max - stats.min + 1 <= 2 * stats.distinctNumbers;
+  return wholeNumbers && (sameWidth || consecutive);
 }
 
 const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
@@ -136,6 +160,11 @@ export async function resolveUserFeatures(
           `count(DISTINCT ${text}) AS distinct${i}`,
           `count(DISTINCT ${text}) FILTER (WHERE ${number} IS NULL) AS other_distinct${i}`,
           `count(${text}) FILTER (WHERE ${number} IS NULL AND list_contains(getvariable('missing_markers'), lower(${text}))) AS markers${i}`,
+          `count(${number}) FILTER (WHERE isfinite(${number}) AND ${number} = round(${number})) AS integers${i}`,
+          `coalesce(min(length(${text})) FILTER (WHERE ${number} IS NOT NULL), 0) AS shortest${i}`,
+          `coalesce(max(length(${text})) FILTER (WHERE ${number} IS NOT NULL), 0) AS longest${i}`,
+          `coalesce(min(${number}) FILTER (WHERE isfinite(${number})), 0) AS min${i}`,
+          `coalesce(max(${number}) FILTER (WHERE isfinite(${number})), 0) AS max${i}`,
         ].join(', ');
       })
       .join(', ')} FROM (${inputRows})`,
@@ -147,6 +176,11 @@ export async function resolveUserFeatures(
     distinct: Number(raw[`distinct${i}`]),
     otherDistinct: Number(raw[`other_distinct${i}`]),
     markers: Number(raw[`markers${i}`]),
+    integers: Number(raw[`integers${i}`]),
+    shortest: Number(raw[`shortest${i}`]),
+    longest: Number(raw[`longest${i}`]),
+    min: Number(raw[`min${i}`]),
+    max: Number(raw[`max${i}`]),
   }));
   /** The values of a column that are not numbers, most frequent first: 'n/a', 'x' and 4 more. */
   const notNumbers = async (name: string, { otherDistinct }: ColumnStats): Promise<string> => {
@@ -171,6 +205,7 @@ export async function resolveUserFeatures(
     // numbers with a few exceptions, or with missing markers only: the exceptions are missing values
     const numbersWithGaps =
       numbers > 0 && column.distinctNumbers >= 2 && (others <= NOT_NUMBERS_SHARE * n || column.markers === others);
+    const autoNumeric = declared === 'auto' && (others === 0 || numbersWithGaps);
     const note = async () =>
       `${plural(others, 'value', 'values')} not numbers taken as missing: ${await notNumbers(name, column)}`;
     if (n === 0) skipped.push({ feature: name, reason: 'no values' });
@@ -180,7 +215,9 @@ export async function resolveUserFeatures(
         feature: name,
         reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await notNumbers(name, column)}`,
       });
-    else if (declared === 'numeric' || (declared === 'auto' && (others === 0 || numbersWithGaps)))
+    else if (declared === 'auto' && looksLikeId(column, autoNumeric, mapping.maxCategories))
+      skipped.push({ feature: name, reason: `looks like an id: ${distinct} distinct values in ${n} rows` });
+    else if (declared === 'numeric' || autoNumeric)
       typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
     else if (distinct <= mapping.maxCategories) typed.push({ name, type: 'categorical' });
     else if (declared === 'auto' && numbers > 0)

@@ -114,4 +114,18 @@ describe("typing a user's own columns", () => {
     // declared numeric: the values that are not numbers are reported the same way
     expect(features.device_age.note).toBe("3 values not numbers taken as missing: 'n/a'");
   });
+
+  it('"auto" skips columns that look like ids: one distinct value per row, as text or as codes of digits', async () => {
+    const { features, skipped } = byName(await resolve({ ...SNAPSHOT, features: 'auto' }));
+    for (const id of ['imsi', 'account_no', 'email']) {
+      expect(features[id], id).toBeUndefined();
+      expect(skipped[id], id).toBe('looks like an id: 4190 distinct values in 4190 rows');
+    }
+    // numbers nearly unique per row but measured, not codes: amounts with cents, byte counts
+    expect(features.monthly_fee).toMatchObject({ type: 'numeric' });
+    expect(features.data_bytes).toMatchObject({ type: 'numeric' });
+    // declared by the analyst: taken as declared
+    const declared = byName(await resolve({ ...SNAPSHOT, features: { imsi: 'numeric' } }));
+    expect(declared.features.imsi).toMatchObject({ type: 'numeric' });
+  });
 });
