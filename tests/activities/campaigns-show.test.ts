@@ -1,0 +1,123 @@
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CampaignMetrics } from '../../activities/campaigns';
+import { setVariable, withConnection } from '../../activities/duckdb';
+import { CONTACT_MOMENTS } from '../../domain/actions';
+import { versionDir } from '../../store/layout';
+import { REPO_ROOT } from '../../worker/config';
+import { storeIn, tempDir } from '../helpers';
+
+/**
+ * `segflow campaigns show` on a published measurement: a snapshot folder holding only what the
+ * command reads (the manifest's metrics.campaigns and campaigns.parquet), with 400 grids so that
+ * the JSON is well beyond a pipe's buffer, and the real contact moments as groups.
+ */
+describe('campaigns show', () => {
+  let storeDir: string;
+
+  beforeAll(async () => {
+    const store = storeIn(await tempDir());
+    storeDir = store.storeDir;
+    const dir = versionDir(store, '2026-10', 1);
+    await mkdir(dir, { recursive: true });
+    await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'file', join(dir, 'campaigns.parquet'));
+      const moments = Object.values(CONTACT_MOMENTS)
+        .map((m) => `'${m}'`)
+        .join(', ');
+      await conn.run(
+        `COPY (
+           WITH groups(dimension, "group") AS (
+             SELECT 'all', 'all on the list'
+             UNION ALL SELECT 'action', unnest(['larger data package or data add-on', 'premium unlimited plan with a device offer'])
+             UNION ALL SELECT 'channel', unnest(['SMS and app push', 'outbound call and app push'])
+             UNION ALL SELECT 'contact moment', unnest([${moments}])
+             UNION ALL SELECT 'grid', 'grid ' || i FROM range(400) t(i)
+           )
+           SELECT dimension, "group", 1234 AS control_subscribers, 123 AS control_churned, 0.099676 AS control_churn_rate,
+                  12345 AS targeted_subscribers, 1111 AS targeted_churned, 0.089996 AS targeted_churn_rate,
+                  -0.10968 AS absolute_uplift, -0.5 AS relative_uplift, -0.150123 AS uplift_low, -0.070456 AS uplift_high,
+                  true AS significant, false AS too_small, -14.912 AS kept_per_100_contacts,
+                  9876 AS contacted_subscribers, 2345 AS accepted_subscribers, 0.25 AS acceptance_rate, 17 AS contacted_controls
+           FROM groups
+         ) TO (getvariable('file')) (FORMAT parquet)`,
+      );
+    });
+    const overall = {
+      dimension: 'all',
+      group: 'all on the list',
+      controlSubscribers: 1234,
+      controlChurned: 123,
+      controlChurnRate: 0.099676,
+      targetedSubscribers: 12345,
+      targetedChurned: 1111,
+      targetedChurnRate: 0.089996,
+      absoluteUplift: -0.10968,
+      relativeUplift: -0.5,
+      upliftLow: -0.150123,
+      upliftHigh: -0.070456,
+      significant: true,
+      tooSmall: false,
+      keptPer100Contacts: -14.912,
+      contactedSubscribers: 9876,
+      acceptedSubscribers: 2345,
+      acceptanceRate: 0.25,
+      contactedControls: 17,
+    };
+    const campaigns: CampaignMetrics = {
+      measured: true,
+      dispatchFrom: { month: '2026-09', version: 1 },
+      contacts: {
+        file: '/data/contacts-2026-10.csv',
+        sha256: '0'.repeat(64),
+        rows: 10_000,
+        loaded: 9_950,
+        quarantined: 50,
+        quarantineByReason: { "subscriber_id: not on last month's dispatch list": 50 },
+        contactedControls: 17,
+      },
+      interval: 'Newcombe hybrid score interval (method 10) from two Wilson 95% intervals',
+      minArmSubscribers: 30,
+      overall,
+      byAction: [],
+    };
+    await writeFile(join(dir, '..', 'latest.json'), JSON.stringify({ month: '2026-10', version: 1, path: 'v1' }));
+    await writeFile(
+      join(dir, 'manifest.json'),
+      JSON.stringify({ snapshot: { month: '2026-10', version: 1 }, metrics: { campaigns } }),
+    );
+  });
+
+  /** Runs the command; with `closeAfterFirstChunk` its reader goes away after the first chunk, as `| head` does. */
+  function show(
+    args: string[],
+    closeAfterFirstChunk = false,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((done, fail) => {
+      const child = spawn(join(REPO_ROOT, 'bin', 'segflow'), ['campaigns', 'show', ...args], {
+        env: { ...process.env, SEGFLOW_STORE: storeDir },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (closeAfterFirstChunk) child.stdout.destroy();
+      });
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('error', fail);
+      child.on('close', (code) => done({ code, stdout, stderr }));
+    });
+  }
+
+  it('ends quietly, exit 0, when its reader closes the pipe early (| head)', async () => {
+    const full = await show(['2026-10', '--json']);
+    expect(full.stderr).toBe('');
+    expect(full.code).toBe(0);
+    expect(full.stdout.length).toBeGreaterThan(200_000); // beyond the pipe's buffer
+    const cut = await show(['2026-10', '--json'], true);
+    expect(cut.stderr).not.toContain('EPIPE');
+    expect(cut.code).toBe(0);
+  }, 60_000);
+});
