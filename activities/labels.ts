@@ -25,8 +25,8 @@ export interface LabelsFile {
 
 function readerSql(path: string): string {
   return path.toLowerCase().endsWith('.csv')
-    ? "read_csv(getvariable('labels_file'), header = true, all_varchar = true)"
-    : "read_parquet(getvariable('labels_file'))";
+    ? "read_csv(getvariable('labels_file'), header = true, all_varchar = true, hive_partitioning = false)"
+    : "read_parquet(getvariable('labels_file'), hive_partitioning = false)";
 }
 
 /** Flag values segflow understands without a mapping (the mapping's churn_label encodings come first). */

@@ -32,9 +32,11 @@ export function buildCheckSql(
   const conversion = (column: ColumnContract) => {
     const id = quoteIdent(column.name);
     if (sourceType(column) === column.type) return id;
-    return column.type === 'VARCHAR' && sourceType(column) === 'BLOB'
-      ? `try(decode(${id}))`
-      : `TRY_CAST(${id} AS ${column.type})`;
+    if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
+    // months as text: a date (2026-10-01) or a year and month (2026-10)
+    if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? ''))
+      return `coalesce(TRY_CAST(${id} AS DATE), try_strptime(${id}::VARCHAR, '%Y-%m')::DATE)`;
+    return `TRY_CAST(${id} AS ${column.type})`;
   };
   const typed = USAGE_CONTRACT.map((column) => {
     const id = quoteIdent(column.name);

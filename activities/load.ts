@@ -1063,9 +1063,10 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<string[]>
 
 /** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */
 function readerSql(path: string, argument: string): string {
+  // a month folder's name (usage_month=2026-10) is not a column of the file: never read as one
   return isCsvFile(path)
-    ? `read_csv(${argument}, header = true, all_varchar = true, parallel = false)`
-    : `read_parquet(${argument})`;
+    ? `read_csv(${argument}, header = true, all_varchar = true, parallel = false, hive_partitioning = false)`
+    : `read_parquet(${argument}, hive_partitioning = false)`;
 }
 
 /**
@@ -1216,7 +1217,7 @@ async function inputRowsSql(conn: DuckDBConnection, files: string[], numbering =
     const variable = numberedVariable('csv_file', i);
     await setVariable(conn, variable, file);
     parts.push(`SELECT *, ${numbering.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
-      FROM read_csv(getvariable('${variable}'), header = true, all_varchar = true, parallel = false)`);
+      FROM read_csv(getvariable('${variable}'), header = true, all_varchar = true, parallel = false, hive_partitioning = false)`);
   }
   return parts.join('\nUNION ALL BY NAME\n');
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { queryRows, withConnection } from '../../activities/duckdb';
+import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { loadUsage } from '../../activities/load';
 import type { SampleSummary } from '../../data/generate';
 import { monthDir, runDir, type StoreConfig } from '../../store/layout';
@@ -207,6 +207,32 @@ describe('bad rows are quarantined with a counted reason; rows read = loaded + q
       expect(where).toEqual([0, 1, 2, 3, 4].map((row) => ({ source_file: join(input, file), file_row: row })));
     });
   }
+});
+
+describe('month folders and text months', () => {
+  it("month folders' names are not columns: the user's own columns are typed without them", async () => {
+    const mapping = join(dir, `mapping-auto-${++caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ features: 'auto' }));
+    const summary = await load(join(sample.outDir, 'usage'), { mapping });
+    expect(summary.userFeatures.map((feature) => feature.column)).not.toContain('usage_month');
+    expect(summary.rowsQuarantined).toBe(0);
+  });
+
+  it('a CSV whose months read 2026-06 (year and month) loads as one whose months read 2026-06-01', async () => {
+    const csv = await inputWith(async (folder) => {
+      await withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'june', join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet'));
+        await setVariable(conn, 'target', join(folder, 'june.csv'));
+        await conn.run(
+          `COPY (SELECT * REPLACE (strftime("month", '%Y-%m') AS "month") FROM read_parquet(getvariable('june')))
+           TO (getvariable('target')) (HEADER)`,
+        );
+      });
+    }, false);
+    const summary = await load(csv);
+    expect(summary.rowsQuarantined).toBe(0);
+    expect(summary.subscribersInMonth).toBe(summary.rowsRead);
+  });
 });
 
 describe("a mapped file's reasons name the user's own columns", () => {
