@@ -8,7 +8,7 @@ import { versionDir } from '../../store/layout';
 import { readManifest, resolveSnapshot, type SnapshotRef } from '../../store/snapshots';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { EXIT, output, positiveInt, table } from '../options';
+import { EXIT, output, positiveInt } from '../options';
 
 /** A group's reading: a significant uplift says which way it went (harm: more churn among the contacted). */
 function reading(g: CampaignGroup): string {
@@ -17,31 +17,116 @@ function reading(g: CampaignGroup): string {
   return (g.absoluteUplift ?? 0) > 0 ? 'significant (kept)' : 'significant (harm)';
 }
 
-/** `campaigns show` for people: the measurement's header, the contact log's counts and one row per group. */
+/** The width `campaigns show` fits its text to. */
+const TEXT_WIDTH = 100;
+
+/** Words wrapped to TEXT_WIDTH, continuation lines indented by `indent`. */
+function wrap(text: string, indent = '  '): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > TEXT_WIDTH) {
+      lines.push(line);
+      line = `${indent}${word}`;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
+}
+
+/**
+ * One table per dimension, headed by its name, its numbers right-aligned and the last column
+ * left-aligned when it is text. The name column takes what the numbers leave of TEXT_WIDTH; a longer group name
+ * (a contact moment) gets a line of its own above its numbers.
+ */
+function dimensionTable(
+  dimension: string,
+  headers: string[],
+  rows: { name: string; cells: string[] }[],
+  textLast: boolean,
+): string[] {
+  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((r) => r.cells[i].length)));
+  const numbers = widths.reduce((sum, w) => sum + w + 2, 0);
+  const nameWidth = Math.max(12, dimension.length, TEXT_WIDTH - numbers);
+  const longest = Math.max(dimension.length, ...rows.map((r) => r.name.length));
+  const name = Math.min(longest, nameWidth);
+  const line = (first: string, cells: string[]) =>
+    [
+      first.padEnd(name),
+      ...cells.map((cell, i) =>
+        textLast && i === cells.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]),
+      ),
+    ]
+      .join('  ')
+      .trimEnd();
+  return [
+    line(dimension, headers),
+    line(
+      '-'.repeat(name),
+      widths.map((w) => '-'.repeat(w)),
+    ),
+    ...rows.flatMap((r) => (r.name.length > name ? [r.name, line('', r.cells)] : [line(r.name, r.cells)])),
+  ];
+}
+
+/**
+ * `campaigns show` for people, within TEXT_WIDTH columns: the measurement's header, the contact
+ * log's counts, then per dimension the churn of each arm with the uplift, and how many were reached.
+ */
 export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown: CampaignGroup[]): string {
   if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
   const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
+  const count = (n: number) => n.toLocaleString('en-US');
+  const { overall, contacts } = metrics;
+  const dimensions = [...new Set(shown.map((g) => g.dimension))];
+  const byDimension = (cells: (g: CampaignGroup) => string[], headers: string[], textLast: boolean) =>
+    dimensions.flatMap((dimension) => [
+      '',
+      ...dimensionTable(
+        dimension,
+        headers,
+        shown.filter((g) => g.dimension === dimension).map((g) => ({ name: g.group ?? '(none)', cells: cells(g) })),
+        textLast,
+      ),
+    ]);
   return [
     `${ref.month}/v${ref.version}: the dispatch list of ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version} against its control group`,
-    `uplift = control churn rate - contacted churn rate, in percentage points (negative: more churn among the contacted); ${metrics.interval}`,
-    `contact log: ${metrics.contacts.rows} rows, ${metrics.contacts.loaded} used, ${metrics.contacts.quarantined} quarantined`,
-    ...Object.entries(metrics.contacts.quarantineByReason).map(([reason, rows]) => `  ${rows} x ${reason}`),
-    ...(metrics.warning ? [`warning: ${metrics.warning}`] : []),
+    `contact log: ${count(contacts.rows)} rows, ${count(contacts.loaded)} used, ${count(contacts.quarantined)} quarantined`,
+    ...Object.entries(contacts.quarantineByReason).map(([reason, rows]) => `  ${count(rows)} x ${reason}`),
+    ...(metrics.warning ? wrap(`warning: ${metrics.warning}`) : []),
+    ...wrap(
+      `reached: ${count(overall.contactedSubscribers)} of the ${count(overall.targetedSubscribers)} targeted have a contact record; ${count(overall.contactedControls)} of the ${count(overall.controlSubscribers)} held out were contacted anyway (they stay in the control group)`,
+    ),
     '',
-    table(
-      shown.map((g) => ({
-        dimension: g.dimension,
-        group: g.group,
-        control: g.controlSubscribers,
-        'churn% control': pp(g.controlChurnRate),
-        contacted: g.targetedSubscribers,
-        'churn% contacted': pp(g.targetedChurnRate),
-        uplift: pp(g.absoluteUplift),
-        '95% interval': `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
-        'kept/100': g.keptPer100Contacts?.toFixed(1) ?? '',
-        'accepted%': pp(g.acceptanceRate),
-        reading: reading(g),
-      })),
+    ...wrap(
+      `Churn by arm. targeted: everyone on the list not held out, reached or not (intent to treat); uplift = control churn% - targeted churn%, in percentage points (negative: more churn among the targeted); 95% interval: ${metrics.interval}.`,
+    ),
+    ...byDimension(
+      (g) => [
+        count(g.controlSubscribers),
+        pp(g.controlChurnRate),
+        count(g.targetedSubscribers),
+        pp(g.targetedChurnRate),
+        pp(g.absoluteUplift),
+        `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
+        reading(g),
+      ],
+      ['control', 'churn%', 'targeted', 'churn%', 'uplift', '95% interval', 'reading'],
+      true,
+    ),
+    '',
+    ...wrap(
+      'Reached: the targeted with a contact record; controls reached: held out but contacted anyway; accepted%: among the reached with a recorded outcome; kept/100: the uplift per 100 reached (negative: subscribers lost).',
+    ),
+    ...byDimension(
+      (g) => [
+        count(g.targetedSubscribers),
+        count(g.contactedSubscribers),
+        count(g.contactedControls),
+        pp(g.acceptanceRate),
+        g.keptPer100Contacts?.toFixed(1) ?? '',
+      ],
+      ['targeted', 'reached', 'controls reached', 'accepted%', 'kept/100'],
+      false,
     ),
   ].join('\n');
 }
