@@ -22,6 +22,14 @@ export interface SkippedUserFeature {
   reason: string;
 }
 
+/** The churn label, as far as it is known when the user's columns are typed. */
+export interface UserFeatureLabel {
+  /** The label's column name (the input's, or the labels file's): a column named so is never taken by "auto". */
+  name: string;
+  /** SQL over one input row: its label (BOOLEAN, NULL when unknown); with it "auto" checks each column for a leak. */
+  sql?: string;
+}
+
 /** A user's value as text, blank or empty as NULL (a missing value, never a quarantine reason). */
 export function userText(sourceColumn: string): string {
   return `nullif(trim(${quoteIdent(sourceColumn)}::VARCHAR), '')`;
@@ -66,6 +74,33 @@ const MISSING_MARKERS = [
 const NOT_NUMBERS_SHARE = 0.01;
 /** How many of a column's values that are not numbers a note or a reason quotes. */
 const EXAMPLES = 3;
+/** Column names (lower case, letters and digits only) that "auto" takes for a leftover label, never a feature. */
+const LABEL_NAMES = new Set([
+  'churn',
+  'churned',
+  'churner',
+  'churnlabel',
+  'churnflag',
+  'churnstatus',
+  'ischurn',
+  'ischurned',
+  'haschurned',
+  'label',
+  'target',
+  'exited',
+  'attrition',
+]);
+const labelKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+/**
+ * A column alone that gets this share of the labelled rows right (as categories, or by one
+ * threshold) and leaves at most a tenth of the minority class's rows wrong is taken for a leak.
+ */
+const LEAK_ACCURACY = 0.995;
+const LEAK_OF_MINORITY = 0.1;
+/** Fewer churners (or stayers) than this: too few labels to call a column a leak. */
+const LEAK_MIN_MINORITY = 10;
+const NAMED_LIKE_A_LABEL = "named like a churn label: a leak? declare it in the mapping's features to use it anyway";
+
 /** "auto" takes a column with at least this many distinct values per non-empty value (and more than maxCategories) for an id. */
 const ID_SHARE = 0.95;
 
@@ -123,8 +158,11 @@ export async function resolveUserFeatures(
   inputRows: string,
   fileColumns: string[],
   mapping: InputMapping,
+  label?: UserFeatureLabel | null,
 ): Promise<{ features: UserFeature[]; skipped: SkippedUserFeature[] }> {
   if (mapping.features === undefined) return { features: [], skipped: [] };
+  const churnLabel = label === undefined ? await mappedLabel(conn, mapping, fileColumns) : label;
+  const labelNames = new Set([...LABEL_NAMES, ...(churnLabel ? [labelKey(churnLabel.name)] : [])]);
   const skipped: SkippedUserFeature[] = [];
   const wanted = new Map<string, 'numeric' | 'categorical' | 'auto'>();
   if (mapping.features === 'auto') {
@@ -133,7 +171,10 @@ export async function resolveUserFeatures(
         mapping.columns[column.name] === undefined ? column.name : renamedColumn(mapping, column.name),
       ),
     );
-    for (const column of fileColumns) if (!mappedOneToOne.has(column)) wanted.set(column, 'auto');
+    for (const column of fileColumns)
+      if (mappedOneToOne.has(column)) continue;
+      else if (labelNames.has(labelKey(column))) skipped.push({ feature: column, reason: NAMED_LIKE_A_LABEL });
+      else wanted.set(column, 'auto');
   } else {
     for (const [column, type] of Object.entries(mapping.features)) {
       if (!fileColumns.includes(column))
@@ -234,6 +275,29 @@ export async function resolveUserFeatures(
         reason: `${distinct} distinct values, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and no numbers' : ''}`,
       });
   }
+  if (churnLabel?.sql) {
+    const auto = typed.filter((feature) => wanted.get(feature.name) === 'auto');
+    const leaks = await leakChecks(conn, inputRows, churnLabel.sql, auto);
+    for (const [i, feature] of auto.entries()) {
+      const { pos, neg, errors } = leaks[i];
+      const total = pos + neg;
+      const minority = Math.min(pos, neg);
+      const enoughRows = feature.type === 'numeric' || total >= 10 * stats[candidates.indexOf(feature.name)].distinct;
+      if (
+        minority >= LEAK_MIN_MINORITY &&
+        enoughRows &&
+        errors <= (1 - LEAK_ACCURACY) * total &&
+        errors <= LEAK_OF_MINORITY * minority
+      ) {
+        typed.splice(typed.indexOf(feature), 1);
+        const how = feature.type === 'numeric' ? 'one threshold gets' : 'its values alone get';
+        skipped.push({
+          feature: feature.name,
+          reason: `predicts the churn label almost perfectly: a leak? (${how} ${total - errors} of ${total} labelled rows right; declare it in the mapping's features to use it anyway)`,
+        });
+      }
+    }
+  }
   const categorical = typed.filter((feature) => feature.type === 'categorical');
   const levels =
     categorical.length === 0
@@ -250,4 +314,80 @@ export async function resolveUserFeatures(
     return { name, column, type, categories: [...levels[`levels${categorical.findIndex((f) => f.name === name)}`]] };
   });
   return { features, skipped };
+}
+
+/**
+ * The label as the input holds it, when the mapping reads churn_label from one of its columns
+ * (or the file has churn_label itself): that column's values through the mapping's encodings,
+ * as load reads them. Null when the label comes from elsewhere (a labels file) or not at all.
+ */
+async function mappedLabel(
+  conn: DuckDBConnection,
+  mapping: InputMapping,
+  fileColumns: string[],
+): Promise<UserFeatureLabel | null> {
+  const source = mapping.columns.churn_label ?? 'churn_label';
+  if (typeof source !== 'string' || !fileColumns.includes(source)) return null;
+  const raw = `${quoteIdent(source)}::VARCHAR`;
+  const encodings = Object.entries(mapping.values.churn_label ?? {});
+  if (encodings.length === 0) return { name: source, sql: `TRY_CAST(${raw} AS BOOLEAN)` };
+  await setVariable(conn, 'feature_label_sources', listValue(encodings.map(([from]) => from)));
+  await setVariable(
+    conn,
+    'feature_label_targets',
+    listValue(encodings.map(([, to]) => (to === null ? null : String(to)))),
+  );
+  return {
+    name: source,
+    sql: `TRY_CAST(coalesce(getvariable('feature_label_targets')[list_position(getvariable('feature_label_sources'), ${raw})], ${raw}) AS BOOLEAN)`,
+  };
+}
+
+/**
+ * For each column, how many labelled rows (churned, stayed) and how many of them the column alone
+ * gets wrong at best: a categorical column by the majority label of each value, a numeric one by
+ * the best single threshold; missing values are a group of their own either way. One pass over
+ * the input rows.
+ */
+async function leakChecks(
+  conn: DuckDBConnection,
+  inputRows: string,
+  labelSql: string,
+  columns: { name: string; type: 'numeric' | 'categorical' }[],
+): Promise<{ pos: number; neg: number; errors: number }[]> {
+  if (columns.length === 0) return [];
+  const values = columns.map((column, i) => {
+    const text = userText(column.name);
+    return `${column.type === 'numeric' ? `TRY_CAST(${text} AS DOUBLE)` : text} AS c${i}`;
+  });
+  const groups = columns.map(
+    (column, i) =>
+      `SELECT ${i} AS i, ${column.type === 'numeric' ? `NULL::VARCHAR AS category, c${i} AS number` : `c${i} AS category, NULL::DOUBLE AS number`},
+         c${i} IS NULL AS missing, count(*) FILTER (WHERE l) AS pos, count(*) FILTER (WHERE NOT l) AS neg
+       FROM r WHERE l IS NOT NULL GROUP BY c${i}`,
+  );
+  const rows = await queryRows<{ i: number; pos: number; neg: number; errors: number }>(
+    conn,
+    `WITH r AS MATERIALIZED (SELECT TRY_CAST((${labelSql}) AS BOOLEAN) AS l, ${values.join(', ')} FROM (${inputRows})),
+     g AS MATERIALIZED (${groups.join('\nUNION ALL\n')}),
+     t AS (
+       SELECT i, sum(pos) AS pos, sum(neg) AS neg,
+         coalesce(sum(pos) FILTER (WHERE NOT missing), 0) AS present_pos,
+         coalesce(sum(neg) FILTER (WHERE NOT missing), 0) AS present_neg,
+         coalesce(sum(least(pos, neg)) FILTER (WHERE missing), 0) AS missing_errors,
+         coalesce(sum(least(pos, neg)) FILTER (WHERE NOT missing), 0) AS category_errors
+       FROM g GROUP BY i),
+     s AS (
+       SELECT i, sum(pos) OVER w AS below_pos, sum(neg) OVER w AS below_neg FROM g
+       WHERE number IS NOT NULL WINDOW w AS (PARTITION BY i ORDER BY number ROWS UNBOUNDED PRECEDING)),
+     threshold AS (
+       SELECT s.i, min(least(s.below_pos + t.present_neg - s.below_neg, s.below_neg + t.present_pos - s.below_pos)) AS errors
+       FROM s JOIN t USING (i) GROUP BY s.i)
+     SELECT t.i, t.pos, t.neg, t.missing_errors + coalesce(threshold.errors, t.category_errors) AS errors
+     FROM t LEFT JOIN threshold USING (i) ORDER BY t.i`,
+  );
+  return columns.map((_, i) => {
+    const row = rows.find((r) => Number(r.i) === i);
+    return { pos: Number(row?.pos ?? 0), neg: Number(row?.neg ?? 0), errors: Number(row?.errors ?? 0) };
+  });
 }

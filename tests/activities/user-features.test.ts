@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setVariable, withConnection } from '../../activities/duckdb';
 import { seededRandom } from '../../activities/ml/random';
-import { resolveUserFeatures, type UserFeature, type SkippedUserFeature } from '../../activities/user-features';
+import {
+  resolveUserFeatures,
+  type SkippedUserFeature,
+  type UserFeature,
+  type UserFeatureLabel,
+} from '../../activities/user-features';
 import { InputMappingSchema } from '../../domain/mapping';
 import { tempDir } from '../helpers';
 
@@ -32,6 +37,7 @@ function deviceCsv(): string {
     'model_code',
     'churned',
     'days_to_exit',
+    'port_out',
     'Churn',
   ];
   const lines = [header.join(',')];
@@ -55,6 +61,8 @@ function deviceCsv(): string {
         i % 5 === 0 ? `X${i % 97}` : String(100 + (i % 89)),
         churn ? 'Y' : 'N',
         String(churn ? Math.floor(random() * 5) : 30 + Math.floor(random() * 30)),
+        // a status written after the fact: the churners', wrong for 6 rows
+        churn !== i % 800 < 1 ? 'ported' : 'kept',
         churn ? 'Yes' : 'No',
       ].join(','),
     );
@@ -72,14 +80,15 @@ describe("typing a user's own columns", () => {
     await writeFile(csv, deviceCsv());
   });
 
-  const resolve = (mapping: unknown, columns = HEADER) =>
+  const resolve = (mapping: unknown, label?: UserFeatureLabel | null) =>
     withConnection(':memory:', async (conn) => {
       await setVariable(conn, 'devices_csv', csv);
       return resolveUserFeatures(
         conn,
         "SELECT * FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)",
-        columns,
+        HEADER,
         InputMappingSchema.parse(mapping),
+        label,
       );
     });
   const byName = (result: { features: UserFeature[]; skipped: SkippedUserFeature[] }) => ({
@@ -128,4 +137,39 @@ describe("typing a user's own columns", () => {
     const declared = byName(await resolve({ ...SNAPSHOT, features: { imsi: 'numeric' } }));
     expect(declared.features.imsi).toMatchObject({ type: 'numeric' });
   });
+
+  it('"auto" skips a column that alone predicts the churn label almost perfectly (a leak), and one named like a label', async () => {
+    const leak = (right: number, how: string) =>
+      `predicts the churn label almost perfectly: a leak? (${how} ${right} of 4190 labelled rows right; declare it in the mapping's features to use it anyway)`;
+    // the label is the file's own Churn column (mapped, Yes/No)
+    const inFile = byName(
+      await resolve({ ...SNAPSHOT, values: { churn_label: { Yes: true, No: false } }, features: 'auto' }),
+    );
+    expect(inFile.skipped.days_to_exit).toBe(leak(4190, 'one threshold gets'));
+    expect(inFile.skipped.port_out).toBe(leak(4184, 'its values alone get'));
+    expect(inFile.skipped.churned).toBe(NAMED_LIKE_A_LABEL);
+    // real signals stay
+    expect(inFile.features.contract_type).toMatchObject({ type: 'categorical' });
+    expect(inFile.features.device_age).toMatchObject({ type: 'numeric' });
+
+    // labels from their own file: without the label's values here, the names still count
+    const noLabel = { format: 'snapshot', columns: { subscriber_id: 'msisdn' }, features: 'auto' };
+    const labelsFile = byName(await resolve(noLabel));
+    expect(labelsFile.skipped.churned).toBe(NAMED_LIKE_A_LABEL);
+    expect(labelsFile.skipped.Churn).toBe(NAMED_LIKE_A_LABEL);
+    // the labels file's own label column name, and its values when the caller joins them in
+    const named = byName(await resolve(noLabel, { name: 'port_out' }));
+    expect(named.skipped.port_out).toBe(NAMED_LIKE_A_LABEL);
+    expect(named.features.days_to_exit).toMatchObject({ type: 'numeric' });
+    const joined = byName(await resolve(noLabel, { name: 'gone', sql: `"Churn" = 'Yes'` }));
+    expect(joined.skipped.days_to_exit).toBe(leak(4190, 'one threshold gets'));
+
+    // declared: taken as declared
+    const declared = byName(
+      await resolve({ ...SNAPSHOT, features: { churned: 'categorical', days_to_exit: 'numeric' } }),
+    );
+    expect(Object.keys(declared.features)).toEqual(['churned', 'days_to_exit']);
+  });
 });
+
+const NAMED_LIKE_A_LABEL = "named like a churn label: a leak? declare it in the mapping's features to use it anyway";
