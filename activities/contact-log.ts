@@ -5,7 +5,10 @@ import { InputFileError, SchemaContractError } from '../domain/errors';
 import { queryRows, setVariable } from './duckdb';
 
 /**
- * View raw_contacts(file_row, <contract columns as text>) over the contact log: CSV is read as
+ * View raw_contacts(file_row, <contract columns as text>) over the contact log. file_row is the
+ * row's place among the file's data rows, counted from 0: a CSV's first row below the header is 0
+ * (blank lines are not rows, so without blank lines or values spanning lines a CSV row is on line
+ * file_row + 2), a Parquet row is its row number in the file. CSV is read as
  * text, Parquet values cast to text, so a bad value is quarantined rather than guessed. Throws
  * when the file cannot be read or lacks a required column: publishing reads the log, and the
  * load's plan calls this too, so a bad log stops the run before any work instead of at its end.

@@ -3,6 +3,8 @@
 -- subscriber_id, contact_date, action, channel, outcome) as text, table previous_dispatch (last
 -- month's list) and the session variables month_start, month_end, contact_outcomes and reason_*.
 -- Ids are compared as published (keyed hashes when ids are pseudonymised, like the list's).
+-- The quarantine keeps contact_date as read (NULL when unreadable) and contact_date_text as typed,
+-- so that '2026-13-01' or '15/10/2026' can be seen and fixed; file_row: see activities/contact-log.ts.
 CREATE OR REPLACE TEMP TABLE checked_contacts AS
 WITH typed AS (
   SELECT file_row,
@@ -14,7 +16,8 @@ WITH typed AS (
     nullif(regexp_replace(lower(trim(outcome)), '[_\s]+', ' ', 'g'), '') AS outcome
   FROM raw_contacts
 )
-SELECT t.file_row, published_id(t.subscriber_id) AS subscriber_id, t.contact_date, t.action, t.channel, t.outcome,
+SELECT t.file_row, published_id(t.subscriber_id) AS subscriber_id, t.contact_date, t.contact_date_text,
+  t.action, t.channel, t.outcome,
   CASE
     WHEN t.subscriber_id IS NULL THEN getvariable('reason_missing_id')
     WHEN t.contact_date IS NULL THEN getvariable('reason_bad_date')
@@ -29,6 +32,6 @@ FROM typed t;
 
 CREATE OR REPLACE TEMP TABLE snapshot_contacts_quarantine AS
 SELECT getvariable('contacts_file') AS source_file, file_row, subscriber_id, strftime(contact_date, '%Y-%m-%d') AS contact_date,
-       outcome, reason
+       contact_date_text, outcome, reason
 FROM checked_contacts WHERE reason IS NOT NULL
 ORDER BY file_row;

@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { measureCampaigns } from '../../activities/campaigns';
-import { readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
+import { queryRows, readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
+import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
 import { SchemaContractError } from '../../domain/errors';
 import { parseRunParams, type RunParams } from '../../domain/params';
 import { versionDir } from '../../store/layout';
@@ -142,6 +143,54 @@ describe('contact log', () => {
         targetedSubscribers: 90,
         contactedSubscribers: 1,
       });
+    });
+  });
+
+  it('keeps the typed text of an unreadable date in the quarantine, each row with its 0-based data-row number', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(
+      file,
+      [
+        'subscriber_id,contact_date,action,channel,outcome',
+        'S1,2026-06-02,offer,SMS,accepted',
+        'S2,2026-13-01,offer,SMS,accepted',
+        'S3,15/06/2026,offer,SMS,declined',
+        'S4,2026-05-31,offer,SMS,declined',
+      ].join('\n') + '\n',
+    );
+    await withMayList(true, async (conn, store) => {
+      await measureCampaigns(conn, {
+        params: params(file),
+        previous: { month: '2026-05', version: 1 },
+        previousStore: store,
+      });
+      const rows = await queryRows<Record<string, unknown>>(
+        conn,
+        'SELECT file_row, subscriber_id, contact_date, contact_date_text, reason FROM snapshot_contacts_quarantine',
+      );
+      expect(rows).toEqual([
+        {
+          file_row: 1,
+          subscriber_id: 'S2',
+          contact_date: null,
+          contact_date_text: '2026-13-01',
+          reason: CONTACT_QUARANTINE_REASONS.badDate,
+        },
+        {
+          file_row: 2,
+          subscriber_id: 'S3',
+          contact_date: null,
+          contact_date_text: '15/06/2026',
+          reason: CONTACT_QUARANTINE_REASONS.badDate,
+        },
+        {
+          file_row: 3,
+          subscriber_id: 'S4',
+          contact_date: '2026-05-31',
+          contact_date_text: '2026-05-31',
+          reason: CONTACT_QUARANTINE_REASONS.outsideMonth,
+        },
+      ]);
     });
   });
 });
