@@ -165,24 +165,24 @@ export async function resolveUserFeatures(
   const labelNames = new Set([...LABEL_NAMES, ...(churnLabel ? [labelKey(churnLabel.name)] : [])]);
   const skipped: SkippedUserFeature[] = [];
   const wanted = new Map<string, 'numeric' | 'categorical' | 'auto'>();
-  if (mapping.features === 'auto') {
-    const mappedOneToOne = new Set(
-      USAGE_CONTRACT.map((column) =>
-        mapping.columns[column.name] === undefined ? column.name : renamedColumn(mapping, column.name),
-      ),
-    );
-    for (const column of fileColumns)
-      if (mappedOneToOne.has(column)) continue;
-      else if (labelNames.has(labelKey(column))) skipped.push({ feature: column, reason: NAMED_LIKE_A_LABEL });
-      else wanted.set(column, 'auto');
-  } else {
-    for (const [column, type] of Object.entries(mapping.features)) {
-      if (!fileColumns.includes(column))
-        throw new SchemaContractError(`the mapping's features name column "${column}", which no input file has`);
-      if (type === 'skip') skipped.push({ feature: column, reason: 'skipped by the mapping' });
-      else wanted.set(column, type);
-    }
+  const mappedOneToOne = new Set(
+    USAGE_CONTRACT.map((column) =>
+      mapping.columns[column.name] === undefined ? column.name : renamedColumn(mapping, column.name),
+    ),
+  );
+  // the columns "auto" types: all not mapped one-to-one, or (object form) those not listed, under "*": "auto"
+  const { '*': others = 'skip', ...listed } = mapping.features === 'auto' ? { '*': 'auto' as const } : mapping.features;
+  for (const [column, type] of Object.entries(listed)) {
+    if (!fileColumns.includes(column))
+      throw new SchemaContractError(`the mapping's features name column "${column}", which no input file has`);
+    if (type === 'skip') skipped.push({ feature: column, reason: 'skipped by the mapping' });
+    else wanted.set(column, type);
   }
+  for (const column of fileColumns)
+    if (mappedOneToOne.has(column) || column in listed) continue;
+    else if (others === 'skip') skipped.push({ feature: column, reason: "not listed in the mapping's features" });
+    else if (labelNames.has(labelKey(column))) skipped.push({ feature: column, reason: NAMED_LIKE_A_LABEL });
+    else wanted.set(column, 'auto');
   const candidates = [...wanted.keys()];
   if (candidates.length === 0) return { features: [], skipped };
 

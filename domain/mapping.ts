@@ -21,6 +21,17 @@ export const USER_FEATURE_TYPES = ['numeric', 'categorical', 'skip'] as const;
 export type UserFeatureType = (typeof USER_FEATURE_TYPES)[number];
 
 /**
+ * The object form of `features`: the listed columns with their types, and under "*" what becomes
+ * of every column not listed (and not mapped one-to-one): "auto" types them as `features: "auto"`
+ * does (so the list overrides "auto"), "skip" (the default) leaves them out.
+ */
+const UserFeatureList = z
+  .object({
+    '*': z.enum(['auto', 'skip'], { error: '"*" (every column not listed) takes "auto" or "skip"' }).optional(),
+  })
+  .catchall(z.enum(USER_FEATURE_TYPES));
+
+/**
  * How a user's own files map onto the usage contract: which of their columns is which, how
  * their values are encoded, whether the data is monthly usage or one snapshot row per
  * subscriber, and which of their other columns the models may use. Given as a JSON file
@@ -40,9 +51,10 @@ export const InputMappingSchema = z
     monthFormat: z.string().min(2).optional(),
     /**
      * The user's own columns the models use: "auto" (every column not mapped one-to-one, typed
-     * from its values) or { column: "numeric" | "categorical" | "skip" }. Default: none.
+     * from its values) or { column: "numeric" | "categorical" | "skip" } (only the listed
+     * columns, unless "*": "auto" types the others). Default: none.
      */
-    features: z.union([z.literal('auto'), z.record(z.string().min(1), z.enum(USER_FEATURE_TYPES))]).optional(),
+    features: z.union([z.literal('auto'), UserFeatureList]).optional(),
     /** A column with more distinct values than this is not taken as categorical by "auto". */
     maxCategories: z.number().int().min(2).max(254).default(50),
   })

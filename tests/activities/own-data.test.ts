@@ -210,7 +210,14 @@ describe('churn labels from their own file, joined by id', () => {
       },
     );
     expect(load.labels).toMatchObject({ kind: 'flag', rows: 2_025, unknownIds: 25, idColumn: 'customerID' });
-    expect(load.skippedUserFeatures).toEqual([{ feature: 'PaymentMethod', reason: 'skipped by the mapping' }]);
+    expect(load.skippedUserFeatures).toEqual([
+      { feature: 'PaymentMethod', reason: 'skipped by the mapping' },
+      // the object form uses only the columns it lists
+      ...['Day Mins', 'Eve Mins', 'Night Mins', 'Intl Mins', 'Complaints', 'TotalCharges'].map((feature) => ({
+        feature,
+        reason: "not listed in the mapping's features",
+      })),
+    ]);
     const features = await computeFeatures(load.dbPath, load.params, {
       format: load.format,
       inputColumns: load.inputColumns,

@@ -9,7 +9,7 @@ import {
   type UserFeature,
   type UserFeatureLabel,
 } from '../../activities/user-features';
-import { InputMappingSchema } from '../../domain/mapping';
+import { InputMappingSchema, parseMapping } from '../../domain/mapping';
 import { tempDir } from '../helpers';
 
 /**
@@ -169,6 +169,48 @@ describe("typing a user's own columns", () => {
       await resolve({ ...SNAPSHOT, features: { churned: 'categorical', days_to_exit: 'numeric' } }),
     );
     expect(Object.keys(declared.features)).toEqual(['churned', 'days_to_exit']);
+  });
+
+  it('the object form uses only the columns it lists and lists the others as skipped; "*": "auto" types them instead', async () => {
+    const only = await resolve({ ...SNAPSHOT, features: { handset_brand: 'skip', imsi: 'skip' } });
+    expect(only.features).toEqual([]);
+    expect(only.skipped).toEqual([
+      { feature: 'handset_brand', reason: 'skipped by the mapping' },
+      { feature: 'imsi', reason: 'skipped by the mapping' },
+      ...HEADER.filter((c) => !['msisdn', 'Churn', 'handset_brand', 'imsi'].includes(c)).map((feature) => ({
+        feature,
+        reason: "not listed in the mapping's features",
+      })),
+    ]);
+
+    const overrides = byName(
+      await resolve({
+        ...SNAPSHOT,
+        values: { churn_label: { Yes: true, No: false } },
+        features: { '*': 'auto', handset_brand: 'skip', churned: 'categorical', model_code: 'numeric' },
+      }),
+    );
+    expect(overrides.skipped.handset_brand).toBe('skipped by the mapping');
+    expect(overrides.features.contract_type).toMatchObject({ type: 'categorical' });
+    expect(overrides.features.device_age).toMatchObject({ type: 'numeric', note: expect.stringContaining("'n/a'") });
+    expect(overrides.features.churned).toMatchObject({ type: 'categorical' }); // declared: no leak check
+    expect(overrides.features.model_code).toMatchObject({
+      type: 'numeric',
+      note: expect.stringContaining('838 values'),
+    });
+    expect(overrides.skipped.imsi).toBe('looks like an id: 4190 distinct values in 4190 rows');
+    expect(overrides.skipped.days_to_exit).toMatch(/^predicts the churn label almost perfectly/);
+  });
+
+  it('the mapping takes "*" for the columns not listed, "auto" or "skip" only', () => {
+    const problems = (features: unknown) => {
+      const parsed = parseMapping(JSON.stringify({ features }));
+      return parsed.ok ? [] : parsed.problems;
+    };
+    expect(problems({ '*': 'auto', imsi: 'skip' })).toEqual([]);
+    expect(problems({ '*': 'skip', plan: 'categorical' })).toEqual([]);
+    expect(problems({ '*': 'numeric' })).toEqual(['features.*: "*" (every column not listed) takes "auto" or "skip"']);
+    expect(problems({ imsi: 'auto' })).toHaveLength(1);
   });
 });
 
