@@ -42,6 +42,12 @@ export interface InputFile {
   rows: number;
 }
 
+/** A mapping file by its path and the sha256 of its bytes when the run read it. */
+export interface MappingFile {
+  path: string;
+  sha256: string;
+}
+
 /** What the load stage decided before reading any rows: small, so it travels between activities. */
 export interface LoadPlan {
   params: RunParams;
@@ -54,6 +60,8 @@ export interface LoadPlan {
   /** Month-partitioned files outside the window, not read at all. */
   filesOutsideWindow: number;
   mapping: InputMapping;
+  /** The mapping file as read (`mapping` parameter): its sha256 goes into the manifest, for auditors and reproduce. */
+  mappingFile: MappingFile | null;
   /** Contract column -> the DuckDB type of the input column it is read from (MIXED when files disagree). */
   presentColumns: [string, string][];
   /** The user's own columns the models use (mapping `features`), typed; table user_feature_rows holds them. */
@@ -132,6 +140,8 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   rowsLoaded: number;
   rowsQuarantined: number;
   quarantineByReason: Record<string, number>;
+  /** Of rowsQuarantined, the rows of months outside the run window (not read; no break of the contract). */
+  rowsOutsideWindow: number;
   subscribersInMonth: number;
   /**
    * Valid rows whose month is not their file's month folder: when there are none, each month's
@@ -209,7 +219,9 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   if (store.dataRoot && params.contacts) await assertWithin(store.dataRoot, params.contacts);
   const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd, store.dataRoot);
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
-  const mapping = params.mapping ? await readMapping(params.mapping) : IDENTITY_MAPPING;
+  const { mapping, mappingFile } = params.mapping
+    ? await readMapping(params.mapping)
+    : { mapping: IDENTITY_MAPPING, mappingFile: null };
 
   // before hashing: a file rewritten from here on no longer matches its stamp
   const stamps = await stampFiles(params.labels ? [...files, params.labels] : files);
@@ -252,6 +264,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       inputFiles,
       filesOutsideWindow: outsideWindow,
       mapping,
+      mappingFile,
       presentColumns: [...checked.presentColumns],
       userFeatures: user.features,
       skippedUserFeatures: user.skipped,
@@ -876,6 +889,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
     rowsLoaded,
     rowsQuarantined,
     quarantineByReason: Object.fromEntries([...byReason].sort(([a, x], [b, y]) => y - x || a.localeCompare(b))),
+    rowsOutsideWindow: byReason.get(OUTSIDE_WINDOW) ?? 0,
     subscribersInMonth: sum((part) => part.subscribersInMonth),
     rowsOutsideMonthFolder: sum((part) => part.rowsOutsideMonthFolder),
     ...(parts.length === 1 && parts[0]?.usageMonths ? { usageMonths: parts[0].usageMonths } : {}),
@@ -1222,13 +1236,13 @@ async function inputRowsSql(conn: DuckDBConnection, files: string[], numbering =
   return parts.join('\nUNION ALL BY NAME\n');
 }
 
-async function readMapping(path: string): Promise<InputMapping> {
-  const text = await readFile(path, 'utf8').catch((error: Error) => {
+async function readMapping(path: string): Promise<{ mapping: InputMapping; mappingFile: MappingFile }> {
+  const bytes = await readFile(path).catch((error: Error) => {
     throw new InvalidParamsError(`cannot read the mapping file ${path}: ${error.message}`);
   });
-  const parsed = parseMapping(text);
+  const parsed = parseMapping(bytes.toString('utf8'));
   if (!parsed.ok) throw new InvalidParamsError(`invalid mapping file ${path}:\n${parsed.problems.join('\n')}`);
-  return parsed.mapping;
+  return { mapping: parsed.mapping, mappingFile: { path: resolve(path), sha256: sha256(bytes) } };
 }
 
 /**

@@ -258,6 +258,7 @@ function buildManifest(
     paramsHash: load.paramsHash,
     inputs: load.inputFiles,
     ...(load.labels ? { labels: load.labels } : {}),
+    ...(load.mappingFile ? { mapping: load.mappingFile } : {}),
     code: codeVersion(),
     rowCounts: {
       inputRows: load.rowsRead,

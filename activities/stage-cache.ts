@@ -18,6 +18,7 @@ import { lockedVersions } from './code-version';
 import { queryOne, viewParquet, withConnection } from './duckdb';
 import type { FeatureSummary } from './features';
 import { assertUsable, readingHash, type LoadPlan, type LoadSummary } from './load';
+import { OUTSIDE_WINDOW } from './load-sql';
 import { checkpoint } from './context';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, cacheStageDir, FEATURES_FILE, featuresFile, type RunRef, type StoreConfig } from '../store/layout';
@@ -183,6 +184,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   const load: LoadSummary = {
     ...rest,
     ...artifact.load,
+    rowsOutsideWindow: artifact.load.quarantineByReason[OUTSIDE_WINDOW] ?? 0,
     readingHash: readingHash(plan),
     partitionDbPaths: [plan.dbPath],
     format: mapping.format,

@@ -20,7 +20,10 @@ export function printResult(
     `  report     ${result.snapshotPath}/report.html`,
     '',
     `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
-    `  rows quarantined        ${result.rowsQuarantined.toLocaleString('en-US')}`,
+    `  rows quarantined        ${(result.rowsQuarantined - result.rowsOutsideWindow).toLocaleString('en-US')}` +
+      (result.rowsOutsideWindow > 0
+        ? ` (broke the contract; ${result.rowsOutsideWindow.toLocaleString('en-US')} more rows of months outside the window were not read)`
+        : ''),
     `  churn holdout ROC AUC   ${decimals(result.churnRocAuc, 3)}`,
     `  top-decile lift         ${decimals(result.churnTopDecileLift, 2, 'x')}`,
     `  high churn risk         ${result.highRiskSubscribers.toLocaleString('en-US')}`,

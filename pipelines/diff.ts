@@ -3,6 +3,7 @@ import { queryRows, withConnection } from '../activities/duckdb';
 import { versionDir, type StoreConfig } from '../store/layout';
 import type { SnapshotManifest } from '../store/manifest';
 import { readManifest, type SnapshotRef } from '../store/snapshots';
+import { sha256 } from '../store/hashing';
 
 export interface SnapshotDiff {
   a: SnapshotRef;
@@ -31,23 +32,43 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       b: (mb.params as Record<string, unknown>)[name],
     }))
     .filter((p) => JSON.stringify(p.a) !== JSON.stringify(p.b));
+  // the files behind the same parameters: a mapping or an input edited in place changes no parameter
+  const contents = (m: SnapshotManifest) => ({
+    'input files (content)': `${m.inputs.length} files, ${sha256(m.inputs.map((input) => input.sha256).join('\n')).slice(0, 12)}`,
+    'mapping file (content)': m.mapping ? `sha256 ${m.mapping.sha256.slice(0, 12)}` : '(none)',
+    'labels file (content)': m.labels ? `sha256 ${m.labels.sha256.slice(0, 12)}` : '(none)',
+  });
+  const [ca, cb] = [contents(ma), contents(mb)];
+  for (const name of Object.keys(ca) as (keyof typeof ca)[])
+    if (ca[name] !== cb[name]) params.push({ name, a: ca[name], b: cb[name] });
   const metric = (m: SnapshotManifest) => ({
     subscribers: m.rowCounts.subscribers,
     rowsQuarantined: m.rowCounts.quarantined,
     segments: m.metrics.segments.length,
     kmeansInertia: m.metrics.kmeans.inertia,
     churnRocAuc: m.metrics.churnHoldout.rocAuc,
+    treeRocAuc: m.metrics.churnModels.tree.holdout.rocAuc,
     churnPrAuc: m.metrics.churnHoldout.prAuc,
     churnTopDecileLift: m.metrics.churnHoldout.liftByDecile[0],
     highRiskSubscribers: m.metrics.riskBandCounts.high ?? 0,
   });
-  const [xa, xb] = [metric(ma), metric(mb)];
-  const metrics = Object.keys(xa).map((name) => {
-    const key = name as keyof typeof xa;
-    return { name, a: xa[key], b: xb[key], change: xb[key] - xa[key] };
-  });
-
   return withConnection(':memory:', async (conn) => {
+    // the labels a parameter sets without touching a model (high-value threshold, value shares)
+    const labelled = (file: string) =>
+      queryRows<{ highValue: number; vip: number }>(
+        conn,
+        `SELECT count(*) FILTER (WHERE high_value) AS "highValue", count(*) FILTER (WHERE list_contains(tags, 'VIP')) AS vip
+         FROM read_parquet($file)`,
+        { file },
+      ).then(([row]) => ({ highValueSubscribers: row.highValue, vipSubscribers: row.vip }));
+    const [xa, xb] = [
+      { ...metric(ma), ...(await labelled(join(versionDir(store, a.month, a.version), 'subscribers.parquet'))) },
+      { ...metric(mb), ...(await labelled(join(versionDir(store, b.month, b.version), 'subscribers.parquet'))) },
+    ];
+    const metrics = Object.keys(xa).map((name) => {
+      const key = name as keyof typeof xa;
+      return { name, a: xa[key], b: xb[key], change: xb[key] - xa[key] };
+    });
     await conn.run(
       `CREATE TEMP TABLE pairs AS
        SELECT coalesce(a.subscriber_id, b.subscriber_id) AS subscriber_id,

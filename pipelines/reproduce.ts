@@ -6,18 +6,23 @@ import { trainAndScoreChurn } from '../activities/churn';
 import { clusterSubscribers } from '../activities/cluster';
 import { codeVersion } from '../activities/code-version';
 import { computeFeatures } from '../activities/features';
-import { loadUsage } from '../activities/load';
+import { findInputFiles, loadUsage } from '../activities/load';
 import { publishSnapshot } from '../activities/publish';
 import { findPreviousSegmentation } from '../activities/segment-history';
 import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { hashFile } from '../store/hashing';
 import type { StoreConfig } from '../store/layout';
-import { readManifest, type SnapshotRef } from '../store/snapshots';
+import { addMonths } from '../domain/month';
+import { listVersions, readManifest, type SnapshotRef } from '../store/snapshots';
 
 export interface ReproduceReport {
   ref: SnapshotRef;
   /** Inputs whose content no longer matches the manifest: the run cannot be reproduced. */
   changedInputs: string[];
+  /** Why each of changedInputs does not match: "missing", "content changed", or "added to the input since". */
+  changes: { path: string; change: 'missing' | 'content changed' | 'added to the input since'; what: string }[];
+  /** What the outputs compare against besides the inputs, and how it stands now (a retired previous snapshot). */
+  notes: string[];
   codeNow: string;
   codeThen: string;
   files: { file: string; expected: string; actual: string | null; identical: boolean }[];
@@ -32,18 +37,38 @@ export interface ReproduceReport {
  */
 export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): Promise<ReproduceReport> {
   const manifest = await readManifest(store, ref.month, ref.version);
-  const changedInputs: string[] = [];
-  for (const input of manifest.inputs) {
-    const now = await hashFile(input.path).catch(() => undefined);
-    if (now?.sha256 !== input.sha256) changedInputs.push(input.path);
-  }
+  const changes: ReproduceReport['changes'] = [];
+  const check = async (what: string, path: string, sha256: string) => {
+    const now = await hashFile(path).catch(() => undefined);
+    if (now?.sha256 !== sha256) changes.push({ path, what, change: now ? 'content changed' : 'missing' });
+  };
+  for (const input of manifest.inputs) await check('input file', input.path, input.sha256);
+  // a file added to the input folder since would join the recomputation
+  const { files } = await findInputFiles(manifest.params.input, firstMonth(manifest), manifest.params.month).catch(
+    () => ({ files: [] as string[] }),
+  );
+  const recorded = new Set(manifest.inputs.map((input) => input.path));
+  for (const path of files)
+    if (!recorded.has(path)) changes.push({ path, what: 'input file', change: 'added to the input since' });
+  if (manifest.mapping) await check('mapping file', manifest.mapping.path, manifest.mapping.sha256);
+  if (manifest.labels) await check('labels file', manifest.labels.path, manifest.labels.sha256);
   const campaigns = manifest.metrics.campaigns;
-  if (campaigns?.measured) {
-    const now = await hashFile(campaigns.contacts.file).catch(() => undefined);
-    if (now?.sha256 !== campaigns.contacts.sha256) changedInputs.push(campaigns.contacts.file);
-  }
-  const report = { ref, changedInputs, codeNow: codeVersion().commit, codeThen: manifest.code.commit };
-  if (changedInputs.length > 0) return { ...report, files: [], identical: false };
+  if (campaigns?.measured) await check('contact log', campaigns.contacts.file, campaigns.contacts.sha256);
+  const notes: string[] = [];
+  const pinned = manifest.metrics.previousSnapshot;
+  if (pinned && !(await listVersions(store, pinned.month)).includes(pinned.version))
+    notes.push(
+      `its previous snapshot ${pinned.month}/v${pinned.version} is no longer in the store (retired or removed): the segment ids, migration and campaign results compared against it cannot be recomputed as published`,
+    );
+  const report = {
+    ref,
+    changedInputs: changes.map((c) => c.path),
+    changes,
+    notes,
+    codeNow: codeVersion().commit,
+    codeThen: manifest.code.commit,
+  };
+  if (changes.length > 0) return { ...report, files: [], identical: false };
 
   const scratch = await mkdtemp(join(tmpdir(), 'segflow-reproduce-'));
   try {
@@ -75,4 +100,9 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** The first month of the snapshot's window, as the load computed it. */
+function firstMonth(manifest: { params: { month: string; historyMonths: number } }): string {
+  return addMonths(manifest.params.month, -manifest.params.historyMonths);
 }

@@ -4,6 +4,7 @@ import type { CampaignMetrics } from '../activities/campaigns';
 import type { ChurnSummary, EnsembleSummary } from '../activities/churn';
 import type { CodeVersion } from '../activities/code-version';
 import type { LabelsFile } from '../activities/labels';
+import type { MappingFile } from '../activities/load';
 import type { InputFile } from '../activities/load';
 import type { RunRef } from './layout';
 import type { ReusedArtifact } from './artifacts';
@@ -60,6 +61,8 @@ export interface SnapshotManifest {
   inputs: InputFile[];
   /** Churn labels from their own file: its hash, kind and the label rows whose id the input does not have. */
   labels?: LabelsFile | null;
+  /** The mapping file the run read (`mapping` parameter) and the sha256 of its bytes (absent before it was recorded). */
+  mapping?: MappingFile;
   code: CodeVersion;
   rowCounts: {
     inputRows: number;

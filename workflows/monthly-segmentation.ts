@@ -68,6 +68,8 @@ export interface MonthlySegmentationResult {
   paramsHash: string;
   subscribers: number;
   rowsQuarantined: number;
+  /** Of rowsQuarantined, rows of months outside the window: not read, no break of the contract. */
+  rowsOutsideWindow: number;
   segments: { segmentId: number; name: string; subscribers: number }[];
   churnRocAuc: number;
   churnTopDecileLift: number;
@@ -337,6 +339,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       paramsHash: load.paramsHash,
       subscribers: churn.scoredRows,
       rowsQuarantined: load.rowsQuarantined,
+      rowsOutsideWindow: load.rowsOutsideWindow,
       segments: cluster.segments.map(({ segmentId, name, subscribers }) => ({ segmentId, name, subscribers })),
       churnRocAuc: churn.holdout.rocAuc,
       churnTopDecileLift: churn.holdout.liftByDecile[0],

@@ -84,6 +84,7 @@ export async function buildReport(
       rowsRead: load.rowsRead,
       rowsLoaded: load.rowsLoaded,
       rowsQuarantined: load.rowsQuarantined,
+      rowsOutsideWindow: load.rowsOutsideWindow,
       inputFiles: load.inputFiles.length,
       quarantineByReason: load.quarantineByReason,
       skippedFeatures: request.features.skippedFeatures,
@@ -99,7 +100,7 @@ export async function buildReport(
       rocAuc: churn.holdout.rocAuc,
       topDecileLift: churn.holdout.liftByDecile[0],
       highRisk: churn.riskBandCounts.high ?? 0,
-      quarantined: load.rowsQuarantined,
+      quarantined: load.rowsQuarantined - load.rowsOutsideWindow,
     }),
     sections: sections.filter((s) => s !== null),
   };

@@ -59,7 +59,13 @@ export function registerSnapshots(program: Command): void {
           '',
           'Parameters:',
           d.params.length
-            ? table(d.params.map((p) => ({ name: p.name, a: JSON.stringify(p.a), b: JSON.stringify(p.b) })))
+            ? table(
+                d.params.map((p) => ({
+                  name: p.name,
+                  a: p.a === undefined ? '(default)' : typeof p.a === 'string' ? p.a : JSON.stringify(p.a),
+                  b: p.b === undefined ? '(default)' : typeof p.b === 'string' ? p.b : JSON.stringify(p.b),
+                })),
+              )
             : '(same)',
           '',
           'Metrics:',
@@ -108,10 +114,13 @@ export function registerSnapshots(program: Command): void {
       const { reproduceSnapshot } = await import('../../pipelines/reproduce');
       const report = await reproduceSnapshot(store, await resolveSnapshot(store, reference));
       output(options.json, report, (r) =>
-        r.changedInputs.length
-          ? `cannot reproduce: these inputs changed since publishing:\n  ${r.changedInputs.join('\n  ')}`
+        r.changes.length
+          ? `cannot reproduce: these inputs are not as the snapshot's manifest records them:\n  ${r.changes
+              .map((c) => `${c.what} ${c.path}: ${c.change}`)
+              .join('\n  ')}`
           : [
               `${r.ref.month}/v${r.ref.version}: ${r.identical ? 'IDENTICAL' : 'DIFFERENT'} (code then ${r.codeThen}, now ${r.codeNow})`,
+              ...r.notes.map((note) => `note: ${note}`),
               table(
                 r.files.map((f) => ({
                   file: f.file,

@@ -303,6 +303,8 @@ describe('rows of months outside the run window', () => {
     );
     const summary = await load(input, { maxQuarantineShare: 0.02 });
     expect(Object.keys(summary.quarantineByReason)).toEqual(['month: outside the run window']);
+    // counted apart from the rows that broke the contract (the run's result and the report say both)
+    expect(summary.rowsOutsideWindow).toBe(summary.rowsQuarantined);
     expect(summary.quarantineByReason['month: outside the run window']).toBeGreaterThan(1_000);
     // a run month the input does not reach says where its rows are
     await expect(load(input, { month: '2026-09' })).rejects.toThrow(

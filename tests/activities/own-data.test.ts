@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stratifiedSplit, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
@@ -13,6 +13,7 @@ import {
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { publishSnapshot } from '../../activities/publish';
 import { readManifest } from '../../store/snapshots';
+import { sha256 } from '../../store/hashing';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { TELCO_MAPPING, writeTelcoCsv, type TelcoCustomer } from '../fixtures/telco-customers';
 import { storeIn, tempDir } from '../helpers';
@@ -120,6 +121,24 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     expect(report.files.filter((file) => !file.identical)).toEqual([]);
     expect(report.identical).toBe(true);
   }, 120_000);
+
+  it('records the mapping file it read; a mapping edited since, or a file added beside the input, is named', async () => {
+    const manifest = await readManifest(storeIn(dir), '2026-05', 1);
+    const mappingPath = join(dir, 'mapping.json');
+    const text = await readFile(mappingPath, 'utf8');
+    expect(manifest.mapping).toEqual({ path: mappingPath, sha256: sha256(text) });
+    await writeFile(mappingPath, text.replace('"tenure"', '"MonthlyCharges"'));
+    try {
+      const report = await reproduceSnapshot(storeIn(dir), { month: '2026-05', version: 1 });
+      expect(report).toMatchObject({
+        identical: false,
+        files: [],
+        changes: [{ what: 'mapping file', path: mappingPath, change: 'content changed' }],
+      });
+    } finally {
+      await writeFile(mappingPath, text);
+    }
+  });
 
   it('splits the tree on the categorical column that carries the signal, and prints the rule readably', () => {
     expect(churn.features.find((f) => f.name === 'Contract')).toMatchObject({ source: 'user', type: 'categorical' });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { readManifest } from '../../store/snapshots';
 import { findPreviousSegmentation } from '../../activities/segment-history';
 import type { StoreConfig } from '../../store/layout';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
+import { retireSnapshot } from '../../pipelines/retire';
 import { REPO_ROOT } from '../../worker/config';
 import { smallSample, storeIn, tempDir } from '../helpers';
 
@@ -187,5 +188,23 @@ describe('segment ids stable across months', () => {
     } finally {
       await browser.close();
     }
+  });
+
+  it('reproduce names a file added to the input since, and a previous snapshot that was retired', async () => {
+    const added = join(input, 'usage_month=2026-06', 'late.parquet');
+    await copyFile(join(input, 'usage_month=2026-06', 'part_0.parquet'), added);
+    try {
+      expect(await reproduceSnapshot(store, { month: '2026-06', version: 1 })).toMatchObject({
+        identical: false,
+        changes: [{ what: 'input file', path: added, change: 'added to the input since' }],
+      });
+    } finally {
+      await rm(added);
+    }
+    await retireSnapshot(store, { month: '2026-05', version: 1 }, { reason: 'test', actor: 'auditor' });
+    const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
+    expect(report.notes).toEqual([
+      expect.stringMatching(/^its previous snapshot 2026-05\/v1 is no longer in the store \(retired or removed\)/),
+    ]);
   });
 });

@@ -173,6 +173,9 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       { name: 'k', a: undefined, b: 4 },
       { name: 'treeDepth', a: 6, b: 4 },
     ]);
+    expect(diff.metrics.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['churnRocAuc', 'treeRocAuc', 'highValueSubscribers', 'vipSubscribers']),
+    );
     const segments = diff.metrics.find((m) => m.name === 'segments');
     expect(segments).toMatchObject({ b: 4, change: 4 - (segments?.a ?? 0) });
     const subscribers = diff.metrics.find((m) => m.name === 'subscribers')?.a ?? 0;

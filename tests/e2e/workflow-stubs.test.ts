@@ -47,6 +47,7 @@ describe('monthly workflow with stub activities', () => {
       rowsLoaded: 9,
       rowsQuarantined: 1,
       quarantineByReason: { negative_spend: 1 },
+      rowsOutsideWindow: 0,
       partitionDbPaths: ['/stub.duckdb'],
     };
     return {

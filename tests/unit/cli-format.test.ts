@@ -1,11 +1,41 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { printResult } from '../../cli/format';
 import { paramsHelp, RUN_PARAMS_SCHEMA_FILE } from '../../cli/params-help';
 import { snapshotsTable } from '../../cli/snapshot-text';
 import { changedParams, RunParamsSchema, runParamsJsonSchema } from '../../domain/params';
 import type { SnapshotListing } from '../../store/snapshots';
 
 describe('terminal output', () => {
+  it("a run's result counts the rows that broke the contract apart from those of months outside the window", () => {
+    const result = {
+      month: '2026-10',
+      version: 1,
+      snapshotPath: '/s',
+      manifestPath: '/s/manifest.json',
+      alreadyPublished: false,
+      paramsHash: 'p',
+      subscribers: 1_000,
+      rowsQuarantined: 13_927,
+      rowsOutsideWindow: 13_919,
+      segments: [],
+      churnRocAuc: 0.8,
+      churnTopDecileLift: 3,
+      highRiskSubscribers: 10,
+      auditHead: null,
+    } satisfies Parameters<typeof printResult>[0];
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      printResult(result, { workflowId: 'w', namespace: 'default' });
+    } finally {
+      log.mockRestore();
+    }
+    expect(lines.join('\n')).toContain(
+      'rows quarantined        8 (broke the contract; 13,919 more rows of months outside the window were not read)',
+    );
+  });
+
   it('snapshots list fits 100 columns, even with a long requester and a full hash', () => {
     const listing: SnapshotListing = {
       month: '2026-10',

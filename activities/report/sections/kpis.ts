@@ -25,6 +25,6 @@ export function kpiStrip(data: KpiData): string {
     ${kpi(decimals(data.rocAuc, 3), 'churn ROC AUC', 'see the glossary: 0.5 is guessing, 1 is perfect')}
     ${kpi(decimals(data.topDecileLift, 1, 'x'), 'top-decile lift', 'churn rate of the riskiest 10% against the average')}
     ${kpi(fmt(data.highRisk), 'high churn risk', `churn score of ${pct(HIGH_RISK_SCORE)} or more`)}
-    ${kpi(fmt(data.quarantined), 'rows quarantined', 'input rows that broke the input contract or lie outside the run window')}
+    ${kpi(fmt(data.quarantined), 'rows quarantined', 'input rows of the run window that broke the input contract')}
   </div>`;
 }

@@ -6,6 +6,8 @@ export interface QualityData {
   rowsRead: number;
   rowsLoaded: number;
   rowsQuarantined: number;
+  /** Of rowsQuarantined, rows of months outside the run window. */
+  rowsOutsideWindow: number;
   inputFiles: number;
   quarantineByReason: Record<string, number>;
   skippedFeatures: SkippedFeature[];
@@ -22,7 +24,7 @@ export async function qualitySection(data: QualityData): Promise<ReportSection> 
     id: 'quality',
     title: 'Data quality',
     html: `<div class="row">${chart}</div>
-    <p class="note">${fmt(data.rowsRead)} rows read from ${data.inputFiles} files = ${fmt(data.rowsLoaded)} loaded + ${fmt(data.rowsQuarantined)} quarantined (quarantine.parquet lists each with its reason).</p>
+    <p class="note">${fmt(data.rowsRead)} rows read from ${data.inputFiles} files = ${fmt(data.rowsLoaded)} loaded + ${fmt(data.rowsQuarantined)} quarantined (quarantine.parquet lists each with its reason)${data.rowsOutsideWindow > 0 ? `: ${fmt(data.rowsQuarantined - data.rowsOutsideWindow)} broke the input contract, and ${fmt(data.rowsOutsideWindow)} lie in months outside the run window, not read` : ''}.</p>
     ${skipped ? `<p class="note">Skipped features (the input cannot support them; left out of the models, empty in subscribers.parquet): ${skipped}.</p>` : ''}`,
   };
 }
