@@ -60,6 +60,16 @@ export function buildProgram() {
   return program;
 }
 
+/**
+ * A reader that stops early (`snapshots show --json | head`) closes the pipe while a long output
+ * (beyond the pipe's 64 KB) is still being written: Node then raises EPIPE on stdout, unhandled
+ * ("Error: write EPIPE", exit 1). Nobody is left to read the rest: the end of the command, not a failure.
+ */
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(EXIT.ok);
+  throw error;
+});
+
 buildProgram()
   .parseAsync()
   .catch((error: unknown) => {

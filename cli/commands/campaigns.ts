@@ -8,7 +8,7 @@ import { versionDir } from '../../store/layout';
 import { readManifest, resolveSnapshot, type SnapshotRef } from '../../store/snapshots';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { EXIT, output, positiveInt } from '../options';
+import { output, positiveInt } from '../options';
 
 /** A group's reading: a significant uplift says which way it went (harm: more churn among the contacted). */
 function reading(g: CampaignGroup): string {
@@ -131,19 +131,6 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
   ].join('\n');
 }
 
-/**
- * A reader that stops early (`campaigns show --json | head`) closes the pipe while the output,
- * often beyond the pipe's 64 KB with every grid's row, is still being written: Node then raises
- * EPIPE on stdout, unhandled ("Error: write EPIPE", exit 1). Nobody is left to read the rest, so
- * that is the end of the command, not a failure.
- */
-function stopQuietlyWhenThePipeCloses(): void {
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') process.exit(EXIT.ok);
-    throw error;
-  });
-}
-
 /** `segflow campaigns show`: did last month's retention actions work? */
 export function registerCampaigns(program: Command): void {
   const campaigns = program
@@ -167,7 +154,6 @@ export function registerCampaigns(program: Command): void {
       const { readPublishedCampaigns } = await import('../../activities/campaigns');
       const groups = metrics.measured ? await readPublishedCampaigns(versionDir(store, ref.month, ref.version)) : [];
       const shown = groups.filter((g) => ['all', 'action', options.by].includes(g.dimension));
-      stopQuietlyWhenThePipeCloses();
       output(options.json, { snapshot: ref, metrics, groups: options.by ? shown : groups }, () =>
         campaignsText(ref, metrics, shown),
       );
