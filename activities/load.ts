@@ -231,10 +231,6 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
     const checked = await checkFiles(conn, files, mapping);
     // read when publishing: a log that cannot be read stops the run now, not after every stage
     if (params.contacts) await viewRawContacts(conn, params.contacts);
-    const user =
-      mapping.features === undefined
-        ? { features: [], skipped: [] }
-        : await resolveUserFeatures(conn, await inputRowsSql(conn, files), checked.fileColumns, mapping);
     let labels: LabelsFile | null = null;
     if (params.labels) {
       await bindFileNames(conn, files, params.input);
@@ -242,6 +238,17 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       labels = await inspectLabels(conn, params.labels, mapping, ids);
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
     }
+    // a column of the input named as the labels file's label column is no feature (a leak)
+    const user =
+      mapping.features === undefined
+        ? { features: [], skipped: [] }
+        : await resolveUserFeatures(
+            conn,
+            await inputRowsSql(conn, files),
+            checked.fileColumns,
+            mapping,
+            labels ? { name: labels.labelColumn } : undefined,
+          );
     const partitionStarts =
       partitions > 1
         ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)

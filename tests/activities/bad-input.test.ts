@@ -235,6 +235,26 @@ describe('month folders and text months', () => {
   });
 });
 
+describe('labels from their own file', () => {
+  it("a column of the input named as the labels file's label column is left out of the features (a leak)", async () => {
+    const input = await inputWith(
+      (folder) =>
+        writeParquet(sample, join(folder, 'june.parquet'), 'SELECT *, hash(subscriber_id) % 2 = 0 AS gone FROM {june}'),
+      false,
+    );
+    const labels = join(dir, `labels-${caseNo}.parquet`);
+    await writeParquet(sample, labels, 'SELECT subscriber_id, hash(subscriber_id) % 2 = 0 AS gone FROM {june}');
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ format: 'snapshot', features: 'auto' }));
+    const summary = await load(input, { mapping, labels });
+    expect(summary.skippedUserFeatures).toContainEqual({
+      feature: 'gone',
+      reason: expect.stringMatching(/^named like a churn label: a leak\?/),
+    });
+    expect(summary.userFeatures.map((feature) => feature.column)).not.toContain('gone');
+  });
+});
+
 describe("a mapped file's reasons name the user's own columns", () => {
   it('a renamed column and a summed one are named as the file has them, the contract column beside', async () => {
     /** June's rows under the user's names, the first three with a negative spend. */
