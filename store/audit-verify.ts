@@ -18,6 +18,8 @@ export interface AuditReport {
   entries: number;
   /** The last entry of the log as it is now (what `audit head` prints). */
   head: AuditHead | null;
+  /** Whether every entry's hash and link to the one before hold (no line edited, removed, inserted or cut). */
+  chainIntact: boolean;
   /** Snapshot folders checked against their manifests. */
   snapshots: number;
   /** `run.published` entries, and how many of those were retired on purpose. */
@@ -66,7 +68,9 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     });
     return '';
   });
+  const before = problems.length;
   const entries = checkChain(text, logPath, publicKey, problems);
+  const chainIntact = !problems.slice(before).some((p) => !/signature|not signed/.test(p.problem));
   const last = entries.at(-1);
   const head = last ? { seq: last.seq, hash: last.hash } : null;
   if (expectHead) checkAnchoredHead(entries, expectHead, logPath, problems);
@@ -140,6 +144,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     ok: problems.length === 0,
     entries: entries.length,
     head,
+    chainIntact,
     snapshots,
     published: published.size,
     retired: [...retired.keys()].filter((ref) => published.has(ref)).length,
@@ -196,7 +201,7 @@ function checkAnchoredHead(entries: AuditEntry[], expected: AuditHead, logPath: 
   else if (found.hash !== expected.hash)
     problems.push({
       where: logPath,
-      problem: `ANCHORED HEAD CHANGED: entry seq ${expected.seq} has hash ${found.hash.slice(0, 12)}… but ${expected.hash.slice(0, 12)}… was anchored (the log was rewritten from there on)`,
+      problem: `ANCHORED HEAD CHANGED: entry seq ${expected.seq} has hash ${found.hash.slice(0, 12)}… but ${expected.hash.slice(0, 12)}… was anchored (the log was rewritten at that entry or before it, and re-chained after)`,
     });
 }
 
@@ -219,6 +224,16 @@ async function checkLatest(
       problems.push({ where, problem: `latest.json is missing although v${present.join(', v')} are published` });
     return;
   }
+  const text = await readFile(join(monthDir(store, month), 'latest.json'), 'utf8').catch(() => '');
+  const path = (() => {
+    try {
+      return (JSON.parse(text) as { path?: unknown }).path;
+    } catch {
+      return undefined;
+    }
+  })();
+  if (latest !== undefined && path !== undefined && path !== `v${latest}`)
+    problems.push({ where, problem: `latest.json names version ${latest} but path ${JSON.stringify(path)}` });
   if (latest === undefined) problems.push({ where, problem: 'latest.json is not valid JSON with a version' });
   else if (!present.includes(latest))
     problems.push({

@@ -18,7 +18,7 @@ function headArg(value: string) {
 
 function describe(report: AuditReport & { temporal: TemporalCheck }): string {
   const head = report.head ? formatHead(report.head) : '(empty log)';
-  const summary = `${report.entries} audit entries chained (head ${head}), ${report.published} published (${report.retired} retired), ${report.snapshots} snapshots, ${report.filesChecked} files checked against their manifests`;
+  const summary = `${report.entries} audit entries ${report.chainIntact ? 'chained' : 'read, their chain broken'} (head ${head}), ${report.published} published (${report.retired} retired), ${report.snapshots} snapshots, ${report.filesChecked} files checked against their manifests`;
   const notes = [
     ...report.publishing.map(
       (ref) =>

@@ -125,6 +125,25 @@ describe('audit verify: completeness', () => {
     ]);
   });
 
+  it('latest.json whose path names another version than its version is named', async () => {
+    const store = await storeWithVersions(2);
+    await writeFile(
+      join(monthDir(store, MONTH), 'latest.json'),
+      JSON.stringify({ month: MONTH, version: 2, path: 'v1' }),
+    );
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/latest.json: latest.json names version 2 but path "v1"`,
+    ]);
+  });
+
+  it('says the chain is broken, not chained, when a line was removed', async () => {
+    const store = await storeWithVersions(2);
+    expect(await verifyAudit(store)).toMatchObject({ chainIntact: true });
+    const lines = (await readFile(auditLogPath(store), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(store), [...lines.slice(0, 2), ...lines.slice(3)].join('\n') + '\n');
+    expect(await verifyAudit(store)).toMatchObject({ ok: false, chainIntact: false, entries: 5 });
+  });
+
   it('latest.json pointing at a missing or a retired version is named', async () => {
     const store = await storeWithVersions(3);
     const latestPath = join(monthDir(store, MONTH), 'latest.json');
