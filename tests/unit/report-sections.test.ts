@@ -3,6 +3,7 @@ import { dataQualityChart } from '../../activities/report/charts';
 import { contactReason, gridsSection, type ContactRow, type GridRow } from '../../activities/report/sections/grids';
 import { reportHeader } from '../../activities/report/sections/header';
 import { migrationSection, type MigrationCell } from '../../activities/report/sections/migration';
+import { churnSection } from '../../activities/report/sections/churn';
 import { parseRunParams } from '../../domain/params';
 
 /** The texts of one Vega role's text marks, in drawing order. */
@@ -115,5 +116,37 @@ describe('report sections', () => {
     );
     expect(header).toContain('version 3 · published 2026-07-01 06:05 UTC · requested by schedule:monthly');
     expect(header).toContain('<span class="param" title="default: 6">treeDepth = 4</span>');
+  });
+});
+
+describe('churn section', () => {
+  it("lists the user's columns read with a note (values that were not numbers, taken as missing)", async () => {
+    const churn = {
+      featureImportance: { arpu: 1 },
+      topRules: [],
+      holdout: {
+        rocAuc: 0.8,
+        prAuc: 0.3,
+        baseRate: 0.05,
+        liftByDecile: [3],
+        precisionAtTopDecile: 0.2,
+        recallAtTopDecile: 0.4,
+      },
+      holdoutRoc: [
+        { fpr: 0, tpr: 0 },
+        { fpr: 1, tpr: 1 },
+      ],
+      holdoutRows: 100,
+      features: [],
+    } as unknown as Parameters<typeof churnSection>[0];
+    const section = await churnSection(churn, {
+      userFeatures: [
+        { name: 'device_age', column: 'user_0', type: 'numeric', note: "3 values not numbers taken as missing: 'n/a'" },
+        { name: 'contract', column: 'user_1', type: 'categorical', categories: ['a'] },
+      ],
+    });
+    expect(section.html).toContain(
+      'Columns of your file read with a note: device_age (3 values not numbers taken as missing: 'n/a').',
+    );
   });
 });

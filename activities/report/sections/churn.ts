@@ -8,7 +8,7 @@ import { decimals, escape, fmt, pct, type ReportSection } from '../html';
 /** How well the churn tree ranks subscribers, what it looks at, and its riskiest rules in words. */
 export async function churnSection(
   churn: ChurnSummary,
-  input: Partial<Pick<LoadSummary, 'labels' | 'skippedUserFeatures'>> = {},
+  input: Partial<Pick<LoadSummary, 'labels' | 'skippedUserFeatures' | 'userFeatures'>> = {},
 ): Promise<ReportSection> {
   const importance = Object.entries(churn.featureImportance).map(([feature, share]) => ({
     label: `${featureLabel(feature)} · ${feature}`,
@@ -24,6 +24,7 @@ export async function churnSection(
       `<tr><td title="${escape(r.condition)}">${words(r)}<div class="columns">${escape(r.condition)}</div></td><td class="num">${pct(r.churnRate)}</td><td class="num">${r.lift.toFixed(1)}x</td><td class="num">${fmt(r.subscribers)}</td></tr>`,
   );
   const { holdout } = churn;
+  const noted = (input.userFeatures ?? []).filter((f) => f.note !== undefined);
   return {
     id: 'churn',
     title: 'Churn risk',
@@ -41,6 +42,7 @@ export async function churnSection(
       ${churn.features.map((f) => `<tr><td>${escape(featureLabel(f.name))}<div class="columns">${escape(f.name)}</div></td><td>${f.source}</td><td>${f.type}</td><td class="num">${pct(f.missingShare)}</td><td class="num">${pct(f.importance)}</td></tr>`).join('\n      ')}
     </table>
     ${input.labels ? `<p class="note">Churn labels from ${escape(input.labels.path)}: ${fmt(input.labels.rows)} rows, ${fmt(input.labels.unknownIds)} of them for subscribers the input does not have (not used).</p>` : ''}
+    ${noted.length ? `<p class="note">Columns of your file read with a note: ${noted.map((f) => `${escape(f.name)} (${escape(f.note ?? '')})`).join('; ')}.</p>` : ''}
     ${input.skippedUserFeatures?.length ? `<p class="note">Columns of your file left out of the models: ${input.skippedUserFeatures.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}`,
   };
 }
