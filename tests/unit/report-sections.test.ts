@@ -146,7 +146,7 @@ describe('churn section', () => {
       ],
     });
     expect(section.html).toContain(
-      'Columns of your file read with a note: device_age (3 values not numbers taken as missing: 'n/a').',
+      "Columns of your file read with a note: device_age (3 values not numbers taken as missing: 'n/a').",
     );
   });
 });
