@@ -12,6 +12,7 @@ import {
   type ColumnSource,
   type InputMapping,
 } from '../domain/mapping';
+import { closestName } from '../domain/closest-name';
 import { addMonths, firstDay } from '../domain/month';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { MAX_PARTITIONS } from '../domain/partitions';
@@ -509,16 +510,24 @@ function sourceType(
     const absent = source.sum.filter((column) => !columns.has(column));
     if (absent.length > 0)
       throw new SchemaContractError(
-        `the mapping sums ${contractColumn} from column(s) ${absent.map((c) => `"${c}"`).join(', ')}, but ${path} has no such column`,
+        `the mapping sums ${contractColumn} from column(s) ${absent.map((c) => `"${c}"`).join(', ')}, but ${path} has no such column${whichColumns(absent[0], columns)}`,
       );
     return 'DOUBLE';
   }
   if (columns.has(source)) return mapping.values[contractColumn] ? 'VARCHAR' : columns.get(source);
   if (mapping.columns[contractColumn])
     throw new SchemaContractError(
-      `the mapping reads ${contractColumn} from column "${source}", but ${path} has no such column`,
+      `the mapping reads ${contractColumn} from column "${source}", but ${path} has no such column${whichColumns(source, columns)}`,
     );
   return undefined;
+}
+
+/** What a file does have, for a mapping that names a column it lacks: the closest name, and its columns. */
+function whichColumns(wanted: string, columns: Map<string, string>): string {
+  const names = [...columns.keys()];
+  const close = closestName(wanted, names);
+  const listed = names.length > 20 ? `${names.slice(0, 20).join(', ')}, … (${names.length} in all)` : names.join(', ');
+  return `${close ? ` (did you mean "${close}"?)` : ''}; its columns: ${listed}`;
 }
 
 /**

@@ -1,11 +1,17 @@
 import { z } from 'zod';
 import { USAGE_CONTRACT } from '../data/contract';
+import { closestName } from './closest-name';
 import { schemaProblems } from './schema-problems';
 
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
-const contractName = z
-  .string()
-  .refine((name) => CONTRACT_NAMES.has(name), { message: 'not a column of the usage contract (data/contract.ts)' });
+const contractName = z.string().superRefine((name, context) => {
+  if (CONTRACT_NAMES.has(name)) return;
+  const close = closestName(name, [...CONTRACT_NAMES]);
+  context.addIssue({
+    code: 'custom',
+    message: `not a column of the usage contract (data/contract.ts)${close ? `: did you mean ${close}?` : ''}`,
+  });
+});
 
 /** Several of the user's columns added up (NULL counts as 0 unless all are NULL), optionally times a factor. */
 const SumSource = z

@@ -109,6 +109,12 @@ describe('bad files stop the run before any work, with a typed error naming the 
       name: 'SchemaContractError',
       message: expect.stringMatching(/the mapping reads spend from column "MonthlyCharges", but .* has no such column/),
     });
+    // a slip of case or spelling: the closest of the file's columns, and what the file has
+    await writeFile(mapping, JSON.stringify({ columns: { spend: 'SPEND' } }));
+    await expect(load(input, { mapping })).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(/has no such column \(did you mean "spend"\?\); its columns: subscriber_id, /),
+    });
   });
 
   it('a mapping file that is not valid', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { InputMappingSchema } from '../../domain/mapping';
+import { InputMappingSchema, parseMapping } from '../../domain/mapping';
 
 const problems = (mapping: unknown) => {
   const parsed = InputMappingSchema.safeParse(mapping);
@@ -35,5 +35,19 @@ describe('mapping file, version 2', () => {
     ]);
     expect(problems({ features: { Contract: 'text' } })).toHaveLength(1);
     expect(problems({ columns: { voice_minutes: { sum: [] } } })).toHaveLength(1);
+  });
+
+  it('suggests the contract column a mistyped one was meant to be', () => {
+    // as the command line prints them (the reason inside zod's "Invalid key in record")
+    const printed = (mapping: unknown) => {
+      const parsed = parseMapping(JSON.stringify(mapping));
+      return parsed.ok ? [] : parsed.problems;
+    };
+    expect(printed({ columns: { subscriberid: 'msisdn' } })).toEqual([
+      'columns.subscriberid: not a column of the usage contract (data/contract.ts): did you mean subscriber_id?',
+    ]);
+    expect(printed({ columns: { handset: 'x' } })).toEqual([
+      'columns.handset: not a column of the usage contract (data/contract.ts)',
+    ]);
   });
 });
