@@ -9,10 +9,10 @@ import {
 } from '../domain/campaigns';
 import { InputFileError } from '../domain/errors';
 import { addMonths, firstDay } from '../domain/month';
-import type { RunParams } from '../domain/params';
+import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
 import { hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
-import type { SnapshotRef } from '../store/snapshots';
+import { listVersions, type SnapshotRef } from '../store/snapshots';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
 import { viewRawContacts } from './contact-log';
 import { assertWithin } from './load';
@@ -47,7 +47,7 @@ export type CampaignMetrics =
   | {
       measured: true;
       /** The snapshot whose dispatch list (and control group) was measured. */
-      dispatchFrom: SnapshotRef;
+      dispatchFrom: DispatchList;
       contacts: {
         file: string;
         sha256: string;
@@ -59,10 +59,14 @@ export type CampaignMetrics =
         contactedControls: number;
       };
       /**
-       * Set when fewer than half of the log's rows could be used (CONTACT_LOG_MIN_USED_SHARE): the
-       * intent-to-treat arms come from the list, not the log, so the measurement stands, but such
-       * a log is most likely the wrong file (last month's, another list's).
+       * What to check before trusting the measurement, each a sentence (campaignWarnings): a log
+       * of which fewer than half of the rows could be used (CONTACT_LOG_MIN_USED_SHARE; most
+       * likely the wrong file), a list chosen by default when its month has other versions
+       * (dispatchedListWarning). The intent-to-treat arms come from the list, so the measurement
+       * stands either way.
        */
+      warnings?: string[];
+      /** Manifests published before `warnings`: the contact-log warning alone. */
       warning?: string;
       interval: string;
       minArmSubscribers: number;
@@ -71,9 +75,30 @@ export type CampaignMetrics =
     }
   | { measured: false; reason: string };
 
+/** The dispatch list a measurement used: which snapshot, its dispatch.parquet's sha256, and why that one. */
+export type DispatchList = SnapshotRef & {
+  /** sha256 of the snapshot's dispatch.parquet as measured (absent in manifests published before it was recorded). */
+  sha256?: string;
+  /**
+   * 'dispatched': named by the run's `dispatched` parameter; 'latest': left out, so the version
+   * this run's segment ids were matched to (the month's latest when the run started).
+   */
+  chosenBy?: 'dispatched' | 'latest';
+};
+
+/** Every warning of a measurement, from `warnings` or, in an older manifest, `warning`. */
+export function campaignWarnings(metrics: CampaignMetrics | undefined): string[] {
+  if (!metrics?.measured) return [];
+  return metrics.warnings ?? (metrics.warning ? [metrics.warning] : []);
+}
+
 export interface CampaignRequest {
   params: RunParams;
-  /** Last month's snapshot (the one this run's segment ids came from), or null. */
+  /**
+   * Last month's snapshot (the one this run's segment ids came from), or null: its dispatch list
+   * is measured unless `params.dispatched` names another version. A reproduction passes the
+   * version the original matched to, so the list chosen by default is the same again.
+   */
   previous: SnapshotRef | null;
   /** The store it lives in. */
   previousStore: StoreConfig;
@@ -90,11 +115,17 @@ export async function measureCampaigns(
   request: CampaignRequest,
   dataRoot?: string,
 ): Promise<CampaignMetrics | undefined> {
-  const { params, previous, previousStore } = request;
+  const { params, previousStore } = request;
   if (!params.contacts) return undefined;
-  if (!previous || previous.month !== addMonths(params.month, -1))
-    return { measured: false, reason: `no snapshot of ${addMonths(params.month, -1)} to measure its dispatch list` };
+  const chosen = await chooseDispatchList(params, request.previous, previousStore);
+  if ('reason' in chosen) return { measured: false, reason: chosen.reason };
+  const previous: SnapshotRef = { month: chosen.month, version: chosen.version };
   const dispatchFile = join(versionDir(previousStore, previous.month, previous.version), 'dispatch.parquet');
+  const { sha256: dispatchSha256 } = await hashFile(dispatchFile).catch((error: Error) => {
+    throw new InputFileError(
+      `cannot read the dispatch list of ${previous.month}/v${previous.version}: ${error.message.split('\n')[0]}`,
+    );
+  });
   await setVariable(conn, 'previous_dispatch_file', dispatchFile);
   await conn.run(
     "CREATE OR REPLACE TEMP TABLE previous_dispatch AS SELECT * FROM read_parquet(getvariable('previous_dispatch_file'))",
@@ -138,10 +169,15 @@ export async function measureCampaigns(
   const groups = await readCampaignGroups(conn, ['all', 'action']);
   const quarantineByReason = Object.fromEntries(reasons.map((r) => [r.reason, r.rows]));
   const loaded = counts.rows - counts.quarantined;
-  const warning = contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason });
+  const warnings = [
+    contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason }),
+    chosen.chosenBy === 'latest'
+      ? dispatchedListWarning(previous, await listFits(conn, previousStore, previous))
+      : undefined,
+  ].filter((w): w is string => w !== undefined);
   return {
     measured: true,
-    dispatchFrom: previous,
+    dispatchFrom: { ...previous, sha256: dispatchSha256, chosenBy: chosen.chosenBy },
     contacts: {
       file,
       sha256,
@@ -151,13 +187,106 @@ export async function measureCampaigns(
       quarantineByReason,
       contactedControls: groups.find((g) => g.dimension === 'all')?.contactedControls ?? 0,
     },
-    ...(warning ? { warning } : {}),
+    ...(warnings.length ? { warnings } : {}),
     interval: CAMPAIGN_MEASUREMENT.interval,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
     overall: groups.find((g) => g.dimension === 'all') as CampaignGroup,
     byAction: groups.filter((g) => g.dimension === 'action'),
   };
 }
+
+/**
+ * The list to measure: the one `params.dispatched` names, or else `previous` (the version this
+ * run's segment ids were matched to, the latest of last month when the run started). A reason
+ * instead when there is none.
+ */
+async function chooseDispatchList(
+  params: RunParams,
+  previous: SnapshotRef | null,
+  store: StoreConfig,
+): Promise<(SnapshotRef & { chosenBy: 'dispatched' | 'latest' }) | { reason: string }> {
+  const lastMonth = addMonths(params.month, -1);
+  if (params.dispatched) {
+    const [, month, version] = DISPATCHED_PATTERN.exec(params.dispatched) ?? [];
+    const versions = month ? await listVersions(store, month) : [];
+    if (!month || month !== lastMonth || !versions.includes(Number(version)))
+      return {
+        reason: `dispatched=${params.dispatched}: no such snapshot of ${lastMonth} in the store (${versions.length ? `it has ${versions.map((v) => `v${v}`).join(', ')}` : 'it has none'})`,
+      };
+    return { month, version: Number(version), chosenBy: 'dispatched' };
+  }
+  if (!previous || previous.month !== lastMonth)
+    return { reason: `no snapshot of ${lastMonth} to measure its dispatch list` };
+  return { ...previous, chosenBy: 'latest' };
+}
+
+/** How well the contact log fits one version's dispatch list. */
+export interface ListFit {
+  version: number;
+  /** Usable log rows (any reason but "not on last month's dispatch list"). */
+  rows: number;
+  /** Of them, subscribers on this version's list. */
+  onList: number;
+  /** Rows with a logged action. */
+  withAction: number;
+  /** Of them, the action this version's list recommends to the subscriber (case and spacing aside). */
+  actionMatches: number;
+}
+
+/**
+ * The contact log (checked_contacts on `conn`) against the dispatch list of every version of the
+ * measured month up to the measured one (later versions did not exist when the run started:
+ * leaving them out keeps a reproduction's report the same). Empty when the month has one version.
+ */
+async function listFits(conn: DuckDBConnection, store: StoreConfig, measured: SnapshotRef): Promise<ListFit[]> {
+  const versions = (await listVersions(store, measured.month)).filter((v) => v <= measured.version);
+  if (!versions.includes(measured.version)) versions.push(measured.version);
+  if (versions.length < 2) return [];
+  const fits: ListFit[] = [];
+  for (const version of versions) {
+    const file = join(versionDir(store, measured.month, version), 'dispatch.parquet');
+    await setVariable(conn, 'fit_dispatch_file', file);
+    const fit = await queryOne<Omit<ListFit, 'version'>>(
+      conn,
+      `SELECT count(*) AS rows,
+              count(d.subscriber_id) AS "onList",
+              count(c.action) AS "withAction",
+              count(*) FILTER (WHERE normalised_text(c.action) = normalised_text(d.recommended_product)) AS "actionMatches"
+       FROM (SELECT * FROM checked_contacts WHERE reason IS NULL OR reason = getvariable('reason_unknown_subscriber')) c
+       LEFT JOIN (SELECT DISTINCT subscriber_id, recommended_product FROM read_parquet(getvariable('fit_dispatch_file'))) d
+         USING (subscriber_id)`,
+    ).catch(() => undefined); // a version whose list cannot be read (retired as it was read) is left out
+    if (fit) fits.push({ version, ...fit });
+  }
+  return fits;
+}
+
+/**
+ * The warning of a measurement whose list was chosen by default (no `dispatched`) in a month with
+ * more than one version: which version was measured, the others, how well the log fits each, and
+ * the parameter that names another. Undefined when the month has one version.
+ */
+export function dispatchedListWarning(measured: SnapshotRef, fits: ListFit[]): string | undefined {
+  if (fits.length < 2) return undefined;
+  const score = (f: ListFit) => (f.withAction > 0 ? f.actionMatches : f.onList);
+  const own = fits.find((f) => f.version === measured.version);
+  const best = fits.reduce((a, b) => (score(b) > score(a) ? b : a), own ?? fits[0]);
+  const others = fits.filter((f) => f.version !== measured.version).map((f) => `v${f.version}`);
+  const byAction = fits.some((f) => f.withAction > 0);
+  const detail = fits
+    .map((f) => `v${f.version} ${count(score(f))} of ${count(byAction ? f.withAction : f.rows)}`)
+    .join(', ');
+  const measure = byAction
+    ? `rows whose logged action is the one the list recommends: ${detail}`
+    : `rows whose subscriber is on the list: ${detail}`;
+  const list = `${measured.month}/v${measured.version}`;
+  const head = `measured against the dispatch list of ${list}, the latest version when this run started; ${measured.month} also has ${others.join(', ')}`;
+  if (best.version !== measured.version)
+    return `${head}, and the contact log fits ${measured.month}/v${best.version} better (${measure}): if v${best.version} was the list dispatched, run again with --param dispatched=${measured.month}/v${best.version}`;
+  return `${head}; the contact log fits it at least as well (${measure}); --param dispatched=${measured.month}/vN names the list that was dispatched`;
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
 
 /** Below this share of usable rows a contact log is most likely the wrong file: the measurement warns. */
 export const CONTACT_LOG_MIN_USED_SHARE = 0.5;

@@ -20,10 +20,16 @@ function commonFolder(paths: string[]): string {
   return folder;
 }
 
-/** The line a run's result and `snapshots show` print when its campaign measurement warns about its contact log. */
+/**
+ * The lines a run's result and `snapshots show` print when its campaign measurement warns (a
+ * mostly unusable contact log, a list chosen by default in a month with other versions), one
+ * per warning; undefined without any. Reads `warning` of manifests published before `warnings`.
+ */
 export function campaignWarningLine(manifest: Pick<SnapshotManifest, 'metrics'>): string | undefined {
   const campaigns = manifest.metrics.campaigns;
-  return campaigns?.measured && campaigns.warning ? `  campaigns     warning: ${campaigns.warning}` : undefined;
+  if (!campaigns?.measured) return undefined;
+  const warnings = campaigns.warnings ?? (campaigns.warning ? [campaigns.warning] : []);
+  return warnings.length ? warnings.map((w) => `  campaigns     warning: ${w}`).join('\n') : undefined;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { schemaProblems } from './schema-problems';
-import { isMonth } from './month';
+import { addMonths, isMonth } from './month';
 
 /**
  * Everything that changes what a run computes. The schema is the single source of defaults and
@@ -12,6 +12,8 @@ export type ChurnModel = (typeof CHURN_MODELS)[number];
 export const DISPATCH_ORDERS = ['priority', 'revenueAtRisk'] as const;
 /** boostMaxTrainingRows when a run leaves it out (docs/churn-models.md: the measured cost of the sample at 10M). */
 export const DEFAULT_BOOST_MAX_TRAINING_ROWS = 2_000_000;
+/** `dispatched`: a snapshot as 'YYYY-MM/vN' (month and version of the dispatch list marketing worked from). */
+export const DISPATCHED_PATTERN = /^(\d{4}-(?:0[1-9]|1[0-2]))\/v([1-9]\d*)$/;
 
 export const RunParamsSchema = z
   .object({
@@ -162,13 +164,40 @@ export const RunParamsSchema = z
       .describe(
         "Contact log of last month's dispatch list (CSV or Parquet: subscriber_id, contact_date, action, channel, outcome; data/contacts-contract.ts). Given, the run measures whether the contacts kept subscribers (campaigns.parquet).",
       ),
+    // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
+    dispatched: z
+      .string()
+      .regex(
+        DISPATCHED_PATTERN,
+        "must be the snapshot 'YYYY-MM/vN' whose dispatch list the contacts worked from, e.g. 2026-09/v1",
+      )
+      .optional()
+      .describe(
+        "The snapshot of the month before, 'YYYY-MM/vN', whose dispatch list the contact log (contacts) reports on. Left out: the version this run's segment ids are matched to (the month's latest when the run starts); when that month has other versions the measurement warns and says which one the log fits best.",
+      ),
     pseudonymiseIds: z
       .boolean()
       .default(false)
       .describe('Publish keyed hashes instead of subscriber ids (key from SEGFLOW_PSEUDONYM_KEY on the worker).'),
   })
   .strict()
-  .refine((p) => p.kMin <= p.kMax, { message: 'kMin must not exceed kMax', path: ['kMax'] });
+  .refine((p) => p.kMin <= p.kMax, { message: 'kMin must not exceed kMax', path: ['kMax'] })
+  .superRefine((p, ctx) => {
+    if (!p.dispatched) return;
+    if (p.contacts === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dispatched'],
+        message: 'names the list a contact log reports on: give contacts=<file> with it',
+      });
+    const before = isMonth(p.month) ? addMonths(p.month, -1) : undefined;
+    if (before && DISPATCHED_PATTERN.test(p.dispatched) && !p.dispatched.startsWith(`${before}/`))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dispatched'],
+        message: `must be a snapshot of ${before}, the month before the run month (the list the contacts of ${p.month} worked from)`,
+      });
+  });
 
 /**
  * The run parameters' JSON Schema (as a run may give them: a default where one may be left out).

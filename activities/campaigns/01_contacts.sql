@@ -5,6 +5,9 @@
 -- Ids are compared as published (keyed hashes when ids are pseudonymised, like the list's).
 -- The quarantine keeps contact_date as read (NULL when unreadable) and contact_date_text as typed,
 -- so that '2026-13-01' or '15/10/2026' can be seen and fixed; file_row: see activities/contact-log.ts.
+-- Text compared as people type it: case, surrounding spaces and runs of spaces or '_' aside.
+CREATE OR REPLACE TEMP MACRO normalised_text(t) AS nullif(regexp_replace(lower(trim(t)), '[_\s]+', ' ', 'g'), '');
+
 CREATE OR REPLACE TEMP TABLE checked_contacts AS
 WITH typed AS (
   SELECT file_row,
@@ -13,7 +16,7 @@ WITH typed AS (
     coalesce(TRY_CAST(contact_date AS DATE), TRY_CAST(contact_date AS TIMESTAMP)::DATE) AS contact_date,
     nullif(trim(action), '') AS action,
     nullif(trim(channel), '') AS channel,
-    nullif(regexp_replace(lower(trim(outcome)), '[_\s]+', ' ', 'g'), '') AS outcome
+    normalised_text(outcome) AS outcome
   FROM raw_contacts
 )
 SELECT t.file_row, published_id(t.subscriber_id) AS subscriber_id, t.contact_date, t.contact_date_text,

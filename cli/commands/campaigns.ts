@@ -89,10 +89,12 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
       ),
     ]);
   return [
-    `${ref.month}/v${ref.version}: the dispatch list of ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version} against its control group`,
+    ...wrap(
+      `${ref.month}/v${ref.version}: the dispatch list of ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version}${listChoice(metrics.dispatchFrom.chosenBy)} against its control group`,
+    ),
     `contact log: ${count(contacts.rows)} rows, ${count(contacts.loaded)} used, ${count(contacts.quarantined)} quarantined`,
     ...Object.entries(contacts.quarantineByReason).map(([reason, rows]) => `  ${count(rows)} x ${reason}`),
-    ...(metrics.warning ? wrap(`warning: ${metrics.warning}`) : []),
+    ...(metrics.warnings ?? (metrics.warning ? [metrics.warning] : [])).flatMap((w) => wrap(`warning: ${w}`)),
     ...wrap(
       `reached: ${count(overall.contactedSubscribers)} of the ${count(overall.targetedSubscribers)} targeted have a contact record; ${count(overall.contactedControls)} of the ${count(overall.controlSubscribers)} held out were contacted anyway (they stay in the control group)`,
     ),
@@ -129,6 +131,13 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
       false,
     ),
   ].join('\n');
+}
+
+/** How the measured list was chosen, as the header says it. */
+function listChoice(chosenBy: 'dispatched' | 'latest' | undefined): string {
+  if (chosenBy === 'dispatched') return ' (named by --param dispatched)';
+  if (chosenBy === 'latest') return ' (the latest when the run started)';
+  return '';
 }
 
 /** `segflow campaigns show`: did last month's retention actions work? */

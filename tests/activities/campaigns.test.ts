@@ -160,7 +160,17 @@ describe('campaign measurement', () => {
     const manifest = await readManifest(store, '2026-06', june.version);
     const campaigns = manifest.metrics.campaigns;
     if (!campaigns?.measured) throw new Error('June was not measured');
-    expect(campaigns.dispatchFrom).toEqual({ month: '2026-05', version: may.version });
+    // the list measured, by default the version June's segment ids were matched to, with its sha256
+    const mayDispatch = (await readManifest(store, '2026-05', may.version)).outputs.find(
+      (o) => o.file === 'dispatch.parquet',
+    );
+    expect(campaigns.dispatchFrom).toEqual({
+      month: '2026-05',
+      version: may.version,
+      sha256: mayDispatch?.sha256,
+      chosenBy: 'latest',
+    });
+    expect(campaigns.warnings).toBeUndefined(); // May had one version when June ran
     expect(campaigns.byAction.map((g) => g.group).sort()).toEqual(
       truth.effects
         .filter((e) => e.plantedReduction !== null)
@@ -222,4 +232,47 @@ describe('campaign measurement', () => {
     expect(report.files.map((f) => f.file)).toContain('campaigns.parquet');
     expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
   }, 300_000);
+
+  // last: these publish June again, which the tests above read as the latest
+  it('measures the list that was dispatched (v1) once an analyst rerun of May is the latest, and says so by default', async () => {
+    const v1 = `2026-05/v${may.version}`;
+    const v2 = `2026-05/v${mayOtherModel.version}`;
+    const listed = await read<{ subscriber_id: string; v1: string; v2: string | null }>(
+      `SELECT a.subscriber_id, a.recommended_product AS v1, b.recommended_product AS v2
+       FROM read_parquet($file) a LEFT JOIN read_parquet('${join(mayOtherModel.path, 'dispatch.parquet')}') b USING (subscriber_id)`,
+      join(may.path, 'dispatch.parquet'),
+    );
+    expect(listed.filter((r) => r.v2 !== null && r.v1 !== r.v2).length).toBeGreaterThan(0); // the rerun recommends otherwise
+
+    // by default the latest (v2), with a warning naming v1 as the better fit and the parameter
+    const byDefault = await runMonth('2026-06', 'r2', { contacts: truth.contactsFile });
+    const defaulted = (await readManifest(store, '2026-06', byDefault.version)).metrics.campaigns;
+    if (!defaulted?.measured) throw new Error('not measured');
+    expect(defaulted.dispatchFrom).toMatchObject({
+      month: '2026-05',
+      version: mayOtherModel.version,
+      chosenBy: 'latest',
+    });
+    const warning = defaulted.warnings?.find((w) => w.startsWith('measured against the dispatch list'));
+    expect(warning).toContain(`the contact log fits ${v1} better`);
+    expect(warning).toContain(`--param dispatched=${v1}`);
+    expect(await readFile(join(byDefault.path, 'report.html'), 'utf8')).toContain(`--param dispatched=${v1}`);
+
+    // named: v1 again, as June measured it before the rerun, without that warning
+    const named = await runMonth('2026-06', 'r3', { contacts: truth.contactsFile, dispatched: v1 });
+    const measured = (await readManifest(store, '2026-06', named.version)).metrics.campaigns;
+    if (!measured?.measured) throw new Error('not measured');
+    const first = (await readManifest(store, '2026-06', june.version)).metrics.campaigns;
+    if (!first?.measured) throw new Error('not measured');
+    expect(measured.dispatchFrom).toEqual({ ...first.dispatchFrom, chosenBy: 'dispatched' });
+    expect(measured.byAction).toEqual(first.byAction);
+    expect(measured.warnings ?? []).not.toContainEqual(expect.stringContaining('measured against the dispatch list'));
+    expect(v2).not.toBe(v1);
+
+    // both reproduce byte for byte: the default through the pinned previous snapshot, the named through the parameter
+    for (const version of [byDefault.version, named.version]) {
+      const report = await reproduceSnapshot(store, { month: '2026-06', version });
+      expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
+    }
+  }, 600_000);
 });

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { measureCampaigns } from '../../activities/campaigns';
@@ -6,12 +6,13 @@ import { queryRows, readSql, runScript, setVariable, withConnection } from '../.
 import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
 import { SchemaContractError } from '../../domain/errors';
 import { parseRunParams, type RunParams } from '../../domain/params';
+import { hashFile } from '../../store/hashing';
 import { versionDir } from '../../store/layout';
 import { smallSample, storeIn, tempDir } from '../helpers';
 import { planLoad } from '../../activities/load';
 
-function params(contacts?: string): RunParams {
-  const parsed = parseRunParams({ month: '2026-06', input: '/unused', ...(contacts ? { contacts } : {}) });
+function params(contacts?: string, more: Record<string, unknown> = {}): RunParams {
+  const parsed = parseRunParams({ month: '2026-06', input: '/unused', ...(contacts ? { contacts } : {}), ...more });
   if (!parsed.ok) throw new Error(parsed.problems.join('\n'));
   return parsed.params;
 }
@@ -107,7 +108,7 @@ describe('contact log', () => {
       });
       if (!result?.measured) throw new Error('not measured');
       expect(result.contacts).toMatchObject({ rows: 20, loaded: 20, quarantined: 0, contactedControls: 2 });
-      expect(result.warning).toBeUndefined();
+      expect(result.warnings).toBeUndefined();
       expect(result.overall).toMatchObject({ controlSubscribers: 10, targetedSubscribers: 90, acceptanceRate: 1 });
       // 10 of the list (S90..S99) are gone in June: S90 is a control, the other 9 were to be contacted
       expect(result.overall).toMatchObject({ controlChurned: 1, targetedChurned: 9, tooSmall: true });
@@ -134,9 +135,9 @@ describe('contact log', () => {
         previousStore: store,
       });
       if (!result?.measured) throw new Error('not measured');
-      expect(result.warning).toBe(
+      expect(result.warnings).toEqual([
         '1 of 10 contact-log rows were used (8 x contact_date: outside the run month 2026-06; 1 x contact_date: not a valid date): is this the log of the contacts made in 2026-06?',
-      );
+      ]);
       // the intent-to-treat arms come from the list: still measured
       expect(result.overall).toMatchObject({
         controlSubscribers: 10,
@@ -192,5 +193,145 @@ describe('contact log', () => {
         },
       ]);
     });
+  });
+});
+
+/**
+ * May published twice (an analyst's rerun became v2, the latest); marketing worked from v1. v1
+ * recommends 'data package' to S0-S49 and 'recharge bonus' to S50-S99; v2 'data package' to
+ * S0-S49 and 'voice bundle' to S50-S99 (no recharge bonus). Every tenth subscriber is a control
+ * in both. The log: S1-S59 but the controls (54 rows), each with v1's action.
+ */
+async function withTwoMayLists<T>(
+  work: (conn: Parameters<typeof measureCampaigns>[0], store: ReturnType<typeof storeIn>, log: string) => Promise<T>,
+): Promise<T> {
+  const dir = await tempDir();
+  const store = storeIn(dir);
+  const log = join(dir, 'contacts.csv');
+  const v1 = (i: number) => (i < 50 ? 'data package' : 'recharge bonus');
+  const rows = Array.from({ length: 59 }, (_, k) => k + 1)
+    .filter((i) => i % 10 !== 0)
+    .map((i) => `S${i},2026-06-10,${v1(i)},SMS,accepted`);
+  await writeFile(log, ['subscriber_id,contact_date,action,channel,outcome', ...rows].join('\n') + '\n');
+  return withConnection(':memory:', async (conn) => {
+    await setVariable(conn, 'pseudonym_key', null);
+    await runScript(
+      conn,
+      await readSql(new URL('../../activities/publish/tables/', import.meta.url).href, '00_macros.sql'),
+    );
+    for (const [version, other] of [
+      [1, 'recharge bonus'],
+      [2, 'voice bundle'],
+    ] as const) {
+      const folder = versionDir(store, '2026-05', version);
+      await mkdir(folder, { recursive: true });
+      await setVariable(conn, 'dispatch_file', join(folder, 'dispatch.parquet'));
+      await setVariable(conn, 'other', other);
+      await conn.run(
+        `COPY (SELECT 'S' || i AS subscriber_id, CASE WHEN i < 50 THEN 'data package' ELSE getvariable('other') END AS recommended_product,
+                      'segment' AS segment_name, 'SMS' AS channel, 'now' AS contact_moment, 'G1' AS grid, i % 10 = 0 AS control
+               FROM range(100) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
+      );
+    }
+    await conn.run("CREATE TEMP TABLE snapshot_subscribers AS SELECT 'S' || i AS subscriber_id FROM range(90) t(i)");
+    return work(conn, store, log);
+  });
+}
+
+describe('the dispatch list measured', () => {
+  it('is the latest by default, recorded with its sha256, and the measurement says the log fits another version better', async () => {
+    await withTwoMayLists(async (conn, store, log) => {
+      const result = await measureCampaigns(conn, {
+        params: params(log),
+        previous: { month: '2026-05', version: 2 },
+        previousStore: store,
+      });
+      if (!result?.measured) throw new Error('not measured');
+      const { sha256 } = await hashFile(join(versionDir(store, '2026-05', 2), 'dispatch.parquet'));
+      expect(result.dispatchFrom).toEqual({ month: '2026-05', version: 2, sha256, chosenBy: 'latest' });
+      expect(result.warnings).toEqual([
+        'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1, and the contact log fits 2026-05/v1 better (rows whose logged action is the one the list recommends: v1 54 of 54, v2 45 of 54): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1',
+      ]);
+      expect(result.byAction.map((g) => g.group)).toEqual(['data package', 'voice bundle']);
+    });
+  });
+
+  it('is the version the dispatched parameter names, without a warning', async () => {
+    await withTwoMayLists(async (conn, store, log) => {
+      const result = await measureCampaigns(conn, {
+        params: params(log, { dispatched: '2026-05/v1' }),
+        previous: { month: '2026-05', version: 2 },
+        previousStore: store,
+      });
+      if (!result?.measured) throw new Error('not measured');
+      const { sha256 } = await hashFile(join(versionDir(store, '2026-05', 1), 'dispatch.parquet'));
+      expect(result.dispatchFrom).toEqual({ month: '2026-05', version: 1, sha256, chosenBy: 'dispatched' });
+      expect(result.warnings).toBeUndefined();
+      expect(result.byAction.map((g) => g.group)).toEqual(['data package', 'recharge bonus']);
+      expect(result.byAction.find((g) => g.group === 'recharge bonus')).toMatchObject({
+        controlSubscribers: 5,
+        targetedSubscribers: 45,
+        contactedSubscribers: 9,
+      });
+    });
+  });
+
+  it('leaves out versions published after the run started, and warns without blaming a list the log fits as well', async () => {
+    await withTwoMayLists(async (conn, store, log) => {
+      const before = await measureCampaigns(conn, {
+        params: params(log),
+        previous: { month: '2026-05', version: 1 }, // v2 came after this run started
+        previousStore: store,
+      });
+      if (!before?.measured) throw new Error('not measured');
+      expect(before.warnings).toBeUndefined();
+      // only S1-S49: both lists recommend them the data package
+      const common = join(await tempDir(), 'contacts.csv');
+      await writeFile(
+        common,
+        (await readFile(log, 'utf8'))
+          .split('\n')
+          .filter((line) => !/^S[5-9]\d,/.test(line))
+          .join('\n'),
+      );
+      const latest = await measureCampaigns(conn, {
+        params: params(common),
+        previous: { month: '2026-05', version: 2 },
+        previousStore: store,
+      });
+      if (!latest?.measured) throw new Error('not measured');
+      expect(latest.warnings).toEqual([
+        'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1; the contact log fits it at least as well (rows whose logged action is the one the list recommends: v1 45 of 45, v2 45 of 45); --param dispatched=2026-05/vN names the list that was dispatched',
+      ]);
+    });
+  });
+
+  it('is not measured when the named version is not in the store, and the parameter is checked', async () => {
+    await withTwoMayLists(async (conn, store, log) => {
+      expect(
+        await measureCampaigns(conn, {
+          params: params(log, { dispatched: '2026-05/v3' }),
+          previous: { month: '2026-05', version: 2 },
+          previousStore: store,
+        }),
+      ).toEqual({
+        measured: false,
+        reason: 'dispatched=2026-05/v3: no such snapshot of 2026-05 in the store (it has v1, v2)',
+      });
+    });
+    const problems = (input: Record<string, unknown>) => {
+      const parsed = parseRunParams({ month: '2026-06', input: '/unused', ...input });
+      return parsed.ok ? [] : parsed.problems;
+    };
+    expect(problems({ contacts: 'c.csv', dispatched: '2026-05/v1' })).toEqual([]);
+    expect(problems({ contacts: 'c.csv', dispatched: '2026-05' })).toEqual([
+      "dispatched: must be the snapshot 'YYYY-MM/vN' whose dispatch list the contacts worked from, e.g. 2026-09/v1",
+    ]);
+    expect(problems({ contacts: 'c.csv', dispatched: '2026-04/v1' })).toEqual([
+      'dispatched: must be a snapshot of 2026-05, the month before the run month (the list the contacts of 2026-06 worked from)',
+    ]);
+    expect(problems({ dispatched: '2026-05/v1' })).toEqual([
+      'dispatched: names the list a contact log reports on: give contacts=<file> with it',
+    ]);
   });
 });

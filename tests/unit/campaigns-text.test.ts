@@ -57,7 +57,7 @@ const WARNING =
 
 describe('campaign measurement as text', () => {
   it('shows the warning of a mostly unusable contact log in campaigns show, the report, the snapshot and the run result', async () => {
-    const warned = metrics({ warning: WARNING });
+    const warned = metrics({ warnings: [WARNING] });
     const groups = [group('all', 'all on the list'), group('action', 'offer')];
     // wrapped to 100 columns
     expect(campaignsText(ref, warned, groups).replace(/\n +/g, ' ')).toContain(`warning: ${WARNING}`);
@@ -71,6 +71,37 @@ describe('campaign measurement as text', () => {
     );
     expect(campaignWarningLine({ metrics: { campaigns: metrics() } } as never)).toBeUndefined();
     expect(campaignWarningLine({ metrics: {} } as never)).toBeUndefined();
+    // a manifest published before `warnings` still shows its one warning
+    expect(campaignWarningLine({ metrics: { campaigns: metrics({ warning: WARNING }) } } as never)).toBe(
+      `  campaigns     warning: ${WARNING}`,
+    );
+    expect(campaignsText(ref, metrics({ warning: WARNING }), groups).replace(/\n +/g, ' ')).toContain(WARNING);
+  });
+
+  it('shows every warning, each on its own line, and says how the measured list was chosen', async () => {
+    const LIST =
+      'measured against the dispatch list of 2026-10/v2, the latest version when this run started; 2026-10 also has v1, and the contact log fits 2026-10/v1 better (rows whose logged action is the one the list recommends: v1 187 of 187, v2 165 of 187): if v1 was the list dispatched, run again with --param dispatched=2026-10/v1';
+    const warned = metrics({
+      dispatchFrom: { month: '2026-10', version: 2, sha256: 'e'.repeat(64), chosenBy: 'latest' },
+      warnings: [WARNING, LIST],
+    });
+    const groups = [group('all', 'all on the list')];
+    expect(campaignWarningLine({ metrics: { campaigns: warned } } as never)).toBe(
+      `  campaigns     warning: ${WARNING}\n  campaigns     warning: ${LIST}`,
+    );
+    const text = campaignsText(ref, warned, groups);
+    expect(text.split('\n').slice(0, 2).join('\n')).toBe(
+      '2026-11/v1: the dispatch list of 2026-10/v2 (the latest when the run started) against its control\n  group',
+    );
+    expect(text.replace(/\n +/g, ' ')).toContain(`warning: ${WARNING}\nwarning: ${LIST}`);
+    expect(text.split('\n').every((line) => line.length <= 100)).toBe(true);
+    const named = metrics({ dispatchFrom: { month: '2026-10', version: 1, chosenBy: 'dispatched' } });
+    expect(campaignsText(ref, named, groups).split('\n')[0]).toContain('2026-10/v1 (named by --param dispatched)');
+    const html = (await campaignsSection({ metrics: warned, groups })).html;
+    expect(html).toContain(
+      'is this the log of the contacts made in 2026-11? measured against the dispatch list of 2026-10/v2',
+    );
+    expect(html).toContain('--param dispatched=2026-10/v1.');
   });
 
   it('words a significantly harmful action as lost subscribers, never as kept', async () => {

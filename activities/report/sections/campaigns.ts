@@ -1,4 +1,4 @@
-import type { CampaignGroup, CampaignMetrics } from '../../campaigns';
+import { campaignWarnings, type CampaignGroup, type CampaignMetrics } from '../../campaigns';
 import { renderChart } from '../charts';
 import { decimals, escape, fmt, pct as percentOf, type ReportSection } from '../html';
 
@@ -19,8 +19,9 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
   const { overall, contacts, dispatchFrom } = metrics;
   const grids = groups.filter((g) => g.dimension === 'grid');
   const readableGrids = grids.filter((g) => !g.tooSmall);
-  const warning = metrics.warning
-    ? `<p style="border-left: 4px solid #dc2626; padding-left: 8px;"><b>Check the contact log:</b> ${escape(metrics.warning)} The groups below are measured on the dispatch list all the same (intent to treat), but the contact counts, kept per 100 contacts and acceptance rest on this log.</p>\n    `
+  const warnings = campaignWarnings(metrics);
+  const warning = warnings.length
+    ? `<p style="border-left: 4px solid #dc2626; padding-left: 8px;"><b>Check the contact log:</b> ${warnings.map((w) => escape(/[.?!]$/.test(w) ? w : `${w}.`)).join(' ')} The groups below are measured on the dispatch list all the same (intent to treat), but the contact counts, kept per 100 contacts and acceptance rest on this log.</p>\n    `
     : '';
   return section(`${warning}<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted${comparison(overall)}</p>
     <div class="row">${await upliftChart(groups.filter((g) => g.dimension === 'action'))}</div>
