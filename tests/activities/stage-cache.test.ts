@@ -748,6 +748,8 @@ describe('stage code hash', () => {
       'activities/context.ts',
       'domain/errors.ts',
       'domain/schema-problems.ts',
+      // the "did you mean" of an error message
+      'domain/closest-name.ts',
       // the contact log's header, checked by the plan; publishing reads the log
       'activities/contact-log.ts',
       'store/layout.ts',
