@@ -28,6 +28,7 @@ import type { UserFeature } from './user-features';
 import {
   ensembleCodeHash,
   ensembleKey,
+  rowsDigest,
   findEnsemble,
   holdsEnsembleFor,
   type EnsembleReuse,
@@ -210,7 +211,13 @@ async function trainAndScore(
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     // the ensemble trains in its thread while this one trains the tree and reads this month's rows
     const task = ensembleTask(training.columns, labels, trainRows, params, meta);
-    const cachedEnsemble = threads && cache ? await findEnsemble(cache.store, ensembleKey(task), cache.allowed) : null;
+    // both models' keys cover the same rows (unless the ensemble trains on a sample): hashed once
+    const rows = cache ? rowsDigest(training.columns, labels) : '';
+    const sameRows = task.columns === training.columns;
+    const cachedEnsemble =
+      threads && cache
+        ? await findEnsemble(cache.store, ensembleKey(task, sameRows ? rows : undefined), cache.allowed)
+        : null;
     const treeTask: TreeTask = {
       columns: training.columns,
       labels,
@@ -221,7 +228,7 @@ async function trainAndScore(
     };
     let storedTree: TreeLookup | null = null;
     if (cache) {
-      const key = treeKey(treeTask);
+      const key = treeKey(treeTask, rows);
       storedTree = { access: cache, key, found: await findTree<TreeModel, TreeEvaluation>(cache, key) };
     }
     // after the lookups, which report checking a stored ensemble or tree as a step of their own

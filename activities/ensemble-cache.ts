@@ -58,8 +58,19 @@ const EVALUATION_FILE = 'evaluation.json';
 /** The model code's hash as the worker loaded it (ml/code-hash.ts, code-identity.ts). */
 export const ensembleCodeHash = pinCodeHash("the churn models' code (activities/ml)", mlCodeFiles, mlCodeHash);
 
-/** The key of a training task: its rows' bytes, options (not the thread count: same model) and code. */
-export function ensembleKey(task: EnsembleTask): string {
+/**
+ * The sha256 of training rows' values and labels: the bulk of both models' keys (~190 MB at 1M
+ * rows), hashed once when the tree and the ensemble train on the same rows.
+ */
+export function rowsDigest(columns: readonly Float64Array[], labels: Uint8Array): string {
+  const hash = createHash('sha256');
+  for (const array of [...columns, labels])
+    hash.update(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
+  return hash.digest('hex');
+}
+
+/** The key of a training task: its rows' bytes (`rows`, their digest), options (not the thread count: same model) and code. */
+export function ensembleKey(task: EnsembleTask, rows = rowsDigest(task.columns, task.labels)): string {
   const { threads: _threads, ...options } = task.options;
   const hash = createHash('sha256').update(
     canonicalJson({
@@ -68,10 +79,10 @@ export function ensembleKey(task: EnsembleTask): string {
       options,
       code: ensembleCodeHash(),
       shape: { columns: task.columns.length, rows: task.labels.length, trainRows: task.trainRows.length },
+      rows,
     }),
   );
-  for (const array of [...task.columns, task.labels, task.trainRows])
-    hash.update(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
+  hash.update(new Uint8Array(task.trainRows.buffer, task.trainRows.byteOffset, task.trainRows.byteLength));
   return hash.digest('hex');
 }
 
@@ -87,8 +98,8 @@ export interface TreeTask {
   features: readonly FeatureMeta[];
 }
 
-/** The key of the readable tree's training and holdout evaluation: its rows' bytes, the split, options and code. */
-export function treeKey(task: TreeTask): string {
+/** The key of the readable tree's training and holdout evaluation: its rows' bytes (`rows`, their digest), the split, options and code. */
+export function treeKey(task: TreeTask, rows = rowsDigest(task.columns, task.labels)): string {
   const hash = createHash('sha256').update(
     canonicalJson({
       format: STAGE_CACHE_FORMAT,
@@ -103,9 +114,10 @@ export function treeKey(task: TreeTask): string {
         trainRows: task.trainRows.length,
         holdoutRows: task.holdoutRows.length,
       },
+      rows,
     }),
   );
-  for (const array of [...task.columns, task.labels, task.trainRows, task.holdoutRows])
+  for (const array of [task.trainRows, task.holdoutRows])
     hash.update(new Uint8Array(array.buffer, array.byteOffset, array.byteLength));
   return hash.digest('hex');
 }
