@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { schemaProblems } from './schema-problems';
+import { closestName } from './closest-name';
 import { addMonths, isMonth } from './month';
 
 /**
@@ -247,22 +248,6 @@ export function changedParams(params: Partial<Record<keyof RunParams, unknown>>)
 
 /** "unknown parameter treedepth (did you mean treeDepth?)", suggesting the closest known name. */
 function unknownParamProblem(name: string): string {
-  const known = Object.keys(RunParamsSchema.shape);
-  const scored = known.map((candidate) => ({ candidate, distance: editDistance(name, candidate) }));
-  const best = scored.sort((a, b) => a.distance - b.distance)[0];
-  const close = best && best.distance <= Math.max(2, Math.floor(name.length / 3));
-  return `${name}: unknown parameter${close ? ` (did you mean ${best.candidate}?)` : ''}; see --help for the list`;
-}
-
-/** Levenshtein distance, case-insensitive (a wrong case is the commonest slip: treedepth). */
-function editDistance(a: string, b: string): number {
-  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
-  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= x.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= y.length; j++)
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x[i - 1] === y[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[y.length];
+  const close = closestName(name, Object.keys(RunParamsSchema.shape));
+  return `${name}: unknown parameter${close ? ` (did you mean ${close}?)` : ''}; see --help for the list`;
 }
