@@ -8,6 +8,7 @@ import {
   type CampaignDimension,
 } from '../domain/campaigns';
 import { InputFileError } from '../domain/errors';
+import { OPERATION_GRID } from '../domain/rules';
 import { addMonths, firstDay } from '../domain/month';
 import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
 import { hashFile } from '../store/hashing';
@@ -57,6 +58,14 @@ export type CampaignMetrics =
         quarantineByReason: Record<string, number>;
         /** Control subscribers found in the contact log: they stay in control (intent to treat), but dilute it. */
         contactedControls: number;
+        /**
+         * Rows used whose logged action is not the one the list recommends to the subscriber
+         * (case and spacing aside): they are measured under the list's action (intent to treat).
+         * Absent in manifests published before it was counted.
+         */
+        actionDiffers?: number;
+        /** Logged channels of the rows used that segflow does not use (CONTACT_CHANNELS), with a likely meant one. */
+        unknownChannels?: UnknownChannel[];
       };
       /**
        * What to check before trusting the measurement, each a sentence (campaignWarnings): a log
@@ -85,6 +94,91 @@ export type DispatchList = SnapshotRef & {
    */
   chosenBy?: 'dispatched' | 'latest';
 };
+
+/** A logged channel segflow does not use, its rows, and the known channel it is closest to (a typo). */
+export interface UnknownChannel {
+  channel: string;
+  rows: number;
+  suggestion?: string;
+}
+
+/**
+ * The channels segflow puts on its lists (domain/rules.ts OPERATION_GRID, domain/actions.ts) and
+ * each single channel they combine ('outbound call and app push': outbound call, app push). A
+ * logged channel is known when each of its parts is (so 'SMS', 'sms and app push' and 'app push
+ * + SMS' are); the list's own channels count as well.
+ */
+export const CONTACT_CHANNELS: readonly string[] = [
+  ...new Set([...OPERATION_GRID.map((cell) => cell.channel), 'SMS and app push']),
+];
+
+/** A channel's single channels, lower case: split at 'and', ',', '+', '&' and '/'. */
+function channelParts(channel: string): string[] {
+  return channel
+    .toLowerCase()
+    .replace(/[_\s]+/g, ' ')
+    .split(/\s+and\s+|\s*[,+&/]\s*/)
+    .map((part) => part.trim())
+    .filter(Boolean);
+}
+
+/** The logged channels (with their rows) that are not channels segflow uses, each with the closest known one. */
+export function unknownChannels(
+  logged: { channel: string; rows: number }[],
+  listChannels: readonly string[] = [],
+): UnknownChannel[] {
+  const names = [...CONTACT_CHANNELS, ...listChannels];
+  const known = new Set(names.flatMap(channelParts));
+  const candidates = [...new Set([...names.map((n) => n.replace(/[_\s]+/g, ' ').trim()), ...known])];
+  return logged
+    .filter(({ channel }) => !channelParts(channel).every((part) => known.has(part)))
+    .map(({ channel, rows }) => {
+      const typed = channel.toLowerCase().replace(/[_\s]+/g, ' ');
+      const [best] = candidates
+        .map((candidate) => ({ candidate, distance: editDistance(typed, candidate.toLowerCase()) }))
+        .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate));
+      const close = best && best.distance <= Math.max(2, Math.floor(typed.length / 4));
+      return { channel, rows, ...(close ? { suggestion: best.candidate } : {}) };
+    });
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++)
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    previous = current;
+  }
+  return previous[b.length];
+}
+
+/**
+ * The warnings of a log whose rows name another action than the list's, or a channel segflow
+ * does not use, e.g. "7 rows: channel 'outbund call' is not a known channel (did you mean
+ * 'outbound call'?)". The measurement is by the list's action and channel either way.
+ */
+export function loggedValuesWarnings(
+  actionDiffers: { logged_action: string; listed_action: string; rows: number }[],
+  channels: UnknownChannel[],
+): string[] {
+  const warnings: string[] = [];
+  const differing = actionDiffers.reduce((sum, d) => sum + d.rows, 0);
+  if (differing > 0) {
+    const pairs = actionDiffers
+      .slice(0, 3)
+      .map((d) => `${count(d.rows)} x '${d.logged_action}' where the list recommends '${d.listed_action}'`);
+    warnings.push(
+      `${count(differing)} contact-log ${differing === 1 ? 'row names' : 'rows name'} another action than the list recommends to the subscriber (${pairs.join('; ')}${actionDiffers.length > 3 ? '; …' : ''}): ${differing === 1 ? 'it is' : 'they are'} measured under the list's action (intent to treat)`,
+    );
+  }
+  for (const c of channels)
+    warnings.push(
+      `${count(c.rows)} ${c.rows === 1 ? 'row' : 'rows'}: channel '${c.channel}' is not a known channel${c.suggestion ? ` (did you mean '${c.suggestion}'?)` : ''}; the channel breakdown is by the list's channel`,
+    );
+  return warnings;
+}
 
 /** Every warning of a measurement, from `warnings` or, in an older manifest, `warning`. */
 export function campaignWarnings(metrics: CampaignMetrics | undefined): string[] {
@@ -157,6 +251,19 @@ export async function measureCampaigns(
   await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));
   await runScript(conn, await readSql(import.meta.url, './campaigns/01_contacts.sql'));
   await runScript(conn, await readSql(import.meta.url, './campaigns/02_measure.sql'));
+  await runScript(conn, await readSql(import.meta.url, './campaigns/03_log_checks.sql'));
+  const actionDiffers = await queryRows<{ logged_action: string; listed_action: string; rows: number }>(
+    conn,
+    'SELECT * FROM contact_action_differs',
+  );
+  const listChannels = await queryRows<{ channel: string }>(
+    conn,
+    'SELECT DISTINCT channel FROM previous_dispatch WHERE channel IS NOT NULL ORDER BY channel',
+  );
+  const channels = unknownChannels(
+    await queryRows<{ channel: string; rows: number }>(conn, 'SELECT * FROM contact_channels'),
+    listChannels.map((c) => c.channel),
+  );
 
   const counts = await queryOne<{ rows: number; quarantined: number }>(
     conn,
@@ -174,6 +281,7 @@ export async function measureCampaigns(
     chosen.chosenBy === 'latest'
       ? dispatchedListWarning(previous, await listFits(conn, previousStore, previous))
       : undefined,
+    ...loggedValuesWarnings(actionDiffers, channels),
   ].filter((w): w is string => w !== undefined);
   return {
     measured: true,
@@ -186,6 +294,8 @@ export async function measureCampaigns(
       quarantined: counts.quarantined,
       quarantineByReason,
       contactedControls: groups.find((g) => g.dimension === 'all')?.contactedControls ?? 0,
+      actionDiffers: actionDiffers.reduce((sum, d) => sum + d.rows, 0),
+      unknownChannels: channels,
     },
     ...(warnings.length ? { warnings } : {}),
     interval: CAMPAIGN_MEASUREMENT.interval,

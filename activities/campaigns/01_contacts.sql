@@ -6,7 +6,7 @@
 -- The quarantine keeps contact_date as read (NULL when unreadable) and contact_date_text as typed,
 -- so that '2026-13-01' or '15/10/2026' can be seen and fixed; file_row: see activities/contact-log.ts.
 -- Text compared as people type it: case, surrounding spaces and runs of spaces or '_' aside.
-CREATE OR REPLACE TEMP MACRO normalised_text(t) AS nullif(regexp_replace(lower(trim(t)), '[_\s]+', ' ', 'g'), '');
+CREATE OR REPLACE TEMP MACRO normalised_text(t) AS nullif(trim(regexp_replace(lower(t), '[_\s]+', ' ', 'g')), '');
 
 CREATE OR REPLACE TEMP TABLE checked_contacts AS
 WITH typed AS (

@@ -257,6 +257,11 @@ describe('campaign measurement', () => {
     expect(warning).toContain(`the contact log fits ${v1} better`);
     expect(warning).toContain(`--param dispatched=${v1}`);
     expect(await readFile(join(byDefault.path, 'report.html'), 'utf8')).toContain(`--param dispatched=${v1}`);
+    // the log's own actions (v1's recommendations) differ from v2's where the rerun recommends otherwise
+    expect(defaulted.contacts.actionDiffers).toBeGreaterThan(0);
+    expect(defaulted.warnings).toContainEqual(
+      expect.stringContaining('another action than the list recommends to the subscriber'),
+    );
 
     // named: v1 again, as June measured it before the rerun, without that warning
     const named = await runMonth('2026-06', 'r3', { contacts: truth.contactsFile, dispatched: v1 });
@@ -266,6 +271,7 @@ describe('campaign measurement', () => {
     if (!first?.measured) throw new Error('not measured');
     expect(measured.dispatchFrom).toEqual({ ...first.dispatchFrom, chosenBy: 'dispatched' });
     expect(measured.byAction).toEqual(first.byAction);
+    expect(measured.contacts).toMatchObject({ actionDiffers: 0, unknownChannels: [] });
     expect(measured.warnings ?? []).not.toContainEqual(expect.stringContaining('measured against the dispatch list'));
     expect(v2).not.toBe(v1);
 

@@ -251,7 +251,10 @@ describe('the dispatch list measured', () => {
       expect(result.dispatchFrom).toEqual({ month: '2026-05', version: 2, sha256, chosenBy: 'latest' });
       expect(result.warnings).toEqual([
         'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1, and the contact log fits 2026-05/v1 better (rows whose logged action is the one the list recommends: v1 54 of 54, v2 45 of 54): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1',
+        // the log's own actions say the same: v1's recharge bonus where v2 recommends the voice bundle
+        "9 contact-log rows name another action than the list recommends to the subscriber (9 x 'recharge bonus' where the list recommends 'voice bundle'): they are measured under the list's action (intent to treat)",
       ]);
+      expect(result.contacts.actionDiffers).toBe(9);
       expect(result.byAction.map((g) => g.group)).toEqual(['data package', 'voice bundle']);
     });
   });
@@ -333,5 +336,56 @@ describe('the dispatch list measured', () => {
     expect(problems({ dispatched: '2026-05/v1' })).toEqual([
       'dispatched: names the list a contact log reports on: give contacts=<file> with it',
     ]);
+  });
+});
+
+describe("the log's own action and channel", () => {
+  it("counts rows naming another action than the list and channels segflow does not use, and warns; the groups stay the list's", async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(
+      file,
+      [
+        'subscriber_id,contact_date,action,channel,outcome',
+        ...Array.from({ length: 7 }, (_, i) => `S${i + 1},2026-06-03,offer,outbund call,accepted`),
+        'S11,2026-06-03, Offer ,sms,accepted', // case and spaces aside, the list's action and channel
+        'S12,2026-06-03,offer,App push and SMS,declined',
+        'S13,2026-06-03,offer_,outbound_call,declined',
+        'S14,2026-06-03,voice bundle,SMS,accepted',
+        'S15,2026-06-03,voice bundle,SMS,accepted',
+        'S16,2026-06-03,data package,carrier pigeon,',
+        'S17,2026-06-03,,,',
+        'S18,2026-05-03,voice bundle,outbund call,', // quarantined: not counted
+      ].join('\n') + '\n',
+    );
+    await withMayList(true, async (conn, store) => {
+      const result = await measureCampaigns(conn, {
+        params: params(file),
+        previous: { month: '2026-05', version: 1 },
+        previousStore: store,
+      });
+      if (!result?.measured) throw new Error('not measured');
+      expect(result.contacts).toMatchObject({
+        loaded: 14,
+        actionDiffers: 3, // 'offer_' is the list's 'offer'
+        unknownChannels: [
+          { channel: 'outbund call', rows: 7, suggestion: 'outbound call' },
+          { channel: 'carrier pigeon', rows: 1 },
+        ],
+      });
+      expect(result.warnings).toEqual([
+        "3 contact-log rows name another action than the list recommends to the subscriber (2 x 'voice bundle' where the list recommends 'offer'; 1 x 'data package' where the list recommends 'offer'): they are measured under the list's action (intent to treat)",
+        "7 rows: channel 'outbund call' is not a known channel (did you mean 'outbound call'?); the channel breakdown is by the list's channel",
+        "1 row: channel 'carrier pigeon' is not a known channel; the channel breakdown is by the list's channel",
+      ]);
+      // still one action and one channel, the list's
+      const groups = await queryRows<{ dimension: string; group: string }>(
+        conn,
+        "SELECT dimension, \"group\" FROM snapshot_campaigns WHERE dimension IN ('action', 'channel')",
+      );
+      expect(groups).toEqual([
+        { dimension: 'action', group: 'offer' },
+        { dimension: 'channel', group: 'SMS' },
+      ]);
+    });
   });
 });
