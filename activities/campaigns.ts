@@ -7,6 +7,7 @@ import {
   CONTACT_OUTCOMES,
   type CampaignDimension,
 } from '../domain/campaigns';
+import { closestName } from '../domain/closest-name';
 import { InputFileError } from '../domain/errors';
 import { OPERATION_GRID } from '../domain/rules';
 import { addMonths, firstDay } from '../domain/month';
@@ -133,25 +134,9 @@ export function unknownChannels(
   return logged
     .filter(({ channel }) => !channelParts(channel).every((part) => known.has(part)))
     .map(({ channel, rows }) => {
-      const typed = channel.toLowerCase().replace(/[_\s]+/g, ' ');
-      const [best] = candidates
-        .map((candidate) => ({ candidate, distance: editDistance(typed, candidate.toLowerCase()) }))
-        .sort((a, b) => a.distance - b.distance || a.candidate.localeCompare(b.candidate));
-      const close = best && best.distance <= Math.max(2, Math.floor(typed.length / 4));
-      return { channel, rows, ...(close ? { suggestion: best.candidate } : {}) };
+      const suggestion = closestName(channel.replace(/[_\s]+/g, ' ').trim(), candidates);
+      return { channel, rows, ...(suggestion ? { suggestion } : {}) };
     });
-}
-
-/** Levenshtein distance. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++)
-      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    previous = current;
-  }
-  return previous[b.length];
 }
 
 /**
