@@ -1064,31 +1064,49 @@ async function inputFileName(path: string): Promise<string | null> {
   return INPUT_FILE.test(target) ? target : null;
 }
 
-/** The input files under `dir`, links to files and folders followed (each real folder once, so a link back up cannot loop). */
+/**
+ * The input files under `dir`, in name order, the real tree first and then the links in it: a link
+ * to a folder or file already read adds nothing (each real file is read once, by the path the
+ * real tree gives it, so its month folder is its own), and each real folder is walked once, so a
+ * link back up cannot loop.
+ */
 async function listInputFiles(dir: string, dataRoot?: string): Promise<string[]> {
-  const found: string[] = [];
+  /** real path -> the path it is read by */
+  const found = new Map<string, string>();
   const walked = new Set<string>();
+  const links: string[] = [];
+  const add = async (path: string) => {
+    const real = await realpath(path);
+    if (!found.has(real)) found.set(real, path);
+  };
   const walk = async (folder: string): Promise<void> => {
     const real = await realpath(folder);
     if (walked.has(real)) return;
     walked.add(real);
-    for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const entries = (await readdir(folder, { withFileTypes: true })).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
+    for (const entry of entries) {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) await walk(path);
-      else if (entry.isFile() && INPUT_FILE.test(entry.name)) found.push(path);
-      else if (entry.isSymbolicLink()) {
-        const target = await stat(path).catch(() => undefined); // a dangling link holds no rows
-        if (target && dataRoot) await assertWithin(dataRoot, path);
-        if (target?.isDirectory()) await walk(path);
-        else if (target?.isFile()) {
-          const named = await inputFileName(path);
-          if (named !== null) found.push(named);
-        }
-      }
+      else if (entry.isFile() && INPUT_FILE.test(entry.name)) await add(path);
+      else if (entry.isSymbolicLink()) links.push(path);
     }
   };
   await walk(dir);
-  return found.sort();
+  // links found while following links join the end of the list
+  for (let i = 0; i < links.length; i++) {
+    const path = links[i];
+    const target = await stat(path).catch(() => undefined); // a dangling link (or a loop) holds no rows
+    if (!target) continue;
+    if (dataRoot) await assertWithin(dataRoot, path);
+    if (target.isDirectory()) await walk(path);
+    else if (target.isFile()) {
+      const named = await inputFileName(path);
+      if (named !== null) await add(named);
+    }
+  }
+  return [...found.values()].sort();
 }
 
 /** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { loadUsage } from '../../activities/load';
@@ -389,7 +389,7 @@ describe('parameters and paths are checked before any work', () => {
         }
       }
       // a link back up the tree is walked once, not for ever
-      await symlink(folder, join(folder, 'usage_month=2026-06', 'loop'));
+      await symlink(folder, join(folder, 'usage_month=2026-05', 'loop'));
     }, false);
     const viaLinks = await load(linked);
     expect([viaLinks.rowsRead, viaLinks.rowsLoaded, viaLinks.inputFiles.length]).toEqual([
@@ -397,6 +397,20 @@ describe('parameters and paths are checked before any work', () => {
       whole.rowsLoaded,
       whole.inputFiles.length,
     ]);
+    // links beside the real files to what is read anyway add nothing, whatever their names sort
+    // before; each file keeps the path (and month folder) of the real tree
+    const beside = await inputWith(async (folder) => {
+      const june = join(folder, 'usage_month=2026-06');
+      await symlink(join(june, 'part_0.parquet'), join(folder, 'current.parquet'));
+      await symlink(join(june, 'part_0.parquet'), join(folder, 'latest'));
+      await symlink(june, join(folder, 'current'));
+      await symlink(june, join(folder, 'usage_month=2020-01'));
+    });
+    const withLinks = await load(beside);
+    expect([withLinks.rowsRead, withLinks.rowsQuarantined]).toEqual([whole.rowsRead, 0]);
+    expect(withLinks.inputFiles.map((file) => relative(beside, file.path))).toEqual(
+      whole.inputFiles.map((file) => relative(usage, file.path)),
+    );
     // a link named "latest" to a single month's Parquet file is read as Parquet
     const latest = join(dir, `latest-${++caseNo}`);
     await symlink(join(usage, 'usage_month=2026-06', 'part_0.parquet'), latest);
