@@ -11,12 +11,12 @@ import { closestName } from '../domain/closest-name';
 import { InputFileError } from '../domain/errors';
 import { OPERATION_GRID } from '../domain/rules';
 import { addMonths, firstDay } from '../domain/month';
-import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
+import type { RunParams } from '../domain/params';
 import { hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
 import { listVersions, type SnapshotRef } from '../store/snapshots';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
-import { viewRawContacts } from './contact-log';
+import { findDispatchedList, viewRawContacts } from './contact-log';
 import { assertWithin } from './load';
 
 /** One row of campaigns.parquet: a group of last month's dispatch list, control against contacted. */
@@ -301,15 +301,8 @@ async function chooseDispatchList(
   store: StoreConfig,
 ): Promise<(SnapshotRef & { chosenBy: 'dispatched' | 'latest' }) | { reason: string }> {
   const lastMonth = addMonths(params.month, -1);
-  if (params.dispatched) {
-    const [, month, version] = DISPATCHED_PATTERN.exec(params.dispatched) ?? [];
-    const versions = month ? await listVersions(store, month) : [];
-    if (!month || month !== lastMonth || !versions.includes(Number(version)))
-      return {
-        reason: `dispatched=${params.dispatched}: no such snapshot of ${lastMonth} in the store (${versions.length ? `it has ${versions.map((v) => `v${v}`).join(', ')}` : 'it has none'})`,
-      };
-    return { month, version: Number(version), chosenBy: 'dispatched' };
-  }
+  const named = await findDispatchedList(store, params);
+  if (named) return 'reason' in named ? named : { ...named, chosenBy: 'dispatched' };
   if (!previous || previous.month !== lastMonth)
     return { reason: `no snapshot of ${lastMonth} to measure its dispatch list` };
   return { ...previous, chosenBy: 'latest' };

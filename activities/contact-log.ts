@@ -2,6 +2,10 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { CONTACTS_CONTRACT } from '../data/contacts-contract';
 import { quoteIdent } from '../data/contract';
 import { InputFileError, SchemaContractError } from '../domain/errors';
+import { addMonths } from '../domain/month';
+import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
+import type { StoreConfig } from '../store/layout';
+import { listVersions, type SnapshotRef } from '../store/snapshots';
 import { queryRows, setVariable } from './duckdb';
 
 /**
@@ -40,4 +44,25 @@ export async function viewRawContacts(conn: DuckDBConnection, file: string): Pro
       : `NULL::VARCHAR AS ${quoteIdent(c.name)}`,
   );
   await conn.run(`CREATE OR REPLACE TEMP VIEW raw_contacts AS SELECT file_row, ${columns.join(', ')} FROM ${reader}`);
+}
+
+/**
+ * The snapshot `params.dispatched` names (the dispatch list the contact log reports on), or the
+ * reason it cannot be measured: not a snapshot of the month before the run month, or not in
+ * `store` (where last month's snapshots live). Undefined when the parameter is left out. The
+ * measurement uses it; a plan can call it to stop a run with a mistyped version before any stage.
+ */
+export async function findDispatchedList(
+  store: StoreConfig,
+  params: Pick<RunParams, 'month' | 'dispatched'>,
+): Promise<SnapshotRef | { reason: string } | undefined> {
+  if (!params.dispatched) return undefined;
+  const lastMonth = addMonths(params.month, -1);
+  const [, month, version] = DISPATCHED_PATTERN.exec(params.dispatched) ?? [];
+  const versions = month ? await listVersions(store, month) : [];
+  if (!month || month !== lastMonth || !versions.includes(Number(version)))
+    return {
+      reason: `dispatched=${params.dispatched}: no such snapshot of ${lastMonth} in the store (${versions.length ? `it has ${versions.map((v) => `v${v}`).join(', ')}` : 'it has none'})`,
+    };
+  return { month, version: Number(version) };
 }

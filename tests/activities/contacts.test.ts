@@ -2,6 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { measureCampaigns } from '../../activities/campaigns';
+import { findDispatchedList } from '../../activities/contact-log';
 import { queryRows, readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
 import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
 import { SchemaContractError } from '../../domain/errors';
@@ -322,6 +323,17 @@ describe('the dispatch list measured', () => {
         reason: 'dispatched=2026-05/v3: no such snapshot of 2026-05 in the store (it has v1, v2)',
       });
     });
+    // what a plan can check before any stage runs (the run's store holds last month's snapshots)
+    const store = storeIn(await tempDir());
+    await mkdir(versionDir(store, '2026-05', 1), { recursive: true });
+    expect(await findDispatchedList(store, { month: '2026-06', dispatched: '2026-05/v1' })).toEqual({
+      month: '2026-05',
+      version: 1,
+    });
+    expect(await findDispatchedList(store, { month: '2026-06', dispatched: '2026-05/v2' })).toEqual({
+      reason: 'dispatched=2026-05/v2: no such snapshot of 2026-05 in the store (it has v1)',
+    });
+    expect(await findDispatchedList(store, { month: '2026-06' })).toBeUndefined();
     const problems = (input: Record<string, unknown>) => {
       const parsed = parseRunParams({ month: '2026-06', input: '/unused', ...input });
       return parsed.ok ? [] : parsed.problems;
