@@ -63,11 +63,13 @@ export function buildProgram() {
 /**
  * A reader that stops early (`snapshots show --json | head`) closes the pipe while a long output
  * (beyond the pipe's 64 KB) is still being written: Node then raises EPIPE on stdout, unhandled
- * ("Error: write EPIPE", exit 1). Nobody is left to read the rest: the end of the command, not a failure.
+ * ("Error: write EPIPE", exit 1). Nobody is left to read the rest, so the rest is dropped, and the
+ * command ends as it would have, with its exit code and its clean-up (a run under --local stops
+ * the server and worker it started; exiting here would leave them behind).
  */
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(EXIT.ok);
-  throw error;
+  if (error.code !== 'EPIPE') throw error;
+  process.stdout.write = (() => true) as typeof process.stdout.write;
 });
 
 buildProgram()
