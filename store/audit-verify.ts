@@ -277,7 +277,9 @@ async function checkSnapshot(
   }
   const manifestHash = (await hashFile(join(dir, 'manifest.json'))).sha256;
   const publishedAt = Date.parse(manifest.snapshot?.publishedAt ?? '');
-  const publishing = !recorded && unfinished.has(manifest.run.runId) && Date.now() - publishedAt < PUBLISHING_GRACE_MS;
+  const age = Date.now() - publishedAt;
+  // a publish time in the future is no publish in progress: it would stretch the grace for ever
+  const publishing = !recorded && unfinished.has(manifest.run.runId) && age >= 0 && age < PUBLISHING_GRACE_MS;
   if (!recorded) {
     if (!publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
   } else if (recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash) {

@@ -2,11 +2,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { SnapshotManifest } from './manifest';
-import { readAuditLog } from './audit-log';
+import type { AuditEntry } from './audit-log';
 import { hashFile } from './hashing';
 import { UsageError } from '../domain/errors';
 import { isMonth } from '../domain/month';
-import { monthDir, versionDir, type RunRef, type StoreConfig } from './layout';
+import { auditLogPath, monthDir, versionDir, type RunRef, type StoreConfig } from './layout';
 
 /** Read access to the snapshot store: months, versions, manifests and the latest pointer. */
 
@@ -39,17 +39,37 @@ export async function listRetiredVersions(store: StoreConfig, month: string): Pr
     .sort((a, b) => a - b);
 }
 
-/** The number the next publish of `month` gets: past every present and every retired version. */
+/**
+ * Every version the audit log records as published, from each line that parses (a damaged line,
+ * which `audit verify` names, must not hide the others). A log that cannot be read stops the
+ * publish: a number it might hold must not be given again.
+ */
+async function publishedVersionsInLog(store: StoreConfig): Promise<{ month: string; version: number }[]> {
+  const text = await readFile(auditLogPath(store), 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  return text.split('\n').flatMap((line) => {
+    if (!line.includes('"run.published"')) return [];
+    try {
+      const entry = JSON.parse(line) as AuditEntry;
+      const version = Number((entry.details as { version?: unknown } | undefined)?.version);
+      return entry.event === 'run.published' && Number.isInteger(version) ? [{ month: entry.month, version }] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /**
  * The number the next snapshot of `month` gets: past every version present, retired or ever
  * recorded as published in the audit log, so a deleted folder's number is never given again (a
  * rebuilt v1 would pass for the one the log recorded).
  */
 export async function nextVersion(store: StoreConfig, month: string): Promise<number> {
-  const recorded = (await readAuditLog(store).catch(() => []))
-    .filter((entry) => entry.event === 'run.published' && entry.month === month)
-    .map((entry) => Number((entry.details as { version?: unknown } | undefined)?.version))
-    .filter(Number.isInteger);
+  const recorded = (await publishedVersionsInLog(store))
+    .filter((entry) => entry.month === month)
+    .map((entry) => entry.version);
   const used = [...(await listVersions(store, month)), ...(await listRetiredVersions(store, month)), ...recorded];
   return used.reduce((max, v) => Math.max(max, v), 0) + 1;
 }

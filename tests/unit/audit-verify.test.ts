@@ -60,6 +60,10 @@ describe('audit verify: completeness', () => {
     // the log remembers v2 even when its folder is gone: the next snapshot is v3
     await rm(versionDir(store, MONTH, 2), { recursive: true });
     expect(await nextVersion(store, MONTH)).toBe(3);
+    // also past a damaged line (which verify names): the other lines still count
+    const lines = (await readFile(auditLogPath(store), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(store), [lines[0], '{"seq": 2, "cut', ...lines.slice(1)].join('\n') + '\n');
+    expect(await nextVersion(store, MONTH)).toBe(3);
   });
 
   it('a snapshot in place whose run has not recorded run.published yet is publishing, not a finding (for an hour)', async () => {
@@ -78,6 +82,9 @@ describe('audit verify: completeness', () => {
     expect(await verifyAudit(store)).toMatchObject({ ok: true, publishing: [`${MONTH}/v2`], snapshots: 2 });
     const notRecorded = `snapshots/${MONTH}/v2: not recorded as published in the audit log`;
     await publishedAt(new Date(Date.now() - 2 * 3600_000));
+    expect(await problemsOf(store)).toEqual([notRecorded]);
+    // a publish time in the future does not stretch the grace
+    await publishedAt(new Date(Date.now() + 365 * 24 * 3600_000));
     expect(await problemsOf(store)).toEqual([notRecorded]);
     // a run that ended without recording it never will
     await publishedAt(new Date());
