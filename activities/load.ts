@@ -141,8 +141,8 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   rowsLoaded: number;
   rowsQuarantined: number;
   quarantineByReason: Record<string, number>;
-  /** Of rowsQuarantined, the rows of months outside the run window (not read; no break of the contract). */
-  rowsOutsideWindow: number;
+  /** Of rowsQuarantined, the rows of months outside the run window (not read; no break of the contract). Absent from an older worker's load. */
+  rowsOutsideWindow?: number;
   subscribersInMonth: number;
   /**
    * Valid rows whose month is not their file's month folder: when there are none, each month's

@@ -12,6 +12,7 @@ export function printResult(
   result: MonthlySegmentationResult,
   links: { uiUrl?: string; workflowId: string; namespace: string },
 ): void {
+  const outsideWindow = result.rowsOutsideWindow ?? 0;
   const lines = [
     '',
     `Snapshot ${result.month} v${result.version}${result.alreadyPublished ? ' (already published by this run)' : ''}`,
@@ -20,9 +21,9 @@ export function printResult(
     `  report     ${result.snapshotPath}/report.html`,
     '',
     `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
-    `  rows quarantined        ${(result.rowsQuarantined - result.rowsOutsideWindow).toLocaleString('en-US')}` +
-      (result.rowsOutsideWindow > 0
-        ? ` (broke the contract; ${result.rowsOutsideWindow.toLocaleString('en-US')} more rows of months outside the window were not read)`
+    `  rows quarantined        ${(result.rowsQuarantined - outsideWindow).toLocaleString('en-US')}` +
+      (outsideWindow > 0
+        ? ` (broke the contract; ${outsideWindow.toLocaleString('en-US')} more rows of months outside the window were not read)`
         : ''),
     `  churn holdout ROC AUC   ${decimals(result.churnRocAuc, 3)}`,
     `  top-decile lift         ${decimals(result.churnTopDecileLift, 2, 'x')}`,

@@ -4,6 +4,7 @@ import { versionDir, type StoreConfig } from '../store/layout';
 import type { SnapshotManifest } from '../store/manifest';
 import { readManifest, type SnapshotRef } from '../store/snapshots';
 import { sha256 } from '../store/hashing';
+import { OUTSIDE_WINDOW } from '../activities/load-sql';
 
 export interface SnapshotDiff {
   a: SnapshotRef;
@@ -35,7 +36,12 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
   // the files behind the same parameters: a mapping or an input edited in place changes no parameter
   const contents = (m: SnapshotManifest) => ({
     'input files (content)': `${m.inputs.length} files, ${sha256(m.inputs.map((input) => input.sha256).join('\n')).slice(0, 12)}`,
-    'mapping file (content)': m.mapping ? `sha256 ${m.mapping.sha256.slice(0, 12)}` : '(none)',
+    // a snapshot published before the mapping's hash was recorded: not known, not "none"
+    'mapping file (content)': m.mapping
+      ? `sha256 ${m.mapping.sha256.slice(0, 12)}`
+      : m.params.mapping
+        ? '(not recorded)'
+        : '(none)',
     'labels file (content)': m.labels ? `sha256 ${m.labels.sha256.slice(0, 12)}` : '(none)',
   });
   const [ca, cb] = [contents(ma), contents(mb)];
@@ -43,11 +49,14 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
     if (ca[name] !== cb[name]) params.push({ name, a: ca[name], b: cb[name] });
   const metric = (m: SnapshotManifest) => ({
     subscribers: m.rowCounts.subscribers,
-    rowsQuarantined: m.rowCounts.quarantined,
+    // rows that broke the contract, as the run and its report count them (not months outside the window)
+    rowsQuarantined: m.rowCounts.quarantined - (m.quarantineByReason[OUTSIDE_WINDOW] ?? 0),
     segments: m.metrics.segments.length,
     kmeansInertia: m.metrics.kmeans.inertia,
     churnRocAuc: m.metrics.churnHoldout.rocAuc,
-    treeRocAuc: m.metrics.churnModels.tree.holdout.rocAuc,
+    // older manifests have no churnModels
+    treeRocAuc:
+      (m.metrics.churnModels as SnapshotManifest['metrics']['churnModels'] | undefined)?.tree.holdout.rocAuc ?? NaN,
     churnPrAuc: m.metrics.churnHoldout.prAuc,
     churnTopDecileLift: m.metrics.churnHoldout.liftByDecile[0],
     highRiskSubscribers: m.metrics.riskBandCounts.high ?? 0,

@@ -68,8 +68,8 @@ export interface MonthlySegmentationResult {
   paramsHash: string;
   subscribers: number;
   rowsQuarantined: number;
-  /** Of rowsQuarantined, rows of months outside the window: not read, no break of the contract. */
-  rowsOutsideWindow: number;
+  /** Of rowsQuarantined, rows of months outside the window: not read, no break of the contract (absent from a load of an older worker). */
+  rowsOutsideWindow?: number;
   segments: { segmentId: number; name: string; subscribers: number }[];
   churnRocAuc: number;
   churnTopDecileLift: number;

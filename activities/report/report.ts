@@ -84,7 +84,7 @@ export async function buildReport(
       rowsRead: load.rowsRead,
       rowsLoaded: load.rowsLoaded,
       rowsQuarantined: load.rowsQuarantined,
-      rowsOutsideWindow: load.rowsOutsideWindow,
+      rowsOutsideWindow: load.rowsOutsideWindow ?? 0,
       inputFiles: load.inputFiles.length,
       quarantineByReason: load.quarantineByReason,
       skippedFeatures: request.features.skippedFeatures,
@@ -100,7 +100,7 @@ export async function buildReport(
       rocAuc: churn.holdout.rocAuc,
       topDecileLift: churn.holdout.liftByDecile[0],
       highRisk: churn.riskBandCounts.high ?? 0,
-      quarantined: load.rowsQuarantined - load.rowsOutsideWindow,
+      quarantined: load.rowsQuarantined - (load.rowsOutsideWindow ?? 0),
     }),
     sections: sections.filter((s) => s !== null),
   };
