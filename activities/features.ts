@@ -23,6 +23,7 @@ import {
 } from './duckdb';
 import { featuresFile } from '../store/layout';
 import { partitionOutput } from './load';
+import { QUARANTINE_COLUMNS } from './load-sql';
 import type { UserFeature } from './user-features';
 import {
   findTrainingMonth,
@@ -204,6 +205,8 @@ async function computeSubscriberFeatures(
   /** The files that hold the scoring month's rows and no other (null: they are in a table, one pass). */
   scoringFiles: string[] | null;
 }> {
+  // a database the load did not make (no quarantine table) has no quarantined row
+  await conn.run(`CREATE TABLE IF NOT EXISTS quarantine ${QUARANTINE_COLUMNS}`);
   await conn.run(await readSql(import.meta.url, './features/unreadable_in_run_month.sql'));
   if (training?.found) await conn.run("DELETE FROM feature_months WHERE purpose = 'train'");
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage');

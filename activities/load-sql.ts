@@ -7,6 +7,10 @@ import { sqlString } from './duckdb';
  */
 export const OUTSIDE_WINDOW = 'month: outside the run window';
 
+/** Table quarantine's columns: each row that broke the contract, where it was, and why. */
+export const QUARANTINE_COLUMNS =
+  '(source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)';
+
 /**
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
  * `raw_input(file_index, file_row, <columns present>)`; leaves table `checked_usage` with

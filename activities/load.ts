@@ -33,7 +33,7 @@ import {
 } from './duckdb';
 import { applyLabels, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { buildCheckSql, OUTSIDE_WINDOW } from './load-sql';
+import { buildCheckSql, OUTSIDE_WINDOW, QUARANTINE_COLUMNS } from './load-sql';
 import { resolveUserFeatures, userFeatureSql, type SkippedUserFeature, type UserFeature } from './user-features';
 
 export interface InputFile {
@@ -702,9 +702,7 @@ async function checkChunks(
     written: new Set(),
     copied: new Set(),
   };
-  await conn.run(
-    'CREATE OR REPLACE TABLE quarantine (source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)',
-  );
+  await conn.run(`CREATE OR REPLACE TABLE quarantine ${QUARANTINE_COLUMNS}`);
   const labels = new Map(USAGE_CONTRACT.map((column) => [column.name, columnLabel(plan.mapping, column.name)]));
   const checks = buildCheckSql(presentColumns, userColumns, labels);
   // after a month with quarantined rows the next is checked at once: counting first would read it twice
