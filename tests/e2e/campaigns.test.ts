@@ -62,7 +62,7 @@ describe('dispatch, contact and measure through Temporal', () => {
     const manifest = await readManifest(store, '2026-06', june.version);
     const campaigns = manifest.metrics.campaigns;
     if (!campaigns?.measured) throw new Error(`June was not measured: ${JSON.stringify(campaigns)}`);
-    expect(campaigns.dispatchFrom).toEqual({ month: '2026-05', version: may.version });
+    expect(campaigns.dispatchFrom).toMatchObject({ month: '2026-05', version: may.version, chosenBy: 'latest' });
     expect(campaigns.contacts).toMatchObject({ rows: truth.contacts, quarantined: 0 });
     expect(campaigns.overall.controlSubscribers + campaigns.overall.targetedSubscribers).toBe(
       truth.effects[0].subscribers,
