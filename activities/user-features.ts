@@ -97,11 +97,18 @@ const labelKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
  */
 const LEAK_ACCURACY = 0.995;
 const LEAK_OF_MINORITY = 0.1;
+/** Rows the leak check reads at most (about: whole subscribers are sampled); at 6M rows it took ~6 s of ~13. */
+const LEAK_SAMPLE_ROWS = 1_000_000;
+
 /** Fewer churners (or stayers) than this: too few labels to call a column a leak. */
 const LEAK_MIN_MINORITY = 10;
 const NAMED_LIKE_A_LABEL = "named like a churn label: a leak? declare it in the mapping's features to use it anyway";
 
-/** "auto" takes a column with at least this many distinct values per non-empty value (and more than maxCategories) for an id. */
+/**
+ * "auto" takes a column for an id when it has at least this many distinct values per subscriber
+ * with a value, each subscriber's value the same in (nearly) all its rows, and more than
+ * maxCategories distinct values.
+ */
 const ID_SHARE = 0.95;
 
 /** What one pass over the input rows tells of a candidate column. */
@@ -113,10 +120,16 @@ interface ColumnStats {
   distinctNumbers: number;
   /** Distinct non-empty values. */
   distinct: number;
-  /** Distinct values that are not numbers, and how many of the values that are not numbers are missing markers. */
-  otherDistinct: number;
+  /**
+   * Subscribers with a value, and distinct (subscriber, value) pairs: an id has one value per
+   * subscriber. Counted only for a column with about as many values as subscribers (else all
+   * subscribers, estimated, and no pairs: not an id).
+   */
+  subscribers: number;
+  pairs: number;
+  /** How many of the values that are not numbers are missing markers. */
   markers: number;
-  /** Of the values that are numbers: how many are whole, the shortest and longest text, the smallest and largest. */
+  /** Of the values that are numbers: how many are whole, the shortest and longest text (counted with the pairs), the smallest and largest. */
   integers: number;
   shortest: number;
   longest: number;
@@ -131,8 +144,10 @@ interface ColumnStats {
  * numbers). Amounts with decimals and counts spread over magnitudes stay numeric.
  */
 function looksLikeId(stats: ColumnStats, numeric: boolean, maxCategories: number): boolean {
-  const { n, distinct } = stats;
-  if (distinct <= maxCategories || distinct < ID_SHARE * n) return false;
+  const { distinct, subscribers, pairs } = stats;
+  // one value per subscriber and the same in its every row (a month's row each, in long format)
+  if (distinct <= maxCategories || distinct < ID_SHARE * subscribers || pairs > (2 - ID_SHARE) * subscribers)
+    return false;
   if (!numeric) return true;
   const wholeNumbers = stats.integers === stats.numbers;
   const sameWidth = stats.shortest === stats.longest;
@@ -186,55 +201,95 @@ export async function resolveUserFeatures(
   const candidates = [...wanted.keys()];
   if (candidates.length === 0) return { features: [], skipped };
 
-  // one pass for every candidate: non-empty values, how many are numbers, how many distinct
+  // one pass for every candidate: non-empty values, how many distinct, how many are numbers
+  // (whole, smallest, largest); then, for the columns that could be ids, their subscribers
   await setVariable(conn, 'missing_markers', listValue(MISSING_MARKERS));
+  const id = subscriberKeySql(mapping);
+  // each value read as text and as a number once, below the aggregates that use them
+  const values = `SELECT ${id} AS sub, ${candidates
+    .map((column, i) => `${userText(column)} AS t${i}, TRY_CAST(t${i} AS DOUBLE) AS x${i}`)
+    .join(', ')} FROM (${inputRows})`;
   const raw = await queryOne<Record<string, number>>(
     conn,
-    `SELECT ${candidates
-      .map((column, i) => {
-        const text = userText(column);
-        const number = `TRY_CAST(${text} AS DOUBLE)`;
+    `SELECT approx_count_distinct(sub) AS subscribers, ${candidates
+      .map((_, i) => {
+        const [text, number] = [`t${i}`, `x${i}`];
         return [
           `count(${text}) AS n${i}`,
           `count(${number}) AS numbers${i}`,
-          `count(DISTINCT ${number}) AS distinct_numbers${i}`,
           `count(DISTINCT ${text}) AS distinct${i}`,
-          `count(DISTINCT ${text}) FILTER (WHERE ${number} IS NULL) AS other_distinct${i}`,
           `count(${text}) FILTER (WHERE ${number} IS NULL AND list_contains(getvariable('missing_markers'), lower(${text}))) AS markers${i}`,
           `count(${number}) FILTER (WHERE isfinite(${number}) AND ${number} = round(${number})) AS integers${i}`,
-          `coalesce(min(length(${text})) FILTER (WHERE ${number} IS NOT NULL), 0) AS shortest${i}`,
-          `coalesce(max(length(${text})) FILTER (WHERE ${number} IS NOT NULL), 0) AS longest${i}`,
           `coalesce(min(${number}) FILTER (WHERE isfinite(${number})), 0) AS min${i}`,
           `coalesce(max(${number}) FILTER (WHERE isfinite(${number})), 0) AS max${i}`,
         ].join(', ');
       })
-      .join(', ')} FROM (${inputRows})`,
+      .join(', ')} FROM (${values})`,
   );
-  const stats = candidates.map((_, i): ColumnStats => ({
-    n: Number(raw[`n${i}`]),
-    numbers: Number(raw[`numbers${i}`]),
-    distinctNumbers: Number(raw[`distinct_numbers${i}`]),
-    distinct: Number(raw[`distinct${i}`]),
-    otherDistinct: Number(raw[`other_distinct${i}`]),
-    markers: Number(raw[`markers${i}`]),
-    integers: Number(raw[`integers${i}`]),
-    shortest: Number(raw[`shortest${i}`]),
-    longest: Number(raw[`longest${i}`]),
-    min: Number(raw[`min${i}`]),
-    max: Number(raw[`max${i}`]),
-  }));
-  /** The values of a column that are not numbers, most frequent first: 'n/a', 'x' and 4 more. */
-  const notNumbers = async (name: string, { otherDistinct }: ColumnStats): Promise<string> => {
-    const text = userText(name);
-    const rows = await queryRows<{ value: string }>(
+  const subscribers = Number(raw.subscribers);
+  const stats = candidates.map((_, i): ColumnStats => {
+    const [min, max] = [Number(raw[`min${i}`]), Number(raw[`max${i}`])];
+    return {
+      n: Number(raw[`n${i}`]),
+      numbers: Number(raw[`numbers${i}`]),
+      // until counted: one when every number is the same, else (at least) two
+      distinctNumbers: Number(raw[`numbers${i}`]) === 0 ? 0 : min === max ? 1 : 2,
+      distinct: Number(raw[`distinct${i}`]),
+      subscribers,
+      pairs: Infinity,
+      markers: Number(raw[`markers${i}`]),
+      integers: Number(raw[`integers${i}`]),
+      shortest: 0,
+      longest: 0,
+      min,
+      max,
+    };
+  });
+  // an id has about one value per subscriber (a measure of several months has many more values)
+  const near = candidates.flatMap((_, i) => {
+    const { distinct } = stats[i];
+    return distinct > mapping.maxCategories && distinct >= 0.8 * subscribers && distinct <= 1.25 * subscribers
+      ? [i]
+      : [];
+  });
+  if (near.length > 0) {
+    const exact = await queryOne<Record<string, number>>(
       conn,
-      `SELECT value FROM (
-         SELECT ${text} AS value, count(*) AS times FROM (${inputRows})
+      `SELECT ${near
+        .map((i) =>
+          [
+            `count(DISTINCT x${i}) AS distinct_numbers${i}`,
+            `count(DISTINCT sub) FILTER (WHERE t${i} IS NOT NULL) AS subscribers${i}`,
+            `count(DISTINCT (sub, t${i})) FILTER (WHERE t${i} IS NOT NULL) AS pairs${i}`,
+            `coalesce(min(length(t${i})) FILTER (WHERE x${i} IS NOT NULL), 0) AS shortest${i}`,
+            `coalesce(max(length(t${i})) FILTER (WHERE x${i} IS NOT NULL), 0) AS longest${i}`,
+          ].join(', '),
+        )
+        .join(', ')} FROM (${values})`,
+    );
+    for (const i of near)
+      Object.assign(stats[i], {
+        distinctNumbers: Number(exact[`distinct_numbers${i}`]),
+        subscribers: Number(exact[`subscribers${i}`]),
+        pairs: Number(exact[`pairs${i}`]),
+        shortest: Number(exact[`shortest${i}`]),
+        longest: Number(exact[`longest${i}`]),
+      });
+  }
+  const distinctValues = ({ distinct }: ColumnStats) => `${distinct} distinct values`;
+  /** The values of a column that are not numbers, most frequent first: 'n/a', 'x' and 4 more. */
+  const notNumbers = async (name: string): Promise<string> => {
+    const text = userText(name);
+    const rows = await queryRows<{ value: string; kinds: number }>(
+      conn,
+      `SELECT value, kinds FROM (
+         SELECT ${text} AS value, count(*) AS times, count(*) OVER () AS kinds FROM (${inputRows})
          WHERE ${text} IS NOT NULL AND TRY_CAST(${text} AS DOUBLE) IS NULL GROUP BY value)
        ORDER BY times DESC, value LIMIT ${EXAMPLES}`,
     );
     const shown = rows.map((row) => quoted(row.value)).join(', ');
-    return otherDistinct > rows.length ? `${shown} and ${otherDistinct - rows.length} more` : shown;
+    const kinds = Number(rows[0]?.kinds ?? 0);
+    return kinds > rows.length ? `${shown} and ${kinds - rows.length} more` : shown;
   };
 
   const typed: { name: string; type: 'numeric' | 'categorical'; note?: string }[] = [];
@@ -248,16 +303,19 @@ export async function resolveUserFeatures(
       numbers > 0 && column.distinctNumbers >= 2 && (others <= NOT_NUMBERS_SHARE * n || column.markers === others);
     const autoNumeric = declared === 'auto' && (others === 0 || numbersWithGaps);
     const note = async () =>
-      `${plural(others, 'value', 'values')} not numbers taken as missing: ${await notNumbers(name, column)}`;
+      `${plural(others, 'value', 'values')} not numbers taken as missing: ${await notNumbers(name)}`;
     if (n === 0) skipped.push({ feature: name, reason: 'no values' });
     else if (distinct < 2) skipped.push({ feature: name, reason: 'a single value' });
     else if (declared === 'numeric' && numbers === 0)
       skipped.push({
         feature: name,
-        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await notNumbers(name, column)}`,
+        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await notNumbers(name)}`,
       });
     else if (declared === 'auto' && looksLikeId(column, autoNumeric, mapping.maxCategories))
-      skipped.push({ feature: name, reason: `looks like an id: ${distinct} distinct values in ${n} rows` });
+      skipped.push({
+        feature: name,
+        reason: `looks like an id: ${distinctValues(column)} for ${column.subscribers} subscribers, one each`,
+      });
     else if (declared === 'numeric' || autoNumeric)
       typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
     else if (distinct <= mapping.maxCategories) typed.push({ name, type: 'categorical' });
@@ -265,19 +323,23 @@ export async function resolveUserFeatures(
       skipped.push({
         feature: name,
         reason:
-          `${distinct} distinct values, more than maxCategories=${mapping.maxCategories}; ` +
+          `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}; ` +
           `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
-          `e.g. ${await notNumbers(name, column)}: declare it "numeric" in the mapping's features to read those as missing`,
+          `e.g. ${await notNumbers(name)}: declare it "numeric" in the mapping's features to read those as missing`,
       });
     else
       skipped.push({
         feature: name,
-        reason: `${distinct} distinct values, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and no numbers' : ''}`,
+        reason: `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and no numbers' : ''}`,
       });
   }
   if (churnLabel?.sql) {
     const auto = typed.filter((feature) => wanted.get(feature.name) === 'auto');
-    const leaks = await leakChecks(conn, inputRows, churnLabel.sql, auto);
+    // past LEAK_SAMPLE_ROWS rows, a seeded share of the subscribers (all their rows) tells as much
+    const rows = Math.max(...stats.map((column) => column.n), 0);
+    const every = Math.ceil(rows / LEAK_SAMPLE_ROWS);
+    const sampled = every > 1 ? `SELECT * FROM (${inputRows}) WHERE hash(${id}) % ${every} = 0` : inputRows;
+    const leaks = await leakChecks(conn, sampled, churnLabel.sql, auto);
     for (const [i, feature] of auto.entries()) {
       const { pos, neg, errors } = leaks[i];
       const total = pos + neg;
@@ -293,7 +355,7 @@ export async function resolveUserFeatures(
         const how = feature.type === 'numeric' ? 'one threshold gets' : 'its values alone get';
         skipped.push({
           feature: feature.name,
-          reason: `predicts the churn label almost perfectly: a leak? (${how} ${total - errors} of ${total} labelled rows right; declare it in the mapping's features to use it anyway)`,
+          reason: `predicts the churn label almost perfectly: a leak? (${how} ${total - errors} of ${total} labelled rows right${every > 1 ? ` in a sample of 1 subscriber in ${every}` : ''}; declare it in the mapping's features to use it anyway)`,
         });
       }
     }
@@ -390,4 +452,13 @@ async function leakChecks(
     const row = rows.find((r) => Number(r.i) === i);
     return { pos: Number(row?.pos ?? 0), neg: Number(row?.neg ?? 0), errors: Number(row?.errors ?? 0) };
   });
+}
+
+/**
+ * A subscriber's key in the raw input rows: the mapped id column, or (ids made from row numbers,
+ * one row per subscriber) the row's place.
+ */
+function subscriberKeySql(mapping: InputMapping): string {
+  const source = mapping.columns.subscriber_id ?? 'subscriber_id';
+  return typeof source === 'string' ? quoteIdent(source) : 'hash(file_index, file_row)';
 }

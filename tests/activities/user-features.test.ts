@@ -124,11 +124,30 @@ describe("typing a user's own columns", () => {
     expect(features.device_age.note).toBe("3 values not numbers taken as missing: 'n/a'");
   });
 
+  it('"auto" skips ids in monthly rows too: the same value in each of a subscriber\'s months', async () => {
+    const monthly = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'devices_csv', csv);
+      return resolveUserFeatures(
+        conn,
+        `SELECT * REPLACE ((TRY_CAST(monthly_fee AS DOUBLE) + m)::VARCHAR AS monthly_fee), m AS month_no
+         FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true) CROSS JOIN range(3) t(m)`,
+        [...HEADER, 'month_no'],
+        InputMappingSchema.parse({ columns: { subscriber_id: 'msisdn', churn_label: 'Churn' }, features: 'auto' }),
+        null,
+      );
+    });
+    const { features, skipped } = byName(monthly);
+    for (const id of ['imsi', 'account_no', 'email'])
+      expect(skipped[id], id).toBe('looks like an id: 4190 distinct values for 4190 subscribers, one each');
+    // a measure that changes from month to month is no id, however many values it has
+    expect(features.monthly_fee).toMatchObject({ type: 'numeric' });
+  });
+
   it('"auto" skips columns that look like ids: one distinct value per row, as text or as codes of digits', async () => {
     const { features, skipped } = byName(await resolve({ ...SNAPSHOT, features: 'auto' }));
     for (const id of ['imsi', 'account_no', 'email']) {
       expect(features[id], id).toBeUndefined();
-      expect(skipped[id], id).toBe('looks like an id: 4190 distinct values in 4190 rows');
+      expect(skipped[id], id).toBe('looks like an id: 4190 distinct values for 4190 subscribers, one each');
     }
     // numbers nearly unique per row but measured, not codes: amounts with cents, byte counts
     expect(features.monthly_fee).toMatchObject({ type: 'numeric' });
@@ -198,7 +217,7 @@ describe("typing a user's own columns", () => {
       type: 'numeric',
       note: expect.stringContaining('838 values'),
     });
-    expect(overrides.skipped.imsi).toBe('looks like an id: 4190 distinct values in 4190 rows');
+    expect(overrides.skipped.imsi).toBe('looks like an id: 4190 distinct values for 4190 subscribers, one each');
     expect(overrides.skipped.days_to_exit).toMatch(/^predicts the churn label almost perfectly/);
   });
 
