@@ -6,5 +6,7 @@ CREATE OR REPLACE TEMP TABLE unreadable_in_run_month AS
 SELECT DISTINCT subscriber_id
 FROM quarantine
 WHERE subscriber_id IS NOT NULL
-  AND "month" = strftime((SELECT as_of FROM feature_months WHERE purpose = 'score'), '%Y-%m')
+  -- a row whose month could not be read counts for its file's month folder (usage_month=YYYY-MM)
+  AND coalesce("month", regexp_extract(source_file, '(?:^|/)(?:usage_month|month)=(\d{4}-\d{2})(?:/|$)', 1))
+      = strftime((SELECT as_of FROM feature_months WHERE purpose = 'score'), '%Y-%m')
   AND reason <> 'month: outside the run window';

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures } from '../../activities/features';
+import { QUARANTINE_COLUMNS } from '../../activities/load-sql';
 import { parseRunParams, type RunParams } from '../../domain/params';
 import { tempDir } from '../helpers';
 
@@ -177,6 +178,40 @@ describe('amounts too large for BIGINT squares', () => {
     expect(rows).toEqual([
       { subscriber_id: 'large', arpu: 500_000, spend_volatility: 0.2 },
       { subscriber_id: 'small', arpu: 5, spend_volatility: 0.2 },
+    ]);
+  });
+});
+
+describe('labels of subscribers whose run-month rows were all quarantined', () => {
+  it("are unknown, not churned, also where the bad row's month could not be read (its month folder counts)", async () => {
+    const dbPath = join(await tempDir(), 'unreadable.duckdb');
+    await withConnection(dbPath, async (conn) => {
+      // A, B and C active in June; in July only A has a valid row
+      await conn.run(
+        LARGE_AMOUNTS_SQL.replace(
+          "VALUES ('small', 1.0), ('large', 100000.0)",
+          "VALUES ('A', 1.0), ('B', 1.0), ('C', 1.0)",
+        ),
+      );
+      await conn.run(`DELETE FROM usage WHERE month = DATE '2026-07-01' AND subscriber_id <> 'A'`);
+      await conn.run(`CREATE TABLE quarantine ${QUARANTINE_COLUMNS}`);
+      // B's July row: its month text unreadable, in July's month folder
+      await conn.run(
+        `INSERT INTO quarantine VALUES ('/in/usage_month=2026-07/part_0.parquet', 3, 'B', NULL, 'month: not a valid date')`,
+      );
+    });
+    const parsed = parseRunParams({ month: '2026-07', input: '.' });
+    await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
+    const labels = await withConnection(dbPath, (conn) =>
+      queryRows<{ subscriber_id: string; churned: boolean | null }>(
+        conn,
+        "SELECT subscriber_id, churned_next_month AS churned FROM features WHERE purpose = 'train' ORDER BY 1",
+      ),
+    );
+    expect(labels).toEqual([
+      { subscriber_id: 'A', churned: false },
+      { subscriber_id: 'B', churned: null },
+      { subscriber_id: 'C', churned: true },
     ]);
   });
 });
