@@ -21,8 +21,8 @@ export async function viewRawContacts(conn: DuckDBConnection, file: string): Pro
   await setVariable(conn, 'contacts_path', file);
   const csv = file.toLowerCase().endsWith('.csv');
   const reader = csv
-    ? "(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, parallel = false))"
-    : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true))";
+    ? "(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, parallel = false, hive_partitioning = false))"
+    : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true, hive_partitioning = false))";
   let present: Set<string>;
   try {
     const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${reader}`);
