@@ -17,6 +17,7 @@ import { versionDir, type StoreConfig } from '../store/layout';
 import { listVersions, type SnapshotRef } from '../store/snapshots';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
 import { findDispatchedList, viewRawContacts } from './contact-log';
+import { findUnreadableInRunMonth } from './features';
 import { assertWithin } from './load';
 
 /** One row of campaigns.parquet: a group of last month's dispatch list, control against contacted. */
@@ -235,6 +236,8 @@ export async function measureCampaigns(
   await setVariable(conn, 'min_arm_subscribers', CAMPAIGN_MEASUREMENT.minArmSubscribers);
   await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));
   await runScript(conn, await readSql(import.meta.url, './campaigns/01_contacts.sql'));
+  await setVariable(conn, 'run_month', params.month);
+  await findUnreadableInRunMonth(conn);
   await runScript(conn, await readSql(import.meta.url, './campaigns/02_measure.sql'));
   await runScript(conn, await readSql(import.meta.url, './campaigns/03_log_checks.sql'));
   const actionDiffers = await queryRows<{ logged_action: string; listed_action: string; rows: number }>(

@@ -205,9 +205,7 @@ async function computeSubscriberFeatures(
   /** The files that hold the scoring month's rows and no other (null: they are in a table, one pass). */
   scoringFiles: string[] | null;
 }> {
-  // a database the load did not make (no quarantine table) has no quarantined row
-  await conn.run(`CREATE TABLE IF NOT EXISTS quarantine ${QUARANTINE_COLUMNS}`);
-  await conn.run(await readSql(import.meta.url, './features/unreadable_in_run_month.sql'));
+  await findUnreadableInRunMonth(conn);
   if (training?.found) await conn.run("DELETE FROM feature_months WHERE purpose = 'train'");
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*) AS rows FROM usage');
   const bounds = await bucketBounds(conn, Math.ceil(rows / (sizing.rowsPerBucket ?? rowsPerBucket())));
@@ -477,6 +475,16 @@ function skippedFeaturesFor(input: FeatureInput, monthsOfHistory: number): Skipp
   return [...skipped].map(([feature, reason]) => ({ feature, reason }));
 }
 
+/**
+ * Table unreadable_in_run_month: the subscribers whose every run-month row was quarantined (a
+ * database the load did not make, without a quarantine table, has none). Needs run_month set
+ * (writeFeatureSettings).
+ */
+export async function findUnreadableInRunMonth(conn: DuckDBConnection): Promise<void> {
+  await conn.run(`CREATE TABLE IF NOT EXISTS quarantine ${QUARANTINE_COLUMNS}`);
+  await conn.run(await readSql(import.meta.url, './features/unreadable_in_run_month.sql'));
+}
+
 /** Feature months and rule settings as one-row tables, every value bound, never spliced. */
 export async function writeFeatureSettings(
   conn: DuckDBConnection,
@@ -485,6 +493,7 @@ export async function writeFeatureSettings(
 ): Promise<void> {
   // a snapshot trains on its own month with the user's labels; monthly usage on the month before
   const trainMonth = input.format === 'snapshot' ? params.month : addMonths(params.month, -1);
+  await setVariable(conn, 'run_month', params.month);
   await conn.run(await readSql(import.meta.url, './features/feature_months.sql'), {
     score_month: firstDay(params.month),
     train_month: firstDay(trainMonth),

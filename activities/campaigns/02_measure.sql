@@ -3,7 +3,10 @@
 -- to treat, whether or not the call got through) against the held-out control arm, overall and
 -- by action (recommended product), segment, channel, contact moment and grid.
 -- Churned: on last month's list and not active this month (no valid usage row in the run month,
--- so not in snapshot_subscribers): the same definition as the churn model's label.
+-- so not in snapshot_subscribers): the same definition as the churn model's label. As for that
+-- label, a subscriber whose every run-month row was quarantined (unreadable, not absent) is in
+-- neither arm: whether it left is unknown (table unreadable_in_run_month,
+-- features/unreadable_in_run_month.sql).
 -- Uplift = control churn rate - contacted churn rate (positive: fewer left), with the Newcombe
 -- hybrid score interval (from two Wilson intervals; z from the session variable z).
 CREATE OR REPLACE TEMP MACRO wilson_centre(x, n) AS
@@ -28,7 +31,8 @@ SELECT d.subscriber_id, d.control, d.recommended_product, d.segment_name, d.chan
        coalesce(c.outcome_known, false) AS outcome_known
 FROM previous_dispatch d
 LEFT JOIN snapshot_subscribers s USING (subscriber_id)
-LEFT JOIN contacted c USING (subscriber_id);
+LEFT JOIN contacted c USING (subscriber_id)
+WHERE s.subscriber_id IS NOT NULL OR d.subscriber_id NOT IN (SELECT subscriber_id FROM unreadable_in_run_month);
 
 CREATE OR REPLACE TEMP TABLE snapshot_campaigns AS
 WITH by_group AS (

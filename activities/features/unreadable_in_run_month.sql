@@ -1,12 +1,14 @@
--- Subscribers whose every row of the run month was quarantined (a row that broke the contract is
--- unreadable, not absent): whether such a subscriber of the training month churned is unknown, so
+-- Subscribers with a quarantined row in the run month. One without a valid row there too (each
+-- caller checks) was unreadable, not absent: whether such a subscriber of the training month churned is unknown, so
 -- its training row gets no label (partition/05_subscriber_features.sql, train_month_reused.sql)
--- instead of counting as a churner. Rows of months outside the window say nothing of the run month.
+-- instead of counting as a churner; nor is it counted in a campaign's arms (../campaigns.ts). Rows
+-- of months outside the window say nothing of the run month. Reads table quarantine and the
+-- session variable run_month ('YYYY-MM').
 CREATE OR REPLACE TEMP TABLE unreadable_in_run_month AS
 SELECT DISTINCT subscriber_id
 FROM quarantine
 WHERE subscriber_id IS NOT NULL
   -- a row whose month could not be read counts for its file's month folder (usage_month=YYYY-MM)
   AND coalesce("month", regexp_extract(source_file, '(?:^|/)(?:usage_month|month)=(\d{4}-\d{2})(?:/|$)', 1))
-      = strftime((SELECT as_of FROM feature_months WHERE purpose = 'score'), '%Y-%m')
+      = getvariable('run_month')
   AND reason <> 'month: outside the run window';

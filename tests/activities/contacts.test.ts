@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { measureCampaigns } from '../../activities/campaigns';
 import { findDispatchedList } from '../../activities/contact-log';
+import { QUARANTINE_COLUMNS } from '../../activities/load-sql';
 import { queryRows, readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
 import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
 import { SchemaContractError } from '../../domain/errors';
@@ -113,6 +114,30 @@ describe('contact log', () => {
       expect(result.overall).toMatchObject({ controlSubscribers: 10, targetedSubscribers: 90, acceptanceRate: 1 });
       // 10 of the list (S90..S99) are gone in June: S90 is a control, the other 9 were to be contacted
       expect(result.overall).toMatchObject({ controlChurned: 1, targetedChurned: 9, tooSmall: true });
+    });
+  });
+
+  it('counts a subscriber whose every June row was quarantined in neither arm, as the churn label does', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(file, 'subscriber_id,contact_date,outcome\nS1,2026-06-03,accepted\n');
+    await withMayList(true, async (conn, store) => {
+      // S95 (to be contacted) and S90 (a control) left no valid June row, but S95 left a broken one
+      await conn.run(`CREATE TABLE quarantine ${QUARANTINE_COLUMNS}`);
+      await conn.run(
+        "INSERT INTO quarantine VALUES ('/in/usage_month=2026-06/part_0.parquet', 7, 'S95', '2026-06', 'spend: outside [0, 1000000]')",
+      );
+      const result = await measureCampaigns(conn, {
+        params: params(file),
+        previous: { month: '2026-05', version: 1 },
+        previousStore: store,
+      });
+      if (!result?.measured) throw new Error('not measured');
+      expect(result.overall).toMatchObject({
+        controlSubscribers: 10,
+        controlChurned: 1,
+        targetedSubscribers: 89,
+        targetedChurned: 8,
+      });
     });
   });
 
