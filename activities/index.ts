@@ -5,7 +5,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
-import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import { InvalidParamsError, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { AuditHead } from '../store/audit-log';
 import type { Signer } from '../store/signing';
@@ -13,6 +13,7 @@ import { recordAudit, type AuditRecordRequest } from './audit';
 import { keepAlive } from './context';
 import { trainAndScoreChurn } from './churn';
 import { clusterSubscribers } from './cluster';
+import { findDispatchedList } from './contact-log';
 import {
   combineFeatures,
   computeFeatures,
@@ -109,7 +110,14 @@ export function createActivities(
 
   return {
     planLoad: (run: RunRef, params: { month?: unknown }, partitions: number) =>
-      attemptStage('load', params?.month, () => stages.planLoad(store, run, params, partitions)),
+      attemptStage('load', params?.month, async () => {
+        const plan = await stages.planLoad(store, run, params, partitions);
+        // a dispatch list named but not in this store stops the run now, not at publishing
+        // (not in planLoad itself: reproduce plans in a scratch store without last month)
+        const named = await findDispatchedList(store, plan.params);
+        if (named && 'reason' in named) throw new InvalidParamsError(named.reason);
+        return plan;
+      }),
     /**
      * One partition of the input: the worker that picks it up needs the run folder (a shared file
      * system). A single partition takes the window months stored by earlier runs (`reuse` false:

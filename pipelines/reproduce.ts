@@ -11,7 +11,7 @@ import { publishSnapshot } from '../activities/publish';
 import { findPreviousSegmentation } from '../activities/segment-history';
 import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { hashFile } from '../store/hashing';
-import type { StoreConfig } from '../store/layout';
+import { versionDir, type StoreConfig } from '../store/layout';
 import { addMonths } from '../domain/month';
 import { listVersions, readManifest, type SnapshotRef } from '../store/snapshots';
 
@@ -53,7 +53,12 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   if (manifest.mapping) await check('mapping file', manifest.mapping.path, manifest.mapping.sha256);
   if (manifest.labels) await check('labels file', manifest.labels.path, manifest.labels.sha256);
   const campaigns = manifest.metrics.campaigns;
-  if (campaigns?.measured) await check('contact log', campaigns.contacts.file, campaigns.contacts.sha256);
+  if (campaigns?.measured) {
+    await check('contact log', campaigns.contacts.file, campaigns.contacts.sha256);
+    // the dispatch list it was measured against, from this store (older manifests have no hash)
+    const { month, version, sha256 } = campaigns.dispatchFrom;
+    if (sha256) await check('dispatch list', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
+  }
   const notes: string[] = [];
   const pinned = manifest.metrics.previousSnapshot;
   if (pinned && !(await listVersions(store, pinned.month)).includes(pinned.version))

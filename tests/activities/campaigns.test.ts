@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -281,4 +281,21 @@ describe('campaign measurement', () => {
       expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
     }
   }, 600_000);
+
+  it('reproduce names a dispatch list changed since the measurement, without recomputing', async () => {
+    const list = join(may.path, 'dispatch.parquet');
+    const bytes = await readFile(list);
+    await chmod(list, 0o644);
+    try {
+      await appendFile(list, 'x');
+      expect(await reproduceSnapshot(store, { month: '2026-06', version: june.version })).toMatchObject({
+        identical: false,
+        files: [],
+        changes: [{ what: 'dispatch list', path: list, change: 'content changed' }],
+      });
+    } finally {
+      await writeFile(list, bytes);
+      await chmod(list, 0o444);
+    }
+  });
 });

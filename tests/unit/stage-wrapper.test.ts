@@ -41,6 +41,19 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     expect(beats).toHaveLength(3);
   });
 
+  it("stops a run whose dispatched list is not in the worker's store at the plan, with a typed error", async () => {
+    const activities = createActivities(storeIn(await tempDir()), {
+      ...STAGE_FUNCTIONS,
+      planLoad: async (_store, _run, params) =>
+        ({ params: { ...(params as object), month: '2026-06', dispatched: '2026-05/v3' } }) as never,
+    });
+    const env = new MockActivityEnvironment({ workflowExecution: run });
+    await expect(env.run(activities.planLoad, run, { month: '2026-06' }, 1)).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringMatching(/dispatched=2026-05\/v3: no such snapshot of 2026-05/),
+    });
+  });
+
   it('records a failed attempt in the audit log (signed with the worker key), then rethrows the error', async () => {
     const store = storeIn(await tempDir());
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
