@@ -9,13 +9,7 @@ import { readManifest, resolveSnapshot, type SnapshotRef } from '../../store/sna
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { output, positiveInt } from '../options';
-
-/** A group's reading: a significant uplift says which way it went (harm: more churn among the contacted). */
-function reading(g: CampaignGroup): string {
-  if (g.tooSmall) return 'too small';
-  if (!g.significant) return 'not significant';
-  return (g.absoluteUplift ?? 0) > 0 ? 'significant (kept)' : 'significant (harm)';
-}
+import { READING_IN_TABLES, upliftReading } from '../../domain/campaign-reading';
 
 /** The width `campaigns show` fits its text to. */
 const TEXT_WIDTH = 100;
@@ -110,7 +104,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
         pp(g.targetedChurnRate),
         pp(g.absoluteUplift),
         `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
-        reading(g),
+        READING_IN_TABLES[upliftReading(g)],
       ],
       ['control', 'churn%', 'targeted', 'churn%', 'uplift', '95% interval', 'reading'],
       true,

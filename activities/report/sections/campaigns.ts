@@ -1,6 +1,7 @@
 import { campaignWarnings, type CampaignGroup, type CampaignMetrics } from '../../campaigns';
 import { renderChart } from '../charts';
 import { decimals, escape, fmt, pct as percentOf, type ReportSection } from '../html';
+import { READING_IN_TABLES, upliftReading } from '../../../domain/campaign-reading';
 
 /** What the section shows: the manifest's campaign metrics and every row of campaigns.parquet. */
 export interface CampaignsSectionData {
@@ -57,13 +58,12 @@ function comparison(overall: CampaignGroup): string {
   return `: ${points(Math.abs(uplift))} ${uplift > 0 ? 'fewer' : 'more'} left among the contacted (${interval})${per100}.`;
 }
 
-/** A group's reading, by the direction of a significant uplift. */
+/** A group's reading in the chart's words. */
 export function reading(
   g: CampaignGroup,
 ): 'too small to read' | 'kept subscribers' | 'lost subscribers' | 'no clear effect' {
-  if (g.tooSmall) return 'too small to read';
-  if (!g.significant) return 'no clear effect';
-  return (g.absoluteUplift ?? 0) > 0 ? 'kept subscribers' : 'lost subscribers';
+  const read = upliftReading(g);
+  return read === 'too small' ? 'too small to read' : read === 'no clear effect' ? read : `${read} subscribers`;
 }
 
 function gridReadings(readable: CampaignGroup[]): string {
@@ -141,10 +141,8 @@ function groupTable(dimension: string, rows: CampaignGroup[]): string {
 }
 
 function tableReading(g: CampaignGroup): string {
-  const read = reading(g);
-  if (read === 'kept subscribers') return '<b>significant (kept)</b>';
-  if (read === 'lost subscribers') return '<b>significant (harm)</b>';
-  return read === 'no clear effect' ? 'not significant' : read;
+  const read = upliftReading(g);
+  return read === 'kept' || read === 'lost' ? `<b>${READING_IN_TABLES[read]}</b>` : READING_IN_TABLES[read];
 }
 
 function quarantineReasons(byReason: Record<string, number>): string {

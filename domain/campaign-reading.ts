@@ -1,0 +1,25 @@
+/** What a campaign group's measurement says, by the direction of a significant uplift. */
+export type UpliftReading = 'too small' | 'no clear effect' | 'kept' | 'lost';
+
+/**
+ * Too small (an arm under the minimum: never called significant), no clear effect (the interval
+ * holds 0), or significant: kept subscribers (uplift above 0) or lost them (more churn among the
+ * contacted).
+ */
+export function upliftReading(group: {
+  tooSmall: boolean;
+  significant: boolean;
+  absoluteUplift: number | null;
+}): UpliftReading {
+  if (group.tooSmall) return 'too small';
+  if (!group.significant) return 'no clear effect';
+  return (group.absoluteUplift ?? 0) > 0 ? 'kept' : 'lost';
+}
+
+/** A reading as the tables print it (`campaigns show`, the report's tables). */
+export const READING_IN_TABLES: Record<UpliftReading, string> = {
+  'too small': 'too small',
+  'no clear effect': 'not significant',
+  kept: 'significant (kept)',
+  lost: 'significant (harm)',
+};
