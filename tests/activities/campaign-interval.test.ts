@@ -27,6 +27,8 @@ async function measure(arms: { control: number; controlChurned: number; targeted
     await conn.run('DROP TABLE previous_dispatch');
     await conn.run('ALTER TABLE previous_dispatch_full RENAME TO previous_dispatch');
     await conn.run('CREATE TEMP TABLE checked_contacts (subscriber_id VARCHAR, outcome VARCHAR, reason VARCHAR)');
+    // no subscriber's run-month rows were quarantined
+    await conn.run('CREATE TEMP TABLE unreadable_in_run_month (subscriber_id VARCHAR)');
     await setVariable(conn, 'z', CAMPAIGN_MEASUREMENT.z);
     await setVariable(conn, 'min_arm_subscribers', CAMPAIGN_MEASUREMENT.minArmSubscribers);
     await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));
