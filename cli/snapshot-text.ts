@@ -56,6 +56,12 @@ export function snapshotSummary(
     `  published     ${snapshot.publishedAt} by ${manifest.requestedBy}`,
     `  run           ${manifest.run.workflowId} (run ${manifest.run.runId})`,
     `  inputs        ${manifest.inputs.length} file(s), ${count(manifest.inputs.reduce((sum, f) => sum + f.rows, 0))} rows, in ${commonFolder(manifest.inputs.map((f) => f.path))}`,
+    ...(manifest.mapping
+      ? [`  mapping       ${manifest.mapping.path} (sha256 ${manifest.mapping.sha256.slice(0, 12)})`]
+      : []),
+    ...(manifest.labels
+      ? [`  labels        ${manifest.labels.path} (sha256 ${manifest.labels.sha256.slice(0, 12)})`]
+      : []),
     `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
     `  rows          ${count(rows.inputRows)} read, ${count(rows.quarantined)} quarantined; ${count(rows.subscribers)} subscribers scored (${count(rows.trainingRows)} training, ${count(rows.holdoutRows)} holdout)`,

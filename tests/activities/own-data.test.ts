@@ -14,6 +14,7 @@ import { loadUsage, type LoadSummary } from '../../activities/load';
 import { publishSnapshot } from '../../activities/publish';
 import { readManifest } from '../../store/snapshots';
 import { sha256 } from '../../store/hashing';
+import { snapshotSummary } from '../../cli/snapshot-text';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { TELCO_MAPPING, writeTelcoCsv, type TelcoCustomer } from '../fixtures/telco-customers';
 import { storeIn, tempDir } from '../helpers';
@@ -127,6 +128,10 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     const mappingPath = join(dir, 'mapping.json');
     const text = await readFile(mappingPath, 'utf8');
     expect(manifest.mapping).toEqual({ path: mappingPath, sha256: sha256(text) });
+    // and `snapshots show` says which
+    expect(snapshotSummary(manifest, {}, true, 'manifest.json')).toContain(
+      `  mapping       ${mappingPath} (sha256 ${sha256(text).slice(0, 12)})`,
+    );
     await writeFile(mappingPath, text.replace('"tenure"', '"MonthlyCharges"'));
     try {
       const report = await reproduceSnapshot(storeIn(dir), { month: '2026-05', version: 1 });
