@@ -174,6 +174,8 @@ export async function resolveUserFeatures(
   fileColumns: string[],
   mapping: InputMapping,
   label?: UserFeatureLabel | null,
+  /** Rows past which the leak check reads a sample of subscribers (default LEAK_SAMPLE_ROWS). */
+  leakSampleRows = LEAK_SAMPLE_ROWS,
 ): Promise<{ features: UserFeature[]; skipped: SkippedUserFeature[] }> {
   if (mapping.features === undefined) return { features: [], skipped: [] };
   const churnLabel = label === undefined ? await mappedLabel(conn, mapping, fileColumns) : label;
@@ -337,7 +339,7 @@ export async function resolveUserFeatures(
     const auto = typed.filter((feature) => wanted.get(feature.name) === 'auto');
     // past LEAK_SAMPLE_ROWS rows, a seeded share of the subscribers (all their rows) tells as much
     const rows = Math.max(...stats.map((column) => column.n), 0);
-    const every = Math.ceil(rows / LEAK_SAMPLE_ROWS);
+    const every = Math.ceil(rows / leakSampleRows);
     const sampled = every > 1 ? `SELECT * FROM (${inputRows}) WHERE hash(${id}) % ${every} = 0` : inputRows;
     const leaks = await leakChecks(conn, sampled, churnLabel.sql, auto);
     for (const [i, feature] of auto.entries()) {

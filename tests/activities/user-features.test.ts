@@ -80,7 +80,7 @@ describe("typing a user's own columns", () => {
     await writeFile(csv, deviceCsv());
   });
 
-  const resolve = (mapping: unknown, label?: UserFeatureLabel | null) =>
+  const resolve = (mapping: unknown, label?: UserFeatureLabel | null, leakSampleRows?: number) =>
     withConnection(':memory:', async (conn) => {
       await setVariable(conn, 'devices_csv', csv);
       return resolveUserFeatures(
@@ -89,6 +89,7 @@ describe("typing a user's own columns", () => {
         HEADER,
         InputMappingSchema.parse(mapping),
         label,
+        leakSampleRows,
       );
     });
   const byName = (result: { features: UserFeature[]; skipped: SkippedUserFeature[] }) => ({
@@ -182,6 +183,19 @@ describe("typing a user's own columns", () => {
     expect(named.features.days_to_exit).toMatchObject({ type: 'numeric' });
     const joined = byName(await resolve(noLabel, { name: 'gone', sql: `"Churn" = 'Yes'` }));
     expect(joined.skipped.days_to_exit).toBe(leak(4190, 'one threshold gets'));
+
+    // past the sample size, a seeded share of the subscribers tells the same, and says so
+    const sampled = byName(
+      await resolve(
+        { ...SNAPSHOT, values: { churn_label: { Yes: true, No: false } }, features: 'auto' },
+        undefined,
+        1_000,
+      ),
+    );
+    expect(sampled.skipped.days_to_exit).toMatch(
+      /^predicts the churn label almost perfectly: a leak\? \(one threshold gets (\d+) of \1 labelled rows right in a sample of 1 subscriber in 5;/,
+    );
+    expect(sampled.features.device_age).toMatchObject({ type: 'numeric' });
 
     // declared: taken as declared
     const declared = byName(
