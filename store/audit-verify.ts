@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { formatHead, GENESIS_HASH, hashMatches, type AuditEntry, type AuditHead } from './audit-log';
 import { hashFile } from './hashing';
-import { latestVersion, listMonths, listVersions, readManifest } from './snapshots';
+import { listMonths, listVersions, readManifest } from './snapshots';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from './layout';
 import { MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 
@@ -68,9 +68,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     });
     return '';
   });
-  const before = problems.length;
-  const entries = checkChain(text, logPath, publicKey, problems);
-  const chainIntact = !problems.slice(before).some((p) => !/signature|not signed/.test(p.problem));
+  const { entries, chainIntact } = checkChain(text, logPath, publicKey, problems);
   const last = entries.at(-1);
   const head = last ? { seq: last.seq, hash: last.hash } : null;
   if (expectHead) checkAnchoredHead(entries, expectHead, logPath, problems);
@@ -155,9 +153,20 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   };
 }
 
-function checkChain(text: string, logPath: string, publicKey: KeyObject | undefined, problems: AuditProblem[]) {
+/** The log's entries, and whether their chain holds: no line edited, cut, removed, inserted or reordered (signatures aside). */
+function checkChain(
+  text: string,
+  logPath: string,
+  publicKey: KeyObject | undefined,
+  problems: AuditProblem[],
+): { entries: AuditEntry[]; chainIntact: boolean } {
   const entries: AuditEntry[] = [];
   let previousHash = GENESIS_HASH;
+  let chainIntact = true;
+  const broken = (problem: AuditProblem) => {
+    chainIntact = false;
+    problems.push(problem);
+  };
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
     const where = `${logPath}:${index + 1}`;
@@ -165,13 +174,13 @@ function checkChain(text: string, logPath: string, publicKey: KeyObject | undefi
     try {
       entry = JSON.parse(line) as AuditEntry;
     } catch {
-      problems.push({ where, problem: 'not valid JSON (the line was edited or truncated)' });
+      broken({ where, problem: 'not valid JSON (the line was edited or truncated)' });
       return;
     }
     if (!hashMatches(entry))
-      problems.push({ where, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` });
+      broken({ where, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` });
     if (entry.prevHash !== previousHash) {
-      problems.push({
+      broken({
         where,
         problem: `chain broken before seq ${entry.seq}: prevHash does not match the previous entry (an entry was removed, inserted or reordered)`,
       });
@@ -187,7 +196,7 @@ function checkChain(text: string, logPath: string, publicKey: KeyObject | undefi
     previousHash = entry.hash;
     entries.push(entry);
   });
-  return entries;
+  return { entries, chainIntact };
 }
 
 function checkAnchoredHead(entries: AuditEntry[], expected: AuditHead, logPath: string, problems: AuditProblem[]) {
@@ -213,23 +222,18 @@ async function checkLatest(
   problems: AuditProblem[],
 ): Promise<void> {
   const where = `snapshots/${month}/latest.json`;
-  const exists = await readFile(join(monthDir(store, month), 'latest.json')).then(
-    () => true,
-    () => false,
-  );
-  const latest = await latestVersion(store, month);
+  const text = await readFile(join(monthDir(store, month), 'latest.json'), 'utf8').catch(() => undefined);
   const newest = present.length > 0 ? Math.max(...present) : undefined;
-  if (!exists) {
+  if (text === undefined) {
     if (newest !== undefined)
       problems.push({ where, problem: `latest.json is missing although v${present.join(', v')} are published` });
     return;
   }
-  const text = await readFile(join(monthDir(store, month), 'latest.json'), 'utf8').catch(() => '');
-  const path = (() => {
+  const { version: latest, path } = ((): { version?: number; path?: unknown } => {
     try {
-      return (JSON.parse(text) as { path?: unknown }).path;
+      return JSON.parse(text) as { version?: number; path?: unknown };
     } catch {
-      return undefined;
+      return {};
     }
   })();
   if (latest !== undefined && path !== undefined && path !== `v${latest}`)
