@@ -163,7 +163,7 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   seconds: number;
 }
 
-const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
+export const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
 
 /** The month (YYYY-MM) of the month folder (`month=` or `usage_month=`) a file lies in, if any. */
 export function monthFolderOf(path: string): string | undefined {
@@ -963,7 +963,6 @@ export function partitionOutput(
   return partitionDbPath.replace(/\.duckdb$/, `.${name}.parquet`);
 }
 
-/** The check's reason for a month it cannot read as a date (load-sql.ts). */
 /** A text month that is not a date, whichever of the user's columns it came from ("bill_month (month): …"). */
 const MONTH_NOT_A_DATE = /(^month|\(month\)): not a valid date$/;
 
@@ -1263,7 +1262,7 @@ async function inputRowsSql(conn: DuckDBConnection, files: string[], numbering =
     const variable = numberedVariable('csv_file', i);
     await setVariable(conn, variable, file);
     parts.push(`SELECT *, ${numbering.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
-      FROM read_csv(getvariable('${variable}'), header = true, all_varchar = true, parallel = false, hive_partitioning = false)`);
+      FROM ${readerSql(file, `getvariable('${variable}')`)}`);
   }
   return parts.join('\nUNION ALL BY NAME\n');
 }
