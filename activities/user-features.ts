@@ -36,7 +36,7 @@ export function userText(sourceColumn: string): string {
 }
 
 /** The typed value a user feature's column holds (numeric: DOUBLE, NULL when blank or not a number). */
-export function userFeatureSql(feature: UserFeature): string {
+export function userFeatureSql(feature: Pick<UserFeature, 'name' | 'type'>): string {
   const text = userText(feature.name);
   return feature.type === 'numeric' ? `TRY_CAST(${text} AS DOUBLE)` : text;
 }
@@ -138,7 +138,8 @@ interface ColumnStats {
 }
 
 /**
- * Whether a column looks like an id (nearly one distinct value per row, more than maxCategories):
+ * Whether a column looks like an id (about one distinct value per subscriber, the same in each of
+ * its rows, and more than maxCategories):
  * text, or numbers that are codes rather than measures: whole numbers all written with as many
  * digits (IMSI, MSISDN, account numbers) or running nearly consecutively (row or customer
  * numbers). Amounts with decimals and counts spread over magnitudes stay numeric.
@@ -420,10 +421,7 @@ async function leakChecks(
   columns: { name: string; type: 'numeric' | 'categorical' }[],
 ): Promise<{ pos: number; neg: number; errors: number }[]> {
   if (columns.length === 0) return [];
-  const values = columns.map((column, i) => {
-    const text = userText(column.name);
-    return `${column.type === 'numeric' ? `TRY_CAST(${text} AS DOUBLE)` : text} AS c${i}`;
-  });
+  const values = columns.map((column, i) => `${userFeatureSql(column)} AS c${i}`);
   const groups = columns.map(
     (column, i) =>
       `SELECT ${i} AS i, ${column.type === 'numeric' ? `NULL::VARCHAR AS category, c${i} AS number` : `c${i} AS category, NULL::DOUBLE AS number`},
