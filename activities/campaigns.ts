@@ -8,6 +8,7 @@ import {
   type CampaignDimension,
 } from '../domain/campaigns';
 import { closestName } from '../domain/closest-name';
+import { count } from '../domain/decimals';
 import { InputFileError } from '../domain/errors';
 import { OPERATION_GRID } from '../domain/rules';
 import { addMonths, firstDay } from '../domain/month';
@@ -376,8 +377,6 @@ export function dispatchedListWarning(measured: SnapshotRef, fits: ListFit[]): s
     return `${head}, and the contact log fits ${measured.month}/v${best.version} better (${measure}): if v${best.version} was the list dispatched, run again with --param dispatched=${measured.month}/v${best.version}`;
   return `${head}; the contact log fits it at least as well (${measure}); --param dispatched=${measured.month}/vN names the list that was dispatched`;
 }
-
-const count = (n: number) => n.toLocaleString('en-US');
 
 /** Below this share of usable rows a contact log is most likely the wrong file: the measurement warns. */
 export const CONTACT_LOG_MIN_USED_SHARE = 0.5;

@@ -1,10 +1,8 @@
 import { dirname } from 'node:path';
 import type { SnapshotManifest } from '../store/manifest';
 import type { SnapshotListing } from '../store/snapshots';
-import { decimals } from '../domain/decimals';
+import { count, decimals } from '../domain/decimals';
 import { table } from './options';
-
-const count = (n: number) => n.toLocaleString('en-US');
 
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -6,3 +6,8 @@
 export function decimals(n: number | null | undefined, digits: number, unit = ''): string {
   return n === null || n === undefined || !Number.isFinite(n) ? '–' : `${n.toFixed(digits)}${unit}`;
 }
+
+/** A whole number with thousands separators, as the command line and messages print counts: 1,234,567. */
+export function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
