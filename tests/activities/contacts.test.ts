@@ -19,6 +19,22 @@ function params(contacts?: string, more: Record<string, unknown> = {}): RunParam
   return parsed.params;
 }
 
+/** May's dispatch list (`version`) measured with the contact log `file`: a measurement that was made. */
+async function measuredMay(
+  conn: Parameters<typeof measureCampaigns>[0],
+  store: ReturnType<typeof storeIn>,
+  file: string,
+  { version = 1, more = {} }: { version?: number; more?: Record<string, unknown> } = {},
+) {
+  const result = await measureCampaigns(conn, {
+    params: params(file, more),
+    previous: { month: '2026-05', version },
+    previousStore: store,
+  });
+  if (!result?.measured) throw new Error('not measured');
+  return result;
+}
+
 /** A store holding only May's dispatch list (with or without a control column) and June's active subscribers. */
 async function withMayList<T>(
   withControl: boolean,
@@ -103,12 +119,7 @@ describe('contact log', () => {
       );
     });
     await withMayList(true, async (conn, store) => {
-      const result = await measureCampaigns(conn, {
-        params: params(file),
-        previous: { month: '2026-05', version: 1 },
-        previousStore: store,
-      });
-      if (!result?.measured) throw new Error('not measured');
+      const result = await measuredMay(conn, store, file);
       expect(result.contacts).toMatchObject({ rows: 20, loaded: 20, quarantined: 0, contactedControls: 2 });
       expect(result.warnings).toBeUndefined();
       expect(result.overall).toMatchObject({ controlSubscribers: 10, targetedSubscribers: 90, acceptanceRate: 1 });
@@ -126,12 +137,7 @@ describe('contact log', () => {
       await conn.run(
         "INSERT INTO quarantine VALUES ('/in/usage_month=2026-06/part_0.parquet', 7, 'S95', '2026-06', 'spend: outside [0, 1000000]')",
       );
-      const result = await measureCampaigns(conn, {
-        params: params(file),
-        previous: { month: '2026-05', version: 1 },
-        previousStore: store,
-      });
-      if (!result?.measured) throw new Error('not measured');
+      const result = await measuredMay(conn, store, file);
       expect(result.overall).toMatchObject({
         controlSubscribers: 10,
         controlChurned: 1,
@@ -155,12 +161,7 @@ describe('contact log', () => {
       ].join('\n') + '\n',
     );
     await withMayList(true, async (conn, store) => {
-      const result = await measureCampaigns(conn, {
-        params: params(file),
-        previous: { month: '2026-05', version: 1 },
-        previousStore: store,
-      });
-      if (!result?.measured) throw new Error('not measured');
+      const result = await measuredMay(conn, store, file);
       expect(result.warnings).toEqual([
         '1 of 10 contact-log rows were used (8 x contact_date: outside the run month 2026-06; 1 x contact_date: not a valid date): is this the log of the contacts made in 2026-06?',
       ]);
@@ -267,12 +268,7 @@ async function withTwoMayLists<T>(
 describe('the dispatch list measured', () => {
   it('is the latest by default, recorded with its sha256, and the measurement says the log fits another version better', async () => {
     await withTwoMayLists(async (conn, store, log) => {
-      const result = await measureCampaigns(conn, {
-        params: params(log),
-        previous: { month: '2026-05', version: 2 },
-        previousStore: store,
-      });
-      if (!result?.measured) throw new Error('not measured');
+      const result = await measuredMay(conn, store, log, { version: 2 });
       const { sha256 } = await hashFile(join(versionDir(store, '2026-05', 2), 'dispatch.parquet'));
       expect(result.dispatchFrom).toEqual({ month: '2026-05', version: 2, sha256, chosenBy: 'latest' });
       expect(result.warnings).toEqual([
@@ -287,12 +283,7 @@ describe('the dispatch list measured', () => {
 
   it('is the version the dispatched parameter names, without a warning', async () => {
     await withTwoMayLists(async (conn, store, log) => {
-      const result = await measureCampaigns(conn, {
-        params: params(log, { dispatched: '2026-05/v1' }),
-        previous: { month: '2026-05', version: 2 },
-        previousStore: store,
-      });
-      if (!result?.measured) throw new Error('not measured');
+      const result = await measuredMay(conn, store, log, { version: 2, more: { dispatched: '2026-05/v1' } });
       const { sha256 } = await hashFile(join(versionDir(store, '2026-05', 1), 'dispatch.parquet'));
       expect(result.dispatchFrom).toEqual({ month: '2026-05', version: 1, sha256, chosenBy: 'dispatched' });
       expect(result.warnings).toBeUndefined();
@@ -307,12 +298,8 @@ describe('the dispatch list measured', () => {
 
   it('leaves out versions published after the run started, and warns without blaming a list the log fits as well', async () => {
     await withTwoMayLists(async (conn, store, log) => {
-      const before = await measureCampaigns(conn, {
-        params: params(log),
-        previous: { month: '2026-05', version: 1 }, // v2 came after this run started
-        previousStore: store,
-      });
-      if (!before?.measured) throw new Error('not measured');
+      // measured against v1: v2 came after this run started
+      const before = await measuredMay(conn, store, log);
       expect(before.warnings).toBeUndefined();
       // only S1-S49: both lists recommend them the data package
       const common = join(await tempDir(), 'contacts.csv');
@@ -323,12 +310,7 @@ describe('the dispatch list measured', () => {
           .filter((line) => !/^S[5-9]\d,/.test(line))
           .join('\n'),
       );
-      const latest = await measureCampaigns(conn, {
-        params: params(common),
-        previous: { month: '2026-05', version: 2 },
-        previousStore: store,
-      });
-      if (!latest?.measured) throw new Error('not measured');
+      const latest = await measuredMay(conn, store, common, { version: 2 });
       expect(latest.warnings).toEqual([
         'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1; the contact log fits it at least as well (rows whose logged action is the one the list recommends: v1 45 of 45, v2 45 of 45); --param dispatched=2026-05/vN names the list that was dispatched',
       ]);
@@ -395,12 +377,7 @@ describe("the log's own action and channel", () => {
       ].join('\n') + '\n',
     );
     await withMayList(true, async (conn, store) => {
-      const result = await measureCampaigns(conn, {
-        params: params(file),
-        previous: { month: '2026-05', version: 1 },
-        previousStore: store,
-      });
-      if (!result?.measured) throw new Error('not measured');
+      const result = await measuredMay(conn, store, file);
       expect(result.contacts).toMatchObject({
         loaded: 14,
         actionDiffers: 3, // 'offer_' is the list's 'offer'
