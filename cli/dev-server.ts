@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -122,8 +122,6 @@ export async function ensureDevServer(options: {
     throw new InfrastructureError(`another command's Temporal dev server did not come up at ${address}`);
   }
   const logPath = join(stateDir, 'server.log');
-  const log = openSync(logPath, 'a');
-  const logStart = statSync(logPath).size;
   const args = [
     'server',
     'start-dev',
@@ -140,21 +138,29 @@ export async function ensureDevServer(options: {
   ];
   args.push(...searchAttributeFlags());
   if (options.headless) args.push('--headless');
-  const child = spawn(temporalCliPath(), args, { stdio: ['ignore', log, log] });
-  let exited = false;
-  child.once('exit', () => (exited = true));
-
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  // asked often and briefly: the server answers about a second after its start
-  while (!(await isServerUp(address, 250))) {
-    if (exited || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      claim.release();
-      // only what this start wrote: older lines in the log belong to earlier servers
-      const tail = readFileSync(logPath).subarray(logStart).toString('utf8').split('\n').slice(-15).join('\n');
-      throw new InfrastructureError(`Temporal dev server did not come up at ${address} (log: ${logPath}):\n${tail}`);
-    }
-    await sleep(50);
+  const cli = temporalCliPath();
+  let child: ChildProcess;
+  for (let start = 1; ; start++) {
+    const log = openSync(logPath, 'a');
+    const logStart = statSync(logPath).size;
+    child = spawn(cli, args, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    const outcome = await untilUp(child, address, deadline);
+    if (outcome === 'up') break;
+    child.kill('SIGKILL');
+    // The dev server picks its internal ports (HTTP API, metrics, cluster membership) itself, and
+    // one taken by another program between its pick and its bind makes it exit at start: start
+    // it again, unless its own port is what is taken now.
+    if (outcome === 'exited' && start < DEV_SERVER_STARTS && !(await isListening(host, port)) && Date.now() < deadline)
+      continue;
+    claim.release();
+    // only what this start wrote: older lines in the log belong to earlier servers
+    const tail = readFileSync(logPath).subarray(logStart).toString('utf8').split('\n').slice(-15).join('\n');
+    const tries = start > 1 ? ` after ${start} starts` : '';
+    throw new InfrastructureError(
+      `Temporal dev server did not come up at ${address}${tries} (log: ${logPath}):\n${tail}`,
+    );
   }
   await registerSearchAttributes(address);
   return {
@@ -227,6 +233,22 @@ function isAlive(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** How often a dev server that exits before it answers is started again. */
+const DEV_SERVER_STARTS = 3;
+
+/** Waits until the server answers, its process exits, or the deadline passes. */
+async function untilUp(child: ChildProcess, address: string, deadline: number): Promise<'up' | 'exited' | 'timed out'> {
+  let exited = child.exitCode !== null || child.signalCode !== null;
+  child.once('exit', () => (exited = true));
+  // asked often and briefly: the server answers about a second after its start
+  while (!(await isServerUp(address, 250))) {
+    if (exited) return 'exited';
+    if (Date.now() > deadline) return 'timed out';
+    await sleep(50);
+  }
+  return 'up';
 }
 
 async function answersWithin(address: string, ms: number): Promise<boolean> {

@@ -1,7 +1,9 @@
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureDevServer, freeLocalAddress, hostAndPort, isServerUp } from '../../cli/dev-server';
+import { temporalCliPath } from '../../cli/temporal-cli';
 import { tempDir } from '../helpers';
 
 /** A port some other program holds. */
@@ -89,6 +91,46 @@ describe('dev server ports', () => {
       expect((refused as PromiseRejectedResult).reason).toMatchObject({ name: 'UsageError' });
     } finally {
       for (const outcome of outcomes) if (outcome.status === 'fulfilled') await outcome.value.stop();
+    }
+  });
+
+  it('starts the dev server again when it exits at start (an internal port taken between its pick and its bind)', async () => {
+    const dir = await tempDir();
+    const realCli = temporalCliPath();
+    const marker = join(dir, 'failed-once');
+    // the first start fails as the dev server does when a listener it picked is gone
+    const flaky = join(dir, 'flaky-temporal');
+    writeFileSync(
+      flaky,
+      `#!/bin/sh\nif [ ! -e '${marker}' ]; then touch '${marker}'; echo 'panic: grpc: Server.Serve failed to create ServerTransport'; exit 2; fi\nexec '${realCli}' "$@"\n`,
+    );
+    chmodSync(flaky, 0o755);
+    const before = process.env.TEMPORAL_CLI;
+    process.env.TEMPORAL_CLI = flaky;
+    try {
+      const server = await ensureDevServer({
+        address: await freeLocalAddress(),
+        stateDir: join(dir, 'temporal'),
+        headless: true,
+      });
+      try {
+        expect(existsSync(marker)).toBe(true);
+        expect(server.started).toBe(true);
+        expect(await isServerUp(server.address)).toBe(true);
+      } finally {
+        await server.stop();
+      }
+      // a server that never comes up is reported with its log, after the last start
+      writeFileSync(flaky, `#!/bin/sh\necho 'panic: always'; exit 2\n`);
+      await expect(
+        ensureDevServer({ address: await freeLocalAddress(), stateDir: join(dir, 'temporal'), headless: true }),
+      ).rejects.toMatchObject({
+        name: 'InfrastructureError',
+        message: expect.stringMatching(/after 3 starts[\s\S]*panic: always/),
+      });
+    } finally {
+      if (before === undefined) delete process.env.TEMPORAL_CLI;
+      else process.env.TEMPORAL_CLI = before;
     }
   });
 });
