@@ -41,6 +41,11 @@ export interface PublishRequest extends ReportInput {
   requestedBy: string;
   /** The stage cache key and what was reused (absent for reproductions). */
   lineage?: Lineage;
+  /**
+   * An analyst's experiment (`segflow run --experiment`): published and audited like any run, but
+   * latest.json stays where it is, so next month's run, campaigns and `YYYY-MM` keep to the latest.
+   */
+  experiment?: boolean;
 }
 
 export interface PublishResult extends PublishedSnapshot {
@@ -72,7 +77,8 @@ const CAMPAIGN_OUTPUTS = [
 /**
  * Publishes the run's results as snapshots/<month>/v<N>/: written aside, then renamed into place
  * in one step, so readers never see half a snapshot. A run that already published (this
- * activity retried) gets its existing version back. `latest.json` only moves forward.
+ * activity retried) gets its existing version back. `latest.json` only moves forward, and not to
+ * an experiment.
  */
 export async function publishSnapshot(
   store: StoreConfig,
@@ -104,17 +110,25 @@ export async function publishSnapshot(
       // the report's header names the version and publish time, known only now
       await writeFile(
         join(staging, 'report.html'),
-        renderReport(report, options.reportAs ?? { version, publishedAt, requestedBy: request.requestedBy }),
+        renderReport(
+          report,
+          options.reportAs ?? {
+            version,
+            publishedAt,
+            requestedBy: request.requestedBy,
+            ...(request.experiment ? { experiment: true } : {}),
+          },
+        ),
       );
       outputs.push({ file: 'report.html', ...(await hashFile(join(staging, 'report.html'))) });
       const manifest = buildManifest(run, request, outputs, campaigns);
-      manifest.snapshot = { month, version, publishedAt };
+      manifest.snapshot = { month, version, publishedAt, ...(request.experiment ? { experiment: true as const } : {}) };
       await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
       if (options.signer) await signManifest(options.signer, staging);
       await makeReadOnly(staging);
       const target = versionDir(store, month, version);
       await rename(staging, target);
-      await moveLatestForward(store, month, version, run);
+      if (!request.experiment) await moveLatestForward(store, month, version, run);
       return { ...(await describePublished(store, month, version)), alreadyPublished: false };
     });
   } catch (error) {

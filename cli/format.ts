@@ -16,6 +16,11 @@ export function printResult(
   const lines = [
     '',
     `Snapshot ${result.month} v${result.version}${result.alreadyPublished ? ' (already published by this run)' : ''}`,
+    ...(result.experiment
+      ? [
+          `  experiment: the month's latest did not move to it; compare with segflow snapshots diff ${result.month} ${result.month}/v${result.version}, adopt with segflow snapshots promote ${result.month}/v${result.version}`,
+        ]
+      : []),
     `  folder     ${result.snapshotPath}`,
     `  manifest   ${result.manifestPath}`,
     `  report     ${result.snapshotPath}/report.html`,

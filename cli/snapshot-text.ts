@@ -50,7 +50,7 @@ export function snapshotSummary(
     .map(([band, n]) => `${band} ${count(n)}`)
     .join(', ');
   const lines = [
-    `Snapshot ${snapshot.month}/v${snapshot.version}${latest ? ' (latest)' : ''}`,
+    `Snapshot ${snapshot.month}/v${snapshot.version}${latest ? ' (latest)' : snapshot.experiment ? ' (an experiment: not the latest)' : ''}`,
     `  published     ${snapshot.publishedAt} by ${manifest.requestedBy}`,
     `  run           ${manifest.run.workflowId} (run ${manifest.run.runId})`,
     `  inputs        ${manifest.inputs.length} file(s), ${count(manifest.inputs.reduce((sum, f) => sum + f.rows, 0))} rows, in ${commonFolder(manifest.inputs.map((f) => f.path))}`,
@@ -89,7 +89,7 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
   return [
     table(
       rows.map((r) => ({
-        snapshot: `${r.month}/v${r.version}${r.latest ? '*' : ''}`,
+        snapshot: `${r.month}/v${r.version}${r.latest ? '*' : r.experiment ? ' (x)' : ''}`,
         published: r.publishedAt.slice(0, 16).replace('T', ' '),
         requestedBy: shorten(r.requestedBy, 22),
         subscribers: count(r.subscribers),
@@ -99,6 +99,9 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
       })),
     ),
     rows.length ? '* latest version of the month; published in UTC; params = start of the parameters hash' : '',
+    rows.some((r) => r.experiment && !r.latest)
+      ? "(x) an experiment (run --experiment), not the month's latest: segflow snapshots promote makes it so"
+      : '',
   ]
     .filter(Boolean)
     .join('\n');

@@ -43,6 +43,8 @@ export async function startMonthlyRun(
     partitions?: number;
     /** false: a cold run, without the stored load and feature output. */
     reuse?: boolean;
+    /** Publish without moving the month's latest.json (`--experiment`). */
+    experiment?: boolean;
   },
 ): Promise<{ handle: MonthlyRunHandle; params: RunParams }> {
   const parsed = parseRunParams(request.params);
@@ -55,6 +57,7 @@ export async function startMonthlyRun(
     ...(request.heartbeatTimeout ? { heartbeatTimeout: request.heartbeatTimeout } : {}),
     ...(request.partitions ? { partitions: request.partitions } : {}),
     ...(request.reuse === false ? { reuse: false } : {}),
+    ...(request.experiment ? { experiment: true } : {}),
   };
   const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const handle = await client.workflow.start(monthlySegmentation, {

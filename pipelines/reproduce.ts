@@ -88,7 +88,12 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped, churnUserInput(load));
     // the report's header names the original snapshot: version, publish time and requester
     const { version, publishedAt } = manifest.snapshot;
-    const original = { version, publishedAt, requestedBy: manifest.requestedBy };
+    const original = {
+      version,
+      publishedAt,
+      requestedBy: manifest.requestedBy,
+      ...(manifest.snapshot.experiment ? { experiment: true } : {}),
+    };
     const published = await publishSnapshot(
       scratchStore,
       run,

@@ -7,7 +7,7 @@ import { withFileLock } from '../store/file-lock';
 import { hashFile } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
-import { latestVersion, listVersions, readManifest, writeLatest, type SnapshotRef } from '../store/snapshots';
+import { latestVersion, officialVersions, readManifest, writeLatest, type SnapshotRef } from '../store/snapshots';
 
 export interface RetireResult {
   entry: AuditEntry;
@@ -17,8 +17,8 @@ export interface RetireResult {
 
 /**
  * Removes a published snapshot on purpose (storage limits, a deletion request): first a
- * `snapshot.retired` audit entry with the reason, then the folder, then latest.json moves to
- * the newest remaining version. A v<N>.retired.json tombstone keeps the number from being reused.
+ * `snapshot.retired` audit entry with the reason, then the folder, then, when it was the latest,
+ * latest.json moves to the newest remaining version that is not an experiment (or was promoted). A v<N>.retired.json tombstone keeps the number from being reused.
  * Running it again after a crash finishes the job without a second entry.
  */
 export async function retireSnapshot(
@@ -56,15 +56,19 @@ export async function retireSnapshot(
   });
 }
 
-/** After a retirement latest.json may name a version that is gone: it moves back to the newest left. */
+/**
+ * After a retirement latest.json may name a version that is gone: it moves back to the newest
+ * official one left (audit verify replays the same rule from the log).
+ */
 async function pointLatestAtNewest(store: StoreConfig, month: string): Promise<number | null> {
-  const newest = (await listVersions(store, month)).at(-1);
-  const latestPath = join(monthDir(store, month), 'latest.json');
+  const official = await officialVersions(store, month);
+  const latest = await latestVersion(store, month);
+  if (latest !== undefined && official.includes(latest)) return latest;
+  const newest = official.at(-1);
   if (newest === undefined) {
-    await rm(latestPath, { force: true });
+    await rm(join(monthDir(store, month), 'latest.json'), { force: true });
     return null;
   }
-  if ((await latestVersion(store, month)) === newest) return newest;
   await writeLatest(store, month, newest, (await readManifest(store, month, newest)).run);
   return newest;
 }

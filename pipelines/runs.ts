@@ -28,6 +28,7 @@ const OUTCOME: Record<string, string> = {
   'run.failed': 'failed',
   'run.cancelled': 'cancelled',
   'snapshot.retired': 'published, since retired',
+  'snapshot.promoted': 'published, since promoted to latest',
   'run.cancel-requested': 'cancelling',
 };
 
@@ -56,7 +57,10 @@ export async function listRuns(
         month: first.month,
         requestedBy: first.actor,
         requestedAt: first.at,
-        outcome: OUTCOME[last.event] ?? last.event,
+        outcome:
+          last.event === 'run.published' && (last.details as { experiment?: boolean } | undefined)?.experiment
+            ? 'published (experiment)'
+            : (OUTCOME[last.event] ?? last.event),
         version: published ? Number((published.details as { version: number }).version) : null,
         temporalStatus: await temporalStatus(client, first.run.workflowId, first.run.runId),
       };

@@ -15,6 +15,8 @@ export const AUDIT_EVENTS = [
   'run.cancelled',
   /** A published snapshot removed on purpose (`segflow snapshots retire`); subject "<month>/v<N>". */
   'snapshot.retired',
+  /** latest.json pointed at a version on purpose (`segflow snapshots promote`): an experiment, or a rollback. */
+  'snapshot.promoted',
   /** `segflow runs cancel`: who asked; the run then records run.cancelled itself. */
   'run.cancel-requested',
   /** Schedule changes from the CLI: run.workflowId holds the schedule id, details what changed. */

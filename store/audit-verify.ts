@@ -97,6 +97,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   }
   // the folder there now answers to the last entry of its version
   const published = new Map([...publishedAs].map(([ref, records]) => [ref, records.at(-1)!]));
+  const latestByLog = replayLatest(entries);
   // a run moves its snapshot into place, then records run.published: in between, it is publishing
   const finished = new Set(entries.filter((e) => FINAL_EVENTS.has(e.event)).map((e) => e.run.runId));
   const unfinished = new Set(entries.map((e) => e.run.runId).filter((runId) => !finished.has(runId)));
@@ -122,7 +123,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
           problem: `PUBLISHED SNAPSHOT MISSING: published (audit seq ${recorded.seq}, run ${recorded.runId}) but its folder is gone, and no snapshot.retired entry explains it`,
         });
     }
-    await checkLatest(store, month, present, retired, problems);
+    await checkLatest(store, month, { present, retired, expected: latestByLog.get(month), published }, problems);
     for (const version of present) {
       snapshots += 1;
       const ref = `${month}/v${version}`;
@@ -214,18 +215,50 @@ function checkAnchoredHead(entries: AuditEntry[], expected: AuditHead, logPath: 
     });
 }
 
+/**
+ * The version each month's latest.json must name, replayed from the log as the store moves it: a
+ * run's publish moves it forward unless the run was an experiment, `snapshots promote` sets it,
+ * and retiring the latest moves it back to the newest official version left.
+ */
+function replayLatest(entries: AuditEntry[]): Map<string, number | undefined> {
+  const months = new Map<string, { latest?: number; official: Set<number> }>();
+  for (const entry of entries) {
+    const details = (entry.details ?? {}) as { version?: number; experiment?: boolean };
+    const version = details.version;
+    if (version === undefined) continue;
+    const state = months.get(entry.month) ?? { official: new Set<number>() };
+    months.set(entry.month, state);
+    if (entry.event === 'run.published' && details.experiment !== true) {
+      state.official.add(version);
+      if (state.latest === undefined || version > state.latest) state.latest = version;
+    } else if (entry.event === 'snapshot.promoted') {
+      state.official.add(version);
+      state.latest = version;
+    } else if (entry.event === 'snapshot.retired') {
+      state.official.delete(version);
+      if (state.latest === version) state.latest = state.official.size ? Math.max(...state.official) : undefined;
+    }
+  }
+  return new Map([...months].map(([month, state]) => [month, state.latest]));
+}
+
 async function checkLatest(
   store: StoreConfig,
   month: string,
-  present: number[],
-  retired: Map<string, number>,
+  log: {
+    present: number[];
+    retired: Map<string, number>;
+    /** What the log makes the latest (undefined: no version, or only experiments). */
+    expected: number | undefined;
+    published: Map<string, Recorded>;
+  },
   problems: AuditProblem[],
 ): Promise<void> {
+  const { present, retired, expected, published } = log;
   const where = `snapshots/${month}/latest.json`;
   const text = await readFile(join(monthDir(store, month), 'latest.json'), 'utf8').catch(() => undefined);
-  const newest = present.length > 0 ? Math.max(...present) : undefined;
   if (text === undefined) {
-    if (newest !== undefined)
+    if (expected !== undefined)
       problems.push({ where, problem: `latest.json is missing although v${present.join(', v')} are published` });
     return;
   }
@@ -246,8 +279,15 @@ async function checkLatest(
         ? `latest.json points to v${latest}, which was retired`
         : `latest.json points to v${latest}, which is missing`,
     });
-  else if (latest !== newest)
-    problems.push({ where, problem: `points to v${latest} but the newest version is v${newest}` });
+  else if (latest !== expected) {
+    // a run moves latest.json to its snapshot before it records run.published
+    const beingPublished = !published.has(`${month}/v${latest}`) && latest > (expected ?? 0);
+    if (!beingPublished)
+      problems.push({
+        where,
+        problem: `points to v${latest}, but by the audit log the month's latest is ${expected === undefined ? 'none (only experiments were published)' : `v${expected}`} (an experiment or an older version becomes the latest only through segflow snapshots promote)`,
+      });
+  }
 }
 
 /**

@@ -53,7 +53,11 @@ export interface Lineage {
 
 /** Everything an auditor needs to know about how a snapshot was produced. */
 export interface SnapshotManifest {
-  snapshot: { month: string; version: number; publishedAt: string };
+  /**
+   * `experiment`: published with `segflow run --experiment`, so latest.json did not move to it (next
+   * month's run, campaigns and `YYYY-MM` references keep to the month's latest) until promoted.
+   */
+  snapshot: { month: string; version: number; publishedAt: string; experiment?: true };
   run: RunRef;
   requestedBy: string;
   params: RunParams;

@@ -18,6 +18,8 @@ export interface PublishedSnapshot {
   manifestPath: string;
   /** sha256 of manifest.json, recorded in the audit log so an edited manifest is detected. */
   manifestSha256: string;
+  /** Published with `--experiment`: latest.json did not move to it. */
+  experiment?: true;
 }
 
 export async function listVersions(store: StoreConfig, month: string): Promise<number[]> {
@@ -40,21 +42,25 @@ export async function listRetiredVersions(store: StoreConfig, month: string): Pr
 }
 
 /**
- * Every version the audit log records as published, from each line that parses (a damaged line,
- * which `audit verify` names, must not hide the others). A log that cannot be read stops the
- * publish: a number it might hold must not be given again.
+ * Every version the audit log records with `event` (published, promoted), from each line that
+ * parses (a damaged line, which `audit verify` names, must not hide the others). A log that
+ * cannot be read stops the caller: a number it might hold must not be given again.
  */
-async function publishedVersionsInLog(store: StoreConfig): Promise<{ month: string; version: number }[]> {
+async function versionsInLog(
+  store: StoreConfig,
+  event: 'run.published' | 'snapshot.promoted',
+  month: string,
+): Promise<number[]> {
   const text = await readFile(auditLogPath(store), 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return '';
     throw error;
   });
   return text.split('\n').flatMap((line) => {
-    if (!line.includes('"run.published"')) return [];
+    if (!line.includes(`"${event}"`)) return [];
     try {
       const entry = JSON.parse(line) as AuditEntry;
       const version = Number((entry.details as { version?: unknown } | undefined)?.version);
-      return entry.event === 'run.published' && Number.isInteger(version) ? [{ month: entry.month, version }] : [];
+      return entry.event === event && entry.month === month && Number.isInteger(version) ? [version] : [];
     } catch {
       return [];
     }
@@ -67,9 +73,7 @@ async function publishedVersionsInLog(store: StoreConfig): Promise<{ month: stri
  * rebuilt v1 would pass for the one the log recorded).
  */
 export async function nextVersion(store: StoreConfig, month: string): Promise<number> {
-  const recorded = (await publishedVersionsInLog(store))
-    .filter((entry) => entry.month === month)
-    .map((entry) => entry.version);
+  const recorded = await versionsInLog(store, 'run.published', month);
   const used = [...(await listVersions(store, month)), ...(await listRetiredVersions(store, month)), ...recorded];
   return used.reduce((max, v) => Math.max(max, v), 0) + 1;
 }
@@ -101,7 +105,29 @@ export async function describePublished(
 ): Promise<PublishedSnapshot> {
   const path = versionDir(store, month, version);
   const manifestPath = join(path, 'manifest.json');
-  return { month, version, path, manifestPath, manifestSha256: (await hashFile(manifestPath)).sha256 };
+  const { experiment } = (await readManifest(store, month, version)).snapshot;
+  return {
+    month,
+    version,
+    path,
+    manifestPath,
+    manifestSha256: (await hashFile(manifestPath)).sha256,
+    ...(experiment ? { experiment } : {}),
+  };
+}
+
+/**
+ * The month's versions that may be its latest: published without `--experiment`, or promoted
+ * since (`segflow snapshots promote`, recorded in the audit log), in version order.
+ */
+export async function officialVersions(store: StoreConfig, month: string): Promise<number[]> {
+  const promoted = new Set(await versionsInLog(store, 'snapshot.promoted', month));
+  const official: number[] = [];
+  for (const version of await listVersions(store, month)) {
+    const manifest = await readManifest(store, month, version).catch(() => undefined);
+    if (promoted.has(version) || (manifest && !manifest.snapshot.experiment)) official.push(version);
+  }
+  return official;
 }
 
 /** The version latest.json names for a month, or undefined before the first publish. */
@@ -146,7 +172,10 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
     return { month, version };
   }
   const version = await latestVersion(store, month);
-  if (version === undefined) throw new UsageError(`no snapshot published for ${month}`);
+  if (version === undefined)
+    throw new UsageError(
+      `${month} has only experiments (${versions.map((v) => `v${v}`).join(', ')}), no latest: name one as ${month}/vN, or make it the latest with segflow snapshots promote ${month}/vN`,
+    );
   return { month, version };
 }
 
@@ -159,6 +188,8 @@ export interface SnapshotListing {
   month: string;
   version: number;
   latest: boolean;
+  /** Published with `--experiment` (latest.json did not move to it). */
+  experiment: boolean;
   publishedAt: string;
   requestedBy: string;
   workflowId: string;
@@ -171,16 +202,14 @@ export interface SnapshotListing {
 export async function listSnapshots(store: StoreConfig, month?: string): Promise<SnapshotListing[]> {
   const listings: SnapshotListing[] = [];
   for (const m of month ? [month] : await listMonths(store)) {
-    const latest = await resolveSnapshot(store, m).then(
-      (ref) => ref.version,
-      () => 0,
-    );
+    const latest = (await latestVersion(store, m)) ?? 0;
     for (const version of await listVersions(store, m)) {
       const manifest = await readManifest(store, m, version);
       listings.push({
         month: m,
         version,
         latest: version === latest,
+        experiment: manifest.snapshot.experiment === true,
         publishedAt: manifest.snapshot.publishedAt,
         requestedBy: manifest.requestedBy,
         workflowId: manifest.run.workflowId,

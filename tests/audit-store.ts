@@ -16,12 +16,16 @@ export function keyPair() {
   return { signer: signerOf(privateKey), publicKey, privateKey };
 }
 
-/** Snapshot `version` with one output file and a manifest, latest.json on it, and its run's audit entries. */
+/**
+ * Snapshot `version` with one output file and a manifest, latest.json on it (not for an
+ * experiment: `run --experiment`), and its run's audit entries.
+ */
 export async function publishFake(
   store: StoreConfig,
   version: number,
   signer?: Signer,
   runId = `run-${version}`,
+  options: { experiment?: boolean } = {},
 ): Promise<void> {
   const run = { workflowId: `wf-${runId}`, runId };
   const dir = versionDir(store, AUDIT_MONTH, version);
@@ -29,15 +33,26 @@ export async function publishFake(
   const content = `rows of v${version} by ${runId}`;
   await writeFile(join(dir, 'subscribers.parquet'), content);
   const manifest = {
-    snapshot: { month: AUDIT_MONTH, version, publishedAt: '2026-07-01T00:00:00Z' },
+    snapshot: {
+      month: AUDIT_MONTH,
+      version,
+      publishedAt: '2026-07-01T00:00:00Z',
+      ...(options.experiment ? { experiment: true } : {}),
+    },
     run,
     outputs: [{ file: 'subscribers.parquet', sha256: sha256(content), bytes: content.length }],
   };
   const manifestText = JSON.stringify(manifest, null, 2) + '\n';
   await writeFile(join(dir, 'manifest.json'), manifestText);
   if (signer) await signManifest(signer, dir);
-  await writeFile(join(monthDir(store, AUDIT_MONTH), 'latest.json'), JSON.stringify({ month: AUDIT_MONTH, version }));
-  const details = { month: AUDIT_MONTH, version, manifestSha256: sha256(manifestText) };
+  if (!options.experiment)
+    await writeFile(join(monthDir(store, AUDIT_MONTH), 'latest.json'), JSON.stringify({ month: AUDIT_MONTH, version }));
+  const details = {
+    month: AUDIT_MONTH,
+    version,
+    manifestSha256: sha256(manifestText),
+    ...(options.experiment ? { experiment: true } : {}),
+  };
   for (const event of ['run.requested', 'stage.finished', 'run.published'] as const)
     await recordAudit(store, { event, run, month: AUDIT_MONTH, actor: 'ana', details }, signer);
 }

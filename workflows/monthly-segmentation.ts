@@ -57,6 +57,11 @@ export interface MonthlySegmentationInput {
    * month's segments and code match. Default true; false forces a cold run (`--no-reuse`).
    */
   reuse?: boolean;
+  /**
+   * An analyst's experiment (`--experiment`): published and audited, but the month's latest.json
+   * stays where it is, so next month's run, campaigns and `YYYY-MM` references keep to it.
+   */
+  experiment?: boolean;
 }
 
 export interface MonthlySegmentationResult {
@@ -81,6 +86,8 @@ export interface MonthlySegmentationResult {
   auditHead: string | null;
   /** The load and feature stages' output came from the stage cache. */
   reusedStages?: boolean;
+  /** Published as an experiment: latest.json did not move to it. */
+  experiment?: true;
 }
 
 /** The run's memo: what `audit verify` cross-checks against the log while Temporal retains the run. */
@@ -319,6 +326,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
         cluster,
         churn,
         ...(cache ? { lineage: { stageKey: cache.key, reused: cache.reused ? [cache.reused.artifact] : [] } } : {}),
+        ...(input.experiment ? { experiment: true } : {}),
       });
       if (indexed) upsertSearchAttributes([{ key: SEGFLOW_SNAPSHOT_VERSION, value: published.version }]);
       await finished('publish', { version: published.version, alreadyPublished: published.alreadyPublished });
@@ -346,6 +354,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       highRiskSubscribers: churn.riskBandCounts.high ?? 0,
       auditHead: snapshot.auditHead,
       ...(cache ? { reusedStages: cache.reused !== null } : {}),
+      ...(snapshot.experiment ? { experiment: true as const } : {}),
     };
   } catch (error) {
     const failedStage = progress.stage;

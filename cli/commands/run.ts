@@ -136,6 +136,7 @@ interface RunOptions {
   wait: boolean;
   json: boolean;
   reuse: boolean;
+  experiment?: boolean;
   local?: boolean;
   uiPort?: number;
 }
@@ -190,6 +191,7 @@ async function run(options: RunOptions): Promise<number> {
       heartbeatTimeout: options.heartbeatTimeout,
       partitions: options.partitions,
       reuse: options.reuse,
+      experiment: options.experiment,
     });
   if (options.local) {
     const { withLocalStack } = await import('../local-stack');
@@ -229,6 +231,10 @@ export function registerRun(program: Command): void {
     .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '30s')
     .addOption(partitionsOption())
     .option('--no-reuse', 'compute load and features again even when their stored output matches (docs/reuse.md)')
+    .option(
+      '--experiment',
+      "publish without making it the month's latest: next month's run, campaigns and YYYY-MM keep to the latest (segflow snapshots promote makes it the latest)",
+    )
     .option(
       '--local',
       'one command on your own file: start the embedded dev server (unless one listens) and a worker for this run, then stop them',

@@ -10,11 +10,11 @@ import { EXIT, monthArg, output, table } from '../options';
 import { userInfo } from 'node:os';
 import { loadSigner } from '../../store/signing';
 
-/** `segflow snapshots list | show | diff | reproduce | retire`. */
+/** `segflow snapshots list | show | diff | reproduce | promote | retire`. */
 export function registerSnapshots(program: Command): void {
   const snapshots = program
     .command('snapshots')
-    .description('Published snapshots: list, show, diff, retire, reproduce.');
+    .description('Published snapshots: list, show, diff, promote, retire, reproduce.');
   snapshots
     .command('list')
     .description('List snapshots, by month and version.')
@@ -78,6 +78,31 @@ export function registerSnapshots(program: Command): void {
           table(d.riskBandChanges),
           d.riskBandExamples.length ? `\nFor example:\n${table(d.riskBandExamples)}` : '',
         ].join('\n'),
+      );
+    });
+  snapshots
+    .command('promote <snapshot>')
+    .description(
+      "Make a version the month's latest (YYYY-MM/vN): an experiment (run --experiment) adopted, or a rollback to an earlier version. Records a snapshot.promoted audit entry with the reason; next month's run, campaigns and YYYY-MM then use it.",
+    )
+    .requiredOption('--reason <text>', 'why, for the audit log (k=5 adopted after review, rollback of v4: ...)')
+    .option('--actor <name>', 'who promotes it, for the audit log', userInfo().username)
+    .addOption(json())
+    .action(async (reference: string, options) => {
+      const config = loadConfig();
+      if (!/\/v\d+$|@v?\d+$/.test(reference))
+        throw new UsageError(`name the version to promote explicitly (YYYY-MM/vN), not "${reference}"`);
+      const ref = await resolveSnapshot(config.store, reference);
+      const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
+      const { promoteSnapshot } = await import('../../pipelines/promote');
+      const result = await promoteSnapshot(config.store, ref, { reason: options.reason, actor: options.actor }, signer);
+      output(
+        options.json,
+        { month: ref.month, version: ref.version, auditSeq: result.entry?.seq ?? null, previous: result.previous },
+        (r) =>
+          r.auditSeq === null
+            ? `${r.month}/v${r.version} already is the month's latest; nothing recorded`
+            : `${r.month}/v${r.version} is now the month's latest (was ${r.previous === null ? 'none' : `v${r.previous}`}; audit seq ${r.auditSeq})`,
       );
     });
   snapshots

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures } from '../../activities/features';
 import { loadUsage } from '../../activities/load';
 import { publishSnapshot, type PublishResult } from '../../activities/publish';
-import { readManifest } from '../../store/snapshots';
+import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
 import { findPreviousSegmentation } from '../../activities/segment-history';
 import type { StoreConfig } from '../../store/layout';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
@@ -188,6 +188,33 @@ describe('segment ids stable across months', () => {
     } finally {
       await browser.close();
     }
+  });
+
+  it("an analyst's experiment is published beside the month's latest, which next month keeps to", async () => {
+    const run = { workflowId: 'history-experiment', runId: 'r1' };
+    const load = await loadUsage(store, run, { month: '2026-05', input, k: 3 });
+    const features = await computeFeatures(load.dbPath, load.params);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, null);
+    const churn = await trainAndScoreChurn(load.dbPath, load.params);
+    const request = { requestedBy: 'ana', load, features, cluster, churn, experiment: true };
+    const snapshot = await publishSnapshot(store, run, request);
+    expect(snapshot).toMatchObject({ version: 2, experiment: true, alreadyPublished: false });
+    expect(await latestVersion(store, '2026-05')).toBe(1);
+    expect(await resolveSnapshot(store, '2026-05')).toEqual({ month: '2026-05', version: 1 });
+    expect((await findPreviousSegmentation(store, '2026-06'))?.version).toBe(1);
+    expect((await listSnapshots(store, '2026-05')).map((s) => [s.version, s.latest, s.experiment])).toEqual([
+      [1, true, false],
+      [2, false, true],
+    ]);
+    expect((await readManifest(store, '2026-05', 2)).snapshot.experiment).toBe(true);
+    expect(await readFile(join(snapshot.path, 'report.html'), 'utf8')).toContain('<strong>experiment</strong>');
+    // a retried publish finds it, still an experiment
+    expect(await publishSnapshot(store, run, request)).toMatchObject({
+      version: 2,
+      experiment: true,
+      alreadyPublished: true,
+    });
+    expect(await reproduceSnapshot(store, { month: '2026-05', version: 2 })).toMatchObject({ identical: true });
   });
 
   it('reproduce names a file added to the input since, and a previous snapshot that was retired', async () => {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { freeLocalAddress, isServerUp } from '../../cli/dev-server';
 import { generateSample } from '../../data/generate';
 import { readAuditLog } from '../../store/audit-log';
-import { listVersions } from '../../store/snapshots';
+import { latestVersion, listVersions } from '../../store/snapshots';
 import { REPO_ROOT } from '../../worker/config';
 import { storeIn, tempDir } from '../helpers';
 
@@ -108,12 +108,14 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(await isServerUp(env.TEMPORAL_ADDRESS)).toBe(false);
     expect(await listVersions(storeIn(home), '2026-06')).toEqual([1]);
 
-    // with --json stdout holds the result alone, for a script to parse: the stack's lines go to stderr
+    // with --json stdout holds the result alone, for a script to parse: the stack's lines go to stderr;
+    // an --experiment leaves the month's latest where it was
     const json = startCli(
       [
         'run',
         '--local',
         '--json',
+        '--experiment',
         '--month',
         '2026-06',
         '--input',
@@ -124,7 +126,8 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
       env,
     );
     expect(await json.exited, json.out.stderr).toBe(0);
-    expect(JSON.parse(json.out.stdout)).toMatchObject({ month: '2026-06', version: 2 });
+    expect(JSON.parse(json.out.stdout)).toMatchObject({ month: '2026-06', version: 2, experiment: true });
+    expect(await latestVersion(storeIn(home), '2026-06')).toBe(1);
     expect(json.out.stderr).toContain('stopping the Temporal dev server this command started');
 
     // a run that fails says why in one line: the worker's own log of the same failure is not repeated

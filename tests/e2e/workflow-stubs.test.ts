@@ -156,6 +156,39 @@ describe('monthly workflow with stub activities', () => {
     expect(memo).toMatchObject({ month: '2026-06', published: { version: 1, auditHead: result.auditHead } });
   });
 
+  it("an experiment's publish request says so, and so does its result", async () => {
+    newGate();
+    gate.open();
+    const requests: unknown[] = [];
+    const publishSnapshot: SegflowActivities['publishSnapshot'] = async (_run, request) => {
+      requests.push(request);
+      return {
+        month: '2026-06',
+        version: 2,
+        path: '/store/v2',
+        manifestPath: '/store/v2/manifest.json',
+        manifestSha256: 'm'.repeat(64),
+        alreadyPublished: false,
+        experiment: true,
+      };
+    };
+    const result = await withWorker('stubs-experiment', { publishSnapshot }, () =>
+      env.client.workflow.execute(monthlySegmentation, {
+        taskQueue: 'stubs-experiment',
+        workflowId: 'stub-experiment',
+        args: [
+          { params: { month: '2026-06', input: '/stub', k: 3 }, requestedBy: 'ana', indexed: false, experiment: true },
+        ],
+      }),
+    );
+    expect(requests).toEqual([expect.objectContaining({ requestedBy: 'ana', experiment: true })]);
+    expect(result).toMatchObject({ version: 2, experiment: true });
+    const published = (await readAuditLog(store)).find(
+      (e) => e.event === 'run.published' && e.run.workflowId === 'stub-experiment',
+    );
+    expect(published?.details).toMatchObject({ version: 2, experiment: true });
+  });
+
   it('fails a run started with a heartbeat timeout that is not a duration, instead of retrying its workflow task for ever', async () => {
     calls.length = 0;
     const failure = await withWorker('stubs-bad-timeout', {}, async () => {

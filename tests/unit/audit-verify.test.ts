@@ -2,13 +2,14 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
+import { promoteSnapshot } from '../../pipelines/promote';
 import { retireSnapshot } from '../../pipelines/retire';
 import { formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import { sha256 } from '../../store/hashing';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from '../../store/layout';
 import { signText, type Signer } from '../../store/signing';
-import { nextVersion } from '../../store/snapshots';
+import { latestVersion, nextVersion, resolveSnapshot } from '../../store/snapshots';
 import { AUDIT_MONTH, keyPair, publishFake, storeWithVersions } from '../audit-store';
 import { storeIn, tempDir } from '../helpers';
 
@@ -162,6 +163,85 @@ describe('audit verify: completeness', () => {
     await writeFile(latestPath, JSON.stringify({ month: MONTH, version: 2 }));
     expect(await problemsOf(store)).toEqual([
       `snapshots/${MONTH}/latest.json: latest.json points to v2, which was retired`,
+    ]);
+  });
+});
+
+describe('audit verify: experiments and promotions', () => {
+  const experiment = (store: StoreConfig, version: number) =>
+    publishFake(store, version, undefined, `run-${version}`, { experiment: true });
+  const latestJson = (store: StoreConfig, version: number) =>
+    writeFile(join(monthDir(store, MONTH), 'latest.json'), JSON.stringify({ month: MONTH, version }));
+
+  it('an experiment leaves the latest alone; only a promotion (recorded) makes it the latest; a later run moves it forward', async () => {
+    const store = await storeWithVersions(2);
+    await experiment(store, 3);
+    expect(await latestVersion(store, MONTH)).toBe(2);
+    expect(await resolveSnapshot(store, MONTH)).toEqual({ month: MONTH, version: 2 });
+    expect(await verifyAudit(store)).toMatchObject({ ok: true, published: 3 });
+
+    // latest.json moved to the experiment by hand: the log says otherwise
+    await latestJson(store, 3);
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/latest.json: points to v3, but by the audit log the month's latest is v2 (an experiment or an older version becomes the latest only through segflow snapshots promote)`,
+    ]);
+    await latestJson(store, 2);
+
+    const promoted = await promoteSnapshot(
+      store,
+      { month: MONTH, version: 3 },
+      { reason: 'k=5 adopted', actor: 'ana' },
+    );
+    expect(promoted.previous).toBe(2);
+    expect(promoted.entry).toMatchObject({
+      event: 'snapshot.promoted',
+      subject: `${MONTH}/v3`,
+      details: { version: 3, previous: 2 },
+    });
+    expect(await latestVersion(store, MONTH)).toBe(3);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    expect(await promoteSnapshot(store, { month: MONTH, version: 3 }, { reason: 'again', actor: 'ana' })).toEqual({
+      entry: null,
+      previous: 3,
+    });
+
+    // a rollback to v1, then the next run of the month moves latest.json forward past both
+    await promoteSnapshot(store, { month: MONTH, version: 1 }, { reason: 'rollback', actor: 'ops' });
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    await publishFake(store, 4);
+    expect(await latestVersion(store, MONTH)).toBe(4);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+
+    // retiring the latest moves latest.json to the newest official version left: v3, promoted
+    expect(
+      (await retireSnapshot(store, { month: MONTH, version: 4 }, { reason: 'storage', actor: 'ops' })).latest,
+    ).toBe(3);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    await expect(promoteSnapshot(store, { month: MONTH, version: 2 }, { reason: ' ', actor: 'x' })).rejects.toThrow(
+      /--reason/,
+    );
+  });
+
+  it('retiring the latest skips an experiment; a month of experiments alone has no latest', async () => {
+    const store = await storeWithVersions(1);
+    await experiment(store, 2);
+    await publishFake(store, 3);
+    expect(
+      (await retireSnapshot(store, { month: MONTH, version: 3 }, { reason: 'storage', actor: 'ops' })).latest,
+    ).toBe(1);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    expect(
+      (await retireSnapshot(store, { month: MONTH, version: 1 }, { reason: 'storage', actor: 'ops' })).latest,
+    ).toBe(null);
+    expect(await latestVersion(store, MONTH)).toBeUndefined();
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    await expect(resolveSnapshot(store, MONTH)).rejects.toThrow(
+      `${MONTH} has only experiments (v2), no latest: name one as ${MONTH}/vN, or make it the latest with segflow snapshots promote ${MONTH}/vN`,
+    );
+    // latest.json written for the experiment by hand is named
+    await latestJson(store, 2);
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/latest.json: points to v2, but by the audit log the month's latest is none (only experiments were published) (an experiment or an older version becomes the latest only through segflow snapshots promote)`,
     ]);
   });
 });

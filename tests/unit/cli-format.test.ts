@@ -41,6 +41,7 @@ describe('terminal output', () => {
       month: '2026-10',
       version: 12,
       latest: true,
+      experiment: false,
       publishedAt: '2026-11-02T03:00:04.123Z',
       requestedBy: 'schedule:segflow-monthly-operator-team',
       workflowId: 'segflow-monthly-2026-11-02T03:00:00Z',
@@ -49,11 +50,17 @@ describe('terminal output', () => {
       churnRocAuc: 0.81234,
       segments: 12,
     };
-    const lines = snapshotsTable([listing, { ...listing, version: 11, latest: false }]).split('\n');
+    const lines = snapshotsTable([
+      listing,
+      { ...listing, version: 11, latest: false },
+      { ...listing, version: 10, latest: false, experiment: true },
+    ]).split('\n');
     expect(Math.max(...lines.map((line) => line.length))).toBeLessThanOrEqual(100);
     expect(lines[2]).toMatch(
       /^2026-10\/v12\* +2026-11-02 03:00 +schedule:segflow-mont… +1,000,000 +12 +0\.812 +ffffffff$/,
     );
+    expect(lines[4]).toMatch(/^2026-10\/v10 \(x\) +2026-11-02 03:00 /);
+    expect(lines.at(-1)).toMatch(/^\(x\) an experiment \(run --experiment\), not the month's latest/);
   });
 
   it("the help's JSON Schema file is the params schema's", () => {

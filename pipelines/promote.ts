@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import { recordAudit } from '../activities/audit';
+import { UsageError } from '../domain/errors';
+import type { AuditEntry } from '../store/audit-log';
+import { withFileLock } from '../store/file-lock';
+import { hashFile } from '../store/hashing';
+import { monthDir, versionDir, type StoreConfig } from '../store/layout';
+import type { Signer } from '../store/signing';
+import { latestVersion, readManifest, writeLatest, type SnapshotRef } from '../store/snapshots';
+
+export interface PromoteResult {
+  /** The `snapshot.promoted` entry, or null when the version already was the latest. */
+  entry: AuditEntry | null;
+  /** The version latest.json named before. */
+  previous: number | null;
+}
+
+/**
+ * Makes a published version the month's latest on purpose: an analyst's experiment adopted, or a
+ * rollback to an earlier version. First a `snapshot.promoted` audit entry with the reason, then
+ * latest.json; a later run of the month moves latest.json forward again as usual. A crash between
+ * the two is mended by running it again (a second entry, which `audit verify` replays alike).
+ */
+export async function promoteSnapshot(
+  store: StoreConfig,
+  ref: SnapshotRef,
+  request: { reason: string; actor: string },
+  signer?: Signer,
+): Promise<PromoteResult> {
+  const reason = request.reason.trim();
+  if (reason === '') throw new UsageError('--reason must say why this version becomes the latest');
+  const { month, version } = ref;
+  return withFileLock(join(monthDir(store, month), '.lock'), async () => {
+    const manifest = await readManifest(store, month, version).catch(() => undefined);
+    if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to promote`);
+    const previous = (await latestVersion(store, month)) ?? null;
+    if (previous === version) return { entry: null, previous };
+    const entry = await recordAudit(
+      store,
+      {
+        event: 'snapshot.promoted',
+        run: manifest.run,
+        month,
+        actor: request.actor,
+        subject: `${month}/v${version}`,
+        details: {
+          version,
+          previous,
+          reason,
+          manifestSha256: (await hashFile(join(versionDir(store, month, version), 'manifest.json'))).sha256,
+        },
+      },
+      signer,
+    );
+    await writeLatest(store, month, version, manifest.run);
+    return { entry, previous };
+  });
+}
