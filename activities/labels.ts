@@ -79,7 +79,8 @@ export async function inspectLabels(
  */
 export async function applyLabels(conn: DuckDBConnection, labels: LabelsFile, mapping: InputMapping): Promise<void> {
   await setVariable(conn, 'labels_file', labels.path);
-  const value = `nullif(trim(${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;
+  // the file's columns read qualified: one named as label_words' (churned, word) is still the file's
+  const value = `nullif(trim(f.${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;
   const encodings = Object.entries(mapping.values.churn_label ?? {});
   await conn.run('CREATE OR REPLACE TEMP TABLE label_words (word VARCHAR, churned BOOLEAN)');
   for (const [word, churned] of [
@@ -90,13 +91,13 @@ export async function applyLabels(conn: DuckDBConnection, labels: LabelsFile, ma
     await conn.run('INSERT INTO label_words VALUES ($word, $churned)', { word, churned });
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE user_labels AS
-     SELECT ${quoteIdent(labels.idColumn)}::VARCHAR AS subscriber_id,
+     SELECT f.${quoteIdent(labels.idColumn)}::VARCHAR AS subscriber_id,
             ${
               labels.kind === 'flag'
                 ? `(SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value}) LIMIT 1)`
                 : `date_trunc('month', coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}, '%Y-%m')))::DATE`
             } AS label
-     FROM ${readerSql(labels.path)}`,
+     FROM ${readerSql(labels.path)} f`,
   );
   const label = `(SELECT ${labels.kind === 'flag' ? 'bool_or' : 'max'}(l.label) FROM user_labels l WHERE l.subscriber_id = c.subscriber_id)`;
   const churned =

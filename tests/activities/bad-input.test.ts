@@ -259,6 +259,47 @@ describe('labels from their own file', () => {
     });
     expect(summary.userFeatures.map((feature) => feature.column)).not.toContain('gone');
   });
+
+  /** The subscribers who churn in these cases (SQL over subscriber_id): a third of them, by id. */
+  const CHURNED = 'hash(subscriber_id) % 3 = 0';
+  /** Writes `select` to `path` (CSV with a header, or Parquet); it may read `{usage}`: every month of the sample. */
+  const copyTo = (path: string, select: string) =>
+    withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'usage', join(sample.outDir, 'usage', '*', '*.parquet'));
+      await setVariable(conn, 'target', path);
+      const usage = "read_parquet(getvariable('usage'), hive_partitioning = false)";
+      await conn.run(
+        `COPY (${select.replaceAll('{usage}', usage)}) TO (getvariable('target')) (${path.endsWith('.csv') ? 'HEADER' : 'FORMAT parquet'})`,
+      );
+    });
+
+  it('a label column named churned or word is read from the labels file (not from the words segflow matches it against)', async () => {
+    const input = await inputWith((folder) => writeParquet(sample, join(folder, 'june.parquet'), 'FROM {june}'), false);
+    const expected = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'june', join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet'));
+      return queryRows<{ churned: number; stayed: number }>(
+        conn,
+        `SELECT count(*) FILTER (WHERE ${CHURNED}) AS churned, count(*) FILTER (WHERE NOT ${CHURNED}) AS stayed
+         FROM read_parquet(getvariable('june'))`,
+      );
+    });
+    for (const column of ['churned', 'word']) {
+      const labels = join(dir, `labels-${caseNo}-${column}.csv`);
+      await copyTo(
+        labels,
+        `SELECT subscriber_id, CASE WHEN ${CHURNED} THEN 'yes' ELSE 'no' END AS ${column} FROM {usage} WHERE "month" = '2026-06-01'`,
+      );
+      const summary = await load(input, { labels });
+      const labelled = await withConnection(summary.dbPath, (conn) =>
+        queryRows<{ churned: number; stayed: number }>(
+          conn,
+          `SELECT count(*) FILTER (WHERE churn_label) AS churned, count(*) FILTER (WHERE NOT churn_label) AS stayed
+           FROM usage WHERE "month" = '2026-06-01'`,
+        ),
+      );
+      expect(labelled, column).toEqual(expected);
+    }
+  });
 });
 
 describe("a mapped file's reasons name the user's own columns", () => {
