@@ -1,0 +1,107 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { setVariable, withConnection } from '../../activities/duckdb';
+import { OUTSIDE_WINDOW } from '../../activities/load-sql';
+import { printResult } from '../../cli/format';
+import { diffSnapshots } from '../../pipelines/diff';
+import { versionDir, type StoreConfig } from '../../store/layout';
+import { storeIn, tempDir } from '../helpers';
+
+const MONTH = '2026-10';
+const holdout = (rocAuc: number) => ({ rocAuc, prAuc: 0.4, liftByDecile: [3.5] });
+
+/**
+ * A manifest holding only what `snapshots diff` reads. `older` is as an older segflow wrote it: a
+ * mapping parameter without the mapping's hash, and no churnModels.
+ */
+function manifest(older: boolean) {
+  return {
+    params: { month: MONTH, input: '/data/usage', mapping: '/data/mapping.json' },
+    inputs: [{ path: '/data/usage/part_0.parquet', sha256: 'a'.repeat(64) }],
+    ...(older ? {} : { mapping: { path: '/data/mapping.json', sha256: 'b'.repeat(64) } }),
+    rowCounts: { subscribers: 3, quarantined: 13_927 },
+    quarantineByReason: { [OUTSIDE_WINDOW]: 13_919, 'voice_minutes: negative': 8 },
+    metrics: {
+      segments: [{}, {}],
+      kmeans: { inertia: 12.5 },
+      churnHoldout: holdout(0.81),
+      ...(older ? {} : { churnModels: { tree: { holdout: holdout(0.75) }, boosted: null } }),
+      riskBandCounts: { high: 1 },
+    },
+  };
+}
+
+async function writeSnapshot(store: StoreConfig, version: number, older: boolean) {
+  const dir = versionDir(store, MONTH, version);
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest(older)));
+  await withConnection(':memory:', async (conn) => {
+    await setVariable(conn, 'file', join(dir, 'subscribers.parquet'));
+    await conn.run(
+      `COPY (SELECT 'S' || i AS subscriber_id, 1 AS segment_id, 'low value' AS segment_name, 'low' AS risk_band,
+                    0.1 AS churn_score, false AS high_value, []::VARCHAR[] AS tags
+             FROM range(3) t(i))
+       TO (getvariable('file')) (FORMAT parquet)`,
+    );
+  });
+}
+
+/** `snapshots diff` and the run's result against what older versions of segflow recorded. */
+describe('older snapshots and results', () => {
+  let store: StoreConfig;
+
+  beforeAll(async () => {
+    store = storeIn(await tempDir());
+    await writeSnapshot(store, 1, true);
+    await writeSnapshot(store, 2, false);
+  });
+
+  it("diff: a mapping the older manifest did not record is '(not recorded)', its tree AUC NaN, not a crash", async () => {
+    const diff = await diffSnapshots(store, { month: MONTH, version: 1 }, { month: MONTH, version: 2 });
+    expect(diff.params).toEqual([
+      { name: 'mapping file (content)', a: '(not recorded)', b: `sha256 ${'b'.repeat(12)}` },
+    ]);
+    const metric = (name: string) => diff.metrics.find((m) => m.name === name);
+    expect(metric('treeRocAuc')).toMatchObject({ a: NaN, b: 0.75 });
+    expect(metric('churnRocAuc')).toMatchObject({ a: 0.81, b: 0.81, change: 0 });
+    // the rows that broke the contract, not those of months outside the window
+    expect(metric('rowsQuarantined')).toMatchObject({ a: 8, b: 8, change: 0 });
+  });
+
+  it('diff: two older manifests read alike: nothing to report but the same values', async () => {
+    const diff = await diffSnapshots(store, { month: MONTH, version: 1 }, { month: MONTH, version: 1 });
+    expect(diff.params).toEqual([]);
+    expect(diff.metrics.find((m) => m.name === 'treeRocAuc')).toMatchObject({ a: NaN, b: NaN });
+  });
+
+  it("a run's result from an older worker, without rowsOutsideWindow, counts them as 0", () => {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    try {
+      printResult(
+        {
+          month: MONTH,
+          version: 1,
+          snapshotPath: '/s',
+          manifestPath: '/s/manifest.json',
+          alreadyPublished: false,
+          paramsHash: 'p',
+          subscribers: 1_000,
+          rowsQuarantined: 8,
+          segments: [],
+          churnRocAuc: 0.8,
+          churnTopDecileLift: 3,
+          highRiskSubscribers: 10,
+          auditHead: null,
+        },
+        { workflowId: 'w', namespace: 'default' },
+      );
+    } finally {
+      log.mockRestore();
+    }
+    const text = lines.join('\n');
+    expect(text).toMatch(/rows quarantined {8}8$/m);
+    expect(text).not.toContain('NaN');
+  });
+});
