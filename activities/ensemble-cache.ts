@@ -34,8 +34,7 @@ import { readExactJson, writeExactJson } from '../store/exact-json';
 import { lockedVersions } from './code-version';
 import { pinCodeHash } from './code-identity';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
-import { storeArtifact, type StoredStages } from './stage-cache';
-import { lookUpArtifact } from './stored-artifact';
+import { lookUpArtifact, storeArtifact, type StoredStages } from './stage-cache';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';

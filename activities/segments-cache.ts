@@ -20,8 +20,7 @@ import { pinCodeHash } from './code-identity';
 import { lockedDependencyTree, lockedVersions } from './code-version';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
 import type { PreviousSegmentation } from './segment-history';
-import { storeArtifact, type StoredStages } from './stage-cache';
-import { lookUpArtifact } from './stored-artifact';
+import { lookUpArtifact, storeArtifact, type StoredStages } from './stage-cache';
 import { segmentsFile } from './stage-outputs';
 import type { UserFeature } from './user-features';
 

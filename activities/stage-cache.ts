@@ -143,6 +143,28 @@ export function reusedArtifact(artifact: StageArtifact, stages: string[]): Reuse
   };
 }
 
+/** Why a run took nothing stored: `--no-reuse`. */
+export const REUSE_TURNED_OFF = 'reuse turned off for this run (--no-reuse)';
+
+/**
+ * The folder of `stage`'s artifact under `key` and the artifact as the run's lineage names it, or
+ * why not: allowed unless the run is cold, and taken only while every stored file matches its hash.
+ */
+export async function lookUpArtifact(
+  store: StoreConfig,
+  stage: string,
+  key: string,
+  allowed: boolean,
+  /** The run stages it stands for. */
+  stages: string[],
+): Promise<{ dir: string; artifact: ReusedArtifact } | { missing: string }> {
+  if (!allowed) return { missing: REUSE_TURNED_OFF };
+  const dir = cacheDir(store, stage, key);
+  const found = await verifiedArtifact(dir);
+  if ('missing' in found) return found;
+  return { dir, artifact: reusedArtifact(found.artifact, stages) };
+}
+
 export interface StageReuse {
   key: string;
   /** The stored output, copied into the run database; null when the run computes it. */
@@ -158,7 +180,7 @@ export interface StageReuse {
 export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: boolean): Promise<StageReuse> {
   const started = performance.now();
   const key = stageKey(plan);
-  if (!allowed) return { key, reused: null, reason: 'reuse turned off for this run (--no-reuse)' };
+  if (!allowed) return { key, reused: null, reason: REUSE_TURNED_OFF };
   const dir = cacheDir(store, LOAD_FEATURES_STAGE, key);
   const found = await verifiedArtifact(dir);
   if ('missing' in found) return { key, reused: null, reason: found.missing };

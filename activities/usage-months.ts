@@ -26,7 +26,7 @@ import {
   type PartitionLoad,
   type StoredUsageMonth,
 } from './load';
-import { reusedArtifact, stageCodeHash, storeArtifact, verifiedArtifact } from './stage-cache';
+import { REUSE_TURNED_OFF, reusedArtifact, stageCodeHash, storeArtifact, verifiedArtifact } from './stage-cache';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 
 /** cache/usage-month/<key>/: one month's checked rows. */
@@ -104,7 +104,7 @@ export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, 
     ? found.length > 0
       ? `${found.map((month) => month.stored.month).join(', ')} taken from earlier runs: their files, mapping and load code are unchanged`
       : 'no window month stored under its key'
-    : 'reuse turned off for this run (--no-reuse)';
+    : REUSE_TURNED_OFF;
   let reused = found;
   if (found.length > 0 && part.foldersWithOtherMonths.length > 0) {
     part = await loadPartition(plan, index);

@@ -13,13 +13,13 @@ import { join } from 'node:path';
 import { addMonths } from '../domain/month';
 import type { ReusedArtifact } from '../store/artifacts';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
-import { cacheDir, type RunRef, type StoreConfig } from '../store/layout';
+import type { RunRef, StoreConfig } from '../store/layout';
 import { STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
 import { linkOrCopy } from '../store/files';
 import { checkpoint } from './context';
 import { queryOne, queryRows, setVariable } from './duckdb';
 import { monthFolderOf, type LoadSummary } from './load';
-import { reusedArtifact, stageCodeHash, storeArtifact, verifiedArtifact, type StoredStages } from './stage-cache';
+import { lookUpArtifact, stageCodeHash, storeArtifact, type StoredStages } from './stage-cache';
 
 /** cache/feature-month/<key>/: one month's per-subscriber features. */
 export const FEATURE_MONTH_STAGE = 'feature-month';
@@ -94,16 +94,18 @@ export async function findTrainingMonth(cache: FeatureMonthCache): Promise<Train
   const month = addMonths(cache.load.params.month, -1);
   const keyed = featureMonthKey(cache.load, month);
   if ('ineligible' in keyed) return { key: null, found: null, reason: keyed.ineligible };
-  if (!cache.allowed) return { key: keyed.key, found: null, reason: 'reuse turned off for this run (--no-reuse)' };
-  const dir = cacheDir(cache.store, FEATURE_MONTH_STAGE, keyed.key);
-  const verified = await verifiedArtifact(dir);
-  if ('missing' in verified)
-    return { key: keyed.key, found: null, reason: `${month}: ${verified.missing.replace('this key', 'its window')}` };
+  const found = await lookUpArtifact(cache.store, FEATURE_MONTH_STAGE, keyed.key, cache.allowed, [`features ${month}`]);
+  if ('missing' in found)
+    return {
+      key: keyed.key,
+      found: null,
+      reason: cache.allowed ? `${month}: ${found.missing.replace('this key', 'its window')}` : found.missing,
+    };
   return {
     key: keyed.key,
     found: {
-      files: verified.artifact.files.map(({ file }) => join(dir, file)),
-      artifact: reusedArtifact(verified.artifact, [`features ${month}`]),
+      files: found.artifact.files.map(({ file }) => join(found.dir, file)),
+      artifact: found.artifact,
     },
     reason: `${month}'s features taken from the run that scored it: its window's files, mapping and code are unchanged`,
   };
