@@ -115,11 +115,18 @@ export const CONTACT_CHANNELS: readonly string[] = [
   ...new Set([...OPERATION_GRID.map((cell) => cell.channel), 'SMS and app push']),
 ];
 
+/**
+ * Each run of spaces and '_' as one space: a channel as the log's text is compared, whatever the
+ * spacing it was typed with (01_contacts.sql's normalised_text does the same in SQL, and also
+ * trims and lower-cases).
+ */
+function singleSpaced(text: string): string {
+  return text.replace(/[_\s]+/g, ' ');
+}
+
 /** A channel's single channels, lower case: split at 'and', ',', '+', '&' and '/'. */
 function channelParts(channel: string): string[] {
-  return channel
-    .toLowerCase()
-    .replace(/[_\s]+/g, ' ')
+  return singleSpaced(channel.toLowerCase())
     .split(/\s+and\s+|\s*[,+&/]\s*/)
     .map((part) => part.trim())
     .filter(Boolean);
@@ -132,11 +139,11 @@ export function unknownChannels(
 ): UnknownChannel[] {
   const names = [...CONTACT_CHANNELS, ...listChannels];
   const known = new Set(names.flatMap(channelParts));
-  const candidates = [...new Set([...names.map((n) => n.replace(/[_\s]+/g, ' ').trim()), ...known])];
+  const candidates = [...new Set([...names.map((n) => singleSpaced(n).trim()), ...known])];
   return logged
     .filter(({ channel }) => !channelParts(channel).every((part) => known.has(part)))
     .map(({ channel, rows }) => {
-      const suggestion = closestName(channel.replace(/[_\s]+/g, ' ').trim(), candidates);
+      const suggestion = closestName(singleSpaced(channel).trim(), candidates);
       return { channel, rows, ...(suggestion ? { suggestion } : {}) };
     });
 }
