@@ -78,6 +78,45 @@ export async function inspectLabels(
  * month" (a snapshot), and false for subscribers the file does not list.
  */
 export async function applyLabels(conn: DuckDBConnection, labels: LabelsFile, mapping: InputMapping): Promise<void> {
+  await createUserLabels(conn, labels, mapping);
+  const label = `(SELECT ${labelAggregate(labels)}(l.label) FROM user_labels l WHERE l.subscriber_id = c.subscriber_id)`;
+  await conn.run(
+    `UPDATE checked_usage c SET churn_label = ${churnedSql(labels, mapping, label, 'c."month"')} WHERE c.reason IS NULL`,
+  );
+}
+
+/**
+ * SQL giving a raw input row's churn label from the labels file, as applyLabels sets it on the
+ * row once checked: `row.id` is the row's subscriber id as text, `row.month` its month (a DATE;
+ * when NULL, the row cannot be checked and its label is NULL). For the plan's leak check
+ * (resolveUserFeatures' `label.sql`). Creates temp table labels_by_id, one label per id, its
+ * columns named apart from `inputColumns`: an unqualified column of the input row in its
+ * subquery would otherwise be read from labels_by_id.
+ */
+export async function inputRowLabelSql(
+  conn: DuckDBConnection,
+  labels: LabelsFile,
+  mapping: InputMapping,
+  row: { id: string; month: string },
+  inputColumns: string[],
+): Promise<string> {
+  await createUserLabels(conn, labels, mapping);
+  const taken = new Set(inputColumns.map((column) => column.toLowerCase()));
+  const free = (name: string): string => (taken.has(name) ? free(`_${name}`) : name);
+  const [id, label] = [quoteIdent(free('labels_file_id')), quoteIdent(free('labels_file_label'))];
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE labels_by_id AS
+     SELECT subscriber_id AS ${id}, ${labelAggregate(labels)}(label) AS ${label} FROM user_labels GROUP BY ALL`,
+  );
+  return churnedSql(labels, mapping, `(SELECT l.${label} FROM labels_by_id l WHERE l.${id} = ${row.id})`, row.month);
+}
+
+/**
+ * Temp table user_labels(subscriber_id, label) from the labels file: a flag (BOOLEAN) through the
+ * mapping's churn_label encodings and the words segflow knows, or the first day of the month
+ * left (DATE). An id may be listed more than once.
+ */
+async function createUserLabels(conn: DuckDBConnection, labels: LabelsFile, mapping: InputMapping): Promise<void> {
   await setVariable(conn, 'labels_file', labels.path);
   // the file's columns read qualified: one named as label_words' (churned, word) is still the file's
   const value = `nullif(trim(f.${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;
@@ -99,10 +138,19 @@ export async function applyLabels(conn: DuckDBConnection, labels: LabelsFile, ma
             } AS label
      FROM ${readerSql(labels.path)} f`,
   );
-  const label = `(SELECT ${labels.kind === 'flag' ? 'bool_or' : 'max'}(l.label) FROM user_labels l WHERE l.subscriber_id = c.subscriber_id)`;
-  const churned =
-    labels.kind === 'flag'
-      ? label
-      : `coalesce(${label} ${mapping.format === 'snapshot' ? '> c."month"' : '= (c."month" + INTERVAL 1 MONTH)::DATE'}, false)`;
-  await conn.run(`UPDATE checked_usage c SET churn_label = ${churned} WHERE c.reason IS NULL`);
+}
+
+/** How a subscriber's labels combine when the file lists it more than once: churned if any row says so, the latest month left. */
+const labelAggregate = (labels: LabelsFile) => (labels.kind === 'flag' ? 'bool_or' : 'max');
+
+/**
+ * A row's churn label from its subscriber's `label` in the file (SQL): a flag as it is; a month
+ * left, compared with the row's `month`: churned when the subscriber left after the snapshot
+ * month (a snapshot) or in the month after the row's (monthly usage); not listed, stayed (NULL
+ * when the row's month is: unknown).
+ */
+function churnedSql(labels: LabelsFile, mapping: InputMapping, label: string, month: string): string {
+  if (labels.kind === 'flag') return label;
+  const left = mapping.format === 'snapshot' ? `> ${month}` : `= (${month} + INTERVAL 1 MONTH)::DATE`;
+  return `coalesce(${label} ${left}, CASE WHEN ${month} IS NOT NULL THEN false END)`;
 }

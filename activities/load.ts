@@ -31,10 +31,16 @@ import {
   sqlString,
   withConnection,
 } from './duckdb';
-import { applyLabels, inspectLabels, type LabelsFile } from './labels';
+import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
 import { buildCheckSql, OUTSIDE_WINDOW, QUARANTINE_COLUMNS } from './load-sql';
-import { resolveUserFeatures, userFeatureSql, type SkippedUserFeature, type UserFeature } from './user-features';
+import {
+  resolveUserFeatures,
+  userFeatureSql,
+  type SkippedUserFeature,
+  type UserFeature,
+  type UserFeatureLabel,
+} from './user-features';
 
 export interface InputFile {
   path: string;
@@ -233,23 +239,27 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
     // read when publishing: a log that cannot be read stops the run now, not after every stage
     if (params.contacts) await viewRawContacts(conn, params.contacts);
     let labels: LabelsFile | null = null;
+    let label: UserFeatureLabel | undefined;
     if (params.labels) {
       await bindFileNames(conn, files, params.input);
       const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files)})`;
       labels = await inspectLabels(conn, params.labels, mapping, ids);
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
+      // a column of the input named as the labels file's label column is no feature (a leak), nor
+      // one that predicts its labels almost perfectly: "auto" checks each column against them
+      const row = {
+        id: `(${subscriberIdSql(mapping)})::VARCHAR`,
+        month: await inputMonthSql(conn, mapping, params.month),
+      };
+      label = {
+        name: labels.labelColumn,
+        ...(typesAuto(mapping) ? { sql: await inputRowLabelSql(conn, labels, mapping, row, checked.fileColumns) } : {}),
+      };
     }
-    // a column of the input named as the labels file's label column is no feature (a leak)
     const user =
       mapping.features === undefined
         ? { features: [], skipped: [] }
-        : await resolveUserFeatures(
-            conn,
-            await inputRowsSql(conn, files),
-            checked.fileColumns,
-            mapping,
-            labels ? { name: labels.labelColumn } : undefined,
-          );
+        : await resolveUserFeatures(conn, await inputRowsSql(conn, files), checked.fileColumns, mapping, label);
     const partitionStarts =
       partitions > 1
         ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
@@ -1227,6 +1237,29 @@ function derivedColumnSql(contractColumn: string, source: Exclude<ColumnSource, 
 async function bindFileNames(conn: DuckDBConnection, files: string[], input: string): Promise<void> {
   const names = files.map((file) => (files.length === 1 ? basename(file) : relative(resolve(input), file)));
   await setVariable(conn, 'file_names', listValue(names));
+}
+
+/**
+ * The month of an input row, before the contract check, as the load reads it (createRawInput,
+ * then buildCheckSql's conversion): the first day of its month, NULL when it cannot be read; a
+ * snapshot's rows are the run month. The mapping's value encodings of months are not applied
+ * (such rows read NULL). Binds run_month and month_format.
+ */
+async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runMonth: string): Promise<string> {
+  await setVariable(conn, 'run_month', firstDay(runMonth));
+  await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
+  const source = mapping.columns.month ?? 'month';
+  if (mapping.format === 'snapshot' && !mapping.columns.month) return "getvariable('run_month')::DATE";
+  if (typeof source !== 'string') return 'NULL::DATE';
+  const value = mapping.monthFormat
+    ? `try_strptime(${quoteIdent(source)}::VARCHAR, getvariable('month_format'))`
+    : quoteIdent(source);
+  return `date_trunc('month', coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}::VARCHAR, '%Y-%m')::DATE))::DATE`;
+}
+
+/** Whether the mapping has "auto" type columns of the input (features "auto", or "*": "auto"). */
+function typesAuto(mapping: InputMapping): boolean {
+  return mapping.features === 'auto' || mapping.features?.['*'] === 'auto';
 }
 
 /** The subscriber id of an input row, before the contract check (a column, or made from the row's place). */

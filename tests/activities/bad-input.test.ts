@@ -3,7 +3,7 @@ import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promis
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
-import { loadUsage } from '../../activities/load';
+import { loadUsage, planLoad } from '../../activities/load';
 import type { SampleSummary } from '../../data/generate';
 import { monthDir, runDir, type StoreConfig } from '../../store/layout';
 import { resolveSnapshot } from '../../store/snapshots';
@@ -262,6 +262,7 @@ describe('labels from their own file', () => {
 
   /** The subscribers who churn in these cases (SQL over subscriber_id): a third of them, by id. */
   const CHURNED = 'hash(subscriber_id) % 3 = 0';
+  const HANDSET = "['A', 'B', 'C', 'D'][1 + (hash(subscriber_id || 'handset') % 4)::INTEGER] AS handset";
   /** Writes `select` to `path` (CSV with a header, or Parquet); it may read `{usage}`: every month of the sample. */
   const copyTo = (path: string, select: string) =>
     withConnection(':memory:', async (conn) => {
@@ -299,6 +300,66 @@ describe('labels from their own file', () => {
       );
       expect(labelled, column).toEqual(expected);
     }
+  });
+
+  it('"auto" leaves out a column that copies the labels file\'s label under another name, with the reason, as for a label in the input', async () => {
+    const input = await inputWith(
+      (folder) =>
+        writeParquet(
+          sample,
+          join(folder, 'june.parquet'),
+          `SELECT *, CASE WHEN ${CHURNED} THEN 'Y' ELSE 'N' END AS exit_flag,
+                  CASE WHEN ${CHURNED} THEN hash(subscriber_id) % 7 ELSE 30 + hash(subscriber_id) % 20 END AS days_to_exit,
+                  ${HANDSET}
+           FROM {june}`,
+        ),
+      false,
+    );
+    const labels = join(dir, `labels-${caseNo}.csv`);
+    await copyTo(
+      labels,
+      `SELECT subscriber_id, CASE WHEN ${CHURNED} THEN 'Yes' ELSE 'No' END AS status FROM {usage} WHERE "month" = '2026-06-01'`,
+    );
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ format: 'snapshot', features: 'auto' }));
+    const summary = await load(input, { mapping, labels });
+    const june = summary.subscribersInMonth;
+    const skipped = Object.fromEntries(summary.skippedUserFeatures.map((s) => [s.feature, s.reason]));
+    const leak = (how: string) =>
+      `predicts the churn label almost perfectly: a leak? (${how} ${june} of ${june} labelled rows right; declare it in the mapping's features to use it anyway)`;
+    expect(skipped.exit_flag).toBe(leak('its values alone get'));
+    expect(skipped.days_to_exit).toBe(leak('one threshold gets'));
+    expect(summary.userFeatures.map((feature) => [feature.name, feature.type])).toEqual([['handset', 'categorical']]);
+  });
+
+  it('checks monthly rows against the month each subscriber left: a column flagging the month before is left out', async () => {
+    const input = await inputWith(
+      (folder) =>
+        copyTo(
+          join(folder, 'all-months.parquet'),
+          `SELECT *, (${CHURNED} AND "month" = '2026-04-01')::INTEGER AS leaves_next_month, ${HANDSET} FROM {usage}`,
+        ),
+      false,
+    );
+    // the month left: May for a third of those with April usage (their April rows churned), none for the others
+    const labels = join(dir, `labels-${caseNo}.csv`);
+    await copyTo(
+      labels,
+      `SELECT subscriber_id, CASE WHEN ${CHURNED} THEN '2026-05' END AS left_month FROM {usage} WHERE "month" = '2026-04-01'`,
+    );
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ features: 'auto' }));
+    const plan = await planLoad(
+      store,
+      { workflowId: 'corpus', runId: `case-${caseNo}` },
+      { month: '2026-06', input, mapping, labels },
+    );
+    expect(plan.labels).toMatchObject({ kind: 'month-left', labelColumn: 'left_month' });
+    const skipped = Object.fromEntries(plan.skippedUserFeatures.map((s) => [s.feature, s.reason]));
+    expect(skipped.leaves_next_month).toMatch(
+      /^predicts the churn label almost perfectly: a leak\? \(one threshold gets (\d+) of \1 labelled rows right;/,
+    );
+    expect(plan.userFeatures.map((feature) => feature.name)).toEqual(['handset']);
   });
 });
 
