@@ -1,10 +1,10 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { SnapshotManifest } from './manifest';
 import type { AuditEntry } from './audit-log';
 import { hashFile } from './hashing';
-import { UsageError } from '../domain/errors';
+import { SnapshotStoreError, UsageError } from '../domain/errors';
 import { isMonth } from '../domain/month';
 import { auditLogPath, monthDir, versionDir, type RunRef, type StoreConfig } from './layout';
 
@@ -51,9 +51,20 @@ async function versionsInLog(
   event: 'run.published' | 'snapshot.promoted',
   month: string,
 ): Promise<number[]> {
-  const text = await readFile(auditLogPath(store), 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return '';
-    throw error;
+  const path = auditLogPath(store);
+  const text = await readFile(path, 'utf8').catch(async (error: NodeJS.ErrnoException) => {
+    // no log yet is a new store; a link to a log that is gone is not
+    if (
+      error.code === 'ENOENT' &&
+      !(await lstat(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return '';
+    throw new SnapshotStoreError(
+      `cannot read the audit log ${path} (${error.code ?? error.message}): the snapshot numbers it records are unknown, so nothing is published until it can be read`,
+    );
   });
   return text.split('\n').flatMap((line) => {
     if (!line.includes(`"${event}"`)) return [];

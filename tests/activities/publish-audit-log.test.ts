@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainAndScoreChurn } from '../../activities/churn';
@@ -46,13 +46,20 @@ describe('publishing with an audit log it cannot read', () => {
       () => undefined,
       (error: unknown) => error,
     );
-    expect(failure, 'published although the audit log could not be read').toBeInstanceOf(Error);
-    expect((failure as Error).message).toMatch(/EISDIR/);
+    expect(failure, 'published although the audit log could not be read').toBeInstanceOf(SnapshotStoreError);
+    expect((failure as Error).message).toMatch(/^cannot read the audit log .*audit\.jsonl \(EISDIR\)/);
     expect(await listVersions(store, '2026-06')).toEqual([]);
     // no latest.json, and the staging folder cleared away
     expect(await listed(monthDir(store, '2026-06'))).toEqual([]);
 
     await rm(auditLogPath(store), { recursive: true });
+
+    // a link to a log that is gone is not an empty log
+    await symlink(join(dirname(auditLogPath(store)), 'moved-away.jsonl'), auditLogPath(store));
+    await expect(publishSnapshot(store, run, request)).rejects.toThrow(/cannot read the audit log .* \(ENOENT\)/);
+    expect(await listed(monthDir(store, '2026-06'))).toEqual([]);
+    await rm(auditLogPath(store));
+
     const published = await publishSnapshot(store, run, request);
     expect(published).toMatchObject({ version: 1, alreadyPublished: false });
     expect(existsSync(join(monthDir(store, '2026-06'), 'v1', 'manifest.json'))).toBe(true);
