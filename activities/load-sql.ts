@@ -1,4 +1,5 @@
 import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contract';
+import type { DecimalSeparator } from '../domain/mapping';
 import { sqlString } from './duckdb';
 
 /**
@@ -6,6 +7,19 @@ import { sqlString } from './duckdb';
  * month): listed like the others, but not a break of the contract (load.ts assertUsable).
  */
 export const OUTSIDE_WINDOW = 'month: outside the run window';
+
+/**
+ * A number written as text (SQL `text`), as `type` (DOUBLE or INTEGER), NULL when it is not one.
+ * With decimalSeparator "," the comma is the decimal mark and a point makes the text no number
+ * (1.234 may be 1234 with a thousands point), as DuckDB's read_csv reads numbers with
+ * decimal_separator ',': before the cast, one translate() turns each comma into a point and each
+ * point into "!" (not a letter: '0x5' casts to an integer).
+ */
+export function textNumberSql(text: string, decimalSeparator: DecimalSeparator = '.', type = 'DOUBLE'): string {
+  return decimalSeparator === ','
+    ? `TRY_CAST(translate(${text}, ',.', '.!') AS ${type})`
+    : `TRY_CAST(${text} AS ${type})`;
+}
 
 /** Table quarantine's columns: each row that broke the contract, where it was, and why. */
 export const QUARANTINE_COLUMNS =
@@ -22,12 +36,14 @@ export const QUARANTINE_COLUMNS =
  * window_end (bound with setVariable). `userColumns` (user feature columns of raw_input, already
  * typed; a blank is a missing value, never a reason) are carried through as they are;
  * `columnLabels` names a contract column in its reasons as the user's file does (domain/mapping.ts
- * columnLabel, the user's names in a string literal).
+ * columnLabel, the user's names in a string literal); `decimalSeparator` how a number column
+ * read as text writes its numbers (textNumberSql).
  */
 export function buildCheckSql(
   presentColumns: ReadonlyMap<string, string>,
   userColumns: string[] = [],
   columnLabels: ReadonlyMap<string, string> = new Map(),
+  decimalSeparator: DecimalSeparator = '.',
 ): { create: string; duplicates: string; count: string } {
   const reason = (column: ColumnContract, rule: string) =>
     sqlString(`${columnLabels.get(column.name) ?? column.name}: ${rule}`);
@@ -40,6 +56,9 @@ export function buildCheckSql(
     // months as text: a date (2026-10-01) or a year and month (2026-10)
     if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? ''))
       return `coalesce(TRY_CAST(${id} AS DATE), try_strptime(${id}::VARCHAR, '%Y-%m')::DATE)`;
+    // numbers written as text with a decimal comma (a CSV's: every column is text)
+    if (decimalSeparator === ',' && ['DOUBLE', 'INTEGER'].includes(column.type) && sourceType(column) === 'VARCHAR')
+      return textNumberSql(id, decimalSeparator, column.type);
     return `TRY_CAST(${id} AS ${column.type})`;
   };
   const typed = USAGE_CONTRACT.map((column) => {

@@ -10,6 +10,7 @@ import {
   parseMapping,
   SNAPSHOT_OPTIONAL,
   type ColumnSource,
+  type DecimalSeparator,
   type InputMapping,
 } from '../domain/mapping';
 import { closestName } from '../domain/closest-name';
@@ -33,7 +34,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { buildCheckSql, OUTSIDE_WINDOW, QUARANTINE_COLUMNS } from './load-sql';
+import { buildCheckSql, OUTSIDE_WINDOW, QUARANTINE_COLUMNS, textNumberSql } from './load-sql';
 import {
   resolveUserFeatures,
   userFeatureSql,
@@ -480,6 +481,7 @@ async function checkFiles(
   for (const [index, path] of files.entries()) {
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const columns = await describeFile(conn, path);
+    if (mapping.decimalSeparator === ',') await assertDecimalCommaReadable(conn, path);
     for (const column of columns.keys()) fileColumns.add(column);
     const missing: string[] = [];
     for (const column of USAGE_CONTRACT) {
@@ -502,6 +504,28 @@ async function checkFiles(
   }
   if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
   return { presentColumns, rowCounts, fileColumns: [...fileColumns] };
+}
+
+/**
+ * Refuses a file the mapping's decimalSeparator "," cannot apply to: a Parquet file (its numbers
+ * are stored as numbers, and text read as one would be read wrong), or a CSV file whose values
+ * are separated by commas too (by DuckDB's sniffer, as read_csv reads it).
+ */
+async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string): Promise<void> {
+  if (!isCsvFile(path))
+    throw new InvalidParamsError(
+      `the mapping's decimalSeparator "," is for CSV files, but ${path} is Parquet, whose numbers are stored as numbers: leave decimalSeparator out of the mapping for Parquet input`,
+    );
+  const { delimiter } = await queryOne<{ delimiter: string }>(
+    conn,
+    'SELECT Delimiter AS delimiter FROM sniff_csv($path, header = true)',
+    { path },
+  );
+  if (delimiter === ',')
+    throw new InvalidParamsError(
+      `the mapping's decimalSeparator is ",", but ${path} separates its values with "," too (its delimiter), so 103,03 would read as two values: ` +
+        'write the file with ";" between values, or leave decimalSeparator out if its numbers are written with a point',
+    );
 }
 
 /**
@@ -714,7 +738,7 @@ async function checkChunks(
   };
   await conn.run(`CREATE OR REPLACE TABLE quarantine ${QUARANTINE_COLUMNS}`);
   const labels = new Map(USAGE_CONTRACT.map((column) => [column.name, columnLabel(plan.mapping, column.name)]));
-  const checks = buildCheckSql(presentColumns, userColumns, labels);
+  const checks = buildCheckSql(presentColumns, userColumns, labels, plan.mapping.decimalSeparator);
   // after a month with quarantined rows the next is checked at once: counting first would read it twice
   let lastClean = true;
   for (const [number, chunk] of chunks.entries()) {
@@ -1149,7 +1173,7 @@ async function createRawInput(
     conn,
     'value_encodings',
     Object.entries(mapping.values).flatMap(([column, encoding]) =>
-      Object.entries(encoding).map(([source, target]) => [column, source, target === null ? null : String(target)]),
+      Object.entries(encoding).map(([source, target]) => [column, source, encodedValue(mapping, column, target)]),
     ),
   );
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
@@ -1170,7 +1194,8 @@ async function createRawInput(
     const id = quoteIdent(column.name);
     if (column.name === 'month' && mapping.format === 'snapshot' && !mapping.columns.month)
       return `getvariable('run_month')::DATE AS ${id}`;
-    if (typeof source === 'object') return `${derivedColumnSql(column.name, source)} AS ${id}`;
+    if (typeof source === 'object')
+      return `${derivedColumnSql(column.name, source, mapping.decimalSeparator)} AS ${id}`;
     if (column.name === 'churn_label' && plan.labels) return `NULL::BOOLEAN AS ${id}`; // from the labels file
     let value = quoteIdent(source);
     if (mapping.values[column.name]) {
@@ -1184,7 +1209,7 @@ async function createRawInput(
   for (const [column, source] of Object.entries(mapping.columns))
     if (typeof source === 'object' && 'sum' in source) await setVariable(conn, `scale_${column}`, source.scale ?? 1);
   const userExpressions = plan.userFeatures.map(
-    (feature) => `${userFeatureSql(feature)} AS ${quoteIdent(feature.column)}`,
+    (feature) => `${userFeatureSql(feature, mapping.decimalSeparator)} AS ${quoteIdent(feature.column)}`,
   );
   await conn.run(
     `CREATE OR REPLACE TEMP VIEW raw_input AS
@@ -1223,12 +1248,30 @@ async function partitionCondition(
 }
 
 /**
- * A contract column the mapping derives: a NULL-safe sum of the user's columns times a bound
- * factor (NULL only when every part is), or an id from the file's name and the row's number.
+ * The value a contract column takes for a user's value the mapping's `values` encode, as text:
+ * with decimalSeparator "," a number for a number column is written with a decimal comma, as the
+ * file's own numbers are (the check reads both alike).
  */
-function derivedColumnSql(contractColumn: string, source: Exclude<ColumnSource, string>): string {
+function encodedValue(mapping: InputMapping, contractColumn: string, target: unknown): string | null {
+  if (target === null) return null;
+  const type = USAGE_CONTRACT.find((column) => column.name === contractColumn)?.type;
+  return typeof target === 'number' && mapping.decimalSeparator === ',' && (type === 'DOUBLE' || type === 'INTEGER')
+    ? String(target).replace('.', ',')
+    : String(target);
+}
+
+/**
+ * A contract column the mapping derives: a NULL-safe sum of the user's columns (numbers written
+ * with `decimalSeparator`) times a bound factor (NULL only when every part is), or an id from the
+ * file's name and the row's number.
+ */
+function derivedColumnSql(
+  contractColumn: string,
+  source: Exclude<ColumnSource, string>,
+  decimalSeparator?: DecimalSeparator,
+): string {
   if ('rowNumber' in source) return `getvariable('file_names')[file_index + 1] || '#' || (file_row + 1)`;
-  const parts = source.sum.map((column) => `TRY_CAST(${quoteIdent(column)} AS DOUBLE)`);
+  const parts = source.sum.map((column) => textNumberSql(quoteIdent(column), decimalSeparator));
   // the variable name comes from the contract (an allow-list); its value is bound
   return `list_sum([${parts.join(', ')}]) * getvariable('scale_${contractColumn}')::DOUBLE`;
 }

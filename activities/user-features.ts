@@ -1,8 +1,9 @@
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { SchemaContractError } from '../domain/errors';
-import { renamedColumn, type InputMapping } from '../domain/mapping';
+import { renamedColumn, type DecimalSeparator, type InputMapping } from '../domain/mapping';
 import { queryOne, queryRows, setVariable } from './duckdb';
+import { textNumberSql } from './load-sql';
 
 /** One of the user's own columns that the models use, beside the contract's features. */
 export interface UserFeature {
@@ -35,10 +36,16 @@ export function userText(sourceColumn: string): string {
   return `nullif(trim(${quoteIdent(sourceColumn)}::VARCHAR), '')`;
 }
 
-/** The typed value a user feature's column holds (numeric: DOUBLE, NULL when blank or not a number). */
-export function userFeatureSql(feature: Pick<UserFeature, 'name' | 'type'>): string {
+/**
+ * The typed value a user feature's column holds (numeric: DOUBLE, NULL when blank or not a number,
+ * read with the mapping's decimal separator).
+ */
+export function userFeatureSql(
+  feature: Pick<UserFeature, 'name' | 'type'>,
+  decimalSeparator: DecimalSeparator = '.',
+): string {
   const text = userText(feature.name);
-  return feature.type === 'numeric' ? `TRY_CAST(${text} AS DOUBLE)` : text;
+  return feature.type === 'numeric' ? textNumberSql(text, decimalSeparator) : text;
 }
 
 /**
@@ -210,7 +217,7 @@ export async function resolveUserFeatures(
   const id = subscriberKeySql(mapping);
   // each value read as text and as a number once, below the aggregates that use them
   const values = `SELECT ${id} AS sub, ${candidates
-    .map((column, i) => `${userText(column)} AS t${i}, TRY_CAST(t${i} AS DOUBLE) AS x${i}`)
+    .map((column, i) => `${userText(column)} AS t${i}, ${textNumberSql(`t${i}`, mapping.decimalSeparator)} AS x${i}`)
     .join(', ')} FROM (${inputRows})`;
   const raw = await queryOne<Record<string, number>>(
     conn,
@@ -287,7 +294,7 @@ export async function resolveUserFeatures(
       conn,
       `SELECT value, kinds FROM (
          SELECT ${text} AS value, count(*) AS times, count(*) OVER () AS kinds FROM (${inputRows})
-         WHERE ${text} IS NOT NULL AND TRY_CAST(${text} AS DOUBLE) IS NULL GROUP BY value)
+         WHERE ${text} IS NOT NULL AND ${textNumberSql(text, mapping.decimalSeparator)} IS NULL GROUP BY value)
        ORDER BY times DESC, value LIMIT ${EXAMPLES}`,
     );
     const shown = rows.map((row) => quoted(row.value)).join(', ');
@@ -342,7 +349,7 @@ export async function resolveUserFeatures(
     const rows = Math.max(...stats.map((column) => column.n), 0);
     const every = Math.ceil(rows / leakSampleRows);
     const sampled = every > 1 ? `SELECT * FROM (${inputRows}) WHERE hash(${id}) % ${every} = 0` : inputRows;
-    const leaks = await leakChecks(conn, sampled, churnLabel.sql, auto);
+    const leaks = await leakChecks(conn, sampled, churnLabel.sql, auto, mapping.decimalSeparator);
     for (const [i, feature] of auto.entries()) {
       const { pos, neg, errors } = leaks[i];
       const total = pos + neg;
@@ -419,9 +426,10 @@ async function leakChecks(
   inputRows: string,
   labelSql: string,
   columns: { name: string; type: 'numeric' | 'categorical' }[],
+  decimalSeparator?: DecimalSeparator,
 ): Promise<{ pos: number; neg: number; errors: number }[]> {
   if (columns.length === 0) return [];
-  const values = columns.map((column, i) => `${userFeatureSql(column)} AS c${i}`);
+  const values = columns.map((column, i) => `${userFeatureSql(column, decimalSeparator)} AS c${i}`);
   const groups = columns.map(
     (column, i) =>
       `SELECT ${i} AS i, ${column.type === 'numeric' ? `NULL::VARCHAR AS category, c${i} AS number` : `c${i} AS category, NULL::DOUBLE AS number`},

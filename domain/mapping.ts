@@ -56,6 +56,12 @@ export const InputMappingSchema = z
     /** strptime format of text months, e.g. "%Y%m" or "%b %Y" (DuckDB's format codes). */
     monthFormat: z.string().min(2).optional(),
     /**
+     * The decimal mark of the CSV input's numbers: "." (the default) or "," (103,03; a point in a
+     * number then makes it no number, as DuckDB's read_csv reads with decimal_separator ',').
+     * Left out, the mapping is as before (its hash too).
+     */
+    decimalSeparator: z.enum(['.', ','], { error: 'decimalSeparator takes "." or ","' }).optional(),
+    /**
      * The user's own columns the models use: "auto" (every column not mapped one-to-one, typed
      * from its values) or { column: "numeric" | "categorical" | "skip" } (only the listed
      * columns, unless "*": "auto" types the others). Default: none.
@@ -85,6 +91,9 @@ export const InputMappingSchema = z
   });
 
 export type InputMapping = z.output<typeof InputMappingSchema>;
+
+/** How the input's numbers mark their decimals: "." or "," (the mapping's decimalSeparator). */
+export type DecimalSeparator = NonNullable<InputMapping['decimalSeparator']>;
 
 /** A mapping file's text checked against the schema: the mapping, or every problem, one per line. */
 export function parseMapping(text: string): { ok: true; mapping: InputMapping } | { ok: false; problems: string[] } {

@@ -184,3 +184,114 @@ describe('month files copied as they are', () => {
     });
   });
 });
+
+describe('a CSV whose numbers are written with a decimal comma', () => {
+  /** June's rows under a user's names (voice minutes in two parts, a numeric and a categorical column of the user's own). */
+  const BASE = `SELECT subscriber_id, "month", voice_minutes / 2 AS voice_day, voice_minutes / 2 AS voice_night, data_mb,
+      spend, tenure_months, round(tenure_months / 7 + (hash(subscriber_id) % 5) / 3, 3) AS device_age,
+      ['A', 'B', 'C'][1 + (hash(subscriber_id) % 3)::INTEGER] AS handset,
+      row_number() OVER () AS n
+    FROM {june}`;
+  const MAPPING = {
+    columns: { voice_minutes: { sum: ['voice_day', 'voice_night'] } },
+    values: { spend: { free: 0.5 } },
+    features: 'auto',
+  };
+
+  /**
+   * Writes June's rows as CSV: numbers with `mark` as decimal mark, values separated by
+   * `delimiter`; spend 'abc' in the first two rows, 'free' (encoded by the mapping) in the fourth.
+   */
+  async function writeCsv(
+    path: string,
+    mark: '.' | ',',
+    delimiter: string,
+    spend = "CASE WHEN n <= 2 THEN 'abc' WHEN n = 4 THEN 'free' ELSE {spend} END",
+  ) {
+    const text = (column: string) => (mark === ',' ? `replace(${column}::VARCHAR, '.', ',')` : `${column}::VARCHAR`);
+    const select = `SELECT * EXCLUDE (n) REPLACE (${spend.replace('{spend}', text('spend'))} AS spend,
+        ${['voice_day', 'voice_night', 'data_mb', 'device_age'].map((c) => `${text(c)} AS ${c}`).join(', ')})
+      FROM (${BASE})`;
+    const parquet = `${path}.parquet`;
+    await parquetFrom(parquet, select);
+    await withConnection(':memory:', (conn) =>
+      conn.run(`COPY (FROM read_parquet('${parquet}')) TO '${path}' (HEADER, DELIMITER '${delimiter}')`),
+    );
+    await rm(parquet);
+  }
+
+  async function loadCsv(name: string, csv: string, mapping: object) {
+    const mappingFile = join(dir, `${name}.json`);
+    await writeFile(mappingFile, JSON.stringify(mapping));
+    return loadUsage(storeIn(dir), run(name), { month: '2026-06', input: csv, mapping: mappingFile });
+  }
+
+  const totals = (dbPath: string) =>
+    withConnection(dbPath, (conn) =>
+      queryRows<Record<string, unknown>>(
+        conn,
+        `SELECT count(*) AS rows, sum(voice_minutes) AS voice, sum(data_mb) AS data, sum(spend) AS spend,
+           sum(tenure_months) AS tenure, (SELECT sum(user_0) + sum(user_2) FROM user_feature_rows) AS user_numbers
+         FROM usage`,
+      ),
+    );
+
+  it('loads its numbers as numbers with decimalSeparator ",", as the same file written with points', async () => {
+    const pointCsv = join(dir, 'points.csv');
+    const commaCsv = join(dir, 'commas.csv');
+    await writeCsv(pointCsv, '.', ',');
+    await writeCsv(commaCsv, ',', ';');
+    expect((await readFile(commaCsv, 'utf8')).split('\n')[3]).toMatch(/;\d+,\d+;/);
+
+    const points = await loadCsv('decimal-points', pointCsv, MAPPING);
+    const commas = await loadCsv('decimal-commas', commaCsv, { ...MAPPING, decimalSeparator: ',' });
+    // the good rows load alike, the two bad ones are quarantined alike
+    expect(commas.quarantineByReason).toEqual({ 'spend: not a valid double': 2 });
+    expect(points.quarantineByReason).toEqual(commas.quarantineByReason);
+    expect(commas.rowsLoaded).toBe(points.rowsLoaded);
+    expect(commas.userFeatures).toEqual(points.userFeatures);
+    // the summed columns stay features of their own
+    expect(commas.userFeatures.map((feature) => [feature.name, feature.type, feature.note])).toEqual([
+      ['voice_day', 'numeric', undefined],
+      ['voice_night', 'numeric', undefined],
+      ['device_age', 'numeric', undefined],
+      ['handset', 'categorical', undefined],
+    ]);
+    const [read] = await totals(commas.dbPath);
+    expect(read).toMatchObject({ rows: commas.rowsLoaded, voice: expect.any(Number), spend: expect.any(Number) });
+    expect(read.user_numbers).toEqual(expect.any(Number));
+    expect(await totals(points.dbPath)).toEqual([read]);
+
+    // without the option its numbers are not numbers: nearly every row is quarantined, and the run stops
+    const unread = await loadCsv('decimal-commas-unread', commaCsv, MAPPING).catch((error: Error) => error);
+    expect(unread).toMatchObject({ name: 'DataQualityError' });
+  });
+
+  it('reads a number written with a point as no number, as DuckDB reads such a file', async () => {
+    const csv = join(dir, 'commas-and-a-point.csv');
+    await writeCsv(csv, ',', ';', "CASE WHEN n <= 2 THEN 'abc' WHEN n = 3 THEN '1.234' ELSE {spend} END");
+    const summary = await loadCsv('decimal-point-in-commas', csv, { ...MAPPING, decimalSeparator: ',' });
+    expect(summary.quarantineByReason).toEqual({ 'spend: not a valid double': 3 });
+  });
+
+  it('refuses decimalSeparator "," for a CSV separated by commas, and for Parquet, naming both', async () => {
+    const csv = join(dir, 'commas-between.csv');
+    await writeCsv(csv, '.', ',');
+    await expect(loadCsv('decimal-comma-delimited', csv, { ...MAPPING, decimalSeparator: ',' })).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringMatching(
+        /decimalSeparator is ",", but .*commas-between\.csv separates its values with "," too/,
+      ),
+    });
+    await expect(
+      loadCsv('decimal-comma-parquet', join(sample.outDir, 'usage'), { decimalSeparator: ',' }),
+    ).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringMatching(/decimalSeparator "," is for CSV files, but .*\.parquet is Parquet/),
+    });
+    await expect(loadCsv('decimal-semicolon', csv, { decimalSeparator: ';' })).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringContaining('decimalSeparator: decimalSeparator takes "." or ","'),
+    });
+  });
+});

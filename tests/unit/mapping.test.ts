@@ -37,6 +37,13 @@ describe('mapping file, version 2', () => {
     expect(problems({ columns: { voice_minutes: { sum: [] } } })).toHaveLength(1);
   });
 
+  it('takes "." or "," as the decimal separator, and leaves a mapping without one as it was', () => {
+    expect(problems({ decimalSeparator: ',' })).toEqual([]);
+    expect(problems({ decimalSeparator: '.' })).toEqual([]);
+    expect(problems({ decimalSeparator: ';' })).toEqual(['decimalSeparator: decimalSeparator takes "." or ","']);
+    expect(InputMappingSchema.parse({})).not.toHaveProperty('decimalSeparator');
+  });
+
   it('suggests the contract column a mistyped one was meant to be', () => {
     // as the command line prints them (the reason inside zod's "Invalid key in record")
     const printed = (mapping: unknown) => {
