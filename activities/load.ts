@@ -1199,7 +1199,9 @@ async function createRawInput(
     if (column.name === 'churn_label' && plan.labels) return `NULL::BOOLEAN AS ${id}`; // from the labels file
     let value = quoteIdent(source);
     if (mapping.values[column.name]) {
-      // column names come from the contract (an allow-list); the encodings themselves are bound
+      // column names come from the contract (an allow-list); the encodings themselves are bound.
+      // The input's column read qualified: one named as value_encodings' (source_value, ...) is still the input's
+      value = `input_row.${value}`;
       value = `coalesce((SELECT e.contract_value FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR), ${value}::VARCHAR)`;
     }
     if (column.name === 'month' && mapping.monthFormat)
@@ -1214,7 +1216,7 @@ async function createRawInput(
   await conn.run(
     `CREATE OR REPLACE TEMP VIEW raw_input AS
      SELECT file_index, file_row, ${[...expressions, ...userExpressions].join(', ')}
-     FROM (${inputRows})
+     FROM (${inputRows}) input_row
      ${inPartition}`,
   );
 }

@@ -71,6 +71,30 @@ describe('loadUsage on real Parquet', () => {
     expect(quarantined).toEqual({ source_file: join(input, 'usage_month=2026-06', 'late.parquet'), month: '2026-05' });
   });
 
+  it("reads a mapped column named as the value encodings' own columns as the input's", async () => {
+    const input = join(dir, 'encoded-names');
+    await mkdir(input, { recursive: true });
+    // spend under the name source_value, one row's spend written 'free' (the mapping's 0.5)
+    await parquetFrom(
+      join(input, 'june.parquet'),
+      `SELECT * EXCLUDE (spend), CASE WHEN row_number() OVER () = 1 THEN 'free' ELSE spend::VARCHAR END AS source_value
+       FROM {june}`,
+    );
+    const mapping = join(dir, 'encoded-names.json');
+    await writeFile(mapping, JSON.stringify({ columns: { spend: 'source_value' }, values: { spend: { free: 0.5 } } }));
+    const summary = await loadUsage(storeIn(dir), run('encoded-names'), { month: '2026-06', input, mapping });
+    expect(summary.rowsQuarantined).toBe(0);
+    const [loaded] = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ half: number; rows: number }>(
+        conn,
+        'SELECT count(*) FILTER (WHERE spend = 0.5) AS half, count(*) AS rows FROM usage',
+      ),
+    );
+    // before: every row's spend was the encoding's 0.5 (the name read value_encodings' own column)
+    expect(loaded.rows).toBeGreaterThan(100);
+    expect(loaded.half).toBeLessThan(5);
+  });
+
   it('stops with a typed error when too many rows are bad', async () => {
     const input = join(dir, 'mostly-bad');
     await mkdir(input);
