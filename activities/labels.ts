@@ -29,7 +29,7 @@ function readerSql(path: string): string {
     : "read_parquet(getvariable('labels_file'), hive_partitioning = false)";
 }
 
-/** Flag values segflow understands without a mapping (the mapping's churn_label encodings come first). */
+/** Flag values segflow understands without a mapping (the mapping's churn_label encodings win over them). */
 const TRUE_WORDS = ['yes', 'y', 'true', 't', '1', 'churned', 'churn'];
 const FALSE_WORDS = ['no', 'n', 'false', 'f', '0', 'stayed', 'active'];
 
@@ -118,22 +118,26 @@ export async function inputRowLabelSql(
  */
 async function createUserLabels(conn: DuckDBConnection, labels: LabelsFile, mapping: InputMapping): Promise<void> {
   await setVariable(conn, 'labels_file', labels.path);
-  // the file's columns read qualified: one named as label_words' (churned, word) is still the file's
+  // the file's columns read qualified: one named as label_words' (churned, word, priority) is still the file's
   const value = `nullif(trim(f.${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;
   const encodings = Object.entries(mapping.values.churn_label ?? {});
-  await conn.run('CREATE OR REPLACE TEMP TABLE label_words (word VARCHAR, churned BOOLEAN)');
-  for (const [word, churned] of [
-    ...encodings.map(([source, target]) => [source, target === null ? null : String(target) === 'true'] as const),
-    ...TRUE_WORDS.map((word) => [word, true] as const),
-    ...FALSE_WORDS.map((word) => [word, false] as const),
+  // priority 0: the mapping's encodings, 1: the words segflow knows. A value may match both
+  // ({"yes": false} and the known 'yes'): the lookup orders by priority, then an exact match
+  // before a lower-cased one, never by the table's scan order (a reproduced snapshot must match)
+  await conn.run('CREATE OR REPLACE TEMP TABLE label_words (word VARCHAR, churned BOOLEAN, priority INTEGER)');
+  for (const [word, churned, priority] of [
+    ...encodings.map(([source, target]) => [source, target === null ? null : String(target) === 'true', 0] as const),
+    ...TRUE_WORDS.map((word) => [word, true, 1] as const),
+    ...FALSE_WORDS.map((word) => [word, false, 1] as const),
   ])
-    await conn.run('INSERT INTO label_words VALUES ($word, $churned)', { word, churned });
+    await conn.run('INSERT INTO label_words VALUES ($word, $churned, $priority)', { word, churned, priority });
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE user_labels AS
      SELECT f.${quoteIdent(labels.idColumn)}::VARCHAR AS subscriber_id,
             ${
               labels.kind === 'flag'
-                ? `(SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value}) LIMIT 1)`
+                ? `(SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value})
+                   ORDER BY w.priority, w.word = ${value} DESC LIMIT 1)`
                 : `date_trunc('month', coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}, '%Y-%m')))::DATE`
             } AS label
      FROM ${readerSql(labels.path)} f`,

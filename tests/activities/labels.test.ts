@@ -1,0 +1,48 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { queryRows, withConnection } from '../../activities/duckdb';
+import { inputRowLabelSql, inspectLabels } from '../../activities/labels';
+import { InputMappingSchema } from '../../domain/mapping';
+import { tempDir } from '../helpers';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await tempDir();
+});
+
+/** Each id's churn flag as the load reads it from a labels CSV of (id, label) under `values`' churn_label encodings. */
+async function flags(name: string, file: Record<string, string>, values: Record<string, unknown>) {
+  const rows = Object.entries(file);
+  const path = join(dir, `${name}.csv`);
+  await writeFile(path, ['id,label', ...rows.map((row) => row.join(','))].join('\n') + '\n');
+  const mapping = InputMappingSchema.parse({ values: { churn_label: values } });
+  return withConnection(':memory:', async (conn) => {
+    const ids = `SELECT id AS subscriber_id FROM (VALUES ${rows.map(([id]) => `('${id}')`).join(', ')}) t(id)`;
+    const labels = await inspectLabels(conn, path, mapping, ids);
+    expect(labels.kind).toBe('flag');
+    const label = await inputRowLabelSql(conn, labels, mapping, { id: 'i.subscriber_id', month: 'NULL::DATE' }, []);
+    const read = await queryRows<{ id: string; churned: boolean | null }>(
+      conn,
+      `SELECT i.subscriber_id AS id, ${label} AS churned FROM (${ids}) i ORDER BY id`,
+    );
+    return Object.fromEntries(read.map((row) => [row.id, row.churned]));
+  });
+}
+
+describe('a churn flag in a labels file', () => {
+  it("is read through the mapping's encodings before the words segflow knows, whichever the table lists first", async () => {
+    // a "still a customer?" column: yes means stayed. 'yes' and 'no' are also words segflow knows
+    // (churned and stayed): the mapping's own encodings decide, as the mapping says, on every run
+    const file = { S1: 'yes', S2: 'no', S3: 'Yes', S4: 'NO', S5: 'churned' };
+    const read = await flags('inverted', file, { yes: false, no: true });
+    expect(read).toEqual({ S1: false, S2: true, S3: false, S4: true, S5: true });
+  });
+
+  it('takes an encoding matching the value as written before one matching it lower-cased', async () => {
+    // 'Y' matches "Y" as written and "y" lower-cased: the first, whatever order the mapping lists them in
+    const values = { y: true, Y: false };
+    expect(await flags('exact', { S1: 'Y', S2: 'y' }, values)).toEqual({ S1: false, S2: true });
+  });
+});
