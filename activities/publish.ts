@@ -91,8 +91,14 @@ export async function publishSnapshot(
   options: { reportAs?: ReportedSnapshot; signer?: Signer } = {},
 ): Promise<PublishResult> {
   const month = request.load.params.month;
+  const lock = join(monthDir(store, month), '.lock');
+  // under the lock: a worker that died between moving its snapshot into place and latest.json left latest.json behind
+  const alreadyPublished = async (existing: PublishedSnapshot): Promise<PublishResult> => {
+    if (!existing.experiment) await moveLatestForward(store, month, existing.version, run);
+    return { ...existing, alreadyPublished: true };
+  };
   const existing = await findPublishedByRun(store, month, run);
-  if (existing) return { ...existing, alreadyPublished: true };
+  if (existing) return withFileLock(lock, () => alreadyPublished(existing));
 
   const staging = join(monthDir(store, month), `.staging-${run.runId}`);
   try {
@@ -101,10 +107,10 @@ export async function publishSnapshot(
     // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
     await mkdir(staging);
     const { outputs, report, campaigns } = await writeOutputs(store, previousStore, request, staging);
-    return await withFileLock(join(monthDir(store, month), '.lock'), async () => {
+    return await withFileLock(lock, async () => {
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
-      if (raced) return { ...raced, alreadyPublished: true };
+      if (raced) return alreadyPublished(raced);
       const version = await nextVersion(store, month);
       const publishedAt = new Date().toISOString();
       // the report's header names the version and publish time, known only now

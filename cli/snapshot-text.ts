@@ -89,7 +89,7 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
   return [
     table(
       rows.map((r) => ({
-        snapshot: `${r.month}/v${r.version}${r.latest ? '*' : r.experiment ? ' (x)' : ''}`,
+        snapshot: `${r.month}/v${r.version}${r.latest ? '*' : r.official ? '' : ' (x)'}`,
         published: r.publishedAt.slice(0, 16).replace('T', ' '),
         requestedBy: shorten(r.requestedBy, 22),
         subscribers: count(r.subscribers),
@@ -99,7 +99,7 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
       })),
     ),
     rows.length ? '* latest version of the month; published in UTC; params = start of the parameters hash' : '',
-    rows.some((r) => r.experiment && !r.latest)
+    rows.some((r) => !r.official && !r.latest)
       ? "(x) an experiment (run --experiment), not the month's latest: segflow snapshots promote makes it so"
       : '',
   ]

@@ -6,7 +6,7 @@ import { withFileLock } from '../store/file-lock';
 import { hashFile } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
-import { latestVersion, readManifest, writeLatest, type SnapshotRef } from '../store/snapshots';
+import { latestVersion, readManifest, refuseWhilePublishing, writeLatest, type SnapshotRef } from '../store/snapshots';
 
 export interface PromoteResult {
   /** The `snapshot.promoted` entry, or null when the version already was the latest. */
@@ -18,8 +18,10 @@ export interface PromoteResult {
 /**
  * Makes a published version the month's latest on purpose: an analyst's experiment adopted, or a
  * rollback to an earlier version. First a `snapshot.promoted` audit entry with the reason, then
- * latest.json; a later run of the month moves latest.json forward again as usual. A crash between
- * the two is mended by running it again (a second entry, which `audit verify` replays alike).
+ * latest.json; a later run of the month moves latest.json forward again as usual. Each promotion
+ * is its own entry (a rollback to v1 twice is two): a crash between the entry and latest.json is
+ * mended by running it again, which `audit verify` replays alike. Refused while a version of the
+ * month is being published (its run moved latest.json and has yet to record it).
  */
 export async function promoteSnapshot(
   store: StoreConfig,
@@ -33,8 +35,10 @@ export async function promoteSnapshot(
   return withFileLock(join(monthDir(store, month), '.lock'), async () => {
     const manifest = await readManifest(store, month, version).catch(() => undefined);
     if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to promote`);
+    await refuseWhilePublishing(store, month, 'promoted');
     const previous = (await latestVersion(store, month)) ?? null;
     if (previous === version) return { entry: null, previous };
+    const at = new Date().toISOString();
     const entry = await recordAudit(
       store,
       {
@@ -42,7 +46,8 @@ export async function promoteSnapshot(
         run: manifest.run,
         month,
         actor: request.actor,
-        subject: `${month}/v${version}`,
+        // the log keeps one entry per run, event and subject: each promotion names its own moment
+        subject: `${month}/v${version} at ${at}`,
         details: {
           version,
           previous,

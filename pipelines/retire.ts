@@ -7,7 +7,14 @@ import { withFileLock } from '../store/file-lock';
 import { hashFile } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
-import { latestVersion, officialVersions, readManifest, writeLatest, type SnapshotRef } from '../store/snapshots';
+import {
+  latestVersion,
+  officialVersions,
+  readManifest,
+  refuseWhilePublishing,
+  writeLatest,
+  type SnapshotRef,
+} from '../store/snapshots';
 
 export interface RetireResult {
   entry: AuditEntry;
@@ -34,6 +41,7 @@ export async function retireSnapshot(
   return withFileLock(join(monthDir(store, month), '.lock'), async () => {
     const manifest = await readManifest(store, month, version).catch(() => undefined);
     if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to retire`);
+    await refuseWhilePublishing(store, month, 'retired');
     const entry = await recordAudit(
       store,
       {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { formatHead, GENESIS_HASH, hashMatches, type AuditEntry, type AuditHead } from './audit-log';
 import { hashFile } from './hashing';
-import { listMonths, listVersions, readManifest } from './snapshots';
+import { FINAL_EVENTS, listMonths, listVersions, PUBLISHING_GRACE_MS, readManifest } from './snapshots';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from './layout';
 import { MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 
@@ -217,26 +217,34 @@ function checkAnchoredHead(entries: AuditEntry[], expected: AuditHead, logPath: 
 
 /**
  * The version each month's latest.json must name, replayed from the log as the store moves it: a
- * run's publish moves it forward unless the run was an experiment, `snapshots promote` sets it,
- * and retiring the latest moves it back to the newest official version left.
+ * run's publish moves it forward unless the run was an experiment, `snapshots promote` sets it
+ * (an experiment promoted stays eligible until a later promotion moves away from it), and
+ * retiring the latest moves it back to the newest eligible version left (store/snapshots.ts
+ * officialVersions).
  */
 function replayLatest(entries: AuditEntry[]): Map<string, number | undefined> {
-  const months = new Map<string, { latest?: number; official: Set<number> }>();
+  const months = new Map<string, { latest?: number; published: Set<number>; adopted: Set<number> }>();
   for (const entry of entries) {
-    const details = (entry.details ?? {}) as { version?: number; experiment?: boolean };
+    const details = (entry.details ?? {}) as { version?: number; experiment?: boolean; previous?: number | null };
     const version = details.version;
     if (version === undefined) continue;
-    const state = months.get(entry.month) ?? { official: new Set<number>() };
+    const state = months.get(entry.month) ?? { published: new Set<number>(), adopted: new Set<number>() };
     months.set(entry.month, state);
     if (entry.event === 'run.published' && details.experiment !== true) {
-      state.official.add(version);
+      state.published.add(version);
       if (state.latest === undefined || version > state.latest) state.latest = version;
     } else if (entry.event === 'snapshot.promoted') {
-      state.official.add(version);
+      if (details.previous !== undefined && details.previous !== null && details.previous !== version)
+        state.adopted.delete(details.previous);
+      state.adopted.add(version);
       state.latest = version;
     } else if (entry.event === 'snapshot.retired') {
-      state.official.delete(version);
-      if (state.latest === version) state.latest = state.official.size ? Math.max(...state.official) : undefined;
+      state.published.delete(version);
+      state.adopted.delete(version);
+      if (state.latest === version) {
+        const eligible = [...state.published, ...state.adopted];
+        state.latest = eligible.length ? Math.max(...eligible) : undefined;
+      }
     }
   }
   return new Map([...months].map(([month, state]) => [month, state.latest]));
@@ -289,15 +297,6 @@ async function checkLatest(
       });
   }
 }
-
-/**
- * How long a snapshot in place may wait for its run's run.published (seconds, unless the worker
- * died in between and a retry records it); past that, an unrecorded folder is a finding again.
- */
-const PUBLISHING_GRACE_MS = 60 * 60 * 1000;
-
-/** Events after which a run writes nothing more to the store. */
-const FINAL_EVENTS = new Set(['run.published', 'run.failed', 'run.cancelled']);
 
 /**
  * One snapshot folder against its manifest, the audit log and (given a key) its signature: the

@@ -41,41 +41,63 @@ export async function listRetiredVersions(store: StoreConfig, month: string): Pr
     .sort((a, b) => a - b);
 }
 
+/** The audit log's entries of the month (and the runs' final events), as the store's own commands read them. */
+interface MonthLog {
+  /** Versions recorded as published. */
+  published: Set<number>;
+  /** Promotions in log order: the version, and the latest before it. */
+  promotions: { version: number; previous: number | null }[];
+  /** Runs that recorded run.published, run.failed or run.cancelled: they write nothing more. */
+  finishedRuns: Set<string>;
+}
+
+/** Events after which a run writes nothing more to the store. */
+export const FINAL_EVENTS = new Set(['run.published', 'run.failed', 'run.cancelled']);
+
 /**
- * Every version the audit log records with `event` (published, promoted), from each line that
- * parses (a damaged line, which `audit verify` names, must not hide the others). A log that
- * cannot be read stops the caller: a number it might hold must not be given again.
+ * How long a snapshot in place may wait for its run's run.published (seconds, unless the worker
+ * died in between and a retry records it); past that, an unrecorded folder is no longer "being
+ * published" (`audit verify` names it).
  */
-async function versionsInLog(
-  store: StoreConfig,
-  event: 'run.published' | 'snapshot.promoted',
-  month: string,
-): Promise<number[]> {
+export const PUBLISHING_GRACE_MS = 60 * 60 * 1000;
+
+/**
+ * The month's entries of the audit log, from each line that parses (a damaged line, which `audit
+ * verify` names, must not hide the others). A log that cannot be read stops the caller: a number
+ * or a promotion it might hold must not be missed.
+ */
+async function readMonthLog(store: StoreConfig, month: string): Promise<MonthLog> {
   const path = auditLogPath(store);
   const text = await readFile(path, 'utf8').catch(async (error: NodeJS.ErrnoException) => {
     // no log yet is a new store; a link to a log that is gone is not
-    if (
-      error.code === 'ENOENT' &&
-      !(await lstat(path).then(
-        () => true,
-        () => false,
-      ))
-    )
-      return '';
+    const isLink = await lstat(path).then(
+      () => true,
+      () => false,
+    );
+    if (error.code === 'ENOENT' && !isLink) return '';
     throw new SnapshotStoreError(
-      `cannot read the audit log ${path} (${error.code ?? error.message}): the snapshot numbers it records are unknown, so nothing is published until it can be read`,
+      `cannot read the audit log ${path} (${error.code ?? error.message}): the snapshot numbers and promotions it records are unknown, so no snapshot is published, promoted or retired until it can be read`,
     );
   });
-  return text.split('\n').flatMap((line) => {
-    if (!line.includes(`"${event}"`)) return [];
+  const log: MonthLog = { published: new Set(), promotions: [], finishedRuns: new Set() };
+  for (const line of text.split('\n')) {
+    if (!/"(run\.published|run\.failed|run\.cancelled|snapshot\.promoted)"/.test(line)) continue;
+    let entry: AuditEntry;
     try {
-      const entry = JSON.parse(line) as AuditEntry;
-      const version = Number((entry.details as { version?: unknown } | undefined)?.version);
-      return entry.event === event && entry.month === month && Number.isInteger(version) ? [version] : [];
+      entry = JSON.parse(line) as AuditEntry;
     } catch {
-      return [];
+      continue;
     }
-  });
+    if (FINAL_EVENTS.has(entry.event)) log.finishedRuns.add(entry.run.runId);
+    if (entry.month !== month) continue;
+    const details = (entry.details ?? {}) as { version?: unknown; previous?: unknown };
+    const version = Number(details.version);
+    if (!Number.isInteger(version)) continue;
+    if (entry.event === 'run.published') log.published.add(version);
+    if (entry.event === 'snapshot.promoted')
+      log.promotions.push({ version, previous: Number.isInteger(details.previous) ? Number(details.previous) : null });
+  }
+  return log;
 }
 
 /**
@@ -84,7 +106,7 @@ async function versionsInLog(
  * rebuilt v1 would pass for the one the log recorded).
  */
 export async function nextVersion(store: StoreConfig, month: string): Promise<number> {
-  const recorded = await versionsInLog(store, 'run.published', month);
+  const recorded = (await readMonthLog(store, month)).published;
   const used = [...(await listVersions(store, month)), ...(await listRetiredVersions(store, month)), ...recorded];
   return used.reduce((max, v) => Math.max(max, v), 0) + 1;
 }
@@ -128,17 +150,53 @@ export async function describePublished(
 }
 
 /**
- * The month's versions that may be its latest: published without `--experiment`, or promoted
- * since (`segflow snapshots promote`, recorded in the audit log), in version order.
+ * The month's versions that may be its latest, in version order: those published without
+ * `--experiment`, and an experiment promoted since (`segflow snapshots promote`), until a later
+ * promotion moves the latest away from it (a rollback). `audit verify` replays the same rule.
  */
 export async function officialVersions(store: StoreConfig, month: string): Promise<number[]> {
-  const promoted = new Set(await versionsInLog(store, 'snapshot.promoted', month));
-  const official: number[] = [];
-  for (const version of await listVersions(store, month)) {
+  const present = await listVersions(store, month);
+  const experiments = new Set<number>();
+  for (const version of present) {
     const manifest = await readManifest(store, month, version).catch(() => undefined);
-    if (promoted.has(version) || (manifest && !manifest.snapshot.experiment)) official.push(version);
+    if (manifest?.snapshot.experiment) experiments.add(version);
   }
-  return official;
+  const adopted = new Set<number>();
+  for (const { version, previous } of (await readMonthLog(store, month)).promotions) {
+    if (previous !== null && previous !== version) adopted.delete(previous);
+    adopted.add(version);
+  }
+  return present.filter((version) => !experiments.has(version) || adopted.has(version));
+}
+
+/**
+ * Versions of the month in place whose run has not recorded its end yet, within an hour of their
+ * publish time: their run.published entry is still to come, after latest.json moved.
+ */
+async function versionsBeingPublished(store: StoreConfig, month: string): Promise<number[]> {
+  const log = await readMonthLog(store, month);
+  const publishing: number[] = [];
+  for (const version of await listVersions(store, month)) {
+    if (log.published.has(version)) continue;
+    const manifest = await readManifest(store, month, version).catch(() => undefined);
+    if (!manifest || log.finishedRuns.has(manifest.run.runId)) continue;
+    const age = Date.now() - Date.parse(manifest.snapshot.publishedAt);
+    if (age >= 0 && age < PUBLISHING_GRACE_MS) publishing.push(version);
+  }
+  return publishing;
+}
+
+/**
+ * A run moves latest.json when its snapshot is in place and records run.published just after: a
+ * promotion or retirement between the two would land in the log before that publish and make the
+ * log's order disagree with latest.json. Called under the month's lock.
+ */
+export async function refuseWhilePublishing(store: StoreConfig, month: string, what: string): Promise<void> {
+  const publishing = await versionsBeingPublished(store, month);
+  if (publishing.length > 0)
+    throw new UsageError(
+      `${month}/v${publishing.join(', v')} is being published (its run has not recorded run.published yet): nothing can be ${what} in ${month} until it has; try again in a moment (segflow runs list shows the run)`,
+    );
 }
 
 /** The version latest.json names for a month, or undefined before the first publish. */
@@ -183,10 +241,16 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
     return { month, version };
   }
   const version = await latestVersion(store, month);
-  if (version === undefined)
+  if (version === undefined) {
+    const listed = versions.map((v) => `v${v}`).join(', ');
+    if ((await officialVersions(store, month)).length === 0)
+      throw new UsageError(
+        `${month} has only experiments (${listed}), no latest: name one as ${month}/vN, or make it the latest with segflow snapshots promote ${month}/vN`,
+      );
     throw new UsageError(
-      `${month} has only experiments (${versions.map((v) => `v${v}`).join(', ')}), no latest: name one as ${month}/vN, or make it the latest with segflow snapshots promote ${month}/vN`,
+      `${month}'s latest.json is missing or unreadable although ${listed} are published: name a version as ${month}/vN, and run segflow audit verify`,
     );
+  }
   return { month, version };
 }
 
@@ -201,6 +265,8 @@ export interface SnapshotListing {
   latest: boolean;
   /** Published with `--experiment` (latest.json did not move to it). */
   experiment: boolean;
+  /** May be the month's latest: not an experiment, or an experiment promoted and not rolled back since. */
+  official: boolean;
   publishedAt: string;
   requestedBy: string;
   workflowId: string;
@@ -214,6 +280,7 @@ export async function listSnapshots(store: StoreConfig, month?: string): Promise
   const listings: SnapshotListing[] = [];
   for (const m of month ? [month] : await listMonths(store)) {
     const latest = (await latestVersion(store, m)) ?? 0;
+    const official = new Set(await officialVersions(store, m));
     for (const version of await listVersions(store, m)) {
       const manifest = await readManifest(store, m, version);
       listings.push({
@@ -221,6 +288,7 @@ export async function listSnapshots(store: StoreConfig, month?: string): Promise
         version,
         latest: version === latest,
         experiment: manifest.snapshot.experiment === true,
+        official: official.has(version),
         publishedAt: manifest.snapshot.publishedAt,
         requestedBy: manifest.requestedBy,
         workflowId: manifest.run.workflowId,

@@ -25,7 +25,7 @@ export async function publishFake(
   version: number,
   signer?: Signer,
   runId = `run-${version}`,
-  options: { experiment?: boolean } = {},
+  options: { experiment?: boolean; publishedAt?: string } = {},
 ): Promise<void> {
   const run = { workflowId: `wf-${runId}`, runId };
   const dir = versionDir(store, AUDIT_MONTH, version);
@@ -36,7 +36,7 @@ export async function publishFake(
     snapshot: {
       month: AUDIT_MONTH,
       version,
-      publishedAt: '2026-07-01T00:00:00Z',
+      publishedAt: options.publishedAt ?? '2026-07-01T00:00:00Z',
       ...(options.experiment ? { experiment: true } : {}),
     },
     run,

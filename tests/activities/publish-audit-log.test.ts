@@ -9,7 +9,7 @@ import { loadUsage } from '../../activities/load';
 import { publishSnapshot, type PublishRequest } from '../../activities/publish';
 import { SnapshotStoreError } from '../../domain/errors';
 import { auditLogPath, monthDir, type StoreConfig } from '../../store/layout';
-import { listVersions } from '../../store/snapshots';
+import { latestVersion, listVersions } from '../../store/snapshots';
 import { smallSample, storeIn, tempDir } from '../helpers';
 
 /** A folder's entries, sorted; none when it does not exist. */
@@ -63,6 +63,11 @@ describe('publishing with an audit log it cannot read', () => {
     const published = await publishSnapshot(store, run, request);
     expect(published).toMatchObject({ version: 1, alreadyPublished: false });
     expect(existsSync(join(monthDir(store, '2026-06'), 'v1', 'manifest.json'))).toBe(true);
+
+    // a worker that died after moving v1 into place and before latest.json: its retry catches up
+    await rm(join(monthDir(store, '2026-06'), 'latest.json'));
+    expect(await publishSnapshot(store, run, request)).toMatchObject({ version: 1, alreadyPublished: true });
+    expect(await latestVersion(store, '2026-06')).toBe(1);
   });
 
   // file modes do not stop root: this case runs for other users only

@@ -9,6 +9,7 @@ import { queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures } from '../../activities/features';
 import { loadUsage } from '../../activities/load';
 import { publishSnapshot, type PublishResult } from '../../activities/publish';
+import { recordAudit } from '../../activities/audit';
 import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
 import { findPreviousSegmentation } from '../../activities/segment-history';
 import type { StoreConfig } from '../../store/layout';
@@ -31,8 +32,13 @@ describe('segment ids stable across months', () => {
     const cluster = await clusterSubscribers(load.dbPath, load.params, previous);
     const churn = await trainAndScoreChurn(load.dbPath, load.params);
     const snapshot = await publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
+    await recordPublished(run, snapshot);
     published[month] = { cluster, snapshot };
   }
+
+  /** The workflow's entry after a publish: without it the version counts as being published. */
+  const recordPublished = (run: { workflowId: string; runId: string }, snapshot: PublishResult) =>
+    recordAudit(store, { event: 'run.published', run, month: snapshot.month, actor: 'test', details: { ...snapshot } });
 
   beforeAll(async () => {
     const dir = await tempDir();
@@ -199,6 +205,7 @@ describe('segment ids stable across months', () => {
     const request = { requestedBy: 'ana', load, features, cluster, churn, experiment: true };
     const snapshot = await publishSnapshot(store, run, request);
     expect(snapshot).toMatchObject({ version: 2, experiment: true, alreadyPublished: false });
+    await recordPublished(run, snapshot);
     expect(await latestVersion(store, '2026-05')).toBe(1);
     expect(await resolveSnapshot(store, '2026-05')).toEqual({ month: '2026-05', version: 1 });
     expect((await findPreviousSegmentation(store, '2026-06'))?.version).toBe(1);

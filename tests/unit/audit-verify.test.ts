@@ -195,7 +195,7 @@ describe('audit verify: experiments and promotions', () => {
     expect(promoted.previous).toBe(2);
     expect(promoted.entry).toMatchObject({
       event: 'snapshot.promoted',
-      subject: `${MONTH}/v3`,
+      subject: expect.stringMatching(new RegExp(`^${MONTH}/v3 at 20`)),
       details: { version: 3, previous: 2 },
     });
     expect(await latestVersion(store, MONTH)).toBe(3);
@@ -212,10 +212,11 @@ describe('audit verify: experiments and promotions', () => {
     expect(await latestVersion(store, MONTH)).toBe(4);
     expect(await verifyAudit(store)).toMatchObject({ ok: true });
 
-    // retiring the latest moves latest.json to the newest official version left: v3, promoted
+    // retiring the latest moves latest.json to the newest eligible version left: v2, not v3, the
+    // experiment the rollback moved away from
     expect(
       (await retireSnapshot(store, { month: MONTH, version: 4 }, { reason: 'storage', actor: 'ops' })).latest,
-    ).toBe(3);
+    ).toBe(2);
     expect(await verifyAudit(store)).toMatchObject({ ok: true });
     await expect(promoteSnapshot(store, { month: MONTH, version: 2 }, { reason: ' ', actor: 'x' })).rejects.toThrow(
       /--reason/,
@@ -243,6 +244,65 @@ describe('audit verify: experiments and promotions', () => {
     expect(await problemsOf(store)).toEqual([
       `snapshots/${MONTH}/latest.json: points to v2, but by the audit log the month's latest is none (only experiments were published) (an experiment or an older version becomes the latest only through segflow snapshots promote)`,
     ]);
+  });
+});
+
+describe('audit verify: promotions over time', () => {
+  const experiment = (store: StoreConfig, version: number) =>
+    publishFake(store, version, undefined, `run-${version}`, { experiment: true });
+  const promote = (store: StoreConfig, version: number, reason: string) =>
+    promoteSnapshot(store, { month: MONTH, version }, { reason, actor: 'ops' });
+
+  it('every promotion is its own entry: a second rollback to the same version too', async () => {
+    const store = await storeWithVersions(2);
+    const first = await promote(store, 1, 'rollback of v2');
+    await publishFake(store, 3);
+    const second = await promote(store, 1, 'rollback of v3');
+    expect(second.entry?.seq).toBeGreaterThan(first.entry!.seq);
+    expect(second).toMatchObject({ previous: 3, entry: { details: { reason: 'rollback of v3', previous: 3 } } });
+    expect(await latestVersion(store, MONTH)).toBe(1);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+  });
+
+  it('an experiment rolled back away from is not the latest again when the version after it is retired', async () => {
+    const store = await storeWithVersions(1);
+    await experiment(store, 2);
+    await promote(store, 2, 'k=4 adopted');
+    await promote(store, 1, 'rollback to the first version');
+    const retired = await retireSnapshot(store, { month: MONTH, version: 1 }, { reason: 'test', actor: 'ops' });
+    expect(retired.latest).toBe(null);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    // adopted and still adopted: retiring the run after it falls back to it
+    await promote(store, 2, 'k=4 adopted after all');
+    await publishFake(store, 3);
+    expect((await retireSnapshot(store, { month: MONTH, version: 3 }, { reason: 'test', actor: 'ops' })).latest).toBe(
+      2,
+    );
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+  });
+
+  it('promote and retire wait for a version being published (latest.json moved, run.published not yet written)', async () => {
+    const store = await storeWithVersions(2);
+    await publishFake(store, 3, undefined, 'run-3', { publishedAt: new Date().toISOString() });
+    const lines = (await readFile(auditLogPath(store), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(store), lines.slice(0, -1).join('\n') + '\n');
+    const publishing = new RegExp(`^${MONTH}/v3 is being published .* nothing can be (promoted|retired) in ${MONTH}`);
+    await expect(promote(store, 1, 'rollback')).rejects.toThrow(publishing);
+    await expect(
+      retireSnapshot(store, { month: MONTH, version: 2 }, { reason: 'storage', actor: 'ops' }),
+    ).rejects.toThrow(publishing);
+    // once it is recorded, both go ahead
+    await writeFile(auditLogPath(store), lines.join('\n') + '\n');
+    await promote(store, 1, 'rollback');
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+  });
+
+  it('a month whose latest.json is gone says so, not that it has only experiments', async () => {
+    const store = await storeWithVersions(2);
+    await rm(join(monthDir(store, MONTH), 'latest.json'));
+    await expect(resolveSnapshot(store, MONTH)).rejects.toThrow(
+      `${MONTH}'s latest.json is missing or unreadable although v1, v2 are published: name a version as ${MONTH}/vN, and run segflow audit verify`,
+    );
   });
 });
 

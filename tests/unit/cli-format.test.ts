@@ -42,6 +42,7 @@ describe('terminal output', () => {
       version: 12,
       latest: true,
       experiment: false,
+      official: true,
       publishedAt: '2026-11-02T03:00:04.123Z',
       requestedBy: 'schedule:segflow-monthly-operator-team',
       workflowId: 'segflow-monthly-2026-11-02T03:00:00Z',
@@ -53,7 +54,7 @@ describe('terminal output', () => {
     const lines = snapshotsTable([
       listing,
       { ...listing, version: 11, latest: false },
-      { ...listing, version: 10, latest: false, experiment: true },
+      { ...listing, version: 10, latest: false, experiment: true, official: false },
     ]).split('\n');
     expect(Math.max(...lines.map((line) => line.length))).toBeLessThanOrEqual(100);
     expect(lines[2]).toMatch(
