@@ -43,33 +43,35 @@ const UserFeatureList = z
  * subscriber, and which of their other columns the models may use. Given as a JSON file
  * (`--param mapping=path/to/mapping.json`); docs/own-data.md explains each field.
  */
+const MAPPING_FIELDS = {
+  /** "long": a row per subscriber per month; "snapshot": one row per subscriber for the run month. */
+  format: z.enum(['long', 'snapshot']).default('long'),
+  /** contract column -> the user's column name, a sum of columns, or (subscriber_id) row numbers. */
+  columns: z.record(contractName, ColumnSourceSchema).default({}),
+  /** contract column -> { the user's value: segflow's value }, e.g. churn_label: { "Yes": true, "No": false }. */
+  values: z
+    .record(contractName, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])))
+    .default({}),
+  /** strptime format of text months, e.g. "%Y%m" or "%b %Y" (DuckDB's format codes). */
+  monthFormat: z.string().min(2).optional(),
+  /**
+   * The decimal mark of the CSV input's numbers: "." (the default) or "," (103,03; a point in a
+   * number then makes it no number, as DuckDB's read_csv reads with decimal_separator ',').
+   * Left out, the mapping is as before (its hash too).
+   */
+  decimalSeparator: z.enum(['.', ','], { error: 'decimalSeparator takes "." or ","' }).optional(),
+  /**
+   * The user's own columns the models use: "auto" (every column not mapped one-to-one, typed
+   * from its values) or { column: "numeric" | "categorical" | "skip" } (only the listed
+   * columns, unless "*": "auto" types the others). Default: none.
+   */
+  features: z.union([z.literal('auto'), UserFeatureList]).optional(),
+  /** A column with more distinct values than this is not taken as categorical by "auto". */
+  maxCategories: z.number().int().min(2).max(254).default(50),
+};
+
 export const InputMappingSchema = z
-  .object({
-    /** "long": a row per subscriber per month; "snapshot": one row per subscriber for the run month. */
-    format: z.enum(['long', 'snapshot']).default('long'),
-    /** contract column -> the user's column name, a sum of columns, or (subscriber_id) row numbers. */
-    columns: z.record(contractName, ColumnSourceSchema).default({}),
-    /** contract column -> { the user's value: segflow's value }, e.g. churn_label: { "Yes": true, "No": false }. */
-    values: z
-      .record(contractName, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])))
-      .default({}),
-    /** strptime format of text months, e.g. "%Y%m" or "%b %Y" (DuckDB's format codes). */
-    monthFormat: z.string().min(2).optional(),
-    /**
-     * The decimal mark of the CSV input's numbers: "." (the default) or "," (103,03; a point in a
-     * number then makes it no number, as DuckDB's read_csv reads with decimal_separator ',').
-     * Left out, the mapping is as before (its hash too).
-     */
-    decimalSeparator: z.enum(['.', ','], { error: 'decimalSeparator takes "." or ","' }).optional(),
-    /**
-     * The user's own columns the models use: "auto" (every column not mapped one-to-one, typed
-     * from its values) or { column: "numeric" | "categorical" | "skip" } (only the listed
-     * columns, unless "*": "auto" types the others). Default: none.
-     */
-    features: z.union([z.literal('auto'), UserFeatureList]).optional(),
-    /** A column with more distinct values than this is not taken as categorical by "auto". */
-    maxCategories: z.number().int().min(2).max(254).default(50),
-  })
+  .object(MAPPING_FIELDS)
   .strict()
   .superRefine((mapping, context) => {
     for (const [column, source] of Object.entries(mapping.columns)) {
@@ -104,9 +106,19 @@ export function parseMapping(text: string): { ok: true; mapping: InputMapping } 
     return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
   }
   const parsed = InputMappingSchema.safeParse(json);
-  return parsed.success
-    ? { ok: true, mapping: parsed.data }
-    : { ok: false, problems: schemaProblems(parsed.error.issues, '(mapping)') };
+  if (parsed.success) return { ok: true, mapping: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.flatMap((issue) =>
+      // a misspelt field of the mapping itself ("decimalSeperator") gets the closest one
+      issue.code === 'unrecognized_keys' && issue.path.length === 0
+        ? issue.keys.map((key) => {
+            const close = closestName(key, Object.keys(MAPPING_FIELDS));
+            return `(mapping): unknown field "${key}"${close ? ` (did you mean ${close}?)` : ''}; docs/own-data.md lists the fields`;
+          })
+        : schemaProblems([issue], '(mapping)'),
+    ),
+  };
 }
 
 export const IDENTITY_MAPPING: InputMapping = { format: 'long', columns: {}, values: {}, maxCategories: 50 };

@@ -26,6 +26,18 @@ describe('mapping file, version 2', () => {
     ).toEqual([]);
   });
 
+  it('names a misspelt field of the mapping with the closest one', () => {
+    expect(parseMapping(JSON.stringify({ decimalSeperator: ',', columns: {} }))).toEqual({
+      ok: false,
+      problems: [
+        '(mapping): unknown field "decimalSeperator" (did you mean decimalSeparator?); docs/own-data.md lists the fields',
+      ],
+    });
+    expect(parseMapping(JSON.stringify({ colour: 'blue' }))).toMatchObject({
+      problems: ['(mapping): unknown field "colour"; docs/own-data.md lists the fields'],
+    });
+  });
+
   it('refuses row-number ids outside snapshots or for other columns, and unknown feature types', () => {
     expect(problems({ columns: { subscriber_id: { rowNumber: true } } })).toEqual([
       'columns.subscriber_id: rowNumber ids need format "snapshot" (monthly rows of one subscriber need a real id)',
