@@ -52,7 +52,12 @@ export function registerSnapshots(program: Command): void {
     .action(async (a: string, b: string, options) => {
       const store = loadConfig().store;
       const { diffSnapshots } = await import('../../pipelines/diff');
-      const diff = await diffSnapshots(store, await resolveSnapshot(store, a), await resolveSnapshot(store, b));
+      const [refA, refB] = [await resolveSnapshot(store, a), await resolveSnapshot(store, b)];
+      if (refA.month === refB.month && refA.version === refB.version)
+        throw new UsageError(
+          `${a} and ${b} are the same snapshot, ${refA.month}/v${refA.version}${a === b ? '' : ' (a month alone names its latest)'}: name two versions`,
+        );
+      const diff = await diffSnapshots(store, refA, refB);
       output(options.json, diff, (d) =>
         [
           `${d.a.month}/v${d.a.version} -> ${d.b.month}/v${d.b.version}`,

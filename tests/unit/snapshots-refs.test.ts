@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { AUDIT_MONTH as MONTH, publishFake } from '../audit-store';
+import { segflow, storeIn, tempDir } from '../helpers';
+
+/** What `snapshots diff` says when its two references name one snapshot. */
+describe('snapshots diff of one snapshot with itself', () => {
+  it('says so and exits 2 instead of printing a diff of zeros', async () => {
+    const home = await tempDir();
+    for (const version of [1, 2]) await publishFake(storeIn(home), version);
+    const same = await segflow(['snapshots', 'diff', MONTH, `${MONTH}/v2`], { SEGFLOW_HOME: home });
+    expect(same).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `${MONTH} and ${MONTH}/v2 are the same snapshot, ${MONTH}/v2 (a month alone names its latest): name two versions`,
+      ),
+    });
+  });
+});
