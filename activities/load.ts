@@ -257,10 +257,19 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
         ...(typesAuto(mapping) ? { sql: await inputRowLabelSql(conn, labels, mapping, row, checked.fileColumns) } : {}),
       };
     }
+    // "auto" judges each column against the label on the rows the churn model trains on
+    const leakCheck = typesAuto(mapping) ? { trainingRows: await trainingRowsSql(conn, mapping, params.month) } : {};
     const user =
       mapping.features === undefined
         ? { features: [], skipped: [] }
-        : await resolveUserFeatures(conn, await inputRowsSql(conn, files), checked.fileColumns, mapping, label);
+        : await resolveUserFeatures(
+            conn,
+            await inputRowsSql(conn, files),
+            checked.fileColumns,
+            mapping,
+            label,
+            leakCheck,
+          );
     const partitionStarts =
       partitions > 1
         ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
@@ -1300,6 +1309,17 @@ async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runM
     ? `try_strptime(${quoteIdent(source)}::VARCHAR, getvariable('month_format'))`
     : quoteIdent(source);
   return `date_trunc('month', coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}::VARCHAR, '%Y-%m')::DATE))::DATE`;
+}
+
+/**
+ * Whether an input row is one the churn model trains on (SQL): a row of the training month, as
+ * writeFeatureSettings picks it (a snapshot's own month, else the month before the run month).
+ * Binds training_month (and what inputMonthSql binds).
+ */
+async function trainingRowsSql(conn: DuckDBConnection, mapping: InputMapping, runMonth: string): Promise<string> {
+  const trainingMonth = mapping.format === 'snapshot' ? runMonth : addMonths(runMonth, -1);
+  await setVariable(conn, 'training_month', firstDay(trainingMonth));
+  return `(${await inputMonthSql(conn, mapping, runMonth)}) = getvariable('training_month')::DATE`;
 }
 
 /** Whether the mapping has "auto" type columns of the input (features "auto", or "*": "auto"). */

@@ -167,6 +167,19 @@ const plural = (count: number, one: string, many: string) => `${count} ${count =
 const quoted = (value: string) => `'${value.length > 40 ? `${value.slice(0, 39)}…` : value}'`;
 const percent = (share: number) => (share < 0.01 ? '<1%' : `${Math.round(share * 100)}%`);
 
+/** How "auto" checks the user's columns against the label. */
+export interface LeakCheckOptions {
+  /**
+   * SQL over one input row: whether the churn model trains on it (the training month's rows). A
+   * column is judged on these rows only: across months, a value that gives the label away in the
+   * training month (the month a subscriber left, on each of its rows) predicts nothing. Default:
+   * every row.
+   */
+  trainingRows?: string;
+  /** Rows past which the leak check reads a sample of subscribers (default LEAK_SAMPLE_ROWS). */
+  leakSampleRows?: number;
+}
+
 /**
  * The user's columns the models use, typed. "auto" takes every column not mapped one-to-one to
  * a contract column: numeric when its non-empty values are numbers but for at most 1% of them
@@ -182,8 +195,7 @@ export async function resolveUserFeatures(
   fileColumns: string[],
   mapping: InputMapping,
   label?: UserFeatureLabel | null,
-  /** Rows past which the leak check reads a sample of subscribers (default LEAK_SAMPLE_ROWS). */
-  leakSampleRows = LEAK_SAMPLE_ROWS,
+  { trainingRows, leakSampleRows = LEAK_SAMPLE_ROWS }: LeakCheckOptions = {},
 ): Promise<{ features: UserFeature[]; skipped: SkippedUserFeature[] }> {
   if (mapping.features === undefined) return { features: [], skipped: [] };
   const churnLabel = label === undefined ? await mappedLabel(conn, mapping, fileColumns) : label;
@@ -215,13 +227,15 @@ export async function resolveUserFeatures(
   // (whole, smallest, largest); then, for the columns that could be ids, their subscribers
   await setVariable(conn, 'missing_markers', listValue(MISSING_MARKERS));
   const id = subscriberKeySql(mapping);
+  // the rows the leak check reads, counted in the same pass (they decide whether it samples)
+  const checkedRows = churnLabel?.sql ? (trainingRows ?? 'true') : 'false';
   // each value read as text and as a number once, below the aggregates that use them
-  const values = `SELECT ${id} AS sub, ${candidates
+  const values = `SELECT ${id} AS sub, (${checkedRows}) AS checked, ${candidates
     .map((column, i) => `${userText(column)} AS t${i}, ${textNumberSql(`t${i}`, mapping.decimalSeparator)} AS x${i}`)
     .join(', ')} FROM (${inputRows})`;
   const raw = await queryOne<Record<string, number>>(
     conn,
-    `SELECT approx_count_distinct(sub) AS subscribers, ${candidates
+    `SELECT approx_count_distinct(sub) AS subscribers, count(*) FILTER (WHERE checked) AS checked_rows, ${candidates
       .map((_, i) => {
         const [text, number] = [`t${i}`, `x${i}`];
         return [
@@ -345,16 +359,20 @@ export async function resolveUserFeatures(
   }
   if (churnLabel?.sql) {
     const auto = typed.filter((feature) => wanted.get(feature.name) === 'auto');
-    // past LEAK_SAMPLE_ROWS rows, a seeded share of the subscribers (all their rows) tells as much
-    const rows = Math.max(...stats.map((column) => column.n), 0);
-    const every = Math.ceil(rows / leakSampleRows);
-    const sampled = every > 1 ? `SELECT * FROM (${inputRows}) WHERE hash(${id}) % ${every} = 0` : inputRows;
-    const leaks = await leakChecks(conn, sampled, churnLabel.sql, auto, mapping.decimalSeparator);
+    // judged on the rows the model trains on; past LEAK_SAMPLE_ROWS of them, a seeded share of
+    // the subscribers (all their rows) tells as much
+    const every = Math.ceil(Number(raw.checked_rows) / leakSampleRows);
+    const checked = [
+      ...(trainingRows ? [`(${trainingRows})`] : []),
+      ...(every > 1 ? [`hash(${id}) % ${every} = 0`] : []),
+    ];
+    const rows = checked.length > 0 ? `SELECT * FROM (${inputRows}) WHERE ${checked.join(' AND ')}` : inputRows;
+    const leaks = await leakChecks(conn, rows, churnLabel.sql, auto, mapping.decimalSeparator);
     for (const [i, feature] of auto.entries()) {
-      const { pos, neg, errors } = leaks[i];
+      const { pos, neg, errors, values: labelledValues } = leaks[i];
       const total = pos + neg;
       const minority = Math.min(pos, neg);
-      const enoughRows = feature.type === 'numeric' || total >= 10 * stats[candidates.indexOf(feature.name)].distinct;
+      const enoughRows = feature.type === 'numeric' || total >= 10 * labelledValues;
       if (
         minority >= LEAK_MIN_MINORITY &&
         enoughRows &&
@@ -416,10 +434,10 @@ async function mappedLabel(
 }
 
 /**
- * For each column, how many labelled rows (churned, stayed) and how many of them the column alone
- * gets wrong at best: a categorical column by the majority label of each value, a numeric one by
- * the best single threshold; missing values are a group of their own either way. One pass over
- * the input rows.
+ * For each column, how many labelled rows (churned, stayed), how many distinct values they hold
+ * (missing not counted) and how many of them the column alone gets wrong at best: a categorical
+ * column by the majority label of each value, a numeric one by the best single threshold;
+ * missing values are a group of their own either way. One pass over `inputRows`.
  */
 async function leakChecks(
   conn: DuckDBConnection,
@@ -427,7 +445,7 @@ async function leakChecks(
   labelSql: string,
   columns: { name: string; type: 'numeric' | 'categorical' }[],
   decimalSeparator?: DecimalSeparator,
-): Promise<{ pos: number; neg: number; errors: number }[]> {
+): Promise<{ pos: number; neg: number; values: number; errors: number }[]> {
   if (columns.length === 0) return [];
   const values = columns.map((column, i) => `${userFeatureSql(column, decimalSeparator)} AS c${i}`);
   const groups = columns.map(
@@ -436,12 +454,12 @@ async function leakChecks(
          c${i} IS NULL AS missing, count(*) FILTER (WHERE l) AS pos, count(*) FILTER (WHERE NOT l) AS neg
        FROM r WHERE l IS NOT NULL GROUP BY c${i}`,
   );
-  const rows = await queryRows<{ i: number; pos: number; neg: number; errors: number }>(
+  const rows = await queryRows<{ i: number; pos: number; neg: number; present_values: number; errors: number }>(
     conn,
     `WITH r AS MATERIALIZED (SELECT TRY_CAST((${labelSql}) AS BOOLEAN) AS l, ${values.join(', ')} FROM (${inputRows})),
      g AS MATERIALIZED (${groups.join('\nUNION ALL\n')}),
      t AS (
-       SELECT i, sum(pos) AS pos, sum(neg) AS neg,
+       SELECT i, sum(pos) AS pos, sum(neg) AS neg, count(*) FILTER (WHERE NOT missing) AS present_values,
          coalesce(sum(pos) FILTER (WHERE NOT missing), 0) AS present_pos,
          coalesce(sum(neg) FILTER (WHERE NOT missing), 0) AS present_neg,
          coalesce(sum(least(pos, neg)) FILTER (WHERE missing), 0) AS missing_errors,
@@ -453,12 +471,17 @@ async function leakChecks(
      threshold AS (
        SELECT s.i, min(least(s.below_pos + t.present_neg - s.below_neg, s.below_neg + t.present_pos - s.below_pos)) AS errors
        FROM s JOIN t USING (i) GROUP BY s.i)
-     SELECT t.i, t.pos, t.neg, t.missing_errors + coalesce(threshold.errors, t.category_errors) AS errors
+     SELECT t.i, t.pos, t.neg, t.present_values, t.missing_errors + coalesce(threshold.errors, t.category_errors) AS errors
      FROM t LEFT JOIN threshold USING (i) ORDER BY t.i`,
   );
   return columns.map((_, i) => {
     const row = rows.find((r) => Number(r.i) === i);
-    return { pos: Number(row?.pos ?? 0), neg: Number(row?.neg ?? 0), errors: Number(row?.errors ?? 0) };
+    return {
+      pos: Number(row?.pos ?? 0),
+      neg: Number(row?.neg ?? 0),
+      values: Number(row?.present_values ?? 0),
+      errors: Number(row?.errors ?? 0),
+    };
   });
 }
 

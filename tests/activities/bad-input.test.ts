@@ -349,16 +349,57 @@ describe('labels from their own file', () => {
     );
     const mapping = join(dir, `mapping-${caseNo}.json`);
     await writeFile(mapping, JSON.stringify({ features: 'auto' }));
+    // run in May: the model trains on April's rows, labelled by who left in May
     const plan = await planLoad(
       store,
       { workflowId: 'corpus', runId: `case-${caseNo}` },
-      { month: '2026-06', input, mapping, labels },
+      { month: '2026-05', input, mapping, labels },
     );
     expect(plan.labels).toMatchObject({ kind: 'month-left', labelColumn: 'left_month' });
     const skipped = Object.fromEntries(plan.skippedUserFeatures.map((s) => [s.feature, s.reason]));
     expect(skipped.leaves_next_month).toMatch(
       /^predicts the churn label almost perfectly: a leak\? \(one threshold gets (\d+) of \1 labelled rows right;/,
     );
+    expect(plan.userFeatures.map((feature) => feature.name)).toEqual(['handset']);
+  });
+
+  it("judges each column on the training month's rows: the month left, repeated on every row of its subscriber, is left out", async () => {
+    // a third of the subscribers leave in June, a few others left in March; their rows end the
+    // month before, each carrying the month left (06.2026, and 2026-06 in a second column)
+    const left = `CASE WHEN ${CHURNED} THEN '2026-06' WHEN hash(subscriber_id) % 5 = 1 THEN '2026-03' END`;
+    const usage = `(SELECT *, ${left} AS lm FROM {usage})`;
+    const input = await inputWith(
+      (folder) =>
+        copyTo(
+          join(folder, 'all-months.parquet'),
+          `SELECT * EXCLUDE (lm), substr(lm, 6, 2) || '.' || substr(lm, 1, 4) AS "Abgang", lm AS exit_month, ${HANDSET}
+           FROM ${usage} WHERE lm IS NULL OR "month" < (lm || '-01')::DATE`,
+        ),
+      false,
+    );
+    const labels = join(dir, `labels-${caseNo}.csv`);
+    await copyTo(labels, `SELECT DISTINCT subscriber_id, lm AS left_month FROM ${usage} WHERE lm IS NOT NULL`);
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ features: 'auto' }));
+    const plan = await planLoad(
+      store,
+      { workflowId: 'corpus', runId: `case-${caseNo}` },
+      { month: '2026-06', input, mapping, labels },
+    );
+    expect(plan.labels).toMatchObject({ kind: 'month-left', labelColumn: 'left_month' });
+    // the model trains on May's rows (labelled: gone in June): there the month left is exact
+    const [{ may }] = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'input', join(input, 'all-months.parquet'));
+      return queryRows<{ may: number }>(
+        conn,
+        `SELECT count(*) AS may FROM read_parquet(getvariable('input')) WHERE "month" = '2026-05-01'`,
+      );
+    });
+    const skipped = Object.fromEntries(plan.skippedUserFeatures.map((s) => [s.feature, s.reason]));
+    const leak = (how: string) =>
+      `predicts the churn label almost perfectly: a leak? (${how} ${Number(may)} of ${Number(may)} labelled rows right; declare it in the mapping's features to use it anyway)`;
+    expect(skipped.Abgang).toBe(leak('one threshold gets')); // 06.2026 reads as a number
+    expect(skipped.exit_month).toBe(leak('its values alone get'));
     expect(plan.userFeatures.map((feature) => feature.name)).toEqual(['handset']);
   });
 });

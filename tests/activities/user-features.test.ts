@@ -89,7 +89,7 @@ describe("typing a user's own columns", () => {
         HEADER,
         InputMappingSchema.parse(mapping),
         label,
-        leakSampleRows,
+        { leakSampleRows },
       );
     });
   const byName = (result: { features: UserFeature[]; skipped: SkippedUserFeature[] }) => ({
@@ -202,6 +202,37 @@ describe("typing a user's own columns", () => {
       await resolve({ ...SNAPSHOT, features: { churned: 'categorical', days_to_exit: 'numeric' } }),
     );
     expect(Object.keys(declared.features)).toEqual(['churned', 'days_to_exit']);
+  });
+
+  it('judges a column on the rows the model trains on: a value that gives the label away in that month only is a leak', async () => {
+    // three monthly rows per subscriber; the model trains on the last (month_no 2), labelled by
+    // Churn there and stayed before; exit_mark repeats the churners' mark on every row
+    const monthly = (options?: { trainingRows?: string; leakSampleRows?: number }) =>
+      withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'devices_csv', csv);
+        return resolveUserFeatures(
+          conn,
+          `SELECT msisdn, contract_type, CASE WHEN "Churn" = 'Yes' THEN 'leaving' ELSE 'staying' END AS exit_mark, "Churn", m AS month_no
+           FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true) CROSS JOIN range(3) t(m)`,
+          ['msisdn', 'contract_type', 'exit_mark', 'Churn', 'month_no'],
+          InputMappingSchema.parse({ columns: { subscriber_id: 'msisdn' }, features: 'auto' }),
+          { name: 'left', sql: `CASE WHEN month_no = 2 THEN "Churn" = 'Yes' ELSE false END` },
+          options,
+        );
+      });
+    // over all months the mark is wrong on every churner's earlier rows: no leak
+    expect(byName(await monthly()).features.exit_mark).toMatchObject({ type: 'categorical' });
+    const trained = byName(await monthly({ trainingRows: 'month_no = 2' }));
+    expect(trained.features.exit_mark).toBeUndefined();
+    expect(trained.skipped.exit_mark).toBe(
+      "predicts the churn label almost perfectly: a leak? (its values alone get 4190 of 4190 labelled rows right; declare it in the mapping's features to use it anyway)",
+    );
+    expect(trained.features.contract_type).toMatchObject({ type: 'categorical' });
+    // the sample is sized by the rows checked (4190), not by all rows (12570)
+    const sampled = byName(await monthly({ trainingRows: 'month_no = 2', leakSampleRows: 1_000 }));
+    expect(sampled.skipped.exit_mark).toMatch(
+      /^predicts the churn label almost perfectly: a leak\? \(its values alone get (\d+) of \1 labelled rows right in a sample of 1 subscriber in 5;/,
+    );
   });
 
   it('the object form uses only the columns it lists and lists the others as skipped; "*": "auto" types them instead', async () => {
