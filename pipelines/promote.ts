@@ -6,13 +6,26 @@ import { withFileLock } from '../store/file-lock';
 import { hashFile } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
-import { latestVersion, readManifest, refuseWhilePublishing, writeLatest, type SnapshotRef } from '../store/snapshots';
+import { addMonths } from '../domain/month';
+import {
+  latestVersion,
+  listVersions,
+  readManifest,
+  refuseWhilePublishing,
+  writeLatest,
+  type SnapshotRef,
+} from '../store/snapshots';
 
 export interface PromoteResult {
   /** The `snapshot.promoted` entry, or null when the version already was the latest. */
   entry: AuditEntry | null;
   /** The version latest.json named before. */
   previous: number | null;
+  /**
+   * Snapshots of the month after that matched their segment ids (and measured campaigns) against
+   * another version of this month: published, they stay as they are; the next run uses this one.
+   */
+  builtOnOther: string[];
 }
 
 /**
@@ -37,7 +50,7 @@ export async function promoteSnapshot(
     if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to promote`);
     await refuseWhilePublishing(store, month, 'promoted');
     const previous = (await latestVersion(store, month)) ?? null;
-    if (previous === version) return { entry: null, previous };
+    if (previous === version) return { entry: null, previous, builtOnOther: [] };
     const at = new Date().toISOString();
     const entry = await recordAudit(
       store,
@@ -58,6 +71,18 @@ export async function promoteSnapshot(
       signer,
     );
     await writeLatest(store, month, version, manifest.run);
-    return { entry, previous };
+    return { entry, previous, builtOnOther: await builtOnOtherVersions(store, { month, version }) };
   });
+}
+
+/** The next month's snapshots whose previous snapshot is another version of `ref.month`. */
+async function builtOnOtherVersions(store: StoreConfig, ref: SnapshotRef): Promise<string[]> {
+  const next = addMonths(ref.month, 1);
+  const found: string[] = [];
+  for (const version of await listVersions(store, next)) {
+    const pinned = (await readManifest(store, next, version).catch(() => undefined))?.metrics?.previousSnapshot;
+    if (pinned && pinned.month === ref.month && pinned.version !== ref.version)
+      found.push(`${next}/v${version} (on ${pinned.month}/v${pinned.version})`);
+  }
+  return found;
 }

@@ -103,11 +103,20 @@ export function registerSnapshots(program: Command): void {
       const result = await promoteSnapshot(config.store, ref, { reason: options.reason, actor: options.actor }, signer);
       output(
         options.json,
-        { month: ref.month, version: ref.version, auditSeq: result.entry?.seq ?? null, previous: result.previous },
+        {
+          month: ref.month,
+          version: ref.version,
+          auditSeq: result.entry?.seq ?? null,
+          previous: result.previous,
+          builtOnOther: result.builtOnOther,
+        },
         (r) =>
           r.auditSeq === null
             ? `${r.month}/v${r.version} already is the month's latest; nothing recorded`
-            : `${r.month}/v${r.version} is now the month's latest (was ${r.previous === null ? 'none' : `v${r.previous}`}; audit seq ${r.auditSeq})`,
+            : `${r.month}/v${r.version} is now the month's latest (was ${r.previous === null ? 'none' : `v${r.previous}`}; audit seq ${r.auditSeq})` +
+              (r.builtOnOther.length
+                ? `\nnote: ${r.builtOnOther.join(', ')} matched segment ids and measured campaigns against another version; published, they stay so: rerun the month to build on this one`
+                : ''),
       );
     });
   snapshots

@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
@@ -203,6 +203,7 @@ describe('audit verify: experiments and promotions', () => {
     expect(await promoteSnapshot(store, { month: MONTH, version: 3 }, { reason: 'again', actor: 'ana' })).toEqual({
       entry: null,
       previous: 3,
+      builtOnOther: [],
     });
 
     // a rollback to v1, then the next run of the month moves latest.json forward past both
@@ -255,7 +256,14 @@ describe('audit verify: promotions over time', () => {
 
   it('every promotion is its own entry: a second rollback to the same version too', async () => {
     const store = await storeWithVersions(2);
+    // next month's run matched its segment ids to v2
+    const next = versionDir(store, '2026-07', 1);
+    await mkdir(next, { recursive: true });
+    const pinned = { month: MONTH, version: 2 };
+    await writeFile(join(next, 'manifest.json'), JSON.stringify({ metrics: { previousSnapshot: pinned } }));
     const first = await promote(store, 1, 'rollback of v2');
+    expect(first.builtOnOther).toEqual([`2026-07/v1 (on ${MONTH}/v2)`]);
+    await rm(next, { recursive: true });
     await publishFake(store, 3);
     const second = await promote(store, 1, 'rollback of v3');
     expect(second.entry?.seq).toBeGreaterThan(first.entry!.seq);
