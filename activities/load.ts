@@ -1258,17 +1258,24 @@ async function partitionCondition(
   return partition.index === 0 ? `(${range} OR ${key} IS NULL)` : range;
 }
 
+/** Text that is a number as JSON writes one (0.5, -12, 1e-7): a point is its decimal mark, whatever the input's. */
+const JSON_NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
 /**
  * The value a contract column takes for a user's value the mapping's `values` encode, as text:
  * with decimalSeparator "," a number for a number column is written with a decimal comma, as the
- * file's own numbers are (the check reads both alike).
+ * file's own numbers are (the check reads both alike). The number may be given as text too: the
+ * mapping is JSON, so "0.5" is the number 0.5 as 0.5 is; text written with the comma ("0,5") is
+ * read as the file's numbers are.
  */
 function encodedValue(mapping: InputMapping, contractColumn: string, target: unknown): string | null {
   if (target === null) return null;
   const type = USAGE_CONTRACT.find((column) => column.name === contractColumn)?.type;
-  return typeof target === 'number' && mapping.decimalSeparator === ',' && (type === 'DOUBLE' || type === 'INTEGER')
-    ? String(target).replace('.', ',')
-    : String(target);
+  const text = String(target);
+  const isNumber = typeof target === 'number' || (typeof target === 'string' && JSON_NUMBER_TEXT.test(text));
+  return isNumber && mapping.decimalSeparator === ',' && (type === 'DOUBLE' || type === 'INTEGER')
+    ? text.replace('.', ',')
+    : text;
 }
 
 /**

@@ -298,6 +298,20 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
     expect(summary.quarantineByReason).toEqual({ 'spend: not a valid double': 3 });
   });
 
+  it("reads a number the mapping's values give a number column as text like the number, with a point or the comma", async () => {
+    const csv = join(dir, 'commas-free.csv');
+    await writeCsv(csv, ',', ';');
+    const spend = async (name: string, free: unknown) => {
+      const summary = await loadCsv(name, csv, { ...MAPPING, values: { spend: { free } }, decimalSeparator: ',' });
+      // only the two 'abc' rows are quarantined: the 'free' row reads 0.5
+      expect(summary.quarantineByReason, name).toEqual({ 'spend: not a valid double': 2 });
+      return (await totals(summary.dbPath))[0].spend;
+    };
+    const number = await spend('free-number', 0.5);
+    expect(await spend('free-text', '0.5')).toBe(number);
+    expect(await spend('free-comma-text', '0,5')).toBe(number);
+  });
+
   it('refuses decimalSeparator "," for a CSV separated by commas, and for Parquet, naming both', async () => {
     const csv = join(dir, 'commas-between.csv');
     await writeCsv(csv, '.', ',');
