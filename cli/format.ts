@@ -1,5 +1,6 @@
 import type { MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 import { decimals } from '../domain/decimals';
+import { tooGoodWarning } from '../domain/too-good';
 
 const started = performance.now();
 
@@ -13,6 +14,7 @@ export function printResult(
   links: { uiUrl?: string; workflowId: string; namespace: string },
 ): void {
   const outsideWindow = result.rowsOutsideWindow ?? 0;
+  const tooGood = tooGoodWarning(result.churnRocAuc, result.churnTopFeature);
   const lines = [
     '',
     `Snapshot ${result.month} v${result.version}${result.alreadyPublished ? ' (already published by this run)' : ''}`,
@@ -31,6 +33,7 @@ export function printResult(
         ? ` (broke the contract; ${outsideWindow.toLocaleString('en-US')} more rows of months outside the window were not read)`
         : ''),
     `  churn holdout ROC AUC   ${decimals(result.churnRocAuc, 3)}`,
+    ...(tooGood ? [`    warning: ${tooGood}`] : []),
     `  top-decile lift         ${decimals(result.churnTopDecileLift, 2, 'x')}`,
     `  high churn risk         ${result.highRiskSubscribers.toLocaleString('en-US')}`,
     '',

@@ -22,6 +22,7 @@ import type { AuditHead } from '../store/audit-log';
 import { innermostFailure, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { durationMs } from '../domain/durations';
 import { isMonth, monthBefore } from '../domain/month';
+import { largestImportance, type TopFeature } from '../domain/too-good';
 import { combineProgress, STAGE_PROGRESS_SIGNAL, type ActivityProgress, type StepProgress } from '../domain/progress';
 import type { RunParamsInput } from '../domain/params';
 import {
@@ -77,6 +78,8 @@ export interface MonthlySegmentationResult {
   rowsOutsideWindow?: number;
   segments: { segmentId: number; name: string; subscribers: number }[];
   churnRocAuc: number;
+  /** The churn model's feature with the largest importance (absent from an older worker's result, or when none has any). */
+  churnTopFeature?: TopFeature;
   churnTopDecileLift: number;
   highRiskSubscribers: number;
   /**
@@ -171,6 +174,12 @@ function assertDuration(name: string, value: string): void {
       `${name} ${JSON.stringify(value)} is not a duration such as 30s, 2m or 1h`,
       'InvalidParamsError',
     );
+}
+
+/** The churn model's feature with the largest importance, as the result's churnTopFeature (none in an older churn stage's summary). */
+function topFeature(features: TopFeature[] | undefined): { churnTopFeature?: TopFeature } {
+  const top = largestImportance(features ?? []);
+  return top ? { churnTopFeature: top } : {};
 }
 
 /** Segments, scores and publishes one month of subscribers as a new snapshot version. */
@@ -350,6 +359,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       rowsOutsideWindow: load.rowsOutsideWindow,
       segments: cluster.segments.map(({ segmentId, name, subscribers }) => ({ segmentId, name, subscribers })),
       churnRocAuc: churn.holdout.rocAuc,
+      ...topFeature(churn.features),
       churnTopDecileLift: churn.holdout.liftByDecile[0],
       highRiskSubscribers: churn.riskBandCounts.high ?? 0,
       auditHead: snapshot.auditHead,

@@ -36,6 +36,46 @@ describe('terminal output', () => {
     );
   });
 
+  it('a holdout ROC AUC of 0.99 or more is called a likely leak, naming the feature the model leans on most', () => {
+    const printed = (result: Partial<Parameters<typeof printResult>[0]>) => {
+      const lines: string[] = [];
+      const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+      try {
+        printResult(
+          {
+            month: '2026-06',
+            version: 1,
+            snapshotPath: '/s',
+            manifestPath: '/s/manifest.json',
+            alreadyPublished: false,
+            paramsHash: 'p',
+            subscribers: 1_000,
+            rowsQuarantined: 0,
+            segments: [],
+            churnRocAuc: 0.8,
+            churnTopDecileLift: 3,
+            highRiskSubscribers: 0,
+            auditHead: null,
+            ...result,
+          },
+          { workflowId: 'w', namespace: 'default' },
+        );
+      } finally {
+        log.mockRestore();
+      }
+      return lines.join('\n');
+    };
+    expect(printed({ churnRocAuc: 0.99996, churnTopFeature: { name: 'Abgang', importance: 0.894 } })).toContain(
+      '  churn holdout ROC AUC   1.000\n    warning: holdout ROC AUC 1.000: a model this good usually means a column gives the label away (largest importance: Abgang, 89%); check it or leave it out of features\n',
+    );
+    // an older worker's result names no feature
+    expect(printed({ churnRocAuc: 0.99 })).toContain(
+      'warning: holdout ROC AUC 0.990: a model this good usually means a column gives the label away; check it or leave it out of features',
+    );
+    for (const churnRocAuc of [0.989, Number.NaN])
+      expect(printed({ churnRocAuc, churnTopFeature: { name: 'arpu', importance: 0.5 } })).not.toContain('warning');
+  });
+
   it('snapshots list fits 100 columns, even with a long requester and a full hash', () => {
     const listing: SnapshotListing = {
       month: '2026-10',

@@ -148,5 +148,36 @@ describe('churn section', () => {
     expect(section.html).toContain(
       "Columns of your file read with a note: device_age (3 values not numbers taken as missing: 'n/a').",
     );
+    expect(section.html).not.toContain('Check the features');
+  });
+
+  it('says a model with a holdout ROC AUC of 0.99 or more usually has the label under another name, naming its largest importance', async () => {
+    const churn = {
+      featureImportance: { Abgang: 0.9, arpu: 0.1 },
+      topRules: [],
+      holdout: {
+        rocAuc: 1,
+        prAuc: 1,
+        baseRate: 0.05,
+        liftByDecile: [10],
+        precisionAtTopDecile: 0.5,
+        recallAtTopDecile: 1,
+      },
+      holdoutRoc: [
+        { fpr: 0, tpr: 1 },
+        { fpr: 1, tpr: 1 },
+      ],
+      holdoutRows: 100,
+      features: [
+        { name: 'arpu', source: 'derived', type: 'numeric', missingShare: 0, importance: 0.106 },
+        { name: 'Abgang', source: 'user', type: 'numeric', missingShare: 0.9, importance: 0.894 },
+      ],
+    } as unknown as Parameters<typeof churnSection>[0];
+    const section = await churnSection(churn);
+    expect(section.html).toContain(
+      '<b>Check the features:</b> holdout ROC AUC 1.000: a model this good usually means a column gives the label away (largest importance: Abgang, 89%); check it or leave it out of features.</p>',
+    );
+    // the warning comes first, above the charts
+    expect(section.html.indexOf('Check the features')).toBeLessThan(section.html.indexOf('<div class="row">'));
   });
 });

@@ -1,4 +1,5 @@
 import { featureLabel, termInWords } from '../../../domain/feature-words';
+import { largestImportance, tooGoodWarning } from '../../../domain/too-good';
 import type { ChurnSummary } from '../../churn';
 import type { LoadSummary } from '../../load';
 import type { LeafRule } from '../../ml/tree-rules';
@@ -25,10 +26,15 @@ export async function churnSection(
   );
   const { holdout } = churn;
   const noted = (input.userFeatures ?? []).filter((f) => f.note !== undefined);
+  // a model this good has usually been given the label under another name (the run's result says so too)
+  const tooGood = tooGoodWarning(holdout.rocAuc, largestImportance(churn.features));
+  const warning = tooGood
+    ? `<p style="border-left: 4px solid #dc2626; padding-left: 8px;"><b>Check the features:</b> ${escape(tooGood)}.</p>\n    `
+    : '';
   return {
     id: 'churn',
     title: 'Churn risk',
-    html: `<div class="row">${await rocChart(churn.holdoutRoc, holdout.rocAuc)}${await liftChart(holdout.liftByDecile)}</div>
+    html: `${warning}<div class="row">${await rocChart(churn.holdoutRoc, holdout.rocAuc)}${await liftChart(holdout.liftByDecile)}</div>
     <div class="row">${await importanceChart(importance)}</div>
     <h3>Riskiest rules</h3>
     <table class="rules">

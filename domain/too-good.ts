@@ -1,0 +1,34 @@
+import { decimals } from './decimals';
+
+/**
+ * A churn model this good on its holdout almost always has a column that gives the label away
+ * (the month left, a status written after the fact), not a real signal.
+ */
+export const TOO_GOOD_ROC_AUC = 0.99;
+
+/** The feature a model leans on most, and its share of the importance (0..1). */
+export interface TopFeature {
+  name: string;
+  importance: number;
+}
+
+/** The feature with the largest importance (the first of equals), none when no feature has any. */
+export function largestImportance(features: readonly TopFeature[]): TopFeature | null {
+  let top: TopFeature | null = null;
+  for (const { name, importance } of features)
+    if (Number.isFinite(importance) && importance > (top?.importance ?? 0)) top = { name, importance };
+  return top;
+}
+
+/**
+ * What to tell the user of a holdout ROC AUC of at least TOO_GOOD_ROC_AUC, naming the feature with
+ * the largest importance when known; null for any other AUC (NaN or missing included).
+ */
+export function tooGoodWarning(rocAuc: number | null | undefined, top?: TopFeature | null): string | null {
+  if (typeof rocAuc !== 'number' || !(rocAuc >= TOO_GOOD_ROC_AUC)) return null;
+  const largest = top ? ` (largest importance: ${top.name}, ${Math.round(top.importance * 100)}%)` : '';
+  return (
+    `holdout ROC AUC ${decimals(rocAuc, 3)}: a model this good usually means a column gives the label away${largest}; ` +
+    `check it or leave it out of features`
+  );
+}
