@@ -956,7 +956,12 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
     openFeatureSet: mapping.features !== undefined,
     seconds: seconds + Math.max(...parts.map((part) => part.seconds)) + (performance.now() - started) / 1000,
   };
-  assertUsable(summary);
+  // when the run stops, its message shows what a number the check could not read looks like
+  // (an extra: a failure to find one never hides the stop itself)
+  const examples = tooManyBroken(summary)
+    ? await notANumberExamples(plan, Object.keys(summary.quarantineByReason)).catch(() => undefined)
+    : undefined;
+  assertUsable(summary, examples);
   return summary;
 }
 
@@ -1009,22 +1014,44 @@ export function partitionOutput(
 /** A text month that is not a date, whichever of the user's columns it came from ("bill_month (month): …"). */
 const MONTH_NOT_A_DATE = /(^month|\(month\)): not a valid date$/;
 
-/** Stops a run without enough good rows (also checked when the load's output is reused). */
-export function assertUsable(summary: LoadSummary): void {
+/**
+ * The rows that break the contract, and their share of the rows in the run window: rows of months
+ * outside the window are quarantined with their reason but break no rule (a file holding every
+ * month is read as month folders outside the window are skipped).
+ */
+function contractBreaks(summary: LoadSummary): { outside: number; broken: number; share: number } {
+  const outside = summary.quarantineByReason[OUTSIDE_WINDOW] ?? 0;
+  const broken = summary.rowsQuarantined - outside;
+  return { outside, broken, share: broken / Math.max(summary.rowsRead - outside, 1) };
+}
+
+/** Whether more rows break the contract than the run allows (assertUsable then stops it). */
+function tooManyBroken(summary: LoadSummary): boolean {
+  return summary.rowsRead > 0 && contractBreaks(summary).share > summary.params.maxQuarantineShare;
+}
+
+/** The reasons assertUsable lists: the most frequent first, without the rows of months outside the window. */
+const TOP_REASONS = 5;
+
+/**
+ * Stops a run without enough good rows (also checked when the load's output is reused).
+ * `examples`: a value as the input wrote it for reasons "<column>: not a valid double" (or
+ * integer), quoted beside the reason with what it says about the file's number format.
+ */
+export function assertUsable(summary: LoadSummary, examples: ReadonlyMap<string, ExampleValue> = new Map()): void {
   if (summary.rowsRead === 0) {
     throw new DataQualityError(
       `the ${summary.inputFiles.length} input file(s) hold no rows (window ${summary.windowStart}..${summary.windowEnd})`,
     );
   }
-  // rows of months outside the window are quarantined with their reason but break no rule: a
-  // file holding every month is read as month folders outside the window are skipped
-  const outside = summary.quarantineByReason[OUTSIDE_WINDOW] ?? 0;
-  const broken = summary.rowsQuarantined - outside;
-  const share = broken / Math.max(summary.rowsRead - outside, 1);
+  const { outside, broken, share } = contractBreaks(summary);
   const topReasons = Object.entries(summary.quarantineByReason)
     .filter(([reason]) => reason !== OUTSIDE_WINDOW)
-    .slice(0, 5)
-    .map(([reason, rows]) => `  ${rows} x ${reason}`)
+    .slice(0, TOP_REASONS)
+    .map(([reason, rows]) => {
+      const example = examples.get(reason);
+      return `  ${rows} x ${reason}${example ? exampleNote(example) : ''}`;
+    })
     .join('\n');
   if (share > summary.params.maxQuarantineShare) {
     throw new DataQualityError(
@@ -1043,6 +1070,103 @@ export function assertUsable(summary: LoadSummary): void {
           : ''),
     );
   }
+}
+
+/** A value of a number column the check could not read as a number, as the input file wrote it. */
+export interface ExampleValue {
+  value: string;
+  /** The mapping's decimalSeparator. */
+  decimalSeparator: DecimalSeparator;
+}
+
+/** `, e.g. '103,03': <what it says about the number format>` (the value cut at 40 characters). */
+function exampleNote({ value, decimalSeparator }: ExampleValue): string {
+  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
+  const hint = numberFormatHint(value, decimalSeparator);
+  return `, e.g. '${shown}'${hint ? `: ${hint}` : ''}`;
+}
+
+/**
+ * What a value that is not a number says about how the file writes its numbers: digits with both
+ * a point and a comma, or one of them more than once (17.488,0, 17,488.0, 1.234.567), have
+ * thousands separators, which no reading of numbers takes; digits with one comma (103,03) have a
+ * decimal comma, read with the mapping's decimalSeparator ",". Nothing for any other value.
+ */
+export function numberFormatHint(value: string, decimalSeparator: DecimalSeparator = '.'): string | undefined {
+  const text = value.trim();
+  if (!/^[+-]?\d[\d.,]*\d$/.test(text)) return undefined;
+  const points = text.split('.').length - 1;
+  const commas = text.split(',').length - 1;
+  if ((points > 0 && commas > 0) || points > 1 || commas > 1) return 'thousands separators are not read';
+  if (commas === 1 && decimalSeparator !== ',') return 'set "decimalSeparator": "," in the mapping';
+  return undefined;
+}
+
+/** Quarantined rows per reason whose input values examples are picked from (in file order). */
+const EXAMPLE_ROWS = 5;
+
+/**
+ * For each of `reasons` that is a number column's "not a valid double" (or integer), a value as
+ * the input wrote it: of the reason's first quarantined rows (table quarantine of the run
+ * database: file and row), the first whose value says something about the number format (a
+ * decimal comma, thousands separators), else the first. Only the rows up to the last of those are
+ * read, from their file, so a stopped run pays little for its message. A file that cannot be read
+ * (a stored month's input, since gone) gives no example.
+ */
+async function notANumberExamples(plan: LoadPlan, reasons: string[]): Promise<Map<string, ExampleValue>> {
+  const { mapping } = plan;
+  const decimalSeparator = mapping.decimalSeparator ?? '.';
+  // the reason buildCheckSql gives a number column read from one input column, and that column
+  const sources = new Map<string, string>();
+  for (const column of USAGE_CONTRACT) {
+    const source = mapping.columns[column.name] ?? column.name;
+    if ((column.type === 'DOUBLE' || column.type === 'INTEGER') && typeof source === 'string')
+      sources.set(`${columnLabel(mapping, column.name)}: not a valid ${column.type.toLowerCase()}`, source);
+  }
+  const wanted = reasons
+    .filter((reason) => reason !== OUTSIDE_WINDOW)
+    .slice(0, TOP_REASONS)
+    .filter((reason) => sources.has(reason));
+  const examples = new Map<string, ExampleValue>();
+  if (wanted.length === 0) return examples;
+  await withConnection(plan.dbPath, async (conn) => {
+    await setVariable(conn, 'example_reasons', listValue(wanted));
+    const firstRows = await queryRows<{ reason: string; source_file: string; file_row: bigint | number }>(
+      conn,
+      `SELECT reason, source_file, file_row FROM quarantine WHERE list_contains(getvariable('example_reasons'), reason)
+       QUALIFY row_number() OVER (PARTITION BY reason ORDER BY source_file, file_row) <= ${EXAMPLE_ROWS}
+       ORDER BY reason, source_file, file_row`,
+    );
+    for (const reason of wanted) {
+      const rows = firstRows.filter((row) => row.reason === reason);
+      const values: string[] = [];
+      for (const file of [...new Set(rows.map((row) => row.source_file))]) {
+        const fileRows = rows.filter((row) => row.source_file === file).map((row) => Number(row.file_row));
+        values.push(...(await valuesAt(conn, file, sources.get(reason) as string, fileRows).catch(() => [])));
+      }
+      const value = values.find((text) => numberFormatHint(text, decimalSeparator)) ?? values[0];
+      if (value !== undefined) examples.set(reason, { value, decimalSeparator });
+    }
+  });
+  return examples;
+}
+
+/** Column `column`'s values as text at rows `fileRows` (ascending, 0-based, as the load numbers them) of input file `path`. */
+async function valuesAt(conn: DuckDBConnection, path: string, column: string, fileRows: number[]): Promise<string[]> {
+  await setVariable(conn, 'example_file', path);
+  await setVariable(conn, 'example_rows', listValue(fileRows.map(BigInt)));
+  const last = Math.max(...fileRows);
+  // a CSV's rows numbered as inputRowsSql numbers them, reading no further than the last wanted
+  const rows = isCsvFile(path)
+    ? `SELECT row_number() OVER () - 1 AS file_row, value FROM (
+         SELECT ${quoteIdent(column)}::VARCHAR AS value FROM ${readerSql(path, "getvariable('example_file')")} LIMIT ${last + 1})`
+    : `SELECT file_row_number AS file_row, ${quoteIdent(column)}::VARCHAR AS value
+       FROM read_parquet(getvariable('example_file'), file_row_number = true, hive_partitioning = false)`;
+  const found = await queryRows<{ value: string | null }>(
+    conn,
+    `SELECT value FROM (${rows}) WHERE list_contains(getvariable('example_rows'), file_row::BIGINT) AND value IS NOT NULL ORDER BY file_row`,
+  );
+  return found.map((row) => row.value as string);
 }
 
 /** The input files read, by name. */

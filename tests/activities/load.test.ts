@@ -2,7 +2,7 @@ import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, withConnection } from '../../activities/duckdb';
-import { loadPartition, loadUsage, planLoad } from '../../activities/load';
+import { loadPartition, loadUsage, numberFormatHint, planLoad } from '../../activities/load';
 import { usageMonthFile } from '../../store/layout';
 import type { SampleSummary } from '../../data/generate';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
@@ -288,7 +288,51 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
 
     // without the option its numbers are not numbers: nearly every row is quarantined, and the run stops
     const unread = await loadCsv('decimal-commas-unread', commaCsv, MAPPING).catch((error: Error) => error);
-    expect(unread).toMatchObject({ name: 'DataQualityError' });
+    // its message quotes a value as the file writes it, and says what to set
+    expect(unread).toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(
+        /\n {2}\d+ x data_mb: not a valid double, e\.g\. '\d+,\d+': set "decimalSeparator": "," in the mapping(\n|$)/,
+      ),
+    });
+  });
+
+  it('reads a decimal comma or thousands separators from an example of a value that is not a number', () => {
+    expect(numberFormatHint('103,03')).toBe('set "decimalSeparator": "," in the mapping');
+    expect(numberFormatHint('-0,5')).toBe('set "decimalSeparator": "," in the mapping');
+    expect(numberFormatHint('103,03', ',')).toBeUndefined();
+    for (const value of ['17.488,0', '17,488.0', '1.234.567', '1,234,567'])
+      expect(numberFormatHint(value, ','), value).toBe('thousands separators are not read');
+    for (const value of ['abc', 'n/a', '1.5', ',5', '12,', '1e3,5'])
+      expect(numberFormatHint(value), value).toBeUndefined();
+  });
+
+  it('stops a run whose numbers have thousands separators with an example of one, and says they are not read', async () => {
+    const csv = join(dir, 'thousands.csv');
+    // rows 1 and 2 'abc', every other spend 1.003,5, 1.004,5, ...: the example is one of those
+    const spend = "CASE WHEN n <= 2 THEN 'abc' ELSE '1.' || lpad((n % 1000)::VARCHAR, 3, '0') || ',5' END";
+    await writeCsv(csv, ',', ';', spend);
+    await expect(loadCsv('thousands', csv, { ...MAPPING, decimalSeparator: ',' })).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringContaining(
+        "x spend: not a valid double, e.g. '1.003,5': thousands separators are not read",
+      ),
+    });
+    // the same in Parquet, a column of text, read in two partitions: 17,488.0 written with a point
+    const input = join(dir, 'thousands-parquet');
+    await mkdir(input, { recursive: true });
+    await parquetFrom(
+      join(input, 'june.parquet'),
+      "SELECT * REPLACE (CASE WHEN spend >= 0 THEN '17,' || lpad((row_number() OVER () % 1000)::VARCHAR, 3, '0') || '.0' END AS spend) FROM {june}",
+    );
+    await expect(
+      loadUsage(storeIn(dir), run('thousands-parquet'), { month: '2026-06', input }, 2),
+    ).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(
+        /x spend: not a valid double, e\.g\. '17,\d{3}\.0': thousands separators are not read/,
+      ),
+    });
   });
 
   it('reads a number written with a point as no number, as DuckDB reads such a file', async () => {
