@@ -1,12 +1,8 @@
-import { USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contract';
+import { OUTSIDE_WINDOW, USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contract';
 import type { DecimalSeparator } from '../domain/mapping';
 import { sqlString } from './duckdb';
 
-/**
- * The quarantine reason of a valid row of a month outside the run's window (a file holding every
- * month): listed like the others, but not a break of the contract (load.ts assertUsable).
- */
-export const OUTSIDE_WINDOW = 'month: outside the run window';
+export { OUTSIDE_WINDOW };
 
 /**
  * A number written as text (SQL `text`), as `type` (DOUBLE or INTEGER), NULL when it is not one.

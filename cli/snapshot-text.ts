@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { OUTSIDE_WINDOW } from '../data/contract';
 import type { SnapshotManifest } from '../store/manifest';
 import type { SnapshotListing } from '../store/snapshots';
 import { count, decimals } from '../domain/decimals';
@@ -28,6 +29,19 @@ export function campaignWarningLine(manifest: Pick<SnapshotManifest, 'metrics'>)
   if (!campaigns?.measured) return undefined;
   const warnings = campaigns.warnings ?? (campaigns.warning ? [campaigns.warning] : []);
   return warnings.length ? warnings.map((w) => `  campaigns     warning: ${w}`).join('\n') : undefined;
+}
+
+/**
+ * The rows read and quarantined, as the run's result counts them (cli/format.ts): the rows that
+ * broke the contract apart from those of months outside the window, which were not read (a
+ * manifest without that reason has none).
+ */
+function rowsLine({ rowCounts: rows, quarantineByReason }: Pick<SnapshotManifest, 'rowCounts' | 'quarantineByReason'>) {
+  const outside = quarantineByReason[OUTSIDE_WINDOW] ?? 0;
+  return (
+    `${count(rows.inputRows - outside)} read, ${count(rows.quarantined - outside)} quarantined` +
+    (outside > 0 ? ` (broke the contract; ${count(outside)} more rows of months outside the window were not read)` : '')
+  );
 }
 
 /**
@@ -62,7 +76,7 @@ export function snapshotSummary(
       : []),
     `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
-    `  rows          ${count(rows.inputRows)} read, ${count(rows.quarantined)} quarantined; ${count(rows.subscribers)} subscribers scored (${count(rows.trainingRows)} training, ${count(rows.holdoutRows)} holdout)`,
+    `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored (${count(rows.trainingRows)} training, ${count(rows.holdoutRows)} holdout)`,
     `  churn model   holdout ROC AUC ${decimals(holdout.rocAuc, 3)}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
     `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : ', no previous month to match ids to'}`,
     ...metrics.segments.map(

@@ -176,6 +176,13 @@ export const USAGE_CONTRACT: readonly ColumnContract[] = [
   },
 ];
 
+/**
+ * The quarantine reason of a valid row of a month outside the run's window (a file holding every
+ * month): listed like the others, but not a break of the contract (load.ts assertUsable), and not
+ * read. Here, with no import, for what only reads manifests (`snapshots show`).
+ */
+export const OUTSIDE_WINDOW = 'month: outside the run window';
+
 /** Double-quotes an identifier; every identifier segflow puts in SQL comes from the contract. */
 export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;

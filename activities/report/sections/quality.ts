@@ -13,6 +13,18 @@ export interface QualityData {
   skippedFeatures: SkippedFeature[];
 }
 
+/**
+ * Rows read = loaded + quarantined, as the run's result counts them: the rows that broke the
+ * contract apart from those of months outside the window, which were not read.
+ */
+function rowsNote(data: QualityData): string {
+  const outside = data.rowsOutsideWindow;
+  const read = `${fmt(data.rowsRead - outside)} rows read from ${data.inputFiles} files = ${fmt(data.rowsLoaded)} loaded + ${fmt(data.rowsQuarantined - outside)} quarantined`;
+  return outside > 0
+    ? `${read} for breaking the input contract; ${fmt(outside)} more rows of months outside the run window were not read (quarantine.parquet lists each row with its reason, those too)`
+    : `${read} (quarantine.parquet lists each with its reason)`;
+}
+
 /** Input rows loaded and quarantined by reason, and features the input could not support. */
 export async function qualitySection(data: QualityData): Promise<ReportSection> {
   const chart = await dataQualityChart([
@@ -24,7 +36,7 @@ export async function qualitySection(data: QualityData): Promise<ReportSection> 
     id: 'quality',
     title: 'Data quality',
     html: `<div class="row">${chart}</div>
-    <p class="note">${fmt(data.rowsRead)} rows read from ${data.inputFiles} files = ${fmt(data.rowsLoaded)} loaded + ${fmt(data.rowsQuarantined)} quarantined (quarantine.parquet lists each with its reason)${data.rowsOutsideWindow > 0 ? `: ${fmt(data.rowsQuarantined - data.rowsOutsideWindow)} broke the input contract, and ${fmt(data.rowsOutsideWindow)} lie in months outside the run window, not read` : ''}.</p>
+    <p class="note">${rowsNote(data)}.</p>
     ${skipped ? `<p class="note">Skipped features (the input cannot support them; left out of the models, empty in subscribers.parquet): ${skipped}.</p>` : ''}`,
   };
 }

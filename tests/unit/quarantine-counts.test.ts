@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { OUTSIDE_WINDOW } from '../../activities/load-sql';
+import { qualitySection } from '../../activities/report/sections/quality';
+import { snapshotSummary } from '../../cli/snapshot-text';
+import type { SnapshotManifest } from '../../store/manifest';
+
+/** A manifest holding what `snapshots show` reads: 31,131 input rows, 13,441 quarantined, of which `outside` of months outside the window. */
+function manifest(quarantineByReason: Record<string, number>): SnapshotManifest {
+  return {
+    snapshot: { month: '2026-10', version: 1, publishedAt: '2026-11-02T03:00:04.123Z' },
+    run: { workflowId: 'w', runId: 'r' },
+    requestedBy: 'cli:analyst',
+    paramsHash: 'p'.repeat(64),
+    inputs: [{ path: '/data/usage/all.parquet', sha256: 'a'.repeat(64), bytes: 1, rows: 31_131 }],
+    code: { segflow: '0.1.0', commit: 'c0ffee' },
+    rowCounts: {
+      inputRows: 31_131,
+      loaded: 17_690,
+      quarantined: 13_441,
+      subscribers: 15_939,
+      trainingRows: 12_000,
+      holdoutRows: 3_000,
+    },
+    quarantineByReason,
+    skippedFeatures: [],
+    metrics: {
+      churnHoldout: { rocAuc: 0.8, liftByDecile: [3] },
+      riskBandCounts: { high: 10 },
+      kmeans: { k: 2 },
+      segments: [],
+    },
+    outputs: [],
+  } as unknown as SnapshotManifest;
+}
+
+const rowsLine = (text: string) => text.split('\n').find((line) => line.startsWith('  rows '));
+
+describe('quarantined rows: those that broke the contract apart from those of months outside the window', () => {
+  it('snapshots show counts them as the run does: rows of months outside the window were not read', () => {
+    const shown = snapshotSummary(
+      manifest({ [OUTSIDE_WINDOW]: 13_433, 'voice_minutes: negative': 8 }),
+      {},
+      true,
+      'manifest.json',
+    );
+    expect(rowsLine(shown)).toBe(
+      '  rows          17,698 read, 8 quarantined (broke the contract; 13,433 more rows of months outside the window were not read); ' +
+        '15,939 subscribers scored (12,000 training, 3,000 holdout)',
+    );
+    // none outside the window (or a manifest from before that reason): every quarantined row broke the contract
+    const without = snapshotSummary(manifest({ 'voice_minutes: negative': 13_441 }), {}, true, 'manifest.json');
+    expect(rowsLine(without)).toMatch(/^ {2}rows {10}31,131 read, 13,441 quarantined; 15,939 subscribers scored/);
+  });
+
+  it("the report's data quality note says the same, never 'read' and 'not read' of the same rows", async () => {
+    const data = {
+      rowsRead: 31_131,
+      rowsLoaded: 17_690,
+      rowsQuarantined: 13_441,
+      inputFiles: 7,
+      quarantineByReason: { [OUTSIDE_WINDOW]: 13_433, 'voice_minutes: negative': 8 },
+      skippedFeatures: [],
+    };
+    const note = (html: string) => html.match(/<p class="note">([^<]*)<\/p>/)?.[1];
+    expect(note((await qualitySection({ ...data, rowsOutsideWindow: 13_433 })).html)).toBe(
+      '17,698 rows read from 7 files = 17,690 loaded + 8 quarantined for breaking the input contract; ' +
+        '13,433 more rows of months outside the run window were not read (quarantine.parquet lists each row with its reason, those too).',
+    );
+    expect(
+      note((await qualitySection({ ...data, rowsLoaded: 31_123, rowsQuarantined: 8, rowsOutsideWindow: 0 })).html),
+    ).toBe(
+      '31,131 rows read from 7 files = 31,123 loaded + 8 quarantined (quarantine.parquet lists each with its reason).',
+    );
+  });
+});
