@@ -76,7 +76,7 @@ export function snapshotSummary(
       : []),
     `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
-    `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored (${count(rows.trainingRows)} training, ${count(rows.holdoutRows)} holdout)`,
+    `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored; the models learnt from ${count(rows.trainingRows + rows.holdoutRows)} labelled subscribers (${count(rows.holdoutRows)} held out to test them)`,
     `  churn model   holdout ROC AUC ${decimals(holdout.rocAuc, 3)}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
     `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : ', no previous month to match ids to'}`,
     ...metrics.segments.map(

@@ -32,6 +32,10 @@ const OUTCOME: Record<string, string> = {
   'run.cancel-requested': 'cancelling',
 };
 
+/** A run started with --experiment: its run.requested (or, from a run before it said so there, its run.published) says so. */
+const isExperiment = (entries: AuditEntry[]) =>
+  entries.some((entry) => (entry.details as { experiment?: boolean } | undefined)?.experiment === true);
+
 /** Runs from the audit log (the long-term record), joined with Temporal's view when it still has them. */
 export async function listRuns(
   store: StoreConfig,
@@ -57,10 +61,7 @@ export async function listRuns(
         month: first.month,
         requestedBy: first.actor,
         requestedAt: first.at,
-        outcome:
-          last.event === 'run.published' && (last.details as { experiment?: boolean } | undefined)?.experiment
-            ? 'published (experiment)'
-            : (OUTCOME[last.event] ?? last.event),
+        outcome: `${OUTCOME[last.event] ?? last.event}${isExperiment(entries) ? ' (experiment)' : ''}`,
         version: published ? Number((published.details as { version: number }).version) : null,
         temporalStatus: await temporalStatus(client, first.run.workflowId, first.run.runId),
       };

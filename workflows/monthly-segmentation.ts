@@ -228,6 +228,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       partitions: input.partitions ?? 1,
       requestedAt: info.startTime.toISOString(),
       scheduledFor: scheduledFor?.toISOString() ?? null,
+      ...(input.experiment ? { experiment: true } : {}),
     }),
   );
   if (indexed && isMonth(month)) upsertSearchAttributes([{ key: SEGFLOW_MONTH, value: month }]);

@@ -187,6 +187,10 @@ describe('monthly workflow with stub activities', () => {
       (e) => e.event === 'run.published' && e.run.workflowId === 'stub-experiment',
     );
     expect(published?.details).toMatchObject({ version: 2, experiment: true });
+    const requested = (await readAuditLog(store)).find(
+      (e) => e.event === 'run.requested' && e.run.workflowId === 'stub-experiment',
+    );
+    expect(requested?.details).toMatchObject({ experiment: true });
   });
 
   it('fails a run started with a heartbeat timeout that is not a duration, instead of retrying its workflow task for ever', async () => {

@@ -45,7 +45,7 @@ describe('quarantined rows: those that broke the contract apart from those of mo
     );
     expect(rowsLine(shown)).toBe(
       '  rows          17,698 read, 8 quarantined (broke the contract; 13,433 more rows of months outside the window were not read); ' +
-        '15,939 subscribers scored (12,000 training, 3,000 holdout)',
+        '15,939 subscribers scored; the models learnt from 15,000 labelled subscribers (3,000 held out to test them)',
     );
     // none outside the window (or a manifest from before that reason): every quarantined row broke the contract
     const without = snapshotSummary(manifest({ 'voice_minutes: negative': 13_441 }), {}, true, 'manifest.json');

@@ -1,0 +1,26 @@
+import { describe, expect, it } from 'vitest';
+import { recordAudit } from '../../activities/audit';
+import { listRuns } from '../../pipelines/runs';
+import { storeIn, tempDir } from '../helpers';
+
+/** `segflow runs list` reads runs from the audit log: what became of each, and whether it was an experiment. */
+describe('runs list', () => {
+  it("names an experiment's outcome as one, failed or published", async () => {
+    const store = storeIn(await tempDir());
+    const month = '2026-06';
+    const record = (runId: string, event: 'run.requested' | 'run.failed' | 'run.published', details = {}) =>
+      recordAudit(store, { event, run: { workflowId: `wf-${runId}`, runId }, month, actor: 'ana', details });
+    await record('plain', 'run.requested', { params: { month } });
+    await record('plain', 'run.published', { version: 1 });
+    await record('tried', 'run.requested', { params: { month, k: 4 }, experiment: true });
+    await record('tried', 'run.failed', { error: 'DataQualityError' });
+    await record('kept', 'run.requested', { params: { month, k: 5 }, experiment: true });
+    await record('kept', 'run.published', { version: 2, experiment: true });
+    const runs = await listRuns(store, undefined, { limit: 10 });
+    expect(runs.map((run) => [run.runId, run.outcome, run.version])).toEqual([
+      ['plain', 'published', 1],
+      ['tried', 'failed (experiment)', null],
+      ['kept', 'published (experiment)', 2],
+    ]);
+  });
+});
