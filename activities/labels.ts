@@ -4,6 +4,7 @@ import { InputFileError, SchemaContractError } from '../domain/errors';
 import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
 import { queryOne, queryRows, setVariable } from './duckdb';
+import { textMonthSql } from './load-sql';
 
 /**
  * Churn labels from their own file (`--param labels=<file>`): a subscriber id and either a churn
@@ -59,7 +60,7 @@ export async function inspectLabels(
   const counts = await queryOne<{ rows: number; values: number; months: number }>(
     conn,
     `SELECT count(*) AS rows, count(${value}) AS values,
-            count(coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}, '%Y-%m'))) AS months
+            count(${textMonthSql(value)}) AS months
      FROM ${readerSql(path)}`,
   );
   const kind = counts.values > 0 && counts.months === counts.values ? 'month-left' : 'flag';
@@ -138,7 +139,7 @@ async function createUserLabels(conn: DuckDBConnection, labels: LabelsFile, mapp
               labels.kind === 'flag'
                 ? `(SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value})
                    ORDER BY w.priority, w.word = ${value} DESC LIMIT 1)`
-                : `date_trunc('month', coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}, '%Y-%m')))::DATE`
+                : `date_trunc('month', ${textMonthSql(value)})::DATE`
             } AS label
      FROM ${readerSql(labels.path)} f`,
   );

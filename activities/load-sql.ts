@@ -17,6 +17,15 @@ export function textNumberSql(text: string, decimalSeparator: DecimalSeparator =
     : `TRY_CAST(${text} AS ${type})`;
 }
 
+/**
+ * A month written as a date (2026-10-01) or as a year and month (2026-10), as a DATE; NULL when it
+ * is neither. Every reader of a text month goes through it: the load's check, the plan's leak
+ * check (load.ts inputMonthSql) and a labels file's month left (labels.ts).
+ */
+export function textMonthSql(value: string): string {
+  return `coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}::VARCHAR, '%Y-%m')::DATE)`;
+}
+
 /** Table quarantine's columns: each row that broke the contract, where it was, and why. */
 export const QUARANTINE_COLUMNS =
   '(source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)';
@@ -50,8 +59,7 @@ export function buildCheckSql(
     if (sourceType(column) === column.type) return id;
     if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
     // months as text: a date (2026-10-01) or a year and month (2026-10)
-    if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? ''))
-      return `coalesce(TRY_CAST(${id} AS DATE), try_strptime(${id}::VARCHAR, '%Y-%m')::DATE)`;
+    if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? '')) return textMonthSql(id);
     // numbers written as text with a decimal comma (a CSV's: every column is text)
     if (decimalSeparator === ',' && ['DOUBLE', 'INTEGER'].includes(column.type) && sourceType(column) === 'VARCHAR')
       return textNumberSql(id, decimalSeparator, column.type);

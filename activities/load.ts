@@ -34,7 +34,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { buildCheckSql, OUTSIDE_WINDOW, QUARANTINE_COLUMNS, textNumberSql } from './load-sql';
+import { buildCheckSql, OUTSIDE_WINDOW, QUARANTINE_COLUMNS, textMonthSql, textNumberSql } from './load-sql';
 import {
   resolveUserFeatures,
   userFeatureSql,
@@ -1439,7 +1439,7 @@ async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runM
   const value = mapping.monthFormat
     ? `try_strptime(${quoteIdent(source)}::VARCHAR, getvariable('month_format'))`
     : quoteIdent(source);
-  return `date_trunc('month', coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}::VARCHAR, '%Y-%m')::DATE))::DATE`;
+  return `date_trunc('month', ${textMonthSql(value)})::DATE`;
 }
 
 /**
