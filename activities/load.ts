@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
@@ -518,23 +518,50 @@ async function checkFiles(
 /**
  * Refuses a file the mapping's decimalSeparator "," cannot apply to: a Parquet file (its numbers
  * are stored as numbers, and text read as one would be read wrong), or a CSV file whose values
- * are separated by commas too (by DuckDB's sniffer, as read_csv reads it).
+ * are separated by commas too (by DuckDB's sniffer, as read_csv reads it), unless its numbers are
+ * quoted ("103,03"): its start holds such a number, and its rows have as many values as its
+ * header (an unquoted 103,03 makes one more, and the sniffer then takes a data row for the header).
  */
 async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string): Promise<void> {
   if (!isCsvFile(path))
     throw new InvalidParamsError(
       `the mapping's decimalSeparator "," is for CSV files, but ${path} is Parquet, whose numbers are stored as numbers: leave decimalSeparator out of the mapping for Parquet input`,
     );
-  const { delimiter } = await queryOne<{ delimiter: string }>(
+  const { delimiter, columns } = await queryOne<{ delimiter: string; columns: number }>(
     conn,
-    'SELECT Delimiter AS delimiter FROM sniff_csv($path, header = true)',
+    'SELECT Delimiter AS delimiter, len(Columns) AS columns FROM sniff_csv($path, header = true)',
     { path },
   );
-  if (delimiter === ',')
-    throw new InvalidParamsError(
-      `the mapping's decimalSeparator is ",", but ${path} separates its values with "," too (its delimiter), so 103,03 would read as two values: ` +
-        'write the file with ";" between values, or leave decimalSeparator out if its numbers are written with a point',
-    );
+  if (delimiter !== ',') return;
+  const start = (await fileStart(path, 65_536)).replace(/^\uFEFF/, '');
+  const header = start.split(/\r?\n/, 1)[0];
+  if (/"\s*-?\d+,\d+\s*"/.test(start) && csvFieldCount(header) === Number(columns)) return;
+  throw new InvalidParamsError(
+    `the mapping's decimalSeparator is ",", but ${path} separates its values with "," too (its delimiter), so an unquoted 103,03 reads as two values: ` +
+      'write the file with ";" between values, quote its numbers ("103,03"), or leave decimalSeparator out if its numbers are written with a point',
+  );
+}
+
+/** The first `bytes` of a file as text (its last character may be cut). */
+async function fileStart(path: string, bytes: number): Promise<string> {
+  const handle = await open(path);
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(bytes), 0, bytes, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The values in one comma-separated line, commas inside double quotes not counted. */
+function csvFieldCount(line: string): number {
+  let fields = 1;
+  let quoted = false;
+  for (const char of line) {
+    if (char === '"') quoted = !quoted;
+    else if (char === ',' && !quoted) fields += 1;
+  }
+  return fields;
 }
 
 /**

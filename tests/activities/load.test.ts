@@ -356,6 +356,27 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
     expect(await spend('free-comma-text', '0,5')).toBe(number);
   });
 
+  it('reads a CSV separated by commas whose decimal-comma numbers are quoted, and refuses one whose are not', async () => {
+    // COPY quotes each value holding its delimiter: "103,03"
+    const quoted = join(dir, 'quoted-commas.csv');
+    await writeCsv(quoted, ',', ',');
+    const semicolons = join(dir, 'semicolons-again.csv');
+    await writeCsv(semicolons, ',', ';');
+    const mapping = { ...MAPPING, decimalSeparator: ',' };
+    const [a, b] = [
+      await loadCsv('quoted-commas', quoted, mapping),
+      await loadCsv('semicolons-again', semicolons, mapping),
+    ];
+    expect(a.quarantineByReason).toEqual(b.quarantineByReason);
+    expect(await totals(a.dbPath)).toEqual(await totals(b.dbPath));
+    const bare = join(dir, 'bare-commas.csv');
+    await writeFile(bare, 'subscriber_id,month,spend\n"S1","2026-06",103,03\n"S2","2026-06",5,5\n');
+    await expect(loadCsv('bare-commas', bare, mapping)).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringContaining('quote its numbers ("103,03")'),
+    });
+  });
+
   it('refuses decimalSeparator "," for a CSV separated by commas, and for Parquet, naming both', async () => {
     const csv = join(dir, 'commas-between.csv');
     await writeCsv(csv, '.', ',');
