@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { formatHead, GENESIS_HASH, hashMatches, type AuditEntry, type AuditHead } from './audit-log';
 import { hashFile } from './hashing';
-import { FINAL_EVENTS, listMonths, listVersions, PUBLISHING_GRACE_MS, readManifest } from './snapshots';
+import {
+  FINAL_EVENTS,
+  LatestEligibility,
+  listMonths,
+  listVersions,
+  PUBLISHING_GRACE_MS,
+  readManifest,
+} from './snapshots';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from './layout';
 import { MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 
@@ -218,32 +225,34 @@ function checkAnchoredHead(entries: AuditEntry[], expected: AuditHead, logPath: 
 /**
  * The version each month's latest.json must name, replayed from the log as the store moves it: a
  * run's publish moves it forward unless the run was an experiment, `snapshots promote` sets it
- * (an experiment promoted stays eligible until a later promotion moves away from it), and
- * retiring the latest moves it back to the newest eligible version left (store/snapshots.ts
- * officialVersions).
+ * (store/snapshots.ts LatestEligibility: what it moves away from is no longer eligible), and
+ * retiring the latest moves it back to the newest eligible version left, as the store does.
  */
 function replayLatest(entries: AuditEntry[]): Map<string, number | undefined> {
-  const months = new Map<string, { latest?: number; published: Set<number>; adopted: Set<number> }>();
+  interface MonthState {
+    latest?: number;
+    /** Published and not retired, with whether each is an experiment. */
+    present: Map<number, boolean>;
+    eligibility: LatestEligibility;
+  }
+  const months = new Map<string, MonthState>();
   for (const entry of entries) {
     const details = (entry.details ?? {}) as { version?: number; experiment?: boolean; previous?: number | null };
     const version = details.version;
     if (version === undefined) continue;
-    const state = months.get(entry.month) ?? { published: new Set<number>(), adopted: new Set<number>() };
+    const state: MonthState = months.get(entry.month) ?? { present: new Map(), eligibility: new LatestEligibility() };
     months.set(entry.month, state);
-    if (entry.event === 'run.published' && details.experiment !== true) {
-      state.published.add(version);
-      if (state.latest === undefined || version > state.latest) state.latest = version;
+    if (entry.event === 'run.published') {
+      state.present.set(version, details.experiment === true);
+      if (details.experiment !== true && (state.latest === undefined || version > state.latest)) state.latest = version;
     } else if (entry.event === 'snapshot.promoted') {
-      if (details.previous !== undefined && details.previous !== null && details.previous !== version)
-        state.adopted.delete(details.previous);
-      state.adopted.add(version);
+      state.eligibility.promoted(version, details.previous ?? null, (v) => state.present.get(v) === true);
       state.latest = version;
     } else if (entry.event === 'snapshot.retired') {
-      state.published.delete(version);
-      state.adopted.delete(version);
+      state.present.delete(version);
       if (state.latest === version) {
-        const eligible = [...state.published, ...state.adopted];
-        state.latest = eligible.length ? Math.max(...eligible) : undefined;
+        const eligible = [...state.present].filter(([v, experiment]) => state.eligibility.eligible(v, experiment));
+        state.latest = eligible.length ? Math.max(...eligible.map(([v]) => v)) : undefined;
       }
     }
   }

@@ -150,9 +150,33 @@ export async function describePublished(
 }
 
 /**
+ * Which versions promotions leave eligible to become a month's latest again when the latest is
+ * retired, replayed promotion by promotion: the store's commands (officialVersions) and `audit
+ * verify` (replayLatest) share it. A promotion adopts its version; the latest it moves away from
+ * stops being eligible when it is an experiment, or newer than the promoted version (a rollback),
+ * until it is promoted again.
+ */
+export class LatestEligibility {
+  private readonly adopted = new Set<number>();
+  private readonly movedAwayFrom = new Set<number>();
+
+  promoted(version: number, previous: number | null, isExperiment: (version: number) => boolean): void {
+    if (previous !== null && previous !== version && (isExperiment(previous) || version < previous))
+      this.movedAwayFrom.add(previous);
+    this.movedAwayFrom.delete(version);
+    this.adopted.add(version);
+  }
+
+  /** Not an experiment (or one adopted), and not moved away from. */
+  eligible(version: number, experiment: boolean): boolean {
+    return !this.movedAwayFrom.has(version) && (!experiment || this.adopted.has(version));
+  }
+}
+
+/**
  * The month's versions that may be its latest, in version order: those published without
- * `--experiment`, and an experiment promoted since (`segflow snapshots promote`), until a later
- * promotion moves the latest away from it (a rollback). `audit verify` replays the same rule.
+ * `--experiment` and experiments promoted since, less those a later promotion moved away from
+ * (LatestEligibility).
  */
 export async function officialVersions(store: StoreConfig, month: string): Promise<number[]> {
   const present = await listVersions(store, month);
@@ -161,12 +185,10 @@ export async function officialVersions(store: StoreConfig, month: string): Promi
     const manifest = await readManifest(store, month, version).catch(() => undefined);
     if (manifest?.snapshot.experiment) experiments.add(version);
   }
-  const adopted = new Set<number>();
-  for (const { version, previous } of (await readMonthLog(store, month)).promotions) {
-    if (previous !== null && previous !== version) adopted.delete(previous);
-    adopted.add(version);
-  }
-  return present.filter((version) => !experiments.has(version) || adopted.has(version));
+  const eligibility = new LatestEligibility();
+  for (const { version, previous } of (await readMonthLog(store, month)).promotions)
+    eligibility.promoted(version, previous, (v) => experiments.has(v));
+  return present.filter((version) => eligibility.eligible(version, experiments.has(version)));
 }
 
 /**
@@ -180,8 +202,9 @@ async function versionsBeingPublished(store: StoreConfig, month: string): Promis
     if (log.published.has(version)) continue;
     const manifest = await readManifest(store, month, version).catch(() => undefined);
     if (!manifest || log.finishedRuns.has(manifest.run.runId)) continue;
-    const age = Date.now() - Date.parse(manifest.snapshot.publishedAt);
-    if (age >= 0 && age < PUBLISHING_GRACE_MS) publishing.push(version);
+    // stamped by the worker, whose clock may run ahead of this one's: a publish time ahead counts too
+    const age = Math.abs(Date.now() - Date.parse(manifest.snapshot.publishedAt));
+    if (age < PUBLISHING_GRACE_MS) publishing.push(version);
   }
   return publishing;
 }

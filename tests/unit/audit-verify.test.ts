@@ -289,6 +289,15 @@ describe('audit verify: promotions over time', () => {
     expect(await verifyAudit(store)).toMatchObject({ ok: true });
   });
 
+  it('a rollback is remembered: retiring a later run falls back to the version rolled back to, not from', async () => {
+    const store = await storeWithVersions(2);
+    await promote(store, 1, 'v2 was wrong');
+    await publishFake(store, 3);
+    const retired = await retireSnapshot(store, { month: MONTH, version: 3 }, { reason: 'test', actor: 'ops' });
+    expect(retired.latest).toBe(1);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+  });
+
   it('promote and retire wait for a version being published (latest.json moved, run.published not yet written)', async () => {
     const store = await storeWithVersions(2);
     await publishFake(store, 3, undefined, 'run-3', { publishedAt: new Date().toISOString() });
@@ -299,6 +308,14 @@ describe('audit verify: promotions over time', () => {
     await expect(
       retireSnapshot(store, { month: MONTH, version: 2 }, { reason: 'storage', actor: 'ops' }),
     ).rejects.toThrow(publishing);
+    // a worker whose clock runs ahead stamps a publish time still to come here: being published too
+    const ahead = await storeWithVersions(1);
+    await publishFake(ahead, 2, undefined, 'run-2', { publishedAt: new Date(Date.now() + 60_000).toISOString() });
+    const aheadLines = (await readFile(auditLogPath(ahead), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(ahead), aheadLines.slice(0, -1).join('\n') + '\n');
+    await expect(promoteSnapshot(ahead, { month: MONTH, version: 1 }, { reason: 'x', actor: 'ops' })).rejects.toThrow(
+      /is being published/,
+    );
     // once it is recorded, both go ahead
     await writeFile(auditLogPath(store), lines.join('\n') + '\n');
     await promote(store, 1, 'rollback');
