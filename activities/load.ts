@@ -1454,8 +1454,9 @@ async function bindFileNames(conn: DuckDBConnection, files: string[], input: str
 /**
  * The month of an input row, before the contract check, as the load reads it (createRawInput,
  * then buildCheckSql's conversion): the first day of its month, NULL when it cannot be read; a
- * snapshot's rows are the run month. The mapping's value encodings of months are not applied
- * (such rows read NULL). Binds run_month and month_format.
+ * snapshot's rows are the run month. The mapping's value encodings of months apply first, as in
+ * the load (there through table value_encodings; here as a CASE of the mapping's own words,
+ * quoted). Binds run_month and month_format.
  */
 async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runMonth: string): Promise<string> {
   await setVariable(conn, 'run_month', firstDay(runMonth));
@@ -1463,9 +1464,16 @@ async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runM
   const source = mapping.columns.month ?? 'month';
   if (mapping.format === 'snapshot' && !mapping.columns.month) return "getvariable('run_month')::DATE";
   if (typeof source !== 'string') return 'NULL::DATE';
-  const value = mapping.monthFormat
-    ? `try_strptime(${quoteIdent(source)}::VARCHAR, getvariable('month_format'))`
-    : quoteIdent(source);
+  let value = quoteIdent(source);
+  const encodings = Object.entries(mapping.values.month ?? {});
+  if (encodings.length > 0) {
+    const cases = encodings.map(([from, to]) => {
+      const target = encodedValue(mapping, 'month', to);
+      return `WHEN ${sqlString(from)} THEN ${target === null ? 'NULL' : sqlString(target)}`;
+    });
+    value = `CASE ${value}::VARCHAR ${cases.join(' ')} ELSE ${value}::VARCHAR END`;
+  }
+  if (mapping.monthFormat) value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
   return `date_trunc('month', ${textMonthSql(value)})::DATE`;
 }
 

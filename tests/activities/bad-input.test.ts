@@ -402,6 +402,44 @@ describe('labels from their own file', () => {
     expect(skipped.exit_month).toBe(leak('its values alone get'));
     expect(plan.userFeatures.map((feature) => feature.name)).toEqual(['handset']);
   });
+
+  it("finds the training month through the mapping's month encodings too (M052026 for May)", async () => {
+    const left = `CASE WHEN ${CHURNED} THEN '2026-06' WHEN hash(subscriber_id) % 5 = 1 THEN '2026-03' END`;
+    const usage = `(SELECT *, ${left} AS lm FROM {usage})`;
+    const input = await inputWith(
+      (folder) =>
+        copyTo(
+          join(folder, 'coded-months.parquet'),
+          `SELECT * EXCLUDE ("month", lm), 'M' || strftime("month", '%m%Y') AS "Monat", lm AS exit_month, ${HANDSET}
+           FROM ${usage} WHERE lm IS NULL OR "month" < (lm || '-01')::DATE`,
+        ),
+      false,
+    );
+    const labels = join(dir, `labels-${caseNo}.csv`);
+    await copyTo(labels, `SELECT DISTINCT subscriber_id, lm AS left_month FROM ${usage} WHERE lm IS NOT NULL`);
+    const codes = Object.fromEntries(
+      Array.from({ length: 24 }, (_, i) => {
+        const month = `${2025 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`;
+        return [`M${month.slice(5)}${month.slice(0, 4)}`, month];
+      }),
+    );
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(
+      mapping,
+      JSON.stringify({ columns: { month: 'Monat' }, values: { month: codes }, features: 'auto' }),
+    );
+    const plan = await planLoad(
+      store,
+      { workflowId: 'corpus', runId: `case-${caseNo}` },
+      { month: '2026-06', input, mapping, labels },
+    );
+    const skipped = Object.fromEntries(plan.skippedUserFeatures.map((s) => [s.feature, s.reason]));
+    // before: every coded month read NULL, no row was the training month's, and nothing was checked
+    expect(skipped.exit_month).toMatch(
+      /^predicts the churn label almost perfectly: a leak\? \(its values alone get (\d+) of \1 labelled rows right/,
+    );
+    expect(plan.userFeatures.map((feature) => feature.name)).toEqual(['handset']);
+  });
 });
 
 describe("a mapped file's reasons name the user's own columns", () => {
