@@ -1125,7 +1125,11 @@ export function numberFormatHint(value: string, decimalSeparator: DecimalSeparat
   const points = text.split('.').length - 1;
   const commas = text.split(',').length - 1;
   if ((points > 0 && commas > 0) || points > 1 || commas > 1) return 'thousands separators are not read';
-  if (commas === 1 && decimalSeparator !== ',') return 'set "decimalSeparator": "," in the mapping';
+  if (commas === 1 && decimalSeparator !== ',')
+    // 12,345 is a decimal comma or a thousands separator (as US exports write): the file tells which
+    return /,\d{3}$/.test(text)
+      ? 'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read: write numbers without it)'
+      : 'set "decimalSeparator": "," in the mapping';
   return undefined;
 }
 

@@ -301,6 +301,10 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
     expect(numberFormatHint('103,03')).toBe('set "decimalSeparator": "," in the mapping');
     expect(numberFormatHint('-0,5')).toBe('set "decimalSeparator": "," in the mapping');
     expect(numberFormatHint('103,03', ',')).toBeUndefined();
+    // three digits after the comma: it may as well separate thousands
+    expect(numberFormatHint('12,345')).toBe(
+      'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read: write numbers without it)',
+    );
     for (const value of ['17.488,0', '17,488.0', '1.234.567', '1,234,567'])
       expect(numberFormatHint(value, ','), value).toBe('thousands separators are not read');
     for (const value of ['abc', 'n/a', '1.5', ',5', '12,', '1e3,5'])
