@@ -67,6 +67,21 @@ export const PUBLISHING_GRACE_MS = 60 * 60 * 1000;
  * or a promotion it might hold must not be missed.
  */
 async function readMonthLog(store: StoreConfig, month: string): Promise<MonthLog> {
+  return monthLogOf(await readStoreLog(store), month);
+}
+
+/** The audit log's entries the store's commands read, every month's (read once for a listing). */
+export interface StoreLog {
+  months: Map<string, Omit<MonthLog, 'finishedRuns'>>;
+  finishedRuns: Set<string>;
+}
+
+function monthLogOf(log: StoreLog, month: string): MonthLog {
+  return { ...(log.months.get(month) ?? { published: new Set(), promotions: [] }), finishedRuns: log.finishedRuns };
+}
+
+/** readMonthLog's reading, for every month at once. */
+async function readStoreLog(store: StoreConfig): Promise<StoreLog> {
   const path = auditLogPath(store);
   const text = await readFile(path, 'utf8').catch(async (error: NodeJS.ErrnoException) => {
     // no log yet is a new store; a link to a log that is gone is not
@@ -79,7 +94,7 @@ async function readMonthLog(store: StoreConfig, month: string): Promise<MonthLog
       `cannot read the audit log ${path} (${error.code ?? error.message}): the snapshot numbers and promotions it records are unknown, so no snapshot is published, promoted or retired until it can be read`,
     );
   });
-  const log: MonthLog = { published: new Set(), promotions: [], finishedRuns: new Set() };
+  const log: StoreLog = { months: new Map(), finishedRuns: new Set() };
   for (const line of text.split('\n')) {
     if (!/"(run\.published|run\.failed|run\.cancelled|snapshot\.promoted)"/.test(line)) continue;
     let entry: AuditEntry;
@@ -89,13 +104,17 @@ async function readMonthLog(store: StoreConfig, month: string): Promise<MonthLog
       continue;
     }
     if (FINAL_EVENTS.has(entry.event)) log.finishedRuns.add(entry.run.runId);
-    if (entry.month !== month) continue;
     const details = (entry.details ?? {}) as { version?: unknown; previous?: unknown };
     const version = Number(details.version);
     if (!Number.isInteger(version)) continue;
-    if (entry.event === 'run.published') log.published.add(version);
+    const month = log.months.get(entry.month) ?? { published: new Set<number>(), promotions: [] };
+    log.months.set(entry.month, month);
+    if (entry.event === 'run.published') month.published.add(version);
     if (entry.event === 'snapshot.promoted')
-      log.promotions.push({ version, previous: Number.isInteger(details.previous) ? Number(details.previous) : null });
+      month.promotions.push({
+        version,
+        previous: Number.isInteger(details.previous) ? Number(details.previous) : null,
+      });
   }
   return log;
 }
@@ -178,7 +197,12 @@ export class LatestEligibility {
  * `--experiment` and experiments promoted since, less those a later promotion moved away from
  * (LatestEligibility).
  */
-export async function officialVersions(store: StoreConfig, month: string): Promise<number[]> {
+export async function officialVersions(
+  store: StoreConfig,
+  month: string,
+  /** The audit log already read (a listing of many months reads it once). */
+  log?: StoreLog,
+): Promise<number[]> {
   const present = await listVersions(store, month);
   const experiments = new Set<number>();
   for (const version of present) {
@@ -186,7 +210,8 @@ export async function officialVersions(store: StoreConfig, month: string): Promi
     if (manifest?.snapshot.experiment) experiments.add(version);
   }
   const eligibility = new LatestEligibility();
-  for (const { version, previous } of (await readMonthLog(store, month)).promotions)
+  const monthLog = log ? monthLogOf(log, month) : await readMonthLog(store, month);
+  for (const { version, previous } of monthLog.promotions)
     eligibility.promoted(version, previous, (v) => experiments.has(v));
   return present.filter((version) => eligibility.eligible(version, experiments.has(version)));
 }
@@ -301,9 +326,10 @@ export interface SnapshotListing {
 
 export async function listSnapshots(store: StoreConfig, month?: string): Promise<SnapshotListing[]> {
   const listings: SnapshotListing[] = [];
+  const log = await readStoreLog(store);
   for (const m of month ? [month] : await listMonths(store)) {
     const latest = (await latestVersion(store, m)) ?? 0;
-    const official = new Set(await officialVersions(store, m));
+    const official = new Set(await officialVersions(store, m, log));
     for (const version of await listVersions(store, m)) {
       const manifest = await readManifest(store, m, version);
       listings.push({
