@@ -78,7 +78,7 @@ export function snapshotSummary(
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
     `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored; the models learnt from ${count(rows.trainingRows + rows.holdoutRows)} labelled subscribers (${count(rows.holdoutRows)} held out to test them)`,
     `  churn model   holdout ROC AUC ${decimals(holdout.rocAuc, 3)}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
-    `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : ', no previous month to match ids to'}`,
+    `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : ', ids new: the month before has no latest (only experiments, or none), or it was clustered on other features'}`,
     ...metrics.segments.map(
       (s) =>
         `    ${String(s.segmentId).padStart(2)}  ${count(s.subscribers).padStart(9)}  ${s.name}  -> ${s.recommendedProduct}`,

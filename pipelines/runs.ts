@@ -28,7 +28,7 @@ const OUTCOME: Record<string, string> = {
   'run.failed': 'failed',
   'run.cancelled': 'cancelled',
   'snapshot.retired': 'published, since retired',
-  'snapshot.promoted': 'published, since promoted to latest',
+  'snapshot.promoted': 'published, since promoted',
   'run.cancel-requested': 'cancelling',
 };
 

@@ -47,6 +47,10 @@ describe('quarantined rows: those that broke the contract apart from those of mo
       '  rows          17,698 read, 8 quarantined (broke the contract; 13,433 more rows of months outside the window were not read); ' +
         '15,939 subscribers scored; the models learnt from 15,000 labelled subscribers (3,000 held out to test them)',
     );
+    // no snapshot of the month before to match segment ids to: says why there may be none
+    expect(shown).toContain(
+      'ids new: the month before has no latest (only experiments, or none), or it was clustered on other features',
+    );
     // none outside the window (or a manifest from before that reason): every quarantined row broke the contract
     const without = snapshotSummary(manifest({ 'voice_minutes: negative': 13_441 }), {}, true, 'manifest.json');
     expect(rowsLine(without)).toMatch(/^ {2}rows {10}31,131 read, 13,441 quarantined; 15,939 subscribers scored/);

@@ -16,11 +16,20 @@ describe('runs list', () => {
     await record('tried', 'run.failed', { error: 'DataQualityError' });
     await record('kept', 'run.requested', { params: { month, k: 5 }, experiment: true });
     await record('kept', 'run.published', { version: 2, experiment: true });
+    // an experiment adopted, then left again: its run says it was promoted, not that it is the latest
+    await recordAudit(store, {
+      event: 'snapshot.promoted',
+      run: { workflowId: 'wf-kept', runId: 'kept' },
+      month,
+      actor: 'ana',
+      subject: `${month}/v2 at 2026-07-01T00:00:00Z`,
+      details: { version: 2, previous: 1 },
+    });
     const runs = await listRuns(store, undefined, { limit: 10 });
     expect(runs.map((run) => [run.runId, run.outcome, run.version])).toEqual([
       ['plain', 'published', 1],
       ['tried', 'failed (experiment)', null],
-      ['kept', 'published (experiment)', 2],
+      ['kept', 'published, since promoted (experiment)', 2],
     ]);
   });
 });
