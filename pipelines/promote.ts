@@ -1,17 +1,14 @@
-import { join } from 'node:path';
 import { recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
-import { withFileLock } from '../store/file-lock';
-import { hashFile } from '../store/hashing';
-import { monthDir, versionDir, type StoreConfig } from '../store/layout';
+import type { StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import { addMonths } from '../domain/month';
 import {
+  changePublishedSnapshot,
   latestVersion,
   listVersions,
   readManifest,
-  refuseWhilePublishing,
   writeLatest,
   type SnapshotRef,
 } from '../store/snapshots';
@@ -45,10 +42,8 @@ export async function promoteSnapshot(
   const reason = request.reason.trim();
   if (reason === '') throw new UsageError('--reason must say why this version becomes the latest');
   const { month, version } = ref;
-  return withFileLock(join(monthDir(store, month), '.lock'), async () => {
-    const manifest = await readManifest(store, month, version).catch(() => undefined);
-    if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to promote`);
-    await refuseWhilePublishing(store, month, 'promoted');
+  const verb = { present: 'promote', past: 'promoted' } as const;
+  return changePublishedSnapshot(store, ref, verb, async ({ manifest, manifestSha256 }) => {
     const previous = (await latestVersion(store, month)) ?? null;
     if (previous === version) return { entry: null, previous, builtOnOther: [] };
     const at = new Date().toISOString();
@@ -61,12 +56,7 @@ export async function promoteSnapshot(
         actor: request.actor,
         // the log keeps one entry per run, event and subject: each promotion names its own moment
         subject: `${month}/v${version} at ${at}`,
-        details: {
-          version,
-          previous,
-          reason,
-          manifestSha256: (await hashFile(join(versionDir(store, month, version), 'manifest.json'))).sha256,
-        },
+        details: { version, previous, reason, manifestSha256 },
       },
       signer,
     );

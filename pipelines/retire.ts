@@ -3,15 +3,13 @@ import { join } from 'node:path';
 import { recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
-import { withFileLock } from '../store/file-lock';
-import { hashFile } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import {
+  changePublishedSnapshot,
   latestVersion,
   officialVersions,
   readManifest,
-  refuseWhilePublishing,
   writeLatest,
   type SnapshotRef,
 } from '../store/snapshots';
@@ -25,8 +23,9 @@ export interface RetireResult {
 /**
  * Removes a published snapshot on purpose (storage limits, a deletion request): first a
  * `snapshot.retired` audit entry with the reason, then the folder, then, when it was the latest,
- * latest.json moves to the newest remaining version that is not an experiment (or was promoted). A v<N>.retired.json tombstone keeps the number from being reused.
- * Running it again after a crash finishes the job without a second entry.
+ * latest.json moves to the newest eligible version left (officialVersions). A v<N>.retired.json
+ * tombstone keeps the number from being reused. Running it again after a crash finishes the job
+ * without a second entry.
  */
 export async function retireSnapshot(
   store: StoreConfig,
@@ -37,11 +36,8 @@ export async function retireSnapshot(
   const reason = request.reason.trim();
   if (reason === '') throw new UsageError('--reason must say why the snapshot is retired');
   const { month, version } = ref;
-  const dir = versionDir(store, month, version);
-  return withFileLock(join(monthDir(store, month), '.lock'), async () => {
-    const manifest = await readManifest(store, month, version).catch(() => undefined);
-    if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to retire`);
-    await refuseWhilePublishing(store, month, 'retired');
+  const verb = { present: 'retire', past: 'retired' } as const;
+  return changePublishedSnapshot(store, ref, verb, async ({ manifest, manifestSha256 }) => {
     const entry = await recordAudit(
       store,
       {
@@ -50,7 +46,7 @@ export async function retireSnapshot(
         month,
         actor: request.actor,
         subject: `${month}/v${version}`,
-        details: { version, reason, manifestSha256: (await hashFile(join(dir, 'manifest.json'))).sha256 },
+        details: { version, reason, manifestSha256 },
       },
       signer,
     );
@@ -59,7 +55,7 @@ export async function retireSnapshot(
       join(monthDir(store, month), `v${version}.retired.json`),
       JSON.stringify(tombstone, null, 2) + '\n',
     );
-    await rm(dir, { recursive: true, force: true });
+    await rm(versionDir(store, month, version), { recursive: true, force: true });
     return { entry, latest: await pointLatestAtNewest(store, month) };
   });
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { SnapshotManifest } from './manifest';
 import type { AuditEntry } from './audit-log';
+import { withFileLock } from './file-lock';
 import { hashFile } from './hashing';
 import { SnapshotStoreError, UsageError } from '../domain/errors';
 import { isMonth } from '../domain/month';
@@ -235,16 +236,31 @@ async function versionsBeingPublished(store: StoreConfig, month: string): Promis
 }
 
 /**
- * A run moves latest.json when its snapshot is in place and records run.published just after: a
- * promotion or retirement between the two would land in the log before that publish and make the
- * log's order disagree with latest.json. Called under the month's lock.
+ * An operator's change to a published snapshot (promote, retire), run under the month's lock with
+ * its manifest and the manifest's sha256 for the audit entry; a UsageError when the snapshot does
+ * not exist. Refused while a version of the month is being published: a run moves latest.json when
+ * its snapshot is in place and records run.published just after, and a promotion or retirement
+ * between the two would land in the log before that publish and make the log's order disagree
+ * with latest.json.
  */
-export async function refuseWhilePublishing(store: StoreConfig, month: string, what: string): Promise<void> {
-  const publishing = await versionsBeingPublished(store, month);
-  if (publishing.length > 0)
-    throw new UsageError(
-      `${month}/v${publishing.join(', v')} is being published (its run has not recorded run.published yet): nothing can be ${what} in ${month} until it has; try again in a moment (segflow runs list shows the run)`,
-    );
+export async function changePublishedSnapshot<T>(
+  store: StoreConfig,
+  ref: SnapshotRef,
+  verb: { present: 'promote' | 'retire'; past: 'promoted' | 'retired' },
+  change: (found: { manifest: SnapshotManifest; manifestSha256: string }) => Promise<T>,
+): Promise<T> {
+  const { month, version } = ref;
+  return withFileLock(join(monthDir(store, month), '.lock'), async () => {
+    const manifest = await readManifest(store, month, version).catch(() => undefined);
+    if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to ${verb.present}`);
+    const publishing = await versionsBeingPublished(store, month);
+    if (publishing.length > 0)
+      throw new UsageError(
+        `${month}/v${publishing.join(', v')} is being published (its run has not recorded run.published yet): nothing can be ${verb.past} in ${month} until it has; try again in a moment (segflow runs list shows the run)`,
+      );
+    const { sha256 } = await hashFile(join(versionDir(store, month, version), 'manifest.json'));
+    return change({ manifest, manifestSha256: sha256 });
+  });
 }
 
 /** The version latest.json names for a month, or undefined before the first publish. */
