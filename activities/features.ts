@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
-import { addMonths, firstDay } from '../domain/month';
+import { firstDay, trainingMonth } from '../domain/month';
 import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, STAR_GRADE_WEIGHTS } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
@@ -493,8 +493,7 @@ export async function writeFeatureSettings(
   params: RunParams,
   input: FeatureInput = FULL_INPUT,
 ): Promise<void> {
-  // a snapshot trains on its own month with the user's labels; monthly usage on the month before
-  const trainMonth = input.format === 'snapshot' ? params.month : addMonths(params.month, -1);
+  const trainMonth = trainingMonth(params.month, input.format);
   await setVariable(conn, 'run_month', params.month);
   await conn.run(await readSql(import.meta.url, './features/feature_months.sql'), {
     score_month: firstDay(params.month),

@@ -17,6 +17,11 @@ export function textNumberSql(text: string, decimalSeparator: DecimalSeparator =
     : `TRY_CAST(${text} AS ${type})`;
 }
 
+/** The quarantine rule of a value its contract column's type cannot read ("not a valid double"). */
+export function notReadableAs(type: string): string {
+  return `not a valid ${type.toLowerCase()}`;
+}
+
 /**
  * A month written as a date (2026-10-01) or as a year and month (2026-10), as a DATE; NULL when it
  * is neither. Every reader of a text month goes through it: the load's check, the plan's leak
@@ -77,11 +82,9 @@ export function buildCheckSql(
     (column) => presentColumns.has(column.name) && sourceType(column) !== column.type,
   );
   const typeFailures = converted.map((column) => {
-    const what =
-      sourceType(column) === 'BLOB' && column.type === 'VARCHAR'
-        ? 'valid UTF-8 text'
-        : `a valid ${column.type.toLowerCase()}`;
-    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN ${reason(column, `not ${what}`)}`;
+    const rule =
+      sourceType(column) === 'BLOB' && column.type === 'VARCHAR' ? 'not valid UTF-8 text' : notReadableAs(column.type);
+    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN ${reason(column, rule)}`;
   });
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column, reason));
   const checkedRows = `WITH typed AS (

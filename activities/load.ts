@@ -14,7 +14,7 @@ import {
   type InputMapping,
 } from '../domain/mapping';
 import { closestName } from '../domain/closest-name';
-import { addMonths, firstDay } from '../domain/month';
+import { addMonths, firstDay, trainingMonth } from '../domain/month';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { MAX_PARTITIONS } from '../domain/partitions';
 import { runDir, usageMonthFile, type RunRef, type StoreConfig } from '../store/layout';
@@ -34,7 +34,14 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { buildCheckSql, OUTSIDE_WINDOW, QUARANTINE_COLUMNS, textMonthSql, textNumberSql } from './load-sql';
+import {
+  buildCheckSql,
+  notReadableAs,
+  OUTSIDE_WINDOW,
+  QUARANTINE_COLUMNS,
+  textMonthSql,
+  textNumberSql,
+} from './load-sql';
 import {
   resolveUserFeatures,
   userFeatureSql,
@@ -1152,7 +1159,7 @@ async function notANumberExamples(plan: LoadPlan, reasons: string[]): Promise<Ma
   for (const column of USAGE_CONTRACT) {
     const source = mapping.columns[column.name] ?? column.name;
     if ((column.type === 'DOUBLE' || column.type === 'INTEGER') && typeof source === 'string')
-      sources.set(`${columnLabel(mapping, column.name)}: not a valid ${column.type.toLowerCase()}`, source);
+      sources.set(`${columnLabel(mapping, column.name)}: ${notReadableAs(column.type)}`, source);
   }
   const wanted = reasons
     .filter((reason) => reason !== OUTSIDE_WINDOW)
@@ -1487,8 +1494,7 @@ async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runM
  * Binds training_month (and what inputMonthSql binds).
  */
 async function trainingRowsSql(conn: DuckDBConnection, mapping: InputMapping, runMonth: string): Promise<string> {
-  const trainingMonth = mapping.format === 'snapshot' ? runMonth : addMonths(runMonth, -1);
-  await setVariable(conn, 'training_month', firstDay(trainingMonth));
+  await setVariable(conn, 'training_month', firstDay(trainingMonth(runMonth, mapping.format)));
   return `(${await inputMonthSql(conn, mapping, runMonth)}) = getvariable('training_month')::DATE`;
 }
 

@@ -15,6 +15,14 @@ export function addMonths(month: string, delta: number): string {
   return `${String(year).padStart(4, '0')}-${String((index % 12) + 1).padStart(2, '0')}`;
 }
 
+/**
+ * The month a run's churn model trains on: a snapshot (one row per subscriber) on its own month,
+ * with the user's labels; monthly usage on the month before, labelled by the run month.
+ */
+export function trainingMonth(runMonth: string, format: 'long' | 'snapshot'): string {
+  return format === 'snapshot' ? runMonth : addMonths(runMonth, -1);
+}
+
 /** The first day of the month as an ISO date, the form DuckDB compares against DATE columns. */
 export function firstDay(month: string): string {
   return `${month}-01`;
