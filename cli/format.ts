@@ -1,11 +1,21 @@
 import type { MonthlySegmentationResult } from '../workflows/monthly-segmentation';
-import { decimals } from '../domain/decimals';
+import { count, decimals } from '../domain/decimals';
 import { tooGoodWarning } from '../domain/too-good';
 
 const started = performance.now();
 
 export function elapsed(): string {
   return `${((performance.now() - started) / 1000).toFixed(1)}s`.padStart(7);
+}
+
+/**
+ * Beside the quarantined rows that broke the contract, the rows of months outside the window,
+ * which were not read (nothing when there are none): the run's result and `snapshots show` alike.
+ */
+export function outsideWindowNote(outside: number): string {
+  return outside > 0
+    ? ` (broke the contract; ${count(outside)} more rows of months outside the window were not read)`
+    : '';
 }
 
 /** What a person wants to see after a run: where the snapshot is and whether it is any good. */
@@ -28,10 +38,7 @@ export function printResult(
     `  report     ${result.snapshotPath}/report.html`,
     '',
     `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
-    `  rows quarantined        ${(result.rowsQuarantined - outsideWindow).toLocaleString('en-US')}` +
-      (outsideWindow > 0
-        ? ` (broke the contract; ${outsideWindow.toLocaleString('en-US')} more rows of months outside the window were not read)`
-        : ''),
+    `  rows quarantined        ${count(result.rowsQuarantined - outsideWindow)}${outsideWindowNote(outsideWindow)}`,
     `  churn holdout ROC AUC   ${decimals(result.churnRocAuc, 3)}`,
     ...(tooGood ? [`    warning: ${tooGood}`] : []),
     `  top-decile lift         ${decimals(result.churnTopDecileLift, 2, 'x')}`,

@@ -3,6 +3,7 @@ import { OUTSIDE_WINDOW } from '../data/contract';
 import type { SnapshotManifest } from '../store/manifest';
 import type { SnapshotListing } from '../store/snapshots';
 import { count, decimals } from '../domain/decimals';
+import { outsideWindowNote } from './format';
 import { table } from './options';
 
 function bytes(n: number): string {
@@ -38,10 +39,7 @@ export function campaignWarningLine(manifest: Pick<SnapshotManifest, 'metrics'>)
  */
 function rowsLine({ rowCounts: rows, quarantineByReason }: Pick<SnapshotManifest, 'rowCounts' | 'quarantineByReason'>) {
   const outside = quarantineByReason[OUTSIDE_WINDOW] ?? 0;
-  return (
-    `${count(rows.inputRows - outside)} read, ${count(rows.quarantined - outside)} quarantined` +
-    (outside > 0 ? ` (broke the contract; ${count(outside)} more rows of months outside the window were not read)` : '')
-  );
+  return `${count(rows.inputRows - outside)} read, ${count(rows.quarantined - outside)} quarantined${outsideWindowNote(outside)}`;
 }
 
 /**
