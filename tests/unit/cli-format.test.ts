@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it, vi } from 'vitest';
-import { printResult } from '../../cli/format';
+import { describe, expect, it } from 'vitest';
+import { printedResult } from '../printed-result';
 import { paramsHelp, RUN_PARAMS_SCHEMA_FILE } from '../../cli/params-help';
 import { snapshotsTable } from '../../cli/snapshot-text';
 import { changedParams, RunParamsSchema, runParamsJsonSchema } from '../../domain/params';
@@ -8,63 +8,14 @@ import type { SnapshotListing } from '../../store/snapshots';
 
 describe('terminal output', () => {
   it("a run's result counts the rows that broke the contract apart from those of months outside the window", () => {
-    const result = {
-      month: '2026-10',
-      version: 1,
-      snapshotPath: '/s',
-      manifestPath: '/s/manifest.json',
-      alreadyPublished: false,
-      paramsHash: 'p',
-      subscribers: 1_000,
-      rowsQuarantined: 13_927,
-      rowsOutsideWindow: 13_919,
-      segments: [],
-      churnRocAuc: 0.8,
-      churnTopDecileLift: 3,
-      highRiskSubscribers: 10,
-      auditHead: null,
-    } satisfies Parameters<typeof printResult>[0];
-    const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
-    try {
-      printResult(result, { workflowId: 'w', namespace: 'default' });
-    } finally {
-      log.mockRestore();
-    }
-    expect(lines.join('\n')).toContain(
+    const printed = printedResult({ rowsQuarantined: 13_927, rowsOutsideWindow: 13_919 });
+    expect(printed).toContain(
       'rows quarantined        8 (broke the contract; 13,919 more rows of months outside the window were not read)',
     );
   });
 
   it('a holdout ROC AUC of 0.99 or more is called a likely leak, naming the feature the model leans on most', () => {
-    const printed = (result: Partial<Parameters<typeof printResult>[0]>) => {
-      const lines: string[] = [];
-      const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
-      try {
-        printResult(
-          {
-            month: '2026-06',
-            version: 1,
-            snapshotPath: '/s',
-            manifestPath: '/s/manifest.json',
-            alreadyPublished: false,
-            paramsHash: 'p',
-            subscribers: 1_000,
-            rowsQuarantined: 0,
-            segments: [],
-            churnRocAuc: 0.8,
-            churnTopDecileLift: 3,
-            highRiskSubscribers: 0,
-            auditHead: null,
-            ...result,
-          },
-          { workflowId: 'w', namespace: 'default' },
-        );
-      } finally {
-        log.mockRestore();
-      }
-      return lines.join('\n');
-    };
+    const printed = printedResult;
     expect(printed({ churnRocAuc: 0.99996, churnTopFeature: { name: 'Abgang', importance: 0.894 } })).toContain(
       '  churn holdout ROC AUC   1.000\n    warning: holdout ROC AUC 1.000: a model this good usually means a column gives the label away (largest importance: Abgang, 89%); check it or leave it out of features\n',
     );

@@ -1,12 +1,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { setVariable, withConnection } from '../../activities/duckdb';
 import { OUTSIDE_WINDOW } from '../../activities/load-sql';
-import { printResult } from '../../cli/format';
 import { diffSnapshots } from '../../pipelines/diff';
 import { versionDir, type StoreConfig } from '../../store/layout';
 import { storeIn, tempDir } from '../helpers';
+import { printedResult } from '../printed-result';
 
 const MONTH = '2026-10';
 const holdout = (rocAuc: number) => ({ rocAuc, prAuc: 0.4, liftByDecile: [3.5] });
@@ -76,31 +76,7 @@ describe('older snapshots and results', () => {
   });
 
   it("a run's result from an older worker, without rowsOutsideWindow, counts them as 0", () => {
-    const lines: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
-    try {
-      printResult(
-        {
-          month: MONTH,
-          version: 1,
-          snapshotPath: '/s',
-          manifestPath: '/s/manifest.json',
-          alreadyPublished: false,
-          paramsHash: 'p',
-          subscribers: 1_000,
-          rowsQuarantined: 8,
-          segments: [],
-          churnRocAuc: 0.8,
-          churnTopDecileLift: 3,
-          highRiskSubscribers: 10,
-          auditHead: null,
-        },
-        { workflowId: 'w', namespace: 'default' },
-      );
-    } finally {
-      log.mockRestore();
-    }
-    const text = lines.join('\n');
+    const text = printedResult({ month: MONTH, rowsQuarantined: 8 });
     expect(text).toMatch(/rows quarantined {8}8$/m);
     expect(text).not.toContain('NaN');
   });
