@@ -248,6 +248,9 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
     if (params.contacts) await viewRawContacts(conn, params.contacts);
     let labels: LabelsFile | null = null;
     let label: UserFeatureLabel | undefined;
+    // "auto" judges each column against the label on the rows the churn model trains on, each
+    // input row's month read as the load reads it
+    const rowMonth = typesAuto(mapping) ? await inputMonthSql(conn, mapping, params.month) : undefined;
     if (params.labels) {
       await bindFileNames(conn, files, params.input);
       const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files)})`;
@@ -255,17 +258,13 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
       // a column of the input named as the labels file's label column is no feature (a leak), nor
       // one that predicts its labels almost perfectly: "auto" checks each column against them
-      const row = {
-        id: `(${subscriberIdSql(mapping)})::VARCHAR`,
-        month: await inputMonthSql(conn, mapping, params.month),
-      };
+      const row = rowMonth && { id: `(${subscriberIdSql(mapping)})::VARCHAR`, month: rowMonth };
       label = {
         name: labels.labelColumn,
-        ...(typesAuto(mapping) ? { sql: await inputRowLabelSql(conn, labels, mapping, row, checked.fileColumns) } : {}),
+        ...(row ? { sql: await inputRowLabelSql(conn, labels, mapping, row, checked.fileColumns) } : {}),
       };
     }
-    // "auto" judges each column against the label on the rows the churn model trains on
-    const leakCheck = typesAuto(mapping) ? { trainingRows: await trainingRowsSql(conn, mapping, params.month) } : {};
+    const leakCheck = rowMonth ? { trainingRows: await trainingRowsSql(conn, mapping, params.month, rowMonth) } : {};
     const user =
       mapping.features === undefined
         ? { features: [], skipped: [] }
@@ -1489,13 +1488,18 @@ async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runM
 }
 
 /**
- * Whether an input row is one the churn model trains on (SQL): a row of the training month, as
- * writeFeatureSettings picks it (a snapshot's own month, else the month before the run month).
- * Binds training_month (and what inputMonthSql binds).
+ * Whether an input row is one the churn model trains on (SQL): its month (`rowMonth`,
+ * inputMonthSql) is the training month, as writeFeatureSettings picks it (domain/month.ts
+ * trainingMonth). Binds training_month.
  */
-async function trainingRowsSql(conn: DuckDBConnection, mapping: InputMapping, runMonth: string): Promise<string> {
+async function trainingRowsSql(
+  conn: DuckDBConnection,
+  mapping: InputMapping,
+  runMonth: string,
+  rowMonth: string,
+): Promise<string> {
   await setVariable(conn, 'training_month', firstDay(trainingMonth(runMonth, mapping.format)));
-  return `(${await inputMonthSql(conn, mapping, runMonth)}) = getvariable('training_month')::DATE`;
+  return `(${rowMonth}) = getvariable('training_month')::DATE`;
 }
 
 /** Whether the mapping has "auto" type columns of the input (features "auto", or "*": "auto"). */
