@@ -4,6 +4,11 @@ import { closestName } from './closest-name';
 import { schemaProblems } from './schema-problems';
 
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
+const NUMBER_COLUMNS = new Set(
+  USAGE_CONTRACT.filter((column) => column.type === 'DOUBLE' || column.type === 'INTEGER').map((column) => column.name),
+);
+/** "1.000", "12.500.000": a point between groups of three digits, which a decimal-comma writer puts between thousands. */
+const THOUSANDS_WITH_POINTS = /^[+-]?[1-9]\d{0,2}(\.\d{3})+$/;
 const contractName = z.string().superRefine((name, context) => {
   if (CONTRACT_NAMES.has(name)) return;
   const close = closestName(name, [...CONTRACT_NAMES]);
@@ -90,6 +95,16 @@ export const InputMappingSchema = z
           message: 'a summed column has no value encoding',
         });
     }
+    // a text number takes JSON's point ("0.5" is 0.5), which a reader of decimal commas may mean as thousands
+    if (mapping.decimalSeparator === ',')
+      for (const [column, encodings] of Object.entries(mapping.values))
+        for (const [value, target] of Object.entries(encodings))
+          if (NUMBER_COLUMNS.has(column) && typeof target === 'string' && THOUSANDS_WITH_POINTS.test(target))
+            context.addIssue({
+              code: 'custom',
+              path: ['values', column, value],
+              message: `"${target}" reads as ${Number(target)} (a point is a number's decimal mark in the mapping), not as ${target.replaceAll('.', '')} with decimalSeparator ",": write the number without quotes (${target.replaceAll('.', '')} or ${Number(target)})`,
+            });
   });
 
 export type InputMapping = z.output<typeof InputMappingSchema>;

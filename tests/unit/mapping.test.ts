@@ -56,6 +56,17 @@ describe('mapping file, version 2', () => {
     expect(InputMappingSchema.parse({})).not.toHaveProperty('decimalSeparator');
   });
 
+  it('refuses a text number written with thousands points when the decimal separator is the comma', () => {
+    const values = { spend: { 'n/a': '1.000', free: '0.500', half: '0,5', low: '2.5' }, tenure_months: { long: 2 } };
+    expect(problems({ decimalSeparator: ',', values })).toEqual([
+      'values.spend.n/a: "1.000" reads as 1 (a point is a number\'s decimal mark in the mapping), not as 1000 with decimalSeparator ",": write the number without quotes (1000 or 1)',
+    ]);
+    // with the point as the file's decimal mark "1.000" is one, as JSON reads it
+    expect(problems({ values })).toEqual([]);
+    // a text column's value is text
+    expect(problems({ decimalSeparator: ',', values: { plan: { old: '1.000' } } })).toEqual([]);
+  });
+
   it('suggests the contract column a mistyped one was meant to be', () => {
     // as the command line prints them (the reason inside zod's "Invalid key in record")
     const printed = (mapping: unknown) => {
