@@ -126,10 +126,12 @@ async function createUserLabels(conn: DuckDBConnection, labels: LabelsFile, mapp
   // ({"yes": false} and the known 'yes'): the lookup orders by priority, then an exact match
   // before a lower-cased one, never by the table's scan order (a reproduced snapshot must match)
   await conn.run('CREATE OR REPLACE TEMP TABLE label_words (word VARCHAR, churned BOOLEAN, priority INTEGER)');
+  // (the known words go in first, so a lookup that followed the scan order would take them: the
+  // labels test catches a lookup that loses its ORDER BY)
   for (const [word, churned, priority] of [
-    ...encodings.map(([source, target]) => [source, target === null ? null : String(target) === 'true', 0] as const),
     ...TRUE_WORDS.map((word) => [word, true, 1] as const),
     ...FALSE_WORDS.map((word) => [word, false, 1] as const),
+    ...encodings.map(([source, target]) => [source, target === null ? null : String(target) === 'true', 0] as const),
   ])
     await conn.run('INSERT INTO label_words VALUES ($word, $churned, $priority)', { word, churned, priority });
   await conn.run(
