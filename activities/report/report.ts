@@ -89,7 +89,7 @@ export async function buildReport(
       quarantineByReason: load.quarantineByReason,
       skippedFeatures: request.features.skippedFeatures,
     }),
-    glossarySection(),
+    glossarySection(load.params.highValueThreshold),
   ];
   return {
     header: { params: load.params, paramsHash: load.paramsHash, k: cluster.k },

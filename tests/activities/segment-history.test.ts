@@ -189,7 +189,11 @@ describe('segment ids stable across months', () => {
       );
       expect(firstGrid[0].visible).toBeGreaterThan(50);
       const glossary = await page.$$eval('#glossary dt', (terms) => terms.map((dt) => dt.textContent));
-      expect(glossary).toEqual(expect.arrayContaining(['ROC AUC', 'lift', 'MOU', 'DOU']));
+      expect(glossary).toEqual(expect.arrayContaining(['ROC AUC', 'lift', 'MOU', 'DOU', 'high value']));
+      // the three senses of "high value", the flag's with the run's threshold
+      expect(await page.$eval('#glossary', (section) => section.textContent)).toMatch(
+        /spends at least ¥3,000 a month \(highValueThreshold\).*key and high tiers.*in a segment's name/,
+      );
       expect(problems).toEqual([]);
     } finally {
       await browser.close();

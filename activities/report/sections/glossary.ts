@@ -3,7 +3,8 @@ import { percent, type ReportSection } from '../html';
 
 const band = (name: string) => percent(RISK_BANDS.find((b) => b.band === name)?.minScore ?? 0);
 
-const TERMS: readonly [term: string, meaning: string][] = [
+/** The terms, with the run's high-value threshold (¥ a month) where "high value" is defined. */
+const terms = (highValueThreshold: number): readonly [term: string, meaning: string][] => [
   ['ARPU', 'average revenue per user: what a subscriber spends a month (¥).'],
   ['MOU', 'minutes of use: call minutes a month.'],
   ['DOU', 'data of use: mobile data a month, in MB.'],
@@ -32,15 +33,21 @@ const TERMS: readonly [term: string, meaning: string][] = [
     'stability',
     `a 0-100 score from tenure, contract, broadband and family bundles, call circle and premium number; below ${STABLE_SCORE} is unstable.`,
   ],
+  [
+    'high value',
+    `three measures, each where it is named: a high-value subscriber (the VIP tag, snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold); the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says the segment spends well above the average subscriber (half a standard deviation), whatever its members' tiers.`,
+  ],
   ['operation priority', 'from value tier x stability: 1 (high value, unstable) is the most urgent, 8 the least.'],
   ['migration', 'subscribers whose segment this month differs from last month.'],
 ];
 
 /** Short definitions of the terms the report uses. */
-export function glossarySection(): ReportSection {
+export function glossarySection(highValueThreshold: number): ReportSection {
   return {
     id: 'glossary',
     title: 'Glossary',
-    html: `<dl class="glossary">${TERMS.map(([term, meaning]) => `<dt>${term}</dt><dd>${meaning}</dd>`).join('')}</dl>`,
+    html: `<dl class="glossary">${terms(highValueThreshold)
+      .map(([term, meaning]) => `<dt>${term}</dt><dd>${meaning}</dd>`)
+      .join('')}</dl>`,
   };
 }
