@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { DOUBLE, INTEGER, UTINYINT, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { DecisionTreeClassifier } from 'ml-cart';
 import { DataQualityError, InvalidParamsError } from '../domain/errors';
-import { DEFAULT_BOOST_MAX_TRAINING_ROWS, type ChurnModel, type RunParams } from '../domain/params';
+import { DEFAULT_BOOST_MAX_TRAINING_ROWS, type RunParams } from '../domain/params';
 import type { EnsembleTask } from './ml/ensemble';
 import { RISK_BANDS } from '../domain/rules';
 import { reasonTable, writeReasons } from './churn-reasons';
@@ -13,16 +13,17 @@ import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetVie
 import { appendColumns, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import type { BoostedModel } from './ml/boosted-model';
 import { boostedImportance, trainingShape, type BoostingOptions } from './ml/boosting';
-import { brierScore, reliabilityCurve, type ReliabilityBin } from './ml/calibration';
+import { brierScore, reliabilityCurve } from './ml/calibration';
 import { EnsembleThreads, type EnsembleHoldout } from './ml/ensemble-threads';
 import { kernelBytes, KERNEL_MEMORY_LIMIT } from './ml/kernel';
 import { trainingRegions } from './ml/training-memory';
 import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/histogram-tree';
-import { classifierMetrics, rocCurve, type ClassifierMetrics } from './ml/metrics';
+import { classifierMetrics, rocCurve } from './ml/metrics';
 import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
-import { featureImportance, leafRules, type LeafRule } from './ml/tree-rules';
-import { churnFeatureSpecs, fillNumericGaps, missingShares, type FeatureUse } from './churn-features';
+import { featureImportance, leafRules } from './ml/tree-rules';
+import { churnFeatureSpecs, fillNumericGaps, missingShares } from './churn-features';
+import type { ChurnSummary, EnsembleSummary, ModelEvaluation } from './churn-summary';
 import { categoryCounts, pickRows, rowNumbers, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
 import {
@@ -42,7 +43,6 @@ import {
   treeKey,
   type TreeTask,
 } from './ensemble-cache';
-import type { StoredStages } from './stage-cache';
 import { scoredTableFile } from './stage-outputs';
 import { featuresFile } from '../store/layout';
 import { hashFile } from '../store/hashing';
@@ -74,39 +74,6 @@ export const CHURN_FEATURES = [
 /** Reasons kept per scored subscriber. */
 export const CHURN_REASONS = 3;
 
-/** One model measured on the holdout. */
-export interface ModelEvaluation {
-  holdout: ClassifierMetrics;
-  /** Holdout ROC curve, at most 101 points. */
-  holdoutRoc: { fpr: number; tpr: number }[];
-  trainSeconds: number;
-}
-
-/** The boosted ensemble: how it was fitted, calibrated and how long it took. */
-export interface EnsembleSummary extends ModelEvaluation {
-  /** The model in XGBoost's JSON format (calibration folded in). */
-  modelPath: string;
-  /** Trees kept after early stopping. */
-  trees: number;
-  /** Platt scaling fitted on the validation rows; applied only where it lowered their Brier score. */
-  calibration: { method: 'platt'; a: number; b: number; applied: boolean };
-  /** Holdout Brier scores of the probabilities before and after calibration. */
-  brier: { uncalibrated: number; calibrated: number };
-  /** Holdout reliability curve of the published (calibrated) probabilities, ten equal-count bins. */
-  reliability: ReliabilityBin[];
-  featureImportance: Record<string, number>;
-  /** Present when the training rows exceeded boostMaxTrainingRows: the ensemble trained on a sample of `rows` of them. */
-  trainingSample?: { rows: number; of: number };
-  /** Scoring this month's subscribers with their reasons (one walk of the trees), and the holdout. */
-  scoreSeconds: number;
-  /**
-   * The stage cache (ensemble-cache.ts), absent without a store: `key` is the trained ensemble's,
-   * `scoredKey` its scores' for this month's rows; with the stored ensemble trainSeconds is 0, with
-   * the stored scores scoreSeconds.
-   */
-  cache?: StageCacheUse<StoredStages> & { scoredKey: string };
-}
-
 /** The readable tree as trainHistogramTree returns it and churn-model.json holds it (ml-cart's format). */
 type TreeModel = ReturnType<typeof trainHistogramTree>;
 /** What the holdout said of the readable tree, stored beside it (ensemble-cache.ts). */
@@ -116,35 +83,6 @@ interface TreeLookup {
   access: StageCacheAccess;
   key: string;
   found: Awaited<ReturnType<typeof findTree<TreeModel, TreeEvaluation>>>;
-}
-
-export interface ChurnSummary {
-  /** The model whose probabilities are the published scores. */
-  model: ChurnModel;
-  /** The readable tree (ml-cart JSON), published whichever model scores. */
-  modelPath: string;
-  trainingRows: number;
-  holdoutRows: number;
-  /** Holdout metrics of the scoring model. */
-  holdout: ClassifierMetrics;
-  /** Holdout ROC curve of the scoring model, at most 101 points. */
-  holdoutRoc: { fpr: number; tpr: number }[];
-  /** The readable tree on the same rows, measured on the same holdout. */
-  tree: ModelEvaluation;
-  /** The boosted ensemble (null when churnModel is 'tree'). */
-  ensemble: EnsembleSummary | null;
-  /** The riskiest leaves, as readable rules. */
-  topRules: LeafRule[];
-  featureImportance: Record<string, number>;
-  /** Every feature the model was given: source, type, missing share (training rows) and importance. */
-  features: FeatureUse[];
-  scoredRows: number;
-  riskBandCounts: Record<string, number>;
-  /** The readable tree's training time (0 when taken from the stage cache). */
-  trainSeconds: number;
-  /** The readable tree's stage cache (ensemble-cache.ts), absent without a store. */
-  treeCache?: StageCacheUse<StoredStages>;
-  seconds: number;
 }
 
 /**
@@ -335,7 +273,7 @@ async function readableTree(
   /** The stage cache, the tree's key and what looking it up found (none for a reproduction). */
   cache: TreeLookup | null,
   month: string,
-): Promise<{ model: TreeModel; tree: ModelEvaluation; treeCache?: StageCacheUse<StoredStages> }> {
+): Promise<{ model: TreeModel; tree: ModelEvaluation; treeCache?: StageCacheUse }> {
   const stored = cache?.found.tree;
   if (cache && stored) {
     const { artifact, reason } = cache.found;

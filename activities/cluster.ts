@@ -16,8 +16,7 @@ import { matchToPrevious } from './ml/match-centroids';
 import type { PreviousSegmentation } from './segment-history';
 import type { UserFeature } from './user-features';
 import type { StageCacheAccess, StageCacheUse } from '../store/artifacts';
-import type { StoredStages } from './stage-cache';
-import { restoreSegments, segmentsKey, storeSegments, type ClusterInputs } from './segments-cache';
+import { restoreSegments, segmentsKey, storeSegments, type ClusterInputs, type Segmentation } from './segments-cache';
 
 export type { SegmentProfile } from '../store/manifest';
 
@@ -57,26 +56,13 @@ const CLUSTER_FEATURE_SOURCES: Record<keyof typeof CLUSTER_FEATURES, string> = {
   sticky_services: 'sticky_services',
 };
 
-export interface ClusterSummary {
-  k: number;
-  /** Centroids in the units of CLUSTER_FEATURES (log scale for usage), by segment id. */
-  featureNames: string[];
-  centroids: { segmentId: number; values: number[] }[];
-  /** The snapshot whose segment ids were carried over, if any. */
-  previous: { month: string; version: number } | null;
-  /** How k was chosen: the silhouette of each candidate (empty when the analyst fixed k). */
-  silhouetteByK: Record<number, number>;
-  sampleSize: number;
-  iterations: number;
-  converged: boolean;
-  /** Sum of squared distances to the assigned centroid, standardised units, all subscribers. */
-  inertia: number;
-  segments: SegmentProfile[];
+/** The segmentation (segments-cache.ts stores it) and what this run spent on it. */
+export interface ClusterSummary extends Segmentation {
   /** K-means itself: choosing k (unless fixed), fitting on the sample and assigning every subscriber (not reading or writing). */
   kmeansSeconds: number;
   seconds: number;
   /** The stage cache (segments-cache.ts), absent without a features key; with stored segments kmeansSeconds is 0. */
-  cache?: StageCacheUse<StoredStages>;
+  cache?: StageCacheUse;
 }
 
 /**

@@ -5,7 +5,8 @@ import { InputFileError, SchemaContractError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
 import type { StoreConfig } from '../store/layout';
-import { listVersions, type SnapshotRef } from '../store/snapshots';
+import { listVersions } from '../store/snapshots';
+import type { SnapshotRef } from '../store/layout';
 import { queryRows, setVariable } from './duckdb';
 
 /**

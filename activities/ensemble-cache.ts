@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import type { RunRef, StoreConfig } from '../store/layout';
-import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
+import type { ReusedArtifact, StageCacheAccess, StoredStages } from '../store/artifacts';
 import { STAGE_CACHE_FORMAT, storedArtifacts } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -34,7 +34,7 @@ import { readExactJson, writeExactJson } from '../store/exact-json';
 import { lockedVersions } from './code-version';
 import { pinCodeHash } from './code-identity';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
-import { lookUpArtifact, storeArtifact, type StoredStages } from './stage-cache';
+import { lookUpArtifact, storeArtifact } from './artifact-store';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';

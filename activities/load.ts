@@ -4,6 +4,7 @@ import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
+import type { InputFile, MappingFile } from '../store/manifest';
 import {
   columnLabel,
   IDENTITY_MAPPING,
@@ -49,19 +50,6 @@ import {
   type UserFeature,
   type UserFeatureLabel,
 } from './user-features';
-
-export interface InputFile {
-  path: string;
-  sha256: string;
-  bytes: number;
-  rows: number;
-}
-
-/** A mapping file by its path and the sha256 of its bytes when the run read it. */
-export interface MappingFile {
-  path: string;
-  sha256: string;
-}
 
 /** What the load stage decided before reading any rows: small, so it travels between activities. */
 export interface LoadPlan {

@@ -18,12 +18,13 @@ import {
   type ReportInput,
 } from './report/report';
 import { campaignsSection } from './report/sections/campaigns';
-import { measureCampaigns, readCampaignGroups, type CampaignMetrics } from './campaigns';
+import type { CampaignMetrics } from './campaign-metrics';
+import { measureCampaigns, readCampaignGroups } from './campaigns';
 import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
 import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
-import type { EnsembleSummary } from './churn';
+import type { EnsembleSummary } from './churn-summary';
 import type { StageCacheUse } from '../store/artifacts';
 import type { FeatureSummary } from './features';
 import type { LoadSummary } from './load';
@@ -384,7 +385,7 @@ function runLineage(base: Lineage, request: PublishRequest): Lineage {
 function withStageCacheUse(
   lineage: Lineage,
   field: 'treeKey' | 'segmentsKey',
-  cache: StageCacheUse<unknown> | undefined,
+  cache: StageCacheUse | undefined,
 ): Lineage {
   if (!cache) return lineage;
   return { ...lineage, [field]: cache.key, reused: [...lineage.reused, ...cache.reused] };

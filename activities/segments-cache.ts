@@ -14,13 +14,13 @@ import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { linkOrCopy } from '../store/files';
 import { readExactJson, writeExactJson } from '../store/exact-json';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
-import type { ReusedArtifact, StageCacheAccess } from '../store/artifacts';
-import type { ClusterSummary } from './cluster';
+import type { ReusedArtifact, StageCacheAccess, StoredStages } from '../store/artifacts';
+import type { SegmentProfile } from '../store/manifest';
 import { pinCodeHash } from './code-identity';
 import { lockedDependencyTree, lockedVersions } from './code-version';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
 import type { PreviousSegmentation } from './segment-history';
-import { lookUpArtifact, storeArtifact, type StoredStages } from './stage-cache';
+import { lookUpArtifact, storeArtifact } from './artifact-store';
 import { segmentsFile } from './stage-outputs';
 import type { UserFeature } from './user-features';
 
@@ -99,8 +99,23 @@ export function segmentsKey(featuresKey: string, inputs: ClusterInputs): string 
   );
 }
 
-/** The summary as stored: without the seconds, which are the run's own. */
-type StoredSummary = Omit<ClusterSummary, 'kmeansSeconds' | 'seconds' | 'cache'>;
+/** The clustering's result, as stored (cluster.json) and as the run's summary holds it beside its seconds. */
+export interface Segmentation {
+  k: number;
+  /** Centroids in the units of CLUSTER_FEATURES (log scale for usage), by segment id. */
+  featureNames: string[];
+  centroids: { segmentId: number; values: number[] }[];
+  /** The snapshot whose segment ids were carried over, if any. */
+  previous: { month: string; version: number } | null;
+  /** How k was chosen: the silhouette of each candidate (empty when the analyst fixed k). */
+  silhouetteByK: Record<number, number>;
+  sampleSize: number;
+  iterations: number;
+  converged: boolean;
+  /** Sum of squared distances to the assigned centroid, standardised units, all subscribers. */
+  inertia: number;
+  segments: SegmentProfile[];
+}
 
 /**
  * Links the stored segments file of `key` into the run folder `runDir` (a copy across file
@@ -111,12 +126,12 @@ export async function restoreSegments(
   access: StageCacheAccess,
   key: string,
   runDir: string,
-): Promise<{ summary: StoredSummary | null; artifact: ReusedArtifact | null; reason: string }> {
+): Promise<{ summary: Segmentation | null; artifact: ReusedArtifact | null; reason: string }> {
   const found = await lookUpArtifact(access.store, SEGMENTS_STAGE, key, access.allowed, ['cluster']);
   if ('missing' in found) return { summary: null, artifact: null, reason: found.missing };
   await linkOrCopy(join(found.dir, 'segments.parquet'), segmentsFile(runDir));
   return {
-    summary: await readExactJson<StoredSummary>(join(found.dir, SUMMARY_FILE)),
+    summary: await readExactJson<Segmentation>(join(found.dir, SUMMARY_FILE)),
     artifact: found.artifact,
     reason: "features, clustering parameters, last month's segments and clustering code unchanged",
   };
@@ -127,7 +142,8 @@ export async function storeSegments(
   access: StageCacheAccess,
   key: string,
   month: string,
-  summary: ClusterSummary,
+  /** The run's summary: its seconds and cache use are the run's own, not stored. */
+  summary: Segmentation & { kmeansSeconds: number; seconds: number; cache?: unknown },
   runDir: string,
 ): Promise<StoredStages> {
   const { kmeansSeconds: _kmeans, seconds: _seconds, cache: _cache, ...stored } = summary;
@@ -138,7 +154,7 @@ export async function storeSegments(
     {},
     async (staging) => {
       await linkOrCopy(segmentsFile(runDir), join(staging, 'segments.parquet'));
-      await writeExactJson(join(staging, SUMMARY_FILE), stored satisfies StoredSummary);
+      await writeExactJson(join(staging, SUMMARY_FILE), stored satisfies Segmentation);
       return Promise.all(
         ['segments.parquet', SUMMARY_FILE].map(async (file) => ({
           file,

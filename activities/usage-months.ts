@@ -26,7 +26,8 @@ import {
   type PartitionLoad,
   type StoredUsageMonth,
 } from './load';
-import { REUSE_TURNED_OFF, reusedArtifact, stageCodeHash, storeArtifact, verifiedArtifact } from './stage-cache';
+import { REUSE_TURNED_OFF, reusedArtifact, storeArtifact, verifiedArtifact } from './artifact-store';
+import { stageCodeHash } from './stage-code';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
 
 /** cache/usage-month/<key>/: one month's checked rows. */

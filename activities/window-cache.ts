@@ -11,7 +11,7 @@
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { addMonths } from '../domain/month';
-import type { ReusedArtifact } from '../store/artifacts';
+import type { ReusedArtifact, StoredStages } from '../store/artifacts';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import type { RunRef, StoreConfig } from '../store/layout';
 import { STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
@@ -19,7 +19,8 @@ import { linkOrCopy } from '../store/files';
 import { checkpoint } from './context';
 import { queryOne, queryRows, setVariable } from './duckdb';
 import { monthFolderOf, type LoadSummary } from './load';
-import { lookUpArtifact, stageCodeHash, storeArtifact, type StoredStages } from './stage-cache';
+import { lookUpArtifact, storeArtifact } from './artifact-store';
+import { stageCodeHash } from './stage-code';
 
 /** cache/feature-month/<key>/: one month's per-subscriber features. */
 export const FEATURE_MONTH_STAGE = 'feature-month';

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { queryRows, withConnection } from '../activities/duckdb';
 import { versionDir, type StoreConfig } from '../store/layout';
 import type { SnapshotManifest } from '../store/manifest';
-import { readManifest, type SnapshotRef } from '../store/snapshots';
+import { readManifest } from '../store/snapshots';
+import type { SnapshotRef } from '../store/layout';
 import { sha256 } from '../store/hashing';
 import { OUTSIDE_WINDOW } from '../activities/load-sql';
 

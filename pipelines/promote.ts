@@ -4,14 +4,8 @@ import type { AuditEntry } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import { addMonths } from '../domain/month';
-import {
-  changePublishedSnapshot,
-  latestVersion,
-  listVersions,
-  readManifest,
-  writeLatest,
-  type SnapshotRef,
-} from '../store/snapshots';
+import { changePublishedSnapshot, latestVersion, listVersions, readManifest, writeLatest } from '../store/snapshots';
+import type { SnapshotRef } from '../store/layout';
 
 export interface PromoteResult {
   /** The `snapshot.promoted` entry, or null when the version already was the latest. */

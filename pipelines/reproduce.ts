@@ -13,7 +13,8 @@ import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
 import { addMonths } from '../domain/month';
-import { listVersions, readManifest, type SnapshotRef } from '../store/snapshots';
+import { listVersions, readManifest } from '../store/snapshots';
+import type { SnapshotRef } from '../store/layout';
 
 export interface ReproduceReport {
   ref: SnapshotRef;

@@ -11,8 +11,8 @@ import {
   officialVersions,
   readManifest,
   writeLatest,
-  type SnapshotRef,
 } from '../store/snapshots';
+import type { SnapshotRef } from '../store/layout';
 
 export interface RetireResult {
   entry: AuditEntry;

@@ -13,18 +13,23 @@ export interface ReusedArtifact {
   producedAt: string;
 }
 
-/**
- * What a stage's use of the stage cache came to: its key, what it took or stored, and why.
- * `Stored` is the store's answer for each artifact (activities/stage-cache.ts StoredStages, which
- * this layer does not import).
- */
-export interface StageCacheUse<Stored> {
+/** What storing an artifact came to (activities/artifact-store.ts storeArtifact). */
+export interface StoredStages {
+  stored: boolean;
+  path: string;
+  bytes: number;
+  /** Why nothing was stored (the store could not be written): the run goes on without it. */
+  error?: string;
+}
+
+/** What a stage's use of the stage cache came to: its key, what it took or stored, and why. */
+export interface StageCacheUse {
   key: string;
   /** The stored artifacts the stage used instead of computing. */
   reused: ReusedArtifact[];
   reason: string;
   /** What this run stored for later runs (the store's answer for each: stored, or why not). */
-  stored: Stored[];
+  stored: StoredStages[];
 }
 
 /**

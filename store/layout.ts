@@ -21,6 +21,12 @@ export interface RunRef {
   runId: string;
 }
 
+/** A published snapshot: its month and version. */
+export interface SnapshotRef {
+  month: string;
+  version: number;
+}
+
 export function monthDir(store: StoreConfig, month: string): string {
   if (!isMonth(month)) throw new SnapshotStoreError(`not a month (YYYY-MM): ${JSON.stringify(month)}`);
   return join(store.storeDir, 'snapshots', month);

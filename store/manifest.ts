@@ -1,15 +1,27 @@
 import type { SegmentAction } from '../domain/actions';
 import type { RunParams } from '../domain/params';
-import type { CampaignMetrics } from '../activities/campaigns';
-import type { ChurnSummary, EnsembleSummary } from '../activities/churn';
+import type { CampaignMetrics } from '../activities/campaign-metrics';
+import type { ChurnSummary, EnsembleSummary } from '../activities/churn-summary';
 import type { CodeVersion } from '../activities/code-version';
 import type { LabelsFile } from '../activities/labels';
-import type { MappingFile } from '../activities/load';
-import type { InputFile } from '../activities/load';
 import type { RunRef } from './layout';
 import type { ReusedArtifact } from './artifacts';
 
 /** The schema of snapshots/<month>/v<N>/manifest.json. */
+
+/** An input file the run read, as its plan found it. */
+export interface InputFile {
+  path: string;
+  sha256: string;
+  bytes: number;
+  rows: number;
+}
+
+/** A mapping file by its path and the sha256 of its bytes when the run read it. */
+export interface MappingFile {
+  path: string;
+  sha256: string;
+}
 
 /** One published segment's profile, name and recommended action. */
 export interface SegmentProfile extends SegmentAction {

@@ -7,7 +7,7 @@ import { withFileLock } from './file-lock';
 import { hashFile } from './hashing';
 import { SnapshotStoreError, UsageError } from '../domain/errors';
 import { isMonth } from '../domain/month';
-import { auditLogPath, monthDir, versionDir, type RunRef, type StoreConfig } from './layout';
+import { auditLogPath, monthDir, versionDir, type RunRef, type SnapshotRef, type StoreConfig } from './layout';
 
 /** Read access to the snapshot store: months, versions, manifests and the latest pointer. */
 
@@ -278,11 +278,6 @@ export async function latestVersion(store: StoreConfig, month: string): Promise<
 export async function writeLatest(store: StoreConfig, month: string, version: number, run: RunRef): Promise<void> {
   const latest = { month, version, path: `v${version}`, run };
   await writeFileAtomic(join(monthDir(store, month), 'latest.json'), JSON.stringify(latest, null, 2) + '\n');
-}
-
-export interface SnapshotRef {
-  month: string;
-  version: number;
 }
 
 /** Parses "2026-10" (latest), "2026-10/v2" or "2026-10@2". */

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows, readSql } from '../duckdb';
-import type { ChurnSummary } from '../churn';
+import type { ChurnSummary } from '../churn-summary';
 import type { ClusterSummary } from '../cluster';
 import type { FeatureSummary } from '../features';
 import type { LoadSummary } from '../load';

@@ -1,11 +1,12 @@
 import { join, resolve } from 'node:path';
-import type { CampaignGroup, CampaignMetrics } from '../../activities/campaigns';
+import type { CampaignGroup, CampaignMetrics } from '../../activities/campaign-metrics';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { addMonths } from '../../domain/month';
 import { CAMPAIGN_DIMENSIONS } from '../../domain/campaigns';
 import { UsageError } from '../../domain/errors';
 import { versionDir } from '../../store/layout';
-import { readManifest, resolveSnapshot, type SnapshotRef } from '../../store/snapshots';
+import { readManifest, resolveSnapshot } from '../../store/snapshots';
+import type { SnapshotRef } from '../../store/layout';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { output, positiveInt } from '../options';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CampaignMetrics } from '../../activities/campaigns';
+import type { CampaignMetrics } from '../../activities/campaign-metrics';
 import { setVariable, withConnection } from '../../activities/duckdb';
 import { CONTACT_MOMENTS } from '../../domain/actions';
 import { versionDir } from '../../store/layout';

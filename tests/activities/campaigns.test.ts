@@ -3,7 +3,7 @@ import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CampaignGroup } from '../../activities/campaigns';
+import type { CampaignGroup } from '../../activities/campaign-metrics';
 import { trainAndScoreChurn } from '../../activities/churn';
 import { clusterSubscribers } from '../../activities/cluster';
 import { queryRows, withConnection } from '../../activities/duckdb';

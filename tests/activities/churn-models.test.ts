@@ -2,13 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { listValue } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  CHURN_FEATURES,
-  ensembleTask,
-  stratifiedCut,
-  trainAndScoreChurn,
-  type ChurnSummary,
-} from '../../activities/churn';
+import { CHURN_FEATURES, ensembleTask, stratifiedCut, trainAndScoreChurn } from '../../activities/churn';
+import type { ChurnSummary } from '../../activities/churn-summary';
 import { seededRandom, shuffle } from '../../activities/ml/random';
 import { parseRunParams } from '../../domain/params';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';

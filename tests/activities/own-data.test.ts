@@ -1,7 +1,8 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { stratifiedSplit, trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import { stratifiedSplit, trainAndScoreChurn } from '../../activities/churn';
+import type { ChurnSummary } from '../../activities/churn-summary';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import {

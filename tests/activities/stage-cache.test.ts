@@ -18,13 +18,8 @@ import {
 import { combineLoad, loadPartition, planLoad, type LoadSummary } from '../../activities/load';
 import { publishSnapshot } from '../../activities/publish';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
-import {
-  reuseStages,
-  stageKey,
-  storeStages,
-  STAGE_CODE_FILES,
-  LOAD_FEATURES_STAGE,
-} from '../../activities/stage-cache';
+import { reuseStages, stageKey, storeStages, LOAD_FEATURES_STAGE } from '../../activities/stage-cache';
+import { STAGE_CODE_FILES } from '../../activities/stage-code';
 import { cacheDir, featuresFile, runDir, type StoreConfig } from '../../store/layout';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import type { SnapshotManifest } from '../../store/manifest';
@@ -768,7 +763,7 @@ describe('stage code hash', () => {
       'activities/context.ts',
       'activities/memory.ts',
       'activities/segments-cache.ts',
-      'activities/stage-cache.ts',
+      'activities/artifact-store.ts',
       'domain/errors.ts',
       'store/layout.ts',
       'store/hashing.ts',

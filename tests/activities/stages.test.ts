@@ -1,7 +1,8 @@
 import { cp, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { trainAndScoreChurn, type ChurnSummary } from '../../activities/churn';
+import { trainAndScoreChurn } from '../../activities/churn';
+import type { ChurnSummary } from '../../activities/churn-summary';
 import { clusterSubscribers, type ClusterSummary } from '../../activities/cluster';
 import { queryOne, queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures, type FeatureSummary } from '../../activities/features';

@@ -7,7 +7,7 @@ import { loadReusingMonths, USAGE_MONTH_STAGE, usageMonthKeys } from '../../acti
 import type { SampleSummary } from '../../data/generate';
 import { cacheDir, type StoreConfig } from '../../store/layout';
 import { listCache } from '../../store/stage-cache';
-import { verifiedArtifact } from '../../activities/stage-cache';
+import { verifiedArtifact } from '../../activities/artifact-store';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 
 /** The run's valid rows and quarantined rows, each in one order, to compare loads. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CampaignGroup, CampaignMetrics } from '../../activities/campaigns';
+import type { CampaignGroup, CampaignMetrics } from '../../activities/campaign-metrics';
 import { campaignsSection } from '../../activities/report/sections/campaigns';
 import { campaignsText } from '../../cli/commands/campaigns';
 import { campaignWarningLine } from '../../cli/snapshot-text';

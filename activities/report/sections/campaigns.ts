@@ -1,4 +1,5 @@
-import { campaignWarnings, type CampaignGroup, type CampaignMetrics } from '../../campaigns';
+import type { CampaignGroup, CampaignMetrics } from '../../campaign-metrics';
+import { campaignWarnings } from '../../campaigns';
 import { renderChart } from '../charts';
 import { decimals, escape, fmt, pct as percentOf, type ReportSection } from '../html';
 import { READING_IN_TABLES, upliftReading } from '../../../domain/campaign-reading';

@@ -1,4 +1,4 @@
-import type { ChurnSummary, ModelEvaluation } from '../../churn';
+import type { ChurnSummary, ModelEvaluation } from '../../churn-summary';
 import { renderChart } from '../charts';
 import { decimals, escape, type ReportSection } from '../html';
 

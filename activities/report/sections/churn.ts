@@ -1,6 +1,6 @@
 import { featureLabel, termInWords } from '../../../domain/feature-words';
 import { largestImportance, tooGoodWarning } from '../../../domain/too-good';
-import type { ChurnSummary } from '../../churn';
+import type { ChurnSummary } from '../../churn-summary';
 import type { LoadSummary } from '../../load';
 import type { LeafRule } from '../../ml/tree-rules';
 import { importanceChart, liftChart, rocChart } from '../charts';

@@ -1,0 +1,131 @@
+/**
+ * The stage cache's artifacts, whatever the stage: cache/<stage>/<key>/ holds an artifact.json
+ * and files, read-only, each with its sha256. Looked up only while every file matches its hash;
+ * written aside and renamed into place. The stages' own keys and contents are in their modules
+ * (stage-cache.ts, window-cache.ts, usage-months.ts, ensemble-cache.ts, segments-cache.ts).
+ */
+import { randomUUID } from 'node:crypto';
+import { chmod, mkdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isStoreWriteFailure } from '../domain/errors';
+import { assertCodeUnchanged } from './code-identity';
+import { checkpoint } from './context';
+import { hashFile } from '../store/hashing';
+import { cacheDir, cacheStageDir, type StoreConfig } from '../store/layout';
+import { readArtifact, removeArtifactDir, STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
+import type { ReusedArtifact, StoredStages } from '../store/artifacts';
+
+/**
+ * The artifact in `dir` after checking every file against its hash, or why it cannot be used:
+ * there is none, or a file is damaged (then the run computes again and stores over it).
+ */
+export async function verifiedArtifact(dir: string): Promise<{ artifact: StageArtifact } | { missing: string }> {
+  const artifact = await readArtifact(dir);
+  if (!artifact) return { missing: 'no stored output for this key' };
+  await checkpoint({ stage: 'reuse: checking stored output' });
+  for (const file of artifact.files) {
+    const actual = await hashFile(join(dir, file.file)).catch(() => undefined);
+    if (actual?.sha256 !== file.sha256)
+      return { missing: `stored ${file.file} does not match its hash: computing again` };
+  }
+  // last use, for `segflow cache prune --older-than`
+  const now = new Date();
+  await utimes(dir, now, now).catch(() => undefined);
+  return { artifact };
+}
+
+/** How the manifest names a stored artifact a run used instead of running `stages`. */
+export function reusedArtifact(artifact: StageArtifact, stages: string[]): ReusedArtifact {
+  return {
+    stage: artifact.stage,
+    stages,
+    key: artifact.key,
+    files: artifact.files,
+    producedBy: artifact.producedBy,
+    producedAt: artifact.createdAt,
+  };
+}
+
+/** Why a run took nothing stored: `--no-reuse`. */
+export const REUSE_TURNED_OFF = 'reuse turned off for this run (--no-reuse)';
+
+/**
+ * The folder of `stage`'s artifact under `key` and the artifact as the run's lineage names it, or
+ * why not: allowed unless the run is cold, and taken only while every stored file matches its hash.
+ */
+export async function lookUpArtifact(
+  store: StoreConfig,
+  stage: string,
+  key: string,
+  allowed: boolean,
+  /** The run stages it stands for. */
+  stages: string[],
+): Promise<{ dir: string; artifact: ReusedArtifact } | { missing: string }> {
+  if (!allowed) return { missing: REUSE_TURNED_OFF };
+  const dir = cacheDir(store, stage, key);
+  const found = await verifiedArtifact(dir);
+  if ('missing' in found) return found;
+  return { dir, artifact: reusedArtifact(found.artifact, stages) };
+}
+
+/**
+ * Writes an artifact under cache/<stage>/<key>/, read-only, with its files' hashes: written
+ * aside and renamed into place, so a reader sees a whole artifact or none. A key that is stored
+ * already and intact is kept (same key, same content); a damaged one is replaced. Storing only
+ * saves later runs time, so a store that cannot be written (full, read-only) is reported in the
+ * result, not thrown.
+ */
+export async function storeArtifact(
+  store: StoreConfig,
+  about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'>,
+  extra: Pick<StageArtifact, 'load' | 'features'>,
+  writeFiles: (staging: string) => Promise<StageArtifact['files']>,
+): Promise<StoredStages> {
+  // what the files hold came from the code the key names only if no source file changed meanwhile
+  assertCodeUnchanged();
+  try {
+    return await writeArtifactDir(store, about, extra, writeFiles);
+  } catch (error) {
+    if (!isStoreWriteFailure(error)) throw error;
+    return { stored: false, path: cacheDir(store, about.stage, about.key), bytes: 0, error: (error as Error).message };
+  }
+}
+
+async function writeArtifactDir(
+  store: StoreConfig,
+  about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'>,
+  extra: Pick<StageArtifact, 'load' | 'features'>,
+  writeFiles: (staging: string) => Promise<StageArtifact['files']>,
+): Promise<StoredStages> {
+  const target = cacheDir(store, about.stage, about.key);
+  const existing = await verifiedArtifact(target);
+  if ('artifact' in existing)
+    return { stored: false, path: target, bytes: existing.artifact.files.reduce((sum, f) => sum + f.bytes, 0) };
+  const staging = join(cacheStageDir(store, about.stage), `.staging-${randomUUID()}`);
+  await mkdir(staging, { recursive: true });
+  try {
+    const files = await writeFiles(staging);
+    const artifact: StageArtifact = {
+      format: STAGE_CACHE_FORMAT,
+      ...about,
+      createdAt: new Date().toISOString(),
+      files,
+      ...extra,
+    };
+    await writeFile(join(staging, 'artifact.json'), JSON.stringify(artifact, null, 2) + '\n');
+    for (const name of ['artifact.json', ...files.map((f) => f.file)]) await chmod(join(staging, name), 0o444);
+    await chmod(staging, 0o555);
+    // a damaged artifact under the key (it failed its hash check) makes way for this one
+    if (await stat(target).catch(() => undefined)) await removeArtifactDir(target);
+    try {
+      await rename(staging, target);
+    } catch (error) {
+      // another run stored the same key first: same key, same content
+      if (await readArtifact(target)) return { stored: false, path: target, bytes: 0 };
+      throw error;
+    }
+    return { stored: true, path: target, bytes: files.reduce((sum, f) => sum + f.bytes, 0) };
+  } finally {
+    await removeArtifactDir(staging).catch(() => undefined);
+  }
+}

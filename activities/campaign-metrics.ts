@@ -1,0 +1,90 @@
+/**
+ * What a run's campaign measurement reports (measureCampaigns in campaigns.ts) and the manifest
+ * records (\`metrics.campaigns\`). Types only, so the manifest (store/manifest.ts), the report and
+ * the command line read them without importing the stage.
+ */
+import type { SnapshotRef } from '../store/layout';
+
+/** One row of campaigns.parquet: a group of last month's dispatch list, control against contacted. */
+export interface CampaignGroup {
+  dimension: string;
+  group: string | null;
+  controlSubscribers: number;
+  controlChurned: number;
+  controlChurnRate: number | null;
+  targetedSubscribers: number;
+  targetedChurned: number;
+  targetedChurnRate: number | null;
+  /** Control churn rate minus contacted churn rate: positive when the contacts kept subscribers. */
+  absoluteUplift: number | null;
+  relativeUplift: number | null;
+  upliftLow: number | null;
+  upliftHigh: number | null;
+  /** The interval excludes 0 and both arms are big enough. */
+  significant: boolean;
+  tooSmall: boolean;
+  keptPer100Contacts: number | null;
+  contactedSubscribers: number;
+  acceptedSubscribers: number;
+  acceptanceRate: number | null;
+  contactedControls: number;
+}
+
+/** What the manifest records of a run's campaign measurement (`metrics.campaigns`). */
+export type CampaignMetrics =
+  | {
+      measured: true;
+      /** The snapshot whose dispatch list (and control group) was measured. */
+      dispatchFrom: DispatchList;
+      contacts: {
+        file: string;
+        sha256: string;
+        rows: number;
+        loaded: number;
+        quarantined: number;
+        quarantineByReason: Record<string, number>;
+        /** Control subscribers found in the contact log: they stay in control (intent to treat), but dilute it. */
+        contactedControls: number;
+        /**
+         * Rows used whose logged action is not the one the list recommends to the subscriber
+         * (case and spacing aside): they are measured under the list's action (intent to treat).
+         * Absent in manifests published before it was counted.
+         */
+        actionDiffers?: number;
+        /** Logged channels of the rows used that segflow does not use (CONTACT_CHANNELS), with a likely meant one. */
+        unknownChannels?: UnknownChannel[];
+      };
+      /**
+       * What to check before trusting the measurement, each a sentence (campaignWarnings): a log
+       * of which fewer than half of the rows could be used (CONTACT_LOG_MIN_USED_SHARE; most
+       * likely the wrong file), a list chosen by default when its month has other versions
+       * (dispatchedListWarning). The intent-to-treat arms come from the list, so the measurement
+       * stands either way.
+       */
+      warnings?: string[];
+      /** Manifests published before `warnings`: the contact-log warning alone. */
+      warning?: string;
+      interval: string;
+      minArmSubscribers: number;
+      overall: CampaignGroup;
+      byAction: CampaignGroup[];
+    }
+  | { measured: false; reason: string };
+
+/** The dispatch list a measurement used: which snapshot, its dispatch.parquet's sha256, and why that one. */
+export type DispatchList = SnapshotRef & {
+  /** sha256 of the snapshot's dispatch.parquet as measured (absent in manifests published before it was recorded). */
+  sha256?: string;
+  /**
+   * 'dispatched': named by the run's `dispatched` parameter; 'latest': left out, so the version
+   * this run's segment ids were matched to (the month's latest when the run started).
+   */
+  chosenBy?: 'dispatched' | 'latest';
+};
+
+/** A logged channel segflow does not use, its rows, and the known channel it is closest to (a typo). */
+export interface UnknownChannel {
+  channel: string;
+  rows: number;
+  suggestion?: string;
+}
