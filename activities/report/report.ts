@@ -164,7 +164,7 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
   details.region { border-top: 1px solid #e5e7eb; padding: 6px 0; }
   details.region > summary { font-weight: bold; cursor: pointer; padding: 4px 0; }
   details.region > summary .note { font-weight: normal; margin-left: 8px; }
-  .grid-row { display: grid; grid-template-columns: 18px 110px repeat(7, 110px); gap: 8px; padding: 4px 0; font-size: 13px; }
+  .grid-row { display: grid; grid-template-columns: 18px 110px repeat(8, 100px); gap: 8px; padding: 4px 0; font-size: 13px; }
   .grid-row.head { color: #374151; font-weight: bold; border-bottom: 1px solid #e5e7eb; }
   details.grid > summary { list-style: none; cursor: pointer; border-bottom: 1px solid #f3f4f6; }
   details.grid > summary::-webkit-details-marker { display: none; }

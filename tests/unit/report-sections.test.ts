@@ -61,7 +61,7 @@ describe('report sections', () => {
   });
 
   it('lists each grid with its first contacts in dispatch order, and says why each is there', () => {
-    const grid = (name: string | null, to_contact: number): GridRow => ({
+    const grid = (name: string | null, to_contact: number, held_out = 0): GridRow => ({
       region: 'R1',
       grid: name,
       subscribers: 100,
@@ -71,6 +71,7 @@ describe('report sections', () => {
       high_risk_subscribers: 2,
       high_value_at_risk: 1,
       to_contact,
+      held_out,
     });
     const contact = (rank: number, id: string): ContactRow => ({
       grid: 'R1-G02',
@@ -100,6 +101,11 @@ describe('report sections', () => {
     expect(section.html).toMatch(/<details class="grid" open><summary class="grid-row"><span>R1-G02/);
     expect(section.html).toContain('The first 2 of 9');
     expect(section.html).toContain('(no grid)');
+    // a grid's control group is counted apart and named as not to be contacted
+    const held = gridsSection([grid('R1-G02', 2, 1)], [contact(1, 'S7'), contact(3, 'S3')], 5).html;
+    expect(held).toContain('Everyone to contact in this grid');
+    expect(held).toContain('1 more is held out as the control group: do not contact them.');
+    expect(held).toContain('2 to contact · 1 held out');
     // an id made from a file's rows reads in full; only a pseudonym (a hash) is shortened
     const pseudonym = 'ab'.repeat(32);
     const ids = gridsSection([grid('R1-G02', 2)], [contact(1, 'customers.csv#12345'), contact(2, pseudonym)], 2).html;

@@ -118,7 +118,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
     )
     .join('\n      ');
   const note = calibration
-    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toFixed(4)} calibrated vs ${calibration.brierUncalibrated.toFixed(4)} uncalibrated. Reasons per subscriber: path contributions of the ensemble (the three features that raised the score most).</p>`
+    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '; applied: it lowered the validation Brier score' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toFixed(4)} calibrated vs ${calibration.brierUncalibrated.toFixed(4)} uncalibrated. Reasons per subscriber: path contributions of the ensemble (the three features that raised the score most).</p>`
     : '<p class="note">Scored by the single tree (churnModel tree): no ensemble, calibration or reasons.</p>';
   return {
     id: 'churn-models',

@@ -1,7 +1,7 @@
 import { OPERATION_GRID } from '../../../domain/rules';
 import { escape, fmt, pct, type ReportSection } from '../html';
 
-/** A grid's rollup (snapshot_grids) and the length of its dispatch list (sql/grids.sql). */
+/** A grid's rollup (snapshot_grids) and its dispatch list's subscribers to contact and held out (sql/grids.sql). */
 export interface GridRow {
   region: string | null;
   grid: string | null;
@@ -12,9 +12,11 @@ export interface GridRow {
   high_risk_subscribers: number;
   high_value_at_risk: number;
   to_contact: number;
+  /** The grid's control group: on the dispatch list, not to be contacted (next month measures against them). */
+  held_out: number;
 }
 
-/** One row of a grid's dispatch list (dispatch.parquet). */
+/** One subscriber to contact of a grid's dispatch list (dispatch.parquet, control group left out). */
 export interface ContactRow {
   grid: string | null;
   contact_rank: number;
@@ -63,7 +65,7 @@ export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: 
   const contactsByGrid = groupBy(contacts, (c) => c.grid);
   const regions = groupBy(grids, (g) => g.region);
   const regionNames = [...regions.keys()].sort((a, b) => (a ?? '\uffff').localeCompare(b ?? '\uffff'));
-  const header = `<div class="grid-row head"><span></span><span>grid</span><span class="num">subscribers</span><span class="num">revenue (¥)</span><span class="num">MOU (min)</span><span class="num">DOU (GB)</span><span class="num">high risk</span><span class="num">high value at risk</span><span class="num">to contact</span></div>`;
+  const header = `<div class="grid-row head"><span></span><span>grid</span><span class="num">subscribers</span><span class="num">revenue (¥)</span><span class="num">MOU (min)</span><span class="num">DOU (GB)</span><span class="num">high risk</span><span class="num">high value at risk</span><span class="num">to contact</span><span class="num">held out</span></div>`;
   const gridBlock = (g: GridRow, open: boolean) => {
     const first = (contactsByGrid.get(g.grid) ?? []).map(
       (c) =>
@@ -71,9 +73,9 @@ export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: 
     );
     const list = first.length
       ? `<table class="contacts"><tr><th class="num">#</th><th>who</th><th>why</th><th>product</th><th>channel</th><th>moment</th></tr>${first.join('')}</table>
-      <p class="note">${first.length < g.to_contact ? `The first ${first.length} of ${fmt(g.to_contact)} in this grid's dispatch list; dispatch.parquet holds all of them.` : `This grid's whole dispatch list (as in dispatch.parquet).`}</p>`
-      : '<p class="note">Nobody to contact in this grid this month.</p>';
-    return `<details class="grid"${open ? ' open' : ''}><summary class="grid-row"><span>${escape(g.grid ?? '(no grid)')}</span><span class="num">${fmt(g.subscribers)}</span><span class="num">${fmt(g.revenue)}</span><span class="num">${fmt(g.mou)}</span><span class="num">${fmt(g.dou / 1024, 1)}</span><span class="num">${fmt(g.high_risk_subscribers)}</span><span class="num">${fmt(g.high_value_at_risk)}</span><span class="num">${fmt(g.to_contact)}</span></summary>
+      <p class="note">${first.length < g.to_contact ? `The first ${first.length} of ${fmt(g.to_contact)} to contact in this grid's dispatch list; dispatch.parquet holds all of them.` : `Everyone to contact in this grid's dispatch list (as in dispatch.parquet).`}${heldOut(g)}</p>`
+      : `<p class="note">Nobody to contact in this grid this month.${heldOut(g)}</p>`;
+    return `<details class="grid"${open ? ' open' : ''}><summary class="grid-row"><span>${escape(g.grid ?? '(no grid)')}</span><span class="num">${fmt(g.subscribers)}</span><span class="num">${fmt(g.revenue)}</span><span class="num">${fmt(g.mou)}</span><span class="num">${fmt(g.dou / 1024, 1)}</span><span class="num">${fmt(g.high_risk_subscribers)}</span><span class="num">${fmt(g.high_value_at_risk)}</span><span class="num">${fmt(g.to_contact)}</span><span class="num">${fmt(g.held_out)}</span></summary>
       ${list}</details>`;
   };
   // opened for a first look: the first grid (in dispatch order) with someone to contact, and its region
@@ -81,7 +83,7 @@ export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: 
   const regionBlocks = regionNames.map((name) => {
     const rows = regions.get(name) ?? [];
     const total = (pick: (g: GridRow) => number) => fmt(rows.reduce((n, g) => n + pick(g), 0));
-    return `<details class="region"${name === opened?.region ? ' open' : ''}><summary>${escape(name ?? '(no region)')} <span class="note">${rows.length} grids · ${total((g) => g.subscribers)} subscribers · ${total((g) => g.high_risk_subscribers)} high risk · ${total((g) => g.to_contact)} to contact</span></summary>
+    return `<details class="region"${name === opened?.region ? ' open' : ''}><summary>${escape(name ?? '(no region)')} <span class="note">${rows.length} grids · ${total((g) => g.subscribers)} subscribers · ${total((g) => g.high_risk_subscribers)} high risk · ${total((g) => g.to_contact)} to contact · ${total((g) => g.held_out)} held out</span></summary>
     ${header}
     ${rows.map((g) => gridBlock(g, g === opened)).join('\n    ')}
     </details>`;
@@ -89,9 +91,16 @@ export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: 
   return {
     id: 'grids',
     title: 'Grids: rollup and first contacts',
-    html: `<p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, product, channel, moment), most urgent first: the order of dispatch.parquet. MOU and DOU are the grid's totals for the month.</p>
+    html: `<p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, product, channel, moment), most urgent first: the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. MOU and DOU are the grid's totals for the month.</p>
     ${regionBlocks.join('\n    ')}`,
   };
+}
+
+/** The note on a grid's control group, if it has one. */
+function heldOut(g: GridRow): string {
+  return g.held_out > 0
+    ? ` ${fmt(g.held_out)} more ${g.held_out === 1 ? 'is' : 'are'} held out as the control group: do not contact them.`
+    : '';
 }
 
 /** Map.groupBy, which Node 20 lacks; keeps the rows' order within each key. */
