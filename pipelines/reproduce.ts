@@ -10,9 +10,10 @@ import { findInputFiles, loadUsage } from '../activities/load';
 import { publishSnapshot } from '../activities/publish';
 import { findPreviousSegmentation } from '../activities/segment-history';
 import { churnUserInput, featureInput } from '../activities/stage-inputs';
-import { hashFile } from '../store/hashing';
+import { canonicalJson, hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
 import { addMonths } from '../domain/month';
+import type { SnapshotManifest } from '../store/manifest';
 import { listVersions, readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 
@@ -26,13 +27,21 @@ export interface ReproduceReport {
   notes: string[];
   codeNow: string;
   codeThen: string;
-  files: { file: string; expected: string; actual: string | null; identical: boolean }[];
+  /**
+   * Each output file: `expected` the manifest's sha256, `actual` the recomputed file's, `published`
+   * the file's in the snapshot folder now (null: missing). Identical when all three agree.
+   */
+  files: { file: string; expected: string; actual: string | null; published: string | null; identical: boolean }[];
+  /** What the manifest records of the run (row counts, quarantine, skipped features, each metric) that the recomputation does not give again. */
+  manifestDifferences: string[];
   identical: boolean;
 }
 
 /**
  * Recomputes a snapshot from its manifest (same inputs, same parameters) in a scratch store,
- * outside Temporal, and compares every output file's hash with the published one. Always cold:
+ * outside Temporal, and compares every output file's hash with the manifest's and with the file
+ * published in the snapshot folder now, and what the manifest records of the run (row counts,
+ * metrics) with what the recomputation records. Always cold:
  * it never reads the stage cache, so a snapshot that reused stored load and feature output is
  * checked against a full recomputation.
  */
@@ -74,7 +83,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     codeNow: codeVersion().commit,
     codeThen: manifest.code.commit,
   };
-  if (changes.length > 0) return { ...report, files: [], identical: false };
+  if (changes.length > 0) return { ...report, files: [], manifestDifferences: [], identical: false };
 
   const scratch = await mkdtemp(join(tmpdir(), 'segflow-reproduce-'));
   try {
@@ -103,14 +112,41 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
       { reportAs: original },
     );
     const again = await readManifest(scratchStore, published.month, published.version);
-    const files = manifest.outputs.map((output) => {
-      const actual = again.outputs.find((o) => o.file === output.file)?.sha256 ?? null;
-      return { file: output.file, expected: output.sha256, actual, identical: actual === output.sha256 };
-    });
-    return { ...report, files, identical: files.every((f) => f.identical) };
+    const folder = versionDir(store, ref.month, ref.version);
+    const files = await Promise.all(
+      manifest.outputs.map(async (output) => {
+        const actual = again.outputs.find((o) => o.file === output.file)?.sha256 ?? null;
+        const published = (await hashFile(join(folder, output.file)).catch(() => undefined))?.sha256 ?? null;
+        const identical = actual === output.sha256 && published === output.sha256;
+        return { file: output.file, expected: output.sha256, actual, published, identical };
+      }),
+    );
+    const manifestDifferences = recordDifferences(manifest, again);
+    return {
+      ...report,
+      files,
+      manifestDifferences,
+      identical: files.every((f) => f.identical) && manifestDifferences.length === 0,
+    };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The fields of what a manifest records of its run (and each metric) on which two manifests
+ * differ: a published manifest edited since would otherwise pass with its files intact.
+ */
+function recordDifferences(published: SnapshotManifest, again: SnapshotManifest): string[] {
+  const differs = (a: unknown, b: unknown) => canonicalJson(a ?? null) !== canonicalJson(b ?? null);
+  const fields = (['rowCounts', 'quarantineByReason', 'skippedFeatures'] as const).filter((field) =>
+    differs(published[field], again[field]),
+  );
+  const metrics = Object.keys({ ...published.metrics, ...again.metrics }) as (keyof SnapshotManifest['metrics'])[];
+  return [
+    ...fields,
+    ...metrics.filter((key) => differs(published.metrics[key], again.metrics[key])).map((key) => `metrics.${key}`),
+  ];
 }
 
 /** The first month of the snapshot's window, as the load computed it. */

@@ -145,7 +145,7 @@ export function registerSnapshots(program: Command): void {
   snapshots
     .command('reproduce <snapshot>')
     .description(
-      'Recompute a snapshot from its manifest (same inputs and parameters, outside Temporal) and compare output hashes.',
+      "Recompute a snapshot from its manifest (same inputs and parameters, outside Temporal) and compare each output file's hash with the manifest's and the published file's, and the manifest's metrics with the recomputed ones.",
     )
     .addOption(json())
     .action(async (reference: string, options) => {
@@ -160,12 +160,18 @@ export function registerSnapshots(program: Command): void {
           : [
               `${r.ref.month}/v${r.ref.version}: ${r.identical ? 'IDENTICAL' : 'DIFFERENT'} (code then ${r.codeThen}, now ${r.codeNow})`,
               ...r.notes.map((note) => `note: ${note}`),
+              ...(r.manifestDifferences.length
+                ? [
+                    `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (edited since it was published? 'segflow audit verify' checks the manifest's hash)`,
+                  ]
+                : []),
               table(
                 r.files.map((f) => ({
                   file: f.file,
                   identical: f.identical,
-                  expected: f.expected.slice(0, 16),
-                  actual: (f.actual ?? '-').slice(0, 16),
+                  manifest: f.expected.slice(0, 16),
+                  recomputed: (f.actual ?? '-').slice(0, 16),
+                  published: (f.published ?? 'missing').slice(0, 16),
                 })),
               ),
             ].join('\n'),

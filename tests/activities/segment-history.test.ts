@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { publishSnapshot, type PublishResult } from '../../activities/publish';
 import { recordAudit } from '../../activities/audit';
 import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
 import { findPreviousSegmentation } from '../../activities/segment-history';
-import type { StoreConfig } from '../../store/layout';
+import { versionDir, type StoreConfig } from '../../store/layout';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { retireSnapshot } from '../../pipelines/retire';
 import { REPO_ROOT } from '../../worker/config';
@@ -86,6 +86,40 @@ describe('segment ids stable across months', () => {
     expect(report.files.map((f) => f.file)).toContain('migration.parquet');
     expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
     expect(report.identical).toBe(true);
+  });
+
+  it('reproduce compares the published files and the manifest as they are now, not only as the manifest records them', async () => {
+    const folder = versionDir(store, '2026-06', 1);
+    const kept: [string, Buffer, number][] = [];
+    // published files are read-only: each is made writable, changed, and put back as it was
+    const tamper = async (file: string, change: (bytes: Buffer) => Buffer) => {
+      const path = join(folder, file);
+      const bytes = await readFile(path);
+      kept.push([path, bytes, (await stat(path)).mode]);
+      await chmod(path, 0o644);
+      await writeFile(path, change(bytes));
+    };
+    try {
+      await tamper('segments.parquet', (bytes) => Buffer.concat([bytes, Buffer.from([0])]));
+      await tamper('manifest.json', (bytes) => {
+        const manifest = JSON.parse(bytes.toString('utf8'));
+        manifest.metrics.churnHoldout.rocAuc = 0.99;
+        return Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+      });
+      const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
+      expect(report.identical).toBe(false);
+      expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual(['segments.parquet']);
+      const segments = report.files.find((f) => f.file === 'segments.parquet');
+      expect(segments?.actual).toBe(segments?.expected);
+      expect(segments?.published).not.toBe(segments?.expected);
+      expect(report.manifestDifferences).toEqual(['metrics.churnHoldout']);
+    } finally {
+      for (const [path, bytes, mode] of kept.reverse()) {
+        await chmod(path, 0o644);
+        await writeFile(path, bytes);
+        await chmod(path, mode);
+      }
+    }
   });
 
   it('publishes a run report a browser renders: every chart drawn, no console errors', async () => {
