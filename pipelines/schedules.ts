@@ -177,7 +177,8 @@ export interface ScheduleSummary {
   input: string | null;
   paramsDifferingFromDefaults: Record<string, unknown>;
   partitions: number;
-  calendar: { dayOfMonth: unknown; hour: unknown; minute: unknown } | null;
+  /** Each field as text: "2", or "1-5", "0-30/15" and "1,15" for ranges a schedule made elsewhere may hold. */
+  calendar: { dayOfMonth: string; hour: string; minute: string } | null;
   timezone: string;
   overlap: string;
   catchupWindowMs: number;
@@ -198,7 +199,13 @@ export function summariseSchedule(description: ScheduleDescription): ScheduleSum
     input: input?.params.input ?? null,
     paramsDifferingFromDefaults: input ? changedParams(input.params) : {},
     partitions: input?.partitions ?? 1,
-    calendar: calendar ? { dayOfMonth: calendar.dayOfMonth, hour: calendar.hour, minute: calendar.minute } : null,
+    calendar: calendar
+      ? {
+          dayOfMonth: calendarText(calendar.dayOfMonth),
+          hour: calendarText(calendar.hour),
+          minute: calendarText(calendar.minute),
+        }
+      : null,
     timezone: description.spec.timezone ?? 'UTC',
     overlap: description.policies.overlap ?? 'SKIP',
     catchupWindowMs: description.policies.catchupWindow,
@@ -211,6 +218,21 @@ export function summariseSchedule(description: ScheduleDescription): ScheduleSum
     })),
     runningWorkflows: description.info.runningActions.map((action) => action.workflow.workflowId),
   };
+}
+
+/**
+ * A calendar field as Temporal describes it, a list of ranges ({ start, end, step }; one value is
+ * a range of one), as text: "2", "1-5", "0-30/15", "1,15". A plain value (as created) reads as it is.
+ */
+export function calendarText(field: unknown): string {
+  const ranges = Array.isArray(field) ? field : [field];
+  return ranges
+    .map((range) => {
+      if (typeof range !== 'object' || range === null) return String(range);
+      const { start, end = start, step = 1 } = range as { start: number; end?: number; step?: number };
+      return `${start}${end !== start ? `-${end}` : ''}${step !== 1 ? `/${step}` : ''}`;
+    })
+    .join(',');
 }
 
 /**

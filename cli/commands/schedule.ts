@@ -127,7 +127,7 @@ function scheduleText(s: ScheduleSummary): string {
     .join(' ');
   return [
     `Schedule ${s.scheduleId}: ${s.paused ? 'PAUSED' : 'active'}${s.note ? ` (note: ${s.note})` : ''}`,
-    `  runs           ${s.calendar ? `day ${String(s.calendar.dayOfMonth)} of each month at ${pad(s.calendar.hour)}:${pad(s.calendar.minute)} ${s.timezone}` : '(no calendar)'}, processing the month before`,
+    `  runs           ${s.calendar ? `day ${s.calendar.dayOfMonth} of each month at ${pad(s.calendar.hour)}:${pad(s.calendar.minute)} ${s.timezone}` : '(no calendar)'}, processing the month before`,
     `  input          ${s.input ?? '(unknown)'}`,
     `  parameters     ${params || 'defaults'}`,
     `  partitions     ${s.partitions}`,
