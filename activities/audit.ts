@@ -1,7 +1,15 @@
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { auditLogPath, type StoreConfig } from '../store/layout';
-import { entryHash, GENESIS_HASH, readAuditLog, type AuditEntry, type AuditRecordRequest } from '../store/audit-log';
+import { SnapshotStoreError } from '../domain/errors';
+import {
+  entryHash,
+  GENESIS_HASH,
+  hashMatches,
+  readAuditLog,
+  type AuditEntry,
+  type AuditRecordRequest,
+} from '../store/audit-log';
 import { withFileLock } from '../store/file-lock';
 import { signText, type Signer } from '../store/signing';
 
@@ -22,6 +30,7 @@ export async function recordAudit(
   await mkdir(dirname(path), { recursive: true });
   return withFileLock(`${path}.lock`, async () => {
     const entries = await readAuditLog(store);
+    await endLastLine(path, entries);
     const already = entries.find((entry) => entry.key === key);
     if (already) return already;
     const last = entries.at(-1);
@@ -41,4 +50,40 @@ export async function recordAudit(
     await appendFile(path, JSON.stringify(entry) + '\n');
     return entry;
   });
+}
+
+/**
+ * Under the writer's lock no append is in progress, so a log whose last line has no newline was
+ * cut off (a crash mid-write) or edited: an entry appended after it would land on that line and
+ * make both unreadable. A whole entry that only lost its newline (it chains to the entry before
+ * it) gets the newline back and counts; anything else stops the write, naming the line, until
+ * someone looks (`segflow audit verify` names it too).
+ */
+async function endLastLine(path: string, entries: AuditEntry[]): Promise<void> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  if (text === '' || text.endsWith('\n')) return;
+  const tail = text.slice(text.lastIndexOf('\n') + 1);
+  let entry: AuditEntry | undefined;
+  try {
+    entry = JSON.parse(tail) as AuditEntry;
+  } catch {
+    entry = undefined;
+  }
+  const last = entries.at(-1);
+  if (
+    entry &&
+    entry.prevHash === (last?.hash ?? GENESIS_HASH) &&
+    entry.seq === (last?.seq ?? 0) + 1 &&
+    hashMatches(entry)
+  ) {
+    await appendFile(path, '\n');
+    entries.push(entry);
+    return;
+  }
+  throw new SnapshotStoreError(
+    `the audit log ${path} ends in an unfinished line after entry ${last?.seq ?? 0} (${JSON.stringify(tail.slice(0, 60))}${tail.length > 60 ? '…' : ''}): a write cut off, or an edit. Nothing is appended after it, since the next entry would land on that line; 'segflow audit verify' names it. Restore the log from a copy, or remove that partial line if it holds no entry`,
+  );
 }

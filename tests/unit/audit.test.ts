@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { appendFile } from 'node:fs/promises';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
 import { entryHash, readAuditLog, recomputeHash } from '../../store/audit-log';
@@ -34,6 +34,33 @@ describe('audit log', () => {
     await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' });
     await appendFile(auditLogPath(store), '{"seq":2,"event":"stage.fin');
     expect((await readAuditLog(store)).map((e) => e.seq)).toEqual([1]);
+  });
+
+  it('gives a whole last entry that lost its newline its newline back before appending after it', async () => {
+    const store = storeIn(await tempDir());
+    await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' });
+    await recordAudit(store, { event: 'stage.finished', run, month: '2026-06', actor: 'ana', subject: 'load' });
+    const path = auditLogPath(store);
+    await writeFile(path, (await readFile(path, 'utf8')).replace(/\n$/, ''));
+    await recordAudit(store, { event: 'stage.finished', run, month: '2026-06', actor: 'ana', subject: 'features' });
+    const entries = await readAuditLog(store);
+    expect(entries.map((e) => [e.seq, e.subject ?? ''])).toEqual([
+      [1, ''],
+      [2, 'load'],
+      [3, 'features'],
+    ]);
+    entries.slice(1).forEach((entry, i) => expect(entry.prevHash).toBe(entries[i].hash));
+  });
+
+  it('appends nothing after a cut-off last line, naming it', async () => {
+    const store = storeIn(await tempDir());
+    await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' });
+    await appendFile(auditLogPath(store), '{"seq":2,"event":"stage.fin');
+    const before = await readFile(auditLogPath(store), 'utf8');
+    await expect(
+      recordAudit(store, { event: 'stage.finished', run, month: '2026-06', actor: 'ana', subject: 'load' }),
+    ).rejects.toThrow(/ends in an unfinished line after entry 1 \("\{\\"seq\\":2,\\"event\\":\\"stage\.fin"\)/);
+    expect(await readFile(auditLogPath(store), 'utf8')).toBe(before);
   });
 
   it('serialises concurrent writers into one unbroken chain', async () => {
