@@ -276,7 +276,10 @@ async function checkLatest(
   const text = await readFile(join(monthDir(store, month), 'latest.json'), 'utf8').catch(() => undefined);
   if (text === undefined) {
     if (expected !== undefined)
-      problems.push({ where, problem: `latest.json is missing although v${present.join(', v')} are published` });
+      problems.push({
+        where,
+        problem: `latest.json is missing although by the audit log v${expected} is the month's latest${present.length ? ` (folders present: v${present.join(', v')})` : ' (no version folder is left)'}`,
+      });
     return;
   }
   const { version: latest, path } = ((): { version?: number; path?: unknown } => {

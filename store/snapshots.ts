@@ -25,11 +25,14 @@ export interface PublishedSnapshot {
 
 export async function listVersions(store: StoreConfig, month: string): Promise<number[]> {
   const entries = await readdir(monthDir(store, month)).catch(() => [] as string[]);
-  return entries
-    .map((name) => /^v(\d+)$/.exec(name)?.[1])
-    .filter((v): v is string => v !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
+  return (
+    entries
+      // only the names segflow writes: 'v01' is not v1 again, nor 'v0' a version
+      .map((name) => /^v([1-9]\d*)$/.exec(name)?.[1])
+      .filter((v): v is string => v !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b)
+  );
 }
 
 /** Versions removed by `segflow snapshots retire`: each leaves v<N>.retired.json, so its number is never reused. */

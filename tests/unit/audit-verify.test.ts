@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
@@ -9,7 +9,7 @@ import { verifyAudit } from '../../store/audit-verify';
 import { sha256 } from '../../store/hashing';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from '../../store/layout';
 import { signText, type Signer } from '../../store/signing';
-import { latestVersion, nextVersion, resolveSnapshot } from '../../store/snapshots';
+import { latestVersion, listVersions, nextVersion, resolveSnapshot } from '../../store/snapshots';
 import { AUDIT_MONTH, keyPair, publishFake, storeWithVersions } from '../audit-store';
 import { storeIn, tempDir } from '../helpers';
 
@@ -129,8 +129,16 @@ describe('audit verify: completeness', () => {
     const store = await storeWithVersions(2);
     await rm(join(monthDir(store, MONTH), 'latest.json'));
     expect(await problemsOf(store)).toEqual([
-      `snapshots/${MONTH}/latest.json: latest.json is missing although v1, v2 are published`,
+      `snapshots/${MONTH}/latest.json: latest.json is missing although by the audit log v2 is the month's latest (folders present: v1, v2)`,
     ]);
+  });
+
+  it("a folder that is not a version's name (v0, v01) is neither read as one nor stops the check", async () => {
+    const store = await storeWithVersions(1);
+    await mkdir(join(monthDir(store, MONTH), 'v0'));
+    await cp(join(monthDir(store, MONTH), 'v1'), join(monthDir(store, MONTH), 'v01'), { recursive: true });
+    expect(await listVersions(store, MONTH)).toEqual([1]);
+    expect(await verifyAudit(store)).toMatchObject({ ok: true, snapshots: 1 });
   });
 
   it('latest.json whose path names another version than its version is named', async () => {
