@@ -65,7 +65,7 @@ function dimensionTable(
 
 /**
  * `campaigns show` for people, within TEXT_WIDTH columns: the measurement's header, the contact
- * log's counts, then per dimension the churn of each arm with the uplift, and how many were reached.
+ * log's counts, then per dimension the churn of each arm with the uplift, and how many were logged.
  */
 export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown: CampaignGroup[]): string {
   if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
@@ -91,7 +91,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
     ...Object.entries(contacts.quarantineByReason).map(([reason, rows]) => `  ${count(rows)} x ${reason}`),
     ...(metrics.warnings ?? (metrics.warning ? [metrics.warning] : [])).flatMap((w) => wrap(`warning: ${w}`)),
     ...wrap(
-      `reached: ${count(overall.contactedSubscribers)} of the ${count(overall.targetedSubscribers)} targeted have a contact record; ${count(overall.contactedControls)} of the ${count(overall.controlSubscribers)} held out were contacted anyway (they stay in the control group)`,
+      `logged: ${count(overall.contactedSubscribers)} of the ${count(overall.targetedSubscribers)} targeted have a contact record, whatever its outcome; ${count(overall.contactedControls)} of the ${count(overall.controlSubscribers)} held out were contacted anyway (they stay in the control group)`,
     ),
     '',
     ...wrap(
@@ -112,7 +112,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
     ),
     '',
     ...wrap(
-      'Reached: the targeted with a contact record; controls reached: held out but contacted anyway; accepted%: among the reached with a recorded outcome; kept/100: the uplift per 100 reached (negative: subscribers lost).',
+      'Logged: the targeted with a contact record (a "not reached" outcome too); controls logged: held out but contacted anyway; accepted%: accepted among the logged with an outcome (declined and not reached count); kept/100: the uplift per 100 logged (negative: subscribers lost).',
     ),
     ...byDimension(
       (g) => [
@@ -122,7 +122,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
         pp(g.acceptanceRate),
         g.keptPer100Contacts?.toFixed(1) ?? '',
       ],
-      ['targeted', 'reached', 'controls reached', 'accepted%', 'kept/100'],
+      ['targeted', 'logged', 'controls logged', 'accepted%', 'kept/100'],
       false,
     ),
   ].join('\n');

@@ -121,13 +121,13 @@ describe('campaigns show', () => {
     expect(cut.code).toBe(0);
   }, 60_000);
 
-  it('names the arms for what they are, shows the reached counts and fits 100 columns with the contact moments', async () => {
+  it('names the arms for what they are, shows the logged counts and fits 100 columns with the contact moments', async () => {
     const { code, stdout } = await show(['2026-10', '--by', 'contact moment']);
     expect(code).toBe(0);
     const lines = stdout.trimEnd().split('\n');
     expect(lines.filter((line) => line.length > 100)).toEqual([]);
     expect(stdout).toContain(
-      'reached: 9,876 of the 12,345 targeted have a contact record; 17 of the 1,234 held out were contacted',
+      'logged: 9,876 of the 12,345 targeted have a contact record, whatever its outcome; 17 of the 1,234\n  held out were contacted anyway',
     );
     const headers = lines.filter((line) => /^(all|action|contact moment) +(control|targeted)/.test(line));
     expect(headers).toHaveLength(6); // per dimension: churn by arm, then contacts
@@ -135,7 +135,7 @@ describe('campaigns show', () => {
       expect(header).toContain('targeted');
       expect(header).not.toContain('contacted');
     }
-    expect(headers.filter((h) => h.includes('reached'))).toHaveLength(3);
+    expect(headers.filter((h) => h.includes('logged'))).toHaveLength(3);
     // each contact moment whole, on a line of its own above its numbers
     for (const moment of Object.values(CONTACT_MOMENTS)) expect(lines).toContain(moment);
     expect(stdout).toMatch(/^ +1,234 +10\.0 +12,345 +9\.0 +-11\.0 +-15\.0 \.\. -7\.0 +significant \(harm\)$/m);
