@@ -21,6 +21,24 @@ function commonFolder(paths: string[]): string {
 }
 
 /**
+ * The line a run's result and `snapshots show` print for a run that measured last month's
+ * dispatch list: its arms, their churn and the uplift with its interval, and where the breakdowns
+ * are; undefined for a run given no contact log.
+ */
+export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' | 'snapshot'>): string | undefined {
+  const campaigns = manifest.metrics.campaigns;
+  if (!campaigns?.measured) return undefined;
+  const { overall, dispatchFrom } = campaigns;
+  const rate = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(1)}%`);
+  const points = (share: number) => (Math.abs(share) * 100).toFixed(1);
+  const uplift =
+    overall.absoluteUplift === null
+      ? 'no uplift to read'
+      : `${points(overall.absoluteUplift)} points ${overall.absoluteUplift >= 0 ? 'fewer' : 'more'} left among the targeted (95% interval ${overall.upliftLow === null ? '-' : (overall.upliftLow * 100).toFixed(1)} to ${overall.upliftHigh === null ? '-' : (overall.upliftHigh * 100).toFixed(1)}; ${overall.tooSmall ? 'too few subscribers to read' : overall.significant ? 'significant' : 'not significant'})`;
+  return `  campaigns     ${dispatchFrom.month}/v${dispatchFrom.version}'s dispatch list: ${count(overall.targetedSubscribers)} targeted churned ${rate(overall.targetedChurnRate)}, ${count(overall.controlSubscribers)} held out ${rate(overall.controlChurnRate)}: ${uplift}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`;
+}
+
+/**
  * The lines a run's result and `snapshots show` print when its campaign measurement warns (a
  * mostly unusable contact log, a list chosen by default in a month with other versions), one
  * per warning; undefined without any. Reads `warning` of manifests published before `warnings`.
@@ -82,8 +100,7 @@ export function snapshotSummary(
         `    ${String(s.segmentId).padStart(2)}  ${count(s.subscribers).padStart(9)}  ${s.name}  -> ${s.recommendedProduct}`,
     ),
   ];
-  const warning = campaignWarningLine(manifest);
-  if (warning) lines.push(warning);
+  for (const line of [campaignSummaryLine(manifest), campaignWarningLine(manifest)]) if (line) lines.push(line);
   if (manifest.skippedFeatures.length)
     lines.push(`  skipped       ${manifest.skippedFeatures.map((f) => `${f.feature} (${f.reason})`).join('; ')}`);
   lines.push(

@@ -9,15 +9,17 @@ import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
 import { paramsHelp } from '../params-help';
-import { campaignWarningLine } from '../snapshot-text';
+import { campaignSummaryLine, campaignWarningLine } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
 import { sampleDir } from './demo';
 import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
 
-/** The campaign measurement's contact-log warning of a published manifest, when this machine can read it. */
-function campaignWarningOf(manifestPath: string): string | undefined {
+/** The campaign measurement of a published manifest and its warnings, when this machine can read it. */
+function campaignLinesOf(manifestPath: string): string | undefined {
   try {
-    return campaignWarningLine(JSON.parse(readFileSync(manifestPath, 'utf8')) as SnapshotManifest);
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as SnapshotManifest;
+    const lines = [campaignSummaryLine(manifest), campaignWarningLine(manifest)].filter(Boolean);
+    return lines.length ? lines.join('\n') : undefined;
   } catch {
     return undefined; // the worker's store may not be mounted here: the manifest and report still say it
   }
@@ -162,8 +164,8 @@ async function follow(
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2));
     else {
       printResult(result, { uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
-      const warning = campaignWarningOf(result.manifestPath);
-      if (warning) console.log(`\n${warning}`);
+      const campaigns = campaignLinesOf(result.manifestPath);
+      if (campaigns) console.log(`\n${campaigns}`);
     }
     return EXIT.ok;
   } catch (error) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CampaignGroup, CampaignMetrics } from '../../activities/campaign-metrics';
 import { campaignsSection } from '../../activities/report/sections/campaigns';
 import { campaignsText } from '../../cli/commands/campaigns';
-import { campaignWarningLine } from '../../cli/snapshot-text';
+import { campaignSummaryLine, campaignWarningLine } from '../../cli/snapshot-text';
 
 function group(dimension: string, name: string, values: Partial<CampaignGroup> = {}): CampaignGroup {
   return {
@@ -76,6 +76,18 @@ describe('campaign measurement as text', () => {
       `  campaigns     warning: ${WARNING}`,
     );
     expect(campaignsText(ref, metrics({ warning: WARNING }), groups).replace(/\n +/g, ' ')).toContain(WARNING);
+  });
+
+  it("sums the measurement up in a line of the run's result and snapshots show", () => {
+    const snapshot = { month: '2026-11', version: 1 };
+    expect(campaignSummaryLine({ metrics: { campaigns: metrics() }, snapshot } as never)).toBe(
+      "  campaigns     2026-10/v1's dispatch list: 2,700 targeted churned 8.0%, 300 held out 10.0%: 2.0 points fewer left among the targeted (95% interval -1.0 to 6.0; not significant); segflow campaigns show 2026-11/v1",
+    );
+    const worse = metrics({ overall: group('all', 'all', { absoluteUplift: -0.05, tooSmall: true }) });
+    expect(campaignSummaryLine({ metrics: { campaigns: worse }, snapshot } as never)).toContain(
+      '5.0 points more left among the targeted (95% interval -1.0 to 6.0; too few subscribers to read)',
+    );
+    expect(campaignSummaryLine({ metrics: {}, snapshot } as never)).toBeUndefined();
   });
 
   it('shows every warning, each on its own line, and says how the measured list was chosen', async () => {
