@@ -1,5 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { tsToMs } from '@temporalio/common';
 import proto from '@temporalio/proto';
 import { InfrastructureError, innermostFailure, UsageError } from '../domain/errors';
@@ -59,14 +66,24 @@ export async function startMonthlyRun(
     ...(request.reuse === false ? { reuse: false } : {}),
     ...(request.experiment ? { experiment: true } : {}),
   };
-  const workflowId = request.workflowId ?? `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-  const handle = await client.workflow.start(monthlySegmentation, {
-    taskQueue: config.temporal.taskQueue,
-    workflowId,
-    args: [input],
-    memo: { month: params.month, requestedBy: request.requestedBy } satisfies MonthlySegmentationMemo,
-  });
-  return { handle, params };
+  const start = (workflowId: string) =>
+    client.workflow.start(monthlySegmentation, {
+      taskQueue: config.temporal.taskQueue,
+      workflowId,
+      args: [input],
+      memo: { month: params.month, requestedBy: request.requestedBy } satisfies MonthlySegmentationMemo,
+    });
+  if (request.workflowId) return { handle: await start(request.workflowId), params };
+  // named by its month and start time; two runs of a month started within the same millisecond
+  // (two analysts, a script) would share that name, so the second takes a suffix
+  const named = `segflow-${params.month}-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return { handle: await start(attempt === 0 ? named : `${named}-${randomBytes(3).toString('hex')}`), params };
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError) || attempt >= 3) throw error;
+    }
+  }
 }
 
 /** segflow's search attributes that a namespace has not registered. */
