@@ -1,56 +1,89 @@
+import { relative, isAbsolute } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { parseHead, type AuditEntry } from '../store/audit-log';
 import type { AuditProblem } from '../store/audit-verify';
 import type { MonthlySegmentationMemo, MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 
 export interface RetainedRunsCheck {
-  /** Completed monthly runs Temporal still retains (within the namespace retention). */
+  /** Completed monthly runs of this store Temporal still retains (within the namespace retention). */
   runs: number;
+  /** Completed runs on the task queue that published into another store (another SEGFLOW_STORE), not checked. */
+  otherStores: number;
+  /** The snapshots (month/vN) the runs checked report as published. */
+  completed: string[];
   problems: AuditProblem[];
 }
 
-/** What a completed run says it published: from its memo, or its result for runs without one. */
+/**
+ * What a completed run says it published: from its memo, or its result for runs without one, or
+ * without a month in it (a scheduled run's), or when the store it published into is asked for.
+ */
 async function publishedClaim(
   client: Client,
   workflowId: string,
   runId: string,
   memo: Partial<MonthlySegmentationMemo> | undefined,
-): Promise<{ month?: string; version: number; auditHead: string | null }> {
-  if (memo?.published) return { month: memo.month, ...memo.published };
+  needsPath: boolean,
+): Promise<{ month: string; version: number; auditHead: string | null; snapshotPath?: string }> {
+  if (memo?.published && memo.month && !needsPath) return { month: memo.month, ...memo.published };
   const result = (await client.workflow.getHandle(workflowId, runId).result()) as MonthlySegmentationResult;
-  return { month: result.month, version: result.version, auditHead: result.auditHead ?? null };
+  return {
+    month: result.month,
+    version: result.version,
+    auditHead: memo?.published?.auditHead ?? result.auditHead ?? null,
+    snapshotPath: result.snapshotPath,
+  };
+}
+
+/** Whether `path` lies inside `folder`. */
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
 }
 
 /**
  * The log against the runs Temporal still retains: every completed monthly run must have its
  * `run.published` entry for the version it reports, and the audit head it recorded after
- * publishing must still be in the chain. Names each run the log lacks.
+ * publishing must still be in the chain. Names each run the log lacks. A run the log has no entry
+ * of at all is this store's only if it published into `snapshotsDir`: another store may share
+ * the server and task queue (the runs of `run --local` with another SEGFLOW_STORE).
  */
 export async function crossCheckRetainedRuns(
   client: Client,
   entries: AuditEntry[],
   /** Only runs of this task queue: another deployment (its own store) may share the namespace. */
   taskQueue: string,
+  /** This store's snapshots folder (store/layout.ts snapshotsDir). */
+  snapshotsDir: string,
 ): Promise<RetainedRunsCheck> {
+  const runsInLog = new Set(entries.map((e) => `${e.run.workflowId}|${e.run.runId}`));
   const publishedByRun = new Map(
     entries.filter((e) => e.event === 'run.published').map((e) => [`${e.run.workflowId}|${e.run.runId}`, e]),
   );
   const bySeq = new Map(entries.map((e) => [e.seq, e]));
   const problems: AuditProblem[] = [];
   let runs = 0;
+  let otherStores = 0;
+  const completed: string[] = [];
   const query = `WorkflowType = 'monthlySegmentation' AND ExecutionStatus = 'Completed' AND TaskQueue = ${JSON.stringify(taskQueue)}`;
   for await (const info of client.workflow.list({ query })) {
-    runs += 1;
     const where = `temporal:${info.workflowId}/${info.runId}`;
+    const inLog = runsInLog.has(`${info.workflowId}|${info.runId}`);
     const claim = await publishedClaim(
       client,
       info.workflowId,
       info.runId,
       info.memo as Partial<MonthlySegmentationMemo> | undefined,
+      !inLog,
     );
+    if (!inLog && claim.snapshotPath !== undefined && !isInside(claim.snapshotPath, snapshotsDir)) {
+      otherStores += 1;
+      continue;
+    }
+    runs += 1;
     const entry = publishedByRun.get(`${info.workflowId}|${info.runId}`);
-    // scheduled runs have no month in their memo
-    const snapshot = `${claim.month ?? entry?.month ?? '?'}/v${claim.version}`;
+    const snapshot = `${claim.month}/v${claim.version}`;
+    completed.push(snapshot);
     if (!entry)
       problems.push({
         where,
@@ -68,5 +101,5 @@ export async function crossCheckRetainedRuns(
         problem: `the run recorded audit head ${head.seq}:${head.hash.slice(0, 12)}… after publishing, and the log ${bySeq.has(head.seq) ? 'holds a different entry there (rewritten)' : `no longer reaches seq ${head.seq} (truncated)`}`,
       });
   }
-  return { runs, problems };
+  return { runs, otherStores, completed, problems };
 }

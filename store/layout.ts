@@ -27,9 +27,14 @@ export interface SnapshotRef {
   version: number;
 }
 
+/** The folder of every month's snapshots. */
+export function snapshotsDir(store: StoreConfig): string {
+  return join(store.storeDir, 'snapshots');
+}
+
 export function monthDir(store: StoreConfig, month: string): string {
   if (!isMonth(month)) throw new SnapshotStoreError(`not a month (YYYY-MM): ${JSON.stringify(month)}`);
-  return join(store.storeDir, 'snapshots', month);
+  return join(snapshotsDir(store), month);
 }
 
 export function versionDir(store: StoreConfig, month: string, version: number): string {

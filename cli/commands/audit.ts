@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from '@commander-js/extra-typings'
 import { loadConfig } from '../../worker/config';
 import { verifyAudit, type AuditReport } from '../../store/audit-verify';
 import { formatHead, parseHead, readAuditLog } from '../../store/audit-log';
+import { snapshotsDir } from '../../store/layout';
 import { loadPublicKey } from '../../store/signing';
 import type { RetainedRunsCheck } from '../../pipelines/audit-crosscheck';
 import { jsonOption as json } from '../json-option';
@@ -20,16 +21,19 @@ function describe(report: AuditReport & { temporal: TemporalCheck }): string {
   const head = report.head ? formatHead(report.head) : '(empty log)';
   const summary = `${report.entries} audit entries ${report.chainIntact ? 'chained' : 'read, their chain broken'} (head ${head}), ${report.published} published (${report.retired} retired), ${report.snapshots} snapshots, ${report.filesChecked} files checked against their manifests`;
   const notes = [
-    ...report.publishing.map(
-      (ref) =>
-        `${ref}: being published (its run has not recorded run.published yet): its files were checked; verify again after the run`,
-    ),
+    // a run Temporal holds as completed is not being published: its missing entry is a finding
+    ...report.publishing
+      .filter((ref) => !('completed' in report.temporal && report.temporal.completed.includes(ref)))
+      .map(
+        (ref) =>
+          `${ref}: being published (its run has not recorded run.published yet): its files were checked; verify again after the run`,
+      ),
     report.signatures === 'checked'
       ? 'signatures: every entry and manifest checked against the public key'
       : 'signatures: NOT checked (no --public-key)',
     'notChecked' in report.temporal
       ? `temporal: runs NOT cross-checked (${report.temporal.notChecked})`
-      : `temporal: ${report.temporal.runs} completed runs it retains (this task queue) cross-checked against the log`,
+      : `temporal: ${report.temporal.runs} completed runs it retains (this task queue) cross-checked against the log${report.temporal.otherStores ? `; ${report.temporal.otherStores} more published into another store, not checked` : ''}`,
   ];
   return report.ok
     ? [`OK: ${summary}`, ...notes].join('\n')
@@ -70,7 +74,12 @@ export function registerAudit(program: Command): void {
         if (client instanceof Error) temporal = { notChecked: client.message };
         else {
           try {
-            temporal = await crossCheckRetainedRuns(client, entries, config.temporal.taskQueue);
+            temporal = await crossCheckRetainedRuns(
+              client,
+              entries,
+              config.temporal.taskQueue,
+              snapshotsDir(config.store),
+            );
           } finally {
             await client.connection.close();
           }

@@ -285,19 +285,35 @@ describe('monthly workflow with stub activities', () => {
   it('audit verify names a completed run that the log lacks, and a recorded head the log no longer reaches', async () => {
     const entries = await readAuditLog(store);
     // visibility (the list of runs) catches up with completions within a moment
-    let check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok');
+    let check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok', '/store');
     for (let i = 0; i < 100 && check.runs < 1; i++)
-      check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok');
-    expect(check).toEqual({ runs: 1, problems: [] });
+      check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok', '/store');
+    expect(check).toEqual({ runs: 1, otherStores: 0, completed: ['2026-06/v1'], problems: [] });
     const published = entries.find((e) => e.event === 'run.published')!;
     const truncated = entries.filter((e) => e.seq < published.seq);
-    const problems = (await crossCheckRetainedRuns(env.client, truncated, 'stubs-ok')).problems.map((p) => p.problem);
+    const problems = (await crossCheckRetainedRuns(env.client, truncated, 'stubs-ok', '/store')).problems.map(
+      (p) => p.problem,
+    );
     expect(problems).toEqual([
       'RUN MISSING FROM THE LOG: this completed run published 2026-06/v1, but the audit log has no run.published entry for it',
       expect.stringMatching(
         new RegExp(`recorded audit head ${published.seq}:.* no longer reaches seq ${published.seq} \\(truncated\\)`),
       ),
     ]);
+    // a log without any entry of the run: the run is this store's when it published into it (here
+    // /store/v1, the stub's path), and another store's otherwise
+    expect((await crossCheckRetainedRuns(env.client, [], 'stubs-ok', '/store')).problems.map((p) => p.problem)).toEqual(
+      [
+        'RUN MISSING FROM THE LOG: this completed run published 2026-06/v1, but the audit log has no run.published entry for it',
+        expect.stringMatching(/no longer reaches seq \d+ \(truncated\)/),
+      ],
+    );
+    expect(await crossCheckRetainedRuns(env.client, [], 'stubs-ok', '/elsewhere/snapshots')).toEqual({
+      runs: 0,
+      otherStores: 1,
+      completed: [],
+      problems: [],
+    });
   });
   it('clusters and scores side by side: churn runs while clustering is held, the audit keeps its order', async () => {
     newGate();
