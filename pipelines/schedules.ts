@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import {
+  ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
   type Client,
@@ -58,7 +59,7 @@ export async function createMonthlySchedule(
     indexed: await hasSearchAttributes(client),
     ...(options.partitions ? { partitions: options.partitions } : {}),
   };
-  await client.schedule.create({
+  await createOrExplain(client, {
     scheduleId: options.scheduleId,
     spec: {
       calendars: [{ dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute }],
@@ -87,6 +88,18 @@ export async function createMonthlySchedule(
     catchupWindow: options.catchupWindow,
     pauseOnFailure: options.pauseOnFailure,
   });
+}
+
+/** client.schedule.create, with a schedule of that id already there as the user's mistake, named. */
+async function createOrExplain(client: Client, options: Parameters<Client['schedule']['create']>[0]): Promise<void> {
+  try {
+    await client.schedule.create(options);
+  } catch (error) {
+    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    throw new UsageError(
+      `a schedule ${options.scheduleId} exists already ('segflow schedule describe --id ${options.scheduleId}'): to change it, 'segflow schedule delete --id ${options.scheduleId}' and create it again; for a second one, give it another --id`,
+    );
+  }
 }
 
 /** Schedule changes go to the audit log beside the runs they cause; run.workflowId holds the schedule id. */

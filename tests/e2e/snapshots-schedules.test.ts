@@ -12,6 +12,7 @@ import { readAuditLog } from '../../store/audit-log';
 import { listVersions, readManifest } from '../../store/snapshots';
 import { generateSample, type SampleSummary } from '../../data/generate';
 import { addMonths } from '../../domain/month';
+import { UsageError } from '../../domain/errors';
 import { auditLogPath } from '../../store/layout';
 import { startMonthlyRun } from '../../pipelines/client';
 import { previousMonth } from '../../cli/options';
@@ -107,6 +108,17 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       minute: 0,
       actor: 'operator',
     });
+    // a second create of the same id is the user's mistake (exit 2), named with what to do instead
+    const again = createMonthlySchedule(env.client, config, {
+      ...SCHEDULE_DEFAULTS,
+      scheduleId,
+      input: join(sample.outDir, 'usage'),
+      params: {},
+      minute: 0,
+      actor: 'operator',
+    });
+    await expect(again).rejects.toBeInstanceOf(UsageError);
+    await expect(again).rejects.toThrow(`a schedule ${scheduleId} exists already`);
     const since = new Date(Date.now() - 1_000);
     const triggered = await triggerSchedule(env.client, scheduleId);
     expect(triggered).toMatchObject({ month, workflowId: expect.stringMatching(/^e2e-monthly-/) });
