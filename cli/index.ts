@@ -20,7 +20,7 @@ Environment:
   TEMPORAL_ADDRESS    Temporal frontend host:port (default 127.0.0.1:7233, the local dev server)
   TEMPORAL_NAMESPACE  default "default"; SEGFLOW_TASK_QUEUE default "segflow"
   SEGFLOW_LOG_LEVEL   worker log level: debug, info, warn, error
-  More (TLS, API key, store and work folders): docs/cli.md
+  More (TLS, API key, store and work folders): docs/configuration.md
 
 Exit codes:
   0 success   1 the run failed or a check found problems   2 bad usage or parameters (nothing started)
