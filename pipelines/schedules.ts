@@ -257,6 +257,10 @@ export function calendarText(field: unknown): string {
 export async function backfillMonths(client: Client, scheduleId: string, from: string, to: string): Promise<string[]> {
   if (!isMonth(from) || !isMonth(to) || from > to)
     throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
+  // as a scheduled run, a month is processed once it has ended
+  const lastEnded = monthBefore(new Date());
+  if (to > lastEnded)
+    throw new UsageError(`--to ${to} has not ended yet: the last month a backfill can process is ${lastEnded}`);
   const months: string[] = [];
   for (let month = from; month <= to; month = addMonths(month, 1)) months.push(month);
   const { handle } = await existingSchedule(client, scheduleId);
