@@ -64,9 +64,14 @@ async function builtOnOtherVersions(store: StoreConfig, ref: SnapshotRef): Promi
   const next = addMonths(ref.month, 1);
   const found: string[] = [];
   for (const version of await listVersions(store, next)) {
-    const pinned = (await readManifest(store, next, version).catch(() => undefined))?.metrics?.previousSnapshot;
-    if (pinned && pinned.month === ref.month && pinned.version !== ref.version)
-      found.push(`${next}/v${version} (on ${pinned.month}/v${pinned.version})`);
+    const metrics = (await readManifest(store, next, version).catch(() => undefined))?.metrics;
+    const pinned = metrics?.previousSnapshot;
+    if (pinned && pinned.month === ref.month && pinned.version !== ref.version) {
+      const measured = metrics?.campaigns?.measured && metrics.campaigns.dispatchFrom.version === pinned.version;
+      found.push(
+        `${next}/v${version} (segment ids${measured ? ' and campaign measurement' : ''} on ${pinned.month}/v${pinned.version})`,
+      );
+    }
   }
   return found;
 }

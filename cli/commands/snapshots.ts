@@ -115,7 +115,7 @@ export function registerSnapshots(program: Command): void {
             ? `${r.month}/v${r.version} already is the month's latest; nothing recorded`
             : `${r.month}/v${r.version} is now the month's latest (was ${r.previous === null ? 'none' : `v${r.previous}`}; audit seq ${r.auditSeq})` +
               (r.builtOnOther.length
-                ? `\nnote: ${r.builtOnOther.join(', ')} matched segment ids and measured campaigns against another version; published, they stay so: rerun the month to build on this one`
+                ? `\nnote: built on another version: ${r.builtOnOther.join(', ')}; published, they stay so: rerun the month to build on this one`
                 : ''),
       );
     });

@@ -269,9 +269,21 @@ describe('audit verify: promotions over time', () => {
     await mkdir(next, { recursive: true });
     const pinned = { month: MONTH, version: 2 };
     await writeFile(join(next, 'manifest.json'), JSON.stringify({ metrics: { previousSnapshot: pinned } }));
+    // and a second one measured v2's dispatch list too
+    const measured = versionDir(store, '2026-07', 2);
+    await mkdir(measured, { recursive: true });
+    const campaigns = { measured: true, dispatchFrom: pinned };
+    await writeFile(
+      join(measured, 'manifest.json'),
+      JSON.stringify({ metrics: { previousSnapshot: pinned, campaigns } }),
+    );
     const first = await promote(store, 1, 'rollback of v2');
-    expect(first.builtOnOther).toEqual([`2026-07/v1 (on ${MONTH}/v2)`]);
+    expect(first.builtOnOther).toEqual([
+      `2026-07/v1 (segment ids on ${MONTH}/v2)`,
+      `2026-07/v2 (segment ids and campaign measurement on ${MONTH}/v2)`,
+    ]);
     await rm(next, { recursive: true });
+    await rm(measured, { recursive: true });
     await publishFake(store, 3);
     const second = await promote(store, 1, 'rollback of v3');
     expect(second.entry?.seq).toBeGreaterThan(first.entry!.seq);
