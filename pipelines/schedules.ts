@@ -8,7 +8,7 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import { recordAudit } from '../activities/audit';
-import { readAuditLog, type AuditEvent } from '../store/audit-log';
+import { readAuditLog, type AuditEntry, type AuditEvent } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';
 import { addMonths, isMonth, monthBefore } from '../domain/month';
 import { changedParams, parseRunParams } from '../domain/params';
@@ -197,12 +197,25 @@ export interface ScheduleSummary {
   catchupWindowMs: number;
   pauseOnFailure: boolean;
   nextRuns: string[];
-  recentRuns: { scheduledAt: string; month: string; workflowId: string }[];
+  /** The last runs it started, each with its outcome as the audit log records it. */
+  recentRuns: { scheduledAt: string; month: string; workflowId: string; outcome: string }[];
   runningWorkflows: string[];
 }
 
-/** A schedule as people read it. */
-export function summariseSchedule(description: ScheduleDescription): ScheduleSummary {
+/** A run's outcome by its last final entry in the audit log: published (vN), failed (at a stage), cancelled. */
+function runOutcome(entries: AuditEntry[], workflowId: string, running: boolean): string {
+  const final = entries.findLast(
+    (e) => e.run.workflowId === workflowId && ['run.published', 'run.failed', 'run.cancelled'].includes(e.event),
+  );
+  if (!final) return running ? 'running' : 'no outcome in the audit log';
+  const details = (final.details ?? {}) as { version?: number; stage?: string };
+  if (final.event === 'run.published') return `published v${details.version}`;
+  return `${final.event === 'run.failed' ? 'failed' : 'cancelled'}${details.stage ? ` at ${details.stage}` : ''} (segflow runs show ${workflowId})`;
+}
+
+/** A schedule as people read it, its recent runs' outcomes from the audit log's `entries`. */
+export function summariseSchedule(description: ScheduleDescription, entries: AuditEntry[]): ScheduleSummary {
+  const running = new Set(description.info.runningActions.map((action) => action.workflow.workflowId));
   const calendar = description.spec.calendars?.[0];
   const input = description.action.args?.[0] as MonthlySegmentationInput | undefined;
   return {
@@ -228,6 +241,7 @@ export function summariseSchedule(description: ScheduleDescription): ScheduleSum
       scheduledAt: action.scheduledAt.toISOString(),
       month: monthBefore(action.scheduledAt),
       workflowId: action.action.workflow.workflowId,
+      outcome: runOutcome(entries, action.action.workflow.workflowId, running.has(action.action.workflow.workflowId)),
     })),
     runningWorkflows: description.info.runningActions.map((action) => action.workflow.workflowId),
   };

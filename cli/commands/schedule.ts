@@ -134,7 +134,7 @@ function scheduleText(s: ScheduleSummary): string {
     `  policies       overlap ${s.overlap.toLowerCase()}; catch-up window ${formatDuration(s.catchupWindowMs)}; pause on failure ${s.pauseOnFailure ? 'yes' : 'no'}`,
     `  next runs      ${s.nextRuns.map((time) => `${time} (${monthBefore(new Date(time))})`).join(', ') || '-'}`,
     `  recent runs    ${s.recentRuns.length ? '' : '-'}`,
-    ...s.recentRuns.map((r) => `    ${r.month}  scheduled ${r.scheduledAt}  ${r.workflowId}`),
+    ...s.recentRuns.map((r) => `    ${r.month}  scheduled ${r.scheduledAt}  ${r.workflowId}  ${r.outcome}`),
     `  running        ${s.runningWorkflows.join(', ') || '-'}`,
   ].join('\n');
 }
@@ -146,9 +146,12 @@ function addDescribe(schedule: Command): void {
     .addOption(idOption())
     .addOption(jsonOption())
     .action(async (options) => {
-      const { client, schedules } = await connected(loadConfig());
+      const config = loadConfig();
+      const { client, schedules } = await connected(config);
       const { description } = await schedules.existingSchedule(client, options.id);
-      output(options.json, schedules.summariseSchedule(description), scheduleText);
+      const { readAuditLog } = await import('../../store/audit-log');
+      const entries = await readAuditLog(config.store);
+      output(options.json, schedules.summariseSchedule(description, entries), scheduleText);
     });
 }
 

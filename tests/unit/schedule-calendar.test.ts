@@ -1,8 +1,9 @@
-import type { Client } from '@temporalio/client';
+import type { Client, ScheduleDescription } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../domain/errors';
 import { monthBefore } from '../../domain/month';
-import { backfillMonths, calendarText } from '../../pipelines/schedules';
+import { backfillMonths, calendarText, summariseSchedule } from '../../pipelines/schedules';
+import type { AuditEntry } from '../../store/audit-log';
 
 describe("a schedule's calendar as people read it", () => {
   it('reads the ranges Temporal describes a calendar field with, and a plain value', () => {
@@ -23,5 +24,44 @@ describe('a backfill', () => {
         `--to ${thisMonth} has not ended yet: the last month a backfill can process is ${monthBefore(new Date())}`,
       ),
     );
+  });
+});
+
+describe("a schedule's recent runs", () => {
+  it('each say how they ended, by the audit log: published, failed at a stage, still running', () => {
+    const action = (workflowId: string, scheduledAt: string) => ({
+      scheduledAt: new Date(scheduledAt),
+      action: { workflow: { workflowId } },
+    });
+    const description = {
+      scheduleId: 'monthly',
+      spec: {
+        calendars: [{ dayOfMonth: [{ start: 2, end: 2, step: 1 }], hour: [{ start: 3 }], minute: [{ start: 0 }] }],
+      },
+      action: { args: [{ params: { input: '/data/usage' }, requestedBy: 'schedule:monthly' }] },
+      state: { paused: false },
+      policies: { overlap: 'SKIP', catchupWindow: 60_000, pauseOnFailure: false },
+      info: {
+        nextActionTimes: [],
+        recentActions: [
+          action('monthly-a', '2026-10-02T03:00:00Z'),
+          action('monthly-b', '2026-11-02T03:00:00Z'),
+          action('monthly-c', '2026-12-02T03:00:00Z'),
+        ],
+        runningActions: [{ workflow: { workflowId: 'monthly-c' } }],
+      },
+    } as unknown as ScheduleDescription;
+    const entry = (workflowId: string, event: string, details: Record<string, unknown>) =>
+      ({ run: { workflowId, runId: 'r' }, event, details }) as unknown as AuditEntry;
+    const summary = summariseSchedule(description, [
+      entry('monthly-a', 'run.published', { version: 3 }),
+      entry('monthly-b', 'run.failed', { stage: 'load', error: 'InputFileError' }),
+    ]);
+    expect(summary.calendar).toEqual({ dayOfMonth: '2', hour: '3', minute: '0' });
+    expect(summary.recentRuns.map((r) => [r.month, r.outcome])).toEqual([
+      ['2026-09', 'published v3'],
+      ['2026-10', 'failed at load (segflow runs show monthly-b)'],
+      ['2026-11', 'running'],
+    ]);
   });
 });
