@@ -13,6 +13,14 @@ async function optionalClient(config: SegflowConfig): Promise<Client | undefined
   return connectClient(config).catch(() => undefined);
 }
 
+/** What a schedule event records beside its actor: the note, and for its creation the input, parameters and policies. */
+function scheduleEventDetails(details: Record<string, unknown> | undefined): string {
+  if (!details) return '';
+  const { note, ...rest } = details;
+  const parts = Object.entries(rest).map(([name, value]) => `${name} ${JSON.stringify(value)}`);
+  return [...(note ? [`note: ${String(note)}`] : []), ...parts].join('; ');
+}
+
 /** `segflow runs list | show`: runs from the audit log, joined with Temporal's status and history. */
 export function registerRuns(program: Command): void {
   const runs = program.command('runs').description('Runs from the audit log, joined with Temporal status and history.');
@@ -48,18 +56,24 @@ export function registerRuns(program: Command): void {
           `no run ${workflowId} in the audit log or in Temporal ('segflow runs list' shows the runs)`,
         );
       }
+      // a schedule's id names its changes in the log (schedule.created, .paused, ...), not a run
+      const isSchedule = detail.audit.length > 0 && detail.audit.every((e) => e.event.startsWith('schedule.'));
       output(options.json, detail, (d) =>
         [
           'Audit log:',
           table(
-            d.audit.map((e) => ({
-              seq: e.seq,
-              at: e.at,
-              event: e.event,
-              subject: e.subject ?? '',
-              actor: e.actor,
-              runId: e.run.runId,
-            })),
+            d.audit.map((e) =>
+              isSchedule
+                ? { seq: e.seq, at: e.at, event: e.event, actor: e.actor, details: scheduleEventDetails(e.details) }
+                : {
+                    seq: e.seq,
+                    at: e.at,
+                    event: e.event,
+                    subject: e.subject ?? '',
+                    actor: e.actor,
+                    runId: e.run.runId,
+                  },
+            ),
           ),
           '',
           d.temporal
@@ -68,7 +82,9 @@ export function registerRuns(program: Command): void {
                 `Search attributes: ${JSON.stringify(d.temporal.searchAttributes)}`,
                 table(d.temporal.activities),
               ].join('\n')
-            : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
+            : isSchedule
+              ? `${workflowId} is a schedule: 'segflow schedule describe --id ${workflowId}' shows it and its runs`
+              : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
         ].join('\n'),
       );
     });

@@ -2,7 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../worker/config';
-import { segflow, tempDir } from '../helpers';
+import { recordAudit } from '../../activities/audit';
+import { segflow, storeIn, tempDir } from '../helpers';
 
 /** Nothing listens on port 1: a command that tried to reach Temporal would exit 3. */
 const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
@@ -159,5 +160,36 @@ describe('segflow help', { timeout: 300_000 }, () => {
       code: 0,
       output: expect.stringMatching(/--heartbeat-timeout <duration>[^]*\(default: "30s"\)/),
     });
+  });
+});
+
+describe('segflow runs show', { timeout: 120_000 }, () => {
+  it("shows a schedule's events with their notes and settings, and says it is a schedule", async () => {
+    const dir = await tempDir();
+    const store = storeIn(dir);
+    const schedule = { workflowId: 'monthly', runId: '' };
+    await recordAudit(store, {
+      event: 'schedule.created',
+      run: schedule,
+      month: '',
+      actor: 'ops',
+      subject: '2026-12-01T00:00:00.000Z',
+      details: { input: '/data/usage', overlap: 'skip' },
+    });
+    await recordAudit(store, {
+      event: 'schedule.paused',
+      run: schedule,
+      month: '',
+      actor: 'ops',
+      subject: '2026-12-02T00:00:00.000Z',
+      details: { note: 'input moving to the new share' },
+    });
+    const result = await segflow(['runs', 'show', 'monthly'], { SEGFLOW_STORE: store.storeDir, ...NO_SERVER });
+    expect(result.code).toBe(0);
+    expect(result.output).toContain('input "/data/usage"; overlap "skip"');
+    expect(result.output).toContain('note: input moving to the new share');
+    expect(result.output).toContain(
+      "monthly is a schedule: 'segflow schedule describe --id monthly' shows it and its runs",
+    );
   });
 });
