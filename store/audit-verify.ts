@@ -170,6 +170,7 @@ function checkChain(
 ): { entries: AuditEntry[]; chainIntact: boolean } {
   const entries: AuditEntry[] = [];
   let previousHash = GENESIS_HASH;
+  let previousSeq = 0;
   let chainIntact = true;
   const broken = (problem: AuditProblem) => {
     chainIntact = false;
@@ -183,8 +184,17 @@ function checkChain(
       entry = JSON.parse(line) as AuditEntry;
     } catch {
       broken({ where, problem: 'not valid JSON (the line was edited or truncated)' });
+      // the line most likely held the next entry: the one after it is not named for its number too
+      previousSeq += 1;
       return;
     }
+    // entries are numbered 1, 2, 3…: a log re-chained from its start can keep its hashes whole
+    // and still show that entries before it were dropped
+    if (entry.seq !== previousSeq + 1)
+      broken({
+        where,
+        problem: `entry seq ${entry.seq} follows ${previousSeq === 0 ? 'the start of the log' : `seq ${previousSeq}`}: entries are numbered 1, 2, 3… (entries removed, or the log renumbered)`,
+      });
     if (!hashMatches(entry))
       broken({ where, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` });
     if (entry.prevHash !== previousHash) {
@@ -202,6 +212,7 @@ function checkChain(
         });
     }
     previousHash = entry.hash;
+    previousSeq = entry.seq;
     entries.push(entry);
   });
   return { entries, chainIntact };

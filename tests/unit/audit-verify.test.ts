@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
 import { promoteSnapshot } from '../../pipelines/promote';
 import { retireSnapshot } from '../../pipelines/retire';
-import { formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';
+import { entryHash, formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import { sha256 } from '../../store/hashing';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from '../../store/layout';
@@ -123,6 +123,21 @@ describe('audit verify: completeness', () => {
     await expect(retireSnapshot(store, { month: MONTH, version: 1 }, { reason: ' ', actor: 'x' })).rejects.toThrow(
       /--reason/,
     );
+  });
+
+  it('a log renumbered and re-chained from its start is named by its numbers', async () => {
+    const store = await storeWithVersions(1);
+    let prevHash = '0'.repeat(64);
+    const renumbered = (await readAuditLog(store)).map(({ hash: _hash, signature: _signature, ...body }) => {
+      const moved = { ...body, seq: body.seq + 8, prevHash };
+      const entry = { ...moved, hash: entryHash(moved) };
+      prevHash = entry.hash;
+      return entry;
+    });
+    await writeFile(auditLogPath(store), renumbered.map((e) => JSON.stringify(e) + '\n').join(''));
+    expect(await problemsOf(store)).toEqual([
+      `${auditLogPath(store)}:1: entry seq 9 follows the start of the log: entries are numbered 1, 2, 3… (entries removed, or the log renumbered)`,
+    ]);
   });
 
   it('a deleted latest.json is named', async () => {
