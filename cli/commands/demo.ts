@@ -15,7 +15,7 @@ export function sampleDir(config: SegflowConfig): string {
 }
 
 /** Generates the demo sample unless one with the same shape is already there. */
-async function ensureSample(
+export async function ensureSample(
   config: SegflowConfig,
   shape: { subscribers: number; months: number; lastMonth: string; seed: number },
 ): Promise<string> {
@@ -32,6 +32,10 @@ async function ensureSample(
       console.log(`${elapsed()}  sample data present: ${dir}`);
       return meta.lastMonth;
     }
+    // the demo keeps one sample: the snapshots computed from the one replaced lose their input
+    console.log(
+      `${elapsed()}  replacing the sample of ${meta.subscribers.toLocaleString('en-US')} subscribers x ${meta.months} months to ${meta.lastMonth} (seed ${meta.seed}): snapshots computed from it can no longer be reproduced ('segflow generate --out <folder>' keeps a sample of its own)`,
+    );
   }
   console.log(
     `${elapsed()}  generating sample: ${shape.subscribers.toLocaleString('en-US')} subscribers x ${shape.months} months -> ${dir}`,

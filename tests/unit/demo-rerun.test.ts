@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { identicalSnapshot } from '../../cli/commands/demo';
+import { describe, expect, it, vi } from 'vitest';
+import { ensureSample, identicalSnapshot } from '../../cli/commands/demo';
 import { parseRunParams } from '../../domain/params';
 import { hashFile, paramsHash } from '../../store/hashing';
 import { loadConfig } from '../../worker/config';
@@ -29,5 +29,27 @@ describe('demo rerun detection', () => {
     expect(await identicalSnapshot(config, { ...params, k: 4 })).toBeUndefined();
     await writeFile(input, 'changed bytes');
     expect(await identicalSnapshot(config, params)).toBeUndefined();
+  });
+});
+
+describe('demo sample', () => {
+  it('says when it replaces a sample of another shape, whose snapshots can no longer be reproduced', async () => {
+    const config = loadConfig({ SEGFLOW_HOME: await tempDir() });
+    const printed: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void printed.push(line));
+    try {
+      const shape = { subscribers: 60, months: 4, lastMonth: '2026-10', seed: 1 };
+      await ensureSample(config, shape);
+      await ensureSample(config, shape);
+      await ensureSample(config, { ...shape, seed: 2 });
+    } finally {
+      log.mockRestore();
+    }
+    expect(printed.filter((line) => /sample data present|replacing the sample/.test(line))).toEqual([
+      expect.stringContaining('sample data present'),
+      expect.stringContaining(
+        'replacing the sample of 60 subscribers x 4 months to 2026-10 (seed 1): snapshots computed from it can no longer be reproduced',
+      ),
+    ]);
   });
 });
