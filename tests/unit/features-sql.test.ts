@@ -107,10 +107,17 @@ describe('feature SQL on a tiny table', () => {
   });
 
   it('grades stars 1-5 from spend, recharges, tenure, payment and complaints', () => {
-    const stars = rows.map((r) => r.star_grade as number);
+    const stars = rows.filter((r) => r.purpose === 'score').map((r) => r.star_grade as number);
     expect(stars.every((star) => star >= 1 && star <= 5)).toBe(true);
     // A outspends, out-recharges and outlasts C with no complaints or delays
     expect(find('score', 'A').star_grade as number).toBeGreaterThan(find('score', 'C').star_grade as number);
+  });
+
+  it('ranks and grades only the subscribers scored: the labels feed no model', () => {
+    const training = rows.filter((r) => r.purpose === 'train');
+    expect(training.length).toBeGreaterThan(0);
+    for (const row of training) expect([row.revenue_share_above, row.star_grade]).toEqual([null, null]);
+    expect(training.map((r) => r.row_idx)).toEqual(training.map((_, i) => i));
   });
 });
 
@@ -139,14 +146,14 @@ describe('value ranking with tied ARPU', () => {
              coalesce(sum(arpu::DECIMAL(18, 6)) OVER (PARTITION BY purpose ORDER BY arpu DESC, subscriber_id
                         ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::DOUBLE
                / nullif(sum(arpu::DECIMAL(18, 6)) OVER (PARTITION BY purpose), 0)::DOUBLE AS share
-           FROM features)
+           FROM features WHERE purpose = 'score')
          SELECT count(*)::INTEGER AS rows, count(DISTINCT f.arpu)::INTEGER AS distinct_arpu,
                 count(*) FILTER (WHERE f.revenue_share_above IS DISTINCT FROM e.share)::INTEGER AS differing
          FROM features f JOIN expected e USING (purpose, subscriber_id)`,
       ),
     );
     // the shares are compared as doubles, exactly
-    expect(check).toEqual([{ rows: 80, distinct_arpu: 4, differing: 0 }]);
+    expect(check).toEqual([{ rows: 40, distinct_arpu: 4, differing: 0 }]);
   });
 });
 

@@ -4,7 +4,9 @@
 -- grade (1-5) from spend, recharge frequency, tenure, payment and complaints (weights bound in
 -- feature_settings); row_idx numbers subscribers within a purpose in id order.
 -- Reads all_subscriber_features: every partition's subscriber_features (activities/features.ts).
--- Ranked within a purpose: a snapshot input scores and trains on the same month.
+-- Only the scoring rows are ranked and graded: the value tier and star grade label this month's
+-- subscribers when publishing and feed no model, so the training rows get their row_idx alone
+-- (revenue_share_above and star_grade NULL).
 -- Percent ranks of the grade inputs come from counting each distinct value once, not from
 -- sorting every subscriber per column (4 sorts cost ~1 s at 1M; ARPU's two sorts ~30 s at 10M,
 -- where its distinct values are ~7% of the rows). Equal to percent_rank(): values below /
@@ -13,7 +15,7 @@ CREATE OR REPLACE TEMP MACRO rank_share(below, rows) AS CASE WHEN rows > 1 THEN 
 CREATE OR REPLACE TEMP MACRO value_ranks(input) AS TABLE
   SELECT purpose, v, count(*) AS subscribers,
     rank_share(sum(count(*)) OVER (PARTITION BY purpose ORDER BY v) - count(*), sum(count(*)) OVER (PARTITION BY purpose)) AS share
-  FROM (SELECT purpose, COLUMNS(input) AS v FROM all_subscriber_features)
+  FROM (SELECT purpose, COLUMNS(input) AS v FROM all_subscriber_features WHERE purpose = 'score')
   GROUP BY purpose, v;
 
 -- The revenue above a subscriber, from the distinct ARPU values too: the revenue of every higher
@@ -49,7 +51,7 @@ ranked AS (
   -- more. The same rows either way: these four columns are never NULL (02_aggregates.sql
   -- coalesces three; tenure_months is required, or 0 where a snapshot lacks it: load-sql.ts),
   -- so every row finds its rank.
-  FROM all_subscriber_features u
+  FROM (SELECT * FROM all_subscriber_features WHERE purpose = 'score') u
   LEFT JOIN value_ranks('frequency') fr ON fr.purpose = u.purpose AND fr.v = u.frequency
   LEFT JOIN value_ranks('tenure_months') tr ON tr.purpose = u.purpose AND tr.v = u.tenure_months
   LEFT JOIN value_ranks('payment_delay_avg') pr ON pr.purpose = u.purpose AND pr.v = u.payment_delay_avg
@@ -78,4 +80,14 @@ SELECT
     + s.star_tenure * r.tenure_rank
     + s.star_payment_delay * (1 - r.payment_delay_rank)
     + s.star_complaints * (1 - r.complaints_rank)) * 5))::INTEGER AS star_grade
-FROM spend_ranked r, feature_settings s;
+FROM spend_ranked r, feature_settings s
+UNION ALL
+SELECT
+  purpose,
+  as_of,
+  subscriber_id,
+  (row_number() OVER (ORDER BY subscriber_id) - 1)::INTEGER AS row_idx,
+  NULL::DOUBLE AS revenue_share_above,
+  NULL::INTEGER AS star_grade
+FROM all_subscriber_features
+WHERE purpose = 'train';
