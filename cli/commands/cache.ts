@@ -6,7 +6,7 @@ import { jsonOption as json } from '../json-option';
 import { EXIT, output, table } from '../options';
 
 const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const SIZE_UNITS: Record<string, number> = { b: 1, kb: 2 ** 10, mb: 2 ** 20, gb: 2 ** 30, tb: 2 ** 40 };
+const SIZE_UNITS: Record<string, number> = { b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 
 /** "30d", "12h", "90m", "2w" in milliseconds. */
 export function parseDuration(value: string): number {
@@ -15,15 +15,16 @@ export function parseDuration(value: string): number {
   return Number(match[1]) * DURATION_UNITS[match[2].toLowerCase()];
 }
 
-/** "5GB", "800MB", "0" in bytes (KB, MB, GB, TB counted as 1024-based). */
+/** "5GB", "800MB", "5GiB", "0" in bytes: KB, MB, GB, TB are 1024-based, as KiB, MiB, GiB, TiB. */
 export function parseSize(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|tb)?$/i.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('must look like 5GB, 800MB or 0');
+  const match = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])i?)?(b)?$/i.exec(value.trim());
+  if (!match || (match[2] && !match[3])) throw new InvalidArgumentError('must look like 5GB, 800MB, 5GiB or 0');
   return Math.floor(Number(match[1]) * SIZE_UNITS[(match[2] ?? 'b').toLowerCase()]);
 }
 
+/** Sizes are printed 1024-based, named so (MiB). */
 function megabytes(bytes: number): string {
-  return `${(bytes / 2 ** 20).toFixed(1)} MB`;
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
 const rows = (artifacts: CachedArtifact[]) =>
@@ -32,7 +33,7 @@ const rows = (artifacts: CachedArtifact[]) =>
     key: a.key.slice(0, 12),
     month: a.month,
     size: megabytes(a.bytes),
-    lastUsed: a.lastUsedAt.slice(0, 19).replace('T', ' '),
+    lastUsed: `${a.lastUsedAt.slice(0, 19).replace('T', ' ')} UTC`,
     producedBy: a.producedBy.workflowId,
     usedBy: a.usedBy.join(' ') || '-',
   }));
@@ -62,7 +63,11 @@ export function registerCache(program: Command): void {
         'Outputs a published snapshot points at are kept.',
     )
     .option('--older-than <age>', 'remove outputs no run used for this long, e.g. 30d, 12h', parseDuration)
-    .option('--max-size <size>', 'then remove the least recently used until the cache fits, e.g. 5GB', parseSize)
+    .option(
+      '--max-size <size>',
+      'then remove the least recently used until the cache fits, e.g. 5GB (1024-based, as 5GiB)',
+      parseSize,
+    )
     .option('--dry-run', 'only show what would be removed', false)
     .addOption(json())
     .action(async (options: { olderThan?: number; maxSize?: number; dryRun: boolean; json: boolean }) => {

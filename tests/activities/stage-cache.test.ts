@@ -350,12 +350,16 @@ describe('stage reuse', () => {
       { env },
     );
     expect(stdout).toMatch(
-      /still [\d.]+ MB, over --max-size 0\.0 MB: [\d.]+ MB of it is what published snapshots point at/,
+      /still [\d.]+ MiB, over --max-size 0\.0 MiB: [\d.]+ MiB of it is what published snapshots point at/,
     );
     expect(parseDuration('30d')).toBe(30 * 86_400_000);
     expect(parseDuration('12h')).toBe(12 * 3_600_000);
     expect(parseSize('5GB')).toBe(5 * 2 ** 30);
     expect(parseSize('800mb')).toBe(800 * 2 ** 20);
+    expect(parseSize('5GiB')).toBe(5 * 2 ** 30);
+    expect(parseSize('0')).toBe(0);
+    expect(() => parseSize('5G')).toThrow('must look like');
+    expect(() => parseSize('10XB')).toThrow('must look like');
     expect(() => parseDuration('30')).toThrow(/30d/);
     expect(() => parseSize('lots')).toThrow(/5GB/);
   });
