@@ -1,7 +1,9 @@
-import { relative, isAbsolute } from 'node:path';
+import { readFile, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { parseHead, type AuditEntry } from '../store/audit-log';
 import type { AuditProblem } from '../store/audit-verify';
+import { isWithin } from '../store/layout';
 import type { MonthlySegmentationMemo, MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 
 export interface RetainedRunsCheck {
@@ -35,10 +37,27 @@ async function publishedClaim(
   };
 }
 
-/** Whether `path` lies inside `folder`. */
-function isInside(path: string, folder: string): boolean {
-  const rel = relative(folder, path);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+/**
+ * Whether a run that the log has no entry of published into this store: its snapshot folder lies
+ * in `snapshotsDir` (links resolved on both sides: the worker and this command may reach the
+ * store by other paths), or this store holds its month and version with a manifest naming the run.
+ */
+async function publishedHere(
+  snapshotsDir: string,
+  run: { runId: string },
+  claim: { month: string; version: number; snapshotPath?: string },
+): Promise<boolean> {
+  const real = (path: string) => realpath(path).catch(() => path);
+  if (claim.snapshotPath !== undefined && isWithin(await real(snapshotsDir), await real(claim.snapshotPath)))
+    return true;
+  const manifest = await readFile(join(snapshotsDir, claim.month, `v${claim.version}`, 'manifest.json'), 'utf8').catch(
+    () => undefined,
+  );
+  try {
+    return manifest !== undefined && (JSON.parse(manifest) as { run?: { runId?: string } }).run?.runId === run.runId;
+  } catch {
+    return false; // a damaged manifest is verify's finding, not a sign of another store
+  }
 }
 
 /**
@@ -76,7 +95,7 @@ export async function crossCheckRetainedRuns(
       info.memo as Partial<MonthlySegmentationMemo> | undefined,
       !inLog,
     );
-    if (!inLog && claim.snapshotPath !== undefined && !isInside(claim.snapshotPath, snapshotsDir)) {
+    if (!inLog && !(await publishedHere(snapshotsDir, info, claim))) {
       otherStores += 1;
       continue;
     }

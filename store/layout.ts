@@ -83,10 +83,15 @@ function safeSegment(value: string): string {
   return safe;
 }
 
-/** Refuses a path that resolves outside `root`. */
-export function within(root: string, path: string): string {
+/** Whether `path` resolves to `root` or inside it (as written: links are not followed). */
+export function isWithin(root: string, path: string): boolean {
   const base = resolve(root);
   const full = resolve(path);
-  if (full !== base && !full.startsWith(base + sep)) throw new SnapshotStoreError(`path escapes ${base}: ${path}`);
-  return full;
+  return full === base || full.startsWith(base + sep);
+}
+
+/** Refuses a path that resolves outside `root`. */
+export function within(root: string, path: string): string {
+  if (!isWithin(root, path)) throw new SnapshotStoreError(`path escapes ${resolve(root)}: ${path}`);
+  return resolve(path);
 }

@@ -7,7 +7,15 @@ import { withFileLock } from './file-lock';
 import { hashFile } from './hashing';
 import { SnapshotStoreError, UsageError } from '../domain/errors';
 import { isMonth } from '../domain/month';
-import { auditLogPath, monthDir, versionDir, type RunRef, type SnapshotRef, type StoreConfig } from './layout';
+import {
+  auditLogPath,
+  monthDir,
+  versionDir,
+  type RunRef,
+  type SnapshotRef,
+  type StoreConfig,
+  snapshotsDir,
+} from './layout';
 
 /** Read access to the snapshot store: months, versions, manifests and the latest pointer. */
 
@@ -317,7 +325,7 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
 }
 
 export async function listMonths(store: StoreConfig): Promise<string[]> {
-  const entries = await readdir(join(store.storeDir, 'snapshots')).catch(() => [] as string[]);
+  const entries = await readdir(snapshotsDir(store)).catch(() => [] as string[]);
   return entries.filter(isMonth).sort();
 }
 
