@@ -121,6 +121,18 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       continue; // an entry's month that is not a month cannot name a folder; its hash check covers it
     }
     const presentSet = new Set(present);
+    // 'v01', 'v0': named like a version, read as none, so nothing would check what they hold
+    for (const name of (await readdir(monthDir(store, month)).catch(() => [] as string[])).sort())
+      if (/^v\d+$/.test(name) && !present.includes(Number(name.slice(1))))
+        problems.push({
+          where: `snapshots/${month}/${name}`,
+          problem: `a folder named like a version that is not one (versions are v1, v2, …): not published by segflow, and its files are not checked`,
+        });
+      else if (/^v\d+$/.test(name) && name !== `v${Number(name.slice(1))}`)
+        problems.push({
+          where: `snapshots/${month}/${name}`,
+          problem: `a folder named like v${Number(name.slice(1))} that is not it (versions are v1, v2, …): not published by segflow, and its files are not checked`,
+        });
     for (const [ref, recorded] of published) {
       const [refMonth, v] = ref.split('/v');
       if (refMonth !== month || presentSet.has(Number(v))) continue;

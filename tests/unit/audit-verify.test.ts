@@ -148,12 +148,17 @@ describe('audit verify: completeness', () => {
     ]);
   });
 
-  it("a folder that is not a version's name (v0, v01) is neither read as one nor stops the check", async () => {
+  it('a folder named like a version that is not one (v0, v01) is named, neither read as a version nor stopping the check', async () => {
     const store = await storeWithVersions(1);
     await mkdir(join(monthDir(store, MONTH), 'v0'));
+    // a copy of v1 kept under another name, which would outlive v1's retirement
     await cp(join(monthDir(store, MONTH), 'v1'), join(monthDir(store, MONTH), 'v01'), { recursive: true });
     expect(await listVersions(store, MONTH)).toEqual([1]);
-    expect(await verifyAudit(store)).toMatchObject({ ok: true, snapshots: 1 });
+    expect(await verifyAudit(store)).toMatchObject({ ok: false, snapshots: 1 });
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/v0: a folder named like a version that is not one (versions are v1, v2, …): not published by segflow, and its files are not checked`,
+      `snapshots/${MONTH}/v01: a folder named like v1 that is not it (versions are v1, v2, …): not published by segflow, and its files are not checked`,
+    ]);
   });
 
   it('latest.json whose path names another version than its version is named', async () => {
