@@ -66,6 +66,11 @@ async function endLastLine(path: string, entries: AuditEntry[]): Promise<void> {
   });
   if (text === '' || text.endsWith('\n')) return;
   const tail = text.slice(text.lastIndexOf('\n') + 1);
+  // blanks left after the last entry hold nothing: readers skip blank lines
+  if (tail.trim() === '') {
+    await appendFile(path, '\n');
+    return;
+  }
   let entry: AuditEntry | undefined;
   try {
     entry = JSON.parse(tail) as AuditEntry;

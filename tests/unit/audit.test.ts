@@ -52,6 +52,14 @@ describe('audit log', () => {
     entries.slice(1).forEach((entry, i) => expect(entry.prevHash).toBe(entries[i].hash));
   });
 
+  it('ends a last line of blanks before appending after it', async () => {
+    const store = storeIn(await tempDir());
+    await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' });
+    await appendFile(auditLogPath(store), '  ');
+    await recordAudit(store, { event: 'stage.finished', run, month: '2026-06', actor: 'ana', subject: 'load' });
+    expect((await readAuditLog(store)).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
   it('appends nothing after a cut-off last line, naming it', async () => {
     const store = storeIn(await tempDir());
     await recordAudit(store, { event: 'run.started', run, month: '2026-06', actor: 'ana' });
