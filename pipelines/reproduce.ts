@@ -142,11 +142,18 @@ function recordDifferences(published: SnapshotManifest, again: SnapshotManifest)
   const fields = (['rowCounts', 'quarantineByReason', 'skippedFeatures'] as const).filter((field) =>
     differs(published[field], again[field]),
   );
-  const metrics = Object.keys({ ...published.metrics, ...again.metrics }) as (keyof SnapshotManifest['metrics'])[];
-  return [
-    ...fields,
-    ...metrics.filter((key) => differs(published.metrics[key], again.metrics[key])).map((key) => `metrics.${key}`),
-  ];
+  // what the published manifest records: a metric added since is not in an older one. The
+  // campaign measurement's warnings speak of the store as it is (the month's other versions),
+  // so they may change after publishing without anything being edited.
+  const withoutWarnings = (metrics: SnapshotManifest['metrics']) => {
+    const campaigns = metrics.campaigns?.measured
+      ? (({ warnings: _warnings, warning: _warning, ...rest }) => rest)(metrics.campaigns)
+      : metrics.campaigns;
+    return { ...metrics, campaigns };
+  };
+  const [then, now] = [withoutWarnings(published.metrics), withoutWarnings(again.metrics)];
+  const metrics = Object.keys(published.metrics) as (keyof SnapshotManifest['metrics'])[];
+  return [...fields, ...metrics.filter((key) => differs(then[key], now[key])).map((key) => `metrics.${key}`)];
 }
 
 /** The first month of the snapshot's window, as the load computed it. */
