@@ -30,11 +30,12 @@ export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' |
   if (!campaigns?.measured) return undefined;
   const { overall, dispatchFrom } = campaigns;
   const rate = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(1)}%`);
-  const points = (share: number) => (Math.abs(share) * 100).toFixed(1);
+  const points = (share: number | null) =>
+    share === null ? '-' : `${share > 0 ? '+' : ''}${(share * 100).toFixed(1)}`;
   const uplift =
     overall.absoluteUplift === null
       ? 'no uplift to read'
-      : `${points(overall.absoluteUplift)} points ${overall.absoluteUplift >= 0 ? 'fewer' : 'more'} left among the targeted (95% interval ${overall.upliftLow === null ? '-' : (overall.upliftLow * 100).toFixed(1)} to ${overall.upliftHigh === null ? '-' : (overall.upliftHigh * 100).toFixed(1)}; ${overall.tooSmall ? 'too few subscribers to read' : overall.significant ? 'significant' : 'not significant'})`;
+      : `uplift ${points(overall.absoluteUplift)} points (held-out churn minus targeted; 95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}; ${overall.tooSmall ? 'too few subscribers to read' : overall.significant ? 'significant' : 'not significant'})`;
   return `  campaigns     ${dispatchFrom.month}/v${dispatchFrom.version}'s dispatch list: ${count(overall.targetedSubscribers)} targeted churned ${rate(overall.targetedChurnRate)}, ${count(overall.controlSubscribers)} held out ${rate(overall.controlChurnRate)}: ${uplift}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`;
 }
 

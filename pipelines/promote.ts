@@ -67,7 +67,8 @@ async function builtOnOtherVersions(store: StoreConfig, ref: SnapshotRef): Promi
     const metrics = (await readManifest(store, next, version).catch(() => undefined))?.metrics;
     const pinned = metrics?.previousSnapshot;
     if (pinned && pinned.month === ref.month && pinned.version !== ref.version) {
-      const measured = metrics?.campaigns?.measured && metrics.campaigns.dispatchFrom.version === pinned.version;
+      const list = metrics?.campaigns?.measured ? metrics.campaigns.dispatchFrom : undefined;
+      const measured = list?.month === pinned.month && list.version === pinned.version;
       found.push(
         `${next}/v${version} (segment ids${measured ? ' and campaign measurement' : ''} on ${pinned.month}/v${pinned.version})`,
       );

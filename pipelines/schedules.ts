@@ -9,6 +9,7 @@ import {
 } from '@temporalio/client';
 import { recordAudit } from '../activities/audit';
 import { readAuditLog, type AuditEntry, type AuditEvent } from '../store/audit-log';
+import { FINAL_EVENTS } from '../store/snapshots';
 import type { StoreConfig } from '../store/layout';
 import { addMonths, isMonth, monthBefore } from '../domain/month';
 import { changedParams, parseRunParams } from '../domain/params';
@@ -204,9 +205,7 @@ export interface ScheduleSummary {
 
 /** A run's outcome by its last final entry in the audit log: published (vN), failed (at a stage), cancelled. */
 function runOutcome(entries: AuditEntry[], workflowId: string, running: boolean): string {
-  const final = entries.findLast(
-    (e) => e.run.workflowId === workflowId && ['run.published', 'run.failed', 'run.cancelled'].includes(e.event),
-  );
+  const final = entries.findLast((e) => e.run.workflowId === workflowId && FINAL_EVENTS.has(e.event));
   if (!final) return running ? 'running' : 'no outcome in the audit log';
   const details = (final.details ?? {}) as { version?: number; stage?: string };
   if (final.event === 'run.published') return `published v${details.version}`;

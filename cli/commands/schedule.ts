@@ -150,7 +150,8 @@ function addDescribe(schedule: Command): void {
       const { client, schedules } = await connected(config);
       const { description } = await schedules.existingSchedule(client, options.id);
       const { readAuditLog } = await import('../../store/audit-log');
-      const entries = await readAuditLog(config.store);
+      // the runs' outcomes come from the log; a log that cannot be read leaves them unknown
+      const entries = await readAuditLog(config.store).catch(() => []);
       output(options.json, schedules.summariseSchedule(description, entries), scheduleText);
     });
 }
