@@ -117,8 +117,7 @@ export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
 
 /**
  * Cache keys each published snapshot's manifest points at (its reused artifact, or the one its
- * own run stored). Every published snapshot protects its artifacts: the store has no retired
- * snapshots yet; once it has, a retired snapshot's artifacts should no longer be counted here.
+ * own run stored). A retired snapshot's folder is gone, so it protects nothing any more.
  */
 async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<string, string[]>> {
   const usedBy = new Map<string, string[]>();
