@@ -107,7 +107,11 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   const latestByLog = replayLatest(entries);
   // a run moves its snapshot into place, then records run.published: in between, it is publishing
   const finished = new Set(entries.filter((e) => FINAL_EVENTS.has(e.event)).map((e) => e.run.runId));
-  const unfinished = new Set(entries.map((e) => e.run.runId).filter((runId) => !finished.has(runId)));
+  // only a run the log has a request of can be publishing: not a schedule's events (their run id
+  // is empty) nor a run id a folder names that the log never saw
+  const unfinished = new Set(
+    entries.filter((e) => e.event === 'run.requested' && !finished.has(e.run.runId)).map((e) => e.run.runId),
+  );
   const publishing: string[] = [];
 
   let snapshots = 0;

@@ -61,6 +61,8 @@ interface MonthLog {
   promotions: { version: number; previous: number | null }[];
   /** Runs that recorded run.published, run.failed or run.cancelled: they write nothing more. */
   finishedRuns: Set<string>;
+  /** Runs the log has a run.requested of: only such a run can be publishing. */
+  requestedRuns: Set<string>;
 }
 
 /** Events after which a run writes nothing more to the store. */
@@ -84,12 +86,17 @@ async function readMonthLog(store: StoreConfig, month: string): Promise<MonthLog
 
 /** The audit log's entries the store's commands read, every month's (read once for a listing). */
 export interface StoreLog {
-  months: Map<string, Omit<MonthLog, 'finishedRuns'>>;
+  months: Map<string, Omit<MonthLog, 'finishedRuns' | 'requestedRuns'>>;
   finishedRuns: Set<string>;
+  requestedRuns: Set<string>;
 }
 
 function monthLogOf(log: StoreLog, month: string): MonthLog {
-  return { ...(log.months.get(month) ?? { published: new Set(), promotions: [] }), finishedRuns: log.finishedRuns };
+  return {
+    ...(log.months.get(month) ?? { published: new Set(), promotions: [] }),
+    finishedRuns: log.finishedRuns,
+    requestedRuns: log.requestedRuns,
+  };
 }
 
 /** readMonthLog's reading, for every month at once. */
@@ -106,9 +113,9 @@ async function readStoreLog(store: StoreConfig): Promise<StoreLog> {
       `cannot read the audit log ${path} (${error.code ?? error.message}): the snapshot numbers and promotions it records are unknown, so no snapshot is published, promoted or retired until it can be read`,
     );
   });
-  const log: StoreLog = { months: new Map(), finishedRuns: new Set() };
+  const log: StoreLog = { months: new Map(), finishedRuns: new Set(), requestedRuns: new Set() };
   for (const line of text.split('\n')) {
-    if (!/"(run\.published|run\.failed|run\.cancelled|snapshot\.promoted)"/.test(line)) continue;
+    if (!/"(run\.requested|run\.published|run\.failed|run\.cancelled|snapshot\.promoted)"/.test(line)) continue;
     let entry: AuditEntry;
     try {
       entry = JSON.parse(line) as AuditEntry;
@@ -116,6 +123,7 @@ async function readStoreLog(store: StoreConfig): Promise<StoreLog> {
       continue;
     }
     if (FINAL_EVENTS.has(entry.event)) log.finishedRuns.add(entry.run.runId);
+    if (entry.event === 'run.requested') log.requestedRuns.add(entry.run.runId);
     const details = (entry.details ?? {}) as { version?: unknown; previous?: unknown };
     const version = Number(details.version);
     if (!Number.isInteger(version)) continue;
@@ -238,7 +246,9 @@ async function versionsBeingPublished(store: StoreConfig, month: string): Promis
   for (const version of await listVersions(store, month)) {
     if (log.published.has(version)) continue;
     const manifest = await readManifest(store, month, version).catch(() => undefined);
-    if (!manifest || log.finishedRuns.has(manifest.run.runId)) continue;
+    // a folder whose manifest names no run the log knows (a schedule's empty run id, one made by
+    // hand) is not one being published
+    if (!manifest || !log.requestedRuns.has(manifest.run.runId) || log.finishedRuns.has(manifest.run.runId)) continue;
     // stamped by the worker, whose clock may run ahead of this one's: a publish time ahead counts too
     const age = Math.abs(Date.now() - Date.parse(manifest.snapshot.publishedAt));
     if (age < PUBLISHING_GRACE_MS) publishing.push(version);

@@ -96,6 +96,19 @@ describe('audit verify: completeness', () => {
       actor: 'worker',
     });
     expect(await problemsOf(store)).toEqual([notRecorded]);
+    // a folder naming a run the log never requested (a schedule's empty run id, one made up) is
+    // not being published, whatever its publish time
+    for (const runId of ['', 'made-up']) {
+      const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
+      manifest.run = { workflowId: 'monthly', runId };
+      manifest.snapshot.publishedAt = new Date().toISOString();
+      await writeFile(manifestPath, JSON.stringify(manifest));
+      expect(await problemsOf(store), runId).toEqual([notRecorded]);
+      await expect(
+        promoteSnapshot(store, { month: MONTH, version: 1 }, { reason: 'rollback', actor: 'ops' }),
+        runId,
+      ).resolves.toBeDefined();
+    }
   });
 
   it('a store without an audit log does not verify (a wrong SEGFLOW_STORE, or a removed log)', async () => {
