@@ -308,6 +308,14 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
     throw new UsageError(`not a snapshot reference: "${text}" (use YYYY-MM, YYYY-MM/vN or YYYY-MM@N)`);
   const month = match[1];
   const versions = await listVersions(store, month);
+  // a retired version is gone from the store but not from its history: say so, with the reason
+  if (match[2] && !versions.includes(Number(match[2]))) {
+    const retired = await retirement(store, month, Number(match[2]));
+    if (retired)
+      throw new UsageError(
+        `${month}/v${Number(match[2])} was retired on ${retired.retiredAt.slice(0, 10)} (audit seq ${retired.auditSeq}: "${retired.reason}"): its files are gone${versions.length ? ` (versions: ${versions.map((v) => `v${v}`).join(', ')})` : ''}`,
+      );
+  }
   if (versions.length === 0) {
     const months = await listMonths(store);
     throw new UsageError(
@@ -332,6 +340,22 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
     );
   }
   return { month, version };
+}
+
+/** The tombstone `snapshots retire` left for a version, if it did. */
+async function retirement(
+  store: StoreConfig,
+  month: string,
+  version: number,
+): Promise<{ reason: string; retiredAt: string; auditSeq: number } | undefined> {
+  const text = await readFile(join(monthDir(store, month), `v${version}.retired.json`), 'utf8').catch(() => undefined);
+  try {
+    return text === undefined
+      ? undefined
+      : (JSON.parse(text) as { reason: string; retiredAt: string; auditSeq: number });
+  } catch {
+    return undefined;
+  }
 }
 
 export async function listMonths(store: StoreConfig): Promise<string[]> {

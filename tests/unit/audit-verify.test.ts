@@ -136,6 +136,12 @@ describe('audit verify: completeness', () => {
     await expect(retireSnapshot(store, { month: MONTH, version: 1 }, { reason: ' ', actor: 'x' })).rejects.toThrow(
       /--reason/,
     );
+    // a command naming the retired version is told so, with when and why
+    await expect(resolveSnapshot(store, `${MONTH}/v3`)).rejects.toThrow(
+      new RegExp(
+        `^${MONTH}/v3 was retired on \\d{4}-\\d{2}-\\d{2} \\(audit seq \\d+: "deletion request #12"\\): its files are gone \\(versions: v1, v2\\)$`,
+      ),
+    );
   });
 
   it('a log renumbered and re-chained from its start is named by its numbers', async () => {
