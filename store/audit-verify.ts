@@ -10,6 +10,7 @@ import {
   listVersions,
   PUBLISHING_GRACE_MS,
   readManifest,
+  listRetiredVersions,
 } from './snapshots';
 import { auditLogPath, monthDir, versionDir, type StoreConfig } from './layout';
 import { MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
@@ -144,6 +145,16 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
         problems.push({
           where: `snapshots/${ref}`,
           problem: `PUBLISHED SNAPSHOT MISSING: published (audit seq ${recorded.seq}, run ${recorded.runId}) but its folder is gone, and no snapshot.retired entry explains it`,
+        });
+    }
+    // the tombstone a retirement leaves keeps its number from reuse beside the log
+    const tombstones = new Set(await listRetiredVersions(store, month));
+    for (const [ref, seq] of retired) {
+      const [refMonth, v] = ref.split('/v');
+      if (refMonth === month && !tombstones.has(Number(v)))
+        problems.push({
+          where: `snapshots/${month}/v${v}.retired.json`,
+          problem: `retired (audit seq ${seq}) but its tombstone is gone: removed by hand, or the month's folder restored from a copy`,
         });
     }
     await checkLatest(store, month, { present, retired, expected: latestByLog.get(month), published }, problems);

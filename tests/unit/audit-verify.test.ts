@@ -136,6 +136,14 @@ describe('audit verify: completeness', () => {
     await expect(retireSnapshot(store, { month: MONTH, version: 1 }, { reason: ' ', actor: 'x' })).rejects.toThrow(
       /--reason/,
     );
+    // its tombstone removed by hand is named
+    const tombstone = join(monthDir(store, MONTH), 'v3.retired.json');
+    const kept = await readFile(tombstone, 'utf8');
+    await rm(tombstone);
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/v3.retired.json: retired (audit seq ${result.entry.seq}) but its tombstone is gone: removed by hand, or the month's folder restored from a copy`,
+    ]);
+    await writeFile(tombstone, kept);
     // a command naming the retired version is told so, with when and why
     await expect(resolveSnapshot(store, `${MONTH}/v3`)).rejects.toThrow(
       new RegExp(
