@@ -144,6 +144,8 @@ describe('churn section', () => {
       ],
       holdoutRows: 100,
       features: [],
+      model: 'boosted',
+      tree: { holdout: { rocAuc: 0.7, prAuc: 0.17, precisionAtTopDecile: 0.09, recallAtTopDecile: 0.25 } },
     } as unknown as Parameters<typeof churnSection>[0];
     const section = await churnSection(churn, {
       userFeatures: [
@@ -155,6 +157,13 @@ describe('churn section', () => {
       "Columns of your file read with a note: device_age (3 values not numbers taken as missing: 'n/a').",
     );
     expect(section.html).not.toContain('Check the features');
+    // the rules' note reads the tree's holdout, and names the charts' model apart
+    expect(section.html).toContain(
+      'The tree checked on 100 held-out subscribers (base churn rate 5.0%): in its riskiest 10% precision 9.0% and recall 25.0%, ROC AUC 0.700, PR AUC 0.170.',
+    );
+    expect(section.html).toContain(
+      "The ROC curve and lift above are the boosted ensemble's, whose probabilities are the published scores: in its riskiest 10% precision 20.0% and recall 40.0%, ROC AUC 0.800, PR AUC 0.300.",
+    );
   });
 
   it('says a model with a holdout ROC AUC of 0.99 or more usually has the label under another name, naming its largest importance', async () => {
@@ -178,6 +187,7 @@ describe('churn section', () => {
         { name: 'arpu', source: 'derived', type: 'numeric', missingShare: 0, importance: 0.106 },
         { name: 'Abgang', source: 'user', type: 'numeric', missingShare: 0.9, importance: 0.894 },
       ],
+      tree: { holdout: { rocAuc: 0.9, prAuc: 0.5, precisionAtTopDecile: 0.3, recallAtTopDecile: 0.6 } },
     } as unknown as Parameters<typeof churnSection>[0];
     const section = await churnSection(churn);
     expect(section.html).toContain(

@@ -6,6 +6,11 @@ import type { LeafRule } from '../../ml/tree-rules';
 import { importanceChart, liftChart, rocChart } from '../charts';
 import { decimals, escape, fmt, pct, type ReportSection } from '../html';
 
+/** A model's holdout reading in words: its riskiest 10% and its PR AUC. */
+function modelReading(metrics: ChurnSummary['holdout']): string {
+  return `in its riskiest 10% precision ${pct(metrics.precisionAtTopDecile)} and recall ${pct(metrics.recallAtTopDecile)}, ROC AUC ${decimals(metrics.rocAuc, 3)}, PR AUC ${decimals(metrics.prAuc, 3)}`;
+}
+
 /** How well the churn tree ranks subscribers, what it looks at, and its riskiest rules in words. */
 export async function churnSection(
   churn: ChurnSummary,
@@ -41,7 +46,7 @@ export async function churnSection(
       <tr><th>subscribers who… (all of these)</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th></tr>
       ${rules.join('\n      ')}
     </table>
-    <p class="note">Each rule is a leaf of the readable churn tree, measured on the subscribers it was trained on; the small print names the columns of subscribers.parquet. Checked on ${fmt(churn.holdoutRows)} held-out subscribers: base churn rate ${pct(holdout.baseRate)}; in the riskiest 10% precision ${pct(holdout.precisionAtTopDecile)} and recall ${pct(holdout.recallAtTopDecile)}; PR AUC ${decimals(holdout.prAuc, 3)}.</p>
+    <p class="note">Each rule is a leaf of the readable churn tree, measured on the subscribers it was trained on; the small print names the columns of subscribers.parquet. The tree checked on ${fmt(churn.holdoutRows)} held-out subscribers (base churn rate ${pct(holdout.baseRate)}): ${modelReading(churn.tree.holdout)}.${churn.model === 'boosted' ? ` The ROC curve and lift above are the boosted ensemble's, whose probabilities are the published scores: ${modelReading(holdout)}.` : ''}</p>
     <h3>Features the models were given</h3>
     <table>
       <tr><th>feature</th><th>source</th><th>type</th><th class="num">missing (training)</th><th class="num">importance</th></tr>
