@@ -20,6 +20,32 @@ function commonFolder(paths: string[]): string {
   return folder;
 }
 
+/** What each stored stage output a run takes is, in words (the stage cache's stages, docs/reuse.md). */
+const REUSED_WORDS: Record<string, string> = {
+  'load-features': 'the load and features',
+  'usage-month': 'checked months',
+  'feature-month': "the training month's features",
+  segments: 'the segments',
+  'churn-tree': 'the readable tree',
+  'churn-ensemble': 'the trained ensemble',
+  'churn-scores': 'its scores',
+};
+
+/**
+ * The line a run's result and `snapshots show` print for a run that took stored work from earlier
+ * runs (the manifest's lineage.reused): what it took, in words; undefined for a cold run.
+ */
+export function reuseLine(manifest: Pick<SnapshotManifest, 'lineage'>): string | undefined {
+  const reused = manifest.lineage?.reused ?? [];
+  if (reused.length === 0) return undefined;
+  const counts = new Map<string, number>();
+  for (const artifact of reused) counts.set(artifact.stage, (counts.get(artifact.stage) ?? 0) + 1);
+  const taken = [...counts].map(([stage, n]) =>
+    stage === 'usage-month' ? `${n} checked month${n === 1 ? '' : 's'}` : (REUSED_WORDS[stage] ?? stage),
+  );
+  return `  reused        ${taken.join(', ')}: stored by earlier runs with the same inputs (--no-reuse computes everything)`;
+}
+
 /**
  * The line a run's result and `snapshots show` print for a run that measured last month's
  * dispatch list: its arms, their churn and the uplift with its interval, and where the breakdowns
@@ -101,7 +127,8 @@ export function snapshotSummary(
         `    ${String(s.segmentId).padStart(2)}  ${count(s.subscribers).padStart(9)}  ${s.name}  -> ${s.recommendedProduct}`,
     ),
   ];
-  for (const line of [campaignSummaryLine(manifest), campaignWarningLine(manifest)]) if (line) lines.push(line);
+  for (const line of [reuseLine(manifest), campaignSummaryLine(manifest), campaignWarningLine(manifest)])
+    if (line) lines.push(line);
   if (manifest.skippedFeatures.length)
     lines.push(`  skipped       ${manifest.skippedFeatures.map((f) => `${f.feature} (${f.reason})`).join('; ')}`);
   lines.push(

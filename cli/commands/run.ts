@@ -9,16 +9,16 @@ import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
 import { paramsHelp } from '../params-help';
-import { campaignSummaryLine, campaignWarningLine } from '../snapshot-text';
+import { campaignSummaryLine, campaignWarningLine, reuseLine } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
 import { sampleDir } from './demo';
 import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
 
-/** The campaign measurement of a published manifest and its warnings, when this machine can read it. */
-function campaignLinesOf(manifestPath: string): string | undefined {
+/** What a published manifest says of the run's reuse and campaign measurement, when this machine can read it. */
+function manifestLinesOf(manifestPath: string): string | undefined {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as SnapshotManifest;
-    const lines = [campaignSummaryLine(manifest), campaignWarningLine(manifest)].filter(Boolean);
+    const lines = [reuseLine(manifest), campaignSummaryLine(manifest), campaignWarningLine(manifest)].filter(Boolean);
     return lines.length ? lines.join('\n') : undefined;
   } catch {
     return undefined; // the worker's store may not be mounted here: the manifest and report still say it
@@ -164,8 +164,8 @@ async function follow(
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2));
     else {
       printResult(result, { uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
-      const campaigns = campaignLinesOf(result.manifestPath);
-      if (campaigns) console.log(`\n${campaigns}`);
+      const more = manifestLinesOf(result.manifestPath);
+      if (more) console.log(`\n${more}`);
     }
     return EXIT.ok;
   } catch (error) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CampaignGroup, CampaignMetrics } from '../../activities/campaign-metrics';
 import { campaignsSection } from '../../activities/report/sections/campaigns';
 import { campaignsText } from '../../cli/commands/campaigns';
-import { campaignSummaryLine, campaignWarningLine } from '../../cli/snapshot-text';
+import { campaignSummaryLine, campaignWarningLine, reuseLine } from '../../cli/snapshot-text';
 
 function group(dimension: string, name: string, values: Partial<CampaignGroup> = {}): CampaignGroup {
   return {
@@ -76,6 +76,24 @@ describe('campaign measurement as text', () => {
       `  campaigns     warning: ${WARNING}`,
     );
     expect(campaignsText(ref, metrics({ warning: WARNING }), groups).replace(/\n +/g, ' ')).toContain(WARNING);
+  });
+
+  it("says in a line of the run's result and snapshots show what a run took from earlier runs", () => {
+    const artifact = (stage: string) => ({ stage }) as never;
+    expect(
+      reuseLine({
+        lineage: {
+          reused: [artifact('load-features'), artifact('churn-ensemble'), artifact('churn-scores')],
+        },
+      } as never),
+    ).toBe(
+      '  reused        the load and features, the trained ensemble, its scores: stored by earlier runs with the same inputs (--no-reuse computes everything)',
+    );
+    expect(reuseLine({ lineage: { reused: [artifact('usage-month'), artifact('usage-month')] } } as never)).toContain(
+      'reused        2 checked months:',
+    );
+    expect(reuseLine({ lineage: { reused: [] } } as never)).toBeUndefined();
+    expect(reuseLine({} as never)).toBeUndefined();
   });
 
   it("sums the measurement up in a line of the run's result and snapshots show", () => {
