@@ -56,7 +56,9 @@ export function registerInfra(program: Command): void {
 
   program
     .command('generate')
-    .description('Write a deterministic synthetic usage sample (Parquet, partitioned by month) and its ground truth.')
+    .description(
+      'Write a deterministic synthetic usage sample (Parquet, partitioned by month) into <out>/usage, the input for segflow run, and its ground truth beside it.',
+    )
     .requiredOption('--out <dir>', 'output folder, replaced (required)')
     .addOption(new Option('--subscribers <n>', 'subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers))
     .addOption(new Option('--months <n>', 'months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
@@ -72,5 +74,9 @@ export function registerInfra(program: Command): void {
         seed: options.seed,
       });
       console.log(JSON.stringify(summary, null, 2));
+      // the folder also holds the ground truth, which is not usage: runs read its usage/ folder
+      console.error(
+        `segflow run --month ${summary.lastMonth} --input ${join(resolve(options.out), 'usage')} reads this sample`,
+      );
     });
 }

@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../worker/config';
 import { segflow, tempDir } from '../helpers';
 import { moduleImports, reachableModules } from '../import-graph';
 
@@ -47,6 +50,15 @@ describe('the command line at start-up', () => {
     );
     expect(generated.code).toBe(0);
     expect(await readdir(join(home, 'sample', 'usage'))).toHaveLength(3);
+    // it says which folder a run reads: the sample's usage/, not the sample with its ground truth
+    const again = await promisify(execFile)(
+      join(REPO_ROOT, 'bin', 'segflow'),
+      ['generate', '--out', join(home, 'sample'), '--subscribers', '300', '--months', '3'],
+      { env: { ...process.env, SEGFLOW_HOME: home } },
+    );
+    expect(again.stderr).toMatch(
+      new RegExp(`segflow run --month \\d{4}-\\d{2} --input ${join(home, 'sample', 'usage')} reads this sample`),
+    );
     // the diff's module, loaded before the snapshots are looked up
     const diff = await segflow(['snapshots', 'diff', '2026-05/v1', '2026-06/v1'], { SEGFLOW_HOME: home });
     expect(diff).toMatchObject({ code: 2, output: expect.stringContaining('2026-05') });
