@@ -71,7 +71,7 @@ export async function buildReport(
     previous
       ? await migrationSection(
           await query<MigrationCell & Record<string, unknown>>('migration.sql'),
-          previous.month,
+          `${previous.month}/v${previous.version}`,
           load.params.month,
         )
       : null,

@@ -21,7 +21,8 @@ const LEFT = '(left the network)';
  */
 export async function migrationSection(
   cells: MigrationCell[],
-  previousMonth: string,
+  /** The snapshot the ids were matched to, as YYYY-MM/vN (a month may have several versions). */
+  previousSnapshot: string,
   month: string,
 ): Promise<ReportSection> {
   const before = new Map<number, string>();
@@ -42,7 +43,7 @@ export async function migrationSection(
       from: [...ids.filter((id) => before.has(id)).map(label), JOINED],
       to: [...ids.filter((id) => now.has(id)).map(label), LEFT],
     },
-    previousMonth,
+    previousSnapshot,
     month,
   );
   const sum = (keep: (c: MigrationCell) => boolean) => cells.filter(keep).reduce((n, c) => n + c.subscribers, 0);
@@ -56,10 +57,10 @@ export async function migrationSection(
   });
   return {
     id: 'migration',
-    title: `Migration since ${escape(previousMonth)}`,
+    title: `Migration since ${escape(previousSnapshot)}`,
     html: `<div class="row">${chart}
     <div><table class="names">
-      <tr><th>id</th><th>name in ${escape(previousMonth)}</th><th>name in ${escape(month)}</th><th></th></tr>
+      <tr><th>id</th><th>name in ${escape(previousSnapshot)}</th><th>name in ${escape(month)}</th><th></th></tr>
       ${rows.join('\n      ')}
     </table>
     <p class="note">Segment ids carry over to this month's nearest segment. A renamed segment is the same group whose profile moved across a naming threshold: its subscribers count as staying.</p></div></div>
