@@ -147,7 +147,7 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
   .kpis { display: flex; flex-wrap: wrap; gap: 12px; margin: 16px 0; }
   .kpi { flex: 1 1 0; background: white; border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 16px; min-width: 120px; }
   .kpi b { display: block; font-size: 22px; color: #1e3a8a; }
-  section { background: white; border: 1px solid #e5e7eb; border-radius: 8px; padding: 16px 20px; margin: 16px 0; }
+  section { background: white; border: 1px solid #e5e7eb; border-radius: 8px; padding: 16px 20px; margin: 16px 0; overflow-x: auto; }
   section h2 { margin: 0 0 12px; font-size: 17px; }
   section h3 { margin: 20px 0 8px; font-size: 15px; }
   .row { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
@@ -164,7 +164,7 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
   details.region { border-top: 1px solid #e5e7eb; padding: 6px 0; }
   details.region > summary { font-weight: bold; cursor: pointer; padding: 4px 0; }
   details.region > summary .note { font-weight: normal; margin-left: 8px; }
-  .grid-row { display: grid; grid-template-columns: 18px 110px repeat(8, 100px); gap: 8px; padding: 4px 0; font-size: 13px; }
+  .grid-row { display: grid; grid-template-columns: 18px minmax(80px, 110px) repeat(8, minmax(64px, 100px)); gap: 8px; padding: 4px 0; font-size: 13px; }
   .grid-row.head { color: #374151; font-weight: bold; border-bottom: 1px solid #e5e7eb; }
   details.grid > summary { list-style: none; cursor: pointer; border-bottom: 1px solid #f3f4f6; }
   details.grid > summary::-webkit-details-marker { display: none; }
