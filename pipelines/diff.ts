@@ -71,10 +71,23 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
          FROM read_parquet($file)`,
         { file },
       ).then(([row]) => ({ highValueSubscribers: row.highValue, vipSubscribers: row.vip }));
-    const [xa, xb] = [
-      { ...metric(ma), ...(await labelled(join(versionDir(store, a.month, a.version), 'subscribers.parquet'))) },
-      { ...metric(mb), ...(await labelled(join(versionDir(store, b.month, b.version), 'subscribers.parquet'))) },
-    ];
+    // the dispatch list a parameter sizes (controlShare, dispatchMaxPriority): whom to contact, whom to hold out
+    const dispatched = (file: string) =>
+      queryRows<{ toContact: number; heldOut: number }>(
+        conn,
+        `SELECT count(*) FILTER (WHERE NOT control) AS "toContact", count(*) FILTER (WHERE control) AS "heldOut"
+         FROM read_parquet($file)`,
+        { file },
+      ).then(([row]) => ({ dispatchToContact: row.toContact, dispatchHeldOut: row.heldOut }));
+    const measured = async (ref: SnapshotRef, m: SnapshotManifest) => {
+      const folder = versionDir(store, ref.month, ref.version);
+      return {
+        ...metric(m),
+        ...(await labelled(join(folder, 'subscribers.parquet'))),
+        ...(await dispatched(join(folder, 'dispatch.parquet'))),
+      };
+    };
+    const [xa, xb] = [await measured(a, ma), await measured(b, mb)];
     const metrics = Object.keys(xa).map((name) => {
       const key = name as keyof typeof xa;
       return { name, a: xa[key], b: xb[key], change: xb[key] - xa[key] };

@@ -44,6 +44,12 @@ async function writeSnapshot(store: StoreConfig, version: number, older: boolean
              FROM range(3) t(i))
        TO (getvariable('file')) (FORMAT parquet)`,
     );
+    // the dispatch list: the first subscriber held out, version + 1 on the list
+    await setVariable(conn, 'file', join(dir, 'dispatch.parquet'));
+    await conn.run(
+      `COPY (SELECT 'S' || i AS subscriber_id, i = 0 AS control FROM range(${version + 1}) t(i))
+       TO (getvariable('file')) (FORMAT parquet)`,
+    );
   });
 }
 
@@ -67,6 +73,9 @@ describe('older snapshots and results', () => {
     expect(metric('churnRocAuc')).toMatchObject({ a: 0.81, b: 0.81, change: 0 });
     // the rows that broke the contract, not those of months outside the window
     expect(metric('rowsQuarantined')).toMatchObject({ a: 8, b: 8, change: 0 });
+    // the dispatch list's size, which controlShare and dispatchMaxPriority change without a model
+    expect(metric('dispatchToContact')).toMatchObject({ a: 1, b: 2, change: 1 });
+    expect(metric('dispatchHeldOut')).toMatchObject({ a: 1, b: 1, change: 0 });
   });
 
   it('diff: two older manifests read alike: nothing to report but the same values', async () => {
