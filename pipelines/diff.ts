@@ -78,7 +78,11 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
         `SELECT count(*) FILTER (WHERE NOT control) AS "toContact", count(*) FILTER (WHERE control) AS "heldOut"
          FROM read_parquet($file)`,
         { file },
-      ).then(([row]) => ({ dispatchToContact: row.toContact, dispatchHeldOut: row.heldOut }));
+      ).then(
+        ([row]) => ({ dispatchToContact: row.toContact, dispatchHeldOut: row.heldOut }),
+        // a snapshot from before dispatch lists had a control group: not known
+        () => ({ dispatchToContact: NaN, dispatchHeldOut: NaN }),
+      );
     const measured = async (ref: SnapshotRef, m: SnapshotManifest) => {
       const folder = versionDir(store, ref.month, ref.version);
       return {
