@@ -57,7 +57,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
         encoding: {
           x: { field: 'fpr', type: 'quantitative', title: 'false positive rate' },
           y: { field: 'tpr', type: 'quantitative', title: 'true positive rate' },
-          color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'bottom-right' } },
+          color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'bottom-right', labelLimit: 260 } },
           order: { field: 'order', type: 'quantitative' },
         },
       },
@@ -77,7 +77,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
       x: { field: 'decile', type: 'ordinal', title: 'decile (1 = riskiest 10%)' },
       xOffset: { field: 'model', type: 'nominal' },
       y: { field: 'lift', type: 'quantitative', title: 'churn rate / base rate' },
-      color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'top-right' } },
+      color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'top-right', labelLimit: 260 } },
     },
   });
   const calibration = data.calibration;
