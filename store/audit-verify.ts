@@ -108,11 +108,12 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   const latestByLog = replayLatest(entries);
   // a run moves its snapshot into place, then records run.published: in between, it is publishing
   const finished = new Set(entries.filter((e) => FINAL_EVENTS.has(e.event)).map((e) => e.run.runId));
-  // only a run the log has a request of can be publishing: not a schedule's events (their run id
-  // is empty) nor a run id a folder names that the log never saw
-  const unfinished = new Set(
-    entries.filter((e) => e.event === 'run.requested' && !finished.has(e.run.runId)).map((e) => e.run.runId),
-  );
+  // only a run of a workflow the log has a request of can be publishing: not a schedule's events
+  // (their run id is empty) nor a run a folder names that the log never saw. By workflow id: a
+  // workflow reset in Temporal goes on under a new run id, its request logged under the old one
+  const requested = new Set(entries.filter((e) => e.event === 'run.requested').map((e) => e.run.workflowId));
+  const unfinished = (run: { workflowId: string; runId: string }) =>
+    run.runId !== '' && requested.has(run.workflowId) && !finished.has(run.runId);
   const publishing: string[] = [];
 
   let snapshots = 0;
@@ -154,7 +155,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       if (refMonth === month && !tombstones.has(Number(v)))
         problems.push({
           where: `snapshots/${month}/v${v}.retired.json`,
-          problem: `retired (audit seq ${seq}) but its tombstone is gone: removed by hand, or the month's folder restored from a copy`,
+          problem: `retired (audit seq ${seq}) but its tombstone is gone: a retire cut off before writing it (run segflow snapshots retire again), removed by hand, or the month's folder restored from a copy`,
         });
     }
     await checkLatest(store, month, { present, retired, expected: latestByLog.get(month), published }, problems);
@@ -357,7 +358,7 @@ async function checkSnapshot(
   month: string,
   version: number,
   recorded: Recorded | undefined,
-  unfinished: ReadonlySet<string>,
+  unfinished: (run: { workflowId: string; runId: string }) => boolean,
   publicKey: KeyObject | undefined,
   problems: AuditProblem[],
 ): Promise<{ files: number; publishing: boolean }> {
@@ -372,7 +373,7 @@ async function checkSnapshot(
   const publishedAt = Date.parse(manifest.snapshot?.publishedAt ?? '');
   const age = Date.now() - publishedAt;
   // a publish time in the future is no publish in progress: it would stretch the grace for ever
-  const publishing = !recorded && unfinished.has(manifest.run.runId) && age >= 0 && age < PUBLISHING_GRACE_MS;
+  const publishing = !recorded && unfinished(manifest.run) && age >= 0 && age < PUBLISHING_GRACE_MS;
   if (!recorded) {
     if (!publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
   } else if (recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash) {

@@ -61,8 +61,8 @@ interface MonthLog {
   promotions: { version: number; previous: number | null }[];
   /** Runs that recorded run.published, run.failed or run.cancelled: they write nothing more. */
   finishedRuns: Set<string>;
-  /** Runs the log has a run.requested of: only such a run can be publishing. */
-  requestedRuns: Set<string>;
+  /** Workflows the log has a run.requested of: only a run of one can be publishing (by workflow id: a reset workflow's run id is new). */
+  requestedWorkflows: Set<string>;
 }
 
 /** Events after which a run writes nothing more to the store. */
@@ -86,16 +86,16 @@ async function readMonthLog(store: StoreConfig, month: string): Promise<MonthLog
 
 /** The audit log's entries the store's commands read, every month's (read once for a listing). */
 export interface StoreLog {
-  months: Map<string, Omit<MonthLog, 'finishedRuns' | 'requestedRuns'>>;
+  months: Map<string, Omit<MonthLog, 'finishedRuns' | 'requestedWorkflows'>>;
   finishedRuns: Set<string>;
-  requestedRuns: Set<string>;
+  requestedWorkflows: Set<string>;
 }
 
 function monthLogOf(log: StoreLog, month: string): MonthLog {
   return {
     ...(log.months.get(month) ?? { published: new Set(), promotions: [] }),
     finishedRuns: log.finishedRuns,
-    requestedRuns: log.requestedRuns,
+    requestedWorkflows: log.requestedWorkflows,
   };
 }
 
@@ -113,7 +113,7 @@ async function readStoreLog(store: StoreConfig): Promise<StoreLog> {
       `cannot read the audit log ${path} (${error.code ?? error.message}): the snapshot numbers and promotions it records are unknown, so no snapshot is published, promoted or retired until it can be read`,
     );
   });
-  const log: StoreLog = { months: new Map(), finishedRuns: new Set(), requestedRuns: new Set() };
+  const log: StoreLog = { months: new Map(), finishedRuns: new Set(), requestedWorkflows: new Set() };
   for (const line of text.split('\n')) {
     if (!/"(run\.requested|run\.published|run\.failed|run\.cancelled|snapshot\.promoted)"/.test(line)) continue;
     let entry: AuditEntry;
@@ -123,7 +123,7 @@ async function readStoreLog(store: StoreConfig): Promise<StoreLog> {
       continue;
     }
     if (FINAL_EVENTS.has(entry.event)) log.finishedRuns.add(entry.run.runId);
-    if (entry.event === 'run.requested') log.requestedRuns.add(entry.run.runId);
+    if (entry.event === 'run.requested') log.requestedWorkflows.add(entry.run.workflowId);
     const details = (entry.details ?? {}) as { version?: unknown; previous?: unknown };
     const version = Number(details.version);
     if (!Number.isInteger(version)) continue;
@@ -248,7 +248,8 @@ async function versionsBeingPublished(store: StoreConfig, month: string): Promis
     const manifest = await readManifest(store, month, version).catch(() => undefined);
     // a folder whose manifest names no run the log knows (a schedule's empty run id, one made by
     // hand) is not one being published
-    if (!manifest || !log.requestedRuns.has(manifest.run.runId) || log.finishedRuns.has(manifest.run.runId)) continue;
+    const { workflowId, runId } = manifest?.run ?? { workflowId: '', runId: '' };
+    if (!manifest || runId === '' || !log.requestedWorkflows.has(workflowId) || log.finishedRuns.has(runId)) continue;
     // stamped by the worker, whose clock may run ahead of this one's: a publish time ahead counts too
     const age = Math.abs(Date.now() - Date.parse(manifest.snapshot.publishedAt));
     if (age < PUBLISHING_GRACE_MS) publishing.push(version);
@@ -313,7 +314,7 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
     const retired = await retirement(store, month, Number(match[2]));
     if (retired)
       throw new UsageError(
-        `${month}/v${Number(match[2])} was retired on ${retired.retiredAt.slice(0, 10)} (audit seq ${retired.auditSeq}: "${retired.reason}"): its files are gone${versions.length ? ` (versions: ${versions.map((v) => `v${v}`).join(', ')})` : ''}`,
+        `${month}/v${Number(match[2])} was retired${retired.retiredAt ? ` on ${retired.retiredAt.slice(0, 10)}` : ''} (${retired.auditSeq === undefined ? 'its tombstone names no audit entry: segflow audit verify' : `audit seq ${retired.auditSeq}`}${retired.reason === undefined ? '' : `: "${retired.reason}"`}): its files are gone${versions.length ? ` (versions: ${versions.map((v) => `v${v}`).join(', ')})` : ''}`,
       );
   }
   if (versions.length === 0) {
@@ -347,15 +348,20 @@ async function retirement(
   store: StoreConfig,
   month: string,
   version: number,
-): Promise<{ reason: string; retiredAt: string; auditSeq: number } | undefined> {
+): Promise<{ reason?: string; retiredAt?: string; auditSeq?: number } | undefined> {
   const text = await readFile(join(monthDir(store, month), `v${version}.retired.json`), 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  let tombstone: { reason?: unknown; retiredAt?: unknown; auditSeq?: unknown } = {};
   try {
-    return text === undefined
-      ? undefined
-      : (JSON.parse(text) as { reason: string; retiredAt: string; auditSeq: number });
+    tombstone = JSON.parse(text) as typeof tombstone;
   } catch {
-    return undefined;
+    // an unreadable tombstone still says the version was retired; audit verify names the rest
   }
+  return {
+    ...(typeof tombstone.reason === 'string' ? { reason: tombstone.reason } : {}),
+    ...(typeof tombstone.retiredAt === 'string' ? { retiredAt: tombstone.retiredAt } : {}),
+    ...(typeof tombstone.auditSeq === 'number' ? { auditSeq: tombstone.auditSeq } : {}),
+  };
 }
 
 export async function listMonths(store: StoreConfig): Promise<string[]> {

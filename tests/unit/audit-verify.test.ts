@@ -98,17 +98,45 @@ describe('audit verify: completeness', () => {
     expect(await problemsOf(store)).toEqual([notRecorded]);
     // a folder naming a run the log never requested (a schedule's empty run id, one made up) is
     // not being published, whatever its publish time
-    for (const runId of ['', 'made-up']) {
+    // (the log has entries of both, as a schedule's events and a made-up run's would be, but no request)
+    await recordAudit(store, {
+      event: 'schedule.created',
+      run: { workflowId: 'monthly', runId: '' },
+      month: '',
+      actor: 'ops',
+    });
+    await recordAudit(store, {
+      event: 'stage.finished',
+      run: { workflowId: 'monthly', runId: 'made-up' },
+      month: MONTH,
+      actor: 'x',
+    });
+    const naming = async (run: { workflowId: string; runId: string }) => {
       const manifest = JSON.parse(await readFile(manifestPath, 'utf8'));
-      manifest.run = { workflowId: 'monthly', runId };
+      manifest.run = run;
       manifest.snapshot.publishedAt = new Date().toISOString();
       await writeFile(manifestPath, JSON.stringify(manifest));
+    };
+    for (const runId of ['', 'made-up']) {
+      await naming({ workflowId: 'monthly', runId });
       expect(await problemsOf(store), runId).toEqual([notRecorded]);
       await expect(
         promoteSnapshot(store, { month: MONTH, version: 1 }, { reason: 'rollback', actor: 'ops' }),
         runId,
       ).resolves.toBeDefined();
     }
+    // a workflow reset in Temporal publishes under a new run id, its request logged under the old one
+    await recordAudit(store, {
+      event: 'run.requested',
+      run: { workflowId: 'wf-reset', runId: 'old' },
+      month: MONTH,
+      actor: 'ana',
+    });
+    await naming({ workflowId: 'wf-reset', runId: 'new' });
+    expect(await verifyAudit(store)).toMatchObject({ ok: true, publishing: [`${MONTH}/v2`] });
+    await expect(
+      promoteSnapshot(store, { month: MONTH, version: 1 }, { reason: 'rollback', actor: 'ops' }),
+    ).rejects.toThrow(/is being published/);
   });
 
   it('a store without an audit log does not verify (a wrong SEGFLOW_STORE, or a removed log)', async () => {
@@ -141,8 +169,14 @@ describe('audit verify: completeness', () => {
     const kept = await readFile(tombstone, 'utf8');
     await rm(tombstone);
     expect(await problemsOf(store)).toEqual([
-      `snapshots/${MONTH}/v3.retired.json: retired (audit seq ${result.entry.seq}) but its tombstone is gone: removed by hand, or the month's folder restored from a copy`,
+      `snapshots/${MONTH}/v3.retired.json: retired (audit seq ${result.entry.seq}) but its tombstone is gone: a retire cut off before writing it (run segflow snapshots retire again), removed by hand, or the month's folder restored from a copy`,
     ]);
+    await writeFile(tombstone, kept);
+    // a tombstone that is not what retire writes still says the version was retired
+    await writeFile(tombstone, '{}');
+    await expect(resolveSnapshot(store, `${MONTH}/v3`)).rejects.toThrow(
+      `${MONTH}/v3 was retired (its tombstone names no audit entry: segflow audit verify): its files are gone`,
+    );
     await writeFile(tombstone, kept);
     // a command naming the retired version is told so, with when and why
     await expect(resolveSnapshot(store, `${MONTH}/v3`)).rejects.toThrow(
