@@ -43,7 +43,7 @@ export function reuseLine(manifest: Pick<SnapshotManifest, 'lineage'>): string |
   const taken = [...counts].map(([stage, n]) =>
     stage === 'usage-month' ? `${n} checked month${n === 1 ? '' : 's'}` : (REUSED_WORDS[stage] ?? stage),
   );
-  return `  reused        ${taken.join(', ')}: stored by earlier runs with the same inputs (--no-reuse computes everything)`;
+  return `  reused        ${taken.join(', ')}: stored by earlier runs (--no-reuse computes everything)`;
 }
 
 /**

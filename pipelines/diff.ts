@@ -80,8 +80,11 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
         { file },
       ).then(
         ([row]) => ({ dispatchToContact: row.toContact, dispatchHeldOut: row.heldOut }),
-        // a snapshot from before dispatch lists had a control group: not known
-        () => ({ dispatchToContact: NaN, dispatchHeldOut: NaN }),
+        // a snapshot from before dispatch lists had a control group: not known; other errors stand
+        (error: Error) => {
+          if (!/"control"/.test(error.message)) throw error;
+          return { dispatchToContact: NaN, dispatchHeldOut: NaN };
+        },
       );
     const measured = async (ref: SnapshotRef, m: SnapshotManifest) => {
       const folder = versionDir(store, ref.month, ref.version);

@@ -232,7 +232,10 @@ export function registerRun(program: Command): void {
     .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
     .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '30s')
     .addOption(partitionsOption())
-    .option('--no-reuse', 'compute load and features again even when their stored output matches (docs/reuse.md)')
+    .option(
+      '--no-reuse',
+      'compute every stage again, taking nothing stored by earlier runs (it still stores its own; docs/reuse.md)',
+    )
     .option(
       '--experiment',
       "publish without making it the month's latest: next month's run, campaigns and YYYY-MM keep to the latest (segflow snapshots promote makes it the latest)",

@@ -87,7 +87,7 @@ describe('campaign measurement as text', () => {
         },
       } as never),
     ).toBe(
-      '  reused        the load and features, the trained ensemble, its scores: stored by earlier runs with the same inputs (--no-reuse computes everything)',
+      '  reused        the load and features, the trained ensemble, its scores: stored by earlier runs (--no-reuse computes everything)',
     );
     expect(reuseLine({ lineage: { reused: [artifact('usage-month'), artifact('usage-month')] } } as never)).toContain(
       'reused        2 checked months:',
