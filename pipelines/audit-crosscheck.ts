@@ -42,7 +42,7 @@ async function publishedClaim(
  * in `snapshotsDir` (links resolved on both sides: the worker and this command may reach the
  * store by other paths), or this store holds its month and version with a manifest naming the run.
  */
-async function publishedHere(
+export async function publishedHere(
   snapshotsDir: string,
   run: { runId: string },
   claim: { month: string; version: number; snapshotPath?: string },
