@@ -286,8 +286,10 @@ describe('monthly workflow with stub activities', () => {
     const entries = await readAuditLog(store);
     // visibility (the list of runs) catches up with completions within a moment
     let check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok', '/store');
-    for (let i = 0; i < 100 && check.runs < 1; i++)
+    for (let i = 0; i < 100 && check.runs < 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
       check = await crossCheckRetainedRuns(env.client, entries, 'stubs-ok', '/store');
+    }
     expect(check).toEqual({ runs: 1, otherStores: 0, completed: ['2026-06/v1'], problems: [] });
     const published = entries.find((e) => e.event === 'run.published')!;
     const truncated = entries.filter((e) => e.seq < published.seq);
