@@ -9,6 +9,17 @@ import { addMonths, isMonth } from '../domain/month';
  */
 export const EXIT = { ok: 0, failed: 1, usage: 2, infrastructure: 3, interrupted: 130 } as const;
 
+/**
+ * An option a command cannot run without, checked in its action: commander checks the options it
+ * was told are required before unknown ones, so `run --mnth 2026-05` said "required option
+ * '--month' not specified" and never named the typo. Declared as plain options (their help says
+ * "required"), unknown options are named first, with the closest known one.
+ */
+export function required<T>(value: T | undefined, flags: string): T {
+  if (value === undefined) throw new UsageError(`required option '${flags}' not specified`);
+  return value;
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');

@@ -9,7 +9,7 @@ import { readManifest, resolveSnapshot } from '../../store/snapshots';
 import type { SnapshotRef } from '../../store/layout';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { output, positiveInt } from '../options';
+import { output, positiveInt, required } from '../options';
 import { READING_IN_TABLES, upliftReading } from '../../domain/campaign-reading';
 
 /** The width `campaigns show` fits its text to. */
@@ -167,14 +167,14 @@ export function registerCampaigns(program: Command): void {
     .description(
       "On a generated sample: contact the snapshot's dispatch list (all but its control group) in the month after, with a planted effect per action (data/campaign.ts); writes contacts-<month>.csv and campaign-truth-<month>.json into the sample and keeps the saved subscribers in that month's usage.",
     )
-    .requiredOption('--sample <dir>', 'the generated sample folder (segflow generate --out)')
+    .option('--sample <dir>', 'the generated sample folder (segflow generate --out; required)')
     .addOption(new Option('--seed <n>', 'random seed of the simulation').argParser(positiveInt).default(11))
-    .action(async (reference: string, options: { sample: string; seed: number }) => {
+    .action(async (reference: string, options: { sample?: string; seed: number }) => {
       const store = loadConfig().store;
       const ref = await resolveSnapshot(store, reference);
       const { simulateCampaign } = await import('../../data/campaign');
       const truth = await simulateCampaign({
-        sampleDir: resolve(options.sample),
+        sampleDir: resolve(required(options.sample, '--sample <dir>')),
         dispatchFile: join(versionDir(store, ref.month, ref.version), 'dispatch.parquet'),
         month: addMonths(ref.month, 1),
         seed: options.seed,

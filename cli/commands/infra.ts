@@ -3,7 +3,7 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { untilInterrupted } from '../os-signals';
 import { DEMO_DEFAULTS } from './demo';
-import { monthArg, positiveInt, previousMonth, uiPortOption } from '../options';
+import { monthArg, positiveInt, previousMonth, uiPortOption, required } from '../options';
 
 export function registerInfra(program: Command): void {
   program
@@ -59,15 +59,16 @@ export function registerInfra(program: Command): void {
     .description(
       'Write a deterministic synthetic usage sample (Parquet, partitioned by month) into <out>/usage, the input for segflow run, and its ground truth beside it.',
     )
-    .requiredOption('--out <dir>', 'output folder, replaced (required)')
+    .option('--out <dir>', 'output folder, replaced (required)')
     .addOption(new Option('--subscribers <n>', 'subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers))
     .addOption(new Option('--months <n>', 'months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
     .option('--last-month <YYYY-MM>', 'last month of the sample (default: the month before this one)', monthArg)
     .addOption(new Option('--seed <n>', 'random seed').argParser(positiveInt).default(DEMO_DEFAULTS.seed))
     .action(async (options) => {
+      const out = resolve(required(options.out, '--out <dir>'));
       const { generateSample } = await import('../../data/generate');
       const summary = await generateSample({
-        outDir: resolve(options.out),
+        outDir: out,
         subscribers: options.subscribers,
         months: options.months,
         lastMonth: options.lastMonth ?? previousMonth(),
@@ -75,8 +76,6 @@ export function registerInfra(program: Command): void {
       });
       console.log(JSON.stringify(summary, null, 2));
       // the folder also holds the ground truth, which is not usage: runs read its usage/ folder
-      console.error(
-        `segflow run --month ${summary.lastMonth} --input ${join(resolve(options.out), 'usage')} reads this sample`,
-      );
+      console.error(`segflow run --month ${summary.lastMonth} --input ${join(out, 'usage')} reads this sample`);
     });
 }

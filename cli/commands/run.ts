@@ -12,7 +12,7 @@ import { paramsHelp } from '../params-help';
 import { campaignSummaryLine, campaignWarningLine, reuseLine } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
 import { sampleDir } from './demo';
-import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption } from '../options';
+import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption, required } from '../options';
 
 /** What a published manifest says of the run's reuse and campaign measurement, when this machine can read it. */
 function manifestLinesOf(manifestPath: string): string | undefined {
@@ -222,7 +222,7 @@ export function registerRun(program: Command): void {
     .description(
       'Start a monthly run (analyst rerun = a new snapshot version, never an overwrite), follow it, print the result.',
     )
-    .requiredOption('--month <YYYY-MM>', 'month to segment and score', monthArg)
+    .option('--month <YYYY-MM>', 'month to segment and score (required)', monthArg)
     .option(
       '--input <path>',
       'usage Parquet/CSV file or folder, searched recursively, symlinks followed (default: the demo sample)',
@@ -249,8 +249,9 @@ export function registerRun(program: Command): void {
     .option('--json', 'machine-readable output', false)
     .addHelpText('after', () => paramsHelp())
     .action(async (options) => {
+      const month = required(options.month, '--month <YYYY-MM>');
       if (options.local && !options.wait) throw new UsageError('--local stops its worker at the end: drop --no-wait');
       await checkedDuration('--heartbeat-timeout', options.heartbeatTimeout);
-      process.exit(await run(options));
+      process.exit(await run({ ...options, month }));
     });
 }

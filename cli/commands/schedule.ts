@@ -19,6 +19,7 @@ import {
   positiveInt,
   previousMonth,
   timeZoneArg,
+  required,
 } from '../options';
 
 function hourArg(value: string): number {
@@ -55,7 +56,7 @@ function addCreate(schedule: Command): void {
   schedule
     .command('create')
     .description('Create the monthly schedule (recorded in the audit log).')
-    .requiredOption('--input <path>', 'usage Parquet/CSV folder the runs read (required)')
+    .option('--input <path>', 'usage Parquet/CSV folder the runs read (required)')
     .addOption(idOption())
     .addOption(
       new Option('--day-of-month <n>', 'day the run starts (2-28)')
@@ -83,7 +84,7 @@ function addCreate(schedule: Command): void {
     .addHelpText('after', () => paramsHelp())
     .action(async (options) => {
       await checkedDuration('--catchup-window', options.catchupWindow);
-      const input = resolve(options.input);
+      const input = resolve(required(options.input, '--input <path>'));
       if (!existsSync(input)) throw new UsageError(`--input: no such file or folder: ${input}`);
       // absolute, as the runs' worker (maybe elsewhere) reads them, and checked as stored
       const params = withAbsolutePaths(paramsFromOptions(options));
@@ -215,18 +216,19 @@ function addBackfill(schedule: Command): void {
       'Run the schedule for past months, one after another in month order (each finds the month before it), then wait until every month has its snapshot.',
     )
     .addOption(idOption())
-    .requiredOption('--from <YYYY-MM>', 'first month to process', monthArg)
-    .requiredOption('--to <YYYY-MM>', 'last month to process', monthArg)
+    .option('--from <YYYY-MM>', 'first month to process (required)', monthArg)
+    .option('--to <YYYY-MM>', 'last month to process (required)', monthArg)
     .addOption(
       new Option('--timeout <minutes>', 'how long to wait for the snapshots').argParser(positiveInt).default(60),
     )
     .option('--no-wait', 'request the backfill and return')
     .addOption(jsonOption())
     .action(async (options) => {
+      const [from, to] = [required(options.from, '--from <YYYY-MM>'), required(options.to, '--to <YYYY-MM>')];
       const config = loadConfig();
       const { client, schedules } = await connected(config);
       const since = new Date();
-      const months = await schedules.backfillMonths(client, options.id, options.from, options.to);
+      const months = await schedules.backfillMonths(client, options.id, from, to);
       if (!options.wait)
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);

@@ -6,7 +6,7 @@ import { versionDir } from '../../store/layout';
 import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
 import { snapshotSummary, snapshotsTable } from '../snapshot-text';
 import { jsonOption as json } from '../json-option';
-import { EXIT, monthArg, output, table } from '../options';
+import { EXIT, monthArg, output, table, required } from '../options';
 import { userInfo } from 'node:os';
 import { loadSigner } from '../../store/signing';
 
@@ -90,17 +90,18 @@ export function registerSnapshots(program: Command): void {
     .description(
       "Make a version the month's latest (YYYY-MM/vN): an experiment (run --experiment) adopted, or a rollback to an earlier version. Records a snapshot.promoted audit entry with the reason; next month's run, campaigns and YYYY-MM then use it.",
     )
-    .requiredOption('--reason <text>', 'why, for the audit log (k=5 adopted after review, rollback of v4: ...)')
+    .option('--reason <text>', 'why, for the audit log (required: k=5 adopted after review, rollback of v4: ...)')
     .option('--actor <name>', 'who promotes it, for the audit log', userInfo().username)
     .addOption(json())
     .action(async (reference: string, options) => {
+      const reason = required(options.reason, '--reason <text>');
       const config = loadConfig();
       if (!/\/v\d+$|@v?\d+$/.test(reference))
         throw new UsageError(`name the version to promote explicitly (YYYY-MM/vN), not "${reference}"`);
       const ref = await resolveSnapshot(config.store, reference);
       const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
       const { promoteSnapshot } = await import('../../pipelines/promote');
-      const result = await promoteSnapshot(config.store, ref, { reason: options.reason, actor: options.actor }, signer);
+      const result = await promoteSnapshot(config.store, ref, { reason, actor: options.actor }, signer);
       output(
         options.json,
         {
@@ -124,17 +125,18 @@ export function registerSnapshots(program: Command): void {
     .description(
       'Remove a published snapshot on purpose (YYYY-MM/vN): records a snapshot.retired audit entry with the reason, so `audit verify` accepts its absence.',
     )
-    .requiredOption('--reason <text>', 'why, for the audit log (storage limit, deletion request #...)')
+    .option('--reason <text>', 'why, for the audit log (required: storage limit, deletion request #...)')
     .option('--actor <name>', 'who retires it, for the audit log', userInfo().username)
     .addOption(json())
     .action(async (reference: string, options) => {
+      const reason = required(options.reason, '--reason <text>');
       const config = loadConfig();
       if (!/\/v\d+$|@v?\d+$/.test(reference))
         throw new UsageError(`name the version to retire explicitly (YYYY-MM/vN), not "${reference}"`);
       const ref = await resolveSnapshot(config.store, reference);
       const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
       const { retireSnapshot } = await import('../../pipelines/retire');
-      const result = await retireSnapshot(config.store, ref, { reason: options.reason, actor: options.actor }, signer);
+      const result = await retireSnapshot(config.store, ref, { reason, actor: options.actor }, signer);
       output(
         options.json,
         { month: ref.month, version: ref.version, auditSeq: result.entry.seq, latest: result.latest },

@@ -17,6 +17,22 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     expect(partitions).toMatchObject({ code: 2, output: expect.stringContaining('must be at most 64') });
   });
 
+  it('names a mistyped option before a required one it leaves missing, and a missing one alone', async () => {
+    const typo = await segflow(['run', '--mnth', '2026-05'], NO_SERVER);
+    expect(typo).toMatchObject({ code: 2, output: expect.stringContaining("unknown option '--mnth'") });
+    expect(typo.output).toContain('--month');
+    expect(typo.output).not.toContain('not specified');
+    const missing = await segflow(['run', '--input', '.'], NO_SERVER);
+    expect(missing).toMatchObject({
+      code: 2,
+      output: expect.stringContaining("required option '--month <YYYY-MM>' not specified"),
+    });
+    expect(await segflow(['schedule', 'backfill', '--from', '2026-01'], NO_SERVER)).toMatchObject({
+      code: 2,
+      output: expect.stringContaining("required option '--to <YYYY-MM>' not specified"),
+    });
+  });
+
   it('shows the error and a one-line hint, not the whole help', async () => {
     const result = await segflow(['run', '--month', '2026-13']);
     expect(result.output).toContain('(add --help for the options)');
