@@ -1,4 +1,6 @@
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -20,11 +22,8 @@ export async function withFileLock<T>(lockPath: string, work: () => Promise<T>, 
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = await stat(lockPath).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
-      if (age > STALE_LOCK_MS) await rm(lockPath, { force: true });
+      const held = await stat(lockPath).catch(() => undefined);
+      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) await breakStaleLock(lockPath, held);
       else if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath}`);
       else await sleep(25 + Math.random() * 50);
     }
@@ -34,4 +33,25 @@ export async function withFileLock<T>(lockPath: string, work: () => Promise<T>, 
   } finally {
     await rm(lockPath, { force: true });
   }
+}
+
+/**
+ * Removes the stale lock `seen`, unless another waiter did first. Removing it by name raced: a
+ * waiter that had seen it stale removed the lock another waiter had just taken in its place, and
+ * both held it. It is moved aside under a name of its own (a rename moves one file, once), and
+ * what was moved is removed only when it is the stale lock seen; a fresh one is put back.
+ */
+async function breakStaleLock(lockPath: string, seen: Stats): Promise<void> {
+  const aside = `${lockPath}.stale-${randomUUID()}`;
+  try {
+    await rename(lockPath, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // another waiter moved it
+    throw error;
+  }
+  const moved = await stat(aside);
+  // a lock taken since by another waiter: back where its holder left it (link fails rather than
+  // replace a lock taken in the meantime)
+  if (moved.ino !== seen.ino || moved.mtimeMs !== seen.mtimeMs) await link(aside, lockPath).catch(() => undefined);
+  await rm(aside, { force: true });
 }

@@ -1,0 +1,28 @@
+import { utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { withFileLock } from '../../store/file-lock';
+import { tempDir } from '../helpers';
+
+describe('the file lock', () => {
+  it('breaks a stale lock for one waiter at a time: never two holders', async () => {
+    for (let round = 0; round < 30; round++) {
+      const lock = join(await tempDir(), 'audit.jsonl.lock');
+      // left by a crashed process, long ago
+      await writeFile(lock, '12345\n');
+      const old = new Date(Date.now() - 10 * 60_000);
+      await utimes(lock, old, old);
+      let holders = 0;
+      let most = 0;
+      const work = async () => {
+        holders += 1;
+        most = Math.max(most, holders);
+        await sleep(10);
+        holders -= 1;
+      };
+      await Promise.all(Array.from({ length: 8 }, () => withFileLock(lock, work)));
+      expect(most, `round ${round}`).toBe(1);
+    }
+  });
+});
