@@ -22,8 +22,32 @@ export function schemaProblems(issues: readonly z.core.$ZodIssue[], root: string
       const reasons = [...new Set(issue.errors.flat().map((inner) => inner.message.replace(/^Invalid input: /, '')))];
       return [`${name(path, root)}: ${reasons.join(', or ')}`];
     }
-    return [`${name(path, root)}: ${issue.message}`];
+    return [`${name(path, root)}: ${plainMessage(issue)}`];
   });
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'text',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'an object',
+};
+
+/**
+ * Zod's default wording for a wrong type or a number out of range ("Invalid input: expected
+ * number, received string", "Too big: expected number to be <=30") in plain words; a message the
+ * schema wrote itself is kept as it is.
+ */
+function plainMessage(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input:'))
+    return `must be ${TYPE_WORDS[issue.expected] ?? issue.expected}`;
+  if (issue.code === 'too_small' && issue.origin === 'number' && issue.message.startsWith('Too small:'))
+    return `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}`;
+  if (issue.code === 'too_big' && issue.origin === 'number' && issue.message.startsWith('Too big:'))
+    return `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}`;
+  return issue.message;
 }
 
 const name = (path: PropertyKey[], root: string) => path.map(String).join('.') || root;

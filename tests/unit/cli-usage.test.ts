@@ -46,7 +46,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
 
   it('validates run parameters before contacting Temporal (exit 2, not 3)', async () => {
     const result = await segflow(['run', '--month', '2026-06', '--input', '.', '--param', 'k=1'], NO_SERVER);
-    expect(result).toMatchObject({ code: 2, output: expect.stringContaining('k: Too small') });
+    expect(result).toMatchObject({ code: 2, output: expect.stringContaining('k: must be at least 2') });
   });
 
   it('suggests the parameter an unknown one was probably meant to be', async () => {
@@ -98,7 +98,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
       ],
       [['schedule', 'create', '--input', '.', '--timezone', 'Mars/Olympus'], 'must be an IANA time zone'],
       // a schedule's parameters are checked as its runs will take them, not at its first run
-      [['schedule', 'create', '--input', '.', '--param', 'k=1'], 'k: Too small'],
+      [['schedule', 'create', '--input', '.', '--param', 'k=1'], 'k: must be at least 2'],
       [['schedule', 'create', '--input', '.', '--param', `mapping=${mapping}`], 'columns.voice_minute: not a column'],
       [['run', '--month', '2026-06', '--params', notJson], `--params: ${notJson} is not JSON`],
       [['run', '--month', '2026-06', '--params', join(dir, 'none.json')], '--params: cannot read'],

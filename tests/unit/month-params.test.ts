@@ -44,4 +44,15 @@ describe('run parameters', () => {
     expect(problems).toMatch(/^holdoutShare: /m);
     expect(problems).toMatch(/bogus/);
   });
+  it("says what a value must be in plain words, not in zod's", () => {
+    const parsed = parseRunParams({ month: '2026-10', input: '/data', k: 'abc', treeDepth: 99, holdoutShare: 0.95 });
+    const problems = parsed.ok ? [] : parsed.problems;
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^k: must be a (whole )?number$/),
+        expect.stringMatching(/^treeDepth: must be at most \d+$/),
+        expect.stringMatching(/^holdoutShare: must be less than 0\.9$/),
+      ]),
+    );
+  });
 });
