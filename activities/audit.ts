@@ -1,12 +1,13 @@
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { auditLogPath, type StoreConfig } from '../store/layout';
 import { SnapshotStoreError } from '../domain/errors';
 import {
+  auditEntries,
   entryHash,
   GENESIS_HASH,
   hashMatches,
-  readAuditLog,
+  readAuditText,
   type AuditEntry,
   type AuditRecordRequest,
 } from '../store/audit-log';
@@ -29,8 +30,9 @@ export async function recordAudit(
   const key = [request.run.workflowId, request.run.runId, request.event, request.subject ?? ''].join('|');
   await mkdir(dirname(path), { recursive: true });
   return withFileLock(`${path}.lock`, async () => {
-    const entries = await readAuditLog(store);
-    await endLastLine(path, entries);
+    const text = await readAuditText(store);
+    const entries = auditEntries(text);
+    await endLastLine(path, text, entries);
     const already = entries.find((entry) => entry.key === key);
     if (already) return already;
     const last = entries.at(-1);
@@ -59,11 +61,7 @@ export async function recordAudit(
  * it) gets the newline back and counts; anything else stops the write, naming the line, until
  * someone looks (`segflow audit verify` names it too).
  */
-async function endLastLine(path: string, entries: AuditEntry[]): Promise<void> {
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return '';
-    throw error;
-  });
+async function endLastLine(path: string, text: string, entries: AuditEntry[]): Promise<void> {
   if (text === '' || text.endsWith('\n')) return;
   const tail = text.slice(text.lastIndexOf('\n') + 1);
   // blanks left after the last entry hold nothing: readers skip blank lines

@@ -68,10 +68,19 @@ export interface AuditHead {
 export const GENESIS_HASH = '0'.repeat(64);
 
 export async function readAuditLog(store: StoreConfig): Promise<AuditEntry[]> {
-  const text = await readFile(auditLogPath(store), 'utf8').catch((error: NodeJS.ErrnoException) => {
+  return auditEntries(await readAuditText(store));
+}
+
+/** The audit log's text as it is on disk: '' before its first entry. */
+export async function readAuditText(store: StoreConfig): Promise<string> {
+  return readFile(auditLogPath(store), 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return '';
     throw error;
   });
+}
+
+/** The entries of a log's text. */
+export function auditEntries(text: string): AuditEntry[] {
   // entries are appended as whole lines: a last line without its newline is an append in
   // progress (a reader during a run), not an entry yet; `audit verify` reads the raw file
   return text
