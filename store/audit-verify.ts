@@ -11,8 +11,9 @@ import {
   PUBLISHING_GRACE_MS,
   readManifest,
   listRetiredVersions,
+  runMayBePublishing,
 } from './snapshots';
-import { auditLogPath, monthDir, versionDir, type StoreConfig } from './layout';
+import { auditLogPath, monthDir, versionDir, type StoreConfig, type RunRef } from './layout';
 import { MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 
 export interface AuditProblem {
@@ -107,13 +108,11 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   const published = new Map([...publishedAs].map(([ref, records]) => [ref, records.at(-1)!]));
   const latestByLog = replayLatest(entries);
   // a run moves its snapshot into place, then records run.published: in between, it is publishing
-  const finished = new Set(entries.filter((e) => FINAL_EVENTS.has(e.event)).map((e) => e.run.runId));
-  // only a run of a workflow the log has a request of can be publishing: not a schedule's events
-  // (their run id is empty) nor a run a folder names that the log never saw. By workflow id: a
-  // workflow reset in Temporal goes on under a new run id, its request logged under the old one
-  const requested = new Set(entries.filter((e) => e.event === 'run.requested').map((e) => e.run.workflowId));
-  const unfinished = (run: { workflowId: string; runId: string }) =>
-    run.runId !== '' && requested.has(run.workflowId) && !finished.has(run.runId);
+  const runs = {
+    finishedRuns: new Set(entries.filter((e) => FINAL_EVENTS.has(e.event)).map((e) => e.run.runId)),
+    requestedWorkflows: new Set(entries.filter((e) => e.event === 'run.requested').map((e) => e.run.workflowId)),
+  };
+  const unfinished = (run: RunRef) => runMayBePublishing(run, runs);
   const publishing: string[] = [];
 
   let snapshots = 0;
@@ -128,17 +127,14 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     }
     const presentSet = new Set(present);
     // 'v01', 'v0': named like a version, read as none, so nothing would check what they hold
-    for (const name of (await readdir(monthDir(store, month)).catch(() => [] as string[])).sort())
-      if (/^v\d+$/.test(name) && !present.includes(Number(name.slice(1))))
-        problems.push({
-          where: `snapshots/${month}/${name}`,
-          problem: `a folder named like a version that is not one (versions are v1, v2, …): not published by segflow, and its files are not checked`,
-        });
-      else if (/^v\d+$/.test(name) && name !== `v${Number(name.slice(1))}`)
-        problems.push({
-          where: `snapshots/${month}/${name}`,
-          problem: `a folder named like v${Number(name.slice(1))} that is not it (versions are v1, v2, …): not published by segflow, and its files are not checked`,
-        });
+    for (const name of (await readdir(monthDir(store, month)).catch(() => [] as string[])).sort()) {
+      const like = Number(name.slice(1));
+      if (!/^v\d+$/.test(name) || (present.includes(like) && name === `v${like}`)) continue;
+      problems.push({
+        where: `snapshots/${month}/${name}`,
+        problem: `a folder named like ${present.includes(like) ? `v${like} that is not it` : 'a version that is not one'} (versions are v1, v2, …): not published by segflow, and its files are not checked`,
+      });
+    }
     for (const [ref, recorded] of published) {
       const [refMonth, v] = ref.split('/v');
       if (refMonth !== month || presentSet.has(Number(v))) continue;
@@ -358,7 +354,7 @@ async function checkSnapshot(
   month: string,
   version: number,
   recorded: Recorded | undefined,
-  unfinished: (run: { workflowId: string; runId: string }) => boolean,
+  unfinished: (run: RunRef) => boolean,
   publicKey: KeyObject | undefined,
   problems: AuditProblem[],
 ): Promise<{ files: number; publishing: boolean }> {

@@ -65,6 +65,19 @@ interface MonthLog {
   requestedWorkflows: Set<string>;
 }
 
+/**
+ * Whether the run a snapshot's manifest names may still be publishing it: a run of a workflow the
+ * log has a run.requested of (by workflow id: a workflow reset in Temporal runs on under a new run
+ * id), with no end recorded; never an empty run id (a schedule's events) nor a run the log never
+ * saw requested. audit verify and the store's refusal apply it, each with its own grace.
+ */
+export function runMayBePublishing(
+  run: RunRef,
+  log: { requestedWorkflows: ReadonlySet<string>; finishedRuns: ReadonlySet<string> },
+): boolean {
+  return run.runId !== '' && log.requestedWorkflows.has(run.workflowId) && !log.finishedRuns.has(run.runId);
+}
+
 /** Events after which a run writes nothing more to the store. */
 export const FINAL_EVENTS = new Set(['run.published', 'run.failed', 'run.cancelled']);
 
@@ -246,10 +259,7 @@ async function versionsBeingPublished(store: StoreConfig, month: string): Promis
   for (const version of await listVersions(store, month)) {
     if (log.published.has(version)) continue;
     const manifest = await readManifest(store, month, version).catch(() => undefined);
-    // a folder whose manifest names no run the log knows (a schedule's empty run id, one made by
-    // hand) is not one being published
-    const { workflowId, runId } = manifest?.run ?? { workflowId: '', runId: '' };
-    if (!manifest || runId === '' || !log.requestedWorkflows.has(workflowId) || log.finishedRuns.has(runId)) continue;
+    if (!manifest || !runMayBePublishing(manifest.run, log)) continue;
     // stamped by the worker, whose clock may run ahead of this one's: a publish time ahead counts too
     const age = Math.abs(Date.now() - Date.parse(manifest.snapshot.publishedAt));
     if (age < PUBLISHING_GRACE_MS) publishing.push(version);
