@@ -1,3 +1,4 @@
+import { upliftReading, type UpliftReading } from '../domain/campaign-reading';
 import { dirname } from 'node:path';
 import { OUTSIDE_WINDOW } from '../data/contract';
 import type { SnapshotManifest } from '../store/manifest';
@@ -46,6 +47,14 @@ export function reuseLine(manifest: Pick<SnapshotManifest, 'lineage'>): string |
   return `  reused        ${taken.join(', ')}: stored by earlier runs (--no-reuse computes everything)`;
 }
 
+/** A measurement's reading (domain/campaign-reading.ts) beside the uplift and its interval, which give its direction. */
+const READING_IN_A_LINE: Record<UpliftReading, string> = {
+  'too small': 'too few subscribers to read',
+  'no clear effect': 'not significant',
+  kept: 'significant',
+  lost: 'significant',
+};
+
 /**
  * The line a run's result and `snapshots show` print for a run that measured last month's
  * dispatch list: its arms, their churn and the uplift with its interval, and where the breakdowns
@@ -61,7 +70,7 @@ export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' |
   const uplift =
     overall.absoluteUplift === null
       ? 'no uplift to read'
-      : `uplift ${points(overall.absoluteUplift)} points (held-out churn minus targeted; 95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}; ${overall.tooSmall ? 'too few subscribers to read' : overall.significant ? 'significant' : 'not significant'})`;
+      : `uplift ${points(overall.absoluteUplift)} points (held-out churn minus targeted; 95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}; ${READING_IN_A_LINE[upliftReading(overall)]})`;
   return `  campaigns     ${dispatchFrom.month}/v${dispatchFrom.version}'s dispatch list: ${count(overall.targetedSubscribers)} targeted churned ${rate(overall.targetedChurnRate)}, ${count(overall.controlSubscribers)} held out ${rate(overall.controlChurnRate)}: ${uplift}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`;
 }
 
@@ -75,6 +84,13 @@ export function campaignWarningLine(manifest: Pick<SnapshotManifest, 'metrics'>)
   if (!campaigns?.measured) return undefined;
   const warnings = campaigns.warnings ?? (campaigns.warning ? [campaigns.warning] : []);
   return warnings.length ? warnings.map((w) => `  campaigns     warning: ${w}`).join('\n') : undefined;
+}
+
+/** What a run's result and `snapshots show` say beneath the headline numbers: its reuse, campaign measurement and warnings. */
+export function manifestNotes(manifest: Pick<SnapshotManifest, 'lineage' | 'metrics' | 'snapshot'>): string[] {
+  return [reuseLine(manifest), campaignSummaryLine(manifest), campaignWarningLine(manifest)].filter(
+    (line): line is string => line !== undefined,
+  );
 }
 
 /**
@@ -127,8 +143,7 @@ export function snapshotSummary(
         `    ${String(s.segmentId).padStart(2)}  ${count(s.subscribers).padStart(9)}  ${s.name}  -> ${s.recommendedProduct}`,
     ),
   ];
-  for (const line of [reuseLine(manifest), campaignSummaryLine(manifest), campaignWarningLine(manifest)])
-    if (line) lines.push(line);
+  lines.push(...manifestNotes(manifest));
   if (manifest.skippedFeatures.length)
     lines.push(`  skipped       ${manifest.skippedFeatures.map((f) => `${f.feature} (${f.reason})`).join('; ')}`);
   lines.push(

@@ -9,7 +9,7 @@ import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
 import { paramsHelp } from '../params-help';
-import { campaignSummaryLine, campaignWarningLine, reuseLine } from '../snapshot-text';
+import { manifestNotes } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
 import { sampleDir } from './demo';
 import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption, required } from '../options';
@@ -18,7 +18,7 @@ import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortO
 function manifestLinesOf(manifestPath: string): string | undefined {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as SnapshotManifest;
-    const lines = [reuseLine(manifest), campaignSummaryLine(manifest), campaignWarningLine(manifest)].filter(Boolean);
+    const lines = manifestNotes(manifest);
     return lines.length ? lines.join('\n') : undefined;
   } catch {
     return undefined; // the worker's store may not be mounted here: the manifest and report still say it
