@@ -100,23 +100,17 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
 
   it('a schedule triggers a run that publishes, and a backfill runs its months in month order, each matched to the one before', async () => {
     const scheduleId = 'e2e-monthly';
-    await createMonthlySchedule(env.client, config, {
+    const schedule = {
       ...SCHEDULE_DEFAULTS,
       scheduleId,
       input: join(sample.outDir, 'usage'),
       params: {},
       minute: 0,
       actor: 'operator',
-    });
+    };
+    await createMonthlySchedule(env.client, config, schedule);
     // a second create of the same id is the user's mistake (exit 2), named with what to do instead
-    const again = createMonthlySchedule(env.client, config, {
-      ...SCHEDULE_DEFAULTS,
-      scheduleId,
-      input: join(sample.outDir, 'usage'),
-      params: {},
-      minute: 0,
-      actor: 'operator',
-    });
+    const again = createMonthlySchedule(env.client, config, schedule);
     await expect(again).rejects.toBeInstanceOf(UsageError);
     await expect(again).rejects.toThrow(`a schedule ${scheduleId} exists already`);
     const since = new Date(Date.now() - 1_000);
