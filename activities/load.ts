@@ -2,7 +2,7 @@ import { constants, type Stats } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
-import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
+import { NUMBER_COLUMNS, USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import type { InputFile, MappingFile } from '../store/manifest';
 import {
@@ -1145,7 +1145,7 @@ async function notANumberExamples(plan: LoadPlan, reasons: string[]): Promise<Ma
   const sources = new Map<string, string>();
   for (const column of USAGE_CONTRACT) {
     const source = mapping.columns[column.name] ?? column.name;
-    if ((column.type === 'DOUBLE' || column.type === 'INTEGER') && typeof source === 'string')
+    if (NUMBER_COLUMNS.has(column.name) && typeof source === 'string')
       sources.set(`${columnLabel(mapping, column.name)}: ${notReadableAs(column.type)}`, source);
   }
   const wanted = reasons
@@ -1419,10 +1419,9 @@ const JSON_NUMBER_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
  */
 function encodedValue(mapping: InputMapping, contractColumn: string, target: unknown): string | null {
   if (target === null) return null;
-  const type = USAGE_CONTRACT.find((column) => column.name === contractColumn)?.type;
   const text = String(target);
   const isNumber = typeof target === 'number' || (typeof target === 'string' && JSON_NUMBER_TEXT.test(text));
-  return isNumber && mapping.decimalSeparator === ',' && (type === 'DOUBLE' || type === 'INTEGER')
+  return isNumber && mapping.decimalSeparator === ',' && NUMBER_COLUMNS.has(contractColumn)
     ? text.replace('.', ',')
     : text;
 }

@@ -176,6 +176,11 @@ export const USAGE_CONTRACT: readonly ColumnContract[] = [
   },
 ];
 
+/** The contract's number columns (DOUBLE, INTEGER): those a mapping's decimalSeparator applies to. */
+export const NUMBER_COLUMNS: ReadonlySet<string> = new Set(
+  USAGE_CONTRACT.filter((column) => column.type === 'DOUBLE' || column.type === 'INTEGER').map((column) => column.name),
+);
+
 /**
  * The quarantine reason of a valid row of a month outside the run's window (a file holding every
  * month): listed like the others, but not a break of the contract (load.ts assertUsable), and not

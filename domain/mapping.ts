@@ -1,12 +1,9 @@
 import { z } from 'zod';
-import { USAGE_CONTRACT } from '../data/contract';
+import { NUMBER_COLUMNS, USAGE_CONTRACT } from '../data/contract';
 import { closestName } from './closest-name';
 import { schemaProblems } from './schema-problems';
 
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
-const NUMBER_COLUMNS = new Set(
-  USAGE_CONTRACT.filter((column) => column.type === 'DOUBLE' || column.type === 'INTEGER').map((column) => column.name),
-);
 /** "1.000", "12.500.000": a point between groups of three digits, which a decimal-comma writer puts between thousands. */
 const THOUSANDS_WITH_POINTS = /^[+-]?[1-9]\d{0,2}(\.\d{3})+$/;
 const contractName = z.string().superRefine((name, context) => {
