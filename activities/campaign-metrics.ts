@@ -62,6 +62,12 @@ export type CampaignMetrics =
        * stands either way.
        */
       warnings?: string[];
+      /**
+       * How well the log fit each version of the measured month when measured (more than one
+       * version, list chosen by default): what the warning about them was computed from. Absent
+       * in manifests published before it was recorded.
+       */
+      listFits?: ListFit[];
       /** Manifests published before `warnings`: the contact-log warning alone. */
       warning?: string;
       interval: string;
@@ -87,4 +93,17 @@ export interface UnknownChannel {
   channel: string;
   rows: number;
   suggestion?: string;
+}
+
+/** How well the contact log fits one version's dispatch list. */
+export interface ListFit {
+  version: number;
+  /** Usable log rows (any reason but "not on last month's dispatch list"). */
+  rows: number;
+  /** Of them, subscribers on this version's list. */
+  onList: number;
+  /** Rows with a logged action. */
+  withAction: number;
+  /** Of them, the action this version's list recommends to the subscriber (case and spacing aside). */
+  actionMatches: number;
 }

@@ -18,7 +18,7 @@ import { versionDir, type StoreConfig } from '../store/layout';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
-import type { CampaignGroup, CampaignMetrics, UnknownChannel } from './campaign-metrics';
+import type { CampaignGroup, CampaignMetrics, ListFit, UnknownChannel } from './campaign-metrics';
 import { findDispatchedList, viewRawContacts } from './contact-log';
 import { findUnreadableInRunMonth } from './features';
 import { assertWithin } from './load';
@@ -108,6 +108,11 @@ export interface CampaignRequest {
   previous: SnapshotRef | null;
   /** The store it lives in. */
   previousStore: StoreConfig;
+  /**
+   * The fits the original measurement recorded (a reproduction's): a version of the measured
+   * month retired since can no longer be read, so its fit is taken from here.
+   */
+  recordedFits?: ListFit[];
 }
 
 /**
@@ -190,11 +195,10 @@ export async function measureCampaigns(
   const groups = await readCampaignGroups(conn, ['all', 'action']);
   const quarantineByReason = Object.fromEntries(reasons.map((r) => [r.reason, r.rows]));
   const loaded = counts.rows - counts.quarantined;
+  const fits = chosen.chosenBy === 'latest' ? await listFits(conn, previousStore, previous, request.recordedFits) : [];
   const warnings = [
     contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason }),
-    chosen.chosenBy === 'latest'
-      ? dispatchedListWarning(previous, await listFits(conn, previousStore, previous))
-      : undefined,
+    dispatchedListWarning(previous, fits),
     ...loggedValuesWarnings(actionDiffers, channels),
   ].filter((w): w is string => w !== undefined);
   return {
@@ -212,6 +216,7 @@ export async function measureCampaigns(
       unknownChannels: channels,
     },
     ...(warnings.length ? { warnings } : {}),
+    ...(fits.length ? { listFits: fits } : {}),
     interval: CAMPAIGN_MEASUREMENT.interval,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
     overall: groups.find((g) => g.dimension === 'all') as CampaignGroup,
@@ -237,29 +242,24 @@ async function chooseDispatchList(
   return { ...previous, chosenBy: 'latest' };
 }
 
-/** How well the contact log fits one version's dispatch list. */
-export interface ListFit {
-  version: number;
-  /** Usable log rows (any reason but "not on last month's dispatch list"). */
-  rows: number;
-  /** Of them, subscribers on this version's list. */
-  onList: number;
-  /** Rows with a logged action. */
-  withAction: number;
-  /** Of them, the action this version's list recommends to the subscriber (case and spacing aside). */
-  actionMatches: number;
-}
-
 /**
  * The contact log (checked_contacts on `conn`) against the dispatch list of every version of the
  * measured month up to the measured one (later versions did not exist when the run started:
- * leaving them out keeps a reproduction's report the same). Empty when the month has one version.
+ * leaving them out keeps a reproduction's report the same). A version in `recorded` that is no
+ * longer in the store (retired since) keeps its recorded fit, for the same reason. Empty when the
+ * month has one version.
  */
-async function listFits(conn: DuckDBConnection, store: StoreConfig, measured: SnapshotRef): Promise<ListFit[]> {
+async function listFits(
+  conn: DuckDBConnection,
+  store: StoreConfig,
+  measured: SnapshotRef,
+  recorded: ListFit[] = [],
+): Promise<ListFit[]> {
   const versions = (await listVersions(store, measured.month)).filter((v) => v <= measured.version);
   if (!versions.includes(measured.version)) versions.push(measured.version);
-  if (versions.length < 2) return [];
-  const fits: ListFit[] = [];
+  const gone = recorded.filter((fit) => !versions.includes(fit.version));
+  if (versions.length + gone.length < 2) return [];
+  const fits: ListFit[] = [...gone];
   for (const version of versions) {
     const file = join(versionDir(store, measured.month, version), 'dispatch.parquet');
     await setVariable(conn, 'fit_dispatch_file', file);
@@ -275,7 +275,7 @@ async function listFits(conn: DuckDBConnection, store: StoreConfig, measured: Sn
     ).catch(() => undefined); // a version whose list cannot be read (retired as it was read) is left out
     if (fit) fits.push({ version, ...fit });
   }
-  return fits;
+  return fits.sort((a, b) => a.version - b.version);
 }
 
 /**

@@ -18,7 +18,7 @@ import {
   type ReportInput,
 } from './report/report';
 import { campaignsSection } from './report/sections/campaigns';
-import type { CampaignMetrics } from './campaign-metrics';
+import type { CampaignMetrics, ListFit } from './campaign-metrics';
 import { measureCampaigns, readCampaignGroups } from './campaigns';
 import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
@@ -87,9 +87,10 @@ export async function publishSnapshot(
   request: PublishRequest,
   /** Where the previous month's snapshot lives (the store itself, except when reproducing elsewhere). */
   previousStore: StoreConfig = store,
-  /** The snapshot the report names in its header (a reproduction passes the original's, so its report matches)
-   * and the signer of manifest.json (the worker's SEGFLOW_SIGNING_KEY). */
-  options: { reportAs?: ReportedSnapshot; signer?: Signer } = {},
+  /** The snapshot the report names in its header and the campaign measurement's recorded list fits (a
+   * reproduction passes the original's, so its report matches), and the signer of manifest.json
+   * (the worker's SEGFLOW_SIGNING_KEY). */
+  options: { reportAs?: ReportedSnapshot; recordedFits?: ListFit[]; signer?: Signer } = {},
 ): Promise<PublishResult> {
   const month = request.load.params.month;
   const lock = join(monthDir(store, month), '.lock');
@@ -107,7 +108,13 @@ export async function publishSnapshot(
     await mkdir(monthDir(store, month), { recursive: true });
     // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
     await mkdir(staging);
-    const { outputs, report, campaigns } = await writeOutputs(store, previousStore, request, staging);
+    const { outputs, report, campaigns } = await writeOutputs(
+      store,
+      previousStore,
+      request,
+      staging,
+      options.recordedFits,
+    );
     return await withFileLock(lock, async () => {
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
@@ -157,6 +164,7 @@ async function writeOutputs(
   previousStore: StoreConfig,
   request: PublishRequest,
   staging: string,
+  recordedFits: ListFit[] | undefined,
 ): Promise<{ outputs: OutputFile[]; report: PreparedReport; campaigns: CampaignMetrics | undefined }> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
@@ -186,7 +194,11 @@ async function writeOutputs(
       await publishTable({ table: 'snapshot_migration', file: 'migration.parquet' }, true);
     }
     await checkpoint({ stage: 'publish: campaigns' });
-    campaigns = await measureCampaigns(conn, { params: request.load.params, previous, previousStore }, store.dataRoot);
+    campaigns = await measureCampaigns(
+      conn,
+      { params: request.load.params, previous, previousStore, recordedFits },
+      store.dataRoot,
+    );
     if (campaigns?.measured) for (const output of CAMPAIGN_OUTPUTS) await publishTable(output, false);
     await checkpoint({ stage: 'publish: report.html' });
     const campaignsReport = campaigns

@@ -109,7 +109,10 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
       run,
       { requestedBy: 'reproduce', load, features, cluster, churn },
       store,
-      { reportAs: original },
+      {
+        reportAs: original,
+        recordedFits: manifest.metrics.campaigns?.measured ? manifest.metrics.campaigns.listFits : undefined,
+      },
     );
     const again = await readManifest(scratchStore, published.month, published.version);
     const folder = versionDir(store, ref.month, ref.version);
@@ -142,13 +145,15 @@ function recordDifferences(published: SnapshotManifest, again: SnapshotManifest)
   const fields = (['rowCounts', 'quarantineByReason', 'skippedFeatures'] as const).filter((field) =>
     differs(published[field], again[field]),
   );
-  // what the published manifest records: a metric added since is not in an older one. The
-  // campaign measurement's warnings speak of the store as it is (the month's other versions),
-  // so they may change after publishing without anything being edited.
+  // what the published manifest records: a metric added since is not in an older one. In a
+  // manifest without listFits, the campaign measurement's warnings speak of the store as it is
+  // (the month's other versions), so they may change after publishing without anything being edited.
+  const fitsRecorded = published.metrics.campaigns?.measured && published.metrics.campaigns.listFits !== undefined;
   const withoutWarnings = (metrics: SnapshotManifest['metrics']) => {
-    const campaigns = metrics.campaigns?.measured
-      ? (({ warnings: _warnings, warning: _warning, ...rest }) => rest)(metrics.campaigns)
-      : metrics.campaigns;
+    const campaigns =
+      metrics.campaigns?.measured && !fitsRecorded
+        ? (({ warnings: _warnings, warning: _warning, ...rest }) => rest)(metrics.campaigns)
+        : metrics.campaigns;
     return { ...metrics, campaigns };
   };
   const [then, now] = [withoutWarnings(published.metrics), withoutWarnings(again.metrics)];

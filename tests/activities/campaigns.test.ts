@@ -16,6 +16,7 @@ import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
 import { generateSample } from '../../data/generate';
 import type { RunParamsInput } from '../../domain/params';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
+import { retireSnapshot } from '../../pipelines/retire';
 import type { StoreConfig } from '../../store/layout';
 import { readManifest } from '../../store/snapshots';
 import { REPO_ROOT } from '../../worker/config';
@@ -34,6 +35,8 @@ describe('campaign measurement', () => {
   let may: PublishResult;
   let mayOtherModel: PublishResult;
   let june: PublishResult;
+  /** June measured against May's latest list (v2) while v1 was still in the store. */
+  let byDefault: PublishResult;
   const controlShare = 0.25;
 
   async function runMonth(month: string, runId: string, params: Partial<RunParamsInput> = {}) {
@@ -245,7 +248,7 @@ describe('campaign measurement', () => {
     expect(listed.filter((r) => r.v2 !== null && r.v1 !== r.v2).length).toBeGreaterThan(0); // the rerun recommends otherwise
 
     // by default the latest (v2), with a warning naming v1 as the better fit and the parameter
-    const byDefault = await runMonth('2026-06', 'r2', { contacts: truth.contactsFile });
+    byDefault = await runMonth('2026-06', 'r2', { contacts: truth.contactsFile });
     const defaulted = (await readManifest(store, '2026-06', byDefault.version)).metrics.campaigns;
     if (!defaulted?.measured) throw new Error('not measured');
     expect(defaulted.dispatchFrom).toMatchObject({
@@ -298,4 +301,17 @@ describe('campaign measurement', () => {
       await chmod(list, 0o444);
     }
   });
+
+  // last: it retires May's v1
+  it('reproduces a measurement byte for byte after another version of the measured month is retired', async () => {
+    const before = (await readManifest(store, '2026-06', byDefault.version)).metrics.campaigns;
+    if (!before?.measured) throw new Error('not measured');
+    expect(before.listFits?.map((fit) => fit.version)).toEqual([may.version, mayOtherModel.version]);
+    await retireSnapshot(store, { month: '2026-05', version: may.version }, { reason: 'test', actor: 'test' });
+    // the warning naming v1 was computed from v1's list, which is gone: the recorded fit stands in for it
+    const report = await reproduceSnapshot(store, { month: '2026-06', version: byDefault.version });
+    expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
+    expect(report.manifestDifferences).toEqual([]);
+    expect(report.identical).toBe(true);
+  }, 300_000);
 });
