@@ -96,8 +96,18 @@ const LABEL_NAMES = new Set([
   'target',
   'exited',
   'attrition',
+  // Chinese operators' words for churn (流失) and leaving the network (离网), as flags
+  '流失',
+  '是否流失',
+  '流失标志',
+  '流失标识',
+  '离网',
+  '是否离网',
+  '离网标志',
+  '离网标识',
 ]);
-const labelKey = (name: string) => name.toLowerCase().replace(/[^a-z0-9]/g, '');
+/** A name with case, spaces and punctuation dropped: letters of any script and digits are kept. */
+const labelKey = (name: string) => name.toLowerCase().replace(/[^\p{L}\p{N}]/gu, '');
 /**
  * A column alone that gets this share of the labelled rows right (as categories, or by one
  * threshold) and leaves at most a tenth of the minority class's rows wrong is taken for a leak.
@@ -199,7 +209,9 @@ export async function resolveUserFeatures(
 ): Promise<{ features: UserFeature[]; skipped: SkippedUserFeature[] }> {
   if (mapping.features === undefined) return { features: [], skipped: [] };
   const churnLabel = label === undefined ? await mappedLabel(conn, mapping, fileColumns) : label;
-  const labelNames = new Set([...LABEL_NAMES, ...(churnLabel ? [labelKey(churnLabel.name)] : [])]);
+  // a label named with no letter or digit says nothing of other names (and would match them all)
+  const ownLabelName = churnLabel ? labelKey(churnLabel.name) : '';
+  const labelNames = new Set([...LABEL_NAMES, ...(ownLabelName ? [ownLabelName] : [])]);
   const skipped: SkippedUserFeature[] = [];
   const wanted = new Map<string, 'numeric' | 'categorical' | 'auto'>();
   const mappedOneToOne = new Set(

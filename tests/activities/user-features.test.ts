@@ -204,6 +204,50 @@ describe("typing a user's own columns", () => {
     expect(Object.keys(declared.features)).toEqual(['churned', 'days_to_exit']);
   });
 
+  it('reads names in any script: Chinese names are not all "named like a churn label" when the label is named in Chinese', async () => {
+    // the same extract as a Chinese operator exports it: brand, contract and fee named in Chinese,
+    // the churn flag 是否流失, and the labels file's own label column 离网月份
+    const renamed = {
+      handset_brand: '终端品牌',
+      contract_type: '合约类型',
+      monthly_fee: '月费(元)',
+      churned: '是否流失',
+    };
+    const header = HEADER.map((name) => renamed[name as keyof typeof renamed] ?? name);
+    const chinese = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'devices_csv', csv);
+      return resolveUserFeatures(
+        conn,
+        `SELECT * RENAME (${Object.entries(renamed)
+          .map(([from, to]) => `${from} AS "${to}"`)
+          .join(', ')})
+         FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)`,
+        header,
+        InputMappingSchema.parse({ format: 'snapshot', columns: { subscriber_id: 'msisdn' }, features: 'auto' }),
+        { name: '离网月份' },
+      );
+    });
+    const { features, skipped } = byName(chinese);
+    expect(features['终端品牌']).toMatchObject({ type: 'categorical' });
+    expect(features['合约类型']).toMatchObject({ type: 'categorical' });
+    expect(features['月费(元)']).toMatchObject({ type: 'numeric' });
+    // a Chinese churn flag is still named like a label, and so is a column named as the labels file's
+    expect(skipped['是否流失']).toBe(NAMED_LIKE_A_LABEL);
+    const named = byName(
+      await withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'devices_csv', csv);
+        return resolveUserFeatures(
+          conn,
+          `SELECT * RENAME (handset_brand AS "终端品牌") FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)`,
+          HEADER.map((name) => (name === 'handset_brand' ? '终端品牌' : name)),
+          InputMappingSchema.parse({ format: 'snapshot', columns: { subscriber_id: 'msisdn' }, features: 'auto' }),
+          { name: '终端 品牌' },
+        );
+      }),
+    );
+    expect(named.skipped['终端品牌']).toBe(NAMED_LIKE_A_LABEL);
+  });
+
   it('judges a column on the rows the model trains on: a value that gives the label away in that month only is a leak', async () => {
     // three monthly rows per subscriber; the model trains on the last (month_no 2), labelled by
     // Churn there and stayed before; exit_mark repeats the churners' mark on every row
