@@ -20,6 +20,53 @@ export async function renderChart(spec: TopLevelSpec): Promise<string> {
   }
 }
 
+/**
+ * Vega sizes a chart around its text. Without a canvas it guesses 0.8 x the font size per
+ * character, half again as wide as the charts' Helvetica: long segment names were cut short
+ * ("lower te…") and every label and title got a wide empty margin, making charts wider than a
+ * half-screen window. Widths from Helvetica's font metrics instead (Arial and Liberation Sans
+ * have the same), in thousandths of the font size: close to what a browser draws, and the
+ * same on every machine. Vega calls textMetrics.width when it is set to another function.
+ */
+const REGULAR = [
+  278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556, 556, 556, 556,
+  556, 556, 556, 278, 278, 584, 584, 584, 556, 1015, 667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833,
+  722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 278, 278, 278, 469, 556, 333, 556, 556, 500, 556,
+  556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500, 278, 556, 500, 722, 500, 500, 500, 334,
+  260, 334, 584,
+];
+const BOLD = [
+  278, 333, 474, 556, 556, 889, 722, 238, 333, 333, 389, 584, 278, 333, 278, 278, 556, 556, 556, 556, 556, 556, 556,
+  556, 556, 556, 333, 333, 584, 584, 584, 611, 975, 722, 722, 722, 722, 667, 611, 778, 722, 278, 556, 722, 611, 833,
+  722, 778, 667, 778, 722, 667, 611, 722, 667, 944, 667, 667, 611, 333, 278, 333, 584, 556, 333, 556, 611, 556, 611,
+  556, 333, 611, 611, 278, 278, 556, 278, 889, 611, 611, 611, 611, 389, 556, 333, 611, 556, 778, 556, 556, 500, 389,
+  280, 389, 584,
+];
+const OTHER: Record<string, number> = { '·': 278, '…': 1000, '–': 556, '—': 1000, '¥': 556, '×': 584, '−': 584 };
+
+interface TextItem {
+  fontSize?: number;
+  fontWeight?: string | number;
+  limit?: number;
+}
+
+/** A text's width in pixels as Vega's textMetrics.width: at most the item's limit, past which Vega cuts it. */
+export function textWidth(item: TextItem, text?: unknown): number {
+  const size = item.fontSize != null ? +item.fontSize || 0 : 11;
+  const bold = item.fontWeight === 'bold' || item.fontWeight === 'bolder' || Number(item.fontWeight) >= 600;
+  let thousandths = 0;
+  for (const char of text == null ? '' : String(text).trim()) {
+    // an accented letter as wide as its letter; unknown characters wide, CJK a full em
+    const code = char.normalize('NFD').charCodeAt(0);
+    thousandths +=
+      code >= 32 && code < 127 ? (bold ? BOLD : REGULAR)[code - 32] : (OTHER[char] ?? (code >= 0x2e80 ? 1000 : 667));
+  }
+  const width = (thousandths * size) / 1000;
+  return item.limit && item.limit > 0 ? Math.min(width, item.limit) : width;
+}
+
+(vega as unknown as { textMetrics: { width: typeof textWidth } }).textMetrics.width = textWidth;
+
 const CHART_THEME = {
   font: 'Helvetica, Arial, sans-serif',
   view: { stroke: 'transparent' },
@@ -27,7 +74,8 @@ const CHART_THEME = {
   range: { category: ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#dc2626', '#ca8a04', '#4b5563'] },
 } as const;
 
-const WIDTH = 560;
+/** Bar charts' plot width: with their labels and legend they fit a half-screen window (800px). */
+const WIDTH = 460;
 
 export function segmentSizes(rows: { segment: string; subscribers: number; revenue_share: number }[]) {
   return renderChart({
@@ -37,7 +85,8 @@ export function segmentSizes(rows: { segment: string; subscribers: number; reven
     data: { values: rows },
     mark: { type: 'bar', tooltip: true },
     encoding: {
-      y: { field: 'segment', type: 'nominal', sort: null, title: null, axis: { labelLimit: 300 } },
+      // no limit: a segment's name is never cut (its width is measured, see textWidth)
+      y: { field: 'segment', type: 'nominal', sort: null, title: null, axis: { labelLimit: 0 } },
       x: { field: 'subscribers', type: 'quantitative', title: 'subscribers' },
       color: {
         field: 'revenue_share',
@@ -86,7 +135,7 @@ export function valueStabilityGrid(
   return renderChart({
     width: 320,
     height: 200,
-    // short: Vega sizes the view to an overestimate of the title's width
+    // short: a title wider than the grid would widen the chart
     title: 'Subscribers by value and stability',
     data: { values: cells.map((c) => ({ ...c, label: `${c.subscribers.toLocaleString('en-US')} (P${c.priority})` })) },
     encoding: {
@@ -172,7 +221,7 @@ export function importanceChart(importance: { label: string; share: number }[]) 
     data: { values: importance },
     mark: { type: 'bar', color: '#9333ea' },
     encoding: {
-      // no limit: without a canvas Vega overestimates text widths and would cut plain labels short
+      // no limit: a feature's label is never cut
       y: { field: 'label', type: 'nominal', sort: '-x', title: null, axis: { labelLimit: 0 } },
       x: { field: 'share', type: 'quantitative', axis: { format: '.0%' }, title: null },
     },

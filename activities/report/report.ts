@@ -139,7 +139,7 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
   header h1 { margin: 0 0 6px; font-size: 22px; }
   header .identity { font-size: 15px; }
   header .params { color: #c7d2fe; font-size: 13px; margin-top: 4px; }
-  header .param { background: rgba(255, 255, 255, 0.14); border-radius: 4px; padding: 1px 6px; color: white; }
+  header .param { background: rgba(255, 255, 255, 0.14); border-radius: 4px; padding: 1px 6px; color: white; overflow-wrap: anywhere; }
   header code { color: white; }
   main { padding: 16px 32px 40px; max-width: 1280px; }
   nav { margin: 4px 0 8px; }
@@ -151,10 +151,12 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
   section h2 { margin: 0 0 12px; font-size: 17px; }
   section h3 { margin: 20px 0 8px; font-size: 15px; }
   .row { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
+  svg.marks { max-width: 100%; height: auto; }
   table { border-collapse: collapse; font-size: 13px; }
   th, td { text-align: left; padding: 5px 10px; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
   th { color: #374151; }
   td.num, th.num, span.num { text-align: right; font-variant-numeric: tabular-nums; }
+  td.num { white-space: nowrap; }
   .note { color: #6b7280; font-size: 12px; }
   .columns { color: #9ca3af; font: 11px/1.3 ui-monospace, Menlo, monospace; margin-top: 2px; }
   .share { color: #6b7280; font-size: 12px; }
@@ -173,7 +175,23 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
   details.grid > table, details.grid > p { margin: 6px 0 12px 26px; }
   dl.glossary { display: grid; grid-template-columns: 160px 1fr; gap: 6px 16px; margin: 0; }
   dl.glossary dt { font-weight: bold; }
-  dl.glossary dd { margin: 0; }`;
+  dl.glossary dd { margin: 0; }
+  @media (max-width: 900px) {
+    header { padding: 16px; }
+    main { padding: 8px 12px 32px; }
+    section { padding: 12px; }
+    th, td { padding: 5px 6px; }
+  }
+  @media print {
+    body { background: white; }
+    header { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+    main { padding: 0; max-width: none; }
+    section { overflow: visible; border: none; padding: 0; }
+    section h2, section h3 { break-after: avoid; }
+    svg.marks, tr, .kpi, .grid-row { break-inside: avoid; }
+    table { font-size: 12px; }
+    th, td { padding: 4px 5px; }
+  }`;
 
 /**
  * Vega numbers clip paths and gradients with a process-wide counter, so the same chart gets

@@ -82,7 +82,7 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
     reading: reading(g),
   }));
   return renderChart({
-    width: 560,
+    width: 400,
     height: { step: 34 },
     title: 'Churn prevented per action, percentage points (95% interval; below 0: churn caused)',
     data: { values: rows },
@@ -114,13 +114,15 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
   });
 }
 
-// vega estimates text at 0.8 x font size per character without a canvas: room for the longest product name
-const actionAxis = { field: 'action', type: 'nominal', title: null, axis: { labelLimit: 380 } } as const;
+// no limit: a product's name is never cut
+const actionAxis = { field: 'action', type: 'nominal', title: null, axis: { labelLimit: 0 } } as const;
 
 const readingColor = {
   field: 'reading',
   type: 'nominal',
   title: null,
+  // under the chart: beside it, the legend made the chart wider than a half-screen window
+  legend: { orient: 'bottom' },
   scale: {
     domain: ['kept subscribers', 'lost subscribers', 'no clear effect', 'too small to read'],
     range: ['#16a34a', '#dc2626', '#6b7280', '#d1d5db'],

@@ -74,7 +74,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
     },
     mark: { type: 'bar' },
     encoding: {
-      x: { field: 'decile', type: 'ordinal', title: 'decile (1 = riskiest 10%)' },
+      x: { field: 'decile', type: 'ordinal', title: 'decile (1 = riskiest 10%)', axis: { labelAngle: 0 } },
       xOffset: { field: 'model', type: 'nominal' },
       y: { field: 'lift', type: 'quantitative', title: 'churn rate / base rate' },
       color: { field: 'model', type: 'nominal', title: null, legend: { orient: 'top-right', labelLimit: 260 } },
