@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { quoteIdent } from '../data/contract';
+import { CSV_NULLSTR, quoteIdent } from '../data/contract';
 import { InputFileError, SchemaContractError } from '../domain/errors';
 import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
@@ -26,7 +26,7 @@ export interface LabelsFile {
 
 function readerSql(path: string): string {
   return path.toLowerCase().endsWith('.csv')
-    ? "read_csv(getvariable('labels_file'), header = true, all_varchar = true, hive_partitioning = false)"
+    ? `read_csv(getvariable('labels_file'), header = true, all_varchar = true, ${CSV_NULLSTR}, hive_partitioning = false)`
     : "read_parquet(getvariable('labels_file'), hive_partitioning = false)";
 }
 

@@ -2,7 +2,7 @@ import { constants, type Stats } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
-import { NUMBER_COLUMNS, USAGE_CONTRACT, quoteIdent } from '../data/contract';
+import { CSV_NULLSTR, NUMBER_COLUMNS, USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import type { InputFile, MappingFile } from '../store/manifest';
 import {
@@ -1302,7 +1302,7 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<string[]>
 function readerSql(path: string, argument: string): string {
   // a month folder's name (usage_month=2026-10) is not a column of the file: never read as one
   return isCsvFile(path)
-    ? `read_csv(${argument}, header = true, all_varchar = true, parallel = false, hive_partitioning = false)`
+    ? `read_csv(${argument}, header = true, all_varchar = true, ${CSV_NULLSTR}, parallel = false, hive_partitioning = false)`
     : `read_parquet(${argument}, hive_partitioning = false)`;
 }
 
@@ -1360,7 +1360,8 @@ async function createRawInput(
       // column names come from the contract (an allow-list); the encodings themselves are bound.
       // The input's column read qualified: one named as value_encodings' (source_value, ...) is still the input's
       value = `input_row.${value}`;
-      value = `coalesce((SELECT e.contract_value FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR), ${value}::VARCHAR)`;
+      // a value mapped to null is missing; one the mapping does not name stays as it is
+      value = `(SELECT CASE WHEN count(*) = 0 THEN ${value}::VARCHAR ELSE any_value(e.contract_value) END FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR)`;
     }
     if (column.name === 'month' && mapping.monthFormat)
       value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;

@@ -186,6 +186,32 @@ export const NUMBER_COLUMNS: ReadonlySet<string> = new Set(
  * month): listed like the others, but not a break of the contract (load.ts assertUsable), and not
  * read. Here, with no import, for what only reads manifests (`snapshots show`).
  */
+/**
+ * Cells a CSV export writes for "no value", read as missing as an empty cell is: SQL dumps' \N,
+ * NULL as databases and Excel print it, pandas' NaN and <NA>, Excel's #N/A, Python's None. Every
+ * CSV (usage, labels, contact log) is read with them, so a "NULL" is never a plan or grid named
+ * NULL, nor a number that fails its check.
+ */
+export const CSV_MISSING_CELLS: readonly string[] = [
+  '',
+  'NULL',
+  'null',
+  'Null',
+  '\\N',
+  'NA',
+  'N/A',
+  'n/a',
+  '#N/A',
+  'NaN',
+  'nan',
+  '<NA>',
+  'None',
+  'none',
+];
+
+/** read_csv's option naming CSV_MISSING_CELLS (none holds a quote). */
+export const CSV_NULLSTR = `nullstr = [${CSV_MISSING_CELLS.map((cell) => `'${cell}'`).join(', ')}]`;
+
 export const OUTSIDE_WINDOW = 'month: outside the run window';
 
 /** Double-quotes an identifier; every identifier segflow puts in SQL comes from the contract. */

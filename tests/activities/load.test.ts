@@ -360,6 +360,35 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
     expect(await spend('free-comma-text', '0,5')).toBe(number);
   });
 
+  it('reads NULL, \\N, NA and the like as missing, as an empty cell, and a value the mapping maps to null as missing', async () => {
+    const csv = join(dir, 'missing-markers.csv');
+    const lines = [
+      'subscriber_id,month,voice_minutes,data_mb,spend,tenure_months,sms_count,complaints,plan,region',
+      'S1,2026-06,10,20,30.5,12,,,basic,',
+      'S2,2026-06,10,20,30.5,12,NULL,\\N,NULL,\\N',
+      'S3,2026-06,10,20,30.5,12,NA,#N/A,None,n/a',
+      'S4,2026-06,10,20,30.5,12,3,1,basic,north',
+      'S5,2026-06,10,20,30.5,12,5,0,basic,unknown',
+    ];
+    await writeFile(csv, lines.join('\n') + '\n');
+    // the region 'unknown' mapped to null: missing too
+    const summary = await loadCsv('missing-markers', csv, { values: { region: { unknown: null } } });
+    expect(summary.rowsQuarantined).toBe(0);
+    const rows = await withConnection(summary.dbPath, (conn) =>
+      queryRows<Record<string, unknown>>(
+        conn,
+        'SELECT subscriber_id, sms_count, complaints, plan, region FROM usage ORDER BY subscriber_id',
+      ),
+    );
+    expect(rows).toEqual([
+      { subscriber_id: 'S1', sms_count: null, complaints: null, plan: 'basic', region: null },
+      { subscriber_id: 'S2', sms_count: null, complaints: null, plan: null, region: null },
+      { subscriber_id: 'S3', sms_count: null, complaints: null, plan: null, region: null },
+      { subscriber_id: 'S4', sms_count: 3, complaints: 1, plan: 'basic', region: 'north' },
+      { subscriber_id: 'S5', sms_count: 5, complaints: 0, plan: 'basic', region: null },
+    ]);
+  });
+
   it('reads a CSV separated by commas whose decimal-comma numbers are quoted, and refuses one whose are not', async () => {
     // COPY quotes each value holding its delimiter: "103,03"
     const quoted = join(dir, 'quoted-commas.csv');
