@@ -17,6 +17,26 @@ export function textNumberSql(text: string, decimalSeparator: DecimalSeparator =
     : `TRY_CAST(${text} AS ${type})`;
 }
 
+/**
+ * What a value that is not a number says about how the file writes its numbers: digits with both
+ * a point and a comma, or one of them more than once (17.488,0, 17,488.0, 1.234.567), have
+ * thousands separators, which no reading of numbers takes; digits with one comma (103,03) have a
+ * decimal comma, read with the mapping's decimalSeparator ",". Nothing for any other value.
+ */
+export function numberFormatHint(value: string, decimalSeparator: DecimalSeparator = '.'): string | undefined {
+  const text = value.trim();
+  if (!/^[+-]?\d[\d.,]*\d$/.test(text)) return undefined;
+  const points = text.split('.').length - 1;
+  const commas = text.split(',').length - 1;
+  if ((points > 0 && commas > 0) || points > 1 || commas > 1) return 'thousands separators are not read';
+  if (commas === 1 && decimalSeparator !== ',')
+    // 12,345 is a decimal comma or a thousands separator (as US exports write): the file tells which
+    return /,\d{3}$/.test(text)
+      ? 'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read: write numbers without it)'
+      : 'set "decimalSeparator": "," in the mapping';
+  return undefined;
+}
+
 /** The quarantine rule of a value its contract column's type cannot read ("not a valid double"). */
 export function notReadableAs(type: string): string {
   return `not a valid ${type.toLowerCase()}`;

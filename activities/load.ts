@@ -38,6 +38,7 @@ import { viewRawContacts } from './contact-log';
 import {
   buildCheckSql,
   notReadableAs,
+  numberFormatHint,
   OUTSIDE_WINDOW,
   QUARANTINE_COLUMNS,
   textMonthSql,
@@ -1107,26 +1108,6 @@ function exampleNote({ value, decimalSeparator }: ExampleValue): string {
   return `, e.g. '${shown}'${hint ? `: ${hint}` : ''}`;
 }
 
-/**
- * What a value that is not a number says about how the file writes its numbers: digits with both
- * a point and a comma, or one of them more than once (17.488,0, 17,488.0, 1.234.567), have
- * thousands separators, which no reading of numbers takes; digits with one comma (103,03) have a
- * decimal comma, read with the mapping's decimalSeparator ",". Nothing for any other value.
- */
-export function numberFormatHint(value: string, decimalSeparator: DecimalSeparator = '.'): string | undefined {
-  const text = value.trim();
-  if (!/^[+-]?\d[\d.,]*\d$/.test(text)) return undefined;
-  const points = text.split('.').length - 1;
-  const commas = text.split(',').length - 1;
-  if ((points > 0 && commas > 0) || points > 1 || commas > 1) return 'thousands separators are not read';
-  if (commas === 1 && decimalSeparator !== ',')
-    // 12,345 is a decimal comma or a thousands separator (as US exports write): the file tells which
-    return /,\d{3}$/.test(text)
-      ? 'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read: write numbers without it)'
-      : 'set "decimalSeparator": "," in the mapping';
-  return undefined;
-}
-
 /** Quarantined rows per reason whose input values examples are picked from (in file order). */
 const EXAMPLE_ROWS = 5;
 
@@ -1194,8 +1175,15 @@ async function valuesAt(conn: DuckDBConnection, path: string, column: string, fi
   return found.map((row) => row.value as string);
 }
 
-/** The input files read, by name. */
-const INPUT_FILE = /\.(parquet|csv)$/i;
+/** The input files read, by name: Parquet, and CSV (a .tsv is a CSV whose separator is a tab: read_csv finds it). */
+const INPUT_FILE = /\.(parquet|csv|tsv)$/i;
+/**
+ * Files of data segflow does not read (another format, compressed, a spreadsheet): in an input
+ * folder they are refused rather than left out, which would leave out their months' rows unseen.
+ * Other files (a README, a data dictionary) and hidden or `_`-named ones (Spark's `_SUCCESS`, `.crc`)
+ * are passed over.
+ */
+const UNREAD_DATA_FILE = /\.(txt|dat|xlsx?|json|jsonl|ndjson|orc|avro|feather|arrow|gz|zip|bz2|zst|7z|rar)$/i;
 
 /**
  * Parquet and CSV files under `input` (a file or a folder, searched recursively, symlinks
@@ -1215,16 +1203,28 @@ export async function findInputFiles(
   const single = info.isDirectory() ? undefined : await inputFileName(root);
   if (single === null)
     throw new InputFileError(
-      `${root} is neither a .parquet nor a .csv file: segflow reads Parquet, and CSV files named .csv`,
+      `${root} is neither a .parquet nor a .csv file: segflow reads Parquet, and CSV files named .csv (or .tsv)`,
     );
-  const candidates = single === undefined ? await listInputFiles(root, dataRoot) : [single];
+  const inWindow = (file: string) => {
+    const month = monthFolderOf(file);
+    return month === undefined || (month >= windowStart && month <= windowEnd);
+  };
+  const listed = single === undefined ? await listInputFiles(root, dataRoot) : { files: [single], unread: [] };
+  const candidates = listed.files;
+  const unread = listed.unread.filter(inWindow);
+  if (unread.length > 0) {
+    const named = unread.slice(0, 3).map((path) => relative(root, path));
+    throw new InputFileError(
+      `${unread.length === 1 ? 'a file' : `${unread.length} files`} under ${root} that segflow cannot read: ` +
+        `${named.join(', ')}${unread.length > 3 ? ', …' : ''}. segflow reads Parquet and CSV files (named .csv or ` +
+        '.tsv), and leaving them out would leave out their rows: convert them, or move them out of the input folder',
+    );
+  }
   const files: string[] = [];
   let outsideWindow = 0;
-  for (const file of candidates) {
-    const month = monthFolderOf(file);
-    if (month !== undefined && (month < windowStart || month > windowEnd)) outsideWindow += 1;
-    else files.push(file);
-  }
+  for (const file of candidates)
+    if (inWindow(file)) files.push(file);
+    else outsideWindow += 1;
   if (files.length === 0) {
     throw new InputFileError(
       candidates.length === 0
@@ -1259,9 +1259,10 @@ async function inputFileName(path: string): Promise<string | null> {
  * real tree gives it, so its month folder is its own), and each real folder is walked once, so a
  * link back up cannot loop.
  */
-async function listInputFiles(dir: string, dataRoot?: string): Promise<string[]> {
+async function listInputFiles(dir: string, dataRoot?: string): Promise<{ files: string[]; unread: string[] }> {
   /** real path -> the path it is read by */
   const found = new Map<string, string>();
+  const unread: string[] = [];
   const walked = new Set<string>();
   const links: string[] = [];
   const add = async (path: string) => {
@@ -1280,6 +1281,7 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<string[]>
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile() && INPUT_FILE.test(entry.name)) await add(path);
       else if (entry.isSymbolicLink()) links.push(path);
+      else if (entry.isFile() && UNREAD_DATA_FILE.test(entry.name) && !/^[._]/.test(entry.name)) unread.push(path);
     }
   };
   await walk(dir);
@@ -1295,7 +1297,7 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<string[]>
       if (named !== null) await add(named);
     }
   }
-  return [...found.values()].sort();
+  return { files: [...found.values()].sort(), unread };
 }
 
 /** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */
@@ -1502,7 +1504,7 @@ function subscriberIdSql(mapping: InputMapping): string {
 }
 
 function isCsvFile(path: string): boolean {
-  return path.toLowerCase().endsWith('.csv');
+  return /\.(csv|tsv)$/i.test(path);
 }
 
 /**

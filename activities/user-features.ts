@@ -3,7 +3,7 @@ import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { SchemaContractError } from '../domain/errors';
 import { renamedColumn, type DecimalSeparator, type InputMapping } from '../domain/mapping';
 import { queryOne, queryRows, setVariable } from './duckdb';
-import { textNumberSql } from './load-sql';
+import { numberFormatHint, textNumberSql } from './load-sql';
 
 /** One of the user's own columns that the models use, beside the contract's features. */
 export interface UserFeature {
@@ -314,7 +314,8 @@ export async function resolveUserFeatures(
   }
   const distinctValues = ({ distinct }: ColumnStats) => `${distinct} distinct values`;
   /** The values of a column that are not numbers, most frequent first: 'n/a', 'x' and 4 more. */
-  const notNumbers = async (name: string): Promise<string> => {
+  /** The most frequent values that are not numbers, quoted, and what they say of the number format (numberFormatHint). */
+  const notNumbers = async (name: string): Promise<{ shown: string; hint?: string }> => {
     const text = userText(name);
     const rows = await queryRows<{ value: string; kinds: number }>(
       conn,
@@ -325,7 +326,18 @@ export async function resolveUserFeatures(
     );
     const shown = rows.map((row) => quoted(row.value)).join(', ');
     const kinds = Number(rows[0]?.kinds ?? 0);
-    return kinds > rows.length ? `${shown} and ${kinds - rows.length} more` : shown;
+    const hint = rows.map((row) => numberFormatHint(row.value, mapping.decimalSeparator)).find((h) => h !== undefined);
+    return {
+      shown: kinds > rows.length ? `${shown} and ${kinds - rows.length} more` : shown,
+      ...(hint ? { hint } : {}),
+    };
+  };
+  /** Examples of the values that are not numbers and what to do: fix the format, or read them as missing. */
+  const notNumbersAdvice = async (name: string): Promise<string> => {
+    const { shown, hint } = await notNumbers(name);
+    return hint
+      ? `e.g. ${shown}: ${hint} (declared "numeric" in the mapping's features, the column would read those values as missing)`
+      : `e.g. ${shown}: declare it "numeric" in the mapping's features to read those as missing`;
   };
 
   const typed: { name: string; type: 'numeric' | 'categorical'; note?: string }[] = [];
@@ -338,14 +350,16 @@ export async function resolveUserFeatures(
     const numbersWithGaps =
       numbers > 0 && column.distinctNumbers >= 2 && (others <= NOT_NUMBERS_SHARE * n || column.markers === others);
     const autoNumeric = declared === 'auto' && (others === 0 || numbersWithGaps);
-    const note = async () =>
-      `${plural(others, 'value', 'values')} not numbers taken as missing: ${await notNumbers(name)}`;
+    const note = async () => {
+      const { shown, hint } = await notNumbers(name);
+      return `${plural(others, 'value', 'values')} not numbers taken as missing: ${shown}${hint ? ` (${hint})` : ''}`;
+    };
     if (n === 0) skipped.push({ feature: name, reason: 'no values' });
     else if (distinct < 2) skipped.push({ feature: name, reason: 'a single value' });
     else if (declared === 'numeric' && numbers === 0)
       skipped.push({
         feature: name,
-        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await notNumbers(name)}`,
+        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${(await notNumbers(name)).shown}`,
       });
     else if (declared === 'auto' && looksLikeId(column, autoNumeric, mapping.maxCategories))
       skipped.push({
@@ -361,7 +375,7 @@ export async function resolveUserFeatures(
         reason:
           `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}; ` +
           `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
-          `e.g. ${await notNumbers(name)}: declare it "numeric" in the mapping's features to read those as missing`,
+          (await notNumbersAdvice(name)),
       });
     else
       skipped.push({

@@ -86,10 +86,16 @@ describe('bad files stop the run before any work, with a typed error naming the 
   }
 
   it('a folder with neither Parquet nor CSV (wrong file type)', async () => {
-    const input = await inputWith(async (folder) => writeFile(join(folder, 'usage.json'), '{"a": 1}'), false);
+    const input = await inputWith(async (folder) => writeFile(join(folder, 'notes.md'), 'usage export\n'), false);
     await expect(load(input)).rejects.toMatchObject({
       name: 'InputFileError',
       message: expect.stringMatching(/no \.parquet or \.csv files under/),
+    });
+    // a data file of another format is named: passed over, its rows would be left out unseen
+    await writeFile(join(input, 'usage.json'), '{"a": 1}');
+    await expect(load(input)).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(/^a file under .* that segflow cannot read: usage\.json\./),
     });
   });
 
@@ -145,11 +151,11 @@ describe('bad files stop the run before any work, with a typed error naming the 
   });
 
   it('a file named neither .parquet nor .csv', async () => {
-    const tsv = join(dir, 'usage.tsv');
-    await writeFile(tsv, 'subscriber_id\tmonth\nS1\t2026-06-01\n');
-    await expect(load(tsv)).rejects.toMatchObject({
+    const text = join(dir, 'usage.txt');
+    await writeFile(text, 'subscriber_id\tmonth\nS1\t2026-06-01\n');
+    await expect(load(text)).rejects.toMatchObject({
       name: 'InputFileError',
-      message: expect.stringMatching(/usage\.tsv is neither a \.parquet nor a \.csv file/),
+      message: expect.stringMatching(/usage\.txt is neither a \.parquet nor a \.csv file/),
     });
   });
 

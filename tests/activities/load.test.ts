@@ -2,7 +2,8 @@ import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, withConnection } from '../../activities/duckdb';
-import { loadPartition, loadUsage, numberFormatHint, planLoad } from '../../activities/load';
+import { loadPartition, loadUsage, planLoad } from '../../activities/load';
+import { numberFormatHint } from '../../activities/load-sql';
 import { usageMonthFile } from '../../store/layout';
 import type { SampleSummary } from '../../data/generate';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
@@ -124,6 +125,34 @@ describe('loadUsage on real Parquet', () => {
     await expect(
       loadUsage(storeIn(dir), run('none'), { month: '2026-06', input: join(dir, 'nowhere') }),
     ).rejects.toMatchObject({ name: 'InputFileError' });
+  });
+
+  it('refuses a data file it cannot read in the input folder instead of leaving its rows out, and reads a .tsv', async () => {
+    const input = join(dir, 'with-a-text-file');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    // June exported as tab-separated text twice: once as .txt (not read), once as .tsv (read as a CSV)
+    const june = join(input, 'usage_month=2026-06');
+    await withConnection(':memory:', (conn) =>
+      conn.run(
+        `COPY (FROM read_parquet('${june}/*.parquet')) TO '${join(input, 'june.txt')}' (HEADER, DELIMITER '\t')`,
+      ),
+    );
+    // a README, Spark's _SUCCESS and a file of a month folder outside the window are passed over
+    await writeFile(join(input, 'README.md'), 'usage export\n');
+    await writeFile(join(input, '_SUCCESS'), '');
+    await mkdir(join(input, 'usage_month=2025-01'));
+    await writeFile(join(input, 'usage_month=2025-01', 'export.json'), '{}');
+    await expect(loadUsage(storeIn(dir), run('text-file'), { month: '2026-06', input })).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(
+        /^a file under .* that segflow cannot read: june\.txt\. segflow reads Parquet and CSV/,
+      ),
+    });
+    const tsv = join(dir, 'june.tsv');
+    await cp(join(input, 'june.txt'), tsv);
+    const summary = await loadUsage(storeIn(dir), run('tsv'), { month: '2026-06', input: tsv });
+    expect(summary.rowsLoaded).toBeGreaterThan(1_000);
+    expect(summary.rowsQuarantined).toBe(0);
   });
 
   it('refuses invalid parameters before reading anything', async () => {

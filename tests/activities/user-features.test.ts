@@ -113,6 +113,32 @@ describe("typing a user's own columns", () => {
     );
   });
 
+  it('says a column of numbers written with thousands separators has them, rather than only to read them as missing', async () => {
+    // monthly_fee x 20 (400 to 2,000), written as spreadsheets export it: 1,234.50
+    const withSeparators = (mapping: unknown) =>
+      withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'devices_csv', csv);
+        return resolveUserFeatures(
+          conn,
+          `SELECT * REPLACE (CASE WHEN fee >= 1000
+                    THEN (fee // 1000)::INTEGER::VARCHAR || ',' || lpad((fee % 1000)::INTEGER::VARCHAR, 3, '0') || '.50'
+                    ELSE fee::INTEGER::VARCHAR || '.50' END AS monthly_fee)
+           FROM (SELECT *, floor(TRY_CAST(monthly_fee AS DOUBLE) * 20) AS fee
+                 FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true))`,
+          HEADER,
+          InputMappingSchema.parse(mapping),
+        );
+      });
+    const auto = byName(await withSeparators({ ...SNAPSHOT, features: 'auto' }));
+    expect(auto.skipped.monthly_fee).toMatch(
+      /are not numbers, e\.g\. '\d,\d{3}\.50', .*: thousands separators are not read \(declared "numeric" in the mapping's features, the column would read those values as missing\)$/,
+    );
+    const declared = byName(await withSeparators({ ...SNAPSHOT, features: { monthly_fee: 'numeric' } }));
+    expect(declared.features.monthly_fee.note).toMatch(
+      /^\d+ values not numbers taken as missing: '\d,\d{3}\.50', .* \(thousands separators are not read\)$/,
+    );
+  });
+
   it('skips a column declared "numeric" that holds no number (a date), with the reason, instead of an empty feature', async () => {
     const { features, skipped } = byName(
       await resolve({ ...SNAPSHOT, features: { signup_date: 'numeric', device_age: 'numeric' } }),
