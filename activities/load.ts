@@ -983,7 +983,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
   const examples = tooManyBroken(summary)
     ? await notANumberExamples(plan, Object.keys(summary.quarantineByReason)).catch(() => undefined)
     : undefined;
-  assertUsable(summary, examples);
+  assertUsable(summary, examples, mapping.monthFormat);
   return summary;
 }
 
@@ -1060,7 +1060,12 @@ const TOP_REASONS = 5;
  * `examples`: a value as the input wrote it for reasons "<column>: not a valid double" (or
  * integer), quoted beside the reason with what it says about the file's number format.
  */
-export function assertUsable(summary: LoadSummary, examples: ReadonlyMap<string, ExampleValue> = new Map()): void {
+export function assertUsable(
+  summary: LoadSummary,
+  examples: ReadonlyMap<string, ExampleValue> = new Map(),
+  /** The mapping's monthFormat, which a month "not a valid date" did not match. */
+  monthFormat?: string,
+): void {
   if (summary.rowsRead === 0) {
     throw new DataQualityError(
       `the ${summary.inputFiles.length} input file(s) hold no rows (window ${summary.windowStart}..${summary.windowEnd})`,
@@ -1079,9 +1084,11 @@ export function assertUsable(summary: LoadSummary, examples: ReadonlyMap<string,
     throw new DataQualityError(
       `${broken} of ${summary.rowsRead - outside} rows in the run window (${(share * 100).toFixed(1)}%) break the usage contract, ` +
         `more than maxQuarantineShare=${summary.params.maxQuarantineShare}:\n${topReasons}` +
-        (Object.keys(summary.quarantineByReason).some((reason) => MONTH_NOT_A_DATE.test(reason))
-          ? '\nMonths are read as dates (2026-10-01) or YYYY-MM: other text (202610, Oct 2026) needs the mapping\'s monthFormat, e.g. "%Y%m"'
-          : ''),
+        (!Object.keys(summary.quarantineByReason).some((reason) => MONTH_NOT_A_DATE.test(reason))
+          ? ''
+          : monthFormat
+            ? `\nMonths are read with the mapping's monthFormat "${monthFormat}", or as dates (2026-10-01) or YYYY-MM: these match none of them (is the format the one the file writes its months in?)`
+            : '\nMonths are read as dates (2026-10-01) or YYYY-MM: other text (202610, Oct 2026) needs the mapping\'s monthFormat, e.g. "%Y%m"'),
     );
   }
   if (summary.subscribersInMonth === 0) {
@@ -1365,8 +1372,10 @@ async function createRawInput(
       // a value mapped to null is missing; one the mapping does not name stays as it is
       value = `(SELECT CASE WHEN count(*) = 0 THEN ${value}::VARCHAR ELSE any_value(e.contract_value) END FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR)`;
     }
+    // a month the format does not read stays as written: the check reads it as a date or YYYY-MM,
+    // or names it "not a valid date" (as NULL it read as missing)
     if (column.name === 'month' && mapping.monthFormat)
-      value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
+      value = `coalesce(strftime(try_strptime(${value}::VARCHAR, getvariable('month_format')), '%Y-%m-%d'), ${value}::VARCHAR)`;
     return `${value} AS ${id}`;
   });
   for (const [column, source] of Object.entries(mapping.columns))

@@ -500,6 +500,17 @@ describe("a mapped file's reasons name the user's own columns", () => {
         /x bill_month \(month\): not a valid date[\s\S]*needs the mapping's monthFormat, e\.g\. "%Y%m"/,
       ),
     });
+    // a monthFormat that is not the file's: named as not a date under it, not as missing
+    await writeFile(mapping, JSON.stringify({ columns: { month: 'bill_month' }, monthFormat: '%Y-%m' }));
+    await expect(load(input, { mapping })).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(
+        /x bill_month \(month\): not a valid date[\s\S]*read with the mapping's monthFormat "%Y-%m", or as dates/,
+      ),
+    });
+    // and the right one reads them
+    await writeFile(mapping, JSON.stringify({ columns: { month: 'bill_month' }, monthFormat: '%Y%m' }));
+    expect((await load(input, { mapping })).rowsQuarantined).toBe(0);
   });
 });
 
