@@ -3,6 +3,7 @@ import { CSV_NULLSTR, quoteIdent } from '../data/contract';
 import { InputFileError, SchemaContractError } from '../domain/errors';
 import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
+import { csvReadProblem } from './csv-encoding';
 import { queryOne, queryRows, setVariable } from './duckdb';
 import { textMonthSql } from './load-sql';
 
@@ -43,11 +44,13 @@ export async function inspectLabels(
   path: string,
   mapping: InputMapping,
   inputIds: string,
+  /** The file DuckDB reads: `path`, or its UTF-8 copy (csv-encoding.ts). */
+  readFrom = path,
 ): Promise<LabelsFile> {
-  await setVariable(conn, 'labels_file', path);
+  await setVariable(conn, 'labels_file', readFrom);
   const columns = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${readerSql(path)}`).catch(
     (error: Error) => {
-      throw new InputFileError(`the labels file ${path} is not readable: ${error.message.split('\n')[0]}`);
+      throw new InputFileError(`the labels file ${path} is not readable: ${csvReadProblem(error)}`);
     },
   );
   const names = columns.map((c) => c.column_name);
@@ -78,8 +81,13 @@ export async function inspectLabels(
  * left as "left the month after the row's month" (monthly usage) or "left after the snapshot
  * month" (a snapshot), and false for subscribers the file does not list.
  */
-export async function applyLabels(conn: DuckDBConnection, labels: LabelsFile, mapping: InputMapping): Promise<void> {
-  await createUserLabels(conn, labels, mapping);
+export async function applyLabels(
+  conn: DuckDBConnection,
+  labels: LabelsFile,
+  mapping: InputMapping,
+  readFrom = labels.path,
+): Promise<void> {
+  await createUserLabels(conn, labels, mapping, readFrom);
   const label = `(SELECT ${labelAggregate(labels)}(l.label) FROM user_labels l WHERE l.subscriber_id = c.subscriber_id)`;
   await conn.run(
     `UPDATE checked_usage c SET churn_label = ${churnedSql(labels, mapping, label, 'c."month"')} WHERE c.reason IS NULL`,
@@ -100,8 +108,9 @@ export async function inputRowLabelSql(
   mapping: InputMapping,
   row: { id: string; month: string },
   inputColumns: string[],
+  readFrom = labels.path,
 ): Promise<string> {
-  await createUserLabels(conn, labels, mapping);
+  await createUserLabels(conn, labels, mapping, readFrom);
   const taken = new Set(inputColumns.map((column) => column.toLowerCase()));
   const free = (name: string): string => (taken.has(name) ? free(`_${name}`) : name);
   const [id, label] = [quoteIdent(free('labels_file_id')), quoteIdent(free('labels_file_label'))];
@@ -117,8 +126,13 @@ export async function inputRowLabelSql(
  * mapping's churn_label encodings and the words segflow knows, or the first day of the month
  * left (DATE). An id may be listed more than once.
  */
-async function createUserLabels(conn: DuckDBConnection, labels: LabelsFile, mapping: InputMapping): Promise<void> {
-  await setVariable(conn, 'labels_file', labels.path);
+async function createUserLabels(
+  conn: DuckDBConnection,
+  labels: LabelsFile,
+  mapping: InputMapping,
+  readFrom: string,
+): Promise<void> {
+  await setVariable(conn, 'labels_file', readFrom);
   // the file's columns read qualified: one named as label_words' (churned, word, priority) is still the file's
   const value = `nullif(trim(f.${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;
   const encodings = Object.entries(mapping.values.churn_label ?? {});

@@ -35,6 +35,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
+import { csvReadProblem, isUtf8, writeUtf8Copy } from './csv-encoding';
 import {
   buildCheckSql,
   notReadableAs,
@@ -93,6 +94,11 @@ export interface LoadPlan {
    * Absent in a plan made before this version.
    */
   inputStamps?: FileStamp[];
+  /**
+   * Input and labels files read through a UTF-8 copy in the run's folder (the mapping's
+   * `encoding`; csv-encoding.ts): file -> copy. Absent when every file is read as it is.
+   */
+  readPaths?: Record<string, string>;
   seconds: number;
 }
 
@@ -139,7 +145,7 @@ export interface PartitionLoad {
   seconds: number;
 }
 
-export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns' | 'seconds'> {
+export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns' | 'readPaths' | 'seconds'> {
   rowsRead: number;
   rowsLoaded: number;
   rowsQuarantined: number;
@@ -231,8 +237,9 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   const stamps = await stampFiles(params.labels ? [...files, params.labels] : files);
   const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
+  const readPaths = await utf8Copies(mapping, dirname(dbPath), params.labels ? [...files, params.labels] : files);
   return withConnection(':memory:', async (conn) => {
-    const checked = await checkFiles(conn, files, mapping);
+    const checked = await checkFiles(conn, files, mapping, readPaths);
     // read when publishing: a log that cannot be read stops the run now, not after every stage
     if (params.contacts) await viewRawContacts(conn, params.contacts);
     let labels: LabelsFile | null = null;
@@ -242,15 +249,17 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
     const rowMonth = typesAuto(mapping) ? await inputMonthSql(conn, mapping, params.month) : undefined;
     if (params.labels) {
       await bindFileNames(conn, files, params.input);
-      const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files)})`;
-      labels = await inspectLabels(conn, params.labels, mapping, ids);
+      const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files, files, readPaths)})`;
+      labels = await inspectLabels(conn, params.labels, mapping, ids, readPaths[params.labels]);
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
       // a column of the input named as the labels file's label column is no feature (a leak), nor
       // one that predicts its labels almost perfectly: "auto" checks each column against them
       const row = rowMonth && { id: `(${subscriberIdSql(mapping)})::VARCHAR`, month: rowMonth };
       label = {
         name: labels.labelColumn,
-        ...(row ? { sql: await inputRowLabelSql(conn, labels, mapping, row, checked.fileColumns) } : {}),
+        ...(row
+          ? { sql: await inputRowLabelSql(conn, labels, mapping, row, checked.fileColumns, readPaths[labels.path]) }
+          : {}),
       };
     }
     const leakCheck = rowMonth ? { trainingRows: await trainingRowsSql(conn, mapping, params.month, rowMonth) } : {};
@@ -259,7 +268,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
         ? { features: [], skipped: [] }
         : await resolveUserFeatures(
             conn,
-            await inputRowsSql(conn, files),
+            await inputRowsSql(conn, files, files, readPaths),
             checked.fileColumns,
             mapping,
             label,
@@ -296,6 +305,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       partitionDbPaths,
       partitionStarts,
       inputStamps,
+      ...(Object.keys(readPaths).length > 0 ? { readPaths } : {}),
       seconds: (performance.now() - started) / 1000,
     };
   });
@@ -477,6 +487,7 @@ async function checkFiles(
   conn: DuckDBConnection,
   files: string[],
   mapping: InputMapping,
+  readPaths: Readonly<Record<string, string>>,
 ): Promise<{ presentColumns: Map<string, string>; rowCounts: number[]; fileColumns: string[] }> {
   const rowCounts: number[] = [];
   /** contract column -> the DuckDB type of the input column it is read from */
@@ -484,8 +495,9 @@ async function checkFiles(
   const fileColumns = new Set<string>();
   for (const [index, path] of files.entries()) {
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
-    const columns = await describeFile(conn, path);
-    if (mapping.decimalSeparator === ',') await assertDecimalCommaReadable(conn, path);
+    const readFrom = readPaths[path] ?? path;
+    const columns = await describeFile(conn, path, readFrom);
+    if (mapping.decimalSeparator === ',') await assertDecimalCommaReadable(conn, path, readFrom);
     for (const column of columns.keys()) fileColumns.add(column);
     const missing: string[] = [];
     for (const column of USAGE_CONTRACT) {
@@ -502,7 +514,7 @@ async function checkFiles(
     const { rows } = await queryOne<{ rows: number }>(
       conn,
       `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`,
-      { path },
+      { path: readFrom },
     );
     rowCounts.push(rows);
   }
@@ -517,7 +529,7 @@ async function checkFiles(
  * quoted ("103,03"): its start holds such a number, and its rows have as many values as its
  * header (an unquoted 103,03 makes one more, and the sniffer then takes a data row for the header).
  */
-async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string): Promise<void> {
+async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string, readFrom: string): Promise<void> {
   if (!isCsvFile(path))
     throw new InvalidParamsError(
       `the mapping's decimalSeparator "," is for CSV files, but ${path} is Parquet, whose numbers are stored as numbers: leave decimalSeparator out of the mapping for Parquet input`,
@@ -525,10 +537,10 @@ async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string):
   const { delimiter, columns } = await queryOne<{ delimiter: string; columns: number }>(
     conn,
     'SELECT Delimiter AS delimiter, len(Columns) AS columns FROM sniff_csv($path, header = true)',
-    { path },
+    { path: readFrom },
   );
   if (delimiter !== ',') return;
-  const start = (await fileStart(path, 65_536)).replace(/^\uFEFF/, '');
+  const start = (await fileStart(readFrom, 65_536)).replace(/^\uFEFF/, '');
   const header = start.split(/\r?\n/, 1)[0];
   if (/"\s*-?\d+,\d+\s*"/.test(start) && csvFieldCount(header) === Number(columns)) return;
   throw new InvalidParamsError(
@@ -810,7 +822,7 @@ async function checkChunks(
           await conn.run(checks.duplicates);
         },
       );
-      if (plan.labels) await applyLabels(conn, plan.labels, plan.mapping);
+      if (plan.labels) await applyLabels(conn, plan.labels, plan.mapping, plan.readPaths?.[plan.labels.path]);
     });
     await conn.run('DROP VIEW raw_input');
     const folders = await queryRows<{ folder: string }>(
@@ -902,7 +914,7 @@ async function readingInput<T>(read: () => Promise<T>): Promise<T> {
     // the footers were readable, but a data page is not (truncated file, invalid encoding)
     const message = (error as Error).message;
     if (/^(IO|Invalid Input|Conversion) Error/i.test(message))
-      throw new InputFileError(`cannot read the input rows: ${message.split('\n')[0]}`);
+      throw new InputFileError(`cannot read the input rows: ${csvReadProblem(error as Error)}`);
     throw error;
   }
 }
@@ -961,7 +973,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
   }
   if (parts.length > 1) await gatherQuarantine(plan.dbPath, plan.partitionDbPaths, plan.userFeatures.length > 0);
   // the stamps served the partitions' checks: later stages neither need nor carry them
-  const { mapping, presentColumns, seconds, inputStamps: _stamps, ...rest } = plan;
+  const { mapping, presentColumns, seconds, inputStamps: _stamps, readPaths: _copies, ...rest } = plan;
   const summary: LoadSummary = {
     ...rest,
     rowsRead,
@@ -1155,7 +1167,11 @@ async function notANumberExamples(plan: LoadPlan, reasons: string[]): Promise<Ma
       const values: string[] = [];
       for (const file of [...new Set(rows.map((row) => row.source_file))]) {
         const fileRows = rows.filter((row) => row.source_file === file).map((row) => Number(row.file_row));
-        values.push(...(await valuesAt(conn, file, sources.get(reason) as string, fileRows).catch(() => [])));
+        values.push(
+          ...(await valuesAt(conn, plan.readPaths?.[file] ?? file, sources.get(reason) as string, fileRows).catch(
+            () => [],
+          )),
+        );
       }
       const value = values.find((text) => numberFormatHint(text, decimalSeparator)) ?? values[0];
       if (value !== undefined) examples.set(reason, { value, decimalSeparator });
@@ -1332,7 +1348,7 @@ async function createRawInput(
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
-  const inputRows = await inputRowsSql(conn, toRead.length > 0 ? toRead : files.slice(0, 1), files);
+  const inputRows = await inputRowsSql(conn, toRead.length > 0 ? toRead : files.slice(0, 1), files, plan.readPaths);
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
   );
@@ -1520,7 +1536,13 @@ function isCsvFile(path: string): boolean {
  * SQL over every row of `files`, all files' columns by name, with `file_index` (the file's number
  * in `numbering`, the plan's files) and `file_row`. Binds the file lists as session variables.
  */
-async function inputRowsSql(conn: DuckDBConnection, files: string[], numbering = files): Promise<string> {
+async function inputRowsSql(
+  conn: DuckDBConnection,
+  files: string[],
+  numbering = files,
+  /** CSV files read through a UTF-8 copy (LoadPlan.readPaths). */
+  readPaths: Readonly<Record<string, string>> = {},
+): Promise<string> {
   const parquet = files.filter((file) => !isCsvFile(file));
   const csv = files.filter(isCsvFile);
   const parts: string[] = [];
@@ -1537,7 +1559,7 @@ async function inputRowsSql(conn: DuckDBConnection, files: string[], numbering =
   // quarantine rows and which duplicate counts as first depend on it)
   for (const [i, file] of csv.entries()) {
     const variable = numberedVariable('csv_file', i);
-    await setVariable(conn, variable, file);
+    await setVariable(conn, variable, readPaths[file] ?? file);
     parts.push(`SELECT *, ${numbering.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
       FROM ${readerSql(file, `getvariable('${variable}')`)}`);
   }
@@ -1563,18 +1585,34 @@ function unionType(seen: string | undefined, type: string): string {
 }
 
 /** Column names and DuckDB types of a Parquet or CSV file. */
-async function describeFile(conn: DuckDBConnection, path: string): Promise<Map<string, string>> {
+async function describeFile(conn: DuckDBConnection, path: string, readFrom = path): Promise<Map<string, string>> {
   try {
     const rows = await queryRows<{ column_name: string; column_type: string }>(
       conn,
       `DESCRIBE SELECT * FROM ${readerSql(path, '$path')}`,
-      { path },
+      { path: readFrom },
     );
     return new Map(rows.map((row) => [row.column_name, row.column_type]));
   } catch (error) {
     const kind = isCsvFile(path) ? 'CSV' : 'Parquet';
     throw new InputFileError(
-      `${basename(path)} is not a readable ${kind} file (${path}): ${(error as Error).message.split('\n')[0]}`,
+      `${basename(path)} is not a readable ${kind} file (${path}): ${csvReadProblem(error as Error)}`,
     );
   }
+}
+
+/**
+ * UTF-8 copies of the CSV files among `files` (input and labels) when the mapping names another
+ * encoding, in the run's folder (every worker of a run sees it): file -> copy. Empty otherwise.
+ */
+async function utf8Copies(mapping: InputMapping, runFolder: string, files: string[]): Promise<Record<string, string>> {
+  const copies: Record<string, string> = {};
+  if (mapping.encoding === undefined || isUtf8(mapping.encoding)) return copies;
+  for (const [index, file] of files.filter(isCsvFile).entries()) {
+    await checkpoint({ stage: `load: reading ${mapping.encoding} as UTF-8`, done: index, total: files.length });
+    const copy = join(runFolder, 'utf8', `${index}-${basename(file)}`);
+    await writeUtf8Copy(file, copy, mapping.encoding);
+    copies[file] = copy;
+  }
+  return copies;
 }

@@ -39,6 +39,16 @@ const UserFeatureList = z
   })
   .catchall(z.enum(USER_FEATURE_TYPES));
 
+/** Whether `label` names an encoding Node's TextDecoder reads (the WHATWG Encoding standard's labels). */
+function isKnownEncoding(label: string): boolean {
+  try {
+    new TextDecoder(label);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * How a user's own files map onto the usage contract: which of their columns is which, how
  * their values are encoded, whether the data is monthly usage or one snapshot row per
@@ -62,6 +72,18 @@ const MAPPING_FIELDS = {
    * Left out, the mapping is as before (its hash too).
    */
   decimalSeparator: z.enum(['.', ','], { error: 'decimalSeparator takes "." or ","' }).optional(),
+  /**
+   * The character encoding of the CSV input (and a CSV labels file) when not UTF-8: "gb18030"
+   * (Excel's CSV on Chinese Windows; "gbk" reads as it), "big5", "shift_jis", "utf-16le",
+   * "windows-1252", ...: a label of the WHATWG Encoding standard. Left out: UTF-8, with or without
+   * a byte-order mark (and the mapping's hash as before).
+   */
+  encoding: z
+    .string()
+    .refine(isKnownEncoding, {
+      error: 'not an encoding segflow knows; e.g. "gb18030", "big5", "shift_jis", "utf-16le"',
+    })
+    .optional(),
   /**
    * The user's own columns the models use: "auto" (every column not mapped one-to-one, typed
    * from its values) or { column: "numeric" | "categorical" | "skip" } (only the listed

@@ -460,3 +460,87 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
     });
   });
 });
+
+describe('a CSV saved in GB18030, as Excel saves one on Chinese Windows', () => {
+  /** The GB18030 bytes of the file's Chinese words (iconv -f UTF-8 -t GB18030); ASCII is the same in both. */
+  const GB18030: Record<string, string> = {
+    用户号码: 'd3c3bba7bac5c2eb',
+    统计月份: 'cdb3bcc6d4c2b7dd',
+    通话分钟: 'cda8bbb0b7d6d6d3',
+    流量: 'c1f7c1bf',
+    月消费: 'd4c2cffbb7d1',
+    在网月数: 'd4dacdf8d4c2cafd',
+    地市: 'b5d8cad0',
+    广东: 'b9e3b6ab',
+    深圳: 'c9eedbda',
+    是否流失: 'cac7b7f1c1f7caa7',
+    是: 'cac7',
+    否: 'b7f1',
+  };
+  const encoded = (text: string) =>
+    Buffer.concat(
+      text
+        .split(new RegExp(`(${Object.keys(GB18030).join('|')})`))
+        .map((part) => (GB18030[part] ? Buffer.from(GB18030[part], 'hex') : Buffer.from(part, 'latin1'))),
+    );
+  const MAPPING = {
+    columns: {
+      subscriber_id: '用户号码',
+      month: '统计月份',
+      voice_minutes: '通话分钟',
+      data_mb: '流量',
+      spend: '月消费',
+      tenure_months: '在网月数',
+      region: '地市',
+    },
+    values: { churn_label: { 是: true, 否: false } },
+  };
+
+  it('is read with the mapping\'s "encoding", its labels file too; without it the stop says what to set', async () => {
+    const folder = join(dir, 'gb18030');
+    await mkdir(folder);
+    const rows = Array.from(
+      { length: 40 },
+      (_, i) => `S${i},2026-06,${100 + i},${200 + i},${30 + i}.5,${12 + i},${i % 2 ? '深圳' : '广东'}`,
+    );
+    const text = ['用户号码,统计月份,通话分钟,流量,月消费,在网月数,地市', ...rows].join('\r\n') + '\r\n';
+    const csv = join(folder, 'usage.csv');
+    await writeFile(csv, encoded(text));
+    expect(new TextDecoder('gb18030').decode(await readFile(csv))).toBe(text);
+    const labels = join(folder, 'labels.csv');
+    await writeFile(
+      labels,
+      encoded(['用户号码,是否流失', ...rows.map((_, i) => `S${i},${i % 4 ? '否' : '是'}`)].join('\r\n')),
+    );
+    const mappingFile = join(folder, 'mapping.json');
+
+    await writeFile(mappingFile, JSON.stringify({ ...MAPPING, encoding: 'gb18030' }));
+    const summary = await loadUsage(storeIn(dir), run('gb18030'), {
+      month: '2026-06',
+      input: csv,
+      mapping: mappingFile,
+      labels,
+    });
+    expect(summary).toMatchObject({ rowsLoaded: 40, rowsQuarantined: 0, labels: { labelColumn: '是否流失' } });
+    // hashed and recorded as the user's file, not the copy read
+    expect(summary.inputFiles.map((file) => file.path)).toEqual([csv]);
+    const read = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ region: string; subscribers: number; churned: number }>(
+        conn,
+        'SELECT region, count(*) AS subscribers, count(*) FILTER (WHERE churn_label) AS churned FROM usage GROUP BY region ORDER BY region',
+      ),
+    );
+    expect(read).toEqual([
+      { region: '广东', subscribers: 20, churned: 10 },
+      { region: '深圳', subscribers: 20, churned: 0 },
+    ]);
+
+    await writeFile(mappingFile, JSON.stringify(MAPPING));
+    await expect(
+      loadUsage(storeIn(dir), run('gb18030-unnamed'), { month: '2026-06', input: csv, mapping: mappingFile }),
+    ).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(/not UTF-8 text: name its encoding in the mapping, e\.g\. "encoding": "gb18030"/),
+    });
+  });
+});

@@ -56,6 +56,15 @@ describe('mapping file, version 2', () => {
     expect(InputMappingSchema.parse({})).not.toHaveProperty('decimalSeparator');
   });
 
+  it('takes an encoding the WHATWG Encoding standard names, and leaves a mapping without one as it was', () => {
+    for (const encoding of ['gb18030', 'GBK', 'big5', 'shift_jis', 'utf-16le', 'utf-8'])
+      expect(problems({ encoding }), encoding).toEqual([]);
+    expect(problems({ encoding: 'klingon' })).toEqual([
+      'encoding: not an encoding segflow knows; e.g. "gb18030", "big5", "shift_jis", "utf-16le"',
+    ]);
+    expect(InputMappingSchema.parse({})).not.toHaveProperty('encoding');
+  });
+
   it('refuses a text number written with thousands points when the decimal separator is the comma', () => {
     const values = { spend: { 'n/a': '1.000', free: '0.500', half: '0,5', low: '2.5' }, tenure_months: { long: 2 } };
     expect(problems({ decimalSeparator: ',', values })).toEqual([

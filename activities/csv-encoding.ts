@@ -1,0 +1,60 @@
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { InputFileError } from '../domain/errors';
+
+/**
+ * CSV files in an encoding other than UTF-8 (the mapping's `encoding`: GB18030 as Excel saves a
+ * CSV on Chinese Windows, Big5, Shift_JIS, ...) are read by DuckDB through a UTF-8 copy, which
+ * Node's decoder writes: DuckDB's CSV reader knows UTF-8, UTF-16 and Latin-1 only, and its
+ * encodings extension is a download. The input file stays what is hashed, named and recorded.
+ */
+
+/** Whether an encoding label names UTF-8 itself, which needs no copy. */
+export function isUtf8(label: string): boolean {
+  return new TextDecoder(label).encoding === 'utf-8';
+}
+
+/**
+ * Writes `source`, encoded as `encoding`, to `target` as UTF-8 (a byte-order mark dropped), through
+ * a temporary file renamed into place. A byte sequence the encoding cannot read stops it with an
+ * InputFileError naming where: a wrong encoding must not turn into replacement characters.
+ */
+export async function writeUtf8Copy(source: string, target: string, encoding: string): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  const partial = `${target}.partial`;
+  const decoder = new TextDecoder(encoding, { fatal: true });
+  const out = await open(partial, 'w');
+  let offset = 0;
+  try {
+    try {
+      for await (const chunk of createReadStream(source) as AsyncIterable<Buffer>) {
+        await out.write(decoder.decode(chunk, { stream: true }));
+        offset += chunk.length;
+      }
+      await out.write(decoder.decode());
+    } catch (error) {
+      if (!(error instanceof TypeError)) throw error;
+      throw new InputFileError(
+        `${source} is not ${decoder.encoding} text (a byte sequence it cannot read after byte ${offset.toLocaleString('en-US')}): is the mapping's "encoding" the one the file was saved in?`,
+      );
+    }
+    await out.close();
+    await rename(partial, target);
+  } catch (error) {
+    await out.close().catch(() => undefined);
+    await rm(partial, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * The reason DuckDB gave for a CSV it could not read, as one line: its first, and for text that is
+ * not UTF-8 what to do about it (DuckDB says so on a later line).
+ */
+export function csvReadProblem(error: Error): string {
+  const [first] = error.message.split('\n');
+  return /not utf-8 encoded/i.test(error.message)
+    ? `${first} The file is not UTF-8 text: name its encoding in the mapping, e.g. "encoding": "gb18030" (a CSV saved by Excel on Chinese Windows), "big5" or "shift_jis"`
+    : first;
+}
