@@ -508,7 +508,10 @@ async function checkFiles(
     }
     if (missing.length > 0) {
       throw new SchemaContractError(
-        `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)`,
+        `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)` +
+          (missing.includes('month') && !missing.includes('subscriber_id') && mapping.format === 'long'
+            ? `; a file of one row per subscriber, without months, is a snapshot: set "format": "snapshot" in the mapping`
+            : ''),
       );
     }
     const { rows } = await queryOne<{ rows: number }>(

@@ -6,13 +6,12 @@ import { schemaProblems } from './schema-problems';
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
 /** "1.000", "12.500.000": a point between groups of three digits, which a decimal-comma writer puts between thousands. */
 const THOUSANDS_WITH_POINTS = /^[+-]?[1-9]\d{0,2}(\.\d{3})+$/;
-const contractName = z.string().superRefine((name, context) => {
-  if (CONTRACT_NAMES.has(name)) return;
+function notAContractColumn(name: string): string {
   const close = closestName(name, [...CONTRACT_NAMES]);
-  context.addIssue({
-    code: 'custom',
-    message: `not a column of the usage contract (data/contract.ts)${close ? `: did you mean ${close}?` : ''}`,
-  });
+  return `not a column of the usage contract (data/contract.ts)${close ? `: did you mean ${close}?` : ''}`;
+}
+const contractName = z.string().superRefine((name, context) => {
+  if (!CONTRACT_NAMES.has(name)) context.addIssue({ code: 'custom', message: notAContractColumn(name) });
 });
 
 /** Several of the user's columns added up (NULL counts as 0 unless all are NULL), optionally times a factor. */
@@ -59,7 +58,23 @@ const MAPPING_FIELDS = {
   /** "long": a row per subscriber per month; "snapshot": one row per subscriber for the run month. */
   format: z.enum(['long', 'snapshot']).default('long'),
   /** contract column -> the user's column name, a sum of columns, or (subscriber_id) row numbers. */
-  columns: z.record(contractName, ColumnSourceSchema).default({}),
+  columns: z
+    .record(z.string(), ColumnSourceSchema)
+    .superRefine((columns, context) => {
+      for (const [name, source] of Object.entries(columns)) {
+        if (CONTRACT_NAMES.has(name)) continue;
+        // { "ARPU(元)": "spend" }: the user's column first, the wrong way round
+        const reversed = typeof source === 'string' && CONTRACT_NAMES.has(source);
+        context.addIssue({
+          code: 'custom',
+          path: [name],
+          message: reversed
+            ? `not a column of the usage contract, which "${source}" is: columns map a contract column to yours, "${source}": "${name}"`
+            : notAContractColumn(name),
+        });
+      }
+    })
+    .default({}),
   /** contract column -> { the user's value: segflow's value }, e.g. churn_label: { "Yes": true, "No": false }. */
   values: z
     .record(contractName, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])))

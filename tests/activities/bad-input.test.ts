@@ -103,7 +103,13 @@ describe('bad files stop the run before any work, with a typed error naming the 
     const input = await inputWith(async (folder) => writeFile(join(folder, 'usage.csv'), 'a,b\n1,2\n'), false);
     await expect(load(input)).rejects.toMatchObject({
       name: 'SchemaContractError',
-      message: expect.stringMatching(/usage\.csv lacks required column\(s\): subscriber_id, month/),
+      message: expect.stringMatching(/usage\.csv lacks required column\(s\): subscriber_id, month[^;]*$/),
+    });
+    // a row per subscriber without months: it says how to read it as a snapshot
+    await writeFile(join(input, 'usage.csv'), 'subscriber_id,voice_minutes,data_mb,spend,tenure_months\nS1,1,2,3,4\n');
+    await expect(load(input)).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(/lacks required column\(s\): month .*set "format": "snapshot" in the mapping$/),
     });
   });
 

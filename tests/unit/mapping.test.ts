@@ -56,6 +56,13 @@ describe('mapping file, version 2', () => {
     expect(InputMappingSchema.parse({})).not.toHaveProperty('decimalSeparator');
   });
 
+  it('says a column mapped the wrong way round (your column first) is, and how to write it', () => {
+    expect(problems({ columns: { 'ARPU(元)': 'spend', spnd: 'x' } })).toEqual([
+      'columns.ARPU(元): not a column of the usage contract, which "spend" is: columns map a contract column to yours, "spend": "ARPU(元)"',
+      'columns.spnd: not a column of the usage contract (data/contract.ts): did you mean spend?',
+    ]);
+  });
+
   it('takes an encoding the WHATWG Encoding standard names, and leaves a mapping without one as it was', () => {
     for (const encoding of ['gb18030', 'GBK', 'big5', 'shift_jis', 'utf-16le', 'utf-8'])
       expect(problems({ encoding }), encoding).toEqual([]);
