@@ -86,11 +86,34 @@ export function campaignWarningLine(manifest: Pick<SnapshotManifest, 'metrics'>)
   return warnings.length ? warnings.map((w) => `  campaigns     warning: ${w}`).join('\n') : undefined;
 }
 
-/** What a run's result and `snapshots show` say beneath the headline numbers: its reuse, campaign measurement and warnings. */
-export function manifestNotes(manifest: Pick<SnapshotManifest, 'lineage' | 'metrics' | 'snapshot'>): string[] {
-  return [reuseLine(manifest), campaignSummaryLine(manifest), campaignWarningLine(manifest)].filter(
-    (line): line is string => line !== undefined,
-  );
+/** Quarantine reasons a line names before `and N more`. */
+const QUARANTINE_REASONS_SHOWN = 3;
+
+/**
+ * The line a run's result and `snapshots show` print for a run that quarantined rows breaking the
+ * contract: the most frequent reasons with their rows (months outside the window aside, which were
+ * not read); undefined for none.
+ */
+export function quarantineLine(manifest: Pick<SnapshotManifest, 'quarantineByReason'>): string | undefined {
+  const reasons = Object.entries(manifest.quarantineByReason)
+    .filter(([reason]) => reason !== OUTSIDE_WINDOW)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  if (reasons.length === 0) return undefined;
+  const shown = reasons.slice(0, QUARANTINE_REASONS_SHOWN).map(([reason, rows]) => `${count(rows)} x ${reason}`);
+  const more = reasons.length - shown.length;
+  return `  quarantine    ${shown.join('; ')}${more > 0 ? `; ${more} more reason${more === 1 ? '' : 's'}` : ''} (rows in quarantine.parquet)`;
+}
+
+/** What a run's result and `snapshots show` say beneath the headline numbers: its quarantine, reuse, campaign measurement and warnings. */
+export function manifestNotes(
+  manifest: Pick<SnapshotManifest, 'lineage' | 'metrics' | 'snapshot' | 'quarantineByReason'>,
+): string[] {
+  return [
+    quarantineLine(manifest),
+    reuseLine(manifest),
+    campaignSummaryLine(manifest),
+    campaignWarningLine(manifest),
+  ].filter((line): line is string => line !== undefined);
 }
 
 /**

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { CampaignGroup, CampaignMetrics } from '../../activities/campaign-metrics';
 import { campaignsSection } from '../../activities/report/sections/campaigns';
 import { campaignsText } from '../../cli/commands/campaigns';
-import { campaignSummaryLine, campaignWarningLine, reuseLine } from '../../cli/snapshot-text';
+import { campaignSummaryLine, campaignWarningLine, quarantineLine, reuseLine } from '../../cli/snapshot-text';
 
 function group(dimension: string, name: string, values: Partial<CampaignGroup> = {}): CampaignGroup {
   return {
@@ -94,6 +94,24 @@ describe('campaign measurement as text', () => {
     );
     expect(reuseLine({ lineage: { reused: [] } } as never)).toBeUndefined();
     expect(reuseLine({} as never)).toBeUndefined();
+  });
+
+  it("names the most frequent quarantine reasons in a line of the run's result and snapshots show", () => {
+    expect(
+      quarantineLine({
+        quarantineByReason: {
+          'month: outside the run window': 9_000,
+          '短信条数 (sms_count): not a valid integer': 2_868,
+          'duplicate (subscriber_id, month)': 12,
+          'spend: outside [0, 1000000]': 12,
+          'tenure_months: missing': 3,
+        },
+      }),
+    ).toBe(
+      '  quarantine    2,868 x 短信条数 (sms_count): not a valid integer; 12 x duplicate (subscriber_id, month); 12 x spend: outside [0, 1000000]; 1 more reason (rows in quarantine.parquet)',
+    );
+    // months outside the window were not read: no line for them alone
+    expect(quarantineLine({ quarantineByReason: { 'month: outside the run window': 10 } })).toBeUndefined();
   });
 
   it("sums the measurement up in a line of the run's result and snapshots show", () => {
