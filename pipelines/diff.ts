@@ -48,6 +48,20 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
   const [ca, cb] = [contents(ma), contents(mb)];
   for (const name of Object.keys(ca) as (keyof typeof ca)[])
     if (ca[name] !== cb[name]) params.push({ name, a: ca[name], b: cb[name] });
+  // the columns the churn models read: a changed mapping or input may add or drop one unasked
+  const used = (m: SnapshotManifest) =>
+    (m.metrics.churnFeatures as SnapshotManifest['metrics']['churnFeatures'] | undefined)?.map((f) => f.name);
+  const [fa, fb] = [used(ma), used(mb)];
+  if (fa && fb) {
+    const only = (these: string[], those: string[]) => these.filter((name) => !those.includes(name));
+    const [onlyA, onlyB] = [only(fa, fb), only(fb, fa)];
+    if (onlyA.length + onlyB.length > 0)
+      params.push({
+        name: 'churn features (only in one)',
+        a: `${onlyA.join(', ') || '-'} (${fa.length} in all)`,
+        b: `${onlyB.join(', ') || '-'} (${fb.length} in all)`,
+      });
+  }
   const metric = (m: SnapshotManifest) => ({
     subscribers: m.rowCounts.subscribers,
     // rows that broke the contract, as the run and its report count them (not months outside the window)

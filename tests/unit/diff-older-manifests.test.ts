@@ -15,7 +15,7 @@ const holdout = (rocAuc: number) => ({ rocAuc, prAuc: 0.4, liftByDecile: [3.5] }
  * A manifest holding only what `snapshots diff` reads. `older` is as an older segflow wrote it: a
  * mapping parameter without the mapping's hash, and no churnModels.
  */
-function manifest(older: boolean) {
+function manifest(older: boolean, churnFeatures?: string[]) {
   return {
     params: { month: MONTH, input: '/data/usage', mapping: '/data/mapping.json' },
     inputs: [{ path: '/data/usage/part_0.parquet', sha256: 'a'.repeat(64) }],
@@ -28,14 +28,15 @@ function manifest(older: boolean) {
       churnHoldout: holdout(0.81),
       ...(older ? {} : { churnModels: { tree: { holdout: holdout(0.75) }, boosted: null } }),
       riskBandCounts: { high: 1 },
+      ...(churnFeatures ? { churnFeatures: churnFeatures.map((name) => ({ name })) } : {}),
     },
   };
 }
 
-async function writeSnapshot(store: StoreConfig, version: number, older: boolean) {
+async function writeSnapshot(store: StoreConfig, version: number, older: boolean, churnFeatures?: string[]) {
   const dir = versionDir(store, MONTH, version);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest(older)));
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest(older, churnFeatures)));
   await withConnection(':memory:', async (conn) => {
     await setVariable(conn, 'file', join(dir, 'subscribers.parquet'));
     await conn.run(
@@ -61,6 +62,18 @@ describe('older snapshots and results', () => {
     store = storeIn(await tempDir());
     await writeSnapshot(store, 1, true);
     await writeSnapshot(store, 2, false);
+  });
+
+  it('diff: names the churn features one snapshot used and the other did not', async () => {
+    await writeSnapshot(store, 3, false, ['arpu', 'mou', '终端品牌', '欠费金额']);
+    await writeSnapshot(store, 4, false, ['arpu', 'mou', '是否5G终端']);
+    const diff = await diffSnapshots(store, { month: MONTH, version: 3 }, { month: MONTH, version: 4 });
+    expect(diff.params).toEqual([
+      { name: 'churn features (only in one)', a: '终端品牌, 欠费金额 (4 in all)', b: '是否5G终端 (3 in all)' },
+    ]);
+    // an older manifest without the list: nothing to compare, no row
+    const older = await diffSnapshots(store, { month: MONTH, version: 2 }, { month: MONTH, version: 4 });
+    expect(older.params.map((p) => p.name)).not.toContain('churn features (only in one)');
   });
 
   it("diff: a mapping the older manifest did not record is '(not recorded)', its tree AUC NaN, not a crash", async () => {
