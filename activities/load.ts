@@ -262,6 +262,12 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
           : {}),
       };
     }
+    // monthly usage labelled by segflow itself (churned = no row in the run month): "auto" checks
+    // the columns against that label too (a column copied from a churn flag, a month closed)
+    if (label === undefined && rowMonth && mapping.format === 'long' && !hasLabelColumn(mapping, checked.fileColumns)) {
+      await bindFileNames(conn, files, params.input);
+      label = await absentNextMonthLabel(conn, await inputRowsSql(conn, files, files, readPaths), mapping, rowMonth);
+    }
     const leakCheck = rowMonth ? { trainingRows: await trainingRowsSql(conn, mapping, params.month, rowMonth) } : {};
     const user =
       mapping.features === undefined
@@ -1518,6 +1524,32 @@ async function trainingRowsSql(
 ): Promise<string> {
   await setVariable(conn, 'training_month', firstDay(trainingMonth(runMonth, mapping.format)));
   return `(${rowMonth}) = getvariable('training_month')::DATE`;
+}
+
+/** Whether the input has a churn label column of its own (the mapping's churn_label, or one named so). */
+function hasLabelColumn(mapping: InputMapping, fileColumns: string[]): boolean {
+  const source = mapping.columns.churn_label ?? 'churn_label';
+  return typeof source === 'string' && fileColumns.includes(source);
+}
+
+/**
+ * The label the features stage gives monthly usage without one of its own, for the plan's leak
+ * check: an input row of the training month is churned when its subscriber has no row in the run
+ * month (before the contract check: a close reading, for judging columns). Creates temp table
+ * run_month_ids; reads the run_month bound by inputMonthSql.
+ */
+async function absentNextMonthLabel(
+  conn: DuckDBConnection,
+  inputRows: string,
+  mapping: InputMapping,
+  rowMonth: string,
+): Promise<UserFeatureLabel> {
+  const id = `(${subscriberIdSql(mapping)})::VARCHAR`;
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE run_month_ids AS
+     SELECT DISTINCT ${id} AS subscriber_id FROM (${inputRows}) WHERE (${rowMonth}) = getvariable('run_month')::DATE`,
+  );
+  return { sql: `${id} NOT IN (SELECT subscriber_id FROM run_month_ids WHERE subscriber_id IS NOT NULL)` };
 }
 
 /** Whether the mapping has "auto" type columns of the input (features "auto", or "*": "auto"). */

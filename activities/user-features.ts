@@ -25,8 +25,11 @@ export interface SkippedUserFeature {
 
 /** The churn label, as far as it is known when the user's columns are typed. */
 export interface UserFeatureLabel {
-  /** The label's column name (the input's, or the labels file's): a column named so is never taken by "auto". */
-  name: string;
+  /**
+   * The label's column name (the input's, or the labels file's): a column named so is never taken
+   * by "auto". None for the label segflow gives monthly usage itself (churned = absent next month).
+   */
+  name?: string;
   /** SQL over one input row: its label (BOOLEAN, NULL when unknown); with it "auto" checks each column for a leak. */
   sql?: string;
 }
@@ -210,7 +213,7 @@ export async function resolveUserFeatures(
   if (mapping.features === undefined) return { features: [], skipped: [] };
   const churnLabel = label === undefined ? await mappedLabel(conn, mapping, fileColumns) : label;
   // a label named with no letter or digit says nothing of other names (and would match them all)
-  const ownLabelName = churnLabel ? labelKey(churnLabel.name) : '';
+  const ownLabelName = churnLabel?.name ? labelKey(churnLabel.name) : '';
   const labelNames = new Set([...LABEL_NAMES, ...(ownLabelName ? [ownLabelName] : [])]);
   const skipped: SkippedUserFeature[] = [];
   const wanted = new Map<string, 'numeric' | 'categorical' | 'auto'>();

@@ -155,6 +155,30 @@ describe('loadUsage on real Parquet', () => {
     expect(summary.rowsQuarantined).toBe(0);
   });
 
+  it('"auto" checks columns against the label segflow gives monthly usage (no row the month after): a copied churn flag is a leak', async () => {
+    const csv = join(dir, 'flagged.csv');
+    await withConnection(':memory:', async (conn) => {
+      await conn.run(
+        `CREATE TABLE u AS FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)`,
+      );
+      // exit_flag: Y on a May row whose subscriber has no June row, as an operator's own churn flag would be
+      await conn.run(
+        `COPY (SELECT u.*, CASE WHEN u."month" = DATE '2026-05-01' AND u.subscriber_id NOT IN
+                 (SELECT subscriber_id FROM u WHERE "month" = DATE '2026-06-01') THEN 'Y' ELSE 'N' END AS exit_flag,
+               (hash(u.subscriber_id) % 7)::INTEGER AS device_age
+         FROM u ORDER BY u.subscriber_id, u."month") TO '${csv}' (HEADER)`,
+      );
+    });
+    const mapping = join(dir, 'auto-features.json');
+    await writeFile(mapping, JSON.stringify({ features: 'auto' }));
+    const plan = await planLoad(storeIn(dir), run('flagged'), { month: '2026-06', input: csv, mapping });
+    expect(plan.skippedUserFeatures).toContainEqual({
+      feature: 'exit_flag',
+      reason: expect.stringMatching(/^predicts the churn label almost perfectly: a leak\? \(its values alone get/),
+    });
+    expect(plan.userFeatures.map((feature) => feature.name)).toEqual(['device_age']);
+  });
+
   it('refuses invalid parameters before reading anything', async () => {
     await expect(loadUsage(storeIn(dir), run('params'), { month: '2026-13', input: dir, k: 1 })).rejects.toMatchObject({
       name: 'InvalidParamsError',
