@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { CONTACTS_CONTRACT } from '../data/contacts-contract';
-import { CSV_NULLSTR, quoteIdent } from '../data/contract';
+import { csvNullstr, isCsvPath, quoteIdent } from '../data/contract';
 import { InputFileError, SchemaContractError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
@@ -20,9 +20,9 @@ import { queryRows, setVariable } from './duckdb';
  */
 export async function viewRawContacts(conn: DuckDBConnection, file: string): Promise<void> {
   await setVariable(conn, 'contacts_path', file);
-  const csv = file.toLowerCase().endsWith('.csv');
+  const csv = isCsvPath(file);
   const reader = csv
-    ? `(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, ${CSV_NULLSTR}, parallel = false, hive_partitioning = false))`
+    ? `(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, ${csvNullstr()}, parallel = false, hive_partitioning = false))`
     : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true, hive_partitioning = false))";
   let present: Set<string>;
   try {

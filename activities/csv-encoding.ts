@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -22,21 +23,27 @@ export function isUtf8(label: string): boolean {
  */
 export async function writeUtf8Copy(source: string, target: string, encoding: string): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
-  const partial = `${target}.partial`;
+  // its own name: a retried attempt may still be writing beside this one
+  const partial = `${target}.${randomUUID()}.partial`;
   const decoder = new TextDecoder(encoding, { fatal: true });
   const out = await open(partial, 'w');
+  /** Where the chunk being decoded starts, and its length: the error names no position. */
   let offset = 0;
+  let chunkBytes = 0;
   try {
     try {
       for await (const chunk of createReadStream(source) as AsyncIterable<Buffer>) {
+        chunkBytes = chunk.length;
         await out.write(decoder.decode(chunk, { stream: true }));
         offset += chunk.length;
       }
+      chunkBytes = 0;
       await out.write(decoder.decode());
     } catch (error) {
-      if (!(error instanceof TypeError)) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ERR_ENCODING_INVALID_ENCODED_DATA') throw error;
+      const where = `bytes ${offset.toLocaleString('en-US')} to ${(offset + chunkBytes).toLocaleString('en-US')}`;
       throw new InputFileError(
-        `${source} is not ${decoder.encoding} text (a byte sequence it cannot read after byte ${offset.toLocaleString('en-US')}): is the mapping's "encoding" the one the file was saved in?`,
+        `${source} is not ${decoder.encoding} text (a byte sequence it cannot read in ${where}): is the mapping's "encoding" the one the file was saved in?`,
       );
     }
     await out.close();

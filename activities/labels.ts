@@ -1,11 +1,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { CSV_NULLSTR, quoteIdent } from '../data/contract';
+import { isCsvPath, quoteIdent } from '../data/contract';
 import { InputFileError, SchemaContractError } from '../domain/errors';
 import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
 import { csvReadProblem } from './csv-encoding';
 import { queryOne, queryRows, setVariable } from './duckdb';
-import { textMonthSql } from './load-sql';
+import { mappingNullstr, textMonthSql } from './load-sql';
 
 /**
  * Churn labels from their own file (`--param labels=<file>`): a subscriber id and either a churn
@@ -25,9 +25,9 @@ export interface LabelsFile {
   unknownIds: number;
 }
 
-function readerSql(path: string): string {
-  return path.toLowerCase().endsWith('.csv')
-    ? `read_csv(getvariable('labels_file'), header = true, all_varchar = true, ${CSV_NULLSTR}, hive_partitioning = false)`
+function readerSql(path: string, mapping: InputMapping): string {
+  return isCsvPath(path)
+    ? `read_csv(getvariable('labels_file'), header = true, all_varchar = true, ${mappingNullstr(mapping)}, hive_partitioning = false)`
     : "read_parquet(getvariable('labels_file'), hive_partitioning = false)";
 }
 
@@ -48,11 +48,12 @@ export async function inspectLabels(
   readFrom = path,
 ): Promise<LabelsFile> {
   await setVariable(conn, 'labels_file', readFrom);
-  const columns = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${readerSql(path)}`).catch(
-    (error: Error) => {
-      throw new InputFileError(`the labels file ${path} is not readable: ${csvReadProblem(error)}`);
-    },
-  );
+  const columns = await queryRows<{ column_name: string }>(
+    conn,
+    `DESCRIBE SELECT * FROM ${readerSql(path, mapping)}`,
+  ).catch((error: Error) => {
+    throw new InputFileError(`the labels file ${path} is not readable: ${csvReadProblem(error)}`);
+  });
   const names = columns.map((c) => c.column_name);
   if (names.length < 2)
     throw new SchemaContractError(`the labels file ${path} needs a subscriber id column and a label column`);
@@ -64,12 +65,12 @@ export async function inspectLabels(
     conn,
     `SELECT count(*) AS rows, count(${value}) AS values,
             count(${textMonthSql(value)}) AS months
-     FROM ${readerSql(path)}`,
+     FROM ${readerSql(path, mapping)}`,
   );
   const kind = counts.values > 0 && counts.months === counts.values ? 'month-left' : 'flag';
   const { unknown } = await queryOne<{ unknown: number }>(
     conn,
-    `SELECT count(*) AS unknown FROM ${readerSql(path)} l
+    `SELECT count(*) AS unknown FROM ${readerSql(path, mapping)} l
      WHERE ${quoteIdent(idColumn)}::VARCHAR NOT IN (SELECT subscriber_id FROM (${inputIds}) WHERE subscriber_id IS NOT NULL)`,
   );
   return { path, ...(await hashFile(path)), rows: counts.rows, idColumn, labelColumn, kind, unknownIds: unknown };
@@ -157,7 +158,7 @@ async function createUserLabels(
                    ORDER BY w.priority, w.word = ${value} DESC LIMIT 1)`
                 : `date_trunc('month', ${textMonthSql(value)})::DATE`
             } AS label
-     FROM ${readerSql(labels.path)} f`,
+     FROM ${readerSql(labels.path, mapping)} f`,
   );
 }
 

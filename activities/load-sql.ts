@@ -1,5 +1,5 @@
-import { OUTSIDE_WINDOW, USAGE_CONTRACT, quoteIdent, type ColumnContract } from '../data/contract';
-import type { DecimalSeparator } from '../domain/mapping';
+import { OUTSIDE_WINDOW, USAGE_CONTRACT, csvNullstr, quoteIdent, type ColumnContract } from '../data/contract';
+import type { DecimalSeparator, InputMapping } from '../domain/mapping';
 import { sqlString } from './duckdb';
 
 export { OUTSIDE_WINDOW };
@@ -35,6 +35,11 @@ export function numberFormatHint(value: string, decimalSeparator: DecimalSeparat
       ? 'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read: write numbers without it)'
       : 'set "decimalSeparator": "," in the mapping';
   return undefined;
+}
+
+/** read_csv's nullstr for the input's and labels' CSV files: the missing-value cells but those the mapping's `values` name. */
+export function mappingNullstr(mapping: InputMapping): string {
+  return csvNullstr(Object.values(mapping.values).flatMap((encoding) => Object.keys(encoding)));
 }
 
 /** The quarantine rule of a value its contract column's type cannot read ("not a valid double"). */

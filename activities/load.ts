@@ -2,7 +2,7 @@ import { constants, type Stats } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
-import { CSV_NULLSTR, NUMBER_COLUMNS, USAGE_CONTRACT, quoteIdent } from '../data/contract';
+import { NUMBER_COLUMNS, USAGE_CONTRACT, isCsvPath, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import type { InputFile, MappingFile } from '../store/manifest';
 import {
@@ -38,6 +38,7 @@ import { viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, writeUtf8Copy } from './csv-encoding';
 import {
   buildCheckSql,
+  mappingNullstr,
   notReadableAs,
   numberFormatHint,
   OUTSIDE_WINDOW,
@@ -238,6 +239,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   const readPaths = await utf8Copies(mapping, dirname(dbPath), params.labels ? [...files, params.labels] : files);
+  const reading = csvReading(mapping, readPaths);
   return withConnection(':memory:', async (conn) => {
     const checked = await checkFiles(conn, files, mapping, readPaths);
     // read when publishing: a log that cannot be read stops the run now, not after every stage
@@ -249,7 +251,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
     const rowMonth = typesAuto(mapping) ? await inputMonthSql(conn, mapping, params.month) : undefined;
     if (params.labels) {
       await bindFileNames(conn, files, params.input);
-      const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files, files, readPaths)})`;
+      const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files, files, reading)})`;
       labels = await inspectLabels(conn, params.labels, mapping, ids, readPaths[params.labels]);
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
       // a column of the input named as the labels file's label column is no feature (a leak), nor
@@ -266,7 +268,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
     // the columns against that label too (a column copied from a churn flag, a month closed)
     if (label === undefined && rowMonth && mapping.format === 'long' && !hasLabelColumn(mapping, checked.fileColumns)) {
       await bindFileNames(conn, files, params.input);
-      label = await absentNextMonthLabel(conn, await inputRowsSql(conn, files, files, readPaths), mapping, rowMonth);
+      label = await absentNextMonthLabel(conn, await inputRowsSql(conn, files, files, reading), mapping, rowMonth);
     }
     const leakCheck = rowMonth ? { trainingRows: await trainingRowsSql(conn, mapping, params.month, rowMonth) } : {};
     const user =
@@ -274,7 +276,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
         ? { features: [], skipped: [] }
         : await resolveUserFeatures(
             conn,
-            await inputRowsSql(conn, files, files, readPaths),
+            await inputRowsSql(conn, files, files, reading),
             checked.fileColumns,
             mapping,
             label,
@@ -337,7 +339,7 @@ async function partitionStartIds(
   const source = mapping.columns.subscriber_id ?? 'subscriber_id';
   // an encoded id is typed as text, whatever type the files store it in
   const type = mapping.values.subscriber_id ? undefined : presentColumns.get('subscriber_id');
-  if (typeof source !== 'string' || type === undefined || !RANGE_ID_TYPE.test(type) || files.some(isCsvFile))
+  if (typeof source !== 'string' || type === undefined || !RANGE_ID_TYPE.test(type) || files.some(isCsvPath))
     return null;
   const id = quoteIdent(source);
   await setVariable(conn, 'largest_file', files[rowCounts.indexOf(Math.max(...rowCounts))]);
@@ -495,6 +497,7 @@ async function checkFiles(
   mapping: InputMapping,
   readPaths: Readonly<Record<string, string>>,
 ): Promise<{ presentColumns: Map<string, string>; rowCounts: number[]; fileColumns: string[] }> {
+  const { nullstr } = csvReading(mapping);
   const rowCounts: number[] = [];
   /** contract column -> the DuckDB type of the input column it is read from */
   const presentColumns = new Map<string, string>();
@@ -502,7 +505,7 @@ async function checkFiles(
   for (const [index, path] of files.entries()) {
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const readFrom = readPaths[path] ?? path;
-    const columns = await describeFile(conn, path, readFrom);
+    const columns = await describeFile(conn, path, readFrom, nullstr);
     if (mapping.decimalSeparator === ',') await assertDecimalCommaReadable(conn, path, readFrom);
     for (const column of columns.keys()) fileColumns.add(column);
     const missing: string[] = [];
@@ -522,7 +525,7 @@ async function checkFiles(
     }
     const { rows } = await queryOne<{ rows: number }>(
       conn,
-      `SELECT count(*) AS rows FROM ${readerSql(path, '$path')}`,
+      `SELECT count(*) AS rows FROM ${readerSql(path, '$path', nullstr)}`,
       { path: readFrom },
     );
     rowCounts.push(rows);
@@ -539,7 +542,7 @@ async function checkFiles(
  * header (an unquoted 103,03 makes one more, and the sniffer then takes a data row for the header).
  */
 async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string, readFrom: string): Promise<void> {
-  if (!isCsvFile(path))
+  if (!isCsvPath(path))
     throw new InvalidParamsError(
       `the mapping's decimalSeparator "," is for CSV files, but ${path} is Parquet, whose numbers are stored as numbers: leave decimalSeparator out of the mapping for Parquet input`,
     );
@@ -777,6 +780,8 @@ async function checkChunks(
   chunks: Chunk[],
 ): Promise<CheckedRows> {
   const presentColumns = new Map(plan.presentColumns);
+  // with a monthFormat, raw_input gives each month as text (createRawInput), whatever the file's type
+  if (plan.mapping.monthFormat && presentColumns.has('month')) presentColumns.set('month', 'VARCHAR');
   const userColumns = plan.userFeatures.map((feature) => feature.column);
   const checked: CheckedRows = {
     loaded: 0,
@@ -894,7 +899,7 @@ async function monthFileAsIs(conn: DuckDBConnection, plan: LoadPlan, chunk: Chun
   const [month, ...otherMonths] = chunk.months;
   const file = plan.inputFiles.find((candidate) => candidate.path === path);
   if (!chunk.monthFolder || others.length > 0 || otherMonths.length > 0 || !file || !month) return null;
-  if (isCsvFile(file.path) || !readsColumnsAsIs(plan)) return null;
+  if (isCsvPath(file.path) || !readsColumnsAsIs(plan)) return null;
   const { as_is: asIs } = await queryOne<{ as_is: boolean }>(
     conn,
     await readSql(import.meta.url, './load/month_file_as_is.sql'),
@@ -1177,9 +1182,13 @@ async function notANumberExamples(plan: LoadPlan, reasons: string[]): Promise<Ma
       for (const file of [...new Set(rows.map((row) => row.source_file))]) {
         const fileRows = rows.filter((row) => row.source_file === file).map((row) => Number(row.file_row));
         values.push(
-          ...(await valuesAt(conn, plan.readPaths?.[file] ?? file, sources.get(reason) as string, fileRows).catch(
-            () => [],
-          )),
+          ...(await valuesAt(
+            conn,
+            plan.readPaths?.[file] ?? file,
+            sources.get(reason) as string,
+            fileRows,
+            mappingNullstr(mapping),
+          ).catch(() => [])),
         );
       }
       const value = values.find((text) => numberFormatHint(text, decimalSeparator)) ?? values[0];
@@ -1190,14 +1199,20 @@ async function notANumberExamples(plan: LoadPlan, reasons: string[]): Promise<Ma
 }
 
 /** Column `column`'s values as text at rows `fileRows` (ascending, 0-based, as the load numbers them) of input file `path`. */
-async function valuesAt(conn: DuckDBConnection, path: string, column: string, fileRows: number[]): Promise<string[]> {
+async function valuesAt(
+  conn: DuckDBConnection,
+  path: string,
+  column: string,
+  fileRows: number[],
+  nullstr: string,
+): Promise<string[]> {
   await setVariable(conn, 'example_file', path);
   await setVariable(conn, 'example_rows', listValue(fileRows.map(BigInt)));
   const last = Math.max(...fileRows);
   // a CSV's rows numbered as inputRowsSql numbers them, reading no further than the last wanted
-  const rows = isCsvFile(path)
+  const rows = isCsvPath(path)
     ? `SELECT row_number() OVER () - 1 AS file_row, value FROM (
-         SELECT ${quoteIdent(column)}::VARCHAR AS value FROM ${readerSql(path, "getvariable('example_file')")} LIMIT ${last + 1})`
+         SELECT ${quoteIdent(column)}::VARCHAR AS value FROM ${readerSql(path, "getvariable('example_file')", nullstr)} LIMIT ${last + 1})`
     : `SELECT file_row_number AS file_row, ${quoteIdent(column)}::VARCHAR AS value
        FROM read_parquet(getvariable('example_file'), file_row_number = true, hive_partitioning = false)`;
   const found = await queryRows<{ value: string | null }>(
@@ -1211,11 +1226,20 @@ async function valuesAt(conn: DuckDBConnection, path: string, column: string, fi
 const INPUT_FILE = /\.(parquet|csv|tsv)$/i;
 /**
  * Files of data segflow does not read (another format, compressed, a spreadsheet): in an input
- * folder they are refused rather than left out, which would leave out their months' rows unseen.
- * Other files (a README, a data dictionary) and hidden or `_`-named ones (Spark's `_SUCCESS`, `.crc`)
- * are passed over.
+ * folder they are refused rather than left out, which would leave out their rows unseen. Text and
+ * JSON files only when they name a month or lie in a month folder (`2026-08.txt`; a README.txt or
+ * a mapping.json is no data). Other files, and hidden or `_`-named ones (Spark's `_SUCCESS`,
+ * `.crc`), are passed over.
  */
-const UNREAD_DATA_FILE = /\.(txt|dat|xlsx?|json|jsonl|ndjson|orc|avro|feather|arrow|gz|zip|bz2|zst|7z|rar)$/i;
+function isUnreadDataFile(path: string): boolean {
+  const name = basename(path);
+  if (/^[._]/.test(name)) return false;
+  if (/\.(dat|xlsx?|jsonl|ndjson|orc|avro|feather|arrow|gz|zip|bz2|zst|7z|rar)$/i.test(name)) return true;
+  return (
+    /\.(txt|json)$/i.test(name) &&
+    (monthFolderOf(path) !== undefined || /(^|\D)20\d\d[-_]?(0[1-9]|1[0-2])(\D|$)/.test(name))
+  );
+}
 
 /**
  * Parquet and CSV files under `input` (a file or a folder, searched recursively, symlinks
@@ -1313,7 +1337,7 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<{ files: 
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile() && INPUT_FILE.test(entry.name)) await add(path);
       else if (entry.isSymbolicLink()) links.push(path);
-      else if (entry.isFile() && UNREAD_DATA_FILE.test(entry.name) && !/^[._]/.test(entry.name)) unread.push(path);
+      else if (entry.isFile() && isUnreadDataFile(path)) unread.push(path);
     }
   };
   await walk(dir);
@@ -1332,11 +1356,21 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<{ files: 
   return { files: [...found.values()].sort(), unread };
 }
 
+/** How the input's CSV files are read: through a UTF-8 copy (LoadPlan.readPaths), and which cells are missing values. */
+interface CsvReading {
+  readPaths: Readonly<Record<string, string>>;
+  nullstr: string;
+}
+
+function csvReading(mapping: InputMapping, readPaths: Readonly<Record<string, string>> = {}): CsvReading {
+  return { readPaths, nullstr: mappingNullstr(mapping) };
+}
+
 /** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */
-function readerSql(path: string, argument: string): string {
+function readerSql(path: string, argument: string, nullstr: string): string {
   // a month folder's name (usage_month=2026-10) is not a column of the file: never read as one
-  return isCsvFile(path)
-    ? `read_csv(${argument}, header = true, all_varchar = true, ${CSV_NULLSTR}, parallel = false, hive_partitioning = false)`
+  return isCsvPath(path)
+    ? `read_csv(${argument}, header = true, all_varchar = true, ${nullstr}, parallel = false, hive_partitioning = false)`
     : `read_parquet(${argument}, hive_partitioning = false)`;
 }
 
@@ -1357,7 +1391,12 @@ async function createRawInput(
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
-  const inputRows = await inputRowsSql(conn, toRead.length > 0 ? toRead : files.slice(0, 1), files, plan.readPaths);
+  const inputRows = await inputRowsSql(
+    conn,
+    toRead.length > 0 ? toRead : files.slice(0, 1),
+    files,
+    csvReading(plan.mapping, plan.readPaths),
+  );
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
   );
@@ -1397,10 +1436,7 @@ async function createRawInput(
       // a value mapped to null is missing; one the mapping does not name stays as it is
       value = `(SELECT CASE WHEN count(*) = 0 THEN ${value}::VARCHAR ELSE any_value(e.contract_value) END FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR)`;
     }
-    // a month the format does not read stays as written: the check reads it as a date or YYYY-MM,
-    // or names it "not a valid date" (as NULL it read as missing)
-    if (column.name === 'month' && mapping.monthFormat)
-      value = `coalesce(strftime(try_strptime(${value}::VARCHAR, getvariable('month_format')), '%Y-%m-%d'), ${value}::VARCHAR)`;
+    if (column.name === 'month' && mapping.monthFormat) value = formattedMonthSql(value);
     return `${value} AS ${id}`;
   });
   for (const [column, source] of Object.entries(mapping.columns))
@@ -1507,8 +1543,17 @@ async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runM
     });
     value = `CASE ${value}::VARCHAR ${cases.join(' ')} ELSE ${value}::VARCHAR END`;
   }
-  if (mapping.monthFormat) value = `try_strptime(${value}::VARCHAR, getvariable('month_format'))`;
+  if (mapping.monthFormat) value = formattedMonthSql(value);
   return `date_trunc('month', ${textMonthSql(value)})::DATE`;
+}
+
+/**
+ * A month read with the mapping's monthFormat (bound as month_format), as text: 2026-10-01 where
+ * the format reads it; else as written, which the check reads as a date or YYYY-MM or names "not a
+ * valid date" (as NULL it read as missing). Text whatever the column's type: checkChunks reads it so.
+ */
+function formattedMonthSql(value: string): string {
+  return `coalesce(strftime(try_strptime(${value}::VARCHAR, getvariable('month_format')), '%Y-%m-%d'), ${value}::VARCHAR)`;
 }
 
 /**
@@ -1563,10 +1608,6 @@ function subscriberIdSql(mapping: InputMapping): string {
   return typeof source === 'string' ? quoteIdent(source) : derivedColumnSql('subscriber_id', source);
 }
 
-function isCsvFile(path: string): boolean {
-  return /\.(csv|tsv)$/i.test(path);
-}
-
 /**
  * SQL over every row of `files`, all files' columns by name, with `file_index` (the file's number
  * in `numbering`, the plan's files) and `file_row`. Binds the file lists as session variables.
@@ -1574,12 +1615,11 @@ function isCsvFile(path: string): boolean {
 async function inputRowsSql(
   conn: DuckDBConnection,
   files: string[],
-  numbering = files,
-  /** CSV files read through a UTF-8 copy (LoadPlan.readPaths). */
-  readPaths: Readonly<Record<string, string>> = {},
+  numbering: string[],
+  reading: CsvReading,
 ): Promise<string> {
-  const parquet = files.filter((file) => !isCsvFile(file));
-  const csv = files.filter(isCsvFile);
+  const parquet = files.filter((file) => !isCsvPath(file));
+  const csv = files.filter(isCsvPath);
   const parts: string[] = [];
   // rows carry their file's number in the plan, not its path: a path per row cost ~10% of the load
   const numbers = (subset: string[]) => listValue(subset.map((file) => numbering.indexOf(file)));
@@ -1594,9 +1634,9 @@ async function inputRowsSql(
   // quarantine rows and which duplicate counts as first depend on it)
   for (const [i, file] of csv.entries()) {
     const variable = numberedVariable('csv_file', i);
-    await setVariable(conn, variable, readPaths[file] ?? file);
+    await setVariable(conn, variable, reading.readPaths[file] ?? file);
     parts.push(`SELECT *, ${numbering.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
-      FROM ${readerSql(file, `getvariable('${variable}')`)}`);
+      FROM ${readerSql(file, `getvariable('${variable}')`, reading.nullstr)}`);
   }
   return parts.join('\nUNION ALL BY NAME\n');
 }
@@ -1620,16 +1660,21 @@ function unionType(seen: string | undefined, type: string): string {
 }
 
 /** Column names and DuckDB types of a Parquet or CSV file. */
-async function describeFile(conn: DuckDBConnection, path: string, readFrom = path): Promise<Map<string, string>> {
+async function describeFile(
+  conn: DuckDBConnection,
+  path: string,
+  readFrom: string,
+  nullstr: string,
+): Promise<Map<string, string>> {
   try {
     const rows = await queryRows<{ column_name: string; column_type: string }>(
       conn,
-      `DESCRIBE SELECT * FROM ${readerSql(path, '$path')}`,
+      `DESCRIBE SELECT * FROM ${readerSql(path, '$path', nullstr)}`,
       { path: readFrom },
     );
     return new Map(rows.map((row) => [row.column_name, row.column_type]));
   } catch (error) {
-    const kind = isCsvFile(path) ? 'CSV' : 'Parquet';
+    const kind = isCsvPath(path) ? 'CSV' : 'Parquet';
     throw new InputFileError(
       `${basename(path)} is not a readable ${kind} file (${path}): ${csvReadProblem(error as Error)}`,
     );
@@ -1643,8 +1688,9 @@ async function describeFile(conn: DuckDBConnection, path: string, readFrom = pat
 async function utf8Copies(mapping: InputMapping, runFolder: string, files: string[]): Promise<Record<string, string>> {
   const copies: Record<string, string> = {};
   if (mapping.encoding === undefined || isUtf8(mapping.encoding)) return copies;
-  for (const [index, file] of files.filter(isCsvFile).entries()) {
-    await checkpoint({ stage: `load: reading ${mapping.encoding} as UTF-8`, done: index, total: files.length });
+  const csv = files.filter(isCsvPath);
+  for (const [index, file] of csv.entries()) {
+    await checkpoint({ stage: `load: reading ${mapping.encoding} as UTF-8`, done: index, total: csv.length });
     const copy = join(runFolder, 'utf8', `${index}-${basename(file)}`);
     await writeUtf8Copy(file, copy, mapping.encoding);
     copies[file] = copy;

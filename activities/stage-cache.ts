@@ -88,7 +88,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
     // features reads them
     await conn.run('DROP VIEW IF EXISTS usage');
   });
-  const { mapping, presentColumns, seconds, inputStamps: _stamps, ...rest } = plan;
+  const { mapping, presentColumns, seconds, inputStamps: _stamps, readPaths: _copies, ...rest } = plan;
   const load: LoadSummary = {
     ...rest,
     ...artifact.load,

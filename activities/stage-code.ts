@@ -20,6 +20,7 @@ export const STAGE_CODE_FILES = [
   'activities/load.ts',
   'activities/load-sql.ts',
   'activities/labels.ts',
+  'activities/csv-encoding.ts',
   'activities/user-features.ts',
   'activities/features.ts',
   'activities/duckdb.ts',

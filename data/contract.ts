@@ -182,15 +182,10 @@ export const NUMBER_COLUMNS: ReadonlySet<string> = new Set(
 );
 
 /**
- * The quarantine reason of a valid row of a month outside the run's window (a file holding every
- * month): listed like the others, but not a break of the contract (load.ts assertUsable), and not
- * read. Here, with no import, for what only reads manifests (`snapshots show`).
- */
-/**
  * Cells a CSV export writes for "no value", read as missing as an empty cell is: SQL dumps' \N,
  * NULL as databases and Excel print it, pandas' NaN and <NA>, Excel's #N/A, Python's None. Every
- * CSV (usage, labels, contact log) is read with them, so a "NULL" is never a plan or grid named
- * NULL, nor a number that fails its check.
+ * CSV (usage, labels, contact log) is read with them (csvNullstr), so a "NULL" is never a plan or
+ * grid named NULL, nor a number that fails its check.
  */
 export const CSV_MISSING_CELLS: readonly string[] = [
   '',
@@ -209,9 +204,27 @@ export const CSV_MISSING_CELLS: readonly string[] = [
   'none',
 ];
 
-/** read_csv's option naming CSV_MISSING_CELLS (none holds a quote). */
-export const CSV_NULLSTR = `nullstr = [${CSV_MISSING_CELLS.map((cell) => `'${cell}'`).join(', ')}]`;
+/** Whether a file is read as CSV, by its name: .csv, or .tsv (a tab-separated one: read_csv finds the tab). */
+export function isCsvPath(path: string): boolean {
+  return /\.(csv|tsv)$/i.test(path);
+}
 
+/**
+ * read_csv's nullstr option naming CSV_MISSING_CELLS (none holds a quote), but those in `kept`:
+ * cells a mapping's `values` give a meaning ("NA": "north_america") are read as written. An empty
+ * cell is missing whatever the mapping says.
+ */
+export function csvNullstr(kept: Iterable<string> = []): string {
+  const keep = new Set(kept);
+  const missing = CSV_MISSING_CELLS.filter((cell) => cell === '' || !keep.has(cell));
+  return `nullstr = [${missing.map((cell) => `'${cell}'`).join(', ')}]`;
+}
+
+/**
+ * The quarantine reason of a valid row of a month outside the run's window (a file holding every
+ * month): listed like the others, but not a break of the contract (load.ts assertUsable), and not
+ * read. Here, with no import, for what only reads manifests (`snapshots show`).
+ */
 export const OUTSIDE_WINDOW = 'month: outside the run window';
 
 /** Double-quotes an identifier; every identifier segflow puts in SQL comes from the contract. */

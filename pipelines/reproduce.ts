@@ -22,7 +22,11 @@ export interface ReproduceReport {
   /** Inputs whose content no longer matches the manifest: the run cannot be reproduced. */
   changedInputs: string[];
   /** Why each of changedInputs does not match: "missing", "content changed", or "added to the input since". */
-  changes: { path: string; change: 'missing' | 'content changed' | 'added to the input since'; what: string }[];
+  changes: {
+    path: string;
+    change: 'missing' | 'content changed' | 'added to the input since' | 'holds a file segflow cannot read';
+    what: string;
+  }[];
   /** What the outputs compare against besides the inputs, and how it stands now (a retired previous snapshot). */
   notes: string[];
   codeNow: string;
@@ -53,9 +57,14 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     if (now?.sha256 !== sha256) changes.push({ path, what, change: now ? 'content changed' : 'missing' });
   };
   for (const input of manifest.inputs) await check('input file', input.path, input.sha256);
-  // a file added to the input folder since would join the recomputation
+  // a file added to the input folder since would join the recomputation; a data file the load
+  // refuses (another format) stops it
   const { files } = await findInputFiles(manifest.params.input, firstMonth(manifest), manifest.params.month).catch(
-    () => ({ files: [] as string[] }),
+    (error: Error) => {
+      if (/that segflow cannot read/.test(error.message))
+        changes.push({ path: manifest.params.input, what: 'input folder', change: 'holds a file segflow cannot read' });
+      return { files: [] as string[] };
+    },
   );
   const recorded = new Set(manifest.inputs.map((input) => input.path));
   for (const path of files)

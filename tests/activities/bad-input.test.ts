@@ -92,10 +92,10 @@ describe('bad files stop the run before any work, with a typed error naming the 
       message: expect.stringMatching(/no \.parquet or \.csv files under/),
     });
     // a data file of another format is named: passed over, its rows would be left out unseen
-    await writeFile(join(input, 'usage.json'), '{"a": 1}');
+    await writeFile(join(input, 'usage.xlsx'), 'PK');
     await expect(load(input)).rejects.toMatchObject({
       name: 'InputFileError',
-      message: expect.stringMatching(/^a file under .* that segflow cannot read: usage\.json\./),
+      message: expect.stringMatching(/^a file under .* that segflow cannot read: usage\.xlsx\./),
     });
   });
 
@@ -517,6 +517,13 @@ describe("a mapped file's reasons name the user's own columns", () => {
     // and the right one reads them
     await writeFile(mapping, JSON.stringify({ columns: { month: 'bill_month' }, monthFormat: '%Y%m' }));
     expect((await load(input, { mapping })).rowsQuarantined).toBe(0);
+    // a month stored as a DATE reads with a format too (its text is 2026-06-01)
+    const dates = await inputWith(
+      (folder) => writeParquet(sample, join(folder, 'usage.parquet'), 'SELECT * FROM {june}'),
+      false,
+    );
+    await writeFile(mapping, JSON.stringify({ monthFormat: '%Y-%m-%d' }));
+    expect((await load(dates, { mapping })).rowsQuarantined).toBe(0);
   });
 });
 

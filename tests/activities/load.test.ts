@@ -134,22 +134,23 @@ describe('loadUsage on real Parquet', () => {
     const june = join(input, 'usage_month=2026-06');
     await withConnection(':memory:', (conn) =>
       conn.run(
-        `COPY (FROM read_parquet('${june}/*.parquet')) TO '${join(input, 'june.txt')}' (HEADER, DELIMITER '\t')`,
+        `COPY (FROM read_parquet('${june}/*.parquet')) TO '${join(input, 'usage-2026-06.txt')}' (HEADER, DELIMITER '\t')`,
       ),
     );
-    // a README, Spark's _SUCCESS and a file of a month folder outside the window are passed over
-    await writeFile(join(input, 'README.md'), 'usage export\n');
+    // a README, a mapping, Spark's _SUCCESS and a file of a month folder outside the window are passed over
+    await writeFile(join(input, 'README.txt'), 'usage export\n');
+    await writeFile(join(input, 'mapping.json'), '{}');
     await writeFile(join(input, '_SUCCESS'), '');
     await mkdir(join(input, 'usage_month=2025-01'));
     await writeFile(join(input, 'usage_month=2025-01', 'export.json'), '{}');
     await expect(loadUsage(storeIn(dir), run('text-file'), { month: '2026-06', input })).rejects.toMatchObject({
       name: 'InputFileError',
       message: expect.stringMatching(
-        /^a file under .* that segflow cannot read: june\.txt\. segflow reads Parquet and CSV/,
+        /^a file under .* that segflow cannot read: usage-2026-06\.txt\. segflow reads Parquet and CSV/,
       ),
     });
     const tsv = join(dir, 'june.tsv');
-    await cp(join(input, 'june.txt'), tsv);
+    await cp(join(input, 'usage-2026-06.txt'), tsv);
     const summary = await loadUsage(storeIn(dir), run('tsv'), { month: '2026-06', input: tsv });
     expect(summary.rowsLoaded).toBeGreaterThan(1_000);
     expect(summary.rowsQuarantined).toBe(0);
@@ -422,6 +423,7 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
       'S3,2026-06,10,20,30.5,12,NA,#N/A,None,n/a',
       'S4,2026-06,10,20,30.5,12,3,1,basic,north',
       'S5,2026-06,10,20,30.5,12,5,0,basic,unknown',
+      'S6,2026-06,10,20,30.5,12,5,0,basic,NA',
     ];
     await writeFile(csv, lines.join('\n') + '\n');
     // the region 'unknown' mapped to null: missing too
@@ -439,6 +441,23 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
       { subscriber_id: 'S3', sms_count: null, complaints: null, plan: null, region: null },
       { subscriber_id: 'S4', sms_count: 3, complaints: 1, plan: 'basic', region: 'north' },
       { subscriber_id: 'S5', sms_count: 5, complaints: 0, plan: 'basic', region: null },
+      { subscriber_id: 'S6', sms_count: 5, complaints: 0, plan: 'basic', region: null },
+    ]);
+    // a cell the mapping's values name is read as written, in every column: 'NA' the region north
+    // america, and so sms_count's 'NA' is mapped to null too (else it would be no integer)
+    const named = await loadCsv('missing-markers-named', csv, {
+      values: { region: { NA: 'north america' }, sms_count: { NA: null } },
+    });
+    expect(named.rowsQuarantined).toBe(0);
+    const regions = await withConnection(named.dbPath, (conn) =>
+      queryRows<Record<string, unknown>>(
+        conn,
+        "SELECT subscriber_id, sms_count, region FROM usage WHERE subscriber_id IN ('S3', 'S6') ORDER BY 1",
+      ),
+    );
+    expect(regions).toEqual([
+      { subscriber_id: 'S3', sms_count: null, region: null },
+      { subscriber_id: 'S6', sms_count: 5, region: 'north america' },
     ]);
   });
 
