@@ -361,13 +361,26 @@ class TreeGrower {
       if (!allowed[f]) continue;
       const offset = f * STRIDE;
       const binCount = binCounts[f];
-      // categorical: categories ordered by gradient / hessian, cut anywhere in that order; numeric: cut between bins
+      // categorical: categories ordered by gradient / hessian (shrunk, LightGBM's cat_smooth), cut
+      // anywhere in that order, those with fewer than minLeafSize rows right together
+      // (min_data_per_group), and the chance gain of ordering k of them taken off (histogram-tree.ts);
+      // numeric: cut between bins
       let order: number[];
+      let rare: number[] = [];
+      let penalty = 0;
       if (categorical[f]) {
         order = [];
-        for (let b = 0; b < binCount; b++) if (histograms[offset + b * 3 + 2] > 0) order.push(b);
-        const ratio = (b: number) => histograms[offset + b * 3] / (histograms[offset + b * 3 + 1] + l2);
+        rare = [];
+        for (let b = 0; b < binCount; b++) {
+          const rows = histograms[offset + b * 3 + 2];
+          if (rows >= minLeafSize) order.push(b);
+          else if (rows > 0) rare.push(b);
+        }
+        const ratio = (b: number) =>
+          histograms[offset + b * 3] / (histograms[offset + b * 3 + 1] + l2 + CATEGORY_SMOOTHING);
         order.sort((a, b) => ratio(a) - ratio(b) || a - b);
+        // G^2 / H of a group of rows is about chi-squared with one degree of freedom by chance
+        penalty = Math.max(0, order.length - 2);
       } else order = NUMERIC_ORDER;
       const cuts = categorical[f] ? order.length - 1 : binCount - 1;
       let gl = 0;
@@ -380,14 +393,14 @@ class TreeGrower {
         nl += histograms[at + 2];
         if (nl < minLeafSize) continue;
         if (n - nl < minLeafSize) break;
-        const gain = score(gl, hl) + score(g - gl, h - hl) - parent;
+        const gain = score(gl, hl) + score(g - gl, h - hl) - parent - penalty;
         if (gain > bestGain) {
           bestGain = gain;
           best = {
             gain,
             feature: f,
             threshold: categorical[f] ? 0 : j + 1,
-            rightBins: categorical[f] ? order.slice(j + 1) : null,
+            rightBins: categorical[f] ? [...order.slice(j + 1), ...rare] : null,
             gradient: gl,
             hessian: hl,
             rows: nl,
@@ -398,6 +411,9 @@ class TreeGrower {
     return best;
   }
 }
+
+/** Hessian a category's gradient / hessian is shrunk with toward 0 (LightGBM's cat_smooth). */
+const CATEGORY_SMOOTHING = 10;
 
 /** Bins 0..255 in order: a numeric feature's cuts walk its bins from the left. */
 const NUMERIC_ORDER = Array.from({ length: 256 }, (_, b) => b);

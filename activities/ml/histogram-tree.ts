@@ -167,7 +167,7 @@ function findBestSplit(binned: BinnedFeatures, histograms: Histograms, node: Nod
   const parentGini = gini(positives, n);
   const gainOf = (leftN: number, leftPos: number) =>
     parentGini - (leftN / n) * gini(leftPos, leftN) - ((n - leftN) / n) * gini(positives - leftPos, n - leftN);
-  let best: { gain: number; feature: number; threshold: number; order?: number[] } = {
+  let best: { gain: number; feature: number; threshold: number; order?: number[]; rare?: number[] } = {
     gain: node.minGain,
     feature: -1,
     threshold: 0,
@@ -175,7 +175,13 @@ function findBestSplit(binned: BinnedFeatures, histograms: Histograms, node: Nod
   for (let f = 0; f < binned.features; f++) {
     const offset = f * HISTOGRAM_STRIDE;
     const categorical = binned.categoryCounts[f] > 0;
-    const order = categorical ? categoriesByChurnRate(histograms, offset, binned.categoryCounts[f] + 1) : undefined;
+    const grouped = categorical
+      ? categoriesByChurnRate(histograms, offset, binned.categoryCounts[f] + 1, minLeafSize, positives / n)
+      : undefined;
+    const order = grouped?.order;
+    // the best cut of k categories ordered by rate gains about (k - 1) x 2p(1 - p) / n by chance
+    // alone, where a numeric cut gains about one such share: the excess is taken off
+    const categoryPenalty = order && order.length > 2 ? ((order.length - 2) * parentGini) / n : 0;
     const binCount = order ? order.length : binned.edges[f].length + 1;
     let leftN = 0;
     let leftPos = 0;
@@ -187,8 +193,8 @@ function findBestSplit(binned: BinnedFeatures, histograms: Histograms, node: Nod
       leftPos += churners;
       if (leftN < minLeafSize) continue;
       if (n - leftN < minLeafSize) break;
-      const gain = gainOf(leftN, leftPos);
-      if (gain > best.gain) best = { gain, feature: f, threshold: t, order };
+      const gain = gainOf(leftN, leftPos) - categoryPenalty;
+      if (gain > best.gain) best = { gain, feature: f, threshold: t, order, rare: grouped?.rare };
     }
   }
   if (best.feature < 0) return undefined;
@@ -199,18 +205,38 @@ function findBestSplit(binned: BinnedFeatures, histograms: Histograms, node: Nod
   }
   const leftCategories = best.order.slice(0, best.threshold);
   for (const bin of leftCategories) leftBins[bin] = 1;
-  return { ...best, leftBins, leftCategories, rightCategories: best.order.slice(best.threshold) };
+  const rightCategories = [...best.order.slice(best.threshold), ...(best.rare ?? [])];
+  return { ...best, leftBins, leftCategories, rightCategories };
 }
 
-/** The bins with rows at this node, lowest churn rate first (ties by bin, so training is deterministic). */
-function categoriesByChurnRate(histograms: Histograms, offset: number, bins: number): number[] {
+/**
+ * The categories with rows at this node, ordered by churn rate shrunk toward the node's (ties by
+ * bin, so training is deterministic), and apart those with fewer than `minRows` rows, which go
+ * right together, as LightGBM's min_data_per_group and cat_smooth do. Ordering many small
+ * categories by their raw rates sorts noise: a column of 45 random codes took the readable tree's
+ * holdout AUC from 0.85 to 0.68 on an own-data walkthrough's extract.
+ */
+function categoriesByChurnRate(
+  histograms: Histograms,
+  offset: number,
+  bins: number,
+  minRows: number,
+  nodeRate: number,
+): { order: number[]; rare: number[] } {
   const present: { bin: number; rate: number }[] = [];
+  const rare: number[] = [];
   for (let bin = 0; bin < bins; bin++) {
-    const total = histograms[offset + bin * 2] + histograms[offset + bin * 2 + 1];
-    if (total > 0) present.push({ bin, rate: histograms[offset + bin * 2 + 1] / total });
+    const churners = histograms[offset + bin * 2 + 1];
+    const total = histograms[offset + bin * 2] + churners;
+    if (total === 0) continue;
+    if (total < minRows) rare.push(bin);
+    else present.push({ bin, rate: (churners + CATEGORY_SMOOTHING * nodeRate) / (total + CATEGORY_SMOOTHING) });
   }
-  return present.sort((a, b) => a.rate - b.rate || a.bin - b.bin).map((entry) => entry.bin);
+  return { order: present.sort((a, b) => a.rate - b.rate || a.bin - b.bin).map((entry) => entry.bin), rare };
 }
+
+/** Rows of the node's churn rate each category's rate is shrunk with (LightGBM's cat_smooth). */
+const CATEGORY_SMOOTHING = 10;
 
 /** The node's rows split in two by the bin lookup, each side in the node's order. */
 function partitionRows(

@@ -1,5 +1,6 @@
 import { DecisionTreeClassifier } from 'ml-cart';
 import { describe, expect, it } from 'vitest';
+import { predictBoosted, trainBoosted } from '../../activities/ml/boosting';
 import { binFeatures, predictProbabilities, trainHistogramTree } from '../../activities/ml/histogram-tree';
 import { classifierMetrics } from '../../activities/ml/metrics';
 import { seededRandom } from '../../activities/ml/random';
@@ -139,5 +140,63 @@ describe('categorical splits', () => {
     const conditions = leafRules(model, ['Contract', 'noise'], 0.3, meta).map((rule) => rule.condition);
     expect(conditions).toContain('(Contract in {Month-to-month, Weekly} or missing)');
     expect(conditions).toContain('Contract in {One year, Two year}');
+  });
+});
+
+describe('a categorical column of noise', () => {
+  // a weak planted signal (f0, f1; churn about 15%) and 45 codes drawn at random: an office code an
+  // operator's extract carries, which says nothing of churn
+  const data = (rows: number, seed: number) => {
+    const random = seededRandom(seed);
+    const columns = Array.from({ length: 4 }, () => new Float64Array(rows));
+    const labels = new Uint8Array(rows);
+    for (let i = 0; i < rows; i++) {
+      for (const column of columns) column[i] = random();
+      const risk = 0.05 + 0.12 * (1 - columns[0][i]) + 0.08 * (columns[1][i] < 0.3 ? 1 : 0);
+      labels[i] = random() < risk ? 1 : 0;
+    }
+    columns.push(Float64Array.from({ length: rows }, () => Math.floor(random() * 45)));
+    return { columns, labels };
+  };
+  const train = data(16_000, 1);
+  const holdout = data(8_000, 2);
+  const rows = allRows(16_000);
+  /** Holdout AUC of the readable tree and the boosted ensemble on the first `k` columns. */
+  const aucs = (k: number) => {
+    const columns = train.columns.slice(0, k);
+    const categorical = [false, false, false, false, true].slice(0, k);
+    const tree = trainHistogramTree(
+      binFeatures(
+        columns,
+        256,
+        200_000,
+        categorical.map((c) => (c ? 45 : 0)),
+      ),
+      train.labels,
+      rows,
+      { maxDepth: 6, minLeafSize: 50 },
+    );
+    const boosted = trainBoosted(columns, train.labels, rows, {
+      trees: 100,
+      maxDepth: 5,
+      learningRate: 0.1,
+      minLeafSize: 25,
+      rowSubsample: 0.8,
+      featureSubsample: 0.8,
+      seed: 3,
+      categorical,
+    });
+    const auc = (scores: Float64Array) => classifierMetrics(scores, holdout.labels).rocAuc;
+    return {
+      tree: auc(predictProbabilities(tree, holdout.columns.slice(0, k))),
+      boosted: auc(predictBoosted(boosted.model, holdout.columns.slice(0, k))),
+    };
+  };
+
+  it('costs neither model holdout AUC: small categories are grouped, and the chance gain of ordering many is taken off', () => {
+    // before: the tree 0.585 -> 0.559 with the codes, the ensemble 0.593 -> 0.579
+    const [without, withCodes] = [aucs(4), aucs(5)];
+    expect(withCodes.tree).toBeGreaterThan(without.tree - 0.005);
+    expect(withCodes.boosted).toBeGreaterThan(without.boosted - 0.005);
   });
 });
