@@ -1,11 +1,11 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { isCsvPath, quoteIdent } from '../data/contract';
 import { InputFileError, SchemaContractError } from '../domain/errors';
 import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
 import { csvReadProblem } from './csv-encoding';
 import { queryOne, queryRows, setVariable } from './duckdb';
-import { mappingNullstr, textMonthSql } from './load-sql';
+import { formattedMonthSql, mappingNullstr, textMonthSql } from './load-sql';
 
 /**
  * Churn labels from their own file (`--param labels=<file>`): a subscriber id and either a churn
@@ -32,8 +32,13 @@ function readerSql(path: string, mapping: InputMapping): string {
 }
 
 /** Flag values segflow understands without a mapping (the mapping's churn_label encodings win over them). */
-const TRUE_WORDS = ['yes', 'y', 'true', 't', '1', 'churned', 'churn'];
-const FALSE_WORDS = ['no', 'n', 'false', 'f', '0', 'stayed', 'active'];
+const TRUE_WORDS = ['yes', 'y', 'true', 't', '1', 'churned', 'churn', '是', '流失', '离网'];
+const FALSE_WORDS = ['no', 'n', 'false', 'f', '0', 'stayed', 'active', '否', '在网', '未流失'];
+
+/** A labels file's month left as a DATE: as the input's months are read (the mapping's monthFormat, a date, YYYY-MM). */
+function monthLeftSql(value: string, mapping: InputMapping): string {
+  return textMonthSql(mapping.monthFormat ? formattedMonthSql(value) : value);
+}
 
 /**
  * Describes the labels file and counts its ids unknown to the input. `inputIds` is SQL giving
@@ -61,13 +66,31 @@ export async function inspectLabels(
   const idColumn = typeof idSource === 'string' && names.includes(idSource) ? idSource : names[0];
   const labelColumn = names.find((name) => name !== idColumn) as string;
   const value = `nullif(trim(${quoteIdent(labelColumn)}::VARCHAR), '')`;
-  const counts = await queryOne<{ rows: number; values: number; months: number }>(
+  await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
+  await setVariable(conn, 'flag_words', listValue([...TRUE_WORDS, ...FALSE_WORDS]));
+  // (a list of no values has no type: '' stands for none, as a label value is never empty here)
+  await setVariable(conn, 'mapped_flags', listValue(['', ...Object.keys(mapping.values.churn_label ?? {})]));
+  const flag = `(list_contains(getvariable('flag_words'), lower(${value})) OR list_contains(getvariable('mapped_flags'), ${value}))`;
+  const counts = await queryOne<{ rows: number; values: number; months: number; flags: number }>(
     conn,
     `SELECT count(*) AS rows, count(${value}) AS values,
-            count(${textMonthSql(value)}) AS months
+            count(${monthLeftSql(value, mapping)}) AS months, count(*) FILTER (WHERE ${flag}) AS flags
      FROM ${readerSql(path, mapping)}`,
   );
   const kind = counts.values > 0 && counts.months === counts.values ? 'month-left' : 'flag';
+  // a value read as neither would label nobody: the run would then find no churner to learn from
+  if (kind === 'flag' && counts.flags < counts.values) {
+    const examples = await queryRows<{ value: string }>(
+      conn,
+      `SELECT DISTINCT ${value} AS value FROM ${readerSql(path, mapping)}
+       WHERE ${value} IS NOT NULL AND NOT ${flag} AND ${monthLeftSql(value, mapping)} IS NULL ORDER BY 1 LIMIT 3`,
+    );
+    throw new SchemaContractError(
+      `the labels file ${path}: ${counts.values - counts.flags} of ${counts.values} values of its label column "${labelColumn}" are neither a churn flag ` +
+        `(yes/no, true/false, 1/0, 是/否, or the mapping's churn_label values) nor, all of them, a month left ` +
+        `(2026-07 or 2026-07-01, or as the mapping's monthFormat reads months), e.g. ${examples.map((e) => `'${e.value}'`).join(', ')}`,
+    );
+  }
   const { unknown } = await queryOne<{ unknown: number }>(
     conn,
     `SELECT count(*) AS unknown FROM ${readerSql(path, mapping)} l
@@ -134,6 +157,7 @@ async function createUserLabels(
   readFrom: string,
 ): Promise<void> {
   await setVariable(conn, 'labels_file', readFrom);
+  await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
   // the file's columns read qualified: one named as label_words' (churned, word, priority) is still the file's
   const value = `nullif(trim(f.${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;
   const encodings = Object.entries(mapping.values.churn_label ?? {});
@@ -156,7 +180,7 @@ async function createUserLabels(
               labels.kind === 'flag'
                 ? `(SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value})
                    ORDER BY w.priority, w.word = ${value} DESC LIMIT 1)`
-                : `date_trunc('month', ${textMonthSql(value)})::DATE`
+                : `date_trunc('month', ${monthLeftSql(value, mapping)})::DATE`
             } AS label
      FROM ${readerSql(labels.path, mapping)} f`,
   );

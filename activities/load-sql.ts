@@ -56,6 +56,15 @@ export function textMonthSql(value: string): string {
   return `coalesce(TRY_CAST(${value} AS DATE), try_strptime(${value}::VARCHAR, '%Y-%m')::DATE)`;
 }
 
+/**
+ * A month read with the mapping's monthFormat (bound as month_format), as text: 2026-10-01 where
+ * the format reads it; else as written, which the check reads as a date or YYYY-MM or names "not a
+ * valid date" (as NULL it read as missing). Text whatever the column's type: checkChunks reads it so.
+ */
+export function formattedMonthSql(value: string): string {
+  return `coalesce(strftime(try_strptime(${value}::VARCHAR, getvariable('month_format')), '%Y-%m-%d'), ${value}::VARCHAR)`;
+}
+
 /** Table quarantine's columns: each row that broke the contract, where it was, and why. */
 export const QUARANTINE_COLUMNS =
   '(source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)';

@@ -38,6 +38,7 @@ import { viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, writeUtf8Copy } from './csv-encoding';
 import {
   buildCheckSql,
+  formattedMonthSql,
   mappingNullstr,
   notReadableAs,
   numberFormatHint,
@@ -1545,15 +1546,6 @@ async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runM
   }
   if (mapping.monthFormat) value = formattedMonthSql(value);
   return `date_trunc('month', ${textMonthSql(value)})::DATE`;
-}
-
-/**
- * A month read with the mapping's monthFormat (bound as month_format), as text: 2026-10-01 where
- * the format reads it; else as written, which the check reads as a date or YYYY-MM or names "not a
- * valid date" (as NULL it read as missing). Text whatever the column's type: checkChunks reads it so.
- */
-function formattedMonthSql(value: string): string {
-  return `coalesce(strftime(try_strptime(${value}::VARCHAR, getvariable('month_format')), '%Y-%m-%d'), ${value}::VARCHAR)`;
 }
 
 /**

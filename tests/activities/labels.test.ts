@@ -46,3 +46,36 @@ describe('a churn flag in a labels file', () => {
     expect(await flags('exact', { S1: 'Y', S2: 'y' }, values)).toEqual({ S1: false, S2: true });
   });
 });
+
+describe("a labels file's values", () => {
+  /** inspectLabels on a labels CSV of (id, label) under `mapping`. */
+  async function inspect(name: string, values: string[], mapping: Record<string, unknown> = {}) {
+    const path = join(dir, `${name}.csv`);
+    await writeFile(path, ['用户号码,离网月份', ...values.map((v, i) => `S${i},${v}`)].join('\n') + '\n');
+    return withConnection(':memory:', (conn) =>
+      inspectLabels(conn, path, InputMappingSchema.parse(mapping), "SELECT 'S0' AS subscriber_id"),
+    );
+  }
+
+  it("reads months left as the input's months are read (the mapping's monthFormat), and Chinese yes/no flags", async () => {
+    expect((await inspect('month-format', ['2026年7月', '2026年8月', ''], { monthFormat: '%Y年%m月' })).kind).toBe(
+      'month-left',
+    );
+    expect((await inspect('iso-months', ['2026-07', '2026-08-01'])).kind).toBe('month-left');
+    const read = await flags('chinese', { S1: '是', S2: '否', S3: '流失' }, {});
+    expect(read).toEqual({ S1: true, S2: false, S3: true });
+  });
+
+  it('stops, quoting them, on values that are neither a flag nor a month: they would label nobody', async () => {
+    // months not ISO without a monthFormat; months of two forms with one
+    await expect(inspect('chinese-months', ['2026年7月', '2026年8月'])).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(
+        /2 of 2 values of its label column "离网月份" are neither a churn flag .* e\.g\. '2026年7月', '2026年8月'$/,
+      ),
+    });
+    await expect(inspect('mixed-months', ['2026年7月', '202608'], { monthFormat: '%Y年%m月' })).rejects.toMatchObject({
+      message: expect.stringMatching(/2 of 2 values .* e\.g\. '202608'$/),
+    });
+  });
+});
