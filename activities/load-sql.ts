@@ -42,6 +42,10 @@ export function mappingNullstr(mapping: InputMapping): string {
   return csvNullstr(Object.values(mapping.values).flatMap((encoding) => Object.keys(encoding)));
 }
 
+/** The quarantine rule of an id a spreadsheet wrote in scientific notation. */
+export const SCIENTIFIC_ID =
+  'a number in scientific notation (1.38E+10): a spreadsheet rounded the id; export the id column as text';
+
 /** The quarantine rule of a value its contract column's type cannot read ("not a valid double"). */
 export function notReadableAs(type: string): string {
   return `not a valid ${type.toLowerCase()}`;
@@ -88,6 +92,8 @@ export function buildCheckSql(
   userColumns: string[] = [],
   columnLabels: ReadonlyMap<string, string> = new Map(),
   decimalSeparator: DecimalSeparator = '.',
+  /** Whether any input file is a CSV, whose ids a spreadsheet may have turned into numbers (1.38E+10). */
+  csvInput = false,
 ): { create: string; duplicates: string; count: string } {
   const reason = (column: ColumnContract, rule: string) =>
     sqlString(`${columnLabels.get(column.name) ?? column.name}: ${rule}`);
@@ -120,7 +126,16 @@ export function buildCheckSql(
       sourceType(column) === 'BLOB' && column.type === 'VARCHAR' ? 'not valid UTF-8 text' : notReadableAs(column.type);
     return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN ${reason(column, rule)}`;
   });
-  const ruleFailures = USAGE_CONTRACT.flatMap((column) => rowRules(column, reason));
+  // a spreadsheet shows a long numeric id as 1.38E+10 and saves it so: many subscribers would
+  // become one (quarantined as duplicates but one, scored as a made-up id). A substring test
+  // first: most ids hold no "E+"
+  const scientificId = (column: ColumnContract) =>
+    csvInput && column.name === 'subscriber_id' && presentColumns.has(column.name)
+      ? [
+          `WHEN contains(upper(t.subscriber_id), 'E+') AND regexp_full_match(t.subscriber_id, '[0-9](\\.[0-9]+)?[eE]\\+[0-9]+') THEN ${reason(column, SCIENTIFIC_ID)}`,
+        ]
+      : [];
+  const ruleFailures = USAGE_CONTRACT.flatMap((column) => [...rowRules(column, reason), ...scientificId(column)]);
   const checkedRows = `WITH typed AS (
   SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent)].join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure

@@ -796,7 +796,13 @@ async function checkChunks(
   };
   await conn.run(`CREATE OR REPLACE TABLE quarantine ${QUARANTINE_COLUMNS}`);
   const labels = new Map(USAGE_CONTRACT.map((column) => [column.name, columnLabel(plan.mapping, column.name)]));
-  const checks = buildCheckSql(presentColumns, userColumns, labels, plan.mapping.decimalSeparator);
+  const checks = buildCheckSql(
+    presentColumns,
+    userColumns,
+    labels,
+    plan.mapping.decimalSeparator,
+    plan.inputFiles.some((file) => isCsvPath(file.path)),
+  );
   // after a month with quarantined rows the next is checked at once: counting first would read it twice
   let lastClean = true;
   for (const [number, chunk] of chunks.entries()) {

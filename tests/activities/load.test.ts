@@ -461,6 +461,20 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
     ]);
   });
 
+  it('quarantines ids a spreadsheet wrote in scientific notation, instead of taking many subscribers for one', async () => {
+    const csv = join(dir, 'excel-ids.csv');
+    const rows = Array.from({ length: 40 }, (_, i) => `${13800000000 + i},2026-06,10,20,30.5,12`);
+    // Excel shows 13800000038 and 13800000039 as 1.38E+10, and saves them so
+    rows[38] = '1.38E+10,2026-06,10,20,30.5,12';
+    rows[39] = '1.38E+10,2026-06,11,21,31.5,13';
+    await writeFile(csv, ['用户号码,month,voice_minutes,data_mb,spend,tenure_months', ...rows].join('\n') + '\n');
+    const summary = await loadCsv('excel-ids', csv, { columns: { subscriber_id: '用户号码' } });
+    expect(summary.quarantineByReason).toEqual({
+      '用户号码 (subscriber_id): a number in scientific notation (1.38E+10): a spreadsheet rounded the id; export the id column as text': 2,
+    });
+    expect(summary.rowsLoaded).toBe(38);
+  });
+
   it('reads a CSV separated by commas whose decimal-comma numbers are quoted, and refuses one whose are not', async () => {
     // COPY quotes each value holding its delimiter: "103,03"
     const quoted = join(dir, 'quoted-commas.csv');
