@@ -176,6 +176,11 @@ function looksLikeId(stats: ColumnStats, numeric: boolean, maxCategories: number
   return wholeNumbers && (sameWidth || consecutive);
 }
 
+/** Whole numbers, a different one on every row, running without a gap: a file's row numbers or index, not a measure. */
+function isRowNumber({ n, numbers, integers, distinct, min, max }: ColumnStats): boolean {
+  return n > 2 && numbers === n && integers === n && distinct === n && max - min + 1 === n;
+}
+
 const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
 const quoted = (value: string) => `'${value.length > 40 ? `${value.slice(0, 39)}…` : value}'`;
 const percent = (share: number) => (share < 0.01 ? '<1%' : `${Math.round(share * 100)}%`);
@@ -316,7 +321,6 @@ export async function resolveUserFeatures(
       });
   }
   const distinctValues = ({ distinct }: ColumnStats) => `${distinct} distinct values`;
-  /** The values of a column that are not numbers, most frequent first: 'n/a', 'x' and 4 more. */
   /** The most frequent values that are not numbers, quoted, and what they say of the number format (numberFormatHint). */
   const notNumbers = async (name: string): Promise<{ shown: string; hint?: string }> => {
     const text = userText(name);
@@ -368,6 +372,11 @@ export async function resolveUserFeatures(
       skipped.push({
         feature: name,
         reason: `looks like an id: ${distinctValues(column)} for ${column.subscribers} subscribers, one each`,
+      });
+    else if (declared === 'auto' && isRowNumber(column))
+      skipped.push({
+        feature: name,
+        reason: `a row number: a different whole number on each of its ${n} rows, running ${column.min} to ${column.max} (an index, as pandas' to_csv writes one)`,
       });
     else if (declared === 'numeric' || autoNumeric)
       typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });

@@ -170,6 +170,26 @@ describe("typing a user's own columns", () => {
     expect(features.monthly_fee).toMatchObject({ type: 'numeric' });
   });
 
+  it('"auto" skips a row number in monthly rows (the index pandas\' to_csv writes), which changes on every row', async () => {
+    const monthly = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'devices_csv', csv);
+      return resolveUserFeatures(
+        conn,
+        `SELECT *, m AS month_no, (row_number() OVER () - 1)::VARCHAR AS "Unnamed: 0"
+         FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true) CROSS JOIN range(3) t(m)`,
+        [...HEADER, 'month_no', 'Unnamed: 0'],
+        InputMappingSchema.parse({ columns: { subscriber_id: 'msisdn', churn_label: 'Churn' }, features: 'auto' }),
+        null,
+      );
+    });
+    const { features, skipped } = byName(monthly);
+    expect(skipped['Unnamed: 0']).toBe(
+      "a row number: a different whole number on each of its 12570 rows, running 0 to 12569 (an index, as pandas' to_csv writes one)",
+    );
+    // a measure with a different value on most rows stays
+    expect(features.data_bytes).toMatchObject({ type: 'numeric' });
+  });
+
   it('"auto" skips columns that look like ids: one distinct value per row, as text or as codes of digits', async () => {
     const { features, skipped } = byName(await resolve({ ...SNAPSHOT, features: 'auto' }));
     for (const id of ['imsi', 'account_no', 'email']) {
