@@ -9,12 +9,14 @@ export { OUTSIDE_WINDOW };
  * With decimalSeparator "," the comma is the decimal mark and a point makes the text no number
  * (1.234 may be 1234 with a thousands point), as DuckDB's read_csv reads numbers with
  * decimal_separator ',': before the cast, one translate() turns each comma into a point and each
- * point into "!" (not a letter: '0x5' casts to an integer).
+ * point into "!" (not a letter: '0x5' casts to an integer). A number in parentheses is negative,
+ * as accounts write it: (12.50) is -12.5.
  */
 export function textNumberSql(text: string, decimalSeparator: DecimalSeparator = '.', type = 'DOUBLE'): string {
-  return decimalSeparator === ','
-    ? `TRY_CAST(translate(${text}, ',.', '.!') AS ${type})`
-    : `TRY_CAST(${text} AS ${type})`;
+  const cast = (value: string) =>
+    decimalSeparator === ',' ? `TRY_CAST(translate(${value}, ',.', '.!') AS ${type})` : `TRY_CAST(${value} AS ${type})`;
+  // an accountant's negative, (12.50): read only where the text is no number as it is
+  return `coalesce(${cast(text)}, -${cast(`regexp_extract(${text}::VARCHAR, '^\\(\\s*([0-9][^()]*)\\)$', 1)`)})`;
 }
 
 /**

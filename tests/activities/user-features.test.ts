@@ -113,6 +113,22 @@ describe("typing a user's own columns", () => {
     );
   });
 
+  it("reads an accountant's negative numbers, (12.50), as negative numbers", async () => {
+    const balances = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'devices_csv', csv);
+      return resolveUserFeatures(
+        conn,
+        `SELECT * REPLACE (CASE WHEN hash(msisdn) % 3 = 0 THEN '(' || monthly_fee || ')' ELSE monthly_fee END AS monthly_fee)
+         FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)`,
+        HEADER,
+        InputMappingSchema.parse({ ...SNAPSHOT, features: 'auto' }),
+      );
+    });
+    const { features } = byName(balances);
+    // numbers all: no value taken as missing
+    expect(features.monthly_fee).toEqual({ name: 'monthly_fee', column: expect.any(String), type: 'numeric' });
+  });
+
   it('says a column of numbers written with thousands separators has them, rather than only to read them as missing', async () => {
     // monthly_fee x 20 (400 to 2,000), written as spreadsheets export it: 1,234.50
     const withSeparators = (mapping: unknown) =>
