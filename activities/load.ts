@@ -520,7 +520,10 @@ async function checkFiles(
       throw new SchemaContractError(
         `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)` +
           (missing.includes('month') && !missing.includes('subscriber_id') && mapping.format === 'long'
-            ? `; a file of one row per subscriber, without months, is a snapshot: set "format": "snapshot" in the mapping`
+            ? `; a file of one row per subscriber, without months, is a snapshot: set "format": "snapshot" in the mapping` +
+              (files.length > 1
+                ? ' (monthly rows need a month column: segflow does not read months from file names)'
+                : '')
             : ''),
       );
     }
@@ -1014,7 +1017,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
   // when the run stops, its message shows what a number the check could not read looks like
   // (an extra: a failure to find one never hides the stop itself)
   const examples = tooManyBroken(summary)
-    ? await notANumberExamples(plan, Object.keys(summary.quarantineByReason)).catch(() => undefined)
+    ? await unreadValueExamples(plan, Object.keys(summary.quarantineByReason)).catch(() => undefined)
     : undefined;
   assertUsable(summary, examples, mapping.monthFormat);
   return summary;
@@ -1152,21 +1155,22 @@ function exampleNote({ value, decimalSeparator }: ExampleValue): string {
 const EXAMPLE_ROWS = 5;
 
 /**
- * For each of `reasons` that is a number column's "not a valid double" (or integer), a value as
+ * For each of `reasons` that is a number column's "not a valid double" (or integer), or the
+ * month's "not a valid date", a value as
  * the input wrote it: of the reason's first quarantined rows (table quarantine of the run
  * database: file and row), the first whose value says something about the number format (a
  * decimal comma, thousands separators), else the first. Only the rows up to the last of those are
  * read, from their file, so a stopped run pays little for its message. A file that cannot be read
  * (a stored month's input, since gone) gives no example.
  */
-async function notANumberExamples(plan: LoadPlan, reasons: string[]): Promise<Map<string, ExampleValue>> {
+async function unreadValueExamples(plan: LoadPlan, reasons: string[]): Promise<Map<string, ExampleValue>> {
   const { mapping } = plan;
   const decimalSeparator = mapping.decimalSeparator ?? '.';
   // the reason buildCheckSql gives a number column read from one input column, and that column
   const sources = new Map<string, string>();
   for (const column of USAGE_CONTRACT) {
     const source = mapping.columns[column.name] ?? column.name;
-    if (NUMBER_COLUMNS.has(column.name) && typeof source === 'string')
+    if ((NUMBER_COLUMNS.has(column.name) || column.name === 'month') && typeof source === 'string')
       sources.set(`${columnLabel(mapping, column.name)}: ${notReadableAs(column.type)}`, source);
   }
   const wanted = reasons

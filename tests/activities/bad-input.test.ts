@@ -511,7 +511,7 @@ describe("a mapped file's reasons name the user's own columns", () => {
     await expect(load(input, { mapping })).rejects.toMatchObject({
       name: 'DataQualityError',
       message: expect.stringMatching(
-        /x bill_month \(month\): not a valid date[\s\S]*read with the mapping's monthFormat "%Y-%m", or as dates/,
+        /x bill_month \(month\): not a valid date, e\.g\. '2026\d\d'\nMonths are read with the mapping's monthFormat "%Y-%m", or as dates/,
       ),
     });
     // and the right one reads them
