@@ -195,5 +195,9 @@ describe('churn section', () => {
     );
     // the warning comes first, above the charts
     expect(section.html.indexOf('Check the features')).toBeLessThan(section.html.indexOf('<div class="row">'));
+    // the importance chart names a derived feature in words beside its column, a user's column once
+    expect(section.html).toContain('>Abgang<');
+    expect(section.html).not.toContain('Abgang · Abgang');
+    expect(section.html).toMatch(/>[^<]+ · arpu</);
   });
 });

@@ -17,7 +17,8 @@ export async function churnSection(
   input: Partial<Pick<LoadSummary, 'labels' | 'skippedUserFeatures' | 'userFeatures'>> = {},
 ): Promise<ReportSection> {
   const importance = Object.entries(churn.featureImportance).map(([feature, share]) => ({
-    label: `${featureLabel(feature)} · ${feature}`,
+    // a user's column has no words of its own: its name once
+    label: featureLabel(feature) === feature ? feature : `${featureLabel(feature)} · ${feature}`,
     share,
   }));
   // one condition a line: all of them hold
