@@ -35,6 +35,9 @@ function readerSql(path: string, mapping: InputMapping): string {
 const TRUE_WORDS = ['yes', 'y', 'true', 't', '1', 'churned', 'churn', '是', '流失', '离网'];
 const FALSE_WORDS = ['no', 'n', 'false', 'f', '0', 'stayed', 'active', '否', '在网', '未流失'];
 
+/** Label values that read as no flag, past which the labels file is taken for unreadable rather than a few odd rows. */
+const UNREAD_LABELS_SHARE = 0.01;
+
 /** A labels file's month left as a DATE: as the input's months are read (the mapping's monthFormat, a date, YYYY-MM). */
 function monthLeftSql(value: string, mapping: InputMapping): string {
   return textMonthSql(mapping.monthFormat ? formattedMonthSql(value) : value);
@@ -70,7 +73,10 @@ export async function inspectLabels(
   await setVariable(conn, 'flag_words', listValue([...TRUE_WORDS, ...FALSE_WORDS]));
   // (a list of no values has no type: '' stands for none, as a label value is never empty here)
   await setVariable(conn, 'mapped_flags', listValue(['', ...Object.keys(mapping.values.churn_label ?? {})]));
-  const flag = `(list_contains(getvariable('flag_words'), lower(${value})) OR list_contains(getvariable('mapped_flags'), ${value}))`;
+  // as createUserLabels reads flags: the mapping's values as written or lower-cased, the words
+  // segflow knows, and numbers 1 and 0 however written (1.0, as pandas writes a float column)
+  const flag = `(list_contains(getvariable('mapped_flags'), ${value}) OR list_contains(getvariable('mapped_flags'), lower(${value}))
+     OR list_contains(getvariable('flag_words'), lower(${value})) OR coalesce(TRY_CAST(${value} AS DOUBLE) IN (0, 1), false))`;
   const counts = await queryOne<{ rows: number; values: number; months: number; flags: number }>(
     conn,
     `SELECT count(*) AS rows, count(${value}) AS values,
@@ -78,17 +84,23 @@ export async function inspectLabels(
      FROM ${readerSql(path, mapping)}`,
   );
   const kind = counts.values > 0 && counts.months === counts.values ? 'month-left' : 'flag';
-  // a value read as neither would label nobody: the run would then find no churner to learn from
-  if (kind === 'flag' && counts.flags < counts.values) {
+  // values read as no label: all of them would label nobody, and the run stop later for want of
+  // churners; months among flags would leave their churners unlabelled. A few odd values are
+  // unknown labels (those subscribers are not trained on)
+  const unread = counts.values - counts.flags;
+  if (kind === 'flag' && (counts.flags === 0 || counts.months > 0 || unread > UNREAD_LABELS_SHARE * counts.values)) {
     const examples = await queryRows<{ value: string }>(
       conn,
       `SELECT DISTINCT ${value} AS value FROM ${readerSql(path, mapping)}
-       WHERE ${value} IS NOT NULL AND NOT ${flag} AND ${monthLeftSql(value, mapping)} IS NULL ORDER BY 1 LIMIT 3`,
+       WHERE ${value} IS NOT NULL AND NOT ${flag} ORDER BY 1 LIMIT 3`,
     );
     throw new SchemaContractError(
-      `the labels file ${path}: ${counts.values - counts.flags} of ${counts.values} values of its label column "${labelColumn}" are neither a churn flag ` +
-        `(yes/no, true/false, 1/0, 是/否, or the mapping's churn_label values) nor, all of them, a month left ` +
-        `(2026-07 or 2026-07-01, or as the mapping's monthFormat reads months), e.g. ${examples.map((e) => `'${e.value}'`).join(', ')}`,
+      `the labels file ${path}: ${unread} of ${counts.values} values of its label column "${labelColumn}" are no churn flag ` +
+        `(yes/no, true/false, 1/0, 是/否, or the mapping's churn_label values)` +
+        (counts.months > 0
+          ? `, and ${counts.months} ${counts.months === 1 ? 'is a month' : 'are months'}: a file of months left holds one for each subscriber who left, nothing for one who stayed`
+          : ", nor, all of them, a month left (2026-07 or 2026-07-01, or as the mapping's monthFormat reads months)") +
+        `, e.g. ${examples.map((e) => `'${e.value}'`).join(', ')}`,
     );
   }
   const { unknown } = await queryOne<{ unknown: number }>(
@@ -178,8 +190,9 @@ async function createUserLabels(
      SELECT f.${quoteIdent(labels.idColumn)}::VARCHAR AS subscriber_id,
             ${
               labels.kind === 'flag'
-                ? `(SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value})
-                   ORDER BY w.priority, w.word = ${value} DESC LIMIT 1)`
+                ? `coalesce((SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value})
+                   ORDER BY w.priority, w.word = ${value} DESC LIMIT 1),
+                   CASE TRY_CAST(${value} AS DOUBLE) WHEN 1 THEN true WHEN 0 THEN false END)`
                 : `date_trunc('month', ${monthLeftSql(value, mapping)})::DATE`
             } AS label
      FROM ${readerSql(labels.path, mapping)} f`,

@@ -16,7 +16,8 @@ export function textNumberSql(text: string, decimalSeparator: DecimalSeparator =
   const cast = (value: string) =>
     decimalSeparator === ',' ? `TRY_CAST(translate(${value}, ',.', '.!') AS ${type})` : `TRY_CAST(${value} AS ${type})`;
   // an accountant's negative, (12.50): read only where the text is no number as it is
-  return `coalesce(${cast(text)}, -${cast(`regexp_extract(${text}::VARCHAR, '^\\(\\s*([0-9][^()]*)\\)$', 1)`)})`;
+  // (the LIKE first: text that ends otherwise, a category's, never reaches the regexp)
+  return `coalesce(${cast(text)}, CASE WHEN ${text}::VARCHAR LIKE '%)' THEN -${cast(`regexp_extract(${text}::VARCHAR, '^\\(\\s*([0-9][^()]*)\\)$', 1)`)} END)`;
 }
 
 /**
@@ -134,7 +135,7 @@ export function buildCheckSql(
   const scientificId = (column: ColumnContract) =>
     csvInput && column.name === 'subscriber_id' && presentColumns.has(column.name)
       ? [
-          `WHEN contains(upper(t.subscriber_id), 'E+') AND regexp_full_match(t.subscriber_id, '[0-9](\\.[0-9]+)?[eE]\\+[0-9]+') THEN ${reason(column, SCIENTIFIC_ID)}`,
+          `WHEN (contains(t.subscriber_id, 'E+') OR contains(t.subscriber_id, 'e+')) AND regexp_full_match(trim(t.subscriber_id), '[0-9]([.,][0-9]+)?[eE]\\+[0-9]+') THEN ${reason(column, SCIENTIFIC_ID)}`,
         ]
       : [];
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => [...rowRules(column, reason), ...scientificId(column)]);

@@ -1140,14 +1140,14 @@ export function assertUsable(
 /** A value of a number column the check could not read as a number, as the input file wrote it. */
 export interface ExampleValue {
   value: string;
-  /** The mapping's decimalSeparator. */
-  decimalSeparator: DecimalSeparator;
+  /** The mapping's decimalSeparator: none for a month's value, which says nothing of the number format. */
+  decimalSeparator?: DecimalSeparator;
 }
 
 /** `, e.g. '103,03': <what it says about the number format>` (the value cut at 40 characters). */
 function exampleNote({ value, decimalSeparator }: ExampleValue): string {
   const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-  const hint = numberFormatHint(value, decimalSeparator);
+  const hint = decimalSeparator === undefined ? undefined : numberFormatHint(value, decimalSeparator);
   return `, e.g. '${shown}'${hint ? `: ${hint}` : ''}`;
 }
 
@@ -1173,6 +1173,7 @@ async function unreadValueExamples(plan: LoadPlan, reasons: string[]): Promise<M
     if ((NUMBER_COLUMNS.has(column.name) || column.name === 'month') && typeof source === 'string')
       sources.set(`${columnLabel(mapping, column.name)}: ${notReadableAs(column.type)}`, source);
   }
+  const monthReason = `${columnLabel(mapping, 'month')}: ${notReadableAs('DATE')}`;
   const wanted = reasons
     .filter((reason) => reason !== OUTSIDE_WINDOW)
     .slice(0, TOP_REASONS)
@@ -1202,8 +1203,10 @@ async function unreadValueExamples(plan: LoadPlan, reasons: string[]): Promise<M
           ).catch(() => [])),
         );
       }
-      const value = values.find((text) => numberFormatHint(text, decimalSeparator)) ?? values[0];
-      if (value !== undefined) examples.set(reason, { value, decimalSeparator });
+      // a month's value says nothing of the number format
+      const month = reason === monthReason;
+      const value = (month ? undefined : values.find((text) => numberFormatHint(text, decimalSeparator))) ?? values[0];
+      if (value !== undefined) examples.set(reason, { value, decimalSeparator: month ? undefined : decimalSeparator });
     }
   });
   return examples;

@@ -176,9 +176,13 @@ function looksLikeId(stats: ColumnStats, numeric: boolean, maxCategories: number
   return wholeNumbers && (sameWidth || consecutive);
 }
 
-/** Whole numbers, a different one on every row, running without a gap: a file's row numbers or index, not a measure. */
-function isRowNumber({ n, numbers, integers, distinct, min, max }: ColumnStats): boolean {
-  return n > 2 && numbers === n && integers === n && distinct === n && max - min + 1 === n;
+/**
+ * Whole numbers, a different one on every row, running without a gap, and more of them than a
+ * category has values: a file's row numbers or index, not a measure (a handful of rows may hold
+ * a measure that happens to run so).
+ */
+function isRowNumber({ n, numbers, integers, distinct, min, max }: ColumnStats, maxCategories: number): boolean {
+  return n > maxCategories && numbers === n && integers === n && distinct === n && max - min + 1 === n;
 }
 
 const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
@@ -373,7 +377,7 @@ export async function resolveUserFeatures(
         feature: name,
         reason: `looks like an id: ${distinctValues(column)} for ${column.subscribers} subscribers, one each`,
       });
-    else if (declared === 'auto' && isRowNumber(column))
+    else if (declared === 'auto' && isRowNumber(column, mapping.maxCategories))
       skipped.push({
         feature: name,
         reason: `a row number: a different whole number on each of its ${n} rows, running ${column.min} to ${column.max} (an index, as pandas' to_csv writes one)`,

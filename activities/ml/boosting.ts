@@ -2,7 +2,8 @@
  * Gradient-boosted histogram trees for a binary label (log-loss), in the style of XGBoost /
  * LightGBM: second-order split gain with L2 regularisation, shrinkage, row and feature
  * subsampling, early stopping on an internal validation split, and native categorical splits
- * (categories ordered by gradient / hessian, best cut over that order).
+ * (categories ordered by gradient / hessian, best cut over that order; small categories grouped
+ * and the chance gain of ordering many taken off, as LightGBM's min_data_per_group and cat_smooth).
  *
  * Everything is float32 where XGBoost is float32 (feature values, thresholds, leaf values, the
  * running margin), so the exported model (xgboost-export.ts) scores bit for bit like this code up
@@ -352,7 +353,7 @@ class TreeGrower {
   /** The split with the largest second-order gain over the allowed features, or null when none gains. */
   private bestSplit(histograms: Histograms, allowed: Uint8Array, n: number, g: number, h: number): SplitChoice | null {
     const { minLeafSize, l2 } = this.settings;
-    const { binCounts, categorical, features } = this.binned;
+    const { binCounts, categorical, categoryCounts, features } = this.binned;
     const score = (sumG: number, sumH: number) => (sumG * sumG) / (sumH + l2);
     const parent = score(g, h);
     let best: SplitChoice | null = null;
@@ -366,11 +367,10 @@ class TreeGrower {
       // (min_data_per_group), and the chance gain of ordering k of them taken off (histogram-tree.ts);
       // numeric: cut between bins
       let order: number[];
-      let rare: number[] = [];
+      const rare: number[] = [];
       let penalty = 0;
       if (categorical[f]) {
         order = [];
-        rare = [];
         for (let b = 0; b < binCount; b++) {
           const rows = histograms[offset + b * 3 + 2];
           if (rows >= minLeafSize) order.push(b);
@@ -393,9 +393,12 @@ class TreeGrower {
         nl += histograms[at + 2];
         if (nl < minLeafSize) continue;
         if (n - nl < minLeafSize) break;
-        const gain = score(gl, hl) + score(g - gl, h - hl) - parent - penalty;
-        if (gain > bestGain) {
-          bestGain = gain;
+        // XGBoost's model file needs a category on the right: not the missing bin alone
+        if (categorical[f] && rare.length === 0 && j === cuts - 1 && order[cuts] === categoryCounts[f]) continue;
+        const gain = score(gl, hl) + score(g - gl, h - hl) - parent;
+        // chosen by the gain less a categorical cut's chance gain; the node records the gain
+        if (gain - penalty > bestGain) {
+          bestGain = gain - penalty;
           best = {
             gain,
             feature: f,

@@ -160,14 +160,18 @@ interface NodeCounts {
 /**
  * The best split over every feature from the node's histograms. A numeric feature cuts its
  * ordered bins; a categorical feature first orders its categories (missing is one of them) by
- * churn rate at this node, then cuts that order (as LightGBM and CatBoost do).
+ * churn rate at this node, then cuts that order (as LightGBM and CatBoost do), its small
+ * categories on the right, and competes with the gain that order gives by chance taken off
+ * (categoriesByChurnRate).
  */
 function findBestSplit(binned: BinnedFeatures, histograms: Histograms, node: NodeCounts): Split | undefined {
   const { n, positives, minLeafSize } = node;
   const parentGini = gini(positives, n);
   const gainOf = (leftN: number, leftPos: number) =>
     parentGini - (leftN / n) * gini(leftPos, leftN) - ((n - leftN) / n) * gini(positives - leftPos, n - leftN);
-  let best: { gain: number; feature: number; threshold: number; order?: number[]; rare?: number[] } = {
+  // `score` chooses (the gain, less a categorical cut's chance gain); `gain` is what the node records
+  let best: { score: number; gain: number; feature: number; threshold: number; order?: number[]; rare?: number[] } = {
+    score: node.minGain,
     gain: node.minGain,
     feature: -1,
     threshold: 0,
@@ -193,8 +197,9 @@ function findBestSplit(binned: BinnedFeatures, histograms: Histograms, node: Nod
       leftPos += churners;
       if (leftN < minLeafSize) continue;
       if (n - leftN < minLeafSize) break;
-      const gain = gainOf(leftN, leftPos) - categoryPenalty;
-      if (gain > best.gain) best = { gain, feature: f, threshold: t, order, rare: grouped?.rare };
+      const gain = gainOf(leftN, leftPos);
+      const score = gain - categoryPenalty;
+      if (score > best.score) best = { score, gain, feature: f, threshold: t, order, rare: grouped?.rare };
     }
   }
   if (best.feature < 0) return undefined;

@@ -71,11 +71,28 @@ describe("a labels file's values", () => {
     await expect(inspect('chinese-months', ['2026年7月', '2026年8月'])).rejects.toMatchObject({
       name: 'SchemaContractError',
       message: expect.stringMatching(
-        /2 of 2 values of its label column "离网月份" are neither a churn flag .* e\.g\. '2026年7月', '2026年8月'$/,
+        /2 of 2 values of its label column "离网月份" are no churn flag .*, nor, all of them, a month left .* e\.g\. '2026年7月', '2026年8月'$/,
       ),
     });
     await expect(inspect('mixed-months', ['2026年7月', '202608'], { monthFormat: '%Y年%m月' })).rejects.toMatchObject({
-      message: expect.stringMatching(/2 of 2 values .* e\.g\. '202608'$/),
+      message: expect.stringMatching(/2 of 2 values .*, and 1 is a month: .* e\.g\. '202608', '2026年7月'$/),
     });
+    // months left with 0 for those who stayed: the churners would go unlabelled
+    await expect(inspect('months-and-zeros', ['2026-07', '0', '0'])).rejects.toMatchObject({
+      message: expect.stringMatching(/1 of 3 values .*, and 1 is a month: .* e\.g\. '2026-07'$/),
+    });
+  });
+
+  it("reads the mapping's flags lower-cased too, numbers 1.0 and 0.0, and lets a few odd values be unknown", async () => {
+    expect(await flags('mapped-case', { S1: 'Ja', S2: 'Nein', S3: 'ja' }, { ja: true, nein: false })).toEqual({
+      S1: true,
+      S2: false,
+      S3: true,
+    });
+    expect(await flags('floats', { S1: '1.0', S2: '0.0', S3: '1' }, {})).toEqual({ S1: true, S2: false, S3: true });
+    const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`S${i}`, i === 7 ? 'unknown' : 'no']));
+    const read = await flags('one-odd', many, {});
+    expect(read.S7).toBeNull();
+    expect(read.S8).toBe(false);
   });
 });

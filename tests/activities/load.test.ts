@@ -463,16 +463,17 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
 
   it('quarantines ids a spreadsheet wrote in scientific notation, instead of taking many subscribers for one', async () => {
     const csv = join(dir, 'excel-ids.csv');
-    const rows = Array.from({ length: 40 }, (_, i) => `${13800000000 + i},2026-06,10,20,30.5,12`);
-    // Excel shows 13800000038 and 13800000039 as 1.38E+10, and saves them so
-    rows[38] = '1.38E+10,2026-06,10,20,30.5,12';
-    rows[39] = '1.38E+10,2026-06,11,21,31.5,13';
+    const rows = Array.from({ length: 80 }, (_, i) => `${13800000000 + i},2026-06,10,20,30.5,12`);
+    // Excel shows 13800000077 to 79 as 1.38E+10, and saves them so (with a decimal comma in some locales)
+    rows[77] = '1.38E+10,2026-06,10,20,30.5,12';
+    rows[78] = '1.38E+10,2026-06,11,21,31.5,13';
+    rows[79] = '"1,38E+10",2026-06,11,21,31.5,13';
     await writeFile(csv, ['用户号码,month,voice_minutes,data_mb,spend,tenure_months', ...rows].join('\n') + '\n');
     const summary = await loadCsv('excel-ids', csv, { columns: { subscriber_id: '用户号码' } });
     expect(summary.quarantineByReason).toEqual({
-      '用户号码 (subscriber_id): a number in scientific notation (1.38E+10): a spreadsheet rounded the id; export the id column as text': 2,
+      '用户号码 (subscriber_id): a number in scientific notation (1.38E+10): a spreadsheet rounded the id; export the id column as text': 3,
     });
-    expect(summary.rowsLoaded).toBe(38);
+    expect(summary.rowsLoaded).toBe(77);
   });
 
   it('reads a CSV separated by commas whose decimal-comma numbers are quoted, and refuses one whose are not', async () => {

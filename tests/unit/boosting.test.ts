@@ -120,6 +120,26 @@ describe('categorical features', () => {
     return { columns: [code, numeric], labels };
   }
 
+  it('never puts the missing values alone on the right of a category split: an XGBoost model file needs a category there', () => {
+    // missing on a fifth of the rows, churning least: the best cut would leave it alone on one side
+    const random = seededRandom(9);
+    const rows = 10_000;
+    const code = Float64Array.from({ length: rows }, () => (random() < 0.2 ? Number.NaN : Math.floor(random() * 4)));
+    const labels = Uint8Array.from(code, (c) => (random() < (Number.isNaN(c) ? 0.01 : 0.2 + 0.1 * c) ? 1 : 0));
+    const { model } = trainBoosted([code], labels, range(0, rows), {
+      ...OPTIONS,
+      trees: 20,
+      maxDepth: 2,
+      featureSubsample: 1,
+      categorical: [true],
+    });
+    const splits = model.trees.flatMap((tree) =>
+      tree.feature.flatMap((f, node) => (tree.left[node] !== -1 && f === 0 ? [tree.rightCategories[node]] : [])),
+    );
+    expect(splits.length).toBeGreaterThan(0);
+    for (const right of splits) expect(right.length).toBeGreaterThan(0);
+  });
+
   it('splits a category set in one node where numeric splits on the codes need many', () => {
     const { columns, labels } = categoricalChurn(20_000, 5);
     const train = range(0, 15_000);
