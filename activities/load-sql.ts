@@ -9,16 +9,28 @@ export { OUTSIDE_WINDOW };
  * With decimalSeparator "," the comma is the decimal mark and a point makes the text no number
  * (1.234 may be 1234 with a thousands point), as DuckDB's read_csv reads numbers with
  * decimal_separator ',': before the cast, one translate() turns each comma into a point and each
- * point into "!" (not a letter: '0x5' casts to an integer). A number in parentheses is negative,
- * as accounts write it: (12.50) is -12.5.
+ * point into "!" (not a letter: '0x5' casts to an integer). As spreadsheets format numbers, a
+ * currency sign before (¥12.50, $, €, £) or 元 after is dropped, and a percent sign (12% is 12),
+ * and a number in parentheses is negative, as accounts write it: (12.50) is -12.5.
  */
 export function textNumberSql(text: string, decimalSeparator: DecimalSeparator = '.', type = 'DOUBLE'): string {
   const cast = (value: string) =>
     decimalSeparator === ',' ? `TRY_CAST(translate(${value}, ',.', '.!') AS ${type})` : `TRY_CAST(${value} AS ${type})`;
-  // an accountant's negative, (12.50): read only where the text is no number as it is
-  // (the LIKE first: text that ends otherwise, a category's, never reaches the regexp)
-  return `coalesce(${cast(text)}, CASE WHEN ${text}::VARCHAR LIKE '%)' THEN -${cast(`regexp_extract(${text}::VARCHAR, '^\\(\\s*([0-9][^()]*)\\)$', 1)`)} END)`;
+  const raw = `${text}::VARCHAR`;
+  // read so only where the text is no number as it is, and only text that starts or ends so
+  // reaches the regexps (a category's values would cost twice as much)
+  const formatted = [
+    ...FORMATTED_NUMBER_ENDS.map((end) => `ends_with(${raw}, '${end}')`),
+    ...FORMATTED_NUMBER_STARTS.map((start) => `starts_with(${raw}, '${start}')`),
+  ].join(' OR ');
+  const bare = `regexp_replace(${raw}, '^\\s*[¥￥$€£]\\s*|\\s*[元%]\\s*$', '', 'g')`;
+  const negative = `regexp_extract(${bare}, '^\\(\\s*([0-9][^()]*)\\)$', 1)`;
+  return `coalesce(${cast(text)}, CASE WHEN ${formatted} THEN coalesce(${cast(bare)}, -${cast(negative)}) END)`;
 }
+
+/** How a number a spreadsheet formatted ends (a closing parenthesis, %, 元) or starts (a currency sign). */
+const FORMATTED_NUMBER_ENDS = [')', '%', '元'];
+const FORMATTED_NUMBER_STARTS = ['¥', '￥', '$', '€', '£'];
 
 /**
  * What a value that is not a number says about how the file writes its numbers: digits with both
@@ -108,8 +120,8 @@ export function buildCheckSql(
     if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
     // months as text: a date (2026-10-01) or a year and month (2026-10)
     if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? '')) return textMonthSql(id);
-    // numbers written as text with a decimal comma (a CSV's: every column is text)
-    if (decimalSeparator === ',' && ['DOUBLE', 'INTEGER'].includes(column.type) && sourceType(column) === 'VARCHAR')
+    // numbers written as text (a CSV's: every column is text), as a spreadsheet formats them too
+    if (['DOUBLE', 'INTEGER'].includes(column.type) && sourceType(column) === 'VARCHAR')
       return textNumberSql(id, decimalSeparator, column.type);
     return `TRY_CAST(${id} AS ${column.type})`;
   };

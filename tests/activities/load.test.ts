@@ -461,6 +461,36 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
     ]);
   });
 
+  it('reads numbers as a spreadsheet formats them: ¥12.50, 12.50元, 12% and (12.50)', async () => {
+    const csv = join(dir, 'formatted.csv');
+    const lines = [
+      'subscriber_id,month,voice_minutes,data_mb,spend,tenure_months,balance,share',
+      'S1,2026-06,10,20,¥138.22,12,(12.50),12%',
+      'S2,2026-06,10,20,138.22元,12,3.5,-27.3%',
+      'S3,2026-06,10,20,$ 5,12,¥4,0%',
+      ...Array.from({ length: 57 }, (_, i) => `T${i},2026-06,10,20,${i}.5,12,${i},${i}%`),
+    ];
+    await writeFile(csv, lines.join('\n') + '\n');
+    const summary = await loadCsv('formatted', csv, { features: 'auto' });
+    expect(summary.rowsQuarantined).toBe(0);
+    expect(summary.userFeatures.map((feature) => [feature.name, feature.type, feature.note])).toEqual([
+      ['balance', 'numeric', undefined],
+      ['share', 'numeric', undefined],
+    ]);
+    const read = await withConnection(summary.dbPath, (conn) =>
+      queryRows<Record<string, unknown>>(
+        conn,
+        `SELECT u.subscriber_id, u.spend, f.user_0 AS balance, f.user_1 AS share FROM usage u
+         JOIN user_feature_rows f USING (subscriber_id) WHERE u.subscriber_id IN ('S1', 'S2', 'S3') ORDER BY 1`,
+      ),
+    );
+    expect(read).toEqual([
+      { subscriber_id: 'S1', spend: 138.22, balance: -12.5, share: 12 },
+      { subscriber_id: 'S2', spend: 138.22, balance: 3.5, share: -27.3 },
+      { subscriber_id: 'S3', spend: 5, balance: 4, share: 0 },
+    ]);
+  });
+
   it('quarantines ids a spreadsheet wrote in scientific notation, instead of taking many subscribers for one', async () => {
     const csv = join(dir, 'excel-ids.csv');
     const rows = Array.from({ length: 80 }, (_, i) => `${13800000000 + i},2026-06,10,20,30.5,12`);
