@@ -1,7 +1,7 @@
-import { chmod, copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { InvalidParamsError, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
+import { InputFileError, InvalidParamsError, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { CONTACT_MOMENTS, DISPATCH_MAX_PRIORITY, TAG_RULES } from '../domain/actions';
 import { OPERATION_GRID, STABLE_SCORE, VALUE_TIER_SHARES } from '../domain/rules';
@@ -9,7 +9,7 @@ import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/la
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
 import { appendRows, queryOne, readSql, runScript, setVariable, viewParquet, withConnection } from './duckdb';
-import { hashFile } from '../store/hashing';
+import { hashFile, sha256 } from '../store/hashing';
 import {
   buildReport,
   renderReport,
@@ -23,7 +23,13 @@ import { measureCampaigns, readCampaignGroups } from './campaigns';
 import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
-import type { Lineage, OutputFile, SnapshotManifest } from '../store/manifest';
+import {
+  MAPPING_FILE,
+  type Lineage,
+  type MappingFile,
+  type OutputFile,
+  type SnapshotManifest,
+} from '../store/manifest';
 import type { EnsembleSummary } from './churn-summary';
 import type { StageCacheUse } from '../store/artifacts';
 import type { FeatureSummary } from './features';
@@ -210,6 +216,10 @@ async function writeOutputs(
   const ensemble = request.churn.ensemble;
   if (ensemble) await copyFile(ensemble.modelPath, join(staging, ENSEMBLE_MODEL_FILE));
   files.push('churn_model.json', ...(ensemble ? [ENSEMBLE_MODEL_FILE] : []));
+  if (request.load.mappingFile) {
+    await copyMapping(request.load.mappingFile, join(staging, MAPPING_FILE));
+    files.push(MAPPING_FILE);
+  }
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
@@ -236,6 +246,16 @@ async function writeSnapshotTable(
   );
   if (readBack) await viewParquet(conn, table, path, 'connection');
   return rows;
+}
+
+/** Copies the mapping file into the snapshot, as the run read it: one changed since stops the publish. */
+async function copyMapping(mapping: MappingFile, target: string): Promise<void> {
+  const bytes = await readFile(mapping.path).catch(() => undefined);
+  if (!bytes || sha256(bytes) !== mapping.sha256)
+    throw new InputFileError(
+      `the mapping file ${mapping.path} ${bytes ? 'changed' : 'went missing'} after the run read it (sha256 ${mapping.sha256.slice(0, 12)}): run again`,
+    );
+  await writeFile(target, bytes);
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */

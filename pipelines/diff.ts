@@ -1,7 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { queryRows, withConnection } from '../activities/duckdb';
 import { versionDir, type StoreConfig } from '../store/layout';
-import type { SnapshotManifest } from '../store/manifest';
+import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
 import { readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { sha256 } from '../store/hashing';
@@ -48,6 +49,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
   const [ca, cb] = [contents(ma), contents(mb)];
   for (const name of Object.keys(ca) as (keyof typeof ca)[])
     if (ca[name] !== cb[name]) params.push({ name, a: ca[name], b: cb[name] });
+  params.push(...(await mappingChanges(store, a, b)));
   // the columns the churn models read: a changed mapping or input may add or drop one unasked
   const used = (m: SnapshotManifest) =>
     (m.metrics.churnFeatures as SnapshotManifest['metrics']['churnFeatures'] | undefined)?.map((f) => f.name);
@@ -150,4 +152,38 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       riskBandExamples,
     };
   });
+}
+
+/**
+ * What changed in the mapping between two snapshots that keep a copy of theirs (mapping.json,
+ * published since session 34), field by field and, in columns, values and features, entry by
+ * entry: `mapping columns.spend`. Nothing when either has no copy (the hash row says it changed).
+ */
+async function mappingChanges(store: StoreConfig, a: SnapshotRef, b: SnapshotRef): Promise<SnapshotDiff['params']> {
+  const read = (ref: SnapshotRef) =>
+    readFile(join(versionDir(store, ref.month, ref.version), MAPPING_FILE), 'utf8').then(
+      (text) => JSON.parse(text) as Record<string, unknown>,
+      () => undefined,
+    );
+  const [ma, mb] = [await read(a), await read(b)];
+  if (!ma || !mb) return [];
+  const text = (value: unknown) => (value === undefined ? '(none)' : JSON.stringify(value));
+  const changes: SnapshotDiff['params'] = [];
+  for (const field of [...new Set([...Object.keys(ma), ...Object.keys(mb)])].sort()) {
+    const [va, vb] = [ma[field], mb[field]];
+    if (text(va) === text(vb)) continue;
+    const entries = (value: unknown) =>
+      value !== null && typeof value === 'object' && !Array.isArray(value)
+        ? (value as Record<string, unknown>)
+        : undefined;
+    const [ea, eb] = [entries(va), entries(vb)];
+    if (!ea || !eb) {
+      changes.push({ name: `mapping ${field}`, a: text(va), b: text(vb) });
+      continue;
+    }
+    for (const key of [...new Set([...Object.keys(ea), ...Object.keys(eb)])].sort())
+      if (text(ea[key]) !== text(eb[key]))
+        changes.push({ name: `mapping ${field}.${key}`, a: text(ea[key]), b: text(eb[key]) });
+  }
+  return changes;
 }

@@ -18,6 +18,9 @@ export interface InputFile {
 }
 
 /** A mapping file by its path and the sha256 of its bytes when the run read it. */
+/** The mapping file a run read, as it read it, in its snapshot: what the manifest's hash stands for (`snapshots diff` compares them). */
+export const MAPPING_FILE = 'mapping.json';
+
 export interface MappingFile {
   path: string;
   sha256: string;

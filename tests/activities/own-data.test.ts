@@ -129,6 +129,9 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     const mappingPath = join(dir, 'mapping.json');
     const text = await readFile(mappingPath, 'utf8');
     expect(manifest.mapping).toEqual({ path: mappingPath, sha256: sha256(text) });
+    // the snapshot keeps a copy, as read: what the hash stands for after the file is edited
+    expect(manifest.outputs.find((output) => output.file === 'mapping.json')?.sha256).toBe(sha256(text));
+    expect(await readFile(join(dir, 'store', 'snapshots', '2026-05', 'v1', 'mapping.json'), 'utf8')).toBe(text);
     // and `snapshots show` says which
     expect(snapshotSummary(manifest, {}, true, 'manifest.json')).toContain(
       `  mapping       ${mappingPath} (sha256 ${sha256(text).slice(0, 12)})`,

@@ -76,6 +76,21 @@ describe('older snapshots and results', () => {
     expect(older.params.map((p) => p.name)).not.toContain('churn features (only in one)');
   });
 
+  it('diff: names what changed in the mapping, entry by entry, when both snapshots keep a copy', async () => {
+    const copy = (version: number, mapping: object) =>
+      writeFile(join(versionDir(store, MONTH, version), 'mapping.json'), JSON.stringify(mapping));
+    await writeSnapshot(store, 5, false);
+    await writeSnapshot(store, 6, false);
+    await copy(5, { columns: { spend: 'ARPU', month: '账期' }, monthFormat: '%Y%m', features: 'auto' });
+    await copy(6, { columns: { spend: '出账收入', month: '账期' }, features: { '*': 'auto', 营业厅编码: 'skip' } });
+    const diff = await diffSnapshots(store, { month: MONTH, version: 5 }, { month: MONTH, version: 6 });
+    expect(diff.params).toEqual([
+      { name: 'mapping columns.spend', a: '"ARPU"', b: '"出账收入"' },
+      { name: 'mapping features', a: '"auto"', b: '{"*":"auto","营业厅编码":"skip"}' },
+      { name: 'mapping monthFormat', a: '"%Y%m"', b: '(none)' },
+    ]);
+  });
+
   it("diff: a mapping the older manifest did not record is '(not recorded)', its tree AUC NaN, not a crash", async () => {
     const diff = await diffSnapshots(store, { month: MONTH, version: 1 }, { month: MONTH, version: 2 });
     expect(diff.params).toEqual([
