@@ -507,6 +507,7 @@ async function checkFiles(
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const readFrom = readPaths[path] ?? path;
     const columns = await describeFile(conn, path, readFrom, nullstr);
+    if (isCsvPath(path)) await assertMappedColumnsUnique(conn, path, readFrom, mapping);
     if (mapping.decimalSeparator === ',') await assertDecimalCommaReadable(conn, path, readFrom);
     for (const column of columns.keys()) fileColumns.add(column);
     const missing: string[] = [];
@@ -558,11 +559,61 @@ async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string, 
   if (delimiter !== ',') return;
   const start = (await fileStart(readFrom, 65_536)).replace(/^\uFEFF/, '');
   const header = start.split(/\r?\n/, 1)[0];
-  if (/"\s*-?\d+,\d+\s*"/.test(start) && csvFieldCount(header) === Number(columns)) return;
+  if (/"\s*-?\d+,\d+\s*"/.test(start) && csvFields(header, ',').length === Number(columns)) return;
   throw new InvalidParamsError(
     `the mapping's decimalSeparator is ",", but ${path} separates its values with "," too (its delimiter), so an unquoted 103,03 reads as two values: ` +
       'write the file with ";" between values, quote its numbers ("103,03"), or leave decimalSeparator out if its numbers are written with a point',
   );
+}
+
+/**
+ * Refuses a CSV whose header names a column the mapping reads twice: DuckDB reads the second as
+ * `<name>_1`, so the mapping would read one of the two without a word of the other.
+ */
+async function assertMappedColumnsUnique(
+  conn: DuckDBConnection,
+  path: string,
+  readFrom: string,
+  mapping: InputMapping,
+): Promise<void> {
+  const { delimiter } = await queryOne<{ delimiter: string }>(
+    conn,
+    'SELECT Delimiter AS delimiter FROM sniff_csv($path, header = true)',
+    { path: readFrom },
+  );
+  const header = (await fileStart(readFrom, 65_536)).replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0];
+  const names = csvFields(header, delimiter).map((name) => name.trim());
+  const mapped = new Set([
+    ...Object.values(mapping.columns).flatMap((source) =>
+      typeof source === 'string' ? [source] : 'sum' in source ? source.sum : [],
+    ),
+    ...(mapping.features && mapping.features !== 'auto' ? Object.keys(mapping.features) : []),
+  ]);
+  const twice = [...new Set(names.filter((name, i) => mapped.has(name) && names.indexOf(name) !== i))];
+  if (twice.length > 0)
+    throw new SchemaContractError(
+      `${path} has more than one column named ${twice.map((name) => `"${name}"`).join(', ')}, which the mapping reads: ` +
+        `segflow cannot tell which is meant (DuckDB reads the second as "${twice[0]}_1"): rename the others in the file`,
+    );
+}
+
+/** The values of one CSV line, `"` quoting a value that holds the delimiter (and `""` a quote). */
+function csvFields(line: string, delimiter: string): string[] {
+  const fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i];
+    if (char === '"' && quoted && line[i + 1] === '"') {
+      field += '"';
+      i++;
+    } else if (char === '"') quoted = !quoted;
+    else if (char === delimiter && !quoted) {
+      fields.push(field);
+      field = '';
+    } else field += char;
+  }
+  return [...fields, field];
 }
 
 /** The first `bytes` of a file as text (its last character may be cut). */
@@ -574,17 +625,6 @@ async function fileStart(path: string, bytes: number): Promise<string> {
   } finally {
     await handle.close();
   }
-}
-
-/** The values in one comma-separated line, commas inside double quotes not counted. */
-function csvFieldCount(line: string): number {
-  let fields = 1;
-  let quoted = false;
-  for (const char of line) {
-    if (char === '"') quoted = !quoted;
-    else if (char === ',' && !quoted) fields += 1;
-  }
-  return fields;
 }
 
 /**

@@ -129,6 +129,25 @@ describe('bad files stop the run before any work, with a typed error naming the 
     });
   });
 
+  it('a CSV with two columns of a name the mapping reads', async () => {
+    const input = await inputWith(
+      (folder) =>
+        writeFile(
+          join(folder, 'usage.csv'),
+          'subscriber_id;month;voice_minutes;data_mb;"出账收入";tenure_months;出账收入\nS1;2026-06;1;2;3;4;5\n',
+        ),
+      false,
+    );
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ columns: { spend: '出账收入' } }));
+    await expect(load(input, { mapping })).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(
+        /usage\.csv has more than one column named "出账收入", which the mapping reads: .*\(DuckDB reads the second as "出账收入_1"/,
+      ),
+    });
+  });
+
   it('a mapping file that is not valid', async () => {
     const mapping = join(dir, 'bad-mapping.json');
     await writeFile(mapping, JSON.stringify({ columns: { not_a_contract_column: 'x' }, format: 'wide' }));
