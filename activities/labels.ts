@@ -1,4 +1,4 @@
-import { listValue, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { isCsvPath, quoteIdent } from '../data/contract';
 import { InputFileError, SchemaContractError } from '../domain/errors';
 import type { InputMapping } from '../domain/mapping';
@@ -68,20 +68,16 @@ export async function inspectLabels(
   const idSource = mapping.columns.subscriber_id;
   const idColumn = typeof idSource === 'string' && names.includes(idSource) ? idSource : names[0];
   const labelColumn = names.find((name) => name !== idColumn) as string;
-  const value = `nullif(trim(${quoteIdent(labelColumn)}::VARCHAR), '')`;
+  // read qualified, as createUserLabels reads it (flagSql)
+  const value = `nullif(trim(f.${quoteIdent(labelColumn)}::VARCHAR), '')`;
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
-  await setVariable(conn, 'flag_words', listValue([...TRUE_WORDS, ...FALSE_WORDS]));
-  // (a list of no values has no type: '' stands for none, as a label value is never empty here)
-  await setVariable(conn, 'mapped_flags', listValue(['', ...Object.keys(mapping.values.churn_label ?? {})]));
-  // as createUserLabels reads flags: the mapping's values as written or lower-cased, the words
-  // segflow knows, and numbers 1 and 0 however written (1.0, as pandas writes a float column)
-  const flag = `(list_contains(getvariable('mapped_flags'), ${value}) OR list_contains(getvariable('mapped_flags'), lower(${value}))
-     OR list_contains(getvariable('flag_words'), lower(${value})) OR coalesce(TRY_CAST(${value} AS DOUBLE) IN (0, 1), false))`;
+  await createLabelWords(conn, mapping);
+  const flag = isFlagSql(value);
   const counts = await queryOne<{ rows: number; values: number; months: number; flags: number }>(
     conn,
     `SELECT count(*) AS rows, count(${value}) AS values,
             count(${monthLeftSql(value, mapping)}) AS months, count(*) FILTER (WHERE ${flag}) AS flags
-     FROM ${readerSql(path, mapping)}`,
+     FROM ${readerSql(path, mapping)} f`,
   );
   const kind = counts.values > 0 && counts.months === counts.values ? 'month-left' : 'flag';
   // values read as no label: all of them would label nobody, and the run stop later for want of
@@ -91,7 +87,7 @@ export async function inspectLabels(
   if (kind === 'flag' && (counts.flags === 0 || counts.months > 0 || unread > UNREAD_LABELS_SHARE * counts.values)) {
     const examples = await queryRows<{ value: string }>(
       conn,
-      `SELECT DISTINCT ${value} AS value FROM ${readerSql(path, mapping)}
+      `SELECT DISTINCT ${value} AS value FROM ${readerSql(path, mapping)} f
        WHERE ${value} IS NOT NULL AND NOT ${flag} ORDER BY 1 LIMIT 3`,
     );
     throw new SchemaContractError(
@@ -172,10 +168,26 @@ async function createUserLabels(
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
   // the file's columns read qualified: one named as label_words' (churned, word, priority) is still the file's
   const value = `nullif(trim(f.${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;
+  await createLabelWords(conn, mapping);
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE user_labels AS
+     SELECT f.${quoteIdent(labels.idColumn)}::VARCHAR AS subscriber_id,
+            ${
+              labels.kind === 'flag' ? flagSql(value) : `date_trunc('month', ${monthLeftSql(value, mapping)})::DATE`
+            } AS label
+     FROM ${readerSql(labels.path, mapping)} f`,
+  );
+}
+
+/**
+ * Temp table label_words(word, churned, priority): the flag words a labels file is read with.
+ * Priority 0: the mapping's churn_label encodings, 1: the words segflow knows.
+ */
+async function createLabelWords(conn: DuckDBConnection, mapping: InputMapping): Promise<void> {
   const encodings = Object.entries(mapping.values.churn_label ?? {});
-  // priority 0: the mapping's encodings, 1: the words segflow knows. A value may match both
-  // ({"yes": false} and the known 'yes'): the lookup orders by priority, then an exact match
-  // before a lower-cased one, never by the table's scan order (a reproduced snapshot must match)
+  // A value may match both ({"yes": false} and the known 'yes'): the lookup orders by priority,
+  // then an exact match before a lower-cased one, never by the table's scan order (a reproduced
+  // snapshot must match)
   await conn.run('CREATE OR REPLACE TEMP TABLE label_words (word VARCHAR, churned BOOLEAN, priority INTEGER)');
   // (the known words go in first, so a lookup that followed the scan order would take them: the
   // labels test catches a lookup that loses its ORDER BY)
@@ -185,18 +197,24 @@ async function createUserLabels(
     ...encodings.map(([source, target]) => [source, target === null ? null : String(target) === 'true', 0] as const),
   ])
     await conn.run('INSERT INTO label_words VALUES ($word, $churned, $priority)', { word, churned, priority });
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE user_labels AS
-     SELECT f.${quoteIdent(labels.idColumn)}::VARCHAR AS subscriber_id,
-            ${
-              labels.kind === 'flag'
-                ? `coalesce((SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value})
+}
+
+/**
+ * SQL: the churn flag a label value (text) reads as, through label_words (createLabelWords) as
+ * written or lower-cased, else a number 1 or 0 however written (1.0, as pandas writes a float
+ * column); NULL when it reads as none. Its columns read qualified: the file's own may be named as
+ * label_words' (churned, word, priority).
+ */
+function flagSql(value: string): string {
+  return `coalesce((SELECT w.churned FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value})
                    ORDER BY w.priority, w.word = ${value} DESC LIMIT 1),
-                   CASE TRY_CAST(${value} AS DOUBLE) WHEN 1 THEN true WHEN 0 THEN false END)`
-                : `date_trunc('month', ${monthLeftSql(value, mapping)})::DATE`
-            } AS label
-     FROM ${readerSql(labels.path, mapping)} f`,
-  );
+                   CASE TRY_CAST(${value} AS DOUBLE) WHEN 1 THEN true WHEN 0 THEN false END)`;
+}
+
+/** SQL: whether a label value reads as a flag (flagSql), a value the mapping maps to null included. */
+function isFlagSql(value: string): string {
+  return `(EXISTS (SELECT 1 FROM label_words w WHERE w.word = ${value} OR w.word = lower(${value}))
+     OR coalesce(TRY_CAST(${value} AS DOUBLE) IN (0, 1), false))`;
 }
 
 /** How a subscriber's labels combine when the file lists it more than once: churned if any row says so, the latest month left. */
