@@ -499,6 +499,7 @@ async function checkFiles(
   readPaths: Readonly<Record<string, string>>,
 ): Promise<{ presentColumns: Map<string, string>; rowCounts: number[]; fileColumns: string[] }> {
   const { nullstr } = csvReading(mapping);
+  const mappedColumns = mappedSourceColumns(mapping);
   const rowCounts: number[] = [];
   /** contract column -> the DuckDB type of the input column it is read from */
   const presentColumns = new Map<string, string>();
@@ -507,8 +508,13 @@ async function checkFiles(
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const readFrom = readPaths[path] ?? path;
     const columns = await describeFile(conn, path, readFrom, nullstr);
-    if (isCsvPath(path)) await assertMappedColumnsUnique(conn, path, readFrom, mapping);
-    if (mapping.decimalSeparator === ',') await assertDecimalCommaReadable(conn, path, readFrom);
+    // a CSV's start, read once for both checks (sniffed and its header split), only when one needs it
+    const head =
+      isCsvPath(path) && (mappedColumns.size > 0 || mapping.decimalSeparator === ',')
+        ? await csvHead(conn, readFrom)
+        : undefined;
+    if (head) assertMappedColumnsUnique(path, head, mappedColumns);
+    if (mapping.decimalSeparator === ',') assertDecimalCommaReadable(path, head);
     for (const column of columns.keys()) fileColumns.add(column);
     const missing: string[] = [];
     for (const column of USAGE_CONTRACT) {
@@ -546,20 +552,14 @@ async function checkFiles(
  * quoted ("103,03"): its start holds such a number, and its rows have as many values as its
  * header (an unquoted 103,03 makes one more, and the sniffer then takes a data row for the header).
  */
-async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string, readFrom: string): Promise<void> {
-  if (!isCsvPath(path))
+function assertDecimalCommaReadable(path: string, head: CsvHead | undefined): void {
+  if (!head)
     throw new InvalidParamsError(
       `the mapping's decimalSeparator "," is for CSV files, but ${path} is Parquet, whose numbers are stored as numbers: leave decimalSeparator out of the mapping for Parquet input`,
     );
-  const { delimiter, columns } = await queryOne<{ delimiter: string; columns: number }>(
-    conn,
-    'SELECT Delimiter AS delimiter, len(Columns) AS columns FROM sniff_csv($path, header = true)',
-    { path: readFrom },
-  );
+  const { delimiter, columns, start, header } = head;
   if (delimiter !== ',') return;
-  const start = (await fileStart(readFrom, 65_536)).replace(/^\uFEFF/, '');
-  const header = start.split(/\r?\n/, 1)[0];
-  if (/"\s*-?\d+,\d+\s*"/.test(start) && csvFields(header, ',').length === Number(columns)) return;
+  if (/"\s*-?\d+,\d+\s*"/.test(start) && csvFields(header, ',').length === columns) return;
   throw new InvalidParamsError(
     `the mapping's decimalSeparator is ",", but ${path} separates its values with "," too (its delimiter), so an unquoted 103,03 reads as two values: ` +
       'write the file with ";" between values, quote its numbers ("103,03"), or leave decimalSeparator out if its numbers are written with a point',
@@ -570,31 +570,42 @@ async function assertDecimalCommaReadable(conn: DuckDBConnection, path: string, 
  * Refuses a CSV whose header names a column the mapping reads twice: DuckDB reads the second as
  * `<name>_1`, so the mapping would read one of the two without a word of the other.
  */
-async function assertMappedColumnsUnique(
-  conn: DuckDBConnection,
-  path: string,
-  readFrom: string,
-  mapping: InputMapping,
-): Promise<void> {
-  const { delimiter } = await queryOne<{ delimiter: string }>(
-    conn,
-    'SELECT Delimiter AS delimiter FROM sniff_csv($path, header = true)',
-    { path: readFrom },
-  );
-  const header = (await fileStart(readFrom, 65_536)).replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0];
-  const names = csvFields(header, delimiter).map((name) => name.trim());
-  const mapped = new Set([
-    ...Object.values(mapping.columns).flatMap((source) =>
-      typeof source === 'string' ? [source] : 'sum' in source ? source.sum : [],
-    ),
-    ...(mapping.features && mapping.features !== 'auto' ? Object.keys(mapping.features) : []),
-  ]);
+function assertMappedColumnsUnique(path: string, head: CsvHead, mapped: ReadonlySet<string>): void {
+  const names = csvFields(head.header, head.delimiter).map((name) => name.trim());
   const twice = [...new Set(names.filter((name, i) => mapped.has(name) && names.indexOf(name) !== i))];
   if (twice.length > 0)
     throw new SchemaContractError(
       `${path} has more than one column named ${twice.map((name) => `"${name}"`).join(', ')}, which the mapping reads: ` +
         `segflow cannot tell which is meant (DuckDB reads the second as "${twice[0]}_1"): rename the others in the file`,
     );
+}
+
+/** The columns of the input the mapping names: renamed, summed, or listed among its features. */
+function mappedSourceColumns(mapping: InputMapping): Set<string> {
+  return new Set([
+    ...Object.values(mapping.columns).flatMap((source) =>
+      typeof source === 'string' ? [source] : 'sum' in source ? source.sum : [],
+    ),
+    ...(mapping.features && mapping.features !== 'auto' ? Object.keys(mapping.features) : []),
+  ]);
+}
+
+/** A CSV's start as DuckDB's sniffer reads it (delimiter, column count) and as text (its first 64 KiB, its header line). */
+interface CsvHead {
+  delimiter: string;
+  columns: number;
+  start: string;
+  header: string;
+}
+
+async function csvHead(conn: DuckDBConnection, readFrom: string): Promise<CsvHead> {
+  const { delimiter, columns } = await queryOne<{ delimiter: string; columns: number }>(
+    conn,
+    'SELECT Delimiter AS delimiter, len(Columns) AS columns FROM sniff_csv($path, header = true)',
+    { path: readFrom },
+  );
+  const start = (await fileStart(readFrom, 65_536)).replace(/^\uFEFF/, '');
+  return { delimiter, columns: Number(columns), start, header: start.split(/\r?\n/, 1)[0] };
 }
 
 /** The values of one CSV line, `"` quoting a value that holds the delimiter (and `""` a quote). */
