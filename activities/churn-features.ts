@@ -59,6 +59,13 @@ export async function churnFeatureSpecs(
     const name = taken.has(feature.name) ? `user:${feature.name}` : feature.name;
     if (feature.type === 'numeric') {
       specs.push({ meta: { name, source: 'user', categorical: false }, sql: quoteIdent(feature.column) });
+    } else if (feature.type === 'date') {
+      // days to the end of the row's month: a tenure (or days left, for a date ahead) that means the
+      // same in the training month and the month scored, where the date itself would not
+      specs.push({
+        meta: { name: `days since ${name}`, source: 'user', categorical: false },
+        sql: `date_diff('day', ${quoteIdent(feature.column)}, last_day(as_of))`,
+      });
     } else categorical.push({ name, source: 'user', column: feature.column, categories: feature.categories });
   }
   for (const [index, feature] of categorical.entries()) {

@@ -11,10 +11,15 @@ export interface UserFeature {
   name: string;
   /** Its column in segflow's tables (user_0, user_1, ...): user names may clash with feature names. */
   column: string;
-  type: 'numeric' | 'categorical';
+  /**
+   * A date's column holds the day (DATE); the churn models read it as the days from it to the end
+   * of the row's month (churn-features.ts), so a tenure means the same in the training month and
+   * the month scored.
+   */
+  type: 'numeric' | 'categorical' | 'date';
   /** Categorical only: the labels, sorted; a value's code is its index. */
   categories?: string[];
-  /** Numeric only, when some values are not numbers: how many, read as missing, and which (up to 3). */
+  /** Numeric or date only, when some values are not numbers (dates): how many, read as missing, and which (up to 3). */
   note?: string;
 }
 
@@ -40,15 +45,25 @@ export function userText(sourceColumn: string): string {
 }
 
 /**
+ * A DATE from text as exports write days (NULL when it is none): ISO dates with or without a
+ * time or zone, `/` between the parts and unpadded parts (`2019/3/5`), as DuckDB casts them, and
+ * `2019年3月5日` and `2019.03.05`. A DATE or TIMESTAMP column reads the same through its text.
+ */
+export function dateSql(text: string): string {
+  return `coalesce(TRY_CAST(${text} AS DATE), try_strptime(${text}, ['%Y年%m月%d日', '%Y.%m.%d'])::DATE)`;
+}
+
+/**
  * The typed value a user feature's column holds (numeric: DOUBLE, NULL when blank or not a number,
- * read with the mapping's decimal separator).
+ * read with the mapping's decimal separator; date: DATE, NULL when blank or not a date).
  */
 export function userFeatureSql(
   feature: Pick<UserFeature, 'name' | 'type'>,
   decimalSeparator: DecimalSeparator = '.',
 ): string {
   const text = userText(feature.name);
-  return feature.type === 'numeric' ? textNumberSql(text, decimalSeparator) : text;
+  if (feature.type === 'numeric') return textNumberSql(text, decimalSeparator);
+  return feature.type === 'date' ? dateSql(text) : text;
 }
 
 /**
@@ -147,8 +162,9 @@ interface ColumnStats {
    */
   subscribers: number;
   pairs: number;
-  /** How many of the values that are not numbers are missing markers. */
+  /** How many of the values that are not numbers are missing markers, and how many are dates. */
   markers: number;
+  dates: number;
   /** Of the values that are numbers: how many are whole, the shortest and longest text (counted with the pairs), the smallest and largest. */
   integers: number;
   shortest: number;
@@ -225,7 +241,7 @@ export async function resolveUserFeatures(
   const ownLabelName = churnLabel?.name ? labelKey(churnLabel.name) : '';
   const labelNames = new Set([...LABEL_NAMES, ...(ownLabelName ? [ownLabelName] : [])]);
   const skipped: SkippedUserFeature[] = [];
-  const wanted = new Map<string, 'numeric' | 'categorical' | 'auto'>();
+  const wanted = new Map<string, 'numeric' | 'categorical' | 'date' | 'auto'>();
   const mappedOneToOne = new Set(
     USAGE_CONTRACT.map((column) =>
       mapping.columns[column.name] === undefined ? column.name : renamedColumn(mapping, column.name),
@@ -267,6 +283,7 @@ export async function resolveUserFeatures(
           `count(${number}) AS numbers${i}`,
           `count(DISTINCT ${text}) AS distinct${i}`,
           `count(${text}) FILTER (WHERE ${number} IS NULL AND list_contains(getvariable('missing_markers'), lower(${text}))) AS markers${i}`,
+          `count(${text}) FILTER (WHERE ${number} IS NULL AND ${dateSql(text)} IS NOT NULL) AS dates${i}`,
           `count(${number}) FILTER (WHERE isfinite(${number}) AND ${number} = round(${number})) AS integers${i}`,
           `coalesce(min(${number}) FILTER (WHERE isfinite(${number})), 0) AS min${i}`,
           `coalesce(max(${number}) FILTER (WHERE isfinite(${number})), 0) AS max${i}`,
@@ -286,6 +303,7 @@ export async function resolveUserFeatures(
       subscribers,
       pairs: Infinity,
       markers: Number(raw[`markers${i}`]),
+      dates: Number(raw[`dates${i}`]),
       integers: Number(raw[`integers${i}`]),
       shortest: 0,
       longest: 0,
@@ -325,19 +343,29 @@ export async function resolveUserFeatures(
       });
   }
   const distinctValues = ({ distinct }: ColumnStats) => `${distinct} distinct values`;
-  /** The most frequent values that are not numbers, quoted, and what they say of the number format (numberFormatHint). */
-  const notNumbers = async (name: string): Promise<{ shown: string; hint?: string }> => {
+  /**
+   * The most frequent values that are not numbers (or not dates), quoted, and what they say of the
+   * number format (numberFormatHint).
+   */
+  const notNumbers = async (
+    name: string,
+    read: 'numbers' | 'dates' = 'numbers',
+  ): Promise<{ shown: string; hint?: string }> => {
     const text = userText(name);
+    const value = read === 'numbers' ? textNumberSql(text, mapping.decimalSeparator) : dateSql(text);
     const rows = await queryRows<{ value: string; kinds: number }>(
       conn,
       `SELECT value, kinds FROM (
          SELECT ${text} AS value, count(*) AS times, count(*) OVER () AS kinds FROM (${inputRows})
-         WHERE ${text} IS NOT NULL AND ${textNumberSql(text, mapping.decimalSeparator)} IS NULL GROUP BY value)
+         WHERE ${text} IS NOT NULL AND ${value} IS NULL GROUP BY value)
        ORDER BY times DESC, value LIMIT ${EXAMPLES}`,
     );
     const shown = rows.map((row) => quoted(row.value)).join(', ');
     const kinds = Number(rows[0]?.kinds ?? 0);
-    const hint = rows.map((row) => numberFormatHint(row.value, mapping.decimalSeparator)).find((h) => h !== undefined);
+    const hint =
+      read === 'numbers'
+        ? rows.map((row) => numberFormatHint(row.value, mapping.decimalSeparator)).find((h) => h !== undefined)
+        : undefined;
     return {
       shown: kinds > rows.length ? `${shown} and ${kinds - rows.length} more` : shown,
       ...(hint ? { hint } : {}),
@@ -351,7 +379,7 @@ export async function resolveUserFeatures(
       : `e.g. ${shown}: declare it "numeric" in the mapping's features to read those as missing`;
   };
 
-  const typed: { name: string; type: 'numeric' | 'categorical'; note?: string }[] = [];
+  const typed: { name: string; type: UserFeature['type']; note?: string }[] = [];
   for (const [i, name] of candidates.entries()) {
     const column = stats[i];
     const { n, numbers, distinct } = column;
@@ -361,10 +389,19 @@ export async function resolveUserFeatures(
     const numbersWithGaps =
       numbers > 0 && column.distinctNumbers >= 2 && (others <= NOT_NUMBERS_SHARE * n || column.markers === others);
     const autoNumeric = declared === 'auto' && (others === 0 || numbersWithGaps);
+    // dates but for at most 1% of the values or for missing markers (numbers are no dates)
+    const notDates = n - column.dates;
+    const autoDate =
+      declared === 'auto' &&
+      !autoNumeric &&
+      column.dates > 0 &&
+      (notDates <= NOT_NUMBERS_SHARE * n || notDates === column.markers);
     const note = async () => {
       const { shown, hint } = await notNumbers(name);
       return `${plural(others, 'value', 'values')} not numbers taken as missing: ${shown}${hint ? ` (${hint})` : ''}`;
     };
+    const dateNote = async () =>
+      `${plural(notDates, 'value', 'values')} not dates taken as missing: ${(await notNumbers(name, 'dates')).shown}`;
     if (n === 0) skipped.push({ feature: name, reason: 'no values' });
     else if (distinct < 2) skipped.push({ feature: name, reason: 'a single value' });
     else if (declared === 'numeric' && numbers === 0)
@@ -372,6 +409,14 @@ export async function resolveUserFeatures(
         feature: name,
         reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${(await notNumbers(name)).shown}`,
       });
+    else if (declared === 'date' && column.dates === 0)
+      skipped.push({
+        feature: name,
+        reason: `declared "date", but none of its ${plural(n, 'value', 'values')} is a date, e.g. ${(await notNumbers(name, 'dates')).shown}`,
+      });
+    // a date before the id check: a moment of activation can differ for every subscriber
+    else if (declared === 'date' || autoDate)
+      typed.push({ name, type: 'date', ...(notDates > 0 ? { note: await dateNote() } : {}) });
     else if (declared === 'auto' && looksLikeId(column, autoNumeric, mapping.maxCategories))
       skipped.push({
         feature: name,
@@ -414,7 +459,7 @@ export async function resolveUserFeatures(
       const { pos, neg, errors, values: labelledValues } = leaks[i];
       const total = pos + neg;
       const minority = Math.min(pos, neg);
-      const enoughRows = feature.type === 'numeric' || total >= 10 * labelledValues;
+      const enoughRows = feature.type !== 'categorical' || total >= 10 * labelledValues;
       if (
         minority >= LEAK_MIN_MINORITY &&
         enoughRows &&
@@ -422,7 +467,7 @@ export async function resolveUserFeatures(
         errors <= LEAK_OF_MINORITY * minority
       ) {
         typed.splice(typed.indexOf(feature), 1);
-        const how = feature.type === 'numeric' ? 'one threshold gets' : 'its values alone get';
+        const how = feature.type === 'categorical' ? 'its values alone get' : 'one threshold gets';
         skipped.push({
           feature: feature.name,
           reason: `predicts the churn label almost perfectly: a leak? (${how} ${total - errors} of ${total} labelled rows right${every > 1 ? ` in a sample of 1 subscriber in ${every}` : ''}; declare it in the mapping's features to use it anyway)`,
@@ -442,7 +487,7 @@ export async function resolveUserFeatures(
         );
   const features = typed.map(({ name, type, note }, i): UserFeature => {
     const column = `user_${i}`;
-    if (type === 'numeric') return { name, column, type, ...(note === undefined ? {} : { note }) };
+    if (type !== 'categorical') return { name, column, type, ...(note === undefined ? {} : { note }) };
     return { name, column, type, categories: [...levels[`levels${categorical.findIndex((f) => f.name === name)}`]] };
   });
   return { features, skipped };
@@ -485,14 +530,18 @@ async function leakChecks(
   conn: DuckDBConnection,
   inputRows: string,
   labelSql: string,
-  columns: { name: string; type: 'numeric' | 'categorical' }[],
+  columns: { name: string; type: UserFeature['type'] }[],
   decimalSeparator?: DecimalSeparator,
 ): Promise<{ pos: number; neg: number; values: number; errors: number }[]> {
   if (columns.length === 0) return [];
-  const values = columns.map((column, i) => `${userFeatureSql(column, decimalSeparator)} AS c${i}`);
+  // a date as its day's number: one threshold on it is one on the date
+  const values = columns.map((column, i) => {
+    const value = userFeatureSql(column, decimalSeparator);
+    return `${column.type === 'date' ? `date_diff('day', DATE '1970-01-01', ${value})::DOUBLE` : value} AS c${i}`;
+  });
   const groups = columns.map(
     (column, i) =>
-      `SELECT ${i} AS i, ${column.type === 'numeric' ? `NULL::VARCHAR AS category, c${i} AS number` : `c${i} AS category, NULL::DOUBLE AS number`},
+      `SELECT ${i} AS i, ${column.type === 'categorical' ? `c${i} AS category, NULL::DOUBLE AS number` : `NULL::VARCHAR AS category, c${i} AS number`},
          c${i} IS NULL AS missing, count(*) FILTER (WHERE l) AS pos, count(*) FILTER (WHERE NOT l) AS neg
        FROM r WHERE l IS NOT NULL GROUP BY c${i}`,
   );

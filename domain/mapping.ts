@@ -24,7 +24,7 @@ const RowNumberSource = z.object({ rowNumber: z.literal(true) }).strict();
 export const ColumnSourceSchema = z.union([z.string().min(1), SumSource, RowNumberSource]);
 export type ColumnSource = z.output<typeof ColumnSourceSchema>;
 
-export const USER_FEATURE_TYPES = ['numeric', 'categorical', 'skip'] as const;
+export const USER_FEATURE_TYPES = ['numeric', 'categorical', 'date', 'skip'] as const;
 export type UserFeatureType = (typeof USER_FEATURE_TYPES)[number];
 
 /**
