@@ -89,6 +89,15 @@ export const QUARANTINE_COLUMNS =
   '(source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)';
 
 /**
+ * A DATE from text as exports write days (NULL when it is none): ISO dates with or without a
+ * time or zone, `/` between the parts and unpadded parts (`2019/3/5`), as DuckDB casts them, and
+ * `2019年3月5日` and `2019.03.05`. A DATE or TIMESTAMP column reads the same through its text.
+ */
+export function dateSql(text: string): string {
+  return `coalesce(TRY_CAST(${text} AS DATE), try_strptime(${text}, ['%Y年%m月%d日', '%Y.%m.%d'])::DATE)`;
+}
+
+/**
  * Statements that type every raw row and name the first contract rule it breaks. Reads view
  * `raw_input(file_index, file_row, <columns present>)`; leaves table `checked_usage` with
  * typed columns and `reason` (NULL for a valid row), a temporary table (`create`, then
@@ -109,13 +118,22 @@ export function buildCheckSql(
   decimalSeparator: DecimalSeparator = '.',
   /** Whether any input file is a CSV, whose ids a spreadsheet may have turned into numbers (1.38E+10). */
   csvInput = false,
+  /** Whether tenure_months arrives as a date's text (the mapping's monthsSince): its months to the row's month are counted. */
+  tenureFromDate = false,
 ): { create: string; duplicates: string; count: string } {
   const reason = (column: ColumnContract, rule: string) =>
     sqlString(`${columnLabels.get(column.name) ?? column.name}: ${rule}`);
   const sourceType = (column: ColumnContract) => presentColumns.get(column.name);
+  /** The row's month, read: the first day of it. */
+  const monthSql = () => {
+    const month = USAGE_CONTRACT.find((column) => column.name === 'month');
+    return month && presentColumns.has('month') ? `date_trunc('month', ${conversion(month)})::DATE` : 'NULL::DATE';
+  };
   /** Text that arrives as bytes (BLOB) must be valid UTF-8; anything else is cast. */
-  const conversion = (column: ColumnContract) => {
+  const conversion = (column: ColumnContract): string => {
     const id = quoteIdent(column.name);
+    // whole months from the day joined to the row's month: joined in the row's month is 0
+    if (column.name === 'tenure_months' && tenureFromDate) return `date_diff('month', ${dateSql(id)}, ${monthSql()})`;
     if (sourceType(column) === column.type) return id;
     if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
     // months as text: a date (2026-10-01) or a year and month (2026-10)
@@ -129,16 +147,18 @@ export function buildCheckSql(
     const id = quoteIdent(column.name);
     // a snapshot may lack a non-nullable usage column: a placeholder, and what it feeds is skipped (features.ts)
     if (!presentColumns.has(column.name)) return `${column.nullable ? 'NULL' : '0'}::${column.type} AS ${id}`;
-    return column.name === 'month'
-      ? `date_trunc('month', ${conversion(column)})::DATE AS ${id}`
-      : `${conversion(column)} AS ${id}`;
+    return column.name === 'month' ? `${monthSql()} AS ${id}` : `${conversion(column)} AS ${id}`;
   });
   const converted = USAGE_CONTRACT.filter(
     (column) => presentColumns.has(column.name) && sourceType(column) !== column.type,
   );
   const typeFailures = converted.map((column) => {
     const rule =
-      sourceType(column) === 'BLOB' && column.type === 'VARCHAR' ? 'not valid UTF-8 text' : notReadableAs(column.type);
+      sourceType(column) === 'BLOB' && column.type === 'VARCHAR'
+        ? 'not valid UTF-8 text'
+        : column.name === 'tenure_months' && tenureFromDate
+          ? 'not a date'
+          : notReadableAs(column.type);
     return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN ${reason(column, rule)}`;
   });
   // a spreadsheet shows a long numeric id as 1.38E+10 and saves it so: many subscribers would

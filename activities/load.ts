@@ -8,6 +8,7 @@ import type { InputFile, MappingFile } from '../store/manifest';
 import {
   columnLabel,
   IDENTITY_MAPPING,
+  isMonthsSince,
   parseMapping,
   SNAPSHOT_OPTIONAL,
   type ColumnSource,
@@ -50,6 +51,7 @@ import {
 import {
   resolveUserFeatures,
   userFeatureSql,
+  userText,
   type SkippedUserFeature,
   type UserFeature,
   type UserFeatureLabel,
@@ -584,7 +586,13 @@ function assertMappedColumnsUnique(path: string, head: CsvHead, mapped: Readonly
 function mappedSourceColumns(mapping: InputMapping): Set<string> {
   return new Set([
     ...Object.values(mapping.columns).flatMap((source) =>
-      typeof source === 'string' ? [source] : 'sum' in source ? source.sum : [],
+      typeof source === 'string'
+        ? [source]
+        : 'sum' in source
+          ? source.sum
+          : 'monthsSince' in source
+            ? [source.monthsSince]
+            : [],
     ),
     ...(mapping.features && mapping.features !== 'auto' ? Object.keys(mapping.features) : []),
   ]);
@@ -651,6 +659,13 @@ function sourceType(
   const source = mapping.columns[contractColumn] ?? contractColumn;
   if (typeof source === 'object') {
     if ('rowNumber' in source) return 'VARCHAR';
+    if ('monthsSince' in source) {
+      if (!columns.has(source.monthsSince))
+        throw new SchemaContractError(
+          `the mapping counts ${contractColumn} in months since column "${source.monthsSince}", but ${path} has no such column${whichColumns(source.monthsSince, columns)}`,
+        );
+      return 'VARCHAR'; // the date as text: the check counts the months (buildCheckSql)
+    }
     const absent = source.sum.filter((column) => !columns.has(column));
     if (absent.length > 0)
       throw new SchemaContractError(
@@ -856,6 +871,7 @@ async function checkChunks(
     labels,
     plan.mapping.decimalSeparator,
     plan.inputFiles.some((file) => isCsvPath(file.path)),
+    isMonthsSince(plan.mapping.columns.tenure_months),
   );
   // after a month with quarantined rows the next is checked at once: counting first would read it twice
   let lastClean = true;
@@ -1575,6 +1591,7 @@ function derivedColumnSql(
   decimalSeparator?: DecimalSeparator,
 ): string {
   if ('rowNumber' in source) return `getvariable('file_names')[file_index + 1] || '#' || (file_row + 1)`;
+  if ('monthsSince' in source) return userText(source.monthsSince);
   const parts = source.sum.map((column) => textNumberSql(quoteIdent(column), decimalSeparator));
   // the variable name comes from the contract (an allow-list); its value is bound
   return `list_sum([${parts.join(', ')}]) * getvariable('scale_${contractColumn}')::DOUBLE`;

@@ -3,7 +3,7 @@ import { USAGE_CONTRACT, quoteIdent } from '../data/contract';
 import { SchemaContractError } from '../domain/errors';
 import { renamedColumn, type DecimalSeparator, type InputMapping } from '../domain/mapping';
 import { queryOne, queryRows, setVariable } from './duckdb';
-import { numberFormatHint, textNumberSql } from './load-sql';
+import { dateSql, numberFormatHint, textNumberSql } from './load-sql';
 
 /** One of the user's own columns that the models use, beside the contract's features. */
 export interface UserFeature {
@@ -42,15 +42,6 @@ export interface UserFeatureLabel {
 /** A user's value as text, blank or empty as NULL (a missing value, never a quarantine reason). */
 export function userText(sourceColumn: string): string {
   return `nullif(trim(${quoteIdent(sourceColumn)}::VARCHAR), '')`;
-}
-
-/**
- * A DATE from text as exports write days (NULL when it is none): ISO dates with or without a
- * time or zone, `/` between the parts and unpadded parts (`2019/3/5`), as DuckDB casts them, and
- * `2019年3月5日` and `2019.03.05`. A DATE or TIMESTAMP column reads the same through its text.
- */
-export function dateSql(text: string): string {
-  return `coalesce(TRY_CAST(${text} AS DATE), try_strptime(${text}, ['%Y年%m月%d日', '%Y.%m.%d'])::DATE)`;
 }
 
 /**

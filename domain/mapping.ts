@@ -21,7 +21,10 @@ const SumSource = z
 /** Ids made from the file and the row's position in it (snapshot files without an id column). */
 const RowNumberSource = z.object({ rowNumber: z.literal(true) }).strict();
 
-export const ColumnSourceSchema = z.union([z.string().min(1), SumSource, RowNumberSource]);
+/** tenure_months from the day a subscriber joined: whole months from it to the row's month. */
+const MonthsSinceSource = z.object({ monthsSince: z.string().min(1) }).strict();
+
+export const ColumnSourceSchema = z.union([z.string().min(1), SumSource, RowNumberSource, MonthsSinceSource]);
 export type ColumnSource = z.output<typeof ColumnSourceSchema>;
 
 export const USER_FEATURE_TYPES = ['numeric', 'categorical', 'date', 'skip'] as const;
@@ -122,6 +125,18 @@ export const InputMappingSchema = z
           path: ['columns', column],
           message: 'rowNumber ids need format "snapshot" (monthly rows of one subscriber need a real id)',
         });
+      if (typeof source === 'object' && 'monthsSince' in source && column !== 'tenure_months')
+        context.addIssue({
+          code: 'custom',
+          path: ['columns', column],
+          message: "monthsSince only makes tenure_months (months from a date to the row's month)",
+        });
+      if (typeof source === 'object' && 'monthsSince' in source && mapping.values[column])
+        context.addIssue({
+          code: 'custom',
+          path: ['values', column],
+          message: 'a column made by monthsSince has no value encoding',
+        });
       if (typeof source === 'object' && 'sum' in source && mapping.values[column])
         context.addIssue({
           code: 'custom',
@@ -172,6 +187,11 @@ export function parseMapping(text: string): { ok: true; mapping: InputMapping } 
 
 export const IDENTITY_MAPPING: InputMapping = { format: 'long', columns: {}, values: {}, maxCategories: 50 };
 
+/** Whether a contract column is counted in months since a date of the user's (`{ "monthsSince": ... }`). */
+export function isMonthsSince(source: ColumnSource | undefined): boolean {
+  return typeof source === 'object' && 'monthsSince' in source;
+}
+
 /** The user's column a contract column is read from one-to-one, if it is (not a sum or row numbers). */
 export function renamedColumn(mapping: InputMapping, contractColumn: string): string | undefined {
   const source = mapping.columns[contractColumn];
@@ -188,6 +208,7 @@ export function columnLabel(mapping: InputMapping, contractColumn: string): stri
   if (source === undefined || source === contractColumn) return contractColumn;
   if (typeof source === 'string') return `${source} (${contractColumn})`;
   if ('sum' in source) return `${source.sum.join(' + ')} (${contractColumn})`;
+  if ('monthsSince' in source) return `months since ${source.monthsSince} (${contractColumn})`;
   return contractColumn;
 }
 

@@ -153,3 +153,53 @@ describe('date columns in an own extract', () => {
     });
   }, 120_000);
 });
+
+describe('tenure from the day a subscriber joined', () => {
+  it('counts tenure_months from a date column ({ "monthsSince": ... }): no tenure column needed, a date that is none quarantined with the reason', async () => {
+    const dir = await tempDir();
+    const source = join(dir, 'with-tenure.csv');
+    await writeUsageCsv(source);
+    // the extract as an operator has it: the day each subscriber joined, no tenure column
+    const csv = join(dir, 'usage.csv');
+    await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'source', source);
+      await setVariable(conn, 'target', csv);
+      await conn.run(
+        `COPY (SELECT * EXCLUDE (tenure_months) REPLACE (
+                 CASE subscriber_id WHEN 'S00007' THEN 'pending' WHEN 'S00009' THEN '2030-01-01' ELSE activation_date END AS activation_date)
+               FROM read_csv(getvariable('source'), all_varchar = true)) TO (getvariable('target')) (FORMAT csv, HEADER)`,
+      );
+    });
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(mapping, JSON.stringify({ columns: { tenure_months: { monthsSince: 'activation_date' } } }));
+    const load = await loadUsage(
+      storeIn(dir),
+      { workflowId: 'tenure', runId: 'r1' },
+      { month: '2026-10', input: csv, mapping },
+    );
+    const reasons = Object.keys(load.quarantineByReason).sort();
+    expect(reasons).toEqual([
+      'months since activation_date (tenure_months): not a date',
+      'months since activation_date (tenure_months): outside [0, 1200]',
+    ]);
+    const rows = await withConnection(load.dbPath, async (conn) => {
+      await setVariable(conn, 'csv', csv);
+      return queryRows<{ month: string; activation_date: string; tenure_months: number }>(
+        conn,
+        `SELECT u."month"::VARCHAR AS "month", c.activation_date, u.tenure_months
+         FROM usage u JOIN read_csv(getvariable('csv'), all_varchar = true) c
+           ON c.subscriber_id = u.subscriber_id AND c."month" = strftime(u."month", '%Y-%m')
+         WHERE u.subscriber_id IN ('S00000', 'S00003') ORDER BY u.subscriber_id, u."month"`,
+      );
+    });
+    expect(rows.length).toBeGreaterThan(4);
+    for (const { month, activation_date, tenure_months } of rows) {
+      const [year, monthOfYear] = month.split('-').map(Number);
+      const [joinedYear, joinedMonth] = activation_date.split('-').map(Number);
+      // whole months from the month joined: 0 in that month
+      expect(tenure_months, `${activation_date} -> ${month}`).toBe(
+        (year - joinedYear) * 12 + monthOfYear - joinedMonth,
+      );
+    }
+  }, 120_000);
+});

@@ -49,6 +49,15 @@ describe('mapping file, version 2', () => {
     expect(problems({ columns: { voice_minutes: { sum: [] } } })).toHaveLength(1);
   });
 
+  it('counts tenure_months in months since a date only: monthsSince makes no other column', () => {
+    expect(
+      problems({ columns: { tenure_months: { monthsSince: '入网时间' } }, features: { 入网时间: 'date' } }),
+    ).toEqual([]);
+    expect(problems({ columns: { spend: { monthsSince: 'activation_date' } } })).toEqual([
+      "columns.spend: monthsSince only makes tenure_months (months from a date to the row's month)",
+    ]);
+  });
+
   it('takes "." or "," as the decimal separator, and leaves a mapping without one as it was', () => {
     expect(problems({ decimalSeparator: ',' })).toEqual([]);
     expect(problems({ decimalSeparator: '.' })).toEqual([]);
