@@ -109,7 +109,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
       ],
       [
         ['run', '--month', '2026-06', '--input', '.', '--param', `mapping=${mapping}`],
-        'features.plan_type: Invalid option: expected one of "numeric"|"categorical"|"skip"',
+        'features.plan_type: Invalid option: expected one of "numeric"|"categorical"|"date"|"skip"',
       ],
     ] as const) {
       expect(await segflow([...args], NO_SERVER), args.join(' ')).toMatchObject({
