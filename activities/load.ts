@@ -3,7 +3,13 @@ import { copyFile, mkdir, open, readdir, readFile, realpath, rm, stat } from 'no
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { NUMBER_COLUMNS, USAGE_CONTRACT, isCsvPath, quoteIdent } from '../data/contract';
-import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
+import {
+  DataQualityError,
+  InputFileError,
+  InvalidParamsError,
+  SchemaContractError,
+  UnreadInputFilesError,
+} from '../domain/errors';
 import type { InputFile, MappingFile } from '../store/manifest';
 import {
   columnLabel,
@@ -1351,10 +1357,11 @@ export async function findInputFiles(
   const unread = listed.unread.filter(inWindow);
   if (unread.length > 0) {
     const named = unread.slice(0, 3).map((path) => relative(root, path));
-    throw new InputFileError(
+    throw new UnreadInputFilesError(
       `${unread.length === 1 ? 'a file' : `${unread.length} files`} under ${root} that segflow cannot read: ` +
         `${named.join(', ')}${unread.length > 3 ? ', …' : ''}. segflow reads Parquet and CSV files (named .csv or ` +
         '.tsv), and leaving them out would leave out their rows: convert them, or move them out of the input folder',
+      unread,
     );
   }
   const files: string[] = [];

@@ -14,6 +14,21 @@ export class InputFileError extends Error {
   override name = 'InputFileError';
 }
 
+/**
+ * An input folder holding data files segflow does not read (Excel, archives, ...): leaving them
+ * out would leave out their rows. Temporal sees an InputFileError (the name is inherited); code
+ * that must tell it apart (a reproduction) checks the class.
+ */
+export class UnreadInputFilesError extends InputFileError {
+  constructor(
+    message: string,
+    /** The files, absolute paths. */
+    readonly files: string[],
+  ) {
+    super(message);
+  }
+}
+
 /** Thrown when input files lack required columns of the usage contract. */
 export class SchemaContractError extends Error {
   override name = 'SchemaContractError';

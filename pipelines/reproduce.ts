@@ -12,6 +12,7 @@ import { findPreviousSegmentation } from '../activities/segment-history';
 import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { canonicalJson, hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
+import { UnreadInputFilesError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import type { SnapshotManifest } from '../store/manifest';
 import { listVersions, readManifest } from '../store/snapshots';
@@ -24,7 +25,7 @@ export interface ReproduceReport {
   /** Why each of changedInputs does not match: "missing", "content changed", or "added to the input since". */
   changes: {
     path: string;
-    change: 'missing' | 'content changed' | 'added to the input since' | 'holds a file segflow cannot read';
+    change: 'missing' | 'content changed' | 'added to the input since' | 'a file segflow cannot read';
     what: string;
   }[];
   /** What the outputs compare against besides the inputs, and how it stands now (a retired previous snapshot). */
@@ -61,8 +62,9 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   // refuses (another format) stops it
   const { files } = await findInputFiles(manifest.params.input, firstMonth(manifest), manifest.params.month).catch(
     (error: Error) => {
-      if (/that segflow cannot read/.test(error.message))
-        changes.push({ path: manifest.params.input, what: 'input folder', change: 'holds a file segflow cannot read' });
+      if (error instanceof UnreadInputFilesError)
+        for (const path of error.files)
+          changes.push({ path, what: 'input file', change: 'a file segflow cannot read' });
       return { files: [] as string[] };
     },
   );

@@ -273,6 +273,17 @@ describe('segment ids stable across months', () => {
     } finally {
       await rm(added);
     }
+    // a spreadsheet dropped beside the months: the recomputation would stop, and the file is named
+    const spreadsheet = join(input, 'usage_month=2026-06', 'usage.xlsx');
+    await writeFile(spreadsheet, 'PK');
+    try {
+      expect(await reproduceSnapshot(store, { month: '2026-06', version: 1 })).toMatchObject({
+        identical: false,
+        changes: [{ what: 'input file', path: spreadsheet, change: 'a file segflow cannot read' }],
+      });
+    } finally {
+      await rm(spreadsheet);
+    }
     await retireSnapshot(store, { month: '2026-05', version: 1 }, { reason: 'test', actor: 'auditor' });
     const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
     expect(report.notes).toEqual([
