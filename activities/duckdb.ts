@@ -59,6 +59,8 @@ export async function withConnection<T>(
   });
   const conn = await instance.connect();
   try {
+    // instants read as dates and times the same on every machine (DuckDB takes the machine's zone)
+    await conn.run("SET TimeZone = 'UTC'");
     return await work(conn);
   } finally {
     conn.closeSync();

@@ -76,6 +76,22 @@ export function textMonthSql(value: string): string {
 }
 
 /**
+ * The day of a month stamp stored as an instant (TIMESTAMP WITH TIME ZONE), whatever zone wrote
+ * it. A warehouse writes a month as its first day's midnight in its own zone: in UTC the evening
+ * before east of Greenwich (2026-07-31 16:00 for August in UTC+8), the morning of it west. A cast
+ * to DATE would take the first for July, and would depend on the zone of the machine reading it.
+ * 13 hours on in UTC, the day is the one whose midnight it stamps in any zone from UTC-10 to
+ * UTC+13 (Hawaii to New Zealand's summer). Left out: UTC-11 and UTC+14, and a month stamped by
+ * its last second in UTC (read as the next month).
+ */
+export function instantDaySql(value: string): string {
+  return `((${value} AT TIME ZONE 'UTC') + INTERVAL 13 HOUR)::DATE`;
+}
+
+/** The SQL type DuckDB gives a TIMESTAMPTZ column. */
+export const INSTANT_TYPE = 'TIMESTAMP WITH TIME ZONE';
+
+/**
  * A month read with the mapping's monthFormat (bound as month_format), as text: 2026-10-01 where
  * the format reads it; else as written, which the check reads as a date or YYYY-MM or names "not a
  * valid date" (as NULL it read as missing). Text whatever the column's type: checkChunks reads it so.
@@ -137,6 +153,7 @@ export function buildCheckSql(
     if (sourceType(column) === column.type) return id;
     if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
     // months as text: a date (2026-10-01) or a year and month (2026-10)
+    if (column.name === 'month' && sourceType(column) === INSTANT_TYPE) return instantDaySql(id);
     if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? '')) return textMonthSql(id);
     // numbers written as text (a CSV's: every column is text), as a spreadsheet formats them too
     if (['DOUBLE', 'INTEGER'].includes(column.type) && sourceType(column) === 'VARCHAR')

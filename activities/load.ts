@@ -51,6 +51,8 @@ import {
   numberFormatHint,
   OUTSIDE_WINDOW,
   QUARANTINE_COLUMNS,
+  instantDaySql,
+  INSTANT_TYPE,
   textMonthSql,
   textNumberSql,
 } from './load-sql';
@@ -257,7 +259,9 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
     let label: UserFeatureLabel | undefined;
     // "auto" judges each column against the label on the rows the churn model trains on, each
     // input row's month read as the load reads it
-    const rowMonth = typesAuto(mapping) ? await inputMonthSql(conn, mapping, params.month) : undefined;
+    const rowMonth = typesAuto(mapping)
+      ? await inputMonthSql(conn, mapping, params.month, checked.presentColumns.get('month'))
+      : undefined;
     if (params.labels) {
       await bindFileNames(conn, files, params.input);
       const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files, files, reading)})`;
@@ -1617,7 +1621,13 @@ async function bindFileNames(conn: DuckDBConnection, files: string[], input: str
  * the load (there through table value_encodings; here as a CASE of the mapping's own words,
  * quoted). Binds run_month and month_format.
  */
-async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runMonth: string): Promise<string> {
+async function inputMonthSql(
+  conn: DuckDBConnection,
+  mapping: InputMapping,
+  runMonth: string,
+  /** The month column's type in the files (presentColumns). */
+  monthType?: string,
+): Promise<string> {
   await setVariable(conn, 'run_month', firstDay(runMonth));
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
   const source = mapping.columns.month ?? 'month';
@@ -1625,6 +1635,8 @@ async function inputMonthSql(conn: DuckDBConnection, mapping: InputMapping, runM
   if (typeof source !== 'string') return 'NULL::DATE';
   let value = quoteIdent(source);
   const encodings = Object.entries(mapping.values.month ?? {});
+  if (monthType === INSTANT_TYPE && encodings.length === 0 && !mapping.monthFormat)
+    return `date_trunc('month', ${instantDaySql(value)})::DATE`;
   if (encodings.length > 0) {
     const cases = encodings.map(([from, to]) => {
       const target = encodedValue(mapping, 'month', to);

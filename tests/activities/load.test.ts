@@ -180,6 +180,37 @@ describe('loadUsage on real Parquet', () => {
     expect(plan.userFeatures.map((feature) => feature.name)).toEqual(['device_age']);
   });
 
+  it('reads months stored as instants (TIMESTAMPTZ) as the month each stamps, whatever the zone that wrote them', async () => {
+    const monthsOf = async (summary: { dbPath: string }) =>
+      withConnection(summary.dbPath, (conn) =>
+        queryRows<{ month: string; rows: number }>(
+          conn,
+          `SELECT strftime("month", '%Y-%m') AS "month", count(*)::INTEGER AS rows FROM usage GROUP BY ALL ORDER BY 1`,
+        ),
+      );
+    const expected = await monthsOf(
+      await loadUsage(storeIn(dir), run('dates'), { month: '2026-06', input: join(sample.outDir, 'usage') }),
+    );
+    // each month's first midnight in the warehouse's zone: the evening before in UTC east of
+    // Greenwich (2026-05-31 16:00 UTC for June in Shanghai; 11:00 in Auckland's summer), the
+    // morning of it west (10:00 in Honolulu)
+    for (const zone of ['Asia/Shanghai', 'America/New_York', 'Pacific/Auckland', 'Pacific/Honolulu', 'UTC']) {
+      const file = join(dir, `instants-${zone.replace('/', '-')}.parquet`);
+      await withConnection(':memory:', async (conn) => {
+        await conn.run(`COPY (SELECT * REPLACE (("month"::TIMESTAMP AT TIME ZONE '${zone}') AS "month")
+                        FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet'))
+                        TO '${file}' (FORMAT parquet)`);
+      });
+      const summary = await loadUsage(storeIn(dir), run(`instants-${zone.replace('/', '-')}`), {
+        month: '2026-06',
+        input: file,
+      });
+      // the window's six months read, the month before it left out as with month folders
+      expect(Object.keys(summary.quarantineByReason), zone).toEqual(['month: outside the run window']);
+      expect(await monthsOf(summary), zone).toEqual(expected);
+    }
+  });
+
   it('refuses invalid parameters before reading anything', async () => {
     await expect(loadUsage(storeIn(dir), run('params'), { month: '2026-13', input: dir, k: 1 })).rejects.toMatchObject({
       name: 'InvalidParamsError',
