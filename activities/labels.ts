@@ -1,11 +1,11 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isCsvPath, quoteIdent } from '../data/contract';
-import { InputFileError, SchemaContractError } from '../domain/errors';
+import { DataQualityError, InputFileError, SchemaContractError } from '../domain/errors';
 import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
 import { csvReadProblem } from './csv-encoding';
 import { queryOne, queryRows, setVariable } from './duckdb';
-import { formattedMonthSql, mappingNullstr, textMonthSql } from './load-sql';
+import { formattedMonthSql, idTextSql, mappingNullstr, textMonthSql } from './load-sql';
 
 /**
  * Churn labels from their own file (`--param labels=<file>`): a subscriber id and either a churn
@@ -102,8 +102,20 @@ export async function inspectLabels(
   const { unknown } = await queryOne<{ unknown: number }>(
     conn,
     `SELECT count(*) AS unknown FROM ${readerSql(path, mapping)} l
-     WHERE ${quoteIdent(idColumn)}::VARCHAR NOT IN (SELECT subscriber_id FROM (${inputIds}) WHERE subscriber_id IS NOT NULL)`,
+     WHERE ${idTextSql(quoteIdent(idColumn))} NOT IN (SELECT subscriber_id FROM (${inputIds}) WHERE subscriber_id IS NOT NULL)`,
   );
+  if (counts.rows > 0 && Number(unknown) === Number(counts.rows)) {
+    // every label would be dropped, and the run stop later for want of training rows
+    const example = await queryOne<{ label_id: string | null; input_id: string | null }>(
+      conn,
+      `SELECT (SELECT min(${idTextSql(quoteIdent(idColumn))}) FROM ${readerSql(path, mapping)} l) AS label_id,
+              (SELECT min(subscriber_id) FROM (${inputIds})) AS input_id`,
+    );
+    throw new DataQualityError(
+      `none of the ${counts.rows} subscriber ids in the labels file ${path} (column "${idColumn}") is one of the input's, ` +
+        `e.g. '${example.label_id}' in the labels file and '${example.input_id}' in the input: are they the same ids, written alike?`,
+    );
+  }
   return { path, ...(await hashFile(path)), rows: counts.rows, idColumn, labelColumn, kind, unknownIds: unknown };
 }
 
@@ -171,7 +183,7 @@ async function createUserLabels(
   await createLabelWords(conn, mapping);
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE user_labels AS
-     SELECT f.${quoteIdent(labels.idColumn)}::VARCHAR AS subscriber_id,
+     SELECT ${idTextSql(`f.${quoteIdent(labels.idColumn)}`)} AS subscriber_id,
             ${
               labels.kind === 'flag' ? flagSql(value) : `date_trunc('month', ${monthLeftSql(value, mapping)})::DATE`
             } AS label

@@ -88,6 +88,18 @@ export function instantDaySql(value: string): string {
   return `((${value} AT TIME ZONE 'UTC') + INTERVAL 13 HOUR)::DATE`;
 }
 
+/**
+ * A subscriber id as text, a whole number stored as a DOUBLE or FLOAT written without its `.0`
+ * (pandas stores an integer id column holding one gap as floats: 13800000001.0), as the same id
+ * stored as an integer or text reads; anything else as DuckDB writes it. Binds for a column of any
+ * type (the type test folds away), so readers that do not know the column's type use it too.
+ */
+export function idTextSql(value: string): string {
+  const number = `TRY_CAST(${value} AS DOUBLE)`;
+  return `CASE WHEN typeof(${value}) IN ('DOUBLE', 'FLOAT') AND ${number} = trunc(${number}) AND abs(${number}) < 1e18
+    THEN TRY_CAST(${number} AS HUGEINT)::VARCHAR ELSE TRY_CAST(${value} AS VARCHAR) END`;
+}
+
 /** The SQL type DuckDB gives a TIMESTAMPTZ column. */
 export const INSTANT_TYPE = 'TIMESTAMP WITH TIME ZONE';
 
@@ -152,6 +164,7 @@ export function buildCheckSql(
     if (column.name === 'tenure_months' && tenureFromDate) return `date_diff('month', ${dateSql(id)}, ${monthSql()})`;
     if (sourceType(column) === column.type) return id;
     if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
+    if (column.name === 'subscriber_id' && ['DOUBLE', 'FLOAT'].includes(sourceType(column) ?? '')) return idTextSql(id);
     // months as text: a date (2026-10-01) or a year and month (2026-10)
     if (column.name === 'month' && sourceType(column) === INSTANT_TYPE) return instantDaySql(id);
     if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? '')) return textMonthSql(id);

@@ -51,6 +51,7 @@ import {
   numberFormatHint,
   OUTSIDE_WINDOW,
   QUARANTINE_COLUMNS,
+  idTextSql,
   instantDaySql,
   INSTANT_TYPE,
   textMonthSql,
@@ -264,12 +265,12 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       : undefined;
     if (params.labels) {
       await bindFileNames(conn, files, params.input);
-      const ids = `SELECT ${subscriberIdSql(mapping)}::VARCHAR AS subscriber_id FROM (${await inputRowsSql(conn, files, files, reading)})`;
+      const ids = `SELECT ${idTextSql(subscriberIdSql(mapping))} AS subscriber_id FROM (${await inputRowsSql(conn, files, files, reading)})`;
       labels = await inspectLabels(conn, params.labels, mapping, ids, readPaths[params.labels]);
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
       // a column of the input named as the labels file's label column is no feature (a leak), nor
       // one that predicts its labels almost perfectly: "auto" checks each column against them
-      const row = rowMonth && { id: `(${subscriberIdSql(mapping)})::VARCHAR`, month: rowMonth };
+      const row = rowMonth && { id: idTextSql(subscriberIdSql(mapping)), month: rowMonth };
       label = {
         name: labels.labelColumn,
         ...(row
@@ -1681,7 +1682,7 @@ async function absentNextMonthLabel(
   mapping: InputMapping,
   rowMonth: string,
 ): Promise<UserFeatureLabel> {
-  const id = `(${subscriberIdSql(mapping)})::VARCHAR`;
+  const id = idTextSql(subscriberIdSql(mapping));
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE run_month_ids AS
      SELECT DISTINCT ${id} AS subscriber_id FROM (${inputRows}) WHERE (${rowMonth}) = getvariable('run_month')::DATE`,

@@ -211,6 +211,39 @@ describe('loadUsage on real Parquet', () => {
     }
   });
 
+  it("reads whole-number ids stored as floats (pandas' integer column with a gap) as the integers, as a labels file's ids are", async () => {
+    const input = join(dir, 'float-ids.parquet');
+    const numbered = `SELECT *, (13800000000 + dense_rank() OVER (ORDER BY subscriber_id)) AS number
+                      FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet')`;
+    await withConnection(':memory:', async (conn) => {
+      await conn.run(`COPY (SELECT * EXCLUDE (number) REPLACE (number::DOUBLE AS subscriber_id) FROM (${numbered}))
+                      TO '${input}' (FORMAT parquet)`);
+      // labels as a CRM keeps them: integer ids, a flag for each subscriber of June
+      await conn.run(`COPY (SELECT DISTINCT number AS subscriber_id, false AS churned FROM (${numbered})
+                            WHERE "month" = DATE '2026-06-01')
+                      TO '${join(dir, 'float-ids-labels.parquet')}' (FORMAT parquet)`);
+    });
+    const summary = await loadUsage(storeIn(dir), run('float-ids'), {
+      month: '2026-06',
+      input,
+      labels: join(dir, 'float-ids-labels.parquet'),
+    });
+    const ids = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ id: string }>(conn, 'SELECT DISTINCT subscriber_id AS id FROM usage ORDER BY 1 LIMIT 2'),
+    );
+    expect(ids.map((row) => row.id)).toEqual(['13800000001', '13800000002']);
+    expect(summary.labels).toMatchObject({ unknownIds: 0 });
+    // ids that match none of the input's stop the plan, with one of each, not for want of churners later
+    const other = join(dir, 'other-ids-labels.csv');
+    await writeFile(other, 'customer,churned\nC-1,no\nC-2,yes\n');
+    await expect(
+      loadUsage(storeIn(dir), run('other-ids'), { month: '2026-06', input, labels: other }),
+    ).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: `none of the 2 subscriber ids in the labels file ${other} (column "customer") is one of the input's, e.g. 'C-1' in the labels file and '13800000001' in the input: are they the same ids, written alike?`,
+    });
+  });
+
   it('refuses invalid parameters before reading anything', async () => {
     await expect(loadUsage(storeIn(dir), run('params'), { month: '2026-13', input: dir, k: 1 })).rejects.toMatchObject({
       name: 'InvalidParamsError',
