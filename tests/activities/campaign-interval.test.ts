@@ -9,17 +9,22 @@ const measureSql = () => readSql(new URL('../../activities/campaigns/', import.m
  * The measurement SQL on hand-made lists: a list of `control` and `targeted` subscribers of whom
  * the first `controlChurned` / `targetedChurned` are not active this month.
  */
-async function measure(arms: { control: number; controlChurned: number; targeted: number; targetedChurned: number }) {
+async function measure(
+  arms: { control: number; controlChurned: number; targeted: number; targetedChurned: number },
+  /** SQL over i (the subscriber's number in its arm): its region, for the grid G1. */
+  regionSql = "'R1'",
+) {
   return withConnection(':memory:', async (conn) => {
     await conn.run(
       `CREATE TEMP TABLE previous_dispatch AS
-       SELECT 'C' || i AS subscriber_id, true AS control, i < $cc AS churned FROM range($c) t(i)
-       UNION ALL SELECT 'T' || i, false, i < $tc FROM range($t) t(i)`,
+       SELECT 'C' || i AS subscriber_id, true AS control, i < $cc AS churned, ${regionSql} AS region FROM range($c) t(i)
+       UNION ALL SELECT 'T' || i, false, i < $tc, ${regionSql} FROM range($t) t(i)`,
       { c: arms.control, cc: arms.controlChurned, t: arms.targeted, tc: arms.targetedChurned },
     );
     await conn.run(
       `CREATE TEMP TABLE previous_dispatch_full AS SELECT subscriber_id, control, 'offer' AS recommended_product,
-         'segment' AS segment_name, 'SMS' AS channel, 'now' AS contact_moment, 'G1' AS grid, churned FROM previous_dispatch`,
+         'segment' AS segment_name, 'SMS' AS channel, 'now' AS contact_moment, region, 'G1' AS grid, churned
+       FROM previous_dispatch`,
     );
     await conn.run(
       'CREATE TEMP TABLE snapshot_subscribers AS SELECT subscriber_id FROM previous_dispatch_full WHERE NOT churned',
@@ -33,14 +38,17 @@ async function measure(arms: { control: number; controlChurned: number; targeted
     await setVariable(conn, 'min_arm_subscribers', CAMPAIGN_MEASUREMENT.minArmSubscribers);
     await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));
     await runScript(conn, await measureSql());
-    const [all] = await queryRows<{
+    const groups = await queryRows<{
+      dimension: string;
+      group: string;
+      control_subscribers: number;
       absolute_uplift: number;
       uplift_low: number;
       uplift_high: number;
       significant: boolean;
       too_small: boolean;
-    }>(conn, "SELECT * FROM snapshot_campaigns WHERE dimension = 'all'");
-    return all;
+    }>(conn, 'SELECT * FROM snapshot_campaigns ORDER BY dimension, "group"');
+    return Object.assign(groups.find((g) => g.dimension === 'all') ?? groups[0], { groups });
   });
 }
 
@@ -63,5 +71,19 @@ describe('campaign uplift interval', () => {
     const none = await measure({ control: 56, controlChurned: 5, targeted: 29, targetedChurned: 0 });
     expect(none.uplift_low).toBeCloseTo(-0.0381, 4);
     expect(none.uplift_high).toBeCloseTo(0.1926, 4);
+  });
+
+  it('measures a grid of its region: a grid code used in two regions is two groups, named with their regions', async () => {
+    const arms = { control: 40, controlChurned: 10, targeted: 60, targetedChurned: 10 };
+    const grids = (await measure(arms, "CASE WHEN i % 2 = 0 THEN 'north' ELSE 'south' END")).groups
+      .filter((g) => g.dimension === 'grid')
+      .map((g) => [g.group, g.control_subscribers]);
+    expect(grids).toEqual([
+      ['north / G1', 20],
+      ['south / G1', 20],
+    ]);
+    // a code used in one region keeps its name
+    const one = (await measure(arms)).groups.filter((g) => g.dimension === 'grid').map((g) => g.group);
+    expect(one).toEqual(['G1']);
   });
 });

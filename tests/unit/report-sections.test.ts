@@ -74,6 +74,7 @@ describe('report sections', () => {
       held_out,
     });
     const contact = (rank: number, id: string): ContactRow => ({
+      region: 'R1',
       grid: 'R1-G02',
       contact_rank: rank,
       subscriber_id: id,

@@ -1,4 +1,5 @@
--- Per grid, the subscribers to contact, most urgent first: at churn risk, or high value and
+-- Per grid (of its region: grid codes may repeat across regions, and a region's subscribers
+-- without a grid are a list of their own), the subscribers to contact, most urgent first: at churn risk, or high value and
 -- unstable (seed 004: grid managers work from this list). dispatchOrder 'revenueAtRisk' ranks by
 -- churn probability x ARPU instead of operation priority. Reasons in words for the agent.
 -- control = true: held out, do not contact; next month's run compares their churn with the
@@ -14,15 +15,15 @@ WITH listed AS (
   WHERE s.risk_band <> 'low' OR s.operation_priority <= a.dispatch_max_priority
 ), stratified AS (
   SELECT l.*,
-    min(control_draw) OVER (PARTITION BY grid, operation_priority) AS stratum_min_draw,
-    count(*) OVER (PARTITION BY grid, operation_priority) AS stratum_size
+    min(control_draw) OVER (PARTITION BY region, grid, operation_priority) AS stratum_min_draw,
+    count(*) OVER (PARTITION BY region, grid, operation_priority) AS stratum_size
   FROM listed l
 )
 SELECT
   s.region,
   s.grid,
   row_number() OVER (
-    PARTITION BY s.grid
+    PARTITION BY s.region, s.grid
     ORDER BY CASE WHEN a.dispatch_order = 'revenueAtRisk' THEN 0 ELSE s.operation_priority END,
              CASE WHEN a.dispatch_order = 'revenueAtRisk' THEN s.revenue_at_risk END DESC,
              s.churn_score DESC, s.subscriber_id
@@ -33,4 +34,4 @@ SELECT
   s.control_draw < a.control_share
     OR (s.control_draw = s.stratum_min_draw AND s.stratum_size * a.control_share >= 1) AS control
 FROM stratified s CROSS JOIN action_settings a
-ORDER BY s.grid, contact_rank;
+ORDER BY s.region, s.grid, contact_rank;

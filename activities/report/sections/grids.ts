@@ -18,6 +18,7 @@ export interface GridRow {
 
 /** One subscriber to contact of a grid's dispatch list (dispatch.parquet, control group left out). */
 export interface ContactRow {
+  region: string | null;
   grid: string | null;
   contact_rank: number;
   subscriber_id: string;
@@ -62,12 +63,14 @@ export function contactReason(contact: ContactRow): string {
  * dispatch list in dispatch.parquet's order. Collapsed by default (one grid open), so the page stays short with hundreds of grids and needs no script.
  */
 export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: number): ReportSection {
-  const contactsByGrid = groupBy(contacts, (c) => c.grid);
+  // a grid is a grid of its region: codes may repeat across regions, and "(no grid)" is per region
+  const gridKey = (row: { region: string | null; grid: string | null }) => JSON.stringify([row.region, row.grid]);
+  const contactsByGrid = groupBy(contacts, gridKey);
   const regions = groupBy(grids, (g) => g.region);
   const regionNames = [...regions.keys()].sort((a, b) => (a ?? '\uffff').localeCompare(b ?? '\uffff'));
   const header = `<div class="grid-row head"><span></span><span>grid</span><span class="num">subscribers</span><span class="num">revenue (¥)</span><span class="num">MOU (min)</span><span class="num">DOU (GB)</span><span class="num">high risk</span><span class="num">high value at risk</span><span class="num">to contact</span><span class="num">held out</span></div>`;
   const gridBlock = (g: GridRow, open: boolean) => {
-    const first = (contactsByGrid.get(g.grid) ?? []).map(
+    const first = (contactsByGrid.get(gridKey(g)) ?? []).map(
       (c) =>
         `<tr><td class="num">${c.contact_rank}</td><td>${who(c.subscriber_id)}<div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}</td><td>${escape(c.recommended_product)}<div class="columns">${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
     );
