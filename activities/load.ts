@@ -254,6 +254,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   const reading = csvReading(mapping, readPaths);
   return withConnection(':memory:', async (conn) => {
     const checked = await checkFiles(conn, files, mapping, readPaths);
+    await assertSummedPartsHoldNumbers(conn, await inputRowsSql(conn, files, files, reading), mapping);
     // read when publishing: a log that cannot be read stops the run now, not after every stage
     if (params.contacts) await viewRawContacts(conn, params.contacts);
     let labels: LabelsFile | null = null;
@@ -591,6 +592,44 @@ function assertMappedColumnsUnique(path: string, head: CsvHead, mapped: Readonly
       `${path} has more than one column named ${twice.map((name) => `"${name}"`).join(', ')}, which the mapping reads: ` +
         `segflow cannot tell which is meant (DuckDB reads the second as "${twice[0]}_1"): rename the others in the file`,
     );
+}
+
+/**
+ * Stops the plan when a column the mapping sums holds values but not one number (a text, a flag,
+ * a date or a list named by mistake): it would add nothing to every row, unsaid.
+ */
+async function assertSummedPartsHoldNumbers(
+  conn: DuckDBConnection,
+  inputRows: string,
+  mapping: InputMapping,
+): Promise<void> {
+  const sums = Object.entries(mapping.columns).flatMap(([column, source]) =>
+    typeof source === 'object' && 'sum' in source ? source.sum.map((part) => ({ column, part })) : [],
+  );
+  if (sums.length === 0) return;
+  const parts = [...new Set(sums.map(({ part }) => part))];
+  const counts = await queryOne<Record<string, number | string | null>>(
+    conn,
+    `SELECT ${parts
+      .map((part, i) => {
+        const text = userText(part);
+        return `count(${text}) AS values${i}, count(${textNumberSql(text, mapping.decimalSeparator)}) AS numbers${i}, min(${text}) AS example${i}`;
+      })
+      .join(', ')} FROM (${inputRows})`,
+  );
+  const empty = parts.flatMap((part, i) =>
+    Number(counts[`values${i}`]) > 0 && Number(counts[`numbers${i}`]) === 0
+      ? [{ part, example: String(counts[`example${i}`]).slice(0, 40) }]
+      : [],
+  );
+  if (empty.length > 0) {
+    const columns = new Set(sums.filter(({ part }) => empty.some((e) => e.part === part)).map(({ column }) => column));
+    const named = empty.map(({ part, example }) => `"${part}" (e.g. '${example}')`);
+    throw new SchemaContractError(
+      `the mapping sums ${[...columns].join(', ')} from ${named.join(', ')}, which ${empty.length === 1 ? 'holds' : 'hold'} no number: ` +
+        'is it the column meant? (a part that is not a number counts as missing on every row)',
+    );
+  }
 }
 
 /** The columns of the input the mapping names: renamed, summed, or listed among its features. */

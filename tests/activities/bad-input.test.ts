@@ -505,6 +505,17 @@ describe("a mapped file's reasons name the user's own columns", () => {
     expect((await load(await extract("arpu's"), { mapping })).quarantineByReason).toEqual({
       "arpu's (spend): outside [0, 1000000]": 3,
     });
+    // a summed column with no number in it (the plan's text, named by mistake) stops the plan
+    await writeFile(
+      mapping,
+      JSON.stringify({ columns: { ...columns, spend: 'arpu', voice_minutes: { sum: ['voice_local', 'plan'] } } }),
+    );
+    await expect(load(await extract('arpu'), { mapping })).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(
+        /^the mapping sums voice_minutes from "plan" \(e\.g\. '[^']+'\), which holds no number: is it the column meant\?/,
+      ),
+    });
   });
 
   it('a renamed month column written as 202606: the stop names it and says how to read it', async () => {
