@@ -4,6 +4,7 @@ import { contactReason, gridsSection, type ContactRow, type GridRow } from '../.
 import { reportHeader } from '../../activities/report/sections/header';
 import { migrationSection, type MigrationCell } from '../../activities/report/sections/migration';
 import { churnSection } from '../../activities/report/sections/churn';
+import { glossarySection } from '../../activities/report/sections/glossary';
 import { parseRunParams } from '../../domain/params';
 
 /** The texts of one Vega role's text marks, in drawing order. */
@@ -200,5 +201,14 @@ describe('churn section', () => {
     expect(section.html).toContain('>Abgang<');
     expect(section.html).not.toContain('Abgang · Abgang');
     expect(section.html).toMatch(/>[^<]+ · arpu</);
+  });
+});
+
+describe('glossary', () => {
+  it('says the VIP tag also goes to key customers, as the tags give it, not only to spend above the threshold', () => {
+    const { html } = glossarySection(3000);
+    expect(html).toContain(
+      'spends at least ¥3,000 a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking',
+    );
   });
 });

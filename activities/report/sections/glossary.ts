@@ -35,7 +35,7 @@ const terms = (highValueThreshold: number): readonly [term: string, meaning: str
   ],
   [
     'high value',
-    `three measures, each where it is named: a high-value subscriber (the VIP tag, snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold); the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says the segment spends well above the average subscriber (half a standard deviation), whatever its members' tiers.`,
+    `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says the segment spends well above the average subscriber (half a standard deviation), whatever its members' tiers.`,
   ],
   ['operation priority', 'from value tier x stability: 1 (high value, unstable) is the most urgent, 8 the least.'],
   ['migration', 'subscribers whose segment this month differs from last month.'],
