@@ -16,6 +16,7 @@ import {
   IDENTITY_MAPPING,
   isMonthsSince,
   parseMapping,
+  renamedColumn,
   SNAPSHOT_OPTIONAL,
   type ColumnSource,
   type DecimalSeparator,
@@ -112,6 +113,11 @@ export interface LoadPlan {
    * `encoding`; csv-encoding.ts): file -> copy. Absent when every file is read as it is.
    */
   readPaths?: Record<string, string>;
+  /**
+   * Whether every file's month is its month folder's (a partitioned export: `bill_month=2026-10-01/`
+   * holding files without the month column), which the reader adds as the month column.
+   */
+  monthFromFolders?: boolean;
   seconds: number;
 }
 
@@ -185,9 +191,13 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   seconds: number;
 }
 
-export const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:\/|$)/;
+export const MONTH_FOLDER = /(?:^|\/)[A-Za-z_]*month=(\d{4}-\d{2})(?:-01)?(?:\/|$)/;
 
-/** The month (YYYY-MM) of the month folder (`month=` or `usage_month=`) a file lies in, if any. */
+/**
+ * The month (YYYY-MM) of the month folder a file lies in, if any: `month=2026-10`, `usage_month=`,
+ * any `..._month=`, with the month's first day too (`bill_month=2026-10-01`, as DuckDB's and
+ * Spark's partitioned writes name folders).
+ */
 export function monthFolderOf(path: string): string | undefined {
   return MONTH_FOLDER.exec(dirname(path))?.[1];
 }
@@ -251,9 +261,9 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   const readPaths = await utf8Copies(mapping, dirname(dbPath), params.labels ? [...files, params.labels] : files);
-  const reading = csvReading(mapping, readPaths);
   return withConnection(':memory:', async (conn) => {
     const checked = await checkFiles(conn, files, mapping, readPaths);
+    const reading = inputReading(mapping, readPaths, checked.monthFromFolders);
     await assertSummedPartsHoldNumbers(conn, await inputRowsSql(conn, files, files, reading), mapping);
     // read when publishing: a log that cannot be read stops the run now, not after every stage
     if (params.contacts) await viewRawContacts(conn, params.contacts);
@@ -321,6 +331,7 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       mapping,
       mappingFile,
       presentColumns: [...checked.presentColumns],
+      ...(checked.monthFromFolders ? { monthFromFolders: true } : {}),
       userFeatures: user.features,
       skippedUserFeatures: user.skipped,
       labels,
@@ -511,13 +522,23 @@ async function checkFiles(
   files: string[],
   mapping: InputMapping,
   readPaths: Readonly<Record<string, string>>,
-): Promise<{ presentColumns: Map<string, string>; rowCounts: number[]; fileColumns: string[] }> {
-  const { nullstr } = csvReading(mapping);
+): Promise<{
+  presentColumns: Map<string, string>;
+  rowCounts: number[];
+  fileColumns: string[];
+  monthFromFolders: boolean;
+}> {
+  const { nullstr } = inputReading(mapping);
   const mappedColumns = mappedSourceColumns(mapping);
   const rowCounts: number[] = [];
   /** contract column -> the DuckDB type of the input column it is read from */
   const presentColumns = new Map<string, string>();
   const fileColumns = new Set<string>();
+  // monthly rows without a month column, each file in a month folder: a partitioned export
+  const folderMonths = {
+    possible: mapping.format === 'long' && typeof (mapping.columns.month ?? 'month') === 'string',
+    files: 0,
+  };
   for (const [index, path] of files.entries()) {
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const readFrom = readPaths[path] ?? path;
@@ -534,6 +555,8 @@ async function checkFiles(
     for (const column of USAGE_CONTRACT) {
       const type = sourceType(mapping, column.name, columns, path);
       if (type !== undefined) presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
+      else if (column.name === 'month' && folderMonths.possible && monthFolderOf(path) !== undefined)
+        folderMonths.files++;
       else if (column.required && !(mapping.format === 'snapshot' && SNAPSHOT_OPTIONAL.has(column.name)))
         missing.push(column.name);
     }
@@ -556,7 +579,14 @@ async function checkFiles(
     rowCounts.push(rows);
   }
   if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
-  return { presentColumns, rowCounts, fileColumns: [...fileColumns] };
+  const monthFromFolders = folderMonths.files > 0;
+  if (monthFromFolders && presentColumns.has('month'))
+    throw new SchemaContractError(
+      `${folderMonths.files} of the ${files.length} input files lack the month column "${monthSourceColumn(mapping)}", which the others have: ` +
+        'segflow reads the month from the files, or from the month folders of a partitioned export when no file has it',
+    );
+  if (monthFromFolders) presentColumns.set('month', 'DATE');
+  return { presentColumns, rowCounts, fileColumns: [...fileColumns], monthFromFolders };
 }
 
 /**
@@ -617,11 +647,15 @@ async function assertSummedPartsHoldNumbers(
       })
       .join(', ')} FROM (${inputRows})`,
   );
-  const empty = parts.flatMap((part, i) =>
-    Number(counts[`values${i}`]) > 0 && Number(counts[`numbers${i}`]) === 0
-      ? [{ part, example: String(counts[`example${i}`]).slice(0, 40) }]
-      : [],
-  );
+  // numbers written another way (a decimal comma, thousands separators) are the load's to name, with the fix
+  const empty = parts.flatMap((part, i) => {
+    const example = String(counts[`example${i}`]);
+    return Number(counts[`values${i}`]) > 0 &&
+      Number(counts[`numbers${i}`]) === 0 &&
+      numberFormatHint(example, mapping.decimalSeparator) === undefined
+      ? [{ part, example: example.slice(0, 40) }]
+      : [];
+  });
   if (empty.length > 0) {
     const columns = new Set(sums.filter(({ part }) => empty.some((e) => e.part === part)).map(({ column }) => column));
     const named = empty.map(({ part, example }) => `"${part}" (e.g. '${example}')`);
@@ -724,6 +758,8 @@ function sourceType(
     return 'DOUBLE';
   }
   if (columns.has(source)) return mapping.values[contractColumn] ? 'VARCHAR' : columns.get(source);
+  // a partitioned export's month lies in its folder's name (checkFiles)
+  if (contractColumn === 'month' && mapping.format === 'long' && monthFolderOf(path) !== undefined) return undefined;
   if (mapping.columns[contractColumn])
     throw new SchemaContractError(
       `the mapping reads ${contractColumn} from column "${source}", but ${path} has no such column${whichColumns(source, columns)}`,
@@ -1069,6 +1105,7 @@ function readsColumnsAsIs(plan: LoadPlan): boolean {
     Object.entries(mapping.columns).every(([column, source]) => source === column) &&
     Object.keys(mapping.values).length === 0 &&
     mapping.monthFormat === undefined &&
+    !plan.monthFromFolders &&
     plan.labels === null &&
     plan.userFeatures.length === 0 &&
     USAGE_CONTRACT.every((column) => !types.has(column.name) || types.get(column.name) === column.type)
@@ -1488,14 +1525,32 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<{ files: 
   return { files: [...found.values()].sort(), unread };
 }
 
-/** How the input's CSV files are read: through a UTF-8 copy (LoadPlan.readPaths), and which cells are missing values. */
-interface CsvReading {
+/**
+ * How the input files are read: CSV through a UTF-8 copy (LoadPlan.readPaths), which cells are
+ * missing values, and whether months come from the files' month folders.
+ */
+interface InputReading {
   readPaths: Readonly<Record<string, string>>;
   nullstr: string;
+  /** The month column to add from each file's month folder (LoadPlan.monthFromFolders). */
+  monthFromFolder?: string;
 }
 
-function csvReading(mapping: InputMapping, readPaths: Readonly<Record<string, string>> = {}): CsvReading {
-  return { readPaths, nullstr: mappingNullstr(mapping) };
+function inputReading(
+  mapping: InputMapping,
+  readPaths: Readonly<Record<string, string>> = {},
+  monthFromFolders = false,
+): InputReading {
+  return {
+    readPaths,
+    nullstr: mappingNullstr(mapping),
+    ...(monthFromFolders ? { monthFromFolder: monthSourceColumn(mapping) } : {}),
+  };
+}
+
+/** The input's column the month is read from one-to-one: the mapping's, or `month`. */
+function monthSourceColumn(mapping: InputMapping): string {
+  return renamedColumn(mapping, 'month') ?? 'month';
 }
 
 /** The table function that reads one input file; CSV is read as text, so bad values are quarantined, not guessed. */
@@ -1527,7 +1582,7 @@ async function createRawInput(
     conn,
     toRead.length > 0 ? toRead : files.slice(0, 1),
     files,
-    csvReading(plan.mapping, plan.readPaths),
+    inputReading(plan.mapping, plan.readPaths, plan.monthFromFolders),
   );
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
@@ -1748,17 +1803,29 @@ async function inputRowsSql(
   conn: DuckDBConnection,
   files: string[],
   numbering: string[],
-  reading: CsvReading,
+  reading: InputReading,
 ): Promise<string> {
   const parquet = files.filter((file) => !isCsvPath(file));
   const csv = files.filter(isCsvPath);
   const parts: string[] = [];
   // rows carry their file's number in the plan, not its path: a path per row cost ~10% of the load
   const numbers = (subset: string[]) => listValue(subset.map((file) => numbering.indexOf(file)));
+  // a partitioned export's month: its folder's, by the file's number (the column name is the mapping's)
+  let folderMonth = (_fileIndex: string) => '';
+  if (reading.monthFromFolder !== undefined) {
+    await setVariable(
+      conn,
+      'folder_months',
+      listValue(numbering.map((file) => (monthFolderOf(file) ? `${monthFolderOf(file)}-01` : null))),
+    );
+    const column = quoteIdent(reading.monthFromFolder);
+    folderMonth = (fileIndex) => `, getvariable('folder_months')[${fileIndex} + 1]::DATE AS ${column}`;
+  }
   if (parquet.length > 0) {
     await setVariable(conn, 'parquet_files', listValue(parquet));
     await setVariable(conn, 'parquet_file_numbers', numbers(parquet));
-    parts.push(`SELECT * EXCLUDE (file_row_number), getvariable('parquet_file_numbers')[file_index::BIGINT + 1] AS file_index, file_row_number AS file_row
+    const fileIndex = "getvariable('parquet_file_numbers')[file_index::BIGINT + 1]";
+    parts.push(`SELECT * EXCLUDE (file_row_number), ${fileIndex} AS file_index, file_row_number AS file_row${folderMonth(fileIndex)}
       FROM read_parquet(getvariable('parquet_files'), union_by_name = true, file_row_number = true, hive_partitioning = false)`);
   }
   // one read per CSV file: row_number() over one file's single-threaded scan follows the file's
@@ -1767,7 +1834,8 @@ async function inputRowsSql(
   for (const [i, file] of csv.entries()) {
     const variable = numberedVariable('csv_file', i);
     await setVariable(conn, variable, reading.readPaths[file] ?? file);
-    parts.push(`SELECT *, ${numbering.indexOf(file)} AS file_index, row_number() OVER () - 1 AS file_row
+    const fileIndex = String(numbering.indexOf(file));
+    parts.push(`SELECT *, ${fileIndex} AS file_index, row_number() OVER () - 1 AS file_row${folderMonth(fileIndex)}
       FROM ${readerSql(file, `getvariable('${variable}')`, reading.nullstr)}`);
   }
   return parts.join('\nUNION ALL BY NAME\n');

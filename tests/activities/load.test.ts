@@ -244,6 +244,41 @@ describe('loadUsage on real Parquet', () => {
     });
   });
 
+  it("reads a partitioned export's months from its folders (bill_month=2026-06-01/ holding files without the column)", async () => {
+    const monthsOf = async (summary: { dbPath: string }) =>
+      withConnection(summary.dbPath, (conn) =>
+        queryRows<{ month: string; rows: number }>(
+          conn,
+          `SELECT strftime("month", '%Y-%m') AS "month", count(*)::INTEGER AS rows FROM usage GROUP BY ALL ORDER BY 1`,
+        ),
+      );
+    const expected = await monthsOf(
+      await loadUsage(storeIn(dir), run('folders'), { month: '2026-06', input: join(sample.outDir, 'usage') }),
+    );
+    for (const [key, mapping] of [
+      ['bill_month', { columns: { month: 'bill_month' } }],
+      ['month', null],
+    ] as const) {
+      // as DuckDB's (and Spark's) partitioned write lays it out: the key only in the folder names
+      const export_ = join(dir, `partitioned-${key}`);
+      await withConnection(':memory:', async (conn) => {
+        await conn.run(`COPY (SELECT * EXCLUDE ("month"), "month" AS ${key}
+                              FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false))
+                        TO '${export_}' (FORMAT parquet, PARTITION_BY (${key}))`);
+      });
+      const mappingFile = join(dir, `partitioned-${key}.json`);
+      if (mapping) await writeFile(mappingFile, JSON.stringify(mapping));
+      const summary = await loadUsage(storeIn(dir), run(`partitioned-${key}`), {
+        month: '2026-06',
+        input: export_,
+        ...(mapping ? { mapping: mappingFile } : {}),
+      });
+      // the month before the window is left out by its folder, as a month folder is
+      expect(summary, key).toMatchObject({ filesOutsideWindow: 1, rowsQuarantined: 0, monthFromFolders: true });
+      expect(await monthsOf(summary), key).toEqual(expected);
+    }
+  });
+
   it('refuses invalid parameters before reading anything', async () => {
     await expect(loadUsage(storeIn(dir), run('params'), { month: '2026-13', input: dir, k: 1 })).rejects.toMatchObject({
       name: 'InvalidParamsError',
