@@ -1278,7 +1278,8 @@ export function assertUsable(
           ? ''
           : monthFormat
             ? `\nMonths are read with the mapping's monthFormat "${monthFormat}", or as dates (2026-10-01) or YYYY-MM: these match none of them (is the format the one the file writes its months in?)`
-            : '\nMonths are read as dates (2026-10-01) or YYYY-MM: other text (202610, Oct 2026) needs the mapping\'s monthFormat, e.g. "%Y%m"'),
+            : '\nMonths are read as dates (2026-10-01) or YYYY-MM: other text (202610, Oct 2026) needs the mapping\'s monthFormat, e.g. "%Y%m"') +
+        unitsHint(Object.keys(summary.quarantineByReason)),
     );
   }
   if (summary.subscribersInMonth === 0) {
@@ -1289,6 +1290,29 @@ export function assertUsable(
           : ''),
     );
   }
+}
+
+/** Usage columns read in a unit of their own, and how a column of the smaller unit converts. */
+const UNITS: Record<string, { unit: string; from: string; scale: string }> = {
+  data_mb: { unit: 'megabytes', from: 'bytes', scale: '9.5367431640625e-7' },
+  voice_minutes: { unit: 'minutes', from: 'seconds', scale: '0.016666666666666666' },
+};
+
+/**
+ * For rows outside a usage column's range (`data_bytes (data_mb): outside [0, 10000000]`): the
+ * unit it is read in, and the mapping that converts a column of bytes or seconds.
+ */
+function unitsHint(reasons: string[]): string {
+  const hints = Object.entries(UNITS).flatMap(([column, { unit, from, scale }]) => {
+    const reason = reasons.find((r) => r.startsWith(`${column}: outside`) || r.includes(` (${column}): outside`));
+    if (!reason) return [];
+    const named = reason.includes(` (${column})`) ? reason.slice(0, reason.indexOf(` (${column})`)) : column;
+    const source = named.includes(' + ') ? '<your column>' : named; // a sum already: its parts are the user's to name
+    return [
+      `\n${column} is read in ${unit}: if the column holds ${from}, a sum's scale converts them, e.g. "${column}": { "sum": ["${source}"], "scale": ${scale} }`,
+    ];
+  });
+  return hints.join('');
 }
 
 /** A value of a number column the check could not read as a number, as the input file wrote it. */

@@ -100,10 +100,32 @@ describe('loadUsage on real Parquet', () => {
     const input = join(dir, 'mostly-bad');
     await mkdir(input);
     await parquetFrom(join(input, 'june.parquet'), `SELECT * REPLACE (-1.0 AS spend) FROM {june}`);
-    await expect(loadUsage(storeIn(dir), run('bad'), { month: '2026-06', input })).rejects.toMatchObject({
+    const error = await loadUsage(storeIn(dir), run('bad'), { month: '2026-06', input }).catch((e: Error) => e);
+    expect(error).toMatchObject({
       name: 'DataQualityError',
       message: expect.stringMatching(/spend: outside \[0, 1000000\]/),
     });
+    // spend has no unit to convert: no hint
+    expect((error as Error).message).not.toMatch(/is read in/);
+  });
+
+  it('says in which unit a usage column is read when many of its values lie outside its range (bytes for megabytes)', async () => {
+    const input = join(dir, 'bytes');
+    await mkdir(input);
+    await parquetFrom(
+      join(input, 'june.parquet'),
+      `SELECT * EXCLUDE (data_mb), data_mb * 1048576 + 10000000 AS data_bytes FROM {june}`,
+    );
+    const mapping = join(dir, 'bytes.json');
+    await writeFile(mapping, JSON.stringify({ columns: { data_mb: 'data_bytes' } }));
+    const error = await loadUsage(storeIn(dir), run('bytes'), { month: '2026-06', input, mapping }).catch(
+      (e: Error) => e,
+    );
+    expect(error).toMatchObject({ name: 'DataQualityError' });
+    expect((error as Error).message).toContain('data_bytes (data_mb): outside [0, 10000000]');
+    expect((error as Error).message).toContain(
+      '\ndata_mb is read in megabytes: if the column holds bytes, a sum\'s scale converts them, e.g. "data_mb": { "sum": ["data_bytes"], "scale": 9.5367431640625e-7 }',
+    );
   });
 
   it('refuses files that are not Parquet, lack required columns, or do not exist', async () => {
