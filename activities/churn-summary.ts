@@ -63,6 +63,8 @@ export interface ChurnSummary {
   featureImportance: Record<string, number>;
   /** Every feature the model was given: source, type, missing share (training rows) and importance. */
   features: FeatureUse[];
+  /** The user's columns left out of the models here (no value in the training month), with the reason. */
+  unusedFeatures?: { feature: string; reason: string }[];
   scoredRows: number;
   riskBandCounts: Record<string, number>;
   /** The readable tree's training time (0 when taken from the stage cache). */

@@ -130,9 +130,7 @@ async function trainAndScore(
   const started = performance.now();
   return withReadOnlyConnection(dbPath, async (conn) => {
     const derived = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name));
-    const specs = await churnFeatureSpecs(conn, derived, user.features, user.openFeatureSet);
-    const meta = specs.map((spec) => spec.meta);
-    const expressions = specs.map((spec): [string, string] => [spec.meta.name, spec.sql]);
+    const given = await churnFeatureSpecs(conn, derived, user.features, user.openFeatureSet);
     // training rows need a known outcome: a user's label may be missing for some subscribers
     const counts = await queryOne<{ train: number; score: number; churners: number }>(
       conn,
@@ -144,7 +142,27 @@ async function trainAndScore(
           `(need at least ${10 * params.treeMinLeaf} and 10); does the input hold the month before ${params.month}?`,
       );
     }
-    const { training, labels, missing } = await readTrainingSet(conn, expressions, counts.train, meta);
+    const read = await readTrainingSet(
+      conn,
+      given.map((spec): [string, string] => [spec.meta.name, spec.sql]),
+      counts.train,
+      given.map((spec) => spec.meta),
+    );
+    const { labels } = read;
+    // a column of the user's with no value in the training month teaches the models nothing: left out, said
+    const kept = given.flatMap((spec, f) => (spec.meta.source === 'user' && read.missing[f] === 1 ? [] : [f]));
+    const unusedFeatures = given
+      .filter((_, f) => !kept.includes(f))
+      .map((spec) => ({ feature: spec.meta.name, reason: 'no value in the training month' }));
+    const specs = kept.map((f) => given[f]);
+    const meta = specs.map((spec) => spec.meta);
+    const expressions = specs.map((spec): [string, string] => [spec.meta.name, spec.sql]);
+    const missing = kept.map((f) => read.missing[f]);
+    const training: ColumnSet = {
+      names: kept.map((f) => read.training.names[f]),
+      columns: kept.map((f) => read.training.columns[f]),
+      rows: read.training.rows,
+    };
 
     const { trainRows, holdoutRows } = stratifiedSplit(labels, params.holdoutShare, params.seed);
     // the ensemble trains in its thread while this one trains the tree and reads this month's rows
@@ -254,6 +272,7 @@ async function trainAndScore(
         missingShare: missing[f],
         importance: (ensemble?.featureImportance ?? importance)[feature.name] ?? 0,
       })),
+      ...(unusedFeatures.length > 0 ? { unusedFeatures } : {}),
       scoredRows,
       riskBandCounts,
       trainSeconds,

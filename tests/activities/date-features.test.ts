@@ -38,7 +38,9 @@ async function writeUsageCsv(path: string): Promise<void> {
              (hash(i, 'plan') % 60) AS tenure_months,
              CASE WHEN i % 3 = 0 THEN strftime(joined, '%Y-%m-%d') || ' 10:22:33' ELSE strftime(joined, '%Y-%m-%d') END AS activation_date,
              strftime(month + (hash(i, month, 'c') % 28)::INTEGER, '%Y年%-m月%-d日') AS last_contact,
-             CASE WHEN month = last_month THEN strftime(month + (hash(i, 'exit') % 28)::INTEGER, '%Y-%m-%d') END AS exit_date
+             CASE WHEN month = last_month THEN strftime(month + (hash(i, 'exit') % 28)::INTEGER, '%Y-%m-%d') END AS exit_date,
+             -- an offer made in October only: nothing to learn from in September's rows
+             CASE WHEN month = DATE '2026-10-01' THEN ['A', 'B'][1 + i % 2] END AS october_offer
       FROM fates, months
       WHERE month >= date_trunc('month', joined) AND month <= last_month
       ORDER BY subscriber_id, month) TO (getvariable('target')) (FORMAT csv, HEADER)`);
@@ -81,7 +83,7 @@ describe('date columns in an own extract', () => {
 
   it('"auto" types columns of days as dates, whatever way the days are written, and skips a date that gives the label away', () => {
     const typed = Object.fromEntries(auto.load.userFeatures.map((f) => [f.name, f.type]));
-    expect(typed).toEqual({ activation_date: 'date', last_contact: 'date' });
+    expect(typed).toEqual({ activation_date: 'date', last_contact: 'date', october_offer: 'categorical' });
     const skipped = Object.fromEntries(auto.load.skippedUserFeatures.map((s) => [s.feature, s.reason]));
     expect(skipped.exit_date).toMatch(
       /^predicts the churn label almost perfectly: a leak\? \(one threshold gets (\d+) of \1 labelled rows right/,
@@ -106,6 +108,11 @@ describe('date columns in an own extract', () => {
     const uses = Object.fromEntries(auto.churn.features.map((f) => [f.name, f]));
     expect(uses['days since activation_date']).toMatchObject({ source: 'user', type: 'numeric', missingShare: 0 });
     expect(auto.churn.topRules[0]?.condition).toMatch(/days since activation_date/);
+  });
+
+  it('leaves out of the models a column with no value in the training month, and says so', () => {
+    expect(auto.churn.features.map((f) => f.name)).not.toContain('october_offer');
+    expect(auto.churn.unusedFeatures).toEqual([{ feature: 'october_offer', reason: 'no value in the training month' }]);
   });
 
   it('lets the churn models learn from a date: without it they see only what a shorter history hints', async () => {

@@ -32,6 +32,7 @@ export async function churnSection(
   );
   const { holdout } = churn;
   const noted = (input.userFeatures ?? []).filter((f) => f.note !== undefined);
+  const leftOut = [...(input.skippedUserFeatures ?? []), ...(churn.unusedFeatures ?? [])];
   // a model this good has usually been given the label under another name (the run's result says so too)
   const tooGood = tooGoodWarning(holdout.rocAuc, largestImportance(churn.features));
   const warning = tooGood
@@ -55,6 +56,6 @@ export async function churnSection(
     </table>
     ${input.labels ? `<p class="note">Churn labels from ${escape(input.labels.path)}: ${fmt(input.labels.rows)} rows, ${fmt(input.labels.unknownIds)} of them for subscribers the input does not have (not used).</p>` : ''}
     ${noted.length ? `<p class="note">Columns of your file read with a note: ${noted.map((f) => `${escape(f.name)} (${escape(f.note ?? '')})`).join('; ')}.</p>` : ''}
-    ${input.skippedUserFeatures?.length ? `<p class="note">Columns of your file left out of the models: ${input.skippedUserFeatures.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}`,
+    ${leftOut.length ? `<p class="note">Columns of your file left out of the models: ${leftOut.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}`,
   };
 }
