@@ -142,6 +142,9 @@ export async function measureCampaigns(
     "CREATE OR REPLACE TEMP TABLE previous_dispatch AS SELECT * FROM read_parquet(getvariable('previous_dispatch_file'))",
   );
   const columns = await queryRows<{ column_name: string }>(conn, 'DESCRIBE previous_dispatch');
+  // a list without regions (a hand-made one): its grids are the grids of one region
+  if (!columns.some((c) => c.column_name === 'region'))
+    await conn.run('ALTER TABLE previous_dispatch ADD COLUMN region VARCHAR');
   if (!columns.some((c) => c.column_name === 'control'))
     return {
       measured: false,
