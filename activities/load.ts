@@ -191,15 +191,31 @@ export interface LoadSummary extends Omit<LoadPlan, 'mapping' | 'presentColumns'
   seconds: number;
 }
 
-export const MONTH_FOLDER = /(?:^|\/)[A-Za-z_]*month=(\d{4}-\d{2})(?:-01)?(?:\/|$)/;
+export const MONTH_FOLDER = /(?:^|\/)(?:usage_month|month)=(\d{4}-\d{2})(?:-01)?(?:\/|$)/;
 
 /**
- * The month (YYYY-MM) of the month folder a file lies in, if any: `month=2026-10`, `usage_month=`,
- * any `..._month=`, with the month's first day too (`bill_month=2026-10-01`, as DuckDB's and
- * Spark's partitioned writes name folders).
+ * The month (YYYY-MM) of the month folder a file lies in, if any: `month=2026-10` or
+ * `usage_month=`, also with the month's first day (`month=2026-10-01`, as DuckDB's and Spark's
+ * partitioned writes name a folder). Other `..._month=` folders are not months of usage (an
+ * extract's or a bill's month): their files are read whatever their names.
  */
 export function monthFolderOf(path: string): string | undefined {
   return MONTH_FOLDER.exec(dirname(path))?.[1];
+}
+
+/**
+ * For a file without its month that lies in a folder named like a month of another key
+ * (`bill_month=2026-10-01/`, a partitioned export): which folder names segflow reads months from.
+ */
+function otherMonthFolderHint(path: string): string {
+  const folder = /(?:^|\/)(\w+)=(\d{4}-\d{2})(?:-\d{2})?(?:\/|$)/.exec(dirname(path));
+  if (!folder || monthFolderOf(path) !== undefined) return '';
+  return `; its folder ${folder[1]}=${folder[2]}… names a month: segflow takes the months of a partitioned export from folders named month= or usage_month= (rename ${folder[1]}= to month=, and leave month out of the mapping)`;
+}
+
+/** The key of the month folder a file lies in (`month` or `usage_month`), if any. */
+function monthFolderKey(path: string): string | undefined {
+  return /(?:^|\/)(usage_month|month)=\d{4}-\d{2}(?:-01)?(?:\/|$)/.exec(dirname(path))?.[1];
 }
 
 /**
@@ -536,7 +552,7 @@ async function checkFiles(
   const fileColumns = new Set<string>();
   // monthly rows without a month column, each file in a month folder: a partitioned export
   const folderMonths = {
-    possible: mapping.format === 'long' && typeof (mapping.columns.month ?? 'month') === 'string',
+    possible: mapping.format === 'long' && ['month', 'usage_month'].includes(monthSourceColumn(mapping)),
     files: 0,
   };
   for (const [index, path] of files.entries()) {
@@ -567,7 +583,8 @@ async function checkFiles(
             ? `; a file of one row per subscriber, without months, is a snapshot: set "format": "snapshot" in the mapping` +
               (files.length > 1
                 ? ' (monthly rows need a month column: segflow does not read months from file names)'
-                : '')
+                : '') +
+              otherMonthFolderHint(path)
             : ''),
       );
     }
@@ -759,10 +776,17 @@ function sourceType(
   }
   if (columns.has(source)) return mapping.values[contractColumn] ? 'VARCHAR' : columns.get(source);
   // a partitioned export's month lies in its folder's name (checkFiles)
-  if (contractColumn === 'month' && mapping.format === 'long' && monthFolderOf(path) !== undefined) return undefined;
+  if (
+    contractColumn === 'month' &&
+    mapping.format === 'long' &&
+    source === monthFolderKey(path) &&
+    monthFolderOf(path) !== undefined
+  )
+    return undefined;
   if (mapping.columns[contractColumn])
     throw new SchemaContractError(
-      `the mapping reads ${contractColumn} from column "${source}", but ${path} has no such column${whichColumns(source, columns)}`,
+      `the mapping reads ${contractColumn} from column "${source}", but ${path} has no such column${whichColumns(source, columns)}` +
+        (contractColumn === 'month' ? otherMonthFolderHint(path) : ''),
     );
   return undefined;
 }

@@ -266,7 +266,7 @@ describe('loadUsage on real Parquet', () => {
     });
   });
 
-  it("reads a partitioned export's months from its folders (bill_month=2026-06-01/ holding files without the column)", async () => {
+  it("reads a partitioned export's months from its folders (month=2026-06-01/ holding files without the column)", async () => {
     const monthsOf = async (summary: { dbPath: string }) =>
       withConnection(summary.dbPath, (conn) =>
         queryRows<{ month: string; rows: number }>(
@@ -277,28 +277,47 @@ describe('loadUsage on real Parquet', () => {
     const expected = await monthsOf(
       await loadUsage(storeIn(dir), run('folders'), { month: '2026-06', input: join(sample.outDir, 'usage') }),
     );
-    for (const [key, mapping] of [
-      ['bill_month', { columns: { month: 'bill_month' } }],
-      ['month', null],
-    ] as const) {
-      // as DuckDB's (and Spark's) partitioned write lays it out: the key only in the folder names
-      const export_ = join(dir, `partitioned-${key}`);
+    const usage = `read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)`;
+    /** The sample as DuckDB's (and Spark's) partitioned write lays it out: the key only in the folder names. */
+    const partitioned = async (key: string) => {
+      const folder = join(dir, `partitioned-${key}`);
       await withConnection(':memory:', async (conn) => {
-        await conn.run(`COPY (SELECT * EXCLUDE ("month"), "month" AS ${key}
-                              FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false))
-                        TO '${export_}' (FORMAT parquet, PARTITION_BY (${key}))`);
+        await conn.run(`COPY (SELECT * EXCLUDE ("month"), "month" AS ${key} FROM ${usage})
+                        TO '${folder}' (FORMAT parquet, PARTITION_BY (${key}))`);
       });
-      const mappingFile = join(dir, `partitioned-${key}.json`);
-      if (mapping) await writeFile(mappingFile, JSON.stringify(mapping));
-      const summary = await loadUsage(storeIn(dir), run(`partitioned-${key}`), {
+      return folder;
+    };
+    const summary = await loadUsage(storeIn(dir), run('partitioned'), {
+      month: '2026-06',
+      input: await partitioned('month'),
+    });
+    // the month before the window is left out by its folder, as a month folder is
+    expect(summary).toMatchObject({ filesOutsideWindow: 1, rowsQuarantined: 0, monthFromFolders: true });
+    expect(await monthsOf(summary)).toEqual(expected);
+    // a folder key of its own: named, with the rename that reads it
+    const mapping = join(dir, 'partitioned-bill_month.json');
+    await writeFile(mapping, JSON.stringify({ columns: { month: 'bill_month' } }));
+    await expect(
+      loadUsage(storeIn(dir), run('partitioned-bill'), {
         month: '2026-06',
-        input: export_,
-        ...(mapping ? { mapping: mappingFile } : {}),
-      });
-      // the month before the window is left out by its folder, as a month folder is
-      expect(summary, key).toMatchObject({ filesOutsideWindow: 1, rowsQuarantined: 0, monthFromFolders: true });
-      expect(await monthsOf(summary), key).toEqual(expected);
-    }
+        input: await partitioned('bill_month'),
+        mapping,
+      }),
+    ).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(
+        /; its folder bill_month=\d{4}-\d\d… names a month: segflow takes the months of a partitioned export from folders named month= or usage_month= \(rename bill_month= to month=, and leave month out of the mapping\)$/,
+      ),
+    });
+    // folders of another month (an extract's), over files that carry their own: read whatever their names
+    const extracts = join(dir, 'extract-months');
+    await withConnection(':memory:', async (conn) => {
+      await conn.run(`COPY (SELECT *, strftime("month" + INTERVAL 1 MONTH, '%Y-%m') AS extract_month FROM ${usage})
+                      TO '${extracts}' (FORMAT parquet, PARTITION_BY (extract_month))`);
+    });
+    const byExtract = await loadUsage(storeIn(dir), run('extract-months'), { month: '2026-06', input: extracts });
+    expect(byExtract.monthFromFolders).toBeUndefined();
+    expect(await monthsOf(byExtract)).toEqual(expected);
   });
 
   it('refuses invalid parameters before reading anything', async () => {
