@@ -5,7 +5,7 @@ import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
 import { csvReadProblem } from './csv-encoding';
 import { queryOne, queryRows, setVariable } from './duckdb';
-import { formattedMonthSql, idTextSql, mappingNullstr, textMonthSql } from './load-sql';
+import { formattedMonthSql, idTextSql, instantDaySql, INSTANT_TYPE, mappingNullstr, textMonthSql } from './load-sql';
 
 /**
  * Churn labels from their own file (`--param labels=<file>`): a subscriber id and either a churn
@@ -23,6 +23,8 @@ export interface LabelsFile {
   kind: 'flag' | 'month-left';
   /** Label rows whose subscriber id is not in the input. */
   unknownIds: number;
+  /** Months left stored as instants (TIMESTAMPTZ): read as the month whose midnight each stamps (instantDaySql). */
+  instants?: true;
 }
 
 function readerSql(path: string, mapping: InputMapping): string {
@@ -56,7 +58,7 @@ export async function inspectLabels(
   readFrom = path,
 ): Promise<LabelsFile> {
   await setVariable(conn, 'labels_file', readFrom);
-  const columns = await queryRows<{ column_name: string }>(
+  const columns = await queryRows<{ column_name: string; column_type: string }>(
     conn,
     `DESCRIBE SELECT * FROM ${readerSql(path, mapping)}`,
   ).catch((error: Error) => {
@@ -116,7 +118,18 @@ export async function inspectLabels(
         `e.g. '${example.label_id}' in the labels file and '${example.input_id}' in the input: are they the same ids, written alike?`,
     );
   }
-  return { path, ...(await hashFile(path)), rows: counts.rows, idColumn, labelColumn, kind, unknownIds: unknown };
+  const instants =
+    kind === 'month-left' && columns.find((c) => c.column_name === labelColumn)?.column_type === INSTANT_TYPE;
+  return {
+    path,
+    ...(await hashFile(path)),
+    rows: counts.rows,
+    idColumn,
+    labelColumn,
+    kind,
+    unknownIds: unknown,
+    ...(instants ? { instants: true as const } : {}),
+  };
 }
 
 /**
@@ -185,7 +198,9 @@ async function createUserLabels(
     `CREATE OR REPLACE TEMP TABLE user_labels AS
      SELECT ${idTextSql(`f.${quoteIdent(labels.idColumn)}`)} AS subscriber_id,
             ${
-              labels.kind === 'flag' ? flagSql(value) : `date_trunc('month', ${monthLeftSql(value, mapping)})::DATE`
+              labels.kind === 'flag'
+                ? flagSql(value)
+                : `date_trunc('month', ${labels.instants ? instantDaySql(`f.${quoteIdent(labels.labelColumn)}`) : monthLeftSql(value, mapping)})::DATE`
             } AS label
      FROM ${readerSql(labels.path, mapping)} f`,
   );

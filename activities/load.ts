@@ -1904,6 +1904,10 @@ async function readMapping(path: string): Promise<{ mapping: InputMapping; mappi
  */
 function unionType(seen: string | undefined, type: string): string {
   if (seen === undefined || seen === type) return type;
+  // dates and instants read together as instants (DuckDB's union of the files does so too)
+  const times = ['DATE', 'TIMESTAMP', INSTANT_TYPE];
+  if ((seen === INSTANT_TYPE || type === INSTANT_TYPE) && times.includes(seen) && times.includes(type))
+    return INSTANT_TYPE;
   return seen === 'BLOB' || type === 'BLOB' ? 'BLOB' : 'MIXED';
 }
 

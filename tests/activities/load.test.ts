@@ -231,6 +231,44 @@ describe('loadUsage on real Parquet', () => {
       expect(Object.keys(summary.quarantineByReason), zone).toEqual(['month: outside the run window']);
       expect(await monthsOf(summary), zone).toEqual(expected);
     }
+    // dates in some files, instants in others (June exported later, by another system)
+    const mixed = join(dir, 'instants-mixed');
+    await mkdir(mixed);
+    const usage = `read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)`;
+    await withConnection(':memory:', async (conn) => {
+      await conn.run(
+        `COPY (FROM ${usage} WHERE "month" < DATE '2026-06-01') TO '${join(mixed, 'history.parquet')}' (FORMAT parquet)`,
+      );
+      await conn.run(`COPY (SELECT * REPLACE (("month"::TIMESTAMP AT TIME ZONE 'Asia/Shanghai') AS "month")
+                            FROM ${usage} WHERE "month" = DATE '2026-06-01') TO '${join(mixed, 'june.parquet')}' (FORMAT parquet)`);
+    });
+    expect(
+      await monthsOf(await loadUsage(storeIn(dir), run('instants-mixed'), { month: '2026-06', input: mixed })),
+    ).toEqual(expected);
+    // a labels file's months left stored as instants: the same labels as stored as dates
+    const churnedByMonth = async (type: 'DATE' | 'TIMESTAMPTZ') => {
+      const labels = join(dir, `months-left-${type}.parquet`);
+      await withConnection(':memory:', async (conn) => {
+        const left = `max("month") + INTERVAL 1 MONTH`;
+        await conn.run(`COPY (SELECT subscriber_id, ${type === 'DATE' ? `(${left})::DATE` : `(${left})::TIMESTAMP AT TIME ZONE 'Asia/Shanghai'`} AS month_left
+                              FROM ${usage} GROUP BY subscriber_id HAVING max("month") < DATE '2026-06-01')
+                        TO '${labels}' (FORMAT parquet)`);
+      });
+      const summary = await loadUsage(storeIn(dir), run(`months-left-${type}`), {
+        month: '2026-06',
+        input: join(sample.outDir, 'usage'),
+        labels,
+      });
+      return withConnection(summary.dbPath, (conn) =>
+        queryRows(
+          conn,
+          `SELECT strftime("month", '%Y-%m') AS "month", count(*) FILTER (WHERE churn_label)::INTEGER AS churned FROM usage GROUP BY ALL ORDER BY 1`,
+        ),
+      );
+    };
+    const byDates = await churnedByMonth('DATE');
+    expect(byDates.some((row) => Number(row.churned) > 0)).toBe(true);
+    expect(await churnedByMonth('TIMESTAMPTZ')).toEqual(byDates);
   });
 
   it("reads whole-number ids stored as floats (pandas' integer column with a gap) as the integers, as a labels file's ids are", async () => {
