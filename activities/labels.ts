@@ -101,12 +101,13 @@ export async function inspectLabels(
         `, e.g. ${examples.map((e) => `'${e.value}'`).join(', ')}`,
     );
   }
-  const { unknown } = await queryOne<{ unknown: number }>(
+  const { unknown, with_id } = await queryOne<{ unknown: number; with_id: number }>(
     conn,
-    `SELECT count(*) AS unknown FROM ${readerSql(path, mapping)} l
-     WHERE ${idTextSql(quoteIdent(idColumn))} NOT IN (SELECT subscriber_id FROM (${inputIds}) WHERE subscriber_id IS NOT NULL)`,
+    `SELECT count(*) FILTER (WHERE ${idTextSql(quoteIdent(idColumn))} NOT IN (SELECT subscriber_id FROM (${inputIds}) WHERE subscriber_id IS NOT NULL)) AS unknown,
+            count(${quoteIdent(idColumn)}) AS with_id
+     FROM ${readerSql(path, mapping)} l`,
   );
-  if (counts.rows > 0 && Number(unknown) === Number(counts.rows)) {
+  if (Number(with_id) > 0 && Number(unknown) === Number(with_id)) {
     // every label would be dropped, and the run stop later for want of training rows
     const example = await queryOne<{ label_id: string | null; input_id: string | null }>(
       conn,
@@ -114,7 +115,7 @@ export async function inspectLabels(
               (SELECT min(subscriber_id) FROM (${inputIds})) AS input_id`,
     );
     throw new DataQualityError(
-      `none of the ${counts.rows} subscriber ids in the labels file ${path} (column "${idColumn}") is one of the input's, ` +
+      `none of the ${with_id} subscriber ids in the labels file ${path} (column "${idColumn}") is one of the input's, ` +
         `e.g. '${example.label_id}' in the labels file and '${example.input_id}' in the input: are they the same ids, written alike?`,
     );
   }

@@ -122,7 +122,9 @@ export const QUARANTINE_COLUMNS =
  * `2019年3月5日` and `2019.03.05`. A DATE or TIMESTAMP column reads the same through its text.
  */
 export function dateSql(text: string): string {
-  return `coalesce(TRY_CAST(${text} AS DATE), try_strptime(${text}, ['%Y年%m月%d日', '%Y.%m.%d'])::DATE)`;
+  // every form starts with a year and a separator: other text (most of a column of categories,
+  // 'infinity') is passed over before the casts, which cost ~10x the test
+  return `CASE WHEN regexp_matches(${text}, '^\\s*\\d{4}\\D') THEN coalesce(TRY_CAST(${text} AS DATE), try_strptime(${text}, ['%Y年%m月%d日', '%Y.%m.%d'])::DATE) END`;
 }
 
 /**
@@ -164,7 +166,8 @@ export function buildCheckSql(
     if (column.name === 'tenure_months' && tenureFromDate) return `date_diff('month', ${dateSql(id)}, ${monthSql()})`;
     if (sourceType(column) === column.type) return id;
     if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
-    if (column.name === 'subscriber_id' && ['DOUBLE', 'FLOAT'].includes(sourceType(column) ?? '')) return idTextSql(id);
+    // numbers of any type (a BIGINT file beside a DOUBLE one reads as DOUBLE): whole ones as integers
+    if (column.name === 'subscriber_id' && sourceType(column) !== 'VARCHAR') return idTextSql(id);
     // months as text: a date (2026-10-01) or a year and month (2026-10)
     if (column.name === 'month' && sourceType(column) === INSTANT_TYPE) return instantDaySql(id);
     if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? '')) return textMonthSql(id);
@@ -189,7 +192,10 @@ export function buildCheckSql(
         : column.name === 'tenure_months' && tenureFromDate
           ? 'not a date'
           : notReadableAs(column.type);
-    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${conversion(column)} IS NULL THEN ${reason(column, rule)}`;
+    // a day joined read apart from the row's month, whose own failure is the month's to name
+    const read =
+      column.name === 'tenure_months' && tenureFromDate ? dateSql(quoteIdent(column.name)) : conversion(column);
+    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${read} IS NULL THEN ${reason(column, rule)}`;
   });
   // a spreadsheet shows a long numeric id as 1.38E+10 and saves it so: many subscribers would
   // become one (quarantined as duplicates but one, scored as a made-up id). A substring test

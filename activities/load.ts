@@ -550,6 +550,8 @@ async function checkFiles(
   /** contract column -> the DuckDB type of the input column it is read from */
   const presentColumns = new Map<string, string>();
   const fileColumns = new Set<string>();
+  /** The types the files store subscriber ids as. */
+  const idTypes = new Set<string>();
   // monthly rows without a month column, each file in a month folder: a partitioned export
   const folderMonths = {
     possible: mapping.format === 'long' && ['month', 'usage_month'].includes(monthSourceColumn(mapping)),
@@ -570,6 +572,7 @@ async function checkFiles(
     const missing: string[] = [];
     for (const column of USAGE_CONTRACT) {
       const type = sourceType(mapping, column.name, columns, path);
+      if (type !== undefined && column.name === 'subscriber_id') idTypes.add(type);
       if (type !== undefined) presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
       else if (column.name === 'month' && folderMonths.possible && monthFolderOf(path) !== undefined)
         folderMonths.files++;
@@ -603,6 +606,11 @@ async function checkFiles(
         'segflow reads the month from the files, or from the month folders of a partitioned export when no file has it',
     );
   if (monthFromFolders) presentColumns.set('month', 'DATE');
+  if (idTypes.size > 1 && idTypes.has('VARCHAR') && (idTypes.has('DOUBLE') || idTypes.has('FLOAT')))
+    throw new SchemaContractError(
+      `subscriber ids are text in some input files and floating-point numbers in others (${[...idTypes].join(', ')}): ` +
+        "the numbers would read as 13800000001.0 beside the text's 13800000001: export the id column of every file as text",
+    );
   return { presentColumns, rowCounts, fileColumns: [...fileColumns], monthFromFolders };
 }
 

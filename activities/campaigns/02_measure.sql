@@ -26,7 +26,7 @@ WITH contacted AS (
 )
 SELECT d.subscriber_id, d.control, d.recommended_product, d.segment_name, d.channel, d.contact_moment,
        -- a grid is a grid of its region: a code that repeats across regions is named with its region
-       CASE WHEN count(DISTINCT d.region) OVER (PARTITION BY d.grid) > 1
+       CASE WHEN count(DISTINCT coalesce(d.region, '(no region)')) OVER (PARTITION BY d.grid) > 1
             THEN coalesce(d.region, '(no region)') || ' / ' || coalesce(d.grid, '(no grid)') ELSE d.grid END AS grid,
        s.subscriber_id IS NULL AS churned,
        c.subscriber_id IS NOT NULL AS contacted,

@@ -82,6 +82,11 @@ describe('campaign uplift interval', () => {
       ['north / G1', 20],
       ['south / G1', 20],
     ]);
+    // subscribers without a region are a region of their own
+    const withoutRegion = (await measure(arms, "CASE WHEN i % 2 = 0 THEN 'north' END")).groups
+      .filter((g) => g.dimension === 'grid')
+      .map((g) => g.group);
+    expect(withoutRegion).toEqual(['(no region) / G1', 'north / G1']);
     // a code used in one region keeps its name
     const one = (await measure(arms)).groups.filter((g) => g.dimension === 'grid').map((g) => g.group);
     expect(one).toEqual(['G1']);

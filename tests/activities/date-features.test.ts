@@ -173,7 +173,8 @@ describe('tenure from the day a subscriber joined', () => {
       await setVariable(conn, 'target', csv);
       await conn.run(
         `COPY (SELECT * EXCLUDE (tenure_months) REPLACE (
-                 CASE subscriber_id WHEN 'S00007' THEN 'pending' WHEN 'S00009' THEN '2030-01-01' ELSE activation_date END AS activation_date)
+                 CASE subscriber_id WHEN 'S00007' THEN 'pending' WHEN 'S00009' THEN '2030-01-01' ELSE activation_date END AS activation_date,
+                 CASE WHEN subscriber_id = 'S00011' THEN NULL ELSE "month" END AS "month")
                FROM read_csv(getvariable('source'), all_varchar = true)) TO (getvariable('target')) (FORMAT csv, HEADER)`,
       );
     });
@@ -185,7 +186,9 @@ describe('tenure from the day a subscriber joined', () => {
       { month: '2026-10', input: csv, mapping },
     );
     const reasons = Object.keys(load.quarantineByReason).sort();
+    // a row without its month is the month's to name, not "not a date"
     expect(reasons).toEqual([
+      'month: missing',
       'months since activation_date (tenure_months): not a date',
       'months since activation_date (tenure_months): outside [0, 1200]',
     ]);

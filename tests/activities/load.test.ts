@@ -293,9 +293,48 @@ describe('loadUsage on real Parquet', () => {
     );
     expect(ids.map((row) => row.id)).toEqual(['13800000001', '13800000002']);
     expect(summary.labels).toMatchObject({ unknownIds: 0 });
+    // integers in the earlier months' files, floats in June's: one subscriber each, labelled
+    const mixed = join(dir, 'mixed-ids');
+    await mkdir(mixed);
+    await withConnection(':memory:', async (conn) => {
+      await conn.run(`COPY (SELECT * EXCLUDE (number) REPLACE (number AS subscriber_id) FROM (${numbered}) WHERE "month" < DATE '2026-06-01')
+                      TO '${join(mixed, 'history.parquet')}' (FORMAT parquet)`);
+      await conn.run(`COPY (SELECT * EXCLUDE (number) REPLACE (number::DOUBLE AS subscriber_id) FROM (${numbered}) WHERE "month" = DATE '2026-06-01')
+                      TO '${join(mixed, 'june.parquet')}' (FORMAT parquet)`);
+    });
+    const both = await loadUsage(storeIn(dir), run('mixed-ids'), {
+      month: '2026-06',
+      input: mixed,
+      labels: join(dir, 'float-ids-labels.parquet'),
+    });
+    const [{ dotted, labelled }] = await withConnection(both.dbPath, (conn) =>
+      queryRows<{ dotted: number; labelled: number }>(
+        conn,
+        `SELECT count(*) FILTER (WHERE contains(subscriber_id, '.'))::INTEGER AS dotted,
+                count(churn_label)::INTEGER AS labelled FROM usage`,
+      ),
+    );
+    expect({ dotted, labelled: labelled > 0 }).toEqual({ dotted: 0, labelled: true });
+    // text in some files, floats in others: refused, not read as two ids for one subscriber
+    const textAndFloats = join(dir, 'text-and-float-ids');
+    await mkdir(textAndFloats);
+    await withConnection(':memory:', async (conn) => {
+      await conn.run(`COPY (SELECT * EXCLUDE (number) REPLACE (number::VARCHAR AS subscriber_id) FROM (${numbered}) WHERE "month" < DATE '2026-06-01')
+                      TO '${join(textAndFloats, 'history.parquet')}' (FORMAT parquet)`);
+      await conn.run(`COPY (SELECT * EXCLUDE (number) REPLACE (number::DOUBLE AS subscriber_id) FROM (${numbered}) WHERE "month" = DATE '2026-06-01')
+                      TO '${join(textAndFloats, 'june.parquet')}' (FORMAT parquet)`);
+    });
+    await expect(
+      loadUsage(storeIn(dir), run('text-and-float-ids'), { month: '2026-06', input: textAndFloats }),
+    ).rejects.toMatchObject({
+      name: 'SchemaContractError',
+      message: expect.stringMatching(
+        /^subscriber ids are text in some input files and floating-point numbers in others/,
+      ),
+    });
     // ids that match none of the input's stop the plan, with one of each, not for want of churners later
     const other = join(dir, 'other-ids-labels.csv');
-    await writeFile(other, 'customer,churned\nC-1,no\nC-2,yes\n');
+    await writeFile(other, 'customer,churned\n,no\nC-1,no\nC-2,yes\n'); // a row without an id is no match either
     await expect(
       loadUsage(storeIn(dir), run('other-ids'), { month: '2026-06', input, labels: other }),
     ).rejects.toMatchObject({
