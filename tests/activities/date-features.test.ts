@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { trainAndScoreChurn } from '../../activities/churn';
 import type { ChurnSummary } from '../../activities/churn-summary';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
+import { churnFeatureSpecs } from '../../activities/churn-features';
 import { computeFeatures } from '../../activities/features';
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { storeIn, tempDir } from '../helpers';
@@ -93,17 +94,39 @@ describe('date columns in an own extract', () => {
   it('reads a date as the days from it to the end of the row’s month, so a tenure means the same in both months', async () => {
     const activation = auto.load.userFeatures.find((f) => f.name === 'activation_date');
     const rows = await withConnection(auto.load.dbPath, (conn) =>
-      queryRows<{ purpose: string; joined: string; as_of: string }>(
+      queryRows<{ purpose: string; joined: string; as_of: string; subscriber_id: string }>(
         conn,
-        `SELECT purpose, "${activation?.column}"::VARCHAR AS joined, as_of::VARCHAR AS as_of FROM features
+        `SELECT purpose, "${activation?.column}"::VARCHAR AS joined, as_of::VARCHAR AS as_of, subscriber_id FROM features
          WHERE subscriber_id = (SELECT min(subscriber_id) FROM features WHERE purpose = 'train' AND NOT churned_next_month)
          ORDER BY purpose`,
       ),
     );
     // the time of day is dropped; the same day in both months
     expect(rows).toEqual([
-      { purpose: 'score', joined: expect.stringMatching(/^\d{4}-\d\d-\d\d$/), as_of: '2026-10-01' },
-      { purpose: 'train', joined: rows[0]?.joined, as_of: '2026-09-01' },
+      {
+        purpose: 'score',
+        joined: expect.stringMatching(/^\d{4}-\d\d-\d\d$/),
+        as_of: '2026-10-01',
+        subscriber_id: expect.any(String),
+      },
+      { purpose: 'train', joined: rows[0]?.joined, as_of: '2026-09-01', subscriber_id: rows[0]?.subscriber_id },
+    ]);
+    // what the churn models read: the days to each month's last day (30 September, 31 October)
+    const spec = (
+      await withConnection(auto.load.dbPath, (conn) => churnFeatureSpecs(conn, [], auto.load.userFeatures, true))
+    ).find((s) => s.meta.name === 'days since activation_date');
+    const days = await withConnection(auto.load.dbPath, (conn) =>
+      queryRows<{ purpose: string; days: number }>(
+        conn,
+        `SELECT purpose, (${spec?.sql})::INTEGER AS days FROM features WHERE subscriber_id = $id ORDER BY purpose`,
+        { id: rows[0]?.subscriber_id ?? '' },
+      ),
+    );
+    const dayMs = 86_400_000;
+    const joined = Date.parse(`${rows[0]?.joined}T00:00:00Z`);
+    expect(days).toEqual([
+      { purpose: 'score', days: (Date.parse('2026-10-31T00:00:00Z') - joined) / dayMs },
+      { purpose: 'train', days: (Date.parse('2026-09-30T00:00:00Z') - joined) / dayMs },
     ]);
     const uses = Object.fromEntries(auto.churn.features.map((f) => [f.name, f]));
     expect(uses['days since activation_date']).toMatchObject({ source: 'user', type: 'numeric', missingShare: 0 });
