@@ -17,6 +17,24 @@ export function isUtf8(label: string): boolean {
 }
 
 /**
+ * Whether a file's bytes are UTF-8 text throughout (read to its end, or to its first byte that is
+ * not): such a file needs no copy whatever the mapping's encoding, so a delivery mixing UTF-8 and
+ * GB18030 files reads with one mapping. Text of another encoding is almost never valid UTF-8
+ * beyond its ASCII, which reads the same either way.
+ */
+export async function isUtf8File(path: string): Promise<boolean> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  try {
+    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) decoder.decode(chunk, { stream: true });
+    decoder.decode();
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') return false;
+    throw error;
+  }
+}
+
+/**
  * Writes `source`, encoded as `encoding`, to `target` as UTF-8 (a byte-order mark dropped), through
  * a temporary file renamed into place. A byte sequence the encoding cannot read stops it with an
  * InputFileError naming where: a wrong encoding must not turn into replacement characters.

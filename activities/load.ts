@@ -43,7 +43,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { csvReadProblem, isUtf8, writeUtf8Copy } from './csv-encoding';
+import { csvReadProblem, isUtf8, isUtf8File, writeUtf8Copy } from './csv-encoding';
 import {
   buildCheckSql,
   formattedMonthSql,
@@ -161,6 +161,8 @@ export interface PartitionLoad {
   usageMonths?: UsageMonthReuse;
   /** Months whose file is their one input file, copied as it is (its sha256 is the input file's). */
   copiedMonths?: string[];
+  /** Window months (YYYY-MM) without a valid row in this partition. Absent from an older worker's load. */
+  monthsWithoutRows?: string[];
   seconds: number;
 }
 
@@ -861,6 +863,14 @@ export async function loadPartition(
       else if (!checked.written.has(month)) await writeUsageMonth(conn, path, null);
     }
     await viewUsageMonths(conn, dbPath, files);
+    await setVariable(conn, 'usage_month_files', listValue(files));
+    const fileRows = await queryRows<{ file_name: string; num_rows: number }>(
+      conn,
+      "SELECT file_name, num_rows FROM parquet_file_metadata(getvariable('usage_month_files'))",
+    );
+    const monthsWithoutRows = windowMonths(plan).filter((_, i) =>
+      fileRows.some((row) => row.file_name === files[i] && Number(row.num_rows) === 0),
+    );
     if (stored.length > 0) {
       await setVariable(conn, 'stored_quarantine_files', listValue(stored.map((month) => month.quarantineFile)));
       await conn.run("INSERT INTO quarantine FROM read_parquet(getvariable('stored_quarantine_files'))");
@@ -890,6 +900,7 @@ export async function loadPartition(
       rowsOutsideMonthFolder: checked.outsideMonthFolder,
       foldersWithOtherMonths: checked.foldersWithOtherMonths,
       ...(checked.copied.size > 0 ? { copiedMonths: [...checked.copied].sort() } : {}),
+      monthsWithoutRows,
       seconds: (performance.now() - started) / 1000,
     };
   });
@@ -1163,6 +1174,25 @@ async function writeUsageMonth(conn: DuckDBConnection, path: string, month: stri
 }
 
 /**
+ * Stops a run whose window lacks a month between months that have rows (a delivery missing a
+ * month's file): every window feature (sums, means, trends) would be computed over the months
+ * that are there, unsaid. Months before the first with rows are history the input does not reach
+ * (the features that need it are skipped).
+ */
+function assertNoMonthMissing(plan: LoadPlan, parts: PartitionLoad[]): void {
+  if (plan.mapping.format !== 'long' || parts.some((part) => part.monthsWithoutRows === undefined)) return;
+  const months = windowMonths(plan);
+  const empty = months.filter((month) => parts.every((part) => part.monthsWithoutRows?.includes(month)));
+  const first = months.find((month) => !empty.includes(month));
+  const gaps = empty.filter((month) => first !== undefined && month > first && month < plan.params.month);
+  if (gaps.length > 0)
+    throw new DataQualityError(
+      `no valid usage rows for ${gaps.join(', ')}, inside the run window (${plan.windowStart}..${plan.windowEnd}) between months that have them: ` +
+        "is the input missing that month's files? Every window feature (sums, averages, trends) would be computed without it",
+    );
+}
+
+/**
  * Adds up the partitions, checks that every row read was loaded or quarantined and that the
  * run has enough good rows, and gathers the partitions' quarantined rows into the run database.
  */
@@ -1206,6 +1236,7 @@ export async function combineLoad(plan: LoadPlan, parts: PartitionLoad[]): Promi
     ? await unreadValueExamples(plan, Object.keys(summary.quarantineByReason)).catch(() => undefined)
     : undefined;
   assertUsable(summary, examples, mapping.monthFormat);
+  assertNoMonthMissing(plan, parts);
   return summary;
 }
 
@@ -1951,6 +1982,7 @@ async function utf8Copies(mapping: InputMapping, runFolder: string, files: strin
   const csv = files.filter(isCsvPath);
   for (const [index, file] of csv.entries()) {
     await checkpoint({ stage: `load: reading ${mapping.encoding} as UTF-8`, done: index, total: csv.length });
+    if (await isUtf8File(file)) continue; // UTF-8 already: read as it is
     const copy = join(runFolder, 'utf8', `${index}-${basename(file)}`);
     await writeUtf8Copy(file, copy, mapping.encoding);
     copies[file] = copy;

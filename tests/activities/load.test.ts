@@ -397,6 +397,23 @@ describe('loadUsage on real Parquet', () => {
     expect(await monthsOf(byExtract)).toEqual(expected);
   });
 
+  it('stops a run whose window lacks a month between months that have rows (a delivery missing a file)', async () => {
+    const input = join(dir, 'missing-month');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    await rm(join(input, 'usage_month=2026-03'), { recursive: true });
+    await expect(loadUsage(storeIn(dir), run('missing-month'), { month: '2026-06', input })).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message:
+        "no valid usage rows for 2026-03, inside the run window (2025-12..2026-06) between months that have them: is the input missing that month's files? Every window feature (sums, averages, trends) would be computed without it",
+    });
+    // months before the first the input holds are history it does not reach, not a gap
+    await rm(join(input, 'usage_month=2025-12'), { recursive: true });
+    await rm(join(input, 'usage_month=2026-01'), { recursive: true });
+    await rm(join(input, 'usage_month=2026-02'), { recursive: true });
+    const short = await loadUsage(storeIn(dir), run('short-history'), { month: '2026-06', input });
+    expect(short.rowsLoaded).toBeGreaterThan(0);
+  });
+
   it('refuses invalid parameters before reading anything', async () => {
     await expect(loadUsage(storeIn(dir), run('params'), { month: '2026-13', input: dir, k: 1 })).rejects.toMatchObject({
       name: 'InvalidParamsError',
@@ -801,7 +818,7 @@ describe('a CSV saved in GB18030, as Excel saves one on Chinese Windows', () => 
     values: { churn_label: { 是: true, 否: false } },
   };
 
-  it('is read with the mapping\'s "encoding", its labels file too; without it the stop says what to set', async () => {
+  it('is read with the mapping\'s "encoding", its labels file too, a UTF-8 file beside them as it is; without it the stop says what to set', async () => {
     const folder = join(dir, 'gb18030');
     await mkdir(folder);
     const rows = Array.from(
@@ -839,6 +856,20 @@ describe('a CSV saved in GB18030, as Excel saves one on Chinese Windows', () => 
       { region: '广东', subscribers: 20, churned: 10 },
       { region: '深圳', subscribers: 20, churned: 0 },
     ]);
+    // the labels file saved as UTF-8 (another system's): read as it is, with the same mapping
+    await writeFile(labels, ['用户号码,是否流失', ...rows.map((_, i) => `S${i},${i % 4 ? '否' : '是'}`)].join('\r\n'));
+    const mixed = await loadUsage(storeIn(dir), run('gb18030-and-utf8'), {
+      month: '2026-06',
+      input: csv,
+      mapping: mappingFile,
+      labels,
+    });
+    expect(mixed).toMatchObject({ rowsLoaded: 40, labels: { labelColumn: '是否流失' } });
+    expect(
+      await withConnection(mixed.dbPath, (conn) =>
+        queryRows(conn, 'SELECT count(*) FILTER (WHERE churn_label)::INTEGER AS churned FROM usage'),
+      ),
+    ).toEqual([{ churned: 10 }]);
 
     await writeFile(mappingFile, JSON.stringify(MAPPING));
     await expect(
