@@ -21,6 +21,23 @@ export interface SnapshotDiff {
   riskBandExamples: { subscriber_id: string; from: string; to: string; score_a: number; score_b: number }[];
 }
 
+/** Input files named in the diff at most; the rest are counted. */
+const INPUT_FILES_SHOWN = 10;
+
+/** The input files behind a changed content hash: each one changed, only in A, or only in B. */
+function inputFileChanges(ma: SnapshotManifest, mb: SnapshotManifest): SnapshotDiff['params'] {
+  const [fa, fb] = [ma, mb].map((m) => new Map(m.inputs.map((input) => [input.path, input.sha256])));
+  const paths = [...new Set([...fa.keys(), ...fb.keys()])].sort();
+  const changed = paths.filter((path) => fa.get(path) !== fb.get(path));
+  const shown = changed.slice(0, INPUT_FILES_SHOWN).map((path) => ({
+    name: `input ${path}`,
+    a: fa.has(path) ? `sha256 ${fa.get(path)?.slice(0, 12)}` : '(none)',
+    b: fb.has(path) ? `sha256 ${fb.get(path)?.slice(0, 12)}` : '(none)',
+  }));
+  const more = changed.length - shown.length;
+  return more > 0 ? [...shown, { name: `input files (${more} more changed)`, a: '', b: '' }] : shown;
+}
+
 /** What changed between two snapshots: parameters, metrics, segment migration, risk bands. */
 export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: SnapshotRef): Promise<SnapshotDiff> {
   const [ma, mb] = await Promise.all([
@@ -49,6 +66,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
   const [ca, cb] = [contents(ma), contents(mb)];
   for (const name of Object.keys(ca) as (keyof typeof ca)[])
     if (ca[name] !== cb[name]) params.push({ name, a: ca[name], b: cb[name] });
+  params.push(...inputFileChanges(ma, mb));
   params.push(...(await mappingChanges(store, a, b)));
   // the columns the churn models read: a changed mapping or input may add or drop one unasked
   const used = (m: SnapshotManifest) =>

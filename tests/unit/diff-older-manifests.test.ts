@@ -15,10 +15,10 @@ const holdout = (rocAuc: number) => ({ rocAuc, prAuc: 0.4, liftByDecile: [3.5] }
  * A manifest holding only what `snapshots diff` reads. `older` is as an older segflow wrote it: a
  * mapping parameter without the mapping's hash, and no churnModels.
  */
-function manifest(older: boolean, churnFeatures?: string[]) {
+function manifest(older: boolean, churnFeatures?: string[], inputs?: { path: string; sha256: string }[]) {
   return {
     params: { month: MONTH, input: '/data/usage', mapping: '/data/mapping.json' },
-    inputs: [{ path: '/data/usage/part_0.parquet', sha256: 'a'.repeat(64) }],
+    inputs: inputs ?? [{ path: '/data/usage/part_0.parquet', sha256: 'a'.repeat(64) }],
     ...(older ? {} : { mapping: { path: '/data/mapping.json', sha256: 'b'.repeat(64) } }),
     rowCounts: { subscribers: 3, quarantined: 13_927 },
     quarantineByReason: { [OUTSIDE_WINDOW]: 13_919, 'voice_minutes: negative': 8 },
@@ -33,10 +33,16 @@ function manifest(older: boolean, churnFeatures?: string[]) {
   };
 }
 
-async function writeSnapshot(store: StoreConfig, version: number, older: boolean, churnFeatures?: string[]) {
+async function writeSnapshot(
+  store: StoreConfig,
+  version: number,
+  older: boolean,
+  churnFeatures?: string[],
+  inputs?: { path: string; sha256: string }[],
+) {
   const dir = versionDir(store, MONTH, version);
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest(older, churnFeatures)));
+  await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest(older, churnFeatures, inputs)));
   await withConnection(':memory:', async (conn) => {
     await setVariable(conn, 'file', join(dir, 'subscribers.parquet'));
     await conn.run(
@@ -74,6 +80,26 @@ describe('older snapshots and results', () => {
     // an older manifest without the list: nothing to compare, no row
     const older = await diffSnapshots(store, { month: MONTH, version: 2 }, { month: MONTH, version: 4 });
     expect(older.params.map((p) => p.name)).not.toContain('churn features (only in one)');
+  });
+
+  it('diff: names the input files that changed, were added or went', async () => {
+    const file = (month: string, sha: string) => ({
+      path: `/data/usage/month=${month}/data_0.parquet`,
+      sha256: sha.repeat(64),
+    });
+    await writeSnapshot(store, 7, false, undefined, [file('2026-05', 'a'), file('2026-06', 'b'), file('2026-07', 'c')]);
+    await writeSnapshot(store, 8, false, undefined, [file('2026-06', 'd'), file('2026-07', 'c'), file('2026-08', 'e')]);
+    const diff = await diffSnapshots(store, { month: MONTH, version: 7 }, { month: MONTH, version: 8 });
+    expect(diff.params.filter((p) => p.name.startsWith('input '))).toEqual([
+      { name: 'input files (content)', a: expect.stringMatching(/^3 files, /), b: expect.stringMatching(/^3 files, /) },
+      { name: 'input /data/usage/month=2026-05/data_0.parquet', a: `sha256 ${'a'.repeat(12)}`, b: '(none)' },
+      {
+        name: 'input /data/usage/month=2026-06/data_0.parquet',
+        a: `sha256 ${'b'.repeat(12)}`,
+        b: `sha256 ${'d'.repeat(12)}`,
+      },
+      { name: 'input /data/usage/month=2026-08/data_0.parquet', a: '(none)', b: `sha256 ${'e'.repeat(12)}` },
+    ]);
   });
 
   it('diff: names what changed in the mapping, entry by entry, when both snapshots keep a copy', async () => {
