@@ -151,8 +151,20 @@ export function registerCampaigns(program: Command): void {
       const store = loadConfig().store;
       const ref = await resolveSnapshot(store, reference);
       const metrics = (await readManifest(store, ref.month, ref.version)).metrics.campaigns;
-      if (!metrics)
-        throw new UsageError(`${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)`);
+      if (!metrics) {
+        // another version of the month may have measured one (an analyst's rerun without the log became the latest)
+        const { listVersions } = await import('../../store/snapshots');
+        const measured: number[] = [];
+        for (const version of await listVersions(store, ref.month))
+          if (version !== ref.version && (await readManifest(store, ref.month, version)).metrics.campaigns?.measured)
+            measured.push(version);
+        throw new UsageError(
+          `${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)` +
+            (measured.length > 0
+              ? `; ${measured.map((version) => `${ref.month}/v${version}`).join(', ')} did: segflow campaigns show ${ref.month}/v${measured.at(-1)}`
+              : ''),
+        );
+      }
       if (options.by && !(CAMPAIGN_DIMENSIONS as readonly string[]).includes(options.by))
         throw new UsageError(`--by must be one of ${CAMPAIGN_DIMENSIONS.join(', ')}`);
       const { readPublishedCampaigns } = await import('../../activities/campaigns');

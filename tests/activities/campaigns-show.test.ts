@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CampaignMetrics } from '../../activities/campaign-metrics';
@@ -110,6 +110,24 @@ describe('campaigns show', () => {
       child.on('close', (code) => done({ code, stdout, stderr }));
     });
   }
+
+  it('names the version of the month that measured one when the one asked for did not (a rerun without the log)', async () => {
+    const rerun = join(storeDir, 'snapshots', '2026-10', 'v2');
+    await mkdir(rerun, { recursive: true });
+    await writeFile(
+      join(rerun, 'manifest.json'),
+      JSON.stringify({ snapshot: { month: '2026-10', version: 2 }, metrics: {} }),
+    );
+    try {
+      const result = await show(['2026-10/v2']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        '2026-10/v2 measured no campaign (its run had no --param contacts); 2026-10/v1 did: segflow campaigns show 2026-10/v1',
+      );
+    } finally {
+      await rm(rerun, { recursive: true });
+    }
+  }, 60_000);
 
   it('ends quietly, exit 0, when its reader closes the pipe early (| head)', async () => {
     const full = await show(['2026-10', '--json']);
