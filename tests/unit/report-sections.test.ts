@@ -159,6 +159,8 @@ describe('churn section', () => {
       "Columns of your file read with a note: device_age (3 values not numbers taken as missing: 'n/a').",
     );
     expect(section.html).not.toContain('Check the features');
+    // the features' importance is the published model's (no ensemble here: the readable tree's), as the chart's is the tree's
+    expect(section.html).toContain('<th class="num">importance (readable tree)</th>');
     // the rules' note reads the tree's holdout, and names the charts' model apart
     expect(section.html).toContain(
       'The tree checked on 100 held-out subscribers (base churn rate 5.0%): in its riskiest 10% precision 9.0% and recall 25.0%, ROC AUC 0.700, PR AUC 0.170.',

@@ -51,7 +51,7 @@ export async function churnSection(
     <p class="note">Each rule is a leaf of the readable churn tree, measured on the subscribers it was trained on; the small print names the columns of subscribers.parquet. The tree checked on ${fmt(churn.holdoutRows)} held-out subscribers (base churn rate ${pct(holdout.baseRate)}): ${modelReading(churn.tree.holdout)}.${churn.model === 'boosted' ? ` The ROC curve and lift above are the boosted ensemble's, whose probabilities are the published scores: ${modelReading(holdout)}.` : ''}</p>
     <h3>Features the models were given</h3>
     <table>
-      <tr><th>feature</th><th>source</th><th>type</th><th class="num">missing (training)</th><th class="num">importance</th></tr>
+      <tr><th>feature</th><th>source</th><th>type</th><th class="num">missing (training)</th><th class="num">importance (${churn.ensemble ? 'boosted ensemble' : 'readable tree'})</th></tr>
       ${churn.features.map((f) => `<tr><td>${escape(featureLabel(f.name))}<div class="columns">${escape(f.name)}</div></td><td>${f.source}</td><td>${f.type}</td><td class="num">${pct(f.missingShare)}</td><td class="num">${pct(f.importance)}</td></tr>`).join('\n      ')}
     </table>
     ${input.labels ? `<p class="note">Churn labels from ${escape(input.labels.path)}: ${fmt(input.labels.rows)} rows, ${fmt(input.labels.unknownIds)} of them for subscribers the input does not have (not used).</p>` : ''}
