@@ -111,4 +111,29 @@ describe('the dispatch list', () => {
       'south/null#1: S2',
     ]);
   });
+
+  it("keeps a control group in each region's grid: a stratum big enough for one gets one", async () => {
+    const dispatchSql = await readSql(
+      new URL('../../activities/publish.ts', import.meta.url).href,
+      './publish/tables/04_dispatch.sql',
+    );
+    const controls = await withConnection(':memory:', async (conn) => {
+      await conn.run(`CREATE TEMP VIEW action_settings AS
+        SELECT 9 AS dispatch_max_priority, 'priority' AS dispatch_order, 0.2 AS control_share`);
+      // five on each region's G1 list: 5 x 0.2 = 1, one control at least in each
+      await conn.run(`CREATE TEMP VIEW snapshot_subscribers AS
+        SELECT region, 'G1' AS grid, DATE '2026-06-01' AS "month", region || i AS subscriber_id, 'high' AS risk_band,
+               1 AS operation_priority, 1.0 AS revenue_at_risk, 0.5 AS churn_score, 'steady' AS segment_name,
+               [] AS reason_words, [] AS tags, 'care' AS retention_style, 'plan' AS recommended_product,
+               'call' AS channel, 'now' AS contact_moment
+        FROM (VALUES ('north'), ('south')) r(region), range(5) t(i)`);
+      await conn.run(dispatchSql);
+      return queryRows<{ region: string; controls: number }>(
+        conn,
+        'SELECT region, count(*) FILTER (WHERE control)::INTEGER AS controls FROM snapshot_dispatch GROUP BY ALL ORDER BY 1',
+      );
+    });
+    expect(controls.map((c) => c.region)).toEqual(['north', 'south']);
+    for (const { region, controls: held } of controls) expect(held, region).toBeGreaterThanOrEqual(1);
+  });
 });
