@@ -1188,7 +1188,7 @@ function assertNoMonthMissing(plan: LoadPlan, parts: PartitionLoad[]): void {
   if (gaps.length > 0)
     throw new DataQualityError(
       `no valid usage rows for ${gaps.join(', ')}, inside the run window (${plan.windowStart}..${plan.windowEnd}) between months that have them: ` +
-        "is the input missing that month's files? Every window feature (sums, averages, trends) would be computed without it",
+        "is the input missing that month's files, or were all its rows quarantined? Every window feature (sums, averages, trends) would be computed without it",
     );
 }
 

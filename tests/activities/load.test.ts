@@ -404,7 +404,7 @@ describe('loadUsage on real Parquet', () => {
     await expect(loadUsage(storeIn(dir), run('missing-month'), { month: '2026-06', input })).rejects.toMatchObject({
       name: 'DataQualityError',
       message:
-        "no valid usage rows for 2026-03, inside the run window (2025-12..2026-06) between months that have them: is the input missing that month's files? Every window feature (sums, averages, trends) would be computed without it",
+        "no valid usage rows for 2026-03, inside the run window (2025-12..2026-06) between months that have them: is the input missing that month's files, or were all its rows quarantined? Every window feature (sums, averages, trends) would be computed without it",
     });
     // months before the first the input holds are history it does not reach, not a gap
     await rm(join(input, 'usage_month=2025-12'), { recursive: true });
