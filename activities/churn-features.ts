@@ -41,7 +41,14 @@ export async function churnFeatureSpecs(
     meta: { name, source: CONTRACT_NUMERIC.has(name) ? 'contract' : 'derived', categorical: false },
     sql: quoteIdent(name),
   }));
-  const categorical: { name: string; source: FeatureSource; column: string; categories?: string[] }[] = [];
+  const categorical: {
+    name: string;
+    source: FeatureSource;
+    column: string;
+    categories?: string[];
+    /** The last category stands for every value not listed (UserFeature.otherValues). */
+    other?: boolean;
+  }[] = [];
   if (openFeatureSet) {
     const levels = await queryOne<Record<string, string[]>>(
       conn,
@@ -66,15 +73,27 @@ export async function churnFeatureSpecs(
         meta: { name: `days since ${name}`, source: 'user', categorical: false },
         sql: `date_diff('day', ${quoteIdent(feature.column)}, last_day(as_of))`,
       });
-    } else categorical.push({ name, source: 'user', column: feature.column, categories: feature.categories });
+    } else
+      categorical.push({
+        name,
+        source: 'user',
+        column: feature.column,
+        categories: feature.categories,
+        ...(feature.otherValues ? { other: true } : {}),
+      });
   }
   for (const [index, feature] of categorical.entries()) {
     const categories = feature.categories ?? [];
     const variable = numberedVariable('levels', index);
-    await setVariable(conn, variable, listValue(categories));
+    const column = quoteIdent(feature.column);
+    // the values listed; with `other`, any other value is the last category (missing stays missing)
+    await setVariable(conn, variable, listValue(feature.other ? categories.slice(0, -1) : categories));
+    const position = feature.other
+      ? `CASE WHEN ${column} IS NOT NULL THEN coalesce(list_position(getvariable('${variable}'), ${column}), ${categories.length}) END`
+      : `list_position(getvariable('${variable}'), ${column})`;
     specs.push({
       meta: { name: feature.name, source: feature.source, categorical: true, categories },
-      sql: `list_position(getvariable('${variable}'), ${quoteIdent(feature.column)}) - 1`,
+      sql: `${position} - 1`,
     });
   }
   return specs;

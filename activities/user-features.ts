@@ -17,9 +17,20 @@ export interface UserFeature {
    * the month scored.
    */
   type: 'numeric' | 'categorical' | 'date';
-  /** Categorical only: the labels, sorted; a value's code is its index. */
+  /**
+   * Categorical only: the labels, sorted; a value's code is its index. With `otherValues`, the
+   * last label stands for every value not listed before it.
+   */
   categories?: string[];
-  /** Numeric or date only, when some values are not numbers (dates): how many, read as missing, and which (up to 3). */
+  /**
+   * Categorical only, for a column of more distinct values than maxCategories: how many of its
+   * values are read as one category, the last of `categories` (the others are its most frequent).
+   */
+  otherValues?: number;
+  /**
+   * Numeric or date: when some values are not numbers (dates), how many, read as missing, and which
+   * (up to 3). Categorical with otherValues: how much of the column its most frequent values cover.
+   */
   note?: string;
 }
 
@@ -136,6 +147,30 @@ const NAMED_LIKE_A_LABEL = "named like a churn label: a leak? declare it in the 
  * maxCategories distinct values.
  */
 const ID_SHARE = 0.95;
+
+/**
+ * A column of more distinct values than maxCategories is read as its most frequent ones and one
+ * category for the rest when those cover at least this share of its values; else it is skipped
+ * (free text, codes spread thin).
+ */
+const MOST_FREQUENT_COVER = 0.5;
+
+/** A column's `count` most frequent values (ties by value), sorted, and how many rows hold them. */
+async function mostFrequent(
+  conn: DuckDBConnection,
+  inputRows: string,
+  column: string,
+  count: number,
+): Promise<{ values: string[]; rows: number }> {
+  const text = userText(column);
+  const row = await queryOne<{ values: string[]; rows: number }>(
+    conn,
+    `SELECT list_sort(list(value)) AS values, coalesce(sum(times), 0)::BIGINT AS rows FROM (
+       SELECT ${text} AS value, count(*) AS times FROM (${inputRows}) WHERE ${text} IS NOT NULL
+       GROUP BY value ORDER BY times DESC, value LIMIT ${Number(count)})`,
+  );
+  return { values: [...row.values], rows: Number(row.rows) };
+}
 
 /** What one pass over the input rows tells of a candidate column. */
 interface ColumnStats {
@@ -370,7 +405,12 @@ export async function resolveUserFeatures(
       : `e.g. ${shown}: declare it "numeric" in the mapping's features to read those as missing`;
   };
 
-  const typed: { name: string; type: UserFeature['type']; note?: string }[] = [];
+  const typed: {
+    name: string;
+    type: UserFeature['type'];
+    note?: string;
+    top?: { values: string[]; others: number };
+  }[] = [];
   for (const [i, name] of candidates.entries()) {
     const column = stats[i];
     const { n, numbers, distinct } = column;
@@ -429,11 +469,26 @@ export async function resolveUserFeatures(
           `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
           (await notNumbersAdvice(name)),
       });
-    else
-      skipped.push({
-        feature: name,
-        reason: `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and no numbers' : ''}`,
-      });
+    else {
+      // many values, but most rows in a few (handset models, cities): those few, the rest as one
+      const kept = mapping.maxCategories - 1;
+      const top = await mostFrequent(conn, inputRows, name, kept);
+      const covered = top.rows / n;
+      if (covered >= MOST_FREQUENT_COVER)
+        typed.push({
+          name,
+          type: 'categorical',
+          top: { values: top.values, others: distinct - top.values.length },
+          note: `its ${kept} most frequent of ${distinct} values (${percent(covered)} of its values); the other ${distinct - top.values.length} read as one category`,
+        });
+      else
+        skipped.push({
+          feature: name,
+          reason:
+            `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and no numbers' : ''}, ` +
+            `the ${kept} most frequent covering ${percent(covered)} of its values (under ${percent(MOST_FREQUENT_COVER)})`,
+        });
+    }
   }
   if (churnLabel?.sql) {
     const auto = typed.filter((feature) => wanted.get(feature.name) === 'auto');
@@ -466,7 +521,7 @@ export async function resolveUserFeatures(
       }
     }
   }
-  const categorical = typed.filter((feature) => feature.type === 'categorical');
+  const categorical = typed.filter((feature) => feature.type === 'categorical' && !feature.top);
   const levels =
     categorical.length === 0
       ? {}
@@ -476,9 +531,18 @@ export async function resolveUserFeatures(
             .map((feature, i) => `list_sort(list_distinct(list(${userText(feature.name)}))) AS levels${i}`)
             .join(', ')} FROM (${inputRows})`,
         );
-  const features = typed.map(({ name, type, note }, i): UserFeature => {
+  const features = typed.map(({ name, type, note, top }, i): UserFeature => {
     const column = `user_${i}`;
     if (type !== 'categorical') return { name, column, type, ...(note === undefined ? {} : { note }) };
+    if (top)
+      return {
+        name,
+        column,
+        type,
+        categories: [...top.values, `(${top.others} other values)`],
+        otherValues: top.others,
+        ...(note === undefined ? {} : { note }),
+      };
     return { name, column, type, categories: [...levels[`levels${categorical.findIndex((f) => f.name === name)}`]] };
   });
   return { features, skipped };

@@ -40,6 +40,8 @@ async function writeUsageCsv(path: string): Promise<void> {
              CASE WHEN i % 3 = 0 THEN strftime(joined, '%Y-%m-%d') || ' 10:22:33' ELSE strftime(joined, '%Y-%m-%d') END AS activation_date,
              strftime(month + (hash(i, month, 'c') % 28)::INTEGER, '%Y年%-m月%-d日') AS last_contact,
              CASE WHEN month = last_month THEN strftime(month + (hash(i, 'exit') % 28)::INTEGER, '%Y-%m-%d') END AS exit_date,
+             -- 120 handset models, most subscribers on a few: the few, and one category for the rest
+             'model ' || floor(pow((hash(i, 'handset') % 10000) / 10000, 3) * 120)::INTEGER AS handset,
              -- an offer made in October only: nothing to learn from in September's rows
              CASE WHEN month = DATE '2026-10-01' THEN ['A', 'B'][1 + i % 2] END AS october_offer
       FROM fates, months
@@ -84,7 +86,16 @@ describe('date columns in an own extract', () => {
 
   it('"auto" types columns of days as dates, whatever way the days are written, and skips a date that gives the label away', () => {
     const typed = Object.fromEntries(auto.load.userFeatures.map((f) => [f.name, f.type]));
-    expect(typed).toEqual({ activation_date: 'date', last_contact: 'date', october_offer: 'categorical' });
+    expect(typed).toEqual({
+      activation_date: 'date',
+      last_contact: 'date',
+      handset: 'categorical',
+      october_offer: 'categorical',
+    });
+    // the handset models through the churn models: a category of the rest after the most frequent
+    const handset = auto.load.userFeatures.find((f) => f.name === 'handset');
+    expect(handset?.categories).toHaveLength(50);
+    expect(auto.churn.features.find((f) => f.name === 'handset')).toMatchObject({ type: 'categorical' });
     const skipped = Object.fromEntries(auto.load.skippedUserFeatures.map((s) => [s.feature, s.reason]));
     expect(skipped.exit_date).toMatch(
       /^predicts the churn label almost perfectly: a leak\? \(one threshold gets (\d+) of \1 labelled rows right/,

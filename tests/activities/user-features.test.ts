@@ -1,7 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { setVariable, withConnection } from '../../activities/duckdb';
+import { churnFeatureSpecs } from '../../activities/churn-features';
+import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { seededRandom } from '../../activities/ml/random';
 import {
   resolveUserFeatures,
@@ -370,6 +371,45 @@ describe("typing a user's own columns", () => {
     });
     expect(overrides.skipped.imsi).toBe('looks like an id: 4190 distinct values for 4190 subscribers, one each');
     expect(overrides.skipped.days_to_exit).toMatch(/^predicts the churn label almost perfectly/);
+  });
+
+  it('reads a column of many values held mostly by a few (handset models) as those few and one category for the rest', async () => {
+    const { features, skipped } = byName(
+      await withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'devices_csv', csv);
+        return resolveUserFeatures(
+          conn,
+          // handset models: 200, most rows on a few (62.6% on the first 49); remarks: 3,000 spread evenly
+          `SELECT *, 'model ' || floor(pow((hash(msisdn, 'm') % 10000) / 10000, 3) * 200)::INTEGER AS handset_model,
+                  'remark ' || (hash(msisdn, 'r') % 3000) AS remark
+           FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)`,
+          [...HEADER, 'handset_model', 'remark'],
+          InputMappingSchema.parse({ ...SNAPSHOT, features: 'auto' }),
+        );
+      }),
+    );
+    const handset = features.handset_model;
+    expect(handset).toMatchObject({
+      type: 'categorical',
+      note: expect.stringMatching(
+        /^its 49 most frequent of \d+ values \((6\d)% of its values\); the other \d+ read as one category$/,
+      ),
+    });
+    expect(handset.categories).toHaveLength(50);
+    expect(handset.categories?.at(-1)).toBe(`(${handset.otherValues} other values)`);
+    expect(handset.categories).toContain('model 0');
+    expect(skipped.remark).toMatch(
+      /^\d+ distinct values, more than maxCategories=50 and no numbers, the 49 most frequent covering \d+% of its values \(under 50%\)$/,
+    );
+    // the churn matrix: a listed value is its index, any other the last category, a missing one missing
+    const codes = await withConnection(':memory:', async (conn) => {
+      await conn.run(
+        `CREATE TABLE features AS SELECT * FROM (VALUES ('model 0', 'a', 'a'), ('model 199', 'a', 'a'), (NULL, 'a', 'a')) t(${handset.column}, plan, region)`,
+      );
+      const [spec] = await churnFeatureSpecs(conn, [], [handset], false);
+      return queryRows<{ code: number | null }>(conn, `SELECT (${spec.sql})::INTEGER AS code FROM features`);
+    });
+    expect(codes.map((row) => row.code)).toEqual([handset.categories?.indexOf('model 0'), 49, null]);
   });
 
   it('the mapping takes "*" for the columns not listed, "auto" or "skip" only', () => {
