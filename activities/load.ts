@@ -1590,6 +1590,8 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<{ files: 
     );
     for (const entry of entries) {
       const path = join(folder, entry.name);
+      // hidden, as Spark, Hive and DuckDB take them: a notebook's checkpoint copies, a write's _temporary, _SUCCESS
+      if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile() && INPUT_FILE.test(entry.name)) await add(path);
       else if (entry.isSymbolicLink()) links.push(path);

@@ -178,6 +178,23 @@ describe('loadUsage on real Parquet', () => {
     expect(summary.rowsQuarantined).toBe(0);
   });
 
+  it("passes over hidden files and folders, as Spark and DuckDB do: a notebook's checkpoint copy, a write's _temporary", async () => {
+    const input = join(dir, 'with-hidden-copies');
+    await cp(join(sample.outDir, 'usage'), input, { recursive: true });
+    const june = join(input, 'usage_month=2026-06');
+    await mkdir(join(june, '.ipynb_checkpoints'));
+    await cp(join(june, 'part_0.parquet'), join(june, '.ipynb_checkpoints', 'part_0-checkpoint.parquet'));
+    await mkdir(join(june, '_temporary'));
+    await cp(join(june, 'part_0.parquet'), join(june, '_temporary', 'part_0.parquet'));
+    await cp(join(june, 'part_0.parquet'), join(june, '.part_0.parquet'));
+    const summary = await loadUsage(storeIn(dir), run('hidden-copies'), { month: '2026-06', input });
+    // the copies would each add June's rows again, quarantined as duplicates
+    expect(summary.inputFiles.map((file) => file.path).filter((path) => path.startsWith(june))).toEqual([
+      join(june, 'part_0.parquet'),
+    ]);
+    expect(summary.rowsQuarantined).toBe(0);
+  });
+
   it('"auto" checks columns against the label segflow gives monthly usage (no row the month after): a copied churn flag is a leak', async () => {
     const csv = join(dir, 'flagged.csv');
     await withConnection(':memory:', async (conn) => {
