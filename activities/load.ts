@@ -313,7 +313,10 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
       await bindFileNames(conn, files, params.input);
       label = await absentNextMonthLabel(conn, await inputRowsSql(conn, files, files, reading), mapping, rowMonth);
     }
-    const leakCheck = rowMonth ? { trainingRows: await trainingRowsSql(conn, mapping, params.month, rowMonth) } : {};
+    const leakCheck = {
+      fileRows: true,
+      ...(rowMonth ? { trainingRows: await trainingRowsSql(conn, mapping, params.month, rowMonth) } : {}),
+    };
     const user =
       mapping.features === undefined
         ? { features: [], skipped: [] }

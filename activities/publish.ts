@@ -324,7 +324,7 @@ function buildManifest(
     quarantineByReason: load.quarantineByReason,
     skippedFeatures: [
       ...request.features.skippedFeatures,
-      ...(request.load.skippedUserFeatures ?? []).map(({ feature, reason }) => ({
+      ...[...(request.load.skippedUserFeatures ?? []), ...(churn.unusedFeatures ?? [])].map(({ feature, reason }) => ({
         feature,
         reason: `user column: ${reason}`,
       })),

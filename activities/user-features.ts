@@ -188,6 +188,8 @@ interface ColumnStats {
    */
   subscribers: number;
   pairs: number;
+  /** Values equal to their row's number in its file, from 0 or 1 (counted when the rows carry file_row). */
+  fileRowNumbers: number;
   /** How many of the values that are not numbers are missing markers, and how many are dates. */
   markers: number;
   dates: number;
@@ -223,8 +225,13 @@ function looksLikeId(stats: ColumnStats, numeric: boolean, maxCategories: number
  * category has values: a file's row numbers or index, not a measure (a handful of rows may hold
  * a measure that happens to run so).
  */
-function isRowNumber({ n, numbers, integers, distinct, min, max }: ColumnStats, maxCategories: number): boolean {
-  return n > maxCategories && numbers === n && integers === n && distinct === n && max - min + 1 === n;
+function isRowNumber(
+  { n, numbers, integers, distinct, min, max, fileRowNumbers }: ColumnStats,
+  maxCategories: number,
+): boolean {
+  if (n <= maxCategories || numbers !== n || integers !== n) return false;
+  // each file's own index (monthly files written one by one): its row's number in its file
+  return (distinct === n && max - min + 1 === n) || fileRowNumbers === n;
 }
 
 const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
@@ -242,6 +249,8 @@ export interface LeakCheckOptions {
   trainingRows?: string;
   /** Rows past which the leak check reads a sample of subscribers (default LEAK_SAMPLE_ROWS). */
   leakSampleRows?: number;
+  /** Whether the input rows carry `file_row`, their number in their file: a column equal to it is an index. */
+  fileRows?: boolean;
 }
 
 /**
@@ -259,7 +268,7 @@ export async function resolveUserFeatures(
   fileColumns: string[],
   mapping: InputMapping,
   label?: UserFeatureLabel | null,
-  { trainingRows, leakSampleRows = LEAK_SAMPLE_ROWS }: LeakCheckOptions = {},
+  { trainingRows, leakSampleRows = LEAK_SAMPLE_ROWS, fileRows = false }: LeakCheckOptions = {},
 ): Promise<{ features: UserFeature[]; skipped: SkippedUserFeature[] }> {
   if (mapping.features === undefined) return { features: [], skipped: [] };
   const churnLabel = label === undefined ? await mappedLabel(conn, mapping, fileColumns) : label;
@@ -296,7 +305,7 @@ export async function resolveUserFeatures(
   // the rows the leak check reads, counted in the same pass (they decide whether it samples)
   const checkedRows = churnLabel?.sql ? (trainingRows ?? 'true') : 'false';
   // each value read as text and as a number once, below the aggregates that use them
-  const values = `SELECT ${id} AS sub, (${checkedRows}) AS checked, ${candidates
+  const values = `SELECT ${id} AS sub, (${checkedRows}) AS checked, ${fileRows ? 'file_row' : 'NULL::BIGINT'} AS file_row, ${candidates
     .map((column, i) => `${userText(column)} AS t${i}, ${textNumberSql(`t${i}`, mapping.decimalSeparator)} AS x${i}`)
     .join(', ')} FROM (${inputRows})`;
   const raw = await queryOne<Record<string, number>>(
@@ -310,6 +319,7 @@ export async function resolveUserFeatures(
           `count(DISTINCT ${text}) AS distinct${i}`,
           `count(${text}) FILTER (WHERE ${number} IS NULL AND list_contains(getvariable('missing_markers'), lower(${text}))) AS markers${i}`,
           `count(${text}) FILTER (WHERE ${number} IS NULL AND ${dateSql(text)} IS NOT NULL) AS dates${i}`,
+          `count(*) FILTER (WHERE ${number} = file_row OR ${number} = file_row + 1) AS file_row_numbers${i}`,
           `count(${number}) FILTER (WHERE isfinite(${number}) AND ${number} = round(${number})) AS integers${i}`,
           `coalesce(min(${number}) FILTER (WHERE isfinite(${number})), 0) AS min${i}`,
           `coalesce(max(${number}) FILTER (WHERE isfinite(${number})), 0) AS max${i}`,
@@ -330,6 +340,7 @@ export async function resolveUserFeatures(
       pairs: Infinity,
       markers: Number(raw[`markers${i}`]),
       dates: Number(raw[`dates${i}`]),
+      fileRowNumbers: Number(raw[`file_row_numbers${i}`]),
       integers: Number(raw[`integers${i}`]),
       shortest: 0,
       longest: 0,
@@ -438,7 +449,10 @@ export async function resolveUserFeatures(
     else if (declared === 'numeric' && numbers === 0)
       skipped.push({
         feature: name,
-        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${(await notNumbers(name)).shown}`,
+        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await (async () => {
+          const { shown, hint } = await notNumbers(name);
+          return hint ? `${shown}: ${hint}` : shown;
+        })()}`,
       });
     else if (declared === 'date' && column.dates === 0)
       skipped.push({
@@ -456,7 +470,10 @@ export async function resolveUserFeatures(
     else if (declared === 'auto' && isRowNumber(column, mapping.maxCategories))
       skipped.push({
         feature: name,
-        reason: `a row number: a different whole number on each of its ${n} rows, running ${column.min} to ${column.max} (an index, as pandas' to_csv writes one)`,
+        reason:
+          column.fileRowNumbers === n
+            ? `a row number: each of its ${n} values is its row's number in its file (an index, as pandas' to_csv writes one)`
+            : `a row number: a different whole number on each of its ${n} rows, running ${column.min} to ${column.max} (an index, as pandas' to_csv writes one)`,
       });
     else if (declared === 'numeric' || autoNumeric)
       typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
@@ -468,6 +485,12 @@ export async function resolveUserFeatures(
           `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}; ` +
           `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
           (await notNumbersAdvice(name)),
+      });
+    else if (declared === 'auto' && (await notNumbers(name)).hint !== undefined)
+      // numbers written another way (7,339.75): a measure to fix the format of, not categories
+      skipped.push({
+        feature: name,
+        reason: `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories} and no numbers; ${await notNumbersAdvice(name)}`,
       });
     else {
       // many values, but most rows in a few (handset models, cities): those few, the rest as one

@@ -5,7 +5,10 @@ import { trainAndScoreChurn } from '../../activities/churn';
 import type { ChurnSummary } from '../../activities/churn-summary';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { churnFeatureSpecs } from '../../activities/churn-features';
+import { clusterSubscribers } from '../../activities/cluster';
 import { computeFeatures } from '../../activities/features';
+import { publishSnapshot } from '../../activities/publish';
+import { readManifest } from '../../store/snapshots';
 import { loadUsage, type LoadSummary } from '../../activities/load';
 import { storeIn, tempDir } from '../helpers';
 
@@ -144,10 +147,29 @@ describe('date columns in an own extract', () => {
     expect(auto.churn.topRules[0]?.condition).toMatch(/days since activation_date/);
   });
 
-  it('leaves out of the models a column with no value in the training month, and says so', () => {
+  it('leaves out of the models a column with no value in the training month, and says so, in the manifest too', async () => {
     expect(auto.churn.features.map((f) => f.name)).not.toContain('october_offer');
     expect(auto.churn.unusedFeatures).toEqual([{ feature: 'october_offer', reason: 'no value in the training month' }]);
-  });
+    const { load, churn } = auto;
+    const features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+      userFeatures: load.userFeatures,
+    });
+    const skipped = features.skippedFeatures.map((s) => s.feature);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped, load.userFeatures);
+    const store = storeIn(join(dir, 'auto'));
+    const published = await publishSnapshot(
+      store,
+      { workflowId: 'auto', runId: 'r1' },
+      { requestedBy: 'test', load, features, cluster, churn },
+    );
+    const manifest = await readManifest(store, '2026-10', published.version);
+    expect(manifest.skippedFeatures).toContainEqual({
+      feature: 'october_offer',
+      reason: 'user column: no value in the training month',
+    });
+  }, 120_000);
 
   it('lets the churn models learn from a date: without it they see only what a shorter history hints', async () => {
     const without = await run('without', { '*': 'auto', activation_date: 'skip' });

@@ -154,6 +154,27 @@ describe("typing a user's own columns", () => {
     expect(declared.features.monthly_fee.note).toMatch(
       /^\d+ values not numbers taken as missing: '\d,\d{3}\.50', .* \(thousands separators are not read\)$/,
     );
+    // every value with a separator (all of them 1,000 or more): no categories of a measure, and the hint
+    const allSeparated = (mapping: unknown) =>
+      withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'devices_csv', csv);
+        return resolveUserFeatures(
+          conn,
+          `SELECT * REPLACE ('1,' || lpad((hash(msisdn) % 60)::VARCHAR, 3, '0') || '.75' AS monthly_fee)
+           FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)`,
+          HEADER,
+          InputMappingSchema.parse(mapping),
+        );
+      });
+    const many = byName(await allSeparated({ ...SNAPSHOT, features: 'auto' }));
+    expect(many.features.monthly_fee).toBeUndefined();
+    expect(many.skipped.monthly_fee).toMatch(
+      /^60 distinct values, more than maxCategories=50 and no numbers; e\.g\. '1,\d{3}\.75', .*: thousands separators are not read/,
+    );
+    const none = byName(await allSeparated({ ...SNAPSHOT, features: { monthly_fee: 'numeric' } }));
+    expect(none.skipped.monthly_fee).toMatch(
+      /^declared "numeric", but none of its 4190 values is a number, e\.g\. '1,\d{3}\.75', .*: thousands separators are not read$/,
+    );
   });
 
   it('skips a column declared "numeric" that holds no number (a date), with the reason, instead of an empty feature', async () => {
@@ -205,6 +226,23 @@ describe("typing a user's own columns", () => {
     );
     // a measure with a different value on most rows stays
     expect(features.data_bytes).toMatchObject({ type: 'numeric' });
+    // a file a month, each written with its own index: the same numbers in every file
+    const perFile = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'devices_csv', csv);
+      return resolveUserFeatures(
+        conn,
+        `SELECT *, (file_row + 1)::VARCHAR AS "Unnamed: 0" FROM (
+           SELECT *, m AS month_no, m AS file_index, row_number() OVER (PARTITION BY m ORDER BY hash(msisdn, m)) - 1 AS file_row
+           FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true) CROSS JOIN range(3) t(m))`,
+        [...HEADER, 'month_no', 'Unnamed: 0'],
+        InputMappingSchema.parse({ columns: { subscriber_id: 'msisdn', churn_label: 'Churn' }, features: 'auto' }),
+        null,
+        { fileRows: true },
+      );
+    });
+    expect(byName(perFile).skipped['Unnamed: 0']).toBe(
+      "a row number: each of its 12570 values is its row's number in its file (an index, as pandas' to_csv writes one)",
+    );
   });
 
   it('"auto" skips columns that look like ids: one distinct value per row, as text or as codes of digits', async () => {
