@@ -16,22 +16,47 @@ export function isUtf8(label: string): boolean {
   return new TextDecoder(label).encoding === 'utf-8';
 }
 
+/** Encodings of East Asian text, whose UTF-8 is ideographs, kana or hangul. */
+const CJK_ENCODINGS = new Set(['gb18030', 'gbk', 'big5', 'shift_jis', 'euc-jp', 'iso-2022-jp', 'euc-kr']);
+/** A character beyond ASCII. */
+const BEYOND_ASCII = /[\u0080-\u{10ffff}]/u;
+const BEYOND_ASCII_ALL = /[\u0080-\u{10ffff}]/gu;
+/** Ideographs, kana, hangul, CJK and fullwidth punctuation. */
+const CJK_TEXT = /[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]/gu;
+
 /**
- * Whether a file's bytes are UTF-8 text throughout (read to its end, or to its first byte that is
- * not): such a file needs no copy whatever the mapping's encoding, so a delivery mixing UTF-8 and
- * GB18030 files reads with one mapping. Text of another encoding is almost never valid UTF-8
- * beyond its ASCII, which reads the same either way.
+ * Whether a CSV the mapping says is in `encoding` is UTF-8 already, so that a delivery mixing
+ * UTF-8 files with files in that encoding reads with one mapping: its bytes are UTF-8 throughout
+ * (read to its end, or to its first byte that is not) and it starts with UTF-8's byte-order mark,
+ * or holds no byte beyond ASCII (read the same either way), or, for an East Asian encoding, its
+ * text beyond ASCII is nearly all ideographs, kana or hangul. GB18030 text can be valid UTF-8 by
+ * chance (太原 reads as "̫ԭ"): such text is not East Asian, and the file is read in `encoding`.
+ * Never for UTF-16 or UTF-32, whose ASCII is valid UTF-8 with NUL bytes between.
  */
-export async function isUtf8File(path: string): Promise<boolean> {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
+export async function isUtf8Already(path: string, encoding: string): Promise<boolean> {
+  const label = new TextDecoder(encoding).encoding;
+  if (label.startsWith('utf-16') || label.startsWith('utf-32')) return false;
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let beyondAscii = 0;
+  let eastAsian = 0;
+  let bom = false;
+  let first = true;
   try {
-    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) decoder.decode(chunk, { stream: true });
+    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+      if (first) bom = chunk.length >= 3 && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf;
+      first = false;
+      const text = decoder.decode(chunk, { stream: true });
+      if (!BEYOND_ASCII.test(text)) continue; // most chunks of most files: ASCII
+      beyondAscii += text.match(BEYOND_ASCII_ALL)?.length ?? 0;
+      eastAsian += text.match(CJK_TEXT)?.length ?? 0;
+    }
     decoder.decode();
-    return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') return false;
     throw error;
   }
+  if (bom || beyondAscii === 0) return true;
+  return CJK_ENCODINGS.has(label) && eastAsian >= 0.9 * beyondAscii;
 }
 
 /**

@@ -43,7 +43,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { csvReadProblem, isUtf8, isUtf8File, writeUtf8Copy } from './csv-encoding';
+import { csvReadProblem, isUtf8, isUtf8Already, writeUtf8Copy } from './csv-encoding';
 import {
   buildCheckSql,
   formattedMonthSql,
@@ -1987,7 +1987,7 @@ async function utf8Copies(mapping: InputMapping, runFolder: string, files: strin
   const csv = files.filter(isCsvPath);
   for (const [index, file] of csv.entries()) {
     await checkpoint({ stage: `load: reading ${mapping.encoding} as UTF-8`, done: index, total: csv.length });
-    if (await isUtf8File(file)) continue; // UTF-8 already: read as it is
+    if (await isUtf8Already(file, mapping.encoding)) continue; // read as it is
     const copy = join(runFolder, 'utf8', `${index}-${basename(file)}`);
     await writeUtf8Copy(file, copy, mapping.encoding);
     copies[file] = copy;

@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { csvReadProblem, writeUtf8Copy } from '../../activities/csv-encoding';
+import { csvReadProblem, isUtf8Already, writeUtf8Copy } from '../../activities/csv-encoding';
 import { tempDir } from '../helpers';
 
 describe('UTF-8 copies of CSV files in another encoding', () => {
@@ -37,5 +37,41 @@ describe('UTF-8 copies of CSV files in another encoding', () => {
       'Invalid Input Error: CSV Error on Line: 1 The file is not UTF-8 text: name its encoding in the mapping, e.g. "encoding": "gb18030" (a CSV saved by Excel on Chinese Windows), "big5" or "shift_jis"',
     );
     expect(csvReadProblem(new Error('IO Error: No files found\nmore'))).toBe('IO Error: No files found');
+  });
+});
+
+describe('a file the mapping says is in another encoding, UTF-8 already', () => {
+  it('is UTF-8 when its text is: East Asian text, a byte-order mark, or ASCII only; never by chance', async () => {
+    const dir = await tempDir();
+    const file = async (name: string, bytes: Buffer) => {
+      await writeFile(join(dir, name), bytes);
+      return join(dir, name);
+    };
+    // 太原 in GB18030 is valid UTF-8 by chance ("̫ԭ"): read as GB18030
+    const taiyuan = await file(
+      'taiyuan-gb.csv',
+      Buffer.concat([Buffer.from('region\n'), Buffer.from('ccabd4ad0a', 'hex')]),
+    );
+    expect(new TextDecoder('utf-8', { fatal: true }).decode(await readFile(taiyuan))).toBe('region\n̫ԭ\n');
+    expect(await isUtf8Already(taiyuan, 'gb18030')).toBe(false);
+    // the same city saved as UTF-8 (another system's month)
+    expect(await isUtf8Already(await file('taiyuan-utf8.csv', Buffer.from('region\n太原\n')), 'gb18030')).toBe(true);
+    // 广东 in GB18030: no UTF-8 at all
+    expect(
+      await isUtf8Already(
+        await file('guangdong-gb.csv', Buffer.from('region\n\xb9\xe3\xb6\xab\n', 'latin1')),
+        'gb18030',
+      ),
+    ).toBe(false);
+    // ASCII reads the same either way; a UTF-8 byte-order mark says so
+    expect(await isUtf8Already(await file('ascii.csv', Buffer.from('id,spend\n1,2.5\n')), 'windows-1252')).toBe(true);
+    const bom = await file('bom.csv', Buffer.concat([Buffer.from('efbbbf', 'hex'), Buffer.from('name\nCafé\n')]));
+    expect(await isUtf8Already(bom, 'windows-1252')).toBe(true);
+    // without one, é in UTF-8 may be Windows-1252's Ã©: read as the mapping says
+    expect(await isUtf8Already(await file('cafe.csv', Buffer.from('name\nCafé\n')), 'windows-1252')).toBe(false);
+    // UTF-16's ASCII is valid UTF-8 with NUL bytes between: never UTF-8
+    expect(await isUtf8Already(await file('u16.csv', Buffer.from('id,spend\n1,2\n', 'utf16le')), 'utf-16le')).toBe(
+      false,
+    );
   });
 });
