@@ -161,8 +161,8 @@ export interface PartitionLoad {
   usageMonths?: UsageMonthReuse;
   /** Months whose file is their one input file, copied as it is (its sha256 is the input file's). */
   copiedMonths?: string[];
-  /** Window months (YYYY-MM) without a valid row in this partition. Absent from an older worker's load. */
-  monthsWithoutRows?: string[];
+  /** Valid rows by window month (YYYY-MM) in this partition. Absent from an older worker's load. */
+  rowsByMonth?: Record<string, number>;
   seconds: number;
 }
 
@@ -871,8 +871,11 @@ export async function loadPartition(
       conn,
       "SELECT file_name, num_rows FROM parquet_file_metadata(getvariable('usage_month_files'))",
     );
-    const monthsWithoutRows = windowMonths(plan).filter((_, i) =>
-      fileRows.some((row) => row.file_name === files[i] && Number(row.num_rows) === 0),
+    const rowsByMonth = Object.fromEntries(
+      windowMonths(plan).map((month, i) => [
+        month,
+        fileRows.filter((row) => row.file_name === files[i]).reduce((total, row) => total + Number(row.num_rows), 0),
+      ]),
     );
     if (stored.length > 0) {
       await setVariable(conn, 'stored_quarantine_files', listValue(stored.map((month) => month.quarantineFile)));
@@ -903,7 +906,7 @@ export async function loadPartition(
       rowsOutsideMonthFolder: checked.outsideMonthFolder,
       foldersWithOtherMonths: checked.foldersWithOtherMonths,
       ...(checked.copied.size > 0 ? { copiedMonths: [...checked.copied].sort() } : {}),
-      monthsWithoutRows,
+      rowsByMonth,
       seconds: (performance.now() - started) / 1000,
     };
   });
@@ -1176,21 +1179,32 @@ async function writeUsageMonth(conn: DuckDBConnection, path: string, month: stri
   );
 }
 
+/** A window month with fewer valid rows than this share of the fullest month's is taken for missing. */
+const THIN_MONTH_SHARE = 0.01;
+
 /**
  * Stops a run whose window lacks a month between months that have rows (a delivery missing a
- * month's file): every window feature (sums, means, trends) would be computed over the months
- * that are there, unsaid. Months before the first with rows are history the input does not reach
- * (the features that need it are skipped).
+ * month's files), or holds next to nothing of it (a share of its files): every window feature
+ * (sums, means, trends) would be computed over the months that are there, unsaid. Months before
+ * the first with rows are history the input does not reach (the features that need it are
+ * skipped); a few stray rows of an earlier month (a late record) do not make it the first.
  */
 function assertNoMonthMissing(plan: LoadPlan, parts: PartitionLoad[]): void {
-  if (plan.mapping.format !== 'long' || parts.some((part) => part.monthsWithoutRows === undefined)) return;
+  if (plan.mapping.format !== 'long' || parts.some((part) => part.rowsByMonth === undefined)) return;
   const months = windowMonths(plan);
-  const empty = months.filter((month) => parts.every((part) => part.monthsWithoutRows?.includes(month)));
-  const first = months.find((month) => !empty.includes(month));
-  const gaps = empty.filter((month) => first !== undefined && month > first && month < plan.params.month);
+  const rows = new Map(
+    months.map((month) => [month, parts.reduce((sum, part) => sum + (part.rowsByMonth?.[month] ?? 0), 0)]),
+  );
+  const fullest = Math.max(...rows.values());
+  const held = (month: string) => (rows.get(month) ?? 0) >= THIN_MONTH_SHARE * fullest;
+  const first = months.find(held);
+  const gaps = months.filter(
+    (month) => first !== undefined && month > first && month < plan.params.month && !held(month),
+  );
   if (gaps.length > 0)
     throw new DataQualityError(
-      `no valid usage rows for ${gaps.join(', ')}, inside the run window (${plan.windowStart}..${plan.windowEnd}) between months that have them: ` +
+      `no or almost no valid usage rows for ${gaps.map((month) => `${month} (${rows.get(month)})`).join(', ')}, ` +
+        `inside the run window (${plan.windowStart}..${plan.windowEnd}) between months that hold up to ${fullest}: ` +
         "is the input missing that month's files, or were all its rows quarantined? Every window feature (sums, averages, trends) would be computed without it",
     );
 }

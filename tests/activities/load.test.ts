@@ -420,13 +420,32 @@ describe('loadUsage on real Parquet', () => {
     await rm(join(input, 'usage_month=2026-03'), { recursive: true });
     await expect(loadUsage(storeIn(dir), run('missing-month'), { month: '2026-06', input })).rejects.toMatchObject({
       name: 'DataQualityError',
-      message:
-        "no valid usage rows for 2026-03, inside the run window (2025-12..2026-06) between months that have them: is the input missing that month's files, or were all its rows quarantined? Every window feature (sums, averages, trends) would be computed without it",
+      message: expect.stringMatching(
+        /^no or almost no valid usage rows for 2026-03 \(0\), inside the run window \(2025-12\.\.2026-06\) between months that hold up to \d+: is the input missing that month's files, or were all its rows quarantined\? Every window feature/,
+      ),
     });
-    // months before the first the input holds are history it does not reach, not a gap
-    await rm(join(input, 'usage_month=2025-12'), { recursive: true });
-    await rm(join(input, 'usage_month=2026-01'), { recursive: true });
-    await rm(join(input, 'usage_month=2026-02'), { recursive: true });
+    // a month of which a few rows came (a share of its files): the same
+    await mkdir(join(input, 'usage_month=2026-03'));
+    await parquetFrom(
+      join(input, 'usage_month=2026-03', 'part_0.parquet'),
+      `SELECT * REPLACE (DATE '2026-03-01' AS "month") FROM {june} LIMIT 3`,
+    );
+    await expect(loadUsage(storeIn(dir), run('thin-month'), { month: '2026-06', input })).rejects.toMatchObject({
+      message: expect.stringMatching(/^no or almost no valid usage rows for 2026-03 \(3\), inside the run window/),
+    });
+    // months before the first the input holds are history it does not reach, not a gap; nor does
+    // a late record of such a month (three rows of December) make December the first
+    await rm(join(input, 'usage_month=2026-03'), { recursive: true });
+    for (const month of ['2025-12', '2026-01', '2026-02'])
+      await rm(join(input, `usage_month=${month}`), { recursive: true });
+    await cp(join(sample.outDir, 'usage', 'usage_month=2026-03'), join(input, 'usage_month=2026-03'), {
+      recursive: true,
+    });
+    await mkdir(join(input, 'usage_month=2025-12'));
+    await parquetFrom(
+      join(input, 'usage_month=2025-12', 'late.parquet'),
+      `SELECT * REPLACE (DATE '2025-12-01' AS "month") FROM {june} LIMIT 3`,
+    );
     const short = await loadUsage(storeIn(dir), run('short-history'), { month: '2026-06', input });
     expect(short.rowsLoaded).toBeGreaterThan(0);
   });
