@@ -154,6 +154,8 @@ const ID_SHARE = 0.95;
  * (free text, codes spread thin).
  */
 const MOST_FREQUENT_COVER = 0.5;
+/** A number written with thousands separators (7,339.75, 1.234,56, 12 345): not a category. */
+const FORMATTED_NUMBER = /^[+-]?\d{1,3}([,. ]\d{3})+([.,]\d+)?$/;
 
 /** A column's `count` most frequent values (ties by value), sorted, and how many rows hold them. */
 async function mostFrequent(
@@ -231,7 +233,8 @@ function isRowNumber(
 ): boolean {
   if (n <= maxCategories || numbers !== n || integers !== n) return false;
   // each file's own index (monthly files written one by one): its row's number in its file
-  return (distinct === n && max - min + 1 === n) || fileRowNumbers === n;
+  // (a 0/1 flag equals the row's number in files of one row: more values than two are asked)
+  return (distinct === n && max - min + 1 === n) || (fileRowNumbers === n && max >= 2);
 }
 
 const plural = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
@@ -442,6 +445,13 @@ export async function resolveUserFeatures(
       const { shown, hint } = await notNumbers(name);
       return `${plural(others, 'value', 'values')} not numbers taken as missing: ${shown}${hint ? ` (${hint})` : ''}`;
     };
+    /** Why a column of numbers (some written another way) is skipped, and the fix. */
+    const notNumbersReason = async () =>
+      numbers > 0
+        ? `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}; ` +
+          `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
+          (await notNumbersAdvice(name))
+        : `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories} and no numbers; ${await notNumbersAdvice(name)}`;
     const dateNote = async () =>
       `${plural(notDates, 'value', 'values')} not dates taken as missing: ${(await notNumbers(name, 'dates')).shown}`;
     if (n === 0) skipped.push({ feature: name, reason: 'no values' });
@@ -478,26 +488,18 @@ export async function resolveUserFeatures(
     else if (declared === 'numeric' || autoNumeric)
       typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
     else if (distinct <= mapping.maxCategories) typed.push({ name, type: 'categorical' });
-    else if (declared === 'auto' && numbers > 0)
-      skipped.push({
-        feature: name,
-        reason:
-          `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}; ` +
-          `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
-          (await notNumbersAdvice(name)),
-      });
-    else if (declared === 'auto' && (await notNumbers(name)).hint !== undefined)
-      // numbers written another way (7,339.75): a measure to fix the format of, not categories
-      skipped.push({
-        feature: name,
-        reason: `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories} and no numbers; ${await notNumbersAdvice(name)}`,
-      });
+    // mostly numbers, with too many exceptions to read those as missing unasked
+    else if (declared === 'auto' && numbers >= n / 2) skipped.push({ feature: name, reason: await notNumbersReason() });
     else {
       // many values, but most rows in a few (handset models, cities): those few, the rest as one
       const kept = mapping.maxCategories - 1;
       const top = await mostFrequent(conn, inputRows, name, kept);
       const covered = top.rows / n;
-      if (covered >= MOST_FREQUENT_COVER)
+      const formatted = top.values.filter((value) => FORMATTED_NUMBER.test(value)).length;
+      if (declared === 'auto' && formatted >= top.values.length / 2)
+        // numbers written another way (7,339.75): a measure to fix the format of, not categories
+        skipped.push({ feature: name, reason: await notNumbersReason() });
+      else if (covered >= MOST_FREQUENT_COVER)
         typed.push({
           name,
           type: 'categorical',

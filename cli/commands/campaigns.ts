@@ -156,7 +156,11 @@ export function registerCampaigns(program: Command): void {
         const { listVersions } = await import('../../store/snapshots');
         const measured: number[] = [];
         for (const version of await listVersions(store, ref.month))
-          if (version !== ref.version && (await readManifest(store, ref.month, version)).metrics.campaigns?.measured)
+          if (
+            version !== ref.version &&
+            // a version whose manifest cannot be read is no answer here (audit verify names it)
+            (await readManifest(store, ref.month, version).catch(() => null))?.metrics.campaigns?.measured
+          )
             measured.push(version);
         throw new UsageError(
           `${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)` +

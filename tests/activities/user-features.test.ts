@@ -243,6 +243,20 @@ describe("typing a user's own columns", () => {
     expect(byName(perFile).skipped['Unnamed: 0']).toBe(
       "a row number: each of its 12570 values is its row's number in its file (an index, as pandas' to_csv writes one)",
     );
+    // files of one row each: a 0/1 flag equals every row's number in its file, and stays a flag
+    const oneRowFiles = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'devices_csv', csv);
+      return resolveUserFeatures(
+        conn,
+        `SELECT *, (hash(msisdn) % 2)::VARCHAR AS has_5g, 0 AS file_row
+         FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)`,
+        [...HEADER, 'has_5g'],
+        InputMappingSchema.parse({ ...SNAPSHOT, features: 'auto' }),
+        null,
+        { fileRows: true },
+      );
+    });
+    expect(byName(oneRowFiles).features.has_5g).toMatchObject({ type: 'numeric' });
   });
 
   it('"auto" skips columns that look like ids: one distinct value per row, as text or as codes of digits', async () => {
@@ -418,10 +432,13 @@ describe("typing a user's own columns", () => {
         return resolveUserFeatures(
           conn,
           // handset models: 200, most rows on a few (62.6% on the first 49); remarks: 3,000 spread evenly
-          `SELECT *, 'model ' || floor(pow((hash(msisdn, 'm') % 10000) / 10000, 3) * 200)::INTEGER AS handset_model,
-                  'remark ' || (hash(msisdn, 'r') % 3000) AS remark
+          `SELECT *, CASE WHEN hash(msisdn, 'n') % 700 = 0 THEN '3310' -- a few models named by a number
+                          ELSE 'model ' || floor(pow((hash(msisdn, 'm') % 10000) / 10000, 3) * 200)::INTEGER END AS handset_model,
+                  'remark ' || (hash(msisdn, 'r') % 3000) AS remark,
+                  -- versions: dotted, not thousands separators
+                  '17.' || floor(pow((hash(msisdn, 'v') % 10000) / 10000, 4) * 80)::INTEGER || '.1' AS os_version
            FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true)`,
-          [...HEADER, 'handset_model', 'remark'],
+          [...HEADER, 'handset_model', 'remark', 'os_version'],
           InputMappingSchema.parse({ ...SNAPSHOT, features: 'auto' }),
         );
       }),
@@ -436,6 +453,7 @@ describe("typing a user's own columns", () => {
     expect(handset.categories).toHaveLength(50);
     expect(handset.categories?.at(-1)).toBe(`(${handset.otherValues} other values)`);
     expect(handset.categories).toContain('model 0');
+    expect(features.os_version).toMatchObject({ type: 'categorical', otherValues: expect.any(Number) });
     expect(skipped.remark).toMatch(
       /^\d+ distinct values, more than maxCategories=50 and no numbers, the 49 most frequent covering \d+% of its values \(under 50%\)$/,
     );
