@@ -25,7 +25,12 @@ export interface ReproduceReport {
   /** Why each of changedInputs does not match: "missing", "content changed", or "added to the input since". */
   changes: {
     path: string;
-    change: 'missing' | 'content changed' | 'added to the input since' | 'a file segflow cannot read';
+    change:
+      | 'missing'
+      | 'content changed'
+      | 'added to the input since'
+      | 'a file segflow cannot read'
+      | 'passed over by the input listing now';
     what: string;
   }[];
   /** What the outputs compare against besides the inputs, and how it stands now (a retired previous snapshot). */
@@ -60,17 +65,24 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   for (const input of manifest.inputs) await check('input file', input.path, input.sha256);
   // a file added to the input folder since would join the recomputation; a data file the load
   // refuses (another format) stops it
-  const { files } = await findInputFiles(manifest.params.input, firstMonth(manifest), manifest.params.month).catch(
+  const listing = await findInputFiles(manifest.params.input, firstMonth(manifest), manifest.params.month).catch(
     (error: Error) => {
       if (error instanceof UnreadInputFilesError)
         for (const path of error.files)
           changes.push({ path, what: 'input file', change: 'a file segflow cannot read' });
-      return { files: [] as string[] };
+      return null;
     },
   );
+  const files = listing?.files ?? [];
   const recorded = new Set(manifest.inputs.map((input) => input.path));
   for (const path of files)
     if (!recorded.has(path)) changes.push({ path, what: 'input file', change: 'added to the input since' });
+  // a file the run read that this code's listing leaves out (a hidden name, since session 35)
+  const reported = new Set(changes.map((change) => change.path));
+  if (listing)
+    for (const path of recorded)
+      if (!files.includes(path) && !reported.has(path))
+        changes.push({ path, what: 'input file', change: 'passed over by the input listing now' });
   if (manifest.mapping) await check('mapping file', manifest.mapping.path, manifest.mapping.sha256);
   if (manifest.labels) await check('labels file', manifest.labels.path, manifest.labels.sha256);
   const campaigns = manifest.metrics.campaigns;
