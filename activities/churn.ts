@@ -150,9 +150,10 @@ async function trainAndScore(
     );
     const { labels } = read;
     // a column of the user's with no value in the training month teaches the models nothing: left out, said
-    const kept = given.flatMap((spec, f) => (spec.meta.source === 'user' && read.missing[f] === 1 ? [] : [f]));
+    const unused = given.map((spec, f) => spec.meta.source === 'user' && read.missing[f] === 1);
+    const kept = given.flatMap((_, f) => (unused[f] ? [] : [f]));
     const unusedFeatures = given
-      .filter((_, f) => !kept.includes(f))
+      .filter((_, f) => unused[f])
       .map((spec) => ({ feature: spec.meta.name, reason: 'no value in the training month' }));
     const specs = kept.map((f) => given[f]);
     const meta = specs.map((spec) => spec.meta);

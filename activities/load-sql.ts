@@ -154,6 +154,8 @@ export function buildCheckSql(
   const reason = (column: ColumnContract, rule: string) =>
     sqlString(`${columnLabels.get(column.name) ?? column.name}: ${rule}`);
   const sourceType = (column: ColumnContract) => presentColumns.get(column.name);
+  /** Whether the column is tenure_months counted from a day joined (the mapping's monthsSince). */
+  const fromDayJoined = (column: ColumnContract) => column.name === 'tenure_months' && tenureFromDate;
   /** The row's month, read: the first day of it. */
   const monthSql = () => {
     const month = USAGE_CONTRACT.find((column) => column.name === 'month');
@@ -163,7 +165,7 @@ export function buildCheckSql(
   const conversion = (column: ColumnContract): string => {
     const id = quoteIdent(column.name);
     // whole months from the day joined to the row's month: joined in the row's month is 0
-    if (column.name === 'tenure_months' && tenureFromDate) return `date_diff('month', ${dateSql(id)}, ${monthSql()})`;
+    if (fromDayJoined(column)) return `date_diff('month', ${dateSql(id)}, ${monthSql()})`;
     if (sourceType(column) === column.type) return id;
     if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
     // numbers of any type (a BIGINT file beside a DOUBLE one reads as DOUBLE): whole ones as integers
@@ -189,12 +191,11 @@ export function buildCheckSql(
     const rule =
       sourceType(column) === 'BLOB' && column.type === 'VARCHAR'
         ? 'not valid UTF-8 text'
-        : column.name === 'tenure_months' && tenureFromDate
+        : fromDayJoined(column)
           ? 'not a date'
           : notReadableAs(column.type);
     // a day joined read apart from the row's month, whose own failure is the month's to name
-    const read =
-      column.name === 'tenure_months' && tenureFromDate ? dateSql(quoteIdent(column.name)) : conversion(column);
+    const read = fromDayJoined(column) ? dateSql(quoteIdent(column.name)) : conversion(column);
     return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${read} IS NULL THEN ${reason(column, rule)}`;
   });
   // a spreadsheet shows a long numeric id as 1.38E+10 and saves it so: many subscribers would

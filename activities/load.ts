@@ -217,7 +217,7 @@ function otherMonthFolderHint(path: string): string {
 
 /** The key of the month folder a file lies in (`month` or `usage_month`), if any. */
 function monthFolderKey(path: string): string | undefined {
-  return /(?:^|\/)(usage_month|month)=\d{4}-\d{2}(?:-01)?(?:\/|$)/.exec(dirname(path))?.[1];
+  return MONTH_FOLDER.exec(dirname(path))?.[0].replace(/^\//, '').split('=')[0];
 }
 
 /**
@@ -789,13 +789,7 @@ function sourceType(
   }
   if (columns.has(source)) return mapping.values[contractColumn] ? 'VARCHAR' : columns.get(source);
   // a partitioned export's month lies in its folder's name (checkFiles)
-  if (
-    contractColumn === 'month' &&
-    mapping.format === 'long' &&
-    source === monthFolderKey(path) &&
-    monthFolderOf(path) !== undefined
-  )
-    return undefined;
+  if (contractColumn === 'month' && mapping.format === 'long' && source === monthFolderKey(path)) return undefined;
   if (mapping.columns[contractColumn])
     throw new SchemaContractError(
       `the mapping reads ${contractColumn} from column "${source}", but ${path} has no such column${whichColumns(source, columns)}` +

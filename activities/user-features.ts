@@ -468,6 +468,11 @@ export async function resolveUserFeatures(
       const { shown, hint } = await notNumbers(name);
       return `${plural(others, 'value', 'values')} not numbers taken as missing: ${shown}${hint ? ` (${hint})` : ''}`;
     };
+    /** Its values that are not numbers, quoted, and what they say of the number format. */
+    const notNumbersHinted = async () => {
+      const { shown, hint } = await notNumbers(name);
+      return hint ? `${shown}: ${hint}` : shown;
+    };
     /** Why a column of numbers (some written another way) is skipped, and the fix. */
     const notNumbersReason = async () =>
       numbers > 0
@@ -482,10 +487,7 @@ export async function resolveUserFeatures(
     else if (declared === 'numeric' && numbers === 0)
       skipped.push({
         feature: name,
-        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await (async () => {
-          const { shown, hint } = await notNumbers(name);
-          return hint ? `${shown}: ${hint}` : shown;
-        })()}`,
+        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await notNumbersHinted()}`,
       });
     else if (declared === 'date' && column.dates === 0)
       skipped.push({

@@ -21,19 +21,24 @@ export interface SnapshotDiff {
   riskBandExamples: { subscriber_id: string; from: string; to: string; score_a: number; score_b: number }[];
 }
 
+/** The keys of either object whose values differ (as JSON), sorted. */
+function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .sort()
+    .filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
+}
+
 /** Input files named in the diff at most; the rest are counted. */
 const INPUT_FILES_SHOWN = 10;
 
 /** The input files behind a changed content hash: each one changed, only in A, or only in B. */
 function inputFileChanges(ma: SnapshotManifest, mb: SnapshotManifest): SnapshotDiff['params'] {
-  const [fa, fb] = [ma, mb].map((m) => new Map(m.inputs.map((input) => [input.path, input.sha256])));
-  const paths = [...new Set([...fa.keys(), ...fb.keys()])].sort();
-  const changed = paths.filter((path) => fa.get(path) !== fb.get(path));
-  const shown = changed.slice(0, INPUT_FILES_SHOWN).map((path) => ({
-    name: `input ${path}`,
-    a: fa.has(path) ? `sha256 ${fa.get(path)?.slice(0, 12)}` : '(none)',
-    b: fb.has(path) ? `sha256 ${fb.get(path)?.slice(0, 12)}` : '(none)',
-  }));
+  const [fa, fb] = [ma, mb].map((m) => Object.fromEntries(m.inputs.map((input) => [input.path, input.sha256])));
+  const changed = changedKeys(fa, fb);
+  const hash = (sha: string | undefined) => (sha === undefined ? '(none)' : `sha256 ${sha.slice(0, 12)}`);
+  const shown = changed
+    .slice(0, INPUT_FILES_SHOWN)
+    .map((path) => ({ name: `input ${path}`, a: hash(fa[path]), b: hash(fb[path]) }));
   const more = changed.length - shown.length;
   return more > 0 ? [...shown, { name: `input files (${more} more changed)`, a: '', b: '' }] : shown;
 }
@@ -187,9 +192,8 @@ async function mappingChanges(store: StoreConfig, a: SnapshotRef, b: SnapshotRef
   if (!ma || !mb) return [];
   const text = (value: unknown) => (value === undefined ? '(none)' : JSON.stringify(value));
   const changes: SnapshotDiff['params'] = [];
-  for (const field of [...new Set([...Object.keys(ma), ...Object.keys(mb)])].sort()) {
+  for (const field of changedKeys(ma, mb)) {
     const [va, vb] = [ma[field], mb[field]];
-    if (text(va) === text(vb)) continue;
     const entries = (value: unknown) =>
       value !== null && typeof value === 'object' && !Array.isArray(value)
         ? (value as Record<string, unknown>)
@@ -199,9 +203,8 @@ async function mappingChanges(store: StoreConfig, a: SnapshotRef, b: SnapshotRef
       changes.push({ name: `mapping ${field}`, a: text(va), b: text(vb) });
       continue;
     }
-    for (const key of [...new Set([...Object.keys(ea), ...Object.keys(eb)])].sort())
-      if (text(ea[key]) !== text(eb[key]))
-        changes.push({ name: `mapping ${field}.${key}`, a: text(ea[key]), b: text(eb[key]) });
+    for (const key of changedKeys(ea, eb))
+      changes.push({ name: `mapping ${field}.${key}`, a: text(ea[key]), b: text(eb[key]) });
   }
   return changes;
 }
