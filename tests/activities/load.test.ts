@@ -19,6 +19,15 @@ beforeAll(async () => {
 
 const parquetFrom = (path: string, select: string) => writeParquet(sample, path, select);
 
+/** A load's valid rows by month (YYYY-MM). */
+const monthsOf = (summary: { dbPath: string }) =>
+  withConnection(summary.dbPath, (conn) =>
+    queryRows<{ month: string; rows: number }>(
+      conn,
+      `SELECT strftime("month", '%Y-%m') AS "month", count(*)::INTEGER AS rows FROM usage GROUP BY ALL ORDER BY 1`,
+    ),
+  );
+
 describe('loadUsage on real Parquet', () => {
   it('loads the window, skips month folders outside it, and reconciles counts', async () => {
     const summary = await loadUsage(storeIn(dir), run('ok'), { month: '2026-06', input: join(sample.outDir, 'usage') });
@@ -220,13 +229,6 @@ describe('loadUsage on real Parquet', () => {
   });
 
   it('reads months stored as instants (TIMESTAMPTZ) as the month each stamps, whatever the zone that wrote them', async () => {
-    const monthsOf = async (summary: { dbPath: string }) =>
-      withConnection(summary.dbPath, (conn) =>
-        queryRows<{ month: string; rows: number }>(
-          conn,
-          `SELECT strftime("month", '%Y-%m') AS "month", count(*)::INTEGER AS rows FROM usage GROUP BY ALL ORDER BY 1`,
-        ),
-      );
     const expected = await monthsOf(
       await loadUsage(storeIn(dir), run('dates'), { month: '2026-06', input: join(sample.outDir, 'usage') }),
     );
@@ -361,13 +363,6 @@ describe('loadUsage on real Parquet', () => {
   });
 
   it("reads a partitioned export's months from its folders (month=2026-06-01/ holding files without the column)", async () => {
-    const monthsOf = async (summary: { dbPath: string }) =>
-      withConnection(summary.dbPath, (conn) =>
-        queryRows<{ month: string; rows: number }>(
-          conn,
-          `SELECT strftime("month", '%Y-%m') AS "month", count(*)::INTEGER AS rows FROM usage GROUP BY ALL ORDER BY 1`,
-        ),
-      );
     const expected = await monthsOf(
       await loadUsage(storeIn(dir), run('folders'), { month: '2026-06', input: join(sample.outDir, 'usage') }),
     );

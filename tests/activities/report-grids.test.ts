@@ -82,27 +82,37 @@ describe("the report's grids", () => {
   });
 });
 
+/**
+ * The dispatch list (publish's 04_dispatch.sql) of `subscribers`, SQL giving region, grid,
+ * subscriber_id and churn_score (every other column alike: priority 1, high risk), under
+ * `controlShare`; `query` reads table snapshot_dispatch.
+ */
+async function dispatchOf<T>(controlShare: number, subscribers: string, query: string): Promise<T[]> {
+  const dispatchSql = await readSql(
+    new URL('../../activities/publish.ts', import.meta.url).href,
+    './publish/tables/04_dispatch.sql',
+  );
+  return withConnection(':memory:', async (conn) => {
+    await conn.run(`CREATE TEMP VIEW action_settings AS
+      SELECT 9 AS dispatch_max_priority, 'priority' AS dispatch_order, ${controlShare} AS control_share`);
+    await conn.run(`CREATE TEMP VIEW snapshot_subscribers AS
+      SELECT region, grid, DATE '2026-06-01' AS "month", subscriber_id, 'high' AS risk_band, 1 AS operation_priority,
+             1.0 AS revenue_at_risk, churn_score, 'steady' AS segment_name, [] AS reason_words, [] AS tags,
+             'care' AS retention_style, 'plan' AS recommended_product, 'call' AS channel, 'now' AS contact_moment
+      FROM (${subscribers})`);
+    await conn.run(dispatchSql);
+    return queryRows<T & Record<string, unknown>>(conn, query);
+  });
+}
+
 describe('the dispatch list', () => {
   it('ranks and holds out within a grid of its region: a code used in two regions is two lists', async () => {
-    const dispatchSql = await readSql(
-      new URL('../../activities/publish.ts', import.meta.url).href,
-      './publish/tables/04_dispatch.sql',
+    const rows = await dispatchOf<{ region: string; grid: string | null; contact_rank: number; subscriber_id: string }>(
+      0,
+      `SELECT * FROM (VALUES ('north', 'G1', 'N1', 0.9), ('north', 'G1', 'N2', 0.5), ('south', 'G1', 'S1', 0.7),
+                             ('north', NULL, 'N3', 0.8), ('south', NULL, 'S2', 0.6)) t(region, grid, subscriber_id, churn_score)`,
+      'SELECT region, grid, contact_rank, subscriber_id FROM snapshot_dispatch',
     );
-    const rows = await withConnection(':memory:', async (conn) => {
-      await conn.run(`CREATE TEMP VIEW action_settings AS
-        SELECT 9 AS dispatch_max_priority, 'priority' AS dispatch_order, 0.0 AS control_share`);
-      await conn.run(`CREATE TEMP VIEW snapshot_subscribers AS
-        SELECT region, grid, DATE '2026-06-01' AS "month", subscriber_id, 'high' AS risk_band, 1 AS operation_priority,
-               1.0 AS revenue_at_risk, score AS churn_score, 'steady' AS segment_name, [] AS reason_words, [] AS tags,
-               'care' AS retention_style, 'plan' AS recommended_product, 'call' AS channel, 'now' AS contact_moment
-        FROM (VALUES ('north', 'G1', 'N1', 0.9), ('north', 'G1', 'N2', 0.5), ('south', 'G1', 'S1', 0.7),
-                     ('north', NULL, 'N3', 0.8), ('south', NULL, 'S2', 0.6)) t(region, grid, subscriber_id, score)`);
-      await conn.run(dispatchSql);
-      return queryRows<{ region: string; grid: string | null; contact_rank: number; subscriber_id: string }>(
-        conn,
-        'SELECT region, grid, contact_rank, subscriber_id FROM snapshot_dispatch',
-      );
-    });
     expect(rows.map((r) => `${r.region}/${r.grid}#${r.contact_rank}: ${r.subscriber_id}`)).toEqual([
       'north/G1#1: N1',
       'north/G1#2: N2',
@@ -113,26 +123,13 @@ describe('the dispatch list', () => {
   });
 
   it("keeps a control group in each region's grid: a stratum big enough for one gets one", async () => {
-    const dispatchSql = await readSql(
-      new URL('../../activities/publish.ts', import.meta.url).href,
-      './publish/tables/04_dispatch.sql',
+    // five on each region's G1 list: 5 x 0.2 = 1, one control at least in each
+    const controls = await dispatchOf<{ region: string; controls: number }>(
+      0.2,
+      `SELECT region, 'G1' AS grid, region || i AS subscriber_id, 0.5 AS churn_score
+       FROM (VALUES ('north'), ('south')) r(region), range(5) t(i)`,
+      'SELECT region, count(*) FILTER (WHERE control)::INTEGER AS controls FROM snapshot_dispatch GROUP BY ALL ORDER BY 1',
     );
-    const controls = await withConnection(':memory:', async (conn) => {
-      await conn.run(`CREATE TEMP VIEW action_settings AS
-        SELECT 9 AS dispatch_max_priority, 'priority' AS dispatch_order, 0.2 AS control_share`);
-      // five on each region's G1 list: 5 x 0.2 = 1, one control at least in each
-      await conn.run(`CREATE TEMP VIEW snapshot_subscribers AS
-        SELECT region, 'G1' AS grid, DATE '2026-06-01' AS "month", region || i AS subscriber_id, 'high' AS risk_band,
-               1 AS operation_priority, 1.0 AS revenue_at_risk, 0.5 AS churn_score, 'steady' AS segment_name,
-               [] AS reason_words, [] AS tags, 'care' AS retention_style, 'plan' AS recommended_product,
-               'call' AS channel, 'now' AS contact_moment
-        FROM (VALUES ('north'), ('south')) r(region), range(5) t(i)`);
-      await conn.run(dispatchSql);
-      return queryRows<{ region: string; controls: number }>(
-        conn,
-        'SELECT region, count(*) FILTER (WHERE control)::INTEGER AS controls FROM snapshot_dispatch GROUP BY ALL ORDER BY 1',
-      );
-    });
     expect(controls.map((c) => c.region)).toEqual(['north', 'south']);
     for (const { region, controls: held } of controls) expect(held, region).toBeGreaterThanOrEqual(1);
   });
