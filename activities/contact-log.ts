@@ -8,6 +8,7 @@ import type { StoreConfig } from '../store/layout';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { queryRows, setVariable } from './duckdb';
+import { idTextSql } from './load-sql';
 
 /**
  * View raw_contacts(file_row, <contract columns as text>) over the contact log. file_row is the
@@ -38,11 +39,13 @@ export async function viewRawContacts(conn: DuckDBConnection, file: string): Pro
     throw new SchemaContractError(
       `the contact log ${file} lacks required column(s): ${missing.join(', ')} (see data/contacts-contract.ts)`,
     );
-  // identifiers come only from the contract
+  // identifiers come only from the contract; ids as the usage's read (13800000001.0 is 13800000001)
   const columns = CONTACTS_CONTRACT.map((c) =>
-    present.has(c.name)
-      ? `${quoteIdent(c.name)}::VARCHAR AS ${quoteIdent(c.name)}`
-      : `NULL::VARCHAR AS ${quoteIdent(c.name)}`,
+    !present.has(c.name)
+      ? `NULL::VARCHAR AS ${quoteIdent(c.name)}`
+      : c.name === 'subscriber_id'
+        ? `${idTextSql(quoteIdent(c.name))} AS ${quoteIdent(c.name)}`
+        : `${quoteIdent(c.name)}::VARCHAR AS ${quoteIdent(c.name)}`,
   );
   await conn.run(`CREATE OR REPLACE TEMP VIEW raw_contacts AS SELECT file_row, ${columns.join(', ')} FROM ${reader}`);
 }

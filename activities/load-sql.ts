@@ -91,13 +91,24 @@ export function instantDaySql(value: string): string {
 /**
  * A subscriber id as text, a whole number stored as a DOUBLE or FLOAT written without its `.0`
  * (pandas stores an integer id column holding one gap as floats: 13800000001.0), as the same id
- * stored as an integer or text reads; anything else as DuckDB writes it. Binds for a column of any
- * type (the type test folds away), so readers that do not know the column's type use it too.
+ * stored as an integer or text reads; such a number written as text too (pandas' `to_csv` of that
+ * column); anything else as DuckDB writes it. Binds for a column of any type (the type test folds
+ * away), so readers that do not know the column's type use it too.
  */
 export function idTextSql(value: string): string {
   const number = `TRY_CAST(${value} AS DOUBLE)`;
   return `CASE WHEN typeof(${value}) IN ('DOUBLE', 'FLOAT') AND ${number} = trunc(${number}) AND abs(${number}) < 1e18
-    THEN TRY_CAST(${number} AS HUGEINT)::VARCHAR ELSE TRY_CAST(${value} AS VARCHAR) END`;
+    THEN TRY_CAST(${number} AS HUGEINT)::VARCHAR ELSE ${wholeIdTextSql(`TRY_CAST(${value} AS VARCHAR)`)} END`;
+}
+
+/** Whether an id's text is a whole number with a decimal part of zeros (`13800000001.0`); the substring test first, most ids hold no dot. */
+export function decimalIdSql(text: string): string {
+  return `(contains(${text}, '.') AND regexp_full_match(${text}, '-?[0-9]+\\.0+'))`;
+}
+
+/** An id's text without a decimal part of zeros: `13800000001.0` is the subscriber `13800000001` of the other months' files. */
+export function wholeIdTextSql(text: string): string {
+  return `CASE WHEN ${decimalIdSql(text)} THEN split_part(${text}, '.', 1) ELSE ${text} END`;
 }
 
 /** The SQL type DuckDB gives a TIMESTAMPTZ column. */
@@ -166,6 +177,7 @@ export function buildCheckSql(
     const id = quoteIdent(column.name);
     // whole months from the day joined to the row's month: joined in the row's month is 0
     if (fromDayJoined(column)) return `date_diff('month', ${dateSql(id)}, ${monthSql()})`;
+    if (column.name === 'subscriber_id' && sourceType(column) === 'VARCHAR') return wholeIdTextSql(id);
     if (sourceType(column) === column.type) return id;
     if (column.type === 'VARCHAR' && sourceType(column) === 'BLOB') return `try(decode(${id}))`;
     // numbers of any type (a BIGINT file beside a DOUBLE one reads as DOUBLE): whole ones as integers
@@ -207,9 +219,13 @@ export function buildCheckSql(
           `WHEN (contains(t.subscriber_id, 'E+') OR contains(t.subscriber_id, 'e+')) AND regexp_full_match(trim(t.subscriber_id), '[0-9]([.,][0-9]+)?[eE]\\+[0-9]+') THEN ${reason(column, SCIENTIFIC_ID)}`,
         ]
       : [];
+  /** Whether the checks rewrite a row's id (a whole number written with `.0`), on raw_input. */
+  const idRewrittenSql =
+    presentColumns.get('subscriber_id') === 'VARCHAR' ? `coalesce(${decimalIdSql('subscriber_id')}, false)` : 'false';
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => [...rowRules(column, reason), ...scientificId(column)]);
-  const checkedRows = `WITH typed AS (
-  SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent)].join(',\n         ')},
+  // with `extra` columns of raw_input's (the count's), beside the checked ones
+  const checkedRowsSql = (extra: string[] = []) => `WITH typed AS (
+  SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent), ...extra].join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure
   FROM raw_input
 )
@@ -223,12 +239,13 @@ FROM typed t`;
   return {
     // temporary (in memory, spilled past the memory limit): the load writes each month's valid
     // rows to Parquet and keeps the quarantined rows, so the database file never holds them
-    create: `CREATE OR REPLACE TEMP TABLE checked_usage AS ${checkedRows}`,
-    // what the checks would find, counted without keeping any row: rows that break a rule, and
-    // rows beyond the first of a (subscriber, month) when none does
+    create: `CREATE OR REPLACE TEMP TABLE checked_usage AS ${checkedRowsSql()}`,
+    // what the checks would find, counted without keeping any row: rows that break a rule, rows
+    // beyond the first of a (subscriber, month) when none does, and ids the checks rewrite
     count: `SELECT count(*) AS rows, count(*) FILTER (WHERE reason IS NOT NULL) AS broken,
-  count(*) - count(DISTINCT (subscriber_id, "month")) AS repeated
-FROM (${checkedRows})`,
+  count(*) - count(DISTINCT (subscriber_id, "month")) AS repeated,
+  count(*) FILTER (WHERE id_rewritten) AS rewritten
+FROM (${checkedRowsSql([`${idRewrittenSql} AS id_rewritten`])})`,
     // Duplicates are rare: find their keys with a hash aggregate, then keep the first row of each
     // key in file order (files are numbered in path order) and quarantine the rest, instead of
     // windowing over every row.

@@ -52,6 +52,7 @@ import {
   numberFormatHint,
   OUTSIDE_WINDOW,
   QUARANTINE_COLUMNS,
+  decimalIdSql,
   idTextSql,
   instantDaySql,
   INSTANT_TYPE,
@@ -1018,10 +1019,10 @@ async function checkChunks(
         withQueryProgress(
           conn,
           () => ({ step }),
-          () => queryOne<{ rows: number; broken: number; repeated: number }>(conn, checks.count),
+          () => queryOne<{ rows: number; broken: number; repeated: number; rewritten: number }>(conn, checks.count),
         ),
       );
-      if (found.rows > 0 && found.broken === 0 && found.repeated === 0) {
+      if (found.rows > 0 && found.broken === 0 && found.repeated === 0 && found.rewritten === 0) {
         await conn.run(`${checks.create} LIMIT 0`);
         await conn.run('DROP VIEW raw_input');
         await copyMonthFileAsIs(asIs, usageMonthFile(dbPath, asIs.month));
@@ -1044,6 +1045,12 @@ async function checkChunks(
       );
       if (plan.labels) await applyLabels(conn, plan.labels, plan.mapping, plan.readPaths?.[plan.labels.path]);
     });
+    // the checks rewrote ids written with `.0`: the file is no longer its checked rows as they are
+    const copyable =
+      asIs &&
+      !(
+        await queryOne<{ any: boolean }>(conn, `SELECT bool_or(${decimalIdSql('subscriber_id')}) AS any FROM raw_input`)
+      ).any;
     await conn.run('DROP VIEW raw_input');
     const folders = await queryRows<{ folder: string }>(
       conn,
@@ -1063,7 +1070,7 @@ async function checkChunks(
     lastClean = counts.quarantined === 0;
     for (const month of chunk.months) {
       const path = usageMonthFile(dbPath, month);
-      if (lastClean && asIs) {
+      if (lastClean && asIs && copyable) {
         await copyMonthFileAsIs(asIs, path);
         checked.copied.add(month);
       } else await writeUsageMonth(conn, path, month);

@@ -516,6 +516,42 @@ describe('month files copied as they are', () => {
     expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
   });
 
+  it("reads ids written with `.0` (pandas' float ids saved as text) as the other months' integers, and copies no such file as it is", async () => {
+    const input = await copySample('decimal-ids');
+    const numbered = (suffix: string) =>
+      `SELECT * REPLACE ((13800000000 + substr(subscriber_id, 2)::BIGINT)::VARCHAR || '${suffix}' AS subscriber_id) FROM {rows}`;
+    const months = ['2025-11', '2025-12', '2026-01', '2026-02', '2026-03', '2026-04', '2026-05', '2026-06'];
+    for (const month of months) await rewriteMonth(input, month, numbered(month === '2026-05' ? '.0' : ''));
+    // a bad row in April: May is checked at once, without counting first
+    await rewriteMonth(
+      input,
+      '2026-04',
+      'SELECT * REPLACE (CASE WHEN row_number() OVER () = 1 THEN -1.0 ELSE spend END AS spend) FROM {rows}',
+    );
+    const summary = await loadUsage(storeIn(dir), run('decimal-ids'), { month: '2026-06', input });
+    expect(summary.rowsQuarantined).toBe(1);
+    const ids = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ month: string; ids: number; first: string; dotted: number }>(
+        conn,
+        `SELECT strftime("month", '%Y-%m') AS "month", count(*)::INTEGER AS ids, min(subscriber_id) AS first,
+                count(*) FILTER (WHERE contains(subscriber_id, '.'))::INTEGER AS dotted
+         FROM usage WHERE "month" >= '2026-05-01' GROUP BY ALL ORDER BY 1`,
+      ),
+    );
+    expect(ids.map(({ first, dotted }) => ({ first, dotted }))).toEqual(
+      Array(2).fill({ first: ids[0].first, dotted: 0 }),
+    );
+    expect(ids[0].first).toMatch(/^138\d{8}$/);
+    // May's file holds other text than its checked rows: written, not copied; June's is copied
+    const file = (month: string) => join(input, `usage_month=${month}`, 'part_0.parquet');
+    expect((await readFile(usageMonthFile(summary.dbPath, '2026-05'))).equals(await readFile(file('2026-05')))).toBe(
+      false,
+    );
+    expect((await readFile(usageMonthFile(summary.dbPath, '2026-06'))).equals(await readFile(file('2026-06')))).toBe(
+      true,
+    );
+  });
+
   it('stops when a file changes between the plan and the read, instead of copying other rows than it checked', async () => {
     const input = await copySample('changing');
     const plan = await planLoad(storeIn(dir), run('changing'), { month: '2026-06', input });

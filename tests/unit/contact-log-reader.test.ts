@@ -20,4 +20,22 @@ describe('the contact log reader', () => {
     });
     expect(rows).toEqual([{ action: 'voice bundle', channel: 'email' }]);
   });
+
+  it("reads whole-number ids written as floats (pandas' integer column with a gap) as the dispatch list's integers", async () => {
+    const dir = await tempDir();
+    const csv = join(dir, 'log.csv');
+    await writeFile(csv, 'subscriber_id,contact_date,action\n13800000001.0,2026-06-03,call\nS-2.0,2026-06-03,call\n');
+    const parquet = join(dir, 'log.parquet');
+    const ids = await withConnection(':memory:', async (conn) => {
+      await conn.run(
+        `COPY (SELECT 13800000001.0::DOUBLE AS subscriber_id, DATE '2026-06-03' AS contact_date, 'call' AS action) TO '${parquet}'`,
+      );
+      const read = async (file: string) => {
+        await viewRawContacts(conn, file);
+        return queryRows<{ id: string }>(conn, 'SELECT subscriber_id AS id FROM raw_contacts ORDER BY file_row');
+      };
+      return [...(await read(csv)), ...(await read(parquet))].map((row) => row.id);
+    });
+    expect(ids).toEqual(['13800000001', 'S-2.0', '13800000001']);
+  });
 });

@@ -90,7 +90,7 @@ describe('usage contract check on columns that already have the contract type', 
       await setVariable(conn, 'window_start', '2026-01-01');
       await setVariable(conn, 'window_end', '2026-06-01');
       const { create, duplicates, count } = buildCheckSql(types);
-      counted = await queryOne<{ rows: number; broken: number; repeated: number }>(conn, count);
+      counted = await queryOne<{ rows: number; broken: number; repeated: number; rewritten: number }>(conn, count);
       await conn.run(create);
       await conn.run(duplicates);
       return queryRows<{ reason: string | null; month: string }>(
@@ -104,6 +104,6 @@ describe('usage contract check on columns that already have the contract type', 
       { reason: 'tenure_months: outside [0, 1200]', month: '2026-03-01' },
     ]);
     // counted without keeping a row: what the table shows
-    expect(counted).toEqual({ rows: 3, broken: 2, repeated: 0 });
+    expect(counted).toEqual({ rows: 3, broken: 2, repeated: 0, rewritten: 0 });
   });
 });
