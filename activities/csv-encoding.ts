@@ -28,7 +28,9 @@ const CJK_TEXT = /[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\u
  * Whether a CSV the mapping says is in `encoding` is UTF-8 already, so that a delivery mixing
  * UTF-8 files with files in that encoding reads with one mapping: its bytes are UTF-8 throughout
  * (read to its end, or to its first byte that is not) and it starts with UTF-8's byte-order mark,
- * or holds no byte beyond ASCII (read the same either way), or, for an East Asian encoding, its
+ * or holds no byte beyond ASCII (read the same either way), or `encoding` is one byte a character
+ * (Windows-1252, ISO-8859-x, KOI8-R: text in it is UTF-8 only where every letter beyond ASCII is
+ * followed by a symbol of 0x80-0xBF, `Ã©`, never in words), or, for an East Asian encoding, its
  * text beyond ASCII is nearly all ideographs, kana or hangul. GB18030 text can be valid UTF-8 by
  * chance (太原 reads as "̫ԭ"): such text is not East Asian, and the file is read in `encoding`.
  * Never for UTF-16 or UTF-32, whose ASCII is valid UTF-8 with NUL bytes between.
@@ -55,8 +57,8 @@ export async function isUtf8Already(path: string, encoding: string): Promise<boo
     if ((error as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') return false;
     throw error;
   }
-  if (bom || beyondAscii === 0) return true;
-  return CJK_ENCODINGS.has(label) && eastAsian >= 0.9 * beyondAscii;
+  if (bom || beyondAscii === 0 || !CJK_ENCODINGS.has(label)) return true;
+  return eastAsian >= 0.9 * beyondAscii;
 }
 
 /**

@@ -67,8 +67,12 @@ describe('a file the mapping says is in another encoding, UTF-8 already', () => 
     expect(await isUtf8Already(await file('ascii.csv', Buffer.from('id,spend\n1,2.5\n')), 'windows-1252')).toBe(true);
     const bom = await file('bom.csv', Buffer.concat([Buffer.from('efbbbf', 'hex'), Buffer.from('name\nCafé\n')]));
     expect(await isUtf8Already(bom, 'windows-1252')).toBe(true);
-    // without one, é in UTF-8 may be Windows-1252's Ã©: read as the mapping says
-    expect(await isUtf8Already(await file('cafe.csv', Buffer.from('name\nCafé\n')), 'windows-1252')).toBe(false);
+    // without one too, under an encoding of one byte a character: Windows-1252 text is UTF-8 only
+    // where each letter beyond ASCII is followed by a symbol (Ã©), which words are not
+    expect(await isUtf8Already(await file('cafe.csv', Buffer.from('name\nCafé\nZürich\n')), 'windows-1252')).toBe(true);
+    expect(
+      await isUtf8Already(await file('cafe-1252.csv', Buffer.from('name\nCafé\n', 'latin1')), 'windows-1252'),
+    ).toBe(false);
     // UTF-16's ASCII is valid UTF-8 with NUL bytes between: never UTF-8
     expect(await isUtf8Already(await file('u16.csv', Buffer.from('id,spend\n1,2\n', 'utf16le')), 'utf-16le')).toBe(
       false,
