@@ -113,6 +113,8 @@ export interface CampaignRequest {
    * month retired since can no longer be read, so its fit is taken from here.
    */
   recordedFits?: ListFit[];
+  /** Where a contact log in another encoding than UTF-8 is copied as UTF-8 (the run's folder). */
+  workDir: string;
 }
 
 /**
@@ -156,7 +158,7 @@ export async function measureCampaigns(
   const { sha256 } = await hashFile(file).catch((error: Error) => {
     throw new InputFileError(`cannot read the contact log ${file}: ${error.message}`);
   });
-  await viewRawContacts(conn, file);
+  await viewRawContacts(conn, file, { encoding: params.contactsEncoding, workDir: request.workDir });
   await setVariable(conn, 'contacts_file', file);
   await setVariable(conn, 'month_start', firstDay(params.month));
   await setVariable(conn, 'month_end', lastDay(params.month));

@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { basename, join } from 'node:path';
 import { CONTACTS_CONTRACT } from '../data/contacts-contract';
 import { csvNullstr, isCsvPath, quoteIdent } from '../data/contract';
 import { InputFileError, SchemaContractError } from '../domain/errors';
@@ -7,6 +8,7 @@ import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
 import type { StoreConfig } from '../store/layout';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
+import { isUtf8, isUtf8Already, writeUtf8Copy } from './csv-encoding';
 import { queryRows, setVariable } from './duckdb';
 import { idTextSql } from './load-sql';
 
@@ -18,10 +20,22 @@ import { idTextSql } from './load-sql';
  * text, Parquet values cast to text, so a bad value is quarantined rather than guessed. Throws
  * when the file cannot be read or lacks a required column: publishing reads the log, and the
  * load's plan calls this too, so a bad log stops the run before any work instead of at its end.
+ * A CSV log in another `encoding` than UTF-8 (params.contactsEncoding) is read through a UTF-8
+ * copy in `workDir`, as the usage files are (csv-encoding.ts).
  */
-export async function viewRawContacts(conn: DuckDBConnection, file: string): Promise<void> {
-  await setVariable(conn, 'contacts_path', file);
+export async function viewRawContacts(
+  conn: DuckDBConnection,
+  file: string,
+  reading?: { encoding: string | undefined; workDir: string },
+): Promise<void> {
   const csv = isCsvPath(file);
+  const encoding = reading?.encoding;
+  let readPath = file;
+  if (reading && csv && encoding !== undefined && !isUtf8(encoding) && !(await isUtf8Already(file, encoding))) {
+    readPath = join(reading.workDir, 'utf8', `contacts-${basename(file)}`);
+    await writeUtf8Copy(file, readPath, encoding);
+  }
+  await setVariable(conn, 'contacts_path', readPath);
   const reader = csv
     ? `(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, ${csvNullstr()}, parallel = false, hive_partitioning = false))`
     : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true, hive_partitioning = false))";
@@ -30,8 +44,13 @@ export async function viewRawContacts(conn: DuckDBConnection, file: string): Pro
     const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${reader}`);
     present = new Set(rows.map((r) => r.column_name));
   } catch (error) {
+    const message = (error as Error).message;
+    const [first] = message.split('\n');
+    const hint = /not utf-8 encoded/i.test(message)
+      ? ' The file is not UTF-8 text: give its encoding, e.g. --param contactsEncoding=gb18030 (a CSV saved by Excel on Chinese Windows), or save it as "CSV UTF-8"'
+      : '';
     throw new InputFileError(
-      `the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${(error as Error).message.split('\n')[0]}`,
+      `the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${first}${hint}`,
     );
   }
   const missing = CONTACTS_CONTRACT.filter((c) => c.required && !present.has(c.name)).map((c) => c.name);

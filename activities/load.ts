@@ -285,7 +285,8 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
     const reading = inputReading(mapping, readPaths, checked.monthFromFolders);
     await assertSummedPartsHoldNumbers(conn, await inputRowsSql(conn, files, files, reading), mapping);
     // read when publishing: a log that cannot be read stops the run now, not after every stage
-    if (params.contacts) await viewRawContacts(conn, params.contacts);
+    if (params.contacts)
+      await viewRawContacts(conn, params.contacts, { encoding: params.contactsEncoding, workDir: dirname(dbPath) });
     let labels: LabelsFile | null = null;
     let label: UserFeatureLabel | undefined;
     // "auto" judges each column against the label on the rows the churn model trains on, each

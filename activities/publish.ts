@@ -1,5 +1,5 @@
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { InputFileError, InvalidParamsError, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
@@ -202,7 +202,7 @@ async function writeOutputs(
     await checkpoint({ stage: 'publish: campaigns' });
     campaigns = await measureCampaigns(
       conn,
-      { params: request.load.params, previous, previousStore, recordedFits },
+      { params: request.load.params, previous, previousStore, recordedFits, workDir: dirname(request.load.dbPath) },
       store.dataRoot,
     );
     if (campaigns?.measured) for (const output of CAMPAIGN_OUTPUTS) await publishTable(output, false);

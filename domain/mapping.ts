@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NUMBER_COLUMNS, USAGE_CONTRACT } from '../data/contract';
 import { closestName } from './closest-name';
+import { isKnownEncoding, UNKNOWN_ENCODING } from './encoding';
 import { schemaProblems } from './schema-problems';
 
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
@@ -40,16 +41,6 @@ const UserFeatureList = z
     '*': z.enum(['auto', 'skip'], { error: '"*" (every column not listed) takes "auto" or "skip"' }).optional(),
   })
   .catchall(z.enum(USER_FEATURE_TYPES));
-
-/** Whether `label` names an encoding Node's TextDecoder reads (the WHATWG Encoding standard's labels). */
-function isKnownEncoding(label: string): boolean {
-  try {
-    new TextDecoder(label);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * How a user's own files map onto the usage contract: which of their columns is which, how
@@ -96,12 +87,7 @@ const MAPPING_FIELDS = {
    * "windows-1252", ...: a label of the WHATWG Encoding standard. Left out: UTF-8, with or without
    * a byte-order mark (and the mapping's hash as before).
    */
-  encoding: z
-    .string()
-    .refine(isKnownEncoding, {
-      error: 'not an encoding segflow knows; e.g. "gb18030", "big5", "shift_jis", "utf-16le"',
-    })
-    .optional(),
+  encoding: z.string().refine(isKnownEncoding, { error: UNKNOWN_ENCODING }).optional(),
   /**
    * The user's own columns the models use: "auto" (every column not mapped one-to-one, typed
    * from its values) or { column: "numeric" | "categorical" | "skip" } (only the listed

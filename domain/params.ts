@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { schemaProblems } from './schema-problems';
 import { closestName } from './closest-name';
+import { isKnownEncoding, UNKNOWN_ENCODING } from './encoding';
 import { addMonths, isMonth } from './month';
 
 /**
@@ -166,6 +167,14 @@ export const RunParamsSchema = z
         "Contact log of last month's dispatch list (CSV or Parquet: subscriber_id, contact_date, action, channel, outcome; data/contacts-contract.ts). Given, the run measures whether the contacts kept subscribers (campaigns.parquet).",
       ),
     // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
+    contactsEncoding: z
+      .string()
+      .refine(isKnownEncoding, { error: UNKNOWN_ENCODING })
+      .optional()
+      .describe(
+        'The character encoding of a CSV contact log (contacts) that is not UTF-8, e.g. gb18030 (a CSV saved by Excel on Chinese Windows): a label of the WHATWG Encoding standard. A log that is UTF-8 already is read as it is.',
+      ),
+    // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
     dispatched: z
       .string()
       .regex(
@@ -184,6 +193,12 @@ export const RunParamsSchema = z
   .strict()
   .refine((p) => p.kMin <= p.kMax, { message: 'kMin must not exceed kMax', path: ['kMax'] })
   .superRefine((p, ctx) => {
+    if (p.contactsEncoding !== undefined && p.contacts === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['contactsEncoding'],
+        message: 'is the encoding of a contact log: give contacts=<file> with it',
+      });
     if (!p.dispatched) return;
     if (p.contacts === undefined)
       ctx.addIssue({

@@ -30,6 +30,7 @@ async function measuredMay(
     params: params(file, more),
     previous: { month: '2026-05', version },
     previousStore: store,
+    workDir: store.workDir,
   });
   if (!result?.measured) throw new Error('not measured');
   return result;
@@ -70,6 +71,7 @@ describe('contact log', () => {
           params: params(file),
           previous: { month: '2026-05', version: 1 },
           previousStore: store,
+          workDir: store.workDir,
         }),
       ).rejects.toThrow(SchemaContractError);
     });
@@ -94,8 +96,22 @@ describe('contact log', () => {
     const file = join(await tempDir(), 'contacts.csv');
     await writeFile(file, 'subscriber_id,contact_date\nS1,2026-06-02\n');
     await withMayList(false, async (conn, store) => {
-      expect(await measureCampaigns(conn, { params: params(), previous: null, previousStore: store })).toBeUndefined();
-      expect(await measureCampaigns(conn, { params: params(file), previous: null, previousStore: store })).toEqual({
+      expect(
+        await measureCampaigns(conn, {
+          params: params(),
+          previous: null,
+          previousStore: store,
+          workDir: store.workDir,
+        }),
+      ).toBeUndefined();
+      expect(
+        await measureCampaigns(conn, {
+          params: params(file),
+          previous: null,
+          previousStore: store,
+          workDir: store.workDir,
+        }),
+      ).toEqual({
         measured: false,
         reason: 'no snapshot of 2026-05 to measure its dispatch list',
       });
@@ -103,6 +119,7 @@ describe('contact log', () => {
         params: params(file),
         previous: { month: '2026-05', version: 1 },
         previousStore: store,
+        workDir: store.workDir,
       });
       expect(old).toMatchObject({ measured: false, reason: expect.stringContaining('has no control group') });
     });
@@ -125,6 +142,27 @@ describe('contact log', () => {
       expect(result.overall).toMatchObject({ controlSubscribers: 10, targetedSubscribers: 90, acceptanceRate: 1 });
       // 10 of the list (S90..S99) are gone in June: S90 is a control, the other 9 were to be contacted
       expect(result.overall).toMatchObject({ controlChurned: 1, targetedChurned: 9, tooSmall: true });
+    });
+  });
+
+  it('reads a CSV log saved in GB18030 with contactsEncoding, its outcomes and ids as a UTF-8 log', async () => {
+    const file = join(await tempDir(), 'contacts-gb.csv');
+    // the channel 短信 (SMS) in GB18030: Excel on Chinese Windows
+    const rows = Array.from({ length: 20 }, (_, i) => `S${i},2026-06-10,${i % 2 ? 'declined' : 'accepted'},CHANNEL`);
+    const text = ['subscriber_id,contact_date,outcome,channel', ...rows, ''].join('\n').split('CHANNEL');
+    await writeFile(
+      file,
+      Buffer.concat(
+        text.flatMap((part, i) => (i ? [Buffer.from('b6ccd0c5', 'hex'), Buffer.from(part)] : [Buffer.from(part)])),
+      ),
+    );
+    await withMayList(true, async (conn, store) => {
+      await expect(measuredMay(conn, store, file)).rejects.toThrow(
+        /give its encoding, e\.g\. --param contactsEncoding=gb18030/,
+      );
+      const result = await measuredMay(conn, store, file, { more: { contactsEncoding: 'gb18030' } });
+      expect(result.contacts).toMatchObject({ rows: 20, loaded: 20, quarantined: 0, contactedControls: 2 });
+      expect(result.contacts.unknownChannels).toEqual([{ channel: '短信', rows: 20 }]);
     });
   });
 
@@ -191,6 +229,7 @@ describe('contact log', () => {
         params: params(file),
         previous: { month: '2026-05', version: 1 },
         previousStore: store,
+        workDir: store.workDir,
       });
       const rows = await queryRows<Record<string, unknown>>(
         conn,
@@ -324,6 +363,7 @@ describe('the dispatch list measured', () => {
           params: params(log, { dispatched: '2026-05/v3' }),
           previous: { month: '2026-05', version: 2 },
           previousStore: store,
+          workDir: store.workDir,
         }),
       ).toEqual({
         measured: false,
@@ -354,6 +394,13 @@ describe('the dispatch list measured', () => {
     ]);
     expect(problems({ dispatched: '2026-05/v1' })).toEqual([
       'dispatched: names the list a contact log reports on: give contacts=<file> with it',
+    ]);
+    expect(problems({ contacts: 'c.csv', contactsEncoding: 'gb18030' })).toEqual([]);
+    expect(problems({ contactsEncoding: 'gb18030' })).toEqual([
+      'contactsEncoding: is the encoding of a contact log: give contacts=<file> with it',
+    ]);
+    expect(problems({ contacts: 'c.csv', contactsEncoding: 'gb-18030' })).toEqual([
+      'contactsEncoding: not an encoding segflow knows; e.g. "gb18030", "big5", "shift_jis", "utf-16le"',
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { viewRawContacts } from '../../activities/contact-log';
@@ -37,5 +37,31 @@ describe('the contact log reader', () => {
       return [...(await read(csv)), ...(await read(parquet))].map((row) => row.id);
     });
     expect(ids).toEqual(['13800000001', 'S-2.0', '13800000001']);
+  });
+
+  it('reads a CSV log saved in GB18030 with contactsEncoding, through a UTF-8 copy; without it the stop says what to give', async () => {
+    const dir = await tempDir();
+    const log = join(dir, 'contacts-gb.csv');
+    // 流量包 in GB18030, as Excel on Chinese Windows saves a CSV
+    await writeFile(
+      log,
+      Buffer.concat([
+        Buffer.from('subscriber_id,contact_date,action\nS1,2026-06-03,'),
+        Buffer.from('c1f7c1bfb0fc', 'hex'),
+        Buffer.from('\n'),
+      ]),
+    );
+    const actions = await withConnection(':memory:', async (conn) => {
+      await viewRawContacts(conn, log, { encoding: 'gb18030', workDir: dir });
+      return queryRows<{ action: string }>(conn, 'SELECT action FROM raw_contacts');
+    });
+    expect(actions).toEqual([{ action: '流量包' }]);
+    expect(await readFile(log)).toHaveLength(55); // the log itself is left as it is
+    await expect(withConnection(':memory:', (conn) => viewRawContacts(conn, log))).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(
+        /The file is not UTF-8 text: give its encoding, e\.g\. --param contactsEncoding=gb18030/,
+      ),
+    });
   });
 });
