@@ -154,6 +154,17 @@ print(json.dumps({"rows": int(len(p)), "maxDiff": float(np.max(np.abs(p - table[
     expect(row.top_decile_reasons).toBe(Math.ceil(row.rows / 10));
     expect(row.top_decile_unused).toBe(0);
     expect(row.bad_rar).toBe(0);
+    // every feature a reason names is a column beside it, to be read
+    const named = await withConnection(':memory:', (conn) =>
+      queryRows<{ feature: string; column: boolean }>(
+        conn,
+        `SELECT DISTINCT r.feature, r.feature IN (SELECT column_name FROM (DESCRIBE FROM read_parquet($file))) AS "column"
+         FROM (SELECT unnest(churn_reasons) AS r FROM read_parquet($file)) ORDER BY 1`,
+        { file: join(published.path, 'subscribers.parquet') },
+      ),
+    );
+    expect(named.length).toBeGreaterThan(5);
+    expect(named.filter((reason) => !reason.column)).toEqual([]);
 
     const [words] = await withConnection(':memory:', (conn) =>
       queryRows<{ churn_reasons: string[] }>(

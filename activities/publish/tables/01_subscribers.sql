@@ -61,9 +61,10 @@ SELECT
     WHEN list_contains(t.tags, 'declining') THEN a.moment_declining
     ELSE t.segment_moment
   END AS contact_moment,
-  t.arpu, t.mou, t.dou, t.sms, t.monetary, t.frequency, t.recency_days,
+  -- every feature the models read, so each churn reason names a column of this table
+  t.arpu, t.mou, t.dou, t.sms, t.monetary, t.frequency, t.recharge_amount, t.recency_days,
   t.payment_delay_avg, t.complaints_recent,
-  t.mou_trend, t.dou_trend, t.spend_trend, t.recharge_trend,
+  t.mou_trend, t.dou_trend, t.spend_trend, t.recharge_trend, t.spend_slope_rel, t.spend_volatility, t.mou_volatility,
   t.tenure_months, t.contract_months_left, t.sticky_services, t.call_circle, t.premium_number,
   t.plan, t.region, t.grid
 FROM tagged t
