@@ -213,6 +213,14 @@ async function run(options: RunOptions): Promise<number> {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
     return EXIT.ok;
   }
+  // Ctrl-C stops following, not the run: say so, or it looks stopped while it goes on to publish
+  process.once('SIGINT', () => {
+    const id = handle.workflowId;
+    console.error(
+      `\ninterrupted: the run goes on in Temporal; 'segflow runs show ${id}' shows how it ends, 'segflow runs cancel ${id}' stops it`,
+    );
+    process.exit(EXIT.interrupted);
+  });
   return follow(handle, client, config, options);
 }
 

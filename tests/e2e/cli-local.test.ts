@@ -59,8 +59,12 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
       await new Promise((resolveWait) => setTimeout(resolveWait, 200));
     }
     expect(run.out.stderr).toContain(`no worker polls task queue "segflow". Start one with 'segflow worker'`);
+    // Ctrl-C stops following, not the run, and says so
     run.ctrlC();
-    await run.exited;
+    expect(await run.exited).toBe(130);
+    expect(run.out.stderr).toContain(
+      `interrupted: the run goes on in Temporal; 'segflow runs show ${workflowId}' shows how it ends, 'segflow runs cancel ${workflowId}' stops it`,
+    );
     const cancel = startCli(['runs', 'cancel', workflowId, '--requested-by', 'operator'], env);
     expect(await cancel.exited, cancel.out.stderr).toBe(0);
     const cancelRequested = (await readAuditLog(storeIn(home))).filter((e) => e.event === 'run.cancel-requested');

@@ -27,6 +27,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
       code: 2,
       output: expect.stringContaining("required option '--month <YYYY-MM>' not specified"),
     });
+    expect(missing.output).toContain('(add --help for the options)');
     expect(await segflow(['schedule', 'backfill', '--from', '2026-01'], NO_SERVER)).toMatchObject({
       code: 2,
       output: expect.stringContaining("required option '--to <YYYY-MM>' not specified"),
