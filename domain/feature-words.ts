@@ -77,17 +77,19 @@ function amount(
  */
 function change(label: string, subject: string, suffix: string, ratio: boolean): FeaturePhrasing {
   const delta = (x: number) => (ratio ? x - 1 : x);
-  const say = (text: string) => `${subject} ${text}${suffix}`;
+  // the rate's suffix (" a month") follows its number, before an "or ..."
+  const say = (text: string, or = '') => `${subject} ${text}${suffix}${or}`;
   return {
     label,
     below: (x) => {
       const d = delta(x);
-      return say(d <= 0 ? `fell more than ${percent(d)}` : `grew less than ${percent(d)} or fell`);
+      if (d === 0) return say('fell');
+      return d < 0 ? say(`fell more than ${percent(d)}`) : say(`grew less than ${percent(d)}`, ' or fell');
     },
     atLeast: (x) => {
       const d = delta(x);
       if (d === 0) return say('held or grew');
-      return say(d < 0 ? `fell less than ${percent(d)} or grew` : `grew ${percent(d)} or more`);
+      return d < 0 ? say(`fell less than ${percent(d)}`, ' or grew') : say(`grew ${percent(d)} or more`);
     },
     between: (low, high) => {
       const [from, to] = [delta(low), delta(high)];
@@ -202,9 +204,11 @@ const wholePercent = (ratio: number) => `${Math.round(ratio * 100)}%`;
 const plural = (n: number, word: string) => `${wholeNumber(n)} ${word}${Math.round(n) === 1 ? '' : 's'}`;
 /** Trend features are recent / earlier usage (1 = unchanged). */
 const trend = (what: string) => (ratio: number) =>
-  ratio < 1
-    ? `${what} down to ${wholePercent(ratio)} of the months before`
-    : `${what} up to ${wholePercent(ratio)} of the months before`;
+  wholePercent(ratio) === '100%'
+    ? `${what} about as in the months before`
+    : ratio < 1
+      ? `${what} down to ${wholePercent(ratio)} of the months before`
+      : `${what} up to ${wholePercent(ratio)} of the months before`;
 
 export const VALUE_WORDS: Record<string, (value: number) => string> = {
   arpu: (v) => `monthly spend ${wholeNumber(v)} yuan`,

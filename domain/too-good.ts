@@ -29,6 +29,6 @@ export function tooGoodWarning(rocAuc: number | null | undefined, top?: TopFeatu
   const largest = top ? ` (largest importance: ${top.name}, ${Math.round(top.importance * 100)}%)` : '';
   return (
     `holdout ROC AUC ${decimals(rocAuc, 3)}: a model this good usually means a column gives the label away${largest}; ` +
-    `check it or leave it out of features`
+    'check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping'
   );
 }

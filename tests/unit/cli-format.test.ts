@@ -17,11 +17,11 @@ describe('terminal output', () => {
   it('a holdout ROC AUC of 0.99 or more is called a likely leak, naming the feature the model leans on most', () => {
     const printed = printedResult;
     expect(printed({ churnRocAuc: 0.99996, churnTopFeature: { name: 'Abgang', importance: 0.894 } })).toContain(
-      '  churn holdout ROC AUC   1.000\n    warning: holdout ROC AUC 1.000: a model this good usually means a column gives the label away (largest importance: Abgang, 89%); check it or leave it out of features\n',
+      '  churn holdout ROC AUC   1.000\n    warning: holdout ROC AUC 1.000: a model this good usually means a column gives the label away (largest importance: Abgang, 89%); check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping\n',
     );
     // an older worker's result names no feature
     expect(printed({ churnRocAuc: 0.99 })).toContain(
-      'warning: holdout ROC AUC 0.990: a model this good usually means a column gives the label away; check it or leave it out of features',
+      'warning: holdout ROC AUC 0.990: a model this good usually means a column gives the label away; check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping',
     );
     for (const churnRocAuc of [0.989, Number.NaN])
       expect(printed({ churnRocAuc, churnTopFeature: { name: 'arpu', importance: 0.5 } })).not.toContain('warning');

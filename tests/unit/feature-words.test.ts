@@ -28,6 +28,9 @@ describe('features in words a marketer reads', () => {
     );
     expect(termInWords({ feature: 'arpu', low: 19.2 })).toBe('spends ¥19 or more a month');
     expect(termInWords({ feature: 'dou', high: 1234.5 })).toBe('uses less than 1,235 MB of data a month');
+    // a rate's unit follows its number; a cut at no change is a fall, not one of "more than 0%"
+    expect(termInWords({ feature: 'spend_slope_rel', low: -0.05 })).toBe('spend fell less than 5% a month or grew');
+    expect(termInWords({ feature: 'recharge_trend', high: 1 })).toBe('recharges fell (last 3 months vs the 3 before)');
   });
 
   it('keeps a feature without words by its column name, as the churn tree states it', () => {
@@ -68,6 +71,7 @@ describe('feature values in words (churn reasons)', () => {
     expect(describeFeature('contract_months_left', 1)).toBe('contract ends in 1 month');
     expect(describeFeature('contract_months_left', 0)).toBe('no contract binding');
     expect(describeFeature('mou_trend', 0.4)).toBe('call minutes down to 40% of the months before');
+    expect(describeFeature('mou_trend', 0.998)).toBe('call minutes about as in the months before');
     expect(describeFeature('tenure_months', 3)).toBe('customer for 3 months');
     expect(describeFeature('plan_code', 2.5)).toBe('plan_code = 2.5');
   });

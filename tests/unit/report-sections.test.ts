@@ -4,6 +4,7 @@ import { contactReason, gridsSection, type ContactRow, type GridRow } from '../.
 import { reportHeader } from '../../activities/report/sections/header';
 import { migrationSection, type MigrationCell } from '../../activities/report/sections/migration';
 import { churnSection } from '../../activities/report/sections/churn';
+import { churnModelsSection } from '../../activities/report/sections/churn-models';
 import { glossarySection } from '../../activities/report/sections/glossary';
 import { parseRunParams } from '../../domain/params';
 
@@ -195,7 +196,7 @@ describe('churn section', () => {
     } as unknown as Parameters<typeof churnSection>[0];
     const section = await churnSection(churn);
     expect(section.html).toContain(
-      '<b>Check the features:</b> holdout ROC AUC 1.000: a model this good usually means a column gives the label away (largest importance: Abgang, 89%); check it or leave it out of features.</p>',
+      '<b>Check the features:</b> holdout ROC AUC 1.000: a model this good usually means a column gives the label away (largest importance: Abgang, 89%); check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping.</p>',
     );
     // the warning comes first, above the charts
     expect(section.html.indexOf('Check the features')).toBeLessThan(section.html.indexOf('<div class="row">'));
@@ -203,6 +204,26 @@ describe('churn section', () => {
     expect(section.html).toContain('>Abgang<');
     expect(section.html).not.toContain('Abgang · Abgang');
     expect(section.html).toMatch(/>[^<]+ · arpu</);
+  });
+});
+
+describe('churn models section', () => {
+  const tree = {
+    name: 'readable tree',
+    rocAuc: 0.8,
+    prAuc: 0.4,
+    precisionAtTopDecile: 0.3,
+    liftByDecile: [3, 2, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5],
+    roc: [
+      { fpr: 0, tpr: 0 },
+      { fpr: 1, tpr: 1 },
+    ],
+  };
+  it("names the readable tree alone when it is the one model (churnModel 'tree'), not both", async () => {
+    const section = await churnModelsSection({ scoringModel: 'tree', models: [tree], calibration: null });
+    expect(section.title).toBe('Churn model: the readable tree');
+    expect(section.html).toContain('Holdout ROC, the readable tree');
+    expect(section.html).not.toContain('both models');
   });
 });
 

@@ -32,10 +32,12 @@ export interface ChurnModelsData {
  * probabilities. Plain data in, HTML out; no times (a reproduced report must be byte-identical).
  */
 export async function churnModelsSection(data: ChurnModelsData): Promise<ReportSection> {
+  // with churnModel 'tree' the readable tree is the one model
+  const which = data.models.length > 1 ? 'both models' : 'the readable tree';
   const roc = await renderChart({
     width: 300,
     height: 300,
-    title: 'Holdout ROC, both models',
+    title: `Holdout ROC, ${which}`,
     layer: [
       {
         data: {
@@ -66,7 +68,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
   const lift = await renderChart({
     width: 300,
     height: 300,
-    title: 'Lift by score decile, both models',
+    title: `Lift by score decile, ${which}`,
     data: {
       values: data.models.flatMap((m) =>
         m.liftByDecile.map((value, i) => ({ decile: i + 1, lift: value, model: m.name })),
@@ -118,11 +120,12 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
     )
     .join('\n      ');
   const note = calibration
-    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '; applied: it lowered the validation Brier score' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toFixed(4)} calibrated vs ${calibration.brierUncalibrated.toFixed(4)} uncalibrated. Reasons per subscriber: path contributions of the ensemble (the three features that raised the score most).</p>`
+    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '; applied: it lowered the validation Brier score' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toPrecision(4)} calibrated vs ${calibration.brierUncalibrated.toPrecision(4)} uncalibrated. Reasons per subscriber: path contributions of the ensemble (the three features that raised the score most).</p>`
     : '<p class="note">Scored by the single tree (churnModel tree): no ensemble, calibration or reasons.</p>';
   return {
     id: 'churn-models',
-    title: 'Churn models: readable tree vs boosted ensemble',
+    title:
+      data.models.length > 1 ? 'Churn models: readable tree vs boosted ensemble' : 'Churn model: the readable tree',
     html: `<div class="row">${roc}${lift}${reliability}</div>
     <table>
       <tr><th>model</th><th class="num">holdout ROC AUC</th><th class="num">PR AUC</th><th class="num">precision, top decile</th><th class="num">top-decile lift</th></tr>

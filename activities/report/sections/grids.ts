@@ -1,5 +1,5 @@
 import { OPERATION_GRID } from '../../../domain/rules';
-import { escape, fmt, pct, type ReportSection } from '../html';
+import { counted, escape, fmt, pct, type ReportSection } from '../html';
 
 /** A grid's rollup (snapshot_grids) and its dispatch list's subscribers to contact and held out (sql/grids.sql). */
 export interface GridRow {
@@ -86,7 +86,7 @@ export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: 
   const regionBlocks = regionNames.map((name) => {
     const rows = regions.get(name) ?? [];
     const total = (pick: (g: GridRow) => number) => fmt(rows.reduce((n, g) => n + pick(g), 0));
-    return `<details class="region"${name === opened?.region ? ' open' : ''}><summary>${escape(name ?? '(no region)')} <span class="note">${rows.length} grids · ${total((g) => g.subscribers)} subscribers · ${total((g) => g.high_risk_subscribers)} high risk · ${total((g) => g.to_contact)} to contact · ${total((g) => g.held_out)} held out</span></summary>
+    return `<details class="region"${name === opened?.region ? ' open' : ''}><summary>${escape(name ?? '(no region)')} <span class="note">${counted(rows.length, 'grid')} · ${total((g) => g.subscribers)} subscribers · ${total((g) => g.high_risk_subscribers)} high risk · ${total((g) => g.to_contact)} to contact · ${total((g) => g.held_out)} held out</span></summary>
     ${header}
     ${rows.map((g) => gridBlock(g, g === opened)).join('\n    ')}
     </details>`;

@@ -1,6 +1,6 @@
 import type { SkippedFeature } from '../../features';
 import { dataQualityChart } from '../charts';
-import { escape, fmt, type ReportSection } from '../html';
+import { counted, escape, fmt, type ReportSection } from '../html';
 
 export interface QualityData {
   rowsRead: number;
@@ -19,7 +19,7 @@ export interface QualityData {
  */
 function rowsNote(data: QualityData): string {
   const outside = data.rowsOutsideWindow;
-  const read = `${fmt(data.rowsRead - outside)} rows read from ${data.inputFiles} files = ${fmt(data.rowsLoaded)} loaded + ${fmt(data.rowsQuarantined - outside)} quarantined`;
+  const read = `${fmt(data.rowsRead - outside)} rows read from ${counted(data.inputFiles, 'file')} = ${fmt(data.rowsLoaded)} loaded + ${fmt(data.rowsQuarantined - outside)} quarantined`;
   return outside > 0
     ? `${read} for breaking the input contract; ${fmt(outside)} more rows of months outside the run window were not read (quarantine.parquet lists each row with its reason, those too)`
     : `${read} (quarantine.parquet lists each with its reason)`;
