@@ -58,7 +58,7 @@ export async function listRuns(
       return {
         workflowId: first.run.workflowId,
         runId: first.run.runId,
-        month: first.month,
+        month: entries.find((entry) => entry.month)?.month ?? first.month,
         requestedBy: first.actor,
         requestedAt: first.at,
         outcome: `${OUTCOME[last.event] ?? last.event}${isExperiment(entries) ? ' (experiment)' : ''}`,
@@ -204,7 +204,9 @@ export async function cancelRun(
   const requested = (await readAuditLog(store)).find(
     (entry) => entry.run.workflowId === workflowId && entry.run.runId === run.runId,
   );
-  const month = requested?.month ?? '';
+  // a run no worker has picked up has no audit entry yet: its month is in the memo it started with
+  const memoMonth = (description.memo as { month?: unknown } | undefined)?.month;
+  const month = requested?.month ?? (typeof memoMonth === 'string' ? memoMonth : '');
   await recordAudit(store, { event: 'run.cancel-requested', run, month, actor, details: {} });
   await handle.cancel();
   return { runId: run.runId, month };

@@ -68,7 +68,8 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     const cancel = startCli(['runs', 'cancel', workflowId, '--requested-by', 'operator'], env);
     expect(await cancel.exited, cancel.out.stderr).toBe(0);
     const cancelRequested = (await readAuditLog(storeIn(home))).filter((e) => e.event === 'run.cancel-requested');
-    expect(cancelRequested).toMatchObject([{ actor: 'operator', run: { workflowId } }]);
+    // no worker ever ran it: its month comes from the memo it started with
+    expect(cancelRequested).toMatchObject([{ actor: 'operator', run: { workflowId }, month: '2026-06' }]);
     const unknown = startCli(['runs', 'cancel', 'no-such-run'], env);
     expect(await unknown.exited).toBe(2);
 
