@@ -247,8 +247,10 @@ export async function loadUsage(
   run: RunRef,
   rawParams: unknown,
   partitions = 1,
+  /** The input files to read, as a snapshot's manifest records them (a reproduction), instead of listing the input. */
+  recordedFiles?: readonly string[],
 ): Promise<LoadSummary> {
-  const plan = await planLoad(store, run, rawParams, partitions);
+  const plan = await planLoad(store, run, rawParams, partitions, recordedFiles);
   const parts: PartitionLoad[] = [];
   for (const index of plan.partitionDbPaths.keys()) parts.push(await loadPartition(plan, index));
   return combineLoad(plan, parts);
@@ -260,7 +262,13 @@ export async function loadUsage(
  * partitions load into. Files that cannot be read or lack required columns stop the run
  * (non-retryable).
  */
-export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unknown, partitions = 1): Promise<LoadPlan> {
+export async function planLoad(
+  store: StoreConfig,
+  run: RunRef,
+  rawParams: unknown,
+  partitions = 1,
+  recordedFiles?: readonly string[],
+): Promise<LoadPlan> {
   const started = performance.now();
   const params = checkedParams(rawParams, partitions);
   const windowEnd = params.month;
@@ -269,7 +277,10 @@ export async function planLoad(store: StoreConfig, run: RunRef, rawParams: unkno
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
   if (store.dataRoot && params.labels) await assertWithin(store.dataRoot, params.labels);
   if (store.dataRoot && params.contacts) await assertWithin(store.dataRoot, params.contacts);
-  const { files, outsideWindow } = await findInputFiles(params.input, windowStart, windowEnd, store.dataRoot);
+  // a reproduction reads what the run read, whatever the folder holds now (reproduce.ts names the rest)
+  const { files, outsideWindow } = recordedFiles
+    ? { files: [...recordedFiles], outsideWindow: 0 }
+    : await findInputFiles(params.input, windowStart, windowEnd, store.dataRoot);
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const { mapping, mappingFile } = params.mapping
     ? await readMapping(params.mapping)

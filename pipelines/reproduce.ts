@@ -22,16 +22,20 @@ export interface ReproduceReport {
   ref: SnapshotRef;
   /** Inputs whose content no longer matches the manifest: the run cannot be reproduced. */
   changedInputs: string[];
-  /** Why each of changedInputs does not match: "missing", "content changed", or "added to the input since". */
+  /** Why each of changedInputs does not match: "missing" or "content changed". */
   changes: {
     path: string;
-    change:
-      | 'missing'
-      | 'content changed'
-      | 'added to the input since'
-      | 'a file segflow cannot read'
-      | 'passed over by the input listing now';
+    change: 'missing' | 'content changed';
     what: string;
+  }[];
+  /**
+   * Files the input folder holds now that the run did not read (added since, or that segflow
+   * cannot read), and files the run read that the listing now passes over: the recomputation reads
+   * the files the run read, so they leave it unchanged, but a run now would read otherwise.
+   */
+  inputFolderNow: {
+    path: string;
+    change: 'added to the input since' | 'a file segflow cannot read' | 'passed over by the input listing now';
   }[];
   /** What the outputs compare against besides the inputs, and how it stands now (a retired previous snapshot). */
   notes: string[];
@@ -63,26 +67,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     if (now?.sha256 !== sha256) changes.push({ path, what, change: now ? 'content changed' : 'missing' });
   };
   for (const input of manifest.inputs) await check('input file', input.path, input.sha256);
-  // a file added to the input folder since would join the recomputation; a data file the load
-  // refuses (another format) stops it
-  const listing = await findInputFiles(manifest.params.input, firstMonth(manifest), manifest.params.month).catch(
-    (error: Error) => {
-      if (error instanceof UnreadInputFilesError)
-        for (const path of error.files)
-          changes.push({ path, what: 'input file', change: 'a file segflow cannot read' });
-      return null;
-    },
-  );
-  const files = listing?.files ?? [];
-  const recorded = new Set(manifest.inputs.map((input) => input.path));
-  for (const path of files)
-    if (!recorded.has(path)) changes.push({ path, what: 'input file', change: 'added to the input since' });
-  // a file the run read that this code's listing leaves out (a hidden name, since session 35)
-  const reported = new Set(changes.map((change) => change.path));
-  if (listing)
-    for (const path of recorded)
-      if (!files.includes(path) && !reported.has(path))
-        changes.push({ path, what: 'input file', change: 'passed over by the input listing now' });
+  const inputFolderNow = await inputFolderAgainst(manifest, new Set(changes.map((change) => change.path)));
   if (manifest.mapping) await check('mapping file', manifest.mapping.path, manifest.mapping.sha256);
   if (manifest.labels) await check('labels file', manifest.labels.path, manifest.labels.sha256);
   const campaigns = manifest.metrics.campaigns;
@@ -102,6 +87,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     ref,
     changedInputs: changes.map((c) => c.path),
     changes,
+    inputFolderNow,
     notes,
     codeNow: codeVersion().commit,
     codeThen: manifest.code.commit,
@@ -112,7 +98,13 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   try {
     const scratchStore: StoreConfig = { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') };
     const run = { workflowId: 'reproduce', runId: randomUUID() };
-    const load = await loadUsage(scratchStore, run, manifest.params);
+    const load = await loadUsage(
+      scratchStore,
+      run,
+      manifest.params,
+      1,
+      manifest.inputs.map((input) => input.path),
+    );
     const features = await computeFeatures(load.dbPath, load.params, featureInput(load));
     const skipped = features.skippedFeatures.map((s) => s.feature);
     const pinned = manifest.metrics.previousSnapshot;
@@ -187,4 +179,33 @@ function recordDifferences(published: SnapshotManifest, again: SnapshotManifest)
 /** The first month of the snapshot's window, as the load computed it. */
 function firstMonth(manifest: { params: { month: string; historyMonths: number } }): string {
   return addMonths(manifest.params.month, -manifest.params.historyMonths);
+}
+
+/**
+ * The input folder now against the files the run read: a file added since (next month's, in a
+ * folder of monthly files) or that segflow cannot read would be read, or stop, a run now, and a
+ * file the run read that this code's listing leaves out (a hidden name, since session 35) would be
+ * left out; the recomputation reads the run's files, so none of them changes it. `missing`: the
+ * run's files that are gone (named as changes already).
+ */
+export async function inputFolderAgainst(
+  manifest: Pick<SnapshotManifest, 'params' | 'inputs'>,
+  missing: ReadonlySet<string>,
+): Promise<ReproduceReport['inputFolderNow']> {
+  const inputFolderNow: ReproduceReport['inputFolderNow'] = [];
+  const listing = await findInputFiles(manifest.params.input, firstMonth(manifest), manifest.params.month).catch(
+    (error: Error) => {
+      if (error instanceof UnreadInputFilesError)
+        for (const path of error.files) inputFolderNow.push({ path, change: 'a file segflow cannot read' });
+      return null;
+    },
+  );
+  const files = listing?.files ?? [];
+  const recorded = new Set(manifest.inputs.map((input) => input.path));
+  for (const path of files) if (!recorded.has(path)) inputFolderNow.push({ path, change: 'added to the input since' });
+  if (listing)
+    for (const path of recorded)
+      if (!files.includes(path) && !missing.has(path))
+        inputFolderNow.push({ path, change: 'passed over by the input listing now' });
+  return inputFolderNow;
 }

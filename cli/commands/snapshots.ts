@@ -164,6 +164,9 @@ export function registerSnapshots(program: Command): void {
           : [
               `${r.ref.month}/v${r.ref.version}: ${r.identical ? 'IDENTICAL' : 'DIFFERENT'} (code then ${r.codeThen}, now ${r.codeNow})`,
               ...r.notes.map((note) => `note: ${note}`),
+              ...r.inputFolderNow.map(
+                (f) => `note: input folder now: ${f.path}: ${f.change} (recomputed from the files the run read)`,
+              ),
               ...(r.manifestDifferences.length
                 ? [
                     `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (edited since it was published? 'segflow audit verify' checks the manifest's hash)`,

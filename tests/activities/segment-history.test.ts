@@ -262,27 +262,24 @@ describe('segment ids stable across months', () => {
     expect(await reproduceSnapshot(store, { month: '2026-05', version: 2 })).toMatchObject({ identical: true });
   });
 
-  it('reproduce names a file added to the input since, and a previous snapshot that was retired', async () => {
+  it('reproduce recomputes from the files the run read, naming a file added to the input since, and a previous snapshot that was retired', async () => {
+    // a late file in the month's folder, and a spreadsheet dropped beside the months: a run now
+    // would read the one and stop at the other; the recomputation reads what the run read
     const added = join(input, 'usage_month=2026-06', 'late.parquet');
     await copyFile(join(input, 'usage_month=2026-06', 'part_0.parquet'), added);
-    try {
-      expect(await reproduceSnapshot(store, { month: '2026-06', version: 1 })).toMatchObject({
-        identical: false,
-        changes: [{ what: 'input file', path: added, change: 'added to the input since' }],
-      });
-    } finally {
-      await rm(added);
-    }
-    // a spreadsheet dropped beside the months: the recomputation would stop, and the file is named
     const spreadsheet = join(input, 'usage_month=2026-06', 'usage.xlsx');
     await writeFile(spreadsheet, 'PK');
     try {
-      expect(await reproduceSnapshot(store, { month: '2026-06', version: 1 })).toMatchObject({
-        identical: false,
-        changes: [{ what: 'input file', path: spreadsheet, change: 'a file segflow cannot read' }],
-      });
-    } finally {
+      const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
+      expect(report).toMatchObject({ identical: true, changes: [] });
+      expect(report.inputFolderNow).toEqual([{ path: spreadsheet, change: 'a file segflow cannot read' }]);
       await rm(spreadsheet);
+      expect((await reproduceSnapshot(store, { month: '2026-06', version: 1 })).inputFolderNow).toEqual([
+        { path: added, change: 'added to the input since' },
+      ]);
+    } finally {
+      await rm(added);
+      await rm(spreadsheet, { force: true });
     }
     await retireSnapshot(store, { month: '2026-05', version: 1 }, { reason: 'test', actor: 'auditor' });
     const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
