@@ -30,6 +30,7 @@ export const STAGE_CODE_FILES = [
   'activities/window-cache.ts',
   'activities/usage-months.ts',
   'data/contract.ts',
+  'domain/encoding.ts',
   'domain/mapping.ts',
   'domain/month.ts',
   'domain/params.ts',
