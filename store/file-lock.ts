@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { link, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -11,7 +10,13 @@ const STALE_LOCK_MS = 120_000;
  * Runs `work` while holding an exclusive lock file (created with O_EXCL), so concurrent
  * publishers or audit writers on one file system take turns.
  */
-export async function withFileLock<T>(lockPath: string, work: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+export async function withFileLock<T>(
+  lockPath: string,
+  work: () => Promise<T>,
+  // past the time a lock left by a killed process takes to go stale: a retry after the kill waits
+  // for it and breaks it, where it timed out before it could (60 s against 120 s)
+  timeoutMs = STALE_LOCK_MS + 60_000,
+): Promise<T> {
   await mkdir(dirname(lockPath), { recursive: true });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -23,9 +28,9 @@ export async function withFileLock<T>(lockPath: string, work: () => Promise<T>, 
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const held = await stat(lockPath).catch(() => undefined);
-      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS) await breakStaleLock(lockPath, held);
-      else if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath}`);
-      else await sleep(25 + Math.random() * 50);
+      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS && (await breakStaleLock(lockPath, held))) continue;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath}`);
+      await sleep(25 + Math.random() * 50);
     }
   }
   try {
@@ -36,22 +41,31 @@ export async function withFileLock<T>(lockPath: string, work: () => Promise<T>, 
 }
 
 /**
- * Removes the stale lock `seen`, unless another waiter did first. Removing it by name raced: a
- * waiter that had seen it stale removed the lock another waiter had just taken in its place, and
- * both held it. It is moved aside under a name of its own (a rename moves one file, once), and
- * what was moved is removed only when it is the stale lock seen; a fresh one is put back.
+ * Removes the stale lock `seen` when it is still in place, one waiter at a time; true when this
+ * waiter removed it. Waiters that all saw it stale raced when each removed or moved it: one took a
+ * fresh lock in its place, another then removed or moved that one, and two held the lock (seen
+ * under load: two holders in one of 30 rounds of 8 waiters). Only the holder of `<lock>.breaking`
+ * (created with O_EXCL) removes a stale lock, and only the one it saw, so a lock taken after it
+ * is never touched. A `.breaking` left by a process that crashed while breaking (milliseconds of
+ * work) is removed once it is stale itself.
  */
-async function breakStaleLock(lockPath: string, seen: Stats): Promise<void> {
-  const aside = `${lockPath}.stale-${randomUUID()}`;
+async function breakStaleLock(lockPath: string, seen: Stats): Promise<boolean> {
+  const breaking = `${lockPath}.breaking`;
   try {
-    await rename(lockPath, aside);
+    await (await open(breaking, 'wx')).close();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return; // another waiter moved it
-    throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const other = await stat(breaking).catch(() => undefined);
+    if (other && Date.now() - other.mtimeMs > STALE_LOCK_MS) await rm(breaking, { force: true });
+    return false;
   }
-  const moved = await stat(aside);
-  // a lock taken since by another waiter: back where its holder left it (link fails rather than
-  // replace a lock taken in the meantime)
-  if (moved.ino !== seen.ino || moved.mtimeMs !== seen.mtimeMs) await link(aside, lockPath).catch(() => undefined);
-  await rm(aside, { force: true });
+  try {
+    // no new lock can stand here while the stale one does: if it is still the one seen, nobody took the lock since
+    const now = await stat(lockPath).catch(() => undefined);
+    if (!now || now.ino !== seen.ino || now.mtimeMs !== seen.mtimeMs) return false;
+    await rm(lockPath, { force: true });
+    return true;
+  } finally {
+    await rm(breaking, { force: true });
+  }
 }

@@ -7,7 +7,7 @@ import { tempDir } from '../helpers';
 
 describe('the file lock', () => {
   it('breaks a stale lock for one waiter at a time: never two holders', async () => {
-    for (let round = 0; round < 30; round++) {
+    for (let round = 0; round < 80; round++) {
       const lock = join(await tempDir(), 'audit.jsonl.lock');
       // left by a crashed process, long ago
       await writeFile(lock, '12345\n');
@@ -21,7 +21,7 @@ describe('the file lock', () => {
         await sleep(10);
         holders -= 1;
       };
-      await Promise.all(Array.from({ length: 8 }, () => withFileLock(lock, work)));
+      await Promise.all(Array.from({ length: 16 }, () => withFileLock(lock, work)));
       expect(most, `round ${round}`).toBe(1);
     }
   });
