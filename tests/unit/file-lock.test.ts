@@ -7,7 +7,7 @@ import { tempDir } from '../helpers';
 
 describe('the file lock', () => {
   it('breaks a stale lock for one waiter at a time: never two holders', async () => {
-    for (let round = 0; round < 80; round++) {
+    for (let round = 0; round < 50; round++) {
       const lock = join(await tempDir(), 'audit.jsonl.lock');
       // left by a crashed process, long ago
       await writeFile(lock, '12345\n');
