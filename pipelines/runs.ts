@@ -32,6 +32,25 @@ const OUTCOME: Record<string, string> = {
   'run.cancel-requested': 'cancelling',
 };
 
+/** Events that end a run, and those that can only follow its publishing. */
+const ENDS = new Set(['run.published', 'run.failed', 'run.cancelled']);
+const AFTER_PUBLISHING = new Set(['snapshot.retired', 'snapshot.promoted']);
+
+/**
+ * A run's outcome from its audit entries: the last of its ending and later snapshot events once it
+ * has one (an activity of a cancelled run may record a failed attempt after run.cancelled: it did
+ * not retry), else its last event; without an ending while Temporal holds the run closed
+ * (terminated, or its last record lost), "ended unrecorded".
+ */
+export function outcomeOf(entries: AuditEntry[], temporalStatus: string): string {
+  const ended = entries.filter((entry) => ENDS.has(entry.event) || AFTER_PUBLISHING.has(entry.event)).at(-1);
+  if (ended) return OUTCOME[ended.event] ?? ended.event;
+  if (['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT'].includes(temporalStatus))
+    return 'ended unrecorded';
+  const last = entries[entries.length - 1];
+  return OUTCOME[last.event] ?? last.event;
+}
+
 /** A run started with --experiment: its run.requested (or, from a run before it said so there, its run.published) says so. */
 const isExperiment = (entries: AuditEntry[]) =>
   entries.some((entry) => (entry.details as { experiment?: boolean } | undefined)?.experiment === true);
@@ -53,17 +72,17 @@ export async function listRuns(
   return Promise.all(
     runs.map(async (entries) => {
       const first = entries[0];
-      const last = entries[entries.length - 1];
       const published = entries.find((e) => e.event === 'run.published');
+      const status = await temporalStatus(client, first.run.workflowId, first.run.runId);
       return {
         workflowId: first.run.workflowId,
         runId: first.run.runId,
         month: entries.find((entry) => entry.month)?.month ?? first.month,
         requestedBy: first.actor,
         requestedAt: first.at,
-        outcome: `${OUTCOME[last.event] ?? last.event}${isExperiment(entries) ? ' (experiment)' : ''}`,
+        outcome: `${outcomeOf(entries, status)}${isExperiment(entries) ? ' (experiment)' : ''}`,
         version: published ? Number((published.details as { version: number }).version) : null,
-        temporalStatus: await temporalStatus(client, first.run.workflowId, first.run.runId),
+        temporalStatus: status,
       };
     }),
   );

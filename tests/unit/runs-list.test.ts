@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
-import { listRuns } from '../../pipelines/runs';
+import { listRuns, outcomeOf } from '../../pipelines/runs';
 import { storeIn, tempDir } from '../helpers';
 
 /** `segflow runs list` reads runs from the audit log: what became of each, and whether it was an experiment. */
@@ -25,11 +25,37 @@ describe('runs list', () => {
       subject: `${month}/v2 at 2026-07-01T00:00:00Z`,
       details: { version: 2, previous: 1 },
     });
+    // cancelled while a model stage ran: that stage's failed attempt is recorded after the run's end
+    await record('cancelled', 'run.requested', { params: { month } });
+    await recordAudit(store, {
+      event: 'run.cancelled',
+      run: { workflowId: 'wf-cancelled', runId: 'cancelled' },
+      month,
+      actor: 'ana',
+      details: {},
+    });
+    await recordAudit(store, {
+      event: 'stage.attempt-failed',
+      run: { workflowId: 'wf-cancelled', runId: 'cancelled' },
+      month,
+      actor: 'ana',
+      subject: 'cluster#1',
+      details: {},
+    });
     const runs = await listRuns(store, undefined, { limit: 10 });
     expect(runs.map((run) => [run.runId, run.outcome, run.version])).toEqual([
       ['plain', 'published', 1],
       ['tried', 'failed (experiment)', null],
       ['kept', 'published, since promoted (experiment)', 2],
+      ['cancelled', 'cancelled', null],
     ]);
+  });
+
+  it('says a run Temporal holds closed without an ending in the log ended unrecorded (terminated), not running', () => {
+    const entry = (event: string) => ({ event }) as Parameters<typeof outcomeOf>[0][number];
+    const started = [entry('run.requested'), entry('run.started')];
+    expect(outcomeOf(started, 'RUNNING')).toBe('running');
+    expect(outcomeOf(started, 'TERMINATED')).toBe('ended unrecorded');
+    expect(outcomeOf([...started, entry('run.published')], 'COMPLETED')).toBe('published');
   });
 });
