@@ -115,7 +115,7 @@ export async function followRun(
   let finished = false;
   // the result ends the wait between two polls at once, instead of after it (up to half a second)
   const resultIn = new AbortController();
-  const result = handle.result().finally(() => {
+  const result = resultAcrossRestarts(handle).finally(() => {
     finished = true;
     resultIn.abort();
   });
@@ -143,6 +143,31 @@ export async function followRun(
   } catch (error) {
     await polling;
     throw error;
+  }
+}
+
+/** How long following a run waits for the server to answer again (a restart takes seconds). */
+const RECONNECT_MS = 120_000;
+
+/**
+ * The run's result, asked for again while the server does not answer (restarted, or the network
+ * between): the run goes on meanwhile, and calling it failed would have a script run it again.
+ * Past RECONNECT_MS, an InfrastructureError that says so.
+ */
+async function resultAcrossRestarts(handle: MonthlyRunHandle): Promise<MonthlySegmentationResult> {
+  const deadline = Date.now() + RECONNECT_MS;
+  for (;;) {
+    try {
+      return await handle.result();
+    } catch (error) {
+      // failed, cancelled, terminated or timed out: the run's own ending
+      if (error instanceof WorkflowFailedError) throw error;
+      if (Date.now() > deadline)
+        throw new InfrastructureError(
+          `lost Temporal while following ${handle.workflowId} (${(error as Error).message.split('\n')[0]}); the run goes on on the server: 'segflow runs show ${handle.workflowId}' shows how it ends`,
+        );
+      await sleep(2_000);
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
-import { UsageError } from '../../domain/errors';
+import { InfrastructureError, UsageError } from '../../domain/errors';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
@@ -170,9 +170,11 @@ async function follow(
     return EXIT.ok;
   } catch (error) {
     const message = describeRunFailure(error);
+    // the server went away while following: the run's ending is unknown here, not a failure
+    const lost = error instanceof InfrastructureError;
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, error: message }));
-    else console.error(`run failed: ${message}`);
-    return EXIT.failed;
+    else console.error(lost ? message : `run failed: ${message}`);
+    return lost ? EXIT.infrastructure : EXIT.failed;
   } finally {
     noWorker.progressed();
   }

@@ -14,7 +14,7 @@ import { readAuditLog, type AuditEntry } from '../../store/audit-log';
 import { listVersions } from '../../store/snapshots';
 import { generateSample, type SampleSummary } from '../../data/generate';
 import { monthDir, type StoreConfig } from '../../store/layout';
-import { describeRunFailure, startMonthlyRun } from '../../pipelines/client';
+import { describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
 import { ensureDevServer, freeLocalAddress, type DevServerHandle } from '../../cli/dev-server';
 import { verifyAudit } from '../../store/audit-verify';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
@@ -198,15 +198,19 @@ describe('faults survived, nothing lost or duplicated', () => {
     const taskQueue = 'faults-restart';
     const worker = workerProcess(taskQueue);
     try {
+      const before = await listVersions(store, '2026-06');
       const handle = await start(taskQueue);
       await waitForAudit(handle.workflowId, (entries) => entries.some((e) => e.subject === 'load'));
+      // `segflow run` follows the run across the restart: the server's absence is no failed run
+      const following = followRun(handle, () => undefined);
       await server.stop();
-      await sleep(2_000);
+      // longer than the client's own retries of the result's long poll (it failed the run after ~10 s)
+      await sleep(12_000);
       server = await startServer();
       expect(server.started).toBe(true);
-      const result = await handle.result();
-      expect(result.version).toBe(2);
-      expect(await listVersions(store, '2026-06')).toEqual([1, 2]);
+      const result = await following;
+      expect(result.version).toBe(before.length + 1);
+      expect(await listVersions(store, '2026-06')).toEqual([...before, result.version]);
     } finally {
       killGroup(worker, 'SIGTERM');
     }
