@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { parseHead, type AuditEntry } from '../store/audit-log';
 import type { AuditProblem } from '../store/audit-verify';
-import { isWithin } from '../store/layout';
+import { readManifest } from '../store/snapshots';
+import { isWithin, type StoreConfig } from '../store/layout';
 import type { MonthlySegmentationMemo, MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 
 export interface RetainedRunsCheck {
@@ -121,4 +122,32 @@ export async function crossCheckRetainedRuns(
       });
   }
   return { runs, otherStores, completed, problems };
+}
+
+/**
+ * Snapshots in place whose run has not recorded run.published, against Temporal: a run that has
+ * ended (terminated, failed after its rename, its worker's audit write refused) will never record
+ * it, so its snapshot is a finding, not one "being published" for the grace's hour.
+ */
+export async function endedWhilePublishing(
+  client: Client,
+  store: StoreConfig,
+  publishing: string[],
+): Promise<AuditProblem[]> {
+  const problems: AuditProblem[] = [];
+  for (const ref of publishing) {
+    const [month, version] = ref.split('/v');
+    const { run } = await readManifest(store, month, Number(version));
+    const status = await client.workflow
+      .getHandle(run.workflowId, run.runId)
+      .describe()
+      .then((description) => description.status.name)
+      .catch(() => 'gone from Temporal');
+    if (status !== 'RUNNING')
+      problems.push({
+        where: `snapshots/${ref}`,
+        problem: `NOT RECORDED AS PUBLISHED: its run ${run.workflowId} has ended (${status}) without recording run.published; it will never be: retire it (segflow snapshots retire ${ref}) or publish the month again`,
+      });
+  }
+  return problems;
 }

@@ -5,7 +5,7 @@ import type { StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import { addMonths } from '../domain/month';
 import { changePublishedSnapshot, latestVersion, listVersions, readManifest, writeLatest } from '../store/snapshots';
-import type { SnapshotRef } from '../store/layout';
+import type { RunRef, SnapshotRef } from '../store/layout';
 
 export interface PromoteResult {
   /** The `snapshot.promoted` entry, or null when the version already was the latest. */
@@ -30,33 +30,40 @@ export interface PromoteResult {
 export async function promoteSnapshot(
   store: StoreConfig,
   ref: SnapshotRef,
-  request: { reason: string; actor: string },
+  /** runEnded: whether a run has ended (Temporal), so a snapshot its run left unrecorded does not block this for the grace's hour. */
+  request: { reason: string; actor: string; runEnded?: (run: RunRef) => Promise<boolean> },
   signer?: Signer,
 ): Promise<PromoteResult> {
   const reason = request.reason.trim();
   if (reason === '') throw new UsageError('--reason must say why this version becomes the latest');
   const { month, version } = ref;
   const verb = { present: 'promote', past: 'promoted' } as const;
-  return changePublishedSnapshot(store, ref, verb, async ({ manifest, manifestSha256 }) => {
-    const previous = (await latestVersion(store, month)) ?? null;
-    if (previous === version) return { entry: null, previous, builtOnOther: [] };
-    const at = new Date().toISOString();
-    const entry = await recordAudit(
-      store,
-      {
-        event: 'snapshot.promoted',
-        run: manifest.run,
-        month,
-        actor: request.actor,
-        // the log keeps one entry per run, event and subject: each promotion names its own moment
-        subject: `${month}/v${version} at ${at}`,
-        details: { version, previous, reason, manifestSha256 },
-      },
-      signer,
-    );
-    await writeLatest(store, month, version, manifest.run);
-    return { entry, previous, builtOnOther: await builtOnOtherVersions(store, { month, version }) };
-  });
+  return changePublishedSnapshot(
+    store,
+    ref,
+    verb,
+    async ({ manifest, manifestSha256 }) => {
+      const previous = (await latestVersion(store, month)) ?? null;
+      if (previous === version) return { entry: null, previous, builtOnOther: [] };
+      const at = new Date().toISOString();
+      const entry = await recordAudit(
+        store,
+        {
+          event: 'snapshot.promoted',
+          run: manifest.run,
+          month,
+          actor: request.actor,
+          // the log keeps one entry per run, event and subject: each promotion names its own moment
+          subject: `${month}/v${version} at ${at}`,
+          details: { version, previous, reason, manifestSha256 },
+        },
+        signer,
+      );
+      await writeLatest(store, month, version, manifest.run);
+      return { entry, previous, builtOnOther: await builtOnOtherVersions(store, { month, version }) };
+    },
+    request.runEnded,
+  );
 }
 
 /** The next month's snapshots whose previous snapshot is another version of `ref.month`. */

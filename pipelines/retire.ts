@@ -12,7 +12,7 @@ import {
   readManifest,
   writeLatest,
 } from '../store/snapshots';
-import type { SnapshotRef } from '../store/layout';
+import type { RunRef, SnapshotRef } from '../store/layout';
 
 export interface RetireResult {
   entry: AuditEntry;
@@ -30,34 +30,41 @@ export interface RetireResult {
 export async function retireSnapshot(
   store: StoreConfig,
   ref: SnapshotRef,
-  request: { reason: string; actor: string },
+  /** runEnded: whether a run has ended (Temporal), so a snapshot its run left unrecorded does not block this for the grace's hour. */
+  request: { reason: string; actor: string; runEnded?: (run: RunRef) => Promise<boolean> },
   signer?: Signer,
 ): Promise<RetireResult> {
   const reason = request.reason.trim();
   if (reason === '') throw new UsageError('--reason must say why the snapshot is retired');
   const { month, version } = ref;
   const verb = { present: 'retire', past: 'retired' } as const;
-  return changePublishedSnapshot(store, ref, verb, async ({ manifest, manifestSha256 }) => {
-    const entry = await recordAudit(
-      store,
-      {
-        event: 'snapshot.retired',
-        run: manifest.run,
-        month,
-        actor: request.actor,
-        subject: `${month}/v${version}`,
-        details: { version, reason, manifestSha256 },
-      },
-      signer,
-    );
-    const tombstone = { month, version, reason, retiredAt: entry.at, auditSeq: entry.seq, run: manifest.run };
-    await writeFile(
-      join(monthDir(store, month), `v${version}.retired.json`),
-      JSON.stringify(tombstone, null, 2) + '\n',
-    );
-    await rm(versionDir(store, month, version), { recursive: true, force: true });
-    return { entry, latest: await pointLatestAtNewest(store, month) };
-  });
+  return changePublishedSnapshot(
+    store,
+    ref,
+    verb,
+    async ({ manifest, manifestSha256 }) => {
+      const entry = await recordAudit(
+        store,
+        {
+          event: 'snapshot.retired',
+          run: manifest.run,
+          month,
+          actor: request.actor,
+          subject: `${month}/v${version}`,
+          details: { version, reason, manifestSha256 },
+        },
+        signer,
+      );
+      const tombstone = { month, version, reason, retiredAt: entry.at, auditSeq: entry.seq, run: manifest.run };
+      await writeFile(
+        join(monthDir(store, month), `v${version}.retired.json`),
+        JSON.stringify(tombstone, null, 2) + '\n',
+      );
+      await rm(versionDir(store, month, version), { recursive: true, force: true });
+      return { entry, latest: await pointLatestAtNewest(store, month) };
+    },
+    request.runEnded,
+  );
 }
 
 /**

@@ -3,7 +3,8 @@ import { recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
 import type { temporal } from '@temporalio/proto';
 import { readAuditLog, type AuditEntry } from '../store/audit-log';
-import type { StoreConfig } from '../store/layout';
+import type { RunRef, StoreConfig } from '../store/layout';
+import type { SegflowConfig } from '../worker/config';
 
 export interface RunListing {
   workflowId: string;
@@ -229,4 +230,35 @@ export async function cancelRun(
   await recordAudit(store, { event: 'run.cancel-requested', run, month, actor, details: {} });
   await handle.cancel();
   return { runId: run.runId, month };
+}
+
+/**
+ * Whether a run has ended, asked of Temporal on first need (a connection of 2 s at most; unknown,
+ * as when Temporal is unreachable, counts as not ended). For promote and retire, which a snapshot
+ * its run never recorded as published would otherwise block for the grace's hour. `close` ends the
+ * connection, if one was made.
+ */
+export function runEndedInTemporal(config: SegflowConfig): {
+  runEnded: (run: RunRef) => Promise<boolean>;
+  close: () => Promise<void>;
+} {
+  let client: Promise<Client | null> | undefined;
+  const connect = () =>
+    (client ??= import('./client').then(({ connectClient }) => connectClient(config, 2_000)).catch(() => null));
+  return {
+    runEnded: async (run) => {
+      const connected = await connect();
+      if (!connected) return false;
+      const status = await connected.workflow
+        .getHandle(run.workflowId, run.runId)
+        .describe()
+        .then((description) => description.status.name)
+        .catch(() => undefined);
+      return status !== undefined && status !== 'RUNNING';
+    },
+    close: async () => {
+      const connected = await client;
+      await connected?.connection.close();
+    },
+  };
 }

@@ -253,7 +253,11 @@ export async function officialVersions(
  * Versions of the month in place whose run has not recorded its end yet, within an hour of their
  * publish time: their run.published entry is still to come, after latest.json moved.
  */
-async function versionsBeingPublished(store: StoreConfig, month: string): Promise<number[]> {
+async function versionsBeingPublished(
+  store: StoreConfig,
+  month: string,
+  runEnded?: (run: RunRef) => Promise<boolean>,
+): Promise<number[]> {
   const log = await readMonthLog(store, month);
   const publishing: number[] = [];
   for (const version of await listVersions(store, month)) {
@@ -262,7 +266,7 @@ async function versionsBeingPublished(store: StoreConfig, month: string): Promis
     if (!manifest || !runMayBePublishing(manifest.run, log)) continue;
     // stamped by the worker, whose clock may run ahead of this one's: a publish time ahead counts too
     const age = Math.abs(Date.now() - Date.parse(manifest.snapshot.publishedAt));
-    if (age < PUBLISHING_GRACE_MS) publishing.push(version);
+    if (age < PUBLISHING_GRACE_MS && !(await runEnded?.(manifest.run))) publishing.push(version);
   }
   return publishing;
 }
@@ -280,12 +284,14 @@ export async function changePublishedSnapshot<T>(
   ref: SnapshotRef,
   verb: { present: 'promote' | 'retire'; past: 'promoted' | 'retired' },
   change: (found: { manifest: SnapshotManifest; manifestSha256: string }) => Promise<T>,
+  /** Whether a run has ended (asked of Temporal): one that has will never record run.published. */
+  runEnded?: (run: RunRef) => Promise<boolean>,
 ): Promise<T> {
   const { month, version } = ref;
   return withFileLock(join(monthDir(store, month), '.lock'), async () => {
     const manifest = await readManifest(store, month, version).catch(() => undefined);
     if (!manifest) throw new UsageError(`no snapshot ${month}/v${version} to ${verb.present}`);
-    const publishing = await versionsBeingPublished(store, month);
+    const publishing = await versionsBeingPublished(store, month, runEnded);
     if (publishing.length > 0)
       throw new UsageError(
         `${month}/v${publishing.join(', v')} is being published (its run has not recorded run.published yet): nothing can be ${verb.past} in ${month} until it has; try again in a moment (segflow runs list shows the run)`,

@@ -68,7 +68,7 @@ export function registerAudit(program: Command): void {
       if (!entries) temporal = { notChecked: 'the audit log has lines that are not JSON' };
       else if (options.temporal) {
         const { connectClient } = await import('../../pipelines/client');
-        const { crossCheckRetainedRuns } = await import('../../pipelines/audit-crosscheck');
+        const { crossCheckRetainedRuns, endedWhilePublishing } = await import('../../pipelines/audit-crosscheck');
         // optional here: a verify without Temporal says so rather than waiting long for it
         const client = await connectClient(config, 2_000).catch((error: Error) => error);
         if (client instanceof Error) temporal = { notChecked: client.message };
@@ -80,6 +80,9 @@ export function registerAudit(program: Command): void {
               config.temporal.taskQueue,
               snapshotsDir(config.store),
             );
+            const ended = await endedWhilePublishing(client, config.store, report.publishing);
+            temporal.problems.push(...ended);
+            report.publishing = report.publishing.filter((ref) => !ended.some((p) => p.where === `snapshots/${ref}`));
           } finally {
             await client.connection.close();
           }

@@ -103,7 +103,14 @@ export function registerSnapshots(program: Command): void {
       const ref = await resolveSnapshot(config.store, reference);
       const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
       const { promoteSnapshot } = await import('../../pipelines/promote');
-      const result = await promoteSnapshot(config.store, ref, { reason, actor: options.actor }, signer);
+      const { runEndedInTemporal } = await import('../../pipelines/runs');
+      const temporal = runEndedInTemporal(config);
+      const result = await promoteSnapshot(
+        config.store,
+        ref,
+        { reason, actor: options.actor, runEnded: temporal.runEnded },
+        signer,
+      ).finally(temporal.close);
       output(
         options.json,
         {
@@ -138,7 +145,14 @@ export function registerSnapshots(program: Command): void {
       const ref = await resolveSnapshot(config.store, reference);
       const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
       const { retireSnapshot } = await import('../../pipelines/retire');
-      const result = await retireSnapshot(config.store, ref, { reason, actor: options.actor }, signer);
+      const { runEndedInTemporal } = await import('../../pipelines/runs');
+      const temporal = runEndedInTemporal(config);
+      const result = await retireSnapshot(
+        config.store,
+        ref,
+        { reason, actor: options.actor, runEnded: temporal.runEnded },
+        signer,
+      ).finally(temporal.close);
       output(
         options.json,
         { month: ref.month, version: ref.version, auditSeq: result.entry.seq, latest: result.latest },

@@ -11,6 +11,7 @@ import { auditLogPath, monthDir, versionDir, type StoreConfig } from '../../stor
 import { signText, type Signer } from '../../store/signing';
 import { latestVersion, listVersions, nextVersion, resolveSnapshot } from '../../store/snapshots';
 import { AUDIT_MONTH, keyPair, publishFake, storeWithVersions } from '../audit-store';
+import { endedWhilePublishing } from '../../pipelines/audit-crosscheck';
 import { storeIn, tempDir } from '../helpers';
 
 const MONTH = AUDIT_MONTH;
@@ -409,6 +410,24 @@ describe('audit verify: promotions over time', () => {
     await expect(
       retireSnapshot(store, { month: MONTH, version: 2 }, { reason: 'storage', actor: 'ops' }),
     ).rejects.toThrow(publishing);
+    // its run still going (as Temporal says): still refused; a run that has ended (terminated after
+    // its rename) never records it, and blocks nothing
+    const asked: string[] = [];
+    const temporalSays = (ended: boolean) => async (run: { runId: string }) => (asked.push(run.runId), ended);
+    await expect(
+      retireSnapshot(store, { month: MONTH, version: 3 }, { reason: 'x', actor: 'ops', runEnded: temporalSays(false) }),
+    ).rejects.toThrow(/is being published/);
+    expect(asked).toEqual(['run-3']);
+    const ended = await storeWithVersions(2);
+    await publishFake(ended, 3, undefined, 'run-3', { publishedAt: new Date().toISOString() });
+    const endedLines = (await readFile(auditLogPath(ended), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(ended), endedLines.slice(0, -1).join('\n') + '\n');
+    const gone = await retireSnapshot(
+      ended,
+      { month: MONTH, version: 3 },
+      { reason: 'its run was terminated', actor: 'ops', runEnded: temporalSays(true) },
+    );
+    expect(gone.latest).toBe(2);
     // a worker whose clock runs ahead stamps a publish time still to come here: being published too
     const ahead = await storeWithVersions(1);
     await publishFake(ahead, 2, undefined, 'run-2', { publishedAt: new Date(Date.now() + 60_000).toISOString() });
@@ -502,5 +521,27 @@ describe('audit verify: signatures', () => {
       `snapshots/${MONTH}/v1/manifest.sig: manifest signature does not verify with the given public key (signed by key ${signer.keyId}, or manifest.json rewritten after signing)`,
     );
     expect(problems).toContainEqual(expect.stringMatching(/:3: entry seq 3: signature does not verify/));
+  });
+});
+
+describe('audit verify: a snapshot whose run ended before recording it', () => {
+  it('is a finding once Temporal says its run has ended, and stays "being published" while it runs', async () => {
+    const store = await storeWithVersions(2);
+    await publishFake(store, 3, undefined, 'run-3', { publishedAt: new Date().toISOString() });
+    const lines = (await readFile(auditLogPath(store), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(store), lines.slice(0, -1).join('\n') + '\n');
+    const report = await verifyAudit(store);
+    expect(report).toMatchObject({ ok: true, publishing: [`${MONTH}/v3`] });
+    const temporalSays = (status: string) =>
+      ({
+        workflow: { getHandle: () => ({ describe: async () => ({ status: { name: status } }) }) },
+      }) as unknown as Parameters<typeof endedWhilePublishing>[0];
+    expect(await endedWhilePublishing(temporalSays('RUNNING'), store, report.publishing)).toEqual([]);
+    expect(await endedWhilePublishing(temporalSays('TERMINATED'), store, report.publishing)).toEqual([
+      {
+        where: `snapshots/${MONTH}/v3`,
+        problem: expect.stringMatching(/^NOT RECORDED AS PUBLISHED: its run .* has ended \(TERMINATED\)/),
+      },
+    ]);
   });
 });
