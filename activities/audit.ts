@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { auditLogPath, type StoreConfig } from '../store/layout';
-import { SnapshotStoreError } from '../domain/errors';
+import { isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import {
   auditEntries,
   entryHash,
@@ -28,7 +28,26 @@ export async function recordAudit(
 ): Promise<AuditEntry> {
   const path = auditLogPath(store);
   const key = [request.run.workflowId, request.run.runId, request.event, request.subject ?? ''].join('|');
-  await mkdir(dirname(path), { recursive: true });
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    return await appendEntry(path, key, store, request, signer);
+  } catch (error) {
+    // retried, a log that cannot be written kept a run at its start for minutes, then said EACCES
+    if (isStoreWriteFailure(error))
+      throw new SnapshotStoreError(
+        `cannot write the audit log ${path} (disk full, read-only or not permitted): ${(error as Error).message.split('\n')[0]}. Nothing is run or published unrecorded: free the space or grant the worker write access, then run again`,
+      );
+    throw error;
+  }
+}
+
+async function appendEntry(
+  path: string,
+  key: string,
+  store: StoreConfig,
+  request: AuditRecordRequest,
+  signer: Signer | undefined,
+): Promise<AuditEntry> {
   return withFileLock(`${path}.lock`, async () => {
     const text = await readAuditText(store);
     const entries = auditEntries(text);
