@@ -1,6 +1,7 @@
 import { constants, type Stats } from 'node:fs';
 import { copyFile, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { userInfo } from 'node:os';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { NUMBER_COLUMNS, USAGE_CONTRACT, isCsvPath, quoteIdent } from '../data/contract';
 import {
@@ -1538,7 +1539,12 @@ export async function findInputFiles(
   dataRoot?: string,
 ): Promise<{ files: string[]; outsideWindow: number }> {
   const root = resolve(input);
-  const info = await stat(root).catch(() => {
+  const info = await stat(root).catch((error: NodeJS.ErrnoException) => {
+    // a folder on the way that segflow may not enter is no missing input
+    if (['EACCES', 'EPERM'].includes(error.code ?? ''))
+      throw new InputFileError(
+        `cannot reach the input ${root}: permission denied on a folder of its path (segflow runs as ${userInfo().username} here): grant it access`,
+      );
     throw new InputFileError(`input not found: ${root}`);
   });
   const single = info.isDirectory() ? undefined : await inputFileName(root);
@@ -1550,7 +1556,9 @@ export async function findInputFiles(
     const month = monthFolderOf(file);
     return month === undefined || (month >= windowStart && month <= windowEnd);
   };
-  const listed = single === undefined ? await listInputFiles(root, dataRoot) : { files: [single], unread: [] };
+  const outsideWindowFolder = (folder: string) => !inWindow(join(folder, 'file'));
+  const listed =
+    single === undefined ? await listInputFiles(root, dataRoot, outsideWindowFolder) : { files: [single], unread: [] };
   const candidates = listed.files;
   const unread = listed.unread.filter(inWindow);
   if (unread.length > 0) {
@@ -1601,7 +1609,12 @@ async function inputFileName(path: string): Promise<string | null> {
  * real tree gives it, so its month folder is its own), and each real folder is walked once, so a
  * link back up cannot loop.
  */
-async function listInputFiles(dir: string, dataRoot?: string): Promise<{ files: string[]; unread: string[] }> {
+async function listInputFiles(
+  dir: string,
+  dataRoot?: string,
+  /** Whether a folder is a month folder outside the run's window: one it may not open is passed over. */
+  outsideWindow: (folder: string) => boolean = () => false,
+): Promise<{ files: string[]; unread: string[] }> {
   /** real path -> the path it is read by */
   const found = new Map<string, string>();
   const unread: string[] = [];
@@ -1615,9 +1628,15 @@ async function listInputFiles(dir: string, dataRoot?: string): Promise<{ files: 
     const real = await realpath(folder);
     if (walked.has(real)) return;
     walked.add(real);
-    const entries = (await readdir(folder, { withFileTypes: true })).sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-    );
+    const listed = await readdir(folder, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      if (!['EACCES', 'EPERM'].includes(error.code ?? '')) throw error;
+      if (outsideWindow(folder)) return null; // not read anyway
+      throw new InputFileError(
+        `cannot list the input folder ${folder}: permission denied (segflow runs as ${userInfo().username} here): grant it read access, or move the folder out of the input`,
+      );
+    });
+    if (!listed) return;
+    const entries = listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = join(folder, entry.name);
       // hidden, as Spark, Hive and DuckDB take them: a notebook's checkpoint copies, a write's _temporary, _SUCCESS
