@@ -109,6 +109,8 @@ export const PATCHES = {
   stageReuse: 'stage-reuse',
   /** Clustering and churn scheduled together, up to SIDE_BY_SIDE_MAX_SUBSCRIBERS (docs/stages.md). */
   modelsSideBySide: 'models-side-by-side',
+  /** A failed run's workspace removed, as a cancelled one's (an extra local activity). */
+  failedWorkspaceRemoved: 'failed-workspace-removed',
 } as const;
 
 /**
@@ -374,7 +376,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     // recorded even when the run was cancelled; publishing is atomic, so nothing half-written remains
     await CancellationScope.nonCancellable(async () => {
       await audit(cancelled ? 'run.cancelled' : 'run.failed', { stage: failedStage, error: innermostFailure(error) });
-      if (cancelled) await bookkeeping.removeRunWorkspace(run);
+      // its scratch (checked months, databases, copies of the input) is of no use to a later run
+      if (cancelled || patched(PATCHES.failedWorkspaceRemoved)) await bookkeeping.removeRunWorkspace(run);
     });
     throw error;
   }

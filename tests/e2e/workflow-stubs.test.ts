@@ -212,7 +212,8 @@ describe('monthly workflow with stub activities', () => {
     });
     expect(failure).toBeInstanceOf(WorkflowFailedError);
     expect((failure as WorkflowFailedError).cause?.message).toMatch(/heartbeatTimeout "5x" is not a duration/);
-    expect(calls).toEqual([]);
+    // no stage ran; the failed run's workspace is removed all the same (there is none: nothing to do)
+    expect(calls).toEqual(['removeRunWorkspace']);
     expect(await eventsOf('stub-bad-timeout')).toEqual(['run.requested', 'run.failed']);
     // a negative duration parses, but no server takes it
     const negative = await withWorker('stubs-bad-timeout', {}, async () =>
@@ -372,5 +373,7 @@ describe('monthly workflow with stub activities', () => {
     )!;
     expect(failed.details).toMatchObject({ stage: 'churn' });
     expect(calls).not.toContain('publishSnapshot');
+    // its scratch is removed, as a cancelled run's
+    expect(calls.at(-1)).toBe('removeRunWorkspace');
   });
 });
