@@ -1381,7 +1381,7 @@ export function assertUsable(
       `no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})` +
         (outside > 0
           ? `; ${outside} row(s) lie in months outside the window: is --month the month the input ends with?`
-          : ''),
+          : `: has ${summary.params.month}'s data arrived? Once it has, run the month (a schedule's: segflow schedule backfill --from ${summary.params.month} --to ${summary.params.month})`),
     );
   }
 }

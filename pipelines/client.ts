@@ -193,5 +193,8 @@ export async function taskQueueHasPollers(client: Client, taskQueue: string, now
 export function describeRunFailure(error: unknown): string {
   if (!(error instanceof WorkflowFailedError)) return error instanceof Error ? error.message : String(error);
   const { type, message } = innermostFailure(error);
+  // "Workflow canceled" says neither that nothing was published nor where to look
+  if (type === 'CancelledFailure')
+    return `${type}: the run was cancelled and published nothing (segflow runs show <workflow id> says who asked)`;
   return `${type}: ${message}`;
 }

@@ -187,6 +187,9 @@ async function run(options: RunOptions): Promise<number> {
     month: options.month,
     input: resolve(options.input ?? join(sampleDir(config), 'usage')),
   });
+  // the demo's synthetic sample stands in for a forgotten --input: never unsaid
+  if (options.input === undefined)
+    console.error(`note: no --input: running on the demo's generated sample (${params.input}), not on your data`);
   const { connectClient, startMonthlyRun } = await import('../../pipelines/client');
   const start = (client: Client) =>
     startMonthlyRun(client, config, {

@@ -445,6 +445,14 @@ describe('loadUsage on real Parquet', () => {
     expect(short.rowsLoaded).toBeGreaterThan(0);
   });
 
+  it('says a run month the input does not hold yet may be a month whose data has not arrived, and how to run it later', async () => {
+    await expect(
+      loadUsage(storeIn(dir), run('not-yet'), { month: '2026-07', input: join(sample.outDir, 'usage') }),
+    ).rejects.toThrow(
+      "no valid usage rows for the run month 2026-07 (window 2026-01..2026-07): has 2026-07's data arrived? Once it has, run the month (a schedule's: segflow schedule backfill --from 2026-07 --to 2026-07)",
+    );
+  });
+
   it('refuses invalid parameters before reading anything', async () => {
     await expect(loadUsage(storeIn(dir), run('params'), { month: '2026-13', input: dir, k: 1 })).rejects.toMatchObject({
       name: 'InvalidParamsError',

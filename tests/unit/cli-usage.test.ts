@@ -34,6 +34,15 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     });
   });
 
+  it("says a run without --input runs on the demo's generated sample, not on the user's data", async () => {
+    const home = await tempDir();
+    await mkdir(join(home, 'data', 'sample', 'usage'), { recursive: true });
+    const result = await segflow(['run', '--month', '2026-06'], { ...NO_SERVER, SEGFLOW_HOME: home });
+    expect(result.output).toContain(
+      `note: no --input: running on the demo's generated sample (${join(home, 'data', 'sample', 'usage')}), not on your data`,
+    );
+  });
+
   it('shows the error and a one-line hint, not the whole help', async () => {
     const result = await segflow(['run', '--month', '2026-13']);
     expect(result.output).toContain('(add --help for the options)');

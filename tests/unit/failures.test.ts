@@ -1,5 +1,12 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancelledFailure,
+  RetryState,
+  TimeoutFailure,
+  TimeoutType,
+} from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
 import { innermostFailure } from '../../domain/errors';
 import { describeRunFailure } from '../../pipelines/client';
@@ -38,6 +45,17 @@ describe('the innermost failure of a run', () => {
       message: 'untyped',
     });
     expect(innermostFailure('not an error')).toEqual({ type: 'unknown', message: 'not an error' });
+  });
+
+  it('says a cancelled run published nothing, not "Workflow canceled"', () => {
+    const cancelled = new WorkflowFailedError(
+      'Workflow execution cancelled',
+      new CancelledFailure('Workflow canceled'),
+      RetryState.NON_RETRYABLE_FAILURE,
+    );
+    expect(describeRunFailure(cancelled)).toBe(
+      'CancelledFailure: the run was cancelled and published nothing (segflow runs show <workflow id> says who asked)',
+    );
   });
 
   it('reports any other client error by its message alone', () => {
