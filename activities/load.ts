@@ -411,6 +411,8 @@ async function partitionStartIds(
   );
   if (cuts.length !== partitions - 1) return null;
   const ids = cuts.map((cut) => cut.id);
+  // a cut at an id written with `.0` would part it from the same id written without: hashed instead
+  if (ids.some((cut) => /^-?\d+\.0+$/.test(cut))) return null;
   await setVariable(conn, 'id_files', listValue(files));
   // the type is one RANGE_ID_TYPE allows
   const groups = await queryRows<{ low: string | null; high: string | null; rows: number }>(
@@ -1737,8 +1739,12 @@ async function createRawInput(
   const idSource = mapping.columns.subscriber_id ?? 'subscriber_id';
   // ids made from row numbers: a row's place in its file decides its partition
   const partitionKey = typeof idSource === 'string' ? quoteIdent(idSource) : 'file_index, file_row';
+  // hashed as the checks read it: 13800000001.0 in one month's file is 13800000001's partition
+  const hashKey = typeof idSource === 'string' ? idTextSql(partitionKey) : partitionKey;
   const conditions = [
-    ...(partition.count === 1 ? [] : [await partitionCondition(conn, plan.partitionStarts, partition, partitionKey)]),
+    ...(partition.count === 1
+      ? []
+      : [await partitionCondition(conn, plan.partitionStarts, partition, partitionKey, hashKey)]),
     // every month stored: the first file gives the columns, and no row is read
     ...(toRead.length === 0 ? ['false'] : []),
   ];
@@ -1786,12 +1792,15 @@ async function partitionCondition(
   conn: DuckDBConnection,
   starts: LoadPlan['partitionStarts'],
   partition: { index: number; count: number },
+  /** The raw id, whose ranges Parquet statistics can check. */
   key: string,
+  /** The id as the checks read it, hashed. */
+  hashKey: string,
 ): Promise<string> {
   if (!starts) {
     await setVariable(conn, 'partition_count', partition.count);
     await setVariable(conn, 'partition_index', partition.index);
-    return `hash(${key}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
+    return `hash(${hashKey}) % getvariable('partition_count')::UBIGINT = getvariable('partition_index')::UBIGINT`;
   }
   const from = starts.ids[partition.index - 1];
   const to = starts.ids[partition.index];

@@ -560,6 +560,29 @@ describe('month files copied as they are', () => {
     );
   });
 
+  it('keeps a subscriber whose ids are written with `.0` in one month in one partition (hashed as the checks read them)', async () => {
+    const input = join(dir, 'decimal-ids-csv');
+    await mkdir(input, { recursive: true });
+    await withConnection(':memory:', async (conn) => {
+      for (const month of ['2026-01', '2026-02', '2026-03', '2026-04', '2026-05', '2026-06'])
+        await conn.run(
+          `COPY (SELECT * REPLACE ((13800000000 + substr(subscriber_id, 2)::BIGINT)::VARCHAR || '${month === '2026-03' ? '.0' : ''}' AS subscriber_id)
+                 FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet') WHERE strftime("month", '%Y-%m') = '${month}')
+           TO '${join(input, `usage-${month}.csv`)}' (HEADER)`,
+        );
+    });
+    const plan = await planLoad(storeIn(dir), run('decimal-ids-split'), { month: '2026-06', input }, 2);
+    for (const index of plan.partitionDbPaths.keys()) await loadPartition(plan, index);
+    const idsOf = (dbPath: string) =>
+      withConnection(dbPath, (conn) =>
+        queryRows<{ id: string }>(conn, 'SELECT DISTINCT subscriber_id AS id FROM usage'),
+      );
+    const [first, second] = await Promise.all(plan.partitionDbPaths.map(idsOf));
+    const inFirst = new Set(first.map((row) => row.id));
+    expect(first.length).toBeGreaterThan(100);
+    expect(second.filter((row) => inFirst.has(row.id))).toEqual([]);
+  });
+
   it('stops when a file changes between the plan and the read, instead of copying other rows than it checked', async () => {
     const input = await copySample('changing');
     const plan = await planLoad(storeIn(dir), run('changing'), { month: '2026-06', input });
