@@ -5,6 +5,7 @@ import {
   Connection,
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
+  WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
 import { tsToMs } from '@temporalio/common';
@@ -155,14 +156,23 @@ const RECONNECT_MS = 120_000;
  * Past RECONNECT_MS, an InfrastructureError that says so.
  */
 async function resultAcrossRestarts(handle: MonthlyRunHandle): Promise<MonthlySegmentationResult> {
-  const deadline = Date.now() + RECONNECT_MS;
+  /** Since when the server has not answered: counted from the first failure after it last did. */
+  let awaySince: number | undefined;
+  let failedWhileAnswering = 0;
   for (;;) {
     try {
       return await handle.result();
     } catch (error) {
-      // failed, cancelled, terminated or timed out: the run's own ending
-      if (error instanceof WorkflowFailedError) throw error;
-      if (Date.now() > deadline)
+      // failed, cancelled, terminated or timed out: the run's own ending; gone (another server): no run to wait for
+      if (error instanceof WorkflowFailedError || error instanceof WorkflowNotFoundError) throw error;
+      const answers = await handle.describe().then(
+        () => true,
+        () => false,
+      );
+      // the server answers, yet the result fails: not a restart, and asking again would not end
+      if (answers && ++failedWhileAnswering > 3) throw error;
+      awaySince = answers ? undefined : (awaySince ?? Date.now());
+      if (awaySince !== undefined && Date.now() - awaySince > RECONNECT_MS)
         throw new InfrastructureError(
           `lost Temporal while following ${handle.workflowId} (${(error as Error).message.split('\n')[0]}); the run goes on on the server: 'segflow runs show ${handle.workflowId}' shows how it ends`,
         );
