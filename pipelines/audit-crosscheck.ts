@@ -124,10 +124,27 @@ export async function crossCheckRetainedRuns(
   return { runs, otherStores, completed, problems };
 }
 
+/** Statuses of a run that has ended without completing: such a run records nothing more. */
+export const ENDED_UNCOMPLETED = ['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT'];
+
+/**
+ * The status of the latest run of a workflow id (a reset carries on under a new run id, as the
+ * grace rule goes by workflow id), or undefined when Temporal does not say (unreachable, gone).
+ */
+export async function latestRunStatus(client: Client, workflowId: string): Promise<string | undefined> {
+  return client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((description) => description.status.name)
+    .catch(() => undefined);
+}
+
 /**
  * Snapshots in place whose run has not recorded run.published, against Temporal: a run that has
- * ended (terminated, failed after its rename, its worker's audit write refused) will never record
- * it, so its snapshot is a finding, not one "being published" for the grace's hour.
+ * ended without completing (terminated after its rename, failed as its audit write was refused)
+ * will never record it, so its snapshot is a finding, not one "being published" for the grace's
+ * hour. A completed run recorded it before completing (its entry came after verify read the log);
+ * a status Temporal does not give is no finding either.
  */
 export async function endedWhilePublishing(
   client: Client,
@@ -138,12 +155,8 @@ export async function endedWhilePublishing(
   for (const ref of publishing) {
     const [month, version] = ref.split('/v');
     const { run } = await readManifest(store, month, Number(version));
-    const status = await client.workflow
-      .getHandle(run.workflowId, run.runId)
-      .describe()
-      .then((description) => description.status.name)
-      .catch(() => 'gone from Temporal');
-    if (status !== 'RUNNING')
+    const status = await latestRunStatus(client, run.workflowId);
+    if (status !== undefined && ENDED_UNCOMPLETED.includes(status))
       problems.push({
         where: `snapshots/${ref}`,
         problem: `NOT RECORDED AS PUBLISHED: its run ${run.workflowId} has ended (${status}) without recording run.published; it will never be: retire it (segflow snapshots retire ${ref}) or publish the month again`,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
@@ -249,12 +250,14 @@ export function runEndedInTemporal(config: SegflowConfig): {
     runEnded: async (run) => {
       const connected = await connect();
       if (!connected) return false;
-      const status = await connected.workflow
-        .getHandle(run.workflowId, run.runId)
-        .describe()
-        .then((description) => description.status.name)
-        .catch(() => undefined);
-      return status !== undefined && status !== 'RUNNING';
+      const { ENDED_UNCOMPLETED, latestRunStatus } = await import('./audit-crosscheck');
+      // bounded: the caller holds the month's lock meanwhile
+      const timer = new AbortController();
+      const status = await Promise.race([
+        latestRunStatus(connected, run.workflowId),
+        sleep(5_000, undefined, { signal: timer.signal }).catch(() => undefined),
+      ]).finally(() => timer.abort());
+      return status !== undefined && ENDED_UNCOMPLETED.includes(status);
     },
     close: async () => {
       const connected = await client;

@@ -537,6 +537,12 @@ describe('audit verify: a snapshot whose run ended before recording it', () => {
         workflow: { getHandle: () => ({ describe: async () => ({ status: { name: status } }) }) },
       }) as unknown as Parameters<typeof endedWhilePublishing>[0];
     expect(await endedWhilePublishing(temporalSays('RUNNING'), store, report.publishing)).toEqual([]);
+    // completed: it recorded run.published after verify read the log; no answer: no finding either
+    expect(await endedWhilePublishing(temporalSays('COMPLETED'), store, report.publishing)).toEqual([]);
+    const silent = {
+      workflow: { getHandle: () => ({ describe: () => Promise.reject(new Error('unavailable')) }) },
+    } as unknown as Parameters<typeof endedWhilePublishing>[0];
+    expect(await endedWhilePublishing(silent, store, report.publishing)).toEqual([]);
     expect(await endedWhilePublishing(temporalSays('TERMINATED'), store, report.publishing)).toEqual([
       {
         where: `snapshots/${MONTH}/v3`,
