@@ -376,8 +376,11 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     // recorded even when the run was cancelled; publishing is atomic, so nothing half-written remains
     await CancellationScope.nonCancellable(async () => {
       await audit(cancelled ? 'run.cancelled' : 'run.failed', { stage: failedStage, error: innermostFailure(error) });
-      // its scratch (checked months, databases, copies of the input) is of no use to a later run
-      if (cancelled || patched(PATCHES.failedWorkspaceRemoved)) await bookkeeping.removeRunWorkspace(run);
+      // its scratch (checked months, databases, copies of the input) is of no use to a later run;
+      // kept while a failed partition's siblings, not awaited, may still be writing into it
+      const siblingsMayRun = (input.partitions ?? 1) > 1 && (failedStage === 'load' || failedStage === 'features');
+      if (cancelled || (!siblingsMayRun && patched(PATCHES.failedWorkspaceRemoved)))
+        await bookkeeping.removeRunWorkspace(run);
     });
     throw error;
   }
