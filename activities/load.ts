@@ -1622,21 +1622,23 @@ async function listInputFiles(
   const unread: string[] = [];
   const walked = new Set<string>();
   const links: string[] = [];
+  /** null for a folder segflow may not list or enter that lies outside the window (it is not read anyway), else a typed stop. */
+  const denied = (folder: string) => (error: NodeJS.ErrnoException) => {
+    if (!['EACCES', 'EPERM'].includes(error.code ?? '')) throw error;
+    if (outsideWindow(folder)) return null;
+    throw new InputFileError(
+      `cannot list the input folder ${folder}: permission denied (segflow runs as ${userInfo().username} here): grant it read access, or move the folder out of the input`,
+    );
+  };
   const add = async (path: string) => {
-    const real = await realpath(path);
-    if (!found.has(real)) found.set(real, path);
+    const real = await realpath(path).catch(denied(dirname(path)));
+    if (real !== null && !found.has(real)) found.set(real, path);
   };
   const walk = async (folder: string): Promise<void> => {
-    const real = await realpath(folder);
-    if (walked.has(real)) return;
+    const real = await realpath(folder).catch(denied(folder));
+    if (real === null || walked.has(real)) return;
     walked.add(real);
-    const listed = await readdir(folder, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-      if (!['EACCES', 'EPERM'].includes(error.code ?? '')) throw error;
-      if (outsideWindow(folder)) return null; // not read anyway
-      throw new InputFileError(
-        `cannot list the input folder ${folder}: permission denied (segflow runs as ${userInfo().username} here): grant it read access, or move the folder out of the input`,
-      );
-    });
+    const listed = await readdir(folder, { withFileTypes: true }).catch(denied(folder));
     if (!listed) return;
     const entries = listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {

@@ -26,6 +26,10 @@ describe.skipIf(!canDropPrivileges)('input folders segflow may not read', () => 
       await mkdir(folder('open', 'usage', `usage_month=${month}`), { recursive: true });
     await writeFile(folder('open', 'usage', 'usage_month=2026-06', 'a.parquet'), '');
     await mkdir(folder('open', 'usage', 'usage_month=2020-01'));
+    // readable but not to be entered (no x): its names list, its files do not open
+    await mkdir(folder('open', 'usage', 'usage_month=2020-02'));
+    await writeFile(folder('open', 'usage', 'usage_month=2020-02', 'b.parquet'), '');
+    await chmod(folder('open', 'usage', 'usage_month=2020-02'), 0o644);
     await mkdir(folder('private', 'usage'), { recursive: true });
     await chmod(folder('private'), 0o700);
     const script = folder('list.mts');
@@ -60,6 +64,9 @@ describe.skipIf(!canDropPrivileges)('input folders segflow may not read', () => 
       ),
       folder('open', 'usage', 'usage_month=2026-06', 'a.parquet'),
     ]);
+    await writeFile(folder('open', 'usage', 'usage_month=2026-05', 'c.parquet'), '');
+    await chmod(folder('open', 'usage', 'usage_month=2026-05'), 0o644);
+    expect(list()[1]).toMatch(/^InputFileError: cannot list the input folder .*usage_month=2026-05: permission denied/);
     await chmod(folder('open', 'usage', 'usage_month=2026-05'), 0);
     expect(list()[1]).toMatch(/^InputFileError: cannot list the input folder .*usage_month=2026-05: permission denied/);
   });
