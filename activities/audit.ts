@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { auditLogPath, type StoreConfig } from '../store/layout';
-import { isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
+import { AuditLogFullError, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import {
   auditEntries,
   entryHash,
@@ -32,12 +32,18 @@ export async function recordAudit(
     await mkdir(dirname(path), { recursive: true });
     return await appendEntry(path, key, store, request, signer);
   } catch (error) {
-    // retried, a log that cannot be written kept a run at its start for minutes, then said EACCES
-    if (isStoreWriteFailure(error))
-      throw new SnapshotStoreError(
-        `cannot write the audit log ${path} (disk full, read-only or not permitted): ${(error as Error).message.split('\n')[0]}. Nothing is run or published unrecorded: free the space or grant the worker write access, then run again`,
+    if (!isStoreWriteFailure(error)) throw error;
+    const reason = (error as Error).message.split('\n')[0];
+    // space may be freed while the append is retried: a run.published after the snapshot moved
+    // into place must not give up at once
+    if (['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException).code ?? ''))
+      throw new AuditLogFullError(
+        `cannot write the audit log ${path}: ${reason}. Free space on it: the append is retried`,
       );
-    throw error;
+    // retried, a log that may not be written kept a run at its start for minutes, then said EACCES
+    throw new SnapshotStoreError(
+      `cannot write the audit log ${path} (read-only or not permitted): ${reason}. Nothing is run or published unrecorded: grant the worker write access, then run again`,
+    );
   }
 }
 

@@ -39,6 +39,11 @@ export class DataQualityError extends Error {
   override name = 'DataQualityError';
 }
 
+/** Thrown when the audit log's disk is full: retried, as space may be freed meanwhile. */
+export class AuditLogFullError extends Error {
+  override name = 'AuditLogFullError';
+}
+
 /** Thrown when the snapshot store cannot be written (permissions, path escapes the store). */
 export class SnapshotStoreError extends Error {
   override name = 'SnapshotStoreError';
