@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat, utimes } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -16,27 +16,41 @@ export async function withFileLock<T>(
   // past the time a lock left by a killed process takes to go stale: a retry after the kill waits
   // for it and breaks it, where it timed out before it could (60 s against 120 s)
   timeoutMs = STALE_LOCK_MS + 60_000,
+  /** A lock not touched for this long is taken for a crashed holder's (a test shortens it). */
+  staleMs = STALE_LOCK_MS,
 ): Promise<T> {
   await mkdir(dirname(lockPath), { recursive: true });
   const deadline = Date.now() + timeoutMs;
+  let mine: Stats;
   for (;;) {
     try {
       const handle = await open(lockPath, 'wx');
       await handle.writeFile(`${process.pid}\n`);
+      mine = await handle.stat();
       await handle.close();
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const held = await stat(lockPath).catch(() => undefined);
-      if (held && Date.now() - held.mtimeMs > STALE_LOCK_MS && (await breakStaleLock(lockPath, held))) continue;
+      if (held && Date.now() - held.mtimeMs > staleMs && (await breakStaleLock(lockPath, held, staleMs))) continue;
       if (Date.now() > deadline) throw new Error(`timed out waiting for lock ${lockPath}`);
       await sleep(25 + Math.random() * 50);
     }
   }
+  // a holder's lock stays fresh while it works, so a long hold (waiting on another lock inside this
+  // one) is never broken as stale
+  const touch = setInterval(() => {
+    const now = new Date();
+    utimes(lockPath, now, now).catch(() => undefined);
+  }, staleMs / 4);
+  touch.unref();
   try {
     return await work();
   } finally {
-    await rm(lockPath, { force: true });
+    clearInterval(touch);
+    // only its own: a lock broken as stale and taken since is its new holder's
+    const now = await stat(lockPath).catch(() => undefined);
+    if (now?.ino === mine.ino && now.birthtimeMs === mine.birthtimeMs) await rm(lockPath, { force: true });
   }
 }
 
@@ -49,14 +63,14 @@ export async function withFileLock<T>(
  * is never touched. A `.breaking` left by a process that crashed while breaking (milliseconds of
  * work) is removed once it is stale itself.
  */
-async function breakStaleLock(lockPath: string, seen: Stats): Promise<boolean> {
+async function breakStaleLock(lockPath: string, seen: Stats, staleMs: number): Promise<boolean> {
   const breaking = `${lockPath}.breaking`;
   try {
     await (await open(breaking, 'wx')).close();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const other = await stat(breaking).catch(() => undefined);
-    if (other && Date.now() - other.mtimeMs > STALE_LOCK_MS) await rm(breaking, { force: true });
+    if (other && Date.now() - other.mtimeMs > staleMs) await rm(breaking, { force: true });
     return false;
   }
   try {

@@ -25,4 +25,22 @@ describe('the file lock', () => {
       expect(most, `round ${round}`).toBe(1);
     }
   });
+
+  it('keeps a lock held past the stale time fresh: a waiter does not break it, and waits its turn', async () => {
+    const lock = join(await tempDir(), 'month.lock');
+    const staleMs = 400;
+    let holders = 0;
+    let most = 0;
+    const hold = (ms: number) => async () => {
+      holders += 1;
+      most = Math.max(most, holders);
+      await sleep(ms);
+      holders -= 1;
+    };
+    const first = withFileLock(lock, hold(1_500), 10_000, staleMs);
+    await sleep(50);
+    await withFileLock(lock, hold(10), 10_000, staleMs);
+    await first;
+    expect(most).toBe(1);
+  });
 });
