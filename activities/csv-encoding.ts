@@ -21,6 +21,10 @@ const CJK_ENCODINGS = new Set(['gb18030', 'gbk', 'big5', 'shift_jis', 'euc-jp', 
 /** A character beyond ASCII. */
 const BEYOND_ASCII = /[\u0080-\u{10ffff}]/u;
 const BEYOND_ASCII_ALL = /[\u0080-\u{10ffff}]/gu;
+/** Encodings of Western European text, whose UTF-8 is Latin letters (WHATWG reads ISO-8859-1 as Windows-1252). */
+const WESTERN_ENCODINGS = new Set(['windows-1252', 'iso-8859-15']);
+/** Latin letters beyond ASCII (Latin-1 Supplement, Extended-A and -B, Extended Additional) and general punctuation (€, quotes). */
+const LATIN_TEXT = /[\u00a0-\u024f\u1e00-\u1eff\u2000-\u206f\u20ac]/gu;
 /** Ideographs, kana, hangul, CJK and fullwidth punctuation. */
 const CJK_TEXT = /[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\uffef]/gu;
 
@@ -28,11 +32,12 @@ const CJK_TEXT = /[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff00-\u
  * Whether a CSV the mapping says is in `encoding` is UTF-8 already, so that a delivery mixing
  * UTF-8 files with files in that encoding reads with one mapping: its bytes are UTF-8 throughout
  * (read to its end, or to its first byte that is not) and it starts with UTF-8's byte-order mark,
- * or holds no byte beyond ASCII (read the same either way), or `encoding` is one byte a character
- * (Windows-1252, ISO-8859-x, KOI8-R: text in it is UTF-8 only where every letter beyond ASCII is
- * followed by a symbol of 0x80-0xBF, `Ã©`, never in words), or, for an East Asian encoding, its
- * text beyond ASCII is nearly all ideographs, kana or hangul. GB18030 text can be valid UTF-8 by
- * chance (太原 reads as "̫ԭ"): such text is not East Asian, and the file is read in `encoding`.
+ * or holds no byte beyond ASCII (read the same either way), or its text beyond ASCII is nearly all
+ * of the encoding's own script: ideographs, kana or hangul for an East Asian encoding, Latin
+ * letters and punctuation for a Western one (Windows-1252, ISO-8859-15). Text in those encodings
+ * can be valid UTF-8 by chance: GB18030's 太原 reads as "̫ԭ", Windows-1252's rare `Ã©` as é, and
+ * Cyrillic or Central European code pages' words often (Windows-1251's `Ні`), so those are read
+ * as UTF-8 only with a byte-order mark or as ASCII.
  * Never for UTF-16 or UTF-32, whose ASCII is valid UTF-8 with NUL bytes between.
  */
 export async function isUtf8Already(path: string, encoding: string): Promise<boolean> {
@@ -41,6 +46,7 @@ export async function isUtf8Already(path: string, encoding: string): Promise<boo
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let beyondAscii = 0;
   let eastAsian = 0;
+  let latin = 0;
   let bom = false;
   let first = true;
   try {
@@ -51,14 +57,16 @@ export async function isUtf8Already(path: string, encoding: string): Promise<boo
       if (!BEYOND_ASCII.test(text)) continue; // most chunks of most files: ASCII
       beyondAscii += text.match(BEYOND_ASCII_ALL)?.length ?? 0;
       eastAsian += text.match(CJK_TEXT)?.length ?? 0;
+      latin += text.match(LATIN_TEXT)?.length ?? 0;
     }
     decoder.decode();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ERR_ENCODING_INVALID_ENCODED_DATA') return false;
     throw error;
   }
-  if (bom || beyondAscii === 0 || !CJK_ENCODINGS.has(label)) return true;
-  return eastAsian >= 0.9 * beyondAscii;
+  if (bom || beyondAscii === 0) return true;
+  if (CJK_ENCODINGS.has(label)) return eastAsian >= 0.9 * beyondAscii;
+  return WESTERN_ENCODINGS.has(label) && latin >= 0.9 * beyondAscii;
 }
 
 /**

@@ -73,6 +73,12 @@ describe('a file the mapping says is in another encoding, UTF-8 already', () => 
     expect(
       await isUtf8Already(await file('cafe-1252.csv', Buffer.from('name\nCafé\n', 'latin1')), 'windows-1252'),
     ).toBe(false);
+    // Windows-1251's Ukrainian Ні is valid UTF-8 (CD B3: "ͳ"): a Cyrillic code page's file is read in it
+    const ni = await file('ni-1251.csv', Buffer.concat([Buffer.from('answer\n'), Buffer.from('cdb30a', 'hex')]));
+    expect(new TextDecoder('utf-8', { fatal: true }).decode(await readFile(ni))).toBe('answer\nͳ\n');
+    expect(await isUtf8Already(ni, 'windows-1251')).toBe(false);
+    // and a Western one's file whose UTF-8 reading is no Latin text
+    expect(await isUtf8Already(ni, 'windows-1252')).toBe(false);
     // UTF-16's ASCII is valid UTF-8 with NUL bytes between: never UTF-8
     expect(await isUtf8Already(await file('u16.csv', Buffer.from('id,spend\n1,2\n', 'utf16le')), 'utf-16le')).toBe(
       false,
