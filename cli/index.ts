@@ -78,8 +78,9 @@ buildProgram()
     // commander has printed the message (or the help) already
     if (error instanceof CommanderError) process.exit(error.exitCode === 0 ? EXIT.ok : EXIT.usage);
     console.error(`segflow: ${error instanceof Error ? error.message : String(error)}`);
-    // as commander ends its own usage errors
-    if (error instanceof UsageError) console.error('(add --help for the options)');
+    // a required option left out ends as commander ends its own usage errors
+    if (error instanceof UsageError && error.message.startsWith('required option'))
+      console.error('(add --help for the options)');
     process.exit(
       error instanceof UsageError
         ? EXIT.usage

@@ -205,6 +205,6 @@ export function describeRunFailure(error: unknown): string {
   const { type, message } = innermostFailure(error);
   // "Workflow canceled" says neither that nothing was published nor where to look
   if (type === 'CancelledFailure')
-    return `${type}: the run was cancelled and published nothing (segflow runs show <workflow id> says who asked)`;
+    return `${type}: the run was cancelled and published nothing (segflow runs show, with its workflow id, says who asked)`;
   return `${type}: ${message}`;
 }

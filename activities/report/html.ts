@@ -21,12 +21,12 @@ export function fmt(n: number | null, digits = 0): string {
 
 export { decimals } from '../../domain/decimals';
 
-/** A share as a percentage with one decimal: 0.1234 is "12.3%". */
 /** A count and its noun, the noun in the plural but for one: "1 file", "3 files". */
 export function counted(n: number, noun: string): string {
   return `${fmt(n)} ${noun}${n === 1 ? '' : 's'}`;
 }
 
+/** A share as a percentage with one decimal: 0.1234 is "12.3%". */
 export function pct(share: number): string {
   return `${(share * 100).toFixed(1)}%`;
 }

@@ -54,7 +54,7 @@ describe('the innermost failure of a run', () => {
       RetryState.NON_RETRYABLE_FAILURE,
     );
     expect(describeRunFailure(cancelled)).toBe(
-      'CancelledFailure: the run was cancelled and published nothing (segflow runs show <workflow id> says who asked)',
+      'CancelledFailure: the run was cancelled and published nothing (segflow runs show, with its workflow id, says who asked)',
     );
   });
 
