@@ -102,7 +102,7 @@ export function idTextSql(value: string): string {
 }
 
 /** Whether an id's text is a whole number with a decimal part of zeros (`13800000001.0`); the substring test first, most ids hold no dot. */
-export function decimalIdSql(text: string): string {
+function decimalIdSql(text: string): string {
   return `(contains(${text}, '.') AND regexp_full_match(${text}, '-?[0-9]+\\.0+'))`;
 }
 
@@ -190,12 +190,15 @@ export function buildCheckSql(
       return textNumberSql(id, decimalSeparator, column.type);
     return `TRY_CAST(${id} AS ${column.type})`;
   };
-  const typed = USAGE_CONTRACT.map((column) => {
-    const id = quoteIdent(column.name);
-    // a snapshot may lack a non-nullable usage column: a placeholder, and what it feeds is skipped (features.ts)
-    if (!presentColumns.has(column.name)) return `${column.nullable ? 'NULL' : '0'}::${column.type} AS ${id}`;
-    return column.name === 'month' ? `${monthSql()} AS ${id}` : `${conversion(column)} AS ${id}`;
-  });
+  /** The contract's columns read; with `rawTextId` a text id as written (the count: a dotted one stops its file's copy anyway). */
+  const typedColumns = (rawTextId: boolean) =>
+    USAGE_CONTRACT.map((column) => {
+      const id = quoteIdent(column.name);
+      // a snapshot may lack a non-nullable usage column: a placeholder, and what it feeds is skipped (features.ts)
+      if (!presentColumns.has(column.name)) return `${column.nullable ? 'NULL' : '0'}::${column.type} AS ${id}`;
+      if (rawTextId && column.name === 'subscriber_id' && sourceType(column) === 'VARCHAR') return id;
+      return column.name === 'month' ? `${monthSql()} AS ${id}` : `${conversion(column)} AS ${id}`;
+    });
   const converted = USAGE_CONTRACT.filter(
     (column) => presentColumns.has(column.name) && sourceType(column) !== column.type,
   );
@@ -219,13 +222,13 @@ export function buildCheckSql(
           `WHEN (contains(t.subscriber_id, 'E+') OR contains(t.subscriber_id, 'e+')) AND regexp_full_match(trim(t.subscriber_id), '[0-9]([.,][0-9]+)?[eE]\\+[0-9]+') THEN ${reason(column, SCIENTIFIC_ID)}`,
         ]
       : [];
-  /** Whether the checks rewrite a row's id (a whole number written with `.0`), on raw_input. */
+  /** Whether the checks may rewrite a row's id (a whole number written with `.0`: it holds a dot), on raw_input. */
   const idRewrittenSql =
-    presentColumns.get('subscriber_id') === 'VARCHAR' ? `coalesce(${decimalIdSql('subscriber_id')}, false)` : 'false';
+    presentColumns.get('subscriber_id') === 'VARCHAR' ? `coalesce(contains(subscriber_id, '.'), false)` : 'false';
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => [...rowRules(column, reason), ...scientificId(column)]);
-  // with `extra` columns of raw_input's (the count's), beside the checked ones
-  const checkedRowsSql = (extra: string[] = []) => `WITH typed AS (
-  SELECT file_index, file_row, ${[...typed, ...userColumns.map(quoteIdent), ...extra].join(',\n         ')},
+  // the count's: text ids as written, and `extra` columns of raw_input's beside the checked ones
+  const checkedRowsSql = (count = false, extra: string[] = []) => `WITH typed AS (
+  SELECT file_index, file_row, ${[...typedColumns(count), ...userColumns.map(quoteIdent), ...extra].join(',\n         ')},
     CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure
   FROM raw_input
 )
@@ -241,11 +244,11 @@ FROM typed t`;
     // rows to Parquet and keeps the quarantined rows, so the database file never holds them
     create: `CREATE OR REPLACE TEMP TABLE checked_usage AS ${checkedRowsSql()}`,
     // what the checks would find, counted without keeping any row: rows that break a rule, rows
-    // beyond the first of a (subscriber, month) when none does, and ids the checks rewrite
+    // beyond the first of a (subscriber, month) when none does, and ids the checks may rewrite
     count: `SELECT count(*) AS rows, count(*) FILTER (WHERE reason IS NOT NULL) AS broken,
   count(*) - count(DISTINCT (subscriber_id, "month")) AS repeated,
   count(*) FILTER (WHERE id_rewritten) AS rewritten
-FROM (${checkedRowsSql([`${idRewrittenSql} AS id_rewritten`])})`,
+FROM (${checkedRowsSql(true, [`${idRewrittenSql} AS id_rewritten`])})`,
     // Duplicates are rare: find their keys with a hash aggregate, then keep the first row of each
     // key in file order (files are numbered in path order) and quarantine the rest, instead of
     // windowing over every row.

@@ -53,7 +53,6 @@ import {
   numberFormatHint,
   OUTSIDE_WINDOW,
   QUARANTINE_COLUMNS,
-  decimalIdSql,
   idTextSql,
   instantDaySql,
   INSTANT_TYPE,
@@ -1060,12 +1059,11 @@ async function checkChunks(
       );
       if (plan.labels) await applyLabels(conn, plan.labels, plan.mapping, plan.readPaths?.[plan.labels.path]);
     });
-    // the checks rewrote ids written with `.0`: the file is no longer its checked rows as they are
+    // the checks may have rewritten ids written with `.0` (they hold a dot): the file may no longer be its checked rows
     const copyable =
       asIs &&
-      !(
-        await queryOne<{ any: boolean }>(conn, `SELECT bool_or(${decimalIdSql('subscriber_id')}) AS any FROM raw_input`)
-      ).any;
+      !(await queryOne<{ any: boolean }>(conn, `SELECT bool_or(contains(subscriber_id, '.')) AS any FROM raw_input`))
+        .any;
     await conn.run('DROP VIEW raw_input');
     const folders = await queryRows<{ folder: string }>(
       conn,
