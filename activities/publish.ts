@@ -153,9 +153,16 @@ export async function publishSnapshot(
     });
   } catch (error) {
     if (isStoreWriteFailure(error)) {
+      const full =
+        ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException).code ?? '') ||
+        /No space left|quota exceeded/i.test((error as Error).message);
       throw new SnapshotStoreError(
         `cannot write the snapshot for ${month} under ${store.storeDir} (disk full, read-only or not permitted): ${(error as Error).message.split('\n')[0]}. ` +
-          'Nothing was published; the previous snapshot and latest.json are unchanged.',
+          'Nothing was published; the previous snapshot and latest.json are unchanged.' +
+          // the stage cache lives in the same store, and is what can go
+          (full
+            ? ' Stored stage outputs share the store: segflow cache list shows them, segflow cache prune frees space.'
+            : ''),
       );
     }
     throw error;

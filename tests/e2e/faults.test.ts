@@ -278,6 +278,8 @@ describe('faults survived, nothing lost or duplicated', () => {
       expect(message).toMatch(/^SnapshotStoreError: cannot write the snapshot for/);
       expect(message).toMatch(pattern);
       expect(message).toMatch(/Nothing was published/);
+      // full: the stage cache in the same store is what can go
+      if (name === 'full') expect(message).toMatch(/segflow cache prune frees space/);
       expect(await readdir(target)).toEqual([]);
       expect(existsSync(join(target, 'latest.json'))).toBe(false);
     });
