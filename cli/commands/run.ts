@@ -151,6 +151,20 @@ async function follow(
   uiUrl?: string,
 ): Promise<number> {
   if (!options.json) console.log(`${elapsed()}  started workflow ${handle.workflowId}`);
+  return followToItsEnd(handle, client, config, options, uiUrl);
+}
+
+/**
+ * Shows a run's progress until it ends, then its result or why it failed; the exit code to give:
+ * `run` after starting it, `runs follow` for one started elsewhere (a schedule's, a --no-wait).
+ */
+export async function followToItsEnd(
+  handle: MonthlyRunHandle,
+  client: Client,
+  config: SegflowConfig,
+  options: { json: boolean },
+  uiUrl?: string,
+): Promise<number> {
   const { describeRunFailure, followRun, taskQueueHasPollers } = await import('../../pipelines/client');
   const { progressDisplay } = await import('../progress');
   const { taskQueue } = config.temporal;
@@ -178,6 +192,16 @@ async function follow(
   } finally {
     noWorker.progressed();
   }
+}
+
+/** Ctrl-C stops following, not the run: said, or it looks stopped while it goes on to publish. */
+export function stopFollowingOnCtrlC(id: string): void {
+  process.once('SIGINT', () => {
+    console.error(
+      `\ninterrupted: the run goes on in Temporal; 'segflow runs follow ${id}' follows it again, 'segflow runs cancel ${id}' stops it`,
+    );
+    process.exit(EXIT.interrupted);
+  });
 }
 
 async function run(options: RunOptions): Promise<number> {
@@ -218,14 +242,7 @@ async function run(options: RunOptions): Promise<number> {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
     return EXIT.ok;
   }
-  // Ctrl-C stops following, not the run: say so, or it looks stopped while it goes on to publish
-  process.once('SIGINT', () => {
-    const id = handle.workflowId;
-    console.error(
-      `\ninterrupted: the run goes on in Temporal; 'segflow runs show ${id}' shows how it ends, 'segflow runs cancel ${id}' stops it`,
-    );
-    process.exit(EXIT.interrupted);
-  });
+  stopFollowingOnCtrlC(handle.workflowId);
   return follow(handle, client, config, options);
 }
 

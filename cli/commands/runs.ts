@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
+import type { MonthlyRunHandle } from '../../pipelines/client';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
@@ -40,6 +41,28 @@ export function registerRuns(program: Command): void {
       output(options.json, rows, (r) =>
         table(r, ['month', 'outcome', 'version', 'temporalStatus', 'requestedBy', 'requestedAt', 'workflowId']),
       );
+    });
+  runs
+    .command('follow <workflowId>')
+    .description(
+      "Follow a run started elsewhere (a schedule's, run --no-wait, or one Ctrl-C stopped following): its progress, then its result, as run shows them; exits as run does.",
+    )
+    .addOption(json())
+    .action(async (workflowId: string, options) => {
+      const config = loadConfig();
+      const { connectClient } = await import('../../pipelines/client');
+      const { WorkflowNotFoundError } = await import('@temporalio/client');
+      const { followToItsEnd, stopFollowingOnCtrlC } = await import('./run');
+      const client = await connectClient(config);
+      const handle = client.workflow.getHandle(workflowId) as MonthlyRunHandle;
+      await handle.describe().catch((error: unknown) => {
+        if (error instanceof WorkflowNotFoundError)
+          throw new UsageError(`no run ${workflowId} in Temporal ('segflow runs list' shows the runs)`);
+        throw error;
+      });
+      if (!options.json) console.log(`following ${workflowId}`);
+      stopFollowingOnCtrlC(workflowId);
+      process.exit(await followToItsEnd(handle, client, config, options));
     });
   runs
     .command('show <workflowId>')

@@ -62,9 +62,17 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     // Ctrl-C stops following, not the run, and says so
     run.ctrlC();
     expect(await run.exited).toBe(130);
-    expect(run.out.stderr).toContain(
-      `interrupted: the run goes on in Temporal; 'segflow runs show ${workflowId}' shows how it ends, 'segflow runs cancel ${workflowId}' stops it`,
-    );
+    const interrupted = `interrupted: the run goes on in Temporal; 'segflow runs follow ${workflowId}' follows it again, 'segflow runs cancel ${workflowId}' stops it`;
+    expect(run.out.stderr).toContain(interrupted);
+    // runs follow takes it up again (a schedule's run, a --no-wait one), and lets go on Ctrl-C alike
+    const again = startCli(['runs', 'follow', workflowId], env);
+    await again.waitFor(`following ${workflowId}`, 60_000);
+    again.ctrlC();
+    expect(await again.exited).toBe(130);
+    expect(again.out.stderr).toContain(interrupted);
+    const nowhere = startCli(['runs', 'follow', 'no-such-run'], env);
+    expect(await nowhere.exited).toBe(2);
+    expect(nowhere.out.stderr).toContain("no run no-such-run in Temporal ('segflow runs list' shows the runs)");
     const cancel = startCli(['runs', 'cancel', workflowId, '--requested-by', 'operator'], env);
     expect(await cancel.exited, cancel.out.stderr).toBe(0);
     const cancelRequested = (await readAuditLog(storeIn(home))).filter((e) => e.event === 'run.cancel-requested');
@@ -79,6 +87,10 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
       expect(Date.now(), worker.out.stderr).toBeLessThan(deadline);
       await new Promise((resolveWait) => setTimeout(resolveWait, 200));
     }
+    // followed to its end: the worker takes the cancelled run up, which records that and stops
+    const ended = startCli(['runs', 'follow', workflowId], env);
+    expect(await ended.exited).toBe(1);
+    expect(ended.out.stderr).toContain('run failed: CancelledFailure: the run was cancelled and published nothing');
     worker.ctrlC();
     expect(await worker.exited).toBe(0);
     for (const line of worker.out.stderr.trim().split('\n')) expect(() => JSON.parse(line), line).not.toThrow();
