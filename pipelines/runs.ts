@@ -158,6 +158,15 @@ export function activityAttempts(history: temporal.api.history.v1.IHistory): Act
   return attempts;
 }
 
+/** temporal.api.enums.v1.PendingActivityState by number. */
+const PENDING_STATES: Record<number, string> = {
+  1: 'scheduled',
+  2: 'started',
+  3: 'cancel requested',
+  4: 'paused',
+  5: 'pause requested',
+};
+
 export interface RunDetail {
   audit: AuditEntry[];
   temporal: {
@@ -167,6 +176,11 @@ export interface RunDetail {
     searchAttributes: Record<string, unknown>;
     /** One line per activity attempt, from the event history. */
     activities: { activity: string; attempt: number; outcome: string; seconds: number; worker: string }[];
+    /**
+     * Activities scheduled or running now: their attempt, and the last one's failure (a worker
+     * killed mid-stage leaves no event of its own: its attempt shows here as a heartbeat timeout).
+     */
+    running: { activity: string; state: string; attempt: number; lastFailure: string; worker: string }[];
   } | null;
 }
 
@@ -196,6 +210,13 @@ export async function showRun(store: StoreConfig, client: Client | undefined, wo
           description.typedSearchAttributes.getAll().map((pair) => [pair.key.name, pair.value]),
         ),
         activities,
+        running: (description.raw.pendingActivities ?? []).map((pending) => ({
+          activity: pending.activityType?.name ?? '?',
+          state: PENDING_STATES[pending.state ?? 0] ?? String(pending.state),
+          attempt: pending.attempt ?? 1,
+          lastFailure: pending.lastFailure?.message?.split('\n')[0] ?? '',
+          worker: pending.lastWorkerIdentity ?? '',
+        })),
       },
     };
   } catch {

@@ -67,7 +67,7 @@ export function registerRuns(program: Command): void {
   runs
     .command('show <workflowId>')
     .description(
-      'One run: every audit event and, while Temporal keeps it, status, search attributes and activity attempts.',
+      'One run: every audit event and, while Temporal keeps it, status, search attributes, activity attempts and the activities running now (their attempt, the last failure).',
     )
     .addOption(json())
     .action(async (workflowId: string, options) => {
@@ -104,6 +104,7 @@ export function registerRuns(program: Command): void {
                 `Temporal: ${d.temporal.status}, started ${d.temporal.startTime}, closed ${d.temporal.closeTime ?? '-'}`,
                 `Search attributes: ${JSON.stringify(d.temporal.searchAttributes)}`,
                 table(d.temporal.activities),
+                ...(d.temporal.running.length ? ['Running now:', table(d.temporal.running)] : []),
               ].join('\n')
             : isSchedule
               ? `${workflowId} is a schedule: 'segflow schedule describe --id ${workflowId}' shows it and its runs`

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type SegflowActivities } from '../../activities';
 import { DataQualityError } from '../../domain/errors';
 import { crossCheckRetainedRuns } from '../../pipelines/audit-crosscheck';
+import { showRun } from '../../pipelines/runs';
 import { readAuditLog } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
 import { monthlySegmentation, progressQuery, type MonthlySegmentationMemo } from '../../workflows/monthly-segmentation';
@@ -321,16 +322,25 @@ describe('monthly workflow with stub activities', () => {
   it('clusters and scores side by side: churn runs while clustering is held, the audit keeps its order', async () => {
     newGate();
     calls.length = 0;
-    const { result, progress } = await withWorker('stubs-side', { computeFeatures: featuresToScore(9) }, async () => {
-      const handle = await start('stubs-side', 'stub-side');
-      await gate.reached;
-      while (!calls.includes('trainAndScoreChurn')) await new Promise((resolve) => setTimeout(resolve, 50));
-      const during = await handle.query(progressQuery);
-      gate.open();
-      return { result: await handle.result(), progress: during };
-    });
+    const { result, progress, running } = await withWorker(
+      'stubs-side',
+      { computeFeatures: featuresToScore(9) },
+      async () => {
+        const handle = await start('stubs-side', 'stub-side');
+        await gate.reached;
+        while (!calls.includes('trainAndScoreChurn')) await new Promise((resolve) => setTimeout(resolve, 50));
+        const during = await handle.query(progressQuery);
+        // runs show names the stage running now, held at the gate
+        const shown = await showRun(store, env.client, 'stub-side');
+        gate.open();
+        return { result: await handle.result(), progress: during, running: shown.temporal?.running };
+      },
+    );
     expect(result.version).toBe(1);
     expect(progress).toMatchObject({ stage: 'cluster', stagesDone: 2 });
+    expect(running).toEqual([
+      { activity: 'clusterSubscribers', state: 'started', attempt: 1, lastFailure: '', worker: expect.any(String) },
+    ]);
     expect(await eventsOf('stub-side')).toEqual(PUBLISHED_RUN_EVENTS);
     expect(calls.indexOf('trainAndScoreChurn')).toBeLessThan(calls.indexOf('publishSnapshot'));
   });
