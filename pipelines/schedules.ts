@@ -168,8 +168,9 @@ export async function triggerSchedule(
   client: Client,
   scheduleId: string,
   timeoutMs = 10_000,
-): Promise<{ workflowId: string; month: string } | undefined> {
+): Promise<{ workflowId?: string; month?: string; paused: boolean }> {
   const { handle, description } = await existingSchedule(client, scheduleId);
+  const paused = description.state.paused;
   const earlier = new Set(description.info.recentActions.map((action) => action.action.workflow.workflowId));
   await handle.trigger();
   // the schedule starts the run asynchronously: look for it among its recent actions
@@ -177,10 +178,11 @@ export async function triggerSchedule(
     const started = (await handle.describe()).info.recentActions.find(
       (action) => !earlier.has(action.action.workflow.workflowId),
     );
-    if (started) return { workflowId: started.action.workflow.workflowId, month: monthBefore(started.scheduledAt) };
+    if (started)
+      return { workflowId: started.action.workflow.workflowId, month: monthBefore(started.scheduledAt), paused };
     await new Promise((resolveWait) => setTimeout(resolveWait, 250));
   }
-  return undefined;
+  return { paused };
 }
 
 export interface ScheduleSummary {

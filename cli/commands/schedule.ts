@@ -189,10 +189,15 @@ function addTrigger(schedule: Command): void {
       const { client, schedules } = await connected(loadConfig());
       const started = await schedules.triggerSchedule(client, options.id);
       console.log(
-        started
+        started.workflowId
           ? `triggered schedule ${options.id}: workflow ${started.workflowId} processes ${started.month}`
           : `triggered schedule ${options.id}; the run has not started yet (see 'segflow schedule describe')`,
       );
+      // a trigger runs a paused schedule's action all the same (Temporal's rule): said, as it was paused on purpose
+      if (started.paused)
+        console.log(
+          `note: the schedule is paused: this one run started; its calendar stays paused ('segflow schedule unpause' resumes it)`,
+        );
     });
 }
 

@@ -115,7 +115,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     await expect(again).rejects.toThrow(`a schedule ${scheduleId} exists already`);
     const since = new Date(Date.now() - 1_000);
     const triggered = await triggerSchedule(env.client, scheduleId);
-    expect(triggered).toMatchObject({ month, workflowId: expect.stringMatching(/^e2e-monthly-/) });
+    expect(triggered).toMatchObject({ month, workflowId: expect.stringMatching(/^e2e-monthly-/), paused: false });
     const ran = await waitForScheduledMonths(config, scheduleId, [month], since, 120_000);
     expect(ran).toMatchObject({ missing: [], failed: new Map() });
     expect(ran.published.get(month)).toBe(1);
