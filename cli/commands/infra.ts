@@ -51,6 +51,7 @@ export function registerInfra(program: Command): void {
       );
       if (!server.started) return;
       await untilInterrupted();
+      console.log('stopping the Temporal dev server (its runs stay in SQLite and resume when it starts again)');
       await server.stop();
     });
 

@@ -100,6 +100,7 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     await server.exited;
     // the dev server stops in about a second; a forgotten 10 s grace timer used to hold the process
     expect(Date.now() - stopping).toBeLessThan(8_000);
+    expect(server.out.stdout).toContain('stopping the Temporal dev server (its runs stay in SQLite');
     expect(await isServerUp(env.TEMPORAL_ADDRESS)).toBe(false);
   });
 
