@@ -134,7 +134,7 @@ function scheduleText(s: ScheduleSummary): string {
     `  partitions     ${s.partitions}`,
     `  policies       overlap ${s.overlap.toLowerCase()}; catch-up window ${formatDuration(s.catchupWindowMs)}; pause on failure ${s.pauseOnFailure ? 'yes' : 'no'}`,
     `  next runs      ${s.nextRuns.map((time) => `${time} (${monthBefore(new Date(time))})`).join(', ') || '-'}`,
-    `  recent runs    ${s.recentRuns.length ? '' : '-'}`,
+    `  recent runs    ${s.recentRuns.length ? `(the last ${s.recentRuns.length}; segflow runs list shows them all)` : '-'}`,
     ...s.recentRuns.map((r) => `    ${r.month}  scheduled ${r.scheduledAt}  ${r.workflowId}  ${r.outcome}`),
     `  running        ${s.runningWorkflows.join(', ') || '-'}`,
   ].join('\n');
