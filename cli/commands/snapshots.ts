@@ -2,15 +2,47 @@ import { join } from 'node:path';
 import { type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { UsageError } from '../../domain/errors';
-import { versionDir } from '../../store/layout';
+import { versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../../store/layout';
 import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
 import { snapshotSummary, snapshotsTable } from '../snapshot-text';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table, required } from '../options';
 import { userInfo } from 'node:os';
-import { loadSigner } from '../../store/signing';
+import { loadSigner, type Signer } from '../../store/signing';
 
 /** `segflow snapshots list | show | diff | reproduce | promote | retire`. */
+/**
+ * Promote's and retire's steps around the change itself: the reason given, the version named
+ * explicitly, the signer, and Temporal asked (on need) whether a run left a snapshot unrecorded.
+ */
+async function changeNamedSnapshot<T>(
+  reference: string,
+  options: { reason?: string; actor: string },
+  verb: 'promote' | 'retire',
+  change: (
+    store: StoreConfig,
+    ref: SnapshotRef,
+    request: { reason: string; actor: string; runEnded: (run: RunRef) => Promise<boolean> },
+    signer?: Signer,
+  ) => Promise<T>,
+): Promise<{ ref: SnapshotRef; result: T }> {
+  const reason = required(options.reason, '--reason <text>');
+  const config = loadConfig();
+  if (!/\/v\d+$|@v?\d+$/.test(reference))
+    throw new UsageError(`name the version to ${verb} explicitly (YYYY-MM/vN), not "${reference}"`);
+  const ref = await resolveSnapshot(config.store, reference);
+  const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
+  const { runEndedInTemporal } = await import('../../pipelines/runs');
+  const temporal = runEndedInTemporal(config);
+  const result = await change(
+    config.store,
+    ref,
+    { reason, actor: options.actor, runEnded: temporal.runEnded },
+    signer,
+  ).finally(temporal.close);
+  return { ref, result };
+}
+
 export function registerSnapshots(program: Command): void {
   const snapshots = program
     .command('snapshots')
@@ -96,21 +128,8 @@ export function registerSnapshots(program: Command): void {
     .option('--actor <name>', 'who promotes it, for the audit log', userInfo().username)
     .addOption(json())
     .action(async (reference: string, options) => {
-      const reason = required(options.reason, '--reason <text>');
-      const config = loadConfig();
-      if (!/\/v\d+$|@v?\d+$/.test(reference))
-        throw new UsageError(`name the version to promote explicitly (YYYY-MM/vN), not "${reference}"`);
-      const ref = await resolveSnapshot(config.store, reference);
-      const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
       const { promoteSnapshot } = await import('../../pipelines/promote');
-      const { runEndedInTemporal } = await import('../../pipelines/runs');
-      const temporal = runEndedInTemporal(config);
-      const result = await promoteSnapshot(
-        config.store,
-        ref,
-        { reason, actor: options.actor, runEnded: temporal.runEnded },
-        signer,
-      ).finally(temporal.close);
+      const { ref, result } = await changeNamedSnapshot(reference, options, 'promote', promoteSnapshot);
       output(
         options.json,
         {
@@ -138,21 +157,8 @@ export function registerSnapshots(program: Command): void {
     .option('--actor <name>', 'who retires it, for the audit log', userInfo().username)
     .addOption(json())
     .action(async (reference: string, options) => {
-      const reason = required(options.reason, '--reason <text>');
-      const config = loadConfig();
-      if (!/\/v\d+$|@v?\d+$/.test(reference))
-        throw new UsageError(`name the version to retire explicitly (YYYY-MM/vN), not "${reference}"`);
-      const ref = await resolveSnapshot(config.store, reference);
-      const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
       const { retireSnapshot } = await import('../../pipelines/retire');
-      const { runEndedInTemporal } = await import('../../pipelines/runs');
-      const temporal = runEndedInTemporal(config);
-      const result = await retireSnapshot(
-        config.store,
-        ref,
-        { reason, actor: options.actor, runEnded: temporal.runEnded },
-        signer,
-      ).finally(temporal.close);
+      const { ref, result } = await changeNamedSnapshot(reference, options, 'retire', retireSnapshot);
       output(
         options.json,
         { month: ref.month, version: ref.version, auditSeq: result.entry.seq, latest: result.latest },
