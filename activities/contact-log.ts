@@ -8,7 +8,7 @@ import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
 import type { StoreConfig } from '../store/layout';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
-import { isUtf8, isUtf8Already, writeUtf8Copy } from './csv-encoding';
+import { utf8ReadPath } from './csv-encoding';
 import { queryRows, setVariable } from './duckdb';
 import { idTextSql } from './load-sql';
 
@@ -29,12 +29,10 @@ export async function viewRawContacts(
   reading?: { encoding: string | undefined; workDir: string },
 ): Promise<void> {
   const csv = isCsvPath(file);
-  const encoding = reading?.encoding;
-  let readPath = file;
-  if (reading && csv && encoding !== undefined && !isUtf8(encoding) && !(await isUtf8Already(file, encoding))) {
-    readPath = join(reading.workDir, 'utf8', `contacts-${basename(file)}`);
-    await writeUtf8Copy(file, readPath, encoding);
-  }
+  const readPath =
+    csv && reading?.encoding !== undefined
+      ? await utf8ReadPath(file, reading.encoding, join(reading.workDir, 'utf8', `contacts-${basename(file)}`))
+      : file;
   await setVariable(conn, 'contacts_path', readPath);
   const reader = csv
     ? `(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, ${csvNullstr()}, parallel = false, hive_partitioning = false))`

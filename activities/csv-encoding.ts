@@ -70,6 +70,16 @@ export async function isUtf8Already(path: string, encoding: string): Promise<boo
 }
 
 /**
+ * The path to read `file` by as UTF-8: the file itself when it is UTF-8 already (or `encoding`
+ * is UTF-8), else its UTF-8 copy, written to `copy`.
+ */
+export async function utf8ReadPath(file: string, encoding: string, copy: string): Promise<string> {
+  if (isUtf8(encoding) || (await isUtf8Already(file, encoding))) return file;
+  await writeUtf8Copy(file, copy, encoding);
+  return copy;
+}
+
+/**
  * Writes `source`, encoded as `encoding`, to `target` as UTF-8 (a byte-order mark dropped), through
  * a temporary file renamed into place. A byte sequence the encoding cannot read stops it with an
  * InputFileError naming where: a wrong encoding must not turn into replacement characters.

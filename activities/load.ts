@@ -44,7 +44,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { csvReadProblem, isUtf8, isUtf8Already, writeUtf8Copy } from './csv-encoding';
+import { csvReadProblem, isUtf8, utf8ReadPath } from './csv-encoding';
 import {
   buildCheckSql,
   formattedMonthSql,
@@ -2042,10 +2042,8 @@ async function utf8Copies(mapping: InputMapping, runFolder: string, files: strin
   const csv = files.filter(isCsvPath);
   for (const [index, file] of csv.entries()) {
     await checkpoint({ stage: `load: reading ${mapping.encoding} as UTF-8`, done: index, total: csv.length });
-    if (await isUtf8Already(file, mapping.encoding)) continue; // read as it is
-    const copy = join(runFolder, 'utf8', `${index}-${basename(file)}`);
-    await writeUtf8Copy(file, copy, mapping.encoding);
-    copies[file] = copy;
+    const path = await utf8ReadPath(file, mapping.encoding, join(runFolder, 'utf8', `${index}-${basename(file)}`));
+    if (path !== file) copies[file] = path;
   }
   return copies;
 }
