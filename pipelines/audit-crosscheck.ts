@@ -5,6 +5,7 @@ import { parseHead, type AuditEntry } from '../store/audit-log';
 import type { AuditProblem } from '../store/audit-verify';
 import { readManifest } from '../store/snapshots';
 import { isWithin, type StoreConfig } from '../store/layout';
+import { ENDED_UNCOMPLETED, latestRunStatus } from './runs';
 import type { MonthlySegmentationMemo, MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 
 export interface RetainedRunsCheck {
@@ -122,21 +123,6 @@ export async function crossCheckRetainedRuns(
       });
   }
   return { runs, otherStores, completed, problems };
-}
-
-/** Statuses of a run that has ended without completing: such a run records nothing more. */
-export const ENDED_UNCOMPLETED = ['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT'];
-
-/**
- * The status of the latest run of a workflow id (a reset carries on under a new run id, as the
- * grace rule goes by workflow id), or undefined when Temporal does not say (unreachable, gone).
- */
-export async function latestRunStatus(client: Client, workflowId: string): Promise<string | undefined> {
-  return client.workflow
-    .getHandle(workflowId)
-    .describe()
-    .then((description) => description.status.name)
-    .catch(() => undefined);
 }
 
 /**

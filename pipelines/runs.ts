@@ -34,6 +34,21 @@ const OUTCOME: Record<string, string> = {
   'run.cancel-requested': 'cancelling',
 };
 
+/** Statuses of a run that has ended without completing: such a run records nothing more. */
+export const ENDED_UNCOMPLETED = ['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT'];
+
+/**
+ * The status of the latest run of a workflow id (a reset carries on under a new run id, as the
+ * grace rule goes by workflow id), or undefined when Temporal does not say (unreachable, gone).
+ */
+export async function latestRunStatus(client: Client, workflowId: string): Promise<string | undefined> {
+  return client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then((description) => description.status.name)
+    .catch(() => undefined);
+}
+
 /** Events that end a run, and those that can only follow its publishing. */
 const ENDS = new Set(['run.published', 'run.failed', 'run.cancelled']);
 const AFTER_PUBLISHING = new Set(['snapshot.retired', 'snapshot.promoted']);
@@ -47,8 +62,7 @@ const AFTER_PUBLISHING = new Set(['snapshot.retired', 'snapshot.promoted']);
 export function outcomeOf(entries: AuditEntry[], temporalStatus: string): string {
   const ended = entries.filter((entry) => ENDS.has(entry.event) || AFTER_PUBLISHING.has(entry.event)).at(-1);
   if (ended) return OUTCOME[ended.event] ?? ended.event;
-  if (['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT'].includes(temporalStatus))
-    return 'ended unrecorded';
+  if (temporalStatus === 'COMPLETED' || ENDED_UNCOMPLETED.includes(temporalStatus)) return 'ended unrecorded';
   const last = entries[entries.length - 1];
   return OUTCOME[last.event] ?? last.event;
 }
@@ -271,7 +285,6 @@ export function runEndedInTemporal(config: SegflowConfig): {
     runEnded: async (run) => {
       const connected = await connect();
       if (!connected) return false;
-      const { ENDED_UNCOMPLETED, latestRunStatus } = await import('./audit-crosscheck');
       // bounded: the caller holds the month's lock meanwhile
       const timer = new AbortController();
       const status = await Promise.race([
