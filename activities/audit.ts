@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { auditLogPath, type StoreConfig } from '../store/layout';
-import { AuditLogFullError, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
+import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import {
   auditEntries,
   entryHash,
@@ -36,7 +36,7 @@ export async function recordAudit(
     const reason = (error as Error).message.split('\n')[0];
     // space may be freed while the append is retried: a run.published after the snapshot moved
     // into place must not give up at once
-    if (['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException).code ?? ''))
+    if (isStoreFull(error))
       throw new AuditLogFullError(
         `cannot write the audit log ${path}: ${reason}. Free space on it: the append is retried`,
       );

@@ -8,6 +8,7 @@ import {
   DataQualityError,
   InputFileError,
   InvalidParamsError,
+  isPermissionDenied,
   SchemaContractError,
   UnreadInputFilesError,
 } from '../domain/errors';
@@ -1541,7 +1542,7 @@ export async function findInputFiles(
   const root = resolve(input);
   const info = await stat(root).catch((error: NodeJS.ErrnoException) => {
     // a folder on the way that segflow may not enter is no missing input
-    if (['EACCES', 'EPERM'].includes(error.code ?? ''))
+    if (isPermissionDenied(error))
       throw new InputFileError(
         `cannot reach the input ${root}: permission denied on a folder of its path (segflow runs as ${userInfo().username} here): grant it access`,
       );
@@ -1622,7 +1623,7 @@ async function listInputFiles(
   const links: string[] = [];
   /** null for a folder segflow may not list or enter that lies outside the window (it is not read anyway), else a typed stop. */
   const denied = (folder: string) => (error: NodeJS.ErrnoException) => {
-    if (!['EACCES', 'EPERM'].includes(error.code ?? '')) throw error;
+    if (!isPermissionDenied(error)) throw error;
     if (outsideWindow(folder)) return null;
     throw new InputFileError(
       `cannot list the input folder ${folder}: permission denied (segflow runs as ${userInfo().username} here): grant it read access, or move the folder out of the input`,

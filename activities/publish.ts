@@ -1,7 +1,13 @@
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { InputFileError, InvalidParamsError, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
+import {
+  InputFileError,
+  InvalidParamsError,
+  isStoreFull,
+  isStoreWriteFailure,
+  SnapshotStoreError,
+} from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { CONTACT_MOMENTS, DISPATCH_MAX_PRIORITY, TAG_RULES } from '../domain/actions';
 import { OPERATION_GRID, STABLE_SCORE, VALUE_TIER_SHARES } from '../domain/rules';
@@ -153,9 +159,7 @@ export async function publishSnapshot(
     });
   } catch (error) {
     if (isStoreWriteFailure(error)) {
-      const full =
-        ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException).code ?? '') ||
-        /No space left|quota exceeded/i.test((error as Error).message);
+      const full = isStoreFull(error);
       throw new SnapshotStoreError(
         `cannot write the snapshot for ${month} under ${store.storeDir} (disk full, read-only or not permitted): ${(error as Error).message.split('\n')[0]}. ` +
           'Nothing was published; the previous snapshot and latest.json are unchanged.' +

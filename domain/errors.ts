@@ -57,6 +57,19 @@ export class CodeChangedError extends Error {
   override name = 'CodeChangedError';
 }
 
+/** A write that failed for want of space (or quota): by errno from Node, by message from DuckDB. */
+export function isStoreFull(error: unknown): boolean {
+  return (
+    ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException).code ?? '') ||
+    /No space left|quota exceeded/i.test(error instanceof Error ? error.message : '')
+  );
+}
+
+/** A file or folder the process may not read, enter or write (by errno). */
+export function isPermissionDenied(error: unknown): boolean {
+  return ['EACCES', 'EPERM'].includes((error as NodeJS.ErrnoException).code ?? '');
+}
+
 /**
  * A store write that retrying cannot fix until an operator frees space or fixes permissions: by
  * errno from Node, by message from DuckDB (whose errors carry no code).
@@ -65,8 +78,10 @@ export function isStoreWriteFailure(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
   const message = error instanceof Error ? error.message : '';
   return (
-    ['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM'].includes(code) ||
-    /No space left|Read-only file system|Permission denied|quota exceeded/i.test(message)
+    isStoreFull(error) ||
+    isPermissionDenied(error) ||
+    code === 'EROFS' ||
+    /Read-only file system|Permission denied/i.test(message)
   );
 }
 
