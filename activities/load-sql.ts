@@ -101,9 +101,12 @@ export function idTextSql(value: string): string {
     THEN TRY_CAST(${number} AS HUGEINT)::VARCHAR ELSE ${wholeIdTextSql(`TRY_CAST(${value} AS VARCHAR)`)} END`;
 }
 
-/** Whether an id's text is a whole number with a decimal part of zeros (`13800000001.0`); the substring test first, most ids hold no dot. */
+/** A whole number written with a decimal part of zeros (`13800000001.0`), as a regular expression's text. */
+export const DECIMAL_ID = '-?[0-9]+\\.0+';
+
+/** Whether an id's text is such a number; the substring test first, most ids hold no dot. */
 function decimalIdSql(text: string): string {
-  return `(contains(${text}, '.') AND regexp_full_match(${text}, '-?[0-9]+\\.0+'))`;
+  return `(contains(${text}, '.') AND regexp_full_match(${text}, '${DECIMAL_ID}'))`;
 }
 
 /** An id's text without a decimal part of zeros: `13800000001.0` is the subscriber `13800000001` of the other months' files. */

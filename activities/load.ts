@@ -48,6 +48,7 @@ import { viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, utf8ReadPath } from './csv-encoding';
 import {
   buildCheckSql,
+  DECIMAL_ID,
   formattedMonthSql,
   mappingNullstr,
   notReadableAs,
@@ -412,7 +413,7 @@ async function partitionStartIds(
   if (cuts.length !== partitions - 1) return null;
   const ids = cuts.map((cut) => cut.id);
   // a cut at an id written with `.0` would part it from the same id written without: hashed instead
-  if (ids.some((cut) => /^-?\d+\.0+$/.test(cut))) return null;
+  if (ids.some((cut) => new RegExp(`^${DECIMAL_ID}$`).test(cut))) return null;
   await setVariable(conn, 'id_files', listValue(files));
   // the type is one RANGE_ID_TYPE allows
   const groups = await queryRows<{ low: string | null; high: string | null; rows: number }>(
