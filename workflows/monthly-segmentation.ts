@@ -1,8 +1,10 @@
 // Workflow code runs in Temporal's deterministic sandbox: it imports activity *types* only and
 // reaches them through proxyActivities; all I/O happens in activities.
 import {
+  ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  CancelledFailure,
   defineQuery,
   defineSignal,
   isCancellation,
@@ -41,8 +43,8 @@ export interface MonthlySegmentationInput {
   indexed?: boolean;
   /**
    * How long a silent activity may go before Temporal retries it on another worker, e.g. "1m".
-   * Default "30s": activities heartbeat every 5 s (the SDK sends at most one per 0.8 x this
-   * timeout), so a crashed worker's stage restarts elsewhere within about 30 s.
+   * Default "30s": activities heartbeat every 5 s (segflow's worker sends at most one a second),
+   * so a crashed worker's stage restarts elsewhere within about 30 s.
    */
   heartbeatTimeout?: string;
   /**
@@ -111,6 +113,12 @@ export const PATCHES = {
   modelsSideBySide: 'models-side-by-side',
   /** A failed run's workspace removed, as a cancelled one's (an extra local activity). */
   failedWorkspaceRemoved: 'failed-workspace-removed',
+  /**
+   * A cancelled run's stage activities awaited until they stop: run.cancelled and the workspace's
+   * removal then come after them (before, a stage still writing could record a failed attempt
+   * after run.cancelled, or write into the removed workspace).
+   */
+  cancelledStagesAwaited: 'cancelled-stages-awaited',
 } as const;
 
 /**
@@ -155,12 +163,17 @@ const bookkeeping = proxyLocalActivities<SegflowActivities>({
   retry: { ...retry, maximumAttempts: 10 },
 });
 
-function stageActivities(heartbeatTimeout: string) {
+function stageActivities(heartbeatTimeout: string, cancellationType: ActivityCancellationType) {
   return {
     /** Stages that read files or publish: minutes at most. */
-    io: proxyActivities<SegflowActivities>({ startToCloseTimeout: '30m', heartbeatTimeout, retry }),
+    io: proxyActivities<SegflowActivities>({ startToCloseTimeout: '30m', heartbeatTimeout, retry, cancellationType }),
     /** SQL features and model fitting: long at operator scale, heartbeating throughout. */
-    compute: proxyActivities<SegflowActivities>({ startToCloseTimeout: '2h', heartbeatTimeout, retry }),
+    compute: proxyActivities<SegflowActivities>({
+      startToCloseTimeout: '2h',
+      heartbeatTimeout,
+      retry,
+      cancellationType,
+    }),
   };
 }
 
@@ -176,6 +189,30 @@ function assertDuration(name: string, value: string): void {
       `${name} ${JSON.stringify(value)} is not a duration such as 30s, 2m or 1h`,
       'InvalidParamsError',
     );
+}
+
+/**
+ * `work` for every partition, side by side. The first failure cancels the others, and they are
+ * awaited before it is thrown, so no partition writes on into a run that has ended.
+ */
+async function allOrNone<T>(count: number, work: (index: number) => Promise<T>): Promise<T[]> {
+  const scope = new CancellationScope();
+  let firstFailure: { error: unknown } | undefined;
+  const settled = await scope.run(() =>
+    Promise.allSettled(
+      Array.from({ length: count }, (_, index) =>
+        work(index).catch((error: unknown) => {
+          if (!firstFailure) {
+            firstFailure = { error };
+            scope.cancel();
+          }
+          throw error;
+        }),
+      ),
+    ),
+  );
+  if (firstFailure) throw firstFailure.error;
+  return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
 }
 
 /** The churn model's feature with the largest importance, as the result's churnTopFeature (none in an older churn stage's summary). */
@@ -195,7 +232,13 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   const reuse = input.reuse ?? true;
   const indexed = input.indexed ?? true;
   const heartbeatTimeout = input.heartbeatTimeout ?? '30s';
-  const { io, compute } = stageActivities(heartbeatTimeout);
+  const stagesAwaited = patched(PATCHES.cancelledStagesAwaited);
+  const { io, compute } = stageActivities(
+    heartbeatTimeout,
+    stagesAwaited ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED : ActivityCancellationType.TRY_CANCEL,
+  );
+  const eachPartition = <T>(count: number, work: (index: number) => Promise<T>) =>
+    stagesAwaited ? allOrNone(count, work) : Promise.all(Array.from({ length: count }, (_, index) => work(index)));
 
   let progress: RunProgress = { month, stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
   setHandler(progressQuery, () => progress);
@@ -245,7 +288,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       load = cache.reused.load;
       await audit('stage.reused', { ...cache.reused.artifact, reason: cache.reason }, 'load+features');
     } else {
-      const parts = await Promise.all(plan.partitionDbPaths.map((_, index) => io.loadPartition(plan, index, reuse)));
+      const parts = await eachPartition(plan.partitionDbPaths.length, (index) => io.loadPartition(plan, index, reuse));
       load = await io.combineLoad(plan, parts);
     }
     if (indexed) upsertSearchAttributes([{ key: SEGFLOW_PARAMS_HASH, value: load.paramsHash }]);
@@ -274,8 +317,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
           ? await compute.computeFeatures(load, reuse)
           : await compute.combineFeatures(
               load,
-              await Promise.all(
-                load.partitionDbPaths.map((_, index) => compute.computePartitionFeatures(load, index, reuse)),
+              await eachPartition(load.partitionDbPaths.length, (index) =>
+                compute.computePartitionFeatures(load, index, reuse),
               ),
             );
       if (cache) stored = await io.storeStages(run, cache.key, load, features);
@@ -371,17 +414,22 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     };
   } catch (error) {
     const failedStage = progress.stage;
-    const cancelled = isCancellation(error);
+    // a stage awaited after the cancellation may end otherwise (timed out on a dead worker, or failed
+    // as it stopped): the run was still cancelled
+    const cancelled = isCancellation(error) || CancellationScope.current().consideredCancelled;
     progress = { ...progress, stage: cancelled ? 'cancelled' : 'failed' };
     // recorded even when the run was cancelled; publishing is atomic, so nothing half-written remains
     await CancellationScope.nonCancellable(async () => {
       await audit(cancelled ? 'run.cancelled' : 'run.failed', { stage: failedStage, error: innermostFailure(error) });
       // its scratch (checked months, databases, copies of the input) is of no use to a later run;
       // kept while a failed partition's siblings, not awaited, may still be writing into it
-      const siblingsMayRun = (input.partitions ?? 1) > 1 && (failedStage === 'load' || failedStage === 'features');
+      const siblingsMayRun =
+        !stagesAwaited && (input.partitions ?? 1) > 1 && (failedStage === 'load' || failedStage === 'features');
       if (cancelled || (!siblingsMayRun && patched(PATCHES.failedWorkspaceRemoved)))
         await bookkeeping.removeRunWorkspace(run);
     });
+    if (cancelled && !isCancellation(error))
+      throw new CancelledFailure('the run was cancelled', [], error instanceof Error ? error : undefined);
     throw error;
   }
 }

@@ -7,8 +7,10 @@ import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
+import { DataQualityError } from '../../domain/errors';
 import type { SampleSummary } from '../../data/generate';
 import type { StoreConfig } from '../../store/layout';
+import { HEARTBEAT_THROTTLE } from '../../worker';
 import { monthlySegmentation } from '../../workflows/monthly-segmentation';
 import { smallSample, storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
@@ -123,6 +125,48 @@ describe.skipIf(process.env.SEGFLOW_RECORD_HISTORIES !== '1')('record workflow h
         await save('cancelled', cancelled);
       }),
     );
+  });
+
+  it('a cancelled run and a run whose partition fails, their stages awaited (the cancelled-stages-awaited patch)', async () => {
+    const real = createActivities(store);
+    /** A stage that heartbeats until the run cancels it. */
+    const untilCancelled = async (): Promise<never> => {
+      for (;;) {
+        Context.current().heartbeat();
+        await Context.current().sleep(200);
+      }
+    };
+    let featuresStarted: () => void = () => {};
+    const started = new Promise<void>((resolveStarted) => (featuresStarted = resolveStarted));
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'record-awaited',
+      workflowBundle: await workflowBundle(),
+      ...HEARTBEAT_THROTTLE,
+      activities: {
+        ...real,
+        computeFeatures: async () => {
+          featuresStarted();
+          return untilCancelled();
+        },
+        loadPartition: async (...[plan, index, reuse]: Parameters<typeof real.loadPartition>) => {
+          if (plan.partitionDbPaths.length === 1) return real.loadPartition(plan, index, reuse);
+          if (index === 0) throw new DataQualityError('partition 0 refused by the recorder');
+          return untilCancelled();
+        },
+      },
+    });
+    await worker.runUntil(async () => {
+      const cancelled = await start('record-awaited', 'cancelled-awaited', {}, 1, false);
+      await started;
+      await cancelled.cancel();
+      await expect(cancelled.result()).rejects.toThrow();
+      await save('cancelled-awaited', cancelled);
+
+      const partitionFailed = await start('record-awaited', 'partition-failed', {}, 2, false);
+      await expect(partitionFailed.result()).rejects.toThrow();
+      await save('partition-failed', partitionFailed);
+    });
   });
 
   it('a rerun that takes the stored stages, segments and readable tree (their keys passed to the activities)', async () => {

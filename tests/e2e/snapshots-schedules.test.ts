@@ -27,6 +27,7 @@ import {
 import { diffSnapshots } from '../../pipelines/diff';
 import { SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
+import { HEARTBEAT_THROTTLE } from '../../worker';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
 import { storeIn, tempDir } from '../helpers';
 import { startTemporal, workflowBundle } from './temporal-env';
@@ -57,6 +58,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities: { ...real, ...wrap(real) },
+      ...HEARTBEAT_THROTTLE,
     });
     return { worker: w, running: w.run() };
   }

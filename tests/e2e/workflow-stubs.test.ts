@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { CancelledFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { readAuditLog } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
 import { monthlySegmentation, progressQuery, type MonthlySegmentationMemo } from '../../workflows/monthly-segmentation';
 import { eventName, PUBLISHED_RUN_EVENTS, storeIn, tempDir } from '../helpers';
+import { HEARTBEAT_THROTTLE } from '../../worker';
 import { startTemporal, workflowBundle } from './temporal-env';
 
 /**
@@ -99,15 +100,29 @@ describe('monthly workflow with stub activities', () => {
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities: { ...createActivities(store), ...stubs(), ...extra },
+      ...HEARTBEAT_THROTTLE,
     });
     return worker.runUntil(work);
   }
 
-  const start = (taskQueue: string, workflowId: string) =>
+  /** A stage that heartbeats until its run cancels it, then takes a moment to stop, as a real one's statement does. */
+  async function untilCancelled(name: string): Promise<never> {
+    try {
+      for (;;) {
+        Context.current().heartbeat();
+        await Context.current().sleep(100);
+      }
+    } finally {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      calls.push(`${name} stopped`);
+    }
+  }
+
+  const start = (taskQueue: string, workflowId: string, partitions = 1) =>
     env.client.workflow.start(monthlySegmentation, {
       taskQueue,
       workflowId,
-      args: [{ params: { month: '2026-06', input: '/stub' }, requestedBy: 'stub-test', indexed: false }],
+      args: [{ params: { month: '2026-06', input: '/stub' }, requestedBy: 'stub-test', indexed: false, partitions }],
       memo: { month: '2026-06', requestedBy: 'stub-test' } satisfies MonthlySegmentationMemo,
     });
   /** What the run failed with (undefined if it completed). */
@@ -255,10 +270,7 @@ describe('monthly workflow with stub activities', () => {
       {
         computeFeatures: async () => {
           started();
-          for (;;) {
-            Context.current().heartbeat();
-            await Context.current().sleep(100);
-          }
+          return untilCancelled('computeFeatures');
         },
       },
       async () => {
@@ -280,8 +292,59 @@ describe('monthly workflow with stub activities', () => {
       (e) => e.event === 'run.cancelled' && e.run.workflowId === 'stub-cancel',
     )!;
     expect(cancelled.details).toMatchObject({ stage: 'features' });
-    expect(calls).toContain('removeRunWorkspace');
+    // the stage is awaited until it has stopped: nothing writes into the workspace once it is removed
+    expect(calls.slice(-2)).toEqual(['computeFeatures stopped', 'removeRunWorkspace']);
     expect(calls).not.toContain('publishSnapshot');
+  });
+
+  it('a stage that fails as it stops still leaves its run cancelled, not failed', async () => {
+    calls.length = 0;
+    const outcome = await withWorker(
+      'stubs-cancel-fails',
+      {
+        computeFeatures: async () => {
+          calls.push('computeFeatures');
+          try {
+            return await untilCancelled('computeFeatures');
+          } catch {
+            throw new Error('stub: the statement was interrupted');
+          }
+        },
+      },
+      async () => {
+        const handle = await start('stubs-cancel-fails', 'stub-cancel-fails');
+        while (!calls.includes('computeFeatures')) await new Promise((resolve) => setTimeout(resolve, 20));
+        await handle.cancel();
+        return { failure: await failureOf(handle), status: (await handle.describe()).status.name };
+      },
+    );
+    expect((outcome.failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(outcome.status).toBe('CANCELLED');
+    expect((await eventsOf('stub-cancel-fails')).at(-1)).toBe('run.cancelled');
+  });
+
+  it('a partition that fails cancels the others and awaits them, then removes the workspace', async () => {
+    calls.length = 0;
+    const failure = await withWorker(
+      'stubs-partition-fail',
+      {
+        planLoad: async () => ({ partitionDbPaths: ['/stub-0.duckdb', '/stub-1.duckdb'] }) as never,
+        loadPartition: async (_plan, index) => {
+          if (index === 0) {
+            // the other partition is under way before this one fails
+            while (!calls.includes('loadPartition 1')) await new Promise((resolve) => setTimeout(resolve, 20));
+            throw new DataQualityError('stub: no rows in partition 0');
+          }
+          calls.push('loadPartition 1');
+          return untilCancelled('loadPartition 1') as never;
+        },
+      },
+      async () => failureOf(await start('stubs-partition-fail', 'stub-partition-fail', 2)),
+    );
+    expect(failure).toBeInstanceOf(WorkflowFailedError);
+    expect((failure as WorkflowFailedError).cause?.cause).toMatchObject({ message: 'stub: no rows in partition 0' });
+    expect(await eventsOf('stub-partition-fail')).toEqual(['run.requested', 'run.started', 'run.failed']);
+    expect(calls.slice(-2)).toEqual(['loadPartition 1 stopped', 'removeRunWorkspace']);
   });
 
   it('audit verify names a completed run that the log lacks, and a recorded head the log no longer reaches', async () => {

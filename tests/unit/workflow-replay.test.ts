@@ -16,9 +16,11 @@ import { WORKFLOWS_PATH } from '../../worker';
 const HISTORIES_DIR = new URL('../fixtures/histories/', import.meta.url).pathname;
 const RECORDED = [
   'cancelled',
+  'cancelled-awaited',
   'failed',
   'happy-path',
   'happy-path-side-by-side',
+  'partition-failed',
   'partitioned',
   'partitioned-side-by-side',
   'rerun-stored-models',
@@ -56,7 +58,7 @@ describe('workflow replay against recorded histories', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  it('every recorded history (happy path and partitioned, before and after the side-by-side patch; failed, cancelled; a rerun taking stored segments and tree) replays on the current bundle', async () => {
+  it('every recorded history (happy path and partitioned, before and after the side-by-side patch; failed, cancelled, before and after the awaited-cancellation patch; a failed partition; a rerun taking stored segments and tree) replays on the current bundle', async () => {
     const results = await replayAll(WORKFLOWS_PATH);
     expect(results.map((r) => r.workflowId).sort()).toEqual(RECORDED);
     expect(results.map((r) => [r.workflowId, r.error?.message ?? 'ok'])).toEqual(
@@ -82,6 +84,8 @@ describe('workflow replay against recorded histories', () => {
       partitioned: 'DeterminismViolationError',
       failed: 'ok', // failed at the load stage, before the reordered calls
       cancelled: 'ok', // cancelled during features, before them too
+      'cancelled-awaited': 'ok',
+      'partition-failed': 'ok', // failed in the load
       // recorded with the 'models-side-by-side' patch: they take the branch the reordering left alone
       'happy-path-side-by-side': 'ok',
       'partitioned-side-by-side': 'ok',
@@ -104,9 +108,35 @@ describe('workflow replay against recorded histories', () => {
       partitioned: 'ok',
       failed: 'ok',
       cancelled: 'ok',
+      // recorded with the side-by-side patch, but ended before the branch
+      'cancelled-awaited': 'ok',
+      'partition-failed': 'ok',
       'happy-path-side-by-side': 'DeterminismViolationError',
       'partitioned-side-by-side': 'DeterminismViolationError',
       'rerun-stored-models': 'DeterminismViolationError',
+    });
+  });
+  it('catches the awaited cancellation removed: the runs recorded with it break, the older ones replay', async () => {
+    const source = await readFile(join(REPO_ROOT, 'workflows', 'monthly-segmentation.ts'), 'utf8');
+    const awaited = 'const stagesAwaited = patched(PATCHES.cancelledStagesAwaited);';
+    expect(source).toContain(awaited);
+    const path = join(scratch, 'unawaited-workflow.ts');
+    await writeFile(
+      path,
+      source.replace(awaited, 'const stagesAwaited = false;').replaceAll("from '../", `from '${REPO_ROOT}`),
+    );
+    const results = await replayAll(path);
+    const outcome = Object.fromEntries(results.map((r) => [r.workflowId, r.error?.name ?? 'ok']));
+    expect(outcome).toEqual({
+      'happy-path': 'ok',
+      partitioned: 'ok',
+      failed: 'ok',
+      cancelled: 'ok',
+      'happy-path-side-by-side': 'ok',
+      'partitioned-side-by-side': 'ok',
+      'rerun-stored-models': 'ok',
+      'cancelled-awaited': 'DeterminismViolationError',
+      'partition-failed': 'DeterminismViolationError',
     });
   });
 });
