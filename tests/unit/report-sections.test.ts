@@ -27,7 +27,7 @@ describe('report sections', () => {
     expect(svg).toContain('18,436');
   });
 
-  it('orders migration by segment id and shows a renamed segment as renamed, its subscribers staying', async () => {
+  it('orders migration by segment id, shows a renamed segment as renamed, its subscribers staying, and a regrouped id as regrouped', async () => {
     const cell = (from: [number | null, string], to: [number | null, string], subscribers: number): MigrationCell => ({
       from_segment_id: from[0],
       from_segment: from[1],
@@ -51,15 +51,31 @@ describe('report sections', () => {
     );
     expect(section.html).toMatch(/<td>10<\/td>.*<td>same<\/td>/);
     expect(section.html).toContain('800 of 807 subscribers present in both months (99.1%) kept their segment');
-    // rows and columns by id (2 before 10), both named by this month's name; joiners and leavers last
+    // rows and columns by id (2 before 10), the columns by this month's names, the rows by last
+    // month's; joiners and leavers last
     expect(texts(section.html, 'axis-label')).toEqual([
       '2 mid value · balanced · declining',
       '10 low value · light user',
       '(left the network)',
-      '2 mid value · balanced · declining',
+      '2 mid value · balanced',
       '10 low value · light user',
       '(joined the network)',
     ]);
+
+    // k from 2 to 1: the one segment left took id 1, but 60% of it was segment 2
+    const fewer = await migrationSection(
+      [
+        cell([1, 'low value · light user'], [1, 'low value · data heavy'], 100),
+        cell([2, 'mid value · data heavy'], [1, 'low value · data heavy'], 150),
+      ],
+      '2026-05',
+      '2026-06',
+    );
+    expect(fewer.html).toMatch(/<td>1<\/td>.*<td><b>regrouped<\/b>: 40.0% of it was segment 1 before<\/td>/);
+    expect(fewer.html).toMatch(/<td>2<\/td>.*<td>gone<\/td>/);
+    expect(fewer.html).toContain('0 of 250 subscribers present in both months (0.0%) kept their segment');
+    expect(fewer.html).toContain('A regrouped segment kept the id');
+    expect(section.html).not.toContain('A regrouped segment');
   });
 
   it('lists each grid with its first contacts in dispatch order, and says why each is there', () => {

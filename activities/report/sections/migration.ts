@@ -15,9 +15,11 @@ const LEFT = '(left the network)';
 
 /**
  * Moves between last month's segments and this month's, by segment id: ids carry over to the
- * nearest segment, so a segment whose id stayed is the same group even when its profile moved
- * enough to change its name. Such a segment is listed as renamed and its subscribers stay on
- * the diagonal; they are not shown as moving.
+ * nearest segment, so a segment whose id stayed is usually the same group, even when its profile
+ * moved enough to change its name (listed as renamed, its subscribers staying). Not always: after
+ * a change of k, or a month that reshaped the segments, the nearest segment may hold mostly other
+ * subscribers than the id's segment did. Such an id is listed as regrouped, and its subscribers do
+ * not count as keeping their segment.
  */
 export async function migrationSection(
   cells: MigrationCell[],
@@ -32,29 +34,45 @@ export async function migrationSection(
     if (c.to_segment_id !== null) now.set(c.to_segment_id, c.to_segment);
   }
   const ids = [...new Set([...before.keys(), ...now.keys()])].sort((a, b) => a - b);
-  const label = (id: number) => `${id} ${now.get(id) ?? before.get(id)}`;
+  // rows are last month's segments and columns this month's: each named as it was then
+  const labelBefore = (id: number) => `${id} ${before.get(id)}`;
+  const labelNow = (id: number) => `${id} ${now.get(id)}`;
   const chart = await migrationChart(
     cells.map((c) => ({
-      from: c.from_segment_id === null ? JOINED : label(c.from_segment_id),
-      to: c.to_segment_id === null ? LEFT : label(c.to_segment_id),
+      from: c.from_segment_id === null ? JOINED : labelBefore(c.from_segment_id),
+      to: c.to_segment_id === null ? LEFT : labelNow(c.to_segment_id),
       subscribers: c.subscribers,
     })),
     {
-      from: [...ids.filter((id) => before.has(id)).map(label), JOINED],
-      to: [...ids.filter((id) => now.has(id)).map(label), LEFT],
+      from: [...ids.filter((id) => before.has(id)).map(labelBefore), JOINED],
+      to: [...ids.filter((id) => now.has(id)).map(labelNow), LEFT],
     },
     previousSnapshot,
     month,
   );
   const sum = (keep: (c: MigrationCell) => boolean) => cells.filter(keep).reduce((n, c) => n + c.subscribers, 0);
   const inBoth = sum((c) => c.from_segment_id !== null && c.to_segment_id !== null);
-  const stayed = sum((c) => c.from_segment_id !== null && c.from_segment_id === c.to_segment_id);
+  const regrouped = new Set(ids.filter((id) => before.has(id) && now.has(id) && !sameGroup(cells, id)));
+  const stayed = sum(
+    (c) => c.from_segment_id !== null && c.from_segment_id === c.to_segment_id && !regrouped.has(c.from_segment_id),
+  );
   const rows = ids.map((id) => {
     const [was, is] = [before.get(id), now.get(id)];
     const status =
-      was === undefined ? 'new segment' : is === undefined ? 'gone' : was === is ? 'same' : '<b>renamed</b>';
+      was === undefined
+        ? 'new segment'
+        : is === undefined
+          ? 'gone'
+          : regrouped.has(id)
+            ? `<b>regrouped</b>: ${pct(share(cells, id).ofNow)} of it was segment ${id} before`
+            : was === is
+              ? 'same'
+              : '<b>renamed</b>';
     return `<tr><td>${id}</td><td>${escape(was ?? '—')}</td><td>${escape(is ?? '—')}</td><td>${status}</td></tr>`;
   });
+  const regroupedNote = regrouped.size
+    ? ` A regrouped segment kept the id of the segment nearest to it, but holds mostly other subscribers than that segment did (as after a change of k): its subscribers do not count as staying.`
+    : '';
   return {
     id: 'migration',
     title: `Migration since ${escape(previousSnapshot)}`,
@@ -63,7 +81,30 @@ export async function migrationSection(
       <tr><th>id</th><th>name in ${escape(previousSnapshot)}</th><th>name in ${escape(month)}</th><th></th></tr>
       ${rows.join('\n      ')}
     </table>
-    <p class="note">Segment ids carry over to this month's nearest segment. A renamed segment is the same group whose profile moved across a naming threshold: its subscribers count as staying.</p></div></div>
+    <p class="note">Segment ids carry over to this month's nearest segment. A renamed segment is the same group whose profile moved across a naming threshold: its subscribers count as staying.${regroupedNote}</p></div></div>
     <p class="note">${fmt(stayed)} of ${fmt(inBoth)} subscribers present in both months (${pct(inBoth ? stayed / inBoth : 0)}) kept their segment; ${fmt(sum((c) => c.from_segment_id === null))} joined and ${fmt(sum((c) => c.to_segment_id === null))} left the network.</p>`,
   };
+}
+
+/**
+ * Of last month's segment `id`, the share of its subscribers (of those still here) now in the
+ * segment that took its id; of that segment, the share that was segment `id` before.
+ */
+function share(cells: MigrationCell[], id: number): { ofBefore: number; ofNow: number } {
+  let kept = 0;
+  let wasId = 0;
+  let isId = 0;
+  for (const c of cells) {
+    if (c.from_segment_id === null || c.to_segment_id === null) continue;
+    if (c.from_segment_id === id) wasId += c.subscribers;
+    if (c.to_segment_id === id) isId += c.subscribers;
+    if (c.from_segment_id === id && c.to_segment_id === id) kept += c.subscribers;
+  }
+  return { ofBefore: wasId ? kept / wasId : 0, ofNow: isId ? kept / isId : 0 };
+}
+
+/** The same group under one id: most of last month's segment is in it, and most of it was that segment. */
+function sameGroup(cells: MigrationCell[], id: number): boolean {
+  const { ofBefore, ofNow } = share(cells, id);
+  return ofBefore > 0.5 && ofNow > 0.5;
 }
