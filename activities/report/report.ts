@@ -116,6 +116,7 @@ export function renderReport(report: PreparedReport, snapshot: ReportedSnapshot)
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>segflow run report ${escape(report.header.params.month)}</title>
 <style>
 ${STYLE}
@@ -181,6 +182,20 @@ const STYLE = `  body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #1f
     main { padding: 8px 12px 32px; }
     section { padding: 12px; }
     th, td { padding: 5px 6px; }
+  }
+  @media (max-width: 600px) {
+    /* a phone: charts keep their size and a section scrolls sideways (shrunk to fit, their text was
+       5 px), with a shadow at the edge that has more to see */
+    svg.marks { max-width: none; flex: none; }
+    section {
+      background:
+        linear-gradient(to right, white 30%, rgba(255, 255, 255, 0)) left / 40px 100% no-repeat local,
+        linear-gradient(to left, white 30%, rgba(255, 255, 255, 0)) right / 40px 100% no-repeat local,
+        radial-gradient(farthest-side at 0 50%, rgba(0, 0, 0, 0.18), rgba(0, 0, 0, 0)) left / 14px 100% no-repeat scroll,
+        radial-gradient(farthest-side at 100% 50%, rgba(0, 0, 0, 0.18), rgba(0, 0, 0, 0)) right / 14px 100% no-repeat scroll,
+        white;
+    }
+    dl.glossary { grid-template-columns: 1fr; }
   }
   @media print {
     body { background: white; }

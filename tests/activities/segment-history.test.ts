@@ -229,6 +229,16 @@ describe('segment ids stable across months', () => {
         /spends at least ¥3,000 a month \(highValueThreshold\).*key and high tiers.*in a segment's name/,
       );
       expect(problems).toEqual([]);
+
+      // on a phone: laid out at its width, every chart's text at least 8 px high (shrunk to fit, 4-5 px)
+      const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+      await phone.goto(pathToFileURL(join(published['2026-06'].snapshot.path, 'report.html')).href);
+      expect(await phone.evaluate(() => window.innerWidth)).toBe(390);
+      const heights = await phone.$$eval('svg.marks text', (texts) =>
+        texts.map((text) => text.getBoundingClientRect().height).filter((height) => height > 0),
+      );
+      expect(heights.length).toBeGreaterThan(100);
+      expect(Math.min(...heights)).toBeGreaterThanOrEqual(8);
     } finally {
       await browser.close();
     }
