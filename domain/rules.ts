@@ -115,3 +115,16 @@ export const OPERATION_GRID: readonly {
   },
   { valueTier: 'low', stable: true, priority: 8, retentionStyle: 'self-service: app promotions', channel: 'app push' },
 ];
+
+const TIER_WORDS: Record<ValueTier, string> = {
+  key: 'key customer',
+  high: 'high value',
+  mid: 'mid value',
+  low: 'low value',
+};
+
+/** An operation priority's cell in words, e.g. 1 is "key customer, unstable" (undefined: no such priority). */
+export function priorityWords(priority: number): string | undefined {
+  const cell = OPERATION_GRID.find((c) => c.priority === priority);
+  return cell && `${TIER_WORDS[cell.valueTier]}, ${cell.stable ? 'stable' : 'unstable'}`;
+}

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows, readSql } from '../duckdb';
+import { DISPATCH_MAX_PRIORITY } from '../../domain/actions';
 import type { ChurnSummary } from '../churn-summary';
 import type { ClusterSummary } from '../cluster';
 import type { FeatureSummary } from '../features';
@@ -79,6 +80,7 @@ export async function buildReport(
       await query<GridRow & Record<string, unknown>>('grids.sql'),
       await query<ContactRow & Record<string, unknown>>('first_contacts.sql', { per_grid: FIRST_CONTACTS_PER_GRID }),
       FIRST_CONTACTS_PER_GRID,
+      { order: load.params.dispatchOrder, maxPriority: DISPATCH_MAX_PRIORITY },
     ),
     await qualitySection({
       rowsRead: load.rowsRead,

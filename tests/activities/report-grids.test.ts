@@ -67,6 +67,7 @@ describe("the report's grids", () => {
             operation_priority: 1,
             churn_score: 0.5,
             risk_band: 'high',
+            churn_reasons: [],
             tags: [],
             retention_style: 'care',
             recommended_product: 'plan',
@@ -74,7 +75,10 @@ describe("the report's grids", () => {
             contact_moment: 'now',
           }) as unknown as ContactRow,
       );
-      const html = gridsSection(grids as unknown as GridRow[], described, 5).html;
+      const html = gridsSection(grids as unknown as GridRow[], described, 5, {
+        order: 'priority',
+        maxPriority: 2,
+      }).html;
       const south = html.slice(html.indexOf('<summary>south'));
       expect(south).toContain('S1');
       expect(south).not.toContain('N1');

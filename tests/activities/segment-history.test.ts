@@ -233,7 +233,7 @@ describe('segment ids stable across months', () => {
       // on a phone: laid out at its width, every chart's text at least 8 px high (shrunk to fit, 4-5 px)
       const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
       await phone.goto(pathToFileURL(join(published['2026-06'].snapshot.path, 'report.html')).href);
-      expect(await phone.evaluate(() => window.innerWidth)).toBe(390);
+      expect(await phone.$eval('body', (body) => body.getBoundingClientRect().width)).toBe(390);
       const heights = await phone.$$eval('svg.marks text', (texts) =>
         texts.map((text) => text.getBoundingClientRect().height).filter((height) => height > 0),
       );

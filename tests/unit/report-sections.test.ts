@@ -1,12 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { dataQualityChart } from '../../activities/report/charts';
-import { contactReason, gridsSection, type ContactRow, type GridRow } from '../../activities/report/sections/grids';
+import {
+  contactReason,
+  gridsSection,
+  type ContactRow,
+  type DispatchRule,
+  type GridRow,
+} from '../../activities/report/sections/grids';
 import { reportHeader } from '../../activities/report/sections/header';
 import { migrationSection, type MigrationCell } from '../../activities/report/sections/migration';
 import { churnSection } from '../../activities/report/sections/churn';
 import { churnModelsSection } from '../../activities/report/sections/churn-models';
 import { glossarySection } from '../../activities/report/sections/glossary';
 import { parseRunParams } from '../../domain/params';
+
+/** The default dispatch lists' rule. */
+const RULE: DispatchRule = { order: 'priority', maxPriority: 2 };
 
 /** The texts of one Vega role's text marks, in drawing order. */
 function texts(svg: string, role: string): string[] {
@@ -100,6 +109,7 @@ describe('report sections', () => {
       operation_priority: 1,
       churn_score: 0.42,
       risk_band: 'high',
+      churn_reasons: ['spend falling 7% a month', 'last active 27 days ago'],
       tags: ['VIP', 'warning'],
       retention_style: 'steel binding: contract renewal, device offer',
       recommended_product: 'premium unlimited plan',
@@ -113,6 +123,7 @@ describe('report sections', () => {
       [grid('R1-G01', 0), grid('R1-G02', 9), grid(null, 0)],
       [contact(1, 'S7'), contact(2, 'S3')],
       2,
+      RULE,
     );
     const order = [...section.html.matchAll(/<code>(S\d)<\/code>/g)].map((m) => m[1]);
     expect(order).toEqual(['S7', 'S3']);
@@ -120,14 +131,27 @@ describe('report sections', () => {
     expect(section.html).toMatch(/<details class="grid" open><summary class="grid-row"><span>R1-G02/);
     expect(section.html).toContain('The first 2 of 9');
     expect(section.html).toContain('(no grid)');
+    // the lists in one sentence: how many, who is on them, in what order; each contact's reasons
+    expect(section.html).toContain(
+      "<b>9 subscribers to contact this month</b>, and 0 held out, in 3 grids. On the list: everyone at elevated or high churn risk, and operation priorities 1 (key customer, unstable) and 2 (high value, unstable) whatever their risk. Each grid's list is ranked by operation priority (1 first), then by churn score",
+    );
+    expect(section.html).toContain('<div class="columns">spend falling 7% a month<br>last active 27 days ago</div>');
+    expect(gridsSection([grid('R1-G02', 1)], [], 2, { order: 'revenueAtRisk', maxPriority: 2 }).html).toContain(
+      '<b>1 subscriber to contact this month</b>',
+    );
     // a grid's control group is counted apart and named as not to be contacted
-    const held = gridsSection([grid('R1-G02', 2, 1)], [contact(1, 'S7'), contact(3, 'S3')], 5).html;
+    const held = gridsSection([grid('R1-G02', 2, 1)], [contact(1, 'S7'), contact(3, 'S3')], 5, RULE).html;
     expect(held).toContain('Everyone to contact in this grid');
     expect(held).toContain('1 more is held out as the control group: do not contact them.');
     expect(held).toContain('2 to contact · 1 held out');
     // an id made from a file's rows reads in full; only a pseudonym (a hash) is shortened
     const pseudonym = 'ab'.repeat(32);
-    const ids = gridsSection([grid('R1-G02', 2)], [contact(1, 'customers.csv#12345'), contact(2, pseudonym)], 2).html;
+    const ids = gridsSection(
+      [grid('R1-G02', 2)],
+      [contact(1, 'customers.csv#12345'), contact(2, pseudonym)],
+      2,
+      RULE,
+    ).html;
     expect(ids).toContain('<code>customers.csv#12345</code>');
     expect(ids).toContain(`<code title="${pseudonym}">${pseudonym.slice(0, 12)}…</code>`);
   });
@@ -248,6 +272,10 @@ describe('glossary', () => {
     const { html } = glossarySection(3000);
     expect(html).toContain(
       'spends at least ¥3,000 a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking',
+    );
+    // the operation grid's cells as domain/rules.ts sets them (it said priority 1 was "high value")
+    expect(html).toContain(
+      '1 (key customer, unstable) is the most urgent, then 2 (high value, unstable), down to 8 (low value, stable)',
     );
   });
 });

@@ -1,4 +1,4 @@
-import { RISK_BANDS, STABLE_SCORE } from '../../../domain/rules';
+import { priorityWords, RISK_BANDS, STABLE_SCORE } from '../../../domain/rules';
 import { percent, type ReportSection } from '../html';
 
 const band = (name: string) => percent(RISK_BANDS.find((b) => b.band === name)?.minScore ?? 0);
@@ -37,7 +37,10 @@ const terms = (highValueThreshold: number): readonly [term: string, meaning: str
     'high value',
     `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says the segment spends well above the average subscriber (half a standard deviation), whatever its members' tiers.`,
   ],
-  ['operation priority', 'from value tier x stability: 1 (high value, unstable) is the most urgent, 8 the least.'],
+  [
+    'operation priority',
+    `from value tier x stability: 1 (${priorityWords(1)}) is the most urgent, then 2 (${priorityWords(2)}), down to 8 (${priorityWords(8)}).`,
+  ],
   ['migration', 'subscribers whose segment this month differs from last month.'],
 ];
 

@@ -1,4 +1,5 @@
-import { OPERATION_GRID } from '../../../domain/rules';
+import type { DISPATCH_ORDERS } from '../../../domain/params';
+import { priorityWords } from '../../../domain/rules';
 import { counted, escape, fmt, pct, type ReportSection } from '../html';
 
 /** A grid's rollup (snapshot_grids) and its dispatch list's subscribers to contact and held out (sql/grids.sql). */
@@ -26,19 +27,14 @@ export interface ContactRow {
   operation_priority: number;
   churn_score: number;
   risk_band: string;
+  /** The features that raised this subscriber's churn score most, in words (churn-reasons.ts). */
+  churn_reasons: string[];
   tags: string[];
   retention_style: string;
   recommended_product: string;
   channel: string;
   contact_moment: string;
 }
-
-const TIER_WORDS: Record<string, string> = {
-  key: 'key customer',
-  high: 'high value',
-  mid: 'mid value',
-  low: 'low value',
-};
 
 /** What publishing makes of an id with pseudonymiseIds (00_macros.sql): sha256 in hex. */
 const PSEUDONYM = /^[0-9a-f]{64}$/;
@@ -52,8 +48,7 @@ function who(id: string): string {
 
 /** Why a subscriber is on the dispatch list, in words: priority cell, churn risk, tags. */
 export function contactReason(contact: ContactRow): string {
-  const cell = OPERATION_GRID.find((c) => c.priority === contact.operation_priority);
-  const who = cell ? `${TIER_WORDS[cell.valueTier]}, ${cell.stable ? 'stable' : 'unstable'}` : 'priority';
+  const who = priorityWords(contact.operation_priority) ?? 'priority';
   const tags = contact.tags.length ? ` · ${contact.tags.join(', ')}` : '';
   return `${who} (P${contact.operation_priority}) · churn risk ${contact.risk_band} (${pct(contact.churn_score)})${tags}`;
 }
@@ -62,7 +57,12 @@ export function contactReason(contact: ContactRow): string {
  * For grid managers: per region, each grid's rollup, and under it the first contacts of its
  * dispatch list in dispatch.parquet's order. Collapsed by default (one grid open), so the page stays short with hundreds of grids and needs no script.
  */
-export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: number): ReportSection {
+export function gridsSection(
+  grids: GridRow[],
+  contacts: ContactRow[],
+  perGrid: number,
+  dispatch: DispatchRule,
+): ReportSection {
   // a grid is a grid of its region: codes may repeat across regions, and "(no grid)" is per region
   const gridKey = (row: { region: string | null; grid: string | null }) => JSON.stringify([row.region, row.grid]);
   const contactsByGrid = groupBy(contacts, gridKey);
@@ -72,7 +72,7 @@ export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: 
   const gridBlock = (g: GridRow, open: boolean) => {
     const first = (contactsByGrid.get(gridKey(g)) ?? []).map(
       (c) =>
-        `<tr><td class="num">${c.contact_rank}</td><td>${who(c.subscriber_id)}<div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}</td><td>${escape(c.recommended_product)}<div class="columns">${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
+        `<tr><td class="num">${c.contact_rank}</td><td>${who(c.subscriber_id)}<div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}${reasonList(c.churn_reasons)}</td><td>${escape(c.recommended_product)}<div class="columns">${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
     );
     const list = first.length
       ? `<table class="contacts"><tr><th class="num">#</th><th>who</th><th>why</th><th>product</th><th>channel</th><th>moment</th></tr>${first.join('')}</table>
@@ -94,9 +94,36 @@ export function gridsSection(grids: GridRow[], contacts: ContactRow[], perGrid: 
   return {
     id: 'grids',
     title: 'Grids: rollup and first contacts',
-    html: `<p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, product, channel, moment), most urgent first: the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. MOU and DOU are the grid's totals for the month.</p>
+    html: `<p>${listed(grids, dispatch)}</p>
+    <p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, product, channel, moment), in the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. MOU and DOU are the grid's totals for the month.</p>
     ${regionBlocks.join('\n    ')}`,
   };
+}
+
+/** Who is on the dispatch lists and in what order (04_dispatch.sql). */
+export interface DispatchRule {
+  order: (typeof DISPATCH_ORDERS)[number];
+  /** Subscribers of priority 1 to this are listed whatever their churn risk. */
+  maxPriority: number;
+}
+
+/** This month's lists in one sentence: how many to contact, who is on them, and in what order. */
+function listed(grids: GridRow[], dispatch: DispatchRule): string {
+  const total = (pick: (g: GridRow) => number) => grids.reduce((n, g) => n + pick(g), 0);
+  const priorities = Array.from({ length: dispatch.maxPriority }, (_, i) => `${i + 1} (${priorityWords(i + 1)})`);
+  const order =
+    dispatch.order === 'revenueAtRisk'
+      ? 'by revenue at risk (churn score x ARPU), largest first'
+      : 'by operation priority (1 first), then by churn score: a priority 1 subscriber at low risk comes before a priority 6 one at high risk';
+  return `<b>${counted(
+    total((g) => g.to_contact),
+    'subscriber',
+  )} to contact this month</b>, and ${fmt(total((g) => g.held_out))} held out, in ${counted(grids.length, 'grid')}. On the list: everyone at elevated or high churn risk, and operation priorities ${priorities.join(' and ')} whatever their risk. Each grid's list is ranked ${order}.`;
+}
+
+/** A contact's churn reasons, each on a line of its own under the why. */
+function reasonList(reasons: string[]): string {
+  return reasons.length ? `<div class="columns">${reasons.map(escape).join('<br>')}</div>` : '';
 }
 
 /** The note on a grid's control group, if it has one. */

@@ -1,4 +1,5 @@
 import { paretoCurve, valueStabilityGrid } from '../charts';
+import { priorityWords } from '../../../domain/rules';
 import { pct, type ReportSection } from '../html';
 
 export interface ValueData {
@@ -13,6 +14,6 @@ export async function valueSection(data: ValueData): Promise<ReportSection> {
     id: 'value',
     title: 'Value and stability',
     html: `<div class="row">${await paretoCurve(data.pareto)}${await valueStabilityGrid(data.grid)}</div>
-    <p class="note">Key customers are the top subscribers holding ${pct(data.keyCustomerRevenueShare)} of revenue. Priority 1 (most urgent) is high value and unstable; P8 is low value and stable.</p>`,
+    <p class="note">Key customers are the top subscribers holding ${pct(data.keyCustomerRevenueShare)} of revenue. Operation priority 1 (most urgent) is ${priorityWords(1)}, 2 ${priorityWords(2)}; 8, the least, ${priorityWords(8)}.</p>`,
   };
 }
