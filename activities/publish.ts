@@ -82,6 +82,10 @@ const TABLE_OUTPUTS = [
 ] as const;
 
 /** Written when the run measured last month's dispatch list against a contact log. */
+/** The report's campaign section for a run given no contact log, when last month has a dispatch list. */
+const NO_CONTACT_LOG =
+  "this run was given no contact log. Run the month again with --param contacts=<last month's contact log> (CSV or Parquet: who was contacted, when, through which channel, and the outcome; docs/campaigns.md) to compare the churn of last month's contacted subscribers with their control group's";
+
 const CAMPAIGN_OUTPUTS = [
   { table: 'snapshot_campaigns', file: 'campaigns.parquet' },
   { table: 'snapshot_contacts_quarantine', file: 'contacts_quarantine.parquet' },
@@ -220,7 +224,10 @@ async function writeOutputs(
     await checkpoint({ stage: 'publish: report.html' });
     const campaignsReport = campaigns
       ? await campaignsSection({ metrics: campaigns, groups: campaigns.measured ? await readCampaignGroups(conn) : [] })
-      : null;
+      : previous
+        ? // last month has a dispatch list: say how to measure it, rather than leave the question out
+          await campaignsSection({ metrics: { measured: false, reason: NO_CONTACT_LOG }, groups: [] })
+        : null;
     return { files, report: await buildReport(conn, request, previous !== null, campaignsReport) };
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));

@@ -171,9 +171,13 @@ describe('segment ids stable across months', () => {
       );
       expect(await page.textContent('header .params')).toContain('all parameters at their defaults');
       expect(await page.$$eval('nav a', (links) => links.map((a) => a.getAttribute('href')))).toEqual(
-        ['segments', 'value', 'churn', 'churn-models', 'migration', 'grids', 'quality', 'glossary'].map(
+        ['segments', 'value', 'churn', 'churn-models', 'campaigns', 'migration', 'grids', 'quality', 'glossary'].map(
           (id) => `#${id}`,
         ),
+      );
+      // last month has a dispatch list, and this run no contact log: the report says how to measure it
+      expect(await page.textContent('#campaigns')).toContain(
+        'Not measured: this run was given no contact log. Run the month again with --param contacts=',
       );
       const k = published['2026-06'].cluster.k;
       expect(await page.$$eval('#segments table.profiles tr', (rows) => rows.length)).toBe(k + 1);

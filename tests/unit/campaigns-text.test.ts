@@ -195,10 +195,40 @@ describe('campaign measurement as text', () => {
     expect(text.match(/significant \(kept\)/g)).toHaveLength(1);
   });
 
-  it('leaves out the kept-per-100 sentence when there is no value', async () => {
-    const overall = group('all', 'all on the list', { keptPer100Contacts: null, contactedSubscribers: 0 });
+  it('claims no subscribers kept when the interval cannot tell the difference from none', async () => {
+    const overall = group('all', 'all on the list');
     const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;
-    expect(html).toContain('2.0 pp fewer left among the contacted (95% interval -1.0 pp to 6.0 pp).');
+    expect(html).toContain(
+      '<b>No clear effect yet.</b> On the 2026-10 dispatch list (v1), 300 subscribers were held out as a control group and 2,700 were to be contacted. This month 10.0% of the control group left, against 8.0% of the contacted: 2.0 pp fewer left among the contacted (95% interval -1.0 pp to 6.0 pp), a difference this month cannot tell from none. Of the contacts with a recorded outcome, 25.0% accepted the offer.',
+    );
+    expect(html).not.toContain('kept per 100 contacted');
+  });
+
+  it('warns that among many groups some read significant by chance', async () => {
+    const overall = group('all', 'all on the list');
+    const grids = Array.from({ length: 22 }, (_, i) =>
+      group('grid', `G${i}`, i === 0 ? { significant: true, upliftLow: 0.01 } : {}),
+    );
+    const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall, ...grids] })).html;
+    expect(html).toContain(
+      '22 groups above were large enough to read, and 1 reads significant. With no effect at all, about 1 of 22 would read significant by chance',
+    );
+    // a handful of groups: no such note
+    expect((await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html).not.toContain(
+      'by chance',
+    );
+  });
+
+  it('leaves out the kept-per-100 sentence when there is no value', async () => {
+    const overall = group('all', 'all on the list', {
+      keptPer100Contacts: null,
+      contactedSubscribers: 0,
+      significant: true,
+      upliftLow: 0.01,
+      acceptanceRate: null,
+    });
+    const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;
+    expect(html).toContain('2.0 pp fewer left among the contacted (95% interval 1.0 pp to 6.0 pp).</p>');
     expect(html).not.toContain('about –');
     const none = group('all', 'all on the list', {
       absoluteUplift: null,

@@ -33,7 +33,8 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
         groups.filter((g) => g.dimension === dimension),
       ),
     ).join('\n    ')}
-    <p class="note">${fmt(readableGrids.length)} of ${fmt(grids.length)} grids have at least ${metrics.minArmSubscribers} subscribers in each arm; ${gridReadings(readableGrids)} (campaigns.parquet lists every grid).</p>
+    <p class="note">${fmt(readableGrids.length)} of ${fmt(grids.length)} grids have at least ${metrics.minArmSubscribers} subscribers in each arm${readableGrids.length ? `; ${gridReadings(readableGrids)}` : ''} (campaigns.parquet lists every grid).</p>
+    ${chanceNote(groups)}
     <p class="note">Churned: on the list and not active this month (no usage row), as the churn model's label. Uplift: control churn rate minus contacted churn rate, everyone not held out counted as contacted (intent to treat); interval: ${escape(metrics.interval)}; groups with fewer than ${metrics.minArmSubscribers} subscribers in an arm are marked too small and never called significant. Kept per 100 contacts divides the uplift by the share of the list with a contact record (negative: subscribers lost). Significant (kept): the interval lies above 0; significant (harm): below 0, more churn among the contacted. Acceptance: accepted among the contacted with a recorded outcome. Contact log: ${fmt(contacts.rows)} rows, ${fmt(contacts.loaded)} used, ${fmt(contacts.quarantined)} quarantined${quarantineReasons(contacts.quarantineByReason)} (contacts_quarantine.parquet)${contacts.contactedControls ? `; ${fmt(contacts.contactedControls)} control subscribers were contacted anyway and stay in the control group` : ''}.</p>`);
 }
 
@@ -52,11 +53,17 @@ function comparison(overall: CampaignGroup): string {
   const interval = `95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}`;
   if (Math.abs(uplift) < 0.0005) return `: the same rate (${interval}).`;
   const kept = overall.keptPer100Contacts;
-  const per100 =
-    kept === null || Math.abs(kept) < 0.05
+  // an estimate the interval cannot tell from no effect is not a number of subscribers kept
+  const per100 = !overall.significant
+    ? ', a difference this month cannot tell from none'
+    : kept === null || Math.abs(kept) < 0.05
       ? ''
       : `, about ${decimals(Math.abs(kept), 1)} subscribers ${kept > 0 ? 'kept' : 'lost'} per 100 contacted`;
-  return `: ${points(Math.abs(uplift))} ${uplift > 0 ? 'fewer' : 'more'} left among the contacted (${interval})${per100}.`;
+  const accepted =
+    overall.acceptanceRate === null
+      ? ''
+      : ` Of the contacts with a recorded outcome, ${pct(overall.acceptanceRate)} accepted the offer.`;
+  return `: ${points(Math.abs(uplift))} ${uplift > 0 ? 'fewer' : 'more'} left among the contacted (${interval})${per100}.${accepted}`;
 }
 
 /** A group's reading in the chart's words. */
@@ -65,6 +72,17 @@ export function reading(
 ): 'too small to read' | 'kept subscribers' | 'lost subscribers' | 'no clear effect' {
   const read = upliftReading(g);
   return read === 'too small' ? 'too small to read' : read === 'no clear effect' ? read : `${read} subscribers`;
+}
+
+/**
+ * Many groups read at a 95% level: about one in twenty with no effect reads significant by
+ * chance, so a lone significant group on a handful of churners is a lead, not a finding.
+ */
+function chanceNote(groups: CampaignGroup[]): string {
+  const read = groups.filter((g) => g.dimension !== 'all' && !g.tooSmall);
+  const significant = read.filter((g) => g.significant).length;
+  if (read.length < 10) return '';
+  return `<p class="note">${fmt(read.length)} groups above were large enough to read, and ${fmt(significant)} ${significant === 1 ? 'reads' : 'read'} significant. With no effect at all, about ${fmt(Math.round(read.length / 20))} of ${fmt(read.length)} would read significant by chance at a 95% interval: a group's significant reading resting on a few churners is a lead to test again next month, not a result.</p>`;
 }
 
 function gridReadings(readable: CampaignGroup[]): string {
