@@ -139,7 +139,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
         return { file: output.file, expected: output.sha256, actual, published, identical };
       }),
     );
-    const manifestDifferences = recordDifferences(manifest, again);
+    const manifestDifferences = recordDifferences(manifest, again, report.codeThen !== report.codeNow);
     return {
       ...report,
       files,
@@ -153,10 +153,13 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
 
 /**
  * The fields of what a manifest records of its run (and each metric) on which two manifests
- * differ: a published manifest edited since would otherwise pass with its files intact.
+ * differ: a published manifest edited since would otherwise pass with its files intact. Across a
+ * change of code, only what the published manifest records is compared: a field the newer code
+ * adds inside a metric (the campaign measurement's dispatch list hash, say) is no difference.
  */
-function recordDifferences(published: SnapshotManifest, again: SnapshotManifest): string[] {
-  const differs = (a: unknown, b: unknown) => canonicalJson(a ?? null) !== canonicalJson(b ?? null);
+function recordDifferences(published: SnapshotManifest, again: SnapshotManifest, otherCode: boolean): string[] {
+  const differs = (a: unknown, b: unknown) =>
+    canonicalJson(a ?? null) !== canonicalJson((otherCode ? recordedPart(a, b) : b) ?? null);
   const fields = (['rowCounts', 'quarantineByReason', 'skippedFeatures'] as const).filter((field) =>
     differs(published[field], again[field]),
   );
@@ -174,6 +177,18 @@ function recordDifferences(published: SnapshotManifest, again: SnapshotManifest)
   const [then, now] = [withoutWarnings(published.metrics), withoutWarnings(again.metrics)];
   const metrics = Object.keys(published.metrics) as (keyof SnapshotManifest['metrics'])[];
   return [...fields, ...metrics.filter((key) => differs(then[key], now[key])).map((key) => `metrics.${key}`)];
+}
+
+/** Of `recomputed`, the fields `recorded` has, at every depth (objects only: arrays and values whole). */
+export function recordedPart(recorded: unknown, recomputed: unknown): unknown {
+  const isRecord = (value: unknown): value is Record<string, unknown> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isRecord(recorded) || !isRecord(recomputed)) return recomputed;
+  return Object.fromEntries(
+    Object.keys(recorded)
+      .filter((key) => key in recomputed)
+      .map((key) => [key, recordedPart(recorded[key], recomputed[key])]),
+  );
 }
 
 /** The first month of the snapshot's window, as the load computed it. */

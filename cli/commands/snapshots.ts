@@ -189,9 +189,10 @@ export function registerSnapshots(program: Command): void {
               ),
               ...(r.manifestDifferences.length
                 ? [
-                    `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (edited since it was published? 'segflow audit verify' checks the manifest's hash)`,
+                    `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (${r.codeThen === r.codeNow ? 'edited since it was published?' : 'the code changed since, or edited since it was published?'} 'segflow audit verify' checks the manifest's hash)`,
                   ]
                 : []),
+              ...(!r.identical && r.codeThen !== r.codeNow ? [otherCodeNote(r)] : []),
               table(
                 r.files.map((f) => ({
                   file: f.file,
@@ -205,4 +206,24 @@ export function registerSnapshots(program: Command): void {
       );
       process.exit(report.identical ? EXIT.ok : EXIT.failed);
     });
+}
+
+/**
+ * Why a snapshot published by other code may recompute otherwise, and how to check it as it was
+ * made: a difference is then no sign of tampering by itself.
+ */
+function otherCodeNote(r: {
+  codeThen: string;
+  files: { identical: boolean; published: string | null; expected: string }[];
+}): string {
+  const intact = r.files.every((f) => f.published === f.expected);
+  return [
+    `note: this snapshot was published by other code (commit ${r.codeThen}); a recomputation by this code differs wherever the code changed what it writes.`,
+    intact
+      ? ' Its published files still match their manifest.'
+      : ' Some published files no longer match their manifest (the published column).',
+    r.codeThen === 'unknown' || r.codeThen.endsWith('-dirty')
+      ? ''
+      : ` To reproduce it as it was made, run this command from a checkout of that commit (git checkout ${r.codeThen.slice(0, 12)}) on the same store.`,
+  ].join('');
 }

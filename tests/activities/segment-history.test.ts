@@ -122,6 +122,32 @@ describe('segment ids stable across months', () => {
     }
   });
 
+  it('reproduce across a change of code compares only what the manifest recorded', async () => {
+    const path = join(versionDir(store, '2026-06', 1), 'manifest.json');
+    const [bytes, mode] = [await readFile(path), (await stat(path)).mode];
+    /** The manifest as an older segflow wrote it: without a field inside a metric; `commit` its code. */
+    const asOlder = async (commit?: string) => {
+      const manifest = JSON.parse(bytes.toString('utf8'));
+      delete manifest.metrics.churnHoldout.rocAuc;
+      if (commit) manifest.code.commit = commit;
+      await chmod(path, 0o644);
+      await writeFile(path, JSON.stringify(manifest, null, 2) + '\n');
+    };
+    try {
+      await asOlder('0'.repeat(40));
+      const older = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
+      expect(older.manifestDifferences).toEqual([]);
+      // the same code: a field gone from a metric is a difference
+      await asOlder();
+      expect((await reproduceSnapshot(store, { month: '2026-06', version: 1 })).manifestDifferences).toEqual([
+        'metrics.churnHoldout',
+      ]);
+    } finally {
+      await writeFile(path, bytes);
+      await chmod(path, mode);
+    }
+  });
+
   it('publishes a run report a browser renders: every chart drawn, no console errors', async () => {
     const { chromium } = await import('playwright-core');
     const executablePath = execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-chromium.sh')], {
