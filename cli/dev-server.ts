@@ -1,7 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -113,6 +123,12 @@ export async function ensureDevServer(options: {
 
   mkdirSync(stateDir, { recursive: true });
   const claim = await claimDatabase(stateDir, address);
+  // a server no claim names: started by a segflow from before the claims, or by hand
+  const unclaimed = claim === 'starting' ? null : serverOnDatabase(join(stateDir, 'temporal.db'));
+  if (claim !== 'starting' && unclaimed) {
+    claim.release();
+    throw inUse(unclaimed, stateDir);
+  }
   if (claim === 'starting') {
     // another command is starting a server at this address on this database: use it
     if (await answersWithin(address, options.timeoutMs ?? 60_000)) {
@@ -202,16 +218,58 @@ async function claimDatabase(stateDir: string, address: string): Promise<{ relea
     const owner = readOwner(file);
     if (owner && isAlive(owner.pid)) {
       if (owner.address === address) return 'starting';
-      throw new UsageError(
-        `a Temporal dev server (started by pid ${owner.pid}) at ${owner.address} uses ${join(stateDir, 'temporal.db')}: ` +
-          `set TEMPORAL_ADDRESS=${owner.address} to use it, stop it, or give this command another SEGFLOW_HOME`,
-      );
+      throw inUse(owner, stateDir, 'started by ');
     }
     rmSync(file, { force: true }); // stale: its command is gone
   }
   throw new InfrastructureError(
     `cannot claim ${join(stateDir, 'temporal.db')} for a dev server (${file} keeps changing)`,
   );
+}
+
+/** The refusal of a second server on the state folder's database, naming the one that uses it. */
+function inUse(owner: Owner, stateDir: string, started = ''): UsageError {
+  return new UsageError(
+    `a Temporal dev server (${started}pid ${owner.pid}) at ${owner.address} uses ${join(stateDir, 'temporal.db')}: ` +
+      `set TEMPORAL_ADDRESS=${owner.address} to use it, stop it, or give this command another SEGFLOW_HOME`,
+  );
+}
+
+/**
+ * A running dev server (`temporal server start-dev`) on the database `dbPath`, found by its
+ * command line: its pid and address. Linux's /proc only; elsewhere none is found, and the claim
+ * file alone guards the database.
+ */
+export function serverOnDatabase(dbPath: string): Owner | null {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid);
+  } catch {
+    return null;
+  }
+  for (const pid of pids) {
+    let args: string[];
+    let cwd: string;
+    try {
+      args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
+    } catch {
+      continue; // gone, or another user's
+    }
+    if (!args.includes('start-dev')) continue;
+    const flag = (...names: string[]) => {
+      for (const [i, arg] of args.entries()) {
+        if (names.includes(arg)) return args[i + 1];
+        const withValue = names.find((name) => arg.startsWith(`${name}=`));
+        if (withValue) return arg.slice(withValue.length + 1);
+      }
+      return undefined;
+    };
+    const db = flag('--db-filename', '-f');
+    if (db === undefined || resolve(cwd, db) !== resolve(dbPath)) continue;
+    return { pid: Number(pid), address: `${flag('--ip') ?? 'localhost'}:${flag('--port', '-p') ?? 7233}` };
+  }
+  return null;
 }
 
 function readOwner(file: string): Owner | null {

@@ -1,8 +1,9 @@
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureDevServer, freeLocalAddress, hostAndPort, isServerUp } from '../../cli/dev-server';
+import { ensureDevServer, freeLocalAddress, hostAndPort, isServerUp, serverOnDatabase } from '../../cli/dev-server';
 import { temporalCliPath } from '../../cli/temporal-cli';
 import { tempDir } from '../helpers';
 
@@ -23,6 +24,30 @@ describe('dev server ports', () => {
     expect(hostAndPort('[::1]:7233')).toEqual({ host: '::1', port: 7233 });
     for (const address of ['localhost', '::1:7233', '127.0.0.1:70000', '127.0.0.1:'])
       expect(() => hostAndPort(address)).toThrow(/host:port or \[IPv6 address\]:port/);
+  });
+
+  it('refuses a second server on a database a server no claim names already uses (an older segflow, or by hand)', async () => {
+    const stateDir = join(await tempDir(), 'temporal');
+    mkdirSync(stateDir, { recursive: true });
+    // a process with a dev server's command line, started from the state folder with a relative path
+    const other = spawn(
+      process.execPath,
+      ['-e', 'setInterval(() => {}, 1000)', 'server', 'start-dev', '--db-filename', 'temporal.db', '--port=7999'],
+      { cwd: stateDir, stdio: 'ignore' },
+    );
+    try {
+      await new Promise((resolveSoon) => setTimeout(resolveSoon, 200));
+      expect(serverOnDatabase(join(stateDir, 'temporal.db'))).toEqual({ pid: other.pid, address: 'localhost:7999' });
+      await expect(ensureDevServer({ address: await freeLocalAddress(), stateDir })).rejects.toMatchObject({
+        name: 'UsageError',
+        message: expect.stringContaining(`a Temporal dev server (pid ${other.pid}) at localhost:7999 uses ${stateDir}`),
+      });
+      // and the refusal left no claim behind
+      expect(existsSync(join(stateDir, 'server.json'))).toBe(false);
+    } finally {
+      other.kill();
+    }
+    expect(serverOnDatabase(join(await tempDir(), 'temporal.db'))).toBeNull();
   });
 
   it('names a taken Web UI port and the option that moves it', async () => {
