@@ -184,7 +184,7 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
   return [
     table(
       rows.map((r) => ({
-        snapshot: `${r.month}/v${r.version}${r.latest ? '*' : r.official ? '' : ' (x)'}`,
+        snapshot: `${r.month}/v${r.version}${r.latest ? '*' : r.official ? '' : r.experiment ? ' (x)' : ' (r)'}`,
         published: r.publishedAt.slice(0, 16).replace('T', ' '),
         requestedBy: shorten(r.requestedBy, 22),
         subscribers: count(r.subscribers),
@@ -194,8 +194,11 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
       })),
     ),
     rows.length ? '* latest version of the month; published in UTC; params = start of the parameters hash' : '',
-    rows.some((r) => !r.official && !r.latest)
+    rows.some((r) => !r.official && !r.latest && r.experiment)
       ? "(x) an experiment (run --experiment), not the month's latest: segflow snapshots promote makes it so"
+      : '',
+    rows.some((r) => !r.official && !r.latest && !r.experiment)
+      ? "(r) rolled back: a promotion moved the month's latest away from it; segflow snapshots promote makes it the latest again"
       : '',
   ]
     .filter(Boolean)

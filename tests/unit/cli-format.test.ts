@@ -53,6 +53,11 @@ describe('terminal output', () => {
     );
     expect(lines[4]).toMatch(/^2026-10\/v10 \(x\) +2026-11-02 03:00 /);
     expect(lines.at(-1)).toMatch(/^\(x\) an experiment \(run --experiment\), not the month's latest/);
+    // a run a rollback moved the latest away from is no experiment
+    const rolledBack = snapshotsTable([listing, { ...listing, version: 13, latest: false, official: false }]);
+    expect(rolledBack).toMatch(/2026-10\/v13 \(r\) /);
+    expect(rolledBack).toContain("(r) rolled back: a promotion moved the month's latest away from it");
+    expect(rolledBack).not.toContain('(x)');
   });
 
   it("the help's JSON Schema file is the params schema's", () => {
