@@ -73,6 +73,10 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
     if (ca[name] !== cb[name]) params.push({ name, a: ca[name], b: cb[name] });
   params.push(...inputFileChanges(ma, mb));
   params.push(...(await mappingChanges(store, a, b)));
+  // other code may publish other results from the same parameters and inputs
+  const commit = (m: SnapshotManifest) => (m.code as SnapshotManifest['code'] | undefined)?.commit;
+  if (commit(ma) && commit(mb) && commit(ma) !== commit(mb))
+    params.push({ name: 'code (commit)', a: commit(ma)!.slice(0, 12), b: commit(mb)!.slice(0, 12) });
   // the columns the churn models read: a changed mapping or input may add or drop one unasked
   const used = (m: SnapshotManifest) =>
     (m.metrics.churnFeatures as SnapshotManifest['metrics']['churnFeatures'] | undefined)?.map((f) => f.name);

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setVariable, withConnection } from '../../activities/duckdb';
@@ -80,6 +80,23 @@ describe('older snapshots and results', () => {
     // an older manifest without the list: nothing to compare, no row
     const older = await diffSnapshots(store, { month: MONTH, version: 2 }, { month: MONTH, version: 4 });
     expect(older.params.map((p) => p.name)).not.toContain('churn features (only in one)');
+  });
+
+  it('diff: names the code when two snapshots were published by different commits', async () => {
+    const withCode = async (version: number, commit: string) => {
+      await writeSnapshot(store, version, false);
+      const path = join(versionDir(store, MONTH, version), 'manifest.json');
+      const recorded = JSON.parse(await readFile(path, 'utf8'));
+      await writeFile(path, JSON.stringify({ ...recorded, code: { segflow: '0.1.0', commit } }));
+    };
+    await withCode(9, '06a9268'.padEnd(40, '0'));
+    await withCode(10, '9a19f20'.padEnd(40, '0'));
+    await withCode(11, '9a19f20'.padEnd(40, '0'));
+    const diff = await diffSnapshots(store, { month: MONTH, version: 9 }, { month: MONTH, version: 10 });
+    expect(diff.params).toEqual([{ name: 'code (commit)', a: '06a926800000', b: '9a19f2000000' }]);
+    expect((await diffSnapshots(store, { month: MONTH, version: 10 }, { month: MONTH, version: 11 })).params).toEqual(
+      [],
+    );
   });
 
   it('diff: names the input files that changed, were added or went', async () => {
