@@ -80,7 +80,7 @@ export function registerSnapshots(program: Command): void {
   snapshots
     .command('diff <a> <b>')
     .description(
-      'What changed from snapshot A to B: parameters, input files (changed, added, gone), the mapping and labels, churn features used by one only, metrics, segment migration, risk bands.',
+      'What changed from snapshot A to B: parameters, input files (changed, added, gone), the mapping and labels, the code commit, churn features used by one only, metrics, segment migration, risk bands.',
     )
     .addOption(json())
     .action(async (a: string, b: string, options) => {
