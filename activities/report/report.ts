@@ -91,7 +91,7 @@ export async function buildReport(
       quarantineByReason: load.quarantineByReason,
       skippedFeatures: request.features.skippedFeatures,
     }),
-    glossarySection(load.params.highValueThreshold),
+    glossarySection(load.params.highValueThreshold, load.params.keyCustomerRevenueShare),
   ];
   return {
     header: { params: load.params, paramsHash: load.paramsHash, k: cluster.k },

@@ -269,7 +269,8 @@ describe('churn models section', () => {
 
 describe('glossary', () => {
   it('says the VIP tag also goes to key customers, as the tags give it, not only to spend above the threshold', () => {
-    const { html } = glossarySection(3000);
+    const { html } = glossarySection(3000, 0.3);
+    expect(html).toContain('the top subscribers by spend who together hold 30% of revenue (keyCustomerRevenueShare;');
     expect(html).toContain(
       'spends at least ¥3,000 a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking',
     );

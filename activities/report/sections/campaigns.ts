@@ -143,7 +143,8 @@ const readingColor = {
   legend: { orient: 'bottom' },
   scale: {
     domain: ['kept subscribers', 'lost subscribers', 'no clear effect', 'too small to read'],
-    range: ['#16a34a', '#dc2626', '#6b7280', '#d1d5db'],
+    // "too small" light, but to be seen on white
+    range: ['#16a34a', '#dc2626', '#6b7280', '#a3acb9'],
   },
 } as const;
 

@@ -4,7 +4,10 @@ import { percent, type ReportSection } from '../html';
 const band = (name: string) => percent(RISK_BANDS.find((b) => b.band === name)?.minScore ?? 0);
 
 /** The terms, with the run's high-value threshold (¥ a month) where "high value" is defined. */
-const terms = (highValueThreshold: number): readonly [term: string, meaning: string][] => [
+const terms = (
+  highValueThreshold: number,
+  keyCustomerRevenueShare: number,
+): readonly [term: string, meaning: string][] => [
   ['ARPU', 'average revenue per user: what a subscriber spends a month (¥).'],
   ['MOU', 'minutes of use: call minutes a month.'],
   ['DOU', 'data of use: mobile data a month, in MB.'],
@@ -27,7 +30,7 @@ const terms = (highValueThreshold: number): readonly [term: string, meaning: str
   ['holdout', 'subscribers kept out of training to measure the churn model fairly.'],
   [
     'key customer',
-    'the top subscribers by spend who together hold the key share of revenue (value tiers: key, high, mid, low).',
+    `the top subscribers by spend who together hold ${percent(keyCustomerRevenueShare)} of revenue (keyCustomerRevenueShare; value tiers: key, high, mid, low).`,
   ],
   [
     'stability',
@@ -45,11 +48,11 @@ const terms = (highValueThreshold: number): readonly [term: string, meaning: str
 ];
 
 /** Short definitions of the terms the report uses. */
-export function glossarySection(highValueThreshold: number): ReportSection {
+export function glossarySection(highValueThreshold: number, keyCustomerRevenueShare: number): ReportSection {
   return {
     id: 'glossary',
     title: 'Glossary',
-    html: `<dl class="glossary">${terms(highValueThreshold)
+    html: `<dl class="glossary">${terms(highValueThreshold, keyCustomerRevenueShare)
       .map(([term, meaning]) => `<dt>${term}</dt><dd>${meaning}</dd>`)
       .join('')}</dl>`,
   };

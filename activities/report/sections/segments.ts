@@ -65,7 +65,7 @@ export async function segmentsSection(segments: SegmentRow[]): Promise<ReportSec
     title: 'Segments',
     html: `<div class="row">${chart}</div>
     <table class="profiles">
-      <tr><th>id</th><th>segment</th><th class="num">subscribers</th><th class="num">revenue</th><th class="num">ARPU (¥)</th><th class="num">MOU (min)</th><th class="num">DOU (MB)</th><th class="num">mean churn risk</th><th class="num">high risk</th></tr>
+      <tr><th>id</th><th>segment</th><th class="num">subscribers</th><th class="num">revenue share</th><th class="num">ARPU (¥)</th><th class="num">MOU (min)</th><th class="num">DOU (MB)</th><th class="num">mean churn risk</th><th class="num">high risk</th></tr>
       ${profiles.join('\n      ')}
     </table>
     <h3>What to do per segment</h3>
