@@ -3,9 +3,11 @@
  * tested on its own; this module binds them to the store, keeps heartbeats going while a long
  * DuckDB statement runs off the event loop, and records every failed attempt in the audit log.
  */
+import { statfsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { InvalidParamsError, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import { DiskFullError, InvalidParamsError, isStoreFull, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { AuditHead } from '../store/audit-log';
 import type { Signer } from '../store/signing';
@@ -73,7 +75,8 @@ export function createActivities(
     const timer = setInterval(() => keepAlive(context), KEEPALIVE_MS);
     try {
       return await work();
-    } catch (error) {
+    } catch (caught) {
+      const error = isUntypedDiskFull(caught) ? diskFull(store, caught) : caught;
       const { attempt } = context.info;
       const type = error instanceof Error ? error.name : 'Error';
       await recordAudit(
@@ -215,3 +218,41 @@ export function createActivities(
 const skipped = (features: FeatureSummary) => features.skippedFeatures.map((s) => s.feature);
 
 export type SegflowActivities = ReturnType<typeof createActivities>;
+
+/** Space ran out in a write a stage made itself (Node's ENOSPC, DuckDB's message), not one a typed error already names. */
+function isUntypedDiskFull(error: unknown): error is Error {
+  return error instanceof Error && isStoreFull(error) && error.name === 'Error';
+}
+
+/**
+ * The stage's disk-full failure, naming the folder whose disk is full (by the path in the error:
+ * the work folder, the store, or either), its free space, and what can go.
+ */
+function diskFull(store: StoreConfig, error: Error): DiskFullError {
+  const text = `${(error as NodeJS.ErrnoException).path ?? ''} ${error.message}`;
+  const folders = [
+    { name: 'the work folder (SEGFLOW_WORK)', path: store.workDir },
+    { name: 'the store (SEGFLOW_STORE)', path: store.storeDir },
+  ];
+  const named = folders.filter((folder) => text.includes(folder.path));
+  const where = (named.length ? named : folders).map((folder) => `${folder.name} ${folder.path}${free(folder.path)}`);
+  return new DiskFullError(
+    `no space left on the disk of ${where.join(' or ')}: ${error.message.split('\n')[0]}. ` +
+      `Free space there (the workspaces of runs no longer running are under ${store.workDir}/runs; ` +
+      "'segflow cache list' and 'segflow cache prune' free the store's stored stage outputs), or set SEGFLOW_WORK to a " +
+      'folder on a larger disk for the workers. The stage is tried again, 5 attempts in all.',
+  );
+}
+
+/** " (N MB free of M MB)" on the disk of `path` (or of its nearest folder that exists), or nothing when none can be read. */
+function free(path: string): string {
+  for (let folder = path; ; folder = dirname(folder)) {
+    try {
+      const disk = statfsSync(folder);
+      const mb = (blocks: number) => Math.floor((blocks * disk.bsize) / 2 ** 20).toLocaleString('en-US');
+      return ` (${mb(disk.bavail)} MB free of ${mb(disk.blocks)} MB)`;
+    } catch {
+      if (dirname(folder) === folder) return '';
+    }
+  }
+}

@@ -44,6 +44,14 @@ export class AuditLogFullError extends Error {
   override name = 'AuditLogFullError';
 }
 
+/**
+ * Thrown when a stage finds no space left on the disk of the work folder or the store: retried,
+ * as space may be freed meanwhile, and named so the operator knows which folder and what to free.
+ */
+export class DiskFullError extends Error {
+  override name = 'DiskFullError';
+}
+
 /** Thrown when the snapshot store cannot be written (permissions, path escapes the store). */
 export class SnapshotStoreError extends Error {
   override name = 'SnapshotStoreError';

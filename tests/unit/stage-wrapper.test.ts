@@ -54,6 +54,41 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     });
   });
 
+  it('names the folder whose disk is full, its free space and what can go, as a retried DiskFullError', async () => {
+    const store = storeIn(await tempDir());
+    const fail = (error: Error) =>
+      createActivities(store, { ...STAGE_FUNCTIONS, computeFeatures: () => Promise.reject(error) });
+    const env = new MockActivityEnvironment({ workflowExecution: run });
+    // Node's error names the file; DuckDB's only says so in its message
+    const fromNode = Object.assign(new Error(`ENOSPC: no space left on device, write`), {
+      code: 'ENOSPC',
+      path: `${store.workDir}/runs/wf__run/segflow.duckdb`,
+    });
+    await expect(env.run(fail(fromNode).computeFeatures, load)).rejects.toMatchObject({
+      name: 'DiskFullError',
+      message: expect.stringMatching(
+        new RegExp(
+          `^no space left on the disk of the work folder \\(SEGFLOW_WORK\\) ${store.workDir} \\([\\d,]+ MB free of [\\d,]+ MB\\): ENOSPC: no space left on device, write\\. Free space there \\(the workspaces of runs no longer running are under ${store.workDir}/runs;`,
+        ),
+      ),
+    });
+    const fromDuckDb = new Error(
+      `IO Error: Could not write file "${store.storeDir}/cache/x.parquet": No space left on device`,
+    );
+    await expect(env.run(fail(fromDuckDb).computeFeatures, load)).rejects.toMatchObject({
+      name: 'DiskFullError',
+      message: expect.stringContaining(`no space left on the disk of the store (SEGFLOW_STORE) ${store.storeDir} (`),
+    });
+    // (one entry: both failed as attempt 1 of one run, and the log keeps an attempt once)
+    expect((await readAuditLog(store)).map((e) => e.details)).toMatchObject([
+      { type: 'DiskFullError', retryable: true },
+    ]);
+    // a typed error is left as it is
+    await expect(
+      env.run(fail(new DataQualityError('No space left in the window')).computeFeatures, load),
+    ).rejects.toThrow(DataQualityError);
+  });
+
   it('records a failed attempt in the audit log (signed with the worker key), then rethrows the error', async () => {
     const store = storeIn(await tempDir());
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
