@@ -92,7 +92,8 @@ export function registerRuns(program: Command): void {
                     seq: e.seq,
                     at: e.at,
                     event: e.event,
-                    subject: e.subject ?? '',
+                    // a run's failure or cancellation names the stage it ended in
+                    subject: e.subject ?? (typeof e.details?.stage === 'string' ? `at ${e.details.stage}` : ''),
                     actor: e.actor,
                     runId: e.run.runId,
                   },
@@ -107,7 +108,9 @@ export function registerRuns(program: Command): void {
                 ...(d.temporal.running.length ? ['Running now:', table(d.temporal.running)] : []),
               ].join('\n')
             : isSchedule
-              ? `${workflowId} is a schedule: 'segflow schedule describe --id ${workflowId}' shows it and its runs`
+              ? d.audit.some((e) => e.event === 'schedule.deleted')
+                ? `${workflowId} was a schedule, deleted (audit seq ${d.audit.findLast((e) => e.event === 'schedule.deleted')?.seq}); 'segflow runs list' shows the runs it started`
+                : `${workflowId} is a schedule: 'segflow schedule describe --id ${workflowId}' shows it and its runs`
               : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
         ].join('\n'),
       );

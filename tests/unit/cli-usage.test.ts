@@ -217,5 +217,29 @@ describe('segflow runs show', { timeout: 120_000 }, () => {
     expect(result.output).toContain(
       "monthly is a schedule: 'segflow schedule describe --id monthly' shows it and its runs",
     );
+    // once deleted, it is no longer pointed at
+    await recordAudit(store, {
+      event: 'schedule.deleted',
+      run: schedule,
+      month: '',
+      actor: 'ops',
+      subject: '2026-12-03T00:00:00.000Z',
+      details: {},
+    });
+    const deleted = await segflow(['runs', 'show', 'monthly'], { SEGFLOW_STORE: store.storeDir, ...NO_SERVER });
+    expect(deleted.output).toContain(
+      "monthly was a schedule, deleted (audit seq 3); 'segflow runs list' shows the runs",
+    );
+    expect(deleted.output).not.toContain('schedule describe');
+    // a run's cancellation names the stage it ended in
+    await recordAudit(store, {
+      event: 'run.cancelled',
+      run: { workflowId: 'run-1', runId: 'r1' },
+      month: '2026-11',
+      actor: 'ops',
+      details: { stage: 'features' },
+    });
+    const cancelled = await segflow(['runs', 'show', 'run-1'], { SEGFLOW_STORE: store.storeDir, ...NO_SERVER });
+    expect(cancelled.output).toMatch(/run\.cancelled +at features +ops/);
   });
 });
