@@ -121,7 +121,7 @@ function formatDuration(ms: number): string {
 }
 
 /** The schedule as a person reads it: state, calendar, what the runs read and compute, next and recent runs. */
-function scheduleText(s: ScheduleSummary): string {
+export function scheduleText(s: ScheduleSummary): string {
   const pad = (n: unknown) => String(n).padStart(2, '0');
   const params = Object.entries(s.paramsDifferingFromDefaults)
     .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
@@ -187,18 +187,23 @@ function addTrigger(schedule: Command): void {
     .addOption(idOption())
     .action(async (options) => {
       const { client, schedules } = await connected(loadConfig());
-      const started = await schedules.triggerSchedule(client, options.id);
-      console.log(
-        started.workflowId
-          ? `triggered schedule ${options.id}: workflow ${started.workflowId} processes ${started.month}`
-          : `triggered schedule ${options.id}; the run has not started yet (see 'segflow schedule describe')`,
-      );
-      // a trigger runs a paused schedule's action all the same (Temporal's rule): said, as it was paused on purpose
-      if (started.paused)
-        console.log(
-          `note: the schedule is paused: this one run started; its calendar stays paused ('segflow schedule unpause' resumes it)`,
-        );
+      console.log(triggeredText(options.id, await schedules.triggerSchedule(client, options.id)));
     });
+}
+
+/** What `schedule trigger` says it started. */
+export function triggeredText(id: string, started: { workflowId?: string; month?: string; paused: boolean }): string {
+  return [
+    started.workflowId
+      ? `triggered schedule ${id}: workflow ${started.workflowId} processes ${started.month}`
+      : `triggered schedule ${id}; the run has not started yet (see 'segflow schedule describe')`,
+    // a trigger runs a paused schedule's action all the same (Temporal's rule): said, as it was paused on purpose
+    ...(started.paused
+      ? [
+          `note: the schedule is paused: this one run started; its calendar stays paused ('segflow schedule unpause' resumes it)`,
+        ]
+      : []),
+  ].join('\n');
 }
 
 function addDelete(schedule: Command): void {

@@ -4,6 +4,7 @@ import { UsageError } from '../../domain/errors';
 import { monthBefore } from '../../domain/month';
 import { backfillMonths, calendarText, summariseSchedule } from '../../pipelines/schedules';
 import type { AuditEntry } from '../../store/audit-log';
+import { scheduleText, triggeredText } from '../../cli/commands/schedule';
 
 describe("a schedule's calendar as people read it", () => {
   it('reads the ranges Temporal describes a calendar field with, and a plain value', () => {
@@ -63,5 +64,21 @@ describe("a schedule's recent runs", () => {
       ['2026-10', 'failed at load (segflow runs show monthly-b)'],
       ['2026-11', 'running'],
     ]);
+    // as describe prints it: how many recent runs, and where all of them are
+    const text = scheduleText(summary);
+    expect(text).toContain('  recent runs    (the last 3; segflow runs list shows them all)');
+    expect(text).toContain('    2026-10  scheduled 2026-11-02T03:00:00.000Z  monthly-b  failed at load');
+  });
+});
+
+describe('schedule trigger', () => {
+  it('says a paused schedule stays paused though the one run started', () => {
+    const started = { workflowId: 'monthly-2026-12-06', month: '2026-11' };
+    expect(triggeredText('monthly', { ...started, paused: false })).toBe(
+      'triggered schedule monthly: workflow monthly-2026-12-06 processes 2026-11',
+    );
+    expect(triggeredText('monthly', { ...started, paused: true })).toBe(
+      "triggered schedule monthly: workflow monthly-2026-12-06 processes 2026-11\nnote: the schedule is paused: this one run started; its calendar stays paused ('segflow schedule unpause' resumes it)",
+    );
   });
 });
