@@ -211,7 +211,7 @@ function runOutcome(entries: AuditEntry[], workflowId: string, running: boolean)
   if (!final) return running ? 'running' : 'no outcome in the audit log';
   const details = (final.details ?? {}) as { version?: number; stage?: string };
   if (final.event === 'run.published') return `published v${details.version}`;
-  return `${final.event === 'run.failed' ? 'failed' : 'cancelled'}${details.stage ? ` at ${details.stage}` : ''} (segflow runs show ${workflowId})`;
+  return `${final.event === 'run.failed' ? 'failed' : 'cancelled'}${details.stage ? ` at ${details.stage}` : ''}`;
 }
 
 /** A schedule as people read it, its recent runs' outcomes from the audit log's `entries`. */

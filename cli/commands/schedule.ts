@@ -135,7 +135,10 @@ export function scheduleText(s: ScheduleSummary): string {
     `  policies       overlap ${s.overlap.toLowerCase()}; catch-up window ${formatDuration(s.catchupWindowMs)}; pause on failure ${s.pauseOnFailure ? 'yes' : 'no'}`,
     `  next runs      ${s.nextRuns.map((time) => `${time} (${monthBefore(new Date(time))})`).join(', ') || '-'}`,
     `  recent runs    ${s.recentRuns.length ? `(the last ${s.recentRuns.length}; segflow runs list shows them all)` : '-'}`,
-    ...s.recentRuns.map((r) => `    ${r.month}  scheduled ${r.scheduledAt}  ${r.workflowId}  ${r.outcome}`),
+    ...s.recentRuns.map(
+      (r) =>
+        `    ${r.month}  scheduled ${r.scheduledAt}  ${r.workflowId}  ${r.outcome}${/^(failed|cancelled)/.test(r.outcome) ? ` (segflow runs show ${r.workflowId})` : ''}`,
+    ),
     `  running        ${s.runningWorkflows.join(', ') || '-'}`,
   ].join('\n');
 }

@@ -61,13 +61,15 @@ describe("a schedule's recent runs", () => {
     expect(summary.calendar).toEqual({ dayOfMonth: '2', hour: '3', minute: '0' });
     expect(summary.recentRuns.map((r) => [r.month, r.outcome])).toEqual([
       ['2026-09', 'published v3'],
-      ['2026-10', 'failed at load (segflow runs show monthly-b)'],
+      ['2026-10', 'failed at load'],
       ['2026-11', 'running'],
     ]);
     // as describe prints it: how many recent runs, and where all of them are
     const text = scheduleText(summary);
     expect(text).toContain('  recent runs    (the last 3; segflow runs list shows them all)');
-    expect(text).toContain('    2026-10  scheduled 2026-11-02T03:00:00.000Z  monthly-b  failed at load');
+    expect(text).toContain(
+      '    2026-10  scheduled 2026-11-02T03:00:00.000Z  monthly-b  failed at load (segflow runs show monthly-b)',
+    );
   });
 });
 
