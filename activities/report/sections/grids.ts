@@ -72,10 +72,10 @@ export function gridsSection(
   const gridBlock = (g: GridRow, open: boolean) => {
     const first = (contactsByGrid.get(gridKey(g)) ?? []).map(
       (c) =>
-        `<tr><td class="num">${c.contact_rank}</td><td>${who(c.subscriber_id)}<div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}${reasonList(c.churn_reasons)}</td><td>${escape(c.recommended_product)}<div class="columns">${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
+        `<tr><td class="num">${c.contact_rank}</td><td>${who(c.subscriber_id)}<div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}${reasonList(c.churn_reasons)}</td><td>${escape(c.recommended_product)}<div class="columns">approach: ${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
     );
     const list = first.length
-      ? `<table class="contacts"><tr><th class="num">#</th><th>who</th><th>why</th><th>product</th><th>channel</th><th>moment</th></tr>${first.join('')}</table>
+      ? `<table class="contacts"><tr><th class="num">#</th><th>who</th><th>why</th><th>offer</th><th>channel</th><th>moment</th></tr>${first.join('')}</table>
       <p class="note">${first.length < g.to_contact ? `The first ${first.length} of ${fmt(g.to_contact)} to contact in this grid's dispatch list; dispatch.parquet holds all of them.` : `Everyone to contact in this grid's dispatch list (as in dispatch.parquet).`}${heldOut(g)}</p>`
       : `<p class="note">Nobody to contact in this grid this month.${heldOut(g)}</p>`;
     return `<details class="grid"${open ? ' open' : ''}><summary class="grid-row"><span>${escape(g.grid ?? '(no grid)')}</span><span class="num">${fmt(g.subscribers)}</span><span class="num">${fmt(g.revenue)}</span><span class="num">${fmt(g.mou)}</span><span class="num">${fmt(g.dou / 1024, 1)}</span><span class="num">${fmt(g.high_risk_subscribers)}</span><span class="num">${fmt(g.high_value_at_risk)}</span><span class="num">${fmt(g.to_contact)}</span><span class="num">${fmt(g.held_out)}</span></summary>
@@ -95,7 +95,7 @@ export function gridsSection(
     id: 'grids',
     title: 'Grids: rollup and first contacts',
     html: `<p>${listed(grids, dispatch)}</p>
-    <p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, product, channel, moment), in the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. MOU and DOU are the grid's totals for the month.</p>
+    <p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, the offer to make and the approach it belongs to, channel, moment), in the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. MOU and DOU are the grid's totals for the month.</p>
     ${regionBlocks.join('\n    ')}`,
   };
 }
