@@ -37,19 +37,26 @@ export async function viewRawContacts(
   const reader = csv
     ? `(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, ${csvNullstr()}, parallel = false, hive_partitioning = false))`
     : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true, hive_partitioning = false))";
-  let present: Set<string>;
-  try {
-    const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${reader}`);
-    present = new Set(rows.map((r) => r.column_name));
-  } catch (error) {
+  const unreadable = (error: unknown) => {
     const message = (error as Error).message;
     const [first] = message.split('\n');
     const hint = /not utf-8 encoded/i.test(message)
       ? ' The file is not UTF-8 text: give its encoding, e.g. --param contactsEncoding=gb18030 (a CSV saved by Excel on Chinese Windows), or save it as "CSV UTF-8"'
       : '';
-    throw new InputFileError(
+    return new InputFileError(
       `the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${first}${hint}`,
     );
+  };
+  let present: Set<string>;
+  try {
+    const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${reader}`);
+    present = new Set(rows.map((r) => r.column_name));
+    // DESCRIBE reads the first rows only: a bad byte further on would stop publishing, at the run's
+    // end. Every column is read (a count alone reads none, and DuckDB 1.5's reading of some columns
+    // past such a byte fails with an internal error that invalidates the database)
+    if (csv) await queryRows(conn, `SELECT max(length(concat_ws(',', COLUMNS(*)))) AS longest FROM ${reader}`);
+  } catch (error) {
+    throw unreadable(error);
   }
   const missing = CONTACTS_CONTRACT.filter((c) => c.required && !present.has(c.name)).map((c) => c.name);
   if (missing.length > 0)

@@ -64,4 +64,21 @@ describe('the contact log reader', () => {
       ),
     });
   });
+
+  it('reads the whole CSV log when it is checked, so a bad byte past the first rows stops it with the hint', async () => {
+    const log = join(await tempDir(), 'contacts-late.csv');
+    const rows = Array.from({ length: 60_000 }, (_, i) => `S${i},2026-06-03,call`).join('\n');
+    await writeFile(
+      log,
+      Buffer.concat([
+        Buffer.from(`subscriber_id,contact_date,action\n${rows}\nS-last,2026-06-03,`),
+        Buffer.from('c1f7c1bfb0fc', 'hex'),
+        Buffer.from('\n'),
+      ]),
+    );
+    await expect(withConnection(':memory:', (conn) => viewRawContacts(conn, log))).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(/The file is not UTF-8 text: give its encoding/),
+    });
+  });
 });
