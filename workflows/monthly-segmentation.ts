@@ -415,8 +415,14 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   } catch (error) {
     const failedStage = progress.stage;
     // a stage awaited after the cancellation may end otherwise (timed out on a dead worker, or failed
-    // as it stopped): the run was still cancelled
-    const cancelled = isCancellation(error) || CancellationScope.current().consideredCancelled;
+    // as it stopped): the run was still cancelled. Not once publishing began: it goes on to its end
+    // whatever is asked, and its failure is the run's
+    const stoppedByCancel =
+      stagesAwaited &&
+      CancellationScope.current().consideredCancelled &&
+      failedStage !== 'publish' &&
+      failedStage !== 'done';
+    const cancelled = isCancellation(error) || stoppedByCancel;
     progress = { ...progress, stage: cancelled ? 'cancelled' : 'failed' };
     // recorded even when the run was cancelled; publishing is atomic, so nothing half-written remains
     await CancellationScope.nonCancellable(async () => {
@@ -428,7 +434,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       if (cancelled || (!siblingsMayRun && patched(PATCHES.failedWorkspaceRemoved)))
         await bookkeeping.removeRunWorkspace(run);
     });
-    if (cancelled && !isCancellation(error))
+    if (stoppedByCancel && !isCancellation(error))
       throw new CancelledFailure('the run was cancelled', [], error instanceof Error ? error : undefined);
     throw error;
   }

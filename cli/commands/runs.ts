@@ -139,10 +139,15 @@ export function registerRuns(program: Command): void {
               ? 'cancelled: nothing published'
               : `it ended otherwise: ${describeRunFailure(error)}`,
         );
-      // a run no worker polls for only sees the cancellation once one does
+      // a run no worker polls for only sees the cancellation once one does; a stage whose worker is
+      // gone stops when its heartbeat timeout passes (30 s unless the run set another)
       const outcome = await Promise.race([
         ended,
-        sleep(30_000, 'still running: the cancellation takes effect when a worker picks the run up', { ref: false }),
+        sleep(
+          40_000,
+          `still stopping: a running stage ends when it next hears from Temporal, or when its heartbeat timeout passes if its worker is gone, and a run no worker polls for stops once one does; 'segflow runs show ${workflowId}' shows where it is`,
+          { ref: false },
+        ),
       ]);
       console.log(outcome);
       process.exit(EXIT.ok);

@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type SegflowActivities } from '../../activities';
-import { DataQualityError } from '../../domain/errors';
+import { DataQualityError, SnapshotStoreError } from '../../domain/errors';
 import { crossCheckRetainedRuns } from '../../pipelines/audit-crosscheck';
 import { showRun } from '../../pipelines/runs';
 import { readAuditLog } from '../../store/audit-log';
@@ -321,6 +321,31 @@ describe('monthly workflow with stub activities', () => {
     expect((outcome.failure as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
     expect(outcome.status).toBe('CANCELLED');
     expect((await eventsOf('stub-cancel-fails')).at(-1)).toBe('run.cancelled');
+  });
+
+  it('a cancel that arrives while publishing leaves a failure of the publish a failure', async () => {
+    calls.length = 0;
+    let cancelAsked: () => void = () => {};
+    const asked = new Promise<void>((resolveAsked) => (cancelAsked = resolveAsked));
+    const outcome = await withWorker(
+      'stubs-publish-fails',
+      {
+        publishSnapshot: async () => {
+          calls.push('publishSnapshot');
+          await asked;
+          throw new SnapshotStoreError('stub: the store is read-only');
+        },
+      },
+      async () => {
+        const handle = await start('stubs-publish-fails', 'stub-publish-fails');
+        while (!calls.includes('publishSnapshot')) await new Promise((resolve) => setTimeout(resolve, 20));
+        await handle.cancel();
+        cancelAsked();
+        return { failure: await failureOf(handle), status: (await handle.describe()).status.name };
+      },
+    );
+    expect(outcome.status).toBe('FAILED');
+    expect((await eventsOf('stub-publish-fails')).at(-1)).toBe('run.failed');
   });
 
   it('a partition that fails cancels the others and awaits them, then removes the workspace', async () => {
