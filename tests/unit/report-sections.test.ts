@@ -85,6 +85,19 @@ describe('report sections', () => {
     expect(fewer.html).toContain('0 of 250 subscribers present in both months (0.0%) kept their segment');
     expect(fewer.html).toContain('A regrouped segment kept the id');
     expect(section.html).not.toContain('A regrouped segment');
+
+    // segment 1 split: 40 stayed, 60 went to a new segment 3; its stayers kept their segment
+    const split = await migrationSection(
+      [
+        cell([1, 'low value · light user'], [1, 'low value · light user'], 40),
+        cell([1, 'low value · light user'], [3, 'low value · data heavy'], 60),
+      ],
+      '2026-05',
+      '2026-06',
+    );
+    expect(split.html).toMatch(/<td>1<\/td>.*<td><b>split<\/b>: 40.0% of it stayed<\/td>/);
+    expect(split.html).toContain('40 of 100 subscribers present in both months (40.0%) kept their segment');
+    expect(split.html).not.toContain('regrouped');
   });
 
   it('lists each grid with its first contacts in dispatch order, and says why each is there', () => {

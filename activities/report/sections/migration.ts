@@ -19,7 +19,8 @@ const LEFT = '(left the network)';
  * moved enough to change its name (listed as renamed, its subscribers staying). Not always: after
  * a change of k, or a month that reshaped the segments, the nearest segment may hold mostly other
  * subscribers than the id's segment did. Such an id is listed as regrouped, and its subscribers do
- * not count as keeping their segment.
+ * not count as keeping their segment. One that lost most of its subscribers to other segments but
+ * holds mostly its own is split: those who stayed kept their segment.
  */
 export async function migrationSection(
   cells: MigrationCell[],
@@ -52,7 +53,7 @@ export async function migrationSection(
   );
   const sum = (keep: (c: MigrationCell) => boolean) => cells.filter(keep).reduce((n, c) => n + c.subscribers, 0);
   const inBoth = sum((c) => c.from_segment_id !== null && c.to_segment_id !== null);
-  const regrouped = new Set(ids.filter((id) => before.has(id) && now.has(id) && !sameGroup(cells, id)));
+  const regrouped = new Set(ids.filter((id) => before.has(id) && now.has(id) && share(cells, id).ofNow <= 0.5));
   const stayed = sum(
     (c) => c.from_segment_id !== null && c.from_segment_id === c.to_segment_id && !regrouped.has(c.from_segment_id),
   );
@@ -65,9 +66,11 @@ export async function migrationSection(
           ? 'gone'
           : regrouped.has(id)
             ? `<b>regrouped</b>: ${pct(share(cells, id).ofNow)} of it was segment ${id} before`
-            : was === is
-              ? 'same'
-              : '<b>renamed</b>';
+            : share(cells, id).ofBefore <= 0.5
+              ? `<b>split</b>${was === is ? '' : ' and renamed'}: ${pct(share(cells, id).ofBefore)} of it stayed`
+              : was === is
+                ? 'same'
+                : '<b>renamed</b>';
     return `<tr><td>${id}</td><td>${escape(was ?? '—')}</td><td>${escape(is ?? '—')}</td><td>${status}</td></tr>`;
   });
   const regroupedNote = regrouped.size
@@ -101,10 +104,4 @@ function share(cells: MigrationCell[], id: number): { ofBefore: number; ofNow: n
     if (c.from_segment_id === id && c.to_segment_id === id) kept += c.subscribers;
   }
   return { ofBefore: wasId ? kept / wasId : 0, ofNow: isId ? kept / isId : 0 };
-}
-
-/** The same group under one id: most of last month's segment is in it, and most of it was that segment. */
-function sameGroup(cells: MigrationCell[], id: number): boolean {
-  const { ofBefore, ofNow } = share(cells, id);
-  return ofBefore > 0.5 && ofNow > 0.5;
 }
