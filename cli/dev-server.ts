@@ -1,17 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
@@ -237,24 +227,26 @@ function inUse(owner: Owner, stateDir: string, started = ''): UsageError {
 
 /**
  * A running dev server (`temporal server start-dev`) on the database `dbPath`, found by its
- * command line: its pid and address. Linux's /proc only; elsewhere none is found, and the claim
- * file alone guards the database.
+ * command line and the file it names (the same device and inode, seen from that process's own
+ * root and folder: a container's path or a symlinked home is no false match): its pid and
+ * address. Linux's /proc only, and only processes this user may inspect; elsewhere none is found,
+ * and the claim file alone guards the database.
  */
 export function serverOnDatabase(dbPath: string): Owner | null {
+  let ours: { dev: number; ino: number };
   let pids: string[];
   try {
+    ours = statSync(dbPath); // no database yet: no server uses it
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid);
   } catch {
     return null;
   }
   for (const pid of pids) {
     let args: string[];
-    let cwd: string;
     try {
       args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      cwd = readlinkSync(`/proc/${pid}/cwd`);
     } catch {
-      continue; // gone, or another user's
+      continue; // gone meanwhile
     }
     if (!args.includes('start-dev')) continue;
     const flag = (...names: string[]) => {
@@ -266,7 +258,13 @@ export function serverOnDatabase(dbPath: string): Owner | null {
       return undefined;
     };
     const db = flag('--db-filename', '-f');
-    if (db === undefined || resolve(cwd, db) !== resolve(dbPath)) continue;
+    if (db === undefined) continue;
+    try {
+      const theirs = statSync(isAbsolute(db) ? `/proc/${pid}/root${db}` : `/proc/${pid}/cwd/${db}`);
+      if (theirs.dev !== ours.dev || theirs.ino !== ours.ino) continue;
+    } catch {
+      continue; // another user's process, or its file is gone
+    }
     return { pid: Number(pid), address: `${flag('--ip') ?? 'localhost'}:${flag('--port', '-p') ?? 7233}` };
   }
   return null;

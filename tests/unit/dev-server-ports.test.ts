@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -29,6 +29,7 @@ describe('dev server ports', () => {
   it('refuses a second server on a database a server no claim names already uses (an older segflow, or by hand)', async () => {
     const stateDir = join(await tempDir(), 'temporal');
     mkdirSync(stateDir, { recursive: true });
+    writeFileSync(join(stateDir, 'temporal.db'), '');
     // a process with a dev server's command line, started from the state folder with a relative path
     const other = spawn(
       process.execPath,
@@ -44,10 +45,18 @@ describe('dev server ports', () => {
       });
       // and the refusal left no claim behind
       expect(existsSync(join(stateDir, 'server.json'))).toBe(false);
+      // the same database through a symlinked home is the same file
+      const link = join(await tempDir(), 'home-link');
+      symlinkSync(stateDir, link);
+      expect(serverOnDatabase(join(link, 'temporal.db'))?.pid).toBe(other.pid);
+      // another database, not created yet, then created: no server uses it
+      const elsewhere = join(await tempDir(), 'temporal.db');
+      expect(serverOnDatabase(elsewhere)).toBeNull();
+      writeFileSync(elsewhere, '');
+      expect(serverOnDatabase(elsewhere)).toBeNull();
     } finally {
       other.kill();
     }
-    expect(serverOnDatabase(join(await tempDir(), 'temporal.db'))).toBeNull();
   });
 
   it('names a taken Web UI port and the option that moves it', async () => {
