@@ -179,10 +179,12 @@ function recordDifferences(published: SnapshotManifest, again: SnapshotManifest,
   return [...fields, ...metrics.filter((key) => differs(then[key], now[key])).map((key) => `metrics.${key}`)];
 }
 
-/** Of `recomputed`, the fields `recorded` has, at every depth (objects only: arrays and values whole). */
+/** Of `recomputed`, the fields `recorded` has, at every depth (in arrays of the same length, element by element). */
 export function recordedPart(recorded: unknown, recomputed: unknown): unknown {
   const isRecord = (value: unknown): value is Record<string, unknown> =>
     typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (Array.isArray(recorded) && Array.isArray(recomputed) && recorded.length === recomputed.length)
+    return recomputed.map((value, i) => recordedPart(recorded[i], value));
   if (!isRecord(recorded) || !isRecord(recomputed)) return recomputed;
   return Object.fromEntries(
     Object.keys(recorded)

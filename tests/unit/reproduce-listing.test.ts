@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { inputFolderAgainst } from '../../pipelines/reproduce';
+import { inputFolderAgainst, recordedPart } from '../../pipelines/reproduce';
 import { sha256 } from '../../store/hashing';
 import { tempDir } from '../helpers';
 
@@ -27,5 +27,19 @@ describe('snapshots reproduce and the input listing', () => {
     ]);
     // one gone is named as missing, not again here
     expect(await inputFolderAgainst(manifest, new Set([hidden]))).toEqual([]);
+  });
+});
+
+describe('what an older manifest records, of a recomputation', () => {
+  it('keeps the fields the recorded value has, at every depth, in arrays element by element', () => {
+    const recorded = { dispatchFrom: { month: '2026-09', version: 1 }, byAction: [{ group: 'sms', uplift: 0.01 }] };
+    const recomputed = {
+      dispatchFrom: { month: '2026-09', version: 1, sha256: 'abc' },
+      byAction: [{ group: 'sms', uplift: 0.01, acceptance: 0.2 }],
+      contacts: { rows: 3 },
+    };
+    expect(recordedPart(recorded, recomputed)).toEqual(recorded);
+    // a value that differs is kept as recomputed; an array of another length whole
+    expect(recordedPart({ a: 1, list: [1] }, { a: 2, list: [1, 2] })).toEqual({ a: 2, list: [1, 2] });
   });
 });
