@@ -234,13 +234,15 @@ function diskFull(store: StoreConfig, error: Error): DiskFullError {
     { name: 'the work folder (SEGFLOW_WORK)', path: store.workDir },
     { name: 'the store (SEGFLOW_STORE)', path: store.storeDir },
   ];
-  const named = folders.filter((folder) => text.includes(folder.path));
+  const named = folders.filter((folder) => text.includes(`${folder.path}/`));
   const where = (named.length ? named : folders).map((folder) => `${folder.name} ${folder.path}${free(folder.path)}`);
+  const quota = (error as NodeJS.ErrnoException).code === 'EDQUOT' || /quota/i.test(error.message);
   return new DiskFullError(
-    `no space left on the disk of ${where.join(' or ')}: ${error.message.split('\n')[0]}. ` +
+    `no space left${quota ? " in the user's disk quota" : ''} on the disk of ${where.join(' or ')}: ${error.message.split('\n')[0]}. ` +
       `Free space there (the workspaces of runs no longer running are under ${store.workDir}/runs; ` +
       "'segflow cache list' and 'segflow cache prune' free the store's stored stage outputs), or set SEGFLOW_WORK to a " +
-      'folder on a larger disk for the workers. The stage is tried again, 5 attempts in all.',
+      'folder on a larger disk for the workers. Temporal tries the stage again, as space may be freed meanwhile.',
+    // no `cause`: the run's failure is named by its innermost cause (innermostFailure), which must be this
   );
 }
 
