@@ -75,8 +75,10 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
   params.push(...(await mappingChanges(store, a, b)));
   // other code may publish other results from the same parameters and inputs
   const commit = (m: SnapshotManifest) => (m.code as SnapshotManifest['code'] | undefined)?.commit;
-  if (commit(ma) && commit(mb) && commit(ma) !== commit(mb))
-    params.push({ name: 'code (commit)', a: commit(ma)!.slice(0, 12), b: commit(mb)!.slice(0, 12) });
+  // shortened, keeping "-dirty" (uncommitted changes): the same commit with and without differs
+  const short = (full: string) => full.slice(0, 12) + (full.endsWith('-dirty') ? '-dirty' : '');
+  const [codeA, codeB] = [commit(ma), commit(mb)];
+  if (codeA && codeB && codeA !== codeB) params.push({ name: 'code (commit)', a: short(codeA), b: short(codeB) });
   // the columns the churn models read: a changed mapping or input may add or drop one unasked
   const used = (m: SnapshotManifest) =>
     (m.metrics.churnFeatures as SnapshotManifest['metrics']['churnFeatures'] | undefined)?.map((f) => f.name);

@@ -211,7 +211,7 @@ describe('campaign measurement as text', () => {
     );
     const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall, ...grids] })).html;
     expect(html).toContain(
-      '22 groups above were large enough to read, and 1 reads significant. With no effect at all, about 1 of 22 would read significant by chance',
+      '22 groups (by action, channel, contact moment, segment and grid) were large enough to read, and 1 reads significant. With no effect at all, about 1 of 22 would read significant by chance',
     );
     // a handful of groups: no such note
     expect((await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html).not.toContain(

@@ -82,7 +82,7 @@ function chanceNote(groups: CampaignGroup[]): string {
   const read = groups.filter((g) => g.dimension !== 'all' && !g.tooSmall);
   const significant = read.filter((g) => g.significant).length;
   if (read.length < 10) return '';
-  return `<p class="note">${fmt(read.length)} groups above were large enough to read, and ${fmt(significant)} ${significant === 1 ? 'reads' : 'read'} significant. With no effect at all, about ${fmt(Math.round(read.length / 20))} of ${fmt(read.length)} would read significant by chance at a 95% interval: a group's significant reading resting on a few churners is a lead to test again next month, not a result.</p>`;
+  return `<p class="note">${fmt(read.length)} groups (by action, channel, contact moment, segment and grid) were large enough to read, and ${fmt(significant)} ${significant === 1 ? 'reads' : 'read'} significant. With no effect at all, about ${fmt(Math.round(read.length / 20))} of ${fmt(read.length)} would read significant by chance at a 95% interval: a group's significant reading resting on a few churners is a lead to test again next month, not a result.</p>`;
 }
 
 function gridReadings(readable: CampaignGroup[]): string {
