@@ -117,6 +117,16 @@ export interface CampaignRequest {
   workDir: string;
 }
 
+/** Whether a snapshot's dispatch list holds a control group, against which a contact log can be measured. */
+export async function hasControlGroup(conn: DuckDBConnection, snapshotDir: string): Promise<boolean> {
+  await setVariable(conn, 'dispatch_file', join(snapshotDir, 'dispatch.parquet'));
+  const columns = await queryRows<{ column_name: string }>(
+    conn,
+    "DESCRIBE SELECT * FROM read_parquet(getvariable('dispatch_file'))",
+  ).catch(() => []);
+  return columns.some((c) => c.column_name === 'control');
+}
+
 /**
  * Reads the contact log (`params.contacts`) against its contract and measures last month's
  * dispatch list: leaves tables snapshot_campaigns and snapshot_contacts_quarantine on `conn`

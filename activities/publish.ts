@@ -25,7 +25,7 @@ import {
 } from './report/report';
 import { campaignsSection } from './report/sections/campaigns';
 import type { CampaignMetrics, ListFit } from './campaign-metrics';
-import { measureCampaigns, readCampaignGroups } from './campaigns';
+import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
 import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
@@ -224,8 +224,8 @@ async function writeOutputs(
     await checkpoint({ stage: 'publish: report.html' });
     const campaignsReport = campaigns
       ? await campaignsSection({ metrics: campaigns, groups: campaigns.measured ? await readCampaignGroups(conn) : [] })
-      : previous
-        ? // last month has a dispatch list: say how to measure it, rather than leave the question out
+      : previous && (await hasControlGroup(conn, versionDir(previousStore, previous.month, previous.version)))
+        ? // last month has a list to measure: say how, rather than leave the question out
           await campaignsSection({ metrics: { measured: false, reason: NO_CONTACT_LOG }, groups: [] })
         : null;
     return { files, report: await buildReport(conn, request, previous !== null, campaignsReport) };

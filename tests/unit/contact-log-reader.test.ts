@@ -1,6 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hasControlGroup } from '../../activities/campaigns';
 import { viewRawContacts } from '../../activities/contact-log';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { tempDir } from '../helpers';
@@ -80,5 +81,27 @@ describe('the contact log reader', () => {
       name: 'InputFileError',
       message: expect.stringMatching(/The file is not UTF-8 text: give its encoding/),
     });
+  });
+});
+
+describe('a dispatch list to measure', () => {
+  it('has a control group, or not (published before control groups), or no list at all', async () => {
+    const dir = await tempDir();
+    const [withControl, without, none] = ['v1', 'v2', 'v3'].map((v) => join(dir, v));
+    const answers = await withConnection(':memory:', async (conn) => {
+      for (const [folder, columns] of [
+        [withControl, "'S1' AS subscriber_id, false AS control"],
+        [without, "'S1' AS subscriber_id"],
+      ] as const) {
+        await mkdir(folder, { recursive: true });
+        await conn.run(`COPY (SELECT ${columns}) TO '${join(folder, 'dispatch.parquet')}'`);
+      }
+      return [
+        await hasControlGroup(conn, withControl),
+        await hasControlGroup(conn, without),
+        await hasControlGroup(conn, none),
+      ];
+    });
+    expect(answers).toEqual([true, false, false]);
   });
 });
