@@ -323,6 +323,36 @@ describe('monthly workflow with stub activities', () => {
     expect((await eventsOf('stub-cancel-fails')).at(-1)).toBe('run.cancelled');
   });
 
+  it('an audit entry in flight when the run is cancelled lands before run.cancelled', async () => {
+    let appending: () => void = () => {};
+    const inFlight = new Promise<void>((resolveAppending) => (appending = resolveAppending));
+    const real = createActivities(store).recordAudit;
+    await withWorker(
+      'stubs-cancel-audit',
+      {
+        recordAudit: async (request) => {
+          if (request.event === 'stage.finished' && request.subject === 'load') {
+            appending();
+            await new Promise((resolve) => setTimeout(resolve, 1_000)); // a slow disk
+          }
+          return real(request);
+        },
+      },
+      async () => {
+        const handle = await start('stubs-cancel-audit', 'stub-cancel-audit');
+        await inFlight;
+        await handle.cancel();
+        return failureOf(handle);
+      },
+    );
+    expect(await eventsOf('stub-cancel-audit')).toEqual([
+      'run.requested',
+      'run.started',
+      'stage.finished:load',
+      'run.cancelled',
+    ]);
+  });
+
   it('a cancel that arrives while publishing leaves a failure of the publish a failure', async () => {
     calls.length = 0;
     let cancelAsked: () => void = () => {};
