@@ -1,6 +1,7 @@
 import { DOUBLE, INTEGER, type DuckDBConnection } from '@duckdb/node-api';
 import { rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { DataQualityError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
 import { segmentAction } from '../domain/actions';
 import type { SegmentProfile } from '../store/manifest';
@@ -126,6 +127,11 @@ async function computeSegments(
         words.set(feature.name, feature.name);
       }
     }
+    // more segments than subscribers is no fault a retry mends (ml/kmeans.ts's RangeError would be retried)
+    if (params.k && rows < params.k)
+      throw new DataQualityError(
+        `cannot make ${params.k} segments from ${rows} subscribers to score: give a smaller k (--param k=...), or leave k out to choose it`,
+      );
     const data = await readColumns(conn, expressions, "FROM features WHERE purpose = 'score' ORDER BY row_idx", rows);
     await checkpoint({ stage: params.k ? 'cluster: fitting k-means' : 'cluster: choosing k' });
     const fitStarted = performance.now();

@@ -95,6 +95,14 @@ describe('stages from load to publish', () => {
     expect(adjustedRandIndex(cells)).toBeGreaterThanOrEqual(0.8);
   });
 
+  it('refuses more segments than subscribers to score with a typed error, not one Temporal retries', async () => {
+    const k = features.scoringRows + 1;
+    await expect(clusterSubscribers(load.dbPath, { ...load.params, k })).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: `cannot make ${k} segments from ${features.scoringRows} subscribers to score: give a smaller k (--param k=...), or leave k out to choose it`,
+    });
+  });
+
   it('puts every subscriber in exactly one named segment', () => {
     expect(cluster.segments).toHaveLength(cluster.k);
     expect(cluster.segments.reduce((sum, s) => sum + s.subscribers, 0)).toBe(features.scoringRows);
