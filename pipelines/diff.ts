@@ -15,8 +15,12 @@ export interface SnapshotDiff {
   metrics: { name: string; a: number; b: number; change: number }[];
   /** Subscribers by (segment in A, segment in B); "(absent)" for subscribers in only one. */
   migration: { from: string; to: string; subscribers: number }[];
+  /** Of the subscribers in both snapshots (one who joined or left has no band to change). */
   riskBandChanges: { from: string; to: string; subscribers: number }[];
   riskBandChangedTotal: number;
+  subscribersInBoth: number;
+  subscribersOnlyInA: number;
+  subscribersOnlyInB: number;
   /** Up to 20 subscribers whose risk band changed, for a first look. */
   riskBandExamples: { subscriber_id: string; from: string; to: string; score_a: number; score_b: number }[];
 }
@@ -73,6 +77,13 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
     if (ca[name] !== cb[name]) params.push({ name, a: ca[name], b: cb[name] });
   params.push(...inputFileChanges(ma, mb));
   params.push(...(await mappingChanges(store, a, b)));
+  // segment ids carry over from the snapshot each was matched to: other ones, other meanings
+  const matchedTo = (m: SnapshotManifest) => {
+    const previous = m.metrics.previousSnapshot;
+    return previous ? `${previous.month}/v${previous.version}` : '(none: ids new)';
+  };
+  if (matchedTo(ma) !== matchedTo(mb))
+    params.push({ name: 'segment ids matched to', a: matchedTo(ma), b: matchedTo(mb) });
   // other code may publish other results from the same parameters and inputs
   const commit = (m: SnapshotManifest) => (m.code as SnapshotManifest['code'] | undefined)?.commit;
   // shortened, keeping "-dirty" (uncommitted changes): the same commit with and without differs
@@ -149,6 +160,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
        SELECT coalesce(a.subscriber_id, b.subscriber_id) AS subscriber_id,
               coalesce(a.segment_id || ' ' || a.segment_name, '(absent)') AS seg_a,
               coalesce(b.segment_id || ' ' || b.segment_name, '(absent)') AS seg_b,
+              a.segment_id AS id_a, b.segment_id AS id_b,
               coalesce(a.risk_band, '(absent)') AS band_a, coalesce(b.risk_band, '(absent)') AS band_b,
               a.churn_score AS score_a, b.churn_score AS score_b
        FROM read_parquet($file_a) a FULL OUTER JOIN read_parquet($file_b) b USING (subscriber_id)`,
@@ -159,11 +171,21 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
     );
     const migration = await queryRows<{ from: string; to: string; subscribers: number }>(
       conn,
-      'SELECT seg_a AS "from", seg_b AS "to", count(*) AS subscribers FROM pairs GROUP BY ALL ORDER BY 1, 2',
+      // by segment id as a number (11 after 3), the subscribers in one snapshot only last
+      `SELECT seg_a AS "from", seg_b AS "to", count(*) AS subscribers FROM pairs
+       GROUP BY ALL ORDER BY any_value(id_a) NULLS LAST, any_value(id_b) NULLS LAST, 1, 2`,
     );
+    // subscribers in both snapshots only: one who joined or left has no band to change
     const riskBandChanges = await queryRows<{ from: string; to: string; subscribers: number }>(
       conn,
-      'SELECT band_a AS "from", band_b AS "to", count(*) AS subscribers FROM pairs WHERE band_a <> band_b GROUP BY ALL ORDER BY 3 DESC, 1, 2',
+      `SELECT band_a AS "from", band_b AS "to", count(*) AS subscribers FROM pairs
+       WHERE band_a <> band_b AND band_a <> '(absent)' AND band_b <> '(absent)' GROUP BY ALL ORDER BY 3 DESC, 1, 2`,
+    );
+    const [inBoth] = await queryRows<{ both: number; onlyA: number; onlyB: number }>(
+      conn,
+      `SELECT count(*) FILTER (WHERE band_a <> '(absent)' AND band_b <> '(absent)') AS both,
+              count(*) FILTER (WHERE band_b = '(absent)') AS "onlyA", count(*) FILTER (WHERE band_a = '(absent)') AS "onlyB"
+       FROM pairs`,
     );
     const riskBandExamples = await queryRows<SnapshotDiff['riskBandExamples'][number]>(
       conn,
@@ -178,6 +200,9 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       migration,
       riskBandChanges,
       riskBandChangedTotal: riskBandChanges.reduce((sum, row) => sum + row.subscribers, 0),
+      subscribersInBoth: inBoth.both,
+      subscribersOnlyInA: inBoth.onlyA,
+      subscribersOnlyInB: inBoth.onlyB,
       riskBandExamples,
     };
   });

@@ -113,7 +113,7 @@ export function registerSnapshots(program: Command): void {
           'Segment migration (subscribers):',
           table(d.migration),
           '',
-          `Risk band changed for ${d.riskBandChangedTotal} subscribers:`,
+          `Risk band changed for ${d.riskBandChangedTotal} of the ${d.subscribersInBoth} subscribers in both (${d.subscribersOnlyInA} only in ${d.a.month}/v${d.a.version}, ${d.subscribersOnlyInB} only in ${d.b.month}/v${d.b.version}):`,
           table(d.riskBandChanges),
           d.riskBandExamples.length ? `\nFor example:\n${table(d.riskBandExamples)}` : '',
         ].join('\n'),

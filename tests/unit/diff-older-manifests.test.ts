@@ -99,6 +99,41 @@ describe('older snapshots and results', () => {
     );
   });
 
+  it('diff: names the snapshots the ids were matched to, counts band changes among subscribers in both, orders segments by id', async () => {
+    const edit = async (version: number, previousSnapshot: object, subscribers?: string) => {
+      await writeSnapshot(store, version, false);
+      const folder = versionDir(store, MONTH, version);
+      const path = join(folder, 'manifest.json');
+      const recorded = JSON.parse(await readFile(path, 'utf8'));
+      recorded.metrics.previousSnapshot = previousSnapshot;
+      await writeFile(path, JSON.stringify(recorded));
+      if (subscribers)
+        await withConnection(':memory:', async (conn) => {
+          await setVariable(conn, 'file', join(folder, 'subscribers.parquet'));
+          await conn.run(`COPY (${subscribers}) TO (getvariable('file')) (FORMAT parquet)`);
+        });
+    };
+    await edit(12, { month: '2026-09', version: 1 });
+    // S0 left, S3 joined, S1's band rose; S1 and S2 in segments 11 and 3
+    await edit(
+      13,
+      { month: '2026-09', version: 2 },
+      `SELECT * FROM (VALUES ('S1', 11, 'eleven', 'high'), ('S2', 3, 'three', 'low'), ('S3', 3, 'three', 'low'))
+         t(subscriber_id, segment_id, segment_name, risk_band),
+       LATERAL (SELECT 0.1 AS churn_score, false AS high_value, []::VARCHAR[] AS tags)`,
+    );
+    const diff = await diffSnapshots(store, { month: MONTH, version: 12 }, { month: MONTH, version: 13 });
+    expect(diff.params).toEqual([{ name: 'segment ids matched to', a: '2026-09/v1', b: '2026-09/v2' }]);
+    expect(diff.riskBandChanges).toEqual([{ from: 'low', to: 'high', subscribers: 1 }]);
+    expect([
+      diff.riskBandChangedTotal,
+      diff.subscribersInBoth,
+      diff.subscribersOnlyInA,
+      diff.subscribersOnlyInB,
+    ]).toEqual([1, 2, 1, 1]);
+    expect(diff.migration.map((m) => m.to)).toEqual(['3 three', '11 eleven', '(absent)', '3 three']);
+  });
+
   it('diff: names the input files that changed, were added or went', async () => {
     const file = (month: string, sha: string) => ({
       path: `/data/usage/month=${month}/data_0.parquet`,
