@@ -1,6 +1,7 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recordAudit } from '../activities/audit';
+import { addMonths } from '../domain/month';
 import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
@@ -8,6 +9,7 @@ import type { Signer } from '../store/signing';
 import {
   changePublishedSnapshot,
   latestVersion,
+  listVersions,
   officialVersions,
   readManifest,
   writeLatest,
@@ -16,8 +18,12 @@ import type { RunRef, SnapshotRef } from '../store/layout';
 
 export interface RetireResult {
   entry: AuditEntry;
-  /** The version latest.json names afterwards, or null when no version of the month is left. */
+  /** The version latest.json names afterwards, or null when no version that may be the latest is left. */
   latest: number | null;
+  /** The month's versions left (experiments among them). */
+  left: number[];
+  /** The next month's snapshots built on the retired one (their segment ids, campaign measurement). */
+  builtOn: string[];
 }
 
 /**
@@ -61,7 +67,12 @@ export async function retireSnapshot(
         JSON.stringify(tombstone, null, 2) + '\n',
       );
       await rm(versionDir(store, month, version), { recursive: true, force: true });
-      return { entry, latest: await pointLatestAtNewest(store, month) };
+      return {
+        entry,
+        latest: await pointLatestAtNewest(store, month),
+        left: await listVersions(store, month),
+        builtOn: await builtOnVersion(store, ref),
+      };
     },
     request.runEnded,
   );
@@ -82,4 +93,15 @@ async function pointLatestAtNewest(store: StoreConfig, month: string): Promise<n
   }
   await writeLatest(store, month, newest, (await readManifest(store, month, newest)).run);
   return newest;
+}
+
+/** The next month's snapshots whose previous snapshot is `ref`: published, they stay built on it. */
+async function builtOnVersion(store: StoreConfig, ref: SnapshotRef): Promise<string[]> {
+  const next = addMonths(ref.month, 1);
+  const found: string[] = [];
+  for (const version of await listVersions(store, next)) {
+    const pinned = (await readManifest(store, next, version).catch(() => undefined))?.metrics.previousSnapshot;
+    if (pinned?.month === ref.month && pinned.version === ref.version) found.push(`${next}/v${version}`);
+  }
+  return found;
 }

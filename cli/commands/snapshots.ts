@@ -161,9 +161,25 @@ export function registerSnapshots(program: Command): void {
       const { ref, result } = await changeNamedSnapshot(reference, options, 'retire', retireSnapshot);
       output(
         options.json,
-        { month: ref.month, version: ref.version, auditSeq: result.entry.seq, latest: result.latest },
+        {
+          month: ref.month,
+          version: ref.version,
+          auditSeq: result.entry.seq,
+          latest: result.latest,
+          left: result.left,
+          builtOn: result.builtOn,
+        },
         (r) =>
-          `retired ${r.month}/v${r.version} (audit seq ${r.auditSeq}); latest.json: ${r.latest === null ? 'removed, no version left' : `v${r.latest}`}`,
+          `retired ${r.month}/v${r.version} (audit seq ${r.auditSeq}); latest.json: ${
+            r.latest !== null
+              ? `v${r.latest}`
+              : r.left.length
+                ? `removed: only experiments are left (${r.left.map((v) => `v${v}`).join(', ')}); 'segflow snapshots promote' makes one the latest`
+                : 'removed, no version left'
+          }` +
+          (r.builtOn.length
+            ? `\nnote: built on it: ${r.builtOn.join(', ')} (segment ids, migration and any campaign measurement); published, they stay so, but cannot be reproduced as published: rerun their month to build on the month's latest`
+            : ''),
       );
     });
   snapshots
@@ -189,7 +205,7 @@ export function registerSnapshots(program: Command): void {
               ),
               ...(r.manifestDifferences.length
                 ? [
-                    `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (${r.codeThen === r.codeNow ? 'edited since it was published?' : 'the code changed since, or edited since it was published?'} 'segflow audit verify' checks the manifest's hash)`,
+                    `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (${r.notes.some((note) => note.startsWith('its previous snapshot')) ? 'its previous snapshot is gone, see the note above;' : r.codeThen === r.codeNow ? 'edited since it was published?' : 'the code changed since, or edited since it was published?'} 'segflow audit verify' checks the manifest's hash)`,
                   ]
                 : []),
               ...(!r.identical && r.codeThen !== r.codeNow ? [otherCodeNote(r)] : []),

@@ -321,7 +321,10 @@ describe('segment ids stable across months', () => {
       await rm(added);
       await rm(spreadsheet, { force: true });
     }
-    await retireSnapshot(store, { month: '2026-05', version: 1 }, { reason: 'test', actor: 'auditor' });
+    // retiring names what was built on it
+    expect(
+      (await retireSnapshot(store, { month: '2026-05', version: 1 }, { reason: 'test', actor: 'auditor' })).builtOn,
+    ).toEqual(['2026-06/v1']);
     const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
     expect(report.notes).toEqual([
       expect.stringMatching(/^its previous snapshot 2026-05\/v1 is no longer in the store \(retired or removed\)/),

@@ -322,9 +322,10 @@ describe('audit verify: experiments and promotions', () => {
       (await retireSnapshot(store, { month: MONTH, version: 3 }, { reason: 'storage', actor: 'ops' })).latest,
     ).toBe(1);
     expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    // no latest, but the experiment is left: the result says so
     expect(
-      (await retireSnapshot(store, { month: MONTH, version: 1 }, { reason: 'storage', actor: 'ops' })).latest,
-    ).toBe(null);
+      await retireSnapshot(store, { month: MONTH, version: 1 }, { reason: 'storage', actor: 'ops' }),
+    ).toMatchObject({ latest: null, left: [2], builtOn: [] });
     expect(await latestVersion(store, MONTH)).toBeUndefined();
     expect(await verifyAudit(store)).toMatchObject({ ok: true });
     await expect(resolveSnapshot(store, MONTH)).rejects.toThrow(
