@@ -28,7 +28,7 @@ export function reportHeader({ params, paramsHash, k }: HeaderData, snapshot: Re
   );
   return `<header>
   <h1>segflow run report — ${escape(params.month)}</h1>
-  <div class="identity">version ${snapshot.version} · published ${escape(published)} · requested by ${escape(snapshot.requestedBy)}${snapshot.experiment ? " · <strong>experiment</strong>: published beside the month's latest, which it did not replace" : ''}</div>
+  <div class="identity">version ${snapshot.version} · published ${escape(published)} · requested by ${escape(snapshot.requestedBy)}${snapshot.experiment ? " · <strong>experiment</strong>: published beside the month's latest of the time, which it did not replace (a later promotion may have made it the latest: segflow snapshots list says)" : ''}</div>
   <div class="params">${changed.length ? `parameters set: ${changed.join(' ')} · all others at their defaults` : 'all parameters at their defaults'} · ${k} segments${params.k ? '' : ' (number chosen by silhouette)'} · parameters hash <code>${escape(paramsHash.slice(0, 12))}</code></div>
 </header>`;
 }
