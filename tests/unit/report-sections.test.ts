@@ -81,7 +81,8 @@ describe('report sections', () => {
       '2026-06',
     );
     expect(fewer.html).toMatch(/<td>1<\/td>.*<td><b>regrouped<\/b>: 40.0% of it was segment 1 before<\/td>/);
-    expect(fewer.html).toMatch(/<td>2<\/td>.*<td>gone<\/td>/);
+    // a gone segment says where most of it went
+    expect(fewer.html).toMatch(/<td>2<\/td>.*<td>gone: most \(100\.0%\) to 1<\/td>/);
     expect(fewer.html).toContain('0 of 250 subscribers present in both months (0.0%) kept their segment');
     expect(fewer.html).toContain('A regrouped segment kept the id');
     expect(section.html).not.toContain('A regrouped segment');
@@ -98,6 +99,21 @@ describe('report sections', () => {
     expect(split.html).toMatch(/<td>1<\/td>.*<td><b>split<\/b>: 40.0% of it stayed<\/td>/);
     expect(split.html).toContain('40 of 100 subscribers present in both months (40.0%) kept their segment');
     expect(split.html).not.toContain('regrouped');
+
+    // a renamed segment that took in a third of another's subscribers says so
+    const merged = await migrationSection(
+      [
+        cell([2, 'high value · balanced'], [2, 'mid value · voice heavy'], 800),
+        cell([6, 'mid value · voice heavy'], [2, 'mid value · voice heavy'], 500),
+        cell([6, 'mid value · voice heavy'], [null, '(gone)'], 70),
+      ],
+      '2026-05',
+      '2026-06',
+    );
+    expect(merged.html).toMatch(
+      /<td>2<\/td>.*<td><b>renamed<\/b>; 38\.5% of it came from other segments \(most from 6\)<\/td>/,
+    );
+    expect(merged.html).toMatch(/<td>6<\/td>.*<td>gone: most \(100\.0%\) to 2<\/td>/);
   });
 
   it('lists each grid with its first contacts in dispatch order, and says why each is there', () => {

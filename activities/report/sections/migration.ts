@@ -63,14 +63,14 @@ export async function migrationSection(
       was === undefined
         ? 'new segment'
         : is === undefined
-          ? 'gone'
+          ? `gone${largestMove(cells, id, 'to')}`
           : regrouped.has(id)
             ? `<b>regrouped</b>: ${pct(share(cells, id).ofNow)} of it was segment ${id} before`
-            : share(cells, id).ofBefore <= 0.5
-              ? `<b>split</b>${was === is ? '' : ' and renamed'}: ${pct(share(cells, id).ofBefore)} of it stayed`
-              : was === is
-                ? 'same'
-                : '<b>renamed</b>';
+            : (share(cells, id).ofBefore <= 0.5
+                ? `<b>split</b>${was === is ? '' : ' and renamed'}: ${pct(share(cells, id).ofBefore)} of it stayed`
+                : was === is
+                  ? 'same'
+                  : '<b>renamed</b>') + tookIn(cells, id);
     return `<tr><td>${id}</td><td>${escape(was ?? '—')}</td><td>${escape(is ?? '—')}</td><td>${status}</td></tr>`;
   });
   const regroupedNote = regrouped.size
@@ -104,4 +104,24 @@ function share(cells: MigrationCell[], id: number): { ofBefore: number; ofNow: n
     if (c.from_segment_id === id && c.to_segment_id === id) kept += c.subscribers;
   }
   return { ofBefore: wasId ? kept / wasId : 0, ofNow: isId ? kept / isId : 0 };
+}
+
+/** Of the segments `id` gave to ('to') or took from ('from'), the largest, in words: ": most (88.0%) to 2", " (most from 6)". */
+function largestMove(cells: MigrationCell[], id: number, direction: 'to' | 'from'): string {
+  const [own, other] = direction === 'to' ? (['from', 'to'] as const) : (['to', 'from'] as const);
+  const moved = cells.filter((c) => c[`${own}_segment_id`] === id && c[`${other}_segment_id`] !== null);
+  const largest = moved
+    .filter((c) => c[`${other}_segment_id`] !== id)
+    .reduce<MigrationCell | undefined>((a, c) => (a && a.subscribers >= c.subscribers ? a : c), undefined);
+  if (!largest) return '';
+  const total = moved.reduce((n, c) => n + c.subscribers, 0);
+  return direction === 'to'
+    ? `: most (${pct(largest.subscribers / total)}) to ${largest.to_segment_id}`
+    : ` (most from ${largest.from_segment_id})`;
+}
+
+/** A kept id that took in many of other segments' subscribers (a fifth of it or more) says so. */
+function tookIn(cells: MigrationCell[], id: number): string {
+  const { ofNow } = share(cells, id);
+  return ofNow < 0.8 ? `; ${pct(1 - ofNow)} of it came from other segments${largestMove(cells, id, 'from')}` : '';
 }
