@@ -92,8 +92,11 @@ export function registerRuns(program: Command): void {
                     seq: e.seq,
                     at: e.at,
                     event: e.event,
-                    // a run's failure or cancellation names the stage it ended in
-                    subject: e.subject ?? (typeof e.details?.stage === 'string' ? `at ${e.details.stage}` : ''),
+                    // a run's failure or cancellation names the stage it ended in; a promotion or
+                    // retirement its reason
+                    subject:
+                      (e.subject ?? (typeof e.details?.stage === 'string' ? `at ${e.details.stage}` : '')) +
+                      (typeof e.details?.reason === 'string' ? `: ${e.details.reason}` : ''),
                     actor: e.actor,
                     runId: e.run.runId,
                   },

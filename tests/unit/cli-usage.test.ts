@@ -239,7 +239,19 @@ describe('segflow runs show', { timeout: 120_000 }, () => {
       actor: 'ops',
       details: { stage: 'features' },
     });
+    await recordAudit(store, {
+      event: 'snapshot.promoted',
+      run: { workflowId: 'run-1', runId: 'r1' },
+      month: '2026-11',
+      actor: 'ana',
+      subject: '2026-11/v2 at 2026-12-04T10:00:00.000Z',
+      details: { version: 2, previous: 1, reason: 'k=5 adopted after review' },
+    });
     const cancelled = await segflow(['runs', 'show', 'run-1'], { SEGFLOW_STORE: store.storeDir, ...NO_SERVER });
     expect(cancelled.output).toMatch(/run\.cancelled +at features +ops/);
+    // a promotion says why
+    expect(cancelled.output).toMatch(
+      /snapshot\.promoted +2026-11\/v2 at 2026-12-04T10:00:00\.000Z: k=5 adopted after review +ana/,
+    );
   });
 });
