@@ -198,7 +198,7 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
       ? "(x) an experiment (run --experiment), not the month's latest: segflow snapshots promote makes it so"
       : '',
     rows.some((r) => !r.official && !r.latest && !r.experiment)
-      ? "(r) rolled back: a promotion moved the month's latest away from it; segflow snapshots promote makes it the latest again"
+      ? "(r) replaced: a promotion moved the month's latest away from it; segflow snapshots promote makes it the latest again"
       : '',
   ]
     .filter(Boolean)

@@ -56,7 +56,7 @@ describe('terminal output', () => {
     // a run a rollback moved the latest away from is no experiment
     const rolledBack = snapshotsTable([listing, { ...listing, version: 13, latest: false, official: false }]);
     expect(rolledBack).toMatch(/2026-10\/v13 \(r\) /);
-    expect(rolledBack).toContain("(r) rolled back: a promotion moved the month's latest away from it");
+    expect(rolledBack).toContain("(r) replaced: a promotion moved the month's latest away from it");
     expect(rolledBack).not.toContain('(x)');
   });
 
