@@ -4,6 +4,7 @@ import { OUTSIDE_WINDOW } from '../data/contract';
 import type { SnapshotManifest } from '../store/manifest';
 import type { SnapshotListing } from '../store/snapshots';
 import { count, decimals } from '../domain/decimals';
+import { addMonths } from '../domain/month';
 import { outsideWindowNote } from './format';
 import { table } from './options';
 
@@ -160,7 +161,7 @@ export function snapshotSummary(
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
     `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored; the models learnt from ${count(rows.trainingRows + rows.holdoutRows)} labelled subscribers (${count(rows.holdoutRows)} held out to test them)`,
     `  churn model   holdout ROC AUC ${decimals(holdout.rocAuc, 3)}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
-    `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : ', ids new: the month before has no latest (only experiments, or none), or it was clustered on other features'}`,
+    `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : `, ids new (not matched: ${addMonths(snapshot.month, -1)} had no latest snapshot when this one ran, or it was clustered on other features)`}`,
     ...metrics.segments.map(
       (s) =>
         `    ${String(s.segmentId).padStart(2)}  ${count(s.subscribers).padStart(9)}  ${s.name}  -> ${s.recommendedProduct}`,

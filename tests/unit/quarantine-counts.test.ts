@@ -49,7 +49,7 @@ describe('quarantined rows: those that broke the contract apart from those of mo
     );
     // no snapshot of the month before to match segment ids to: says why there may be none
     expect(shown).toContain(
-      'ids new: the month before has no latest (only experiments, or none), or it was clustered on other features',
+      'ids new (not matched: 2026-09 had no latest snapshot when this one ran, or it was clustered on other features)',
     );
     // none outside the window (or a manifest from before that reason): every quarantined row broke the contract
     const without = snapshotSummary(manifest({ 'voice_minutes: negative': 13_441 }), {}, true, 'manifest.json');
