@@ -90,7 +90,13 @@ export function collectParam(pair: string, previous: Record<string, unknown>): R
   } catch {
     // not JSON: keep the text
   }
-  return { ...previous, [pair.slice(0, at)]: value };
+  const name = pair.slice(0, at);
+  // the later one would win unsaid
+  if (name in previous)
+    throw new InvalidArgumentError(
+      `${name} is given twice (${JSON.stringify(previous[name])} and ${raw}): give it once`,
+    );
+  return { ...previous, [name]: value };
 }
 
 /** --param name=value, repeatable; the parameters are listed after the options. */

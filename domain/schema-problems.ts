@@ -36,9 +36,10 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 /**
- * Zod's default wording for a wrong type or a number out of range ("Invalid input: expected
- * number, received string", "Too big: expected number to be <=30") in plain words; a message the
- * schema wrote itself is kept as it is.
+ * Zod's default wording for a wrong type, a number out of range or a value not among the allowed
+ * ("Invalid input: expected number, received string", "Too big: expected number to be <=30",
+ * "Invalid option: expected one of ...") in plain words; a message the schema wrote itself is kept
+ * as it is.
  */
 function plainMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.message.startsWith('Invalid input:'))
@@ -47,6 +48,8 @@ function plainMessage(issue: z.core.$ZodIssue): string {
     return `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}`;
   if (issue.code === 'too_big' && issue.origin === 'number' && issue.message.startsWith('Too big:'))
     return `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}`;
+  if (issue.code === 'invalid_value' && issue.message.startsWith('Invalid option:'))
+    return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`;
   return issue.message;
 }
 

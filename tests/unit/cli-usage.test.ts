@@ -57,6 +57,17 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
   it('validates run parameters before contacting Temporal (exit 2, not 3)', async () => {
     const result = await segflow(['run', '--month', '2026-06', '--input', '.', '--param', 'k=1'], NO_SERVER);
     expect(result).toMatchObject({ code: 2, output: expect.stringContaining('k: must be at least 2') });
+    // a value not among the allowed, in plain words; a parameter given twice is refused, not the last one taken
+    const model = await segflow(['run', '--month', '2026-06', '--param', 'churnModel=forest'], NO_SERVER);
+    expect(model).toMatchObject({
+      code: 2,
+      output: expect.stringContaining('churnModel: must be one of "boosted", "tree"'),
+    });
+    const twice = await segflow(['run', '--month', '2026-06', '--param', 'k=5', '--param', 'k=6'], NO_SERVER);
+    expect(twice).toMatchObject({
+      code: 2,
+      output: expect.stringContaining('k is given twice (5 and 6): give it once'),
+    });
   });
 
   it('suggests the parameter an unknown one was probably meant to be', async () => {
@@ -119,7 +130,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
       ],
       [
         ['run', '--month', '2026-06', '--input', '.', '--param', `mapping=${mapping}`],
-        'features.plan_type: Invalid option: expected one of "numeric"|"categorical"|"date"|"skip"',
+        'features.plan_type: must be one of "numeric", "categorical", "date", "skip"',
       ],
     ] as const) {
       expect(await segflow([...args], NO_SERVER), args.join(' ')).toMatchObject({
