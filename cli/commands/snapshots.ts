@@ -89,7 +89,9 @@ export function registerSnapshots(program: Command): void {
       const [refA, refB] = [await resolveSnapshot(store, a), await resolveSnapshot(store, b)];
       if (refA.month === refB.month && refA.version === refB.version)
         throw new UsageError(
-          `${a} and ${b} are the same snapshot, ${refA.month}/v${refA.version}${a === b ? '' : ' (a month alone names its latest)'}: name two versions`,
+          a === b
+            ? `${a} is named twice: name two versions`
+            : `${a} and ${b} are the same snapshot, ${refA.month}/v${refA.version} (a month alone names its latest): name two versions`,
         );
       const diff = await diffSnapshots(store, refA, refB);
       output(options.json, diff, (d) =>

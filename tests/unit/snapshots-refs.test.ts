@@ -14,5 +14,10 @@ describe('snapshots diff of one snapshot with itself', () => {
         `${MONTH} and ${MONTH}/v2 are the same snapshot, ${MONTH}/v2 (a month alone names its latest): name two versions`,
       ),
     });
+    const twice = await segflow(['snapshots', 'diff', `${MONTH}/v1`, `${MONTH}/v1`], { SEGFLOW_HOME: home });
+    expect(twice).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(`${MONTH}/v1 is named twice: name two versions`),
+    });
   });
 });
