@@ -23,6 +23,8 @@ export interface SnapshotDiff {
   subscribersOnlyInB: number;
   /** Up to 20 subscribers whose risk band changed, for a first look. */
   riskBandExamples: { subscriber_id: string; from: string; to: string; score_a: number; score_b: number }[];
+  /** How to read the metrics' changes when the two snapshots measured them differently. */
+  notes: string[];
 }
 
 /** The keys of either object whose values differ (as JSON), sorted. */
@@ -204,6 +206,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       subscribersOnlyInA: inBoth.onlyA,
       subscribersOnlyInB: inBoth.onlyB,
       riskBandExamples,
+      notes: metricNotes(ma, mb),
     };
   });
 }
@@ -238,4 +241,19 @@ async function mappingChanges(store: StoreConfig, a: SnapshotRef, b: SnapshotRef
       changes.push({ name: `mapping ${field}.${key}`, a: text(ea[key]), b: text(eb[key]) });
   }
   return changes;
+}
+
+/** Where two snapshots' metrics are not measured alike, so a change in them says little. */
+function metricNotes(ma: SnapshotManifest, mb: SnapshotManifest): string[] {
+  const notes: string[] = [];
+  const [pa, pb] = [ma.params as Record<string, unknown>, mb.params as Record<string, unknown>];
+  const split = ['seed', 'holdoutShare'].filter((name) => JSON.stringify(pa[name]) !== JSON.stringify(pb[name]));
+  if (split.length || ma.params.month !== mb.params.month)
+    notes.push(
+      `the churn metrics (rocAuc, prAuc, lift) were measured on different held-out subscribers (${split.length ? `${split.join(' and ')} ${split.length === 1 ? 'differs' : 'differ'}` : 'other months'}): a change of a few hundredths may be the holdout's, not the model's`,
+    );
+  const [ka, kb] = [ma.metrics.kmeans.k, mb.metrics.kmeans.k];
+  if (ka !== undefined && kb !== undefined && ka !== kb)
+    notes.push(`kmeansInertia falls as k grows (${ka} and ${kb} here): not a measure of better segments`);
+  return notes;
 }

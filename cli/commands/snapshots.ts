@@ -111,6 +111,7 @@ export function registerSnapshots(program: Command): void {
           '',
           'Metrics:',
           table(d.metrics),
+          ...d.notes.map((note) => `note: ${note}`),
           '',
           'Segment migration (subscribers):',
           table(d.migration),

@@ -132,6 +132,31 @@ describe('older snapshots and results', () => {
       diff.subscribersOnlyInB,
     ]).toEqual([1, 2, 1, 1]);
     expect(diff.migration.map((m) => m.to)).toEqual(['3 three', '11 eleven', '(absent)', '3 three']);
+    expect(diff.notes).toEqual([]);
+    // another seed and k: the metrics are not measured alike, and the diff says so
+    const path = join(versionDir(store, MONTH, 13), 'manifest.json');
+    const recorded = JSON.parse(await readFile(path, 'utf8'));
+    const pathA = join(versionDir(store, MONTH, 12), 'manifest.json');
+    const recordedA = JSON.parse(await readFile(pathA, 'utf8'));
+    await writeFile(
+      pathA,
+      JSON.stringify({ ...recordedA, metrics: { ...recordedA.metrics, kmeans: { inertia: 12, k: 4 } } }),
+    );
+    await writeFile(
+      path,
+      JSON.stringify({
+        ...recorded,
+        params: { ...recorded.params, seed: 7 },
+        metrics: { ...recorded.metrics, kmeans: { inertia: 9, k: 5 } },
+      }),
+    );
+    const notes = (await diffSnapshots(store, { month: MONTH, version: 12 }, { month: MONTH, version: 13 })).notes;
+    expect(notes).toEqual([
+      expect.stringMatching(
+        /^the churn metrics \(rocAuc, prAuc, lift\) were measured on different held-out subscribers \(seed differs\)/,
+      ),
+      expect.stringMatching(/^kmeansInertia falls as k grows \(4 and 5 here\)/),
+    ]);
   });
 
   it('diff: names the input files that changed, were added or went', async () => {
