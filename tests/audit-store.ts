@@ -25,7 +25,7 @@ export async function publishFake(
   version: number,
   signer?: Signer,
   runId = `run-${version}`,
-  options: { experiment?: boolean; publishedAt?: string } = {},
+  options: { experiment?: boolean; publishedAt?: string; params?: Record<string, unknown> } = {},
 ): Promise<void> {
   const run = { workflowId: `wf-${runId}`, runId };
   const dir = versionDir(store, AUDIT_MONTH, version);
@@ -40,6 +40,7 @@ export async function publishFake(
       ...(options.experiment ? { experiment: true } : {}),
     },
     run,
+    ...(options.params ? { params: options.params } : {}),
     outputs: [{ file: 'subscribers.parquet', sha256: sha256(content), bytes: content.length }],
   };
   const manifestText = JSON.stringify(manifest, null, 2) + '\n';

@@ -132,7 +132,10 @@ export function registerSnapshots(program: Command): void {
     .addOption(json())
     .action(async (reference: string, options) => {
       const { promoteSnapshot } = await import('../../pipelines/promote');
+      const { changedParams } = await import('../../domain/params');
       const { ref, result } = await changeNamedSnapshot(reference, options, 'promote', promoteSnapshot);
+      const params = changedParams((await readManifest(loadConfig().store, ref.month, ref.version)).params ?? {});
+      const given = Object.entries(params).map(([name, value]) => `--param ${name}=${JSON.stringify(value)}`);
       output(
         options.json,
         {
@@ -148,6 +151,10 @@ export function registerSnapshots(program: Command): void {
             : `${r.month}/v${r.version} is now the month's latest (was ${r.previous === null ? 'none' : `v${r.previous}`}; audit seq ${r.auditSeq})` +
               (r.builtOnOther.length
                 ? `\nnote: built on another version: ${r.builtOnOther.join(', ')}; published, they stay so: rerun the month to build on this one`
+                : '') +
+              // a promotion adopts the snapshot, not its settings
+              (r.auditSeq !== null && given.length
+                ? `\nnote: next month's run does not take this version's parameters from it: give them again (${given.join(' ')}), and for a schedule, create it with them`
                 : ''),
       );
     });

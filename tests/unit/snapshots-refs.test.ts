@@ -21,3 +21,23 @@ describe('snapshots diff of one snapshot with itself', () => {
     });
   });
 });
+
+describe('snapshots promote', () => {
+  it("says next month's run does not take the promoted version's parameters", async () => {
+    const home = await tempDir();
+    await publishFake(storeIn(home), 1);
+    await publishFake(storeIn(home), 2, undefined, 'run-2', {
+      experiment: true,
+      params: { month: MONTH, input: '/data', k: 5, treeDepth: 4 },
+    });
+    const promoted = await segflow(['snapshots', 'promote', `${MONTH}/v2`, '--reason', 'k=5 adopted'], {
+      SEGFLOW_HOME: home,
+    });
+    expect(promoted).toMatchObject({
+      code: 0,
+      output: expect.stringContaining(
+        "note: next month's run does not take this version's parameters from it: give them again (--param k=5 --param treeDepth=4), and for a schedule, create it with them",
+      ),
+    });
+  });
+});
