@@ -176,10 +176,12 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     const { result } = await runMonth({ k: 4, treeDepth: 4 });
     expect(await result).toMatchObject({ month, version: 2 });
     const diff = await diffSnapshots(config.store, { month, version: 1 }, { month, version: 2 });
-    // v1 (the scheduled run) chose k by silhouette; v2 fixed it
+    // v1 (the scheduled run) chose k by silhouette; v2 fixed it. v1 ran before the backfill
+    // published the month before it; v2's ids are matched to that month's snapshot
     expect(diff.params).toEqual([
       { name: 'k', a: undefined, b: 4 },
       { name: 'treeDepth', a: 6, b: 4 },
+      { name: 'segment ids matched to', a: '(none: ids new)', b: `${addMonths(month, -1)}/v1` },
     ]);
     expect(diff.metrics.map((m) => m.name)).toEqual(
       expect.arrayContaining(['churnRocAuc', 'treeRocAuc', 'highValueSubscribers', 'vipSubscribers']),
