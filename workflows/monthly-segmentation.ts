@@ -252,6 +252,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   });
   const audit = (event: AuditRecordRequest['event'], details: Record<string, unknown>, subject?: string) =>
     bookkeeping.recordAudit({ event, run, month, actor: input.requestedBy, subject, details });
+  /** The stage whose stage.finished entry is being written: the progress already names the next one. */
+  let finishing: Stage | null = null;
   const finished = async (stage: Stage, details: Record<string, unknown>) => {
     const stagesDone = STAGES.indexOf(stage) + 1;
     reports.clear();
@@ -262,7 +264,9 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       stagesTotal: STAGES.length,
       percent: Math.round((100 * stagesDone) / STAGES.length),
     };
+    finishing = stage;
     await audit('stage.finished', details, stage);
+    finishing = null;
   };
 
   // recorded even when the run is cancelled before its first task: the log then has it, and its
@@ -426,7 +430,11 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     progress = { ...progress, stage: cancelled ? 'cancelled' : 'failed' };
     // recorded even when the run was cancelled; publishing is atomic, so nothing half-written remains
     await CancellationScope.nonCancellable(async () => {
-      await audit(cancelled ? 'run.cancelled' : 'run.failed', { stage: failedStage, error: innermostFailure(error) });
+      // a run cancelled as it recorded a stage's end ended at that stage, not the next one it never began
+      await audit(cancelled ? 'run.cancelled' : 'run.failed', {
+        stage: finishing ?? failedStage,
+        error: innermostFailure(error),
+      });
       // its scratch (checked months, databases, copies of the input) is of no use to a later run;
       // kept while a failed partition's siblings, not awaited, may still be writing into it
       const siblingsMayRun =

@@ -353,6 +353,38 @@ describe('monthly workflow with stub activities', () => {
     ]);
   });
 
+  it('a stage that completes after its run was cancelled ends the run at that stage, not at the next one', async () => {
+    calls.length = 0;
+    await withWorker(
+      'stubs-cancel-completes',
+      {
+        trainAndScoreChurn: async () => {
+          calls.push('trainAndScoreChurn');
+          const context = Context.current();
+          // finishes its work though told to stop
+          while (!context.cancellationSignal.aborted) {
+            context.heartbeat();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+          return { scoredRows: 9, holdout: { rocAuc: 0.9, liftByDecile: [4] }, riskBandCounts: { high: 2 } } as never;
+        },
+      },
+      async () => {
+        newGate();
+        gate.open();
+        const handle = await start('stubs-cancel-completes', 'stub-cancel-completes');
+        while (!calls.includes('trainAndScoreChurn')) await new Promise((resolve) => setTimeout(resolve, 20));
+        await handle.cancel();
+        return failureOf(handle);
+      },
+    );
+    const cancelled = (await readAuditLog(store)).find(
+      (e) => e.event === 'run.cancelled' && e.run.workflowId === 'stub-cancel-completes',
+    );
+    expect(cancelled?.details).toMatchObject({ stage: 'churn' });
+    expect(calls).not.toContain('publishSnapshot');
+  });
+
   it('a cancel that arrives while publishing leaves a failure of the publish a failure', async () => {
     calls.length = 0;
     let cancelAsked: () => void = () => {};
