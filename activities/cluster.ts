@@ -138,10 +138,10 @@ async function computeSegments(
     const sampling = { seed: params.seed, restarts: params.kmeansRestarts };
     const { fit, silhouetteByK } = params.k
       ? {
-          fit: fitKMeans(data.columns, { ...sampling, k: params.k, sampleSize: params.kmeansSampleSize }),
+          fit: await fitKMeans(data.columns, { ...sampling, k: params.k, sampleSize: params.kmeansSampleSize }),
           silhouetteByK: {},
         }
-      : chooseK(data.columns, {
+      : await chooseK(data.columns, {
           ...sampling,
           kMin: params.kMin,
           kMax: params.kMax,

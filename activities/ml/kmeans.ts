@@ -61,15 +61,21 @@ function fitSample(columns: Float64Array[], sampleSize: number, seed: number): F
  * A single k-means++ start can settle in a poor local optimum (27% above scikit-learn's inertia
  * on one benchmark sample), so it restarts and keeps the best fit, as scikit-learn's n_init does.
  */
-export function fitKMeans(columns: Float64Array[], options: KMeansOptions): KMeansFit {
+export async function fitKMeans(columns: Float64Array[], options: KMeansOptions): Promise<KMeansFit> {
   const rows = columns[0]?.length ?? 0;
   if (rows < options.k) throw new RangeError(`cannot make ${options.k} segments from ${rows} subscribers`);
   return fitOnSample(fitSample(columns, options.sampleSize, options.seed), options);
 }
 
-function fitOnSample({ points, means, stdDevs }: FitSample, options: KMeansOptions): KMeansFit {
+/**
+ * Each start is one synchronous ml-kmeans call; between them the activity heartbeats and hears of
+ * a cancellation (a choice of k fits many: seconds to minutes of the event loop otherwise, in
+ * which the worker's heartbeats stop and Temporal times the stage out).
+ */
+async function fitOnSample({ points, means, stdDevs }: FitSample, options: KMeansOptions): Promise<KMeansFit> {
   let best: { result: ReturnType<typeof kmeans>; inertia: number } | undefined;
   for (let start = 0; start < (options.restarts ?? 1); start++) {
+    await checkpoint({ stage: `cluster: fitting k-means, k = ${options.k}` });
     const result = kmeans(points, options.k, {
       initialization: 'kmeans++',
       seed: options.seed + start,
@@ -113,10 +119,10 @@ export interface KChoice {
  * Picks k in [kMin, kMax] with the highest mean silhouette, measured on `sampleSize` rows. Every
  * candidate is fitted on the same sample (as fitKMeans would draw it), prepared once.
  */
-export function chooseK(
+export async function chooseK(
   columns: Float64Array[],
   options: { kMin: number; kMax: number; seed: number; fitSampleSize: number; restarts: number; sampleSize: number },
-): KChoice {
+): Promise<KChoice> {
   const rows = columns[0]?.length ?? 0;
   const fitOn = fitSample(columns, options.fitSampleSize, options.seed);
   const { means, stdDevs } = fitOn;
@@ -125,10 +131,15 @@ export function chooseK(
   const fits: KMeansFit[] = [];
   for (let k = options.kMin; k <= Math.min(options.kMax, rows - 1); k++) {
     fits.push(
-      fitOnSample(fitOn, { k, seed: options.seed, sampleSize: options.fitSampleSize, restarts: options.restarts }),
+      await fitOnSample(fitOn, {
+        k,
+        seed: options.seed,
+        sampleSize: options.fitSampleSize,
+        restarts: options.restarts,
+      }),
     );
   }
-  const scores = meanSilhouettes(
+  const scores = await meanSilhouettes(
     points,
     fits.map((fit) => ({ k: fit.k, labels: Uint16Array.from(points, (point) => nearest(point, fit.centroids).index) })),
   );
@@ -141,12 +152,12 @@ export function chooseK(
   // no candidate fits (fewer rows than kMin + 1): fitKMeans reports why
   const fit =
     best?.fit ??
-    fitKMeans(columns, {
+    (await fitKMeans(columns, {
       k: options.kMin,
       seed: options.seed,
       sampleSize: options.fitSampleSize,
       restarts: options.restarts,
-    });
+    }));
   return { k: fit.k, silhouetteByK, fit };
 }
 

@@ -1,3 +1,5 @@
+import { checkpoint } from '../context';
+
 /** One clustering of the same points: a cluster label per point, in 0..k-1. */
 export interface Labelling {
   labels: Uint16Array;
@@ -13,7 +15,7 @@ export interface Labelling {
  * Points in a singleton cluster score 0, as in scikit-learn. Holds rows x (the clusterings' k
  * summed) doubles: 0.5 MB for the default sample and k range, 74 MB for the largest.
  */
-export function meanSilhouettes(points: Float64Array[], clusterings: readonly Labelling[]): number[] {
+export async function meanSilhouettes(points: Float64Array[], clusterings: readonly Labelling[]): Promise<number[]> {
   const n = points.length;
   const dims = points[0]?.length ?? 0;
   const flat = new Float64Array(n * dims);
@@ -33,7 +35,14 @@ export function meanSilhouettes(points: Float64Array[], clusterings: readonly La
   const sums = new Float64Array(n * width);
   // pair (i, j), i < j, reaches point j's sums when the outer loop is at i, and point i's in
   // ascending j: every point's sums receive the others in row order
+  let pairsSinceCheckpoint = 0;
   for (let i = 0; i < n; i++) {
+    // every ~10M pairs (a fraction of a second) the activity heartbeats and hears of a cancellation
+    pairsSinceCheckpoint += n - i - 1;
+    if (pairsSinceCheckpoint > 10_000_000) {
+      pairsSinceCheckpoint = 0;
+      await checkpoint({ stage: 'cluster: choosing k (silhouettes)', rowsDone: i, rowsTotal: n });
+    }
     const iSums = i * width;
     const iSlots = i * slots;
     for (let j = i + 1; j < n; j++) {

@@ -1,3 +1,4 @@
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
 import { assignToCentroids, chooseK, fitKMeans } from '../../activities/ml/kmeans';
 import { seededRandom } from '../../activities/ml/random';
@@ -27,7 +28,7 @@ function blobs(perBlob: number): { columns: Float64Array[]; truth: Uint8Array } 
 describe('k-means on a sample, then assignment of every row', () => {
   it('recovers separated blobs from a 10% sample and assigns all rows consistently', async () => {
     const { columns, truth } = blobs(3_000);
-    const fit = fitKMeans(columns, { k: 3, seed: 1, sampleSize: 900 });
+    const fit = await fitKMeans(columns, { k: 3, seed: 1, sampleSize: 900 });
     expect(fit.sampleSize).toBe(900);
     const { segment, inertia } = await assignToCentroids(columns, fit);
     // each true blob maps to exactly one segment, and no segment holds two blobs
@@ -38,15 +39,15 @@ describe('k-means on a sample, then assignment of every row', () => {
     expect(inertia).toBeGreaterThan(0);
   });
 
-  it('repeats exactly for the same seed', () => {
+  it('repeats exactly for the same seed', async () => {
     const { columns } = blobs(500);
-    const a = fitKMeans(columns, { k: 3, seed: 9, sampleSize: 600 });
-    const b = fitKMeans(columns, { k: 3, seed: 9, sampleSize: 600 });
+    const a = await fitKMeans(columns, { k: 3, seed: 9, sampleSize: 600 });
+    const b = await fitKMeans(columns, { k: 3, seed: 9, sampleSize: 600 });
     expect(a.centroids).toEqual(b.centroids);
   });
 
-  it('refuses more segments than subscribers', () => {
-    expect(() => fitKMeans([Float64Array.of(1, 2)], { k: 3, seed: 1, sampleSize: 10 })).toThrow(
+  it('refuses more segments than subscribers', async () => {
+    await expect(fitKMeans([Float64Array.of(1, 2)], { k: 3, seed: 1, sampleSize: 10 })).rejects.toThrow(
       /cannot make 3 segments from 2/,
     );
   });
@@ -78,7 +79,7 @@ function silhouetteByDefinition(points: Float64Array[], labels: Uint16Array, k: 
 }
 
 describe('choosing k by silhouette', () => {
-  it('gives each clustering the number the one-at-a-time definition gives, to the last bit', () => {
+  it('gives each clustering the number the one-at-a-time definition gives, to the last bit', async () => {
     const random = seededRandom(5);
     for (const n of [0, 1, 2, 3, 57, 400]) {
       const points = Array.from({ length: n }, () => Float64Array.from({ length: 4 }, () => random() * 10 - 5));
@@ -87,16 +88,39 @@ describe('choosing k by silhouette', () => {
         k,
         labels: Uint16Array.from(points, (_, i) => (i === 0 ? k - 1 : Math.floor(random() * Math.max(1, k - 1)))),
       }));
-      const scores = meanSilhouettes(points, clusterings);
+      const scores = await meanSilhouettes(points, clusterings);
       clusterings.forEach(({ k, labels }, t) => {
         expect(Object.is(scores[t], silhouetteByDefinition(points, labels, k))).toBe(true);
       });
     }
   });
 
-  it("picks the blobs' own k", () => {
+  it('heartbeats between fits and inside the silhouettes, so a long choice neither times out nor ignores a cancel', async () => {
+    const { columns } = blobs(6_000);
+    const options = { kMin: 2, kMax: 6, seed: 1, fitSampleSize: 900, restarts: 2, sampleSize: 6_000 };
+    const env = new MockActivityEnvironment();
+    const steps: string[] = [];
+    env.on('heartbeat', (details: { stage: string }) => steps.push(details.stage));
+    await env.run(() => chooseK(columns, options));
+    // one per start of every candidate k, and in the silhouettes' 18M pairs
+    expect(steps.filter((step) => step.startsWith('cluster: fitting k-means')).length).toBe(10);
+    expect(steps).toContain('cluster: choosing k (silhouettes)');
+    const cancelled = new MockActivityEnvironment();
+    const choice = cancelled.run(() => chooseK(columns, options));
+    cancelled.cancel();
+    await expect(choice).rejects.toThrow();
+  });
+
+  it("picks the blobs' own k", async () => {
     const { columns } = blobs(1_000);
-    const choice = chooseK(columns, { kMin: 2, kMax: 6, seed: 1, fitSampleSize: 900, restarts: 2, sampleSize: 600 });
+    const choice = await chooseK(columns, {
+      kMin: 2,
+      kMax: 6,
+      seed: 1,
+      fitSampleSize: 900,
+      restarts: 2,
+      sampleSize: 600,
+    });
     expect(choice.k).toBe(3);
     expect(Object.keys(choice.silhouetteByK).map(Number)).toEqual([2, 3, 4, 5, 6]);
     expect(choice.silhouetteByK[3]).toBe(Math.max(...Object.values(choice.silhouetteByK)));
