@@ -86,7 +86,8 @@ export function createActivities(
           run: currentRun(),
           month: String(month),
           actor: 'worker',
-          subject: `${stage}#${attempt}`,
+          // the activity id too: a run's partitions are one stage, and each attempt of each is an entry
+          subject: `${stage}#${attempt} (activity ${context.info.activityId})`,
           details: {
             stage,
             attempt,

@@ -263,7 +263,15 @@ export async function cancelRun(
   // a run no worker has picked up has no audit entry yet: its month is in the memo it started with
   const memoMonth = (description.memo as { month?: unknown } | undefined)?.month;
   const month = requested?.month ?? (typeof memoMonth === 'string' ? memoMonth : '');
-  await recordAudit(store, { event: 'run.cancel-requested', run, month, actor, details: {} });
+  // each request its own entry (the log keeps one per run, event and subject): two people asking are two
+  await recordAudit(store, {
+    event: 'run.cancel-requested',
+    run,
+    month,
+    actor,
+    subject: `by ${actor} at ${new Date().toISOString()}`,
+    details: {},
+  });
   await handle.cancel();
   return { runId: run.runId, month };
 }

@@ -228,8 +228,8 @@ describe('faults survived, nothing lost or duplicated', () => {
       const outcome = await handle.result();
       const attempts = (await auditOf(handle.workflowId)).filter((e) => e.event === 'stage.attempt-failed');
       expect(attempts.map((e) => [e.subject, (e.details as { retryable: boolean }).retryable])).toEqual([
-        ['load#1', true],
-        ['load#2', true],
+        [expect.stringMatching(/^load#1 \(activity \d+\)$/), true],
+        [expect.stringMatching(/^load#2 \(activity \d+\)$/), true],
       ]);
       return outcome;
     });

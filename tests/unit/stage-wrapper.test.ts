@@ -89,6 +89,28 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     ).rejects.toThrow(DataQualityError);
   });
 
+  it("records each partition's failed attempt, though both are the load's attempt 1", async () => {
+    const store = storeIn(await tempDir());
+    const activities = createActivities(store, {
+      ...STAGE_FUNCTIONS,
+      loadPartition: (...args) => Promise.reject(new Error(`partition ${String(args[2])} unreadable`)),
+    });
+    const plan = { params: { month: '2026-06' } } as never;
+    for (const activityId of ['5', '6'])
+      await expect(
+        new MockActivityEnvironment({ workflowExecution: run, activityId }).run(
+          activities.loadPartition,
+          plan,
+          Number(activityId) - 5,
+          true,
+        ),
+      ).rejects.toThrow(/unreadable/);
+    expect((await readAuditLog(store)).map((e) => [e.subject, (e.details as { message: string }).message])).toEqual([
+      ['load#1 (activity 5)', 'partition 0 unreadable'],
+      ['load#1 (activity 6)', 'partition 1 unreadable'],
+    ]);
+  });
+
   it('records a failed attempt in the audit log (signed with the worker key), then rethrows the error', async () => {
     const store = storeIn(await tempDir());
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -108,7 +130,7 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
       event: 'stage.attempt-failed',
       run,
       month: '2026-06',
-      subject: 'churn#3',
+      subject: expect.stringMatching(/^churn#3 \(activity .+\)$/),
       details: {
         stage: 'churn',
         attempt: 3,
