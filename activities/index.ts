@@ -93,7 +93,9 @@ export function createActivities(
             attempt,
             type,
             message: error instanceof Error ? error.message : String(error),
-            retryable: !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type),
+            // a cancelled attempt is not tried again either
+            retryable:
+              !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type) && !context.cancellationSignal.aborted,
           },
         },
         signer,

@@ -153,6 +153,7 @@ export function registerRuns(program: Command): void {
         ),
       ]);
       console.log(outcome);
-      process.exit(EXIT.ok);
+      // the request was met (cancelled, or publishing had begun) or is still being met; a failure is the run's
+      process.exit(outcome.startsWith('it ended otherwise') ? EXIT.failed : EXIT.ok);
     });
 }

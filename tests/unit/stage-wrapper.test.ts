@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActivities, STAGE_FUNCTIONS } from '../../activities';
@@ -87,6 +88,22 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     await expect(
       env.run(fail(new DataQualityError('No space left in the window')).computeFeatures, load),
     ).rejects.toThrow(DataQualityError);
+  });
+
+  it('records a cancelled attempt as not to be retried', async () => {
+    const store = storeIn(await tempDir());
+    const activities = createActivities(store, {
+      ...STAGE_FUNCTIONS,
+      computeFeatures: () =>
+        new Promise((_, reject) =>
+          Context.current().cancellationSignal.addEventListener('abort', () => reject(new Error('stopped'))),
+        ),
+    });
+    const env = new MockActivityEnvironment({ workflowExecution: run });
+    const attempt = env.run(activities.computeFeatures, load);
+    env.cancel();
+    await expect(attempt).rejects.toThrow('stopped');
+    expect((await readAuditLog(store)).map((e) => e.details)).toMatchObject([{ retryable: false }]);
   });
 
   it("records each partition's failed attempt, though both are the load's attempt 1", async () => {
