@@ -16,7 +16,7 @@ export function installLogger(
   options: { shutdownSignals?: NodeJS.Signals[]; line?: (entry: LogEntry) => string | undefined } = {},
 ): pino.Logger {
   const level = (process.env.SEGFLOW_LOG_LEVEL ?? fallbackLevel).toLowerCase();
-  const logger = pino({ level, base: { service: 'segflow' } }, pino.destination(2));
+  const logger = pino(loggerOptions(level), pino.destination(2));
   const toPino: Record<LogLevel, pino.Level> = {
     TRACE: 'trace',
     DEBUG: 'debug',
@@ -39,6 +39,14 @@ export function installLogger(
     ...(options.shutdownSignals ? { shutdownSignals: options.shutdownSignals } : {}),
   });
   return logger;
+}
+
+/**
+ * pino's options: the SDK's entries carry a failure under `error`, which pino writes as `{}`
+ * unless serialised as an error (type, message, stack, cause).
+ */
+export function loggerOptions(level: string): pino.LoggerOptions {
+  return { level, base: { service: 'segflow' }, serializers: { error: pino.stdSerializers.err } };
 }
 
 /**

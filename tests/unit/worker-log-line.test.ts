@@ -1,7 +1,8 @@
 import type { LogEntry } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import { SchemaContractError } from '../../domain/errors';
-import { workerLogLine } from '../../worker/logger';
+import pino from 'pino';
+import { InputFileError, SchemaContractError } from '../../domain/errors';
+import { loggerOptions, workerLogLine } from '../../worker/logger';
 
 const entry = (message: string, meta: Record<string, unknown>): LogEntry => ({
   level: 'WARN',
@@ -27,5 +28,14 @@ describe("the one-command stack's worker lines", () => {
     expect(workerLogLine(entry('Activity failed', { activityType: 'planLoad', attempt: 1, error: contract }))).toBe(
       undefined,
     );
+  });
+});
+
+describe("the worker's JSON log", () => {
+  it("writes an entry's error with its type and message (pino wrote it as {})", () => {
+    const lines: string[] = [];
+    const logger = pino(loggerOptions('info'), { write: (line: string) => lines.push(line) });
+    logger.warn({ error: new InputFileError('no input under /data') }, 'Workflow failed');
+    expect(JSON.parse(lines[0]).error).toMatchObject({ type: 'InputFileError', message: 'no input under /data' });
   });
 });
