@@ -159,12 +159,13 @@ export function activityAttempts(history: temporal.api.history.v1.IHistory): Act
     if (closed) {
       const scheduledId = String(closed[1]);
       const start = started.get(scheduledId);
+      // an activity cancelled (or timed out) before any worker took it up has no start
       attempts.push({
         activity: scheduled.get(scheduledId) ?? '?',
         attempt: start?.attempt ?? 1,
-        outcome: String(closed[0]),
+        outcome: `${String(closed[0])}${start ? '' : ' before it started'}`,
         seconds: start ? at - start.at : 0,
-        worker: start?.worker ?? '?',
+        worker: start?.worker ?? '-',
         startedAt: start?.at ?? at,
       });
     }

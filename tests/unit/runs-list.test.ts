@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
-import { listRuns, outcomeOf } from '../../pipelines/runs';
+import { activityAttempts, listRuns, outcomeOf } from '../../pipelines/runs';
 import { storeIn, tempDir } from '../helpers';
 
 /** `segflow runs list` reads runs from the audit log: what became of each, and whether it was an experiment. */
@@ -57,5 +57,36 @@ describe('runs list', () => {
     expect(outcomeOf(started, 'RUNNING')).toBe('running');
     expect(outcomeOf(started, 'TERMINATED')).toBe('ended unrecorded');
     expect(outcomeOf([...started, entry('run.published')], 'COMPLETED')).toBe('published');
+  });
+});
+
+describe("runs show's activity attempts", () => {
+  it('names an activity cancelled before any worker took it up as such, with no worker', () => {
+    const time = (seconds: number) => ({ seconds, nanos: 0 });
+    const attempts = activityAttempts({
+      events: [
+        {
+          eventId: 5,
+          eventTime: time(10),
+          activityTaskScheduledEventAttributes: { activityType: { name: 'computeFeatures' } },
+        },
+        {
+          eventId: 6,
+          eventTime: time(11),
+          activityTaskScheduledEventAttributes: { activityType: { name: 'loadPartition' } },
+        },
+        {
+          eventId: 7,
+          eventTime: time(12),
+          activityTaskStartedEventAttributes: { scheduledEventId: 5, attempt: 1, identity: 'w1' },
+        },
+        { eventId: 8, eventTime: time(15), activityTaskCanceledEventAttributes: { scheduledEventId: 5 } },
+        { eventId: 9, eventTime: time(15), activityTaskCanceledEventAttributes: { scheduledEventId: 6 } },
+      ],
+    } as never);
+    expect(attempts.map(({ activity, outcome, seconds, worker }) => [activity, outcome, seconds, worker])).toEqual([
+      ['computeFeatures', 'cancelled', 3, 'w1'],
+      ['loadPartition', 'cancelled before it started', 0, '-'],
+    ]);
   });
 });
