@@ -89,7 +89,7 @@ export function isStoreWriteFailure(error: unknown): boolean {
     isStoreFull(error) ||
     isPermissionDenied(error) ||
     code === 'EROFS' ||
-    /Read-only file system|Permission denied/i.test(message)
+    /Read-only file system|Permission denied|Operation not permitted/i.test(message)
   );
 }
 

@@ -8,7 +8,7 @@ import {
   TimeoutType,
 } from '@temporalio/common';
 import { describe, expect, it } from 'vitest';
-import { innermostFailure } from '../../domain/errors';
+import { innermostFailure, isStoreWriteFailure } from '../../domain/errors';
 import { describeRunFailure } from '../../pipelines/client';
 
 /** A failed run as the client sees it: the workflow failed because its load activity did. */
@@ -60,5 +60,20 @@ describe('the innermost failure of a run', () => {
 
   it('reports any other client error by its message alone', () => {
     expect(describeRunFailure(new Error('cannot reach Temporal'))).toBe('cannot reach Temporal');
+  });
+});
+
+describe('a store write that retrying cannot fix', () => {
+  it("is told by Node's errno or DuckDB's message: no space, read-only, not permitted (an immutable folder)", () => {
+    const errno = (code: string) => Object.assign(new Error(`${code}: x`), { code });
+    for (const error of [
+      errno('ENOSPC'),
+      errno('EACCES'),
+      errno('EROFS'),
+      new Error('IO Error: Could not write file "/store/x.parquet": No space left on device'),
+      new Error('IO Error: Cannot open file "/store/.staging/x.parquet": Operation not permitted'),
+    ])
+      expect(isStoreWriteFailure(error), error.message).toBe(true);
+    expect(isStoreWriteFailure(new Error('Binder Error: column "x" not found'))).toBe(false);
   });
 });
