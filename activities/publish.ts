@@ -86,6 +86,10 @@ const TABLE_OUTPUTS = [
 const NO_CONTACT_LOG =
   "this run was given no contact log. Run the month again with --param contacts=<last month's contact log> (CSV or Parquet: who was contacted, when, through which channel, and the outcome; docs/campaigns.md) to compare the churn of last month's contacted subscribers with their control group's";
 
+/** The report's campaign section for a month with no snapshot of the month before. */
+const FIRST_MONTH =
+  "there is no snapshot of the month before to measure. Next month's run, given this month's contact log (--param contacts=<file>; docs/campaigns.md), compares the churn of the subscribers contacted from this month's dispatch list with the control group held out of it, and its report shows how subscribers moved between segments";
+
 const CAMPAIGN_OUTPUTS = [
   { table: 'snapshot_campaigns', file: 'campaigns.parquet' },
   { table: 'snapshot_contacts_quarantine', file: 'contacts_quarantine.parquet' },
@@ -224,10 +228,13 @@ async function writeOutputs(
     await checkpoint({ stage: 'publish: report.html' });
     const campaignsReport = campaigns
       ? await campaignsSection({ metrics: campaigns, groups: campaigns.measured ? await readCampaignGroups(conn) : [] })
-      : previous && (await hasControlGroup(conn, versionDir(previousStore, previous.month, previous.version)))
-        ? // last month has a list to measure: say how, rather than leave the question out
-          await campaignsSection({ metrics: { measured: false, reason: NO_CONTACT_LOG }, groups: [] })
-        : null;
+      : !previous
+        ? // the store's first month: say what next month's run will measure
+          await campaignsSection({ metrics: { measured: false, reason: FIRST_MONTH }, groups: [] })
+        : (await hasControlGroup(conn, versionDir(previousStore, previous.month, previous.version)))
+          ? // last month has a list to measure: say how, rather than leave the question out
+            await campaignsSection({ metrics: { measured: false, reason: NO_CONTACT_LOG }, groups: [] })
+          : null;
     return { files, report: await buildReport(conn, request, previous !== null, campaignsReport) };
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));

@@ -51,6 +51,10 @@ describe('segment ids stable across months', () => {
 
   it("carries last month's ids over to the nearest segments", async () => {
     expect(published['2026-05'].cluster.previous).toBeNull();
+    // the first month's report says what next month's run will measure
+    expect(await readFile(join(published['2026-05'].snapshot.path, 'report.html'), 'utf8')).toContain(
+      "Not measured: there is no snapshot of the month before to measure. Next month's run, given this month's contact log",
+    );
     expect(published['2026-06'].cluster.previous).toEqual({ month: '2026-05', version: 1 });
     // the same structure both months (k chosen by silhouette): every id carries over
     const ids = (month: string) => published[month].cluster.centroids.map((c) => c.segmentId);
