@@ -58,6 +58,20 @@ describe('workflow replay against recorded histories', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
+  /**
+   * The recorded histories replayed on the workflow with `from` (which it must hold) replaced by
+   * `to`, and each history's outcome: 'ok' or the error's name.
+   */
+  async function replayEdited(name: string, from: string, to: string) {
+    const source = await readFile(join(REPO_ROOT, 'workflows', 'monthly-segmentation.ts'), 'utf8');
+    expect(source).toContain(from);
+    const path = join(scratch, name);
+    // the copy lives elsewhere: its relative imports point back into the clone
+    await writeFile(path, source.replace(from, to).replaceAll("from '../", `from '${REPO_ROOT}`));
+    const results = await replayAll(path);
+    return { results, outcome: Object.fromEntries(results.map((r) => [r.workflowId, r.error?.name ?? 'ok'])) };
+  }
+
   it('every recorded history (happy path and partitioned, before and after the side-by-side patch; failed, cancelled, before and after the awaited-cancellation patch; a failed partition; a rerun taking stored segments and tree) replays on the current bundle', async () => {
     const results = await replayAll(WORKFLOWS_PATH);
     expect(results.map((r) => r.workflowId).sort()).toEqual(RECORDED);
@@ -67,18 +81,12 @@ describe('workflow replay against recorded histories', () => {
   });
 
   it('catches a reordering change: training churn before clustering breaks the runs that got that far', async () => {
-    const source = await readFile(join(REPO_ROOT, 'workflows', 'monthly-segmentation.ts'), 'utf8');
     // the order the recorded runs took (before the 'models-side-by-side' patch): cluster, then churn
-    const inOrder = '      cluster = await clusterStage();\n      churn = await churnStage();\n';
-    expect(source).toContain(inOrder);
-    const reordered = source
-      .replace(inOrder, '      churn = await churnStage();\n      cluster = await clusterStage();\n')
-      // the copy lives elsewhere: its relative imports point back into the clone
-      .replaceAll("from '../", `from '${REPO_ROOT}`);
-    const path = join(scratch, 'reordered-workflow.ts');
-    await writeFile(path, reordered);
-    const results = await replayAll(path);
-    const outcome = Object.fromEntries(results.map((r) => [r.workflowId, r.error?.name ?? 'ok']));
+    const { results, outcome } = await replayEdited(
+      'reordered-workflow.ts',
+      '      cluster = await clusterStage();\n      churn = await churnStage();\n',
+      '      churn = await churnStage();\n      cluster = await clusterStage();\n',
+    );
     expect(outcome).toEqual({
       'happy-path': 'DeterminismViolationError',
       partitioned: 'DeterminismViolationError',
@@ -96,13 +104,11 @@ describe('workflow replay against recorded histories', () => {
     );
   });
   it('catches the side-by-side branch removed: the runs recorded with it break, the older ones replay', async () => {
-    const source = await readFile(join(REPO_ROOT, 'workflows', 'monthly-segmentation.ts'), 'utf8');
-    const sideBySide = 'if (patched(PATCHES.modelsSideBySide) && ';
-    expect(source).toContain(sideBySide);
-    const path = join(scratch, 'sequential-workflow.ts');
-    await writeFile(path, source.replace(sideBySide, 'if (false && ').replaceAll("from '../", `from '${REPO_ROOT}`));
-    const results = await replayAll(path);
-    const outcome = Object.fromEntries(results.map((r) => [r.workflowId, r.error?.name ?? 'ok']));
+    const { outcome } = await replayEdited(
+      'sequential-workflow.ts',
+      'if (patched(PATCHES.modelsSideBySide) && ',
+      'if (false && ',
+    );
     expect(outcome).toEqual({
       'happy-path': 'ok',
       partitioned: 'ok',
@@ -117,19 +123,12 @@ describe('workflow replay against recorded histories', () => {
     });
   });
   it('catches the awaited cancellation switched off: the failed partition recorded with it breaks, the older runs replay', async () => {
-    const source = await readFile(join(REPO_ROOT, 'workflows', 'monthly-segmentation.ts'), 'utf8');
-    const awaited = 'const stagesAwaited = patched(PATCHES.cancelledStagesAwaited);';
-    expect(source).toContain(awaited);
-    const path = join(scratch, 'unawaited-workflow.ts');
     // the patch still asked for (its marker matched), its branch not taken
-    await writeFile(
-      path,
-      source
-        .replace(awaited, 'const stagesAwaited = patched(PATCHES.cancelledStagesAwaited) && false;')
-        .replaceAll("from '../", `from '${REPO_ROOT}`),
+    const { outcome } = await replayEdited(
+      'unawaited-workflow.ts',
+      'const stagesAwaited = patched(PATCHES.cancelledStagesAwaited);',
+      'const stagesAwaited = patched(PATCHES.cancelledStagesAwaited) && false;',
     );
-    const results = await replayAll(path);
-    const outcome = Object.fromEntries(results.map((r) => [r.workflowId, r.error?.name ?? 'ok']));
     expect(outcome).toEqual({
       'happy-path': 'ok',
       partitioned: 'ok',
