@@ -26,12 +26,16 @@ describe('monthly workflow with stub activities', () => {
   const calls: string[] = [];
   let gate: { opened: Promise<void>; open: () => void; reached: Promise<void>; arrive: () => void };
 
+  /** A promise and the function that resolves it: a moment a stub and the test wait for. */
+  function signal(): { happened: Promise<void>; happen: () => void } {
+    let happen = () => {};
+    const happened = new Promise<void>((resolveHappened) => (happen = resolveHappened));
+    return { happened, happen };
+  }
+
   function newGate() {
-    let open = () => {};
-    let arrive = () => {};
-    const opened = new Promise<void>((resolveOpen) => (open = resolveOpen));
-    const reached = new Promise<void>((resolveReached) => (arrive = resolveReached));
-    gate = { opened, open, reached, arrive };
+    const [opened, reached] = [signal(), signal()];
+    gate = { opened: opened.happened, open: opened.happen, reached: reached.happened, arrive: reached.happen };
   }
 
   function stubs(): Partial<SegflowActivities> {
@@ -263,19 +267,18 @@ describe('monthly workflow with stub activities', () => {
 
   it('a cancelled run records run.cancelled at its stage, cleans its workspace and publishes nothing', async () => {
     calls.length = 0;
-    let started: () => void = () => {};
-    const featuresStarted = new Promise<void>((resolveStarted) => (started = resolveStarted));
+    const featuresStarted = signal();
     const failure = await withWorker(
       'stubs-cancel',
       {
         computeFeatures: async () => {
-          started();
+          featuresStarted.happen();
           return untilCancelled('computeFeatures');
         },
       },
       async () => {
         const handle = await start('stubs-cancel', 'stub-cancel');
-        await featuresStarted;
+        await featuresStarted.happened;
         expect(await handle.query(progressQuery)).toMatchObject({ stage: 'features', stagesDone: 1 });
         await handle.cancel();
         return failureOf(handle);
@@ -324,15 +327,14 @@ describe('monthly workflow with stub activities', () => {
   });
 
   it('an audit entry in flight when the run is cancelled lands before run.cancelled', async () => {
-    let appending: () => void = () => {};
-    const inFlight = new Promise<void>((resolveAppending) => (appending = resolveAppending));
+    const inFlight = signal();
     const real = createActivities(store).recordAudit;
     await withWorker(
       'stubs-cancel-audit',
       {
         recordAudit: async (request) => {
           if (request.event === 'stage.finished' && request.subject === 'load') {
-            appending();
+            inFlight.happen();
             await new Promise((resolve) => setTimeout(resolve, 1_000)); // a slow disk
           }
           return real(request);
@@ -340,7 +342,7 @@ describe('monthly workflow with stub activities', () => {
       },
       async () => {
         const handle = await start('stubs-cancel-audit', 'stub-cancel-audit');
-        await inFlight;
+        await inFlight.happened;
         await handle.cancel();
         return failureOf(handle);
       },
@@ -387,14 +389,13 @@ describe('monthly workflow with stub activities', () => {
 
   it('a cancel that arrives while publishing leaves a failure of the publish a failure', async () => {
     calls.length = 0;
-    let cancelAsked: () => void = () => {};
-    const asked = new Promise<void>((resolveAsked) => (cancelAsked = resolveAsked));
+    const cancelAsked = signal();
     const outcome = await withWorker(
       'stubs-publish-fails',
       {
         publishSnapshot: async () => {
           calls.push('publishSnapshot');
-          await asked;
+          await cancelAsked.happened;
           throw new SnapshotStoreError('stub: the store is read-only');
         },
       },
@@ -402,7 +403,7 @@ describe('monthly workflow with stub activities', () => {
         const handle = await start('stubs-publish-fails', 'stub-publish-fails');
         while (!calls.includes('publishSnapshot')) await new Promise((resolve) => setTimeout(resolve, 20));
         await handle.cancel();
-        cancelAsked();
+        cancelAsked.happen();
         return { failure: await failureOf(handle), status: (await handle.describe()).status.name };
       },
     );
