@@ -3,8 +3,7 @@ import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
-import { addMonths } from '../domain/month';
-import { changePublishedSnapshot, latestVersion, listVersions, readManifest, writeLatest } from '../store/snapshots';
+import { changePublishedSnapshot, latestVersion, nextMonthBuiltOn, writeLatest } from '../store/snapshots';
 import type { RunRef, SnapshotRef } from '../store/layout';
 
 export interface PromoteResult {
@@ -68,18 +67,10 @@ export async function promoteSnapshot(
 
 /** The next month's snapshots whose previous snapshot is another version of `ref.month`. */
 async function builtOnOtherVersions(store: StoreConfig, ref: SnapshotRef): Promise<string[]> {
-  const next = addMonths(ref.month, 1);
-  const found: string[] = [];
-  for (const version of await listVersions(store, next)) {
-    const metrics = (await readManifest(store, next, version).catch(() => undefined))?.metrics;
-    const pinned = metrics?.previousSnapshot;
-    if (pinned && pinned.month === ref.month && pinned.version !== ref.version) {
-      const list = metrics?.campaigns?.measured ? metrics.campaigns.dispatchFrom : undefined;
-      const measured = list?.month === pinned.month && list.version === pinned.version;
-      found.push(
-        `${next}/v${version} (segment ids${measured ? ' and campaign measurement' : ''} on ${pinned.month}/v${pinned.version})`,
-      );
-    }
-  }
-  return found;
+  return (await nextMonthBuiltOn(store, ref.month))
+    .filter((built) => built.on !== ref.version)
+    .map(
+      (built) =>
+        `${built.snapshot} (segment ids${built.measuredOn ? ' and campaign measurement' : ''} on ${ref.month}/v${built.on})`,
+    );
 }

@@ -1,7 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { recordAudit } from '../activities/audit';
-import { addMonths } from '../domain/month';
 import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
@@ -10,6 +9,7 @@ import {
   changePublishedSnapshot,
   latestVersion,
   listVersions,
+  nextMonthBuiltOn,
   officialVersions,
   readManifest,
   writeLatest,
@@ -71,7 +71,9 @@ export async function retireSnapshot(
         entry,
         latest: await pointLatestAtNewest(store, month),
         left: await listVersions(store, month),
-        builtOn: await builtOnVersion(store, ref),
+        builtOn: (await nextMonthBuiltOn(store, month))
+          .filter((built) => built.on === version)
+          .map((built) => built.snapshot),
       };
     },
     request.runEnded,
@@ -93,15 +95,4 @@ async function pointLatestAtNewest(store: StoreConfig, month: string): Promise<n
   }
   await writeLatest(store, month, newest, (await readManifest(store, month, newest)).run);
   return newest;
-}
-
-/** The next month's snapshots whose previous snapshot is `ref`: published, they stay built on it. */
-async function builtOnVersion(store: StoreConfig, ref: SnapshotRef): Promise<string[]> {
-  const next = addMonths(ref.month, 1);
-  const found: string[] = [];
-  for (const version of await listVersions(store, next)) {
-    const pinned = (await readManifest(store, next, version).catch(() => undefined))?.metrics.previousSnapshot;
-    if (pinned?.month === ref.month && pinned.version === ref.version) found.push(`${next}/v${version}`);
-  }
-  return found;
 }

@@ -6,7 +6,7 @@ import type { AuditEntry } from './audit-log';
 import { withFileLock } from './file-lock';
 import { hashFile } from './hashing';
 import { SnapshotStoreError, UsageError } from '../domain/errors';
-import { isMonth } from '../domain/month';
+import { addMonths, isMonth } from '../domain/month';
 import {
   auditLogPath,
   monthDir,
@@ -427,4 +427,28 @@ export async function listSnapshots(store: StoreConfig, month?: string): Promise
     }
   }
   return listings;
+}
+
+/**
+ * The next month's snapshots built on a version of `month`: each with the version its segment ids
+ * were matched to, and whether its campaign measurement used that version's dispatch list too.
+ */
+export async function nextMonthBuiltOn(
+  store: StoreConfig,
+  month: string,
+): Promise<{ snapshot: string; on: number; measuredOn: boolean }[]> {
+  const next = addMonths(month, 1);
+  const found: { snapshot: string; on: number; measuredOn: boolean }[] = [];
+  for (const version of await listVersions(store, next)) {
+    const metrics = (await readManifest(store, next, version).catch(() => undefined))?.metrics;
+    const pinned = metrics?.previousSnapshot;
+    if (pinned?.month !== month) continue;
+    const list = metrics?.campaigns?.measured ? metrics.campaigns.dispatchFrom : undefined;
+    found.push({
+      snapshot: `${next}/v${version}`,
+      on: pinned.version,
+      measuredOn: list?.month === month && list.version === pinned.version,
+    });
+  }
+  return found;
 }
