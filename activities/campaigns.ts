@@ -143,12 +143,18 @@ export async function measureCampaigns(
   const chosen = await chooseDispatchList(params, request.previous, previousStore);
   if ('reason' in chosen) return { measured: false, reason: chosen.reason };
   const previous: SnapshotRef = { month: chosen.month, version: chosen.version };
-  const dispatchFile = join(versionDir(previousStore, previous.month, previous.version), 'dispatch.parquet');
+  const listFolder = versionDir(previousStore, previous.month, previous.version);
+  const dispatchFile = join(listFolder, 'dispatch.parquet');
   const { sha256: dispatchSha256 } = await hashFile(dispatchFile).catch((error: Error) => {
     throw new InputFileError(
       `cannot read the dispatch list of ${previous.month}/v${previous.version}: ${error.message.split('\n')[0]}`,
     );
   });
+  if (!(await hasControlGroup(conn, listFolder)))
+    return {
+      measured: false,
+      reason: `the dispatch list of ${previous.month} v${previous.version} has no control group (published before control groups)`,
+    };
   await setVariable(conn, 'previous_dispatch_file', dispatchFile);
   await conn.run(
     "CREATE OR REPLACE TEMP TABLE previous_dispatch AS SELECT * FROM read_parquet(getvariable('previous_dispatch_file'))",
@@ -157,11 +163,6 @@ export async function measureCampaigns(
   // a list without regions (a hand-made one): its grids are the grids of one region
   if (!columns.some((c) => c.column_name === 'region'))
     await conn.run('ALTER TABLE previous_dispatch ADD COLUMN region VARCHAR');
-  if (!columns.some((c) => c.column_name === 'control'))
-    return {
-      measured: false,
-      reason: `the dispatch list of ${previous.month} v${previous.version} has no control group (published before control groups)`,
-    };
 
   if (dataRoot) await assertWithin(dataRoot, params.contacts);
   const file = params.contacts;

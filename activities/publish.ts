@@ -81,8 +81,7 @@ const TABLE_OUTPUTS = [
   { sql: '05_quarantine.sql', table: 'snapshot_quarantine', file: 'quarantine.parquet' },
 ] as const;
 
-/** Written when the run measured last month's dispatch list against a contact log. */
-/** The report's campaign section for a run given no contact log, when last month has a dispatch list. */
+/** The report's campaign section for a run given no contact log, when last month's dispatch list has a control group. */
 const NO_CONTACT_LOG =
   "this run was given no contact log. Run the month again with --param contacts=<last month's contact log> (CSV or Parquet: who was contacted, when, through which channel, and the outcome; docs/campaigns.md) to compare the churn of last month's contacted subscribers with their control group's";
 
@@ -90,6 +89,7 @@ const NO_CONTACT_LOG =
 const FIRST_MONTH =
   "there is no snapshot of the month before to measure. Next month's run, given this month's contact log (--param contacts=<file>; docs/campaigns.md), compares the churn of the subscribers contacted from this month's dispatch list with the control group held out of it, and its report shows how subscribers moved between segments";
 
+/** Written when the run measured last month's dispatch list against a contact log. */
 const CAMPAIGN_OUTPUTS = [
   { table: 'snapshot_campaigns', file: 'campaigns.parquet' },
   { table: 'snapshot_contacts_quarantine', file: 'contacts_quarantine.parquet' },
