@@ -53,7 +53,9 @@ export async function migrationSection(
   );
   const sum = (keep: (c: MigrationCell) => boolean) => cells.filter(keep).reduce((n, c) => n + c.subscribers, 0);
   const inBoth = sum((c) => c.from_segment_id !== null && c.to_segment_id !== null);
-  const regrouped = new Set(ids.filter((id) => before.has(id) && now.has(id) && share(cells, id).ofNow <= 0.5));
+  const shares = new Map(ids.map((id) => [id, share(cells, id)]));
+  const shareOf = (id: number) => shares.get(id)!;
+  const regrouped = new Set(ids.filter((id) => before.has(id) && now.has(id) && shareOf(id).ofNow <= 0.5));
   const stayed = sum(
     (c) => c.from_segment_id !== null && c.from_segment_id === c.to_segment_id && !regrouped.has(c.from_segment_id),
   );
@@ -65,12 +67,12 @@ export async function migrationSection(
         : is === undefined
           ? `gone${largestMove(cells, id, 'to')}`
           : regrouped.has(id)
-            ? `<b>regrouped</b>: ${pct(share(cells, id).ofNow)} of it was segment ${id} before`
-            : (share(cells, id).ofBefore <= 0.5
-                ? `<b>split</b>${was === is ? '' : ' and renamed'}: ${pct(share(cells, id).ofBefore)} of it stayed`
+            ? `<b>regrouped</b>: ${pct(shareOf(id).ofNow)} of it was segment ${id} before`
+            : (shareOf(id).ofBefore <= 0.5
+                ? `<b>split</b>${was === is ? '' : ' and renamed'}: ${pct(shareOf(id).ofBefore)} of it stayed`
                 : was === is
                   ? 'same'
-                  : '<b>renamed</b>') + tookIn(cells, id);
+                  : '<b>renamed</b>') + tookIn(cells, id, shareOf(id).ofNow);
     return `<tr><td>${id}</td><td>${escape(was ?? '—')}</td><td>${escape(is ?? '—')}</td><td>${status}</td></tr>`;
   });
   const regroupedNote = regrouped.size
@@ -121,7 +123,6 @@ function largestMove(cells: MigrationCell[], id: number, direction: 'to' | 'from
 }
 
 /** A kept id that took in many of other segments' subscribers (a fifth of it or more) says so. */
-function tookIn(cells: MigrationCell[], id: number): string {
-  const { ofNow } = share(cells, id);
+function tookIn(cells: MigrationCell[], id: number, ofNow: number): string {
   return ofNow < 0.8 ? `; ${pct(1 - ofNow)} of it came from other segments${largestMove(cells, id, 'from')}` : '';
 }
