@@ -28,8 +28,9 @@ export function defaultMaxActivities(): number {
 /**
  * How often a heartbeat may reach the server. A cancelled run's stages learn of it from a
  * heartbeat's answer, and the run awaits them before it records run.cancelled: the SDK's default
- * (0.8 x the 30 s heartbeat timeout) kept a cancelled stage running for up to 24 s. A few short
- * calls a second per running activity are nothing to the server.
+ * (0.8 x the 30 s heartbeat timeout) kept a cancelled stage running for up to 24 s. At most one
+ * short call a second per running activity is nothing to the server. (The default interval is for
+ * an activity without a heartbeat timeout; every stage sets one.)
  */
 export const HEARTBEAT_THROTTLE = {
   maxHeartbeatThrottleInterval: '1s',
