@@ -39,6 +39,8 @@ export interface ReproduceReport {
   }[];
   /** What the outputs compare against besides the inputs, and how it stands now (a retired previous snapshot). */
   notes: string[];
+  /** The previous snapshot the segment ids were matched to is no longer in the store. */
+  previousSnapshotGone: boolean;
   codeNow: string;
   codeThen: string;
   /**
@@ -79,7 +81,8 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   }
   const notes: string[] = [];
   const pinned = manifest.metrics.previousSnapshot;
-  if (pinned && !(await listVersions(store, pinned.month)).includes(pinned.version))
+  const previousSnapshotGone = !!pinned && !(await listVersions(store, pinned.month)).includes(pinned.version);
+  if (pinned && previousSnapshotGone)
     notes.push(
       `its previous snapshot ${pinned.month}/v${pinned.version} is no longer in the store (retired or removed): the segment ids, migration and campaign results compared against it cannot be recomputed as published`,
     );
@@ -89,6 +92,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     changes,
     inputFolderNow,
     notes,
+    previousSnapshotGone,
     codeNow: codeVersion().commit,
     codeThen: manifest.code.commit,
   };

@@ -215,7 +215,7 @@ export function registerSnapshots(program: Command): void {
               ),
               ...(r.manifestDifferences.length
                 ? [
-                    `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (${r.notes.some((note) => note.startsWith('its previous snapshot')) ? 'its previous snapshot is gone, see the note above;' : r.codeThen === r.codeNow ? 'edited since it was published?' : 'the code changed since, or edited since it was published?'} 'segflow audit verify' checks the manifest's hash)`,
+                    `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (${r.previousSnapshotGone ? 'its previous snapshot is gone, see the note above;' : r.codeThen === r.codeNow ? 'edited since it was published?' : 'the code changed since, or edited since it was published?'} 'segflow audit verify' checks the manifest's hash)`,
                   ]
                 : []),
               ...(!r.identical && r.codeThen !== r.codeNow ? [otherCodeNote(r)] : []),

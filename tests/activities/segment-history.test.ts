@@ -90,6 +90,7 @@ describe('segment ids stable across months', () => {
     expect(report.files.map((f) => f.file)).toContain('migration.parquet');
     expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
     expect(report.identical).toBe(true);
+    expect(report.previousSnapshotGone).toBe(false);
   });
 
   it('reproduce compares the published files and the manifest as they are now, not only as the manifest records them', async () => {
@@ -333,5 +334,6 @@ describe('segment ids stable across months', () => {
     expect(report.notes).toEqual([
       expect.stringMatching(/^its previous snapshot 2026-05\/v1 is no longer in the store \(retired or removed\)/),
     ]);
+    expect(report.previousSnapshotGone).toBe(true);
   });
 });
