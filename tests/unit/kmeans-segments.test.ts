@@ -1,6 +1,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { kmeans } from 'ml-kmeans';
 import { describe, expect, it } from 'vitest';
-import { assignToCentroids, chooseK, fitKMeans } from '../../activities/ml/kmeans';
+import { assignToCentroids, chooseK, fitKMeans, standardisation, standardisedRow } from '../../activities/ml/kmeans';
 import { seededRandom } from '../../activities/ml/random';
 import { meanSilhouettes } from '../../activities/ml/silhouette';
 import { distinctNames, segmentName } from '../../domain/segment-names';
@@ -37,6 +38,23 @@ describe('k-means on a sample, then assignment of every row', () => {
     expect([...mapping.values()].every((segments) => segments.size === 1)).toBe(true);
     expect(new Set([...mapping.values()].map((s) => [...s][0])).size).toBe(3);
     expect(inertia).toBeGreaterThan(0);
+  });
+
+  it("fits step by step as ml-kmeans' one call does, heartbeating between the steps", async () => {
+    const { columns } = blobs(400);
+    const { means, stdDevs } = standardisation(columns);
+    // a sample as large as the data is every row, in order
+    const points = Array.from({ length: 1_200 }, (_, row) => standardisedRow(columns, row, means, stdDevs));
+    const env = new MockActivityEnvironment();
+    const steps: string[] = [];
+    env.on('heartbeat', (details: { stage: string }) => steps.push(details.stage));
+    const fit = await env.run(() => fitKMeans(columns, { k: 4, seed: 9, sampleSize: 1_200 }));
+    const whole = kmeans(points, 4, { initialization: 'kmeans++', seed: 9, maxIterations: 300, tolerance: 1e-6 });
+    expect(fit.centroids).toEqual(whole.centroids);
+    expect(fit.iterations).toBe(whole.iterations);
+    expect(whole.iterations).toBeGreaterThan(1);
+    // one before the start and one after each step: a fit of any length keeps the worker's heartbeats going
+    expect(steps.filter((step) => step === 'cluster: fitting k-means, k = 4').length).toBe(1 + whole.iterations);
   });
 
   it('repeats exactly for the same seed', async () => {
@@ -102,8 +120,8 @@ describe('choosing k by silhouette', () => {
     const steps: string[] = [];
     env.on('heartbeat', (details: { stage: string }) => steps.push(details.stage));
     await env.run(() => chooseK(columns, options));
-    // one per start of every candidate k, and in the silhouettes' 18M pairs
-    expect(steps.filter((step) => step.startsWith('cluster: fitting k-means')).length).toBe(10);
+    // at each start of every candidate k (and after its every step), and in the silhouettes' 18M pairs
+    expect(new Set(steps.filter((step) => step.startsWith('cluster: fitting k-means'))).size).toBe(5);
     expect(steps).toContain('cluster: choosing k (silhouettes)');
     const cancelled = new MockActivityEnvironment();
     const choice = cancelled.run(() => chooseK(columns, options));
