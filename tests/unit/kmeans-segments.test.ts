@@ -48,7 +48,7 @@ describe('k-means on a sample, then assignment of every row', () => {
     const env = new MockActivityEnvironment();
     const steps: string[] = [];
     env.on('heartbeat', (details: { stage: string }) => steps.push(details.stage));
-    const fit = await env.run(() => fitKMeans(columns, { k: 4, seed: 9, sampleSize: 1_200 }));
+    const fit = await env.run(fitKMeans, columns, { k: 4, seed: 9, sampleSize: 1_200 });
     const whole = kmeans(points, 4, { initialization: 'kmeans++', seed: 9, maxIterations: 300, tolerance: 1e-6 });
     expect(fit.centroids).toEqual(whole.centroids);
     expect(fit.iterations).toBe(whole.iterations);
