@@ -1,7 +1,14 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { kmeans } from 'ml-kmeans';
 import { describe, expect, it } from 'vitest';
-import { assignToCentroids, chooseK, fitKMeans, standardisation, standardisedRow } from '../../activities/ml/kmeans';
+import {
+  assignToCentroids,
+  chooseK,
+  fitKMeans,
+  standardisation,
+  standardisedRow,
+  type KMeansFit,
+} from '../../activities/ml/kmeans';
 import { seededRandom } from '../../activities/ml/random';
 import { meanSilhouettes } from '../../activities/ml/silhouette';
 import { distinctNames, segmentName } from '../../domain/segment-names';
@@ -48,7 +55,7 @@ describe('k-means on a sample, then assignment of every row', () => {
     const env = new MockActivityEnvironment();
     const steps: string[] = [];
     env.on('heartbeat', (details: { stage: string }) => steps.push(details.stage));
-    const fit = await env.run(fitKMeans, columns, { k: 4, seed: 9, sampleSize: 1_200 });
+    const fit: KMeansFit = await env.run(() => fitKMeans(columns, { k: 4, seed: 9, sampleSize: 1_200 }));
     const whole = kmeans(points, 4, { initialization: 'kmeans++', seed: 9, maxIterations: 300, tolerance: 1e-6 });
     expect(fit.centroids).toEqual(whole.centroids);
     expect(fit.iterations).toBe(whole.iterations);
