@@ -119,6 +119,11 @@ export const PATCHES = {
    * after run.cancelled, or write into the removed workspace).
    */
   cancelledStagesAwaited: 'cancelled-stages-awaited',
+  /**
+   * Side by side, the first of the clustering and churn stages to fail cancels the other and awaits
+   * it (before, the run waited for the other to finish its work, which it then threw away).
+   */
+  sideBySideAllOrNone: 'side-by-side-all-or-none',
 } as const;
 
 /**
@@ -192,18 +197,23 @@ function assertDuration(name: string, value: string): void {
 }
 
 /**
- * `work` for every partition, side by side. The first failure cancels the others, and they are
- * awaited before it is thrown, so no partition writes on into a run that has ended.
+ * Every piece of work side by side (partitions; the clustering and churn stages). The first failure
+ * cancels the others, and they are awaited before it is thrown, so none writes on into a run that
+ * has ended. `failed` hears which piece failed first.
  */
-async function allOrNone<T>(count: number, work: (index: number) => Promise<T>): Promise<T[]> {
+async function allOrNone<T extends readonly unknown[]>(
+  works: { [K in keyof T]: () => Promise<T[K]> },
+  failed: (index: number) => void = () => {},
+): Promise<T> {
   const scope = new CancellationScope();
   let firstFailure: { error: unknown } | undefined;
   const settled = await scope.run(() =>
     Promise.allSettled(
-      Array.from({ length: count }, (_, index) =>
-        work(index).catch((error: unknown) => {
+      works.map((work, index) =>
+        work().catch((error: unknown) => {
           if (!firstFailure) {
             firstFailure = { error };
+            failed(index);
             scope.cancel();
           }
           throw error;
@@ -212,7 +222,7 @@ async function allOrNone<T>(count: number, work: (index: number) => Promise<T>):
     ),
   );
   if (firstFailure) throw firstFailure.error;
-  return settled.map((result) => (result as PromiseFulfilledResult<T>).value);
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
 /** The churn model's feature with the largest importance, as the result's churnTopFeature (none in an older churn stage's summary). */
@@ -237,8 +247,10 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     heartbeatTimeout,
     stagesAwaited ? ActivityCancellationType.WAIT_CANCELLATION_COMPLETED : ActivityCancellationType.TRY_CANCEL,
   );
-  const eachPartition = <T>(count: number, work: (index: number) => Promise<T>) =>
-    stagesAwaited ? allOrNone(count, work) : Promise.all(Array.from({ length: count }, (_, index) => work(index)));
+  const eachPartition = <T>(count: number, work: (index: number) => Promise<T>) => {
+    const works = Array.from({ length: count }, (_, index) => () => work(index));
+    return stagesAwaited ? allOrNone<T[]>(works) : Promise.all(works.map((started) => started()));
+  };
 
   let progress: RunProgress = { month, stage: 'load', stagesDone: 0, stagesTotal: STAGES.length, percent: 0 };
   setHandler(progressQuery, () => progress);
@@ -254,6 +266,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     bookkeeping.recordAudit({ event, run, month, actor: input.requestedBy, subject, details });
   /** The stage whose stage.finished entry is being written: the progress already names the next one. */
   let finishing: Stage | null = null;
+  /** Side by side, the stage that failed first: the progress names the clustering until it finishes. */
+  let failedSideBySide: Stage | null = null;
   const finished = async (stage: Stage, details: Record<string, unknown>) => {
     const stagesDone = STAGES.indexOf(stage) + 1;
     reports.clear();
@@ -349,11 +363,19 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     // both only read the run database (activities/stage-outputs.ts); side by side, the clustering
     // takes the cores the churn stage leaves idle, at the price of both stages' memory at once
     if (patched(PATCHES.modelsSideBySide) && features.scoringRows <= SIDE_BY_SIDE_MAX_SUBSCRIBERS) {
-      // both settle before a failure goes on: the run's cleanup never races a stage still running
-      const [clustered, scored] = await Promise.allSettled([clusterStage(), churnStage()]);
-      if (clustered.status === 'rejected') throw clustered.reason;
-      if (scored.status === 'rejected') throw scored.reason;
-      [cluster, churn] = [clustered.value, scored.value];
+      if (stagesAwaited && patched(PATCHES.sideBySideAllOrNone)) {
+        const stages = ['cluster', 'churn'] as const;
+        [cluster, churn] = await allOrNone<[typeof cluster, typeof churn]>(
+          [clusterStage, churnStage],
+          (index) => (failedSideBySide = stages[index]),
+        );
+      } else {
+        // both settle before a failure goes on: the run's cleanup never races a stage still running
+        const [clustered, scored] = await Promise.allSettled([clusterStage(), churnStage()]);
+        if (clustered.status === 'rejected') throw clustered.reason;
+        if (scored.status === 'rejected') throw scored.reason;
+        [cluster, churn] = [clustered.value, scored.value];
+      }
     } else {
       cluster = await clusterStage();
       churn = await churnStage();
@@ -417,7 +439,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       ...(snapshot.experiment ? { experiment: true as const } : {}),
     };
   } catch (error) {
-    const failedStage = progress.stage;
+    const failedStage = failedSideBySide ?? progress.stage;
     // a stage awaited after the cancellation may end otherwise (timed out on a dead worker, or failed
     // as it stopped): the run was still cancelled. Not once publishing began: it goes on to its end
     // whatever is asked, and its failure is the run's
@@ -432,7 +454,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
     await CancellationScope.nonCancellable(async () => {
       // a run cancelled as it recorded a stage's end ended at that stage, not the next one it never began
       await audit(cancelled ? 'run.cancelled' : 'run.failed', {
-        stage: finishing ?? failedStage,
+        stage: failedSideBySide ?? finishing ?? failedStage,
         error: innermostFailure(error),
       });
       // its scratch (checked months, databases, copies of the input) is of no use to a later run;

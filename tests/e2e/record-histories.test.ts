@@ -169,6 +169,36 @@ describe.skipIf(process.env.SEGFLOW_RECORD_HISTORIES !== '1')('record workflow h
     });
   });
 
+  it('a run whose churn stage fails beside its clustering, which it cancels and awaits (the side-by-side-all-or-none patch)', async () => {
+    let clusterStarted: () => void = () => {};
+    const clustering = new Promise<void>((resolveStarted) => (clusterStarted = resolveStarted));
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'record-side-fail',
+      workflowBundle: await workflowBundle(),
+      ...HEARTBEAT_THROTTLE,
+      activities: {
+        ...createActivities(store),
+        clusterSubscribers: async () => {
+          clusterStarted();
+          for (;;) {
+            Context.current().heartbeat();
+            await Context.current().sleep(200);
+          }
+        },
+        trainAndScoreChurn: async () => {
+          await clustering;
+          throw new DataQualityError('churn refused by the recorder');
+        },
+      },
+    });
+    await worker.runUntil(async () => {
+      const failed = await start('record-side-fail', 'side-by-side-failed', {}, 1, false);
+      await expect(failed.result()).rejects.toThrow();
+      await save('side-by-side-failed', failed);
+    });
+  });
+
   it('a rerun that takes the stored stages, segments and readable tree (their keys passed to the activities)', async () => {
     const worker = await Worker.create({
       connection: env.nativeConnection,

@@ -496,45 +496,47 @@ describe('monthly workflow with stub activities', () => {
     expect(calls.indexOf('trainAndScoreChurn')).toBeLessThan(calls.indexOf('publishSnapshot'));
   });
 
-  it('side by side, a churn failure waits for the clustering to finish, then fails the run at the churn stage', async () => {
-    newGate();
-    calls.length = 0;
-    const failure = await withWorker(
-      'stubs-side-fail',
-      {
-        computeFeatures: featuresToScore(9),
-        trainAndScoreChurn: async () => {
-          calls.push('trainAndScoreChurn');
-          throw new DataQualityError('stub: too little history');
+  it('side by side, the first stage to fail cancels the other and awaits it, and names the run failed at its own stage', async () => {
+    const failSideBySide = async (workflowId: string, failing: 'cluster' | 'churn') => {
+      calls.length = 0;
+      const [fails, runsOn] =
+        failing === 'churn'
+          ? (['trainAndScoreChurn', 'clusterSubscribers'] as const)
+          : (['clusterSubscribers', 'trainAndScoreChurn'] as const);
+      const failure = await withWorker(
+        workflowId,
+        {
+          computeFeatures: featuresToScore(9),
+          [runsOn]: async () => {
+            calls.push(runsOn);
+            return untilCancelled(runsOn);
+          },
+          [fails]: async () => {
+            // the other stage is under way before this one fails
+            while (!calls.includes(runsOn)) await new Promise((resolve) => setTimeout(resolve, 20));
+            throw new DataQualityError(`stub: ${failing} refused`);
+          },
         },
-      },
-      async () => {
-        const handle = await start('stubs-side-fail', 'stub-side-fail');
-        await gate.reached;
-        while (!calls.includes('trainAndScoreChurn')) await new Promise((resolve) => setTimeout(resolve, 50));
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        // the churn stage has failed; the run still waits for the clustering it started
-        const status = (await handle.describe()).status.name;
-        gate.open();
-        expect(status).toBe('RUNNING');
-        return failureOf(handle);
-      },
-    );
-    expect(failure).toBeInstanceOf(WorkflowFailedError);
-    expect(await eventsOf('stub-side-fail')).toEqual([
-      'run.requested',
-      'run.started',
-      'stage.finished:load',
-      'stage.finished:features',
-      'stage.finished:cluster',
-      'run.failed',
-    ]);
-    const failed = (await readAuditLog(store)).find(
-      (e) => e.event === 'run.failed' && e.run.workflowId === 'stub-side-fail',
-    )!;
-    expect(failed.details).toMatchObject({ stage: 'churn' });
-    expect(calls).not.toContain('publishSnapshot');
-    // its scratch is removed, as a cancelled run's
-    expect(calls.at(-1)).toBe('removeRunWorkspace');
+        async () => failureOf(await start(workflowId, workflowId)),
+      );
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect((failure as WorkflowFailedError).cause?.cause).toMatchObject({ message: `stub: ${failing} refused` });
+      expect(await eventsOf(workflowId)).toEqual([
+        'run.requested',
+        'run.started',
+        'stage.finished:load',
+        'stage.finished:features',
+        'run.failed',
+      ]);
+      const failed = (await readAuditLog(store)).find(
+        (e) => e.event === 'run.failed' && e.run.workflowId === workflowId,
+      )!;
+      expect(failed.details).toMatchObject({ stage: failing });
+      expect(calls).not.toContain('publishSnapshot');
+      // the other stage stopped before the run's scratch was removed
+      expect(calls.slice(-2)).toEqual([`${runsOn} stopped`, 'removeRunWorkspace']);
+    };
+    await failSideBySide('stub-side-fail-churn', 'churn');
+    await failSideBySide('stub-side-fail-cluster', 'cluster');
   });
 });

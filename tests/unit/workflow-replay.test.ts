@@ -24,6 +24,7 @@ const RECORDED = [
   'partitioned',
   'partitioned-side-by-side',
   'rerun-stored-models',
+  'side-by-side-failed',
 ];
 
 async function loadHistories(): Promise<{ workflowId: string; history: temporal.api.history.v1.History }[]> {
@@ -72,7 +73,7 @@ describe('workflow replay against recorded histories', () => {
     return { results, outcome: Object.fromEntries(results.map((r) => [r.workflowId, r.error?.name ?? 'ok'])) };
   }
 
-  it('every recorded history (happy path and partitioned, before and after the side-by-side patch; failed, cancelled, before and after the awaited-cancellation patch; a failed partition; a rerun taking stored segments and tree) replays on the current bundle', async () => {
+  it('every recorded history (happy path and partitioned, before and after the side-by-side patch; failed, cancelled, before and after the awaited-cancellation patch; a failed partition; a rerun taking stored segments and tree; a churn failure beside the clustering) replays on the current bundle', async () => {
     const results = await replayAll(WORKFLOWS_PATH);
     expect(results.map((r) => r.workflowId).sort()).toEqual(RECORDED);
     expect(results.map((r) => [r.workflowId, r.error?.message ?? 'ok'])).toEqual(
@@ -98,6 +99,7 @@ describe('workflow replay against recorded histories', () => {
       'happy-path-side-by-side': 'ok',
       'partitioned-side-by-side': 'ok',
       'rerun-stored-models': 'ok',
+      'side-by-side-failed': 'ok',
     });
     expect(results.find((r) => r.workflowId === 'happy-path')?.error?.message).toMatch(
       /trainAndScoreChurn|nondetermin/i,
@@ -120,6 +122,7 @@ describe('workflow replay against recorded histories', () => {
       'happy-path-side-by-side': 'DeterminismViolationError',
       'partitioned-side-by-side': 'DeterminismViolationError',
       'rerun-stored-models': 'DeterminismViolationError',
+      'side-by-side-failed': 'DeterminismViolationError',
     });
   });
   it('catches the awaited cancellation switched off: the failed partition recorded with it breaks, the older runs replay', async () => {
@@ -142,6 +145,28 @@ describe('workflow replay against recorded histories', () => {
       'cancelled-awaited': 'ok',
       // the other partition's cancellation is a command only the awaited branch sends
       'partition-failed': 'DeterminismViolationError',
+      // so is the clustering's, side by side
+      'side-by-side-failed': 'DeterminismViolationError',
+    });
+  });
+  it('catches the side-by-side all-or-none switched off: the churn failure recorded with it breaks, the older runs replay', async () => {
+    const { outcome } = await replayEdited(
+      'side-by-side-settled-workflow.ts',
+      'if (stagesAwaited && patched(PATCHES.sideBySideAllOrNone)) {',
+      'if (stagesAwaited && patched(PATCHES.sideBySideAllOrNone) && false) {',
+    );
+    expect(outcome).toEqual({
+      'happy-path': 'ok',
+      partitioned: 'ok',
+      failed: 'ok',
+      cancelled: 'ok',
+      'cancelled-awaited': 'ok',
+      'partition-failed': 'ok',
+      'happy-path-side-by-side': 'ok',
+      'partitioned-side-by-side': 'ok',
+      'rerun-stored-models': 'ok',
+      // the clustering's cancellation is a command only the all-or-none branch sends
+      'side-by-side-failed': 'DeterminismViolationError',
     });
   });
 });
