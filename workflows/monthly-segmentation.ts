@@ -199,11 +199,11 @@ function assertDuration(name: string, value: string): void {
 /**
  * Every piece of work side by side (partitions; the clustering and churn stages). The first failure
  * cancels the others, and they are awaited before it is thrown, so none writes on into a run that
- * has ended. `failed` hears which piece failed first.
+ * has ended. `failed` hears which piece failed first, and with what.
  */
 async function allOrNone<T extends readonly unknown[]>(
   works: { [K in keyof T]: () => Promise<T[K]> },
-  failed: (index: number) => void = () => {},
+  failed: (index: number, error: unknown) => void = () => {},
 ): Promise<T> {
   const scope = new CancellationScope();
   let firstFailure: { error: unknown } | undefined;
@@ -213,7 +213,7 @@ async function allOrNone<T extends readonly unknown[]>(
         work().catch((error: unknown) => {
           if (!firstFailure) {
             firstFailure = { error };
-            failed(index);
+            failed(index, error);
             scope.cancel();
           }
           throw error;
@@ -367,7 +367,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
         const stages = ['cluster', 'churn'] as const;
         [cluster, churn] = await allOrNone<[typeof cluster, typeof churn]>(
           [clusterStage, churnStage],
-          (index) => (failedSideBySide = stages[index]),
+          // a cancelled run's stages both stop: it was cancelled where its progress says
+          (index, error) => (failedSideBySide = isCancellation(error) ? null : stages[index]),
         );
       } else {
         // both settle before a failure goes on: the run's cleanup never races a stage still running
