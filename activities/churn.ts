@@ -136,10 +136,15 @@ async function trainAndScore(
       conn,
       await readSql(import.meta.url, './churn/row_counts.sql'),
     );
-    if (counts.train < 10 * params.treeMinLeaf || counts.churners < 10) {
+    // both outcomes: a model of churners alone (a labels file marking everyone) would flag every subscriber
+    const stayers = counts.train - counts.churners;
+    if (counts.train < 10 * params.treeMinLeaf || counts.churners < 10 || stayers < 10) {
       throw new DataQualityError(
         `too little history to train a churn model: ${counts.train} subscribers last month, ${counts.churners} of them churned ` +
-          `(need at least ${10 * params.treeMinLeaf} and 10); does the input hold the month before ${params.month}?`,
+          `and ${stayers} stayed (need at least ${10 * params.treeMinLeaf}, with 10 churners and 10 stayers); ` +
+          (params.labels
+            ? `does ${params.labels} label the subscribers of the month before ${params.month}, churned and stayed (docs/own-data.md)?`
+            : `does the input hold the month before ${params.month}?`),
       );
     }
     const read = await readTrainingSet(

@@ -254,6 +254,17 @@ describe('churn labels from their own file, joined by id', () => {
     expect(features.trainingRows).toBe(2_000);
     const churners = customers.filter((c) => c.churn).length;
     expect(features.trainingChurnRate).toBeCloseTo(churners / 2_000, 10);
+
+    // a labels file marking every subscriber churned would give a model that flags everyone
+    await writeFile(labels, ['customerID,Churn', ...customers.map((c) => `${c.id},Yes`)].join('\n'));
+    const allChurned = await loadUsage(store, { workflowId: 'labels', runId: 'r2' }, { ...load.params, labels });
+    await computeFeatures(allChurned.dbPath, allChurned.params, allChurned);
+    await expect(trainAndScoreChurn(allChurned.dbPath, allChurned.params)).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringContaining(
+        `2000 subscribers last month, 2000 of them churned and 0 stayed (need at least 500, with 10 churners and 10 stayers); does ${labels} label the subscribers of the month before 2026-05, churned and stayed`,
+      ),
+    });
   }, 60_000);
 });
 
