@@ -15,7 +15,7 @@ import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
 import { hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
-import { listVersions } from '../store/snapshots';
+import { listVersions, readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
 import type { CampaignGroup, CampaignMetrics, ListFit, UnknownChannel } from './campaign-metrics';
@@ -117,14 +117,49 @@ export interface CampaignRequest {
   workDir: string;
 }
 
-/** Whether a snapshot's dispatch list holds a control group, against which a contact log can be measured. */
-export async function hasControlGroup(conn: DuckDBConnection, snapshotDir: string): Promise<boolean> {
+/**
+ * A snapshot's dispatch list's control group: 'none' when the list has no control column
+ * (published before control groups), 'empty' when nobody on it was held out (published with
+ * controlShare=0), 'held out' when there is one, against which a contact log can be measured.
+ */
+export async function controlGroupOf(
+  conn: DuckDBConnection,
+  snapshotDir: string,
+): Promise<'none' | 'empty' | 'held out'> {
   await setVariable(conn, 'dispatch_file', join(snapshotDir, 'dispatch.parquet'));
   const columns = await queryRows<{ column_name: string }>(
     conn,
     "DESCRIBE SELECT * FROM read_parquet(getvariable('dispatch_file'))",
   ).catch(() => []);
-  return columns.some((c) => c.column_name === 'control');
+  if (!columns.some((c) => c.column_name === 'control')) return 'none';
+  const held = await queryOne<{ held: number }>(
+    conn,
+    "SELECT count(*) FILTER (WHERE control) AS held FROM read_parquet(getvariable('dispatch_file'))",
+  );
+  return held.held > 0 ? 'held out' : 'empty';
+}
+
+/**
+ * Whether a snapshot's dispatch list holds a control group (at least one subscriber held out),
+ * against which a contact log can be measured.
+ */
+export async function hasControlGroup(conn: DuckDBConnection, snapshotDir: string): Promise<boolean> {
+  return (await controlGroupOf(conn, snapshotDir)) === 'held out';
+}
+
+/**
+ * Why a list that holds nobody out cannot be measured, e.g. "2026-10/v1's list was published with
+ * controlShare=0 (no control group); a later month's run with a controlShare above 0 can be
+ * measured" (its manifest's controlShare, when it can be read).
+ */
+export async function emptyControlGroupReason(store: StoreConfig, list: SnapshotRef): Promise<string> {
+  const name = `${list.month}/v${list.version}`;
+  const share = await readManifest(store, list.month, list.version)
+    .then((manifest) => manifest.params.controlShare)
+    .catch(() => undefined);
+  if (share === 0)
+    return `${name}'s list was published with controlShare=0 (no control group); a later month's run with a controlShare above 0 can be measured`;
+  return `${name}'s list holds nobody out (no control group${share === undefined ? '' : `, though published with controlShare=${share}: too small a list for one`}); a later month's list with a control group can be measured`;
 }
 
 /**
@@ -150,11 +185,14 @@ export async function measureCampaigns(
       `cannot read the dispatch list of ${previous.month}/v${previous.version}: ${error.message.split('\n')[0]}`,
     );
   });
-  if (!(await hasControlGroup(conn, listFolder)))
+  const controlGroup = await controlGroupOf(conn, listFolder);
+  if (controlGroup === 'none')
     return {
       measured: false,
       reason: `the dispatch list of ${previous.month} v${previous.version} has no control group (published before control groups)`,
     };
+  if (controlGroup === 'empty')
+    return { measured: false, reason: await emptyControlGroupReason(previousStore, previous) };
   await setVariable(conn, 'previous_dispatch_file', dispatchFile);
   await conn.run(
     "CREATE OR REPLACE TEMP TABLE previous_dispatch AS SELECT * FROM read_parquet(getvariable('previous_dispatch_file'))",

@@ -59,12 +59,16 @@ const READING_IN_A_LINE: Record<UpliftReading, string> = {
 /**
  * The line a run's result and `snapshots show` print for a run that measured last month's
  * dispatch list: its arms, their churn and the uplift with its interval, and where the breakdowns
- * are; undefined for a run given no contact log.
+ * are, or why nothing was measured; undefined for a run given no contact log.
  */
 export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' | 'snapshot'>): string | undefined {
   const campaigns = manifest.metrics.campaigns;
-  if (!campaigns?.measured) return undefined;
+  if (!campaigns) return undefined;
+  if (!campaigns.measured) return `  campaigns     not measured: ${campaigns.reason}`;
   const { overall, dispatchFrom } = campaigns;
+  // published before a list without a control group was refused: nothing to compare with
+  if (overall.controlSubscribers === 0)
+    return `  campaigns     not measured: ${dispatchFrom.month}/v${dispatchFrom.version}'s list holds nobody out (no control group)`;
   const rate = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(1)}%`);
   const points = (share: number | null) =>
     share === null ? '-' : `${share > 0 ? '+' : ''}${(share * 100).toFixed(1)}`;

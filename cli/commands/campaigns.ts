@@ -69,6 +69,9 @@ function dimensionTable(
  */
 export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown: CampaignGroup[]): string {
   if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
+  // published before a list without a control group was refused: nothing to compare with
+  if (metrics.overall.controlSubscribers === 0)
+    return `${ref.month}/v${ref.version}: not measured: ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version}'s list holds nobody out (no control group)`;
   const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
   const count = (n: number) => n.toLocaleString('en-US');
   const { overall, contacts } = metrics;

@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { measureCampaigns } from '../../activities/campaigns';
+import { hasControlGroup, measureCampaigns } from '../../activities/campaigns';
 import { findDispatchedList } from '../../activities/contact-log';
 import { QUARANTINE_COLUMNS } from '../../activities/load-sql';
 import { queryRows, readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
@@ -122,6 +122,42 @@ describe('contact log', () => {
         workDir: store.workDir,
       });
       expect(old).toMatchObject({ measured: false, reason: expect.stringContaining('has no control group') });
+    });
+  });
+
+  it('is not measured when the list holds nobody out (controlShare=0), and says so plainly', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(file, 'subscriber_id,contact_date\nS1,2026-06-02\n');
+    await withMayList(true, async (conn, store) => {
+      const may = versionDir(store, '2026-05', 1);
+      await setVariable(conn, 'dispatch_file', join(may, 'dispatch.parquet'));
+      await setVariable(conn, 'nobody_out', join(await tempDir(), 'dispatch.parquet'));
+      await conn.run(
+        "COPY (SELECT * REPLACE (false AS control) FROM read_parquet(getvariable('dispatch_file'))) TO (getvariable('nobody_out')) (FORMAT parquet)",
+      );
+      await conn.run(
+        "COPY (SELECT * FROM read_parquet(getvariable('nobody_out'))) TO (getvariable('dispatch_file')) (FORMAT parquet)",
+      );
+      const request = {
+        params: params(file),
+        previous: { month: '2026-05', version: 1 },
+        previousStore: store,
+        workDir: store.workDir,
+      };
+      await writeFile(join(may, 'manifest.json'), JSON.stringify({ params: { controlShare: 0 } }));
+      expect(await measureCampaigns(conn, request)).toEqual({
+        measured: false,
+        reason:
+          "2026-05/v1's list was published with controlShare=0 (no control group); a later month's run with a controlShare above 0 can be measured",
+      });
+      // the report's section for a run given no log does not ask for one either
+      expect(await hasControlGroup(conn, may)).toBe(false);
+      await writeFile(join(may, 'manifest.json'), JSON.stringify({ params: { controlShare: 0.01 } }));
+      expect(await measureCampaigns(conn, request)).toEqual({
+        measured: false,
+        reason:
+          "2026-05/v1's list holds nobody out (no control group, though published with controlShare=0.01: too small a list for one); a later month's list with a control group can be measured",
+      });
     });
   });
 

@@ -128,6 +128,39 @@ describe('campaign measurement as text', () => {
     expect(campaignSummaryLine({ metrics: {}, snapshot } as never)).toBeUndefined();
   });
 
+  it('says a list that held nobody out was not measured, in the run result, campaigns show and the report', async () => {
+    const snapshot = { month: '2026-11', version: 1 };
+    const REASON =
+      "2026-10/v1's list was published with controlShare=0 (no control group); a later month's run with a controlShare above 0 can be measured";
+    const refused: CampaignMetrics = { measured: false, reason: REASON };
+    expect(campaignSummaryLine({ metrics: { campaigns: refused }, snapshot } as never)).toBe(
+      `  campaigns     not measured: ${REASON}`,
+    );
+    expect(campaignsText(ref, refused, [])).toBe(`2026-11/v1: not measured: ${REASON}`);
+    expect((await campaignsSection({ metrics: refused, groups: [] })).html).toContain(`Not measured: ${REASON}`);
+    // a manifest published before such a list was refused: 0 held out, every group too small
+    const noControl = group('all', 'all on the list', {
+      controlSubscribers: 0,
+      controlChurned: 0,
+      controlChurnRate: null,
+      absoluteUplift: null,
+      relativeUplift: null,
+      upliftLow: null,
+      upliftHigh: null,
+      tooSmall: true,
+      keptPer100Contacts: null,
+    });
+    const old = metrics({ overall: noControl });
+    const NOBODY = "2026-10/v1's list holds nobody out (no control group)";
+    expect(campaignSummaryLine({ metrics: { campaigns: old }, snapshot } as never)).toBe(
+      `  campaigns     not measured: ${NOBODY}`,
+    );
+    expect(campaignsText(ref, old, [noControl])).toBe(`2026-11/v1: not measured: ${NOBODY}`);
+    const html = (await campaignsSection({ metrics: old, groups: [noControl] })).html;
+    expect(html).toContain("Not measured: 2026-10/v1's list holds nobody out (no control group).");
+    expect(html).not.toContain('Too few subscribers');
+  });
+
   it('shows every warning, each on its own line, and says how the measured list was chosen', async () => {
     const LIST =
       'measured against the dispatch list of 2026-10/v2, the latest version when this run started; 2026-10 also has v1, and the contact log fits 2026-10/v1 better (rows whose logged action is the one the list recommends: v1 187 of 187, v2 165 of 187): if v1 was the list dispatched, run again with --param dispatched=2026-10/v1';

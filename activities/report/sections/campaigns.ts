@@ -19,6 +19,11 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
   const section = (html: string) => ({ id: 'campaigns', title: "Did last month's actions work?", html });
   if (!metrics.measured) return section(`<p class="note">Not measured: ${escape(metrics.reason)}.</p>`);
   const { overall, contacts, dispatchFrom } = metrics;
+  // published before a list without a control group was refused: nothing to compare with
+  if (overall.controlSubscribers === 0)
+    return section(
+      `<p class="note">Not measured: ${escape(`${dispatchFrom.month}/v${dispatchFrom.version}`)}'s list holds nobody out (no control group).</p>`,
+    );
   const grids = groups.filter((g) => g.dimension === 'grid');
   const readableGrids = grids.filter((g) => !g.tooSmall);
   const warnings = campaignWarnings(metrics);
