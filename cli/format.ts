@@ -1,5 +1,6 @@
 import type { MonthlySegmentationResult } from '../workflows/monthly-segmentation';
 import { count, decimals } from '../domain/decimals';
+import { fewHeldOutWarning, holdoutAucText } from '../domain/holdout-auc';
 import { tooGoodWarning } from '../domain/too-good';
 
 const started = performance.now();
@@ -25,6 +26,7 @@ export function printResult(
 ): void {
   const outsideWindow = result.rowsOutsideWindow ?? 0;
   const tooGood = tooGoodWarning(result.churnRocAuc, result.churnTopFeature);
+  const fewHeldOut = fewHeldOutWarning(result.churnHoldout?.churners);
   const lines = [
     '',
     `Snapshot ${result.month} v${result.version}${result.alreadyPublished ? ' (already published by this run)' : ''}`,
@@ -39,8 +41,9 @@ export function printResult(
     '',
     `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
     `  rows quarantined        ${count(result.rowsQuarantined - outsideWindow)}${outsideWindowNote(outsideWindow)}`,
-    `  churn holdout ROC AUC   ${decimals(result.churnRocAuc, 3)}`,
+    `  churn holdout ROC AUC   ${holdoutAucText(result.churnRocAuc, result.churnHoldout?.churners, result.churnHoldout?.rows)}`,
     ...(tooGood ? [`    warning: ${tooGood}`] : []),
+    ...(fewHeldOut ? [`    warning: ${fewHeldOut}`] : []),
     `  top-decile lift         ${decimals(result.churnTopDecileLift, 2, 'x')}`,
     `  high churn risk         ${result.highRiskSubscribers.toLocaleString('en-US')}`,
     '',

@@ -80,6 +80,8 @@ export interface MonthlySegmentationResult {
   rowsOutsideWindow?: number;
   segments: { segmentId: number; name: string; subscribers: number }[];
   churnRocAuc: number;
+  /** What the ROC AUC was measured on: the holdout's subscribers and the churners among them (absent from an older worker's result). */
+  churnHoldout?: { rows: number; churners: number };
   /** The churn model's feature with the largest importance (absent from an older worker's result, or when none has any). */
   churnTopFeature?: TopFeature;
   churnTopDecileLift: number;
@@ -432,6 +434,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       rowsOutsideWindow: load.rowsOutsideWindow,
       segments: cluster.segments.map(({ segmentId, name, subscribers }) => ({ segmentId, name, subscribers })),
       churnRocAuc: churn.holdout.rocAuc,
+      churnHoldout: { rows: churn.holdout.rows, churners: churn.holdout.positives },
       ...topFeature(churn.features),
       churnTopDecileLift: churn.holdout.liftByDecile[0],
       highRiskSubscribers: churn.riskBandCounts.high ?? 0,

@@ -27,6 +27,15 @@ describe('terminal output', () => {
       expect(printed({ churnRocAuc, churnTopFeature: { name: 'arpu', importance: 0.5 } })).not.toContain('warning');
   });
 
+  it("a run's holdout ROC AUC comes with its interval and churners, and a warning when they are few", () => {
+    expect(printedResult({ churnRocAuc: 0.866, churnHoldout: { rows: 6_048, churners: 121 } })).toContain(
+      '  churn holdout ROC AUC   0.866 (95%: 0.825 to 0.907; 121 churners held out)\n  top-decile lift',
+    );
+    expect(printedResult({ churnRocAuc: 0.864, churnHoldout: { rows: 1_503, churners: 3 } })).toContain(
+      '  churn holdout ROC AUC   0.864 (95%: 0.600 to 1.000; 3 churners held out)\n    warning: only 3 churners were held out to test the models',
+    );
+  });
+
   it('snapshots list fits 100 columns, even with a long requester and a full hash', () => {
     const listing: SnapshotListing = {
       month: '2026-10',

@@ -289,10 +289,36 @@ describe('churn models section', () => {
     ],
   };
   it("names the readable tree alone when it is the one model (churnModel 'tree'), not both", async () => {
-    const section = await churnModelsSection({ scoringModel: 'tree', models: [tree], calibration: null });
+    const section = await churnModelsSection({
+      scoringModel: 'tree',
+      models: [tree],
+      calibration: null,
+      holdout: { rows: 6_048, churners: 121 },
+    });
     expect(section.title).toBe('Churn model: the readable tree');
     expect(section.html).toContain('Holdout ROC, the readable tree');
     expect(section.html).not.toContain('both models');
+  });
+
+  it('says how many churners the holdout held, gives each AUC its interval, and warns of a holdout of few churners', async () => {
+    const measured = (churners: number) =>
+      churnModelsSection({
+        scoringModel: 'tree',
+        models: [tree],
+        calibration: null,
+        holdout: { rows: 6_048, churners },
+      });
+    const many = (await measured(121)).html;
+    expect(many).toContain(
+      '<p>It is measured on 6,048 labelled subscribers held out of their training, 121 of them churners.</p>',
+    );
+    expect(many).toContain('<td class="num">0.800 (0.752–0.848)</td>');
+    expect(many).not.toContain('Read with care');
+    const few = (await measured(3)).html;
+    expect(few).toContain(
+      '3 of them churners. <b>Read with care:</b> only 3 churners were held out to test the models',
+    );
+    expect(few).toContain('<td class="num">0.800 (0.498–1.000)</td>');
   });
 });
 

@@ -1,4 +1,6 @@
 import type { ChurnSummary, ModelEvaluation } from '../../churn-summary';
+import { aucInterval, fewHeldOutWarning } from '../../../domain/holdout-auc';
+import { count } from '../../../domain/decimals';
 import { renderChart } from '../charts';
 import { decimals, escape, type ReportSection } from '../html';
 
@@ -14,6 +16,8 @@ export interface ChurnModelsData {
     liftByDecile: number[];
     roc: { fpr: number; tpr: number }[];
   }[];
+  /** The holdout both models were measured on: its subscribers and the churners among them. */
+  holdout: { rows: number; churners: number };
   /** The ensemble's calibration (absent when only the tree was trained). */
   calibration: {
     trees: number;
@@ -116,9 +120,10 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
   const rows = data.models
     .map(
       (m) =>
-        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${decimals(m.rocAuc, 3)}</td><td class="num">${decimals(m.prAuc, 3)}</td><td class="num">${decimals(m.precisionAtTopDecile * 100, 1, '%')}</td><td class="num">${decimals(m.liftByDecile[0], 1, 'x')}</td></tr>`,
+        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${aucCell(m.rocAuc, data.holdout)}</td><td class="num">${decimals(m.prAuc, 3)}</td><td class="num">${decimals(m.precisionAtTopDecile * 100, 1, '%')}</td><td class="num">${decimals(m.liftByDecile[0], 1, 'x')}</td></tr>`,
     )
     .join('\n      ');
+  const fewHeldOut = fewHeldOutWarning(data.holdout.churners);
   const note = calibration
     ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '; applied: it lowered the validation Brier score' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toPrecision(4)} calibrated vs ${calibration.brierUncalibrated.toPrecision(4)} uncalibrated. Reasons per subscriber: path contributions of the ensemble (the three features that raised the score most).</p>`
     : '<p class="note">Scored by the single tree (churnModel tree): no ensemble, calibration or reasons.</p>';
@@ -127,12 +132,21 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
     title:
       data.models.length > 1 ? 'Churn models: readable tree vs boosted ensemble' : 'Churn model: the readable tree',
     html: `<div class="row">${roc}${lift}${reliability}</div>
+    <p>${data.models.length > 1 ? 'Both models are measured on the same' : 'It is measured on'} ${count(data.holdout.rows)} labelled subscribers held out of their training, ${count(data.holdout.churners)} of them churners.${fewHeldOut ? ` <b>Read with care:</b> ${escape(fewHeldOut)}.` : ''}</p>
     <table>
-      <tr><th>model</th><th class="num">holdout ROC AUC</th><th class="num">PR AUC</th><th class="num">precision, top decile</th><th class="num">top-decile lift</th></tr>
+      <tr><th>model</th><th class="num">holdout ROC AUC (95% interval)</th><th class="num">PR AUC</th><th class="num">precision, top decile</th><th class="num">top-decile lift</th></tr>
       ${rows}
     </table>
     ${note}`,
   };
+}
+
+/** The AUC and its interval (Hanley and McNeil), as a table cell. */
+function aucCell(auc: number, holdout: ChurnModelsData['holdout']): string {
+  const interval = aucInterval(auc, holdout.churners, holdout.rows - holdout.churners);
+  return interval
+    ? `${decimals(auc, 3)} (${decimals(interval.low, 3)}–${decimals(interval.high, 3)})`
+    : decimals(auc, 3);
 }
 
 function maxProbability(calibration: NonNullable<ChurnModelsData['calibration']>): number {
@@ -154,6 +168,7 @@ export function churnModelsData(churn: ChurnSummary): ChurnModelsData {
   return {
     scoringModel: churn.model,
     models: [model('tree', churn.tree), ...(ensemble ? [model('boosted ensemble', ensemble)] : [])],
+    holdout: { rows: churn.tree.holdout.rows, churners: churn.tree.holdout.positives },
     calibration: ensemble
       ? {
           trees: ensemble.trees,
