@@ -106,4 +106,9 @@ export interface ListFit {
   withAction: number;
   /** Of them, the action this version's list recommends to the subscriber (case and spacing aside). */
   actionMatches: number;
+  /**
+   * sha256 of this version's dispatch.parquet: versions with the measured list's hash are the same
+   * list, no ambiguity. Absent in manifests published before it was recorded.
+   */
+  sha256?: string;
 }

@@ -317,7 +317,11 @@ async function listFits(
   for (const version of versions) {
     const file = join(versionDir(store, measured.month, version), 'dispatch.parquet');
     await setVariable(conn, 'fit_dispatch_file', file);
-    const fit = await queryOne<Omit<ListFit, 'version'>>(
+    const sha256 = await hashFile(file).then(
+      (hashed) => hashed.sha256,
+      () => undefined,
+    );
+    const fit = await queryOne<Omit<ListFit, 'version' | 'sha256'>>(
       conn,
       `SELECT count(*) AS rows,
               count(d.subscriber_id) AS "onList",
@@ -327,7 +331,7 @@ async function listFits(
        LEFT JOIN (SELECT DISTINCT subscriber_id, recommended_product FROM read_parquet(getvariable('fit_dispatch_file'))) d
          USING (subscriber_id)`,
     ).catch(() => undefined); // a version whose list cannot be read (retired as it was read) is left out
-    if (fit) fits.push({ version, ...fit });
+    if (fit) fits.push({ version, ...fit, ...(sha256 ? { sha256 } : {}) });
   }
   return fits.sort((a, b) => a.version - b.version);
 }
@@ -335,23 +339,34 @@ async function listFits(
 /**
  * The warning of a measurement whose list was chosen by default (no `dispatched`) in a month with
  * more than one version: which version was measured, the others, how well the log fits each, and
- * the parameter that names another. Undefined when the month has one version.
+ * the parameter that names another. Undefined when the month has one version, or when every other
+ * version's dispatch list is the measured one byte for byte (the same sha256: a rerun that changed
+ * nothing on the list), which is no ambiguity.
  */
-export function dispatchedListWarning(measured: SnapshotRef, fits: ListFit[]): string | undefined {
+export function dispatchedListWarning(measured: SnapshotRef, allFits: ListFit[]): string | undefined {
+  const own = allFits.find((f) => f.version === measured.version);
+  const fits = allFits.filter(
+    (f) => f.version === measured.version || !own?.sha256 || !f.sha256 || f.sha256 !== own.sha256,
+  );
   if (fits.length < 2) return undefined;
   const score = (f: ListFit) => (f.withAction > 0 ? f.actionMatches : f.onList);
-  const own = fits.find((f) => f.version === measured.version);
   const best = fits.reduce((a, b) => (score(b) > score(a) ? b : a), own ?? fits[0]);
   const others = fits.filter((f) => f.version !== measured.version).map((f) => `v${f.version}`);
+  const same = allFits.filter((f) => !fits.includes(f)).map((f) => `v${f.version}`);
   const byAction = fits.some((f) => f.withAction > 0);
-  const detail = fits
-    .map((f) => `v${f.version} ${count(score(f))} of ${count(byAction ? f.withAction : f.rows)}`)
-    .join(', ');
-  const measure = byAction
-    ? `rows whose logged action is the one the list recommends: ${detail}`
-    : `rows whose subscriber is on the list: ${detail}`;
   const list = `${measured.month}/v${measured.version}`;
-  const head = `measured against the dispatch list of ${list}, the latest version when this run started; ${measured.month} also has ${others.join(', ')}`;
+  const reference = own ?? fits[0];
+  const detail = fits.map((f) => `v${f.version} ${count(score(f))}`).join(', ');
+  // the rows checked against each list: those used here and those whose subscriber is not on the measured list
+  const checked =
+    reference.rows > reference.onList
+      ? `; the rows checked are the ${count(reference.rows)} with an id, a date in the month and a known outcome: the ${count(reference.onList)} used here and ${count(reference.rows - reference.onList)} whose subscriber is not on ${list}'s list`
+      : '';
+  const measure = byAction
+    ? `log rows naming the action the list recommends, of the ${count(reference.withAction)} with an action: ${detail}${checked}`
+    : `log rows whose subscriber is on the list, of the ${count(reference.rows)} with an id, a date in the month and a known outcome: ${detail}`;
+  const identical = same.length ? ` (${same.join(', ')}: the same dispatch list, byte for byte)` : '';
+  const head = `measured against the dispatch list of ${list}, the latest version when this run started${identical}; ${measured.month} also has ${others.join(', ')}`;
   if (best.version !== measured.version)
     return `${head}, and the contact log fits ${measured.month}/v${best.version} better (${measure}): if v${best.version} was the list dispatched, run again with --param dispatched=${measured.month}/v${best.version}`;
   return `${head}; the contact log fits it at least as well (${measure}); --param dispatched=${measured.month}/vN names the list that was dispatched`;

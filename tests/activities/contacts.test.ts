@@ -1,4 +1,4 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasControlGroup, measureCampaigns } from '../../activities/campaigns';
@@ -347,7 +347,7 @@ describe('the dispatch list measured', () => {
       const { sha256 } = await hashFile(join(versionDir(store, '2026-05', 2), 'dispatch.parquet'));
       expect(result.dispatchFrom).toEqual({ month: '2026-05', version: 2, sha256, chosenBy: 'latest' });
       expect(result.warnings).toEqual([
-        'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1, and the contact log fits 2026-05/v1 better (rows whose logged action is the one the list recommends: v1 54 of 54, v2 45 of 54): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1',
+        'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1, and the contact log fits 2026-05/v1 better (log rows naming the action the list recommends, of the 54 with an action: v1 54, v2 45): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1',
         // the log's own actions say the same: v1's recharge bonus where v2 recommends the voice bundle
         "9 contact-log rows name another action than the list recommends to the subscriber (9 x 'recharge bonus' where the list recommends 'voice bundle'): they are measured under the list's action (intent to treat)",
       ]);
@@ -387,8 +387,39 @@ describe('the dispatch list measured', () => {
       );
       const latest = await measuredMay(conn, store, common, { version: 2 });
       expect(latest.warnings).toEqual([
-        'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1; the contact log fits it at least as well (rows whose logged action is the one the list recommends: v1 45 of 45, v2 45 of 45); --param dispatched=2026-05/vN names the list that was dispatched',
+        'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1; the contact log fits it at least as well (log rows naming the action the list recommends, of the 45 with an action: v1 45, v2 45); --param dispatched=2026-05/vN names the list that was dispatched',
       ]);
+    });
+  });
+
+  it('does not warn about a version whose dispatch list is the same file (a rerun that changed nothing on the list), and says what the fit counts', async () => {
+    await withTwoMayLists(async (conn, store, log) => {
+      // v2 republished v1's list byte for byte
+      await copyFile(
+        join(versionDir(store, '2026-05', 1), 'dispatch.parquet'),
+        join(versionDir(store, '2026-05', 2), 'dispatch.parquet'),
+      );
+      const result = await measuredMay(conn, store, log, { version: 2 });
+      expect(result.warnings).toBeUndefined();
+      expect(result.listFits?.map((f) => f.sha256)).toEqual([result.dispatchFrom.sha256, result.dispatchFrom.sha256]);
+      // with a third, different version the identical one is named as such, and rows not on the list are counted apart
+      const v3 = versionDir(store, '2026-05', 3);
+      await mkdir(v3, { recursive: true });
+      await setVariable(conn, 'dispatch_file', join(v3, 'dispatch.parquet'));
+      await conn.run(
+        `COPY (SELECT 'S' || i AS subscriber_id, 'voice bundle' AS recommended_product, 'segment' AS segment_name, 'SMS' AS channel,
+                      'now' AS contact_moment, 'G1' AS grid, i % 10 = 0 AS control
+               FROM range(40) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
+      );
+      const third = await measuredMay(conn, store, log, { version: 3 });
+      expect(third.warnings?.[0]).toBe(
+        "measured against the dispatch list of 2026-05/v3, the latest version when this run started; 2026-05 also has v1, v2, and the contact log fits 2026-05/v1 better (log rows naming the action the list recommends, of the 54 with an action: v1 54, v2 54, v3 0; the rows checked are the 54 with an id, a date in the month and a known outcome: the 36 used here and 18 whose subscriber is not on 2026-05/v3's list): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1",
+      );
+      await writeFile(
+        join(v3, 'dispatch.parquet'),
+        await readFile(join(versionDir(store, '2026-05', 1), 'dispatch.parquet')),
+      );
+      expect((await measuredMay(conn, store, log, { version: 3 })).warnings).toBeUndefined();
     });
   });
 
