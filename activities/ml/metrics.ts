@@ -43,17 +43,16 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
   const rocAuc = positives === 0 || negatives === 0 ? Number.NaN : auc / (positives * negatives);
 
   const baseRate = positives / n;
+  const hitsBefore = sharedHits(scores, labels, order);
   const liftByDecile: number[] = [];
   for (let d = 0; d < 10; d++) {
     const from = Math.floor((d * n) / 10);
     const to = Math.floor(((d + 1) * n) / 10);
-    let hits = 0;
-    for (let i = from; i < to; i++) hits += labels[order[i]];
+    const hits = hitsBefore[to] - hitsBefore[from];
     liftByDecile.push(to > from && baseRate > 0 ? hits / (to - from) / baseRate : 0);
   }
   const topCount = Math.max(1, Math.floor(n / 10));
-  let topHits = 0;
-  for (let i = 0; i < topCount; i++) topHits += labels[order[i]];
+  const topHits = hitsBefore[topCount];
 
   const confusion = { truePositive: 0, falsePositive: 0, trueNegative: 0, falseNegative: 0 };
   for (let i = 0; i < n; i++) {
@@ -74,6 +73,25 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
     liftByDecile,
     confusion,
   };
+}
+
+/**
+ * Churners among the first i rows by score, for every i, with a group of tied scores sharing its
+ * churners evenly over its places: a decile's cut through a tie (a tree's leaf holds thousands of
+ * rows of one score) then counts what the group holds, not the rows that happen to sort first.
+ */
+function sharedHits(scores: Float64Array, labels: Uint8Array, order: Uint32Array): Float64Array {
+  const n = scores.length;
+  const before = new Float64Array(n + 1);
+  for (let start = 0; start < n;) {
+    let end = start;
+    let groupPos = 0;
+    while (end < n && scores[order[end]] === scores[order[start]]) groupPos += labels[order[end++]];
+    const share = groupPos / (end - start);
+    for (let i = start; i < end; i++) before[i + 1] = before[start] + share * (i + 1 - start);
+    start = end;
+  }
+  return before;
 }
 
 /** Adjusted Rand index of two labelings given their contingency counts (1 = identical partitions, ~0 = chance). */

@@ -63,6 +63,20 @@ describe('classifier metrics', () => {
     expect(classifierMetrics(f64([0.5, 0.5, 0.5, 0.5]), u8([1, 0, 1, 0])).rocAuc).toBe(0.5);
     expect(classifierMetrics(f64([0.5, 0.5, 0.5, 0.5]), u8([0, 0, 1, 1])).rocAuc).toBe(0.5);
   });
+  it("shares a tie's churners over its places where a decile cuts through it, whatever the row order", () => {
+    // one sure churner, then a tie of 10 holding 2 churners, then 9 stayers: the top decile is 2 rows
+    const scores = f64([0.9, ...Array(10).fill(0.5), ...Array(9).fill(0.1)]);
+    const lastInTie = u8([1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, ...Array(9).fill(0)]);
+    const firstInTie = u8([1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, ...Array(9).fill(0)]);
+    const [a, b] = [classifierMetrics(scores, lastInTie), classifierMetrics(scores, firstInTie)];
+    expect(a).toEqual(b);
+    expect(a.precisionAtTopDecile).toBeCloseTo(1.2 / 2, 12); // the sure churner and 1 of the tie's 10 places
+    expect(a.recallAtTopDecile).toBeCloseTo(1.2 / 3, 12);
+    expect(a.liftByDecile[0]).toBeCloseTo(0.6 / (3 / 20), 12);
+    // the deciles' churners add up to all of them
+    expect(a.liftByDecile.reduce((sum, lift) => sum + lift * 2 * (3 / 20), 0)).toBeCloseTo(3, 12);
+  });
+
   it('matches a hand-computed AUC, average precision and lift', () => {
     // scores descending: 1,0,1,0,0 -> pairs ranked right: (p1 over 3 negs) + (p2 over 2 negs) = 5 of 6
     const m = classifierMetrics(f64([0.9, 0.7, 0.6, 0.4, 0.1]), u8([1, 0, 1, 0, 0]));
