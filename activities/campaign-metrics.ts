@@ -72,6 +72,13 @@ export type CampaignMetrics =
       warning?: string;
       interval: string;
       minArmSubscribers: number;
+      /**
+       * Kept per 100 contacts is not given (null) for a group with fewer logged subscribers than
+       * this. Absent in manifests published before it was withheld.
+       */
+      minLoggedSubscribers?: number;
+      /** Why kept per 100 contacts is given for no group (a mostly unusable log); absent when it is given. */
+      keptPer100Withheld?: string;
       overall: CampaignGroup;
       byAction: CampaignGroup[];
     }

@@ -221,6 +221,20 @@ export async function measureCampaigns(
   await setVariable(conn, 'min_arm_subscribers', CAMPAIGN_MEASUREMENT.minArmSubscribers);
   await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));
   await runScript(conn, await readSql(import.meta.url, './campaigns/01_contacts.sql'));
+  const counts = await queryOne<{ rows: number; quarantined: number }>(
+    conn,
+    'SELECT count(*) AS rows, count(*) FILTER (WHERE reason IS NOT NULL) AS quarantined FROM checked_contacts',
+  );
+  const reasons = await queryRows<{ reason: string; rows: number }>(
+    conn,
+    'SELECT reason, count(*) AS rows FROM snapshot_contacts_quarantine GROUP BY reason ORDER BY rows DESC, reason',
+  );
+  const quarantineByReason = Object.fromEntries(reasons.map((r) => [r.reason, r.rows]));
+  const loaded = counts.rows - counts.quarantined;
+  const logWarning = contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason });
+  // a log that is mostly the wrong file says nothing of how many were kept per contact
+  await setVariable(conn, 'kept_per_contact_readable', logWarning === undefined);
+  await setVariable(conn, 'min_logged_subscribers', CAMPAIGN_MEASUREMENT.minLoggedSubscribers);
   await setVariable(conn, 'run_month', params.month);
   await findUnreadableInRunMonth(conn);
   await runScript(conn, await readSql(import.meta.url, './campaigns/02_measure.sql'));
@@ -238,20 +252,11 @@ export async function measureCampaigns(
     listChannels.map((c) => c.channel),
   );
 
-  const counts = await queryOne<{ rows: number; quarantined: number }>(
-    conn,
-    'SELECT count(*) AS rows, count(*) FILTER (WHERE reason IS NOT NULL) AS quarantined FROM checked_contacts',
-  );
-  const reasons = await queryRows<{ reason: string; rows: number }>(
-    conn,
-    'SELECT reason, count(*) AS rows FROM snapshot_contacts_quarantine GROUP BY reason ORDER BY rows DESC, reason',
-  );
   const groups = await readCampaignGroups(conn, ['all', 'action']);
-  const quarantineByReason = Object.fromEntries(reasons.map((r) => [r.reason, r.rows]));
-  const loaded = counts.rows - counts.quarantined;
+  const overall = groups.find((g) => g.dimension === 'all') as CampaignGroup;
   const fits = chosen.chosenBy === 'latest' ? await listFits(conn, previousStore, previous, request.recordedFits) : [];
   const warnings = [
-    contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason }),
+    logWarning ?? partialLogWarning(overall),
     dispatchedListWarning(previous, fits),
     ...loggedValuesWarnings(actionDiffers, channels),
   ].filter((w): w is string => w !== undefined);
@@ -265,7 +270,7 @@ export async function measureCampaigns(
       loaded,
       quarantined: counts.quarantined,
       quarantineByReason,
-      contactedControls: groups.find((g) => g.dimension === 'all')?.contactedControls ?? 0,
+      contactedControls: overall.contactedControls,
       actionDiffers: actionDiffers.reduce((sum, d) => sum + d.rows, 0),
       unknownChannels: channels,
     },
@@ -273,7 +278,9 @@ export async function measureCampaigns(
     ...(fits.length ? { listFits: fits } : {}),
     interval: CAMPAIGN_MEASUREMENT.interval,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
-    overall: groups.find((g) => g.dimension === 'all') as CampaignGroup,
+    minLoggedSubscribers: CAMPAIGN_MEASUREMENT.minLoggedSubscribers,
+    ...(logWarning ? { keptPer100Withheld: KEPT_PER_100_WITHHELD } : {}),
+    overall,
     byAction: groups.filter((g) => g.dimension === 'action'),
   };
 }
@@ -392,6 +399,23 @@ export function contactLogWarning(
     .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
     .map(([reason, n]) => `${n} x ${reason}${reason === CONTACT_QUARANTINE_REASONS.outsideMonth ? ` ${month}` : ''}`);
   return `${loaded} of ${rows} contact-log rows were used (${reasons.join('; ')}): ${question}`;
+}
+
+/** Why kept per 100 contacts is given for no group of a measurement whose log is mostly unusable. */
+export const KEPT_PER_100_WITHHELD =
+  'the contact log is mostly unusable (see the warning), so the share of the list it records as contacted says nothing';
+
+/**
+ * The warning of a log that records a contact for fewer than CAMPAIGN_MEASUREMENT.minLoggedShare
+ * of the list's targeted subscribers, e.g. "the contact log records a contact for 281 of the 1,225
+ * targeted subscribers (23%): ...". Such a log may be part of the month's contacts (one team's
+ * file), and kept per 100 contacts, which divides the list's uplift by the share logged, is then
+ * too large (either way). Undefined for a log that covers most of the list.
+ */
+export function partialLogWarning(overall: CampaignGroup): string | undefined {
+  const { contactedSubscribers: logged, targetedSubscribers: targeted } = overall;
+  if (targeted === 0 || logged >= targeted * CAMPAIGN_MEASUREMENT.minLoggedShare) return undefined;
+  return `the contact log records a contact for ${count(logged)} of the ${count(targeted)} targeted subscribers (${Math.round((100 * logged) / targeted)}%): if the teams contacted more than it records (one team's file, say), kept per 100 contacts is too large (either way), as it divides the list's uplift by the share logged: give every team's contacts in one file`;
 }
 
 /** Rows of snapshot_campaigns (or a campaigns.parquet read into that name) in its order, camel-cased. */

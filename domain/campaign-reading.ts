@@ -1,3 +1,5 @@
+import type { CampaignMetrics } from '../activities/campaign-metrics';
+
 /** What a campaign group's measurement says, by the direction of a significant uplift. */
 export type UpliftReading = 'too small' | 'no clear effect' | 'kept' | 'lost';
 
@@ -23,3 +25,14 @@ export const READING_IN_TABLES: Record<UpliftReading, string> = {
   kept: 'significant (kept)',
   lost: 'significant (harm)',
 };
+
+/**
+ * When kept per 100 contacts is not given ("–" in the tables), and why: for no group when the
+ * log is mostly unusable, else for a group with too few logged subscribers; undefined for a
+ * manifest published before it was withheld.
+ */
+export function keptPer100Gap(metrics: Extract<CampaignMetrics, { measured: true }>): string | undefined {
+  if (metrics.keptPer100Withheld) return `not given (–): ${metrics.keptPer100Withheld}`;
+  if (metrics.minLoggedSubscribers === undefined) return undefined;
+  return `– where fewer than ${metrics.minLoggedSubscribers} of a group's targeted subscribers were logged (too few to divide by)`;
+}

@@ -10,6 +10,17 @@ export type ContactOutcome = (typeof CONTACT_OUTCOMES)[number];
 export const CAMPAIGN_MEASUREMENT = {
   /** Groups with fewer subscribers than this in the control or the contacted arm are flagged too small, not read. */
   minArmSubscribers: 30,
+  /**
+   * Kept per 100 contacts divides a group's uplift by the share of its targeted subscribers with a
+   * contact record: below this many logged subscribers in the group it is not given (a handful of
+   * logged subscribers turn a small uplift into thousands "kept per 100").
+   */
+  minLoggedSubscribers: 30,
+  /**
+   * Below this share of the list's targeted subscribers with a contact record, the measurement
+   * warns that the log may be partial (one team's file): kept per 100 contacts then overstates.
+   */
+  minLoggedShare: 0.5,
   /** Two-sided 95% interval: the normal quantile used by the Wilson intervals. */
   z: 1.959963984540054,
   /** How the interval of the uplift (control churn rate minus contacted churn rate) is computed. */

@@ -84,8 +84,12 @@ SELECT
   round(uplift_high, 6) AS uplift_high,
   NOT too_small AND (uplift_low > 0 OR uplift_high < 0) AS significant,
   too_small,
-  -- per 100 subscribers actually contacted: the list's uplift over the share reached by a contact (Bloom)
-  round(100 * absolute_uplift * targeted_subscribers / nullif(contacted_subscribers, 0), 3) AS kept_per_100_contacts,
+  -- per 100 subscribers actually contacted: the list's uplift over the share reached by a contact
+  -- (Bloom); not given (NULL) for a group with fewer logged subscribers than min_logged_subscribers,
+  -- nor at all when kept_per_contact_readable is false (a log mostly unusable: most likely the wrong file)
+  CASE WHEN getvariable('kept_per_contact_readable') AND contacted_subscribers >= getvariable('min_logged_subscribers')
+       THEN round(100 * absolute_uplift * targeted_subscribers / nullif(contacted_subscribers, 0), 3)
+  END AS kept_per_100_contacts,
   contacted_subscribers,
   accepted_subscribers,
   round(accepted_subscribers / nullif(outcome_subscribers, 0), 6) AS acceptance_rate,

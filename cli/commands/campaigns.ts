@@ -10,7 +10,7 @@ import type { SnapshotRef } from '../../store/layout';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { output, positiveInt, required } from '../options';
-import { READING_IN_TABLES, upliftReading } from '../../domain/campaign-reading';
+import { keptPer100Gap, READING_IN_TABLES, upliftReading } from '../../domain/campaign-reading';
 
 /** The width `campaigns show` fits its text to. */
 const TEXT_WIDTH = 100;
@@ -115,7 +115,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
     ),
     '',
     ...wrap(
-      'Logged: the targeted with a contact record (a "not reached" outcome too); controls logged: held out but contacted anyway; accepted%: accepted among the logged with an outcome (declined and not reached count); kept/100: the uplift per 100 logged (negative: subscribers lost).',
+      `Logged: the targeted with a contact record (a "not reached" outcome too); controls logged: held out but contacted anyway; accepted%: accepted among the logged with an outcome (declined and not reached count); kept/100: the uplift per 100 logged (negative: subscribers lost)${keptPer100Gap(metrics) ? `; kept/100 ${keptPer100Gap(metrics)}` : ''}.`,
     ),
     ...byDimension(
       (g) => [
@@ -123,7 +123,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
         count(g.contactedSubscribers),
         count(g.contactedControls),
         pp(g.acceptanceRate),
-        g.keptPer100Contacts?.toFixed(1) ?? '',
+        g.keptPer100Contacts?.toFixed(1) ?? '–',
       ],
       ['targeted', 'logged', 'controls logged', 'accepted%', 'kept/100'],
       false,

@@ -174,8 +174,10 @@ describe('contact log', () => {
     await withMayList(true, async (conn, store) => {
       const result = await measuredMay(conn, store, file);
       expect(result.contacts).toMatchObject({ rows: 20, loaded: 20, quarantined: 0, contactedControls: 2 });
-      expect(result.warnings).toBeUndefined();
+      // 18 of the 90 targeted logged: a partial log, maybe, and too few logged to give kept per 100 contacts
+      expect(result.warnings).toEqual([expect.stringContaining('records a contact for 18 of the 90 targeted')]);
       expect(result.overall).toMatchObject({ controlSubscribers: 10, targetedSubscribers: 90, acceptanceRate: 1 });
+      expect(result.overall.keptPer100Contacts).toBeNull();
       // 10 of the list (S90..S99) are gone in June: S90 is a control, the other 9 were to be contacted
       expect(result.overall).toMatchObject({ controlChurned: 1, targetedChurned: 9, tooSmall: true });
     });
@@ -245,6 +247,38 @@ describe('contact log', () => {
         targetedSubscribers: 90,
         contactedSubscribers: 1,
       });
+      // but not per contact: 1 logged subscriber made -1.1 points of uplift "-100 kept per 100"
+      expect(result.overall.keptPer100Contacts).toBeNull();
+      expect(result.keptPer100Withheld).toMatch(/^the contact log is mostly unusable/);
+    });
+  });
+
+  it('gives kept per 100 contacts only for groups with enough logged subscribers, and warns when the log covers little of the list', async () => {
+    const log = (ids: number[]) =>
+      ['subscriber_id,contact_date,outcome', ...ids.map((i) => `S${i},2026-06-10,accepted`)].join('\n') + '\n';
+    const targeted = (below: number) => Array.from({ length: below }, (_, i) => i).filter((i) => i % 10 !== 0);
+    const dir = await tempDir();
+    await withMayList(true, async (conn, store) => {
+      // one team's file: 36 of the 90 targeted (S0-S39 but the controls)
+      await writeFile(join(dir, 'partial.csv'), log(targeted(40)));
+      const partial = await measuredMay(conn, store, join(dir, 'partial.csv'));
+      expect(partial.warnings).toEqual([
+        "the contact log records a contact for 36 of the 90 targeted subscribers (40%): if the teams contacted more than it records (one team's file, say), kept per 100 contacts is too large (either way), as it divides the list's uplift by the share logged: give every team's contacts in one file",
+      ]);
+      // 36 logged: enough to divide by, so it is given (the teams may have reached only these)
+      expect(partial.overall.contactedSubscribers).toBe(36);
+      expect(partial.overall.keptPer100Contacts).not.toBeNull();
+      expect(partial.minLoggedSubscribers).toBe(30);
+      expect(partial.keptPer100Withheld).toBeUndefined();
+      // the whole log: no warning
+      await writeFile(join(dir, 'whole.csv'), log(targeted(100)));
+      const whole = await measuredMay(conn, store, join(dir, 'whole.csv'));
+      expect(whole.warnings).toBeUndefined();
+      expect(whole.overall.contactedSubscribers).toBe(90);
+      // 20 logged of the 90: too few to divide by
+      await writeFile(join(dir, 'few.csv'), log(targeted(23)));
+      const few = await measuredMay(conn, store, join(dir, 'few.csv'));
+      expect(few.overall).toMatchObject({ contactedSubscribers: 20, keptPer100Contacts: null });
     });
   });
 
@@ -501,6 +535,7 @@ describe("the log's own action and channel", () => {
         ],
       });
       expect(result.warnings).toEqual([
+        expect.stringContaining('records a contact for 14 of the 90 targeted'),
         "3 contact-log rows name another action than the list recommends to the subscriber (2 x 'voice bundle' where the list recommends 'offer'; 1 x 'data package' where the list recommends 'offer'): they are measured under the list's action (intent to treat)",
         "7 rows: channel 'outbund call' is not a known channel (did you mean 'outbound call'?); the channel breakdown is by the list's channel",
         "1 row: channel 'carrier pigeon' is not a known channel; the channel breakdown is by the list's channel",

@@ -161,6 +161,29 @@ describe('campaign measurement as text', () => {
     expect(html).not.toContain('Too few subscribers');
   });
 
+  it('shows kept per 100 contacts as – where it is not given, and says why, in campaigns show and the report', async () => {
+    const few = group('action', 'offer', { contactedSubscribers: 12, keptPer100Contacts: null });
+    const groups = [group('all', 'all on the list'), few];
+    const text = campaignsText(ref, metrics({ minLoggedSubscribers: 30 }), groups);
+    const offer = text.split('\n').filter((line) => line.startsWith('offer'));
+    expect(offer.at(-1)).toMatch(/ 12 +3 +25\.0 +–$/);
+    expect(text.replace(/\n +/g, ' ')).toContain(
+      "kept/100 – where fewer than 30 of a group's targeted subscribers were logged (too few to divide by).",
+    );
+    const withheld = metrics({
+      minLoggedSubscribers: 30,
+      keptPer100Withheld: 'the contact log is mostly unusable (see the warning)',
+    });
+    expect(campaignsText(ref, withheld, groups).replace(/\n +/g, ' ')).toContain(
+      'kept/100 not given (–): the contact log is mostly unusable (see the warning).',
+    );
+    const html = (await campaignsSection({ metrics: withheld, groups })).html;
+    expect(html).toContain('not given (–): the contact log is mostly unusable (see the warning).');
+    expect(html).toMatch(/<td class="num">–<\/td><td class="num">25\.0%<\/td>/);
+    // a manifest published before: no gap to explain
+    expect(campaignsText(ref, metrics(), groups)).not.toContain('too few to divide by');
+  });
+
   it('shows every warning, each on its own line, and says how the measured list was chosen', async () => {
     const LIST =
       'measured against the dispatch list of 2026-10/v2, the latest version when this run started; 2026-10 also has v1, and the contact log fits 2026-10/v1 better (rows whose logged action is the one the list recommends: v1 187 of 187, v2 165 of 187): if v1 was the list dispatched, run again with --param dispatched=2026-10/v1';

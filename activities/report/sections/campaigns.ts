@@ -2,7 +2,7 @@ import type { CampaignGroup, CampaignMetrics } from '../../campaign-metrics';
 import { campaignWarnings } from '../../campaigns';
 import { renderChart } from '../charts';
 import { decimals, escape, fmt, pct as percentOf, type ReportSection } from '../html';
-import { READING_IN_TABLES, upliftReading } from '../../../domain/campaign-reading';
+import { keptPer100Gap, READING_IN_TABLES, upliftReading } from '../../../domain/campaign-reading';
 
 /** What the section shows: the manifest's campaign metrics and every row of campaigns.parquet. */
 export interface CampaignsSectionData {
@@ -40,7 +40,7 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
     ).join('\n    ')}
     <p class="note">${fmt(readableGrids.length)} of ${fmt(grids.length)} grids have at least ${metrics.minArmSubscribers} subscribers in each arm${readableGrids.length ? `; ${gridReadings(readableGrids)}` : ''} (campaigns.parquet lists every grid).</p>
     ${chanceNote(groups)}
-    <p class="note">Churned: on the list and not active this month (no usage row), as the churn model's label. Uplift: control churn rate minus contacted churn rate, everyone not held out counted as contacted (intent to treat); interval: ${escape(metrics.interval)}; groups with fewer than ${metrics.minArmSubscribers} subscribers in an arm are marked too small and never called significant. Kept per 100 contacts divides the uplift by the share of the list with a contact record (negative: subscribers lost). Significant (kept): the interval lies above 0; significant (harm): below 0, more churn among the contacted. Acceptance: accepted among the contacted with a recorded outcome. Contact log: ${fmt(contacts.rows)} rows, ${fmt(contacts.loaded)} used, ${fmt(contacts.quarantined)} quarantined${quarantineReasons(contacts.quarantineByReason)} (contacts_quarantine.parquet)${contacts.contactedControls ? `; ${fmt(contacts.contactedControls)} control subscribers were contacted anyway and stay in the control group` : ''}.</p>`);
+    <p class="note">Churned: on the list and not active this month (no usage row), as the churn model's label. Uplift: control churn rate minus contacted churn rate, everyone not held out counted as contacted (intent to treat); interval: ${escape(metrics.interval)}; groups with fewer than ${metrics.minArmSubscribers} subscribers in an arm are marked too small and never called significant. Kept per 100 contacts divides the uplift by the share of the list with a contact record (negative: subscribers lost)${keptPer100Gap(metrics) ? `; ${escape(keptPer100Gap(metrics) ?? '')}` : ''}. Significant (kept): the interval lies above 0; significant (harm): below 0, more churn among the contacted. Acceptance: accepted among the contacted with a recorded outcome. Contact log: ${fmt(contacts.rows)} rows, ${fmt(contacts.loaded)} used, ${fmt(contacts.quarantined)} quarantined${quarantineReasons(contacts.quarantineByReason)} (contacts_quarantine.parquet)${contacts.contactedControls ? `; ${fmt(contacts.contactedControls)} control subscribers were contacted anyway and stay in the control group` : ''}.</p>`);
 }
 
 function verdict(overall: CampaignGroup): string {
