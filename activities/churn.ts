@@ -21,7 +21,7 @@ import { binFeatures, predictProbabilities, trainHistogramTree } from './ml/hist
 import { classifierMetrics, rocCurve } from './ml/metrics';
 import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
-import { featureImportance, leafRules } from './ml/tree-rules';
+import { featureImportance, leafCounts, leafRules } from './ml/tree-rules';
 import { churnFeatureSpecs, fillNumericGaps, missingShares } from './churn-features';
 import type { ChurnSummary, EnsembleSummary, ModelEvaluation } from './churn-summary';
 import { categoryCounts, pickRows, rowNumbers, type FeatureMeta } from './ml/feature-matrix';
@@ -203,6 +203,8 @@ async function trainAndScore(
     const holdoutLabels = pickRows(labels, holdoutRows);
     const { model, tree, treeCache } = await readableTree(treeTask, holdoutLabels, storedTree, params.month);
     const { trainSeconds } = tree;
+    // before scoring lets go of the training columns
+    const heldOutLeaves = leafCounts(model, training.columns, holdoutRows, labels);
     let trainPositives = 0;
     for (const row of trainRows) trainPositives += labels[row];
 
@@ -269,7 +271,13 @@ async function trainAndScore(
       holdoutRoc: scoring.holdoutRoc,
       tree,
       ensemble,
-      topRules: leafRules(model, training.names, trainPositives / trainRows.length, meta).slice(0, 5),
+      topRules: leafRules(
+        model,
+        training.names,
+        trainPositives / trainRows.length,
+        meta,
+        heldOutLeaves,
+      ).slice(0, 5),
       featureImportance: importance,
       features: meta.map((feature, f) => ({
         name: feature.name,

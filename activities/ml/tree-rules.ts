@@ -1,6 +1,6 @@
 import { termInSymbols, type RuleTerm } from '../../domain/feature-words';
 import { categoryLabels, type FeatureMeta } from './feature-matrix';
-import type { DTClassifierJSON, TreeNodeJSON } from './histogram-tree';
+import { goesLeft, type DTClassifierJSON, type TreeNodeJSON } from './histogram-tree';
 
 /** One leaf of the churn tree in words a marketer can read. */
 export interface LeafRule {
@@ -12,6 +12,33 @@ export interface LeafRule {
   subscribers: number;
   /** churnRate / the training base rate */
   lift: number;
+  /**
+   * The held-out subscribers the rule holds for, and their churn rate (null when none): the training
+   * rate of a small leaf flatters it (absent from an older run's rules).
+   */
+  heldOut?: { subscribers: number; churnRate: number | null };
+}
+
+/** Held-out subscribers and churners per leaf of the tree. */
+export type LeafCounts = Map<TreeNodeJSON, { subscribers: number; churners: number }>;
+
+/** Walks each of `rows` down the tree and counts, per leaf, the rows that land there and their churners. */
+export function leafCounts(
+  model: DTClassifierJSON,
+  columns: Float64Array[],
+  rows: Uint32Array,
+  labels: Uint8Array,
+): LeafCounts {
+  const counts: LeafCounts = new Map();
+  for (const row of rows) {
+    let node = model.root;
+    while (!('distribution' in node)) node = goesLeft(node, columns[node.splitColumn][row]) ? node.left : node.right;
+    const leaf = counts.get(node) ?? { subscribers: 0, churners: 0 };
+    leaf.subscribers++;
+    leaf.churners += labels[row];
+    counts.set(node, leaf);
+  }
+  return counts;
 }
 
 /** What a leaf's path says about one feature: a numeric range, or the categories (and missing) it allows. */
@@ -32,6 +59,8 @@ export function leafRules(
   featureNames: readonly string[],
   baseRate: number,
   features: readonly FeatureMeta[] = [],
+  /** Held-out rows per leaf (leafCounts), to measure each rule off its training rows too. */
+  heldOut?: LeafCounts,
 ): LeafRule[] {
   const rules: LeafRule[] = [];
   const walk = (node: TreeNodeJSON, conditions: Map<number, Condition>) => {
@@ -49,6 +78,7 @@ export function leafRules(
         churnRate,
         subscribers: node.numberSamples,
         lift: baseRate > 0 ? churnRate / baseRate : 0,
+        ...(heldOut ? { heldOut: heldOutRate(heldOut.get(node)) } : {}),
       });
       return;
     }
@@ -70,6 +100,11 @@ export function leafRules(
   };
   walk(model.root, new Map());
   return rules.sort((a, b) => b.churnRate - a.churnRate || b.subscribers - a.subscribers);
+}
+
+function heldOutRate(leaf: { subscribers: number; churners: number } | undefined): LeafRule['heldOut'] {
+  const subscribers = leaf?.subscribers ?? 0;
+  return { subscribers, churnRate: subscribers > 0 ? (leaf?.churners ?? 0) / subscribers : null };
 }
 
 /** Gain-weighted importance per feature (share of the total impurity decrease), summing to 1. */

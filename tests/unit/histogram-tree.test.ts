@@ -4,7 +4,7 @@ import { predictBoosted, trainBoosted } from '../../activities/ml/boosting';
 import { binFeatures, predictProbabilities, trainHistogramTree } from '../../activities/ml/histogram-tree';
 import { classifierMetrics } from '../../activities/ml/metrics';
 import { seededRandom } from '../../activities/ml/random';
-import { featureImportance, leafRules } from '../../activities/ml/tree-rules';
+import { featureImportance, leafCounts, leafRules } from '../../activities/ml/tree-rules';
 
 /** Churn-like data: risk rises with a usage fall (f0) and short tenure (f1); f2..f4 are noise. */
 function syntheticChurn(rows: number, seed: number): { columns: Float64Array[]; labels: Uint8Array } {
@@ -97,6 +97,28 @@ describe('trainHistogramTree', () => {
     const importance = featureImportance(model, names);
     expect(Object.keys(importance).slice(0, 2).sort()).toEqual(['tenure', 'usage_fall']);
     expect(Object.values(importance).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+  });
+
+  it('measures each rule on the held-out rows it holds for too', () => {
+    const rows = Uint32Array.from({ length: 2_000 }, (_, i) => i);
+    const rules = leafRules(
+      model,
+      ['usage_fall', 'tenure', 'a', 'b', 'c'],
+      0.1,
+      [],
+      leafCounts(model, holdout.columns, rows, holdout.labels),
+    );
+    const heldOut = rules.map((rule) => rule.heldOut!);
+    expect(heldOut.reduce((sum, leaf) => sum + leaf.subscribers, 0)).toBe(2_000);
+    const churners = holdout.labels.reduce((sum, label) => sum + label, 0);
+    expect(heldOut.reduce((sum, leaf) => sum + (leaf.churnRate ?? 0) * leaf.subscribers, 0)).toBeCloseTo(churners, 9);
+    // the riskiest rule's rows are those the tree scores at its training rate
+    const scores = predictProbabilities(model, holdout.columns);
+    const top = scores.filter((score) => score === rules[0].churnRate);
+    expect(rules.filter((rule) => rule.churnRate === rules[0].churnRate)).toHaveLength(1);
+    expect(heldOut[0].subscribers).toBe(top.length);
+    const topChurners = holdout.labels.filter((label, i) => label && scores[i] === rules[0].churnRate).length;
+    expect(heldOut[0].churnRate).toBeCloseTo(topChurners / top.length, 12);
   });
 });
 

@@ -199,9 +199,20 @@ describe('report sections', () => {
 
 describe('churn section', () => {
   it("lists the user's columns read with a note (values that were not numbers, taken as missing)", async () => {
+    const rule = {
+      condition: 'mou < 61',
+      terms: [{ feature: 'mou', high: 60.95 }],
+      churnRate: 0.436,
+      subscribers: 55,
+      lift: 8,
+    };
     const churn = {
       featureImportance: { arpu: 1 },
-      topRules: [],
+      topRules: [
+        { ...rule, heldOut: { subscribers: 21, churnRate: 4 / 21 } },
+        { ...rule, heldOut: { subscribers: 0, churnRate: null } },
+        rule, // an older run's rule
+      ],
       holdout: {
         rocAuc: 0.8,
         prAuc: 0.3,
@@ -229,6 +240,12 @@ describe('churn section', () => {
       "Columns of your file read with a note: device_age (3 values not numbers taken as missing: 'n/a').",
     );
     expect(section.html).not.toContain('Check the features');
+    // each rule's rate on the held-out subscribers it holds for, beside its training rate
+    expect(section.html).toContain(
+      '<td class="num">43.6%</td><td class="num">8.0x</td><td class="num">55</td><td class="num">19.0% (21)</td></tr>',
+    );
+    expect(section.html).toContain('<td class="num">55</td><td class="num">none held out</td></tr>');
+    expect(section.html).toContain('<td class="num">55</td><td class="num">–</td></tr>');
     // the features' importance is the published model's (no ensemble here: the readable tree's), as the chart's is the tree's
     expect(section.html).toContain('<th class="num">importance (readable tree)</th>');
     // the rules' note reads the tree's holdout, and names the charts' model apart

@@ -11,6 +11,13 @@ function modelReading(metrics: ChurnSummary['holdout']): string {
   return `in its riskiest 10% precision ${pct(metrics.precisionAtTopDecile)} and recall ${pct(metrics.recallAtTopDecile)}, ROC AUC ${decimals(metrics.rocAuc, 3)}, PR AUC ${decimals(metrics.prAuc, 3)}`;
 }
 
+/** A rule's churn rate among held-out subscribers, with how many they are ("–" for an older run's rules). */
+function heldOutCell(rule: LeafRule): string {
+  if (!rule.heldOut) return '–';
+  const { churnRate, subscribers } = rule.heldOut;
+  return churnRate === null ? 'none held out' : `${pct(churnRate)} (${fmt(subscribers)})`;
+}
+
 /** How well the churn tree ranks subscribers, what it looks at, and its riskiest rules in words. */
 export async function churnSection(
   churn: ChurnSummary,
@@ -28,7 +35,7 @@ export async function churnSection(
       : 'all subscribers';
   const rules = churn.topRules.map(
     (r) =>
-      `<tr><td title="${escape(r.condition)}">${words(r)}<div class="columns">${escape(r.condition)}</div></td><td class="num">${pct(r.churnRate)}</td><td class="num">${r.lift.toFixed(1)}x</td><td class="num">${fmt(r.subscribers)}</td></tr>`,
+      `<tr><td title="${escape(r.condition)}">${words(r)}<div class="columns">${escape(r.condition)}</div></td><td class="num">${pct(r.churnRate)}</td><td class="num">${r.lift.toFixed(1)}x</td><td class="num">${fmt(r.subscribers)}</td><td class="num">${heldOutCell(r)}</td></tr>`,
   );
   const { holdout } = churn;
   const noted = (input.userFeatures ?? []).filter((f) => f.note !== undefined);
@@ -45,10 +52,10 @@ export async function churnSection(
     <div class="row">${await importanceChart(importance)}</div>
     <h3>Riskiest rules</h3>
     <table class="rules">
-      <tr><th>subscribers who… (all of these)</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th></tr>
+      <tr><th>subscribers who… (all of these)</th><th class="num">churn rate</th><th class="num">lift</th><th class="num">subscribers (training)</th><th class="num">churn rate, held out (subscribers)</th></tr>
       ${rules.join('\n      ')}
     </table>
-    <p class="note">Each rule is a leaf of the readable churn tree, measured on the subscribers it was trained on; the small print names the columns of subscribers.parquet. The tree checked on ${fmt(churn.holdoutRows)} held-out subscribers (base churn rate ${pct(holdout.baseRate)}): ${modelReading(churn.tree.holdout)}.${churn.model === 'boosted' ? ` The ROC curve and lift above are the boosted ensemble's, whose probabilities are the published scores: ${modelReading(holdout)}.` : ''}</p>
+    <p class="note">Each rule is a leaf of the readable churn tree, measured on the subscribers it was trained on, and in the last column on the held-out subscribers it holds for (a small leaf's training rate flatters it); the small print names the columns of subscribers.parquet. The tree checked on ${fmt(churn.holdoutRows)} held-out subscribers (base churn rate ${pct(holdout.baseRate)}): ${modelReading(churn.tree.holdout)}.${churn.model === 'boosted' ? ` The ROC curve and lift above are the boosted ensemble's, whose probabilities are the published scores: ${modelReading(holdout)}.` : ''}</p>
     <h3>Features the models were given</h3>
     <table>
       <tr><th>feature</th><th>source</th><th>type</th><th class="num">missing (training)</th><th class="num">importance (${churn.ensemble ? 'boosted ensemble' : 'readable tree'})</th></tr>
