@@ -271,13 +271,7 @@ async function trainAndScore(
       holdoutRoc: scoring.holdoutRoc,
       tree,
       ensemble,
-      topRules: leafRules(
-        model,
-        training.names,
-        trainPositives / trainRows.length,
-        meta,
-        heldOutLeaves,
-      ).slice(0, 5),
+      topRules: leafRules(model, training.names, trainPositives / trainRows.length, meta, heldOutLeaves).slice(0, 5),
       featureImportance: importance,
       features: meta.map((feature, f) => ({
         name: feature.name,
