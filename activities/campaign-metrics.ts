@@ -28,6 +28,13 @@ export interface CampaignGroup {
   acceptedSubscribers: number;
   acceptanceRate: number | null;
   contactedControls: number;
+  /**
+   * Held out / targeted subscribers of the group whose every run-month usage row was quarantined:
+   * whether they left is unknown, so they are in neither arm. Absent in measurements published
+   * before they were counted.
+   */
+  controlUnreadable?: number;
+  targetedUnreadable?: number;
 }
 
 /** What the manifest records of a run's campaign measurement (`metrics.campaigns`). */

@@ -31,23 +31,26 @@ SELECT d.subscriber_id, d.control, d.recommended_product, d.segment_name, d.chan
        s.subscriber_id IS NULL AS churned,
        c.subscriber_id IS NOT NULL AS contacted,
        coalesce(c.accepted, false) AS accepted,
-       coalesce(c.outcome_known, false) AS outcome_known
+       coalesce(c.outcome_known, false) AS outcome_known,
+       -- in neither arm, but counted (control_unreadable, targeted_unreadable)
+       s.subscriber_id IS NULL AND d.subscriber_id IN (SELECT subscriber_id FROM unreadable_in_run_month) AS unreadable
 FROM previous_dispatch d
 LEFT JOIN snapshot_subscribers s USING (subscriber_id)
-LEFT JOIN contacted c USING (subscriber_id)
-WHERE s.subscriber_id IS NOT NULL OR d.subscriber_id NOT IN (SELECT subscriber_id FROM unreadable_in_run_month);
+LEFT JOIN contacted c USING (subscriber_id);
 
 CREATE OR REPLACE TEMP TABLE snapshot_campaigns AS
 WITH by_group AS (
   SELECT dimension, "group",
-    count(*) FILTER (WHERE control) AS control_subscribers,
-    count(*) FILTER (WHERE control AND churned) AS control_churned,
-    count(*) FILTER (WHERE NOT control) AS targeted_subscribers,
-    count(*) FILTER (WHERE NOT control AND churned) AS targeted_churned,
-    count(*) FILTER (WHERE NOT control AND contacted) AS contacted_subscribers,
-    count(*) FILTER (WHERE NOT control AND outcome_known) AS outcome_subscribers,
-    count(*) FILTER (WHERE NOT control AND accepted) AS accepted_subscribers,
-    count(*) FILTER (WHERE control AND contacted) AS contacted_controls
+    count(*) FILTER (WHERE NOT unreadable AND control) AS control_subscribers,
+    count(*) FILTER (WHERE NOT unreadable AND control AND churned) AS control_churned,
+    count(*) FILTER (WHERE NOT unreadable AND NOT control) AS targeted_subscribers,
+    count(*) FILTER (WHERE NOT unreadable AND NOT control AND churned) AS targeted_churned,
+    count(*) FILTER (WHERE NOT unreadable AND NOT control AND contacted) AS contacted_subscribers,
+    count(*) FILTER (WHERE NOT unreadable AND NOT control AND outcome_known) AS outcome_subscribers,
+    count(*) FILTER (WHERE NOT unreadable AND NOT control AND accepted) AS accepted_subscribers,
+    count(*) FILTER (WHERE NOT unreadable AND control AND contacted) AS contacted_controls,
+    count(*) FILTER (WHERE unreadable AND control) AS control_unreadable,
+    count(*) FILTER (WHERE unreadable AND NOT control) AS targeted_unreadable
   FROM (
     SELECT c.*, g.dimension, g."group"
     FROM campaign_subscribers c,
@@ -93,6 +96,9 @@ SELECT
   contacted_subscribers,
   accepted_subscribers,
   round(accepted_subscribers / nullif(outcome_subscribers, 0), 6) AS acceptance_rate,
-  contacted_controls
+  contacted_controls,
+  -- on the list, but every run-month usage row quarantined: whether they left is unknown (in neither arm)
+  control_unreadable,
+  targeted_unreadable
 FROM intervals
 ORDER BY list_position(getvariable('dimensions'), dimension), "group";

@@ -96,6 +96,11 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
     ...wrap(
       `logged: ${count(overall.contactedSubscribers)} of the ${count(overall.targetedSubscribers)} targeted have a contact record, whatever its outcome; ${count(overall.contactedControls)} of the ${count(overall.controlSubscribers)} held out were contacted anyway (they stay in the control group)`,
     ),
+    ...(unreadable(overall) > 0
+      ? wrap(
+          `unreadable: ${count(unreadable(overall))} on the list (${count(overall.controlUnreadable ?? 0)} held out, ${count(overall.targetedUnreadable ?? 0)} targeted) had every ${ref.month} usage row quarantined: whether they left is unknown, so they are in neither arm (their rows are in quarantine.parquet)`,
+        )
+      : []),
     '',
     ...wrap(
       `Churn by arm. targeted: everyone on the list not held out, reached or not (intent to treat); uplift = control churn% - targeted churn%, in percentage points (negative: more churn among the targeted); 95% interval: ${metrics.interval}.`,
@@ -129,6 +134,11 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
       false,
     ),
   ].join('\n');
+}
+
+/** Subscribers of a group left out of both arms: every run-month usage row quarantined (0 in older measurements). */
+export function unreadable(g: CampaignGroup): number {
+  return (g.controlUnreadable ?? 0) + (g.targetedUnreadable ?? 0);
 }
 
 /** How the measured list was chosen, as the header says it. */

@@ -219,7 +219,16 @@ describe('contact log', () => {
         controlChurned: 1,
         targetedSubscribers: 89,
         targetedChurned: 8,
+        // counted, per group: the manifest, campaigns show and the report say how many were left out
+        controlUnreadable: 0,
+        targetedUnreadable: 1,
       });
+      expect(result.byAction).toMatchObject([{ group: 'offer', controlUnreadable: 0, targetedUnreadable: 1 }]);
+      const grids = await queryRows<{ control_unreadable: number; targeted_unreadable: number }>(
+        conn,
+        "SELECT control_unreadable, targeted_unreadable FROM snapshot_campaigns WHERE dimension = 'grid'",
+      );
+      expect(grids).toEqual([{ control_unreadable: 0, targeted_unreadable: 1 }]);
     });
   });
 

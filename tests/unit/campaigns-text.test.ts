@@ -184,6 +184,24 @@ describe('campaign measurement as text', () => {
     expect(campaignsText(ref, metrics(), groups)).not.toContain('too few to divide by');
   });
 
+  it('says how many on the list were left out of both arms because their usage rows were all quarantined', async () => {
+    const overall = group('all', 'all on the list', { controlUnreadable: 3, targetedUnreadable: 27 });
+    const text = campaignsText(ref, metrics({ overall }), [overall]).replace(/\n +/g, ' ');
+    expect(text).toContain(
+      'unreadable: 30 on the list (3 held out, 27 targeted) had every 2026-11 usage row quarantined: whether they left is unknown, so they are in neither arm (their rows are in quarantine.parquet)',
+    );
+    const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;
+    expect(html).toContain(
+      '30 subscribers on the list (3 held out, 27 to be contacted) had every usage row this month quarantined',
+    );
+    // none, or a measurement published before they were counted: nothing said
+    const none = group('all', 'all on the list');
+    expect(campaignsText(ref, metrics({ overall: none }), [none])).not.toContain('unreadable');
+    expect((await campaignsSection({ metrics: metrics({ overall: none }), groups: [none] })).html).not.toContain(
+      'quarantined:',
+    );
+  });
+
   it('shows every warning, each on its own line, and says how the measured list was chosen', async () => {
     const LIST =
       'measured against the dispatch list of 2026-10/v2, the latest version when this run started; 2026-10 also has v1, and the contact log fits 2026-10/v1 better (rows whose logged action is the one the list recommends: v1 187 of 187, v2 165 of 187): if v1 was the list dispatched, run again with --param dispatched=2026-10/v1';

@@ -31,7 +31,7 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
     ? `<p style="border-left: 4px solid #dc2626; padding-left: 8px;"><b>Check the contact log:</b> ${warnings.map((w) => escape(/[.?!]$/.test(w) ? w : `${w}.`)).join(' ')} The groups below are measured on the dispatch list all the same (intent to treat), but the contact counts, kept per 100 contacts and acceptance rest on this log.</p>\n    `
     : '';
   return section(`${warning}<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted${comparison(overall)}</p>
-    <div class="row">${await upliftChart(groups.filter((g) => g.dimension === 'action'))}</div>
+    ${unreadableNote(overall)}<div class="row">${await upliftChart(groups.filter((g) => g.dimension === 'action'))}</div>
     ${TABLE_DIMENSIONS.map((dimension) =>
       groupTable(
         dimension,
@@ -41,6 +41,19 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
     <p class="note">${fmt(readableGrids.length)} of ${fmt(grids.length)} grids have at least ${metrics.minArmSubscribers} subscribers in each arm${readableGrids.length ? `; ${gridReadings(readableGrids)}` : ''} (campaigns.parquet lists every grid).</p>
     ${chanceNote(groups)}
     <p class="note">Churned: on the list and not active this month (no usage row), as the churn model's label. Uplift: control churn rate minus contacted churn rate, everyone not held out counted as contacted (intent to treat); interval: ${escape(metrics.interval)}; groups with fewer than ${metrics.minArmSubscribers} subscribers in an arm are marked too small and never called significant. Kept per 100 contacts divides the uplift by the share of the list with a contact record (negative: subscribers lost)${keptPer100Gap(metrics) ? `; ${escape(keptPer100Gap(metrics) ?? '')}` : ''}. Significant (kept): the interval lies above 0; significant (harm): below 0, more churn among the contacted. Acceptance: accepted among the contacted with a recorded outcome. Contact log: ${fmt(contacts.rows)} rows, ${fmt(contacts.loaded)} used, ${fmt(contacts.quarantined)} quarantined${quarantineReasons(contacts.quarantineByReason)} (contacts_quarantine.parquet)${contacts.contactedControls ? `; ${fmt(contacts.contactedControls)} control subscribers were contacted anyway and stay in the control group` : ''}.</p>`);
+}
+
+/**
+ * The list's subscribers whose every usage row this month was quarantined: whether they left is
+ * unknown, so they are in neither group; empty when there are none (or a measurement published
+ * before they were counted).
+ */
+function unreadableNote(overall: CampaignGroup): string {
+  const control = overall.controlUnreadable ?? 0;
+  const targeted = overall.targetedUnreadable ?? 0;
+  if (control + targeted === 0) return '';
+  return `<p class="note">${fmt(control + targeted)} subscribers on the list (${fmt(control)} held out, ${fmt(targeted)} to be contacted) had every usage row this month quarantined: whether they left is unknown, so they are counted in neither group (their rows are in quarantine.parquet).</p>
+    `;
 }
 
 function verdict(overall: CampaignGroup): string {
