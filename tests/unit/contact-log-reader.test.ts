@@ -85,23 +85,28 @@ describe('the contact log reader', () => {
 });
 
 describe('a dispatch list to measure', () => {
-  it('has a control group, or not (published before control groups), or no list at all', async () => {
+  it('has a control group, or not (published before control groups, or with nobody held out), or no list at all', async () => {
     const dir = await tempDir();
-    const [withControl, without, none] = ['v1', 'v2', 'v3'].map((v) => join(dir, v));
+    const [withControl, nobodyOut, without, none] = ['v1', 'v2', 'v3', 'v4'].map((v) => join(dir, v));
     const answers = await withConnection(':memory:', async (conn) => {
-      for (const [folder, columns] of [
-        [withControl, "'S1' AS subscriber_id, false AS control"],
-        [without, "'S1' AS subscriber_id"],
+      for (const [folder, rows] of [
+        [withControl, "('S1', false), ('S2', true)"],
+        [nobodyOut, "('S1', false), ('S2', false)"], // controlShare=0
+        [without, "('S1', NULL)"],
       ] as const) {
         await mkdir(folder, { recursive: true });
-        await conn.run(`COPY (SELECT ${columns}) TO '${join(folder, 'dispatch.parquet')}'`);
+        const columns = folder === without ? 'subscriber_id' : 'subscriber_id, control';
+        await conn.run(
+          `COPY (SELECT ${columns} FROM (VALUES ${rows}) t(subscriber_id, control)) TO '${join(folder, 'dispatch.parquet')}'`,
+        );
       }
       return [
         await hasControlGroup(conn, withControl),
+        await hasControlGroup(conn, nobodyOut),
         await hasControlGroup(conn, without),
         await hasControlGroup(conn, none),
       ];
     });
-    expect(answers).toEqual([true, false, false]);
+    expect(answers).toEqual([true, false, false, false]);
   });
 });
