@@ -47,10 +47,10 @@ export async function viewRawContacts(
       `the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${first}${hint}`,
     );
   };
-  let present: Set<string>;
+  let names: string[];
   try {
     const rows = await queryRows<{ column_name: string }>(conn, `DESCRIBE SELECT * FROM ${reader}`);
-    present = new Set(rows.map((r) => r.column_name));
+    names = rows.map((r) => r.column_name).filter((name) => name !== 'file_row');
     // DESCRIBE reads the first rows only: a bad byte further on would stop publishing, at the run's
     // end. Every column is read (a count alone reads none, and DuckDB 1.5's reading of some columns
     // past such a byte fails with an internal error that invalidates the database)
@@ -58,20 +58,34 @@ export async function viewRawContacts(
   } catch (error) {
     throw unreadable(error);
   }
-  const missing = CONTACTS_CONTRACT.filter((c) => c.required && !present.has(c.name)).map((c) => c.name);
+  const found = contractColumns(names);
+  const missing = CONTACTS_CONTRACT.filter((c) => c.required && !found.has(c.name)).map((c) => c.name);
   if (missing.length > 0)
     throw new SchemaContractError(
-      `the contact log ${file} lacks required column(s): ${missing.join(', ')} (see data/contacts-contract.ts)`,
+      `the contact log ${file} lacks required column(s): ${missing.join(', ')}; its columns are ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'none'} (a contact log's columns: docs/campaigns.md, "The contact log")`,
     );
-  // identifiers come only from the contract; ids as the usage's read (13800000001.0 is 13800000001)
-  const columns = CONTACTS_CONTRACT.map((c) =>
-    !present.has(c.name)
-      ? `NULL::VARCHAR AS ${quoteIdent(c.name)}`
-      : c.name === 'subscriber_id'
-        ? `${idTextSql(quoteIdent(c.name))} AS ${quoteIdent(c.name)}`
-        : `${quoteIdent(c.name)}::VARCHAR AS ${quoteIdent(c.name)}`,
-  );
+  // the contract's names for the file's columns; ids as the usage's read (13800000001.0 is 13800000001)
+  const columns = CONTACTS_CONTRACT.map((c) => {
+    const column = found.get(c.name);
+    if (column === undefined) return `NULL::VARCHAR AS ${quoteIdent(c.name)}`;
+    return c.name === 'subscriber_id'
+      ? `${idTextSql(quoteIdent(column))} AS ${quoteIdent(c.name)}`
+      : `${quoteIdent(column)}::VARCHAR AS ${quoteIdent(c.name)}`;
+  });
   await conn.run(`CREATE OR REPLACE TEMP VIEW raw_contacts AS SELECT file_row, ${columns.join(', ')} FROM ${reader}`);
+}
+
+/**
+ * The file's column for each contract column it has: its name matched case and surrounding spaces
+ * aside ('Subscriber_ID', ' contact_date '), an exact match first.
+ */
+export function contractColumns(names: readonly string[]): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const { name } of CONTACTS_CONTRACT) {
+    const column = names.find((n) => n === name) ?? names.find((n) => n.trim().toLowerCase() === name);
+    if (column !== undefined) found.set(name, column);
+  }
+  return found;
 }
 
 /**

@@ -22,6 +22,46 @@ describe('the contact log reader', () => {
     expect(rows).toEqual([{ action: 'voice bundle', channel: 'email' }]);
   });
 
+  it('reads headers whatever their case and surrounding spaces, and names the columns a file has when a required one is missing', async () => {
+    const dir = await tempDir();
+    const log = join(dir, 'log.csv');
+    await writeFile(
+      log,
+      ' Subscriber_ID ,Contact_Date,ACTION,Channel,Outcome \nS1,2026-06-03,voice bundle,email,Accepted\n',
+    );
+    const parquet = join(dir, 'log.parquet');
+    const rows = await withConnection(':memory:', async (conn) => {
+      await conn.run(
+        `COPY (SELECT 'S2' AS "SUBSCRIBER_ID", DATE '2026-06-04' AS "Contact_Date") TO '${parquet}' (FORMAT parquet)`,
+      );
+      const read = async (file: string) => {
+        await viewRawContacts(conn, file);
+        return queryRows<Record<string, string | null>>(
+          conn,
+          'SELECT subscriber_id, contact_date, action, channel, outcome FROM raw_contacts',
+        );
+      };
+      return [...(await read(log)), ...(await read(parquet))];
+    });
+    expect(rows).toEqual([
+      {
+        subscriber_id: 'S1',
+        contact_date: '2026-06-03',
+        action: 'voice bundle',
+        channel: 'email',
+        outcome: 'Accepted',
+      },
+      { subscriber_id: 'S2', contact_date: '2026-06-04', action: null, channel: null, outcome: null },
+    ]);
+    const wrong = join(dir, 'wrong.csv');
+    await writeFile(wrong, 'msisdn,date,offer\nS1,2026-06-03,call\n');
+    await withConnection(':memory:', async (conn) => {
+      await expect(viewRawContacts(conn, wrong)).rejects.toThrow(
+        `the contact log ${wrong} lacks required column(s): subscriber_id, contact_date; its columns are 'msisdn', 'date', 'offer' (a contact log's columns: docs/campaigns.md, "The contact log")`,
+      );
+    });
+  });
+
   it("reads whole-number ids written as floats (pandas' integer column with a gap) as the dispatch list's integers", async () => {
     const dir = await tempDir();
     const csv = join(dir, 'log.csv');
