@@ -35,6 +35,11 @@ export interface CampaignGroup {
    */
   controlUnreadable?: number;
   targetedUnreadable?: number;
+  /**
+   * Targeted subscribers whose logged outcome was accepted but who have no usage in the run month
+   * (churned anyway, or a log to check). Absent in measurements published before it was counted.
+   */
+  acceptedChurned?: number;
 }
 
 /** What the manifest records of a run's campaign measurement (`metrics.campaigns`). */

@@ -49,6 +49,7 @@ WITH by_group AS (
     count(*) FILTER (WHERE NOT unreadable AND NOT control AND outcome_known) AS outcome_subscribers,
     count(*) FILTER (WHERE NOT unreadable AND NOT control AND accepted) AS accepted_subscribers,
     count(*) FILTER (WHERE NOT unreadable AND control AND contacted) AS contacted_controls,
+    count(*) FILTER (WHERE NOT unreadable AND NOT control AND accepted AND churned) AS accepted_churned,
     count(*) FILTER (WHERE unreadable AND control) AS control_unreadable,
     count(*) FILTER (WHERE unreadable AND NOT control) AS targeted_unreadable
   FROM (
@@ -99,6 +100,8 @@ SELECT
   contacted_controls,
   -- on the list, but every run-month usage row quarantined: whether they left is unknown (in neither arm)
   control_unreadable,
-  targeted_unreadable
+  targeted_unreadable,
+  -- accepted an offer yet no usage in the run month: churned anyway, or a log to check (a wrong id or outcome)
+  accepted_churned
 FROM intervals
 ORDER BY list_position(getvariable('dimensions'), dimension), "group";

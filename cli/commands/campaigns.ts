@@ -103,7 +103,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
       : []),
     '',
     ...wrap(
-      `Churn by arm. targeted: everyone on the list not held out, reached or not (intent to treat); uplift = control churn% - targeted churn%, in percentage points (negative: more churn among the targeted); 95% interval: ${metrics.interval}.`,
+      `Churn by arm. targeted: everyone on the list not held out, reached or not (intent to treat); churn: no usage in ${ref.month}, the month of the contacts (a subscriber who leaves after a contact but late in the month still counts as kept); uplift = control churn% - targeted churn%, in percentage points (negative: more churn among the targeted); 95% interval: ${metrics.interval}.`,
     ),
     ...byDimension(
       (g) => [
@@ -120,7 +120,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
     ),
     '',
     ...wrap(
-      `Logged: the targeted with a contact record (a "not reached" outcome too); controls logged: held out but contacted anyway; accepted%: accepted among the logged with an outcome (declined and not reached count); kept/100: the uplift per 100 logged (negative: subscribers lost)${keptPer100Gap(metrics) ? `; kept/100 ${keptPer100Gap(metrics)}` : ''}.`,
+      `Logged: the targeted with a contact record (a "not reached" outcome too); controls logged: held out but contacted anyway; accepted%: accepted among the logged with an outcome (declined and not reached count); accepted, left: accepted yet no ${ref.month} usage (churned anyway, or a log row to check); kept/100: the uplift per 100 logged (negative: subscribers lost)${keptPer100Gap(metrics) ? `; kept/100 ${keptPer100Gap(metrics)}` : ''}.`,
     ),
     ...byDimension(
       (g) => [
@@ -128,9 +128,10 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
         count(g.contactedSubscribers),
         count(g.contactedControls),
         pp(g.acceptanceRate),
+        g.acceptedChurned === undefined ? '' : count(g.acceptedChurned),
         g.keptPer100Contacts?.toFixed(1) ?? '–',
       ],
-      ['targeted', 'logged', 'controls logged', 'accepted%', 'kept/100'],
+      ['targeted', 'logged', 'controls logged', 'accepted%', 'accepted, left', 'kept/100'],
       false,
     ),
   ].join('\n');

@@ -232,6 +232,22 @@ describe('contact log', () => {
     });
   });
 
+  it('counts the contacted who accepted an offer and yet have no usage in the run month', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    // S85-S98 accepted; S90-S99 have no June usage, and S90 is a control (contacted anyway: not counted)
+    const rows = Array.from({ length: 14 }, (_, i) => `S${85 + i},2026-06-20,accepted`);
+    await writeFile(file, ['subscriber_id,contact_date,outcome', ...rows].join('\n') + '\n');
+    await withMayList(true, async (conn, store) => {
+      const result = await measuredMay(conn, store, file);
+      expect(result.overall).toMatchObject({ acceptedSubscribers: 13, acceptedChurned: 8, contactedControls: 1 });
+      const [published] = await queryRows<{ accepted_churned: number }>(
+        conn,
+        "SELECT accepted_churned FROM snapshot_campaigns WHERE dimension = 'all'",
+      );
+      expect(published.accepted_churned).toBe(8);
+    });
+  });
+
   it('warns, keeping the measurement, when fewer than half of the rows are usable (most likely the wrong log)', async () => {
     const file = join(await tempDir(), 'contacts.csv');
     // last month's log by mistake: 8 rows dated in May, 1 in June, 1 unreadable date

@@ -202,6 +202,27 @@ describe('campaign measurement as text', () => {
     );
   });
 
+  it('says churn is read in the month of the contacts, and how many who accepted left anyway', async () => {
+    const overall = group('all', 'all on the list', { acceptedSubscribers: 238, acceptedChurned: 26 });
+    const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;
+    expect(html).toContain('churn is read in this month, the month the contacts were made');
+    expect(html).toContain(
+      '26 of the 238 subscribers who accepted an offer have no usage this month and count as churned',
+    );
+    const text = campaignsText(ref, metrics({ overall }), [overall]);
+    expect(text.replace(/\n +/g, ' ')).toContain('churn: no usage in 2026-11, the month of the contacts');
+    expect(text).toMatch(/accepted, left/);
+    expect(
+      text
+        .split('\n')
+        .filter((line) => line.startsWith('all on the list'))
+        .at(-1),
+    ).toMatch(/ 25\.0 +26 +2\.5$/);
+    // a measurement published before it was counted: no such sentence
+    const before = (await campaignsSection({ metrics: metrics(), groups: [group('all', 'all on the list')] })).html;
+    expect(before).not.toContain('who accepted an offer have no usage');
+  });
+
   it('shows every warning, each on its own line, and says how the measured list was chosen', async () => {
     const LIST =
       'measured against the dispatch list of 2026-10/v2, the latest version when this run started; 2026-10 also has v1, and the contact log fits 2026-10/v1 better (rows whose logged action is the one the list recommends: v1 187 of 187, v2 165 of 187): if v1 was the list dispatched, run again with --param dispatched=2026-10/v1';

@@ -40,7 +40,23 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
     ).join('\n    ')}
     <p class="note">${fmt(readableGrids.length)} of ${fmt(grids.length)} grids have at least ${metrics.minArmSubscribers} subscribers in each arm${readableGrids.length ? `; ${gridReadings(readableGrids)}` : ''} (campaigns.parquet lists every grid).</p>
     ${chanceNote(groups)}
+    <p class="note">${TIMING_CAVEAT}${acceptedChurnedNote(overall)}</p>
     <p class="note">Churned: on the list and not active this month (no usage row), as the churn model's label. Uplift: control churn rate minus contacted churn rate, everyone not held out counted as contacted (intent to treat); interval: ${escape(metrics.interval)}; groups with fewer than ${metrics.minArmSubscribers} subscribers in an arm are marked too small and never called significant. Kept per 100 contacts divides the uplift by the share of the list with a contact record (negative: subscribers lost)${keptPer100Gap(metrics) ? `; ${escape(keptPer100Gap(metrics) ?? '')}` : ''}. Significant (kept): the interval lies above 0; significant (harm): below 0, more churn among the contacted. Acceptance: accepted among the contacted with a recorded outcome. Contact log: ${fmt(contacts.rows)} rows, ${fmt(contacts.loaded)} used, ${fmt(contacts.quarantined)} quarantined${quarantineReasons(contacts.quarantineByReason)} (contacts_quarantine.parquet)${contacts.contactedControls ? `; ${fmt(contacts.contactedControls)} control subscribers were contacted anyway and stay in the control group` : ''}.</p>`);
+}
+
+/** When churn is read: the month of the contacts, so a subscriber who leaves late in it counts as kept. */
+const TIMING_CAVEAT =
+  'When: churn is read in this month, the month the contacts were made. A subscriber contacted on the 20th who leaves on the 25th still has a usage row this month and counts as kept; a later exit is not part of this measurement, so the uplift is that of churn within the month of contact.';
+
+/**
+ * The contacted who accepted an offer and yet have no usage this month (count as churned): some
+ * leave anyway, but many such rows usually mean a log to check (a wrong id or outcome). Empty for
+ * none (or a measurement published before they were counted).
+ */
+function acceptedChurnedNote(overall: CampaignGroup): string {
+  const churned = overall.acceptedChurned ?? 0;
+  if (churned === 0) return '';
+  return ` ${fmt(churned)} of the ${fmt(overall.acceptedSubscribers)} subscribers who accepted an offer have no usage this month and count as churned: some leave anyway, but many such rows are worth checking in the contact log (a wrong subscriber id or outcome).`;
 }
 
 /**
