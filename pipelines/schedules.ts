@@ -163,16 +163,39 @@ export async function changeSchedule(
   await recordScheduleEvent(store, request.scheduleId, event, actor, request.change === 'delete' ? {} : { note });
 }
 
-/** Starts the schedule's action now; resolves with the run it started (it processes the month before now). */
+/** What `schedule trigger` did: the run it started, or the run it waits behind or was skipped for. */
+export interface Triggered {
+  workflowId?: string;
+  month?: string;
+  paused: boolean;
+  /** A run of the schedule still going when it was triggered, and what the schedule's overlap policy did. */
+  behind?: { workflowId: string; overlap: 'skipped' | 'buffered' };
+}
+
+/**
+ * Starts the schedule's action now, under the schedule's own overlap policy (the SDK's trigger
+ * defaults to allow-all: two runs of one month at once); resolves with the run it started (it
+ * processes the month before now). Recorded in the audit log with who asked.
+ */
 export async function triggerSchedule(
   client: Client,
+  store: StoreConfig,
   scheduleId: string,
+  actor: string = userInfo().username,
   timeoutMs = 10_000,
-): Promise<{ workflowId?: string; month?: string; paused: boolean }> {
+): Promise<Triggered> {
   const { handle, description } = await existingSchedule(client, scheduleId);
   const paused = description.state.paused;
+  const overlap = description.policies.overlap ?? ScheduleOverlapPolicy.SKIP;
   const earlier = new Set(description.info.recentActions.map((action) => action.action.workflow.workflowId));
-  await handle.trigger();
+  const running = description.info.runningActions[0]?.workflow.workflowId;
+  await handle.trigger(overlap);
+  await recordScheduleEvent(store, scheduleId, 'schedule.triggered', actor, { overlap });
+  if (running && overlap !== ScheduleOverlapPolicy.ALLOW_ALL)
+    return {
+      paused,
+      behind: { workflowId: running, overlap: overlap === ScheduleOverlapPolicy.SKIP ? 'skipped' : 'buffered' },
+    };
   // the schedule starts the run asynchronously: look for it among its recent actions
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
     const started = (await handle.describe()).info.recentActions.find(
@@ -205,9 +228,14 @@ export interface ScheduleSummary {
   runningWorkflows: string[];
 }
 
-/** A run's outcome by its last final entry in the audit log: published (vN), failed (at a stage), cancelled. */
-function runOutcome(entries: AuditEntry[], workflowId: string, running: boolean): string {
-  const final = entries.findLast((e) => e.run.workflowId === workflowId && FINAL_EVENTS.has(e.event));
+/**
+ * A run's outcome by its final entry in the audit log: published (vN), failed (at a stage),
+ * cancelled. By run id: a month backfilled again starts a workflow of the same id.
+ */
+function runOutcome(entries: AuditEntry[], run: { workflowId: string; runId: string }, running: boolean): string {
+  const final = entries.findLast(
+    (e) => e.run.workflowId === run.workflowId && e.run.runId === run.runId && FINAL_EVENTS.has(e.event),
+  );
   if (!final) return running ? 'running' : 'no outcome in the audit log';
   const details = (final.details ?? {}) as { version?: number; stage?: string };
   if (final.event === 'run.published') return `published v${details.version}`;
@@ -216,7 +244,7 @@ function runOutcome(entries: AuditEntry[], workflowId: string, running: boolean)
 
 /** A schedule as people read it, its recent runs' outcomes from the audit log's `entries`. */
 export function summariseSchedule(description: ScheduleDescription, entries: AuditEntry[]): ScheduleSummary {
-  const running = new Set(description.info.runningActions.map((action) => action.workflow.workflowId));
+  const running = new Set(description.info.runningActions.map((action) => action.workflow.firstExecutionRunId));
   const calendar = description.spec.calendars?.[0];
   const input = description.action.args?.[0] as MonthlySegmentationInput | undefined;
   return {
@@ -242,7 +270,11 @@ export function summariseSchedule(description: ScheduleDescription, entries: Aud
       scheduledAt: action.scheduledAt.toISOString(),
       month: monthBefore(action.scheduledAt),
       workflowId: action.action.workflow.workflowId,
-      outcome: runOutcome(entries, action.action.workflow.workflowId, running.has(action.action.workflow.workflowId)),
+      outcome: runOutcome(
+        entries,
+        { workflowId: action.action.workflow.workflowId, runId: action.action.workflow.firstExecutionRunId },
+        running.has(action.action.workflow.firstExecutionRunId),
+      ),
     })),
     runningWorkflows: description.info.runningActions.map((action) => action.workflow.workflowId),
   };
@@ -269,7 +301,14 @@ export function calendarText(field: unknown): string {
  * The runs are buffered and run one after another in month order, so each month finds the one
  * before it published and matches its segment ids (migration) to it.
  */
-export async function backfillMonths(client: Client, scheduleId: string, from: string, to: string): Promise<string[]> {
+export async function backfillMonths(
+  client: Client,
+  store: StoreConfig,
+  scheduleId: string,
+  from: string,
+  to: string,
+  actor: string = userInfo().username,
+): Promise<string[]> {
   if (!isMonth(from) || !isMonth(to) || from > to)
     throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
   // as a scheduled run, a month is processed once it has ended
@@ -284,6 +323,8 @@ export async function backfillMonths(client: Client, scheduleId: string, from: s
     end: new Date(`${addMonths(to, 2)}-01T00:00:00Z`),
     overlap: ScheduleOverlapPolicy.BUFFER_ALL,
   });
+  // the runs' own entries name the schedule as their actor: this one names who asked for them
+  await recordScheduleEvent(store, scheduleId, 'schedule.backfilled', actor, { from, to });
   return months;
 }
 

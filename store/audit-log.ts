@@ -24,6 +24,9 @@ export const AUDIT_EVENTS = [
   'schedule.paused',
   'schedule.unpaused',
   'schedule.deleted',
+  /** `segflow schedule trigger` and `backfill`: who asked; the runs' own entries name the schedule. */
+  'schedule.triggered',
+  'schedule.backfilled',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

@@ -111,9 +111,7 @@ export function registerRuns(program: Command): void {
                 ...(d.temporal.running.length ? ['Running now:', table(d.temporal.running)] : []),
               ].join('\n')
             : isSchedule
-              ? d.audit.some((e) => e.event === 'schedule.deleted')
-                ? `${workflowId} was a schedule, deleted (audit seq ${d.audit.findLast((e) => e.event === 'schedule.deleted')?.seq}); 'segflow runs list' shows the runs it started`
-                : `${workflowId} is a schedule: 'segflow schedule describe --id ${workflowId}' shows it and its runs`
+              ? scheduleState(workflowId, d.audit)
               : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
         ].join('\n'),
       );
@@ -156,4 +154,12 @@ export function registerRuns(program: Command): void {
       // the request was met (cancelled, or publishing had begun) or is still being met; a failure is the run's
       process.exit(outcome.startsWith('it ended otherwise') ? EXIT.failed : EXIT.ok);
     });
+}
+
+/** What a schedule id's entries say of it now: deleted unless created again after its last deletion. */
+export function scheduleState(scheduleId: string, entries: { seq: number; event: string }[]): string {
+  const last = entries.findLast((e) => e.event === 'schedule.created' || e.event === 'schedule.deleted');
+  return last?.event === 'schedule.deleted'
+    ? `${scheduleId} was a schedule, deleted (audit seq ${last.seq}); 'segflow runs list' shows the runs it started`
+    : `${scheduleId} is a schedule: 'segflow schedule describe --id ${scheduleId}' shows it and its runs`;
 }

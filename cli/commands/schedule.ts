@@ -5,10 +5,10 @@ import { UsageError } from '../../domain/errors';
 import { monthBefore } from '../../domain/month';
 import { DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import type { ScheduleSummary } from '../../pipelines/schedules';
+import type { ScheduleSummary, Triggered } from '../../pipelines/schedules';
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
-import { paramsFromOptions, validatedParams, withAbsolutePaths } from './run';
+import { paramsFromOptions, validatedParams, warnWhenNoWorker, withAbsolutePaths } from './run';
 import {
   checkedDuration,
   EXIT,
@@ -189,17 +189,23 @@ function addTrigger(schedule: Command): void {
     .description('Start a run now; it processes the month before today.')
     .addOption(idOption())
     .action(async (options) => {
-      const { client, schedules } = await connected(loadConfig());
-      console.log(triggeredText(options.id, await schedules.triggerSchedule(client, options.id)));
+      const config = loadConfig();
+      const { client, schedules } = await connected(config);
+      console.log(triggeredText(options.id, await schedules.triggerSchedule(client, config.store, options.id)));
     });
 }
 
 /** What `schedule trigger` says it started. */
-export function triggeredText(id: string, started: { workflowId?: string; month?: string; paused: boolean }): string {
+export function triggeredText(id: string, started: Triggered): string {
+  const { behind } = started;
   return [
-    started.workflowId
-      ? `triggered schedule ${id}: workflow ${started.workflowId} processes ${started.month}`
-      : `triggered schedule ${id}; the run has not started yet (see 'segflow schedule describe')`,
+    behind
+      ? behind.overlap === 'skipped'
+        ? `schedule ${id}: nothing started: its run ${behind.workflowId} is still going, and the schedule's overlap policy skips a start meanwhile ('segflow runs follow ${behind.workflowId}' follows it)`
+        : `triggered schedule ${id}: the run starts when its run ${behind.workflowId} ends (the schedule's overlap policy buffers it)`
+      : started.workflowId
+        ? `triggered schedule ${id}: workflow ${started.workflowId} processes ${started.month} ('segflow runs follow ${started.workflowId}' follows it)`
+        : `triggered schedule ${id}; the run has not started yet (see 'segflow schedule describe')`,
     // a trigger runs a paused schedule's action all the same (Temporal's rule): said, as it was paused on purpose
     ...(started.paused
       ? [
@@ -241,17 +247,22 @@ function addBackfill(schedule: Command): void {
       const config = loadConfig();
       const { client, schedules } = await connected(config);
       const since = new Date();
-      const months = await schedules.backfillMonths(client, options.id, from, to);
+      const months = await schedules.backfillMonths(client, config.store, options.id, from, to);
       if (!options.wait)
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);
-      const { published, failed, missing, workflowIds } = await schedules.waitForScheduledMonths(
-        config,
-        options.id,
-        months,
-        since,
-        options.timeout * 60_000,
+      const { taskQueue } = config.temporal;
+      const { taskQueueHasPollers } = await import('../../pipelines/client');
+      // the runs wait in Temporal for a worker: said within seconds, not after --timeout
+      const noWorker = warnWhenNoWorker(
+        taskQueue,
+        () => taskQueueHasPollers(client, taskQueue),
+        5_000,
+        ': the backfilled runs start when one does',
       );
+      const { published, failed, missing, workflowIds } = await schedules
+        .waitForScheduledMonths(config, options.id, months, since, options.timeout * 60_000)
+        .finally(() => noWorker.progressed());
       const report = {
         published: Object.fromEntries(published),
         failed: Object.fromEntries(failed),
@@ -266,7 +277,7 @@ function addBackfill(schedule: Command): void {
           ...Object.entries(r.failed).map(([month, error]) => `  ${month}  FAILED ${error}`),
           ...r.missing.map(
             (month) =>
-              `  ${month}  MISSING: no snapshot after ${options.timeout} min (check 'segflow schedule describe' and the worker)`,
+              `  ${month}  MISSING: no snapshot after ${options.timeout} min; its run may still be waiting for a worker or running ('segflow schedule describe' shows it; 'segflow runs cancel <workflow id>' stops it)`,
           ),
         ].join('\n'),
       );

@@ -116,14 +116,16 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     await expect(again).rejects.toBeInstanceOf(UsageError);
     await expect(again).rejects.toThrow(`a schedule ${scheduleId} exists already`);
     const since = new Date(Date.now() - 1_000);
-    const triggered = await triggerSchedule(env.client, scheduleId);
+    const triggered = await triggerSchedule(env.client, config.store, scheduleId, 'operator');
     expect(triggered).toMatchObject({ month, workflowId: expect.stringMatching(/^e2e-monthly-/), paused: false });
     const ran = await waitForScheduledMonths(config, scheduleId, [month], since, 120_000);
     expect(ran).toMatchObject({ missing: [], failed: new Map() });
     expect(ran.published.get(month)).toBe(1);
 
     const months = [addMonths(month, -3), addMonths(month, -2), addMonths(month, -1)];
-    expect(await backfillMonths(env.client, scheduleId, months[0], months[2])).toEqual(months);
+    expect(await backfillMonths(env.client, config.store, scheduleId, months[0], months[2], 'operator')).toEqual(
+      months,
+    );
     const backfilled = await waitForScheduledMonths(config, scheduleId, months, since, 300_000);
     expect(backfilled.missing).toEqual([]);
     expect([...backfilled.published.keys()].sort()).toEqual(months);
@@ -165,11 +167,14 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       .map((e) => ({ event: e.event, schedule: e.run.workflowId, actor: e.actor, note: e.details?.note }));
     expect(scheduleEvents).toEqual([
       { event: 'schedule.created', schedule: scheduleId, actor: 'operator', note: undefined },
+      // who triggered and backfilled: the runs' own entries name the schedule as their actor
+      { event: 'schedule.triggered', schedule: scheduleId, actor: 'operator', note: undefined },
+      { event: 'schedule.backfilled', schedule: scheduleId, actor: 'operator', note: undefined },
       { event: 'schedule.paused', schedule: scheduleId, actor: 'operator', note: 'paused by operator with segflow' },
       { event: 'schedule.unpaused', schedule: scheduleId, actor: 'operator', note: 'data landed' },
       { event: 'schedule.deleted', schedule: scheduleId, actor: 'operator', note: undefined },
     ]);
-    await expect(triggerSchedule(env.client, scheduleId)).rejects.toThrow(`no schedule "${scheduleId}"`);
+    await expect(triggerSchedule(env.client, config.store, scheduleId)).rejects.toThrow(`no schedule "${scheduleId}"`);
   }, 600_000);
 
   it('an analyst rerun with new parameters publishes v2, and the diff reports what changed', async () => {

@@ -2,8 +2,11 @@ import type { Client, ScheduleDescription } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../domain/errors';
 import { monthBefore } from '../../domain/month';
-import { backfillMonths, calendarText, summariseSchedule } from '../../pipelines/schedules';
-import type { AuditEntry } from '../../store/audit-log';
+import { backfillMonths, calendarText, summariseSchedule, triggerSchedule } from '../../pipelines/schedules';
+import { readAuditLog, type AuditEntry } from '../../store/audit-log';
+import type { StoreConfig } from '../../store/layout';
+import { storeIn, tempDir } from '../helpers';
+import { scheduleState } from '../../cli/commands/runs';
 import { scheduleText, triggeredText } from '../../cli/commands/schedule';
 
 describe("a schedule's calendar as people read it", () => {
@@ -20,7 +23,9 @@ describe("a schedule's calendar as people read it", () => {
 describe('a backfill', () => {
   it('refuses a month that has not ended, before asking Temporal anything', async () => {
     const thisMonth = new Date().toISOString().slice(0, 7);
-    await expect(backfillMonths({} as Client, 'monthly', '2020-01', thisMonth)).rejects.toThrow(
+    await expect(
+      backfillMonths({} as Client, { storeDir: '/nowhere' } as StoreConfig, 'monthly', '2020-01', thisMonth),
+    ).rejects.toThrow(
       new UsageError(
         `--to ${thisMonth} has not ended yet: the last month a backfill can process is ${monthBefore(new Date())}`,
       ),
@@ -30,9 +35,9 @@ describe('a backfill', () => {
 
 describe("a schedule's recent runs", () => {
   it('each say how they ended, by the audit log: published, failed at a stage, still running', () => {
-    const action = (workflowId: string, scheduledAt: string) => ({
+    const action = (workflowId: string, scheduledAt: string, runId = `${workflowId}-run`) => ({
       scheduledAt: new Date(scheduledAt),
-      action: { workflow: { workflowId } },
+      action: { workflow: { workflowId, firstExecutionRunId: runId } },
     });
     const description = {
       scheduleId: 'monthly',
@@ -47,26 +52,30 @@ describe("a schedule's recent runs", () => {
         recentActions: [
           action('monthly-a', '2026-10-02T03:00:00Z'),
           action('monthly-b', '2026-11-02T03:00:00Z'),
+          // the month backfilled again after its run failed: a workflow of the same id, another run
+          action('monthly-b', '2026-11-02T03:00:00Z', 'monthly-b-again'),
           action('monthly-c', '2026-12-02T03:00:00Z'),
         ],
-        runningActions: [{ workflow: { workflowId: 'monthly-c' } }],
+        runningActions: [{ workflow: { workflowId: 'monthly-c', firstExecutionRunId: 'monthly-c-run' } }],
       },
     } as unknown as ScheduleDescription;
-    const entry = (workflowId: string, event: string, details: Record<string, unknown>) =>
-      ({ run: { workflowId, runId: 'r' }, event, details }) as unknown as AuditEntry;
+    const entry = (workflowId: string, event: string, details: Record<string, unknown>, runId = `${workflowId}-run`) =>
+      ({ run: { workflowId, runId }, event, details }) as unknown as AuditEntry;
     const summary = summariseSchedule(description, [
       entry('monthly-a', 'run.published', { version: 3 }),
       entry('monthly-b', 'run.failed', { stage: 'load', error: 'InputFileError' }),
+      entry('monthly-b', 'run.published', { version: 4 }, 'monthly-b-again'),
     ]);
     expect(summary.calendar).toEqual({ dayOfMonth: '2', hour: '3', minute: '0' });
     expect(summary.recentRuns.map((r) => [r.month, r.outcome])).toEqual([
       ['2026-09', 'published v3'],
       ['2026-10', 'failed at load'],
+      ['2026-10', 'published v4'],
       ['2026-11', 'running'],
     ]);
     // as describe prints it: how many recent runs, and where all of them are
     const text = scheduleText(summary);
-    expect(text).toContain('  recent runs    (the last 3; segflow runs list shows them all)');
+    expect(text).toContain('  recent runs    (the last 4; segflow runs list shows them all)');
     expect(text).toContain(
       '    2026-10  scheduled 2026-11-02T03:00:00.000Z  monthly-b  failed at load (segflow runs show monthly-b)',
     );
@@ -74,13 +83,61 @@ describe("a schedule's recent runs", () => {
 });
 
 describe('schedule trigger', () => {
+  it("starts under the schedule's overlap policy (the SDK's default allows two at once), and records who asked", async () => {
+    const store = storeIn(await tempDir());
+    const triggeredWith: unknown[] = [];
+    const scheduleWith = (overlap: string, running: string[]) =>
+      ({
+        schedule: {
+          getHandle: () => ({
+            describe: async () => ({
+              state: { paused: false },
+              policies: { overlap },
+              info: {
+                recentActions: [],
+                runningActions: running.map((workflowId) => ({ workflow: { workflowId, firstExecutionRunId: 'r' } })),
+              },
+            }),
+            trigger: async (policy: unknown) => {
+              triggeredWith.push(policy);
+            },
+          }),
+        },
+      }) as unknown as Client;
+    const skipped = await triggerSchedule(scheduleWith('SKIP', ['monthly-1']), store, 'monthly', 'operator');
+    expect(skipped).toEqual({ paused: false, behind: { workflowId: 'monthly-1', overlap: 'skipped' } });
+    expect(triggeredText('monthly', skipped)).toBe(
+      "schedule monthly: nothing started: its run monthly-1 is still going, and the schedule's overlap policy skips a start meanwhile ('segflow runs follow monthly-1' follows it)",
+    );
+    const buffered = await triggerSchedule(scheduleWith('BUFFER_ONE', ['monthly-1']), store, 'monthly', 'operator');
+    expect(buffered.behind).toEqual({ workflowId: 'monthly-1', overlap: 'buffered' });
+    expect(triggeredWith).toEqual(['SKIP', 'BUFFER_ONE']);
+    const entries = (await readAuditLog(store)).map((e) => [e.event, e.run.workflowId, e.actor, e.details]);
+    expect(entries).toEqual([
+      ['schedule.triggered', 'monthly', 'operator', { overlap: 'SKIP' }],
+      ['schedule.triggered', 'monthly', 'operator', { overlap: 'BUFFER_ONE' }],
+    ]);
+  });
+
   it('says a paused schedule stays paused though the one run started', () => {
     const started = { workflowId: 'monthly-2026-12-06', month: '2026-11' };
     expect(triggeredText('monthly', { ...started, paused: false })).toBe(
-      'triggered schedule monthly: workflow monthly-2026-12-06 processes 2026-11',
+      "triggered schedule monthly: workflow monthly-2026-12-06 processes 2026-11 ('segflow runs follow monthly-2026-12-06' follows it)",
     );
     expect(triggeredText('monthly', { ...started, paused: true })).toBe(
-      "triggered schedule monthly: workflow monthly-2026-12-06 processes 2026-11\nnote: the schedule is paused: this one run started; its calendar stays paused ('segflow schedule unpause' resumes it)",
+      "triggered schedule monthly: workflow monthly-2026-12-06 processes 2026-11 ('segflow runs follow monthly-2026-12-06' follows it)\nnote: the schedule is paused: this one run started; its calendar stays paused ('segflow schedule unpause' resumes it)",
+    );
+  });
+});
+
+describe('runs show <schedule id>', () => {
+  it('says a schedule created again after its deletion is a schedule, and one deleted last is gone', () => {
+    const events = (...names: string[]) => names.map((event, i) => ({ seq: i + 1, event }));
+    expect(scheduleState('monthly', events('schedule.created', 'schedule.deleted', 'schedule.created'))).toBe(
+      "monthly is a schedule: 'segflow schedule describe --id monthly' shows it and its runs",
+    );
+    expect(scheduleState('monthly', events('schedule.created', 'schedule.triggered', 'schedule.deleted'))).toBe(
+      "monthly was a schedule, deleted (audit seq 3); 'segflow runs list' shows the runs it started",
     );
   });
 });
