@@ -1,4 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CONTACTS_CONTRACT } from '../data/contacts-contract';
 import { csvNullstr, isCsvPath, quoteIdent } from '../data/contract';
@@ -28,6 +29,11 @@ export async function viewRawContacts(
   file: string,
   reading?: { encoding: string | undefined; workDir: string },
 ): Promise<void> {
+  // a folder of logs (each team's file) is not read as one: say so, rather than "No files found"
+  if ((await stat(file).catch(() => undefined))?.isDirectory())
+    throw new InputFileError(
+      `the contact log ${file} is a folder: give one CSV or Parquet file holding every team's contacts (docs/campaigns.md, "The contact log")`,
+    );
   const csv = isCsvPath(file);
   const readPath =
     csv && reading?.encoding !== undefined

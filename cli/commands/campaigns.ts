@@ -176,6 +176,12 @@ export function registerCampaigns(program: Command): void {
             (await readManifest(store, ref.month, version).catch(() => null))?.metrics.campaigns?.measured
           )
             measured.push(version);
+        // the store's first month: there was no list before it to measure
+        const lastMonth = addMonths(ref.month, -1);
+        if (measured.length === 0 && (await listVersions(store, lastMonth)).length === 0)
+          throw new UsageError(
+            `${ref.month}/v${ref.version} measured no campaign: the store has no snapshot of ${lastMonth}, so there was no earlier dispatch list to measure; ${addMonths(ref.month, 1)}'s run, given ${ref.month}'s contact log (--param contacts=<file>), measures ${ref.month}'s list`,
+          );
         throw new UsageError(
           `${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)` +
             (measured.length > 0

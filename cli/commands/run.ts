@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -82,6 +82,11 @@ export async function validatedParams(
     ['labels', parsed.params.labels],
     ['contacts', parsed.params.contacts],
   ] as const) {
+    // one file: a folder of logs (each team's file) is not read as one
+    if (name === 'contacts' && path !== undefined && statSync(path, { throwIfNoEntry: false })?.isDirectory())
+      throw new UsageError(
+        `contacts: ${path} is a folder: give one CSV or Parquet file holding every team's contacts (docs/campaigns.md, "The contact log")`,
+      );
     if (path === undefined || existsSync(path)) continue;
     if (options.monthlyFiles !== 'later') throw new UsageError(`${name}: no such file or folder: ${path}`);
     console.error(`note: ${name} file ${path} does not exist yet; each scheduled run reads it when it starts`);

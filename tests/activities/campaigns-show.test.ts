@@ -129,6 +129,25 @@ describe('campaigns show', () => {
     }
   }, 60_000);
 
+  it("says a store's first month had no earlier list to measure, instead of blaming its run for no --param contacts", async () => {
+    const first = join(storeDir, 'snapshots', '2026-08', 'v1');
+    await mkdir(first, { recursive: true });
+    await writeFile(
+      join(first, 'manifest.json'),
+      JSON.stringify({ snapshot: { month: '2026-08', version: 1 }, metrics: {} }),
+    );
+    try {
+      const result = await show(['2026-08/v1']);
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        "2026-08/v1 measured no campaign: the store has no snapshot of 2026-07, so there was no earlier dispatch list to measure; 2026-09's run, given 2026-08's contact log (--param contacts=<file>), measures 2026-08's list",
+      );
+      expect(result.stderr).not.toContain('--param contacts)');
+    } finally {
+      await rm(join(storeDir, 'snapshots', '2026-08'), { recursive: true });
+    }
+  }, 60_000);
+
   it('ends quietly, exit 0, when its reader closes the pipe early (| head)', async () => {
     const full = await show(['2026-10', '--json']);
     expect(full.stderr).toBe('');

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { hasControlGroup } from '../../activities/campaigns';
 import { viewRawContacts } from '../../activities/contact-log';
 import { queryRows, withConnection } from '../../activities/duckdb';
+import { validatedParams } from '../../cli/commands/run';
+import { UsageError } from '../../domain/errors';
 import { tempDir } from '../helpers';
 
 describe('the contact log reader', () => {
@@ -59,6 +61,26 @@ describe('the contact log reader', () => {
       await expect(viewRawContacts(conn, wrong)).rejects.toThrow(
         `the contact log ${wrong} lacks required column(s): subscriber_id, contact_date; its columns are 'msisdn', 'date', 'offer' (a contact log's columns: docs/campaigns.md, "The contact log")`,
       );
+    });
+  });
+
+  it('refuses a folder given as the contact log, saying so (DuckDB said "No files found")', async () => {
+    const folder = join(await tempDir(), 'contacts');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'team-a.csv'), 'subscriber_id,contact_date\nS1,2026-06-03\n');
+    await withConnection(':memory:', async (conn) => {
+      await expect(viewRawContacts(conn, folder)).rejects.toThrow(
+        `the contact log ${folder} is a folder: give one CSV or Parquet file holding every team's contacts (docs/campaigns.md, "The contact log")`,
+      );
+    });
+    // and the command line's check, before a run starts
+    const params = { month: '2026-06', input: folder, contacts: folder };
+    await expect(validatedParams(params)).rejects.toThrow(
+      `contacts: ${folder} is a folder: give one CSV or Parquet file holding every team's contacts`,
+    );
+    await expect(validatedParams(params)).rejects.toBeInstanceOf(UsageError);
+    await expect(validatedParams({ ...params, contacts: join(folder, 'team-a.csv') })).resolves.toMatchObject({
+      contacts: join(folder, 'team-a.csv'),
     });
   });
 
