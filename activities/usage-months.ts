@@ -9,11 +9,12 @@
  * every row of it (valid or not) is of that month, so a month's rows, its duplicates and its
  * contract checks come from its own files alone, whatever the window.
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { listValue } from '@duckdb/node-api';
 import { addMonths } from '../domain/month';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { cacheDir, usageMonthFile, type RunRef, type StoreConfig } from '../store/layout';
+import { latestVersion, readManifest } from '../store/snapshots';
 import type { ReusedArtifact } from '../store/artifacts';
 import { linkOrCopy } from '../store/files';
 import { checkpoint } from './context';
@@ -106,6 +107,15 @@ export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, 
       ? `${found.map((month) => month.stored.month).join(', ')} taken from earlier runs: their files, mapping and load code are unchanged`
       : 'no window month stored under its key'
     : REUSE_TURNED_OFF;
+  // an earlier month read again where last month's snapshot read it too: its files changed since
+  const changed = cache.allowed
+    ? await changedSinceLastMonth(
+        cache.store,
+        plan,
+        [...keyed.keys.keys()].filter((month) => !found.some((taken) => taken.stored.month === month)),
+      )
+    : null;
+  if (changed) reason = `${reason}; ${changed}`;
   let reused = found;
   if (found.length > 0 && part.foldersWithOtherMonths.length > 0) {
     part = await loadPartition(plan, index);
@@ -126,6 +136,43 @@ export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, 
       reason,
     },
   };
+}
+
+/**
+ * Which of `months` (read from their files) the previous month's latest snapshot read with other
+ * files: a file changed, added or gone since. A scheduled run reads only its new month; an earlier
+ * one read again means the input changed under the snapshots built on it, which can then no
+ * longer be reproduced from it (`snapshots reproduce` names the file). Null when none did.
+ */
+export async function changedSinceLastMonth(
+  store: StoreConfig,
+  plan: LoadPlan,
+  months: string[],
+): Promise<string | null> {
+  const lastMonth = addMonths(plan.windowEnd, -1);
+  const version = await latestVersion(store, lastMonth);
+  if (version === undefined) return null;
+  const manifest = await readManifest(store, lastMonth, version).catch(() => null);
+  if (!manifest) return null;
+  const before = new Map(manifest.inputs.map((file) => [file.path, file.sha256]));
+  const name = (path: string) => relative(join(path, '..', '..'), path);
+  const notes: string[] = [];
+  for (const month of months) {
+    const earlier = manifest.inputs.filter((file) => monthFolderOf(file.path) === month).map((file) => file.path);
+    if (earlier.length === 0) continue; // not in last month's window (the run month)
+    const now = plan.inputFiles.filter((file) => monthFolderOf(file.path) === month);
+    const differs = [
+      ...now
+        .filter((file) => before.has(file.path) && before.get(file.path) !== file.sha256)
+        .map((f) => `${name(f.path)} changed`),
+      ...now.filter((file) => !before.has(file.path)).map((file) => `${name(file.path)} is new`),
+      ...earlier.filter((path) => !now.some((file) => file.path === path)).map((path) => `${name(path)} is gone`),
+    ];
+    if (differs.length > 0) notes.push(`${month}: ${differs.join(', ')}`);
+  }
+  return notes.length > 0
+    ? `input changed since ${lastMonth}/v${version} read it (${notes.join('; ')}): those months were read again, and snapshots built on the earlier files can no longer be reproduced from the input`
+    : null;
 }
 
 async function findStoredMonths(

@@ -1,11 +1,17 @@
-import { chmod, cp, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { combineLoad, planLoad, type LoadSummary } from '../../activities/load';
-import { loadReusingMonths, USAGE_MONTH_STAGE, usageMonthKeys } from '../../activities/usage-months';
+import {
+  changedSinceLastMonth,
+  loadReusingMonths,
+  USAGE_MONTH_STAGE,
+  usageMonthKeys,
+} from '../../activities/usage-months';
 import type { SampleSummary } from '../../data/generate';
-import { cacheDir, type StoreConfig } from '../../store/layout';
+import { cacheDir, versionDir, type StoreConfig } from '../../store/layout';
+import { writeLatest } from '../../store/snapshots';
 import { listCache } from '../../store/stage-cache';
 import { verifiedArtifact } from '../../activities/artifact-store';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
@@ -145,6 +151,38 @@ describe('checked usage months across runs', () => {
     expect(again.usageMonths?.reused).toHaveLength(7);
     expect(await loadedRows(again)).toEqual(await loadedRows(await load('repair-cold', '2026-06', false)));
   });
+  it("says which earlier months' files changed since last month's snapshot read them", async () => {
+    const own = storeIn(await tempDir());
+    const copy = join(await tempDir(), 'usage');
+    await cp(input, copy, { recursive: true });
+    const run = { workflowId: 'months', runId: 'changed' };
+    // last month's latest snapshot, and the files it read
+    const read = (await planLoad(own, run, params('2026-05', copy))).inputFiles;
+    await mkdir(versionDir(own, '2026-05', 1), { recursive: true });
+    await writeFile(join(versionDir(own, '2026-05', 1), 'manifest.json'), JSON.stringify({ inputs: read }));
+    await writeLatest(own, '2026-05', 1, run);
+    const [april] = await readdir(join(copy, 'usage_month=2026-04'));
+    await writeParquet(
+      sample,
+      join(copy, 'usage_month=2026-04', april),
+      'SELECT * REPLACE (DATE \'2026-04-01\' AS "month") FROM {june} LIMIT 10',
+    );
+    await writeParquet(
+      sample,
+      join(copy, 'usage_month=2026-03', 'late.parquet'),
+      "SELECT * REPLACE ('S-LATE' AS subscriber_id, DATE '2026-03-01' AS \"month\") FROM {june} LIMIT 1",
+    );
+    const plan = await planLoad(own, run, params('2026-06', copy));
+    const june = await loadReusingMonths({ store: own, run, allowed: true }, plan, 0);
+    expect(june.usageMonths?.reason).toBe(
+      'no window month stored under its key; input changed since 2026-05/v1 read it ' +
+        `(2026-03: usage_month=2026-03/late.parquet is new; 2026-04: usage_month=2026-04/${april} changed): ` +
+        'those months were read again, and snapshots built on the earlier files can no longer be reproduced from the input',
+    );
+    // June is new to the window: not a change
+    expect(await changedSinceLastMonth(own, plan, ['2026-06'])).toBeNull();
+  });
+
   it('reads every month from its files when a new file holds rows of another month', async () => {
     // a May row for a new subscriber, in June's folder: May's stored rows would not see it
     // (the last test: it changes the input)
