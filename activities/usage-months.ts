@@ -153,7 +153,8 @@ export async function changedSinceLastMonth(
   const version = await latestVersion(store, lastMonth);
   if (version === undefined) return null;
   const manifest = await readManifest(store, lastMonth, version).catch(() => null);
-  if (!manifest) return null;
+  // another input folder (an analyst's own extract) is no change of this one
+  if (!manifest || manifest.params?.input !== plan.params.input) return null;
   const before = new Map(manifest.inputs.map((file) => [file.path, file.sha256]));
   const name = (path: string) => relative(join(path, '..', '..'), path);
   const notes: string[] = [];

@@ -159,7 +159,8 @@ describe('checked usage months across runs', () => {
     // last month's latest snapshot, and the files it read
     const read = (await planLoad(own, run, params('2026-05', copy))).inputFiles;
     await mkdir(versionDir(own, '2026-05', 1), { recursive: true });
-    await writeFile(join(versionDir(own, '2026-05', 1), 'manifest.json'), JSON.stringify({ inputs: read }));
+    const manifest = (inputs: unknown[], usage = copy) => JSON.stringify({ inputs, params: { input: usage } });
+    await writeFile(join(versionDir(own, '2026-05', 1), 'manifest.json'), manifest(read));
     await writeLatest(own, '2026-05', 1, run);
     const [april] = await readdir(join(copy, 'usage_month=2026-04'));
     await writeParquet(
@@ -181,6 +182,9 @@ describe('checked usage months across runs', () => {
     );
     // June is new to the window: not a change
     expect(await changedSinceLastMonth(own, plan, ['2026-06'])).toBeNull();
+    // nor is last month's snapshot of another input folder (an analyst's own extract)
+    await writeFile(join(versionDir(own, '2026-05', 1), 'manifest.json'), manifest(read, input));
+    expect(await changedSinceLastMonth(own, plan, ['2026-03', '2026-04'])).toBeNull();
   });
 
   it('reads every month from its files when a new file holds rows of another month', async () => {
