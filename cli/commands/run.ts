@@ -104,10 +104,11 @@ export async function validatedParams(
  * Every `everyMs` until the run progresses, says once when no worker polls the task queue and how
  * to start one (asked again: a worker stopped just before still counts for a minute or so).
  */
-function warnWhenNoWorker(
+export function warnWhenNoWorker(
   taskQueue: string,
   hasPollers: () => Promise<boolean>,
   everyMs = 5_000,
+  orElse = ", or use 'segflow run --local'",
 ): { progressed(): void } {
   let done = false;
   const timer = setInterval(() => {
@@ -117,7 +118,7 @@ function warnWhenNoWorker(
         if (polled || done) return;
         done = true;
         console.error(
-          `${elapsed()}  waiting: no worker polls task queue "${taskQueue}". Start one with 'segflow worker' (same SEGFLOW_HOME and TEMPORAL_ADDRESS), or use 'segflow run --local'.`,
+          `${elapsed()}  waiting: no worker polls task queue "${taskQueue}". Start one with 'segflow worker' (same SEGFLOW_HOME and TEMPORAL_ADDRESS)${orElse}.`,
         );
       },
       () => {},
