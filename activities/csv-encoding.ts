@@ -118,13 +118,20 @@ export async function writeUtf8Copy(source: string, target: string, encoding: st
   }
 }
 
+/** DuckDB's lines after its first that say what it met (the rest are its reader's options). */
+const TELLING_LINES = /^(Original Line:|Expected Number of Columns:|It was not possible to automatically detect)/;
+
 /**
- * The reason DuckDB gave for a CSV it could not read, as one line: its first, and for text that is
- * not UTF-8 what to do about it (DuckDB says so on a later line).
+ * The reason DuckDB gave for a CSV it could not read, as one line: its first and the lines that
+ * say what it met (the line and its columns), and what to do about text that is not UTF-8 or a
+ * line shorter than the header (DuckDB says so on later lines).
  */
 export function csvReadProblem(error: Error): string {
-  const [first] = error.message.split('\n');
-  return /not utf-8 encoded/i.test(error.message)
-    ? `${first} The file is not UTF-8 text: name its encoding in the mapping, e.g. "encoding": "gb18030" (a CSV saved by Excel on Chinese Windows), "big5" or "shift_jis"`
-    : first;
+  const lines = error.message.split('\n').map((line) => line.trim());
+  const told = [lines[0], ...lines.slice(1).filter((line) => TELLING_LINES.test(line))].join('; ');
+  if (/not utf-8 encoded/i.test(error.message))
+    return `${told} The file is not UTF-8 text: name its encoding in the mapping, e.g. "encoding": "gb18030" (a CSV saved by Excel on Chinese Windows), "big5" or "shift_jis"`;
+  if (/Expected Number of Columns/.test(error.message) || /detect the CSV parsing dialect/.test(error.message))
+    return `${told}. A line shorter than the header is what a file cut off looks like (copied or written only in part): check the file's end against its source`;
+  return told;
 }

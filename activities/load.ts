@@ -613,11 +613,16 @@ async function checkFiles(
             : ''),
       );
     }
+    // counting reads every line: a line past DESCRIBE's sample that breaks the file stops here
     const { rows } = await queryOne<{ rows: number }>(
       conn,
       `SELECT count(*) AS rows FROM ${readerSql(path, '$path', nullstr)}`,
       { path: readFrom },
-    );
+    ).catch((error: unknown) => {
+      throw /^(IO|Invalid Input|Conversion) Error/i.test((error as Error).message)
+        ? unreadableFile(path, error)
+        : error;
+    });
     rowCounts.push(rows);
   }
   if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
@@ -2027,11 +2032,16 @@ async function describeFile(
     );
     return new Map(rows.map((row) => [row.column_name, row.column_type]));
   } catch (error) {
-    const kind = isCsvPath(path) ? 'CSV' : 'Parquet';
-    throw new InputFileError(
-      `${basename(path)} is not a readable ${kind} file (${path}): ${csvReadProblem(error as Error)}`,
-    );
+    throw unreadableFile(path, error);
   }
+}
+
+/** DuckDB's refusal to read an input file, as the user's input error naming the file and what DuckDB met. */
+function unreadableFile(path: string, error: unknown): InputFileError {
+  const kind = isCsvPath(path) ? 'CSV' : 'Parquet';
+  return new InputFileError(
+    `${basename(path)} is not a readable ${kind} file (${path}): ${csvReadProblem(error as Error)}`,
+  );
 }
 
 /**

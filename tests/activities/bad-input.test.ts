@@ -113,6 +113,24 @@ describe('bad files stop the run before any work, with a typed error naming the 
     });
   });
 
+  it('a CSV cut off in its last line: the stop quotes the line, its columns, and what a cut-off file looks like', async () => {
+    const rows = Array.from({ length: 30_000 }, (_, i) => `S${i},2026-06-01,${i % 90}.5,${i % 700},1.5,3,12`);
+    const input = await inputWith(
+      async (folder) =>
+        writeFile(
+          join(folder, 'usage.csv'),
+          ['subscriber_id,month,spend,voice_minutes,data_mb,sms,tenure_months', ...rows, 'S99999,2026-06-01,12.'].join('\n'),
+        ),
+      false,
+    );
+    await expect(load(input)).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringContaining(
+        'CSV Error on Line: 30002; Original Line: S99999,2026-06-01,12.; Expected Number of Columns: 7 Found: 3. A line shorter than the header is what a file cut off looks like',
+      ),
+    });
+  });
+
   it('a mapping file that names a column the input lacks', async () => {
     const input = await inputWith(async () => {}, true);
     const mapping = join(dir, `mapping-${caseNo}.json`);

@@ -29,7 +29,7 @@ describe('UTF-8 copies of CSV files in another encoding', () => {
     expect(await readdir(join(dir, 'copy'))).toEqual([]);
   });
 
-  it("adds what to do to DuckDB's reason when a file is not UTF-8, and keeps other reasons to their first line", () => {
+  it("adds what to do to DuckDB's reason when a file is not UTF-8, and keeps other reasons to their first line and what it met", () => {
     const notUtf8 = new Error(
       'Invalid Input Error: CSV Error on Line: 1\nInvalid unicode (byte sequence mismatch) detected. This file is not utf-8 encoded.',
     );
