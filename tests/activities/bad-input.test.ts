@@ -119,7 +119,9 @@ describe('bad files stop the run before any work, with a typed error naming the 
       async (folder) =>
         writeFile(
           join(folder, 'usage.csv'),
-          ['subscriber_id,month,spend,voice_minutes,data_mb,sms,tenure_months', ...rows, 'S99999,2026-06-01,12.'].join('\n'),
+          ['subscriber_id,month,spend,voice_minutes,data_mb,sms,tenure_months', ...rows, 'S99999,2026-06-01,12.'].join(
+            '\n',
+          ),
         ),
       false,
     );
