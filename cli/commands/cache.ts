@@ -62,7 +62,11 @@ export function registerCache(program: Command): void {
       'Remove stored stage outputs not used for a while and/or beyond a total size (least recently used first). ' +
         'Outputs a published snapshot points at are kept.',
     )
-    .option('--older-than <age>', 'remove outputs no run used for this long, e.g. 30d, 12h', parseDuration)
+    .option(
+      '--older-than <age>',
+      'remove outputs no run used for this long, e.g. 30d, 12h (m is minutes: a month is 30d)',
+      parseDuration,
+    )
     .option(
       '--max-size <size>',
       'then remove the least recently used until the cache fits, e.g. 5GB (1024-based, as 5GiB)',

@@ -133,7 +133,7 @@ export function scheduleText(s: ScheduleSummary): string {
     `  parameters     ${params || 'defaults'}`,
     `  partitions     ${s.partitions}`,
     `  policies       overlap ${s.overlap.toLowerCase()}; catch-up window ${formatDuration(s.catchupWindowMs)}; pause on failure ${s.pauseOnFailure ? 'yes' : 'no'}`,
-    `  next runs      ${s.nextRuns.map((time) => `${time} (${monthBefore(new Date(time))})`).join(', ') || '-'}`,
+    `  next runs      ${s.nextRuns.map((time) => `${time} (${monthBefore(new Date(time))})`).join(', ') || '-'}${s.paused && s.nextRuns.length ? "; paused: none starts until 'segflow schedule unpause'" : ''}`,
     `  recent runs    ${s.recentRuns.length ? `(the last ${s.recentRuns.length}; segflow runs list shows them all)` : '-'}`,
     ...s.recentRuns.map(
       (r) =>

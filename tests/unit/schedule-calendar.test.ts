@@ -79,6 +79,12 @@ describe("a schedule's recent runs", () => {
     expect(text).toContain(
       '    2026-10  scheduled 2026-11-02T03:00:00.000Z  monthly-b  failed at load (segflow runs show monthly-b)',
     );
+    // a paused schedule's next runs do not start
+    const next = { ...summary, nextRuns: ['2027-01-02T03:00:00.000Z'] };
+    expect(scheduleText(next)).toContain('  next runs      2027-01-02T03:00:00.000Z (2026-12)\n');
+    expect(scheduleText({ ...next, paused: true })).toContain(
+      "  next runs      2027-01-02T03:00:00.000Z (2026-12); paused: none starts until 'segflow schedule unpause'\n",
+    );
   });
 });
 
