@@ -69,37 +69,51 @@ export function createActivities(
     return { workflowId, runId };
   }
 
+  /** A stage's failed attempt in the audit log: one entry per attempt of each activity (a second write of it is a no-op). */
+  const auditFailedAttempt = (
+    stage: string,
+    month: unknown,
+    attempt: number,
+    failure: { type: string; message: string; retryable: boolean },
+  ) =>
+    recordAudit(
+      store,
+      {
+        event: 'stage.attempt-failed',
+        run: currentRun(),
+        month: String(month),
+        actor: 'worker',
+        // the activity id too: a run's partitions are one stage, and each attempt of each is an entry
+        subject: `${stage}#${attempt} (activity ${Context.current().info.activityId})`,
+        details: { stage, attempt, ...failure },
+      },
+      signer,
+    );
+
   /** Runs one attempt of a stage with heartbeats; a failed attempt is audited, then rethrown for Temporal to retry or not. */
   async function attemptStage<T>(stage: string, month: unknown, work: () => Promise<T>): Promise<T> {
     const context = Context.current();
+    const { attempt } = context.info;
+    // an attempt whose worker was killed or cut off wrote nothing: this one says it was lost
+    if (attempt > 1)
+      await auditFailedAttempt(stage, month, attempt - 1, {
+        type: 'AttemptLost',
+        message: `attempt ${attempt - 1} ended without a word (a heartbeat or start-to-close timeout: its worker was killed, hung or cut off from Temporal); attempt ${attempt} took over`,
+        retryable: true,
+      });
     const timer = setInterval(() => keepAlive(context), KEEPALIVE_MS);
     try {
       return await work();
     } catch (caught) {
       const error = isUntypedDiskFull(caught) ? diskFull(store, caught) : caught;
-      const { attempt } = context.info;
       const type = error instanceof Error ? error.name : 'Error';
-      await recordAudit(
-        store,
-        {
-          event: 'stage.attempt-failed',
-          run: currentRun(),
-          month: String(month),
-          actor: 'worker',
-          // the activity id too: a run's partitions are one stage, and each attempt of each is an entry
-          subject: `${stage}#${attempt} (activity ${context.info.activityId})`,
-          details: {
-            stage,
-            attempt,
-            type,
-            message: error instanceof Error ? error.message : String(error),
-            // a cancelled attempt is not tried again either
-            retryable:
-              !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type) && !context.cancellationSignal.aborted,
-          },
-        },
-        signer,
-      ).catch(() => undefined); // the audit write must not hide the stage's own error
+      await auditFailedAttempt(stage, month, attempt, {
+        type,
+        message: error instanceof Error ? error.message : String(error),
+        // a cancelled attempt is not tried again either
+        retryable:
+          !(NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(type) && !context.cancellationSignal.aborted,
+      }).catch(() => undefined); // the audit write must not hide the stage's own error
       throw error;
     } finally {
       clearInterval(timer);

@@ -185,6 +185,11 @@ describe('faults survived, nothing lost or duplicated', () => {
     ]) {
       expect(events.filter((event) => event === once)).toHaveLength(1);
     }
+    // the killed worker's attempt wrote nothing: the next attempt recorded it as lost
+    const lost = (await auditOf(handle.workflowId)).filter(
+      (e) => e.event === 'stage.attempt-failed' && e.details?.type === 'AttemptLost',
+    );
+    expect(lost.map((e) => e.details?.stage)).toContain('features');
     // the workers signed every entry and the manifest with SEGFLOW_SIGNING_KEY; the key itself is nowhere in the store
     expect(await verifyAudit(store, { publicKey })).toMatchObject({ ok: true, signatures: 'checked' });
     expect(existsSync(join(monthDir(store, '2026-06'), 'v1', 'manifest.sig'))).toBe(true);

@@ -42,6 +42,36 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     expect(beats).toHaveLength(3);
   });
 
+  it('records an attempt that ended without a word (its worker killed) when the next one starts, once', async () => {
+    const store = storeIn(await tempDir());
+    const activities = createActivities(store, {
+      ...STAGE_FUNCTIONS,
+      computeFeatures: async () => ({ seconds: 1 }) as never,
+    });
+    const attempt = (n: number) =>
+      new MockActivityEnvironment({ workflowExecution: run, attempt: n, activityId: '7' }).run(
+        activities.computeFeatures,
+        load,
+      );
+    await attempt(1);
+    await attempt(2);
+    await attempt(2); // the same attempt's entry is not written twice
+    const entries = (await readAuditLog(store)).filter((e) => e.event === 'stage.attempt-failed');
+    expect(entries.map((e) => [e.subject, e.details])).toEqual([
+      [
+        'features#1 (activity 7)',
+        {
+          stage: 'features',
+          attempt: 1,
+          type: 'AttemptLost',
+          message:
+            'attempt 1 ended without a word (a heartbeat or start-to-close timeout: its worker was killed, hung or cut off from Temporal); attempt 2 took over',
+          retryable: true,
+        },
+      ],
+    ]);
+  });
+
   it("stops a run whose dispatched list is not in the worker's store at the plan, with a typed error", async () => {
     const activities = createActivities(storeIn(await tempDir()), {
       ...STAGE_FUNCTIONS,
@@ -142,7 +172,9 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     const env = new MockActivityEnvironment({ workflowExecution: run, attempt: 3 });
     const features = { skippedFeatures: [] } as never;
     await expect(env.run(activities.trainAndScoreChurn, load, features)).rejects.toThrow(DataQualityError);
-    const [entry] = await readAuditLog(store);
+    // after attempt 2's entry, which this attempt wrote as lost (this store never heard of it)
+    const [lost, entry] = await readAuditLog(store);
+    expect(lost.details).toMatchObject({ attempt: 2, type: 'AttemptLost' });
     expect(entry).toMatchObject({
       event: 'stage.attempt-failed',
       run,
