@@ -124,14 +124,17 @@ const TELLING_LINES = /^(Original Line:|Expected Number of Columns:|It was not p
 /**
  * The reason DuckDB gave for a CSV it could not read, as one line: its first and the lines that
  * say what it met (the line and its columns), and what to do about text that is not UTF-8 or a
- * line shorter than the header (DuckDB says so on later lines).
+ * line of another number of fields than the header (DuckDB says so on later lines).
  */
 export function csvReadProblem(error: Error): string {
   const lines = error.message.split('\n').map((line) => line.trim());
   const told = [lines[0], ...lines.slice(1).filter((line) => TELLING_LINES.test(line))].join('; ');
   if (/not utf-8 encoded/i.test(error.message))
     return `${told} The file is not UTF-8 text: name its encoding in the mapping, e.g. "encoding": "gb18030" (a CSV saved by Excel on Chinese Windows), "big5" or "shift_jis"`;
-  if (/Expected Number of Columns/.test(error.message) || /detect the CSV parsing dialect/.test(error.message))
-    return `${told}. A line shorter than the header is what a file cut off looks like (copied or written only in part): check the file's end against its source`;
+  const columns = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(error.message);
+  if (columns && Number(columns[2]) < Number(columns[1]))
+    return `${told}. A line shorter than the header: a line broken in two, or the last line of a file cut off (copied or written only in part: compare the file's end with its source)`;
+  if (columns)
+    return `${told}. A line with more fields than the header: most often a delimiter inside a value that is not quoted`;
   return told;
 }

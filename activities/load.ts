@@ -9,6 +9,7 @@ import {
   InputFileError,
   InvalidParamsError,
   isPermissionDenied,
+  isStoreFull,
   SchemaContractError,
   UnreadInputFilesError,
 } from '../domain/errors';
@@ -619,9 +620,7 @@ async function checkFiles(
       `SELECT count(*) AS rows FROM ${readerSql(path, '$path', nullstr)}`,
       { path: readFrom },
     ).catch((error: unknown) => {
-      throw /^(IO|Invalid Input|Conversion) Error/i.test((error as Error).message)
-        ? unreadableFile(path, error)
-        : error;
+      throw isInputsFault(error) ? unreadableFile(path, error) : error;
     });
     rowCounts.push(rows);
   }
@@ -1159,11 +1158,22 @@ async function readingInput<T>(read: () => Promise<T>): Promise<T> {
     return await read();
   } catch (error) {
     // the footers were readable, but a data page is not (truncated file, invalid encoding)
-    const message = (error as Error).message;
-    if (/^(IO|Invalid Input|Conversion) Error/i.test(message))
-      throw new InputFileError(`cannot read the input rows: ${csvReadProblem(error as Error)}`);
+    if (isInputsFault(error)) throw new InputFileError(`cannot read the input rows: ${csvReadProblem(error as Error)}`);
     throw error;
   }
+}
+
+/**
+ * DuckDB's error reading input that is the input's fault, so no retry can mend it: a file it cannot
+ * parse or find. Not the machine's: a disk's I/O error or a full disk stays retryable.
+ */
+export function isInputsFault(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return (
+    /^(IO|Invalid Input|Conversion) Error/i.test(message) &&
+    !/Input\/output error/i.test(message) &&
+    !isStoreFull(error)
+  );
 }
 
 /** Whether every input column is read as it is: the contract's names and types, no mapping, labels or user features. */

@@ -128,7 +128,7 @@ describe('bad files stop the run before any work, with a typed error naming the 
     await expect(load(input)).rejects.toMatchObject({
       name: 'InputFileError',
       message: expect.stringContaining(
-        'CSV Error on Line: 30002; Original Line: S99999,2026-06-01,12.; Expected Number of Columns: 7 Found: 3. A line shorter than the header is what a file cut off looks like',
+        'CSV Error on Line: 30002; Original Line: S99999,2026-06-01,12.; Expected Number of Columns: 7 Found: 3. A line shorter than the header: a line broken in two, or the last line of a file cut off',
       ),
     });
   });

@@ -2,6 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { csvReadProblem, isUtf8Already, writeUtf8Copy } from '../../activities/csv-encoding';
+import { isInputsFault } from '../../activities/load';
 import { tempDir } from '../helpers';
 
 describe('UTF-8 copies of CSV files in another encoding', () => {
@@ -37,6 +38,16 @@ describe('UTF-8 copies of CSV files in another encoding', () => {
       'Invalid Input Error: CSV Error on Line: 1 The file is not UTF-8 text: name its encoding in the mapping, e.g. "encoding": "gb18030" (a CSV saved by Excel on Chinese Windows), "big5" or "shift_jis"',
     );
     expect(csvReadProblem(new Error('IO Error: No files found\nmore'))).toBe('IO Error: No files found');
+    const columns = (found: number) =>
+      new Error(
+        `Invalid Input Error: CSV Error on Line: 25001\nOriginal Line: a,b\nExpected Number of Columns: 7 Found: ${found}\nPossible fixes:\n* Enable null padding`,
+      );
+    expect(csvReadProblem(columns(3))).toBe(
+      "Invalid Input Error: CSV Error on Line: 25001; Original Line: a,b; Expected Number of Columns: 7 Found: 3. A line shorter than the header: a line broken in two, or the last line of a file cut off (copied or written only in part: compare the file's end with its source)",
+    );
+    expect(csvReadProblem(columns(8))).toBe(
+      'Invalid Input Error: CSV Error on Line: 25001; Original Line: a,b; Expected Number of Columns: 7 Found: 8. A line with more fields than the header: most often a delimiter inside a value that is not quoted',
+    );
   });
 });
 
@@ -83,5 +94,15 @@ describe('a file the mapping says is in another encoding, UTF-8 already', () => 
     expect(await isUtf8Already(await file('u16.csv', Buffer.from('id,spend\n1,2\n', 'utf16le')), 'utf-16le')).toBe(
       false,
     );
+  });
+
+  it("types a read failure as the input's fault only when no retry can mend it: not a disk's I/O error or a full disk", () => {
+    const fault = (message: string) => isInputsFault(new Error(message));
+    expect(fault('Invalid Input Error: CSV Error on Line: 3')).toBe(true);
+    expect(fault('IO Error: No files found that match the pattern "x"')).toBe(true);
+    expect(fault('Conversion Error: Could not convert string "a" to INT32')).toBe(true);
+    expect(fault('IO Error: Could not read from file "/mnt/usage.csv": Input/output error')).toBe(false);
+    expect(fault('IO Error: Could not write file "/tmp/x": No space left on device')).toBe(false);
+    expect(fault('Binder Error: column not found')).toBe(false);
   });
 });
