@@ -115,13 +115,13 @@ export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, 
         [...keyed.keys.keys()].filter((month) => !found.some((taken) => taken.stored.month === month)),
       )
     : null;
-  if (changed) reason = `${reason}; ${changed}`;
   let reused = found;
   if (found.length > 0 && part.foldersWithOtherMonths.length > 0) {
     part = await loadPartition(plan, index);
     reused = [];
     reason = `month folder(s) ${part.foldersWithOtherMonths.join(', ')} hold rows of another month: every month read from its files`;
   }
+  if (changed) reason = `${reason}; ${changed}`;
   // a folder holding another month's rows touches that month too (which copy of a duplicate is
   // kept, for one): with any such folder no month is stored
   const taken = new Set(reused.map((month) => month.stored.month));
