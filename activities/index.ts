@@ -94,14 +94,16 @@ export function createActivities(
   async function attemptStage<T>(stage: string, month: unknown, work: () => Promise<T>): Promise<T> {
     const context = Context.current();
     const { attempt } = context.info;
-    // an attempt whose worker was killed or cut off wrote nothing: this one says it was lost
+    const timer = setInterval(() => keepAlive(context), KEEPALIVE_MS);
+    // an attempt whose worker was killed or cut off wrote nothing: this one says so. Same key as
+    // that attempt's own entry, so one it did write stands; a hung attempt's entry written after
+    // this one is dropped as a duplicate
     if (attempt > 1)
       await auditFailedAttempt(stage, month, attempt - 1, {
         type: 'AttemptLost',
-        message: `attempt ${attempt - 1} ended without a word (a heartbeat or start-to-close timeout: its worker was killed, hung or cut off from Temporal); attempt ${attempt} took over`,
+        message: `attempt ${attempt - 1} left no entry (most likely its worker was killed, hung or cut off from Temporal, and Temporal timed it out); attempt ${attempt} took over`,
         retryable: true,
-      });
-    const timer = setInterval(() => keepAlive(context), KEEPALIVE_MS);
+      }).catch(() => undefined); // a note about the past: the audit log's trouble shows in this attempt's own entries
     try {
       return await work();
     } catch (caught) {

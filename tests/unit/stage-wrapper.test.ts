@@ -65,7 +65,7 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
           attempt: 1,
           type: 'AttemptLost',
           message:
-            'attempt 1 ended without a word (a heartbeat or start-to-close timeout: its worker was killed, hung or cut off from Temporal); attempt 2 took over',
+            'attempt 1 left no entry (most likely its worker was killed, hung or cut off from Temporal, and Temporal timed it out); attempt 2 took over',
           retryable: true,
         },
       ],
