@@ -190,22 +190,37 @@ export async function triggerSchedule(
   const earlier = new Set(description.info.recentActions.map((action) => action.action.workflow.workflowId));
   const running = description.info.runningActions[0]?.workflow.workflowId;
   await handle.trigger(overlap);
-  await recordScheduleEvent(store, scheduleId, 'schedule.triggered', actor, { overlap });
+  const triggered = await whatTriggerDid(handle, earlier, overlap, running, timeoutMs);
+  // what happened, not only that someone asked: a skipped trigger started nothing
+  await recordScheduleEvent(store, scheduleId, 'schedule.triggered', actor, {
+    overlap,
+    ...(triggered.workflowId ? { started: triggered.workflowId, month: triggered.month } : {}),
+    ...(triggered.behind ? { [triggered.behind.overlap]: triggered.behind.workflowId } : {}),
+  });
+  return { ...triggered, paused };
+}
+
+/** The run a trigger started (looked for among the schedule's recent actions), or the one it skipped or buffered behind. */
+async function whatTriggerDid(
+  handle: ScheduleHandle,
+  earlier: Set<string>,
+  overlap: ScheduleOverlapPolicy,
+  running: string | undefined,
+  timeoutMs: number,
+): Promise<Omit<Triggered, 'paused'>> {
   if (running && overlap !== ScheduleOverlapPolicy.ALLOW_ALL)
     return {
-      paused,
       behind: { workflowId: running, overlap: overlap === ScheduleOverlapPolicy.SKIP ? 'skipped' : 'buffered' },
     };
-  // the schedule starts the run asynchronously: look for it among its recent actions
+  // the schedule starts the run asynchronously
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
     const started = (await handle.describe()).info.recentActions.find(
       (action) => !earlier.has(action.action.workflow.workflowId),
     );
-    if (started)
-      return { workflowId: started.action.workflow.workflowId, month: monthBefore(started.scheduledAt), paused };
+    if (started) return { workflowId: started.action.workflow.workflowId, month: monthBefore(started.scheduledAt) };
     await new Promise((resolveWait) => setTimeout(resolveWait, 250));
   }
-  return { paused };
+  return {};
 }
 
 export interface ScheduleSummary {

@@ -120,8 +120,8 @@ describe('schedule trigger', () => {
     expect(triggeredWith).toEqual(['SKIP', 'BUFFER_ONE']);
     const entries = (await readAuditLog(store)).map((e) => [e.event, e.run.workflowId, e.actor, e.details]);
     expect(entries).toEqual([
-      ['schedule.triggered', 'monthly', 'operator', { overlap: 'SKIP' }],
-      ['schedule.triggered', 'monthly', 'operator', { overlap: 'BUFFER_ONE' }],
+      ['schedule.triggered', 'monthly', 'operator', { overlap: 'SKIP', skipped: 'monthly-1' }],
+      ['schedule.triggered', 'monthly', 'operator', { overlap: 'BUFFER_ONE', buffered: 'monthly-1' }],
     ]);
   });
 
