@@ -367,11 +367,11 @@ export function dispatchedListWarning(measured: SnapshotRef, allFits: ListFit[])
   // the rows checked against each list: those used here and those whose subscriber is not on the measured list
   const checked =
     reference.rows > reference.onList
-      ? `; the rows checked are the ${count(reference.rows)} with an id, a date in the month and a known outcome: the ${count(reference.onList)} used here and ${count(reference.rows - reference.onList)} whose subscriber is not on ${list}'s list`
+      ? `; the rows checked are the ${count(reference.rows)} with an id, a date in the month and an outcome blank or known: the ${count(reference.onList)} used here and ${count(reference.rows - reference.onList)} whose subscriber is not on ${list}'s list`
       : '';
   const measure = byAction
     ? `log rows naming the action the list recommends, of the ${count(reference.withAction)} with an action: ${detail}${checked}`
-    : `log rows whose subscriber is on the list, of the ${count(reference.rows)} with an id, a date in the month and a known outcome: ${detail}`;
+    : `log rows whose subscriber is on the list, of the ${count(reference.rows)} with an id, a date in the month and an outcome blank or known: ${detail}`;
   const identical = same.length ? ` (${same.join(', ')}: the same dispatch list, byte for byte)` : '';
   const head = `measured against the dispatch list of ${list}, the latest version when this run started${identical}; ${measured.month} also has ${others.join(', ')}`;
   if (best.version !== measured.version)

@@ -1,4 +1,4 @@
-import { upliftReading, type UpliftReading } from '../domain/campaign-reading';
+import { noControlGroup, upliftReading, type UpliftReading } from '../domain/campaign-reading';
 import { dirname } from 'node:path';
 import { OUTSIDE_WINDOW } from '../data/contract';
 import type { SnapshotManifest } from '../store/manifest';
@@ -67,9 +67,8 @@ export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' |
   if (!campaigns) return undefined;
   if (!campaigns.measured) return `  campaigns     not measured: ${campaigns.reason}`;
   const { overall, dispatchFrom } = campaigns;
-  // published before a list without a control group was refused: nothing to compare with
-  if (overall.controlSubscribers === 0)
-    return `  campaigns     not measured: ${dispatchFrom.month}/v${dispatchFrom.version}'s list holds nobody out (no control group)`;
+  const noControl = noControlGroup(campaigns);
+  if (noControl) return `  campaigns     not measured: ${noControl}`;
   const rate = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(1)}%`);
   const points = (share: number | null) =>
     share === null ? '-' : `${share > 0 ? '+' : ''}${(share * 100).toFixed(1)}`;

@@ -36,3 +36,14 @@ export function keptPer100Gap(metrics: Extract<CampaignMetrics, { measured: true
   if (metrics.minLoggedSubscribers === undefined) return undefined;
   return `– where fewer than ${metrics.minLoggedSubscribers} of a group's targeted subscribers were logged (too few to divide by)`;
 }
+
+/**
+ * Why a measured list reads nothing when it held nobody out (published before such lists were
+ * refused): no control group, counting those held out whose usage was all quarantined. Null when
+ * it held someone out.
+ */
+export function noControlGroup(metrics: Extract<CampaignMetrics, { measured: true }>): string | null {
+  const { overall, dispatchFrom } = metrics;
+  if (overall.controlSubscribers + (overall.controlUnreadable ?? 0) > 0) return null;
+  return `${dispatchFrom.month}/v${dispatchFrom.version}'s list holds nobody out (no control group)`;
+}

@@ -10,7 +10,7 @@ import type { SnapshotRef } from '../../store/layout';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { output, positiveInt, required } from '../options';
-import { keptPer100Gap, READING_IN_TABLES, upliftReading } from '../../domain/campaign-reading';
+import { keptPer100Gap, noControlGroup, READING_IN_TABLES, upliftReading } from '../../domain/campaign-reading';
 
 /** The width `campaigns show` fits its text to. */
 const TEXT_WIDTH = 100;
@@ -69,9 +69,8 @@ function dimensionTable(
  */
 export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown: CampaignGroup[]): string {
   if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
-  // published before a list without a control group was refused: nothing to compare with
-  if (metrics.overall.controlSubscribers === 0)
-    return `${ref.month}/v${ref.version}: not measured: ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version}'s list holds nobody out (no control group)`;
+  const noControl = noControlGroup(metrics);
+  if (noControl) return `${ref.month}/v${ref.version}: not measured: ${noControl}`;
   const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
   const count = (n: number) => n.toLocaleString('en-US');
   const { overall, contacts } = metrics;

@@ -472,7 +472,7 @@ describe('the dispatch list measured', () => {
       );
       const third = await measuredMay(conn, store, log, { version: 3 });
       expect(third.warnings?.[0]).toBe(
-        "measured against the dispatch list of 2026-05/v3, the latest version when this run started; 2026-05 also has v1, v2, and the contact log fits 2026-05/v1 better (log rows naming the action the list recommends, of the 54 with an action: v1 54, v2 54, v3 0; the rows checked are the 54 with an id, a date in the month and a known outcome: the 36 used here and 18 whose subscriber is not on 2026-05/v3's list): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1",
+        "measured against the dispatch list of 2026-05/v3, the latest version when this run started; 2026-05 also has v1, v2, and the contact log fits 2026-05/v1 better (log rows naming the action the list recommends, of the 54 with an action: v1 54, v2 54, v3 0; the rows checked are the 54 with an id, a date in the month and an outcome blank or known: the 36 used here and 18 whose subscriber is not on 2026-05/v3's list): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1",
       );
       await writeFile(
         join(v3, 'dispatch.parquet'),

@@ -159,6 +159,11 @@ describe('campaign measurement as text', () => {
     const html = (await campaignsSection({ metrics: old, groups: [noControl] })).html;
     expect(html).toContain("Not measured: 2026-10/v1's list holds nobody out (no control group).");
     expect(html).not.toContain('Too few subscribers');
+    // a list that held some out, all of them with every usage row quarantined, did hold them out
+    const unreadable = metrics({ overall: { ...noControl, controlUnreadable: 4 } });
+    expect(campaignSummaryLine({ metrics: { campaigns: unreadable }, snapshot } as never)).not.toContain(NOBODY);
+    expect(campaignsText(ref, unreadable, [noControl])).not.toContain(NOBODY);
+    expect((await campaignsSection({ metrics: unreadable, groups: [noControl] })).html).not.toContain(NOBODY);
   });
 
   it('shows kept per 100 contacts as – where it is not given, and says why, in campaigns show and the report', async () => {

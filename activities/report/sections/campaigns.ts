@@ -2,7 +2,7 @@ import type { CampaignGroup, CampaignMetrics } from '../../campaign-metrics';
 import { campaignWarnings } from '../../campaigns';
 import { renderChart } from '../charts';
 import { decimals, escape, fmt, pct as percentOf, type ReportSection } from '../html';
-import { keptPer100Gap, READING_IN_TABLES, upliftReading } from '../../../domain/campaign-reading';
+import { keptPer100Gap, noControlGroup, READING_IN_TABLES, upliftReading } from '../../../domain/campaign-reading';
 
 /** What the section shows: the manifest's campaign metrics and every row of campaigns.parquet. */
 export interface CampaignsSectionData {
@@ -19,11 +19,8 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
   const section = (html: string) => ({ id: 'campaigns', title: "Did last month's actions work?", html });
   if (!metrics.measured) return section(`<p class="note">Not measured: ${escape(metrics.reason)}.</p>`);
   const { overall, contacts, dispatchFrom } = metrics;
-  // published before a list without a control group was refused: nothing to compare with
-  if (overall.controlSubscribers === 0)
-    return section(
-      `<p class="note">Not measured: ${escape(`${dispatchFrom.month}/v${dispatchFrom.version}`)}'s list holds nobody out (no control group).</p>`,
-    );
+  const noControl = noControlGroup(metrics);
+  if (noControl) return section(`<p class="note">Not measured: ${escape(noControl)}.</p>`);
   const grids = groups.filter((g) => g.dimension === 'grid');
   const readableGrids = grids.filter((g) => !g.tooSmall);
   const warnings = campaignWarnings(metrics);
