@@ -11,6 +11,7 @@ import { recordAudit } from '../activities/audit';
 import { readAuditLog, type AuditEntry, type AuditEvent } from '../store/audit-log';
 import { FINAL_EVENTS } from '../store/snapshots';
 import type { StoreConfig } from '../store/layout';
+import type { Signer } from '../store/signing';
 import { addMonths, isMonth, monthBefore } from '../domain/month';
 import { changedParams, parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
@@ -18,7 +19,13 @@ import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows
 import { hasSearchAttributes } from './client';
 import { UsageError } from '../domain/errors';
 
-export interface MonthlyScheduleOptions {
+/** Who asked for a schedule change, and the key its audit entry is signed with (SEGFLOW_SIGNING_KEY, when set). */
+export interface ScheduleActor {
+  actor?: string;
+  signer?: Signer;
+}
+
+export interface MonthlyScheduleOptions extends ScheduleActor {
   scheduleId: string;
   /** Usage input folder the scheduled runs read. */
   input: string;
@@ -79,7 +86,7 @@ export async function createMonthlySchedule(
       pauseOnFailure: options.pauseOnFailure,
     },
   });
-  await recordScheduleEvent(config.store, options.scheduleId, 'schedule.created', options.actor, {
+  await recordScheduleEvent(config.store, options.scheduleId, 'schedule.created', options, {
     input: options.input,
     params: changedParams(params),
     partitions: options.partitions ?? 1,
@@ -108,19 +115,23 @@ async function recordScheduleEvent(
   store: StoreConfig,
   scheduleId: string,
   event: Extract<AuditEvent, `schedule.${string}`>,
-  actor: string | undefined,
+  { actor, signer }: ScheduleActor,
   details: Record<string, unknown>,
 ): Promise<void> {
   const at = new Date().toISOString();
   // the time as subject keeps two pauses of one schedule two entries (the log dedupes on run+event+subject)
-  await recordAudit(store, {
-    event,
-    run: { workflowId: scheduleId, runId: '' },
-    month: '',
-    actor: actor ?? userInfo().username,
-    subject: at,
-    details,
-  });
+  await recordAudit(
+    store,
+    {
+      event,
+      run: { workflowId: scheduleId, runId: '' },
+      month: '',
+      actor: actor ?? userInfo().username,
+      subject: at,
+      details,
+    },
+    signer,
+  );
 }
 
 /**
@@ -148,7 +159,7 @@ export async function existingSchedule(
 export async function changeSchedule(
   client: Client,
   store: StoreConfig,
-  request: { scheduleId: string; change: 'pause' | 'unpause' | 'delete'; note?: string; actor?: string },
+  request: { scheduleId: string; change: 'pause' | 'unpause' | 'delete'; note?: string } & ScheduleActor,
 ): Promise<void> {
   const { handle } = await existingSchedule(client, request.scheduleId);
   const actor = request.actor ?? userInfo().username;
@@ -160,7 +171,13 @@ export async function changeSchedule(
   const event = ({ pause: 'schedule.paused', unpause: 'schedule.unpaused', delete: 'schedule.deleted' } as const)[
     request.change
   ];
-  await recordScheduleEvent(store, request.scheduleId, event, actor, request.change === 'delete' ? {} : { note });
+  await recordScheduleEvent(
+    store,
+    request.scheduleId,
+    event,
+    { actor, signer: request.signer },
+    request.change === 'delete' ? {} : { note },
+  );
 }
 
 /** What `schedule trigger` did: the run it started, or the run it waits behind or was skipped for. */
@@ -181,8 +198,7 @@ export async function triggerSchedule(
   client: Client,
   store: StoreConfig,
   scheduleId: string,
-  actor: string = userInfo().username,
-  timeoutMs = 10_000,
+  { timeoutMs = 10_000, ...who }: ScheduleActor & { timeoutMs?: number } = {},
 ): Promise<Triggered> {
   const { handle, description } = await existingSchedule(client, scheduleId);
   const paused = description.state.paused;
@@ -192,7 +208,7 @@ export async function triggerSchedule(
   await handle.trigger(overlap);
   const triggered = await whatTriggerDid(handle, earlier, overlap, running, timeoutMs);
   // what happened, not only that someone asked: a skipped trigger started nothing
-  await recordScheduleEvent(store, scheduleId, 'schedule.triggered', actor, {
+  await recordScheduleEvent(store, scheduleId, 'schedule.triggered', who, {
     overlap,
     ...(triggered.workflowId ? { started: triggered.workflowId, month: triggered.month } : {}),
     ...(triggered.behind ? { [triggered.behind.overlap]: triggered.behind.workflowId } : {}),
@@ -322,7 +338,7 @@ export async function backfillMonths(
   scheduleId: string,
   from: string,
   to: string,
-  actor: string = userInfo().username,
+  who: ScheduleActor = {},
 ): Promise<string[]> {
   if (!isMonth(from) || !isMonth(to) || from > to)
     throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
@@ -339,7 +355,7 @@ export async function backfillMonths(
     overlap: ScheduleOverlapPolicy.BUFFER_ALL,
   });
   // the runs' own entries name the schedule as their actor: this one names who asked for them
-  await recordScheduleEvent(store, scheduleId, 'schedule.backfilled', actor, { from, to });
+  await recordScheduleEvent(store, scheduleId, 'schedule.backfilled', who, { from, to });
   return months;
 }
 

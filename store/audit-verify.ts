@@ -228,7 +228,11 @@ function checkChain(
       });
     }
     if (publicKey) {
-      if (!entry.signature) problems.push({ where, problem: `entry seq ${entry.seq} is not signed` });
+      if (!entry.signature)
+        problems.push({
+          where,
+          problem: `entry seq ${entry.seq} (${entry.event}${entry.actor ? ` by ${entry.actor}` : ''}) is not signed`,
+        });
       else if (!verifyText(publicKey, entry.hash, entry.signature.value))
         problems.push({
           where,

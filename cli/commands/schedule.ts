@@ -28,13 +28,18 @@ function hourArg(value: string): number {
   return n;
 }
 
-/** A client and the schedule operations, loaded by the actions that use them (cli/index.ts). */
+/**
+ * A client and the schedule operations, loaded by the actions that use them (cli/index.ts), and
+ * the key the audit entries are signed with (SEGFLOW_SIGNING_KEY, as the workers sign theirs).
+ */
 async function connected(config: SegflowConfig) {
-  const [{ connectClient }, schedules] = await Promise.all([
+  const [{ connectClient }, schedules, { loadSigner }] = await Promise.all([
     import('../../pipelines/client'),
     import('../../pipelines/schedules'),
+    import('../../store/signing'),
   ]);
-  return { client: await connectClient(config), schedules };
+  const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
+  return { client: await connectClient(config), schedules, signer };
 }
 
 const idOption = () => new Option('--id <scheduleId>', 'schedule id').default(DEFAULT_SCHEDULE_ID);
@@ -91,8 +96,9 @@ function addCreate(schedule: Command): void {
       // checked as a run of last month would take them: a bad one would fail every scheduled run
       await validatedParams({ ...params, month: previousMonth(), input }, { monthlyFiles: 'later' });
       const config = loadConfig();
-      const { client, schedules } = await connected(config);
+      const { client, schedules, signer } = await connected(config);
       await schedules.createMonthlySchedule(client, config, {
+        signer,
         scheduleId: options.id,
         input,
         params,
@@ -172,11 +178,12 @@ function addPauseUnpause(schedule: Command): void {
       .option('--note <text>', 'why, shown by describe and kept in the audit log')
       .action(async (options) => {
         const config = loadConfig();
-        const { client, schedules } = await connected(config);
+        const { client, schedules, signer } = await connected(config);
         await schedules.changeSchedule(client, config.store, {
           scheduleId: options.id,
           change,
           note: options.note,
+          signer,
         });
         console.log(`${change}d schedule ${options.id}`);
       });
@@ -190,8 +197,10 @@ function addTrigger(schedule: Command): void {
     .addOption(idOption())
     .action(async (options) => {
       const config = loadConfig();
-      const { client, schedules } = await connected(config);
-      console.log(triggeredText(options.id, await schedules.triggerSchedule(client, config.store, options.id)));
+      const { client, schedules, signer } = await connected(config);
+      console.log(
+        triggeredText(options.id, await schedules.triggerSchedule(client, config.store, options.id, { signer })),
+      );
     });
 }
 
@@ -222,8 +231,8 @@ function addDelete(schedule: Command): void {
     .addOption(idOption())
     .action(async (options) => {
       const config = loadConfig();
-      const { client, schedules } = await connected(config);
-      await schedules.changeSchedule(client, config.store, { scheduleId: options.id, change: 'delete' });
+      const { client, schedules, signer } = await connected(config);
+      await schedules.changeSchedule(client, config.store, { scheduleId: options.id, change: 'delete', signer });
       console.log(`deleted schedule ${options.id}`);
     });
 }
@@ -245,9 +254,9 @@ function addBackfill(schedule: Command): void {
     .action(async (options) => {
       const [from, to] = [required(options.from, '--from <YYYY-MM>'), required(options.to, '--to <YYYY-MM>')];
       const config = loadConfig();
-      const { client, schedules } = await connected(config);
+      const { client, schedules, signer } = await connected(config);
       const since = new Date();
-      const months = await schedules.backfillMonths(client, config.store, options.id, from, to);
+      const months = await schedules.backfillMonths(client, config.store, options.id, from, to, { signer });
       if (!options.wait)
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);

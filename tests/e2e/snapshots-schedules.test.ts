@@ -116,16 +116,16 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     await expect(again).rejects.toBeInstanceOf(UsageError);
     await expect(again).rejects.toThrow(`a schedule ${scheduleId} exists already`);
     const since = new Date(Date.now() - 1_000);
-    const triggered = await triggerSchedule(env.client, config.store, scheduleId, 'operator');
+    const triggered = await triggerSchedule(env.client, config.store, scheduleId, { actor: 'operator' });
     expect(triggered).toMatchObject({ month, workflowId: expect.stringMatching(/^e2e-monthly-/), paused: false });
     const ran = await waitForScheduledMonths(config, scheduleId, [month], since, 120_000);
     expect(ran).toMatchObject({ missing: [], failed: new Map() });
     expect(ran.published.get(month)).toBe(1);
 
     const months = [addMonths(month, -3), addMonths(month, -2), addMonths(month, -1)];
-    expect(await backfillMonths(env.client, config.store, scheduleId, months[0], months[2], 'operator')).toEqual(
-      months,
-    );
+    expect(
+      await backfillMonths(env.client, config.store, scheduleId, months[0], months[2], { actor: 'operator' }),
+    ).toEqual(months);
     const backfilled = await waitForScheduledMonths(config, scheduleId, months, since, 300_000);
     expect(backfilled.missing).toEqual([]);
     expect([...backfilled.published.keys()].sort()).toEqual(months);

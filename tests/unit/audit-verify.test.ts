@@ -489,7 +489,9 @@ describe('audit verify: signatures', () => {
       month: MONTH,
       actor: 'x',
     });
-    expect(await problemsOf(store, { publicKey })).toEqual([`${auditLogPath(store)}:7: entry seq 7 is not signed`]);
+    expect(await problemsOf(store, { publicKey })).toEqual([
+      `${auditLogPath(store)}:7: entry seq 7 (run.requested by x) is not signed`,
+    ]);
   });
 
   it('an audit entry edited and re-signed with another key is caught by the signature', async () => {

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { Client, ScheduleDescription } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../domain/errors';
@@ -5,6 +6,7 @@ import { monthBefore } from '../../domain/month';
 import { backfillMonths, calendarText, summariseSchedule, triggerSchedule } from '../../pipelines/schedules';
 import { readAuditLog, type AuditEntry } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
+import { signerOf, verifyText } from '../../store/signing';
 import { storeIn, tempDir } from '../helpers';
 import { scheduleState } from '../../cli/commands/runs';
 import { scheduleText, triggeredText } from '../../cli/commands/schedule';
@@ -110,15 +112,23 @@ describe('schedule trigger', () => {
           }),
         },
       }) as unknown as Client;
-    const skipped = await triggerSchedule(scheduleWith('SKIP', ['monthly-1']), store, 'monthly', 'operator');
+    const skipped = await triggerSchedule(scheduleWith('SKIP', ['monthly-1']), store, 'monthly', { actor: 'operator' });
     expect(skipped).toEqual({ paused: false, behind: { workflowId: 'monthly-1', overlap: 'skipped' } });
     expect(triggeredText('monthly', skipped)).toBe(
       "schedule monthly: nothing started: its run monthly-1 is still going, and the schedule's overlap policy skips a start meanwhile ('segflow runs follow monthly-1' follows it)",
     );
-    const buffered = await triggerSchedule(scheduleWith('BUFFER_ONE', ['monthly-1']), store, 'monthly', 'operator');
+    // signed with the key the workers sign with, when the CLI has it (SEGFLOW_SIGNING_KEY)
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const buffered = await triggerSchedule(scheduleWith('BUFFER_ONE', ['monthly-1']), store, 'monthly', {
+      actor: 'operator',
+      signer: signerOf(privateKey),
+    });
     expect(buffered.behind).toEqual({ workflowId: 'monthly-1', overlap: 'buffered' });
     expect(triggeredWith).toEqual(['SKIP', 'BUFFER_ONE']);
-    const entries = (await readAuditLog(store)).map((e) => [e.event, e.run.workflowId, e.actor, e.details]);
+    const log = await readAuditLog(store);
+    expect(log.map((e) => e.signature !== undefined)).toEqual([false, true]);
+    expect(verifyText(publicKey, log[1].hash, log[1].signature!.value)).toBe(true);
+    const entries = log.map((e) => [e.event, e.run.workflowId, e.actor, e.details]);
     expect(entries).toEqual([
       ['schedule.triggered', 'monthly', 'operator', { overlap: 'SKIP', skipped: 'monthly-1' }],
       ['schedule.triggered', 'monthly', 'operator', { overlap: 'BUFFER_ONE', buffered: 'monthly-1' }],
