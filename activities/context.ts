@@ -60,11 +60,11 @@ function reportProgress(context: Context, details: CheckpointDetails): void {
 }
 
 function signalWorkflow(context: Context, details: CheckpointDetails): void {
-  const { workflowExecution, activityId, activityType } = context.info;
+  const { workflowExecution, activityId, activityType, attempt } = context.info;
   const stage = ACTIVITY_STAGES[activityType];
   if (!workflowExecution || !stage) return;
   const { stage: step, ...measures } = details;
-  const report: ActivityProgress = { activityId, stage, step, ...measures };
+  const report: ActivityProgress = { activityId, stage, step, ...measures, attempt };
   try {
     void context.client.workflow
       .getHandle(workflowExecution.workflowId, workflowExecution.runId)

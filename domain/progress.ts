@@ -21,6 +21,8 @@ export interface ActivityProgress extends StepProgress {
   activityId: string;
   /** The run stage the activity belongs to (ACTIVITY_STAGES). */
   stage: string;
+  /** The activity's attempt: a late report of an earlier one (a killed worker's) is not shown over a later one's (absent from an older worker's reports). */
+  attempt?: number;
 }
 
 export const STAGE_PROGRESS_SIGNAL = 'stageProgress';

@@ -260,6 +260,8 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   const reports = new Map<string, ActivityProgress>();
   setHandler(stageProgressSignal, (report) => {
     if (report.stage !== progress.stage) return; // a late report of a finished stage
+    // a late report of an earlier attempt of the same activity (its worker was killed)
+    if ((reports.get(report.activityId)?.attempt ?? 0) > (report.attempt ?? 0)) return;
     reports.delete(report.activityId); // re-inserted last: the latest report names the step
     reports.set(report.activityId, report);
     progress = { ...progress, detail: combineProgress(reports.values()) };

@@ -5,6 +5,7 @@ import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities, type SegflowActivities } from '../../activities';
 import { DataQualityError, SnapshotStoreError } from '../../domain/errors';
+import { STAGE_PROGRESS_SIGNAL } from '../../domain/progress';
 import { crossCheckRetainedRuns } from '../../pipelines/audit-crosscheck';
 import { showRun } from '../../pipelines/runs';
 import { readAuditLog } from '../../store/audit-log';
@@ -494,6 +495,23 @@ describe('monthly workflow with stub activities', () => {
     ]);
     expect(await eventsOf('stub-side')).toEqual(PUBLISHED_RUN_EVENTS);
     expect(calls.indexOf('trainAndScoreChurn')).toBeLessThan(calls.indexOf('publishSnapshot'));
+  });
+
+  it("shows a stage's latest attempt's progress, not a late report of an earlier attempt (a killed worker's)", async () => {
+    newGate();
+    const detail = await withWorker('stubs-attempts', { computeFeatures: featuresToScore(9) }, async () => {
+      const handle = await start('stubs-attempts', 'stub-attempts');
+      await gate.reached;
+      const report = (attempt: number, step: string) =>
+        handle.signal(STAGE_PROGRESS_SIGNAL, { activityId: '9', stage: 'cluster', step, attempt });
+      await report(2, 'cluster: fitting k-means, k = 3');
+      await report(1, 'cluster: writing segments');
+      const shown = (await handle.query(progressQuery)).detail;
+      gate.open();
+      await handle.result();
+      return shown;
+    });
+    expect(detail).toEqual({ step: 'cluster: fitting k-means, k = 3' });
   });
 
   it('side by side, the first stage to fail cancels the other and awaits it, and names the run failed at its own stage', async () => {
