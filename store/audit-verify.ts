@@ -1,4 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { formatHead, GENESIS_HASH, hashMatches, type AuditEntry, type AuditHead } from './audit-log';
@@ -75,9 +75,16 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
           ? 'AUDIT LOG MISSING: there is no audit log here (is SEGFLOW_STORE the store you mean? or was the log removed?)'
           : `the audit log cannot be read: ${error.message}`,
     });
-    return '';
+    return undefined;
   });
-  const { entries, chainIntact } = checkChain(text, logPath, publicKey, problems);
+  // an emptied log is no more verified than a removed one (and reads OK beside a store emptied too)
+  if (text !== undefined && text.trim() === '')
+    problems.push({
+      where: logPath,
+      problem:
+        'AUDIT LOG EMPTY: the audit log has no entry (is SEGFLOW_STORE the store you mean? a store segflow wrote to has at least its runs)',
+    });
+  const { entries, chainIntact } = checkChain(text ?? '', logPath, publicKey, problems);
   const last = entries.at(-1);
   const head = last ? { seq: last.seq, hash: last.hash } : null;
   if (expectHead) checkAnchoredHead(entries, expectHead, logPath, problems);
@@ -370,6 +377,20 @@ async function checkSnapshot(
     return { files: 0, publishing: false };
   }
   const manifestHash = (await hashFile(join(dir, 'manifest.json'))).sha256;
+  // published data lives in the store: a link to elsewhere can change without the store changing
+  const linked = await readlink(dir).catch(() => undefined);
+  if (linked !== undefined)
+    problems.push({
+      where,
+      problem: `is a symbolic link to ${linked}: the published snapshot no longer sits in the store, and what it points at can change outside it`,
+    });
+  // another snapshot moved into this one's place names itself in its manifest
+  const named = manifest.snapshot;
+  if (named && (named.month !== month || named.version !== version))
+    problems.push({
+      where,
+      problem: `holds snapshot ${named.month}/v${named.version} (run ${manifest.run?.workflowId ?? '?'}), not v${version}: another snapshot was moved into its place`,
+    });
   const publishedAt = Date.parse(manifest.snapshot?.publishedAt ?? '');
   const age = Date.now() - publishedAt;
   // a publish time in the future is no publish in progress: it would stretch the grace for ever
@@ -394,9 +415,15 @@ async function checkSnapshot(
   }
   const expected = new Set(['manifest.json', ...manifest.outputs.map((o) => o.file)]);
   if (signature !== undefined) expected.add(MANIFEST_SIGNATURE_FILE);
-  for (const name of await readdir(dir))
-    if (!expected.has(name))
-      problems.push({ where: `${where}/${name}`, problem: 'file not listed in the manifest was added' });
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (!expected.has(entry.name))
+      problems.push({ where: `${where}/${entry.name}`, problem: 'file not listed in the manifest was added' });
+    else if (entry.isSymbolicLink())
+      problems.push({
+        where: `${where}/${entry.name}`,
+        problem: `is a symbolic link to ${await readlink(join(dir, entry.name))}: the published file no longer sits in the store, and what it points at can change outside it`,
+      });
+  }
   for (const output of manifest.outputs) {
     const actual = await hashFile(join(dir, output.file)).catch(() => undefined);
     if (!actual) problems.push({ where: `${where}/${output.file}`, problem: 'file listed in the manifest is missing' });

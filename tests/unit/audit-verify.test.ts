@@ -1,5 +1,5 @@
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
 import { promoteSnapshot } from '../../pipelines/promote';
@@ -49,6 +49,33 @@ describe('audit verify: completeness', () => {
     expect(report.ok).toBe(false);
     expect(report.problems.map((p) => p.where)).toEqual([`snapshots/${MONTH}/v2`, `snapshots/${MONTH}/v3`]);
     expect(report.problems[0].problem).toMatch(/^PUBLISHED SNAPSHOT MISSING: published \(audit seq 6, run run-2\)/);
+  });
+
+  it('a snapshot folder or file replaced by a symbolic link to a copy elsewhere is named (it can change outside the store)', async () => {
+    const store = await storeWithVersions(3);
+    const elsewhere = join(await tempDir(), 'copy');
+    await cp(versionDir(store, MONTH, 2), elsewhere, { recursive: true });
+    await rm(versionDir(store, MONTH, 2), { recursive: true });
+    await symlink(elsewhere, versionDir(store, MONTH, 2));
+    const file = join(versionDir(store, MONTH, 3), 'subscribers.parquet');
+    const copied = join(await tempDir(), 'subscribers-3.parquet');
+    await cp(file, copied);
+    await rm(file);
+    await symlink(copied, file);
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/v2: is a symbolic link to ${elsewhere}: the published snapshot no longer sits in the store, and what it points at can change outside it`,
+      `snapshots/${MONTH}/v3/subscribers.parquet: is a symbolic link to ${copied}: the published file no longer sits in the store, and what it points at can change outside it`,
+    ]);
+  });
+
+  it("another snapshot moved into a version's place is named as such", async () => {
+    const store = await storeWithVersions(3);
+    await rm(versionDir(store, MONTH, 1), { recursive: true });
+    await rename(versionDir(store, MONTH, 3), versionDir(store, MONTH, 1));
+    const problems = await problemsOf(store);
+    expect(problems).toContain(
+      `snapshots/${MONTH}/v1: holds snapshot ${MONTH}/v3 (run wf-run-3), not v1: another snapshot was moved into its place`,
+    );
   });
 
   it('a deleted snapshot published again under its number is named as rebuilt; a new run gets the next number', async () => {
@@ -145,6 +172,13 @@ describe('audit verify: completeness', () => {
     expect(await verifyAudit(store)).toMatchObject({ ok: false, entries: 0 });
     expect(await problemsOf(store)).toEqual([
       `${auditLogPath(store)}: AUDIT LOG MISSING: there is no audit log here (is SEGFLOW_STORE the store you mean? or was the log removed?)`,
+    ]);
+    // emptied, with every snapshot removed too: nothing left to disagree with it
+    await mkdir(dirname(auditLogPath(store)), { recursive: true });
+    await writeFile(auditLogPath(store), '');
+    expect(await verifyAudit(store)).toMatchObject({ ok: false, entries: 0 });
+    expect(await problemsOf(store)).toEqual([
+      `${auditLogPath(store)}: AUDIT LOG EMPTY: the audit log has no entry (is SEGFLOW_STORE the store you mean? a store segflow wrote to has at least its runs)`,
     ]);
   });
 
