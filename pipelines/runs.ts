@@ -201,7 +201,12 @@ export interface RunDetail {
 
 /** Everything known about one run: its audit trail and, while Temporal keeps it, its history. */
 export async function showRun(store: StoreConfig, client: Client | undefined, workflowId: string): Promise<RunDetail> {
-  const audit = (await readAuditLog(store)).filter((entry) => entry.run.workflowId === workflowId);
+  // with the schedule trigger that started it, which names who asked (the run's entries name the schedule)
+  const audit = (await readAuditLog(store)).filter(
+    (entry) =>
+      entry.run.workflowId === workflowId ||
+      (entry.event === 'schedule.triggered' && entry.details?.started === workflowId),
+  );
   if (!client) return { audit, temporal: null };
   const handle = client.workflow.getHandle(workflowId);
   try {

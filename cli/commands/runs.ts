@@ -80,7 +80,9 @@ export function registerRuns(program: Command): void {
         );
       }
       // a schedule's id names its changes in the log (schedule.created, .paused, ...), not a run
-      const isSchedule = detail.audit.length > 0 && detail.audit.every((e) => e.event.startsWith('schedule.'));
+      const isSchedule =
+        detail.audit.length > 0 &&
+        detail.audit.every((e) => e.event.startsWith('schedule.') && e.run.workflowId === workflowId);
       output(options.json, detail, (d) =>
         [
           'Audit log:',

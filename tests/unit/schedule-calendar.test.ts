@@ -8,7 +8,9 @@ import { readAuditLog, type AuditEntry } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
 import { signerOf, verifyText } from '../../store/signing';
 import { storeIn, tempDir } from '../helpers';
+import { recordAudit } from '../../activities/audit';
 import { scheduleState } from '../../cli/commands/runs';
+import { showRun } from '../../pipelines/runs';
 import { scheduleText, triggeredText } from '../../cli/commands/schedule';
 
 describe("a schedule's calendar as people read it", () => {
@@ -155,5 +157,28 @@ describe('runs show <schedule id>', () => {
     expect(scheduleState('monthly', events('schedule.created', 'schedule.triggered', 'schedule.deleted'))).toBe(
       "monthly was a schedule, deleted (audit seq 3); 'segflow runs list' shows the runs it started",
     );
+  });
+
+  it('shows a triggered run with the trigger that started it, which names who asked', async () => {
+    const store = storeIn(await tempDir());
+    const triggered = {
+      event: 'schedule.triggered' as const,
+      run: { workflowId: 'monthly', runId: '' },
+      month: '',
+      actor: 'operator',
+    };
+    await recordAudit(store, { ...triggered, subject: 'a', details: { overlap: 'SKIP', started: 'monthly-2026-12' } });
+    await recordAudit(store, { ...triggered, subject: 'b', details: { overlap: 'SKIP', skipped: 'monthly-2026-12' } });
+    await recordAudit(store, {
+      event: 'run.requested',
+      run: { workflowId: 'monthly-2026-12', runId: 'r' },
+      month: '2026-11',
+      actor: 'schedule:monthly',
+    });
+    const { audit } = await showRun(store, undefined, 'monthly-2026-12');
+    expect(audit.map((e) => [e.event, e.actor])).toEqual([
+      ['schedule.triggered', 'operator'],
+      ['run.requested', 'schedule:monthly'],
+    ]);
   });
 });
