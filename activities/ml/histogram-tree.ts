@@ -365,14 +365,21 @@ export function goesLeft(node: Exclude<TreeNodeJSON, { distribution: number[][] 
   return node.missingLeft; // missing, or a category this node never saw
 }
 
+/** The leaf a row of the columns reaches. */
+export function leafOf(
+  model: DTClassifierJSON,
+  columns: Float64Array[],
+  row: number,
+): Extract<TreeNodeJSON, { distribution: number[][] }> {
+  let node = model.root;
+  while (!('distribution' in node)) node = goesLeft(node, columns[node.splitColumn][row]) ? node.left : node.right;
+  return node;
+}
+
 /** P(class 1) for every row. */
 export function predictProbabilities(model: DTClassifierJSON, columns: Float64Array[]): Float64Array {
   const rows = columns[0]?.length ?? 0;
   const out = new Float64Array(rows);
-  for (let i = 0; i < rows; i++) {
-    let node = model.root;
-    while (!('distribution' in node)) node = goesLeft(node, columns[node.splitColumn][i]) ? node.left : node.right;
-    out[i] = node.distribution[0][1];
-  }
+  for (let i = 0; i < rows; i++) out[i] = leafOf(model, columns, i).distribution[0][1];
   return out;
 }

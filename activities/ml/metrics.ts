@@ -24,16 +24,21 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
   for (let i = 0; i < n; i++) positives += labels[i];
   const negatives = n - positives;
 
-  // ROC AUC and average precision over groups of tied scores, so row order among ties cannot matter
+  // ROC AUC and average precision over groups of tied scores, so row order among ties cannot matter;
+  // and the churners among the first i rows, a tie's shared evenly over its places, so a decile's
+  // cut through a tie (a tree's leaf holds thousands of rows of one score) counts what it holds
   let truePos = 0;
   let falsePos = 0;
   let auc = 0;
   let averagePrecision = 0;
+  const hitsBefore = new Float64Array(n + 1);
   for (let start = 0; start < n;) {
     let end = start;
     let groupPos = 0;
     while (end < n && scores[order[end]] === scores[order[start]]) groupPos += labels[order[end++]];
     const groupNeg = end - start - groupPos;
+    for (let i = start; i < end; i++)
+      hitsBefore[i + 1] = hitsBefore[start] + (groupPos / (end - start)) * (i + 1 - start);
     auc += groupNeg * (truePos + groupPos / 2);
     truePos += groupPos;
     falsePos += groupNeg;
@@ -43,7 +48,6 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
   const rocAuc = positives === 0 || negatives === 0 ? Number.NaN : auc / (positives * negatives);
 
   const baseRate = positives / n;
-  const hitsBefore = sharedHits(scores, labels, order);
   const liftByDecile: number[] = [];
   for (let d = 0; d < 10; d++) {
     const from = Math.floor((d * n) / 10);
@@ -73,25 +77,6 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
     liftByDecile,
     confusion,
   };
-}
-
-/**
- * Churners among the first i rows by score, for every i, with a group of tied scores sharing its
- * churners evenly over its places: a decile's cut through a tie (a tree's leaf holds thousands of
- * rows of one score) then counts what the group holds, not the rows that happen to sort first.
- */
-function sharedHits(scores: Float64Array, labels: Uint8Array, order: Uint32Array): Float64Array {
-  const n = scores.length;
-  const before = new Float64Array(n + 1);
-  for (let start = 0; start < n;) {
-    let end = start;
-    let groupPos = 0;
-    while (end < n && scores[order[end]] === scores[order[start]]) groupPos += labels[order[end++]];
-    const share = groupPos / (end - start);
-    for (let i = start; i < end; i++) before[i + 1] = before[start] + share * (i + 1 - start);
-    start = end;
-  }
-  return before;
 }
 
 /** Adjusted Rand index of two labelings given their contingency counts (1 = identical partitions, ~0 = chance). */

@@ -1,6 +1,6 @@
 import { termInSymbols, type RuleTerm } from '../../domain/feature-words';
 import { categoryLabels, type FeatureMeta } from './feature-matrix';
-import { goesLeft, type DTClassifierJSON, type TreeNodeJSON } from './histogram-tree';
+import { leafOf, type DTClassifierJSON, type TreeNodeJSON } from './histogram-tree';
 
 /** One leaf of the churn tree in words a marketer can read. */
 export interface LeafRule {
@@ -31,8 +31,7 @@ export function leafCounts(
 ): LeafCounts {
   const counts: LeafCounts = new Map();
   for (const row of rows) {
-    let node = model.root;
-    while (!('distribution' in node)) node = goesLeft(node, columns[node.splitColumn][row]) ? node.left : node.right;
+    const node = leafOf(model, columns, row);
     const leaf = counts.get(node) ?? { subscribers: 0, churners: 0 };
     leaf.subscribers++;
     leaf.churners += labels[row];
