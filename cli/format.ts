@@ -41,7 +41,7 @@ export function printResult(
     '',
     `  subscribers scored      ${result.subscribers.toLocaleString('en-US')}`,
     `  rows quarantined        ${count(result.rowsQuarantined - outsideWindow)}${outsideWindowNote(outsideWindow)}`,
-    `  churn holdout ROC AUC   ${holdoutAucText(result.churnRocAuc, result.churnHoldout?.churners, result.churnHoldout?.rows)}`,
+    `  churn holdout ROC AUC   ${holdoutAucText(result.churnRocAuc, result.churnHoldout)}`,
     ...(tooGood ? [`    warning: ${tooGood}`] : []),
     ...(fewHeldOut ? [`    warning: ${fewHeldOut}`] : []),
     `  top-decile lift         ${decimals(result.churnTopDecileLift, 2, 'x')}`,

@@ -164,7 +164,7 @@ export function snapshotSummary(
     `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
     `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored; the models learnt from ${count(rows.trainingRows + rows.holdoutRows)} labelled subscribers (${count(rows.holdoutRows)} held out to test them)`,
-    `  churn model   holdout ROC AUC ${holdoutAucText(holdout.rocAuc, holdout.positives, holdout.rows)}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
+    `  churn model   holdout ROC AUC ${holdoutAucText(holdout.rocAuc, { churners: holdout.positives, rows: holdout.rows, stdError: holdout.rocAucStdError })}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
     ...[fewHeldOutWarning(holdout.positives)].flatMap((warning) => (warning ? [`    warning: ${warning}`] : [])),
     `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : `, ids new (not matched: ${addMonths(snapshot.month, -1)} had no latest snapshot when this one ran, or it was clustered on other features)`}`,
     ...metrics.segments.map(

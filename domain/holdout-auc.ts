@@ -3,29 +3,47 @@ import { count, decimals } from './decimals';
 /** Below this many churners held out, a holdout ROC AUC moves widely with the split (a seed alone moves it). */
 export const FEW_HELD_OUT_CHURNERS = 30;
 
+/** What a holdout ROC AUC was measured on: its churners, its subscribers, and DeLong's standard error from its scores when recorded. */
+export interface HoldoutCounts {
+  churners: number;
+  rows: number;
+  stdError?: number | null;
+}
+
 /**
- * A 95% interval for a ROC AUC from the numbers of churners and stayers it was measured on, by
- * Hanley and McNeil's (1982) standard error, which needs no scores (older snapshots have the counts
- * only) and errs wide rather than narrow (tests/unit/holdout-auc.test.ts); null where it cannot be measured.
+ * A 95% interval for a ROC AUC: from DeLong's standard error, computed from the holdout's scores
+ * (activities/ml/metrics.ts), when the run recorded it; else from the numbers of churners and
+ * stayers alone by Hanley and McNeil's (1982) formula (older snapshots), which can be too narrow
+ * when the two groups' scores spread differently (0.75x in tests/unit/holdout-auc.test.ts). Null
+ * where it cannot be measured.
  */
-export function aucInterval(auc: number, positives: number, negatives: number): { low: number; high: number } | null {
+export function aucInterval(auc: number, holdout: HoldoutCounts): { low: number; high: number } | null {
+  const positives = holdout.churners;
+  const negatives = holdout.rows - holdout.churners;
   if (!Number.isFinite(auc) || positives < 1 || negatives < 1) return null;
+  const recorded = holdout.stdError;
+  const stdError =
+    typeof recorded === 'number' && Number.isFinite(recorded) ? recorded : hanleyMcNeil(auc, positives, negatives);
+  const half = 1.96 * stdError;
+  return { low: Math.max(0, auc - half), high: Math.min(1, auc + half) };
+}
+
+function hanleyMcNeil(auc: number, positives: number, negatives: number): number {
   const q1 = auc / (2 - auc);
   const q2 = (2 * auc * auc) / (1 + auc);
   const variance =
     (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) /
     (positives * negatives);
-  const half = 1.96 * Math.sqrt(Math.max(variance, 0));
-  return { low: Math.max(0, auc - half), high: Math.min(1, auc + half) };
+  return Math.sqrt(Math.max(variance, 0));
 }
 
 /** "0.866 (95%: 0.830 to 0.902; 121 churners held out)", or the AUC alone where no interval can be given. */
-export function holdoutAucText(auc: number | null | undefined, positives?: number, rows?: number): string {
+export function holdoutAucText(auc: number | null | undefined, holdout?: HoldoutCounts): string {
   const value = decimals(auc, 3);
-  if (typeof auc !== 'number' || positives === undefined || rows === undefined) return value;
-  const interval = aucInterval(auc, positives, rows - positives);
+  if (typeof auc !== 'number' || !holdout) return value;
+  const interval = aucInterval(auc, holdout);
   return interval
-    ? `${value} (95%: ${decimals(interval.low, 3)} to ${decimals(interval.high, 3)}; ${count(positives)} churners held out)`
+    ? `${value} (95%: ${decimals(interval.low, 3)} to ${decimals(interval.high, 3)}; ${count(holdout.churners)} churners held out)`
     : value;
 }
 

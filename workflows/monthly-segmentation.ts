@@ -24,6 +24,7 @@ import type { AuditHead } from '../store/audit-log';
 import { innermostFailure, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { durationMs } from '../domain/durations';
 import { isMonth, monthBefore } from '../domain/month';
+import type { HoldoutCounts } from '../domain/holdout-auc';
 import { largestImportance, type TopFeature } from '../domain/too-good';
 import { combineProgress, STAGE_PROGRESS_SIGNAL, type ActivityProgress, type StepProgress } from '../domain/progress';
 import type { RunParamsInput } from '../domain/params';
@@ -80,8 +81,8 @@ export interface MonthlySegmentationResult {
   rowsOutsideWindow?: number;
   segments: { segmentId: number; name: string; subscribers: number }[];
   churnRocAuc: number;
-  /** What the ROC AUC was measured on: the holdout's subscribers and the churners among them (absent from an older worker's result). */
-  churnHoldout?: { rows: number; churners: number };
+  /** What the ROC AUC was measured on: the holdout's subscribers, the churners among them, DeLong's standard error (absent from an older worker's result). */
+  churnHoldout?: HoldoutCounts;
   /** The churn model's feature with the largest importance (absent from an older worker's result, or when none has any). */
   churnTopFeature?: TopFeature;
   churnTopDecileLift: number;
@@ -436,7 +437,11 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
       rowsOutsideWindow: load.rowsOutsideWindow,
       segments: cluster.segments.map(({ segmentId, name, subscribers }) => ({ segmentId, name, subscribers })),
       churnRocAuc: churn.holdout.rocAuc,
-      churnHoldout: { rows: churn.holdout.rows, churners: churn.holdout.positives },
+      churnHoldout: {
+        rows: churn.holdout.rows,
+        churners: churn.holdout.positives,
+        stdError: churn.holdout.rocAucStdError ?? null,
+      },
       ...topFeature(churn.features),
       churnTopDecileLift: churn.holdout.liftByDecile[0],
       highRiskSubscribers: churn.riskBandCounts.high ?? 0,

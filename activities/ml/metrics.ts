@@ -6,6 +6,8 @@ export interface ClassifierMetrics {
   positives: number;
   baseRate: number;
   rocAuc: number;
+  /** DeLong's standard error of rocAuc, from these scores (NaN under 2 churners or 2 stayers; absent from older runs). */
+  rocAucStdError?: number;
   /** Average precision (area under the precision-recall curve, step-wise). */
   prAuc: number;
   precisionAtTopDecile: number;
@@ -32,11 +34,19 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
   let auc = 0;
   let averagePrecision = 0;
   const hitsBefore = new Float64Array(n + 1);
+  // DeLong: each churner's share of stayers scored below it, each stayer's of churners above it
+  const placements = { churners: { sum: 0, squares: 0 }, stayers: { sum: 0, squares: 0 } };
   for (let start = 0; start < n;) {
     let end = start;
     let groupPos = 0;
     while (end < n && scores[order[end]] === scores[order[start]]) groupPos += labels[order[end++]];
     const groupNeg = end - start - groupPos;
+    const churnerPlacement = (negatives - falsePos - groupNeg / 2) / Math.max(negatives, 1);
+    const stayerPlacement = (truePos + groupPos / 2) / Math.max(positives, 1);
+    placements.churners.sum += groupPos * churnerPlacement;
+    placements.churners.squares += groupPos * churnerPlacement ** 2;
+    placements.stayers.sum += groupNeg * stayerPlacement;
+    placements.stayers.squares += groupNeg * stayerPlacement ** 2;
     for (let i = start; i < end; i++)
       hitsBefore[i + 1] = hitsBefore[start] + (groupPos / (end - start)) * (i + 1 - start);
     auc += groupNeg * (truePos + groupPos / 2);
@@ -46,6 +56,14 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
     start = end;
   }
   const rocAuc = positives === 0 || negatives === 0 ? Number.NaN : auc / (positives * negatives);
+  const variance = ({ sum, squares }: { sum: number; squares: number }, count: number) =>
+    Math.max(0, (squares - (sum * sum) / count) / (count - 1));
+  const rocAucStdError =
+    positives < 2 || negatives < 2
+      ? Number.NaN
+      : Math.sqrt(
+          variance(placements.churners, positives) / positives + variance(placements.stayers, negatives) / negatives,
+        );
 
   const baseRate = positives / n;
   const liftByDecile: number[] = [];
@@ -71,6 +89,7 @@ export function classifierMetrics(scores: Float64Array, labels: Uint8Array): Cla
     positives,
     baseRate,
     rocAuc,
+    rocAucStdError,
     prAuc: averagePrecision,
     precisionAtTopDecile: topHits / topCount,
     recallAtTopDecile: positives === 0 ? 0 : topHits / positives,

@@ -8,37 +8,68 @@ function normal(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
 
+/**
+ * Over many holdouts drawn alike (binormal scores: churners N(shift, spread), stayers N(0, 1)), the
+ * standard errors DeLong (from each holdout's scores, on average) and Hanley and McNeil (from the
+ * counts) give for the AUC, against its spread measured over the holdouts.
+ */
+function measured(shift: number, spread: number) {
+  const random = seededRandom(11);
+  const [churners, stayers] = [100, 2_000];
+  const labels = Uint8Array.from({ length: churners + stayers }, (_, i) => (i < churners ? 1 : 0));
+  const holdouts = Array.from({ length: 300 }, () =>
+    classifierMetrics(
+      Float64Array.from(labels, (label) => (label ? shift + spread * normal(random) : normal(random))),
+      labels,
+    ),
+  );
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  const auc = mean(holdouts.map((h) => h.rocAuc));
+  const measuredSpread = Math.sqrt(holdouts.reduce((sum, h) => sum + (h.rocAuc - auc) ** 2, 0) / (holdouts.length - 1));
+  const interval = aucInterval(auc, { churners, rows: churners + stayers })!;
+  return {
+    delong: mean(holdouts.map((h) => h.rocAucStdError!)) / measuredSpread,
+    hanleyMcNeil: (interval.high - interval.low) / 2 / 1.96 / measuredSpread,
+  };
+}
+
 describe("a holdout ROC AUC's interval", () => {
-  it("is at least as wide as the AUC's spread over many holdouts drawn alike, not much wider (binormal scores, 100 churners of 2,100)", () => {
-    const random = seededRandom(11);
-    const [churners, stayers] = [100, 2_000];
-    const labels = Uint8Array.from({ length: churners + stayers }, (_, i) => (i < churners ? 1 : 0));
-    const aucs = Array.from({ length: 300 }, () => {
-      const scores = Float64Array.from(labels, (label) => normal(random) + 1.5 * label);
-      return classifierMetrics(scores, labels).rocAuc;
-    });
-    const mean = aucs.reduce((sum, auc) => sum + auc, 0) / aucs.length;
-    const spread = Math.sqrt(aucs.reduce((sum, auc) => sum + (auc - mean) ** 2, 0) / (aucs.length - 1));
-    const interval = aucInterval(mean, churners, stayers)!;
-    // Hanley and McNeil's standard error against the one measured: it errs wide (1.27x here), never narrow
-    const ratio = (interval.high - interval.low) / 2 / 1.96 / spread;
-    expect(ratio).toBeGreaterThan(1);
-    expect(ratio).toBeLessThan(1.4);
+  it("from DeLong's standard error is as wide as the AUC's spread over holdouts drawn alike; from the counts alone it can be too narrow", () => {
+    // churners' scores spread as the stayers': DeLong 0.99x, Hanley and McNeil 1.27x
+    const alike = measured(1.5, 1);
+    expect(alike.delong).toBeGreaterThan(0.9);
+    expect(alike.delong).toBeLessThan(1.1);
+    expect(alike.hanleyMcNeil).toBeGreaterThan(1);
+    // churners' scores spread three times as wide (the review's case): DeLong 1.01x, Hanley and McNeil 0.77x
+    const wider = measured(1.5, 3);
+    expect(wider.delong).toBeGreaterThan(0.9);
+    expect(wider.delong).toBeLessThan(1.1);
+    expect(wider.hanleyMcNeil).toBeLessThan(0.8);
   });
 
   it('stays within 0 and 1, narrows with more churners, and is not given without both outcomes', () => {
-    expect(aucInterval(0.864, 3, 1_500)).toEqual({ low: expect.closeTo(0.5998, 4), high: 1 });
-    const few = aucInterval(0.866, 12, 600)!;
-    const many = aucInterval(0.866, 121, 5_927)!;
+    expect(aucInterval(0.864, { churners: 3, rows: 1_503 })).toEqual({ low: expect.closeTo(0.5998, 4), high: 1 });
+    const few = aucInterval(0.866, { churners: 12, rows: 612 })!;
+    const many = aucInterval(0.866, { churners: 121, rows: 6_048 })!;
     expect(many.high - many.low).toBeLessThan(few.high - few.low);
-    expect(aucInterval(0.9, 0, 100)).toBeNull();
-    expect(aucInterval(Number.NaN, 10, 100)).toBeNull();
+    expect(aucInterval(0.9, { churners: 0, rows: 100 })).toBeNull();
+    expect(aucInterval(Number.NaN, { churners: 10, rows: 110 })).toBeNull();
+    // a recorded standard error is used; a NaN one (under 2 churners) falls back to the counts
+    expect(aucInterval(0.8, { churners: 50, rows: 1_000, stdError: 0.01 })).toEqual({
+      low: expect.closeTo(0.7804, 12),
+      high: expect.closeTo(0.8196, 12),
+    });
+    expect(aucInterval(0.8, { churners: 1, rows: 1_000, stdError: Number.NaN })).toEqual(
+      aucInterval(0.8, { churners: 1, rows: 1_000 }),
+    );
   });
 
   it('reads with the churners it was measured on, and warns below 30 of them', () => {
-    expect(holdoutAucText(0.866, 121, 6_048)).toBe('0.866 (95%: 0.825 to 0.907; 121 churners held out)');
+    expect(holdoutAucText(0.866, { churners: 121, rows: 6_048 })).toBe(
+      '0.866 (95%: 0.825 to 0.907; 121 churners held out)',
+    );
     expect(holdoutAucText(0.866)).toBe('0.866');
-    expect(holdoutAucText(Number.NaN, 0, 6_048)).toBe('–');
+    expect(holdoutAucText(Number.NaN, { churners: 0, rows: 6_048 })).toBe('–');
     expect(fewHeldOutWarning(3)).toMatch(/^only 3 churners were held out to test the models: .* read them as rough/);
     expect(fewHeldOutWarning(30)).toBeNull();
     expect(fewHeldOutWarning(undefined)).toBeNull();

@@ -77,6 +77,27 @@ describe('classifier metrics', () => {
     expect(a.liftByDecile.reduce((sum, lift) => sum + lift * 2 * (3 / 20), 0)).toBeCloseTo(3, 12);
   });
 
+  it("gives DeLong's standard error of the AUC as the pairwise definition does, ties counted half", () => {
+    const random = seededRandom(4);
+    // scores on a coarse grid: many ties, within and across the two groups
+    const labels = Uint8Array.from({ length: 60 }, () => (random() < 0.3 ? 1 : 0));
+    const scores = Float64Array.from(labels, (label) => Math.round((random() + 0.4 * label) * 8) / 8);
+    const churners = [...scores].filter((_, i) => labels[i]);
+    const stayers = [...scores].filter((_, i) => !labels[i]);
+    const psi = (x: number, y: number) => (x > y ? 1 : x === y ? 0.5 : 0);
+    const churnerPlacements = churners.map((x) => stayers.reduce((sum, y) => sum + psi(x, y), 0) / stayers.length);
+    const stayerPlacements = stayers.map((y) => churners.reduce((sum, x) => sum + psi(x, y), 0) / churners.length);
+    const sampleVariance = (values: number[]) => {
+      const mean = values.reduce((sum, v) => sum + v, 0) / values.length;
+      return values.reduce((sum, v) => sum + (v - mean) ** 2, 0) / (values.length - 1);
+    };
+    const expected = Math.sqrt(
+      sampleVariance(churnerPlacements) / churners.length + sampleVariance(stayerPlacements) / stayers.length,
+    );
+    expect(classifierMetrics(scores, labels).rocAucStdError).toBeCloseTo(expected, 12);
+    expect(classifierMetrics(f64([0.9, 0.1, 0.2]), u8([1, 0, 0])).rocAucStdError).toBeNaN();
+  });
+
   it('matches a hand-computed AUC, average precision and lift', () => {
     // scores descending: 1,0,1,0,0 -> pairs ranked right: (p1 over 3 negs) + (p2 over 2 negs) = 5 of 6
     const m = classifierMetrics(f64([0.9, 0.7, 0.6, 0.4, 0.1]), u8([1, 0, 1, 0, 0]));

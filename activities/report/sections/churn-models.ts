@@ -11,6 +11,8 @@ export interface ChurnModelsData {
   models: {
     name: string;
     rocAuc: number;
+    /** DeLong's standard error (absent from an older run's summary). */
+    rocAucStdError?: number;
     prAuc: number;
     precisionAtTopDecile: number;
     liftByDecile: number[];
@@ -120,7 +122,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
   const rows = data.models
     .map(
       (m) =>
-        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${aucCell(m.rocAuc, data.holdout)}</td><td class="num">${decimals(m.prAuc, 3)}</td><td class="num">${decimals(m.precisionAtTopDecile * 100, 1, '%')}</td><td class="num">${decimals(m.liftByDecile[0], 1, 'x')}</td></tr>`,
+        `<tr><td>${escape(m.name)}${m.name.startsWith(data.scoringModel) ? ' (scores)' : ''}</td><td class="num">${aucCell(m.rocAuc, data.holdout, m.rocAucStdError)}</td><td class="num">${decimals(m.prAuc, 3)}</td><td class="num">${decimals(m.precisionAtTopDecile * 100, 1, '%')}</td><td class="num">${decimals(m.liftByDecile[0], 1, 'x')}</td></tr>`,
     )
     .join('\n      ');
   const fewHeldOut = fewHeldOutWarning(data.holdout.churners);
@@ -141,9 +143,9 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
   };
 }
 
-/** The AUC and its interval (Hanley and McNeil), as a table cell. */
-function aucCell(auc: number, holdout: ChurnModelsData['holdout']): string {
-  const interval = aucInterval(auc, holdout.churners, holdout.rows - holdout.churners);
+/** The AUC and its interval (domain/holdout-auc.ts), as a table cell. */
+function aucCell(auc: number, holdout: ChurnModelsData['holdout'], stdError: number | undefined): string {
+  const interval = aucInterval(auc, { ...holdout, stdError });
   return interval
     ? `${decimals(auc, 3)} (${decimals(interval.low, 3)}–${decimals(interval.high, 3)})`
     : decimals(auc, 3);
@@ -159,6 +161,7 @@ export function churnModelsData(churn: ChurnSummary): ChurnModelsData {
   const model = (name: string, m: ModelEvaluation) => ({
     name,
     rocAuc: m.holdout.rocAuc,
+    rocAucStdError: m.holdout.rocAucStdError,
     prAuc: m.holdout.prAuc,
     precisionAtTopDecile: m.holdout.precisionAtTopDecile,
     liftByDecile: m.holdout.liftByDecile,
