@@ -115,6 +115,8 @@ export interface CampaignRequest {
   recordedFits?: ListFit[];
   /** Where a contact log in another encoding than UTF-8 is copied as UTF-8 (the run's folder). */
   workDir: string;
+  /** Where to read the contact log, when not at `params.contacts` (a reproduction's copy from the snapshot). */
+  contactsReadFrom?: string;
 }
 
 /**
@@ -202,12 +204,13 @@ export async function measureCampaigns(
   if (!columns.some((c) => c.column_name === 'region'))
     await conn.run('ALTER TABLE previous_dispatch ADD COLUMN region VARCHAR');
 
-  if (dataRoot) await assertWithin(dataRoot, params.contacts);
   const file = params.contacts;
-  const { sha256 } = await hashFile(file).catch((error: Error) => {
-    throw new InputFileError(`cannot read the contact log ${file}: ${error.message}`);
+  const readFrom = request.contactsReadFrom ?? file;
+  if (dataRoot && !request.contactsReadFrom) await assertWithin(dataRoot, file);
+  const { sha256 } = await hashFile(readFrom).catch((error: Error) => {
+    throw new InputFileError(`cannot read the contact log ${readFrom}: ${error.message}`);
   });
-  await viewRawContacts(conn, file, { encoding: params.contactsEncoding, workDir: request.workDir });
+  await viewRawContacts(conn, readFrom, { encoding: params.contactsEncoding, workDir: request.workDir });
   await setVariable(conn, 'contacts_file', file);
   await setVariable(conn, 'month_start', firstDay(params.month));
   await setVariable(conn, 'month_end', lastDay(params.month));

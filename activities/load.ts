@@ -245,15 +245,23 @@ export function readingHash(plan: LoadPlan): string {
  * partition in turn, combines. The worker runs the same three steps as separate activities,
  * the partitions in parallel (workflows/monthly-segmentation.ts).
  */
+/** What a reproduction reads in place of what the parameters name: the snapshot's own records. */
+export interface RecordedReading {
+  /** The input files, as the snapshot's manifest lists them, instead of listing the input folder. */
+  files: readonly string[];
+  /** The snapshot's copy of the contact log, when the log at its path changed since. */
+  contactLog?: string;
+}
+
 export async function loadUsage(
   store: StoreConfig,
   run: RunRef,
   rawParams: unknown,
   partitions = 1,
-  /** The input files to read, as a snapshot's manifest records them (a reproduction), instead of listing the input. */
-  recordedFiles?: readonly string[],
+  /** What a reproduction reads instead (RecordedReading). */
+  recorded?: RecordedReading,
 ): Promise<LoadSummary> {
-  const plan = await planLoad(store, run, rawParams, partitions, recordedFiles);
+  const plan = await planLoad(store, run, rawParams, partitions, recorded);
   const parts: PartitionLoad[] = [];
   for (const index of plan.partitionDbPaths.keys()) parts.push(await loadPartition(plan, index));
   return combineLoad(plan, parts);
@@ -270,7 +278,7 @@ export async function planLoad(
   run: RunRef,
   rawParams: unknown,
   partitions = 1,
-  recordedFiles?: readonly string[],
+  recorded?: RecordedReading,
 ): Promise<LoadPlan> {
   const started = performance.now();
   const params = checkedParams(rawParams, partitions);
@@ -279,10 +287,11 @@ export async function planLoad(
 
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
   if (store.dataRoot && params.labels) await assertWithin(store.dataRoot, params.labels);
-  if (store.dataRoot && params.contacts) await assertWithin(store.dataRoot, params.contacts);
+  const contactLog = recorded?.contactLog ?? params.contacts;
+  if (store.dataRoot && params.contacts && !recorded?.contactLog) await assertWithin(store.dataRoot, params.contacts);
   // a reproduction reads what the run read, whatever the folder holds now (reproduce.ts names the rest)
-  const { files, outsideWindow } = recordedFiles
-    ? { files: [...recordedFiles], outsideWindow: 0 }
+  const { files, outsideWindow } = recorded
+    ? { files: [...recorded.files], outsideWindow: 0 }
     : await findInputFiles(params.input, windowStart, windowEnd, store.dataRoot);
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const { mapping, mappingFile } = params.mapping
@@ -299,8 +308,8 @@ export async function planLoad(
     const reading = inputReading(mapping, readPaths, checked.monthFromFolders);
     await assertSummedPartsHoldNumbers(conn, await inputRowsSql(conn, files, files, reading), mapping);
     // read when publishing: a log that cannot be read stops the run now, not after every stage
-    if (params.contacts)
-      await viewRawContacts(conn, params.contacts, { encoding: params.contactsEncoding, workDir: dirname(dbPath) });
+    if (contactLog)
+      await viewRawContacts(conn, contactLog, { encoding: params.contactsEncoding, workDir: dirname(dbPath) });
     let labels: LabelsFile | null = null;
     let label: UserFeatureLabel | undefined;
     // "auto" judges each column against the label on the rows the churn model trains on, each

@@ -1,5 +1,5 @@
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, extname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   InputFileError,
@@ -110,7 +110,7 @@ export async function publishSnapshot(
   /** The snapshot the report names in its header and the campaign measurement's recorded list fits (a
    * reproduction passes the original's, so its report matches), and the signer of manifest.json
    * (the worker's SEGFLOW_SIGNING_KEY). */
-  options: { reportAs?: ReportedSnapshot; recordedFits?: ListFit[]; signer?: Signer } = {},
+  options: { reportAs?: ReportedSnapshot; recordedFits?: ListFit[]; signer?: Signer; contactLogCopy?: string } = {},
 ): Promise<PublishResult> {
   const month = request.load.params.month;
   const lock = join(monthDir(store, month), '.lock');
@@ -128,13 +128,7 @@ export async function publishSnapshot(
     await mkdir(monthDir(store, month), { recursive: true });
     // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
     await mkdir(staging);
-    const { outputs, report, campaigns } = await writeOutputs(
-      store,
-      previousStore,
-      request,
-      staging,
-      options.recordedFits,
-    );
+    const { outputs, report, campaigns } = await writeOutputs(store, previousStore, request, staging, options);
     return await withFileLock(lock, async () => {
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
@@ -189,7 +183,7 @@ async function writeOutputs(
   previousStore: StoreConfig,
   request: PublishRequest,
   staging: string,
-  recordedFits: ListFit[] | undefined,
+  { recordedFits, contactLogCopy }: { recordedFits?: ListFit[]; contactLogCopy?: string },
 ): Promise<{ outputs: OutputFile[]; report: PreparedReport; campaigns: CampaignMetrics | undefined }> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
@@ -221,7 +215,14 @@ async function writeOutputs(
     await checkpoint({ stage: 'publish: campaigns' });
     campaigns = await measureCampaigns(
       conn,
-      { params: request.load.params, previous, previousStore, recordedFits, workDir: dirname(request.load.dbPath) },
+      {
+        params: request.load.params,
+        previous,
+        previousStore,
+        recordedFits,
+        workDir: dirname(request.load.dbPath),
+        contactsReadFrom: contactLogCopy,
+      },
       store.dataRoot,
     );
     if (campaigns?.measured) for (const output of CAMPAIGN_OUTPUTS) await publishTable(output, false);
@@ -244,6 +245,14 @@ async function writeOutputs(
   if (request.load.mappingFile) {
     await copyMapping(request.load.mappingFile, join(staging, MAPPING_FILE));
     files.push(MAPPING_FILE);
+  }
+  // the log a schedule writes anew at one path each month: its copy lets the snapshot be reproduced
+  // after; not in a snapshot of pseudonymised ids, which must hold no raw id
+  const params = request.load.params;
+  if (campaigns?.measured && params.contacts && !params.pseudonymiseIds) {
+    const copy = contactLogFile(params.contacts);
+    await copyRead(contactLogCopy ?? params.contacts, campaigns.contacts.sha256, join(staging, copy), 'contact log');
+    files.push(copy);
   }
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
@@ -275,12 +284,22 @@ async function writeSnapshotTable(
 
 /** Copies the mapping file into the snapshot, as the run read it: one changed since stops the publish. */
 async function copyMapping(mapping: MappingFile, target: string): Promise<void> {
-  const bytes = await readFile(mapping.path).catch(() => undefined);
-  if (!bytes || sha256(bytes) !== mapping.sha256)
+  await copyRead(mapping.path, mapping.sha256, target, 'mapping file');
+}
+
+/** Copies a file the run read into the snapshot, as it read it (by its sha256): one changed since stops the publish. */
+async function copyRead(path: string, expected: string, target: string, what: string): Promise<void> {
+  const bytes = await readFile(path).catch(() => undefined);
+  if (!bytes || sha256(bytes) !== expected)
     throw new InputFileError(
-      `the mapping file ${mapping.path} ${bytes ? 'changed' : 'went missing'} after the run read it (sha256 ${mapping.sha256.slice(0, 12)}): run again`,
+      `the ${what} ${path} ${bytes ? 'changed' : 'went missing'} after the run read it (sha256 ${expected.slice(0, 12)}): run again`,
     );
   await writeFile(target, bytes);
+}
+
+/** The contact log's copy in a snapshot: contact_log.csv or contact_log.parquet, as the log is. */
+export function contactLogFile(path: string): string {
+  return extname(path).toLowerCase() === '.parquet' ? 'contact_log.parquet' : 'contact_log.csv';
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */

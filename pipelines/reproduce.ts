@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { trainAndScoreChurn } from '../activities/churn';
 import { clusterSubscribers } from '../activities/cluster';
 import { codeVersion } from '../activities/code-version';
 import { computeFeatures } from '../activities/features';
 import { findInputFiles, loadUsage } from '../activities/load';
-import { publishSnapshot } from '../activities/publish';
+import { contactLogFile, publishSnapshot } from '../activities/publish';
 import { findPreviousSegmentation } from '../activities/segment-history';
 import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { canonicalJson, hashFile } from '../store/hashing';
@@ -73,13 +73,26 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   if (manifest.mapping) await check('mapping file', manifest.mapping.path, manifest.mapping.sha256);
   if (manifest.labels) await check('labels file', manifest.labels.path, manifest.labels.sha256);
   const campaigns = manifest.metrics.campaigns;
+  const notes: string[] = [];
+  let contactLogCopy: string | undefined;
   if (campaigns?.measured) {
-    await check('contact log', campaigns.contacts.file, campaigns.contacts.sha256);
+    const log = campaigns.contacts;
+    const now = await hashFile(log.file).catch(() => undefined);
+    // a schedule writes its log anew each month: the snapshot's copy is the log as the run read it
+    const copy = join(versionDir(store, ref.month, ref.version), contactLogFile(log.file));
+    const copied = manifest.outputs.some((output) => output.file === basename(copy))
+      ? await hashFile(copy).catch(() => undefined)
+      : undefined;
+    if (now?.sha256 !== log.sha256 && copied?.sha256 === log.sha256) {
+      contactLogCopy = copy;
+      notes.push(
+        `the contact log ${log.file} ${now ? 'changed' : 'is gone'} since the run read it: its copy in the snapshot (${basename(copy)}) was read`,
+      );
+    } else await check('contact log', log.file, log.sha256);
     // the dispatch list it was measured against, from this store (older manifests have no hash)
     const { month, version, sha256 } = campaigns.dispatchFrom;
     if (sha256) await check('dispatch list', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
   }
-  const notes: string[] = [];
   const pinned = manifest.metrics.previousSnapshot;
   const previousSnapshotGone = !!pinned && !(await listVersions(store, pinned.month)).includes(pinned.version);
   if (pinned && previousSnapshotGone)
@@ -102,13 +115,10 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   try {
     const scratchStore: StoreConfig = { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') };
     const run = { workflowId: 'reproduce', runId: randomUUID() };
-    const load = await loadUsage(
-      scratchStore,
-      run,
-      manifest.params,
-      1,
-      manifest.inputs.map((input) => input.path),
-    );
+    const load = await loadUsage(scratchStore, run, manifest.params, 1, {
+      files: manifest.inputs.map((input) => input.path),
+      contactLog: contactLogCopy,
+    });
     const features = await computeFeatures(load.dbPath, load.params, featureInput(load));
     const skipped = features.skippedFeatures.map((s) => s.feature);
     const pinned = manifest.metrics.previousSnapshot;
@@ -131,6 +141,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
       {
         reportAs: original,
         recordedFits: manifest.metrics.campaigns?.measured ? manifest.metrics.campaigns.listFits : undefined,
+        contactLogCopy,
       },
     );
     const again = await readManifest(scratchStore, published.month, published.version);

@@ -9,7 +9,7 @@ import { clusterSubscribers } from '../../activities/cluster';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures } from '../../activities/features';
 import { loadUsage } from '../../activities/load';
-import { publishSnapshot, type PublishResult } from '../../activities/publish';
+import { contactLogFile, publishSnapshot, type PublishResult } from '../../activities/publish';
 import { findPreviousSegmentation } from '../../activities/segment-history';
 import { simulateCampaign, type CampaignTruth } from '../../data/campaign';
 import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
@@ -234,6 +234,26 @@ describe('campaign measurement', () => {
     const report = await reproduceSnapshot(store, { month: '2026-06', version: june.version });
     expect(report.files.map((f) => f.file)).toContain('campaigns.parquet');
     expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
+  }, 300_000);
+
+  it("keeps the contact log in the snapshot, and reproduces from that copy once the log's path holds next month's", async () => {
+    const log = truth.contactsFile;
+    const bytes = await readFile(log);
+    const copy = join(june.path, contactLogFile(log));
+    expect(await readFile(copy)).toEqual(bytes);
+    // a schedule writes next month's log at the same path
+    await writeFile(log, 'subscriber_id,contact_date,channel,outcome\n');
+    try {
+      const report = await reproduceSnapshot(store, { month: '2026-06', version: june.version });
+      expect(report.changes).toEqual([]);
+      expect(report.notes).toContainEqual(
+        `the contact log ${log} changed since the run read it: its copy in the snapshot (${contactLogFile(log)}) was read`,
+      );
+      expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
+      expect(report.identical).toBe(true);
+    } finally {
+      await writeFile(log, bytes);
+    }
   }, 300_000);
 
   // last: these publish June again, which the tests above read as the latest
