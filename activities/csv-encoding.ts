@@ -118,6 +118,10 @@ export async function writeUtf8Copy(source: string, target: string, encoding: st
   }
 }
 
+/** What makes DuckDB's sniffer give up on a CSV, and where to look. */
+export const CSV_FIELDS_HINT =
+  'Most often a line has another number of fields than the header: the last line of a file cut off (copied or written only in part: compare its end with its source), a line broken in two, or a delimiter inside a value that is not quoted';
+
 /** DuckDB's lines after its first that say what it met (the rest are its reader's options). */
 const TELLING_LINES = /^(Original Line:|Expected Number of Columns:|It was not possible to automatically detect)/;
 
@@ -136,5 +140,6 @@ export function csvReadProblem(error: Error): string {
     return `${told}. A line shorter than the header: a line broken in two, or the last line of a file cut off (copied or written only in part: compare the file's end with its source)`;
   if (columns)
     return `${told}. A line with more fields than the header: most often a delimiter inside a value that is not quoted`;
+  if (/detect the CSV parsing dialect/.test(error.message)) return `${told}. ${CSV_FIELDS_HINT}`;
   return told;
 }

@@ -46,7 +46,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { csvReadProblem, isUtf8, utf8ReadPath } from './csv-encoding';
+import { csvReadProblem, CSV_FIELDS_HINT, isUtf8, utf8ReadPath } from './csv-encoding';
 import {
   buildCheckSql,
   DECIMAL_ID,
@@ -593,6 +593,7 @@ async function checkFiles(
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const readFrom = readPaths[path] ?? path;
     const columns = await describeFile(conn, path, readFrom, nullstr);
+    assertCsvSplit(path, columns);
     // a CSV's start, read once for both checks (sniffed and its header split), only when one needs it
     const head =
       isCsvPath(path) && (mappedColumns.size > 0 || mapping.decimalSeparator === ',')
@@ -613,7 +614,7 @@ async function checkFiles(
     }
     if (missing.length > 0) {
       throw new SchemaContractError(
-        `${path} lacks required column(s): ${missing.join(', ')} (see data/contract.ts, or map them in a mapping file)` +
+        `${path} lacks required column(s): ${missing.join(', ')} (the README's "Running it on your own data" lists the columns, docs/own-data.md how to map yours)` +
           (missing.includes('month') && !missing.includes('subscriber_id') && mapping.format === 'long'
             ? `; a file of one row per subscriber, without months, is a snapshot: set "format": "snapshot" in the mapping` +
               (files.length > 1
@@ -2034,6 +2035,19 @@ function unionType(seen: string | undefined, type: string): string {
   if ((seen === INSTANT_TYPE || type === INSTANT_TYPE) && times.includes(seen) && times.includes(type))
     return INSTANT_TYPE;
   return seen === 'BLOB' || type === 'BLOB' ? 'BLOB' : 'MIXED';
+}
+
+/**
+ * A CSV that DuckDB read as one column named like its whole header ("subscriber_id,month,...")
+ * did not have its delimiter found: its sniffer gives up on a sample where a line has another
+ * number of fields than the header. Said so, instead of every contract column missing.
+ */
+function assertCsvSplit(path: string, columns: Map<string, string>): void {
+  const [only] = columns.keys();
+  if (!isCsvPath(path) || columns.size !== 1 || !/[,;\t|]/.test(only)) return;
+  throw new InputFileError(
+    `${basename(path)} read as one column named "${only.slice(0, 80)}" (${path}): DuckDB could not tell its delimiter. ${CSV_FIELDS_HINT}`,
+  );
 }
 
 /** Column names and DuckDB types of a Parquet or CSV file. */

@@ -164,7 +164,7 @@ export const RunParamsSchema = z
       .min(1)
       .optional()
       .describe(
-        "Contact log of last month's dispatch list (CSV or Parquet: subscriber_id, contact_date, action, channel, outcome; data/contacts-contract.ts). Given, the run measures whether the contacts kept subscribers (campaigns.parquet).",
+        "Contact log of last month's dispatch list (CSV or Parquet: subscriber_id, contact_date, action, channel, outcome; docs/campaigns.md, The contact log). Given, the run measures whether the contacts kept subscribers (campaigns.parquet).",
       ),
     // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
     contactsEncoding: z

@@ -133,6 +133,21 @@ describe('bad files stop the run before any work, with a typed error naming the 
     });
   });
 
+  it("a small CSV with a line short of the header's fields: the stop says so, not that every column is missing", async () => {
+    const header = 'subscriber_id,month,spend,voice_minutes,data_mb,sms,tenure_months';
+    const rows = Array.from({ length: 2_000 }, (_, i) => `S${i},2026-06-01,${i % 90}.5,${i % 700},1.5,3,12`);
+    for (const [name, lines] of [
+      ['short-in-the-middle', [header, ...rows.slice(0, 100), 'S99999,2026-06-01,12.', ...rows.slice(100)]],
+      ['cut-off', [header, ...rows, 'S99999,2026-06-01,12.']],
+    ] as const) {
+      const input = await inputWith(async (folder) => writeFile(join(folder, 'usage.csv'), lines.join('\n')), false);
+      await expect(load(input), name).rejects.toMatchObject({
+        name: 'InputFileError',
+        message: expect.stringContaining('Most often a line has another number of fields than the header'),
+      });
+    }
+  });
+
   it('a mapping file that names a column the input lacks', async () => {
     const input = await inputWith(async () => {}, true);
     const mapping = join(dir, `mapping-${caseNo}.json`);
