@@ -148,6 +148,8 @@ export interface UsageMonthReuse {
   /** The months this run stored for later runs. */
   stored: string[];
   reason: string;
+  /** Earlier window months whose files changed since last month's snapshot read them (activities/usage-months.ts). */
+  inputChanged?: string;
 }
 
 /** One partition's rows: every row of a subscriber lands in the same partition. */

@@ -471,7 +471,12 @@ function withStageCacheUse(
 function withUsageMonthLineage(lineage: Lineage, load: LoadSummary): Lineage {
   const months = load.usageMonths;
   if (!months || Object.keys(months.keys).length === 0) return lineage;
-  return { ...lineage, usageMonthKeys: Object.values(months.keys), reused: [...lineage.reused, ...months.reused] };
+  return {
+    ...lineage,
+    usageMonthKeys: Object.values(months.keys),
+    reused: [...lineage.reused, ...months.reused],
+    ...(months.inputChanged ? { inputChanged: months.inputChanged } : {}),
+  };
 }
 
 /** The run's lineage with the feature months it took from and stored for other runs (activities/window-cache.ts). */

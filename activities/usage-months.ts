@@ -134,6 +134,7 @@ export async function loadReusingMonths(cache: UsageMonthCache, plan: LoadPlan, 
       reused: reused.map((month) => month.artifact),
       stored,
       reason,
+      ...(changed ? { inputChanged: changed } : {}),
     },
   };
 }

@@ -116,6 +116,7 @@ export function manifestNotes(
   return [
     quarantineLine(manifest),
     reuseLine(manifest),
+    manifest.lineage?.inputChanged ? `  warning       ${manifest.lineage.inputChanged}` : undefined,
     campaignSummaryLine(manifest),
     campaignWarningLine(manifest),
   ].filter((line): line is string => line !== undefined);

@@ -64,6 +64,8 @@ export interface Lineage {
   segmentsKey?: string;
   /** Empty for a cold run. */
   reused: ReusedArtifact[];
+  /** Earlier window months whose input files changed since last month's snapshot read them: which, and what follows. */
+  inputChanged?: string;
 }
 
 /** Everything an auditor needs to know about how a snapshot was produced. */

@@ -12,6 +12,7 @@ import {
 import type { SampleSummary } from '../../data/generate';
 import { cacheDir, versionDir, type StoreConfig } from '../../store/layout';
 import { writeLatest } from '../../store/snapshots';
+import { manifestNotes } from '../../cli/snapshot-text';
 import { listCache } from '../../store/stage-cache';
 import { verifiedArtifact } from '../../activities/artifact-store';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
@@ -180,6 +181,15 @@ describe('checked usage months across runs', () => {
         `(2026-03: usage_month=2026-03/late.parquet is new; 2026-04: usage_month=2026-04/${april} changed): ` +
         'those months were read again, and snapshots built on the earlier files can no longer be reproduced from the input',
     );
+    // kept apart too: the run's result and snapshots show print it (cli/snapshot-text.ts)
+    expect(june.usageMonths?.inputChanged).toMatch(/^input changed since 2026-05\/v1 read it \(2026-03: /);
+    expect(
+      manifestNotes({
+        lineage: { stageKey: 'k', reused: [], inputChanged: 'input changed since …' },
+        metrics: {},
+        quarantineByReason: {},
+      } as never),
+    ).toEqual(['  warning       input changed since …']);
     // June is new to the window: not a change
     expect(await changedSinceLastMonth(own, plan, ['2026-06'])).toBeNull();
     // nor is last month's snapshot of another input folder (an analyst's own extract)
