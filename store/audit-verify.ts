@@ -386,7 +386,8 @@ async function checkSnapshot(
     });
   // another snapshot moved into this one's place names itself in its manifest
   const named = manifest.snapshot;
-  if (named && (named.month !== month || named.version !== version))
+  const another = !!named && (named.month !== month || named.version !== version);
+  if (another)
     problems.push({
       where,
       problem: `holds snapshot ${named.month}/v${named.version} (run ${manifest.run?.workflowId ?? '?'}), not v${version}: another snapshot was moved into its place`,
@@ -397,7 +398,7 @@ async function checkSnapshot(
   const publishing = !recorded && unfinished(manifest.run) && age >= 0 && age < PUBLISHING_GRACE_MS;
   if (!recorded) {
     if (!publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
-  } else if (recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash) {
+  } else if (recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash && !another) {
     problems.push({
       where: `${where}/manifest.json`,
       problem: 'manifest.json was modified after publishing (its hash differs from the audit log)',

@@ -7,6 +7,7 @@ import { UsageError } from '../../domain/errors';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, positiveInt, table } from '../options';
+import type { AuditEntry } from '../../store/audit-log';
 
 /** Temporal is optional for reading the audit log: without it, Temporal's columns say so. */
 async function optionalClient(config: SegflowConfig): Promise<Client | undefined> {
@@ -94,11 +95,7 @@ export function registerRuns(program: Command): void {
                     seq: e.seq,
                     at: e.at,
                     event: e.event,
-                    // a run's failure or cancellation names the stage it ended in; a promotion or
-                    // retirement its reason
-                    subject:
-                      (e.subject ?? (typeof e.details?.stage === 'string' ? `at ${e.details.stage}` : '')) +
-                      (typeof e.details?.reason === 'string' ? `: ${e.details.reason}` : ''),
+                    subject: runEntrySubject(e),
                     actor: e.actor,
                     runId: e.run.runId,
                   },
@@ -164,4 +161,19 @@ export function scheduleState(scheduleId: string, entries: { seq: number; event:
   return last?.event === 'schedule.deleted'
     ? `${scheduleId} was a schedule, deleted (audit seq ${last.seq}); 'segflow runs list' shows the runs it started`
     : `${scheduleId} is a schedule: 'segflow schedule describe --id ${scheduleId}' shows it and its runs`;
+}
+
+/**
+ * An entry of a run as `runs show` lists it: a failure or cancellation names the stage it ended
+ * in, a promotion or retirement its reason, a failed attempt its error's type, and the schedule
+ * trigger that started the run what it did (its subject is only the time).
+ */
+export function runEntrySubject(entry: Pick<AuditEntry, 'event' | 'subject' | 'details'>): string {
+  const details = entry.details ?? {};
+  if (entry.event.startsWith('schedule.')) return scheduleEventDetails(details);
+  return (
+    (entry.subject ?? (typeof details.stage === 'string' ? `at ${details.stage}` : '')) +
+    (typeof details.reason === 'string' ? `: ${details.reason}` : '') +
+    (entry.event === 'stage.attempt-failed' && typeof details.type === 'string' ? `: ${details.type}` : '')
+  );
 }

@@ -9,7 +9,7 @@ import type { StoreConfig } from '../../store/layout';
 import { signerOf, verifyText } from '../../store/signing';
 import { storeIn, tempDir } from '../helpers';
 import { recordAudit } from '../../activities/audit';
-import { scheduleState } from '../../cli/commands/runs';
+import { runEntrySubject, scheduleState } from '../../cli/commands/runs';
 import { showRun } from '../../pipelines/runs';
 import { scheduleText, triggeredText } from '../../cli/commands/schedule';
 
@@ -180,5 +180,25 @@ describe('runs show <schedule id>', () => {
       ['schedule.triggered', 'operator'],
       ['run.requested', 'schedule:monthly'],
     ]);
+  });
+});
+
+describe('runs show <workflow id>', () => {
+  it("lists a failed attempt's error type, and what the trigger that started the run did", () => {
+    expect(
+      runEntrySubject({
+        event: 'stage.attempt-failed',
+        subject: 'features#1 (activity 8)',
+        details: { stage: 'features', attempt: 1, type: 'AttemptLost' },
+      }),
+    ).toBe('features#1 (activity 8): AttemptLost');
+    expect(
+      runEntrySubject({
+        event: 'schedule.triggered',
+        subject: '2026-12-06T19:32:28.174Z',
+        details: { overlap: 'SKIP', started: 'monthly-1', month: '2026-11' },
+      }),
+    ).toBe('overlap "SKIP"; started "monthly-1"; month "2026-11"');
+    expect(runEntrySubject({ event: 'run.failed', details: { stage: 'load' } })).toBe('at load');
   });
 });
