@@ -100,6 +100,11 @@ export async function buildReport(
       segments: cluster.k,
       topFifthRevenueShare: pareto.find((p) => p.subscriber_share >= 0.2)?.revenue_share ?? 0,
       rocAuc: churn.holdout.rocAuc,
+      rocAucHoldout: {
+        churners: churn.holdout.positives,
+        rows: churn.holdout.rows,
+        stdError: churn.holdout.rocAucStdError,
+      },
       topDecileLift: churn.holdout.liftByDecile[0],
       highRisk: churn.riskBandCounts.high ?? 0,
       quarantined: load.rowsQuarantined - (load.rowsOutsideWindow ?? 0),

@@ -12,6 +12,7 @@ import { migrationSection, type MigrationCell } from '../../activities/report/se
 import { churnSection } from '../../activities/report/sections/churn';
 import { churnModelsSection } from '../../activities/report/sections/churn-models';
 import { glossarySection } from '../../activities/report/sections/glossary';
+import { kpiStrip } from '../../activities/report/sections/kpis';
 import { parseRunParams } from '../../domain/params';
 
 /** The default dispatch lists' rule. */
@@ -290,6 +291,27 @@ describe('churn section', () => {
     expect(section.html).toContain('>Abgang<');
     expect(section.html).not.toContain('Abgang · Abgang');
     expect(section.html).toMatch(/>[^<]+ · arpu</);
+  });
+});
+
+describe('headline numbers', () => {
+  it("give the AUC's interval in the tile, and a word when few churners were held out", () => {
+    const data = {
+      scored: 1,
+      segments: 1,
+      topFifthRevenueShare: 0.5,
+      rocAuc: 0.8,
+      topDecileLift: 3,
+      highRisk: 1,
+      quarantined: 0,
+    };
+    expect(kpiStrip(data)).toContain('<b>0.800</b>churn ROC AUC</div>');
+    expect(kpiStrip({ ...data, rocAucHoldout: { churners: 121, rows: 6_048, stdError: 0.02 } })).toContain(
+      '<b>0.800</b>churn ROC AUC (0.76–0.84)</div>',
+    );
+    expect(kpiStrip({ ...data, rocAucHoldout: { churners: 3, rows: 1_500 } })).toContain(
+      'churn ROC AUC (0.50–1.00), rough: few churners held out</div>',
+    );
   });
 });
 
