@@ -47,6 +47,27 @@ describe("a holdout ROC AUC's interval", () => {
     expect(wider.hanleyMcNeil).toBeLessThan(0.8);
   });
 
+  it('holds the true AUC about 95% of the time, also on 10 held-out churners, where DeLong alone falls short', () => {
+    const random = seededRandom(21);
+    const labels = Uint8Array.from({ length: 510 }, (_, i) => (i < 10 ? 1 : 0));
+    const trueAuc = 0.8556; // churners N(1.5, 1) against stayers N(0, 1): Φ(1.5 / √2)
+    let held = 0;
+    let heldByDeLong = 0;
+    const holdouts = 1_000;
+    for (let h = 0; h < holdouts; h++) {
+      const metrics = classifierMetrics(
+        Float64Array.from(labels, (label) => normal(random) + 1.5 * label),
+        labels,
+      );
+      const interval = aucInterval(metrics.rocAuc, { churners: 10, rows: 510, stdError: metrics.rocAucStdError })!;
+      if (interval.low <= trueAuc && trueAuc <= interval.high) held++;
+      const half = 1.96 * metrics.rocAucStdError!;
+      if (metrics.rocAuc - half <= trueAuc && trueAuc <= metrics.rocAuc + half) heldByDeLong++;
+    }
+    expect(held / holdouts).toBeGreaterThan(0.92);
+    expect(heldByDeLong / holdouts).toBeLessThan(0.9);
+  });
+
   it('stays within 0 and 1, narrows with more churners, and is not given without both outcomes', () => {
     expect(aucInterval(0.864, { churners: 3, rows: 1_503 })).toEqual({ low: expect.closeTo(0.5998, 4), high: 1 });
     const few = aucInterval(0.866, { churners: 12, rows: 612 })!;
