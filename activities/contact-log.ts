@@ -9,7 +9,7 @@ import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
 import type { StoreConfig } from '../store/layout';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
-import { utf8ReadPath } from './csv-encoding';
+import { csvReadProblem, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import { queryRows, setVariable } from './duckdb';
 import { idTextSql } from './load-sql';
 
@@ -45,13 +45,11 @@ export async function viewRawContacts(
     : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true, hive_partitioning = false))";
   const unreadable = (error: unknown) => {
     const message = (error as Error).message;
-    const [first] = message.split('\n');
-    const hint = /not utf-8 encoded/i.test(message)
-      ? ' The file is not UTF-8 text: give its encoding, e.g. --param contactsEncoding=gb18030 (a CSV saved by Excel on Chinese Windows), or save it as "CSV UTF-8"'
-      : '';
-    return new InputFileError(
-      `the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${first}${hint}`,
-    );
+    // the log's encoding is a parameter of its own, not the mapping's
+    const problem = /not utf-8 encoded/i.test(message)
+      ? `${message.split('\n')[0]} The file is not UTF-8 text: give its encoding, e.g. --param contactsEncoding=gb18030 (a CSV saved by Excel on Chinese Windows), or save it as "CSV UTF-8"`
+      : csvReadProblem(error as Error);
+    return new InputFileError(`the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${problem}`);
   };
   let names: string[];
   try {
@@ -64,6 +62,8 @@ export async function viewRawContacts(
   } catch (error) {
     throw unreadable(error);
   }
+  const unsplit = unsplitCsv(file, names);
+  if (unsplit) throw new InputFileError(`the contact log ${file} ${unsplit}`);
   const found = contractColumns(names);
   const missing = CONTACTS_CONTRACT.filter((c) => c.required && !found.has(c.name)).map((c) => c.name);
   if (missing.length > 0)

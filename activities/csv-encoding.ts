@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { InputFileError } from '../domain/errors';
+import { isCsvPath } from '../data/contract';
 
 /**
  * CSV files in an encoding other than UTF-8 (the mapping's `encoding`: GB18030 as Excel saves a
@@ -121,6 +122,17 @@ export async function writeUtf8Copy(source: string, target: string, encoding: st
 /** What makes DuckDB's sniffer give up on a CSV, and where to look. */
 export const CSV_FIELDS_HINT =
   'Most often a line has another number of fields than the header: the last line of a file cut off (copied or written only in part: compare its end with its source), a line broken in two, or a delimiter inside a value that is not quoted';
+
+/**
+ * Why a CSV that DuckDB read as one column named like its whole header ("subscriber_id,month,...")
+ * was not split: its sniffer gives up on a sample where a line has another number of fields than
+ * the header. Null for any other file.
+ */
+export function unsplitCsv(path: string, columns: readonly string[]): string | null {
+  const [only] = columns;
+  if (!isCsvPath(path) || columns.length !== 1 || !/[,;\t|]/.test(only)) return null;
+  return `read as one column named "${only.slice(0, 80)}": DuckDB could not tell its delimiter. ${CSV_FIELDS_HINT}`;
+}
 
 /** DuckDB's lines after its first that say what it met (the rest are its reader's options). */
 const TELLING_LINES = /^(Original Line:|Expected Number of Columns:|It was not possible to automatically detect)/;

@@ -46,7 +46,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
-import { csvReadProblem, CSV_FIELDS_HINT, isUtf8, utf8ReadPath } from './csv-encoding';
+import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import {
   buildCheckSql,
   DECIMAL_ID,
@@ -595,7 +595,8 @@ async function checkFiles(
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const readFrom = readPaths[path] ?? path;
     const columns = await describeFile(conn, path, readFrom, nullstr);
-    assertCsvSplit(path, columns);
+    const unsplit = unsplitCsv(path, [...columns.keys()]);
+    if (unsplit) throw new InputFileError(`${basename(path)} ${unsplit} (${path})`);
     // a CSV's start, read once for both checks (sniffed and its header split), only when one needs it
     const head =
       isCsvPath(path) && (mappedColumns.size > 0 || mapping.decimalSeparator === ',')
@@ -2037,19 +2038,6 @@ function unionType(seen: string | undefined, type: string): string {
   if ((seen === INSTANT_TYPE || type === INSTANT_TYPE) && times.includes(seen) && times.includes(type))
     return INSTANT_TYPE;
   return seen === 'BLOB' || type === 'BLOB' ? 'BLOB' : 'MIXED';
-}
-
-/**
- * A CSV that DuckDB read as one column named like its whole header ("subscriber_id,month,...")
- * did not have its delimiter found: its sniffer gives up on a sample where a line has another
- * number of fields than the header. Said so, instead of every contract column missing.
- */
-function assertCsvSplit(path: string, columns: Map<string, string>): void {
-  const [only] = columns.keys();
-  if (!isCsvPath(path) || columns.size !== 1 || !/[,;\t|]/.test(only)) return;
-  throw new InputFileError(
-    `${basename(path)} read as one column named "${only.slice(0, 80)}" (${path}): DuckDB could not tell its delimiter. ${CSV_FIELDS_HINT}`,
-  );
 }
 
 /** Column names and DuckDB types of a Parquet or CSV file. */

@@ -1,5 +1,6 @@
 import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
+import { isCsvPath } from '../data/contract';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   InputFileError,
@@ -297,9 +298,9 @@ async function copyRead(path: string, expected: string, target: string, what: st
   await writeFile(target, bytes);
 }
 
-/** The contact log's copy in a snapshot: contact_log.csv or contact_log.parquet, as the log is. */
+/** The contact log's copy in a snapshot, named so it is read as the log was (isCsvPath: .csv or .tsv, else Parquet). */
 export function contactLogFile(path: string): string {
-  return extname(path).toLowerCase() === '.parquet' ? 'contact_log.parquet' : 'contact_log.csv';
+  return isCsvPath(path) ? `contact_log${extname(path).toLowerCase()}` : 'contact_log.parquet';
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */

@@ -9,7 +9,7 @@ const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
 const THOUSANDS_WITH_POINTS = /^[+-]?[1-9]\d{0,2}(\.\d{3})+$/;
 function notAContractColumn(name: string): string {
   const close = closestName(name, [...CONTRACT_NAMES]);
-  return `not a column of the usage contract (data/contract.ts)${close ? `: did you mean ${close}?` : ''}`;
+  return `not a column of the usage contract (listed in the README, "Running it on your own data")${close ? `: did you mean ${close}?` : ''}`;
 }
 const contractName = z.string().superRefine((name, context) => {
   if (!CONTRACT_NAMES.has(name)) context.addIssue({ code: 'custom', message: notAContractColumn(name) });

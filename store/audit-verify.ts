@@ -172,7 +172,15 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
           where,
           problem: `retired (audit seq ${retiredAt}) but its folder is still here; run segflow snapshots retire again`,
         });
-      const checked = await checkSnapshot(store, month, version, published.get(ref), unfinished, publicKey, problems);
+      const checked = await checkSnapshot(
+        store,
+        month,
+        version,
+        (other) => published.get(other),
+        unfinished,
+        publicKey,
+        problems,
+      );
       filesChecked += checked.files;
       if (checked.publishing) publishing.push(ref);
     }
@@ -364,7 +372,8 @@ async function checkSnapshot(
   store: StoreConfig,
   month: string,
   version: number,
-  recorded: Recorded | undefined,
+  /** What the log records of a version ("<month>/v<N>"): this one's, or the one its manifest names. */
+  recordedOf: (ref: string) => Recorded | undefined,
   unfinished: (run: RunRef) => boolean,
   publicKey: KeyObject | undefined,
   problems: AuditProblem[],
@@ -385,6 +394,7 @@ async function checkSnapshot(
       problem: `is a symbolic link to ${linked}: the published snapshot no longer sits in the store, and what it points at can change outside it`,
     });
   // another snapshot moved into this one's place names itself in its manifest
+  const recorded = recordedOf(`${month}/v${version}`);
   const named = manifest.snapshot;
   const another = !!named && (named.month !== month || named.version !== version);
   if (another)
@@ -392,13 +402,20 @@ async function checkSnapshot(
       where,
       problem: `holds snapshot ${named.month}/v${named.version} (run ${manifest.run?.workflowId ?? '?'}), not v${version}: another snapshot was moved into its place`,
     });
+  // that snapshot's manifest, checked against what the log records of it
+  const itsOwn = another ? recordedOf(`${named.month}/v${named.version}`) : undefined;
+  if (itsOwn?.manifestSha256 && itsOwn.manifestSha256 !== manifestHash)
+    problems.push({
+      where: `${where}/manifest.json`,
+      problem: `manifest.json (of ${named?.month}/v${named?.version}) was modified after publishing (its hash differs from the audit log's for that snapshot)`,
+    });
   const publishedAt = Date.parse(manifest.snapshot?.publishedAt ?? '');
   const age = Date.now() - publishedAt;
   // a publish time in the future is no publish in progress: it would stretch the grace for ever
   const publishing = !recorded && unfinished(manifest.run) && age >= 0 && age < PUBLISHING_GRACE_MS;
   if (!recorded) {
     if (!publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
-  } else if (recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash && !another) {
+  } else if (!another && recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash) {
     problems.push({
       where: `${where}/manifest.json`,
       problem: 'manifest.json was modified after publishing (its hash differs from the audit log)',

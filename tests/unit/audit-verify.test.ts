@@ -72,12 +72,18 @@ describe('audit verify: completeness', () => {
     const store = await storeWithVersions(3);
     await rm(versionDir(store, MONTH, 1), { recursive: true });
     await rename(versionDir(store, MONTH, 3), versionDir(store, MONTH, 1));
-    // said once, not also as v1's manifest modified (it is v3's, unedited)
+    // said once, not also as v1's manifest modified (it is v3's, as the log records v3's)
     expect(await problemsOf(store)).toEqual([
       `snapshots/${MONTH}/v3: PUBLISHED SNAPSHOT MISSING: published (audit seq 9, run run-3) but its folder is gone, and no snapshot.retired entry explains it`,
       `snapshots/${MONTH}/latest.json: latest.json points to v3, which is missing`,
       `snapshots/${MONTH}/v1: holds snapshot ${MONTH}/v3 (run wf-run-3), not v1: another snapshot was moved into its place`,
     ]);
+    // and its manifest edited too: checked against the log's record of the snapshot it names
+    const manifest = join(versionDir(store, MONTH, 1), 'manifest.json');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replace('"wf-run-3"', '"wf-run-x"'));
+    expect(await problemsOf(store)).toContain(
+      `snapshots/${MONTH}/v1/manifest.json: manifest.json (of ${MONTH}/v3) was modified after publishing (its hash differs from the audit log's for that snapshot)`,
+    );
   });
 
   it('a deleted snapshot published again under its number is named as rebuilt; a new run gets the next number', async () => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { hasControlGroup } from '../../activities/campaigns';
 import { viewRawContacts } from '../../activities/contact-log';
 import { queryRows, withConnection } from '../../activities/duckdb';
+import { contactLogFile } from '../../activities/publish';
 import { validatedParams } from '../../cli/commands/run';
 import { UsageError } from '../../domain/errors';
 import { tempDir } from '../helpers';
@@ -61,6 +62,18 @@ describe('the contact log reader', () => {
       await expect(viewRawContacts(conn, wrong)).rejects.toThrow(
         `the contact log ${wrong} lacks required column(s): subscriber_id, contact_date; its columns are 'msisdn', 'date', 'offer' (a contact log's columns: docs/campaigns.md, "The contact log")`,
       );
+    });
+    // a line short of the header's fields: DuckDB's sniffer gives up on the delimiter, and the
+    // stop says what to look for, not that the header's own columns are missing
+    const short = join(dir, 'short.csv');
+    const lines = Array.from({ length: 2_000 }, (_, i) => `S${i},2026-06-03,voice bundle,email,accepted`);
+    lines.splice(100, 0, 'S99999,2026-06-03');
+    await writeFile(short, ['subscriber_id,contact_date,action,channel,outcome', ...lines].join('\n'));
+    await withConnection(':memory:', async (conn) => {
+      await expect(viewRawContacts(conn, short)).rejects.toMatchObject({
+        name: 'InputFileError',
+        message: expect.stringContaining('Most often a line has another number of fields than the header'),
+      });
     });
   });
 
@@ -170,5 +183,15 @@ describe('a dispatch list to measure', () => {
       ];
     });
     expect(answers).toEqual([true, false, false, false]);
+  });
+});
+
+describe("the contact log's copy in a snapshot", () => {
+  it('is named so it is read as the log was: CSV and TSV as they are, anything else as Parquet', () => {
+    expect(contactLogFile('/logs/2026-06.csv')).toBe('contact_log.csv');
+    expect(contactLogFile('/logs/2026-06.TSV')).toBe('contact_log.tsv');
+    expect(contactLogFile('/logs/2026-06.parquet')).toBe('contact_log.parquet');
+    expect(contactLogFile('/logs/2026-06.pq')).toBe('contact_log.parquet');
+    expect(contactLogFile('/logs/contacts')).toBe('contact_log.parquet');
   });
 });

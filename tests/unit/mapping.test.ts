@@ -68,7 +68,7 @@ describe('mapping file, version 2', () => {
   it('says a column mapped the wrong way round (your column first) is, and how to write it', () => {
     expect(problems({ columns: { 'ARPU(元)': 'spend', spnd: 'x' } })).toEqual([
       'columns.ARPU(元): not a column of the usage contract, which "spend" is: columns map a contract column to yours, "spend": "ARPU(元)"',
-      'columns.spnd: not a column of the usage contract (data/contract.ts): did you mean spend?',
+      'columns.spnd: not a column of the usage contract (listed in the README, "Running it on your own data"): did you mean spend?',
     ]);
   });
 
@@ -99,10 +99,10 @@ describe('mapping file, version 2', () => {
       return parsed.ok ? [] : parsed.problems;
     };
     expect(printed({ columns: { subscriberid: 'msisdn' } })).toEqual([
-      'columns.subscriberid: not a column of the usage contract (data/contract.ts): did you mean subscriber_id?',
+      'columns.subscriberid: not a column of the usage contract (listed in the README, "Running it on your own data"): did you mean subscriber_id?',
     ]);
     expect(printed({ columns: { handset: 'x' } })).toEqual([
-      'columns.handset: not a column of the usage contract (data/contract.ts)',
+      'columns.handset: not a column of the usage contract (listed in the README, "Running it on your own data")',
     ]);
   });
 });
