@@ -21,7 +21,8 @@ export interface HoldoutCounts {
 export function aucInterval(auc: number, holdout: HoldoutCounts): { low: number; high: number } | null {
   const positives = holdout.churners;
   const negatives = holdout.rows - holdout.churners;
-  if (!Number.isFinite(auc) || positives < 1 || negatives < 1) return null;
+  // a manifest without the counts (a hand-made or partial one) gives the AUC alone
+  if (!Number.isFinite(auc) || !(positives >= 1) || !(negatives >= 1)) return null;
   const recorded = holdout.stdError;
   const counted = hanleyMcNeil(auc, positives, negatives);
   // DeLong's is too narrow on few churners (a 95% interval held the true AUC 68-87% of the time

@@ -90,6 +90,8 @@ describe("a holdout ROC AUC's interval", () => {
       '0.866 (95%: 0.825 to 0.907; 121 churners held out)',
     );
     expect(holdoutAucText(0.866)).toBe('0.866');
+    // a manifest without the counts
+    expect(holdoutAucText(0.866, {} as never)).toBe('0.866');
     expect(holdoutAucText(Number.NaN, { churners: 0, rows: 6_048 })).toBe('–');
     expect(fewHeldOutWarning(3)).toMatch(/^only 3 churners were held out to test the models: .* read them as rough/);
     expect(fewHeldOutWarning(30)).toBeNull();
