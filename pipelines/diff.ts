@@ -113,6 +113,8 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
     segments: m.metrics.segments.length,
     kmeansInertia: m.metrics.kmeans.inertia,
     churnRocAuc: m.metrics.churnHoldout.rocAuc,
+    // what the AUC was measured on: a few churners move it widely (domain/holdout-auc.ts)
+    churnHoldoutChurners: m.metrics.churnHoldout.positives,
     // older manifests have no churnModels
     treeRocAuc:
       (m.metrics.churnModels as SnapshotManifest['metrics']['churnModels'] | undefined)?.tree.holdout.rocAuc ?? NaN,

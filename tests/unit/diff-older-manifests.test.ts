@@ -9,7 +9,7 @@ import { storeIn, tempDir } from '../helpers';
 import { printedResult } from '../printed-result';
 
 const MONTH = '2026-10';
-const holdout = (rocAuc: number) => ({ rocAuc, prAuc: 0.4, liftByDecile: [3.5] });
+const holdout = (rocAuc: number) => ({ rocAuc, prAuc: 0.4, liftByDecile: [3.5], positives: 12 });
 
 /**
  * A manifest holding only what `snapshots diff` reads. `older` is as an older segflow wrote it: a
@@ -202,6 +202,8 @@ describe('older snapshots and results', () => {
     const metric = (name: string) => diff.metrics.find((m) => m.name === name);
     expect(metric('treeRocAuc')).toMatchObject({ a: NaN, b: 0.75 });
     expect(metric('churnRocAuc')).toMatchObject({ a: 0.81, b: 0.81, change: 0 });
+    // beside it, the churners it was measured on
+    expect(metric('churnHoldoutChurners')).toMatchObject({ a: 12, b: 12, change: 0 });
     // the rows that broke the contract, not those of months outside the window
     expect(metric('rowsQuarantined')).toMatchObject({ a: 8, b: 8, change: 0 });
     // the dispatch list's size, which controlShare and dispatchMaxPriority change without a model
