@@ -64,9 +64,12 @@ export interface ReproduceReport {
 export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): Promise<ReproduceReport> {
   const manifest = await readManifest(store, ref.month, ref.version);
   const changes: ReproduceReport['changes'] = [];
+  const hashNow = (path: string) => hashFile(path).catch(() => undefined);
+  const changed = (what: string, path: string, present: boolean) =>
+    changes.push({ path, what, change: present ? 'content changed' : 'missing' });
   const check = async (what: string, path: string, sha256: string) => {
-    const now = await hashFile(path).catch(() => undefined);
-    if (now?.sha256 !== sha256) changes.push({ path, what, change: now ? 'content changed' : 'missing' });
+    const now = await hashNow(path);
+    if (now?.sha256 !== sha256) changed(what, path, now !== undefined);
   };
   for (const input of manifest.inputs) await check('input file', input.path, input.sha256);
   const inputFolderNow = await inputFolderAgainst(manifest, new Set(changes.map((change) => change.path)));
@@ -77,18 +80,21 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   let contactLogCopy: string | undefined;
   if (campaigns?.measured) {
     const log = campaigns.contacts;
-    const now = await hashFile(log.file).catch(() => undefined);
-    // a schedule writes its log anew each month: the snapshot's copy is the log as the run read it
-    const copy = join(versionDir(store, ref.month, ref.version), contactLogFile(log.file));
-    const copied = manifest.outputs.some((output) => output.file === basename(copy))
-      ? await hashFile(copy).catch(() => undefined)
-      : undefined;
-    if (now?.sha256 !== log.sha256 && copied?.sha256 === log.sha256) {
-      contactLogCopy = copy;
-      notes.push(
-        `the contact log ${log.file} ${now ? 'changed' : 'is gone'} since the run read it: its copy in the snapshot (${basename(copy)}) was read`,
-      );
-    } else await check('contact log', log.file, log.sha256);
+    const now = await hashNow(log.file);
+    if (now?.sha256 !== log.sha256) {
+      // a schedule writes its log anew each month: the snapshot's copy is the log as the run read it
+      const copy = join(versionDir(store, ref.month, ref.version), contactLogFile(log.file));
+      const copied = manifest.outputs.some((output) => output.file === basename(copy))
+        ? await hashNow(copy)
+        : undefined;
+      if (copied?.sha256 !== log.sha256) changed('contact log', log.file, now !== undefined);
+      else {
+        contactLogCopy = copy;
+        notes.push(
+          `the contact log ${log.file} ${now ? 'changed' : 'is gone'} since the run read it: its copy in the snapshot (${basename(copy)}) was read`,
+        );
+      }
+    }
     // the dispatch list it was measured against, from this store (older manifests have no hash)
     const { month, version, sha256 } = campaigns.dispatchFrom;
     if (sha256) await check('dispatch list', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
