@@ -402,25 +402,20 @@ async function checkSnapshot(
       where,
       problem: `holds snapshot ${named.month}/v${named.version} (run ${manifest.run?.workflowId ?? '?'}), not v${version}: another snapshot was moved into its place`,
     });
-  // that snapshot's manifest, checked against what the log records of it
-  const itsOwn = another ? recordedOf(`${named.month}/v${named.version}`) : undefined;
-  if (itsOwn?.manifestSha256 && itsOwn.manifestSha256 !== manifestHash)
-    problems.push({
-      where: `${where}/manifest.json`,
-      problem: `manifest.json (of ${named?.month}/v${named?.version}) was modified after publishing (its hash differs from the audit log's for that snapshot)`,
-    });
   const publishedAt = Date.parse(manifest.snapshot?.publishedAt ?? '');
   const age = Date.now() - publishedAt;
   // a publish time in the future is no publish in progress: it would stretch the grace for ever
   const publishing = !recorded && unfinished(manifest.run) && age >= 0 && age < PUBLISHING_GRACE_MS;
-  if (!recorded) {
-    if (!publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
-  } else if (!another && recorded.manifestSha256 && recorded.manifestSha256 !== manifestHash) {
+  if (!recorded && !publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
+  // a moved-in snapshot's manifest is checked against what the log records of the snapshot it names
+  const recordedManifest = another ? recordedOf(`${named.month}/v${named.version}`) : recorded;
+  if (recordedManifest?.manifestSha256 && recordedManifest.manifestSha256 !== manifestHash)
     problems.push({
       where: `${where}/manifest.json`,
-      problem: 'manifest.json was modified after publishing (its hash differs from the audit log)',
+      problem: another
+        ? `manifest.json (of ${named.month}/v${named.version}) was modified after publishing (its hash differs from the audit log's for that snapshot)`
+        : 'manifest.json was modified after publishing (its hash differs from the audit log)',
     });
-  }
   const signature = await readFile(join(dir, MANIFEST_SIGNATURE_FILE), 'utf8').catch(() => undefined);
   if (publicKey) {
     const [keyId, value] = (signature ?? '').trim().split(' ');
