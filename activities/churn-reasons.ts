@@ -45,17 +45,28 @@ export interface ReasonTable {
 
 /**
  * The reason table of `reasons` (null: none, the single tree scores) on this month's columns;
- * holds no reference to the columns, which the caller may then release.
+ * holds no reference to the columns, which the caller may then release. The columns' rows are
+ * row_idx 0, 1, ... unless `rowIdx` gives each one's.
  */
-export function reasonTable(reasons: RowReasons | null, current: ColumnSet, meta: readonly FeatureMeta[]): ReasonTable {
+export function reasonTable(
+  reasons: RowReasons | null,
+  current: ColumnSet,
+  meta: readonly FeatureMeta[],
+  rowIdx?: Int32Array,
+): ReasonTable {
   const { k } = reasons ?? NO_REASONS;
-  const rows = reasonRows(reasons ?? NO_REASONS, current);
+  const rows = reasonRows(reasons ?? NO_REASONS, current, rowIdx);
   const texts = reasonTexts(rows, current.names.length, (f, x) => reasonInWords(current.names[f], meta[f], x));
   return { k, rows, texts, featureNames: [...current.names] };
 }
 
-/** Writes the table as a Parquet file at `path` read by the connection's view `churn_reasons`. */
-export async function writeReasons(conn: DuckDBConnection, table: ReasonTable, path: string): Promise<void> {
+/** Writes the table as a Parquet file at `path` read by the connection's view `view`. */
+export async function writeReasons(
+  conn: DuckDBConnection,
+  table: ReasonTable,
+  path: string,
+  view = 'churn_reasons',
+): Promise<void> {
   const { k, rows, texts, featureNames } = table;
   const slots = Array.from({ length: k }, (_, s) => s + 1);
   await appendTable(conn, 'reason_slots', [
@@ -85,7 +96,7 @@ export async function writeReasons(conn: DuckDBConnection, table: ReasonTable, p
   // joins, not list variables: indexing a list of 30k texts per row was ten times slower
   await writeParquetView(
     conn,
-    'churn_reasons',
+    view,
     `SELECT r.row_idx,
             [${slots.map(reason).join(', ')}][1:r.reasons]::STRUCT(feature VARCHAR, "value" DOUBLE, contribution DOUBLE)[] AS churn_reasons,
             [${slots.map((s) => `t${s}.words`).join(', ')}][1:r.reasons]::VARCHAR[] AS reason_words
@@ -120,7 +131,7 @@ function reasonInWords(name: string, meta: FeatureMeta, x: number): string {
 }
 
 /** The rows with reasons and their reasons' entries (text ids not yet filled in). */
-function reasonRows(reasons: RowReasons, current: ColumnSet): ReasonRows {
+function reasonRows(reasons: RowReasons, current: ColumnSet, rowIdx?: Int32Array): ReasonRows {
   const { features, contributions, k } = reasons;
   let count = 0;
   for (let i = 0; i < features.length; i += k) if (features[i] >= 0) count++;
@@ -134,7 +145,7 @@ function reasonRows(reasons: RowReasons, current: ColumnSet): ReasonRows {
   };
   for (let i = 0, r = 0; r < count; i++) {
     if (features[i * k] < 0) continue;
-    rows.rowIdx[r] = i;
+    rows.rowIdx[r] = rowIdx ? rowIdx[i] : i;
     for (let s = 0; s < k && features[i * k + s] >= 0; s++) {
       const f = features[i * k + s];
       const entry = s * count + r;

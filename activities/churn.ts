@@ -8,6 +8,7 @@ import { DEFAULT_BOOST_MAX_TRAINING_ROWS, type RunParams } from '../domain/param
 import type { EnsembleTask } from './ml/ensemble';
 import { RISK_BANDS } from '../domain/rules';
 import { reasonTable, writeReasons } from './churn-reasons';
+import { writeExplainer } from './dispatch-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
 import { appendColumns, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
@@ -371,7 +372,10 @@ async function scoreWithEnsemble(
     const { evaluation, scoredRows, riskBandCounts } = restored.output;
     const ensemble: EnsembleSummary = {
       ...evaluation,
-      modelPath: await writeEnsembleModel(dbPath, cachedEnsemble.trained.model, training.names),
+      modelPath: await writeEnsembleModel(dbPath, cachedEnsemble.trained.model, {
+        expressions: input.scoring.expressions,
+        meta: input.meta,
+      }),
       trainSeconds: 0,
       scoreSeconds: 0,
       cache: {
@@ -393,7 +397,13 @@ async function scoreWithEnsemble(
       scoreColumns: current.columns,
       reasons: CHURN_REASONS,
     },
-    (holdout) => evaluateEnsemble(dbPath, holdout, training.names, input.holdoutLabels),
+    (holdout) =>
+      evaluateEnsemble(
+        dbPath,
+        holdout,
+        { expressions: input.scoring.expressions, meta: input.meta },
+        input.holdoutLabels,
+      ),
   );
   const ensemble: EnsembleSummary = {
     ...evaluation,
@@ -481,10 +491,31 @@ function pickColumns(columns: Float64Array[], rows: Uint32Array): Float64Array[]
   return columns.map((column) => pickRows(column, rows));
 }
 
-/** The ensemble as it is published: XGBoost's JSON format, beside the database. */
-async function writeEnsembleModel(dbPath: string, model: BoostedModel, featureNames: string[]): Promise<string> {
+/** The scored rows' features: how each is read from the features table, and what it is. */
+interface ScoredFeatures {
+  expressions: [string, string][];
+  meta: readonly FeatureMeta[];
+}
+
+/**
+ * The ensemble as it is published, XGBoost's JSON format, beside the database; and what
+ * publishing reads to explain the dispatch list's subscribers exactly (dispatch-reasons.ts).
+ */
+async function writeEnsembleModel(dbPath: string, model: BoostedModel, features: ScoredFeatures): Promise<string> {
   const modelPath = join(dirname(dbPath), 'churn-model-xgboost.json');
-  await writeFile(modelPath, xgboostModelText(model, featureNames) + '\n');
+  await writeFile(
+    modelPath,
+    xgboostModelText(
+      model,
+      features.expressions.map(([name]) => name),
+    ) + '\n',
+  );
+  await writeExplainer(dirname(dbPath), {
+    model,
+    expressions: features.expressions,
+    meta: [...features.meta],
+    reasons: CHURN_REASONS,
+  });
   return modelPath;
 }
 
@@ -495,11 +526,11 @@ type EnsembleEvaluation = Omit<EnsembleSummary, 'modelPath' | 'trainSeconds' | '
 async function evaluateEnsemble(
   dbPath: string,
   result: EnsembleHoldout,
-  featureNames: string[],
+  features: ScoredFeatures,
   holdoutLabels: Uint8Array,
 ): Promise<Omit<EnsembleSummary, 'featureImportance' | 'scoreSeconds'>> {
   return {
-    modelPath: await writeEnsembleModel(dbPath, result.model, featureNames),
+    modelPath: await writeEnsembleModel(dbPath, result.model, features),
     holdout: classifierMetrics(result.holdoutCalibrated, holdoutLabels),
     holdoutRoc: rocCurve(result.holdoutCalibrated, holdoutLabels),
     trainSeconds: result.trainSeconds,

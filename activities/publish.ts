@@ -27,6 +27,7 @@ import {
 import { campaignsSection } from './report/sections/campaigns';
 import type { CampaignMetrics, ListFit } from './campaign-metrics';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
+import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
 import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
@@ -129,7 +130,7 @@ export async function publishSnapshot(
     await mkdir(monthDir(store, month), { recursive: true });
     // not recursive: on a read-only file system a recursive mkdir reports ENOENT instead of EROFS
     await mkdir(staging);
-    const { outputs, report, campaigns } = await writeOutputs(store, previousStore, request, staging, options);
+    const { outputs, report, campaigns, reasons } = await writeOutputs(store, previousStore, request, staging, options);
     return await withFileLock(lock, async () => {
       // checked again under the lock: a concurrent attempt of this run may have just published
       const raced = await findPublishedByRun(store, month, run);
@@ -150,7 +151,7 @@ export async function publishSnapshot(
         ),
       );
       outputs.push({ file: 'report.html', ...(await hashFile(join(staging, 'report.html'))) });
-      const manifest = buildManifest(run, request, outputs, campaigns);
+      const manifest = buildManifest(run, request, outputs, campaigns, reasons);
       manifest.snapshot = { month, version, publishedAt, ...(request.experiment ? { experiment: true as const } : {}) };
       await writeFile(join(staging, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
       if (options.signer) await signManifest(options.signer, staging);
@@ -185,10 +186,16 @@ async function writeOutputs(
   request: PublishRequest,
   staging: string,
   { recordedFits, contactLogCopy }: { recordedFits?: ListFit[]; contactLogCopy?: string },
-): Promise<{ outputs: OutputFile[]; report: PreparedReport; campaigns: CampaignMetrics | undefined }> {
+): Promise<{
+  outputs: OutputFile[];
+  report: PreparedReport;
+  campaigns: CampaignMetrics | undefined;
+  reasons: ReasonsMethod | null;
+}> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
   let campaigns: CampaignMetrics | undefined;
+  let reasons: ReasonsMethod | null = null;
   const { files, report } = await withConnection(request.load.dbPath, async (conn) => {
     const files: string[] = [];
     const publishTable = async ({ table, file }: { table: string; file: string }, readBack: boolean) => {
@@ -199,6 +206,10 @@ async function writeOutputs(
     await writeRuleTables(conn, request.load.params);
     await setVariable(conn, 'pseudonym_key', pseudonymKey(request.load.params));
     await runScript(conn, await readSql(import.meta.url, './publish/tables/00_macros.sql'));
+    if (request.churn.ensemble) {
+      await checkpoint({ stage: 'publish: dispatch list reasons' });
+      reasons = await explainDispatchList(conn, dirname(request.load.dbPath));
+    }
     for (const output of TABLE_OUTPUTS) {
       await checkpoint({ stage: `publish: ${output.file}` });
       await runScript(conn, await readSql(import.meta.url, `./publish/tables/${output.sql}`));
@@ -237,7 +248,10 @@ async function writeOutputs(
           ? // last month has a list to measure: say how, rather than leave the question out
             await campaignsSection({ metrics: { measured: false, reason: NO_CONTACT_LOG }, groups: [] })
           : null;
-    return { files, report: await buildReport(conn, request, previous !== null, campaignsReport) };
+    return {
+      files,
+      report: await buildReport(conn, request, previous !== null, campaignsReport, reasons?.exactRows ?? 0),
+    };
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));
   const ensemble = request.churn.ensemble;
@@ -258,7 +272,7 @@ async function writeOutputs(
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
-  return { outputs, report, campaigns };
+  return { outputs, report, campaigns, reasons };
 }
 
 /**
@@ -346,6 +360,7 @@ function buildManifest(
   request: PublishRequest,
   outputs: OutputFile[],
   campaigns: CampaignMetrics | undefined,
+  reasons: ReasonsMethod | null,
 ): SnapshotManifest {
   const { load, cluster, churn } = request;
   return {
@@ -396,7 +411,8 @@ function buildManifest(
             reliability: churn.ensemble.reliability,
           }
         : null,
-      churnReasons: churn.ensemble ? 'path contributions (Saabas), log-odds, top 3 positive' : null,
+      churnReasons: reasons?.method ?? null,
+      ...(reasons ? { churnReasonsExact: reasons.exactRows } : {}),
       churnTopRules: churn.topRules,
       featureImportance: churn.featureImportance,
       churnFeatures: churn.features,

@@ -122,6 +122,8 @@ export interface SnapshotManifest {
       | null;
     /** How churn_reasons were attributed (null when the tree scores: no reasons). */
     churnReasons: string | null;
+    /** How many subscribers' reasons are exact SHAP values (the dispatch list's; absent before session 39). */
+    churnReasonsExact?: number;
     churnTopRules: ChurnSummary['topRules'];
     featureImportance: Record<string, number>;
     /** Every feature the churn model was given: source (contract, derived, user), type, missing share, importance. */

@@ -124,7 +124,7 @@ function compileTree(
 }
 
 /** The smallest float32 not below `t`. */
-function ceilFloat32(t: number): number {
+export function ceilFloat32(t: number): number {
   const rounded = Math.fround(t);
   if (!(rounded < t)) return rounded;
   if (rounded === 0) return 2 ** -149;
@@ -151,7 +151,7 @@ function siblingOrder(tree: BoostedTree): { order: number[]; depth: number } {
 }
 
 /** Words per right-set: enough bits for the largest code any split names. */
-function categoryWords(model: BoostedModel): number {
+export function categoryWords(model: BoostedModel): number {
   let largest = 0;
   for (const tree of model.trees)
     for (const codes of tree.rightCategories)
@@ -163,7 +163,7 @@ function categoryWords(model: BoostedModel): number {
   return (largest >> 5) + 1;
 }
 
-function categoryBitsets(sets: number[][], words: number): Uint32Array {
+export function categoryBitsets(sets: number[][], words: number): Uint32Array {
   const bits = new Uint32Array(sets.length * words);
   sets.forEach((codes, s) => {
     for (const code of codes) bits[s * words + (code >> 5)] |= 1 << (code & 31);

@@ -655,4 +655,130 @@
         (local.set $slots (i32.add (local.get $slots) (i32.shl (local.get $k) (i32.const 1))))
         (local.set $kept (i32.add (local.get $kept) (i32.shl (local.get $k) (i32.const 3))))
         (br $next_row))))
+
+  ;; Exact TreeSHAP (tree-shap.ts ShapTables, copied into this memory by setShapModel): per inner
+  ;; node a 32-byte record, pre-order within its tree: feature with flags in the top byte (bit 0
+  ;; NaN goes right, bit 1 categorical, bits 2..5 the count n of distinct features on the path to
+  ;; its children), threshold (f32), where its distinct features start (i32 index), its
+  ;; categorical right-set (as in the compiled model, so $unusualGoesRight reads both), its
+  ;; feature's slot on the path with bit 8 set when the feature is new there, its left and right
+  ;; child (the tree's own node number, or -1 - the leaf's table entry), and its pair table entry
+  ;; (-1: its children are not both leaves). Table entries are f64 indices; shares n per entry.
+  (global $shapNodes (mut i32) (i32.const 0))
+  (global $shapDistinct (mut i32) (i32.const 0))
+  (global $shapTable (mut i32) (i32.const 0))
+  (global $shapTreeStart (mut i32) (i32.const 0))
+  (global $shapTreeSize (mut i32) (i32.const 0))
+  (global $shapTrees (mut i32) (i32.const 0))
+  (global $shapMasks (mut i32) (i32.const 0))
+
+  (func (export "setShapModel")
+    (param $stride i32) (param $nodes i32) (param $categoryBits i32) (param $categoryWords i32)
+    (param $distinct i32) (param $table i32) (param $treeStart i32) (param $treeSize i32) (param $trees i32) (param $masks i32)
+    (global.set $stride (local.get $stride))
+    (global.set $shapNodes (local.get $nodes))
+    (global.set $categoryBits (local.get $categoryBits))
+    (global.set $categoryCodes (f32.convert_i32_u (i32.shl (local.get $categoryWords) (i32.const 5))))
+    (global.set $shapDistinct (local.get $distinct))
+    (global.set $shapTable (local.get $table))
+    (global.set $shapTreeStart (local.get $treeStart))
+    (global.set $shapTreeSize (local.get $treeSize))
+    (global.set $shapTrees (local.get $trees))
+    (global.set $shapMasks (local.get $masks)))
+
+  ;; Adds the n shares at table entry $entry to the f64 values at $out by feature (the distinct
+  ;; features from index $distinct).
+  (func $addShares (param $out i32) (param $entry i32) (param $distinct i32) (param $n i32)
+    (local $share i32) (local $feature i32) (local $end i32) (local $at i32)
+    (local.set $share (i32.add (global.get $shapTable) (i32.shl (local.get $entry) (i32.const 3))))
+    (local.set $feature (i32.add (global.get $shapDistinct) (i32.shl (local.get $distinct) (i32.const 2))))
+    (local.set $end (i32.add (local.get $feature) (i32.shl (local.get $n) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $feature) (local.get $end)))
+        (local.set $at (i32.add (local.get $out) (i32.shl (i32.load (local.get $feature)) (i32.const 3))))
+        (f64.store (local.get $at) (f64.add (f64.load (local.get $at)) (f64.load (local.get $share))))
+        (local.set $share (i32.add (local.get $share) (i32.const 8)))
+        (local.set $feature (i32.add (local.get $feature) (i32.const 4)))
+        (br $next))))
+
+  ;; Adds every feature's SHAP value for rows $from..$to of the row-major float32 values at
+  ;; $values to the f64 at $out + ((row - $from) * stride + feature) * 8, tree by tree over the
+  ;; block (one tree's tables stay in cache across its rows). A node's children's masks (which
+  ;; path features the row agrees with) follow from its own: the side the row takes sets a new
+  ;; feature's bit, the other side clears a known one's.
+  (func (export "addShap") (param $values i32) (param $from i32) (param $to i32) (param $out i32)
+    (local $t i32) (local $first i32) (local $size i32) (local $row i32) (local $rowAt i32) (local $outAt i32)
+    (local $i i32) (local $record i32) (local $word i32) (local $right i32) (local $mask i32) (local $n i32)
+    (local $distinct i32) (local $pair i32) (local $slot i32) (local $bit i32) (local $taken i32) (local $other i32)
+    (local $child i32) (local $childMask i32) (local $side i32)
+    (local.set $t (i32.const 0))
+    (block $trees_done
+      (loop $next_tree
+        (br_if $trees_done (i32.ge_u (local.get $t) (global.get $shapTrees)))
+        (local.set $first (i32.load (i32.add (global.get $shapTreeStart) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $size (i32.load (i32.add (global.get $shapTreeSize) (i32.shl (local.get $t) (i32.const 2)))))
+        (local.set $row (local.get $from))
+        (block $rows_done
+          (loop $next_row
+            (br_if $rows_done (i32.ge_u (local.get $row) (local.get $to)))
+            (local.set $rowAt (i32.add (local.get $values) (i32.shl (i32.mul (local.get $row) (global.get $stride)) (i32.const 2))))
+            (local.set $outAt (i32.add (local.get $out)
+              (i32.shl (i32.mul (i32.sub (local.get $row) (local.get $from)) (global.get $stride)) (i32.const 3))))
+            (i32.store (global.get $shapMasks) (i32.const 0))
+            (local.set $i (i32.const 0))
+            (block $nodes_done
+              (loop $next_node
+                (br_if $nodes_done (i32.ge_u (local.get $i) (local.get $size)))
+                (local.set $record (i32.add (global.get $shapNodes) (i32.shl (i32.add (local.get $first) (local.get $i)) (i32.const 5))))
+                (local.set $word (i32.load (local.get $record)))
+                (local.set $right
+                  (if (result i32) (i32.eqz (i32.and (local.get $word) (i32.const 0x3000000)))
+                    (then
+                      (f32.ge
+                        (f32.load (i32.add (local.get $rowAt) (i32.shl (i32.and (local.get $word) (i32.const 0xffffff)) (i32.const 2))))
+                        (f32.load offset=4 (local.get $record))))
+                    (else (call $unusualGoesRight (local.get $rowAt) (local.get $record)))))
+                (local.set $mask (i32.load (i32.add (global.get $shapMasks) (i32.shl (local.get $i) (i32.const 2)))))
+                (local.set $n (i32.and (i32.shr_u (local.get $word) (i32.const 26)) (i32.const 15)))
+                (local.set $distinct (i32.load offset=8 (local.get $record)))
+                (local.set $pair (i32.load offset=28 (local.get $record)))
+                (if (i32.ge_s (local.get $pair) (i32.const 0))
+                  (then
+                    (call $addShares (local.get $outAt)
+                      (i32.add (local.get $pair)
+                        (i32.mul (i32.add (i32.shl (local.get $mask) (i32.const 1)) (local.get $right)) (local.get $n)))
+                      (local.get $distinct) (local.get $n)))
+                  (else
+                    (local.set $slot (i32.load offset=16 (local.get $record)))
+                    (local.set $bit (i32.shl (i32.const 1) (i32.and (local.get $slot) (i32.const 255))))
+                    (if (i32.and (local.get $slot) (i32.const 256))
+                      (then
+                        (local.set $taken (i32.or (local.get $mask) (local.get $bit)))
+                        (local.set $other (local.get $mask)))
+                      (else
+                        (local.set $taken (local.get $mask))
+                        (local.set $other (i32.and (local.get $mask) (i32.xor (local.get $bit) (i32.const -1))))))
+                    (local.set $side (i32.const 0))
+                    (block $sides_done
+                      (loop $next_side
+                        (br_if $sides_done (i32.ge_u (local.get $side) (i32.const 2)))
+                        (local.set $child (i32.load offset=20 (i32.add (local.get $record) (i32.shl (local.get $side) (i32.const 2)))))
+                        (local.set $childMask
+                          (select (local.get $taken) (local.get $other) (i32.eq (local.get $side) (local.get $right))))
+                        (if (i32.ge_s (local.get $child) (i32.const 0))
+                          (then
+                            (i32.store (i32.add (global.get $shapMasks) (i32.shl (local.get $child) (i32.const 2))) (local.get $childMask)))
+                          (else
+                            (call $addShares (local.get $outAt)
+                              (i32.add (i32.sub (i32.const -1) (local.get $child)) (i32.mul (local.get $childMask) (local.get $n)))
+                              (local.get $distinct) (local.get $n))))
+                        (local.set $side (i32.add (local.get $side) (i32.const 1)))
+                        (br $next_side)))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $next_node)))
+            (local.set $row (i32.add (local.get $row) (i32.const 1)))
+            (br $next_row)))
+        (local.set $t (i32.add (local.get $t) (i32.const 1)))
+        (br $next_tree))))
 )

@@ -62,6 +62,21 @@ export interface BoostingKernel {
   /** Rows from..to (at most a block: `nodes` holds one i32 per row); `margins2` 0 for one model. */
   addMargins(values: number, from: number, to: number, margins: number, nodes: number, margins2: number): void;
   addCredits(values: number, from: number, to: number, margins: number, credit: number, nodes: number): void;
+  /** Where exact TreeSHAP tables are (tree-shap.ts ShapTables); addShap walks them. */
+  setShapModel(
+    stride: number,
+    nodes: number,
+    categoryBits: number,
+    categoryWords: number,
+    distinct: number,
+    table: number,
+    treeStart: number,
+    treeSize: number,
+    trees: number,
+    masks: number,
+  ): void;
+  /** Adds rows from..to's (at most a block) SHAP values, f64 per feature per row, to `out`. */
+  addShap(values: number, from: number, to: number, out: number): void;
   /** Each of n rows' k largest positive credits (addCredits' block), largest first: features (i16) at `slots`, values (f64) at `kept`; zeroes the credits. */
   keepLargest(credit: number, n: number, slots: number, kept: number, k: number): void;
 }

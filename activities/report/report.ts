@@ -52,6 +52,8 @@ export async function buildReport(
   hasMigration: boolean,
   /** "Did last month's actions work?" (sections/campaigns.ts), when the run was given a contact log. */
   campaigns: ReportSection | null = null,
+  /** Subscribers whose reasons are exact SHAP values (publish.ts, dispatch-reasons.ts). */
+  exactReasons = 0,
 ): Promise<PreparedReport> {
   const { load, cluster, churn } = request;
   const query = async <T extends Record<string, unknown>>(file: string, values?: Record<string, number>) =>
@@ -67,7 +69,7 @@ export async function buildReport(
       keyCustomerRevenueShare: load.params.keyCustomerRevenueShare,
     }),
     await churnSection(churn, load),
-    await churnModelsSection(churnModelsData(churn)),
+    await churnModelsSection(churnModelsData(churn, exactReasons)),
     campaigns,
     previous
       ? await migrationSection(

@@ -176,6 +176,97 @@ print(json.dumps({"rows": int(len(p)), "maxDiff": float(np.max(np.abs(p - table[
     expect(words.churn_reasons.every((text) => /[a-z] /.test(text) && !text.includes('_'))).toBe(true);
   });
 
+  it("gives the dispatch list's subscribers the largest exact SHAP values of the xgboost package as reasons, the others path contributions", async () => {
+    const published = await publishSnapshot(
+      store,
+      { ...run, runId: 'run-exact-reasons' },
+      { requestedBy: 'test', load, features, cluster, churn },
+    );
+    const featureFile = join(dir, 'explained-features.parquet');
+    await withStageOutputs(load.dbPath, async (conn) => {
+      await setVariable(conn, 'target', featureFile);
+      await conn.run(
+        `COPY (SELECT f.subscriber_id, ${CHURN_FEATURES.map((c) => `coalesce(f."${c}"::DOUBLE, 0) AS "${c}"`).join(', ')}
+               FROM features f WHERE f.purpose = 'score' ORDER BY f.row_idx)
+         TO (getvariable('target')) (FORMAT parquet)`,
+      );
+    });
+    // per subscriber, XGBoost's exact SHAP values and its path contributions (bias column dropped)
+    const theirs = runPythonJson<{ names: string[]; ids: string[]; exact: number[][]; path: number[][] }>(
+      `
+import sys, json, duckdb, numpy as np, xgboost as xgb
+booster = xgb.Booster(model_file=sys.argv[1])
+names = booster.feature_names
+table = duckdb.sql(f"SELECT * FROM read_parquet('{sys.argv[2]}')").fetchnumpy()
+d = xgb.DMatrix(np.column_stack([table[n] for n in names]), feature_names=names)
+print(json.dumps({"names": names, "ids": [str(i) for i in table["subscriber_id"]],
+  "exact": booster.predict(d, pred_contribs=True)[:, :-1].tolist(),
+  "path": booster.predict(d, pred_contribs=True, approx_contribs=True)[:, :-1].tolist()}))
+`,
+      [join(published.path, ENSEMBLE_MODEL_FILE), featureFile],
+    );
+    const rowOf = new Map(theirs.ids.map((id, i) => [id, i]));
+    const rows = await withConnection(':memory:', (conn) =>
+      queryRows<{ subscriber_id: string; listed: boolean; churn_reasons: { feature: string; contribution: number }[] }>(
+        conn,
+        `SELECT subscriber_id::VARCHAR AS subscriber_id, churn_reasons,
+                subscriber_id IN (SELECT subscriber_id FROM read_parquet($dispatch)) AS listed
+         FROM read_parquet($subscribers)`,
+        {
+          subscribers: join(published.path, 'subscribers.parquet'),
+          dispatch: join(published.path, 'dispatch.parquet'),
+        },
+      ),
+    );
+    /** How far the reasons are from the k largest positive values of `values` (0: they are those, to 1e-5). */
+    const distance = (reasons: { feature: string; contribution: number }[], values: number[]): number => {
+      const expected = values
+        .filter((v) => v > 1e-5)
+        .sort((a, b) => b - a)
+        .slice(0, 3);
+      if (reasons.length !== expected.length) return Infinity;
+      return Math.max(
+        0,
+        ...reasons.map((reason, s) => {
+          const own = values[theirs.names.indexOf(reason.feature)];
+          return Math.max(Math.abs(own - reason.contribution), Math.abs(expected[s] - reason.contribution));
+        }),
+      );
+    };
+    const listed = rows.filter((row) => row.listed);
+    expect(listed.length).toBeGreaterThan(100);
+    let worstListed = 0;
+    let worstOthers = 0;
+    let pathWouldDiffer = 0;
+    for (const row of rows) {
+      const i = rowOf.get(row.subscriber_id)!;
+      if (row.listed) {
+        worstListed = Math.max(worstListed, distance(row.churn_reasons, theirs.exact[i]));
+        if (distance(row.churn_reasons, theirs.path[i]) > 1e-4) pathWouldDiffer++;
+      } else worstOthers = Math.max(worstOthers, distance(row.churn_reasons, theirs.path[i]));
+    }
+    expect(worstListed).toBeLessThan(1e-5);
+    expect(worstOthers).toBeLessThan(1e-5);
+    // the two attributions do differ on the list: the test tells them apart
+    expect(pathWouldDiffer).toBeGreaterThan(0);
+    // the dispatch list shows the same reasons in words
+    const [mismatch] = await withConnection(':memory:', (conn) =>
+      queryRows<{ rows: number }>(
+        conn,
+        `SELECT count(*)::INTEGER AS rows FROM read_parquet($dispatch) d JOIN read_parquet($subscribers) s USING (subscriber_id)
+         WHERE d.churn_reasons IS DISTINCT FROM s.reason_words`,
+        {
+          subscribers: join(published.path, 'subscribers.parquet'),
+          dispatch: join(published.path, 'dispatch.parquet'),
+        },
+      ),
+    );
+    expect(mismatch.rows).toBe(0);
+    const manifest = await readManifest(store, '2026-06', published.version);
+    expect(manifest.metrics.churnReasons).toMatch(/^exact TreeSHAP .* dispatch list/);
+    expect(manifest.metrics.churnReasonsExact).toBe(listed.length);
+  });
+
   it('sums revenue at risk per segment and grid, and orders the dispatch list by it when asked', async () => {
     const byRevenue = { ...load, params: { ...load.params, dispatchOrder: 'revenueAtRisk' as const } };
     const published = await publishSnapshot(

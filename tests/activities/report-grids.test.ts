@@ -92,11 +92,12 @@ describe("the report's grids", () => {
  * `controlShare`; `query` reads table snapshot_dispatch.
  */
 async function dispatchOf<T>(controlShare: number, subscribers: string, query: string): Promise<T[]> {
-  const dispatchSql = await readSql(
-    new URL('../../activities/publish.ts', import.meta.url).href,
-    './publish/tables/04_dispatch.sql',
-  );
+  const publishSql = (file: string) =>
+    readSql(new URL('../../activities/publish.ts', import.meta.url).href, `./publish/tables/${file}`);
+  const dispatchSql = await publishSql('04_dispatch.sql');
   return withConnection(':memory:', async (conn) => {
+    // the macros every snapshot table may use
+    await conn.run(await publishSql('00_macros.sql'));
     await conn.run(`CREATE TEMP VIEW action_settings AS
       SELECT 9 AS dispatch_max_priority, 'priority' AS dispatch_order, ${controlShare} AS control_share`);
     await conn.run(`CREATE TEMP VIEW snapshot_subscribers AS

@@ -11,6 +11,8 @@ import {
 } from '../../activities/ml/boosting';
 import { brierScore, fitPlatt, reliabilityCurve } from '../../activities/ml/calibration';
 import { nodeMeans, rowContributions, topContributions } from '../../activities/ml/contributions';
+import { rowMajorValues } from '../../activities/ml/compiled-model';
+import { ShapWalk, shapTables } from '../../activities/ml/tree-shap';
 import { binFeatures, predictProbabilities, trainHistogramTree } from '../../activities/ml/histogram-tree';
 import { classifierMetrics } from '../../activities/ml/metrics';
 import { seededRandom } from '../../activities/ml/random';
@@ -163,7 +165,7 @@ describe('XGBoost model file', () => {
   const dirs: string[] = [];
   afterAll(() => Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
-  it('scores and path contributions in the xgboost package match segflow (max abs diff < 1e-6)', async () => {
+  it('scores, path contributions and exact SHAP values in the xgboost package match segflow (max abs diff < 1e-6, 1e-5)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'segflow-xgb-'));
     dirs.push(dir);
     const { columns, labels } = syntheticChurn(6_000, 21);
@@ -189,9 +191,9 @@ booster = xgb.Booster(model_file=sys.argv[1])
 cols = json.load(open(sys.argv[2]))
 x = np.array([[np.nan if v is None else v for v in c] for c in cols], dtype=np.float64).T
 d = xgb.DMatrix(x, feature_names=${JSON.stringify(names)}, feature_types=${JSON.stringify(categorical.map((c) => (c ? 'c' : 'q')))}, enable_categorical=True)
-print(json.dumps({"p": booster.predict(d).tolist(), "contribs": booster.predict(d, pred_contribs=True, approx_contribs=True).tolist()}))
+print(json.dumps({"p": booster.predict(d).tolist(), "contribs": booster.predict(d, pred_contribs=True, approx_contribs=True).tolist(), "shap": booster.predict(d, pred_contribs=True).tolist()}))
 `;
-    const theirs = runPythonJson<{ p: number[]; contribs: number[][] }>(python, [
+    const theirs = runPythonJson<{ p: number[]; contribs: number[][]; shap: number[][] }>(python, [
       join(dir, 'model.json'),
       join(dir, 'x.json'),
     ]);
@@ -206,5 +208,15 @@ print(json.dumps({"p": booster.predict(d).tolist(), "contribs": booster.predict(
       contributions.forEach((v, f) => (maxContribDiff = Math.max(maxContribDiff, Math.abs(v - theirs.contribs[i][f]))));
     }
     expect(maxContribDiff).toBeLessThan(1e-5);
+    // exact TreeSHAP (tree-shap.ts) against XGBoost's, bias in the last column
+    const tables = shapTables(model);
+    const shap = new ShapWalk(tables, rowMajorValues(all)).values(0, 6_000);
+    let maxShapDiff = 0;
+    for (let i = 0; i < 6_000; i++) {
+      for (let f = 0; f < all.length; f++)
+        maxShapDiff = Math.max(maxShapDiff, Math.abs(shap[i * all.length + f] - theirs.shap[i][f]));
+      maxShapDiff = Math.max(maxShapDiff, Math.abs(tables.bias - theirs.shap[i][all.length]));
+    }
+    expect(maxShapDiff).toBeLessThan(1e-5);
   }, 120_000);
 });

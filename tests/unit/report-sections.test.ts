@@ -333,10 +333,36 @@ describe('churn models section', () => {
       models: [tree],
       calibration: null,
       holdout: { rows: 6_048, churners: 121 },
+      exactReasons: 0,
     });
     expect(section.title).toBe('Churn model: the readable tree');
     expect(section.html).toContain('Holdout ROC, the readable tree');
     expect(section.html).not.toContain('both models');
+  });
+
+  it("says how the ensemble's reasons were found: exact SHAP values on the dispatch list, path contributions elsewhere", async () => {
+    const boosted = (exactReasons: number) =>
+      churnModelsSection({
+        scoringModel: 'boosted',
+        models: [tree, { ...tree, name: 'boosted ensemble' }],
+        calibration: {
+          trees: 80,
+          a: 1,
+          b: 0,
+          applied: false,
+          brierUncalibrated: 0.05,
+          brierCalibrated: 0.05,
+          reliability: [{ predicted: 0.1, observed: 0.1, rows: 10 }],
+        },
+        holdout: { rows: 6_048, churners: 121 },
+        exactReasons,
+      });
+    expect((await boosted(34_309)).html).toContain(
+      'by exact SHAP values for the 34,309 subscribers on the dispatch list and by path contributions of the ensemble for the rest.',
+    );
+    expect((await boosted(0)).html).toContain(
+      'the three features that raised the score most, by path contributions of the ensemble.',
+    );
   });
 
   it('says how many churners the holdout held, gives each AUC its interval, and warns of a holdout of few churners', async () => {
@@ -346,6 +372,7 @@ describe('churn models section', () => {
         models: [tree],
         calibration: null,
         holdout: { rows: 6_048, churners },
+        exactReasons: 0,
       });
     const many = (await measured(121)).html;
     expect(many).toContain(

@@ -9,3 +9,15 @@ CREATE OR REPLACE TEMP MACRO exact(x) AS x::DECIMAL(18, 6);
 -- with the same key (so diffs still join), meaningless without it.
 CREATE OR REPLACE TEMP MACRO published_id(id) AS
   CASE WHEN getvariable('pseudonym_key') IS NULL THEN id ELSE sha256(getvariable('pseudonym_key') || ':' || id) END;
+-- A subscriber's value tier by the revenue share ranked above it (features/combined/01_value.sql),
+-- from the run's shares (action_settings).
+CREATE OR REPLACE TEMP MACRO value_tier(revenue_share_above, key_share, high_share, mid_share) AS
+  CASE
+    WHEN revenue_share_above < key_share THEN 'key'
+    WHEN revenue_share_above < high_share THEN 'high'
+    WHEN revenue_share_above < mid_share THEN 'mid'
+    ELSE 'low'
+  END;
+-- Who is on the dispatch list: at churn risk, or urgent by value and stability (seed 004).
+CREATE OR REPLACE TEMP MACRO on_dispatch_list(risk_band, operation_priority, dispatch_max_priority) AS
+  risk_band <> 'low' OR operation_priority <= dispatch_max_priority;

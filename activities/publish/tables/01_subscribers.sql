@@ -7,12 +7,7 @@
 CREATE OR REPLACE TEMP VIEW snapshot_subscribers AS
 WITH scored AS (
   SELECT f.*,
-         CASE
-           WHEN f.revenue_share_above < a.key_share THEN 'key'
-           WHEN f.revenue_share_above < a.high_share THEN 'high'
-           WHEN f.revenue_share_above < a.mid_share THEN 'mid'
-           ELSE 'low'
-         END AS value_tier,
+         value_tier(f.revenue_share_above, a.key_share, a.high_share, a.mid_share) AS value_tier,
          f.arpu >= a.high_value_threshold AS high_value,
          s.segment_id, c.segment_name, c.recommended_product, c.contact_moment AS segment_moment,
          sc.churn_score, sc.risk_band, f.stability_score >= a.stable_score AS stable,

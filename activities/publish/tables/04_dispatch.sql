@@ -12,7 +12,7 @@ CREATE OR REPLACE TEMP VIEW snapshot_dispatch AS
 WITH listed AS (
   SELECT s.*, hash('control', s."month", s.subscriber_id)::DOUBLE / 18446744073709551616.0 AS control_draw
   FROM snapshot_subscribers s CROSS JOIN action_settings a
-  WHERE s.risk_band <> 'low' OR s.operation_priority <= a.dispatch_max_priority
+  WHERE on_dispatch_list(s.risk_band, s.operation_priority, a.dispatch_max_priority)
 ), stratified AS (
   SELECT l.*,
     min(control_draw) OVER (PARTITION BY region, grid, operation_priority) AS stratum_min_draw,

@@ -1,0 +1,102 @@
+/**
+ * Exact reasons for the subscribers on the dispatch list. The churn stage gives every scored
+ * subscriber reasons by path contributions (compiled-model.ts: one walk per tree, seconds at a
+ * million subscribers), which can name a feature whose exact SHAP value lowers the risk, most
+ * often for a low-risk subscriber. The subscribers a grid manager reads reasons for, the dispatch
+ * list (a few percent of them), get exact TreeSHAP values (ml/tree-shap.ts) instead, at
+ * publishing, where the list is known: it depends on value tiers the churn stage does not set.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { reasonTable, writeReasons } from './churn-reasons';
+import { fillNumericGaps } from './churn-features';
+import { checkpoint } from './context';
+import { queryOne, readSql, runScript, viewParquet } from './duckdb';
+import type { BoostedModel } from './ml/boosted-model';
+import { rowMajorValues } from './ml/compiled-model';
+import { readColumns } from './ml/columns';
+import type { FeatureMeta } from './ml/feature-matrix';
+import { ShapWalk, shapTables, shapTablesFit } from './ml/tree-shap';
+import { scoredTableFile } from './stage-outputs';
+
+/** What explaining a scored subscriber again needs: the scoring model and how its features are read. */
+export interface EnsembleExplainer {
+  model: BoostedModel;
+  /** Per model feature, its name and SQL over the features table (churn-features.ts). */
+  expressions: [name: string, sql: string][];
+  meta: FeatureMeta[];
+  /** Reasons kept per subscriber. */
+  reasons: number;
+}
+
+const EXPLAINER_FILE = 'churn-ensemble-explainer.json';
+const DISPATCH_REASONS_FILE = 'dispatch_reasons.parquet';
+
+/** Written by the churn stage beside the run's database whenever the ensemble scores. */
+export async function writeExplainer(runDir: string, explainer: EnsembleExplainer): Promise<void> {
+  await writeFile(join(runDir, EXPLAINER_FILE), JSON.stringify(explainer));
+}
+
+async function readExplainer(runDir: string): Promise<EnsembleExplainer | null> {
+  try {
+    return JSON.parse(await readFile(join(runDir, EXPLAINER_FILE), 'utf8')) as EnsembleExplainer;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** How the published reasons were found (the manifest's `churnReasons`). */
+export interface ReasonsMethod {
+  method: string;
+  /** Subscribers whose reasons are exact SHAP values: those on the dispatch list. */
+  exactRows: number;
+}
+
+const PATH_ONLY = 'path contributions (Saabas), log-odds, top 3 positive';
+
+/** Rows explained between heartbeats. */
+const BLOCK = 4_096;
+
+/**
+ * Replaces the connection's `churn_reasons` view by one where the dispatch list's subscribers
+ * (view `dispatch_candidates`, publish/dispatch_candidates.sql) have exact SHAP reasons. Needs
+ * the publishing views (features, segments, scores, churn_reasons, action_settings,
+ * operation_grid) and the macros of publish/tables/00_macros.sql.
+ */
+export async function explainDispatchList(conn: DuckDBConnection, runDir: string): Promise<ReasonsMethod> {
+  const explainer = await readExplainer(runDir);
+  // a churn stage of a version before exact reasons (a worker upgraded mid-run) left none
+  if (!explainer) return { method: `${PATH_ONLY} (scored before exact reasons were built)`, exactRows: 0 };
+  const { model, expressions, meta, reasons } = explainer;
+  if (!shapTablesFit(model))
+    return { method: `${PATH_ONLY} (boostDepth above 6: exact SHAP tables not built)`, exactRows: 0 };
+  await runScript(conn, await readSql(import.meta.url, './publish/dispatch_candidates.sql'));
+  const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*)::INTEGER AS rows FROM dispatch_candidates');
+  const from = `FROM features f SEMI JOIN dispatch_candidates c USING (row_idx) WHERE f.purpose = 'score' ORDER BY f.row_idx`;
+  // one read: the rows' numbers, then the model's features
+  const read = await readColumns(conn, [['row_idx', 'row_idx'], ...expressions], from, rows);
+  const rowIdx = Int32Array.from(read.columns[0]);
+  const current = { names: read.names.slice(1), columns: read.columns.slice(1), rows };
+  fillNumericGaps(current.columns, meta);
+  const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns), reasons);
+  for (let done = 0; done < rows; done += BLOCK) {
+    await checkpoint({ stage: 'publish: dispatch list reasons', rowsDone: done, rowsTotal: rows });
+    walk.keepLargest(done, Math.min(rows, done + BLOCK));
+  }
+  const table = reasonTable(walk.largest(), current, meta, rowIdx);
+  await viewParquet(conn, 'path_reasons', scoredTableFile(runDir, 'churn_reasons'), 'connection');
+  await writeReasons(conn, table, join(runDir, DISPATCH_REASONS_FILE), 'dispatch_reasons');
+  await conn.run(
+    `CREATE OR REPLACE TEMP VIEW churn_reasons AS
+     SELECT * FROM dispatch_reasons
+     UNION ALL
+     SELECT p.* FROM path_reasons p ANTI JOIN dispatch_candidates c USING (row_idx)`,
+  );
+  return {
+    method:
+      'exact TreeSHAP (path-dependent) for the subscribers on the dispatch list, path contributions (Saabas) for the rest; log-odds, top 3 positive',
+    exactRows: rows,
+  };
+}
