@@ -137,11 +137,30 @@ function rowsLine({ rowCounts: rows, quarantineByReason }: Pick<SnapshotManifest
  * defaults (`changed`, domain/params.ts changedParams), headline metrics, segments and files. The
  * whole manifest is behind --json.
  */
+/** A stage attempt of the run that failed and was retried (the audit log's stage.attempt-failed). */
+export interface FailedAttempt {
+  stage: string;
+  attempt: number;
+  type: string;
+}
+
+/**
+ * The run's failed attempts in one line: a snapshot published after retries is whole (a stage
+ * retried runs again from its start), but an auditor asks what went wrong on the way.
+ */
+export function retriesLine(failed: FailedAttempt[], workflowId: string): string | undefined {
+  if (failed.length === 0) return undefined;
+  const attempts = failed.map((f) => `${f.stage} attempt ${f.attempt} (${f.type})`).join(', ');
+  return `  retries       ${failed.length === 1 ? '1 attempt' : `${failed.length} attempts`} failed and ran again: ${attempts}; segflow runs show ${workflowId}`;
+}
+
 export function snapshotSummary(
   manifest: SnapshotManifest,
   changed: Record<string, unknown>,
   latest: boolean,
   manifestPath: string,
+  /** The run's failed attempts, from the audit log. */
+  failed: FailedAttempt[] = [],
 ): string {
   const { snapshot, rowCounts: rows, metrics } = manifest;
   const holdout = metrics.churnHoldout;
@@ -174,6 +193,8 @@ export function snapshotSummary(
     ),
   ];
   lines.push(...manifestNotes(manifest));
+  const retries = retriesLine(failed, manifest.run.workflowId);
+  if (retries) lines.push(retries);
   if (manifest.skippedFeatures.length)
     lines.push(`  skipped       ${manifest.skippedFeatures.map((f) => `${f.feature} (${f.reason})`).join('; ')}`);
   lines.push(

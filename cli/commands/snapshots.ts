@@ -68,12 +68,22 @@ export function registerSnapshots(program: Command): void {
       const manifest = await readManifest(store, ref.month, ref.version);
       const latest = (await latestVersion(store, ref.month)) === ref.version;
       const { changedParams } = await import('../../domain/params');
+      const { readAuditLog } = await import('../../store/audit-log');
+      const { workflowId, runId } = manifest.run;
+      const failed = (await readAuditLog(store))
+        .filter((e) => e.event === 'stage.attempt-failed' && e.run.workflowId === workflowId && e.run.runId === runId)
+        .map((e) => ({
+          stage: String(e.details?.stage ?? e.subject),
+          attempt: Number(e.details?.attempt),
+          type: String(e.details?.type ?? 'error'),
+        }));
       output(options.json, manifest, (m) =>
         snapshotSummary(
           m,
           changedParams(m.params),
           latest,
           join(versionDir(store, ref.month, ref.version), 'manifest.json'),
+          failed,
         ),
       );
     });

@@ -241,6 +241,17 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       (e) => e.run.workflowId === handle.workflowId && e.event === 'run.published',
     );
     expect(published).toHaveLength(1);
+    // an auditor reading the snapshot learns of the attempt that ran again
+    const { stdout } = await run(
+      join(REPO_ROOT, 'bin', 'segflow'),
+      ['snapshots', 'show', `${month}/v${outcome.version}`],
+      {
+        env: { ...process.env, SEGFLOW_STORE: config.store.storeDir },
+      },
+    );
+    expect(stdout).toContain(
+      `  retries       1 attempt failed and ran again: publish attempt 1 (AttemptLost); segflow runs show ${handle.workflowId}`,
+    );
   });
 
   it('two concurrent reruns of one month get distinct versions', async () => {

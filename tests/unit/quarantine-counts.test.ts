@@ -77,3 +77,16 @@ describe('quarantined rows: those that broke the contract apart from those of mo
     );
   });
 });
+
+describe('snapshots show: the attempts that failed on the way', () => {
+  it('names each failed attempt and where the whole run is told, and says nothing of a run without one', () => {
+    const shown = snapshotSummary(manifest({}), {}, true, 'manifest.json', [
+      { stage: 'load', attempt: 1, type: 'Error' },
+      { stage: 'publish', attempt: 1, type: 'AttemptLost' },
+    ]);
+    expect(shown).toContain(
+      '  retries       2 attempts failed and ran again: load attempt 1 (Error), publish attempt 1 (AttemptLost); segflow runs show w',
+    );
+    expect(snapshotSummary(manifest({}), {}, true, 'manifest.json')).not.toContain('retries');
+  });
+});
