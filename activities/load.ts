@@ -114,7 +114,8 @@ export interface LoadPlan {
   inputStamps?: FileStamp[];
   /**
    * Input and labels files read through a UTF-8 copy in the run's folder (the mapping's
-   * `encoding`; csv-encoding.ts): file -> copy. Absent when every file is read as it is.
+   * `encoding`; csv-encoding.ts): file -> copy, and the labels file read from a reproduction's
+   * copy in the snapshot (RecordedReading.labels). Absent when every file is read as it is.
    */
   readPaths?: Record<string, string>;
   /**
@@ -253,6 +254,11 @@ export interface RecordedReading {
   files: readonly string[];
   /** The snapshot's copy of the contact log, when the log at its path changed since. */
   contactLog?: string;
+  /**
+   * The snapshot's copy of the labels file, when the file at its path changed since: read in its
+   * place, while everything recorded (LabelsFile.path, the reading hash, params) names the path.
+   */
+  labels?: string;
 }
 
 export async function loadUsage(
@@ -288,7 +294,10 @@ export async function planLoad(
   const windowStart = addMonths(params.month, -params.historyMonths);
 
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
-  if (store.dataRoot && params.labels) await assertWithin(store.dataRoot, params.labels);
+  // a reproduction may read the snapshot's copy of the labels file; what is recorded names params.labels
+  const labelsCopy = params.labels ? recorded?.labels : undefined;
+  const labelsRead = labelsCopy ?? params.labels;
+  if (store.dataRoot && params.labels && !labelsCopy) await assertWithin(store.dataRoot, params.labels);
   const contactLog = recorded?.contactLog ?? params.contacts;
   if (store.dataRoot && params.contacts && !recorded?.contactLog) await assertWithin(store.dataRoot, params.contacts);
   // a reproduction reads what the run read, whatever the folder holds now (reproduce.ts names the rest)
@@ -301,10 +310,15 @@ export async function planLoad(
     : { mapping: IDENTITY_MAPPING, mappingFile: null };
 
   // before hashing: a file rewritten from here on no longer matches its stamp
-  const stamps = await stampFiles(params.labels ? [...files, params.labels] : files);
+  const stamps = await stampFiles(labelsRead ? [...files, labelsRead] : files);
   const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
-  const readPaths = await utf8Copies(mapping, dirname(dbPath), params.labels ? [...files, params.labels] : files);
+  const readPaths = await utf8Copies(mapping, dirname(dbPath), labelsRead ? [...files, labelsRead] : files);
+  // the labels are read through readPaths[params.labels]: the copy, or its UTF-8 copy
+  if (params.labels && labelsCopy) {
+    readPaths[params.labels] = readPaths[labelsCopy] ?? labelsCopy;
+    delete readPaths[labelsCopy];
+  }
   return withConnection(':memory:', async (conn) => {
     const checked = await checkFiles(conn, files, mapping, readPaths);
     const reading = inputReading(mapping, readPaths, checked.monthFromFolders);
@@ -322,7 +336,11 @@ export async function planLoad(
     if (params.labels) {
       await bindFileNames(conn, files, params.input);
       const ids = `SELECT ${idTextSql(subscriberIdSql(mapping))} AS subscriber_id FROM (${await inputRowsSql(conn, files, files, reading)})`;
-      labels = await inspectLabels(conn, params.labels, mapping, ids, readPaths[params.labels]);
+      // hashed where it is read (the copy holds the bytes the run read), named as the run named it
+      labels = {
+        ...(await inspectLabels(conn, labelsCopy ?? params.labels, mapping, ids, readPaths[params.labels])),
+        path: params.labels,
+      };
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
       // a column of the input named as the labels file's label column is no feature (a leak), nor
       // one that predicts its labels almost perfectly: "auto" checks each column against them

@@ -111,8 +111,15 @@ export async function publishSnapshot(
   previousStore: StoreConfig = store,
   /** The snapshot the report names in its header and the campaign measurement's recorded list fits (a
    * reproduction passes the original's, so its report matches), and the signer of manifest.json
-   * (the worker's SEGFLOW_SIGNING_KEY). */
-  options: { reportAs?: ReportedSnapshot; recordedFits?: ListFit[]; signer?: Signer; contactLogCopy?: string } = {},
+   * (the worker's SEGFLOW_SIGNING_KEY); a reproduction's copies of the contact log and labels file,
+   * read in place of the files at their paths. */
+  options: {
+    reportAs?: ReportedSnapshot;
+    recordedFits?: ListFit[];
+    signer?: Signer;
+    contactLogCopy?: string;
+    labelsCopy?: string;
+  } = {},
 ): Promise<PublishResult> {
   const month = request.load.params.month;
   const lock = join(monthDir(store, month), '.lock');
@@ -185,7 +192,11 @@ async function writeOutputs(
   previousStore: StoreConfig,
   request: PublishRequest,
   staging: string,
-  { recordedFits, contactLogCopy }: { recordedFits?: ListFit[]; contactLogCopy?: string },
+  {
+    recordedFits,
+    contactLogCopy,
+    labelsCopy,
+  }: { recordedFits?: ListFit[]; contactLogCopy?: string; labelsCopy?: string },
 ): Promise<{
   outputs: OutputFile[];
   report: PreparedReport;
@@ -269,6 +280,12 @@ async function writeOutputs(
     await copyRead(contactLogCopy ?? params.contacts, campaigns.contacts.sha256, join(staging, copy), 'contact log');
     files.push(copy);
   }
+  // the labels file, which an analyst or a schedule may write anew at its path: kept as read too
+  if (request.load.labels && params.labels && !params.pseudonymiseIds) {
+    const copy = labelsFile(params.labels);
+    await copyRead(labelsCopy ?? params.labels, request.load.labels.sha256, join(staging, copy), 'labels file');
+    files.push(copy);
+  }
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
@@ -315,6 +332,11 @@ async function copyRead(path: string, expected: string, target: string, what: st
 /** The contact log's copy in a snapshot, named so it is read as the log was (isCsvPath: .csv or .tsv, else Parquet). */
 export function contactLogFile(path: string): string {
   return isCsvPath(path) ? `contact_log${extname(path).toLowerCase()}` : 'contact_log.parquet';
+}
+
+/** The labels file's copy in a snapshot, named so it is read as the file was (isCsvPath: .csv or .tsv, else Parquet). */
+export function labelsFile(path: string): string {
+  return isCsvPath(path) ? `labels${extname(path).toLowerCase()}` : 'labels.parquet';
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */

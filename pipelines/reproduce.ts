@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { trainAndScoreChurn } from '../activities/churn';
 import { clusterSubscribers } from '../activities/cluster';
 import { codeVersion } from '../activities/code-version';
 import { computeFeatures } from '../activities/features';
 import { findInputFiles, loadUsage } from '../activities/load';
-import { contactLogFile, publishSnapshot } from '../activities/publish';
+import { contactLogFile, labelsFile, publishSnapshot } from '../activities/publish';
 import { findPreviousSegmentation } from '../activities/segment-history';
 import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { canonicalJson, hashFile } from '../store/hashing';
@@ -74,27 +74,37 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   for (const input of manifest.inputs) await check('input file', input.path, input.sha256);
   const inputFolderNow = await inputFolderAgainst(manifest, new Set(changes.map((change) => change.path)));
   if (manifest.mapping) await check('mapping file', manifest.mapping.path, manifest.mapping.sha256);
-  if (manifest.labels) await check('labels file', manifest.labels.path, manifest.labels.sha256);
-  const campaigns = manifest.metrics.campaigns;
   const notes: string[] = [];
+  /**
+   * A file the run read that a schedule or an analyst may write anew at its path (the contact log,
+   * the labels file): when it no longer holds what the run read but the snapshot's copy (`file`)
+   * does, the copy, read in its place and said so in the notes; else undefined, and a change.
+   * The copy is hashed only when the file no longer matches.
+   */
+  const readOrCopy = async (what: string, path: string, sha256: string, file: string) => {
+    const now = await hashNow(path);
+    if (now?.sha256 === sha256) return undefined;
+    const copy = join(versionDir(store, ref.month, ref.version), file);
+    const copied = manifest.outputs.some((output) => output.file === file) ? await hashNow(copy) : undefined;
+    if (copied?.sha256 !== sha256) {
+      changed(what, path, now !== undefined);
+      return undefined;
+    }
+    notes.push(
+      `the ${what} ${path} ${now ? 'changed' : 'is gone'} since the run read it: its copy in the snapshot (${file}) was read`,
+    );
+    return copy;
+  };
+  const labels = manifest.labels;
+  const labelsCopy = labels
+    ? await readOrCopy('labels file', labels.path, labels.sha256, labelsFile(labels.path))
+    : undefined;
+  const campaigns = manifest.metrics.campaigns;
   let contactLogCopy: string | undefined;
   if (campaigns?.measured) {
     const log = campaigns.contacts;
-    const now = await hashNow(log.file);
-    if (now?.sha256 !== log.sha256) {
-      // a schedule writes its log anew each month: the snapshot's copy is the log as the run read it
-      const copy = join(versionDir(store, ref.month, ref.version), contactLogFile(log.file));
-      const copied = manifest.outputs.some((output) => output.file === basename(copy))
-        ? await hashNow(copy)
-        : undefined;
-      if (copied?.sha256 !== log.sha256) changed('contact log', log.file, now !== undefined);
-      else {
-        contactLogCopy = copy;
-        notes.push(
-          `the contact log ${log.file} ${now ? 'changed' : 'is gone'} since the run read it: its copy in the snapshot (${basename(copy)}) was read`,
-        );
-      }
-    }
+    // a schedule writes its log anew each month: the snapshot's copy is the log as the run read it
+    contactLogCopy = await readOrCopy('contact log', log.file, log.sha256, contactLogFile(log.file));
     // the dispatch list it was measured against, from this store (older manifests have no hash)
     const { month, version, sha256 } = campaigns.dispatchFrom;
     if (sha256) await check('dispatch list', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
@@ -124,6 +134,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const load = await loadUsage(scratchStore, run, manifest.params, 1, {
       files: manifest.inputs.map((input) => input.path),
       contactLog: contactLogCopy,
+      labels: labelsCopy,
     });
     const features = await computeFeatures(load.dbPath, load.params, featureInput(load));
     const skipped = features.skippedFeatures.map((s) => s.feature);
@@ -148,6 +159,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
         reportAs: original,
         recordedFits: manifest.metrics.campaigns?.measured ? manifest.metrics.campaigns.listFits : undefined,
         contactLogCopy,
+        labelsCopy,
       },
     );
     const again = await readManifest(scratchStore, published.month, published.version);
