@@ -9,6 +9,8 @@ export interface ChurnFeatureSpec {
   meta: FeatureMeta;
   /** A number, or a category's code (its index in the bound levels); NULL becomes NaN. */
   sql: string;
+  /** The session variable `sql` reads a categorical feature's levels from, and its value. */
+  levels?: { variable: string; values: string[] };
 }
 
 /** The contract's own text columns the churn model splits on natively (with the user's features). */
@@ -87,13 +89,15 @@ export async function churnFeatureSpecs(
     const variable = numberedVariable('levels', index);
     const column = quoteIdent(feature.column);
     // the values listed; with `other`, any other value is the last category (missing stays missing)
-    await setVariable(conn, variable, listValue(feature.other ? categories.slice(0, -1) : categories));
+    const values = feature.other ? categories.slice(0, -1) : categories;
+    await setVariable(conn, variable, listValue(values));
     const position = feature.other
       ? `CASE WHEN ${column} IS NOT NULL THEN coalesce(list_position(getvariable('${variable}'), ${column}), ${categories.length}) END`
       : `list_position(getvariable('${variable}'), ${column})`;
     specs.push({
       meta: { name: feature.name, source: feature.source, categorical: true, categories },
       sql: `${position} - 1`,
+      levels: { variable, values },
     });
   }
   return specs;

@@ -164,6 +164,10 @@ async function trainAndScore(
     const specs = kept.map((f) => given[f]);
     const meta = specs.map((spec) => spec.meta);
     const expressions = specs.map((spec): [string, string] => [spec.meta.name, spec.sql]);
+    // what the expressions read besides the features table, for publishing to read them again
+    const variables = Object.fromEntries(
+      specs.flatMap((spec) => (spec.levels ? [[spec.levels.variable, spec.levels.values]] : [])),
+    );
     const missing = kept.map((f) => read.missing[f]);
     const training: ColumnSet = {
       names: kept.map((f) => read.training.names[f]),
@@ -240,6 +244,7 @@ async function trainAndScore(
         holdoutRows,
         holdoutLabels,
         scoring: { expressions, rows: counts.score },
+        variables,
         readCurrent,
         meta,
         cache,
@@ -343,6 +348,8 @@ async function scoreWithEnsemble(
     holdoutLabels: Uint8Array;
     /** What readCurrent reads (the stored scores' key: ensemble-cache.ts). */
     scoring: Omit<ScoringRows, 'features'>;
+    /** The session variables the expressions read (categorical levels). */
+    variables: Record<string, string[]>;
     readCurrent: () => Promise<ColumnSet>;
     meta: readonly FeatureMeta[];
     cache: StageCacheAccess | undefined;
@@ -374,6 +381,7 @@ async function scoreWithEnsemble(
       ...evaluation,
       modelPath: await writeEnsembleModel(dbPath, cachedEnsemble.trained.model, {
         expressions: input.scoring.expressions,
+        variables: input.variables,
         meta: input.meta,
       }),
       trainSeconds: 0,
@@ -401,7 +409,7 @@ async function scoreWithEnsemble(
       evaluateEnsemble(
         dbPath,
         holdout,
-        { expressions: input.scoring.expressions, meta: input.meta },
+        { expressions: input.scoring.expressions, variables: input.variables, meta: input.meta },
         input.holdoutLabels,
       ),
   );
@@ -494,6 +502,7 @@ function pickColumns(columns: Float64Array[], rows: Uint32Array): Float64Array[]
 /** The scored rows' features: how each is read from the features table, and what it is. */
 interface ScoredFeatures {
   expressions: [string, string][];
+  variables: Record<string, string[]>;
   meta: readonly FeatureMeta[];
 }
 
@@ -513,6 +522,7 @@ async function writeEnsembleModel(dbPath: string, model: BoostedModel, features:
   await writeExplainer(dirname(dbPath), {
     model,
     expressions: features.expressions,
+    variables: features.variables,
     meta: [...features.meta],
     reasons: CHURN_REASONS,
   });

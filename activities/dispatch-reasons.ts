@@ -8,16 +8,16 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { reasonTable, writeReasons } from './churn-reasons';
 import { fillNumericGaps } from './churn-features';
 import { checkpoint } from './context';
-import { queryOne, readSql, runScript, viewParquet } from './duckdb';
+import { queryOne, readSql, runScript, setVariable, viewParquet } from './duckdb';
 import type { BoostedModel } from './ml/boosted-model';
 import { rowMajorValues } from './ml/compiled-model';
 import { readColumns } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
-import { ShapWalk, shapTables, shapTablesFit } from './ml/tree-shap';
+import { SHAP_MAX_DEPTH, ShapWalk, shapTables, shapTablesFit } from './ml/tree-shap';
 import { scoredTableFile } from './stage-outputs';
 
 /** What explaining a scored subscriber again needs: the scoring model and how its features are read. */
@@ -25,6 +25,8 @@ export interface EnsembleExplainer {
   model: BoostedModel;
   /** Per model feature, its name and SQL over the features table (churn-features.ts). */
   expressions: [name: string, sql: string][];
+  /** The session variables the SQL reads: each categorical feature's levels. */
+  variables: Record<string, string[]>;
   meta: FeatureMeta[];
   /** Reasons kept per subscriber. */
   reasons: number;
@@ -52,9 +54,16 @@ export interface ReasonsMethod {
   method: string;
   /** Subscribers whose reasons are exact SHAP values: those on the dispatch list. */
   exactRows: number;
+  /** Why none are, when none are. */
+  notExact?: string;
 }
 
 const PATH_ONLY = 'path contributions (Saabas), log-odds, top 3 positive';
+const pathOnly = (notExact: string): ReasonsMethod => ({
+  method: `${PATH_ONLY} (${notExact})`,
+  exactRows: 0,
+  notExact,
+});
 
 /** Rows explained between heartbeats. */
 const BLOCK = 4_096;
@@ -67,13 +76,15 @@ const BLOCK = 4_096;
  */
 export async function explainDispatchList(conn: DuckDBConnection, runDir: string): Promise<ReasonsMethod> {
   const explainer = await readExplainer(runDir);
-  // a churn stage of a version before exact reasons (a worker upgraded mid-run) left none
-  if (!explainer) return { method: `${PATH_ONLY} (scored before exact reasons were built)`, exactRows: 0 };
-  const { model, expressions, meta, reasons } = explainer;
-  if (!shapTablesFit(model))
-    return { method: `${PATH_ONLY} (boostDepth above 6: exact SHAP tables not built)`, exactRows: 0 };
+  // a churn stage of a version before exact reasons (a worker upgraded mid-run) left none, or
+  // none that reads categorical features again
+  if (!explainer?.variables) return pathOnly('scored before exact reasons were built');
+  const { model, expressions, variables, meta, reasons } = explainer;
+  if (!shapTablesFit(model)) return pathOnly(`boostDepth above ${SHAP_MAX_DEPTH}: exact SHAP tables not built`);
   await runScript(conn, await readSql(import.meta.url, './publish/dispatch_candidates.sql'));
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*)::INTEGER AS rows FROM dispatch_candidates');
+  // the categorical features' codes, as the churn stage read them
+  for (const [variable, values] of Object.entries(variables)) await setVariable(conn, variable, listValue(values));
   const from = `FROM features f SEMI JOIN dispatch_candidates c USING (row_idx) WHERE f.purpose = 'score' ORDER BY f.row_idx`;
   // one read: the rows' numbers, then the model's features
   const read = await readColumns(conn, [['row_idx', 'row_idx'], ...expressions], from, rows);

@@ -261,7 +261,7 @@ async function writeOutputs(
           : null;
     return {
       files,
-      report: await buildReport(conn, request, previous !== null, campaignsReport, reasons?.exactRows ?? 0),
+      report: await buildReport(conn, request, previous !== null, campaignsReport, reasons),
     };
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));

@@ -8,10 +8,10 @@
  * it is in S and the product of its splits' cover fractions when it is not. The leaf's share of
  * every path feature's Shapley value therefore depends on the row only through which path
  * features the row agrees with: a bitmask. Each leaf keeps a table of the shares for every mask
- * (Yang's "Fast TreeSHAP v2"), built once per model, so a row costs one mask per leaf and a
- * lookup, instead of Lundberg's quadratic walk per leaf.
- *
- * Two sibling leaves share one table by their parent's mask and the side the row takes. The
+ * (Yang's "Fast TreeSHAP v2"), built once per model, instead of Lundberg's quadratic walk per
+ * leaf. A row's masks follow node by node down the tree; two sibling leaves share one table by
+ * their parent's mask and the side the row takes, so a row costs a step per inner node and a
+ * lookup per leaf pair. The
  * walk runs in the WebAssembly kernel (histogram-kernel.wat `addShap`): in JavaScript, bounds
  * checks on every typed-array read made it several times slower. The tables grow as
  * 2^(distinct features on a path) per leaf: `SHAP_MAX_DEPTH` bounds them.

@@ -8,6 +8,7 @@ import type { LoadSummary } from '../load';
 import { escape, type ReportSection } from './html';
 import { churnSection } from './sections/churn';
 import { churnModelsData, churnModelsSection } from './sections/churn-models';
+import type { ReasonsMethod } from '../dispatch-reasons';
 import { glossarySection } from './sections/glossary';
 import { gridsSection, type ContactRow, type GridRow } from './sections/grids';
 import { reportHeader, type HeaderData, type ReportedSnapshot } from './sections/header';
@@ -52,8 +53,8 @@ export async function buildReport(
   hasMigration: boolean,
   /** "Did last month's actions work?" (sections/campaigns.ts), when the run was given a contact log. */
   campaigns: ReportSection | null = null,
-  /** Subscribers whose reasons are exact SHAP values (publish.ts, dispatch-reasons.ts). */
-  exactReasons = 0,
+  /** How the reasons were found (dispatch-reasons.ts); null without the ensemble. */
+  reasons: Pick<ReasonsMethod, 'exactRows' | 'notExact'> | null = null,
 ): Promise<PreparedReport> {
   const { load, cluster, churn } = request;
   const query = async <T extends Record<string, unknown>>(file: string, values?: Record<string, number>) =>
@@ -69,7 +70,7 @@ export async function buildReport(
       keyCustomerRevenueShare: load.params.keyCustomerRevenueShare,
     }),
     await churnSection(churn, load),
-    await churnModelsSection(churnModelsData(churn, exactReasons)),
+    await churnModelsSection(churnModelsData(churn, reasons)),
     campaigns,
     previous
       ? await migrationSection(

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { listValue } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stratifiedSplit, trainAndScoreChurn } from '../../activities/churn';
 import type { ChurnSummary } from '../../activities/churn-summary';
@@ -18,7 +19,8 @@ import { sha256 } from '../../store/hashing';
 import { snapshotSummary } from '../../cli/snapshot-text';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { TELCO_MAPPING, writeTelcoCsv, type TelcoCustomer } from '../fixtures/telco-customers';
-import { storeIn, tempDir } from '../helpers';
+import type { EnsembleExplainer } from '../../activities/dispatch-reasons';
+import { storeIn, tempDir, withStageOutputs } from '../helpers';
 import { runPythonJson } from '../python';
 
 /** Fits scikit-learn's tree (one-hot categoricals, same depth and leaf size) and a forest on the same file and split. */
@@ -117,6 +119,69 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
     );
     expect(first.mou).toBeCloseTo(first.minutes, 6);
   });
+
+  it("gives the dispatch list the xgboost package's exact SHAP values as reasons, on the categories the models scored", async () => {
+    const folder = join(dir, 'store', 'snapshots', '2026-05', 'v1');
+    const explainer = JSON.parse(
+      await readFile(join(dirname(load.dbPath), 'churn-ensemble-explainer.json'), 'utf8'),
+    ) as EnsembleExplainer;
+    expect(explainer.meta.filter((feature) => feature.categorical).map((feature) => feature.name)).toEqual(
+      expect.arrayContaining(['Contract', 'Status']),
+    );
+    // the rows as the churn stage read them: its expressions, with its categories' levels bound
+    const valuesFile = join(dir, 'explained-values.parquet');
+    await withStageOutputs(load.dbPath, async (conn) => {
+      for (const [variable, values] of Object.entries(explainer.variables))
+        await setVariable(conn, variable, listValue(values));
+      await setVariable(conn, 'target', valuesFile);
+      await conn.run(
+        `COPY (SELECT subscriber_id, ${explainer.expressions.map(([name, sql]) => `(${sql})::DOUBLE AS "${name}"`).join(', ')}
+               FROM features WHERE purpose = 'score' ORDER BY row_idx)
+         TO (getvariable('target')) (FORMAT parquet)`,
+      );
+    });
+    const theirs = runPythonJson<{ names: string[]; ids: string[]; exact: number[][] }>(
+      `
+import sys, json, duckdb, numpy as np, xgboost as xgb
+booster = xgb.Booster(model_file=sys.argv[1])
+names = booster.feature_names
+table = duckdb.sql(f"SELECT * FROM read_parquet('{sys.argv[2]}')").fetchnumpy()
+x = np.column_stack([np.asarray(table[n], dtype=np.float64) for n in names])
+d = xgb.DMatrix(x, feature_names=names, feature_types=booster.feature_types, enable_categorical=True)
+print(json.dumps({"names": names, "ids": [str(i) for i in table["subscriber_id"]],
+  "exact": booster.predict(d, pred_contribs=True)[:, :-1].tolist()}))
+`,
+      [join(folder, 'churn_model_xgboost.json'), valuesFile],
+    );
+    const rowOf = new Map(theirs.ids.map((id, i) => [id, i]));
+    const listed = await withConnection(':memory:', (conn) =>
+      queryRows<{ subscriber_id: string; churn_reasons: { feature: string; contribution: number }[]; words: string[] }>(
+        conn,
+        `SELECT s.subscriber_id, s.churn_reasons, s.reason_words AS words
+         FROM read_parquet($subscribers) s SEMI JOIN read_parquet($dispatch) d USING (subscriber_id)`,
+        { subscribers: join(folder, 'subscribers.parquet'), dispatch: join(folder, 'dispatch.parquet') },
+      ),
+    );
+    expect(listed.length).toBeGreaterThan(100);
+    let worst = 0;
+    for (const row of listed) {
+      const values = theirs.exact[rowOf.get(row.subscriber_id)!];
+      const expected = values
+        .filter((v) => v > 1e-5)
+        .sort((a, b) => b - a)
+        .slice(0, 3);
+      expect(row.churn_reasons.map((reason) => reason.feature)).toHaveLength(expected.length);
+      row.churn_reasons.forEach((reason, slot) => {
+        const own = values[theirs.names.indexOf(reason.feature)];
+        worst = Math.max(worst, Math.abs(own - reason.contribution), Math.abs(expected[slot] - reason.contribution));
+      });
+    }
+    expect(worst).toBeLessThan(1e-5);
+    // every customer has a contract and a status: a reason never reads them as missing
+    expect(listed.flatMap((row) => row.words).filter((words) => /^(Contract|Status): missing$/.test(words))).toEqual(
+      [],
+    );
+  }, 120_000);
 
   it('reproduces the snapshot byte for byte from its manifest: the user features join the recomputation', async () => {
     const report = await reproduceSnapshot(storeIn(dir), { month: '2026-05', version: 1 });

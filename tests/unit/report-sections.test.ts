@@ -341,7 +341,7 @@ describe('churn models section', () => {
   });
 
   it("says how the ensemble's reasons were found: exact SHAP values on the dispatch list, path contributions elsewhere", async () => {
-    const boosted = (exactReasons: number) =>
+    const boosted = (exactReasons: number, notExact?: string) =>
       churnModelsSection({
         scoringModel: 'boosted',
         models: [tree, { ...tree, name: 'boosted ensemble' }],
@@ -356,6 +356,7 @@ describe('churn models section', () => {
         },
         holdout: { rows: 6_048, churners: 121 },
         exactReasons,
+        ...(notExact ? { notExact } : {}),
       });
     expect((await boosted(34_309)).html).toContain(
       'by exact SHAP values for the 34,309 subscribers on the dispatch list and by path contributions of the ensemble for the rest.',

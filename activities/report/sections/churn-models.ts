@@ -30,8 +30,9 @@ export interface ChurnModelsData {
     brierCalibrated: number;
     reliability: { predicted: number; observed: number; rows: number }[];
   } | null;
-  /** Subscribers whose reasons are exact SHAP values (the dispatch list's); 0: path contributions for all. */
+  /** Subscribers whose reasons are exact SHAP values (the dispatch list's); 0: path contributions for all, `notExact` says why. */
   exactReasons: number;
+  notExact?: string;
 }
 
 /**
@@ -129,7 +130,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
     .join('\n      ');
   const fewHeldOut = fewHeldOutWarning(data.holdout.churners);
   const note = calibration
-    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '; applied: it lowered the validation Brier score' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toPrecision(4)} calibrated vs ${calibration.brierUncalibrated.toPrecision(4)} uncalibrated. Reasons per subscriber: the three features that raised the score most, ${data.exactReasons > 0 ? `by exact SHAP values for the ${data.exactReasons.toLocaleString('en-US')} subscribers on the dispatch list and by path contributions of the ensemble for the rest` : 'by path contributions of the ensemble'}.</p>`
+    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '; applied: it lowered the validation Brier score' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toPrecision(4)} calibrated vs ${calibration.brierUncalibrated.toPrecision(4)} uncalibrated. Reasons per subscriber: the three features that raised the score most, ${data.exactReasons > 0 ? `by exact SHAP values for the ${data.exactReasons.toLocaleString('en-US')} subscribers on the dispatch list and by path contributions of the ensemble for the rest` : `by path contributions of the ensemble${data.notExact ? ` (not exact SHAP values: ${escape(data.notExact)})` : ''}`}.</p>`
     : '<p class="note">Scored by the single tree (churnModel tree): no ensemble, calibration or reasons.</p>';
   return {
     id: 'churn-models',
@@ -159,7 +160,10 @@ function maxProbability(calibration: NonNullable<ChurnModelsData['calibration']>
 }
 
 /** The section's data from the churn stage's summary. */
-export function churnModelsData(churn: ChurnSummary, exactReasons = 0): ChurnModelsData {
+export function churnModelsData(
+  churn: ChurnSummary,
+  reasons: { exactRows: number; notExact?: string } | null = null,
+): ChurnModelsData {
   const model = (name: string, m: ModelEvaluation) => ({
     name,
     rocAuc: m.holdout.rocAuc,
@@ -183,6 +187,7 @@ export function churnModelsData(churn: ChurnSummary, exactReasons = 0): ChurnMod
           reliability: ensemble.reliability,
         }
       : null,
-    exactReasons,
+    exactReasons: reasons?.exactRows ?? 0,
+    ...(reasons?.notExact ? { notExact: reasons.notExact } : {}),
   };
 }
