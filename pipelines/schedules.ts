@@ -371,9 +371,13 @@ export async function waitForScheduledMonths(
   timeoutMs: number,
 ): Promise<{
   published: Map<string, number>;
+  /** The months whose run failed or was cancelled, with why. */
   failed: Map<string, string>;
   missing: string[];
-  /** The workflow that processed each month (its id names the scheduled time, not the month). */
+  /**
+   * The workflow that ran each month, or runs it still (its id names the scheduled time, not the
+   * month); a missing month without one has not started.
+   */
   workflowIds: Map<string, string>;
 }> {
   const deadline = Date.now() + timeoutMs;
@@ -387,8 +391,10 @@ export async function waitForScheduledMonths(
       const details = (entry.details ?? {}) as { version?: number; error?: { type: string; message: string } };
       if (entry.event === 'run.published') published.set(entry.month, Number(details.version));
       if (entry.event === 'run.failed') failed.set(entry.month, `${details.error?.type}: ${details.error?.message}`);
-      if (entry.event === 'run.published' || entry.event === 'run.failed')
-        workflowIds.set(entry.month, entry.run.workflowId);
+      // a cancelled run publishes nothing: waiting on it until the timeout would tell nothing more
+      if (entry.event === 'run.cancelled') failed.set(entry.month, 'cancelled');
+      // the month's latest run: a failed one retried by hand is followed by the new one's entries
+      workflowIds.set(entry.month, entry.run.workflowId);
     }
     for (const month of published.keys()) failed.delete(month);
     const missing = months.filter((month) => !published.has(month) && !failed.has(month));

@@ -283,11 +283,16 @@ function addBackfill(schedule: Command): void {
           ...Object.entries(r.published).map(
             ([month, version]) => `  ${month}  published v${version}  (workflow ${r.workflowIds[month]})`,
           ),
-          ...Object.entries(r.failed).map(([month, error]) => `  ${month}  FAILED ${error}`),
-          ...r.missing.map(
-            (month) =>
-              `  ${month}  MISSING: no snapshot after ${options.timeout} min; its run may still be waiting for a worker or running ('segflow schedule describe' shows it; 'segflow runs cancel <workflow id>' stops it)`,
+          ...Object.entries(r.failed).map(
+            ([month, error]) =>
+              `  ${month}  ${error === 'cancelled' ? 'CANCELLED' : `FAILED ${error}`}  (workflow ${r.workflowIds[month]}; segflow runs show ${r.workflowIds[month]})`,
           ),
+          ...r.missing.map((month) => {
+            const id = r.workflowIds[month];
+            return id
+              ? `  ${month}  MISSING: no snapshot after ${options.timeout} min; its run ${id} has not ended ('segflow runs show ${id}' shows where it is, 'segflow runs cancel ${id}' stops it)`
+              : `  ${month}  MISSING: no snapshot after ${options.timeout} min; no run of it has started: is a worker polling ${config.temporal.taskQueue}? ('segflow schedule describe --id ${options.id}' shows the schedule's runs)`;
+          }),
         ].join('\n'),
       );
       process.exit(failed.size + missing.length === 0 ? EXIT.ok : EXIT.failed);
