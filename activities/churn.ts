@@ -8,7 +8,6 @@ import { DEFAULT_BOOST_MAX_TRAINING_ROWS, type RunParams } from '../domain/param
 import type { EnsembleTask } from './ml/ensemble';
 import { RISK_BANDS } from '../domain/rules';
 import { reasonTable, writeReasons } from './churn-reasons';
-import { writeExplainer } from './dispatch-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
 import { appendColumns, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
@@ -44,7 +43,7 @@ import {
   treeKey,
   type TreeTask,
 } from './ensemble-cache';
-import { scoredTableFile } from './stage-outputs';
+import { scoredTableFile, writeExplainer } from './stage-outputs';
 import { featuresFile } from '../store/layout';
 import { hashFile } from '../store/hashing';
 import type { StageCacheAccess, StageCacheUse } from '../store/artifacts';

@@ -1,53 +1,23 @@
 /**
  * Exact reasons for the subscribers on the dispatch list. The churn stage gives every scored
- * subscriber reasons by path contributions (compiled-model.ts: one walk per tree, seconds at a
- * million subscribers), which can name a feature whose exact SHAP value lowers the risk, most
- * often for a low-risk subscriber. The subscribers a grid manager reads reasons for, the dispatch
+ * subscriber reasons by path contributions (compiled-model.ts: one walk per tree, linear in its
+ * depth), which can name a feature whose exact SHAP value lowers the risk, most often for a
+ * low-risk subscriber. The subscribers a grid manager reads reasons for, the dispatch
  * list (a few percent of them), get exact TreeSHAP values (ml/tree-shap.ts) instead, at
  * publishing, where the list is known: it depends on value tiers the churn stage does not set.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { reasonTable, writeReasons } from './churn-reasons';
 import { fillNumericGaps } from './churn-features';
 import { checkpoint } from './context';
 import { queryOne, readSql, runScript, setVariable, viewParquet } from './duckdb';
-import type { BoostedModel } from './ml/boosted-model';
 import { rowMajorValues } from './ml/compiled-model';
 import { readColumns } from './ml/columns';
-import type { FeatureMeta } from './ml/feature-matrix';
 import { SHAP_MAX_DEPTH, ShapWalk, shapTables, shapTablesFit } from './ml/tree-shap';
-import { scoredTableFile } from './stage-outputs';
+import { readExplainer, scoredTableFile } from './stage-outputs';
 
-/** What explaining a scored subscriber again needs: the scoring model and how its features are read. */
-export interface EnsembleExplainer {
-  model: BoostedModel;
-  /** Per model feature, its name and SQL over the features table (churn-features.ts). */
-  expressions: [name: string, sql: string][];
-  /** The session variables the SQL reads: each categorical feature's levels. */
-  variables: Record<string, string[]>;
-  meta: FeatureMeta[];
-  /** Reasons kept per subscriber. */
-  reasons: number;
-}
-
-const EXPLAINER_FILE = 'churn-ensemble-explainer.json';
 const DISPATCH_REASONS_FILE = 'dispatch_reasons.parquet';
-
-/** Written by the churn stage beside the run's database whenever the ensemble scores. */
-export async function writeExplainer(runDir: string, explainer: EnsembleExplainer): Promise<void> {
-  await writeFile(join(runDir, EXPLAINER_FILE), JSON.stringify(explainer));
-}
-
-async function readExplainer(runDir: string): Promise<EnsembleExplainer | null> {
-  try {
-    return JSON.parse(await readFile(join(runDir, EXPLAINER_FILE), 'utf8')) as EnsembleExplainer;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw error;
-  }
-}
 
 /** How the published reasons were found (the manifest's `churnReasons`). */
 export interface ReasonsMethod {
@@ -76,10 +46,13 @@ const BLOCK = 4_096;
  */
 export async function explainDispatchList(conn: DuckDBConnection, runDir: string): Promise<ReasonsMethod> {
   const explainer = await readExplainer(runDir);
-  // a churn stage of a version before exact reasons (a worker upgraded mid-run) left none, or
-  // none that reads categorical features again
-  if (!explainer?.variables) return pathOnly('scored before exact reasons were built');
+  // a churn stage of a version before exact reasons (a worker upgraded mid-run) left none
+  if (!explainer) return pathOnly('scored before exact reasons were built');
   const { model, expressions, variables, meta, reasons } = explainer;
+  if (expressions.length !== model.featureCount)
+    throw new Error(
+      `the churn stage's explainer reads ${expressions.length} features for a model of ${model.featureCount}`,
+    );
   if (!shapTablesFit(model)) return pathOnly(`boostDepth above ${SHAP_MAX_DEPTH}: exact SHAP tables not built`);
   await runScript(conn, await readSql(import.meta.url, './publish/dispatch_candidates.sql'));
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*)::INTEGER AS rows FROM dispatch_candidates');

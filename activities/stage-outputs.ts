@@ -4,12 +4,14 @@
  * (workflows/monthly-segmentation.ts); each leaves its rows as Parquet in the run folder, and
  * publishing (and tests) read them through views that last as long as their connection.
  */
-import { access } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SegmentAction } from '../domain/actions';
 import { quoteIdent } from '../data/contract';
 import { appendRows, queryOne, viewParquet } from './duckdb';
+import type { BoostedModel } from './ml/boosted-model';
+import type { FeatureMeta } from './ml/feature-matrix';
 
 /** The churn stage's tables (the churn-scores artifact of the stage cache): one Parquet file each. */
 export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
@@ -17,6 +19,35 @@ export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
 /** The run folder's Parquet file of a scored table. */
 export function scoredTableFile(runDir: string, table: (typeof SCORED_TABLES)[number]): string {
   return join(runDir, `${table}.parquet`);
+}
+
+/** What explaining a scored subscriber again needs: the scoring model and how its features are read. */
+export interface EnsembleExplainer {
+  model: BoostedModel;
+  /** Per model feature, its name and SQL over the features table (churn-features.ts). */
+  expressions: [name: string, sql: string][];
+  /** The session variables the SQL reads: each categorical feature's levels. */
+  variables: Record<string, string[]>;
+  meta: FeatureMeta[];
+  /** Reasons kept per subscriber. */
+  reasons: number;
+}
+
+const EXPLAINER_FILE = 'churn-ensemble-explainer.json';
+
+/** Written by the churn stage beside the run's database whenever the ensemble scores; publishing reads it (dispatch-reasons.ts). */
+export async function writeExplainer(runDir: string, explainer: EnsembleExplainer): Promise<void> {
+  await writeFile(join(runDir, EXPLAINER_FILE), JSON.stringify(explainer));
+}
+
+/** The churn stage's explainer, or null when it left none (a stage of an older version). */
+export async function readExplainer(runDir: string): Promise<EnsembleExplainer | null> {
+  try {
+    return JSON.parse(await readFile(join(runDir, EXPLAINER_FILE), 'utf8')) as EnsembleExplainer;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
 }
 
 /** The clustering stage's `segments(row_idx, segment_id, distance)`. */

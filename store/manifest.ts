@@ -122,7 +122,7 @@ export interface SnapshotManifest {
       | null;
     /** How churn_reasons were attributed (null when the tree scores: no reasons). */
     churnReasons: string | null;
-    /** How many subscribers' reasons are exact SHAP values (the dispatch list's; absent before session 39). */
+    /** How many subscribers' reasons are exact SHAP values (the dispatch list's; absent when the tree scores, and from older manifests). */
     churnReasonsExact?: number;
     churnTopRules: ChurnSummary['topRules'];
     featureImportance: Record<string, number>;

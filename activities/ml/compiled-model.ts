@@ -12,7 +12,7 @@
  * Plain typed arrays throughout: structured-cloneable into a worker thread.
  */
 import type { BoostedModel, BoostedTree } from './boosted-model';
-import { boostingKernel, kernelMemory, type BoostingKernel } from './kernel';
+import { kernelWith, type BoostingKernel } from './kernel';
 
 export interface CompiledModel {
   featureCount: number;
@@ -39,10 +39,11 @@ export interface CompiledModel {
   step: Float64Array;
 }
 
-const MISSING_RIGHT = 1;
-const CATEGORICAL = 2;
+/** A split's flags, in the top byte (FLAGS_SHIFT) of its record's first word; the kernel's $unusualGoesRight reads them. */
+export const MISSING_RIGHT = 1;
+export const CATEGORICAL = 2;
+export const FLAGS_SHIFT = 24;
 const NODE_WORDS = 4;
-const FLAGS_SHIFT = 24;
 
 /** Cover-weighted mean leaf value below every node (XGBoost's node mean values). */
 export function nodeMeans(tree: BoostedTree): Float64Array {
@@ -110,8 +111,7 @@ function compileTree(
     const f = tree.feature[node];
     const flags = (tree.defaultLeft[node] ? 0 : MISSING_RIGHT) | (categorical[f] ? CATEGORICAL : 0);
     words[record] = f | (flags << FLAGS_SHIFT);
-    // `x < NaN` holds for no x: a NaN threshold sends every value right
-    thresholds[record + 1] = Number.isNaN(tree.threshold[node]) ? -Infinity : ceilFloat32(tree.threshold[node]);
+    thresholds[record + 1] = splitThreshold(tree.threshold[node]);
     words[record + 2] = at[tree.left[node]];
     compiled.step[2 * i] = mean[tree.left[node]] - mean[node];
     compiled.step[2 * i + 1] = mean[tree.right[node]] - mean[node];
@@ -123,8 +123,14 @@ function compileTree(
   return offset + order.length;
 }
 
+/** A numeric split's threshold as the kernel compares it (x >= it goes right). */
+export function splitThreshold(t: number): number {
+  // `x < NaN` holds for no x: a NaN threshold sends every value right
+  return Number.isNaN(t) ? -Infinity : ceilFloat32(t);
+}
+
 /** The smallest float32 not below `t`. */
-export function ceilFloat32(t: number): number {
+function ceilFloat32(t: number): number {
   const rounded = Math.fround(t);
   if (!(rounded < t)) return rounded;
   if (rounded === 0) return 2 ** -149;
@@ -275,33 +281,29 @@ class KernelWalk {
    */
   constructor(model: CompiledModel, values: Float32Array, other: CompiledModel | null = null, reasons = 0) {
     this.rows = rowCount(model, values);
-    const arrays = {
-      values,
-      nodeRecords: model.nodes,
-      categoryBits: model.categoryBits,
-      value: model.value,
-      step: model.step,
-      roots: model.roots,
-      depths: model.depths,
-      value2: other?.value ?? new Float64Array(0),
-    };
-    const sizes = Object.fromEntries(Object.entries(arrays).map(([name, array]) => [name, array.byteLength]));
-    const { memory, at } = kernelMemory({
-      ...(sizes as Record<keyof typeof arrays, number>),
-      margins: this.rows * 8,
-      credit: BLOCK_ROWS * model.featureCount * 8,
-      nodes: BLOCK_ROWS * 4,
-      otherMargins: other ? this.rows * 8 : 0,
-      slots: this.rows * reasons * 2,
-      kept: this.rows * reasons * 8,
-    });
-    for (const [name, array] of Object.entries(arrays))
-      new Uint8Array(memory.buffer, at[name as keyof typeof arrays], array.byteLength).set(
-        new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
-      );
+    const { memory, at, kernel } = kernelWith(
+      {
+        values,
+        nodeRecords: model.nodes,
+        categoryBits: model.categoryBits,
+        value: model.value,
+        step: model.step,
+        roots: model.roots,
+        depths: model.depths,
+        value2: other?.value ?? new Float64Array(0),
+      },
+      {
+        margins: this.rows * 8,
+        credit: BLOCK_ROWS * model.featureCount * 8,
+        nodes: BLOCK_ROWS * 4,
+        otherMargins: other ? this.rows * 8 : 0,
+        slots: this.rows * reasons * 2,
+        kept: this.rows * reasons * 8,
+      },
+    );
     this.memory = memory;
     this.at = { ...at, margins2: other ? at.otherMargins : 0 };
-    this.kernel = boostingKernel(memory);
+    this.kernel = kernel;
     this.kernel.setModel(
       model.featureCount,
       at.nodeRecords,

@@ -89,6 +89,24 @@ export function boostingKernel(memory: WebAssembly.Memory): BoostingKernel {
   return new WebAssembly.Instance(kernelModule, { env: { memory } }).exports as unknown as BoostingKernel;
 }
 
+/**
+ * A kernel on a new memory holding copies of `arrays` and empty `scratch` regions of the given
+ * bytes; `at` gives every region's byte address.
+ */
+export function kernelWith<Copied extends string, Scratch extends string>(
+  arrays: Record<Copied, ArrayBufferView>,
+  scratch: Record<Scratch, number>,
+): { memory: WebAssembly.Memory; at: Record<Copied | Scratch, number>; kernel: BoostingKernel } {
+  const copied = Object.entries(arrays) as [Copied, ArrayBufferView][];
+  const sizes = Object.fromEntries(copied.map(([name, array]) => [name, array.byteLength])) as Record<Copied, number>;
+  const { memory, at } = kernelMemory<Copied | Scratch>({ ...sizes, ...scratch });
+  for (const [name, array] of copied)
+    new Uint8Array(memory.buffer, at[name], array.byteLength).set(
+      new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
+    );
+  return { memory, at, kernel: boostingKernel(memory) };
+}
+
 /** A WebAssembly memory (32-bit addresses) holds at most 65,536 pages of 64 KiB: 4 GiB. */
 export const KERNEL_MEMORY_LIMIT = 65_536 * 65_536;
 

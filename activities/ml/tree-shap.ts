@@ -17,8 +17,15 @@
  * 2^(distinct features on a path) per leaf: `SHAP_MAX_DEPTH` bounds them.
  */
 import type { BoostedModel, BoostedTree } from './boosted-model';
-import { categoryBitsets, categoryWords, ceilFloat32 } from './compiled-model';
-import { boostingKernel, kernelMemory, type BoostingKernel } from './kernel';
+import {
+  CATEGORICAL,
+  categoryBitsets,
+  categoryWords,
+  FLAGS_SHIFT,
+  MISSING_RIGHT,
+  splitThreshold,
+} from './compiled-model';
+import { kernelWith, type BoostingKernel } from './kernel';
 
 /** Deepest trees the tables are built for (2^6 masks x 6 shares per leaf, 64 leaves a tree). */
 export const SHAP_MAX_DEPTH = 6;
@@ -42,8 +49,7 @@ export interface ShapTables {
 }
 
 const NODE_WORDS = 8;
-const MISSING_RIGHT = 1;
-const CATEGORICAL = 2;
+/** In a record's slot word: the node's feature is new on the path (else met above). */
 const NEW_FEATURE = 256;
 
 /** Whether the model's trees are shallow enough for the tables. */
@@ -61,8 +67,9 @@ interface InnerNode {
   missingRight: boolean;
   /** The categorical split's right-set (null: numeric). */
   categories: number[] | null;
-  setBit: number;
-  clearBit: number;
+  /** The node's feature's place among the path's distinct features, and whether it is new there. */
+  slot: number;
+  isNew: boolean;
   /** Per side: the child's inner node (the tree's own numbering), or -1 - its leaf's table entry. */
   child: [number, number];
   /** The pair's table entry, -1 unless both children are leaves. */
@@ -98,11 +105,11 @@ export function shapTables(model: BoostedModel): ShapTables {
       const below = known < 0 ? [...distinct, f] : distinct;
       const entry: InnerNode = {
         feature: f,
-        threshold: Number.isNaN(tree.threshold[node]) ? -Infinity : tree.threshold[node],
+        threshold: tree.threshold[node],
         missingRight: !tree.defaultLeft[node],
         categories: model.categorical[f] ? tree.rightCategories[node] : null,
-        setBit: known < 0 ? 1 << slot : 0,
-        clearBit: known < 0 ? 0 : 1 << slot,
+        slot,
+        isNew: known < 0,
         child: [-1, -1],
         pairTable: -1,
         distinct: below,
@@ -140,15 +147,14 @@ export function shapTables(model: BoostedModel): ShapTables {
     const record = i * NODE_WORDS;
     const n = node.distinct.length;
     const flags = (node.missingRight ? MISSING_RIGHT : 0) | (node.categories ? CATEGORICAL : 0) | (n << 2);
-    nodes[record] = node.feature | (flags << 24);
-    thresholds[record + 1] = ceilFloat32(node.threshold);
+    nodes[record] = node.feature | (flags << FLAGS_SHIFT);
+    thresholds[record + 1] = splitThreshold(node.threshold);
     nodes[record + 2] = distinctStart[i];
     if (node.categories) {
       nodes[record + 3] = sets.length * words;
       sets.push(node.categories);
     }
-    const slot = Math.log2(node.setBit || node.clearBit);
-    nodes[record + 4] = slot | (node.setBit ? NEW_FEATURE : 0);
+    nodes[record + 4] = node.slot | (node.isNew ? NEW_FEATURE : 0);
     nodes[record + 5] = node.child[0];
     nodes[record + 6] = node.child[1];
     nodes[record + 7] = node.pairTable;
@@ -166,9 +172,11 @@ export function shapTables(model: BoostedModel): ShapTables {
   };
 }
 
-/** A leaf's mask from its parent's: the side the row takes sets a new feature's bit, the other clears a known one's. */
-function childMask(mask: number, taken: boolean, node: Pick<InnerNode, 'setBit' | 'clearBit'>): number {
-  return taken ? mask | node.setBit : mask & ~node.clearBit;
+/** A child's mask from its parent's: the side the row takes sets a new feature's bit, the other clears a known one's. */
+function childMask(mask: number, taken: boolean, node: Pick<InnerNode, 'slot' | 'isNew'>): number {
+  const bit = 1 << node.slot;
+  if (node.isNew) return taken ? mask | bit : mask;
+  return taken ? mask : mask & ~bit;
 }
 
 /** Appends `entries` to `table`; returns where they start. */
@@ -186,7 +194,7 @@ function pairTable(
   shares: Float64Array[],
   above: number,
   n: number,
-  node: Pick<InnerNode, 'setBit' | 'clearBit'>,
+  node: Pick<InnerNode, 'slot' | 'isNew'>,
 ): Float64Array {
   const pair = new Float64Array((1 << above) * 2 * n);
   for (let mask = 0, at = 0; mask < 1 << above; mask++)
@@ -265,31 +273,26 @@ export class ShapWalk {
     this.#tables = tables;
     this.#reasons = reasons;
     this.rows = tables.featureCount > 0 ? values.length / tables.featureCount : 0;
-    const arrays = {
-      values,
-      nodes: tables.nodes,
-      categoryBits: tables.categoryBits,
-      distinct: tables.distinctFeature,
-      table: tables.table,
-      treeStart: tables.treeStart,
-      treeSize: tables.treeSize,
-    };
-    const sizes = Object.fromEntries(Object.entries(arrays).map(([name, array]) => [name, array.byteLength]));
-    const largestTree = Math.max(1, ...tables.treeSize);
-    const { memory, at } = kernelMemory({
-      ...(sizes as Record<keyof typeof arrays, number>),
-      masks: largestTree * 4,
-      out: BLOCK_ROWS * tables.featureCount * 8,
-      slots: this.rows * reasons * 2,
-      kept: this.rows * reasons * 8,
-    });
-    for (const [name, array] of Object.entries(arrays))
-      new Uint8Array(memory.buffer, at[name as keyof typeof arrays], array.byteLength).set(
-        new Uint8Array(array.buffer, array.byteOffset, array.byteLength),
-      );
+    const { memory, at, kernel } = kernelWith(
+      {
+        values,
+        nodes: tables.nodes,
+        categoryBits: tables.categoryBits,
+        distinct: tables.distinctFeature,
+        table: tables.table,
+        treeStart: tables.treeStart,
+        treeSize: tables.treeSize,
+      },
+      {
+        masks: Math.max(1, ...tables.treeSize) * 4,
+        out: BLOCK_ROWS * tables.featureCount * 8,
+        slots: this.rows * reasons * 2,
+        kept: this.rows * reasons * 8,
+      },
+    );
     this.#memory = memory;
     this.#at = at;
-    this.#kernel = boostingKernel(memory);
+    this.#kernel = kernel;
     this.#kernel.setShapModel(
       tables.featureCount,
       at.nodes,

@@ -4,7 +4,9 @@
 CREATE OR REPLACE TEMP TABLE dispatch_candidates AS
 SELECT f.row_idx
 FROM features f
-JOIN segments USING (row_idx)
+-- the joins of 01_subscribers.sql: only a subscriber the table will hold
+JOIN segments s USING (row_idx)
+JOIN segment_catalog USING (segment_id)
 JOIN scores sc USING (row_idx)
 CROSS JOIN action_settings a
 JOIN operation_grid g

@@ -19,7 +19,7 @@ import { sha256 } from '../../store/hashing';
 import { snapshotSummary } from '../../cli/snapshot-text';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { TELCO_MAPPING, writeTelcoCsv, type TelcoCustomer } from '../fixtures/telco-customers';
-import type { EnsembleExplainer } from '../../activities/dispatch-reasons';
+import type { EnsembleExplainer } from '../../activities/stage-outputs';
 import { storeIn, tempDir, withStageOutputs } from '../helpers';
 import { runPythonJson } from '../python';
 

@@ -96,6 +96,43 @@ describe('exact TreeSHAP', () => {
     expect(maxDiff).toBeLessThan(1e-9);
   });
 
+  it('takes the splits training does not make: missing values right, a threshold that is not a number, codes past 31', () => {
+    // root on f0 (NaN left), then f1 categorical {3, 37} (NaN right) and f2 < 0.5 (NaN right)
+    const tree: BoostedTree = {
+      left: [1, 3, 5, -1, -1, -1, -1],
+      right: [2, 4, 6, -1, -1, -1, -1],
+      feature: [0, 1, 2, 0, 0, 0, 0],
+      threshold: [0.25, 0, 0.5, 0, 0, 0, 0],
+      rightCategories: [[], [3, 37], [], [], [], [], []],
+      defaultLeft: [true, false, false, true, true, true, true],
+      value: [0, 0, 0, 0.3, -0.2, 0.7, -0.5],
+      cover: [100, 60, 40, 25, 35, 10, 30],
+      gain: [1, 1, 1, 0, 0, 0, 0],
+    };
+    const model: BoostedModel = {
+      baseMargin: 0.1,
+      // a NaN threshold sends every value right
+      trees: [tree, { ...tree, threshold: [Number.NaN, 0, 0.5, 0, 0, 0, 0] }],
+      featureCount: 3,
+      categorical: [false, true, false],
+    };
+    const rows = [
+      [0.1, 3, 0.2],
+      [0.9, 37, Number.NaN],
+      [Number.NaN, Number.NaN, 0.7],
+      [0.3, 36, 0.5],
+      [-5, 40, 0.1],
+    ];
+    const columns = [0, 1, 2].map((f) => Float64Array.from(rows, (x) => x[f]));
+    const tables = shapTables(model);
+    const shap = new ShapWalk(tables, rowMajorValues(columns)).values(0, rows.length);
+    const margins = predictMargins(model, columns);
+    rows.forEach((x, row) => {
+      bruteForceShap(model, x).forEach((value, f) => expect(shap[row * 3 + f]).toBeCloseTo(value, 9));
+      expect(tables.bias + shap[row * 3] + shap[row * 3 + 1] + shap[row * 3 + 2]).toBeCloseTo(margins[row], 5);
+    });
+  });
+
   it("adds up, with the bias, to each row's margin, at every depth the tables take", () => {
     for (const depth of [1, 3, 6]) {
       const { model, columns } = trained(depth);
