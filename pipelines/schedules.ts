@@ -359,9 +359,25 @@ export async function backfillMonths(
   return months;
 }
 
+/** How each month of a backfill ended, or that it has not, from the audit log. */
+export interface ScheduledMonths {
+  published: Map<string, number>;
+  /** The months whose latest run failed, with its error. */
+  failed: Map<string, string>;
+  /** The months whose latest run was cancelled. */
+  cancelled: string[];
+  missing: string[];
+  /**
+   * The workflow of each month's latest run, ended or still going (its id names the scheduled
+   * time, not the month); a missing month without one has not started.
+   */
+  workflowIds: Map<string, string>;
+}
+
 /**
  * Backfills have been seen to stall without an error, so the CLI waits for every requested
- * month to end: a run.published (or run.failed) audit entry from this schedule after `since`.
+ * month to end: its latest run from this schedule after `since` published, failed or was
+ * cancelled (a run started again after one that failed is waited for).
  */
 export async function waitForScheduledMonths(
   config: SegflowConfig,
@@ -369,36 +385,32 @@ export async function waitForScheduledMonths(
   months: string[],
   since: Date,
   timeoutMs: number,
-): Promise<{
-  published: Map<string, number>;
-  /** The months whose run failed or was cancelled, with why. */
-  failed: Map<string, string>;
-  missing: string[];
-  /**
-   * The workflow that ran each month, or runs it still (its id names the scheduled time, not the
-   * month); a missing month without one has not started.
-   */
-  workflowIds: Map<string, string>;
-}> {
+): Promise<ScheduledMonths> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const published = new Map<string, number>();
-    const failed = new Map<string, string>();
+    const ended = new Map<string, { failed: string } | 'cancelled'>();
     const workflowIds = new Map<string, string>();
     for (const entry of await readAuditLog(config.store)) {
       if (entry.actor !== `schedule:${scheduleId}` || new Date(entry.at) < since || !months.includes(entry.month))
         continue;
       const details = (entry.details ?? {}) as { version?: number; error?: { type: string; message: string } };
+      // a run started after one that failed or was cancelled is the month's run now
+      if (entry.event === 'run.started') ended.delete(entry.month);
       if (entry.event === 'run.published') published.set(entry.month, Number(details.version));
-      if (entry.event === 'run.failed') failed.set(entry.month, `${details.error?.type}: ${details.error?.message}`);
+      if (entry.event === 'run.failed')
+        ended.set(entry.month, { failed: `${details.error?.type}: ${details.error?.message}` });
       // a cancelled run publishes nothing: waiting on it until the timeout would tell nothing more
-      if (entry.event === 'run.cancelled') failed.set(entry.month, 'cancelled');
-      // the month's latest run: a failed one retried by hand is followed by the new one's entries
+      if (entry.event === 'run.cancelled') ended.set(entry.month, 'cancelled');
       workflowIds.set(entry.month, entry.run.workflowId);
     }
-    for (const month of published.keys()) failed.delete(month);
-    const missing = months.filter((month) => !published.has(month) && !failed.has(month));
-    if (missing.length === 0 || Date.now() > deadline) return { published, failed, missing, workflowIds };
+    for (const month of published.keys()) ended.delete(month);
+    const failed = new Map(
+      [...ended].flatMap(([month, end]) => (end === 'cancelled' ? [] : [[month, end.failed] as [string, string]])),
+    );
+    const cancelled = [...ended].flatMap(([month, end]) => (end === 'cancelled' ? [month] : []));
+    const missing = months.filter((month) => !published.has(month) && !ended.has(month));
+    if (missing.length === 0 || Date.now() > deadline) return { published, failed, cancelled, missing, workflowIds };
     await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
   }
 }

@@ -237,6 +237,34 @@ function addDelete(schedule: Command): void {
     });
 }
 
+/** A backfill's outcome, a line per month: published, failed, cancelled, or missing with what to look at. */
+export function backfillLines(
+  r: {
+    published: Record<string, number>;
+    failed: Record<string, string>;
+    cancelled: string[];
+    missing: string[];
+    workflowIds: Record<string, string>;
+  },
+  context: { timeoutMinutes: number; taskQueue: string; scheduleId: string },
+): string {
+  const ended = (month: string) => `(workflow ${r.workflowIds[month]}; segflow runs show ${r.workflowIds[month]})`;
+  return [
+    ...Object.entries(r.published).map(
+      ([month, version]) => `  ${month}  published v${version}  (workflow ${r.workflowIds[month]})`,
+    ),
+    ...Object.entries(r.failed).map(([month, error]) => `  ${month}  FAILED ${error}  ${ended(month)}`),
+    ...r.cancelled.map((month) => `  ${month}  CANCELLED  ${ended(month)}`),
+    ...r.missing.map((month) => {
+      const id = r.workflowIds[month];
+      const waited = `no snapshot after ${context.timeoutMinutes} min`;
+      return id
+        ? `  ${month}  MISSING: ${waited}; its run ${id} has not ended ('segflow runs show ${id}' shows where it is, 'segflow runs cancel ${id}' stops it)`
+        : `  ${month}  MISSING: ${waited}; no run of it has started: is a worker polling ${context.taskQueue}? ('segflow schedule describe --id ${context.scheduleId}' shows the schedule's runs)`;
+    }),
+  ].join('\n');
+}
+
 function addBackfill(schedule: Command): void {
   schedule
     .command('backfill')
@@ -269,32 +297,24 @@ function addBackfill(schedule: Command): void {
         5_000,
         ': the backfilled runs start when one does',
       );
-      const { published, failed, missing, workflowIds } = await schedules
+      const outcome = await schedules
         .waitForScheduledMonths(config, options.id, months, since, options.timeout * 60_000)
         .finally(() => noWorker.progressed());
       const report = {
-        published: Object.fromEntries(published),
-        failed: Object.fromEntries(failed),
-        missing,
-        workflowIds: Object.fromEntries(workflowIds),
+        published: Object.fromEntries(outcome.published),
+        failed: Object.fromEntries(outcome.failed),
+        cancelled: outcome.cancelled,
+        missing: outcome.missing,
+        workflowIds: Object.fromEntries(outcome.workflowIds),
       };
       output(options.json, report, (r) =>
-        [
-          ...Object.entries(r.published).map(
-            ([month, version]) => `  ${month}  published v${version}  (workflow ${r.workflowIds[month]})`,
-          ),
-          ...Object.entries(r.failed).map(
-            ([month, error]) =>
-              `  ${month}  ${error === 'cancelled' ? 'CANCELLED' : `FAILED ${error}`}  (workflow ${r.workflowIds[month]}; segflow runs show ${r.workflowIds[month]})`,
-          ),
-          ...r.missing.map((month) => {
-            const id = r.workflowIds[month];
-            return id
-              ? `  ${month}  MISSING: no snapshot after ${options.timeout} min; its run ${id} has not ended ('segflow runs show ${id}' shows where it is, 'segflow runs cancel ${id}' stops it)`
-              : `  ${month}  MISSING: no snapshot after ${options.timeout} min; no run of it has started: is a worker polling ${config.temporal.taskQueue}? ('segflow schedule describe --id ${options.id}' shows the schedule's runs)`;
-          }),
-        ].join('\n'),
+        backfillLines(r, {
+          timeoutMinutes: options.timeout,
+          taskQueue: config.temporal.taskQueue,
+          scheduleId: options.id,
+        }),
       );
-      process.exit(failed.size + missing.length === 0 ? EXIT.ok : EXIT.failed);
+      const { failed, cancelled, missing } = outcome;
+      process.exit(failed.size + cancelled.length + missing.length === 0 ? EXIT.ok : EXIT.failed);
     });
 }
