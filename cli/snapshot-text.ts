@@ -1,6 +1,8 @@
 import { noControlGroup, upliftReading, type UpliftReading } from '../domain/campaign-reading';
 import { dirname } from 'node:path';
 import { OUTSIDE_WINDOW } from '../data/contract';
+import type { AuditEntry } from '../store/audit-log';
+import type { RunRef } from '../store/layout';
 import type { SnapshotManifest } from '../store/manifest';
 import type { SnapshotListing } from '../store/snapshots';
 import { count, decimals } from '../domain/decimals';
@@ -132,11 +134,6 @@ function rowsLine({ rowCounts: rows, quarantineByReason }: Pick<SnapshotManifest
   return `${count(rows.inputRows - outside)} read, ${count(rows.quarantined - outside)} quarantined${outsideWindowNote(outside)}`;
 }
 
-/**
- * A manifest as a person reads it: who and when, inputs, the parameters that differ from the
- * defaults (`changed`, domain/params.ts changedParams), headline metrics, segments and files. The
- * whole manifest is behind --json.
- */
 /** A stage attempt of the run that failed and was retried (the audit log's stage.attempt-failed). */
 export interface FailedAttempt {
   stage: string;
@@ -144,16 +141,34 @@ export interface FailedAttempt {
   type: string;
 }
 
+/** The failed attempts of `run` in the audit log's entries, in order. */
+export function failedAttempts(entries: readonly AuditEntry[], run: RunRef): FailedAttempt[] {
+  return entries
+    .filter(
+      (e) => e.event === 'stage.attempt-failed' && e.run.workflowId === run.workflowId && e.run.runId === run.runId,
+    )
+    .map((e) => ({
+      stage: String(e.details?.stage ?? e.subject),
+      attempt: Number(e.details?.attempt),
+      type: String(e.details?.type ?? 'error'),
+    }));
+}
+
 /**
  * The run's failed attempts in one line: a snapshot published after retries is whole (a stage
  * retried runs again from its start), but an auditor asks what went wrong on the way.
  */
-export function retriesLine(failed: FailedAttempt[], workflowId: string): string | undefined {
+function retriesLine(failed: FailedAttempt[], workflowId: string): string | undefined {
   if (failed.length === 0) return undefined;
   const attempts = failed.map((f) => `${f.stage} attempt ${f.attempt} (${f.type})`).join(', ');
   return `  retries       ${failed.length === 1 ? '1 attempt' : `${failed.length} attempts`} failed and ran again: ${attempts}; segflow runs show ${workflowId}`;
 }
 
+/**
+ * A manifest as a person reads it: who and when, inputs, the parameters that differ from the
+ * defaults (`changed`, domain/params.ts changedParams), headline metrics, segments and files. The
+ * whole manifest is behind --json.
+ */
 export function snapshotSummary(
   manifest: SnapshotManifest,
   changed: Record<string, unknown>,

@@ -4,7 +4,7 @@ import { loadConfig } from '../../worker/config';
 import { UsageError } from '../../domain/errors';
 import { versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../../store/layout';
 import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
-import { snapshotSummary, snapshotsTable } from '../snapshot-text';
+import { failedAttempts, snapshotSummary, snapshotsTable } from '../snapshot-text';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table, required } from '../options';
 import { userInfo } from 'node:os';
@@ -69,14 +69,7 @@ export function registerSnapshots(program: Command): void {
       const latest = (await latestVersion(store, ref.month)) === ref.version;
       const { changedParams } = await import('../../domain/params');
       const { readAuditLog } = await import('../../store/audit-log');
-      const { workflowId, runId } = manifest.run;
-      const failed = (await readAuditLog(store))
-        .filter((e) => e.event === 'stage.attempt-failed' && e.run.workflowId === workflowId && e.run.runId === runId)
-        .map((e) => ({
-          stage: String(e.details?.stage ?? e.subject),
-          attempt: Number(e.details?.attempt),
-          type: String(e.details?.type ?? 'error'),
-        }));
+      const failed = failedAttempts(await readAuditLog(store), manifest.run);
       output(options.json, manifest, (m) =>
         snapshotSummary(
           m,

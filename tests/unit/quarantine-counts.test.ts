@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { OUTSIDE_WINDOW } from '../../activities/load-sql';
 import { qualitySection } from '../../activities/report/sections/quality';
-import { snapshotSummary } from '../../cli/snapshot-text';
+import { failedAttempts, snapshotSummary } from '../../cli/snapshot-text';
+import type { AuditEntry } from '../../store/audit-log';
 import type { SnapshotManifest } from '../../store/manifest';
 
 /** A manifest holding what `snapshots show` reads: 31,131 input rows, 13,441 quarantined, of which `outside` of months outside the window. */
@@ -88,5 +89,25 @@ describe('snapshots show: the attempts that failed on the way', () => {
       '  retries       2 attempts failed and ran again: load attempt 1 (Error), publish attempt 1 (AttemptLost); segflow runs show w',
     );
     expect(snapshotSummary(manifest({}), {}, true, 'manifest.json')).not.toContain('retries');
+  });
+
+  it("finds the run's failed attempts in the audit log, not another run's nor other events", () => {
+    const entry = (event: AuditEntry['event'], runId: string, details: Record<string, unknown>) =>
+      ({ event, run: { workflowId: 'w', runId }, month: '2026-10', actor: 'worker', details }) as AuditEntry;
+    const failure = { stage: 'load', attempt: 1, type: 'Error', message: 'EIO', retryable: true };
+    expect(
+      failedAttempts(
+        [
+          entry('stage.attempt-failed', 'r', failure),
+          entry('stage.attempt-failed', 'an-earlier-run', failure),
+          entry('stage.finished', 'r', { stage: 'load' }),
+          entry('stage.attempt-failed', 'r', { ...failure, stage: 'publish', type: 'AttemptLost' }),
+        ],
+        { workflowId: 'w', runId: 'r' },
+      ),
+    ).toEqual([
+      { stage: 'load', attempt: 1, type: 'Error' },
+      { stage: 'publish', attempt: 1, type: 'AttemptLost' },
+    ]);
   });
 });
