@@ -53,7 +53,8 @@ export async function explainDispatchList(conn: DuckDBConnection, runDir: string
     throw new Error(
       `the churn stage's explainer reads ${expressions.length} features for a model of ${model.featureCount}`,
     );
-  if (!shapTablesFit(model)) return pathOnly(`boostDepth above ${SHAP_MAX_DEPTH}: exact SHAP tables not built`);
+  if (!shapTablesFit(model))
+    return pathOnly(`boostDepth above ${SHAP_MAX_DEPTH}, deeper than exact SHAP tables are built for`);
   await runScript(conn, await readSql(import.meta.url, './publish/dispatch_candidates.sql'));
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*)::INTEGER AS rows FROM dispatch_candidates');
   // the categorical features' codes, as the churn stage read them

@@ -56,9 +56,10 @@ describe('the dispatch list reasons: when they stay path contributions', () => {
       await explainDispatchList(conn, none),
     ]);
     expect(tooDeep).toEqual({
-      method: 'path contributions (Saabas), log-odds, top 3 positive (boostDepth above 6: exact SHAP tables not built)',
+      method:
+        'path contributions (Saabas), log-odds, top 3 positive (boostDepth above 6, deeper than exact SHAP tables are built for)',
       exactRows: 0,
-      notExact: 'boostDepth above 6: exact SHAP tables not built',
+      notExact: 'boostDepth above 6, deeper than exact SHAP tables are built for',
     });
     expect(noExplainer.exactRows).toBe(0);
     expect(noExplainer.notExact).toBe('scored before exact reasons were built');
