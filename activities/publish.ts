@@ -329,14 +329,19 @@ async function copyRead(path: string, expected: string, target: string, what: st
   await writeFile(target, bytes);
 }
 
-/** The contact log's copy in a snapshot, named so it is read as the log was (isCsvPath: .csv or .tsv, else Parquet). */
-export function contactLogFile(path: string): string {
-  return isCsvPath(path) ? `contact_log${extname(path).toLowerCase()}` : 'contact_log.parquet';
+/** A copy's name in a snapshot, so it is read as the file at `path` was (isCsvPath: .csv or .tsv, else Parquet). */
+function snapshotCopyName(stem: string, path: string): string {
+  return isCsvPath(path) ? `${stem}${extname(path).toLowerCase()}` : `${stem}.parquet`;
 }
 
-/** The labels file's copy in a snapshot, named so it is read as the file was (isCsvPath: .csv or .tsv, else Parquet). */
+/** The contact log's copy in a snapshot. */
+export function contactLogFile(path: string): string {
+  return snapshotCopyName('contact_log', path);
+}
+
+/** The labels file's copy in a snapshot. */
 export function labelsFile(path: string): string {
-  return isCsvPath(path) ? `labels${extname(path).toLowerCase()}` : 'labels.parquet';
+  return snapshotCopyName('labels', path);
 }
 
 /** The key for pseudonymised ids: only from the worker's environment, never in a payload, log or manifest. */
