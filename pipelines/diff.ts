@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows, withConnection } from '../activities/duckdb';
 import { versionDir, type StoreConfig } from '../store/layout';
 import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
@@ -7,6 +8,7 @@ import { readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { sha256 } from '../store/hashing';
 import { OUTSIDE_WINDOW } from '../activities/load-sql';
+import { PAIRING_ALSO_SHARE, pairingReading, type SegmentPairing } from '../domain/segment-pairing';
 
 export interface SnapshotDiff {
   a: SnapshotRef;
@@ -15,6 +17,10 @@ export interface SnapshotDiff {
   metrics: { name: string; a: number; b: number; change: number }[];
   /** Subscribers by (segment in A, segment in B); "(absent)" for subscribers in only one. */
   migration: { from: string; to: string; subscribers: number }[];
+  /** Each segment of A paired with the segment of B most of its subscribers went to (of those in both). */
+  segmentsWent: SegmentPairing[];
+  /** Each segment of B paired with the segment of A most of its subscribers came from (of those in both). */
+  segmentsCameFrom: SegmentPairing[];
   /** Of the subscribers in both snapshots (one who joined or left has no band to change). */
   riskBandChanges: { from: string; to: string; subscribers: number }[];
   riskBandChangedTotal: number;
@@ -185,6 +191,10 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       `SELECT band_a AS "from", band_b AS "to", count(*) AS subscribers FROM pairs
        WHERE band_a <> band_b AND band_a <> '(absent)' AND band_b <> '(absent)' GROUP BY ALL ORDER BY 3 DESC, 1, 2`,
     );
+    const [segmentsWent, segmentsCameFrom] = [
+      await segmentPairing(conn, 'a', 'b'),
+      await segmentPairing(conn, 'b', 'a'),
+    ];
     const [inBoth] = await queryRows<{ both: number; onlyA: number; onlyB: number }>(
       conn,
       `SELECT count(*) FILTER (WHERE band_a <> '(absent)' AND band_b <> '(absent)') AS both,
@@ -202,6 +212,8 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       params,
       metrics,
       migration,
+      segmentsWent,
+      segmentsCameFrom,
       riskBandChanges,
       riskBandChangedTotal: riskBandChanges.reduce((sum, row) => sum + row.subscribers, 0),
       subscribersInBoth: inBoth.both,
@@ -211,6 +223,35 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       notes: metricNotes(ma, mb),
     };
   });
+}
+
+/**
+ * Pairs each segment of one side (`from`) with the other side's segment holding most of its
+ * subscribers, among subscribers in both (table `pairs`), in segment id order; ties go to the
+ * lower id, so the pairing is the same every time.
+ */
+async function segmentPairing(conn: DuckDBConnection, from: 'a' | 'b', to: 'a' | 'b'): Promise<SegmentPairing[]> {
+  const rows = await queryRows<Omit<SegmentPairing, 'reads'> & { back: number }>(
+    conn,
+    `WITH cells AS (
+       SELECT seg_${from} AS segment, any_value(id_${from}) AS id, seg_${to} AS counterpart, any_value(id_${to}) AS counterpart_id,
+              count(*) AS n
+       FROM pairs WHERE id_a IS NOT NULL AND id_b IS NOT NULL GROUP BY ALL
+     ), shares AS (
+       SELECT *, n / sum(n) OVER (PARTITION BY segment) AS share, n / sum(n) OVER (PARTITION BY counterpart) AS back,
+              row_number() OVER (PARTITION BY segment ORDER BY n DESC, counterpart_id) AS place
+       FROM cells
+     )
+     SELECT segment, sum(n)::INTEGER AS subscribers,
+            any_value(counterpart) FILTER (WHERE place = 1) AS counterpart,
+            round(any_value(share) FILTER (WHERE place = 1), 3) AS share,
+            any_value(back) FILTER (WHERE place = 1) AS back,
+            coalesce(string_agg(counterpart || ' (' || round(100 * share)::INTEGER || '%)', ', ' ORDER BY n DESC, counterpart_id)
+                       FILTER (WHERE place > 1 AND share >= $also), '') AS also
+     FROM shares GROUP BY segment ORDER BY any_value(id)`,
+    { also: PAIRING_ALSO_SHARE },
+  );
+  return rows.map(({ back, ...row }) => ({ ...row, reads: pairingReading(row.share, back) }));
 }
 
 /**

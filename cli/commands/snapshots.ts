@@ -8,6 +8,8 @@ import { failedAttempts, snapshotSummary, snapshotsTable } from '../snapshot-tex
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table, required } from '../options';
 import { userInfo } from 'node:os';
+import { PAIRING_KEPT_SHARE, type SegmentPairing } from '../../domain/segment-pairing';
+import type { SnapshotDiff } from '../../pipelines/diff';
 import { loadSigner, type Signer } from '../../store/signing';
 
 /** `segflow snapshots list | show | diff | reproduce | promote | retire`. */
@@ -83,7 +85,7 @@ export function registerSnapshots(program: Command): void {
   snapshots
     .command('diff <a> <b>')
     .description(
-      'What changed from snapshot A to B: parameters, input files (changed, added, gone), the mapping and labels, the code commit, churn features used by one only, metrics, segment migration, risk bands.',
+      'What changed from snapshot A to B: parameters, input files (changed, added, gone), the mapping and labels, the code commit, churn features used by one only, metrics, segment migration, segments paired (kept, split or merged), risk bands.',
     )
     .addOption(json())
     .action(async (a: string, b: string, options) => {
@@ -118,6 +120,8 @@ export function registerSnapshots(program: Command): void {
           '',
           'Segment migration (subscribers):',
           table(d.migration),
+          '',
+          ...pairingLines(d),
           '',
           `Risk band changed for ${d.riskBandChangedTotal} of the ${d.subscribersInBoth} subscribers in both (${d.subscribersOnlyInA} only in ${d.a.month}/v${d.a.version}, ${d.subscribersOnlyInB} only in ${d.b.month}/v${d.b.version}):`,
           table(d.riskBandChanges),
@@ -255,4 +259,29 @@ function otherCodeNote(r: {
       ? ''
       : ` To reproduce it as it was made, run this command from a checkout of that commit (git checkout ${r.codeThen.slice(0, 12)}) on the same store.`,
   ].join('');
+}
+
+/**
+ * The segments paired across the two snapshots, for a diff of another k (or of ids matched to
+ * other months), where the same id names another group: where each of A's went, where each of
+ * B's came from.
+ */
+export function pairingLines(d: SnapshotDiff): string[] {
+  const [a, b] = [`${d.a.month}/v${d.a.version}`, `${d.b.month}/v${d.b.version}`];
+  const percent = (share: number) => `${Math.round(100 * share)}%`;
+  const rows = (pairs: SegmentPairing[], mostly: string, also: string, withReading: boolean) =>
+    pairs.map((p) => ({
+      segment: p.segment,
+      subscribers: p.subscribers,
+      [mostly]: `${p.counterpart} (${percent(p.share)})`,
+      [also]: p.also || '-',
+      ...(withReading ? { reads: p.reads } : {}),
+    }));
+  return [
+    `Where ${a}'s segments went (subscribers in both; kept: each the other's main counterpart, at ${percent(PAIRING_KEPT_SHARE)} or more both ways):`,
+    table(rows(d.segmentsWent, `mostly to ${b}`, 'also to', true)),
+    '',
+    `Where ${b}'s segments came from:`,
+    table(rows(d.segmentsCameFrom, `mostly from ${a}`, 'also from', false)),
+  ];
 }

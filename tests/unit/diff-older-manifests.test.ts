@@ -7,6 +7,7 @@ import { diffSnapshots } from '../../pipelines/diff';
 import { versionDir, type StoreConfig } from '../../store/layout';
 import { storeIn, tempDir } from '../helpers';
 import { printedResult } from '../printed-result';
+import { pairingLines } from '../../cli/commands/snapshots';
 
 const MONTH = '2026-10';
 const holdout = (rocAuc: number) => ({ rocAuc, prAuc: 0.4, liftByDecile: [3.5], positives: 12 });
@@ -215,6 +216,47 @@ describe('older snapshots and results', () => {
     const diff = await diffSnapshots(store, { month: MONTH, version: 1 }, { month: MONTH, version: 1 });
     expect(diff.params).toEqual([]);
     expect(diff.metrics.find((m) => m.name === 'treeRocAuc')).toMatchObject({ a: NaN, b: NaN });
+  });
+
+  it('diff: pairs the segments of two snapshots of different k by where their subscribers went', async () => {
+    const withSegments = async (version: number, k: number, segments: string) => {
+      await writeSnapshot(store, version, false);
+      const folder = versionDir(store, MONTH, version);
+      const path = join(folder, 'manifest.json');
+      const recorded = JSON.parse(await readFile(path, 'utf8'));
+      await writeFile(
+        path,
+        JSON.stringify({ ...recorded, metrics: { ...recorded.metrics, kmeans: { inertia: 1, k } } }),
+      );
+      await withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'file', join(folder, 'subscribers.parquet'));
+        await conn.run(
+          `COPY (SELECT 'S' || i AS subscriber_id, s.segment_id, s.segment_name, 'low' AS risk_band, 0.1 AS churn_score,
+                        false AS high_value, []::VARCHAR[] AS tags
+                 FROM range(23) t(i) JOIN (${segments}) s(segment_id, segment_name, low, high) ON i BETWEEN s.low AND s.high)
+           TO (getvariable('file')) (FORMAT parquet)`,
+        );
+      });
+    };
+    // A: 1 = S0-S9, 2 = S10-S19, 3 = S20-S21, S22 in A only. B: S0-S9 and S20-S21 together in
+    // 1, S10-S14 in 2, S15-S19 in 3 (ids 2 and 3 tie for A's 2: the lower id is its counterpart)
+    await withSegments(14, 3, `VALUES (1, 'one', 0, 9), (2, 'two', 10, 19), (3, 'three', 20, 22)`);
+    await withSegments(15, 3, `VALUES (3, 'tres', 15, 19), (1, 'uno', 0, 9), (2, 'dos', 10, 14), (1, 'uno', 20, 21)`);
+    const diff = await diffSnapshots(store, { month: MONTH, version: 14 }, { month: MONTH, version: 15 });
+    expect(diff.segmentsWent).toEqual([
+      { segment: '1 one', subscribers: 10, counterpart: '1 uno', share: 1, also: '', reads: 'kept' },
+      { segment: '2 two', subscribers: 10, counterpart: '2 dos', share: 0.5, also: '3 tres (50%)', reads: 'split' },
+      { segment: '3 three', subscribers: 2, counterpart: '1 uno', share: 1, also: '', reads: 'merged' },
+    ]);
+    expect(diff.segmentsCameFrom).toEqual([
+      { segment: '1 uno', subscribers: 12, counterpart: '1 one', share: 0.833, also: '3 three (17%)', reads: 'kept' },
+      { segment: '2 dos', subscribers: 5, counterpart: '2 two', share: 1, also: '', reads: 'merged' },
+      { segment: '3 tres', subscribers: 5, counterpart: '2 two', share: 1, also: '', reads: 'merged' },
+    ]);
+    const text = pairingLines(diff).join('\n');
+    expect(text).toContain(`Where ${MONTH}/v14's segments went`);
+    expect(text).toMatch(/2 two\s+10\s+2 dos \(50%\)\s+3 tres \(50%\)\s+split/);
+    expect(text).toMatch(/1 uno\s+12\s+1 one \(83%\)\s+3 three \(17%\)$/m);
   });
 
   it("a run's result from an older worker, without rowsOutsideWindow, counts them as 0", () => {
