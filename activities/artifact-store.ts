@@ -77,7 +77,7 @@ export async function lookUpArtifact(
  */
 export async function storeArtifact(
   store: StoreConfig,
-  about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'>,
+  about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'> & { code: string },
   extra: Pick<StageArtifact, 'load' | 'features'>,
   writeFiles: (staging: string) => Promise<StageArtifact['files']>,
 ): Promise<StoredStages> {
@@ -93,7 +93,7 @@ export async function storeArtifact(
 
 async function writeArtifactDir(
   store: StoreConfig,
-  about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'>,
+  about: Pick<StageArtifact, 'stage' | 'key' | 'producedBy' | 'month'> & { code: string },
   extra: Pick<StageArtifact, 'load' | 'features'>,
   writeFiles: (staging: string) => Promise<StageArtifact['files']>,
 ): Promise<StoredStages> {

@@ -149,10 +149,15 @@ export async function storeTree<Model, Evaluation>(
   tree: StoredTree<Model, Evaluation>,
   trainingRows: number,
 ): Promise<StoredStages> {
-  return storeArtifact(access.store, { stage: TREE_STAGE, key, producedBy: access.run, month }, {}, async (staging) => {
-    await writeExactJson(join(staging, TREE_FILE), tree);
-    return [{ file: TREE_FILE, rows: trainingRows, ...(await hashFile(join(staging, TREE_FILE))) }];
-  });
+  return storeArtifact(
+    access.store,
+    { stage: TREE_STAGE, key, producedBy: access.run, month, code: scoringCodeHash() },
+    {},
+    async (staging) => {
+      await writeExactJson(join(staging, TREE_FILE), tree);
+      return [{ file: TREE_FILE, rows: trainingRows, ...(await hashFile(join(staging, TREE_FILE))) }];
+    },
+  );
 }
 
 /** sha256 over the training code, the code that scores, and the DuckDB version that reads the rows. */
@@ -165,7 +170,7 @@ function hashScoringCode(): string {
   return hash.digest('hex');
 }
 
-const scoringCodeHash = pinCodeHash(
+export const scoringCodeHash = pinCodeHash(
   'the churn scoring code',
   () => [...mlCodeFiles(), ...[...SCORING_CODE, 'package-lock.json'].map((file) => fileURLToPath(new URL(file, ROOT)))],
   hashScoringCode,
@@ -248,21 +253,26 @@ export async function storeScoredOutput<Evaluation>(
   output: ScoredOutput<Evaluation>,
   runDir: string,
 ): Promise<StoredStages> {
-  return storeArtifact(store, { stage: SCORES_STAGE, key, producedBy: run, month }, {}, async (staging) => {
-    const files = [];
-    for (const table of SCORED_TABLES) {
-      const file = `${table}.parquet`;
-      await linkOrCopy(scoredTableFile(runDir, table), join(staging, file));
-      files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });
-    }
-    await writeExactJson(join(staging, EVALUATION_FILE), output);
-    files.push({
-      file: EVALUATION_FILE,
-      rows: output.scoredRows,
-      ...(await hashFile(join(staging, EVALUATION_FILE))),
-    });
-    return files;
-  });
+  return storeArtifact(
+    store,
+    { stage: SCORES_STAGE, key, producedBy: run, month, code: scoringCodeHash() },
+    {},
+    async (staging) => {
+      const files = [];
+      for (const table of SCORED_TABLES) {
+        const file = `${table}.parquet`;
+        await linkOrCopy(scoredTableFile(runDir, table), join(staging, file));
+        files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });
+      }
+      await writeExactJson(join(staging, EVALUATION_FILE), output);
+      files.push({
+        file: EVALUATION_FILE,
+        rows: output.scoredRows,
+        ...(await hashFile(join(staging, EVALUATION_FILE))),
+      });
+      return files;
+    },
+  );
 }
 
 export interface EnsembleReuse {
@@ -307,8 +317,13 @@ export async function storeEnsemble(
     bestRound: trained.bestRound,
     trainSeconds: trained.trainSeconds,
   };
-  return storeArtifact(store, { stage: ENSEMBLE_STAGE, key, producedBy: run, month }, {}, async (staging) => {
-    await writeExactJson(join(staging, ENSEMBLE_FILE), stored);
-    return [{ file: ENSEMBLE_FILE, rows: trainingRows, ...(await hashFile(join(staging, ENSEMBLE_FILE))) }];
-  });
+  return storeArtifact(
+    store,
+    { stage: ENSEMBLE_STAGE, key, producedBy: run, month, code: ensembleCodeHash() },
+    {},
+    async (staging) => {
+      await writeExactJson(join(staging, ENSEMBLE_FILE), stored);
+      return [{ file: ENSEMBLE_FILE, rows: trainingRows, ...(await hashFile(join(staging, ENSEMBLE_FILE))) }];
+    },
+  );
 }

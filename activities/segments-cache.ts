@@ -55,7 +55,7 @@ function hashClusterCode(): string {
 }
 
 /** The clustering code's hash as the worker loaded it (code-identity.ts). */
-const clusterCodeHash = pinCodeHash(
+export const clusterCodeHash = pinCodeHash(
   "the clustering's code",
   () => [
     ...mlCodeFiles(),
@@ -150,7 +150,7 @@ export async function storeSegments(
   const rows = summary.segments.reduce((sum, segment) => sum + segment.subscribers, 0);
   return storeArtifact(
     access.store,
-    { stage: SEGMENTS_STAGE, key, producedBy: access.run, month },
+    { stage: SEGMENTS_STAGE, key, producedBy: access.run, month, code: clusterCodeHash() },
     {},
     async (staging) => {
       await linkOrCopy(segmentsFile(runDir), join(staging, 'segments.parquet'));

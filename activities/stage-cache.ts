@@ -127,7 +127,7 @@ export async function storeStages(
 ): Promise<StoredStages> {
   return storeArtifact(
     store,
-    { stage: LOAD_FEATURES_STAGE, key, producedBy: run, month: load.params.month },
+    { stage: LOAD_FEATURES_STAGE, key, producedBy: run, month: load.params.month, code: stageCodeHash() },
     {
       load: {
         rowsRead: load.rowsRead,

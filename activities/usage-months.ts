@@ -235,7 +235,7 @@ async function storeMonths(
       const quarantined = reasons.reduce((sum, reason) => sum + reason.rows, 0);
       const result = await storeArtifact(
         cache.store,
-        { stage: USAGE_MONTH_STAGE, key, producedBy: cache.run, month },
+        { stage: USAGE_MONTH_STAGE, key, producedBy: cache.run, month, code: stageCodeHash() },
         {
           load: {
             rowsRead: rows + quarantined,

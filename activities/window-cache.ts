@@ -127,7 +127,13 @@ export async function storeScoringMonth(
   if ('ineligible' in keyed) return { key: null, stored: null };
   const stored = await storeArtifact(
     cache.store,
-    { stage: FEATURE_MONTH_STAGE, key: keyed.key, producedBy: cache.run, month: cache.load.params.month },
+    {
+      stage: FEATURE_MONTH_STAGE,
+      key: keyed.key,
+      producedBy: cache.run,
+      month: cache.load.params.month,
+      code: stageCodeHash(),
+    },
     {},
     async (staging) => {
       await checkpoint({ stage: 'features: storing this month for next month' });

@@ -30,6 +30,8 @@ export interface StageArtifact {
   createdAt: string;
   producedBy: RunRef;
   month: string;
+  /** The hash of the code its key names (stored since session 40): `cache list` marks older code's. */
+  code?: string;
   files: StageArtifactFile[];
   /** The load stage's counts, which the run reports and checks again on reuse (load-features only). */
   load?: {
@@ -72,6 +74,21 @@ export interface CachedArtifact {
   producedBy: RunRef;
   /** Published snapshots whose manifest names it, as "<month>/v<N>": prune keeps these. */
   usedBy: string[];
+  /** The hash of the code that stored it; absent in artifacts stored before segflow recorded it. */
+  code?: string;
+}
+
+/**
+ * Whether an artifact was stored by the code of this segflow (`current`: the hash of each stage's
+ * code now, activities/cache-code.ts), by older code (no run of this code can reuse it: its key
+ * names other code) or `unknown` (stored before the code was recorded).
+ */
+export function artifactCode(
+  artifact: CachedArtifact,
+  current: Record<string, string>,
+): 'current' | 'older' | 'unknown' {
+  if (artifact.code === undefined || current[artifact.stage] === undefined) return 'unknown';
+  return artifact.code === current[artifact.stage] ? 'current' : 'older';
 }
 
 /** The stored artifacts of `stage`, by key: not those being written, nor those of another format. */
@@ -109,6 +126,7 @@ export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
         lastUsedAt: info.mtime.toISOString(),
         producedBy: artifact.producedBy,
         usedBy: usedBy.get(key) ?? [],
+        ...(artifact.code ? { code: artifact.code } : {}),
       });
     }
   }
@@ -145,6 +163,8 @@ export interface PruneRequest {
   olderThanMs?: number;
   /** Then remove the least recently used until the unprotected ones fit in this many bytes. */
   maxBytes?: number;
+  /** Remove artifacts stored by other code than this (each stage's code hash now: artifactCode). */
+  olderCode?: Record<string, string>;
   /** Only report what would be removed. */
   dryRun?: boolean;
   now?: Date;
@@ -166,6 +186,9 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
   const now = (request.now ?? new Date()).getTime();
   const artifacts = await listCache(store);
   const remove = new Set<CachedArtifact>();
+  const { olderCode } = request;
+  if (olderCode)
+    for (const artifact of artifacts) if (artifactCode(artifact, olderCode) === 'older') remove.add(artifact);
   if (request.olderThanMs !== undefined) {
     for (const artifact of artifacts)
       if (now - Date.parse(artifact.lastUsedAt) > request.olderThanMs) remove.add(artifact);

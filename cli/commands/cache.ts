@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
-import { listCache, pruneCache, type CachedArtifact } from '../../store/stage-cache';
+import { artifactCode, listCache, pruneCache, type CachedArtifact } from '../../store/stage-cache';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { EXIT, output, table } from '../options';
@@ -27,12 +27,19 @@ function megabytes(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
 
-const rows = (artifacts: CachedArtifact[]) =>
+/** Each stage's code hash now (activities/cache-code.ts), loaded only by the cache commands. */
+async function currentCode(): Promise<Record<string, string>> {
+  const { currentCacheCode } = await import('../../activities/cache-code');
+  return currentCacheCode();
+}
+
+const rows = (artifacts: CachedArtifact[], code: Record<string, string>) =>
   artifacts.map((a) => ({
     stage: a.stage,
     key: a.key.slice(0, 12),
     month: a.month,
     size: megabytes(a.bytes),
+    code: { current: 'current', older: 'older', unknown: '?' }[artifactCode(a, code)],
     lastUsed: `${a.lastUsedAt.slice(0, 19).replace('T', ' ')} UTC`,
     producedBy: a.producedBy.workflowId,
     usedBy: a.usedBy.join(' ') || '-',
@@ -50,10 +57,26 @@ export function registerCache(program: Command): void {
     .description('List stored stage outputs, newest use first, with the published snapshots that point at them.')
     .addOption(json())
     .action(async (options: { json: boolean }) => {
-      const artifacts = await listCache(loadConfig().store);
-      output(options.json, artifacts, (list) => {
-        const total = list.reduce((sum, a) => sum + a.bytes, 0);
-        return `${table(rows(list))}\n${list.length} stored, ${megabytes(total)}`;
+      const [artifacts, code] = [await listCache(loadConfig().store), await currentCode()];
+      const listed = artifacts.map((artifact) => ({ ...artifact, codeIs: artifactCode(artifact, code) }));
+      output(options.json, listed, (list) => {
+        const bytes = (these: CachedArtifact[]) => these.reduce((sum, a) => sum + a.bytes, 0);
+        const older = list.filter((a) => a.codeIs === 'older');
+        const unknown = list.filter((a) => a.codeIs === 'unknown');
+        return [
+          table(rows(list, code)),
+          `${list.length} stored, ${megabytes(bytes(list))}`,
+          ...(older.length
+            ? [
+                `${older.length} (${megabytes(bytes(older))}) stored by older code, which no run of this segflow reuses: 'segflow cache prune --older-code' removes them (not those a published snapshot points at)`,
+              ]
+            : []),
+          ...(unknown.length
+            ? [
+                `${unknown.length} (${megabytes(bytes(unknown))}) stored before segflow recorded the code ('?'): --older-than and --max-size prune them`,
+              ]
+            : []),
+        ].join('\n');
       });
     });
   cache
@@ -72,31 +95,36 @@ export function registerCache(program: Command): void {
       'then remove the least recently used until the cache fits, e.g. 5GB (1024-based, as 5GiB)',
       parseSize,
     )
+    .option('--older-code', "remove outputs stored by older code than this segflow's, which no run reuses", false)
     .option('--dry-run', 'only show what would be removed', false)
     .addOption(json())
-    .action(async (options: { olderThan?: number; maxSize?: number; dryRun: boolean; json: boolean }) => {
-      if (options.olderThan === undefined && options.maxSize === undefined)
-        throw new UsageError('cache prune needs --older-than and/or --max-size');
-      const result = await pruneCache(loadConfig().store, {
-        olderThanMs: options.olderThan,
-        maxBytes: options.maxSize,
-        dryRun: options.dryRun,
-      });
-      output(options.json, result, (r) =>
-        [
-          `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}`,
-          ...(r.removed.length > 0 ? [table(rows(r.removed))] : []),
-          ...(r.protectedArtifacts.length > 0
-            ? [`kept because published snapshots point at them:`, table(rows(r.protectedArtifacts))]
-            : []),
-          ...(options.maxSize !== undefined && r.keptBytes > options.maxSize
-            ? [
-                `still ${megabytes(r.keptBytes)}, over --max-size ${megabytes(options.maxSize)}: ${megabytes(r.pinnedBytes)} of it ` +
-                  "is what published snapshots point at ('segflow cache list' names them; 'segflow snapshots retire' releases a snapshot's)",
-              ]
-            : []),
-        ].join('\n'),
-      );
-      process.exit(EXIT.ok);
-    });
+    .action(
+      async (options: { olderThan?: number; maxSize?: number; olderCode: boolean; dryRun: boolean; json: boolean }) => {
+        if (options.olderThan === undefined && options.maxSize === undefined && !options.olderCode)
+          throw new UsageError('cache prune needs --older-than, --max-size and/or --older-code');
+        const code = await currentCode();
+        const result = await pruneCache(loadConfig().store, {
+          olderThanMs: options.olderThan,
+          maxBytes: options.maxSize,
+          ...(options.olderCode ? { olderCode: code } : {}),
+          dryRun: options.dryRun,
+        });
+        output(options.json, result, (r) =>
+          [
+            `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}`,
+            ...(r.removed.length > 0 ? [table(rows(r.removed, code))] : []),
+            ...(r.protectedArtifacts.length > 0
+              ? [`kept because published snapshots point at them:`, table(rows(r.protectedArtifacts, code))]
+              : []),
+            ...(options.maxSize !== undefined && r.keptBytes > options.maxSize
+              ? [
+                  `still ${megabytes(r.keptBytes)}, over --max-size ${megabytes(options.maxSize)}: ${megabytes(r.pinnedBytes)} of it ` +
+                    "is what published snapshots point at ('segflow cache list' names them; 'segflow snapshots retire' releases a snapshot's)",
+                ]
+              : []),
+          ].join('\n'),
+        );
+        process.exit(EXIT.ok);
+      },
+    );
 }

@@ -363,6 +363,52 @@ describe('stage reuse', () => {
     expect(() => parseDuration('30')).toThrow(/30d/);
     expect(() => parseSize('lots')).toThrow(/5GB/);
   });
+
+  it('marks what older code stored, and prunes it with --older-code, never what a snapshot points at', async () => {
+    const env = { ...process.env, SEGFLOW_STORE: store.storeDir, SEGFLOW_WORK: store.workDir };
+    const segflow = (...args: string[]) => promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env });
+    const pinned = cacheDir(store, LOAD_FEATURES_STAGE, cold.manifest.lineage?.stageKey ?? '');
+    // copies of the pinned artifact under other keys: one stored by older code, one before the code was recorded
+    const copyAs = async (key: string, code: string | undefined) => {
+      const dir = cacheDir(store, LOAD_FEATURES_STAGE, key);
+      await cp(pinned, dir, { recursive: true });
+      await chmod(dir, 0o755);
+      await chmod(join(dir, 'artifact.json'), 0o644);
+      const artifact = JSON.parse(await readFile(join(dir, 'artifact.json'), 'utf8'));
+      await writeFile(join(dir, 'artifact.json'), JSON.stringify({ ...artifact, key, code }));
+    };
+    await copyAs('a'.repeat(64), 'f'.repeat(64));
+    await copyAs('b'.repeat(64), undefined);
+    const listed = JSON.parse((await segflow('cache', 'list', '--json')).stdout) as { key: string; codeIs: string }[];
+    expect(Object.fromEntries(listed.map((a) => [a.key, a.codeIs]))).toEqual({
+      [cold.manifest.lineage?.stageKey ?? '']: 'current',
+      ['a'.repeat(64)]: 'older',
+      ['b'.repeat(64)]: 'unknown',
+    });
+    const text = (await segflow('cache', 'list')).stdout;
+    expect(text).toMatch(
+      /^1 \([\d.]+ MiB\) stored by older code, which no run of this segflow reuses: 'segflow cache prune --older-code'/m,
+    );
+    expect(text).toMatch(/^1 \([\d.]+ MiB\) stored before segflow recorded the code/m);
+    // the pinned artifact stamped as older code's too: a published snapshot points at it, so it stays
+    const pinnedJson = join(pinned, 'artifact.json');
+    const recorded = await readFile(pinnedJson, 'utf8');
+    await chmod(pinnedJson, 0o644);
+    await writeFile(pinnedJson, JSON.stringify({ ...JSON.parse(recorded), code: 'f'.repeat(64) }));
+    const pruned = JSON.parse((await segflow('cache', 'prune', '--older-code', '--json')).stdout) as {
+      removed: { key: string }[];
+      protectedArtifacts: { key: string }[];
+    };
+    await writeFile(pinnedJson, recorded);
+    await chmod(pinnedJson, 0o444);
+    expect(pruned.removed.map((a) => a.key)).toEqual(['a'.repeat(64)]);
+    expect(pruned.protectedArtifacts.map((a) => a.key)).toEqual([cold.manifest.lineage?.stageKey]);
+    expect((await listCache(store)).map((a) => a.key).sort()).toEqual(
+      ['b'.repeat(64), cold.manifest.lineage?.stageKey].sort(),
+    );
+    await segflow('cache', 'prune', '--older-than', '0m');
+    expect((await listCache(store)).map((a) => a.key)).toEqual([cold.manifest.lineage?.stageKey]);
+  });
 });
 
 /** What a rerun that keeps the features, the readable tree's and the ensemble's inputs takes from the store, in lineage order. */
