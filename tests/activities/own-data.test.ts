@@ -327,7 +327,7 @@ describe('churn labels from their own file, joined by id', () => {
     await expect(trainAndScoreChurn(allChurned.dbPath, allChurned.params)).rejects.toMatchObject({
       name: 'DataQualityError',
       message: expect.stringContaining(
-        `2000 subscribers last month, 2000 of them churned and 0 stayed (need at least 500, with 10 churners and 10 stayers); does ${labels} label the subscribers of the month before 2026-05, churned and stayed`,
+        `2000 subscribers last month, 2000 of them churned and 0 stayed (need at least 500, 10 x treeMinLeaf 50, with 10 churners and 10 stayers); does ${labels} label the subscribers of the month before 2026-05, churned and stayed`,
       ),
     });
   }, 60_000);
