@@ -7,6 +7,7 @@ import { DataQualityError, InvalidParamsError } from '../domain/errors';
 import { DEFAULT_BOOST_MAX_TRAINING_ROWS, type RunParams } from '../domain/params';
 import type { EnsembleTask } from './ml/ensemble';
 import { RISK_BANDS } from '../domain/rules';
+import { CHURN_FEATURES } from '../domain/churn-features';
 import { reasonTable, writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
@@ -48,28 +49,7 @@ import { featuresFile } from '../store/layout';
 import { hashFile } from '../store/hashing';
 import type { StageCacheAccess, StageCacheUse } from '../store/artifacts';
 
-/** Churn warning signals and stability the tree may split on (features.sql columns). */
-export const CHURN_FEATURES = [
-  'arpu',
-  'mou',
-  'dou',
-  'sms',
-  'frequency',
-  'recency_days',
-  'payment_delay_avg',
-  'complaints_recent',
-  'mou_trend',
-  'dou_trend',
-  'spend_trend',
-  'recharge_trend',
-  'spend_slope_rel',
-  'spend_volatility',
-  'tenure_months',
-  'contract_months_left',
-  'sticky_services',
-  'call_circle',
-  'stability_score',
-] as const;
+export { CHURN_FEATURES } from '../domain/churn-features';
 
 /** Reasons kept per scored subscriber. */
 export const CHURN_REASONS = 3;

@@ -1,3 +1,4 @@
+import { CHURN_FEATURES } from './churn-features';
 import { decimals } from './decimals';
 
 /**
@@ -27,8 +28,12 @@ export function largestImportance(features: readonly TopFeature[]): TopFeature |
 export function tooGoodWarning(rocAuc: number | null | undefined, top?: TopFeature | null): string | null {
   if (typeof rocAuc !== 'number' || !(rocAuc >= TOO_GOOD_ROC_AUC)) return null;
   const largest = top ? ` (largest importance: ${top.name}, ${Math.round(top.importance * 100)}%)` : '';
+  // a feature segflow derives from the usage columns cannot be skipped in the mapping: what to check instead
+  const derived = top && (CHURN_FEATURES as readonly string[]).includes(top.name);
   return (
     `holdout ROC AUC ${decimals(rocAuc, 3)}: a model this good usually means a column gives the label away${largest}; ` +
-    'check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping'
+    (derived
+      ? `${top.name} is derived from the usage columns: check whether the month before already shows who left (rows of zero usage written for them, or their last month's usage cut short)`
+      : 'check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping')
   );
 }

@@ -23,6 +23,13 @@ describe('terminal output', () => {
     expect(printed({ churnRocAuc: 0.99 })).toContain(
       'warning: holdout ROC AUC 0.990: a model this good usually means a column gives the label away; check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping',
     );
+    // a feature segflow derives cannot be skipped in the mapping: the warning says what to check instead
+    expect(printed({ churnRocAuc: 1, churnTopFeature: { name: 'spend_trend', importance: 0.47 } })).toContain(
+      '(largest importance: spend_trend, 47%); spend_trend is derived from the usage columns: check whether the month before already shows who left',
+    );
+    expect(printed({ churnRocAuc: 1, churnTopFeature: { name: 'spend_trend', importance: 0.47 } })).not.toContain(
+      'type skip',
+    );
     for (const churnRocAuc of [0.989, Number.NaN])
       expect(printed({ churnRocAuc, churnTopFeature: { name: 'arpu', importance: 0.5 } })).not.toContain('warning');
   });

@@ -1,0 +1,22 @@
+/** Churn warning signals and stability the tree may split on (features.sql columns). */
+export const CHURN_FEATURES = [
+  'arpu',
+  'mou',
+  'dou',
+  'sms',
+  'frequency',
+  'recency_days',
+  'payment_delay_avg',
+  'complaints_recent',
+  'mou_trend',
+  'dou_trend',
+  'spend_trend',
+  'recharge_trend',
+  'spend_slope_rel',
+  'spend_volatility',
+  'tenure_months',
+  'contract_months_left',
+  'sticky_services',
+  'call_circle',
+  'stability_score',
+] as const;
