@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { UsageError } from '../domain/errors';
 import { MAX_PARTITIONS } from '../domain/partitions';
 import { addMonths, isMonth } from '../domain/month';
+import stringWidth from 'string-width';
 
 /**
  * Exit codes: 0 success, 1 the run failed or a check found problems, 2 bad usage or parameters,
@@ -116,6 +117,15 @@ export function output<T>(json: boolean, value: T, human: (value: T) => string):
   console.log(json ? JSON.stringify(value, null, 2) : human(value));
 }
 
+/**
+ * `text` padded to `width` terminal columns: a Chinese character takes two (a grid, a segment or
+ * a column name of an operator's own data), so String.padEnd would misalign the columns after it.
+ */
+export function padColumns(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+  const fill = ' '.repeat(Math.max(0, width - stringWidth(text)));
+  return align === 'left' ? text + fill : fill + text;
+}
+
 /** A fixed-width table for terminal output. */
 export function table(records: readonly object[], columns?: string[]): string {
   if (records.length === 0) return '(none)';
@@ -123,10 +133,10 @@ export function table(records: readonly object[], columns?: string[]): string {
   const keys = columns ?? Object.keys(rows[0]);
   const cell = (value: unknown) =>
     typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(4) : String(value ?? '');
-  const widths = keys.map((key) => Math.max(key.length, ...rows.map((row) => cell(row[key]).length)));
+  const widths = keys.map((key) => Math.max(stringWidth(key), ...rows.map((row) => stringWidth(cell(row[key])))));
   const line = (values: string[]) =>
     values
-      .map((value, i) => value.padEnd(widths[i]))
+      .map((value, i) => padColumns(value, widths[i]))
       .join('  ')
       .trimEnd();
   return [

@@ -9,7 +9,8 @@ import { readManifest, resolveSnapshot } from '../../store/snapshots';
 import type { SnapshotRef } from '../../store/layout';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { output, positiveInt, required } from '../options';
+import { output, padColumns, positiveInt, required } from '../options';
+import stringWidth from 'string-width';
 import { keptPer100Gap, noControlGroup, READING_IN_TABLES, upliftReading } from '../../domain/campaign-reading';
 
 /** The width `campaigns show` fits its text to. */
@@ -39,17 +40,15 @@ function dimensionTable(
   rows: { name: string; cells: string[] }[],
   textLast: boolean,
 ): string[] {
-  const widths = headers.map((header, i) => Math.max(header.length, ...rows.map((r) => r.cells[i].length)));
+  const widths = headers.map((header, i) => Math.max(stringWidth(header), ...rows.map((r) => stringWidth(r.cells[i]))));
   const numbers = widths.reduce((sum, w) => sum + w + 2, 0);
   const nameWidth = Math.max(12, dimension.length, TEXT_WIDTH - numbers);
-  const longest = Math.max(dimension.length, ...rows.map((r) => r.name.length));
+  const longest = Math.max(stringWidth(dimension), ...rows.map((r) => stringWidth(r.name)));
   const name = Math.min(longest, nameWidth);
   const line = (first: string, cells: string[]) =>
     [
-      first.padEnd(name),
-      ...cells.map((cell, i) =>
-        textLast && i === cells.length - 1 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]),
-      ),
+      padColumns(first, name),
+      ...cells.map((cell, i) => padColumns(cell, widths[i], textLast && i === cells.length - 1 ? 'left' : 'right')),
     ]
       .join('  ')
       .trimEnd();
@@ -59,7 +58,7 @@ function dimensionTable(
       '-'.repeat(name),
       widths.map((w) => '-'.repeat(w)),
     ),
-    ...rows.flatMap((r) => (r.name.length > name ? [r.name, line('', r.cells)] : [line(r.name, r.cells)])),
+    ...rows.flatMap((r) => (stringWidth(r.name) > name ? [r.name, line('', r.cells)] : [line(r.name, r.cells)])),
   ];
 }
 

@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { printedResult } from '../printed-result';
 import { paramsHelp, RUN_PARAMS_SCHEMA_FILE } from '../../cli/params-help';
 import { snapshotsTable } from '../../cli/snapshot-text';
+import { padColumns, table } from '../../cli/options';
+import stringWidth from 'string-width';
 import { changedParams, RunParamsSchema, runParamsJsonSchema } from '../../domain/params';
 import type { SnapshotListing } from '../../store/snapshots';
 
@@ -41,6 +43,18 @@ describe('terminal output', () => {
     expect(printedResult({ churnRocAuc: 0.864, churnHoldout: { rows: 1_503, churners: 3 } })).toContain(
       '  churn holdout ROC AUC   0.864 (95%: 0.600 to 1.000; 3 churners held out)\n    warning: only 3 churners were held out to test the models',
     );
+  });
+
+  it('tables align Chinese text by the columns a terminal gives it (two a character)', () => {
+    const lines = table([
+      { name: '终端品牌', a: 'x' },
+      { name: 'arpu', a: 'y' },
+    ]).split('\n');
+    // the second column starts at the same terminal column on every line
+    const starts = lines.map((line) => stringWidth(line.slice(0, line.search(/\S+$/))));
+    expect(new Set(starts).size).toBe(1);
+    expect(lines[2]).toBe('终端品牌  x');
+    expect(padColumns('广州', 6, 'right')).toBe('  广州');
   });
 
   it('snapshots list fits 100 columns, even with a long requester and a full hash', () => {
