@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { hashFile, paramsHash } from '../../store/hashing';
-import { listVersions, readManifest } from '../../store/snapshots';
+import { latestVersion, listVersions, readManifest } from '../../store/snapshots';
 import { elapsed, printResult } from '../format';
 import { EXIT, positiveInt, previousMonth, uiPortOption } from '../options';
 
@@ -73,6 +73,24 @@ export async function identicalSnapshot(config: SegflowConfig, params: Record<st
   return undefined;
 }
 
+/**
+ * The month's latest version when an analyst chose it: published from other parameters or another
+ * input than the demo's. The demo then publishes an experiment, so the month keeps meaning that
+ * version to next month's run, campaigns and every command (undefined: no latest, or the demo's).
+ */
+export async function latestChosenElsewhere(
+  config: SegflowConfig,
+  params: Record<string, unknown>,
+): Promise<number | undefined> {
+  const { parseRunParams } = await import('../../domain/params');
+  const parsed = parseRunParams(params);
+  if (!parsed.ok) return undefined;
+  const latest = await latestVersion(config.store, parsed.params.month);
+  if (latest === undefined) return undefined;
+  const manifest = await readManifest(config.store, parsed.params.month, latest).catch(() => undefined);
+  return manifest && manifest.paramsHash !== paramsHash(parsed.params) ? latest : undefined;
+}
+
 async function demo(options: {
   subscribers: number;
   months: number;
@@ -88,7 +106,12 @@ async function demo(options: {
   });
   const params = { month: lastMonth, input: join(sampleDir(config), 'usage') };
   const same = await identicalSnapshot(config, params);
-  if (same !== undefined)
+  const chosen = await latestChosenElsewhere(config, params);
+  if (chosen !== undefined)
+    console.log(
+      `${elapsed()}  note: ${lastMonth}'s latest is v${chosen}, published with other parameters or input than the demo's: this run publishes an experiment, so ${lastMonth} keeps meaning v${chosen} ('segflow snapshots promote' adopts the demo's instead)`,
+    );
+  else if (same !== undefined)
     console.log(
       `${elapsed()}  note: ${lastMonth}/v${same} was computed from this sample with these parameters; this run publishes an identical new version (a rerun never overwrites). 'segflow snapshots reproduce ${lastMonth}/v${same}' checks a version without publishing one.`,
     );
@@ -101,6 +124,7 @@ async function demo(options: {
     const { handle } = await startMonthlyRun(client, config, {
       params,
       requestedBy: `${userInfo().username} (demo)`,
+      ...(chosen !== undefined ? { experiment: true } : {}),
     });
     console.log(`${elapsed()}  started workflow ${handle.workflowId}`);
     try {

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { ensureSample, identicalSnapshot } from '../../cli/commands/demo';
+import { ensureSample, identicalSnapshot, latestChosenElsewhere } from '../../cli/commands/demo';
 import { parseRunParams } from '../../domain/params';
 import { hashFile, paramsHash } from '../../store/hashing';
 import { loadConfig } from '../../worker/config';
@@ -29,6 +29,15 @@ describe('demo rerun detection', () => {
     expect(await identicalSnapshot(config, { ...params, k: 4 })).toBeUndefined();
     await writeFile(input, 'changed bytes');
     expect(await identicalSnapshot(config, params)).toBeUndefined();
+
+    // the month's latest: the demo's own (v1), or an analyst's of other parameters (v2), which the demo leaves the latest
+    const latest = (version: number) =>
+      writeFile(join(config.store.storeDir, 'snapshots', '2026-10', 'latest.json'), JSON.stringify({ version }));
+    expect(await latestChosenElsewhere(config, params)).toBeUndefined();
+    await latest(1);
+    expect(await latestChosenElsewhere(config, params)).toBeUndefined();
+    await latest(2);
+    expect(await latestChosenElsewhere(config, params)).toBe(2);
   });
 });
 
