@@ -255,9 +255,11 @@ export interface ScheduleSummary {
   pauseOnFailure: boolean;
   nextRuns: string[];
   /** The last runs it started, each with its outcome as the audit log records it. */
-  recentRuns: { scheduledAt: string; month: string; workflowId: string; outcome: string }[];
+  recentRuns: { scheduledAt: string; month: string; workflowId: string; runId: string; outcome: string }[];
   runningWorkflows: string[];
 }
+
+const NO_OUTCOME = 'no outcome in the audit log';
 
 /**
  * A run's outcome by its final entry in the audit log: published (vN), failed (at a stage),
@@ -267,7 +269,7 @@ function runOutcome(entries: AuditEntry[], run: { workflowId: string; runId: str
   const final = entries.findLast(
     (e) => e.run.workflowId === run.workflowId && e.run.runId === run.runId && FINAL_EVENTS.has(e.event),
   );
-  if (!final) return running ? 'running' : 'no outcome in the audit log';
+  if (!final) return running ? 'running' : NO_OUTCOME;
   const details = (final.details ?? {}) as { version?: number; stage?: string };
   if (final.event === 'run.published') return `published v${details.version}`;
   return `${final.event === 'run.failed' ? 'failed' : 'cancelled'}${details.stage ? ` at ${details.stage}` : ''}`;
@@ -301,6 +303,7 @@ export function summariseSchedule(description: ScheduleDescription, entries: Aud
       scheduledAt: action.scheduledAt.toISOString(),
       month: monthBefore(action.scheduledAt),
       workflowId: action.action.workflow.workflowId,
+      runId: action.action.workflow.firstExecutionRunId,
       outcome: runOutcome(
         entries,
         { workflowId: action.action.workflow.workflowId, runId: action.action.workflow.firstExecutionRunId },
@@ -309,6 +312,30 @@ export function summariseSchedule(description: ScheduleDescription, entries: Aud
     })),
     runningWorkflows: description.info.runningActions.map((action) => action.workflow.workflowId),
   };
+}
+
+/**
+ * The recent runs the audit log has no outcome for and the schedule does not list as running,
+ * as Temporal tells their status (`status`: the workflow's, e.g. RUNNING; undefined when unknown).
+ * The schedule's running list lags a start: a run just triggered read as not running.
+ */
+export async function withWorkflowStatus(
+  summary: ScheduleSummary,
+  status: (run: { workflowId: string; runId: string }) => Promise<string | undefined>,
+): Promise<ScheduleSummary> {
+  const recentRuns = await Promise.all(
+    summary.recentRuns.map(async (run) => {
+      if (run.outcome !== NO_OUTCOME) return run;
+      const now = await status(run).catch(() => undefined);
+      if (now === undefined) return run;
+      return {
+        ...run,
+        outcome: now === 'RUNNING' ? 'running' : `${now.toLowerCase().replaceAll('_', ' ')} (${NO_OUTCOME})`,
+      };
+    }),
+  );
+  const running = recentRuns.filter((run) => run.outcome === 'running').map((run) => run.workflowId);
+  return { ...summary, recentRuns, runningWorkflows: [...new Set([...summary.runningWorkflows, ...running])] };
 }
 
 /**

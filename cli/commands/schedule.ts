@@ -162,7 +162,11 @@ function addDescribe(schedule: Command): void {
       const { readAuditLog } = await import('../../store/audit-log');
       // the runs' outcomes come from the log; a log that cannot be read leaves them unknown
       const entries = await readAuditLog(config.store).catch(() => []);
-      output(options.json, schedules.summariseSchedule(description, entries), scheduleText);
+      const summary = await schedules.withWorkflowStatus(
+        schedules.summariseSchedule(description, entries),
+        async ({ workflowId, runId }) => (await client.workflow.getHandle(workflowId, runId).describe()).status.name,
+      );
+      output(options.json, summary, scheduleText);
     });
 }
 

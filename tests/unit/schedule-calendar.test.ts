@@ -3,7 +3,14 @@ import type { Client, ScheduleDescription } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../domain/errors';
 import { monthBefore } from '../../domain/month';
-import { backfillMonths, calendarText, summariseSchedule, triggerSchedule } from '../../pipelines/schedules';
+import {
+  backfillMonths,
+  calendarText,
+  summariseSchedule,
+  triggerSchedule,
+  withWorkflowStatus,
+  type ScheduleSummary,
+} from '../../pipelines/schedules';
 import { readAuditLog, type AuditEntry } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
 import { signerOf, verifyText } from '../../store/signing';
@@ -89,6 +96,43 @@ describe("a schedule's recent runs", () => {
     expect(scheduleText({ ...next, paused: true })).toContain(
       "  next runs      2027-01-02T03:00:00.000Z (2026-12); paused: none starts until 'segflow schedule unpause'\n",
     );
+  });
+});
+
+describe("a schedule's recent runs without an outcome", () => {
+  it('are asked of Temporal: a run just triggered, which the schedule does not list as running yet, reads running', async () => {
+    const run = (workflowId: string, outcome: string) => ({
+      scheduledAt: '2026-12-02T03:00:00.000Z',
+      month: '2026-11',
+      workflowId,
+      runId: `${workflowId}-run`,
+      outcome,
+    });
+    const summary = {
+      recentRuns: [
+        run('monthly-a', 'published v3'),
+        run('monthly-b', 'no outcome in the audit log'),
+        run('monthly-c', 'no outcome in the audit log'),
+        run('monthly-d', 'no outcome in the audit log'),
+      ],
+      runningWorkflows: [],
+    } as unknown as ScheduleSummary;
+    const asked: string[] = [];
+    const status = async ({ workflowId, runId }: { workflowId: string; runId: string }) => {
+      asked.push(runId);
+      if (workflowId === 'monthly-d') throw new Error('workflow not found');
+      return { 'monthly-b': 'RUNNING', 'monthly-c': 'TIMED_OUT' }[workflowId];
+    };
+    const told = await withWorkflowStatus(summary, status);
+    expect(told.recentRuns.map((r) => r.outcome)).toEqual([
+      'published v3',
+      'running',
+      'timed out (no outcome in the audit log)',
+      'no outcome in the audit log',
+    ]);
+    expect(told.runningWorkflows).toEqual(['monthly-b']);
+    // only those the audit log could not tell
+    expect(asked).toEqual(['monthly-b-run', 'monthly-c-run', 'monthly-d-run']);
   });
 });
 
