@@ -1,3 +1,4 @@
+import { dirname, extname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isCsvPath, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, SchemaContractError } from '../domain/errors';
@@ -27,6 +28,17 @@ export interface LabelsFile {
   instants?: true;
 }
 
+/**
+ * The run's own copy of the labels file, in its folder beside the run database: the load reads it
+ * and publishing copies it into the snapshot, so a file written anew at its path during the run
+ * changes nothing the run reads. Named by its content: a retried load's copy of other bytes is
+ * another file; an extension read as the file's (`labelsFile` in publish.ts).
+ */
+export function labelsRunCopy(dbPath: string, path: string, sha256: string): string {
+  const extension = isCsvPath(path) ? extname(path).toLowerCase() : '.parquet';
+  return join(dirname(dbPath), `labels-${sha256.slice(0, 16)}${extension}`);
+}
+
 function readerSql(path: string, mapping: InputMapping): string {
   return isCsvPath(path)
     ? `read_csv(getvariable('labels_file'), header = true, all_varchar = true, ${mappingNullstr(mapping)}, hive_partitioning = false)`
@@ -51,11 +63,15 @@ function monthLeftSql(value: string, mapping: InputMapping): string {
  */
 export async function inspectLabels(
   conn: DuckDBConnection,
+  /** The file as the run names it (in messages and in what is recorded). */
   path: string,
   mapping: InputMapping,
   inputIds: string,
-  /** The file DuckDB reads: `path`, or its UTF-8 copy (csv-encoding.ts). */
-  readFrom = path,
+  /**
+   * Where its bytes are: `copy`, hashed (the run's copy, labelsRunCopy, or a snapshot's), and the
+   * file DuckDB reads, `copy` or its UTF-8 copy (csv-encoding.ts).
+   */
+  { copy = path, readFrom = copy }: { copy?: string; readFrom?: string } = {},
 ): Promise<LabelsFile> {
   await setVariable(conn, 'labels_file', readFrom);
   const columns = await queryRows<{ column_name: string; column_type: string }>(
@@ -123,7 +139,7 @@ export async function inspectLabels(
     kind === 'month-left' && columns.find((c) => c.column_name === labelColumn)?.column_type === INSTANT_TYPE;
   return {
     path,
-    ...(await hashFile(path)),
+    ...(await hashFile(copy)),
     rows: counts.rows,
     idColumn,
     labelColumn,

@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, realpath, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { userInfo } from 'node:os';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
@@ -44,7 +45,7 @@ import {
   sqlString,
   withConnection,
 } from './duckdb';
-import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
+import { applyLabels, inputRowLabelSql, inspectLabels, labelsRunCopy, type LabelsFile } from './labels';
 import { viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import {
@@ -107,15 +108,17 @@ export interface LoadPlan {
    */
   partitionStarts: { type: string; ids: string[] } | null;
   /**
-   * Each input file's and the labels file's stat before the plan hashed it, with that hash: the
-   * plan checks them at its end and a partition after reading its rows (assertInputsAsPlanned).
-   * Absent in a plan made before this version.
+   * Each input file's stat before the plan hashed it, with that hash: the plan checks them at its
+   * end and a partition after reading its rows (assertInputsAsPlanned). The labels file is read
+   * from the run's copy, checked as it is made (copyLabels). Absent in a plan made before this
+   * version; one made before session 40 stamps the labels file too.
    */
   inputStamps?: FileStamp[];
   /**
    * Input and labels files read through a UTF-8 copy in the run's folder (the mapping's
-   * `encoding`; csv-encoding.ts): file -> copy, and the labels file read from a reproduction's
-   * copy in the snapshot (RecordedReading.labels). Absent when every file is read as it is.
+   * `encoding`; csv-encoding.ts): file -> copy, and the labels file read from the run's copy
+   * (labelsRunCopy) or a reproduction's copy in the snapshot (RecordedReading.labels). Absent when
+   * every file is read as it is.
    */
   readPaths?: Record<string, string>;
   /**
@@ -295,9 +298,8 @@ export async function planLoad(
 
   if (store.dataRoot) await assertWithin(store.dataRoot, params.input);
   // a reproduction may read the snapshot's copy of the labels file; what is recorded names params.labels
-  const labelsCopy = params.labels ? recorded?.labels : undefined;
-  const labelsRead = labelsCopy ?? params.labels;
-  if (store.dataRoot && params.labels && !labelsCopy) await assertWithin(store.dataRoot, params.labels);
+  const recordedLabels = params.labels ? recorded?.labels : undefined;
+  if (store.dataRoot && params.labels && !recordedLabels) await assertWithin(store.dataRoot, params.labels);
   const contactLog = recorded?.contactLog ?? params.contacts;
   if (store.dataRoot && params.contacts && !recorded?.contactLog) await assertWithin(store.dataRoot, params.contacts);
   // a reproduction reads what the run read, whatever the folder holds now (reproduce.ts names the rest)
@@ -308,16 +310,18 @@ export async function planLoad(
   const { mapping, mappingFile } = params.mapping
     ? await readMapping(params.mapping)
     : { mapping: IDENTITY_MAPPING, mappingFile: null };
+  // from here on the labels are read from a copy no one writes: the run's own, or a snapshot's
+  const labelsRead = params.labels ? (recordedLabels ?? (await copyLabels(params.labels, dbPath))) : undefined;
 
   // before hashing: a file rewritten from here on no longer matches its stamp
-  const stamps = await stampFiles(labelsRead ? [...files, labelsRead] : files);
+  const stamps = await stampFiles(files);
   const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
   const readPaths = await utf8Copies(mapping, dirname(dbPath), labelsRead ? [...files, labelsRead] : files);
   // the labels are read through readPaths[params.labels]: the copy, or its UTF-8 copy
-  if (params.labels && labelsCopy) {
-    readPaths[params.labels] = readPaths[labelsCopy] ?? labelsCopy;
-    delete readPaths[labelsCopy];
+  if (params.labels && labelsRead) {
+    readPaths[params.labels] = readPaths[labelsRead] ?? labelsRead;
+    delete readPaths[labelsRead];
   }
   return withConnection(':memory:', async (conn) => {
     const checked = await checkFiles(conn, files, mapping, readPaths);
@@ -337,10 +341,10 @@ export async function planLoad(
       await bindFileNames(conn, files, params.input);
       const ids = `SELECT ${idTextSql(subscriberIdSql(mapping))} AS subscriber_id FROM (${await inputRowsSql(conn, files, files, reading)})`;
       // hashed where it is read (the copy holds the bytes the run read), named as the run named it
-      labels = {
-        ...(await inspectLabels(conn, labelsCopy ?? params.labels, mapping, ids, readPaths[params.labels])),
-        path: params.labels,
-      };
+      labels = await inspectLabels(conn, params.labels, mapping, ids, {
+        copy: labelsRead,
+        readFrom: readPaths[params.labels],
+      });
       checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
       // a column of the input named as the labels file's label column is no feature (a leak), nor
       // one that predicts its labels almost perfectly: "auto" checks each column against them
@@ -382,10 +386,7 @@ export async function planLoad(
       ...hash,
       rows: checked.rowCounts[index],
     }));
-    const inputStamps = stamps.map((stamp, index) => ({
-      ...stamp,
-      sha256: index < inputFiles.length ? inputFiles[index].sha256 : (labels?.sha256 ?? ''),
-    }));
+    const inputStamps = stamps.map((stamp, index) => ({ ...stamp, sha256: inputFiles[index].sha256 }));
     await assertStampsHeld(inputStamps);
     return {
       params,
@@ -563,6 +564,7 @@ async function sinceStamp(stamp: FileStamp): Promise<'same' | 'changed' | 'gone'
  * bytes passes. Called once the partition has read its rows, before anything is stored from them.
  */
 async function assertInputsAsPlanned(plan: LoadPlan, read: string[]): Promise<void> {
+  // the labels file: stamped by a plan made before session 40, which read it at its path
   const checked = new Set([...read, ...(plan.labels ? [plan.labels.path] : [])]);
   for (const stamp of (plan.inputStamps ?? []).filter((candidate) => checked.has(candidate.path))) {
     const since = await sinceStamp(stamp);
@@ -571,6 +573,31 @@ async function assertInputsAsPlanned(plan: LoadPlan, read: string[]): Promise<vo
         `${stamp.path} changed while the run read it (${since === 'gone' ? 'it is gone' : 'its sha256 is no longer the one the run planned with'}): ` +
           'nothing was stored or published from it; run again to read it as it is now',
       );
+  }
+}
+
+/**
+ * Copies the labels file into the run's folder (labelsRunCopy), the file the load reads and
+ * publishing keeps: a file written anew at its path before publishing (next month's labels)
+ * then stops nothing. One written while it is copied stops the plan, as an input file does.
+ * Written aside and renamed: a retried plan's copy replaces one left whole.
+ */
+async function copyLabels(path: string, dbPath: string): Promise<string> {
+  const [stamp] = await stampFiles([path]).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new InputFileError(`the labels file ${path} does not exist`);
+    throw error;
+  });
+  const aside = join(dirname(dbPath), `.labels-${randomUUID()}.part`);
+  try {
+    await copyFile(path, aside);
+    const { sha256: copied } = await hashFile(aside);
+    if ((await sinceStamp({ ...stamp, sha256: copied })) !== 'same')
+      throw new InputFileError(`the labels file ${path} changed while the run copied it; run again`);
+    const copy = labelsRunCopy(dbPath, path, copied);
+    await rename(aside, copy);
+    return copy;
+  } finally {
+    await rm(aside, { force: true });
   }
 }
 

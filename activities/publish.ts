@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
 import { isCsvPath } from '../data/contract';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -28,6 +28,7 @@ import { campaignsSection } from './report/sections/campaigns';
 import type { CampaignMetrics, ListFit } from './campaign-metrics';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
+import { labelsRunCopy } from './labels';
 import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
@@ -280,10 +281,18 @@ async function writeOutputs(
     await copyRead(contactLogCopy ?? params.contacts, campaigns.contacts.sha256, join(staging, copy), 'contact log');
     files.push(copy);
   }
-  // the labels file, which an analyst or a schedule may write anew at its path: kept as read too
+  // the labels file, which an analyst or a schedule may write anew at its path: kept as read too,
+  // from the run's copy made at load (none from an older worker's load: the file at its path)
   if (request.load.labels && params.labels && !params.pseudonymiseIds) {
+    const { sha256: read } = request.load.labels;
+    const runCopy = labelsRunCopy(request.load.dbPath, params.labels, read);
+    const made = await access(runCopy).then(
+      () => true,
+      () => false,
+    );
+    const source = labelsCopy ?? (made ? runCopy : params.labels);
     const copy = labelsFile(params.labels);
-    await copyRead(labelsCopy ?? params.labels, request.load.labels.sha256, join(staging, copy), 'labels file');
+    await copyRead(source, read, join(staging, copy), 'labels file');
     files.push(copy);
   }
   const outputs = await Promise.all(

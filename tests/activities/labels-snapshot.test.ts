@@ -1,10 +1,10 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainAndScoreChurn } from '../../activities/churn';
 import { clusterSubscribers } from '../../activities/cluster';
-import { computeFeatures } from '../../activities/features';
-import { loadUsage } from '../../activities/load';
+import { combineFeatures, computeFeatures, computePartitionFeatures } from '../../activities/features';
+import { loadUsage, planLoad } from '../../activities/load';
 import { labelsFile, publishSnapshot, type PublishResult } from '../../activities/publish';
 import { churnUserInput, featureInput } from '../../activities/stage-inputs';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
@@ -43,11 +43,30 @@ describe('a labels file kept in the snapshot', () => {
     customers = await writeTelcoCsv(input, { customers: 2_000, seed: 15, withIds: true });
   });
 
-  /** load -> features -> cluster -> churn -> publish, as the workflow runs them. */
-  async function publishRun(store: StoreConfig, params: Record<string, unknown>): Promise<PublishResult> {
+  /**
+   * load -> features -> cluster -> churn -> publish, as the workflow runs them; `afterLoad` runs
+   * between the load and the stages after it.
+   */
+  async function publishRun(
+    store: StoreConfig,
+    params: Record<string, unknown>,
+    { partitions = 1, afterLoad }: { partitions?: number; afterLoad?: () => Promise<void> } = {},
+  ): Promise<PublishResult> {
     const run = { workflowId: 'labels-copy', runId: 'r1' };
-    const load = await loadUsage(store, run, { month: '2026-05', input, ...params });
-    const features = await computeFeatures(load.dbPath, load.params, featureInput(load));
+    const load = await loadUsage(store, run, { month: '2026-05', input, ...params }, partitions);
+    expect(load.partitionDbPaths).toHaveLength(partitions);
+    await afterLoad?.();
+    const given = featureInput(load);
+    const features =
+      partitions === 1
+        ? await computeFeatures(load.dbPath, load.params, given)
+        : await combineFeatures(
+            load.dbPath,
+            load.partitionDbPaths,
+            load.params,
+            given,
+            await Promise.all(load.partitionDbPaths.map((path) => computePartitionFeatures(path, load.params, given))),
+          );
     const skipped = features.skippedFeatures.map((s) => s.feature);
     const cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped, load.userFeatures);
     const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped, churnUserInput(load));
@@ -107,6 +126,57 @@ describe('a labels file kept in the snapshot', () => {
     const report = await reproduceSnapshot(store, ref);
     expect(report.notes).toEqual([]);
     expect(report.identical).toBe(true);
+  }, 300_000);
+
+  it("publishes the file as the load read it when the path holds next month's labels by then", async () => {
+    // two partitions: each reads the labels from the run's copy, as publishing does
+    for (const [name, encoding, extra] of [
+      ['rewritten', 'utf8', {}],
+      ['rewritten-encoded', 'latin1', { encoding: 'windows-1252' }],
+    ] as const) {
+      const { labels, bytes, mapping, store } = await caseFiles(name, encoding, extra);
+      const next = Buffer.from(
+        labelsText(() => false),
+        encoding,
+      );
+      const published = await publishRun(
+        store,
+        { mapping, labels },
+        { partitions: 2, afterLoad: () => writeFile(labels, next) },
+      );
+      const manifest = await readManifest(store, '2026-05', published.version);
+      expect(manifest.labels).toMatchObject({ path: labels, sha256: sha256(bytes) });
+      expect(await readFile(join(published.path, 'labels.csv'))).toEqual(bytes);
+      expect(manifest.outputs.find((output) => output.file === 'labels.csv')?.sha256).toBe(manifest.labels?.sha256);
+      expect(await readFile(labels)).toEqual(next);
+      // and the month reproduces from that copy
+      const report = await reproduceSnapshot(store, { month: '2026-05', version: published.version });
+      expect(report.notes).toEqual([
+        `the labels file ${labels} changed since the run read it: its copy in the snapshot (labels.csv) was read`,
+      ]);
+      expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
+      expect(report.identical).toBe(true);
+    }
+  }, 300_000);
+
+  it('a retried plan copies the file again, and one rewritten between the attempts is another copy', async () => {
+    const { labels, bytes, mapping, store } = await caseFiles('retried', 'utf8');
+    const run = { workflowId: 'labels-copy', runId: 'retried' };
+    const params = { month: '2026-05', input, mapping, labels };
+    const first = await planLoad(store, run, params);
+    const again = await planLoad(store, run, params);
+    expect(again.labels?.sha256).toBe(sha256(bytes));
+    const copy = again.readPaths?.[labels] as string;
+    expect(copy).toBe(first.readPaths?.[labels]);
+    expect(dirname(copy)).toBe(dirname(again.dbPath));
+    expect(await readFile(copy)).toEqual(bytes);
+    // next month's labels before a third attempt: its plan reads and records them, the first copy stays
+    const next = Buffer.from(labelsText(() => true));
+    await writeFile(labels, next);
+    const third = await planLoad(store, run, params);
+    expect(third.labels?.sha256).toBe(sha256(next));
+    expect(await readFile(third.readPaths?.[labels] as string)).toEqual(next);
+    expect(await readFile(copy)).toEqual(bytes);
   }, 300_000);
 
   it("reads the copy through a UTF-8 copy when the mapping names the file's encoding", async () => {
