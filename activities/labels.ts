@@ -1,4 +1,3 @@
-import { dirname, extname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { isCsvPath, quoteIdent } from '../data/contract';
 import { DataQualityError, InputFileError, SchemaContractError } from '../domain/errors';
@@ -26,17 +25,6 @@ export interface LabelsFile {
   unknownIds: number;
   /** Months left stored as instants (TIMESTAMPTZ): read as the month whose midnight each stamps (instantDaySql). */
   instants?: true;
-}
-
-/**
- * The run's own copy of the labels file, in its folder beside the run database: the load reads it
- * and publishing copies it into the snapshot, so a file written anew at its path during the run
- * changes nothing the run reads. Named by its content: a retried load's copy of other bytes is
- * another file; an extension read as the file's (`labelsFile` in publish.ts).
- */
-export function labelsRunCopy(dbPath: string, path: string, sha256: string): string {
-  const extension = isCsvPath(path) ? extname(path).toLowerCase() : '.parquet';
-  return join(dirname(dbPath), `labels-${sha256.slice(0, 16)}${extension}`);
 }
 
 function readerSql(path: string, mapping: InputMapping): string {

@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { userInfo } from 'node:os';
@@ -45,7 +45,8 @@ import {
   sqlString,
   withConnection,
 } from './duckdb';
-import { applyLabels, inputRowLabelSql, inspectLabels, labelsRunCopy, type LabelsFile } from './labels';
+import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
+import { labelsRunCopy, mappingRunCopy } from './run-copies';
 import { viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import {
@@ -262,6 +263,8 @@ export interface RecordedReading {
    * place, while everything recorded (LabelsFile.path, the reading hash, params) names the path.
    */
   labels?: string;
+  /** The snapshot's copy of the mapping, when the file at its path changed since (as `labels`). */
+  mapping?: string;
 }
 
 export async function loadUsage(
@@ -308,7 +311,7 @@ export async function planLoad(
     : await findInputFiles(params.input, windowStart, windowEnd, store.dataRoot);
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
   const { mapping, mappingFile } = params.mapping
-    ? await readMapping(params.mapping)
+    ? await readMapping(params.mapping, dbPath, recorded?.mapping)
     : { mapping: IDENTITY_MAPPING, mappingFile: null };
   // from here on the labels are read from a copy no one writes: the run's own, or a snapshot's
   const labelsRead = params.labels ? (recordedLabels ?? (await copyLabels(params.labels, dbPath))) : undefined;
@@ -2063,13 +2066,27 @@ async function inputRowsSql(
   return parts.join('\nUNION ALL BY NAME\n');
 }
 
-async function readMapping(path: string): Promise<{ mapping: InputMapping; mappingFile: MappingFile }> {
-  const bytes = await readFile(path).catch((error: Error) => {
+/**
+ * The mapping at `path` (or a reproduction's copy of it, `readFrom`), parsed, and its bytes kept
+ * in the run's folder (mappingRunCopy) for publishing to copy into the snapshot: a mapping edited
+ * during the run changes nothing the run read or publishes.
+ */
+async function readMapping(
+  path: string,
+  dbPath: string,
+  readFrom = path,
+): Promise<{ mapping: InputMapping; mappingFile: MappingFile }> {
+  const bytes = await readFile(readFrom).catch((error: Error) => {
     throw new InvalidParamsError(`cannot read the mapping file ${path}: ${error.message}`);
   });
   const parsed = parseMapping(bytes.toString('utf8'));
   if (!parsed.ok) throw new InvalidParamsError(`invalid mapping file ${path}:\n${parsed.problems.join('\n')}`);
-  return { mapping: parsed.mapping, mappingFile: { path: resolve(path), sha256: sha256(bytes) } };
+  const hash = sha256(bytes);
+  // written aside and renamed: a retried plan finds a whole copy or none
+  const aside = join(dirname(dbPath), `.mapping-${randomUUID()}.part`);
+  await writeFile(aside, bytes);
+  await rename(aside, mappingRunCopy(dbPath, hash));
+  return { mapping: parsed.mapping, mappingFile: { path: resolve(path), sha256: hash } };
 }
 
 /**

@@ -28,17 +28,11 @@ import { campaignsSection } from './report/sections/campaigns';
 import type { CampaignMetrics, ListFit } from './campaign-metrics';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
-import { labelsRunCopy } from './labels';
+import { labelsRunCopy, mappingRunCopy } from './run-copies';
 import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
-import {
-  MAPPING_FILE,
-  type Lineage,
-  type MappingFile,
-  type OutputFile,
-  type SnapshotManifest,
-} from '../store/manifest';
+import { MAPPING_FILE, type Lineage, type OutputFile, type SnapshotManifest } from '../store/manifest';
 import type { EnsembleSummary } from './churn-summary';
 import type { StageCacheUse } from '../store/artifacts';
 import type { FeatureSummary } from './features';
@@ -270,7 +264,14 @@ async function writeOutputs(
   if (ensemble) await copyFile(ensemble.modelPath, join(staging, ENSEMBLE_MODEL_FILE));
   files.push('churn_model.json', ...(ensemble ? [ENSEMBLE_MODEL_FILE] : []));
   if (request.load.mappingFile) {
-    await copyMapping(request.load.mappingFile, join(staging, MAPPING_FILE));
+    // from the run's copy made at load (none from an older worker's load: the file at its path)
+    const { path, sha256: read } = request.load.mappingFile;
+    await copyRead(
+      await runCopyOr(mappingRunCopy(request.load.dbPath, read), path),
+      read,
+      join(staging, MAPPING_FILE),
+      'mapping file',
+    );
     files.push(MAPPING_FILE);
   }
   // the log a schedule writes anew at one path each month: its copy lets the snapshot be reproduced
@@ -285,12 +286,8 @@ async function writeOutputs(
   // from the run's copy made at load (none from an older worker's load: the file at its path)
   if (request.load.labels && params.labels && !params.pseudonymiseIds) {
     const { sha256: read } = request.load.labels;
-    const runCopy = labelsRunCopy(request.load.dbPath, params.labels, read);
-    const made = await access(runCopy).then(
-      () => true,
-      () => false,
-    );
-    const source = labelsCopy ?? (made ? runCopy : params.labels);
+    const source =
+      labelsCopy ?? (await runCopyOr(labelsRunCopy(request.load.dbPath, params.labels, read), params.labels));
     const copy = labelsFile(params.labels);
     await copyRead(source, read, join(staging, copy), 'labels file');
     files.push(copy);
@@ -324,8 +321,12 @@ async function writeSnapshotTable(
 }
 
 /** Copies the mapping file into the snapshot, as the run read it: one changed since stops the publish. */
-async function copyMapping(mapping: MappingFile, target: string): Promise<void> {
-  await copyRead(mapping.path, mapping.sha256, target, 'mapping file');
+/** The run's copy of a file made at load (run-copies.ts), or, from an older worker's load, the file at its path. */
+function runCopyOr(runCopy: string, path: string): Promise<string> {
+  return access(runCopy).then(
+    () => runCopy,
+    () => path,
+  );
 }
 
 /** Copies a file the run read into the snapshot, as it read it (by its sha256): one changed since stops the publish. */

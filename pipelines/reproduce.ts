@@ -14,7 +14,7 @@ import { canonicalJson, hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
 import { UnreadInputFilesError } from '../domain/errors';
 import { addMonths } from '../domain/month';
-import type { SnapshotManifest } from '../store/manifest';
+import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
 import { listVersions, readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 
@@ -73,7 +73,6 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   };
   for (const input of manifest.inputs) await check('input file', input.path, input.sha256);
   const inputFolderNow = await inputFolderAgainst(manifest, new Set(changes.map((change) => change.path)));
-  if (manifest.mapping) await check('mapping file', manifest.mapping.path, manifest.mapping.sha256);
   const notes: string[] = [];
   /**
    * A file the run read that a schedule or an analyst may write anew at its path (the contact log,
@@ -95,6 +94,10 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     );
     return copy;
   };
+  // an analyst edits the mapping as they go: the snapshot's copy is the mapping as the run read it
+  const mappingCopy = manifest.mapping
+    ? await readOrCopy('mapping file', manifest.mapping.path, manifest.mapping.sha256, MAPPING_FILE)
+    : undefined;
   const labels = manifest.labels;
   const labelsCopy = labels
     ? await readOrCopy('labels file', labels.path, labels.sha256, labelsFile(labels.path))
@@ -135,6 +138,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
       files: manifest.inputs.map((input) => input.path),
       contactLog: contactLogCopy,
       labels: labelsCopy,
+      mapping: mappingCopy,
     });
     const features = await computeFeatures(load.dbPath, load.params, featureInput(load));
     const skipped = features.skippedFeatures.map((s) => s.feature);

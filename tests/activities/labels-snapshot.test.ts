@@ -128,7 +128,7 @@ describe('a labels file kept in the snapshot', () => {
     expect(report.identical).toBe(true);
   }, 300_000);
 
-  it("publishes the file as the load read it when the path holds next month's labels by then", async () => {
+  it("publishes the file as the load read it when the path holds next month's labels by then (and the mapping another's)", async () => {
     // two partitions: each reads the labels from the run's copy, as publishing does
     for (const [name, encoding, extra] of [
       ['rewritten', 'utf8', {}],
@@ -139,19 +139,25 @@ describe('a labels file kept in the snapshot', () => {
         labelsText(() => false),
         encoding,
       );
+      // the mapping edited during the run too: published and reproduced as the run read it
+      const mappingRead = await readFile(mapping);
+      const edited = JSON.stringify({ ...JSON.parse(mappingRead.toString('utf8')), features: 'auto' });
       const published = await publishRun(
         store,
         { mapping, labels },
-        { partitions: 2, afterLoad: () => writeFile(labels, next) },
+        { partitions: 2, afterLoad: () => Promise.all([writeFile(labels, next), writeFile(mapping, edited)]).then() },
       );
       const manifest = await readManifest(store, '2026-05', published.version);
       expect(manifest.labels).toMatchObject({ path: labels, sha256: sha256(bytes) });
       expect(await readFile(join(published.path, 'labels.csv'))).toEqual(bytes);
       expect(manifest.outputs.find((output) => output.file === 'labels.csv')?.sha256).toBe(manifest.labels?.sha256);
       expect(await readFile(labels)).toEqual(next);
-      // and the month reproduces from that copy
+      expect(manifest.mapping?.sha256).toBe(sha256(mappingRead));
+      expect(await readFile(join(published.path, 'mapping.json'))).toEqual(mappingRead);
+      // and the month reproduces from those copies
       const report = await reproduceSnapshot(store, { month: '2026-05', version: published.version });
       expect(report.notes).toEqual([
+        `the mapping file ${mapping} changed since the run read it: its copy in the snapshot (mapping.json) was read`,
         `the labels file ${labels} changed since the run read it: its copy in the snapshot (labels.csv) was read`,
       ]);
       expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
