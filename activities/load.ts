@@ -27,7 +27,7 @@ import {
   type InputMapping,
 } from '../domain/mapping';
 import { closestName } from '../domain/closest-name';
-import { addMonths, firstDay, trainingMonth } from '../domain/month';
+import { addMonths, firstDay, monthBefore, trainingMonth } from '../domain/month';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { MAX_PARTITIONS } from '../domain/partitions';
 import { runDir, usageMonthFile, type RunRef, type StoreConfig } from '../store/layout';
@@ -1443,8 +1443,10 @@ export function assertUsable(
     })
     .join('\n');
   if (share > summary.params.maxQuarantineShare) {
+    // a row whose month cannot be read cannot be placed outside the window: it is counted in it
+    const unplaced = Object.keys(summary.quarantineByReason).some((reason) => MONTH_NOT_A_DATE.test(reason));
     throw new DataQualityError(
-      `${broken} of ${summary.rowsRead - outside} rows in the run window (${(share * 100).toFixed(1)}%) break the usage contract, ` +
+      `${broken} of ${summary.rowsRead - outside} rows in the run window${unplaced ? ' or of a month that could not be read' : ''} (${(share * 100).toFixed(1)}%) break the usage contract, ` +
         `more than maxQuarantineShare=${summary.params.maxQuarantineShare}:\n${topReasons}` +
         (!Object.keys(summary.quarantineByReason).some((reason) => MONTH_NOT_A_DATE.test(reason))
           ? ''
@@ -1459,7 +1461,9 @@ export function assertUsable(
       `no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})` +
         (outside > 0
           ? `; ${outside} row(s) lie in months outside the window: is --month the month the input ends with?`
-          : `: has ${summary.params.month}'s data arrived? Once it has, run the month (a schedule's: segflow schedule backfill --from ${summary.params.month} --to ${summary.params.month})`),
+          : summary.params.month > monthBefore(new Date())
+            ? `: ${summary.params.month} has not ended yet, so none of its usage can have arrived (the last month that has ended is ${monthBefore(new Date())})`
+            : `: has ${summary.params.month}'s data arrived? Once it has, run the month (a schedule's: segflow schedule backfill --from ${summary.params.month} --to ${summary.params.month})`),
     );
   }
 }

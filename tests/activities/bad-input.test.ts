@@ -206,7 +206,10 @@ describe('bad files stop the run before any work, with a typed error naming the 
     );
     await expect(load(input)).rejects.toMatchObject({
       name: 'DataQualityError',
-      message: expect.stringMatching(/x month: not a valid date[\s\S]*needs the mapping's monthFormat, e\.g\. "%Y%m"/),
+      message: expect.stringMatching(
+        // rows whose month cannot be read are not placed outside the window: said so
+        /^\d+ of \d+ rows in the run window or of a month that could not be read \(100\.0%\)[\s\S]*x month: not a valid date[\s\S]*needs the mapping's monthFormat, e\.g\. "%Y%m"/,
+      ),
     });
   });
 

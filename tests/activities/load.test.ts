@@ -1,6 +1,7 @@
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { addMonths, monthBefore } from '../../domain/month';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { loadPartition, loadUsage, planLoad } from '../../activities/load';
 import { numberFormatHint } from '../../activities/load-sql';
@@ -450,6 +451,16 @@ describe('loadUsage on real Parquet', () => {
       loadUsage(storeIn(dir), run('not-yet'), { month: '2026-07', input: join(sample.outDir, 'usage') }),
     ).rejects.toThrow(
       "no valid usage rows for the run month 2026-07 (window 2026-01..2026-07): has 2026-07's data arrived? Once it has, run the month (a schedule's: segflow schedule backfill --from 2026-07 --to 2026-07)",
+    );
+    // a month that has not ended: no backfill can run it yet, and the stop says why
+    const ended = monthBefore(new Date());
+    const month = addMonths(ended, 1);
+    await expect(
+      loadUsage(storeIn(dir), run('not-ended'), { month, input: join(sample.outDir, 'usage') }),
+    ).rejects.toThrow(
+      new RegExp(
+        `: ${month} has not ended yet, so none of its usage can have arrived \\(the last month that has ended is ${ended}\\)$`,
+      ),
     );
   });
 
