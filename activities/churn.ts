@@ -449,7 +449,8 @@ export function tooLittleHistory(
               : `a model needs at least 10 churners and 10 stayers: an extract of more subscribers, or a labels file (docs/own-data.md)`,
         ]
       : []),
-    ...(counts.train > 0 && counts.train < needed
+    // under ten subscribers no leaf size trains: treeMinLeaf=1 still needs ten
+    ...(counts.train >= 10 && counts.train < needed
       ? [
           `a small extract trains with a smaller minimum leaf: --param treeMinLeaf=${Math.max(1, Math.floor(counts.train / 10))} (the models need 10 x treeMinLeaf subscribers last month)`,
         ]

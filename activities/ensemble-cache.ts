@@ -45,6 +45,7 @@ const ROOT = new URL('../', import.meta.url);
 /** Beside activities/ml: what turns the ensemble's outputs into the scores and churn_reasons tables. */
 const SCORING_CODE = [
   'activities/churn.ts',
+  'domain/churn-features.ts',
   'activities/churn-reasons.ts',
   'activities/churn-features.ts',
   'activities/churn/scores.sql',

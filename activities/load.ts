@@ -1448,7 +1448,7 @@ export function assertUsable(
     throw new DataQualityError(
       `${broken} of ${summary.rowsRead - outside} rows in the run window${unplaced ? ' or of a month that could not be read' : ''} (${(share * 100).toFixed(1)}%) break the usage contract, ` +
         `more than maxQuarantineShare=${summary.params.maxQuarantineShare}:\n${topReasons}` +
-        (!Object.keys(summary.quarantineByReason).some((reason) => MONTH_NOT_A_DATE.test(reason))
+        (!unplaced
           ? ''
           : monthFormat
             ? `\nMonths are read with the mapping's monthFormat "${monthFormat}", or as dates (2026-10-01) or YYYY-MM: these match none of them (is the format the one the file writes its months in?)`

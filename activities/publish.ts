@@ -1,6 +1,5 @@
 import { access, chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, extname, join } from 'node:path';
-import { isCsvPath } from '../data/contract';
+import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   InputFileError,
@@ -28,7 +27,7 @@ import { campaignsSection } from './report/sections/campaigns';
 import type { CampaignMetrics, ListFit } from './campaign-metrics';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
-import { labelsRunCopy, mappingRunCopy } from './run-copies';
+import { labelsRunCopy, mappingRunCopy, snapshotCopyName } from './run-copies';
 import { withFileLock } from '../store/file-lock';
 import { viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
@@ -320,7 +319,6 @@ async function writeSnapshotTable(
   return rows;
 }
 
-/** Copies the mapping file into the snapshot, as the run read it: one changed since stops the publish. */
 /** The run's copy of a file made at load (run-copies.ts), or, from an older worker's load, the file at its path. */
 function runCopyOr(runCopy: string, path: string): Promise<string> {
   return access(runCopy).then(
@@ -337,11 +335,6 @@ async function copyRead(path: string, expected: string, target: string, what: st
       `the ${what} ${path} ${bytes ? 'changed' : 'went missing'} after the run read it (sha256 ${expected.slice(0, 12)}): run again`,
     );
   await writeFile(target, bytes);
-}
-
-/** A copy's name in a snapshot, so it is read as the file at `path` was (isCsvPath: .csv or .tsv, else Parquet). */
-function snapshotCopyName(stem: string, path: string): string {
-  return isCsvPath(path) ? `${stem}${extname(path).toLowerCase()}` : `${stem}.parquet`;
 }
 
 /** The contact log's copy in a snapshot. */

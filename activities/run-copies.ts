@@ -7,10 +7,14 @@
 import { dirname, extname, join } from 'node:path';
 import { isCsvPath } from '../data/contract';
 
-/** The labels file's copy, with an extension read as the file's (`labelsFile` in publish.ts). */
+/** A copy's name, so it is read as the file at `path` was (isCsvPath: .csv or .tsv, else Parquet); a snapshot's too. */
+export function snapshotCopyName(stem: string, path: string): string {
+  return isCsvPath(path) ? `${stem}${extname(path).toLowerCase()}` : `${stem}.parquet`;
+}
+
+/** The labels file's copy. */
 export function labelsRunCopy(dbPath: string, path: string, sha256: string): string {
-  const extension = isCsvPath(path) ? extname(path).toLowerCase() : '.parquet';
-  return join(dirname(dbPath), `labels-${sha256.slice(0, 16)}${extension}`);
+  return join(dirname(dbPath), snapshotCopyName(`labels-${sha256.slice(0, 16)}`, path));
 }
 
 /** The mapping's copy. */

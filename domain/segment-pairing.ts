@@ -17,17 +17,23 @@ export interface SegmentPairing {
 }
 
 /**
- * `kept`: each is the other's main counterpart, both ways at PAIRING_KEPT_SHARE or more; `split`:
- * under that share went to its counterpart; `merged`: they went together, but the counterpart
- * gathered others' too.
+ * `kept`: each is the other's main counterpart, both ways at PAIRING_KEPT_SHARE or more. From the
+ * first snapshot's side (where its segments went): `split`, under that share went to its
+ * counterpart; `merged`, they went together, but the counterpart gathered others' too. From the
+ * second's (where its segments came from): `merged`, under that share came from one segment;
+ * `split`, they came together, from a segment that split.
  */
 export type PairingReading = 'kept' | 'split' | 'merged';
 
 export const PAIRING_KEPT_SHARE = 0.8;
 export const PAIRING_ALSO_SHARE = 0.1;
 
-/** How a pairing reads from its share and the counterpart's share that came from this segment. */
-export function pairingReading(share: number, counterpartShare: number): PairingReading {
-  if (share < PAIRING_KEPT_SHARE) return 'split';
-  return counterpartShare < PAIRING_KEPT_SHARE ? 'merged' : 'kept';
+/**
+ * How a pairing reads from its share and the counterpart's share that this segment holds, seen from
+ * the first snapshot (`went`) or the second (`came`).
+ */
+export function pairingReading(share: number, counterpartShare: number, side: 'went' | 'came'): PairingReading {
+  if (share >= PAIRING_KEPT_SHARE && counterpartShare >= PAIRING_KEPT_SHARE) return 'kept';
+  const spread = share < PAIRING_KEPT_SHARE;
+  return spread === (side === 'went') ? 'split' : 'merged';
 }

@@ -231,7 +231,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
  * lower id, so the pairing is the same every time.
  */
 async function segmentPairing(conn: DuckDBConnection, from: 'a' | 'b', to: 'a' | 'b'): Promise<SegmentPairing[]> {
-  const rows = await queryRows<Omit<SegmentPairing, 'reads'> & { back: number }>(
+  const rows = await queryRows<Omit<SegmentPairing, 'reads'> & { exactShare: number; back: number }>(
     conn,
     `WITH cells AS (
        SELECT seg_${from} AS segment, any_value(id_${from}) AS id, seg_${to} AS counterpart, any_value(id_${to}) AS counterpart_id,
@@ -245,13 +245,15 @@ async function segmentPairing(conn: DuckDBConnection, from: 'a' | 'b', to: 'a' |
      SELECT segment, sum(n)::INTEGER AS subscribers,
             any_value(counterpart) FILTER (WHERE place = 1) AS counterpart,
             round(any_value(share) FILTER (WHERE place = 1), 3) AS share,
+            any_value(share) FILTER (WHERE place = 1) AS "exactShare",
             any_value(back) FILTER (WHERE place = 1) AS back,
             coalesce(string_agg(counterpart || ' (' || round(100 * share)::INTEGER || '%)', ', ' ORDER BY n DESC, counterpart_id)
                        FILTER (WHERE place > 1 AND share >= $also), '') AS also
      FROM shares GROUP BY segment ORDER BY any_value(id)`,
     { also: PAIRING_ALSO_SHARE },
   );
-  return rows.map(({ back, ...row }) => ({ ...row, reads: pairingReading(row.share, back) }));
+  const side = from === 'a' ? 'went' : 'came';
+  return rows.map(({ back, exactShare, ...row }) => ({ ...row, reads: pairingReading(exactShare, back, side) }));
 }
 
 /**

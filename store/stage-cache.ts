@@ -79,16 +79,24 @@ export interface CachedArtifact {
 }
 
 /**
- * Whether an artifact was stored by the code of this segflow (`current`: the hash of each stage's
- * code now, activities/cache-code.ts), by older code (no run of this code can reuse it: its key
- * names other code) or `unknown` (stored before the code was recorded).
+ * Whose code stored each artifact, against `current` (each stage's code hash in this segflow,
+ * activities/cache-code.ts): `current`; `older`, other code no run has used since this code's
+ * artifacts were last used (superseded: an upgrade's leftovers); `other`, other code still in use
+ * as recently (a worker of another version, or this command run from another checkout); `unknown`,
+ * stored before the code was recorded.
  */
-export function artifactCode(
-  artifact: CachedArtifact,
-  current: Record<string, string>,
-): 'current' | 'older' | 'unknown' {
-  if (artifact.code === undefined || current[artifact.stage] === undefined) return 'unknown';
-  return artifact.code === current[artifact.stage] ? 'current' : 'older';
+export type CodeStatus = 'current' | 'older' | 'other' | 'unknown';
+
+export function codeStatuses(artifacts: readonly CachedArtifact[], current: Record<string, string>): CodeStatus[] {
+  const isCurrent = (a: CachedArtifact) => a.code !== undefined && a.code === current[a.stage];
+  const newestCurrentUse = artifacts
+    .filter(isCurrent)
+    .reduce((newest, a) => (a.lastUsedAt > newest ? a.lastUsedAt : newest), '');
+  return artifacts.map((a) => {
+    if (a.code === undefined || current[a.stage] === undefined) return 'unknown';
+    if (isCurrent(a)) return 'current';
+    return a.lastUsedAt < newestCurrentUse ? 'older' : 'other';
+  });
 }
 
 /** The stored artifacts of `stage`, by key: not those being written, nor those of another format. */
@@ -163,7 +171,7 @@ export interface PruneRequest {
   olderThanMs?: number;
   /** Then remove the least recently used until the unprotected ones fit in this many bytes. */
   maxBytes?: number;
-  /** Remove artifacts stored by other code than this (each stage's code hash now: artifactCode). */
+  /** Remove artifacts of superseded code (`older` in codeStatuses, against each stage's code hash now). */
   olderCode?: Record<string, string>;
   /** Only report what would be removed. */
   dryRun?: boolean;
@@ -187,8 +195,10 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
   const artifacts = await listCache(store);
   const remove = new Set<CachedArtifact>();
   const { olderCode } = request;
-  if (olderCode)
-    for (const artifact of artifacts) if (artifactCode(artifact, olderCode) === 'older') remove.add(artifact);
+  if (olderCode) {
+    const statuses = codeStatuses(artifacts, olderCode);
+    artifacts.forEach((artifact, i) => statuses[i] === 'older' && remove.add(artifact));
+  }
   if (request.olderThanMs !== undefined) {
     for (const artifact of artifacts)
       if (now - Date.parse(artifact.lastUsedAt) > request.olderThanMs) remove.add(artifact);

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
-import { artifactCode, listCache, pruneCache, type CachedArtifact } from '../../store/stage-cache';
+import { codeStatuses, listCache, pruneCache, type CachedArtifact, type CodeStatus } from '../../store/stage-cache';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { EXIT, output, table } from '../options';
@@ -33,13 +33,24 @@ async function currentCode(): Promise<Record<string, string>> {
   return currentCacheCode();
 }
 
-const rows = (artifacts: CachedArtifact[], code: Record<string, string>) =>
+/** Artifacts with whose code stored them (codeStatuses), judged among `all` the store holds. */
+function withCodeStatus(
+  artifacts: CachedArtifact[],
+  all: CachedArtifact[],
+  code: Record<string, string>,
+): (CachedArtifact & { codeIs: CodeStatus })[] {
+  const statuses = codeStatuses(all, code);
+  const byPath = new Map(all.map((a, i) => [a.path, statuses[i]]));
+  return artifacts.map((a) => ({ ...a, codeIs: byPath.get(a.path) ?? 'unknown' }));
+}
+
+const rows = (artifacts: (CachedArtifact & { codeIs: CodeStatus })[]) =>
   artifacts.map((a) => ({
     stage: a.stage,
     key: a.key.slice(0, 12),
     month: a.month,
     size: megabytes(a.bytes),
-    code: { current: 'current', older: 'older', unknown: '?' }[artifactCode(a, code)],
+    code: a.codeIs === 'unknown' ? '?' : a.codeIs,
     lastUsed: `${a.lastUsedAt.slice(0, 19).replace('T', ' ')} UTC`,
     producedBy: a.producedBy.workflowId,
     usedBy: a.usedBy.join(' ') || '-',
@@ -58,17 +69,23 @@ export function registerCache(program: Command): void {
     .addOption(json())
     .action(async (options: { json: boolean }) => {
       const [artifacts, code] = [await listCache(loadConfig().store), await currentCode()];
-      const listed = artifacts.map((artifact) => ({ ...artifact, codeIs: artifactCode(artifact, code) }));
+      const listed = withCodeStatus(artifacts, artifacts, code);
       output(options.json, listed, (list) => {
         const bytes = (these: CachedArtifact[]) => these.reduce((sum, a) => sum + a.bytes, 0);
         const older = list.filter((a) => a.codeIs === 'older');
+        const other = list.filter((a) => a.codeIs === 'other');
         const unknown = list.filter((a) => a.codeIs === 'unknown');
         return [
-          table(rows(list, code)),
+          table(rows(list)),
           `${list.length} stored, ${megabytes(bytes(list))}`,
           ...(older.length
             ? [
-                `${older.length} (${megabytes(bytes(older))}) stored by older code, which no run of this segflow reuses: 'segflow cache prune --older-code' removes them (not those a published snapshot points at)`,
+                `${older.length} (${megabytes(bytes(older))}) stored by older code, which no run has used since this segflow's code ran: 'segflow cache prune --older-code' removes them (not those a published snapshot points at)`,
+              ]
+            : []),
+          ...(other.length
+            ? [
+                `${other.length} (${megabytes(bytes(other))}) stored by other code used as recently as this segflow's (a worker of another version, or this command run from another checkout): kept by --older-code`,
               ]
             : []),
           ...(unknown.length
@@ -95,7 +112,11 @@ export function registerCache(program: Command): void {
       'then remove the least recently used until the cache fits, e.g. 5GB (1024-based, as 5GiB)',
       parseSize,
     )
-    .option('--older-code', "remove outputs stored by older code than this segflow's, which no run reuses", false)
+    .option(
+      '--older-code',
+      "remove outputs stored by other code than this segflow's that no run has used since this segflow's code ran",
+      false,
+    )
     .option('--dry-run', 'only show what would be removed', false)
     .addOption(json())
     .action(
@@ -109,12 +130,14 @@ export function registerCache(program: Command): void {
           ...(options.olderCode ? { olderCode: code } : {}),
           dryRun: options.dryRun,
         });
+        const all = [...result.kept, ...result.removed];
+        const judged = (list: CachedArtifact[]) => withCodeStatus(list, all, code);
         output(options.json, result, (r) =>
           [
             `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}`,
-            ...(r.removed.length > 0 ? [table(rows(r.removed, code))] : []),
+            ...(r.removed.length > 0 ? [table(rows(judged(r.removed)))] : []),
             ...(r.protectedArtifacts.length > 0
-              ? [`kept because published snapshots point at them:`, table(rows(r.protectedArtifacts, code))]
+              ? [`kept because published snapshots point at them:`, table(rows(judged(r.protectedArtifacts)))]
               : []),
             ...(options.maxSize !== undefined && r.keptBytes > options.maxSize
               ? [

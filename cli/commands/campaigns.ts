@@ -42,7 +42,7 @@ function dimensionTable(
 ): string[] {
   const widths = headers.map((header, i) => Math.max(stringWidth(header), ...rows.map((r) => stringWidth(r.cells[i]))));
   const numbers = widths.reduce((sum, w) => sum + w + 2, 0);
-  const nameWidth = Math.max(12, dimension.length, TEXT_WIDTH - numbers);
+  const nameWidth = Math.max(12, stringWidth(dimension), TEXT_WIDTH - numbers);
   const longest = Math.max(stringWidth(dimension), ...rows.map((r) => stringWidth(r.name)));
   const name = Math.min(longest, nameWidth);
   const line = (first: string, cells: string[]) =>

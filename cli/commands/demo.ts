@@ -9,6 +9,8 @@ import { elapsed, printResult } from '../format';
 import { EXIT, positiveInt, previousMonth, uiPortOption } from '../options';
 
 export const DEMO_DEFAULTS = { subscribers: 20_000, months: 12, seed: 42 };
+/** How the demo's runs name who asked: `<user> (demo)`. */
+const DEMO_REQUESTER = ' (demo)';
 
 export function sampleDir(config: SegflowConfig): string {
   return join(config.home, 'data', 'sample');
@@ -88,7 +90,9 @@ export async function latestChosenElsewhere(
   const latest = await latestVersion(config.store, parsed.params.month);
   if (latest === undefined) return undefined;
   const manifest = await readManifest(config.store, parsed.params.month, latest).catch(() => undefined);
-  return manifest && manifest.paramsHash !== paramsHash(parsed.params) ? latest : undefined;
+  // the demo's own, even of an older segflow whose parameters hash otherwise (a parameter added since)
+  if (!manifest || manifest.requestedBy.endsWith(DEMO_REQUESTER)) return undefined;
+  return manifest.paramsHash !== paramsHash(parsed.params) ? latest : undefined;
 }
 
 async function demo(options: {
@@ -123,7 +127,7 @@ async function demo(options: {
   const outcome = await withLocalStack(config, { uiPort: options.uiPort }, async ({ client, server }) => {
     const { handle } = await startMonthlyRun(client, config, {
       params,
-      requestedBy: `${userInfo().username} (demo)`,
+      requestedBy: `${userInfo().username}${DEMO_REQUESTER}`,
       ...(chosen !== undefined ? { experiment: true } : {}),
     });
     console.log(`${elapsed()}  started workflow ${handle.workflowId}`);

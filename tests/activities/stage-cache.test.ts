@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { chmod, cp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { sha256 } from '../../store/hashing';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -367,47 +367,63 @@ describe('stage reuse', () => {
   it('marks what older code stored, and prunes it with --older-code, never what a snapshot points at', async () => {
     const env = { ...process.env, SEGFLOW_STORE: store.storeDir, SEGFLOW_WORK: store.workDir };
     const segflow = (...args: string[]) => promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, { env });
-    const pinned = cacheDir(store, LOAD_FEATURES_STAGE, cold.manifest.lineage?.stageKey ?? '');
-    // copies of the pinned artifact under other keys: one stored by older code, one before the code was recorded
-    const copyAs = async (key: string, code: string | undefined) => {
-      const dir = cacheDir(store, LOAD_FEATURES_STAGE, key);
-      await cp(pinned, dir, { recursive: true });
+    const pinnedKey = cold.manifest.lineage?.stageKey ?? '';
+    const pinned = cacheDir(store, LOAD_FEATURES_STAGE, pinnedKey);
+    const current = JSON.parse(await readFile(join(pinned, 'artifact.json'), 'utf8')).code as string;
+    const older = 'f'.repeat(64);
+    /** The artifact in `dir` stamped with `code`, last used at `usedAt`. */
+    const stamp = async (dir: string, code: string | undefined, usedAt: string) => {
       await chmod(dir, 0o755);
       await chmod(join(dir, 'artifact.json'), 0o644);
       const artifact = JSON.parse(await readFile(join(dir, 'artifact.json'), 'utf8'));
-      await writeFile(join(dir, 'artifact.json'), JSON.stringify({ ...artifact, key, code }));
+      await writeFile(join(dir, 'artifact.json'), JSON.stringify({ ...artifact, key: basename(dir), code }));
+      await chmod(join(dir, 'artifact.json'), 0o444);
+      await chmod(dir, 0o555);
+      await utimes(dir, new Date(usedAt), new Date(usedAt));
     };
-    await copyAs('a'.repeat(64), 'f'.repeat(64));
-    await copyAs('b'.repeat(64), undefined);
+    // copies of the pinned artifact under other keys
+    const copyAs = async (key: string, code: string | undefined, usedAt: string) => {
+      const dir = cacheDir(store, LOAD_FEATURES_STAGE, key);
+      await cp(pinned, dir, { recursive: true });
+      await stamp(dir, code, usedAt);
+    };
+    const recorded = await readFile(join(pinned, 'artifact.json'), 'utf8');
+    // the pinned one stored by older code too: a published snapshot points at it, so it stays
+    await stamp(pinned, older, '2020-06-01T00:00:00Z');
+    await copyAs('a'.repeat(64), older, '2020-01-01T00:00:00Z'); // superseded: removed
+    await copyAs('b'.repeat(64), undefined, '2020-01-01T00:00:00Z'); // before codes were recorded
+    await copyAs('c'.repeat(64), current, '2025-01-01T00:00:00Z'); // this segflow's, used last in 2025
+    await copyAs('d'.repeat(64), older, '2025-06-01T00:00:00Z'); // other code used since: a worker of another version
     const listed = JSON.parse((await segflow('cache', 'list', '--json')).stdout) as { key: string; codeIs: string }[];
     expect(Object.fromEntries(listed.map((a) => [a.key, a.codeIs]))).toEqual({
-      [cold.manifest.lineage?.stageKey ?? '']: 'current',
+      [pinnedKey]: 'older',
       ['a'.repeat(64)]: 'older',
       ['b'.repeat(64)]: 'unknown',
+      ['c'.repeat(64)]: 'current',
+      ['d'.repeat(64)]: 'other',
     });
     const text = (await segflow('cache', 'list')).stdout;
     expect(text).toMatch(
-      /^1 \([\d.]+ MiB\) stored by older code, which no run of this segflow reuses: 'segflow cache prune --older-code'/m,
+      /^2 \([\d.]+ MiB\) stored by older code, which no run has used since this segflow's code ran: 'segflow cache prune --older-code'/m,
     );
+    expect(text).toMatch(/^1 \([\d.]+ MiB\) stored by other code used as recently as this segflow's/m);
     expect(text).toMatch(/^1 \([\d.]+ MiB\) stored before segflow recorded the code/m);
-    // the pinned artifact stamped as older code's too: a published snapshot points at it, so it stays
-    const pinnedJson = join(pinned, 'artifact.json');
-    const recorded = await readFile(pinnedJson, 'utf8');
-    await chmod(pinnedJson, 0o644);
-    await writeFile(pinnedJson, JSON.stringify({ ...JSON.parse(recorded), code: 'f'.repeat(64) }));
     const pruned = JSON.parse((await segflow('cache', 'prune', '--older-code', '--json')).stdout) as {
       removed: { key: string }[];
       protectedArtifacts: { key: string }[];
     };
-    await writeFile(pinnedJson, recorded);
-    await chmod(pinnedJson, 0o444);
     expect(pruned.removed.map((a) => a.key)).toEqual(['a'.repeat(64)]);
-    expect(pruned.protectedArtifacts.map((a) => a.key)).toEqual([cold.manifest.lineage?.stageKey]);
+    expect(pruned.protectedArtifacts.map((a) => a.key)).toEqual([pinnedKey]);
     expect((await listCache(store)).map((a) => a.key).sort()).toEqual(
-      ['b'.repeat(64), cold.manifest.lineage?.stageKey].sort(),
+      ['b'.repeat(64), 'c'.repeat(64), 'd'.repeat(64), pinnedKey].sort(),
     );
     await segflow('cache', 'prune', '--older-than', '0m');
-    expect((await listCache(store)).map((a) => a.key)).toEqual([cold.manifest.lineage?.stageKey]);
+    expect((await listCache(store)).map((a) => a.key)).toEqual([pinnedKey]);
+    await chmod(pinned, 0o755);
+    await chmod(join(pinned, 'artifact.json'), 0o644);
+    await writeFile(join(pinned, 'artifact.json'), recorded);
+    await chmod(join(pinned, 'artifact.json'), 0o444);
+    await chmod(pinned, 0o555);
   });
 });
 

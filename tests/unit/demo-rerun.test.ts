@@ -17,14 +17,16 @@ describe('demo rerun detection', () => {
     const params = { month: '2026-10', input };
     const parsed = parseRunParams(params);
     if (!parsed.ok) throw new Error(parsed.problems.join());
-    const publish = async (version: number, hash: string) => {
+    const publish = async (version: number, hash: string, requestedBy = 'analyst') => {
       const dir = join(config.store.storeDir, 'snapshots', '2026-10', `v${version}`);
       await mkdir(dir, { recursive: true });
       const inputs = [{ path: input, ...(await hashFile(input)), rows: 1 }];
-      await writeFile(join(dir, 'manifest.json'), JSON.stringify({ paramsHash: hash, inputs }));
+      await writeFile(join(dir, 'manifest.json'), JSON.stringify({ paramsHash: hash, inputs, requestedBy }));
     };
     await publish(1, paramsHash(parsed.params));
     await publish(2, 'other parameters');
+    // the demo's own run of an older segflow, whose parameters hashed otherwise (one added since)
+    await publish(3, 'an older release', 'maintainer (demo)');
     expect(await identicalSnapshot(config, params)).toBe(1);
     expect(await identicalSnapshot(config, { ...params, k: 4 })).toBeUndefined();
     await writeFile(input, 'changed bytes');
@@ -38,6 +40,8 @@ describe('demo rerun detection', () => {
     expect(await latestChosenElsewhere(config, params)).toBeUndefined();
     await latest(2);
     expect(await latestChosenElsewhere(config, params)).toBe(2);
+    await latest(3);
+    expect(await latestChosenElsewhere(config, params)).toBeUndefined();
   });
 });
 

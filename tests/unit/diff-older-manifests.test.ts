@@ -250,8 +250,9 @@ describe('older snapshots and results', () => {
     ]);
     expect(diff.segmentsCameFrom).toEqual([
       { segment: '1 uno', subscribers: 12, counterpart: '1 one', share: 0.833, also: '3 three (17%)', reads: 'kept' },
-      { segment: '2 dos', subscribers: 5, counterpart: '2 two', share: 1, also: '', reads: 'merged' },
-      { segment: '3 tres', subscribers: 5, counterpart: '2 two', share: 1, also: '', reads: 'merged' },
+      // from B's side: 2 and 3 came together from a segment that split
+      { segment: '2 dos', subscribers: 5, counterpart: '2 two', share: 1, also: '', reads: 'split' },
+      { segment: '3 tres', subscribers: 5, counterpart: '2 two', share: 1, also: '', reads: 'split' },
     ]);
     const text = pairingLines(diff).join('\n');
     expect(text).toContain(`Where ${MONTH}/v14's segments went`);

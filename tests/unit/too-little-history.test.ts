@@ -16,6 +16,8 @@ describe('too little history to train', () => {
     expect(tooLittleHistory({ train: 0, churners: 0 }, params)).toMatch(
       /does the input hold the month before 2025-12\?$/,
     );
+    // under ten subscribers no treeMinLeaf trains: none is offered
+    expect(tooLittleHistory({ train: 9, churners: 4 }, params)).not.toContain('treeMinLeaf=');
   });
 
   it('too few churners: says what would give more, and the smaller leaf when the extract is small too', () => {
