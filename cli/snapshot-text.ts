@@ -139,6 +139,8 @@ export interface FailedAttempt {
   stage: string;
   attempt: number;
   type: string;
+  /** The Temporal activity it was an attempt of: a partitioned stage runs one activity per partition. */
+  activity?: string;
 }
 
 /** The failed attempts of `run` in the audit log's entries, in order. */
@@ -147,11 +149,16 @@ export function failedAttempts(entries: readonly AuditEntry[], run: RunRef): Fai
     .filter(
       (e) => e.event === 'stage.attempt-failed' && e.run.workflowId === run.workflowId && e.run.runId === run.runId,
     )
-    .map((e) => ({
-      stage: String(e.details?.stage ?? e.subject),
-      attempt: Number(e.details?.attempt),
-      type: String(e.details?.type ?? 'error'),
-    }));
+    .map((e) => {
+      // the worker names the activity in the entry's subject: `load#1 (activity 5)`
+      const activity = /\(activity ([^)]+)\)$/.exec(e.subject ?? '')?.[1];
+      return {
+        stage: String(e.details?.stage ?? e.subject),
+        attempt: Number(e.details?.attempt),
+        type: String(e.details?.type ?? 'error'),
+        ...(activity ? { activity } : {}),
+      };
+    });
 }
 
 /**
@@ -160,7 +167,14 @@ export function failedAttempts(entries: readonly AuditEntry[], run: RunRef): Fai
  */
 function retriesLine(failed: FailedAttempt[], workflowId: string): string | undefined {
   if (failed.length === 0) return undefined;
-  const attempts = failed.map((f) => `${f.stage} attempt ${f.attempt} (${f.type})`).join(', ');
+  // a stage whose failures came from several activities ran as partitions: each is named
+  const activities = (stage: string) => new Set(failed.filter((f) => f.stage === stage).map((f) => f.activity)).size;
+  const attempts = failed
+    .map(
+      (f) =>
+        `${f.stage}${f.activity && activities(f.stage) > 1 ? ` (activity ${f.activity})` : ''} attempt ${f.attempt} (${f.type})`,
+    )
+    .join(', ');
   return `  retries       ${failed.length === 1 ? '1 attempt' : `${failed.length} attempts`} failed and ran again: ${attempts}; segflow runs show ${workflowId}`;
 }
 

@@ -89,11 +89,21 @@ describe('snapshots show: the attempts that failed on the way', () => {
       '  retries       2 attempts failed and ran again: load attempt 1 (Error), publish attempt 1 (AttemptLost); segflow runs show w',
     );
     expect(snapshotSummary(manifest({}), {}, true, 'manifest.json')).not.toContain('retries');
+    // a partitioned stage: its failed attempts come from several activities, each named
+    expect(
+      snapshotSummary(manifest({}), {}, true, 'manifest.json', [
+        { stage: 'load', attempt: 1, type: 'Error', activity: '4' },
+        { stage: 'load', attempt: 1, type: 'AttemptLost', activity: '5' },
+        { stage: 'publish', attempt: 1, type: 'AttemptLost', activity: '9' },
+      ]),
+    ).toContain(
+      'retries       3 attempts failed and ran again: load (activity 4) attempt 1 (Error), load (activity 5) attempt 1 (AttemptLost), publish attempt 1 (AttemptLost)',
+    );
   });
 
   it("finds the run's failed attempts in the audit log, not another run's nor other events", () => {
-    const entry = (event: AuditEntry['event'], runId: string, details: Record<string, unknown>) =>
-      ({ event, run: { workflowId: 'w', runId }, month: '2026-10', actor: 'worker', details }) as AuditEntry;
+    const entry = (event: AuditEntry['event'], runId: string, details: Record<string, unknown>, subject?: string) =>
+      ({ event, run: { workflowId: 'w', runId }, month: '2026-10', actor: 'worker', details, subject }) as AuditEntry;
     const failure = { stage: 'load', attempt: 1, type: 'Error', message: 'EIO', retryable: true };
     expect(
       failedAttempts(
@@ -101,13 +111,18 @@ describe('snapshots show: the attempts that failed on the way', () => {
           entry('stage.attempt-failed', 'r', failure),
           entry('stage.attempt-failed', 'an-earlier-run', failure),
           entry('stage.finished', 'r', { stage: 'load' }),
-          entry('stage.attempt-failed', 'r', { ...failure, stage: 'publish', type: 'AttemptLost' }),
+          entry(
+            'stage.attempt-failed',
+            'r',
+            { ...failure, stage: 'publish', type: 'AttemptLost' },
+            'publish#1 (activity 9)',
+          ),
         ],
         { workflowId: 'w', runId: 'r' },
       ),
     ).toEqual([
       { stage: 'load', attempt: 1, type: 'Error' },
-      { stage: 'publish', attempt: 1, type: 'AttemptLost' },
+      { stage: 'publish', attempt: 1, type: 'AttemptLost', activity: '9' },
     ]);
   });
 });
