@@ -240,21 +240,36 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
   const shorten = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text);
   return [
     table(
-      rows.map((r) => ({
-        snapshot: `${r.month}/v${r.version}${r.latest ? '*' : r.official ? '' : r.experiment ? ' (x)' : ' (r)'}`,
-        published: r.publishedAt.slice(0, 16).replace('T', ' '),
-        requestedBy: shorten(r.requestedBy, 22),
-        subscribers: count(r.subscribers),
-        segments: r.segments,
-        rocAuc: decimals(r.churnRocAuc, 3),
-        params: r.paramsHash.slice(0, 8),
-      })),
+      rows.map((r) =>
+        r.damaged
+          ? {
+              snapshot: `${r.month}/v${r.version}${r.latest ? '*' : ''} (!)`,
+              published: '-',
+              requestedBy: '-',
+              subscribers: '-',
+              segments: '-',
+              rocAuc: '-',
+              params: '-',
+            }
+          : {
+              snapshot: `${r.month}/v${r.version}${r.latest ? '*' : r.official ? '' : r.experiment ? ' (x)' : ' (r)'}`,
+              published: r.publishedAt.slice(0, 16).replace('T', ' '),
+              requestedBy: shorten(r.requestedBy, 22),
+              subscribers: count(r.subscribers),
+              segments: r.segments,
+              rocAuc: decimals(r.churnRocAuc, 3),
+              params: r.paramsHash.slice(0, 8),
+            },
+      ),
     ),
     rows.length ? '* latest version of the month; published in UTC; params = start of the parameters hash' : '',
     rows.some((r) => !r.official && !r.latest && r.experiment)
       ? "(x) an experiment (run --experiment), not the month's latest: segflow snapshots promote makes it so"
       : '',
-    rows.some((r) => !r.official && !r.latest && !r.experiment)
+    rows.some((r) => r.damaged)
+      ? "(!) its folder holds no readable manifest.json (removed or damaged after publishing): 'segflow audit verify' checks the store"
+      : '',
+    rows.some((r) => !r.damaged && !r.official && !r.latest && !r.experiment)
       ? "(r) replaced: a promotion moved the month's latest away from it; segflow snapshots promote makes it the latest again"
       : '',
   ]

@@ -4,7 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows, withConnection } from '../activities/duckdb';
 import { versionDir, type StoreConfig } from '../store/layout';
 import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
-import { readManifest } from '../store/snapshots';
+import { readNamedManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { sha256 } from '../store/hashing';
 import { OUTSIDE_WINDOW } from '../activities/load-sql';
@@ -57,10 +57,7 @@ function inputFileChanges(ma: SnapshotManifest, mb: SnapshotManifest): SnapshotD
 
 /** What changed between two snapshots: parameters, metrics, segment migration, risk bands. */
 export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: SnapshotRef): Promise<SnapshotDiff> {
-  const [ma, mb] = await Promise.all([
-    readManifest(store, a.month, a.version),
-    readManifest(store, b.month, b.version),
-  ]);
+  const [ma, mb] = await Promise.all([readNamedManifest(store, a), readNamedManifest(store, b)]);
   const names = [...new Set([...Object.keys(ma.params), ...Object.keys(mb.params)])].sort();
   const params = names
     .map((name) => ({

@@ -15,7 +15,7 @@ import { versionDir, type StoreConfig } from '../store/layout';
 import { UnreadInputFilesError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
-import { listVersions, readManifest } from '../store/snapshots';
+import { listVersions, readManifest, readNamedManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 
 export interface ReproduceReport {
@@ -62,7 +62,7 @@ export interface ReproduceReport {
  * checked against a full recomputation.
  */
 export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): Promise<ReproduceReport> {
-  const manifest = await readManifest(store, ref.month, ref.version);
+  const manifest = await readNamedManifest(store, ref);
   const changes: ReproduceReport['changes'] = [];
   const hashNow = (path: string) => hashFile(path).catch(() => undefined);
   const changed = (what: string, path: string, present: boolean) =>

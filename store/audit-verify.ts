@@ -13,7 +13,7 @@ import {
   listRetiredVersions,
   runMayBePublishing,
 } from './snapshots';
-import { auditLogPath, monthDir, versionDir, type StoreConfig, type RunRef } from './layout';
+import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
 import { MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 
 export interface AuditProblem {
@@ -124,6 +124,17 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
 
   let snapshots = 0;
   let filesChecked = 0;
+  // the snapshots' folder and each month's are the store's own too: a link to elsewhere can change
+  // every snapshot under it without the store changing (a version's own link: checkSnapshot)
+  const linkProblem = async (dir: string, where: string, what: string) => {
+    const linked = await readlink(dir).catch(() => undefined);
+    if (linked !== undefined)
+      problems.push({
+        where,
+        problem: `is a symbolic link to ${linked}: ${what} no longer sit in the store, and what it points at can change outside it`,
+      });
+  };
+  await linkProblem(snapshotsDir(store), 'snapshots', 'the published snapshots');
   const months = new Set([...(await listMonths(store)), ...entries.map((e) => e.month)]);
   for (const month of [...months].sort()) {
     let present: number[];
@@ -132,6 +143,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     } catch {
       continue; // an entry's month that is not a month cannot name a folder; its hash check covers it
     }
+    await linkProblem(monthDir(store, month), `snapshots/${month}`, "the month's published snapshots");
     const presentSet = new Set(present);
     // 'v01', 'v0': named like a version, read as none, so nothing would check what they hold
     for (const name of (await readdir(monthDir(store, month)).catch(() => [] as string[])).sort()) {

@@ -169,6 +169,28 @@ export async function readManifest(store: StoreConfig, month: string, version: n
   ) as SnapshotManifest;
 }
 
+/**
+ * The manifest of the snapshot a person named: one whose folder holds another snapshot's manifest
+ * (a folder rebuilt from a copy of another) is refused, not shown or reproduced as the one named,
+ * which would check the other and call it sound (`audit verify` names it among its findings).
+ */
+export async function readNamedManifest(
+  store: StoreConfig,
+  ref: { month: string; version: number },
+): Promise<SnapshotManifest> {
+  const manifest = await readManifest(store, ref.month, ref.version).catch((error: NodeJS.ErrnoException) => {
+    throw new SnapshotStoreError(
+      `the folder of ${ref.month}/v${ref.version} holds no readable manifest.json (${error.code === 'ENOENT' ? 'it is gone' : error.message}): removed or damaged after publishing ('segflow audit verify' checks the store)`,
+    );
+  });
+  const named = (manifest as Partial<SnapshotManifest>).snapshot;
+  if (named && (named.month !== ref.month || named.version !== ref.version))
+    throw new SnapshotStoreError(
+      `the folder of ${ref.month}/v${ref.version} holds the manifest of ${named.month}/v${named.version}: another snapshot was moved or copied into its place ('segflow audit verify' says what the audit log records of both)`,
+    );
+  return manifest;
+}
+
 /** The version a run published, when it did (a retried publish finds its own snapshot). */
 export async function findPublishedByRun(
   store: StoreConfig,
@@ -400,6 +422,8 @@ export interface SnapshotListing {
   subscribers: number;
   churnRocAuc: number;
   segments: number;
+  /** Its folder holds no readable manifest.json (removed or damaged by hand): listed, not read. */
+  damaged?: true;
 }
 
 export async function listSnapshots(store: StoreConfig, month?: string): Promise<SnapshotListing[]> {
@@ -409,7 +433,26 @@ export async function listSnapshots(store: StoreConfig, month?: string): Promise
     const latest = (await latestVersion(store, m)) ?? 0;
     const official = new Set(await officialVersions(store, m, log));
     for (const version of await listVersions(store, m)) {
-      const manifest = await readManifest(store, m, version);
+      const manifest = await readManifest(store, m, version).catch(() => undefined);
+      // one damaged folder must not hide the others: listed as such, for `audit verify` to tell
+      if (!manifest) {
+        listings.push({
+          month: m,
+          version,
+          latest: version === latest,
+          experiment: false,
+          official: official.has(version),
+          publishedAt: '',
+          requestedBy: '',
+          workflowId: '',
+          paramsHash: '',
+          subscribers: Number.NaN,
+          churnRocAuc: Number.NaN,
+          segments: Number.NaN,
+          damaged: true,
+        });
+        continue;
+      }
       listings.push({
         month: m,
         version,

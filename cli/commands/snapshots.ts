@@ -3,7 +3,7 @@ import { type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { UsageError } from '../../domain/errors';
 import { versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../../store/layout';
-import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
+import { latestVersion, listSnapshots, readManifest, readNamedManifest, resolveSnapshot } from '../../store/snapshots';
 import { failedAttempts, snapshotSummary, snapshotsTable } from '../snapshot-text';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table, required } from '../options';
@@ -67,7 +67,7 @@ export function registerSnapshots(program: Command): void {
     .action(async (reference: string, options) => {
       const store = loadConfig().store;
       const ref = await resolveSnapshot(store, reference);
-      const manifest = await readManifest(store, ref.month, ref.version);
+      const manifest = await readNamedManifest(store, ref);
       const latest = (await latestVersion(store, ref.month)) === ref.version;
       const { changedParams } = await import('../../domain/params');
       const { readAuditLog } = await import('../../store/audit-log');

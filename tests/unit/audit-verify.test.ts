@@ -1,4 +1,4 @@
-import { cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
@@ -7,9 +7,19 @@ import { retireSnapshot } from '../../pipelines/retire';
 import { entryHash, formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import { sha256 } from '../../store/hashing';
-import { auditLogPath, monthDir, versionDir, type StoreConfig } from '../../store/layout';
+import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig } from '../../store/layout';
 import { signText, type Signer } from '../../store/signing';
-import { latestVersion, listVersions, nextVersion, resolveSnapshot } from '../../store/snapshots';
+import {
+  latestVersion,
+  listSnapshots,
+  listVersions,
+  nextVersion,
+  readNamedManifest,
+  resolveSnapshot,
+} from '../../store/snapshots';
+import { snapshotsTable } from '../../cli/snapshot-text';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
+import { diffSnapshots } from '../../pipelines/diff';
 import { AUDIT_MONTH, keyPair, publishFake, storeWithVersions } from '../audit-store';
 import { endedWhilePublishing } from '../../pipelines/audit-crosscheck';
 import { storeIn, tempDir } from '../helpers';
@@ -66,6 +76,57 @@ describe('audit verify: completeness', () => {
       `snapshots/${MONTH}/v2: is a symbolic link to ${elsewhere}: the published snapshot no longer sits in the store, and what it points at can change outside it`,
       `snapshots/${MONTH}/v3/subscribers.parquet: is a symbolic link to ${copied}: the published file no longer sits in the store, and what it points at can change outside it`,
     ]);
+  });
+
+  it("a month's folder, or the snapshots' folder, replaced by a symbolic link to a copy elsewhere is named", async () => {
+    const store = await storeWithVersions(2);
+    const month = join(await tempDir(), 'month');
+    await cp(monthDir(store, MONTH), month, { recursive: true });
+    await rm(monthDir(store, MONTH), { recursive: true });
+    await symlink(month, monthDir(store, MONTH));
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}: is a symbolic link to ${month}: the month's published snapshots no longer sit in the store, and what it points at can change outside it`,
+    ]);
+    const all = join(await tempDir(), 'snapshots');
+    await cp(snapshotsDir(store), all, { recursive: true, verbatimSymlinks: true });
+    await rm(snapshotsDir(store), { recursive: true });
+    await symlink(all, snapshotsDir(store));
+    expect((await problemsOf(store))[0]).toBe(
+      `snapshots: is a symbolic link to ${all}: the published snapshots no longer sit in the store, and what it points at can change outside it`,
+    );
+  });
+
+  it('show, diff and reproduce refuse a folder rebuilt from another snapshot, not check the other and call it sound', async () => {
+    const store = await storeWithVersions(3);
+    await rm(versionDir(store, MONTH, 2), { recursive: true });
+    await cp(versionDir(store, MONTH, 3), versionDir(store, MONTH, 2), { recursive: true });
+    const refused = `the folder of ${MONTH}/v2 holds the manifest of ${MONTH}/v3: another snapshot was moved or copied into its place`;
+    const v2 = { month: MONTH, version: 2 };
+    await expect(readNamedManifest(store, v2)).rejects.toMatchObject({
+      name: 'SnapshotStoreError',
+      message: expect.stringContaining(refused),
+    });
+    await expect(reproduceSnapshot(store, v2)).rejects.toThrow(refused);
+    await expect(diffSnapshots(store, { month: MONTH, version: 1 }, v2)).rejects.toThrow(refused);
+    expect((await readNamedManifest(store, { month: MONTH, version: 3 })).snapshot.version).toBe(3);
+    // a folder whose manifest is gone: named, and listed as such (this store's manifests are
+    // too thin to list; every folder's is removed)
+    for (const version of [1, 2, 3]) {
+      const manifest = join(versionDir(store, MONTH, version), 'manifest.json');
+      await chmod(dirname(manifest), 0o755);
+      await rm(manifest, { force: true });
+    }
+    await expect(readNamedManifest(store, { month: MONTH, version: 1 })).rejects.toThrow(
+      `the folder of ${MONTH}/v1 holds no readable manifest.json (it is gone): removed or damaged after publishing`,
+    );
+    const listed = await listSnapshots(store, MONTH);
+    expect(listed.map((r) => [r.version, r.damaged])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
+    expect(snapshotsTable(listed)).toMatch(new RegExp(`^${MONTH}/v1 \\(!\\)\\s+-`, 'm'));
+    expect(snapshotsTable(listed)).toContain('(!) its folder holds no readable manifest.json');
   });
 
   it("another snapshot moved into a version's place is named as such", async () => {
