@@ -92,8 +92,12 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   /** Each version's run.published entries, in log order (one, unless the version was rebuilt). */
   const publishedAs = new Map<string, Recorded[]>();
   const retired = new Map<string, number>();
+  /** Versions whose run's publish stage finished (stage.finished), which run.published follows. */
+  const publishFinished = new Map<string, { seq: number; runId: string }>();
   for (const entry of entries) {
     const details = (entry.details ?? {}) as { version?: number; manifestSha256?: string };
+    if (entry.event === 'stage.finished' && entry.subject === 'publish' && details.version !== undefined)
+      publishFinished.set(`${entry.month}/v${details.version}`, { seq: entry.seq, runId: entry.run.runId });
     if (entry.event === 'run.published' && details.version !== undefined) {
       const ref = `${entry.month}/v${details.version}`;
       const recorded = { seq: entry.seq, runId: entry.run.runId, manifestSha256: details.manifestSha256 };
@@ -162,6 +166,16 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
           where: `snapshots/${ref}`,
           problem: `PUBLISHED SNAPSHOT MISSING: published (audit seq ${recorded.seq}, run ${recorded.runId}) but its folder is gone, and no snapshot.retired entry explains it`,
         });
+    }
+    // its run.published entry cut off the log's tail with the folder: the publish stage's own entry
+    // still says the version was published
+    for (const [ref, finished] of publishFinished) {
+      const [refMonth, v] = ref.split('/v');
+      if (refMonth !== month || presentSet.has(Number(v)) || published.has(ref) || retired.has(ref)) continue;
+      problems.push({
+        where: `snapshots/${ref}`,
+        problem: `PUBLISHED SNAPSHOT MISSING: its run's publish stage finished (audit seq ${finished.seq}, run ${finished.runId}) but its folder is gone, and no run.published entry follows (the log's tail cut?) nor a snapshot.retired entry`,
+      });
     }
     // the tombstone a retirement leaves keeps its number from reuse beside the log
     const tombstones = new Set(await listRetiredVersions(store, month));

@@ -61,6 +61,23 @@ describe('audit verify: completeness', () => {
     expect(report.problems[0].problem).toMatch(/^PUBLISHED SNAPSHOT MISSING: published \(audit seq 6, run run-2\)/);
   });
 
+  it("a snapshot deleted with its run.published line (the log's tail cut) is named by its publish stage's entry", async () => {
+    const store = await storeWithVersions(3);
+    // run 4 published v4: its publish stage's entry stands, its run.published line and folder are gone
+    const run = { workflowId: 'wf-run-4', runId: 'run-4' };
+    for (const event of ['run.requested', 'stage.finished'] as const)
+      await recordAudit(store, {
+        event,
+        run,
+        month: MONTH,
+        actor: 'ana',
+        ...(event === 'stage.finished' ? { subject: 'publish', details: { version: 4, alreadyPublished: false } } : {}),
+      });
+    expect(await problemsOf(store)).toEqual([
+      `snapshots/${MONTH}/v4: PUBLISHED SNAPSHOT MISSING: its run's publish stage finished (audit seq 11, run run-4) but its folder is gone, and no run.published entry follows (the log's tail cut?) nor a snapshot.retired entry`,
+    ]);
+  });
+
   it('a snapshot folder or file replaced by a symbolic link to a copy elsewhere is named (it can change outside the store)', async () => {
     const store = await storeWithVersions(3);
     const elsewhere = join(await tempDir(), 'copy');
