@@ -1,5 +1,6 @@
 import { constants, type Stats } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, open, readdir, readFile, realpath, rename, rm, stat } from 'node:fs/promises';
+import writeFileAtomic from 'write-file-atomic';
 import { randomUUID } from 'node:crypto';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { userInfo } from 'node:os';
@@ -1457,12 +1458,13 @@ export function assertUsable(
     );
   }
   if (summary.subscribersInMonth === 0) {
+    const lastEnded = monthBefore(new Date());
     throw new DataQualityError(
       `no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})` +
         (outside > 0
           ? `; ${outside} row(s) lie in months outside the window: is --month the month the input ends with?`
-          : summary.params.month > monthBefore(new Date())
-            ? `: ${summary.params.month} has not ended yet, so none of its usage can have arrived (the last month that has ended is ${monthBefore(new Date())})`
+          : summary.params.month > lastEnded
+            ? `: ${summary.params.month} has not ended yet, so none of its usage can have arrived (the last month that has ended is ${lastEnded})`
             : `: has ${summary.params.month}'s data arrived? Once it has, run the month (a schedule's: segflow schedule backfill --from ${summary.params.month} --to ${summary.params.month})`),
     );
   }
@@ -2087,9 +2089,7 @@ async function readMapping(
   if (!parsed.ok) throw new InvalidParamsError(`invalid mapping file ${path}:\n${parsed.problems.join('\n')}`);
   const hash = sha256(bytes);
   // written aside and renamed: a retried plan finds a whole copy or none
-  const aside = join(dirname(dbPath), `.mapping-${randomUUID()}.part`);
-  await writeFile(aside, bytes);
-  await rename(aside, mappingRunCopy(dbPath, hash));
+  await writeFileAtomic(mappingRunCopy(dbPath, hash), bytes);
   return { mapping: parsed.mapping, mappingFile: { path: resolve(path), sha256: hash } };
 }
 

@@ -128,17 +128,8 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
 
   let snapshots = 0;
   let filesChecked = 0;
-  // the snapshots' folder and each month's are the store's own too: a link to elsewhere can change
-  // every snapshot under it without the store changing (a version's own link: checkSnapshot)
-  const linkProblem = async (dir: string, where: string, what: string) => {
-    const linked = await readlink(dir).catch(() => undefined);
-    if (linked !== undefined)
-      problems.push({
-        where,
-        problem: `is a symbolic link to ${linked}: ${what} no longer sit in the store, and what it points at can change outside it`,
-      });
-  };
-  await linkProblem(snapshotsDir(store), 'snapshots', 'the published snapshots');
+  // the snapshots' folder and each month's are the store's own too (a version's: checkSnapshot)
+  await linkProblem(snapshotsDir(store), 'snapshots', 'the published snapshots no longer sit', problems);
   const months = new Set([...(await listMonths(store)), ...entries.map((e) => e.month)]);
   for (const month of [...months].sort()) {
     let present: number[];
@@ -147,7 +138,12 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     } catch {
       continue; // an entry's month that is not a month cannot name a folder; its hash check covers it
     }
-    await linkProblem(monthDir(store, month), `snapshots/${month}`, "the month's published snapshots");
+    await linkProblem(
+      monthDir(store, month),
+      `snapshots/${month}`,
+      "the month's published snapshots no longer sit",
+      problems,
+    );
     const presentSet = new Set(present);
     // 'v01', 'v0': named like a version, read as none, so nothing would check what they hold
     for (const name of (await readdir(monthDir(store, month)).catch(() => [] as string[])).sort()) {
@@ -158,25 +154,25 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
         problem: `a folder named like ${present.includes(like) ? `v${like} that is not it` : 'a version that is not one'} (versions are v1, v2, …): not published by segflow, and its files are not checked`,
       });
     }
-    for (const [ref, recorded] of published) {
+    /** A version of this month the log names whose folder is gone and no retirement explains. */
+    const goneHere = (ref: string) => {
       const [refMonth, v] = ref.split('/v');
-      if (refMonth !== month || presentSet.has(Number(v))) continue;
-      if (!retired.has(ref))
+      return refMonth === month && !presentSet.has(Number(v)) && !retired.has(ref);
+    };
+    for (const [ref, recorded] of published)
+      if (goneHere(ref))
         problems.push({
           where: `snapshots/${ref}`,
           problem: `PUBLISHED SNAPSHOT MISSING: published (audit seq ${recorded.seq}, run ${recorded.runId}) but its folder is gone, and no snapshot.retired entry explains it`,
         });
-    }
     // its run.published entry cut off the log's tail with the folder: the publish stage's own entry
     // still says the version was published
-    for (const [ref, finished] of publishFinished) {
-      const [refMonth, v] = ref.split('/v');
-      if (refMonth !== month || presentSet.has(Number(v)) || published.has(ref) || retired.has(ref)) continue;
-      problems.push({
-        where: `snapshots/${ref}`,
-        problem: `PUBLISHED SNAPSHOT MISSING: its run's publish stage finished (audit seq ${finished.seq}, run ${finished.runId}) but its folder is gone, and no run.published entry follows (the log's tail cut?) nor a snapshot.retired entry`,
-      });
-    }
+    for (const [ref, finished] of publishFinished)
+      if (goneHere(ref) && !published.has(ref))
+        problems.push({
+          where: `snapshots/${ref}`,
+          problem: `PUBLISHED SNAPSHOT MISSING: its run's publish stage finished (audit seq ${finished.seq}, run ${finished.runId}) but its folder is gone, and no run.published entry follows (the log's tail cut?) nor a snapshot.retired entry`,
+        });
     // the tombstone a retirement leaves keeps its number from reuse beside the log
     const tombstones = new Set(await listRetiredVersions(store, month));
     for (const [ref, seq] of retired) {
@@ -394,6 +390,20 @@ async function checkLatest(
  * One snapshot folder against its manifest, the audit log and (given a key) its signature: the
  * files checked, and whether its run is still publishing it (in the log, not finished yet).
  */
+/**
+ * Published data lives in the store: a symbolic link at `path` (the snapshots' folder, a month's, a
+ * version's, a file) points elsewhere, which can change without the store changing. `what` says
+ * what no longer sits in the store.
+ */
+async function linkProblem(path: string, where: string, what: string, problems: AuditProblem[]): Promise<void> {
+  const linked = await readlink(path).catch(() => undefined);
+  if (linked !== undefined)
+    problems.push({
+      where,
+      problem: `is a symbolic link to ${linked}: ${what} in the store, and what it points at can change outside it`,
+    });
+}
+
 async function checkSnapshot(
   store: StoreConfig,
   month: string,
@@ -412,13 +422,7 @@ async function checkSnapshot(
     return { files: 0, publishing: false };
   }
   const manifestHash = (await hashFile(join(dir, 'manifest.json'))).sha256;
-  // published data lives in the store: a link to elsewhere can change without the store changing
-  const linked = await readlink(dir).catch(() => undefined);
-  if (linked !== undefined)
-    problems.push({
-      where,
-      problem: `is a symbolic link to ${linked}: the published snapshot no longer sits in the store, and what it points at can change outside it`,
-    });
+  await linkProblem(dir, where, 'the published snapshot no longer sits', problems);
   // another snapshot moved into this one's place names itself in its manifest
   const recorded = recordedOf(`${month}/v${version}`);
   const named = manifest.snapshot;
@@ -458,10 +462,7 @@ async function checkSnapshot(
     if (!expected.has(entry.name))
       problems.push({ where: `${where}/${entry.name}`, problem: 'file not listed in the manifest was added' });
     else if (entry.isSymbolicLink())
-      problems.push({
-        where: `${where}/${entry.name}`,
-        problem: `is a symbolic link to ${await readlink(join(dir, entry.name))}: the published file no longer sits in the store, and what it points at can change outside it`,
-      });
+      await linkProblem(join(dir, entry.name), `${where}/${entry.name}`, 'the published file no longer sits', problems);
   }
   for (const output of manifest.outputs) {
     const actual = await hashFile(join(dir, output.file)).catch(() => undefined);

@@ -434,39 +434,34 @@ export async function listSnapshots(store: StoreConfig, month?: string): Promise
     const official = new Set(await officialVersions(store, m, log));
     for (const version of await listVersions(store, m)) {
       const manifest = await readManifest(store, m, version).catch(() => undefined);
+      const place = { month: m, version, latest: version === latest, official: official.has(version) };
       // one damaged folder must not hide the others: listed as such, for `audit verify` to tell
-      if (!manifest) {
-        listings.push({
-          month: m,
-          version,
-          latest: version === latest,
-          experiment: false,
-          official: official.has(version),
-          publishedAt: '',
-          requestedBy: '',
-          workflowId: '',
-          paramsHash: '',
-          subscribers: Number.NaN,
-          churnRocAuc: Number.NaN,
-          segments: Number.NaN,
-          damaged: true,
-        });
-        continue;
-      }
-      listings.push({
-        month: m,
-        version,
-        latest: version === latest,
-        experiment: manifest.snapshot.experiment === true,
-        official: official.has(version),
-        publishedAt: manifest.snapshot.publishedAt,
-        requestedBy: manifest.requestedBy,
-        workflowId: manifest.run.workflowId,
-        paramsHash: manifest.paramsHash,
-        subscribers: manifest.rowCounts.subscribers,
-        churnRocAuc: manifest.metrics.churnHoldout.rocAuc,
-        segments: manifest.metrics.segments.length,
-      });
+      listings.push(
+        manifest
+          ? {
+              ...place,
+              experiment: manifest.snapshot.experiment === true,
+              publishedAt: manifest.snapshot.publishedAt,
+              requestedBy: manifest.requestedBy,
+              workflowId: manifest.run.workflowId,
+              paramsHash: manifest.paramsHash,
+              subscribers: manifest.rowCounts.subscribers,
+              churnRocAuc: manifest.metrics.churnHoldout.rocAuc,
+              segments: manifest.metrics.segments.length,
+            }
+          : {
+              ...place,
+              experiment: false,
+              publishedAt: '',
+              requestedBy: '',
+              workflowId: '',
+              paramsHash: '',
+              subscribers: Number.NaN,
+              churnRocAuc: Number.NaN,
+              segments: Number.NaN,
+              damaged: true,
+            },
+      );
     }
   }
   return listings;
