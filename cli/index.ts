@@ -24,7 +24,8 @@ Environment:
 
 Exit codes:
   0 success   1 the run failed or a check found problems   2 bad usage or parameters (nothing started)
-  3 Temporal unreachable   130 interrupted (Ctrl-C) before the command finished`;
+  3 Temporal unreachable   4 nothing started: a schedule trigger skipped (a run of it still going)
+  130 interrupted (Ctrl-C) before the command finished`;
 
 function version(): string {
   return (JSON.parse(readFileSync(`${REPO_ROOT}package.json`, 'utf8')) as { version: string }).version;

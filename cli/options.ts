@@ -6,9 +6,10 @@ import stringWidth from 'string-width';
 
 /**
  * Exit codes: 0 success, 1 the run failed or a check found problems, 2 bad usage or parameters,
- * 3 infrastructure unreachable, 130 interrupted (Ctrl-C) before the command finished.
+ * 3 infrastructure unreachable, 4 nothing started (a `schedule trigger` its overlap policy
+ * skipped), 130 interrupted (Ctrl-C) before the command finished.
  */
-export const EXIT = { ok: 0, failed: 1, usage: 2, infrastructure: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, infrastructure: 3, skipped: 4, interrupted: 130 } as const;
 
 /**
  * An option a command cannot run without, checked in its action: commander checks the options it

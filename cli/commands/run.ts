@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
 import { InfrastructureError, UsageError } from '../../domain/errors';
+import { notEndedYet } from '../../domain/input-months';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
@@ -286,6 +287,9 @@ export function registerRun(program: Command): void {
     .addHelpText('after', () => paramsHelp())
     .action(async (options) => {
       const month = required(options.month, '--month <YYYY-MM>');
+      // the load would stop on it (no usage can have arrived): said before a workflow starts or an entry is written
+      const notEnded = notEndedYet(month);
+      if (notEnded) throw new UsageError(`--month ${notEnded}`);
       if (options.local && !options.wait) throw new UsageError('--local stops its worker at the end: drop --no-wait');
       await checkedDuration('--heartbeat-timeout', options.heartbeatTimeout);
       process.exit(await run({ ...options, month }));

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
-import { UsageError } from '../../domain/errors';
-import { monthBefore } from '../../domain/month';
+import { InputFileError, InvalidParamsError, UnreadInputFilesError, UsageError } from '../../domain/errors';
+import { monthsWithoutInput, NoInputForMonthsError, notEndedYet } from '../../domain/input-months';
+import { addMonths, isMonth, monthBefore } from '../../domain/month';
 import { DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { ScheduleSummary, Triggered } from '../../pipelines/schedules';
+import type { AuditEntry } from '../../store/audit-log';
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
 import { paramsFromOptions, validatedParams, warnWhenNoWorker, withAbsolutePaths } from './run';
@@ -172,8 +174,14 @@ function addDescribe(schedule: Command): void {
 
 function addPauseUnpause(schedule: Command): void {
   for (const [change, description] of [
-    ['pause', 'Pause the schedule (runs stop starting); recorded in the audit log with the note.'],
-    ['unpause', 'Unpause the schedule; recorded in the audit log with the note.'],
+    [
+      'pause',
+      'Pause the schedule (runs stop starting); recorded in the audit log with the note. A paused schedule is left as it is, its note kept: the command says since when, by whom and why.',
+    ],
+    [
+      'unpause',
+      'Unpause the schedule; recorded in the audit log with the note. A schedule that is not paused is left as it is.',
+    ],
   ] as const) {
     schedule
       .command(change)
@@ -183,6 +191,14 @@ function addPauseUnpause(schedule: Command): void {
       .action(async (options) => {
         const config = loadConfig();
         const { client, schedules, signer } = await connected(config);
+        const { description: now } = await schedules.existingSchedule(client, options.id);
+        // already so: nothing is changed or recorded, and a pause's note (why) is not overwritten
+        if (now.state.paused === (change === 'pause')) {
+          const { readAuditLog } = await import('../../store/audit-log');
+          const entries = await readAuditLog(config.store).catch(() => []);
+          console.log(unchangedText(change, options.id, now.state.note, entries));
+          return;
+        }
         await schedules.changeSchedule(client, config.store, {
           scheduleId: options.id,
           change,
@@ -194,17 +210,54 @@ function addPauseUnpause(schedule: Command): void {
   }
 }
 
+const PAUSE_EVENTS = new Set(['schedule.created', 'schedule.paused', 'schedule.unpaused']);
+
+/**
+ * What `schedule pause` of a paused schedule (or `unpause` of one not paused) says instead of
+ * changing it: its state, its note, and since when and by whom from the schedule's last
+ * pause, unpause or creation in the audit log `entries` (a pause Temporal made itself, on a
+ * failed run, has no entry).
+ */
+export function unchangedText(
+  change: 'pause' | 'unpause',
+  id: string,
+  note: string | undefined,
+  entries: readonly AuditEntry[],
+): string {
+  const last = entries.findLast((e) => e.run.workflowId === id && PAUSE_EVENTS.has(e.event));
+  const noted = note ? ` (note: ${note})` : '';
+  if (change === 'pause') {
+    const since =
+      last?.event === 'schedule.paused'
+        ? `, since ${last.at} by ${last.actor}${noted}`
+        : `${noted}; the audit log has no pause of it since it was ${last ? `${last.event === 'schedule.created' ? 'created' : 'last unpaused'} (${last.at}, by ${last.actor})` : 'created'}: Temporal pauses a schedule created with --pause-on-failure when a run fails`;
+    return `schedule ${id} is already paused${since}. Nothing changed and its note is kept ('segflow schedule unpause --id ${id}' resumes it; to give another note, unpause it and pause it again)`;
+  }
+  const since =
+    last?.event === 'schedule.unpaused'
+      ? `, unpaused since ${last.at} by ${last.actor}${noted}`
+      : last?.event === 'schedule.created'
+        ? `, running since it was created (${last.at}, by ${last.actor})`
+        : '';
+  return `schedule ${id} is not paused${since}. Nothing changed`;
+}
+
 function addTrigger(schedule: Command): void {
   schedule
     .command('trigger')
     .description('Start a run now; it processes the month before today.')
     .addOption(idOption())
+    .addHelpText(
+      'after',
+      `\nUnder the schedule's overlap policy: with 'skip' and a run of it still going, nothing starts and it exits ${EXIT.skipped}; with 'buffer' the run starts when that one ends (exit 0).`,
+    )
     .action(async (options) => {
       const config = loadConfig();
       const { client, schedules, signer } = await connected(config);
-      console.log(
-        triggeredText(options.id, await schedules.triggerSchedule(client, config.store, options.id, { signer })),
-      );
+      const triggered = await schedules.triggerSchedule(client, config.store, options.id, { signer });
+      console.log(triggeredText(options.id, triggered));
+      // a script can tell a trigger that started nothing from one that did
+      if (triggered.behind?.overlap === 'skipped') process.exit(EXIT.skipped);
     });
 }
 
@@ -269,6 +322,51 @@ export function backfillLines(
   ].join('\n');
 }
 
+/**
+ * The months a backfill from `from` to `to` asks for, or a usage error before anything connects:
+ * `--from` after `--to`, or a month that has not ended (as a scheduled run, a month is processed
+ * once it is over; pipelines/schedules.ts backfillMonths says the same).
+ */
+export function backfillRange(from: string, to: string, now = new Date()): string[] {
+  if (!isMonth(from) || !isMonth(to) || from > to)
+    throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
+  if (notEndedYet(to, now))
+    throw new UsageError(`--to ${to} has not ended yet: the last month a backfill can process is ${monthBefore(now)}`);
+  const months: string[] = [];
+  for (let month = from; month <= to; month = addMonths(month, 1)) months.push(month);
+  return months;
+}
+
+/**
+ * Refuses a backfill of months the schedule's input has no files for (NoInputForMonthsError,
+ * exit 2), all of them named with the months the input has, before Temporal starts any: each such
+ * run would stop at its load. The input is listed as the load lists it (findInputFiles, wide
+ * open, and each file's month folder); an input with a file outside month folders holds its
+ * months in its rows, which only the load reads: not checked here. An input that cannot be
+ * listed at all stops every run's load: refused too, in its words.
+ */
+export async function assertInputHoldsMonths(
+  scheduleId: string,
+  input: string,
+  months: string[],
+  dataRoot?: string,
+): Promise<void> {
+  const { findInputFiles, monthFolderOf } = await import('../../activities/load');
+  let files: string[];
+  try {
+    ({ files } = await findInputFiles(input, '0001-01', '9999-12', dataRoot));
+  } catch (error) {
+    // a file it cannot read stops only the runs whose window holds it: their loads name it
+    if (error instanceof UnreadInputFilesError) return;
+    if (error instanceof InputFileError || error instanceof InvalidParamsError)
+      throw new UsageError(`schedule ${scheduleId}'s input: ${error.message}; nothing was backfilled`);
+    throw error;
+  }
+  const found = monthsWithoutInput(months, files, monthFolderOf);
+  if (found && found.missing.length > 0)
+    throw new NoInputForMonthsError(scheduleId, input, found.missing, found.held, months);
+}
+
 function addBackfill(schedule: Command): void {
   schedule
     .command('backfill')
@@ -285,10 +383,14 @@ function addBackfill(schedule: Command): void {
     .addOption(jsonOption())
     .action(async (options) => {
       const [from, to] = [required(options.from, '--from <YYYY-MM>'), required(options.to, '--to <YYYY-MM>')];
+      const months = backfillRange(from, to);
       const config = loadConfig();
       const { client, schedules, signer } = await connected(config);
+      const { description } = await schedules.existingSchedule(client, options.id);
+      const input = schedules.summariseSchedule(description, []).input;
+      if (input !== null) await assertInputHoldsMonths(options.id, input, months, config.store.dataRoot);
       const since = new Date();
-      const months = await schedules.backfillMonths(client, config.store, options.id, from, to, { signer });
+      await schedules.backfillMonths(client, config.store, options.id, from, to, { signer });
       if (!options.wait)
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);

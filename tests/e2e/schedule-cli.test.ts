@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readAuditLog } from '../../store/audit-log';
+import { addMonths } from '../../domain/month';
+import { createMonthlySchedule } from '../../pipelines/schedules';
+import { SCHEDULE_DEFAULTS } from '../../domain/schedules';
+import { previousMonth } from '../../cli/options';
+import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
+import { storeIn, tempDir } from '../helpers';
+import { startTemporal } from './temporal-env';
+
+/**
+ * `segflow schedule` as a user runs it, against a real dev server with no worker (the runs it
+ * starts stay running): a pause or unpause that would change nothing says so and records nothing,
+ * a trigger its overlap policy skips exits 4, and a backfill of months the input has no files
+ * for is refused before Temporal starts a run.
+ */
+describe('segflow schedule pause, trigger and backfill through a real dev server', () => {
+  let env: TestWorkflowEnvironment;
+  let config: SegflowConfig;
+  let home: string;
+  const scheduleId = 'cli-monthly';
+  const month = previousMonth();
+  const held = [addMonths(month, -3), addMonths(month, -1), month];
+
+  /** The command as a process: its exit code, stdout and stderr. */
+  const segflow = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
+      execFile(
+        join(REPO_ROOT, 'bin', 'segflow'),
+        [...args, '--id', scheduleId],
+        { env: { ...process.env, SEGFLOW_HOME: home, TEMPORAL_ADDRESS: env.address } },
+        (error, stdout, stderr) => resolveRun({ code: error ? Number(error.code) : 0, stdout, stderr }),
+      );
+    });
+  const scheduleEvents = async () =>
+    (await readAuditLog(config.store))
+      .filter((e) => e.run.workflowId === scheduleId && e.event.startsWith('schedule.'))
+      .map((e) => e.event);
+
+  beforeAll(async () => {
+    home = await tempDir();
+    env = await startTemporal();
+    config = {
+      home,
+      store: storeIn(home),
+      temporal: { address: env.address, namespace: 'default', taskQueue: 'e2e-cli-no-worker' },
+    };
+    // month folders as a schedule's input holds them; a listing needs no rows
+    const input = join(home, 'usage');
+    for (const m of held) {
+      await mkdir(join(input, `month=${m}`), { recursive: true });
+      await writeFile(join(input, `month=${m}`, 'part_0.parquet'), '');
+    }
+    await createMonthlySchedule(env.client, config, {
+      ...SCHEDULE_DEFAULTS,
+      scheduleId,
+      input,
+      params: {},
+      minute: 0,
+      actor: 'operator',
+    });
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  it('a second pause keeps the first pause and its note, and records nothing; so does an unpause of an active one', async () => {
+    expect(await segflow('schedule', 'pause', '--note', 'input late')).toMatchObject({ code: 0 });
+    const again = await segflow('schedule', 'pause', '--note', 'something else');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(
+      new RegExp(
+        `^schedule ${scheduleId} is already paused, since \\S+Z by \\S+ \\(note: input late\\)\\. Nothing changed and its note is kept`,
+      ),
+    );
+    const handle = env.client.schedule.getHandle(scheduleId);
+    expect((await handle.describe()).state).toMatchObject({ paused: true, note: 'input late' });
+    expect(await segflow('schedule', 'unpause', '--note', 'data landed')).toMatchObject({ code: 0 });
+    const active = await segflow('schedule', 'unpause');
+    expect(active).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/is not paused, unpaused since .* \(note: data landed\)\. Nothing changed/),
+    });
+    expect((await handle.describe()).state).toMatchObject({ paused: false, note: 'data landed' });
+    // one entry per change that happened, none for those that did nothing
+    expect(await scheduleEvents()).toEqual(['schedule.created', 'schedule.paused', 'schedule.unpaused']);
+  });
+
+  it('a trigger skipped under the overlap policy exits 4 and says so', async () => {
+    const first = await segflow('schedule', 'trigger');
+    expect(first).toMatchObject({ code: 0, stdout: expect.stringContaining(`processes ${month}`) });
+    const handle = env.client.schedule.getHandle(scheduleId);
+    // no worker: the run stays running; the schedule lists it a moment after it starts
+    for (let tries = 0; (await handle.describe()).info.runningActions.length === 0; tries++) {
+      expect(tries).toBeLessThan(100);
+      await new Promise((wait) => setTimeout(wait, 100));
+    }
+    const skipped = await segflow('schedule', 'trigger');
+    expect(skipped.code).toBe(4);
+    expect(skipped.stdout).toContain(`schedule ${scheduleId}: nothing started: its run`);
+    expect((await segflow('schedule', 'trigger', '--help')).stdout).toContain('exits 4');
+  });
+
+  it('a backfill of a month the input has no files for is refused before any run starts', async () => {
+    const before = await scheduleEvents();
+    const startedBefore = (await env.client.schedule.getHandle(scheduleId).describe()).info.recentActions.length;
+    const refused = await segflow('schedule', 'backfill', '--from', addMonths(month, -3), '--to', month, '--no-wait');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      `has no files for ${addMonths(month, -2)} (of the 4 months asked; its month folders hold ${held[0]}, ${held[1]}..${held[2]}): nothing was backfilled`,
+    );
+    expect(await scheduleEvents()).toEqual(before);
+    await new Promise((wait) => setTimeout(wait, 1_000));
+    expect((await env.client.schedule.getHandle(scheduleId).describe()).info.recentActions.length).toBe(startedBefore);
+    // the months it holds are asked for as before
+    const asked = await segflow('schedule', 'backfill', '--from', held[1], '--to', month, '--no-wait');
+    expect(asked).toMatchObject({ code: 0, stdout: `backfill requested for ${held[1]}, ${month}\n` });
+    expect(await scheduleEvents()).toEqual([...before, 'schedule.backfilled']);
+  });
+});
