@@ -131,3 +131,65 @@ export interface ListFit {
    */
   sha256?: string;
 }
+
+/**
+ * One row of campaigns_followup.parquet: a group of the list measured last month, measured again
+ * with churn read a month later (this run's month), beside the uplift measured in the month of
+ * contact (`ownMonth*`, null for a group last month's measurement did not have).
+ */
+export interface CampaignFollowUpGroup {
+  dimension: string;
+  group: string | null;
+  controlSubscribers: number;
+  controlChurned: number;
+  controlChurnRate: number | null;
+  targetedSubscribers: number;
+  targetedChurned: number;
+  targetedChurnRate: number | null;
+  absoluteUplift: number | null;
+  relativeUplift: number | null;
+  upliftLow: number | null;
+  upliftHigh: number | null;
+  significant: boolean;
+  tooSmall: boolean;
+  controlUnreadable: number;
+  targetedUnreadable: number;
+  ownMonthControlChurnRate: number | null;
+  ownMonthTargetedChurnRate: number | null;
+  ownMonthAbsoluteUplift: number | null;
+  ownMonthUpliftLow: number | null;
+  ownMonthUpliftHigh: number | null;
+  ownMonthSignificant: boolean | null;
+  ownMonthTooSmall: boolean | null;
+}
+
+/**
+ * What the manifest records of the follow-up (`metrics.campaignFollowUp`): the dispatch list last
+ * month's run measured (the snapshot this run's segment ids came from), measured again with churn
+ * read in this run's month. Absent when that run measured no campaign (it was given no contact
+ * log), and in manifests published before the follow-up.
+ */
+export type CampaignFollowUp =
+  | {
+      measured: true;
+      /** The list followed up: as the first measurement recorded it, and checked against its sha256. */
+      dispatchFrom: SnapshotRef & { sha256: string };
+      /** The snapshot whose run measured the list first (in the month of contact). */
+      firstMeasuredIn: SnapshotRef;
+      /** The month churn is read in: this run's month. */
+      churnMonth: string;
+      interval: string;
+      minArmSubscribers: number;
+      /** Why there is no kept per 100 contacts in the follow-up. */
+      keptPer100: string;
+      overall: CampaignFollowUpGroup;
+      byAction: CampaignFollowUpGroup[];
+    }
+  | {
+      measured: false;
+      reason: string;
+      /** The snapshot whose measurement was to be followed up. */
+      firstMeasuredIn: SnapshotRef;
+      /** The list that measurement recorded, when it recorded one. */
+      dispatchFrom?: SnapshotRef & { sha256?: string };
+    };

@@ -195,14 +195,7 @@ export async function measureCampaigns(
     };
   if (controlGroup === 'empty')
     return { measured: false, reason: await emptyControlGroupReason(previousStore, previous) };
-  await setVariable(conn, 'previous_dispatch_file', dispatchFile);
-  await conn.run(
-    "CREATE OR REPLACE TEMP TABLE previous_dispatch AS SELECT * FROM read_parquet(getvariable('previous_dispatch_file'))",
-  );
-  const columns = await queryRows<{ column_name: string }>(conn, 'DESCRIBE previous_dispatch');
-  // a list without regions (a hand-made one): its grids are the grids of one region
-  if (!columns.some((c) => c.column_name === 'region'))
-    await conn.run('ALTER TABLE previous_dispatch ADD COLUMN region VARCHAR');
+  await readDispatchList(conn, 'previous_dispatch', dispatchFile);
 
   const file = params.contacts;
   const readFrom = request.contactsReadFrom ?? file;
@@ -220,9 +213,6 @@ export async function measureCampaigns(
   await setVariable(conn, 'reason_outside_month', CONTACT_QUARANTINE_REASONS.outsideMonth);
   await setVariable(conn, 'reason_unknown_outcome', CONTACT_QUARANTINE_REASONS.unknownOutcome);
   await setVariable(conn, 'reason_unknown_subscriber', CONTACT_QUARANTINE_REASONS.unknownSubscriber);
-  await setVariable(conn, 'z', CAMPAIGN_MEASUREMENT.z);
-  await setVariable(conn, 'min_arm_subscribers', CAMPAIGN_MEASUREMENT.minArmSubscribers);
-  await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));
   await runScript(conn, await readSql(import.meta.url, './campaigns/01_contacts.sql'));
   const counts = await queryOne<{ rows: number; quarantined: number }>(
     conn,
@@ -238,8 +228,7 @@ export async function measureCampaigns(
   // a log that is mostly the wrong file says nothing of how many were kept per contact
   await setVariable(conn, 'kept_per_contact_readable', logWarning === undefined);
   await setVariable(conn, 'min_logged_subscribers', CAMPAIGN_MEASUREMENT.minLoggedSubscribers);
-  await setVariable(conn, 'run_month', params.month);
-  await findUnreadableInRunMonth(conn);
+  await prepareMeasureStep(conn, params.month);
   await runScript(conn, await readSql(import.meta.url, './campaigns/02_measure.sql'));
   await runScript(conn, await readSql(import.meta.url, './campaigns/03_log_checks.sql'));
   const actionDiffers = await queryRows<{ logged_action: string; listed_action: string; rows: number }>(
@@ -286,6 +275,34 @@ export async function measureCampaigns(
     overall,
     byAction: groups.filter((g) => g.dimension === 'action'),
   };
+}
+
+/**
+ * A dispatch list's dispatch.parquet as table `table` on `conn` (a list without regions, a
+ * hand-made one, gets an empty region column: its grids are the grids of one region).
+ */
+export async function readDispatchList(conn: DuckDBConnection, table: string, file: string): Promise<void> {
+  await setVariable(conn, 'dispatch_list_file', file);
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${table} AS SELECT * FROM read_parquet(getvariable('dispatch_list_file'))`,
+  );
+  const columns = await queryRows<{ column_name: string }>(conn, `DESCRIBE ${table}`);
+  if (!columns.some((c) => c.column_name === 'region'))
+    await conn.run(`ALTER TABLE ${table} ADD COLUMN region VARCHAR`);
+}
+
+/**
+ * What the measure step (campaigns/00_measure_macros.sql) needs on `conn`, which holds this
+ * month's snapshot_subscribers: its settings, table unreadable_in_run_month of `month` and the
+ * macros campaign_list_subscribers and campaign_groups.
+ */
+export async function prepareMeasureStep(conn: DuckDBConnection, month: string): Promise<void> {
+  await setVariable(conn, 'z', CAMPAIGN_MEASUREMENT.z);
+  await setVariable(conn, 'min_arm_subscribers', CAMPAIGN_MEASUREMENT.minArmSubscribers);
+  await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));
+  await setVariable(conn, 'run_month', month);
+  await findUnreadableInRunMonth(conn);
+  await runScript(conn, await readSql(import.meta.url, './campaigns/00_measure_macros.sql'));
 }
 
 /**

@@ -24,7 +24,8 @@ import {
   type ReportInput,
 } from './report/report';
 import { campaignsSection } from './report/sections/campaigns';
-import type { CampaignMetrics, ListFit } from './campaign-metrics';
+import type { CampaignFollowUp, CampaignMetrics, ListFit } from './campaign-metrics';
+import { FOLLOW_UP_FILE, followUpCampaigns, followUpGroups } from './campaign-follow-up';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
 import { labelsRunCopy, mappingRunCopy, snapshotCopyName } from './run-copies';
@@ -106,13 +107,16 @@ export async function publishSnapshot(
   /** The snapshot the report names in its header and the campaign measurement's recorded list fits (a
    * reproduction passes the original's, so its report matches), and the signer of manifest.json
    * (the worker's SEGFLOW_SIGNING_KEY); a reproduction's copies of the contact log and labels file,
-   * read in place of the files at their paths. */
+   * read in place of the files at their paths; followUp false to leave out the follow-up of last month's
+   * measurement. */
   options: {
     reportAs?: ReportedSnapshot;
     recordedFits?: ListFit[];
     signer?: Signer;
     contactLogCopy?: string;
     labelsCopy?: string;
+    /** False: no follow-up of last month's measurement (a reproduction of a snapshot published before it). */
+    followUp?: boolean;
   } = {},
 ): Promise<PublishResult> {
   const month = request.load.params.month;
@@ -190,16 +194,18 @@ async function writeOutputs(
     recordedFits,
     contactLogCopy,
     labelsCopy,
-  }: { recordedFits?: ListFit[]; contactLogCopy?: string; labelsCopy?: string },
+    followUp: followingUp = true,
+  }: { recordedFits?: ListFit[]; contactLogCopy?: string; labelsCopy?: string; followUp?: boolean },
 ): Promise<{
   outputs: OutputFile[];
   report: PreparedReport;
-  campaigns: CampaignMetrics | undefined;
+  campaigns: Campaigns;
   reasons: ReasonsMethod | null;
 }> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
   let campaigns: CampaignMetrics | undefined;
+  let followUp: CampaignFollowUp | undefined;
   let reasons: ReasonsMethod | null = null;
   const { files, report } = await withConnection(request.load.dbPath, async (conn) => {
     const files: string[] = [];
@@ -243,16 +249,31 @@ async function writeOutputs(
       store.dataRoot,
     );
     if (campaigns?.measured) for (const output of CAMPAIGN_OUTPUTS) await publishTable(output, false);
+    // the list last month's run measured, measured again with churn read this month
+    if (followingUp)
+      followUp = await followUpCampaigns(conn, { month: request.load.params.month, previous, previousStore });
+    if (followUp?.measured) await publishTable({ table: 'snapshot_campaign_follow_up', file: FOLLOW_UP_FILE }, false);
+    const followUpReport = followUp
+      ? { metrics: followUp, groups: followUp.measured ? await followUpGroups(conn) : [] }
+      : undefined;
     await checkpoint({ stage: 'publish: report.html' });
-    const campaignsReport = campaigns
-      ? await campaignsSection({ metrics: campaigns, groups: campaigns.measured ? await readCampaignGroups(conn) : [] })
+    const campaignsMetrics: CampaignMetrics | null = campaigns
+      ? campaigns
       : !previous
         ? // the store's first month: say what next month's run will measure
-          await campaignsSection({ metrics: { measured: false, reason: FIRST_MONTH }, groups: [] })
+          { measured: false, reason: FIRST_MONTH }
         : (await hasControlGroup(conn, versionDir(previousStore, previous.month, previous.version)))
           ? // last month has a list to measure: say how, rather than leave the question out
-            await campaignsSection({ metrics: { measured: false, reason: NO_CONTACT_LOG }, groups: [] })
+            { measured: false, reason: NO_CONTACT_LOG }
           : null;
+    const campaignsReport =
+      campaignsMetrics || followUpReport
+        ? await campaignsSection({
+            metrics: campaignsMetrics,
+            groups: campaignsMetrics?.measured ? await readCampaignGroups(conn) : [],
+            followUp: followUpReport,
+          })
+        : null;
     return {
       files,
       report: await buildReport(conn, request, previous !== null, campaignsReport, reasons),
@@ -294,7 +315,7 @@ async function writeOutputs(
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
-  return { outputs, report, campaigns, reasons };
+  return { outputs, report, campaigns: { measurement: campaigns, followUp }, reasons };
 }
 
 /**
@@ -385,11 +406,17 @@ async function writeRuleTables(conn: DuckDBConnection, params: RunParams): Promi
   });
 }
 
+/** The run's campaign measurement (given a contact log) and the follow-up of last month's (when it measured one). */
+interface Campaigns {
+  measurement: CampaignMetrics | undefined;
+  followUp: CampaignFollowUp | undefined;
+}
+
 function buildManifest(
   run: RunRef,
   request: PublishRequest,
   outputs: OutputFile[],
-  campaigns: CampaignMetrics | undefined,
+  { measurement: campaigns, followUp }: Campaigns,
   reasons: ReasonsMethod | null,
 ): SnapshotManifest {
   const { load, cluster, churn } = request;
@@ -460,9 +487,10 @@ function buildManifest(
       previousSnapshot: cluster.previous,
       segments: cluster.segments,
       ...(campaigns ? { campaigns } : {}),
+      ...(followUp ? { campaignFollowUp: followUp } : {}),
     },
     outputs,
-    ...(request.lineage ? { lineage: runLineage(request.lineage, request) } : {}),
+    ...(request.lineage ? { lineage: runLineage(request.lineage, request, reasons) } : {}),
     timings: {
       loadSeconds: load.seconds,
       featuresSeconds: request.features.seconds,
@@ -493,21 +521,22 @@ function withEnsembleLineage(lineage: Lineage, cache: EnsembleSummary['cache']):
 }
 
 /** The run's lineage: the load-features key, then each later stage's keys and what it took, in stage order. */
-function runLineage(base: Lineage, request: PublishRequest): Lineage {
+function runLineage(base: Lineage, request: PublishRequest, reasons: ReasonsMethod | null): Lineage {
   let lineage = withUsageMonthLineage(base, request.load);
   lineage = withMonthLineage(lineage, request.features);
   lineage = withStageCacheUse(lineage, 'segmentsKey', request.cluster.cache);
   lineage = withStageCacheUse(lineage, 'treeKey', request.churn.treeCache);
-  return withEnsembleLineage(lineage, request.churn.ensemble?.cache);
+  lineage = withEnsembleLineage(lineage, request.churn.ensemble?.cache);
+  return withStageCacheUse(lineage, 'reasonsKey', reasons?.cache);
 }
 
 /**
  * The run's lineage with a stage's key (the readable tree's, activities/ensemble-cache.ts; the
- * segments', segments-cache.ts) and, when it took the artifact from an earlier run, that artifact.
+ * segments', segments-cache.ts; the dispatch list reasons', dispatch-reasons.ts) and, when it took the artifact from an earlier run, that artifact.
  */
 function withStageCacheUse(
   lineage: Lineage,
-  field: 'treeKey' | 'segmentsKey',
+  field: 'treeKey' | 'segmentsKey' | 'reasonsKey',
   cache: StageCacheUse | undefined,
 ): Lineage {
   if (!cache) return lineage;

@@ -1,4 +1,4 @@
-import type { CampaignMetrics } from '../activities/campaign-metrics';
+import type { CampaignFollowUp, CampaignFollowUpGroup, CampaignMetrics } from '../activities/campaign-metrics';
 
 /** What a campaign group's measurement says, by the direction of a significant uplift. */
 export type UpliftReading = 'too small' | 'no clear effect' | 'kept' | 'lost';
@@ -46,4 +46,83 @@ export function noControlGroup(metrics: Extract<CampaignMetrics, { measured: tru
   const { overall, dispatchFrom } = metrics;
   if (overall.controlSubscribers + (overall.controlUnreadable ?? 0) > 0) return null;
   return `${dispatchFrom.month}/v${dispatchFrom.version}'s list holds nobody out (no control group)`;
+}
+
+/** The parts of a follow-up group its sentences read (CampaignFollowUpGroup). */
+type FollowUpRow = Pick<
+  CampaignFollowUpGroup,
+  | 'controlChurnRate'
+  | 'targetedChurnRate'
+  | 'absoluteUplift'
+  | 'upliftLow'
+  | 'upliftHigh'
+  | 'significant'
+  | 'tooSmall'
+  | 'ownMonthAbsoluteUplift'
+  | 'ownMonthUpliftLow'
+  | 'ownMonthUpliftHigh'
+  | 'ownMonthSignificant'
+  | 'ownMonthTooSmall'
+>;
+
+/** An uplift in signed percentage points, e.g. "+3.2 pp", "−0.4 pp"; "–" for none. */
+export function signedPoints(n: number | null): string {
+  if (n === null) return '–';
+  const value = (n * 100).toFixed(1);
+  return `${n >= 0.0005 ? '+' : n <= -0.0005 ? '−' : ''}${value.replace('-', '')} pp`;
+}
+
+/** An interval of uplifts in signed percentage points, e.g. "−0.6 to +8.7 pp". */
+export function signedInterval(low: number | null, high: number | null): string {
+  return `${signedPoints(low).replace(' pp', '')} to ${signedPoints(high)}`;
+}
+
+/** The reading of the uplift measured in the month of contact (null: that group was not measured then). */
+export function ownMonthReading(row: FollowUpRow): UpliftReading | null {
+  if (row.ownMonthSignificant === null || row.ownMonthTooSmall === null) return null;
+  return upliftReading({
+    tooSmall: row.ownMonthTooSmall,
+    significant: row.ownMonthSignificant,
+    absoluteUplift: row.ownMonthAbsoluteUplift,
+  });
+}
+
+/**
+ * How the effect measured in the month of contact stands a month later, e.g. "it still held a
+ * month later", from the two readings.
+ */
+export function followUpVerdict(row: FollowUpRow): string {
+  const then = ownMonthReading(row);
+  const now = upliftReading(row);
+  if (now === 'too small') return 'too few subscribers to tell';
+  if (then === 'kept' && now === 'kept') return 'the contacts still kept subscribers a month later';
+  if (then === 'kept') return 'the effect measured in the month of contact cannot be told from none a month later';
+  if (now === 'kept')
+    return 'the contacted left less often a month later, a difference the month of contact could not yet show';
+  if (now === 'lost') return 'more of the contacted than of the control group had left a month later';
+  return 'neither month can tell the difference from none';
+}
+
+/**
+ * The follow-up's headline in plain text (the report escapes it, `campaigns show` wraps it), e.g.
+ * "A month later: 2026-05/v1's list (measured by 2026-06/v1, churn read in 2026-06), read again in
+ * 2026-07: 25.0% of the held out and 21.0% of the targeted had no usage in 2026-07: uplift +4.0 pp
+ * (95% interval +0.5 to +7.6 pp, significant (kept)), against +3.2 pp (+0.4 to +6.3 pp, significant
+ * (kept)) in 2026-06: the contacts still kept subscribers a month later."
+ */
+export function followUpHeadline(followUp: CampaignFollowUp): string {
+  if (!followUp.measured) return `A month later: not followed up: ${followUp.reason}.`;
+  const { dispatchFrom, firstMeasuredIn, churnMonth, overall } = followUp;
+  const pct = (n: number | null) => (n === null ? '–' : `${(n * 100).toFixed(1)}%`);
+  const then = ownMonthReading(overall);
+  const own =
+    overall.ownMonthAbsoluteUplift === null || then === null
+      ? ''
+      : `, against ${signedPoints(overall.ownMonthAbsoluteUplift)} (${signedInterval(overall.ownMonthUpliftLow, overall.ownMonthUpliftHigh)}, ${READING_IN_TABLES[then]}) in ${firstMeasuredIn.month}`;
+  return `A month later: ${dispatchFrom.month}/v${dispatchFrom.version}'s list (measured by ${firstMeasuredIn.month}/v${firstMeasuredIn.version}, churn read in ${firstMeasuredIn.month}), read again in ${churnMonth}: ${pct(overall.controlChurnRate)} of the held out and ${pct(overall.targetedChurnRate)} of the targeted had no usage in ${churnMonth}: uplift ${signedPoints(overall.absoluteUplift)} (95% interval ${signedInterval(overall.upliftLow, overall.upliftHigh)}, ${READING_IN_TABLES[upliftReading(overall)]})${own}: ${followUpVerdict(overall)}.`;
+}
+
+/** What the follow-up counts as churned, and what it leaves out, in one plain sentence. */
+export function followUpDefinition(churnMonth: string, ownMonth: string): string {
+  return `Churned by ${churnMonth}: on the list and no usage in ${churnMonth}, whether the subscriber left in ${ownMonth} or in ${churnMonth} (one back after a month without usage counts as kept); same arms (intent to treat), groups, interval and too-small rule as the month of contact's measurement; no kept per 100 contacts (no contact log is read a month later: the month of contact's is in its own campaigns.parquet).`;
 }

@@ -112,6 +112,12 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     const { month, version, sha256 } = campaigns.dispatchFrom;
     if (sha256) await check('dispatch list', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
   }
+  // the list followed up a month later, pinned by the sha256 recorded (absent in older manifests)
+  const followUp = manifest.metrics.campaignFollowUp;
+  if (followUp?.measured) {
+    const { month, version, sha256 } = followUp.dispatchFrom;
+    await check('dispatch list followed up', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
+  }
   const pinned = manifest.metrics.previousSnapshot;
   const previousSnapshotGone = !!pinned && !(await listVersions(store, pinned.month)).includes(pinned.version);
   if (pinned && previousSnapshotGone)
@@ -164,6 +170,8 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
         recordedFits: manifest.metrics.campaigns?.measured ? manifest.metrics.campaigns.listFits : undefined,
         contactLogCopy,
         labelsCopy,
+        // a manifest without it was published before the follow-up, or had nothing to follow up
+        followUp: manifest.metrics.campaignFollowUp !== undefined,
       },
     );
     const again = await readManifest(scratchStore, published.month, published.version);

@@ -1,6 +1,6 @@
 import type { SegmentAction } from '../domain/actions';
 import type { RunParams } from '../domain/params';
-import type { CampaignMetrics } from '../activities/campaign-metrics';
+import type { CampaignFollowUp, CampaignMetrics } from '../activities/campaign-metrics';
 import type { ChurnSummary, EnsembleSummary } from '../activities/churn-summary';
 import type { CodeVersion } from '../activities/code-version';
 import type { LabelsFile } from '../activities/labels';
@@ -62,6 +62,8 @@ export interface Lineage {
   treeKey?: string;
   /** The segments' key: the clustering taken from an earlier run or stored by this one (absent in older runs). */
   segmentsKey?: string;
+  /** The dispatch list's exact reasons' key: taken from an earlier run or stored by this one (absent in older runs, and without the ensemble). */
+  reasonsKey?: string;
   /** Empty for a cold run. */
   reused: ReusedArtifact[];
   /** Earlier window months whose input files changed since last month's snapshot read them: which, and what follows. */
@@ -147,6 +149,13 @@ export interface SnapshotManifest {
      * only): overall and per action; campaigns.parquet holds every breakdown.
      */
     campaigns?: CampaignMetrics;
+    /**
+     * The list the previous snapshot's run measured, measured again with churn read in this run's
+     * month (campaign-follow-up.ts): overall and per action; campaigns_followup.parquet holds every
+     * breakdown. Absent when the previous snapshot measured no campaign, and in manifests published
+     * before the follow-up.
+     */
+    campaignFollowUp?: CampaignFollowUp;
   };
   outputs: OutputFile[];
   /** Absent in snapshots published before stage reuse, and in reproductions (always cold). */

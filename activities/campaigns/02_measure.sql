@@ -1,21 +1,9 @@
 -- Did last month's contacts keep subscribers? For last month's dispatch list (previous_dispatch,
 -- with its control flag), churn in the run month of the contacted arm (control = false: intent
 -- to treat, whether or not the call got through) against the held-out control arm, overall and
--- by action (recommended product), segment, channel, contact moment and grid.
--- Churned: on last month's list and not active this month (no valid usage row in the run month,
--- so not in snapshot_subscribers): the same definition as the churn model's label. As for that
--- label, a subscriber whose every run-month row was quarantined (unreadable, not absent) is in
--- neither arm: whether it left is unknown (table unreadable_in_run_month,
--- features/unreadable_in_run_month.sql).
--- Uplift = control churn rate - contacted churn rate (positive: fewer left), with the Newcombe
--- hybrid score interval (from two Wilson intervals; z from the session variable z).
-CREATE OR REPLACE TEMP MACRO wilson_centre(x, n) AS
-  (x / n + getvariable('z') ^ 2 / (2 * n)) / (1 + getvariable('z') ^ 2 / n);
-CREATE OR REPLACE TEMP MACRO wilson_half(x, n) AS
-  getvariable('z') * sqrt((x / n) * (1 - x / n) / n + getvariable('z') ^ 2 / (4 * n ^ 2)) / (1 + getvariable('z') ^ 2 / n);
-CREATE OR REPLACE TEMP MACRO wilson_low(x, n) AS wilson_centre(x, n) - wilson_half(x, n);
-CREATE OR REPLACE TEMP MACRO wilson_high(x, n) AS wilson_centre(x, n) + wilson_half(x, n);
-
+-- by action, segment, channel, contact moment and grid, with what the contact log
+-- (checked_contacts, rows used: reason NULL) records of each subscriber. The measure step and its
+-- rules are the macros of 00_measure_macros.sql.
 CREATE OR REPLACE TEMP TABLE campaign_subscribers AS
 WITH contacted AS (
   SELECT subscriber_id, count(*) AS contacts,
@@ -24,84 +12,13 @@ WITH contacted AS (
   FROM checked_contacts WHERE reason IS NULL
   GROUP BY subscriber_id
 )
-SELECT d.subscriber_id, d.control, d.recommended_product, d.segment_name, d.channel, d.contact_moment,
-       -- a grid is a grid of its region: a code that repeats across regions is named with its region
-       CASE WHEN count(DISTINCT coalesce(d.region, '(no region)')) OVER (PARTITION BY d.grid) > 1
-            THEN coalesce(d.region, '(no region)') || ' / ' || coalesce(d.grid, '(no grid)') ELSE d.grid END AS grid,
-       s.subscriber_id IS NULL AS churned,
+SELECT l.*,
        c.subscriber_id IS NOT NULL AS contacted,
        coalesce(c.accepted, false) AS accepted,
-       coalesce(c.outcome_known, false) AS outcome_known,
-       -- in neither arm, but counted (control_unreadable, targeted_unreadable)
-       s.subscriber_id IS NULL AND d.subscriber_id IN (SELECT subscriber_id FROM unreadable_in_run_month) AS unreadable
-FROM previous_dispatch d
-LEFT JOIN snapshot_subscribers s USING (subscriber_id)
+       coalesce(c.outcome_known, false) AS outcome_known
+FROM campaign_list_subscribers('previous_dispatch') l
 LEFT JOIN contacted c USING (subscriber_id);
 
 CREATE OR REPLACE TEMP TABLE snapshot_campaigns AS
-WITH by_group AS (
-  SELECT dimension, "group",
-    count(*) FILTER (WHERE NOT unreadable AND control) AS control_subscribers,
-    count(*) FILTER (WHERE NOT unreadable AND control AND churned) AS control_churned,
-    count(*) FILTER (WHERE NOT unreadable AND NOT control) AS targeted_subscribers,
-    count(*) FILTER (WHERE NOT unreadable AND NOT control AND churned) AS targeted_churned,
-    count(*) FILTER (WHERE NOT unreadable AND NOT control AND contacted) AS contacted_subscribers,
-    count(*) FILTER (WHERE NOT unreadable AND NOT control AND outcome_known) AS outcome_subscribers,
-    count(*) FILTER (WHERE NOT unreadable AND NOT control AND accepted) AS accepted_subscribers,
-    count(*) FILTER (WHERE NOT unreadable AND control AND contacted) AS contacted_controls,
-    count(*) FILTER (WHERE NOT unreadable AND NOT control AND accepted AND churned) AS accepted_churned,
-    count(*) FILTER (WHERE unreadable AND control) AS control_unreadable,
-    count(*) FILTER (WHERE unreadable AND NOT control) AS targeted_unreadable
-  FROM (
-    SELECT c.*, g.dimension, g."group"
-    FROM campaign_subscribers c,
-    LATERAL (VALUES
-      ('all', 'all on the list'), ('action', c.recommended_product), ('segment', c.segment_name),
-      ('channel', c.channel), ('contact moment', c.contact_moment), ('grid', c.grid)
-    ) AS g(dimension, "group")
-  )
-  GROUP BY dimension, "group"
-), rates AS (
-  SELECT *,
-    control_churned / nullif(control_subscribers, 0) AS control_churn_rate,
-    targeted_churned / nullif(targeted_subscribers, 0) AS targeted_churn_rate
-  FROM by_group
-), intervals AS (
-  SELECT *,
-    control_churn_rate - targeted_churn_rate AS absolute_uplift,
-    (control_churn_rate - targeted_churn_rate) - sqrt(
-      (control_churn_rate - wilson_low(control_churned, control_subscribers)) ^ 2
-      + (wilson_high(targeted_churned, targeted_subscribers) - targeted_churn_rate) ^ 2) AS uplift_low,
-    (control_churn_rate - targeted_churn_rate) + sqrt(
-      (wilson_high(control_churned, control_subscribers) - control_churn_rate) ^ 2
-      + (targeted_churn_rate - wilson_low(targeted_churned, targeted_subscribers)) ^ 2) AS uplift_high,
-    least(control_subscribers, targeted_subscribers) < getvariable('min_arm_subscribers') AS too_small
-  FROM rates
-)
-SELECT
-  dimension, "group",
-  control_subscribers, control_churned, round(control_churn_rate, 6) AS control_churn_rate,
-  targeted_subscribers, targeted_churned, round(targeted_churn_rate, 6) AS targeted_churn_rate,
-  round(absolute_uplift, 6) AS absolute_uplift,
-  round(absolute_uplift / nullif(control_churn_rate, 0), 6) AS relative_uplift,
-  round(uplift_low, 6) AS uplift_low,
-  round(uplift_high, 6) AS uplift_high,
-  NOT too_small AND (uplift_low > 0 OR uplift_high < 0) AS significant,
-  too_small,
-  -- per 100 subscribers actually contacted: the list's uplift over the share reached by a contact
-  -- (Bloom); not given (NULL) for a group with fewer logged subscribers than min_logged_subscribers,
-  -- nor at all when kept_per_contact_readable is false (a log mostly unusable: most likely the wrong file)
-  CASE WHEN getvariable('kept_per_contact_readable') AND contacted_subscribers >= getvariable('min_logged_subscribers')
-       THEN round(100 * absolute_uplift * targeted_subscribers / nullif(contacted_subscribers, 0), 3)
-  END AS kept_per_100_contacts,
-  contacted_subscribers,
-  accepted_subscribers,
-  round(accepted_subscribers / nullif(outcome_subscribers, 0), 6) AS acceptance_rate,
-  contacted_controls,
-  -- on the list, but every run-month usage row quarantined: whether they left is unknown (in neither arm)
-  control_unreadable,
-  targeted_unreadable,
-  -- accepted an offer yet no usage in the run month: churned anyway, or a log to check (a wrong id or outcome)
-  accepted_churned
-FROM intervals
+FROM campaign_groups('campaign_subscribers')
 ORDER BY list_position(getvariable('dimensions'), dimension), "group";

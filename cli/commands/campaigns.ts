@@ -1,5 +1,10 @@
 import { join, resolve } from 'node:path';
-import type { CampaignGroup, CampaignMetrics } from '../../activities/campaign-metrics';
+import type {
+  CampaignFollowUp,
+  CampaignFollowUpGroup,
+  CampaignGroup,
+  CampaignMetrics,
+} from '../../activities/campaign-metrics';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { addMonths } from '../../domain/month';
 import { CAMPAIGN_DIMENSIONS } from '../../domain/campaigns';
@@ -11,7 +16,15 @@ import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { output, padColumns, positiveInt, required } from '../options';
 import stringWidth from 'string-width';
-import { keptPer100Gap, noControlGroup, READING_IN_TABLES, upliftReading } from '../../domain/campaign-reading';
+import {
+  followUpDefinition,
+  followUpHeadline,
+  keptPer100Gap,
+  noControlGroup,
+  ownMonthReading,
+  READING_IN_TABLES,
+  upliftReading,
+} from '../../domain/campaign-reading';
 
 /** The width `campaigns show` fits its text to. */
 const TEXT_WIDTH = 100;
@@ -135,6 +148,63 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
   ].join('\n');
 }
 
+/**
+ * The follow-up for people (`campaigns show` of the month after the measurement): the headline,
+ * then per dimension the churn of each arm by the follow-up's month with the uplift, and the
+ * uplift in the month of contact beside the uplift a month later.
+ */
+export function followUpText(followUp: CampaignFollowUp, shown: CampaignFollowUpGroup[]): string {
+  if (!followUp.measured) return wrap(followUpHeadline(followUp)).join('\n');
+  const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
+  const count = (n: number) => n.toLocaleString('en-US');
+  const { churnMonth, firstMeasuredIn, overall } = followUp;
+  const own = firstMeasuredIn.month;
+  const dimensions = [...new Set(shown.map((g) => g.dimension))];
+  const byDimension = (cells: (g: CampaignFollowUpGroup) => string[], headers: string[]) =>
+    dimensions.flatMap((dimension) => [
+      '',
+      ...dimensionTable(
+        dimension,
+        headers,
+        shown.filter((g) => g.dimension === dimension).map((g) => ({ name: g.group ?? '(none)', cells: cells(g) })),
+        true,
+      ),
+    ]);
+  const unreadableNow = overall.controlUnreadable + overall.targetedUnreadable;
+  const ownReading = (g: CampaignFollowUpGroup) => {
+    const read = ownMonthReading(g);
+    return read === null ? '–' : READING_IN_TABLES[read];
+  };
+  return [
+    ...wrap(followUpHeadline(followUp)),
+    ...(unreadableNow > 0
+      ? wrap(
+          `unreadable: ${count(unreadableNow)} on the list (${count(overall.controlUnreadable)} held out, ${count(overall.targetedUnreadable)} targeted) had every ${churnMonth} usage row quarantined: in neither arm`,
+        )
+      : []),
+    '',
+    ...wrap(followUpDefinition(churnMonth, own)),
+    ...byDimension(
+      (g) => [
+        count(g.controlSubscribers),
+        pp(g.controlChurnRate),
+        count(g.targetedSubscribers),
+        pp(g.targetedChurnRate),
+        pp(g.absoluteUplift),
+        `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
+        READING_IN_TABLES[upliftReading(g)],
+      ],
+      ['control', 'churn%', 'targeted', 'churn%', 'uplift', '95% interval', 'reading'],
+    ),
+    '',
+    ...wrap(`The uplift in ${own} (the month of contact) and by ${churnMonth} (a month later), in percentage points.`),
+    ...byDimension(
+      (g) => [pp(g.ownMonthAbsoluteUplift), ownReading(g), pp(g.absoluteUplift), READING_IN_TABLES[upliftReading(g)]],
+      [`in ${own}`, 'reading', `by ${churnMonth}`, 'reading'],
+    ),
+  ].join('\n');
+}
+
 /** Subscribers of a group left out of both arms: every run-month usage row quarantined (0 in older measurements). */
 export function unreadable(g: CampaignGroup): number {
   return (g.controlUnreadable ?? 0) + (g.targetedUnreadable ?? 0);
@@ -162,7 +232,32 @@ export function registerCampaigns(program: Command): void {
     .action(async (reference: string, options: { by?: string; json: boolean }) => {
       const store = loadConfig().store;
       const ref = await resolveSnapshot(store, reference);
-      const metrics = (await readManifest(store, ref.month, ref.version)).metrics.campaigns;
+      const recorded = (await readManifest(store, ref.month, ref.version)).metrics;
+      const metrics = recorded.campaigns;
+      // absent in manifests published before the follow-up, and when last month measured no campaign
+      const followUp = recorded.campaignFollowUp;
+      if (options.by && !(CAMPAIGN_DIMENSIONS as readonly string[]).includes(options.by))
+        throw new UsageError(`--by must be one of ${CAMPAIGN_DIMENSIONS.join(', ')}`);
+      const dimensionsShown = ['all', 'action', options.by];
+      const { readPublishedFollowUp } = await import('../../activities/campaign-follow-up');
+      const followUpGroups = followUp?.measured
+        ? await readPublishedFollowUp(versionDir(store, ref.month, ref.version))
+        : [];
+      const followUpShown = followUpGroups.filter((g) => dimensionsShown.includes(g.dimension));
+      const followUpOutput = followUp
+        ? { followUp: { metrics: followUp, groups: options.by ? followUpShown : followUpGroups } }
+        : {};
+      if (!metrics && followUp) {
+        // this run measured nothing itself (no contact log): the follow-up of last month's measurement alone
+        output(options.json, { snapshot: ref, ...followUpOutput }, () =>
+          [
+            `${ref.month}/v${ref.version}: no campaign measured (its run had no --param contacts)`,
+            '',
+            followUpText(followUp, followUpShown),
+          ].join('\n'),
+        );
+        return;
+      }
       if (!metrics) {
         // another version of the month may have measured one (an analyst's rerun without the log became the latest)
         const { listVersions } = await import('../../store/snapshots');
@@ -187,13 +282,13 @@ export function registerCampaigns(program: Command): void {
               : ''),
         );
       }
-      if (options.by && !(CAMPAIGN_DIMENSIONS as readonly string[]).includes(options.by))
-        throw new UsageError(`--by must be one of ${CAMPAIGN_DIMENSIONS.join(', ')}`);
       const { readPublishedCampaigns } = await import('../../activities/campaigns');
       const groups = metrics.measured ? await readPublishedCampaigns(versionDir(store, ref.month, ref.version)) : [];
-      const shown = groups.filter((g) => ['all', 'action', options.by].includes(g.dimension));
-      output(options.json, { snapshot: ref, metrics, groups: options.by ? shown : groups }, () =>
-        campaignsText(ref, metrics, shown),
+      const shown = groups.filter((g) => dimensionsShown.includes(g.dimension));
+      output(options.json, { snapshot: ref, metrics, groups: options.by ? shown : groups, ...followUpOutput }, () =>
+        [campaignsText(ref, metrics, shown), ...(followUp ? ['', followUpText(followUp, followUpShown)] : [])].join(
+          '\n',
+        ),
       );
     });
   campaigns

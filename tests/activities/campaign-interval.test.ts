@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { queryRows, readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
 import { CAMPAIGN_DIMENSIONS, CAMPAIGN_MEASUREMENT } from '../../domain/campaigns';
 
-const measureSql = () => readSql(new URL('../../activities/campaigns/', import.meta.url).href, '02_measure.sql');
+const campaignsSql = (file: string) => readSql(new URL('../../activities/campaigns/', import.meta.url).href, file);
+/** The measure step's macros, then the measurement. */
+const measureSql = async () =>
+  `${await campaignsSql('00_measure_macros.sql')}\n${await campaignsSql('02_measure.sql')}`;
 
 /**
  * The measurement SQL on hand-made lists: a list of `control` and `targeted` subscribers of whom

@@ -1,13 +1,29 @@
-import type { CampaignGroup, CampaignMetrics } from '../../campaign-metrics';
+import type { CampaignFollowUp, CampaignFollowUpGroup, CampaignGroup, CampaignMetrics } from '../../campaign-metrics';
 import { campaignWarnings } from '../../campaigns';
+import { FOLLOW_UP_FILE } from '../../campaign-follow-up';
 import { renderChart } from '../charts';
 import { decimals, escape, fmt, pct as percentOf, type ReportSection } from '../html';
-import { keptPer100Gap, noControlGroup, READING_IN_TABLES, upliftReading } from '../../../domain/campaign-reading';
+import {
+  followUpDefinition,
+  followUpHeadline,
+  keptPer100Gap,
+  noControlGroup,
+  ownMonthReading,
+  READING_IN_TABLES,
+  signedInterval,
+  signedPoints,
+  upliftReading,
+} from '../../../domain/campaign-reading';
 
-/** What the section shows: the manifest's campaign metrics and every row of campaigns.parquet. */
+/**
+ * What the section shows: the manifest's campaign metrics and every row of campaigns.parquet
+ * (null: this run measured nothing, only the follow-up), and the follow-up of the list last month's
+ * run measured, with every row of campaigns_followup.parquet.
+ */
 export interface CampaignsSectionData {
-  metrics: CampaignMetrics;
+  metrics: CampaignMetrics | null;
   groups: CampaignGroup[];
+  followUp?: { metrics: CampaignFollowUp; groups: CampaignFollowUpGroup[] };
 }
 
 /** Breakdowns shown as tables; grids are summarised (campaigns.parquet holds each grid's row). */
@@ -16,7 +32,13 @@ const TABLE_DIMENSIONS = ['action', 'channel', 'contact moment', 'segment'] as c
 /** The report section "Did last month's actions work?": uplift per action with its interval, then the breakdowns. */
 export async function campaignsSection(data: CampaignsSectionData): Promise<ReportSection> {
   const { metrics, groups } = data;
-  const section = (html: string) => ({ id: 'campaigns', title: "Did last month's actions work?", html });
+  const followUp = data.followUp ? followUpPart(data.followUp.metrics, data.followUp.groups) : '';
+  const section = (html: string) => ({
+    id: 'campaigns',
+    title: "Did last month's actions work?",
+    html: followUp ? `${html}\n    ${followUp}` : html,
+  });
+  if (!metrics) return section('');
   if (!metrics.measured) return section(`<p class="note">Not measured: ${escape(metrics.reason)}.</p>`);
   const { overall, contacts, dispatchFrom } = metrics;
   const noControl = noControlGroup(metrics);
@@ -193,7 +215,7 @@ function groupTable(dimension: string, rows: CampaignGroup[]): string {
     </table>`;
 }
 
-function tableReading(g: CampaignGroup): string {
+function tableReading(g: Pick<CampaignGroup, 'tooSmall' | 'significant' | 'absoluteUplift'>): string {
   const read = upliftReading(g);
   return read === 'kept' || read === 'lost' ? `<b>${READING_IN_TABLES[read]}</b>` : READING_IN_TABLES[read];
 }
@@ -205,3 +227,38 @@ function quarantineReasons(byReason: Record<string, number>): string {
 
 const pct = (n: number | null) => (n === null ? '–' : percentOf(n));
 const points = (n: number | null) => (n === null ? '–' : `${(n * 100).toFixed(1)} pp`);
+
+/**
+ * "A month later": the list last month's run measured, read again with churn in this month: the
+ * headline for the whole list, then the whole list and each action, the uplift in the month of
+ * contact beside the uplift by this month.
+ */
+export function followUpPart(metrics: CampaignFollowUp, groups: CampaignFollowUpGroup[]): string {
+  const heading = '<h3>A month later</h3>';
+  if (!metrics.measured) return `${heading}\n    <p class="note">${escape(followUpHeadline(metrics))}</p>`;
+  const rows = groups.filter((g) => g.dimension === 'all' || g.dimension === 'action');
+  const own = metrics.firstMeasuredIn.month;
+  const ownReading = (g: CampaignFollowUpGroup) => {
+    const read = ownMonthReading(g);
+    return read === null ? '–' : READING_IN_TABLES[read];
+  };
+  return `${heading}
+    <p>${escape(followUpHeadline(metrics))}</p>
+    <table>
+      <tr><th>action</th><th class="num">control</th><th class="num">left by ${escape(metrics.churnMonth)}</th><th class="num">contacted</th><th class="num">left by ${escape(metrics.churnMonth)}</th><th class="num">uplift in ${escape(own)}</th><th class="num">95% interval</th><th>reading</th><th class="num">uplift by ${escape(metrics.churnMonth)}</th><th class="num">95% interval</th><th>reading</th></tr>
+      ${rows
+        .map(
+          (g) =>
+            `<tr><td>${escape(g.dimension === 'all' ? 'whole list' : (g.group ?? '(none)'))}</td><td class="num">${fmt(g.controlSubscribers)}</td><td class="num">${pct(g.controlChurnRate)}</td><td class="num">${fmt(g.targetedSubscribers)}</td><td class="num">${pct(g.targetedChurnRate)}</td><td class="num">${signedPoints(g.ownMonthAbsoluteUplift)}</td><td class="num">${signedInterval(g.ownMonthUpliftLow, g.ownMonthUpliftHigh)}</td><td>${ownReading(g)}</td><td class="num">${signedPoints(g.absoluteUplift)}</td><td class="num">${signedInterval(g.upliftLow, g.upliftHigh)}</td><td>${tableReading(g)}</td></tr>`,
+        )
+        .join('\n      ')}
+    </table>
+    <p class="note">${escape(followUpDefinition(metrics.churnMonth, own))}${followUpUnreadable(metrics)} Every breakdown is in ${FOLLOW_UP_FILE}.</p>`;
+}
+
+/** The list's subscribers whose every usage row of the follow-up's month was quarantined (in neither arm); empty for none. */
+function followUpUnreadable(metrics: Extract<CampaignFollowUp, { measured: true }>): string {
+  const { controlUnreadable: control, targetedUnreadable: targeted } = metrics.overall;
+  if (control + targeted === 0) return '';
+  return ` ${fmt(control + targeted)} subscribers on the list (${fmt(control)} held out, ${fmt(targeted)} to be contacted) had every usage row of ${escape(metrics.churnMonth)} quarantined: whether they left is unknown, so they are in neither group.`;
+}

@@ -1,0 +1,150 @@
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { CAMPAIGN_MEASUREMENT } from '../domain/campaigns';
+import { hashFile } from '../store/hashing';
+import { versionDir, type SnapshotRef, type StoreConfig } from '../store/layout';
+import type { SnapshotManifest } from '../store/manifest';
+import { readManifest } from '../store/snapshots';
+import type { CampaignFollowUp, CampaignFollowUpGroup } from './campaign-metrics';
+import { prepareMeasureStep, readDispatchList } from './campaigns';
+import { queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
+
+/** Why the follow-up gives no kept per 100 contacts (the manifest's `keptPer100`). */
+export const FOLLOW_UP_KEPT_PER_100 =
+  "not given: the follow-up reads no contact log; the month of contact's kept per 100 contacts is in its own campaigns.parquet";
+
+/** The follow-up's file in a snapshot. */
+export const FOLLOW_UP_FILE = 'campaigns_followup.parquet';
+
+export interface FollowUpRequest {
+  /** This run's month: churn is read in it. */
+  month: string;
+  /** The snapshot this run's segment ids came from (last month's), or null. */
+  previous: SnapshotRef | null;
+  /** The store it lives in (the store itself, except when reproducing elsewhere). */
+  previousStore: StoreConfig;
+}
+
+/**
+ * A month later: when the snapshot this run's segment ids came from (month M) measured a campaign,
+ * measures the same dispatch list again (the one M's manifest names in `dispatchFrom`, read from
+ * the store and checked against its recorded sha256) with churn read in this run's month. Leaves
+ * table snapshot_campaign_follow_up on `conn` (which holds this month's snapshot_subscribers) when
+ * measured. Undefined when M measured no campaign at all (its run had no contact log: no
+ * `metrics.campaigns`), `measured: false` with the reason when M's measurement cannot be followed
+ * up (M did not measure, the list is gone or changed). Pinned by M's manifest, so a reproduction
+ * (whose previous snapshot is pinned) follows up the same list.
+ */
+export async function followUpCampaigns(
+  conn: DuckDBConnection,
+  request: FollowUpRequest,
+): Promise<CampaignFollowUp | undefined> {
+  const { previous, previousStore, month } = request;
+  if (!previous) return undefined;
+  const manifest = await readManifest(previousStore, previous.month, previous.version).catch(() => undefined);
+  const first = manifest?.metrics.campaigns;
+  if (!manifest || !first) return undefined;
+  const firstMeasuredIn: SnapshotRef = { month: previous.month, version: previous.version };
+  const name = `${previous.month}/v${previous.version}`;
+  const notFollowed = (reason: string, dispatchFrom?: SnapshotRef & { sha256?: string }): CampaignFollowUp => ({
+    measured: false,
+    reason,
+    firstMeasuredIn,
+    ...(dispatchFrom ? { dispatchFrom } : {}),
+  });
+  if (!first.measured) return notFollowed(`${name} measured no campaign (not measured: ${first.reason})`);
+  const { month: listMonth, version: listVersion, sha256: recorded } = first.dispatchFrom;
+  const dispatchFrom = { month: listMonth, version: listVersion, ...(recorded ? { sha256: recorded } : {}) };
+  const list = `${listMonth}/v${listVersion}`;
+  if (first.overall.controlSubscribers + (first.overall.controlUnreadable ?? 0) === 0)
+    return notFollowed(`${list}'s list, measured by ${name}, holds nobody out (no control group)`, dispatchFrom);
+  if (!recorded)
+    return notFollowed(
+      `${name} recorded no sha256 of ${list}'s dispatch list (published before it was recorded), so the list cannot be checked to be the one it measured`,
+      dispatchFrom,
+    );
+  const listFile = join(versionDir(previousStore, listMonth, listVersion), 'dispatch.parquet');
+  const now = await hashFile(listFile).catch(() => undefined);
+  if (!now)
+    return notFollowed(
+      `${list}'s dispatch list, measured by ${name}, is no longer in the store (retired or removed)`,
+      dispatchFrom,
+    );
+  if (now.sha256 !== recorded)
+    return notFollowed(
+      `${list}'s dispatch list has changed since ${name} measured it (sha256 ${recorded.slice(0, 12)} then, ${now.sha256.slice(0, 12)} now)`,
+      dispatchFrom,
+    );
+  const ownMonthFile = await ownMonthCampaigns(previousStore, previous, manifest);
+  if ('reason' in ownMonthFile) return notFollowed(ownMonthFile.reason, dispatchFrom);
+
+  await readDispatchList(conn, 'follow_up_dispatch', listFile);
+  await setVariable(conn, 'own_month_campaigns_file', ownMonthFile.path);
+  await conn.run(
+    "CREATE OR REPLACE TEMP TABLE own_month_campaigns AS SELECT * FROM read_parquet(getvariable('own_month_campaigns_file'))",
+  );
+  await prepareMeasureStep(conn, month);
+  await runScript(conn, await readSql(import.meta.url, './campaigns/04_follow_up.sql'));
+  const groups = await readFollowUpGroups(conn, ['all', 'action']);
+  return {
+    measured: true,
+    dispatchFrom: { month: listMonth, version: listVersion, sha256: recorded },
+    firstMeasuredIn,
+    churnMonth: month,
+    interval: CAMPAIGN_MEASUREMENT.interval,
+    minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
+    keptPer100: FOLLOW_UP_KEPT_PER_100,
+    overall: groups.find((g) => g.dimension === 'all') as CampaignFollowUpGroup,
+    byAction: groups.filter((g) => g.dimension === 'action'),
+  };
+}
+
+/** The measuring snapshot's campaigns.parquet, checked against its manifest; or why it cannot be read. */
+async function ownMonthCampaigns(
+  store: StoreConfig,
+  snapshot: SnapshotRef,
+  manifest: SnapshotManifest,
+): Promise<{ path: string } | { reason: string }> {
+  const name = `${snapshot.month}/v${snapshot.version}`;
+  const path = join(versionDir(store, snapshot.month, snapshot.version), 'campaigns.parquet');
+  const recorded = manifest.outputs.find((o) => o.file === 'campaigns.parquet')?.sha256;
+  const now = await hashFile(path).catch(() => undefined);
+  if (!recorded || !now) return { reason: `${name}'s campaigns.parquet is missing` };
+  if (now.sha256 !== recorded) return { reason: `${name}'s campaigns.parquet has changed since it was published` };
+  return { path };
+}
+
+/** Rows of snapshot_campaign_follow_up (or a campaigns_followup.parquet read into that name) in its order, camel-cased. */
+async function readFollowUpGroups(
+  conn: DuckDBConnection,
+  dimensions?: readonly string[],
+): Promise<CampaignFollowUpGroup[]> {
+  const rows = await queryRows<Record<string, unknown>>(conn, 'SELECT * FROM snapshot_campaign_follow_up');
+  return rows
+    .filter((row) => !dimensions || dimensions.includes(row.dimension as string))
+    .map(
+      (row) =>
+        Object.fromEntries(
+          Object.entries(row).map(([key, value]) => [
+            key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()),
+            value,
+          ]),
+        ) as unknown as CampaignFollowUpGroup,
+    );
+}
+
+/** Every row of the follow-up's table on `conn`, for the report. */
+export function followUpGroups(conn: DuckDBConnection): Promise<CampaignFollowUpGroup[]> {
+  return readFollowUpGroups(conn);
+}
+
+/** Every row of a published snapshot's campaigns_followup.parquet (for `segflow campaigns show`). */
+export async function readPublishedFollowUp(snapshotPath: string): Promise<CampaignFollowUpGroup[]> {
+  return withConnection(':memory:', async (conn) => {
+    await setVariable(conn, 'follow_up_file', join(snapshotPath, FOLLOW_UP_FILE));
+    await conn.run(
+      "CREATE TEMP TABLE snapshot_campaign_follow_up AS SELECT * FROM read_parquet(getvariable('follow_up_file'))",
+    );
+    return readFollowUpGroups(conn);
+  });
+}

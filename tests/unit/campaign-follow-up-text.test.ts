@@ -1,0 +1,121 @@
+import { describe, expect, it } from 'vitest';
+import type { CampaignFollowUp, CampaignFollowUpGroup } from '../../activities/campaign-metrics';
+import { campaignsSection, followUpPart } from '../../activities/report/sections/campaigns';
+import { followUpText } from '../../cli/commands/campaigns';
+import { followUpHeadline, followUpVerdict, signedPoints } from '../../domain/campaign-reading';
+
+function row(dimension: string, name: string, values: Partial<CampaignFollowUpGroup> = {}): CampaignFollowUpGroup {
+  return {
+    dimension,
+    group: name,
+    controlSubscribers: 400,
+    controlChurned: 100,
+    controlChurnRate: 0.25,
+    targetedSubscribers: 1_200,
+    targetedChurned: 252,
+    targetedChurnRate: 0.21,
+    absoluteUplift: 0.04,
+    relativeUplift: 0.16,
+    upliftLow: -0.006,
+    upliftHigh: 0.087,
+    significant: false,
+    tooSmall: false,
+    controlUnreadable: 0,
+    targetedUnreadable: 0,
+    ownMonthControlChurnRate: 0.16,
+    ownMonthTargetedChurnRate: 0.128,
+    ownMonthAbsoluteUplift: 0.032,
+    ownMonthUpliftLow: 0.004,
+    ownMonthUpliftHigh: 0.063,
+    ownMonthSignificant: true,
+    ownMonthTooSmall: false,
+    ...values,
+  };
+}
+
+function followUp(overall = row('all', 'all on the list')): Extract<CampaignFollowUp, { measured: true }> {
+  return {
+    measured: true,
+    dispatchFrom: { month: '2026-05', version: 1, sha256: 'a'.repeat(64) },
+    firstMeasuredIn: { month: '2026-06', version: 2 },
+    churnMonth: '2026-07',
+    interval: 'Newcombe hybrid score interval (method 10) from two Wilson 95% intervals',
+    minArmSubscribers: 30,
+    keptPer100: 'not given',
+    overall,
+    byAction: [],
+  };
+}
+
+describe('campaign follow-up as text', () => {
+  it('compares the uplift in the month of contact with the uplift a month later', () => {
+    expect(followUpHeadline(followUp())).toBe(
+      "A month later: 2026-05/v1's list (measured by 2026-06/v2, churn read in 2026-06), read again in 2026-07: 25.0% of the held out and 21.0% of the targeted had no usage in 2026-07: uplift +4.0 pp (95% interval −0.6 to +8.7 pp, not significant), against +3.2 pp (+0.4 to +6.3 pp, significant (kept)) in 2026-06: the effect measured in the month of contact cannot be told from none a month later.",
+    );
+  });
+
+  it('reads the two months together', () => {
+    const kept = { significant: true, upliftLow: 0.01 };
+    expect(followUpVerdict(row('all', 'a', kept))).toBe('the contacts still kept subscribers a month later');
+    expect(followUpVerdict(row('all', 'a', { ...kept, ownMonthSignificant: false }))).toMatch(
+      /^the contacted left less often/,
+    );
+    expect(
+      followUpVerdict(row('all', 'a', { significant: true, absoluteUplift: -0.05, ownMonthSignificant: false })),
+    ).toBe('more of the contacted than of the control group had left a month later');
+    expect(followUpVerdict(row('all', 'a', { ownMonthSignificant: false }))).toBe(
+      'neither month can tell the difference from none',
+    );
+    expect(followUpVerdict(row('all', 'a', { tooSmall: true }))).toBe('too few subscribers to tell');
+    // a group the month of contact did not have
+    expect(
+      followUpHeadline(
+        followUp(row('all', 'a', { ownMonthAbsoluteUplift: null, ownMonthSignificant: null, ownMonthTooSmall: null })),
+      ),
+    ).not.toContain('against');
+  });
+
+  it('signs points, with a true minus and no sign for zero', () => {
+    expect(signedPoints(0.0321)).toBe('+3.2 pp');
+    expect(signedPoints(-0.0321)).toBe('−3.2 pp');
+    expect(signedPoints(0)).toBe('0.0 pp');
+    expect(signedPoints(-0.0001)).toBe('0.0 pp');
+    expect(signedPoints(null)).toBe('–');
+  });
+
+  it('says why a list was not followed up, in the report and campaigns show', async () => {
+    const reason = "2026-05/v1's dispatch list, measured by 2026-06/v1, is no longer in the store (retired or removed)";
+    const notFollowed: CampaignFollowUp = {
+      measured: false,
+      reason,
+      firstMeasuredIn: { month: '2026-06', version: 1 },
+    };
+    expect(followUpText(notFollowed, []).replace(/\n\s+/g, ' ')).toBe(`A month later: not followed up: ${reason}.`);
+    expect(followUpPart(notFollowed, [])).toContain(`A month later: not followed up: ${reason}.`);
+    // a run without a measurement of its own still shows the follow-up
+    const section = await campaignsSection({
+      metrics: null,
+      groups: [],
+      followUp: { metrics: notFollowed, groups: [] },
+    });
+    expect(section.html).toContain('<h3>A month later</h3>');
+  });
+
+  it('fits campaigns show in 100 columns and tables the whole list and each action in the report', () => {
+    const overall = row('all', 'all on the list');
+    const actions = [
+      row('action', 'larger data package or data add-on', { significant: true, upliftLow: 0.02 }),
+      row('action', 'premium unlimited plan with a device offer', { tooSmall: true }),
+    ];
+    const text = followUpText(followUp(overall), [overall, ...actions]);
+    expect(Math.max(...text.split('\n').map((line) => line.length))).toBeLessThanOrEqual(100);
+    expect(text).toContain('in 2026-06');
+    expect(text).toContain('by 2026-07');
+    const html = followUpPart(followUp(overall), [overall, ...actions, row('channel', 'SMS')]);
+    expect(html).toContain('<td>whole list</td>');
+    expect(html).toContain('<td>larger data package or data add-on</td>');
+    expect(html).not.toContain('<td>SMS</td>'); // breakdowns other than action are in the file
+    expect(html).toContain('campaigns_followup.parquet');
+    expect(html).toContain('no kept per 100 contacts');
+  });
+});
