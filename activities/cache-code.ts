@@ -3,6 +3,7 @@
  * `cache prune --older-code` compare a stored artifact's recorded code with (store/stage-cache.ts
  * artifactCode). Kept beside the keys' own modules, which hash the same code for their keys.
  */
+import { REASONS_STAGE, reasonsCodeHash } from './dispatch-reasons';
 import { ENSEMBLE_STAGE, ensembleCodeHash, SCORES_STAGE, scoringCodeHash, TREE_STAGE } from './ensemble-cache';
 import { clusterCodeHash, SEGMENTS_STAGE } from './segments-cache';
 import { LOAD_FEATURES_STAGE } from './stage-cache';
@@ -19,5 +20,6 @@ export function currentCacheCode(): Record<string, string> {
     [TREE_STAGE]: scoringCodeHash(),
     [SCORES_STAGE]: scoringCodeHash(),
     [ENSEMBLE_STAGE]: ensembleCodeHash(),
+    [REASONS_STAGE]: reasonsCodeHash(),
   };
 }

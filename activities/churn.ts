@@ -44,7 +44,7 @@ import {
   treeKey,
   type TreeTask,
 } from './ensemble-cache';
-import { scoredTableFile, writeExplainer } from './stage-outputs';
+import { scoredTableFile, writeExplainer, type ExplainerCache } from './stage-outputs';
 import { featuresFile } from '../store/layout';
 import { hashFile } from '../store/hashing';
 import type { StageCacheAccess, StageCacheUse } from '../store/artifacts';
@@ -342,6 +342,12 @@ async function scoreWithEnsemble(
         CHURN_REASONS,
       )
     : null;
+  const scored: ScoredFeatures = {
+    expressions: input.scoring.expressions,
+    variables: input.variables,
+    meta: input.meta,
+    ...(cache && scoredKey ? { cache: { access: cache, scoredKey, month: input.month } } : {}),
+  };
   const restored =
     cache?.allowed && cachedEnsemble?.trained && scoredKey
       ? await restoreScoredOutput<EnsembleEvaluation>(conn, cache.store, scoredKey, dirname(dbPath))
@@ -351,11 +357,7 @@ async function scoreWithEnsemble(
     const { evaluation, scoredRows, riskBandCounts } = restored.output;
     const ensemble: EnsembleSummary = {
       ...evaluation,
-      modelPath: await writeEnsembleModel(dbPath, cachedEnsemble.trained.model, {
-        expressions: input.scoring.expressions,
-        variables: input.variables,
-        meta: input.meta,
-      }),
+      modelPath: await writeEnsembleModel(dbPath, cachedEnsemble.trained.model, scored),
       trainSeconds: 0,
       scoreSeconds: 0,
       cache: {
@@ -377,13 +379,7 @@ async function scoreWithEnsemble(
       scoreColumns: current.columns,
       reasons: CHURN_REASONS,
     },
-    (holdout) =>
-      evaluateEnsemble(
-        dbPath,
-        holdout,
-        { expressions: input.scoring.expressions, variables: input.variables, meta: input.meta },
-        input.holdoutLabels,
-      ),
+    (holdout) => evaluateEnsemble(dbPath, holdout, scored, input.holdoutLabels),
   );
   const ensemble: EnsembleSummary = {
     ...evaluation,
@@ -512,6 +508,8 @@ interface ScoredFeatures {
   expressions: [string, string][];
   variables: Record<string, string[]>;
   meta: readonly FeatureMeta[];
+  /** Where publishing may find and store the dispatch list's exact reasons for these scores. */
+  cache?: ExplainerCache;
 }
 
 /**
@@ -533,6 +531,7 @@ async function writeEnsembleModel(dbPath: string, model: BoostedModel, features:
     variables: features.variables,
     meta: [...features.meta],
     reasons: CHURN_REASONS,
+    ...(features.cache ? { cache: features.cache } : {}),
   });
   return modelPath;
 }

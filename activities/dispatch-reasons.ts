@@ -5,9 +5,24 @@
  * low-risk subscriber. The subscribers a grid manager reads reasons for, the dispatch
  * list (a few percent of them), get exact TreeSHAP values (ml/tree-shap.ts) instead, at
  * publishing, where the list is known: it depends on value tiers the churn stage does not set.
+ *
+ * An analyst's rerun scored by the same stored ensemble (ensemble-cache.ts) takes the reasons a
+ * run before it found for its list's subscribers from the stage cache (stage dispatch-reasons,
+ * keyed by the scores' key and this code) and explains only the subscribers new on its list:
+ * each subscriber's values depend on its own features and the model alone.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
+import type { ReusedArtifact, StageCacheAccess, StageCacheUse } from '../store/artifacts';
+import { linkOrCopy } from '../store/files';
+import { canonicalJson, hashFile, sha256 } from '../store/hashing';
+import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
+import { lookUpArtifact, storeArtifact } from './artifact-store';
+import { pinCodeHash } from './code-identity';
+import { scoringCodeHash } from './ensemble-cache';
+import { mlCodeFiles } from './ml/code-hash';
 import { reasonTable, writeReasons } from './churn-reasons';
 import { fillNumericGaps } from './churn-features';
 import { checkpoint } from './context';
@@ -15,9 +30,29 @@ import { queryOne, readSql, runScript, setVariable, viewParquet } from './duckdb
 import { rowMajorValues } from './ml/compiled-model';
 import { readColumns } from './ml/columns';
 import { SHAP_MAX_DEPTH, ShapWalk, shapTables, shapTablesFit } from './ml/tree-shap';
-import { readExplainer, scoredTableFile } from './stage-outputs';
+import { readExplainer, scoredTableFile, type ExplainerCache } from './stage-outputs';
 
 const DISPATCH_REASONS_FILE = 'dispatch_reasons.parquet';
+/** The stored reasons this run took from the stage cache, and those it explained itself. */
+const STORED_REASONS_FILE = 'dispatch_reasons_stored.parquet';
+const NEW_REASONS_FILE = 'dispatch_reasons_new.parquet';
+export const REASONS_STAGE = 'dispatch-reasons';
+const REASONS_CODE = 'activities/dispatch-reasons.ts';
+const ROOT = new URL('../', import.meta.url);
+
+/** This module's code and the scoring code's (which words and tables the reasons): the stored reasons' code. */
+export const reasonsCodeHash = pinCodeHash(
+  'the dispatch list reasons code',
+  () => [...mlCodeFiles(), fileURLToPath(new URL(REASONS_CODE, ROOT))],
+  () => sha256(`${scoringCodeHash()}\n${REASONS_CODE}\n${sha256(readFileSync(new URL(REASONS_CODE, ROOT)))}`),
+);
+
+/** The key of the dispatch list reasons of the scores stored under `scoredKey` (ensemble-cache.ts). */
+export function reasonsKey(scoredKey: string): string {
+  return sha256(
+    canonicalJson({ format: STAGE_CACHE_FORMAT, stage: REASONS_STAGE, scoredKey, code: reasonsCodeHash() }),
+  );
+}
 
 /** How the published reasons were found (the manifest's `churnReasons`). */
 export interface ReasonsMethod {
@@ -26,6 +61,8 @@ export interface ReasonsMethod {
   exactRows: number;
   /** Why none are, when none are. */
   notExact?: string;
+  /** With a stage cache: the stored reasons taken (for all but `computed` of the exactRows), or stored. */
+  cache?: StageCacheUse & { computed: number };
 }
 
 const PATH_ONLY = 'path contributions (Saabas), log-odds, top 3 positive';
@@ -57,31 +94,103 @@ export async function explainDispatchList(conn: DuckDBConnection, runDir: string
     return pathOnly(`boostDepth above ${SHAP_MAX_DEPTH}, deeper than exact SHAP tables are built for`);
   await runScript(conn, await readSql(import.meta.url, './publish/dispatch_candidates.sql'));
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*)::INTEGER AS rows FROM dispatch_candidates');
+  const cache = explainer.cache ? await storedReasons(conn, runDir, explainer.cache) : null;
+  // the list's subscribers whose reasons no earlier run stored
+  const unexplained = cache?.found ? 'ANTI JOIN stored_reasons s USING (row_idx)' : '';
+  const rowsToExplain = `FROM features f SEMI JOIN dispatch_candidates c USING (row_idx) ${unexplained} WHERE f.purpose = 'score'`;
+  const { computed } = await queryOne<{ computed: number }>(
+    conn,
+    `SELECT count(*)::INTEGER AS computed ${rowsToExplain}`,
+  );
+  const from = `${rowsToExplain} ORDER BY f.row_idx`;
   // the categorical features' codes, as the churn stage read them
   for (const [variable, values] of Object.entries(variables)) await setVariable(conn, variable, listValue(values));
-  const from = `FROM features f SEMI JOIN dispatch_candidates c USING (row_idx) WHERE f.purpose = 'score' ORDER BY f.row_idx`;
-  // one read: the rows' numbers, then the model's features
-  const read = await readColumns(conn, [['row_idx', 'row_idx'], ...expressions], from, rows);
-  const rowIdx = Int32Array.from(read.columns[0]);
-  const current = { names: read.names.slice(1), columns: read.columns.slice(1), rows };
-  fillNumericGaps(current.columns, meta);
-  const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns), reasons);
-  for (let done = 0; done < rows; done += BLOCK) {
-    await checkpoint({ stage: 'publish: dispatch list reasons', rowsDone: done, rowsTotal: rows });
-    walk.keepLargest(done, Math.min(rows, done + BLOCK));
+  // without stored reasons the file is written even for an empty list: the view reads it
+  if (computed > 0 || !cache?.found) {
+    // one read: the rows' numbers, then the model's features
+    const read = await readColumns(conn, [['row_idx', 'row_idx'], ...expressions], from, computed);
+    const rowIdx = Int32Array.from(read.columns[0]);
+    const current = { names: read.names.slice(1), columns: read.columns.slice(1), rows: computed };
+    fillNumericGaps(current.columns, meta);
+    const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns), reasons);
+    for (let done = 0; done < computed; done += BLOCK) {
+      await checkpoint({ stage: 'publish: dispatch list reasons', rowsDone: done, rowsTotal: computed });
+      walk.keepLargest(done, Math.min(computed, done + BLOCK));
+    }
+    const table = reasonTable(walk.largest(), current, meta, rowIdx);
+    if (cache?.found) await writeReasons(conn, table, join(runDir, NEW_REASONS_FILE), 'new_reasons');
+    else await writeReasons(conn, table, join(runDir, DISPATCH_REASONS_FILE), 'dispatch_reasons');
   }
-  const table = reasonTable(walk.largest(), current, meta, rowIdx);
+  if (cache?.found) {
+    // the stored rows of this list's subscribers, with those explained here
+    await conn.run(
+      `CREATE OR REPLACE TEMP VIEW dispatch_reasons AS
+       SELECT s.* FROM stored_reasons s SEMI JOIN dispatch_candidates c USING (row_idx)
+       ${computed > 0 ? 'UNION ALL FROM new_reasons' : ''}`,
+    );
+  }
   await viewParquet(conn, 'path_reasons', scoredTableFile(runDir, 'churn_reasons'), 'connection');
-  await writeReasons(conn, table, join(runDir, DISPATCH_REASONS_FILE), 'dispatch_reasons');
   await conn.run(
     `CREATE OR REPLACE TEMP VIEW churn_reasons AS
      SELECT * FROM dispatch_reasons
      UNION ALL
      SELECT p.* FROM path_reasons p ANTI JOIN dispatch_candidates c USING (row_idx)`,
   );
+  const cacheUse = cache && (await storeReasons(cache, runDir, rows, computed));
   return {
     method:
       'exact TreeSHAP (path-dependent) for the subscribers on the dispatch list, path contributions (Saabas) for the rest; log-odds, top 3 positive',
     exactRows: rows,
+    ...(cacheUse ? { cache: cacheUse } : {}),
   };
+}
+
+/** What looking the stored reasons up found: with them, the connection's view `stored_reasons` reads them. */
+interface ReasonsLookup {
+  access: StageCacheAccess;
+  month: string;
+  key: string;
+  found: ReusedArtifact | null;
+  reason: string;
+}
+
+async function storedReasons(
+  conn: DuckDBConnection,
+  runDir: string,
+  { access, scoredKey, month }: ExplainerCache,
+): Promise<ReasonsLookup> {
+  const key = reasonsKey(scoredKey);
+  const found = await lookUpArtifact(access.store, REASONS_STAGE, key, access.allowed, ['publish']);
+  if ('missing' in found) return { access, month, key, found: null, reason: found.missing };
+  // a link in the run folder, read there: a prune of the stage cache meanwhile takes nothing from under it
+  const copy = join(runDir, STORED_REASONS_FILE);
+  await linkOrCopy(join(found.dir, DISPATCH_REASONS_FILE), copy);
+  await viewParquet(conn, 'stored_reasons', copy, 'connection');
+  return { access, month, key, found: found.artifact, reason: 'the scores and this code unchanged' };
+}
+
+/** Stores the list's reasons for later runs when none are stored under the key; says what was taken and stored. */
+async function storeReasons(
+  lookup: ReasonsLookup,
+  runDir: string,
+  rows: number,
+  computed: number,
+): Promise<StageCacheUse & { computed: number }> {
+  const { access, month, key, found } = lookup;
+  const use = { key, computed, reused: found ? [found] : [] };
+  if (found) {
+    const reason =
+      computed > 0 ? `${lookup.reason}; ${computed} subscribers new on the list explained here` : lookup.reason;
+    return { ...use, reason, stored: [] };
+  }
+  const stored = await storeArtifact(
+    access.store,
+    { stage: REASONS_STAGE, key, producedBy: access.run, month, code: reasonsCodeHash() },
+    {},
+    async (staging) => {
+      await linkOrCopy(join(runDir, DISPATCH_REASONS_FILE), join(staging, DISPATCH_REASONS_FILE));
+      return [{ file: DISPATCH_REASONS_FILE, rows, ...(await hashFile(join(staging, DISPATCH_REASONS_FILE))) }];
+    },
+  );
+  return { ...use, reason: lookup.reason, stored: [stored] };
 }

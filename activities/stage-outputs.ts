@@ -12,6 +12,7 @@ import { quoteIdent } from '../data/contract';
 import { appendRows, queryOne, viewParquet } from './duckdb';
 import type { BoostedModel } from './ml/boosted-model';
 import type { FeatureMeta } from './ml/feature-matrix';
+import type { StageCacheAccess } from '../store/artifacts';
 
 /** The churn stage's tables (the churn-scores artifact of the stage cache): one Parquet file each. */
 export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
@@ -31,6 +32,15 @@ export interface EnsembleExplainer {
   meta: FeatureMeta[];
   /** Reasons kept per subscriber. */
   reasons: number;
+  /** With a stage cache: where the list's reasons are stored for the scores' key (dispatch-reasons.ts). */
+  cache?: ExplainerCache;
+}
+
+/** The stage cache as the churn stage had it, and the key of its scores. */
+export interface ExplainerCache {
+  access: StageCacheAccess;
+  scoredKey: string;
+  month: string;
 }
 
 const EXPLAINER_FILE = 'churn-ensemble-explainer.json';

@@ -34,6 +34,7 @@ const REUSED_WORDS: Record<string, string> = {
   'churn-tree': 'the readable tree',
   'churn-ensemble': 'the trained ensemble',
   'churn-scores': 'its scores',
+  'dispatch-reasons': "the dispatch list's exact reasons",
 };
 
 /**

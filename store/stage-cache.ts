@@ -6,7 +6,8 @@ import { listMonths, listVersions, readManifest } from './snapshots';
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
  * load-features stage: the run database; churn-ensemble: the trained ensemble; churn-scores:
- * the scores and reasons it wrote; churn-tree: the readable tree; segments: the clustering's segments file and summary) and
+ * the scores and reasons it wrote; churn-tree: the readable tree; segments: the clustering's segments file and summary;
+ * dispatch-reasons: the dispatch list's exact reasons) and
  * artifact.json (their hashes, the run that produced them). The activities that store and reuse
  * artifacts are in activities/stage-cache.ts, ensemble-cache.ts and segments-cache.ts.
  */
@@ -158,6 +159,7 @@ async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<st
         ...(lineage.usageMonthKeys ?? []),
         ...(lineage.segmentsKey ? [lineage.segmentsKey] : []),
         ...(lineage.treeKey ? [lineage.treeKey] : []),
+        ...(lineage.reasonsKey ? [lineage.reasonsKey] : []),
         ...lineage.reused.map((artifact) => artifact.key),
       ]);
       for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);

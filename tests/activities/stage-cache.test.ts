@@ -49,6 +49,7 @@ import { loadReusingMonths, USAGE_MONTH_STAGE } from '../../activities/usage-mon
 import { findPreviousSegmentation } from '../../activities/segment-history';
 import { CLUSTER_CODE_FILES, CLUSTER_PARAMS, SEGMENTS_STAGE, segmentsKey } from '../../activities/segments-cache';
 import { parseRunParams, type RunParams } from '../../domain/params';
+import { REASONS_STAGE } from '../../activities/dispatch-reasons';
 
 interface Published {
   manifest: SnapshotManifest;
@@ -428,7 +429,7 @@ describe('stage reuse', () => {
 });
 
 /** What a rerun that keeps the features, the readable tree's and the ensemble's inputs takes from the store, in lineage order. */
-const TREE_AND_ENSEMBLE_REUSED = [LOAD_FEATURES_STAGE, TREE_STAGE, ENSEMBLE_STAGE, SCORES_STAGE];
+const TREE_AND_ENSEMBLE_REUSED = [LOAD_FEATURES_STAGE, TREE_STAGE, ENSEMBLE_STAGE, SCORES_STAGE, REASONS_STAGE];
 
 describe('churn ensemble reuse', () => {
   let store: StoreConfig;
@@ -465,6 +466,7 @@ describe('churn ensemble reuse', () => {
       LOAD_FEATURES_STAGE,
       ENSEMBLE_STAGE,
       SCORES_STAGE,
+      REASONS_STAGE,
     ]);
     expect(reused.manifest.lineage?.reused[1]).toMatchObject({
       key: cold.manifest.lineage?.churnKeys?.[0],
@@ -526,6 +528,54 @@ describe('churn ensemble reuse', () => {
     expect(reused.manifest.metrics).toEqual(computed.manifest.metrics);
     const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: reused.manifest.snapshot.version });
     expect(reproduced.identical).toBe(true);
+  });
+
+  it("takes the dispatch list's exact reasons stored for the same scores, explaining only subscribers new on the list, with the bytes of a run that explains all", async () => {
+    /** A run, and how many subscribers its publishing explained itself (its progress: none when all were stored). */
+    const publishedExplaining = async (runId: string, runParams: Record<string, unknown>, reuse: boolean) => {
+      const environment = new MockActivityEnvironment();
+      let explained = 0;
+      environment.on('heartbeat', ({ stage, rowsTotal }: CheckpointDetails) => {
+        if (stage === 'publish: dispatch list reasons' && rowsTotal !== undefined) explained = rowsTotal;
+      });
+      const published = (await environment.run(() =>
+        runPipeline(store, runId, runParams, withCache(reuse)),
+      )) as Published;
+      return { published, explained };
+    };
+    const listed = (published: Published) =>
+      withConnection(':memory:', async (conn) => {
+        const file = join(published.path, 'dispatch.parquet');
+        const rows = await queryRows<{ id: string }>(conn, `SELECT subscriber_id AS id FROM '${file}'`);
+        return new Set(rows.map((row) => row.id));
+      });
+    expect(cold.manifest.lineage?.reasonsKey).toMatch(/^[0-9a-f]{64}$/);
+    const before = await listed(cold);
+
+    // another k: the same list, every reason taken
+    const kOnly = await publishedExplaining('reasons-k', { ...params, k: 5 }, true);
+    expect(kOnly.published.manifest.lineage?.reused.at(-1)).toMatchObject({
+      stage: REASONS_STAGE,
+      key: cold.manifest.lineage?.reasonsKey,
+      producedBy: { workflowId: 'cache-test', runId: 'cold' },
+    });
+    expect(kOnly.explained).toBe(0);
+    expect(await listed(kOnly.published)).toEqual(before);
+
+    // a key-customer share of 90% of revenue puts the unstable between 60% and 90% on the list (priority 1)
+    const wider = { ...params, k: 5, keyCustomerRevenueShare: 0.9 };
+    const reused = await publishedExplaining('reasons-wider', wider, true);
+    const computed = await publishedExplaining('reasons-wider-cold', wider, false);
+    const after = await listed(reused.published);
+    const newOnList = [...after].filter((id) => !before.has(id)).length;
+    expect(newOnList).toBeGreaterThan(0);
+    expect(reused.published.manifest.metrics.churnReasonsExact).toBe(after.size);
+    expect(reused.explained).toBe(newOnList);
+    expect(reused.published.manifest.lineage?.reused.map((a) => a.stage)).toContain(REASONS_STAGE);
+    expect(computed.published.manifest.lineage?.reused).toEqual([]);
+    expect(computed.explained).toBe(after.size);
+    expect(outputs(reused.published)).toEqual(outputs(computed.published));
+    expect(reused.published.manifest.metrics).toEqual(computed.published.manifest.metrics);
   });
 
   it('takes a stored tree and scores whose holdout held no churner (no ROC AUC) with the bytes of a run that computes them', async () => {
@@ -617,10 +667,12 @@ describe('churn ensemble reuse', () => {
     const [ensembleKey, scoredKey] = cold.manifest.lineage?.churnKeys ?? [];
     await damage(SCORES_STAGE, scoredKey, 'scores.parquet', (bytes) => Buffer.concat([bytes, Buffer.from('x')]));
     const rescored = await runPipeline(store, 'damaged-scores', params, withCache(true));
+    // scored again by the same ensemble: the same scores' key, so the list's reasons are taken
     expect(rescored.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
       LOAD_FEATURES_STAGE,
       TREE_STAGE,
       ENSEMBLE_STAGE,
+      REASONS_STAGE,
     ]);
     expect(outputs(rescored)).toEqual(outputs(cold));
 
@@ -630,7 +682,8 @@ describe('churn ensemble reuse', () => {
     const treeKeyOfCold = cold.manifest.lineage?.treeKey as string;
     await damage(TREE_STAGE, treeKeyOfCold, 'tree.json', (bytes) => Buffer.from(bytes.toString().replace('{', '{ ')));
     const retrained = await runPipeline(store, 'damaged', params, withCache(true));
-    expect(retrained.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE]);
+    // trained again, the same ensemble: its scores' key, and the list's reasons stored under it, are the same
+    expect(retrained.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, REASONS_STAGE]);
     expect(retrained.manifest.timings.treeTrainSeconds).toBeGreaterThan(0);
     expect(outputs(retrained)).toEqual(outputs(cold));
     // each run stored a sound artifact in place of the damaged one: the same model, its own training time
@@ -638,12 +691,7 @@ describe('churn ensemble reuse', () => {
     expect(found.reason).toMatch(/unchanged/);
     expect(found.trained?.model).toEqual((JSON.parse(original.toString()) as TrainedEnsemble).model);
     const again = await runPipeline(store, 'sound-again', params, withCache(true));
-    expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
-      LOAD_FEATURES_STAGE,
-      TREE_STAGE,
-      ENSEMBLE_STAGE,
-      SCORES_STAGE,
-    ]);
+    expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual(TREE_AND_ENSEMBLE_REUSED);
     expect(outputs(again)).toEqual(outputs(cold));
   });
 });
