@@ -1,4 +1,12 @@
-import { noControlGroup, upliftReading, type UpliftReading } from '../domain/campaign-reading';
+import {
+  followUpUplift,
+  followUpVerdict,
+  noControlGroup,
+  ownMonthUplift,
+  upliftReading,
+  wrapWords,
+  type UpliftReading,
+} from '../domain/campaign-reading';
 import { dirname } from 'node:path';
 import { OUTSIDE_WINDOW } from '../data/contract';
 import type { AuditEntry } from '../store/audit-log';
@@ -94,6 +102,29 @@ export function campaignWarningLine(manifest: Pick<SnapshotManifest, 'metrics'>)
   return warnings.length ? warnings.map((w) => `  campaigns     warning: ${w}`).join('\n') : undefined;
 }
 
+/** Where a note's text starts: after two spaces and a 14-column label (`  campaigns     `). */
+const NOTE_INDENT = ' '.repeat(16);
+
+/**
+ * The line a run's result and `snapshots show` print for a run that followed up the list last
+ * month's run measured (metrics.campaignFollowUp): the whole list's uplift with churn read in this
+ * month, beside the uplift of the month of contact, how the two read together (the words of
+ * `campaigns show` and the report), and where the breakdowns are; or why it was not followed up.
+ * Wrapped to 100 columns under its label; undefined when there was nothing to follow up (last
+ * month measured no campaign) and for manifests published before the follow-up.
+ */
+export function campaignFollowUpLine(manifest: Pick<SnapshotManifest, 'metrics' | 'snapshot'>): string | undefined {
+  const followUp = manifest.metrics.campaignFollowUp;
+  if (!followUp) return undefined;
+  const text = followUp.measured
+    ? `${followUp.dispatchFrom.month}/v${followUp.dispatchFrom.version}'s list, churn read in ${followUp.churnMonth}: ${followUpUplift(followUp.overall)}${ownMonthUplift(followUp.overall, followUp.firstMeasuredIn.month)}: ${followUpVerdict(followUp.overall)}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`
+    : `not followed up: ${followUp.reason}`;
+  // a number keeps its unit on its line: "+8.7 pp", not "+8.7" and "pp" a line below
+  return wrapWords(text.replaceAll(' pp', '\u00a0pp'), 100 - NOTE_INDENT.length, '')
+    .map((line, i) => `${i === 0 ? '  a month later ' : NOTE_INDENT}${line.replaceAll('\u00a0', ' ')}`)
+    .join('\n');
+}
+
 /** Quarantine reasons a line names before `and N more`. */
 const QUARANTINE_REASONS_SHOWN = 3;
 
@@ -112,7 +143,7 @@ export function quarantineLine(manifest: Pick<SnapshotManifest, 'quarantineByRea
   return `  quarantine    ${shown.join('; ')}${more > 0 ? `; ${more} more reason${more === 1 ? '' : 's'}` : ''} (rows in quarantine.parquet)`;
 }
 
-/** What a run's result and `snapshots show` say beneath the headline numbers: its quarantine, reuse, campaign measurement and warnings. */
+/** What a run's result and `snapshots show` say beneath the headline numbers: its quarantine, reuse, campaign measurement, its warnings and the follow-up. */
 export function manifestNotes(
   manifest: Pick<SnapshotManifest, 'lineage' | 'metrics' | 'snapshot' | 'quarantineByReason'>,
 ): string[] {
@@ -122,6 +153,7 @@ export function manifestNotes(
     manifest.lineage?.inputChanged ? `  warning       ${manifest.lineage.inputChanged}` : undefined,
     campaignSummaryLine(manifest),
     campaignWarningLine(manifest),
+    campaignFollowUpLine(manifest),
   ].filter((line): line is string => line !== undefined);
 }
 

@@ -114,12 +114,40 @@ export function followUpHeadline(followUp: CampaignFollowUp): string {
   if (!followUp.measured) return `A month later: not followed up: ${followUp.reason}.`;
   const { dispatchFrom, firstMeasuredIn, churnMonth, overall } = followUp;
   const pct = (n: number | null) => (n === null ? '–' : `${(n * 100).toFixed(1)}%`);
-  const then = ownMonthReading(overall);
-  const own =
-    overall.ownMonthAbsoluteUplift === null || then === null
-      ? ''
-      : `, against ${signedPoints(overall.ownMonthAbsoluteUplift)} (${signedInterval(overall.ownMonthUpliftLow, overall.ownMonthUpliftHigh)}, ${READING_IN_TABLES[then]}) in ${firstMeasuredIn.month}`;
-  return `A month later: ${dispatchFrom.month}/v${dispatchFrom.version}'s list (measured by ${firstMeasuredIn.month}/v${firstMeasuredIn.version}, churn read in ${firstMeasuredIn.month}), read again in ${churnMonth}: ${pct(overall.controlChurnRate)} of the held out and ${pct(overall.targetedChurnRate)} of the targeted had no usage in ${churnMonth}: uplift ${signedPoints(overall.absoluteUplift)} (95% interval ${signedInterval(overall.upliftLow, overall.upliftHigh)}, ${READING_IN_TABLES[upliftReading(overall)]})${own}: ${followUpVerdict(overall)}.`;
+  return `A month later: ${dispatchFrom.month}/v${dispatchFrom.version}'s list (measured by ${firstMeasuredIn.month}/v${firstMeasuredIn.version}, churn read in ${firstMeasuredIn.month}), read again in ${churnMonth}: ${pct(overall.controlChurnRate)} of the held out and ${pct(overall.targetedChurnRate)} of the targeted had no usage in ${churnMonth}: ${followUpUplift(overall)}${ownMonthUplift(overall, firstMeasuredIn.month)}: ${followUpVerdict(overall)}.`;
+}
+
+/**
+ * A follow-up group's uplift by the follow-up's month, with its interval and reading, e.g.
+ * "uplift +4.0 pp (95% interval −0.6 to +8.7 pp, not significant)": the headline's words, and
+ * those of the run result's and `snapshots show`'s line (cli/snapshot-text.ts).
+ */
+export function followUpUplift(row: FollowUpRow): string {
+  return `uplift ${signedPoints(row.absoluteUplift)} (95% interval ${signedInterval(row.upliftLow, row.upliftHigh)}, ${READING_IN_TABLES[upliftReading(row)]})`;
+}
+
+/**
+ * The uplift the month of contact measured for the group, to follow its uplift a month later,
+ * e.g. ", against +3.2 pp (+0.4 to +6.3 pp, significant (kept)) in 2026-06"; empty for a group
+ * that month did not measure.
+ */
+export function ownMonthUplift(row: FollowUpRow, ownMonth: string): string {
+  const then = ownMonthReading(row);
+  if (row.ownMonthAbsoluteUplift === null || then === null) return '';
+  return `, against ${signedPoints(row.ownMonthAbsoluteUplift)} (${signedInterval(row.ownMonthUpliftLow, row.ownMonthUpliftHigh)}, ${READING_IN_TABLES[then]}) in ${ownMonth}`;
+}
+
+/** Words wrapped to `width` columns, continuation lines indented by `indent` (`campaigns show`, the follow-up's line). */
+export function wrapWords(text: string, width: number, indent: string): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = `${indent}${word}`;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line];
 }
 
 /** What the follow-up counts as churned, and what it leaves out, in one plain sentence. */

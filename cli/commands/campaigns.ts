@@ -24,6 +24,7 @@ import {
   ownMonthReading,
   READING_IN_TABLES,
   upliftReading,
+  wrapWords,
 } from '../../domain/campaign-reading';
 
 /** The width `campaigns show` fits its text to. */
@@ -31,15 +32,7 @@ const TEXT_WIDTH = 100;
 
 /** Words wrapped to TEXT_WIDTH, continuation lines indented by `indent`. */
 function wrap(text: string, indent = '  '): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(' ')) {
-    if (line && line.length + 1 + word.length > TEXT_WIDTH) {
-      lines.push(line);
-      line = `${indent}${word}`;
-    } else line = line ? `${line} ${word}` : word;
-  }
-  return [...lines, line];
+  return wrapWords(text, TEXT_WIDTH, indent);
 }
 
 /**

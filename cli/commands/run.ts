@@ -12,10 +12,11 @@ import { elapsed, printResult } from '../format';
 import { paramsHelp } from '../params-help';
 import { manifestNotes } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
+import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { sampleDir } from './demo';
 import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption, required } from '../options';
 
-/** What a published manifest says of the run's reuse and campaign measurement, when this machine can read it. */
+/** What a published manifest says of the run's reuse, campaign measurement and follow-up, when this machine can read it. */
 function manifestLinesOf(manifestPath: string): string | undefined {
   try {
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as SnapshotManifest;
@@ -24,6 +25,16 @@ function manifestLinesOf(manifestPath: string): string | undefined {
   } catch {
     return undefined; // the worker's store may not be mounted here: the manifest and report still say it
   }
+}
+
+/**
+ * A run's result as `run` (and `run --local`, `runs follow`) prints it: the result, then what its
+ * manifest says of reuse, the campaign measurement and its follow-up, when this machine can read it.
+ */
+export function printRunResult(result: MonthlySegmentationResult, links: Parameters<typeof printResult>[1]): void {
+  printResult(result, links);
+  const more = manifestLinesOf(result.manifestPath);
+  if (more) console.log(`\n${more}`);
 }
 
 /** Parameters from --params file.json, then --param pairs (which win). */
@@ -184,9 +195,7 @@ export async function followToItsEnd(
     }).finally(() => display?.stop());
     if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, ...result }, null, 2));
     else {
-      printResult(result, { uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
-      const more = manifestLinesOf(result.manifestPath);
-      if (more) console.log(`\n${more}`);
+      printRunResult(result, { uiUrl, workflowId: handle.workflowId, namespace: config.temporal.namespace });
     }
     return EXIT.ok;
   } catch (error) {
