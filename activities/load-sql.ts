@@ -117,13 +117,21 @@ export function wholeIdTextSql(text: string): string {
 /** The SQL type DuckDB gives a TIMESTAMPTZ column. */
 export const INSTANT_TYPE = 'TIMESTAMP WITH TIME ZONE';
 
+/** The monthFormat of months written as Excel's serial day numbers (46296 is 2026-10-01). */
+export const EXCEL_MONTH_FORMAT = 'excel';
+
 /**
  * A month read with the mapping's monthFormat (bound as month_format), as text: 2026-10-01 where
  * the format reads it; else as written, which the check reads as a date or YYYY-MM or names "not a
  * valid date" (as NULL it read as missing). Text whatever the column's type: checkChunks reads it so.
+ * The format "excel" reads Excel's serial day numbers: days since 1899-12-30 (Excel's day 1 is
+ * 1900-01-01, and it counts a 29 February 1900 that never was), a time of day as a fraction.
  */
 export function formattedMonthSql(value: string): string {
-  return `coalesce(strftime(try_strptime(${value}::VARCHAR, getvariable('month_format')), '%Y-%m-%d'), ${value}::VARCHAR)`;
+  const text = `${value}::VARCHAR`;
+  const serial = `strftime(DATE '1899-12-30' + TRY_CAST(floor(TRY_CAST(${text} AS DOUBLE)) AS INTEGER), '%Y-%m-%d')`;
+  const formatted = `strftime(try_strptime(${text}, getvariable('month_format')), '%Y-%m-%d')`;
+  return `coalesce(CASE WHEN getvariable('month_format') = '${EXCEL_MONTH_FORMAT}' THEN ${serial} ELSE ${formatted} END, ${text})`;
 }
 
 /** Table quarantine's columns: each row that broke the contract, where it was, and why. */

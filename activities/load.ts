@@ -53,6 +53,7 @@ import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding
 import {
   buildCheckSql,
   DECIMAL_ID,
+  EXCEL_MONTH_FORMAT,
   formattedMonthSql,
   mappingNullstr,
   notReadableAs,
@@ -1400,6 +1401,19 @@ export function partitionOutput(
 const MONTH_NOT_A_DATE = /(^month|\(month\)): not a valid date$/;
 
 /**
+ * Whether the month that could not be read looks like an Excel serial day number: 5 digits
+ * between 20000 and 80000 (1954 to 2119), where a month written as a number otherwise has 6
+ * (202610).
+ */
+function monthsLookLikeSerials(examples: ReadonlyMap<string, ExampleValue>): boolean {
+  return [...examples].some(([reason, { value }]) => {
+    if (!MONTH_NOT_A_DATE.test(reason) || !/^\d{5}(\.\d+)?$/.test(value.trim())) return false;
+    const serial = Number(value);
+    return serial >= 20_000 && serial < 80_000;
+  });
+}
+
+/**
  * The rows that break the contract, and their share of the rows in the run window: rows of months
  * outside the window are quarantined with their reason but break no rule (a file holding every
  * month is read as month folders outside the window are skipped).
@@ -1453,7 +1467,9 @@ export function assertUsable(
           ? ''
           : monthFormat
             ? `\nMonths are read with the mapping's monthFormat "${monthFormat}", or as dates (2026-10-01) or YYYY-MM: these match none of them (is the format the one the file writes its months in?)`
-            : '\nMonths are read as dates (2026-10-01) or YYYY-MM: other text (202610, Oct 2026) needs the mapping\'s monthFormat, e.g. "%Y%m"') +
+            : monthsLookLikeSerials(examples)
+              ? `\nMonths are read as dates (2026-10-01) or YYYY-MM: these look like Excel's serial day numbers (46296 is 2026-10-01), which the mapping's monthFormat "${EXCEL_MONTH_FORMAT}" reads`
+              : '\nMonths are read as dates (2026-10-01) or YYYY-MM: other text (202610, Oct 2026) needs the mapping\'s monthFormat, e.g. "%Y%m"') +
         unitsHint(Object.keys(summary.quarantineByReason)),
     );
   }

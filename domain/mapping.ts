@@ -73,7 +73,7 @@ const MAPPING_FIELDS = {
   values: z
     .record(contractName, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])))
     .default({}),
-  /** strptime format of text months, e.g. "%Y%m" or "%b %Y" (DuckDB's format codes). */
+  /** strptime format of text months, e.g. "%Y%m" or "%b %Y" (DuckDB's format codes); "excel": Excel's serial day numbers (46296). */
   monthFormat: z.string().min(2).optional(),
   /**
    * The decimal mark of the CSV input's numbers: "." (the default) or "," (103,03; a point in a

@@ -593,6 +593,30 @@ describe("a mapped file's reasons name the user's own columns", () => {
     await writeFile(mapping, JSON.stringify({ monthFormat: '%Y-%m-%d' }));
     expect((await load(dates, { mapping })).rowsQuarantined).toBe(0);
   });
+  it('months written as Excel\'s serial day numbers: the stop says so, and the monthFormat "excel" reads them', async () => {
+    // 46174 is 2026-06-01; a time of day is a fraction (Excel's date and time cells saved as numbers)
+    const input = await inputWith(
+      (folder) =>
+        writeParquet(
+          sample,
+          join(folder, 'usage.parquet'),
+          `SELECT * EXCLUDE ("month"), ("month" - DATE '1899-12-30') + 0.25 AS bill_month FROM {june}`,
+        ),
+      false,
+    );
+    const mapping = join(dir, `mapping-${caseNo}.json`);
+    await writeFile(mapping, JSON.stringify({ columns: { month: 'bill_month' } }));
+    await expect(load(input, { mapping })).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(
+        /x bill_month \(month\): not a valid date, e\.g\. '46174\.25'[\s\S]*look like Excel's serial day numbers \(46296 is 2026-10-01\), which the mapping's monthFormat "excel" reads/,
+      ),
+    });
+    await writeFile(mapping, JSON.stringify({ columns: { month: 'bill_month' }, monthFormat: 'excel' }));
+    const read = await load(input, { mapping });
+    expect(read.rowsQuarantined).toBe(0);
+    expect(read.subscribersInMonth).toBeGreaterThan(0);
+  });
 });
 
 describe('rows of months outside the run window', () => {
