@@ -88,19 +88,52 @@ export function ownMonthReading(row: FollowUpRow): UpliftReading | null {
 }
 
 /**
- * How the effect measured in the month of contact stands a month later, e.g. "it still held a
- * month later", from the two readings.
+ * How the effect measured in the month of contact stands a month later, by the two readings: the
+ * month of contact's (`then`; null for a group that month did not measure) and the follow-up's
+ * (`now`). Each sentence says what both readings say, no more.
+ */
+export const FOLLOW_UP_VERDICTS: Record<UpliftReading | 'not measured', Record<UpliftReading, string>> = {
+  kept: {
+    kept: 'the contacts still kept subscribers a month later',
+    lost: 'the contacts kept subscribers in the month of contact, but a month later more of the contacted than of the control group had left',
+    'no clear effect': 'the effect measured in the month of contact cannot be told from none a month later',
+    'too small': 'too few subscribers to tell whether the effect measured in the month of contact held a month later',
+  },
+  lost: {
+    kept: 'more of the contacted than of the control group left in the month of contact, but a month later fewer of them had left',
+    lost: 'more of the contacted than of the control group had left, in the month of contact and still a month later',
+    'no clear effect':
+      'more of the contacted than of the control group left in the month of contact; a month later the difference cannot be told from none',
+    'too small': 'too few subscribers to tell whether the harm measured in the month of contact lasted a month later',
+  },
+  'no clear effect': {
+    kept: 'the contacted left less often a month later, a difference the month of contact could not yet show',
+    lost: 'more of the contacted than of the control group had left a month later, a difference the month of contact could not yet show',
+    'no clear effect': 'neither month can tell the difference from none',
+    'too small':
+      'too few subscribers to tell a month later; the month of contact could not tell the difference from none',
+  },
+  'too small': {
+    kept: 'the contacted left less often a month later; the month of contact had too few subscribers to tell',
+    lost: 'more of the contacted than of the control group had left a month later; the month of contact had too few subscribers to tell',
+    'no clear effect':
+      'too few subscribers to tell in the month of contact, and a month later the difference cannot be told from none',
+    'too small': 'too few subscribers to tell, in either month',
+  },
+  'not measured': {
+    kept: 'the contacted left less often a month later',
+    lost: 'more of the contacted than of the control group had left a month later',
+    'no clear effect': 'a month later the difference cannot be told from none',
+    'too small': 'too few subscribers to tell a month later',
+  },
+};
+
+/**
+ * How the effect measured in the month of contact stands a month later, e.g. "the contacts still
+ * kept subscribers a month later": FOLLOW_UP_VERDICTS of the two readings.
  */
 export function followUpVerdict(row: FollowUpRow): string {
-  const then = ownMonthReading(row);
-  const now = upliftReading(row);
-  if (now === 'too small') return 'too few subscribers to tell';
-  if (then === 'kept' && now === 'kept') return 'the contacts still kept subscribers a month later';
-  if (then === 'kept') return 'the effect measured in the month of contact cannot be told from none a month later';
-  if (now === 'kept')
-    return 'the contacted left less often a month later, a difference the month of contact could not yet show';
-  if (now === 'lost') return 'more of the contacted than of the control group had left a month later';
-  return 'neither month can tell the difference from none';
+  return FOLLOW_UP_VERDICTS[ownMonthReading(row) ?? 'not measured'][upliftReading(row)];
 }
 
 /**

@@ -131,7 +131,7 @@ describe("the follow-up in a line of the run's result and snapshots show", () =>
       ' ',
     );
     expect(words).toBe(
-      "  a month later 2026-05/v1's list, churn read in 2026-07: uplift +4.0 pp (95% interval +1.0 to +8.7 pp, significant (kept)): the contacted left less often a month later, a difference the month of contact could not yet show; segflow campaigns show 2026-07/v1",
+      "  a month later 2026-05/v1's list, churn read in 2026-07: uplift +4.0 pp (95% interval +1.0 to +8.7 pp, significant (kept)): the contacted left less often a month later; segflow campaigns show 2026-07/v1",
     );
     expect(words).not.toContain('against');
   });
