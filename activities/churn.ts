@@ -44,7 +44,7 @@ import {
   treeKey,
   type TreeTask,
 } from './ensemble-cache';
-import { scoredTableFile, writeExplainer, type ExplainerCache } from './stage-outputs';
+import { holdoutFile, scoredTableFile, writeExplainer, type ExplainerCache } from './stage-outputs';
 import { featuresFile } from '../store/layout';
 import { hashFile } from '../store/hashing';
 import type { StageCacheAccess, StageCacheUse } from '../store/artifacts';
@@ -178,7 +178,12 @@ async function trainAndScore(
       threads.train(task);
     }
     const holdoutLabels = pickRows(labels, holdoutRows);
-    const { model, tree, treeCache } = await readableTree(treeTask, holdoutLabels, storedTree, params.month);
+    const { model, tree, holdoutScores, treeCache } = await readableTree(
+      treeTask,
+      holdoutLabels,
+      storedTree,
+      params.month,
+    );
     const { trainSeconds } = tree;
     // before scoring lets go of the training columns
     const heldOutLeaves = leafCounts(model, training.columns, holdoutRows, labels);
@@ -234,6 +239,12 @@ async function trainAndScore(
       };
     }
     const { scoredRows, riskBandCounts } = scored;
+    await writeHoldout(
+      conn,
+      dirname(dbPath),
+      { rows: holdoutRows, labels: holdoutLabels, treeScores: holdoutScores },
+      threads !== null,
+    );
     const ensemble =
       scored.ensemble && task.sampledFrom
         ? { ...scored.ensemble, trainingSample: { rows: task.trainRows.length, of: task.sampledFrom } }
@@ -278,13 +289,15 @@ async function readableTree(
   /** The stage cache, the tree's key and what looking it up found (none for a reproduction). */
   cache: TreeLookup | null,
   month: string,
-): Promise<{ model: TreeModel; tree: ModelEvaluation; treeCache?: StageCacheUse }> {
+): Promise<{ model: TreeModel; tree: ModelEvaluation; holdoutScores: Float64Array; treeCache?: StageCacheUse }> {
   const stored = cache?.found.tree;
   if (cache && stored) {
     const { artifact, reason } = cache.found;
     DecisionTreeClassifier.load(stored.model); // as when it was trained: the published model must load in ml-cart
     const treeCache = { key: cache.key, reused: artifact ? [artifact] : [], reason, stored: [] };
-    return { model: stored.model, tree: { ...stored.evaluation, trainSeconds: 0 }, treeCache };
+    // for the published holdout: a walk of the held-out rows, milliseconds
+    const holdoutScores = predictProbabilities(stored.model, pickColumns([...task.columns], task.holdoutRows));
+    return { model: stored.model, tree: { ...stored.evaluation, trainSeconds: 0 }, holdoutScores, treeCache };
   }
   const trainStarted = performance.now();
   const binned = binFeatures([...task.columns], undefined, undefined, categoryCounts(task.features));
@@ -297,9 +310,10 @@ async function readableTree(
     holdoutRoc: rocCurve(holdoutScores, holdoutLabels),
   };
   const tree = { ...evaluation, trainSeconds };
-  if (!cache) return { model, tree };
+  if (!cache) return { model, tree, holdoutScores };
   const kept = await storeTree(cache.access, cache.key, month, { model, evaluation }, task.trainRows.length);
-  return { model, tree, treeCache: { key: cache.key, reused: [], reason: cache.found.reason, stored: [kept] } };
+  const treeCache = { key: cache.key, reused: [], reason: cache.found.reason, stored: [kept] };
+  return { model, tree, holdoutScores, treeCache };
 }
 
 /**
@@ -392,6 +406,7 @@ async function scoreWithEnsemble(
     current,
     input.meta,
   );
+  await writeEnsembleHoldout(conn, dirname(dbPath), input.holdoutRows, result.holdoutCalibrated);
   // what is left is DuckDB's work, which needs the memory of the threads (their kernels' copies
   // and the shared training columns) and of the columns this thread read (docs/benchmark.md,
   // "10M, session 16")
@@ -712,4 +727,63 @@ async function writeScores(
   await writeParquetView(conn, 'scores', query, scoredTableFile(runDir, 'scores'), 'connection');
   await conn.run('DROP TABLE scored_rows');
   return bandCounts;
+}
+
+/** The ensemble's calibrated holdout scores, `ensemble_holdout(training_row, churn_score)`, stored with its scores. */
+async function writeEnsembleHoldout(
+  conn: DuckDBConnection,
+  runDir: string,
+  holdoutRows: Uint32Array,
+  scores: Float64Array,
+): Promise<void> {
+  await conn.run('CREATE OR REPLACE TEMP TABLE ensemble_holdout_rows (training_row INTEGER, churn_score DOUBLE)');
+  await appendColumns(
+    conn,
+    'ensemble_holdout_rows',
+    [INTEGER, DOUBLE],
+    [Int32Array.from(holdoutRows), scores],
+    'churn: writing the holdout',
+  );
+  await writeParquetView(
+    conn,
+    'ensemble_holdout',
+    'FROM ensemble_holdout_rows ORDER BY training_row',
+    scoredTableFile(runDir, 'ensemble_holdout'),
+    'connection',
+  );
+  await conn.run('DROP TABLE ensemble_holdout_rows');
+}
+
+/**
+ * The holdout the models were measured on, for publishing (holdout.parquet): each held-out row
+ * of the training month by its place among the training rows, whether it churned, the score the
+ * published metrics were measured on (the calibrated ensemble's, from the connection's view
+ * `ensemble_holdout`, or the tree's) and the readable tree's.
+ */
+async function writeHoldout(
+  conn: DuckDBConnection,
+  runDir: string,
+  holdout: { rows: Uint32Array; labels: Uint8Array; treeScores: Float64Array },
+  ensemble: boolean,
+): Promise<void> {
+  await conn.run(
+    'CREATE OR REPLACE TEMP TABLE holdout_rows (training_row INTEGER, churned UTINYINT, tree_score DOUBLE)',
+  );
+  await appendColumns(
+    conn,
+    'holdout_rows',
+    [INTEGER, UTINYINT, DOUBLE],
+    [Int32Array.from(holdout.rows), holdout.labels, holdout.treeScores],
+    'churn: writing the holdout',
+  );
+  await writeParquetView(
+    conn,
+    'churn_holdout',
+    `SELECT h.training_row, h.churned = 1 AS churned, ${ensemble ? 'e.churn_score' : 'h.tree_score AS churn_score'}, h.tree_score
+     FROM holdout_rows h ${ensemble ? 'JOIN ensemble_holdout e USING (training_row)' : ''}
+     ORDER BY h.training_row`,
+    holdoutFile(runDir),
+    'connection',
+  );
+  await conn.run('DROP TABLE holdout_rows');
 }

@@ -33,8 +33,14 @@ import { SHAP_MAX_DEPTH, ShapWalk, shapTables, shapTablesFit } from './ml/tree-s
 import { readExplainer, scoredTableFile, type ExplainerCache } from './stage-outputs';
 
 const DISPATCH_REASONS_FILE = 'dispatch_reasons.parquet';
+/**
+ * Every subscriber whose reasons are stored, by row_idx: a subscriber with no positive
+ * contribution has no row of reasons, yet needs no walk again.
+ */
+const EXPLAINED_ROWS_FILE = 'explained_rows.parquet';
 /** The stored reasons this run took from the stage cache, and those it explained itself. */
 const STORED_REASONS_FILE = 'dispatch_reasons_stored.parquet';
+const STORED_ROWS_FILE = 'explained_rows_stored.parquet';
 const NEW_REASONS_FILE = 'dispatch_reasons_new.parquet';
 export const REASONS_STAGE = 'dispatch-reasons';
 const REASONS_CODE = 'activities/dispatch-reasons.ts';
@@ -96,7 +102,7 @@ export async function explainDispatchList(conn: DuckDBConnection, runDir: string
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*)::INTEGER AS rows FROM dispatch_candidates');
   const cache = explainer.cache ? await storedReasons(conn, runDir, explainer.cache) : null;
   // the list's subscribers whose reasons no earlier run stored
-  const unexplained = cache?.found ? 'ANTI JOIN stored_reasons s USING (row_idx)' : '';
+  const unexplained = cache?.found ? 'ANTI JOIN stored_rows s USING (row_idx)' : '';
   const rowsToExplain = `FROM features f SEMI JOIN dispatch_candidates c USING (row_idx) ${unexplained} WHERE f.purpose = 'score'`;
   const { computed } = await queryOne<{ computed: number }>(
     conn,
@@ -136,7 +142,7 @@ export async function explainDispatchList(conn: DuckDBConnection, runDir: string
      UNION ALL
      SELECT p.* FROM path_reasons p ANTI JOIN dispatch_candidates c USING (row_idx)`,
   );
-  const cacheUse = cache && (await storeReasons(cache, runDir, rows, computed));
+  const cacheUse = cache && (await storeReasons(conn, cache, runDir, rows, computed));
   return {
     method:
       'exact TreeSHAP (path-dependent) for the subscribers on the dispatch list, path contributions (Saabas) for the rest; log-odds, top 3 positive',
@@ -162,15 +168,25 @@ async function storedReasons(
   const key = reasonsKey(scoredKey);
   const found = await lookUpArtifact(access.store, REASONS_STAGE, key, access.allowed, ['publish']);
   if ('missing' in found) return { access, month, key, found: null, reason: found.missing };
-  // a link in the run folder, read there: a prune of the stage cache meanwhile takes nothing from under it
-  const copy = join(runDir, STORED_REASONS_FILE);
-  await linkOrCopy(join(found.dir, DISPATCH_REASONS_FILE), copy);
-  await viewParquet(conn, 'stored_reasons', copy, 'connection');
+  // links in the run folder, read there: a prune of the stage cache after this takes nothing from under them
+  const links: [string, string, string][] = [
+    [DISPATCH_REASONS_FILE, STORED_REASONS_FILE, 'stored_reasons'],
+    [EXPLAINED_ROWS_FILE, STORED_ROWS_FILE, 'stored_rows'],
+  ];
+  try {
+    for (const [file, copy] of links) await linkOrCopy(join(found.dir, file), join(runDir, copy));
+  } catch (error) {
+    // pruned between its check and the links: explained here instead
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    return { access, month, key, found: null, reason: 'stored reasons removed as they were taken: explaining again' };
+  }
+  for (const [, copy, view] of links) await viewParquet(conn, view, join(runDir, copy), 'connection');
   return { access, month, key, found: found.artifact, reason: 'the scores and this code unchanged' };
 }
 
 /** Stores the list's reasons for later runs when none are stored under the key; says what was taken and stored. */
 async function storeReasons(
+  conn: DuckDBConnection,
   lookup: ReasonsLookup,
   runDir: string,
   rows: number,
@@ -183,13 +199,27 @@ async function storeReasons(
       computed > 0 ? `${lookup.reason}; ${computed} subscribers new on the list explained here` : lookup.reason;
     return { ...use, reason, stored: [] };
   }
+  // the key holds the first list stored under it (artifacts are never replaced): an empty one would
+  // make every later rerun explain its whole list
+  if (rows === 0) return { ...use, reason: `${lookup.reason}; an empty list is not stored`, stored: [] };
   const stored = await storeArtifact(
     access.store,
     { stage: REASONS_STAGE, key, producedBy: access.run, month, code: reasonsCodeHash() },
     {},
     async (staging) => {
       await linkOrCopy(join(runDir, DISPATCH_REASONS_FILE), join(staging, DISPATCH_REASONS_FILE));
-      return [{ file: DISPATCH_REASONS_FILE, rows, ...(await hashFile(join(staging, DISPATCH_REASONS_FILE))) }];
+      await setVariable(conn, 'explained_rows_path', join(staging, EXPLAINED_ROWS_FILE));
+      await conn.run(
+        `COPY (SELECT row_idx FROM dispatch_candidates ORDER BY row_idx) TO (getvariable('explained_rows_path')) (FORMAT parquet)`,
+      );
+      const { rows: reasonRows } = await queryOne<{ rows: number }>(
+        conn,
+        'SELECT count(*)::INTEGER AS rows FROM dispatch_reasons',
+      );
+      return [
+        { file: DISPATCH_REASONS_FILE, rows: reasonRows, ...(await hashFile(join(staging, DISPATCH_REASONS_FILE))) },
+        { file: EXPLAINED_ROWS_FILE, rows, ...(await hashFile(join(staging, EXPLAINED_ROWS_FILE))) },
+      ];
     },
   );
   return { ...use, reason: lookup.reason, stored: [stored] };

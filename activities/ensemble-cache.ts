@@ -5,7 +5,7 @@
  *   feature values and labels, the rows it fits (the holdout split), the boosting options and the
  *   code that trains (activities/ml). Every number in it is a finite float32 (no -0: boosting.ts
  *   writes zeros as +0), which JSON writes back exactly, so the model is the same either way.
- * - what scoring with it wrote (stage churn-scores): the scores and churn_reasons Parquet files
+ * - what scoring with it wrote (stage churn-scores): the scores, churn_reasons and ensemble_holdout Parquet files
  *   (linked, not copied, between the run folder and the store where they share a file system) and the
  *   holdout evaluation, keyed by the ensemble's key, this month's rows' feature values and the
  *   code that scores, words the reasons and bands the scores.
@@ -27,7 +27,7 @@ import { STAGE_CACHE_FORMAT, storedArtifacts } from '../store/stage-cache';
 import type { EnsembleTask, TrainedEnsemble } from './ml/ensemble';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { viewParquet } from './duckdb';
-import { SCORED_TABLES, scoredTableFile } from './stage-outputs';
+import { STORED_SCORED_TABLES, scoredTableFile } from './stage-outputs';
 import type { FeatureMeta } from './ml/feature-matrix';
 import { linkOrCopy } from '../store/files';
 import { readExactJson, writeExactJson } from '../store/exact-json';
@@ -210,6 +210,8 @@ export function scoredOutputKey(
       reasons,
       features: meta,
       scoring,
+      // what the artifact holds: one stored before the holdout's scores were kept does not match
+      tables: STORED_SCORED_TABLES,
       code: scoringCodeHash(),
     }),
   );
@@ -223,7 +225,7 @@ export interface ScoredOutput<Evaluation> {
 }
 
 /**
- * Links the stored scores and churn_reasons files of `key` into the run folder `runDir` (a copy
+ * Links the stored scores, churn_reasons and ensemble_holdout files of `key` into the run folder `runDir` (a copy
  * across file systems) and points the connection's views at them, when the files match their hashes;
  * returns what scoring reported, or why not.
  */
@@ -236,7 +238,7 @@ export async function restoreScoredOutput<Evaluation>(
   // the caller asks only when reuse is allowed
   const found = await lookUpArtifact(store, SCORES_STAGE, key, true, ['churn']);
   if ('missing' in found) return found;
-  for (const table of SCORED_TABLES) {
+  for (const table of STORED_SCORED_TABLES) {
     const file = scoredTableFile(runDir, table);
     await linkOrCopy(join(found.dir, `${table}.parquet`), file);
     await viewParquet(conn, table, file, 'connection');
@@ -245,7 +247,7 @@ export async function restoreScoredOutput<Evaluation>(
   return { output, artifact: found.artifact };
 }
 
-/** Stores the run's scores and churn_reasons files (in `runDir`) and `output` under `key`. */
+/** Stores the run's scores, churn_reasons and ensemble_holdout files (in `runDir`) and `output` under `key`. */
 export async function storeScoredOutput<Evaluation>(
   store: StoreConfig,
   run: RunRef,
@@ -260,7 +262,7 @@ export async function storeScoredOutput<Evaluation>(
     {},
     async (staging) => {
       const files = [];
-      for (const table of SCORED_TABLES) {
+      for (const table of STORED_SCORED_TABLES) {
         const file = `${table}.parquet`;
         await linkOrCopy(scoredTableFile(runDir, table), join(staging, file));
         files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });

@@ -30,11 +30,11 @@ import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaig
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
 import { labelsRunCopy, mappingRunCopy, snapshotCopyName } from './run-copies';
 import { withFileLock } from '../store/file-lock';
-import { viewStageOutputs } from './stage-outputs';
+import { holdoutFile, viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
 import { MAPPING_FILE, type Lineage, type OutputFile, type SnapshotManifest } from '../store/manifest';
 import type { EnsembleSummary } from './churn-summary';
-import type { StageCacheUse } from '../store/artifacts';
+import type { StageCacheUse, StoredStages } from '../store/artifacts';
 import type { FeatureSummary } from './features';
 import type { LoadSummary } from './load';
 import {
@@ -61,6 +61,12 @@ export interface PublishRequest extends ReportInput {
 export interface PublishResult extends PublishedSnapshot {
   /** True when this run had already published (a retried activity): nothing new was written. */
   alreadyPublished: boolean;
+  /**
+   * With a stage cache, the dispatch list's exact reasons (dispatch-reasons.ts): the subscribers
+   * explained here, why stored ones were or were not taken, and what was stored (in the run's
+   * `run.published` audit entry).
+   */
+  reasonsReuse?: { computed: number; reason: string; stored: StoredStages[] };
 }
 
 /** The boosted churn model in XGBoost's JSON format (load with xgboost.Booster(model_file=...)). */
@@ -164,7 +170,12 @@ export async function publishSnapshot(
       const target = versionDir(store, month, version);
       await rename(staging, target);
       if (!request.experiment) await moveLatestForward(store, month, version, run);
-      return { ...(await describePublished(store, month, version)), alreadyPublished: false };
+      const reuse = reasons?.cache;
+      return {
+        ...(await describePublished(store, month, version)),
+        alreadyPublished: false,
+        ...(reuse ? { reasonsReuse: { computed: reuse.computed, reason: reuse.reason, stored: reuse.stored } } : {}),
+      };
     });
   } catch (error) {
     if (isStoreWriteFailure(error)) {
@@ -225,6 +236,14 @@ async function writeOutputs(
       await checkpoint({ stage: `publish: ${output.file}` });
       await runScript(conn, await readSql(import.meta.url, `./publish/tables/${output.sql}`));
       await publishTable(output, true);
+    }
+    // the models' holdout, with ids (none from a churn stage of an older worker)
+    const holdout = holdoutFile(dirname(request.load.dbPath));
+    if (await exists(holdout)) {
+      await checkpoint({ stage: `publish: ${HOLDOUT_FILE}` });
+      await viewParquet(conn, 'churn_holdout', holdout, 'connection');
+      await runScript(conn, await readSql(import.meta.url, './publish/holdout.sql'));
+      await publishTable({ table: 'snapshot_holdout', file: HOLDOUT_FILE }, false);
     }
     if (previous) {
       await setVariable(
@@ -339,6 +358,15 @@ async function writeSnapshotTable(
   if (readBack) await viewParquet(conn, table, path, 'connection');
   return rows;
 }
+
+/** The snapshot's file of the churn models' holdout (publish/holdout.sql). */
+export const HOLDOUT_FILE = 'holdout.parquet';
+
+const exists = (path: string) =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /** The run's copy of a file made at load (run-copies.ts), or, from an older worker's load, the file at its path. */
 function runCopyOr(runCopy: string, path: string): Promise<string> {

@@ -14,12 +14,27 @@ import type { BoostedModel } from './ml/boosted-model';
 import type { FeatureMeta } from './ml/feature-matrix';
 import type { StageCacheAccess } from '../store/artifacts';
 
-/** The churn stage's tables (the churn-scores artifact of the stage cache): one Parquet file each. */
+/** The churn stage's tables publishing reads: one Parquet file each. */
 export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
 
+/**
+ * What the churn-scores artifact of the stage cache holds besides its evaluation: the scored
+ * tables and the ensemble's calibrated scores of the holdout (`ensemble_holdout(training_row,
+ * churn_score)`), from which the run's holdout table is built.
+ */
+export const STORED_SCORED_TABLES = [...SCORED_TABLES, 'ensemble_holdout'] as const;
+
 /** The run folder's Parquet file of a scored table. */
-export function scoredTableFile(runDir: string, table: (typeof SCORED_TABLES)[number]): string {
+export function scoredTableFile(runDir: string, table: (typeof STORED_SCORED_TABLES)[number]): string {
   return join(runDir, `${table}.parquet`);
+}
+
+/**
+ * The churn models' holdout, `holdout(training_row, churned, churn_score, tree_score)`, written
+ * by the churn stage (absent when it ran on an older worker): publishing gives it subscriber ids.
+ */
+export function holdoutFile(runDir: string): string {
+  return join(runDir, 'holdout.parquet');
 }
 
 /** What explaining a scored subscriber again needs: the scoring model and how its features are read. */

@@ -267,6 +267,39 @@ print(json.dumps({"names": names, "ids": [str(i) for i in table["subscriber_id"]
     expect(manifest.metrics.churnReasonsExact).toBe(listed.length);
   });
 
+  it("publishes the holdout, from which scikit-learn computes both models' holdout ROC AUC as the manifest records it", async () => {
+    const published = await publishSnapshot(
+      store,
+      { ...run, runId: 'run-holdout' },
+      { requestedBy: 'test', load, features, cluster, churn },
+    );
+    const manifest = await readManifest(store, '2026-06', published.version);
+    const file = join(published.path, 'holdout.parquet');
+    expect(manifest.outputs.find((output) => output.file === 'holdout.parquet')?.rows).toBe(churn.holdoutRows);
+    // last month's subscribers: churned is having no row this month, so not being scored this month
+    const [counts] = await withConnection(':memory:', (conn) =>
+      queryRows<{ rows: number; churners: number; mislabelled: number }>(
+        conn,
+        `SELECT count(*)::INTEGER AS rows, count(*) FILTER (WHERE h.churned)::INTEGER AS churners,
+                count(*) FILTER (WHERE h.churned = (s.subscriber_id IS NOT NULL))::INTEGER AS mislabelled
+         FROM read_parquet($holdout) h LEFT JOIN read_parquet($subscribers) s USING (subscriber_id)`,
+        { holdout: file, subscribers: join(published.path, 'subscribers.parquet') },
+      ),
+    );
+    expect(counts).toEqual({ rows: churn.holdoutRows, churners: churn.holdout.positives, mislabelled: 0 });
+    const theirs = runPythonJson<{ model: number; tree: number }>(
+      `
+import sys, json, duckdb
+from sklearn.metrics import roc_auc_score
+t = duckdb.sql(f"SELECT churned, churn_score, tree_score FROM read_parquet('{sys.argv[1]}')").fetchnumpy()
+print(json.dumps({"model": roc_auc_score(t["churned"], t["churn_score"]), "tree": roc_auc_score(t["churned"], t["tree_score"])}))
+`,
+      [file],
+    );
+    expect(theirs.model).toBeCloseTo(manifest.metrics.churnHoldout.rocAuc, 12);
+    expect(theirs.tree).toBeCloseTo(churn.tree.holdout.rocAuc, 12);
+  });
+
   it('sums revenue at risk per segment and grid, and orders the dispatch list by it when asked', async () => {
     const byRevenue = { ...load, params: { ...load.params, dispatchOrder: 'revenueAtRisk' as const } };
     const published = await publishSnapshot(

@@ -16,7 +16,7 @@ import {
   type FeatureSummary,
 } from '../../activities/features';
 import { combineLoad, loadPartition, planLoad, type LoadSummary } from '../../activities/load';
-import { publishSnapshot } from '../../activities/publish';
+import { publishSnapshot, type PublishResult } from '../../activities/publish';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { reuseStages, stageKey, storeStages, LOAD_FEATURES_STAGE } from '../../activities/stage-cache';
 import { STAGE_CODE_FILES } from '../../activities/stage-code';
@@ -58,6 +58,8 @@ interface Published {
   reused: boolean;
   reason: string;
   features: FeatureSummary;
+  /** What publishing reports of the dispatch list's reasons and the stage cache. */
+  reasonsReuse: PublishResult['reasonsReuse'];
 }
 
 /** The workflow's sequence (workflows/monthly-segmentation.ts) with real DuckDB, outside Temporal. */
@@ -146,6 +148,7 @@ async function runPipeline(
     reused: cache.reused !== null,
     reason: cache.reason,
     features,
+    reasonsReuse: published.reasonsReuse,
   };
 }
 
@@ -550,6 +553,7 @@ describe('churn ensemble reuse', () => {
         return new Set(rows.map((row) => row.id));
       });
     expect(cold.manifest.lineage?.reasonsKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(cold.reasonsReuse?.stored[0]).toMatchObject({ stored: true });
     const before = await listed(cold);
 
     // another k: the same list, every reason taken
@@ -560,6 +564,11 @@ describe('churn ensemble reuse', () => {
       producedBy: { workflowId: 'cache-test', runId: 'cold' },
     });
     expect(kOnly.explained).toBe(0);
+    expect(kOnly.published.reasonsReuse).toEqual({
+      computed: 0,
+      reason: 'the scores and this code unchanged',
+      stored: [],
+    });
     expect(await listed(kOnly.published)).toEqual(before);
 
     // a key-customer share of 90% of revenue puts the unstable between 60% and 90% on the list (priority 1)
@@ -571,6 +580,7 @@ describe('churn ensemble reuse', () => {
     expect(newOnList).toBeGreaterThan(0);
     expect(reused.published.manifest.metrics.churnReasonsExact).toBe(after.size);
     expect(reused.explained).toBe(newOnList);
+    expect(reused.published.reasonsReuse?.computed).toBe(newOnList);
     expect(reused.published.manifest.lineage?.reused.map((a) => a.stage)).toContain(REASONS_STAGE);
     expect(computed.published.manifest.lineage?.reused).toEqual([]);
     expect(computed.explained).toBe(after.size);
