@@ -12,7 +12,8 @@ import { readAuditLog, type AuditEntry, type AuditEvent } from '../store/audit-l
 import { FINAL_EVENTS } from '../store/snapshots';
 import type { StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
-import { addMonths, isMonth, monthBefore } from '../domain/month';
+import { addMonths, monthBefore } from '../domain/month';
+import { backfillRange } from '../domain/input-months';
 import { changedParams, parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
 import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
@@ -275,6 +276,12 @@ function runOutcome(entries: AuditEntry[], run: { workflowId: string; runId: str
   return `${final.event === 'run.failed' ? 'failed' : 'cancelled'}${details.stage ? ` at ${details.stage}` : ''}`;
 }
 
+/** The input folder and mapping file a schedule's runs read (each undefined when its action has none). */
+export function scheduledParams(description: ScheduleDescription): { input?: string; mapping?: string } {
+  const { params } = (description.action.args?.[0] as MonthlySegmentationInput | undefined) ?? {};
+  return { input: params?.input, mapping: params?.mapping };
+}
+
 /** A schedule as people read it, its recent runs' outcomes from the audit log's `entries`. */
 export function summariseSchedule(description: ScheduleDescription, entries: AuditEntry[]): ScheduleSummary {
   const running = new Set(description.info.runningActions.map((action) => action.workflow.firstExecutionRunId));
@@ -357,7 +364,9 @@ export function calendarText(field: unknown): string {
  * Asks the schedule to run for every month from `from` to `to`: each scheduled time falls in
  * the month after the processed one (day 2-28), so the window is [from+1, to+2) in months.
  * The runs are buffered and run one after another in month order, so each month finds the one
- * before it published and matches its segment ids (migration) to it.
+ * before it published and matches its segment ids (migration) to it. The range is checked as the
+ * CLI checks it (domain/input-months.ts backfillRange); `handle`, when the caller has described
+ * the schedule already (existingSchedule), spares describing it again.
  */
 export async function backfillMonths(
   client: Client,
@@ -365,17 +374,10 @@ export async function backfillMonths(
   scheduleId: string,
   from: string,
   to: string,
-  who: ScheduleActor = {},
+  { handle: described, ...who }: ScheduleActor & { handle?: ScheduleHandle } = {},
 ): Promise<string[]> {
-  if (!isMonth(from) || !isMonth(to) || from > to)
-    throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
-  // as a scheduled run, a month is processed once it has ended
-  const lastEnded = monthBefore(new Date());
-  if (to > lastEnded)
-    throw new UsageError(`--to ${to} has not ended yet: the last month a backfill can process is ${lastEnded}`);
-  const months: string[] = [];
-  for (let month = from; month <= to; month = addMonths(month, 1)) months.push(month);
-  const { handle } = await existingSchedule(client, scheduleId);
+  const months = backfillRange(from, to);
+  const handle = described ?? (await existingSchedule(client, scheduleId)).handle;
   await handle.backfill({
     start: new Date(`${addMonths(from, 1)}-01T00:00:00Z`),
     end: new Date(`${addMonths(to, 2)}-01T00:00:00Z`),

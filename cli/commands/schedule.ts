@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
 import { InputFileError, InvalidParamsError, UnreadInputFilesError, UsageError } from '../../domain/errors';
-import { monthsWithoutInput, NoInputForMonthsError, notEndedYet } from '../../domain/input-months';
-import { addMonths, isMonth, monthBefore } from '../../domain/month';
+import { backfillRange, monthsWithoutInput, NoInputForMonthsError } from '../../domain/input-months';
+import { monthBefore } from '../../domain/month';
 import { DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { ScheduleSummary, Triggered } from '../../pipelines/schedules';
@@ -323,33 +323,22 @@ export function backfillLines(
 }
 
 /**
- * The months a backfill from `from` to `to` asks for, or a usage error before anything connects:
- * `--from` after `--to`, or a month that has not ended (as a scheduled run, a month is processed
- * once it is over; pipelines/schedules.ts backfillMonths says the same).
- */
-export function backfillRange(from: string, to: string, now = new Date()): string[] {
-  if (!isMonth(from) || !isMonth(to) || from > to)
-    throw new UsageError(`backfill needs --from <= --to, both YYYY-MM (got ${from}, ${to})`);
-  if (notEndedYet(to, now))
-    throw new UsageError(`--to ${to} has not ended yet: the last month a backfill can process is ${monthBefore(now)}`);
-  const months: string[] = [];
-  for (let month = from; month <= to; month = addMonths(month, 1)) months.push(month);
-  return months;
-}
-
-/**
  * Refuses a backfill of months the schedule's input has no files for (NoInputForMonthsError,
  * exit 2), all of them named with the months the input has, before Temporal starts any: each such
- * run would stop at its load. The input is listed as the load lists it (findInputFiles, wide
- * open, and each file's month folder); an input with a file outside month folders holds its
- * months in its rows, which only the load reads: not checked here. An input that cannot be
- * listed at all stops every run's load: refused too, in its words.
+ * run would stop at its load. So too when the input has no files for the month the first month
+ * asked trains on (the month before it; a snapshot input, `format` "snapshot", trains on its own
+ * month): that run could not train. The input is listed as the load lists it (findInputFiles,
+ * wide open, and each file's month folder); an input with a file outside month folders holds its
+ * months in its rows, which only the load reads: not checked here. Months further back in a
+ * run's history window are not checked (domain/input-months.ts monthsWithoutInput). An input that
+ * cannot be listed at all stops every run's load: refused too, in its words.
  */
 export async function assertInputHoldsMonths(
   scheduleId: string,
   input: string,
   months: string[],
   dataRoot?: string,
+  format: 'long' | 'snapshot' = 'long',
 ): Promise<void> {
   const { findInputFiles, monthFolderOf } = await import('../../activities/load');
   let files: string[];
@@ -362,9 +351,33 @@ export async function assertInputHoldsMonths(
       throw new UsageError(`schedule ${scheduleId}'s input: ${error.message}; nothing was backfilled`);
     throw error;
   }
-  const found = monthsWithoutInput(months, files, monthFolderOf);
-  if (found && found.missing.length > 0)
-    throw new NoInputForMonthsError(scheduleId, input, found.missing, found.held, months);
+  const found = monthsWithoutInput(months, files, monthFolderOf, format);
+  if (found && (found.missing.length > 0 || found.untrained.length > 0))
+    throw new NoInputForMonthsError(scheduleId, input, found.missing, found.held, months, found.untrained);
+}
+
+/**
+ * The format of the mapping a schedule's runs read their input with ("long" without one): it
+ * tells which month a run trains on. A mapping that cannot be read or is not valid stops every
+ * run's load: refused in the load's words.
+ */
+export async function mappingFormat(scheduleId: string, mapping: string | undefined): Promise<'long' | 'snapshot'> {
+  if (mapping === undefined) return 'long';
+  const [{ readFile }, { parseMapping }] = await Promise.all([
+    import('node:fs/promises'),
+    import('../../domain/mapping'),
+  ]);
+  const text = await readFile(mapping, 'utf8').catch((error: Error) => {
+    throw new UsageError(
+      `schedule ${scheduleId}'s runs cannot read the mapping file ${mapping}: ${error.message}; nothing was backfilled`,
+    );
+  });
+  const parsed = parseMapping(text);
+  if (!parsed.ok)
+    throw new UsageError(
+      `schedule ${scheduleId}'s mapping file ${mapping} is not valid:\n${parsed.problems.join('\n')}\nnothing was backfilled`,
+    );
+  return parsed.mapping.format;
 }
 
 function addBackfill(schedule: Command): void {
@@ -386,11 +399,19 @@ function addBackfill(schedule: Command): void {
       const months = backfillRange(from, to);
       const config = loadConfig();
       const { client, schedules, signer } = await connected(config);
-      const { description } = await schedules.existingSchedule(client, options.id);
-      const input = schedules.summariseSchedule(description, []).input;
-      if (input !== null) await assertInputHoldsMonths(options.id, input, months, config.store.dataRoot);
+      // described once: its input and mapping here, its handle for the backfill
+      const { handle, description } = await schedules.existingSchedule(client, options.id);
+      const { input, mapping } = schedules.scheduledParams(description);
+      if (input !== undefined)
+        await assertInputHoldsMonths(
+          options.id,
+          input,
+          months,
+          config.store.dataRoot,
+          await mappingFormat(options.id, mapping),
+        );
       const since = new Date();
-      await schedules.backfillMonths(client, config.store, options.id, from, to, { signer });
+      await schedules.backfillMonths(client, config.store, options.id, from, to, { signer, handle });
       if (!options.wait)
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);

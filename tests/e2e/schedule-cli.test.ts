@@ -111,14 +111,21 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
     const refused = await segflow('schedule', 'backfill', '--from', addMonths(month, -3), '--to', month, '--no-wait');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toContain(
-      `has no files for ${addMonths(month, -2)} (of the 4 months asked; its month folders hold ${held[0]}, ${held[1]}..${held[2]}): nothing was backfilled`,
+      `has no files for ${addMonths(month, -2)} (of the 4 months asked), nor for ${addMonths(month, -4)}, the month before ${held[0]} that its run trains the churn model on (each run trains on the month before its own); its month folders hold ${held[0]}, ${held[1]}..${held[2]}: nothing was backfilled`,
     );
     expect(await scheduleEvents()).toEqual(before);
     await new Promise((wait) => setTimeout(wait, 1_000));
     expect((await env.client.schedule.getHandle(scheduleId).describe()).info.recentActions.length).toBe(startedBefore);
-    // the months it holds are asked for as before
-    const asked = await segflow('schedule', 'backfill', '--from', held[1], '--to', month, '--no-wait');
-    expect(asked).toMatchObject({ code: 0, stdout: `backfill requested for ${held[1]}, ${month}\n` });
+    // every month asked has files, but the first one's run would have no month to train on
+    const untrained = await segflow('schedule', 'backfill', '--from', held[1], '--to', month, '--no-wait');
+    expect(untrained.code).toBe(2);
+    expect(untrained.stderr).toContain(
+      `has no files for ${addMonths(month, -2)}, the month before ${held[1]} that its run trains the churn model on`,
+    );
+    expect(await scheduleEvents()).toEqual(before);
+    // months whose runs have what they train on are asked for as before
+    const asked = await segflow('schedule', 'backfill', '--from', month, '--to', month, '--no-wait');
+    expect(asked).toMatchObject({ code: 0, stdout: `backfill requested for ${month}\n` });
     expect(await scheduleEvents()).toEqual([...before, 'schedule.backfilled']);
   });
 });

@@ -1,7 +1,10 @@
+import type { Client, ScheduleHandle } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import { recordAudit } from '../../activities/audit';
 import { backfillLines } from '../../cli/commands/schedule';
-import { waitForScheduledMonths } from '../../pipelines/schedules';
+import { UsageError } from '../../domain/errors';
+import { backfillMonths, waitForScheduledMonths } from '../../pipelines/schedules';
+import { readAuditLog } from '../../store/audit-log';
 import type { SegflowConfig } from '../../worker/config';
 import { storeIn, tempDir } from '../helpers';
 
@@ -84,5 +87,32 @@ describe("a backfill's outcome per month, from the audit log", () => {
       "  2026-05  MISSING: no snapshot after 60 min; no run of it has started: is a worker polling segflow? ('segflow schedule describe --id monthly' shows the schedule's runs)",
       "  2026-06  MISSING: no snapshot after 60 min; its run wf-jun-again has not ended ('segflow runs show wf-jun-again' shows where it is, 'segflow runs cancel wf-jun-again' stops it)",
     ]);
+  });
+});
+
+describe('a backfill request', () => {
+  it('takes the handle of the schedule the CLI described instead of describing it again, and checks the range as the CLI does', async () => {
+    const store = storeIn(await tempDir());
+    const asked: unknown[] = [];
+    const handle = { backfill: async (request: unknown) => void asked.push(request) } as unknown as ScheduleHandle;
+    // a client that would describe the schedule again fails the test
+    const client = {
+      schedule: {
+        getHandle: () => {
+          throw new Error('described the schedule a second time');
+        },
+      },
+    } as unknown as Client;
+    const months = await backfillMonths(client, store, 'monthly', '2026-01', '2026-02', { actor: 'operator', handle });
+    expect(months).toEqual(['2026-01', '2026-02']);
+    expect(asked).toEqual([
+      { start: new Date('2026-02-01T00:00:00Z'), end: new Date('2026-04-01T00:00:00Z'), overlap: 'BUFFER_ALL' },
+    ]);
+    expect((await readAuditLog(store)).map((e) => [e.event, e.actor, e.details])).toEqual([
+      ['schedule.backfilled', 'operator', { from: '2026-01', to: '2026-02' }],
+    ]);
+    await expect(backfillMonths(client, store, 'monthly', '2026-03', '2026-01', { handle })).rejects.toThrow(
+      new UsageError('backfill needs --from <= --to, both YYYY-MM (got 2026-03, 2026-01)'),
+    );
   });
 });

@@ -2,10 +2,16 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../domain/errors';
-import { monthRanges, monthsWithoutInput, NoInputForMonthsError, notEndedYet } from '../../domain/input-months';
+import {
+  backfillRange,
+  monthRanges,
+  monthsWithoutInput,
+  NoInputForMonthsError,
+  notEndedYet,
+} from '../../domain/input-months';
 import { addMonths, monthBefore } from '../../domain/month';
 import { monthFolderOf } from '../../activities/load';
-import { assertInputHoldsMonths, backfillRange, unchangedText } from '../../cli/commands/schedule';
+import { assertInputHoldsMonths, mappingFormat, unchangedText } from '../../cli/commands/schedule';
 import type { AuditEntry } from '../../store/audit-log';
 import { segflow, tempDir } from '../helpers';
 
@@ -59,6 +65,18 @@ describe('a month that has not ended', () => {
 });
 
 describe("a backfill's months and the schedule's input", () => {
+  it("reads the format of the schedule's mapping, which tells the month a run trains on", async () => {
+    const dir = await tempDir();
+    expect(await mappingFormat('monthly', undefined)).toBe('long');
+    await writeFile(join(dir, 'snapshot.json'), JSON.stringify({ format: 'snapshot', columns: {} }));
+    expect(await mappingFormat('monthly', join(dir, 'snapshot.json'))).toBe('snapshot');
+    await writeFile(join(dir, 'long.json'), JSON.stringify({ columns: {} }));
+    expect(await mappingFormat('monthly', join(dir, 'long.json'))).toBe('long');
+    await expect(mappingFormat('monthly', join(dir, 'gone.json'))).rejects.toThrow(
+      `schedule monthly's runs cannot read the mapping file ${join(dir, 'gone.json')}: ENOENT`,
+    );
+  });
+
   it('names months as runs of consecutive ones', () => {
     expect(monthRanges(['2026-03', '2026-01', '2026-02', '2026-06', '2025-12'])).toBe('2025-12..2026-03, 2026-06');
     expect(monthRanges(['2026-05'])).toBe('2026-05');
@@ -70,6 +88,14 @@ describe("a backfill's months and the schedule's input", () => {
     expect(monthsWithoutInput(['2026-01', '2026-02', '2026-03'], files, monthFolderOf)).toEqual({
       missing: ['2026-03'],
       held: ['2026-01', '2026-02'],
+      // 2026-01's run trains on 2025-12, which the input does not hold
+      untrained: ['2025-12'],
+    });
+    expect(monthsWithoutInput(['2026-02', '2026-03'], files, monthFolderOf)).toMatchObject({ untrained: [] });
+    // a snapshot trains on its own month
+    expect(monthsWithoutInput(['2026-01'], files, monthFolderOf, 'snapshot')).toMatchObject({
+      missing: [],
+      untrained: [],
     });
     expect(monthsWithoutInput(['2026-03'], [...files, '/in/all.parquet'], monthFolderOf)).toBeUndefined();
   });
@@ -85,13 +111,26 @@ describe("a backfill's months and the schedule's input", () => {
     await expect(partly).rejects.toBeInstanceOf(NoInputForMonthsError);
     await expect(partly).rejects.toBeInstanceOf(UsageError); // exit 2
     await expect(partly).rejects.toThrow(
-      `schedule monthly's input ${input} has no files for 2026-04, 2026-06 (of the 4 months asked; its month folders hold 2026-01..2026-03, 2026-05): nothing was backfilled, not even the months it has, as each month builds on the one before. Add those months (month=YYYY-MM/ folders) to the input, or backfill months it holds`,
+      `schedule monthly's input ${input} has no files for 2026-04, 2026-06 (of the 4 months asked); its month folders hold 2026-01..2026-03, 2026-05: nothing was backfilled, not even the months it has, as each month builds on the one before. Add those months (month=YYYY-MM/ folders) to the input, or backfill months it holds`,
     );
-    await expect(partly).rejects.toMatchObject({ missing: ['2026-04', '2026-06'] });
+    await expect(partly).rejects.toMatchObject({ missing: ['2026-04', '2026-06'], untrained: [] });
     const none = assertInputHoldsMonths('monthly', input, ['2026-07']);
     await expect(none).rejects.toThrow(
-      `has no files for 2026-07 (its month folders hold 2026-01..2026-03, 2026-05): nothing was backfilled. Add`,
+      `has no files for 2026-07, nor for 2026-06, the month before 2026-07 that its run trains the churn model on (each run trains on the month before its own); its month folders hold 2026-01..2026-03, 2026-05: nothing was backfilled. Add`,
     );
+    // every month asked is there, but not the month the first one trains on: that run could not train
+    const untrained = assertInputHoldsMonths('monthly', input, ['2026-01', '2026-02']);
+    await expect(untrained).rejects.toThrow(
+      `schedule monthly's input ${input} has no files for 2025-12, the month before 2026-01 that its run trains the churn model on (each run trains on the month before its own); its month folders hold 2026-01..2026-03, 2026-05: nothing was backfilled, not even the months it has, as each month builds on the one before. Add those months (month=YYYY-MM/ folders) to the input, or backfill months it holds from one whose month before it holds too`,
+    );
+    await expect(untrained).rejects.toMatchObject({ missing: [], untrained: ['2025-12'] });
+    await expect(assertInputHoldsMonths('monthly', input, ['2026-05'])).rejects.toThrow(
+      'has no files for 2026-04, the month before 2026-05 that its run trains',
+    );
+    // a snapshot input trains on the month it scores
+    await expect(
+      assertInputHoldsMonths('monthly', input, ['2026-01', '2026-02'], undefined, 'snapshot'),
+    ).resolves.toBeUndefined();
     // a file outside month folders may hold any month in its rows: left to the load
     await writeFile(join(input, 'extra.parquet'), '');
     await expect(assertInputHoldsMonths('monthly', input, ['2026-07'])).resolves.toBeUndefined();
