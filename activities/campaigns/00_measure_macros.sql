@@ -6,7 +6,9 @@
 -- snapshot_subscribers): the same definition as the churn model's label. As for that label, a
 -- subscriber whose every run-month row was quarantined (unreadable, not absent) is in neither
 -- arm: whether it left is unknown (table unreadable_in_run_month,
--- features/unreadable_in_run_month.sql).
+-- features/unreadable_in_run_month.sql, whose ids are raw: they are compared as published, through
+-- published_id of activities/publish/tables/00_macros.sql, like the list's and snapshot_subscribers',
+-- which are keyed hashes when ids are pseudonymised).
 -- Uplift = control churn rate - contacted churn rate (positive: fewer left), with the Newcombe
 -- hybrid score interval (from two Wilson intervals; z from the session variable z).
 CREATE OR REPLACE TEMP MACRO wilson_centre(x, n) AS
@@ -25,7 +27,7 @@ SELECT d.subscriber_id, d.control, d.recommended_product, d.segment_name, d.chan
             THEN coalesce(d.region, '(no region)') || ' / ' || coalesce(d.grid, '(no grid)') ELSE d.grid END AS grid,
        s.subscriber_id IS NULL AS churned,
        -- in neither arm, but counted (control_unreadable, targeted_unreadable)
-       s.subscriber_id IS NULL AND d.subscriber_id IN (SELECT subscriber_id FROM unreadable_in_run_month) AS unreadable
+       s.subscriber_id IS NULL AND d.subscriber_id IN (SELECT published_id(subscriber_id) FROM unreadable_in_run_month) AS unreadable
 FROM query_table(list) d
 LEFT JOIN snapshot_subscribers s USING (subscriber_id);
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { followUpCampaigns, FOLLOW_UP_FILE } from '../../activities/campaign-follow-up';
-import type { CampaignFollowUp, CampaignFollowUpGroup } from '../../activities/campaign-metrics';
+import type { CampaignFollowUp, CampaignFollowUpGroup, CampaignGroup } from '../../activities/campaign-metrics';
 import { trainAndScoreChurn } from '../../activities/churn';
 import { clusterSubscribers } from '../../activities/cluster';
 import { queryRows, withConnection } from '../../activities/duckdb';
@@ -34,16 +34,25 @@ describe('campaign follow-up a month later', () => {
   let may: PublishResult;
   let june: PublishResult;
   let july: PublishResult;
+  /** The same months run with pseudonymised ids, in a store of their own. */
+  let pseudonymised: StoreConfig;
+  let pseudonymisedJune: PublishResult;
+  let pseudonymisedJuly: PublishResult;
   const controlShare = 0.25;
 
-  async function runMonth(month: string, runId: string, params: Partial<RunParamsInput> = {}) {
+  async function runMonth(
+    month: string,
+    runId: string,
+    params: Partial<RunParamsInput> = {},
+    inStore: StoreConfig = store,
+  ) {
     const run = { workflowId: `follow-up-${month}`, runId };
-    const load = await loadUsage(store, run, { month, input, controlShare, ...params });
+    const load = await loadUsage(inStore, run, { month, input, controlShare, ...params });
     const features = await computeFeatures(load.dbPath, load.params);
-    const previous = await findPreviousSegmentation(store, month);
+    const previous = await findPreviousSegmentation(inStore, month);
     const cluster = await clusterSubscribers(load.dbPath, load.params, previous);
     const churn = await trainAndScoreChurn(load.dbPath, load.params);
-    return publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
+    return publishSnapshot(inStore, run, { requestedBy: 'test', load, features, cluster, churn });
   }
 
   const julyFollowUp = async (version = july.version): Promise<CampaignFollowUp | undefined> =>
@@ -88,7 +97,80 @@ describe('campaign follow-up a month later', () => {
     await rename(rewritten, join(julyFolder, 'part_0.parquet'));
     june = await runMonth('2026-06', 'r1', { contacts: truth.contactsFile });
     july = await runMonth('2026-07', 'r1');
-  }, 900_000);
+    // the same data with pseudonymised ids: the list, snapshot_subscribers and the log hold keyed
+    // hashes, the run's quarantine raw ids
+    pseudonymised = storeIn(join(dir, 'pseudonymised'));
+    const savedKey = process.env.SEGFLOW_PSEUDONYM_KEY;
+    process.env.SEGFLOW_PSEUDONYM_KEY = 'a-follow-up-test-key-of-enough-length';
+    try {
+      const keyed = { pseudonymiseIds: true };
+      await runMonth('2026-05', 'p1', keyed, pseudonymised);
+      pseudonymisedJune = await runMonth('2026-06', 'p1', { ...keyed, contacts: truth.contactsFile }, pseudonymised);
+      pseudonymisedJuly = await runMonth('2026-07', 'p1', keyed, pseudonymised);
+    } finally {
+      if (savedKey === undefined) delete process.env.SEGFLOW_PSEUDONYM_KEY;
+      else process.env.SEGFLOW_PSEUDONYM_KEY = savedKey;
+    }
+  }, 1_500_000);
+
+  it('counts the same subscribers unreadable and churned with pseudonymised ids, in June and a month later', async () => {
+    const plain = await readManifest(store, '2026-07', july.version);
+    const keyed = await readManifest(pseudonymised, '2026-07', pseudonymisedJuly.version);
+    const plainFollowUp = plain.metrics.campaignFollowUp;
+    const keyedFollowUp = keyed.metrics.campaignFollowUp;
+    if (!plainFollowUp?.measured || !keyedFollowUp?.measured)
+      throw new Error(`July did not follow up: ${JSON.stringify(keyedFollowUp)}`);
+    // the same people on the list and the same usage; only the arms differ (the draw is taken on
+    // the published id): per group, the same subscribers, churned and unreadable in all
+    const totals = (groups: CampaignFollowUpGroup[]) =>
+      groups
+        .map((g) => ({
+          group: g.group,
+          subscribers: g.controlSubscribers + g.targetedSubscribers,
+          churned: g.controlChurned + g.targetedChurned,
+          unreadable: g.controlUnreadable + g.targetedUnreadable,
+        }))
+        .sort((a, b) => String(a.group).localeCompare(String(b.group)));
+    const plainTotals = totals([plainFollowUp.overall, ...plainFollowUp.byAction]);
+    expect(totals([keyedFollowUp.overall, ...keyedFollowUp.byAction])).toEqual(plainTotals);
+    expect(plainTotals.find((t) => t.group === 'all on the list')?.unreadable).toBeGreaterThan(20);
+    // and as counted directly from the pseudonymised snapshot's files (its quarantine's ids published)
+    const [direct] = await withConnection(':memory:', (conn) =>
+      queryRows<{ control_unreadable: number; targeted_unreadable: number; control_churned: number }>(
+        conn,
+        `WITH list AS (
+           SELECT d.control, s.subscriber_id IS NULL AS churned,
+                  s.subscriber_id IS NULL AND d.subscriber_id IN (
+                    SELECT subscriber_id FROM read_parquet($quarantine) WHERE "month" = '2026-07') AS unreadable
+           FROM read_parquet($list) d LEFT JOIN read_parquet($subscribers) s USING (subscriber_id)
+         )
+         SELECT count(*) FILTER (WHERE control AND unreadable) AS control_unreadable,
+                count(*) FILTER (WHERE NOT control AND unreadable) AS targeted_unreadable,
+                count(*) FILTER (WHERE control AND churned AND NOT unreadable) AS control_churned
+         FROM list`,
+        {
+          list: join(versionDir(pseudonymised, '2026-05', keyedFollowUp.dispatchFrom.version), 'dispatch.parquet'),
+          subscribers: join(pseudonymisedJuly.path, 'subscribers.parquet'),
+          quarantine: join(pseudonymisedJuly.path, 'quarantine.parquet'),
+        },
+      ),
+    );
+    expect(keyedFollowUp.overall).toMatchObject({
+      controlUnreadable: direct.control_unreadable,
+      targetedUnreadable: direct.targeted_unreadable,
+      controlChurned: direct.control_churned,
+    });
+    // the month of contact: the same totals in June
+    const plainJune = (await readManifest(store, '2026-06', june.version)).metrics.campaigns;
+    const keyedJune = (await readManifest(pseudonymised, '2026-06', pseudonymisedJune.version)).metrics.campaigns;
+    if (!plainJune?.measured || !keyedJune?.measured) throw new Error('June did not measure');
+    const juneTotals = (g: CampaignGroup) => ({
+      subscribers: g.controlSubscribers + g.targetedSubscribers,
+      churned: g.controlChurned + g.targetedChurned,
+      unreadable: (g.controlUnreadable ?? 0) + (g.targetedUnreadable ?? 0),
+    });
+    expect(juneTotals(keyedJune.overall)).toEqual(juneTotals(plainJune.overall));
+  });
 
   it('measures the list June measured again with churn read in July, as counted directly from the published files', async () => {
     const followUp = await julyFollowUp();

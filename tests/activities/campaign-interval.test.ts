@@ -37,6 +37,12 @@ async function measure(
     await conn.run('CREATE TEMP TABLE checked_contacts (subscriber_id VARCHAR, outcome VARCHAR, reason VARCHAR)');
     // no subscriber's run-month rows were quarantined
     await conn.run('CREATE TEMP TABLE unreadable_in_run_month (subscriber_id VARCHAR)');
+    // ids as published (published_id, which the measure step applies to the quarantine's raw ids): not pseudonymised
+    await setVariable(conn, 'pseudonym_key', null);
+    await runScript(
+      conn,
+      await readSql(new URL('../../activities/publish/tables/', import.meta.url).href, '00_macros.sql'),
+    );
     await setVariable(conn, 'z', CAMPAIGN_MEASUREMENT.z);
     await setVariable(conn, 'min_arm_subscribers', CAMPAIGN_MEASUREMENT.minArmSubscribers);
     await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));

@@ -36,27 +36,34 @@ async function measuredMay(
   return result;
 }
 
-/** A store holding only May's dispatch list (with or without a control column) and June's active subscribers. */
+/**
+ * A store holding only May's dispatch list (with or without a control column) and June's active
+ * subscribers; with `pseudonymKey`, their ids are published as keyed hashes (published_id), as
+ * with pseudonymiseIds.
+ */
 async function withMayList<T>(
   withControl: boolean,
   work: (conn: Parameters<typeof measureCampaigns>[0], store: ReturnType<typeof storeIn>) => Promise<T>,
+  pseudonymKey: string | null = null,
 ): Promise<T> {
   const store = storeIn(await tempDir());
   const may = versionDir(store, '2026-05', 1);
   await mkdir(may, { recursive: true });
   return withConnection(':memory:', async (conn) => {
-    await setVariable(conn, 'pseudonym_key', null);
+    await setVariable(conn, 'pseudonym_key', pseudonymKey);
     await runScript(
       conn,
       await readSql(new URL('../../activities/publish/tables/', import.meta.url).href, '00_macros.sql'),
     );
     await setVariable(conn, 'dispatch_file', join(may, 'dispatch.parquet'));
     await conn.run(
-      `COPY (SELECT 'S' || i AS subscriber_id, 'offer' AS recommended_product, 'segment' AS segment_name, 'SMS' AS channel,
+      `COPY (SELECT published_id('S' || i) AS subscriber_id, 'offer' AS recommended_product, 'segment' AS segment_name, 'SMS' AS channel,
                     'now' AS contact_moment, 'G1' AS grid ${withControl ? ', i % 10 = 0 AS control' : ''}
              FROM range(100) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
     );
-    await conn.run("CREATE TEMP TABLE snapshot_subscribers AS SELECT 'S' || i AS subscriber_id FROM range(90) t(i)");
+    await conn.run(
+      "CREATE TEMP TABLE snapshot_subscribers AS SELECT published_id('S' || i) AS subscriber_id FROM range(90) t(i)",
+    );
     return work(conn, store);
   });
 }
@@ -232,6 +239,47 @@ describe('contact log', () => {
     });
   });
 
+  it('counts the same subscriber unreadable with pseudonymised ids (the quarantine holds raw ids, the list keyed hashes)', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(file, 'subscriber_id,contact_date,outcome\nS1,2026-06-03,accepted\nS80,2026-06-04,declined\n');
+    const measured = (pseudonymKey: string | null) =>
+      withMayList(
+        true,
+        async (conn, store) => {
+          // S95 (targeted) and S90 (a control) left no valid June row, and both left a broken one
+          await conn.run(`CREATE TABLE quarantine ${QUARANTINE_COLUMNS}`);
+          await conn.run(
+            `INSERT INTO quarantine VALUES
+               ('/in/usage_month=2026-06/part_0.parquet', 7, 'S95', '2026-06', 'spend: outside [0, 1000000]'),
+               ('/in/usage_month=2026-06/part_0.parquet', 8, 'S90', NULL, 'month: not a valid month')`,
+          );
+          const result = await measuredMay(conn, store, file);
+          const grids = await queryRows<{ control_unreadable: number; targeted_unreadable: number }>(
+            conn,
+            "SELECT control_unreadable, targeted_unreadable FROM snapshot_campaigns WHERE dimension = 'grid'",
+          );
+          return { overall: result.overall, byAction: result.byAction, grids, contacts: result.contacts };
+        },
+        pseudonymKey,
+      );
+    const plain = await measured(null);
+    const keyed = await measured('a-contacts-test-key-of-enough-length');
+    expect(plain.overall).toMatchObject({
+      controlSubscribers: 9,
+      controlChurned: 0,
+      targetedSubscribers: 89,
+      targetedChurned: 8,
+      controlUnreadable: 1,
+      targetedUnreadable: 1,
+      contactedSubscribers: 1,
+      contactedControls: 1,
+    });
+    expect(keyed.overall).toEqual(plain.overall);
+    expect(keyed.byAction).toEqual(plain.byAction);
+    expect(keyed.grids).toEqual([{ control_unreadable: 1, targeted_unreadable: 1 }]);
+    expect(keyed.contacts).toMatchObject({ rows: 2, loaded: 2, quarantined: 0 });
+  });
+
   it('counts the contacted who accepted an offer and yet have no usage in the run month', async () => {
     const file = join(await tempDir(), 'contacts.csv');
     // S85-S98 accepted; S90-S99 have no June usage, and S90 is a control (contacted anyway: not counted)
@@ -394,7 +442,9 @@ async function withTwoMayLists<T>(
                FROM range(100) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
       );
     }
-    await conn.run("CREATE TEMP TABLE snapshot_subscribers AS SELECT 'S' || i AS subscriber_id FROM range(90) t(i)");
+    await conn.run(
+      "CREATE TEMP TABLE snapshot_subscribers AS SELECT published_id('S' || i) AS subscriber_id FROM range(90) t(i)",
+    );
     return work(conn, store, log);
   });
 }
