@@ -70,6 +70,7 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
       'churn_model_xgboost.json',
       'dispatch.parquet',
       'grids.parquet',
+      'holdout.parquet',
       'quarantine.parquet',
       'report.html',
       'segments.parquet',
@@ -183,6 +184,8 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
       { stage: 'load-features', key: first.lineage?.stageKey, producedBy: { workflowId: 'e2e-2026-06' } },
       { stage: 'churn-ensemble', key: first.lineage?.churnKeys?.[0], producedBy: { workflowId: 'e2e-2026-06' } },
       { stage: 'churn-scores', key: first.lineage?.churnKeys?.[1], producedBy: { workflowId: 'e2e-2026-06' } },
+      // the same scores: the dispatch list's exact reasons too
+      { stage: 'dispatch-reasons', key: first.lineage?.reasonsKey, producedBy: { workflowId: 'e2e-2026-06' } },
     ]);
     // the worker's features stage keys its months: the training month's and the scoring month's (stored for next month)
     expect(first.lineage?.featureMonthKeys).toHaveLength(2);
@@ -197,6 +200,7 @@ describe('monthly segmentation through a real Temporal dev server and worker', (
       usageMonthKeys: first.lineage?.usageMonthKeys,
       segmentsKey: reusedManifest.lineage?.segmentsKey,
       treeKey: reusedManifest.lineage?.treeKey,
+      reasonsKey: first.lineage?.reasonsKey,
       reused: [],
     });
 

@@ -207,6 +207,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       'churn_model_xgboost.json',
       'dispatch.parquet',
       'grids.parquet',
+      'holdout.parquet',
       'migration.parquet',
       'quarantine.parquet',
       'report.html',
