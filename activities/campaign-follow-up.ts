@@ -6,8 +6,8 @@ import { versionDir, type SnapshotRef, type StoreConfig } from '../store/layout'
 import type { SnapshotManifest } from '../store/manifest';
 import { readManifest } from '../store/snapshots';
 import type { CampaignFollowUp, CampaignFollowUpGroup } from './campaign-metrics';
-import { prepareMeasureStep, readDispatchList } from './campaigns';
-import { queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
+import { prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
+import { readSql, runScript, setVariable } from './duckdb';
 
 /** Why the follow-up gives no kept per 100 contacts (the manifest's `keptPer100`). */
 export const FOLLOW_UP_KEPT_PER_100 =
@@ -85,7 +85,7 @@ export async function followUpCampaigns(
   );
   await prepareMeasureStep(conn, month);
   await runScript(conn, await readSql(import.meta.url, './campaigns/04_follow_up.sql'));
-  const groups = await readFollowUpGroups(conn, ['all', 'action']);
+  const groups = await readGroupRows<CampaignFollowUpGroup>(conn, 'snapshot_campaign_follow_up', ['all', 'action']);
   return {
     measured: true,
     dispatchFrom: { month: listMonth, version: listVersion, sha256: recorded },
@@ -114,37 +114,7 @@ async function ownMonthCampaigns(
   return { path };
 }
 
-/** Rows of snapshot_campaign_follow_up (or a campaigns_followup.parquet read into that name) in its order, camel-cased. */
-async function readFollowUpGroups(
-  conn: DuckDBConnection,
-  dimensions?: readonly string[],
-): Promise<CampaignFollowUpGroup[]> {
-  const rows = await queryRows<Record<string, unknown>>(conn, 'SELECT * FROM snapshot_campaign_follow_up');
-  return rows
-    .filter((row) => !dimensions || dimensions.includes(row.dimension as string))
-    .map(
-      (row) =>
-        Object.fromEntries(
-          Object.entries(row).map(([key, value]) => [
-            key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()),
-            value,
-          ]),
-        ) as unknown as CampaignFollowUpGroup,
-    );
-}
-
-/** Every row of the follow-up's table on `conn`, for the report. */
+/** Every row of the follow-up's table on `conn` (snapshot_campaign_follow_up), for the report. */
 export function followUpGroups(conn: DuckDBConnection): Promise<CampaignFollowUpGroup[]> {
-  return readFollowUpGroups(conn);
-}
-
-/** Every row of a published snapshot's campaigns_followup.parquet (for `segflow campaigns show`). */
-export async function readPublishedFollowUp(snapshotPath: string): Promise<CampaignFollowUpGroup[]> {
-  return withConnection(':memory:', async (conn) => {
-    await setVariable(conn, 'follow_up_file', join(snapshotPath, FOLLOW_UP_FILE));
-    await conn.run(
-      "CREATE TEMP TABLE snapshot_campaign_follow_up AS SELECT * FROM read_parquet(getvariable('follow_up_file'))",
-    );
-    return readFollowUpGroups(conn);
-  });
+  return readGroupRows<CampaignFollowUpGroup>(conn, 'snapshot_campaign_follow_up');
 }

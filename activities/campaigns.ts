@@ -438,16 +438,26 @@ export function partialLogWarning(overall: CampaignGroup): string | undefined {
   return `the contact log records a contact for ${count(logged)} of the ${count(targeted)} targeted subscribers (${Math.round((100 * logged) / targeted)}%): if the teams contacted more than it records (one team's file, say), kept per 100 contacts is too large (either way), as it divides the list's uplift by the share logged: give every team's contacts in one file`;
 }
 
-/** Rows of snapshot_campaigns (or a campaigns.parquet read into that name) in its order, camel-cased. */
-export async function readCampaignGroups(
+/** The tables of campaign groups: the measurement's, the follow-up's, and a published file's rows. */
+export type CampaignGroupTable = 'snapshot_campaigns' | 'snapshot_campaign_follow_up' | 'published_campaign_groups';
+
+/**
+ * Rows of a table of campaign groups on `conn` (the measurement's snapshot_campaigns, the
+ * follow-up's snapshot_campaign_follow_up, or a published file: readPublishedGroups) in its order,
+ * camel-cased; only those of `dimensions` when given.
+ */
+export async function readGroupRows<T extends { dimension: string }>(
   conn: DuckDBConnection,
-  dimensions: readonly CampaignDimension[] = CAMPAIGN_DIMENSIONS,
-): Promise<CampaignGroup[]> {
-  const rows = await queryRows<Record<string, unknown>>(
-    conn,
-    'SELECT * FROM snapshot_campaigns WHERE list_contains($dimensions, dimension)',
-    { dimensions: listValue([...dimensions]) },
-  );
+  table: CampaignGroupTable,
+  dimensions?: readonly string[],
+): Promise<T[]> {
+  const rows = dimensions
+    ? await queryRows<Record<string, unknown>>(
+        conn,
+        `SELECT * FROM ${table} WHERE list_contains($dimensions, dimension)`,
+        { dimensions: listValue([...dimensions]) },
+      )
+    : await queryRows<Record<string, unknown>>(conn, `SELECT * FROM ${table}`);
   return rows.map(
     (row) =>
       Object.fromEntries(
@@ -455,17 +465,33 @@ export async function readCampaignGroups(
           key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()),
           value,
         ]),
-      ) as unknown as CampaignGroup,
+      ) as unknown as T,
   );
 }
 
-/** Every row of a published snapshot's campaigns.parquet (for `segflow campaigns show`). */
-export async function readPublishedCampaigns(snapshotPath: string): Promise<CampaignGroup[]> {
+/**
+ * Every row of a published snapshot's file of campaign groups (campaigns.parquet,
+ * campaigns_followup.parquet), as readGroupRows gives them (for `segflow campaigns show`).
+ */
+export async function readPublishedGroups<T extends { dimension: string }>(
+  snapshotPath: string,
+  file: string,
+): Promise<T[]> {
   return withConnection(':memory:', async (conn) => {
-    await setVariable(conn, 'campaigns_file', join(snapshotPath, 'campaigns.parquet'));
-    await conn.run("CREATE TEMP TABLE snapshot_campaigns AS SELECT * FROM read_parquet(getvariable('campaigns_file'))");
-    return readCampaignGroups(conn);
+    await setVariable(conn, 'campaign_groups_file', join(snapshotPath, file));
+    await conn.run(
+      "CREATE TEMP TABLE published_campaign_groups AS SELECT * FROM read_parquet(getvariable('campaign_groups_file'))",
+    );
+    return readGroupRows<T>(conn, 'published_campaign_groups');
   });
+}
+
+/** Rows of snapshot_campaigns (the measurement's groups) in its order, camel-cased. */
+export function readCampaignGroups(
+  conn: DuckDBConnection,
+  dimensions: readonly CampaignDimension[] = CAMPAIGN_DIMENSIONS,
+): Promise<CampaignGroup[]> {
+  return readGroupRows<CampaignGroup>(conn, 'snapshot_campaigns', dimensions);
 }
 
 function lastDay(month: string): string {

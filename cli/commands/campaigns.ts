@@ -232,9 +232,11 @@ export function registerCampaigns(program: Command): void {
       if (options.by && !(CAMPAIGN_DIMENSIONS as readonly string[]).includes(options.by))
         throw new UsageError(`--by must be one of ${CAMPAIGN_DIMENSIONS.join(', ')}`);
       const dimensionsShown = ['all', 'action', options.by];
-      const { readPublishedFollowUp } = await import('../../activities/campaign-follow-up');
+      const { readPublishedGroups } = await import('../../activities/campaigns');
+      const { FOLLOW_UP_FILE } = await import('../../activities/campaign-follow-up');
+      const snapshotPath = versionDir(store, ref.month, ref.version);
       const followUpGroups = followUp?.measured
-        ? await readPublishedFollowUp(versionDir(store, ref.month, ref.version))
+        ? await readPublishedGroups<CampaignFollowUpGroup>(snapshotPath, FOLLOW_UP_FILE)
         : [];
       const followUpShown = followUpGroups.filter((g) => dimensionsShown.includes(g.dimension));
       const followUpOutput = followUp
@@ -275,8 +277,9 @@ export function registerCampaigns(program: Command): void {
               : ''),
         );
       }
-      const { readPublishedCampaigns } = await import('../../activities/campaigns');
-      const groups = metrics.measured ? await readPublishedCampaigns(versionDir(store, ref.month, ref.version)) : [];
+      const groups = metrics.measured
+        ? await readPublishedGroups<CampaignGroup>(snapshotPath, 'campaigns.parquet')
+        : [];
       const shown = groups.filter((g) => dimensionsShown.includes(g.dimension));
       output(options.json, { snapshot: ref, metrics, groups: options.by ? shown : groups, ...followUpOutput }, () =>
         [campaignsText(ref, metrics, shown), ...(followUp ? ['', followUpText(followUp, followUpShown)] : [])].join(
