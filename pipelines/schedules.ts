@@ -186,14 +186,21 @@ export interface Triggered {
   workflowId?: string;
   month?: string;
   paused: boolean;
-  /** A run of the schedule still going when it was triggered, and what the schedule's overlap policy did. */
-  behind?: { workflowId: string; overlap: 'skipped' | 'buffered' };
+  /** The schedule's overlap policy the trigger ran under (SKIP, BUFFER_ONE, ...). */
+  policy?: string;
+  /**
+   * What Temporal reported after the trigger when it started nothing: `skipped` (its count of
+   * starts skipped for overlap went up: under `skip` a run was going, under `buffer` one was going
+   * and another already buffered), or `buffered` (its buffer grew); with the run still going then.
+   */
+  behind?: { workflowId?: string; overlap: 'skipped' | 'buffered' };
 }
 
 /**
  * Starts the schedule's action now, under the schedule's own overlap policy (the SDK's trigger
- * defaults to allow-all: two runs of one month at once); resolves with the run it started (it
- * processes the month before now). Recorded in the audit log with who asked.
+ * defaults to allow-all: two runs of one month at once); resolves with what Temporal reports it
+ * did: the run it started (it processes the month before now), a start it skipped or buffered, or
+ * nothing yet after `timeoutMs`. Recorded in the audit log with who asked.
  */
 export async function triggerSchedule(
   client: Client,
@@ -204,40 +211,58 @@ export async function triggerSchedule(
   const { handle, description } = await existingSchedule(client, scheduleId);
   const paused = description.state.paused;
   const overlap = description.policies.overlap ?? ScheduleOverlapPolicy.SKIP;
-  const earlier = new Set(description.info.recentActions.map((action) => action.action.workflow.workflowId));
-  const running = description.info.runningActions[0]?.workflow.workflowId;
   await handle.trigger(overlap);
-  const triggered = await whatTriggerDid(handle, earlier, overlap, running, timeoutMs);
+  const triggered = await whatTriggerDid(handle, triggerCounts(description), timeoutMs);
   // what happened, not only that someone asked: a skipped trigger started nothing
   await recordScheduleEvent(store, scheduleId, 'schedule.triggered', who, {
     overlap,
     ...(triggered.workflowId ? { started: triggered.workflowId, month: triggered.month } : {}),
-    ...(triggered.behind ? { [triggered.behind.overlap]: triggered.behind.workflowId } : {}),
+    ...(triggered.behind ? { [triggered.behind.overlap]: triggered.behind.workflowId ?? null } : {}),
   });
-  return { ...triggered, paused };
+  return { ...triggered, paused, policy: overlap };
 }
 
-/** The run a trigger started (looked for among the schedule's recent actions), or the one it skipped or buffered behind. */
+/**
+ * What a schedule's description tells of the starts it made, skipped and buffered: the runs it
+ * started (recent actions, by first run id), its count of starts skipped for overlap (a skip
+ * under `skip`, a start dropped under `buffer` as one is already buffered), the starts in its
+ * buffer (not in the SDK's ScheduleDescription: the server's ScheduleInfo.buffer_size, in the
+ * raw response; undefined from a server without it), and its running runs.
+ */
+function triggerCounts(description: ScheduleDescription) {
+  const bufferSize = description.raw?.info?.bufferSize;
+  return {
+    recent: description.info.recentActions,
+    started: new Set(description.info.recentActions.map((action) => action.action.workflow.firstExecutionRunId)),
+    skipped: description.info.numActionsSkippedOverlap,
+    buffered: bufferSize === undefined || bufferSize === null ? undefined : Number(bufferSize),
+    running: description.info.runningActions.map((action) => action.workflow.workflowId),
+  };
+}
+
+/**
+ * What a trigger did, from what the schedule reports after it against `before` (its counts
+ * before the trigger): a run it started (a recent action not there before), a start skipped (the
+ * count of skips went up), or buffered (the buffer grew). Not from whether a run was going before
+ * the trigger: one that ended in between lets the trigger start its run. Temporal's scheduler
+ * takes the trigger on its own time: asked again until `timeoutMs`, then nothing known.
+ */
 async function whatTriggerDid(
   handle: ScheduleHandle,
-  earlier: Set<string>,
-  overlap: ScheduleOverlapPolicy,
-  running: string | undefined,
+  before: ReturnType<typeof triggerCounts>,
   timeoutMs: number,
 ): Promise<Omit<Triggered, 'paused'>> {
-  if (running && overlap !== ScheduleOverlapPolicy.ALLOW_ALL)
-    return {
-      behind: { workflowId: running, overlap: overlap === ScheduleOverlapPolicy.SKIP ? 'skipped' : 'buffered' },
-    };
-  // the schedule starts the run asynchronously
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
-    const started = (await handle.describe()).info.recentActions.find(
-      (action) => !earlier.has(action.action.workflow.workflowId),
-    );
+  for (const deadline = Date.now() + timeoutMs; ;) {
+    const after = triggerCounts(await handle.describe());
+    const started = after.recent.find((action) => !before.started.has(action.action.workflow.firstExecutionRunId));
     if (started) return { workflowId: started.action.workflow.workflowId, month: monthBefore(started.scheduledAt) };
+    const behind = after.running[0] ?? before.running[0];
+    if (after.skipped > before.skipped) return { behind: { workflowId: behind, overlap: 'skipped' } };
+    if (after.buffered !== undefined && after.buffered > (before.buffered ?? 0))
+      return { behind: { workflowId: behind, overlap: 'buffered' } };
+    if (Date.now() >= deadline) return {};
     await new Promise((resolveWait) => setTimeout(resolveWait, 250));
   }
-  return {};
 }
 
 export interface ScheduleSummary {

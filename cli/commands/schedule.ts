@@ -249,29 +249,33 @@ function addTrigger(schedule: Command): void {
     .addOption(idOption())
     .addHelpText(
       'after',
-      `\nUnder the schedule's overlap policy: with 'skip' and a run of it still going, nothing starts and it exits ${EXIT.skipped}; with 'buffer' the run starts when that one ends (exit 0).`,
+      `\nUnder the schedule's overlap policy: with 'skip' and a run of it still going, Temporal skips the start: nothing starts and it exits ${EXIT.skipped}; with 'buffer' the run starts when that one ends (exit 0), unless a start is already buffered: Temporal drops this one (exit ${EXIT.skipped}). Told from what Temporal reports after the trigger.`,
     )
     .action(async (options) => {
       const config = loadConfig();
       const { client, schedules, signer } = await connected(config);
       const triggered = await schedules.triggerSchedule(client, config.store, options.id, { signer });
       console.log(triggeredText(options.id, triggered));
-      // a script can tell a trigger that started nothing from one that did
+      // a script can tell a trigger Temporal skipped (or dropped) from one that started or buffered a run
       if (triggered.behind?.overlap === 'skipped') process.exit(EXIT.skipped);
     });
 }
 
-/** What `schedule trigger` says it started. */
+/** What `schedule trigger` says Temporal did: started a run, skipped or buffered the start, or nothing yet. */
 export function triggeredText(id: string, started: Triggered): string {
-  const { behind } = started;
+  const { behind, policy } = started;
+  const run = behind?.workflowId ? `its run ${behind.workflowId}` : 'a run of it';
+  const follow = behind?.workflowId ? ` ('segflow runs follow ${behind.workflowId}' follows it)` : '';
   return [
     behind
       ? behind.overlap === 'skipped'
-        ? `schedule ${id}: nothing started: its run ${behind.workflowId} is still going, and the schedule's overlap policy skips a start meanwhile ('segflow runs follow ${behind.workflowId}' follows it)`
-        : `triggered schedule ${id}: the run starts when its run ${behind.workflowId} ends (the schedule's overlap policy buffers it)`
+        ? policy === 'BUFFER_ONE'
+          ? `schedule ${id}: nothing started: Temporal dropped the start, as ${run} is still going and a start is already buffered behind it, and the schedule's overlap policy buffers one${follow}`
+          : `schedule ${id}: nothing started: Temporal skipped it, as ${run} is still going and the schedule's overlap policy skips a start meanwhile${follow}`
+        : `triggered schedule ${id}: the run starts when ${run} ends (the schedule's overlap policy buffers it)`
       : started.workflowId
         ? `triggered schedule ${id}: workflow ${started.workflowId} processes ${started.month} ('segflow runs follow ${started.workflowId}' follows it)`
-        : `triggered schedule ${id}; the run has not started yet (see 'segflow schedule describe')`,
+        : `triggered schedule ${id}; Temporal has not yet said whether it started, buffered or skipped the run (see 'segflow schedule describe')`,
     // a trigger runs a paused schedule's action all the same (Temporal's rule): said, as it was paused on purpose
     ...(started.paused
       ? [

@@ -15,7 +15,8 @@ import { startTemporal } from './temporal-env';
 /**
  * `segflow schedule` as a user runs it, against a real dev server with no worker (the runs it
  * starts stay running): a pause or unpause that would change nothing says so and records nothing,
- * a trigger its overlap policy skips exits 4, and a backfill of months the input has no files
+ * a trigger Temporal skips under the overlap policy (or drops, under 'buffer' with one buffered)
+ * exits 4, and a backfill of months the input has no files
  * for is refused before Temporal starts a run.
  */
 describe('segflow schedule pause, trigger and backfill through a real dev server', () => {
@@ -26,16 +27,17 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
   const month = previousMonth();
   const held = [addMonths(month, -3), addMonths(month, -1), month];
 
-  /** The command as a process: its exit code, stdout and stderr. */
-  const segflow = (...args: string[]) =>
+  /** The command as a process on schedule `id`: its exit code, stdout and stderr. */
+  const segflowOn = (id: string, ...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
       execFile(
         join(REPO_ROOT, 'bin', 'segflow'),
-        [...args, '--id', scheduleId],
+        [...args, '--id', id],
         { env: { ...process.env, SEGFLOW_HOME: home, TEMPORAL_ADDRESS: env.address } },
         (error, stdout, stderr) => resolveRun({ code: error ? Number(error.code) : 0, stdout, stderr }),
       );
     });
+  const segflow = (...args: string[]) => segflowOn(scheduleId, ...args);
   const scheduleEvents = async () =>
     (await readAuditLog(config.store))
       .filter((e) => e.run.workflowId === scheduleId && e.event.startsWith('schedule.'))
@@ -101,8 +103,52 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
     }
     const skipped = await segflow('schedule', 'trigger');
     expect(skipped.code).toBe(4);
-    expect(skipped.stdout).toContain(`schedule ${scheduleId}: nothing started: its run`);
+    expect(skipped.stdout).toContain(`schedule ${scheduleId}: nothing started: Temporal skipped it, as its run`);
     expect((await segflow('schedule', 'trigger', '--help')).stdout).toContain('exits 4');
+  });
+
+  it("under 'buffer', a second trigger is buffered (exit 0) and a third, which Temporal drops, exits 4", async () => {
+    const id = 'cli-buffer';
+    await createMonthlySchedule(env.client, config, {
+      ...SCHEDULE_DEFAULTS,
+      scheduleId: id,
+      input: join(home, 'usage'),
+      params: {},
+      minute: 0,
+      overlap: 'buffer',
+      actor: 'operator',
+    });
+    const handle = env.client.schedule.getHandle(id);
+    const first = await segflowOn(id, 'schedule', 'trigger');
+    expect(first).toMatchObject({ code: 0, stdout: expect.stringContaining(`processes ${month}`) });
+    for (let tries = 0; (await handle.describe()).info.runningActions.length === 0; tries++) {
+      expect(tries).toBeLessThan(100);
+      await new Promise((wait) => setTimeout(wait, 100));
+    }
+    const running = (await handle.describe()).info.runningActions[0].workflow.workflowId;
+    const second = await segflowOn(id, 'schedule', 'trigger');
+    expect(second).toMatchObject({
+      code: 0,
+      stdout: `triggered schedule ${id}: the run starts when its run ${running} ends (the schedule's overlap policy buffers it)\n`,
+    });
+    expect((await handle.describe()).info.numActionsSkippedOverlap).toBe(0);
+    const third = await segflowOn(id, 'schedule', 'trigger');
+    expect(third.code).toBe(4);
+    expect(third.stdout).toBe(
+      `schedule ${id}: nothing started: Temporal dropped the start, as its run ${running} is still going and a start is already buffered behind it, and the schedule's overlap policy buffers one ('segflow runs follow ${running}' follows it)\n`,
+    );
+    // as Temporal counts it: the third start was skipped, and still one run going
+    const after = await handle.describe();
+    expect(after.info.numActionsSkippedOverlap).toBe(1);
+    expect(after.info.recentActions.length).toBe(1);
+    const triggers = (await readAuditLog(config.store))
+      .filter((e) => e.run.workflowId === id && e.event === 'schedule.triggered')
+      .map((e) => e.details);
+    expect(triggers).toEqual([
+      { overlap: 'BUFFER_ONE', started: expect.any(String), month },
+      { overlap: 'BUFFER_ONE', buffered: running },
+      { overlap: 'BUFFER_ONE', skipped: running },
+    ]);
   });
 
   it('a backfill of a month the input has no files for is refused before any run starts', async () => {

@@ -137,39 +137,75 @@ describe("a schedule's recent runs without an outcome", () => {
 });
 
 describe('schedule trigger', () => {
+  /**
+   * A schedule as Temporal describes it before and after a trigger: `outcome` is what the
+   * scheduler did with the trigger (a run started, the start skipped for overlap, or buffered),
+   * whatever was running before it.
+   */
+  const scheduleWith = (
+    overlap: string,
+    running: string[],
+    outcome: 'started' | 'skipped' | 'buffered',
+    triggeredWith: unknown[] = [],
+    buffered = 0,
+  ) => {
+    let triggered = false;
+    const scheduledAt = new Date('2026-12-06T10:00:00Z');
+    return {
+      schedule: {
+        getHandle: () => ({
+          describe: async () => ({
+            state: { paused: false },
+            policies: { overlap },
+            raw: { info: { bufferSize: buffered + (triggered && outcome === 'buffered' ? 1 : 0) } },
+            info: {
+              numActionsSkippedOverlap: 3 + (triggered && outcome === 'skipped' ? 1 : 0),
+              recentActions:
+                triggered && outcome === 'started'
+                  ? [{ scheduledAt, action: { workflow: { workflowId: 'monthly-2', firstExecutionRunId: 'r2' } } }]
+                  : [],
+              runningActions: (triggered && outcome === 'started' ? ['monthly-2'] : running).map((workflowId) => ({
+                workflowId,
+                workflow: { workflowId, firstExecutionRunId: 'r' },
+              })),
+            },
+          }),
+          trigger: async (policy: unknown) => {
+            triggeredWith.push(policy);
+            triggered = true;
+          },
+        }),
+      },
+    } as unknown as Client;
+  };
+
   it("starts under the schedule's overlap policy (the SDK's default allows two at once), and records who asked", async () => {
     const store = storeIn(await tempDir());
     const triggeredWith: unknown[] = [];
-    const scheduleWith = (overlap: string, running: string[]) =>
-      ({
-        schedule: {
-          getHandle: () => ({
-            describe: async () => ({
-              state: { paused: false },
-              policies: { overlap },
-              info: {
-                recentActions: [],
-                runningActions: running.map((workflowId) => ({ workflow: { workflowId, firstExecutionRunId: 'r' } })),
-              },
-            }),
-            trigger: async (policy: unknown) => {
-              triggeredWith.push(policy);
-            },
-          }),
-        },
-      }) as unknown as Client;
-    const skipped = await triggerSchedule(scheduleWith('SKIP', ['monthly-1']), store, 'monthly', { actor: 'operator' });
-    expect(skipped).toEqual({ paused: false, behind: { workflowId: 'monthly-1', overlap: 'skipped' } });
+    const skipped = await triggerSchedule(
+      scheduleWith('SKIP', ['monthly-1'], 'skipped', triggeredWith),
+      store,
+      'monthly',
+      {
+        actor: 'operator',
+      },
+    );
+    expect(skipped).toEqual({ paused: false, policy: 'SKIP', behind: { workflowId: 'monthly-1', overlap: 'skipped' } });
     expect(triggeredText('monthly', skipped)).toBe(
-      "schedule monthly: nothing started: its run monthly-1 is still going, and the schedule's overlap policy skips a start meanwhile ('segflow runs follow monthly-1' follows it)",
+      "schedule monthly: nothing started: Temporal skipped it, as its run monthly-1 is still going and the schedule's overlap policy skips a start meanwhile ('segflow runs follow monthly-1' follows it)",
     );
     // signed with the key the workers sign with, when the CLI has it (SEGFLOW_SIGNING_KEY)
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-    const buffered = await triggerSchedule(scheduleWith('BUFFER_ONE', ['monthly-1']), store, 'monthly', {
-      actor: 'operator',
-      signer: signerOf(privateKey),
-    });
+    const buffered = await triggerSchedule(
+      scheduleWith('BUFFER_ONE', ['monthly-1'], 'buffered', triggeredWith),
+      store,
+      'monthly',
+      { actor: 'operator', signer: signerOf(privateKey) },
+    );
     expect(buffered.behind).toEqual({ workflowId: 'monthly-1', overlap: 'buffered' });
+    expect(triggeredText('monthly', buffered)).toBe(
+      "triggered schedule monthly: the run starts when its run monthly-1 ends (the schedule's overlap policy buffers it)",
+    );
     expect(triggeredWith).toEqual(['SKIP', 'BUFFER_ONE']);
     const log = await readAuditLog(store);
     expect(log.map((e) => e.signature !== undefined)).toEqual([false, true]);
@@ -178,6 +214,32 @@ describe('schedule trigger', () => {
     expect(entries).toEqual([
       ['schedule.triggered', 'monthly', 'operator', { overlap: 'SKIP', skipped: 'monthly-1' }],
       ['schedule.triggered', 'monthly', 'operator', { overlap: 'BUFFER_ONE', buffered: 'monthly-1' }],
+    ]);
+  });
+
+  it('tells what Temporal did after the trigger, not what was running before it', async () => {
+    const store = storeIn(await tempDir());
+    // the run listed as going ended before the trigger reached the scheduler: the trigger started one
+    const started = await triggerSchedule(scheduleWith('SKIP', ['monthly-1'], 'started'), store, 'monthly', {
+      timeoutMs: 2_000,
+    });
+    expect(started).toEqual({ paused: false, policy: 'SKIP', workflowId: 'monthly-2', month: '2026-11' });
+    // under buffer-one with a start already buffered, Temporal drops this one: skipped, not buffered
+    const dropped = await triggerSchedule(
+      scheduleWith('BUFFER_ONE', ['monthly-1'], 'skipped', [], 1),
+      store,
+      'monthly',
+      {
+        timeoutMs: 2_000,
+      },
+    );
+    expect(dropped.behind).toEqual({ workflowId: 'monthly-1', overlap: 'skipped' });
+    expect(triggeredText('monthly', dropped)).toBe(
+      "schedule monthly: nothing started: Temporal dropped the start, as its run monthly-1 is still going and a start is already buffered behind it, and the schedule's overlap policy buffers one ('segflow runs follow monthly-1' follows it)",
+    );
+    expect((await readAuditLog(store)).map((e) => e.details)).toEqual([
+      { overlap: 'SKIP', started: 'monthly-2', month: '2026-11' },
+      { overlap: 'BUFFER_ONE', skipped: 'monthly-1' },
     ]);
   });
 
