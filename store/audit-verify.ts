@@ -15,6 +15,7 @@ import {
 } from './snapshots';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
 import { MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
+import { storedArtifacts } from './stage-cache';
 
 export interface AuditProblem {
   /** The file, and line or snapshot, where the problem is. */
@@ -207,6 +208,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       if (checked.publishing) publishing.push(ref);
     }
   }
+  if (entries.length > 0) await checkCacheRuns(store, entries, problems);
   return {
     ok: problems.length === 0,
     entries: entries.length,
@@ -220,6 +222,33 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     publishing,
     problems,
   };
+}
+
+/**
+ * Every stage-cache artifact names the run that stored it, and every run's first entry
+ * (run.requested) is written before its first stage: an artifact of a run the log does not record
+ * was stored after entries now cut from the log's tail (which take whatever that run published
+ * with them, where the chain alone cannot tell), or copied in from another store.
+ */
+async function checkCacheRuns(store: StoreConfig, entries: AuditEntry[], problems: AuditProblem[]): Promise<void> {
+  // by workflow id too: a run reset in Temporal goes on under a new run id without a new run.requested
+  const recorded = new Set(entries.flatMap((entry) => [entry.run.runId, entry.run.workflowId]));
+  const last = entries[entries.length - 1];
+  for (const stage of (await readdir(join(store.storeDir, 'cache')).catch(() => [] as string[])).sort()) {
+    for (const { key, artifact } of await storedArtifacts(store, stage)) {
+      const run = artifact.producedBy;
+      if (!run?.runId || recorded.has(run.runId) || recorded.has(run.workflowId)) continue;
+      const after = artifact.createdAt > last.at;
+      problems.push({
+        where: `cache/${stage}/${key}`,
+        problem:
+          `STORED BY A RUN THE LOG DOES NOT RECORD: run ${run.workflowId} (${run.runId}) stored it for ${artifact.month} at ${artifact.createdAt}` +
+          (after
+            ? `, after the log's last entry (seq ${last.seq}, ${last.at}): entries after it were cut, with whatever that run published`
+            : `: entries were cut from the log's tail, or the artifact was copied in from another store`),
+      });
+    }
+  }
 }
 
 /** The log's entries, and whether their chain holds: no line edited, cut, removed, inserted or reordered (signatures aside). */

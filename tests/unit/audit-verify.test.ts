@@ -6,6 +6,7 @@ import { promoteSnapshot } from '../../pipelines/promote';
 import { retireSnapshot } from '../../pipelines/retire';
 import { entryHash, formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
+import { STAGE_CACHE_FORMAT, type StageArtifact } from '../../store/stage-cache';
 import { sha256 } from '../../store/hashing';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig } from '../../store/layout';
 import { signText, type Signer } from '../../store/signing';
@@ -59,6 +60,35 @@ describe('audit verify: completeness', () => {
     expect(report.ok).toBe(false);
     expect(report.problems.map((p) => p.where)).toEqual([`snapshots/${MONTH}/v2`, `snapshots/${MONTH}/v3`]);
     expect(report.problems[0].problem).toMatch(/^PUBLISHED SNAPSHOT MISSING: published \(audit seq 6, run run-2\)/);
+  });
+
+  it("a snapshot deleted with every entry of its run (the log's tail cut) is named by what its run left in the stage cache", async () => {
+    const store = await storeWithVersions(3);
+    const artifact = async (stage: string, key: string, runId: string, createdAt: string) => {
+      const dir = join(store.storeDir, 'cache', stage, key);
+      await mkdir(dir, { recursive: true });
+      const stored: StageArtifact = {
+        format: STAGE_CACHE_FORMAT,
+        stage,
+        key,
+        createdAt,
+        producedBy: { workflowId: `wf-${runId}`, runId },
+        month: MONTH,
+        files: [],
+      };
+      await writeFile(join(dir, 'artifact.json'), JSON.stringify(stored));
+    };
+    // run 2's artifact: its run is in the log
+    await artifact('segments', 'a'.repeat(64), 'run-2', '2026-01-01T00:00:00.000Z');
+    expect(await problemsOf(store)).toEqual([]);
+    // run 4 stored its segments, published v4; the log was cut back to run 3's last entry and v4's folder removed
+    await artifact('segments', 'b'.repeat(64), 'run-4', '2999-01-01T00:00:00.000Z');
+    const [problem] = await problemsOf(store);
+    expect(problem).toMatch(
+      new RegExp(
+        `^cache/segments/${'b'.repeat(64)}: STORED BY A RUN THE LOG DOES NOT RECORD: run wf-run-4 \\(run-4\\) stored it for ${MONTH} at 2999-01-01T00:00:00.000Z, after the log's last entry \\(seq 9, .*\\): entries after it were cut, with whatever that run published$`,
+      ),
+    );
   });
 
   it("a snapshot deleted with its run.published line (the log's tail cut) is named by its publish stage's entry", async () => {
