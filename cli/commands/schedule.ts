@@ -195,8 +195,12 @@ function addPauseUnpause(schedule: Command): void {
         // already so: nothing is changed or recorded, and a pause's note (why) is not overwritten
         if (now.state.paused === (change === 'pause')) {
           const { readAuditLog } = await import('../../store/audit-log');
-          const entries = await readAuditLog(config.store).catch(() => []);
-          console.log(unchangedText(change, options.id, now.state.note, entries));
+          // a log that cannot be read is said to be so, not taken for one without a pause
+          const log = await readAuditLog(config.store).catch((error: unknown) =>
+            error instanceof Error ? error : new Error(String(error)),
+          );
+          const schedule = { note: now.state.note, pauseOnFailure: now.policies.pauseOnFailure };
+          console.log(unchangedText(change, options.id, schedule, log));
           return;
         }
         await schedules.changeSchedule(client, config.store, {
@@ -214,27 +218,39 @@ const PAUSE_EVENTS = new Set(['schedule.created', 'schedule.paused', 'schedule.u
 
 /**
  * What `schedule pause` of a paused schedule (or `unpause` of one not paused) says instead of
- * changing it: its state, its note, and since when and by whom from the schedule's last
- * pause, unpause or creation in the audit log `entries` (a pause Temporal made itself, on a
- * failed run, has no entry).
+ * changing it: its state, its note (the one Temporal holds), and since when and by whom from the
+ * schedule's last pause, unpause or creation in the audit log `log`. A pause with no entry since
+ * the last unpause or creation was made outside segflow: by Temporal on a failed run only when
+ * the schedule pauses on failure (`pauseOnFailure`), else in Temporal's UI or CLI. A log that
+ * could not be read (`log` the error) is said to be so, with why: since when is then not known.
  */
 export function unchangedText(
   change: 'pause' | 'unpause',
   id: string,
-  note: string | undefined,
-  entries: readonly AuditEntry[],
+  schedule: { note?: string; pauseOnFailure: boolean },
+  log: readonly AuditEntry[] | Error,
 ): string {
-  const last = entries.findLast((e) => e.run.workflowId === id && PAUSE_EVENTS.has(e.event));
-  const noted = note ? ` (note: ${note})` : '';
+  const noted = schedule.note ? ` (note: ${schedule.note})` : '';
+  const unread =
+    log instanceof Error
+      ? `the audit log could not be read (${log.message.split('\n')[0].slice(0, 160)}), so since when and by whom is not known`
+      : undefined;
+  const last =
+    log instanceof Error ? undefined : log.findLast((e) => e.run.workflowId === id && PAUSE_EVENTS.has(e.event));
   if (change === 'pause') {
-    const since =
-      last?.event === 'schedule.paused'
+    const outside = schedule.pauseOnFailure
+      ? "it was paused outside segflow: by Temporal, as the schedule pauses when a run it started fails (--pause-on-failure), or in Temporal's UI or CLI"
+      : "it was paused outside segflow (in Temporal's UI or CLI, say: the schedule does not pause on failure)";
+    const since = unread
+      ? `${noted}; ${unread}`
+      : last?.event === 'schedule.paused'
         ? `, since ${last.at} by ${last.actor}${noted}`
-        : `${noted}; the audit log has no pause of it since it was ${last ? `${last.event === 'schedule.created' ? 'created' : 'last unpaused'} (${last.at}, by ${last.actor})` : 'created'}: Temporal pauses a schedule created with --pause-on-failure when a run fails`;
+        : `${noted}; the audit log has no pause of it since it was ${last ? `${last.event === 'schedule.created' ? 'created' : 'last unpaused'} (${last.at}, by ${last.actor})` : 'created'}: ${outside}${schedule.note ? '' : ' (Temporal holds no note of why)'}`;
     return `schedule ${id} is already paused${since}. Nothing changed and its note is kept ('segflow schedule unpause --id ${id}' resumes it; to give another note, unpause it and pause it again)`;
   }
-  const since =
-    last?.event === 'schedule.unpaused'
+  const since = unread
+    ? `; ${unread}`
+    : last?.event === 'schedule.unpaused'
       ? `, unpaused since ${last.at} by ${last.actor}${noted}`
       : last?.event === 'schedule.created'
         ? `, running since it was created (${last.at}, by ${last.actor})`

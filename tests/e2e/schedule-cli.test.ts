@@ -28,12 +28,14 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
   const held = [addMonths(month, -3), addMonths(month, -1), month];
 
   /** The command as a process on schedule `id`: its exit code, stdout and stderr. */
-  const segflowOn = (id: string, ...args: string[]) =>
+  const segflowOn = (id: string, ...args: string[]) => segflowIn(home, id, ...args);
+  /** The same with another SEGFLOW_HOME (its own store and audit log). */
+  const segflowIn = (segflowHome: string, id: string, ...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
       execFile(
         join(REPO_ROOT, 'bin', 'segflow'),
         [...args, '--id', id],
-        { env: { ...process.env, SEGFLOW_HOME: home, TEMPORAL_ADDRESS: env.address } },
+        { env: { ...process.env, SEGFLOW_HOME: segflowHome, TEMPORAL_ADDRESS: env.address } },
         (error, stdout, stderr) => resolveRun({ code: error ? Number(error.code) : 0, stdout, stderr }),
       );
     });
@@ -89,6 +91,33 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
     });
     expect((await handle.describe()).state).toMatchObject({ paused: false, note: 'data landed' });
     // one entry per change that happened, none for those that did nothing
+    expect(await scheduleEvents()).toEqual(['schedule.created', 'schedule.paused', 'schedule.unpaused']);
+  });
+
+  it('a pause made outside segflow is said to be so, not a failed run, and an unreadable audit log is said to be unreadable', async () => {
+    const handle = env.client.schedule.getHandle(scheduleId);
+    // as Temporal's UI or CLI pauses it: no audit entry; the schedule does not pause on failure
+    await handle.pause('paused in the UI');
+    const outside = await segflow('schedule', 'pause');
+    expect(outside.code).toBe(0);
+    expect(outside.stdout).toContain(
+      `schedule ${scheduleId} is already paused (note: paused in the UI); the audit log has no pause of it since it was last unpaused (`,
+    );
+    expect(outside.stdout).toContain(
+      "it was paused outside segflow (in Temporal's UI or CLI, say: the schedule does not pause on failure). Nothing changed",
+    );
+    expect(outside.stdout).not.toContain('when a run fails');
+    // a store whose audit log cannot be read (a folder where the file should be)
+    const elsewhere = await tempDir();
+    await mkdir(join(storeIn(elsewhere).storeDir, 'audit', 'audit.jsonl'), { recursive: true });
+    const unread = await segflowIn(elsewhere, scheduleId, 'schedule', 'pause');
+    expect(unread.code).toBe(0);
+    expect(unread.stdout).toMatch(
+      new RegExp(
+        `^schedule ${scheduleId} is already paused \\(note: paused in the UI\\); the audit log could not be read \\(EISDIR[^)]*\\), so since when and by whom is not known\\. Nothing changed`,
+      ),
+    );
+    await handle.unpause('resumed in the UI');
     expect(await scheduleEvents()).toEqual(['schedule.created', 'schedule.paused', 'schedule.unpaused']);
   });
 

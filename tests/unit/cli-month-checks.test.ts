@@ -144,6 +144,8 @@ describe("a backfill's months and the schedule's input", () => {
 describe('a pause of a paused schedule, an unpause of one not paused', () => {
   const entry = (event: string, at: string, actor: string, note?: string, id = 'monthly') =>
     ({ event, at, actor, run: { workflowId: id, runId: '' }, details: note ? { note } : {} }) as unknown as AuditEntry;
+  const KEPT =
+    ". Nothing changed and its note is kept ('segflow schedule unpause --id monthly' resumes it; to give another note, unpause it and pause it again)";
 
   it('says since when, by whom and why it is paused, and that its note is kept', () => {
     const entries = [
@@ -151,33 +153,63 @@ describe('a pause of a paused schedule, an unpause of one not paused', () => {
       entry('schedule.paused', '2026-11-03T09:00:00.000Z', 'ana', 'input late'),
       entry('schedule.paused', '2026-11-04T09:00:00.000Z', 'bob', 'other', 'other-schedule'),
     ];
-    expect(unchangedText('pause', 'monthly', 'input late', entries)).toBe(
-      "schedule monthly is already paused, since 2026-11-03T09:00:00.000Z by ana (note: input late). Nothing changed and its note is kept ('segflow schedule unpause --id monthly' resumes it; to give another note, unpause it and pause it again)",
+    expect(unchangedText('pause', 'monthly', { note: 'input late', pauseOnFailure: false }, entries)).toBe(
+      `schedule monthly is already paused, since 2026-11-03T09:00:00.000Z by ana (note: input late)${KEPT}`,
     );
-    // paused by Temporal on a failed run: no entry of it
+    const unpaused = [...entries.slice(0, 2), entry('schedule.unpaused', '2026-11-05T09:00:00.000Z', 'ana')];
+    // no entry of its pause, on a schedule that pauses on failure: Temporal may have paused it
+    expect(unchangedText('pause', 'monthly', { note: 'failed run', pauseOnFailure: true }, unpaused)).toBe(
+      "schedule monthly is already paused (note: failed run); the audit log has no pause of it since it was last unpaused (2026-11-05T09:00:00.000Z, by ana): it was paused outside segflow: by Temporal, as the schedule pauses when a run it started fails (--pause-on-failure), or in Temporal's UI or CLI" +
+        KEPT,
+    );
+  });
+
+  it('does not name a failed run as the cause for a schedule that does not pause on failure', () => {
+    const created = [entry('schedule.created', '2026-10-01T08:00:00.000Z', 'ops')];
+    const text = unchangedText('pause', 'monthly', { note: 'paused in the UI', pauseOnFailure: false }, created);
+    expect(text).toBe(
+      "schedule monthly is already paused (note: paused in the UI); the audit log has no pause of it since it was created (2026-10-01T08:00:00.000Z, by ops): it was paused outside segflow (in Temporal's UI or CLI, say: the schedule does not pause on failure)" +
+        KEPT,
+    );
+    expect(text).not.toMatch(/fail(s|ed)? when|pause-on-failure\)/);
+    expect(unchangedText('pause', 'monthly', { pauseOnFailure: false }, created)).toContain(
+      'does not pause on failure) (Temporal holds no note of why). Nothing changed',
+    );
+  });
+
+  it('says the audit log could not be read, and why, rather than that it has no pause', () => {
+    const unreadable = new Error("EACCES: permission denied, open '/store/audit/audit.jsonl'");
+    const text = unchangedText('pause', 'monthly', { note: 'input late', pauseOnFailure: true }, unreadable);
+    expect(text).toBe(
+      "schedule monthly is already paused (note: input late); the audit log could not be read (EACCES: permission denied, open '/store/audit/audit.jsonl'), so since when and by whom is not known" +
+        KEPT,
+    );
+    expect(text).not.toContain('has no pause');
     expect(
-      unchangedText('pause', 'monthly', 'failed run', [
-        ...entries.slice(0, 2),
-        entry('schedule.unpaused', '2026-11-05T09:00:00.000Z', 'ana'),
-      ]),
-    ).toMatch(
-      /^schedule monthly is already paused \(note: failed run\); the audit log has no pause of it since it was last unpaused \(2026-11-05T09:00:00.000Z, by ana\): Temporal pauses/,
+      unchangedText('unpause', 'monthly', { pauseOnFailure: false }, new Error('Unexpected token x in JSON\nat 3')),
+    ).toBe(
+      'schedule monthly is not paused; the audit log could not be read (Unexpected token x in JSON), so since when and by whom is not known. Nothing changed',
     );
   });
 
   it('says an active schedule is not paused and since when', () => {
+    const active = { note: 'data landed', pauseOnFailure: false };
     expect(
-      unchangedText('unpause', 'monthly', 'data landed', [
+      unchangedText('unpause', 'monthly', active, [
         entry('schedule.unpaused', '2026-11-05T09:00:00.000Z', 'ana', 'data landed'),
       ]),
     ).toBe(
       'schedule monthly is not paused, unpaused since 2026-11-05T09:00:00.000Z by ana (note: data landed). Nothing changed',
     );
     expect(
-      unchangedText('unpause', 'monthly', undefined, [entry('schedule.created', '2026-10-01T08:00:00.000Z', 'ops')]),
+      unchangedText('unpause', 'monthly', { pauseOnFailure: false }, [
+        entry('schedule.created', '2026-10-01T08:00:00.000Z', 'ops'),
+      ]),
     ).toBe(
       'schedule monthly is not paused, running since it was created (2026-10-01T08:00:00.000Z, by ops). Nothing changed',
     );
-    expect(unchangedText('unpause', 'monthly', undefined, [])).toBe('schedule monthly is not paused. Nothing changed');
+    expect(unchangedText('unpause', 'monthly', { pauseOnFailure: false }, [])).toBe(
+      'schedule monthly is not paused. Nothing changed',
+    );
   });
 });
