@@ -11,13 +11,16 @@ export const TOO_GOOD_ROC_AUC = 0.99;
 export interface TopFeature {
   name: string;
   importance: number;
+  /** Where it comes from (derived, contract, user); absent in an older worker's result. */
+  source?: string;
 }
 
 /** The feature with the largest importance (the first of equals), none when no feature has any. */
 export function largestImportance(features: readonly TopFeature[]): TopFeature | null {
   let top: TopFeature | null = null;
-  for (const { name, importance } of features)
-    if (Number.isFinite(importance) && importance > (top?.importance ?? 0)) top = { name, importance };
+  for (const { name, importance, source } of features)
+    if (Number.isFinite(importance) && importance > (top?.importance ?? 0))
+      top = { name, importance, ...(source ? { source } : {}) };
   return top;
 }
 
@@ -28,8 +31,9 @@ export function largestImportance(features: readonly TopFeature[]): TopFeature |
 export function tooGoodWarning(rocAuc: number | null | undefined, top?: TopFeature | null): string | null {
   if (typeof rocAuc !== 'number' || !(rocAuc >= TOO_GOOD_ROC_AUC)) return null;
   const largest = top ? ` (largest importance: ${top.name}, ${Math.round(top.importance * 100)}%)` : '';
-  // a feature segflow derives from the usage columns cannot be skipped in the mapping: what to check instead
-  const derived = top && (CHURN_FEATURES as readonly string[]).includes(top.name);
+  // a feature segflow derives from the usage columns cannot be skipped in the mapping: what to check
+  // instead. A column of the user's may bear a derived feature's name (arpu): its source tells them apart
+  const derived = top && top.source !== 'user' && (CHURN_FEATURES as readonly string[]).includes(top.name);
   return (
     `holdout ROC AUC ${decimals(rocAuc, 3)}: a model this good usually means a column gives the label away${largest}; ` +
     (derived

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { printedResult } from '../printed-result';
+import { largestImportance } from '../../domain/too-good';
 import { paramsHelp, RUN_PARAMS_SCHEMA_FILE } from '../../cli/params-help';
 import { snapshotsTable } from '../../cli/snapshot-text';
 import { padColumns, table } from '../../cli/options';
@@ -25,6 +26,15 @@ describe('terminal output', () => {
     expect(printed({ churnRocAuc: 0.99 })).toContain(
       'warning: holdout ROC AUC 0.990: a model this good usually means a column gives the label away; check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping',
     );
+    // a column of the user's named like a derived feature can be skipped: it gets the mapping's advice
+    expect(printed({ churnRocAuc: 1, churnTopFeature: { name: 'arpu', importance: 0.9, source: 'user' } })).toContain(
+      '(largest importance: arpu, 90%); check it; to leave a column of yours out of the models',
+    );
+    expect(largestImportance([{ name: 'arpu', importance: 0.9, source: 'user' }])).toEqual({
+      name: 'arpu',
+      importance: 0.9,
+      source: 'user',
+    });
     // a feature segflow derives cannot be skipped in the mapping: the warning says what to check instead
     expect(printed({ churnRocAuc: 1, churnTopFeature: { name: 'spend_trend', importance: 0.47 } })).toContain(
       '(largest importance: spend_trend, 47%); spend_trend is derived from the usage columns: check whether the month before already shows who left',
