@@ -9,7 +9,7 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { addMonths } from '../../domain/month';
 import { CAMPAIGN_DIMENSIONS } from '../../domain/campaigns';
 import { UsageError } from '../../domain/errors';
-import { versionDir } from '../../store/layout';
+import { versionDir, type StoreConfig } from '../../store/layout';
 import { readManifest, resolveSnapshot } from '../../store/snapshots';
 import type { SnapshotRef } from '../../store/layout';
 import { loadConfig } from '../../worker/config';
@@ -210,6 +210,33 @@ function listChoice(chosenBy: 'dispatched' | 'latest' | undefined): string {
   return '';
 }
 
+/**
+ * Why a snapshot whose run was given no contact log has no measurement of its own, naming the
+ * versions of its month that measured one (an analyst's rerun without the log became the latest),
+ * or saying that the store's first month had no earlier list to measure.
+ */
+async function whyNoMeasurement(store: StoreConfig, ref: SnapshotRef): Promise<string> {
+  const { listVersions } = await import('../../store/snapshots');
+  const measured: number[] = [];
+  for (const version of await listVersions(store, ref.month))
+    if (
+      version !== ref.version &&
+      // a version whose manifest cannot be read is no answer here (audit verify names it)
+      (await readManifest(store, ref.month, version).catch(() => null))?.metrics.campaigns?.measured
+    )
+      measured.push(version);
+  // the store's first month: there was no list before it to measure
+  const lastMonth = addMonths(ref.month, -1);
+  if (measured.length === 0 && (await listVersions(store, lastMonth)).length === 0)
+    return `${ref.month}/v${ref.version} measured no campaign: the store has no snapshot of ${lastMonth}, so there was no earlier dispatch list to measure; ${addMonths(ref.month, 1)}'s run, given ${ref.month}'s contact log (--param contacts=<file>), measures ${ref.month}'s list`;
+  return (
+    `${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)` +
+    (measured.length > 0
+      ? `; ${measured.map((version) => `${ref.month}/v${version}`).join(', ')} did: segflow campaigns show ${ref.month}/v${measured.at(-1)}`
+      : '')
+  );
+}
+
 /** `segflow campaigns show`: did last month's retention actions work? */
 export function registerCampaigns(program: Command): void {
   const campaigns = program
@@ -239,52 +266,39 @@ export function registerCampaigns(program: Command): void {
         ? await readPublishedGroups<CampaignFollowUpGroup>(snapshotPath, FOLLOW_UP_FILE)
         : [];
       const followUpShown = followUpGroups.filter((g) => dimensionsShown.includes(g.dimension));
+      // the same keys whatever was measured: null (or no groups) for what was not
       const followUpOutput = followUp
-        ? { followUp: { metrics: followUp, groups: options.by ? followUpShown : followUpGroups } }
-        : {};
-      if (!metrics && followUp) {
-        // this run measured nothing itself (no contact log): the follow-up of last month's measurement alone
-        output(options.json, { snapshot: ref, ...followUpOutput }, () =>
-          [
-            `${ref.month}/v${ref.version}: no campaign measured (its run had no --param contacts)`,
-            '',
-            followUpText(followUp, followUpShown),
-          ].join('\n'),
+        ? { metrics: followUp, groups: options.by ? followUpShown : followUpGroups }
+        : null;
+      if (!metrics) {
+        // this run measured nothing itself (no contact log): why, and which version of the month did
+        const noMeasurement = await whyNoMeasurement(store, ref);
+        if (!followUp) throw new UsageError(noMeasurement);
+        // the follow-up of last month's measurement alone
+        output(
+          options.json,
+          { snapshot: ref, metrics: null, groups: [], noMeasurement, followUp: followUpOutput },
+          () => [...wrap(noMeasurement), '', followUpText(followUp, followUpShown)].join('\n'),
         );
         return;
-      }
-      if (!metrics) {
-        // another version of the month may have measured one (an analyst's rerun without the log became the latest)
-        const { listVersions } = await import('../../store/snapshots');
-        const measured: number[] = [];
-        for (const version of await listVersions(store, ref.month))
-          if (
-            version !== ref.version &&
-            // a version whose manifest cannot be read is no answer here (audit verify names it)
-            (await readManifest(store, ref.month, version).catch(() => null))?.metrics.campaigns?.measured
-          )
-            measured.push(version);
-        // the store's first month: there was no list before it to measure
-        const lastMonth = addMonths(ref.month, -1);
-        if (measured.length === 0 && (await listVersions(store, lastMonth)).length === 0)
-          throw new UsageError(
-            `${ref.month}/v${ref.version} measured no campaign: the store has no snapshot of ${lastMonth}, so there was no earlier dispatch list to measure; ${addMonths(ref.month, 1)}'s run, given ${ref.month}'s contact log (--param contacts=<file>), measures ${ref.month}'s list`,
-          );
-        throw new UsageError(
-          `${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)` +
-            (measured.length > 0
-              ? `; ${measured.map((version) => `${ref.month}/v${version}`).join(', ')} did: segflow campaigns show ${ref.month}/v${measured.at(-1)}`
-              : ''),
-        );
       }
       const groups = metrics.measured
         ? await readPublishedGroups<CampaignGroup>(snapshotPath, 'campaigns.parquet')
         : [];
       const shown = groups.filter((g) => dimensionsShown.includes(g.dimension));
-      output(options.json, { snapshot: ref, metrics, groups: options.by ? shown : groups, ...followUpOutput }, () =>
-        [campaignsText(ref, metrics, shown), ...(followUp ? ['', followUpText(followUp, followUpShown)] : [])].join(
-          '\n',
-        ),
+      output(
+        options.json,
+        {
+          snapshot: ref,
+          metrics,
+          groups: options.by ? shown : groups,
+          noMeasurement: null,
+          followUp: followUpOutput,
+        },
+        () =>
+          [campaignsText(ref, metrics, shown), ...(followUp ? ['', followUpText(followUp, followUpShown)] : [])].join(
+            '\n',
+          ),
       );
     });
   campaigns

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CampaignMetrics } from '../../activities/campaign-metrics';
+import type { CampaignFollowUp, CampaignMetrics } from '../../activities/campaign-metrics';
 import { setVariable, withConnection } from '../../activities/duckdb';
 import { CONTACT_MOMENTS } from '../../domain/actions';
 import { versionDir } from '../../store/layout';
@@ -123,6 +123,47 @@ describe('campaigns show', () => {
       expect(result.code).toBe(2);
       expect(result.stderr).toContain(
         '2026-10/v2 measured no campaign (its run had no --param contacts); 2026-10/v1 did: segflow campaigns show 2026-10/v1',
+      );
+    } finally {
+      await rm(rerun, { recursive: true });
+    }
+  }, 60_000);
+
+  it('gives the same JSON keys whether the run measured a campaign or only followed one up, and names the version that measured', async () => {
+    const rerun = join(storeDir, 'snapshots', '2026-10', 'v2');
+    await mkdir(rerun, { recursive: true });
+    const followUp: CampaignFollowUp = {
+      measured: false,
+      reason: "2026-08/v1's dispatch list, measured by 2026-09/v1, is no longer in the store (retired or removed)",
+      firstMeasuredIn: { month: '2026-09', version: 1 },
+    };
+    await writeFile(
+      join(rerun, 'manifest.json'),
+      JSON.stringify({ snapshot: { month: '2026-10', version: 2 }, metrics: { campaignFollowUp: followUp } }),
+    );
+    try {
+      const alone = await show(['2026-10/v2', '--json']);
+      expect(alone.code).toBe(0);
+      const hint =
+        '2026-10/v2 measured no campaign (its run had no --param contacts); 2026-10/v1 did: segflow campaigns show 2026-10/v1';
+      expect(JSON.parse(alone.stdout)).toEqual({
+        snapshot: { month: '2026-10', version: 2 },
+        metrics: null,
+        groups: [],
+        noMeasurement: hint,
+        followUp: { metrics: followUp, groups: [] },
+      });
+      const measured = JSON.parse((await show(['2026-10/v1', '--json', '--by', 'channel'])).stdout) as Record<
+        string,
+        unknown
+      >;
+      expect(Object.keys(measured)).toEqual(['snapshot', 'metrics', 'groups', 'noMeasurement', 'followUp']);
+      expect(measured).toMatchObject({ noMeasurement: null, followUp: null });
+      expect(measured.groups).toHaveLength(5); // all, two actions, two channels
+      // the text says it too, before the follow-up
+      const text = await show(['2026-10/v2']);
+      expect(text.stdout.replace(/\n +/g, ' ')).toContain(
+        `${hint}\n\nA month later: not followed up: ${followUp.reason}.`,
       );
     } finally {
       await rm(rerun, { recursive: true });
