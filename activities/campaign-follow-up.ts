@@ -90,6 +90,7 @@ export async function followUpCampaigns(
     measured: true,
     dispatchFrom: { month: listMonth, version: listVersion, sha256: recorded },
     firstMeasuredIn,
+    ownMonthCampaignsSha256: ownMonthFile.sha256,
     churnMonth: month,
     interval: CAMPAIGN_MEASUREMENT.interval,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
@@ -99,19 +100,19 @@ export async function followUpCampaigns(
   };
 }
 
-/** The measuring snapshot's campaigns.parquet, checked against its manifest; or why it cannot be read. */
+/** The measuring snapshot's campaigns.parquet with its sha256, checked against its manifest; or why it cannot be read. */
 async function ownMonthCampaigns(
   store: StoreConfig,
   snapshot: SnapshotRef,
   manifest: SnapshotManifest,
-): Promise<{ path: string } | { reason: string }> {
+): Promise<{ path: string; sha256: string } | { reason: string }> {
   const name = `${snapshot.month}/v${snapshot.version}`;
   const path = join(versionDir(store, snapshot.month, snapshot.version), 'campaigns.parquet');
   const recorded = manifest.outputs.find((o) => o.file === 'campaigns.parquet')?.sha256;
   const now = await hashFile(path).catch(() => undefined);
   if (!recorded || !now) return { reason: `${name}'s campaigns.parquet is missing` };
   if (now.sha256 !== recorded) return { reason: `${name}'s campaigns.parquet has changed since it was published` };
-  return { path };
+  return { path, sha256: now.sha256 };
 }
 
 /** Every row of the follow-up's table on `conn` (snapshot_campaign_follow_up), for the report. */

@@ -176,6 +176,11 @@ export type CampaignFollowUp =
       dispatchFrom: SnapshotRef & { sha256: string };
       /** The snapshot whose run measured the list first (in the month of contact). */
       firstMeasuredIn: SnapshotRef;
+      /**
+       * sha256 of firstMeasuredIn's campaigns.parquet, read for the month of contact's uplift
+       * (own_month_*): `snapshots reproduce` checks it. Absent in manifests published before it was recorded.
+       */
+      ownMonthCampaignsSha256?: string;
       /** The month churn is read in: this run's month. */
       churnMonth: string;
       interval: string;

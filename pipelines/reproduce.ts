@@ -117,6 +117,14 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   if (followUp?.measured) {
     const { month, version, sha256 } = followUp.dispatchFrom;
     await check('dispatch list followed up', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
+    // the month of contact's measurement beside it (own_month_*), pinned since it was recorded
+    const first = followUp.firstMeasuredIn;
+    if (followUp.ownMonthCampaignsSha256)
+      await check(
+        'campaign measurement followed up',
+        join(versionDir(store, first.month, first.version), 'campaigns.parquet'),
+        followUp.ownMonthCampaignsSha256,
+      );
   }
   const pinned = manifest.metrics.previousSnapshot;
   const previousSnapshotGone = !!pinned && !(await listVersions(store, pinned.month)).includes(pinned.version);

@@ -7,6 +7,7 @@ import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import {
   changePublishedSnapshot,
+  followedUpFrom,
   latestVersion,
   listVersions,
   nextMonthBuiltOn,
@@ -24,6 +25,8 @@ export interface RetireResult {
   left: number[];
   /** The next month's snapshots built on the retired one (their segment ids, campaign measurement). */
   builtOn: string[];
+  /** The snapshots of the month after next whose campaign follow-up read the retired one's dispatch list. */
+  followedUpBy: string[];
 }
 
 /**
@@ -74,6 +77,9 @@ export async function retireSnapshot(
         builtOn: (await nextMonthBuiltOn(store, month))
           .filter((built) => built.on === version)
           .map((built) => built.snapshot),
+        followedUpBy: (await followedUpFrom(store, month))
+          .filter((followed) => followed.on === version)
+          .map((followed) => followed.snapshot),
       };
     },
     request.runEnded,

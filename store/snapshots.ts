@@ -468,6 +468,22 @@ export async function listSnapshots(store: StoreConfig, month?: string): Promise
 }
 
 /**
+ * The snapshots of the month after next whose campaign follow-up read a version of `month`'s
+ * dispatch list (metrics.campaignFollowUp.dispatchFrom: the list the next month measured, followed
+ * up a month later): each with that version. Their follow-up cannot be reproduced without it.
+ */
+export async function followedUpFrom(store: StoreConfig, month: string): Promise<{ snapshot: string; on: number }[]> {
+  const later = addMonths(month, 2);
+  const found: { snapshot: string; on: number }[] = [];
+  for (const version of await listVersions(store, later)) {
+    const list = (await readManifest(store, later, version).catch(() => undefined))?.metrics.campaignFollowUp
+      ?.dispatchFrom;
+    if (list?.month === month) found.push({ snapshot: `${later}/v${version}`, on: list.version });
+  }
+  return found;
+}
+
+/**
  * The next month's snapshots built on a version of `month`: each with the version its segment ids
  * were matched to, and whether its campaign measurement used that version's dispatch list too.
  */

@@ -185,6 +185,7 @@ export function registerSnapshots(program: Command): void {
           latest: result.latest,
           left: result.left,
           builtOn: result.builtOn,
+          followedUpBy: result.followedUpBy,
         },
         (r) =>
           `retired ${r.month}/v${r.version} (audit seq ${r.auditSeq}); latest.json: ${
@@ -196,6 +197,9 @@ export function registerSnapshots(program: Command): void {
           }` +
           (r.builtOn.length
             ? `\nnote: built on it: ${r.builtOn.join(', ')} (segment ids, migration and any campaign measurement); published, they stay so, but cannot be reproduced as published: rerun their month to build on the month's latest`
+            : '') +
+          (r.followedUpBy.length
+            ? `\nnote: its dispatch list followed up a month later by: ${r.followedUpBy.join(', ')} (campaign follow-up); published, they stay so, but cannot be reproduced as published: their follow-up read the list retired`
             : ''),
       );
     });

@@ -17,7 +17,8 @@ import { generateSample } from '../../data/generate';
 import type { RunParamsInput } from '../../domain/params';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { versionDir, type StoreConfig } from '../../store/layout';
-import { readManifest } from '../../store/snapshots';
+import { listVersions, readManifest } from '../../store/snapshots';
+import { retireSnapshot } from '../../pipelines/retire';
 import { REPO_ROOT } from '../../worker/config';
 import { storeIn, tempDir } from '../helpers';
 
@@ -332,6 +333,28 @@ describe('campaign follow-up a month later', () => {
       await writeFile(list, bytes);
       await chmod(list, 0o444);
     }
+
+    // June's campaigns.parquet, read for the month of contact's uplift: recorded and checked too
+    const followUp = await julyFollowUp();
+    if (!followUp?.measured) throw new Error('July did not follow up');
+    const juneManifest = await readManifest(store, '2026-06', june.version);
+    expect(followUp.ownMonthCampaignsSha256).toBe(
+      juneManifest.outputs.find((o) => o.file === 'campaigns.parquet')?.sha256,
+    );
+    const measured = join(june.path, 'campaigns.parquet');
+    const measuredBytes = await readFile(measured);
+    await chmod(measured, 0o644);
+    try {
+      await appendFile(measured, 'x');
+      expect(await reproduceSnapshot(store, { month: '2026-07', version: july.version })).toMatchObject({
+        identical: false,
+        files: [],
+        changes: [{ what: 'campaign measurement followed up', path: measured, change: 'content changed' }],
+      });
+    } finally {
+      await writeFile(measured, measuredBytes);
+      await chmod(measured, 0o444);
+    }
   }, 300_000);
 
   it('says why a list is not followed up: changed, gone, or not measured a month before', async () => {
@@ -401,4 +424,18 @@ describe('campaign follow-up a month later', () => {
       ),
     ).toBeUndefined();
   }, 600_000);
+
+  // last: it retires May's v1
+  it("names, when May's snapshot is retired, July's snapshots whose follow-up read its list", async () => {
+    const julys = await listVersions(store, '2026-07');
+    expect(julys.length).toBeGreaterThanOrEqual(2); // July's first run and its rerun after May's list changed
+    const result = await retireSnapshot(
+      store,
+      { month: '2026-05', version: may.version },
+      { reason: 'test', actor: 'test' },
+    );
+    expect(result.builtOn).toEqual([`2026-06/v${june.version}`]);
+    // both followed up (or tried to follow up) May's list: neither can be reproduced as published
+    expect(result.followedUpBy).toEqual(julys.map((version) => `2026-07/v${version}`));
+  }, 60_000);
 });
