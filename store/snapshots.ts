@@ -2,7 +2,7 @@ import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import type { SnapshotManifest } from './manifest';
-import type { AuditEntry } from './audit-log';
+import { readAuditLog, type AuditEntry } from './audit-log';
 import { withFileLock } from './file-lock';
 import { hashFile } from './hashing';
 import { SnapshotStoreError, UsageError } from '../domain/errors';
@@ -340,6 +340,24 @@ export async function writeLatest(store: StoreConfig, month: string, version: nu
   await writeFileAtomic(join(monthDir(store, month), 'latest.json'), JSON.stringify(latest, null, 2) + '\n');
 }
 
+/**
+ * What the audit log says of a version whose folder is not in the store and that no tombstone
+ * says was retired: published, by which run and when (its folder removed, which `audit verify`
+ * names), or nothing when the log never recorded it. '' when the log cannot be read.
+ */
+async function publishedAndGone(store: StoreConfig, month: string, version: number): Promise<string> {
+  const entries = await readAuditLog(store).catch(() => [] as AuditEntry[]);
+  const published = entries.find(
+    (entry) =>
+      entry.event === 'run.published' &&
+      entry.month === month &&
+      (entry.details as { version?: number } | undefined)?.version === version,
+  );
+  return published
+    ? `; the audit log records ${month}/v${version} published on ${published.at.slice(0, 10)} (audit seq ${published.seq}, run ${published.run.runId}) and no retirement of it: its folder was removed outside segflow (segflow audit verify)`
+    : '';
+}
+
 /** Parses "2026-10" (latest), "2026-10/v2" or "2026-10@2". */
 export async function resolveSnapshot(store: StoreConfig, text: string): Promise<SnapshotRef> {
   const match = /^(\d{4}-\d{2})(?:(?:\/v|@v?)(\d+))?$/.exec(text.trim());
@@ -358,13 +376,15 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
   if (versions.length === 0) {
     const months = await listMonths(store);
     throw new UsageError(
-      `no snapshot published for ${month} (${months.length ? `months with snapshots: ${months.join(', ')}` : `the store ${store.storeDir} has none yet`})`,
+      `no snapshot published for ${month} (${months.length ? `months with snapshots: ${months.join(', ')}` : `the store ${store.storeDir} has none yet`})${match[2] ? await publishedAndGone(store, month, Number(match[2])) : ''}`,
     );
   }
   if (match[2]) {
     const version = Number(match[2]);
     if (!versions.includes(version))
-      throw new UsageError(`${month} has no version ${version} (versions: ${versions.map((v) => `v${v}`).join(', ')})`);
+      throw new UsageError(
+        `${month} has no version ${version} (versions: ${versions.map((v) => `v${v}`).join(', ')})${await publishedAndGone(store, month, version)}`,
+      );
     return { month, version };
   }
   const version = await latestVersion(store, month);

@@ -91,6 +91,20 @@ describe('audit verify: completeness', () => {
     );
   });
 
+  it('a reference to a deleted version says the log records it published, and that no retirement explains it', async () => {
+    const store = await storeWithVersions(3);
+    await rm(versionDir(store, MONTH, 2), { recursive: true });
+    await expect(resolveSnapshot(store, `${MONTH}/v2`)).rejects.toThrow(
+      new RegExp(
+        `^${MONTH} has no version 2 \\(versions: v1, v3\\); the audit log records ${MONTH}/v2 published on \\d{4}-\\d{2}-\\d{2} \\(audit seq 6, run run-2\\) and no retirement of it: its folder was removed outside segflow \\(segflow audit verify\\)$`,
+      ),
+    );
+    // a version never published: the listing alone
+    await expect(resolveSnapshot(store, `${MONTH}/v9`)).rejects.toThrow(
+      new RegExp(`^${MONTH} has no version 9 \\(versions: v1, v3\\)$`),
+    );
+  });
+
   it("a snapshot deleted with its run.published line (the log's tail cut) is named by its publish stage's entry", async () => {
     const store = await storeWithVersions(3);
     // run 4 published v4: its publish stage's entry stands, its run.published line and folder are gone
