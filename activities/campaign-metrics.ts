@@ -42,6 +42,25 @@ export interface CampaignGroup {
   acceptedChurned?: number;
 }
 
+/** A group's arms, churn and uplift: what a measurement and its follow-up share. */
+export type CampaignArms = Pick<
+  CampaignGroup,
+  | 'dimension'
+  | 'group'
+  | 'controlSubscribers'
+  | 'controlChurned'
+  | 'controlChurnRate'
+  | 'targetedSubscribers'
+  | 'targetedChurned'
+  | 'targetedChurnRate'
+  | 'absoluteUplift'
+  | 'relativeUplift'
+  | 'upliftLow'
+  | 'upliftHigh'
+  | 'significant'
+  | 'tooSmall'
+>;
+
 /** What the manifest records of a run's campaign measurement (`metrics.campaigns`). */
 export type CampaignMetrics =
   | {
@@ -137,21 +156,7 @@ export interface ListFit {
  * with churn read a month later (this run's month), beside the uplift measured in the month of
  * contact (`ownMonth*`, null for a group last month's measurement did not have).
  */
-export interface CampaignFollowUpGroup {
-  dimension: string;
-  group: string | null;
-  controlSubscribers: number;
-  controlChurned: number;
-  controlChurnRate: number | null;
-  targetedSubscribers: number;
-  targetedChurned: number;
-  targetedChurnRate: number | null;
-  absoluteUplift: number | null;
-  relativeUplift: number | null;
-  upliftLow: number | null;
-  upliftHigh: number | null;
-  significant: boolean;
-  tooSmall: boolean;
+export interface CampaignFollowUpGroup extends CampaignArms {
   controlUnreadable: number;
   targetedUnreadable: number;
   ownMonthControlChurnRate: number | null;

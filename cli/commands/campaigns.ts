@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import type {
+  CampaignArms,
   CampaignFollowUp,
   CampaignFollowUpGroup,
   CampaignGroup,
@@ -72,12 +73,27 @@ function dimensionTable(
  * `campaigns show` for people, within TEXT_WIDTH columns: the measurement's header, the contact
  * log's counts, then per dimension the churn of each arm with the uplift, and how many were logged.
  */
+
+/** Percentage points, one decimal ('' for none), and counts with thousands separators, as the tables show them. */
+const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** A group's arms, churn and uplift as the tables show them, in both the measurement and its follow-up. */
+const ARM_HEADERS = ['control', 'churn%', 'targeted', 'churn%', 'uplift', '95% interval', 'reading'];
+const armCells = (g: CampaignArms) => [
+  count(g.controlSubscribers),
+  pp(g.controlChurnRate),
+  count(g.targetedSubscribers),
+  pp(g.targetedChurnRate),
+  pp(g.absoluteUplift),
+  `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
+  READING_IN_TABLES[upliftReading(g)],
+];
+
 export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown: CampaignGroup[]): string {
   if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
   const noControl = noControlGroup(metrics);
   if (noControl) return `${ref.month}/v${ref.version}: not measured: ${noControl}`;
-  const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
-  const count = (n: number) => n.toLocaleString('en-US');
   const { overall, contacts } = metrics;
   const dimensions = [...new Set(shown.map((g) => g.dimension))];
   const byDimension = (cells: (g: CampaignGroup) => string[], headers: string[], textLast: boolean) =>
@@ -109,19 +125,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
     ...wrap(
       `Churn by arm. targeted: everyone on the list not held out, reached or not (intent to treat); churn: no usage in ${ref.month}, the month of the contacts (a subscriber who leaves after a contact but late in the month still counts as kept); uplift = control churn% - targeted churn%, in percentage points (negative: more churn among the targeted); 95% interval: ${metrics.interval}.`,
     ),
-    ...byDimension(
-      (g) => [
-        count(g.controlSubscribers),
-        pp(g.controlChurnRate),
-        count(g.targetedSubscribers),
-        pp(g.targetedChurnRate),
-        pp(g.absoluteUplift),
-        `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
-        READING_IN_TABLES[upliftReading(g)],
-      ],
-      ['control', 'churn%', 'targeted', 'churn%', 'uplift', '95% interval', 'reading'],
-      true,
-    ),
+    ...byDimension(armCells, ARM_HEADERS, true),
     '',
     ...wrap(
       `Logged: the targeted with a contact record (a "not reached" outcome too); controls logged: held out but contacted anyway; accepted%: accepted among the logged with an outcome (declined and not reached count); accepted, left: accepted yet no ${ref.month} usage (churned anyway, or a log row to check); kept/100: the uplift per 100 logged (negative: subscribers lost)${keptPer100Gap(metrics) ? `; kept/100 ${keptPer100Gap(metrics)}` : ''}.`,
@@ -148,8 +152,6 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
  */
 export function followUpText(followUp: CampaignFollowUp, shown: CampaignFollowUpGroup[]): string {
   if (!followUp.measured) return wrap(followUpHeadline(followUp)).join('\n');
-  const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
-  const count = (n: number) => n.toLocaleString('en-US');
   const { churnMonth, firstMeasuredIn, overall } = followUp;
   const own = firstMeasuredIn.month;
   const dimensions = [...new Set(shown.map((g) => g.dimension))];
@@ -177,18 +179,7 @@ export function followUpText(followUp: CampaignFollowUp, shown: CampaignFollowUp
       : []),
     '',
     ...wrap(followUpDefinition(churnMonth, own)),
-    ...byDimension(
-      (g) => [
-        count(g.controlSubscribers),
-        pp(g.controlChurnRate),
-        count(g.targetedSubscribers),
-        pp(g.targetedChurnRate),
-        pp(g.absoluteUplift),
-        `${pp(g.upliftLow)} .. ${pp(g.upliftHigh)}`,
-        READING_IN_TABLES[upliftReading(g)],
-      ],
-      ['control', 'churn%', 'targeted', 'churn%', 'uplift', '95% interval', 'reading'],
-    ),
+    ...byDimension(armCells, ARM_HEADERS),
     '',
     ...wrap(`The uplift in ${own} (the month of contact) and by ${churnMonth} (a month later), in percentage points.`),
     ...byDimension(
