@@ -1,5 +1,5 @@
 import { readFile, realpath } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { parseHead, type AuditEntry } from '../store/audit-log';
 import type { AuditProblem } from '../store/audit-verify';
@@ -42,16 +42,22 @@ async function publishedClaim(
 /**
  * Whether a run that the log has no entry of published into this store: its snapshot folder lies
  * in `snapshotsDir` (links resolved on both sides: the worker and this command may reach the
- * store by other paths), or this store holds its month and version with a manifest naming the run.
+ * store by other paths), or in a snapshots folder the log's own runs published into (a copy of the
+ * store verified at another path, or the store moved), or this store holds its month and version
+ * with a manifest naming the run.
  */
 export async function publishedHere(
   snapshotsDir: string,
   run: { runId: string },
   claim: { month: string; version: number; snapshotPath?: string },
+  /** The snapshots folders the log's run.published entries name (logSnapshotsDirs). */
+  logSnapshotsDirs: readonly string[] = [],
 ): Promise<boolean> {
   const real = (path: string) => realpath(path).catch(() => path);
   if (claim.snapshotPath !== undefined && isWithin(await real(snapshotsDir), await real(claim.snapshotPath)))
     return true;
+  const path = claim.snapshotPath;
+  if (path !== undefined && logSnapshotsDirs.some((dir) => isWithin(dir, path))) return true;
   const manifest = await readFile(join(snapshotsDir, claim.month, `v${claim.version}`, 'manifest.json'), 'utf8').catch(
     () => undefined,
   );
@@ -60,6 +66,16 @@ export async function publishedHere(
   } catch {
     return false; // a damaged manifest is verify's finding, not a sign of another store
   }
+}
+
+/** The snapshots folders the log's runs published into: each run.published entry's path without `<month>/v<N>`. */
+export function logSnapshotsDirs(entries: readonly AuditEntry[]): string[] {
+  const dirs = new Set<string>();
+  for (const entry of entries) {
+    const path = (entry.details as { path?: unknown } | undefined)?.path;
+    if (entry.event === 'run.published' && typeof path === 'string') dirs.add(dirname(dirname(path)));
+  }
+  return [...dirs];
 }
 
 /**
@@ -78,6 +94,7 @@ export async function crossCheckRetainedRuns(
   snapshotsDir: string,
 ): Promise<RetainedRunsCheck> {
   const runsInLog = new Set(entries.map((e) => `${e.run.workflowId}|${e.run.runId}`));
+  const ownSnapshotsDirs = logSnapshotsDirs(entries);
   const publishedByRun = new Map(
     entries.filter((e) => e.event === 'run.published').map((e) => [`${e.run.workflowId}|${e.run.runId}`, e]),
   );
@@ -97,7 +114,7 @@ export async function crossCheckRetainedRuns(
       info.memo as Partial<MonthlySegmentationMemo> | undefined,
       !inLog,
     );
-    if (!inLog && !(await publishedHere(snapshotsDir, info, claim))) {
+    if (!inLog && !(await publishedHere(snapshotsDir, info, claim, ownSnapshotsDirs))) {
       otherStores += 1;
       continue;
     }

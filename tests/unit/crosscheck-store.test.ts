@@ -1,7 +1,8 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { publishedHere } from '../../pipelines/audit-crosscheck';
+import { logSnapshotsDirs, publishedHere } from '../../pipelines/audit-crosscheck';
+import type { AuditEntry } from '../../store/audit-log';
 import { tempDir } from '../helpers';
 
 describe("the Temporal cross-check's test of which store a run published into", () => {
@@ -23,5 +24,26 @@ describe("the Temporal cross-check's test of which store a run published into", 
     // another store's run: neither its path nor a manifest here names it
     expect(await publishedHere(snapshots, { runId: 'r2' }, elsewhere)).toBe(false);
     expect(await publishedHere(snapshots, { runId: 'r2' }, { ...elsewhere, version: 7 })).toBe(false);
+  });
+
+  it("takes a run as this store's when it published where the log's own runs did: a copy verified at another path", async () => {
+    const dir = await tempDir();
+    const original = join(dir, 'home', 'store', 'snapshots');
+    const copy = join(dir, 'copy', 'snapshots');
+    await mkdir(copy, { recursive: true });
+    const published = (version: number) =>
+      ({
+        event: 'run.published',
+        details: { version, path: join(original, '2026-09', `v${version}`) },
+      }) as unknown as AuditEntry;
+    const dirs = logSnapshotsDirs([published(1), published(2)]);
+    expect(dirs).toEqual([original]);
+    // the cut run published 2026-10/v1 into the original's folder, and its folder is gone from the copy
+    const cut = { month: '2026-10', version: 1, snapshotPath: join(original, '2026-10', 'v1') };
+    expect(await publishedHere(copy, { runId: 'r9' }, cut)).toBe(false);
+    expect(await publishedHere(copy, { runId: 'r9' }, cut, dirs)).toBe(true);
+    expect(
+      await publishedHere(copy, { runId: 'r9' }, { ...cut, snapshotPath: '/elsewhere/snapshots/2026-10/v1' }, dirs),
+    ).toBe(false);
   });
 });
