@@ -2,7 +2,9 @@
 -- first rule it breaks (reason NULL for a valid row). Reads view raw_contacts(file_row,
 -- subscriber_id, contact_date, action, channel, outcome) as text, table previous_dispatch (last
 -- month's list) and the session variables month_start, month_end, contact_outcomes and reason_*.
--- Ids are compared as published (keyed hashes when ids are pseudonymised, like the list's).
+-- Ids are compared as published (keyed hashes when ids are pseudonymised, like the list's). With
+-- a key, an id written as the list publishes it (64 hexadecimal digits: a team that worked from
+-- the pseudonymised list logs what it read there) is taken as it is; an operator's id is keyed.
 -- The quarantine keeps contact_date as read (NULL when unreadable) and contact_date_text as typed,
 -- so that '2026-13-01' or '15/10/2026' can be seen and fixed; file_row: see activities/contact-log.ts.
 -- Text compared as people type it: case, surrounding spaces and runs of spaces or '_' aside.
@@ -19,7 +21,7 @@ WITH typed AS (
     normalised_text(outcome) AS outcome
   FROM raw_contacts
 )
-SELECT t.file_row, published_id(t.subscriber_id) AS subscriber_id, t.contact_date, t.contact_date_text,
+SELECT t.file_row, t.logged_id AS subscriber_id, t.contact_date, t.contact_date_text,
   t.action, t.channel, t.outcome,
   CASE
     WHEN t.subscriber_id IS NULL THEN getvariable('reason_missing_id')
@@ -28,10 +30,15 @@ SELECT t.file_row, published_id(t.subscriber_id) AS subscriber_id, t.contact_dat
       THEN getvariable('reason_outside_month')
     WHEN t.outcome IS NOT NULL AND NOT list_contains(getvariable('contact_outcomes'), t.outcome)
       THEN getvariable('reason_unknown_outcome')
-    WHEN published_id(t.subscriber_id) NOT IN (SELECT subscriber_id FROM previous_dispatch)
+    WHEN t.logged_id NOT IN (SELECT subscriber_id FROM previous_dispatch)
       THEN getvariable('reason_unknown_subscriber')
   END AS reason
-FROM typed t;
+FROM (
+  SELECT *,
+    CASE WHEN getvariable('pseudonym_key') IS NOT NULL AND regexp_full_match(subscriber_id, '[0-9a-f]{64}')
+         THEN subscriber_id ELSE published_id(subscriber_id) END AS logged_id
+  FROM typed
+) t;
 
 CREATE OR REPLACE TEMP TABLE snapshot_contacts_quarantine AS
 SELECT getvariable('contacts_file') AS source_file, file_row, subscriber_id, strftime(contact_date, '%Y-%m-%d') AS contact_date,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -278,6 +279,20 @@ describe('contact log', () => {
     expect(keyed.byAction).toEqual(plain.byAction);
     expect(keyed.grids).toEqual([{ control_unreadable: 1, targeted_unreadable: 1 }]);
     expect(keyed.contacts).toMatchObject({ rows: 2, loaded: 2, quarantined: 0 });
+  });
+
+  it("takes a pseudonymised list's ids as the log gives them: keyed as on the list, or the operator's", async () => {
+    const key = 'a-contacts-test-key-of-enough-length';
+    const keyedId = (id: string) => createHash('sha256').update(`${key}:${id}`).digest('hex');
+    const file = join(await tempDir(), 'contacts.csv');
+    // S1 as the team read it on the pseudonymised list, S80 as the operator's systems know it
+    await writeFile(
+      file,
+      `subscriber_id,contact_date,outcome\n${keyedId('S1')},2026-06-03,accepted\nS80,2026-06-04,declined\n`,
+    );
+    const result = await withMayList(true, (conn, store) => measuredMay(conn, store, file), key);
+    expect(result.contacts).toMatchObject({ rows: 2, loaded: 2, quarantined: 0 });
+    expect(result.overall).toMatchObject({ contactedSubscribers: 1, contactedControls: 1 });
   });
 
   it('counts the contacted who accepted an offer and yet have no usage in the run month', async () => {
