@@ -402,7 +402,7 @@ function pseudonymKey(params: RunParams): string | null {
   const key = process.env.SEGFLOW_PSEUDONYM_KEY;
   if (!key || key.length < 16) {
     throw new InvalidParamsError(
-      'pseudonymiseIds needs SEGFLOW_PSEUDONYM_KEY (at least 16 characters) in the worker environment',
+      'pseudonymiseIds needs SEGFLOW_PSEUDONYM_KEY (at least 16 characters) in the environment of the worker (of the command itself for segflow snapshots reproduce)',
     );
   }
   return key;

@@ -374,7 +374,15 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
       );
   }
   if (versions.length === 0) {
-    const months = await listMonths(store);
+    // a month whose versions were all retired keeps its folder (their tombstones): not one with snapshots
+    const months = [];
+    for (const candidate of await listMonths(store))
+      if ((await listVersions(store, candidate)).length > 0) months.push(candidate);
+    const retired = await listRetiredVersions(store, month);
+    if (retired.length > 0)
+      throw new UsageError(
+        `${month} has no snapshot left: ${retired.map((v) => `v${v}`).join(', ')} ${retired.length === 1 ? 'was' : 'were'} retired (segflow snapshots show ${month}/v${retired[retired.length - 1]} says when and why)${months.length ? `; months with snapshots: ${months.join(', ')}` : ''}`,
+      );
     throw new UsageError(
       `no snapshot published for ${month} (${months.length ? `months with snapshots: ${months.join(', ')}` : `the store ${store.storeDir} has none yet`})${match[2] ? await publishedAndGone(store, month, Number(match[2])) : ''}`,
     );
