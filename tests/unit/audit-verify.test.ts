@@ -102,7 +102,8 @@ describe('audit verify: completeness', () => {
     // a version never published: the listing alone
     await expect(resolveSnapshot(store, `${MONTH}/v9`)).rejects.toThrow(
       new RegExp(`^${MONTH} has no version 9 \\(versions: v1, v3\\)$`),
-    ); // a month whose versions were all retired: said so, not listed as a month with snapshots
+    );
+    // a month whose versions were all retired: said so, not listed as a month with snapshots
     for (const version of [1, 3])
       await retireSnapshot(store, { month: MONTH, version }, { reason: 'storage limit', actor: 'ops' });
     await expect(resolveSnapshot(store, MONTH)).rejects.toThrow(
