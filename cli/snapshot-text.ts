@@ -76,10 +76,10 @@ const READING_IN_A_LINE: Record<UpliftReading, string> = {
 export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' | 'snapshot'>): string | undefined {
   const campaigns = manifest.metrics.campaigns;
   if (!campaigns) return undefined;
-  if (!campaigns.measured) return `  campaigns     not measured: ${campaigns.reason}`;
+  if (!campaigns.measured) return noteLines('campaigns', `not measured: ${campaigns.reason}`);
   const { overall, dispatchFrom } = campaigns;
   const noControl = noControlGroup(campaigns);
-  if (noControl) return `  campaigns     not measured: ${noControl}`;
+  if (noControl) return noteLines('campaigns', `not measured: ${noControl}`);
   const rate = (share: number | null) => (share === null ? '-' : `${(share * 100).toFixed(1)}%`);
   const points = (share: number | null) =>
     share === null ? '-' : `${share > 0 ? '+' : ''}${(share * 100).toFixed(1)}`;
@@ -87,7 +87,10 @@ export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' |
     overall.absoluteUplift === null
       ? 'no uplift to read'
       : `uplift ${points(overall.absoluteUplift)} points (held-out churn minus targeted; 95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}; ${READING_IN_A_LINE[upliftReading(overall)]})`;
-  return `  campaigns     ${dispatchFrom.month}/v${dispatchFrom.version}'s dispatch list: ${count(overall.targetedSubscribers)} targeted churned ${rate(overall.targetedChurnRate)}, ${count(overall.controlSubscribers)} held out ${rate(overall.controlChurnRate)}: ${uplift}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`;
+  return noteLines(
+    'campaigns',
+    `${dispatchFrom.month}/v${dispatchFrom.version}'s dispatch list: ${count(overall.targetedSubscribers)} targeted churned ${rate(overall.targetedChurnRate)}, ${count(overall.controlSubscribers)} held out ${rate(overall.controlChurnRate)}: ${uplift}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`,
+  );
 }
 
 /**
@@ -99,7 +102,7 @@ export function campaignWarningLine(manifest: Pick<SnapshotManifest, 'metrics'>)
   const campaigns = manifest.metrics.campaigns;
   if (!campaigns?.measured) return undefined;
   const warnings = campaigns.warnings ?? (campaigns.warning ? [campaigns.warning] : []);
-  return warnings.length ? warnings.map((w) => `  campaigns     warning: ${w}`).join('\n') : undefined;
+  return warnings.length ? warnings.map((w) => noteLines('campaigns', `warning: ${w}`)).join('\n') : undefined;
 }
 
 /** Where a note's text starts: after two spaces and a 14-column label (`  campaigns     `). */
@@ -119,9 +122,21 @@ export function campaignFollowUpLine(manifest: Pick<SnapshotManifest, 'metrics' 
   const text = followUp.measured
     ? `${followUp.dispatchFrom.month}/v${followUp.dispatchFrom.version}'s list, churn read in ${followUp.churnMonth}: ${followUpUplift(followUp.overall)}${ownMonthUplift(followUp.overall, followUp.firstMeasuredIn.month)}: ${followUpVerdict(followUp.overall)}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`
     : `not followed up: ${followUp.reason}`;
+  return noteLines('a month later', text);
+}
+
+/**
+ * A note of a run's result and `snapshots show`: its label in a 14-column field, then its text
+ * wrapped to 100 columns under the text's start.
+ */
+function noteLines(label: string, text: string): string {
   // a number keeps its unit on its line: "+8.7 pp", not "+8.7" and "pp" a line below
-  return wrapWords(text.replaceAll(' pp', '\u00a0pp'), 100 - NOTE_INDENT.length, '')
-    .map((line, i) => `${i === 0 ? '  a month later ' : NOTE_INDENT}${line.replaceAll('\u00a0', ' ')}`)
+  const kept = text.replaceAll(' pp', '\u00a0pp').replaceAll(' points', '\u00a0points');
+  return wrapWords(kept, 100 - NOTE_INDENT.length, '')
+    .map(
+      (line, i) =>
+        `${i === 0 ? `  ${label.padEnd(NOTE_INDENT.length - 2)}` : NOTE_INDENT}${line.replaceAll('\u00a0', ' ')}`,
+    )
     .join('\n');
 }
 

@@ -55,6 +55,13 @@ const ref = { month: '2026-11', version: 1 };
 const WARNING =
   '0 of 144 contact-log rows were used (141 x contact_date: outside the run month 2026-11; 3 x subscriber_id: missing): is this the log of the contacts made in 2026-11?';
 
+/** A note as one line (its wrapped lines joined), after checking every line fits 100 columns. */
+function note(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
+  return text.replace(/\n {16}/g, ' ');
+}
+
 describe('campaign measurement as text', () => {
   it('shows the warning of a mostly unusable contact log in campaigns show, the report, the snapshot and the run result', async () => {
     const warned = metrics({ warnings: [WARNING] });
@@ -66,13 +73,13 @@ describe('campaign measurement as text', () => {
     expect(html).toContain('Check the contact log');
     expect(html).toContain('0 of 144 contact-log rows were used');
     expect((await campaignsSection({ metrics: metrics(), groups })).html).not.toContain('Check the contact log');
-    expect(campaignWarningLine({ metrics: { campaigns: warned } } as never)).toBe(
+    expect(note(campaignWarningLine({ metrics: { campaigns: warned } } as never))).toBe(
       `  campaigns     warning: ${WARNING}`,
     );
     expect(campaignWarningLine({ metrics: { campaigns: metrics() } } as never)).toBeUndefined();
     expect(campaignWarningLine({ metrics: {} } as never)).toBeUndefined();
     // a manifest published before `warnings` still shows its one warning
-    expect(campaignWarningLine({ metrics: { campaigns: metrics({ warning: WARNING }) } } as never)).toBe(
+    expect(note(campaignWarningLine({ metrics: { campaigns: metrics({ warning: WARNING }) } } as never))).toBe(
       `  campaigns     warning: ${WARNING}`,
     );
     expect(campaignsText(ref, metrics({ warning: WARNING }), groups).replace(/\n +/g, ' ')).toContain(WARNING);
@@ -116,13 +123,13 @@ describe('campaign measurement as text', () => {
 
   it("sums the measurement up in a line of the run's result and snapshots show", () => {
     const snapshot = { month: '2026-11', version: 1 };
-    expect(campaignSummaryLine({ metrics: { campaigns: metrics() }, snapshot } as never)).toBe(
+    expect(note(campaignSummaryLine({ metrics: { campaigns: metrics() }, snapshot } as never))).toBe(
       "  campaigns     2026-10/v1's dispatch list: 2,700 targeted churned 8.0%, 300 held out 10.0%: uplift +2.0 points (held-out churn minus targeted; 95% interval -1.0 to +6.0; not significant); segflow campaigns show 2026-11/v1",
     );
     const worse = metrics({
       overall: group('all', 'all', { absoluteUplift: -0.05, upliftLow: -0.09, upliftHigh: -0.01, significant: true }),
     });
-    expect(campaignSummaryLine({ metrics: { campaigns: worse }, snapshot } as never)).toContain(
+    expect(note(campaignSummaryLine({ metrics: { campaigns: worse }, snapshot } as never))).toContain(
       'uplift -5.0 points (held-out churn minus targeted; 95% interval -9.0 to -1.0; significant)',
     );
     expect(campaignSummaryLine({ metrics: {}, snapshot } as never)).toBeUndefined();
@@ -133,7 +140,7 @@ describe('campaign measurement as text', () => {
     const REASON =
       "2026-10/v1's list was published with controlShare=0 (no control group); a later month's run with a controlShare above 0 can be measured";
     const refused: CampaignMetrics = { measured: false, reason: REASON };
-    expect(campaignSummaryLine({ metrics: { campaigns: refused }, snapshot } as never)).toBe(
+    expect(note(campaignSummaryLine({ metrics: { campaigns: refused }, snapshot } as never))).toBe(
       `  campaigns     not measured: ${REASON}`,
     );
     expect(campaignsText(ref, refused, [])).toBe(`2026-11/v1: not measured: ${REASON}`);
@@ -152,7 +159,7 @@ describe('campaign measurement as text', () => {
     });
     const old = metrics({ overall: noControl });
     const NOBODY = "2026-10/v1's list holds nobody out (no control group)";
-    expect(campaignSummaryLine({ metrics: { campaigns: old }, snapshot } as never)).toBe(
+    expect(note(campaignSummaryLine({ metrics: { campaigns: old }, snapshot } as never))).toBe(
       `  campaigns     not measured: ${NOBODY}`,
     );
     expect(campaignsText(ref, old, [noControl])).toBe(`2026-11/v1: not measured: ${NOBODY}`);
@@ -236,9 +243,10 @@ describe('campaign measurement as text', () => {
       warnings: [WARNING, LIST],
     });
     const groups = [group('all', 'all on the list')];
-    expect(campaignWarningLine({ metrics: { campaigns: warned } } as never)).toBe(
-      `  campaigns     warning: ${WARNING}\n  campaigns     warning: ${LIST}`,
-    );
+    const lines = campaignWarningLine({ metrics: { campaigns: warned } } as never) ?? '';
+    // each warning a note of its own, wrapped to 100 columns under its text
+    expect(lines.split('\n').filter((line) => line.startsWith('  campaigns     warning: '))).toHaveLength(2);
+    expect(note(lines)).toBe(`  campaigns     warning: ${WARNING}\n  campaigns     warning: ${LIST}`);
     const text = campaignsText(ref, warned, groups);
     expect(text.split('\n').slice(0, 2).join('\n')).toBe(
       '2026-11/v1: the dispatch list of 2026-10/v2 (the latest when the run started) against its control\n  group',
