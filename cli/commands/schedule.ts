@@ -162,8 +162,14 @@ function addDescribe(schedule: Command): void {
       const { client, schedules } = await connected(config);
       const { description } = await schedules.existingSchedule(client, options.id);
       const { readAuditLog } = await import('../../store/audit-log');
-      // the runs' outcomes come from the log; a log that cannot be read leaves them unknown
-      const entries = await readAuditLog(config.store).catch(() => []);
+      // the runs' outcomes come from the log; a log that cannot be read leaves them to Temporal, and says so
+      const entries = await readAuditLog(config.store).catch((error: unknown) => {
+        const why = (error instanceof Error ? error.message : String(error)).split('\n')[0].slice(0, 160);
+        process.stderr.write(
+          `warning: the audit log could not be read (${why}): the recent runs' outcomes are Temporal's, without the versions they published\n`,
+        );
+        return [];
+      });
       const summary = await schedules.withWorkflowStatus(
         schedules.summariseSchedule(description, entries),
         async ({ workflowId, runId }) => (await client.workflow.getHandle(workflowId, runId).describe()).status.name,

@@ -117,6 +117,12 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
         `^schedule ${scheduleId} is already paused \\(note: paused in the UI\\); the audit log could not be read \\(EISDIR[^)]*\\), so since when and by whom is not known\\. Nothing changed`,
       ),
     );
+    // describe says so too, instead of showing the runs as if the log had none of them
+    const described = await segflowIn(elsewhere, scheduleId, 'schedule', 'describe');
+    expect(described.code).toBe(0);
+    expect(described.stderr).toMatch(
+      /^warning: the audit log could not be read \(EISDIR[^)]*\): the recent runs' outcomes are Temporal's/,
+    );
     await handle.unpause('resumed in the UI');
     expect(await scheduleEvents()).toEqual(['schedule.created', 'schedule.paused', 'schedule.unpaused']);
   });
