@@ -1,4 +1,4 @@
-import { access, chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
@@ -15,6 +15,7 @@ import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/la
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
 import { appendRows, queryOne, readSql, runScript, setVariable, viewParquet, withConnection } from './duckdb';
+import { fileExists } from '../store/files';
 import { hashFile, sha256 } from '../store/hashing';
 import {
   buildReport,
@@ -239,7 +240,7 @@ async function writeOutputs(
     }
     // the models' holdout, with ids (none from a churn stage of an older worker)
     const holdout = holdoutFile(dirname(request.load.dbPath));
-    if (await exists(holdout)) {
+    if (await fileExists(holdout)) {
       await checkpoint({ stage: `publish: ${HOLDOUT_FILE}` });
       await viewParquet(conn, 'churn_holdout', holdout, 'connection');
       await runScript(conn, await readSql(import.meta.url, './publish/holdout.sql'));
@@ -362,18 +363,9 @@ async function writeSnapshotTable(
 /** The snapshot's file of the churn models' holdout (publish/holdout.sql). */
 export const HOLDOUT_FILE = 'holdout.parquet';
 
-const exists = (path: string) =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
-
 /** The run's copy of a file made at load (run-copies.ts), or, from an older worker's load, the file at its path. */
-function runCopyOr(runCopy: string, path: string): Promise<string> {
-  return access(runCopy).then(
-    () => runCopy,
-    () => path,
-  );
+async function runCopyOr(runCopy: string, path: string): Promise<string> {
+  return (await fileExists(runCopy)) ? runCopy : path;
 }
 
 /** Copies a file the run read into the snapshot, as it read it (by its sha256): one changed since stops the publish. */

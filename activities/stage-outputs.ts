@@ -4,7 +4,7 @@
  * (workflows/monthly-segmentation.ts); each leaves its rows as Parquet in the run folder, and
  * publishing (and tests) read them through views that last as long as their connection.
  */
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { SegmentAction } from '../domain/actions';
@@ -13,6 +13,7 @@ import { appendRows, queryOne, viewParquet } from './duckdb';
 import type { BoostedModel } from './ml/boosted-model';
 import type { FeatureMeta } from './ml/feature-matrix';
 import type { StageCacheAccess } from '../store/artifacts';
+import { fileExists } from '../store/files';
 
 /** The churn stage's tables publishing reads: one Parquet file each. */
 export const SCORED_TABLES = ['scores', 'churn_reasons'] as const;
@@ -92,7 +93,7 @@ export async function viewStageOutputs(
 ): Promise<void> {
   const runDir = dirname(dbPath);
   // a run whose clustering ran before this version (an upgrade mid-run) has the table instead
-  if (await exists(segmentsFile(runDir))) await viewParquet(conn, 'segments', segmentsFile(runDir), 'connection');
+  if (await fileExists(segmentsFile(runDir))) await viewParquet(conn, 'segments', segmentsFile(runDir), 'connection');
   for (const table of SCORED_TABLES) await viewParquet(conn, table, scoredTableFile(runDir, table), 'connection');
   await hideStoredValueLabels(conn);
   await conn.run(
@@ -128,9 +129,3 @@ async function hideStoredValueLabels(conn: DuckDBConnection): Promise<void> {
     `CREATE OR REPLACE TEMP VIEW features AS SELECT * EXCLUDE (value_tier, high_value) FROM ${quoteIdent(database)}.main.features`,
   );
 }
-
-const exists = (path: string) =>
-  access(path).then(
-    () => true,
-    () => false,
-  );

@@ -1,4 +1,12 @@
-import { copyFile, link, rm } from 'node:fs/promises';
+import { access, copyFile, link, rm } from 'node:fs/promises';
+
+/** Whether there is a file (or folder) at `path` that this process can see. */
+export function fileExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
 
 /**
  * Puts the file `from` at `to` (replacing it) as a hard link: no bytes copied, and a stored file
