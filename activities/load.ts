@@ -28,7 +28,7 @@ import {
   type InputMapping,
 } from '../domain/mapping';
 import { closestName } from '../domain/closest-name';
-import { addMonths, firstDay, monthBefore, trainingMonth } from '../domain/month';
+import { addMonths, firstDay, notEndedYet, trainingMonth } from '../domain/month';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { MAX_PARTITIONS } from '../domain/partitions';
 import { runDir, usageMonthFile, type RunRef, type StoreConfig } from '../store/layout';
@@ -1474,13 +1474,13 @@ export function assertUsable(
     );
   }
   if (summary.subscribersInMonth === 0) {
-    const lastEnded = monthBefore(new Date());
+    const notEnded = notEndedYet(summary.params.month);
     throw new DataQualityError(
       `no valid usage rows for the run month ${summary.params.month} (window ${summary.windowStart}..${summary.windowEnd})` +
         (outside > 0
           ? `; ${outside} row(s) lie in months outside the window: is --month the month the input ends with?`
-          : summary.params.month > lastEnded
-            ? `: ${summary.params.month} has not ended yet, so none of its usage can have arrived (the last month that has ended is ${lastEnded})`
+          : notEnded
+            ? `: ${notEnded}`
             : `: has ${summary.params.month}'s data arrived? Once it has, run the month (a schedule's: segflow schedule backfill --from ${summary.params.month} --to ${summary.params.month})`),
     );
   }

@@ -4,20 +4,8 @@
  * run trains on. Pure: the listing is the load's own (activities/load.ts findInputFiles,
  * monthFolderOf), done by the caller.
  */
-import { addMonths, isMonth, monthBefore, trainingMonth } from './month';
+import { addMonths, isMonth, monthBefore, notEndedYet, trainingMonth } from './month';
 import { UsageError } from './errors';
-
-/**
- * Why `month` cannot be run yet at `now`, in the load's words (activities/load.ts assertUsable),
- * or undefined once it has ended. Months end at midnight UTC, as the load and a schedule's runs
- * (domain/month.ts monthBefore) count them, whatever the local time zone.
- */
-export function notEndedYet(month: string, now = new Date()): string | undefined {
-  const lastEnded = monthBefore(now);
-  return month > lastEnded
-    ? `${month} has not ended yet, so none of its usage can have arrived (the last month that has ended is ${lastEnded})`
-    : undefined;
-}
 
 /**
  * The months a backfill from `from` to `to` asks for, or a usage error: `--from` after `--to`, or

@@ -33,3 +33,15 @@ export function monthBefore(time: Date): string {
   const current = `${String(time.getUTCFullYear()).padStart(4, '0')}-${String(time.getUTCMonth() + 1).padStart(2, '0')}`;
   return addMonths(current, -1);
 }
+
+/**
+ * Why `month` cannot be run yet at `now` (the load's stop, and the command line's before it asks
+ * Temporal), or undefined once it has ended. Months end at midnight UTC, as monthBefore counts
+ * them, whatever the local time zone.
+ */
+export function notEndedYet(month: string, now = new Date()): string | undefined {
+  const lastEnded = monthBefore(now);
+  return month > lastEnded
+    ? `${month} has not ended yet, so none of its usage can have arrived (the last month that has ended is ${lastEnded})`
+    : undefined;
+}

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
 import { InfrastructureError, UsageError } from '../../domain/errors';
-import { notEndedYet } from '../../domain/input-months';
+import { notEndedYet } from '../../domain/month';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';

@@ -2,14 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../domain/errors';
-import {
-  backfillRange,
-  monthRanges,
-  monthsWithoutInput,
-  NoInputForMonthsError,
-  notEndedYet,
-} from '../../domain/input-months';
-import { addMonths, monthBefore } from '../../domain/month';
+import { backfillRange, monthRanges, monthsWithoutInput, NoInputForMonthsError } from '../../domain/input-months';
+import { addMonths, monthBefore, notEndedYet } from '../../domain/month';
 import { monthFolderOf } from '../../activities/load';
 import { assertInputHoldsMonths, mappingFormat, unchangedText } from '../../cli/commands/schedule';
 import type { AuditEntry } from '../../store/audit-log';
