@@ -416,10 +416,6 @@ async function checkLatest(
 }
 
 /**
- * One snapshot folder against its manifest, the audit log and (given a key) its signature: the
- * files checked, and whether its run is still publishing it (in the log, not finished yet).
- */
-/**
  * Published data lives in the store: a symbolic link at `path` (the snapshots' folder, a month's, a
  * version's, a file) points elsewhere, which can change without the store changing. `what` says
  * what no longer sits in the store.
@@ -433,6 +429,10 @@ async function linkProblem(path: string, where: string, what: string, problems: 
     });
 }
 
+/**
+ * One snapshot folder against its manifest, the audit log and (given a key) its signature: the
+ * files checked, and whether its run is still publishing it (in the log, not finished yet).
+ */
 async function checkSnapshot(
   store: StoreConfig,
   month: string,
