@@ -501,12 +501,21 @@ export async function listSnapshots(store: StoreConfig, month?: string): Promise
  * up a month later): each with that version. Their follow-up cannot be reproduced without it.
  */
 export async function followedUpFrom(store: StoreConfig, month: string): Promise<{ snapshot: string; on: number }[]> {
-  const later = addMonths(month, 2);
-  const found: { snapshot: string; on: number }[] = [];
-  for (const version of await listVersions(store, later)) {
-    const list = (await readManifest(store, later, version).catch(() => undefined))?.metrics.campaignFollowUp
-      ?.dispatchFrom;
-    if (list?.month === month) found.push({ snapshot: `${later}/v${version}`, on: list.version });
+  return (await manifestsOf(store, addMonths(month, 2))).flatMap(({ snapshot, manifest }) => {
+    const list = manifest.metrics.campaignFollowUp?.dispatchFrom;
+    return list?.month === month ? [{ snapshot, on: list.version }] : [];
+  });
+}
+
+/** Each version of `month` with its manifest, named `YYYY-MM/vN`; a folder without a readable one is passed over. */
+async function manifestsOf(
+  store: StoreConfig,
+  month: string,
+): Promise<{ snapshot: string; manifest: SnapshotManifest }[]> {
+  const found: { snapshot: string; manifest: SnapshotManifest }[] = [];
+  for (const version of await listVersions(store, month)) {
+    const manifest = await readManifest(store, month, version).catch(() => undefined);
+    if (manifest) found.push({ snapshot: `${month}/v${version}`, manifest });
   }
   return found;
 }
@@ -519,18 +528,10 @@ export async function nextMonthBuiltOn(
   store: StoreConfig,
   month: string,
 ): Promise<{ snapshot: string; on: number; measuredOn: boolean }[]> {
-  const next = addMonths(month, 1);
-  const found: { snapshot: string; on: number; measuredOn: boolean }[] = [];
-  for (const version of await listVersions(store, next)) {
-    const metrics = (await readManifest(store, next, version).catch(() => undefined))?.metrics;
-    const pinned = metrics?.previousSnapshot;
-    if (pinned?.month !== month) continue;
-    const list = metrics?.campaigns?.measured ? metrics.campaigns.dispatchFrom : undefined;
-    found.push({
-      snapshot: `${next}/v${version}`,
-      on: pinned.version,
-      measuredOn: list?.month === month && list.version === pinned.version,
-    });
-  }
-  return found;
+  return (await manifestsOf(store, addMonths(month, 1))).flatMap(({ snapshot, manifest: { metrics } }) => {
+    const pinned = metrics.previousSnapshot;
+    if (pinned?.month !== month) return [];
+    const list = metrics.campaigns?.measured ? metrics.campaigns.dispatchFrom : undefined;
+    return [{ snapshot, on: pinned.version, measuredOn: list?.month === month && list.version === pinned.version }];
+  });
 }
