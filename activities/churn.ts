@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DOUBLE, INTEGER, UTINYINT, listValue, type DuckDBConnection } from '@duckdb/node-api';
+import { DOUBLE, INTEGER, UTINYINT, listValue, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { DecisionTreeClassifier } from 'ml-cart';
 import { DataQualityError, InvalidParamsError } from '../domain/errors';
 import { DEFAULT_BOOST_MAX_TRAINING_ROWS, type RunParams } from '../domain/params';
@@ -713,20 +713,47 @@ async function writeScores(
     bandIndex[i] = riskBandIndex(scores[i]);
     bandCounts[RISK_BANDS[bandIndex[i]].band] += 1;
   }
-  await conn.run('CREATE OR REPLACE TEMP TABLE scored_rows (row_idx INTEGER, churn_score DOUBLE, band UTINYINT)');
-  const rowIdx = rowNumbers(scores.length, Int32Array);
+  await setVariable(conn, 'risk_bands', listValue(RISK_BANDS.map((b) => b.band)));
+  await writeColumnsParquet(
+    conn,
+    {
+      table: 'scored_rows',
+      columns: [
+        ['row_idx', INTEGER, rowNumbers(scores.length, Int32Array)],
+        ['churn_score', DOUBLE, scores],
+        ['band', UTINYINT, bandIndex],
+      ],
+      stage: 'churn: writing scores',
+    },
+    { view: 'scores', query: await readSql(import.meta.url, './churn/scores.sql') },
+    scoredTableFile(runDir, 'scores'),
+  );
+  return bandCounts;
+}
+
+/**
+ * Columns of this thread as a Parquet file: appended to the temporary table `table` (its columns
+ * named and typed as given), then `query` over it written to `path` and read after as the
+ * connection's view `view`.
+ */
+async function writeColumnsParquet(
+  conn: DuckDBConnection,
+  { table, columns, stage }: { table: string; columns: [string, DuckDBType, ArrayLike<number>][]; stage: string },
+  { view, query }: { view: string; query: string },
+  path: string,
+): Promise<void> {
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${table} (${columns.map(([name, type]) => `${name} ${type.toString()}`).join(', ')})`,
+  );
   await appendColumns(
     conn,
-    'scored_rows',
-    [INTEGER, DOUBLE, UTINYINT],
-    [rowIdx, scores, bandIndex],
-    'churn: writing scores',
+    table,
+    columns.map(([, type]) => type),
+    columns.map(([, , values]) => values),
+    stage,
   );
-  await setVariable(conn, 'risk_bands', listValue(RISK_BANDS.map((b) => b.band)));
-  const query = await readSql(import.meta.url, './churn/scores.sql');
-  await writeParquetView(conn, 'scores', query, scoredTableFile(runDir, 'scores'), 'connection');
-  await conn.run('DROP TABLE scored_rows');
-  return bandCounts;
+  await writeParquetView(conn, view, query, path, 'connection');
+  await conn.run(`DROP TABLE ${table}`);
 }
 
 /** The ensemble's calibrated holdout scores, `ensemble_holdout(training_row, churn_score)`, stored with its scores. */
@@ -736,22 +763,19 @@ async function writeEnsembleHoldout(
   holdoutRows: Uint32Array,
   scores: Float64Array,
 ): Promise<void> {
-  await conn.run('CREATE OR REPLACE TEMP TABLE ensemble_holdout_rows (training_row INTEGER, churn_score DOUBLE)');
-  await appendColumns(
+  await writeColumnsParquet(
     conn,
-    'ensemble_holdout_rows',
-    [INTEGER, DOUBLE],
-    [Int32Array.from(holdoutRows), scores],
-    'churn: writing the holdout',
-  );
-  await writeParquetView(
-    conn,
-    'ensemble_holdout',
-    'FROM ensemble_holdout_rows ORDER BY training_row',
+    {
+      table: 'ensemble_holdout_rows',
+      columns: [
+        ['training_row', INTEGER, Int32Array.from(holdoutRows)],
+        ['churn_score', DOUBLE, scores],
+      ],
+      stage: 'churn: writing the holdout',
+    },
+    { view: 'ensemble_holdout', query: 'FROM ensemble_holdout_rows ORDER BY training_row' },
     scoredTableFile(runDir, 'ensemble_holdout'),
-    'connection',
   );
-  await conn.run('DROP TABLE ensemble_holdout_rows');
 }
 
 /**
@@ -766,24 +790,23 @@ async function writeHoldout(
   holdout: { rows: Uint32Array; labels: Uint8Array; treeScores: Float64Array },
   ensemble: boolean,
 ): Promise<void> {
-  await conn.run(
-    'CREATE OR REPLACE TEMP TABLE holdout_rows (training_row INTEGER, churned UTINYINT, tree_score DOUBLE)',
-  );
-  await appendColumns(
+  await writeColumnsParquet(
     conn,
-    'holdout_rows',
-    [INTEGER, UTINYINT, DOUBLE],
-    [Int32Array.from(holdout.rows), holdout.labels, holdout.treeScores],
-    'churn: writing the holdout',
-  );
-  await writeParquetView(
-    conn,
-    'churn_holdout',
-    `SELECT h.training_row, h.churned = 1 AS churned, ${ensemble ? 'e.churn_score' : 'h.tree_score AS churn_score'}, h.tree_score
+    {
+      table: 'holdout_rows',
+      columns: [
+        ['training_row', INTEGER, Int32Array.from(holdout.rows)],
+        ['churned', UTINYINT, holdout.labels],
+        ['tree_score', DOUBLE, holdout.treeScores],
+      ],
+      stage: 'churn: writing the holdout',
+    },
+    {
+      view: 'churn_holdout',
+      query: `SELECT h.training_row, h.churned = 1 AS churned, ${ensemble ? 'e.churn_score' : 'h.tree_score AS churn_score'}, h.tree_score
      FROM holdout_rows h ${ensemble ? 'JOIN ensemble_holdout e USING (training_row)' : ''}
      ORDER BY h.training_row`,
+    },
     holdoutFile(runDir),
-    'connection',
   );
-  await conn.run('DROP TABLE holdout_rows');
 }
