@@ -4,50 +4,11 @@ import { campaignFollowUpLine, manifestNotes, snapshotSummary } from '../../cli/
 import { followUpHeadline } from '../../domain/campaign-reading';
 import type { SnapshotManifest } from '../../store/manifest';
 import { printedResult } from '../printed-result';
+import { followUpRow, measuredFollowUp } from '../campaign-follow-up-fixtures';
 
 /** The whole list a month later: not significant, after a significant uplift in the month of contact. */
-function overall(values: Partial<CampaignFollowUpGroup> = {}): CampaignFollowUpGroup {
-  return {
-    dimension: 'all',
-    group: 'all on the list',
-    controlSubscribers: 400,
-    controlChurned: 100,
-    controlChurnRate: 0.25,
-    targetedSubscribers: 1_200,
-    targetedChurned: 252,
-    targetedChurnRate: 0.21,
-    absoluteUplift: 0.04,
-    relativeUplift: 0.16,
-    upliftLow: -0.006,
-    upliftHigh: 0.087,
-    significant: false,
-    tooSmall: false,
-    controlUnreadable: 0,
-    targetedUnreadable: 0,
-    ownMonthControlChurnRate: 0.16,
-    ownMonthTargetedChurnRate: 0.128,
-    ownMonthAbsoluteUplift: 0.032,
-    ownMonthUpliftLow: 0.004,
-    ownMonthUpliftHigh: 0.063,
-    ownMonthSignificant: true,
-    ownMonthTooSmall: false,
-    ...values,
-  };
-}
-
-function followedUp(row = overall()): CampaignFollowUp {
-  return {
-    measured: true,
-    dispatchFrom: { month: '2026-05', version: 1, sha256: 'a'.repeat(64) },
-    firstMeasuredIn: { month: '2026-06', version: 2 },
-    churnMonth: '2026-07',
-    interval: 'Newcombe hybrid score interval (method 10) from two Wilson 95% intervals',
-    minArmSubscribers: 30,
-    keptPer100: 'not given',
-    overall: row,
-    byAction: [],
-  };
-}
+const overall = (values: Partial<CampaignFollowUpGroup> = {}) => followUpRow('all', 'all on the list', values);
+const followedUp = (row = overall()): CampaignFollowUp => measuredFollowUp(row);
 
 const REASON = "2026-05/v1's dispatch list, measured by 2026-06/v2, is no longer in the store (retired or removed)";
 const notFollowedUp: CampaignFollowUp = {

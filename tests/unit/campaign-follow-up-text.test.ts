@@ -1,51 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { CampaignFollowUp, CampaignFollowUpGroup } from '../../activities/campaign-metrics';
+import type { CampaignFollowUp } from '../../activities/campaign-metrics';
 import { campaignsSection, followUpPart } from '../../activities/report/sections/campaigns';
 import { followUpText } from '../../cli/commands/campaigns';
 import { followUpHeadline, followUpVerdict, signedPoints } from '../../domain/campaign-reading';
+import { followUpRow, measuredFollowUp } from '../campaign-follow-up-fixtures';
 
-function row(dimension: string, name: string, values: Partial<CampaignFollowUpGroup> = {}): CampaignFollowUpGroup {
-  return {
-    dimension,
-    group: name,
-    controlSubscribers: 400,
-    controlChurned: 100,
-    controlChurnRate: 0.25,
-    targetedSubscribers: 1_200,
-    targetedChurned: 252,
-    targetedChurnRate: 0.21,
-    absoluteUplift: 0.04,
-    relativeUplift: 0.16,
-    upliftLow: -0.006,
-    upliftHigh: 0.087,
-    significant: false,
-    tooSmall: false,
-    controlUnreadable: 0,
-    targetedUnreadable: 0,
-    ownMonthControlChurnRate: 0.16,
-    ownMonthTargetedChurnRate: 0.128,
-    ownMonthAbsoluteUplift: 0.032,
-    ownMonthUpliftLow: 0.004,
-    ownMonthUpliftHigh: 0.063,
-    ownMonthSignificant: true,
-    ownMonthTooSmall: false,
-    ...values,
-  };
-}
-
-function followUp(overall = row('all', 'all on the list')): Extract<CampaignFollowUp, { measured: true }> {
-  return {
-    measured: true,
-    dispatchFrom: { month: '2026-05', version: 1, sha256: 'a'.repeat(64) },
-    firstMeasuredIn: { month: '2026-06', version: 2 },
-    churnMonth: '2026-07',
-    interval: 'Newcombe hybrid score interval (method 10) from two Wilson 95% intervals',
-    minArmSubscribers: 30,
-    keptPer100: 'not given',
-    overall,
-    byAction: [],
-  };
-}
+const row = followUpRow;
+const followUp = measuredFollowUp;
 
 describe('campaign follow-up as text', () => {
   it('compares the uplift in the month of contact with the uplift a month later', () => {
