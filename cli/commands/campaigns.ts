@@ -69,6 +69,24 @@ function dimensionTable(
   ];
 }
 
+/** A dimensionTable for each dimension of the groups `shown`, in their order, each after an empty line. */
+function tablesByDimension<G extends { dimension: string; group: string | null }>(
+  shown: readonly G[],
+  cells: (g: G) => string[],
+  headers: string[],
+  textLast: boolean,
+): string[] {
+  return [...new Set(shown.map((g) => g.dimension))].flatMap((dimension) => [
+    '',
+    ...dimensionTable(
+      dimension,
+      headers,
+      shown.filter((g) => g.dimension === dimension).map((g) => ({ name: g.group ?? '(none)', cells: cells(g) })),
+      textLast,
+    ),
+  ]);
+}
+
 /**
  * `campaigns show` for people, within TEXT_WIDTH columns: the measurement's header, the contact
  * log's counts, then per dimension the churn of each arm with the uplift, and how many were logged.
@@ -95,17 +113,8 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
   const noControl = noControlGroup(metrics);
   if (noControl) return `${ref.month}/v${ref.version}: not measured: ${noControl}`;
   const { overall, contacts } = metrics;
-  const dimensions = [...new Set(shown.map((g) => g.dimension))];
   const byDimension = (cells: (g: CampaignGroup) => string[], headers: string[], textLast: boolean) =>
-    dimensions.flatMap((dimension) => [
-      '',
-      ...dimensionTable(
-        dimension,
-        headers,
-        shown.filter((g) => g.dimension === dimension).map((g) => ({ name: g.group ?? '(none)', cells: cells(g) })),
-        textLast,
-      ),
-    ]);
+    tablesByDimension(shown, cells, headers, textLast);
   return [
     ...wrap(
       `${ref.month}/v${ref.version}: the dispatch list of ${metrics.dispatchFrom.month}/v${metrics.dispatchFrom.version}${listChoice(metrics.dispatchFrom.chosenBy)} against its control group`,
@@ -154,17 +163,8 @@ export function followUpText(followUp: CampaignFollowUp, shown: CampaignFollowUp
   if (!followUp.measured) return wrap(followUpHeadline(followUp)).join('\n');
   const { churnMonth, firstMeasuredIn, overall } = followUp;
   const own = firstMeasuredIn.month;
-  const dimensions = [...new Set(shown.map((g) => g.dimension))];
   const byDimension = (cells: (g: CampaignFollowUpGroup) => string[], headers: string[]) =>
-    dimensions.flatMap((dimension) => [
-      '',
-      ...dimensionTable(
-        dimension,
-        headers,
-        shown.filter((g) => g.dimension === dimension).map((g) => ({ name: g.group ?? '(none)', cells: cells(g) })),
-        true,
-      ),
-    ]);
+    tablesByDimension(shown, cells, headers, true);
   const unreadableNow = overall.controlUnreadable + overall.targetedUnreadable;
   const ownReading = (g: CampaignFollowUpGroup) => {
     const read = ownMonthReading(g);
