@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
 import { InfrastructureError, UsageError } from '../../domain/errors';
-import { notEndedYet } from '../../domain/month';
+import { addMonths, notEndedYet } from '../../domain/month';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
@@ -12,6 +12,8 @@ import { elapsed, printResult } from '../format';
 import { paramsHelp } from '../params-help';
 import { manifestNotes } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
+import type { StoreConfig } from '../../store/layout';
+import { latestVersion, readManifest } from '../../store/snapshots';
 import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { sampleDir } from './demo';
 import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption, required } from '../options';
@@ -35,6 +37,30 @@ export function printRunResult(result: MonthlySegmentationResult, links: Paramet
   printResult(result, links);
   const more = manifestLinesOf(result.manifestPath);
   if (more) console.log(`\n${more}`);
+}
+
+/**
+ * What `run` says before it starts when the month's latest snapshot measured a campaign and this
+ * run, given no contact log, would take its place: next month's follow-up measures again the list
+ * the latest measured (docs/campaigns.md, A month later), and this run measures none. Undefined
+ * otherwise, and when this machine cannot read the store (the worker's may not be mounted here).
+ */
+export async function followUpEndsNote(
+  store: StoreConfig,
+  params: Pick<RunParams, 'month' | 'contacts'>,
+  experiment: boolean,
+): Promise<string | undefined> {
+  if (experiment || params.contacts !== undefined) return undefined;
+  const { month } = params;
+  const version = await latestVersion(store, month);
+  if (version === undefined) return undefined;
+  const measured = await readManifest(store, month, version).then(
+    (manifest) => manifest.metrics.campaigns,
+    () => undefined,
+  );
+  if (!measured?.measured) return undefined;
+  const list = `${measured.dispatchFrom.month}/v${measured.dispatchFrom.version}`;
+  return `note: ${month}/v${version} measured ${list}'s dispatch list against a contact log; this run is given none and, published, becomes ${month}'s latest, so ${addMonths(month, 1)}'s run will have no measurement to follow up a month later. Give --param contacts=<that log> to measure it again, or --experiment to publish beside it (docs/campaigns.md)`;
 }
 
 /** Parameters from --params file.json, then --param pairs (which win). */
@@ -230,6 +256,8 @@ async function run(options: RunOptions): Promise<number> {
   // the demo's synthetic sample stands in for a forgotten --input: never unsaid
   if (options.input === undefined)
     console.error(`note: no --input: running on the demo's generated sample (${params.input}), not on your data`);
+  const followUpEnds = await followUpEndsNote(config.store, params, options.experiment === true);
+  if (followUpEnds) console.error(followUpEnds);
   const { connectClient, startMonthlyRun } = await import('../../pipelines/client');
   const start = (client: Client) =>
     startMonthlyRun(client, config, {
