@@ -7,10 +7,10 @@
  * text once. A million subscribers have ~2.4M reasons, ~1M distinct (feature, value) pairs and a
  * few ten thousand distinct texts: one JS string per reason took seconds to build and append.
  */
-import { DOUBLE, INTEGER, SMALLINT, UTINYINT, VARCHAR, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import { DOUBLE, INTEGER, SMALLINT, UTINYINT, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import { describeFeature } from '../domain/feature-words';
 import { writeParquetView } from './duckdb';
-import { appendColumns, type ColumnSet } from './ml/columns';
+import { appendColumnsTable, type ColumnSet, type NamedColumn } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
 
 /** Per row, `k` slots of feature index (-1 = none, slots filled from the first) and contribution. */
@@ -72,7 +72,7 @@ export async function writeReasons(
   await appendTable(conn, 'reason_slots', [
     ['row_idx', INTEGER, rows.rowIdx],
     ['reasons', UTINYINT, rows.count],
-    ...slots.flatMap((s): Column[] => {
+    ...slots.flatMap((s): NamedColumn[] => {
       const slot = <T extends Int16Array | Float64Array | Int32Array>(entries: T) =>
         entries.subarray((s - 1) * rows.count.length, s * rows.count.length) as T;
       return [
@@ -109,20 +109,9 @@ export async function writeReasons(
   await conn.run('DROP TABLE reason_slots; DROP TABLE reason_features; DROP TABLE reason_texts');
 }
 
-type Column = [name: string, type: DuckDBType, values: ArrayLike<number | string>];
-
-async function appendTable(conn: DuckDBConnection, table: string, columns: Column[]): Promise<void> {
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE ${table} (${columns.map(([name, type]) => `${name} ${type.toString()}`).join(', ')})`,
-  );
-  await appendColumns(
-    conn,
-    table,
-    columns.map(([, type]) => type),
-    columns.map(([, , values]) => values),
-    'churn: writing reasons',
-  );
-}
+/** The reasons' working tables (their rows can be many: appended in chunks). */
+const appendTable = (conn: DuckDBConnection, table: string, columns: NamedColumn[]) =>
+  appendColumnsTable(conn, table, columns, 'churn: writing reasons');
 
 /** A reason in words: a categorical one reads as its category, not its code. */
 function reasonInWords(name: string, meta: FeatureMeta, x: number): string {

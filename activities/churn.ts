@@ -11,7 +11,7 @@ import { CHURN_FEATURES } from '../domain/churn-features';
 import { reasonTable, writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
-import { appendColumns, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
+import { appendColumnsTable, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
 import type { BoostedModel } from './ml/boosted-model';
 import { boostedImportance, trainingShape, type BoostingOptions } from './ml/boosting';
 import { brierScore, reliabilityCurve } from './ml/calibration';
@@ -742,16 +742,7 @@ async function writeColumnsParquet(
   { view, query }: { view: string; query: string },
   path: string,
 ): Promise<void> {
-  await conn.run(
-    `CREATE OR REPLACE TEMP TABLE ${table} (${columns.map(([name, type]) => `${name} ${type.toString()}`).join(', ')})`,
-  );
-  await appendColumns(
-    conn,
-    table,
-    columns.map(([, type]) => type),
-    columns.map(([, , values]) => values),
-    stage,
-  );
+  await appendColumnsTable(conn, table, columns, stage);
   await writeParquetView(conn, view, query, path, 'connection');
   await conn.run(`DROP TABLE ${table}`);
 }

@@ -10,7 +10,7 @@ import { quoteIdent } from '../data/contract';
 import { checkpoint } from './context';
 import { queryOne, queryRows, readSql, setVariable, singleThreaded, withReadOnlyConnection } from './duckdb';
 import { segmentsFile } from './stage-outputs';
-import { appendColumns, readColumns } from './ml/columns';
+import { appendColumnsTable, readColumns } from './ml/columns';
 import { assignToCentroids, chooseK, fitKMeans } from './ml/kmeans';
 import { rowNumbers } from './ml/feature-matrix';
 import { matchToPrevious } from './ml/match-centroids';
@@ -205,14 +205,16 @@ async function writeSegments(
   distance: Float64Array,
   idOf: Uint16Array,
 ): Promise<void> {
-  await conn.run('CREATE OR REPLACE TEMP TABLE segments (row_idx INTEGER, segment_id INTEGER, distance DOUBLE)');
   const rowIdx = rowNumbers(segment.length, Int32Array);
   const segmentId = segment.map((cluster) => idOf[cluster]);
-  await appendColumns(
+  await appendColumnsTable(
     conn,
     'segments',
-    [INTEGER, INTEGER, DOUBLE],
-    [rowIdx, segmentId, distance],
+    [
+      ['row_idx', INTEGER, rowIdx],
+      ['segment_id', INTEGER, segmentId],
+      ['distance', DOUBLE, distance],
+    ],
     'cluster: writing segments',
   );
 }

@@ -99,6 +99,28 @@ export async function appendColumns(
   appender.closeSync();
 }
 
+/** A named, typed column of this thread's values, for `appendColumnsTable`. */
+export type NamedColumn = [name: string, type: DuckDBType, values: ArrayLike<number | string>];
+
+/** The temporary table `table` of the columns given, named and typed as given, filled with their values. */
+export async function appendColumnsTable(
+  conn: DuckDBConnection,
+  table: string,
+  columns: NamedColumn[],
+  stage: string,
+): Promise<void> {
+  await conn.run(
+    `CREATE OR REPLACE TEMP TABLE ${table} (${columns.map(([name, type]) => `${name} ${type.toString()}`).join(', ')})`,
+  );
+  await appendColumns(
+    conn,
+    table,
+    columns.map(([, type]) => type),
+    columns.map(([, , values]) => values),
+    stage,
+  );
+}
+
 /**
  * Rows `start`..`end` of the column into the chunk: a typed array of the vector's own element
  * type in one `set` (value by value, the binding's setItem was most of the time), else value by value.
