@@ -9,7 +9,9 @@
  * An analyst's rerun scored by the same stored ensemble (ensemble-cache.ts) takes the reasons a
  * run before it found for its list's subscribers from the stage cache (stage dispatch-reasons,
  * keyed by the scores' key and this code) and explains only the subscribers new on its list:
- * each subscriber's values depend on its own features and the model alone.
+ * each subscriber's values depend on its own features and the model alone. Those it explains are
+ * stored as the next link of the key's chain (artifacts are never replaced), so a rerun that
+ * returns to a list explained before walks nobody.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,10 +40,16 @@ const DISPATCH_REASONS_FILE = 'dispatch_reasons.parquet';
  * contribution has no row of reasons, yet needs no walk again.
  */
 const EXPLAINED_ROWS_FILE = 'explained_rows.parquet';
-/** The stored reasons this run took from the stage cache, and those it explained itself. */
-const STORED_REASONS_FILE = 'dispatch_reasons_stored.parquet';
-const STORED_ROWS_FILE = 'explained_rows_stored.parquet';
+/** The stored reasons this run took from the stage cache (a file per link), and those it explained itself. */
+const storedReasonsFile = (link: number) => `dispatch_reasons_stored_${link}.parquet`;
+const storedRowsFile = (link: number) => `explained_rows_stored_${link}.parquet`;
 const NEW_REASONS_FILE = 'dispatch_reasons_new.parquet';
+/**
+ * Links of one scores' stored reasons a run takes at the most: the first list's, then one for
+ * each later list with subscribers new on it. A run that finds them all explains its new
+ * subscribers without storing them.
+ */
+export const MAX_REASONS_LINKS = 8;
 export const REASONS_STAGE = 'dispatch-reasons';
 const REASONS_CODE = 'activities/dispatch-reasons.ts';
 const ROOT = new URL('../', import.meta.url);
@@ -53,10 +61,17 @@ export const reasonsCodeHash = pinCodeHash(
   () => sha256(`${scoringCodeHash()}\n${REASONS_CODE}\n${sha256(readFileSync(new URL(REASONS_CODE, ROOT)))}`),
 );
 
-/** The key of the dispatch list reasons of the scores stored under `scoredKey` (ensemble-cache.ts). */
+/** The key of the dispatch list reasons of the scores stored under `scoredKey` (ensemble-cache.ts): the chain's first link. */
 export function reasonsKey(scoredKey: string): string {
   return sha256(
     canonicalJson({ format: STAGE_CACHE_FORMAT, stage: REASONS_STAGE, scoredKey, code: reasonsCodeHash() }),
+  );
+}
+
+/** The key of the link after the one stored under `key`: the subscribers a later list added. */
+export function nextReasonsKey(key: string): string {
+  return sha256(
+    canonicalJson({ format: STAGE_CACHE_FORMAT, stage: REASONS_STAGE, after: key, code: reasonsCodeHash() }),
   );
 }
 
@@ -102,7 +117,8 @@ export async function explainDispatchList(conn: DuckDBConnection, runDir: string
   const { rows } = await queryOne<{ rows: number }>(conn, 'SELECT count(*)::INTEGER AS rows FROM dispatch_candidates');
   const cache = explainer.cache ? await storedReasons(conn, runDir, explainer.cache) : null;
   // the list's subscribers whose reasons no earlier run stored
-  const unexplained = cache?.found ? 'ANTI JOIN stored_rows s USING (row_idx)' : '';
+  const taken = (cache?.found.length ?? 0) > 0;
+  const unexplained = taken ? 'ANTI JOIN stored_rows s USING (row_idx)' : '';
   const rowsToExplain = `FROM features f SEMI JOIN dispatch_candidates c USING (row_idx) ${unexplained} WHERE f.purpose = 'score'`;
   const { computed } = await queryOne<{ computed: number }>(
     conn,
@@ -112,7 +128,7 @@ export async function explainDispatchList(conn: DuckDBConnection, runDir: string
   // the categorical features' codes, as the churn stage read them
   for (const [variable, values] of Object.entries(variables)) await setVariable(conn, variable, listValue(values));
   // without stored reasons the file is written even for an empty list: the view reads it
-  if (computed > 0 || !cache?.found) {
+  if (computed > 0 || !taken) {
     // one read: the rows' numbers, then the model's features
     const read = await readColumns(conn, [['row_idx', 'row_idx'], ...expressions], from, computed);
     const rowIdx = Int32Array.from(read.columns[0]);
@@ -124,10 +140,10 @@ export async function explainDispatchList(conn: DuckDBConnection, runDir: string
       walk.keepLargest(done, Math.min(computed, done + BLOCK));
     }
     const table = reasonTable(walk.largest(), current, meta, rowIdx);
-    if (cache?.found) await writeReasons(conn, table, join(runDir, NEW_REASONS_FILE), 'new_reasons');
+    if (taken) await writeReasons(conn, table, join(runDir, NEW_REASONS_FILE), 'new_reasons');
     else await writeReasons(conn, table, join(runDir, DISPATCH_REASONS_FILE), 'dispatch_reasons');
   }
-  if (cache?.found) {
+  if (taken) {
     // the stored rows of this list's subscribers, with those explained here
     await conn.run(
       `CREATE OR REPLACE TEMP VIEW dispatch_reasons AS
@@ -151,12 +167,18 @@ export async function explainDispatchList(conn: DuckDBConnection, runDir: string
   };
 }
 
-/** What looking the stored reasons up found: with them, the connection's view `stored_reasons` reads them. */
+/**
+ * What looking the stored reasons up found: the chain's links taken in order (with them, the
+ * connection's views `stored_reasons` and `stored_rows` read them all), and the key this run's
+ * subscribers would be stored under (the first link's, or the one after the last taken).
+ */
 interface ReasonsLookup {
   access: StageCacheAccess;
   month: string;
   key: string;
-  found: ReusedArtifact | null;
+  found: ReusedArtifact[];
+  /** The key of the last link taken. */
+  lastKey?: string;
   reason: string;
 }
 
@@ -165,26 +187,46 @@ async function storedReasons(
   runDir: string,
   { access, scoredKey, month }: ExplainerCache,
 ): Promise<ReasonsLookup> {
-  const key = reasonsKey(scoredKey);
-  const found = await lookUpArtifact(access.store, REASONS_STAGE, key, access.allowed, ['publish']);
-  if ('missing' in found) return { access, month, key, found: null, reason: found.missing };
-  // links in the run folder, read there: a prune of the stage cache after this takes nothing from under them
-  const links: [string, string, string][] = [
-    [DISPATCH_REASONS_FILE, STORED_REASONS_FILE, 'stored_reasons'],
-    [EXPLAINED_ROWS_FILE, STORED_ROWS_FILE, 'stored_rows'],
-  ];
-  try {
-    for (const [file, copy] of links) await linkOrCopy(join(found.dir, file), join(runDir, copy));
-  } catch (error) {
-    // pruned between its check and the links: explained here instead
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    return { access, month, key, found: null, reason: 'stored reasons removed as they were taken: explaining again' };
+  const found: ReusedArtifact[] = [];
+  let key = reasonsKey(scoredKey);
+  let lastKey: string | undefined;
+  let reason = 'the scores and this code unchanged';
+  for (let link = 0; link < MAX_REASONS_LINKS; link++) {
+    const stored = await lookUpArtifact(access.store, REASONS_STAGE, key, access.allowed, ['publish']);
+    if ('missing' in stored) {
+      if (link === 0) reason = stored.missing;
+      break;
+    }
+    // links in the run folder, read there: a prune of the stage cache after this takes nothing from under them
+    try {
+      await linkOrCopy(join(stored.dir, DISPATCH_REASONS_FILE), join(runDir, storedReasonsFile(link)));
+      await linkOrCopy(join(stored.dir, EXPLAINED_ROWS_FILE), join(runDir, storedRowsFile(link)));
+    } catch (error) {
+      // pruned between its check and the links: the links before it are taken, the rest explained here
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      if (link === 0) reason = 'stored reasons removed as they were taken: explaining again';
+      break;
+    }
+    found.push(stored.artifact);
+    lastKey = key;
+    key = nextReasonsKey(key);
   }
-  for (const [, copy, view] of links) await viewParquet(conn, view, join(runDir, copy), 'connection');
-  return { access, month, key, found: found.artifact, reason: 'the scores and this code unchanged' };
+  if (found.length > 0) {
+    for (let link = 0; link < found.length; link++) {
+      await viewParquet(conn, `stored_reasons_${link}`, join(runDir, storedReasonsFile(link)), 'connection');
+      await viewParquet(conn, `stored_rows_${link}`, join(runDir, storedRowsFile(link)), 'connection');
+    }
+    const all = (view: string) => found.map((_, link) => `FROM ${view}_${link}`).join(' UNION ALL ');
+    await conn.run(`CREATE OR REPLACE TEMP VIEW stored_reasons AS ${all('stored_reasons')}`);
+    await conn.run(`CREATE OR REPLACE TEMP VIEW stored_rows AS ${all('stored_rows')}`);
+  }
+  return { access, month, key, found, ...(lastKey ? { lastKey } : {}), reason };
 }
 
-/** Stores the list's reasons for later runs when none are stored under the key; says what was taken and stored. */
+/**
+ * Stores the subscribers this run explained for later runs: the whole list as the chain's first
+ * link when none was stored, else those new on the list as the next link. Says what was taken and stored.
+ */
 async function storeReasons(
   conn: DuckDBConnection,
   lookup: ReasonsLookup,
@@ -192,35 +234,54 @@ async function storeReasons(
   rows: number,
   computed: number,
 ): Promise<StageCacheUse & { computed: number }> {
-  const { access, month, key, found } = lookup;
-  const use = { key, computed, reused: found ? [found] : [] };
-  if (found) {
-    const reason =
-      computed > 0 ? `${lookup.reason}; ${computed} subscribers new on the list explained here` : lookup.reason;
-    return { ...use, reason, stored: [] };
-  }
-  // the key holds the first list stored under it (artifacts are never replaced): an empty one would
-  // make every later rerun explain its whole list
-  if (rows === 0) return { ...use, reason: `${lookup.reason}; an empty list is not stored`, stored: [] };
+  const { access, month, key, found, lastKey } = lookup;
+  const taken = { computed, reused: found };
+  if (found.length > 0 && computed === 0) return { ...taken, key: lastKey ?? key, reason: lookup.reason, stored: [] };
+  const explainedHere = `${lookup.reason}; ${computed} subscribers new on the list explained here`;
+  if (found.length >= MAX_REASONS_LINKS)
+    return {
+      ...taken,
+      key: lastKey ?? key,
+      reason: `${explainedHere}, not stored (${MAX_REASONS_LINKS} lists' reasons stored already)`,
+      stored: [],
+    };
+  // an empty first list would make every later rerun explain its whole list
+  if (rows === 0) return { ...taken, key, reason: `${lookup.reason}; an empty list is not stored`, stored: [] };
+  // the first link holds the whole list; a later one those new on it
+  const [reasonsFile, reasonsView, newRows] =
+    found.length === 0
+      ? [DISPATCH_REASONS_FILE, 'dispatch_reasons', 'SELECT row_idx FROM dispatch_candidates']
+      : [
+          NEW_REASONS_FILE,
+          'new_reasons',
+          'SELECT row_idx FROM dispatch_candidates ANTI JOIN stored_rows USING (row_idx)',
+        ];
   const stored = await storeArtifact(
     access.store,
     { stage: REASONS_STAGE, key, producedBy: access.run, month, code: reasonsCodeHash() },
     {},
     async (staging) => {
-      await linkOrCopy(join(runDir, DISPATCH_REASONS_FILE), join(staging, DISPATCH_REASONS_FILE));
+      await linkOrCopy(join(runDir, reasonsFile), join(staging, DISPATCH_REASONS_FILE));
       await setVariable(conn, 'explained_rows_path', join(staging, EXPLAINED_ROWS_FILE));
-      await conn.run(
-        `COPY (SELECT row_idx FROM dispatch_candidates ORDER BY row_idx) TO (getvariable('explained_rows_path')) (FORMAT parquet)`,
+      await conn.run(`COPY (${newRows} ORDER BY row_idx) TO (getvariable('explained_rows_path')) (FORMAT parquet)`);
+      const { rows: explained } = await queryOne<{ rows: number }>(
+        conn,
+        `SELECT count(*)::INTEGER AS rows FROM (${newRows})`,
       );
       const { rows: reasonRows } = await queryOne<{ rows: number }>(
         conn,
-        'SELECT count(*)::INTEGER AS rows FROM dispatch_reasons',
+        `SELECT count(*)::INTEGER AS rows FROM ${reasonsView}`,
       );
       return [
         { file: DISPATCH_REASONS_FILE, rows: reasonRows, ...(await hashFile(join(staging, DISPATCH_REASONS_FILE))) },
-        { file: EXPLAINED_ROWS_FILE, rows, ...(await hashFile(join(staging, EXPLAINED_ROWS_FILE))) },
+        { file: EXPLAINED_ROWS_FILE, rows: explained, ...(await hashFile(join(staging, EXPLAINED_ROWS_FILE))) },
       ];
     },
   );
-  return { ...use, reason: lookup.reason, stored: [stored] };
+  return {
+    ...taken,
+    key,
+    reason: found.length === 0 ? lookup.reason : `${explainedHere} and stored`,
+    stored: [stored],
+  };
 }

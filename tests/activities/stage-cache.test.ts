@@ -49,7 +49,7 @@ import { loadReusingMonths, USAGE_MONTH_STAGE } from '../../activities/usage-mon
 import { findPreviousSegmentation } from '../../activities/segment-history';
 import { CLUSTER_CODE_FILES, CLUSTER_PARAMS, SEGMENTS_STAGE, segmentsKey } from '../../activities/segments-cache';
 import { parseRunParams, type RunParams } from '../../domain/params';
-import { REASONS_STAGE } from '../../activities/dispatch-reasons';
+import { nextReasonsKey, REASONS_STAGE } from '../../activities/dispatch-reasons';
 
 interface Published {
   manifest: SnapshotManifest;
@@ -167,6 +167,11 @@ async function coldRunInNewStore(
  * Every output file's hash, report.html's without its header: the header names the snapshot's own
  * version and publish time (a reproduction takes the original's and matches byte for byte).
  */
+/** The stages a run took stored work for, in order, each once (the list's reasons can be several links). */
+const reusedStages = (published: Published) => [
+  ...new Set(published.manifest.lineage?.reused.map((artifact) => artifact.stage)),
+];
+
 const outputs = (published: Published) =>
   Object.fromEntries(
     published.manifest.outputs.map((output) => [
@@ -517,7 +522,7 @@ describe('churn ensemble reuse', () => {
   it('reuses the readable tree too for a rerun that changes only k and the value labels, with the bytes of a run that trains it', async () => {
     const analyst = { ...params, k: 5, highValueThreshold: 120 };
     const reused = await runPipeline(store, 'k-only', analyst, withCache(true));
-    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual(TREE_AND_ENSEMBLE_REUSED);
+    expect(reusedStages(reused)).toEqual(TREE_AND_ENSEMBLE_REUSED);
     expect(reused.manifest.lineage?.treeKey).toBe(cold.manifest.lineage?.treeKey);
     expect(reused.manifest.lineage?.reused[1]).toMatchObject({
       producedBy: { workflowId: 'cache-test', runId: 'cold' },
@@ -586,6 +591,33 @@ describe('churn ensemble reuse', () => {
     expect(computed.explained).toBe(after.size);
     expect(outputs(reused.published)).toEqual(outputs(computed.published));
     expect(reused.published.manifest.metrics).toEqual(computed.published.manifest.metrics);
+    // those new on the list are stored as the chain's next link
+    const firstKey = cold.manifest.lineage?.reasonsKey ?? '';
+    expect(reused.published.manifest.lineage?.reasonsKey).toBe(nextReasonsKey(firstKey));
+    expect(reused.published.reasonsReuse).toMatchObject({
+      computed: newOnList,
+      reason: `the scores and this code unchanged; ${newOnList} subscribers new on the list explained here and stored`,
+      stored: [{ stored: true }],
+    });
+
+    // the same list again: every reason taken, from both links
+    const again = await publishedExplaining('reasons-wider-again', wider, true);
+    expect(again.explained).toBe(0);
+    expect(again.published.reasonsReuse).toEqual({
+      computed: 0,
+      reason: 'the scores and this code unchanged',
+      stored: [],
+    });
+    const reasonsTaken = again.published.manifest.lineage?.reused.filter((a) => a.stage === REASONS_STAGE);
+    expect(reasonsTaken?.map((a) => [a.key, a.producedBy.runId])).toEqual([
+      [firstKey, 'cold'],
+      [nextReasonsKey(firstKey), 'reasons-wider'],
+    ]);
+    expect(outputs(again.published)).toEqual(outputs(computed.published));
+    // back to the first list: nothing new on it, nothing stored
+    const back = await publishedExplaining('reasons-k-again', { ...params, k: 5 }, true);
+    expect(back.explained).toBe(0);
+    expect(outputs(back.published)).toEqual(outputs(kOnly.published));
   });
 
   it('takes a stored tree and scores whose holdout held no churner (no ROC AUC) with the bytes of a run that computes them', async () => {
@@ -595,7 +627,7 @@ describe('churn ensemble reuse', () => {
     expect(first.manifest.metrics.churnHoldout.rocAuc).toBeNull(); // JSON's word for NaN
     const rerun = { ...tiny, k: 5 };
     const reused = await runPipeline(store, 'tiny-holdout-k5', rerun, withCache(true));
-    expect(reused.manifest.lineage?.reused.map((a) => a.stage)).toEqual(TREE_AND_ENSEMBLE_REUSED);
+    expect(reusedStages(reused)).toEqual(TREE_AND_ENSEMBLE_REUSED);
     const computed = await runPipeline(store, 'tiny-holdout-k5-cold', rerun, withCache(false));
     expect(outputs(reused)).toEqual(outputs(computed));
     // the report says the measure is undefined, in words a reader knows, not "NaN"
@@ -677,13 +709,9 @@ describe('churn ensemble reuse', () => {
     const [ensembleKey, scoredKey] = cold.manifest.lineage?.churnKeys ?? [];
     await damage(SCORES_STAGE, scoredKey, 'scores.parquet', (bytes) => Buffer.concat([bytes, Buffer.from('x')]));
     const rescored = await runPipeline(store, 'damaged-scores', params, withCache(true));
-    // scored again by the same ensemble: the same scores' key, so the list's reasons are taken
-    expect(rescored.manifest.lineage?.reused.map((a) => a.stage)).toEqual([
-      LOAD_FEATURES_STAGE,
-      TREE_STAGE,
-      ENSEMBLE_STAGE,
-      REASONS_STAGE,
-    ]);
+    // scored again by the same ensemble: the same scores' key, so the list's reasons are taken (every
+    // link stored under it: the first list's, and those later lists of the tests above added)
+    expect(reusedStages(rescored)).toEqual([LOAD_FEATURES_STAGE, TREE_STAGE, ENSEMBLE_STAGE, REASONS_STAGE]);
     expect(outputs(rescored)).toEqual(outputs(cold));
 
     const original = await damage(ENSEMBLE_STAGE, ensembleKey, 'ensemble.json', (bytes) =>
@@ -693,7 +721,7 @@ describe('churn ensemble reuse', () => {
     await damage(TREE_STAGE, treeKeyOfCold, 'tree.json', (bytes) => Buffer.from(bytes.toString().replace('{', '{ ')));
     const retrained = await runPipeline(store, 'damaged', params, withCache(true));
     // trained again, the same ensemble: its scores' key, and the list's reasons stored under it, are the same
-    expect(retrained.manifest.lineage?.reused.map((a) => a.stage)).toEqual([LOAD_FEATURES_STAGE, REASONS_STAGE]);
+    expect(reusedStages(retrained)).toEqual([LOAD_FEATURES_STAGE, REASONS_STAGE]);
     expect(retrained.manifest.timings.treeTrainSeconds).toBeGreaterThan(0);
     expect(outputs(retrained)).toEqual(outputs(cold));
     // each run stored a sound artifact in place of the damaged one: the same model, its own training time
@@ -701,7 +729,7 @@ describe('churn ensemble reuse', () => {
     expect(found.reason).toMatch(/unchanged/);
     expect(found.trained?.model).toEqual((JSON.parse(original.toString()) as TrainedEnsemble).model);
     const again = await runPipeline(store, 'sound-again', params, withCache(true));
-    expect(again.manifest.lineage?.reused.map((a) => a.stage)).toEqual(TREE_AND_ENSEMBLE_REUSED);
+    expect(reusedStages(again)).toEqual(TREE_AND_ENSEMBLE_REUSED);
     expect(outputs(again)).toEqual(outputs(cold));
   });
 });
