@@ -1,5 +1,6 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UsageError } from '../domain/errors';
 import { RANDOM_MACROS, queryOne, readSql, runScript, setVariable, withConnection } from '../activities/duckdb';
 import { addMonths, firstDay, isMonth } from '../domain/month';
 
@@ -20,6 +21,29 @@ export interface SampleSummary extends SampleOptions {
   seconds: number;
 }
 
+/** What a sample folder holds of the sample's own: a new sample replaces these, nothing else. */
+const SAMPLE_ENTRIES = ['usage', 'truth.parquet', 'sample.json', '.spill'];
+
+/**
+ * Makes `outDir` ready for a sample: a new or empty folder, or an earlier sample's, whose own
+ * entries are removed (what else it holds, such as a simulated contact log, stays). A folder
+ * holding other files and no sample.json is refused: `--out ~/data` must not remove someone's data.
+ */
+async function clearSampleFolder(outDir: string): Promise<void> {
+  const entries: string[] = await readdir(outDir).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw error;
+  });
+  if (entries.length > 0 && !entries.includes('sample.json'))
+    throw new UsageError(
+      `${outDir} holds ${entries.length} file${entries.length === 1 ? '' : 's'} or folder${entries.length === 1 ? '' : 's'} and is not a generated sample (no sample.json): give a new or empty folder, which the sample is written into`,
+    );
+  for (const entry of SAMPLE_ENTRIES) await rm(join(outDir, entry), { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+  // written again at the end: a generation cut short leaves a folder the next one may replace
+  await writeFile(join(outDir, 'sample.json'), JSON.stringify({ writing: true }) + '\n');
+}
+
 /**
  * Writes a deterministic synthetic sample: usage Parquet partitioned by month, and the ground
  * truth (planted group, churn month) in a separate file so tests can score the pipeline.
@@ -34,8 +58,7 @@ export async function generateSample(options: SampleOptions): Promise<SampleSumm
   const firstMonth = addMonths(options.lastMonth, -(options.months - 1));
   const script = await readSql(import.meta.url, './generate.sql');
   const usageDir = join(options.outDir, 'usage');
-  await rm(options.outDir, { recursive: true, force: true });
-  await mkdir(options.outDir, { recursive: true });
+  await clearSampleFolder(options.outDir);
 
   const counts = await withConnection(
     ':memory:',
