@@ -396,7 +396,11 @@ export function dispatchedListWarning(measured: SnapshotRef, allFits: ListFit[])
   const head = `measured against the dispatch list of ${list}, the latest version when this run started${identical}; ${measured.month} also has ${others.join(', ')}`;
   if (best.version !== measured.version)
     return `${head}, and the contact log fits ${measured.month}/v${best.version} better (${measure}): if v${best.version} was the list dispatched, run again with --param dispatched=${measured.month}/v${best.version}`;
-  return `${head}; the contact log fits it at least as well (${measure}); --param dispatched=${measured.month}/vN names the list that was dispatched`;
+  const tied = fits
+    .filter((f) => f.version !== measured.version && score(f) === score(best))
+    .map((f) => `v${f.version}`);
+  const fit = tied.length ? `as well as ${tied.join(', ')}` : 'best';
+  return `${head}; the contact log fits ${list}, the one measured, ${fit} (${measure}); --param dispatched=${measured.month}/vN names the list that was dispatched`;
 }
 
 /** Below this share of usable rows a contact log is most likely the wrong file: the measurement warns. */

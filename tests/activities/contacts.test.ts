@@ -511,7 +511,7 @@ describe('the dispatch list measured', () => {
       );
       const latest = await measuredMay(conn, store, common, { version: 2 });
       expect(latest.warnings).toEqual([
-        'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1; the contact log fits it at least as well (log rows naming the action the list recommends, of the 45 with an action: v1 45, v2 45); --param dispatched=2026-05/vN names the list that was dispatched',
+        'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1; the contact log fits 2026-05/v2, the one measured, as well as v1 (log rows naming the action the list recommends, of the 45 with an action: v1 45, v2 45); --param dispatched=2026-05/vN names the list that was dispatched',
       ]);
     });
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CampaignGroup, CampaignMetrics } from '../../activities/campaign-metrics';
+import type { CampaignGroup, CampaignMetrics, ListFit } from '../../activities/campaign-metrics';
+import { dispatchedListWarning } from '../../activities/campaigns';
 import { campaignsSection } from '../../activities/report/sections/campaigns';
 import { campaignsText } from '../../cli/commands/campaigns';
 import { campaignSummaryLine, campaignWarningLine, quarantineLine, reuseLine } from '../../cli/snapshot-text';
@@ -346,6 +347,27 @@ describe('campaign measurement as text', () => {
     });
     expect((await campaignsSection({ metrics: metrics({ overall: none }), groups: [none] })).html).not.toMatch(
       /about|– fewer/,
+    );
+  });
+});
+
+describe('the warning of a list chosen by default in a month of several versions', () => {
+  const fit = (version: number, actionMatches: number): ListFit => ({
+    version,
+    rows: 934,
+    onList: 934,
+    withAction: 934,
+    actionMatches,
+    sha256: String(version).repeat(64),
+  });
+  const measured = { month: '2026-10', version: 3 };
+
+  it('names the measured version where the log fits it best, and those it fits as well', () => {
+    expect(dispatchedListWarning(measured, [fit(1, 700), fit(2, 918), fit(3, 934)])).toContain(
+      '2026-10 also has v1, v2; the contact log fits 2026-10/v3, the one measured, best (log rows naming the action the list recommends, of the 934 with an action: v1 700, v2 918, v3 934)',
+    );
+    expect(dispatchedListWarning(measured, [fit(1, 700), fit(2, 934), fit(3, 934)])).toContain(
+      'the contact log fits 2026-10/v3, the one measured, as well as v2 (',
     );
   });
 });
