@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { UsageError } from '../domain/errors';
 import type { SegflowConfig } from '../worker/config';
-import { connectClient } from '../pipelines/client';
+import { connectClient, pollersOfOtherStores } from '../pipelines/client';
 import { ensureDevServer, type DevServerHandle } from './dev-server';
 import { elapsed } from './format';
 import { untilInterrupted } from './os-signals';
@@ -18,7 +19,9 @@ export type LocalStackOutcome<T> = { interrupted: false; value: T } | { interrup
  * One command instead of three terminals (`segflow demo`, `segflow run --local`): starts the
  * embedded Temporal dev server (SQLite under $SEGFLOW_HOME/temporal) unless one already listens,
  * and a worker for this command; runs `body`; then stops what it started, in order, also on
- * Ctrl-C. The worker is ours to stop, so the SDK's own signal handling is turned off.
+ * Ctrl-C. The worker is ours to stop, so the SDK's own signal handling is turned off. A server
+ * already running whose task queue has workers of another store is refused before the worker
+ * starts: the run would be published into their store.
  */
 export async function withLocalStack<T>(
   config: SegflowConfig,
@@ -39,6 +42,9 @@ export async function withLocalStack<T>(
   workerModules.catch(() => undefined); // awaited once the server is up
   const server = await serverUp;
   try {
+    const client = await connectClient(config);
+    // a server this command started has no other workers yet
+    if (!server.started) await refuseOtherStores(client, config, say);
     const [{ createSegflowWorker }, { installLogger, workerLogLine }] = await workerModules;
     installLogger('warn', {
       shutdownSignals: [],
@@ -53,7 +59,6 @@ export async function withLocalStack<T>(
     const { worker, connection } = await createSegflowWorker({ config });
     const workerRun = worker.run();
     try {
-      const client = await connectClient(config);
       const finished = body({ client, server }).then((value) => ({ interrupted: false, value }) as const);
       finished.catch(() => {}); // once interrupted, a late failure of the body has no one to report to
       return await Promise.race([finished, interrupted]);
@@ -66,4 +71,28 @@ export async function withLocalStack<T>(
     if (server.started) say(`${elapsed()}  stopping the Temporal dev server this command started`);
     await server.stop();
   }
+}
+
+/**
+ * Refuses a task queue that workers of another store poll (their identity names it, worker/config.ts):
+ * Temporal gives a run to whichever worker polls, so the run would be published into that store,
+ * and this command's worker could take the other store's stages. Workers that name no store are
+ * only noted: a segflow from before identities named it may well be the user's own.
+ */
+async function refuseOtherStores(client: Client, config: SegflowConfig, say: (line: string) => void): Promise<void> {
+  const { taskQueue, address } = config.temporal;
+  const { others, unnamed } = await pollersOfOtherStores(client, taskQueue, config.store);
+  if (others.length > 0) {
+    const stores = [...new Set(others.map((other) => other.store))].join(', ');
+    const workers = others.map((other) => other.identity.split(' ')[0]).join(', ');
+    throw new UsageError(
+      `task queue "${taskQueue}" at ${address} is polled by workers of another store (${stores}; workers ${workers}), ` +
+        `not of this one (${config.store.storeDir}): a run started here would be published there. ` +
+        `Stop those workers, or give this store its own task queue (SEGFLOW_TASK_QUEUE) or server (TEMPORAL_ADDRESS)`,
+    );
+  }
+  if (unnamed.length > 0)
+    say(
+      `${elapsed()}  note: ${unnamed.length === 1 ? 'a worker' : `${unnamed.length} workers`} on task queue "${taskQueue}" (${unnamed.join(', ')}) ${unnamed.length === 1 ? 'does' : 'do'} not say which store ${unnamed.length === 1 ? 'it serves' : 'they serve'}: runs may be published into theirs`,
+    );
 }

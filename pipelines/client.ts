@@ -13,7 +13,8 @@ import proto from '@temporalio/proto';
 import { InfrastructureError, innermostFailure, UsageError } from '../domain/errors';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
-import { connectionOptions, type SegflowConfig } from '../worker/config';
+import type { StoreConfig } from '../store/layout';
+import { connectionOptions, storeKey, storeOfWorker, type SegflowConfig } from '../worker/config';
 import {
   monthlySegmentation,
   progressQuery,
@@ -189,14 +190,59 @@ const POLLED_WITHIN_MS = 75_000;
 
 /** True when at least one worker polls `taskQueue` for workflow tasks (seen by the server within POLLED_WITHIN_MS). */
 export async function taskQueueHasPollers(client: Client, taskQueue: string, now = Date.now()): Promise<boolean> {
-  const { pollers } = await client.workflowService.describeTaskQueue({
-    namespace: client.options.namespace,
-    taskQueue: { name: taskQueue },
-    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-  });
-  return (pollers ?? []).some(
-    (poller) => poller.lastAccessTime && now - tsToMs(poller.lastAccessTime) < POLLED_WITHIN_MS,
+  return (await recentPollers(client, taskQueue, [TASK_QUEUE_TYPE.TASK_QUEUE_TYPE_WORKFLOW], now)).length > 0;
+}
+
+const TASK_QUEUE_TYPE = proto.temporal.api.enums.v1.TaskQueueType;
+
+/** The identities of the workers seen polling `taskQueue` for the given kinds of task within POLLED_WITHIN_MS. */
+async function recentPollers(
+  client: Client,
+  taskQueue: string,
+  types: proto.temporal.api.enums.v1.TaskQueueType[],
+  now: number,
+): Promise<string[]> {
+  const identities = new Set<string>();
+  for (const taskQueueType of types) {
+    const { pollers } = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: taskQueue },
+      taskQueueType,
+    });
+    for (const poller of pollers ?? [])
+      if (poller.lastAccessTime && now - tsToMs(poller.lastAccessTime) < POLLED_WITHIN_MS)
+        identities.add(poller.identity ?? '');
+  }
+  return [...identities];
+}
+
+/**
+ * The workers polling `taskQueue` that do not serve `store`, by the store their identity names
+ * (worker/config.ts workerIdentity): a run started there may be published into theirs, and a
+ * worker of this store may take their runs' stages. `unnamed`: workers whose identity names no
+ * store (a segflow from before identities named it, or another program), which may serve either.
+ */
+export async function pollersOfOtherStores(
+  client: Client,
+  taskQueue: string,
+  store: StoreConfig,
+  now = Date.now(),
+): Promise<{ others: { identity: string; store: string }[]; unnamed: string[] }> {
+  const ours = storeKey(store);
+  const identities = await recentPollers(
+    client,
+    taskQueue,
+    [TASK_QUEUE_TYPE.TASK_QUEUE_TYPE_WORKFLOW, TASK_QUEUE_TYPE.TASK_QUEUE_TYPE_ACTIVITY],
+    now,
   );
+  const others: { identity: string; store: string }[] = [];
+  const unnamed: string[] = [];
+  for (const identity of identities) {
+    const theirs = storeOfWorker(identity);
+    if (theirs === undefined) unnamed.push(identity);
+    else if (theirs !== ours) others.push({ identity, store: theirs });
+  }
+  return { others, unnamed };
 }
 
 /** The innermost failure of a failed run, e.g. the activity's typed error: "InputFileError: input not found ...". */

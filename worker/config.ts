@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Metadata, TLSConfig } from '@temporalio/client';
@@ -59,6 +61,34 @@ export function connectionOptions(config: SegflowConfig): TemporalConnectionOpti
     ...(apiKey !== undefined ? { apiKey } : {}),
     ...(metadata !== undefined ? { metadata } : {}),
   };
+}
+
+/** What a worker's identity says after its pid and host: the store its activities publish into. */
+const STORE_MARK = ' segflow-store:';
+
+/**
+ * The identity a worker gives Temporal: the SDK's default (pid@host) and the store it publishes
+ * into, so a command can tell from a task queue's pollers whether they serve its own store (a
+ * run goes to whichever worker polls, and publishes into that worker's store). `runs show` lists
+ * it per activity. The store's real path: a symlinked home names the same store.
+ */
+export function workerIdentity(store: StoreConfig): string {
+  return `${process.pid}@${hostname()}${STORE_MARK}${storeKey(store)}`;
+}
+
+/** The store a worker's identity names; undefined for a worker that does not say (an older segflow, another program). */
+export function storeOfWorker(identity: string): string | undefined {
+  const at = identity.indexOf(STORE_MARK);
+  return at < 0 ? undefined : identity.slice(at + STORE_MARK.length);
+}
+
+/** The store as workers name it: its real path when it exists, else the configured one. */
+export function storeKey(store: StoreConfig): string {
+  try {
+    return realpathSync(store.storeDir);
+  } catch {
+    return store.storeDir;
+  }
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SegflowConfig {

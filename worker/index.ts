@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadSigner } from '../store/signing';
-import { connectionOptions, type SegflowConfig } from './config';
+import { connectionOptions, workerIdentity, type SegflowConfig } from './config';
 import { releaseMemoryAfterActivities } from './release-memory';
 import { cachedWorkflowBundle } from './workflow-bundle';
 
@@ -50,6 +50,8 @@ export async function createSegflowWorker(
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
+    // names its store: `run --local` refuses a task queue whose workers publish elsewhere
+    identity: workerIdentity(config.store),
     workflowBundle,
     activities: createActivities(config.store, undefined, {
       ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),

@@ -87,6 +87,22 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
       expect(Date.now(), worker.out.stderr).toBeLessThan(deadline);
       await new Promise((resolveWait) => setTimeout(resolveWait, 200));
     }
+    // run --local of another home refuses a task queue this home's worker polls, before starting a worker:
+    // the run would be published into this home's store
+    const otherHome = await tempDir();
+    const elsewhere = startCli(['run', '--local', '--month', '2026-06', '--input', home], {
+      ...env,
+      SEGFLOW_HOME: otherHome,
+    });
+    expect(await elsewhere.exited, elsewhere.out.stderr).toBe(2);
+    expect(elsewhere.out.stderr).toContain(
+      `segflow: task queue "segflow" at ${env.TEMPORAL_ADDRESS} is polled by workers of another store (${storeIn(home).storeDir}; workers ${worker.child.pid}@`,
+    );
+    expect(elsewhere.out.stderr).toContain(
+      `not of this one (${storeIn(otherHome).storeDir}): a run started here would be published there. Stop those workers, or give this store its own task queue (SEGFLOW_TASK_QUEUE) or server (TEMPORAL_ADDRESS)`,
+    );
+    expect(elsewhere.out.stdout).not.toContain('starting a worker');
+    expect(await listVersions(storeIn(otherHome), '2026-06')).toEqual([]);
     // followed to its end: the worker takes the cancelled run up, which records that and stops
     const ended = startCli(['runs', 'follow', workflowId], env);
     expect(await ended.exited).toBe(1);
