@@ -71,7 +71,7 @@ export interface AuditHead {
 export const GENESIS_HASH = '0'.repeat(64);
 
 export async function readAuditLog(store: StoreConfig): Promise<AuditEntry[]> {
-  return auditEntries(await readAuditText(store));
+  return auditEntries(await readAuditText(store), auditLogPath(store));
 }
 
 /** The audit log's text as it is on disk: '' before its first entry. */
@@ -82,15 +82,76 @@ export async function readAuditText(store: StoreConfig): Promise<string> {
   });
 }
 
-/** The entries of a log's text. */
-export function auditEntries(text: string): AuditEntry[] {
+/**
+ * A line of the log that is no entry: not JSON, or JSON of something else (`{}`, `null`, `42`).
+ * Readers of the entries stop at it, naming the line, as `segflow audit verify` does.
+ */
+export class AuditLogLineError extends Error {
+  override name = 'AuditLogLineError';
+  constructor(
+    /** The log file, when the reader knows it. */
+    readonly source: string | undefined,
+    /** 1-based. */
+    readonly line: number,
+    readonly reason: string,
+  ) {
+    super(
+      `${source ? `${source}:${line}` : `the audit log's line ${line}`}: ${reason}; the log's entries are not read past a damaged line (segflow audit verify names every finding)`,
+    );
+  }
+}
+
+/** Whether parsed JSON has the fields every reader takes from an entry (seq, run, event, month, at, hashes). */
+export function isAuditEntry(value: unknown): value is AuditEntry {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const entry = value as Record<string, unknown>;
+  const run = entry.run as Record<string, unknown> | null | undefined;
+  return (
+    typeof entry.seq === 'number' &&
+    typeof entry.event === 'string' &&
+    typeof entry.month === 'string' &&
+    typeof entry.at === 'string' &&
+    typeof entry.hash === 'string' &&
+    typeof entry.prevHash === 'string' &&
+    typeof run === 'object' &&
+    run !== null &&
+    typeof run.workflowId === 'string' &&
+    typeof run.runId === 'string'
+  );
+}
+
+/** A line's entry, or what is wrong with the line (the words `audit verify` reports). */
+export function parseAuditLine(line: string): { entry: AuditEntry } | { problem: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { problem: 'not valid JSON (the line was edited or truncated)' };
+  }
+  // valid JSON is not yet an entry: `{}` or `null` read as one fails later, far from its line
+  return isAuditEntry(value)
+    ? { entry: value }
+    : {
+        problem:
+          'not an audit entry: valid JSON, but not an object with a seq, event, run and hash (a line added or edited by hand)',
+      };
+}
+
+/** The entries of a log's text; an AuditLogLineError names the first line that is none. */
+export function auditEntries(text: string, source?: string): AuditEntry[] {
   // entries are appended as whole lines: a last line without its newline is an append in
   // progress (a reader during a run), not an entry yet; `audit verify` reads the raw file
-  return text
+  const entries: AuditEntry[] = [];
+  text
     .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as AuditEntry);
+    .forEach((line, index) => {
+      if (line.trim() === '') return;
+      const parsed = parseAuditLine(line);
+      if ('problem' in parsed) throw new AuditLogLineError(source, index + 1, parsed.problem);
+      entries.push(parsed.entry);
+    });
+  return entries;
 }
 
 export function entryHash(body: Omit<AuditEntry, 'hash' | 'signature'>): string {

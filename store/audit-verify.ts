@@ -1,7 +1,7 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { formatHead, GENESIS_HASH, hashMatches, type AuditEntry, type AuditHead } from './audit-log';
+import { formatHead, GENESIS_HASH, hashMatches, parseAuditLine, type AuditEntry, type AuditHead } from './audit-log';
 import { hashFile } from './hashing';
 import {
   FINAL_EVENTS,
@@ -261,6 +261,8 @@ function checkChain(
   const entries: AuditEntry[] = [];
   let previousHash = GENESIS_HASH;
   let previousSeq = 0;
+  /** Damaged lines since the last entry: each may have held an entry, or been added. */
+  let damaged = 0;
   let chainIntact = true;
   const broken = (problem: AuditProblem) => {
     chainIntact = false;
@@ -269,21 +271,20 @@ function checkChain(
   text.split('\n').forEach((line, index) => {
     if (line.trim() === '') return;
     const where = `${logPath}:${index + 1}`;
-    let entry: AuditEntry;
-    try {
-      entry = JSON.parse(line) as AuditEntry;
-    } catch {
-      broken({ where, problem: 'not valid JSON (the line was edited or truncated)' });
-      // the line most likely held the next entry: the one after it is not named for its number too
-      previousSeq += 1;
+    const parsed = parseAuditLine(line);
+    if ('problem' in parsed) {
+      broken({ where, problem: parsed.problem });
+      damaged += 1;
       return;
     }
+    const { entry } = parsed;
     // entries are numbered 1, 2, 3…: a log re-chained from its start can keep its hashes whole
-    // and still show that entries before it were dropped
-    if (entry.seq !== previousSeq + 1)
+    // and still show that entries before it were dropped. A damaged line before this one held
+    // an entry (edited, cut) or none (added): the entry after it is not named for its number too
+    if (entry.seq <= previousSeq || entry.seq > previousSeq + 1 + damaged)
       broken({
         where,
-        problem: `entry seq ${entry.seq} follows ${previousSeq === 0 ? 'the start of the log' : `seq ${previousSeq}`}: entries are numbered 1, 2, 3… (entries removed, or the log renumbered)`,
+        problem: `entry seq ${entry.seq} follows ${previousSeq === 0 ? 'the start of the log' : `seq ${previousSeq}`}${damaged ? ` and ${damaged} damaged line(s)` : ''}: entries are numbered 1, 2, 3… (entries removed, or the log renumbered)`,
       });
     if (!hashMatches(entry))
       broken({ where, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` });
@@ -307,6 +308,7 @@ function checkChain(
     }
     previousHash = entry.hash;
     previousSeq = entry.seq;
+    damaged = 0;
     entries.push(entry);
   });
   return { entries, chainIntact };

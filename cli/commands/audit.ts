@@ -64,8 +64,9 @@ export function registerAudit(program: Command): void {
         ...(options.expectHead ? { expectHead: options.expectHead } : {}),
       });
       let temporal: TemporalCheck = { notChecked: '--no-temporal' };
+      // a damaged line is verify's finding (named above), and leaves no list of runs to check
       const entries = await readAuditLog(config.store).catch(() => undefined);
-      if (!entries) temporal = { notChecked: 'the audit log has lines that are not JSON' };
+      if (!entries) temporal = { notChecked: 'the audit log has lines that are not audit entries' };
       else if (options.temporal) {
         const { connectClient } = await import('../../pipelines/client');
         const { crossCheckRetainedRuns, endedWhilePublishing } = await import('../../pipelines/audit-crosscheck');
