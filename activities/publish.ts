@@ -11,7 +11,8 @@ import {
 import type { RunParams } from '../domain/params';
 import { CONTACT_MOMENTS, DISPATCH_MAX_PRIORITY, TAG_RULES } from '../domain/actions';
 import { OPERATION_GRID, STABLE_SCORE, VALUE_TIER_SHARES } from '../domain/rules';
-import { monthDir, versionDir, type RunRef, type StoreConfig } from '../store/layout';
+import { monthDir, versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../store/layout';
+import { addMonths } from '../domain/month';
 import { codeVersion } from './code-version';
 import { checkpoint } from './context';
 import { appendRows, queryOne, readSql, runScript, setVariable, viewParquet, withConnection } from './duckdb';
@@ -124,6 +125,8 @@ export async function publishSnapshot(
     labelsCopy?: string;
     /** False: no follow-up of last month's measurement (a reproduction of a snapshot published before it). */
     followUp?: boolean;
+    /** The month before's snapshot campaigns read (a reproduction passes the original's); left out: found here. */
+    monthBefore?: SnapshotRef | null;
   } = {},
 ): Promise<PublishResult> {
   const month = request.load.params.month;
@@ -196,6 +199,12 @@ export async function publishSnapshot(
   }
 }
 
+/** The latest snapshot of `month`, or null before its first. */
+async function latestSnapshot(store: StoreConfig, month: string): Promise<SnapshotRef | null> {
+  const version = await latestVersion(store, month);
+  return version === undefined ? null : { month, version };
+}
+
 /** Writes every output but report.html, whose header waits for the version; returns the prepared report. */
 async function writeOutputs(
   store: StoreConfig,
@@ -207,7 +216,14 @@ async function writeOutputs(
     contactLogCopy,
     labelsCopy,
     followUp: followingUp = true,
-  }: { recordedFits?: ListFit[]; contactLogCopy?: string; labelsCopy?: string; followUp?: boolean },
+    monthBefore: pinnedMonthBefore,
+  }: {
+    recordedFits?: ListFit[];
+    contactLogCopy?: string;
+    labelsCopy?: string;
+    followUp?: boolean;
+    monthBefore?: SnapshotRef | null;
+  },
 ): Promise<{
   outputs: OutputFile[];
   report: PreparedReport;
@@ -216,6 +232,13 @@ async function writeOutputs(
 }> {
   const rowCounts = new Map<string, number>();
   const previous = request.cluster.previous;
+  // the month before's snapshot whose dispatch list campaigns measure and follow up: the one the
+  // segment ids were matched to, or, when it was clustered on other features (a mapping that reads
+  // other columns since), that month's latest: the list's subscribers are the same people
+  const monthBefore =
+    pinnedMonthBefore !== undefined
+      ? pinnedMonthBefore
+      : (previous ?? (await latestSnapshot(previousStore, addMonths(request.load.params.month, -1))));
   let campaigns: CampaignMetrics | undefined;
   let followUp: CampaignFollowUp | undefined;
   let reasons: ReasonsMethod | null = null;
@@ -260,7 +283,7 @@ async function writeOutputs(
       conn,
       {
         params: request.load.params,
-        previous,
+        previous: monthBefore,
         previousStore,
         recordedFits,
         workDir: dirname(request.load.dbPath),
@@ -271,7 +294,11 @@ async function writeOutputs(
     if (campaigns?.measured) for (const output of CAMPAIGN_OUTPUTS) await publishTable(output, false);
     // the list last month's run measured, measured again with churn read this month
     if (followingUp)
-      followUp = await followUpCampaigns(conn, { month: request.load.params.month, previous, previousStore });
+      followUp = await followUpCampaigns(conn, {
+        month: request.load.params.month,
+        previous: monthBefore,
+        previousStore,
+      });
     if (followUp?.measured) await publishTable({ table: 'snapshot_campaign_follow_up', file: FOLLOW_UP_FILE }, false);
     const followUpReport = followUp
       ? { metrics: followUp, groups: followUp.measured ? await followUpGroups(conn) : [] }
@@ -279,10 +306,10 @@ async function writeOutputs(
     await checkpoint({ stage: 'publish: report.html' });
     const campaignsMetrics: CampaignMetrics | null = campaigns
       ? campaigns
-      : !previous
+      : !monthBefore
         ? // the store's first month: say what next month's run will measure
           { measured: false, reason: FIRST_MONTH }
-        : (await hasControlGroup(conn, versionDir(previousStore, previous.month, previous.version)))
+        : (await hasControlGroup(conn, versionDir(previousStore, monthBefore.month, monthBefore.version)))
           ? // last month has a list to measure: say how, rather than leave the question out
             { measured: false, reason: NO_CONTACT_LOG }
           : null;

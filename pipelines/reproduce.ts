@@ -180,6 +180,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
         labelsCopy,
         // a manifest without it was published before the follow-up, or had nothing to follow up
         followUp: manifest.metrics.campaignFollowUp !== undefined,
+        monthBefore: recordedMonthBefore(manifest),
       },
     );
     const again = await readManifest(scratchStore, published.month, published.version);
@@ -202,6 +203,19 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * The month before's snapshot the original's campaigns read, as its manifest records it: the
+ * measurement it followed up, the list it measured by default, or the snapshot its segment ids were
+ * matched to; undefined when it records none (publishing finds that month's latest again).
+ */
+function recordedMonthBefore(manifest: SnapshotManifest): SnapshotRef | undefined {
+  const { campaignFollowUp, campaigns, previousSnapshot } = manifest.metrics;
+  if (campaignFollowUp) return campaignFollowUp.firstMeasuredIn;
+  if (campaigns?.measured && campaigns.dispatchFrom.chosenBy === 'latest')
+    return { month: campaigns.dispatchFrom.month, version: campaigns.dispatchFrom.version };
+  return previousSnapshot ?? undefined;
 }
 
 /**

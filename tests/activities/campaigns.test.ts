@@ -322,6 +322,36 @@ describe('campaign measurement', () => {
     }
   });
 
+  it("measures last month's list when its snapshot was clustered on other features (no segment ids matched to it)", async () => {
+    // as when the mapping reads other columns since May: June's segments are new, May's list is still the people contacted
+    const run = { workflowId: 'campaigns-2026-06', runId: 'unmatched' };
+    const load = await loadUsage(store, run, { month: '2026-06', input, controlShare, contacts: truth.contactsFile });
+    const features = await computeFeatures(load.dbPath, load.params);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, null);
+    const churn = await trainAndScoreChurn(load.dbPath, load.params);
+    const unmatched = await publishSnapshot(store, run, {
+      requestedBy: 'test',
+      load,
+      features,
+      cluster,
+      churn,
+      experiment: true,
+    });
+    const manifest = await readManifest(store, '2026-06', unmatched.version);
+    expect(manifest.metrics.previousSnapshot).toBeNull();
+    // measured against May's latest (the analyst's rerun), as a run matched to it would be
+    expect(manifest.metrics.campaigns).toMatchObject({
+      measured: true,
+      dispatchFrom: { month: '2026-05', version: mayOtherModel.version, chosenBy: 'latest' },
+    });
+    const report = await readFile(join(unmatched.path, 'report.html'), 'utf8');
+    expect(report).not.toContain('no snapshot of the month before');
+    expect(report).not.toContain('no snapshot of 2026-05');
+    const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: unmatched.version });
+    expect(reproduced.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
+    expect(reproduced.identical).toBe(true);
+  }, 300_000);
+
   // last: it retires May's v1
   it('reproduces a measurement byte for byte after another version of the measured month is retired', async () => {
     const before = (await readManifest(store, '2026-06', byDefault.version)).metrics.campaigns;
