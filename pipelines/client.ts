@@ -14,7 +14,7 @@ import { InfrastructureError, innermostFailure, UsageError } from '../domain/err
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import type { StoreConfig } from '../store/layout';
-import { connectionOptions, storeKey, storeOfWorker, type SegflowConfig } from '../worker/config';
+import { connectionOptions, storeKey, storeOfWorker, unreachableTemporal, type SegflowConfig } from '../worker/config';
 import {
   monthlySegmentation,
   progressQuery,
@@ -31,9 +31,7 @@ export type MonthlyRunHandle = WorkflowHandle<typeof monthlySegmentation>;
 export async function connectClient(config: SegflowConfig, connectTimeoutMs = 5_000): Promise<Client> {
   const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: connectTimeoutMs }).catch(
     (error: Error) => {
-      throw new InfrastructureError(
-        `cannot reach Temporal at ${config.temporal.address} (${error.message}); start one with: segflow server`,
-      );
+      throw unreachableTemporal(config.temporal.address, error);
     },
   );
   return new Client({ connection, namespace: config.temporal.namespace });

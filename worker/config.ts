@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Metadata, TLSConfig } from '@temporalio/client';
 import { type ClientConfigProfile, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
+import { InfrastructureError } from '../domain/errors';
 import type { StoreConfig } from '../store/layout';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -61,6 +62,17 @@ export function connectionOptions(config: SegflowConfig): TemporalConnectionOpti
     ...(apiKey !== undefined ? { apiKey } : {}),
     ...(metadata !== undefined ? { metadata } : {}),
   };
+}
+
+/**
+ * A failed connection to Temporal in the words every command uses: where, why, and how to start
+ * one. The worker's native connection reports a refusal as a Rust error's debug text
+ * (`tonic::transport::Error(Transport, ConnectError(...))`): its two messages are kept.
+ */
+export function unreachableTemporal(address: string, error: Error): InfrastructureError {
+  const native = /ConnectError\("([^"]+)"[\s\S]*?message: "([^"]+)"/.exec(error.message);
+  const why = native ? `${native[1]}: ${native[2]}` : error.message;
+  return new InfrastructureError(`cannot reach Temporal at ${address} (${why}); start one with: segflow server`);
 }
 
 /** What a worker's identity says after its pid and host: the store its activities publish into. */

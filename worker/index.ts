@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadSigner } from '../store/signing';
-import { connectionOptions, workerIdentity, type SegflowConfig } from './config';
+import { connectionOptions, unreachableTemporal, workerIdentity, type SegflowConfig } from './config';
 import { releaseMemoryAfterActivities } from './release-memory';
 import { cachedWorkflowBundle } from './workflow-bundle';
 
@@ -44,23 +44,31 @@ export async function createSegflowWorker(
   options: SegflowWorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const { config } = options;
-  const workflowBundle = options.workflowBundle ?? (await storedWorkflowBundle(config));
-  const connection = await NativeConnection.connect(connectionOptions(config));
-  const worker = await Worker.create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    // names its store: `run --local` refuses a task queue whose workers publish elsewhere
-    identity: workerIdentity(config.store),
-    workflowBundle,
-    activities: createActivities(config.store, undefined, {
-      ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),
-    }),
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? defaultMaxActivities(),
-    ...HEARTBEAT_THROTTLE,
-    interceptors: { activity: [releaseMemoryAfterActivities()] },
+  // before the bundle: no server fails the start at once, not after seconds of bundling
+  const connection = await NativeConnection.connect(connectionOptions(config)).catch((error: Error) => {
+    throw unreachableTemporal(config.temporal.address, error);
   });
-  return { worker, connection };
+  try {
+    const workflowBundle = options.workflowBundle ?? (await storedWorkflowBundle(config));
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      // names its store: `run --local` refuses a task queue whose workers publish elsewhere
+      identity: workerIdentity(config.store),
+      workflowBundle,
+      activities: createActivities(config.store, undefined, {
+        ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),
+      }),
+      maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? defaultMaxActivities(),
+      ...HEARTBEAT_THROTTLE,
+      interceptors: { activity: [releaseMemoryAfterActivities()] },
+    });
+    return { worker, connection };
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
 }
 
 /**

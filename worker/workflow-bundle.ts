@@ -59,7 +59,7 @@ export async function cachedWorkflowBundle(
   let read: { files: string[]; missing: string[] } = { files: [], missing: [] };
   const { code } = await bundleWorkflowCode({
     workflowsPath,
-    ...(logger ? { logger } : {}),
+    ...(logger ? { logger: quietStats(logger) } : {}),
     webpackConfigHook: (config) => ({
       ...config,
       plugins: [
@@ -89,6 +89,25 @@ export async function cachedWorkflowBundle(
     logger?.warn('could not store the workflow bundle for the next start', { error: (error as Error).message });
   }
   return { code, reused: false };
+}
+
+/**
+ * `logger` with webpack's report of a successful build (every module bundled, a long text the SDK
+ * logs at info) at debug: a worker's normal start showed it as one huge log line. A build with
+ * errors is logged at error by the SDK and one with warnings says so at info: both stay as they are.
+ */
+function quietStats(logger: Logger): Logger {
+  return {
+    log: (level, message, meta) => logger.log(level, message, meta),
+    trace: (message, meta) => logger.trace(message, meta),
+    debug: (message, meta) => logger.debug(message, meta),
+    info: (message, meta) =>
+      /^webpack [\d.]+ compiled successfully\b/m.test(message)
+        ? logger.debug(message, meta)
+        : logger.info(message, meta),
+    warn: (message, meta) => logger.warn(message, meta),
+    error: (message, meta) => logger.error(message, meta),
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DefaultLogger, type Logger } from '@temporalio/worker';
+import { DefaultLogger, type LogEntry, type Logger } from '@temporalio/worker';
 import { REPO_ROOT } from '../../worker/config';
 import { cachedWorkflowBundle } from '../../worker/workflow-bundle';
 
@@ -114,6 +114,23 @@ describe('the stored workflow bundle', () => {
     await cachedWorkflowBundle(other, cache, logger);
     expect(await cachedWorkflowBundle(workflows, cache, logger)).toEqual({ code: first.code, reused: true });
     expect(await readdir(cache)).toHaveLength(2);
+  });
+
+  it("logs webpack's report of a build at debug, not info, and a failed build's at error", async () => {
+    const entries: LogEntry[] = [];
+    const recording = new DefaultLogger('TRACE', (entry) => entries.push(entry));
+    await cachedWorkflowBundle(workflows, join(dir, 'cache-logged'), recording);
+    const report = entries.find((entry) => /compiled successfully/.test(entry.message));
+    expect(report?.level).toBe('DEBUG');
+    expect(entries.filter((entry) => entry.level === 'INFO').map((entry) => entry.message)).toEqual([
+      'Workflow bundle created',
+    ]);
+
+    const broken = join(dir, 'broken-workflows.ts');
+    await writeFile(broken, "import { nothing } from './no-such-file';\nexport const x = nothing;\n");
+    entries.length = 0;
+    await expect(cachedWorkflowBundle(broken, join(dir, 'cache-broken'), recording)).rejects.toThrow(/Webpack/);
+    expect(entries.find((entry) => entry.level === 'ERROR')?.message).toContain('no-such-file');
   });
 
   it('still gives a bundle when the store cannot be written', async () => {

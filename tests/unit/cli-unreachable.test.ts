@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { unreachableTemporal } from '../../worker/config';
+import { segflow, tempDir } from '../helpers';
+
+/** Nothing listens on port 1. */
+const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
+
+/** The README's exit code 3 and one wording for a Temporal that does not answer, whichever command meets it. */
+describe('a Temporal server that cannot be reached', { timeout: 120_000 }, () => {
+  it('ends a worker with exit 3 in the words of the other commands, before it bundles the workflows', async () => {
+    const home = await tempDir();
+    const worker = await segflow(['worker'], { ...NO_SERVER, SEGFLOW_HOME: home });
+    expect(worker).toMatchObject({
+      code: 3,
+      output: expect.stringContaining(
+        'segflow: cannot reach Temporal at 127.0.0.1:1 (tcp connect error: Connection refused); start one with: segflow server',
+      ),
+    });
+    expect(worker.output).not.toContain('tonic');
+    // failed before bundling: nothing logged by webpack, no bundle stored
+    expect(worker.output).not.toContain('Workflow bundle');
+    expect(existsSync(join(home, 'worker'))).toBe(false);
+  });
+
+  it("keeps the native connection's two messages of a refusal, and any other failure's message whole", () => {
+    const native = new Error(
+      'tonic::transport::Error(Transport, ConnectError(ConnectError("tcp connect error", 127.0.0.1:7388, Os { code: 111, kind: ConnectionRefused, message: "Connection refused" })))',
+    );
+    expect(unreachableTemporal('127.0.0.1:7388', native)).toMatchObject({
+      name: 'InfrastructureError',
+      message:
+        'cannot reach Temporal at 127.0.0.1:7388 (tcp connect error: Connection refused); start one with: segflow server',
+    });
+    expect(unreachableTemporal('h:1', new Error('14 UNAVAILABLE: no connection')).message).toBe(
+      'cannot reach Temporal at h:1 (14 UNAVAILABLE: no connection); start one with: segflow server',
+    );
+  });
+});
