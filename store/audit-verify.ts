@@ -50,6 +50,19 @@ export interface VerifyOptions {
   expectHead?: AuditHead;
 }
 
+/**
+ * The events a run writes itself, up to its publishing: an operator's entries about it
+ * (run.cancel-requested, a retirement or promotion of its snapshot) say nothing of whether it is
+ * still going.
+ */
+const RUN_OWN_EVENTS = new Set([
+  'run.requested',
+  'run.started',
+  'stage.finished',
+  'stage.reused',
+  'stage.attempt-failed',
+]);
+
 interface Recorded {
   seq: number;
   runId: string;
@@ -124,7 +137,18 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     finishedRuns: new Set(entries.filter((e) => FINAL_EVENTS.has(e.event)).map((e) => e.run.runId)),
     requestedWorkflows: new Set(entries.filter((e) => e.event === 'run.requested').map((e) => e.run.workflowId)),
   };
-  const unfinished = (run: RunRef) => runMayBePublishing(run, runs);
+  /** When each workflow last wrote to the log itself (by workflow id, as a reset carries on under it). */
+  const lastWrote = new Map<string, number>();
+  for (const entry of entries)
+    if (RUN_OWN_EVENTS.has(entry.event))
+      lastWrote.set(entry.run.workflowId, Math.max(lastWrote.get(entry.run.workflowId) ?? 0, Date.parse(entry.at)));
+  // the grace runs from the run's own last entry, not from the manifest's publish time, which
+  // whoever made the folder writes: a run that stopped writing an hour ago is not publishing now
+  const unfinished = (run: RunRef) => {
+    const age = Date.now() - (lastWrote.get(run.workflowId) ?? Number.NaN);
+    // stamped by the worker, whose clock may run ahead of this one's
+    return runMayBePublishing(run, runs) && Math.abs(age) < PUBLISHING_GRACE_MS;
+  };
   const publishing: string[] = [];
 
   let snapshots = 0;
@@ -441,6 +465,7 @@ async function checkSnapshot(
   version: number,
   /** What the log records of a version ("<month>/v<N>"): this one's, or the one its manifest names. */
   recordedOf: (ref: string) => Recorded | undefined,
+  /** Whether the run a manifest names may be publishing it now, by the log (its end not recorded, its last entry recent). */
   unfinished: (run: RunRef) => boolean,
   publicKey: KeyObject | undefined,
   problems: AuditProblem[],
@@ -465,7 +490,8 @@ async function checkSnapshot(
     });
   const publishedAt = Date.parse(manifest.snapshot?.publishedAt ?? '');
   const age = Date.now() - publishedAt;
-  // a publish time in the future is no publish in progress: it would stretch the grace for ever
+  // the manifest can only cut the grace short (`unfinished` bounds it by the log's own times): a
+  // publish time in the future is no publish in progress, nor one past the grace
   const publishing = !recorded && unfinished(manifest.run) && age >= 0 && age < PUBLISHING_GRACE_MS;
   if (!recorded && !publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
   // a moved-in snapshot's manifest is checked against what the log records of the snapshot it names
