@@ -7,6 +7,7 @@ import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { InfrastructureError, UsageError } from '../domain/errors';
 import { missingSearchAttributes } from '../pipelines/client';
+import { temporalAddress } from '../worker/config';
 import { searchAttributeFlags, temporalCliPath } from './temporal-cli';
 
 export interface DevServerHandle {
@@ -54,13 +55,9 @@ async function isListening(host: string, port: number, timeoutMs = 1_000): Promi
   });
 }
 
-/** The host and port of `host:port` or `[IPv6 address]:port` (TEMPORAL_ADDRESS). */
+/** The host and port of `host:port` or `[IPv6 address]:port` (TEMPORAL_ADDRESS): a dev server needs the port. */
 export function hostAndPort(address: string): { host: string; port: number } {
-  const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
-  const port = Number(match?.[3]);
-  if (!match || port < 1 || port > 65_535)
-    throw new UsageError(`a Temporal address is host:port or [IPv6 address]:port, got ${JSON.stringify(address)}`);
-  return { host: match[1] ?? match[2], port };
+  return temporalAddress(address, true);
 }
 
 /** True when a Temporal frontend answers at `address` within `connectTimeoutMs` (at once false where nothing listens). */

@@ -14,7 +14,14 @@ import { InfrastructureError, innermostFailure, UsageError } from '../domain/err
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import type { StoreConfig } from '../store/layout';
-import { connectionOptions, storeKey, storeOfWorker, unreachableTemporal, type SegflowConfig } from '../worker/config';
+import {
+  connectionOptions,
+  storeKey,
+  storeOfWorker,
+  temporalAddress,
+  unreachableTemporal,
+  type SegflowConfig,
+} from '../worker/config';
 import {
   monthlySegmentation,
   progressQuery,
@@ -29,6 +36,7 @@ import {
 export type MonthlyRunHandle = WorkflowHandle<typeof monthlySegmentation>;
 
 export async function connectClient(config: SegflowConfig, connectTimeoutMs = 5_000): Promise<Client> {
+  temporalAddress(config.temporal.address); // a malformed address is the user's to fix (exit 2), not a server to start
   const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: connectTimeoutMs }).catch(
     (error: Error) => {
       throw unreachableTemporal(config.temporal.address, error);

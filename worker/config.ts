@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Metadata, TLSConfig } from '@temporalio/client';
 import { type ClientConfigProfile, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
-import { InfrastructureError } from '../domain/errors';
+import { InfrastructureError, UsageError } from '../domain/errors';
 import type { StoreConfig } from '../store/layout';
 
 export const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -62,6 +62,25 @@ export function connectionOptions(config: SegflowConfig): TemporalConnectionOpti
     ...(apiKey !== undefined ? { apiKey } : {}),
     ...(metadata !== undefined ? { metadata } : {}),
   };
+}
+
+/** The port of a Temporal address that names none, as the SDK connects to it. */
+const DEFAULT_TEMPORAL_PORT = 7233;
+
+/**
+ * The host and port of a Temporal address: `host:port` or `[IPv6 address]:port`, or without the
+ * port (7233) unless `portRequired` (a dev server to start needs one). Anything else, a URL above
+ * all (`http://host:port`, which Temporal does not read), is a usage error, given before any
+ * connection: as an unreachable server it read "start one with: segflow server" and exit 3.
+ */
+export function temporalAddress(address: string, portRequired = false): { host: string; port: number } {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]/\s]+))(?::(\d{1,5}))?$/.exec(address);
+  const port = match?.[3] === undefined ? (portRequired ? NaN : DEFAULT_TEMPORAL_PORT) : Number(match[3]);
+  if (!match || !(port >= 1 && port <= 65_535))
+    throw new UsageError(
+      `a Temporal address is host:port or [IPv6 address]:port, without a scheme such as http://, got ${JSON.stringify(address)} (TEMPORAL_ADDRESS, or the address of the Temporal profile)`,
+    );
+  return { host: match[1] ?? match[2], port };
 }
 
 /**

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { loadSigner } from '../store/signing';
-import { connectionOptions, unreachableTemporal, workerIdentity, type SegflowConfig } from './config';
+import { connectionOptions, temporalAddress, unreachableTemporal, workerIdentity, type SegflowConfig } from './config';
 import { releaseMemoryAfterActivities } from './release-memory';
 import { cachedWorkflowBundle } from './workflow-bundle';
 
@@ -44,6 +44,7 @@ export async function createSegflowWorker(
   options: SegflowWorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const { config } = options;
+  temporalAddress(config.temporal.address); // a malformed one: a usage error, not an unreachable server
   // before the bundle: no server fails the start at once, not after seconds of bundling
   const connection = await NativeConnection.connect(connectionOptions(config)).catch((error: Error) => {
     throw unreachableTemporal(config.temporal.address, error);

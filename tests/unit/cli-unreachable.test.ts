@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { unreachableTemporal } from '../../worker/config';
+import { temporalAddress, unreachableTemporal } from '../../worker/config';
 import { segflow, tempDir } from '../helpers';
 
 /** Nothing listens on port 1. */
@@ -36,5 +36,30 @@ describe('a Temporal server that cannot be reached', { timeout: 120_000 }, () =>
     expect(unreachableTemporal('h:1', new Error('14 UNAVAILABLE: no connection')).message).toBe(
       'cannot reach Temporal at h:1 (14 UNAVAILABLE: no connection); start one with: segflow server',
     );
+  });
+});
+
+describe('a malformed Temporal address', { timeout: 120_000 }, () => {
+  it('is a usage error (exit 2) with the form to give, in run, run --local and worker alike', async () => {
+    const env = { TEMPORAL_ADDRESS: 'http://127.0.0.1:7391', SEGFLOW_HOME: await tempDir() };
+    const form =
+      'segflow: a Temporal address is host:port or [IPv6 address]:port, without a scheme such as http://, got "http://127.0.0.1:7391"';
+    for (const args of [
+      ['run', '--month', '2026-06', '--input', '.'],
+      ['run', '--local', '--month', '2026-06', '--input', '.'],
+      ['worker'],
+    ]) {
+      const result = await segflow(args, env);
+      expect(result, args.join(' ')).toMatchObject({ code: 2, output: expect.stringContaining(form) });
+      expect(result.output).not.toContain('cannot reach Temporal');
+    }
+  });
+
+  it('may leave out the port where Temporal does (7233), not for a dev server to start', () => {
+    expect(temporalAddress('temporal.internal')).toEqual({ host: 'temporal.internal', port: 7233 });
+    expect(temporalAddress('[::1]:7300')).toEqual({ host: '::1', port: 7300 });
+    expect(() => temporalAddress('temporal.internal', true)).toThrow(/host:port or \[IPv6 address\]:port/);
+    for (const address of ['http://127.0.0.1:7233', 'grpc://h:1', 'h:port', 'h:0', 'a b:1', ''])
+      expect(() => temporalAddress(address), address).toThrow(/without a scheme such as http:\/\//);
   });
 });
