@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Metadata, TLSConfig } from '@temporalio/client';
 import { type ClientConfigProfile, loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig';
@@ -113,12 +113,20 @@ export function storeOfWorker(identity: string): string | undefined {
   return at < 0 ? undefined : identity.slice(at + STORE_MARK.length);
 }
 
-/** The store as workers name it: its real path when it exists, else the configured one. */
+/**
+ * The store as workers name it: its real path. A store not created yet is named by its nearest
+ * folder that exists, made real, and the rest of its path: a worker started before the first
+ * run names it as a command does after (a symlinked /tmp or home).
+ */
 export function storeKey(store: StoreConfig): string {
-  try {
-    return realpathSync(store.storeDir);
-  } catch {
-    return store.storeDir;
+  const rest: string[] = [];
+  for (let dir = store.storeDir; ; dir = dirname(dir)) {
+    try {
+      return join(realpathSync(dir), ...rest);
+    } catch {
+      if (dirname(dir) === dir) return store.storeDir;
+      rest.unshift(basename(dir));
+    }
   }
 }
 

@@ -45,6 +45,8 @@ describe('which store the workers on a task queue serve', () => {
     const link = join(await tempDir(), 'home-link');
     symlinkSync(dir, link);
     expect(workerIdentity(storeIn(link))).toBe(identity);
+    // a store not created yet is named alike through the link, by its nearest folder that exists
+    expect(storeOfWorker(workerIdentity(storeIn(join(link, 'new-home'))))).toBe(join(dir, 'new-home', 'store'));
     expect(storeOfWorker('4242@elsewhere')).toBeUndefined();
   });
 
