@@ -11,7 +11,7 @@ import { contactLogFile, labelsFile, publishSnapshot } from '../activities/publi
 import { findPreviousSegmentation } from '../activities/segment-history';
 import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { canonicalJson, hashFile } from '../store/hashing';
-import { versionDir, type StoreConfig } from '../store/layout';
+import { versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { UnreadInputFilesError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
@@ -51,6 +51,11 @@ export interface ReproduceReport {
   /** What the manifest records of the run (row counts, quarantine, skipped features, each metric) that the recomputation does not give again. */
   manifestDifferences: string[];
   identical: boolean;
+  /**
+   * The stored work the run took from the stage cache (the manifest's lineage.reused), which the
+   * recomputation computes again: an artifact altered after it was stored shows as a difference.
+   */
+  reused: { stage: string; key: string; producedBy: RunRef }[];
 }
 
 /**
@@ -141,6 +146,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     previousSnapshotGone,
     codeNow: codeVersion().commit,
     codeThen: manifest.code.commit,
+    reused: (manifest.lineage?.reused ?? []).map(({ stage, key, producedBy }) => ({ stage, key, producedBy })),
   };
   if (changes.length > 0) return { ...report, files: [], manifestDifferences: [], identical: false };
 

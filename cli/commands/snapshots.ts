@@ -230,6 +230,7 @@ export function registerSnapshots(program: Command): void {
                   ]
                 : []),
               ...(!r.identical && r.codeThen !== r.codeNow ? [otherCodeNote(r)] : []),
+              ...(!r.identical && r.codeThen === r.codeNow && r.reused.length ? [reusedNote(r.reused)] : []),
               table(
                 r.files.map((f) => ({
                   file: f.file,
@@ -243,6 +244,16 @@ export function registerSnapshots(program: Command): void {
       );
       process.exit(report.identical ? EXIT.ok : EXIT.failed);
     });
+}
+
+/**
+ * Where else a difference by the same code can come from: the stored work the run took, which
+ * the recomputation computed again. The stage cache checks its files against the hashes it
+ * stored them with, which catches damage, not someone rewriting both (docs/reliability-audit.md).
+ */
+export function reusedNote(reused: { stage: string; key: string; producedBy: { workflowId: string } }[]): string {
+  const taken = reused.map((a) => `${a.stage} ${a.key.slice(0, 12)} (stored by ${a.producedBy.workflowId})`);
+  return `note: the run took stored work from the stage cache, which this recomputation computed again: ${taken.join(', ')}. A stored artifact altered after it was stored gives such differences: 'segflow cache list' shows each artifact's folder; reproduce the snapshot of the run that stored it, and rerun this month with --no-reuse to publish without it.`;
 }
 
 /**

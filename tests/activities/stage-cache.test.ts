@@ -41,6 +41,7 @@ import type { FeatureMeta } from '../../activities/ml/feature-matrix';
 import type { TrainedEnsemble } from '../../activities/ml/ensemble';
 import { REPO_ROOT } from '../../worker/config';
 import { parseDuration, parseSize } from '../../cli/commands/cache';
+import { reusedNote } from '../../cli/commands/snapshots';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 import { reachableModules } from '../import-graph';
 import type { SampleSummary } from '../../data/generate';
@@ -732,6 +733,45 @@ describe('churn ensemble reuse', () => {
     expect(reusedStages(again)).toEqual(TREE_AND_ENSEMBLE_REUSED);
     expect(outputs(again)).toEqual(outputs(cold));
   });
+
+  it('takes stored scores rewritten with their recorded hashes, and reproduce recomputes and names the stored work', async () => {
+    const scoredKey = cold.manifest.lineage?.churnKeys?.[1] ?? '';
+    const dir = cacheDir(store, SCORES_STAGE, scoredKey);
+    const scores = join(dir, 'scores.parquet');
+    const [originalScores, originalArtifact] = [await readFile(scores), await readFile(join(dir, 'artifact.json'))];
+    // someone who can write the store halves every score and records the new file's hash
+    const forged = join(await tempDir(), 'scores.parquet');
+    await withConnection(':memory:', (conn) =>
+      conn.run(
+        `COPY (SELECT * REPLACE (churn_score / 2 AS churn_score) FROM '${scores}') TO '${forged}' (FORMAT parquet)`,
+      ),
+    );
+    const bytes = await readFile(forged);
+    await damage(SCORES_STAGE, scoredKey, 'scores.parquet', () => bytes);
+    await damage(SCORES_STAGE, scoredKey, 'artifact.json', (text) => {
+      const artifact = JSON.parse(text.toString()) as { files: { file: string; sha256: string; bytes: number }[] };
+      const file = artifact.files.find((f) => f.file === 'scores.parquet');
+      if (!file) throw new Error('no scores.parquet in the artifact');
+      Object.assign(file, { sha256: sha256(bytes), bytes: bytes.length });
+      return Buffer.from(JSON.stringify(artifact, null, 2) + '\n');
+    });
+    try {
+      const taken = await runPipeline(store, 'forged-scores', { ...params, k: 5 }, withCache(true));
+      expect(reusedStages(taken)).toContain(SCORES_STAGE);
+      const report = await reproduceSnapshot(store, { month: '2026-06', version: taken.manifest.snapshot.version });
+      expect(report.identical).toBe(false);
+      // stored by the run that replaced the damaged artifact above
+      const stored = report.reused.find((artifact) => artifact.stage === SCORES_STAGE);
+      expect(stored).toMatchObject({ key: scoredKey, producedBy: { workflowId: 'cache-test' } });
+      expect(reusedNote(report.reused)).toContain(`churn-scores ${scoredKey.slice(0, 12)} (stored by cache-test)`);
+      expect(reusedNote(report.reused)).toContain(
+        'A stored artifact altered after it was stored gives such differences',
+      );
+    } finally {
+      await damage(SCORES_STAGE, scoredKey, 'scores.parquet', () => originalScores);
+      await damage(SCORES_STAGE, scoredKey, 'artifact.json', () => originalArtifact);
+    }
+  }, 300_000);
 });
 
 /** Parameters with their defaults, as a run has them. */
