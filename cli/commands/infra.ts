@@ -60,7 +60,10 @@ export function registerInfra(program: Command): void {
     .description(
       'Write a deterministic synthetic usage sample (Parquet, partitioned by month) into <out>/usage, the input for segflow run, and its ground truth beside it.',
     )
-    .option('--out <dir>', 'output folder, replaced (required)')
+    .option(
+      '--out <dir>',
+      "output folder: new, empty or an earlier sample's, whose usage/, truth.parquet and sample.json are replaced (required)",
+    )
     .addOption(new Option('--subscribers <n>', 'subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers))
     .addOption(new Option('--months <n>', 'months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
     .option('--last-month <YYYY-MM>', 'last month of the sample (default: the month before this one)', monthArg)

@@ -188,7 +188,9 @@ describe('segflow help', { timeout: 300_000 }, () => {
     expect((await segflow(['schedule', 'trigger', '--help'])).output).not.toContain('--note');
     expect((await segflow(['schedule', 'delete', '--help'])).output).not.toContain('--note');
     const generate = (await segflow(['generate', '--help'])).output;
-    expect(generate).toMatch(/--out <dir>\s+output folder, replaced \(required\)/);
+    expect(generate).toMatch(
+      /--out <dir>\s+output folder: new, empty or an earlier sample's,[\s\S]*replaced \(required\)/,
+    );
     expect(generate.match(/--last-month[^\n]*\n?[^\n-]*/)?.[0]).not.toMatch(/default[\s\S]*default/);
   });
 
