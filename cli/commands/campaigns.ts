@@ -310,5 +310,9 @@ export function registerCampaigns(program: Command): void {
         seed: options.seed,
       });
       console.log(JSON.stringify(truth, null, 2));
+      // the kept subscribers' rows are added to the month's usage file: what read it before read other bytes
+      console.error(
+        `note: the sample's ${truth.month} usage now holds the subscribers the contacts kept: snapshots of ${truth.month} or later made from this sample before no longer reproduce (their input changed); run those months again`,
+      );
     });
 }
