@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
 import type { temporal } from '@temporalio/proto';
@@ -111,6 +111,112 @@ async function temporalStatus(client: Client | undefined, workflowId: string, ru
   } catch {
     return 'gone (past retention)';
   }
+}
+
+/**
+ * The workflow-history retention `temporal server start-dev` gives its namespaces (CLI 1.9:
+ * 24 h), assumed when the namespace's own cannot be read.
+ */
+export const DEV_SERVER_RETENTION_MS = 24 * 3600_000;
+
+/** How long Temporal keeps a closed run: the namespace's retention, or the dev server's when it cannot be read. */
+export async function namespaceRetention(client: Client): Promise<{ ms: number; read: boolean }> {
+  try {
+    const { config } = await client.workflowService.describeNamespace({ namespace: client.options.namespace });
+    const ttl = config?.workflowExecutionRetentionTtl;
+    const ms = Number(ttl?.seconds ?? 0) * 1000 + (ttl?.nanos ?? 0) / 1e6;
+    if (ms > 0) return { ms, read: true };
+  } catch {
+    // a key without the right to describe the namespace: the dev server's retention is assumed
+  }
+  return { ms: DEV_SERVER_RETENTION_MS, read: false };
+}
+
+/** Events a monthly run writes about itself (an operator's entries name its run too, a schedule's its schedule). */
+const RUN_WRITTEN = new Set([
+  'run.requested',
+  'run.started',
+  'stage.finished',
+  'stage.reused',
+  'stage.attempt-failed',
+  'run.published',
+  'run.failed',
+  'run.cancelled',
+]);
+
+/** The log's monthly runs, each with its last entry of its own, oldest first. */
+export function logRuns(entries: AuditEntry[]): { run: RunRef; lastAt: string }[] {
+  const runs = new Map<string, { run: RunRef; lastAt: string }>();
+  for (const entry of entries) {
+    if (!RUN_WRITTEN.has(entry.event) || entry.run.runId === '') continue;
+    const key = `${entry.run.workflowId}\u0000${entry.run.runId}`;
+    const known = runs.get(key);
+    if (!known || entry.at > known.lastAt) runs.set(key, { run: entry.run, lastAt: entry.at });
+  }
+  return [...runs.values()].sort((a, b) => a.lastAt.localeCompare(b.lastAt));
+}
+
+/** gRPC's INVALID_ARGUMENT, as Temporal's ServiceError carries it. */
+const isInvalidArgument = (error: unknown) =>
+  error instanceof ServiceError && isGrpcServiceError(error.cause) && error.cause.code === 3;
+
+/** Which of the log's runs Temporal should still know (within the retention), and how many it does. */
+export interface LogRunsInTemporal {
+  retentionHours: number;
+  /** Whether the retention is the namespace's, as Temporal said; else the dev server's is assumed. */
+  retentionRead: boolean;
+  /** The log's runs whose last entry lies within the retention: Temporal keeps them (or keeps them running). */
+  recent: number;
+  /** Of those, the runs Temporal knows on this task queue: the ones the cross-check can witness. */
+  known: number;
+  /** Of those, runs Temporal knows on another task queue than the one verify asks about. */
+  otherTaskQueue: number;
+  /** The newest of the recent runs it does not know, to name. */
+  newestUnknown: { run: RunRef; lastAt: string } | null;
+}
+
+/**
+ * Asks Temporal about each of the log's runs recent enough for it to retain: a cross-check of a
+ * server that knows none of them (a fresh history, another server, namespace or task queue)
+ * finds nothing to compare, and so cannot witness a cut of the log's tail, however it reads.
+ */
+export async function logRunsInTemporal(
+  client: Client,
+  entries: AuditEntry[],
+  taskQueue: string,
+  now = Date.now(),
+): Promise<LogRunsInTemporal> {
+  const retention = await namespaceRetention(client);
+  // a run closes after its last entry, and Temporal keeps it that long after: a margin for the
+  // clocks of the worker, the server and this machine
+  const within = retention.ms - Math.min(3600_000, retention.ms / 10);
+  const recent = logRuns(entries).filter(({ lastAt }) => now - Date.parse(lastAt) < within);
+  let known = 0;
+  let otherTaskQueue = 0;
+  let newestUnknown: LogRunsInTemporal['newestUnknown'] = null;
+  for (const logged of recent) {
+    const description = await client.workflow
+      .getHandle(logged.run.workflowId, logged.run.runId)
+      .describe()
+      .catch((error: unknown) => {
+        // a run id that is none of Temporal's (not a UUID) is refused as an invalid argument
+        if (error instanceof WorkflowNotFoundError || isInvalidArgument(error)) return undefined;
+        throw error;
+      });
+    if (description?.taskQueue === taskQueue) known += 1;
+    else {
+      if (description) otherTaskQueue += 1;
+      newestUnknown = logged;
+    }
+  }
+  return {
+    retentionHours: Math.round((retention.ms / 3600_000) * 10) / 10,
+    retentionRead: retention.read,
+    recent: recent.length,
+    known,
+    otherTaskQueue,
+    newestUnknown,
+  };
 }
 
 export interface ActivityAttempt {

@@ -1,15 +1,16 @@
 import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
-import { verifyAudit, type AuditReport } from '../../store/audit-verify';
+import { verifyAudit, type AuditProblem, type AuditReport } from '../../store/audit-verify';
 import { formatHead, parseHead, readAuditLog } from '../../store/audit-log';
 import { snapshotsDir } from '../../store/layout';
 import { loadPublicKey } from '../../store/signing';
 import type { RetainedRunsCheck } from '../../pipelines/audit-crosscheck';
+import type { LogRunsInTemporal } from '../../pipelines/runs';
 import { jsonOption as json } from '../json-option';
 import { EXIT, output } from '../options';
 
-/** The cross-check against Temporal, or why it was not made. */
-type TemporalCheck = RetainedRunsCheck | { notChecked: string };
+/** The cross-check against Temporal (and how many of the log's recent runs it knows), or why it was not made. */
+export type TemporalCheck = (RetainedRunsCheck & { coverage: LogRunsInTemporal }) | { notChecked: string };
 
 function headArg(value: string) {
   const head = parseHead(value);
@@ -17,7 +18,44 @@ function headArg(value: string) {
   return head;
 }
 
-function describe(report: AuditReport & { temporal: TemporalCheck }): string {
+/** Temporal knowing none of several recent runs is no cross-check at all: a finding, not a note. */
+export function unwitnessedRuns(
+  coverage: LogRunsInTemporal,
+  temporal: { address: string; namespace: string; taskQueue: string },
+): AuditProblem | undefined {
+  const { recent, known, otherTaskQueue, newestUnknown } = coverage;
+  if (recent < 2 || known > 0 || !newestUnknown) return undefined;
+  return {
+    where: `temporal:${temporal.address}/${temporal.namespace}`,
+    problem:
+      `TEMPORAL KNOWS NONE OF THE LOG'S RECENT RUNS: the log records ${recent} runs within the namespace's retention (${retentionText(coverage)}), the newest ${newestUnknown.run.workflowId} at ${newestUnknown.lastAt}, and Temporal knows none of them on task queue ${temporal.taskQueue}` +
+      `${otherTaskQueue ? ` (${otherTaskQueue} on another task queue)` : ''}: the cross-check witnessed nothing, so it cannot show a cut of the log (is verify pointed at the server, namespace and task queue the runs used? or was the server's history reset?)`,
+  };
+}
+
+/** "24 h", and whose retention it is when Temporal did not say. */
+export function retentionText(coverage: LogRunsInTemporal): string {
+  return `${coverage.retentionHours} h${coverage.retentionRead ? '' : ", the dev server's: the namespace's could not be read"}`;
+}
+
+/** What the cross-check covered: a check of runs Temporal does not know witnesses nothing of them. */
+function coverageText(check: RetainedRunsCheck & { coverage: LogRunsInTemporal }): string {
+  const { coverage } = check;
+  const retention = retentionText(coverage);
+  if (coverage.recent === 0)
+    return `; the log has no run within its retention (${retention}): the anchored head covers the older ones`;
+  if (coverage.known === coverage.recent)
+    return `; it knows all ${coverage.recent} of the log's runs within its retention (${retention})`;
+  const unknown = coverage.recent - coverage.known;
+  return (
+    `\ntemporal: it knows ${coverage.known === 0 ? 'none' : `only ${coverage.known}`} of the log's ${coverage.recent} runs within its retention (${retention}) on this task queue` +
+    `${coverage.otherTaskQueue ? ` (${coverage.otherTaskQueue} on another task queue)` : ''}: the cross-check cannot witness a cut of the log ${coverage.known === 0 ? '' : `for the other ${unknown} `}` +
+    '(a fresh server history, or another server, namespace or task queue than the runs used?)'
+  );
+}
+
+/** `audit verify`'s text: OK or the findings, then what was and was not checked. */
+export function verifyText(report: AuditReport & { temporal: TemporalCheck }): string {
   const head = report.head ? formatHead(report.head) : '(empty log)';
   const summary = `${report.entries} audit entries ${report.chainIntact ? 'chained' : 'read, their chain broken'} (head ${head}), ${report.published} published (${report.retired} retired), ${report.snapshots} snapshots, ${report.filesChecked} files checked against their manifests`;
   const notes = [
@@ -33,7 +71,7 @@ function describe(report: AuditReport & { temporal: TemporalCheck }): string {
       : 'signatures: NOT checked (no --public-key)',
     'notChecked' in report.temporal
       ? `temporal: runs NOT cross-checked (${report.temporal.notChecked})`
-      : `temporal: ${report.temporal.runs} completed runs it retains (this task queue) cross-checked against the log${report.temporal.otherStores ? `; ${report.temporal.otherStores} more published into another store, not checked` : ''}`,
+      : `temporal: ${report.temporal.runs} completed runs it retains (this task queue) cross-checked against the log${report.temporal.otherStores ? `; ${report.temporal.otherStores} more published into another store, not checked` : ''}${coverageText(report.temporal)}`,
   ];
   return report.ok
     ? [`OK: ${summary}`, ...notes].join('\n')
@@ -70,19 +108,23 @@ export function registerAudit(program: Command): void {
       else if (options.temporal) {
         const { connectClient } = await import('../../pipelines/client');
         const { crossCheckRetainedRuns, endedWhilePublishing } = await import('../../pipelines/audit-crosscheck');
+        const { logRunsInTemporal } = await import('../../pipelines/runs');
         // optional here: a verify without Temporal says so rather than waiting long for it
         const client = await connectClient(config, 2_000).catch((error: Error) => error);
         if (client instanceof Error) temporal = { notChecked: client.message };
         else {
           try {
-            temporal = await crossCheckRetainedRuns(
+            const checked = await crossCheckRetainedRuns(
               client,
               entries,
               config.temporal.taskQueue,
               snapshotsDir(config.store),
             );
+            const coverage = await logRunsInTemporal(client, entries, config.temporal.taskQueue);
             const ended = await endedWhilePublishing(client, config.store, report.publishing);
-            temporal.problems.push(...ended);
+            const unwitnessed = unwitnessedRuns(coverage, config.temporal);
+            const problems = [...checked.problems, ...ended, ...(unwitnessed ? [unwitnessed] : [])];
+            temporal = { ...checked, coverage, problems };
             report.publishing = report.publishing.filter((ref) => !ended.some((p) => p.where === `snapshots/${ref}`));
           } finally {
             await client.connection.close();
@@ -91,7 +133,7 @@ export function registerAudit(program: Command): void {
       }
       const problems = [...report.problems, ...('problems' in temporal ? temporal.problems : [])];
       const full = { ...report, ok: problems.length === 0, problems, temporal };
-      output(options.json, full, describe);
+      output(options.json, full, verifyText);
       process.exit(full.ok ? EXIT.ok : EXIT.failed);
     });
   audit
