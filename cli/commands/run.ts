@@ -271,12 +271,17 @@ async function run(options: RunOptions): Promise<number> {
   if (options.local) {
     const { withLocalStack } = await import('../local-stack');
     let exitCode: number = EXIT.ok;
+    let workflowId: string | undefined;
     const outcome = await withLocalStack(config, { uiPort: options.uiPort, json: options.json }, async ({ client }) => {
-      exitCode = await follow((await start(client)).handle, client, config, options);
+      const { handle } = await start(client);
+      workflowId = handle.workflowId;
+      exitCode = await follow(handle, client, config, options);
     });
     if (!outcome.interrupted) return exitCode;
     console.error(
-      "interrupted: the run stays in Temporal's history and resumes when a worker polls again; 'segflow runs cancel <workflow id>' stops it",
+      workflowId
+        ? `interrupted: the run stays in Temporal's history and resumes when a worker polls again; 'segflow runs cancel ${workflowId}' stops it`
+        : 'interrupted before the run started: nothing was started',
     );
     return EXIT.interrupted;
   }

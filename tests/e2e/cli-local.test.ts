@@ -174,6 +174,17 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
         /^run failed: SchemaContractError: .*no-usage\.csv lacks required column\(s\): voice_minutes/,
       ),
     ]);
+
+    // Ctrl-C once it started: the run stays in Temporal, and the command names it to cancel
+    const stopped = startCli(
+      ['run', '--local', '--month', '2026-06', '--input', join(sample.outDir, 'usage'), '--ui-port', String(uiPort)],
+      env,
+    );
+    await stopped.waitFor('started workflow', 180_000);
+    const workflowId = /started workflow (\S+)/.exec(stopped.out.stdout)![1];
+    stopped.ctrlC();
+    expect(await stopped.exited).toBe(130);
+    expect(stopped.out.stderr).toContain(`'segflow runs cancel ${workflowId}' stops it`);
   });
 
   it('demo --keep-running stops cleanly on Ctrl-C, after printing the whole progress', async () => {
