@@ -14,7 +14,7 @@ import {
   runMayBePublishing,
 } from './snapshots';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
-import { MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
+import { keyIdOf, MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 import { storedArtifacts } from './stage-cache';
 
 export interface AuditProblem {
@@ -38,6 +38,8 @@ export interface AuditReport {
   filesChecked: number;
   /** "checked" with --public-key (every entry and manifest), else "not checked". */
   signatures: 'checked' | 'not checked';
+  /** The public key's id (as signatures name theirs: store/signing.ts keyIdOf), to compare with the key the auditor holds. */
+  keyId: string | null;
   /** Snapshots whose run is still going: in place, its files checked, run.published not yet written. */
   publishing: string[];
   problems: AuditProblem[];
@@ -243,6 +245,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     retired: [...retired.keys()].filter((ref) => published.has(ref)).length,
     filesChecked,
     signatures: publicKey ? 'checked' : 'not checked',
+    keyId: publicKey ? keyIdOf(publicKey) : null,
     publishing,
     problems,
   };

@@ -66,8 +66,11 @@ export function verifyText(report: AuditReport & { temporal: TemporalCheck }): s
         (ref) =>
           `${ref}: being published (its run has not recorded run.published yet): its files were checked; verify again after the run`,
       ),
+    // the key's id, as findings name a signature's: the auditor compares it with the key they hold
     report.signatures === 'checked'
-      ? 'signatures: every entry and manifest checked against the public key'
+      ? report.ok
+        ? `signatures: every entry and manifest signed by key ${report.keyId} (checked against the public key)`
+        : `signatures: every entry and manifest checked against the public key, key ${report.keyId}`
       : 'signatures: NOT checked (no --public-key)',
     'notChecked' in report.temporal
       ? `temporal: runs NOT cross-checked (${report.temporal.notChecked})`

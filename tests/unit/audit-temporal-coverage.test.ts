@@ -66,6 +66,7 @@ function text(coverage: LogRunsInTemporal): string {
     retired: 0,
     filesChecked: 0,
     signatures: 'not checked',
+    keyId: null,
     publishing: [],
     problems: [],
   } satisfies AuditReport;
