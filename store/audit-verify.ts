@@ -254,8 +254,9 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
 /**
  * Every stage-cache artifact names the run that stored it, and every run's first entry
  * (run.requested) is written before its first stage: an artifact of a run the log does not record
- * was stored after entries now cut from the log's tail (which take whatever that run published
- * with them, where the chain alone cannot tell), or copied in from another store.
+ * was stored by a run whose entries are now cut from the log (from its tail, which takes whatever
+ * that run published with it where the chain alone cannot tell; or from its head, the rest
+ * re-chained and renumbered), or copied in from another store.
  */
 async function checkCacheRuns(store: StoreConfig, entries: AuditEntry[], problems: AuditProblem[]): Promise<void> {
   // by workflow id too: a run reset in Temporal goes on under a new run id without a new run.requested
@@ -265,6 +266,8 @@ async function checkCacheRuns(store: StoreConfig, entries: AuditEntry[], problem
     for (const { key, artifact } of await storedArtifacts(store, stage)) {
       const run = artifact.producedBy;
       if (!run?.runId || recorded.has(run.runId) || recorded.has(run.workflowId)) continue;
+      // stored before the last entry, its run's entries may have been the log's first ones (the
+      // rest re-chained and renumbered) as well as a cut tail's
       const after = artifact.createdAt > last.at;
       problems.push({
         where: `cache/${stage}/${key}`,
@@ -272,7 +275,7 @@ async function checkCacheRuns(store: StoreConfig, entries: AuditEntry[], problem
           `STORED BY A RUN THE LOG DOES NOT RECORD: run ${run.workflowId} (${run.runId}) stored it for ${artifact.month} at ${artifact.createdAt}` +
           (after
             ? `, after the log's last entry (seq ${last.seq}, ${last.at}): entries after it were cut, with whatever that run published`
-            : `: entries were cut from the log's tail, or the artifact was copied in from another store`),
+            : `: entries were cut from the log, or the artifact was copied in from another store`),
       });
     }
   }
