@@ -2,6 +2,8 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { firstDay, trainingMonth } from '../domain/month';
+import { DataQualityError } from '../domain/errors';
+import { tooLittleHistory } from '../domain/training-history';
 import type { RunParams } from '../domain/params';
 import { STABILITY_WEIGHTS, STAR_GRADE_WEIGHTS } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
@@ -130,6 +132,7 @@ export async function computeFeatures(
     const monthsOfHistory = await countMonthsOfHistory(conn, params);
     await conn.run('CREATE OR REPLACE TEMP VIEW all_subscriber_features AS SELECT * FROM subscriber_features');
     const summary = await combineInto(conn, dbPath, input, monthsOfHistory, started);
+    assertTrainingMonth(summary, params, input);
     await removeFiles(written);
     if (!training || !scoring) return summary;
     return { ...summary, monthReuse: monthReuseOf([training], scoring) };
@@ -369,6 +372,7 @@ export async function combineFeatures(
     const scoring = months ? await storeScoringMonth(months, conn, { table: 'all_subscriber_features' }) : null;
     const monthsOfHistory = Math.max(...partitions.map((partition) => partition.monthsOfHistory));
     const summary = await combineInto(conn, dbPath, input, monthsOfHistory, started);
+    assertTrainingMonth(summary, params, input);
     const seconds = summary.seconds + Math.max(...partitions.map((partition) => partition.seconds));
     if (!scoring) return { ...summary, seconds };
     const trainings = partitions.map((partition) => partition.training ?? null);
@@ -429,6 +433,17 @@ async function combineInto(
     trainingChurnRate: counts.churn_rate ?? 0,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/**
+ * Stops a run of monthly usage whose month before holds nobody (the input starts at the run
+ * month) here, where it is known, rather than after clustering, where the churn stage would stop
+ * it in the same words. A snapshot extract trains on its own month's labelled rows: the churn
+ * stage judges those.
+ */
+function assertTrainingMonth(summary: FeatureSummary, params: RunParams, input: FeatureInput): void {
+  if (input.format === 'long' && summary.trainingRows === 0)
+    throw new DataQualityError(tooLittleHistory({ train: 0, churners: 0 }, params));
 }
 
 async function countMonthsOfHistory(conn: DuckDBConnection, params: RunParams): Promise<number> {

@@ -52,6 +52,19 @@ describe('stages from load to publish', () => {
     expect(features.trainingChurnRate).toBeLessThan(0.1);
   });
 
+  it("stops at the features, not after clustering, when the month before holds nobody (the input's first month)", async () => {
+    const first = await loadUsage(
+      store,
+      { ...run, runId: 'first-month' },
+      { month: '2025-11', input: load.params.input },
+    );
+    const stopped = computeFeatures(first.dbPath, first.params);
+    await expect(stopped).rejects.toMatchObject({ name: 'DataQualityError' });
+    await expect(stopped).rejects.toThrow(
+      'too little history to train a churn model: 0 subscribers last month, 0 of them churned and 0 stayed (need at least 500, 10 x treeMinLeaf 50, with 10 churners and 10 stayers); does the input hold the month before 2025-11?',
+    );
+  });
+
   it("grades stars from percent ranks among the month's subscribers, ties sharing a rank", async () => {
     // the SQL counts each distinct value once; this is the textbook definition, window by window
     const { mismatches, rows } = await withConnection(load.dbPath, (conn) =>

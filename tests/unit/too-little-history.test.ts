@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tooLittleHistory } from '../../activities/churn';
+import { tooLittleHistory } from '../../domain/training-history';
 
 const params = { treeMinLeaf: 50, month: '2025-12' };
 
