@@ -124,7 +124,7 @@ export function registerRuns(program: Command): void {
     .action(async (workflowId: string, options) => {
       const config = loadConfig();
       const { CancelledFailure, WorkflowFailedError } = await import('@temporalio/client');
-      const { connectClient, describeRunFailure } = await import('../../pipelines/client');
+      const { connectClient, describeRunFailure, taskQueueHasPollers } = await import('../../pipelines/client');
       const { cancelRun } = await import('../../pipelines/runs');
       const client = await connectClient(config);
       await cancelRun(client, config.store, workflowId, options.requestedBy);
@@ -139,8 +139,18 @@ export function registerRuns(program: Command): void {
               ? 'cancelled: nothing published'
               : `it ended otherwise: ${describeRunFailure(error)}`,
         );
-      // a run no worker polls for only sees the cancellation once one does; a stage whose worker is
-      // gone stops when its heartbeat timeout passes (30 s unless the run set another)
+      // a run no worker polls for only sees the cancellation once one does: said at once, not after the wait
+      const quick = await Promise.race([ended, sleep(1_000, undefined, { ref: false })]);
+      if (quick === undefined) {
+        const { taskQueue } = await client.workflow.getHandle(workflowId).describe();
+        if (!(await taskQueueHasPollers(client, taskQueue))) {
+          console.log(
+            `no worker polls task queue "${taskQueue}": the run sees the cancellation once one does ('segflow worker' starts one); the cancellation is recorded`,
+          );
+          process.exit(EXIT.ok);
+        }
+      }
+      // a stage whose worker is gone stops when its heartbeat timeout passes (30 s unless the run set another)
       const outcome = await Promise.race([
         ended,
         sleep(

@@ -75,6 +75,10 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(nowhere.out.stderr).toContain("no run no-such-run in Temporal ('segflow runs list' shows the runs)");
     const cancel = startCli(['runs', 'cancel', workflowId, '--requested-by', 'operator'], env);
     expect(await cancel.exited, cancel.out.stderr).toBe(0);
+    // said at once: it stops when a worker polls, not within the 40 s the command waits otherwise
+    expect(cancel.out.stdout).toContain(
+      `no worker polls task queue "segflow": the run sees the cancellation once one does`,
+    );
     const cancelRequested = (await readAuditLog(storeIn(home))).filter((e) => e.event === 'run.cancel-requested');
     // no worker ever ran it: its month comes from the memo it started with
     expect(cancelRequested).toMatchObject([{ actor: 'operator', run: { workflowId }, month: '2026-06' }]);
