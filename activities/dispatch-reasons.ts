@@ -216,9 +216,15 @@ async function storedReasons(
       await viewParquet(conn, `stored_reasons_${link}`, join(runDir, storedReasonsFile(link)), 'connection');
       await viewParquet(conn, `stored_rows_${link}`, join(runDir, storedRowsFile(link)), 'connection');
     }
-    const all = (view: string) => found.map((_, link) => `FROM ${view}_${link}`).join(' UNION ALL ');
-    await conn.run(`CREATE OR REPLACE TEMP VIEW stored_reasons AS ${all('stored_reasons')}`);
-    await conn.run(`CREATE OR REPLACE TEMP VIEW stored_rows AS ${all('stored_rows')}`);
+    // links stored apart can overlap (one stored again after a prune took it, beside a later one
+    // made without it): a subscriber's reasons are the same in each, and are taken once
+    const all = (view: string) =>
+      found.map((_, link) => `SELECT *, ${link} AS link FROM ${view}_${link}`).join(' UNION ALL ');
+    await conn.run(
+      `CREATE OR REPLACE TEMP VIEW stored_reasons AS SELECT * EXCLUDE (link) FROM (${all('stored_reasons')})
+       QUALIFY row_number() OVER (PARTITION BY row_idx ORDER BY link) = 1`,
+    );
+    await conn.run(`CREATE OR REPLACE TEMP VIEW stored_rows AS SELECT DISTINCT row_idx FROM (${all('stored_rows')})`);
   }
   return { access, month, key, found, ...(lastKey ? { lastKey } : {}), reason };
 }
@@ -278,10 +284,11 @@ async function storeReasons(
       ];
     },
   );
-  return {
-    ...taken,
-    key,
-    reason: found.length === 0 ? lookup.reason : `${explainedHere} and stored`,
-    stored: [stored],
-  };
+  const reason =
+    found.length === 0
+      ? lookup.reason
+      : stored.stored
+        ? `${explainedHere} and stored`
+        : `${explainedHere}, not stored (${stored.error ?? 'that link was stored already'})`;
+  return { ...taken, key, reason, stored: [stored] };
 }

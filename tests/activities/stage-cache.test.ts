@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { chmod, cp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, cp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { sha256 } from '../../store/hashing';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -619,6 +619,18 @@ describe('churn ensemble reuse', () => {
     const back = await publishedExplaining('reasons-k-again', { ...params, k: 5 }, true);
     expect(back.explained).toBe(0);
     expect(outputs(back.published)).toEqual(outputs(kOnly.published));
+
+    // the first link pruned: stored again whole beside the later link, which overlaps it now;
+    // each subscriber's reasons are taken once, as a run that explains all publishes them
+    const first = cacheDir(store, REASONS_STAGE, firstKey);
+    await chmod(first, 0o755);
+    await rm(first, { recursive: true, force: true });
+    const relinked = await publishedExplaining('reasons-relinked', wider, true);
+    expect(relinked.explained).toBe(after.size);
+    const overlapping = await publishedExplaining('reasons-overlapping', wider, true);
+    expect(overlapping.explained).toBe(0);
+    expect(overlapping.published.manifest.lineage?.reused.filter((a) => a.stage === REASONS_STAGE)).toHaveLength(2);
+    expect(outputs(overlapping.published)).toEqual(outputs(computed.published));
   });
 
   it('takes a stored tree and scores whose holdout held no churner (no ROC AUC) with the bytes of a run that computes them', async () => {
