@@ -362,7 +362,9 @@ async function writeOutputs(
   const outputs = await Promise.all(
     files.map(async (file) => ({ file, ...(await hashFile(join(staging, file))), rows: rowCounts.get(file) })),
   );
-  return { outputs, report, campaigns: { measurement: campaigns, followUp }, reasons };
+  // recorded when it is not previousSnapshot, so a reproduction reads the same one
+  const unmatched = monthBefore && !previous ? { monthBefore } : {};
+  return { outputs, report, campaigns: { measurement: campaigns, followUp, ...unmatched }, reasons };
 }
 
 /**
@@ -457,13 +459,15 @@ async function writeRuleTables(conn: DuckDBConnection, params: RunParams): Promi
 interface Campaigns {
   measurement: CampaignMetrics | undefined;
   followUp: CampaignFollowUp | undefined;
+  /** The month before's snapshot they read, when not the one the segment ids were matched to. */
+  monthBefore?: SnapshotRef;
 }
 
 function buildManifest(
   run: RunRef,
   request: PublishRequest,
   outputs: OutputFile[],
-  { measurement: campaigns, followUp }: Campaigns,
+  { measurement: campaigns, followUp, monthBefore }: Campaigns,
   reasons: ReasonsMethod | null,
 ): SnapshotManifest {
   const { load, cluster, churn } = request;
@@ -532,6 +536,7 @@ function buildManifest(
         centroids: cluster.centroids,
       },
       previousSnapshot: cluster.previous,
+      ...(monthBefore ? { campaignsMonthBefore: monthBefore } : {}),
       segments: cluster.segments,
       ...(campaigns ? { campaigns } : {}),
       ...(followUp ? { campaignFollowUp: followUp } : {}),

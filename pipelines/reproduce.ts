@@ -212,16 +212,12 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
 }
 
 /**
- * The month before's snapshot the original's campaigns read, as its manifest records it: the
- * measurement it followed up, the list it measured by default, or the snapshot its segment ids were
- * matched to; undefined when it records none (publishing finds that month's latest again).
+ * The month before's snapshot the original's campaigns read, as its manifest records it: the one
+ * recorded apart (its segment ids were not matched to it), else the one they were matched to, or
+ * none (a manifest from before campaigns read an unmatched month's latest reads as it did then).
  */
-function recordedMonthBefore(manifest: SnapshotManifest): SnapshotRef | undefined {
-  const { campaignFollowUp, campaigns, previousSnapshot } = manifest.metrics;
-  if (campaignFollowUp) return campaignFollowUp.firstMeasuredIn;
-  if (campaigns?.measured && campaigns.dispatchFrom.chosenBy === 'latest')
-    return { month: campaigns.dispatchFrom.month, version: campaigns.dispatchFrom.version };
-  return previousSnapshot ?? undefined;
+function recordedMonthBefore(manifest: SnapshotManifest): SnapshotRef | null {
+  return manifest.metrics.campaignsMonthBefore ?? manifest.metrics.previousSnapshot;
 }
 
 /**

@@ -143,6 +143,11 @@ export interface SnapshotManifest {
     };
     /** Segment ids were carried over from this snapshot; migration.parquet counts the moves. */
     previousSnapshot: { month: string; version: number } | null;
+    /**
+     * The month before's snapshot whose dispatch list the campaigns read, when it is not
+     * previousSnapshot: its latest, clustered on other features (absent: previousSnapshot's, or none).
+     */
+    campaignsMonthBefore?: { month: string; version: number };
     segments: SegmentProfile[];
     /**
      * Last month's dispatch list measured against its control group (runs given a contact log

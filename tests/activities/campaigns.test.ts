@@ -339,6 +339,8 @@ describe('campaign measurement', () => {
     });
     const manifest = await readManifest(store, '2026-06', unmatched.version);
     expect(manifest.metrics.previousSnapshot).toBeNull();
+    // recorded apart, so a reproduction reads the same snapshot whatever May's latest is by then
+    expect(manifest.metrics.campaignsMonthBefore).toEqual({ month: '2026-05', version: mayOtherModel.version });
     // measured against May's latest (the analyst's rerun), as a run matched to it would be
     expect(manifest.metrics.campaigns).toMatchObject({
       measured: true,
