@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../domain/errors';
 import { RANDOM_MACROS, queryOne, readSql, runScript, setVariable, withConnection } from '../activities/duckdb';
@@ -22,26 +22,36 @@ export interface SampleSummary extends SampleOptions {
 }
 
 /** What a sample folder holds of the sample's own: a new sample replaces these, nothing else. */
-const SAMPLE_ENTRIES = ['usage', 'truth.parquet', 'sample.json', '.spill'];
+const SAMPLE_ENTRIES = ['usage', 'truth.parquet', 'sample.json', '.spill', '.generating'];
+/** Present while a sample is written: one cut short may be replaced, though it has no sample.json yet. */
+const GENERATING = '.generating';
 
 /**
- * Makes `outDir` ready for a sample: a new or empty folder, or an earlier sample's, whose own
- * entries are removed (what else it holds, such as a simulated contact log, stays). A folder
- * holding other files and no sample.json is refused: `--out ~/data` must not remove someone's data.
+ * Makes `outDir` ready for a sample: a new or empty folder, or an earlier sample's (its
+ * sample.json written by this generator, or a generation cut short), whose own entries are
+ * removed (what else it holds, such as a simulated contact log, stays). Any other folder that
+ * holds files is refused: `--out ~/data` must not remove someone's data.
  */
 async function clearSampleFolder(outDir: string): Promise<void> {
   const entries: string[] = await readdir(outDir).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [];
     throw error;
   });
-  if (entries.length > 0 && !entries.includes('sample.json'))
+  if (entries.length > 0 && !entries.includes(GENERATING) && !(await isSampleMeta(join(outDir, 'sample.json'))))
     throw new UsageError(
-      `${outDir} holds ${entries.length} file${entries.length === 1 ? '' : 's'} or folder${entries.length === 1 ? '' : 's'} and is not a generated sample (no sample.json): give a new or empty folder, which the sample is written into`,
+      `${outDir} holds ${entries.length} file${entries.length === 1 ? '' : 's'} or folder${entries.length === 1 ? '' : 's'} and is not a generated sample (no sample.json of one): give a new or empty folder, which the sample is written into`,
     );
   for (const entry of SAMPLE_ENTRIES) await rm(join(outDir, entry), { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
-  // written again at the end: a generation cut short leaves a folder the next one may replace
-  await writeFile(join(outDir, 'sample.json'), JSON.stringify({ writing: true }) + '\n');
+  await writeFile(join(outDir, GENERATING), '');
+}
+
+/** Whether `path` is the sample.json this generator writes (a file of that name alone is not enough). */
+async function isSampleMeta(path: string): Promise<boolean> {
+  const meta = await readFile(path, 'utf8')
+    .then((text) => JSON.parse(text) as Partial<SampleSummary> | null)
+    .catch(() => undefined);
+  return typeof meta?.subscribers === 'number' && typeof meta.seed === 'number' && typeof meta.firstMonth === 'string';
 }
 
 /**
@@ -102,5 +112,6 @@ export async function generateSample(options: SampleOptions): Promise<SampleSumm
     join(options.outDir, 'sample.json'),
     JSON.stringify({ ...summary, seconds: undefined }, null, 2) + '\n',
   );
+  await rm(join(options.outDir, GENERATING), { force: true });
   return summary;
 }
