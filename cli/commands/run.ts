@@ -52,7 +52,8 @@ export async function followUpEndsNote(
 ): Promise<string | undefined> {
   if (experiment || params.contacts !== undefined) return undefined;
   const { month } = params;
-  const version = await latestVersion(store, month);
+  // a latest.json that cannot be read is for audit verify to name, not a reason to refuse the run
+  const version = await latestVersion(store, month).catch(() => undefined);
   if (version === undefined) return undefined;
   const measured = await readManifest(store, month, version).then(
     (manifest) => manifest.metrics.campaigns,

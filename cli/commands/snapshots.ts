@@ -230,7 +230,10 @@ export function registerSnapshots(program: Command): void {
                   ]
                 : []),
               ...(!r.identical && r.codeThen !== r.codeNow ? [otherCodeNote(r)] : []),
-              ...(!r.identical && r.codeThen === r.codeNow && r.reused.length ? [reusedNote(r.reused)] : []),
+              // only where the recomputation itself differs: an edited published file or manifest is not the cache's
+              ...(r.codeThen === r.codeNow && r.reused.length && r.files.some((f) => f.actual !== f.expected)
+                ? [reusedNote(r.reused)]
+                : []),
               table(
                 r.files.map((f) => ({
                   file: f.file,

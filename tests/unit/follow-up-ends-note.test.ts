@@ -36,6 +36,12 @@ describe("a rerun that would end next month's follow-up", () => {
     expect(await followUpEndsNote(storeIn(await tempDir()), { month: '2026-06' }, false)).toBeUndefined();
   });
 
+  it('is not noted, and the run not refused, when latest.json cannot be read', async () => {
+    const { store } = await storeWithLatest(true);
+    await writeFile(join(monthDir(store, '2026-06'), 'latest.json'), '{"month": "2026-06", "vers');
+    expect(await followUpEndsNote(store, { month: '2026-06' }, false)).toBeUndefined();
+  });
+
   it('is not noted when the latest measured nothing: there is nothing to follow up', async () => {
     const { store } = await storeWithLatest(false);
     expect(await followUpEndsNote(store, { month: '2026-06' }, false)).toBeUndefined();
