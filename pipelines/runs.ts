@@ -6,6 +6,7 @@ import type { temporal } from '@temporalio/proto';
 import { readAuditLog, type AuditEntry } from '../store/audit-log';
 import type { RunRef, StoreConfig } from '../store/layout';
 import type { SegflowConfig } from '../worker/config';
+import type { MonthlySegmentationMemo } from '../workflows/monthly-segmentation';
 
 export interface RunListing {
   workflowId: string;
@@ -89,13 +90,16 @@ export async function listRuns(
     runs.map(async (entries) => {
       const first = entries[0];
       const published = entries.find((e) => e.event === 'run.published');
-      const status = await temporalStatus(client, first.run.workflowId, first.run.runId);
+      const { status, startedAt, requestedBy } = await temporalView(client, first.run.workflowId, first.run.runId);
+      // a worker writes run.requested when it takes the run: before one does (a queued run, or one
+      // cancelled first) Temporal's start and the memo it started with say when and who
+      const requested = entries.find((e) => e.event === 'run.requested');
       return {
         workflowId: first.run.workflowId,
         runId: first.run.runId,
         month: entries.find((entry) => entry.month)?.month ?? first.month,
-        requestedBy: first.actor,
-        requestedAt: first.at,
+        requestedBy: requested?.actor ?? requestedBy ?? first.actor,
+        requestedAt: requested?.at ?? startedAt ?? first.at,
         outcome: `${outcomeOf(entries, status)}${isExperiment(entries) ? ' (experiment)' : ''}`,
         version: published ? Number((published.details as { version: number }).version) : null,
         temporalStatus: status,
@@ -104,12 +108,23 @@ export async function listRuns(
   );
 }
 
-async function temporalStatus(client: Client | undefined, workflowId: string, runId: string): Promise<string> {
-  if (!client) return 'unknown (Temporal unreachable)';
+/** What Temporal says of a run: its status, and when and by whom it was started (its memo), while it has it. */
+async function temporalView(
+  client: Client | undefined,
+  workflowId: string,
+  runId: string,
+): Promise<{ status: string; startedAt?: string; requestedBy?: string }> {
+  if (!client) return { status: 'unknown (Temporal unreachable)' };
   try {
-    return (await client.workflow.getHandle(workflowId, runId).describe()).status.name;
+    const described = await client.workflow.getHandle(workflowId, runId).describe();
+    const memo = described.memo as Partial<MonthlySegmentationMemo> | undefined;
+    return {
+      status: described.status.name,
+      startedAt: described.startTime.toISOString(),
+      ...(typeof memo?.requestedBy === 'string' ? { requestedBy: memo.requestedBy } : {}),
+    };
   } catch {
-    return 'gone (past retention)';
+    return { status: 'gone (past retention)' };
   }
 }
 

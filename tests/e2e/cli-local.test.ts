@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -79,7 +80,15 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(cancel.out.stdout).toContain(
       `no worker polls task queue "segflow": the run sees the cancellation once one does`,
     );
+    // no worker wrote its run.requested: runs list takes who and when from Temporal, not from the cancel
+    const listed = startCli(['runs', 'list', '--json'], env);
+    expect(await listed.exited, listed.out.stderr).toBe(0);
+    const row = (
+      JSON.parse(listed.out.stdout) as { workflowId: string; requestedBy: string; requestedAt: string }[]
+    ).find((r) => r.workflowId === workflowId);
+    expect(row?.requestedBy).toBe(userInfo().username);
     const cancelRequested = (await readAuditLog(storeIn(home))).filter((e) => e.event === 'run.cancel-requested');
+    expect(Date.parse(row?.requestedAt ?? '')).toBeLessThan(Date.parse(cancelRequested[0]?.at ?? ''));
     // no worker ever ran it: its month comes from the memo it started with
     expect(cancelRequested).toMatchObject([{ actor: 'operator', run: { workflowId }, month: '2026-06' }]);
     const unknown = startCli(['runs', 'cancel', 'no-such-run'], env);
