@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { auditLogPath, type StoreConfig } from '../store/layout';
 import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import {
+  AuditLogLineError,
   auditEntries,
   entryHash,
   GENESIS_HASH,
@@ -47,6 +48,20 @@ export async function recordAudit(
   }
 }
 
+/**
+ * The log's entries, to append after: a line that is no entry waits for a person to repair the
+ * log (audit verify names it), so a run stops at once instead of retrying the write.
+ */
+function entriesToAppendTo(text: string, path: string): AuditEntry[] {
+  try {
+    return auditEntries(text);
+  } catch (error) {
+    if (error instanceof AuditLogLineError)
+      throw new SnapshotStoreError(`cannot append to the audit log ${path}: ${error.message}`);
+    throw error;
+  }
+}
+
 async function appendEntry(
   path: string,
   key: string,
@@ -56,7 +71,7 @@ async function appendEntry(
 ): Promise<AuditEntry> {
   return withFileLock(`${path}.lock`, async () => {
     const text = await readAuditText(store);
-    const entries = auditEntries(text);
+    const entries = entriesToAppendTo(text, path);
     await endLastLine(path, text, entries);
     const already = entries.find((entry) => entry.key === key);
     if (already) return already;

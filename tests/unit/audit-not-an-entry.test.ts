@@ -1,3 +1,5 @@
+import { recordAudit } from '../../activities/audit';
+import { NON_RETRYABLE_ERROR_TYPES } from '../../domain/errors';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -72,6 +74,25 @@ describe('an audit log line that is valid JSON but not an entry', () => {
     });
     await writeFile(path, (await readFile(path, 'utf8')).replace('null\n', '{"seq":\n'));
     await expect(readAuditLog(store)).rejects.toThrow(new RegExp(`^${path}:2: not valid JSON`));
+  });
+
+  it('stops a run appending to the log with an error it does not retry, naming the line', async () => {
+    const store = await storeWithVersions(1);
+    const path = await withLine(store, '{}', 2);
+    const appended = recordAudit(store, {
+      event: 'run.started',
+      run: { workflowId: 'w', runId: 'r' },
+      month: '2026-06',
+      actor: 'worker',
+    });
+    // a SnapshotStoreError is among the types the workflow does not retry: the log waits for a person
+    await expect(appended).rejects.toMatchObject({
+      name: 'SnapshotStoreError',
+      message: expect.stringMatching(
+        new RegExp(`^cannot append to the audit log ${path}: .*line 2: not an audit entry`),
+      ),
+    });
+    expect(NON_RETRYABLE_ERROR_TYPES).toContain('SnapshotStoreError');
   });
 
   it('on the command line: verify fails with the finding (valid --json), head and runs list refuse naming the line', async () => {
