@@ -12,6 +12,7 @@ import {
   readManifest,
   listRetiredVersions,
   runMayBePublishing,
+  RUN_OWN_EVENTS,
 } from './snapshots';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
 import { keyIdOf, MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
@@ -51,19 +52,6 @@ export interface VerifyOptions {
   /** A head kept outside the store (`audit head`): that entry must still be in the chain, unchanged. */
   expectHead?: AuditHead;
 }
-
-/**
- * The events a run writes itself, up to its publishing: an operator's entries about it
- * (run.cancel-requested, a retirement or promotion of its snapshot) say nothing of whether it is
- * still going.
- */
-const RUN_OWN_EVENTS = new Set([
-  'run.requested',
-  'run.started',
-  'stage.finished',
-  'stage.reused',
-  'stage.attempt-failed',
-]);
 
 interface Recorded {
   seq: number;

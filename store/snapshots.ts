@@ -63,7 +63,22 @@ interface MonthLog {
   finishedRuns: Set<string>;
   /** Workflows the log has a run.requested of: only a run of one can be publishing (by workflow id: a reset workflow's run id is new). */
   requestedWorkflows: Set<string>;
+  /** When each workflow last wrote to the log itself (RUN_OWN_EVENTS), in ms. */
+  lastWrote: Map<string, number>;
 }
+
+/**
+ * The events a run writes itself, up to its publishing: an operator's entries about it
+ * (run.cancel-requested, a retirement or promotion of its snapshot) say nothing of whether it is
+ * still going. A run that stopped writing longer ago than the grace is not publishing now.
+ */
+export const RUN_OWN_EVENTS = new Set([
+  'run.requested',
+  'run.started',
+  'stage.finished',
+  'stage.reused',
+  'stage.attempt-failed',
+]);
 
 /**
  * Whether the run a snapshot's manifest names may still be publishing it: a run of a workflow the
@@ -99,9 +114,10 @@ async function readMonthLog(store: StoreConfig, month: string): Promise<MonthLog
 
 /** The audit log's entries the store's commands read, every month's (read once for a listing). */
 export interface StoreLog {
-  months: Map<string, Omit<MonthLog, 'finishedRuns' | 'requestedWorkflows'>>;
+  months: Map<string, Omit<MonthLog, 'finishedRuns' | 'requestedWorkflows' | 'lastWrote'>>;
   finishedRuns: Set<string>;
   requestedWorkflows: Set<string>;
+  lastWrote: Map<string, number>;
 }
 
 function monthLogOf(log: StoreLog, month: string): MonthLog {
@@ -109,6 +125,7 @@ function monthLogOf(log: StoreLog, month: string): MonthLog {
     ...(log.months.get(month) ?? { published: new Set(), promotions: [] }),
     finishedRuns: log.finishedRuns,
     requestedWorkflows: log.requestedWorkflows,
+    lastWrote: log.lastWrote,
   };
 }
 
@@ -126,14 +143,28 @@ async function readStoreLog(store: StoreConfig): Promise<StoreLog> {
       `cannot read the audit log ${path} (${error.code ?? error.message}): the snapshot numbers and promotions it records are unknown, so no snapshot is published, promoted or retired until it can be read`,
     );
   });
-  const log: StoreLog = { months: new Map(), finishedRuns: new Set(), requestedWorkflows: new Set() };
+  const log: StoreLog = {
+    months: new Map(),
+    finishedRuns: new Set(),
+    requestedWorkflows: new Set(),
+    lastWrote: new Map(),
+  };
   for (const line of text.split('\n')) {
-    if (!/"(run\.requested|run\.published|run\.failed|run\.cancelled|snapshot\.promoted)"/.test(line)) continue;
+    if (
+      !/"(run\.requested|run\.started|run\.published|run\.failed|run\.cancelled|snapshot\.promoted|stage\.(finished|reused|attempt-failed))"/.test(
+        line,
+      )
+    )
+      continue;
     let entry: AuditEntry;
     try {
       entry = JSON.parse(line) as AuditEntry;
     } catch {
       continue;
+    }
+    if (RUN_OWN_EVENTS.has(entry.event) && entry.run?.workflowId) {
+      const at = Date.parse(entry.at);
+      if (at > (log.lastWrote.get(entry.run.workflowId) ?? 0)) log.lastWrote.set(entry.run.workflowId, at);
     }
     if (FINAL_EVENTS.has(entry.event)) log.finishedRuns.add(entry.run.runId);
     if (entry.event === 'run.requested') log.requestedWorkflows.add(entry.run.workflowId);
@@ -286,9 +317,12 @@ async function versionsBeingPublished(
     if (log.published.has(version)) continue;
     const manifest = await readManifest(store, month, version).catch(() => undefined);
     if (!manifest || !runMayBePublishing(manifest.run, log)) continue;
-    // stamped by the worker, whose clock may run ahead of this one's: a publish time ahead counts too
-    const age = Math.abs(Date.now() - Date.parse(manifest.snapshot.publishedAt));
-    if (age < PUBLISHING_GRACE_MS && !(await runEnded?.(manifest.run))) publishing.push(version);
+    // the grace runs from the run's own last log entry (the manifest, which whoever made the folder
+    // writes, can only cut it short); stamped by the worker, whose clock may run ahead of this one's
+    const within = (at: number) => Math.abs(Date.now() - at) < PUBLISHING_GRACE_MS;
+    const lastWrote = log.lastWrote.get(manifest.run.workflowId) ?? Number.NaN;
+    if (within(lastWrote) && within(Date.parse(manifest.snapshot.publishedAt)) && !(await runEnded?.(manifest.run)))
+      publishing.push(version);
   }
   return publishing;
 }

@@ -607,6 +607,21 @@ describe('audit verify: promotions over time', () => {
     await expect(promoteSnapshot(ahead, { month: MONTH, version: 1 }, { reason: 'x', actor: 'ops' })).rejects.toThrow(
       /is being published/,
     );
+    // a folder made for a run that stopped writing to the log hours ago blocks nothing, whatever
+    // publish time its manifest gives
+    const stale = await storeWithVersions(2);
+    await publishFake(stale, 3, undefined, 'run-3', { publishedAt: new Date().toISOString() });
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString();
+    const staleLines = (await readFile(auditLogPath(stale), 'utf8')).trimEnd().split('\n').slice(0, -1);
+    await writeFile(
+      auditLogPath(stale),
+      staleLines
+        .map((line) => (line.includes('"run-3"') ? line.replace(/"at":"[^"]+"/, `"at":"${hoursAgo}"`) : line))
+        .join('\n') + '\n',
+    );
+    expect(staleLines.some((line) => line.includes(hoursAgo))).toBe(false);
+    expect((await readFile(auditLogPath(stale), 'utf8')).includes(hoursAgo)).toBe(true);
+    await promote(stale, 1, 'rollback');
     // once it is recorded, both go ahead
     await writeFile(auditLogPath(store), lines.join('\n') + '\n');
     await promote(store, 1, 'rollback');
