@@ -147,7 +147,10 @@ export async function ensureDevServer(options: {
   for (let start = 1; ; start++) {
     const log = openSync(logPath, 'a');
     const logStart = statSync(logPath).size;
-    child = spawn(cli, args, { stdio: ['ignore', log, log] });
+    // its own process group: a terminal's Ctrl-C reaches this command alone, which stops its worker
+    // and then the server, in that order (in the group, the server died first and the worker
+    // retried its calls against it for seconds)
+    child = spawn(cli, args, { stdio: ['ignore', log, log], detached: true });
     closeSync(log);
     const outcome = await untilUp(child, address, deadline);
     if (outcome === 'up') break;

@@ -198,6 +198,10 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     stopped.ctrlC();
     expect(await stopped.exited).toBe(130);
     expect(stopped.out.stderr).toContain(`'segflow runs cancel ${workflowId}' stops it`);
+    // the group's Ctrl-C reaches the command, not its server: the worker stops before the server,
+    // so it does not retry its calls against a server gone first, and the command stops the server
+    expect(stopped.out.stderr + stopped.out.stdout).not.toMatch(/retried \d+ times|tcp connect error/);
+    expect(await isServerUp(env.TEMPORAL_ADDRESS)).toBe(false);
   });
 
   it('demo --keep-running stops cleanly on Ctrl-C, after printing the whole progress', async () => {
