@@ -5,6 +5,7 @@ import { UsageError } from '../domain/errors';
 import type { temporal } from '@temporalio/proto';
 import { readAuditLog, type AuditEntry } from '../store/audit-log';
 import type { RunRef, StoreConfig } from '../store/layout';
+import { FINAL_EVENTS, RUN_OWN_EVENTS } from '../store/snapshots';
 import type { SegflowConfig } from '../worker/config';
 import type { MonthlySegmentationMemo } from '../workflows/monthly-segmentation';
 
@@ -147,17 +148,8 @@ export async function namespaceRetention(client: Client): Promise<{ ms: number; 
   return { ms: DEV_SERVER_RETENTION_MS, read: false };
 }
 
-/** Events a monthly run writes about itself (an operator's entries name its run too, a schedule's its schedule). */
-const RUN_WRITTEN = new Set([
-  'run.requested',
-  'run.started',
-  'stage.finished',
-  'stage.reused',
-  'stage.attempt-failed',
-  'run.published',
-  'run.failed',
-  'run.cancelled',
-]);
+/** Events a monthly run writes about itself, its end included (an operator's entries name its run too, a schedule's its schedule). */
+const RUN_WRITTEN = new Set([...RUN_OWN_EVENTS, ...FINAL_EVENTS]);
 
 /** The log's monthly runs, each with its last entry of its own, oldest first. */
 export function logRuns(entries: AuditEntry[]): { run: RunRef; lastAt: string }[] {

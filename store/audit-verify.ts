@@ -4,15 +4,15 @@ import type { KeyObject } from 'node:crypto';
 import { formatHead, GENESIS_HASH, hashMatches, parseAuditLine, type AuditEntry, type AuditHead } from './audit-log';
 import { hashFile } from './hashing';
 import {
-  FINAL_EVENTS,
+  emptyRunsLog,
   LatestEligibility,
   listMonths,
   listVersions,
+  noteRunEntry,
   PUBLISHING_GRACE_MS,
+  publishingNow,
   readManifest,
   listRetiredVersions,
-  runMayBePublishing,
-  RUN_OWN_EVENTS,
 } from './snapshots';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
 import { keyIdOf, MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
@@ -123,22 +123,10 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   const published = new Map([...publishedAs].map(([ref, records]) => [ref, records.at(-1)!]));
   const latestByLog = replayLatest(entries);
   // a run moves its snapshot into place, then records run.published: in between, it is publishing
-  const runs = {
-    finishedRuns: new Set(entries.filter((e) => FINAL_EVENTS.has(e.event)).map((e) => e.run.runId)),
-    requestedWorkflows: new Set(entries.filter((e) => e.event === 'run.requested').map((e) => e.run.workflowId)),
-  };
-  /** When each workflow last wrote to the log itself (by workflow id, as a reset carries on under it). */
-  const lastWrote = new Map<string, number>();
-  for (const entry of entries)
-    if (RUN_OWN_EVENTS.has(entry.event))
-      lastWrote.set(entry.run.workflowId, Math.max(lastWrote.get(entry.run.workflowId) ?? 0, Date.parse(entry.at)));
-  // the grace runs from the run's own last entry, not from the manifest's publish time, which
-  // whoever made the folder writes: a run that stopped writing an hour ago is not publishing now
-  const unfinished = (run: RunRef) => {
-    const age = Date.now() - (lastWrote.get(run.workflowId) ?? Number.NaN);
-    // stamped by the worker, whose clock may run ahead of this one's
-    return runMayBePublishing(run, runs) && Math.abs(age) < PUBLISHING_GRACE_MS;
-  };
+  const runs = emptyRunsLog();
+  for (const entry of entries) noteRunEntry(runs, entry);
+  // the grace runs from the run's own last entry: a run that stopped writing an hour ago is not publishing now
+  const unfinished = (run: RunRef) => publishingNow(run, runs);
   const publishing: string[] = [];
 
   let snapshots = 0;

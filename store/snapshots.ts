@@ -53,18 +53,36 @@ export async function listRetiredVersions(store: StoreConfig, month: string): Pr
     .sort((a, b) => a - b);
 }
 
-/** The audit log's entries of the month (and the runs' final events), as the store's own commands read them. */
-interface MonthLog {
-  /** Versions recorded as published. */
-  published: Set<number>;
-  /** Promotions in log order: the version, and the latest before it. */
-  promotions: { version: number; previous: number | null }[];
+/** What the audit log says of its runs that tells whether one may still be publishing (runMayBePublishing, publishingNow). */
+export interface RunsLog {
   /** Runs that recorded run.published, run.failed or run.cancelled: they write nothing more. */
   finishedRuns: Set<string>;
   /** Workflows the log has a run.requested of: only a run of one can be publishing (by workflow id: a reset workflow's run id is new). */
   requestedWorkflows: Set<string>;
   /** When each workflow last wrote to the log itself (RUN_OWN_EVENTS), in ms. */
   lastWrote: Map<string, number>;
+}
+
+export function emptyRunsLog(): RunsLog {
+  return { finishedRuns: new Set(), requestedWorkflows: new Set(), lastWrote: new Map() };
+}
+
+/** Takes one entry's part into `runs`: its run's end, its request, or its latest own write. */
+export function noteRunEntry(runs: RunsLog, entry: AuditEntry): void {
+  if (RUN_OWN_EVENTS.has(entry.event) && entry.run?.workflowId) {
+    const at = Date.parse(entry.at);
+    if (at > (runs.lastWrote.get(entry.run.workflowId) ?? 0)) runs.lastWrote.set(entry.run.workflowId, at);
+  }
+  if (FINAL_EVENTS.has(entry.event)) runs.finishedRuns.add(entry.run.runId);
+  if (entry.event === 'run.requested') runs.requestedWorkflows.add(entry.run.workflowId);
+}
+
+/** The audit log's entries of the month (and the runs' final events), as the store's own commands read them. */
+interface MonthLog extends RunsLog {
+  /** Versions recorded as published. */
+  published: Set<number>;
+  /** Promotions in log order: the version, and the latest before it. */
+  promotions: { version: number; previous: number | null }[];
 }
 
 /**
@@ -93,6 +111,17 @@ export function runMayBePublishing(
   return run.runId !== '' && log.requestedWorkflows.has(run.workflowId) && !log.finishedRuns.has(run.runId);
 }
 
+/**
+ * runMayBePublishing, and its run wrote to the log itself within the grace: the grace runs from
+ * the log's own times, not from a manifest's publish time, which whoever made the folder writes
+ * (each caller may still cut it short by that). Stamped by the worker, whose clock may run ahead
+ * of this one's: an entry ahead counts too.
+ */
+export function publishingNow(run: RunRef, runs: RunsLog, now = Date.now()): boolean {
+  const lastWrote = runs.lastWrote.get(run.workflowId) ?? Number.NaN;
+  return runMayBePublishing(run, runs) && Math.abs(now - lastWrote) < PUBLISHING_GRACE_MS;
+}
+
 /** Events after which a run writes nothing more to the store. */
 export const FINAL_EVENTS = new Set(['run.published', 'run.failed', 'run.cancelled']);
 
@@ -112,12 +141,14 @@ async function readMonthLog(store: StoreConfig, month: string): Promise<MonthLog
   return monthLogOf(await readStoreLog(store), month);
 }
 
+/** The lines readStoreLog parses: those naming an event it reads (the others are skipped unparsed). */
+const STORE_LOG_EVENTS = new RegExp(
+  `"(${[...RUN_OWN_EVENTS, ...FINAL_EVENTS, 'snapshot.promoted'].map((event) => event.replace('.', '\\.')).join('|')})"`,
+);
+
 /** The audit log's entries the store's commands read, every month's (read once for a listing). */
-export interface StoreLog {
-  months: Map<string, Omit<MonthLog, 'finishedRuns' | 'requestedWorkflows' | 'lastWrote'>>;
-  finishedRuns: Set<string>;
-  requestedWorkflows: Set<string>;
-  lastWrote: Map<string, number>;
+export interface StoreLog extends RunsLog {
+  months: Map<string, Omit<MonthLog, keyof RunsLog>>;
 }
 
 function monthLogOf(log: StoreLog, month: string): MonthLog {
@@ -143,31 +174,16 @@ async function readStoreLog(store: StoreConfig): Promise<StoreLog> {
       `cannot read the audit log ${path} (${error.code ?? error.message}): the snapshot numbers and promotions it records are unknown, so no snapshot is published, promoted or retired until it can be read`,
     );
   });
-  const log: StoreLog = {
-    months: new Map(),
-    finishedRuns: new Set(),
-    requestedWorkflows: new Set(),
-    lastWrote: new Map(),
-  };
+  const log: StoreLog = { months: new Map(), ...emptyRunsLog() };
   for (const line of text.split('\n')) {
-    if (
-      !/"(run\.requested|run\.started|run\.published|run\.failed|run\.cancelled|snapshot\.promoted|stage\.(finished|reused|attempt-failed))"/.test(
-        line,
-      )
-    )
-      continue;
+    if (!STORE_LOG_EVENTS.test(line)) continue;
     let entry: AuditEntry;
     try {
       entry = JSON.parse(line) as AuditEntry;
     } catch {
       continue;
     }
-    if (RUN_OWN_EVENTS.has(entry.event) && entry.run?.workflowId) {
-      const at = Date.parse(entry.at);
-      if (at > (log.lastWrote.get(entry.run.workflowId) ?? 0)) log.lastWrote.set(entry.run.workflowId, at);
-    }
-    if (FINAL_EVENTS.has(entry.event)) log.finishedRuns.add(entry.run.runId);
-    if (entry.event === 'run.requested') log.requestedWorkflows.add(entry.run.workflowId);
+    noteRunEntry(log, entry);
     const details = (entry.details ?? {}) as { version?: unknown; previous?: unknown };
     const version = Number(details.version);
     if (!Number.isInteger(version)) continue;
@@ -316,12 +332,10 @@ async function versionsBeingPublished(
   for (const version of await listVersions(store, month)) {
     if (log.published.has(version)) continue;
     const manifest = await readManifest(store, month, version).catch(() => undefined);
-    if (!manifest || !runMayBePublishing(manifest.run, log)) continue;
-    // the grace runs from the run's own last log entry (the manifest, which whoever made the folder
-    // writes, can only cut it short); stamped by the worker, whose clock may run ahead of this one's
-    const within = (at: number) => Math.abs(Date.now() - at) < PUBLISHING_GRACE_MS;
-    const lastWrote = log.lastWrote.get(manifest.run.workflowId) ?? Number.NaN;
-    if (within(lastWrote) && within(Date.parse(manifest.snapshot.publishedAt)) && !(await runEnded?.(manifest.run)))
+    if (!manifest) continue;
+    // the manifest can only cut the grace short; a publish time ahead (the worker's clock) counts too
+    const age = Math.abs(Date.now() - Date.parse(manifest.snapshot.publishedAt));
+    if (publishingNow(manifest.run, log) && age < PUBLISHING_GRACE_MS && !(await runEnded?.(manifest.run)))
       publishing.push(version);
   }
   return publishing;
