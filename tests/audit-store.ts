@@ -1,10 +1,13 @@
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { recordAudit } from '../activities/audit';
 import { sha256 } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import { signManifest, signerOf, type Signer } from '../store/signing';
+import { REPO_ROOT } from '../worker/config';
 import { storeIn, tempDir } from './helpers';
 
 /** Stores for audit tests: published snapshots as publishSnapshot leaves them, without running the pipeline. */
@@ -63,4 +66,24 @@ export async function storeWithVersions(count: number, signer?: Signer): Promise
   const store = storeIn(await tempDir());
   for (let version = 1; version <= count; version++) await publishFake(store, version, signer);
   return store;
+}
+
+/** The CLI run on `store`, with Temporal unreachable (a port nothing listens on): exit code, stdout and stderr. */
+export function segflowOnStore(store: StoreConfig) {
+  return (...args: string[]) =>
+    promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, {
+      env: {
+        ...process.env,
+        SEGFLOW_STORE: store.storeDir,
+        SEGFLOW_WORK: store.workDir,
+        TEMPORAL_ADDRESS: '127.0.0.1:1',
+      },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => ({
+        code: error.code,
+        stdout: error.stdout,
+        stderr: error.stderr,
+      }),
+    );
 }

@@ -1,30 +1,16 @@
-import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../worker/config';
-import { AUDIT_MONTH, keyPair, storeWithVersions } from '../audit-store';
+import { AUDIT_MONTH, keyPair, segflowOnStore, storeWithVersions } from '../audit-store';
 import { versionDir, type StoreConfig } from '../../store/layout';
 
 /** `segflow audit verify | head` and `snapshots retire` as an auditor runs them: output and exit codes (0 OK, 1 findings, 2 usage). */
 function segflowIn(store: StoreConfig) {
-  return (...args: string[]) =>
-    promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, {
-      // a port nothing listens on: Temporal is unreachable
-      env: {
-        ...process.env,
-        SEGFLOW_STORE: store.storeDir,
-        SEGFLOW_WORK: store.workDir,
-        TEMPORAL_ADDRESS: '127.0.0.1:1',
-      },
-    }).then(
-      ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => ({
-        code: error.code,
-        output: error.stdout + error.stderr,
-      }),
-    );
+  const segflow = segflowOnStore(store);
+  return async (...args: string[]) => {
+    const { code, stdout, stderr } = await segflow(...args);
+    return { code, output: stdout + stderr };
+  };
 }
 
 describe('segflow audit on the command line', () => {

@@ -1,15 +1,11 @@
 import { recordAudit } from '../../activities/audit';
 import { NON_RETRYABLE_ERROR_TYPES } from '../../domain/errors';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { AuditLogLineError, readAuditLog } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import { auditLogPath, type StoreConfig } from '../../store/layout';
-import { REPO_ROOT } from '../../worker/config';
-import { storeWithVersions } from '../audit-store';
+import { segflowOnStore, storeWithVersions } from '../audit-store';
 
 /** Lines that are valid JSON but no entry: a reader took `{}` for one and failed far from its line. */
 const NOT_ENTRIES = ['{}', 'null', '[]', '42', '"text"', '{"seq":4,"run":null}'];
@@ -21,25 +17,6 @@ async function withLine(store: StoreConfig, line: string, at: number): Promise<s
   lines.splice(at - 1, 0, line);
   await writeFile(path, lines.join('\n') + '\n');
   return path;
-}
-
-function segflowIn(store: StoreConfig) {
-  return (...args: string[]) =>
-    promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, {
-      env: {
-        ...process.env,
-        SEGFLOW_STORE: store.storeDir,
-        SEGFLOW_WORK: store.workDir,
-        TEMPORAL_ADDRESS: '127.0.0.1:1',
-      },
-    }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => ({
-        code: error.code,
-        stdout: error.stdout,
-        stderr: error.stderr,
-      }),
-    );
 }
 
 describe('an audit log line that is valid JSON but not an entry', () => {
@@ -98,7 +75,7 @@ describe('an audit log line that is valid JSON but not an entry', () => {
   it('on the command line: verify fails with the finding (valid --json), head and runs list refuse naming the line', async () => {
     const store = await storeWithVersions(2);
     const path = await withLine(store, '{}', 7);
-    const segflow = segflowIn(store);
+    const segflow = segflowOnStore(store);
 
     const verify = await segflow('audit', 'verify', '--no-temporal');
     expect(verify.code).toBe(1);
