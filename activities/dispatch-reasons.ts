@@ -269,10 +269,10 @@ async function storeReasons(
     async (staging) => {
       await linkOrCopy(join(runDir, reasonsFile), join(staging, DISPATCH_REASONS_FILE));
       await setVariable(conn, 'explained_rows_path', join(staging, EXPLAINED_ROWS_FILE));
-      await conn.run(`COPY (${newRows} ORDER BY row_idx) TO (getvariable('explained_rows_path')) (FORMAT parquet)`);
-      const { rows: explained } = await queryOne<{ rows: number }>(
+      // COPY says how many rows it wrote (as writeSnapshotTable reads it): no second pass to count them
+      const { Count: explained } = await queryOne<{ Count: number }>(
         conn,
-        `SELECT count(*)::INTEGER AS rows FROM (${newRows})`,
+        `COPY (${newRows} ORDER BY row_idx) TO (getvariable('explained_rows_path')) (FORMAT parquet)`,
       );
       const { rows: reasonRows } = await queryOne<{ rows: number }>(
         conn,
