@@ -1,7 +1,9 @@
 /**
  * The stage cache's artifacts, whatever the stage: cache/<stage>/<key>/ holds an artifact.json
  * and files, read-only, each with its sha256. Looked up only while every file matches its hash;
- * written aside and renamed into place. The stages' own keys and contents are in their modules
+ * written aside and renamed into place. A worker with a signing key signs artifact.json (in
+ * artifact.sig) and takes only artifacts signed with its key: a hash check catches a damaged file,
+ * not someone who rewrote a file and its recorded hash, whose work a signed snapshot would carry. The stages' own keys and contents are in their modules
  * (stage-cache.ts, window-cache.ts, usage-months.ts, ensemble-cache.ts, segments-cache.ts).
  */
 import { randomUUID } from 'node:crypto';
@@ -12,17 +14,34 @@ import { assertCodeUnchanged } from './code-identity';
 import { checkpoint } from './context';
 import { hashFile } from '../store/hashing';
 import { cacheDir, cacheStageDir, type StoreConfig } from '../store/layout';
+import { ARTIFACT_SIGNATURE_FILE, checkFileSignature, signFileInto, type Signer } from '../store/signing';
 import { readArtifact, removeArtifactDir, STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
 import type { ReusedArtifact, StoredStages } from '../store/artifacts';
 
 /**
- * The artifact in `dir` after checking every file against its hash, or why it cannot be used:
- * there is none, or a file is damaged (then the run computes again and stores over it).
+ * The artifact in `dir` after checking every file against its hash (and, for a worker with a
+ * signing key, artifact.json against its signature), or why it cannot be used: there is none, it
+ * is not signed with the worker's key, or a file is damaged (then the run computes again and
+ * stores over it).
  */
-export async function verifiedArtifact(dir: string): Promise<{ artifact: StageArtifact } | { missing: string }> {
+export async function verifiedArtifact(
+  dir: string,
+  signer?: Signer,
+): Promise<{ artifact: StageArtifact; signedBy?: string } | { missing: string }> {
   const artifact = await readArtifact(dir);
   if (!artifact) return { missing: 'no stored output for this key' };
   await checkpoint({ stage: 'reuse: checking stored output' });
+  if (signer) {
+    const signature = await checkFileSignature(signer, join(dir, 'artifact.json'), join(dir, ARTIFACT_SIGNATURE_FILE));
+    if (signature.status === 'missing')
+      return {
+        missing: `stored output is not signed (stored by a worker without SEGFLOW_SIGNING_KEY, or before segflow signed the stage cache), and this worker takes only what its key ${signer.keyId} signed: computing again`,
+      };
+    if (signature.status === 'invalid')
+      return {
+        missing: `stored output's signature does not verify with this worker's key ${signer.keyId} (signed by key ${signature.keyId}, or artifact.json rewritten after signing): computing again`,
+      };
+  }
   for (const file of artifact.files) {
     const actual = await hashFile(join(dir, file.file)).catch(() => undefined);
     if (actual?.sha256 !== file.sha256)
@@ -31,11 +50,11 @@ export async function verifiedArtifact(dir: string): Promise<{ artifact: StageAr
   // last use, for `segflow cache prune --older-than`
   const now = new Date();
   await utimes(dir, now, now).catch(() => undefined);
-  return { artifact };
+  return { artifact, ...(signer ? { signedBy: signer.keyId } : {}) };
 }
 
-/** How the manifest names a stored artifact a run used instead of running `stages`. */
-export function reusedArtifact(artifact: StageArtifact, stages: string[]): ReusedArtifact {
+/** How the manifest names a stored artifact a run used instead of running `stages` (`signedBy`: the key its signature was checked with). */
+export function reusedArtifact(artifact: StageArtifact, stages: string[], signedBy?: string): ReusedArtifact {
   return {
     stage: artifact.stage,
     stages,
@@ -43,6 +62,7 @@ export function reusedArtifact(artifact: StageArtifact, stages: string[]): Reuse
     files: artifact.files,
     producedBy: artifact.producedBy,
     producedAt: artifact.createdAt,
+    ...(signedBy ? { signedBy } : {}),
   };
 }
 
@@ -63,9 +83,9 @@ export async function lookUpArtifact(
 ): Promise<{ dir: string; artifact: ReusedArtifact } | { missing: string }> {
   if (!allowed) return { missing: REUSE_TURNED_OFF };
   const dir = cacheDir(store, stage, key);
-  const found = await verifiedArtifact(dir);
+  const found = await verifiedArtifact(dir, store.signer);
   if ('missing' in found) return found;
-  return { dir, artifact: reusedArtifact(found.artifact, stages) };
+  return { dir, artifact: reusedArtifact(found.artifact, stages, found.signedBy) };
 }
 
 /**
@@ -98,7 +118,8 @@ async function writeArtifactDir(
   writeFiles: (staging: string) => Promise<StageArtifact['files']>,
 ): Promise<StoredStages> {
   const target = cacheDir(store, about.stage, about.key);
-  const existing = await verifiedArtifact(target);
+  // one this worker would not take (unsigned, another key's) makes way for a signed one
+  const existing = await verifiedArtifact(target, store.signer);
   if ('artifact' in existing)
     return { stored: false, path: target, bytes: existing.artifact.files.reduce((sum, f) => sum + f.bytes, 0) };
   const staging = join(cacheStageDir(store, about.stage), `.staging-${randomUUID()}`);
@@ -113,9 +134,13 @@ async function writeArtifactDir(
       ...extra,
     };
     await writeFile(join(staging, 'artifact.json'), JSON.stringify(artifact, null, 2) + '\n');
-    for (const name of ['artifact.json', ...files.map((f) => f.file)]) await chmod(join(staging, name), 0o444);
+    const signed = store.signer ? [ARTIFACT_SIGNATURE_FILE] : [];
+    if (store.signer)
+      await signFileInto(store.signer, join(staging, 'artifact.json'), join(staging, ARTIFACT_SIGNATURE_FILE));
+    for (const name of ['artifact.json', ...signed, ...files.map((f) => f.file)])
+      await chmod(join(staging, name), 0o444);
     await chmod(staging, 0o555);
-    // a damaged artifact under the key (it failed its hash check) makes way for this one
+    // a damaged artifact under the key (it failed its hash or signature check) makes way for this one
     if (await stat(target).catch(() => undefined)) await removeArtifactDir(target);
     try {
       await rename(staging, target);

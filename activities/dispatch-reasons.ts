@@ -21,6 +21,7 @@ import type { ReusedArtifact, StageCacheAccess, StageCacheUse } from '../store/a
 import { linkOrCopy } from '../store/files';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import { STAGE_CACHE_FORMAT } from '../store/stage-cache';
+import type { Signer } from '../store/signing';
 import { lookUpArtifact, storeArtifact } from './artifact-store';
 import { pinCodeHash } from './code-identity';
 import { scoringCodeHash } from './ensemble-cache';
@@ -102,8 +103,13 @@ const BLOCK = 4_096;
  * the publishing views (features, segments, scores, churn_reasons, action_settings,
  * operation_grid) and the macros of publish/tables/00_macros.sql.
  */
-export async function explainDispatchList(conn: DuckDBConnection, runDir: string): Promise<ReasonsMethod> {
-  const explainer = await readExplainer(runDir);
+export async function explainDispatchList(
+  conn: DuckDBConnection,
+  runDir: string,
+  /** The publishing worker's signing key (StoreConfig.signer): the stored reasons it takes and stores are signed with it. */
+  signer?: Signer,
+): Promise<ReasonsMethod> {
+  const explainer = await readExplainer(runDir, signer);
   // a churn stage of a version before exact reasons (a worker upgraded mid-run) left none
   if (!explainer) return pathOnly('scored before exact reasons were built');
   const { model, expressions, variables, meta, reasons } = explainer;

@@ -51,15 +51,20 @@ export type StageFunctions = typeof STAGE_FUNCTIONS;
 const KEEPALIVE_MS = 5_000;
 
 export interface ActivityOptions {
-  /** SEGFLOW_SIGNING_KEY, loaded: signs every audit entry and manifest this worker writes. Never leaves the worker. */
+  /**
+   * SEGFLOW_SIGNING_KEY, loaded: signs every audit entry, manifest and stage-cache artifact this
+   * worker writes, and only artifacts it signed are reused. Never leaves the worker.
+   */
   signer?: Signer;
 }
 
 export function createActivities(
-  store: StoreConfig,
+  storeConfig: StoreConfig,
   stages: StageFunctions = STAGE_FUNCTIONS,
   { signer }: ActivityOptions = {},
 ) {
+  // the stage cache signs and checks with the worker's key (activities/artifact-store.ts)
+  const store: StoreConfig = signer ? { ...storeConfig, signer } : storeConfig;
   /** The workflow run of the activity being executed. */
   function currentRun(): RunRef {
     const { workflowId, runId } = Context.current().info.workflowExecution ?? {

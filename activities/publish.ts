@@ -254,7 +254,7 @@ async function writeOutputs(
     await runScript(conn, await readSql(import.meta.url, './publish/tables/00_macros.sql'));
     if (request.churn.ensemble) {
       await checkpoint({ stage: 'publish: dispatch list reasons' });
-      reasons = await explainDispatchList(conn, dirname(request.load.dbPath));
+      reasons = await explainDispatchList(conn, dirname(request.load.dbPath), store.signer);
     }
     for (const output of TABLE_OUTPUTS) {
       await checkpoint({ stage: `publish: ${output.file}` });

@@ -68,7 +68,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   const key = stageKey(plan);
   if (!allowed) return { key, reused: null, reason: REUSE_TURNED_OFF };
   const dir = cacheDir(store, LOAD_FEATURES_STAGE, key);
-  const found = await verifiedArtifact(dir);
+  const found = await verifiedArtifact(dir, store.signer);
   if ('missing' in found) return { key, reused: null, reason: found.missing };
   const { artifact } = found;
   if (!artifact.load || !artifact.features) return { key, reused: null, reason: 'no stored output for this key' };
@@ -107,7 +107,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
     reused: {
       load,
       features,
-      artifact: reusedArtifact(artifact, ['load', 'features']),
+      artifact: reusedArtifact(artifact, ['load', 'features'], found.signedBy),
     },
     reason: 'inputs, mapping, feature parameters and stage code unchanged',
   };

@@ -13,6 +13,7 @@ import { appendRows, queryOne, viewParquet } from './duckdb';
 import type { BoostedModel } from './ml/boosted-model';
 import type { FeatureMeta } from './ml/feature-matrix';
 import type { StageCacheAccess } from '../store/artifacts';
+import type { Signer } from '../store/signing';
 import { fileExists } from '../store/files';
 
 /** The churn stage's tables publishing reads: one Parquet file each. */
@@ -61,15 +62,29 @@ export interface ExplainerCache {
 
 const EXPLAINER_FILE = 'churn-ensemble-explainer.json';
 
-/** Written by the churn stage beside the run's database whenever the ensemble scores; publishing reads it (dispatch-reasons.ts). */
+/**
+ * Written by the churn stage beside the run's database whenever the ensemble scores; publishing
+ * reads it (dispatch-reasons.ts). Without the worker's signing key: a key never leaves the worker.
+ */
 export async function writeExplainer(runDir: string, explainer: EnsembleExplainer): Promise<void> {
-  await writeFile(join(runDir, EXPLAINER_FILE), JSON.stringify(explainer));
+  await writeFile(
+    join(runDir, EXPLAINER_FILE),
+    JSON.stringify(explainer, (name, value: unknown) => (name === 'signer' ? undefined : value)),
+  );
 }
 
-/** The churn stage's explainer, or null when it left none (a stage of an older version). */
-export async function readExplainer(runDir: string): Promise<EnsembleExplainer | null> {
+/**
+ * The churn stage's explainer, or null when it left none (a stage of an older version); its stage
+ * cache with the signing key of the worker reading it (StoreConfig.signer), which may publish
+ * where another worker scored.
+ */
+export async function readExplainer(runDir: string, signer?: Signer): Promise<EnsembleExplainer | null> {
   try {
-    return JSON.parse(await readFile(join(runDir, EXPLAINER_FILE), 'utf8')) as EnsembleExplainer;
+    const explainer = JSON.parse(await readFile(join(runDir, EXPLAINER_FILE), 'utf8')) as EnsembleExplainer;
+    const { cache } = explainer;
+    return cache && signer
+      ? { ...explainer, cache: { ...cache, access: { ...cache.access, store: { ...cache.access.store, signer } } } }
+      : explainer;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;

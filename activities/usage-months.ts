@@ -184,7 +184,7 @@ async function findStoredMonths(
   const found: { stored: StoredUsageMonth; artifact: ReusedArtifact }[] = [];
   for (const [month, key] of keys) {
     const dir = cacheDir(store, USAGE_MONTH_STAGE, key);
-    const verified = await verifiedArtifact(dir);
+    const verified = await verifiedArtifact(dir, store.signer);
     if ('missing' in verified || !verified.artifact.load) continue;
     const { load } = verified.artifact;
     found.push({
@@ -196,7 +196,7 @@ async function findStoredMonths(
         rowsQuarantined: load.rowsQuarantined,
         quarantineByReason: load.quarantineByReason,
       },
-      artifact: reusedArtifact(verified.artifact, [`load ${month}`]),
+      artifact: reusedArtifact(verified.artifact, [`load ${month}`], verified.signedBy),
     });
   }
   return found;

@@ -11,6 +11,8 @@ export interface ReusedArtifact {
   /** The run that computed it, and when. */
   producedBy: RunRef;
   producedAt: string;
+  /** The key whose signature over its artifact.json the run checked (a worker with SEGFLOW_SIGNING_KEY takes only those). */
+  signedBy?: string;
 }
 
 /** What storing an artifact came to (activities/artifact-store.ts storeArtifact). */

@@ -1,6 +1,7 @@
 import { dirname, join, resolve, sep } from 'node:path';
 import { isMonth } from '../domain/month';
 import { SnapshotStoreError } from '../domain/errors';
+import type { Signer } from './signing';
 
 /**
  * Where segflow keeps things. The store holds what outlives a run (snapshots, audit log); the
@@ -13,6 +14,11 @@ export interface StoreConfig {
   workDir: string;
   /** When set, run inputs must lie inside this folder (SEGFLOW_DATA_ROOT). */
   dataRoot?: string;
+  /**
+   * The worker's signing key (SEGFLOW_SIGNING_KEY): it signs the stage outputs it stores, and a run
+   * takes only stored outputs signed with it (activities/artifact-store.ts). Never leaves the worker.
+   */
+  signer?: Signer;
 }
 
 /** Identifies one workflow execution; every idempotent side effect is keyed by it. */

@@ -14,6 +14,9 @@ import { sha256 } from './hashing';
 /** Beside manifest.json in every snapshot published with a signing key: base64 Ed25519 over its bytes. */
 export const MANIFEST_SIGNATURE_FILE = 'manifest.sig';
 
+/** Beside artifact.json in every stage-cache artifact stored with a signing key (activities/artifact-store.ts). */
+export const ARTIFACT_SIGNATURE_FILE = 'artifact.sig';
+
 /** A private key and the short fingerprint of its public half, recorded beside each signature. */
 export interface Signer {
   privateKey: KeyObject;
@@ -74,7 +77,31 @@ export function verifyText(publicKey: KeyObject, text: string | Buffer, signatur
 
 /** Signs `dir`/manifest.json into `dir`/manifest.sig. */
 export async function signManifest(signer: Signer, dir: string): Promise<void> {
-  const manifest = await readFile(join(dir, 'manifest.json'));
-  const signature = sign(null, manifest, signer.privateKey).toString('base64');
-  await writeFile(join(dir, MANIFEST_SIGNATURE_FILE), `${signer.keyId} ${signature}\n`);
+  await signFileInto(signer, join(dir, 'manifest.json'), join(dir, MANIFEST_SIGNATURE_FILE));
+}
+
+/** Writes `signatureFile`: `<keyId> <base64 Ed25519 signature of the bytes of file>`. */
+export async function signFileInto(signer: Signer, file: string, signatureFile: string): Promise<void> {
+  const signature = sign(null, await readFile(file), signer.privateKey).toString('base64');
+  await writeFile(signatureFile, `${signer.keyId} ${signature}\n`);
+}
+
+/**
+ * Whether `signatureFile` (as signFileInto writes it) holds a signature of `file` by `signer`'s
+ * key: `valid`, `missing` (no such file), or `invalid` with the key id it names (another key's, or
+ * the file rewritten after signing).
+ */
+export async function checkFileSignature(
+  signer: Signer,
+  file: string,
+  signatureFile: string,
+): Promise<{ status: 'valid' | 'missing' } | { status: 'invalid'; keyId: string }> {
+  const text = await readFile(signatureFile, 'utf8').catch(() => undefined);
+  if (text === undefined) return { status: 'missing' };
+  const [keyId = '', value = ''] = text.trim().split(' ');
+  const bytes = await readFile(file).catch(() => undefined);
+  const publicKey = createPublicKey(signer.privateKey);
+  return keyId === signer.keyId && bytes && value && verifyText(publicKey, bytes, value)
+    ? { status: 'valid' }
+    : { status: 'invalid', keyId: keyId || '?' };
 }

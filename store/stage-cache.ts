@@ -1,15 +1,17 @@
 import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheStageDir, type RunRef, type StoreConfig } from './layout';
+import { ARTIFACT_SIGNATURE_FILE } from './signing';
 import { listMonths, listVersions, readManifest } from './snapshots';
 
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
  * load-features stage: the run database; churn-ensemble: the trained ensemble; churn-scores:
- * the scores and reasons it wrote; churn-tree: the readable tree; segments: the clustering's segments file and summary;
- * dispatch-reasons: the dispatch list's exact reasons) and
- * artifact.json (their hashes, the run that produced them). The activities that store and reuse
- * artifacts are in activities/stage-cache.ts, ensemble-cache.ts and segments-cache.ts.
+ * the scores and reasons it wrote; churn-tree: the readable tree; segments: the clustering's
+ * segments file and summary; dispatch-reasons: the dispatch list's exact reasons) and
+ * artifact.json (their hashes, the run that produced them), signed in artifact.sig by a worker
+ * with a signing key. The activities that store and reuse artifacts are in
+ * activities/artifact-store.ts and the stages' cache modules.
  */
 
 /** Bumped when the artifact's content or meaning changes: old keys then simply stop matching. */
@@ -77,6 +79,8 @@ export interface CachedArtifact {
   usedBy: string[];
   /** The hash of the code that stored it; absent in artifacts stored before segflow recorded it. */
   code?: string;
+  /** The id of the key that signed it (the storing worker's SEGFLOW_SIGNING_KEY), as its artifact.sig names it: not checked here. */
+  signedBy?: string;
 }
 
 /**
@@ -125,6 +129,9 @@ export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
   for (const stage of stages.sort()) {
     for (const { key, path, artifact } of await storedArtifacts(store, stage)) {
       const info = await stat(path);
+      const signedBy = (await readFile(join(path, ARTIFACT_SIGNATURE_FILE), 'utf8').catch(() => ''))
+        .trim()
+        .split(' ')[0];
       listed.push({
         stage,
         key,
@@ -136,6 +143,7 @@ export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
         producedBy: artifact.producedBy,
         usedBy: usedBy.get(key) ?? [],
         ...(artifact.code ? { code: artifact.code } : {}),
+        ...(signedBy ? { signedBy } : {}),
       });
     }
   }

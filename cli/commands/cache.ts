@@ -51,6 +51,7 @@ const rows = (artifacts: (CachedArtifact & { codeIs: CodeStatus })[]) =>
     month: a.month,
     size: megabytes(a.bytes),
     code: a.codeIs === 'unknown' ? '?' : a.codeIs,
+    signedBy: a.signedBy ?? '-',
     lastUsed: `${a.lastUsedAt.slice(0, 19).replace('T', ' ')} UTC`,
     producedBy: a.producedBy.workflowId,
     usedBy: a.usedBy.join(' ') || '-',

@@ -43,6 +43,8 @@ import { REPO_ROOT } from '../../worker/config';
 import { parseDuration, parseSize } from '../../cli/commands/cache';
 import { reusedNote } from '../../cli/commands/snapshots';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
+import { keyPair } from '../audit-store';
+import { lookUpArtifact } from '../../activities/artifact-store';
 import { reachableModules } from '../import-graph';
 import type { SampleSummary } from '../../data/generate';
 import { FEATURE_MONTH_STAGE, featureMonthKey } from '../../activities/window-cache';
@@ -746,12 +748,11 @@ describe('churn ensemble reuse', () => {
     expect(outputs(again)).toEqual(outputs(cold));
   });
 
-  it('takes stored scores rewritten with their recorded hashes, and reproduce recomputes and names the stored work', async () => {
-    const scoredKey = cold.manifest.lineage?.churnKeys?.[1] ?? '';
+  /** Someone who can write the store halves every stored score and records the new file's hash; returns the undo. */
+  async function halveStoredScores(scoredKey: string): Promise<() => Promise<void>> {
     const dir = cacheDir(store, SCORES_STAGE, scoredKey);
     const scores = join(dir, 'scores.parquet');
     const [originalScores, originalArtifact] = [await readFile(scores), await readFile(join(dir, 'artifact.json'))];
-    // someone who can write the store halves every score and records the new file's hash
     const forged = join(await tempDir(), 'scores.parquet');
     await withConnection(':memory:', (conn) =>
       conn.run(
@@ -767,6 +768,15 @@ describe('churn ensemble reuse', () => {
       Object.assign(file, { sha256: sha256(bytes), bytes: bytes.length });
       return Buffer.from(JSON.stringify(artifact, null, 2) + '\n');
     });
+    return async () => {
+      await damage(SCORES_STAGE, scoredKey, 'scores.parquet', () => originalScores);
+      await damage(SCORES_STAGE, scoredKey, 'artifact.json', () => originalArtifact);
+    };
+  }
+
+  it('takes stored scores rewritten with their recorded hashes, and reproduce recomputes and names the stored work', async () => {
+    const scoredKey = cold.manifest.lineage?.churnKeys?.[1] ?? '';
+    const restore = await halveStoredScores(scoredKey);
     try {
       const taken = await runPipeline(store, 'forged-scores', { ...params, k: 5 }, withCache(true));
       expect(reusedStages(taken)).toContain(SCORES_STAGE);
@@ -780,9 +790,56 @@ describe('churn ensemble reuse', () => {
         'A stored artifact altered after it was stored gives such differences',
       );
     } finally {
-      await damage(SCORES_STAGE, scoredKey, 'scores.parquet', () => originalScores);
-      await damage(SCORES_STAGE, scoredKey, 'artifact.json', () => originalArtifact);
+      await restore();
     }
+  }, 300_000);
+
+  it("with a signing key, signs what it stores and takes only what its key signed: not unsigned work, nor another key's, nor scores rewritten with their hashes", async () => {
+    const { signer } = keyPair();
+    const signed: StoreConfig = { ...store, signer };
+    // everything stored so far was stored without a key: computed again, and stored signed in its place
+    const first = await runPipeline(signed, 'signed-1', params, withCache(true));
+    expect(reusedStages(first)).toEqual([]);
+    expect(first.reason).toMatch(/^stored output is not signed .* computing again$/);
+    expect(outputs(first)).toEqual(outputs(cold));
+    const storedSigned = (await listCache(store)).filter((a) => a.producedBy.runId === 'signed-1');
+    expect(storedSigned.map((a) => a.stage).sort()).toEqual([...TREE_AND_ENSEMBLE_REUSED].sort());
+    for (const artifact of storedSigned) expect(artifact.signedBy).toBe(signer.keyId);
+    // the stage cache as the churn stage hands it to publishing, in a file: without the key
+    const explainer = await readFile(
+      join(runDir(store, { workflowId: 'cache-test', runId: 'signed-1' }), 'churn-ensemble-explainer.json'),
+      'utf8',
+    );
+    expect(explainer).toContain(store.storeDir);
+    expect(explainer).not.toContain('signer');
+
+    const second = await runPipeline(signed, 'signed-2', params, withCache(true));
+    expect(reusedStages(second)).toEqual(TREE_AND_ENSEMBLE_REUSED);
+    expect(second.manifest.lineage?.reused.map((a) => a.signedBy)).toEqual(
+      second.manifest.lineage?.reused.map(() => signer.keyId),
+    );
+    expect(outputs(second)).toEqual(outputs(cold));
+    // a worker without a key takes signed work as it took unsigned work
+    const scoredKey = second.manifest.lineage?.churnKeys?.[1] ?? '';
+    expect(await lookUpArtifact(store, SCORES_STAGE, scoredKey, true, ['churn'])).toHaveProperty('artifact');
+
+    const restore = await halveStoredScores(scoredKey);
+    try {
+      expect(await lookUpArtifact(signed, SCORES_STAGE, scoredKey, true, ['churn'])).toEqual({
+        missing: `stored output's signature does not verify with this worker's key ${signer.keyId} (signed by key ${signer.keyId}, or artifact.json rewritten after signing): computing again`,
+      });
+      const forged = await runPipeline(signed, 'signed-forged', params, withCache(true));
+      expect(reusedStages(forged)).not.toContain(SCORES_STAGE);
+      expect(outputs(forged)).toEqual(outputs(cold));
+    } finally {
+      await restore();
+    }
+
+    const otherKey = keyPair().signer;
+    const other = await runPipeline({ ...store, signer: otherKey }, 'other-key', params, withCache(true));
+    expect(reusedStages(other)).toEqual([]);
+    expect(other.reason).toContain(`signed by key ${signer.keyId}`);
+    expect(outputs(other)).toEqual(outputs(cold));
   }, 300_000);
 });
 
@@ -957,6 +1014,8 @@ describe('stage code hash', () => {
       'store/hashing.ts',
       'store/files.ts',
       'store/stage-cache.ts',
+      // signs and checks stored artifacts
+      'store/signing.ts',
       // the names of the run's copies of the labels file and the mapping
       'activities/run-copies.ts',
     ]);
