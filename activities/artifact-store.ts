@@ -6,7 +6,7 @@
  * not someone who rewrote a file and its recorded hash, whose work a signed snapshot would carry. The stages' own keys and contents are in their modules
  * (stage-cache.ts, window-cache.ts, usage-months.ts, ensemble-cache.ts, segments-cache.ts).
  */
-import { randomUUID } from 'node:crypto';
+import { createPublicKey, randomUUID } from 'node:crypto';
 import { chmod, mkdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isStoreWriteFailure } from '../domain/errors';
@@ -32,7 +32,11 @@ export async function verifiedArtifact(
   if (!artifact) return { missing: 'no stored output for this key' };
   await checkpoint({ stage: 'reuse: checking stored output' });
   if (signer) {
-    const signature = await checkFileSignature(signer, join(dir, 'artifact.json'), join(dir, ARTIFACT_SIGNATURE_FILE));
+    const signature = await checkFileSignature(
+      createPublicKey(signer.privateKey),
+      join(dir, 'artifact.json'),
+      join(dir, ARTIFACT_SIGNATURE_FILE),
+    );
     if (signature.status === 'missing')
       return {
         missing: `stored output is not signed (stored by a worker without SEGFLOW_SIGNING_KEY, or before segflow signed the stage cache), and this worker takes only what its key ${signer.keyId} signed: computing again`,

@@ -15,7 +15,7 @@ import {
   listRetiredVersions,
 } from './snapshots';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
-import { keyIdOf, MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
+import { ARTIFACT_SIGNATURE_FILE, checkFileSignature, keyIdOf, MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 import { storedArtifacts } from './stage-cache';
 
 export interface AuditProblem {
@@ -210,7 +210,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       if (checked.publishing) publishing.push(ref);
     }
   }
-  if (entries.length > 0) await checkCacheRuns(store, entries, problems);
+  if (entries.length > 0) await checkCache(store, entries, publicKey, problems);
   return {
     ok: problems.length === 0,
     entries: entries.length,
@@ -232,14 +232,33 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
  * (run.requested) is written before its first stage: an artifact of a run the log does not record
  * was stored by a run whose entries are now cut from the log (from its tail, which takes whatever
  * that run published with it where the chain alone cannot tell; or from its head, the rest
- * re-chained and renumbered), or copied in from another store.
+ * re-chained and renumbered), or copied in from another store. With the public key, a signed
+ * artifact whose signature does not verify is a finding too: a worker with the key computes it
+ * again (activities/artifact-store.ts), but someone rewrote it, or another key signed it.
  */
-async function checkCacheRuns(store: StoreConfig, entries: AuditEntry[], problems: AuditProblem[]): Promise<void> {
+async function checkCache(
+  store: StoreConfig,
+  entries: AuditEntry[],
+  publicKey: KeyObject | undefined,
+  problems: AuditProblem[],
+): Promise<void> {
   // by workflow id too: a run reset in Temporal goes on under a new run id without a new run.requested
   const recorded = new Set(entries.flatMap((entry) => [entry.run.runId, entry.run.workflowId]));
   const last = entries[entries.length - 1];
   for (const stage of (await readdir(join(store.storeDir, 'cache')).catch(() => [] as string[])).sort()) {
-    for (const { key, artifact } of await storedArtifacts(store, stage)) {
+    for (const { key, path, artifact } of await storedArtifacts(store, stage)) {
+      if (publicKey) {
+        const signed = await checkFileSignature(
+          publicKey,
+          join(path, 'artifact.json'),
+          join(path, ARTIFACT_SIGNATURE_FILE),
+        );
+        if (signed.status === 'invalid')
+          problems.push({
+            where: `cache/${stage}/${key}/${ARTIFACT_SIGNATURE_FILE}`,
+            problem: `stored stage output's signature does not verify with the given public key (signed by key ${signed.keyId}, or artifact.json rewritten after signing): workers with the key compute it again; 'segflow cache prune' removes it`,
+          });
+      }
       const run = artifact.producedBy;
       if (!run?.runId || recorded.has(run.runId) || recorded.has(run.workflowId)) continue;
       // stored before the last entry, its run's entries may have been the log's first ones (the

@@ -87,12 +87,12 @@ export async function signFileInto(signer: Signer, file: string, signatureFile: 
 }
 
 /**
- * Whether `signatureFile` (as signFileInto writes it) holds a signature of `file` by `signer`'s
- * key: `valid`, `missing` (no such file), or `invalid` with the key id it names (another key's, or
- * the file rewritten after signing).
+ * Whether `signatureFile` (as signFileInto writes it) holds a signature of `file` by `publicKey`'s
+ * private half: `valid`, `missing` (no such file), or `invalid` with the key id it names (another
+ * key's, or the file rewritten after signing).
  */
 export async function checkFileSignature(
-  signer: Signer,
+  publicKey: KeyObject,
   file: string,
   signatureFile: string,
 ): Promise<{ status: 'valid' | 'missing' } | { status: 'invalid'; keyId: string }> {
@@ -100,8 +100,7 @@ export async function checkFileSignature(
   if (text === undefined) return { status: 'missing' };
   const [keyId = '', value = ''] = text.trim().split(' ');
   const bytes = await readFile(file).catch(() => undefined);
-  const publicKey = createPublicKey(signer.privateKey);
-  return keyId === signer.keyId && bytes && value && verifyText(publicKey, bytes, value)
+  return keyId === keyIdOf(publicKey) && bytes && value && verifyText(publicKey, bytes, value)
     ? { status: 'valid' }
     : { status: 'invalid', keyId: keyId || '?' };
 }

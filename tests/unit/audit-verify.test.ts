@@ -9,7 +9,7 @@ import { verifyAudit } from '../../store/audit-verify';
 import { STAGE_CACHE_FORMAT, type StageArtifact } from '../../store/stage-cache';
 import { sha256 } from '../../store/hashing';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig } from '../../store/layout';
-import { signText, type Signer } from '../../store/signing';
+import { ARTIFACT_SIGNATURE_FILE, signFileInto, signText, type Signer } from '../../store/signing';
 import {
   latestVersion,
   listSnapshots,
@@ -677,6 +677,44 @@ describe('audit verify: signatures', () => {
     expect(await problemsOf(store, { publicKey })).toEqual([
       `${auditLogPath(store)}:7: entry seq 7 (run.requested by x) is not signed`,
     ]);
+  });
+
+  it('a stored stage output signed and then rewritten, or signed by another key, is named; an unsigned one is not', async () => {
+    const { signer, publicKey } = keyPair();
+    const store = await storeWithVersions(2, signer);
+    const artifact = async (key: string, signWith?: Signer) => {
+      const dir = join(store.storeDir, 'cache', 'segments', key);
+      await mkdir(dir, { recursive: true });
+      const stored: StageArtifact = {
+        format: STAGE_CACHE_FORMAT,
+        stage: 'segments',
+        key,
+        createdAt: '2026-01-01T00:00:00.000Z',
+        producedBy: { workflowId: 'wf-run-1', runId: 'run-1' },
+        month: MONTH,
+        files: [],
+      };
+      await writeFile(join(dir, 'artifact.json'), JSON.stringify(stored));
+      if (signWith) await signFileInto(signWith, join(dir, 'artifact.json'), join(dir, ARTIFACT_SIGNATURE_FILE));
+      return dir;
+    };
+    await artifact('a'.repeat(64), signer);
+    await artifact('b'.repeat(64));
+    expect(await verifyAudit(store, { publicKey })).toMatchObject({ ok: true });
+    const rewritten = await artifact('c'.repeat(64), signer);
+    await writeFile(
+      join(rewritten, 'artifact.json'),
+      JSON.stringify({ ...JSON.parse(await readFile(join(rewritten, 'artifact.json'), 'utf8')), files: [] }, null, 1),
+    );
+    const other = keyPair().signer;
+    await artifact('d'.repeat(64), other);
+    const because = "workers with the key compute it again; 'segflow cache prune' removes it";
+    expect(await problemsOf(store, { publicKey })).toEqual([
+      `cache/segments/${'c'.repeat(64)}/artifact.sig: stored stage output's signature does not verify with the given public key (signed by key ${signer.keyId}, or artifact.json rewritten after signing): ${because}`,
+      `cache/segments/${'d'.repeat(64)}/artifact.sig: stored stage output's signature does not verify with the given public key (signed by key ${other.keyId}, or artifact.json rewritten after signing): ${because}`,
+    ]);
+    // without the key, signatures are not checked
+    expect(await verifyAudit(store)).toMatchObject({ ok: true });
   });
 
   it('an audit entry edited and re-signed with another key is caught by the signature', async () => {
