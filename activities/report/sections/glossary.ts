@@ -38,7 +38,7 @@ const terms = (
   ],
   [
     'high value',
-    `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says the segment spends well above the average subscriber (half a standard deviation), whatever its members' tiers.`,
+    `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says its members' typical spend is well above the typical subscriber's: the average of their log ARPU at least half a standard deviation above all subscribers' (on a log scale, so a few big spenders do not make a segment high value, and a high-value segment's ARPU, an arithmetic mean, can be below a mid-value one's), whatever its members' tiers.`,
   ],
   [
     'operation priority',
