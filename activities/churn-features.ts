@@ -112,10 +112,31 @@ export function missingShares(columns: Float64Array[]): number[] {
   });
 }
 
-/** Numeric gaps become 0 (the derived features' own convention); categorical NaN stays: it is the missing category. */
-export function fillNumericGaps(columns: Float64Array[], features: readonly FeatureMeta[]): void {
-  columns.forEach((column, f) => {
-    if (features[f].categorical) return;
-    for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) column[i] = 0;
+/**
+ * Per column, the rows (ascending) whose numeric value was missing and is filled in; empty where none.
+ * The models never see them (a filled gap is 0 to them), the reasons do: a reason on a filled
+ * value says the value was missing (churn-reasons.ts), not that it was 0.
+ */
+export type NumericGaps = Uint32Array[];
+
+const NO_GAPS = new Uint32Array(0);
+
+/**
+ * Numeric gaps become 0 (the derived features' own convention); categorical NaN stays: it is the
+ * missing category. Returns the rows filled, per column.
+ */
+export function fillNumericGaps(columns: Float64Array[], features: readonly FeatureMeta[]): NumericGaps {
+  return columns.map((column, f) => {
+    if (features[f].categorical) return NO_GAPS;
+    let missing = 0;
+    for (let i = 0; i < column.length; i++) if (Number.isNaN(column[i])) missing++;
+    if (missing === 0) return NO_GAPS;
+    const rows = new Uint32Array(missing);
+    for (let i = 0, n = 0; i < column.length; i++)
+      if (Number.isNaN(column[i])) {
+        column[i] = 0;
+        rows[n++] = i;
+      }
+    return rows;
   });
 }

@@ -9,6 +9,7 @@
  */
 import { DOUBLE, INTEGER, SMALLINT, UTINYINT, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import { describeFeature } from '../domain/feature-words';
+import type { NumericGaps } from './churn-features';
 import { writeParquetView } from './duckdb';
 import { appendColumnsTable, type ColumnSet, type NamedColumn } from './ml/columns';
 import type { FeatureMeta } from './ml/feature-matrix';
@@ -46,16 +47,19 @@ export interface ReasonTable {
 /**
  * The reason table of `reasons` (null: none, the single tree scores) on this month's columns;
  * holds no reference to the columns, which the caller may then release. The columns' rows are
- * row_idx 0, 1, ... unless `rowIdx` gives each one's.
+ * row_idx 0, 1, ... unless `rowIdx` gives each one's. `gaps` are the rows whose numeric values
+ * were missing before fillNumericGaps made them 0: a reason there has no value (NULL in
+ * `churn_reasons`) and reads "<feature> missing", as a missing category reads "<feature>: missing".
  */
 export function reasonTable(
   reasons: RowReasons | null,
   current: ColumnSet,
   meta: readonly FeatureMeta[],
   rowIdx?: Int32Array,
+  gaps?: NumericGaps,
 ): ReasonTable {
   const { k } = reasons ?? NO_REASONS;
-  const rows = reasonRows(reasons ?? NO_REASONS, current, rowIdx);
+  const rows = reasonRows(reasons ?? NO_REASONS, current, rowIdx, gaps);
   const texts = reasonTexts(rows, current.names.length, (f, x) => reasonInWords(current.names[f], meta[f], x));
   return { k, rows, texts, featureNames: [...current.names] };
 }
@@ -91,8 +95,9 @@ export async function writeReasons(
     ['id', INTEGER, Int32Array.from(texts, (_, id) => id)],
     ['words', VARCHAR, texts],
   ]);
+  // a missing value (NaN: a numeric gap, a missing category) is NULL, as in the input
   const reason = (s: number) =>
-    `struct_pack(feature := f${s}.name, "value" := r.value_${s}, contribution := r.contribution_${s})`;
+    `struct_pack(feature := f${s}.name, "value" := CASE WHEN NOT isnan(r.value_${s}) THEN r.value_${s} END, contribution := r.contribution_${s})`;
   // joins, not list variables: indexing a list of 30k texts per row was ten times slower
   await writeParquetView(
     conn,
@@ -113,14 +118,27 @@ export async function writeReasons(
 const appendTable = (conn: DuckDBConnection, table: string, columns: NamedColumn[]) =>
   appendColumnsTable(conn, table, columns, 'churn: writing reasons');
 
-/** A reason in words: a categorical one reads as its category, not its code. */
+/** A reason in words: a categorical one reads as its category, not its code; a missing number as missing. */
 function reasonInWords(name: string, meta: FeatureMeta, x: number): string {
   const categories = meta.categorical ? meta.categories : undefined;
-  return categories ? `${name}: ${categories[x] ?? 'missing'}` : describeFeature(name, x);
+  if (categories) return `${name}: ${categories[x] ?? 'missing'}`;
+  return Number.isNaN(x) ? `${name} missing` : describeFeature(name, x);
 }
 
-/** The rows with reasons and their reasons' entries (text ids not yet filled in). */
-function reasonRows(reasons: RowReasons, current: ColumnSet, rowIdx?: Int32Array): ReasonRows {
+/** Whether ascending `rows` holds `row`. */
+function holds(rows: Uint32Array, row: number): boolean {
+  let low = 0;
+  let high = rows.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (rows[mid] < row) low = mid + 1;
+    else high = mid;
+  }
+  return low < rows.length && rows[low] === row;
+}
+
+/** The rows with reasons and their reasons' entries (text ids not yet filled in); a filled gap's value is NaN. */
+function reasonRows(reasons: RowReasons, current: ColumnSet, rowIdx?: Int32Array, gaps?: NumericGaps): ReasonRows {
   const { features, contributions, k } = reasons;
   let count = 0;
   for (let i = 0; i < features.length; i += k) if (features[i] >= 0) count++;
@@ -139,7 +157,8 @@ function reasonRows(reasons: RowReasons, current: ColumnSet, rowIdx?: Int32Array
       const f = features[i * k + s];
       const entry = s * count + r;
       rows.feature[entry] = f;
-      rows.value[entry] = current.columns[f][i];
+      const gap = gaps !== undefined && gaps[f].length > 0 && holds(gaps[f], i);
+      rows.value[entry] = gap ? Number.NaN : current.columns[f][i];
       rows.contribution[entry] = Math.round(contributions[i * k + s] * 1e6) / 1e6;
       rows.count[r] = s + 1;
     }

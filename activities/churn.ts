@@ -24,7 +24,7 @@ import { classifierMetrics, rocCurve } from './ml/metrics';
 import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafCounts, leafRules } from './ml/tree-rules';
-import { churnFeatureSpecs, fillNumericGaps, missingShares } from './churn-features';
+import { churnFeatureSpecs, fillNumericGaps, missingShares, type NumericGaps } from './churn-features';
 import type { ChurnSummary, EnsembleSummary, ModelEvaluation } from './churn-summary';
 import { categoryCounts, pickRows, rowNumbers, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
@@ -192,7 +192,7 @@ async function trainAndScore(
     for (const row of trainRows) trainPositives += labels[row];
 
     await checkpoint({ stage: 'churn: scoring' });
-    /** This month's rows, gap-filled as the training rows (read only where they are scored). */
+    /** This month's rows, gap-filled as the training rows (read only where they are scored), and the gaps filled. */
     const readCurrent = async () => {
       const current = await readColumns(
         conn,
@@ -200,8 +200,8 @@ async function trainAndScore(
         "FROM features WHERE purpose = 'score' ORDER BY row_idx",
         counts.score,
       );
-      fillNumericGaps(current.columns, meta);
-      return current;
+      const gaps = fillNumericGaps(current.columns, meta);
+      return { current, gaps };
     };
 
     const modelPath = join(dirname(dbPath), 'churn-model.json');
@@ -229,7 +229,7 @@ async function trainAndScore(
         cachedEnsemble,
       });
     } else {
-      const current = await readCurrent();
+      const { current } = await readCurrent();
       const scores = predictProbabilities(model, current.columns);
       releaseColumns(training, current);
       await writeReasons(conn, reasonTable(null, current, meta), scoredTableFile(dirname(dbPath), 'churn_reasons'));
@@ -337,7 +337,7 @@ async function scoreWithEnsemble(
     scoring: Omit<ScoringRows, 'features'>;
     /** The session variables the expressions read (categorical levels). */
     variables: Record<string, string[]>;
-    readCurrent: () => Promise<ColumnSet>;
+    readCurrent: () => Promise<{ current: ColumnSet; gaps: NumericGaps }>;
     meta: readonly FeatureMeta[];
     cache: StageCacheAccess | undefined;
     cachedEnsemble: EnsembleReuse | null;
@@ -386,7 +386,7 @@ async function scoreWithEnsemble(
     return { ensemble, scoredRows, riskBandCounts };
   }
 
-  const current = await input.readCurrent();
+  const { current, gaps } = await input.readCurrent();
   const { result, meanwhile: evaluation } = await threads.score(
     {
       columns: training.columns,
@@ -406,6 +406,8 @@ async function scoreWithEnsemble(
     { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
     current,
     input.meta,
+    undefined,
+    gaps,
   );
   await writeEnsembleHoldout(conn, dirname(dbPath), input.holdoutRows, result.holdoutCalibrated);
   // what is left is DuckDB's work, which needs the memory of the threads (their kernels' copies

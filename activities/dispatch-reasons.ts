@@ -139,13 +139,13 @@ export async function explainDispatchList(
     const read = await readColumns(conn, [['row_idx', 'row_idx'], ...expressions], from, computed);
     const rowIdx = Int32Array.from(read.columns[0]);
     const current = { names: read.names.slice(1), columns: read.columns.slice(1), rows: computed };
-    fillNumericGaps(current.columns, meta);
+    const gaps = fillNumericGaps(current.columns, meta);
     const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns), reasons);
     for (let done = 0; done < computed; done += BLOCK) {
       await checkpoint({ stage: 'publish: dispatch list reasons', rowsDone: done, rowsTotal: computed });
       walk.keepLargest(done, Math.min(computed, done + BLOCK));
     }
-    const table = reasonTable(walk.largest(), current, meta, rowIdx);
+    const table = reasonTable(walk.largest(), current, meta, rowIdx, gaps);
     if (taken) await writeReasons(conn, table, join(runDir, NEW_REASONS_FILE), 'new_reasons');
     else await writeReasons(conn, table, join(runDir, DISPATCH_REASONS_FILE), 'dispatch_reasons');
   }

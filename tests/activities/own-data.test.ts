@@ -183,6 +183,44 @@ print(json.dumps({"names": names, "ids": [str(i) for i in table["subscriber_id"]
     );
   }, 120_000);
 
+  it('a reason on a blank TotalCharges says it is missing, on the dispatch list (exact SHAP) and off it (path)', async () => {
+    const folder = join(dir, 'store', 'snapshots', '2026-05', 'v1');
+    const explainer = JSON.parse(
+      await readFile(join(dirname(load.dbPath), 'churn-ensemble-explainer.json'), 'utf8'),
+    ) as EnsembleExplainer;
+    const [, totalCharges] = explainer.expressions.find(([name]) => name === 'TotalCharges')!;
+    // the customers whose TotalCharges is blank in the file, as the churn stage read them
+    const blank = join(dir, 'blank-charges.parquet');
+    await withStageOutputs(load.dbPath, async (conn) => {
+      await setVariable(conn, 'target', blank);
+      await conn.run(
+        `COPY (SELECT subscriber_id FROM features WHERE purpose = 'score' AND (${totalCharges}) IS NULL)
+         TO (getvariable('target')) (FORMAT parquet)`,
+      );
+    });
+    const reasons = await withConnection(':memory:', (conn) =>
+      queryRows<{ listed: boolean; blank: boolean; value: number | null; words: string; customers: number }>(
+        conn,
+        `SELECT d.subscriber_id IS NOT NULL AS listed, b.subscriber_id IS NOT NULL AS blank,
+                r.reason."value" AS "value", r.words, count(*)::INTEGER AS customers
+         FROM (SELECT subscriber_id, unnest(churn_reasons) AS reason, unnest(reason_words) AS words
+               FROM read_parquet($subscribers)) r
+         LEFT JOIN read_parquet($dispatch) d USING (subscriber_id)
+         LEFT JOIN read_parquet($blank) b USING (subscriber_id)
+         WHERE r.reason.feature = 'TotalCharges' AND (b.subscriber_id IS NOT NULL OR r.reason."value" IS NULL
+                                                     OR r.words LIKE '%missing%' OR r.reason."value" = 0)
+         GROUP BY ALL ORDER BY ALL`,
+        { subscribers: join(folder, 'subscribers.parquet'), dispatch: join(folder, 'dispatch.parquet'), blank },
+      ),
+    );
+    // every reason on TotalCharges a blank customer has reads "missing" with no value, and only theirs do
+    // (before, they read "TotalCharges = 0", a charge none of them has)
+    expect(reasons.map(({ customers: _, ...reason }) => reason)).toEqual([
+      { listed: false, blank: true, value: null, words: 'TotalCharges missing' },
+      { listed: true, blank: true, value: null, words: 'TotalCharges missing' },
+    ]);
+  }, 120_000);
+
   it('reproduces the snapshot byte for byte from its manifest: the user features join the recomputation', async () => {
     const report = await reproduceSnapshot(storeIn(dir), { month: '2026-05', version: 1 });
     expect(report.files.filter((file) => !file.identical)).toEqual([]);
