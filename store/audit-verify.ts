@@ -13,6 +13,8 @@ import {
   publishingNow,
   readManifest,
   listRetiredVersions,
+  RUN_OWN_EVENTS,
+  type RunsLog,
 } from './snapshots';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
 import { ARTIFACT_SIGNATURE_FILE, checkFileSignature, keyIdOf, MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
@@ -43,6 +45,8 @@ export interface AuditReport {
   keyId: string | null;
   /** Snapshots whose run is still going: in place, its files checked, run.published not yet written. */
   publishing: string[];
+  /** Runs with no end in the log yet whose last own entry is within the grace: still going, or their end cut (checkRunsEnded). */
+  unended: string[];
   problems: AuditProblem[];
 }
 
@@ -128,6 +132,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   // the grace runs from the run's own last entry: a run that stopped writing an hour ago is not publishing now
   const unfinished = (run: RunRef) => publishingNow(run, runs);
   const publishing: string[] = [];
+  const unended = checkRunsEnded(entries, runs, problems);
 
   let snapshots = 0;
   let filesChecked = 0;
@@ -223,8 +228,49 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     signatures: publicKey ? 'checked' : 'not checked',
     keyId: publicKey ? keyIdOf(publicKey) : null,
     publishing,
+    unended,
     problems,
   };
+}
+
+/**
+ * Every run the log saw requested ends in it: run.published, run.failed or run.cancelled. A run
+ * whose own entries stop without one, longer ago than the publishing grace, had its last entries
+ * cut from the log's tail, with whatever it published (a deleted snapshot whose number a later run
+ * took again reads OK otherwise), or ended where segflow could not record it (terminated or timed
+ * out in Temporal, or stuck there). A later run of the same workflow (a reset, a rerun under the
+ * same id) takes its place and is judged itself.
+ */
+function checkRunsEnded(entries: AuditEntry[], runs: RunsLog, problems: AuditProblem[]): string[] {
+  /** Each run's request and last own entry, by run id, in log order. */
+  const seen = new Map<string, { run: RunRef; month: string; requested?: AuditEntry; last: AuditEntry }>();
+  for (const entry of entries) {
+    if (!RUN_OWN_EVENTS.has(entry.event) || !entry.run?.runId) continue;
+    // a later run of the workflow takes the place of its earlier ones
+    for (const [runId, other] of seen)
+      if (other.run.workflowId === entry.run.workflowId && runId !== entry.run.runId) seen.delete(runId);
+    const known = seen.get(entry.run.runId);
+    seen.set(entry.run.runId, {
+      run: entry.run,
+      month: entry.month,
+      requested: known?.requested ?? (entry.event === 'run.requested' ? entry : undefined),
+      last: entry,
+    });
+  }
+  const unended: string[] = [];
+  for (const { run, month, requested, last } of seen.values()) {
+    if (!requested || runs.finishedRuns.has(run.runId)) continue;
+    const lastEvent = last.subject ? `${last.event} ${last.subject}` : last.event;
+    if (publishingNow(run, runs)) {
+      unended.push(`run ${run.workflowId} (${run.runId}) of ${month}, last wrote ${lastEvent} at ${last.at}`);
+      continue;
+    }
+    problems.push({
+      where: `audit seq ${last.seq}`,
+      problem: `RUN WITHOUT AN END: run ${run.workflowId} (${run.runId}) of ${month}, requested at ${requested.at} (audit seq ${requested.seq}), last wrote ${lastEvent} at ${last.at} (audit seq ${last.seq}), and no run.published, run.failed or run.cancelled follows: entries after it were cut from the log (with whatever the run published), or it was terminated, timed out or is stuck in Temporal (segflow runs show ${run.workflowId})`,
+    });
+  }
+  return unended;
 }
 
 /**

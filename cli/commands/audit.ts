@@ -66,6 +66,11 @@ export function verifyText(report: AuditReport & { temporal: TemporalCheck }): s
         (ref) =>
           `${ref}: being published (its run has not recorded run.published yet): its files were checked; verify again after the run`,
       ),
+    // within the grace a run with no end may still be going: said, so an OK does not pass over it
+    ...report.unended.map(
+      (run) =>
+        `${run}: no end recorded yet (run.published, failed or cancelled): still going, or its end was cut from the log; verify again after it ends (an hour after its last entry, a run without an end is a finding)`,
+    ),
     // the key's id, as findings name a signature's: the auditor compares it with the key they hold
     report.signatures === 'checked'
       ? report.ok

@@ -68,6 +68,7 @@ function text(coverage: LogRunsInTemporal): string {
     signatures: 'not checked',
     keyId: null,
     publishing: [],
+    unended: [],
     problems: [],
   } satisfies AuditReport;
   const temporal: TemporalCheck = { runs: 1, otherStores: 0, completed: [], problems: [], coverage };

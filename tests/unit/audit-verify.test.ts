@@ -128,6 +128,51 @@ describe('audit verify: completeness', () => {
     ]);
   });
 
+  it("a run whose end was cut from the log's tail with the snapshot it published is named, also once its number is published again", async () => {
+    const store = await storeWithVersions(3);
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString();
+    await rewriteLog(store, (entry) => ({ ...entry, at: hoursAgo }));
+    // run 3's stage.finished and run.published cut, its folder removed and latest.json moved back
+    const lines = (await readFile(auditLogPath(store), 'utf8')).trimEnd().split('\n');
+    await writeFile(auditLogPath(store), lines.slice(0, -2).join('\n') + '\n');
+    await rm(versionDir(store, MONTH, 3), { recursive: true });
+    await writeFile(join(monthDir(store, MONTH), 'latest.json'), JSON.stringify({ month: MONTH, version: 2 }));
+    const runWithoutEnd = `audit seq 7: RUN WITHOUT AN END: run wf-run-3 (run-3) of ${MONTH}, requested at ${hoursAgo} (audit seq 7), last wrote run.requested at ${hoursAgo} (audit seq 7), and no run.published, run.failed or run.cancelled follows: entries after it were cut from the log (with whatever the run published), or it was terminated, timed out or is stuck in Temporal (segflow runs show wf-run-3)`;
+    expect(await problemsOf(store)).toEqual([runWithoutEnd]);
+    // the number given again to another run's snapshot
+    await publishFake(store, 3, undefined, 'run-5');
+    expect(await problemsOf(store)).toEqual([runWithoutEnd]);
+    // a later run of the same workflow (a reset) takes the cut one's place, and is judged itself
+    await recordAudit(store, {
+      event: 'run.started',
+      run: { workflowId: 'wf-run-3', runId: 'run-3-reset' },
+      month: MONTH,
+      actor: 'worker',
+    });
+    await recordAudit(store, {
+      event: 'run.failed',
+      run: { workflowId: 'wf-run-3', runId: 'run-3-reset' },
+      month: MONTH,
+      actor: 'worker',
+    });
+    expect(await problemsOf(store)).toEqual([]);
+  });
+
+  it('a run with no end whose last entry is within the grace is no finding, and the OK says so', async () => {
+    const store = await storeWithVersions(2);
+    await recordAudit(store, {
+      event: 'run.requested',
+      run: { workflowId: 'wf-going', runId: 'going' },
+      month: MONTH,
+      actor: 'ana',
+    });
+    const report = await verifyAudit(store);
+    expect(report).toMatchObject({ ok: true });
+    expect(report.unended).toEqual([
+      expect.stringMatching(/^run wf-going \(going\) of 2026-06, last wrote run\.requested at /),
+    ]);
+  });
+
   it('a snapshot folder or file replaced by a symbolic link to a copy elsewhere is named (it can change outside the store)', async () => {
     const store = await storeWithVersions(3);
     const elsewhere = join(await tempDir(), 'copy');
