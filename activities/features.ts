@@ -5,7 +5,7 @@ import { firstDay, trainingMonth } from '../domain/month';
 import { DataQualityError } from '../domain/errors';
 import { tooLittleHistory } from '../domain/training-history';
 import type { RunParams } from '../domain/params';
-import { STABILITY_WEIGHTS, STAR_GRADE_WEIGHTS } from '../domain/rules';
+import { SCORE_COMPONENTS, STABILITY_WEIGHTS, scoreSupport, type ScoreComponent } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
 import type { StepProgress } from '../domain/progress';
 import { checkpoint, withQueryProgress } from './context';
@@ -75,6 +75,34 @@ const TREND_FEATURES = [
   'mou_volatility',
 ];
 const TREND_MONTHS = 6;
+
+/**
+ * The scores' components the input cannot support, as skipped features named `<score>.<component>`
+ * (the score itself stays, rescaled over the rest), or the whole score when it has no component.
+ */
+function skippedScoreComponents(input: FeatureInput): { blanked: SkippedFeature[]; rescaled: SkippedFeature[] } {
+  const blanked: SkippedFeature[] = [];
+  const rescaled: SkippedFeature[] = [];
+  for (const score of Object.keys(SCORE_COMPONENTS) as (keyof typeof SCORE_COMPONENTS)[]) {
+    const { full } = SCORE_COMPONENTS[score];
+    const support = scoreSupport(score, input.inputColumns);
+    if (support.absent.length === 0) continue;
+    const columns = (components: ScoreComponent[]) => components.map((c) => c.column).join(', ');
+    if (support.present.length === 0) {
+      blanked.push({ feature: score, reason: `input has no ${columns(support.absent)}` });
+      continue;
+    }
+    const weight = (components: ScoreComponent[]) =>
+      Math.round((components.reduce((sum, c) => sum + c.weight, 0) / full) * 100);
+    const over = `${support.present.map((c) => c.component).join(', ')}: ${weight(support.present)} of 100 points`;
+    for (const component of support.absent)
+      rescaled.push({
+        feature: `${score}.${component.component}`,
+        reason: `input has no ${component.column}; ${score} is rescaled over the components it has (${over})`,
+      });
+  }
+  return { blanked, rescaled };
+}
 
 export interface SkippedFeature {
   feature: string;
@@ -394,9 +422,12 @@ async function combineInto(
   started: number,
 ): Promise<FeatureSummary> {
   await runFeatureSql(conn, COMBINED_SQL_DIR, 'features: combining');
-  const skippedFeatures = skippedFeaturesFor(input, monthsOfHistory);
+  const scores = skippedScoreComponents(input);
+  const blankedFeatures = [...skippedFeaturesFor(input, monthsOfHistory), ...scores.blanked];
+  // a score's absent component is no column: listed, not blanked
+  const skippedFeatures = [...blankedFeatures, ...scores.rescaled];
   // `CASE WHEN false THEN x END`: NULL of the column's own type
-  const blanked = skippedFeatures.map(
+  const blanked = blankedFeatures.map(
     ({ feature }) => `CASE WHEN false THEN f.${quoteIdent(feature)} END AS ${quoteIdent(feature)}`,
   );
   // column names are user_0, user_1, ... (UserFeature.column), never the user's own names
@@ -514,24 +545,27 @@ export async function writeFeatureSettings(
     score_month: firstDay(params.month),
     train_month: firstDay(trainMonth),
   });
-  const w = STABILITY_WEIGHTS;
-  const stars = STAR_GRADE_WEIGHTS;
+  // a component the input lacks weighs 0 and the rest are rescaled (scoreSupport)
+  const w = scoreSupport('stability_score', input.inputColumns);
+  const stars = scoreSupport('star_grade', input.inputColumns);
   await conn.run(await readSql(import.meta.url, './features/feature_settings.sql'), {
     history_months: params.historyMonths,
     use_user_labels: input.inputColumns.includes('churn_label'),
-    tenure_cap_months: w.tenureCapMonths,
-    w_tenure: w.tenure,
-    w_contract: w.activeContract,
-    w_broadband: w.broadband,
-    w_family_bundle: w.familyBundle,
-    call_circle_cap: w.callCircleCap,
-    w_call_circle: w.callCircle,
-    w_premium_number: w.premiumNumber,
-    star_spend: stars.spend,
-    star_frequency: stars.rechargeFrequency,
-    star_tenure: stars.tenure,
-    star_payment_delay: stars.paymentDelay,
-    star_complaints: stars.complaints,
+    tenure_cap_months: STABILITY_WEIGHTS.tenureCapMonths,
+    w_tenure: w.weights.tenure,
+    w_contract: w.weights.contract,
+    w_broadband: w.weights.broadband,
+    w_family_bundle: w.weights.family_bundle,
+    call_circle_cap: STABILITY_WEIGHTS.callCircleCap,
+    w_call_circle: w.weights.call_circle,
+    w_premium_number: w.weights.premium_number,
+    stability_scale: w.scale,
+    star_spend: stars.weights.spend,
+    star_frequency: stars.weights.frequency,
+    star_tenure: stars.weights.tenure,
+    star_payment_delay: stars.weights.payment_delay,
+    star_complaints: stars.weights.complaints,
+    star_scale: stars.scale,
   });
 }
 

@@ -11,6 +11,7 @@
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { join } from 'node:path';
 import { addMonths } from '../domain/month';
+import { SCORE_COMPONENTS, scoreSupport } from '../domain/rules';
 import type { ReusedArtifact, StoredStages } from '../store/artifacts';
 import { canonicalJson, hashFile, sha256 } from '../store/hashing';
 import type { RunRef, StoreConfig } from '../store/layout';
@@ -31,7 +32,10 @@ export interface FeatureMonthCache {
   store: StoreConfig;
   run: RunRef;
   allowed: boolean;
-  load: Pick<LoadSummary, 'format' | 'inputFiles' | 'rowsOutsideMonthFolder' | 'readingHash' | 'params'>;
+  load: Pick<
+    LoadSummary,
+    'format' | 'inputFiles' | 'rowsOutsideMonthFolder' | 'readingHash' | 'params' | 'inputColumns'
+  >;
 }
 
 /** What the features stage did with stored months, for the audit log and the manifest. */
@@ -69,6 +73,13 @@ export function featureMonthKey(
       return month >= first && month <= asOf;
     })
     .map((file) => ({ path: file.path, sha256: file.sha256 }));
+  const absentScoreColumns = [
+    ...new Set(
+      (Object.keys(SCORE_COMPONENTS) as (keyof typeof SCORE_COMPONENTS)[]).flatMap((score) =>
+        scoreSupport(score, load.inputColumns).absent.map((c) => c.column),
+      ),
+    ),
+  ].sort();
   const key = sha256(
     canonicalJson({
       format: STAGE_CACHE_FORMAT,
@@ -77,6 +88,9 @@ export function featureMonthKey(
       historyMonths: load.params.historyMonths,
       files,
       reading: load.readingHash,
+      // the stability score and star grade are taken over the components the whole input has
+      // columns for (domain/rules.ts SCORE_COMPONENTS), which a later month's files may add
+      ...(absentScoreColumns.length > 0 ? { absentScoreColumns } : {}),
       code,
     }),
   );

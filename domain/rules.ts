@@ -42,6 +42,70 @@ export const STAR_GRADE_WEIGHTS = {
   complaints: 0.1,
 } as const;
 
+/** A component of a score that weighs several inputs: the input column it needs and its weight. */
+export interface ScoreComponent {
+  component: string;
+  column: string;
+  weight: number;
+}
+
+/**
+ * The components of the stability score and the star grade, each with the input column it needs.
+ * A component whose column the input lacks is left out and the score is taken over the others,
+ * rescaled to the full range (0-100 points, or a grade from a weighted rank of 0-1) so that its
+ * cut-offs (STABLE_SCORE, the 5-star grade) keep their meaning; with none, the score is skipped.
+ */
+export const SCORE_COMPONENTS: Record<
+  'stability_score' | 'star_grade',
+  { full: number; components: ScoreComponent[] }
+> = {
+  stability_score: {
+    full: 100,
+    components: [
+      { component: 'tenure', column: 'tenure_months', weight: STABILITY_WEIGHTS.tenure },
+      { component: 'contract', column: 'contract_end_date', weight: STABILITY_WEIGHTS.activeContract },
+      { component: 'broadband', column: 'has_broadband', weight: STABILITY_WEIGHTS.broadband },
+      { component: 'family_bundle', column: 'has_family_bundle', weight: STABILITY_WEIGHTS.familyBundle },
+      { component: 'call_circle', column: 'call_circle', weight: STABILITY_WEIGHTS.callCircle },
+      { component: 'premium_number', column: 'premium_number', weight: STABILITY_WEIGHTS.premiumNumber },
+    ],
+  },
+  star_grade: {
+    full: 1,
+    components: [
+      { component: 'spend', column: 'spend', weight: STAR_GRADE_WEIGHTS.spend },
+      { component: 'frequency', column: 'recharge_count', weight: STAR_GRADE_WEIGHTS.rechargeFrequency },
+      { component: 'tenure', column: 'tenure_months', weight: STAR_GRADE_WEIGHTS.tenure },
+      { component: 'payment_delay', column: 'payment_delay_days', weight: STAR_GRADE_WEIGHTS.paymentDelay },
+      { component: 'complaints', column: 'complaints', weight: STAR_GRADE_WEIGHTS.complaints },
+    ],
+  },
+};
+
+/** A score's components as an input supports them: weights (0 where absent) and the factor rescaling the rest to the full range. */
+export interface ScoreSupport {
+  weights: Record<string, number>;
+  /** Exactly 1 when every component is there (the score as it always was); 0 when none is. */
+  scale: number;
+  present: ScoreComponent[];
+  absent: ScoreComponent[];
+}
+
+/** `inputColumns`: the contract columns the input has; empty for the full contract. */
+export function scoreSupport(score: keyof typeof SCORE_COMPONENTS, inputColumns: readonly string[]): ScoreSupport {
+  const { full, components } = SCORE_COMPONENTS[score];
+  const has = (column: string) => inputColumns.length === 0 || inputColumns.includes(column);
+  const present = components.filter((c) => has(c.column));
+  const absent = components.filter((c) => !has(c.column));
+  const total = present.reduce((sum, c) => sum + c.weight, 0);
+  return {
+    weights: Object.fromEntries(components.map((c) => [c.component, has(c.column) ? c.weight : 0])),
+    scale: absent.length === 0 ? 1 : total > 0 ? full / total : 0,
+    present,
+    absent,
+  };
+}
+
 /** Subscribers below this stability score count as unstable in the value x stability grid. */
 export const STABLE_SCORE = 50;
 

@@ -74,12 +74,13 @@ SELECT
   r.subscriber_id,
   r.row_idx,
   coalesce(r.revenue_share_above, 0) AS revenue_share_above,
-  -- weights from domain/rules.ts STAR_GRADE_WEIGHTS
+  -- weights from domain/rules.ts STAR_GRADE_WEIGHTS, over the components the input has: an absent
+  -- one weighs 0 and star_scale rescales the rest (feature_settings.sql; 1 when all are there)
   least(5, 1 + floor((s.star_spend * r.spend_rank
     + s.star_frequency * r.frequency_rank
     + s.star_tenure * r.tenure_rank
     + s.star_payment_delay * (1 - r.payment_delay_rank)
-    + s.star_complaints * (1 - r.complaints_rank)) * 5))::INTEGER AS star_grade
+    + s.star_complaints * (1 - r.complaints_rank)) * s.star_scale * 5))::INTEGER AS star_grade
 FROM spend_ranked r, feature_settings s
 UNION ALL
 SELECT

@@ -1,5 +1,7 @@
 -- Stability (seed 003): tenure, contract, sticky services, call circle and premium number, as
--- of the feature month, combined into a 0-100 score with the weights in domain/rules.ts.
+-- of the feature month, combined into a 0-100 score with the weights in domain/rules.ts. Over the
+-- components the input has: an absent one weighs 0 and stability_scale rescales the rest to 0-100
+-- (feature_settings.sql; 1 when all are there).
 CREATE OR REPLACE TEMP TABLE stability_features AS
 SELECT
   w.as_of,
@@ -12,13 +14,13 @@ SELECT
   w.plan,
   w.region,
   w.grid,
-  round(
+  round((
       s.w_tenure * least(w.tenure_months / s.tenure_cap_months, 1)
     + s.w_contract * (coalesce(w.contract_end_date > w.as_of, false))::INTEGER
     + s.w_broadband * coalesce(w.has_broadband, false)::INTEGER
     + s.w_family_bundle * coalesce(w.has_family_bundle, false)::INTEGER
     + s.w_call_circle * least(coalesce(w.call_circle, 0) / s.call_circle_cap, 1)
     + s.w_premium_number * coalesce(w.premium_number, false)::INTEGER
-  , 1) AS stability_score
+  ) * s.stability_scale, 1) AS stability_score
 FROM feature_window w, feature_settings s
 WHERE w.months_ago = 0;

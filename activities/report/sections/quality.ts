@@ -37,6 +37,6 @@ export async function qualitySection(data: QualityData): Promise<ReportSection> 
     title: 'Data quality',
     html: `<div class="row">${chart}</div>
     <p class="note">${rowsNote(data)}.</p>
-    ${skipped ? `<p class="note">Skipped features (the input cannot support them; left out of the models, empty in subscribers.parquet): ${skipped}.</p>` : ''}`,
+    ${skipped ? `<p class="note">Skipped features (the input cannot support them; left out of the models, empty in subscribers.parquet; a score's component, score.component, leaves that score rescaled over the components it has): ${skipped}.</p>` : ''}`,
   };
 }
