@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { firstDay, trainingMonth } from '../domain/month';
 import { DataQualityError } from '../domain/errors';
-import { tooLittleHistory } from '../domain/training-history';
+import { runMonthCutOff, tooLittleHistory } from '../domain/training-history';
 import type { RunParams } from '../domain/params';
 import { SCORE_COMPONENTS, STABILITY_WEIGHTS, scoreSupport, type ScoreComponent } from '../domain/rules';
 import { quoteIdent } from '../data/contract';
@@ -475,6 +475,24 @@ async function combineInto(
 function assertTrainingMonth(summary: FeatureSummary, params: RunParams, input: FeatureInput): void {
   if (input.format === 'long' && summary.trainingRows === 0)
     throw new DataQualityError(tooLittleHistory({ train: 0, churners: 0 }, params));
+  assertRunMonthHeld(summary, params, input.format);
+}
+
+/**
+ * Stops a run of monthly usage whose run month holds far fewer subscribers than the month before
+ * (under minRunMonthShare of them, half when left out): a delivery cut off part way, whose missing
+ * subscribers the absence-based label would call churners, before any model trains on that. A
+ * snapshot extract scores and trains on the same month. Checked again on a reused stage output
+ * (stage-cache.ts), as the share may differ from the storing run's.
+ */
+export function assertRunMonthHeld(
+  summary: Pick<FeatureSummary, 'scoringRows' | 'trainingRows'>,
+  params: RunParams,
+  format: FeatureInput['format'],
+): void {
+  if (format !== 'long') return;
+  const problem = runMonthCutOff({ score: summary.scoringRows, train: summary.trainingRows }, params);
+  if (problem) throw new DataQualityError(problem);
 }
 
 async function countMonthsOfHistory(conn: DuckDBConnection, params: RunParams): Promise<number> {

@@ -12,7 +12,7 @@ import { chmod, copyFile, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { reusedArtifact, storeArtifact, verifiedArtifact, REUSE_TURNED_OFF } from './artifact-store';
 import { queryOne, viewParquet, withConnection } from './duckdb';
-import type { FeatureSummary } from './features';
+import { assertRunMonthHeld, type FeatureSummary } from './features';
 import { assertUsable, readingHash, type LoadPlan, type LoadSummary } from './load';
 import { OUTSIDE_WINDOW } from './load-sql';
 import { checkpoint } from './context';
@@ -34,7 +34,8 @@ const DATABASE_FILE = 'run.duckdb';
  * and history window. k, tree depth, leaf size, seeds and sample sizes change only the models
  * after it, and the key-customer share and high-value threshold only the value labels that
  * publishing sets (publish/tables/01_subscribers.sql), so they share the stored output.
- * maxQuarantineShare only decides whether the run may go on: it is checked again on every reuse.
+ * maxQuarantineShare and minRunMonthShare only decide whether the run may go on: they are checked
+ * again on every reuse.
  */
 export function stageKeyInputs(plan: LoadPlan, codeHash = stageCodeHash()) {
   return {
@@ -102,6 +103,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   };
   assertUsable(load);
   const features: FeatureSummary = { ...artifact.features, seconds: (performance.now() - started) / 1000 };
+  assertRunMonthHeld(features, plan.params, load.format);
   return {
     key,
     reused: {

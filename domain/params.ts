@@ -14,6 +14,11 @@ export type ChurnModel = (typeof CHURN_MODELS)[number];
 export const DISPATCH_ORDERS = ['priority', 'revenueAtRisk'] as const;
 /** boostMaxTrainingRows when a run leaves it out (docs/churn-models.md: the measured cost of the sample at 10M). */
 export const DEFAULT_BOOST_MAX_TRAINING_ROWS = 2_000_000;
+/**
+ * minRunMonthShare when a run leaves it out: a run month with fewer subscribers than half the
+ * month before's is taken for a delivery cut off part way, not a base that shrank.
+ */
+export const DEFAULT_MIN_RUN_MONTH_SHARE = 0.5;
 /** `dispatched`: a snapshot as 'YYYY-MM/vN' (month and version of the dispatch list marketing worked from). */
 export const DISPATCHED_PATTERN = /^(\d{4}-(?:0[1-9]|1[0-2]))\/v([1-9]\d*)$/;
 
@@ -150,6 +155,15 @@ export const RunParamsSchema = z
       .default(0.05)
       .describe(
         "Stop the run when more than this share of the rows in the run's window break a rule (rows of months outside the window are quarantined, not counted).",
+      ),
+    // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
+    minRunMonthShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(
+        `Stop the run before the models train when the run month holds fewer subscribers than this share of the month before's (left out: ${DEFAULT_MIN_RUN_MONTH_SHARE}): a delivery cut off part way, whose missing subscribers the churn label would count as churners. Lower it for a base that truly shrank; 0 turns the check off.`,
       ),
     controlShare: z
       .number()

@@ -1,4 +1,5 @@
-import type { RunParams } from './params';
+import { addMonths } from './month';
+import { DEFAULT_MIN_RUN_MONTH_SHARE, type RunParams } from './params';
 
 /**
  * Why the models cannot train on last month's subscribers, and what to do: a small extract (fewer
@@ -33,5 +34,35 @@ export function tooLittleHistory(
     `too little history to train a churn model: ${counts.train} subscribers last month, ${counts.churners} of them churned ` +
     `and ${stayers} stayed (need at least ${needed}, 10 x treeMinLeaf ${params.treeMinLeaf}, with 10 churners and 10 stayers); ` +
     fixes.join('; ')
+  );
+}
+
+/** The least share of the month before's subscribers the run month must hold (minRunMonthShare). */
+export function minRunMonthShare(params: Pick<RunParams, 'minRunMonthShare'>): number {
+  return params.minRunMonthShare ?? DEFAULT_MIN_RUN_MONTH_SHARE;
+}
+
+/**
+ * Whether the run month holds far fewer subscribers than the month before (a delivery cut off part
+ * way, files still arriving), and if so what to do: scored as it is, every subscriber of the month
+ * before missing from the run month counts as a churner in the absence-based label, and every
+ * score is learnt from that.
+ */
+export function runMonthCutOff(
+  counts: { score: number; train: number },
+  params: Pick<RunParams, 'month' | 'minRunMonthShare'>,
+): string | null {
+  const least = minRunMonthShare(params);
+  if (counts.train === 0 || counts.score >= least * counts.train) return null;
+  const share = counts.score / counts.train;
+  const before = addMonths(params.month, -1);
+  const percent = (value: number) => `${Math.round(value * 1000) / 10}%`;
+  // a share the run month holds, so that the same input passes with it
+  const lower = Math.floor(share * 10) / 10;
+  return (
+    `the run month ${params.month} holds ${counts.score} subscribers, ${percent(share)} of the ${counts.train} of ${before} ` +
+    `(under minRunMonthShare ${least}): is its delivery cut off part way (files still arriving, a partial export)? ` +
+    `Scored as it is, every subscriber of ${before} missing from ${params.month} would count as a churner and the models would learn from that. ` +
+    `Rerun once the month's files are complete; for a base that truly shrank this much, --param minRunMonthShare=${lower} (0 turns the check off)`
   );
 }

@@ -207,7 +207,8 @@ describe('labels of subscribers whose run-month rows were all quarantined', () =
         `INSERT INTO quarantine VALUES ('/in/usage_month=2026-07/part_0.parquet', 3, 'B', NULL, 'month: not a valid date')`,
       );
     });
-    const parsed = parseRunParams({ month: '2026-07', input: '.' });
+    // three subscribers, one of them gone: not a delivery cut off part way (minRunMonthShare)
+    const parsed = parseRunParams({ month: '2026-07', input: '.', minRunMonthShare: 0 });
     await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
     const labels = await withConnection(dbPath, (conn) =>
       queryRows<{ subscriber_id: string; churned: boolean | null }>(

@@ -1,0 +1,145 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { withConnection } from '../../activities/duckdb';
+import { combineFeatures, computeFeatures, computePartitionFeatures } from '../../activities/features';
+import { combineLoad, loadPartition, loadUsage, planLoad } from '../../activities/load';
+import { reuseStages, stageKey, storeStages } from '../../activities/stage-cache';
+import { DataQualityError } from '../../domain/errors';
+import { parseRunParams, type RunParamsInput } from '../../domain/params';
+import { runMonthCutOff } from '../../domain/training-history';
+import type { SampleSummary } from '../../data/generate';
+import { smallSample, storeIn, tempDir } from '../helpers';
+
+/**
+ * A delivery of the run month cut off part way: only some subscribers' June rows arrived. The
+ * absence-based label would call every May subscriber missing from June a churner; the features
+ * stage stops the run before any model trains, naming both months' counts and the override.
+ */
+describe('a run month cut off part way', () => {
+  let dir: string;
+  let sample: SampleSummary;
+  let partial: string;
+
+  beforeAll(async () => {
+    dir = await tempDir();
+    sample = await smallSample(dir, 2_000, 7);
+    partial = join(dir, 'partial.parquet');
+    // 40% of June's subscribers, every earlier month whole
+    await withConnection(':memory:', (conn) =>
+      conn.run(
+        `COPY (SELECT * FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)
+               WHERE "month" < DATE '2026-06-01' OR hash(subscriber_id) % 10 < 4) TO '${partial}' (FORMAT parquet)`,
+      ),
+    );
+  }, 120_000);
+
+  const features = async (name: string, params: Omit<RunParamsInput, 'month' | 'input'>, input = partial) => {
+    const load = await loadUsage(
+      storeIn(join(dir, name)),
+      { workflowId: name, runId: 'r1' },
+      { month: '2026-06', input, ...params },
+    );
+    return computeFeatures(load.dbPath, load.params, { format: load.format, inputColumns: load.inputColumns });
+  };
+
+  it('stops with a typed, non-retryable error naming both counts and the parameter that lets a shrinking base through', async () => {
+    const error = await features('cut-off', {}).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataQualityError);
+    const message = (error as Error).message;
+    expect(message).toMatch(
+      /^the run month 2026-06 holds (\d+) subscribers, (\d+(\.\d)?)% of the (\d+) of 2026-05 \(under minRunMonthShare 0\.5\): is its delivery cut off part way/,
+    );
+    const [, score, , , train] = /holds (\d+) subscribers, (\d+(\.\d)?)% of the (\d+)/.exec(message) ?? [];
+    expect(Number(score) / Number(train)).toBeGreaterThan(0.3);
+    expect(Number(score) / Number(train)).toBeLessThan(0.5);
+    expect(message).toMatch(/--param minRunMonthShare=0\.[34] \(0 turns the check off\)$/);
+  }, 120_000);
+
+  it('the partitioned stage stops the same way', async () => {
+    const store = storeIn(join(dir, 'partitioned'));
+    const plan = await planLoad(
+      store,
+      { workflowId: 'partitioned', runId: 'r1' },
+      { month: '2026-06', input: partial },
+      2,
+    );
+    const parts = [await loadPartition(plan, 0), await loadPartition(plan, 1)];
+    const load = await combineLoad(plan, parts);
+    const input = { format: load.format, inputColumns: load.inputColumns };
+    const partitions = await Promise.all(
+      load.partitionDbPaths.map((path) => computePartitionFeatures(path, load.params, input)),
+    );
+    await expect(combineFeatures(load.dbPath, load.partitionDbPaths, load.params, input, partitions)).rejects.toThrow(
+      /^the run month 2026-06 holds \d+ subscribers/,
+    );
+  }, 120_000);
+
+  it('goes on with the share lowered for a base that truly shrank, and with a whole month by default', async () => {
+    const lowered = await features('lowered', { minRunMonthShare: 0.3 });
+    expect(lowered.scoringRows).toBeLessThan(0.5 * lowered.trainingRows);
+    const whole = await features('whole', {}, join(sample.outDir, 'usage'));
+    expect(whole.scoringRows).toBeGreaterThan(0.9 * whole.trainingRows);
+  }, 120_000);
+});
+
+describe('a cut-off run month in the stored load and features', () => {
+  it('is stopped on reuse too: the share a storing run lowered does not let a later run through', async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir, 1_500, 7);
+    const partial = join(dir, 'partial.parquet');
+    await withConnection(':memory:', (conn) =>
+      conn.run(
+        `COPY (SELECT * FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)
+               WHERE "month" < DATE '2026-06-01' OR hash(subscriber_id) % 10 < 4) TO '${partial}' (FORMAT parquet)`,
+      ),
+    );
+    const store = storeIn(dir);
+    const lowered = { month: '2026-06', input: partial, minRunMonthShare: 0.3 };
+    const run = { workflowId: 'stored', runId: 'r1' };
+    const plan = await planLoad(store, run, lowered);
+    const load = await combineLoad(plan, [await loadPartition(plan, 0)]);
+    const features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+    });
+    const key = stageKey(plan);
+    expect((await storeStages(store, run, key, load, features)).stored).toBe(true);
+    // the same key (the share is no feature parameter): reused with the lowered share, stopped without it
+    const again = await planLoad(store, { workflowId: 'again', runId: 'r1' }, lowered);
+    expect(stageKey(again)).toBe(key);
+    expect((await reuseStages(store, again, true)).reused).not.toBeNull();
+    const byDefault = await planLoad(
+      store,
+      { workflowId: 'default', runId: 'r1' },
+      { month: '2026-06', input: partial },
+    );
+    await expect(reuseStages(store, byDefault, true)).rejects.toThrow(
+      /^the run month 2026-06 holds \d+ subscribers, [\d.]+% of the \d+ of 2026-05 \(under minRunMonthShare 0\.5\)/,
+    );
+  }, 120_000);
+});
+
+describe('minRunMonthShare', () => {
+  const params = { month: '2026-10', input: '/data' };
+
+  it('is a share from 0 to 1, left out of the parameters (and their hash) unless given', () => {
+    const parsed = parseRunParams(params);
+    expect(parsed.ok && 'minRunMonthShare' in parsed.params).toBe(false);
+    expect(parseRunParams({ ...params, minRunMonthShare: 0 }).ok).toBe(true);
+    for (const bad of [-0.1, 1.5, '0.5']) expect(parseRunParams({ ...params, minRunMonthShare: bad }).ok).toBe(false);
+  });
+
+  it('lets through a month with at least the share, and anything when 0', () => {
+    const month = { month: '2026-10' };
+    expect(runMonthCutOff({ score: 1_290, train: 2_580 }, month)).toBeNull();
+    expect(runMonthCutOff({ score: 1_289, train: 2_580 }, month)).toContain(
+      'the run month 2026-10 holds 1289 subscribers, 50% of the 2580 of 2026-09 (under minRunMonthShare 0.5)',
+    );
+    expect(runMonthCutOff({ score: 1_032, train: 2_580 }, month)).toContain('--param minRunMonthShare=0.4 ');
+    expect(runMonthCutOff({ score: 1_032, train: 2_580 }, { ...month, minRunMonthShare: 0.4 })).toBeNull();
+    expect(runMonthCutOff({ score: 10, train: 2_580 }, { ...month, minRunMonthShare: 0 })).toBeNull();
+    expect(runMonthCutOff({ score: 10, train: 2_580 }, month)).toContain('--param minRunMonthShare=0 ');
+    // the month before empty is tooLittleHistory's to say
+    expect(runMonthCutOff({ score: 10, train: 0 }, month)).toBeNull();
+  });
+});
