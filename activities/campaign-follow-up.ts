@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { CAMPAIGN_MEASUREMENT } from '../domain/campaigns';
-import { hashFile } from '../store/hashing';
 import { versionDir, type SnapshotRef, type StoreConfig } from '../store/layout';
 import type { SnapshotManifest } from '../store/manifest';
-import { readManifest } from '../store/snapshots';
 import type { CampaignFollowUp, CampaignFollowUpGroup } from './campaign-metrics';
-import { prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
+import { hashAgainstRecorded, prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
 import { readSql, runScript, setVariable } from './duckdb';
+import { readPreviousManifest } from './segment-history';
 
 /** Why the follow-up gives no kept per 100 contacts (the manifest's `keptPer100`). */
 export const FOLLOW_UP_KEPT_PER_100 =
@@ -23,6 +22,12 @@ export interface FollowUpRequest {
   previous: SnapshotRef | null;
   /** The store it lives in (the store itself, except when reproducing elsewhere). */
   previousStore: StoreConfig;
+  /**
+   * `previous` is pinned by a reproduction: one retired since follows up nothing (the
+   * reproduction reports it gone). Otherwise a `previous` whose manifest is gone or unreadable
+   * stops the run (activities/segment-history.ts readPreviousManifest).
+   */
+  pinned?: boolean;
 }
 
 /**
@@ -41,7 +46,7 @@ export async function followUpCampaigns(
 ): Promise<CampaignFollowUp | undefined> {
   const { previous, previousStore, month } = request;
   if (!previous) return undefined;
-  const manifest = await readManifest(previousStore, previous.month, previous.version).catch(() => undefined);
+  const manifest = await readPreviousManifest(previousStore, previous, { goneIsNone: request.pinned });
   const first = manifest?.metrics.campaigns;
   if (!manifest || !first) return undefined;
   const firstMeasuredIn: SnapshotRef = { month: previous.month, version: previous.version };
@@ -64,17 +69,14 @@ export async function followUpCampaigns(
       dispatchFrom,
     );
   const listFile = join(versionDir(previousStore, listMonth, listVersion), 'dispatch.parquet');
-  const now = await hashFile(listFile).catch(() => undefined);
-  if (!now)
+  const now = await hashAgainstRecorded(listFile, recorded);
+  if ('error' in now)
     return notFollowed(
       `${list}'s dispatch list, measured by ${name}, is no longer in the store (retired or removed)`,
       dispatchFrom,
     );
-  if (now.sha256 !== recorded)
-    return notFollowed(
-      `${list}'s dispatch list has changed since ${name} measured it (sha256 ${recorded.slice(0, 12)} then, ${now.sha256.slice(0, 12)} now)`,
-      dispatchFrom,
-    );
+  if (now.changed)
+    return notFollowed(`${list}'s dispatch list has changed since ${name} measured it (${now.changed})`, dispatchFrom);
   const ownMonthFile = await ownMonthCampaigns(previousStore, previous, manifest);
   if ('reason' in ownMonthFile) return notFollowed(ownMonthFile.reason, dispatchFrom);
 
@@ -109,9 +111,9 @@ async function ownMonthCampaigns(
   const name = `${snapshot.month}/v${snapshot.version}`;
   const path = join(versionDir(store, snapshot.month, snapshot.version), 'campaigns.parquet');
   const recorded = manifest.outputs.find((o) => o.file === 'campaigns.parquet')?.sha256;
-  const now = await hashFile(path).catch(() => undefined);
-  if (!recorded || !now) return { reason: `${name}'s campaigns.parquet is missing` };
-  if (now.sha256 !== recorded) return { reason: `${name}'s campaigns.parquet has changed since it was published` };
+  const now = await hashAgainstRecorded(path, recorded);
+  if (!recorded || 'error' in now) return { reason: `${name}'s campaigns.parquet is missing` };
+  if (now.changed) return { reason: `${name}'s campaigns.parquet has changed since it was published` };
   return { path, sha256: now.sha256 };
 }
 

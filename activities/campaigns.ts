@@ -9,7 +9,7 @@ import {
 } from '../domain/campaigns';
 import { closestName } from '../domain/closest-name';
 import { count } from '../domain/decimals';
-import { InputFileError } from '../domain/errors';
+import { InputFileError, SnapshotIntegrityError } from '../domain/errors';
 import { OPERATION_GRID } from '../domain/rules';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
@@ -22,6 +22,7 @@ import type { CampaignGroup, CampaignMetrics, ListFit, UnknownChannel } from './
 import { findDispatchedList, viewRawContacts } from './contact-log';
 import { findUnreadableInRunMonth } from './features';
 import { assertWithin } from './load';
+import { readPreviousManifest } from './segment-history';
 
 /**
  * The channels segflow puts on its lists (domain/rules.ts OPERATION_GRID, domain/actions.ts) and
@@ -182,11 +183,19 @@ export async function measureCampaigns(
   const previous: SnapshotRef = { month: chosen.month, version: chosen.version };
   const listFolder = versionDir(previousStore, previous.month, previous.version);
   const dispatchFile = join(listFolder, 'dispatch.parquet');
-  const { sha256: dispatchSha256 } = await hashFile(dispatchFile).catch((error: Error) => {
-    throw new InputFileError(
-      `cannot read the dispatch list of ${previous.month}/v${previous.version}: ${error.message.split('\n')[0]}`,
+  const listName = `${previous.month}/v${previous.version}`;
+  // the list as published: its manifest's sha256 of dispatch.parquet (the follow-up a month later
+  // checks the same file against the sha256 this measurement records)
+  const listManifest = await readPreviousManifest(previousStore, previous);
+  const published = listManifest?.outputs.find((output) => output.file === 'dispatch.parquet')?.sha256;
+  const hashed = await hashAgainstRecorded(dispatchFile, published);
+  if ('error' in hashed)
+    throw new InputFileError(`cannot read the dispatch list of ${listName}: ${hashed.error.message.split('\n')[0]}`);
+  if (hashed.changed)
+    throw new SnapshotIntegrityError(
+      `the dispatch list of ${listName}, ${dispatchFile}, has changed since it was published (${hashed.changed}, by its manifest): measured, it would credit or blame the campaign by subscribers who were not on the list or in its control group as published. Nothing was published. 'segflow audit verify' names the changed file; put the published file back (from a backup) and run again`,
     );
-  });
+  const dispatchSha256 = hashed.sha256;
   const controlGroup = await controlGroupOf(conn, listFolder);
   if (controlGroup === 'none')
     return {
@@ -275,6 +284,23 @@ export async function measureCampaigns(
     overall,
     byAction: groups.filter((g) => g.dimension === 'action'),
   };
+}
+
+/**
+ * A published file hashed now against the sha256 recorded for it (by its manifest, or by the
+ * measurement that read it): its sha256 now, with `changed` ("sha256 <recorded> then, <now> now",
+ * 12 hex digits each) when it differs from `recorded`; `error` when it cannot be read. Without a
+ * recorded sha256 (a manifest from before it was recorded) nothing is compared.
+ */
+export async function hashAgainstRecorded(
+  path: string,
+  recorded: string | undefined,
+): Promise<{ sha256: string; changed?: string } | { error: Error }> {
+  const now = await hashFile(path).catch((error: Error) => ({ error }));
+  if ('error' in now) return now;
+  return recorded && now.sha256 !== recorded
+    ? { sha256: now.sha256, changed: `sha256 ${recorded.slice(0, 12)} then, ${now.sha256.slice(0, 12)} now` }
+    : { sha256: now.sha256 };
 }
 
 /**

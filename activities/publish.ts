@@ -31,6 +31,7 @@ import { FOLLOW_UP_FILE, followUpCampaigns, followUpGroups } from './campaign-fo
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
 import { labelsRunCopy, mappingRunCopy, snapshotCopyName } from './run-copies';
+import { readLatestVersion } from './segment-history';
 import { withFileLock } from '../store/file-lock';
 import { holdoutFile, viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
@@ -199,9 +200,12 @@ export async function publishSnapshot(
   }
 }
 
-/** The latest snapshot of `month`, or null before its first. */
+/**
+ * The latest snapshot of `month`, or null before its first; a latest.json that cannot be read is
+ * an error (readLatestVersion), not "no snapshot", which would publish "nothing to measure".
+ */
 async function latestSnapshot(store: StoreConfig, month: string): Promise<SnapshotRef | null> {
-  const version = await latestVersion(store, month);
+  const version = await readLatestVersion(store, month);
   return version === undefined ? null : { month, version };
 }
 
@@ -298,6 +302,8 @@ async function writeOutputs(
         month: request.load.params.month,
         previous: monthBefore,
         previousStore,
+        // a reproduction's month before may be retired since: it then follows up nothing, as it did before
+        ...(pinnedMonthBefore !== undefined ? { pinned: true } : {}),
       });
     if (followUp?.measured) await publishTable({ table: 'snapshot_campaign_follow_up', file: FOLLOW_UP_FILE }, false);
     const followUpReport = followUp

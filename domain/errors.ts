@@ -58,6 +58,24 @@ export class SnapshotStoreError extends Error {
 }
 
 /**
+ * Thrown when a published snapshot a run builds on (the month before's latest, which segment ids
+ * are matched to, migration counted from and campaigns measured against; a dispatch list to
+ * measure) is missing, damaged, or no longer matches what was recorded of it: retrying cannot
+ * bring it back. The message names the file, why, and what to do ('segflow audit verify').
+ */
+export class SnapshotIntegrityError extends Error {
+  override name = 'SnapshotIntegrityError';
+}
+
+/**
+ * Thrown when a published snapshot a run builds on cannot be read for another reason than its
+ * absence (EACCES, EIO, a stale network mount): retried, as a storage glitch may pass.
+ */
+export class StoreReadError extends Error {
+  override name = 'StoreReadError';
+}
+
+/**
  * Thrown when segflow's own source files changed on disk under a running worker
  * (activities/code-identity.ts): retrying in the same process runs the same mixed code.
  */
@@ -99,6 +117,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'SchemaContractError',
   'DataQualityError',
   'SnapshotStoreError',
+  'SnapshotIntegrityError',
   'CodeChangedError',
 ] as const;
 

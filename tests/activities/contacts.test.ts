@@ -20,6 +20,18 @@ function params(contacts?: string, more: Record<string, unknown> = {}): RunParam
   return parsed.params;
 }
 
+/**
+ * Writes `folder`'s manifest.json as publishing does for its dispatch.parquet as it is now: the
+ * measurement checks the list against the sha256 its manifest records (with `more`, e.g. params).
+ */
+async function recordList(folder: string, more: Record<string, unknown> = {}): Promise<void> {
+  const { sha256 } = await hashFile(join(folder, 'dispatch.parquet'));
+  await writeFile(
+    join(folder, 'manifest.json'),
+    JSON.stringify({ ...more, outputs: [{ file: 'dispatch.parquet', sha256 }] }),
+  );
+}
+
 /** May's dispatch list (`version`) measured with the contact log `file`: a measurement that was made. */
 async function measuredMay(
   conn: Parameters<typeof measureCampaigns>[0],
@@ -62,6 +74,7 @@ async function withMayList<T>(
                     'now' AS contact_moment, 'G1' AS grid ${withControl ? ', i % 10 = 0 AS control' : ''}
              FROM range(100) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
     );
+    await recordList(may);
     await conn.run(
       "CREATE TEMP TABLE snapshot_subscribers AS SELECT published_id('S' || i) AS subscriber_id FROM range(90) t(i)",
     );
@@ -152,7 +165,7 @@ describe('contact log', () => {
         previousStore: store,
         workDir: store.workDir,
       };
-      await writeFile(join(may, 'manifest.json'), JSON.stringify({ params: { controlShare: 0 } }));
+      await recordList(may, { params: { controlShare: 0 } });
       expect(await measureCampaigns(conn, request)).toEqual({
         measured: false,
         reason:
@@ -160,7 +173,7 @@ describe('contact log', () => {
       });
       // the report's section for a run given no log does not ask for one either
       expect(await hasControlGroup(conn, may)).toBe(false);
-      await writeFile(join(may, 'manifest.json'), JSON.stringify({ params: { controlShare: 0.01 } }));
+      await recordList(may, { params: { controlShare: 0.01 } });
       expect(await measureCampaigns(conn, request)).toEqual({
         measured: false,
         reason:
@@ -456,6 +469,7 @@ async function withTwoMayLists<T>(
                       'segment' AS segment_name, 'SMS' AS channel, 'now' AS contact_moment, 'G1' AS grid, i % 10 = 0 AS control
                FROM range(100) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
       );
+      await recordList(folder);
     }
     await conn.run(
       "CREATE TEMP TABLE snapshot_subscribers AS SELECT published_id('S' || i) AS subscriber_id FROM range(90) t(i)",
@@ -523,6 +537,7 @@ describe('the dispatch list measured', () => {
         join(versionDir(store, '2026-05', 1), 'dispatch.parquet'),
         join(versionDir(store, '2026-05', 2), 'dispatch.parquet'),
       );
+      await recordList(versionDir(store, '2026-05', 2));
       const result = await measuredMay(conn, store, log, { version: 2 });
       expect(result.warnings).toBeUndefined();
       expect(result.listFits?.map((f) => f.sha256)).toEqual([result.dispatchFrom.sha256, result.dispatchFrom.sha256]);
@@ -535,6 +550,7 @@ describe('the dispatch list measured', () => {
                       'now' AS contact_moment, 'G1' AS grid, i % 10 = 0 AS control
                FROM range(40) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
       );
+      await recordList(v3);
       const third = await measuredMay(conn, store, log, { version: 3 });
       expect(third.warnings?.[0]).toBe(
         "measured against the dispatch list of 2026-05/v3, the latest version when this run started; 2026-05 also has v1, v2, and the contact log fits 2026-05/v1 better (log rows naming the action the list recommends, of the 54 with an action: v1 54, v2 54, v3 0; the rows checked are the 54 with an id, a date in the month and an outcome blank or known: the 36 used here and 18 whose subscriber is not on 2026-05/v3's list): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1",
@@ -543,6 +559,7 @@ describe('the dispatch list measured', () => {
         join(v3, 'dispatch.parquet'),
         await readFile(join(versionDir(store, '2026-05', 1), 'dispatch.parquet')),
       );
+      await recordList(v3);
       expect((await measuredMay(conn, store, log, { version: 3 })).warnings).toBeUndefined();
     });
   });
