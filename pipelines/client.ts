@@ -251,12 +251,17 @@ export async function pollersOfOtherStores(
   return { others, unnamed };
 }
 
+/** A run's ending as the client sees it: cancelled (a WorkflowFailedError whose innermost cause is a CancelledFailure). */
+export function isCancelledRun(error: unknown): boolean {
+  return error instanceof WorkflowFailedError && innermostFailure(error).type === 'CancelledFailure';
+}
+
 /** The innermost failure of a failed run, e.g. the activity's typed error: "InputFileError: input not found ...". */
 export function describeRunFailure(error: unknown): string {
   if (!(error instanceof WorkflowFailedError)) return error instanceof Error ? error.message : String(error);
   const { type, message } = innermostFailure(error);
   // "Workflow canceled" says neither that nothing was published nor where to look
-  if (type === 'CancelledFailure')
+  if (isCancelledRun(error))
     return `${type}: the run was cancelled and published nothing (segflow runs show, with its workflow id, says who asked)`;
   return `${type}: ${message}`;
 }

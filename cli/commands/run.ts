@@ -226,15 +226,29 @@ export async function followToItsEnd(
     }
     return EXIT.ok;
   } catch (error) {
-    const message = describeRunFailure(error);
-    // the server went away while following: the run's ending is unknown here, not a failure
-    const lost = error instanceof InfrastructureError;
-    if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, error: message }));
-    else console.error(lost ? message : `run failed: ${message}`);
-    return lost ? EXIT.infrastructure : EXIT.failed;
+    const ended = await runEndedOtherwise(error, handle.workflowId);
+    if (options.json) console.log(JSON.stringify({ workflowId: handle.workflowId, error: describeRunFailure(error) }));
+    else console.error(ended.text);
+    return ended.exit;
   } finally {
     noWorker.progressed();
   }
+}
+
+/**
+ * What following a run says when it did not publish, and the exit code (docs/cli.md): cancelled
+ * ("run cancelled: …", 1; it said "run failed: CancelledFailure: …"), failed ("run failed: <type>:
+ * <message>", 1), or the server gone while following (its ending unknown here, not a failure: 3).
+ */
+export async function runEndedOtherwise(error: unknown, workflowId: string): Promise<{ text: string; exit: number }> {
+  const { describeRunFailure, isCancelledRun } = await import('../../pipelines/client');
+  if (error instanceof InfrastructureError) return { text: describeRunFailure(error), exit: EXIT.infrastructure };
+  if (isCancelledRun(error))
+    return {
+      text: `run cancelled: it published nothing ('segflow runs show ${workflowId}' says who asked)`,
+      exit: EXIT.failed,
+    };
+  return { text: `run failed: ${describeRunFailure(error)}`, exit: EXIT.failed };
 }
 
 /** Ctrl-C stops following, not the run: said, or it looks stopped while it goes on to publish. */

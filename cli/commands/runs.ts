@@ -23,6 +23,18 @@ function scheduleEventDetails(details: Record<string, unknown> | undefined): str
   return [...(note ? [`note: ${String(note)}`] : []), ...parts].join('; ');
 }
 
+/**
+ * A run's workflow id as given on the command line, or a usage error for an empty one (`runs
+ * cancel ""` said "Failed to describe workflow", exit 1, after reaching Temporal).
+ */
+export function workflowIdArg(command: string, workflowId: string): string {
+  if (workflowId.trim() === '')
+    throw new UsageError(
+      `${command}: the workflow id is empty; give a run's workflow id ('segflow runs list' shows the runs)`,
+    );
+  return workflowId;
+}
+
 /** `segflow runs list | show`: runs from the audit log, joined with Temporal's status and history. */
 export function registerRuns(program: Command): void {
   const runs = program.command('runs').description('Runs from the audit log, joined with Temporal status and history.');
@@ -50,6 +62,7 @@ export function registerRuns(program: Command): void {
     )
     .addOption(json())
     .action(async (workflowId: string, options) => {
+      workflowIdArg('runs follow', workflowId);
       const config = loadConfig();
       const { connectClient } = await import('../../pipelines/client');
       const { WorkflowNotFoundError } = await import('@temporalio/client');
@@ -122,6 +135,7 @@ export function registerRuns(program: Command): void {
     )
     .option('--requested-by <name>', 'who cancels, for the audit log', userInfo().username)
     .action(async (workflowId: string, options) => {
+      workflowIdArg('runs cancel', workflowId);
       const config = loadConfig();
       const { CancelledFailure, WorkflowFailedError } = await import('@temporalio/client');
       const { connectClient, describeRunFailure, taskQueueHasPollers } = await import('../../pipelines/client');

@@ -119,7 +119,9 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     // followed to its end: the worker takes the cancelled run up, which records that and stops
     const ended = startCli(['runs', 'follow', workflowId], env);
     expect(await ended.exited).toBe(1);
-    expect(ended.out.stderr).toContain('run failed: CancelledFailure: the run was cancelled and published nothing');
+    expect(ended.out.stderr).toContain(
+      `run cancelled: it published nothing ('segflow runs show ${workflowId}' says who asked)`,
+    );
     worker.ctrlC();
     expect(await worker.exited).toBe(0);
     for (const line of worker.out.stderr.trim().split('\n')) expect(() => JSON.parse(line), line).not.toThrow();
