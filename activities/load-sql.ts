@@ -11,7 +11,10 @@ export { OUTSIDE_WINDOW };
  * decimal_separator ',': before the cast, one translate() turns each comma into a point and each
  * point into "!" (not a letter: '0x5' casts to an integer). As spreadsheets format numbers, a
  * currency sign before (¥12.50, $, €, £) or 元 after is dropped, and a percent sign (12% is 12),
- * and a number in parentheses is negative, as accounts write it: (12.50) is -12.5.
+ * and a number in parentheses is negative, as accounts write it: (12.50) is -12.5. Thousands
+ * separators are read where they cannot be a decimal mark (groupedNumberSql): 1,744.38 and
+ * 1.744,38 are 1744.38, 1,234,567 and 1.234.567 are 1234567, whatever decimalSeparator says; a
+ * lone separator before three digits (1,744 or 1.744) is read only as decimalSeparator has it.
  */
 export function textNumberSql(text: string, decimalSeparator: DecimalSeparator = '.', type = 'DOUBLE'): string {
   const cast = (value: string) =>
@@ -25,7 +28,29 @@ export function textNumberSql(text: string, decimalSeparator: DecimalSeparator =
   ].join(' OR ');
   const bare = `regexp_replace(${raw}, '^\\s*[¥￥$€£]\\s*|\\s*[元%]\\s*$', '', 'g')`;
   const negative = `regexp_extract(${bare}, '^\\(\\s*([0-9][^()]*)\\)$', 1)`;
-  return `coalesce(${cast(text)}, CASE WHEN ${formatted} THEN coalesce(${cast(bare)}, -${cast(negative)}) END)`;
+  // grouped digits only where the text is no number as it is, holds a comma or a point and starts
+  // as a number does: most text of a category (e-mails, versions) is passed over before the regexps
+  const separated = `(contains(${raw}, ',') OR contains(${raw}, '.')) AND contains('123456789+-', left(ltrim(${raw}), 1))`;
+  return `coalesce(${cast(text)}, CASE WHEN ${formatted} THEN coalesce(${cast(bare)}, -${cast(negative)}, ${groupedNumberSql(bare, type)}, -${groupedNumberSql(negative, type)})
+    WHEN ${separated} THEN ${groupedNumberSql(raw, type)} END)`;
+}
+
+/** Digits in groups of three after the first one to three, between commas (COMMA_GROUPS) or points: a thousands separator. */
+const COMMA_GROUPS = '[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+';
+const POINT_GROUPS = '[+-]?[1-9][0-9]{0,2}(\\.[0-9]{3})+';
+
+/**
+ * A number written with thousands separators, as `type`, where they cannot be read as a decimal
+ * mark: commas between groups of three digits before a decimal point (1,744.38) or twice
+ * (1,234,567), points so before a decimal comma (1.744,38) or twice (1.234.567). NULL otherwise:
+ * a lone separator before three digits (1,744) may as well be a decimal mark.
+ */
+function groupedNumberSql(text: string, type: string): string {
+  const value = `trim(${text})`;
+  return `CASE WHEN regexp_full_match(${value}, '${COMMA_GROUPS}\\.[0-9]+|[+-]?[1-9][0-9]{0,2}(,[0-9]{3}){2,}')
+      THEN TRY_CAST(replace(${value}, ',', '') AS ${type})
+    WHEN regexp_full_match(${value}, '${POINT_GROUPS},[0-9]+|[+-]?[1-9][0-9]{0,2}(\\.[0-9]{3}){2,}')
+      THEN TRY_CAST(replace(replace(${value}, '.', ''), ',', '.') AS ${type}) END`;
 }
 
 /** How a number a spreadsheet formatted ends (a closing parenthesis, %, 元) or starts (a currency sign). */
@@ -43,13 +68,42 @@ export function numberFormatHint(value: string, decimalSeparator: DecimalSeparat
   if (!/^[+-]?\d[\d.,]*\d$/.test(text)) return undefined;
   const points = text.split('.').length - 1;
   const commas = text.split(',').length - 1;
-  if ((points > 0 && commas > 0) || points > 1 || commas > 1) return 'thousands separators are not read';
+  if ((points > 0 && commas > 0) || points > 1 || commas > 1) return THOUSANDS_HINT;
   if (commas === 1 && decimalSeparator !== ',')
     // 12,345 is a decimal comma or a thousands separator (as US exports write): the file tells which
-    return /,\d{3}$/.test(text)
-      ? 'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read: write numbers without it)'
-      : 'set "decimalSeparator": "," in the mapping';
+    return /,\d{3}$/.test(text) ? DECIMAL_COMMA_OR_THOUSANDS_HINT : DECIMAL_COMMA_HINT;
   return undefined;
+}
+
+/** What numberFormatHint says of digits with thousands separators that are not read (not in groups of three). */
+export const THOUSANDS_HINT =
+  'thousands separators are not read here: they are read only between groups of three digits (1,234,567.89, 1.234.567,89)';
+const DECIMAL_COMMA_HINT = 'set "decimalSeparator": "," in the mapping';
+const DECIMAL_COMMA_OR_THOUSANDS_HINT =
+  'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read alone: write numbers without it)';
+
+/** A quarantine reason apart from the number format hint the check added to it (numberFormatHintSql), and that hint. */
+export function withoutNumberHint(reason: string): { reason: string; hint?: string } {
+  for (const hint of [THOUSANDS_HINT, DECIMAL_COMMA_HINT, DECIMAL_COMMA_OR_THOUSANDS_HINT])
+    if (reason.endsWith(`: ${hint}`)) return { reason: reason.slice(0, -hint.length - 2), hint };
+  return { reason };
+}
+
+/**
+ * numberFormatHint in SQL, for a value `text` of any type that is no number: its hint, NULL for
+ * none. The load's check adds it to the quarantine reason of a number column's value, so a
+ * reason says what a run that stops on it says (the same words: tested beside numberFormatHint).
+ */
+export function numberFormatHintSql(text: string, decimalSeparator: DecimalSeparator = '.'): string {
+  const value = `trim(${text}::VARCHAR)`;
+  const count = (mark: string) => `(length(${value}) - length(replace(${value}, '${mark}', '')))`;
+  const comma =
+    decimalSeparator === ','
+      ? ''
+      : `WHEN ${count(',')} = 1 THEN CASE WHEN regexp_matches(${value}, ',[0-9]{3}$') THEN ${sqlString(DECIMAL_COMMA_OR_THOUSANDS_HINT)} ELSE ${sqlString(DECIMAL_COMMA_HINT)} END`;
+  return `CASE WHEN regexp_full_match(${value}, '[+-]?[0-9][0-9.,]*[0-9]') THEN CASE
+    WHEN (${count('.')} > 0 AND ${count(',')} > 0) OR ${count('.')} > 1 OR ${count(',')} > 1 THEN ${sqlString(THOUSANDS_HINT)}
+    ${comma} END END`;
 }
 
 /** read_csv's nullstr for the input's and labels' CSV files: the missing-value cells but those the mapping's `values` name. */
@@ -222,7 +276,12 @@ export function buildCheckSql(
           : notReadableAs(column.type);
     // a day joined read apart from the row's month, whose own failure is the month's to name
     const read = fromDayJoined(column) ? dateSql(quoteIdent(column.name)) : conversion(column);
-    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${read} IS NULL THEN ${reason(column, rule)}`;
+    // a number written another way says how (the hint the run's stop gives): `spend: not a valid double: <hint>`
+    const said =
+      NUMBER_TYPES.has(column.type) && !fromDayJoined(column)
+        ? `${reason(column, rule)} || coalesce(': ' || ${numberFormatHintSql(quoteIdent(column.name), decimalSeparator)}, '')`
+        : reason(column, rule);
+    return `WHEN ${quoteIdent(column.name)} IS NOT NULL AND ${read} IS NULL THEN ${said}`;
   });
   // a spreadsheet shows a long numeric id as 1.38E+10 and saves it so: many subscribers would
   // become one (quarantined as duplicates but one, scored as a made-up id). A substring test
@@ -280,6 +339,9 @@ FROM (
 WHERE checked_usage.file_index = d.file_index AND checked_usage.file_row = d.file_row`,
   };
 }
+
+/** The contract's number types, whose values a file may write as numbers are formatted (numberFormatHintSql). */
+const NUMBER_TYPES = new Set(['DOUBLE', 'INTEGER']);
 
 /** WHEN-clauses for one column's NULL, range and length rules, in that order. */
 function rowRules(column: ColumnContract, reason: (column: ColumnContract, rule: string) => string): string[] {

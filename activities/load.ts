@@ -57,6 +57,7 @@ import {
   formattedMonthSql,
   mappingNullstr,
   notReadableAs,
+  withoutNumberHint,
   numberFormatHint,
   OUTSIDE_WINDOW,
   QUARANTINE_COLUMNS,
@@ -636,6 +637,8 @@ async function checkFiles(
   const fileColumns = new Set<string>();
   /** The types the files store subscriber ids as. */
   const idTypes = new Set<string>();
+  /** Each column of the Parquet files -> the type it is stored as -> the files that store it so. */
+  const storedTypes = new Map<string, Map<string, string[]>>();
   // monthly rows without a month column, each file in a month folder: a partitioned export
   const folderMonths = {
     possible: mapping.format === 'long' && ['month', 'usage_month'].includes(monthSourceColumn(mapping)),
@@ -644,6 +647,7 @@ async function checkFiles(
   for (const [index, path] of files.entries()) {
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const readFrom = readPaths[path] ?? path;
+    await assertNotEmpty(path, readFrom);
     const columns = await describeFile(conn, path, readFrom, nullstr);
     const unsplit = unsplitCsv(path, [...columns.keys()]);
     if (unsplit) throw new InputFileError(`${basename(path)} ${unsplit} (${path})`);
@@ -655,6 +659,12 @@ async function checkFiles(
     if (head) assertMappedColumnsUnique(path, head, mappedColumns);
     if (mapping.decimalSeparator === ',') assertDecimalCommaReadable(path, head);
     for (const column of columns.keys()) fileColumns.add(column);
+    if (!isCsvPath(path))
+      for (const [column, type] of columns) {
+        const byType = storedTypes.get(column) ?? new Map<string, string[]>();
+        byType.set(type, [...(byType.get(type) ?? []), path]);
+        storedTypes.set(column, byType);
+      }
     const missing: string[] = [];
     for (const column of USAGE_CONTRACT) {
       const type = sourceType(mapping, column.name, columns, path);
@@ -687,6 +697,12 @@ async function checkFiles(
     });
     rowCounts.push(rows);
   }
+  const contractNames = new Set(USAGE_CONTRACT.map((column) => column.name));
+  await assertTypesReadTogether(
+    conn,
+    storedTypes,
+    (column) => typesAuto(mapping) || mappedColumns.has(column) || contractNames.has(column),
+  );
   if (mapping.format === 'snapshot' && !presentColumns.has('month')) presentColumns.set('month', 'DATE');
   const monthFromFolders = folderMonths.files > 0;
   if (monthFromFolders && presentColumns.has('month'))
@@ -701,6 +717,64 @@ async function checkFiles(
         "the numbers would read as 13800000001.0 beside the text's 13800000001: export the id column of every file as text",
     );
   return { presentColumns, rowCounts, fileColumns: [...fileColumns], monthFromFolders };
+}
+
+/**
+ * Refuses an empty input file (0 bytes; a CSV of only blank lines): it has no header for DuckDB
+ * to read columns from (a CSV would read as one made-up column, and be said to lack every
+ * contract column), and most often is an export that failed or was cut off.
+ */
+async function assertNotEmpty(path: string, readFrom: string): Promise<void> {
+  const { size } = await stat(readFrom);
+  const blank =
+    size === 0 ||
+    (isCsvPath(path) && size <= 4096 && (await fileStart(readFrom, 4096)).replace(/^\uFEFF/, '').trim() === '');
+  if (blank)
+    throw new InputFileError(
+      `${basename(path)} is empty (${size === 0 ? '0 bytes' : 'only blank lines'}), with no header and no rows (${path}): ` +
+        'was its export cut off? Export it again, or take it out of the input',
+    );
+}
+
+/** Types any two of which DuckDB reads together as one (a BIGINT file beside a DOUBLE one reads as DOUBLE). */
+const NUMBER_TYPE = /^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|FLOAT|DOUBLE|DECIMAL\(\d+,\d+\))$/;
+
+/**
+ * Stops the plan when a column the load reads is stored as types in some Parquet files that DuckDB
+ * cannot read as the type it has in others (a DATE in the months before, a list since): reading
+ * all files together, or the months' rows one after another, would fail on them. Types that read
+ * together (numbers, text beside numbers) pass; other differing types are tried by reading the
+ * column from the files that hold it.
+ */
+async function assertTypesReadTogether(
+  conn: DuckDBConnection,
+  storedTypes: ReadonlyMap<string, ReadonlyMap<string, string[]>>,
+  read: (column: string) => boolean,
+): Promise<void> {
+  for (const [column, byType] of storedTypes) {
+    const types = [...byType.keys()];
+    if (types.length < 2 || !read(column) || types.every((type) => NUMBER_TYPE.test(type))) continue;
+    await setVariable(conn, 'typed_files', listValue([...byType.values()].flat().sort()));
+    const problem = await queryOne(
+      conn,
+      `SELECT count(${quoteIdent(column)}) FROM read_parquet(getvariable('typed_files'), union_by_name = true, hive_partitioning = false)`,
+    ).then(
+      () => undefined,
+      (error: unknown) => {
+        if (!isInputsFault(error) && !/^Binder Error/i.test(error instanceof Error ? error.message : '')) throw error;
+        return (error as Error).message.split('\n')[0];
+      },
+    );
+    if (problem === undefined) continue;
+    const listed = [...byType].map(([type, paths]) => {
+      const shown = paths.slice(0, 3).join(', ');
+      return `${type} in ${shown}${paths.length > 3 ? ` and ${paths.length - 3} more file(s)` : ''}`;
+    });
+    throw new SchemaContractError(
+      `column "${column}" is stored as types that cannot be read together: ${listed.join('; ')} (${problem}): ` +
+        'export the column with one type in every file',
+    );
+  }
 }
 
 /**
@@ -1454,7 +1528,8 @@ export function assertUsable(
     .slice(0, TOP_REASONS)
     .map(([reason, rows]) => {
       const example = examples.get(reason);
-      return `  ${rows} x ${reason}${example ? exampleNote(example) : ''}`;
+      // the example says the hint the reason carries (numberFormatHintSql), after the value
+      return `  ${rows} x ${example ? `${withoutNumberHint(reason).reason}${exampleNote(example)}` : reason}`;
     })
     .join('\n');
   if (share > summary.params.maxQuarantineShare) {
@@ -1546,10 +1621,12 @@ async function unreadValueExamples(plan: LoadPlan, reasons: string[]): Promise<M
       sources.set(`${columnLabel(mapping, column.name)}: ${notReadableAs(column.type)}`, source);
   }
   const monthReason = `${columnLabel(mapping, 'month')}: ${notReadableAs('DATE')}`;
+  // a reason with the hint of its value's number format (numberFormatHintSql) is its column's too
+  const sourceOf = (reason: string) => sources.get(withoutNumberHint(reason).reason);
   const wanted = reasons
     .filter((reason) => reason !== OUTSIDE_WINDOW)
     .slice(0, TOP_REASONS)
-    .filter((reason) => sources.has(reason));
+    .filter((reason) => sourceOf(reason) !== undefined);
   const examples = new Map<string, ExampleValue>();
   if (wanted.length === 0) return examples;
   await withConnection(plan.dbPath, async (conn) => {
@@ -1569,7 +1646,7 @@ async function unreadValueExamples(plan: LoadPlan, reasons: string[]): Promise<M
           ...(await valuesAt(
             conn,
             plan.readPaths?.[file] ?? file,
-            sources.get(reason) as string,
+            sourceOf(reason) as string,
             fileRows,
             mappingNullstr(mapping),
           ).catch(() => [])),
@@ -1818,11 +1895,12 @@ async function createRawInput(
   const files = plan.inputFiles.map((file) => file.path);
   const { mapping } = plan;
   const present = new Map(plan.presentColumns);
-  const inputRows = await inputRowsSql(
+  const inputRows = await partRowsSql(
     conn,
     toRead.length > 0 ? toRead : files.slice(0, 1),
     files,
     inputReading(plan.mapping, plan.readPaths, plan.monthFromFolders),
+    readSourceColumns(plan),
   );
   await conn.run(
     'CREATE OR REPLACE TEMP TABLE value_encodings (column_name VARCHAR, source_value VARCHAR, contract_value VARCHAR)',
@@ -1881,6 +1959,56 @@ async function createRawInput(
      FROM (${inputRows}) input_row
      ${inPartition}`,
   );
+}
+
+/**
+ * The input's columns the load reads (createRawInput): those the contract columns present are read
+ * from (renamed, summed, counted from), and the user's features.
+ */
+function readSourceColumns(plan: LoadPlan): string[] {
+  const present = new Set(plan.presentColumns.map(([column]) => column));
+  const sources = USAGE_CONTRACT.filter((column) => present.has(column.name)).flatMap((column) => {
+    const source = plan.mapping.columns[column.name] ?? column.name;
+    if (typeof source === 'string') return [source];
+    return 'sum' in source ? source.sum : 'monthsSince' in source ? [source.monthsSince] : [];
+  });
+  return [...new Set([...sources, ...plan.userFeatures.map((feature) => feature.name)])];
+}
+
+/**
+ * inputRowsSql over `part` of the plan's `files` (a month folder's), with each of the `read`
+ * columns that no file of the part has read as NULL, typed as it is across all the files: as
+ * reading every file at once reads it (union_by_name, UNION ALL BY NAME). Files gain columns
+ * over the months of an export (a column added in August): the months before hold it as missing.
+ */
+async function partRowsSql(
+  conn: DuckDBConnection,
+  part: string[],
+  files: string[],
+  reading: InputReading,
+  read: string[],
+): Promise<string> {
+  const rows = await inputRowsSql(conn, part, files, reading);
+  if (part.length === files.length) return rows;
+  const columns = async (sql: string) =>
+    new Map(
+      (await queryRows<{ column_name: string; column_type: string }>(conn, `DESCRIBE SELECT * FROM (${sql})`)).map(
+        (row) => [row.column_name, row.column_type],
+      ),
+    );
+  const have = await columns(rows);
+  const lacking = read.filter((column) => !have.has(column));
+  if (lacking.length === 0) return rows;
+  // the files' types, then the part's reading bound again (inputRowsSql binds the file lists)
+  const types = await columns(await inputRowsSql(conn, files, files, reading));
+  const nulls = lacking.flatMap((column) => {
+    const type = types.get(column);
+    if (type === undefined) return [];
+    // a type as DuckDB names it; one naming fields that need quotes (a struct's) is read as text
+    return [`NULL::${/^[\w (),[\]]+$/.test(type) ? type : 'VARCHAR'} AS ${quoteIdent(column)}`];
+  });
+  const partRows = await inputRowsSql(conn, part, files, reading);
+  return nulls.length === 0 ? partRows : `SELECT *, ${nulls.join(', ')} FROM (${partRows})`;
 }
 
 /**

@@ -62,7 +62,13 @@ describe('bad files stop the run before any work, with a typed error naming the 
       'empty file',
       async (input) => writeFile(join(input, 'empty.parquet'), ''),
       'InputFileError',
-      /empty\.parquet is not a readable Parquet file/,
+      /empty\.parquet is empty \(0 bytes\), with no header and no rows/,
+    ],
+    [
+      'empty CSV file',
+      async (input) => writeFile(join(input, 'empty.csv'), ''),
+      'InputFileError',
+      /empty\.csv is empty \(0 bytes\), with no header and no rows/,
     ],
     [
       'CSV named .parquet',

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { addMonths, monthBefore } from '../../domain/month';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import { loadPartition, loadUsage, planLoad } from '../../activities/load';
-import { numberFormatHint } from '../../activities/load-sql';
+import { numberFormatHint, THOUSANDS_HINT } from '../../activities/load-sql';
 import { usageMonthFile } from '../../store/layout';
 import type { SampleSummary } from '../../data/generate';
 import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
@@ -700,38 +700,81 @@ describe('a CSV whose numbers are written with a decimal comma', () => {
     expect(numberFormatHint('103,03', ',')).toBeUndefined();
     // three digits after the comma: it may as well separate thousands
     expect(numberFormatHint('12,345')).toBe(
-      'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read: write numbers without it)',
+      'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read alone: write numbers without it)',
     );
-    for (const value of ['17.488,0', '17,488.0', '1.234.567', '1,234,567'])
-      expect(numberFormatHint(value, ','), value).toBe('thousands separators are not read');
+    // separators in groups of three are read (textNumberSql): the hint is for those that are not
+    for (const value of ['17.48,80', '1,7488.0', '1.23.4567', '1,00,000'])
+      expect(numberFormatHint(value, ','), value).toBe(THOUSANDS_HINT);
+    expect(THOUSANDS_HINT).toMatch(/^thousands separators are not read here/);
     for (const value of ['abc', 'n/a', '1.5', ',5', '12,', '1e3,5'])
       expect(numberFormatHint(value), value).toBeUndefined();
   });
 
-  it('stops a run whose numbers have thousands separators with an example of one, and says they are not read', async () => {
-    const csv = join(dir, 'thousands.csv');
-    // rows 1 and 2 'abc', every other spend 1.003,5, 1.004,5, ...: the example is one of those
-    const spend = "CASE WHEN n <= 2 THEN 'abc' ELSE '1.' || lpad((n % 1000)::VARCHAR, 3, '0') || ',5' END";
-    await writeCsv(csv, ',', ';', spend);
-    await expect(loadCsv('thousands', csv, { ...MAPPING, decimalSeparator: ',' })).rejects.toMatchObject({
-      name: 'DataQualityError',
-      message: expect.stringContaining(
-        "x spend: not a valid double, e.g. '1.003,5': thousands separators are not read",
-      ),
+  it("reads a contract number column's thousands separators (a US Excel export's \"1,744.38\", a German one's 1.744,38) as the same numbers written plainly", async () => {
+    // spend x 10 (many of them 1,000 or more), rows 1 and 2 'abc' as in every file here
+    const plain = "CASE WHEN n <= 2 THEN 'abc' ELSE round(spend * 10, 2)::VARCHAR END";
+    const us = "CASE WHEN n <= 2 THEN 'abc' ELSE format('{:,.2f}', spend * 10) END";
+    const german = `CASE WHEN n <= 2 THEN 'abc' ELSE translate(format('{:,.2f}', spend * 10), ',.', '.,') END`;
+    const [plainCsv, usCsv, germanCsv] = ['plain', 'us', 'german'].map((name) => join(dir, `thousands-${name}.csv`));
+    await writeCsv(plainCsv, '.', ',', plain);
+    await writeCsv(usCsv, '.', ',', us);
+    await writeCsv(germanCsv, ',', ';', german);
+    expect(await readFile(usCsv, 'utf8')).toMatch(/,"\d,\d{3}\.\d\d",/);
+    expect(await readFile(germanCsv, 'utf8')).toMatch(/;\d\.\d{3},\d\d;/);
+    const loaded = [
+      await loadCsv('thousands-plain', plainCsv, MAPPING),
+      await loadCsv('thousands-us', usCsv, MAPPING),
+      await loadCsv('thousands-german', germanCsv, { ...MAPPING, decimalSeparator: ',' }),
+    ];
+    const spend = async (summary: { dbPath: string }) => (await totals(summary.dbPath))[0].spend as number;
+    const [plainSpend, usSpend, germanSpend] = await Promise.all(loaded.map(spend));
+    for (const summary of loaded) expect(summary.quarantineByReason).toEqual({ 'spend: not a valid double': 2 });
+    expect(usSpend).toBeCloseTo(plainSpend, 6);
+    expect(germanSpend).toBeCloseTo(plainSpend, 6);
+  });
+
+  it("quarantines a number whose separators are not read with the stop's hint in its reason, whether the run stops or not", async () => {
+    const lone =
+      'a decimal comma (set "decimalSeparator": "," in the mapping) or a thousands separator (not read alone: write numbers without it)';
+    // a few rows: 1,003 (a lone comma before three digits) and 1,00,004.5 (groups of two): the run goes on
+    const few =
+      "CASE WHEN n <= 2 THEN 'abc' WHEN n BETWEEN 3 AND 5 THEN '1,00' || n || '' WHEN n = 6 THEN '1,00,004.5' ELSE {spend} END";
+    const fewCsv = join(dir, 'thousands-few.csv');
+    await writeCsv(fewCsv, '.', ',', few);
+    const summary = await loadCsv('thousands-few', fewCsv, MAPPING);
+    expect(summary.quarantineByReason).toEqual({
+      [`spend: not a valid double: ${lone}`]: 3,
+      'spend: not a valid double': 2,
+      [`spend: not a valid double: ${THOUSANDS_HINT}`]: 1,
     });
-    // the same in Parquet, a column of text, read in two partitions: 17,488.0 written with a point
+    const reasons = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ reason: string }>(conn, 'SELECT DISTINCT reason FROM quarantine ORDER BY reason'),
+    );
+    expect(reasons.map((row) => row.reason)).toEqual(Object.keys(summary.quarantineByReason).sort());
+    // every row so: the run stops, quoting a value and the same hint, once
+    const many = "CASE WHEN n <= 2 THEN 'abc' ELSE '1,' || lpad((n % 1000)::VARCHAR, 3, '0') END";
+    const manyCsv = join(dir, 'thousands-many.csv');
+    await writeCsv(manyCsv, '.', ',', many);
+    const stopped = await loadCsv('thousands-many', manyCsv, MAPPING).catch((error: Error) => error);
+    expect(stopped).toMatchObject({ name: 'DataQualityError' });
+    expect((stopped as Error).message).toMatch(
+      new RegExp(
+        `\\n {2}\\d+ x spend: not a valid double, e\\.g\\. '1,\\d{3}': ${lone.replace(/[()]/g, '\\$&')}(\\n|$)`,
+      ),
+    );
+    // the same in Parquet, a column of text, read in two partitions: 17,4880.0 (a group of four)
     const input = join(dir, 'thousands-parquet');
     await mkdir(input, { recursive: true });
     await parquetFrom(
       join(input, 'june.parquet'),
-      "SELECT * REPLACE (CASE WHEN spend >= 0 THEN '17,' || lpad((row_number() OVER () % 1000)::VARCHAR, 3, '0') || '.0' END AS spend) FROM {june}",
+      "SELECT * REPLACE (CASE WHEN spend >= 0 THEN '17,' || lpad((row_number() OVER () % 10000)::VARCHAR, 4, '0') || '.0' END AS spend) FROM {june}",
     );
     await expect(
       loadUsage(storeIn(dir), run('thousands-parquet'), { month: '2026-06', input }, 2),
     ).rejects.toMatchObject({
       name: 'DataQualityError',
       message: expect.stringMatching(
-        /x spend: not a valid double, e\.g\. '17,\d{3}\.0': thousands separators are not read/,
+        /x spend: not a valid double, e\.g\. '17,\d{4}\.0': thousands separators are not read here: they are read only between groups of three digits/,
       ),
     });
   });

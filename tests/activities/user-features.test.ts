@@ -130,16 +130,16 @@ describe("typing a user's own columns", () => {
     expect(features.monthly_fee).toEqual({ name: 'monthly_fee', column: expect.any(String), type: 'numeric' });
   });
 
-  it('says a column of numbers written with thousands separators has them, rather than only to read them as missing', async () => {
-    // monthly_fee x 20 (400 to 2,000), written as spreadsheets export it: 1,234.50
-    const withSeparators = (mapping: unknown) =>
+  it('reads numbers written with thousands separators (1,234.50) as numbers, and says a lone comma (1,234) may be either', async () => {
+    // monthly_fee x 20 (400 to 2,000), written as spreadsheets export it: 1,234.50 (or 1,234 with `decimals` '')
+    const withSeparators = (mapping: unknown, decimals = '.50') =>
       withConnection(':memory:', async (conn) => {
         await setVariable(conn, 'devices_csv', csv);
         return resolveUserFeatures(
           conn,
           `SELECT * REPLACE (CASE WHEN fee >= 1000
-                    THEN (fee // 1000)::INTEGER::VARCHAR || ',' || lpad((fee % 1000)::INTEGER::VARCHAR, 3, '0') || '.50'
-                    ELSE fee::INTEGER::VARCHAR || '.50' END AS monthly_fee)
+                    THEN (fee // 1000)::INTEGER::VARCHAR || ',' || lpad((fee % 1000)::INTEGER::VARCHAR, 3, '0') || '${decimals}'
+                    ELSE fee::INTEGER::VARCHAR || '${decimals}' END AS monthly_fee)
            FROM (SELECT *, floor(TRY_CAST(monthly_fee AS DOUBLE) * 20) AS fee
                  FROM read_csv(getvariable('devices_csv'), header = true, all_varchar = true))`,
           HEADER,
@@ -147,14 +147,13 @@ describe("typing a user's own columns", () => {
         );
       });
     const auto = byName(await withSeparators({ ...SNAPSHOT, features: 'auto' }));
-    expect(auto.skipped.monthly_fee).toMatch(
-      /are not numbers, e\.g\. '\d,\d{3}\.50', .*: thousands separators are not read \(declared "numeric" in the mapping's features, the column would read those values as missing\)$/,
+    expect(auto.features.monthly_fee).toEqual({ name: 'monthly_fee', column: expect.any(String), type: 'numeric' });
+    // 1,234 alone: a decimal comma or a thousands separator; declared numeric, the note says so
+    const lone = byName(await withSeparators({ ...SNAPSHOT, features: { monthly_fee: 'numeric' } }, ''));
+    expect(lone.features.monthly_fee.note).toMatch(
+      /^\d+ values not numbers taken as missing: '\d,\d{3}', .* \(a decimal comma \(set "decimalSeparator": "," in the mapping\) or a thousands separator \(not read alone: write numbers without it\)\)$/,
     );
-    const declared = byName(await withSeparators({ ...SNAPSHOT, features: { monthly_fee: 'numeric' } }));
-    expect(declared.features.monthly_fee.note).toMatch(
-      /^\d+ values not numbers taken as missing: '\d,\d{3}\.50', .* \(thousands separators are not read\)$/,
-    );
-    // every value with a separator (all of them 1,000 or more): no categories of a measure, and the hint
+    // every value with a separator (all of them 1,000 or more): numbers, not 60 categories
     const allSeparated = (mapping: unknown) =>
       withConnection(':memory:', async (conn) => {
         await setVariable(conn, 'devices_csv', csv);
@@ -167,14 +166,7 @@ describe("typing a user's own columns", () => {
         );
       });
     const many = byName(await allSeparated({ ...SNAPSHOT, features: 'auto' }));
-    expect(many.features.monthly_fee).toBeUndefined();
-    expect(many.skipped.monthly_fee).toMatch(
-      /^60 distinct values, more than maxCategories=50 and no numbers; e\.g\. '1,\d{3}\.75', .*: thousands separators are not read/,
-    );
-    const none = byName(await allSeparated({ ...SNAPSHOT, features: { monthly_fee: 'numeric' } }));
-    expect(none.skipped.monthly_fee).toMatch(
-      /^declared "numeric", but none of its 4190 values is a number, e\.g\. '1,\d{3}\.75', .*: thousands separators are not read$/,
-    );
+    expect(many.features.monthly_fee).toEqual({ name: 'monthly_fee', column: expect.any(String), type: 'numeric' });
   });
 
   it('skips a column declared "numeric" that holds no number (a date), with the reason, instead of an empty feature', async () => {

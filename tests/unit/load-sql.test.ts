@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { listValue } from '@duckdb/node-api';
 import { queryOne, queryRows, setVariable, withConnection } from '../../activities/duckdb';
-import { buildCheckSql } from '../../activities/load-sql';
+import {
+  buildCheckSql,
+  numberFormatHint,
+  numberFormatHintSql,
+  textNumberSql,
+  THOUSANDS_HINT,
+} from '../../activities/load-sql';
 
 const COLUMNS = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months', 'plan'];
 
@@ -105,5 +112,90 @@ describe('usage contract check on columns that already have the contract type', 
     ]);
     // counted without keeping a row: what the table shows
     expect(counted).toEqual({ rows: 3, broken: 2, repeated: 0, rewritten: 0 });
+  });
+});
+
+describe('numbers written as text (textNumberSql)', () => {
+  /** Each text read as a number of `type` with the decimal separator `mark`. */
+  const read = (texts: string[], mark: '.' | ',', type = 'DOUBLE') =>
+    withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'texts', listValue(texts));
+      const rows = await queryRows<{ value: number | null }>(
+        conn,
+        `SELECT ${textNumberSql('t', mark, type)} AS value FROM (SELECT unnest(getvariable('texts')::VARCHAR[]) AS t, generate_subscripts(getvariable('texts')::VARCHAR[], 1) AS i) ORDER BY i`,
+      );
+      return rows.map((row) => (row.value === null ? null : Number(row.value)));
+    });
+
+  it('reads thousands separators where they cannot be a decimal mark, whichever the decimal separator', async () => {
+    const unambiguous = [
+      '1,744.38',
+      '1.744,38',
+      '1,234,567',
+      '1.234.567',
+      '-1,744.38',
+      '$1,744.38',
+      '(1,744.38)',
+      '¥1.744,38',
+    ];
+    const expected = [1744.38, 1744.38, 1234567, 1234567, -1744.38, 1744.38, -1744.38, 1744.38];
+    expect(await read(unambiguous, '.')).toEqual(expected);
+    expect(await read(unambiguous, ',')).toEqual(expected);
+    expect(await read(['1,234,567', '1.234.567'], '.', 'INTEGER')).toEqual([1234567, 1234567]);
+  });
+
+  it('reads a lone separator as the decimal separator says, and digits not in groups of three as no number', async () => {
+    expect(await read(['3,5', '1,744', '1.744', '12.5'], '.')).toEqual([null, null, 1.744, 12.5]);
+    expect(await read(['3,5', '1,744', '1.744', '12.5'], ',')).toEqual([3.5, 1.744, null, null]);
+    for (const mark of ['.', ','] as const)
+      expect(await read(['1,00,000.00', '12,34.5', '0,123.5', '1.2.3', '1,744.38.2', 'v1,234.5'], mark)).toEqual([
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+      ]);
+  });
+
+  it('names a value that is no number as numberFormatHint does, in SQL (numberFormatHintSql)', async () => {
+    const values = [
+      '103,03',
+      '-0,5',
+      '12,345',
+      '17.48,80',
+      '1,00,000',
+      '1.23.4567',
+      'abc',
+      'n/a',
+      '1.5',
+      ',5',
+      '12,',
+      ' 1,7488.0 ',
+    ];
+    for (const mark of ['.', ','] as const) {
+      const inSql = await withConnection(':memory:', async (conn) => {
+        await setVariable(conn, 'texts', listValue(values));
+        const rows = await queryRows<{ hint: string | null }>(
+          conn,
+          `SELECT ${numberFormatHintSql('t', mark)} AS hint FROM (SELECT unnest(getvariable('texts')::VARCHAR[]) AS t, generate_subscripts(getvariable('texts')::VARCHAR[], 1) AS i) ORDER BY i`,
+        );
+        return rows.map((row) => row.hint ?? undefined);
+      });
+      expect(inSql, mark).toEqual(values.map((value) => numberFormatHint(value, mark)));
+    }
+  });
+
+  it("adds the hint to a number column's quarantine reason", async () => {
+    const reasons = await reasonsFor([
+      withValue('spend', '1,00,000.5'),
+      withValue('spend', '88,50'),
+      withValue('spend', 'abc'),
+    ]);
+    expect(reasons).toEqual([
+      `spend: not a valid double: ${THOUSANDS_HINT}`,
+      'spend: not a valid double: set "decimalSeparator": "," in the mapping',
+      'spend: not a valid double',
+    ]);
   });
 });
