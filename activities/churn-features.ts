@@ -25,6 +25,8 @@ export interface FeatureUse {
   type: 'numeric' | 'categorical';
   missingShare: number;
   importance: number;
+  /** A user's column read with a note (user-features.ts), as the manifest lists it beside the report. */
+  note?: string;
 }
 
 /**

@@ -30,6 +30,8 @@ import type { CampaignFollowUp, CampaignMetrics, ListFit } from './campaign-metr
 import { FOLLOW_UP_FILE, followUpCampaigns, followUpGroups } from './campaign-follow-up';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
+import type { FeatureUse } from './churn-features';
+import type { UserFeature } from './user-features';
 import { labelsRunCopy, mappingRunCopy, snapshotCopyName } from './run-copies';
 import { readLatestVersion } from './segment-history';
 import { withFileLock } from '../store/file-lock';
@@ -395,6 +397,20 @@ async function writeSnapshotTable(
   return rows;
 }
 
+/**
+ * The churn features as the manifest lists them, each of the user's columns read with a note
+ * (values not numbers taken as missing, say: user-features.ts) with it, as the report shows it.
+ */
+export function withUserNotes(
+  features: FeatureUse[],
+  userFeatures: Pick<UserFeature, 'name' | 'note'>[],
+): FeatureUse[] {
+  return features.map((feature) => {
+    const note = feature.source === 'user' ? userFeatures.find((f) => f.name === feature.name)?.note : undefined;
+    return note === undefined ? feature : { ...feature, note };
+  });
+}
+
 /** The snapshot's file of the churn models' holdout (publish/holdout.sql). */
 export const HOLDOUT_FILE = 'holdout.parquet';
 
@@ -529,7 +545,7 @@ function buildManifest(
       ...(reasons ? { churnReasonsExact: reasons.exactRows } : {}),
       churnTopRules: churn.topRules,
       featureImportance: churn.featureImportance,
-      churnFeatures: churn.features,
+      churnFeatures: withUserNotes(churn.features, load.userFeatures ?? []),
       riskBandCounts: churn.riskBandCounts,
       kmeans: {
         k: cluster.k,
