@@ -393,16 +393,19 @@ export async function writeLatest(store: StoreConfig, month: string, version: nu
  * says was retired: published, by which run and when (its folder removed, which `audit verify`
  * names), or nothing when the log never recorded it. '' when the log cannot be read.
  */
-async function publishedAndGone(store: StoreConfig, month: string, version: number): Promise<string> {
+async function publishedAndGone(store: StoreConfig, month: string, version?: number): Promise<string> {
   const entries = await readAuditLog(store).catch(() => [] as AuditEntry[]);
-  const published = entries.find(
+  const versionOf = (entry: AuditEntry) => (entry.details as { version?: number } | undefined)?.version;
+  // without a version: the month's last one published
+  const published = entries.findLast(
     (entry) =>
       entry.event === 'run.published' &&
       entry.month === month &&
-      (entry.details as { version?: number } | undefined)?.version === version,
+      versionOf(entry) !== undefined &&
+      (version === undefined || versionOf(entry) === version),
   );
   return published
-    ? `; the audit log records ${month}/v${version} published on ${published.at.slice(0, 10)} (audit seq ${published.seq}, run ${published.run.runId}) and no retirement of it: its folder was removed outside segflow (segflow audit verify)`
+    ? `; the audit log records ${month}/v${versionOf(published)} published on ${published.at.slice(0, 10)} (audit seq ${published.seq}, run ${published.run.runId}) and no retirement of it: its folder was removed outside segflow (segflow audit verify)`
     : '';
 }
 
@@ -432,7 +435,7 @@ export async function resolveSnapshot(store: StoreConfig, text: string): Promise
         `${month} has no snapshot left: ${retired.map((v) => `v${v}`).join(', ')} ${retired.length === 1 ? 'was' : 'were'} retired (segflow snapshots show ${month}/v${retired[retired.length - 1]} says when and why)${months.length ? `; months with snapshots: ${months.join(', ')}` : ''}`,
       );
     throw new UsageError(
-      `no snapshot published for ${month} (${months.length ? `months with snapshots: ${months.join(', ')}` : `the store ${store.storeDir} has none yet`})${match[2] ? await publishedAndGone(store, month, Number(match[2])) : ''}`,
+      `no snapshot published for ${month} (${months.length ? `months with snapshots: ${months.join(', ')}` : `the store ${store.storeDir} has none yet`})${await publishedAndGone(store, month, match[2] ? Number(match[2]) : undefined)}`,
     );
   }
   if (match[2]) {

@@ -99,6 +99,14 @@ describe('audit verify: completeness', () => {
         `^${MONTH} has no version 2 \\(versions: v1, v3\\); the audit log records ${MONTH}/v2 published on \\d{4}-\\d{2}-\\d{2} \\(audit seq 6, run run-2\\) and no retirement of it: its folder was removed outside segflow \\(segflow audit verify\\)$`,
       ),
     );
+    // the month's only versions' folders gone: the month itself says so, naming the last one
+    const alone = await storeWithVersions(1);
+    await rm(versionDir(alone, MONTH, 1), { recursive: true });
+    await expect(resolveSnapshot(alone, MONTH)).rejects.toThrow(
+      new RegExp(
+        `^no snapshot published for ${MONTH} \\(the store .* has none yet\\); the audit log records ${MONTH}/v1 published on \\d{4}-\\d{2}-\\d{2} \\(audit seq 3, run run-1\\) and no retirement of it: its folder was removed outside segflow \\(segflow audit verify\\)$`,
+      ),
+    );
     // a version never published: the listing alone
     await expect(resolveSnapshot(store, `${MONTH}/v9`)).rejects.toThrow(
       new RegExp(`^${MONTH} has no version 9 \\(versions: v1, v3\\)$`),
