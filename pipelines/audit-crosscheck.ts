@@ -167,3 +167,18 @@ export async function endedWhilePublishing(
   }
   return problems;
 }
+
+/** Of verify's findings about a run (RUN WITHOUT AN END), those whose run Temporal holds as running. */
+export async function stillRunning(client: Client, problems: AuditProblem[]): Promise<AuditProblem[]> {
+  const running: AuditProblem[] = [];
+  for (const problem of problems) {
+    if (!problem.run) continue;
+    const status = await client.workflow
+      .getHandle(problem.run.workflowId, problem.run.runId)
+      .describe()
+      .then((description) => description.status.name)
+      .catch(() => undefined);
+    if (status === 'RUNNING') running.push(problem);
+  }
+  return running;
+}

@@ -51,8 +51,7 @@ export async function latestRunStatus(client: Client, workflowId: string): Promi
     .catch(() => undefined);
 }
 
-/** Events that end a run, and those that can only follow its publishing. */
-const ENDS = new Set(['run.published', 'run.failed', 'run.cancelled']);
+/** Events that can only follow a run's publishing (FINAL_EVENTS end it). */
 const AFTER_PUBLISHING = new Set(['snapshot.retired', 'snapshot.promoted']);
 
 /**
@@ -62,7 +61,7 @@ const AFTER_PUBLISHING = new Set(['snapshot.retired', 'snapshot.promoted']);
  * (terminated, or its last record lost), "ended unrecorded".
  */
 export function outcomeOf(entries: AuditEntry[], temporalStatus: string): string {
-  const ended = entries.filter((entry) => ENDS.has(entry.event) || AFTER_PUBLISHING.has(entry.event)).at(-1);
+  const ended = entries.filter((entry) => FINAL_EVENTS.has(entry.event) || AFTER_PUBLISHING.has(entry.event)).at(-1);
   if (ended) return OUTCOME[ended.event] ?? ended.event;
   if (temporalStatus === 'COMPLETED' || ENDED_UNCOMPLETED.includes(temporalStatus)) return 'ended unrecorded';
   const last = entries[entries.length - 1];

@@ -14,6 +14,7 @@ import {
   readManifest,
   listRetiredVersions,
   RUN_OWN_EVENTS,
+  FINAL_EVENTS,
   type RunsLog,
 } from './snapshots';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
@@ -24,6 +25,8 @@ export interface AuditProblem {
   /** The file, and line or snapshot, where the problem is. */
   where: string;
   problem: string;
+  /** The run a RUN WITHOUT AN END is about: `audit verify` asks Temporal whether it is still running. */
+  run?: RunRef;
 }
 
 export interface AuditReport {
@@ -45,7 +48,7 @@ export interface AuditReport {
   keyId: string | null;
   /** Snapshots whose run is still going: in place, its files checked, run.published not yet written. */
   publishing: string[];
-  /** Runs with no end in the log yet whose last own entry is within the grace: still going, or their end cut (checkRunsEnded). */
+  /** Runs with no end in the log yet, said as notes: their last own entry within the grace (checkRunsEnded), or running in Temporal. */
   unended: string[];
   problems: AuditProblem[];
 }
@@ -242,18 +245,30 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
  * same id) takes its place and is judged itself.
  */
 function checkRunsEnded(entries: AuditEntry[], runs: RunsLog, problems: AuditProblem[]): string[] {
-  /** Each run's request and last own entry, by run id, in log order. */
+  /** Each workflow's latest run to appear in the log: an earlier run's late entry (a zombie activity's) changes nothing. */
+  const current = new Map<string, string>();
+  const superseded = new Set<string>();
+  /** Each current run's request and last own entry, by run id. */
   const seen = new Map<string, { run: RunRef; month: string; requested?: AuditEntry; last: AuditEntry }>();
   for (const entry of entries) {
-    if (!RUN_OWN_EVENTS.has(entry.event) || !entry.run?.runId) continue;
-    // a later run of the workflow takes the place of its earlier ones
-    for (const [runId, other] of seen)
-      if (other.run.workflowId === entry.run.workflowId && runId !== entry.run.runId) seen.delete(runId);
-    const known = seen.get(entry.run.runId);
-    seen.set(entry.run.runId, {
+    const runId = entry.run?.runId;
+    if (!runId || superseded.has(runId) || !(RUN_OWN_EVENTS.has(entry.event) || FINAL_EVENTS.has(entry.event)))
+      continue;
+    const before = current.get(entry.run.workflowId);
+    // a reset run writes no run.requested of its own: the workflow's request stands for it
+    let requested = seen.get(runId)?.requested;
+    if (before !== undefined && before !== runId) {
+      requested = seen.get(before)?.requested;
+      superseded.add(before);
+      seen.delete(before);
+    }
+    current.set(entry.run.workflowId, runId);
+    // a final event ends the run (runs.finishedRuns), whose own entries are all it may have
+    if (!RUN_OWN_EVENTS.has(entry.event)) continue;
+    seen.set(runId, {
       run: entry.run,
       month: entry.month,
-      requested: known?.requested ?? (entry.event === 'run.requested' ? entry : undefined),
+      requested: requested ?? (entry.event === 'run.requested' ? entry : undefined),
       last: entry,
     });
   }
@@ -262,12 +277,15 @@ function checkRunsEnded(entries: AuditEntry[], runs: RunsLog, problems: AuditPro
     if (!requested || runs.finishedRuns.has(run.runId)) continue;
     const lastEvent = last.subject ? `${last.event} ${last.subject}` : last.event;
     if (publishingNow(run, runs)) {
-      unended.push(`run ${run.workflowId} (${run.runId}) of ${month}, last wrote ${lastEvent} at ${last.at}`);
+      unended.push(
+        `run ${run.workflowId} (${run.runId}) of ${month}, last wrote ${lastEvent} at ${last.at}: no end recorded yet (run.published, failed or cancelled): still going, or its end was cut from the log; verify again after it ends (an hour after its last entry, a run without an end is a finding)`,
+      );
       continue;
     }
     problems.push({
       where: `audit seq ${last.seq}`,
       problem: `RUN WITHOUT AN END: run ${run.workflowId} (${run.runId}) of ${month}, requested at ${requested.at} (audit seq ${requested.seq}), last wrote ${lastEvent} at ${last.at} (audit seq ${last.seq}), and no run.published, run.failed or run.cancelled follows: entries after it were cut from the log (with whatever the run published), or it was terminated, timed out or is stuck in Temporal (segflow runs show ${run.workflowId})`,
+      run,
     });
   }
   return unended;

@@ -150,20 +150,41 @@ describe('audit verify: completeness', () => {
     // the number given again to another run's snapshot
     await publishFake(store, 3, undefined, 'run-5');
     expect(await problemsOf(store)).toEqual([runWithoutEnd]);
-    // a later run of the same workflow (a reset) takes the cut one's place, and is judged itself
+    // a later run of the same workflow (a reset) takes the cut one's place, and is judged itself:
+    // one whose only entry is its end too (it failed before its first stage)
+    const reset = { workflowId: 'wf-run-3', runId: 'run-3-reset' };
+    await recordAudit(store, { event: 'run.failed', run: reset, month: MONTH, actor: 'worker' });
+    expect(await problemsOf(store)).toEqual([]);
+    // an activity of the earlier run that writes late (its attempt outlived the reset) changes nothing
     await recordAudit(store, {
-      event: 'run.started',
-      run: { workflowId: 'wf-run-3', runId: 'run-3-reset' },
+      event: 'stage.attempt-failed',
+      run: { workflowId: 'wf-run-3', runId: 'run-3' },
       month: MONTH,
       actor: 'worker',
-    });
-    await recordAudit(store, {
-      event: 'run.failed',
-      run: { workflowId: 'wf-run-3', runId: 'run-3-reset' },
-      month: MONTH,
-      actor: 'worker',
+      subject: 'churn#1 (activity 5)',
     });
     expect(await problemsOf(store)).toEqual([]);
+  });
+
+  it("a reset run without an end is named with its workflow's request, whatever the earlier run writes late", async () => {
+    const store = await storeWithVersions(1);
+    const hoursAgo = new Date(Date.now() - 2 * 3600_000).toISOString();
+    const first = { workflowId: 'wf-x', runId: 'x-1' };
+    const reset = { workflowId: 'wf-x', runId: 'x-2' };
+    await recordAudit(store, { event: 'run.requested', run: first, month: MONTH, actor: 'ana' });
+    await recordAudit(store, { event: 'stage.finished', run: reset, month: MONTH, actor: 'worker', subject: 'load' });
+    await recordAudit(store, {
+      event: 'stage.attempt-failed',
+      run: first,
+      month: MONTH,
+      actor: 'worker',
+      subject: 'features#1 (activity 3)',
+    });
+    await rewriteLog(store, (entry) => ({ ...entry, at: hoursAgo }));
+    // the reset run wrote no run.requested: its workflow's request stands for it
+    expect(await problemsOf(store)).toEqual([
+      `audit seq 5: RUN WITHOUT AN END: run wf-x (x-2) of ${MONTH}, requested at ${hoursAgo} (audit seq 4), last wrote stage.finished load at ${hoursAgo} (audit seq 5), and no run.published, run.failed or run.cancelled follows: entries after it were cut from the log (with whatever the run published), or it was terminated, timed out or is stuck in Temporal (segflow runs show wf-x)`,
+    ]);
   });
 
   it('a run with no end whose last entry is within the grace is no finding, and the OK says so', async () => {
