@@ -4,6 +4,7 @@ import { SnapshotIntegrityError, StoreReadError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { monthDir, versionDir, type SnapshotRef, type StoreConfig } from '../store/layout';
 import type { SnapshotManifest } from '../store/manifest';
+import { officialVersions } from '../store/snapshots';
 
 /** Last month's segmentation, which this month's segment ids are matched against. */
 export interface PreviousSegmentation {
@@ -46,7 +47,7 @@ const firstLine = (error: unknown): string => (error instanceof Error ? error.me
 
 /**
  * The version a month's latest.json names, or undefined when the month has none (no snapshot
- * published, or none official). Unlike store/snapshots.ts latestVersion, which reads any failure
+ * published, or none official: a latest.json missing beside an official version stops the run). Unlike store/snapshots.ts latestVersion, which reads any failure
  * as "none", a latest.json that is there but cannot be read is an error: retryable (StoreReadError)
  * for an I/O failure, not (SnapshotIntegrityError) for a file that is not a latest.json.
  */
@@ -56,7 +57,14 @@ export async function readLatestVersion(store: StoreConfig, month: string): Prom
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    if (isGone(error)) return undefined;
+    if (isGone(error)) {
+      // gone although the month has a snapshot that may be its latest: deleted or lost, not "none"
+      const official = await officialVersions(store, month);
+      if (official.length === 0) return undefined;
+      throw new SnapshotIntegrityError(
+        `${month}'s latest.json ${file} is missing although ${official.map((v) => `v${v}`).join(', ')} ${official.length === 1 ? 'is' : 'are'} published: it names the snapshot this run builds on (segment ids, migration, campaigns). Nothing was published. 'segflow audit verify' says which version the audit log makes the latest; 'segflow snapshots promote ${month}/vN --reason …' writes it again`,
+      );
+    }
     throw new StoreReadError(
       `cannot read ${month}'s latest.json ${file} (${firstLine(error)}): it names the snapshot this run builds on. Retried, as a storage glitch may pass; if it persists, check the store's disk and permissions, and 'segflow audit verify'`,
     );

@@ -184,6 +184,18 @@ describe('the month before, as published', () => {
       findPreviousSegmentation(store, '2026-06', { month: '2026-05', version: 1 }),
     );
     expect(pinned).toBeNull();
+    // a latest.json gone beside a published version is no "no previous month"
+    const latest = join(monthDir(store, '2026-05'), 'latest.json');
+    await without(latest, async () => {
+      await expect(findPreviousSegmentation(store, '2026-06')).rejects.toThrow(
+        expect.objectContaining({
+          name: 'SnapshotIntegrityError',
+          message: expect.stringMatching(
+            /^2026-05's latest\.json .* is missing although v1 is published: .*segflow audit verify/,
+          ),
+        }),
+      );
+    });
   });
 
   it('refuses to measure a dispatch list changed since it was published: nothing published, the list left as it is', async () => {
