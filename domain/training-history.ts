@@ -56,7 +56,8 @@ export function runMonthCutOff(
   if (counts.train === 0 || counts.score >= least * counts.train) return null;
   const share = counts.score / counts.train;
   const before = addMonths(params.month, -1);
-  const percent = (value: number) => `${Math.round(value * 1000) / 10}%`;
+  // rounded down: 1,289 of 2,580 is 49.9%, not the 50% it is under
+  const percent = (value: number) => `${Math.floor(value * 1000) / 10}%`;
   // a share the run month holds, so that the same input passes with it
   const lower = Math.floor(share * 10) / 10;
   return (

@@ -160,7 +160,10 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
       labels: labelsCopy,
       mapping: mappingCopy,
     });
-    const features = await computeFeatures(load.dbPath, load.params, featureInput(load));
+    // the run-month guard changes no output, and a snapshot from before it (no minRunMonthShare in
+    // its parameters) was published without it: recomputed as it was, whatever its month held
+    const guard = { ...load.params, minRunMonthShare: load.params.minRunMonthShare ?? 0 };
+    const features = await computeFeatures(load.dbPath, guard, featureInput(load));
     const skipped = features.skippedFeatures.map((s) => s.feature);
     const pinned = manifest.metrics.previousSnapshot;
     const previous = pinned ? await findPreviousSegmentation(store, ref.month, pinned) : null;

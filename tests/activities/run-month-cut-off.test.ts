@@ -9,6 +9,10 @@ import { parseRunParams, type RunParamsInput } from '../../domain/params';
 import { runMonthCutOff } from '../../domain/training-history';
 import type { SampleSummary } from '../../data/generate';
 import { smallSample, storeIn, tempDir } from '../helpers';
+import { clusterSubscribers } from '../../activities/cluster';
+import { trainAndScoreChurn } from '../../activities/churn';
+import { publishSnapshot } from '../../activities/publish';
+import { reproduceSnapshot } from '../../pipelines/reproduce';
 
 /**
  * A delivery of the run month cut off part way: only some subscribers' June rows arrived. The
@@ -119,6 +123,33 @@ describe('a cut-off run month in the stored load and features', () => {
   }, 120_000);
 });
 
+describe('a snapshot from before the run-month guard', () => {
+  it('reproduces its files though its month holds under half the month before (no minRunMonthShare in its parameters)', async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir, 1_500, 7);
+    const partial = join(dir, 'partial.parquet');
+    await withConnection(':memory:', (conn) =>
+      conn.run(
+        `COPY (SELECT * FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)
+               WHERE "month" < DATE '2026-06-01' OR hash(subscriber_id) % 10 < 4) TO '${partial}' (FORMAT parquet)`,
+      ),
+    );
+    const store = storeIn(dir);
+    const run = { workflowId: 'older', runId: 'r1' };
+    // published as a version before the guard did: through, and no minRunMonthShare in the parameters
+    const load = await loadUsage(store, run, { month: '2026-06', input: partial });
+    const input = { format: load.format, inputColumns: load.inputColumns };
+    const features = await computeFeatures(load.dbPath, { ...load.params, minRunMonthShare: 0 }, input);
+    const skipped = features.skippedFeatures.map((f) => f.feature);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped, load.userFeatures);
+    const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped);
+    const published = await publishSnapshot(store, run, { requestedBy: 'test', load, features, cluster, churn });
+    expect('minRunMonthShare' in load.params).toBe(false);
+    const report = await reproduceSnapshot(store, { month: '2026-06', version: published.version });
+    expect(report.identical).toBe(true);
+  }, 180_000);
+});
+
 describe('minRunMonthShare', () => {
   const params = { month: '2026-10', input: '/data' };
 
@@ -133,7 +164,7 @@ describe('minRunMonthShare', () => {
     const month = { month: '2026-10' };
     expect(runMonthCutOff({ score: 1_290, train: 2_580 }, month)).toBeNull();
     expect(runMonthCutOff({ score: 1_289, train: 2_580 }, month)).toContain(
-      'the run month 2026-10 holds 1289 subscribers, 50% of the 2580 of 2026-09 (under minRunMonthShare 0.5)',
+      'the run month 2026-10 holds 1289 subscribers, 49.9% of the 2580 of 2026-09 (under minRunMonthShare 0.5)',
     );
     expect(runMonthCutOff({ score: 1_032, train: 2_580 }, month)).toContain('--param minRunMonthShare=0.4 ');
     expect(runMonthCutOff({ score: 1_032, train: 2_580 }, { ...month, minRunMonthShare: 0.4 })).toBeNull();
