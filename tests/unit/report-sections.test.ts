@@ -163,7 +163,7 @@ describe('report sections', () => {
     expect(section.html).toContain('(no grid)');
     // the lists in one sentence: how many, who is on them, in what order; each contact's reasons
     expect(section.html).toContain(
-      "<b>9 subscribers to contact this month</b>, and 0 held out, in 3 grids. On the list: everyone at elevated or high churn risk, and operation priorities 1 (key customer, unstable) and 2 (high value, unstable) whatever their risk. Each grid's list is ranked by operation priority (1 first), then by churn score",
+      "<b>9 subscribers to contact this month</b>, and 0 held out, in 1 grid. On the list: everyone at elevated or high churn risk, and operation priorities 1 (key customer, unstable) and 2 (high value, unstable) whatever their risk. Each grid's list is ranked by operation priority (1 first), then by churn score",
     );
     expect(section.html).toContain('<div class="columns">spend falling 7% a month<br>last active 27 days ago</div>');
     expect(gridsSection([grid('R1-G02', 1)], [], 2, { order: 'revenueAtRisk', maxPriority: 2 }).html).toContain(
@@ -174,6 +174,10 @@ describe('report sections', () => {
     expect(held).toContain('Everyone to contact in this grid');
     expect(held).toContain('1 more is held out as the control group: do not contact them.');
     expect(held).toContain('2 to contact · 1 held out');
+    // a grid whose list is only its control group is a grid on the lists; a grid with nobody on it is not
+    expect(gridsSection([grid('R1-G01', 0, 1), grid('R1-G02', 2), grid('R1-G03', 0)], [], 5, RULE).html).toContain(
+      '<b>2 subscribers to contact this month</b>, and 1 held out, in 2 grids.',
+    );
     // an id made from a file's rows reads in full; only a pseudonym (a hash) is shortened
     const pseudonym = 'ab'.repeat(32);
     const ids = gridsSection(

@@ -107,7 +107,7 @@ export interface DispatchRule {
   maxPriority: number;
 }
 
-/** This month's lists in one sentence: how many to contact, who is on them, and in what order. */
+/** This month's lists in one sentence: how many to contact, in how many grids (those with anyone on the list, not every grid), who is on them, and in what order. */
 function listed(grids: GridRow[], dispatch: DispatchRule): string {
   const total = (pick: (g: GridRow) => number) => grids.reduce((n, g) => n + pick(g), 0);
   const priorities = Array.from({ length: dispatch.maxPriority }, (_, i) => `${i + 1} (${priorityWords(i + 1)})`);
@@ -118,7 +118,10 @@ function listed(grids: GridRow[], dispatch: DispatchRule): string {
   return `<b>${counted(
     total((g) => g.to_contact),
     'subscriber',
-  )} to contact this month</b>, and ${fmt(total((g) => g.held_out))} held out, in ${counted(grids.length, 'grid')}. On the list: everyone at elevated or high churn risk, and operation priorities ${priorities.join(' and ')} whatever their risk. Each grid's list is ranked ${order}.`;
+  )} to contact this month</b>, and ${fmt(total((g) => g.held_out))} held out, in ${counted(
+    grids.filter((g) => g.to_contact + g.held_out > 0).length,
+    'grid',
+  )}. On the list: everyone at elevated or high churn risk, and operation priorities ${priorities.join(' and ')} whatever their risk. Each grid's list is ranked ${order}.`;
 }
 
 /** A contact's churn reasons, each on a line of its own under the why. */
