@@ -1,10 +1,11 @@
+import { DO_NOT_DISTURB } from '../../../domain/actions';
 import { segmentSizes } from '../charts';
 import { escape, fmt, pct, percent, type ReportSection } from '../html';
 
-/** Retention styles below this share of a segment are summed into one line. */
+/** Retention styles, channels and moments below this share of a segment are summed into one line. */
 const MINOR_STYLE_SHARE = 0.1;
 
-/** One segment's profile and action, with its subscribers' retention styles and tags (sql/segments.sql). */
+/** One segment's profile and product, with its subscribers' retention styles, channels, contact moments and tags (sql/segments.sql). */
 export interface SegmentRow {
   segment_id: number;
   segment_name: string;
@@ -16,10 +17,12 @@ export interface SegmentRow {
   mean_churn_score: number;
   high_risk_subscribers: number;
   recommended_product: string;
-  channel: string;
-  contact_moment: string;
   /** Most subscribers first. */
   retention_styles: { style: string; subscribers: number }[];
+  /** The channels its subscribers get (the operation grid's, by value tier x stability), most subscribers first. */
+  channels: { value: string; subscribers: number }[];
+  /** The contact moments its subscribers get (their tag's, else the segment's), most subscribers first. */
+  contact_moments: { value: string; subscribers: number }[];
   tags: { tag: string; subscribers: number }[];
 }
 
@@ -33,23 +36,52 @@ export async function segmentsSection(segments: SegmentRow[]): Promise<ReportSec
     })),
   );
   const share = (part: number, s: SegmentRow) => percent(part / s.subscribers);
-  const styleList = (s: SegmentRow) => {
-    const major = s.retention_styles.filter((r) => r.subscribers / s.subscribers >= MINOR_STYLE_SHARE);
-    const minor = s.retention_styles.slice(major.length);
-    const items = major.map(({ style, subscribers }) => {
+  /** A segment's split over styles, channels or moments: the large ones with their share, the small ones summed into one line. */
+  const shareList = (
+    s: SegmentRow,
+    rows: { text: string; subscribers: number }[],
+    kindOf: (text: string) => string,
+  ) => {
+    const major = rows.filter((r) => r.subscribers / s.subscribers >= MINOR_STYLE_SHARE);
+    const minor = rows.slice(major.length);
+    const items = major.map(({ text, subscribers }) => {
       // "sticky binding: family plan, broadband bundle": the kind in bold, the means after it
-      const [kind, means] = style.split(': ');
-      return `<li><b>${escape(kind)}</b>${means ? ` ${escape(means)}` : ''} <span class="share">${share(subscribers, s)}</span></li>`;
+      const kind = kindOf(text);
+      const rest = text.slice(kind.length);
+      return `<li><b>${escape(kind)}</b>${rest ? escape(rest.replace(/^: /, ' ')) : ''} <span class="share">${share(subscribers, s)}</span></li>`;
     });
     if (minor.length) {
       const rest = minor.reduce((n, r) => n + r.subscribers, 0);
-      const names = minor.map((r) => r.style.split(': ')[0]).join(', ');
+      const names = minor.map((r) => kindOf(r.text)).join(', ');
       items.push(
         `<li class="note" title="${escape(names)}">${minor.length} other${minor.length > 1 ? 's' : ''} ${share(rest, s)}</li>`,
       );
     }
     return `<ul class="plain">${items.join('')}</ul>`;
   };
+  const styleList = (s: SegmentRow) =>
+    shareList(
+      s,
+      s.retention_styles.map((r) => ({ text: r.style, subscribers: r.subscribers })),
+      (text) => text.split(': ')[0],
+    );
+  const channelList = (s: SegmentRow) =>
+    shareList(
+      s,
+      s.channels.map((r) => ({ text: r.value, subscribers: r.subscribers })),
+      (text) => text,
+    );
+  // every moment ends in the hours never to call or push; said once in the note under the table
+  const quiet = `; not ${DO_NOT_DISTURB}`;
+  const momentList = (s: SegmentRow) =>
+    shareList(
+      s,
+      s.contact_moments.map((r) => ({
+        text: r.value.endsWith(quiet) ? r.value.slice(0, -quiet.length) : r.value,
+        subscribers: r.subscribers,
+      })),
+      (text) => text,
+    );
   const profiles = segments.map(
     (s) =>
       `<tr><td>${s.segment_id}</td><td>${escape(s.segment_name)}</td><td class="num">${fmt(s.subscribers)}</td><td class="num">${pct(s.revenue_share)}</td><td class="num">${fmt(s.arpu, 1)}</td><td class="num">${fmt(s.mou)}</td><td class="num">${fmt(s.dou)}</td><td class="num">${pct(s.mean_churn_score)}</td><td class="num">${fmt(s.high_risk_subscribers)}</td></tr>`,
@@ -58,7 +90,7 @@ export async function segmentsSection(segments: SegmentRow[]): Promise<ReportSec
     const tags = s.tags.map(
       (t) => `<span class="tag">${escape(t.tag)} <span class="share">${share(t.subscribers, s)}</span></span>`,
     );
-    return `<tr><td>${s.segment_id}</td><td>${escape(s.segment_name)}</td><td>${escape(s.recommended_product)}</td><td>${escape(s.channel)}</td><td>${escape(s.contact_moment)}</td><td>${styleList(s)}</td><td>${tags.join(' ') || '<span class="note">none</span>'}</td></tr>`;
+    return `<tr><td>${s.segment_id}</td><td>${escape(s.segment_name)}</td><td>${escape(s.recommended_product)}</td><td>${channelList(s)}</td><td>${momentList(s)}</td><td>${styleList(s)}</td><td>${tags.join(' ') || '<span class="note">none</span>'}</td></tr>`;
   });
   return {
     id: 'segments',
@@ -70,9 +102,9 @@ export async function segmentsSection(segments: SegmentRow[]): Promise<ReportSec
     </table>
     <h3>What to do per segment</h3>
     <table class="actions">
-      <tr><th>id</th><th>segment</th><th>product</th><th>channel</th><th>contact moment</th><th>retention style (share of the segment)</th><th>tags (share of the segment)</th></tr>
+      <tr><th>id</th><th>segment</th><th>product</th><th>channel (share of the segment)</th><th>contact moment (share of the segment)</th><th>retention style (share of the segment)</th><th>tags (share of the segment)</th></tr>
       ${actions.join('\n      ')}
     </table>
-    <p class="note">The retention style follows each subscriber's value tier and stability; subscribers tagged warning, new or declining are contacted at their tag's moment instead of the segment's (see the grids below and dispatch.parquet).</p>`,
+    <p class="note">The product is the segment's. The channel and the retention style are each subscriber's, by their value tier and stability (the operation grid), so one segment's subscribers may get several; the moment is the segment's, except that subscribers tagged warning, new or declining are contacted at their tag's moment. The shares are of the segment's subscribers; each subscriber's own is in the grids below and in dispatch.parquet. No calls or pushes ${DO_NOT_DISTURB} (local time).</p>`,
   };
 }
