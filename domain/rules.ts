@@ -47,6 +47,8 @@ export interface ScoreComponent {
   component: string;
   column: string;
   weight: number;
+  /** The component in a marketer's words (the report's glossary). */
+  words: string;
 }
 
 /**
@@ -62,22 +64,52 @@ export const SCORE_COMPONENTS: Record<
   stability_score: {
     full: 100,
     components: [
-      { component: 'tenure', column: 'tenure_months', weight: STABILITY_WEIGHTS.tenure },
-      { component: 'contract', column: 'contract_end_date', weight: STABILITY_WEIGHTS.activeContract },
-      { component: 'broadband', column: 'has_broadband', weight: STABILITY_WEIGHTS.broadband },
-      { component: 'family_bundle', column: 'has_family_bundle', weight: STABILITY_WEIGHTS.familyBundle },
-      { component: 'call_circle', column: 'call_circle', weight: STABILITY_WEIGHTS.callCircle },
-      { component: 'premium_number', column: 'premium_number', weight: STABILITY_WEIGHTS.premiumNumber },
+      { component: 'tenure', column: 'tenure_months', weight: STABILITY_WEIGHTS.tenure, words: 'tenure' },
+      {
+        component: 'contract',
+        column: 'contract_end_date',
+        weight: STABILITY_WEIGHTS.activeContract,
+        words: 'contract',
+      },
+      {
+        component: 'broadband',
+        column: 'has_broadband',
+        weight: STABILITY_WEIGHTS.broadband,
+        words: 'broadband bundle',
+      },
+      {
+        component: 'family_bundle',
+        column: 'has_family_bundle',
+        weight: STABILITY_WEIGHTS.familyBundle,
+        words: 'family bundle',
+      },
+      { component: 'call_circle', column: 'call_circle', weight: STABILITY_WEIGHTS.callCircle, words: 'call circle' },
+      {
+        component: 'premium_number',
+        column: 'premium_number',
+        weight: STABILITY_WEIGHTS.premiumNumber,
+        words: 'premium number',
+      },
     ],
   },
   star_grade: {
     full: 1,
     components: [
-      { component: 'spend', column: 'spend', weight: STAR_GRADE_WEIGHTS.spend },
-      { component: 'frequency', column: 'recharge_count', weight: STAR_GRADE_WEIGHTS.rechargeFrequency },
-      { component: 'tenure', column: 'tenure_months', weight: STAR_GRADE_WEIGHTS.tenure },
-      { component: 'payment_delay', column: 'payment_delay_days', weight: STAR_GRADE_WEIGHTS.paymentDelay },
-      { component: 'complaints', column: 'complaints', weight: STAR_GRADE_WEIGHTS.complaints },
+      { component: 'spend', column: 'spend', weight: STAR_GRADE_WEIGHTS.spend, words: 'spend' },
+      {
+        component: 'frequency',
+        column: 'recharge_count',
+        weight: STAR_GRADE_WEIGHTS.rechargeFrequency,
+        words: 'recharge frequency',
+      },
+      { component: 'tenure', column: 'tenure_months', weight: STAR_GRADE_WEIGHTS.tenure, words: 'tenure' },
+      {
+        component: 'payment_delay',
+        column: 'payment_delay_days',
+        weight: STAR_GRADE_WEIGHTS.paymentDelay,
+        words: 'payment delays',
+      },
+      { component: 'complaints', column: 'complaints', weight: STAR_GRADE_WEIGHTS.complaints, words: 'complaints' },
     ],
   },
 };

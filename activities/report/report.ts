@@ -94,7 +94,11 @@ export async function buildReport(
       quarantineByReason: load.quarantineByReason,
       skippedFeatures: request.features.skippedFeatures,
     }),
-    glossarySection(load.params.highValueThreshold, load.params.keyCustomerRevenueShare),
+    glossarySection(
+      load.params.highValueThreshold,
+      load.params.keyCustomerRevenueShare,
+      request.features.skippedFeatures.map((f) => f.feature),
+    ),
   ];
   return {
     header: { params: load.params, paramsHash: load.paramsHash, k: cluster.k },

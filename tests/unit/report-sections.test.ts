@@ -405,4 +405,30 @@ describe('glossary', () => {
       '1 (key customer, unstable) is the most urgent, then 2 (high value, unstable), down to 8 (low value, stable)',
     );
   });
+
+  it("names the parts this run's stability score and star grade were taken over, when the input lacked some", () => {
+    const full = glossarySection(3000, 0.3).html;
+    expect(full).toContain(
+      'a 0-100 score from tenure, contract, broadband bundle, family bundle, call circle and premium number; below 50 is unstable.</dd>',
+    );
+    expect(full).toContain(
+      'on spend, recharge frequency, tenure, payment delays and complaints (for payment delays and complaints, fewer is better).</dd>',
+    );
+    const some = glossarySection(3000, 0.3, [
+      'stability_score.broadband',
+      'stability_score.family_bundle',
+      'stability_score.premium_number',
+      'star_grade.complaints',
+      'dou_trend',
+    ]).html;
+    expect(some).toContain(
+      "a 0-100 score from tenure, contract and call circle; below 50 is unstable. This month's input has no broadband bundle, family bundle or premium number, so it is taken over the parts it has, rescaled to 0-100.</dd>",
+    );
+    expect(some).toContain(
+      "on spend, recharge frequency, tenure and payment delays (for payment delays and complaints, fewer is better). This month's input has no complaints, so it is taken over the parts it has, rescaled to 1-5 stars.</dd>",
+    );
+    expect(glossarySection(3000, 0.3, ['stability_score']).html).toContain(
+      'below 50 is unstable. <b>Not computed this month:</b> the input has none of its parts.',
+    );
+  });
 });

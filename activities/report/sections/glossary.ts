@@ -1,58 +1,105 @@
-import { priorityWords, RISK_BANDS, STABLE_SCORE } from '../../../domain/rules';
+import { priorityWords, RISK_BANDS, SCORE_COMPONENTS, STABLE_SCORE } from '../../../domain/rules';
 import { percent, type ReportSection } from '../html';
+
+/** "a, b and c". */
+const listed = (words: readonly string[], last = 'and') =>
+  words.length < 2 ? words.join('') : `${words.slice(0, -1).join(', ')} ${last} ${words[words.length - 1]}`;
+
+/**
+ * What a score is taken over in this run: its components' words, and a sentence on those the
+ * input lacked (skippedFeatures names them `<score>.<component>`, or the whole score when it had none).
+ */
+export function scoreParts(
+  score: keyof typeof SCORE_COMPONENTS,
+  skippedFeatures: readonly string[],
+  range: string,
+): { over: string; absent: string } {
+  const { components } = SCORE_COMPONENTS[score];
+  const whole = skippedFeatures.includes(score);
+  const absent = components.filter((c) => whole || skippedFeatures.includes(`${score}.${c.component}`));
+  const present = components.filter((c) => !absent.includes(c));
+  if (present.length === 0)
+    return {
+      over: listed(components.map((c) => c.words)),
+      absent: ` <b>Not computed this month:</b> the input has none of its parts.`,
+    };
+  return {
+    over: listed(present.map((c) => c.words)),
+    absent: absent.length
+      ? ` This month's input has no ${listed(
+          absent.map((c) => c.words),
+          'or',
+        )}, so it is taken over the parts it has, rescaled to ${range}.`
+      : '',
+  };
+}
 
 const band = (name: string) => percent(RISK_BANDS.find((b) => b.band === name)?.minScore ?? 0);
 
-/** The terms, with the run's high-value threshold (¥ a month) where "high value" is defined. */
+/**
+ * The terms, with the run's high-value threshold (¥ a month) where "high value" is defined, and
+ * the stability score and star grade over the components this run's input had.
+ */
 const terms = (
   highValueThreshold: number,
   keyCustomerRevenueShare: number,
-): readonly [term: string, meaning: string][] => [
-  ['ARPU', 'average revenue per user: what a subscriber spends a month (¥).'],
-  ['MOU', 'minutes of use: call minutes a month.'],
-  ['DOU', 'data of use: mobile data a month, in MB.'],
-  [
-    'churn score',
-    `the chance, from the churn model that scores (the boosted ensemble unless churnModel is tree), that a subscriber leaves next month. High risk is ${band('high')} or more, elevated ${band('elevated')} or more.`,
-  ],
-  [
-    'ROC AUC',
-    'how well the churn score ranks leavers above stayers: the chance that a random leaver scores higher than a random stayer. 0.5 is guessing, 1 is perfect.',
-  ],
-  [
-    'lift',
-    'how many times more often a group churns than subscribers on average. A top-decile lift of 3x: the riskiest 10% churn three times as often.',
-  ],
-  [
-    'precision, recall',
-    'of the riskiest 10%, the share who did leave; of all who left, the share found in the riskiest 10%.',
-  ],
-  ['holdout', 'subscribers kept out of training to measure the churn model fairly.'],
-  [
-    'key customer',
-    `the top subscribers by spend who together hold ${percent(keyCustomerRevenueShare)} of revenue (keyCustomerRevenueShare; value tiers: key, high, mid, low).`,
-  ],
-  [
-    'stability',
-    `a 0-100 score from tenure, contract, broadband and family bundles, call circle and premium number; below ${STABLE_SCORE} is unstable.`,
-  ],
-  [
-    'high value',
-    `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says its members' typical spend is well above the typical subscriber's: the average of their log ARPU at least half a standard deviation above all subscribers' (on a log scale, so a few big spenders do not make a segment high value, and a high-value segment's ARPU, an arithmetic mean, can be below a mid-value one's), whatever its members' tiers.`,
-  ],
-  [
-    'operation priority',
-    `from value tier x stability: 1 (${priorityWords(1)}) is the most urgent, then 2 (${priorityWords(2)}), down to 8 (${priorityWords(8)}).`,
-  ],
-  ['migration', 'subscribers whose segment this month differs from last month.'],
-];
+  skippedFeatures: readonly string[],
+): readonly [term: string, meaning: string][] => {
+  const stability = scoreParts('stability_score', skippedFeatures, '0-100');
+  const stars = scoreParts('star_grade', skippedFeatures, '1-5 stars');
+  return [
+    ['ARPU', 'average revenue per user: what a subscriber spends a month (¥).'],
+    ['MOU', 'minutes of use: call minutes a month.'],
+    ['DOU', 'data of use: mobile data a month, in MB.'],
+    [
+      'churn score',
+      `the chance, from the churn model that scores (the boosted ensemble unless churnModel is tree), that a subscriber leaves next month. High risk is ${band('high')} or more, elevated ${band('elevated')} or more.`,
+    ],
+    [
+      'ROC AUC',
+      'how well the churn score ranks leavers above stayers: the chance that a random leaver scores higher than a random stayer. 0.5 is guessing, 1 is perfect.',
+    ],
+    [
+      'lift',
+      'how many times more often a group churns than subscribers on average. A top-decile lift of 3x: the riskiest 10% churn three times as often.',
+    ],
+    [
+      'precision, recall',
+      'of the riskiest 10%, the share who did leave; of all who left, the share found in the riskiest 10%.',
+    ],
+    ['holdout', 'subscribers kept out of training to measure the churn model fairly.'],
+    [
+      'key customer',
+      `the top subscribers by spend who together hold ${percent(keyCustomerRevenueShare)} of revenue (keyCustomerRevenueShare; value tiers: key, high, mid, low).`,
+    ],
+    ['stability', `a 0-100 score from ${stability.over}; below ${STABLE_SCORE} is unstable.${stability.absent}`],
+    [
+      'star grade',
+      `1 to 5 stars (star_grade in subscribers.parquet), from how a subscriber ranks against the others on ${stars.over} (for payment delays and complaints, fewer is better).${stars.absent}`,
+    ],
+    [
+      'high value',
+      `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says its members' typical spend is well above the typical subscriber's: the average of their log ARPU at least half a standard deviation above all subscribers' (on a log scale, so a few big spenders do not make a segment high value, and a high-value segment's ARPU, an arithmetic mean, can be below a mid-value one's), whatever its members' tiers.`,
+    ],
+    [
+      'operation priority',
+      `from value tier x stability: 1 (${priorityWords(1)}) is the most urgent, then 2 (${priorityWords(2)}), down to 8 (${priorityWords(8)}).`,
+    ],
+    ['migration', 'subscribers whose segment this month differs from last month.'],
+  ];
+};
 
 /** Short definitions of the terms the report uses. */
-export function glossarySection(highValueThreshold: number, keyCustomerRevenueShare: number): ReportSection {
+export function glossarySection(
+  highValueThreshold: number,
+  keyCustomerRevenueShare: number,
+  /** The run's skipped features (FeatureSummary.skippedFeatures): the scores' absent components among them. */
+  skippedFeatures: readonly string[] = [],
+): ReportSection {
   return {
     id: 'glossary',
     title: 'Glossary',
-    html: `<dl class="glossary">${terms(highValueThreshold, keyCustomerRevenueShare)
+    html: `<dl class="glossary">${terms(highValueThreshold, keyCustomerRevenueShare, skippedFeatures)
       .map(([term, meaning]) => `<dt>${term}</dt><dd>${meaning}</dd>`)
       .join('')}</dl>`,
   };
