@@ -331,7 +331,15 @@ async function writeOutputs(
         : null;
     return {
       files,
-      report: await buildReport(conn, request, previous !== null, campaignsReport, reasons),
+      report: await buildReport(
+        conn,
+        request,
+        previous !== null,
+        campaignsReport,
+        reasons,
+        // the month before the ids were not matched to: the report says there is no migration, and why
+        previous === null ? monthBefore : null,
+      ),
     };
   });
   await copyFile(request.churn.modelPath, join(staging, 'churn_model.json'));

@@ -13,7 +13,7 @@ import { glossarySection } from './sections/glossary';
 import { gridsSection, type ContactRow, type GridRow } from './sections/grids';
 import { reportHeader, type HeaderData, type ReportedSnapshot } from './sections/header';
 import { kpiStrip } from './sections/kpis';
-import { migrationSection, type MigrationCell } from './sections/migration';
+import { migrationSection, unmatchedMigrationSection, type MigrationCell } from './sections/migration';
 import { qualitySection } from './sections/quality';
 import { segmentsSection, type SegmentRow } from './sections/segments';
 import { valueSection } from './sections/value';
@@ -55,6 +55,8 @@ export async function buildReport(
   campaigns: ReportSection | null = null,
   /** How the reasons were found (dispatch-reasons.ts); null without the ensemble. */
   reasons: Pick<ReasonsMethod, 'exactRows' | 'notExact'> | null = null,
+  /** The month before's snapshot when the segment ids were not matched to it (segmented on other features); null when they were, or it has none. */
+  unmatchedMonthBefore: { month: string; version: number } | null = null,
 ): Promise<PreparedReport> {
   const { load, cluster, churn } = request;
   const query = async <T extends Record<string, unknown>>(file: string, values?: Record<string, number>) =>
@@ -78,7 +80,9 @@ export async function buildReport(
           `${previous.month}/v${previous.version}`,
           load.params.month,
         )
-      : null,
+      : unmatchedMonthBefore
+        ? unmatchedMigrationSection(`${unmatchedMonthBefore.month}/v${unmatchedMonthBefore.version}`, load.params.month)
+        : null,
     gridsSection(
       await query<GridRow & Record<string, unknown>>('grids.sql'),
       await query<ContactRow & Record<string, unknown>>('first_contacts.sql', { per_grid: FIRST_CONTACTS_PER_GRID }),
@@ -94,11 +98,12 @@ export async function buildReport(
       quarantineByReason: load.quarantineByReason,
       skippedFeatures: request.features.skippedFeatures,
     }),
-    glossarySection(
-      load.params.highValueThreshold,
-      load.params.keyCustomerRevenueShare,
-      request.features.skippedFeatures.map((f) => f.feature),
-    ),
+    glossarySection({
+      highValueThreshold: load.params.highValueThreshold,
+      keyCustomerRevenueShare: load.params.keyCustomerRevenueShare,
+      controlShare: load.params.controlShare,
+      skippedFeatures: request.features.skippedFeatures.map((f) => f.feature),
+    }),
   ];
   return {
     header: { params: load.params, paramsHash: load.paramsHash, k: cluster.k },

@@ -349,6 +349,10 @@ describe('campaign measurement', () => {
     const report = await readFile(join(unmatched.path, 'report.html'), 'utf8');
     expect(report).not.toContain('no snapshot of the month before');
     expect(report).not.toContain('no snapshot of 2026-05');
+    // where migration would be: none, and May's segment ids mean other groups
+    expect(report).toContain(
+      `<b>No migration this month.</b> 2026-05/v${mayOtherModel.version}, the month before, was segmented on other features`,
+    );
     const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: unmatched.version });
     expect(reproduced.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
     expect(reproduced.identical).toBe(true);

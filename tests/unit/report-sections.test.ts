@@ -8,12 +8,17 @@ import {
   type GridRow,
 } from '../../activities/report/sections/grids';
 import { reportHeader } from '../../activities/report/sections/header';
-import { migrationSection, type MigrationCell } from '../../activities/report/sections/migration';
+import {
+  migrationSection,
+  unmatchedMigrationSection,
+  type MigrationCell,
+} from '../../activities/report/sections/migration';
 import { churnSection } from '../../activities/report/sections/churn';
 import { churnModelsSection } from '../../activities/report/sections/churn-models';
 import { glossarySection } from '../../activities/report/sections/glossary';
 import { kpiStrip } from '../../activities/report/sections/kpis';
 import { parseRunParams } from '../../domain/params';
+import { TAG_RULES } from '../../domain/actions';
 
 /** The default dispatch lists' rule. */
 const RULE: DispatchRule = { order: 'priority', maxPriority: 2 };
@@ -115,6 +120,16 @@ describe('report sections', () => {
       /<td>2<\/td>.*<td><b>renamed<\/b>; 38\.5% of it came from other segments \(most from 6\)<\/td>/,
     );
     expect(merged.html).toMatch(/<td>6<\/td>.*<td>gone: most \(100\.0%\) to 2<\/td>/);
+  });
+
+  it('says where migration would be that the month before was segmented on other features, and that its ids are not comparable', () => {
+    const section = unmatchedMigrationSection('2026-05/v1', '2026-06');
+    expect(section.id).toBe('migration');
+    expect(section.title).toBe('Migration: not measured');
+    expect(section.html).toContain(
+      '<b>No migration this month.</b> 2026-05/v1, the month before, was segmented on other features',
+    );
+    expect(section.html).toContain("<b>they are not comparable with 2026-05/v1's</b>");
   });
 
   it('lists each grid with its first contacts in dispatch order, and says why each is there', () => {
@@ -394,8 +409,9 @@ describe('churn models section', () => {
 });
 
 describe('glossary', () => {
+  const GLOSSARY = { highValueThreshold: 3000, keyCustomerRevenueShare: 0.3, controlShare: 0.1 };
   it('says the VIP tag also goes to key customers, as the tags give it, not only to spend above the threshold', () => {
-    const { html } = glossarySection(3000, 0.3);
+    const { html } = glossarySection(GLOSSARY);
     expect(html).toContain('the top subscribers by spend who together hold 30% of revenue (keyCustomerRevenueShare;');
     expect(html).toContain(
       'spends at least ¥3,000 a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking',
@@ -407,28 +423,58 @@ describe('glossary', () => {
   });
 
   it("names the parts this run's stability score and star grade were taken over, when the input lacked some", () => {
-    const full = glossarySection(3000, 0.3).html;
+    const full = glossarySection(GLOSSARY).html;
     expect(full).toContain(
       'a 0-100 score from tenure, contract, broadband bundle, family bundle, call circle and premium number; below 50 is unstable.</dd>',
     );
     expect(full).toContain(
       'on spend, recharge frequency, tenure, payment delays and complaints (for payment delays and complaints, fewer is better).</dd>',
     );
-    const some = glossarySection(3000, 0.3, [
-      'stability_score.broadband',
-      'stability_score.family_bundle',
-      'stability_score.premium_number',
-      'star_grade.complaints',
-      'dou_trend',
-    ]).html;
+    const some = glossarySection({
+      ...GLOSSARY,
+      skippedFeatures: [
+        'stability_score.broadband',
+        'stability_score.family_bundle',
+        'stability_score.premium_number',
+        'star_grade.complaints',
+        'dou_trend',
+      ],
+    }).html;
     expect(some).toContain(
       "a 0-100 score from tenure, contract and call circle; below 50 is unstable. This month's input has no broadband bundle, family bundle or premium number, so it is taken over the parts it has, rescaled to 0-100.</dd>",
     );
     expect(some).toContain(
       "on spend, recharge frequency, tenure and payment delays (for payment delays and complaints, fewer is better). This month's input has no complaints, so it is taken over the parts it has, rescaled to 1-5 stars.</dd>",
     );
-    expect(glossarySection(3000, 0.3, ['stability_score']).html).toContain(
-      'below 50 is unstable. <b>Not computed this month:</b> the input has none of its parts.',
+    expect(
+      glossarySection({
+        ...GLOSSARY,
+        skippedFeatures: ['stability_score'],
+      }).html,
+    ).toContain('below 50 is unstable. <b>Not computed this month:</b> the input has none of its parts.');
+  });
+
+  it("tells the models' holdout from the campaign's held out, and defines the tags from their thresholds, uplift and pp", () => {
+    const { html } = glossarySection({ ...GLOSSARY, controlShare: 0.15 });
+    expect(html).toContain("<dt>holdout</dt><dd>the churn models' test subscribers");
+    expect(html).toContain("Not the campaign's held out.</dd>");
+    expect(html).toContain(
+      "<dt>held out, control group</dt><dd>the campaign's control group: 15% of each month's dispatch list (controlShare)",
     );
+    expect(html).toContain("Not the models' holdout.</dd>");
+    expect(html).toContain("<dt>uplift</dt><dd>the control group's churn rate minus the contacted subscribers'");
+    expect(html).toContain('<dt>pp</dt><dd>percentage points');
+    // the tags' thresholds as domain/actions.ts sets them
+    expect(html).toContain(
+      `<b>loyal</b>: on the network ${TAG_RULES.loyalTenureMonths} months or more, stable and at low churn risk.`,
+    );
+    expect(html).toContain(`<b>new</b>: on the network fewer than ${TAG_RULES.newTenureMonths} months.`);
+    expect(html).toContain(
+      `<b>declining</b>: spend or call minutes of the last three months below ${TAG_RULES.decliningTrend * 100}% of the three months before.`,
+    );
+    expect(html).toContain(
+      `<b>warning</b>: churn risk elevated or high, or call minutes of the last three months below ${TAG_RULES.warningMouTrend * 100}% of the three months before.`,
+    );
+    expect(html).toContain('<b>VIP</b>: a key customer, or spends at least ¥3,000 a month');
   });
 });

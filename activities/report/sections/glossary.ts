@@ -1,3 +1,4 @@
+import { TAG_RULES } from '../../../domain/actions';
 import { priorityWords, RISK_BANDS, SCORE_COMPONENTS, STABLE_SCORE } from '../../../domain/rules';
 import { percent, type ReportSection } from '../html';
 
@@ -36,17 +37,32 @@ export function scoreParts(
 
 const band = (name: string) => percent(RISK_BANDS.find((b) => b.band === name)?.minScore ?? 0);
 
+/** The run's parameters and data the glossary's definitions are stated from. */
+export interface GlossaryData {
+  /** ¥ a month (highValueThreshold). */
+  highValueThreshold: number;
+  keyCustomerRevenueShare: number;
+  /** Share of each dispatch list held out as the control group (controlShare). */
+  controlShare: number;
+  /** The run's skipped features (FeatureSummary.skippedFeatures): the scores' absent components among them. */
+  skippedFeatures?: readonly string[];
+}
+
 /**
- * The terms, with the run's high-value threshold (¥ a month) where "high value" is defined, and
+ * The terms, with the run's parameters where they set a definition (the high-value threshold, the
+ * key customers' share, the control share), the tags' thresholds (domain/actions.ts TAG_RULES), and
  * the stability score and star grade over the components this run's input had.
  */
-const terms = (
-  highValueThreshold: number,
-  keyCustomerRevenueShare: number,
-  skippedFeatures: readonly string[],
-): readonly [term: string, meaning: string][] => {
+const terms = ({
+  highValueThreshold,
+  keyCustomerRevenueShare,
+  controlShare,
+  skippedFeatures = [],
+}: GlossaryData): readonly [term: string, meaning: string][] => {
   const stability = scoreParts('stability_score', skippedFeatures, '0-100');
   const stars = scoreParts('star_grade', skippedFeatures, '1-5 stars');
+  const yen = `¥${highValueThreshold.toLocaleString('en-US')}`;
+  const below = (share: number) => `below ${percent(share)} of the three months before`;
   return [
     ['ARPU', 'average revenue per user: what a subscriber spends a month (¥).'],
     ['MOU', 'minutes of use: call minutes a month.'],
@@ -67,7 +83,23 @@ const terms = (
       'precision, recall',
       'of the riskiest 10%, the share who did leave; of all who left, the share found in the riskiest 10%.',
     ],
-    ['holdout', 'subscribers kept out of training to measure the churn model fairly.'],
+    [
+      'holdout',
+      "the churn models' test subscribers: labelled subscribers kept out of their training, to measure them fairly (the Churn model section). Not the campaign's held out.",
+    ],
+    [
+      'held out, control group',
+      `the campaign's control group: ${percent(controlShare)} of each month's dispatch list (controlShare), drawn at random, on the list (control = true in dispatch.parquet) but not to be contacted, so that next month's run can compare their churn with the contacted subscribers'. Not the models' holdout.`,
+    ],
+    [
+      'uplift',
+      "the control group's churn rate minus the contacted subscribers': above 0, fewer left among the contacted; below 0, more.",
+    ],
+    ['pp', 'percentage points: the difference of two percentages (12% against 9% is 3 pp, a relative fall of 25%).'],
+    [
+      'tags',
+      `labels a subscriber may carry, several at once. <b>VIP</b>: a key customer, or spends at least ${yen} a month (see high value). <b>warning</b>: churn risk elevated or high, or call minutes of the last three months ${below(TAG_RULES.warningMouTrend)}. <b>declining</b>: spend or call minutes of the last three months ${below(TAG_RULES.decliningTrend)}. <b>loyal</b>: on the network ${TAG_RULES.loyalTenureMonths} months or more, stable and at low churn risk. <b>new</b>: on the network fewer than ${TAG_RULES.newTenureMonths} months. <b>won-back</b>: active again after months without use.`,
+    ],
     [
       'key customer',
       `the top subscribers by spend who together hold ${percent(keyCustomerRevenueShare)} of revenue (keyCustomerRevenueShare; value tiers: key, high, mid, low).`,
@@ -79,7 +111,7 @@ const terms = (
     ],
     [
       'high value',
-      `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ¥${highValueThreshold.toLocaleString('en-US')} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says its members' typical spend is well above the typical subscriber's: the average of their log ARPU at least half a standard deviation above all subscribers' (on a log scale, so a few big spenders do not make a segment high value, and a high-value segment's ARPU, an arithmetic mean, can be below a mid-value one's), whatever its members' tiers.`,
+      `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ${yen} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says its members' typical spend is well above the typical subscriber's: the average of their log ARPU at least half a standard deviation above all subscribers' (on a log scale, so a few big spenders do not make a segment high value, and a high-value segment's ARPU, an arithmetic mean, can be below a mid-value one's), whatever its members' tiers.`,
     ],
     [
       'operation priority',
@@ -90,16 +122,11 @@ const terms = (
 };
 
 /** Short definitions of the terms the report uses. */
-export function glossarySection(
-  highValueThreshold: number,
-  keyCustomerRevenueShare: number,
-  /** The run's skipped features (FeatureSummary.skippedFeatures): the scores' absent components among them. */
-  skippedFeatures: readonly string[] = [],
-): ReportSection {
+export function glossarySection(data: GlossaryData): ReportSection {
   return {
     id: 'glossary',
     title: 'Glossary',
-    html: `<dl class="glossary">${terms(highValueThreshold, keyCustomerRevenueShare, skippedFeatures)
+    html: `<dl class="glossary">${terms(data)
       .map(([term, meaning]) => `<dt>${term}</dt><dd>${meaning}</dd>`)
       .join('')}</dl>`,
   };

@@ -14,6 +14,24 @@ const JOINED = '(joined the network)';
 const LEFT = '(left the network)';
 
 /**
+ * Where migration would be when the month before has a snapshot its segment ids were not matched
+ * to (it was segmented on other features, as after a mapping that reads other columns): no
+ * migration, and its segment ids mean other groups than this month's.
+ */
+export function unmatchedMigrationSection(
+  /** The month before's snapshot, as YYYY-MM/vN. */
+  monthBefore: string,
+  month: string,
+): ReportSection {
+  const before = escape(monthBefore);
+  return {
+    id: 'migration',
+    title: 'Migration: not measured',
+    html: `<p><b>No migration this month.</b> ${before}, the month before, was segmented on other features than ${escape(month)} (its input had other columns, or its snapshot records no segment centres), so this month's segments could not be matched to its segments. This month's segment ids were numbered afresh, by value (1 = the highest ARPU): <b>they are not comparable with ${before}'s</b>, where the same id may be another group of subscribers.</p>`,
+  };
+}
+
+/**
  * Moves between last month's segments and this month's, by segment id: ids carry over to the
  * nearest segment, so a segment whose id stayed is usually the same group, even when its profile
  * moved enough to change its name (listed as renamed, its subscribers staying). Not always: after
