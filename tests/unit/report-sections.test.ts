@@ -383,6 +383,12 @@ describe('churn models section', () => {
     expect((await boosted(0)).html).toContain(
       'the three features that raised the score most, by path contributions of the ensemble.',
     );
+    // calibration not applied: no "calibrated" Brier score beside it, the reason and the one score
+    const notApplied = (await boosted(0)).html;
+    expect(notApplied).toContain(
+      "Calibration not applied: Platt scaling on validation rows held out of every tree (a = 1.000, b = 0.000) did not lower the validation Brier score, so the probabilities are the ensemble's own. Holdout Brier score 0.05000.",
+    );
+    expect(notApplied).not.toContain('calibrated vs');
   });
 
   it('says how many churners the holdout held, gives each AUC its interval, and warns of a holdout of few churners', async () => {

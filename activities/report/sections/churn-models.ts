@@ -130,7 +130,7 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
     .join('\n      ');
   const fewHeldOut = fewHeldOutWarning(data.holdout.churners);
   const note = calibration
-    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. Probabilities calibrated by Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)}${calibration.applied ? '; applied: it lowered the validation Brier score' : '; not applied: it did not lower the validation Brier score'}). Holdout Brier score ${calibration.brierCalibrated.toPrecision(4)} calibrated vs ${calibration.brierUncalibrated.toPrecision(4)} uncalibrated. Reasons per subscriber: the three features that raised the score most, ${data.exactReasons > 0 ? `by exact SHAP values for the ${data.exactReasons.toLocaleString('en-US')} subscribers on the dispatch list and by path contributions of the ensemble for the rest` : `by path contributions of the ensemble${data.notExact ? ` (not exact SHAP values: ${escape(data.notExact)})` : ''}`}.</p>`
+    ? `<p class="note">Ensemble: ${calibration.trees} trees kept by early stopping. ${calibrationWords(calibration)} Reasons per subscriber: the three features that raised the score most, ${data.exactReasons > 0 ? `by exact SHAP values for the ${data.exactReasons.toLocaleString('en-US')} subscribers on the dispatch list and by path contributions of the ensemble for the rest` : `by path contributions of the ensemble${data.notExact ? ` (not exact SHAP values: ${escape(data.notExact)})` : ''}`}.</p>`
     : '<p class="note">Scored by the single tree (churnModel tree): no ensemble, calibration or reasons.</p>';
   return {
     id: 'churn-models',
@@ -152,6 +152,18 @@ function aucCell(auc: number, holdout: ChurnModelsData['holdout'], stdError: num
   return interval
     ? `${decimals(auc, 3)} (${decimals(interval.low, 3)}–${decimals(interval.high, 3)})`
     : decimals(auc, 3);
+}
+
+/**
+ * The ensemble's calibration in words: applied, the holdout Brier score with and without it; not
+ * applied, why, and the one Brier score the published probabilities have (no "calibrated" score
+ * beside "not applied").
+ */
+function calibrationWords(calibration: NonNullable<ChurnModelsData['calibration']>): string {
+  const platt = `Platt scaling on validation rows held out of every tree (a = ${calibration.a.toFixed(3)}, b = ${calibration.b.toFixed(3)})`;
+  return calibration.applied
+    ? `Probabilities calibrated by ${platt}, applied as it lowered the validation Brier score. Holdout Brier score ${calibration.brierCalibrated.toPrecision(4)} calibrated vs ${calibration.brierUncalibrated.toPrecision(4)} uncalibrated.`
+    : `Calibration not applied: ${platt} did not lower the validation Brier score, so the probabilities are the ensemble's own. Holdout Brier score ${calibration.brierUncalibrated.toPrecision(4)}.`;
 }
 
 function maxProbability(calibration: NonNullable<ChurnModelsData['calibration']>): number {
