@@ -72,30 +72,50 @@ function amount(
 }
 
 /**
+ * A change's size as a percentage, rounded toward the side that keeps the words true of the rule:
+ * `down` for a bound the words say is passed ("fell more than 9.5%" for a fall beyond 9.5%, never
+ * "more than 10%"), `up` for one they say is not reached ("fell less than 4.7%" for a fall under
+ * 4.61%). One decimal from 1% up (".0" dropped), two significant digits below.
+ */
+function percentToward(share: number, toward: 'down' | 'up'): string {
+  // 10 significant digits first: 0.905 - 1 is -0.09499999999999997, whose fall is 9.5%
+  const value = Number(Math.abs(share * 100).toPrecision(10));
+  if (value === 0) return '0%';
+  const digits = value >= 1 ? 1 : 1 - Math.floor(Math.log10(value));
+  const scale = 10 ** digits;
+  const scaled = Number((value * scale).toPrecision(10));
+  const rounded = (toward === 'down' ? Math.floor(scaled) : Math.ceil(scaled)) / scale;
+  return `${Number(rounded.toFixed(digits))}%`;
+}
+
+/**
  * A change: a ratio (recent / before, 1 = no change) or a relative rate (0 = no change).
- * `x < 0.71` on a ratio is "fell more than 29%".
+ * `x < 0.71` on a ratio is "fell more than 29%"; `x < 0.905` "fell more than 9.5%".
  */
 function change(label: string, subject: string, suffix: string, ratio: boolean): FeaturePhrasing {
   const delta = (x: number) => (ratio ? x - 1 : x);
   // the rate's suffix (" a month") follows its number, before an "or ..."
   const say = (text: string, or = '') => `${subject} ${text}${suffix}${or}`;
+  // each number rounded so the words claim no more than the rule (percentToward)
+  const down = (d: number) => percentToward(d, 'down');
+  const up = (d: number) => percentToward(d, 'up');
   return {
     label,
     below: (x) => {
       const d = delta(x);
       if (d === 0) return say('fell');
-      return d < 0 ? say(`fell more than ${percent(d)}`) : say(`grew less than ${percent(d)}`, ' or fell');
+      return d < 0 ? say(`fell more than ${down(d)}`) : say(`grew less than ${up(d)}`, ' or fell');
     },
     atLeast: (x) => {
       const d = delta(x);
       if (d === 0) return say('held or grew');
-      return d < 0 ? say(`fell less than ${percent(d)}`, ' or grew') : say(`grew ${percent(d)} or more`);
+      return d < 0 ? say(`fell less than ${up(d)}`, ' or grew') : say(`grew ${down(d)} or more`);
     },
     between: (low, high) => {
       const [from, to] = [delta(low), delta(high)];
-      if (to <= 0) return say(`fell ${percent(to)} to ${percent(from)}`);
-      if (from >= 0) return say(`grew ${percent(from)} to ${percent(to)}`);
-      return say(`changed between -${percent(from)} and +${percent(to)}`);
+      if (to <= 0) return say(`fell ${down(to)} to ${up(from)}`);
+      if (from >= 0) return say(`grew ${down(from)} to ${up(to)}`);
+      return say(`changed between -${up(from)} and +${up(to)}`);
     },
   };
 }
