@@ -72,8 +72,9 @@ export function signedPoints(n: number | null): string {
   return `${n >= 0.0005 ? '+' : n <= -0.0005 ? '−' : ''}${value.replace('-', '')} pp`;
 }
 
-/** An interval of uplifts in signed percentage points, e.g. "−0.6 to +8.7 pp". */
+/** An interval of uplifts in signed percentage points, e.g. "−0.6 to +8.7 pp"; "–" for none (not "– to –"). */
 export function signedInterval(low: number | null, high: number | null): string {
+  if (low === null && high === null) return '–';
   return `${signedPoints(low).replace(' pp', '')} to ${signedPoints(high)}`;
 }
 

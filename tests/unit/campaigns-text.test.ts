@@ -288,9 +288,17 @@ describe('campaign measurement as text', () => {
     const html = (await campaignsSection({ metrics: metrics({ overall, byAction: [action, kept] }), groups })).html;
     expect(html).toContain('No: the contacted left more often.');
     expect(html).toContain(
-      '11.0 pp more left among the contacted (95% interval -15.0 pp to -7.0 pp), about 14.9 subscribers lost per 100 contacted.',
+      '11.0 pp more left among the contacted (95% interval −15.0 to −7.0 pp), about 14.9 subscribers lost per 100 contacted.',
     );
     expect(html).not.toMatch(/-\d+(\.\d+)? pp fewer|about -|about –/);
+    // the tables' uplifts, intervals, relative uplifts and kept per 100 with one minus sign, as a month later's
+    expect(html).toContain(
+      '<td class="num">−10.0 pp</td><td class="num">−15.0 to −7.0 pp</td><td class="num">−50.0%</td><td class="num">−12.5</td>',
+    );
+    expect(html).not.toMatch(/>-\d/);
+    // the chart is horizontal: its title says left of 0, as its axis does
+    expect(html).toContain('left of 0: churn caused');
+    expect(html).not.toContain('interval; below 0');
     // the chart's marks carry each action's reading
     expect(html).toMatch(/action: premium plan[^"]*reading: lost subscribers/);
     expect(html).toMatch(/action: data package[^"]*reading: kept subscribers/);
@@ -308,7 +316,7 @@ describe('campaign measurement as text', () => {
     const overall = group('all', 'all on the list');
     const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;
     expect(html).toContain(
-      '<b>No clear effect yet.</b> On the 2026-10 dispatch list (v1), 300 subscribers were held out as a control group and 2,700 were to be contacted. This month 10.0% of the control group left, against 8.0% of the contacted: 2.0 pp fewer left among the contacted (95% interval -1.0 pp to 6.0 pp), a difference this month cannot tell from none. Of the contacts with a recorded outcome, 25.0% accepted the offer.',
+      '<b>No clear effect yet.</b> On the 2026-10 dispatch list (v1), 300 subscribers were held out as a control group and 2,700 were to be contacted. This month 10.0% of the control group left, against 8.0% of the contacted: 2.0 pp fewer left among the contacted (95% interval −1.0 to +6.0 pp), a difference this month cannot tell from none. Of the contacts with a recorded outcome, 25.0% accepted the offer.',
     );
     expect(html).not.toContain('kept per 100 contacted');
   });
@@ -337,7 +345,7 @@ describe('campaign measurement as text', () => {
       acceptanceRate: null,
     });
     const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;
-    expect(html).toContain('2.0 pp fewer left among the contacted (95% interval 1.0 pp to 6.0 pp).</p>');
+    expect(html).toContain('2.0 pp fewer left among the contacted (95% interval +1.0 to +6.0 pp).</p>');
     expect(html).not.toContain('about –');
     const none = group('all', 'all on the list', {
       absoluteUplift: null,
@@ -345,9 +353,10 @@ describe('campaign measurement as text', () => {
       upliftHigh: null,
       keptPer100Contacts: null,
     });
-    expect((await campaignsSection({ metrics: metrics({ overall: none }), groups: [none] })).html).not.toMatch(
-      /about|– fewer/,
-    );
+    const noneHtml = (await campaignsSection({ metrics: metrics({ overall: none }), groups: [none] })).html;
+    expect(noneHtml).not.toMatch(/about|– fewer/);
+    // no interval is one dash, not "– to –"
+    expect(noneHtml).not.toContain('– to –');
   });
 });
 

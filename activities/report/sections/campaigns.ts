@@ -103,7 +103,7 @@ function verdict(overall: CampaignGroup): string {
 function comparison(overall: CampaignGroup): string {
   const uplift = overall.absoluteUplift;
   if (uplift === null) return '.';
-  const interval = `95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}`;
+  const interval = `95% interval ${signedInterval(overall.upliftLow, overall.upliftHigh)}`;
   if (Math.abs(uplift) < 0.0005) return `: the same rate (${interval}).`;
   const kept = overall.keptPer100Contacts;
   // an estimate the interval cannot tell from no effect is not a number of subscribers kept
@@ -155,7 +155,7 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
   return renderChart({
     width: 400,
     height: { step: 34 },
-    title: 'Churn prevented per action, percentage points (95% interval; below 0: churn caused)',
+    title: 'Churn prevented per action, percentage points (95% interval; left of 0: churn caused)',
     data: { values: rows },
     layer: [
       {
@@ -209,7 +209,7 @@ function groupTable(dimension: string, rows: CampaignGroup[]): string {
       ${rows
         .map(
           (g) =>
-            `<tr><td>${escape(g.group ?? '(none)')}</td><td class="num">${fmt(g.controlSubscribers)}</td><td class="num">${pct(g.controlChurnRate)}</td><td class="num">${fmt(g.targetedSubscribers)}</td><td class="num">${pct(g.targetedChurnRate)}</td><td class="num">${points(g.absoluteUplift)}</td><td class="num">${points(g.upliftLow)} to ${points(g.upliftHigh)}</td><td class="num">${pct(g.relativeUplift)}</td><td class="num">${decimals(g.keptPer100Contacts, 1)}</td><td class="num">${pct(g.acceptanceRate)}</td><td>${tableReading(g)}</td></tr>`,
+            `<tr><td>${escape(g.group ?? '(none)')}</td><td class="num">${fmt(g.controlSubscribers)}</td><td class="num">${pct(g.controlChurnRate)}</td><td class="num">${fmt(g.targetedSubscribers)}</td><td class="num">${pct(g.targetedChurnRate)}</td><td class="num">${signedPoints(g.absoluteUplift)}</td><td class="num">${signedInterval(g.upliftLow, g.upliftHigh)}</td><td class="num">${minus(pct(g.relativeUplift))}</td><td class="num">${minus(decimals(g.keptPer100Contacts, 1))}</td><td class="num">${pct(g.acceptanceRate)}</td><td>${tableReading(g)}</td></tr>`,
         )
         .join('\n      ')}
     </table>`;
@@ -227,6 +227,8 @@ function quarantineReasons(byReason: Record<string, number>): string {
 
 const pct = (n: number | null) => (n === null ? '–' : percentOf(n));
 const points = (n: number | null) => (n === null ? '–' : `${(n * 100).toFixed(1)} pp`);
+/** A negative number's sign as the minus the uplifts have (signedPoints), not a hyphen. */
+const minus = (text: string) => text.replace(/^-/, '−');
 
 /**
  * "A month later": the list last month's run measured, read again with churn in this month: the
