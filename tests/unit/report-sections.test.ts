@@ -120,6 +120,8 @@ describe('report sections', () => {
       /<td>2<\/td>.*<td><b>renamed<\/b>; 38\.5% of it came from other segments \(most from 6\)<\/td>/,
     );
     expect(merged.html).toMatch(/<td>6<\/td>.*<td>gone: most \(100\.0%\) to 2<\/td>/);
+    // the status column (renamed, regrouped, split, gone) has a header
+    expect(merged.html).toMatch(/<th>name in [^<]*<\/th><th>status<\/th><\/tr>/);
   });
 
   it('says where migration would be that the month before was segmented on other features, and that its ids are not comparable', () => {

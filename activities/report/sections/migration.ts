@@ -101,7 +101,7 @@ export async function migrationSection(
     title: `Migration since ${escape(previousSnapshot)}`,
     html: `<div class="row">${chart}
     <div><table class="names">
-      <tr><th>id</th><th>name in ${escape(previousSnapshot)}</th><th>name in ${escape(month)}</th><th></th></tr>
+      <tr><th>id</th><th>name in ${escape(previousSnapshot)}</th><th>name in ${escape(month)}</th><th>status</th></tr>
       ${rows.join('\n      ')}
     </table>
     <p class="note">Segment ids carry over to this month's nearest segment. A renamed segment is the same group whose profile moved across a naming threshold: its subscribers count as staying.${regroupedNote}</p></div></div>
