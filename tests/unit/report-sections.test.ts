@@ -467,7 +467,7 @@ describe('glossary', () => {
     expect(html).toContain("<dt>holdout</dt><dd>the churn models' test subscribers");
     expect(html).toContain("Not the campaign's held out.</dd>");
     expect(html).toContain(
-      "<dt>held out, control group</dt><dd>the campaign's control group: 15% of each month's dispatch list (controlShare)",
+      "<dt>held out, control group</dt><dd>the campaign's control group: about 15% of each month's dispatch list (controlShare)",
     );
     expect(html).toContain("Not the models' holdout.</dd>");
     expect(html).toContain("<dt>uplift</dt><dd>the control group's churn rate minus the contacted subscribers'");

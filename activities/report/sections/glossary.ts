@@ -89,7 +89,7 @@ const terms = ({
     ],
     [
       'held out, control group',
-      `the campaign's control group: ${percent(controlShare)} of each month's dispatch list (controlShare), drawn at random, on the list (control = true in dispatch.parquet) but not to be contacted, so that next month's run can compare their churn with the contacted subscribers'. Not the models' holdout.`,
+      `the campaign's control group: about ${percent(controlShare)} of each month's dispatch list (controlShare), drawn at random in each grid and operation priority, on the list (control = true in dispatch.parquet) but not to be contacted, so that next month's run can compare their churn with the contacted subscribers'. Not the models' holdout.`,
     ],
     [
       'uplift',
