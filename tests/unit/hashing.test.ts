@@ -53,7 +53,10 @@ describe('canonical JSON and hashes', () => {
     expect(legacyEntryHash(body)).not.toBe(entryHash(body)); // kMax, kMin and keyCustomerRevenueShare sort differently
     await mkdir(dirname(auditLogPath(store)), { recursive: true });
     await appendFile(auditLogPath(store), JSON.stringify({ ...body, hash: legacyEntryHash(body) }) + '\n');
-    expect((await verifyAudit(store)).problems).toEqual([]);
+    // a log of the run's request alone: that its run has no end is another finding than the hash's
+    const hashFindings = async (of: typeof store) =>
+      (await verifyAudit(of)).problems.map((p) => p.problem).filter((p) => !p.startsWith('RUN WITHOUT AN END'));
+    expect(await hashFindings(store)).toEqual([]);
 
     const edited = storeIn(await tempDir());
     await mkdir(dirname(auditLogPath(edited)), { recursive: true });
@@ -61,6 +64,6 @@ describe('canonical JSON and hashes', () => {
       auditLogPath(edited),
       JSON.stringify({ ...body, actor: 'mallory', hash: legacyEntryHash(body) }) + '\n',
     );
-    expect((await verifyAudit(edited)).problems.map((p) => p.problem)).toEqual([expect.stringMatching(/was edited/)]);
+    expect(await hashFindings(edited)).toEqual([expect.stringMatching(/was edited/)]);
   });
 });
