@@ -61,12 +61,14 @@ def main():
         t = time.perf_counter()
         con.execute("CREATE TABLE feature_months AS SELECT * FROM (VALUES (?::DATE, 'score'), (?::DATE, 'train')) t(as_of, purpose)",
                     [args.month + "-01", add_months(args.month, -1) + "-01"])
-        # the values of domain/rules.ts and the default parameters (activities/features/feature_settings.sql)
+        # the values of domain/rules.ts and the default parameters (activities/features/feature_settings.sql);
+        # the scales are 1: the generated input has every score's columns
         con.execute("""CREATE TABLE feature_settings AS SELECT ?::INTEGER AS history_months, false AS use_user_labels,
                        60.0 AS tenure_cap_months, 30.0 AS w_tenure,
                        25.0 AS w_contract, 10.0 AS w_broadband, 15.0 AS w_family_bundle, 100.0 AS call_circle_cap, 15.0 AS w_call_circle,
-                       5.0 AS w_premium_number, 0.4 AS star_spend, 0.2 AS star_frequency, 0.2 AS star_tenure,
-                       0.1 AS star_payment_delay, 0.1 AS star_complaints""", [args.history])
+                       5.0 AS w_premium_number, 1.0 AS stability_scale, 0.4 AS star_spend, 0.2 AS star_frequency,
+                       0.2 AS star_tenure, 0.1 AS star_payment_delay, 0.1 AS star_complaints, 1.0 AS star_scale""",
+                    [args.history])
         def statements(path):
             """The file's statements, comment lines left out."""
             for statement in open(path).read().split(";\n"):
