@@ -14,6 +14,18 @@ import { trainAndScoreChurn } from '../../activities/churn';
 import { publishSnapshot } from '../../activities/publish';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 
+/** A single file of the sample's usage with 40% of June's subscribers, every earlier month whole. */
+async function cutOffJune(dir: string, sample: SampleSummary): Promise<string> {
+  const partial = join(dir, 'partial.parquet');
+  await withConnection(':memory:', (conn) =>
+    conn.run(
+      `COPY (SELECT * FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)
+             WHERE "month" < DATE '2026-06-01' OR hash(subscriber_id) % 10 < 4) TO '${partial}' (FORMAT parquet)`,
+    ),
+  );
+  return partial;
+}
+
 /**
  * A delivery of the run month cut off part way: only some subscribers' June rows arrived. The
  * absence-based label would call every May subscriber missing from June a churner; the features
@@ -27,14 +39,7 @@ describe('a run month cut off part way', () => {
   beforeAll(async () => {
     dir = await tempDir();
     sample = await smallSample(dir, 2_000, 7);
-    partial = join(dir, 'partial.parquet');
-    // 40% of June's subscribers, every earlier month whole
-    await withConnection(':memory:', (conn) =>
-      conn.run(
-        `COPY (SELECT * FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)
-               WHERE "month" < DATE '2026-06-01' OR hash(subscriber_id) % 10 < 4) TO '${partial}' (FORMAT parquet)`,
-      ),
-    );
+    partial = await cutOffJune(dir, sample);
   }, 120_000);
 
   const features = async (name: string, params: Omit<RunParamsInput, 'month' | 'input'>, input = partial) => {
@@ -89,14 +94,7 @@ describe('a run month cut off part way', () => {
 describe('a cut-off run month in the stored load and features', () => {
   it('is stopped on reuse too: the share a storing run lowered does not let a later run through', async () => {
     const dir = await tempDir();
-    const sample = await smallSample(dir, 1_500, 7);
-    const partial = join(dir, 'partial.parquet');
-    await withConnection(':memory:', (conn) =>
-      conn.run(
-        `COPY (SELECT * FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)
-               WHERE "month" < DATE '2026-06-01' OR hash(subscriber_id) % 10 < 4) TO '${partial}' (FORMAT parquet)`,
-      ),
-    );
+    const partial = await cutOffJune(dir, await smallSample(dir, 1_500, 7));
     const store = storeIn(dir);
     const lowered = { month: '2026-06', input: partial, minRunMonthShare: 0.3 };
     const run = { workflowId: 'stored', runId: 'r1' };
@@ -126,14 +124,7 @@ describe('a cut-off run month in the stored load and features', () => {
 describe('a snapshot from before the run-month guard', () => {
   it('reproduces its files though its month holds under half the month before (no minRunMonthShare in its parameters)', async () => {
     const dir = await tempDir();
-    const sample = await smallSample(dir, 1_500, 7);
-    const partial = join(dir, 'partial.parquet');
-    await withConnection(':memory:', (conn) =>
-      conn.run(
-        `COPY (SELECT * FROM read_parquet('${join(sample.outDir, 'usage')}/*/*.parquet', hive_partitioning = false)
-               WHERE "month" < DATE '2026-06-01' OR hash(subscriber_id) % 10 < 4) TO '${partial}' (FORMAT parquet)`,
-      ),
-    );
+    const partial = await cutOffJune(dir, await smallSample(dir, 1_500, 7));
     const store = storeIn(dir);
     const run = { workflowId: 'older', runId: 'r1' };
     // published as a version before the guard did: through, and no minRunMonthShare in the parameters
