@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { recordAudit } from '../activities/audit';
 import { sha256 } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
-import { signManifest, signerOf, type Signer } from '../store/signing';
+import { ARTIFACT_SIGNATURE_FILE, signFileInto, signManifest, signerOf, type Signer } from '../store/signing';
+import { STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
 import { REPO_ROOT } from '../worker/config';
 import { storeIn, tempDir } from './helpers';
 
@@ -86,4 +87,39 @@ export function segflowOnStore(store: StoreConfig) {
         stderr: error.stderr,
       }),
     );
+}
+
+/**
+ * A stage-cache artifact of AUDIT_MONTH as a run of workflow `wf-<runId>` stored it (artifact.json
+ * alone, no files), signed with `signWith`; returns its folder.
+ */
+export async function storeFakeArtifact(
+  store: StoreConfig,
+  {
+    stage = 'segments',
+    key,
+    runId,
+    createdAt = '2026-01-01T00:00:00.000Z',
+  }: {
+    stage?: string;
+    key: string;
+    runId: string;
+    createdAt?: string;
+  },
+  signWith?: Signer,
+): Promise<string> {
+  const dir = join(store.storeDir, 'cache', stage, key);
+  await mkdir(dir, { recursive: true });
+  const artifact: StageArtifact = {
+    format: STAGE_CACHE_FORMAT,
+    stage,
+    key,
+    createdAt,
+    producedBy: { workflowId: `wf-${runId}`, runId },
+    month: AUDIT_MONTH,
+    files: [],
+  };
+  await writeFile(join(dir, 'artifact.json'), JSON.stringify(artifact));
+  if (signWith) await signFileInto(signWith, join(dir, 'artifact.json'), join(dir, ARTIFACT_SIGNATURE_FILE));
+  return dir;
 }

@@ -1,28 +1,15 @@
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { entryHash, readAuditLog } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import { auditLogPath } from '../../store/layout';
-import { STAGE_CACHE_FORMAT, type StageArtifact } from '../../store/stage-cache';
-import { AUDIT_MONTH, storeWithVersions } from '../audit-store';
+import { AUDIT_MONTH, storeFakeArtifact, storeWithVersions } from '../audit-store';
 
 describe("audit verify: a stage-cache artifact of a run cut from the log's head", () => {
   it("says entries were cut from the log, not from its tail, when the first run's entries were dropped and the rest re-chained", async () => {
     const store = await storeWithVersions(3);
     const key = 'a'.repeat(64);
-    const dir = join(store.storeDir, 'cache', 'segments', key);
-    await mkdir(dir, { recursive: true });
-    const artifact: StageArtifact = {
-      format: STAGE_CACHE_FORMAT,
-      stage: 'segments',
-      key,
-      createdAt: '2026-01-01T00:00:00.000Z',
-      producedBy: { workflowId: 'wf-run-1', runId: 'run-1' },
-      month: AUDIT_MONTH,
-      files: [],
-    };
-    await writeFile(join(dir, 'artifact.json'), JSON.stringify(artifact));
+    await storeFakeArtifact(store, { key, runId: 'run-1' });
     // run 1's three entries dropped from the head, the rest renumbered from 1 and re-chained
     let prevHash = '0'.repeat(64);
     const rest = (await readAuditLog(store)).slice(3).map(({ hash: _hash, signature: _signature, ...body }, index) => {

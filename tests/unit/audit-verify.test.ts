@@ -6,10 +6,9 @@ import { promoteSnapshot } from '../../pipelines/promote';
 import { retireSnapshot } from '../../pipelines/retire';
 import { entryHash, formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
-import { STAGE_CACHE_FORMAT, type StageArtifact } from '../../store/stage-cache';
 import { sha256 } from '../../store/hashing';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig } from '../../store/layout';
-import { ARTIFACT_SIGNATURE_FILE, signFileInto, signText, type Signer } from '../../store/signing';
+import { signText, type Signer } from '../../store/signing';
 import {
   latestVersion,
   listSnapshots,
@@ -21,7 +20,7 @@ import {
 import { snapshotsTable } from '../../cli/snapshot-text';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { diffSnapshots } from '../../pipelines/diff';
-import { AUDIT_MONTH, keyPair, publishFake, storeWithVersions } from '../audit-store';
+import { AUDIT_MONTH, keyPair, publishFake, storeFakeArtifact, storeWithVersions } from '../audit-store';
 import { endedWhilePublishing } from '../../pipelines/audit-crosscheck';
 import { storeIn, tempDir } from '../helpers';
 
@@ -64,20 +63,8 @@ describe('audit verify: completeness', () => {
 
   it("a snapshot deleted with every entry of its run (the log's tail cut) is named by what its run left in the stage cache", async () => {
     const store = await storeWithVersions(3);
-    const artifact = async (stage: string, key: string, runId: string, createdAt: string) => {
-      const dir = join(store.storeDir, 'cache', stage, key);
-      await mkdir(dir, { recursive: true });
-      const stored: StageArtifact = {
-        format: STAGE_CACHE_FORMAT,
-        stage,
-        key,
-        createdAt,
-        producedBy: { workflowId: `wf-${runId}`, runId },
-        month: MONTH,
-        files: [],
-      };
-      await writeFile(join(dir, 'artifact.json'), JSON.stringify(stored));
-    };
+    const artifact = (stage: string, key: string, runId: string, createdAt: string) =>
+      storeFakeArtifact(store, { stage, key, runId, createdAt });
     // run 2's artifact: its run is in the log
     await artifact('segments', 'a'.repeat(64), 'run-2', '2026-01-01T00:00:00.000Z');
     expect(await problemsOf(store)).toEqual([]);
@@ -756,22 +743,7 @@ describe('audit verify: signatures', () => {
   it('a stored stage output signed and then rewritten, or signed by another key, is named; an unsigned one is not', async () => {
     const { signer, publicKey } = keyPair();
     const store = await storeWithVersions(2, signer);
-    const artifact = async (key: string, signWith?: Signer) => {
-      const dir = join(store.storeDir, 'cache', 'segments', key);
-      await mkdir(dir, { recursive: true });
-      const stored: StageArtifact = {
-        format: STAGE_CACHE_FORMAT,
-        stage: 'segments',
-        key,
-        createdAt: '2026-01-01T00:00:00.000Z',
-        producedBy: { workflowId: 'wf-run-1', runId: 'run-1' },
-        month: MONTH,
-        files: [],
-      };
-      await writeFile(join(dir, 'artifact.json'), JSON.stringify(stored));
-      if (signWith) await signFileInto(signWith, join(dir, 'artifact.json'), join(dir, ARTIFACT_SIGNATURE_FILE));
-      return dir;
-    };
+    const artifact = (key: string, signWith?: Signer) => storeFakeArtifact(store, { key, runId: 'run-1' }, signWith);
     await artifact('a'.repeat(64), signer);
     await artifact('b'.repeat(64));
     expect(await verifyAudit(store, { publicKey })).toMatchObject({ ok: true });
