@@ -127,14 +127,8 @@ function reasonInWords(name: string, meta: FeatureMeta, x: number): string {
 
 /** Whether ascending `rows` holds `row`. */
 function holds(rows: Uint32Array, row: number): boolean {
-  let low = 0;
-  let high = rows.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (rows[mid] < row) low = mid + 1;
-    else high = mid;
-  }
-  return low < rows.length && rows[low] === row;
+  const at = lowerBound(rows, row);
+  return at < rows.length && rows[at] === row;
 }
 
 /** The rows with reasons and their reasons' entries (text ids not yet filled in); a filled gap's value is NaN. */
@@ -234,7 +228,7 @@ function uniqueSorted(values: Float64Array): Float64Array {
 }
 
 /** The first index whose value is not below `x`. */
-function lowerBound(sorted: Float64Array, x: number): number {
+function lowerBound(sorted: Float64Array | Uint32Array, x: number): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
