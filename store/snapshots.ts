@@ -391,9 +391,10 @@ export async function writeLatest(store: StoreConfig, month: string, version: nu
 /**
  * What the audit log says of a version whose folder is not in the store and that no tombstone
  * says was retired: published, by which run and when (its folder removed, which `audit verify`
- * names), or nothing when the log never recorded it. '' when the log cannot be read.
+ * names), or nothing when the log never recorded it. '' when the log cannot be read. Without a
+ * version, the month's last one published. Said after a sentence, from "; ".
  */
-async function publishedAndGone(store: StoreConfig, month: string, version?: number): Promise<string> {
+export async function publishedAndGone(store: StoreConfig, month: string, version?: number): Promise<string> {
   const entries = await readAuditLog(store).catch(() => [] as AuditEntry[]);
   const versionOf = (entry: AuditEntry) => (entry.details as { version?: number } | undefined)?.version;
   // without a version: the month's last one published

@@ -3,7 +3,14 @@ import { type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { UsageError } from '../../domain/errors';
 import { versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../../store/layout';
-import { latestVersion, listSnapshots, readManifest, readNamedManifest, resolveSnapshot } from '../../store/snapshots';
+import {
+  latestVersion,
+  listSnapshots,
+  publishedAndGone,
+  readManifest,
+  readNamedManifest,
+  resolveSnapshot,
+} from '../../store/snapshots';
 import { failedAttempts, snapshotSummary, snapshotsTable } from '../snapshot-text';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table, required } from '../options';
@@ -55,8 +62,13 @@ export function registerSnapshots(program: Command): void {
     .option('--month <YYYY-MM>', 'only this month', monthArg)
     .addOption(json())
     .action(async (options) => {
-      const rows = await listSnapshots(loadConfig().store, options.month);
-      output(options.json, rows, snapshotsTable);
+      const store = loadConfig().store;
+      const rows = await listSnapshots(store, options.month);
+      // a month none of whose folders is left: what the log recorded of it, as show says
+      const gone = options.month && rows.length === 0 ? await publishedAndGone(store, options.month) : '';
+      output(options.json, rows, (list) =>
+        gone ? `${snapshotsTable(list)}\n${gone.replace(/^; t/, 'T')}` : snapshotsTable(list),
+      );
     });
   snapshots
     .command('show <snapshot>')
