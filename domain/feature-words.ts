@@ -24,15 +24,33 @@ interface FeaturePhrasing {
   between(low: number, high: number): string;
 }
 
-/** Rounds for reading: whole numbers from 10 up, otherwise two significant digits. */
-function readable(x: number): string {
-  const rounded = Math.abs(x) >= 10 ? Math.round(x) : Number(x.toPrecision(2));
-  return rounded.toLocaleString('en-US');
+/** Which way a bound is rounded for reading: `up` for "x or more", `down` for "less than x", so the words claim no one the rule leaves out. */
+type Toward = 'up' | 'down';
+
+/** `x` rounded at `digits` decimals (negative: tens, hundreds), to nearest or toward a side. */
+function roundAt(x: number, digits: number, toward?: Toward): number {
+  const scale = 10 ** digits;
+  const scaled = x * scale;
+  // a hair's tolerance: 0.905 * 1000 is 904.9999999999999
+  const rounded =
+    toward === 'up' ? Math.ceil(scaled - 1e-9) : toward === 'down' ? Math.floor(scaled + 1e-9) : Math.round(scaled);
+  return rounded / scale;
 }
 
-function percent(share: number): string {
+/** Decimals that show `x` with two significant digits below 10, whole from 10 up. */
+function readableDigits(x: number): number {
+  return x === 0 || Math.abs(x) >= 10 ? 0 : 1 - Math.floor(Math.log10(Math.abs(x)));
+}
+
+/** Rounds for reading: whole numbers from 10 up, otherwise two significant digits. */
+function readable(x: number, toward?: Toward): string {
+  return roundAt(x, readableDigits(x), toward).toLocaleString('en-US', { maximumFractionDigits: 20 });
+}
+
+function percent(share: number, toward?: Toward): string {
   const value = Math.abs(share * 100);
-  return `${value >= 1 ? Math.round(value) : Number(value.toPrecision(1))}%`;
+  // |share|: a volatility, never below 0
+  return `${roundAt(value, value >= 1 ? 0 : readableDigits(value) - 1, toward)}%`;
 }
 
 /** A whole-number feature (a count): `x < 17.5` is "fewer than 18". */
@@ -55,18 +73,22 @@ function count(label: string, singular: string, plural: string, around: (amount:
   };
 }
 
-/** A measured amount: `value` formats it with its unit, `fewer` for countable units. */
+/**
+ * A measured amount: `value` formats it with its unit, `fewer` for countable units. A bound is
+ * rounded toward the rule's side ("¥20 or more" for `arpu >= 19.2`): the words never take in a
+ * subscriber the rule leaves out.
+ */
 function amount(
   label: string,
-  value: (x: number) => string,
+  value: (x: number, toward?: Toward) => string,
   around: (amount: string) => string,
   fewer = false,
 ): FeaturePhrasing {
   const less = fewer ? 'fewer' : 'less';
   return {
     label,
-    below: (x) => around(`${less} than ${value(x)}`),
-    atLeast: (x) => around(`${value(x)} or more`),
+    below: (x) => around(`${less} than ${value(x, 'down')}`),
+    atLeast: (x) => around(`${value(x, 'up')} or more`),
     between: (low, high) => around(`${value(low)} to ${value(high)}`),
   };
 }
@@ -121,25 +143,25 @@ function change(label: string, subject: string, suffix: string, ratio: boolean):
 }
 
 const TREND = ' (last 3 months vs the 3 before)';
-const yuan = (x: number) => `¥${readable(x)}`;
+const yuan = (x: number, toward?: Toward) => `¥${readable(x, toward)}`;
 
 /** Plain words for every subscriber feature the models and the report use (features SQL columns). */
 export const FEATURE_WORDS: Readonly<Record<string, FeaturePhrasing>> = {
   arpu: amount('monthly spend (ARPU)', yuan, (a) => `spends ${a} a month`),
   mou: amount(
     'call minutes a month (MOU)',
-    (x) => `${readable(x)} minutes`,
+    (x, toward) => `${readable(x, toward)} minutes`,
     (a) => `talks ${a} a month`,
     true,
   ),
   dou: amount(
     'data a month (DOU)',
-    (x) => `${readable(x)} MB`,
+    (x, toward) => `${readable(x, toward)} MB`,
     (a) => `uses ${a} of data a month`,
   ),
   sms: amount(
     'SMS a month',
-    (x) => `${readable(x)} SMS`,
+    (x, toward) => `${readable(x, toward)} SMS`,
     (a) => `sends ${a} a month`,
     true,
   ),
@@ -149,7 +171,7 @@ export const FEATURE_WORDS: Readonly<Record<string, FeaturePhrasing>> = {
   recency_days: count('days since the last recharge', 'day', 'days', (a) => `last recharge ${a} before month end`),
   payment_delay_avg: amount(
     'average payment delay',
-    (x) => `${readable(x)} days`,
+    (x, toward) => `${readable(x, toward)} days`,
     (a) => `pays ${a} late on average`,
     true,
   ),

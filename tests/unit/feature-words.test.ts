@@ -26,8 +26,16 @@ describe('features in words a marketer reads', () => {
     expect(termInWords({ feature: 'mou_trend', low: 1.2 })).toBe(
       'call minutes grew 20% or more (last 3 months vs the 3 before)',
     );
-    expect(termInWords({ feature: 'arpu', low: 19.2 })).toBe('spends ¥19 or more a month');
-    expect(termInWords({ feature: 'dou', high: 1234.5 })).toBe('uses less than 1,235 MB of data a month');
+    // a bound rounds toward the rule's side: "¥19 or more" would take in a subscriber at ¥19.1
+    expect(termInWords({ feature: 'arpu', low: 19.2 })).toBe('spends ¥20 or more a month');
+    expect(termInWords({ feature: 'dou', high: 1234.5 })).toBe('uses less than 1,234 MB of data a month');
+    expect(termInWords({ feature: 'dou', low: 0.372 })).toBe('uses 0.38 MB or more of data a month');
+    expect(termInWords({ feature: 'spend_volatility', high: 0.234 })).toBe(
+      'monthly spend varies less than 23% around its average',
+    );
+    expect(termInWords({ feature: 'spend_volatility', low: 0.234 })).toBe(
+      'monthly spend varies 24% or more around its average',
+    );
     // a rate's unit follows its number; a cut at no change is a fall, not one of "more than 0%"
     expect(termInWords({ feature: 'spend_slope_rel', low: -0.05 })).toBe('spend fell less than 5% a month or grew');
     expect(termInWords({ feature: 'recharge_trend', high: 1 })).toBe('recharges fell (last 3 months vs the 3 before)');
