@@ -4,7 +4,7 @@ import { SnapshotIntegrityError, StoreReadError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { monthDir, versionDir, type SnapshotRef, type StoreConfig } from '../store/layout';
 import type { SnapshotManifest } from '../store/manifest';
-import { officialVersions } from '../store/snapshots';
+import { officialVersions, otherSnapshotIn } from '../store/snapshots';
 
 /** Last month's segmentation, which this month's segment ids are matched against. */
 export interface PreviousSegmentation {
@@ -120,12 +120,8 @@ export async function readPreviousManifest(
       `${name}'s manifest ${file} is not valid JSON (${firstLine(error)}): damaged after publishing. ${restore}`,
     );
   }
-  const named = (manifest as Partial<SnapshotManifest> | null)?.snapshot;
-  if (
-    !manifest ||
-    typeof manifest !== 'object' ||
-    (named && (named.month !== ref.month || named.version !== ref.version))
-  )
+  const named = otherSnapshotIn(manifest, ref);
+  if (!manifest || typeof manifest !== 'object' || named)
     throw new SnapshotIntegrityError(
       `${name}'s folder holds ${named ? `the manifest of ${named.month}/v${named.version}` : 'no snapshot manifest'} (${file}): another snapshot was moved or copied into its place. ${restore}`,
     );

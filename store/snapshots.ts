@@ -230,12 +230,24 @@ export async function readNamedManifest(
       `the folder of ${ref.month}/v${ref.version} holds no readable manifest.json (${error.code === 'ENOENT' ? 'it is gone' : error.message}): removed or damaged after publishing ('segflow audit verify' checks the store)`,
     );
   });
-  const named = (manifest as Partial<SnapshotManifest>).snapshot;
-  if (named && (named.month !== ref.month || named.version !== ref.version))
+  const named = otherSnapshotIn(manifest, ref);
+  if (named)
     throw new SnapshotStoreError(
       `the folder of ${ref.month}/v${ref.version} holds the manifest of ${named.month}/v${named.version}: another snapshot was moved or copied into its place ('segflow audit verify' says what the audit log records of both)`,
     );
   return manifest;
+}
+
+/**
+ * The snapshot a manifest names when it is not `ref`, the one whose folder holds it: another
+ * snapshot was moved or copied into that folder. Undefined for `ref`'s own manifest (or one that
+ * names no snapshot).
+ */
+export function otherSnapshotIn(manifest: unknown, ref: SnapshotRef): SnapshotRef | undefined {
+  const named = (manifest as Partial<SnapshotManifest> | null)?.snapshot;
+  return named && (named.month !== ref.month || named.version !== ref.version)
+    ? { month: named.month, version: named.version }
+    : undefined;
 }
 
 /** The version a run published, when it did (a retried publish finds its own snapshot). */
