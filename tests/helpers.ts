@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { setVariable, withConnection } from '../activities/duckdb';
 import { viewStageOutputs } from '../activities/stage-outputs';
@@ -13,10 +13,15 @@ import type { StoreConfig } from '../store/layout';
 import type { SegmentProfile } from '../store/manifest';
 import { REPO_ROOT } from '../worker/config';
 
-/** A fresh temporary folder, removed after the test file. */
+const tempDirs: string[] = [];
+// Registered as the test file imports this module: a hook registered inside beforeAll (where most
+// tests call tempDir) never runs, and every run left its folders in /tmp.
+afterAll(() => Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true }))));
+
+/** A fresh temporary folder, removed after the test file (and with the test run's folder). */
 export async function tempDir(prefix = 'segflow-test-'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const dir = await mkdtemp(join(inject('testTempRoot') ?? tmpdir(), prefix));
+  tempDirs.push(dir);
   return dir;
 }
 
