@@ -37,7 +37,7 @@ export async function withLocalStack<T>(
     stateDir: join(config.home, 'temporal'),
     uiPort: options.uiPort,
   });
-  // loaded while the server starts, and only by the commands that start a worker (cli/index.ts)
+  // loaded while the server starts, and only by the commands that start a worker (cli/program.ts)
   const workerModules = Promise.all([import('../worker'), import('../worker/logger')]);
   workerModules.catch(() => undefined); // awaited once the server is up
   const server = await serverUp;

@@ -31,7 +31,7 @@ function hourArg(value: string): number {
 }
 
 /**
- * A client and the schedule operations, loaded by the actions that use them (cli/index.ts), and
+ * A client and the schedule operations, loaded by the actions that use them (cli/program.ts), and
  * the key the audit entries are signed with (SEGFLOW_SIGNING_KEY, as the workers sign theirs).
  */
 async function connected(config: SegflowConfig) {

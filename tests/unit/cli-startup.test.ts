@@ -29,7 +29,7 @@ const HEAVY_PACKAGES = [
 
 /**
  * Every command starts by loading cli/index.ts and what it imports; the commands that need the
- * worker, Temporal, DuckDB or the models load them in their actions (cli/index.ts), so `--help`
+ * worker, Temporal, DuckDB or the models load them in their actions (cli/program.ts), so `--help`
  * or `snapshots list` do not wait for them.
  */
 describe('the command line at start-up', () => {
