@@ -15,7 +15,7 @@ import {
 import { withFileLock } from '../store/file-lock';
 import { signText, type Signer } from '../store/signing';
 
-export type { AuditEntry, AuditEvent, AuditRecordRequest } from '../store/audit-log';
+export type { AuditEntry, AuditRecordRequest } from '../store/audit-log';
 
 /**
  * Appends an event to the append-only audit log, chained to the previous entry by hash.

@@ -9,7 +9,7 @@ import { readSql, runScript, setVariable } from './duckdb';
 import { readPreviousManifest } from './segment-history';
 
 /** Why the follow-up gives no kept per 100 contacts (the manifest's `keptPer100`). */
-export const FOLLOW_UP_KEPT_PER_100 =
+const FOLLOW_UP_KEPT_PER_100 =
   "not given: the follow-up reads no contact log; the month of contact's kept per 100 contacts is in its own campaigns.parquet";
 
 /** The follow-up's file in a snapshot. */

@@ -116,7 +116,7 @@ export type CampaignMetrics =
   | { measured: false; reason: string };
 
 /** The dispatch list a measurement used: which snapshot, its dispatch.parquet's sha256, and why that one. */
-export type DispatchList = SnapshotRef & {
+type DispatchList = SnapshotRef & {
   /** sha256 of the snapshot's dispatch.parquet as measured (absent in manifests published before it was recorded). */
   sha256?: string;
   /**

@@ -30,7 +30,7 @@ import { readPreviousManifest } from './segment-history';
  * logged channel is known when each of its parts is (so 'SMS', 'sms and app push' and 'app push
  * + SMS' are); the list's own channels count as well.
  */
-export const CONTACT_CHANNELS: readonly string[] = [
+const CONTACT_CHANNELS: readonly string[] = [
   ...new Set([...OPERATION_GRID.map((cell) => cell.channel), 'SMS and app push']),
 ];
 
@@ -52,7 +52,7 @@ function channelParts(channel: string): string[] {
 }
 
 /** The logged channels (with their rows) that are not channels segflow uses, each with the closest known one. */
-export function unknownChannels(
+function unknownChannels(
   logged: { channel: string; rows: number }[],
   listChannels: readonly string[] = [],
 ): UnknownChannel[] {
@@ -72,7 +72,7 @@ export function unknownChannels(
  * does not use, e.g. "7 rows: channel 'outbund call' is not a known channel (did you mean
  * 'outbound call'?)". The measurement is by the list's action and channel either way.
  */
-export function loggedValuesWarnings(
+function loggedValuesWarnings(
   actionDiffers: { logged_action: string; listed_action: string; rows: number }[],
   channels: UnknownChannel[],
 ): string[] {
@@ -125,10 +125,7 @@ export interface CampaignRequest {
  * (published before control groups), 'empty' when nobody on it was held out (published with
  * controlShare=0), 'held out' when there is one, against which a contact log can be measured.
  */
-export async function controlGroupOf(
-  conn: DuckDBConnection,
-  snapshotDir: string,
-): Promise<'none' | 'empty' | 'held out'> {
+async function controlGroupOf(conn: DuckDBConnection, snapshotDir: string): Promise<'none' | 'empty' | 'held out'> {
   await setVariable(conn, 'dispatch_file', join(snapshotDir, 'dispatch.parquet'));
   const columns = await queryRows<{ column_name: string }>(
     conn,
@@ -155,7 +152,7 @@ export async function hasControlGroup(conn: DuckDBConnection, snapshotDir: strin
  * controlShare=0 (no control group); a later month's run with a controlShare above 0 can be
  * measured" (its manifest's controlShare, when it can be read).
  */
-export async function emptyControlGroupReason(store: StoreConfig, list: SnapshotRef): Promise<string> {
+async function emptyControlGroupReason(store: StoreConfig, list: SnapshotRef): Promise<string> {
   const name = `${list.month}/v${list.version}`;
   const share = await readManifest(store, list.month, list.version)
     .then((manifest) => manifest.params.controlShare)
@@ -430,14 +427,14 @@ export function dispatchedListWarning(measured: SnapshotRef, allFits: ListFit[])
 }
 
 /** Below this share of usable rows a contact log is most likely the wrong file: the measurement warns. */
-export const CONTACT_LOG_MIN_USED_SHARE = 0.5;
+const CONTACT_LOG_MIN_USED_SHARE = 0.5;
 
 /**
  * The warning stored with a measurement whose contact log is mostly (or wholly) unusable, e.g.
  * "0 of 144 contact-log rows were used (141 x contact_date: outside the run month 2026-11; 3 x
  * …): is this the log of the contacts made in 2026-11?"; undefined for a log that is mostly usable.
  */
-export function contactLogWarning(
+function contactLogWarning(
   month: string,
   contacts: { rows: number; loaded: number; quarantineByReason: Record<string, number> },
 ): string | undefined {
@@ -452,7 +449,7 @@ export function contactLogWarning(
 }
 
 /** Why kept per 100 contacts is given for no group of a measurement whose log is mostly unusable. */
-export const KEPT_PER_100_WITHHELD =
+const KEPT_PER_100_WITHHELD =
   'the contact log is mostly unusable (see the warning), so the share of the list it records as contacted says nothing';
 
 /**
@@ -462,7 +459,7 @@ export const KEPT_PER_100_WITHHELD =
  * file), and kept per 100 contacts, which divides the list's uplift by the share logged, is then
  * too large (either way). Undefined for a log that covers most of the list.
  */
-export function partialLogWarning(overall: CampaignGroup): string | undefined {
+function partialLogWarning(overall: CampaignGroup): string | undefined {
   const { contactedSubscribers: logged, targetedSubscribers: targeted } = overall;
   if (targeted === 0 || logged >= targeted * CAMPAIGN_MEASUREMENT.minLoggedShare) return undefined;
   return `the contact log records a contact for ${count(logged)} of the ${count(targeted)} targeted subscribers (${Math.round((100 * logged) / targeted)}%): if the teams contacted more than it records (one team's file, say), kept per 100 contacts is too large (either way), as it divides the list's uplift by the share logged: give every team's contacts in one file`;

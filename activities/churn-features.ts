@@ -14,7 +14,7 @@ export interface ChurnFeatureSpec {
 }
 
 /** The contract's own text columns the churn model splits on natively (with the user's features). */
-export const CONTRACT_CATEGORICALS = ['plan', 'region'] as const;
+const CONTRACT_CATEGORICALS = ['plan', 'region'] as const;
 /** Contract columns taken into the model as they are; the other churn features are derived. */
 const CONTRACT_NUMERIC = new Set(['tenure_months']);
 

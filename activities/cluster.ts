@@ -19,8 +19,6 @@ import type { UserFeature } from './user-features';
 import type { StageCacheAccess, StageCacheUse } from '../store/artifacts';
 import { restoreSegments, segmentsKey, storeSegments, type ClusterInputs, type Segmentation } from './segments-cache';
 
-export type { SegmentProfile } from '../store/manifest';
-
 /** What K-means sees: behaviour, not outcomes. Skewed usage goes in on a log scale. */
 export const CLUSTER_FEATURES = {
   log_arpu: 'ln(1 + arpu)',

@@ -85,7 +85,7 @@ export async function viewRawContacts(
  * The file's column for each contract column it has: its name matched case and surrounding spaces
  * aside ('Subscriber_ID', ' contact_date '), an exact match first.
  */
-export function contractColumns(names: readonly string[]): Map<string, string> {
+function contractColumns(names: readonly string[]): Map<string, string> {
   const found = new Map<string, string>();
   for (const { name } of CONTACTS_CONTRACT) {
     const column = names.find((n) => n === name) ?? names.find((n) => n.trim().toLowerCase() === name);

@@ -120,7 +120,7 @@ export async function writeUtf8Copy(source: string, target: string, encoding: st
 }
 
 /** What makes DuckDB's sniffer give up on a CSV, and where to look. */
-export const CSV_FIELDS_HINT =
+const CSV_FIELDS_HINT =
   'Most often a line has another number of fields than the header: the last line of a file cut off (copied or written only in part: compare its end with its source), a line broken in two, or a delimiter inside a value that is not quoted';
 
 /**

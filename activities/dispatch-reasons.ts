@@ -50,7 +50,7 @@ const NEW_REASONS_FILE = 'dispatch_reasons_new.parquet';
  * each later list with subscribers new on it. A run that finds them all explains its new
  * subscribers without storing them.
  */
-export const MAX_REASONS_LINKS = 8;
+const MAX_REASONS_LINKS = 8;
 export const REASONS_STAGE = 'dispatch-reasons';
 const REASONS_CODE = 'activities/dispatch-reasons.ts';
 const ROOT = new URL('../', import.meta.url);
@@ -63,7 +63,7 @@ export const reasonsCodeHash = pinCodeHash(
 );
 
 /** The key of the dispatch list reasons of the scores stored under `scoredKey` (ensemble-cache.ts): the chain's first link. */
-export function reasonsKey(scoredKey: string): string {
+function reasonsKey(scoredKey: string): string {
   return sha256(
     canonicalJson({ format: STAGE_CACHE_FORMAT, stage: REASONS_STAGE, scoredKey, code: reasonsCodeHash() }),
   );

@@ -552,7 +552,7 @@ export async function findUnreadableInRunMonth(conn: DuckDBConnection): Promise<
 }
 
 /** Feature months and rule settings as one-row tables, every value bound, never spliced. */
-export async function writeFeatureSettings(
+async function writeFeatureSettings(
   conn: DuckDBConnection,
   params: RunParams,
   input: FeatureInput = FULL_INPUT,

@@ -112,7 +112,7 @@ export function mappingNullstr(mapping: InputMapping): string {
 }
 
 /** The quarantine rule of an id a spreadsheet wrote in scientific notation. */
-export const SCIENTIFIC_ID =
+const SCIENTIFIC_ID =
   'a number in scientific notation (1.38E+10): a spreadsheet rounded the id; export the id column as text';
 
 /** The quarantine rule of a value its contract column's type cannot read ("not a valid double"). */
@@ -164,7 +164,7 @@ function decimalIdSql(text: string): string {
 }
 
 /** An id's text without a decimal part of zeros: `13800000001.0` is the subscriber `13800000001` of the other months' files. */
-export function wholeIdTextSql(text: string): string {
+function wholeIdTextSql(text: string): string {
   return `CASE WHEN ${decimalIdSql(text)} THEN split_part(${text}, '.', 1) ELSE ${text} END`;
 }
 

@@ -148,7 +148,7 @@ export interface StoredUsageMonth {
 }
 
 /** What the load did with stored months (activities/usage-months.ts), for the audit log and the manifest. */
-export interface UsageMonthReuse {
+interface UsageMonthReuse {
   /** Each window month's key (empty: not eligible, see reason). */
   keys: Record<string, string>;
   /** The months taken from earlier runs. */
@@ -510,7 +510,7 @@ async function runDatabases(
 }
 
 /** A file as the plan found it before hashing it: its stat, when it was taken, and the sha256 hashed after. */
-export interface FileStamp {
+interface FileStamp {
   path: string;
   size: number;
   mtimeMs: number;

@@ -37,7 +37,7 @@ const DATABASE_FILE = 'run.duckdb';
  * maxQuarantineShare and minRunMonthShare only decide whether the run may go on: they are checked
  * again on every reuse.
  */
-export function stageKeyInputs(plan: LoadPlan, codeHash = stageCodeHash()) {
+function stageKeyInputs(plan: LoadPlan, codeHash = stageCodeHash()) {
   return {
     format: STAGE_CACHE_FORMAT,
     inputs: plan.inputFiles.map((file) => ({ path: file.path, sha256: file.sha256 })),

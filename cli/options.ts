@@ -82,7 +82,7 @@ export function monthArg(value: string): string {
 }
 
 /** --param k=8 --param treeDepth=5: values parse as JSON when they can (numbers, booleans), else text. */
-export function collectParam(pair: string, previous: Record<string, unknown>): Record<string, unknown> {
+function collectParam(pair: string, previous: Record<string, unknown>): Record<string, unknown> {
   const at = pair.indexOf('=');
   if (at < 1) throw new InvalidArgumentError(`expected name=value, got "${pair}"`);
   const raw = pair.slice(at + 1);

@@ -9,7 +9,7 @@ import { addMonths, firstDay, isMonth } from '../domain/month';
  * simulated campaign plants. The recharge bonus does nothing, so a test can check that an action
  * without effect is not reported as working.
  */
-export const PLANTED_EFFECTS: Record<string, number> = {
+const PLANTED_EFFECTS: Record<string, number> = {
   'family plan upgrade with broadband': 0.5,
   'premium unlimited plan with a device offer': 0.5,
   'larger data package or data add-on': 0.6,
@@ -30,7 +30,7 @@ export interface CampaignOptions {
   effects?: Record<string, number>;
 }
 
-export interface PlantedCampaignEffect {
+interface PlantedCampaignEffect {
   action: string;
   subscribers: number;
   controlSubscribers: number;

@@ -4,7 +4,7 @@
  * quarantined with the first rule they break.
  */
 
-export type ColumnType = 'VARCHAR' | 'DATE' | 'DOUBLE' | 'INTEGER' | 'BOOLEAN';
+type ColumnType = 'VARCHAR' | 'DATE' | 'DOUBLE' | 'INTEGER' | 'BOOLEAN';
 
 export interface ColumnContract {
   name: string;
@@ -187,7 +187,7 @@ export const NUMBER_COLUMNS: ReadonlySet<string> = new Set(
  * CSV (usage, labels, contact log) is read with them (csvNullstr), so a "NULL" is never a plan or
  * grid named NULL, nor a number that fails its check.
  */
-export const CSV_MISSING_CELLS: readonly string[] = [
+const CSV_MISSING_CELLS: readonly string[] = [
   '',
   'NULL',
   'null',

@@ -93,7 +93,7 @@ export function ownMonthReading(row: FollowUpRow): UpliftReading | null {
  * month of contact's (`then`; null for a group that month did not measure) and the follow-up's
  * (`now`). Each sentence says what both readings say, no more.
  */
-export const FOLLOW_UP_VERDICTS: Record<UpliftReading | 'not measured', Record<UpliftReading, string>> = {
+const FOLLOW_UP_VERDICTS: Record<UpliftReading | 'not measured', Record<UpliftReading, string>> = {
   kept: {
     kept: 'the contacts still kept subscribers a month later',
     lost: 'the contacts kept subscribers in the month of contact, but a month later more of the contacted than of the control group had left',

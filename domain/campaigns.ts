@@ -5,7 +5,6 @@
 
 /** Outcomes a contact log may record (lower case; "not_reached" and "Not Reached" are read as "not reached"). */
 export const CONTACT_OUTCOMES = ['accepted', 'declined', 'not reached'] as const;
-export type ContactOutcome = (typeof CONTACT_OUTCOMES)[number];
 
 export const CAMPAIGN_MEASUREMENT = {
   /** Groups with fewer subscribers than this in the control or the contacted arm are flagged too small, not read. */

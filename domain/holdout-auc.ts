@@ -1,7 +1,7 @@
 import { count, decimals } from './decimals';
 
 /** Below this many churners held out, a holdout ROC AUC moves widely with the split (a seed alone moves it). */
-export const FEW_HELD_OUT_CHURNERS = 30;
+const FEW_HELD_OUT_CHURNERS = 30;
 
 /** What a holdout ROC AUC was measured on: its churners, its subscribers, and DeLong's standard error from its scores when recorded. */
 export interface HoldoutCounts {

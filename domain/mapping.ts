@@ -25,11 +25,10 @@ const RowNumberSource = z.object({ rowNumber: z.literal(true) }).strict();
 /** tenure_months from the day a subscriber joined: whole months from it to the row's month. */
 const MonthsSinceSource = z.object({ monthsSince: z.string().min(1) }).strict();
 
-export const ColumnSourceSchema = z.union([z.string().min(1), SumSource, RowNumberSource, MonthsSinceSource]);
+const ColumnSourceSchema = z.union([z.string().min(1), SumSource, RowNumberSource, MonthsSinceSource]);
 export type ColumnSource = z.output<typeof ColumnSourceSchema>;
 
-export const USER_FEATURE_TYPES = ['numeric', 'categorical', 'date', 'skip'] as const;
-export type UserFeatureType = (typeof USER_FEATURE_TYPES)[number];
+const USER_FEATURE_TYPES = ['numeric', 'categorical', 'date', 'skip'] as const;
 
 /**
  * The object form of `features`: the listed columns with their types, and under "*" what becomes

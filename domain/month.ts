@@ -1,6 +1,6 @@
 /** Calendar months as 'YYYY-MM' strings: the only month format segflow accepts or prints. */
 
-export const MONTH_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
+const MONTH_PATTERN = /^(\d{4})-(0[1-9]|1[0-2])$/;
 
 export function isMonth(value: string): boolean {
   return MONTH_PATTERN.test(value);

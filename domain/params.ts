@@ -9,7 +9,7 @@ import { addMonths, isMonth } from './month';
  * ranges (an optional parameter's default is a constant beside it): the CLI, the schedule and the
  * workflow all go through `parseRunParams`.
  */
-export const CHURN_MODELS = ['boosted', 'tree'] as const;
+const CHURN_MODELS = ['boosted', 'tree'] as const;
 export type ChurnModel = (typeof CHURN_MODELS)[number];
 export const DISPATCH_ORDERS = ['priority', 'revenueAtRisk'] as const;
 /** boostMaxTrainingRows when a run leaves it out (docs/churn-models.md: the measured cost of the sample at 10M). */

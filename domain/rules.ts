@@ -147,7 +147,6 @@ export const RISK_BANDS = [
   { band: 'elevated', minScore: 0.1 },
   { band: 'low', minScore: 0 },
 ] as const;
-export type RiskBand = (typeof RISK_BANDS)[number]['band'];
 
 /**
  * Operation priority from value tier x stability (seed 003): 1 is most urgent. High value and

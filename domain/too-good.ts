@@ -5,7 +5,7 @@ import { decimals } from './decimals';
  * A churn model this good on its holdout almost always has a column that gives the label away
  * (the month left, a status written after the fact), not a real signal.
  */
-export const TOO_GOOD_ROC_AUC = 0.99;
+const TOO_GOOD_ROC_AUC = 0.99;
 
 /** The feature a model leans on most, and its share of the importance (0..1). */
 export interface TopFeature {

@@ -38,7 +38,7 @@ export function tooLittleHistory(
 }
 
 /** The least share of the month before's subscribers the run month must hold (minRunMonthShare). */
-export function minRunMonthShare(params: Pick<RunParams, 'minRunMonthShare'>): number {
+function minRunMonthShare(params: Pick<RunParams, 'minRunMonthShare'>): number {
   return params.minRunMonthShare ?? DEFAULT_MIN_RUN_MONTH_SHARE;
 }
 

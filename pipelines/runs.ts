@@ -135,7 +135,7 @@ async function temporalView(
 export const DEV_SERVER_RETENTION_MS = 24 * 3600_000;
 
 /** How long Temporal keeps a closed run: the namespace's retention, or the dev server's when it cannot be read. */
-export async function namespaceRetention(client: Client): Promise<{ ms: number; read: boolean }> {
+async function namespaceRetention(client: Client): Promise<{ ms: number; read: boolean }> {
   try {
     const { config } = await client.workflowService.describeNamespace({ namespace: client.options.namespace });
     const ttl = config?.workflowExecutionRetentionTtl;
@@ -151,7 +151,7 @@ export async function namespaceRetention(client: Client): Promise<{ ms: number; 
 const RUN_WRITTEN = new Set([...RUN_OWN_EVENTS, ...FINAL_EVENTS]);
 
 /** The log's monthly runs, each with its last entry of its own, oldest first. */
-export function logRuns(entries: AuditEntry[]): { run: RunRef; lastAt: string }[] {
+function logRuns(entries: AuditEntry[]): { run: RunRef; lastAt: string }[] {
   const runs = new Map<string, { run: RunRef; lastAt: string }>();
   for (const entry of entries) {
     if (!RUN_WRITTEN.has(entry.event) || entry.run.runId === '') continue;

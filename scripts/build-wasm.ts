@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
 
-export const KERNEL_SOURCE = new URL('../activities/ml/histogram-kernel.wat', import.meta.url);
+const KERNEL_SOURCE = new URL('../activities/ml/histogram-kernel.wat', import.meta.url);
 
 /** The module's bytes, as wabt compiles the source (threads on: the memory is shared). */
 export async function compileKernel(): Promise<Uint8Array> {

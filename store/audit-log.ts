@@ -56,7 +56,7 @@ export interface AuditEntry extends AuditRecordRequest {
 }
 
 /** Ed25519 over the entry's `hash`, base64, with the id of the key that made it. */
-export interface AuditSignature {
+interface AuditSignature {
   keyId: string;
   value: string;
 }
@@ -102,7 +102,7 @@ export class AuditLogLineError extends Error {
 }
 
 /** Whether parsed JSON has the fields every reader takes from an entry (seq, run, event, month, at, hashes). */
-export function isAuditEntry(value: unknown): value is AuditEntry {
+function isAuditEntry(value: unknown): value is AuditEntry {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const entry = value as Record<string, unknown>;
   const run = entry.run as Record<string, unknown> | null | undefined;

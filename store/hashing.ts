@@ -19,7 +19,7 @@ export function sha256(data: string | Uint8Array): string {
 }
 
 /** Orders strings by UTF-16 code unit: the same on every runtime, unlike localeCompare, which follows the locale. */
-export function byCodeUnit(a: string, b: string): number {
+function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -17,7 +17,7 @@ import { listMonths, listVersions, readManifest } from './snapshots';
 /** Bumped when the artifact's content or meaning changes: old keys then simply stop matching. */
 export const STAGE_CACHE_FORMAT = 2;
 
-export interface StageArtifactFile {
+interface StageArtifactFile {
   file: string;
   sha256: string;
   bytes: number;

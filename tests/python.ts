@@ -8,7 +8,7 @@ let python: string | undefined;
  * The benchmark's Python (scikit-learn, xgboost, shap), installed on first use: other well-known
  * libraries judging segflow's results in cross-check tests. Never a dependency of segflow itself.
  */
-export function benchPython(): string {
+function benchPython(): string {
   python ??= execFileSync('bash', [join(REPO_ROOT, 'scripts', 'ensure-bench-python.sh')], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],

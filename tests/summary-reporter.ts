@@ -1,5 +1,4 @@
-import type { SerializedError } from '@vitest/utils';
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, SerializedError, TestModule } from 'vitest/node';
 
 /**
  * Ends the run with one plain line, "vitest: N passed, N failed, N skipped", that any CI can

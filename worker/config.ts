@@ -40,7 +40,7 @@ export interface SegflowConfig {
  * segflow's own TLS variable names before it read the standard ones; still honoured (the standard
  * name wins when both are set) with a deprecation warning, and dropped in the next release.
  */
-export const DEPRECATED_TLS_VARIABLES: Readonly<Record<string, string>> = {
+const DEPRECATED_TLS_VARIABLES: Readonly<Record<string, string>> = {
   TEMPORAL_TLS_CERT: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
   TEMPORAL_TLS_KEY: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
   TEMPORAL_TLS_CA: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',

@@ -107,7 +107,7 @@ export interface MonthlySegmentationMemo {
 }
 
 /** Patch ids: each guards a change to the commands this workflow issues (docs/reliability-audit.md). */
-export const PATCHES = {
+const PATCHES = {
   /** The audit head after `run.published` is written into the memo (an extra command). */
   auditHeadMemo: 'audit-head-memo',
   /** The stage cache lookup after the plan and the store after the features (docs/reuse.md). */
@@ -134,10 +134,10 @@ export const PATCHES = {
  * Above it one after the other: at 10M subscribers the churn stage alone sets the run's memory
  * peak (docs/benchmark.md), and the clustering's columns would add to it.
  */
-export const SIDE_BY_SIDE_MAX_SUBSCRIBERS = 2_000_000;
+const SIDE_BY_SIDE_MAX_SUBSCRIBERS = 2_000_000;
 
 export const STAGES = ['load', 'features', 'cluster', 'churn', 'publish'] as const;
-export type Stage = (typeof STAGES)[number];
+type Stage = (typeof STAGES)[number];
 
 export interface RunProgress {
   month: string;
@@ -151,7 +151,7 @@ export interface RunProgress {
 
 export const progressQuery = defineQuery<RunProgress>('progress');
 /** Activities report their progress here (activities/context.ts), at most every 2 s each. */
-export const stageProgressSignal = defineSignal<[ActivityProgress]>(STAGE_PROGRESS_SIGNAL);
+const stageProgressSignal = defineSignal<[ActivityProgress]>(STAGE_PROGRESS_SIGNAL);
 
 const retry = {
   initialInterval: '2s',

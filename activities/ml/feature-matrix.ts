@@ -18,13 +18,6 @@ export interface FeatureMeta {
   categories?: string[];
 }
 
-export interface FeatureMatrix {
-  /** One array per feature, all `rows` long, in the order of `features`. */
-  columns: Float64Array[];
-  features: FeatureMeta[];
-  rows: number;
-}
-
 type PickedArray = Float64Array | Uint8Array | Uint32Array;
 
 /** The values at `rows`, in that order; with `shared`, in shared memory (posted to a thread without a copy). */

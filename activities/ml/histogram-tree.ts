@@ -31,7 +31,7 @@ export interface BinnedFeatures {
 }
 
 /** A split on a categorical feature: codes in `categories` go left; the others seen here go right. */
-export interface CategoricalSplitJSON {
+interface CategoricalSplitJSON {
   splitColumn: number;
   /** Codes that go left (ordered by churn rate at this node, lowest first). */
   categories: number[];
@@ -358,7 +358,7 @@ function gini(positives: number, n: number): number {
 }
 
 /** Whether a value goes left at a split node: ml-cart's rule for numbers (x < splitValue), the category sets for codes. */
-export function goesLeft(node: Exclude<TreeNodeJSON, { distribution: number[][] }>, x: number): boolean {
+function goesLeft(node: Exclude<TreeNodeJSON, { distribution: number[][] }>, x: number): boolean {
   if (!('categories' in node)) return x < node.splitValue;
   if (node.categories.includes(x)) return true;
   if (node.rightCategories.includes(x)) return false;

@@ -34,7 +34,7 @@ export function unwitnessedRuns(
 }
 
 /** "24 h", and whose retention it is when Temporal did not say. */
-export function retentionText(coverage: LogRunsInTemporal): string {
+function retentionText(coverage: LogRunsInTemporal): string {
   return `${coverage.retentionHours} h${coverage.retentionRead ? '' : ", the dev server's: the namespace's could not be read"}`;
 }
 

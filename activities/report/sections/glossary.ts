@@ -10,7 +10,7 @@ const listed = (words: readonly string[], last = 'and') =>
  * What a score is taken over in this run: its components' words, and a sentence on those the
  * input lacked (skippedFeatures names them `<score>.<component>`, or the whole score when it had none).
  */
-export function scoreParts(
+function scoreParts(
   score: keyof typeof SCORE_COMPONENTS,
   skippedFeatures: readonly string[],
   range: string,
