@@ -35,7 +35,8 @@ export async function readColumns(
   /** Columns in shared memory: posted to a worker thread, they are shared instead of copied. */
   options: { shared?: boolean } = {},
 ): Promise<ColumnSet> {
-  const select = expressions.map(([name, sql]) => `coalesce((${sql})::DOUBLE, 'NaN'::DOUBLE) AS "${name}"`).join(', ');
+  // positional names: a user's column name may hold any character, a quote too
+  const select = expressions.map(([, sql], i) => `coalesce((${sql})::DOUBLE, 'NaN'::DOUBLE) AS c${i}`).join(', ');
   const result = await conn.stream(`SELECT ${select} ${from}`);
   const names = expressions.map(([name]) => name);
   const columns = names.map(() =>

@@ -33,6 +33,14 @@ describe('reading DuckDB columns into typed arrays', () => {
     expect(data.columns[2][8]).toBe(2);
   });
 
+  it('reads a column whose name holds a quote (a user column named so crashed the churn stage)', async () => {
+    const data = await withConnection(':memory:', (conn) =>
+      readColumns(conn, [['q"uote', 'range * 2']], 'FROM range(3) ORDER BY range', 3),
+    );
+    expect(data.names).toEqual(['q"uote']);
+    expect([...data.columns[0]]).toEqual([0, 2, 4]);
+  });
+
   it('refuses a result of another size than announced', async () => {
     await expect(
       withConnection(':memory:', (conn) => readColumns(conn, [['x', 'range']], 'FROM range(10)', 11)),
