@@ -64,8 +64,18 @@ export function userFeatureSql(
   decimalSeparator: DecimalSeparator = '.',
 ): string {
   const text = userText(feature.name);
-  if (feature.type === 'numeric') return textNumberSql(text, decimalSeparator);
+  if (feature.type === 'numeric') return finiteNumberSql(text, decimalSeparator);
   return feature.type === 'date' ? dateSql(text) : text;
+}
+
+/**
+ * A user's value as a number (DOUBLE): NULL when blank, not a number, or not finite (`NaN`,
+ * `Infinity`, `-Infinity`, a Parquet DOUBLE's inf): those are missing values, as the models read
+ * a gap, never a number an average, a spread or a reason would carry.
+ */
+function finiteNumberSql(text: string, decimalSeparator: DecimalSeparator | undefined): string {
+  const number = textNumberSql(text, decimalSeparator);
+  return `CASE WHEN isfinite(${number}) THEN ${number} END`;
 }
 
 /**
@@ -86,6 +96,13 @@ const MISSING_MARKERS = [
   'n.a.',
   'nan',
   '-nan',
+  // DuckDB reads these as numbers that are not finite: missing values too
+  'inf',
+  '-inf',
+  '+inf',
+  'infinity',
+  '-infinity',
+  '+infinity',
   'null',
   'none',
   'missing',
@@ -318,7 +335,7 @@ export async function resolveUserFeatures(
   const checkedRows = churnLabel?.sql ? (trainingRows ?? 'true') : 'false';
   // each value read as text and as a number once, below the aggregates that use them
   const values = `SELECT ${id} AS sub, (${checkedRows}) AS checked, ${fileRows ? 'file_row' : 'NULL::BIGINT'} AS file_row, ${candidates
-    .map((column, i) => `${userText(column)} AS t${i}, ${textNumberSql(`t${i}`, mapping.decimalSeparator)} AS x${i}`)
+    .map((column, i) => `${userText(column)} AS t${i}, ${finiteNumberSql(`t${i}`, mapping.decimalSeparator)} AS x${i}`)
     .join(', ')} FROM (${inputRows})`;
   const raw = await queryOne<Record<string, number>>(
     conn,
@@ -401,7 +418,7 @@ export async function resolveUserFeatures(
     read: 'numbers' | 'dates' = 'numbers',
   ): Promise<{ shown: string; hint?: string }> => {
     const text = userText(name);
-    const value = read === 'numbers' ? textNumberSql(text, mapping.decimalSeparator) : dateSql(text);
+    const value = read === 'numbers' ? finiteNumberSql(text, mapping.decimalSeparator) : dateSql(text);
     const rows = await queryRows<{ value: string; kinds: number }>(
       conn,
       `SELECT value, kinds FROM (

@@ -1,0 +1,156 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { clusterSubscribers } from '../../activities/cluster';
+import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
+import { computeFeatures } from '../../activities/features';
+import { loadUsage } from '../../activities/load';
+import { seededRandom } from '../../activities/ml/random';
+import {
+  resolveUserFeatures,
+  userFeatureSql,
+  type SkippedUserFeature,
+  type UserFeature,
+} from '../../activities/user-features';
+import { InputMappingSchema } from '../../domain/mapping';
+import { storeIn, tempDir } from '../helpers';
+
+/**
+ * How "auto" reads the values an extract's own columns hold as an analyst exports them, no
+ * preprocessing: numbers that are not finite (NaN, Infinity), flags written as a value or a blank,
+ * a constant written two ways. One row per subscriber, a churn label.
+ */
+const ROWS = 4_000;
+
+interface Row {
+  cells: Record<string, string>;
+  churn: boolean;
+}
+
+function extract(): Row[] {
+  const random = seededRandom(44);
+  const rows: Row[] = [];
+  for (let i = 0; i < ROWS; i++) {
+    const delay = Math.floor(random() * 20);
+    const churn = random() < 0.1 + delay / 40;
+    rows.push({
+      churn,
+      cells: {
+        cust: `S${String(i + 1).padStart(6, '0')}`,
+        charges: (20 + random() * 80).toFixed(2),
+        tenure: String(1 + Math.floor(random() * 60)),
+        delay: String(delay),
+        // 1% each of NaN, Infinity, -Infinity among the numbers
+        naninf: ['NaN', 'Infinity', '-Infinity'][i % 100] ?? String(Math.floor(random() * 9)),
+        // a flag: a value or a blank, the blank no less a value of its own
+        late_flag: delay > 10 ? 'Y' : '',
+        late_one: delay > 10 ? '1' : '',
+        late_zero: delay > 10 ? '0' : '',
+        // the label written after the fact as a status or a blank: a leak
+        status_next: churn ? 'DEACT' : '',
+        // one value everywhere, or written two ways: nothing to learn
+        constant: 'A',
+        zero_fmt: i % 2 === 0 ? '0' : '0.00',
+        signed_zero: i % 2 === 0 ? '-0' : '0',
+        Churn: churn ? 'Yes' : 'No',
+      },
+    });
+  }
+  return rows;
+}
+
+const HEADER = Object.keys(extract()[0].cells);
+const csvText = (rows: Row[]) =>
+  [HEADER.join(','), ...rows.map((row) => HEADER.map((column) => row.cells[column]).join(','))].join('\n') + '\n';
+
+const byName = (result: { features: UserFeature[]; skipped: SkippedUserFeature[] }) => ({
+  features: Object.fromEntries(result.features.map((f) => [f.name, f])),
+  skipped: Object.fromEntries(result.skipped.map((s) => [s.feature, s.reason])),
+});
+
+const SNAPSHOT = {
+  format: 'snapshot',
+  columns: { subscriber_id: 'cust', spend: 'charges', tenure_months: 'tenure', churn_label: 'Churn' },
+  values: { churn_label: { Yes: true, No: false } },
+};
+
+describe("the values in a user's own columns", () => {
+  let dir: string;
+  let csv: string;
+  beforeAll(async () => {
+    dir = await tempDir();
+    csv = join(dir, 'extract.csv');
+    await writeFile(csv, csvText(extract()));
+  });
+
+  /** The extract's columns typed, with a DOUBLE column as Parquet stores it (`dbl`: NaN and inf among numbers). */
+  const resolve = (features: unknown) =>
+    withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'extract_csv', csv);
+      return byName(
+        await resolveUserFeatures(
+          conn,
+          `SELECT *, CASE WHEN hash(cust) % 50 = 0 THEN 'inf'::DOUBLE WHEN hash(cust) % 50 = 1 THEN 'NaN'::DOUBLE
+             ELSE (hash(cust) % 7)::DOUBLE END AS dbl
+           FROM read_csv(getvariable('extract_csv'), header = true, all_varchar = true)`,
+          [...HEADER, 'dbl'],
+          InputMappingSchema.parse({ ...SNAPSHOT, features }),
+        ),
+      );
+    });
+
+  it('reads NaN, Infinity and -Infinity in a number column (text or DOUBLE) as missing values, and says so', async () => {
+    const { features } = await resolve('auto');
+    expect(features.naninf).toMatchObject({
+      type: 'numeric',
+      note: "120 values not numbers taken as missing: '-Infinity', 'Infinity', 'NaN'",
+    });
+    expect(features.dbl).toMatchObject({
+      type: 'numeric',
+      note: expect.stringMatching(/^\d+ values not numbers taken as missing: 'inf', 'nan'$/),
+    });
+    // as the load reads the feature's values: no number that is not finite reaches the models
+    const read = await withConnection(':memory:', (conn) =>
+      queryRows<{ text: string; value: number | null }>(
+        conn,
+        `SELECT text, ${userFeatureSql({ name: 'text', type: 'numeric' })} AS value
+         FROM (VALUES ('NaN'), ('Infinity'), ('-Infinity'), ('inf'), ('1e999'), ('2.5')) v(text)`,
+      ),
+    );
+    expect(read.map((row) => row.value)).toEqual([null, null, null, null, null, 2.5]);
+  });
+
+  it('segments a one-row-per-subscriber extract whose number column holds Infinity (k-means reads the user columns)', async () => {
+    // spend and tenure only: k-means takes the user's number columns beside log_arpu
+    const lines = extract().map(({ cells }) =>
+      [cells.cust, cells.charges, cells.tenure, cells.cust.endsWith('00') ? 'Infinity' : cells.delay, cells.Churn].join(
+        ',',
+      ),
+    );
+    const input = join(dir, 'inf.csv');
+    await writeFile(input, ['cust,charges,tenure,delay_inf,Churn', ...lines].join('\n') + '\n');
+    const mapping = join(dir, 'inf-mapping.json');
+    await writeFile(mapping, JSON.stringify({ ...SNAPSHOT, features: 'auto' }));
+    const load = await loadUsage(
+      storeIn(dir),
+      { workflowId: 'user-features-values', runId: 'r1' },
+      { month: '2026-05', input, mapping },
+    );
+    const features = await computeFeatures(load.dbPath, load.params, {
+      format: load.format,
+      inputColumns: load.inputColumns,
+      userFeatures: load.userFeatures,
+    });
+    const skipped = features.skippedFeatures.map((s) => s.feature);
+    const cluster = await clusterSubscribers(load.dbPath, load.params, null, skipped, load.userFeatures);
+    expect(cluster.featureNames).toContain('delay_inf');
+    for (const { values } of cluster.centroids) for (const value of values) expect(Number.isFinite(value)).toBe(true);
+    expect(load.userFeatures).toEqual([
+      expect.objectContaining({
+        name: 'delay_inf',
+        type: 'numeric',
+        note: "40 values not numbers taken as missing: 'Infinity'",
+      }),
+    ]);
+  }, 120_000);
+});
