@@ -69,17 +69,20 @@ export async function churnFeatureSpecs(
     // a user column named like one of segflow's features keeps both apart
     const name = taken.has(feature.name) ? `user:${feature.name}` : feature.name;
     if (feature.type === 'numeric') {
-      specs.push({ meta: { name, source: 'user', categorical: false }, sql: quoteIdent(feature.column) });
+      specs.push({
+        meta: { name: uniqueName(name, taken), source: 'user', categorical: false },
+        sql: quoteIdent(feature.column),
+      });
     } else if (feature.type === 'date') {
       // days to the end of the row's month: a tenure (or days left, for a date ahead) that means the
       // same in the training month and the month scored, where the date itself would not
       specs.push({
-        meta: { name: `days since ${name}`, source: 'user', categorical: false },
+        meta: { name: uniqueName(`days since ${name}`, taken), source: 'user', categorical: false },
         sql: `date_diff('day', ${quoteIdent(feature.column)}, last_day(as_of))`,
       });
     } else
       categorical.push({
-        name,
+        name: uniqueName(name, taken),
         source: 'user',
         column: feature.column,
         categories: feature.categories,
@@ -103,6 +106,45 @@ export async function churnFeatureSpecs(
     });
   }
   return specs;
+}
+
+/**
+ * `wanted`, or with " (2)", " (3)", ... when another feature has that name already (a user's column
+ * named `days since join_date` beside a date column `join_date`, or `user:mou` beside `mou`);
+ * taken into `taken`. Two features of one name mixed their reasons and importances.
+ */
+export function uniqueName(wanted: string, taken: Set<string>): string {
+  let name = wanted;
+  for (let n = 2; taken.has(name); n++) name = `${wanted} (${n})`;
+  taken.add(name);
+  return name;
+}
+
+/**
+ * Beside each numeric user feature with gaps in the training rows, its missing indicator
+ * `<name> missing` (1 where the value is missing, else 0): the models see a missing number as 0,
+ * so without it "no value" and a true 0 were one value to them. Returns the indicators' specs;
+ * `gaps` marks the features that have them. Derived features have no gaps (their SQL gives 0 or
+ * a neutral value), categorical ones their missing category.
+ */
+export function missingIndicators(specs: readonly ChurnFeatureSpec[], missing: readonly number[]): ChurnFeatureSpec[] {
+  const taken = new Set(specs.map((spec) => spec.meta.name));
+  return specs.flatMap((spec, f) => {
+    const { meta } = spec;
+    if (meta.source !== 'user' || meta.categorical || !(missing[f] > 0 && missing[f] < 1)) return [];
+    return [
+      {
+        meta: {
+          name: uniqueName(`${meta.name} missing`, taken),
+          source: 'user',
+          categorical: false,
+          missingOf: meta.name,
+        },
+        // as readColumns reads the feature: NULL and NaN are its gaps
+        sql: `coalesce(isnan((${spec.sql})::DOUBLE), true)::INTEGER`,
+      },
+    ];
+  });
 }
 
 /** Share of NaN per column (before numeric gaps are filled). */

@@ -59,7 +59,7 @@ export function reasonTable(
   gaps?: NumericGaps,
 ): ReasonTable {
   const { k } = reasons ?? NO_REASONS;
-  const rows = reasonRows(reasons ?? NO_REASONS, current, rowIdx, gaps);
+  const rows = reasonRows(withIndicatorsFolded(reasons ?? NO_REASONS, current.names, meta), current, rowIdx, gaps);
   const texts = reasonTexts(rows, current.names.length, (f, x) => reasonInWords(current.names[f], meta[f], x));
   return { k, rows, texts, featureNames: [...current.names] };
 }
@@ -118,8 +118,50 @@ export async function writeReasons(
 const appendTable = (conn: DuckDBConnection, table: string, columns: NamedColumn[]) =>
   appendColumnsTable(conn, table, columns, 'churn: writing reasons');
 
+/**
+ * A feature and its missing indicator are one column of the user's: where both are among a
+ * subscriber's reasons, the indicator's contribution joins the feature's (contributions add up, as
+ * SHAP values of a group of features do) and the reasons are ordered again, largest first. Without
+ * it one subscriber read "app_sessions missing" twice, once for each.
+ */
+function withIndicatorsFolded(reasons: RowReasons, names: readonly string[], meta: readonly FeatureMeta[]): RowReasons {
+  const featureOf = new Int16Array(meta.length).fill(-1);
+  meta.forEach((feature, f) => {
+    if (feature.missingOf !== undefined) featureOf[f] = names.indexOf(feature.missingOf);
+  });
+  if (featureOf.every((f) => f < 0)) return reasons;
+  const { k } = reasons;
+  const features = reasons.features.slice();
+  const contributions = reasons.contributions.slice();
+  for (let start = 0; start < features.length; start += k) {
+    let folded = false;
+    for (let s = 0; s < k && features[start + s] >= 0; s++) {
+      const partner = featureOf[features[start + s]];
+      if (partner < 0) continue;
+      for (let t = 0; t < k && features[start + t] >= 0; t++)
+        if (features[start + t] === partner) {
+          contributions[start + t] += contributions[start + s];
+          features[start + s] = -2;
+          folded = true;
+        }
+    }
+    if (folded) {
+      const kept = [...features.subarray(start, start + k).keys()]
+        .filter((s) => features[start + s] >= 0)
+        .map((s) => ({ f: features[start + s], c: contributions[start + s] }))
+        .sort((a, b) => b.c - a.c);
+      for (let s = 0; s < k; s++) {
+        features[start + s] = kept[s]?.f ?? -1;
+        contributions[start + s] = kept[s]?.c ?? 0;
+      }
+    }
+  }
+  return { features, contributions, k };
+}
+
 /** A reason in words: a categorical one reads as its category, not its code; a missing number as missing. */
 function reasonInWords(name: string, meta: FeatureMeta, x: number): string {
+  if (meta.missingOf !== undefined) return `${meta.missingOf} ${x >= 0.5 ? 'missing' : 'given'}`;
   const categories = meta.categorical ? meta.categories : undefined;
   if (categories) return `${name}: ${categories[x] ?? 'missing'}`;
   return Number.isNaN(x) ? `${name} missing` : describeFeature(name, x);

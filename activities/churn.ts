@@ -24,7 +24,13 @@ import { classifierMetrics, rocCurve } from './ml/metrics';
 import { xgboostModelText } from './ml/xgboost-export';
 import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafCounts, leafRules } from './ml/tree-rules';
-import { churnFeatureSpecs, fillNumericGaps, missingShares, type NumericGaps } from './churn-features';
+import {
+  churnFeatureSpecs,
+  fillNumericGaps,
+  missingIndicators,
+  missingShares,
+  type NumericGaps,
+} from './churn-features';
 import type { ChurnSummary, EnsembleSummary, ModelEvaluation } from './churn-summary';
 import { categoryCounts, pickRows, rowNumbers, type FeatureMeta } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
@@ -134,17 +140,32 @@ async function trainAndScore(
     const unusedFeatures = given
       .filter((_, f) => unused[f])
       .map((spec) => ({ feature: spec.meta.name, reason: 'no value in the training month' }));
-    const specs = kept.map((f) => given[f]);
+    const indicators = missingIndicators(
+      kept.map((f) => given[f]),
+      kept.map((f) => read.missing[f]),
+    );
+    const indicated = new Set(indicators.map((spec) => spec.meta.missingOf));
+    const specs = [
+      ...kept.map((f) =>
+        indicated.has(given[f].meta.name) ? { ...given[f], meta: { ...given[f].meta, gaps: true as const } } : given[f],
+      ),
+      ...indicators,
+    ];
     const meta = specs.map((spec) => spec.meta);
     const expressions = specs.map((spec): [string, string] => [spec.meta.name, spec.sql]);
     // what the expressions read besides the features table, for publishing to read them again
     const variables = Object.fromEntries(
       specs.flatMap((spec) => (spec.levels ? [[spec.levels.variable, spec.levels.values]] : [])),
     );
-    const missing = kept.map((f) => read.missing[f]);
+    const missing = [...kept.map((f) => read.missing[f]), ...indicators.map(() => 0)];
     const training: ColumnSet = {
-      names: kept.map((f) => read.training.names[f]),
-      columns: kept.map((f) => read.training.columns[f]),
+      names: [...kept.map((f) => read.training.names[f]), ...indicators.map((spec) => spec.meta.name)],
+      columns: [
+        ...kept.map((f) => read.training.columns[f]),
+        ...indicators.map((spec) =>
+          indicatorColumn(read.gaps?.[given.findIndex((g) => g.meta.name === spec.meta.missingOf)], read.training.rows),
+        ),
+      ],
       rows: read.training.rows,
     };
 
@@ -560,7 +581,7 @@ export async function readTrainingSet(
   expressions: [string, string][],
   rows: number,
   meta?: readonly FeatureMeta[],
-): Promise<{ training: ColumnSet; labels: Uint8Array; missing: number[] }> {
+): Promise<{ training: ColumnSet; labels: Uint8Array; missing: number[]; gaps?: NumericGaps }> {
   // shared: the ensemble's thread trains on them without a copy (1.2 GB at 10M subscribers)
   const training = await readColumns(
     conn,
@@ -572,9 +593,18 @@ export async function readTrainingSet(
   const labels = Uint8Array.from(training.columns.pop() as Float64Array);
   training.names.pop();
   const missing = missingShares(training.columns);
-  if (meta) fillNumericGaps(training.columns, meta);
-  else replaceNaN(training);
-  return { training, labels, missing };
+  if (!meta) {
+    replaceNaN(training);
+    return { training, labels, missing };
+  }
+  return { training, labels, missing, gaps: fillNumericGaps(training.columns, meta) };
+}
+
+/** 1 at the rows whose value was missing (`gapRows`, from fillNumericGaps), else 0; in shared memory as the training columns are. */
+function indicatorColumn(gapRows: Uint32Array | undefined, rows: number): Float64Array {
+  const column = new Float64Array(new SharedArrayBuffer(rows * Float64Array.BYTES_PER_ELEMENT));
+  for (const row of gapRows ?? []) column[row] = 1;
+  return column;
 }
 
 /** Splits row indices so churners and stayers are held out in the same proportion. */

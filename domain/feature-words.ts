@@ -13,7 +13,10 @@ export interface RuleTerm {
   low?: number;
   high?: number;
   categories?: string[];
+  /** Categorical, or numeric with gaps (which the models see as 0, inside the range): missing values are in too. */
   missing?: boolean;
+  /** A term on the feature's missing indicator: whether its value is missing or given, nothing else. */
+  presence?: 'missing' | 'given';
 }
 
 interface FeaturePhrasing {
@@ -212,24 +215,35 @@ function listInWords(items: readonly string[]): string {
 /** One rule term in words, e.g. "fewer than 18 distinct contacts". */
 
 export function termInWords(term: RuleTerm): string {
-  const { feature, low, high, categories, missing } = term;
+  const { feature, low, high, categories, missing, presence } = term;
+  if (presence) return `${featureLabel(feature)} ${presence}`;
   if (categories) return `${featureLabel(feature)} is ${listInWords(categories)}${missing ? ' (or unknown)' : ''}`;
   const words = FEATURE_WORDS[feature];
-  if (!words) return termInSymbols({ feature, low, high });
-  if (low !== undefined && high !== undefined) return words.between(low, high);
-  if (low !== undefined) return words.atLeast(low);
-  return high !== undefined ? words.below(high) : 'any';
+  if (!words) return termInSymbols(term);
+  const range =
+    low !== undefined && high !== undefined
+      ? words.between(low, high)
+      : low !== undefined
+        ? words.atLeast(low)
+        : high !== undefined
+          ? words.below(high)
+          : 'any';
+  return missing ? `${range} (or unknown)` : range;
 }
 
 /** A rule term with its column name, as the churn tree states it: "call_circle < 17.5". */
-export function termInSymbols({ feature, low, high, categories, missing }: RuleTerm): string {
-  if (categories) {
-    const set = `${feature} in {${categories.join(', ')}}`;
-    return missing ? `(${set} or missing)` : set;
-  }
-  if (low !== undefined && high !== undefined) return `${symbolNumber(low)} <= ${feature} < ${symbolNumber(high)}`;
-  if (low !== undefined) return `${feature} >= ${symbolNumber(low)}`;
-  return high !== undefined ? `${feature} < ${symbolNumber(high)}` : feature;
+export function termInSymbols({ feature, low, high, categories, missing, presence }: RuleTerm): string {
+  if (presence) return `${feature} ${presence}`;
+  const set = categories
+    ? `${feature} in {${categories.join(', ')}}`
+    : low !== undefined && high !== undefined
+      ? `${symbolNumber(low)} <= ${feature} < ${symbolNumber(high)}`
+      : low !== undefined
+        ? `${feature} >= ${symbolNumber(low)}`
+        : high !== undefined
+          ? `${feature} < ${symbolNumber(high)}`
+          : feature;
+  return missing ? `(${set} or missing)` : set;
 }
 
 function symbolNumber(value: number): string {

@@ -16,6 +16,10 @@ export interface FeatureMeta {
   categorical: boolean;
   /** The category labels, by code; only for categorical features. */
   categories?: string[];
+  /** Numeric: some training values were missing, which the models see as 0 (with `<name> missing` beside it). */
+  gaps?: true;
+  /** A missing indicator: 1 where the feature named here has no value, else 0 (churn-features.ts). */
+  missingOf?: string;
 }
 
 type PickedArray = Float64Array | Uint8Array | Uint32Array;

@@ -65,12 +65,18 @@ export function leafRules(
   const walk = (node: TreeNodeJSON, conditions: Map<number, Condition>) => {
     if ('distribution' in node) {
       const churnRate = node.distribution[0][1];
-      const terms = [...conditions.entries()].map(([column, { low, high, categories, missing }]): RuleTerm => {
+      const pathTerms = [...conditions.entries()].map(([column, { low, high, categories, missing }]): RuleTerm => {
         const feature = featureNames[column] ?? `feature_${column}`;
-        if (!categories) return { feature, low, high };
+        const indicatorOf = features[column]?.missingOf;
+        // an indicator is 0 or 1: its split says which side the feature's missing values are on
+        if (indicatorOf !== undefined)
+          return { feature: indicatorOf, presence: low !== undefined ? 'missing' : 'given' };
+        if (!categories)
+          return { feature, low, high, ...(features[column]?.gaps && holdsZero(low, high) ? { missing: true } : {}) };
         const labels = features[column] ? categoryLabels(features[column], categories) : categories.map(String);
         return { feature, categories: labels, ...(missing ? { missing } : {}) };
       });
+      const terms = withPresence(pathTerms);
       rules.push({
         condition: terms.length === 0 ? 'all subscribers' : terms.map(termInSymbols).join(' and '),
         terms,
@@ -99,6 +105,27 @@ export function leafRules(
   };
   walk(model.root, new Map());
   return rules.sort((a, b) => b.churnRate - a.churnRate || b.subscribers - a.subscribers);
+}
+
+/**
+ * A path that split on a feature's missing indicator says whether the value is there: a range on
+ * the feature then says nothing of missing values ("given"), or nothing at all ("missing": they
+ * are 0 to the tree, inside the range).
+ */
+function withPresence(terms: RuleTerm[]): RuleTerm[] {
+  const presence = new Map(terms.flatMap((term) => (term.presence ? [[term.feature, term.presence] as const] : [])));
+  return terms.flatMap((term) => {
+    const known = term.presence ? undefined : presence.get(term.feature);
+    if (known === 'missing') return [];
+    if (known !== 'given') return [term];
+    const { missing: _said, ...range } = term;
+    return [range];
+  });
+}
+
+/** Whether 0, a missing value as the models see it, lies in [low, high). */
+function holdsZero(low: number | undefined, high: number | undefined): boolean {
+  return (low ?? -Infinity) <= 0 && 0 < (high ?? Infinity);
 }
 
 function heldOutRate(leaf: { subscribers: number; churners: number } | undefined): LeafRule['heldOut'] {

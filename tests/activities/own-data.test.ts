@@ -221,6 +221,25 @@ print(json.dumps({"names": names, "ids": [str(i) for i in table["subscriber_id"]
     ]);
   }, 120_000);
 
+  it('sets "TotalCharges missing" beside TotalCharges, whose blanks the models see as 0, and names it once per subscriber', async () => {
+    const used = Object.fromEntries(churn.features.map((f) => [f.name, f]));
+    expect(used['TotalCharges'].missingShare).toBeGreaterThan(0);
+    expect(used['TotalCharges missing']).toMatchObject({ source: 'user', type: 'numeric', missingShare: 0 });
+    // a column without gaps has none
+    expect(used['CustServ Calls missing']).toBeUndefined();
+    const folder = join(dir, 'store', 'snapshots', '2026-05', 'v1');
+    const twice = await withConnection(':memory:', (conn) =>
+      queryRows<{ subscriber_id: string }>(
+        conn,
+        `SELECT subscriber_id FROM read_parquet($subscribers)
+         WHERE len(list_distinct(reason_words)) < len(reason_words)
+            OR len(list_filter(churn_reasons, r -> r.feature LIKE 'TotalCharges%')) > 1`,
+        { subscribers: join(folder, 'subscribers.parquet') },
+      ),
+    );
+    expect(twice).toEqual([]);
+  }, 120_000);
+
   it('reproduces the snapshot byte for byte from its manifest: the user features join the recomputation', async () => {
     const report = await reproduceSnapshot(storeIn(dir), { month: '2026-05', version: 1 });
     expect(report.files.filter((file) => !file.identical)).toEqual([]);
