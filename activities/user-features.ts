@@ -499,8 +499,11 @@ export async function resolveUserFeatures(
         : `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories} and no numbers; ${await notNumbersAdvice(name)}`;
     const dateNote = async () =>
       `${plural(notDates, 'value', 'values')} not dates taken as missing: ${(await notNumbers(name, 'dates')).shown}`;
+    // a column read as numbers counts its values as numbers: 0 and 0.00 (or -0 and 0) are one
+    const readsAsNumbers = (declared === 'numeric' || autoNumeric) && numbers > 0;
+    const values = readsAsNumbers ? column.distinctNumbers : distinct;
     if (n === 0) skipped.push({ feature: name, reason: 'no values' });
-    else if (distinct < 2) skipped.push({ feature: name, reason: 'a single value' });
+    else if (values < 2) skipped.push({ feature: name, reason: 'a single value' });
     else if (declared === 'numeric' && numbers === 0)
       skipped.push({
         feature: name,

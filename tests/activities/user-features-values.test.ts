@@ -120,6 +120,15 @@ describe("the values in a user's own columns", () => {
     expect(read.map((row) => row.value)).toEqual([null, null, null, null, null, 2.5]);
   });
 
+  it('skips a constant written two ways (0 and 0.00, -0 and 0) as a single value', async () => {
+    const { features, skipped } = await resolve('auto');
+    expect(features.zero_fmt).toBeUndefined();
+    expect(skipped.zero_fmt).toBe('a single value');
+    expect(skipped.signed_zero).toBe('a single value');
+    // declared numeric, the same: one number
+    expect((await resolve({ zero_fmt: 'numeric' })).skipped.zero_fmt).toBe('a single value');
+  });
+
   it('segments a one-row-per-subscriber extract whose number column holds Infinity (k-means reads the user columns)', async () => {
     // spend and tenure only: k-means takes the user's number columns beside log_arpu
     const lines = extract().map(({ cells }) =>
