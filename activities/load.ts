@@ -22,8 +22,12 @@ import {
   isMonthsSince,
   parseMapping,
   renamedColumn,
+  resolveColumnNames,
+  sameButForCase,
   SNAPSHOT_OPTIONAL,
+  type ColumnMatch,
   type ColumnSource,
+  type InputColumn,
   type DecimalSeparator,
   type InputMapping,
 } from '../domain/mapping';
@@ -96,6 +100,12 @@ export interface LoadPlan {
   userFeatures: UserFeature[];
   /** The user's columns left out, with the reason. */
   skippedUserFeatures: SkippedUserFeature[];
+  /**
+   * Names the mapping or the contract reads that the input writes otherwise (SUBSCRIBER_ID for
+   * subscriber_id; `spend` beside `Spend`, which DuckDB reads as `spend_1`), and the column read
+   * for each. Absent when every name is found as written.
+   */
+  columnMatches?: ColumnMatch[];
   /** Churn labels from their own file (`labels` parameter), with the count of ids the input does not have. */
   labels: LabelsFile | null;
   /** The run's database, where the partitions' results are combined. */
@@ -313,7 +323,7 @@ export async function planLoad(
     ? { files: [...recorded.files], outsideWindow: 0 }
     : await findInputFiles(params.input, windowStart, windowEnd, store.dataRoot);
   const { dbPath, partitionDbPaths } = await runDatabases(store, run, partitions);
-  const { mapping, mappingFile } = params.mapping
+  const { mapping: givenMapping, mappingFile } = params.mapping
     ? await readMapping(params.mapping, dbPath, recorded?.mapping)
     : { mapping: IDENTITY_MAPPING, mappingFile: null };
   // from here on the labels are read from a copy no one writes: the run's own, or a snapshot's
@@ -323,14 +333,16 @@ export async function planLoad(
   const stamps = await stampFiles(files);
   const hashes = hashFiles(files);
   hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
-  const readPaths = await utf8Copies(mapping, dirname(dbPath), labelsRead ? [...files, labelsRead] : files);
+  const readPaths = await utf8Copies(givenMapping, dirname(dbPath), labelsRead ? [...files, labelsRead] : files);
   // the labels are read through readPaths[params.labels]: the copy, or its UTF-8 copy
   if (params.labels && labelsRead) {
     readPaths[params.labels] = readPaths[labelsRead] ?? labelsRead;
     delete readPaths[labelsRead];
   }
   return withConnection(':memory:', async (conn) => {
-    const checked = await checkFiles(conn, files, mapping, readPaths);
+    const checked = await checkFiles(conn, files, givenMapping, readPaths);
+    // the mapping naming each column it reads as DuckDB reads it (resolveColumnNames)
+    const { mapping } = checked;
     const reading = inputReading(mapping, readPaths, checked.monthFromFolders);
     await assertSummedPartsHoldNumbers(conn, await inputRowsSql(conn, files, files, reading), mapping);
     // read when publishing: a log that cannot be read stops the run now, not after every stage
@@ -383,6 +395,17 @@ export async function planLoad(
             label,
             leakCheck,
           );
+    // a column DuckDB renamed (`arpu_1` beside `ARPU`) is listed under the file's own name for it
+    const skippedUserFeatures = user.skipped.map((skipped) => {
+      const clash = checked.renamed.get(skipped.feature);
+      if (!clash) return skipped;
+      return {
+        feature: clash.original,
+        reason: checked.skippedRenamed.has(skipped.feature)
+          ? `DuckDB reads it as "${skipped.feature}", for the input also has "${clash.beside}" and DuckDB's column names ignore case, so it could not be published under its own name: rename one of the two in the file to use it`
+          : skipped.reason,
+      };
+    });
     const partitionStarts =
       partitions > 1
         ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
@@ -406,7 +429,8 @@ export async function planLoad(
       presentColumns: [...checked.presentColumns],
       ...(checked.monthFromFolders ? { monthFromFolders: true } : {}),
       userFeatures: user.features,
-      skippedUserFeatures: user.skipped,
+      skippedUserFeatures,
+      ...(checked.matches.length > 0 ? { columnMatches: checked.matches } : {}),
       labels,
       dbPath,
       partitionDbPaths,
@@ -621,15 +645,34 @@ async function hashFiles(files: string[]): Promise<{ sha256: string; bytes: numb
 async function checkFiles(
   conn: DuckDBConnection,
   files: string[],
-  mapping: InputMapping,
+  givenMapping: InputMapping,
   readPaths: Readonly<Record<string, string>>,
 ): Promise<{
   presentColumns: Map<string, string>;
   rowCounts: number[];
   fileColumns: string[];
   monthFromFolders: boolean;
+  /** The mapping naming each column it reads as DuckDB reads it, and what differed (resolveColumnNames). */
+  mapping: InputMapping;
+  matches: ColumnMatch[];
+  renamed: Map<string, { original: string; beside: string }>;
+  skippedRenamed: Set<string>;
 }> {
-  const { nullstr } = inputReading(mapping);
+  const { nullstr } = inputReading(givenMapping);
+  const described: { columns: Map<string, string>; inputColumns: InputColumn[] }[] = [];
+  for (const path of files) {
+    const readFrom = readPaths[path] ?? path;
+    await assertNotEmpty(path, readFrom);
+    const columns = await describeFile(conn, path, readFrom, nullstr);
+    const unsplit = unsplitCsv(path, [...columns.keys()]);
+    if (unsplit) throw new InputFileError(`${basename(path)} ${unsplit} (${path})`);
+    described.push({ columns, inputColumns: await inputColumnsOf(conn, path, readFrom, [...columns.keys()]) });
+  }
+  const resolved = resolveColumnNames(
+    givenMapping,
+    files.map((path, index) => ({ path, columns: described[index].inputColumns })),
+  );
+  const { mapping } = resolved;
   const mappedColumns = mappedSourceColumns(mapping);
   const rowCounts: number[] = [];
   /** contract column -> the DuckDB type of the input column it is read from */
@@ -647,10 +690,10 @@ async function checkFiles(
   for (const [index, path] of files.entries()) {
     await checkpoint({ stage: 'load: checking files', done: index, total: files.length });
     const readFrom = readPaths[path] ?? path;
-    await assertNotEmpty(path, readFrom);
-    const columns = await describeFile(conn, path, readFrom, nullstr);
-    const unsplit = unsplitCsv(path, [...columns.keys()]);
-    if (unsplit) throw new InputFileError(`${basename(path)} ${unsplit} (${path})`);
+    const { columns, inputColumns } = described[index];
+    // this file's names: another file may write a column otherwise but for case (read together by DuckDB)
+    const fileMapping =
+      files.length === 1 ? mapping : resolveColumnNames(givenMapping, [{ path, columns: inputColumns }]).mapping;
     // a CSV's start, read once for both checks (sniffed and its header split), only when one needs it
     const head =
       isCsvPath(path) && (mappedColumns.size > 0 || mapping.decimalSeparator === ',')
@@ -667,7 +710,7 @@ async function checkFiles(
       }
     const missing: string[] = [];
     for (const column of USAGE_CONTRACT) {
-      const type = sourceType(mapping, column.name, columns, path);
+      const type = sourceType(fileMapping, column.name, columns, path);
       if (type !== undefined && column.name === 'subscriber_id') idTypes.add(type);
       if (type !== undefined) presentColumns.set(column.name, unionType(presentColumns.get(column.name), type));
       else if (column.name === 'month' && folderMonths.possible && monthFolderOf(path) !== undefined)
@@ -678,6 +721,7 @@ async function checkFiles(
     if (missing.length > 0) {
       throw new SchemaContractError(
         `${path} lacks required column(s): ${missing.join(', ')} (the README's "Running it on your own data" lists the columns, docs/own-data.md how to map yours)` +
+          caseHint(missing, inputColumns) +
           (missing.includes('month') && !missing.includes('subscriber_id') && mapping.format === 'long'
             ? `; a file of one row per subscriber, without months, is a snapshot: set "format": "snapshot" in the mapping` +
               (files.length > 1
@@ -716,7 +760,84 @@ async function checkFiles(
       `subscriber ids are text in some input files and floating-point numbers in others (${[...idTypes].join(', ')}): ` +
         "the numbers would read as 13800000001.0 beside the text's 13800000001: export the id column of every file as text",
     );
-  return { presentColumns, rowCounts, fileColumns: [...fileColumns], monthFromFolders };
+  return {
+    presentColumns,
+    rowCounts,
+    fileColumns: [...fileColumns],
+    monthFromFolders,
+    mapping,
+    matches: resolved.matches,
+    renamed: resolved.renamed,
+    skippedRenamed: resolved.skippedRenamed,
+  };
+}
+
+/**
+ * For required columns a file lacks: those it has more than once but for case (`Spend`, `SPEND`),
+ * which the mapping must choose between, each named as the mapping reads it.
+ */
+function caseHint(missing: string[], columns: InputColumn[]): string {
+  return missing
+    .map((name) => {
+      const same = sameButForCase(name, columns);
+      if (same.length < 2) return '';
+      const named = same.map((column) =>
+        column.name === column.original ? `"${column.name}"` : `"${column.original}" (read as "${column.name}")`,
+      );
+      return `; it has ${named.join(' and ')}, which differ from ${name} only in case: say which is ${name} in the mapping's columns, e.g. "${name}": "${same[0].original}"`;
+    })
+    .join('');
+}
+
+/**
+ * A file's columns as DuckDB names them (`names`, in order) and as the file does: they differ where
+ * DuckDB renamed a name the file repeats but for case (`Spend`, `spend` read as `Spend`,
+ * `spend_1`). The file's own names are read only when a name looks renamed so.
+ */
+async function inputColumnsOf(
+  conn: DuckDBConnection,
+  path: string,
+  readFrom: string,
+  names: string[],
+): Promise<InputColumn[]> {
+  const asNamed = names.map((name) => ({ name, original: name }));
+  const folded = new Set(names.map((name) => name.toLowerCase()));
+  const looksRenamed = names.some((name) => {
+    const stem = /^(.+)_\d+$/.exec(name)?.[1];
+    return stem !== undefined && folded.has(stem.toLowerCase());
+  });
+  if (!looksRenamed) return asNamed;
+  const originals = isCsvPath(path) ? await csvHeaderNames(conn, readFrom) : await parquetColumnNames(conn, readFrom);
+  if (originals.length !== names.length) return asNamed;
+  const isRenaming = (name: string, original: string) =>
+    name.startsWith(`${original}_`) &&
+    /^\d+$/.test(name.slice(original.length + 1)) &&
+    originals.some((other) => other !== original && other.toLowerCase() === original.toLowerCase());
+  return names.map((name, i) => ({ name, original: isRenaming(name, originals[i]) ? originals[i] : name }));
+}
+
+/** A CSV's header names as the file writes them. */
+async function csvHeaderNames(conn: DuckDBConnection, readFrom: string): Promise<string[]> {
+  const { header, delimiter } = await csvHead(conn, readFrom);
+  return csvFields(header, delimiter).map((name) => name.trim());
+}
+
+/** A Parquet file's top-level column names as it stores them (parquet_schema lists nested fields after their column). */
+async function parquetColumnNames(conn: DuckDBConnection, readFrom: string): Promise<string[]> {
+  const rows = await queryRows<{ name: string; num_children: number | null }>(
+    conn,
+    'SELECT name, num_children FROM parquet_schema($path)',
+    { path: readFrom },
+  );
+  const names: string[] = [];
+  /** The index after element `i` and its descendants. */
+  const after = (i: number): number => {
+    let next = i + 1;
+    for (let child = 0; child < Number(rows[i]?.num_children ?? 0); child++) next = after(next);
+    return next;
+  };
+  for (let i = 1; i < rows.length; i = after(i)) names.push(rows[i].name);
+  return names;
 }
 
 /**

@@ -3,6 +3,7 @@ import { NUMBER_COLUMNS, USAGE_CONTRACT } from '../data/contract';
 import { closestName } from './closest-name';
 import { isKnownEncoding, UNKNOWN_ENCODING } from './encoding';
 import { schemaProblems } from './schema-problems';
+import { SchemaContractError } from './errors';
 
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
 /** "1.000", "12.500.000": a point between groups of three digits, which a decimal-comma writer puts between thousands. */
@@ -29,6 +30,7 @@ const ColumnSourceSchema = z.union([z.string().min(1), SumSource, RowNumberSourc
 export type ColumnSource = z.output<typeof ColumnSourceSchema>;
 
 const USER_FEATURE_TYPES = ['numeric', 'categorical', 'date', 'skip'] as const;
+type UserFeatureType = (typeof USER_FEATURE_TYPES)[number];
 
 /**
  * The object form of `features`: the listed columns with their types, and under "*" what becomes
@@ -199,3 +201,149 @@ export function columnLabel(mapping: InputMapping, contractColumn: string): stri
 
 /** Contract columns a snapshot file may lack: what they feed is skipped and listed instead. */
 export const SNAPSHOT_OPTIONAL = new Set(['month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months']);
+
+/**
+ * An input file's column: DuckDB's name for it, and the name the file gives it. They differ where
+ * a file repeats a name but for case (`Spend`, `spend`): DuckDB, whose names ignore case, reads
+ * the second as `spend_1`.
+ */
+export interface InputColumn {
+  name: string;
+  original: string;
+}
+
+/** A file's columns, by path. */
+export interface InputColumns {
+  path: string;
+  columns: readonly InputColumn[];
+}
+
+/** A name the mapping (or the contract, unmapped) reads that the input writes otherwise. */
+export interface ColumnMatch {
+  /** The name as the mapping or the contract gives it. */
+  name: string;
+  /** The column read for it, as DuckDB names it. */
+  column: string;
+  /**
+   * "case": the one column named so but for case (SUBSCRIBER_ID for subscriber_id); "renamed":
+   * the column named so exactly, which DuckDB renamed beside one named so but for case.
+   */
+  how: 'case' | 'renamed';
+}
+
+/** The column of a file a name means: named so exactly, else by DuckDB's name, else the one column named so but for case. */
+function findColumn(
+  name: string,
+  columns: readonly InputColumn[],
+): { column: InputColumn; how?: ColumnMatch['how'] } | undefined {
+  const exact = columns.find((column) => column.original === name);
+  if (exact) return exact.name === name ? { column: exact } : { column: exact, how: 'renamed' };
+  const byName = columns.find((column) => column.name === name);
+  if (byName) return { column: byName };
+  const folded = columns.filter((column) => column.original.toLowerCase() === name.toLowerCase());
+  return folded.length === 1 ? { column: folded[0], how: 'case' } : undefined;
+}
+
+/** The columns of a file that differ from `name` only in case, for a name that matches none exactly. */
+export function sameButForCase(name: string, columns: readonly InputColumn[]): InputColumn[] {
+  if (columns.some((column) => column.original === name || column.name === name)) return [];
+  return columns.filter((column) => column.original.toLowerCase() === name.toLowerCase());
+}
+
+/** What resolveColumnNames made of the mapping's names against the input's columns. */
+export interface ResolvedColumns {
+  /** The mapping naming every column as DuckDB reads it; the mapping itself when nothing differs. */
+  mapping: InputMapping;
+  matches: ColumnMatch[];
+  /** Columns DuckDB renamed (`arpu_1`) -> the file's name for it and the column it was renamed beside. */
+  renamed: Map<string, { original: string; beside: string }>;
+  /** Renamed columns "auto" would have typed, skipped instead: they could not be published under their own names. */
+  skippedRenamed: Set<string>;
+}
+
+/**
+ * The mapping with each column it reads named as DuckDB reads it from the input files `files`:
+ * a contract column left out of the mapping, a column the mapping reads, and a feature it lists
+ * are found by their name, else (none named so exactly) as the one column named so but for case
+ * (an export in capitals: SUBSCRIBER_ID). A name the file writes exactly but DuckDB renamed
+ * (`spend` beside `Spend`, read as `spend_1`) is read by DuckDB's name; such a column can be a
+ * contract column or skipped, not a feature of the user's (it would be published as `spend_1`).
+ */
+export function resolveColumnNames(mapping: InputMapping, files: readonly InputColumns[]): ResolvedColumns {
+  const matches = new Map<string, ColumnMatch>();
+  const renamed = new Map<string, { original: string; beside: string }>();
+  for (const { columns } of files)
+    for (const column of columns)
+      if (column.name !== column.original) {
+        const beside = columns.find(
+          (other) => other !== column && other.original.toLowerCase() === column.original.toLowerCase(),
+        );
+        renamed.set(column.name, { original: column.original, beside: beside?.name ?? column.original });
+      }
+  let changed = false;
+  /** The column `name` is read from, the same in every file that has it (DuckDB reads them together by name). */
+  const resolve = (name: string): { column: string; how?: ColumnMatch['how'] } | undefined => {
+    let first: { path: string; column: string; how?: ColumnMatch['how'] } | undefined;
+    for (const { path, columns } of files) {
+      const found = findColumn(name, columns);
+      if (!found) continue;
+      if (!first) first = { path, column: found.column.name, how: found.how };
+      else if (found.column.name.toLowerCase() !== first.column.toLowerCase())
+        throw new SchemaContractError(
+          `"${name}" is column "${first.column}" of ${first.path} but "${found.column.name}" of ${path} (DuckDB reads the files' columns together by name, ignoring case, and renames a name repeated but for case): give the column the same name in every file, and no other column that name but for case`,
+        );
+    }
+    if (!first) return undefined;
+    if (first.how) {
+      matches.set(name, { name, column: first.column, how: first.how });
+      changed = true;
+    }
+    return first;
+  };
+  const read = (name: string) => resolve(name)?.column ?? name;
+  const columns: InputMapping['columns'] = { ...mapping.columns };
+  for (const { name } of USAGE_CONTRACT) {
+    const source = mapping.columns[name];
+    // a snapshot's month is the run month unless the mapping names a column for it
+    if (source === undefined && !(name === 'month' && mapping.format === 'snapshot')) {
+      const found = resolve(name);
+      if (found?.how) columns[name] = found.column;
+    } else if (typeof source === 'string') columns[name] = read(source);
+    else if (source && 'sum' in source) columns[name] = { ...source, sum: source.sum.map(read) };
+    else if (source && 'monthsSince' in source) columns[name] = { monthsSince: read(source.monthsSince) };
+  }
+  let features = mapping.features;
+  const skippedRenamed = new Set<string>();
+  if (mapping.features !== undefined) {
+    const { '*': others, ...listed }: { '*'?: 'auto' | 'skip'; [column: string]: string | undefined } =
+      mapping.features === 'auto' ? { '*': 'auto' } : mapping.features;
+    const resolvedList: Record<string, UserFeatureType> = {};
+    for (const [name, type] of Object.entries(listed as Record<string, UserFeatureType>)) {
+      const found = resolve(name);
+      const column = found?.column ?? name;
+      const clash = renamed.get(column);
+      if (clash && type !== 'skip')
+        throw new SchemaContractError(
+          `the mapping's features list "${name}" as ${type}, but DuckDB reads that column as "${column}": the input also has "${clash.beside}", and DuckDB's column names ignore case, so it could not be published under its own name: rename one of the two in the file, or skip it ("${name}": "skip")`,
+        );
+      resolvedList[column] = type;
+    }
+    if (others === 'auto') {
+      const mapped = new Set(Object.values(columns).filter((source) => typeof source === 'string'));
+      for (const column of renamed.keys())
+        if (!mapped.has(column) && !(column in resolvedList) && !USAGE_CONTRACT.some((c) => c.name === column)) {
+          resolvedList[column] = 'skip';
+          skippedRenamed.add(column);
+        }
+    }
+    if (changed || skippedRenamed.size > 0)
+      features = { ...resolvedList, ...(others ? { '*': others } : {}) } as InputMapping['features'];
+  }
+  if (!changed && skippedRenamed.size === 0) return { mapping, matches: [], renamed, skippedRenamed };
+  return {
+    mapping: { ...mapping, columns, ...(features === undefined ? {} : { features }) },
+    matches: [...matches.values()],
+    renamed,
+    skippedRenamed,
+  };
+}
