@@ -339,7 +339,7 @@ export async function resolveUserFeatures(
     .join(', ')} FROM (${inputRows})`;
   const raw = await queryOne<Record<string, number>>(
     conn,
-    `SELECT approx_count_distinct(sub) AS subscribers, count(*) FILTER (WHERE checked) AS checked_rows, ${candidates
+    `SELECT count(*) AS rows, approx_count_distinct(sub) AS subscribers, count(*) FILTER (WHERE checked) AS checked_rows, ${candidates
       .map((_, i) => {
         const [text, number] = [`t${i}`, `x${i}`];
         return [
@@ -502,8 +502,11 @@ export async function resolveUserFeatures(
     // a column read as numbers counts its values as numbers: 0 and 0.00 (or -0 and 0) are one
     const readsAsNumbers = (declared === 'numeric' || autoNumeric) && numbers > 0;
     const values = readsAsNumbers ? column.distinctNumbers : distinct;
+    // rows without a value: blank, or (read as numbers) a value taken as missing. One value and
+    // gaps is two categories (Y or blank), no single value
+    const gaps = Number(raw.rows) - (readsAsNumbers ? numbers : n);
     if (n === 0) skipped.push({ feature: name, reason: 'no values' });
-    else if (values < 2) skipped.push({ feature: name, reason: 'a single value' });
+    else if (values < 2 && gaps === 0) skipped.push({ feature: name, reason: 'a single value' });
     else if (declared === 'numeric' && numbers === 0)
       skipped.push({
         feature: name,
@@ -530,6 +533,9 @@ export async function resolveUserFeatures(
             ? `a row number: each of its ${n} values is its row's number in its file (an index, as pandas' to_csv writes one)`
             : `a row number: a different whole number on each of its ${n} rows, running ${column.min} to ${column.max} (an index, as pandas' to_csv writes one)`,
       });
+    else if (declared === 'auto' && autoNumeric && values === 1 && column.min === 0)
+      // 0 or a gap: the models read a missing number as 0, so as a number it would say nothing
+      typed.push({ name, type: 'categorical' });
     else if (declared === 'numeric' || autoNumeric)
       typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
     else if (distinct <= mapping.maxCategories) typed.push({ name, type: 'categorical' });

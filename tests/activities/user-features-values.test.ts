@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { trainAndScoreChurn } from '../../activities/churn';
 import { clusterSubscribers } from '../../activities/cluster';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { computeFeatures } from '../../activities/features';
@@ -120,6 +121,28 @@ describe("the values in a user's own columns", () => {
     expect(read.map((row) => row.value)).toEqual([null, null, null, null, null, 2.5]);
   });
 
+  it('keeps a flag written as a value or a blank, as two categories (or a number, 1 against a gap read as 0)', async () => {
+    const { features, skipped } = await resolve({ '*': 'auto', status_next: 'skip' });
+    expect(skipped.late_flag).toBeUndefined();
+    expect(features.late_flag).toMatchObject({ type: 'categorical', categories: ['Y'] });
+    expect(features.late_one).toMatchObject({ type: 'numeric' });
+    // a gap is read as 0, as a 0 is: the column would say nothing as a number
+    expect(features.late_zero).toMatchObject({ type: 'categorical', categories: ['0'] });
+    // a value everywhere is still one value
+    expect(skipped.constant).toBe('a single value');
+    // declared, the same
+    const declared = await resolve({ late_flag: 'categorical', late_one: 'numeric' });
+    expect(declared.features.late_flag).toMatchObject({ type: 'categorical', categories: ['Y'] });
+    expect(declared.features.late_one).toMatchObject({ type: 'numeric' });
+  });
+
+  it('catches a leak written as a value or a blank (DEACT for the churners)', async () => {
+    const { skipped } = await resolve('auto');
+    expect(skipped.status_next).toMatch(
+      /^predicts the churn label almost perfectly: a leak\? \(its values alone get 4000 of 4000 labelled rows right;/,
+    );
+  });
+
   it('skips a constant written two ways (0 and 0.00, -0 and 0) as a single value', async () => {
     const { features, skipped } = await resolve('auto');
     expect(features.zero_fmt).toBeUndefined();
@@ -129,15 +152,21 @@ describe("the values in a user's own columns", () => {
     expect((await resolve({ zero_fmt: 'numeric' })).skipped.zero_fmt).toBe('a single value');
   });
 
-  it('segments a one-row-per-subscriber extract whose number column holds Infinity (k-means reads the user columns)', async () => {
+  it('segments a one-row-per-subscriber extract whose number column holds Infinity (k-means reads the user columns); its flags reach the models', async () => {
     // spend and tenure only: k-means takes the user's number columns beside log_arpu
     const lines = extract().map(({ cells }) =>
-      [cells.cust, cells.charges, cells.tenure, cells.cust.endsWith('00') ? 'Infinity' : cells.delay, cells.Churn].join(
-        ',',
-      ),
+      [
+        cells.cust,
+        cells.charges,
+        cells.tenure,
+        cells.cust.endsWith('00') ? 'Infinity' : cells.delay,
+        cells.late_flag,
+        cells.late_one,
+        cells.Churn,
+      ].join(','),
     );
     const input = join(dir, 'inf.csv');
-    await writeFile(input, ['cust,charges,tenure,delay_inf,Churn', ...lines].join('\n') + '\n');
+    await writeFile(input, ['cust,charges,tenure,delay_inf,late_flag,late_one,Churn', ...lines].join('\n') + '\n');
     const mapping = join(dir, 'inf-mapping.json');
     await writeFile(mapping, JSON.stringify({ ...SNAPSHOT, features: 'auto' }));
     const load = await loadUsage(
@@ -160,6 +189,19 @@ describe("the values in a user's own columns", () => {
         type: 'numeric',
         note: "40 values not numbers taken as missing: 'Infinity'",
       }),
+      expect.objectContaining({ name: 'late_flag', type: 'categorical', categories: ['Y'] }),
+      expect.objectContaining({ name: 'late_one', type: 'numeric' }),
     ]);
+    // the flags reach the churn models, Y against a blank, 1 against a gap (0)
+    const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped, {
+      features: load.userFeatures,
+      openFeatureSet: load.openFeatureSet,
+    });
+    const used = Object.fromEntries(churn.features.map((f) => [f.name, f]));
+    expect(used.late_flag).toMatchObject({ type: 'categorical', source: 'user' });
+    expect(used.late_one).toMatchObject({ type: 'numeric', source: 'user' });
+    expect(used.late_flag.missingShare).toBeCloseTo(used.late_one.missingShare, 6);
+    expect(used.late_flag.missingShare).toBeGreaterThan(0.3);
+    expect(used.late_flag.importance + used.late_one.importance).toBeGreaterThan(0);
   }, 120_000);
 });
