@@ -277,6 +277,46 @@ describe('churn section', () => {
     expect(section.html).toContain(
       "The ROC curve and lift above are the boosted ensemble's, whose probabilities are the published scores: in its riskiest 10% precision 20.0% and recall 40.0%, ROC AUC 0.800, PR AUC 0.300.",
     );
+    expect(section.html).not.toContain('tell them it was missing');
+  });
+
+  it('says what a missing indicator is, and what "or missing" in a rule takes in', async () => {
+    const churn = {
+      featureImportance: { app_sessions: 0.6, 'app_sessions missing': 0.4 },
+      topRules: [
+        {
+          condition: '(app_sessions < 1 or missing)',
+          terms: [{ feature: 'app_sessions', high: 1, missing: true }],
+          churnRate: 0.2,
+          subscribers: 50,
+          lift: 4,
+        },
+      ],
+      holdout: {
+        rocAuc: 0.7,
+        prAuc: 0.1,
+        baseRate: 0.05,
+        liftByDecile: [2],
+        precisionAtTopDecile: 0.1,
+        recallAtTopDecile: 0.2,
+      },
+      holdoutRoc: [
+        { fpr: 0, tpr: 0 },
+        { fpr: 1, tpr: 1 },
+      ],
+      holdoutRows: 100,
+      features: [
+        { name: 'app_sessions', source: 'user', type: 'numeric', missingShare: 0.3, importance: 0.6 },
+        { name: 'app_sessions missing', source: 'user', type: 'numeric', missingShare: 0, importance: 0.4 },
+      ],
+      model: 'tree',
+      tree: { holdout: { rocAuc: 0.7, prAuc: 0.1, precisionAtTopDecile: 0.1, recallAtTopDecile: 0.2 } },
+    } as unknown as Parameters<typeof churnSection>[0];
+    const { html } = await churnSection(churn, { userFeatures: [] });
+    expect(html).toContain('<li>(app_sessions &lt; 1 or missing)</li>');
+    expect(html).toContain(
+      '&quot;app_sessions missing&quot; is 1 for the subscribers with no value of app_sessions (0 for the others): the models see a missing number as 0, and these tell them it was missing. A rule that says "or missing" takes in the subscribers without a value.',
+    );
   });
 
   it('says a model with a holdout ROC AUC of 0.99 or more usually has the label under another name, naming its largest importance', async () => {
