@@ -92,8 +92,18 @@ function amount(
     label,
     below: (x) => around(`${less} than ${value(x, 'down')}`),
     atLeast: (x) => around(`${value(x, 'up')} or more`),
-    between: (low, high) => around(`${value(low)} to ${value(high)}`),
+    between: (low, high) => {
+      // each end toward the inside, as below and atLeast round theirs
+      const [from, to] = [value(low, 'up'), value(high, 'down')];
+      // a range too thin for the rounding ([19.2, 20.4) is "¥20 to ¥20" or "¥20 to ¥19"): its middle
+      return around(amountOf(from) < amountOf(to) ? `${from} to ${to}` : `about ${value((low + high) / 2)}`);
+    },
   };
+}
+
+/** The number an amount's words show ("¥1,234" is 1234, "12%" 12). */
+function amountOf(words: string): number {
+  return Number(words.replace(/[^0-9.-]/g, ''));
 }
 
 /**

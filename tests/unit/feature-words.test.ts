@@ -20,6 +20,16 @@ describe('features in words a marketer reads', () => {
     expect(termInWords({ feature: 'complaints_recent', high: 0.5 })).toBe('no complaints in the last 3 months');
     expect(termInWords({ feature: 'complaints_recent', low: 0.5 })).toBe('at least 1 complaint in the last 3 months');
     expect(termInWords({ feature: 'tenure_months', low: 5.5, high: 11.5 })).toBe('on the network 6 to 11 months');
+    // an amount's ends round toward the inside of the range, as a single bound does
+    expect(termInWords({ feature: 'arpu', low: 19.2, high: 50.7 })).toBe('spends ¥20 to ¥50 a month');
+    expect(termInWords({ feature: 'dou', low: 1234.5, high: 5678.9 })).toBe(
+      'uses 1,235 MB to 5,678 MB of data a month',
+    );
+    // a range the rounding would close up reads as its middle
+    expect(termInWords({ feature: 'arpu', low: 19.2, high: 20.4 })).toBe('spends about ¥20 a month');
+    expect(termInWords({ feature: 'spend_volatility', low: 0.101, high: 0.109 })).toBe(
+      'monthly spend varies about 11% around its average',
+    );
     expect(termInWords({ feature: 'mou_trend', high: 0.71 })).toBe(
       'call minutes fell more than 29% (last 3 months vs the 3 before)',
     );
