@@ -4,7 +4,8 @@ import { CAMPAIGN_MEASUREMENT } from '../domain/campaigns';
 import { versionDir, type SnapshotRef, type StoreConfig } from '../store/layout';
 import type { SnapshotManifest } from '../store/manifest';
 import type { CampaignFollowUp, CampaignFollowUpGroup } from './campaign-metrics';
-import { hashAgainstRecorded, prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
+import { hashAgainstRecorded } from '../store/hashing';
+import { prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
 import { readSql, runScript, setVariable } from './duckdb';
 import { readPreviousManifest } from './segment-history';
 

@@ -13,7 +13,7 @@ import { InputFileError, SnapshotIntegrityError } from '../domain/errors';
 import { OPERATION_GRID } from '../domain/rules';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
-import { hashFile } from '../store/hashing';
+import { hashAgainstRecorded, hashFile } from '../store/hashing';
 import { versionDir, type StoreConfig } from '../store/layout';
 import { listVersions, readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
@@ -281,23 +281,6 @@ export async function measureCampaigns(
     overall,
     byAction: groups.filter((g) => g.dimension === 'action'),
   };
-}
-
-/**
- * A published file hashed now against the sha256 recorded for it (by its manifest, or by the
- * measurement that read it): its sha256 now, with `changed` ("sha256 <recorded> then, <now> now",
- * 12 hex digits each) when it differs from `recorded`; `error` when it cannot be read. Without a
- * recorded sha256 (a manifest from before it was recorded) nothing is compared.
- */
-export async function hashAgainstRecorded(
-  path: string,
-  recorded: string | undefined,
-): Promise<{ sha256: string; changed?: string } | { error: Error }> {
-  const now = await hashFile(path).catch((error: Error) => ({ error }));
-  if ('error' in now) return now;
-  return recorded && now.sha256 !== recorded
-    ? { sha256: now.sha256, changed: `sha256 ${recorded.slice(0, 12)} then, ${now.sha256.slice(0, 12)} now` }
-    : { sha256: now.sha256 };
 }
 
 /**

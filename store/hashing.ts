@@ -39,3 +39,20 @@ export function canonicalJson(value: unknown, compare: (a: string, b: string) =>
 export function paramsHash(params: RunParams): string {
   return sha256(canonicalJson(params));
 }
+
+/**
+ * A published file hashed now against the sha256 recorded for it (by its manifest, or by the
+ * measurement that read it): its sha256 now, with `changed` ("sha256 <recorded> then, <now> now",
+ * 12 hex digits each) when it differs from `recorded`; `error` when it cannot be read. Without a
+ * recorded sha256 (a manifest from before it was recorded) nothing is compared.
+ */
+export async function hashAgainstRecorded(
+  path: string,
+  recorded: string | undefined,
+): Promise<{ sha256: string; changed?: string } | { error: Error }> {
+  const now = await hashFile(path).catch((error: Error) => ({ error }));
+  if ('error' in now) return now;
+  return recorded && now.sha256 !== recorded
+    ? { sha256: now.sha256, changed: `sha256 ${recorded.slice(0, 12)} then, ${now.sha256.slice(0, 12)} now` }
+    : { sha256: now.sha256 };
+}
