@@ -363,11 +363,13 @@ describe('churn labels from their own file, joined by id', () => {
     expect(load.skippedUserFeatures).toEqual([
       { feature: 'PaymentMethod', reason: 'skipped by the mapping' },
       // the object form uses only the columns it lists
-      ...['Day Mins', 'Eve Mins', 'Night Mins', 'Intl Mins', 'Complaints', 'TotalCharges'].map((feature) => ({
+      ...['Day Mins', 'Eve Mins', 'Night Mins', 'Intl Mins', 'TotalCharges'].map((feature) => ({
         feature,
         reason: "not listed in the mapping's features",
       })),
     ]);
+    // Complaints is the contract's complaints but for case: read as it
+    expect(load.columnMatches).toContainEqual({ name: 'complaints', column: 'Complaints', how: 'case' });
     const features = await computeFeatures(load.dbPath, load.params, {
       format: load.format,
       inputColumns: load.inputColumns,
