@@ -10,7 +10,7 @@ import type { StoreConfig } from '../store/layout';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { csvReadProblem, unsplitCsv, utf8ReadPath } from './csv-encoding';
-import { queryRows, setVariable } from './duckdb';
+import { literalPath, queryRows, setVariable } from './duckdb';
 import { idTextSql } from './load-sql';
 
 /**
@@ -39,7 +39,7 @@ export async function viewRawContacts(
     csv && reading?.encoding !== undefined
       ? await utf8ReadPath(file, reading.encoding, join(reading.workDir, 'utf8', `contacts-${basename(file)}`))
       : file;
-  await setVariable(conn, 'contacts_path', readPath);
+  await setVariable(conn, 'contacts_path', literalPath(readPath));
   const reader = csv
     ? `(SELECT *, row_number() OVER () - 1 AS file_row FROM read_csv(getvariable('contacts_path'), header = true, all_varchar = true, ${csvNullstr()}, parallel = false, hive_partitioning = false))`
     : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true, hive_partitioning = false))";

@@ -208,6 +208,16 @@ export function numberedVariable(prefix: string, index: number): string {
 }
 
 /**
+ * A file path as DuckDB's file readers take it literally. They expand `*`, `?` and `[...]` even in
+ * a bound value: a file named `*.parquet` in an input folder read every file beside it (one a
+ * symlink out of the data root too) while the run recorded one. Each such character goes in
+ * brackets, the glob's own escape.
+ */
+export function literalPath(path: string): string {
+  return path.replace(/[[*?]/g, (character) => `[${character}]`);
+}
+
+/**
  * Binds a value to a session variable that SQL reads with getvariable(name). COPY targets and
  * view definitions cannot take prepared-statement parameters; this way no value is ever spliced
  * into SQL text.

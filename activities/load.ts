@@ -318,6 +318,8 @@ export async function planLoad(
   if (store.dataRoot && params.labels && !recordedLabels) await assertWithin(store.dataRoot, params.labels);
   const contactLog = recorded?.contactLog ?? params.contacts;
   if (store.dataRoot && params.contacts && !recorded?.contactLog) await assertWithin(store.dataRoot, params.contacts);
+  // the mapping is read on the worker too: outside the root, its errors would quote another file
+  if (store.dataRoot && params.mapping && !recorded?.mapping) await assertWithin(store.dataRoot, params.mapping);
   // a reproduction reads what the run read, whatever the folder holds now (reproduce.ts names the rest)
   const { files, outsideWindow } = recorded
     ? { files: [...recorded.files], outsideWindow: 0 }
@@ -1880,11 +1882,26 @@ export async function findInputFiles(
         : `none of the ${candidates.length} files under ${root} is in the window ${windowStart}..${windowEnd}`,
     );
   }
+  // DuckDB's readers expand these even in a bound path: a file named `*.parquet` read every file
+  // beside it (hidden ones, and links out of the data root, too) while the run recorded one
+  const pattern = files.find((file) => GLOB_CHARACTER.test(file));
+  if (pattern !== undefined)
+    throw new InputFileError(
+      `input file ${pattern}: its path holds ${GLOB_CHARACTER.exec(pattern)?.[0]}, which DuckDB reads as a file pattern (it would read other files as well): rename the file or folder`,
+    );
   return { files, outsideWindow };
 }
 
+const GLOB_CHARACTER = /[*?[]/;
+
 /** Refuses an input outside the data root, following symlinks so none can lead out of it. */
 export async function assertWithin(dataRoot: string, input: string): Promise<void> {
+  // a pattern is no path: DuckDB would expand it past the symlink check below (a missing file's
+  // path is checked as written, and its read fails later)
+  if (GLOB_CHARACTER.test(input))
+    throw new InvalidParamsError(
+      `input ${input} holds ${GLOB_CHARACTER.exec(input)?.[0]}: with SEGFLOW_DATA_ROOT set, give a file's or folder's own path, not a pattern`,
+    );
   const [root, target] = await Promise.all([realpath(dataRoot), realpath(resolve(input)).catch(() => resolve(input))]);
   if (target !== root && !target.startsWith(root + sep)) {
     throw new InvalidParamsError(`input ${input} is outside the data root ${dataRoot} (SEGFLOW_DATA_ROOT)`);

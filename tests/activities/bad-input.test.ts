@@ -738,6 +738,46 @@ describe('parameters and paths are checked before any work', () => {
     ).rejects.toMatchObject({ name: 'InvalidParamsError', message: expect.stringMatching(/outside the data root/) });
   });
 
+  it('refuses an input file whose path DuckDB would read as a pattern, and a mapping outside the data root', async () => {
+    // `*.parquet` beside June's file read June twice and a hidden file too, recording one file
+    const starred = await inputWith(async (folder) => {
+      const june = join(folder, 'usage_month=2026-06');
+      await cp(join(june, 'part_0.parquet'), join(june, '*.parquet'));
+      await cp(join(june, 'part_0.parquet'), join(june, '_hidden.parquet'));
+    });
+    await expect(load(starred)).rejects.toMatchObject({
+      name: 'InputFileError',
+      message: expect.stringMatching(
+        /usage_month=2026-06\/\*\.parquet: its path holds \*, which DuckDB reads as a file pattern/,
+      ),
+    });
+    const confined = { ...store, dataRoot: join(dir, 'sample') };
+    const outside = join(dir, 'outside-mapping.json');
+    await writeFile(outside, '{"secret": "x"}');
+    await expect(
+      loadUsage(
+        confined,
+        { workflowId: 'corpus', runId: 'mapping-out' },
+        { month: '2026-06', input: join(sample.outDir, 'usage'), mapping: outside },
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParamsError', message: expect.stringMatching(/outside the data root/) });
+    // a pattern is refused as a path inside the root, before DuckDB could expand it past the check
+    await expect(
+      loadUsage(
+        confined,
+        { workflowId: 'corpus', runId: 'contacts-pattern' },
+        {
+          month: '2026-06',
+          input: join(sample.outDir, 'usage'),
+          contacts: join(sample.outDir, 'contacts-?026-06.csv'),
+        },
+      ),
+    ).rejects.toMatchObject({
+      name: 'InvalidParamsError',
+      message: expect.stringMatching(/holds \?: .* not a pattern/),
+    });
+  });
+
   it('refuses month and snapshot references that would leave the store', async () => {
     expect(() => monthDir(store, '../../etc')).toThrow(/not a month/);
     await expect(resolveSnapshot(store, '../2026-06')).rejects.toMatchObject({ name: 'UsageError' });

@@ -25,6 +25,19 @@ describe('the contact log reader', () => {
     expect(rows).toEqual([{ action: 'voice bundle', channel: 'email' }]);
   });
 
+  it('reads a log named with pattern characters as that one file, not as a pattern over its folder', async () => {
+    const dir = await tempDir();
+    const header = 'subscriber_id,contact_date,action,channel,outcome\n';
+    await writeFile(join(dir, 'log[1].csv'), `${header}S1,2026-06-03,voice bundle,email,accepted\n`);
+    await writeFile(join(dir, 'log1.csv'), `${header}S9,2026-06-03,voice bundle,email,accepted\n`);
+    const rows = await withConnection(':memory:', async (conn) => {
+      await viewRawContacts(conn, join(dir, 'log[1].csv'));
+      return queryRows<{ subscriber_id: string }>(conn, 'SELECT subscriber_id FROM raw_contacts');
+    });
+    // as a pattern, log[1].csv names log1.csv
+    expect(rows).toEqual([{ subscriber_id: 'S1' }]);
+  });
+
   it('reads headers whatever their case and surrounding spaces, and names the columns a file has when a required one is missing', async () => {
     const dir = await tempDir();
     const log = join(dir, 'log.csv');
