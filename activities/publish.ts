@@ -510,6 +510,7 @@ function buildManifest(
     inputs: load.inputFiles,
     ...(load.labels ? { labels: load.labels } : {}),
     ...(load.mappingFile ? { mapping: load.mappingFile } : {}),
+    ...(load.columnMatches ? { columnMatches: load.columnMatches } : {}),
     code: codeVersion(),
     rowCounts: {
       inputRows: load.rowsRead,

@@ -258,6 +258,14 @@ export function snapshotSummary(
     ...(manifest.labels
       ? [`  labels        ${manifest.labels.path} (sha256 ${manifest.labels.sha256.slice(0, 12)})`]
       : []),
+    ...(manifest.columnMatches
+      ? [
+          noteLines(
+            'columns',
+            `read ${manifest.columnMatches.map((m) => `${m.column} for ${m.name}${m.how === 'renamed' ? ' (DuckDB renamed it beside a column named so but for case)' : ''}`).join(', ')}`,
+          ),
+        ]
+      : []),
     `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
     `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored; the models learnt from ${count(rows.trainingRows + rows.holdoutRows)} labelled subscribers (${count(rows.holdoutRows)} held out to test them)`,

@@ -1,5 +1,6 @@
 import type { SegmentAction } from '../domain/actions';
 import type { RunParams } from '../domain/params';
+import type { ColumnMatch } from '../domain/mapping';
 import type { CampaignFollowUp, CampaignMetrics } from '../activities/campaign-metrics';
 import type { ChurnSummary, EnsembleSummary } from '../activities/churn-summary';
 import type { CodeVersion } from '../activities/code-version';
@@ -86,6 +87,8 @@ export interface SnapshotManifest {
   labels?: LabelsFile | null;
   /** The mapping file the run read (`mapping` parameter) and the sha256 of its bytes (absent before it was recorded). */
   mapping?: MappingFile;
+  /** Names the mapping or the contract reads that the input writes otherwise (LoadSummary.columnMatches); absent when none. */
+  columnMatches?: ColumnMatch[];
   code: CodeVersion;
   rowCounts: {
     inputRows: number;

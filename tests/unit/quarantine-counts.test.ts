@@ -57,6 +57,26 @@ describe('quarantined rows: those that broke the contract apart from those of mo
     expect(rowsLine(without)).toMatch(/^ {2}rows {10}31,131 read, 13,441 quarantined; 15,939 subscribers scored/);
   });
 
+  it('snapshots show names the columns read under another spelling than the mapping or the contract gives', () => {
+    const shown = snapshotSummary(
+      {
+        ...manifest({}),
+        columnMatches: [
+          { name: 'subscriber_id', column: 'SUBSCRIBER_ID', how: 'case' },
+          { name: 'spend', column: 'spend_1', how: 'renamed' },
+        ],
+      },
+      {},
+      true,
+      'manifest.json',
+    );
+    expect(shown).toContain(
+      '  columns       read SUBSCRIBER_ID for subscriber_id, spend_1 for spend (DuckDB renamed it beside a\n' +
+        '                column named so but for case)\n',
+    );
+    expect(snapshotSummary(manifest({}), {}, true, 'manifest.json')).not.toContain('  columns ');
+  });
+
   it("the report's data quality note says the same, never 'read' and 'not read' of the same rows", async () => {
     const data = {
       rowsRead: 31_131,
