@@ -27,6 +27,8 @@ export interface FeatureUse {
   importance: number;
   /** A user's column read with a note (user-features.ts), as the manifest lists it beside the report. */
   note?: string;
+  /** A missing indicator: the feature whose gaps it marks (FeatureMeta.missingOf). */
+  missingOf?: string;
 }
 
 /**
@@ -127,11 +129,18 @@ export function uniqueName(wanted: string, taken: Set<string>): string {
  * `gaps` marks the features that have them. Derived features have no gaps (their SQL gives 0 or
  * a neutral value), categorical ones their missing category.
  */
-export function missingIndicators(specs: readonly ChurnFeatureSpec[], missing: readonly number[]): ChurnFeatureSpec[] {
-  const taken = new Set(specs.map((spec) => spec.meta.name));
+export function missingIndicators(
+  specs: readonly ChurnFeatureSpec[],
+  missing: readonly number[],
+  /** Names no indicator may take besides the specs' own (features left out of the models). */
+  alsoTaken: Iterable<string> = [],
+  /** Per spec, whether its values are one number where given: the number itself says whether it is there. */
+  singleValue: readonly boolean[] = [],
+): ChurnFeatureSpec[] {
+  const taken = new Set([...specs.map((spec) => spec.meta.name), ...alsoTaken]);
   return specs.flatMap((spec, f) => {
     const { meta } = spec;
-    if (meta.source !== 'user' || meta.categorical || !(missing[f] > 0 && missing[f] < 1)) return [];
+    if (meta.source !== 'user' || meta.categorical || singleValue[f] || !(missing[f] > 0 && missing[f] < 1)) return [];
     return [
       {
         meta: {
@@ -145,6 +154,16 @@ export function missingIndicators(specs: readonly ChurnFeatureSpec[], missing: r
       },
     ];
   });
+}
+
+/**
+ * How many reasons per subscriber to pick before a feature and its indicator fold into one
+ * (churn-reasons.ts): `reasons`, and two more per indicator, so a pair of which both members
+ * rank below the published ones can still make it once summed, and folding leaves no slot empty.
+ */
+export function reasonSlots(meta: readonly FeatureMeta[], reasons: number): number {
+  const indicators = meta.filter((feature) => feature.missingOf !== undefined).length;
+  return Math.min(meta.length, reasons + 2 * indicators);
 }
 
 /** Share of NaN per column (before numeric gaps are filled). */

@@ -57,9 +57,12 @@ export function reasonTable(
   meta: readonly FeatureMeta[],
   rowIdx?: Int32Array,
   gaps?: NumericGaps,
+  /** Reasons kept per subscriber, of the `reasons.k` picked (reasonSlots: more where indicators fold). */
+  keep = (reasons ?? NO_REASONS).k,
 ): ReasonTable {
-  const { k } = reasons ?? NO_REASONS;
-  const rows = reasonRows(withIndicatorsFolded(reasons ?? NO_REASONS, current.names, meta), current, rowIdx, gaps);
+  const folded = withIndicatorsFolded(reasons ?? NO_REASONS, current.names, meta, keep);
+  const { k } = folded;
+  const rows = reasonRows(folded, current, rowIdx, gaps);
   const texts = reasonTexts(rows, current.names.length, (f, x) => reasonInWords(current.names[f], meta[f], x));
   return { k, rows, texts, featureNames: [...current.names] };
 }
@@ -120,48 +123,50 @@ const appendTable = (conn: DuckDBConnection, table: string, columns: NamedColumn
 
 /**
  * A feature and its missing indicator are one column of the user's: where both are among a
- * subscriber's reasons, the indicator's contribution joins the feature's (contributions add up, as
- * SHAP values of a group of features do) and the reasons are ordered again, largest first. Without
- * it one subscriber read "app_sessions missing" twice, once for each.
+ * subscriber's picked reasons, the indicator's contribution joins the feature's (contributions
+ * add up, as SHAP values of a group of features do); then the `keep` largest are kept, largest
+ * first. Without it one subscriber read "app_sessions missing" twice, once for each. The pick is
+ * wider than `keep` where there are indicators (reasonSlots), so a pair whose members each rank
+ * below the kept reasons can still rank among them summed; one whose smaller member was not
+ * picked at all shows as its larger member alone.
  */
-function withIndicatorsFolded(reasons: RowReasons, names: readonly string[], meta: readonly FeatureMeta[]): RowReasons {
+function withIndicatorsFolded(
+  reasons: RowReasons,
+  names: readonly string[],
+  meta: readonly FeatureMeta[],
+  keep: number,
+): RowReasons {
   const featureOf = new Int16Array(meta.length).fill(-1);
   meta.forEach((feature, f) => {
     if (feature.missingOf !== undefined) featureOf[f] = names.indexOf(feature.missingOf);
   });
-  if (featureOf.every((f) => f < 0)) return reasons;
   const { k } = reasons;
-  const features = reasons.features.slice();
-  const contributions = reasons.contributions.slice();
-  for (let start = 0; start < features.length; start += k) {
-    let folded = false;
-    for (let s = 0; s < k && features[start + s] >= 0; s++) {
-      const partner = featureOf[features[start + s]];
-      if (partner < 0) continue;
-      for (let t = 0; t < k && features[start + t] >= 0; t++)
-        if (features[start + t] === partner) {
-          contributions[start + t] += contributions[start + s];
-          features[start + s] = -2;
-          folded = true;
-        }
+  if (keep >= k && featureOf.every((f) => f < 0)) return reasons;
+  const rows = reasons.features.length / k;
+  const features = new Int16Array(rows * keep).fill(-1);
+  const contributions = new Float64Array(rows * keep);
+  const picked = new Map<number, number>();
+  for (let row = 0; row < rows; row++) {
+    picked.clear();
+    for (let s = 0; s < k; s++) {
+      const f = reasons.features[row * k + s];
+      if (f < 0) break;
+      // an indicator counts as its feature
+      const unit = featureOf[f] >= 0 ? featureOf[f] : f;
+      picked.set(unit, (picked.get(unit) ?? 0) + reasons.contributions[row * k + s]);
     }
-    if (folded) {
-      const kept = [...features.subarray(start, start + k).keys()]
-        .filter((s) => features[start + s] >= 0)
-        .map((s) => ({ f: features[start + s], c: contributions[start + s] }))
-        .sort((a, b) => b.c - a.c);
-      for (let s = 0; s < k; s++) {
-        features[start + s] = kept[s]?.f ?? -1;
-        contributions[start + s] = kept[s]?.c ?? 0;
-      }
-    }
+    // largest first; a tie keeps the order they were picked in
+    const ranked = [...picked].sort((a, b) => b[1] - a[1]).slice(0, keep);
+    ranked.forEach(([f, c], s) => {
+      features[row * keep + s] = f;
+      contributions[row * keep + s] = c;
+    });
   }
-  return { features, contributions, k };
+  return { features, contributions, k: keep };
 }
 
 /** A reason in words: a categorical one reads as its category, not its code; a missing number as missing. */
 function reasonInWords(name: string, meta: FeatureMeta, x: number): string {
-  if (meta.missingOf !== undefined) return `${meta.missingOf} ${x >= 0.5 ? 'missing' : 'given'}`;
   const categories = meta.categorical ? meta.categories : undefined;
   if (categories) return `${name}: ${categories[x] ?? 'missing'}`;
   return Number.isNaN(x) ? `${name} missing` : describeFeature(name, x);

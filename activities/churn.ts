@@ -29,6 +29,7 @@ import {
   fillNumericGaps,
   missingIndicators,
   missingShares,
+  reasonSlots,
   type NumericGaps,
 } from './churn-features';
 import type { ChurnSummary, EnsembleSummary, ModelEvaluation } from './churn-summary';
@@ -143,6 +144,13 @@ async function trainAndScore(
     const indicators = missingIndicators(
       kept.map((f) => given[f]),
       kept.map((f) => read.missing[f]),
+      given.map((spec) => spec.meta.name),
+      kept.map(
+        (f) =>
+          given[f].meta.source === 'user' &&
+          read.missing[f] > 0 &&
+          oneValueWhereGiven(read.training.columns[f], read.gaps?.[f]),
+      ),
     );
     const indicated = new Set(indicators.map((spec) => spec.meta.missingOf));
     const specs = [
@@ -290,6 +298,7 @@ async function trainAndScore(
         type: feature.categorical ? 'categorical' : 'numeric',
         missingShare: missing[f],
         importance: (ensemble?.featureImportance ?? importance)[feature.name] ?? 0,
+        ...(feature.missingOf !== undefined ? { missingOf: feature.missingOf } : {}),
       })),
       ...(unusedFeatures.length > 0 ? { unusedFeatures } : {}),
       scoredRows,
@@ -375,7 +384,7 @@ async function scoreWithEnsemble(
           ...input.scoring,
         },
         input.meta,
-        CHURN_REASONS,
+        reasonSlots(input.meta, CHURN_REASONS),
       )
     : null;
   const scored: ScoredFeatures = {
@@ -413,7 +422,7 @@ async function scoreWithEnsemble(
       columns: training.columns,
       holdoutRows: input.holdoutRows,
       scoreColumns: current.columns,
-      reasons: CHURN_REASONS,
+      reasons: reasonSlots(input.meta, CHURN_REASONS),
     },
     (holdout) => evaluateEnsemble(dbPath, holdout, scored, input.holdoutLabels),
   );
@@ -424,11 +433,16 @@ async function scoreWithEnsemble(
     featureImportance: boostedImportance(result.model, training.names),
   };
   const reasons = reasonTable(
-    { features: result.reasonFeatures, contributions: result.reasonContributions, k: CHURN_REASONS },
+    {
+      features: result.reasonFeatures,
+      contributions: result.reasonContributions,
+      k: reasonSlots(input.meta, CHURN_REASONS),
+    },
     current,
     input.meta,
     undefined,
     gaps,
+    CHURN_REASONS,
   );
   await writeEnsembleHoldout(conn, dirname(dbPath), input.holdoutRows, result.holdoutCalibrated);
   // what is left is DuckDB's work, which needs the memory of the threads (their kernels' copies
@@ -598,6 +612,20 @@ export async function readTrainingSet(
     return { training, labels, missing };
   }
   return { training, labels, missing, gaps: fillNumericGaps(training.columns, meta) };
+}
+
+/** Whether the column holds one value on every row but its gaps (a flag written 1 or blank). */
+function oneValueWhereGiven(column: Float64Array, gapRows: Uint32Array | undefined): boolean {
+  let first: number | undefined;
+  for (let row = 0, gap = 0; row < column.length; row++) {
+    if (gapRows !== undefined && gap < gapRows.length && gapRows[gap] === row) {
+      gap++;
+      continue;
+    }
+    if (first === undefined) first = column[row];
+    else if (column[row] !== first) return false;
+  }
+  return true;
 }
 
 /** 1 at the rows whose value was missing (`gapRows`, from fillNumericGaps), else 0; in shared memory as the training columns are. */

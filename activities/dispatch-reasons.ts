@@ -27,7 +27,7 @@ import { pinCodeHash } from './code-identity';
 import { scoringCodeHash } from './ensemble-cache';
 import { mlCodeFiles } from './ml/code-hash';
 import { reasonTable, writeReasons } from './churn-reasons';
-import { fillNumericGaps } from './churn-features';
+import { fillNumericGaps, reasonSlots } from './churn-features';
 import { checkpoint } from './context';
 import { queryOne, readSql, runScript, setVariable, viewParquet } from './duckdb';
 import { rowMajorValues } from './ml/compiled-model';
@@ -140,12 +140,13 @@ export async function explainDispatchList(
     const rowIdx = Int32Array.from(read.columns[0]);
     const current = { names: read.names.slice(1), columns: read.columns.slice(1), rows: computed };
     const gaps = fillNumericGaps(current.columns, meta);
-    const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns), reasons);
+    // picked wider where a feature and its missing indicator fold into one reason (reasonSlots)
+    const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns), reasonSlots(meta, reasons));
     for (let done = 0; done < computed; done += BLOCK) {
       await checkpoint({ stage: 'publish: dispatch list reasons', rowsDone: done, rowsTotal: computed });
       walk.keepLargest(done, Math.min(computed, done + BLOCK));
     }
-    const table = reasonTable(walk.largest(), current, meta, rowIdx, gaps);
+    const table = reasonTable(walk.largest(), current, meta, rowIdx, gaps, reasons);
     if (taken) await writeReasons(conn, table, join(runDir, NEW_REASONS_FILE), 'new_reasons');
     else await writeReasons(conn, table, join(runDir, DISPATCH_REASONS_FILE), 'dispatch_reasons');
   }

@@ -4,7 +4,7 @@ import { DataQualityError, InputFileError, SchemaContractError } from '../domain
 import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
 import { csvReadProblem } from './csv-encoding';
-import { queryOne, queryRows, setVariable } from './duckdb';
+import { literalPath, queryOne, queryRows, setVariable } from './duckdb';
 import { formattedMonthSql, idTextSql, instantDaySql, INSTANT_TYPE, mappingNullstr, textMonthSql } from './load-sql';
 
 /**
@@ -61,7 +61,7 @@ export async function inspectLabels(
    */
   { copy = path, readFrom = copy }: { copy?: string; readFrom?: string } = {},
 ): Promise<LabelsFile> {
-  await setVariable(conn, 'labels_file', readFrom);
+  await setVariable(conn, 'labels_file', literalPath(readFrom));
   const columns = await queryRows<{ column_name: string; column_type: string }>(
     conn,
     `DESCRIBE SELECT * FROM ${readerSql(path, mapping)}`,
@@ -194,7 +194,7 @@ async function createUserLabels(
   mapping: InputMapping,
   readFrom: string,
 ): Promise<void> {
-  await setVariable(conn, 'labels_file', readFrom);
+  await setVariable(conn, 'labels_file', literalPath(readFrom));
   await setVariable(conn, 'month_format', mapping.monthFormat ?? null);
   // the file's columns read qualified: one named as label_words' (churned, word, priority) is still the file's
   const value = `nullif(trim(f.${quoteIdent(labels.labelColumn)}::VARCHAR), '')`;

@@ -13,14 +13,16 @@ export interface TopFeature {
   importance: number;
   /** Where it comes from (derived, contract, user); absent in an older worker's result. */
   source?: string;
+  /** A missing indicator: the user's column whose gaps it marks (`<column> missing`). */
+  missingOf?: string;
 }
 
 /** The feature with the largest importance (the first of equals), none when no feature has any. */
 export function largestImportance(features: readonly TopFeature[]): TopFeature | null {
   let top: TopFeature | null = null;
-  for (const { name, importance, source } of features)
+  for (const { name, importance, source, missingOf } of features)
     if (Number.isFinite(importance) && importance > (top?.importance ?? 0))
-      top = { name, importance, ...(source ? { source } : {}) };
+      top = { name, importance, ...(source ? { source } : {}), ...(missingOf !== undefined ? { missingOf } : {}) };
   return top;
 }
 
@@ -38,6 +40,8 @@ export function tooGoodWarning(rocAuc: number | null | undefined, top?: TopFeatu
     `holdout ROC AUC ${decimals(rocAuc, 3)}: a model this good usually means a column gives the label away${largest}; ` +
     (derived
       ? `${top.name} is derived from the usage columns: check whether the month before already shows who left (rows of zero usage written for them, or their last month's usage cut short)`
-      : 'check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping')
+      : top?.missingOf !== undefined
+        ? `whether ${top.missingOf} has a value gives it away: check that column (a value written only for those who stayed?); to leave it out of the models, give ${top.missingOf} the type skip in the features of the mapping`
+        : 'check it; to leave a column of yours out of the models, give it the type skip in the features of the mapping')
   );
 }

@@ -164,15 +164,23 @@ print(json.dumps({"names": names, "ids": [str(i) for i in table["subscriber_id"]
     );
     expect(listed.length).toBeGreaterThan(100);
     let worst = 0;
+    // a feature and its missing indicator are one reason: their SHAP values summed (churn-reasons.ts)
+    const unitOf = theirs.names.map((name) => {
+      const of = explainer.meta.find((feature) => feature.name === name)?.missingOf;
+      return of === undefined ? name : of;
+    });
     for (const row of listed) {
-      const values = theirs.exact[rowOf.get(row.subscriber_id)!];
-      const expected = values
+      const units = new Map<string, number>();
+      theirs.exact[rowOf.get(row.subscriber_id)!].forEach((v, f) =>
+        units.set(unitOf[f], (units.get(unitOf[f]) ?? 0) + v),
+      );
+      const expected = [...units.values()]
         .filter((v) => v > 1e-5)
         .sort((a, b) => b - a)
         .slice(0, 3);
       expect(row.churn_reasons.map((reason) => reason.feature)).toHaveLength(expected.length);
       row.churn_reasons.forEach((reason, slot) => {
-        const own = values[theirs.names.indexOf(reason.feature)];
+        const own = units.get(reason.feature)!;
         worst = Math.max(worst, Math.abs(own - reason.contribution), Math.abs(expected[slot] - reason.contribution));
       });
     }

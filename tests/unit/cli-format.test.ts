@@ -35,6 +35,12 @@ describe('terminal output', () => {
       importance: 0.9,
       source: 'user',
     });
+    // a missing indicator is no column of the file: the warning names the column whose gaps it marks
+    const indicator = { name: 'app missing', importance: 0.8, source: 'user', missingOf: 'app' };
+    expect(largestImportance([indicator])).toEqual(indicator);
+    expect(printed({ churnRocAuc: 1, churnTopFeature: indicator })).toContain(
+      '(largest importance: app missing, 80%); whether app has a value gives it away: check that column (a value written only for those who stayed?); to leave it out of the models, give app the type skip in the features of the mapping',
+    );
     // a feature segflow derives cannot be skipped in the mapping: the warning says what to check instead
     expect(printed({ churnRocAuc: 1, churnTopFeature: { name: 'spend_trend', importance: 0.47 } })).toContain(
       '(largest importance: spend_trend, 47%); spend_trend is derived from the usage columns: check whether the month before already shows who left',

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { missingIndicators, uniqueName, type ChurnFeatureSpec } from '../../activities/churn-features';
+import { missingIndicators, reasonSlots, uniqueName, type ChurnFeatureSpec } from '../../activities/churn-features';
 import { reasonTable } from '../../activities/churn-reasons';
 import type { FeatureMeta } from '../../activities/ml/feature-matrix';
 import type { DTClassifierJSON, TreeNodeJSON } from '../../activities/ml/histogram-tree';
 import { leafRules } from '../../activities/ml/tree-rules';
-import { termInWords } from '../../domain/feature-words';
+import { describeFeature, termInWords } from '../../domain/feature-words';
 
 const numeric = (name: string, source: FeatureMeta['source'] = 'user'): ChurnFeatureSpec => ({
   meta: { name, source, categorical: false },
@@ -55,6 +55,14 @@ describe('missing indicators beside numeric user features with gaps', () => {
         sql: 'coalesce(isnan(("app_sessions")::DOUBLE), true)::INTEGER',
       },
     ]);
+    // a flag written 1 or blank says itself whether it is there: no indicator, its exact opposite
+    expect(missingIndicators(specs, [0.2, 0.3, 0, 0.4, 1], [], [false, true])).toEqual([]);
+    // nor a name a feature left out of the models has
+    expect(missingIndicators(specs, [0.2, 0.3], ['app_sessions missing'])[0].meta.name).toBe(
+      'app_sessions missing (2)',
+    );
+    expect(reasonSlots([...specs.map((spec) => spec.meta), ...indicators.map((spec) => spec.meta)], 3)).toBe(5);
+    expect(reasonSlots([specs[0].meta, specs[1].meta], 3)).toBe(2);
   });
 
   it('gives a feature whose name is taken another one, never two features one name', () => {
@@ -96,33 +104,66 @@ describe('missing indicators beside numeric user features with gaps', () => {
     expect(termInWords(noIndicator[0].terms[0])).toBe('(app_sessions < 1 or missing)');
   });
 
-  it("folds the indicator into its feature where both are a subscriber's reasons, and words it alone", () => {
+  it('folds the indicator into its feature, picked wider so a pair ranks by its sum, and keeps the published number', () => {
     const rows = 3;
     const current = {
-      names: ['app_sessions', 'mou', 'app_sessions missing'],
-      columns: [Float64Array.from([0, 4, 0]), Float64Array.from([10, 20, 30]), Float64Array.from([1, 0, 1])],
+      names: ['app_sessions', 'mou', 'dou', 'arpu', 'app_sessions missing'],
+      columns: [
+        Float64Array.from([0, 4, 0]),
+        Float64Array.from([10, 20, 30]),
+        Float64Array.from([1, 2, 3]),
+        Float64Array.from([5, 6, 7]),
+        Float64Array.from([1, 0, 1]),
+      ],
       rows,
     };
     const meta: FeatureMeta[] = [
       { name: 'app_sessions', source: 'user', categorical: false, gaps: true },
       { name: 'mou', source: 'derived', categorical: false },
+      { name: 'dou', source: 'derived', categorical: false },
+      { name: 'arpu', source: 'derived', categorical: false },
       { name: 'app_sessions missing', source: 'user', categorical: false, missingOf: 'app_sessions' },
     ];
-    const k = 3;
-    // row 0: indicator 0.3, mou 0.2, app_sessions 0.15 -> app_sessions 0.45 first, mou second
-    // row 1: the indicator alone (given) ; row 2: indicator alone (missing)
-    const features = Int16Array.from([2, 1, 0, 2, 1, -1, 2, -1, -1]);
-    const contributions = Float64Array.from([0.3, 0.2, 0.15, 0.1, 0.05, 0, 0.4, 0, 0]);
-    const gaps = [Uint32Array.from([0, 2]), new Uint32Array(0), new Uint32Array(0)];
-    const table = reasonTable({ features, contributions, k }, current, meta, undefined, gaps);
-    const words = (entry: number) => table.texts[table.rows.text[entry]];
+    // five picked (reasonSlots: 3 + 2 for the one indicator), three kept
+    const k = 5;
+    const features = Int16Array.from([
+      // row 0: mou 0.3, dou 0.25, arpu 0.22, then the pair at 0.2 each: summed, 0.4 ranks first
+      1, 2, 3, 0, 4,
+      // row 1: the indicator (a value given) alone: it counts as app_sessions, whose value reads
+      4, 1, -1, -1, -1,
+      // row 2: a gap: "app_sessions missing", once
+      4, 0, 1, -1, -1,
+    ]);
+    const contributions = Float64Array.from([0.3, 0.25, 0.22, 0.2, 0.2, 0.1, 0.05, 0, 0, 0, 0.4, 0.1, 0.05, 0, 0]);
+    const gaps = [
+      Uint32Array.from([0, 2]),
+      new Uint32Array(0),
+      new Uint32Array(0),
+      new Uint32Array(0),
+      new Uint32Array(0),
+    ];
+    const table = reasonTable({ features, contributions, k }, current, meta, undefined, gaps, 3);
+    expect(table.k).toBe(3);
     const count = table.rows.count.length;
-    expect([...table.rows.count]).toEqual([2, 2, 1]);
-    expect([0, count].map((entry) => table.rows.feature[entry])).toEqual([0, 1]);
-    expect(table.rows.contribution[0]).toBeCloseTo(0.45, 9);
+    const reasonsOf = (r: number) =>
+      Array.from({ length: table.rows.count[r] }, (_, s) => s * count + r).map((entry) => [
+        table.rows.feature[entry],
+        Math.round(table.rows.contribution[entry] * 1e6) / 1e6,
+        table.texts[table.rows.text[entry]],
+      ]);
+    expect(reasonsOf(0)).toEqual([
+      [0, 0.4, 'app_sessions missing'],
+      [1, 0.3, describeFeature('mou', 10)],
+      [2, 0.25, describeFeature('dou', 1)],
+    ]);
+    expect(reasonsOf(1)).toEqual([
+      [0, 0.1, 'app_sessions = 4'],
+      [1, 0.05, describeFeature('mou', 20)],
+    ]);
+    expect(reasonsOf(2)).toEqual([
+      [0, 0.5, 'app_sessions missing'],
+      [1, 0.05, describeFeature('mou', 30)],
+    ]);
     expect(table.rows.value[0]).toBeNaN();
-    expect(words(0)).toBe('app_sessions missing');
-    expect(words(1)).toBe('app_sessions given');
-    expect(words(2)).toBe('app_sessions missing');
   });
 });

@@ -307,7 +307,14 @@ describe('churn section', () => {
       holdoutRows: 100,
       features: [
         { name: 'app_sessions', source: 'user', type: 'numeric', missingShare: 0.3, importance: 0.6 },
-        { name: 'app_sessions missing', source: 'user', type: 'numeric', missingShare: 0, importance: 0.4 },
+        {
+          name: 'app_sessions missing',
+          source: 'user',
+          type: 'numeric',
+          missingShare: 0,
+          importance: 0.4,
+          missingOf: 'app_sessions',
+        },
       ],
       model: 'tree',
       tree: { holdout: { rocAuc: 0.7, prAuc: 0.1, precisionAtTopDecile: 0.1, recallAtTopDecile: 0.2 } },

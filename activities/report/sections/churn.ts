@@ -46,10 +46,7 @@ export async function churnSection(
     ? `<p style="border-left: 4px solid #dc2626; padding-left: 8px;"><b>Check the features:</b> ${escape(tooGood)}.</p>\n    `
     : '';
   // the missing indicators beside the user's numbers with gaps (activities/churn-features.ts)
-  const named = new Set(churn.features.map((f) => f.name));
-  const indicators = churn.features
-    .filter((f) => f.missingShare > 0 && f.type === 'numeric' && named.has(`${f.name} missing`))
-    .map((f) => f.name);
+  const indicators = churn.features.flatMap((f) => (f.missingOf !== undefined ? [f] : []));
   return {
     id: 'churn',
     title: 'Churn risk',
@@ -66,7 +63,7 @@ export async function churnSection(
       <tr><th>feature</th><th>source</th><th>type</th><th class="num">missing (training)</th><th class="num">importance (${churn.ensemble ? 'boosted ensemble' : 'readable tree'})</th></tr>
       ${churn.features.map((f) => `<tr><td>${escape(featureLabel(f.name))}<div class="columns">${escape(f.name)}</div></td><td>${f.source}</td><td>${f.type}</td><td class="num">${pct(f.missingShare)}</td><td class="num">${pct(f.importance)}</td></tr>`).join('\n      ')}
     </table>
-    ${indicators.length ? `<p class="note">${indicators.map((name) => escape(`"${name} missing"`)).join(', ')} ${indicators.length === 1 ? 'is' : 'are'} 1 for the subscribers with no value of ${indicators.map(escape).join(', ')} (0 for the others): the models see a missing number as 0, and these tell them it was missing. A rule that says "or missing" takes in the subscribers without a value.</p>` : ''}${input.labels ? `<p class="note">Churn labels from ${escape(input.labels.path)}: ${fmt(input.labels.rows)} rows, ${fmt(input.labels.unknownIds)} of them for subscribers the input does not have (not used).</p>` : ''}
+    ${indicators.length ? `<p class="note">${indicators.map((f) => escape(`"${f.name}"`)).join(', ')} ${indicators.length === 1 ? 'is' : 'are'} 1 for the subscribers with no value of ${indicators.map((f) => escape(f.missingOf ?? '')).join(', ')} (0 for the others): the models see a missing number as 0, and these tell them it was missing. A rule that says "or missing" takes in the subscribers without a value.</p>` : ''}${input.labels ? `<p class="note">Churn labels from ${escape(input.labels.path)}: ${fmt(input.labels.rows)} rows, ${fmt(input.labels.unknownIds)} of them for subscribers the input does not have (not used).</p>` : ''}
     ${noted.length ? `<p class="note">Columns of your file read with a note: ${noted.map((f) => `${escape(f.name)} (${escape(f.note ?? '')})`).join('; ')}.</p>` : ''}
     ${leftOut.length ? `<p class="note">Columns of your file left out of the models: ${leftOut.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ')}.</p>` : ''}`,
   };
