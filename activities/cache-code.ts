@@ -6,6 +6,7 @@
 import { REASONS_STAGE, reasonsCodeHash } from './dispatch-reasons';
 import { ENSEMBLE_STAGE, ensembleCodeHash, SCORES_STAGE, scoringCodeHash, TREE_STAGE } from './ensemble-cache';
 import { clusterCodeHash, SEGMENTS_STAGE } from './segments-cache';
+import { PLAN_STAGE } from './plan-cache';
 import { LOAD_FEATURES_STAGE } from './stage-cache';
 import { stageCodeHash } from './stage-code';
 import { USAGE_MONTH_STAGE } from './usage-months';
@@ -13,6 +14,7 @@ import { FEATURE_MONTH_STAGE } from './window-cache';
 
 export function currentCacheCode(): Record<string, string> {
   return {
+    [PLAN_STAGE]: stageCodeHash(),
     [LOAD_FEATURES_STAGE]: stageCodeHash(),
     [USAGE_MONTH_STAGE]: stageCodeHash(),
     [FEATURE_MONTH_STAGE]: stageCodeHash(),

@@ -136,9 +136,10 @@ export function createActivities(
   });
 
   return {
-    planLoad: (run: RunRef, params: { month?: unknown }, partitions: number) =>
+    /** `reuse` false (`--no-reuse`): the plan reads the input, not the reading stored by an earlier plan. */
+    planLoad: (run: RunRef, params: { month?: unknown }, partitions: number, reuse = true) =>
       attemptStage('load', params?.month, async () => {
-        const plan = await stages.planLoad(store, run, params, partitions);
+        const plan = await stages.planLoad(store, run, params, partitions, undefined, reuse);
         // a dispatch list named but not in this store stops the run now, not at publishing
         // (not in planLoad itself: reproduce plans in a scratch store without last month)
         const named = await findDispatchedList(store, plan.params);

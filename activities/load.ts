@@ -52,6 +52,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { labelsRunCopy, mappingRunCopy } from './run-copies';
+import { findPlanReading, planKey, storePlanReading } from './plan-cache';
 import { viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import {
@@ -306,6 +307,8 @@ export async function planLoad(
   rawParams: unknown,
   partitions = 1,
   recorded?: RecordedReading,
+  /** Whether the plan may take what an earlier plan of the same files read (plan-cache.ts); never for a reproduction. */
+  reuse = true,
 ): Promise<LoadPlan> {
   const started = performance.now();
   const params = checkedParams(rawParams, partitions);
@@ -341,7 +344,32 @@ export async function planLoad(
     readPaths[params.labels] = readPaths[labelsRead] ?? labelsRead;
     delete readPaths[labelsRead];
   }
-  return withConnection(':memory:', async (conn) => {
+  const cache = { store, run, allowed: reuse && recorded === undefined };
+  const readingKey = planKey(stamps, {
+    mapping: mappingFile?.sha256 ?? null,
+    labels: labelsRead ? (await hashFile(labelsRead)).sha256 : null,
+    params: {
+      month: params.month,
+      historyMonths: params.historyMonths,
+      input: resolve(params.input),
+      labels: params.labels ?? null,
+      partitions,
+    },
+  });
+  const stored = await findPlanReading<PlanReading>(cache, readingKey);
+  if (stored) {
+    const sha256s = (await hashes).map((hash) => hash.sha256);
+    // the files are those the reading read, byte for byte: else it is read again
+    if (canonicalJson(sha256s) === canonicalJson(stored.sha256)) {
+      await withConnection(':memory:', async (conn) => {
+        // read when publishing: a log that cannot be read stops the run now, not after every stage
+        if (contactLog)
+          await viewRawContacts(conn, contactLog, { encoding: params.contactsEncoding, workDir: dirname(dbPath) });
+      });
+      return planOf(stored.reading, await hashes);
+    }
+  }
+  const reading = await withConnection(':memory:', async (conn): Promise<PlanReading> => {
     const checked = await checkFiles(conn, files, givenMapping, readPaths);
     // the mapping naming each column it reads as DuckDB reads it (resolveColumnNames)
     const { mapping } = checked;
@@ -412,13 +440,35 @@ export async function planLoad(
       partitions > 1
         ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
         : null;
-    const inputFiles: InputFile[] = (await hashes).map((hash, index) => ({
+    return {
+      rowCounts: checked.rowCounts,
+      mapping,
+      presentColumns: [...checked.presentColumns],
+      ...(checked.monthFromFolders ? { monthFromFolders: true } : {}),
+      userFeatures: user.features,
+      skippedUserFeatures,
+      ...(checked.matches.length > 0 ? { columnMatches: checked.matches } : {}),
+      labels,
+      partitionStarts,
+    };
+  });
+  const hashed = await hashes;
+  await storePlanReading(cache, readingKey, params.month, {
+    sha256: hashed.map((hash) => hash.sha256),
+    reading,
+  });
+  return planOf(reading, hashed);
+
+  /** The plan from what reading the input found, and the files' hashes (checked against their stamps). */
+  async function planOf(found: PlanReading, fileHashes: { sha256: string; bytes: number }[]): Promise<LoadPlan> {
+    const inputFiles: InputFile[] = fileHashes.map((hash, index) => ({
       path: files[index],
       ...hash,
-      rows: checked.rowCounts[index],
+      rows: found.rowCounts[index],
     }));
     const inputStamps = stamps.map((stamp, index) => ({ ...stamp, sha256: inputFiles[index].sha256 }));
     await assertStampsHeld(inputStamps);
+    const { rowCounts: _rows, ...decided } = found;
     return {
       params,
       paramsHash: paramsHash(params),
@@ -426,23 +476,29 @@ export async function planLoad(
       windowEnd,
       inputFiles,
       filesOutsideWindow: outsideWindow,
-      mapping,
+      ...decided,
       mappingFile,
-      presentColumns: [...checked.presentColumns],
-      ...(checked.monthFromFolders ? { monthFromFolders: true } : {}),
-      userFeatures: user.features,
-      skippedUserFeatures,
-      ...(checked.matches.length > 0 ? { columnMatches: checked.matches } : {}),
-      labels,
       dbPath,
       partitionDbPaths,
-      partitionStarts,
       inputStamps,
       ...(Object.keys(readPaths).length > 0 ? { readPaths } : {}),
       seconds: (performance.now() - started) / 1000,
     };
-  });
+  }
 }
+
+/** What the plan learns by reading the input: stored for the next plan of the same files (plan-cache.ts). */
+type PlanReading = Pick<
+  LoadPlan,
+  | 'mapping'
+  | 'presentColumns'
+  | 'monthFromFolders'
+  | 'userFeatures'
+  | 'skippedUserFeatures'
+  | 'columnMatches'
+  | 'labels'
+  | 'partitionStarts'
+> & { rowCounts: number[] };
 
 /** Id types that Parquet statistics order as DuckDB compares them, and whose text casts back exactly. */
 const RANGE_ID_TYPE = /^(U?(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT)|VARCHAR|UUID)$/;

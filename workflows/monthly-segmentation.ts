@@ -303,7 +303,7 @@ export async function monthlySegmentation(input: MonthlySegmentationInput): Prom
   try {
     assertDuration('heartbeatTimeout', heartbeatTimeout);
     await audit('run.started', { attempt: info.attempt });
-    const plan = await io.planLoad(run, params, input.partitions ?? 1);
+    const plan = await io.planLoad(run, params, input.partitions ?? 1, reuse);
     const cache = patched(PATCHES.stageReuse) ? await io.reuseStages(plan, reuse) : null;
     let load: LoadSummary;
     let features: FeatureSummary;

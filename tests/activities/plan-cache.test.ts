@@ -1,0 +1,61 @@
+import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { planLoad, type LoadPlan } from '../../activities/load';
+import { PLAN_STAGE } from '../../activities/plan-cache';
+import { hashFile } from '../../store/hashing';
+import type { StoreConfig } from '../../store/layout';
+import { smallSample, storeIn, tempDir } from '../helpers';
+
+/** A plan without what is the run's own (its folder, its timing, its stamps' clock). */
+const decided = ({ dbPath: _db, partitionDbPaths: _parts, seconds: _s, inputStamps: _stamps, ...plan }: LoadPlan) =>
+  plan;
+
+describe("the plan's reading of the input, stored for the next plan of the same files", () => {
+  let store: StoreConfig;
+  let input: string;
+  const plan = (runId: string, reuse = true) =>
+    planLoad(store, { workflowId: 'plan-cache', runId }, { month: '2026-06', input }, 1, undefined, reuse);
+
+  beforeAll(async () => {
+    const dir = await tempDir();
+    input = join((await smallSample(dir, 2_000, 8)).outDir, 'usage');
+    store = storeIn(dir);
+  });
+
+  /** Rewrites the stored reading (its artifact.json keeps the file's hash, as a cache entry must). */
+  async function rewriteStored(change: (stored: { sha256: string[]; reading: { rowCounts: number[] } }) => void) {
+    const stage = join(store.storeDir, 'cache', PLAN_STAGE);
+    const [key] = (await readdir(stage)).filter((name) => !name.startsWith('.'));
+    const dir = join(stage, key);
+    const file = join(dir, 'plan.json');
+    const stored = JSON.parse(await readFile(file, 'utf8')) as { sha256: string[]; reading: { rowCounts: number[] } };
+    change(stored);
+    for (const path of [dir, file, join(dir, 'artifact.json')]) await chmod(path, 0o755);
+    await writeFile(file, JSON.stringify(stored));
+    const artifact = JSON.parse(await readFile(join(dir, 'artifact.json'), 'utf8')) as {
+      files: { sha256: string; bytes: number }[];
+    };
+    Object.assign(artifact.files[0], await hashFile(file));
+    await writeFile(join(dir, 'artifact.json'), JSON.stringify(artifact));
+  }
+
+  it('takes the stored reading where every file is the one it read, and reads the input otherwise', async () => {
+    const first = await plan('r1');
+    const second = await plan('r2');
+    expect(decided(second)).toEqual(decided(first));
+    // taken, not read again: a stored row count the files do not hold comes back as stored
+    await rewriteStored((stored) => {
+      stored.reading.rowCounts[0] += 1;
+    });
+    expect((await plan('r3')).inputFiles[0].rows).toBe(first.inputFiles[0].rows + 1);
+    // --no-reuse reads the input
+    expect((await plan('r4', false)).inputFiles[0].rows).toBe(first.inputFiles[0].rows);
+    // a file whose bytes are not those the reading read (its sha256 differs): read again
+    await rewriteStored((stored) => {
+      stored.reading.rowCounts[0] += 1;
+      stored.sha256[0] = '0'.repeat(64);
+    });
+    expect(decided(await plan('r5'))).toEqual(decided(first));
+  });
+});
