@@ -11,11 +11,11 @@ export function elapsed(): string {
 
 /**
  * Beside the quarantined rows that broke the contract, the rows of months outside the window,
- * which were not read (nothing when there are none): the run's result and `snapshots show` alike.
+ * which were left out (nothing when there are none): the run's result and `snapshots show` alike.
  */
 export function outsideWindowNote(outside: number): string {
   return outside > 0
-    ? ` (broke the contract; ${count(outside)} more rows of months outside the window were not read)`
+    ? ` (broke the contract; ${count(outside)} more rows of months outside the window were left out)`
     : '';
 }
 

@@ -146,7 +146,7 @@ const QUARANTINE_REASONS_SHOWN = 3;
 /**
  * The line a run's result and `snapshots show` print for a run that quarantined rows breaking the
  * contract: the most frequent reasons with their rows (months outside the window aside, which were
- * not read); undefined for none.
+ * left out); undefined for none.
  */
 export function quarantineLine(manifest: Pick<SnapshotManifest, 'quarantineByReason'>): string | undefined {
   const reasons = Object.entries(manifest.quarantineByReason)
@@ -174,7 +174,7 @@ export function manifestNotes(
 
 /**
  * The rows read and quarantined, as the run's result counts them (cli/format.ts): the rows that
- * broke the contract apart from those of months outside the window, which were not read (a
+ * broke the contract apart from those of months outside the window, which were left out (in a file holding other months too, they were read and set aside) (a
  * manifest without that reason has none).
  */
 function rowsLine({ rowCounts: rows, quarantineByReason }: Pick<SnapshotManifest, 'rowCounts' | 'quarantineByReason'>) {

@@ -13,7 +13,7 @@ describe('terminal output', () => {
   it("a run's result counts the rows that broke the contract apart from those of months outside the window", () => {
     const printed = printedResult({ rowsQuarantined: 13_927, rowsOutsideWindow: 13_919 });
     expect(printed).toContain(
-      'rows quarantined        8 (broke the contract; 13,919 more rows of months outside the window were not read)',
+      'rows quarantined        8 (broke the contract; 13,919 more rows of months outside the window were left out)',
     );
   });
 

@@ -37,7 +37,7 @@ function manifest(quarantineByReason: Record<string, number>): SnapshotManifest 
 const rowsLine = (text: string) => text.split('\n').find((line) => line.startsWith('  rows '));
 
 describe('quarantined rows: those that broke the contract apart from those of months outside the window', () => {
-  it('snapshots show counts them as the run does: rows of months outside the window were not read', () => {
+  it('snapshots show counts them as the run does: rows of months outside the window were left out', () => {
     const shown = snapshotSummary(
       manifest({ [OUTSIDE_WINDOW]: 13_433, 'voice_minutes: negative': 8 }),
       {},
@@ -45,7 +45,7 @@ describe('quarantined rows: those that broke the contract apart from those of mo
       'manifest.json',
     );
     expect(rowsLine(shown)).toBe(
-      '  rows          17,698 read, 8 quarantined (broke the contract; 13,433 more rows of months outside the window were not read); ' +
+      '  rows          17,698 read, 8 quarantined (broke the contract; 13,433 more rows of months outside the window were left out); ' +
         '15,939 subscribers scored; the models learnt from 15,000 labelled subscribers (3,000 held out to test them)',
     );
     // no snapshot of the month before to match segment ids to: says why there may be none
@@ -89,7 +89,7 @@ describe('quarantined rows: those that broke the contract apart from those of mo
     const note = (html: string) => html.match(/<p class="note">([^<]*)<\/p>/)?.[1];
     expect(note((await qualitySection({ ...data, rowsOutsideWindow: 13_433 })).html)).toBe(
       '17,698 rows read from 7 files = 17,690 loaded + 8 quarantined for breaking the input contract; ' +
-        '13,433 more rows of months outside the run window were not read (quarantine.parquet lists each row with its reason, those too).',
+        '13,433 more rows of months outside the run window were left out (quarantine.parquet lists each row with its reason, those too).',
     );
     expect(
       note((await qualitySection({ ...data, rowsLoaded: 31_123, rowsQuarantined: 8, rowsOutsideWindow: 0 })).html),

@@ -15,13 +15,13 @@ export interface QualityData {
 
 /**
  * Rows read = loaded + quarantined, as the run's result counts them: the rows that broke the
- * contract apart from those of months outside the window, which were not read.
+ * contract apart from those of months outside the window, which were left out (in a file holding other months too, they were read and set aside).
  */
 function rowsNote(data: QualityData): string {
   const outside = data.rowsOutsideWindow;
   const read = `${fmt(data.rowsRead - outside)} rows read from ${counted(data.inputFiles, 'file')} = ${fmt(data.rowsLoaded)} loaded + ${fmt(data.rowsQuarantined - outside)} quarantined`;
   return outside > 0
-    ? `${read} for breaking the input contract; ${fmt(outside)} more rows of months outside the run window were not read (quarantine.parquet lists each row with its reason, those too)`
+    ? `${read} for breaking the input contract; ${fmt(outside)} more rows of months outside the run window were left out (quarantine.parquet lists each row with its reason, those too)`
     : `${read} (quarantine.parquet lists each with its reason)`;
 }
 
