@@ -65,7 +65,8 @@ const FORMATTED_NUMBER_STARTS = ['¥', '￥', '$', '€', '£'];
  */
 export function numberFormatHint(value: string, decimalSeparator: DecimalSeparator = '.'): string | undefined {
   const text = value.trim();
-  if (!/^[+-]?\d[\d.,]*\d$/.test(text)) return undefined;
+  // digits between single marks: 12..5 is a typo, no format
+  if (!/^[+-]?\d+([.,]\d+)*$/.test(text)) return undefined;
   const points = text.split('.').length - 1;
   const commas = text.split(',').length - 1;
   if ((points > 0 && commas > 0) || points > 1 || commas > 1) return THOUSANDS_HINT;
@@ -101,7 +102,7 @@ export function numberFormatHintSql(text: string, decimalSeparator: DecimalSepar
     decimalSeparator === ','
       ? ''
       : `WHEN ${count(',')} = 1 THEN CASE WHEN regexp_matches(${value}, ',[0-9]{3}$') THEN ${sqlString(DECIMAL_COMMA_OR_THOUSANDS_HINT)} ELSE ${sqlString(DECIMAL_COMMA_HINT)} END`;
-  return `CASE WHEN regexp_full_match(${value}, '[+-]?[0-9][0-9.,]*[0-9]') THEN CASE
+  return `CASE WHEN regexp_full_match(${value}, '[+-]?[0-9]+([.,][0-9]+)*') THEN CASE
     WHEN (${count('.')} > 0 AND ${count(',')} > 0) OR ${count('.')} > 1 OR ${count(',')} > 1 THEN ${sqlString(THOUSANDS_HINT)}
     ${comma} END END`;
 }

@@ -172,6 +172,10 @@ describe('numbers written as text (textNumberSql)', () => {
       ',5',
       '12,',
       ' 1,7488.0 ',
+      // typos, no format: no hint (they read "thousands separators are not read here")
+      '12..5',
+      '1,,000',
+      '1.,5',
     ];
     for (const mark of ['.', ','] as const) {
       const inSql = await withConnection(':memory:', async (conn) => {
@@ -183,6 +187,7 @@ describe('numbers written as text (textNumberSql)', () => {
         return rows.map((row) => row.hint ?? undefined);
       });
       expect(inSql, mark).toEqual(values.map((value) => numberFormatHint(value, mark)));
+      expect(inSql.slice(-3), mark).toEqual([undefined, undefined, undefined]);
     }
   });
 
