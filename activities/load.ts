@@ -52,7 +52,7 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { labelsRunCopy, mappingRunCopy } from './run-copies';
-import { findPlanReading, planKey, storePlanReading } from './plan-cache';
+import { findPlanReading, planKey, storePlanReading, type PlanFileStamp } from './plan-cache';
 import { viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import {
@@ -610,13 +610,7 @@ async function runDatabases(
 }
 
 /** A file as the plan found it before hashing it: its stat, when it was taken, and the sha256 hashed after. */
-interface FileStamp {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  /** Changes with every write, also one that sets the modification time back (cp -p, rsync -t). */
-  ctimeMs: number;
-  ino: number;
+interface FileStamp extends PlanFileStamp {
   stampedAt: number;
   sha256: string;
 }

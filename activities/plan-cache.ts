@@ -18,11 +18,12 @@ import { stageCodeHash } from './stage-code';
 export const PLAN_STAGE = 'load-plan';
 const PLAN_FILE = 'plan.json';
 
-/** The input files as the plan found them, before reading a row. */
+/** An input file's stat as the plan found it, before reading a row (load.ts FileStamp adds its sha256). */
 export interface PlanFileStamp {
   path: string;
   size: number;
   mtimeMs: number;
+  /** Changes with every write, also one that sets the modification time back (cp -p, rsync -t). */
   ctimeMs: number;
   ino: number;
 }
