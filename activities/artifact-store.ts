@@ -13,6 +13,7 @@ import { isStoreWriteFailure } from '../domain/errors';
 import { assertCodeUnchanged } from './code-identity';
 import { checkpoint } from './context';
 import { hashFile } from '../store/hashing';
+import { writeExactJson } from '../store/exact-json';
 import { cacheDir, cacheStageDir, type StoreConfig } from '../store/layout';
 import { ARTIFACT_SIGNATURE_FILE, checkFileSignature, signFileInto, type Signer } from '../store/signing';
 import { readArtifact, removeArtifactDir, STAGE_CACHE_FORMAT, type StageArtifact } from '../store/stage-cache';
@@ -157,4 +158,15 @@ async function writeArtifactDir(
   } finally {
     await removeArtifactDir(staging).catch(() => undefined);
   }
+}
+
+/** Writes `value` as exact JSON to `file` in an artifact's staging folder: its entry in artifact.json (`rows`: the rows it stands for). */
+export async function stagedJson(
+  staging: string,
+  file: string,
+  value: unknown,
+  rows: number,
+): Promise<StageArtifact['files'][number]> {
+  await writeExactJson(join(staging, file), value);
+  return { file, rows, ...(await hashFile(join(staging, file))) };
 }

@@ -30,11 +30,11 @@ import { viewParquet } from './duckdb';
 import { STORED_SCORED_TABLES, scoredTableFile } from './stage-outputs';
 import type { FeatureMeta } from './ml/feature-matrix';
 import { linkOrCopy } from '../store/files';
-import { readExactJson, writeExactJson } from '../store/exact-json';
+import { readExactJson } from '../store/exact-json';
 import { lockedVersions } from './code-version';
 import { pinCodeHash } from './code-identity';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
-import { lookUpArtifact, storeArtifact } from './artifact-store';
+import { lookUpArtifact, stagedJson, storeArtifact } from './artifact-store';
 
 export const ENSEMBLE_STAGE = 'churn-ensemble';
 export const SCORES_STAGE = 'churn-scores';
@@ -154,10 +154,7 @@ export async function storeTree<Model, Evaluation>(
     access.store,
     { stage: TREE_STAGE, key, producedBy: access.run, month, code: scoringCodeHash() },
     {},
-    async (staging) => {
-      await writeExactJson(join(staging, TREE_FILE), tree);
-      return [{ file: TREE_FILE, rows: trainingRows, ...(await hashFile(join(staging, TREE_FILE))) }];
-    },
+    async (staging) => [await stagedJson(staging, TREE_FILE, tree, trainingRows)],
   );
 }
 
@@ -267,12 +264,7 @@ export async function storeScoredOutput<Evaluation>(
         await linkOrCopy(scoredTableFile(runDir, table), join(staging, file));
         files.push({ file, rows: output.scoredRows, ...(await hashFile(join(staging, file))) });
       }
-      await writeExactJson(join(staging, EVALUATION_FILE), output);
-      files.push({
-        file: EVALUATION_FILE,
-        rows: output.scoredRows,
-        ...(await hashFile(join(staging, EVALUATION_FILE))),
-      });
+      files.push(await stagedJson(staging, EVALUATION_FILE, output, output.scoredRows));
       return files;
     },
   );
@@ -324,9 +316,6 @@ export async function storeEnsemble(
     store,
     { stage: ENSEMBLE_STAGE, key, producedBy: run, month, code: ensembleCodeHash() },
     {},
-    async (staging) => {
-      await writeExactJson(join(staging, ENSEMBLE_FILE), stored);
-      return [{ file: ENSEMBLE_FILE, rows: trainingRows, ...(await hashFile(join(staging, ENSEMBLE_FILE))) }];
-    },
+    async (staging) => [await stagedJson(staging, ENSEMBLE_FILE, stored, trainingRows)],
   );
 }

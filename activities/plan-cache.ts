@@ -10,9 +10,9 @@
  */
 import { join } from 'node:path';
 import type { StageCacheAccess } from '../store/artifacts';
-import { canonicalJson, hashFile, sha256 } from '../store/hashing';
-import { readExactJson, writeExactJson } from '../store/exact-json';
-import { lookUpArtifact, storeArtifact } from './artifact-store';
+import { canonicalJson, sha256 } from '../store/hashing';
+import { readExactJson } from '../store/exact-json';
+import { lookUpArtifact, stagedJson, storeArtifact } from './artifact-store';
 import { stageCodeHash } from './stage-code';
 
 export const PLAN_STAGE = 'load-plan';
@@ -75,9 +75,6 @@ export async function storePlanReading<Reading>(
     access.store,
     { stage: PLAN_STAGE, key, producedBy: access.run, month, code: stageCodeHash() },
     {},
-    async (staging) => {
-      await writeExactJson(join(staging, PLAN_FILE), stored);
-      return [{ file: PLAN_FILE, rows: stored.sha256.length, ...(await hashFile(join(staging, PLAN_FILE))) }];
-    },
+    async (staging) => [await stagedJson(staging, PLAN_FILE, stored, stored.sha256.length)],
   );
 }
