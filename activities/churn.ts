@@ -374,6 +374,8 @@ async function scoreWithEnsemble(
   },
 ): Promise<{ ensemble: EnsembleSummary; scoredRows: number; riskBandCounts: Record<string, number> }> {
   const { dbPath, training, cache, cachedEnsemble } = input;
+  // reasons picked per subscriber before a feature and its missing indicator fold into one
+  const slots = reasonSlots(input.meta, CHURN_REASONS);
   const scoredKey = cachedEnsemble
     ? scoredOutputKey(
         cachedEnsemble.key,
@@ -384,7 +386,7 @@ async function scoreWithEnsemble(
           ...input.scoring,
         },
         input.meta,
-        reasonSlots(input.meta, CHURN_REASONS),
+        slots,
       )
     : null;
   const scored: ScoredFeatures = {
@@ -422,7 +424,7 @@ async function scoreWithEnsemble(
       columns: training.columns,
       holdoutRows: input.holdoutRows,
       scoreColumns: current.columns,
-      reasons: reasonSlots(input.meta, CHURN_REASONS),
+      reasons: slots,
     },
     (holdout) => evaluateEnsemble(dbPath, holdout, scored, input.holdoutLabels),
   );
@@ -436,7 +438,7 @@ async function scoreWithEnsemble(
     {
       features: result.reasonFeatures,
       contributions: result.reasonContributions,
-      k: reasonSlots(input.meta, CHURN_REASONS),
+      k: slots,
     },
     current,
     input.meta,

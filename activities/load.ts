@@ -344,6 +344,12 @@ export async function planLoad(
     readPaths[params.labels] = readPaths[labelsRead] ?? labelsRead;
     delete readPaths[labelsRead];
   }
+  // read when publishing: a log that cannot be read stops the run now, not after every stage, with
+  // the input's reading stored or not
+  if (contactLog)
+    await withConnection(':memory:', (conn) =>
+      viewRawContacts(conn, contactLog, { encoding: params.contactsEncoding, workDir: dirname(dbPath) }),
+    );
   const cache = { store, run, allowed: reuse && recorded === undefined };
   const readingKey = planKey(stamps, {
     mapping: mappingFile?.sha256 ?? null,
@@ -361,11 +367,6 @@ export async function planLoad(
     const sha256s = (await hashes).map((hash) => hash.sha256);
     // the files are those the reading read, byte for byte: else it is read again
     if (canonicalJson(sha256s) === canonicalJson(stored.sha256)) {
-      await withConnection(':memory:', async (conn) => {
-        // read when publishing: a log that cannot be read stops the run now, not after every stage
-        if (contactLog)
-          await viewRawContacts(conn, contactLog, { encoding: params.contactsEncoding, workDir: dirname(dbPath) });
-      });
       return planOf(stored.reading, await hashes);
     }
   }
@@ -382,9 +383,6 @@ export async function planLoad(
         const { mapping } = checked;
         const reading = inputReading(mapping, readPaths, checked.monthFromFolders);
         await assertSummedPartsHoldNumbers(conn, await inputRowsSql(conn, files, files, reading), mapping);
-        // read when publishing: a log that cannot be read stops the run now, not after every stage
-        if (contactLog)
-          await viewRawContacts(conn, contactLog, { encoding: params.contactsEncoding, workDir: dirname(dbPath) });
         let labels: LabelsFile | null = null;
         let label: UserFeatureLabel | undefined;
         // "auto" judges each column against the label on the rows the churn model trains on, each
