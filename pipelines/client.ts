@@ -227,14 +227,15 @@ async function recentPollers(
  * (worker/config.ts workerIdentity): a run started there may be published into theirs, and a
  * worker of this store may take their runs' stages. `unnamed`: workers whose identity names no
  * store (a segflow from before identities named it, or another program), which may serve either.
+ * `ours`: those that serve `store`.
  */
 export async function pollersOfOtherStores(
   client: Client,
   taskQueue: string,
   store: StoreConfig,
   now = Date.now(),
-): Promise<{ others: { identity: string; store: string }[]; unnamed: string[] }> {
-  const ours = storeKey(store);
+): Promise<{ others: { identity: string; store: string }[]; unnamed: string[]; ours: string[] }> {
+  const ourStore = storeKey(store);
   const identities = await recentPollers(
     client,
     taskQueue,
@@ -243,12 +244,14 @@ export async function pollersOfOtherStores(
   );
   const others: { identity: string; store: string }[] = [];
   const unnamed: string[] = [];
+  const ours: string[] = [];
   for (const identity of identities) {
     const theirs = storeOfWorker(identity);
     if (theirs === undefined) unnamed.push(identity);
-    else if (theirs !== ours) others.push({ identity, store: theirs });
+    else if (theirs !== ourStore) others.push({ identity, store: theirs });
+    else ours.push(identity);
   }
-  return { others, unnamed };
+  return { others, unnamed, ours };
 }
 
 /** A run's ending as the client sees it: cancelled (a WorkflowFailedError whose innermost cause is a CancelledFailure). */

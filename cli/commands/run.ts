@@ -172,6 +172,32 @@ export function warnWhenNoWorker(
   };
 }
 
+/**
+ * What `run` says before it starts a run on a task queue that workers of another store poll. Not
+ * a refusal, as `run --local` makes: a remote worker may mount this very store at another path.
+ * Their store is where the snapshot will be, and with workers of both, the stages may be split.
+ */
+export function otherStoresNote(
+  pollers: { others: { identity: string; store: string }[]; ours: string[] },
+  config: SegflowConfig,
+): string | undefined {
+  if (pollers.others.length === 0) return undefined;
+  const { taskQueue, address } = config.temporal;
+  const stores = [...new Set(pollers.others.map((other) => other.store))];
+  const workers = pollers.others.map((other) => other.identity.split(' ')[0]).join(', ');
+  const where = `task queue "${taskQueue}" at ${address} is polled by workers of ${stores.length === 1 ? 'another store' : 'other stores'} (${stores.join(', ')}; workers ${workers})`;
+  const remedy = `give each store its own SEGFLOW_TASK_QUEUE or TEMPORAL_ADDRESS (docs/configuration.md)`;
+  if (pollers.ours.length > 0)
+    return (
+      `warning: ${where} as well as of this one (${config.store.storeDir}): Temporal gives each stage to whichever worker polls first, ` +
+      `so this run may be published into the other store or fail between the two; ${remedy}`
+    );
+  return (
+    `note: ${where}, and by none of this one (${config.store.storeDir}): the run will be published into ${stores.length === 1 ? 'that store' : 'one of them'}, ` +
+    `not this one, unless it is this store mounted at another path. To publish here, start 'segflow worker' with this SEGFLOW_HOME, or ${remedy}`
+  );
+}
+
 interface RunOptions {
   month: string;
   input?: string;
@@ -273,7 +299,7 @@ async function run(options: RunOptions): Promise<number> {
     console.error(`note: no --input: running on the demo's generated sample (${params.input}), not on your data`);
   const followUpEnds = await followUpEndsNote(config.store, params, options.experiment === true);
   if (followUpEnds) console.error(followUpEnds);
-  const { connectClient, startMonthlyRun } = await import('../../pipelines/client');
+  const { connectClient, pollersOfOtherStores, startMonthlyRun } = await import('../../pipelines/client');
   const start = (client: Client) =>
     startMonthlyRun(client, config, {
       params,
@@ -301,6 +327,11 @@ async function run(options: RunOptions): Promise<number> {
     return EXIT.interrupted;
   }
   const client = await connectClient(config);
+  const storesNote = otherStoresNote(
+    await pollersOfOtherStores(client, config.temporal.taskQueue, config.store),
+    config,
+  );
+  if (storesNote) console.error(storesNote);
   const { handle } = await start(client);
   if (!options.wait) {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);

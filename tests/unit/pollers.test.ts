@@ -4,7 +4,8 @@ import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pollersOfOtherStores, taskQueueHasPollers } from '../../pipelines/client';
-import { storeOfWorker, workerIdentity } from '../../worker/config';
+import { loadConfig, storeOfWorker, workerIdentity } from '../../worker/config';
+import { otherStoresNote } from '../../cli/commands/run';
 import { storeIn, tempDir } from '../helpers';
 
 /** A client whose server lists pollers last seen `agesMs` ago, named `identities` (default worker-<age>). */
@@ -62,8 +63,38 @@ describe('which store the workers on a task queue serve', () => {
     expect(await pollersOfOtherStores(listed, 'segflow', ours, now)).toEqual({
       others: [{ identity: workerIdentity(theirs), store: theirs.storeDir }],
       unnamed: ['99@old-segflow'],
+      ours: [workerIdentity(ours)],
     });
     const ownOnly = listing(now, [5_000], [workerIdentity(ours)]);
-    expect(await pollersOfOtherStores(ownOnly, 'segflow', ours, now)).toEqual({ others: [], unnamed: [] });
+    expect(await pollersOfOtherStores(ownOnly, 'segflow', ours, now)).toEqual({
+      others: [],
+      unnamed: [],
+      ours: [workerIdentity(ours)],
+    });
+  });
+});
+
+describe('what plain run says of workers of another store', () => {
+  const config = loadConfig({ SEGFLOW_HOME: '/home/ana/.segflow', TEMPORAL_ADDRESS: '10.0.0.5:7233' });
+  const theirs = { identity: '4242@ops-1 segflow-store:/srv/segflow/store', store: '/srv/segflow/store' };
+
+  it('says nothing when only workers of this store poll', () => {
+    expect(otherStoresNote({ others: [], ours: ['1@here'] }, config)).toBeUndefined();
+  });
+
+  it('says where the run will be published when only another store polls, without refusing', () => {
+    expect(otherStoresNote({ others: [theirs], ours: [] }, config)).toBe(
+      'note: task queue "segflow" at 10.0.0.5:7233 is polled by workers of another store (/srv/segflow/store; workers 4242@ops-1), ' +
+        'and by none of this one (/home/ana/.segflow/store): the run will be published into that store, not this one, ' +
+        "unless it is this store mounted at another path. To publish here, start 'segflow worker' with this SEGFLOW_HOME, " +
+        'or give each store its own SEGFLOW_TASK_QUEUE or TEMPORAL_ADDRESS (docs/configuration.md)',
+    );
+  });
+
+  it('warns that the stages may be split when workers of both poll', () => {
+    const note = otherStoresNote({ others: [theirs], ours: ['1@here segflow-store:/home/ana/.segflow/store'] }, config);
+    expect(note).toMatch(/^warning: task queue "segflow" at 10\.0\.0\.5:7233 is polled by workers of another store/);
+    expect(note).toContain('as well as of this one (/home/ana/.segflow/store)');
+    expect(note).toContain('may be published into the other store or fail between the two');
   });
 });
