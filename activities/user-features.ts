@@ -28,6 +28,14 @@ export interface UserFeature {
    */
   otherValues?: number;
   /**
+   * Categorical only, for a column whose values are all numbers ("auto" reads one so only when it
+   * holds 0 and gaps: as a number it would be 0 throughout): each category's number. A value is
+   * its number's category however it is written (`0`, `0.00` and `-0` are one), the category
+   * labelled as its shortest spelling; a value no category's number is missing, as a category the
+   * column does not list is.
+   */
+  numbers?: number[];
+  /**
    * Numeric or date: when some values are not numbers (dates), how many, read as missing, and which
    * (up to 3). Categorical with otherValues: how much of the column its most frequent values cover.
    */
@@ -60,12 +68,39 @@ export function userText(sourceColumn: string): string {
  * read with the mapping's decimal separator; date: DATE, NULL when blank or not a date).
  */
 export function userFeatureSql(
-  feature: Pick<UserFeature, 'name' | 'type'>,
+  feature: Pick<UserFeature, 'name' | 'type' | 'categories' | 'numbers'>,
   decimalSeparator: DecimalSeparator = '.',
 ): string {
   const text = userText(feature.name);
   if (feature.type === 'numeric') return finiteNumberSql(text, decimalSeparator);
-  return feature.type === 'date' ? dateSql(text) : text;
+  if (feature.type === 'date') return dateSql(text);
+  const { numbers, categories = [] } = feature;
+  if (!numbers) return text;
+  // each category as its number, so 0.00 is the category 0 is; labels are the input's spellings, quoted
+  const when = numbers.map(
+    (number, i) => `WHEN CAST('${String(number)}' AS DOUBLE) THEN '${categories[i].replaceAll("'", "''")}'`,
+  );
+  return `CASE ${finiteNumberSql(text, decimalSeparator)} ${when.join(' ')} END`;
+}
+
+/**
+ * The categories of a column whose values are numbers: one per number, labelled as its shortest
+ * spelling (then the first in text order), sorted by label; the others read as missing.
+ */
+async function numberCategories(
+  conn: DuckDBConnection,
+  inputRows: string,
+  name: string,
+  decimalSeparator: DecimalSeparator | undefined,
+): Promise<{ categories: string[]; numbers: number[] }> {
+  const text = userText(name);
+  const rows = await queryRows<{ number: number; label: string }>(
+    conn,
+    `SELECT number, first(t ORDER BY length(t), t) AS label FROM (
+       SELECT ${text} AS t, ${finiteNumberSql(text, decimalSeparator)} AS number FROM (${inputRows}))
+     WHERE number IS NOT NULL GROUP BY number ORDER BY label`,
+  );
+  return { categories: rows.map((row) => row.label), numbers: rows.map((row) => Number(row.number)) };
 }
 
 /**
@@ -450,6 +485,9 @@ export async function resolveUserFeatures(
     type: UserFeature['type'];
     note?: string;
     top?: { values: string[]; others: number };
+    /** A column of numbers read as categories: one per number (UserFeature.numbers), as the leak check reads it too. */
+    categories?: string[];
+    numbers?: number[];
   }[] = [];
   // the most frequent values of every column that may be read as them, found in one pass when first asked
   const manyValued = candidates.filter((name, i) => {
@@ -471,8 +509,10 @@ export async function resolveUserFeatures(
     const others = n - numbers;
     const declared = wanted.get(name);
     // numbers with a few exceptions, or with missing markers only: the exceptions are missing values
+    // (numbers and markers alone are numbers with gaps even of one number, as pandas reads them: 0
+    // or n/a is the flag 0 or blank is)
     const numbersWithGaps =
-      numbers > 0 && column.distinctNumbers >= 2 && (others <= NOT_NUMBERS_SHARE * n || column.markers === others);
+      numbers > 0 && ((column.distinctNumbers >= 2 && others <= NOT_NUMBERS_SHARE * n) || column.markers === others);
     const autoNumeric = declared === 'auto' && (others === 0 || numbersWithGaps);
     // dates but for at most 1% of the values or for missing markers (numbers are no dates)
     const notDates = n - column.dates;
@@ -534,8 +574,14 @@ export async function resolveUserFeatures(
             : `a row number: a different whole number on each of its ${n} rows, running ${column.min} to ${column.max} (an index, as pandas' to_csv writes one)`,
       });
     else if (declared === 'auto' && autoNumeric && values === 1 && column.min === 0)
-      // 0 or a gap: the models read a missing number as 0, so as a number it would say nothing
-      typed.push({ name, type: 'categorical' });
+      // 0 or a gap: the models read a missing number as 0, so as a number it would say nothing;
+      // a category for the number, not for each way it is written (0 and 0.00)
+      typed.push({
+        name,
+        type: 'categorical',
+        ...(await numberCategories(conn, inputRows, name, mapping.decimalSeparator)),
+        ...(others > 0 ? { note: await note() } : {}),
+      });
     else if (declared === 'numeric' || autoNumeric)
       typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
     else if (distinct <= mapping.maxCategories) typed.push({ name, type: 'categorical' });
@@ -598,7 +644,7 @@ export async function resolveUserFeatures(
       }
     }
   }
-  const categorical = typed.filter((feature) => feature.type === 'categorical' && !feature.top);
+  const categorical = typed.filter((feature) => feature.type === 'categorical' && !feature.top && !feature.numbers);
   const levels =
     categorical.length === 0
       ? {}
@@ -608,9 +654,10 @@ export async function resolveUserFeatures(
             .map((feature, i) => `list_sort(list_distinct(list(${userText(feature.name)}))) AS levels${i}`)
             .join(', ')} FROM (${inputRows})`,
         );
-  const features = typed.map(({ name, type, note, top }, i): UserFeature => {
+  const features = typed.map(({ name, type, note, top, categories, numbers }, i): UserFeature => {
     const column = `user_${i}`;
     if (type !== 'categorical') return { name, column, type, ...(note === undefined ? {} : { note }) };
+    if (numbers) return { name, column, type, categories, numbers, ...(note === undefined ? {} : { note }) };
     if (top)
       return {
         name,
@@ -662,7 +709,7 @@ async function leakChecks(
   conn: DuckDBConnection,
   inputRows: string,
   labelSql: string,
-  columns: { name: string; type: UserFeature['type'] }[],
+  columns: Pick<UserFeature, 'name' | 'type' | 'categories' | 'numbers'>[],
   decimalSeparator?: DecimalSeparator,
 ): Promise<{ pos: number; neg: number; values: number; errors: number }[]> {
   if (columns.length === 0) return [];

@@ -53,6 +53,11 @@ function extract(): Row[] {
         constant: 'A',
         zero_fmt: i % 2 === 0 ? '0' : '0.00',
         signed_zero: i % 2 === 0 ? '-0' : '0',
+        // flags exported by two systems: one number written two ways, gaps blank or a marker
+        late_zero_fmt: delay > 10 ? (i % 2 === 0 ? '0' : '0.00') : '',
+        late_zero_na: delay > 10 ? '0' : i % 2 === 0 ? 'N/A' : '',
+        late_one_na: delay > 10 ? (i % 2 === 0 ? '1' : '1.00') : 'n/a',
+        paid_fmt: i % 5 === 0 ? '' : delay > 10 ? ['1', '1.00'][i % 2] : ['0', '0.00'][i % 2],
         Churn: churn ? 'Yes' : 'No',
       },
     });
@@ -152,6 +157,40 @@ describe("the values in a user's own columns", () => {
     expect((await resolve({ zero_fmt: 'numeric' })).skipped.zero_fmt).toBe('a single value');
   });
 
+  it('reads a column whose values are all numbers as numbers however written: 0 and 0.00 one value, a marker a gap', async () => {
+    const { features } = await resolve({ '*': 'auto', status_next: 'skip' });
+    // 0 or a gap: a flag, one category (its shortest spelling) and the missing one
+    expect(features.late_zero_fmt).toMatchObject({ type: 'categorical', categories: ['0'], numbers: [0] });
+    expect(features.late_zero_na).toMatchObject({
+      type: 'categorical',
+      categories: ['0'],
+      note: expect.stringMatching(/^\d+ values not numbers taken as missing: 'N\/A'$/),
+    });
+    // 1 or a gap: a number, the gap read as 0
+    expect(features.late_one_na).toMatchObject({
+      type: 'numeric',
+      note: expect.stringMatching(/^\d+ values not numbers taken as missing: 'n\/a'$/),
+    });
+    // 0/1 written 0, 0.00, 1, 1.00, with blanks: a number
+    expect(features.paid_fmt).toMatchObject({ type: 'numeric' });
+    expect(features.paid_fmt.categories).toBeUndefined();
+    // as the load reads them: every spelling of a number is its one value
+    const read = await withConnection(':memory:', (conn) =>
+      queryRows<{ flag: string | null; paid: number | null }>(
+        conn,
+        `SELECT ${userFeatureSql({ ...features.late_zero_fmt, name: 'text' })} AS flag,
+                ${userFeatureSql({ ...features.paid_fmt, name: 'text' })} AS paid
+         FROM (VALUES ('0'), ('0.00'), ('-0'), (''), ('N/A'), ('1.00')) v(text)`,
+      ),
+    );
+    expect(read.map((row) => row.flag)).toEqual(['0', '0', '0', null, null, null]);
+    expect(read.map((row) => row.paid)).toEqual([0, 0, -0, null, null, 1]);
+    // declared "categorical", a column is read as written: its values are labels (codes 007 and 7 are two)
+    const declared = await resolve({ late_zero_fmt: 'categorical' });
+    expect(declared.features.late_zero_fmt).toMatchObject({ type: 'categorical', categories: ['0', '0.00'] });
+    expect(declared.features.late_zero_fmt.numbers).toBeUndefined();
+  });
+
   it('segments a one-row-per-subscriber extract whose number column holds Infinity (k-means reads the user columns); its flags reach the models', async () => {
     // spend and tenure only: k-means takes the user's number columns beside log_arpu
     const lines = extract().map(({ cells }) =>
@@ -162,11 +201,15 @@ describe("the values in a user's own columns", () => {
         cells.cust.endsWith('00') ? 'Infinity' : cells.delay,
         cells.late_flag,
         cells.late_one,
+        cells.late_zero_fmt,
         cells.Churn,
       ].join(','),
     );
     const input = join(dir, 'inf.csv');
-    await writeFile(input, ['cust,charges,tenure,delay_inf,late_flag,late_one,Churn', ...lines].join('\n') + '\n');
+    await writeFile(
+      input,
+      ['cust,charges,tenure,delay_inf,late_flag,late_one,late_zero_fmt,Churn', ...lines].join('\n') + '\n',
+    );
     const mapping = join(dir, 'inf-mapping.json');
     await writeFile(mapping, JSON.stringify({ ...SNAPSHOT, features: 'auto' }));
     const load = await loadUsage(
@@ -191,7 +234,14 @@ describe("the values in a user's own columns", () => {
       }),
       expect.objectContaining({ name: 'late_flag', type: 'categorical', categories: ['Y'] }),
       expect.objectContaining({ name: 'late_one', type: 'numeric' }),
+      expect.objectContaining({ name: 'late_zero_fmt', type: 'categorical', categories: ['0'], numbers: [0] }),
     ]);
+    // 0 and 0.00 are one value in the features table, the blank missing
+    const column = load.userFeatures!.find((f) => f.name === 'late_zero_fmt')!.column;
+    const flags = await withConnection(load.dbPath, (conn) =>
+      queryRows<{ flag: string | null }>(conn, `SELECT DISTINCT "${column}" AS flag FROM features ORDER BY flag`),
+    );
+    expect(flags.map((row) => row.flag)).toEqual(['0', null]);
     // the flags reach the churn models, Y against a blank, 1 against a gap (0)
     const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped, {
       features: load.userFeatures,
@@ -203,5 +253,7 @@ describe("the values in a user's own columns", () => {
     expect(used.late_flag.missingShare).toBeCloseTo(used.late_one.missingShare, 6);
     expect(used.late_flag.missingShare).toBeGreaterThan(0.3);
     expect(used.late_flag.importance + used.late_one.importance).toBeGreaterThan(0);
+    expect(used.late_zero_fmt).toMatchObject({ type: 'categorical', source: 'user' });
+    expect(used.late_zero_fmt.missingShare).toBeCloseTo(used.late_flag.missingShare, 6);
   }, 120_000);
 });
