@@ -5,7 +5,15 @@ import type { InputMapping } from '../domain/mapping';
 import { hashFile } from '../store/hashing';
 import { csvReadProblem } from './csv-encoding';
 import { literalPath, queryOne, queryRows, setVariable } from './duckdb';
-import { formattedMonthSql, idTextSql, instantDaySql, INSTANT_TYPE, mappingNullstr, textMonthSql } from './load-sql';
+import {
+  formattedMonthSql,
+  formattedTextMonthSql,
+  idTextSql,
+  instantDaySql,
+  INSTANT_TYPE,
+  mappingNullstr,
+  textMonthSql,
+} from './load-sql';
 
 /**
  * Churn labels from their own file (`--param labels=<file>`): a subscriber id and either a churn
@@ -42,7 +50,7 @@ const UNREAD_LABELS_SHARE = 0.01;
 
 /** A labels file's month left as a DATE: as the input's months are read (the mapping's monthFormat, a date, YYYY-MM). */
 function monthLeftSql(value: string, mapping: InputMapping): string {
-  return textMonthSql(mapping.monthFormat ? formattedMonthSql(value) : value);
+  return mapping.monthFormat ? formattedTextMonthSql(formattedMonthSql(value)) : textMonthSql(value);
 }
 
 /**

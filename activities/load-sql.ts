@@ -131,6 +131,23 @@ export function textMonthSql(value: string): string {
 }
 
 /**
+ * A month under the mapping's monthFormat (formattedMonthSql's text: what the format read, as
+ * 2026-10-01, else the text as written), as a DATE; NULL when it is none. As textMonthSql reads
+ * it, but only a date or a year and month written in full, two digits each (2026-10-01, 2026-10,
+ * a DATE's text). Without a format the month rules read an unpadded month (2026-1 as January);
+ * with one, text the format does not read is no month the analyst declared, and its row is
+ * quarantined as "not a valid date" rather than read by a rule the mapping did not choose. Every
+ * reader of a formatted month goes through it: the load's check (buildCheckSql), the plan's leak
+ * check (load.ts inputMonthSql) and a labels file's month left (labels.ts).
+ */
+export function formattedTextMonthSql(value: string): string {
+  return `CASE WHEN regexp_full_match(${value}::VARCHAR, '${FULL_MONTH}') THEN ${textMonthSql(value)} END`;
+}
+
+/** A date or a year and month with two-digit parts, a time of day or zone after a date allowed. */
+const FULL_MONTH = '\\s*[0-9]{4}-[0-9]{2}(-[0-9]{2}([^0-9].*)?)?\\s*';
+
+/**
  * The day of a month stamp stored as an instant (TIMESTAMP WITH TIME ZONE), whatever zone wrote
  * it. A warehouse writes a month as its first day's midnight in its own zone: in UTC the evening
  * before east of Greenwich (2026-07-31 16:00 for August in UTC+8), the morning of it west. A cast
@@ -227,6 +244,8 @@ export function buildCheckSql(
   csvInput = false,
   /** Whether tenure_months arrives as a date's text (the mapping's monthsSince): its months to the row's month are counted. */
   tenureFromDate = false,
+  /** Whether the month arrives as formattedMonthSql's text (the mapping's monthFormat): read by formattedTextMonthSql. */
+  monthFormat = false,
 ): { create: string; duplicates: string; count: string } {
   const reason = (column: ColumnContract, rule: string) =>
     sqlString(`${columnLabels.get(column.name) ?? column.name}: ${rule}`);
@@ -250,7 +269,8 @@ export function buildCheckSql(
     if (column.name === 'subscriber_id' && sourceType(column) !== 'VARCHAR') return idTextSql(id);
     // months as text: a date (2026-10-01) or a year and month (2026-10)
     if (column.name === 'month' && sourceType(column) === INSTANT_TYPE) return instantDaySql(id);
-    if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? '')) return textMonthSql(id);
+    if (column.name === 'month' && !['DATE', 'TIMESTAMP'].includes(sourceType(column) ?? ''))
+      return monthFormat ? formattedTextMonthSql(id) : textMonthSql(id);
     // numbers written as text (a CSV's: every column is text), as a spreadsheet formats them too
     if (['DOUBLE', 'INTEGER'].includes(column.type) && sourceType(column) === 'VARCHAR')
       return textNumberSql(id, decimalSeparator, column.type);

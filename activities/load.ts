@@ -60,6 +60,7 @@ import {
   DECIMAL_ID,
   EXCEL_MONTH_FORMAT,
   formattedMonthSql,
+  formattedTextMonthSql,
   mappingNullstr,
   notReadableAs,
   withoutNumberHint,
@@ -1348,6 +1349,7 @@ async function checkChunks(
     plan.mapping.decimalSeparator,
     plan.inputFiles.some((file) => isCsvPath(file.path)),
     isMonthsSince(plan.mapping.columns.tenure_months),
+    plan.mapping.monthFormat !== undefined && presentColumns.has('month'),
   );
   // after a month with quarantined rows the next is checked at once: counting first would read it twice
   let lastClean = true;
@@ -2312,8 +2314,8 @@ async function inputMonthSql(
     });
     value = `CASE ${value}::VARCHAR ${cases.join(' ')} ELSE ${value}::VARCHAR END`;
   }
-  if (mapping.monthFormat) value = formattedMonthSql(value);
-  return `date_trunc('month', ${textMonthSql(value)})::DATE`;
+  const month = mapping.monthFormat ? formattedTextMonthSql(formattedMonthSql(value)) : textMonthSql(value);
+  return `date_trunc('month', ${month})::DATE`;
 }
 
 /**

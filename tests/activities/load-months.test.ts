@@ -1,0 +1,106 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
+import { inspectLabels } from '../../activities/labels';
+import { loadUsage } from '../../activities/load';
+import type { SampleSummary } from '../../data/generate';
+import { InputMappingSchema } from '../../domain/mapping';
+import { smallSample, storeIn, tempDir } from '../helpers';
+
+/** Months written as text a mapping's monthFormat reads, and text it does not. */
+let dir: string;
+let sample: SampleSummary;
+let caseNo = 0;
+
+beforeAll(async () => {
+  dir = await tempDir();
+  sample = await smallSample(dir, 600, 8);
+});
+
+/**
+ * A folder holding june.csv: the sample's June rows with their month written as `format` writes
+ * it, then one more row per text of `odd` (a June row under a new id, `X<n>`, its month that text).
+ */
+async function juneCsv(format: string, odd: string[]): Promise<string> {
+  const input = join(dir, `case-${++caseNo}`);
+  await mkdir(input, { recursive: true });
+  await withConnection(':memory:', async (conn) => {
+    await setVariable(conn, 'june', join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet'));
+    await setVariable(conn, 'target', join(input, 'june.csv'));
+    await setVariable(conn, 'format', format);
+    const june =
+      'SELECT * REPLACE (strftime("month", getvariable(\'format\')) AS "month") FROM read_parquet(getvariable(\'june\'))';
+    const extra = odd.map(
+      (text, i) => `SELECT * REPLACE ('X${i}' AS subscriber_id, '${text}' AS "month") FROM (${june} LIMIT 1)`,
+    );
+    await conn.run(`COPY (${[june, ...extra].join(' UNION ALL ')}) TO (getvariable('target')) (HEADER)`);
+  });
+  return input;
+}
+
+const load = async (input: string, mapping: object) => {
+  const path = join(dir, `mapping-${caseNo}.json`);
+  await writeFile(path, JSON.stringify(mapping));
+  return loadUsage(
+    storeIn(dir),
+    { workflowId: 'load-months', runId: `case-${caseNo}` },
+    {
+      month: '2026-06',
+      input,
+      mapping: path,
+    },
+  );
+};
+
+/** The quarantined rows' ids, months and reasons, in file order. */
+const quarantine = (dbPath: string) =>
+  withConnection(dbPath, (conn) =>
+    queryRows<{ subscriber_id: string; month: string | null; reason: string }>(
+      conn,
+      'SELECT subscriber_id, "month", reason FROM quarantine ORDER BY source_file, file_row',
+    ),
+  );
+
+describe("a month the mapping's monthFormat does not read", () => {
+  it('is quarantined unless it is a date or a year and month written in full (2026-06-01, 2026-06)', async () => {
+    // under "%Y%m": 2026-6 read as June (YYYY-MM's unpadded month) before; 202613 has no 13th month;
+    // 2026-6-01 is no ISO date. 20266 is read by the format itself (a month of one or two digits),
+    // 2026-06 and 2026-06-01 as the forms every month is read in
+    const input = await juneCsv('%Y%m', ['2026-6', '202613', '2026-6-01', '20266', '2026-06', '2026-06-01']);
+    const summary = await load(input, { monthFormat: '%Y%m' });
+    expect(summary.quarantineByReason).toEqual({ 'month: not a valid date': 3 });
+    expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
+    expect((await quarantine(summary.dbPath)).map((row) => row.subscriber_id)).toEqual(['X0', 'X1', 'X2']);
+    // the others are June's
+    const loaded = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ subscriber_id: string; month: string }>(
+        conn,
+        `SELECT subscriber_id, strftime("month", '%Y-%m') AS "month" FROM usage WHERE subscriber_id LIKE 'X%' ORDER BY 1`,
+      ),
+    );
+    expect(loaded).toEqual(['X3', 'X4', 'X5'].map((id) => ({ subscriber_id: id, month: '2026-06' })));
+  });
+
+  it('reads 2026-6 as June without a monthFormat, as before (the month rules read an unpadded month)', async () => {
+    const input = await juneCsv('%Y-%m', ['2026-6']);
+    const summary = await load(input, {});
+    expect(summary.rowsQuarantined).toBe(0);
+  });
+
+  it('stops a labels file whose months left the format does not read, as it stops one with a 13th month', async () => {
+    const mapping = InputMappingSchema.parse({ monthFormat: '%Y%m' });
+    const inspect = async (months: string[]) => {
+      const path = join(dir, `labels-${++caseNo}.csv`);
+      await writeFile(path, ['id,left', ...months.map((month, i) => `S${i},${month}`)].join('\n') + '\n');
+      const ids = `SELECT id AS subscriber_id FROM (VALUES ${months.map((_, i) => `('S${i}')`).join(', ')}) t(id)`;
+      return withConnection(':memory:', (conn) => inspectLabels(conn, path, mapping, ids));
+    };
+    expect((await inspect(['202607', '2026-07', '2026-07-01'])).kind).toBe('month-left');
+    for (const odd of ['2026-7', '202613'])
+      await expect(inspect(['202607', odd]), odd).rejects.toMatchObject({
+        name: 'SchemaContractError',
+        message: expect.stringMatching(new RegExp(`2 of 2 values .*, and 1 is a month: .* e\\.g\\. .*'${odd}'`)),
+      });
+  });
+});
