@@ -46,6 +46,8 @@ export function buildProgram() {
     .showHelpAfterError('(add --help for the options)')
     // usage errors (unknown option, invalid value) end with exit code 2, not commander's 1
     .exitOverride()
+    // commander's own usage errors start "error:", every other error of the command "segflow:"
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'segflow: ')) })
     .addHelpText('after', ENVIRONMENT_AND_EXIT_CODES);
   registerDemo(program);
   registerRun(program);

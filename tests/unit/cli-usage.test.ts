@@ -13,13 +13,16 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
   it('exits 2 with the reason for an invalid option value', async () => {
     const month = await segflow(['run', '--month', '2026-13']);
     expect(month).toMatchObject({ code: 2, output: expect.stringContaining('must be YYYY-MM') });
+    // commander's own errors start as every other error of a command does
+    expect(month.output).toMatch(/^segflow: /);
+    expect(month.output).not.toMatch(/^error: /m);
     const partitions = await segflow(['run', '--month', '2026-06', '--partitions', '65']);
     expect(partitions).toMatchObject({ code: 2, output: expect.stringContaining('must be at most 64') });
   });
 
   it('names a mistyped option before a required one it leaves missing, and a missing one alone', async () => {
     const typo = await segflow(['run', '--mnth', '2026-05'], NO_SERVER);
-    expect(typo).toMatchObject({ code: 2, output: expect.stringContaining("unknown option '--mnth'") });
+    expect(typo).toMatchObject({ code: 2, output: expect.stringContaining("segflow: unknown option '--mnth'") });
     expect(typo.output).toContain('--month');
     expect(typo.output).not.toContain('not specified');
     const missing = await segflow(['run', '--input', '.'], NO_SERVER);
