@@ -111,14 +111,7 @@ async function demo(options: {
   const params = { month: lastMonth, input: join(sampleDir(config), 'usage') };
   const same = await identicalSnapshot(config, params);
   const chosen = await latestChosenElsewhere(config, params);
-  if (chosen !== undefined)
-    console.log(
-      `${elapsed()}  note: ${lastMonth}'s latest is v${chosen}, published with other parameters or input than the demo's: this run publishes an experiment, so ${lastMonth} keeps meaning v${chosen} ('segflow snapshots promote' adopts the demo's instead)`,
-    );
-  else if (same !== undefined)
-    console.log(
-      `${elapsed()}  note: ${lastMonth}/v${same} was computed from this sample with these parameters; this run publishes an identical new version (a rerun never overwrites). 'segflow snapshots reproduce ${lastMonth}/v${same}' checks a version without publishing one.`,
-    );
+  for (const note of demoRerunNotes(lastMonth, same, chosen)) console.log(`${elapsed()}  note: ${note}`);
 
   const { describeRunFailure, followRun, startMonthlyRun } = await import('../../pipelines/client');
   const { withLocalStack } = await import('../local-stack');
@@ -151,6 +144,26 @@ async function demo(options: {
   });
   // Ctrl-C after the run (--keep-running) is the normal way out; during the run it is an interruption
   return outcome.interrupted && !options.keepRunning ? EXIT.interrupted : exitCode;
+}
+
+/**
+ * What the demo says before it starts when the month has versions already: that it publishes an
+ * experiment when an analyst's version is the latest, and that a version computed from the same
+ * sample and parameters exists (to promote again, or to reproduce instead of publishing a twin).
+ */
+export function demoRerunNotes(month: string, same: number | undefined, chosen: number | undefined): string[] {
+  const notes: string[] = [];
+  if (chosen !== undefined)
+    notes.push(
+      `${month}'s latest is v${chosen}, published with other parameters or input than the demo's: this run publishes an experiment, so ${month} keeps meaning v${chosen} ('segflow snapshots promote' adopts the demo's instead)`,
+    );
+  if (same !== undefined)
+    notes.push(
+      chosen !== undefined
+        ? `${month}/v${same} was computed from this sample with these parameters: 'segflow snapshots promote ${month}/v${same} --reason …' makes it the latest again without a run`
+        : `${month}/v${same} was computed from this sample with these parameters; this run publishes an identical new version (a rerun never overwrites). 'segflow snapshots reproduce ${month}/v${same}' checks a version without publishing one.`,
+    );
+  return notes;
 }
 
 export function registerDemo(program: Command): void {

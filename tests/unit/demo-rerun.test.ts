@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { ensureSample, identicalSnapshot, latestChosenElsewhere } from '../../cli/commands/demo';
+import { demoRerunNotes, ensureSample, identicalSnapshot, latestChosenElsewhere } from '../../cli/commands/demo';
 import { parseRunParams } from '../../domain/params';
 import { hashFile, paramsHash } from '../../store/hashing';
 import { loadConfig } from '../../worker/config';
@@ -42,6 +42,25 @@ describe('demo rerun detection', () => {
     expect(await latestChosenElsewhere(config, params)).toBe(2);
     await latest(3);
     expect(await latestChosenElsewhere(config, params)).toBeUndefined();
+  });
+});
+
+describe("what the demo says of the month's versions before it starts", () => {
+  it('names the identical version also when an analyst holds the latest, with how to make it the latest again', () => {
+    expect(demoRerunNotes('2026-11', undefined, undefined)).toEqual([]);
+    expect(demoRerunNotes('2026-11', 1, undefined)).toEqual([
+      expect.stringContaining(
+        '2026-11/v1 was computed from this sample with these parameters; this run publishes an identical new version',
+      ),
+    ]);
+    const both = demoRerunNotes('2026-11', 1, 4);
+    expect(both).toHaveLength(2);
+    expect(both[0]).toContain(
+      "2026-11's latest is v4, published with other parameters or input than the demo's: this run publishes an experiment",
+    );
+    expect(both[1]).toBe(
+      "2026-11/v1 was computed from this sample with these parameters: 'segflow snapshots promote 2026-11/v1 --reason …' makes it the latest again without a run",
+    );
   });
 });
 
