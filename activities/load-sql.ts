@@ -211,6 +211,17 @@ export const QUARANTINE_COLUMNS =
   '(source_file VARCHAR, file_row BIGINT, subscriber_id VARCHAR, "month" VARCHAR, reason VARCHAR)';
 
 /**
+ * The load's table quarantine: QUARANTINE_COLUMNS, then month_text, the row's month as the input
+ * wrote it where it could not be read ("month" is NULL there: `2026-6` under "%Y%m", `202613`),
+ * NULL otherwise. Last, so a reader of QUARANTINE_COLUMNS reads either table alike (features.ts
+ * makes one of those alone for a database the load did not make).
+ */
+export const LOADED_QUARANTINE_COLUMNS = `${QUARANTINE_COLUMNS.slice(0, -1)}, month_text VARCHAR)`;
+
+/** Columns of table checked_usage that are the check's, not a usage row's: never written to a month's file. */
+export const CHECK_COLUMNS = 'file_index, file_row, reason, month_text';
+
+/**
  * A DATE from text as exports write days (NULL when it is none): ISO dates with or without a
  * time or zone, `/` between the parts and unpadded parts (`2019/3/5`), as DuckDB casts them, and
  * `2019年3月5日` and `2019.03.05`. A DATE or TIMESTAMP column reads the same through its text.
@@ -318,12 +329,18 @@ export function buildCheckSql(
     presentColumns.get('subscriber_id') === 'VARCHAR' ? `coalesce(contains(subscriber_id, '.'), false)` : 'false';
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => [...rowRules(column, reason), ...scientificId(column)]);
   // the count's: text ids as written, and `extra` columns of raw_input's beside the checked ones
+  // the month as written, kept where it cannot be read (a date's never fails)
+  const monthText =
+    presentColumns.has('month') && !['DATE', 'TIMESTAMP', INSTANT_TYPE].includes(presentColumns.get('month') ?? '')
+      ? `"month"::VARCHAR`
+      : 'NULL::VARCHAR';
   const checkedRowsSql = (count = false, extra: string[] = []) => `WITH typed AS (
   SELECT file_index, file_row, ${[...typedColumns(count), ...userColumns.map(quoteIdent), ...extra].join(',\n         ')},
-    CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure
+    CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure,
+    ${monthText} AS month_text
   FROM raw_input
 )
-SELECT t.* EXCLUDE (type_failure),
+SELECT t.* EXCLUDE (type_failure, month_text), CASE WHEN t."month" IS NULL THEN t.month_text END AS month_text,
   -- a row of a month outside the window is that first, whatever else it breaks: it is not read
   CASE WHEN t."month" < getvariable('window_start')::DATE OR t."month" > getvariable('window_end')::DATE THEN '${OUTSIDE_WINDOW}'
   ELSE coalesce(type_failure, CASE

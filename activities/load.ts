@@ -57,6 +57,7 @@ import { viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import {
   buildCheckSql,
+  CHECK_COLUMNS,
   DECIMAL_ID,
   EXCEL_MONTH_FORMAT,
   formattedMonthSql,
@@ -66,7 +67,7 @@ import {
   withoutNumberHint,
   numberFormatHint,
   OUTSIDE_WINDOW,
-  QUARANTINE_COLUMNS,
+  LOADED_QUARANTINE_COLUMNS,
   idTextSql,
   instantDaySql,
   INSTANT_TYPE,
@@ -1221,7 +1222,9 @@ export async function loadPartition(
     );
     if (stored.length > 0) {
       await setVariable(conn, 'stored_quarantine_files', listValue(stored.map((month) => month.quarantineFile)));
-      await conn.run("INSERT INTO quarantine FROM read_parquet(getvariable('stored_quarantine_files'))");
+      await conn.run(
+        "INSERT INTO quarantine BY NAME SELECT * FROM read_parquet(getvariable('stored_quarantine_files'))",
+      );
     }
     if (userColumns.length > 0) await keepUserFeatureRows(conn, userColumns);
     if (plan.partitionDbPaths.length > 1) {
@@ -1266,7 +1269,7 @@ async function viewUsageMonths(conn: DuckDBConnection, dbPath: string, files: st
   await writeUsageMonth(conn, columnsFile, null);
   const columns = await queryRows<{ column_name: string }>(
     conn,
-    'DESCRIBE SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage',
+    `DESCRIBE SELECT * EXCLUDE (${CHECK_COLUMNS}) FROM checked_usage`,
   );
   await conn.run(
     `CREATE OR REPLACE VIEW usage AS SELECT ${columns.map(({ column_name: name }) => quoteIdent(name)).join(', ')}
@@ -1340,7 +1343,7 @@ async function checkChunks(
     written: new Set(),
     copied: new Set(),
   };
-  await conn.run(`CREATE OR REPLACE TABLE quarantine ${QUARANTINE_COLUMNS}`);
+  await conn.run(`CREATE OR REPLACE TABLE quarantine ${LOADED_QUARANTINE_COLUMNS}`);
   const labels = new Map(USAGE_CONTRACT.map((column) => [column.name, columnLabel(plan.mapping, column.name)]));
   const checks = buildCheckSql(
     presentColumns,
@@ -1531,7 +1534,7 @@ async function writeUsageMonth(conn: DuckDBConnection, path: string, month: stri
   await rm(path, { force: true });
   await setVariable(conn, 'usage_month_file', path);
   await conn.run(
-    `COPY (SELECT * EXCLUDE (file_index, file_row, reason) FROM checked_usage
+    `COPY (SELECT * EXCLUDE (${CHECK_COLUMNS}) FROM checked_usage
            WHERE reason IS NULL AND "month" = $month::DATE ${month === null ? 'LIMIT 0' : ''})
      TO (getvariable('usage_month_file')) (FORMAT parquet)`,
     { month: month === null ? null : firstDay(month) },

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
 import { inspectLabels } from '../../activities/labels';
-import { loadUsage } from '../../activities/load';
+import { combineLoad, loadUsage, planLoad } from '../../activities/load';
+import { loadReusingMonths } from '../../activities/usage-months';
 import type { SampleSummary } from '../../data/generate';
 import { InputMappingSchema } from '../../domain/mapping';
 import { smallSample, storeIn, tempDir } from '../helpers';
@@ -19,21 +20,25 @@ beforeAll(async () => {
 });
 
 /**
- * A folder holding june.csv: the sample's June rows with their month written as `format` writes
- * it, then one more row per text of `odd` (a June row under a new id, `X<n>`, its month that text).
+ * A folder holding june.csv (in `folder` below it): the sample's June rows with their month
+ * written as `format` writes it, then one more row per entry of `odd`, a June row under a new id
+ * (`X<n>`) with its month that text, or with the values given (column -> text).
  */
-async function juneCsv(format: string, odd: string[]): Promise<string> {
+async function juneCsv(format: string, odd: (string | Record<string, string>)[], folder = ''): Promise<string> {
   const input = join(dir, `case-${++caseNo}`);
-  await mkdir(input, { recursive: true });
+  await mkdir(join(input, folder), { recursive: true });
   await withConnection(':memory:', async (conn) => {
     await setVariable(conn, 'june', join(sample.outDir, 'usage', 'usage_month=2026-06', 'part_0.parquet'));
-    await setVariable(conn, 'target', join(input, 'june.csv'));
+    await setVariable(conn, 'target', join(input, folder, 'june.csv'));
     await setVariable(conn, 'format', format);
-    const june =
-      'SELECT * REPLACE (strftime("month", getvariable(\'format\')) AS "month") FROM read_parquet(getvariable(\'june\'))';
-    const extra = odd.map(
-      (text, i) => `SELECT * REPLACE ('X${i}' AS subscriber_id, '${text}' AS "month") FROM (${june} LIMIT 1)`,
-    );
+    // every column as text, as a CSV holds it
+    const june = `SELECT COLUMNS(*)::VARCHAR FROM (
+      SELECT * REPLACE (strftime("month", getvariable('format')) AS "month") FROM read_parquet(getvariable('june')))`;
+    const extra = odd.map((values, i) => {
+      const replaced = Object.entries(typeof values === 'string' ? { month: values } : values);
+      const columns = [`'X${i}' AS subscriber_id`, ...replaced.map(([column, text]) => `'${text}' AS "${column}"`)];
+      return `SELECT * REPLACE (${columns.join(', ')}) FROM (${june} LIMIT 1)`;
+    });
     await conn.run(`COPY (${[june, ...extra].join(' UNION ALL ')}) TO (getvariable('target')) (HEADER)`);
   });
   return input;
@@ -53,12 +58,12 @@ const load = async (input: string, mapping: object) => {
   );
 };
 
-/** The quarantined rows' ids, months and reasons, in file order. */
+/** The quarantined rows' ids, months (as read and as written where unread) and reasons, in file order. */
 const quarantine = (dbPath: string) =>
   withConnection(dbPath, (conn) =>
-    queryRows<{ subscriber_id: string; month: string | null; reason: string }>(
+    queryRows<{ subscriber_id: string; month: string | null; month_text: string | null; reason: string }>(
       conn,
-      'SELECT subscriber_id, "month", reason FROM quarantine ORDER BY source_file, file_row',
+      'SELECT subscriber_id, "month", month_text, reason FROM quarantine ORDER BY source_file, file_row',
     ),
   );
 
@@ -102,5 +107,44 @@ describe("a month the mapping's monthFormat does not read", () => {
         name: 'SchemaContractError',
         message: expect.stringMatching(new RegExp(`2 of 2 values .*, and 1 is a month: .* e\\.g\\. .*'${odd}'`)),
       });
+  });
+});
+
+describe('a quarantined row whose month could not be read', () => {
+  const notADate = 'month: not a valid date';
+
+  it('keeps the month as the file wrote it (month_text), where a read month leaves it empty', async () => {
+    const input = await juneCsv('%Y%m', ['2026-6', '202613', { spend: 'lots' }]);
+    const summary = await load(input, { monthFormat: '%Y%m' });
+    expect(await quarantine(summary.dbPath)).toEqual([
+      { subscriber_id: 'X0', month: null, month_text: '2026-6', reason: notADate },
+      { subscriber_id: 'X1', month: null, month_text: '202613', reason: notADate },
+      { subscriber_id: 'X2', month: '2026-06', month_text: null, reason: 'spend: not a valid double' },
+    ]);
+    expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
+    // a column of the check's, not of the usage rows
+    const columns = await withConnection(summary.dbPath, (conn) =>
+      queryRows<{ column_name: string }>(conn, 'DESCRIBE SELECT * FROM usage'),
+    );
+    expect(columns.map((column) => column.column_name)).not.toContain('month_text');
+  });
+
+  it("keeps it in a month's checked rows stored for later runs, and taken from there", async () => {
+    const input = await juneCsv('%Y-%m', ['2026-13', 'juin'], 'usage_month=2026-06');
+    const loadOnce = async (runId: string) => {
+      const run = { workflowId: 'load-months-stored', runId };
+      const store = storeIn(dir);
+      const plan = await planLoad(store, run, { month: '2026-06', input });
+      return combineLoad(plan, [await loadReusingMonths({ store, run, allowed: true }, plan, 0)]);
+    };
+    const first = await loadOnce('first');
+    expect(first.usageMonths?.stored).toEqual(['2026-06']);
+    const again = await loadOnce('again');
+    expect(again.usageMonths?.reused).toHaveLength(1);
+    for (const summary of [first, again])
+      expect(await quarantine(summary.dbPath)).toEqual([
+        { subscriber_id: 'X0', month: null, month_text: '2026-13', reason: notADate },
+        { subscriber_id: 'X1', month: null, month_text: 'juin', reason: notADate },
+      ]);
   });
 });
