@@ -12,7 +12,19 @@ import type { AuditEntry } from '../../store/audit-log';
 /** Temporal is optional for reading the audit log: without it, Temporal's columns say so. */
 async function optionalClient(config: SegflowConfig): Promise<Client | undefined> {
   const { connectClient } = await import('../../pipelines/client');
-  return connectClient(config).catch(() => undefined);
+  return connectClient(config).catch((error: unknown) => {
+    // on stderr: --json output stays the rows alone
+    console.error(`note: ${unreachedNote(config, error)}: showing what the audit log holds`);
+    return undefined;
+  });
+}
+
+/** Why Temporal was not consulted, in the words of the connection's error. */
+function unreachedNote(config: SegflowConfig, error: unknown): string {
+  const why = error instanceof Error ? error.message : String(error);
+  return why.startsWith('cannot reach Temporal')
+    ? why.replace(/; start one with: segflow server$/, '')
+    : `cannot reach Temporal at ${config.temporal.address} (${why})`;
 }
 
 /** What a schedule event records beside its actor: the note, and for its creation the input, parameters and policies. */
@@ -87,10 +99,13 @@ export function registerRuns(program: Command): void {
     .action(async (workflowId: string, options) => {
       const config = loadConfig();
       const { showRun } = await import('../../pipelines/runs');
-      const detail = await showRun(config.store, await optionalClient(config), workflowId);
+      const client = await optionalClient(config);
+      const detail = await showRun(config.store, client, workflowId);
       if (detail.audit.length === 0 && !detail.temporal) {
         throw new UsageError(
-          `no run ${workflowId} in the audit log or in Temporal ('segflow runs list' shows the runs)`,
+          client
+            ? `no run ${workflowId} in the audit log or in Temporal ('segflow runs list' shows the runs)`
+            : `no run ${workflowId} in the audit log; Temporal, not reached, was not asked ('segflow runs list' shows the runs)`,
         );
       }
       // a schedule's id names its changes in the log (schedule.created, .paused, ...), not a run
@@ -124,7 +139,9 @@ export function registerRuns(program: Command): void {
               ].join('\n')
             : isSchedule
               ? scheduleState(workflowId, d.audit)
-              : 'Temporal: no history (unreachable, or past the namespace retention; the audit log is the long-term record)',
+              : client
+                ? 'Temporal: no history (past the namespace retention; the audit log is the long-term record)'
+                : 'Temporal: not reached (the audit log is the long-term record)',
         ].join('\n'),
       );
     });

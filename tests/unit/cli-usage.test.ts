@@ -265,6 +265,18 @@ describe('segflow runs show', { timeout: 120_000 }, () => {
     });
     const cancelled = await segflow(['runs', 'show', 'run-1'], { SEGFLOW_STORE: store.storeDir, ...NO_SERVER });
     expect(cancelled.output).toMatch(/run\.cancelled +at features +ops/);
+    // Temporal not reached is said, not taken for "no history there"
+    expect(cancelled.output).toContain('Temporal: not reached (the audit log is the long-term record)');
+    const unknown = await segflow(['runs', 'show', 'nope'], { SEGFLOW_STORE: store.storeDir, ...NO_SERVER });
+    expect(unknown).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        "segflow: no run nope in the audit log; Temporal, not reached, was not asked ('segflow runs list' shows the runs)",
+      ),
+    });
+    expect(unknown.output).toContain(
+      'note: cannot reach Temporal at 127.0.0.1:1 (Failed to connect before the deadline): showing what the audit log holds',
+    );
     // a promotion says why
     expect(cancelled.output).toMatch(
       /snapshot\.promoted +2026-11\/v2 at 2026-12-04T10:00:00\.000Z: k=5 adopted after review +ana/,
