@@ -55,13 +55,35 @@ export async function followUpEndsNote(
   // a latest.json that cannot be read is for audit verify to name, not a reason to refuse the run
   const version = await latestVersion(store, month).catch(() => undefined);
   if (version === undefined) return undefined;
-  const measured = await readManifest(store, month, version).then(
-    (manifest) => manifest.metrics.campaigns,
-    () => undefined,
-  );
+  const measured = await readManifest(store, month, version)
+    .then((manifest) => manifest.metrics.campaigns)
+    .catch(() => undefined);
   if (!measured?.measured) return undefined;
   const list = `${measured.dispatchFrom.month}/v${measured.dispatchFrom.version}`;
   return `note: ${month}/v${version} measured ${list}'s dispatch list against a contact log; this run is given none and, published, becomes ${month}'s latest, so ${addMonths(month, 1)}'s run will have no measurement to follow up a month later. Give --param contacts=<that log> to measure it again, or --experiment to publish beside it (docs/campaigns.md)`;
+}
+
+/**
+ * What `run` says before it starts when the month's latest snapshot was built from another input
+ * (an analyst trying an extract in the store the monthly runs publish into): published, this run
+ * becomes the month's latest, which next month's run, campaigns and every `YYYY-MM` reference then
+ * mean. Undefined for an experiment, the same input, or a store this machine cannot read.
+ */
+export async function otherInputNote(
+  store: StoreConfig,
+  params: Pick<RunParams, 'month' | 'input'>,
+  experiment: boolean,
+): Promise<string | undefined> {
+  if (experiment) return undefined;
+  const { month } = params;
+  const version = await latestVersion(store, month).catch(() => undefined);
+  if (version === undefined) return undefined;
+  // a manifest this machine cannot read or make sense of is for audit verify to name
+  const input = await readManifest(store, month, version)
+    .then((manifest) => manifest.params.input)
+    .catch(() => undefined);
+  if (input === undefined || resolve(input) === resolve(params.input)) return undefined;
+  return `note: ${month}'s latest, v${version}, was built from another input (${input}); published, this run becomes ${month}'s latest, which next month's run, campaigns and '${month}' in every command then mean. To try this input beside it, add --experiment (or use another SEGFLOW_HOME)`;
 }
 
 /** Parameters from --params file.json, then --param pairs (which win). */
@@ -297,8 +319,11 @@ async function run(options: RunOptions): Promise<number> {
   // the demo's synthetic sample stands in for a forgotten --input: never unsaid
   if (options.input === undefined)
     console.error(`note: no --input: running on the demo's generated sample (${params.input}), not on your data`);
-  const followUpEnds = await followUpEndsNote(config.store, params, options.experiment === true);
-  if (followUpEnds) console.error(followUpEnds);
+  for (const note of [
+    await otherInputNote(config.store, params, options.experiment === true),
+    await followUpEndsNote(config.store, params, options.experiment === true),
+  ])
+    if (note) console.error(note);
   const { connectClient, pollersOfOtherStores, startMonthlyRun } = await import('../../pipelines/client');
   const start = (client: Client) =>
     startMonthlyRun(client, config, {
