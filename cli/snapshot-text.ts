@@ -16,6 +16,7 @@ import type { SnapshotListing } from '../store/snapshots';
 import { count, decimals } from '../domain/decimals';
 import { fewHeldOutWarning, holdoutAucText } from '../domain/holdout-auc';
 import { addMonths } from '../domain/month';
+import { skippedFeatureItems } from '../domain/skipped-features';
 import { outsideWindowNote } from './format';
 import { table } from './options';
 
@@ -281,7 +282,7 @@ export function snapshotSummary(
   const retries = retriesLine(failed, manifest.run.workflowId);
   if (retries) lines.push(retries);
   if (manifest.skippedFeatures.length)
-    lines.push(`  skipped       ${manifest.skippedFeatures.map((f) => `${f.feature} (${f.reason})`).join('; ')}`);
+    lines.push(`  skipped       ${skippedFeatureItems(manifest.skippedFeatures).join('; ')}`);
   lines.push(
     `  files         ${manifest.outputs.map((f) => `${f.file} ${bytes(f.bytes)}`).join(', ')}`,
     `  manifest      ${manifestPath}`,

@@ -1,4 +1,5 @@
 import type { SkippedFeature } from '../../features';
+import { skippedFeatureItems } from '../../../domain/skipped-features';
 import { dataQualityChart } from '../charts';
 import { counted, escape, fmt, type ReportSection } from '../html';
 
@@ -31,7 +32,9 @@ export async function qualitySection(data: QualityData): Promise<ReportSection> 
     { outcome: 'loaded', rows: data.rowsLoaded },
     ...Object.entries(data.quarantineByReason).map(([outcome, rows]) => ({ outcome, rows })),
   ]);
-  const skipped = data.skippedFeatures.map((s) => `${escape(s.feature)} (${escape(s.reason)})`).join('; ');
+  const skipped = skippedFeatureItems(data.skippedFeatures)
+    .map((item) => escape(item))
+    .join('; ');
   return {
     id: 'quality',
     title: 'Data quality',
