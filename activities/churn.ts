@@ -9,7 +9,7 @@ import type { EnsembleTask } from './ml/ensemble';
 import { RISK_BANDS } from '../domain/rules';
 import { CHURN_FEATURES } from '../domain/churn-features';
 import { tooLittleHistory } from '../domain/training-history';
-import { reasonTable, writeReasons } from './churn-reasons';
+import { pathContribution, reasonTable, writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
 import { appendColumnsTable, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
@@ -445,6 +445,8 @@ async function scoreWithEnsemble(
     undefined,
     gaps,
     CHURN_REASONS,
+    // a feature and its missing indicator sum to the pair's contribution though one was not picked
+    pathContribution(result.model, current.columns),
   );
   await writeEnsembleHoldout(conn, dirname(dbPath), input.holdoutRows, result.holdoutCalibrated);
   // what is left is DuckDB's work, which needs the memory of the threads (their kernels' copies

@@ -26,12 +26,14 @@ import { lookUpArtifact, storeArtifact } from './artifact-store';
 import { pinCodeHash } from './code-identity';
 import { scoringCodeHash } from './ensemble-cache';
 import { mlCodeFiles } from './ml/code-hash';
-import { reasonTable, writeReasons } from './churn-reasons';
+import { largestByColumn, reasonTable, writeReasons, type RowReasons } from './churn-reasons';
 import { fillNumericGaps, reasonSlots } from './churn-features';
 import { checkpoint } from './context';
 import { queryOne, readSql, runScript, setVariable, viewParquet } from './duckdb';
 import { rowMajorValues } from './ml/compiled-model';
-import { readColumns } from './ml/columns';
+import type { BoostedModel } from './ml/boosted-model';
+import { readColumns, type ColumnSet } from './ml/columns';
+import type { FeatureMeta } from './ml/feature-matrix';
 import { SHAP_MAX_DEPTH, ShapWalk, shapTables, shapTablesFit } from './ml/tree-shap';
 import { readExplainer, scoredTableFile, type ExplainerCache } from './stage-outputs';
 
@@ -140,13 +142,7 @@ export async function explainDispatchList(
     const rowIdx = Int32Array.from(read.columns[0]);
     const current = { names: read.names.slice(1), columns: read.columns.slice(1), rows: computed };
     const gaps = fillNumericGaps(current.columns, meta);
-    // picked wider where a feature and its missing indicator fold into one reason (reasonSlots)
-    const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns), reasonSlots(meta, reasons));
-    for (let done = 0; done < computed; done += BLOCK) {
-      await checkpoint({ stage: 'publish: dispatch list reasons', rowsDone: done, rowsTotal: computed });
-      walk.keepLargest(done, Math.min(computed, done + BLOCK));
-    }
-    const table = reasonTable(walk.largest(), current, meta, rowIdx, gaps, reasons);
+    const table = reasonTable(await shapReasons(model, current, meta, reasons), current, meta, rowIdx, gaps, reasons);
     if (taken) await writeReasons(conn, table, join(runDir, NEW_REASONS_FILE), 'new_reasons');
     else await writeReasons(conn, table, join(runDir, DISPATCH_REASONS_FILE), 'dispatch_reasons');
   }
@@ -172,6 +168,41 @@ export async function explainDispatchList(
     exactRows: rows,
     ...(cacheUse ? { cache: cacheUse } : {}),
   };
+}
+
+/**
+ * Each row's `reasons` largest positive exact SHAP values. Where a feature has a missing
+ * indicator, every feature's value is read and the two are summed before the pick
+ * (largestByColumn): the pair's reason is their sum, and it ranks by it, whether or not either
+ * member alone would have been picked. Otherwise the kernel keeps the largest as it walks.
+ */
+async function shapReasons(
+  model: BoostedModel,
+  current: ColumnSet,
+  meta: readonly FeatureMeta[],
+  reasons: number,
+): Promise<RowReasons> {
+  const { rows } = current;
+  const progress = (done: number) =>
+    checkpoint({ stage: 'publish: dispatch list reasons', rowsDone: done, rowsTotal: rows });
+  if (!meta.some((feature) => feature.missingOf !== undefined)) {
+    const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns), reasonSlots(meta, reasons));
+    for (let done = 0; done < rows; done += BLOCK) {
+      await progress(done);
+      walk.keepLargest(done, Math.min(rows, done + BLOCK));
+    }
+    return walk.largest();
+  }
+  const walk = new ShapWalk(shapTables(model), rowMajorValues(current.columns));
+  const features = new Int16Array(rows * reasons).fill(-1);
+  const contributions = new Float64Array(rows * reasons);
+  for (let done = 0; done < rows; done += BLOCK) {
+    await progress(done);
+    const block = largestByColumn(walk.values(done, Math.min(rows, done + BLOCK)), current.names, meta, reasons);
+    features.set(block.features, done * reasons);
+    contributions.set(block.contributions, done * reasons);
+  }
+  return { features, contributions, k: reasons };
 }
 
 /**
