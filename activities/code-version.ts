@@ -6,10 +6,19 @@ const TRACKED_DEPENDENCIES = ['@duckdb/node-api', 'ml-cart', 'ml-kmeans', '@temp
 
 export interface CodeVersion {
   segflow: string;
-  /** git commit of the worker's code, with "-dirty" when it had uncommitted changes; "unknown" outside git. */
+  /**
+   * git commit of the worker's code, with "-dirty" when the checkout held code the commit does not
+   * (commitOf gives the rule); "unknown" outside git.
+   */
   commit: string;
   node: string;
   dependencies: Record<string, string>;
+  /**
+   * sha256 of the load and feature stages' code, SQL and DuckDB version (activities/stage-code.ts),
+   * the code hash inside lineage.stageKey: it differs when their code did, whatever the commit
+   * says. Absent in manifests published before it was recorded.
+   */
+  stageCode?: string;
 }
 
 let cached: CodeVersion | undefined;
@@ -20,7 +29,7 @@ export function codeVersion(): CodeVersion {
   const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string };
   cached = {
     segflow: pkg.version,
-    commit: gitCommit(),
+    commit: commitOf(ROOT),
     node: process.version,
     dependencies: lockedVersions(TRACKED_DEPENDENCIES),
   };
@@ -75,13 +84,51 @@ export function lockedDependencyTree(name: string): Record<string, string> {
   return tree;
 }
 
-function gitCommit(): string {
+/**
+ * The folders and files (from the project root) whose content the worker may load: a file git
+ * does not track there can change what a run computes (a features stage runs every `.sql` file in
+ * its folders), so it makes the commit "-dirty". Tests, docs, bench, scripts and types are not
+ * loaded by a worker.
+ */
+export const CODE_PATHS = [
+  'activities',
+  'bin',
+  'cli',
+  'data',
+  'domain',
+  'pipelines',
+  'store',
+  'worker',
+  'workflows',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+];
+
+/**
+ * An ignored file the code loads all the same: the stages run every `.sql` file of their SQL
+ * folders and the model code hashes and compiles every file of activities/ml, by listing the
+ * folder, whatever git ignores (a global excludes file may ignore `*.sql` or a `*_local*` name).
+ */
+const loadedWhenIgnored = (path: string) => path.endsWith('.sql') || path.startsWith('activities/ml/');
+
+/**
+ * The commit of the checkout at `root`, with "-dirty" when the code there is not the commit's:
+ * a tracked file (anywhere) differs from it, or, under CODE_PATHS, there is a file git does not
+ * track, unless .gitignore (or another exclude file) ignores it and it is not loadedWhenIgnored.
+ * "unknown" when git cannot say (no git, not a checkout).
+ */
+export function commitOf(root: URL | string): string {
   const git = (...args: string[]) =>
-    execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
   try {
-    const commit = git('rev-parse', 'HEAD');
-    // only source changes make the code differ from the commit; ignored state folders do not
-    const dirty = git('status', '--porcelain', '--untracked-files=no') !== '';
+    const commit = git('rev-parse', 'HEAD').trim();
+    const changed = git('status', '--porcelain', '--untracked-files=no') !== '';
+    const files = (...args: string[]) =>
+      git('ls-files', '-z', '--others', '--exclude-standard', ...args, '--', ...CODE_PATHS)
+        .split('\0')
+        .filter((path) => path !== '');
+    const dirty = changed || files().length > 0 || files('--ignored').some(loadedWhenIgnored);
     return dirty ? `${commit}-dirty` : commit;
   } catch {
     return 'unknown';

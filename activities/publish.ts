@@ -14,6 +14,7 @@ import { OPERATION_GRID, STABLE_SCORE, VALUE_TIER_SHARES } from '../domain/rules
 import { monthDir, versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../store/layout';
 import { addMonths } from '../domain/month';
 import { codeVersion } from './code-version';
+import { stageCodeHash } from './stage-code';
 import { checkpoint } from './context';
 import { appendRows, queryOne, readSql, runScript, setVariable, viewParquet, withConnection } from './duckdb';
 import { fileExists } from '../store/files';
@@ -493,6 +494,15 @@ interface Campaigns {
   monthBefore?: SnapshotRef;
 }
 
+/**
+ * The manifest's `code`: the worker's commit and versions, and the stage-code hash its load and
+ * feature stages' keys name (checked against the files on disk, as a key is: CodeChangedError when
+ * they changed under the running worker).
+ */
+export function manifestCode(): SnapshotManifest['code'] {
+  return { ...codeVersion(), stageCode: stageCodeHash() };
+}
+
 function buildManifest(
   run: RunRef,
   request: PublishRequest,
@@ -511,7 +521,7 @@ function buildManifest(
     ...(load.labels ? { labels: load.labels } : {}),
     ...(load.mappingFile ? { mapping: load.mappingFile } : {}),
     ...(load.columnMatches ? { columnMatches: load.columnMatches } : {}),
-    code: codeVersion(),
+    code: manifestCode(),
     rowCounts: {
       inputRows: load.rowsRead,
       loaded: load.rowsLoaded,
