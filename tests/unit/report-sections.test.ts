@@ -477,6 +477,15 @@ describe('glossary', () => {
     );
   });
 
+  it("says a segment name's usage word is a lean against the typical subscriber, which a segment's table means can seem to contradict", () => {
+    const { html } = glossarySection(GLOSSARY);
+    expect(html).toContain('<dt>data heavy, voice heavy, heavy user, light user, balanced</dt>');
+    expect(html).toContain(
+      'data heavy (voice heavy) says their data use stands above their voice use by more than 0.75',
+    );
+    expect(html).toContain("heavy (light) user, both more than 0.5 above (below) the typical subscriber's");
+  });
+
   it("names the parts this run's stability score and star grade were taken over, when the input lacked some", () => {
     const full = glossarySection(GLOSSARY).html;
     expect(full).toContain(

@@ -1,5 +1,6 @@
 import { TAG_RULES } from '../../../domain/actions';
 import { priorityWords, RISK_BANDS, SCORE_COMPONENTS, STABLE_SCORE } from '../../../domain/rules';
+import { NAMING_THRESHOLDS } from '../../../domain/segment-names';
 import { percent, type ReportSection } from '../html';
 
 /** "a, b and c". */
@@ -112,6 +113,10 @@ const terms = ({
     [
       'high value',
       `three measures, each where it is named: a high-value subscriber (snapshots diff's highValueSubscribers) spends at least ${yen} a month (highValueThreshold), and the VIP tag goes to those and to the key customers of the revenue ranking; the high value tier (the grids' "high value at risk", the operation priority) is the key and high tiers of the revenue ranking; in a segment's name, "high value" says its members' typical spend is well above the typical subscriber's: the average of their log ARPU at least half a standard deviation above all subscribers' (on a log scale, so a few big spenders do not make a segment high value, and a high-value segment's ARPU, an arithmetic mean, can be below a mid-value one's), whatever its members' tiers.`,
+    ],
+    [
+      'data heavy, voice heavy, heavy user, light user, balanced',
+      `in a segment's name, how its members use the network, each measure's average against all subscribers' in standard deviations, on a log scale as for high value: data heavy (voice heavy) says their data use stands above their voice use by more than ${NAMING_THRESHOLDS.preference}, relative to the typical subscriber's, not that they use more data than every other segment; heavy (light) user, both more than ${NAMING_THRESHOLDS.value} above (below) the typical subscriber's; balanced, neither. A data-heavy segment's data use in the table, an arithmetic mean, can so be below a heavy user's, or a balanced one's.`,
     ],
     [
       'operation priority',
