@@ -618,7 +618,11 @@ export async function readTrainingSet(
   return { training, labels, missing, gaps: fillNumericGaps(training.columns, meta) };
 }
 
-/** Whether the column holds one value on every row but its gaps (a flag written 1 or blank). */
+/**
+ * Whether the column holds one value other than 0 on every row but its gaps (a flag written 1 or
+ * blank): the value itself says whether it is there. Not a 0 (a flag declared "numeric" written
+ * 0 or blank): the gaps read as 0 too, so only an indicator tells them apart.
+ */
 function oneValueWhereGiven(column: Float64Array, gapRows: Uint32Array | undefined): boolean {
   let first: number | undefined;
   for (let row = 0, gap = 0; row < column.length; row++) {
@@ -629,7 +633,7 @@ function oneValueWhereGiven(column: Float64Array, gapRows: Uint32Array | undefin
     if (first === undefined) first = column[row];
     else if (column[row] !== first) return false;
   }
-  return true;
+  return first !== 0;
 }
 
 /** 1 at the rows whose value was missing (`gapRows`, from fillNumericGaps), else 0; in shared memory as the training columns are. */
