@@ -134,3 +134,42 @@ export function commitOf(root: URL | string): string {
     return 'unknown';
   }
 }
+
+/** How the code that published a snapshot compares with the code recomputing it. */
+export interface CodeComparison {
+  /** The same commit, neither with uncommitted changes nor outside git, and the same stage code where both record it. */
+  same: boolean;
+  /** Known to differ: another commit, or other stage code (the dirty mark alone does not say). */
+  differs: boolean;
+  /** Why the code is not known to be the same, each plainly (empty when `same`). */
+  why: string[];
+  /** The published manifest records the stage-code hash (absent before it was recorded). */
+  stageCodeRecorded: boolean;
+}
+
+/** The code recorded in a manifest (`then`) against the code running now. */
+export function compareCode(then: Pick<CodeVersion, 'commit' | 'stageCode'>, now: CodeVersion): CodeComparison {
+  const clean = (commit: string) => commit.replace(/-dirty$/, '');
+  const short = (hash: string) => `${hash.slice(0, 12)}…`;
+  const known = then.commit !== 'unknown' && now.commit !== 'unknown';
+  const otherCommit = known && clean(then.commit) !== clean(now.commit);
+  const otherStageCode =
+    then.stageCode !== undefined && now.stageCode !== undefined && then.stageCode !== now.stageCode;
+  const why: string[] = [];
+  if (otherCommit)
+    why.push(`it was published at commit ${clean(then.commit)}, this checkout is at ${clean(now.commit)}`);
+  if (otherStageCode)
+    why.push(
+      `the load and feature stages' code differs (stage code then ${short(then.stageCode ?? '')}, now ${short(now.stageCode ?? '')})`,
+    );
+  if (then.commit === 'unknown') why.push('the code that published it was not a git checkout (commit unknown)');
+  if (then.commit.endsWith('-dirty')) why.push('the code that published it had uncommitted changes (-dirty)');
+  if (now.commit === 'unknown') why.push('the code reproducing it is not a git checkout (commit unknown)');
+  if (now.commit.endsWith('-dirty')) why.push('the code reproducing it has uncommitted changes (-dirty)');
+  return {
+    same: why.length === 0,
+    differs: otherCommit || otherStageCode,
+    why,
+    stageCodeRecorded: then.stageCode !== undefined,
+  };
+}

@@ -499,7 +499,7 @@ interface Campaigns {
  * feature stages' keys name (checked against the files on disk, as a key is: CodeChangedError when
  * they changed under the running worker).
  */
-export function manifestCode(): SnapshotManifest['code'] {
+export function manifestCode(): SnapshotManifest['code'] & { stageCode: string } {
   return { ...codeVersion(), stageCode: stageCodeHash() };
 }
 

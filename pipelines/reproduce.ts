@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainAndScoreChurn } from '../activities/churn';
 import { clusterSubscribers } from '../activities/cluster';
-import { codeVersion } from '../activities/code-version';
+import { compareCode, type CodeComparison } from '../activities/code-version';
 import { computeFeatures } from '../activities/features';
 import { findInputFiles, loadUsage } from '../activities/load';
-import { contactLogFile, labelsFile, publishSnapshot } from '../activities/publish';
+import { contactLogFile, labelsFile, manifestCode, publishSnapshot } from '../activities/publish';
 import { findPreviousSegmentation } from '../activities/segment-history';
 import { churnUserInput, featureInput } from '../activities/stage-inputs';
 import { canonicalJson, hashFile } from '../store/hashing';
@@ -41,8 +41,14 @@ export interface ReproduceReport {
   notes: string[];
   /** The previous snapshot the segment ids were matched to is no longer in the store. */
   previousSnapshotGone: boolean;
+  /** The commit (with -dirty) of the code reproducing it, and of the code that published it. */
   codeNow: string;
   codeThen: string;
+  /** The stage-code hash now, and the published manifest's (null: published before it was recorded). */
+  stageCodeNow: string;
+  stageCodeThen: string | null;
+  /** Whether the code that published it is the code reproducing it, and why not. */
+  code: CodeComparison;
   /**
    * Each output file: `expected` the manifest's sha256, `actual` the recomputed file's, `published`
    * the file's in the snapshot folder now (null: missing). Identical when all three agree.
@@ -137,6 +143,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     notes.push(
       `its previous snapshot ${pinned.month}/v${pinned.version} is no longer in the store (retired or removed): the segment ids, migration and campaign results compared against it cannot be recomputed as published`,
     );
+  const now = manifestCode();
   const report = {
     ref,
     changedInputs: changes.map((c) => c.path),
@@ -144,8 +151,11 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     inputFolderNow,
     notes,
     previousSnapshotGone,
-    codeNow: codeVersion().commit,
+    codeNow: now.commit,
     codeThen: manifest.code.commit,
+    stageCodeNow: now.stageCode,
+    stageCodeThen: manifest.code.stageCode ?? null,
+    code: compareCode(manifest.code, now),
     reused: (manifest.lineage?.reused ?? []).map(({ stage, key, producedBy }) => ({ stage, key, producedBy })),
   };
   if (changes.length > 0) return { ...report, files: [], manifestDifferences: [], identical: false };
@@ -202,7 +212,8 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
         return { file: output.file, expected: output.sha256, actual, published, identical };
       }),
     );
-    const manifestDifferences = recordDifferences(manifest, again, report.codeThen !== report.codeNow);
+    const otherCode = report.codeThen !== report.codeNow || report.code.differs;
+    const manifestDifferences = recordDifferences(manifest, again, otherCode);
     return {
       ...report,
       files,

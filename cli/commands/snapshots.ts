@@ -17,6 +17,7 @@ import { EXIT, monthArg, output, table, required } from '../options';
 import { userInfo } from 'node:os';
 import { PAIRING_KEPT_SHARE, type SegmentPairing } from '../../domain/segment-pairing';
 import type { SnapshotDiff } from '../../pipelines/diff';
+import type { ReproduceReport } from '../../pipelines/reproduce';
 import { loadSigner, type Signer } from '../../store/signing';
 
 /** `segflow snapshots list | show | diff | reproduce | promote | retire`. */
@@ -225,38 +226,7 @@ export function registerSnapshots(program: Command): void {
       const store = loadConfig().store;
       const { reproduceSnapshot } = await import('../../pipelines/reproduce');
       const report = await reproduceSnapshot(store, await resolveSnapshot(store, reference));
-      output(options.json, report, (r) =>
-        r.changes.length
-          ? `cannot reproduce: these inputs are not as the snapshot's manifest records them:\n  ${r.changes
-              .map((c) => `${c.what} ${c.path}: ${c.change}`)
-              .join('\n  ')}`
-          : [
-              `${r.ref.month}/v${r.ref.version}: ${r.identical ? 'IDENTICAL' : 'DIFFERENT'} (code then ${r.codeThen}, now ${r.codeNow})`,
-              ...r.notes.map((note) => `note: ${note}`),
-              ...r.inputFolderNow.map(
-                (f) => `note: input folder now: ${f.path}: ${f.change} (recomputed from the files the run read)`,
-              ),
-              ...(r.manifestDifferences.length
-                ? [
-                    `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (${r.previousSnapshotGone ? 'its previous snapshot is gone, see the note above;' : r.codeThen === r.codeNow ? 'edited since it was published?' : 'the code changed since, or edited since it was published?'} 'segflow audit verify' checks the manifest's hash)`,
-                  ]
-                : []),
-              ...(!r.identical && r.codeThen !== r.codeNow ? [otherCodeNote(r)] : []),
-              // only where the recomputation itself differs: an edited published file or manifest is not the cache's
-              ...(r.codeThen === r.codeNow && r.reused.length && r.files.some((f) => f.actual !== f.expected)
-                ? [reusedNote(r.reused)]
-                : []),
-              table(
-                r.files.map((f) => ({
-                  file: f.file,
-                  identical: f.identical,
-                  manifest: f.expected.slice(0, 16),
-                  recomputed: (f.actual ?? '-').slice(0, 16),
-                  published: (f.published ?? 'missing').slice(0, 16),
-                })),
-              ),
-            ].join('\n'),
-      );
+      output(options.json, report, reproduceText);
       process.exit(report.identical ? EXIT.ok : EXIT.failed);
     });
 }
@@ -271,23 +241,68 @@ export function reusedNote(reused: { stage: string; key: string; producedBy: { w
   return `note: the run took stored work from the stage cache, which this recomputation computed again: ${taken.join(', ')}. A stored artifact altered after it was stored gives such differences: 'segflow cache list' shows each artifact's folder; reproduce the snapshot of the run that stored it, and rerun this month with --no-reuse to publish without it.`;
 }
 
-/**
- * Why a snapshot published by other code may recompute otherwise, and how to check it as it was
- * made: a difference is then no sign of tampering by itself.
- */
-function otherCodeNote(r: {
-  codeThen: string;
-  files: { identical: boolean; published: string | null; expected: string }[];
-}): string {
-  const intact = r.files.every((f) => f.published === f.expected);
+/** What `snapshots reproduce` prints of its report. */
+export function reproduceText(r: ReproduceReport): string {
+  if (r.changes.length)
+    return `cannot reproduce: these inputs are not as the snapshot's manifest records them:\n  ${r.changes
+      .map((c) => `${c.what} ${c.path}: ${c.change}`)
+      .join('\n  ')}`;
   return [
-    `note: this snapshot was published by other code (commit ${r.codeThen}); a recomputation by this code differs wherever the code changed what it writes.`,
+    `${r.ref.month}/v${r.ref.version}: ${r.identical ? 'IDENTICAL' : 'DIFFERENT'} (code then ${r.codeThen}, now ${r.codeNow})`,
+    // the code first: a difference by other code is no sign of anything else
+    ...(!r.identical && !r.code.same ? [otherCodeLine(r)] : []),
+    ...r.notes.map((note) => `note: ${note}`),
+    ...r.inputFolderNow.map(
+      (f) => `note: input folder now: ${f.path}: ${f.change} (recomputed from the files the run read)`,
+    ),
+    ...(r.manifestDifferences.length
+      ? [
+          `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (${whyRecordsDiffer(r)} 'segflow audit verify' checks the manifest's hash)`,
+        ]
+      : []),
+    // only where the recomputation itself differs: an edited published file or manifest is not the cache's
+    ...(r.code.same && r.reused.length && r.files.some((f) => f.actual !== f.expected) ? [reusedNote(r.reused)] : []),
+    table(
+      r.files.map((f) => ({
+        file: f.file,
+        identical: f.identical,
+        manifest: f.expected.slice(0, 16),
+        recomputed: (f.actual ?? '-').slice(0, 16),
+        published: (f.published ?? 'missing').slice(0, 16),
+      })),
+    ),
+  ].join('\n');
+}
+
+/** Where the manifest's records may differ from the recomputation's, besides an edit. */
+function whyRecordsDiffer(r: ReproduceReport): string {
+  if (r.previousSnapshotGone) return 'its previous snapshot is gone, see the note above;';
+  if (!r.code.same)
+    return r.code.differs
+      ? 'other code published it, see above, or edited since it was published?'
+      : 'uncommitted code published or reproduced it, see above, or edited since it was published?';
+  return r.code.stageCodeRecorded
+    ? 'edited since it was published?'
+    : 'edited since it was published, or published by code its commit does not show (its manifest has no code.stageCode: it predates untracked code files marking a commit -dirty)?';
+}
+
+/**
+ * Why a snapshot published by other code (or by code with uncommitted changes) may recompute
+ * otherwise, and how to check it as it was made: a difference is then no sign of tampering by itself.
+ */
+function otherCodeLine(r: Pick<ReproduceReport, 'codeThen' | 'code' | 'files'>): string {
+  const intact = r.files.every((f) => f.published === f.expected);
+  const clean = r.codeThen !== 'unknown' && !r.codeThen.endsWith('-dirty');
+  return [
+    r.code.differs
+      ? `the code that published it is not the code reproducing it: ${r.code.why.join('; ')}. A recomputation by other code differs wherever the code changed what it writes.`
+      : `the code that published it may not be the code reproducing it: ${r.code.why.join('; ')}. Uncommitted changes are not recorded: a recomputation differs wherever they changed what it writes.`,
     intact
       ? ' Its published files still match their manifest.'
       : ' Some published files no longer match their manifest (the published column).',
-    r.codeThen === 'unknown' || r.codeThen.endsWith('-dirty')
-      ? ''
-      : ` To reproduce it as it was made, run this command from a checkout of that commit (git checkout ${r.codeThen.slice(0, 12)}) on the same store.`,
+    clean
+      ? ` To reproduce it as it was made, run this command from a clean checkout of that commit (git checkout ${r.codeThen.slice(0, 12)}) on the same store.`
+      : ' It cannot be reproduced as it was made from a commit.',
   ].join('');
 }
 
