@@ -68,7 +68,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
     .filter((p) => JSON.stringify(p.a) !== JSON.stringify(p.b));
   // the files behind the same parameters: a mapping or an input edited in place changes no parameter
   const contents = (m: SnapshotManifest) => ({
-    'input files (content)': `${m.inputs.length} files, ${sha256(m.inputs.map((input) => input.sha256).join('\n')).slice(0, 12)}`,
+    'input files (content)': `${m.inputs.length} ${m.inputs.length === 1 ? 'file' : 'files'}, ${sha256(m.inputs.map((input) => input.sha256).join('\n')).slice(0, 12)}`,
     // a snapshot published before the mapping's hash was recorded: not known, not "none"
     'mapping file (content)': m.mapping
       ? `sha256 ${m.mapping.sha256.slice(0, 12)}`
@@ -217,7 +217,14 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       subscribersOnlyInA: inBoth.onlyA,
       subscribersOnlyInB: inBoth.onlyB,
       riskBandExamples,
-      notes: metricNotes(ma, mb),
+      notes: [
+        ...(inBoth.both === 0 && inBoth.onlyA > 0 && inBoth.onlyB > 0
+          ? [
+              `the two snapshots share no subscriber (${inBoth.onlyA} only in ${a.month}/v${a.version}, ${inBoth.onlyB} only in ${b.month}/v${b.version}): they were computed from inputs of different subscribers, so the migration, the segments' pairing and the risk bands below compare nothing`,
+            ]
+          : []),
+        ...metricNotes(ma, mb),
+      ],
     };
   });
 }

@@ -83,6 +83,24 @@ describe('older snapshots and results', () => {
     expect(older.params.map((p) => p.name)).not.toContain('churn features (only in one)');
   });
 
+  it('diff: says when two snapshots share no subscriber, which makes their migration compare nothing', async () => {
+    await writeSnapshot(store, 14, false);
+    await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'file', join(versionDir(store, MONTH, 14), 'subscribers.parquet'));
+      await conn.run(
+        `COPY (SELECT 'T' || i AS subscriber_id, 1 AS segment_id, 'low value' AS segment_name, 'low' AS risk_band,
+                      0.1 AS churn_score, false AS high_value, []::VARCHAR[] AS tags FROM range(4) t(i))
+         TO (getvariable('file')) (FORMAT parquet)`,
+      );
+    });
+    const diff = await diffSnapshots(store, { month: MONTH, version: 2 }, { month: MONTH, version: 14 });
+    expect(diff.notes).toContain(
+      `the two snapshots share no subscriber (3 only in ${MONTH}/v2, 4 only in ${MONTH}/v14): they were computed from inputs of different subscribers, so the migration, the segments' pairing and the risk bands below compare nothing`,
+    );
+    const other = await diffSnapshots(store, { month: MONTH, version: 1 }, { month: MONTH, version: 2 });
+    expect(other.notes.some((note) => note.includes('share no subscriber'))).toBe(false);
+  });
+
   it('diff: names the code when two snapshots were published by different commits', async () => {
     const withCode = async (version: number, commit: string) => {
       await writeSnapshot(store, version, false);
