@@ -17,9 +17,11 @@ import {
   FINAL_EVENTS,
   type RunsLog,
 } from './snapshots';
+import type { SnapshotManifest } from './manifest';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
 import { ARTIFACT_SIGNATURE_FILE, checkFileSignature, keyIdOf, MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 import { storedArtifacts } from './stage-cache';
+import { logManifestDisagreements, readParamDefaults, type ParamDefaults } from './audit-manifest';
 
 export interface AuditProblem {
   /** The file, and line or snapshot, where the problem is. */
@@ -64,6 +66,8 @@ interface Recorded {
   seq: number;
   runId: string;
   manifestSha256?: string;
+  /** The run.published entry itself. */
+  entry: AuditEntry;
 }
 
 /**
@@ -111,7 +115,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       publishFinished.set(`${entry.month}/v${details.version}`, { seq: entry.seq, runId: entry.run.runId });
     if (entry.event === 'run.published' && details.version !== undefined) {
       const ref = `${entry.month}/v${details.version}`;
-      const recorded = { seq: entry.seq, runId: entry.run.runId, manifestSha256: details.manifestSha256 };
+      const recorded = { seq: entry.seq, runId: entry.run.runId, manifestSha256: details.manifestSha256, entry };
       publishedAs.set(ref, [...(publishedAs.get(ref) ?? []), recorded]);
     }
     if (entry.event === 'snapshot.retired' && details.version !== undefined)
@@ -136,6 +140,10 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   const unfinished = (run: RunRef) => publishingNow(run, runs);
   const publishing: string[] = [];
   const unended = checkRunsEnded(entries, runs, problems);
+  let defaults: ParamDefaults | undefined;
+  /** What the log's entries of a published run say of it against the manifest its run.published entry pins. */
+  const againstLog = async (manifest: SnapshotManifest, published: AuditEntry) =>
+    logManifestDisagreements(manifest, published, entries, (defaults ??= await readParamDefaults()));
 
   let snapshots = 0;
   let filesChecked = 0;
@@ -211,6 +219,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
         version,
         (other) => published.get(other),
         unfinished,
+        againstLog,
         publicKey,
         problems,
       );
@@ -532,6 +541,8 @@ async function checkSnapshot(
   recordedOf: (ref: string) => Recorded | undefined,
   /** Whether the run a manifest names may be publishing it now, by the log (its end not recorded, its last entry recent). */
   unfinished: (run: RunRef) => boolean,
+  /** Where the log's entries of the run that published it disagree with the manifest its run.published entry pins. */
+  againstLog: (manifest: SnapshotManifest, published: AuditEntry) => Promise<string[]>,
   publicKey: KeyObject | undefined,
   problems: AuditProblem[],
 ): Promise<{ files: number; publishing: boolean }> {
@@ -568,6 +579,16 @@ async function checkSnapshot(
         ? `manifest.json (of ${named.month}/v${named.version}) was modified after publishing (its hash differs from the audit log's for that snapshot)`
         : 'manifest.json was modified after publishing (its hash differs from the audit log)',
     });
+  // the manifest the log pins is the log's own witness: entries edited and the chain re-hashed
+  // after them still contradict it (a modified manifest is the finding above instead)
+  if (!another && recorded?.manifestSha256 === manifestHash) {
+    const disagreements = await againstLog(manifest, recorded.entry);
+    if (disagreements.length > 0)
+      problems.push({
+        where,
+        problem: `LOG AND MANIFEST DISAGREE: the audit log's entries of run ${recorded.entry.run.workflowId} (${recorded.runId}) say otherwise than the manifest its run.published entry (audit seq ${recorded.seq}) pins by sha256: ${disagreements.join('; ')}. Entries were edited and the chain re-hashed after them ('--public-key' shows whether segflow signed them), or the manifest was rebuilt with its hash in the log`,
+      });
+  }
   const signature = await readFile(join(dir, MANIFEST_SIGNATURE_FILE), 'utf8').catch(() => undefined);
   if (publicKey) {
     const [keyId, value] = (signature ?? '').trim().split(' ');

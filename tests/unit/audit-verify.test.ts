@@ -780,13 +780,28 @@ describe('audit verify: signatures', () => {
     const { signer, publicKey } = keyPair();
     const store = await storeWithVersions(2, signer);
     const manifestPath = join(versionDir(store, MONTH, 1), 'manifest.json');
-    const edited = (await readFile(manifestPath, 'utf8')).replace('"run-1"', '"run-forged"');
+    const original = await readFile(manifestPath, 'utf8');
+    const repin = (text: string) =>
+      rewriteLog(store, (entry) =>
+        entry.event === 'run.published' && entry.seq === 3
+          ? { ...entry, details: { ...entry.details, manifestSha256: sha256(text) } }
+          : entry,
+      );
+    // a manifest naming another run than the entries that pin it: the log and the manifest disagree
+    const forgedRun = original.replace('"run-1"', '"run-forged"');
+    await writeFile(manifestPath, forgedRun);
+    await repin(forgedRun);
+    expect(await problemsOf(store)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^snapshots/${MONTH}/v1: LOG AND MANIFEST DISAGREE: .*run: the manifest says wf-run-1 \\(run-forged\\), run.published \\(audit seq 3\\) wf-run-1 \\(run-1\\)`,
+        ),
+      ),
+    ]);
+    // what the log does not record (the publish time, an output's hash) rebuilt alike
+    const edited = original.replace('2026-07-01T00:00:00Z', '2026-07-02T00:00:00Z');
     await writeFile(manifestPath, edited);
-    await rewriteLog(store, (entry) =>
-      entry.event === 'run.published' && entry.seq === 3
-        ? { ...entry, details: { ...entry.details, manifestSha256: sha256(edited) } }
-        : entry,
-    );
+    await repin(edited);
     expect(await verifyAudit(store)).toMatchObject({ ok: true }); // without the key this rebuild is invisible
     const problems = await problemsOf(store, { publicKey });
     expect(problems).toContain(

@@ -1,0 +1,141 @@
+import { readFile } from 'node:fs/promises';
+import type { AuditEntry } from './audit-log';
+import { canonicalJson } from './hashing';
+
+/**
+ * What the audit log says of a published run against the manifest its run.published entry pins
+ * (by sha256): who requested it, its parameters and their hash, its month and version, its run,
+ * whether it is an experiment. The pin makes the manifest the log's own witness: an entry edited
+ * and the whole chain re-hashed keeps a consistent chain, but no longer says what the manifest
+ * it pins says (`LOG AND MANIFEST DISAGREE` in `audit verify`).
+ */
+
+/** The manifest's fields compared (any may be absent: a manifest of an older segflow, or a test's). */
+interface ManifestClaims {
+  snapshot?: { month?: string; version?: number; experiment?: boolean };
+  run?: { workflowId?: string; runId?: string };
+  requestedBy?: string;
+  params?: Record<string, unknown>;
+  paramsHash?: string;
+}
+
+/** Events the workflow writes for its run with the requester as actor (a failed attempt's is the worker's). */
+const WORKFLOW_EVENTS = new Set(['run.requested', 'run.started', 'stage.finished', 'stage.reused', 'run.published']);
+
+/** The parameters a run may leave out, with the value the manifest then records (undefined: none). */
+export type ParamDefaults = ReadonlyMap<string, unknown>;
+
+/**
+ * Each parameter's default by domain/run-params.schema.json (the file the CLI's help reads, so
+ * verify loads neither zod nor the schema's module); undefined for one without a default (k, mapping).
+ */
+export async function readParamDefaults(): Promise<ParamDefaults> {
+  const text = await readFile(new URL('../domain/run-params.schema.json', import.meta.url), 'utf8').catch(() => '{}');
+  const schema = JSON.parse(text) as { properties?: Record<string, { default?: unknown }> };
+  return new Map(Object.entries(schema.properties ?? {}).map(([name, property]) => [name, property.default]));
+}
+
+const shown = (value: unknown) => (value === undefined ? 'none' : JSON.stringify(value));
+const named = (entry: AuditEntry) =>
+  `${entry.event}${entry.subject ? ` ${entry.subject}` : ''} (audit seq ${entry.seq})`;
+const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJson(b ?? null);
+
+/**
+ * The parameters a run.requested entry records against the manifest's: every one it names must be
+ * the manifest's (the run's code filled in the defaults of the others, and left nothing out); one
+ * it leaves out must be at today's default in the manifest, or absent from it (a manifest of a
+ * segflow before the parameter existed). One today's schema does not know is compared only where
+ * the entry names it.
+ */
+function paramDisagreements(
+  requested: Record<string, unknown>,
+  manifest: Record<string, unknown>,
+  defaults: ParamDefaults,
+  /** The entry, as findings name it. */
+  source: string,
+): string[] {
+  const names = [...new Set([...Object.keys(manifest), ...Object.keys(requested)])].sort();
+  const found: string[] = [];
+  for (const name of names) {
+    const inRequest = Object.hasOwn(requested, name);
+    const inManifest = Object.hasOwn(manifest, name);
+    if (inRequest && same(requested[name], manifest[name])) continue;
+    if (!inRequest && (!inManifest || !defaults.has(name) || same(defaults.get(name), manifest[name]))) continue;
+    found.push(
+      `param ${name}: the manifest says ${shown(inManifest ? manifest[name] : undefined)}, ${source} ${inRequest ? shown(requested[name]) : `leaves it out (its default: ${shown(defaults.get(name))})`}`,
+    );
+  }
+  return found;
+}
+
+/**
+ * Where the log's entries of the run that published a snapshot disagree with the manifest the
+ * snapshot's run.published entry pins, as phrases naming the entry (empty when they agree). Only
+ * what both sides record is compared: a manifest or an entry without a field says nothing of it.
+ */
+export function logManifestDisagreements(
+  manifest: ManifestClaims,
+  published: AuditEntry,
+  entries: readonly AuditEntry[],
+  defaults: ParamDefaults,
+): string[] {
+  const found: string[] = [];
+  const { runId, workflowId } = published.run;
+  const before = entries.filter((entry) => entry.seq <= published.seq);
+  // the run's own request, or (a run reset in Temporal writes none) its workflow's latest before it
+  const requested =
+    before.findLast((e) => e.event === 'run.requested' && e.run.runId === runId) ??
+    before.findLast((e) => e.event === 'run.requested' && e.run.workflowId === workflowId);
+  const own = before.filter((e) => WORKFLOW_EVENTS.has(e.event) && e.run.runId === runId);
+  const written = requested && !own.includes(requested) ? [requested, ...own] : own;
+
+  if (manifest.run && (manifest.run.runId !== runId || manifest.run.workflowId !== workflowId))
+    found.push(
+      `run: the manifest says ${manifest.run.workflowId} (${manifest.run.runId}), ${named(published)} ${workflowId} (${runId})`,
+    );
+  const month = manifest.snapshot?.month;
+  if (month !== undefined)
+    for (const entry of written)
+      if (entry.month !== month) found.push(`month: the manifest says ${month}, ${named(entry)} ${entry.month}`);
+  const requestedBy = manifest.requestedBy;
+  if (requestedBy !== undefined)
+    for (const entry of written)
+      if (entry.actor !== requestedBy)
+        found.push(`requested by: the manifest says ${requestedBy}, ${named(entry)} ${entry.actor}`);
+  const version = manifest.snapshot?.version;
+  for (const entry of written) {
+    const details = (entry.details ?? {}) as { version?: unknown; paramsHash?: unknown; experiment?: unknown };
+    const publishing =
+      entry.event === 'run.published' || (entry.event === 'stage.finished' && entry.subject === 'publish');
+    if (version !== undefined && publishing && details.version !== undefined && details.version !== version)
+      found.push(`version: the manifest says v${version}, ${named(entry)} v${shown(details.version)}`);
+    if (
+      manifest.paramsHash !== undefined &&
+      typeof details.paramsHash === 'string' &&
+      details.paramsHash !== manifest.paramsHash
+    )
+      found.push(
+        `parameters hash: the manifest says ${manifest.paramsHash.slice(0, 12)}…, ${named(entry)} ${details.paramsHash.slice(0, 12)}…`,
+      );
+    // run.published has said so since experiments exist, run.requested only since later: an
+    // older request's silence says nothing
+    const saysExperiment =
+      entry.event === 'run.published' || (entry.event === 'run.requested' && details.experiment === true);
+    if (
+      manifest.snapshot &&
+      saysExperiment &&
+      (details.experiment === true) !== (manifest.snapshot.experiment === true)
+    )
+      found.push(
+        `experiment: the manifest says ${manifest.snapshot.experiment === true ? 'yes' : 'no'}, ${named(entry)} ${details.experiment === true ? 'yes' : 'no'}`,
+      );
+  }
+  if (manifest.params && requested) {
+    const params = (requested.details as { params?: unknown } | undefined)?.params;
+    if (typeof params !== 'object' || params === null || Array.isArray(params))
+      found.push(`parameters: the manifest records them, ${named(requested)} does not`);
+    else
+      found.push(...paramDisagreements(params as Record<string, unknown>, manifest.params, defaults, named(requested)));
+  }
+  return found;
+}
