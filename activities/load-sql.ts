@@ -116,6 +116,20 @@ export function mappingNullstr(mapping: InputMapping): string {
 const SCIENTIFIC_ID =
   'a number in scientific notation (1.38E+10): a spreadsheet rounded the id; export the id column as text';
 
+/** The quarantine reason of a row holding the file's header again (exports joined one after another). */
+export const REPEATED_HEADER = 'repeated header row';
+
+/**
+ * Whether a row is a header row repeated in its file (SQL), as a CSV made by joining exports one
+ * after another holds: each of `columns` (a column as the row holds it, the header the file gives
+ * it) holds its own header, compared without case or surrounding spaces. Two columns at least, or
+ * undefined: one value equal to its column's name may be a value.
+ */
+export function repeatedHeaderSql(columns: [sql: string, header: string][]): string | undefined {
+  if (columns.length < 2) return undefined;
+  return `(${columns.map(([sql, header]) => `lower(trim(${sql}::VARCHAR)) = ${sqlString(header.trim().toLowerCase())}`).join(' AND ')})`;
+}
+
 /** The quarantine rule of a value its contract column's type cannot read ("not a valid double"). */
 export function notReadableAs(type: string): string {
   return `not a valid ${type.toLowerCase()}`;
@@ -255,8 +269,18 @@ export function buildCheckSql(
   csvInput = false,
   /** Whether tenure_months arrives as a date's text (the mapping's monthsSince): its months to the row's month are counted. */
   tenureFromDate = false,
-  /** Whether the month arrives as formattedMonthSql's text (the mapping's monthFormat): read by formattedTextMonthSql. */
-  monthFormat = false,
+  {
+    monthFormat = false,
+    headerNames = new Map(),
+  }: {
+    /** Whether the month arrives as formattedMonthSql's text (the mapping's monthFormat): read by formattedTextMonthSql. */
+    monthFormat?: boolean;
+    /**
+     * Contract column -> the input's header for the column it is read from as it is (not summed,
+     * counted or set by the run): a row holding those headers is a header row repeated in the file.
+     */
+    headerNames?: ReadonlyMap<string, string>;
+  } = {},
 ): { create: string; duplicates: string; count: string } {
   const reason = (column: ColumnContract, rule: string) =>
     sqlString(`${columnLabels.get(column.name) ?? column.name}: ${rule}`);
@@ -299,6 +323,12 @@ export function buildCheckSql(
   const converted = USAGE_CONTRACT.filter(
     (column) => presentColumns.has(column.name) && sourceType(column) !== column.type,
   );
+  // a header row repeated in the file, before the type failures, which would name its month; only
+  // where those columns are text in some file (a typed column, a Parquet file's numbers, holds no header)
+  const headers = [...headerNames].filter(([column]) => presentColumns.has(column));
+  const headerRow = headers.every(([column]) => ['VARCHAR', 'MIXED'].includes(presentColumns.get(column) ?? ''))
+    ? repeatedHeaderSql(headers.map(([column, name]) => [quoteIdent(column), name]))
+    : undefined;
   const typeFailures = converted.map((column) => {
     const rule =
       sourceType(column) === 'BLOB' && column.type === 'VARCHAR'
@@ -336,7 +366,7 @@ export function buildCheckSql(
       : 'NULL::VARCHAR';
   const checkedRowsSql = (count = false, extra: string[] = []) => `WITH typed AS (
   SELECT file_index, file_row, ${[...typedColumns(count), ...userColumns.map(quoteIdent), ...extra].join(',\n         ')},
-    CASE ${typeFailures.join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure,
+    CASE ${[...(headerRow ? [`WHEN ${headerRow} THEN ${sqlString(REPEATED_HEADER)}`] : []), ...typeFailures].join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure,
     ${monthText} AS month_text
   FROM raw_input
 )

@@ -1352,7 +1352,10 @@ async function checkChunks(
     plan.mapping.decimalSeparator,
     plan.inputFiles.some((file) => isCsvPath(file.path)),
     isMonthsSince(plan.mapping.columns.tenure_months),
-    plan.mapping.monthFormat !== undefined && presentColumns.has('month'),
+    {
+      monthFormat: plan.mapping.monthFormat !== undefined && presentColumns.has('month'),
+      headerNames: headerNames(plan),
+    },
   );
   // after a month with quarantined rows the next is checked at once: counting first would read it twice
   let lastClean = true;
@@ -1440,6 +1443,30 @@ async function checkChunks(
   }
   checked.foldersWithOtherMonths.sort();
   return checked;
+}
+
+/**
+ * Contract column -> the input's header for the column it is read from as it is: a row holding
+ * them is a header row repeated in the file (buildCheckSql). Not a column summed, counted from a
+ * date or made from row numbers, a month the run or the month folders give, nor the labels file's
+ * churn label; a column DuckDB renamed (`spend_1` beside `Spend`) by the name the file writes.
+ */
+function headerNames(plan: LoadPlan): Map<string, string> {
+  const present = new Map(plan.presentColumns);
+  const names = new Map<string, string>();
+  for (const column of USAGE_CONTRACT) {
+    const source = plan.mapping.columns[column.name] ?? column.name;
+    if (!present.has(column.name) || typeof source !== 'string') continue;
+    if (
+      column.name === 'month' &&
+      (plan.monthFromFolders || (plan.mapping.format === 'snapshot' && !plan.mapping.columns.month))
+    )
+      continue;
+    if (column.name === 'churn_label' && plan.labels) continue;
+    const renamed = plan.columnMatches?.find((match) => match.how === 'renamed' && match.column === source);
+    names.set(column.name, renamed?.name ?? source);
+  }
+  return names;
 }
 
 /** A month folder's one input file that may stand for its checked rows as it is. */

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, setVariable, withConnection } from '../../activities/duckdb';
@@ -146,5 +146,48 @@ describe('a quarantined row whose month could not be read', () => {
         { subscriber_id: 'X0', month: null, month_text: '2026-13', reason: notADate },
         { subscriber_id: 'X1', month: null, month_text: 'juin', reason: notADate },
       ]);
+  });
+});
+
+describe('a header row repeated in the middle of a CSV (exports joined one after another)', () => {
+  it('is quarantined as a repeated header row, counted apart from bad months, and the run goes on', async () => {
+    const input = await juneCsv('%Y-%m', []);
+    const path = join(input, 'june.csv');
+    const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
+    // the second export's header between the two halves, and a third's at the very end, in capitals
+    const half = Math.floor(lines.length / 2);
+    const header = lines[0] ?? '';
+    await writeFile(
+      path,
+      [...lines.slice(0, half), header, ...lines.slice(half), header.toUpperCase()].join('\n') + '\n',
+    );
+    const summary = await load(input, {});
+    expect(summary.quarantineByReason).toEqual({ 'repeated header row': 2 });
+    expect(summary.rowsLoaded).toBe(lines.length - 1);
+    expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
+    const rows = await quarantine(summary.dbPath);
+    expect(rows.map((row) => row.reason)).toEqual(['repeated header row', 'repeated header row']);
+    // a real row whose month is the word "month" is still a bad month
+    const odd = await juneCsv('%Y-%m', ['month']);
+    expect((await load(odd, {})).quarantineByReason).toEqual({ 'month: not a valid date': 1 });
+  });
+
+  it("reads the header as the file names its columns, the mapping's names", async () => {
+    const input = await juneCsv('%Y%m', []);
+    const path = join(input, 'june.csv');
+    const [header = '', ...rows] = (await readFile(path, 'utf8')).trimEnd().split('\n');
+    const names: Record<string, string> = {
+      subscriber_id: 'Kundennummer',
+      month: 'Abrechnungsmonat',
+      spend: 'Umsatz ¥',
+    };
+    const named = header
+      .split(',')
+      .map((name) => names[name] ?? name)
+      .join(',');
+    await writeFile(path, [named, ...rows.slice(0, 10), named, ...rows.slice(10)].join('\n') + '\n');
+    const summary = await load(input, { columns: names, monthFormat: '%Y%m' });
+    expect(summary.quarantineByReason).toEqual({ 'repeated header row': 1 });
+    expect(summary.rowsLoaded).toBe(rows.length);
   });
 });
