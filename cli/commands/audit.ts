@@ -54,8 +54,19 @@ function coverageText(check: RetainedRunsCheck & { coverage: LogRunsInTemporal }
   );
 }
 
+/**
+ * The verdict line of a verify that found nothing: a cut of the log's tail leaves a whole chain, and
+ * only Temporal's runs or an anchored head catch it (what its runs left behind may not, session 43),
+ * so an OK without either says so in its first words, not only in the notes below it.
+ */
+function okLine(report: AuditReport & { temporal: TemporalCheck; expectHead?: boolean }, summary: string): string {
+  if (!('notChecked' in report.temporal) || report.expectHead) return `OK: ${summary}`;
+  const why = report.temporal.notChecked.replace(/; start one with: segflow server$/, '');
+  return `OK, Temporal NOT cross-checked (${why}): a log cut at its tail is not caught without it or --expect-head\n${summary}`;
+}
+
 /** `audit verify`'s text: OK or the findings, then what was and was not checked. */
-export function verifyText(report: AuditReport & { temporal: TemporalCheck }): string {
+export function verifyText(report: AuditReport & { temporal: TemporalCheck; expectHead?: boolean }): string {
   const head = report.head ? formatHead(report.head) : '(empty log)';
   const summary = `${report.entries} audit entries ${report.chainIntact ? 'chained' : 'read, their chain broken'} (head ${head}), ${report.published} published (${report.retired} retired), ${report.snapshots} snapshots, ${report.filesChecked} files checked against their manifests`;
   const notes = [
@@ -79,7 +90,7 @@ export function verifyText(report: AuditReport & { temporal: TemporalCheck }): s
       : `temporal: ${report.temporal.runs} completed runs it retains (this task queue) cross-checked against the log${report.temporal.otherStores ? `; ${report.temporal.otherStores} more published into another store, not checked` : ''}${coverageText(report.temporal)}`,
   ];
   return report.ok
-    ? [`OK: ${summary}`, ...notes].join('\n')
+    ? [okLine(report, summary), ...notes].join('\n')
     : [
         `FAILED: ${report.problems.length} problem(s)`,
         ...report.problems.map((p) => `  ${p.where}: ${p.problem}`),
@@ -147,7 +158,7 @@ export function registerAudit(program: Command): void {
         }
       }
       const problems = [...report.problems, ...('problems' in temporal ? temporal.problems : [])];
-      const full = { ...report, ok: problems.length === 0, problems, temporal };
+      const full = { ...report, ok: problems.length === 0, problems, temporal, expectHead: !!options.expectHead };
       output(options.json, full, verifyText);
       process.exit(full.ok ? EXIT.ok : EXIT.failed);
     });

@@ -28,6 +28,17 @@ describe('segflow audit on the command line', () => {
     expect(ok.output).toContain(`OK: 27 audit entries chained (head ${head.output.trim()}), 9 published (0 retired)`);
     expect(ok.output).toContain('signatures: NOT checked (no --public-key)');
     expect(ok.output).toMatch(/temporal: runs NOT cross-checked \(cannot reach Temporal at 127\.0\.0\.1:1/);
+    // neither Temporal nor an anchored head: the verdict itself says a cut tail goes unseen (exit 0 as documented)
+    const unanchored = await segflow('audit', 'verify');
+    expect(unanchored.code).toBe(0);
+    expect(unanchored.output).toMatch(
+      /^OK, Temporal NOT cross-checked \(cannot reach Temporal at 127\.0\.0\.1:1 \([^\n]*\)\): a log cut at its tail is not caught without it or --expect-head\n27 audit entries chained \(head 27:[0-9a-f]{64}\), 9 published \(0 retired\)/,
+    );
+    expect(unanchored.output).toMatch(/\ntemporal: runs NOT cross-checked \(cannot reach Temporal at 127\.0\.0\.1:1/);
+    const unchecked = await segflow('audit', 'verify', '--no-temporal');
+    expect(unchecked.output).toMatch(
+      /^OK, Temporal NOT cross-checked \(--no-temporal\): a log cut at its tail is not caught without it or --expect-head\n27 audit entries/,
+    );
 
     const retired = await segflow('snapshots', 'retire', `${AUDIT_MONTH}/v9`, '--reason', 'deletion request #7');
     expect(retired).toMatchObject({ code: 0, output: expect.stringContaining('latest.json: v8') });
