@@ -41,6 +41,12 @@ export interface ReproduceReport {
   notes: string[];
   /** The previous snapshot the segment ids were matched to is no longer in the store. */
   previousSnapshotGone: boolean;
+  /**
+   * A month before's snapshot the run built on is no longer in the store: the one its segment ids
+   * were matched to (previousSnapshotGone), or the one its campaigns read (campaignsMonthBefore).
+   * The recomputation cannot build on it, so it differs there, whatever the stage cache held.
+   */
+  monthBeforeGone: boolean;
   /** The commit (with -dirty) of the code reproducing it, and of the code that published it. */
   codeNow: string;
   codeThen: string;
@@ -143,6 +149,13 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     notes.push(
       `its previous snapshot ${pinned.month}/v${pinned.version} is no longer in the store (retired or removed): the segment ids, migration and campaign results compared against it cannot be recomputed as published`,
     );
+  const campaignsRead = manifest.metrics.campaignsMonthBefore;
+  const campaignsReadGone =
+    !!campaignsRead && !(await listVersions(store, campaignsRead.month)).includes(campaignsRead.version);
+  if (campaignsRead && campaignsReadGone)
+    notes.push(
+      `the month before's snapshot its campaigns read, ${campaignsRead.month}/v${campaignsRead.version}, is no longer in the store (retired or removed): the campaign results read from it cannot be recomputed as published`,
+    );
   const now = manifestCode();
   const report = {
     ref,
@@ -151,6 +164,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     inputFolderNow,
     notes,
     previousSnapshotGone,
+    monthBeforeGone: previousSnapshotGone || campaignsReadGone,
     codeNow: now.commit,
     codeThen: manifest.code.commit,
     stageCodeNow: now.stageCode,

@@ -30,6 +30,23 @@ export interface RetireResult {
 }
 
 /**
+ * What `snapshots retire` says of the next month's snapshots built on the retired one: published,
+ * they stay so, and how to rebuild them: on the month's latest, or, when the month has no latest
+ * left (no version, or only experiments), after the month is published (or an experiment
+ * promoted) again: their month rerun before that builds on no snapshot at all.
+ */
+export function builtOnNote(month: string, result: Pick<RetireResult, 'builtOn' | 'latest' | 'left'>): string {
+  if (result.builtOn.length === 0) return '';
+  const head = `note: built on it: ${result.builtOn.join(', ')} (segment ids, migration and any campaign measurement); published, they stay so, but cannot be reproduced as published`;
+  if (result.latest !== null) return `${head}: rerun their month to build on the month's latest`;
+  const first =
+    result.left.length > 0
+      ? `${month} has no latest left, only experiments (${result.left.map((v) => `v${v}`).join(', ')}): promote one ('segflow snapshots promote ${month}/vN --reason …') or rerun ${month} first`
+      : `${month} has no version left: rerun ${month} first`;
+  return `${head}. ${first}, then rerun their month to build on it; rerun before that, their month builds on no snapshot (new segment ids, no migration, no campaign measurement)`;
+}
+
+/**
  * Removes a published snapshot on purpose (storage limits, a deletion request): first a
  * `snapshot.retired` audit entry with the reason, then the folder, then, when it was the latest,
  * latest.json moves to the newest eligible version left (officialVersions). A v<N>.retired.json

@@ -187,7 +187,7 @@ export function registerSnapshots(program: Command): void {
     .option('--actor <name>', 'who retires it, for the audit log', userInfo().username)
     .addOption(json())
     .action(async (reference: string, options) => {
-      const { retireSnapshot } = await import('../../pipelines/retire');
+      const { builtOnNote, retireSnapshot } = await import('../../pipelines/retire');
       const { ref, result } = await changeNamedSnapshot(reference, options, 'retire', retireSnapshot);
       output(
         options.json,
@@ -208,9 +208,7 @@ export function registerSnapshots(program: Command): void {
                 ? `removed: only experiments are left (${r.left.map((v) => `v${v}`).join(', ')}); 'segflow snapshots promote' makes one the latest`
                 : 'removed, no version left'
           }` +
-          (r.builtOn.length
-            ? `\nnote: built on it: ${r.builtOn.join(', ')} (segment ids, migration and any campaign measurement); published, they stay so, but cannot be reproduced as published: rerun their month to build on the month's latest`
-            : '') +
+          (r.builtOn.length ? `\n${builtOnNote(r.month, r)}` : '') +
           (r.followedUpBy.length
             ? `\nnote: its dispatch list followed up a month later by: ${r.followedUpBy.join(', ')} (campaign follow-up); published, they stay so, but cannot be reproduced as published: their follow-up read the list retired`
             : ''),
@@ -260,8 +258,12 @@ export function reproduceText(r: ReproduceReport): string {
           `the manifest records otherwise than the recomputation: ${r.manifestDifferences.join(', ')} (${whyRecordsDiffer(r)} 'segflow audit verify' checks the manifest's hash)`,
         ]
       : []),
-    // only where the recomputation itself differs: an edited published file or manifest is not the cache's
-    ...(r.code.same && r.reused.length && r.files.some((f) => f.actual !== f.expected) ? [reusedNote(r.reused)] : []),
+    // only where the recomputation itself differs (an edited published file or manifest is not the
+    // cache's), by the same code, and built on what the run built on (a month before retired since
+    // is the cause then, named above)
+    ...(r.code.same && !r.monthBeforeGone && r.reused.length && r.files.some((f) => f.actual !== f.expected)
+      ? [reusedNote(r.reused)]
+      : []),
     table(
       r.files.map((f) => ({
         file: f.file,
@@ -277,6 +279,7 @@ export function reproduceText(r: ReproduceReport): string {
 /** Where the manifest's records may differ from the recomputation's, besides an edit. */
 function whyRecordsDiffer(r: ReproduceReport): string {
   if (r.previousSnapshotGone) return 'its previous snapshot is gone, see the note above;';
+  if (r.monthBeforeGone) return "the month before's snapshot its campaigns read is gone, see the note above;";
   if (!r.code.same)
     return r.code.differs
       ? 'other code published it, see above, or edited since it was published?'

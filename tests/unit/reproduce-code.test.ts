@@ -22,6 +22,7 @@ function report(then: CodeVersion, now: CodeVersion, more: Partial<ReproduceRepo
     inputFolderNow: [],
     notes: [],
     previousSnapshotGone: false,
+    monthBeforeGone: false,
     codeNow: now.commit,
     codeThen: then.commit,
     stageCodeNow: now.stageCode ?? '',
