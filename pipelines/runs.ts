@@ -3,7 +3,7 @@ import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type Client } 
 import { recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
 import type { temporal } from '@temporalio/proto';
-import { readAuditLog, type AuditEntry } from '../store/audit-log';
+import { chainBreak, readAuditLog, type AuditEntry } from '../store/audit-log';
 import type { RunRef, StoreConfig } from '../store/layout';
 import { FINAL_EVENTS, RUN_OWN_EVENTS } from '../store/snapshots';
 import type { SegflowConfig } from '../worker/config';
@@ -72,14 +72,34 @@ export function outcomeOf(entries: AuditEntry[], temporalStatus: string): string
 const isExperiment = (entries: AuditEntry[]) =>
   entries.some((entry) => (entry.details as { experiment?: boolean } | undefined)?.experiment === true);
 
+/** Where `runs list` and `runs show` say what the reader should know of what they show: stderr, so --json stays the data. */
+export type Warn = (text: string) => void;
+const toStderr: Warn = (text) => console.error(text);
+
+/**
+ * The audit log's entries, checked as they are read: a chain that no longer holds (an entry
+ * edited without re-hashing, one removed) is said through `warn`, naming where, and the entries
+ * are shown all the same (`segflow audit verify` is the check; these commands only read).
+ */
+async function readCheckedLog(store: StoreConfig, warn: Warn): Promise<AuditEntry[]> {
+  const entries = await readAuditLog(store);
+  const broken = chainBreak(entries);
+  if (broken)
+    warn(
+      `warning: the audit log's chain is broken at seq ${broken.seq} (${broken.problem}): entries from there on may not be what segflow recorded ('segflow audit verify' names it)`,
+    );
+  return entries;
+}
+
 /** Runs from the audit log (the long-term record), joined with Temporal's view when it still has them. */
 export async function listRuns(
   store: StoreConfig,
   client: Client | undefined,
   filter: { month?: string; limit: number },
+  warn: Warn = toStderr,
 ): Promise<RunListing[]> {
   const byRun = new Map<string, AuditEntry[]>();
-  for (const entry of await readAuditLog(store)) {
+  for (const entry of await readCheckedLog(store, warn)) {
     if (entry.event.startsWith('schedule.')) continue;
     if (filter.month && entry.month !== filter.month) continue;
     const key = `${entry.run.workflowId}\u0000${entry.run.runId}`;
@@ -312,9 +332,14 @@ export interface RunDetail {
 }
 
 /** Everything known about one run: its audit trail and, while Temporal keeps it, its history. */
-export async function showRun(store: StoreConfig, client: Client | undefined, workflowId: string): Promise<RunDetail> {
+export async function showRun(
+  store: StoreConfig,
+  client: Client | undefined,
+  workflowId: string,
+  warn: Warn = toStderr,
+): Promise<RunDetail> {
   // with the schedule trigger that started it, which names who asked (the run's entries name the schedule)
-  const audit = (await readAuditLog(store)).filter(
+  const audit = (await readCheckedLog(store, warn)).filter(
     (entry) =>
       entry.run.workflowId === workflowId ||
       (entry.event === 'schedule.triggered' && entry.details?.started === workflowId),

@@ -179,6 +179,32 @@ export function hashMatches(entry: AuditEntry): boolean {
   return hash === entryHash(body) || hash === legacyEntryHash(body);
 }
 
+/**
+ * The first entry at which the entries' chain does not hold, with what `audit verify` says of it
+ * there: an entry edited (its content no longer matches its hash), one removed, inserted or
+ * reordered before it (its prevHash), or the log renumbered (entries are numbered 1, 2, 3…).
+ * Undefined for a whole chain. For readers that show the entries (`runs list`, `runs show`).
+ */
+export function chainBreak(entries: readonly AuditEntry[]): { seq: number; problem: string } | undefined {
+  let previous: AuditEntry | undefined;
+  for (const entry of entries) {
+    if (!hashMatches(entry))
+      return { seq: entry.seq, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` };
+    if (entry.prevHash !== (previous?.hash ?? GENESIS_HASH))
+      return {
+        seq: entry.seq,
+        problem: `prevHash does not match the previous entry (an entry was removed, inserted or reordered)`,
+      };
+    if (entry.seq !== (previous?.seq ?? 0) + 1)
+      return {
+        seq: entry.seq,
+        problem: `entry seq ${entry.seq} follows ${previous ? `seq ${previous.seq}` : 'the start of the log'} (entries removed, or the log renumbered)`,
+      };
+    previous = entry;
+  }
+  return undefined;
+}
+
 export function formatHead(head: AuditHead): string {
   return `${head.seq}:${head.hash}`;
 }
