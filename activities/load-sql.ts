@@ -276,8 +276,9 @@ export function buildCheckSql(
     /** Whether the month arrives as formattedMonthSql's text (the mapping's monthFormat): read by formattedTextMonthSql. */
     monthFormat?: boolean;
     /**
-     * Contract column -> the input's header for the column it is read from as it is (not summed,
-     * counted or set by the run): a row holding those headers is a header row repeated in the file.
+     * Contract column -> the input's header for the column it is read from as it is (load.ts
+     * headerColumns): a row holding those headers is a header row repeated in the file, quarantined
+     * as REPEATED_HEADER (repeatedHeaderSql).
      */
     headerNames?: ReadonlyMap<string, string>;
   } = {},
@@ -323,12 +324,8 @@ export function buildCheckSql(
   const converted = USAGE_CONTRACT.filter(
     (column) => presentColumns.has(column.name) && sourceType(column) !== column.type,
   );
-  // a header row repeated in the file, before the type failures, which would name its month; only
-  // where those columns are text in some file (a typed column, a Parquet file's numbers, holds no header)
-  const headers = [...headerNames].filter(([column]) => presentColumns.has(column));
-  const headerRow = headers.every(([column]) => ['VARCHAR', 'MIXED'].includes(presentColumns.get(column) ?? ''))
-    ? repeatedHeaderSql(headers.map(([column, name]) => [quoteIdent(column), name]))
-    : undefined;
+  // a header row repeated in the file, before the type failures, which would name its month
+  const headerRow = repeatedHeaderSql([...headerNames].map(([column, name]) => [quoteIdent(column), name]));
   const typeFailures = converted.map((column) => {
     const rule =
       sourceType(column) === 'BLOB' && column.type === 'VARCHAR'

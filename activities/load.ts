@@ -68,6 +68,7 @@ import {
   numberFormatHint,
   OUTSIDE_WINDOW,
   LOADED_QUARANTINE_COLUMNS,
+  repeatedHeaderSql,
   idTextSql,
   instantDaySql,
   INSTANT_TYPE,
@@ -434,7 +435,14 @@ export async function planLoad(
             ? { features: [], skipped: [] }
             : await resolveUserFeatures(
                 conn,
-                await inputRowsSql(conn, files, files, reading),
+                withoutRepeatedHeaders(
+                  await inputRowsSql(conn, files, files, reading),
+                  headerColumns(mapping, checked.presentColumns, {
+                    monthFromFolders: checked.monthFromFolders,
+                    labelsFile: labels !== null,
+                    matches: checked.matches,
+                  }),
+                ),
                 checked.fileColumns,
                 mapping,
                 label,
@@ -1446,27 +1454,50 @@ async function checkChunks(
 }
 
 /**
- * Contract column -> the input's header for the column it is read from as it is: a row holding
- * them is a header row repeated in the file (buildCheckSql). Not a column summed, counted from a
- * date or made from row numbers, a month the run or the month folders give, nor the labels file's
- * churn label; a column DuckDB renamed (`spend_1` beside `Spend`) by the name the file writes.
+ * The contract columns read from an input column as it is, with that column (DuckDB's name) and
+ * the header the file gives it: a row holding those headers is a header row repeated in the file
+ * (repeatedHeaderSql). Not a column summed, counted from a date or made from row numbers, a month
+ * the run or the month folders give, nor the labels file's churn label; a column DuckDB renamed
+ * (`spend_1` beside `Spend`) by the name the file writes. None unless each of them is text in some
+ * file: a typed column (a Parquet file's numbers or dates) holds no header.
  */
-function headerNames(plan: LoadPlan): Map<string, string> {
-  const present = new Map(plan.presentColumns);
-  const names = new Map<string, string>();
+function headerColumns(
+  mapping: InputMapping,
+  presentColumns: ReadonlyMap<string, string>,
+  { monthFromFolders = false, labelsFile = false, matches = [] as ColumnMatch[] },
+): { column: string; source: string; header: string }[] {
+  const columns: { column: string; source: string; header: string }[] = [];
   for (const column of USAGE_CONTRACT) {
-    const source = plan.mapping.columns[column.name] ?? column.name;
-    if (!present.has(column.name) || typeof source !== 'string') continue;
-    if (
-      column.name === 'month' &&
-      (plan.monthFromFolders || (plan.mapping.format === 'snapshot' && !plan.mapping.columns.month))
-    )
+    const source = mapping.columns[column.name] ?? column.name;
+    if (!presentColumns.has(column.name) || typeof source !== 'string') continue;
+    if (column.name === 'month' && (monthFromFolders || (mapping.format === 'snapshot' && !mapping.columns.month)))
       continue;
-    if (column.name === 'churn_label' && plan.labels) continue;
-    const renamed = plan.columnMatches?.find((match) => match.how === 'renamed' && match.column === source);
-    names.set(column.name, renamed?.name ?? source);
+    if (column.name === 'churn_label' && labelsFile) continue;
+    const renamed = matches.find((match) => match.how === 'renamed' && match.column === source);
+    columns.push({ column: column.name, source, header: renamed?.name ?? source });
   }
-  return names;
+  const text = columns.every(({ column }) => ['VARCHAR', 'MIXED'].includes(presentColumns.get(column) ?? ''));
+  return text ? columns : [];
+}
+
+/** headerColumns of the plan's input, as the load's check reads them: contract column -> header. */
+function headerNames(plan: LoadPlan): Map<string, string> {
+  const columns = headerColumns(plan.mapping, new Map(plan.presentColumns), {
+    monthFromFolders: plan.monthFromFolders,
+    labelsFile: plan.labels !== null,
+    matches: plan.columnMatches,
+  });
+  return new Map(columns.map(({ column, header }) => [column, header]));
+}
+
+/**
+ * `rows` (SQL over the input files' rows, their columns by DuckDB's names) without the header rows
+ * a file repeats, which the load quarantines (repeatedHeaderSql): the plan types the user's
+ * columns without reading their names as values ('arpu' among a column's numbers, a category).
+ */
+function withoutRepeatedHeaders(rows: string, columns: { source: string; header: string }[]): string {
+  const header = repeatedHeaderSql(columns.map(({ source, header }) => [quoteIdent(source), header]));
+  return header ? `SELECT * FROM (${rows}) WHERE NOT coalesce(${header}, false)` : rows;
 }
 
 /** A month folder's one input file that may stand for its checked rows as it is. */

@@ -190,4 +190,25 @@ describe('a header row repeated in the middle of a CSV (exports joined one after
     expect(summary.quarantineByReason).toEqual({ 'repeated header row': 1 });
     expect(summary.rowsLoaded).toBe(rows.length);
   });
+
+  it("is no value of the user's columns: their types and categories are the file's rows'", async () => {
+    const input = await juneCsv('%Y-%m', []);
+    const path = join(input, 'june.csv');
+    await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'file', path);
+      // a number and a category of the analyst's own
+      await conn.run(`COPY (SELECT *, (hash(subscriber_id) % 1000) / 10 AS handset_price,
+          (['4G', '5G'])[1 + (hash(subscriber_id) % 2)::INTEGER] AS network
+        FROM read_csv(getvariable('file'), all_varchar = true)) TO (getvariable('file')) (HEADER)`);
+    });
+    const [header = '', ...rows] = (await readFile(path, 'utf8')).trimEnd().split('\n');
+    await writeFile(path, [header, ...rows.slice(0, 10), header, ...rows.slice(10)].join('\n') + '\n');
+    const summary = await load(input, { features: { handset_price: 'numeric', network: 'categorical' } });
+    expect(summary.quarantineByReason).toEqual({ 'repeated header row': 1 });
+    const [price, network] = summary.userFeatures;
+    expect(price).toMatchObject({ name: 'handset_price', type: 'numeric' });
+    // not "1 value not numbers taken as missing: 'handset_price'"
+    expect(price?.note).toBeUndefined();
+    expect(network).toMatchObject({ name: 'network', categories: ['4G', '5G'] });
+  });
 });
