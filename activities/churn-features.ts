@@ -156,14 +156,23 @@ export function missingIndicators(
   });
 }
 
-/**
- * How many reasons per subscriber to pick before a feature and its indicator fold into one
- * (churn-reasons.ts): `reasons`, and two more per indicator, so a pair of which both members
- * rank below the published ones can still make it once summed, and folding leaves no slot empty.
- */
+/** Reasons per subscriber: `reasons`, or every feature where there are fewer. */
 export function reasonSlots(meta: readonly FeatureMeta[], reasons: number): number {
-  const indicators = meta.filter((feature) => feature.missingOf !== undefined).length;
-  return Math.min(meta.length, reasons + 2 * indicators);
+  return Math.min(meta.length, reasons);
+}
+
+/**
+ * Per feature, the feature a missing indicator's contribution joins before the reasons are
+ * picked (-1: none): a feature and its indicator are one column of the user's, so one reason,
+ * their contributions added (as SHAP values of a group of features add up) and ranked by the sum.
+ * Without it one subscriber read "app_sessions missing" twice, once for each.
+ */
+export function indicatorFolds(names: readonly string[], meta: readonly FeatureMeta[]): Int16Array {
+  const into = new Int16Array(meta.length).fill(-1);
+  meta.forEach((feature, f) => {
+    if (feature.missingOf !== undefined) into[f] = names.indexOf(feature.missingOf);
+  });
+  return into;
 }
 
 /** Share of NaN per column (before numeric gaps are filled). */

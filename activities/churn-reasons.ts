@@ -9,12 +9,9 @@
  */
 import { DOUBLE, INTEGER, SMALLINT, UTINYINT, VARCHAR, type DuckDBConnection } from '@duckdb/node-api';
 import { describeFeature } from '../domain/feature-words';
-import type { NumericGaps } from './churn-features';
+import { indicatorFolds, type NumericGaps } from './churn-features';
 import { writeParquetView } from './duckdb';
-import type { BoostedModel } from './ml/boosted-model';
-import { nextNode } from './ml/boosting';
 import { appendColumnsTable, type ColumnSet, type NamedColumn } from './ml/columns';
-import { nodeMeans } from './ml/compiled-model';
 import type { FeatureMeta } from './ml/feature-matrix';
 
 /** Per row, `k` slots of feature index (-1 = none, slots filled from the first) and contribution. */
@@ -39,13 +36,6 @@ interface ReasonRows {
 
 const NO_REASONS: RowReasons = { features: new Int16Array(0), contributions: new Float64Array(0), k: 1 };
 
-/**
- * The contribution of feature `f` to the margin of row `row` of the scored columns, by the same
- * attribution as the picked reasons: what completes a feature and its missing indicator when
- * only one of them was picked.
- */
-export type FeatureContribution = (row: number, f: number) => number;
-
 /** The reasons as rows of numbers and the distinct texts: what `writeReasons` hands to DuckDB. */
 export interface ReasonTable {
   k: number;
@@ -60,6 +50,7 @@ export interface ReasonTable {
  * row_idx 0, 1, ... unless `rowIdx` gives each one's. `gaps` are the rows whose numeric values
  * were missing before fillNumericGaps made them 0: a reason there has no value (NULL in
  * `churn_reasons`) and reads "<feature> missing", as a missing category reads "<feature>: missing".
+ * A feature and its missing indicator are one reason in the picks already (indicatorFolds).
  */
 export function reasonTable(
   reasons: RowReasons | null,
@@ -67,17 +58,10 @@ export function reasonTable(
   meta: readonly FeatureMeta[],
   rowIdx?: Int32Array,
   gaps?: NumericGaps,
-  /** Reasons kept per subscriber, of the `reasons.k` picked (reasonSlots: more where indicators fold). */
-  keep = (reasons ?? NO_REASONS).k,
-  /**
-   * Any feature's contribution for a row (pathContribution): a feature and its indicator then fold
-   * to their sum though one of them was not picked. Without it such a pair shows the picked one's.
-   */
-  contribution?: FeatureContribution,
 ): ReasonTable {
-  const folded = withIndicatorsFolded(reasons ?? NO_REASONS, current.names, meta, keep, contribution);
-  const { k } = folded;
-  const rows = reasonRows(folded, current, rowIdx, gaps);
+  const picked = reasons ?? NO_REASONS;
+  const { k } = picked;
+  const rows = reasonRows(picked, current, rowIdx, gaps);
   const texts = reasonTexts(rows, current.names.length, (f, x) => reasonInWords(current.names[f], meta[f], x));
   return { k, rows, texts, featureNames: [...current.names] };
 }
@@ -136,96 +120,6 @@ export async function writeReasons(
 const appendTable = (conn: DuckDBConnection, table: string, columns: NamedColumn[]) =>
   appendColumnsTable(conn, table, columns, 'churn: writing reasons');
 
-/** Per feature, the feature whose missing indicator it is (-1: none). */
-function indicatedFeatures(names: readonly string[], meta: readonly FeatureMeta[]): Int16Array {
-  const featureOf = new Int16Array(meta.length).fill(-1);
-  meta.forEach((feature, f) => {
-    if (feature.missingOf !== undefined) featureOf[f] = names.indexOf(feature.missingOf);
-  });
-  return featureOf;
-}
-
-/**
- * A feature and its missing indicator are one column of the user's: their contributions are added
- * (contributions add up, as SHAP values of a group of features do); then the `keep` largest
- * positive ones are kept, largest first. Without it one subscriber read "app_sessions missing"
- * twice, once for each. The pick is wider than `keep` where there are indicators (reasonSlots);
- * with `contribution`, a pair of which one member was picked adds the other's (which may lower
- * it, even below 0: it is then no reason), and where the pick was full, so that a pair of which
- * neither was picked may still outrank the kept (each member at most the smallest picked, the sum
- * at most twice it), those pairs are summed too: the kept reasons are then the largest sums, as
- * if every column's sum had been ranked. Without `contribution` a pair whose other member was
- * not picked shows its picked member's alone.
- */
-function withIndicatorsFolded(
-  reasons: RowReasons,
-  names: readonly string[],
-  meta: readonly FeatureMeta[],
-  keep: number,
-  contribution?: FeatureContribution,
-): RowReasons {
-  const featureOf = indicatedFeatures(names, meta);
-  const { k } = reasons;
-  if (keep >= k && featureOf.every((f) => f < 0)) return reasons;
-  // each pair, as [feature, indicator]; per feature, its indicator (-1: none)
-  const pairs = [...featureOf].flatMap((f, indicator) => (f >= 0 ? [[f, indicator] as const] : []));
-  const pairOf = new Int16Array(meta.length).fill(-1);
-  for (const [f, indicator] of pairs) pairOf[f] = indicator;
-  const rows = reasons.features.length / k;
-  const features = new Int16Array(rows * keep).fill(-1);
-  const contributions = new Float64Array(rows * keep);
-  const picked = new Map<number, number>();
-  // the row (plus one) at which each feature was last picked
-  const pickedAt = new Int32Array(meta.length);
-  for (let row = 0; row < rows; row++) {
-    picked.clear();
-    let filled = 0;
-    for (let s = 0; s < k; s++) {
-      const f = reasons.features[row * k + s];
-      if (f < 0) break;
-      // an indicator counts as its feature
-      const unit = featureOf[f] >= 0 ? featureOf[f] : f;
-      picked.set(unit, (picked.get(unit) ?? 0) + reasons.contributions[row * k + s]);
-      pickedAt[f] = row + 1;
-      filled++;
-    }
-    if (contribution && filled > 0) {
-      // a member not picked is at most the smallest picked, or (a pick not full) at most 0
-      const notPicked = filled === k ? reasons.contributions[row * k + k - 1] : 0;
-      // the features that are no pair's are final: a pair that cannot reach `keep` of them is left out
-      const floor = keptAmongSingles(picked, featureOf, pairOf, keep);
-      for (const [f, indicator] of pairs) {
-        const [feature, its] = [pickedAt[f] === row + 1, pickedAt[indicator] === row + 1];
-        if (feature && its) continue;
-        const most = feature || its ? picked.get(f)! + notPicked : 2 * notPicked;
-        if (most <= 0 || most < floor) picked.delete(f);
-        // the member not picked added (a sum of two is the same in either order), or both
-        else if (feature || its) picked.set(f, picked.get(f)! + contribution(row, feature ? indicator : f));
-        else picked.set(f, contribution(row, f) + contribution(row, indicator));
-      }
-    }
-    // largest first; a tie keeps the order they were picked in. Only positive sums are reasons
-    const ranked = [...picked]
-      .filter(([, c]) => c > 0)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, keep);
-    ranked.forEach(([f, c], s) => {
-      features[row * keep + s] = f;
-      contributions[row * keep + s] = c;
-    });
-  }
-  return { features, contributions, k: keep };
-}
-
-/** The `keep`-th largest positive sum of the features that are no pair's (0 when fewer are positive). */
-function keptAmongSingles(sums: Map<number, number>, featureOf: Int16Array, pairOf: Int16Array, keep: number): number {
-  const singles = [...sums]
-    .filter(([f, c]) => c > 0 && featureOf[f] < 0 && pairOf[f] < 0)
-    .map(([, c]) => c)
-    .sort((a, b) => b - a);
-  return singles.length >= keep ? singles[keep - 1] : 0;
-}
-
 /**
  * Each row's `k` largest positive contributions per column, a feature and its missing indicator
  * summed, from every feature's contribution (row-major, `names.length` per row: exact SHAP values,
@@ -238,7 +132,7 @@ export function largestByColumn(
   meta: readonly FeatureMeta[],
   k: number,
 ): RowReasons {
-  const featureOf = indicatedFeatures(names, meta);
+  const featureOf = indicatorFolds(names, meta);
   const count = names.length;
   const rows = count > 0 ? values.length / count : 0;
   const features = new Int16Array(rows * k).fill(-1);
@@ -268,43 +162,6 @@ export function largestByColumn(
     }
   }
   return { features, contributions, k };
-}
-
-/**
- * One feature's path contribution (Saabas) to a row's margin under `model`, as the scoring
- * kernel credits it: the same steps (the change in the node means) added in the same order, so
- * the same number bit for bit (compiled-model.ts). Walks only the trees that split on the
- * feature, each as far down as a split on it is left; `columns` are the scored rows as the
- * model read them (gaps filled).
- */
-export function pathContribution(model: BoostedModel, columns: Float64Array[]): FeatureContribution {
-  const means: (Float64Array | undefined)[] = [];
-  // per feature, the trees that split on it and, per node, whether a split on it is at or below
-  const walks = new Map<number, { tree: number; below: Uint8Array }[]>();
-  const walksOf = (f: number) =>
-    model.trees.flatMap((tree, t) => {
-      const below = new Uint8Array(tree.left.length);
-      const mark = (node: number): number =>
-        tree.left[node] < 0
-          ? 0
-          : (below[node] = mark(tree.left[node]) | mark(tree.right[node]) | (tree.feature[node] === f ? 1 : 0));
-      return mark(0) ? [{ tree: t, below }] : [];
-    });
-  return (row, f) => {
-    let trees = walks.get(f);
-    if (!trees) walks.set(f, (trees = walksOf(f)));
-    let sum = 0;
-    for (const { tree: t, below } of trees) {
-      const tree = model.trees[t];
-      const mean = (means[t] ??= nodeMeans(tree));
-      for (let node = 0; below[node];) {
-        const next = nextNode(tree, model.categorical, columns, row, node);
-        if (tree.feature[node] === f) sum += mean[next] - mean[node];
-        node = next;
-      }
-    }
-    return sum;
-  };
 }
 
 /** A reason in words: a categorical one reads as its category, not its code; a missing number as missing. */

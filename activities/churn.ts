@@ -9,7 +9,7 @@ import type { EnsembleTask } from './ml/ensemble';
 import { RISK_BANDS } from '../domain/rules';
 import { CHURN_FEATURES } from '../domain/churn-features';
 import { tooLittleHistory } from '../domain/training-history';
-import { pathContribution, reasonTable, writeReasons } from './churn-reasons';
+import { reasonTable, writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
 import { queryOne, readSql, setVariable, withReadOnlyConnection, writeParquetView } from './duckdb';
 import { appendColumnsTable, readColumns, releaseColumns, replaceNaN, type ColumnSet } from './ml/columns';
@@ -29,6 +29,7 @@ import {
   fillNumericGaps,
   missingIndicators,
   missingShares,
+  indicatorFolds,
   reasonSlots,
   type NumericGaps,
 } from './churn-features';
@@ -374,7 +375,6 @@ async function scoreWithEnsemble(
   },
 ): Promise<{ ensemble: EnsembleSummary; scoredRows: number; riskBandCounts: Record<string, number> }> {
   const { dbPath, training, cache, cachedEnsemble } = input;
-  // reasons picked per subscriber before a feature and its missing indicator fold into one
   const slots = reasonSlots(input.meta, CHURN_REASONS);
   const scoredKey = cachedEnsemble
     ? scoredOutputKey(
@@ -425,6 +425,7 @@ async function scoreWithEnsemble(
       holdoutRows: input.holdoutRows,
       scoreColumns: current.columns,
       reasons: slots,
+      foldInto: indicatorFolds(current.names, input.meta),
     },
     (holdout) => evaluateEnsemble(dbPath, holdout, scored, input.holdoutLabels),
   );
@@ -444,9 +445,6 @@ async function scoreWithEnsemble(
     input.meta,
     undefined,
     gaps,
-    CHURN_REASONS,
-    // a feature and its missing indicator sum to the pair's contribution though one was not picked
-    pathContribution(result.model, current.columns),
   );
   await writeEnsembleHoldout(conn, dirname(dbPath), input.holdoutRows, result.holdoutCalibrated);
   // what is left is DuckDB's work, which needs the memory of the threads (their kernels' copies

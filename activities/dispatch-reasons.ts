@@ -142,7 +142,7 @@ export async function explainDispatchList(
     const rowIdx = Int32Array.from(read.columns[0]);
     const current = { names: read.names.slice(1), columns: read.columns.slice(1), rows: computed };
     const gaps = fillNumericGaps(current.columns, meta);
-    const table = reasonTable(await shapReasons(model, current, meta, reasons), current, meta, rowIdx, gaps, reasons);
+    const table = reasonTable(await shapReasons(model, current, meta, reasons), current, meta, rowIdx, gaps);
     if (taken) await writeReasons(conn, table, join(runDir, NEW_REASONS_FILE), 'new_reasons');
     else await writeReasons(conn, table, join(runDir, DISPATCH_REASONS_FILE), 'dispatch_reasons');
   }

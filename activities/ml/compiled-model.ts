@@ -237,14 +237,32 @@ function sameTrees(a: CompiledModel, b: CompiledModel): boolean {
 
 /**
  * Every row's margin and its `k` largest positive contributions (ties to the lower feature
- * index), from one walk of each row's paths.
+ * index), from one walk of each row's paths. `foldInto[f]`, where it is a feature index (not -1),
+ * is the feature whose contribution f's joins before the pick (a missing indicator's, its
+ * feature's: one column of the user's, one reason, ranked by the sum; contributions add up).
  */
-export function scoreWithReasons(model: CompiledModel, values: Float32Array, k: number): ScoredRows {
+export function scoreWithReasons(
+  model: CompiledModel,
+  values: Float32Array,
+  k: number,
+  foldInto?: Int16Array,
+): ScoredRows {
   const walk = new KernelWalk(model, values, null, k);
   const { rows, at } = walk;
+  const folds = foldInto ? [...foldInto].flatMap((into, f) => (into >= 0 ? [f, into] : [])) : [];
+  const stride = model.featureCount;
   for (let from = 0; from < rows; from += BLOCK_ROWS) {
     const to = Math.min(rows, from + BLOCK_ROWS);
     walk.kernel.addCredits(at.values, from, to, at.margins, at.credit, at.nodes);
+    if (folds.length > 0) {
+      const credit = new Float64Array(walk.memory.buffer, at.credit, (to - from) * stride);
+      for (let row = 0; row < to - from; row++)
+        for (let i = 0; i < folds.length; i += 2) {
+          const [f, into] = [row * stride + folds[i], row * stride + folds[i + 1]];
+          credit[into] += credit[f];
+          credit[f] = 0;
+        }
+    }
     walk.kernel.keepLargest(at.credit, to - from, at.slots + from * k * 2, at.kept + from * k * 8, k);
   }
   return {

@@ -37,6 +37,8 @@ export interface ScoringInput {
   scoreColumns: Float64Array[];
   /** Reasons kept per scored row. */
   reasons: number;
+  /** Per feature, the feature its contribution joins before the reasons are picked (-1: none; scoreWithReasons). */
+  foldInto?: Int16Array;
 }
 
 const WORKER = new URL('./ensemble-worker.ts', import.meta.url);
@@ -114,7 +116,9 @@ export class EnsembleThreads {
       scoreIn(thread, calibrated, holdout[i], 0, { move: true, also: uncalibrated }),
     );
     // moved, not copied: each thread copies its half once more, into the kernel's memory (at 10M rows, 300 MB a half)
-    const rowParts = threads.map((thread, i) => scoreIn(thread, calibrated, current[i], input.reasons, { move: true }));
+    const rowParts = threads.map((thread, i) =>
+      scoreIn(thread, calibrated, current[i], input.reasons, { move: true, foldInto: input.foldInto }),
+    );
     const scoredHoldout = joinScored(await whileHeartbeating(Promise.all(holdoutParts), this.#stage));
     const evaluated: EnsembleHoldout = {
       ...trained,
@@ -155,10 +159,16 @@ function scoreIn(
   model: CompiledModel,
   values: Float32Array,
   reasons: number,
-  options: { move?: boolean; also?: CompiledModel } = {},
+  options: { move?: boolean; also?: CompiledModel; foldInto?: Int16Array } = {},
 ) {
   const request: EnsembleRequest = {
-    score: { model, values, reasons, ...(options.also ? { also: options.also } : {}) },
+    score: {
+      model,
+      values,
+      reasons,
+      ...(options.also ? { also: options.also } : {}),
+      ...(options.foldInto ? { foldInto: options.foldInto } : {}),
+    },
   };
   return thread.request<ScoredRows>(request, options.move ? [values.buffer as ArrayBuffer] : []);
 }

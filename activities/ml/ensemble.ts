@@ -64,6 +64,8 @@ export interface ScoreTask {
   values: Float32Array;
   /** Reasons kept per row; 0 for probabilities only. */
   reasons: number;
+  /** Per feature, the feature its contribution joins before the reasons are picked (-1: none; scoreWithReasons). */
+  foldInto?: Int16Array;
   /** The same trees with other leaf values (the uncalibrated model): its probabilities too, from the same walk (no reasons). */
   also?: CompiledModel;
 }
@@ -81,7 +83,7 @@ export interface ScoredRows {
 }
 
 export function scoreRows(task: ScoreTask): ScoredRows {
-  const { model, values, reasons, also } = task;
+  const { model, values, reasons, also, foldInto } = task;
   if (reasons === 0) {
     const { margins, otherMargins } = compiledMarginPairs(model, also ?? null, values);
     return {
@@ -92,7 +94,7 @@ export function scoreRows(task: ScoreTask): ScoredRows {
     };
   }
   if (also) throw new Error('scoreRows: a second model is scored without reasons only');
-  const scored = scoreWithReasons(model, values, reasons);
+  const scored = scoreWithReasons(model, values, reasons, foldInto);
   return {
     probabilities: scored.margins.map(sigmoid),
     reasonFeatures: scored.features,

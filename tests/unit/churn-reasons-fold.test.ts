@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fillNumericGaps, reasonSlots } from '../../activities/churn-features';
-import {
-  largestByColumn,
-  pathContribution,
-  reasonTable,
-  type ReasonTable,
-  type RowReasons,
-} from '../../activities/churn-reasons';
+import { fillNumericGaps, indicatorFolds } from '../../activities/churn-features';
+import { largestByColumn, reasonTable, type ReasonTable, type RowReasons } from '../../activities/churn-reasons';
 import { trainBoosted } from '../../activities/ml/boosting';
 import { compileModel, rowMajorValues, scoreWithReasons } from '../../activities/ml/compiled-model';
 import { nodeMeans, rowContributions } from '../../activities/ml/contributions';
@@ -95,25 +89,21 @@ describe('a feature and its missing indicator folded into one reason', () => {
   const { model, columns, gaps } = scored();
   const current = { names, columns, rows: ROWS };
 
-  it('path reasons: the pair is the sum of both members though one (or neither) was picked', () => {
+  it('path reasons: the pair is the sum of both members, folded before the pick', () => {
     const means = model.trees.map(nodeMeans);
     const expected = reference((row) => rowContributions(model, means, columns, row), ROWS);
-    const slots = reasonSlots(meta, 3);
-    const picked = scoreWithReasons(compileModel(model), rowMajorValues(columns), slots);
-    const reasons: RowReasons = { features: picked.features, contributions: picked.contributions, k: slots };
-    // the member not picked, walked alone: the kernel's credit bit for bit
-    const contribution = pathContribution(model, columns);
-    for (let row = 0; row < ROWS; row += 37)
-      for (const f of [0, 6]) expect(contribution(row, f)).toBe(rowContributions(model, means, columns, row)[f]);
-
-    const folded = published(reasonTable(reasons, current, meta, undefined, gaps, 3, contribution));
+    const pick = (foldInto?: Int16Array): RowReasons => {
+      const picked = scoreWithReasons(compileModel(model), rowMajorValues(columns), 3, foldInto);
+      return { features: picked.features, contributions: picked.contributions, k: 3 };
+    };
+    const folded = published(reasonTable(pick(indicatorFolds(names, meta)), current, meta, undefined, gaps));
     expect(differing(folded, expected)).toBe(0);
-    // before: the picked member alone stood for the pair (its sum overstated, or a pair missed)
-    const before = published(reasonTable(reasons, current, meta, undefined, gaps, 3));
+    // unfolded: the indicator a reason of its own beside its feature, or in place of the pair
+    const before = published(reasonTable(pick(), current, meta, undefined, gaps));
     expect(differing(before, expected)).toBeGreaterThan(ROWS / 20);
     // and the rows without the pair among their reasons read as before
     const withoutPair = folded.flatMap((reasons, row) =>
-      reasons.some(([f]) => f === 0) || before[row].some(([f]) => f === 0) ? [] : [row],
+      reasons.some(([f]) => f === 0) || before[row].some(([f]) => f === 0 || f === 6) ? [] : [row],
     );
     expect(withoutPair.length).toBeGreaterThan(ROWS / 10);
     for (const row of withoutPair) expect(folded[row]).toEqual(before[row]);
@@ -123,17 +113,16 @@ describe('a feature and its missing indicator folded into one reason', () => {
     const walk = new ShapWalk(shapTables(model), rowMajorValues(columns));
     const values = walk.values(0, ROWS);
     const expected = reference((row) => values.subarray(row * names.length, (row + 1) * names.length), ROWS);
-    const folded = published(reasonTable(largestByColumn(values, names, meta, 3), current, meta, undefined, gaps, 3));
+    const folded = published(reasonTable(largestByColumn(values, names, meta, 3), current, meta, undefined, gaps));
     expect(differing(folded, expected)).toBe(0);
-    // before: the kernel's wider pick, folded after
-    const slots = reasonSlots(meta, 3);
-    const wide = new ShapWalk(shapTables(model), rowMajorValues(columns), slots);
-    wide.keepLargest(0, ROWS);
-    const before = published(reasonTable(wide.largest(), current, meta, undefined, gaps, 3));
+    // unfolded: the kernel's pick of the largest values, the indicator among them
+    const unfolded = new ShapWalk(shapTables(model), rowMajorValues(columns), 3);
+    unfolded.keepLargest(0, ROWS);
+    const before = published(reasonTable(unfolded.largest(), current, meta, undefined, gaps));
     expect(differing(before, expected)).toBeGreaterThan(ROWS / 20);
   });
 
-  it('path reasons: a pair of which neither member was picked still ranks by its sum', () => {
+  it('path reasons: a pair whose members each rank below the third reason ranks by its sum', () => {
     // one stump per feature: +size at a value of 1, -size at 0 (even covers: the root's mean is 0)
     const stump = (f: number, size: number): BoostedTree => ({
       left: [1, -1, -1],
@@ -146,7 +135,7 @@ describe('a feature and its missing indicator folded into one reason', () => {
       cover: [2, 1, 1],
       gain: [0, 0, 0],
     });
-    // the five derived features 0.10-0.14 fill the five slots; the pair's members, 0.09 and 0.08, sum to 0.17
+    // the five derived features 0.10-0.14 outrank each member of the pair, 0.09 and 0.08, whose sum is 0.17
     const stumps: BoostedModel = {
       baseMargin: 0,
       trees: [
@@ -163,18 +152,17 @@ describe('a feature and its missing indicator folded into one reason', () => {
     };
     const ones = names.map(() => Float64Array.of(1));
     const one = { names, columns: ones, rows: 1 };
-    const slots = reasonSlots(meta, 3);
-    const picked = scoreWithReasons(compileModel(stumps), rowMajorValues(ones), slots);
-    expect([...picked.features]).toEqual([5, 4, 3, 2, 1]);
-    const reasons: RowReasons = { features: picked.features, contributions: picked.contributions, k: slots };
     const noGaps = names.map(() => new Uint32Array(0));
-    const table = reasonTable(reasons, one, meta, undefined, noGaps, 3, pathContribution(stumps, ones));
-    expect(published(table)[0]).toEqual([
+    const pick = (foldInto?: Int16Array): RowReasons => {
+      const picked = scoreWithReasons(compileModel(stumps), rowMajorValues(ones), 3, foldInto);
+      return { features: picked.features, contributions: picked.contributions, k: 3 };
+    };
+    expect(published(reasonTable(pick(indicatorFolds(names, meta)), one, meta, undefined, noGaps))[0]).toEqual([
       [0, 0.17],
       [5, 0.14],
       [4, 0.13],
     ]);
-    // before: the pair was not among the picked, and not among the reasons
-    expect(published(reasonTable(reasons, one, meta, undefined, noGaps, 3))[0].map(([f]) => f)).toEqual([5, 4, 3]);
+    // unfolded, the pair is not among the reasons
+    expect(published(reasonTable(pick(), one, meta, undefined, noGaps))[0].map(([f]) => f)).toEqual([5, 4, 3]);
   });
 });

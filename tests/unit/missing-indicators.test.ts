@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { missingIndicators, reasonSlots, uniqueName, type ChurnFeatureSpec } from '../../activities/churn-features';
+import {
+  indicatorFolds,
+  missingIndicators,
+  reasonSlots,
+  uniqueName,
+  type ChurnFeatureSpec,
+} from '../../activities/churn-features';
 import { reasonTable } from '../../activities/churn-reasons';
 import type { FeatureMeta } from '../../activities/ml/feature-matrix';
 import type { DTClassifierJSON, TreeNodeJSON } from '../../activities/ml/histogram-tree';
@@ -61,8 +67,14 @@ describe('missing indicators beside numeric user features with gaps', () => {
     expect(missingIndicators(specs, [0.2, 0.3], ['app_sessions missing'])[0].meta.name).toBe(
       'app_sessions missing (2)',
     );
-    expect(reasonSlots([...specs.map((spec) => spec.meta), ...indicators.map((spec) => spec.meta)], 3)).toBe(5);
+    const all = [...specs.map((spec) => spec.meta), ...indicators.map((spec) => spec.meta)];
+    expect(reasonSlots(all, 3)).toBe(3);
     expect(reasonSlots([specs[0].meta, specs[1].meta], 3)).toBe(2);
+    // the indicator's contribution joins its feature's before the reasons are picked
+    expect([...indicatorFolds([...specs.map((spec) => spec.meta.name), 'app_sessions missing'], all)]).toEqual([
+      ...specs.map(() => -1),
+      specs.findIndex((spec) => spec.meta.name === 'app_sessions'),
+    ]);
   });
 
   it('gives a feature whose name is taken another one, never two features one name', () => {
@@ -104,7 +116,7 @@ describe('missing indicators beside numeric user features with gaps', () => {
     expect(termInWords(noIndicator[0].terms[0])).toBe('(app_sessions < 1 or missing)');
   });
 
-  it('folds the indicator into its feature, picked wider so a pair ranks by its sum, and keeps the published number', () => {
+  it('reads a folded pair as its feature: missing where there was a gap, its value where given', () => {
     const rows = 3;
     const current = {
       names: ['app_sessions', 'mou', 'dou', 'arpu', 'app_sessions missing'],
@@ -124,17 +136,10 @@ describe('missing indicators beside numeric user features with gaps', () => {
       { name: 'arpu', source: 'derived', categorical: false },
       { name: 'app_sessions missing', source: 'user', categorical: false, missingOf: 'app_sessions' },
     ];
-    // five picked (reasonSlots: 3 + 2 for the one indicator), three kept
-    const k = 5;
-    const features = Int16Array.from([
-      // row 0: mou 0.3, dou 0.25, arpu 0.22, then the pair at 0.2 each: summed, 0.4 ranks first
-      1, 2, 3, 0, 4,
-      // row 1: the indicator (a value given) alone: it counts as app_sessions, whose value reads
-      4, 1, -1, -1, -1,
-      // row 2: a gap: "app_sessions missing", once
-      4, 0, 1, -1, -1,
-    ]);
-    const contributions = Float64Array.from([0.3, 0.25, 0.22, 0.2, 0.2, 0.1, 0.05, 0, 0, 0, 0.4, 0.1, 0.05, 0, 0]);
+    // picked with the indicator folded into app_sessions (scoreWithReasons' foldInto): the pair is feature 0
+    const k = 3;
+    const features = Int16Array.from([0, 1, 2, 0, 1, -1, 0, 1, -1]);
+    const contributions = Float64Array.from([0.4, 0.3, 0.25, 0.1, 0.05, 0, 0.5, 0.05, 0]);
     const gaps = [
       Uint32Array.from([0, 2]),
       new Uint32Array(0),
@@ -142,7 +147,7 @@ describe('missing indicators beside numeric user features with gaps', () => {
       new Uint32Array(0),
       new Uint32Array(0),
     ];
-    const table = reasonTable({ features, contributions, k }, current, meta, undefined, gaps, 3);
+    const table = reasonTable({ features, contributions, k }, current, meta, undefined, gaps);
     expect(table.k).toBe(3);
     const count = table.rows.count.length;
     const reasonsOf = (r: number) =>
