@@ -355,12 +355,12 @@ export function buildCheckSql(
   const idRewrittenSql =
     presentColumns.get('subscriber_id') === 'VARCHAR' ? `coalesce(contains(subscriber_id, '.'), false)` : 'false';
   const ruleFailures = USAGE_CONTRACT.flatMap((column) => [...rowRules(column, reason), ...scientificId(column)]);
-  // the count's: text ids as written, and `extra` columns of raw_input's beside the checked ones
   // the month as written, kept where it cannot be read (a date's never fails)
   const monthText =
     presentColumns.has('month') && !['DATE', 'TIMESTAMP', INSTANT_TYPE].includes(presentColumns.get('month') ?? '')
       ? `"month"::VARCHAR`
       : 'NULL::VARCHAR';
+  // the count's: text ids as written, and `extra` columns of raw_input's beside the checked ones
   const checkedRowsSql = (count = false, extra: string[] = []) => `WITH typed AS (
   SELECT file_index, file_row, ${[...typedColumns(count), ...userColumns.map(quoteIdent), ...extra].join(',\n         ')},
     CASE ${[...(headerRow ? [`WHEN ${headerRow} THEN ${sqlString(REPEATED_HEADER)}`] : []), ...typeFailures].join('\n      ') || 'WHEN false THEN NULL'} END AS type_failure,
