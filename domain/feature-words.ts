@@ -107,10 +107,11 @@ function amountOf(words: string): number {
 }
 
 /**
- * A change's size as a percentage, rounded toward the side that keeps the words true of the rule:
- * `down` for a bound the words say is passed ("fell more than 9.5%" for a fall beyond 9.5%, never
- * "more than 10%"), `up` for one they say is not reached ("fell less than 4.7%" for a fall under
- * 4.61%). One decimal from 1% up (".0" dropped), two significant digits below.
+ * A change's size as a percentage, rounded `down` or `up` at one decimal from 1% up (".0"
+ * dropped), two significant digits below. change() rounds each bound into the rule, as amounts
+ * are: the words then take in no subscriber the rule leaves out, and a split's two sides never
+ * share a subscriber in words ("fell more than 4.7%" and "fell less than 4.6% or grew" for a split
+ * at a fall of 4.61%).
  */
 function percentToward(share: number, toward: 'down' | 'up'): string {
   // 10 significant digits first: 0.905 - 1 is -0.09499999999999997, whose fall is 9.5%
@@ -131,26 +132,26 @@ function change(label: string, subject: string, suffix: string, ratio: boolean):
   const delta = (x: number) => (ratio ? x - 1 : x);
   // the rate's suffix (" a month") follows its number, before an "or ..."
   const say = (text: string, or = '') => `${subject} ${text}${suffix}${or}`;
-  // each number rounded so the words claim no more than the rule (percentToward)
-  const down = (d: number) => percentToward(d, 'down');
-  const up = (d: number) => percentToward(d, 'up');
+  // each size rounded into the rule (percentToward): a bound passed up, a bound not reached down
+  const passed = (d: number) => percentToward(d, 'up');
+  const notReached = (d: number) => percentToward(d, 'down');
   return {
     label,
     below: (x) => {
       const d = delta(x);
       if (d === 0) return say('fell');
-      return d < 0 ? say(`fell more than ${down(d)}`) : say(`grew less than ${up(d)}`, ' or fell');
+      return d < 0 ? say(`fell more than ${passed(d)}`) : say(`grew less than ${notReached(d)}`, ' or fell');
     },
     atLeast: (x) => {
       const d = delta(x);
       if (d === 0) return say('held or grew');
-      return d < 0 ? say(`fell less than ${up(d)}`, ' or grew') : say(`grew ${down(d)} or more`);
+      return d < 0 ? say(`fell less than ${notReached(d)}`, ' or grew') : say(`grew ${passed(d)} or more`);
     },
     between: (low, high) => {
       const [from, to] = [delta(low), delta(high)];
-      if (to <= 0) return say(`fell ${down(to)} to ${up(from)}`);
-      if (from >= 0) return say(`grew ${down(from)} to ${up(to)}`);
-      return say(`changed between -${up(from)} and +${up(to)}`);
+      if (to <= 0) return say(`fell ${passed(to)} to ${notReached(from)}`);
+      if (from >= 0) return say(`grew ${passed(from)} to ${notReached(to)}`);
+      return say(`changed between -${notReached(from)} and +${notReached(to)}`);
     },
   };
 }

@@ -51,23 +51,31 @@ describe('features in words a marketer reads', () => {
     expect(termInWords({ feature: 'recharge_trend', high: 1 })).toBe('recharges fell (last 3 months vs the 3 before)');
   });
 
-  it('never words a change as more than the rule says: the percentage is rounded toward the threshold', () => {
-    // the walkthrough's rules: "more than 10%" for < 0.905, "more than 5% a month" for < -0.0461
+  it('rounds a change into the rule, as amounts are: its words take in no subscriber it leaves out', () => {
+    // the walkthrough's rules: "more than 10%" for < 0.905, "more than 5% a month" for < -0.0461;
+    // a split's two sides never share a fall in words (they overlapped: "more than 5.4%", "less than 5.5%")
     expect(termInWords({ feature: 'recharge_trend', high: 0.905 })).toBe(
       'recharges fell more than 9.5% (last 3 months vs the 3 before)',
     );
-    expect(termInWords({ feature: 'spend_slope_rel', high: -0.0461 })).toBe('spend fell more than 4.6% a month');
-    expect(termInWords({ feature: 'spend_slope_rel', low: -0.0461 })).toBe('spend fell less than 4.7% a month or grew');
+    expect(termInWords({ feature: 'spend_slope_rel', high: -0.0461 })).toBe('spend fell more than 4.7% a month');
+    expect(termInWords({ feature: 'spend_slope_rel', low: -0.0461 })).toBe('spend fell less than 4.6% a month or grew');
     expect(termInWords({ feature: 'mou_trend', low: 1.2049 })).toBe(
-      'call minutes grew 20.4% or more (last 3 months vs the 3 before)',
+      'call minutes grew 20.5% or more (last 3 months vs the 3 before)',
     );
     expect(termInWords({ feature: 'mou_trend', high: 1.2049 })).toBe(
-      'call minutes grew less than 20.5% (last 3 months vs the 3 before) or fell',
+      'call minutes grew less than 20.4% (last 3 months vs the 3 before) or fell',
     );
     expect(termInWords({ feature: 'mou_trend', low: 0.6049, high: 0.9051 })).toBe(
-      'call minutes fell 9.4% to 39.6% (last 3 months vs the 3 before)',
+      'call minutes fell 9.5% to 39.5% (last 3 months vs the 3 before)',
     );
-    expect(termInWords({ feature: 'spend_slope_rel', high: -0.00456 })).toBe('spend fell more than 0.45% a month');
+    expect(termInWords({ feature: 'spend_slope_rel', high: -0.00456 })).toBe('spend fell more than 0.46% a month');
+    expect(termInWords({ feature: 'spend_slope_rel', high: -0.05405975 })).toBe('spend fell more than 5.5% a month');
+    expect(termInWords({ feature: 'spend_slope_rel', low: -0.05405975 })).toBe(
+      'spend fell less than 5.4% a month or grew',
+    );
+    expect(termInWords({ feature: 'spend_slope_rel', low: -0.0461, high: 0.0349 })).toBe(
+      'spend changed between -4.6% and +3.4% a month',
+    );
   });
 
   it('keeps a feature without words by its column name, as the churn tree states it', () => {
