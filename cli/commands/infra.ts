@@ -3,7 +3,9 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { untilInterrupted } from '../os-signals';
 import { DEMO_DEFAULTS } from './demo';
-import { monthArg, positiveInt, previousMonth, uiPortOption, required } from '../options';
+import { count } from '../../domain/decimals';
+import { jsonOption as json } from '../json-option';
+import { monthArg, output, positiveInt, previousMonth, uiPortOption, required } from '../options';
 
 export function registerInfra(program: Command): void {
   program
@@ -68,6 +70,7 @@ export function registerInfra(program: Command): void {
     .addOption(new Option('--months <n>', 'months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
     .option('--last-month <YYYY-MM>', 'last month of the sample (default: the month before this one)', monthArg)
     .addOption(new Option('--seed <n>', 'random seed').argParser(positiveInt).default(DEMO_DEFAULTS.seed))
+    .addOption(json())
     .action(async (options) => {
       const out = resolve(required(options.out, '--out <dir>'));
       const { generateSample } = await import('../../data/generate');
@@ -78,7 +81,13 @@ export function registerInfra(program: Command): void {
         lastMonth: options.lastMonth ?? previousMonth(),
         seed: options.seed,
       });
-      console.log(JSON.stringify(summary, null, 2));
+      output(options.json, summary, (sample) =>
+        [
+          `wrote a sample of ${count(sample.subscribers)} subscribers over ${count(sample.months)} months (${sample.firstMonth} to ${sample.lastMonth}, seed ${sample.seed}): ${count(sample.usageRows)} usage rows, ${count(sample.churners)} churners, in ${sample.seconds.toFixed(1)} s`,
+          `  usage          ${join(out, 'usage')}`,
+          `  ground truth   ${join(out, 'truth.parquet')} (each subscriber's planted group and churn month)`,
+        ].join('\n'),
+      );
       // the folder also holds the ground truth, which is not usage: runs read its usage/ folder
       console.error(`segflow run --month ${summary.lastMonth} --input ${join(out, 'usage')} reads this sample`);
     });

@@ -49,6 +49,11 @@ describe('the command line at start-up', () => {
       { SEGFLOW_HOME: home },
     );
     expect(generated.code).toBe(0);
+    // text by default, as every command (--json for the summary as JSON)
+    expect(generated.output).toMatch(
+      /^wrote a sample of 300 subscribers over 3 months \(\d{4}-\d{2} to \d{4}-\d{2}, seed 42\)/,
+    );
+    expect(generated.output).toContain(`  usage          ${join(home, 'sample', 'usage')}`);
     expect(await readdir(join(home, 'sample', 'usage'))).toHaveLength(3);
     // it says which folder a run reads: the sample's usage/, not the sample with its ground truth
     const again = await promisify(execFile)(
@@ -56,6 +61,11 @@ describe('the command line at start-up', () => {
       ['generate', '--out', join(home, 'sample'), '--subscribers', '300', '--months', '3'],
       { env: { ...process.env, SEGFLOW_HOME: home } },
     );
+    const asJson = await segflow(
+      ['generate', '--out', join(home, 'sample'), '--subscribers', '300', '--months', '3', '--json'],
+      { SEGFLOW_HOME: home },
+    );
+    expect(JSON.parse(asJson.output)).toMatchObject({ subscribers: 300, months: 3, seed: 42 });
     expect(again.stderr).toMatch(
       new RegExp(`segflow run --month \\d{4}-\\d{2} --input ${join(home, 'sample', 'usage')} reads this sample`),
     );
