@@ -124,9 +124,13 @@ function listed(grids: GridRow[], dispatch: DispatchRule): string {
   )}. On the list: everyone at elevated or high churn risk, and operation priorities ${priorities.join(' and ')} whatever their risk. Each grid's list is ranked ${order}.`;
 }
 
-/** A contact's churn reasons, each on a line of its own under the why. */
+/**
+ * A contact's churn reasons, each on a line of its own under the why: what raises its churn score
+ * most, which at a low risk (a priority on the list whatever its risk) is no reason to call by
+ * itself, hence the heading.
+ */
 function reasonList(reasons: string[]): string {
-  return reasons.length ? `<div class="columns">${reasons.map(escape).join('<br>')}</div>` : '';
+  return reasons.length ? `<div class="columns">risk raised most by:<br>${reasons.map(escape).join('<br>')}</div>` : '';
 }
 
 /** The note on a grid's control group, if it has one. */
