@@ -21,19 +21,24 @@ interface PinnedCode {
 
 const pinned: PinnedCode[] = [];
 
+/** A pinned hash: calling it checks the files first; `loaded` is the hash as the module loaded it, unchecked. */
+export type PinnedHash = (() => string) & { readonly loaded: string };
+
 /**
  * Hashes `compute()` now (call it as a module loads) and returns a function that gives that
  * hash after checking that the files still hash the same: `files` lists the paths `compute`
  * reads, whose sizes and modification times spare reading them again while they stay the same.
- * `what` names the files for the error.
+ * `what` names the files for the error. Its `loaded` gives the hash without the check: what a
+ * record of the code that ran names (the manifest's code.stageCode), where a key would check.
  */
-export function pinCodeHash(what: string, files: () => string[], compute: () => string): () => string {
+export function pinCodeHash(what: string, files: () => string[], compute: () => string): PinnedHash {
   const code: PinnedCode = { what, hash: compute(), stamp: stampOf(files()), files, compute };
   pinned.push(code);
-  return () => {
+  const checked = () => {
     assertSame(code);
     return code.hash;
   };
+  return Object.assign(checked, { loaded: code.hash });
 }
 
 function stampOf(files: string[]): string {

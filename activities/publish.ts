@@ -496,11 +496,11 @@ interface Campaigns {
 
 /**
  * The manifest's `code`: the worker's commit and versions, and the stage-code hash its load and
- * feature stages' keys name (checked against the files on disk, as a key is: CodeChangedError when
- * they changed under the running worker).
+ * feature stages' keys name, as the worker loaded it (the keys check it against the files on
+ * disk as they are made: a run whose stage code changed under it stops there, not here).
  */
 export function manifestCode(): SnapshotManifest['code'] & { stageCode: string } {
-  return { ...codeVersion(), stageCode: stageCodeHash() };
+  return { ...codeVersion(), stageCode: stageCodeHash.loaded };
 }
 
 function buildManifest(

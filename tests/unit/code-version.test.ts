@@ -1,10 +1,14 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { pinCodeHash } from '../../activities/code-identity';
 import { commitOf } from '../../activities/code-version';
 import { manifestCode } from '../../activities/publish';
 import { stageCodeHash } from '../../activities/stage-code';
+import { CodeChangedError } from '../../domain/errors';
+import { sha256 } from '../../store/hashing';
 import { tempDir } from '../helpers';
 
 /** A checkout with a committed stage SQL file, a doc and a test, at a clean commit. */
@@ -77,5 +81,23 @@ describe("the manifest's code", () => {
     const code = manifestCode();
     expect(code.stageCode).toBe(stageCodeHash());
     expect(code.stageCode).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('is the hash the worker loaded, unchecked: a file changed since stops a key being made, not the record', async () => {
+    const file = join(await tempDir(), 'stage.sql');
+    writeFileSync(file, 'SELECT 1;\n');
+    const pinned = pinCodeHash(
+      'the test stage',
+      () => [file],
+      () => sha256(readFileSync(file, 'utf8')),
+    );
+    try {
+      writeFileSync(file, 'SELECT 2;\n');
+      expect(() => pinned()).toThrow(CodeChangedError);
+      expect(pinned.loaded).toBe(sha256('SELECT 1;\n'));
+    } finally {
+      writeFileSync(file, 'SELECT 1;\n');
+    }
+    expect(pinned()).toBe(pinned.loaded);
   });
 });
