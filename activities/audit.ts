@@ -1,4 +1,5 @@
 import { appendFile, mkdir } from 'node:fs/promises';
+import { hostname, userInfo } from 'node:os';
 import { dirname } from 'node:path';
 import { auditLogPath, type StoreConfig } from '../store/layout';
 import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
@@ -16,6 +17,21 @@ import { withFileLock } from '../store/file-lock';
 import { signText, type Signer } from '../store/signing';
 
 export type { AuditEntry, AuditRecordRequest } from '../store/audit-log';
+
+/**
+ * Who runs this command, as the machine knows them: the OS user (the process's, whatever name is
+ * typed as the actor) and the host. For the details of the entries a person's command writes.
+ */
+export function commandUser(): { osUser: string; host: string } {
+  let osUser: string;
+  try {
+    osUser = userInfo().username;
+  } catch {
+    // a uid without a passwd entry (a container's): the environment's name, or the number
+    osUser = process.env.USER ?? process.env.LOGNAME ?? `uid ${process.getuid?.() ?? '?'}`;
+  }
+  return { osUser, host: hostname() };
+}
 
 /**
  * Appends an event to the append-only audit log, chained to the previous entry by hash.

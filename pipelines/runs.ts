@@ -100,7 +100,8 @@ export async function listRuns(
 ): Promise<RunListing[]> {
   const byRun = new Map<string, AuditEntry[]>();
   for (const entry of await readCheckedLog(store, warn)) {
-    if (entry.event.startsWith('schedule.')) continue;
+    // a schedule's changes and cache prunes are no runs
+    if (entry.event.startsWith('schedule.') || entry.event.startsWith('cache.')) continue;
     if (filter.month && entry.month !== filter.month) continue;
     const key = `${entry.run.workflowId}\u0000${entry.run.runId}`;
     byRun.set(key, [...(byRun.get(key) ?? []), entry]);

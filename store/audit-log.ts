@@ -27,6 +27,12 @@ export const AUDIT_EVENTS = [
   /** `segflow schedule trigger` and `backfill`: who asked; the runs' own entries name the schedule. */
   'schedule.triggered',
   'schedule.backfilled',
+  /**
+   * `segflow cache prune` removed stored stage outputs: who (actor: the OS user; details: host), what
+   * was asked, and each artifact removed with the run that stored it. run is { workflowId: 'cache',
+   * runId: '' } and month '', as a schedule event's: readers of runs and months pass over it.
+   */
+  'cache.pruned',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

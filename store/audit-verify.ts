@@ -228,6 +228,7 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     }
   }
   if (entries.length > 0) await checkCache(store, entries, publicKey, problems);
+  checkPrunes(entries, problems);
   return {
     ok: problems.length === 0,
     entries: entries.length,
@@ -346,6 +347,62 @@ async function checkCache(
             : `: entries were cut from the log, or the artifact was copied in from another store`),
       });
     }
+  }
+}
+
+/**
+ * A `cache prune` records each artifact it removes with the run that stored it (`cache.pruned`),
+ * and every run records run.requested before its first stage: a removed artifact of a run no entry
+ * before the prune names had that run's entries cut from the log before the prune, which took the
+ * evidence STORED BY A RUN THE LOG DOES NOT RECORD would name (or it was copied in from another
+ * store). One finding per run. A prune entry whose details are not a list of artifacts names nothing.
+ */
+function checkPrunes(entries: AuditEntry[], problems: AuditProblem[]): void {
+  const recorded = new Set<string>();
+  for (const entry of entries) {
+    if (entry.event === 'cache.pruned') {
+      const removed = (entry.details as { removed?: unknown } | undefined)?.removed;
+      const unrecorded = new Map<
+        string,
+        { run: RunRef; artifacts: { stage: string; key: string; month: string; createdAt: string }[] }
+      >();
+      for (const artifact of Array.isArray(removed) ? removed : []) {
+        const {
+          producedBy: run,
+          stage,
+          key,
+          month,
+          createdAt,
+        } = (artifact ?? {}) as {
+          producedBy?: RunRef;
+          stage?: string;
+          key?: string;
+          month?: string;
+          createdAt?: string;
+        };
+        if (!run?.runId || recorded.has(run.runId) || recorded.has(run.workflowId)) continue;
+        const known = unrecorded.get(run.runId) ?? { run, artifacts: [] };
+        known.artifacts.push({
+          stage: String(stage),
+          key: String(key),
+          month: String(month),
+          createdAt: String(createdAt),
+        });
+        unrecorded.set(run.runId, known);
+      }
+      for (const { run, artifacts } of unrecorded.values()) {
+        const [first] = artifacts;
+        const names = artifacts.map((a) => `cache/${a.stage}/${a.key.slice(0, 12)}…`).join(', ');
+        problems.push({
+          where: `audit seq ${entry.seq}`,
+          problem: `PRUNED ARTIFACTS OF A RUN THE LOG DOES NOT RECORD: cache prune by ${entry.actor} at ${entry.at} removed ${names}, stored by run ${run.workflowId} (${run.runId}) for ${first.month} at ${first.createdAt}, and no entry before the prune names that run: its entries were cut from the log before the prune (with whatever it published), or the artifacts were copied in from another store`,
+        });
+      }
+      continue;
+    }
+    // by workflow id too: a run reset in Temporal goes on under a new run id without a new run.requested
+    recorded.add(entry.run.runId);
+    recorded.add(entry.run.workflowId);
   }
 }
 

@@ -1,7 +1,10 @@
 import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { commandUser, recordAudit } from '../activities/audit';
+import { AuditLogFullError } from '../domain/errors';
+import type { AuditEntry } from './audit-log';
 import { cacheStageDir, type RunRef, type StoreConfig } from './layout';
-import { ARTIFACT_SIGNATURE_FILE } from './signing';
+import { ARTIFACT_SIGNATURE_FILE, type Signer } from './signing';
 import { listMonths, listVersions, readManifest } from './snapshots';
 
 /**
@@ -186,6 +189,8 @@ export interface PruneRequest {
   /** Only report what would be removed. */
   dryRun?: boolean;
   now?: Date;
+  /** Signs the `cache.pruned` entry (SEGFLOW_SIGNING_KEY where the command runs). */
+  signer?: Signer;
 }
 
 export interface PruneResult {
@@ -197,12 +202,21 @@ export interface PruneResult {
   /** With a size limit: the bytes kept, and of them those published snapshots pin (more than the limit when they alone exceed it). */
   keptBytes: number;
   pinnedBytes: number;
+  /** The `cache.pruned` audit entry's seq: null for a dry run, or when nothing was removed. */
+  auditSeq: number | null;
 }
 
-/** Removes stored artifacts by age and/or total size, never one a published snapshot points at. */
+/**
+ * Removes stored artifacts by age, code and/or total size, never one a snapshot folder's manifest
+ * points at. What it removes is first recorded in the audit log (`cache.pruned`: who, what was
+ * asked, each artifact with the run that stored it), so `audit verify` still sees what a removed
+ * artifact witnessed (STORED BY A RUN THE LOG DOES NOT RECORD). A log too full to take the entry
+ * (the disk prune is freeing) gets it right after the removal.
+ */
 export async function pruneCache(store: StoreConfig, request: PruneRequest): Promise<PruneResult> {
   const now = (request.now ?? new Date()).getTime();
   const artifacts = await listCache(store);
+  const kept = (artifact: CachedArtifact) => artifact.usedBy.length > 0;
   const remove = new Set<CachedArtifact>();
   const { olderCode } = request;
   if (olderCode) {
@@ -218,24 +232,92 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
     let total = artifacts.filter((a) => !remove.has(a)).reduce((sum, a) => sum + a.bytes, 0);
     for (const artifact of [...artifacts].reverse()) {
       if (total <= request.maxBytes) break;
-      if (remove.has(artifact) || artifact.usedBy.length > 0) continue;
+      if (remove.has(artifact) || kept(artifact)) continue;
       remove.add(artifact);
       total -= artifact.bytes;
     }
   }
   const protectedArtifacts = [...remove].filter((artifact) => artifact.usedBy.length > 0);
-  const removed = [...remove].filter((artifact) => artifact.usedBy.length === 0);
-  if (!request.dryRun) for (const artifact of removed) await removeArtifactDir(artifact.path);
-  const kept = artifacts.filter((artifact) => !removed.includes(artifact));
+  const removed = [...remove].filter((artifact) => !kept(artifact));
+  let auditSeq: number | null = null;
+  if (!request.dryRun && removed.length > 0) {
+    const record = () => recordPrune(store, request, removed);
+    const removeAll = async () => {
+      for (const artifact of removed) await removeArtifactDir(artifact.path);
+    };
+    try {
+      auditSeq = (await record()).seq;
+      await removeAll();
+    } catch (error) {
+      if (!(error instanceof AuditLogFullError)) throw error;
+      // the disk is full, which is what prune is for: the entry goes in once there is room for it
+      await removeAll();
+      auditSeq = (await record()).seq;
+    }
+  }
+  const keptList = artifacts.filter((artifact) => !removed.includes(artifact));
   const bytesOf = (list: CachedArtifact[]) => list.reduce((sum, artifact) => sum + artifact.bytes, 0);
   return {
     removed,
-    kept,
+    kept: keptList,
     protectedArtifacts,
     bytesFreed: bytesOf(removed),
-    keptBytes: bytesOf(kept),
-    pinnedBytes: bytesOf(kept.filter((artifact) => artifact.usedBy.length > 0)),
+    keptBytes: bytesOf(keptList),
+    pinnedBytes: bytesOf(keptList.filter((artifact) => artifact.usedBy.length > 0)),
+    auditSeq,
   };
+}
+
+/** The run `cache.pruned` entries are recorded under: none (a schedule event's run names its schedule). */
+export const CACHE_PRUNE_RUN: RunRef = { workflowId: 'cache', runId: '' };
+
+/** An artifact as a `cache.pruned` entry lists it. */
+export interface PrunedArtifact {
+  stage: string;
+  key: string;
+  month: string;
+  bytes: number;
+  createdAt: string;
+  lastUsedAt: string;
+  producedBy: RunRef;
+}
+
+const pruned = (artifact: CachedArtifact): PrunedArtifact => ({
+  stage: artifact.stage,
+  key: artifact.key,
+  month: artifact.month,
+  bytes: artifact.bytes,
+  createdAt: artifact.createdAt,
+  lastUsedAt: artifact.lastUsedAt,
+  producedBy: artifact.producedBy,
+});
+
+/** The `cache.pruned` entry: the OS user (and host) who pruned, what was asked, what goes. */
+async function recordPrune(store: StoreConfig, request: PruneRequest, removed: CachedArtifact[]): Promise<AuditEntry> {
+  const { osUser, host } = commandUser();
+  const at = new Date().toISOString();
+  return recordAudit(
+    store,
+    {
+      event: 'cache.pruned',
+      run: CACHE_PRUNE_RUN,
+      month: '',
+      actor: osUser,
+      // the log keeps one entry per run, event and subject: each prune names its own moment
+      subject: `at ${at}`,
+      details: {
+        host,
+        asked: {
+          ...(request.olderThanMs !== undefined ? { olderThanMs: request.olderThanMs } : {}),
+          ...(request.maxBytes !== undefined ? { maxBytes: request.maxBytes } : {}),
+          ...(request.olderCode ? { olderCode: true } : {}),
+        },
+        removed: removed.map(pruned),
+        bytesFreed: removed.reduce((sum, artifact) => sum + artifact.bytes, 0),
+      },
+    },
+    request.signer,
+  );
 }
 
 /** Removes a read-only artifact folder (its mode must allow it first). */

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
 import { codeStatuses, listCache, pruneCache, type CachedArtifact, type CodeStatus } from '../../store/stage-cache';
+import { loadSigner } from '../../store/signing';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { EXIT, output, table } from '../options';
@@ -101,7 +102,7 @@ export function registerCache(program: Command): void {
     .command('prune')
     .description(
       'Remove stored stage outputs not used for a while and/or beyond a total size (least recently used first). ' +
-        'Outputs a published snapshot points at are kept.',
+        'Outputs a published snapshot points at are kept; what is removed is recorded in the audit log (cache.pruned).',
     )
     .option(
       '--older-than <age>',
@@ -125,17 +126,21 @@ export function registerCache(program: Command): void {
         if (options.olderThan === undefined && options.maxSize === undefined && !options.olderCode)
           throw new UsageError('cache prune needs --older-than, --max-size and/or --older-code');
         const code = await currentCode();
-        const result = await pruneCache(loadConfig().store, {
+        const config = loadConfig();
+        const result = await pruneCache(config.store, {
           olderThanMs: options.olderThan,
           maxBytes: options.maxSize,
           ...(options.olderCode ? { olderCode: code } : {}),
           dryRun: options.dryRun,
+          // its audit entry signed as retire's and promote's are, where the key is set
+          ...(config.signingKeyPath ? { signer: loadSigner(config.signingKeyPath) } : {}),
         });
         const all = [...result.kept, ...result.removed];
         const judged = (list: CachedArtifact[]) => withCodeStatus(list, all, code);
         output(options.json, result, (r) =>
           [
-            `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}`,
+            `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}` +
+              (r.auditSeq !== null ? `; recorded in the audit log (cache.pruned, seq ${r.auditSeq})` : ''),
             ...(r.removed.length > 0 ? [table(rows(judged(r.removed)))] : []),
             ...(r.protectedArtifacts.length > 0
               ? [`kept because published snapshots point at them:`, table(rows(judged(r.protectedArtifacts)))]
