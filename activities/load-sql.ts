@@ -122,12 +122,16 @@ export const REPEATED_HEADER = 'repeated header row';
 /**
  * Whether a row is a header row repeated in its file (SQL), as a CSV made by joining exports one
  * after another holds: each of `columns` (a column as the row holds it, the header the file gives
- * it) holds its own header, compared without case or surrounding spaces. Two columns at least, or
- * undefined: one value equal to its column's name may be a value.
+ * it) holds its own header, compared without case. Two columns at least, or undefined: one value
+ * equal to its column's name may be a value. The first column's ILIKE comes first, which nearly
+ * every row fails cheaply (lower() of every value cost the check ~1.5 s per 10M rows, the ILIKE
+ * ~0.5 s); its wildcards (`_`, `%`) only let more rows on to the exact comparisons.
  */
 export function repeatedHeaderSql(columns: [sql: string, header: string][]): string | undefined {
-  if (columns.length < 2) return undefined;
-  return `(${columns.map(([sql, header]) => `lower(trim(${sql}::VARCHAR)) = ${sqlString(header.trim().toLowerCase())}`).join(' AND ')})`;
+  const [first] = columns;
+  if (first === undefined || columns.length < 2) return undefined;
+  const same = columns.map(([sql, header]) => `lower(${sql}::VARCHAR) = lower(${sqlString(header)})`);
+  return `(${first[0]}::VARCHAR ILIKE ${sqlString(first[1])} AND ${same.join(' AND ')})`;
 }
 
 /** The quarantine rule of a value its contract column's type cannot read ("not a valid double"). */

@@ -1497,7 +1497,8 @@ function headerNames(plan: LoadPlan): Map<string, string> {
  */
 function withoutRepeatedHeaders(rows: string, columns: { source: string; header: string }[]): string {
   const header = repeatedHeaderSql(columns.map(({ source, header }) => [quoteIdent(source), header]));
-  return header ? `SELECT * FROM (${rows}) WHERE NOT coalesce(${header}, false)` : rows;
+  // a CASE keeps the condition's cheap first test first (NOT coalesce(...) evaluated all of it on every row)
+  return header ? `SELECT * FROM (${rows}) WHERE CASE WHEN ${header} THEN false ELSE true END` : rows;
 }
 
 /** A month folder's one input file that may stand for its checked rows as it is. */
