@@ -2,10 +2,10 @@ import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commandUser, recordAudit } from '../activities/audit';
 import { AuditLogFullError } from '../domain/errors';
-import type { AuditEntry } from './audit-log';
+import { parseAuditLine, readAuditText, type AuditEntry } from './audit-log';
 import { cacheStageDir, type RunRef, type StoreConfig } from './layout';
 import { ARTIFACT_SIGNATURE_FILE, type Signer } from './signing';
-import { listMonths, listVersions, readManifest } from './snapshots';
+import { emptyRunsLog, listMonths, listVersions, noteRunEntry, publishingNow, readManifest } from './snapshots';
 
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
@@ -193,11 +193,28 @@ export interface PruneRequest {
   signer?: Signer;
 }
 
+/** A run the audit log has requested and not seen end, whose last entry is within the hour (publishingNow). */
+export interface RunInFlight {
+  run: RunRef;
+  month: string;
+  requestedAt: string;
+}
+
+/** An artifact kept for a run in flight: stored by it, or used (taken from the cache) since it was requested. */
+export type HeldArtifact = CachedArtifact & {
+  heldFor: RunRef;
+  because: 'stored by it' | 'used since it was requested';
+};
+
 export interface PruneResult {
   removed: CachedArtifact[];
   kept: CachedArtifact[];
   /** Artifacts prune would have removed but a published snapshot points at. */
   protectedArtifacts: CachedArtifact[];
+  /** Artifacts prune would have removed but a run not ended yet stored or used: its manifest will name them. */
+  heldForRuns: HeldArtifact[];
+  /** The runs in flight by the audit log, read after the cache was listed. */
+  runsInFlight: RunInFlight[];
   bytesFreed: number;
   /** With a size limit: the bytes kept, and of them those published snapshots pin (more than the limit when they alone exceed it). */
   keptBytes: number;
@@ -207,8 +224,31 @@ export interface PruneResult {
 }
 
 /**
+ * The runs the audit log has requested and not seen end (run.published, run.failed, run.cancelled)
+ * whose last entry of their own is within the hour, the rule `audit verify` keeps for RUN WITHOUT
+ * AN END: past it, a run that never records an end (terminated in Temporal, or cut from the log)
+ * holds nothing any more. Lines that are no entry are passed over (verify names them).
+ */
+function runsInFlight(text: string, now: number): { inFlight: RunInFlight[]; holds: (run: RunRef) => boolean } {
+  const entries: AuditEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const parsed = parseAuditLine(line);
+    if ('entry' in parsed) entries.push(parsed.entry);
+  }
+  const runs = emptyRunsLog();
+  for (const entry of entries) noteRunEntry(runs, entry);
+  const holds = (run: RunRef) => publishingNow(run, runs, now);
+  const inFlight = entries
+    .filter((entry) => entry.event === 'run.requested' && holds(entry.run))
+    .map((entry) => ({ run: entry.run, month: entry.month, requestedAt: entry.at }));
+  return { inFlight, holds };
+}
+
+/**
  * Removes stored artifacts by age, code and/or total size, never one a snapshot folder's manifest
- * points at. What it removes is first recorded in the audit log (`cache.pruned`: who, what was
+ * points at, nor one a run in flight stored or used since it was requested (its manifest will
+ * point at it). What it removes is first recorded in the audit log (`cache.pruned`: who, what was
  * asked, each artifact with the run that stored it), so `audit verify` still sees what a removed
  * artifact witnessed (STORED BY A RUN THE LOG DOES NOT RECORD). A log too full to take the entry
  * (the disk prune is freeing) gets it right after the removal.
@@ -216,7 +256,19 @@ export interface PruneResult {
 export async function pruneCache(store: StoreConfig, request: PruneRequest): Promise<PruneResult> {
   const now = (request.now ?? new Date()).getTime();
   const artifacts = await listCache(store);
-  const kept = (artifact: CachedArtifact) => artifact.usedBy.length > 0;
+  // read after the listing: a listed artifact's run recorded run.requested before storing it
+  const { inFlight, holds } = runsInFlight(await readAuditText(store), now);
+  const heldForRuns = new Map<CachedArtifact, HeldArtifact>();
+  for (const artifact of artifacts) {
+    if (artifact.usedBy.length > 0) continue;
+    // a reuse refreshes the folder's time (artifact-store.ts): used since a run in flight was requested
+    const user = inFlight.find((run) => artifact.lastUsedAt >= run.requestedAt);
+    if (holds(artifact.producedBy))
+      heldForRuns.set(artifact, { ...artifact, heldFor: artifact.producedBy, because: 'stored by it' });
+    else if (user)
+      heldForRuns.set(artifact, { ...artifact, heldFor: user.run, because: 'used since it was requested' });
+  }
+  const kept = (artifact: CachedArtifact) => artifact.usedBy.length > 0 || heldForRuns.has(artifact);
   const remove = new Set<CachedArtifact>();
   const { olderCode } = request;
   if (olderCode) {
@@ -228,7 +280,7 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
       if (now - Date.parse(artifact.lastUsedAt) > request.olderThanMs) remove.add(artifact);
   }
   if (request.maxBytes !== undefined) {
-    // least recently used go first; protected ones count toward the total but stay
+    // least recently used go first; protected and held ones count toward the total but stay
     let total = artifacts.filter((a) => !remove.has(a)).reduce((sum, a) => sum + a.bytes, 0);
     for (const artifact of [...artifacts].reverse()) {
       if (total <= request.maxBytes) break;
@@ -238,10 +290,17 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
     }
   }
   const protectedArtifacts = [...remove].filter((artifact) => artifact.usedBy.length > 0);
+  const held = [...remove].filter((artifact) => artifact.usedBy.length === 0 && heldForRuns.has(artifact));
   const removed = [...remove].filter((artifact) => !kept(artifact));
   let auditSeq: number | null = null;
   if (!request.dryRun && removed.length > 0) {
-    const record = () => recordPrune(store, request, removed);
+    const record = () =>
+      recordPrune(
+        store,
+        request,
+        removed,
+        held.map((a) => heldForRuns.get(a)!),
+      );
     const removeAll = async () => {
       for (const artifact of removed) await removeArtifactDir(artifact.path);
     };
@@ -261,6 +320,8 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
     removed,
     kept: keptList,
     protectedArtifacts,
+    heldForRuns: held.map((artifact) => heldForRuns.get(artifact)!),
+    runsInFlight: inFlight,
     bytesFreed: bytesOf(removed),
     keptBytes: bytesOf(keptList),
     pinnedBytes: bytesOf(keptList.filter((artifact) => artifact.usedBy.length > 0)),
@@ -292,8 +353,13 @@ const pruned = (artifact: CachedArtifact): PrunedArtifact => ({
   producedBy: artifact.producedBy,
 });
 
-/** The `cache.pruned` entry: the OS user (and host) who pruned, what was asked, what goes. */
-async function recordPrune(store: StoreConfig, request: PruneRequest, removed: CachedArtifact[]): Promise<AuditEntry> {
+/** The `cache.pruned` entry: the OS user (and host) who pruned, what was asked, what goes and what runs in flight kept. */
+async function recordPrune(
+  store: StoreConfig,
+  request: PruneRequest,
+  removed: CachedArtifact[],
+  held: HeldArtifact[],
+): Promise<AuditEntry> {
   const { osUser, host } = commandUser();
   const at = new Date().toISOString();
   return recordAudit(
@@ -314,6 +380,7 @@ async function recordPrune(store: StoreConfig, request: PruneRequest, removed: C
         },
         removed: removed.map(pruned),
         bytesFreed: removed.reduce((sum, artifact) => sum + artifact.bytes, 0),
+        keptForRuns: held.map((artifact) => ({ ...pruned(artifact), heldFor: artifact.heldFor })),
       },
     },
     request.signer,

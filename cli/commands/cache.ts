@@ -1,6 +1,13 @@
 import { InvalidArgumentError, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
-import { codeStatuses, listCache, pruneCache, type CachedArtifact, type CodeStatus } from '../../store/stage-cache';
+import {
+  codeStatuses,
+  listCache,
+  pruneCache,
+  type CachedArtifact,
+  type CodeStatus,
+  type HeldArtifact,
+} from '../../store/stage-cache';
 import { loadSigner } from '../../store/signing';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
@@ -102,7 +109,8 @@ export function registerCache(program: Command): void {
     .command('prune')
     .description(
       'Remove stored stage outputs not used for a while and/or beyond a total size (least recently used first). ' +
-        'Outputs a published snapshot points at are kept; what is removed is recorded in the audit log (cache.pruned).',
+        'Outputs a published snapshot points at are kept, and those a run not ended yet stored or used; ' +
+        'what is removed is recorded in the audit log (cache.pruned).',
     )
     .option(
       '--older-than <age>',
@@ -137,6 +145,11 @@ export function registerCache(program: Command): void {
         });
         const all = [...result.kept, ...result.removed];
         const judged = (list: CachedArtifact[]) => withCodeStatus(list, all, code);
+        const heldRows = (list: HeldArtifact[]) =>
+          rows(judged(list)).map((row, i) => ({
+            ...row,
+            keptFor: `${list[i].heldFor.workflowId} (${list[i].because})`,
+          }));
         output(options.json, result, (r) =>
           [
             `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}` +
@@ -145,10 +158,19 @@ export function registerCache(program: Command): void {
             ...(r.protectedArtifacts.length > 0
               ? [`kept because published snapshots point at them:`, table(rows(judged(r.protectedArtifacts)))]
               : []),
+            ...(r.heldForRuns.length > 0
+              ? [
+                  `kept because runs not ended yet stored them or used them since they were requested (their manifests will point at them; held until each records its end, or an hour after its last audit entry):`,
+                  table(heldRows(r.heldForRuns)),
+                ]
+              : []),
             ...(options.maxSize !== undefined && r.keptBytes > options.maxSize
               ? [
                   `still ${megabytes(r.keptBytes)}, over --max-size ${megabytes(options.maxSize)}: ${megabytes(r.pinnedBytes)} of it ` +
-                    "is what published snapshots point at ('segflow cache list' names them; 'segflow snapshots retire' releases a snapshot's)",
+                    "is what published snapshots point at ('segflow cache list' names them; 'segflow snapshots retire' releases a snapshot's)" +
+                    (r.heldForRuns.length > 0
+                      ? `, ${megabytes(r.heldForRuns.reduce((sum, a) => sum + a.bytes, 0))} what runs not ended yet hold (above)`
+                      : ''),
                 ]
               : []),
           ].join('\n'),

@@ -1,13 +1,13 @@
 import { utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { commandUser } from '../../activities/audit';
+import { commandUser, recordAudit } from '../../activities/audit';
 import { listRuns } from '../../pipelines/runs';
 import { readAuditLog } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import type { StoreConfig } from '../../store/layout';
 import { listCache, pruneCache } from '../../store/stage-cache';
-import { AUDIT_MONTH as MONTH, storeFakeArtifact, storeWithVersions } from '../audit-store';
+import { AUDIT_MONTH as MONTH, segflowOnStore, storeFakeArtifact, storeWithVersions } from '../audit-store';
 
 const LONG_AGO = new Date('2020-01-01T00:00:00Z');
 const key = (c: string) => c.repeat(64);
@@ -43,6 +43,7 @@ describe('cache prune records what it removes in the audit log', () => {
         host: hostname(),
         asked: { olderThanMs: 0 },
         bytesFreed: 0,
+        keptForRuns: [],
         removed: expect.arrayContaining([
           expect.objectContaining({
             stage: 'segments',
@@ -77,5 +78,67 @@ describe('cache prune records what it removes in the audit log', () => {
     expect((await pruneCache(store, { olderThanMs: 0 })).auditSeq).toBeNull();
     expect((await readAuditLog(store)).length).toBe(7);
     expect(await verifyAudit(store)).toMatchObject({ ok: true, entries: 7, published: 2 });
+  });
+});
+
+describe('cache prune keeps what runs not ended yet stored or used', () => {
+  it('keeps a run in flight its own artifacts and those it took, says so, and lets them go an hour after its last entry', async () => {
+    const store = await storeWithVersions(1);
+    const inFlight = { workflowId: 'wf-flying', runId: 'flying' };
+    await recordAudit(store, { event: 'run.requested', run: inFlight, month: MONTH, actor: 'ana', details: {} });
+    await recordAudit(store, {
+      event: 'stage.finished',
+      run: inFlight,
+      month: MONTH,
+      actor: 'ana',
+      subject: 'features',
+      details: {},
+    });
+    // used after the run was requested, a few seconds before the prune
+    const used = new Date(Date.now() + 1_000);
+    const now = new Date(Date.now() + 5_000);
+    // its own: segments, tree, scores, reasons as the auditor's walkthrough lost them
+    await artifact(store, 'c', 'flying', new Date().toISOString());
+    // an ended run's, taken by the run in flight (a reuse refreshes the folder's time)
+    await artifact(store, 'd', 'run-1', '2026-01-01T00:00:00.000Z', used);
+    // nobody's
+    await artifact(store, 'e', 'run-1', '2026-01-01T00:00:00.000Z');
+
+    const result = await pruneCache(store, { olderThanMs: 0, maxBytes: 0, now });
+    expect(result.removed.map((a) => a.key)).toEqual([key('e')]);
+    expect(result.runsInFlight).toEqual([{ run: inFlight, month: MONTH, requestedAt: expect.any(String) }]);
+    expect(result.heldForRuns.map((a) => [a.key, a.heldFor.runId, a.because])).toEqual([
+      [key('d'), 'flying', 'used since it was requested'],
+      [key('c'), 'flying', 'stored by it'],
+    ]);
+    expect((await readAuditLog(store)).at(-1)?.details).toMatchObject({
+      keptForRuns: [
+        { key: key('d'), heldFor: inFlight },
+        { key: key('c'), heldFor: inFlight },
+      ],
+    });
+
+    // on the command line: what was kept, and for which run
+    const { stdout, code } = await segflowOnStore(store)('cache', 'prune', '--older-than', '0m', '--max-size', '0');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^removed 0 \(0\.0 MiB\), kept 2\n/);
+    expect(stdout).toContain(
+      'kept because runs not ended yet stored them or used them since they were requested (their manifests will point at them; held until each records its end, or an hour after its last audit entry):',
+    );
+    expect(stdout).toContain('wf-flying (stored by it)');
+    expect(stdout).toContain('wf-flying (used since it was requested)');
+
+    // once it ends, or an hour after its last entry (a run that never ends), nothing is held for it
+    const later = await pruneCache(store, { olderThanMs: 0, now: new Date(Date.now() + 2 * 3600_000) });
+    expect(later.runsInFlight).toEqual([]);
+    expect(later.removed.map((a) => a.key).sort()).toEqual([key('c'), key('d')]);
+  });
+
+  it('a run that recorded its end holds nothing', async () => {
+    const store = await storeWithVersions(1);
+    await artifact(store, 'f', 'run-1', new Date().toISOString(), new Date(Date.now() + 1_000));
+    const result = await pruneCache(store, { olderThanMs: 0, now: new Date(Date.now() + 5_000) });
+    expect(result.runsInFlight).toEqual([]);
+    expect(result.removed.map((a) => a.key)).toEqual([key('f')]);
   });
 });
