@@ -159,7 +159,10 @@ export function textMonthSql(value: string): string {
  * check (load.ts inputMonthSql) and a labels file's month left (labels.ts).
  */
 export function formattedTextMonthSql(value: string): string {
-  return `CASE WHEN regexp_full_match(${value}::VARCHAR, '${FULL_MONTH}') THEN ${textMonthSql(value)} END`;
+  // the format's reading (2026-10-01) passes the LIKE, at a third of the regexp's cost (~0.6 s
+  // against ~1.8 s per 10M rows); other text (a timestamp's, 2026-10) is left to the regexp
+  const text = `${value}::VARCHAR`;
+  return `CASE WHEN ${text} LIKE '____-__-__' OR regexp_full_match(${text}, '${FULL_MONTH}') THEN ${textMonthSql(value)} END`;
 }
 
 /** A date or a year and month with two-digit parts, a time of day or zone after a date allowed. */
