@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import type { AuditEntry } from './audit-log';
+import { hashMatches, type AuditEntry } from './audit-log';
 import { canonicalJson } from './hashing';
 
 /**
@@ -33,6 +33,14 @@ export async function readParamDefaults(): Promise<ParamDefaults> {
   const text = await readFile(new URL('../domain/run-params.schema.json', import.meta.url), 'utf8').catch(() => '{}');
   const schema = JSON.parse(text) as { properties?: Record<string, { default?: unknown }> };
   return new Map(Object.entries(schema.properties ?? {}).map(([name, property]) => [name, property.default]));
+}
+
+/** hashMatches, once per entry: each published snapshot's check reads the run's entries again. */
+const intact = new WeakMap<AuditEntry, boolean>();
+function unedited(entry: AuditEntry): boolean {
+  let matches = intact.get(entry);
+  if (matches === undefined) intact.set(entry, (matches = hashMatches(entry)));
+  return matches;
 }
 
 const shown = (value: unknown) => (value === undefined ? 'none' : JSON.stringify(value));
@@ -80,8 +88,11 @@ export function logManifestDisagreements(
   defaults: ParamDefaults,
 ): string[] {
   const found: string[] = [];
+  // an entry whose content no longer matches its hash is named as edited already: this check is
+  // for entries whose chain was made whole again after the edit
+  if (!unedited(published)) return found;
   const { runId, workflowId } = published.run;
-  const before = entries.filter((entry) => entry.seq <= published.seq);
+  const before = entries.filter((entry) => entry.seq <= published.seq && unedited(entry));
   // the run's own request, or (a run reset in Temporal writes none) its workflow's latest before it
   const requested =
     before.findLast((e) => e.event === 'run.requested' && e.run.runId === runId) ??

@@ -97,6 +97,17 @@ describe('audit verify: the log against the manifests it pins', () => {
     ]);
   });
 
+  it('an entry edited without re-hashing is named as edited, not again as disagreeing with the manifest', async () => {
+    const store = storeIn(await tempDir());
+    await publishRun(store, 1, { month: MONTH, input: INPUT, k: 4 }, FILLED);
+    const lines = (await readFile(auditLogPath(store), 'utf8')).split('\n');
+    lines[0] = lines[0].replace('"actor":"root"', '"actor":"alice"');
+    await writeFile(auditLogPath(store), lines.join('\n'));
+    expect((await verifyAudit(store)).problems.map((p) => p.problem)).toEqual([
+      'entry seq 1 was edited: its content no longer matches its hash',
+    ]);
+  });
+
   it('names a parameter left out of the request, a month, version, parameters hash or experiment flag changed', async () => {
     const store = storeIn(await tempDir());
     await publishRun(store, 1, { month: MONTH, input: INPUT, k: 4, treeDepth: 5 }, { ...FILLED, treeDepth: 5 });
