@@ -1,4 +1,4 @@
-import { recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';
@@ -54,7 +54,8 @@ export async function promoteSnapshot(
           actor: request.actor,
           // the log keeps one entry per run, event and subject: each promotion names its own moment
           subject: `${month}/v${version} at ${at}`,
-          details: { version, previous, reason, manifestSha256 },
+          // the name given is whatever the caller typed: who ran the command, as the machine knows them, beside it
+          details: { version, previous, reason, manifestSha256, ...commandUser() },
         },
         signer,
       );

@@ -1,6 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
@@ -77,7 +77,8 @@ export async function retireSnapshot(
           month,
           actor: request.actor,
           subject: `${month}/v${version}`,
-          details: { version, reason, manifestSha256 },
+          // the name given is whatever the caller typed: who ran the command, as the machine knows them, beside it
+          details: { version, reason, manifestSha256, ...commandUser() },
         },
         signer,
       );

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from '../activities/audit';
 import { UsageError } from '../domain/errors';
 import type { temporal } from '@temporalio/proto';
 import { chainBreak, readAuditLog, type AuditEntry } from '../store/audit-log';
@@ -414,7 +414,8 @@ export async function cancelRun(
     month,
     actor,
     subject: `by ${actor} at ${new Date().toISOString()}`,
-    details: {},
+    // --requested-by is whatever the caller typed: who ran the command, as the machine knows them
+    details: commandUser(),
   });
   await handle.cancel();
   return { runId: run.runId, month };

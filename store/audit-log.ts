@@ -211,6 +211,20 @@ export function chainBreak(entries: readonly AuditEntry[]): { seq: number; probl
   return undefined;
 }
 
+/**
+ * An entry's actor as readers show it: the name given (`--actor`, `--requested-by`: whatever the
+ * caller typed) and, where the command recorded them (retire, promote, cancel, cache prune), the OS
+ * user who ran it and the host: `auditor-jane (OS user bob on ops-1)`; `bob (on ops-1)` when the
+ * two are the same.
+ */
+export function actorText(entry: Pick<AuditEntry, 'actor' | 'details'>): string {
+  const { osUser, host } = (entry.details ?? {}) as { osUser?: unknown; host?: unknown };
+  const on = typeof host === 'string' && host !== '' ? `on ${host}` : '';
+  if (typeof osUser !== 'string' || osUser === '' || osUser === entry.actor)
+    return on ? `${entry.actor} (${on})` : entry.actor;
+  return `${entry.actor} (OS user ${osUser}${on ? ` ${on}` : ''})`;
+}
+
 export function formatHead(head: AuditHead): string {
   return `${head.seq}:${head.hash}`;
 }

@@ -1,7 +1,15 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { formatHead, GENESIS_HASH, hashMatches, parseAuditLine, type AuditEntry, type AuditHead } from './audit-log';
+import {
+  actorText,
+  formatHead,
+  GENESIS_HASH,
+  hashMatches,
+  parseAuditLine,
+  type AuditEntry,
+  type AuditHead,
+} from './audit-log';
 import { hashFile } from './hashing';
 import {
   emptyRunsLog,
@@ -395,7 +403,7 @@ function checkPrunes(entries: AuditEntry[], problems: AuditProblem[]): void {
         const names = artifacts.map((a) => `cache/${a.stage}/${a.key.slice(0, 12)}…`).join(', ');
         problems.push({
           where: `audit seq ${entry.seq}`,
-          problem: `PRUNED ARTIFACTS OF A RUN THE LOG DOES NOT RECORD: cache prune by ${entry.actor} at ${entry.at} removed ${names}, stored by run ${run.workflowId} (${run.runId}) for ${first.month} at ${first.createdAt}, and no entry before the prune names that run: its entries were cut from the log before the prune (with whatever it published), or the artifacts were copied in from another store`,
+          problem: `PRUNED ARTIFACTS OF A RUN THE LOG DOES NOT RECORD: cache prune by ${actorText(entry)} at ${entry.at} removed ${names}, stored by run ${run.workflowId} (${run.runId}) for ${first.month} at ${first.createdAt}, and no entry before the prune names that run: its entries were cut from the log before the prune (with whatever it published), or the artifacts were copied in from another store`,
         });
       }
       continue;
@@ -453,7 +461,7 @@ function checkChain(
       if (!entry.signature)
         problems.push({
           where,
-          problem: `entry seq ${entry.seq} (${entry.event}${entry.actor ? ` by ${entry.actor}` : ''}) is not signed`,
+          problem: `entry seq ${entry.seq} (${entry.event}${entry.actor ? ` by ${actorText(entry)}` : ''}) is not signed`,
         });
       else if (!verifyText(publicKey, entry.hash, entry.signature.value))
         problems.push({

@@ -59,7 +59,7 @@ describe('cache prune records what it removes in the audit log', () => {
 
     // the artifact is gone, its removal is not: named by the entry that recorded it
     expect(await problemsOf(store)).toEqual([
-      `audit seq 10: PRUNED ARTIFACTS OF A RUN THE LOG DOES NOT RECORD: cache prune by ${entry.actor} at ${entry.at} removed cache/segments/bbbbbbbbbbbb…, stored by run wf-run-4 (run-4) for ${MONTH} at 2999-01-01T00:00:00.000Z, and no entry before the prune names that run: its entries were cut from the log before the prune (with whatever it published), or the artifacts were copied in from another store`,
+      `audit seq 10: PRUNED ARTIFACTS OF A RUN THE LOG DOES NOT RECORD: cache prune by ${entry.actor} (on ${hostname()}) at ${entry.at} removed cache/segments/bbbbbbbbbbbb…, stored by run wf-run-4 (run-4) for ${MONTH} at 2999-01-01T00:00:00.000Z, and no entry before the prune names that run: its entries were cut from the log before the prune (with whatever it published), or the artifacts were copied in from another store`,
     ]);
     // a prune entry is no run
     expect((await listRuns(store, undefined, { limit: 10 }, () => undefined)).map((r) => r.runId)).toEqual([
