@@ -1,7 +1,7 @@
 import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commandUser, recordAudit } from '../activities/audit';
-import { AuditLogFullError } from '../domain/errors';
+import { AuditLogFullError, SnapshotStoreError } from '../domain/errors';
 import { parseAuditLine, readAuditText, type AuditEntry } from './audit-log';
 import { cacheStageDir, type RunRef, type StoreConfig } from './layout';
 import { ARTIFACT_SIGNATURE_FILE, type Signer } from './signing';
@@ -311,7 +311,14 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
       if (!(error instanceof AuditLogFullError)) throw error;
       // the disk is full, which is what prune is for: the entry goes in once there is room for it
       await removeAll();
-      auditSeq = (await record()).seq;
+      auditSeq = await record().then(
+        (entry) => entry.seq,
+        (again: unknown) => {
+          throw new SnapshotStoreError(
+            `cache prune removed ${removed.length} stored artifact(s) to free space, but the audit log still cannot take its cache.pruned entry (${(again as Error).message.split('\n')[0]}): the removal is not recorded. They were: ${removed.map((a) => `cache/${a.stage}/${a.key} (stored by run ${a.producedBy.workflowId} (${a.producedBy.runId}))`).join(', ')}`,
+          );
+        },
+      );
     }
   }
   const keptList = artifacts.filter((artifact) => !removed.includes(artifact));

@@ -1,14 +1,19 @@
-import { utimes } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { appendFile, mkdir, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { commandUser, recordAudit } from '../../activities/audit';
 import { listRuns } from '../../pipelines/runs';
 import { readAuditLog } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
-import type { StoreConfig } from '../../store/layout';
+import { auditLogPath, type StoreConfig } from '../../store/layout';
 import { listCache, pruneCache } from '../../store/stage-cache';
 import { AUDIT_MONTH as MONTH, segflowOnStore, storeFakeArtifact, storeWithVersions } from '../audit-store';
+import { storeIn, tempDir } from '../helpers';
 
+/** tmpfs allocates a file's space a page at a time. */
+const PAGE = 4096;
 const LONG_AGO = new Date('2020-01-01T00:00:00Z');
 const key = (c: string) => c.repeat(64);
 const problemsOf = async (store: StoreConfig) =>
@@ -78,6 +83,59 @@ describe('cache prune records what it removes in the audit log', () => {
     expect((await pruneCache(store, { olderThanMs: 0 })).auditSeq).toBeNull();
     expect((await readAuditLog(store)).length).toBe(7);
     expect(await verifyAudit(store)).toMatchObject({ ok: true, entries: 7, published: 2 });
+  });
+});
+
+describe('cache prune records its removal, or removes nothing', () => {
+  it('on a damaged log, which takes no entry, removes nothing', async () => {
+    const store = await storeWithVersions(1);
+    await artifact(store, 'a', 'run-1', '2026-01-01T00:00:00.000Z');
+    await appendFile(auditLogPath(store), 'not an entry\n');
+    await expect(pruneCache(store, { olderThanMs: 0 })).rejects.toThrow(/cannot append to the audit log/);
+    expect((await listCache(store)).map((a) => a.key)).toEqual([key('a')]);
+  });
+
+  it('on a full disk, removes first and records right after, in the space it freed', async () => {
+    const store = storeIn(await tempDir());
+    await mkdir(store.storeDir, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', store.storeDir]);
+    try {
+      const run = { workflowId: 'wf-a', runId: 'a' };
+      const log = auditLogPath(store);
+      await recordAudit(store, { event: 'run.requested', run, month: MONTH, actor: 'ana', details: {} });
+      await recordAudit(store, { event: 'run.failed', run, month: MONTH, actor: 'ana', details: {} });
+      // the log ends on a page boundary, so that any entry appended needs a page of its own
+      const grown = async (subject: string, filler: number) => {
+        const before = (await stat(log)).size;
+        const details = { filler: 'x'.repeat(filler) };
+        await recordAudit(store, { event: 'stage.finished', run, month: MONTH, actor: 'ana', subject, details });
+        return (await stat(log)).size - before;
+      };
+      const base = (await grown('s1', 100)) - 100;
+      await grown('s2', (PAGE - (((await stat(log)).size + base) % PAGE)) % PAGE);
+      expect((await stat(log)).size % PAGE).toBe(0);
+      const dir = await artifact(store, 'a', 'a', '2026-01-01T00:00:00.000Z');
+      // the disk filled up by the artifact's files, then one page freed: the lock file takes it
+      const filler = join(dir, 'features.parquet');
+      await writeFile(filler, '');
+      await expect(
+        (async () => {
+          for (;;) await appendFile(filler, Buffer.alloc(1024));
+        })(),
+      ).rejects.toMatchObject({ code: 'ENOSPC' });
+      await truncate(filler, (await stat(filler)).size - PAGE);
+      const result = await pruneCache(store, { olderThanMs: 0 });
+      expect(result.removed.map((a) => a.key)).toEqual([key('a')]);
+      expect(result.auditSeq).toBe(5);
+      expect((await readAuditLog(store)).at(-1)).toMatchObject({
+        seq: 5,
+        event: 'cache.pruned',
+        details: { removed: [{ key: key('a') }] },
+      });
+      expect(await listCache(store)).toEqual([]);
+    } finally {
+      execFileSync('umount', [store.storeDir]);
+    }
   });
 });
 
