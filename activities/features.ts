@@ -25,7 +25,7 @@ import {
 } from './duckdb';
 import { featuresFile } from '../store/layout';
 import { MONTH_FOLDER, partitionOutput } from './load';
-import { OUTSIDE_WINDOW, QUARANTINE_COLUMNS } from './load-sql';
+import { LOADED_QUARANTINE_COLUMNS, OUTSIDE_WINDOW } from './load-sql';
 import type { UserFeature } from './user-features';
 import {
   findTrainingMonth,
@@ -545,7 +545,7 @@ function skippedFeaturesFor(input: FeatureInput, monthsOfHistory: number): Skipp
  * (writeFeatureSettings).
  */
 export async function findUnreadableInRunMonth(conn: DuckDBConnection): Promise<void> {
-  await conn.run(`CREATE TABLE IF NOT EXISTS quarantine ${QUARANTINE_COLUMNS}`);
+  await conn.run(`CREATE TABLE IF NOT EXISTS quarantine ${LOADED_QUARANTINE_COLUMNS}`);
   await setVariable(conn, 'month_folder_pattern', MONTH_FOLDER.source);
   await setVariable(conn, 'outside_window_reason', OUTSIDE_WINDOW);
   await conn.run(await readSql(import.meta.url, './features/unreadable_in_run_month.sql'));
