@@ -7,7 +7,7 @@ import {
   type ScheduleDescription,
   type ScheduleHandle,
 } from '@temporalio/client';
-import { recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from '../activities/audit';
 import { readAuditLog, type AuditEntry, type AuditEvent } from '../store/audit-log';
 import { FINAL_EVENTS } from '../store/snapshots';
 import type { StoreConfig } from '../store/layout';
@@ -129,7 +129,8 @@ async function recordScheduleEvent(
       month: '',
       actor: actor ?? userInfo().username,
       subject: at,
-      details,
+      // who ran the command, beside the actor it was given
+      details: { ...details, ...commandUser() },
     },
     signer,
   );

@@ -25,8 +25,15 @@ export async function withFileLock<T>(
   for (;;) {
     try {
       const handle = await open(lockPath, 'wx');
-      await handle.writeFile(`${process.pid}\n`);
-      mine = await handle.stat();
+      try {
+        await handle.writeFile(`${process.pid}\n`);
+        mine = await handle.stat();
+      } catch (error) {
+        // created but not written (a full disk): left behind, it would hold every writer off until stale
+        await handle.close().catch(() => undefined);
+        await rm(lockPath, { force: true });
+        throw error;
+      }
       await handle.close();
       break;
     } catch (error) {

@@ -30,7 +30,8 @@ function unreachedNote(config: SegflowConfig, error: unknown): string {
 /** What a schedule event records beside its actor: the note, and for its creation the input, parameters and policies. */
 function scheduleEventDetails(details: Record<string, unknown> | undefined): string {
   if (!details) return '';
-  const { note, ...rest } = details;
+  // who ran the command shows beside the actor (actorText)
+  const { note, osUser: _osUser, host: _host, ...rest } = details;
   const parts = Object.entries(rest).map(([name, value]) => `${name} ${JSON.stringify(value)}`);
   return [...(note ? [`note: ${String(note)}`] : []), ...parts].join('; ');
 }
@@ -99,6 +100,7 @@ export function registerRuns(program: Command): void {
     .action(async (workflowId: string, options) => {
       const config = loadConfig();
       const { showRun } = await import('../../pipelines/runs');
+      const { actorText } = await import('../../store/audit-log');
       const client = await optionalClient(config);
       const detail = await showRun(config.store, client, workflowId);
       if (detail.audit.length === 0 && !detail.temporal) {
@@ -118,13 +120,19 @@ export function registerRuns(program: Command): void {
           table(
             d.audit.map((e) =>
               isSchedule
-                ? { seq: e.seq, at: e.at, event: e.event, actor: e.actor, details: scheduleEventDetails(e.details) }
+                ? {
+                    seq: e.seq,
+                    at: e.at,
+                    event: e.event,
+                    actor: actorText(e),
+                    details: scheduleEventDetails(e.details),
+                  }
                 : {
                     seq: e.seq,
                     at: e.at,
                     event: e.event,
                     subject: runEntrySubject(e),
-                    actor: e.actor,
+                    actor: actorText(e),
                     runId: e.run.runId,
                   },
             ),

@@ -179,10 +179,12 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
     const triggers = (await readAuditLog(config.store))
       .filter((e) => e.run.workflowId === id && e.event === 'schedule.triggered')
       .map((e) => e.details);
+    // with who ran the command beside the actor
+    const by = { osUser: expect.any(String), host: expect.any(String) };
     expect(triggers).toEqual([
-      { overlap: 'BUFFER_ONE', started: expect.any(String), month },
-      { overlap: 'BUFFER_ONE', buffered: running },
-      { overlap: 'BUFFER_ONE', skipped: running },
+      { overlap: 'BUFFER_ONE', started: expect.any(String), month, ...by },
+      { overlap: 'BUFFER_ONE', buffered: running, ...by },
+      { overlap: 'BUFFER_ONE', skipped: running, ...by },
     ]);
   });
 

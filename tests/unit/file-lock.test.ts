@@ -1,4 +1,5 @@
-import { utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { appendFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -42,5 +43,29 @@ describe('the file lock', () => {
     await withFileLock(lock, hold(10), 10_000, staleMs);
     await first;
     expect(most).toBe(1);
+  });
+});
+
+describe('the file lock on a full disk', () => {
+  it('leaves no lock behind when it cannot write its pid: the next writer does not wait for it to go stale', async () => {
+    const dir = await tempDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    try {
+      const filler = join(dir, 'filler');
+      await writeFile(filler, '');
+      await expect(
+        (async () => {
+          for (;;) await appendFile(filler, Buffer.alloc(1024));
+        })(),
+      ).rejects.toMatchObject({ code: 'ENOSPC' });
+      const lock = join(dir, 'audit.jsonl.lock');
+      await expect(withFileLock(lock, async () => 'held')).rejects.toMatchObject({ code: 'ENOSPC' });
+      await expect(stat(lock)).rejects.toMatchObject({ code: 'ENOENT' });
+      // space again: the lock is taken at once
+      await rm(filler);
+      expect(await withFileLock(lock, async () => 'held', 1_000)).toBe('held');
+    } finally {
+      execFileSync('umount', [dir]);
+    }
   });
 });
