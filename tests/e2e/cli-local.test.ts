@@ -185,6 +185,8 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     const failed = startCli(['run', '--local', '--month', '2026-06', '--input', csv, '--ui-port', String(uiPort)], env);
     expect(await failed.exited).toBe(1);
     expect(failed.out.stderr.trim().split('\n')).toEqual([
+      // another input than the latest's: said before it starts
+      expect.stringContaining("note: 2026-06's latest, v1, was built from another input"),
       expect.stringMatching(
         /^run failed: SchemaContractError: .*no-usage\.csv lacks required column\(s\): voice_minutes/,
       ),
