@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { hashMatches, type AuditEntry } from './audit-log';
 import { canonicalJson } from './hashing';
 
@@ -22,19 +21,6 @@ interface ManifestClaims {
 /** Events the workflow writes for its run with the requester as actor (a failed attempt's is the worker's). */
 const WORKFLOW_EVENTS = new Set(['run.requested', 'run.started', 'stage.finished', 'stage.reused', 'run.published']);
 
-/** The parameters a run may leave out, with the value the manifest then records (undefined: none). */
-export type ParamDefaults = ReadonlyMap<string, unknown>;
-
-/**
- * Each parameter's default by domain/run-params.schema.json (the file the CLI's help reads, so
- * verify loads neither zod nor the schema's module); undefined for one without a default (k, mapping).
- */
-export async function readParamDefaults(): Promise<ParamDefaults> {
-  const text = await readFile(new URL('../domain/run-params.schema.json', import.meta.url), 'utf8').catch(() => '{}');
-  const schema = JSON.parse(text) as { properties?: Record<string, { default?: unknown }> };
-  return new Map(Object.entries(schema.properties ?? {}).map(([name, property]) => [name, property.default]));
-}
-
 /** hashMatches, once per entry: each published snapshot's check reads the run's entries again. */
 const intact = new WeakMap<AuditEntry, boolean>();
 function unedited(entry: AuditEntry): boolean {
@@ -50,29 +36,20 @@ const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJ
 
 /**
  * The parameters a run.requested entry records against the manifest's: every one it names must be
- * the manifest's (the run's code filled in the defaults of the others, and left nothing out); one
- * it leaves out must be at today's default in the manifest, or absent from it (a manifest of a
- * segflow before the parameter existed). One today's schema does not know is compared only where
- * the entry names it.
+ * the manifest's. One it leaves out is not compared: the run's code filled in its default then,
+ * and today's default may differ (kmeansSampleSize went from 50,000 to 20,000), so every snapshot
+ * published before a default changed would read as disagreeing.
  */
 function paramDisagreements(
   requested: Record<string, unknown>,
   manifest: Record<string, unknown>,
-  defaults: ParamDefaults,
   /** The entry, as findings name it. */
   source: string,
 ): string[] {
-  const names = [...new Set([...Object.keys(manifest), ...Object.keys(requested)])].sort();
   const found: string[] = [];
-  for (const name of names) {
-    const inRequest = Object.hasOwn(requested, name);
-    const inManifest = Object.hasOwn(manifest, name);
-    if (inRequest && same(requested[name], manifest[name])) continue;
-    if (!inRequest && (!inManifest || !defaults.has(name) || same(defaults.get(name), manifest[name]))) continue;
-    found.push(
-      `param ${name}: the manifest says ${shown(inManifest ? manifest[name] : undefined)}, ${source} ${inRequest ? shown(requested[name]) : `leaves it out (its default: ${shown(defaults.get(name))})`}`,
-    );
-  }
+  for (const name of Object.keys(requested).sort())
+    if (!same(requested[name], manifest[name]))
+      found.push(`param ${name}: the manifest says ${shown(manifest[name])}, ${source} ${shown(requested[name])}`);
   return found;
 }
 
@@ -85,7 +62,6 @@ export function logManifestDisagreements(
   manifest: ManifestClaims,
   published: AuditEntry,
   entries: readonly AuditEntry[],
-  defaults: ParamDefaults,
 ): string[] {
   const found: string[] = [];
   // an entry whose content no longer matches its hash is named as edited already: this check is
@@ -145,8 +121,7 @@ export function logManifestDisagreements(
     const params = (requested.details as { params?: unknown } | undefined)?.params;
     if (typeof params !== 'object' || params === null || Array.isArray(params))
       found.push(`parameters: the manifest records them, ${named(requested)} does not`);
-    else
-      found.push(...paramDisagreements(params as Record<string, unknown>, manifest.params, defaults, named(requested)));
+    else found.push(...paramDisagreements(params as Record<string, unknown>, manifest.params, named(requested)));
   }
   return found;
 }

@@ -29,7 +29,7 @@ import type { SnapshotManifest } from './manifest';
 import { auditLogPath, monthDir, snapshotsDir, versionDir, type StoreConfig, type RunRef } from './layout';
 import { ARTIFACT_SIGNATURE_FILE, checkFileSignature, keyIdOf, MANIFEST_SIGNATURE_FILE, verifyText } from './signing';
 import { storedArtifacts } from './stage-cache';
-import { logManifestDisagreements, readParamDefaults, type ParamDefaults } from './audit-manifest';
+import { logManifestDisagreements } from './audit-manifest';
 
 export interface AuditProblem {
   /** The file, and line or snapshot, where the problem is. */
@@ -148,10 +148,9 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   const unfinished = (run: RunRef) => publishingNow(run, runs);
   const publishing: string[] = [];
   const unended = checkRunsEnded(entries, runs, problems);
-  let defaults: ParamDefaults | undefined;
   /** What the log's entries of a published run say of it against the manifest its run.published entry pins. */
-  const againstLog = async (manifest: SnapshotManifest, published: AuditEntry) =>
-    logManifestDisagreements(manifest, published, entries, (defaults ??= await readParamDefaults()));
+  const againstLog = (manifest: SnapshotManifest, published: AuditEntry) =>
+    logManifestDisagreements(manifest, published, entries);
 
   let snapshots = 0;
   let filesChecked = 0;
@@ -607,7 +606,7 @@ async function checkSnapshot(
   /** Whether the run a manifest names may be publishing it now, by the log (its end not recorded, its last entry recent). */
   unfinished: (run: RunRef) => boolean,
   /** Where the log's entries of the run that published it disagree with the manifest its run.published entry pins. */
-  againstLog: (manifest: SnapshotManifest, published: AuditEntry) => Promise<string[]>,
+  againstLog: (manifest: SnapshotManifest, published: AuditEntry) => string[],
   publicKey: KeyObject | undefined,
   problems: AuditProblem[],
 ): Promise<{ files: number; publishing: boolean }> {
@@ -647,7 +646,7 @@ async function checkSnapshot(
   // the manifest the log pins is the log's own witness: entries edited and the chain re-hashed
   // after them still contradict it (a modified manifest is the finding above instead)
   if (!another && recorded?.manifestSha256 === manifestHash) {
-    const disagreements = await againstLog(manifest, recorded.entry);
+    const disagreements = againstLog(manifest, recorded.entry);
     if (disagreements.length > 0)
       problems.push({
         where,
