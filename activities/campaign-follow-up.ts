@@ -5,7 +5,7 @@ import { versionDir, type SnapshotRef, type StoreConfig } from '../store/layout'
 import type { SnapshotManifest } from '../store/manifest';
 import type { CampaignFollowUp, CampaignFollowUpGroup } from './campaign-metrics';
 import { hashAgainstRecorded } from '../store/hashing';
-import { prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
+import { CAMPAIGN_INTERVAL, prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
 import { readSql, runScript, setVariable } from './duckdb';
 import { readPreviousManifest } from './segment-history';
 
@@ -95,7 +95,7 @@ export async function followUpCampaigns(
     firstMeasuredIn,
     ownMonthCampaignsSha256: ownMonthFile.sha256,
     churnMonth: month,
-    interval: CAMPAIGN_MEASUREMENT.interval,
+    interval: CAMPAIGN_INTERVAL,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
     keptPer100: FOLLOW_UP_KEPT_PER_100,
     overall: groups.find((g) => g.dimension === 'all') as CampaignFollowUpGroup,

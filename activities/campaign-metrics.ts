@@ -20,7 +20,12 @@ export interface CampaignGroup {
   relativeUplift: number | null;
   upliftLow: number | null;
   upliftHigh: number | null;
-  /** The interval excludes 0 and both arms are big enough. */
+  /**
+   * The interval (upliftLow to upliftHigh) excludes 0 and both arms are big enough. The whole list's
+   * is a 95% interval; a breakdown group's is simultaneous with the other groups of its breakdown
+   * read (intervalLevel), so that a breakdown without effect shows some significant group in about
+   * one campaign in twenty, however many groups it reads.
+   */
   significant: boolean;
   tooSmall: boolean;
   keptPer100Contacts: number | null;
@@ -40,6 +45,12 @@ export interface CampaignGroup {
    * (churned anyway, or a log to check). Absent in measurements published before it was counted.
    */
   acceptedChurned?: number;
+  /**
+   * The confidence of this group's own interval: 0.95 for the whole list, 1 - 0.05 / the groups of
+   * its breakdown read (Bonferroni), e.g. 0.9875 for one of four actions read. Absent in
+   * measurements published before: their intervals were each a 95% interval.
+   */
+  intervalLevel?: number;
 }
 
 /** A group's arms, churn and uplift: what a measurement and its follow-up share. */
@@ -59,6 +70,7 @@ export type CampaignArms = Pick<
   | 'upliftHigh'
   | 'significant'
   | 'tooSmall'
+  | 'intervalLevel'
 >;
 
 /** What the manifest records of a run's campaign measurement (`metrics.campaigns`). */

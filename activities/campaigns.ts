@@ -93,6 +93,18 @@ function loggedValuesWarnings(
   return warnings;
 }
 
+/**
+ * The error rate of the intervals: the whole list's is a 95% interval (CAMPAIGN_MEASUREMENT.z), and
+ * the groups of each breakdown share one (Bonferroni: each at 1 - CAMPAIGN_ALPHA / the breakdown's
+ * groups read), so that with no effect some group of a breakdown reads significant in about 5% of
+ * campaigns (00_measure_macros.sql). Read one by one at 95%, some action did in a sixth of generated
+ * campaigns without effect (docs/campaigns.md, "Reading many groups").
+ */
+export const CAMPAIGN_ALPHA = 0.05;
+
+/** How a measurement's intervals are computed: the manifest's `interval`, printed by `campaigns show` and the report. */
+export const CAMPAIGN_INTERVAL = `${CAMPAIGN_MEASUREMENT.interval} for the whole list; for the groups of each breakdown, simultaneous 95% intervals over those large enough to read (Bonferroni: each at 1 - 0.05 / their number, interval_level in the parquet file), so that with no effect some group of a breakdown reads significant in about one campaign in twenty, not one in five`;
+
 /** Every warning of a measurement, from `warnings` or, in an older manifest, `warning`. */
 export function campaignWarnings(metrics: CampaignMetrics | undefined): string[] {
   if (!metrics?.measured) return [];
@@ -274,7 +286,7 @@ export async function measureCampaigns(
     },
     ...(warnings.length ? { warnings } : {}),
     ...(fits.length ? { listFits: fits } : {}),
-    interval: CAMPAIGN_MEASUREMENT.interval,
+    interval: CAMPAIGN_INTERVAL,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
     minLoggedSubscribers: CAMPAIGN_MEASUREMENT.minLoggedSubscribers,
     ...(logWarning ? { keptPer100Withheld: KEPT_PER_100_WITHHELD } : {}),
@@ -304,6 +316,7 @@ export async function readDispatchList(conn: DuckDBConnection, table: string, fi
  */
 export async function prepareMeasureStep(conn: DuckDBConnection, month: string): Promise<void> {
   await setVariable(conn, 'z', CAMPAIGN_MEASUREMENT.z);
+  await setVariable(conn, 'alpha', CAMPAIGN_ALPHA);
   await setVariable(conn, 'min_arm_subscribers', CAMPAIGN_MEASUREMENT.minArmSubscribers);
   await setVariable(conn, 'dimensions', listValue([...CAMPAIGN_DIMENSIONS]));
   await setVariable(conn, 'run_month', month);

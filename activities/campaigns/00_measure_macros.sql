@@ -10,13 +10,28 @@
 -- published_id of activities/publish/tables/00_macros.sql, like the list's and snapshot_subscribers',
 -- which are keyed hashes when ids are pseudonymised).
 -- Uplift = control churn rate - contacted churn rate (positive: fewer left), with the Newcombe
--- hybrid score interval (from two Wilson intervals; z from the session variable z).
-CREATE OR REPLACE TEMP MACRO wilson_centre(x, n) AS
-  (x / n + getvariable('z') ^ 2 / (2 * n)) / (1 + getvariable('z') ^ 2 / n);
-CREATE OR REPLACE TEMP MACRO wilson_half(x, n) AS
-  getvariable('z') * sqrt((x / n) * (1 - x / n) / n + getvariable('z') ^ 2 / (4 * n ^ 2)) / (1 + getvariable('z') ^ 2 / n);
-CREATE OR REPLACE TEMP MACRO wilson_low(x, n) AS wilson_centre(x, n) - wilson_half(x, n);
-CREATE OR REPLACE TEMP MACRO wilson_high(x, n) AS wilson_centre(x, n) + wilson_half(x, n);
+-- hybrid score interval (from two Wilson intervals at normal quantile z). The whole list's is a 95%
+-- interval (z from the session variable z). The groups of a breakdown (action, segment, channel,
+-- contact moment, grid) have simultaneous 95% intervals over those of them read (not too small):
+-- Bonferroni, each at 1 - alpha / groups read (session variable alpha, 0.05), so that with no
+-- effect some group of the breakdown reads significant in about alpha of the campaigns, whatever
+-- their overlap. Read one by one at 95%, some action did in a sixth of generated campaigns without
+-- effect, some group of some breakdown in a quarter (docs/campaigns.md, "Reading many groups").
+CREATE OR REPLACE TEMP MACRO wilson_centre(x, n, z) AS
+  (x / n + z ^ 2 / (2 * n)) / (1 + z ^ 2 / n);
+CREATE OR REPLACE TEMP MACRO wilson_half(x, n, z) AS
+  z * sqrt((x / n) * (1 - x / n) / n + z ^ 2 / (4 * n ^ 2)) / (1 + z ^ 2 / n);
+CREATE OR REPLACE TEMP MACRO wilson_low(x, n, z) AS wilson_centre(x, n, z) - wilson_half(x, n, z);
+CREATE OR REPLACE TEMP MACRO wilson_high(x, n, z) AS wilson_centre(x, n, z) + wilson_half(x, n, z);
+-- The standard normal quantile of 1 - q, for a tail probability q below 0.02425: Acklam's rational
+-- approximation of the lower tail (relative error under 1.2e-9), at t = sqrt(-2 ln q); e.g. 2.8653
+-- for q = 0.05 / 2 / 12 (twelve groups read).
+CREATE OR REPLACE TEMP MACRO acklam_lower_tail(t) AS
+  (((((-7.784894002430293e-03 * t - 3.223964580411365e-01) * t - 2.400758277161838e+00) * t
+     - 2.549732539343734e+00) * t + 4.374664141464968e+00) * t + 2.938163982698783e+00)
+  / ((((7.784695709041462e-03 * t + 3.224671290700398e-01) * t + 2.445134137142996e+00) * t
+     + 3.754408661907416e+00) * t + 1);
+CREATE OR REPLACE TEMP MACRO normal_upper_quantile(q) AS -acklam_lower_tail(sqrt(-2 * ln(q)));
 
 -- The subscribers of the dispatch list in table `list` (with its control flag), their groups and
 -- whether they churned in the run month (or are unreadable: in neither arm, but counted).
@@ -63,17 +78,27 @@ WITH by_group AS (
     control_churned / nullif(control_subscribers, 0) AS control_churn_rate,
     targeted_churned / nullif(targeted_subscribers, 0) AS targeted_churn_rate
   FROM by_group
+), sized AS (
+  SELECT *, least(control_subscribers, targeted_subscribers) < getvariable('min_arm_subscribers') AS too_small
+  FROM rates
+), levels AS (
+  -- the whole list at 95%; a breakdown's groups simultaneously over its groups read (one alone: 95%)
+  SELECT *,
+    CASE WHEN dimension = 'all' OR groups_read <= 1 THEN getvariable('z')
+         ELSE normal_upper_quantile(getvariable('alpha') / 2 / groups_read) END AS z,
+    CASE WHEN dimension = 'all' OR groups_read <= 1 THEN 1 - getvariable('alpha')
+         ELSE 1 - getvariable('alpha') / groups_read END AS interval_level
+  FROM (SELECT *, count(*) FILTER (WHERE NOT too_small) OVER (PARTITION BY dimension) AS groups_read FROM sized)
 ), intervals AS (
   SELECT *,
     control_churn_rate - targeted_churn_rate AS absolute_uplift,
     (control_churn_rate - targeted_churn_rate) - sqrt(
-      (control_churn_rate - wilson_low(control_churned, control_subscribers)) ^ 2
-      + (wilson_high(targeted_churned, targeted_subscribers) - targeted_churn_rate) ^ 2) AS uplift_low,
+      (control_churn_rate - wilson_low(control_churned, control_subscribers, z)) ^ 2
+      + (wilson_high(targeted_churned, targeted_subscribers, z) - targeted_churn_rate) ^ 2) AS uplift_low,
     (control_churn_rate - targeted_churn_rate) + sqrt(
-      (wilson_high(control_churned, control_subscribers) - control_churn_rate) ^ 2
-      + (targeted_churn_rate - wilson_low(targeted_churned, targeted_subscribers)) ^ 2) AS uplift_high,
-    least(control_subscribers, targeted_subscribers) < getvariable('min_arm_subscribers') AS too_small
-  FROM rates
+      (wilson_high(control_churned, control_subscribers, z) - control_churn_rate) ^ 2
+      + (targeted_churn_rate - wilson_low(targeted_churned, targeted_subscribers, z)) ^ 2) AS uplift_high
+  FROM levels
 )
 SELECT
   dimension, "group",
@@ -99,5 +124,7 @@ SELECT
   control_unreadable,
   targeted_unreadable,
   -- accepted an offer yet no usage in the run month: churned anyway, or a log to check (a wrong id or outcome)
-  accepted_churned
+  accepted_churned,
+  -- the confidence of the group's own interval: 0.95 for the whole list, 1 - 0.05 / the groups its breakdown reads
+  round(interval_level, 6) AS interval_level
 FROM intervals;

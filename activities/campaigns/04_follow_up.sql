@@ -22,7 +22,8 @@ SELECT
   o.uplift_low AS own_month_uplift_low,
   o.uplift_high AS own_month_uplift_high,
   o.significant AS own_month_significant,
-  o.too_small AS own_month_too_small
+  o.too_small AS own_month_too_small,
+  g.interval_level
 FROM campaign_groups('follow_up_subscribers') g
 LEFT JOIN own_month_campaigns o ON o.dimension = g.dimension AND o."group" IS NOT DISTINCT FROM g."group"
 ORDER BY list_position(getvariable('dimensions'), g.dimension), g."group";

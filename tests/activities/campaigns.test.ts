@@ -137,6 +137,26 @@ describe('campaign measurement', () => {
       join(june.path, 'campaigns.parquet'),
     );
     const measured = new Map(rows.map((r) => [r.group as string, r]));
+    // docs/campaigns.md, "Measured against planted": the table's figures
+    console.log(
+      'measured against planted',
+      JSON.stringify(
+        truth.effects.map((e) => {
+          const row = measured.get(e.action) as Record<string, number | boolean>;
+          return {
+            action: e.action,
+            listed: e.subscribers,
+            control: e.controlSubscribers,
+            naturalChurn: e.naturalChurnRate,
+            plantedUplift: e.plantedUplift,
+            measured: [row.absolute_uplift, row.uplift_low, row.uplift_high, row.interval_level],
+            reading: row.too_small ? 'too small' : row.significant ? 'significant' : 'not significant',
+          };
+        }),
+        null,
+        1,
+      ),
+    );
     const checked: string[] = [];
     for (const planted of truth.effects) {
       const row = measured.get(planted.action) as Record<string, number | boolean>;
