@@ -20,6 +20,9 @@ import { runEntrySubject, scheduleState } from '../../cli/commands/runs';
 import { showRun } from '../../pipelines/runs';
 import { scheduleText, triggeredText } from '../../cli/commands/schedule';
 
+/** Who ran a schedule command, recorded beside its actor (commandUser). */
+const BY = { osUser: expect.any(String), host: expect.any(String) };
+
 describe("a schedule's calendar as people read it", () => {
   it('reads the ranges Temporal describes a calendar field with, and a plain value', () => {
     // what describe() returns for a schedule created with dayOfMonth 2, hour 3, minute 0
@@ -212,8 +215,9 @@ describe('schedule trigger', () => {
     expect(verifyText(publicKey, log[1].hash, log[1].signature!.value)).toBe(true);
     const entries = log.map((e) => [e.event, e.run.workflowId, e.actor, e.details]);
     expect(entries).toEqual([
-      ['schedule.triggered', 'monthly', 'operator', { overlap: 'SKIP', skipped: 'monthly-1' }],
-      ['schedule.triggered', 'monthly', 'operator', { overlap: 'BUFFER_ONE', buffered: 'monthly-1' }],
+      // who ran the command beside the actor
+      ['schedule.triggered', 'monthly', 'operator', { overlap: 'SKIP', skipped: 'monthly-1', ...BY }],
+      ['schedule.triggered', 'monthly', 'operator', { overlap: 'BUFFER_ONE', buffered: 'monthly-1', ...BY }],
     ]);
   });
 
@@ -238,8 +242,8 @@ describe('schedule trigger', () => {
       "schedule monthly: nothing started: Temporal dropped the start, as its run monthly-1 is still going and a start is already buffered behind it, and the schedule's overlap policy buffers one ('segflow runs follow monthly-1' follows it)",
     );
     expect((await readAuditLog(store)).map((e) => e.details)).toEqual([
-      { overlap: 'SKIP', started: 'monthly-2', month: '2026-11' },
-      { overlap: 'BUFFER_ONE', skipped: 'monthly-1' },
+      { overlap: 'SKIP', started: 'monthly-2', month: '2026-11', ...BY },
+      { overlap: 'BUFFER_ONE', skipped: 'monthly-1', ...BY },
     ]);
   });
 
