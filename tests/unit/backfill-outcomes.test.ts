@@ -109,7 +109,12 @@ describe('a backfill request', () => {
       { start: new Date('2026-02-01T00:00:00Z'), end: new Date('2026-04-01T00:00:00Z'), overlap: 'BUFFER_ALL' },
     ]);
     expect((await readAuditLog(store)).map((e) => [e.event, e.actor, e.details])).toEqual([
-      ['schedule.backfilled', 'operator', { from: '2026-01', to: '2026-02' }],
+      // with who ran the command beside the actor
+      [
+        'schedule.backfilled',
+        'operator',
+        { from: '2026-01', to: '2026-02', osUser: expect.any(String), host: expect.any(String) },
+      ],
     ]);
     await expect(backfillMonths(client, store, 'monthly', '2026-03', '2026-01', { handle })).rejects.toThrow(
       new UsageError('backfill needs --from <= --to, both YYYY-MM (got 2026-03, 2026-01)'),
