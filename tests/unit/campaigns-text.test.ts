@@ -328,7 +328,7 @@ describe('campaign measurement as text', () => {
     );
     const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall, ...grids] })).html;
     expect(html).toContain(
-      '22 groups (by action, channel, contact moment, segment and grid) were large enough to read, and 1 reads significant. With no effect at all, about 1 of 22 would read significant by chance',
+      "22 groups (by action, channel, contact moment, segment and grid) were large enough to read, and 1 reads significant. Each breakdown's intervals hold together at 95% (each group's wider than 95% alone, by the number of groups read beside it): with no effect at all, a breakdown shows a significant group in about one campaign in twenty.",
     );
     // a handful of groups: no such note
     expect((await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html).not.toContain(

@@ -128,14 +128,15 @@ export function reading(
 }
 
 /**
- * Many groups read at a 95% level: about one in twenty with no effect reads significant by
- * chance, so a lone significant group on a handful of churners is a lead, not a finding.
+ * Many groups read: each breakdown's groups hold together at 95% (Bonferroni over its groups read,
+ * campaigns.ts), so with no effect a breakdown shows a significant group in about one campaign in
+ * twenty, and a lone significant group on a handful of churners is still a lead, not a finding.
  */
 function chanceNote(groups: CampaignGroup[]): string {
   const read = groups.filter((g) => g.dimension !== 'all' && !g.tooSmall);
   const significant = read.filter((g) => g.significant).length;
   if (read.length < 10) return '';
-  return `<p class="note">${fmt(read.length)} groups (by action, channel, contact moment, segment and grid) were large enough to read, and ${fmt(significant)} ${significant === 1 ? 'reads' : 'read'} significant. With no effect at all, about ${fmt(Math.round(read.length / 20))} of ${fmt(read.length)} would read significant by chance at a 95% interval: a group's significant reading resting on a few churners is a lead to test again next month, not a result.</p>`;
+  return `<p class="note">${fmt(read.length)} groups (by action, channel, contact moment, segment and grid) were large enough to read, and ${fmt(significant)} ${significant === 1 ? 'reads' : 'read'} significant. Each breakdown's intervals hold together at 95% (each group's wider than 95% alone, by the number of groups read beside it): with no effect at all, a breakdown shows a significant group in about one campaign in twenty. A group's significant reading resting on a few churners is a lead to test again next month, not a result.</p>`;
 }
 
 function gridReadings(readable: CampaignGroup[]): string {
