@@ -149,8 +149,13 @@ function change(label: string, subject: string, suffix: string, ratio: boolean):
     },
     between: (low, high) => {
       const [from, to] = [delta(low), delta(high)];
-      if (to <= 0) return say(`fell ${passed(to)} to ${notReached(from)}`);
-      if (from >= 0) return say(`grew ${passed(from)} to ${notReached(to)}`);
+      // each end into the rule; a range too thin for the rounding ("fell 5.5% to 5.4%"): its middle
+      const span = (smaller: string, larger: string, verb: string) =>
+        parseFloat(smaller) < parseFloat(larger)
+          ? say(`${verb} ${smaller} to ${larger}`)
+          : say(`${verb} about ${percentToward((from + to) / 2, 'down')}`);
+      if (to <= 0) return span(passed(to), notReached(from), 'fell');
+      if (from >= 0) return span(passed(from), notReached(to), 'grew');
       return say(`changed between -${notReached(from)} and +${notReached(to)}`);
     },
   };

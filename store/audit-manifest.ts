@@ -37,7 +37,7 @@ const same = (a: unknown, b: unknown) => canonicalJson(a ?? null) === canonicalJ
 /**
  * The parameters a run.requested entry records against the manifest's: every one it names must be
  * the manifest's. One it leaves out is not compared: the run's code filled in its default then,
- * and today's default may differ (kmeansSampleSize went from 50,000 to 20,000), so every snapshot
+ * and today's default may differ (kmeansSampleSize went from 50,000 to 20,000 to 10,000), so every snapshot
  * published before a default changed would read as disagreeing.
  */
 function paramDisagreements(

@@ -352,10 +352,9 @@ async function run(options: RunOptions): Promise<number> {
     return EXIT.interrupted;
   }
   const client = await connectClient(config);
-  const storesNote = otherStoresNote(
-    await pollersOfOtherStores(client, config.temporal.taskQueue, config.store),
-    config,
-  );
+  // a note, not a check: a server that will not describe the task queue does not stop the run
+  const pollers = await pollersOfOtherStores(client, config.temporal.taskQueue, config.store).catch(() => undefined);
+  const storesNote = pollers && otherStoresNote(pollers, config);
   if (storesNote) console.error(storesNote);
   const { handle } = await start(client);
   if (!options.wait) {

@@ -73,6 +73,13 @@ describe('features in words a marketer reads', () => {
     expect(termInWords({ feature: 'spend_slope_rel', low: -0.05405975 })).toBe(
       'spend fell less than 5.4% a month or grew',
     );
+    // a range thinner than the rounding reads as its middle, not backwards ("fell 5.5% to 5.4%")
+    expect(termInWords({ feature: 'spend_trend', low: 0.9451, high: 0.9459 })).toBe(
+      'spend fell about 5.4% (last 3 months vs the 3 before)',
+    );
+    expect(termInWords({ feature: 'spend_trend', low: 1.0541, high: 1.0549 })).toBe(
+      'spend grew about 5.4% (last 3 months vs the 3 before)',
+    );
     expect(termInWords({ feature: 'spend_slope_rel', low: -0.0461, high: 0.0349 })).toBe(
       'spend changed between -4.6% and +3.4% a month',
     );
