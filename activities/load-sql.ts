@@ -125,13 +125,15 @@ export const REPEATED_HEADER = 'repeated header row';
  * it) holds its own header, compared without case. Two columns at least, or undefined: one value
  * equal to its column's name may be a value. The first column's ILIKE comes first, which nearly
  * every row fails cheaply (lower() of every value cost the check ~1.5 s per 10M rows, the ILIKE
- * ~0.5 s); its wildcards (`_`, `%`) only let more rows on to the exact comparisons.
+ * ~0.5 s), with room for spaces around the name; its wildcards (`_`, `%`) only let more rows on
+ * to the exact comparisons, which trim.
  */
 export function repeatedHeaderSql(columns: [sql: string, header: string][]): string | undefined {
   const [first] = columns;
   if (first === undefined || columns.length < 2) return undefined;
-  const same = columns.map(([sql, header]) => `lower(${sql}::VARCHAR) = lower(${sqlString(header)})`);
-  return `(${first[0]}::VARCHAR ILIKE ${sqlString(first[1])} AND ${same.join(' AND ')})`;
+  // DuckDB trims the header's names, not the values: "subscriber_id, month" repeats as " month"
+  const same = columns.map(([sql, header]) => `lower(trim(${sql}::VARCHAR)) = lower(${sqlString(header)})`);
+  return `(${first[0]}::VARCHAR ILIKE ${sqlString(`%${first[1]}%`)} AND ${same.join(' AND ')})`;
 }
 
 /** The quarantine rule of a value its contract column's type cannot read ("not a valid double"). */

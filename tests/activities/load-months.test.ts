@@ -172,6 +172,17 @@ describe('a header row repeated in the middle of a CSV (exports joined one after
     expect((await load(odd, {})).quarantineByReason).toEqual({ 'month: not a valid date': 1 });
   });
 
+  it('is found when its header is written with a space after each comma (DuckDB trims the names, not the values)', async () => {
+    const input = await juneCsv('%Y-%m', []);
+    const path = join(input, 'june.csv');
+    const [header = '', ...rows] = (await readFile(path, 'utf8')).trimEnd().split('\n');
+    const spaced = header.split(',').join(', ');
+    await writeFile(path, [spaced, ...rows.slice(0, 10), spaced, ...rows.slice(10)].join('\n') + '\n');
+    const summary = await load(input, {});
+    expect(summary.quarantineByReason).toEqual({ 'repeated header row': 1 });
+    expect(summary.rowsLoaded).toBe(rows.length);
+  });
+
   it("reads the header as the file names its columns, the mapping's names", async () => {
     const input = await juneCsv('%Y%m', []);
     const path = join(input, 'june.csv');
