@@ -29,6 +29,34 @@ function unedited(entry: AuditEntry): boolean {
   return matches;
 }
 
+/** A log's entries by run id, and its run.requested entries by workflow id, in log order. */
+interface RunEntries {
+  byRun: Map<string, AuditEntry[]>;
+  requestsByWorkflow: Map<string, AuditEntry[]>;
+}
+
+/**
+ * The index of a log's entries, built once per log read: each published snapshot looks up its
+ * run's entries in it (filtering the whole log per snapshot took 256 s on 100,000 entries).
+ */
+const indexes = new WeakMap<readonly AuditEntry[], RunEntries>();
+function runEntries(entries: readonly AuditEntry[]): RunEntries {
+  let index = indexes.get(entries);
+  if (index) return index;
+  index = { byRun: new Map(), requestsByWorkflow: new Map() };
+  const add = (map: Map<string, AuditEntry[]>, key: string, entry: AuditEntry) => {
+    const list = map.get(key);
+    if (list) list.push(entry);
+    else map.set(key, [entry]);
+  };
+  for (const entry of entries) {
+    add(index.byRun, entry.run.runId, entry);
+    if (entry.event === 'run.requested') add(index.requestsByWorkflow, entry.run.workflowId, entry);
+  }
+  indexes.set(entries, index);
+  return index;
+}
+
 const shown = (value: unknown) => (value === undefined ? 'none' : JSON.stringify(value));
 const named = (entry: AuditEntry) =>
   `${entry.event}${entry.subject ? ` ${entry.subject}` : ''} (audit seq ${entry.seq})`;
@@ -68,12 +96,14 @@ export function logManifestDisagreements(
   // for entries whose chain was made whole again after the edit
   if (!unedited(published)) return found;
   const { runId, workflowId } = published.run;
-  const before = entries.filter((entry) => entry.seq <= published.seq && unedited(entry));
+  const { byRun, requestsByWorkflow } = runEntries(entries);
+  const upTo = (list: AuditEntry[] | undefined) =>
+    (list ?? []).filter((entry) => entry.seq <= published.seq && unedited(entry));
+  const ofRun = upTo(byRun.get(runId));
   // the run's own request, or (a run reset in Temporal writes none) its workflow's latest before it
   const requested =
-    before.findLast((e) => e.event === 'run.requested' && e.run.runId === runId) ??
-    before.findLast((e) => e.event === 'run.requested' && e.run.workflowId === workflowId);
-  const own = before.filter((e) => WORKFLOW_EVENTS.has(e.event) && e.run.runId === runId);
+    ofRun.findLast((e) => e.event === 'run.requested') ?? upTo(requestsByWorkflow.get(workflowId)).at(-1);
+  const own = ofRun.filter((e) => WORKFLOW_EVENTS.has(e.event));
   const written = requested && !own.includes(requested) ? [requested, ...own] : own;
 
   if (manifest.run && (manifest.run.runId !== runId || manifest.run.workflowId !== workflowId))
