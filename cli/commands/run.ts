@@ -40,6 +40,25 @@ export function printRunResult(result: MonthlySegmentationResult, links: Paramet
 }
 
 /**
+ * What the month's latest snapshot's manifest says (`pick`), with its version; undefined when the
+ * month has none, or when this machine cannot read or make sense of latest.json or the manifest:
+ * that is for audit verify to name (or the worker's store is not mounted here), not a reason to
+ * refuse the run.
+ */
+async function fromLatest<T>(
+  store: StoreConfig,
+  month: string,
+  pick: (manifest: SnapshotManifest) => T,
+): Promise<{ version: number; value: T | undefined } | undefined> {
+  const version = await latestVersion(store, month).catch(() => undefined);
+  if (version === undefined) return undefined;
+  const value = await readManifest(store, month, version)
+    .then(pick)
+    .catch(() => undefined);
+  return { version, value };
+}
+
+/**
  * What `run` says before it starts when the month's latest snapshot measured a campaign and this
  * run, given no contact log, would take its place: next month's follow-up measures again the list
  * the latest measured (docs/campaigns.md, A month later), and this run measures none. Undefined
@@ -52,13 +71,9 @@ export async function followUpEndsNote(
 ): Promise<string | undefined> {
   if (experiment || params.contacts !== undefined) return undefined;
   const { month } = params;
-  // a latest.json that cannot be read is for audit verify to name, not a reason to refuse the run
-  const version = await latestVersion(store, month).catch(() => undefined);
-  if (version === undefined) return undefined;
-  const measured = await readManifest(store, month, version)
-    .then((manifest) => manifest.metrics.campaigns)
-    .catch(() => undefined);
-  if (!measured?.measured) return undefined;
+  const latest = await fromLatest(store, month, (manifest) => manifest.metrics.campaigns);
+  if (!latest?.value?.measured) return undefined;
+  const { version, value: measured } = latest;
   const list = `${measured.dispatchFrom.month}/v${measured.dispatchFrom.version}`;
   return `note: ${month}/v${version} measured ${list}'s dispatch list against a contact log; this run is given none and, published, becomes ${month}'s latest, so ${addMonths(month, 1)}'s run will have no measurement to follow up a month later. Give --param contacts=<that log> to measure it again, or --experiment to publish beside it (docs/campaigns.md)`;
 }
@@ -76,13 +91,9 @@ export async function otherInputNote(
 ): Promise<string | undefined> {
   if (experiment) return undefined;
   const { month } = params;
-  const version = await latestVersion(store, month).catch(() => undefined);
-  if (version === undefined) return undefined;
-  // a manifest this machine cannot read or make sense of is for audit verify to name
-  const input = await readManifest(store, month, version)
-    .then((manifest) => manifest.params.input)
-    .catch(() => undefined);
-  if (input === undefined || resolve(input) === resolve(params.input)) return undefined;
+  const latest = await fromLatest(store, month, (manifest) => manifest.params.input);
+  if (latest?.value === undefined || resolve(latest.value) === resolve(params.input)) return undefined;
+  const { version, value: input } = latest;
   return `note: ${month}'s latest, v${version}, was built from another input (${input}); published, this run becomes ${month}'s latest, which next month's run, campaigns and '${month}' in every command then mean. To try this input beside it, add --experiment (or use another SEGFLOW_HOME)`;
 }
 
