@@ -71,6 +71,19 @@ export interface Lineage {
   inputChanged?: string;
 }
 
+/** The stage-cache keys a lineage names as the run's own (stored by it or taken by key), without `reused`'s. */
+export function lineageKeys(lineage: Lineage): string[] {
+  return [
+    lineage.stageKey,
+    ...(lineage.churnKeys ?? []),
+    ...(lineage.featureMonthKeys ?? []),
+    ...(lineage.usageMonthKeys ?? []),
+    ...(lineage.segmentsKey ? [lineage.segmentsKey] : []),
+    ...(lineage.treeKey ? [lineage.treeKey] : []),
+    ...(lineage.reasonsKey ? [lineage.reasonsKey] : []),
+  ];
+}
+
 /** Everything an auditor needs to know about how a snapshot was produced. */
 export interface SnapshotManifest {
   /**

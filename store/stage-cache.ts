@@ -5,6 +5,7 @@ import { AuditLogFullError, SnapshotStoreError } from '../domain/errors';
 import { parseAuditLine, readAuditText, type AuditEntry } from './audit-log';
 import { cacheStageDir, type RunRef, type StoreConfig } from './layout';
 import { ARTIFACT_SIGNATURE_FILE, type Signer } from './signing';
+import { lineageKeys } from './manifest';
 import { emptyRunsLog, listMonths, listVersions, noteRunEntry, publishingNow, readManifest } from './snapshots';
 
 /**
@@ -163,16 +164,7 @@ async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<st
     for (const version of await listVersions(store, month)) {
       const lineage = (await readManifest(store, month, version).catch(() => undefined))?.lineage;
       if (!lineage) continue;
-      const keys = new Set([
-        lineage.stageKey,
-        ...(lineage.churnKeys ?? []),
-        ...(lineage.featureMonthKeys ?? []),
-        ...(lineage.usageMonthKeys ?? []),
-        ...(lineage.segmentsKey ? [lineage.segmentsKey] : []),
-        ...(lineage.treeKey ? [lineage.treeKey] : []),
-        ...(lineage.reasonsKey ? [lineage.reasonsKey] : []),
-        ...lineage.reused.map((artifact) => artifact.key),
-      ]);
+      const keys = new Set([...lineageKeys(lineage), ...lineage.reused.map((artifact) => artifact.key)]);
       for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);
     }
   }

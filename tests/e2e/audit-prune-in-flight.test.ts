@@ -10,6 +10,7 @@ import { startMonthlyRun } from '../../pipelines/client';
 import { readAuditLog } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import { readManifest } from '../../store/snapshots';
+import { lineageKeys } from '../../store/manifest';
 import { listCache, pruneCache } from '../../store/stage-cache';
 import { HEARTBEAT_THROTTLE } from '../../worker';
 import type { SegflowConfig } from '../../worker/config';
@@ -78,15 +79,7 @@ describe('cache prune beside a run in flight', () => {
     }
     const { version } = await result;
     const lineage = (await readManifest(config.store, month, version)).lineage!;
-    const named = [
-      lineage.stageKey,
-      ...(lineage.churnKeys ?? []),
-      ...(lineage.featureMonthKeys ?? []),
-      ...(lineage.usageMonthKeys ?? []),
-      ...(lineage.segmentsKey ? [lineage.segmentsKey] : []),
-      ...(lineage.treeKey ? [lineage.treeKey] : []),
-      ...(lineage.reasonsKey ? [lineage.reasonsKey] : []),
-    ];
+    const named = lineageKeys(lineage);
     expect(named.length).toBeGreaterThanOrEqual(6);
     const stored = new Set((await listCache(config.store)).map((artifact) => artifact.key));
     // what the auditor's walkthrough lost: the run's own load-features, segments, tree, churn and reasons
