@@ -1,4 +1,4 @@
-import { commandUser, recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from '../store/audit-record';
 import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
 import type { StoreConfig } from '../store/layout';

@@ -1,6 +1,6 @@
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commandUser, recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from '../store/audit-record';
 import { UsageError } from '../domain/errors';
 import type { AuditEntry } from '../store/audit-log';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';

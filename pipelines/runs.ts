@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { commandUser, recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from '../store/audit-record';
 import { UsageError } from '../domain/errors';
 import type { temporal } from '@temporalio/proto';
 import { chainBreak, readAuditLog, type AuditEntry } from '../store/audit-log';

@@ -7,7 +7,7 @@ import {
   type ScheduleDescription,
   type ScheduleHandle,
 } from '@temporalio/client';
-import { commandUser, recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from '../store/audit-record';
 import { readAuditLog, type AuditEntry, type AuditEvent } from '../store/audit-log';
 import { FINAL_EVENTS } from '../store/snapshots';
 import type { StoreConfig } from '../store/layout';

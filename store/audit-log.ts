@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { auditLogPath, type RunRef, type StoreConfig } from './layout';
 import { canonicalJson, sha256 } from './hashing';
 
-/** The append-only audit log's format and readers (the writer is the recordAudit activity). */
+/** The append-only audit log's format and readers (the writer is recordAudit, audit-record.ts). */
 
 export const AUDIT_EVENTS = [
   'run.requested',

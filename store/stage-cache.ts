@@ -1,6 +1,6 @@
 import { chmod, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { commandUser, recordAudit } from '../activities/audit';
+import { commandUser, recordAudit } from './audit-record';
 import { AuditLogFullError, SnapshotStoreError } from '../domain/errors';
 import { parseAuditLine, readAuditText, type AuditEntry } from './audit-log';
 import { cacheStageDir, type RunRef, type StoreConfig } from './layout';

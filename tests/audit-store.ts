@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { recordAudit } from '../activities/audit';
+import { recordAudit } from '../store/audit-record';
 import { sha256 } from '../store/hashing';
 import { monthDir, versionDir, type StoreConfig } from '../store/layout';
 import { ARTIFACT_SIGNATURE_FILE, signFileInto, signManifest, signerOf, type Signer } from '../store/signing';

@@ -17,7 +17,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SegflowActivities } from '../activities';
-import type { AuditRecordRequest } from '../activities/audit';
+import type { AuditRecordRequest } from '../store/audit-log';
 import type { FeatureSummary } from '../activities/features';
 import type { LoadSummary } from '../activities/load';
 import type { AuditHead } from '../store/audit-log';

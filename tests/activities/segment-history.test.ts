@@ -9,7 +9,7 @@ import { queryRows, withConnection } from '../../activities/duckdb';
 import { computeFeatures } from '../../activities/features';
 import { loadUsage } from '../../activities/load';
 import { publishSnapshot, type PublishResult } from '../../activities/publish';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
 import { findPreviousSegmentation } from '../../activities/segment-history';
 import { versionDir, type StoreConfig } from '../../store/layout';

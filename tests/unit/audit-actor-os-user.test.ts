@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { commandUser } from '../../activities/audit';
+import { commandUser } from '../../store/audit-record';
 import { promoteSnapshot } from '../../pipelines/promote';
 import { retireSnapshot } from '../../pipelines/retire';
 import { actorText, readAuditLog } from '../../store/audit-log';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { commandUser, recordAudit } from '../../activities/audit';
+import { commandUser, recordAudit } from '../../store/audit-record';
 import { listRuns } from '../../pipelines/runs';
 import { readAuditLog } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';

@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import { canonicalJson, sha256 } from '../../store/hashing';

@@ -1,4 +1,4 @@
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { NON_RETRYABLE_ERROR_TYPES } from '../../domain/errors';
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';

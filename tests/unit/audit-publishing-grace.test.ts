@@ -1,7 +1,7 @@
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { verifyAudit } from '../../store/audit-verify';
 import { monthDir, versionDir, type StoreConfig } from '../../store/layout';
 import { AUDIT_MONTH, storeWithVersions } from '../audit-store';

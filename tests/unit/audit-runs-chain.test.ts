@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { listRuns, showRun } from '../../pipelines/runs';
 import { chainBreak, readAuditLog } from '../../store/audit-log';
 import { auditLogPath, type StoreConfig } from '../../store/layout';

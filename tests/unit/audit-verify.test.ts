@@ -1,7 +1,7 @@
 import { chmod, cp, mkdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { promoteSnapshot } from '../../pipelines/promote';
 import { retireSnapshot } from '../../pipelines/retire';
 import { entryHash, formatHead, parseHead, readAuditLog, recomputeHash, type AuditEntry } from '../../store/audit-log';

@@ -1,7 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { entryHash, readAuditLog, recomputeHash } from '../../store/audit-log';
 import { keyIdOf, signerOf, verifyText } from '../../store/signing';
 import { auditLogPath } from '../../store/layout';

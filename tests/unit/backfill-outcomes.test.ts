@@ -1,6 +1,6 @@
 import type { Client, ScheduleHandle } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { backfillLines } from '../../cli/commands/schedule';
 import { UsageError } from '../../domain/errors';
 import { backfillMonths, waitForScheduledMonths } from '../../pipelines/schedules';

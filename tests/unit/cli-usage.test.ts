@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../worker/config';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { segflow, storeIn, tempDir } from '../helpers';
 
 /** Nothing listens on port 1: a command that tried to reach Temporal would exit 3. */

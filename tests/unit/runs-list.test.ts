@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { activityAttempts, listRuns, outcomeOf } from '../../pipelines/runs';
 import { storeIn, tempDir } from '../helpers';
 

@@ -15,7 +15,7 @@ import { readAuditLog, type AuditEntry } from '../../store/audit-log';
 import type { StoreConfig } from '../../store/layout';
 import { signerOf, verifyText } from '../../store/signing';
 import { storeIn, tempDir } from '../helpers';
-import { recordAudit } from '../../activities/audit';
+import { recordAudit } from '../../store/audit-record';
 import { runEntrySubject, scheduleState } from '../../cli/commands/runs';
 import { showRun } from '../../pipelines/runs';
 import { scheduleText, triggeredText } from '../../cli/commands/schedule';

@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import { dirname } from 'node:path';
-import { auditLogPath, type StoreConfig } from '../store/layout';
+import { auditLogPath, type StoreConfig } from './layout';
 import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError } from '../domain/errors';
 import {
   AuditLogLineError,
@@ -12,11 +12,15 @@ import {
   readAuditText,
   type AuditEntry,
   type AuditRecordRequest,
-} from '../store/audit-log';
-import { withFileLock } from '../store/file-lock';
-import { signText, type Signer } from '../store/signing';
+} from './audit-log';
+import { withFileLock } from './file-lock';
+import { signText, type Signer } from './signing';
 
-export type { AuditEntry, AuditRecordRequest } from '../store/audit-log';
+/**
+ * The audit log's writer (its format and readers are in audit-log.ts): the worker's recordAudit
+ * activity (activities/index.ts), the commands that change the store (pipelines/) and cache prune
+ * (stage-cache.ts) append through it.
+ */
 
 /**
  * Who runs this command, as the machine knows them: the OS user (the process's, whatever name is
