@@ -110,7 +110,7 @@ describe('campaign measurement', () => {
         conn,
         `WITH common AS (
            SELECT a.control AS first, b.control AS second,
-                  hash('control', '2026-05', subscriber_id)::DOUBLE / 18446744073709551616.0 < $share AS drawn
+                  hash('control:2026-05:' || subscriber_id)::DOUBLE / 18446744073709551616.0 < $share AS drawn
            FROM read_parquet($a) a JOIN read_parquet($b) b USING (subscriber_id)
          )
          SELECT count(*) AS common, count(*) FILTER (WHERE drawn) AS drawn,
@@ -129,6 +129,27 @@ describe('campaign measurement', () => {
     expect(drawn_disagree).toBe(0);
     // only the stratum floor (the lowest draw of a stratum nobody drew into) moves with the list
     expect(floor_disagree / common).toBeLessThan(0.03);
+  });
+
+  it("draws June's control group apart from May's, as independent draws would", async () => {
+    // hash('control', month, id) gave every subscriber on both lists the same arm both months, or
+    // the other one every time; each month's own draw holds out about controlShare of either arm
+    const [arms] = await withConnection(':memory:', (conn) =>
+      queryRows<{ common: number; may_control: number; both: number; june_only: number }>(
+        conn,
+        `SELECT count(*) AS common, count(*) FILTER (WHERE m.control) AS may_control,
+                count(*) FILTER (WHERE m.control AND j.control) AS both,
+                count(*) FILTER (WHERE NOT m.control AND j.control) AS june_only
+         FROM read_parquet($may) m JOIN read_parquet($june) j USING (subscriber_id)`,
+        { may: join(may.path, 'dispatch.parquet'), june: join(june.path, 'dispatch.parquet') },
+      ),
+    );
+    expect(arms.common).toBeGreaterThan(1_000);
+    expect(arms.may_control).toBeGreaterThan(200);
+    expect(arms.both / arms.may_control).toBeGreaterThan(controlShare - 0.1);
+    expect(arms.both / arms.may_control).toBeLessThan(controlShare + 0.1);
+    expect(arms.june_only / (arms.common - arms.may_control)).toBeGreaterThan(controlShare - 0.1);
+    expect(arms.june_only / (arms.common - arms.may_control)).toBeLessThan(controlShare + 0.1);
   });
 
   it("measures each action's uplift with an interval that covers the planted one", async () => {
@@ -176,7 +197,9 @@ describe('campaign measurement', () => {
         'larger data package or data add-on',
       ]),
     );
-    expect(measured.get('larger data package or data add-on')?.significant).toBe(true);
+    // the strongest effect (9.7 pp planted) is measured as some reduction; significant on about half
+    // of such samples only (21 of 39, docs/campaigns.md), so that is not asserted of this one
+    expect(measured.get('larger data package or data add-on')?.absolute_uplift).toBeGreaterThan(0);
   });
 
   it('reports the measurement in the manifest and the report, breakdowns in campaigns.parquet', async () => {

@@ -4,13 +4,15 @@
 -- churn probability x ARPU instead of operation priority. Reasons in words for the agent.
 -- control = true: held out, do not contact; next month's run compares their churn with the
 -- contacted (activities/campaigns/measure.sql). Held out: every subscriber whose draw, a hash of
--- month and subscriber id, falls below controlShare, so a rerun with other model parameters keeps
--- the same subscribers in control wherever they stay on the list; and in a grid x priority
--- stratum big enough for one but where nobody drew that low, the lowest draw, so every grid
--- manager keeps a control group.
+-- one text of month and subscriber id, falls below controlShare, so a rerun with other model
+-- parameters keeps the same subscribers in control wherever they stay on the list; and in a grid x
+-- priority stratum big enough for one but where nobody drew that low, the lowest draw, so every
+-- grid manager keeps a control group. One text, not hash('control', month, id): DuckDB combines a
+-- multi-argument hash as a month's constant against hash(id), so two months' groups were the same
+-- subscribers or none of them; one text's hash draws each month apart.
 CREATE OR REPLACE TEMP VIEW snapshot_dispatch AS
 WITH listed AS (
-  SELECT s.*, hash('control', s."month", s.subscriber_id)::DOUBLE / 18446744073709551616.0 AS control_draw
+  SELECT s.*, hash('control:' || s."month" || ':' || s.subscriber_id)::DOUBLE / 18446744073709551616.0 AS control_draw
   FROM snapshot_subscribers s CROSS JOIN action_settings a
   WHERE on_dispatch_list(s.risk_band, s.operation_priority, a.dispatch_max_priority)
 ), stratified AS (
