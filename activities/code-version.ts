@@ -23,7 +23,10 @@ export interface CodeVersion {
 
 let cached: CodeVersion | undefined;
 
-/** What code produced a snapshot: read once per worker process. */
+/**
+ * What code produced a snapshot: read once per process, by a worker as it starts
+ * (createSegflowWorker), so the commit is the one whose TypeScript the worker loaded.
+ */
 export function codeVersion(): CodeVersion {
   if (cached) return cached;
   const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { version: string };

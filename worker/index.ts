@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { codeVersion } from '../activities/code-version';
 import { loadSigner } from '../store/signing';
 import { connectionOptions, temporalAddress, unreachableTemporal, workerIdentity, type SegflowConfig } from './config';
 import { releaseMemoryAfterActivities } from './release-memory';
@@ -44,6 +45,9 @@ export async function createSegflowWorker(
   options: SegflowWorkerOptions,
 ): Promise<{ worker: Worker; connection: NativeConnection }> {
   const { config } = options;
+  // the commit a manifest names is the one whose TypeScript this process loaded: read now, not at
+  // the first publish, which a checkout pulled under a running worker would name instead
+  codeVersion();
   temporalAddress(config.temporal.address); // a malformed one: a usage error, not an unreachable server
   // before the bundle: no server fails the start at once, not after seconds of bundling
   const connection = await NativeConnection.connect(connectionOptions(config)).catch((error: Error) => {
