@@ -185,27 +185,61 @@ export function hashMatches(entry: AuditEntry): boolean {
   return hash === entryHash(body) || hash === legacyEntryHash(body);
 }
 
+/** A rule of the chain an entry breaks: its content, its link to the entry before it, its number. */
+export type ChainFault =
+  | {
+      rule: 'numbering';
+      problem: string;
+      /** What the entry follows: `seq 3`, `the start of the log`, `seq 3 and 1 damaged line(s)`. */
+      follows: string;
+    }
+  | { rule: 'content' | 'link'; problem: string };
+
 /**
- * The first entry at which the entries' chain does not hold, with what `audit verify` says of it
- * there: an entry edited (its content no longer matches its hash), one removed, inserted or
- * reordered before it (its prevHash), or the log renumbered (entries are numbered 1, 2, 3…).
- * Undefined for a whole chain. For readers that show the entries (`runs list`, `runs show`).
+ * The chain's rules at one entry, given the entry before it (undefined at the log's start): it is
+ * numbered next (entries are numbered 1, 2, 3…: a log re-chained from its start can keep its
+ * hashes whole and still show that entries before it were dropped), its content matches its hash
+ * (it was not edited), and its prevHash is the previous entry's hash (no entry was removed,
+ * inserted or reordered before it). `damaged` lines between the two (audit verify reads them:
+ * each may have held an entry, or been added) widen the numbers it may take. What it breaks, in
+ * that order, each with what the readers of the entries say of it; none for a sound link.
+ */
+export function chainFaults(entry: AuditEntry, previous: AuditHead | undefined, damaged = 0): ChainFault[] {
+  const faults: ChainFault[] = [];
+  const previousSeq = previous?.seq ?? 0;
+  if (!Number.isInteger(entry.seq) || entry.seq <= previousSeq || entry.seq > previousSeq + 1 + damaged) {
+    const follows = `${previousSeq === 0 ? 'the start of the log' : `seq ${previousSeq}`}${damaged ? ` and ${damaged} damaged line(s)` : ''}`;
+    faults.push({
+      rule: 'numbering',
+      problem: `entry seq ${entry.seq} follows ${follows} (entries removed, or the log renumbered)`,
+      follows,
+    });
+  }
+  if (!hashMatches(entry))
+    faults.push({
+      rule: 'content',
+      problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash`,
+    });
+  if (entry.prevHash !== (previous?.hash ?? GENESIS_HASH))
+    faults.push({
+      rule: 'link',
+      problem: 'prevHash does not match the previous entry (an entry was removed, inserted or reordered)',
+    });
+  return faults;
+}
+
+/**
+ * The first entry at which the entries' chain does not hold (chainFaults), with what is wrong
+ * there. Undefined for a whole chain. For readers that show the entries (`runs list`, `runs show`);
+ * `audit verify` names every fault, line by line.
  */
 export function chainBreak(entries: readonly AuditEntry[]): { seq: number; problem: string } | undefined {
   let previous: AuditEntry | undefined;
   for (const entry of entries) {
-    if (!hashMatches(entry))
-      return { seq: entry.seq, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` };
-    if (entry.prevHash !== (previous?.hash ?? GENESIS_HASH))
-      return {
-        seq: entry.seq,
-        problem: `prevHash does not match the previous entry (an entry was removed, inserted or reordered)`,
-      };
-    if (entry.seq !== (previous?.seq ?? 0) + 1)
-      return {
-        seq: entry.seq,
-        problem: `entry seq ${entry.seq} follows ${previous ? `seq ${previous.seq}` : 'the start of the log'} (entries removed, or the log renumbered)`,
-      };
+    const faults = chainFaults(entry, previous);
+    // an entry removed leaves a gap in the numbers too: the edit, or the broken link, says more
+    const fault = faults.find((found) => found.rule !== 'numbering') ?? faults[0];
+    if (fault) return { seq: entry.seq, problem: fault.problem };
     previous = entry;
   }
   return undefined;

@@ -6,9 +6,10 @@ import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError
 import {
   AuditLogLineError,
   auditEntries,
+  chainFaults,
   entryHash,
   GENESIS_HASH,
-  hashMatches,
+  parseAuditLine,
   readAuditText,
   type AuditEntry,
   type AuditRecordRequest,
@@ -129,21 +130,11 @@ async function endLastLine(path: string, text: string, entries: AuditEntry[]): P
     await appendFile(path, '\n');
     return;
   }
-  let entry: AuditEntry | undefined;
-  try {
-    entry = JSON.parse(tail) as AuditEntry;
-  } catch {
-    entry = undefined;
-  }
+  const parsed = parseAuditLine(tail);
   const last = entries.at(-1);
-  if (
-    entry &&
-    entry.prevHash === (last?.hash ?? GENESIS_HASH) &&
-    entry.seq === (last?.seq ?? 0) + 1 &&
-    hashMatches(entry)
-  ) {
+  if ('entry' in parsed && chainFaults(parsed.entry, last).length === 0) {
     await appendFile(path, '\n');
-    entries.push(entry);
+    entries.push(parsed.entry);
     return;
   }
   throw new SnapshotStoreError(

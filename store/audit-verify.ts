@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import {
   actorText,
+  chainFaults,
   formatHead,
-  GENESIS_HASH,
-  hashMatches,
   parseAuditLine,
   type AuditEntry,
   type AuditHead,
+  type ChainFault,
 } from './audit-log';
 import { hashFile } from './hashing';
 import {
@@ -421,8 +421,7 @@ function checkChain(
   problems: AuditProblem[],
 ): { entries: AuditEntry[]; chainIntact: boolean } {
   const entries: AuditEntry[] = [];
-  let previousHash = GENESIS_HASH;
-  let previousSeq = 0;
+  let previous: AuditEntry | undefined;
   /** Damaged lines since the last entry: each may have held an entry, or been added. */
   let damaged = 0;
   let chainIntact = true;
@@ -440,22 +439,8 @@ function checkChain(
       return;
     }
     const { entry } = parsed;
-    // entries are numbered 1, 2, 3…: a log re-chained from its start can keep its hashes whole
-    // and still show that entries before it were dropped. A damaged line before this one held
-    // an entry (edited, cut) or none (added): the entry after it is not named for its number too
-    if (entry.seq <= previousSeq || entry.seq > previousSeq + 1 + damaged)
-      broken({
-        where,
-        problem: `entry seq ${entry.seq} follows ${previousSeq === 0 ? 'the start of the log' : `seq ${previousSeq}`}${damaged ? ` and ${damaged} damaged line(s)` : ''}: entries are numbered 1, 2, 3… (entries removed, or the log renumbered)`,
-      });
-    if (!hashMatches(entry))
-      broken({ where, problem: `entry seq ${entry.seq} was edited: its content no longer matches its hash` });
-    if (entry.prevHash !== previousHash) {
-      broken({
-        where,
-        problem: `chain broken before seq ${entry.seq}: prevHash does not match the previous entry (an entry was removed, inserted or reordered)`,
-      });
-    }
+    for (const fault of chainFaults(entry, previous, damaged))
+      broken({ where, problem: lineProblem(fault, entry.seq) });
     if (publicKey) {
       if (!entry.signature)
         problems.push({
@@ -468,12 +453,27 @@ function checkChain(
           problem: `entry seq ${entry.seq}: signature does not verify with the given public key (signed by key ${entry.signature.keyId}, or rewritten after signing)`,
         });
     }
-    previousHash = entry.hash;
-    previousSeq = entry.seq;
+    previous = entry;
     damaged = 0;
     entries.push(entry);
   });
   return { entries, chainIntact };
+}
+
+/**
+ * What `audit verify` says of a fault of the chain at an entry it names by its line: the entry's
+ * number where the link breaks, and how entries are numbered. A damaged line before the entry held
+ * one (edited, cut) or none (added), so the entry after it is not named for its number too.
+ */
+function lineProblem(fault: ChainFault, seq: number): string {
+  switch (fault.rule) {
+    case 'numbering':
+      return `entry seq ${seq} follows ${fault.follows}: entries are numbered 1, 2, 3… (entries removed, or the log renumbered)`;
+    case 'link':
+      return `chain broken before seq ${seq}: ${fault.problem}`;
+    case 'content':
+      return fault.problem;
+  }
 }
 
 function checkAnchoredHead(entries: AuditEntry[], expected: AuditHead, logPath: string, problems: AuditProblem[]) {
