@@ -1,5 +1,7 @@
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { quoteIdent } from '../data/contract';
+import { CHURN_FEATURES } from '../domain/churn-features';
+import { SUBSCRIBER_COLUMNS } from '../domain/snapshot-columns';
 import { numberedVariable, queryOne, setVariable } from './duckdb';
 import type { FeatureMeta, FeatureSource } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
@@ -11,6 +13,11 @@ export interface ChurnFeatureSpec {
   sql: string;
   /** The session variable `sql` reads a categorical feature's levels from, and its value. */
   levels?: { variable: string; values: string[] };
+  /**
+   * A user's feature: its value as subscribers.parquet shows it under the feature's name, so a rule
+   * or reason naming it names a column there (a number, a date's days, a category's text).
+   */
+  shown?: string;
 }
 
 /** The contract's own text columns the churn model splits on natively (with the user's features). */
@@ -29,6 +36,11 @@ export interface FeatureUse {
   note?: string;
   /** A missing indicator: the feature whose gaps it marks (FeatureMeta.missingOf). */
   missingOf?: string;
+}
+
+/** The derived churn features the input supports: CHURN_FEATURES but those the features stage skipped. */
+export function derivedChurnFeatures(skippedFeatures: readonly string[]): string[] {
+  return CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name));
 }
 
 /**
@@ -51,6 +63,7 @@ export async function churnFeatureSpecs(
     name: string;
     source: FeatureSource;
     column: string;
+    shown?: string;
     categories?: string[];
     /** The last category stands for every value not listed (UserFeature.otherValues). */
     other?: boolean;
@@ -67,26 +80,33 @@ export async function churnFeatureSpecs(
     }
   }
   const taken = new Set([...derived, ...categorical.map((c) => c.name)]);
+  // names the user's features may not take: segflow's features and subscribers.parquet's columns
+  const segflows = new Set([...taken, ...SUBSCRIBER_COLUMNS]);
   for (const feature of userFeatures) {
-    // a user column named like one of segflow's features keeps both apart
-    const name = taken.has(feature.name) ? `user:${feature.name}` : feature.name;
+    // a user column named like one of segflow's features or published columns keeps both apart
+    const name = segflows.has(feature.name) ? `user:${feature.name}` : feature.name;
+    const column = quoteIdent(feature.column);
     if (feature.type === 'numeric') {
       specs.push({
         meta: { name: uniqueName(name, taken), source: 'user', categorical: false },
-        sql: quoteIdent(feature.column),
+        sql: column,
+        shown: column,
       });
     } else if (feature.type === 'date') {
       // days to the end of the row's month: a tenure (or days left, for a date ahead) that means the
       // same in the training month and the month scored, where the date itself would not
+      const days = `date_diff('day', ${column}, last_day(as_of))`;
       specs.push({
         meta: { name: uniqueName(`days since ${name}`, taken), source: 'user', categorical: false },
-        sql: `date_diff('day', ${quoteIdent(feature.column)}, last_day(as_of))`,
+        sql: days,
+        shown: days,
       });
     } else
       categorical.push({
         name: uniqueName(name, taken),
         source: 'user',
         column: feature.column,
+        shown: column,
         categories: feature.categories,
         ...(feature.otherValues ? { other: true } : {}),
       });
@@ -105,6 +125,7 @@ export async function churnFeatureSpecs(
       meta: { name: feature.name, source: feature.source, categorical: true, categories },
       sql: `${position} - 1`,
       levels: { variable, values },
+      ...(feature.shown ? { shown: feature.shown } : {}),
     });
   }
   return specs;

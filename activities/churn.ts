@@ -7,7 +7,6 @@ import { DataQualityError, InvalidParamsError } from '../domain/errors';
 import { DEFAULT_BOOST_MAX_TRAINING_ROWS, type RunParams } from '../domain/params';
 import type { EnsembleTask } from './ml/ensemble';
 import { RISK_BANDS } from '../domain/rules';
-import { CHURN_FEATURES } from '../domain/churn-features';
 import { tooLittleHistory } from '../domain/training-history';
 import { reasonTable, writeReasons } from './churn-reasons';
 import { checkpoint } from './context';
@@ -26,6 +25,7 @@ import { seededRandom, shuffle } from './ml/random';
 import { featureImportance, leafCounts, leafRules } from './ml/tree-rules';
 import {
   churnFeatureSpecs,
+  derivedChurnFeatures,
   fillNumericGaps,
   missingIndicators,
   missingShares,
@@ -118,7 +118,7 @@ async function trainAndScore(
 ): Promise<ChurnSummary> {
   const started = performance.now();
   return withReadOnlyConnection(dbPath, async (conn) => {
-    const derived = CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name));
+    const derived = derivedChurnFeatures(skippedFeatures);
     const given = await churnFeatureSpecs(conn, derived, user.features, user.openFeatureSet);
     // training rows need a known outcome: a user's label may be missing for some subscribers
     const counts = await queryOne<{ train: number; score: number; churners: number }>(
@@ -582,10 +582,7 @@ async function evaluateEnsemble(
 
 /** The churn features the input supports, as column expressions for readColumns. */
 export function churnFeatureExpressions(skippedFeatures: string[]): [string, string][] {
-  return CHURN_FEATURES.filter((name) => !skippedFeatures.includes(name)).map((name): [string, string] => [
-    name,
-    `"${name}"`,
-  ]);
+  return derivedChurnFeatures(skippedFeatures).map((name): [string, string] => [name, `"${name}"`]);
 }
 
 /**

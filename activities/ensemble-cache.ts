@@ -52,6 +52,7 @@ const SCORING_CODE = [
   'activities/ml/columns.ts',
   'domain/feature-words.ts',
   'domain/rules.ts',
+  'domain/snapshot-columns.ts',
 ];
 const EVALUATION_FILE = 'evaluation.json';
 

@@ -13,6 +13,7 @@ import { CONTACT_MOMENTS, DISPATCH_MAX_PRIORITY, TAG_RULES } from '../domain/act
 import { OPERATION_GRID, STABLE_SCORE, VALUE_TIER_SHARES } from '../domain/rules';
 import { monthDir, versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../store/layout';
 import { addMonths } from '../domain/month';
+import { quoteIdent } from '../data/contract';
 import { codeVersion } from './code-version';
 import { stageCodeHash } from './stage-code';
 import { checkpoint } from './context';
@@ -31,7 +32,7 @@ import type { CampaignFollowUp, CampaignMetrics, ListFit } from './campaign-metr
 import { FOLLOW_UP_FILE, followUpCampaigns, followUpGroups } from './campaign-follow-up';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
-import type { FeatureUse } from './churn-features';
+import { churnFeatureSpecs, derivedChurnFeatures, type FeatureUse } from './churn-features';
 import type { UserFeature } from './user-features';
 import { labelsRunCopy, mappingRunCopy, snapshotCopyName } from './run-copies';
 import { readLatestVersion } from './segment-history';
@@ -263,6 +264,7 @@ async function writeOutputs(
       await checkpoint({ stage: 'publish: dispatch list reasons' });
       reasons = await explainDispatchList(conn, dirname(request.load.dbPath), store.signer);
     }
+    await viewUserFeatureValues(conn, request);
     for (const output of TABLE_OUTPUTS) {
       await checkpoint({ stage: `publish: ${output.file}` });
       await runScript(conn, await readSql(import.meta.url, `./publish/tables/${output.sql}`));
@@ -404,6 +406,33 @@ async function writeSnapshotTable(
   );
   if (readBack) await viewParquet(conn, table, path, 'connection');
   return rows;
+}
+
+/**
+ * View user_feature_values(row_idx, <feature>, ...): the user's features the models were given,
+ * each under the name its rules and reasons use, as subscribers.parquet shows it
+ * (ChurnFeatureSpec.shown); no rows where there are none, so the table's join costs nothing then.
+ */
+async function viewUserFeatureValues(conn: DuckDBConnection, request: PublishRequest): Promise<void> {
+  const given = new Set(
+    request.churn.features.filter((f) => f.source === 'user' && f.missingOf === undefined).map((f) => f.name),
+  );
+  const specs =
+    given.size > 0
+      ? await churnFeatureSpecs(
+          conn,
+          derivedChurnFeatures(request.features.skippedFeatures.map((s) => s.feature)),
+          request.load.userFeatures,
+          request.load.openFeatureSet,
+        )
+      : [];
+  const shown = specs.flatMap((spec) =>
+    spec.shown !== undefined && given.has(spec.meta.name) ? [`, ${spec.shown} AS ${quoteIdent(spec.meta.name)}`] : [],
+  );
+  await conn.run(
+    `CREATE OR REPLACE TEMP VIEW user_feature_values AS
+     SELECT row_idx${shown.join('')} FROM features WHERE purpose = 'score'${shown.length > 0 ? '' : ' AND false'}`,
+  );
 }
 
 /**

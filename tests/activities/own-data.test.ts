@@ -13,7 +13,8 @@ import {
   type FeatureSummary,
 } from '../../activities/features';
 import { loadUsage, type LoadSummary } from '../../activities/load';
-import { publishSnapshot } from '../../activities/publish';
+import { publishSnapshot, type PublishResult } from '../../activities/publish';
+import { SUBSCRIBER_COLUMNS } from '../../domain/snapshot-columns';
 import { readManifest } from '../../store/snapshots';
 import { sha256 } from '../../store/hashing';
 import { snapshotSummary } from '../../cli/snapshot-text';
@@ -59,6 +60,7 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
   let features: FeatureSummary;
   let cluster: ClusterSummary;
   let churn: ChurnSummary;
+  let published: PublishResult;
 
   beforeAll(async () => {
     dir = await tempDir();
@@ -79,7 +81,7 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
       features: load.userFeatures,
       openFeatureSet: load.openFeatureSet,
     });
-    await publishSnapshot(
+    published = await publishSnapshot(
       store,
       { workflowId: 'own-data', runId: 'r1' },
       { requestedBy: 'test', load, features, cluster, churn },
@@ -118,6 +120,35 @@ describe("an analyst's one-row-per-customer file with no id column", () => {
       ),
     );
     expect(first.mou).toBeCloseTo(first.minutes, 6);
+  });
+
+  it("publishes the file's own features in subscribers.parquet under the names its rules and reasons use", async () => {
+    const file = join(published.path, 'subscribers.parquet');
+    const columns = await withConnection(':memory:', (conn) =>
+      queryRows<{ column_name: string }>(conn, 'DESCRIBE SELECT * FROM read_parquet($file)', { file }),
+    );
+    const own = churn.features.filter((f) => f.source === 'user' && f.missingOf === undefined).map((f) => f.name);
+    expect(own).toEqual(expect.arrayContaining(['Contract', 'CustServ Calls', 'TotalCharges']));
+    const names = columns.map((c) => c.column_name);
+    expect(names.slice(0, SUBSCRIBER_COLUMNS.length)).toEqual([...SUBSCRIBER_COLUMNS]);
+    expect(names.slice(SUBSCRIBER_COLUMNS.length).sort()).toEqual([...own].sort());
+    // every rule's feature is a column there (a missing indicator's, its feature's)
+    const missingOf = new Map(churn.features.map((f) => [f.name, f.missingOf ?? f.name]));
+    for (const term of churn.topRules.flatMap((rule) => rule.terms))
+      expect(names, term.feature).toContain(missingOf.get(term.feature) ?? term.feature);
+    // the values as the file holds them: a category's text, a number, a blank number empty
+    const [row] = await withConnection(':memory:', (conn) =>
+      queryRows<Record<string, unknown>>(
+        conn,
+        `SELECT s."Contract" = c."Contract" AS contract, s."CustServ Calls" = c."CustServ Calls" AS calls,
+                s."TotalCharges" IS NOT DISTINCT FROM TRY_CAST(c."TotalCharges" AS DOUBLE) AS charges,
+                count(*) OVER () AS subscribers
+         FROM read_parquet($file) s, (SELECT * FROM read_csv($csv, all_varchar = true) LIMIT 1) c
+         WHERE s.subscriber_id = 'customers.csv#1'`,
+        { file, csv },
+      ),
+    );
+    expect(row).toMatchObject({ contract: true, calls: true, charges: true });
   });
 
   it("gives the dispatch list the xgboost package's exact SHAP values as reasons, on the categories the models scored", async () => {

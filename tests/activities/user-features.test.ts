@@ -463,6 +463,34 @@ describe("typing a user's own columns", () => {
     expect(codes.map((row) => row.code)).toEqual([handset.categories?.indexOf('model 0'), 49, null]);
   });
 
+  it("names a user's column like a published column of subscribers.parquet user:<name>, so both stand there apart", async () => {
+    const user = (name: string, column: string, type: 'numeric' | 'categorical'): UserFeature =>
+      ({ name, column, type, ...(type === 'categorical' ? { categories: ['a', 'b'] } : {}) }) as UserFeature;
+    const names = await withConnection(':memory:', async (conn) => {
+      await conn.run('CREATE TABLE features (user_0 DOUBLE, user_1 VARCHAR, user_2 DOUBLE, user_3 DOUBLE)');
+      const specs = await churnFeatureSpecs(
+        conn,
+        ['arpu'],
+        [
+          user('tags', 'user_0', 'numeric'),
+          user('channel', 'user_1', 'categorical'),
+          user('mou', 'user_2', 'numeric'),
+          user('calls', 'user_3', 'numeric'),
+        ],
+        false,
+      );
+      return specs.map((spec) => [spec.meta.name, spec.shown]);
+    });
+    // mou is published even where the input has no minutes (then empty), so the user's mou is apart too
+    expect(names).toEqual([
+      ['arpu', undefined],
+      ['user:tags', '"user_0"'],
+      ['user:mou', '"user_2"'],
+      ['calls', '"user_3"'],
+      ['user:channel', '"user_1"'],
+    ]);
+  });
+
   it('the mapping takes "*" for the columns not listed, "auto" or "skip" only', () => {
     const problems = (features: unknown) => {
       const parsed = parseMapping(JSON.stringify({ features }));

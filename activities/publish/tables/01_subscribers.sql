@@ -61,10 +61,14 @@ SELECT
   t.payment_delay_avg, t.complaints_recent,
   t.mou_trend, t.dou_trend, t.spend_trend, t.recharge_trend, t.spend_slope_rel, t.spend_volatility, t.mou_volatility,
   t.tenure_months, t.contract_months_left, t.sticky_services, t.call_circle, t.premium_number,
-  t.plan, t.region, t.grid
+  t.plan, t.region, t.grid,
+  -- and the user's own features the models read, under the names rules and reasons give them
+  -- (publish.ts viewUserFeatureValues; domain/snapshot-columns.ts lists the columns above)
+  u.* EXCLUDE (row_idx)
 FROM tagged t
 CROSS JOIN action_settings a
 JOIN operation_grid g ON g.value_tier = t.value_tier AND g.stable = t.stable
+LEFT JOIN user_feature_values u ON u.row_idx = t.row_idx
 -- id order: row_idx numbers the scored subscribers in id order (features/combined/01_value.sql),
 -- and an integer key sorts faster than the id text
 ORDER BY t.row_idx;
