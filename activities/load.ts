@@ -1787,11 +1787,16 @@ export function assertUsable(
     .join('\n');
   if (share > summary.params.maxQuarantineShare) {
     // a row whose month cannot be read cannot be placed outside the window: it is counted in it
-    const unplaced = Object.keys(summary.quarantineByReason).some((reason) => MONTH_NOT_A_DATE.test(reason));
+    const unreadMonths = Object.entries(summary.quarantineByReason)
+      .filter(([reason]) => MONTH_NOT_A_DATE.test(reason))
+      .reduce((sum, [, rows]) => sum + rows, 0);
+    const unplaced = unreadMonths > 0;
     throw new DataQualityError(
       `${broken} of ${summary.rowsRead - outside} rows in the run window${unplaced ? ' or of a month that could not be read' : ''} (${(share * 100).toFixed(1)}%) break the usage contract, ` +
         `more than maxQuarantineShare=${summary.params.maxQuarantineShare}:\n${topReasons}` +
-        (!unplaced
+        // how months are read, where unread months are the most of what broke (one odd month
+        // beside a column of decimal commas pointed the analyst away from the cause)
+        (unreadMonths * 2 < broken
           ? ''
           : monthFormat
             ? `\nMonths are read with the mapping's monthFormat "${monthFormat}", or as dates (2026-10-01) or YYYY-MM: these match none of them (is the format the one the file writes its months in?)`
@@ -1842,12 +1847,22 @@ export interface ExampleValue {
   value: string;
   /** The mapping's decimalSeparator: none for a month's value, which says nothing of the number format. */
   decimalSeparator?: DecimalSeparator;
+  /** A yes/no column's value: the contract column, whose words the mapping's `values` can map. */
+  booleanColumn?: string;
 }
 
-/** `, e.g. '103,03': <what it says about the number format>` (the value cut at 40 characters). */
-function exampleNote({ value, decimalSeparator }: ExampleValue): string {
+/**
+ * `, e.g. '103,03': <what it says about the number format>` (the value cut at 40 characters); for a
+ * yes/no column, how the mapping's `values` reads other words.
+ */
+function exampleNote({ value, decimalSeparator, booleanColumn }: ExampleValue): string {
   const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-  const hint = decimalSeparator === undefined ? undefined : numberFormatHint(value, decimalSeparator);
+  const hint =
+    booleanColumn !== undefined
+      ? `yes/no cells read true/false, 1/0, yes/no or y/n; map other words in the mapping's "values", e.g. "values": { ${JSON.stringify(booleanColumn)}: { ${JSON.stringify(value.trim())}: true } }`
+      : decimalSeparator === undefined
+        ? undefined
+        : numberFormatHint(value, decimalSeparator);
   return `, e.g. '${shown}'${hint ? `: ${hint}` : ''}`;
 }
 
@@ -1855,8 +1870,8 @@ function exampleNote({ value, decimalSeparator }: ExampleValue): string {
 const EXAMPLE_ROWS = 5;
 
 /**
- * For each of `reasons` that is a number column's "not a valid double" (or integer), or the
- * month's "not a valid date", a value as
+ * For each of `reasons` that is a number column's "not a valid double" (or integer), a yes/no
+ * column's "not a valid boolean" or the month's "not a valid date", a value as
  * the input wrote it: of the reason's first quarantined rows (table quarantine of the run
  * database: file and row), the first whose value says something about the number format (a
  * decimal comma, thousands separators), else the first. Only the rows up to the last of those are
@@ -1868,10 +1883,15 @@ async function unreadValueExamples(plan: LoadPlan, reasons: string[]): Promise<M
   const decimalSeparator = mapping.decimalSeparator ?? '.';
   // the reason buildCheckSql gives a number column read from one input column, and that column
   const sources = new Map<string, string>();
+  const booleans = new Map<string, string>();
   for (const column of USAGE_CONTRACT) {
     const source = mapping.columns[column.name] ?? column.name;
-    if ((NUMBER_COLUMNS.has(column.name) || column.name === 'month') && typeof source === 'string')
-      sources.set(`${columnLabel(mapping, column.name)}: ${notReadableAs(column.type)}`, source);
+    const yesNo = column.type === 'BOOLEAN';
+    if ((NUMBER_COLUMNS.has(column.name) || column.name === 'month' || yesNo) && typeof source === 'string') {
+      const reason = `${columnLabel(mapping, column.name)}: ${notReadableAs(column.type)}`;
+      sources.set(reason, source);
+      if (yesNo) booleans.set(reason, column.name);
+    }
   }
   const monthReason = `${columnLabel(mapping, 'month')}: ${notReadableAs('DATE')}`;
   // a reason with the hint of its value's number format (numberFormatHintSql) is its column's too
@@ -1905,10 +1925,17 @@ async function unreadValueExamples(plan: LoadPlan, reasons: string[]): Promise<M
           ).catch(() => [])),
         );
       }
-      // a month's value says nothing of the number format
-      const month = reason === monthReason;
-      const value = (month ? undefined : values.find((text) => numberFormatHint(text, decimalSeparator))) ?? values[0];
-      if (value !== undefined) examples.set(reason, { value, decimalSeparator: month ? undefined : decimalSeparator });
+      // a month's or a yes/no value says nothing of the number format
+      const booleanColumn = booleans.get(reason);
+      const notANumber = reason === monthReason || booleanColumn !== undefined;
+      const value =
+        (notANumber ? undefined : values.find((text) => numberFormatHint(text, decimalSeparator))) ?? values[0];
+      if (value !== undefined)
+        examples.set(reason, {
+          value,
+          ...(booleanColumn !== undefined ? { booleanColumn } : {}),
+          decimalSeparator: notANumber ? undefined : decimalSeparator,
+        });
     }
   });
   return examples;

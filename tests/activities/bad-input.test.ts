@@ -563,6 +563,45 @@ describe("a mapped file's reasons name the user's own columns", () => {
     });
   });
 
+  it("yes/no words the contract does not read (是/否): the stop quotes one and says how the mapping's values map it", async () => {
+    const input = await inputWith(
+      (folder) =>
+        writeParquet(
+          sample,
+          join(folder, 'usage.parquet'),
+          `SELECT * REPLACE (CASE WHEN has_broadband THEN '是' ELSE '否' END AS has_broadband) FROM {june}`,
+        ),
+      false,
+    );
+    await expect(load(input)).rejects.toMatchObject({
+      name: 'DataQualityError',
+      message: expect.stringMatching(
+        /x has_broadband: not a valid boolean, e\.g\. '[是否]': yes\/no cells read true\/false, 1\/0, yes\/no or y\/n; map other words in the mapping's "values", e\.g\. "values": \{ "has_broadband": \{ "[是否]": true \} \}/,
+      ),
+    });
+  });
+
+  it('says how months are read only where unread months are most of what broke, not beside one odd month', async () => {
+    const input = await inputWith(
+      (folder) =>
+        writeParquet(
+          sample,
+          join(folder, 'usage.parquet'),
+          `SELECT * REPLACE (replace(round(spend, 2)::VARCHAR, '.', ',') AS spend,
+                  CASE WHEN subscriber_id = (SELECT min(subscriber_id) FROM {june}) THEN '2026-13-01'
+                       ELSE strftime("month", '%Y-%m-%d') END AS "month") FROM {june}`,
+        ),
+      false,
+    );
+    const stop = await load(input).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    expect(stop).toMatch(/x spend: not a valid double, e\.g\. '\d+,\d+': set "decimalSeparator": "," in the mapping/);
+    expect(stop).toMatch(/1 x month: not a valid date/);
+    expect(stop).not.toMatch(/Months are read/);
+  });
+
   it('a renamed month column written as 202606: the stop names it and says how to read it', async () => {
     const input = await inputWith(
       (folder) =>
