@@ -50,9 +50,11 @@ describe('progress inside a stage', () => {
     printer.update(at('features'));
     expect(lines.map((line) => line.replace(/^\d+\.\ds\s+/, ''))).toEqual([
       '[  0%] load',
-      'load: rows, 20 / 40 rows (50%)',
+      'load: rows, 20 / 40 rows scanned (50%)',
       '[  0%] features',
     ]);
-    expect(describeRows({ step: 'x', rowsDone: 1_500_000, rowsTotal: 3_000_000 })).toBe('1,500,000 / 3,000,000 rows');
+    expect(describeRows({ step: 'x', rowsDone: 1_500_000, rowsTotal: 3_000_000 })).toBe(
+      '1,500,000 / 3,000,000 rows scanned',
+    );
   });
 });
