@@ -15,7 +15,7 @@ import { failedAttempts, snapshotSummary, snapshotsTable } from '../snapshot-tex
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table, required } from '../options';
 import { userInfo } from 'node:os';
-import { PAIRING_KEPT_SHARE, type SegmentPairing } from '../../domain/segment-pairing';
+import { PAIRING_ALSO_SHARE, PAIRING_KEPT_SHARE, type SegmentPairing } from '../../domain/segment-pairing';
 import type { SnapshotDiff } from '../../pipelines/diff';
 import type { ReproduceReport } from '../../pipelines/reproduce';
 import { loadSigner, type Signer } from '../../store/signing';
@@ -121,8 +121,8 @@ export function registerSnapshots(program: Command): void {
             ? table(
                 d.params.map((p) => ({
                   name: p.name,
-                  a: p.a === undefined ? '(default)' : typeof p.a === 'string' ? p.a : JSON.stringify(p.a),
-                  b: p.b === undefined ? '(default)' : typeof p.b === 'string' ? p.b : JSON.stringify(p.b),
+                  a: parameterText(p.name, p.a),
+                  b: parameterText(p.name, p.b),
                 })),
               )
             : '(same)',
@@ -309,6 +309,12 @@ function otherCodeLine(r: Pick<ReproduceReport, 'codeThen' | 'code' | 'files'>):
   ].join('');
 }
 
+/** A parameter's value in a diff: left out, its default (k's, the silhouette's choice: the metrics' segments). */
+function parameterText(name: string, value: unknown): string {
+  if (value === undefined) return name === 'k' ? '(default: chosen by silhouette, see segments)' : '(default)';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 /**
  * The segments paired across the two snapshots, for a diff of another k (or of ids matched to
  * other months), where the same id names another group: where each of A's went, where each of
@@ -326,10 +332,10 @@ export function pairingLines(d: SnapshotDiff): string[] {
       ...(withReading ? { reads: p.reads } : {}),
     }));
   return [
-    `Where ${a}'s segments went (subscribers in both; kept: each the other's main counterpart, at ${percent(PAIRING_KEPT_SHARE)} or more both ways):`,
+    `Where ${a}'s segments went (subscribers in both; kept: each the other's main counterpart, at ${percent(PAIRING_KEPT_SHARE)} or more both ways; also: other segments at ${percent(PAIRING_ALSO_SHARE)} or more of it):`,
     table(rows(d.segmentsWent, `mostly to ${b}`, 'also to', true)),
     '',
-    `Where ${b}'s segments came from:`,
+    `Where ${b}'s segments came from (also: other segments at ${percent(PAIRING_ALSO_SHARE)} or more of it):`,
     table(rows(d.segmentsCameFrom, `mostly from ${a}`, 'also from', false)),
   ];
 }

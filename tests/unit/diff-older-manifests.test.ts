@@ -274,6 +274,8 @@ describe('older snapshots and results', () => {
     ]);
     const text = pairingLines(diff).join('\n');
     expect(text).toContain(`Where ${MONTH}/v14's segments went`);
+    // the also column leaves out counterparts under 10%, and says so
+    expect(text).toContain(`Where ${MONTH}/v15's segments came from (also: other segments at 10% or more of it):`);
     expect(text).toMatch(/2 two\s+10\s+2 dos \(50%\)\s+3 tres \(50%\)\s+split/);
     expect(text).toMatch(/1 uno\s+12\s+1 one \(83%\)\s+3 three \(17%\)$/m);
   });
