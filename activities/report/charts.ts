@@ -280,31 +280,94 @@ export function migrationChart(
   });
 }
 
-/** Rows per outcome on a log axis from 1 (a handful of quarantined rows still shows beside millions loaded). */
+/** The data-quality chart's reasons are cut into lines this wide (px): a long one made the chart 1,043 px wide. */
+const REASON_WIDTH = 180;
+/** Axis labels' font size (Vega-Lite's default). */
+const LABEL_FONT_SIZE = 10;
+/** A reason takes at most this many lines; the rest is cut with "…" (quarantine.parquet has it whole). */
+const REASON_LINES = 4;
+/** Vega's line height: the font size and 2 px. */
+const LINE_HEIGHT = LABEL_FONT_SIZE + 2;
+
+/**
+ * A text cut into lines at most `width` px wide (as textWidth measures), at spaces where it can
+ * be, inside a word wider than a line; at most `maxLines`, the last cut short with "…".
+ */
+export function wrapLines(text: string, width: number, fontSize: number, maxLines: number): string[] {
+  const fits = (line: string) => textWidth({ fontSize }, line) <= width;
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const joined = line ? `${line} ${word}` : word;
+    if (fits(joined)) {
+      line = joined;
+      continue;
+    }
+    if (line) lines.push(line);
+    line = '';
+    // a word wider than a line (a long column name): cut it where the line is full
+    let rest = word;
+    while (!fits(rest)) {
+      let cut = 1;
+      while (cut < rest.length && fits(rest.slice(0, cut + 1))) cut++;
+      lines.push(rest.slice(0, cut));
+      rest = rest.slice(cut);
+    }
+    line = rest;
+  }
+  if (line) lines.push(line);
+  if (lines.length <= maxLines) return lines;
+  const kept = lines.slice(0, maxLines);
+  let last = `${kept[maxLines - 1]}…`;
+  while (!fits(last) && last.length > 1) last = `${last.slice(0, -2).trimEnd()}…`;
+  kept[maxLines - 1] = last;
+  return kept;
+}
+
+/**
+ * Rows per outcome on a log axis from 1 (a handful of quarantined rows still shows beside
+ * millions loaded). Each reason is wrapped into lines of REASON_WIDTH px: the label column
+ * stays narrow enough for the bars to show on a phone (a static SVG has no tooltip for a cut label).
+ */
 export function dataQualityChart(rows: { outcome: string; rows: number }[]) {
   const bar = { field: 'rows', type: 'quantitative', title: 'rows (log scale)' } as const;
+  const shown = rows.filter((r) => r.rows > 0);
+  const lines = shown.map((r) => wrapLines(r.outcome, REASON_WIDTH, LABEL_FONT_SIZE, REASON_LINES));
+  const step = Math.max(24, LINE_HEIGHT * Math.max(1, ...lines.map((l) => l.length)) + 6);
   return renderChart({
     width: WIDTH,
-    height: { step: 24 },
-    title: 'Input rows: loaded and quarantined (by reason)',
-    data: { values: rows.filter((r) => r.rows > 0) },
+    height: { step },
+    // from the chart's left edge: centred over the bars, a phone showed its middle only
+    title: { text: 'Input rows: loaded and quarantined (by reason)', anchor: 'start', frame: 'bounds' },
+    // a reason's lines joined by a line break, split again by the axis
+    data: { values: shown.map((r, i) => ({ ...r, label: lines[i].join('\n') })) },
     encoding: {
       y: {
-        field: 'outcome',
+        field: 'label',
         type: 'nominal',
         sort: { field: 'rows', order: 'descending' },
         title: null,
-        axis: { labelLimit: 0 },
+        axis: {
+          labelExpr: "split(datum.value, '\\n')",
+          labelLimit: REASON_WIDTH + 2,
+          labelFontSize: LABEL_FONT_SIZE,
+          // a label of several lines centred on its bar (Vega sets the first line at the tick)
+          encoding: {
+            labels: { dy: { value: { signal: `-(length(split(datum.value, '\\n')) - 1) * ${LINE_HEIGHT / 2}` } } },
+          },
+        },
       },
     },
     layer: [
       {
-        mark: { type: 'bar' },
+        // as thick as with one-line labels, when a reason of several lines makes the rows taller
+        mark: { type: 'bar', height: 19 },
         encoding: {
           // a log scale has no 0: bars start at 1 row
           x: { ...bar, scale: { type: 'log', domainMin: 1 }, axis: { format: '~s', tickCount: 6 } },
           x2: { datum: 1 },
           color: { condition: { test: "datum.outcome === 'loaded'", value: '#16a34a' }, value: '#dc2626' },
+          tooltip: { field: 'outcome', type: 'nominal', title: 'outcome' },
         },
       },
       {

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { dataQualityChart, textWidth, wrapLines } from '../../activities/report/charts';
+
+/** A quarantine reason as load gives it for an id a spreadsheet wrote in scientific notation (an analyst's input). */
+const SCIENTIFIC =
+  '用户ID (subscriber_id): a number in scientific notation (1.38E+10): a spreadsheet rounded the id; export the id column as text';
+
+/** A phone's width in CSS px (the analyst's 390 px), less the page's and the section's padding and borders. */
+const PHONE_SECTION = 390 - 2 * 12 - 2 * 12 - 2;
+
+/** The text marks of one Vega role, each as its lines (tspans), with its x and anchor. */
+function textMarks(svg: string, role: string): { lines: string[]; x: number; anchor: string }[] {
+  return svg
+    .split(`role-${role}`)
+    .slice(1)
+    .flatMap((part) =>
+      [...part.split('</g>')[0].matchAll(/<text([^>]*)>(.*?)<\/text>/g)].map(([, attributes, body]) => ({
+        lines: body.includes('<tspan') ? [...body.matchAll(/<tspan[^>]*>([^<]*)<\/tspan>/g)].map((m) => m[1]) : [body],
+        x: Number(/translate\(([-\d.]+),/.exec(attributes)?.[1]),
+        anchor: /text-anchor="(\w+)"/.exec(attributes)?.[1] ?? 'start',
+      })),
+    );
+}
+
+/** Where the plot starts in the chart: the left padding that holds the y axis's labels. */
+const plotLeft = (svg: string) => Number(/<g[^>]* transform="translate\(([\d.]+),[\d.]+\)"/.exec(svg)?.[1]);
+
+describe('report charts', () => {
+  it('wraps a text into lines no wider than asked, cutting a word wider than a line, and cuts the lines past the last with "…"', () => {
+    const lines = wrapLines(SCIENTIFIC, 180, 10, 4);
+    expect(lines.join(' ')).toBe(SCIENTIFIC);
+    for (const line of lines) expect(textWidth({ fontSize: 10 }, line)).toBeLessThanOrEqual(180);
+    expect(wrapLines('a_column_name_far_too_long_for_one_line_of_the_chart', 60, 10, 9).join('')).toBe(
+      'a_column_name_far_too_long_for_one_line_of_the_chart',
+    );
+    const cut = wrapLines(SCIENTIFIC, 180, 10, 2);
+    expect(cut).toHaveLength(2);
+    expect(cut[1].endsWith('…')).toBe(true);
+    expect(textWidth({ fontSize: 10 }, cut[1])).toBeLessThanOrEqual(180);
+  });
+
+  it("data quality: a long quarantine reason is wrapped, not drawn on one line, so the bars start inside a phone's screen", async () => {
+    const reasons = [SCIENTIFIC, 'repeated header row', '账期 (month): not a valid date'];
+    const svg = await dataQualityChart([
+      { outcome: 'loaded', rows: 116_352 },
+      ...reasons.map((outcome) => ({ outcome, rows: 1 })),
+    ]);
+    const labels = textMarks(svg, 'axis-label');
+    // every reason whole, in lines the axis draws one under the other
+    for (const reason of reasons) expect(labels.map((l) => l.lines.join(' '))).toContain(reason);
+    const scientific = labels.find((l) => l.lines[0].startsWith('用户ID'));
+    expect(scientific?.lines.length).toBeGreaterThan(1);
+    for (const label of labels)
+      for (const line of label.lines) expect(textWidth({ fontSize: 10 }, line)).toBeLessThan(200);
+    // the label column was ~540 px: the first bar began off a 390 px screen
+    expect(plotLeft(svg)).toBeLessThan(PHONE_SECTION - 100);
+  });
+});
