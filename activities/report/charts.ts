@@ -72,6 +72,9 @@ const CHART_THEME = {
   view: { stroke: 'transparent' },
   axis: { labelColor: '#444', titleColor: '#222', gridColor: '#e5e7eb', domainColor: '#9ca3af' },
   range: { category: ['#2563eb', '#16a34a', '#ea580c', '#9333ea', '#0891b2', '#dc2626', '#ca8a04', '#4b5563'] },
+  // a legend under a chart starts at its left edge, under the axis labels (Vega's config, passed on
+  // by Vega-Lite): from the plot's, on a phone it began off-screen
+  legend: { layout: { bottom: { anchor: 'start', frame: 'bounds' } } },
 } as const;
 
 /** Bar charts' plot width: with their labels and legend they fit a half-screen window (800px). */
@@ -324,28 +327,49 @@ export function wrapLines(text: string, width: number, fontSize: number, maxLine
   return kept;
 }
 
+/** What became of input rows: loaded; quarantined, for breaking the input contract; or left out, of a month outside the run window (no error). */
+export type RowsKind = 'loaded' | 'quarantined' | 'left out';
+
+/** Each kind's colour and legend words: rows left out are grey, not the red of errors. */
+const ROWS_KINDS: Record<RowsKind, { colour: string; words: string }> = {
+  loaded: { colour: '#16a34a', words: 'loaded' },
+  quarantined: { colour: '#dc2626', words: 'quarantined: broke the input contract' },
+  'left out': { colour: '#9ca3af', words: 'left out: a month outside the run window, not an error' },
+};
+
+/** Where the bars start on the log axis: below 1, so that a reason with 1 row has a bar. */
+const LOG_AXIS_START = 0.5;
+
 /**
- * Rows per outcome on a log axis from 1 (a handful of quarantined rows still shows beside
- * millions loaded). Each reason is wrapped into lines of REASON_WIDTH px: the label column
+ * Rows per outcome on a log axis (a handful of quarantined rows still shows beside millions
+ * loaded): loaded first, then the reasons rows were quarantined for, most rows first, then the
+ * rows left out. Bars start at half a row, so that 1 row is a bar (from 1 it was none); the ticks
+ * are powers of 10 from 1. Each reason is wrapped into lines of REASON_WIDTH px: the label column
  * stays narrow enough for the bars to show on a phone (a static SVG has no tooltip for a cut label).
  */
-export function dataQualityChart(rows: { outcome: string; rows: number }[]) {
+export function dataQualityChart(rows: { outcome: string; rows: number; kind: RowsKind }[]) {
   const bar = { field: 'rows', type: 'quantitative', title: 'rows (log scale)' } as const;
-  const shown = rows.filter((r) => r.rows > 0);
+  const order = Object.keys(ROWS_KINDS);
+  const shown = rows
+    .filter((r) => r.rows > 0)
+    .sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind) || b.rows - a.rows);
   const lines = shown.map((r) => wrapLines(r.outcome, REASON_WIDTH, LABEL_FONT_SIZE, REASON_LINES));
   const step = Math.max(24, LINE_HEIGHT * Math.max(1, ...lines.map((l) => l.length)) + 6);
+  // the axis ends at the power of 10 at or above the most rows
+  const decades = Math.max(1, Math.ceil(Math.log10(Math.max(1, ...shown.map((r) => r.rows)))));
+  const kinds = (Object.keys(ROWS_KINDS) as RowsKind[]).filter((kind) => shown.some((r) => r.kind === kind));
   return renderChart({
     width: WIDTH,
     height: { step },
     // from the chart's left edge: centred over the bars, a phone showed its middle only
     title: { text: 'Input rows: loaded and quarantined (by reason)', anchor: 'start', frame: 'bounds' },
     // a reason's lines joined by a line break, split again by the axis
-    data: { values: shown.map((r, i) => ({ ...r, label: lines[i].join('\n') })) },
+    data: { values: shown.map((r, i) => ({ ...r, label: lines[i].join('\n'), legend: ROWS_KINDS[r.kind].words })) },
     encoding: {
       y: {
         field: 'label',
         type: 'nominal',
-        sort: { field: 'rows', order: 'descending' },
+        sort: null,
         title: null,
         axis: {
           labelExpr: "split(datum.value, '\\n')",
@@ -363,10 +387,23 @@ export function dataQualityChart(rows: { outcome: string; rows: number }[]) {
         // as thick as with one-line labels, when a reason of several lines makes the rows taller
         mark: { type: 'bar', height: 19 },
         encoding: {
-          // a log scale has no 0: bars start at 1 row
-          x: { ...bar, scale: { type: 'log', domainMin: 1 }, axis: { format: '~s', tickCount: 6 } },
-          x2: { datum: 1 },
-          color: { condition: { test: "datum.outcome === 'loaded'", value: '#16a34a' }, value: '#dc2626' },
+          // a log scale has no 0
+          x: {
+            ...bar,
+            scale: { type: 'log', domain: [LOG_AXIS_START, 10 ** decades], nice: false },
+            axis: { format: '~s', values: Array.from({ length: decades + 1 }, (_, i) => 10 ** i) },
+          },
+          x2: { datum: LOG_AXIS_START },
+          color: {
+            field: 'legend',
+            type: 'nominal',
+            scale: { domain: kinds.map((k) => ROWS_KINDS[k].words), range: kinds.map((k) => ROWS_KINDS[k].colour) },
+            // under the chart, one kind a line: beside it, the legend would widen the chart on a phone
+            legend:
+              kinds.length > 1
+                ? { title: null, orient: 'bottom', direction: 'vertical', labelLimit: 0, labelFontSize: 11 }
+                : null,
+          },
           tooltip: { field: 'outcome', type: 'nominal', title: 'outcome' },
         },
       },

@@ -22,6 +22,15 @@ function textMarks(svg: string, role: string): { lines: string[]; x: number; anc
     );
 }
 
+/** The bars of a chart: their fill and width (Vega draws a bar as a path "M x,y h width v height h -width Z"), by aria-label. */
+function bars(svg: string): { label: string; fill: string; width: number }[] {
+  return [
+    ...svg.matchAll(
+      /<path aria-label="([^"]*)"[^>]*aria-roledescription="bar" d="M[-\d.]+,[-\d.]+h([-\d.]+)[^"]*" fill="([^"]+)"/g,
+    ),
+  ].map(([, label, width, fill]) => ({ label, fill, width: Number(width) }));
+}
+
 /** Where the plot starts in the chart: the left padding that holds the y axis's labels. */
 const plotLeft = (svg: string) => Number(/<g[^>]* transform="translate\(([\d.]+),[\d.]+\)"/.exec(svg)?.[1]);
 
@@ -42,8 +51,8 @@ describe('report charts', () => {
   it("data quality: a long quarantine reason is wrapped, not drawn on one line, so the bars start inside a phone's screen", async () => {
     const reasons = [SCIENTIFIC, 'repeated header row', '账期 (month): not a valid date'];
     const svg = await dataQualityChart([
-      { outcome: 'loaded', rows: 116_352 },
-      ...reasons.map((outcome) => ({ outcome, rows: 1 })),
+      { outcome: 'loaded', rows: 116_352, kind: 'loaded' },
+      ...reasons.map((outcome) => ({ outcome, rows: 1, kind: 'quarantined' as const })),
     ]);
     const labels = textMarks(svg, 'axis-label');
     // every reason whole, in lines the axis draws one under the other
@@ -54,5 +63,44 @@ describe('report charts', () => {
       for (const line of label.lines) expect(textWidth({ fontSize: 10 }, line)).toBeLessThan(200);
     // the label column was ~540 px: the first bar began off a 390 px screen
     expect(plotLeft(svg)).toBeLessThan(PHONE_SECTION - 100);
+  });
+
+  it('data quality: a reason with 1 row has a bar, and rows of months outside the window are grey, last, and said to be no error', async () => {
+    const svg = await dataQualityChart([
+      { outcome: 'loaded', rows: 116_352, kind: 'loaded' },
+      { outcome: 'month: outside the run window', rows: 90_927, kind: 'left out' },
+      { outcome: 'repeated header row', rows: 1, kind: 'quarantined' },
+      { outcome: 'duplicate (subscriber_id, month)', rows: 3, kind: 'quarantined' },
+    ]);
+    const drawn = bars(svg);
+    const bar = (outcome: string) => drawn.find((b) => b.label.endsWith(`outcome: ${outcome}`));
+    // on a log axis from 1, 1 row was a bar of no length: only its count showed
+    expect(bar('repeated header row')?.width).toBeGreaterThan(10);
+    expect(bar('duplicate (subscriber_id, month)')?.width).toBeGreaterThan(bar('repeated header row')?.width ?? 0);
+    expect(bar('loaded')?.fill).toBe('#16a34a');
+    expect(bar('repeated header row')?.fill).toBe('#dc2626');
+    // the rows left out were as red as the errors, and second, nearly as long as the loaded
+    expect(bar('month: outside the run window')?.fill).toBe('#9ca3af');
+    expect(textMarks(svg, 'axis-label').map((l) => l.lines.join(' '))).toEqual([
+      // the x axis: powers of 10 from 1, though the bars start below it
+      '1',
+      '10',
+      '100',
+      '1k',
+      '10k',
+      '100k',
+      '1M',
+      'loaded',
+      'duplicate (subscriber_id, month)',
+      'repeated header row',
+      'month: outside the run window',
+    ]);
+    expect(textMarks(svg, 'legend-label').map((l) => l.lines.join(' '))).toEqual([
+      'loaded',
+      'quarantined: broke the input contract',
+      'left out: a month outside the run window, not an error',
+    ]);
+    // no legend for a month with nothing quarantined
+    expect(await dataQualityChart([{ outcome: 'loaded', rows: 10, kind: 'loaded' }])).not.toContain('role-legend');
   });
 });

@@ -32,8 +32,8 @@ function texts(svg: string, role: string): string[] {
 describe('report sections', () => {
   it('draws data quality on a log axis that starts at 1, not 0, with every bar and its count', async () => {
     const svg = await dataQualityChart([
-      { outcome: 'loaded', rows: 18_436 },
-      { outcome: 'duplicate subscriber and month', rows: 3 },
+      { outcome: 'loaded', rows: 18_436, kind: 'loaded' },
+      { outcome: 'duplicate subscriber and month', rows: 3, kind: 'quarantined' },
     ]);
     const ticks = texts(svg, 'axis-label');
     expect(ticks[0]).toBe('1');

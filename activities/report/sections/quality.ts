@@ -1,5 +1,6 @@
 import type { SkippedFeature } from '../../features';
 import { skippedFeatureItems } from '../../../domain/skipped-features';
+import { OUTSIDE_WINDOW } from '../../../data/contract';
 import { dataQualityChart } from '../charts';
 import { counted, escape, fmt, type ReportSection } from '../html';
 
@@ -29,8 +30,13 @@ function rowsNote(data: QualityData): string {
 /** Input rows loaded and quarantined by reason, and features the input could not support. */
 export async function qualitySection(data: QualityData): Promise<ReportSection> {
   const chart = await dataQualityChart([
-    { outcome: 'loaded', rows: data.rowsLoaded },
-    ...Object.entries(data.quarantineByReason).map(([outcome, rows]) => ({ outcome, rows })),
+    { outcome: 'loaded', rows: data.rowsLoaded, kind: 'loaded' },
+    // rows of months outside the run window broke no rule: grey, apart from the reasons in red
+    ...Object.entries(data.quarantineByReason).map(([outcome, rows]) => ({
+      outcome,
+      rows,
+      kind: outcome === OUTSIDE_WINDOW ? ('left out' as const) : ('quarantined' as const),
+    })),
   ]);
   const skipped = skippedFeatureItems(data.skippedFeatures)
     .map((item) => escape(item))
