@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { dataQualityChart, textWidth, wrapLines } from '../../activities/report/charts';
+import { churnModelsSection } from '../../activities/report/sections/churn-models';
 
 /** A quarantine reason as load gives it for an id a spreadsheet wrote in scientific notation (an analyst's input). */
 const SCIENTIFIC =
@@ -29,6 +30,17 @@ function bars(svg: string): { label: string; fill: string; width: number }[] {
       /<path aria-label="([^"]*)"[^>]*aria-roledescription="bar" d="M[-\d.]+,[-\d.]+h([-\d.]+)[^"]*" fill="([^"]+)"/g,
     ),
   ].map(([, label, width, fill]) => ({ label, fill, width: Number(width) }));
+}
+
+/** The x axis's labels of a chart (a y axis's stand left of the plot, at x < 0), each as the span it covers. */
+function xAxisLabels(svg: string): { text: string; from: number; to: number }[] {
+  return textMarks(svg, 'axis-label')
+    .filter((label) => label.x >= 0)
+    .map(({ lines, x, anchor }) => {
+      const width = textWidth({ fontSize: 10 }, lines[0]);
+      const from = anchor === 'start' ? x : anchor === 'end' ? x - width : x - width / 2;
+      return { text: lines[0], from, to: from + width };
+    });
 }
 
 /** Where the plot starts in the chart: the left padding that holds the y axis's labels. */
@@ -102,5 +114,46 @@ describe('report charts', () => {
     ]);
     // no legend for a month with nothing quarantined
     expect(await dataQualityChart([{ outcome: 'loaded', rows: 10, kind: 'loaded' }])).not.toContain('role-legend');
+  });
+
+  it("reliability: the x axis's labels leave room between them (they read '0.000.02' and '0.180.20')", async () => {
+    const tree = {
+      name: 'tree',
+      rocAuc: 0.8,
+      prAuc: 0.3,
+      precisionAtTopDecile: 0.2,
+      liftByDecile: [3, 1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5],
+      roc: [
+        { fpr: 0, tpr: 0 },
+        { fpr: 1, tpr: 1 },
+      ],
+    };
+    // the analyst's report: the riskiest bin near 0.19, so both axes run to 0.20
+    const reliability = [
+      { predicted: 0.001, observed: 0.001, rows: 3_000 },
+      { predicted: 0.004, observed: 0.006, rows: 600 },
+      { predicted: 0.02, observed: 0.015, rows: 300 },
+      { predicted: 0.19, observed: 0.185, rows: 60 },
+    ];
+    const { html } = await churnModelsSection({
+      scoringModel: 'boosted',
+      models: [tree, { ...tree, name: 'boosted ensemble' }],
+      holdout: { rows: 4_043, churners: 84 },
+      calibration: {
+        trees: 35,
+        a: 1,
+        b: 0,
+        applied: true,
+        brierUncalibrated: 0.02,
+        brierCalibrated: 0.019,
+        reliability,
+      },
+      exactReasons: 0,
+    });
+    const svg = html.split('<svg').find((chart) => chart.includes('Reliability of the churn probabilities')) ?? '';
+    const labels = xAxisLabels(svg);
+    expect(labels.map((l) => l.text)).toEqual(['0%', '5%', '10%', '15%', '20%']);
+    // a browser's font is a little wider than the metrics (0.8 px apart, the labels touched): at least 4 px
+    for (let i = 1; i < labels.length; i++) expect(labels[i].from - labels[i - 1].to).toBeGreaterThanOrEqual(4);
   });
 });

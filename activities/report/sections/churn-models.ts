@@ -115,8 +115,8 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
             data: { values: calibration.reliability },
             mark: { type: 'line', point: true, color: '#2563eb' },
             encoding: {
-              x: { field: 'predicted', type: 'quantitative', title: 'mean predicted probability' },
-              y: { field: 'observed', type: 'quantitative', title: 'observed churn rate' },
+              x: { field: 'predicted', type: 'quantitative', title: 'mean predicted probability', axis: PERCENT_AXIS },
+              y: { field: 'observed', type: 'quantitative', title: 'observed churn rate', axis: PERCENT_AXIS },
             },
           },
         ],
@@ -145,6 +145,13 @@ export async function churnModelsSection(data: ChurnModelsData): Promise<ReportS
     ${note}`,
   };
 }
+
+/**
+ * The reliability chart's axes: about 5 ticks, as percentages ("5%", "2.5%"). With Vega's 11
+ * ticks on 300 px, "0.00" and "0.02", "0.18" and "0.20" ran into each other ("0.000.02"): the
+ * first and last labels are set flush with the axis's ends.
+ */
+const PERCENT_AXIS = { tickCount: 5, format: '~%' } as const;
 
 /** The AUC and its interval (domain/holdout-auc.ts), as a table cell. */
 function aucCell(auc: number, holdout: ChurnModelsData['holdout'], stdError: number | undefined): string {
