@@ -103,6 +103,8 @@ export async function buildReport(
       keyCustomerRevenueShare: load.params.keyCustomerRevenueShare,
       controlShare: load.params.controlShare,
       skippedFeatures: request.features.skippedFeatures.map((f) => f.feature),
+      // Brier score, Platt scaling and SHAP are the ensemble's (churnModel tree has none)
+      ensemble: Boolean(churn.ensemble),
     }),
   ];
   return {

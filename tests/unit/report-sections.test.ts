@@ -520,6 +520,35 @@ describe('glossary', () => {
     ).toContain('below 50 is unstable. <b>Not computed this month:</b> the input has none of its parts.');
   });
 
+  it('explains the words of retention styles, contact moments and the churn models that the other sections show', () => {
+    const { html } = glossarySection(GLOSSARY);
+    const terms = [...html.matchAll(/<dt>([^<]*)<\/dt>/g)].map((m) => m[1]);
+    for (const term of [
+      'steel binding',
+      'sticky binding',
+      'upsell',
+      'change moment',
+      'share of impurity decrease',
+      'PR AUC',
+      'Brier score',
+      'Platt scaling',
+      'SHAP',
+    ])
+      expect(terms).toContain(term);
+    // a style's means and who gets it, as the operation grid (domain/rules.ts) sets them
+    expect(html).toContain(
+      "<dt>steel binding</dt><dd>a retention style (a contact's approach): hold the subscriber with a commitment for a term: contract renewal, device offer. For operation priorities 1 (key customer, unstable) and 2 (high value, unstable).</dd>",
+    );
+    expect(html).toContain(
+      'family plan, broadband bundle. For operation priorities 4 (mid value, unstable) and 5 (high value, stable).</dd>',
+    );
+    expect(html).toContain('data add-on, plan upgrade. For operation priority 6 (mid value, stable).</dd>');
+    // the ensemble's words, in a run without it (churnModel tree), are nowhere else in the report
+    const treeOnly = glossarySection({ ...GLOSSARY, ensemble: false }).html;
+    for (const term of ['Brier score', 'Platt scaling', 'SHAP']) expect(treeOnly).not.toContain(`<dt>${term}</dt>`);
+    expect(treeOnly).toContain('<dt>PR AUC</dt>');
+  });
+
   it("tells the models' holdout from the campaign's held out, and defines the tags from their thresholds, uplift and pp", () => {
     const { html } = glossarySection({ ...GLOSSARY, controlShare: 0.15 });
     expect(html).toContain("<dt>holdout</dt><dd>the churn models' test subscribers");

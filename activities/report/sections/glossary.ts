@@ -1,5 +1,5 @@
-import { TAG_RULES } from '../../../domain/actions';
-import { priorityWords, RISK_BANDS, SCORE_COMPONENTS, STABLE_SCORE } from '../../../domain/rules';
+import { CONTACT_MOMENTS, TAG_RULES } from '../../../domain/actions';
+import { OPERATION_GRID, priorityWords, RISK_BANDS, SCORE_COMPONENTS, STABLE_SCORE } from '../../../domain/rules';
 import { NAMING_THRESHOLDS } from '../../../domain/segment-names';
 import { percent, type ReportSection } from '../html';
 
@@ -36,7 +36,25 @@ function scoreParts(
   };
 }
 
+/**
+ * A retention style of the operation grid (domain/rules.ts): its means ("contract renewal, device
+ * offer") and the priorities that get it, in words.
+ */
+function retentionStyle(kind: string): { means: string; who: string } {
+  const cells = OPERATION_GRID.filter((c) => c.retentionStyle.startsWith(`${kind}: `));
+  return {
+    means: cells[0]?.retentionStyle.slice(kind.length + 2) ?? '',
+    who: `operation ${cells.length === 1 ? 'priority' : 'priorities'} ${listed(cells.map((c) => `${c.priority} (${priorityWords(c.priority)})`))}`,
+  };
+}
+
+/** The words in brackets that name a contact moment ("change moment"), checked against domain/actions.ts. */
+const CHANGE_MOMENT = CONTACT_MOMENTS.declining.includes('(change moment)') ? 'change moment' : null;
+
 const band = (name: string) => percent(RISK_BANDS.find((b) => b.band === name)?.minScore ?? 0);
+
+/** A glossary entry: the term and its meaning (HTML). */
+type Term = [term: string, meaning: string];
 
 /** The run's parameters and data the glossary's definitions are stated from. */
 export interface GlossaryData {
@@ -47,6 +65,8 @@ export interface GlossaryData {
   controlShare: number;
   /** The run's skipped features (FeatureSummary.skippedFeatures): the scores' absent components among them. */
   skippedFeatures?: readonly string[];
+  /** Whether the run trained the boosted ensemble (false with churnModel tree): Brier score, Platt scaling and SHAP are its words. */
+  ensemble?: boolean;
 }
 
 /**
@@ -59,11 +79,13 @@ const terms = ({
   keyCustomerRevenueShare,
   controlShare,
   skippedFeatures = [],
-}: GlossaryData): readonly [term: string, meaning: string][] => {
+  ensemble = true,
+}: GlossaryData): readonly Term[] => {
   const stability = scoreParts('stability_score', skippedFeatures, '0-100');
   const stars = scoreParts('star_grade', skippedFeatures, '1-5 stars');
   const yen = `¥${highValueThreshold.toLocaleString('en-US')}`;
   const below = (share: number) => `below ${percent(share)} of the three months before`;
+  const [steel, sticky, upsell] = ['steel binding', 'sticky binding', 'upsell'].map(retentionStyle);
   return [
     ['ARPU', 'average revenue per user: what a subscriber spends a month (¥).'],
     ['MOU', 'minutes of use: call minutes a month.'],
@@ -77,6 +99,10 @@ const terms = ({
       'how well the churn score ranks leavers above stayers: the chance that a random leaver scores higher than a random stayer. 0.5 is guessing, 1 is perfect.',
     ],
     [
+      'PR AUC',
+      "how well the churn score finds the leavers: the share of leavers among the subscribers it ranks riskiest, averaged over every length of that list. Guessing scores the base churn rate (a few percent), 1 is perfect: read it against the base rate, not against ROC AUC's 0.5.",
+    ],
+    [
       'lift',
       'how many times more often a group churns than subscribers on average. A top-decile lift of 3x: the riskiest 10% churn three times as often.',
     ],
@@ -84,6 +110,26 @@ const terms = ({
       'precision, recall',
       'of the riskiest 10%, the share who did leave; of all who left, the share found in the riskiest 10%.',
     ],
+    [
+      'share of impurity decrease',
+      "what the churn tree splits on, as shares adding up to 100%: each split sorts subscribers into groups more clearly of leavers or of stayers, and a feature's share is the part of that sorting done by splits on it. A large share says the tree leans on a feature, not that it causes churn.",
+    ],
+    ...(ensemble
+      ? ([
+          [
+            'Brier score',
+            'how far the churn probabilities are from what happened: the average of (probability - outcome)², the outcome 1 for a leaver and 0 for a stayer. 0 is perfect; lower is better.',
+          ],
+          [
+            'Platt scaling',
+            "a correction of the boosted ensemble's scores into probabilities that match the churn rates seen, fitted on subscribers its trees were not trained on (a and b in the Churn models section); kept only when it lowers the Brier score.",
+          ],
+          [
+            'SHAP',
+            "SHapley Additive exPlanations: a subscriber's churn score split into what each feature added or took away. A contact's churn reasons are the features that raised it most; path contributions are a quicker estimate of the same.",
+          ],
+        ] satisfies Term[])
+      : []),
     [
       'holdout',
       "the churn models' test subscribers: labelled subscribers kept out of their training, to measure them fairly (the Churn model section). Not the campaign's held out.",
@@ -122,6 +168,26 @@ const terms = ({
       'operation priority',
       `from value tier x stability: 1 (${priorityWords(1)}) is the most urgent, then 2 (${priorityWords(2)}), down to 8 (${priorityWords(8)}).`,
     ],
+    [
+      'steel binding',
+      `a retention style (a contact's approach): hold the subscriber with a commitment for a term: ${steel.means}. For ${steel.who}.`,
+    ],
+    [
+      'sticky binding',
+      `a retention style: make leaving harder without a contract, with services the subscriber would lose by leaving: ${sticky.means}. For ${sticky.who}.`,
+    ],
+    [
+      'upsell',
+      `a retention style: sell a stable subscriber more, so the plan fits them better: ${upsell.means}. For ${upsell.who}.`,
+    ],
+    ...(CHANGE_MOMENT
+      ? ([
+          [
+            CHANGE_MOMENT,
+            'a contact moment: now, while usage is falling (a subscriber tagged declining, or a segment whose call minutes fall): a change in how someone uses the network is one of the moments they weigh up leaving.',
+          ],
+        ] satisfies Term[])
+      : []),
     ['migration', 'subscribers whose segment this month differs from last month.'],
   ];
 };
