@@ -209,6 +209,57 @@ describe('report sections', () => {
     expect(ids).toContain(`<code title="${pseudonym}">${pseudonym.slice(0, 12)}…</code>`);
   });
 
+  it('says a contact at low churn risk is on the list for its value, and that its churn reasons are not reasons to call', () => {
+    const contact = (rank: number, risk_band: string, churn_score: number, operation_priority: number): ContactRow => ({
+      region: 'R1',
+      grid: 'R1-G01',
+      contact_rank: rank,
+      subscriber_id: `S${rank}`,
+      segment_name: 'high value · data heavy',
+      operation_priority,
+      churn_score,
+      risk_band,
+      churn_reasons: ['50,588 MB of data a month', 'customer for 24 months'],
+      tags: [],
+      retention_style: 'steel binding: contract renewal, device offer',
+      recommended_product: 'larger data package or data add-on',
+      channel: 'outbound call',
+      contact_moment: 'in the week before the monthly bill; not 21:00-09:00',
+    });
+    const grid: GridRow = {
+      region: 'R1',
+      grid: 'R1-G01',
+      subscribers: 60,
+      mou: 1000,
+      dou: 2048,
+      revenue: 5000,
+      high_risk_subscribers: 1,
+      high_value_at_risk: 1,
+      to_contact: 3,
+      held_out: 0,
+    };
+    const { html } = gridsSection(
+      [grid],
+      [contact(1, 'high', 0.42, 1), contact(2, 'low', 0.003, 2), { ...contact(3, 'low', 0.004, 1), churn_reasons: [] }],
+      5,
+      RULE,
+    );
+    const why = (rank: number) => html.split('<tr><td class="num">')[rank].split('</td><td>')[2];
+    // at high risk, the reasons are what raised the risk that put it on the list
+    expect(why(1)).toContain('churn risk high (42.0%)');
+    expect(why(1)).toContain('<div class="columns">risk raised most by:<br>50,588 MB of data a month<br>');
+    // at 0.3% they read as reasons to call: the cell says it is there for its value
+    expect(why(2)).toContain('high value, unstable (P2) · churn risk low (0.3%)');
+    expect(why(2)).toContain(
+      '<div class="columns">on the list for its value, not its churn risk, which is low; what raises that risk most:<br>50,588 MB of data a month<br>customer for 24 months</div>',
+    );
+    expect(why(2)).not.toContain('risk raised most by');
+    expect(why(3)).toContain('<div class="columns">on the list for its value, not its churn risk, which is low</div>');
+    expect(html).toContain(
+      'A contact at low churn risk is on the list for its operation priority (its value and instability), not for churn risk',
+    );
+  });
+
   it('names the version, publish time, requester and the parameters set away from their defaults', () => {
     const parsed = parseRunParams({ month: '2026-06', input: 'data', treeDepth: 4 });
     if (!parsed.ok) throw new Error(parsed.problems.join('\n'));

@@ -72,7 +72,7 @@ export function gridsSection(
   const gridBlock = (g: GridRow, open: boolean) => {
     const first = (contactsByGrid.get(gridKey(g)) ?? []).map(
       (c) =>
-        `<tr><td class="num">${c.contact_rank}</td><td>${who(c.subscriber_id)}<div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}${reasonList(c.churn_reasons)}</td><td>${escape(c.recommended_product)}<div class="columns">approach: ${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
+        `<tr><td class="num">${c.contact_rank}</td><td>${who(c.subscriber_id)}<div class="columns">${escape(c.segment_name)}</div></td><td>${escape(contactReason(c))}${reasonList(c)}</td><td>${escape(c.recommended_product)}<div class="columns">approach: ${escape(c.retention_style)}</div></td><td>${escape(c.channel)}</td><td>${escape(c.contact_moment)}</td></tr>`,
     );
     const list = first.length
       ? `<table class="contacts"><tr><th class="num">#</th><th>who</th><th>why</th><th>offer</th><th>channel</th><th>moment</th></tr>${first.join('')}</table>
@@ -95,7 +95,7 @@ export function gridsSection(
     id: 'grids',
     title: 'Grids: rollup and first contacts',
     html: `<p>${listed(grids, dispatch)}</p>
-    <p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, the offer to make and the approach it belongs to, channel, moment), in the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. MOU and DOU are the grid's totals for the month.</p>
+    <p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, the offer to make and the approach it belongs to, channel, moment), in the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. A contact at low churn risk is on the list for its operation priority (its value and instability), not for churn risk: what raises its risk most, under the why, is no reason to call by itself. MOU and DOU are the grid's totals for the month.</p>
     ${regionBlocks.join('\n    ')}`,
   };
 }
@@ -126,10 +126,14 @@ function listed(grids: GridRow[], dispatch: DispatchRule): string {
 
 /**
  * A contact's churn reasons, each on a line of its own under the why: what raises its churn score
- * most, which at a low risk (a priority on the list whatever its risk) is no reason to call by
- * itself, hence the heading.
+ * most. A contact at low risk is on the list for its operation priority (its value), whatever its
+ * risk: its heading says so, as "risk raised most by: 50,588 MB of data a month" read as reasons
+ * to call a subscriber at 0.3% risk.
  */
-function reasonList(reasons: string[]): string {
+function reasonList(contact: ContactRow): string {
+  const reasons = contact.churn_reasons;
+  if (contact.risk_band === 'low')
+    return `<div class="columns">on the list for its value, not its churn risk, which is low${reasons.length ? `; what raises that risk most:<br>${reasons.map(escape).join('<br>')}` : ''}</div>`;
   return reasons.length ? `<div class="columns">risk raised most by:<br>${reasons.map(escape).join('<br>')}</div>` : '';
 }
 
