@@ -35,6 +35,13 @@ describe("the report's actions per segment", () => {
       expect(actions).toContain('<b>care</b> loyalty points <span class="share">75%</span>');
       expect(actions).toContain('by their value tier and stability (the operation grid)');
       expect(actions).toContain('No calls or pushes 21:00-09:00 (local time).');
+      // the profiles' units: a month, in the units of the grids' totals and the churn words (¥, MB)
+      const profiles = html.slice(0, html.indexOf('<table class="actions">'));
+      expect(profiles).toContain(
+        '<th class="num">ARPU (¥ a month)</th><th class="num">MOU (min a month)</th><th class="num">DOU (MB a month)</th>',
+      );
+      expect(profiles).toContain('<td class="num">20.0</td><td class="num">100</td><td class="num">500</td>');
+      expect(profiles).toContain("ARPU, MOU and DOU are the averages of the segment's subscribers for the month");
     });
   });
 });

@@ -260,6 +260,32 @@ describe('report sections', () => {
     );
   });
 
+  it("gives the grids' totals in the segments' units (¥ a month, MB), not GB beside their MB", () => {
+    const grid: GridRow = {
+      region: 'R1',
+      grid: 'R1-G01',
+      subscribers: 65,
+      mou: 28_266,
+      dou: 545_280,
+      revenue: 10_366,
+      high_risk_subscribers: 1,
+      high_value_at_risk: 0,
+      to_contact: 0,
+      held_out: 0,
+    };
+    const { html } = gridsSection([grid], [], 5, RULE);
+    expect(html).toContain(
+      '<span class="num">revenue (¥&nbsp;a&nbsp;month)</span><span class="num">MOU (min)</span><span class="num">DOU (MB)</span>',
+    );
+    // DOU in MB as summed, not divided into 532.5 GB
+    expect(html).toContain(
+      '<span class="num">10,366</span><span class="num">28,266</span><span class="num">545,280</span>',
+    );
+    expect(html).toContain(
+      "Revenue (its subscribers' ARPU summed), MOU and DOU are the grid's totals for the month, in the units the segments' averages use (¥, minutes, MB).",
+    );
+  });
+
   it('names the version, publish time, requester and the parameters set away from their defaults', () => {
     const parsed = parseRunParams({ month: '2026-06', input: 'data', treeDepth: 4 });
     if (!parsed.ok) throw new Error(parsed.problems.join('\n'));

@@ -68,7 +68,7 @@ export function gridsSection(
   const contactsByGrid = groupBy(contacts, gridKey);
   const regions = groupBy(grids, (g) => g.region);
   const regionNames = [...regions.keys()].sort((a, b) => (a ?? '\uffff').localeCompare(b ?? '\uffff'));
-  const header = `<div class="grid-row head"><span></span><span>grid</span><span class="num">subscribers</span><span class="num">revenue (¥)</span><span class="num">MOU (min)</span><span class="num">DOU (GB)</span><span class="num">high risk</span><span class="num">high value at risk</span><span class="num">to contact</span><span class="num">held out</span></div>`;
+  const header = `<div class="grid-row head"><span></span><span>grid</span><span class="num">subscribers</span><span class="num">revenue (¥&nbsp;a&nbsp;month)</span><span class="num">MOU (min)</span><span class="num">DOU (MB)</span><span class="num">high risk</span><span class="num">high value at risk</span><span class="num">to contact</span><span class="num">held out</span></div>`;
   const gridBlock = (g: GridRow, open: boolean) => {
     const first = (contactsByGrid.get(gridKey(g)) ?? []).map(
       (c) =>
@@ -78,7 +78,7 @@ export function gridsSection(
       ? `<table class="contacts"><tr><th class="num">#</th><th>who</th><th>why</th><th>offer</th><th>channel</th><th>moment</th></tr>${first.join('')}</table>
       <p class="note">${first.length < g.to_contact ? `The first ${first.length} of ${fmt(g.to_contact)} to contact in this grid's dispatch list; dispatch.parquet holds all of them.` : `Everyone to contact in this grid's dispatch list (as in dispatch.parquet).`}${heldOut(g)}</p>`
       : `<p class="note">Nobody to contact in this grid this month.${heldOut(g)}</p>`;
-    return `<details class="grid"${open ? ' open' : ''}><summary class="grid-row"><span>${escape(g.grid ?? '(no grid)')}</span><span class="num">${fmt(g.subscribers)}</span><span class="num">${fmt(g.revenue)}</span><span class="num">${fmt(g.mou)}</span><span class="num">${fmt(g.dou / 1024, 1)}</span><span class="num">${fmt(g.high_risk_subscribers)}</span><span class="num">${fmt(g.high_value_at_risk)}</span><span class="num">${fmt(g.to_contact)}</span><span class="num">${fmt(g.held_out)}</span></summary>
+    return `<details class="grid"${open ? ' open' : ''}><summary class="grid-row"><span>${escape(g.grid ?? '(no grid)')}</span><span class="num">${fmt(g.subscribers)}</span><span class="num">${fmt(g.revenue)}</span><span class="num">${fmt(g.mou)}</span><span class="num">${fmt(g.dou)}</span><span class="num">${fmt(g.high_risk_subscribers)}</span><span class="num">${fmt(g.high_value_at_risk)}</span><span class="num">${fmt(g.to_contact)}</span><span class="num">${fmt(g.held_out)}</span></summary>
       ${list}</details>`;
   };
   // opened for a first look: the first grid (in dispatch order) with someone to contact, and its region
@@ -95,7 +95,7 @@ export function gridsSection(
     id: 'grids',
     title: 'Grids: rollup and first contacts',
     html: `<p>${listed(grids, dispatch)}</p>
-    <p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, the offer to make and the approach it belongs to, channel, moment), in the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. A contact at low churn risk is on the list for its operation priority (its value and instability), not for churn risk: what raises its risk most, under the why, is no reason to call by itself. MOU and DOU are the grid's totals for the month.</p>
+    <p class="note">Open a region, then a grid, to see its first ${perGrid} contacts (who, why, the offer to make and the approach it belongs to, channel, moment), in the order of dispatch.parquet. Held out: the grid's control group, on the dispatch list (control = true) but not to be contacted, so that next month's run can measure whether the contacts kept subscribers; they are not listed, and the ranks they hold are skipped. A contact at low churn risk is on the list for its operation priority (its value and instability), not for churn risk: what raises its risk most, under the why, is no reason to call by itself. Revenue (its subscribers' ARPU summed), MOU and DOU are the grid's totals for the month, in the units the segments' averages use (¥, minutes, MB).</p>
     ${regionBlocks.join('\n    ')}`,
   };
 }

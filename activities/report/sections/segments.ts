@@ -97,9 +97,10 @@ export async function segmentsSection(segments: SegmentRow[]): Promise<ReportSec
     title: 'Segments',
     html: `<div class="row">${chart}</div>
     <table class="profiles">
-      <tr><th>id</th><th>segment</th><th class="num">subscribers</th><th class="num">revenue share</th><th class="num">ARPU (¥)</th><th class="num">MOU (min)</th><th class="num">DOU (MB)</th><th class="num">mean churn risk</th><th class="num">high risk</th></tr>
+      <tr><th>id</th><th>segment</th><th class="num">subscribers</th><th class="num">revenue share</th><th class="num">ARPU (¥ a month)</th><th class="num">MOU (min a month)</th><th class="num">DOU (MB a month)</th><th class="num">mean churn risk</th><th class="num">high risk</th></tr>
       ${profiles.join('\n      ')}
     </table>
+    <p class="note">ARPU, MOU and DOU are the averages of the segment's subscribers for the month; the grids below give totals in the same units.</p>
     <h3>What to do per segment</h3>
     <table class="actions">
       <tr><th>id</th><th>segment</th><th>product</th><th>channel (share of the segment)</th><th>contact moment (share of the segment)</th><th>retention style (share of the segment)</th><th>tags (share of the segment)</th></tr>
