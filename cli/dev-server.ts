@@ -15,8 +15,36 @@ export interface DevServerHandle {
   uiUrl: string;
   /** False when a server was already listening and is left alone. */
   started: boolean;
+  /**
+   * Settles when the server this command started exits without `stop` asking it to (killed,
+   * crashed): how it ended. Never, for a server it did not start or once `stop` was called.
+   */
+  exitedUnasked: Promise<DevServerExit>;
   stop(): Promise<void>;
 }
+
+/** How a dev server this command started ended on its own, and where its log is. */
+export interface DevServerExit {
+  pid: number;
+  address: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  logPath: string;
+  /** The last lines this server wrote to its log ('' when it wrote none). */
+  logTail: string;
+}
+
+/** A dev server's unasked exit in words: its pid, exit code or signal, and its log. */
+export function describeServerExit(exit: DevServerExit): string {
+  const how = exit.signal ? `killed by ${exit.signal}` : `exited with code ${exit.code ?? '?'}`;
+  const log = exit.logTail
+    ? `its last lines in ${exit.logPath}:\n${exit.logTail}`
+    : `it wrote nothing to its log, ${exit.logPath}`;
+  return `the Temporal dev server this command started at ${exit.address} (pid ${exit.pid}) stopped without being asked to: ${how}; ${log}`;
+}
+
+/** Never settles: the exit of a server this command did not start is not its to tell. */
+const NEVER = new Promise<never>(() => {});
 
 /** A loopback address on a port no one listens on, for a private dev server (tests, the benchmark). */
 export async function freeLocalAddress(): Promise<string> {
@@ -96,7 +124,7 @@ export async function ensureDevServer(options: {
     // a dev server another command has just started answers within seconds
     if (await answersWithin(address, 2_000)) {
       await registerSearchAttributes(address);
-      return { address, uiUrl, started: false, stop: async () => {} };
+      return { address, uiUrl, started: false, exitedUnasked: NEVER, stop: async () => {} };
     }
     // the dev server's own message for a taken port is buried in its log: say it first
     throw new InfrastructureError(
@@ -120,7 +148,7 @@ export async function ensureDevServer(options: {
     // another command is starting a server at this address on this database: use it
     if (await answersWithin(address, options.timeoutMs ?? 60_000)) {
       await registerSearchAttributes(address);
-      return { address, uiUrl, started: false, stop: async () => {} };
+      return { address, uiUrl, started: false, exitedUnasked: NEVER, stop: async () => {} };
     }
     throw new InfrastructureError(`another command's Temporal dev server did not come up at ${address}`);
   }
@@ -144,9 +172,10 @@ export async function ensureDevServer(options: {
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   const cli = temporalCliPath();
   let child: ChildProcess;
+  let logStart: number;
   for (let start = 1; ; start++) {
     const log = openSync(logPath, 'a');
-    const logStart = statSync(logPath).size;
+    logStart = statSync(logPath).size;
     // its own process group: a terminal's Ctrl-C reaches this command alone, which stops its worker
     // and then the server, in that order (in the group, the server died first and the worker
     // retried its calls against it for seconds)
@@ -162,22 +191,46 @@ export async function ensureDevServer(options: {
       continue;
     claim.release();
     // only what this start wrote: older lines in the log belong to earlier servers
-    const tail = readFileSync(logPath).subarray(logStart).toString('utf8').split('\n').slice(-15).join('\n');
+    const tail = logTail(logPath, logStart, 15);
     const tries = start > 1 ? ` after ${start} starts` : '';
     throw new InfrastructureError(
       `Temporal dev server did not come up at ${address}${tries} (log: ${logPath}):\n${tail}`,
     );
   }
   await registerSearchAttributes(address);
+  let stopping = false;
+  const server = child;
+  const from = logStart;
+  // a server killed or crashed while this command relied on it: told to the command, which
+  // otherwise ended as if nothing had happened (its last reference to the event loop gone)
+  const exitedUnasked = new Promise<DevServerExit>((resolveExit) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (stopping) return;
+      resolveExit({ pid: server.pid ?? 0, address, code, signal, logPath, logTail: logTail(logPath, from) });
+    };
+    if (server.exitCode !== null || server.signalCode !== null) onExit(server.exitCode, server.signalCode);
+    else server.once('exit', onExit);
+  });
   return {
     address,
     uiUrl,
     started: true,
+    exitedUnasked,
     stop: async () => {
-      await stopProcess(child);
+      stopping = true;
+      await stopProcess(server);
       claim.release();
     },
   };
+}
+
+/** The last lines written to a log since `from` (a byte offset): older lines belong to earlier servers. */
+function logTail(logPath: string, from: number, lines = 10): string {
+  try {
+    return readFileSync(logPath).subarray(from).toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
 }
 
 /** Which command's dev server uses the state folder's database: that command's pid and the server's address. */

@@ -1,5 +1,7 @@
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from '@commander-js/extra-typings';
+import { InfrastructureError } from '../../domain/errors';
 import { loadConfig } from '../../worker/config';
 import { untilInterrupted } from '../os-signals';
 import { DEMO_DEFAULTS } from './demo';
@@ -37,7 +39,7 @@ export function registerInfra(program: Command): void {
   program
     .command('server')
     .description(
-      'Start the local Temporal dev server at TEMPORAL_ADDRESS (SQLite under $SEGFLOW_HOME/temporal, search attributes registered) until interrupted.',
+      'Start the local Temporal dev server at TEMPORAL_ADDRESS (SQLite under $SEGFLOW_HOME/temporal, search attributes registered) until interrupted; if the server stops without being asked to (killed, crashed), say how and exit 3.',
     )
     .addOption(uiPortOption())
     .action(async (options) => {
@@ -52,7 +54,18 @@ export function registerInfra(program: Command): void {
         `Temporal dev server ${server.started ? 'started' : 'already running'} at ${server.address}; Web UI ${server.uiUrl}`,
       );
       if (!server.started) return;
-      await untilInterrupted();
+      const interrupted = untilInterrupted().then(() => undefined);
+      const died = await Promise.race([interrupted, server.exitedUnasked]);
+      // a service manager stopping the whole group signals the server and this command at once:
+      // this command's own signal, just after, makes the server's end one that was asked for
+      if (died && !(await Promise.race([interrupted.then(() => true), sleep(500, false)]))) {
+        await server.stop(); // its record of the database, server.json
+        const { describeServerExit } = await import('../dev-server');
+        // not a clean stop: a supervisor restarting on failure must see one (exit 3)
+        throw new InfrastructureError(
+          `${describeServerExit(died)}\nits runs stay in SQLite and resume when 'segflow server' starts it again`,
+        );
+      }
       console.log('stopping the Temporal dev server (its runs stay in SQLite and resume when it starts again)');
       await server.stop();
     });
