@@ -1,4 +1,6 @@
+import { access, constants } from 'node:fs/promises';
 import { userInfo } from 'node:os';
+import { dirname } from 'node:path';
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
@@ -8,9 +10,18 @@ import {
   type ScheduleHandle,
 } from '@temporalio/client';
 import { commandUser, recordAudit } from '../store/audit-record';
-import { readAuditLog, type AuditEntry, type AuditEvent } from '../store/audit-log';
+import {
+  auditEntries,
+  chainFaults,
+  parseAuditLine,
+  readAuditLog,
+  readAuditText,
+  type AuditEntry,
+  type AuditEvent,
+} from '../store/audit-log';
+import { withFileLock } from '../store/file-lock';
 import { FINAL_EVENTS } from '../store/snapshots';
-import type { StoreConfig } from '../store/layout';
+import { auditLogPath, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import { addMonths, monthBefore } from '../domain/month';
 import { backfillRange } from '../domain/input-months';
@@ -18,7 +29,7 @@ import { changedParams, parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
 import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
 import { hasSearchAttributes } from './client';
-import { UsageError } from '../domain/errors';
+import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError, UsageError } from '../domain/errors';
 
 /** Who asked for a schedule change, and the key its audit entry is signed with (SEGFLOW_SIGNING_KEY, when set). */
 export interface ScheduleActor {
@@ -68,6 +79,7 @@ export async function createMonthlySchedule(
     indexed: await hasSearchAttributes(client),
     ...(options.partitions ? { partitions: options.partitions } : {}),
   };
+  await assertAuditWritable(config.store);
   await createOrExplain(client, {
     scheduleId: options.scheduleId,
     spec: {
@@ -87,16 +99,23 @@ export async function createMonthlySchedule(
       pauseOnFailure: options.pauseOnFailure,
     },
   });
-  await recordScheduleEvent(config.store, options.scheduleId, 'schedule.created', options, {
-    input: options.input,
-    params: changedParams(params),
-    partitions: options.partitions ?? 1,
-    calendar: { dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute },
-    timezone: options.timezone,
-    overlap: options.overlap,
-    catchupWindow: options.catchupWindow,
-    pauseOnFailure: options.pauseOnFailure,
-  });
+  await recordScheduleEvent(
+    config.store,
+    options.scheduleId,
+    'schedule.created',
+    options,
+    {
+      input: options.input,
+      params: changedParams(params),
+      partitions: options.partitions ?? 1,
+      calendar: { dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute },
+      timezone: options.timezone,
+      overlap: options.overlap,
+      catchupWindow: options.catchupWindow,
+      pauseOnFailure: options.pauseOnFailure,
+    },
+    `schedule ${options.scheduleId} was created in Temporal`,
+  );
 }
 
 /** client.schedule.create, with a schedule of that id already there as the user's mistake, named. */
@@ -111,6 +130,59 @@ async function createOrExplain(client: Client, options: Parameters<Client['sched
   }
 }
 
+/**
+ * A schedule change made in Temporal whose audit entry could not be written after it: the change
+ * stands, unrecorded (exit 1). Before it is made, assertAuditWritable refuses a log it could not
+ * be written to, so this is a log that failed in between (its disk filled, its mount changed).
+ */
+export class ScheduleChangeUnrecordedError extends Error {
+  override name = 'ScheduleChangeUnrecordedError';
+}
+
+/**
+ * Takes what a schedule change's audit entry needs (store/audit-record.ts recordAudit: the log's
+ * folder, its lock, its entries to chain to, a file it may append to) before the change is made
+ * in Temporal, where it cannot be undone: an audit log this command may not write is refused
+ * with nothing changed, as `snapshots promote` takes its lock before it moves anything. The
+ * lock is let go again (recordAudit takes it for the entry): a log that fails between the two is
+ * said by recordScheduleEvent, naming the change made.
+ */
+export async function assertAuditWritable(store: StoreConfig): Promise<void> {
+  const path = auditLogPath(store);
+  try {
+    await withFileLock(`${path}.lock`, async () => {
+      const text = await readAuditText(store);
+      // a damaged line, or a last line cut off, stops the append after it (recordAudit)
+      const entries = auditEntries(text, path);
+      const tail = text.slice(text.lastIndexOf('\n') + 1);
+      if (tail.trim() !== '') {
+        const parsed = parseAuditLine(tail);
+        if (!('entry' in parsed) || chainFaults(parsed.entry, entries.at(-1)).length > 0)
+          throw new SnapshotStoreError(
+            `the audit log ends in an unfinished line after entry ${entries.at(-1)?.seq ?? 0}: a write cut off, or an edit ('segflow audit verify' names it)`,
+          );
+      }
+      // the lock file proved the folder writable; the log itself may not be (absent: created by the append)
+      await access(path, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
+    });
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    const nothing =
+      'nothing was changed in Temporal (a schedule change is made only where its audit entry can be written)';
+    if (isStoreFull(error))
+      throw new AuditLogFullError(
+        `cannot write the audit log ${path}: ${reason}; ${nothing}. Free space on it, then run again`,
+      );
+    if (isStoreWriteFailure(error))
+      throw new SnapshotStoreError(
+        `cannot write the audit log ${path} (read-only or not permitted): ${reason}; ${nothing}. Give ${commandUser().osUser}, who runs this command, write access to ${dirname(path)} and the log in it, then run again`,
+      );
+    throw new SnapshotStoreError(`cannot append to the audit log ${path}: ${reason}; ${nothing}`);
+  }
+}
+
 /** Schedule changes go to the audit log beside the runs they cause; run.workflowId holds the schedule id. */
 async function recordScheduleEvent(
   store: StoreConfig,
@@ -118,8 +190,11 @@ async function recordScheduleEvent(
   event: Extract<AuditEvent, `schedule.${string}`>,
   { actor, signer }: ScheduleActor,
   details: Record<string, unknown>,
+  /** What was done, as a sentence's start: "schedule x was paused in Temporal". */
+  done: string,
 ): Promise<void> {
   const at = new Date().toISOString();
+  const by = commandUser();
   // the time as subject keeps two pauses of one schedule two entries (the log dedupes on run+event+subject)
   await recordAudit(
     store,
@@ -130,10 +205,24 @@ async function recordScheduleEvent(
       actor: actor ?? userInfo().username,
       subject: at,
       // who ran the command, beside the actor it was given
-      details: { ...details, ...commandUser() },
+      details: { ...details, ...by },
     },
     signer,
-  );
+  ).catch((error: unknown) => {
+    // recordAudit's advice is a run's ("nothing is run unrecorded", "grant the worker"): this change is made
+    const reason = (error instanceof Error ? error.message : String(error))
+      .split('\n')[0]
+      .replace(/\. (Free space on it: the append is retried|Nothing is run or published unrecorded: .*)$/, '');
+    const path = auditLogPath(store);
+    const remedy = isStoreFull(error)
+      ? 'Free space on its disk so that the next changes are recorded'
+      : error instanceof SnapshotStoreError && /read-only or not permitted/.test(error.message)
+        ? `Give ${by.osUser}, who runs this command, write access to ${dirname(path)} and the log in it, so that the next changes are recorded`
+        : "'segflow audit verify' names what is wrong with the log";
+    throw new ScheduleChangeUnrecordedError(
+      `${done}, but the audit log does not record it: ${reason}. Its ${event} entry (by ${actor ?? userInfo().username}, OS user ${by.osUser} on ${by.host}, at ${at}) is not written, so neither the log nor 'segflow audit verify' shows who did it. ${remedy}`,
+    );
+  });
 }
 
 /**
@@ -167,6 +256,7 @@ export async function changeSchedule(
   const actor = request.actor ?? userInfo().username;
   // the SDK's default notes end in a stray quote: always pass one
   const note = request.note ?? `${request.change}d by ${actor} with segflow`;
+  await assertAuditWritable(store);
   if (request.change === 'pause') await handle.pause(note);
   else if (request.change === 'unpause') await handle.unpause(note);
   else await handle.delete();
@@ -179,6 +269,7 @@ export async function changeSchedule(
     event,
     { actor, signer: request.signer },
     request.change === 'delete' ? {} : { note },
+    `schedule ${request.scheduleId} was ${request.change}d in Temporal`,
   );
 }
 
@@ -212,14 +303,22 @@ export async function triggerSchedule(
   const { handle, description } = await existingSchedule(client, scheduleId);
   const paused = description.state.paused;
   const overlap = description.policies.overlap ?? ScheduleOverlapPolicy.SKIP;
+  await assertAuditWritable(store);
   await handle.trigger(overlap);
   const triggered = await whatTriggerDid(handle, triggerCounts(description), timeoutMs);
   // what happened, not only that someone asked: a skipped trigger started nothing
-  await recordScheduleEvent(store, scheduleId, 'schedule.triggered', who, {
-    overlap,
-    ...(triggered.workflowId ? { started: triggered.workflowId, month: triggered.month } : {}),
-    ...(triggered.behind ? { [triggered.behind.overlap]: triggered.behind.workflowId ?? null } : {}),
-  });
+  await recordScheduleEvent(
+    store,
+    scheduleId,
+    'schedule.triggered',
+    who,
+    {
+      overlap,
+      ...(triggered.workflowId ? { started: triggered.workflowId, month: triggered.month } : {}),
+      ...(triggered.behind ? { [triggered.behind.overlap]: triggered.behind.workflowId ?? null } : {}),
+    },
+    `schedule ${scheduleId} was triggered in Temporal${triggered.workflowId ? ` (its run ${triggered.workflowId} processes ${triggered.month})` : ''}`,
+  );
   return { ...triggered, paused, policy: overlap };
 }
 
@@ -404,13 +503,21 @@ export async function backfillMonths(
 ): Promise<string[]> {
   const months = backfillRange(from, to);
   const handle = described ?? (await existingSchedule(client, scheduleId)).handle;
+  await assertAuditWritable(store);
   await handle.backfill({
     start: new Date(`${addMonths(from, 1)}-01T00:00:00Z`),
     end: new Date(`${addMonths(to, 2)}-01T00:00:00Z`),
     overlap: ScheduleOverlapPolicy.BUFFER_ALL,
   });
   // the runs' own entries name the schedule as their actor: this one names who asked for them
-  await recordScheduleEvent(store, scheduleId, 'schedule.backfilled', who, { from, to });
+  await recordScheduleEvent(
+    store,
+    scheduleId,
+    'schedule.backfilled',
+    who,
+    { from, to },
+    `schedule ${scheduleId}'s backfill of ${months.join(', ')} was requested in Temporal, and its runs go on to publish ('segflow schedule describe --id ${scheduleId}' shows them)`,
+  );
   return months;
 }
 
