@@ -480,7 +480,7 @@ function assertTrainingMonth(summary: FeatureSummary, params: RunParams, input: 
 
 /**
  * Stops a run of monthly usage whose run month holds far fewer subscribers than the month before
- * (under minRunMonthShare of them, half when left out): a delivery cut off part way, whose missing
+ * (under minRunMonthShare of them, 80% when left out): a delivery cut off part way, whose missing
  * subscribers the absence-based label would call churners, before any model trains on that. A
  * snapshot extract scores and trains on the same month. Checked again on a reused stage output
  * (stage-cache.ts), as the share may differ from the storing run's.

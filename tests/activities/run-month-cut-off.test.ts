@@ -56,7 +56,7 @@ describe('a run month cut off part way', () => {
     expect(error).toBeInstanceOf(DataQualityError);
     const message = (error as Error).message;
     expect(message).toMatch(
-      /^the run month 2026-06 holds (\d+) subscribers, (\d+(\.\d)?)% of the (\d+) of 2026-05 \(under minRunMonthShare 0\.5\): is its delivery cut off part way/,
+      /^the run month 2026-06 holds (\d+) subscribers, (\d+(\.\d)?)% of the (\d+) of 2026-05 \(under minRunMonthShare 0\.8\): is its delivery cut off part way/,
     );
     const [, score, , , train] = /holds (\d+) subscribers, (\d+(\.\d)?)% of the (\d+)/.exec(message) ?? [];
     expect(Number(score) / Number(train)).toBeGreaterThan(0.3);
@@ -116,7 +116,7 @@ describe('a cut-off run month in the stored load and features', () => {
       { month: '2026-06', input: partial },
     );
     await expect(reuseStages(store, byDefault, true)).rejects.toThrow(
-      /^the run month 2026-06 holds \d+ subscribers, [\d.]+% of the \d+ of 2026-05 \(under minRunMonthShare 0\.5\)/,
+      /^the run month 2026-06 holds \d+ subscribers, [\d.]+% of the \d+ of 2026-05 \(under minRunMonthShare 0\.8\)/,
     );
   }, 120_000);
 });
@@ -153,10 +153,12 @@ describe('minRunMonthShare', () => {
 
   it('lets through a month with at least the share, and anything when 0', () => {
     const month = { month: '2026-10' };
-    expect(runMonthCutOff({ score: 1_290, train: 2_580 }, month)).toBeNull();
-    expect(runMonthCutOff({ score: 1_289, train: 2_580 }, month)).toContain(
-      'the run month 2026-10 holds 1289 subscribers, 49.9% of the 2580 of 2026-09 (under minRunMonthShare 0.5)',
+    expect(runMonthCutOff({ score: 2_064, train: 2_580 }, month)).toBeNull();
+    expect(runMonthCutOff({ score: 2_063, train: 2_580 }, month)).toContain(
+      'the run month 2026-10 holds 2063 subscribers, 79.9% of the 2580 of 2026-09 (under minRunMonthShare 0.8)',
     );
+    // a delivery 30% short (the operator's, published at the old default 0.5) stops
+    expect(runMonthCutOff({ score: 1_806, train: 2_580 }, month)).toContain('--param minRunMonthShare=0.7 ');
     expect(runMonthCutOff({ score: 1_032, train: 2_580 }, month)).toContain('--param minRunMonthShare=0.4 ');
     expect(runMonthCutOff({ score: 1_032, train: 2_580 }, { ...month, minRunMonthShare: 0.4 })).toBeNull();
     expect(runMonthCutOff({ score: 10, train: 2_580 }, { ...month, minRunMonthShare: 0 })).toBeNull();
