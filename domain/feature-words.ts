@@ -283,7 +283,7 @@ const trend = (what: string) => (ratio: number) =>
       : `${what} up to ${wholePercent(ratio)} of the months before`;
 
 export const VALUE_WORDS: Record<string, (value: number) => string> = {
-  arpu: (v) => `monthly spend ${wholeNumber(v)} yuan`,
+  arpu: (v) => `monthly spend ¥${wholeNumber(v)}`,
   mou: (v) => `${plural(v, 'call minute')} a month`,
   dou: (v) => `${wholeNumber(v)} MB of data a month`,
   sms: (v) => `${plural(v, 'text message')} a month`,
