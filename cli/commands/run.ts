@@ -13,7 +13,7 @@ import { paramsHelp } from '../params-help';
 import { manifestNotes } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
 import type { StoreConfig } from '../../store/layout';
-import { latestVersion, readManifest } from '../../store/snapshots';
+import { latestVersion, nextMonthBuiltOn, readManifest } from '../../store/snapshots';
 import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { sampleDir } from './demo';
 import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption, required } from '../options';
@@ -95,6 +95,33 @@ export async function otherInputNote(
   if (latest?.value === undefined || resolve(latest.value) === resolve(params.input)) return undefined;
   const { version, value: input } = latest;
   return `note: ${month}'s latest, v${version}, was built from another input (${input}); published, this run becomes ${month}'s latest, which next month's run, campaigns and '${month}' in every command then mean. To try this input beside it, add --experiment (or use another SEGFLOW_HOME)`;
+}
+
+/** How many of next month's snapshots built on this month laterMonthNote names. */
+const BUILT_ON_NAMED = 3;
+
+/**
+ * What `run` says before it starts when next month has snapshots built on a version of this month
+ * (segment ids matched to it, its dispatch list measured): published, this run becomes the month's
+ * latest, and they stay built on the version they were, as after a promote (an operator republished
+ * a month once its late data came, and nothing said the month after must run again). Undefined for
+ * an experiment, none, or a store this machine cannot read.
+ */
+export async function laterMonthNote(
+  store: StoreConfig,
+  params: Pick<RunParams, 'month'>,
+  experiment: boolean,
+): Promise<string | undefined> {
+  if (experiment) return undefined;
+  const built = await nextMonthBuiltOn(store, params.month).catch(() => []);
+  if (built.length === 0) return undefined;
+  const named = built
+    .slice(-BUILT_ON_NAMED)
+    .map(
+      (b) => `${b.snapshot} on ${params.month}/v${b.on} (segment ids${b.measuredOn ? ', campaign measurement' : ''})`,
+    );
+  const more = built.length - named.length;
+  return `note: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''} ${built.length === 1 ? 'was' : 'were'} built on ${params.month} as it stands; published, this run becomes ${params.month}'s latest and they stay as they are: run ${addMonths(params.month, 1)} again to build on it`;
 }
 
 /** Parameters from --params file.json, then --param pairs (which win). */
@@ -333,6 +360,7 @@ async function run(options: RunOptions): Promise<number> {
   for (const note of [
     await otherInputNote(config.store, params, options.experiment === true),
     await followUpEndsNote(config.store, params, options.experiment === true),
+    await laterMonthNote(config.store, params, options.experiment === true),
   ])
     if (note) console.error(note);
   const { connectClient, pollersOfOtherStores, startMonthlyRun } = await import('../../pipelines/client');
