@@ -110,6 +110,10 @@ export function registerAudit(program: Command): void {
     .option('--public-key <file>', 'Ed25519 public key (PEM): every audit entry and manifest must be signed by it')
     .option('--expect-head <seq:hash>', 'an audit head kept outside the store: it must still be in the chain', headArg)
     .option('--no-temporal', 'do not cross-check against the runs Temporal retains')
+    .option(
+      '--require-temporal',
+      'exit 3 when Temporal could not be cross-checked (a scheduled verify that must not pass on the log alone)',
+    )
     .addOption(json())
     .action(async (options) => {
       const config = loadConfig();
@@ -160,7 +164,9 @@ export function registerAudit(program: Command): void {
       const problems = [...report.problems, ...('problems' in temporal ? temporal.problems : [])];
       const full = { ...report, ok: problems.length === 0, problems, temporal, expectHead: !!options.expectHead };
       output(options.json, full, verifyText);
-      process.exit(full.ok ? EXIT.ok : EXIT.failed);
+      // a finding first; then, when asked, a verify that could not reach Temporal is no pass
+      const unchecked = options.requireTemporal && 'notChecked' in temporal;
+      process.exit(!full.ok ? EXIT.failed : unchecked ? EXIT.infrastructure : EXIT.ok);
     });
   audit
     .command('head')

@@ -35,6 +35,11 @@ describe('segflow audit on the command line', () => {
       /^OK, Temporal NOT cross-checked \(cannot reach Temporal at 127\.0\.0\.1:1 \([^\n]*\)\): a log cut at its tail is not caught without it or --expect-head\n27 audit entries chained \(head 27:[0-9a-f]{64}\), 9 published \(0 retired\)/,
     );
     expect(unanchored.output).toMatch(/\ntemporal: runs NOT cross-checked \(cannot reach Temporal at 127\.0\.0\.1:1/);
+    // a scheduled verify that must not pass on the log alone: exit 3 without Temporal, as an unreachable server
+    expect(await segflow('audit', 'verify', '--require-temporal')).toMatchObject({
+      code: 3,
+      output: expect.stringMatching(/^OK, Temporal NOT cross-checked/),
+    });
     const unchecked = await segflow('audit', 'verify', '--no-temporal');
     expect(unchecked.output).toMatch(
       /^OK, Temporal NOT cross-checked \(--no-temporal\): a log cut at its tail is not caught without it or --expect-head\n27 audit entries/,
