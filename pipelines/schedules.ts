@@ -24,11 +24,12 @@ import { FINAL_EVENTS } from '../store/snapshots';
 import { auditLogPath, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import { addMonths, monthBefore } from '../domain/month';
+import { TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
 import { backfillRange } from '../domain/input-months';
 import { changedParams, parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
 import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
-import { hasSearchAttributes } from './client';
+import { describeRunFailure, hasSearchAttributes } from './client';
 import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError, UsageError } from '../domain/errors';
 
 /** Who asked for a schedule change, and the key its audit entry is signed with (SEGFLOW_SIGNING_KEY, when set). */
@@ -521,7 +522,7 @@ export async function backfillMonths(
   return months;
 }
 
-/** How each month of a backfill ended, or that it has not, from the audit log. */
+/** How each month of a backfill ended, or that it has not, from the audit log and Temporal. */
 export interface ScheduledMonths {
   published: Map<string, number>;
   /** The months whose latest run failed, with its error. */
@@ -534,12 +535,76 @@ export interface ScheduledMonths {
    * time, not the month); a missing month without one has not started.
    */
   workflowIds: Map<string, string>;
+  /**
+   * Of the missing months, those whose run Temporal holds running while the audit log has no
+   * entry of it: no worker has taken it up (its first task records `run.requested`).
+   */
+  waiting: string[];
 }
+
+/** A run a schedule started, as Temporal lists it. */
+export interface ScheduledRun {
+  /** The month it processes: the month before its scheduled time. */
+  month: string;
+  workflowId: string;
+  runId: string;
+  startTime: Date;
+  /** Temporal's status: RUNNING, COMPLETED, FAILED, CANCELLED, TERMINATED, TIMED_OUT, ... */
+  status: string;
+}
+
+/** What Temporal tells of a schedule's runs: those started since a time, and why one that ended did not publish. */
+export interface ScheduledRuns {
+  list(): Promise<ScheduledRun[]>;
+  /** As `segflow run` says a failed run: "SnapshotStoreError: cannot write ...". */
+  failure(run: ScheduledRun): Promise<string>;
+}
+
+/**
+ * The runs schedule `scheduleId` started since `since`, from Temporal's visibility (Temporal sets
+ * TemporalScheduledById and TemporalScheduledStartTime on them): a backfill's months, whether or
+ * not a worker has written anything of them to the audit log.
+ */
+export function temporalScheduledRuns(client: Client, scheduleId: string, since: Date): ScheduledRuns {
+  const query = `TemporalScheduledById = '${scheduleId.replaceAll("'", "\\'")}' AND StartTime >= '${since.toISOString()}'`;
+  return {
+    async list() {
+      const runs: ScheduledRun[] = [];
+      for await (const execution of client.workflow.list({ query })) {
+        const scheduledFor = execution.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME);
+        if (!scheduledFor) continue;
+        runs.push({
+          month: monthBefore(scheduledFor),
+          workflowId: execution.workflowId,
+          runId: execution.runId,
+          startTime: execution.startTime,
+          status: execution.status.name,
+        });
+      }
+      return runs;
+    },
+    async failure(run) {
+      return client.workflow
+        .getHandle(run.workflowId, run.runId, { followRuns: false })
+        .result()
+        .then(
+          () => `${run.status.toLowerCase()} in Temporal`,
+          (error: unknown) => describeRunFailure(error),
+        );
+    },
+  };
+}
+
+/** Temporal's statuses of a run that failed: it records nothing more. */
+const FAILED_STATUSES = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT']);
 
 /**
  * Backfills have been seen to stall without an error, so the CLI waits for every requested
  * month to end: its latest run from this schedule after `since` published, failed or was
- * cancelled (a run started again after one that failed is waited for).
+ * cancelled (a run started again after one that failed is waited for). By the audit log, and,
+ * given `temporal`, by Temporal too: a run that ended before it could write its ending to the log
+ * (a worker that cannot write the store or the log) is told as soon as it ends, with Temporal's
+ * failure, and a run that no worker has taken up yet is named with its workflow id.
  */
 export async function waitForScheduledMonths(
   config: SegflowConfig,
@@ -547,24 +612,67 @@ export async function waitForScheduledMonths(
   months: string[],
   since: Date,
   timeoutMs: number,
+  temporal?: ScheduledRuns,
 ): Promise<ScheduledMonths> {
   const deadline = Date.now() + timeoutMs;
+  /** Temporal's failure of each run that ended unrecorded, asked once (by run id). */
+  const failures = new Map<string, Promise<string>>();
   for (;;) {
+    // Temporal first: a run it has seen end has written all it writes to the log read after
+    const told = await temporal?.list().catch(() => undefined);
     const published = new Map<string, number>();
     const ended = new Map<string, { failed: string } | 'cancelled'>();
     const workflowIds = new Map<string, string>();
+    /** The run id of each month's latest run in the log, and every run the log has an entry of. */
+    const loggedRun = new Map<string, string>();
+    const logged = new Set<string>();
     for (const entry of await readAuditLog(config.store)) {
       if (entry.actor !== `schedule:${scheduleId}` || new Date(entry.at) < since || !months.includes(entry.month))
         continue;
+      const { month, run } = entry;
       const details = (entry.details ?? {}) as { version?: number; error?: { type: string; message: string } };
-      // a run started after one that failed or was cancelled is the month's run now
-      if (entry.event === 'run.started') ended.delete(entry.month);
-      if (entry.event === 'run.published') published.set(entry.month, Number(details.version));
+      // a run's first entries make it the month's run: one started after another that failed or
+      // was cancelled is waited for
+      if (entry.event === 'run.requested' || entry.event === 'run.started' || !loggedRun.has(month)) {
+        if (loggedRun.get(month) !== run.runId || entry.event === 'run.started') ended.delete(month);
+        loggedRun.set(month, run.runId);
+        workflowIds.set(month, run.workflowId);
+      }
+      logged.add(run.runId);
+      if (entry.event === 'run.published') published.set(month, Number(details.version));
+      // a late entry of a run before the month's latest does not end the month
+      if (loggedRun.get(month) !== run.runId) continue;
       if (entry.event === 'run.failed')
-        ended.set(entry.month, { failed: `${details.error?.type}: ${details.error?.message}` });
+        ended.set(month, { failed: `${details.error?.type}: ${details.error?.message}` });
       // a cancelled run publishes nothing: waiting on it until the timeout would tell nothing more
-      if (entry.event === 'run.cancelled') ended.set(entry.month, 'cancelled');
-      workflowIds.set(entry.month, entry.run.workflowId);
+      if (entry.event === 'run.cancelled') ended.set(month, 'cancelled');
+    }
+    const waiting: string[] = [];
+    const listed = new Set((told ?? []).map((run) => run.runId));
+    for (const run of latestRunOfEachMonth(told ?? [], months)) {
+      const { month } = run;
+      if (published.has(month)) continue;
+      const inLog = loggedRun.get(month);
+      if (inLog !== undefined && inLog !== run.runId) {
+        // a run the listing does not show yet (it lags a start) is newer: the log's word
+        if (!listed.has(inLog)) continue;
+        // a run newer than the one the log has is the month's run now
+        ended.delete(month);
+      } else if (ended.has(month)) continue; // the log's ending of this run, in the run's own words
+      workflowIds.set(month, run.workflowId);
+      if (run.status === 'RUNNING') {
+        if (!logged.has(run.runId)) waiting.push(month);
+      } else if (run.status === 'CANCELLED') ended.set(month, 'cancelled');
+      else if (FAILED_STATUSES.has(run.status)) {
+        if (!failures.has(run.runId))
+          failures.set(run.runId, temporal?.failure(run) ?? Promise.resolve(run.status.toLowerCase()));
+        ended.set(month, {
+          failed: `${await failures.get(run.runId)} (as Temporal tells it: the audit log has no ending of this run)`,
+        });
+      } else if (run.status === 'COMPLETED')
+        ended.set(month, {
+          failed: `the run completed in Temporal, but the audit log has no run.published of it ('segflow audit verify' checks the log)`,
+        });
     }
     for (const month of published.keys()) ended.delete(month);
     const failed = new Map(
@@ -572,7 +680,25 @@ export async function waitForScheduledMonths(
     );
     const cancelled = [...ended].flatMap(([month, end]) => (end === 'cancelled' ? [month] : []));
     const missing = months.filter((month) => !published.has(month) && !ended.has(month));
-    if (missing.length === 0 || Date.now() > deadline) return { published, failed, cancelled, missing, workflowIds };
+    if (missing.length === 0 || Date.now() > deadline)
+      return {
+        published,
+        failed,
+        cancelled,
+        missing,
+        workflowIds,
+        waiting: waiting.filter((m) => missing.includes(m)),
+      };
     await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
   }
+}
+
+/** Of `runs`, each month's (among `months`) latest by start time. */
+function latestRunOfEachMonth(runs: ScheduledRun[], months: string[]): ScheduledRun[] {
+  const latest = new Map<string, ScheduledRun>();
+  for (const run of runs) {
+    const seen = latest.get(run.month);
+    if (months.includes(run.month) && (!seen || run.startTime > seen.startTime)) latest.set(run.month, run);
+  }
+  return [...latest.values()];
 }

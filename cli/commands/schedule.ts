@@ -320,7 +320,11 @@ function addDelete(schedule: Command): void {
     });
 }
 
-/** A backfill's outcome, a line per month: published, failed, cancelled, or missing with what to look at. */
+/**
+ * A backfill's outcome, a line per month: published, failed, cancelled, or missing with what to
+ * look at: its run still going, its run waiting in Temporal for a worker (`waiting`), or no run
+ * yet (behind the run of a month before it, as a backfill's months run one at a time, or none at all).
+ */
 export function backfillLines(
   r: {
     published: Record<string, number>;
@@ -328,10 +332,13 @@ export function backfillLines(
     cancelled: string[];
     missing: string[];
     workflowIds: Record<string, string>;
+    waiting?: string[];
   },
   context: { timeoutMinutes: number; taskQueue: string; scheduleId: string },
 ): string {
   const ended = (month: string) => `(workflow ${r.workflowIds[month]}; segflow runs show ${r.workflowIds[month]})`;
+  /** The first month whose run has not ended: the months after it wait behind it. */
+  const going = r.missing.find((month) => r.workflowIds[month] !== undefined);
   return [
     ...Object.entries(r.published).map(
       ([month, version]) => `  ${month}  published v${version}  (workflow ${r.workflowIds[month]})`,
@@ -341,9 +348,13 @@ export function backfillLines(
     ...r.missing.map((month) => {
       const id = r.workflowIds[month];
       const waited = `no snapshot after ${context.timeoutMinutes} min`;
-      return id
-        ? `  ${month}  MISSING: ${waited}; its run ${id} has not ended ('segflow runs show ${id}' shows where it is, 'segflow runs cancel ${id}' stops it)`
-        : `  ${month}  MISSING: ${waited}; no run of it has started: is a worker polling ${context.taskQueue}? ('segflow schedule describe --id ${context.scheduleId}' shows the schedule's runs)`;
+      if (id && r.waiting?.includes(month))
+        return `  ${month}  MISSING: ${waited}; its run ${id} waits in Temporal for a worker, as none has taken it up: is a worker polling ${context.taskQueue}? ('segflow runs cancel ${id}' stops it)`;
+      if (id)
+        return `  ${month}  MISSING: ${waited}; its run ${id} has not ended ('segflow runs show ${id}' shows where it is, 'segflow runs cancel ${id}' stops it)`;
+      if (going !== undefined && going < month)
+        return `  ${month}  MISSING: ${waited}; no run of it has started: it waits behind ${going}'s run ${r.workflowIds[going]}, as a backfill's months run one at a time`;
+      return `  ${month}  MISSING: ${waited}; no run of it has started: is a worker polling ${context.taskQueue}? ('segflow schedule describe --id ${context.scheduleId}' shows the schedule's runs)`;
     }),
   ].join('\n');
 }
@@ -450,8 +461,16 @@ function addBackfill(schedule: Command): void {
         5_000,
         ': the backfilled runs start when one does',
       );
+      // Temporal tells too: a run that failed before it wrote to the audit log, a run no worker took up
       const outcome = await schedules
-        .waitForScheduledMonths(config, options.id, months, since, options.timeout * 60_000)
+        .waitForScheduledMonths(
+          config,
+          options.id,
+          months,
+          since,
+          options.timeout * 60_000,
+          schedules.temporalScheduledRuns(client, options.id, since),
+        )
         .finally(() => noWorker.progressed());
       const report = {
         published: Object.fromEntries(outcome.published),
@@ -459,6 +478,7 @@ function addBackfill(schedule: Command): void {
         cancelled: outcome.cancelled,
         missing: outcome.missing,
         workflowIds: Object.fromEntries(outcome.workflowIds),
+        waiting: outcome.waiting,
       };
       output(options.json, report, (r) =>
         backfillLines(r, {

@@ -5,7 +5,12 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditLog } from '../../store/audit-log';
 import { addMonths } from '../../domain/month';
-import { createMonthlySchedule } from '../../pipelines/schedules';
+import {
+  backfillMonths,
+  createMonthlySchedule,
+  temporalScheduledRuns,
+  waitForScheduledMonths,
+} from '../../pipelines/schedules';
 import { SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import { previousMonth } from '../../cli/options';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
@@ -186,6 +191,34 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
       { overlap: 'BUFFER_ONE', buffered: running, ...by },
       { overlap: 'BUFFER_ONE', skipped: running, ...by },
     ]);
+  });
+
+  it('a backfilled month whose run no worker takes up is named with its workflow id, as Temporal holds it', async () => {
+    const id = 'cli-waiting';
+    await createMonthlySchedule(env.client, config, {
+      ...SCHEDULE_DEFAULTS,
+      scheduleId: id,
+      input: join(home, 'usage'),
+      params: {},
+      minute: 0,
+      actor: 'operator',
+    });
+    const since = new Date();
+    const backfilled = held[1];
+    await backfillMonths(env.client, config.store, id, backfilled, backfilled, { actor: 'operator' });
+    const outcome = await waitForScheduledMonths(
+      config,
+      id,
+      [backfilled],
+      since,
+      5_000,
+      temporalScheduledRuns(env.client, id, since),
+    );
+    // the audit log has nothing of it: Temporal's listing names it
+    expect(outcome).toMatchObject({ missing: [backfilled], waiting: [backfilled], failed: new Map() });
+    const workflowId = outcome.workflowIds.get(backfilled);
+    expect(workflowId).toMatch(new RegExp(`^${id}-`));
+    expect((await env.client.workflow.getHandle(workflowId!).describe()).status.name).toBe('RUNNING');
   });
 
   it('a backfill of a month the input has no files for is refused before any run starts', async () => {

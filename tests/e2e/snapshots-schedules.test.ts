@@ -12,7 +12,7 @@ import { readAuditLog } from '../../store/audit-log';
 import { listVersions, readManifest } from '../../store/snapshots';
 import { generateSample, type SampleSummary } from '../../data/generate';
 import { addMonths } from '../../domain/month';
-import { UsageError } from '../../domain/errors';
+import { SnapshotStoreError, UsageError } from '../../domain/errors';
 import { auditLogPath } from '../../store/layout';
 import { startMonthlyRun } from '../../pipelines/client';
 import { previousMonth } from '../../cli/options';
@@ -21,6 +21,7 @@ import {
   backfillMonths,
   changeSchedule,
   createMonthlySchedule,
+  temporalScheduledRuns,
   triggerSchedule,
   waitForScheduledMonths,
 } from '../../pipelines/schedules';
@@ -296,6 +297,47 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     expect(events.at(-1)).toBe('run.cancelled');
     expect(events).not.toContain('run.published');
   });
+
+  it("a backfilled month whose run fails before it writes to the audit log is told at once, in Temporal's words", async () => {
+    // a worker that cannot write the log: the run fails at its first entry, leaving none
+    const failing = await startWorker('e2e-unwritable', () => ({
+      recordAudit: async () => {
+        throw new SnapshotStoreError('cannot write the audit log (simulated): EACCES');
+      },
+    }));
+    const scheduleId = 'e2e-unwritable';
+    const unwritable = { ...config, temporal: { ...config.temporal, taskQueue: 'e2e-unwritable' } };
+    await createMonthlySchedule(env.client, unwritable, {
+      ...SCHEDULE_DEFAULTS,
+      scheduleId,
+      input: join(sample.outDir, 'usage'),
+      params: {},
+      minute: 0,
+      actor: 'operator',
+    });
+    const backfilled = addMonths(month, -2);
+    const since = new Date();
+    await backfillMonths(env.client, config.store, scheduleId, backfilled, backfilled, { actor: 'operator' });
+    const started = performance.now();
+    const outcome = await waitForScheduledMonths(
+      config,
+      scheduleId,
+      [backfilled],
+      since,
+      120_000,
+      temporalScheduledRuns(env.client, scheduleId, since),
+    );
+    failing.worker.shutdown();
+    await failing.running;
+    await changeSchedule(env.client, config.store, { scheduleId, change: 'delete', actor: 'operator' });
+    // not after the timeout: as soon as Temporal shows it failed
+    expect(performance.now() - started).toBeLessThan(60_000);
+    expect(outcome.missing).toEqual([]);
+    expect(outcome.failed.get(backfilled)).toMatch(
+      /^SnapshotStoreError: cannot write the audit log \(simulated\): EACCES \(as Temporal tells it: the audit log has no ending of this run\)$/,
+    );
+    expect(outcome.workflowIds.get(backfilled)).toMatch(new RegExp(`^${scheduleId}-`));
+  }, 180_000);
 
   it('audit verify passes on a clean store and pinpoints a modified snapshot file and log entry', async () => {
     const segflow = (...args: string[]) =>
