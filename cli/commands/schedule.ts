@@ -334,7 +334,7 @@ export function backfillLines(
     workflowIds: Record<string, string>;
     waiting?: string[];
   },
-  context: { timeoutMinutes: number; taskQueue: string; scheduleId: string },
+  context: { timeoutMinutes: number; taskQueue: string; scheduleId: string; input?: string },
 ): string {
   const ended = (month: string) => `(workflow ${r.workflowIds[month]}; segflow runs show ${r.workflowIds[month]})`;
   /** The first month whose run has not ended: the months after it wait behind it. */
@@ -343,7 +343,10 @@ export function backfillLines(
     ...Object.entries(r.published).map(
       ([month, version]) => `  ${month}  published v${version}  (workflow ${r.workflowIds[month]})`,
     ),
-    ...Object.entries(r.failed).map(([month, error]) => `  ${month}  FAILED ${error}  ${ended(month)}`),
+    ...Object.entries(r.failed).flatMap(([month, error]) => [
+      `  ${month}  FAILED ${error}  ${ended(month)}`,
+      ...(/--param\b/.test(error) ? [scheduleParamAdvice(month, error, context)] : []),
+    ]),
     ...r.cancelled.map((month) => `  ${month}  CANCELLED  ${ended(month)}`),
     ...r.missing.map((month) => {
       const id = r.workflowIds[month];
@@ -357,6 +360,21 @@ export function backfillLines(
       return `  ${month}  MISSING: ${waited}; no run of it has started: is a worker polling ${context.taskQueue}? ('segflow schedule describe --id ${context.scheduleId}' shows the schedule's runs)`;
     }),
   ].join('\n');
+}
+
+/**
+ * Under a failure that advises a `--param` (`minRunMonthShare=0.3`, `treeMinLeaf=…`): where a
+ * scheduled month takes one. Backfill and trigger take none: a schedule's runs take the
+ * parameters it was created with (`schedule create --param`, no update), and `run` takes them for
+ * one month.
+ */
+export function scheduleParamAdvice(
+  month: string,
+  error: string,
+  context: { scheduleId: string; input?: string },
+): string {
+  const param = /--param [^\s,;()]+/.exec(error)?.[0] ?? 'that --param';
+  return `           a schedule's runs take the parameters it was created with (backfill and trigger take no --param): for ${month} alone, 'segflow run --month ${month} --input ${context.input ?? '<its input>'}' with the schedule's parameters ('segflow schedule describe --id ${context.scheduleId}') and ${param}; for every month, delete the schedule and create it again with ${param}`;
 }
 
 /**
@@ -485,6 +503,7 @@ function addBackfill(schedule: Command): void {
           timeoutMinutes: options.timeout,
           taskQueue: config.temporal.taskQueue,
           scheduleId: options.id,
+          input,
         }),
       );
       const { failed, cancelled, missing } = outcome;

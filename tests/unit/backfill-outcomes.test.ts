@@ -215,6 +215,29 @@ describe("a backfill's outcome per month, from Temporal where the audit log has 
   }, 30_000);
 });
 
+describe("a backfilled month's failure that advises a --param", () => {
+  it('says how a schedule takes one: backfill and trigger take none', () => {
+    const error =
+      "DataQualityError: 2026-10 has 6,000 subscribers, 30% of 2026-09's 20,000 (minRunMonthShare 0.8): it looks cut short. Rerun once the month's files are complete; for a base that truly shrank this much, --param minRunMonthShare=0.3 (0 turns the check off)";
+    const lines = backfillLines(
+      {
+        published: {},
+        failed: { '2026-10': error, '2026-11': 'InputFileError: input not found: /data/usage' },
+        cancelled: [],
+        missing: [],
+        workflowIds: { '2026-10': 'wf-oct', '2026-11': 'wf-nov' },
+      },
+      { timeoutMinutes: 60, taskQueue: 'segflow', scheduleId: 'monthly', input: '/data/usage' },
+    ).split('\n');
+    expect(lines).toEqual([
+      `  2026-10  FAILED ${error}  (workflow wf-oct; segflow runs show wf-oct)`,
+      "           a schedule's runs take the parameters it was created with (backfill and trigger take no --param): for 2026-10 alone, 'segflow run --month 2026-10 --input /data/usage' with the schedule's parameters ('segflow schedule describe --id monthly') and --param minRunMonthShare=0.3; for every month, delete the schedule and create it again with --param minRunMonthShare=0.3",
+      // no --param advised: nothing added
+      '  2026-11  FAILED InputFileError: input not found: /data/usage  (workflow wf-nov; segflow runs show wf-nov)',
+    ]);
+  });
+});
+
 describe('a backfill request', () => {
   it('takes the handle of the schedule the CLI described instead of describing it again, and checks the range as the CLI does', async () => {
     const store = storeIn(await tempDir());
