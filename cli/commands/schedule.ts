@@ -1,10 +1,18 @@
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
-import { InputFileError, InvalidParamsError, UnreadInputFilesError, UsageError } from '../../domain/errors';
+import {
+  InputFileError,
+  InvalidParamsError,
+  SchemaContractError,
+  UnreadInputFilesError,
+  UsageError,
+} from '../../domain/errors';
 import { backfillRange, monthsWithoutInput, NoInputForMonthsError } from '../../domain/input-months';
 import { monthBefore } from '../../domain/month';
 import { DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS } from '../../domain/schedules';
+import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { ScheduleSummary, Triggered } from '../../pipelines/schedules';
 import type { AuditEntry } from '../../store/audit-log';
@@ -96,8 +104,10 @@ function addCreate(schedule: Command): void {
       // absolute, as the runs' worker (maybe elsewhere) reads them, and checked as stored
       const params = withAbsolutePaths(paramsFromOptions(options));
       // checked as a run of last month would take them: a bad one would fail every scheduled run
-      await validatedParams({ ...params, month: previousMonth(), input }, { monthlyFiles: 'later' });
+      const checked = await validatedParams({ ...params, month: previousMonth(), input }, { monthlyFiles: 'later' });
       const config = loadConfig();
+      // and the input read as a run's load reads it: one lacking a contract column stops every run at once
+      await assertInputMeetsContract(options.id, checked, config.store.dataRoot);
       const { client, schedules, signer } = await connected(config);
       await schedules.createMonthlySchedule(client, config, {
         signer,
@@ -115,6 +125,61 @@ function addCreate(schedule: Command): void {
       });
       console.log(`created schedule ${options.id}`);
     });
+}
+
+/**
+ * Refuses a schedule whose runs would stop at their load on the input as it is (exit 2, before it
+ * connects): a required column of the contract missing (`lacks required column(s): spend`), a
+ * file the load cannot read, a mapping that does not fit. Read by the run's own load plan
+ * (activities/load.ts planLoad: the mapping, each file's columns against the contract), on the
+ * files of the input's newest month folder and any outside month folders (those every run reads),
+ * in a scratch store removed after, so nothing is cached or recorded. The labels file and the
+ * contact log are left to each run, as they may be written before it. The input is listed as
+ * `schedule backfill` lists it (assertInputHoldsMonths): one that cannot be listed is refused in
+ * the load's words; a file it cannot read stops only the runs whose window holds it. Anything else
+ * going wrong in the check is noted, not refused: the runs' loads will say it.
+ */
+export async function assertInputMeetsContract(
+  scheduleId: string,
+  params: RunParams,
+  dataRoot?: string,
+): Promise<void> {
+  const { findInputFiles, monthFolderOf, planLoad } = await import('../../activities/load');
+  const refused = (error: Error) =>
+    new UsageError(`schedule ${scheduleId}'s runs would stop at their load: ${error.message}; nothing was created`);
+  let files: string[];
+  try {
+    ({ files } = await findInputFiles(params.input, '0001-01', '9999-12', dataRoot));
+  } catch (error) {
+    if (error instanceof UnreadInputFilesError) return;
+    if (error instanceof InputFileError || error instanceof InvalidParamsError) throw refused(error);
+    throw error;
+  }
+  const newest = files
+    .flatMap((file) => monthFolderOf(file) ?? [])
+    .sort()
+    .at(-1);
+  const read = files.filter((file) => [undefined, newest].includes(monthFolderOf(file)));
+  const { labels: _labels, contacts: _contacts, ...runParams } = params;
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const scratch = await mkdtemp(join(tmpdir(), 'segflow-schedule-check-'));
+  try {
+    await planLoad(
+      { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work'), dataRoot },
+      { workflowId: `schedule-create-${scheduleId}`, runId: 'check' },
+      { ...runParams, month: newest ?? params.month },
+      1,
+      { files: read },
+      false,
+    );
+  } catch (error) {
+    if (error instanceof SchemaContractError || error instanceof InputFileError || error instanceof InvalidParamsError)
+      throw refused(error);
+    const why = (error instanceof Error ? error.message : String(error)).split('\n')[0].slice(0, 200);
+    console.error(`note: the input could not be read as a run's load reads it (${why}); each run's load checks it`);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
 function formatDuration(ms: number): string {

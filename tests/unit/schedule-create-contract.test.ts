@@ -1,0 +1,92 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { assertInputMeetsContract } from '../../cli/commands/schedule';
+import { UsageError } from '../../domain/errors';
+import { parseRunParams, type RunParams } from '../../domain/params';
+import { segflow, tempDir } from '../helpers';
+
+/** Nothing listens on port 1: a command that got as far as connecting exits 3. */
+const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
+
+/** A usage CSV of two subscribers in `month`, with the contract's required columns but those left out. */
+function usageCsv(month: string, without: string[] = []): string {
+  const columns = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months'].filter(
+    (column) => !without.includes(column),
+  );
+  const row = (id: string) =>
+    columns
+      .map(
+        (column) =>
+          ({
+            subscriber_id: id,
+            month: `${month}-01`,
+            voice_minutes: '120',
+            data_mb: '2048',
+            spend: '58',
+            tenure_months: '14',
+          })[column],
+      )
+      .join(',');
+  return [columns.join(','), row('S1'), row('S2')].join('\n') + '\n';
+}
+
+const paramsFor = (input: string): RunParams => {
+  const parsed = parseRunParams({ month: '2026-10', input });
+  if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+  return parsed.params;
+};
+
+describe("schedule create reads the input as a run's load does", () => {
+  it("refuses an input without a required column, in the load's words, and takes one that has them", async () => {
+    const dir = await tempDir();
+    const bad = join(dir, 'csvbad', 'usage.csv');
+    await mkdir(join(dir, 'csvbad'));
+    await writeFile(bad, usageCsv('2026-10', ['spend']));
+    await expect(assertInputMeetsContract('s2', paramsFor(bad))).rejects.toThrow(UsageError);
+    await expect(assertInputMeetsContract('s2', paramsFor(bad))).rejects.toThrow(
+      new RegExp(
+        `^schedule s2's runs would stop at their load: ${bad} lacks required column\\(s\\): spend .*; nothing was created$`,
+      ),
+    );
+    const good = join(dir, 'good.csv');
+    await writeFile(good, usageCsv('2026-10'));
+    // read through, not passed over with a note
+    const notes = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      await expect(assertInputMeetsContract('s2', paramsFor(good))).resolves.toBeUndefined();
+      expect(notes).not.toHaveBeenCalled();
+    } finally {
+      notes.mockRestore();
+    }
+  });
+
+  it('reads the newest month folder, which every coming run reads', async () => {
+    const input = join(await tempDir(), 'usage');
+    for (const [month, without] of [
+      ['2026-09', []],
+      ['2026-10', ['spend']],
+    ] as const) {
+      await mkdir(join(input, `month=${month}`), { recursive: true });
+      await writeFile(join(input, `month=${month}`, 'part_0.csv'), usageCsv(month, [...without]));
+    }
+    await expect(assertInputMeetsContract('s2', paramsFor(input))).rejects.toThrow(
+      /month=2026-10\/part_0\.csv lacks required column\(s\): spend/,
+    );
+  });
+
+  it('is refused by `schedule create` before it connects (exit 2)', async () => {
+    const home = await tempDir();
+    const bad = join(home, 'usage.csv');
+    await writeFile(bad, usageCsv('2026-10', ['spend']));
+    const result = await segflow(['schedule', 'create', '--id', 's2', '--input', bad], {
+      ...NO_SERVER,
+      SEGFLOW_HOME: home,
+    });
+    expect(result.code).toBe(2);
+    expect(result.output).toContain(
+      `segflow: schedule s2's runs would stop at their load: ${bad} lacks required column(s): spend`,
+    );
+    expect(result.output).not.toContain('cannot reach Temporal');
+  }, 60_000);
+});
