@@ -1,7 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isGrpcServiceError, ServiceError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  ServiceError,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { commandUser, recordAudit } from '../store/audit-record';
 import { UsageError } from '../domain/errors';
+import { monthBefore } from '../domain/month';
+import { SEGFLOW_MONTH, TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
 import type { temporal } from '@temporalio/proto';
 import { chainBreak, readAuditLog, type AuditEntry } from '../store/audit-log';
 import type { RunRef, StoreConfig } from '../store/layout';
@@ -15,11 +25,16 @@ export interface RunListing {
   month: string;
   requestedBy: string;
   requestedAt: string;
-  /** From the audit log: requested, running, published, failed or cancelled. */
+  /**
+   * From the audit log: requested, running, published, failed or cancelled; NO_AUDIT_ENTRY (or,
+   * while it runs, NO_AUDIT_ENTRY_YET) for a run Temporal knows that the log has nothing of.
+   */
   outcome: string;
   version: number | null;
   /** From Temporal: RUNNING, COMPLETED, FAILED, ...; "gone" once history passed the namespace retention. */
   temporalStatus: string;
+  /** False for a run only Temporal knows: the audit log has no entry of it. */
+  inAuditLog: boolean;
 }
 
 const OUTCOME: Record<string, string> = {
@@ -91,15 +106,27 @@ async function readCheckedLog(store: StoreConfig, warn: Warn): Promise<AuditEntr
   return entries;
 }
 
-/** Runs from the audit log (the long-term record), joined with Temporal's view when it still has them. */
+/** The outcome `runs list` gives a run Temporal knows that the audit log has no entry of. */
+export const NO_AUDIT_ENTRY = 'no audit entry';
+/** The same, for a run still running: no worker has taken it up yet, or its first entry could not be written yet. */
+export const NO_AUDIT_ENTRY_YET = 'no audit entry yet';
+
+/**
+ * Runs from the audit log (the long-term record), joined with Temporal's view when it still has
+ * them, and, when `client` is given, the runs Temporal holds (within its retention) of task queue
+ * `filter.taskQueue` that the log has no entry of: a run that failed before it wrote its first
+ * one (a store its worker cannot write) was listed nowhere. Newest last.
+ */
 export async function listRuns(
   store: StoreConfig,
   client: Client | undefined,
-  filter: { month?: string; limit: number },
+  filter: { month?: string; limit: number; taskQueue?: string },
   warn: Warn = toStderr,
 ): Promise<RunListing[]> {
   const byRun = new Map<string, AuditEntry[]>();
+  const inLog = new Set<string>();
   for (const entry of await readCheckedLog(store, warn)) {
+    inLog.add(`${entry.run.workflowId}\u0000${entry.run.runId}`);
     // a schedule's changes and cache prunes are no runs
     if (entry.event.startsWith('schedule.') || entry.event.startsWith('cache.')) continue;
     if (filter.month && entry.month !== filter.month) continue;
@@ -107,7 +134,7 @@ export async function listRuns(
     byRun.set(key, [...(byRun.get(key) ?? []), entry]);
   }
   const runs = [...byRun.values()].slice(-filter.limit);
-  return Promise.all(
+  const logged = await Promise.all(
     runs.map(async (entries) => {
       const first = entries[0];
       const published = entries.find((e) => e.event === 'run.published');
@@ -124,9 +151,85 @@ export async function listRuns(
         outcome: `${outcomeOf(entries, status)}${isExperiment(entries) ? ' (experiment)' : ''}`,
         version: published ? Number((published.details as { version: number }).version) : null,
         temporalStatus: status,
+        inAuditLog: true,
       };
     }),
   );
+  if (!client) return logged;
+  const unlogged = await runsNotInLog(client, inLog, filter).catch((error: unknown) => {
+    warn(
+      `note: Temporal's list of runs could not be read (${error instanceof Error ? error.message : String(error)}): runs the audit log has no entry of are not shown ('segflow runs show <workflow id>' shows one)`,
+    );
+    return [];
+  });
+  return mergeByRequestedAt(logged, unlogged).slice(-filter.limit);
+}
+
+/** How many of Temporal's newest runs `runs list` looks through for runs the audit log lacks, at most. */
+const TEMPORAL_RUNS_SCANNED = 500;
+
+/** Set by Temporal on runs a schedule starts: the schedule's id. */
+const TEMPORAL_SCHEDULED_BY_ID = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
+
+/**
+ * The monthly runs Temporal holds that the audit log has no entry of (`inLog`: workflow id and
+ * run id, joined by NUL), newest `limit` of the month asked, if any. Their month and who asked are
+ * what the run started with: the memo `segflow run` gives it, or a schedule's time and id.
+ */
+async function runsNotInLog(
+  client: Client,
+  inLog: Set<string>,
+  filter: { month?: string; limit: number; taskQueue?: string },
+): Promise<RunListing[]> {
+  const query =
+    `WorkflowType = 'monthlySegmentation'` +
+    (filter.taskQueue === undefined ? '' : ` AND TaskQueue = ${JSON.stringify(filter.taskQueue)}`);
+  const found: RunListing[] = [];
+  let scanned = 0;
+  for await (const execution of client.workflow.list({ query })) {
+    if (++scanned > TEMPORAL_RUNS_SCANNED) break;
+    if (inLog.has(`${execution.workflowId}\u0000${execution.runId}`)) continue;
+    const listing = unloggedListing(execution);
+    if (filter.month && listing.month !== filter.month) continue;
+    found.push(listing);
+  }
+  return found.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt)).slice(-filter.limit);
+}
+
+/** A run Temporal knows and the audit log does not, as `runs list` lists it. */
+function unloggedListing(execution: WorkflowExecutionInfo): RunListing {
+  const memo = execution.memo as Partial<MonthlySegmentationMemo> | undefined;
+  const scheduledFor = execution.typedSearchAttributes.get(TEMPORAL_SCHEDULED_START_TIME);
+  const scheduleId = execution.typedSearchAttributes.get(TEMPORAL_SCHEDULED_BY_ID);
+  const month =
+    typeof memo?.month === 'string'
+      ? memo.month
+      : (execution.typedSearchAttributes.get(SEGFLOW_MONTH) ?? (scheduledFor ? monthBefore(scheduledFor) : ''));
+  const requestedBy =
+    typeof memo?.requestedBy === 'string' ? memo.requestedBy : scheduleId ? `schedule:${scheduleId}` : '';
+  const status = execution.status.name;
+  return {
+    workflowId: execution.workflowId,
+    runId: execution.runId,
+    month,
+    requestedBy,
+    requestedAt: execution.startTime.toISOString(),
+    outcome: status === 'RUNNING' ? NO_AUDIT_ENTRY_YET : NO_AUDIT_ENTRY,
+    version: null,
+    temporalStatus: status,
+    inAuditLog: false,
+  };
+}
+
+/** The log's runs in their order, with Temporal's runs the log lacks placed among them by when they were requested. */
+function mergeByRequestedAt(logged: RunListing[], unlogged: RunListing[]): RunListing[] {
+  const merged: RunListing[] = [];
+  let next = 0;
+  for (const run of logged) {
+    while (next < unlogged.length && unlogged[next].requestedAt < run.requestedAt) merged.push(unlogged[next++]);
+    merged.push(run);
+  }
+  return [...merged, ...unlogged.slice(next)];
 }
 
 /** What Temporal says of a run: its status, and when and by whom it was started (its memo), while it has it. */
@@ -319,6 +422,13 @@ export interface RunDetail {
   audit: AuditEntry[];
   temporal: {
     status: string;
+    /** The run Temporal shows: the workflow id's latest (a schedule's backfill reuses its ids, so earlier runs' entries may be in `audit`). */
+    runId: string;
+    /**
+     * Why a run that failed, was terminated or timed out ended, in the words `runs follow` gives
+     * it ("SnapshotStoreError: cannot write the audit log ..."); null for any other status.
+     */
+    failure: string | null;
     startTime: string;
     closeTime: string | null;
     searchAttributes: Record<string, unknown>;
@@ -362,6 +472,10 @@ export async function showRun(
       audit,
       temporal: {
         status: description.status.name,
+        runId: description.runId,
+        failure: FAILED_STATUSES.has(description.status.name)
+          ? await failureOf(client, workflowId, description.runId)
+          : null,
         startTime: description.startTime.toISOString(),
         closeTime: description.closeTime?.toISOString() ?? null,
         searchAttributes: Object.fromEntries(
@@ -380,6 +494,29 @@ export async function showRun(
   } catch {
     return { audit, temporal: null };
   }
+}
+
+/** Statuses of a run that ended without completing and without being cancelled: `runs show` says why. */
+const FAILED_STATUSES = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT']);
+
+/**
+ * Why run `runId` of `workflowId` ended, as `runs follow` says it (describeRunFailure of the
+ * error its result throws: the innermost failure's type and message), or null when Temporal does
+ * not say within 5 s. A run that failed before it wrote an audit entry has no other record of why.
+ */
+async function failureOf(client: Client, workflowId: string, runId: string): Promise<string | null> {
+  const { describeRunFailure } = await import('./client');
+  const timer = new AbortController();
+  const told = client.workflow
+    .getHandle(workflowId, runId, { followRuns: false })
+    .result()
+    .then(
+      () => null,
+      (error: unknown) => (error instanceof WorkflowFailedError ? describeRunFailure(error) : null),
+    );
+  return Promise.race([told, sleep(5_000, null, { signal: timer.signal }).catch(() => null)]).finally(() =>
+    timer.abort(),
+  );
 }
 
 /**

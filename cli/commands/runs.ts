@@ -7,7 +7,8 @@ import { UsageError } from '../../domain/errors';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, positiveInt, table } from '../options';
-import type { AuditEntry } from '../../store/audit-log';
+import { actorText, type AuditEntry } from '../../store/audit-log';
+import type { RunDetail, RunListing } from '../../pipelines/runs';
 
 /** Temporal is optional for reading the audit log: without it, Temporal's columns say so. */
 async function optionalClient(config: SegflowConfig): Promise<Client | undefined> {
@@ -53,7 +54,9 @@ export function registerRuns(program: Command): void {
   const runs = program.command('runs').description('Runs from the audit log, joined with Temporal status and history.');
   runs
     .command('list')
-    .description('List runs, newest last.')
+    .description(
+      "List runs, newest last: the audit log's, and the runs Temporal still holds (within its retention) that the log has no entry of, marked 'no audit entry' (a run that failed before it wrote its first one, e.g. with a store its worker cannot write; 'segflow runs show <workflow id>' says why). Without Temporal, the audit log's alone.",
+    )
     .option('--month <YYYY-MM>', 'only this month', monthArg)
     .addOption(new Option('--limit <n>', 'at most this many').argParser(positiveInt).default(50))
     .addOption(json())
@@ -63,10 +66,9 @@ export function registerRuns(program: Command): void {
       const rows = await listRuns(config.store, await optionalClient(config), {
         month: options.month,
         limit: options.limit,
+        taskQueue: config.temporal.taskQueue,
       });
-      output(options.json, rows, (r) =>
-        table(r, ['month', 'outcome', 'version', 'temporalStatus', 'requestedBy', 'requestedAt', 'workflowId']),
-      );
+      output(options.json, rows, runsListText);
     });
   runs
     .command('follow <workflowId>')
@@ -94,13 +96,12 @@ export function registerRuns(program: Command): void {
   runs
     .command('show <workflowId>')
     .description(
-      'One run: every audit event and, while Temporal keeps it, status, search attributes, activity attempts and the activities running now (their attempt, the last failure).',
+      "One run: every audit event (those of a reused workflow id's earlier runs marked as such) and, while Temporal keeps it, status, why it failed (as runs follow says it), search attributes, activity attempts and the activities running now (their attempt, the last failure).",
     )
     .addOption(json())
     .action(async (workflowId: string, options) => {
       const config = loadConfig();
       const { showRun } = await import('../../pipelines/runs');
-      const { actorText } = await import('../../store/audit-log');
       const client = await optionalClient(config);
       const detail = await showRun(config.store, client, workflowId);
       if (detail.audit.length === 0 && !detail.temporal) {
@@ -110,48 +111,7 @@ export function registerRuns(program: Command): void {
             : `no run ${workflowId} in the audit log; Temporal, not reached, was not asked ('segflow runs list' shows the runs)`,
         );
       }
-      // a schedule's id names its changes in the log (schedule.created, .paused, ...), not a run
-      const isSchedule =
-        detail.audit.length > 0 &&
-        detail.audit.every((e) => e.event.startsWith('schedule.') && e.run.workflowId === workflowId);
-      output(options.json, detail, (d) =>
-        [
-          'Audit log:',
-          table(
-            d.audit.map((e) =>
-              isSchedule
-                ? {
-                    seq: e.seq,
-                    at: e.at,
-                    event: e.event,
-                    actor: actorText(e),
-                    details: scheduleEventDetails(e.details),
-                  }
-                : {
-                    seq: e.seq,
-                    at: e.at,
-                    event: e.event,
-                    subject: runEntrySubject(e),
-                    actor: actorText(e),
-                    runId: e.run.runId,
-                  },
-            ),
-          ),
-          '',
-          d.temporal
-            ? [
-                `Temporal: ${d.temporal.status}, started ${d.temporal.startTime}, closed ${d.temporal.closeTime ?? '-'}`,
-                `Search attributes: ${JSON.stringify(d.temporal.searchAttributes)}`,
-                table(d.temporal.activities),
-                ...(d.temporal.running.length ? ['Running now:', table(d.temporal.running)] : []),
-              ].join('\n')
-            : isSchedule
-              ? scheduleState(workflowId, d.audit)
-              : client
-                ? 'Temporal: no history (past the namespace retention; the audit log is the long-term record)'
-                : 'Temporal: not reached (the audit log is the long-term record)',
-        ].join('\n'),
-      );
+      output(options.json, detail, (d) => runDetailText(workflowId, d, client !== undefined));
     });
   runs
     .command('cancel <workflowId>')
@@ -202,6 +162,109 @@ export function registerRuns(program: Command): void {
       // the request was met (cancelled, or publishing had begun) or is still being met; a failure is the run's
       process.exit(outcome.startsWith('it ended otherwise') ? EXIT.failed : EXIT.ok);
     });
+}
+
+/** `runs list` as text: the table, and what a run Temporal knows that the log has no entry of is. */
+export function runsListText(rows: RunListing[]): string {
+  const unlogged = rows.filter((row) => !row.inAuditLog);
+  return [
+    table(rows, ['month', 'outcome', 'version', 'temporalStatus', 'requestedBy', 'requestedAt', 'workflowId']),
+    ...(unlogged.length
+      ? [
+          '',
+          `no audit entry: a run Temporal holds that the audit log has nothing of: it ended before it wrote its first entry (a store its worker cannot write, say), no worker has taken it up yet (while it runs), or it is another store's run on this task queue. 'segflow runs show <workflow id>' says why it ended`,
+        ]
+      : []),
+  ].join('\n');
+}
+
+/**
+ * `runs show` as text: the audit log's entries (those of a workflow id's earlier runs marked as
+ * such: a schedule's backfill reuses its ids), then what Temporal holds of its latest run, with
+ * why it failed. `reached`: whether Temporal was asked.
+ */
+export function runDetailText(workflowId: string, detail: RunDetail, reached: boolean): string {
+  // a schedule's id names its changes in the log (schedule.created, .paused, ...), not a run
+  const isSchedule =
+    detail.audit.length > 0 &&
+    detail.audit.every((e) => e.event.startsWith('schedule.') && e.run.workflowId === workflowId);
+  const temporal = detail.temporal;
+  // the run shown: Temporal's (the workflow id's latest), else the log's last
+  const runIds = [...new Set(detail.audit.filter((e) => ownEntry(e, workflowId)).map((e) => e.run.runId))];
+  const shown = temporal?.runId ?? detail.audit.findLast((e) => ownEntry(e, workflowId))?.run.runId;
+  const earlier = runIds.filter((runId) => runId !== shown);
+  const ofRun = (e: AuditEntry) =>
+    !ownEntry(e, workflowId) ? '' : e.run.runId === shown ? 'this run' : 'an earlier run';
+  const shownHasEntries = shown !== undefined && runIds.includes(shown);
+  const auditLines =
+    detail.audit.length === 0 && temporal
+      ? [`Audit log: no entry of this run (${temporal.runId}): ${noEntryReason(temporal)}`]
+      : [
+          'Audit log:',
+          ...(earlier.length
+            ? [
+                `${workflowId} has had more than one run (a schedule's runs are named by their scheduled time, so a month backfilled again reuses its workflow id): entries marked 'an earlier run' are of ${
+                  earlier.length === 1 ? 'a run' : `${earlier.length} runs`
+                } before ${temporal ? `the one Temporal shows below (${shown})` : `its latest in the log (${shown})`}, those marked 'this run' of that one`,
+              ]
+            : []),
+          table(
+            detail.audit.map((e) =>
+              isSchedule
+                ? {
+                    seq: e.seq,
+                    at: e.at,
+                    event: e.event,
+                    actor: actorText(e),
+                    details: scheduleEventDetails(e.details),
+                  }
+                : {
+                    seq: e.seq,
+                    at: e.at,
+                    event: e.event,
+                    subject: runEntrySubject(e),
+                    actor: actorText(e),
+                    runId: e.run.runId,
+                    ...(earlier.length ? { run: ofRun(e) } : {}),
+                  },
+            ),
+          ),
+          ...(temporal && !shownHasEntries && !isSchedule
+            ? [`no entry of this run (${temporal.runId}), the one Temporal shows below: ${noEntryReason(temporal)}`]
+            : []),
+        ];
+  return [
+    ...auditLines,
+    '',
+    temporal
+      ? [
+          `Temporal: ${temporal.status}, run ${temporal.runId}, started ${temporal.startTime}, closed ${temporal.closeTime ?? '-'}`,
+          ...(temporal.failure ? [`Failure: ${temporal.failure}`] : []),
+          `Search attributes: ${JSON.stringify(temporal.searchAttributes)}`,
+          ...(temporal.activities.length
+            ? ['Activity attempts:', table(temporal.activities)]
+            : ['Activity attempts: none']),
+          ...(temporal.running.length ? ['Running now:', table(temporal.running)] : []),
+        ].join('\n')
+      : isSchedule
+        ? scheduleState(workflowId, detail.audit)
+        : reached
+          ? 'Temporal: no history (past the namespace retention; the audit log is the long-term record)'
+          : 'Temporal: not reached (the audit log is the long-term record)',
+  ].join('\n');
+}
+
+/** An entry the run itself or an operator wrote of it (not the schedule trigger that started it, listed with it). */
+const ownEntry = (entry: AuditEntry, workflowId: string) =>
+  entry.run.workflowId === workflowId && entry.run.runId !== '';
+
+/** Why a run Temporal holds has no audit entry, by its status. */
+function noEntryReason(temporal: NonNullable<RunDetail['temporal']>): string {
+  if (temporal.status === 'RUNNING')
+    return "none yet: no worker has taken it up, or its worker cannot write its first entry (the worker's log says which; 'segflow runs follow' waits for its end)";
+  if (temporal.status === 'COMPLETED')
+    return "its entries are not in this audit log (another store's run on this task queue, or entries cut from the log)";
+  return `it ended before it wrote its first entry${temporal.failure ? ' (the failure below says why)' : ''}`;
 }
 
 /** What a schedule id's entries say of it now: deleted unless created again after its last deletion. */

@@ -1,0 +1,134 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivities } from '../../activities';
+import { runDetailText, runsListText } from '../../cli/commands/runs';
+import { SnapshotStoreError } from '../../domain/errors';
+import { listRuns, showRun } from '../../pipelines/runs';
+import { recordAudit } from '../../store/audit-record';
+import type { StoreConfig } from '../../store/layout';
+import { monthlySegmentation, type MonthlySegmentationMemo } from '../../workflows/monthly-segmentation';
+import { storeIn, tempDir } from '../helpers';
+import { HEARTBEAT_THROTTLE } from '../../worker';
+import { startTemporal, workflowBundle } from './temporal-env';
+
+const TASK_QUEUE = 'runs-without-audit';
+/** A backfill's workflow id: a schedule's id and the time the run was scheduled for, reused by a second backfill of the month. */
+const WORKFLOW_ID = 'segflow-monthly-2026-09-02T03:00:00Z';
+
+/**
+ * A run whose worker cannot write the audit log fails before its first entry: `runs list` listed
+ * it nowhere and `runs show` said "Audit log: (none)" and FAILED without a reason; a reused
+ * workflow id's earlier runs' entries stood beside it as if they were its own.
+ */
+describe('runs Temporal knows that the audit log has no entry of', () => {
+  let env: TestWorkflowEnvironment;
+  let store: StoreConfig;
+  const quiet = () => {};
+
+  beforeAll(async () => {
+    [env, store] = await Promise.all([startTemporal(), tempDir().then(storeIn)]);
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+
+  const start = (workflowId: string, month: string, taskQueue = TASK_QUEUE) =>
+    env.client.workflow.start(monthlySegmentation, {
+      taskQueue,
+      workflowId,
+      args: [{ params: { month, input: '/stub' }, requestedBy: 'ana', indexed: false }],
+      memo: { month, requestedBy: 'ana' } satisfies MonthlySegmentationMemo,
+    });
+
+  it("runs show says why it failed and which entries are an earlier run's; runs list lists it", async () => {
+    // an earlier run of the same workflow id published (its entries in the log)
+    const earlier = { workflowId: WORKFLOW_ID, runId: 'earlier-run' };
+    await recordAudit(store, {
+      event: 'run.requested',
+      run: earlier,
+      month: '2026-08',
+      actor: 'schedule:monthly',
+      details: { params: {} },
+    });
+    await recordAudit(store, {
+      event: 'run.published',
+      run: earlier,
+      month: '2026-08',
+      actor: 'schedule:monthly',
+      details: { version: 1 },
+    });
+    // this one's worker cannot write the log: it fails at its first entry
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      workflowBundle: await workflowBundle(),
+      activities: {
+        ...createActivities(store),
+        recordAudit: async () => {
+          throw new SnapshotStoreError('cannot write the audit log (simulated): EACCES');
+        },
+      },
+      ...HEARTBEAT_THROTTLE,
+    });
+    const handle = await worker.runUntil(async () => {
+      const started = await start(WORKFLOW_ID, '2026-08');
+      await started.result().catch(() => undefined);
+      return started;
+    });
+    const runId = handle.firstExecutionRunId;
+
+    const detail = await showRun(store, env.client, WORKFLOW_ID, quiet);
+    expect(detail.temporal).toMatchObject({ status: 'FAILED', runId });
+    expect(detail.temporal?.failure).toMatch(/^SnapshotStoreError: cannot write the audit log \(simulated\): EACCES/);
+    const text = runDetailText(WORKFLOW_ID, detail, true);
+    expect(text).toContain(
+      `${WORKFLOW_ID} has had more than one run (a schedule's runs are named by their scheduled time, so a month backfilled again reuses its workflow id): entries marked 'an earlier run' are of a run before the one Temporal shows below (${runId}), those marked 'this run' of that one`,
+    );
+    expect(text).toMatch(/run\.published +schedule:monthly +earlier-run +an earlier run/);
+    expect(text).toContain(
+      `no entry of this run (${runId}), the one Temporal shows below: it ended before it wrote its first entry (the failure below says why)`,
+    );
+    expect(text).toContain(`Temporal: FAILED, run ${runId}, started`);
+    expect(text).toMatch(/\nFailure: SnapshotStoreError: cannot write the audit log \(simulated\): EACCES/);
+
+    // a run queued with no worker: no entry yet; terminated, it says by whom Temporal says
+    const queued = await start('segflow-2026-07-queued', '2026-07');
+    const listed = await listRuns(store, env.client, { limit: 10, taskQueue: TASK_QUEUE }, quiet);
+    expect(
+      listed.map((run) => [run.workflowId, run.runId, run.month, run.outcome, run.temporalStatus, run.inAuditLog]),
+    ).toEqual([
+      [WORKFLOW_ID, 'earlier-run', '2026-08', 'published', 'gone (past retention)', true],
+      [WORKFLOW_ID, runId, '2026-08', 'no audit entry', 'FAILED', false],
+      ['segflow-2026-07-queued', queued.firstExecutionRunId, '2026-07', 'no audit entry yet', 'RUNNING', false],
+    ]);
+    expect(listed[1]).toMatchObject({ requestedBy: 'ana', version: null });
+    expect(runsListText(listed)).toContain(
+      'no audit entry: a run Temporal holds that the audit log has nothing of: it ended before it wrote its first entry',
+    );
+    // a month asked for, a limit, another task queue
+    expect(
+      (await listRuns(store, env.client, { month: '2026-07', limit: 10, taskQueue: TASK_QUEUE }, quiet)).map(
+        (run) => run.workflowId,
+      ),
+    ).toEqual(['segflow-2026-07-queued']);
+    expect(
+      (await listRuns(store, env.client, { limit: 1, taskQueue: TASK_QUEUE }, quiet)).map((run) => run.workflowId),
+    ).toEqual(['segflow-2026-07-queued']);
+    expect(
+      (await listRuns(store, env.client, { limit: 10, taskQueue: 'another-queue' }, quiet)).map((run) => run.runId),
+    ).toEqual(['earlier-run']);
+    // the audit log alone, when Temporal is not reached
+    expect((await listRuns(store, undefined, { limit: 10 }, quiet)).map((run) => run.runId)).toEqual(['earlier-run']);
+
+    await queued.terminate('stuck: no worker for a day');
+    const terminated = await showRun(store, env.client, 'segflow-2026-07-queued', quiet);
+    expect(terminated.temporal).toMatchObject({
+      status: 'TERMINATED',
+      failure: 'TerminatedFailure: stuck: no worker for a day',
+    });
+    expect(runDetailText('segflow-2026-07-queued', terminated, true)).toMatch(
+      /^Audit log: no entry of this run \(\S+\): it ended before it wrote its first entry \(the failure below says why\)\n/,
+    );
+  });
+});
