@@ -1,6 +1,6 @@
 import { access, constants } from 'node:fs/promises';
 import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import {
   ScheduleAlreadyRunning,
   ScheduleNotFoundError,
@@ -20,7 +20,7 @@ import {
   type AuditEvent,
 } from '../store/audit-log';
 import { withFileLock } from '../store/file-lock';
-import { FINAL_EVENTS } from '../store/snapshots';
+import { FINAL_EVENTS, latestVersion, readManifest } from '../store/snapshots';
 import { auditLogPath, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import { addMonths, monthBefore } from '../domain/month';
@@ -406,6 +406,58 @@ function runOutcome(entries: AuditEntry[], run: { workflowId: string; runId: str
 export function scheduledParams(description: ScheduleDescription): { input?: string; mapping?: string } {
   const { params } = (description.action.args?.[0] as MonthlySegmentationInput | undefined) ?? {};
   return { input: params?.input, mapping: params?.mapping };
+}
+
+/**
+ * The other schedules whose runs go to `taskQueue` (the same workers, so the same store) and read
+ * another input than `input`: their runs and these publish the same months, and each month's
+ * latest is whichever published last. A schedule that cannot be described is passed over.
+ */
+export async function schedulesOnOtherInputs(
+  client: Client,
+  taskQueue: string,
+  scheduleId: string,
+  input: string,
+): Promise<{ scheduleId: string; input: string }[]> {
+  const others: { scheduleId: string; input: string }[] = [];
+  for await (const listed of client.schedule.list()) {
+    if (listed.scheduleId === scheduleId) continue;
+    const description = await client.schedule
+      .getHandle(listed.scheduleId)
+      .describe()
+      .catch(() => undefined);
+    const action = description?.action;
+    if (!description || action?.type !== 'startWorkflow' || action.taskQueue !== taskQueue) continue;
+    if (action.workflowType !== monthlySegmentation.name) continue;
+    const theirs = scheduledParams(description).input;
+    if (theirs !== undefined && resolve(theirs) !== resolve(input))
+      others.push({ scheduleId: listed.scheduleId, input: theirs });
+  }
+  return others;
+}
+
+/**
+ * Of `months`, those whose latest snapshot was built from another input than `input`, with its
+ * version and input. A month without a latest, or whose latest.json or manifest this machine
+ * cannot read (the worker's store may not be mounted here), is passed over, as `run` passes it
+ * over (cli/commands/run.ts otherInputNote).
+ */
+export async function latestsFromOtherInputs(
+  store: StoreConfig,
+  input: string,
+  months: string[],
+): Promise<{ month: string; version: number; input: string }[]> {
+  const found: { month: string; version: number; input: string }[] = [];
+  for (const month of months) {
+    const version = await latestVersion(store, month).catch(() => undefined);
+    if (version === undefined) continue;
+    const theirs = await readManifest(store, month, version).then(
+      (manifest) => manifest.params.input,
+      () => undefined,
+    );
+    if (theirs !== undefined && resolve(theirs) !== resolve(input)) found.push({ month, version, input: theirs });
+  }
+  return found;
 }
 
 /** A schedule as people read it, its recent runs' outcomes from the audit log's `entries`. */

@@ -10,7 +10,7 @@ import {
   UsageError,
 } from '../../domain/errors';
 import { backfillRange, monthsWithoutInput, NoInputForMonthsError } from '../../domain/input-months';
-import { monthBefore } from '../../domain/month';
+import { addMonths, monthBefore } from '../../domain/month';
 import { DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
@@ -124,6 +124,12 @@ function addCreate(schedule: Command): void {
         pauseOnFailure: options.pauseOnFailure,
       });
       console.log(`created schedule ${options.id}`);
+      // a note, not a check: a server that will not list its schedules does not undo the creation
+      const others = await schedules
+        .schedulesOnOtherInputs(client, config.temporal.taskQueue, options.id, input)
+        .catch(() => []);
+      const note = otherSchedulesNote(options.id, input, others, config.temporal.taskQueue);
+      if (note) console.error(note);
     });
 }
 
@@ -180,6 +186,48 @@ export async function assertInputMeetsContract(
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
+}
+
+/** Where a schedule on another input belongs: the store's months have one latest each. */
+const ANOTHER_STORE =
+  "a schedule on another input belongs in another SEGFLOW_HOME, with its own SEGFLOW_TASK_QUEUE (docs/cli.md, 'Schedules')";
+
+/**
+ * What `schedule create` says when other schedules on the same task queue (the same workers, so
+ * the same store) read another input: their runs and this one's publish the same months, each
+ * month's latest is whichever published last, and the next month's run matches its segment ids to
+ * it. Undefined when there are none.
+ */
+export function otherSchedulesNote(
+  id: string,
+  input: string,
+  others: { scheduleId: string; input: string }[],
+  taskQueue: string,
+): string | undefined {
+  if (others.length === 0) return undefined;
+  const named = others.map((other) => `${other.scheduleId} (${other.input})`).join(', ');
+  return `note: ${others.length === 1 ? 'schedule' : 'schedules'} ${named} on task queue "${taskQueue}" ${others.length === 1 ? 'reads' : 'read'} another input than ${id} (${input}) and ${others.length === 1 ? 'publishes' : 'publish'} into the same store: each month's latest is whichever run published it last, and the next month's run of either matches its segment ids (migration, campaign follow-up) to it. Schedules cannot publish experiments: ${ANOTHER_STORE}`;
+}
+
+/**
+ * What `schedule backfill` and `trigger` say before they start runs of `months` when a month's
+ * latest snapshot came from another input than the schedule's (`found`, from
+ * latestsFromOtherInputs): the month before the first, whose latest the first run matches its
+ * segment ids to, and each month run, whose latest the run replaces. Undefined when none.
+ */
+export function otherInputLatestNote(
+  id: string,
+  input: string,
+  months: string[],
+  found: { month: string; version: number; input: string }[],
+): string | undefined {
+  if (found.length === 0) return undefined;
+  const lines = found.map(({ month, version, input: theirs }) =>
+    months.includes(month)
+      ? `note: ${month}'s latest, v${version}, was built from another input (${theirs}); schedule ${id}'s run reads ${input} and, published, becomes ${month}'s latest in its place, which next month's run, campaigns and '${month}' in every command then mean`
+      : `note: ${month}'s latest, v${version}, was built from another input (${theirs}); schedule ${id}'s run of ${addMonths(month, 1)} reads ${input} and matches its segment ids (migration, campaign follow-up) to it, as every run does to the month before's latest`,
+  );
+  return `${lines.join('\n')}\n(${ANOTHER_STORE})`;
 }
 
 function formatDuration(ms: number): string {
@@ -341,6 +389,15 @@ function addTrigger(schedule: Command): void {
     .action(async (options) => {
       const config = loadConfig();
       const { client, schedules, signer } = await connected(config);
+      const { input } = schedules.scheduledParams((await schedules.existingSchedule(client, options.id)).description);
+      // the run processes last month, matched to the month before's latest
+      const month = previousMonth();
+      if (input !== undefined) {
+        const months = [month];
+        const found = await schedules.latestsFromOtherInputs(config.store, input, [addMonths(month, -1), month]);
+        const note = otherInputLatestNote(options.id, input, months, found);
+        if (note) console.error(note);
+      }
       const triggered = await schedules.triggerSchedule(client, config.store, options.id, { signer });
       console.log(triggeredText(options.id, triggered));
       // a script can tell a trigger Temporal skipped (or dropped) from one that started or buffered a run
@@ -530,6 +587,11 @@ function addBackfill(schedule: Command): void {
           config.store.dataRoot,
           await mappingFormat(options.id, mapping),
         );
+      if (input !== undefined) {
+        const found = await schedules.latestsFromOtherInputs(config.store, input, [addMonths(from, -1), ...months]);
+        const note = otherInputLatestNote(options.id, input, months, found);
+        if (note) console.error(note);
+      }
       const since = new Date();
       await schedules.backfillMonths(client, config.store, options.id, from, to, { signer, handle });
       if (!options.wait)

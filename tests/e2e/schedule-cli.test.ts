@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAuditLog } from '../../store/audit-log';
+import { monthDir, versionDir } from '../../store/layout';
 import { addMonths } from '../../domain/month';
 import {
   backfillMonths,
@@ -243,5 +244,49 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
     const asked = await segflow('schedule', 'backfill', '--from', month, '--to', month, '--no-wait');
     expect(asked).toMatchObject({ code: 0, stdout: `backfill requested for ${month}\n` });
     expect(await scheduleEvents()).toEqual([...before, 'schedule.backfilled']);
+  });
+
+  it('notes a month whose latest another input built, and a schedule created beside one on another input', async () => {
+    // the operator's: a schedule on another input published the month before the one backfilled
+    const before = addMonths(month, -1);
+    await mkdir(versionDir(config.store, before, 1), { recursive: true });
+    await writeFile(
+      join(versionDir(config.store, before, 1), 'manifest.json'),
+      JSON.stringify({ params: { month: before, input: '/data/other/usage' } }),
+    );
+    await writeFile(join(monthDir(config.store, before), 'latest.json'), JSON.stringify({ month: before, version: 1 }));
+    const noted = await segflow('schedule', 'backfill', '--from', month, '--to', month, '--no-wait');
+    expect(noted.code).toBe(0);
+    expect(noted.stderr).toContain(
+      `note: ${before}'s latest, v1, was built from another input (/data/other/usage); schedule ${scheduleId}'s run of ${month} reads ${join(home, 'usage')} and matches its segment ids (migration, campaign follow-up) to it`,
+    );
+    expect(noted.stderr).toContain('a schedule on another input belongs in another SEGFLOW_HOME');
+    // created on the task queue of the schedules above, on another input
+    const other = join(home, 'other.csv');
+    await writeFile(
+      other,
+      `subscriber_id,month,voice_minutes,data_mb,spend,tenure_months\nS1,${month}-01,120,2048,58,14\nS2,${month}-01,80,512,30,3\n`,
+    );
+    const created = await new Promise<{ code: number; stdout: string; stderr: string }>((resolveRun) => {
+      execFile(
+        join(REPO_ROOT, 'bin', 'segflow'),
+        ['schedule', 'create', '--id', 'cli-other', '--input', other],
+        {
+          env: {
+            ...process.env,
+            SEGFLOW_HOME: home,
+            TEMPORAL_ADDRESS: env.address,
+            SEGFLOW_TASK_QUEUE: config.temporal.taskQueue,
+          },
+        },
+        (error, stdout, stderr) => resolveRun({ code: error ? Number(error.code) : 0, stdout, stderr }),
+      );
+    });
+    expect(created).toMatchObject({ code: 0, stdout: 'created schedule cli-other\n' });
+    expect(created.stderr).toMatch(
+      new RegExp(
+        `^note: schedules .*${scheduleId} \\(${join(home, 'usage')}\\).* on task queue "${config.temporal.taskQueue}" read another input than cli-other \\(${other}\\) and publish into the same store`,
+      ),
+    );
   });
 });
