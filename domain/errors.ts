@@ -97,8 +97,9 @@ export function isPermissionDenied(error: unknown): boolean {
 }
 
 /**
- * A store write that retrying cannot fix until an operator frees space or fixes permissions: by
- * errno from Node, by message from DuckDB (whose errors carry no code).
+ * A store write that retrying cannot fix until an operator frees space, fixes permissions or the
+ * store's path (a file where a folder of it should be: ENOTDIR, which a worker retried for five
+ * minutes): by errno from Node, by message from DuckDB (whose errors carry no code).
  */
 export function isStoreWriteFailure(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code ?? '';
@@ -107,7 +108,8 @@ export function isStoreWriteFailure(error: unknown): boolean {
     isStoreFull(error) ||
     isPermissionDenied(error) ||
     code === 'EROFS' ||
-    /Read-only file system|Permission denied|Operation not permitted/i.test(message)
+    code === 'ENOTDIR' ||
+    /Read-only file system|Permission denied|Operation not permitted|Not a directory/i.test(message)
   );
 }
 

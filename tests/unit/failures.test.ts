@@ -99,13 +99,15 @@ describe('the innermost failure of a run', () => {
 });
 
 describe('a store write that retrying cannot fix', () => {
-  it("is told by Node's errno or DuckDB's message: no space, read-only, not permitted (an immutable folder)", () => {
+  it("is told by Node's errno or DuckDB's message: no space, read-only, not permitted (an immutable folder), a file in the path", () => {
     const errno = (code: string) => Object.assign(new Error(`${code}: x`), { code });
     for (const error of [
       errno('ENOSPC'),
       errno('EACCES'),
       errno('EROFS'),
+      errno('ENOTDIR'),
       new Error('IO Error: Could not write file "/store/x.parquet": No space left on device'),
+      new Error('IO Error: Cannot open file "/store/file/x.parquet": Not a directory'),
       new Error('IO Error: Cannot open file "/store/.staging/x.parquet": Operation not permitted'),
     ])
       expect(isStoreWriteFailure(error), error.message).toBe(true);
