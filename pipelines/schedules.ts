@@ -9,16 +9,8 @@ import {
   type ScheduleDescription,
   type ScheduleHandle,
 } from '@temporalio/client';
-import { commandUser, recordAudit } from '../store/audit-record';
-import {
-  auditEntries,
-  chainFaults,
-  parseAuditLine,
-  readAuditLog,
-  readAuditText,
-  type AuditEntry,
-  type AuditEvent,
-} from '../store/audit-log';
+import { commandUser, recordAudit, unfinishedLastLine } from '../store/audit-record';
+import { auditEntries, readAuditLog, readAuditText, type AuditEntry, type AuditEvent } from '../store/audit-log';
 import { withFileLock } from '../store/file-lock';
 import { FINAL_EVENTS, latestVersion, readManifest } from '../store/snapshots';
 import { auditLogPath, type StoreConfig } from '../store/layout';
@@ -155,14 +147,10 @@ export async function assertAuditWritable(store: StoreConfig): Promise<void> {
       const text = await readAuditText(store);
       // a damaged line, or a last line cut off, stops the append after it (recordAudit)
       const entries = auditEntries(text, path);
-      const tail = text.slice(text.lastIndexOf('\n') + 1);
-      if (tail.trim() !== '') {
-        const parsed = parseAuditLine(tail);
-        if (!('entry' in parsed) || chainFaults(parsed.entry, entries.at(-1)).length > 0)
-          throw new SnapshotStoreError(
-            `the audit log ends in an unfinished line after entry ${entries.at(-1)?.seq ?? 0}: a write cut off, or an edit ('segflow audit verify' names it)`,
-          );
-      }
+      if (unfinishedLastLine(text, entries.at(-1)) !== undefined)
+        throw new SnapshotStoreError(
+          `the audit log ends in an unfinished line after entry ${entries.at(-1)?.seq ?? 0}: a write cut off, or an edit ('segflow audit verify' names it)`,
+        );
       // the lock file proved the folder writable; the log itself may not be (absent: created by the append)
       await access(path, constants.W_OK).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== 'ENOENT') throw error;
@@ -210,14 +198,19 @@ async function recordScheduleEvent(
     },
     signer,
   ).catch((error: unknown) => {
-    // recordAudit's advice is a run's ("nothing is run unrecorded", "grant the worker"): this change is made
-    const reason = (error instanceof Error ? error.message : String(error))
-      .split('\n')[0]
-      .replace(/\. (Free space on it: the append is retried|Nothing is run or published unrecorded: .*)$/, '');
+    // recordAudit's advice is a run's ("nothing is run unrecorded", "grant the worker"): this change
+    // is made, so what failed is told from its cause
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
     const path = auditLogPath(store);
-    const remedy = isStoreFull(error)
+    const failed = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
+    const reason = isStoreFull(cause)
+      ? `cannot write the audit log ${path}: ${failed}`
+      : isStoreWriteFailure(cause)
+        ? `cannot write the audit log ${path} (read-only or not permitted): ${failed}`
+        : failed;
+    const remedy = isStoreFull(cause)
       ? 'Free space on its disk so that the next changes are recorded'
-      : error instanceof SnapshotStoreError && /read-only or not permitted/.test(error.message)
+      : isStoreWriteFailure(cause)
         ? `Give ${by.osUser}, who runs this command, write access to ${dirname(path)} and the log in it, so that the next changes are recorded`
         : "'segflow audit verify' names what is wrong with the log";
     throw new ScheduleChangeUnrecordedError(

@@ -58,13 +58,16 @@ export async function recordAudit(
     const reason = (error as Error).message.split('\n')[0];
     // space may be freed while the append is retried: a run.published after the snapshot moved
     // into place must not give up at once
+    // the cause: what failed, for a caller whose advice is not a run's (a schedule change)
     if (isStoreFull(error))
       throw new AuditLogFullError(
         `cannot write the audit log ${path}: ${reason}. Free space on it: the append is retried`,
+        { cause: error },
       );
     // retried, a log that may not be written kept a run at its start for minutes, then said EACCES
     throw new SnapshotStoreError(
       `cannot write the audit log ${path} (read-only or not permitted): ${reason}. Nothing is run or published unrecorded: grant the worker write access, then run again`,
+      { cause: error },
     );
   }
 }
@@ -116,6 +119,20 @@ async function appendEntry(
 }
 
 /**
+ * The log's last line when it is no entry readers accept chained after `last`, nor blank: a write
+ * cut off, or an edit, after which nothing may be appended (its next entry would land on that
+ * line). Undefined for a log that ends its last line, or whose last line lacks only its newline.
+ */
+export function unfinishedLastLine(text: string, last: AuditEntry | undefined): string | undefined {
+  if (text === '' || text.endsWith('\n')) return undefined;
+  const tail = text.slice(text.lastIndexOf('\n') + 1);
+  // blanks left after the last entry hold nothing: readers skip blank lines
+  if (tail.trim() === '') return undefined;
+  const parsed = parseAuditLine(tail);
+  return 'entry' in parsed && chainFaults(parsed.entry, last).length === 0 ? undefined : tail;
+}
+
+/**
  * Under the writer's lock no append is in progress, so a log whose last line has no newline was
  * cut off (a crash mid-write) or edited: an entry appended after it would land on that line and
  * make both unreadable. A whole entry that only lost its newline (it chains to the entry before
@@ -124,17 +141,12 @@ async function appendEntry(
  */
 async function endLastLine(path: string, text: string, entries: AuditEntry[]): Promise<void> {
   if (text === '' || text.endsWith('\n')) return;
-  const tail = text.slice(text.lastIndexOf('\n') + 1);
-  // blanks left after the last entry hold nothing: readers skip blank lines
-  if (tail.trim() === '') {
-    await appendFile(path, '\n');
-    return;
-  }
-  const parsed = parseAuditLine(tail);
   const last = entries.at(-1);
-  if ('entry' in parsed && chainFaults(parsed.entry, last).length === 0) {
+  const tail = unfinishedLastLine(text, last);
+  if (tail === undefined) {
     await appendFile(path, '\n');
-    entries.push(parsed.entry);
+    const parsed = parseAuditLine(text.slice(text.lastIndexOf('\n') + 1));
+    if ('entry' in parsed) entries.push(parsed.entry);
     return;
   }
   throw new SnapshotStoreError(
