@@ -1,7 +1,7 @@
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { quoteIdent } from '../data/contract';
 import { CHURN_FEATURES } from '../domain/churn-features';
-import { SUBSCRIBER_COLUMNS } from '../domain/snapshot-columns';
+import { SUBSCRIBER_COLUMNS, WORKING_COLUMNS } from '../domain/snapshot-columns';
 import { numberedVariable, queryOne, setVariable } from './duckdb';
 import type { FeatureMeta, FeatureSource } from './ml/feature-matrix';
 import type { UserFeature } from './user-features';
@@ -79,12 +79,14 @@ export async function churnFeatureSpecs(
         categorical.push({ name, source: 'contract', column: name, categories });
     }
   }
-  const taken = new Set([...derived, ...categorical.map((c) => c.name)]);
-  // names the user's features may not take: segflow's features and subscribers.parquet's columns
-  const segflows = new Set([...taken, ...SUBSCRIBER_COLUMNS]);
+  const taken = new Set([...derived, ...categorical.map((c) => c.name)].map(nameKey));
+  // names the user's features may not take: segflow's features, subscribers.parquet's columns and
+  // the columns its tables work with, in any case (DuckDB's names are case-insensitive: a user's
+  // ARPU beside arpu was published as ARPU_1, and one named control_draw drew the control group)
+  const segflows = new Set([...taken, ...SUBSCRIBER_COLUMNS, ...WORKING_COLUMNS].map(nameKey));
   for (const feature of userFeatures) {
     // a user column named like one of segflow's features or published columns keeps both apart
-    const name = segflows.has(feature.name) ? `user:${feature.name}` : feature.name;
+    const name = segflows.has(nameKey(feature.name)) ? `user:${feature.name}` : feature.name;
     const column = quoteIdent(feature.column);
     if (feature.type === 'numeric') {
       specs.push({
@@ -138,9 +140,14 @@ export async function churnFeatureSpecs(
  */
 export function uniqueName(wanted: string, taken: Set<string>): string {
   let name = wanted;
-  for (let n = 2; taken.has(name); n++) name = `${wanted} (${n})`;
-  taken.add(name);
+  for (let n = 2; taken.has(nameKey(name)); n++) name = `${wanted} (${n})`;
+  taken.add(nameKey(name));
   return name;
+}
+
+/** A name as a table's column compares: DuckDB's names are case-insensitive (Calls and calls are one column). */
+function nameKey(name: string): string {
+  return name.toLowerCase();
 }
 
 /**
@@ -158,7 +165,7 @@ export function missingIndicators(
   /** Per spec, whether its values are one number where given: the number itself says whether it is there. */
   singleValue: readonly boolean[] = [],
 ): ChurnFeatureSpec[] {
-  const taken = new Set([...specs.map((spec) => spec.meta.name), ...alsoTaken]);
+  const taken = new Set([...specs.map((spec) => spec.meta.name), ...alsoTaken].map(nameKey));
   return specs.flatMap((spec, f) => {
     const { meta } = spec;
     if (meta.source !== 'user' || meta.categorical || singleValue[f] || !(missing[f] > 0 && missing[f] < 1)) return [];

@@ -1,8 +1,8 @@
 /**
  * subscribers.parquet's columns (activities/publish/tables/01_subscribers.sql), in order, before
  * the user's own features, which follow under the names the models give them: a user's column
- * named like one of these is published, and named in rules and reasons, as `user:<name>` (a test
- * holds this list to the published table).
+ * named like one of these, in any case, is published, and named in rules and reasons, as
+ * `user:<name>` (a test holds this list to the published table).
  */
 export const SUBSCRIBER_COLUMNS = [
   'subscriber_id',
@@ -51,3 +51,10 @@ export const SUBSCRIBER_COLUMNS = [
   'region',
   'grid',
 ] as const;
+
+/**
+ * Columns the snapshot tables' SQL works with beside the published ones (row_idx joins the stage
+ * outputs; 04_dispatch.sql's draw and strata read `s.*` of the subscribers): a user's column is
+ * never named like them either.
+ */
+export const WORKING_COLUMNS = ['row_idx', 'control_draw', 'stratum_min_draw', 'stratum_size'] as const;

@@ -463,11 +463,13 @@ describe("typing a user's own columns", () => {
     expect(codes.map((row) => row.code)).toEqual([handset.categories?.indexOf('model 0'), 49, null]);
   });
 
-  it("names a user's column like a published column of subscribers.parquet user:<name>, so both stand there apart", async () => {
+  it("names a user's column like a published or working column of subscribers.parquet, in any case, user:<name>", async () => {
     const user = (name: string, column: string, type: 'numeric' | 'categorical'): UserFeature =>
       ({ name, column, type, ...(type === 'categorical' ? { categories: ['a', 'b'] } : {}) }) as UserFeature;
     const names = await withConnection(':memory:', async (conn) => {
-      await conn.run('CREATE TABLE features (user_0 DOUBLE, user_1 VARCHAR, user_2 DOUBLE, user_3 DOUBLE)');
+      await conn.run(
+        'CREATE TABLE features (user_0 DOUBLE, user_1 VARCHAR, user_2 DOUBLE, user_3 DOUBLE, user_4 DOUBLE, user_5 DOUBLE, user_6 DOUBLE)',
+      );
       const specs = await churnFeatureSpecs(
         conn,
         ['arpu'],
@@ -476,6 +478,11 @@ describe("typing a user's own columns", () => {
           user('channel', 'user_1', 'categorical'),
           user('mou', 'user_2', 'numeric'),
           user('calls', 'user_3', 'numeric'),
+          // DuckDB's names are case-insensitive: ARPU beside arpu was published as ARPU_1
+          user('ARPU', 'user_4', 'numeric'),
+          // the dispatch list's draw reads s.* of the subscribers: this took the control draw
+          user('control_draw', 'user_5', 'numeric'),
+          user('Calls', 'user_6', 'numeric'),
         ],
         false,
       );
@@ -487,6 +494,9 @@ describe("typing a user's own columns", () => {
       ['user:tags', '"user_0"'],
       ['user:mou', '"user_2"'],
       ['calls', '"user_3"'],
+      ['user:ARPU', '"user_4"'],
+      ['user:control_draw', '"user_5"'],
+      ['Calls (2)', '"user_6"'],
       ['user:channel', '"user_1"'],
     ]);
   });
