@@ -143,6 +143,9 @@ export async function storeStages(
         skippedFeatures: features.skippedFeatures,
         scoringRows: features.scoringRows,
         trainingRows: features.trainingRows,
+        ...(features.trainingUnknownOutcome !== undefined
+          ? { trainingUnknownOutcome: features.trainingUnknownOutcome }
+          : {}),
         trainingChurnRate: features.trainingChurnRate,
       },
     },

@@ -1,7 +1,12 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { withConnection } from '../../activities/duckdb';
-import { combineFeatures, computeFeatures, computePartitionFeatures } from '../../activities/features';
+import {
+  assertRunMonthHeld,
+  combineFeatures,
+  computeFeatures,
+  computePartitionFeatures,
+} from '../../activities/features';
 import { combineLoad, loadPartition, loadUsage, planLoad } from '../../activities/load';
 import { reuseStages, stageKey, storeStages } from '../../activities/stage-cache';
 import { DataQualityError } from '../../domain/errors';
@@ -165,5 +170,21 @@ describe('minRunMonthShare', () => {
     expect(runMonthCutOff({ score: 10, train: 2_580 }, month)).toContain('--param minRunMonthShare=0 ');
     // the month before empty is tooLittleHistory's to say
     expect(runMonthCutOff({ score: 10, train: 0 }, month)).toBeNull();
+  });
+
+  it('leaves out subscribers whose run-month rows were all quarantined: unreadable there, not missing', () => {
+    const params = parseRunParams({ month: '2026-10', input: '/data' });
+    if (!params.ok) throw new Error('params');
+    // 150 of the 1,000 quarantined in the run month, 150 churned: 700 scored of the 850 readable
+    const summary = { scoringRows: 700, trainingRows: 1_000, trainingUnknownOutcome: 150 };
+    expect(() => assertRunMonthHeld(summary, params.params, 'long')).not.toThrow();
+    // counted as missing, they stopped the run as a delivery cut off part way
+    expect(() => assertRunMonthHeld({ ...summary, trainingUnknownOutcome: 0 }, params.params, 'long')).toThrow(
+      DataQualityError,
+    );
+    // a summary stored before the count: as before
+    expect(() => assertRunMonthHeld({ scoringRows: 700, trainingRows: 1_000 }, params.params, 'long')).toThrow(
+      DataQualityError,
+    );
   });
 });
