@@ -1859,7 +1859,7 @@ function exampleNote({ value, decimalSeparator, booleanColumn }: ExampleValue): 
   const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
   const hint =
     booleanColumn !== undefined
-      ? `yes/no cells read true/false, 1/0, yes/no or y/n; map other words in the mapping's "values", e.g. "values": { ${JSON.stringify(booleanColumn)}: { ${JSON.stringify(value.trim())}: true } }`
+      ? `yes/no cells read true/false, 1/0, yes/no or y/n; map the column's own words in the mapping's "values", e.g. "values": { ${JSON.stringify(booleanColumn)}: { "<its word for yes>": true, "<its word for no>": false } }`
       : decimalSeparator === undefined
         ? undefined
         : numberFormatHint(value, decimalSeparator);

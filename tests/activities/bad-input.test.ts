@@ -576,7 +576,7 @@ describe("a mapped file's reasons name the user's own columns", () => {
     await expect(load(input)).rejects.toMatchObject({
       name: 'DataQualityError',
       message: expect.stringMatching(
-        /x has_broadband: not a valid boolean, e\.g\. '[是否]': yes\/no cells read true\/false, 1\/0, yes\/no or y\/n; map other words in the mapping's "values", e\.g\. "values": \{ "has_broadband": \{ "[是否]": true \} \}/,
+        /x has_broadband: not a valid boolean, e\.g\. '[是否]': yes\/no cells read true\/false, 1\/0, yes\/no or y\/n; map the column's own words in the mapping's "values", e\.g\. "values": \{ "has_broadband": \{ "<its word for yes>": true, "<its word for no>": false \} \}/,
       ),
     });
   });
