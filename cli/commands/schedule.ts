@@ -138,7 +138,8 @@ function addCreate(schedule: Command): void {
  * connects): a required column of the contract missing (`lacks required column(s): spend`), a
  * file the load cannot read, a mapping that does not fit. Read by the run's own load plan
  * (activities/load.ts planLoad: the mapping, each file's columns against the contract), on the
- * files of the input's newest month folder and any outside month folders (those every run reads),
+ * files of the input's newest month folder up to the month a run now would take (a later one may
+ * be a delivery still arriving) and any outside month folders (those every run reads),
  * in a scratch store removed after, so nothing is cached or recorded. The labels file and the
  * contact log are left to each run, as they may be written before it. The input is listed as
  * `schedule backfill` lists it (assertInputHoldsMonths): one that cannot be listed is refused in
@@ -158,14 +159,22 @@ export async function assertInputMeetsContract(
     ({ files } = await findInputFiles(params.input, '0001-01', '9999-12', dataRoot));
   } catch (error) {
     if (error instanceof UnreadInputFilesError) return;
+    // a schedule created before the first delivery: its runs' loads say so if none comes
+    if (error instanceof InputFileError && error.message.startsWith('no .parquet or .csv files under')) {
+      console.error(`note: ${error.message} yet; each scheduled run reads the input when it starts`);
+      return;
+    }
     if (error instanceof InputFileError || error instanceof InvalidParamsError) throw refused(error);
     throw error;
   }
+  // the newest month a run now would read: a later folder may be a delivery still arriving
   const newest = files
     .flatMap((file) => monthFolderOf(file) ?? [])
+    .filter((month) => month <= params.month)
     .sort()
     .at(-1);
   const read = files.filter((file) => [undefined, newest].includes(monthFolderOf(file)));
+  if (read.length === 0) return;
   const { labels: _labels, contacts: _contacts, ...runParams } = params;
   const { mkdtemp, rm } = await import('node:fs/promises');
   const scratch = await mkdtemp(join(tmpdir(), 'segflow-schedule-check-'));

@@ -75,6 +75,28 @@ describe("schedule create reads the input as a run's load does", () => {
     );
   });
 
+  it('takes a folder for a month still arriving, after the month a run now reads, and an input not yet delivered, with a note', async () => {
+    const input = join(await tempDir(), 'usage');
+    for (const [month, without] of [
+      ['2026-10', []],
+      // half copied: what a run of 2026-10 does not read
+      ['2026-11', ['voice_minutes', 'data_mb', 'spend']],
+    ] as const) {
+      await mkdir(join(input, `month=${month}`), { recursive: true });
+      await writeFile(join(input, `month=${month}`, 'part_0.csv'), usageCsv(month, [...without]));
+    }
+    await expect(assertInputMeetsContract('s2', paramsFor(input))).resolves.toBeUndefined();
+    const empty = join(await tempDir(), 'landing');
+    await mkdir(empty);
+    const notes = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      await expect(assertInputMeetsContract('s2', paramsFor(empty))).resolves.toBeUndefined();
+      expect(notes).toHaveBeenCalledWith(expect.stringMatching(/^note: no \.parquet or \.csv files under .* yet/));
+    } finally {
+      notes.mockRestore();
+    }
+  });
+
   it('is refused by `schedule create` before it connects (exit 2)', async () => {
     const home = await tempDir();
     const bad = join(home, 'usage.csv');
