@@ -250,7 +250,12 @@ export async function changeSchedule(
   const actor = request.actor ?? userInfo().username;
   // the SDK's default notes end in a stray quote: always pass one
   const note = request.note ?? `${request.change}d by ${actor} with segflow`;
-  await assertAuditWritable(store);
+  await assertAuditWritable(store).catch((error: Error) => {
+    if (request.change !== 'pause') throw error;
+    // a full or read-only store is when failing runs most need stopping: the way to, unrecorded
+    error.message += `. To pause it anyway, unrecorded by segflow: temporal schedule toggle --schedule-id ${request.scheduleId} --pause --reason ${JSON.stringify(note)} (the reason is the schedule's note; no audit entry says who)`;
+    throw error;
+  });
   if (request.change === 'pause') await handle.pause(note);
   else if (request.change === 'unpause') await handle.unpause(note);
   else await handle.delete();

@@ -106,6 +106,11 @@ describe('a schedule command whose audit log this user may not write', () => {
         /^cannot write the audit log .*audit\.jsonl \(read-only or not permitted\): .*read-only file system.*; nothing was changed in Temporal .*Give \S+, who runs this command, write access to /i,
       );
       expect((failure as Error).message, done).not.toMatch(/worker|Nothing is run/);
+      // a pause, what a full or read-only store most needs, says how to make it unrecorded
+      if (done === 'paused')
+        expect((failure as Error).message).toContain(
+          '. To pause it anyway, unrecorded by segflow: temporal schedule toggle --schedule-id monthly --pause --reason "x"',
+        );
     }
     // not one of them reached Temporal
     expect(calls).toEqual([]);
