@@ -39,6 +39,19 @@ export function codeVersion(): CodeVersion {
   return cached;
 }
 
+/**
+ * The code a publish records: codeVersion(), whose commit is the one the worker started from,
+ * marked `-dirty` when the checkout has moved since (another commit, or changes). The worker runs
+ * the TypeScript it started with but reads each SQL file when it runs it, so the run mixed the
+ * two: neither commit alone made it.
+ */
+export function publishedCodeVersion(): CodeVersion {
+  const started = codeVersion();
+  if (started.commit === 'unknown' || started.commit.endsWith('-dirty') || commitOf(ROOT) === started.commit)
+    return started;
+  return { ...started, commit: `${started.commit}-dirty` };
+}
+
 /** A package as package-lock.json pins it. */
 interface LockedPackage {
   version?: string;

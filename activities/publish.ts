@@ -14,7 +14,7 @@ import { OPERATION_GRID, STABLE_SCORE, VALUE_TIER_SHARES } from '../domain/rules
 import { monthDir, versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../store/layout';
 import { addMonths } from '../domain/month';
 import { quoteIdent } from '../data/contract';
-import { codeVersion } from './code-version';
+import { publishedCodeVersion } from './code-version';
 import { stageCodeHash } from './stage-code';
 import { checkpoint } from './context';
 import { appendRows, queryOne, readSql, runScript, setVariable, viewParquet, withConnection } from './duckdb';
@@ -529,7 +529,7 @@ interface Campaigns {
  * disk as they are made: a run whose stage code changed under it stops there, not here).
  */
 export function manifestCode(): SnapshotManifest['code'] & { stageCode: string } {
-  return { ...codeVersion(), stageCode: stageCodeHash.loaded };
+  return { ...publishedCodeVersion(), stageCode: stageCodeHash.loaded };
 }
 
 function buildManifest(

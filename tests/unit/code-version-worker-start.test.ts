@@ -25,5 +25,10 @@ describe("the commit a worker's manifests name", () => {
     await expect(createSegflowWorker({ config })).rejects.toMatchObject({ name: 'UsageError' });
     head = 'b'.repeat(40);
     expect(codeVersion().commit).toBe('a'.repeat(40));
+    // a publish after the checkout moved: the run read the new SQL beside the old TypeScript
+    const { manifestCode } = await import('../../activities/publish');
+    expect(manifestCode().commit).toBe(`${'a'.repeat(40)}-dirty`);
+    head = 'a'.repeat(40);
+    expect(manifestCode().commit).toBe('a'.repeat(40));
   });
 });
