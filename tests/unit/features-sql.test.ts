@@ -44,7 +44,8 @@ describe('feature SQL on a tiny table', () => {
   beforeAll(async () => {
     dbPath = join(await tempDir(), 'features.duckdb');
     await withConnection(dbPath, (conn) => conn.run(USAGE_SQL));
-    const parsed = parseRunParams({ month: '2026-07', input: '.' });
+    // three subscribers, one of them gone: not a delivery cut off part way (minRunMonthShare)
+    const parsed = parseRunParams({ month: '2026-07', input: '.', minRunMonthShare: 0 });
     summary = await computeFeatures(dbPath, (parsed as { params: RunParams }).params);
     rows = await withConnection(dbPath, (conn) =>
       queryRows<Row>(conn, 'SELECT * EXCLUDE (as_of) FROM features ORDER BY purpose, subscriber_id'),
