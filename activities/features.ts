@@ -483,22 +483,23 @@ async function combineInto(
 function assertTrainingMonth(summary: FeatureSummary, params: RunParams, input: FeatureInput): void {
   if (input.format === 'long' && summary.trainingRows === 0)
     throw new DataQualityError(tooLittleHistory({ train: 0, churners: 0 }, params));
-  assertRunMonthHeld(summary, params, input.format);
+  assertRunMonthHeld(summary, params, input);
 }
 
 /**
  * Stops a run of monthly usage whose run month holds far fewer subscribers than the month before
  * (under minRunMonthShare of them, 80% when left out): a delivery cut off part way, whose missing
  * subscribers the absence-based label would call churners, before any model trains on that. A
- * snapshot extract scores and trains on the same month. Checked again on a reused stage output
- * (stage-cache.ts), as the share may differ from the storing run's.
+ * snapshot extract scores and trains on the same month; the user's labels (a churn_label column
+ * or a labels file) call nobody a churner for being absent. Checked again on a reused stage
+ * output (stage-cache.ts), as the share may differ from the storing run's.
  */
 export function assertRunMonthHeld(
   summary: Pick<FeatureSummary, 'scoringRows' | 'trainingRows' | 'trainingUnknownOutcome'>,
   params: RunParams,
-  format: FeatureInput['format'],
+  input: Pick<FeatureInput, 'format' | 'inputColumns'>,
 ): void {
-  if (format !== 'long') return;
+  if (input.format !== 'long' || input.inputColumns.includes('churn_label')) return;
   // a subscriber whose run-month rows were all quarantined is unreadable there, not missing: the
   // label leaves it out, so the check does too (15% of a month quarantined stopped a run at 0.8)
   const train = summary.trainingRows - (summary.trainingUnknownOutcome ?? 0);

@@ -103,7 +103,7 @@ export async function reuseStages(store: StoreConfig, plan: LoadPlan, allowed: b
   };
   assertUsable(load);
   const features: FeatureSummary = { ...artifact.features, seconds: (performance.now() - started) / 1000 };
-  assertRunMonthHeld(features, plan.params, load.format);
+  assertRunMonthHeld(features, plan.params, load);
   return {
     key,
     reused: {

@@ -172,18 +172,29 @@ describe('minRunMonthShare', () => {
     expect(runMonthCutOff({ score: 10, train: 0 }, month)).toBeNull();
   });
 
+  it("is not made with the user's labels, which call nobody a churner for being absent", () => {
+    const params = parseRunParams({ month: '2026-10', input: '/data' });
+    if (!params.ok) throw new Error('params');
+    const labelled = { format: 'long' as const, inputColumns: ['churn_label'] };
+    expect(() => assertRunMonthHeld({ scoringRows: 500, trainingRows: 1_000 }, params.params, labelled)).not.toThrow();
+    expect(() =>
+      assertRunMonthHeld({ scoringRows: 500, trainingRows: 1_000 }, params.params, { ...labelled, inputColumns: [] }),
+    ).toThrow(DataQualityError);
+  });
+
   it('leaves out subscribers whose run-month rows were all quarantined: unreadable there, not missing', () => {
     const params = parseRunParams({ month: '2026-10', input: '/data' });
     if (!params.ok) throw new Error('params');
     // 150 of the 1,000 quarantined in the run month, 150 churned: 700 scored of the 850 readable
     const summary = { scoringRows: 700, trainingRows: 1_000, trainingUnknownOutcome: 150 };
-    expect(() => assertRunMonthHeld(summary, params.params, 'long')).not.toThrow();
+    const long = { format: 'long' as const, inputColumns: [] };
+    expect(() => assertRunMonthHeld(summary, params.params, long)).not.toThrow();
     // counted as missing, they stopped the run as a delivery cut off part way
-    expect(() => assertRunMonthHeld({ ...summary, trainingUnknownOutcome: 0 }, params.params, 'long')).toThrow(
+    expect(() => assertRunMonthHeld({ ...summary, trainingUnknownOutcome: 0 }, params.params, long)).toThrow(
       DataQualityError,
     );
     // a summary stored before the count: as before
-    expect(() => assertRunMonthHeld({ scoringRows: 700, trainingRows: 1_000 }, params.params, 'long')).toThrow(
+    expect(() => assertRunMonthHeld({ scoringRows: 700, trainingRows: 1_000 }, params.params, long)).toThrow(
       DataQualityError,
     );
   });
