@@ -16,3 +16,6 @@ export const TEMPORAL_SCHEDULED_START_TIME = defineSearchAttributeKey(
   'TemporalScheduledStartTime',
   SearchAttributeType.DATETIME,
 );
+
+/** Set by Temporal on runs a schedule starts: the schedule's id. */
+export const TEMPORAL_SCHEDULED_BY_ID = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);

@@ -7,11 +7,10 @@ import {
   type Client,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { commandUser, recordAudit } from '../store/audit-record';
 import { UsageError } from '../domain/errors';
 import { monthBefore } from '../domain/month';
-import { SEGFLOW_MONTH, TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
+import { SEGFLOW_MONTH, TEMPORAL_SCHEDULED_BY_ID, TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
 import type { temporal } from '@temporalio/proto';
 import { chainBreak, readAuditLog, type AuditEntry } from '../store/audit-log';
 import type { RunRef, StoreConfig } from '../store/layout';
@@ -167,9 +166,6 @@ export async function listRuns(
 
 /** How many of Temporal's newest runs `runs list` looks through for runs the audit log lacks, at most. */
 const TEMPORAL_RUNS_SCANNED = 500;
-
-/** Set by Temporal on runs a schedule starts: the schedule's id. */
-const TEMPORAL_SCHEDULED_BY_ID = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
 
 /**
  * The monthly runs Temporal holds that the audit log has no entry of (`inLog`: workflow id and
@@ -496,8 +492,11 @@ export async function showRun(
   }
 }
 
-/** Statuses of a run that ended without completing and without being cancelled: `runs show` says why. */
-const FAILED_STATUSES = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT']);
+/**
+ * Temporal's statuses of a run that ended without completing and without being cancelled: `runs
+ * show` and `schedule backfill` say why.
+ */
+export const FAILED_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT']);
 
 /**
  * Why run `runId` of `workflowId` ended, as `runs follow` says it (describeRunFailure of the

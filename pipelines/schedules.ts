@@ -16,12 +16,13 @@ import { FINAL_EVENTS, latestVersion, readManifest } from '../store/snapshots';
 import { auditLogPath, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import { addMonths, monthBefore } from '../domain/month';
-import { TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
+import { TEMPORAL_SCHEDULED_BY_ID, TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
 import { backfillRange } from '../domain/input-months';
 import { changedParams, parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
 import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
 import { describeRunFailure, hasSearchAttributes } from './client';
+import { FAILED_STATUSES } from './runs';
 import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError, UsageError } from '../domain/errors';
 
 /** Who asked for a schedule change, and the key its audit entry is signed with (SEGFLOW_SIGNING_KEY, when set). */
@@ -616,7 +617,7 @@ export interface ScheduledRuns {
  * not a worker has written anything of them to the audit log.
  */
 export function temporalScheduledRuns(client: Client, scheduleId: string, since: Date): ScheduledRuns {
-  const query = `TemporalScheduledById = '${scheduleId.replaceAll("'", "\\'")}' AND StartTime >= '${since.toISOString()}'`;
+  const query = `${TEMPORAL_SCHEDULED_BY_ID.name} = '${scheduleId.replaceAll("'", "\\'")}' AND StartTime >= '${since.toISOString()}'`;
   return {
     async list() {
       const runs: ScheduledRun[] = [];
@@ -644,9 +645,6 @@ export function temporalScheduledRuns(client: Client, scheduleId: string, since:
     },
   };
 }
-
-/** Temporal's statuses of a run that failed: it records nothing more. */
-const FAILED_STATUSES = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT']);
 
 /**
  * Backfills have been seen to stall without an error, so the CLI waits for every requested
