@@ -12,7 +12,7 @@ import {
 import { commandUser, recordAudit, unfinishedLastLine } from '../store/audit-record';
 import { auditEntries, readAuditLog, readAuditText, type AuditEntry, type AuditEvent } from '../store/audit-log';
 import { withFileLock } from '../store/file-lock';
-import { FINAL_EVENTS, latestVersion, readManifest } from '../store/snapshots';
+import { FINAL_EVENTS, fromLatest } from '../store/snapshots';
 import { auditLogPath, type StoreConfig } from '../store/layout';
 import type { Signer } from '../store/signing';
 import { addMonths, monthBefore } from '../domain/month';
@@ -439,7 +439,7 @@ export async function schedulesOnOtherInputs(
  * Of `months`, those whose latest snapshot was built from another input than `input`, with its
  * version and input. A month without a latest, or whose latest.json or manifest this machine
  * cannot read (the worker's store may not be mounted here), is passed over, as `run` passes it
- * over (cli/commands/run.ts otherInputNote).
+ * over (cli/commands/run.ts otherInputNote; both read it through store/snapshots.ts fromLatest).
  */
 export async function latestsFromOtherInputs(
   store: StoreConfig,
@@ -448,13 +448,9 @@ export async function latestsFromOtherInputs(
 ): Promise<{ month: string; version: number; input: string }[]> {
   const found: { month: string; version: number; input: string }[] = [];
   for (const month of months) {
-    const version = await latestVersion(store, month).catch(() => undefined);
-    if (version === undefined) continue;
-    const theirs = await readManifest(store, month, version).then(
-      (manifest) => manifest.params.input,
-      () => undefined,
-    );
-    if (theirs !== undefined && resolve(theirs) !== resolve(input)) found.push({ month, version, input: theirs });
+    const latest = await fromLatest(store, month, (manifest) => manifest.params.input);
+    if (latest?.value !== undefined && resolve(latest.value) !== resolve(input))
+      found.push({ month, version: latest.version, input: latest.value });
   }
   return found;
 }

@@ -392,6 +392,25 @@ export async function latestVersion(store: StoreConfig, month: string): Promise<
 }
 
 /**
+ * What the month's latest snapshot's manifest says (`pick`), with its version; undefined when the
+ * month has none, or when this machine cannot read or make sense of latest.json or the manifest:
+ * that is for audit verify to name (or the worker's store is not mounted here), not a reason to
+ * refuse a run (`run`'s notes, the schedule commands' other-input notes).
+ */
+export async function fromLatest<T>(
+  store: StoreConfig,
+  month: string,
+  pick: (manifest: SnapshotManifest) => T,
+): Promise<{ version: number; value: T | undefined } | undefined> {
+  const version = await latestVersion(store, month).catch(() => undefined);
+  if (version === undefined) return undefined;
+  const value = await readManifest(store, month, version)
+    .then(pick)
+    .catch(() => undefined);
+  return { version, value };
+}
+
+/**
  * Points latest.json at a version. Written aside and renamed (write-file-atomic): a reader sees
  * the old file or the new one, never half of one, and a writer that dies leaves no partial file.
  */

@@ -13,7 +13,7 @@ import { paramsHelp } from '../params-help';
 import { manifestNotes } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
 import type { StoreConfig } from '../../store/layout';
-import { latestVersion, nextMonthBuiltOn, readManifest } from '../../store/snapshots';
+import { fromLatest, nextMonthBuiltOn } from '../../store/snapshots';
 import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { sampleDir } from './demo';
 import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption, required } from '../options';
@@ -37,25 +37,6 @@ export function printRunResult(result: MonthlySegmentationResult, links: Paramet
   printResult(result, links);
   const more = manifestLinesOf(result.manifestPath);
   if (more) console.log(`\n${more}`);
-}
-
-/**
- * What the month's latest snapshot's manifest says (`pick`), with its version; undefined when the
- * month has none, or when this machine cannot read or make sense of latest.json or the manifest:
- * that is for audit verify to name (or the worker's store is not mounted here), not a reason to
- * refuse the run.
- */
-async function fromLatest<T>(
-  store: StoreConfig,
-  month: string,
-  pick: (manifest: SnapshotManifest) => T,
-): Promise<{ version: number; value: T | undefined } | undefined> {
-  const version = await latestVersion(store, month).catch(() => undefined);
-  if (version === undefined) return undefined;
-  const value = await readManifest(store, month, version)
-    .then(pick)
-    .catch(() => undefined);
-  return { version, value };
 }
 
 /**
