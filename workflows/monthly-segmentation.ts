@@ -17,10 +17,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SegflowActivities } from '../activities';
-import type { AuditRecordRequest } from '../store/audit-log';
 import type { FeatureSummary } from '../activities/features';
 import type { LoadSummary } from '../activities/load';
-import type { AuditHead } from '../store/audit-log';
+import type { AuditHead, AuditRecordRequest } from '../store/audit-log';
 import { innermostFailure, NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import { durationMs } from '../domain/durations';
 import { isMonth, monthBefore } from '../domain/month';
