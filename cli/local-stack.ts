@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { UsageError } from '../domain/errors';
+import { InfrastructureError, UsageError } from '../domain/errors';
 import type { SegflowConfig } from '../worker/config';
 import { connectClient, pollersOfOtherStores } from '../pipelines/client';
-import { ensureDevServer, type DevServerHandle } from './dev-server';
+import { describeServerExit, ensureDevServer, type DevServerHandle } from './dev-server';
 import { elapsed } from './format';
 import { untilInterrupted } from './os-signals';
 
@@ -21,7 +21,9 @@ export type LocalStackOutcome<T> = { interrupted: false; value: T } | { interrup
  * and a worker for this command; runs `body`; then stops what it started, in order, also on
  * Ctrl-C. The worker is ours to stop, so the SDK's own signal handling is turned off. A server
  * already running whose task queue has workers of another store is refused before the worker
- * starts: the run would be published into their store.
+ * starts: the run would be published into their store. When the server this command started
+ * stops on its own (killed, crashed), the command stops too (InfrastructureError, exit 3), as
+ * `segflow server` does: the worker's calls would otherwise retry, and warn, without end.
  */
 export async function withLocalStack<T>(
   config: SegflowConfig,
@@ -61,7 +63,18 @@ export async function withLocalStack<T>(
     try {
       const finished = body({ client, server }).then((value) => ({ interrupted: false, value }) as const);
       finished.catch(() => {}); // once interrupted, a late failure of the body has no one to report to
-      return await Promise.race([finished, interrupted]);
+      const serverDied = server.exitedUnasked.then((exit) => ({ serverDied: exit }) as const);
+      const outcome = await Promise.race([finished, interrupted, serverDied]);
+      if ('serverDied' in outcome) {
+        say(
+          `${elapsed()}  the Temporal dev server stopped on its own: stopping the worker (its calls in flight fail first)`,
+        );
+        throw new InfrastructureError(
+          `${describeServerExit(outcome.serverDied)}\nwhat it had started stays in its SQLite database (${join(config.home, 'temporal')}) ` +
+            `and goes on once a server runs on it again with a worker polling: 'segflow server' and 'segflow worker', then 'segflow runs list'`,
+        );
+      }
+      return outcome;
     } finally {
       worker.shutdown();
       await workerRun;

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freeLocalAddress, isServerUp } from '../../cli/dev-server';
+import { freeLocalAddress, isServerUp, serverOnDatabase } from '../../cli/dev-server';
 import { generateSample } from '../../data/generate';
 import { readAuditLog } from '../../store/audit-log';
 import { latestVersion, listVersions } from '../../store/snapshots';
@@ -206,6 +206,21 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     // so it does not retry its calls against a server gone first, and the command stops the server
     expect(stopped.out.stderr + stopped.out.stdout).not.toMatch(/retried \d+ times|tcp connect error/);
     expect(await isServerUp(env.TEMPORAL_ADDRESS)).toBe(false);
+
+    // its dev server killed under it: the command says so and exits 3, where its worker retried without end
+    const orphaned = startCli(
+      ['run', '--local', '--month', '2026-06', '--input', join(sample.outDir, 'usage'), '--ui-port', String(uiPort)],
+      env,
+    );
+    await orphaned.waitFor('started workflow', 180_000);
+    const temporal = serverOnDatabase(join(home, 'temporal', 'temporal.db'));
+    expect(temporal?.pid).toBeGreaterThan(0);
+    process.kill(temporal!.pid, 'SIGKILL');
+    expect(await orphaned.exited, orphaned.out.stderr).toBe(3);
+    expect(orphaned.out.stderr).toContain(
+      `segflow: the Temporal dev server this command started at ${env.TEMPORAL_ADDRESS} (pid ${temporal!.pid}) stopped without being asked to: killed by SIGKILL`,
+    );
+    expect(orphaned.out.stderr).toContain("'segflow server' and 'segflow worker', then 'segflow runs list'");
   });
 
   it('demo --keep-running stops cleanly on Ctrl-C, after printing the whole progress', async () => {
