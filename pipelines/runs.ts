@@ -501,9 +501,10 @@ export const FAILED_STATUSES: ReadonlySet<string> = new Set(['FAILED', 'TERMINAT
 /**
  * Why run `runId` of `workflowId` ended, as `runs follow` says it (describeRunFailure of the
  * error its result throws: the innermost failure's type and message), or null when Temporal does
- * not say within 5 s. A run that failed before it wrote an audit entry has no other record of why.
+ * not say within 5 s. A run that failed before it wrote an audit entry has no other record of why:
+ * `runs show` and `schedule backfill` ask it.
  */
-async function failureOf(client: Client, workflowId: string, runId: string): Promise<string | null> {
+export async function failureOf(client: Client, workflowId: string, runId: string): Promise<string | null> {
   const { describeRunFailure } = await import('./client');
   const timer = new AbortController();
   const told = client.workflow

@@ -21,8 +21,8 @@ import { backfillRange } from '../domain/input-months';
 import { changedParams, parseRunParams } from '../domain/params';
 import type { SegflowConfig } from '../worker/config';
 import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
-import { describeRunFailure, hasSearchAttributes } from './client';
-import { FAILED_STATUSES } from './runs';
+import { hasSearchAttributes } from './client';
+import { failureOf, FAILED_STATUSES } from './runs';
 import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError, UsageError } from '../domain/errors';
 
 /** Who asked for a schedule change, and the key its audit entry is signed with (SEGFLOW_SIGNING_KEY, when set). */
@@ -603,7 +603,7 @@ export interface ScheduledRun {
 /** What Temporal tells of a schedule's runs: those started since a time, and why one that ended did not publish. */
 export interface ScheduledRuns {
   list(): Promise<ScheduledRun[]>;
-  /** As `segflow run` says a failed run: "SnapshotStoreError: cannot write ...". */
+  /** As `segflow run` says a failed run: "SnapshotStoreError: cannot write ..."; its status when Temporal does not say within 5 s. */
   failure(run: ScheduledRun): Promise<string>;
 }
 
@@ -631,13 +631,7 @@ export function temporalScheduledRuns(client: Client, scheduleId: string, since:
       return runs;
     },
     async failure(run) {
-      return client.workflow
-        .getHandle(run.workflowId, run.runId, { followRuns: false })
-        .result()
-        .then(
-          () => `${run.status.toLowerCase()} in Temporal`,
-          (error: unknown) => describeRunFailure(error),
-        );
+      return (await failureOf(client, run.workflowId, run.runId)) ?? `${run.status.toLowerCase()} in Temporal`;
     },
   };
 }
