@@ -89,6 +89,12 @@ export type CampaignMetrics =
         /** Control subscribers found in the contact log: they stay in control (intent to treat), but dilute it. */
         contactedControls: number;
         /**
+         * Rows used whose outcome is none of CONTACT_OUTCOMES ('no answer'): contacts whose outcome
+         * is unknown. Absent when there are none, and in manifests published before such rows were
+         * used (they were quarantined as "outcome: not one of ...").
+         */
+        outcomesUnread?: number;
+        /**
          * Rows used whose logged action is not the one the list recommends to the subscriber
          * (case and spacing aside): they are measured under the list's action (intent to treat).
          * Absent in manifests published before it was counted.
@@ -204,6 +210,13 @@ export type CampaignFollowUp =
       minArmSubscribers: number;
       /** Why there is no kept per 100 contacts in the follow-up. */
       keptPer100: string;
+      /**
+       * The subscribers of the followed-up list who are to be contacted again on `list`, the list
+       * published by firstMeasuredIn (contacted in churnMonth), by their arm on the followed-up
+       * list: churn read in churnMonth answers to both campaigns. Absent when that list cannot be
+       * read as published, and in manifests published before it was counted.
+       */
+      listedAgain?: { list: SnapshotRef; control: number; targeted: number };
       overall: CampaignFollowUpGroup;
       byAction: CampaignFollowUpGroup[];
     }

@@ -22,6 +22,7 @@ import type { CampaignGroup, CampaignMetrics, ListFit, UnknownChannel } from './
 import { findDispatchedList, viewRawContacts } from './contact-log';
 import { findUnreadableInRunMonth } from './features';
 import { assertWithin } from './load';
+import { dateSql } from './load-sql';
 import { readPreviousManifest } from './segment-history';
 
 /**
@@ -229,8 +230,8 @@ export async function measureCampaigns(
   await setVariable(conn, 'reason_missing_id', CONTACT_QUARANTINE_REASONS.missingId);
   await setVariable(conn, 'reason_bad_date', CONTACT_QUARANTINE_REASONS.badDate);
   await setVariable(conn, 'reason_outside_month', CONTACT_QUARANTINE_REASONS.outsideMonth);
-  await setVariable(conn, 'reason_unknown_outcome', CONTACT_QUARANTINE_REASONS.unknownOutcome);
   await setVariable(conn, 'reason_unknown_subscriber', CONTACT_QUARANTINE_REASONS.unknownSubscriber);
+  await conn.run(`CREATE OR REPLACE TEMP MACRO contact_day(t) AS ${dateSql('t')}`);
   await runScript(conn, await readSql(import.meta.url, './campaigns/01_contacts.sql'));
   const counts = await queryOne<{ rows: number; quarantined: number }>(
     conn,
@@ -242,6 +243,11 @@ export async function measureCampaigns(
   );
   const quarantineByReason = Object.fromEntries(reasons.map((r) => [r.reason, r.rows]));
   const loaded = counts.rows - counts.quarantined;
+  const unreadOutcomes = await queryRows<{ outcome: string; rows: number }>(
+    conn,
+    `SELECT outcome_unread AS outcome, count(*) AS rows FROM checked_contacts
+     WHERE reason IS NULL AND outcome_unread IS NOT NULL GROUP BY outcome_unread ORDER BY rows DESC, outcome`,
+  );
   const logWarning = contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason });
   // a log that is mostly the wrong file says nothing of how many were kept per contact
   await setVariable(conn, 'kept_per_contact_readable', logWarning === undefined);
@@ -268,8 +274,11 @@ export async function measureCampaigns(
   const warnings = [
     logWarning ?? partialLogWarning(overall),
     dispatchedListWarning(previous, fits),
+    unreadOutcomesWarning(unreadOutcomes),
+    contactedControlsWarning(overall),
     ...loggedValuesWarnings(actionDiffers, channels),
   ].filter((w): w is string => w !== undefined);
+  const outcomesUnread = unreadOutcomes.reduce((sum, o) => sum + o.rows, 0);
   return {
     measured: true,
     dispatchFrom: { ...previous, sha256: dispatchSha256, chosenBy: chosen.chosenBy },
@@ -281,6 +290,7 @@ export async function measureCampaigns(
       quarantined: counts.quarantined,
       quarantineByReason,
       contactedControls: overall.contactedControls,
+      ...(outcomesUnread > 0 ? { outcomesUnread } : {}),
       actionDiffers: actionDiffers.reduce((sum, d) => sum + d.rows, 0),
       unknownChannels: channels,
     },
@@ -406,11 +416,11 @@ export function dispatchedListWarning(measured: SnapshotRef, allFits: ListFit[])
   // the rows checked against each list: those used here and those whose subscriber is not on the measured list
   const checked =
     reference.rows > reference.onList
-      ? `; the rows checked are the ${count(reference.rows)} with an id, a date in the month and an outcome blank or known: the ${count(reference.onList)} used here and ${count(reference.rows - reference.onList)} whose subscriber is not on ${list}'s list`
+      ? `; the rows checked are the ${count(reference.rows)} with an id and a date in the month: the ${count(reference.onList)} used here and ${count(reference.rows - reference.onList)} whose subscriber is not on ${list}'s list`
       : '';
   const measure = byAction
     ? `log rows naming the action the list recommends, of the ${count(reference.withAction)} with an action: ${detail}${checked}`
-    : `log rows whose subscriber is on the list, of the ${count(reference.rows)} with an id, a date in the month and an outcome blank or known: ${detail}`;
+    : `log rows whose subscriber is on the list, of the ${count(reference.rows)} with an id and a date in the month: ${detail}`;
   const identical = same.length ? ` (${same.join(', ')}: the same dispatch list, byte for byte)` : '';
   const head = `measured against the dispatch list of ${list}, the latest version when this run started${identical}; ${measured.month} also has ${others.join(', ')}`;
   if (best.version !== measured.version)
@@ -436,12 +446,48 @@ function contactLogWarning(
 ): string | undefined {
   const { rows, loaded, quarantineByReason } = contacts;
   if (rows > 0 && loaded >= rows * CONTACT_LOG_MIN_USED_SHARE) return undefined;
-  const question = `is this the log of the contacts made in ${month}?`;
-  if (rows === 0) return `the contact log has no rows: ${question}`;
-  const reasons = Object.entries(quarantineByReason)
-    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
-    .map(([reason, n]) => `${n} x ${reason}${reason === CONTACT_QUARANTINE_REASONS.outsideMonth ? ` ${month}` : ''}`);
-  return `${loaded} of ${rows} contact-log rows were used (${reasons.join('; ')}): ${question}`;
+  const wrongFile = `is this the log of the contacts made in ${month}?`;
+  if (rows === 0) return `the contact log has no rows: ${wrongFile}`;
+  const sorted = Object.entries(quarantineByReason).sort(([a, x], [b, y]) => y - x || a.localeCompare(b));
+  const reasons = sorted.map(
+    ([reason, n]) => `${count(n)} x ${reason}${reason === CONTACT_QUARANTINE_REASONS.outsideMonth ? ` ${month}` : ''}`,
+  );
+  return `${count(loaded)} of ${count(rows)} contact-log rows were used (${reasons.join('; ')}): ${MOSTLY_QUARANTINED_QUESTIONS[sorted[0]?.[0] ?? ''] ?? wrongFile}`;
+}
+
+/** What to ask of a log whose rows were mostly quarantined for one reason, by that reason (else: is it the month's log?). */
+const MOSTLY_QUARANTINED_QUESTIONS: Record<string, string> = {
+  [CONTACT_QUARANTINE_REASONS.badDate]:
+    'write contact_date as a day with the year first (2026-06-05, 2026/6/5, 2026年6月5日): a day written 05/06/2026 could be May or June, and is not read (contact_date_text in contacts_quarantine.parquet shows each as typed)',
+  [CONTACT_QUARANTINE_REASONS.missingId]: 'is subscriber_id filled in, and is it the column holding the ids?',
+  [CONTACT_QUARANTINE_REASONS.unknownSubscriber]:
+    "are these ids written as the dispatch list writes them, and is it the log of that list's contacts?",
+};
+
+/** Above this share of the control group found in the contact log, the measurement warns that the control group was contacted. */
+const CONTACTED_CONTROLS_WARN_SHARE = 0.1;
+
+/**
+ * The warning of a log that records a contact for more than CONTACTED_CONTROLS_WARN_SHARE of the
+ * control group: they stay in the control arm (intent to treat), so the uplift measures the list
+ * against a control group that was partly contacted too. Undefined below that share.
+ */
+function contactedControlsWarning(overall: CampaignGroup): string | undefined {
+  const { contactedControls: contacted, controlSubscribers: held } = overall;
+  if (held === 0 || contacted <= held * CONTACTED_CONTROLS_WARN_SHARE) return undefined;
+  return `the contact log records a contact for ${count(contacted)} of the ${count(held)} subscribers held out (${Math.round((100 * contacted) / held)}%): they stay in the control group (intent to treat), so the uplift compares the list with a control group that was partly contacted too, and says less than the contacts did (or more, had a contact driven some away); tell the teams to leave out the subscribers the list marks control`;
+}
+
+/**
+ * The warning of a log whose rows used give outcomes that are none of CONTACT_OUTCOMES, e.g. "93
+ * contact-log rows give an outcome that is none of accepted, declined, not reached ('no answer' x
+ * 93): ...". Such rows are contacts whose outcome is unknown. Undefined when there are none.
+ */
+function unreadOutcomesWarning(unread: { outcome: string; rows: number }[]): string | undefined {
+  const rows = unread.reduce((sum, o) => sum + o.rows, 0);
+  if (rows === 0) return undefined;
+  const values = unread.slice(0, 3).map((o) => `'${o.outcome}' x ${count(o.rows)}`);
+  return `${count(rows)} contact-log ${rows === 1 ? 'row gives an outcome' : 'rows give outcomes'} that ${rows === 1 ? 'is' : 'are'} none of ${CONTACT_OUTCOMES.join(', ')} (${values.join(', ')}${unread.length > 3 ? ', …' : ''}): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, or leave the outcome empty`;
 }
 
 /** Why kept per 100 contacts is given for no group of a measurement whose log is mostly unusable. */
@@ -453,12 +499,12 @@ const KEPT_PER_100_WITHHELD =
  * of the list's targeted subscribers, e.g. "the contact log records a contact for 281 of the 1,225
  * targeted subscribers (23%): ...". Such a log may be part of the month's contacts (one team's
  * file), and kept per 100 contacts, which divides the list's uplift by the share logged, is then
- * too large (either way). Undefined for a log that covers most of the list.
+ * too large in size, whatever its sign. Undefined for a log that covers most of the list.
  */
 function partialLogWarning(overall: CampaignGroup): string | undefined {
   const { contactedSubscribers: logged, targetedSubscribers: targeted } = overall;
   if (targeted === 0 || logged >= targeted * CAMPAIGN_MEASUREMENT.minLoggedShare) return undefined;
-  return `the contact log records a contact for ${count(logged)} of the ${count(targeted)} targeted subscribers (${Math.round((100 * logged) / targeted)}%): if the teams contacted more than it records (one team's file, say), kept per 100 contacts is too large (either way), as it divides the list's uplift by the share logged: give every team's contacts in one file`;
+  return `the contact log records a contact for ${count(logged)} of the ${count(targeted)} targeted subscribers (${Math.round((100 * logged) / targeted)}%): if the teams contacted more than it records (one team's file, say), kept per 100 contacts is too large in size (too many kept, or too many lost), as it divides the list's uplift by the share logged: give every team's contacts in one file`;
 }
 
 /** The tables of campaign groups: the measurement's, the follow-up's, and a published file's rows. */

@@ -82,13 +82,19 @@ export async function viewRawContacts(
 }
 
 /**
- * The file's column for each contract column it has: its name matched case and surrounding spaces
- * aside ('Subscriber_ID', ' contact_date '), an exact match first.
+ * The file's column for each contract column it has: its name matched case, surrounding spaces and
+ * a space or '-' for '_' aside ('Subscriber_ID', ' contact_date ', 'Subscriber ID', 'contact-date'),
+ * an exact match first.
  */
 function contractColumns(names: readonly string[]): Map<string, string> {
+  const folded = (name: string) =>
+    name
+      .trim()
+      .toLowerCase()
+      .replace(/[\s_-]+/g, '_');
   const found = new Map<string, string>();
   for (const { name } of CONTACTS_CONTRACT) {
-    const column = names.find((n) => n === name) ?? names.find((n) => n.trim().toLowerCase() === name);
+    const column = names.find((n) => n === name) ?? names.find((n) => folded(n) === name);
     if (column !== undefined) found.set(name, column);
   }
   return found;

@@ -10,7 +10,11 @@ export const CONTACTS_CONTRACT = [
   { name: 'contact_date', required: true, description: 'Day of the contact (a date or timestamp) in the run month' },
   { name: 'action', required: false, description: 'Product or action offered (recommended_product on the list)' },
   { name: 'channel', required: false, description: 'Channel used, e.g. outbound call, SMS and app push' },
-  { name: 'outcome', required: false, description: `One of ${CONTACT_OUTCOMES.join(', ')}; empty when not known` },
+  {
+    name: 'outcome',
+    required: false,
+    description: `One of ${CONTACT_OUTCOMES.join(', ')}; empty when not known (other words read as not known, and are counted)`,
+  },
 ] as const;
 
 /** Quarantine reasons, in the order they are checked. */
@@ -18,6 +22,5 @@ export const CONTACT_QUARANTINE_REASONS = {
   missingId: 'subscriber_id: missing',
   badDate: 'contact_date: not a valid date',
   outsideMonth: 'contact_date: outside the run month',
-  unknownOutcome: `outcome: not one of ${CONTACT_OUTCOMES.join(', ')}`,
   unknownSubscriber: "subscriber_id: not on last month's dispatch list",
 } as const;

@@ -7,6 +7,9 @@
 -- the pseudonymised list logs what it read there) is taken as it is; an operator's id is keyed.
 -- The quarantine keeps contact_date as read (NULL when unreadable) and contact_date_text as typed,
 -- so that '2026-13-01' or '15/10/2026' can be seen and fixed; file_row: see activities/contact-log.ts.
+-- An outcome that is none of contact_outcomes is read as unknown (outcome NULL, outcome_unread as
+-- typed): the row is still a contact, as a row without an outcome is. contact_day (campaigns.ts)
+-- reads a day as the usage's dates are read (2026-06-05, 2026/6/5, 2026年6月5日, 2026.06.05).
 -- Text compared as people type it: case, surrounding spaces and runs of spaces or '_' aside.
 CREATE OR REPLACE TEMP MACRO normalised_text(t) AS nullif(trim(regexp_replace(lower(t), '[_\s]+', ' ', 'g')), '');
 
@@ -15,21 +18,22 @@ WITH typed AS (
   SELECT file_row,
     nullif(trim(subscriber_id), '') AS subscriber_id,
     contact_date AS contact_date_text,
-    coalesce(TRY_CAST(contact_date AS DATE), TRY_CAST(contact_date AS TIMESTAMP)::DATE) AS contact_date,
+    coalesce(contact_day(contact_date), TRY_CAST(contact_date AS TIMESTAMP)::DATE) AS contact_date,
     nullif(trim(action), '') AS action,
     nullif(trim(channel), '') AS channel,
-    normalised_text(outcome) AS outcome
+    normalised_text(outcome) AS outcome_read,
+    nullif(trim(outcome), '') AS outcome_text
   FROM raw_contacts
 )
 SELECT t.file_row, t.logged_id AS subscriber_id, t.contact_date, t.contact_date_text,
-  t.action, t.channel, t.outcome,
+  t.action, t.channel,
+  CASE WHEN list_contains(getvariable('contact_outcomes'), t.outcome_read) THEN t.outcome_read END AS outcome,
+  CASE WHEN NOT list_contains(getvariable('contact_outcomes'), t.outcome_read) THEN t.outcome_text END AS outcome_unread,
   CASE
     WHEN t.subscriber_id IS NULL THEN getvariable('reason_missing_id')
     WHEN t.contact_date IS NULL THEN getvariable('reason_bad_date')
     WHEN t.contact_date < getvariable('month_start') OR t.contact_date > getvariable('month_end')
       THEN getvariable('reason_outside_month')
-    WHEN t.outcome IS NOT NULL AND NOT list_contains(getvariable('contact_outcomes'), t.outcome)
-      THEN getvariable('reason_unknown_outcome')
     WHEN t.logged_id NOT IN (SELECT subscriber_id FROM previous_dispatch)
       THEN getvariable('reason_unknown_subscriber')
   END AS reason
@@ -42,6 +46,6 @@ FROM (
 
 CREATE OR REPLACE TEMP TABLE snapshot_contacts_quarantine AS
 SELECT getvariable('contacts_file') AS source_file, file_row, subscriber_id, strftime(contact_date, '%Y-%m-%d') AS contact_date,
-       contact_date_text, outcome, reason
+       contact_date_text, coalesce(outcome, normalised_text(outcome_unread)) AS outcome, reason
 FROM checked_contacts WHERE reason IS NOT NULL
 ORDER BY file_row;

@@ -83,6 +83,7 @@ describe('campaign measurement', () => {
         `${listed},next week,larger data package or data add-on,outbound call,declined`,
         ',2026-06-05,larger data package or data add-on,outbound call,declined',
         `${listed},2026-06-30 18:30:00,larger data package or data add-on,outbound call,Not_Reached`,
+        `${listed},2026/6/7,larger data package or data add-on,outbound call,declined`,
       ].join('\n') + '\n',
     );
     june = await runMonth('2026-06', 'r1', { contacts: truth.contactsFile });
@@ -216,7 +217,10 @@ describe('campaign measurement', () => {
       sha256: mayDispatch?.sha256,
       chosenBy: 'latest',
     });
-    expect(campaigns.warnings).toBeUndefined(); // May had one version when June ran
+    // May had one version when June ran: the one warning is of the outcome the log gives that segflow does not read
+    expect(campaigns.warnings).toEqual([
+      "1 contact-log row gives an outcome that is none of accepted, declined, not reached ('maybe later' x 1): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, or leave the outcome empty",
+    ]);
     expect(campaigns.byAction.map((g) => g.group).sort()).toEqual(
       truth.effects
         .filter((e) => e.plantedReduction !== null)
@@ -249,17 +253,18 @@ describe('campaign measurement', () => {
     expect(campaigns.contacts.quarantineByReason).toEqual({
       [CONTACT_QUARANTINE_REASONS.unknownSubscriber]: 2,
       [CONTACT_QUARANTINE_REASONS.outsideMonth]: 1,
-      [CONTACT_QUARANTINE_REASONS.unknownOutcome]: 1,
       [CONTACT_QUARANTINE_REASONS.badDate]: 1,
       [CONTACT_QUARANTINE_REASONS.missingId]: 1,
     });
-    expect(campaigns.contacts.rows).toBe(truth.contacts + 7);
-    expect(campaigns.contacts.loaded).toBe(truth.contacts + 1); // a timestamp and "Not_Reached" are fine
+    expect(campaigns.contacts.rows).toBe(truth.contacts + 8);
+    // a timestamp, "Not_Reached", 2026/6/7 are read; "maybe later" is a contact whose outcome is unknown
+    expect(campaigns.contacts.loaded).toBe(truth.contacts + 3);
+    expect(campaigns.contacts.outcomesUnread).toBe(1);
     const quarantined = await read<{ reason: string }>(
       'SELECT reason FROM read_parquet($file)',
       join(june.path, 'contacts_quarantine.parquet'),
     );
-    expect(quarantined).toHaveLength(6);
+    expect(quarantined).toHaveLength(5);
   });
 
   it('shows the measurement on the command line', async () => {

@@ -196,7 +196,13 @@ describe('contact log', () => {
       const result = await measuredMay(conn, store, file);
       expect(result.contacts).toMatchObject({ rows: 20, loaded: 20, quarantined: 0, contactedControls: 2 });
       // 18 of the 90 targeted logged: a partial log, maybe, and too few logged to give kept per 100 contacts
-      expect(result.warnings).toEqual([expect.stringContaining('records a contact for 18 of the 90 targeted')]);
+      expect(result.warnings).toEqual([
+        expect.stringContaining('records a contact for 18 of the 90 targeted'),
+        // S0 and S10: 2 of the 10 held out
+        expect.stringMatching(
+          /^the contact log records a contact for 2 of the 10 subscribers held out \(20%\): they stay in the control group/,
+        ),
+      ]);
       expect(result.overall).toMatchObject({ controlSubscribers: 10, targetedSubscribers: 90, acceptanceRate: 1 });
       expect(result.overall.keptPer100Contacts).toBeNull();
       // 10 of the list (S90..S99) are gone in June: S90 is a control, the other 9 were to be contacted
@@ -354,6 +360,46 @@ describe('contact log', () => {
     });
   });
 
+  it('reads an outcome it does not know as a contact with an unknown outcome, and headers written with spaces', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    // S1-S60 called (60 of the 90 targeted, S10..S50 controls left out); S41-S60's outcome is "no answer"
+    const ids = Array.from({ length: 66 }, (_, i) => i + 1).filter((i) => i % 10 !== 0);
+    await writeFile(
+      file,
+      [
+        'Subscriber ID,Contact Date,outcome',
+        ...ids.map((i) => `S${i},2026/6/${(i % 28) + 1},${i > 40 ? 'no answer' : 'accepted'}`),
+      ].join('\n') + '\n',
+    );
+    await withMayList(true, async (conn, store) => {
+      const result = await measuredMay(conn, store, file);
+      expect(result.contacts).toMatchObject({ rows: 60, loaded: 60, quarantined: 0, outcomesUnread: 24 });
+      expect(result.warnings).toEqual([
+        "24 contact-log rows give outcomes that are none of accepted, declined, not reached ('no answer' x 24): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, or leave the outcome empty",
+      ]);
+      // every row a contact; acceptance of the 36 with a known outcome
+      expect(result.overall).toMatchObject({ contactedSubscribers: 60, acceptedSubscribers: 36, acceptanceRate: 1 });
+    });
+  });
+
+  it('asks for the year first when most rows were quarantined for their date', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(
+      file,
+      [
+        'subscriber_id,contact_date',
+        ...Array.from({ length: 9 }, (_, i) => `S${i + 1},0${i + 1}/06/2026`),
+        'S11,2026-06-02',
+      ].join('\n') + '\n',
+    );
+    await withMayList(true, async (conn, store) => {
+      const result = await measuredMay(conn, store, file);
+      expect(result.warnings).toEqual([
+        '1 of 10 contact-log rows were used (9 x contact_date: not a valid date): write contact_date as a day with the year first (2026-06-05, 2026/6/5, 2026年6月5日): a day written 05/06/2026 could be May or June, and is not read (contact_date_text in contacts_quarantine.parquet shows each as typed)',
+      ]);
+    });
+  });
+
   it('gives kept per 100 contacts only for groups with enough logged subscribers, and warns when the log covers little of the list', async () => {
     const log = (ids: number[]) =>
       ['subscriber_id,contact_date,outcome', ...ids.map((i) => `S${i},2026-06-10,accepted`)].join('\n') + '\n';
@@ -364,7 +410,7 @@ describe('contact log', () => {
       await writeFile(join(dir, 'partial.csv'), log(targeted(40)));
       const partial = await measuredMay(conn, store, join(dir, 'partial.csv'));
       expect(partial.warnings).toEqual([
-        "the contact log records a contact for 36 of the 90 targeted subscribers (40%): if the teams contacted more than it records (one team's file, say), kept per 100 contacts is too large (either way), as it divides the list's uplift by the share logged: give every team's contacts in one file",
+        "the contact log records a contact for 36 of the 90 targeted subscribers (40%): if the teams contacted more than it records (one team's file, say), kept per 100 contacts is too large in size (too many kept, or too many lost), as it divides the list's uplift by the share logged: give every team's contacts in one file",
       ]);
       // 36 logged: enough to divide by, so it is given (the teams may have reached only these)
       expect(partial.overall.contactedSubscribers).toBe(36);
@@ -553,7 +599,7 @@ describe('the dispatch list measured', () => {
       await recordList(v3);
       const third = await measuredMay(conn, store, log, { version: 3 });
       expect(third.warnings?.[0]).toBe(
-        "measured against the dispatch list of 2026-05/v3, the latest version when this run started; 2026-05 also has v1, v2, and the contact log fits 2026-05/v1 better (log rows naming the action the list recommends, of the 54 with an action: v1 54, v2 54, v3 0; the rows checked are the 54 with an id, a date in the month and an outcome blank or known: the 36 used here and 18 whose subscriber is not on 2026-05/v3's list): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1",
+        "measured against the dispatch list of 2026-05/v3, the latest version when this run started; 2026-05 also has v1, v2, and the contact log fits 2026-05/v1 better (log rows naming the action the list recommends, of the 54 with an action: v1 54, v2 54, v3 0; the rows checked are the 54 with an id and a date in the month: the 36 used here and 18 whose subscriber is not on 2026-05/v3's list): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1",
       );
       await writeFile(
         join(v3, 'dispatch.parquet'),
