@@ -5,8 +5,8 @@ import { versionDir, type SnapshotRef, type StoreConfig } from '../store/layout'
 import type { SnapshotManifest } from '../store/manifest';
 import type { CampaignFollowUp, CampaignFollowUpGroup } from './campaign-metrics';
 import { hashAgainstRecorded } from '../store/hashing';
-import { CAMPAIGN_INTERVAL, prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
-import { readSql, runScript, setVariable } from './duckdb';
+import { CAMPAIGN_INTERVAL, hasControlGroup, prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
+import { queryOne, readSql, runScript, setVariable } from './duckdb';
 import { readPreviousManifest } from './segment-history';
 
 /** Why the follow-up gives no kept per 100 contacts (the manifest's `keptPer100`). */
@@ -89,6 +89,7 @@ export async function followUpCampaigns(
   await prepareMeasureStep(conn, month);
   await runScript(conn, await readSql(import.meta.url, './campaigns/04_follow_up.sql'));
   const groups = await readGroupRows<CampaignFollowUpGroup>(conn, 'snapshot_campaign_follow_up', ['all', 'action']);
+  const listedAgain = await listedAgainOn(conn, previousStore, previous, manifest);
   return {
     measured: true,
     dispatchFrom: { month: listMonth, version: listVersion, sha256: recorded },
@@ -98,9 +99,38 @@ export async function followUpCampaigns(
     interval: CAMPAIGN_INTERVAL,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
     keptPer100: FOLLOW_UP_KEPT_PER_100,
+    ...(listedAgain ? { listedAgain } : {}),
     overall: groups.find((g) => g.dimension === 'all') as CampaignFollowUpGroup,
     byAction: groups.filter((g) => g.dimension === 'action'),
   };
+}
+
+/**
+ * How many of the followed-up list (table follow_up_dispatch), by arm, are to be contacted again
+ * on `snapshot`'s own dispatch list (held out there: not counted), read as published (its sha256
+ * checked against its manifest); undefined when it cannot be.
+ */
+async function listedAgainOn(
+  conn: DuckDBConnection,
+  store: StoreConfig,
+  snapshot: SnapshotRef,
+  manifest: SnapshotManifest,
+): Promise<{ list: SnapshotRef; control: number; targeted: number } | undefined> {
+  const path = join(versionDir(store, snapshot.month, snapshot.version), 'dispatch.parquet');
+  const recorded = manifest.outputs.find((o) => o.file === 'dispatch.parquet')?.sha256;
+  const now = await hashAgainstRecorded(path, recorded);
+  if (!recorded || 'error' in now || now.changed) return undefined;
+  await readDispatchList(conn, 'follow_up_next_list', path);
+  const held = (await hasControlGroup(conn, versionDir(store, snapshot.month, snapshot.version)))
+    ? 'coalesce(control, false)'
+    : 'false';
+  const counts = await queryOne<{ control: number; targeted: number }>(
+    conn,
+    `SELECT count(*) FILTER (WHERE f.control) AS control, count(*) FILTER (WHERE NOT f.control) AS targeted
+     FROM follow_up_dispatch f
+     WHERE f.subscriber_id IN (SELECT subscriber_id FROM follow_up_next_list WHERE NOT ${held})`,
+  );
+  return { list: { month: snapshot.month, version: snapshot.version }, ...counts };
 }
 
 /** The measuring snapshot's campaigns.parquet with its sha256, checked against its manifest; or why it cannot be read. */

@@ -1,8 +1,10 @@
 import {
   followUpUplift,
   followUpVerdict,
+  listedAgainNote,
   noControlGroup,
   ownMonthUplift,
+  READING_IN_TABLES,
   upliftReading,
   wrapWords,
   type UpliftReading,
@@ -61,12 +63,10 @@ export function reuseLine(manifest: Pick<SnapshotManifest, 'lineage'>): string |
   return `  reused        ${taken.join(', ')}: stored by earlier runs (--no-reuse computes everything)`;
 }
 
-/** A measurement's reading (domain/campaign-reading.ts) beside the uplift and its interval, which give its direction. */
+/** A measurement's reading (domain/campaign-reading.ts) beside the uplift and its interval: with its direction, as the tables say it. */
 const READING_IN_A_LINE: Record<UpliftReading, string> = {
+  ...READING_IN_TABLES,
   'too small': 'too few subscribers to read',
-  'no clear effect': 'not significant',
-  kept: 'significant',
-  lost: 'significant',
 };
 
 /**
@@ -87,7 +87,7 @@ export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' |
   const uplift =
     overall.absoluteUplift === null
       ? 'no uplift to read'
-      : `uplift ${points(overall.absoluteUplift)} points (held-out churn minus targeted; 95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)}; ${READING_IN_A_LINE[upliftReading(overall)]})`;
+      : `uplift ${points(overall.absoluteUplift)} pp (held-out churn minus targeted; 95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)} pp; ${READING_IN_A_LINE[upliftReading(overall)]})`;
   return noteLines(
     'campaigns',
     `${dispatchFrom.month}/v${dispatchFrom.version}'s dispatch list: ${count(overall.targetedSubscribers)} targeted churned ${rate(overall.targetedChurnRate)}, ${count(overall.controlSubscribers)} held out ${rate(overall.controlChurnRate)}: ${uplift}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`,
@@ -121,7 +121,7 @@ export function campaignFollowUpLine(manifest: Pick<SnapshotManifest, 'metrics' 
   const followUp = manifest.metrics.campaignFollowUp;
   if (!followUp) return undefined;
   const text = followUp.measured
-    ? `${followUp.dispatchFrom.month}/v${followUp.dispatchFrom.version}'s list, churn read in ${followUp.churnMonth}: ${followUpUplift(followUp.overall)}${ownMonthUplift(followUp.overall, followUp.firstMeasuredIn.month)}: ${followUpVerdict(followUp.overall)}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`
+    ? `${followUp.dispatchFrom.month}/v${followUp.dispatchFrom.version}'s list, churn read in ${followUp.churnMonth}: ${followUpUplift(followUp.overall)}${ownMonthUplift(followUp.overall, followUp.firstMeasuredIn.month)}: ${followUpVerdict(followUp.overall)}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}${listedAgainNote(followUp) ? `. ${listedAgainNote(followUp)}` : ''}`
     : `not followed up: ${followUp.reason}`;
   return noteLines('a month later', text);
 }

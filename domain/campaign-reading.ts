@@ -1,4 +1,5 @@
 import type { CampaignFollowUp, CampaignFollowUpGroup, CampaignMetrics } from '../activities/campaign-metrics';
+import { count } from './decimals';
 
 /** What a campaign group's measurement says, by the direction of a significant uplift. */
 export type UpliftReading = 'too small' | 'no clear effect' | 'kept' | 'lost';
@@ -148,7 +149,24 @@ export function followUpHeadline(followUp: CampaignFollowUp): string {
   if (!followUp.measured) return `A month later: not followed up: ${followUp.reason}.`;
   const { dispatchFrom, firstMeasuredIn, churnMonth, overall } = followUp;
   const pct = (n: number | null) => (n === null ? '–' : `${(n * 100).toFixed(1)}%`);
-  return `A month later: ${dispatchFrom.month}/v${dispatchFrom.version}'s list (measured by ${firstMeasuredIn.month}/v${firstMeasuredIn.version}, churn read in ${firstMeasuredIn.month}), read again in ${churnMonth}: ${pct(overall.controlChurnRate)} of the held out and ${pct(overall.targetedChurnRate)} of the targeted had no usage in ${churnMonth}: ${followUpUplift(overall)}${ownMonthUplift(overall, firstMeasuredIn.month)}: ${followUpVerdict(overall)}.`;
+  const again = listedAgainNote(followUp);
+  return `A month later: ${dispatchFrom.month}/v${dispatchFrom.version}'s list (measured by ${firstMeasuredIn.month}/v${firstMeasuredIn.version}, churn read in ${firstMeasuredIn.month}), read again in ${churnMonth}: ${pct(overall.controlChurnRate)} of the held out and ${pct(overall.targetedChurnRate)} of the targeted had no usage in ${churnMonth}: ${followUpUplift(overall)}${ownMonthUplift(overall, firstMeasuredIn.month)}: ${followUpVerdict(overall)}.${again ? ` ${again}` : ''}`;
+}
+
+/**
+ * What the next list did to a follow-up, e.g. "211 of the 475 held out and 595 of the 1,253
+ * targeted were on 2026-06/v1's list too, to be contacted in 2026-07: churn in 2026-07 answers to
+ * both lists' contacts, so the follow-up reads them together, not how long 2026-05's lasted alone.";
+ * '' when nobody was, or it was not counted.
+ */
+export function listedAgainNote(followUp: CampaignFollowUp): string {
+  if (!followUp.measured || !followUp.listedAgain) return '';
+  const { list, control, targeted } = followUp.listedAgain;
+  if (control + targeted === 0) return '';
+  const { overall, dispatchFrom, churnMonth } = followUp;
+  const held = overall.controlSubscribers + overall.controlUnreadable;
+  const aimed = overall.targetedSubscribers + overall.targetedUnreadable;
+  return `${count(control)} of the ${count(held)} held out and ${count(targeted)} of the ${count(aimed)} targeted were on ${list.month}/v${list.version}'s list too, to be contacted in ${churnMonth}: churn in ${churnMonth} answers to both lists' contacts, so the follow-up reads them together, not how long ${dispatchFrom.month}'s lasted alone.`;
 }
 
 /**

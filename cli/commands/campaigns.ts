@@ -207,7 +207,7 @@ function listChoice(chosenBy: 'dispatched' | 'latest' | undefined): string {
  * or saying that the store's first month had no earlier list to measure.
  */
 async function whyNoMeasurement(store: StoreConfig, ref: SnapshotRef): Promise<string> {
-  const { listVersions } = await import('../../store/snapshots');
+  const { latestVersion, listVersions } = await import('../../store/snapshots');
   const measured: number[] = [];
   for (const version of await listVersions(store, ref.month))
     if (
@@ -220,11 +220,20 @@ async function whyNoMeasurement(store: StoreConfig, ref: SnapshotRef): Promise<s
   const lastMonth = addMonths(ref.month, -1);
   if (measured.length === 0 && (await listVersions(store, lastMonth)).length === 0)
     return `${ref.month}/v${ref.version} measured no campaign: the store has no snapshot of ${lastMonth}, so there was no earlier dispatch list to measure; ${addMonths(ref.month, 1)}'s run, given ${ref.month}'s contact log (--param contacts=<file>), measures ${ref.month}'s list`;
+  if (measured.length === 0)
+    return `${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)`;
+  // the month's latest when it measured one (what YYYY-MM means), else the newest that did
+  const latest = await latestVersion(store, ref.month);
+  const shown = latest !== undefined && measured.includes(latest) ? latest : (measured.at(-1) as number);
+  const versions =
+    measured.length <= 4
+      ? measured
+      : [...measured.slice(0, 3), ...(measured.includes(shown) && measured.indexOf(shown) >= 3 ? [shown] : [])];
+  const named = versions.map((version) => `v${version}`).join(', ');
+  const more = measured.length - versions.length;
   return (
-    `${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts)` +
-    (measured.length > 0
-      ? `; ${measured.map((version) => `${ref.month}/v${version}`).join(', ')} did: segflow campaigns show ${ref.month}/v${measured.at(-1)}`
-      : '')
+    `${ref.month}/v${ref.version} measured no campaign (its run had no --param contacts); ${ref.month}'s ${named}${more > 0 ? ` and ${more} more` : ''} did: ` +
+    `segflow campaigns show ${ref.month}/v${shown}${shown === latest ? ` (the month's latest)` : ''}`
   );
 }
 

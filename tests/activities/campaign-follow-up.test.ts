@@ -255,6 +255,17 @@ describe('campaign follow-up a month later', () => {
       expect(action.ownMonthAbsoluteUplift, String(action.group)).toBe(
         juneCampaigns.byAction.find((g) => g.group === action.group)?.absoluteUplift,
       );
+    // May's subscribers on June's list too, to be contacted in July (not held out there), by their May arm
+    const [again] = await withConnection(':memory:', (conn) =>
+      queryRows<{ control: number; targeted: number }>(
+        conn,
+        `SELECT count(*) FILTER (WHERE m.control) AS control, count(*) FILTER (WHERE NOT m.control) AS targeted
+         FROM read_parquet($may) m JOIN read_parquet($june) j USING (subscriber_id) WHERE NOT j.control`,
+        { may: join(may.path, 'dispatch.parquet'), june: join(june.path, 'dispatch.parquet') },
+      ),
+    );
+    expect(again.targeted).toBeGreaterThan(0);
+    expect(followUp.listedAgain).toEqual({ list: { month: '2026-06', version: june.version }, ...again });
     console.log(
       'follow-up',
       JSON.stringify(
@@ -290,6 +301,7 @@ describe('campaign follow-up a month later', () => {
     const html = await readFile(join(july.path, 'report.html'), 'utf8');
     expect(html).toContain('A month later');
     expect(html).toContain(`read again in 2026-07`);
+    expect(html).toContain(`'s list too, to be contacted in 2026-07: churn in 2026-07 answers to both lists' contacts`);
     // June followed up nothing: May measured no campaign
     const juneManifest = await readManifest(store, '2026-06', june.version);
     expect(juneManifest.metrics.campaignFollowUp).toBeUndefined();

@@ -122,7 +122,7 @@ describe('campaigns show', () => {
       const result = await show(['2026-10/v2']);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain(
-        '2026-10/v2 measured no campaign (its run had no --param contacts); 2026-10/v1 did: segflow campaigns show 2026-10/v1',
+        "2026-10/v2 measured no campaign (its run had no --param contacts); 2026-10's v1 did: segflow campaigns show 2026-10/v1 (the month's latest)",
       );
     } finally {
       await rm(rerun, { recursive: true });
@@ -145,7 +145,7 @@ describe('campaigns show', () => {
       const alone = await show(['2026-10/v2', '--json']);
       expect(alone.code).toBe(0);
       const hint =
-        '2026-10/v2 measured no campaign (its run had no --param contacts); 2026-10/v1 did: segflow campaigns show 2026-10/v1';
+        "2026-10/v2 measured no campaign (its run had no --param contacts); 2026-10's v1 did: segflow campaigns show 2026-10/v1 (the month's latest)";
       expect(JSON.parse(alone.stdout)).toEqual({
         snapshot: { month: '2026-10', version: 2 },
         metrics: null,

@@ -125,13 +125,13 @@ describe('campaign measurement as text', () => {
   it("sums the measurement up in a line of the run's result and snapshots show", () => {
     const snapshot = { month: '2026-11', version: 1 };
     expect(note(campaignSummaryLine({ metrics: { campaigns: metrics() }, snapshot } as never))).toBe(
-      "  campaigns     2026-10/v1's dispatch list: 2,700 targeted churned 8.0%, 300 held out 10.0%: uplift +2.0 points (held-out churn minus targeted; 95% interval -1.0 to +6.0; not significant); segflow campaigns show 2026-11/v1",
+      "  campaigns     2026-10/v1's dispatch list: 2,700 targeted churned 8.0%, 300 held out 10.0%: uplift +2.0 pp (held-out churn minus targeted; 95% interval -1.0 to +6.0 pp; not significant); segflow campaigns show 2026-11/v1",
     );
     const worse = metrics({
       overall: group('all', 'all', { absoluteUplift: -0.05, upliftLow: -0.09, upliftHigh: -0.01, significant: true }),
     });
     expect(note(campaignSummaryLine({ metrics: { campaigns: worse }, snapshot } as never))).toContain(
-      'uplift -5.0 points (held-out churn minus targeted; 95% interval -9.0 to -1.0; significant)',
+      'uplift -5.0 pp (held-out churn minus targeted; 95% interval -9.0 to -1.0 pp; significant (harm))',
     );
     expect(campaignSummaryLine({ metrics: {}, snapshot } as never)).toBeUndefined();
   });
