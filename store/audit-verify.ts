@@ -1,8 +1,11 @@
 import { readdir, readFile, readlink } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import {
   actorText,
+  auditEntries,
+  chainBreak,
   chainFaults,
   formatHead,
   parseAuditLine,
@@ -19,7 +22,6 @@ import {
   noteRunEntry,
   PUBLISHING_GRACE_MS,
   publishingNow,
-  readManifest,
   listRetiredVersions,
   RUN_OWN_EVENTS,
   FINAL_EVENTS,
@@ -60,7 +62,23 @@ export interface AuditReport {
   publishing: string[];
   /** Runs with no end in the log yet, said as notes: their last own entry within the grace (checkRunsEnded), or running in Temporal. */
   unended: string[];
+  /** The runs behind `unended`'s notes from the log (unendedNote), for `audit verify` to say what Temporal holds of each. */
+  unendedRuns?: UnendedRun[];
+  /**
+   * The entries carrying a signature, whatever the key, and the key ids they name: without
+   * --public-key, what an OK did not check (a signed store's forged entry reads OK without it).
+   */
+  signed?: { entries: number; keyIds: string[] };
   problems: AuditProblem[];
+}
+
+/** A run the log saw requested whose end it does not record yet, its last own entry within the grace. */
+export interface UnendedRun {
+  run: RunRef;
+  month: string;
+  /** Its last own entry's event (and subject), and when. */
+  lastEvent: string;
+  lastAt: string;
 }
 
 export interface VerifyOptions {
@@ -107,7 +125,17 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       problem:
         'AUDIT LOG EMPTY: the audit log has no entry (is SEGFLOW_STORE the store you mean? a store segflow wrote to has at least its runs)',
     });
-  const { entries, chainIntact } = checkChain(text ?? '', logPath, publicKey, problems);
+  const tally: SignatureTally = { verified: 0, failed: [] };
+  const { entries, chainIntact, edited, signed } = checkChain(text ?? '', logPath, publicKey, tally, problems);
+  /** A finding derived from entries of which some were edited says so first: it may be the edit's doing. */
+  const by = (seqs: (number | undefined)[], problem: string) => byEdited(edited, seqs, problem);
+  /** The edited entries of a run (by run id or workflow id): one may have been the entry a finding misses. */
+  const editedOf = (run: RunRef | undefined) =>
+    run
+      ? entries
+          .filter((e) => edited.has(e.seq) && (e.run.runId === run.runId || e.run.workflowId === run.workflowId))
+          .map((e) => e.seq)
+      : [];
   const last = entries.at(-1);
   const head = last ? { seq: last.seq, hash: last.hash } : null;
   if (expectHead) checkAnchoredHead(entries, expectHead, logPath, problems);
@@ -135,19 +163,29 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     if (other)
       problems.push({
         where: `snapshots/${ref}`,
-        problem: `PUBLISHED SNAPSHOT REBUILT: published by run ${first.runId} (audit seq ${first.seq}) and again by run ${other.runId} (audit seq ${other.seq}): the first one's folder was removed and its number given again`,
+        problem: by(
+          [first.seq, other.seq],
+          `PUBLISHED SNAPSHOT REBUILT: published by run ${first.runId} (audit seq ${first.seq}) and again by run ${other.runId} (audit seq ${other.seq}): the first one's folder was removed and its number given again`,
+        ),
       });
   }
   // the folder there now answers to the last entry of its version
   const published = new Map([...publishedAs].map(([ref, records]) => [ref, records.at(-1)!]));
   const latestByLog = replayLatest(entries);
+  /** Each month's edited entries that name a version: the latest replayed from the log may be theirs. */
+  const editedOfMonth = (month: string) =>
+    entries
+      .filter(
+        (e) => edited.has(e.seq) && e.month === month && (e.details as { version?: unknown })?.version !== undefined,
+      )
+      .map((e) => e.seq);
   // a run moves its snapshot into place, then records run.published: in between, it is publishing
   const runs = emptyRunsLog();
   for (const entry of entries) noteRunEntry(runs, entry);
   // the grace runs from the run's own last entry: a run that stopped writing an hour ago is not publishing now
   const unfinished = (run: RunRef) => publishingNow(run, runs);
   const publishing: string[] = [];
-  const unended = checkRunsEnded(entries, runs, problems);
+  const unendedRuns = checkRunsEnded(entries, runs, (run, problem) => by(editedOf(run), problem), problems);
   /** What the log's entries of a published run say of it against the manifest its run.published entry pins. */
   const againstLog = (manifest: SnapshotManifest, published: AuditEntry) =>
     logManifestDisagreements(manifest, published, entries);
@@ -189,7 +227,10 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       if (goneHere(ref))
         problems.push({
           where: `snapshots/${ref}`,
-          problem: `PUBLISHED SNAPSHOT MISSING: published (audit seq ${recorded.seq}, run ${recorded.runId}) but its folder is gone, and no snapshot.retired entry explains it`,
+          problem: by(
+            [recorded.seq],
+            `PUBLISHED SNAPSHOT MISSING: published (audit seq ${recorded.seq}, run ${recorded.runId}) but its folder is gone, and no snapshot.retired entry explains it`,
+          ),
         });
     // its run.published entry cut off the log's tail with the folder: the publish stage's own entry
     // still says the version was published
@@ -197,7 +238,10 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       if (goneHere(ref) && !published.has(ref))
         problems.push({
           where: `snapshots/${ref}`,
-          problem: `PUBLISHED SNAPSHOT MISSING: its run's publish stage finished (audit seq ${finished.seq}, run ${finished.runId}) but its folder is gone, and no run.published entry follows (the log's tail cut?) nor a snapshot.retired entry`,
+          problem: by(
+            [finished.seq],
+            `PUBLISHED SNAPSHOT MISSING: its run's publish stage finished (audit seq ${finished.seq}, run ${finished.runId}) but its folder is gone, and no run.published entry follows (the log's tail cut?) nor a snapshot.retired entry`,
+          ),
         });
     // the tombstone a retirement leaves keeps its number from reuse beside the log
     const tombstones = new Set(await listRetiredVersions(store, month));
@@ -206,10 +250,16 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       if (refMonth === month && !tombstones.has(Number(v)))
         problems.push({
           where: `snapshots/${month}/v${v}.retired.json`,
-          problem: `retired (audit seq ${seq}) but its tombstone is gone: a retire cut off before writing it (run segflow snapshots retire again), removed by hand, or the month's folder restored from a copy`,
+          problem: by(
+            [seq],
+            `retired (audit seq ${seq}) but its tombstone is gone: a retire cut off before writing it (run segflow snapshots retire again), removed by hand, or the month's folder restored from a copy`,
+          ),
         });
     }
-    await checkLatest(store, month, { present, retired, expected: latestByLog.get(month), published }, problems);
+    const latestProblems: AuditProblem[] = [];
+    await checkLatest(store, month, { present, retired, expected: latestByLog.get(month), published }, latestProblems);
+    for (const problem of latestProblems)
+      problems.push({ ...problem, problem: by(editedOfMonth(month), problem.problem) });
     for (const version of present) {
       snapshots += 1;
       const ref = `${month}/v${version}`;
@@ -218,7 +268,10 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
       if (retiredAt !== undefined)
         problems.push({
           where,
-          problem: `retired (audit seq ${retiredAt}) but its folder is still here; run segflow snapshots retire again`,
+          problem: by(
+            [retiredAt],
+            `retired (audit seq ${retiredAt}) but its folder is still here; run segflow snapshots retire again`,
+          ),
         });
       const checked = await checkSnapshot(
         store,
@@ -228,14 +281,23 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
         unfinished,
         againstLog,
         publicKey,
+        { tally, by, editedOf },
         problems,
       );
       filesChecked += checked.files;
       if (checked.publishing) publishing.push(ref);
     }
   }
-  if (entries.length > 0) await checkCache(store, entries, publicKey, problems);
+  if (entries.length > 0) await checkCache(store, entries, publicKey, tally, problems);
   checkPrunes(entries, problems);
+  // a key that verifies nothing the store signed: one question, not a finding per signature
+  const wrongKey = publicKey ? signaturesUnderWrongKey(tally, keyIdOf(publicKey)) : undefined;
+  if (wrongKey) {
+    const flooded = new Set(tally.failed.map((failed) => failed.problem));
+    const first = problems.findIndex((problem) => flooded.has(problem));
+    problems.splice(first, 0, wrongKey);
+    for (let i = problems.length - 1; i >= 0; i--) if (flooded.has(problems[i])) problems.splice(i, 1);
+  }
   return {
     ok: problems.length === 0,
     entries: entries.length,
@@ -248,9 +310,25 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
     signatures: publicKey ? 'checked' : 'not checked',
     keyId: publicKey ? keyIdOf(publicKey) : null,
     publishing,
-    unended,
+    unended: unendedRuns.map((run) => unendedNote(run)),
+    unendedRuns,
+    signed,
     problems,
   };
+}
+
+/**
+ * `problem` said to be derived from edited entries, when any of `seqs` is one (its content no
+ * longer matching its hash): what they say may not be what segflow recorded, so the finding may
+ * be the edit's doing rather than a fact of the store. The edit itself is its own finding.
+ */
+function byEdited(edited: ReadonlySet<number>, seqs: (number | undefined)[], problem: string): string {
+  const found = [...new Set(seqs.filter((seq): seq is number => seq !== undefined && edited.has(seq)))].sort(
+    (a, b) => a - b,
+  );
+  if (found.length === 0) return problem;
+  const which = found.length === 1 ? `entry seq ${found[0]}, which was` : `entries seq ${found.join(', ')}, which were`;
+  return `by ${which} edited: ${problem}`;
 }
 
 /**
@@ -261,7 +339,13 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
  * out in Temporal, or stuck there). A later run of the same workflow (a reset, a rerun under the
  * same id) takes its place and is judged itself.
  */
-function checkRunsEnded(entries: AuditEntry[], runs: RunsLog, problems: AuditProblem[]): string[] {
+function checkRunsEnded(
+  entries: AuditEntry[],
+  runs: RunsLog,
+  /** A finding about a run said to be derived from its edited entries, if any (its end may have been one). */
+  byRun: (run: RunRef, problem: string) => string,
+  problems: AuditProblem[],
+): UnendedRun[] {
   /** Each workflow's latest run to appear in the log: an earlier run's late entry (a zombie activity's) changes nothing. */
   const current = new Map<string, string>();
   const superseded = new Set<string>();
@@ -289,23 +373,39 @@ function checkRunsEnded(entries: AuditEntry[], runs: RunsLog, problems: AuditPro
       last: entry,
     });
   }
-  const unended: string[] = [];
+  const unended: UnendedRun[] = [];
   for (const { run, month, requested, last } of seen.values()) {
     if (!requested || runs.finishedRuns.has(run.runId)) continue;
     const lastEvent = last.subject ? `${last.event} ${last.subject}` : last.event;
     if (publishingNow(run, runs)) {
-      unended.push(
-        `run ${run.workflowId} (${run.runId}) of ${month}, last wrote ${lastEvent} at ${last.at}: no end recorded yet (run.published, failed or cancelled): still going, or its end was cut from the log; verify again after it ends (an hour after its last entry, a run without an end is a finding)`,
-      );
+      unended.push({ run, month, lastEvent, lastAt: last.at });
       continue;
     }
     problems.push({
       where: `audit seq ${last.seq}`,
-      problem: `RUN WITHOUT AN END: run ${run.workflowId} (${run.runId}) of ${month}, requested at ${requested.at} (audit seq ${requested.seq}), last wrote ${lastEvent} at ${last.at} (audit seq ${last.seq}), and no run.published, run.failed or run.cancelled follows: entries after it were cut from the log (with whatever the run published), or it was terminated, timed out or is stuck in Temporal (segflow runs show ${run.workflowId})`,
+      problem: byRun(
+        run,
+        `RUN WITHOUT AN END: run ${run.workflowId} (${run.runId}) of ${month}, requested at ${requested.at} (audit seq ${requested.seq}), last wrote ${lastEvent} at ${last.at} (audit seq ${last.seq}), and no run.published, run.failed or run.cancelled follows: entries after it were cut from the log (with whatever the run published), or it was terminated, timed out or is stuck in Temporal (segflow runs show ${run.workflowId})`,
+      ),
       run,
     });
   }
   return unended;
+}
+
+/**
+ * The note on a run with no end recorded whose last entry is within the grace: by the log alone
+ * it may still be going. `status`, Temporal's (when asked), says which: a run Temporal holds as
+ * ended is not going, and its end is missing from the log (cut, or written after verify read it).
+ */
+export function unendedNote({ run, month, lastEvent, lastAt }: UnendedRun, status?: string): string {
+  const which = `run ${run.workflowId} (${run.runId}) of ${month}, last wrote ${lastEvent} at ${lastAt}: no end recorded yet (run.published, failed or cancelled)`;
+  const after = 'an hour after its last entry, a run without an end is a finding';
+  if (status === undefined || status === 'RUNNING')
+    return `${which}: ${status === 'RUNNING' ? 'running in Temporal' : 'still going, or its end was cut from the log'}; verify again after it ends (${after})`;
+  return status === 'COMPLETED'
+    ? `${which}, though Temporal holds it as COMPLETED (a run records its end before it completes): its end was cut from the log, or written after verify read it; verify again (${after})`
+    : `${which}, though Temporal holds it as ended (${status}): it ended where segflow could not record it (terminated, timed out), or its end was cut from the log (segflow runs show ${run.workflowId}; ${after})`;
 }
 
 /**
@@ -321,6 +421,7 @@ async function checkCache(
   store: StoreConfig,
   entries: AuditEntry[],
   publicKey: KeyObject | undefined,
+  tally: SignatureTally,
   problems: AuditProblem[],
 ): Promise<void> {
   // by workflow id too: a run reset in Temporal goes on under a new run id without a new run.requested
@@ -334,11 +435,14 @@ async function checkCache(
           join(path, 'artifact.json'),
           join(path, ARTIFACT_SIGNATURE_FILE),
         );
-        if (signed.status === 'invalid')
-          problems.push({
+        if (signed.status === 'invalid') {
+          const problem = {
             where: `cache/${stage}/${key}/${ARTIFACT_SIGNATURE_FILE}`,
             problem: `stored stage output's signature does not verify with the given public key (signed by key ${signed.keyId}, or artifact.json rewritten after signing): workers with the key compute it again; 'segflow cache prune' removes it`,
-          });
+          };
+          problems.push(problem);
+          tally.failed.push({ problem, keyId: signed.keyId, kind: 'stored stage outputs' });
+        } else if (signed.status === 'valid') tally.verified += 1;
       }
       const run = artifact.producedBy;
       if (!run?.runId || recorded.has(run.runId) || recorded.has(run.workflowId)) continue;
@@ -413,18 +517,36 @@ function checkPrunes(entries: AuditEntry[], problems: AuditProblem[]): void {
   }
 }
 
+/**
+ * What the signatures said under the given public key: how many verified (entries, manifests,
+ * stored stage outputs), and the findings of those that did not, with the key each names. A key
+ * under which nothing verifies, beside signatures all by one other key, is most likely not the
+ * store's public key: one finding says so instead of one per signature (signaturesUnderWrongKey).
+ */
+interface SignatureTally {
+  verified: number;
+  failed: { problem: AuditProblem; keyId: string; kind: 'entries' | 'manifests' | 'stored stage outputs' }[];
+}
+
 /** The log's entries, and whether their chain holds: no line edited, cut, removed, inserted or reordered (signatures aside). */
 function checkChain(
   text: string,
   logPath: string,
   publicKey: KeyObject | undefined,
+  tally: SignatureTally,
   problems: AuditProblem[],
-): { entries: AuditEntry[]; chainIntact: boolean } {
+): { entries: AuditEntry[]; chainIntact: boolean; edited: Set<number>; signed: { entries: number; keyIds: string[] } } {
   const entries: AuditEntry[] = [];
   let previous: AuditEntry | undefined;
   /** Damaged lines since the last entry: each may have held an entry, or been added. */
   let damaged = 0;
   let chainIntact = true;
+  /** Entries whose content no longer matches their hash: what is derived from them is said to be. */
+  const edited = new Set<number>();
+  /** The first signed entry, and every key id the entries name. */
+  let firstSigned: AuditEntry | undefined;
+  const keyIds = new Set<string>();
+  let signedEntries = 0;
   const broken = (problem: AuditProblem) => {
     chainIntact = false;
     problems.push(problem);
@@ -439,25 +561,66 @@ function checkChain(
       return;
     }
     const { entry } = parsed;
-    for (const fault of chainFaults(entry, previous, damaged))
+    for (const fault of chainFaults(entry, previous, damaged)) {
       broken({ where, problem: lineProblem(fault, entry.seq) });
-    if (publicKey) {
-      if (!entry.signature)
-        problems.push({
-          where,
-          problem: `entry seq ${entry.seq} (${entry.event}${entry.actor ? ` by ${actorText(entry)}` : ''}) is not signed`,
-        });
-      else if (!verifyText(publicKey, entry.hash, entry.signature.value))
-        problems.push({
-          where,
-          problem: `entry seq ${entry.seq}: signature does not verify with the given public key (signed by key ${entry.signature.keyId}, or rewritten after signing)`,
-        });
+      if (fault.rule === 'content') edited.add(entry.seq);
     }
+    const signature = entry.signature as { keyId?: unknown; value?: unknown } | undefined;
+    if (signature) {
+      signedEntries += 1;
+      firstSigned ??= entry;
+      if (typeof signature.keyId === 'string') keyIds.add(signature.keyId);
+    }
+    if (publicKey) {
+      if (!signature) problems.push({ where, problem: `entry seq ${entry.seq} (${entryText(entry)}) is not signed` });
+      else if (typeof signature.value === 'string' && verifyText(publicKey, entry.hash, signature.value))
+        tally.verified += 1;
+      else {
+        const keyId = typeof signature.keyId === 'string' ? signature.keyId : '?';
+        const problem = {
+          where,
+          problem: `entry seq ${entry.seq} (${entryText(entry)}): signature does not verify with the given public key (signed by key ${keyId}, or rewritten after signing)`,
+        };
+        problems.push(problem);
+        tally.failed.push({ problem, keyId, kind: 'entries' });
+      }
+    } else if (!signature && firstSigned)
+      // the store signs its entries: an unsigned one after them needs no key to be seen
+      problems.push({
+        where,
+        problem: `entry seq ${entry.seq} (${entryText(entry)}) is not signed, though the log's entries are signed from seq ${firstSigned.seq} on (key ${firstSigned.signature?.keyId ?? '?'}): appended or rewritten by someone without the signing key, or written by a command run without SEGFLOW_SIGNING_KEY ('--public-key' checks every signature)`,
+      });
     previous = entry;
     damaged = 0;
     entries.push(entry);
   });
-  return { entries, chainIntact };
+  return { entries, chainIntact, edited, signed: { entries: signedEntries, keyIds: [...keyIds].sort() } };
+}
+
+/** An entry's event (and subject) and actor, as findings about the entry name them. */
+function entryText(entry: AuditEntry): string {
+  return `${entry.event}${entry.actor ? ` by ${actorText(entry)}` : ''}`;
+}
+
+/**
+ * Under a public key that verifies nothing, every signature of the store by one other key (entries,
+ * manifests, stored outputs): one finding asking whether it is the right key, instead of one per
+ * signature, each stored output's with advice to remove it. Undefined when anything verified, when
+ * nothing was signed, or when the signatures name several keys or the given one (rewritten after
+ * signing): those findings stand as they are.
+ */
+function signaturesUnderWrongKey(tally: SignatureTally, keyId: string): AuditProblem | undefined {
+  const keys = new Set(tally.failed.map((failed) => failed.keyId));
+  if (tally.verified > 0 || keys.size !== 1 || keys.has(keyId) || keys.has('?')) return undefined;
+  const [other] = keys;
+  const counts = (['entries', 'manifests', 'stored stage outputs'] as const)
+    .map((kind) => [kind, tally.failed.filter((failed) => failed.kind === kind).length] as const)
+    .filter(([, count]) => count > 0)
+    .map(([kind, count]) => `${count} ${count === 1 ? kind.replace(/ies$/, 'y').replace(/s$/, '') : kind}`);
+  return {
+    where: '--public-key',
+    problem: `SIGNED BY ANOTHER KEY: every signature in the store (${counts.join(', ')}) is by key ${other}, and none verifies with the key given, key ${keyId}: is it the right public key? Check again with the public key of ${other} if it is the store's; if the key given is the one the workers sign with, everything was re-signed with another key`,
+  };
 }
 
 /**
@@ -608,15 +771,24 @@ async function checkSnapshot(
   /** Where the log's entries of the run that published it disagree with the manifest its run.published entry pins. */
   againstLog: (manifest: SnapshotManifest, published: AuditEntry) => string[],
   publicKey: KeyObject | undefined,
+  log: {
+    tally: SignatureTally;
+    /** A finding derived from the entries `seqs`, said to be when one was edited. */
+    by: (seqs: (number | undefined)[], problem: string) => string;
+    /** A run's edited entries. */
+    editedOf: (run: RunRef | undefined) => number[];
+  },
   problems: AuditProblem[],
 ): Promise<{ files: number; publishing: boolean }> {
+  const { tally, by, editedOf } = log;
   const dir = versionDir(store, month, version);
   const where = `snapshots/${month}/v${version}`;
-  const manifest = await readManifest(store, month, version).catch(() => undefined);
-  if (!manifest) {
-    problems.push({ where, problem: 'manifest.json is missing or not valid JSON' });
+  const read = await readManifestText(dir);
+  if ('problem' in read) {
+    problems.push({ where, problem: read.problem });
     return { files: 0, publishing: false };
   }
+  const { manifest } = read;
   const manifestHash = (await hashFile(join(dir, 'manifest.json'))).sha256;
   await linkProblem(dir, where, 'the published snapshot no longer sits', problems);
   // another snapshot moved into this one's place names itself in its manifest
@@ -633,15 +805,19 @@ async function checkSnapshot(
   // the manifest can only cut the grace short (`unfinished` bounds it by the log's own times): a
   // publish time in the future is no publish in progress, nor one past the grace
   const publishing = !recorded && unfinished(manifest.run) && age >= 0 && age < PUBLISHING_GRACE_MS;
-  if (!recorded && !publishing) problems.push({ where, problem: 'not recorded as published in the audit log' });
+  if (!recorded && !publishing)
+    problems.push({ where, problem: by(editedOf(manifest.run), 'not recorded as published in the audit log') });
   // a moved-in snapshot's manifest is checked against what the log records of the snapshot it names
   const recordedManifest = another ? recordedOf(`${named.month}/v${named.version}`) : recorded;
   if (recordedManifest?.manifestSha256 && recordedManifest.manifestSha256 !== manifestHash)
     problems.push({
       where: `${where}/manifest.json`,
-      problem: another
-        ? `manifest.json (of ${named.month}/v${named.version}) was modified after publishing (its hash differs from the audit log's for that snapshot)`
-        : 'manifest.json was modified after publishing (its hash differs from the audit log)',
+      problem: by(
+        [recordedManifest.seq],
+        another
+          ? `manifest.json (of ${named.month}/v${named.version}) was modified after publishing (its hash differs from the audit log's for that snapshot)`
+          : 'manifest.json was modified after publishing (its hash differs from the audit log)',
+      ),
     });
   // the manifest the log pins is the log's own witness: entries edited and the chain re-hashed
   // after them still contradict it (a modified manifest is the finding above instead)
@@ -657,11 +833,14 @@ async function checkSnapshot(
   if (publicKey) {
     const [keyId, value] = (signature ?? '').trim().split(' ');
     if (signature === undefined) problems.push({ where, problem: `${MANIFEST_SIGNATURE_FILE} is missing: not signed` });
-    else if (!value || !verifyText(publicKey, await readFile(join(dir, 'manifest.json')), value))
-      problems.push({
+    else if (!value || !verifyText(publicKey, await readFile(join(dir, 'manifest.json')), value)) {
+      const problem = {
         where: `${where}/${MANIFEST_SIGNATURE_FILE}`,
         problem: `manifest signature does not verify with the given public key (signed by key ${keyId || '?'}, or manifest.json rewritten after signing)`,
-      });
+      };
+      problems.push(problem);
+      tally.failed.push({ problem, keyId: keyId || '?', kind: 'manifests' });
+    } else tally.verified += 1;
   }
   const expected = new Set(['manifest.json', ...manifest.outputs.map((o) => o.file)]);
   if (signature !== undefined) expected.add(MANIFEST_SIGNATURE_FILE);
@@ -682,4 +861,94 @@ async function checkSnapshot(
     }
   }
   return { files: manifest.outputs.length, publishing };
+}
+
+/**
+ * A snapshot folder's manifest.json, or what is wrong with it in the words `audit verify` gives:
+ * missing, unreadable, not JSON, or JSON that is no manifest (no list of outputs to check).
+ */
+async function readManifestText(dir: string): Promise<{ manifest: SnapshotManifest } | { problem: string }> {
+  let text: string;
+  try {
+    text = await readFile(join(dir, 'manifest.json'), 'utf8');
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    return {
+      problem:
+        code === 'ENOENT'
+          ? 'manifest.json is missing: the folder cannot be checked against what was published'
+          : `manifest.json cannot be read (${message})`,
+    };
+  }
+  let manifest: unknown;
+  try {
+    manifest = JSON.parse(text);
+  } catch (error) {
+    return {
+      problem: `manifest.json is not valid JSON (${(error as Error).message}): edited or cut after publishing`,
+    };
+  }
+  const outputs = (manifest as { outputs?: unknown } | null)?.outputs;
+  if (typeof manifest !== 'object' || manifest === null || !Array.isArray(outputs))
+    return { problem: 'manifest.json is valid JSON but no manifest (it lists no outputs): edited after publishing' };
+  return { manifest: manifest as SnapshotManifest };
+}
+
+/** What `audit head` prints, or why it prints none (exit 1), and a note for stderr. */
+export type HeadToAnchor = { head: AuditHead; note?: string } | { refused: string };
+
+/**
+ * The head to anchor outside the store (`segflow audit head`), from a log whose chain holds: an
+ * anchor taken from a log already edited, cut or renumbered would vouch for entries segflow may
+ * not have written, so a broken chain (an entry's content not matching its hash, the last one's
+ * too) is refused, naming where, as a missing or empty log is. A last line without its newline
+ * is an append in progress for a moment: the log is read again for up to `settleMs`; still torn,
+ * it was cut (or edited) and is refused, unless it holds a whole entry chained to the one before,
+ * which the writer and `audit verify` take as the last entry (it lost only its newline).
+ */
+export async function headToAnchor(store: StoreConfig, settleMs = 1_000): Promise<HeadToAnchor> {
+  const path = auditLogPath(store);
+  const read = () =>
+    readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+  const torn = (text: string) =>
+    text !== '' && !text.endsWith('\n') && text.slice(text.lastIndexOf('\n') + 1).trim() !== '';
+  let text = await read();
+  for (let waited = 0; text !== undefined && torn(text) && waited < settleMs; waited += 100) {
+    await sleep(100);
+    text = await read();
+  }
+  if (text === undefined)
+    return {
+      refused: `there is no audit log at ${path}: no head to anchor (is SEGFLOW_STORE the store you mean? or was the log removed?)`,
+    };
+  const entries = auditEntries(text, path);
+  let note: string | undefined;
+  if (torn(text)) {
+    const tail = text.slice(text.lastIndexOf('\n') + 1);
+    const line = text.split('\n').length;
+    const last = entries.at(-1);
+    const parsed = parseAuditLine(tail);
+    if (!('entry' in parsed) || chainFaults(parsed.entry, last).length > 0)
+      return {
+        refused: `the audit log ${path} ends in an unfinished line ${line} after entry seq ${last?.seq ?? 0} (${JSON.stringify(tail.slice(0, 60))}${tail.length > 60 ? '…' : ''}), still without its newline after ${settleMs / 1000} s: not an append in progress but a write cut off (a crash mid-append) or an edit. No head is printed from it ('segflow audit verify' names it): restore the log from a copy, or remove that partial line if it holds no entry`,
+      };
+    entries.push(parsed.entry);
+    note = `note: the audit log's last entry (seq ${parsed.entry.seq}, line ${line}) has no newline after it: its write was cut just before its end; it chains to the entry before it, so it is the head (the next append adds the newline)`;
+  }
+  const last = entries.at(-1);
+  if (!last)
+    return {
+      refused: `the audit log ${path} is empty: no entry to anchor (is SEGFLOW_STORE the store you mean? a store segflow wrote to has at least its runs)`,
+    };
+  const broken = chainBreak(entries);
+  if (broken) {
+    const lastEdited = broken.seq !== last.seq && chainFaults(last, undefined).some((f) => f.rule === 'content');
+    return {
+      refused: `the audit log's chain is broken at seq ${broken.seq} (${broken.problem})${lastEdited ? `, and its last entry, seq ${last.seq}, was edited too` : ''}: no head is printed from it, since an anchor would vouch for entries segflow may not have written ('segflow audit verify' names every finding)`,
+    };
+  }
+  return { head: { seq: last.seq, hash: last.hash }, ...(note ? { note } : {}) };
 }

@@ -772,7 +772,7 @@ describe('audit verify: signatures', () => {
     const problems = await problemsOf(store, { publicKey });
     expect(problems).toHaveLength(6);
     expect(problems[0]).toBe(
-      `${auditLogPath(store)}:1: entry seq 1: signature does not verify with the given public key (signed by key ${other.keyId}, or rewritten after signing)`,
+      `${auditLogPath(store)}:1: entry seq 1 (run.requested by mallory): signature does not verify with the given public key (signed by key ${other.keyId}, or rewritten after signing)`,
     );
   });
 
@@ -807,7 +807,9 @@ describe('audit verify: signatures', () => {
     expect(problems).toContain(
       `snapshots/${MONTH}/v1/manifest.sig: manifest signature does not verify with the given public key (signed by key ${signer.keyId}, or manifest.json rewritten after signing)`,
     );
-    expect(problems).toContainEqual(expect.stringMatching(/:3: entry seq 3: signature does not verify/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(/:3: entry seq 3 \(run.published by ana\): signature does not verify/),
+    );
   });
 });
 
