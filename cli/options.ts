@@ -60,9 +60,14 @@ export function uiPortOption() {
  */
 export async function checkedDuration(option: string, value: string): Promise<string> {
   const { durationMs } = await import('../domain/durations');
+  // Temporal reads a bare number as milliseconds: "--heartbeat-timeout 5" was 5 ms, and every stage's attempt was lost
+  if (/^\s*[0-9.]+\s*$/.test(value))
+    throw new UsageError(
+      `${option}: "${value}" has no unit: write ${value.trim()}s, ${value.trim()}m or ${value.trim()}h`,
+    );
   const ms = durationMs(value);
   if (ms === null) throw new UsageError(`${option}: "${value}" is not a duration such as 30s, 2m or 1h`);
-  if (!(ms > 0)) throw new UsageError(`${option}: must be longer than 0, got "${value}"`);
+  if (!(ms >= 1000)) throw new UsageError(`${option}: must be 1s or longer, got "${value}"`);
   return value;
 }
 

@@ -116,6 +116,15 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     );
     for (const [args, message] of [
       [['run', '--month', '2026-06', '--heartbeat-timeout', '5x'], '--heartbeat-timeout: "5x" is not a duration'],
+      // Temporal reads a bare number as milliseconds
+      [
+        ['run', '--month', '2026-06', '--heartbeat-timeout', '5'],
+        '--heartbeat-timeout: "5" has no unit: write 5s, 5m or 5h',
+      ],
+      [
+        ['run', '--month', '2026-06', '--heartbeat-timeout', '500ms'],
+        '--heartbeat-timeout: must be 1s or longer, got "500ms"',
+      ],
       [
         ['schedule', 'create', '--input', '.', '--catchup-window', 'soon'],
         '--catchup-window: "soon" is not a duration',
