@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { codeVersion } from '../activities/code-version';
+import { duckdbMemoryLimit, duckdbThreads } from '../activities/duckdb';
+import { UsageError } from '../domain/errors';
 import { loadSigner } from '../store/signing';
 import { connectionOptions, temporalAddress, unreachableTemporal, workerIdentity, type SegflowConfig } from './config';
 import { releaseMemoryAfterActivities } from './release-memory';
@@ -40,6 +42,16 @@ export const HEARTBEAT_THROTTLE = {
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+/** SEGFLOW_DUCKDB_MEMORY_LIMIT and SEGFLOW_DUCKDB_THREADS as a worker starts: a usage error (exit 2) when either is malformed. */
+function checkDuckdbSettings(): void {
+  try {
+    duckdbMemoryLimit();
+    duckdbThreads();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 /** A worker on the segflow task queue with every workflow and activity registered. */
 export async function createSegflowWorker(
   options: SegflowWorkerOptions,
@@ -49,6 +61,7 @@ export async function createSegflowWorker(
   // the first publish, which a checkout pulled under a running worker would name instead
   codeVersion();
   temporalAddress(config.temporal.address); // a malformed one: a usage error, not an unreachable server
+  checkDuckdbSettings(); // read by every activity: a bad one failed each stage five times before the run did
   // before the bundle: no server fails the start at once, not after seconds of bundling
   const connection = await NativeConnection.connect(connectionOptions(config)).catch((error: Error) => {
     throw unreachableTemporal(config.temporal.address, error);

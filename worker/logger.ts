@@ -1,6 +1,9 @@
 import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporalio/worker';
 import pino from 'pino';
-import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
+import { NON_RETRYABLE_ERROR_TYPES, UsageError } from '../domain/errors';
+
+/** The levels SEGFLOW_LOG_LEVEL takes: those both pino and the Temporal SDK's logger know. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 
 /**
  * Routes the Temporal SDK's logs (worker, workflow and activity loggers, and the native core's,
@@ -16,6 +19,10 @@ export function installLogger(
   options: { shutdownSignals?: NodeJS.Signals[]; line?: (entry: LogEntry) => string | undefined } = {},
 ): pino.Logger {
   const level = (process.env.SEGFLOW_LOG_LEVEL ?? fallbackLevel).toLowerCase();
+  if (!LOG_LEVELS.includes(level))
+    throw new UsageError(
+      `SEGFLOW_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(process.env.SEGFLOW_LOG_LEVEL)}`,
+    );
   const logger = pino(loggerOptions(level), pino.destination(2));
   const toPino: Record<LogLevel, pino.Level> = {
     TRACE: 'trace',

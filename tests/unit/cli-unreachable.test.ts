@@ -63,3 +63,24 @@ describe('a malformed Temporal address', { timeout: 120_000 }, () => {
       expect(() => temporalAddress(address), address).toThrow(/without a scheme such as http:\/\//);
   });
 });
+
+describe('a malformed setting of the worker', { timeout: 120_000 }, () => {
+  it('is a usage error (exit 2) as the worker starts, not an activity failing five times in each run', async () => {
+    const home = await tempDir();
+    for (const [env, message] of [
+      [{ SEGFLOW_DUCKDB_THREADS: 'abc' }, 'segflow: SEGFLOW_DUCKDB_THREADS must be a whole number from 1, got "abc"'],
+      [
+        { SEGFLOW_DUCKDB_MEMORY_LIMIT: 'lots' },
+        'segflow: SEGFLOW_DUCKDB_MEMORY_LIMIT must look like 6GB or 800MB, got "lots"',
+      ],
+      [
+        { SEGFLOW_LOG_LEVEL: 'verbose' },
+        'segflow: SEGFLOW_LOG_LEVEL must be one of trace, debug, info, warn, error, got "verbose"',
+      ],
+    ] as const) {
+      const worker = await segflow(['worker'], { ...NO_SERVER, SEGFLOW_HOME: home, ...env });
+      expect(worker, message).toMatchObject({ code: 2, output: expect.stringContaining(message) });
+      expect(worker.output).not.toContain('cannot reach Temporal');
+    }
+  });
+});
