@@ -32,7 +32,7 @@ export function printResult(
     `Snapshot ${result.month} v${result.version}${result.alreadyPublished ? ' (already published by this run)' : ''}`,
     ...(result.experiment
       ? [
-          `  experiment: the month's latest did not move to it; compare with segflow snapshots diff ${result.month} ${result.month}/v${result.version}, adopt with segflow snapshots promote ${result.month}/v${result.version}`,
+          `  experiment: the month's latest did not move to it; compare with segflow snapshots diff ${result.month} ${result.month}/v${result.version}, adopt with segflow snapshots promote ${result.month}/v${result.version} --reason "…"`,
         ]
       : []),
     `  folder     ${result.snapshotPath}`,
