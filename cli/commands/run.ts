@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
 import { InfrastructureError, UsageError } from '../../domain/errors';
@@ -143,10 +143,37 @@ export function withAbsolutePaths(params: Record<string, unknown>): Record<strin
   return { ...params, ...absolute('mapping'), ...absolute('labels'), ...absolute('contacts') };
 }
 
+/**
+ * Refuses an input folder that holds the store or its work folder (SEGFLOW_HOME inside --input): the
+ * load would read the snapshots' Parquet files as usage, and stop on the audit log as a file it
+ * cannot read, advising to move it out of the input folder.
+ */
+function assertStoreOutsideInput(store: StoreConfig, input: string): void {
+  const real = (path: string) => {
+    try {
+      return realpathSync(path);
+    } catch {
+      return resolve(path);
+    }
+  };
+  const folder = real(input);
+  for (const [what, path] of [
+    ['store (SEGFLOW_STORE)', store.storeDir],
+    ['work folder (SEGFLOW_WORK)', store.workDir],
+  ] as const) {
+    const inside = relative(folder, real(path));
+    if (inside === '' || (!inside.startsWith('..') && !isAbsolute(inside)))
+      throw new UsageError(
+        `--input ${input} holds segflow's ${what}, ${path}: its snapshots and audit log would be read as usage. ` +
+          'Give the folder of the usage files itself, or keep SEGFLOW_HOME outside the input',
+      );
+  }
+}
+
 /** Checks the parameters and that the input exists before anything connects or starts (exit 2). */
 export async function validatedParams(
   params: Record<string, unknown>,
-  options: { monthlyFiles?: 'now' | 'later' } = {},
+  options: { monthlyFiles?: 'now' | 'later'; store?: StoreConfig } = {},
 ): Promise<RunParams> {
   const { parseRunParams } = await import('../../domain/params');
   const parsed = parseRunParams(params);
@@ -157,6 +184,7 @@ export async function validatedParams(
   ] as const) {
     if (path !== undefined && !existsSync(path)) throw new UsageError(`${name}: no such file or folder: ${path}`);
   }
+  if (options.store) assertStoreOutsideInput(options.store, parsed.params.input);
   // a schedule's labels and contact log are written anew before each month's run: they may not exist yet
   for (const [name, path] of [
     ['labels', parsed.params.labels],
@@ -330,11 +358,14 @@ export function stopFollowingOnCtrlC(id: string): void {
 
 async function run(options: RunOptions): Promise<number> {
   const config = loadConfig();
-  const params = await validatedParams({
-    ...withAbsolutePaths(paramsFromOptions(options)),
-    month: options.month,
-    input: resolve(options.input ?? join(sampleDir(config), 'usage')),
-  });
+  const params = await validatedParams(
+    {
+      ...withAbsolutePaths(paramsFromOptions(options)),
+      month: options.month,
+      input: resolve(options.input ?? join(sampleDir(config), 'usage')),
+    },
+    { store: config.store },
+  );
   // the demo's synthetic sample stands in for a forgotten --input: never unsaid
   if (options.input === undefined)
     console.error(`note: no --input: running on the demo's generated sample (${params.input}), not on your data`);

@@ -52,7 +52,7 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(pause.out.stderr).not.toContain('temporal-sys-scheduler');
 
     // a run with no worker polling says so and how to start one; runs cancel records who cancelled it
-    const run = startCli(['run', '--month', '2026-06', '--input', home], env);
+    const run = startCli(['run', '--month', '2026-06', '--input', await tempDir()], env);
     await run.waitFor('started workflow', 60_000);
     const workflowId = /started workflow (\S+)/.exec(run.out.stdout)![1];
     for (const deadline = Date.now() + 60_000; !run.out.stderr.includes('no worker polls');) {

@@ -37,6 +37,22 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     });
   });
 
+  it('refuses an input folder that holds the store, before anything starts', async () => {
+    const folder = await tempDir();
+    await writeFile(join(folder, 'usage.csv'), 'subscriber_id,month\n');
+    const home = join(folder, 'home');
+    const result = await segflow(['run', '--month', '2026-06', '--input', folder], {
+      ...NO_SERVER,
+      SEGFLOW_HOME: home,
+    });
+    expect(result).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `segflow: --input ${folder} holds segflow's store (SEGFLOW_STORE), ${join(home, 'store')}: its snapshots and audit log would be read as usage`,
+      ),
+    });
+  });
+
   it("says a run without --input runs on the demo's generated sample, not on the user's data", async () => {
     const home = await tempDir();
     await mkdir(join(home, 'data', 'sample', 'usage'), { recursive: true });

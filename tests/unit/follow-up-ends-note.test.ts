@@ -49,7 +49,8 @@ describe("a rerun that would end next month's follow-up", () => {
 
   it('is said by `run` before it starts', async () => {
     const { home } = await storeWithLatest(true);
-    const result = await segflow(['run', '--month', '2026-06', '--input', home], { ...NO_SERVER, SEGFLOW_HOME: home });
+    const input = await tempDir(); // not home: an input holding the store is refused
+    const result = await segflow(['run', '--month', '2026-06', '--input', input], { ...NO_SERVER, SEGFLOW_HOME: home });
     expect(result.code).toBe(3);
     expect(result.output).toContain(NOTE);
   }, 60_000);

@@ -40,7 +40,8 @@ describe("a run of another input that would become the month's latest", () => {
 
   it('is said by `run` before it starts', async () => {
     const { home } = await storeWithLatest('/data/monthly/usage');
-    const result = await segflow(['run', '--month', '2026-11', '--input', home], { ...NO_SERVER, SEGFLOW_HOME: home });
+    const input = await tempDir(); // not home: an input holding the store is refused
+    const result = await segflow(['run', '--month', '2026-11', '--input', input], { ...NO_SERVER, SEGFLOW_HOME: home });
     expect(result.code).toBe(3);
     expect(result.output).toContain("note: 2026-11's latest, v3, was built from another input (/data/monthly/usage)");
   }, 60_000);
