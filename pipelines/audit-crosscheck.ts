@@ -98,6 +98,12 @@ export async function crossCheckRetainedRuns(
   const publishedByRun = new Map(
     entries.filter((e) => e.event === 'run.published').map((e) => [`${e.run.workflowId}|${e.run.runId}`, e]),
   );
+  // the run.published entry of each snapshot (month/vN): a later publish of the same version is a rebuild
+  const publishedBySnapshot = new Map(
+    entries
+      .filter((e) => e.event === 'run.published')
+      .map((e) => [`${e.month}/v${String((e.details as { version?: number }).version)}`, e]),
+  );
   const bySeq = new Map(entries.map((e) => [e.seq, e]));
   const problems: AuditProblem[] = [];
   let runs = 0;
@@ -125,7 +131,9 @@ export async function crossCheckRetainedRuns(
     if (!entry)
       problems.push({
         where,
-        problem: `RUN MISSING FROM THE LOG: this completed run published ${snapshot}, but the audit log has no run.published entry for it`,
+        problem:
+          (await rebuiltBy(snapshotsDir, claim, info.runId, publishedBySnapshot.get(snapshot))) ??
+          `RUN MISSING FROM THE LOG: this completed run published ${snapshot}, but the audit log has no run.published entry for it`,
       });
     else if ((entry.details as { version?: number }).version !== claim.version)
       problems.push({
@@ -140,6 +148,34 @@ export async function crossCheckRetainedRuns(
       });
   }
   return { runs, otherStores, completed, problems };
+}
+
+/**
+ * The finding for a completed run the log has no run.published of, when its snapshot was published
+ * again by another run (the log's run.published of that month and version, or the folder's
+ * manifest, names another run): its entries were cut from the log and the version rebuilt.
+ * Undefined when neither does (the run is missing from the log, no more).
+ */
+async function rebuiltBy(
+  snapshotsDir: string,
+  claim: { month: string; version: number },
+  runId: string,
+  logged: AuditEntry | undefined,
+): Promise<string | undefined> {
+  const snapshot = `${claim.month}/v${claim.version}`;
+  const folderRun = await readFile(join(snapshotsDir, claim.month, `v${claim.version}`, 'manifest.json'), 'utf8')
+    .then((text) => (JSON.parse(text) as { run?: { workflowId?: string; runId?: string } }).run)
+    .catch(() => undefined);
+  const others = [
+    ...(logged && logged.run.runId !== runId
+      ? [`the log's run.published of ${snapshot} (seq ${logged.seq}) is run ${logged.run.workflowId}'s`]
+      : []),
+    ...(folderRun?.runId !== undefined && folderRun.runId !== runId
+      ? [`the folder's manifest names run ${folderRun.workflowId ?? '?'} (${folderRun.runId})`]
+      : []),
+  ];
+  if (others.length === 0) return undefined;
+  return `PUBLISHED SNAPSHOT REBUILT: this completed run published ${snapshot} and the audit log has no entry of it, while ${others.join(', and ')}: ${snapshot} was published again after this run's entries were cut from the log, so what the store holds under that name is not what this run published`;
 }
 
 /**

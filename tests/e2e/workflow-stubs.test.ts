@@ -464,6 +464,12 @@ describe('monthly workflow with stub activities', () => {
         expect.stringMatching(/no longer reaches seq \d+ \(truncated\)/),
       ],
     );
+    // the run's entries cut and its version published again by another run: named a rebuild
+    const rebuilt = [{ ...published, run: { workflowId: 'segflow-2026-06-again', runId: 'r2' } }];
+    expect((await crossCheckRetainedRuns(env.client, rebuilt, 'stubs-ok', '/store')).problems[0].problem).toBe(
+      "PUBLISHED SNAPSHOT REBUILT: this completed run published 2026-06/v1 and the audit log has no entry of it, while the log's run.published of 2026-06/v1 (seq " +
+        `${published.seq}) is run segflow-2026-06-again's: 2026-06/v1 was published again after this run's entries were cut from the log, so what the store holds under that name is not what this run published`,
+    );
     expect(await crossCheckRetainedRuns(env.client, [], 'stubs-ok', '/elsewhere/snapshots')).toEqual({
       runs: 0,
       otherStores: 1,
