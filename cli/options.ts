@@ -28,6 +28,16 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/** A generated sample's months: the month scored and the one before it at least (data/generate.ts takes 2..120). */
+export function sampleMonthsOption() {
+  return new Option('--months <n>', 'months of usage, 2-120').argParser((value) => {
+    const n = positiveInt(value);
+    if (n < 2 || n > 120)
+      throw new InvalidArgumentError('must be 2-120: the month scored and at least the one before it');
+    return n;
+  });
+}
+
 /** --partitions: how many activities the load and per-subscriber features are split into. */
 export function partitionsOption() {
   return new Option(

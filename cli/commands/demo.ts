@@ -6,7 +6,7 @@ import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { hashFile, paramsHash } from '../../store/hashing';
 import { latestVersion, listVersions, readManifest } from '../../store/snapshots';
 import { elapsed, printResult } from '../format';
-import { EXIT, positiveInt, previousMonth, uiPortOption } from '../options';
+import { EXIT, positiveInt, previousMonth, sampleMonthsOption, uiPortOption } from '../options';
 
 export const DEMO_DEFAULTS = { subscribers: 20_000, months: 12, seed: 42 };
 /** How the demo's runs name who asked: `<user> (demo)`. */
@@ -175,7 +175,7 @@ export function registerDemo(program: Command): void {
     .addOption(
       new Option('--subscribers <n>', 'sample subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers),
     )
-    .addOption(new Option('--months <n>', 'sample months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
+    .addOption(sampleMonthsOption().default(DEMO_DEFAULTS.months))
     .option('--keep-running', 'leave the server and worker up to explore the Web UI', false)
     .addOption(uiPortOption())
     .action(async (options) => process.exit(await demo(options)));

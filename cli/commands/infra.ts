@@ -6,8 +6,9 @@ import { loadConfig } from '../../worker/config';
 import { untilInterrupted } from '../os-signals';
 import { DEMO_DEFAULTS } from './demo';
 import { count } from '../../domain/decimals';
+import { monthBefore, notEndedYet } from '../../domain/month';
 import { jsonOption as json } from '../json-option';
-import { monthArg, output, positiveInt, previousMonth, uiPortOption, required } from '../options';
+import { monthArg, output, positiveInt, previousMonth, sampleMonthsOption, uiPortOption, required } from '../options';
 
 export function registerInfra(program: Command): void {
   program
@@ -80,7 +81,7 @@ export function registerInfra(program: Command): void {
       "output folder: new, empty or an earlier sample's, whose usage/, truth.parquet and sample.json are replaced (required)",
     )
     .addOption(new Option('--subscribers <n>', 'subscribers').argParser(positiveInt).default(DEMO_DEFAULTS.subscribers))
-    .addOption(new Option('--months <n>', 'months').argParser(positiveInt).default(DEMO_DEFAULTS.months))
+    .addOption(sampleMonthsOption().default(DEMO_DEFAULTS.months))
     .option('--last-month <YYYY-MM>', 'last month of the sample (default: the month before this one)', monthArg)
     .addOption(new Option('--seed <n>', 'random seed').argParser(positiveInt).default(DEMO_DEFAULTS.seed))
     .addOption(json())
@@ -102,6 +103,11 @@ export function registerInfra(program: Command): void {
         ].join('\n'),
       );
       // the folder also holds the ground truth, which is not usage: runs read its usage/ folder
-      console.error(`segflow run --month ${summary.lastMonth} --input ${join(out, 'usage')} reads this sample`);
+      const notEnded = notEndedYet(summary.lastMonth);
+      console.error(
+        notEnded
+          ? `note: ${notEnded}: segflow run takes its months up to ${monthBefore(new Date())} (--month), and ${summary.lastMonth} once it has ended; the usage is in ${join(out, 'usage')}`
+          : `segflow run --month ${summary.lastMonth} --input ${join(out, 'usage')} reads this sample`,
+      );
     });
 }

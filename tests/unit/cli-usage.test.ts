@@ -53,6 +53,23 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     });
   });
 
+  it('points a run given the folder segflow generate wrote at its usage folder, and keeps --months to 2-120', async () => {
+    const folder = await tempDir();
+    expect(await segflow(['generate', '--out', folder, '--months', '1'], NO_SERVER)).toMatchObject({
+      code: 2,
+      output: expect.stringContaining("'1' is invalid. must be 2-120"),
+    });
+    expect(await segflow(['generate', '--out', folder, '--subscribers', '50', '--months', '3'])).toMatchObject({
+      code: 0,
+    });
+    expect(await segflow(['run', '--month', '2026-06', '--input', folder], NO_SERVER)).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `segflow: --input ${folder} is a sample folder written by segflow generate: its usage is in ${join(folder, 'usage')}`,
+      ),
+    });
+  });
+
   it("says a run without --input runs on the demo's generated sample, not on the user's data", async () => {
     const home = await tempDir();
     await mkdir(join(home, 'data', 'sample', 'usage'), { recursive: true });
