@@ -239,6 +239,8 @@ export function snapshotSummary(
   manifestPath: string,
   /** The run's failed attempts, from the audit log. */
   failed: FailedAttempt[] = [],
+  /** Lines said under the heading: what the audit log says of it (a promotion, a manifest edited since). */
+  logLines: string[] = [],
 ): string {
   const { snapshot, rowCounts: rows, metrics } = manifest;
   const holdout = metrics.churnHoldout;
@@ -250,6 +252,7 @@ export function snapshotSummary(
     .join(', ');
   const lines = [
     `Snapshot ${snapshot.month}/v${snapshot.version}${latest ? ' (latest)' : snapshot.experiment ? ' (an experiment: not the latest)' : ''}`,
+    ...logLines,
     `  published     ${snapshot.publishedAt} by ${manifest.requestedBy}`,
     `  run           ${manifest.run.workflowId} (run ${manifest.run.runId})`,
     `  inputs        ${manifest.inputs.length} file(s), ${count(manifest.inputs.reduce((sum, f) => sum + f.rows, 0))} rows, in ${commonFolder(manifest.inputs.map((f) => f.path))}`,
@@ -298,10 +301,10 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
   return [
     table(
       rows.map((r) =>
-        r.damaged
+        r.damaged || r.missing || r.holds
           ? {
               snapshot: `${r.month}/v${r.version}${r.latest ? '*' : ''} (!)`,
-              published: '-',
+              published: r.missing ? 'folder missing' : r.holds ? `holds ${r.holds}` : '-',
               requestedBy: '-',
               subscribers: '-',
               segments: '-',
@@ -326,7 +329,13 @@ export function snapshotsTable(rows: SnapshotListing[]): string {
     rows.some((r) => r.damaged)
       ? "(!) its folder holds no readable manifest.json (removed or damaged after publishing): 'segflow audit verify' checks the store"
       : '',
-    rows.some((r) => !r.damaged && !r.official && !r.latest && !r.experiment)
+    rows.some((r) => r.missing)
+      ? "(!) folder missing: the audit log records it published and not retired, but its folder is gone (removed outside segflow): 'segflow audit verify'"
+      : '',
+    rows.some((r) => r.holds)
+      ? "(!) holds <snapshot>: its folder holds another snapshot's manifest (moved or copied into its place): 'segflow audit verify'"
+      : '',
+    rows.some((r) => !r.damaged && !r.missing && !r.holds && !r.official && !r.latest && !r.experiment)
       ? "(r) replaced: a promotion moved the month's latest away from it; segflow snapshots promote makes it the latest again"
       : '',
   ]

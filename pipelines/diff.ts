@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { queryRows, withConnection } from '../activities/duckdb';
-import { versionDir, type StoreConfig } from '../store/layout';
+import type { StoreConfig } from '../store/layout';
 import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
-import { readNamedManifest } from '../store/snapshots';
+import { checkedFiles, checkManifestAgainstLog, readNamedManifest, readPublishedLog } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { sha256 } from '../store/hashing';
 import { OUTSIDE_WINDOW } from '../activities/load-sql';
@@ -33,6 +32,9 @@ export interface SnapshotDiff {
   notes: string[];
 }
 
+/** The published files a diff reads of each snapshot, in this order. */
+const DIFF_READS = ['subscribers.parquet', 'dispatch.parquet'];
+
 /** The keys of either object whose values differ (as JSON), sorted. */
 function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   return [...new Set([...Object.keys(a), ...Object.keys(b)])]
@@ -58,6 +60,16 @@ function inputFileChanges(ma: SnapshotManifest, mb: SnapshotManifest): SnapshotD
 /** What changed between two snapshots: parameters, metrics, segment migration, risk bands. */
 export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: SnapshotRef): Promise<SnapshotDiff> {
   const [ma, mb] = await Promise.all([readNamedManifest(store, a), readNamedManifest(store, b)]);
+  // what is read is what was published: each manifest as its run.published entry recorded it (a
+  // log that cannot be read checks nothing here: 'audit verify' says why), each file as its
+  // manifest records it (a file changed in place or copied from another snapshot read as this
+  // one's, and a damaged one failed inside DuckDB)
+  const log = await readPublishedLog(store).catch(() => undefined);
+  if (log) for (const ref of [a, b]) await checkManifestAgainstLog(store, ref, log);
+  const [[subscribersA, dispatchA], [subscribersB, dispatchB]] = await Promise.all([
+    checkedFiles(store, a, ma, DIFF_READS),
+    checkedFiles(store, b, mb, DIFF_READS),
+  ]);
   const names = [...new Set([...Object.keys(ma.params), ...Object.keys(mb.params)])].sort();
   const params = names
     .map((name) => ({
@@ -81,7 +93,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
   for (const name of Object.keys(ca) as (keyof typeof ca)[])
     if (ca[name] !== cb[name]) params.push({ name, a: ca[name], b: cb[name] });
   params.push(...inputFileChanges(ma, mb));
-  params.push(...(await mappingChanges(store, a, b)));
+  params.push(...(await mappingChanges(store, { ref: a, manifest: ma }, { ref: b, manifest: mb })));
   // segment ids carry over from the snapshot each was matched to: other ones, other meanings
   const matchedTo = (m: SnapshotManifest) => {
     const previous = m.metrics.previousSnapshot;
@@ -149,15 +161,12 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
           return { dispatchToContact: NaN, dispatchHeldOut: NaN };
         },
       );
-    const measured = async (ref: SnapshotRef, m: SnapshotManifest) => {
-      const folder = versionDir(store, ref.month, ref.version);
-      return {
-        ...metric(m),
-        ...(await labelled(join(folder, 'subscribers.parquet'))),
-        ...(await dispatched(join(folder, 'dispatch.parquet'))),
-      };
-    };
-    const [xa, xb] = [await measured(a, ma), await measured(b, mb)];
+    const measured = async (m: SnapshotManifest, subscribers: string, dispatch: string) => ({
+      ...metric(m),
+      ...(await labelled(subscribers)),
+      ...(await dispatched(dispatch)),
+    });
+    const [xa, xb] = [await measured(ma, subscribersA, dispatchA), await measured(mb, subscribersB, dispatchB)];
     const metrics = Object.keys(xa).map((name) => {
       const key = name as keyof typeof xa;
       return { name, a: xa[key], b: xb[key], change: xb[key] - xa[key] };
@@ -171,10 +180,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
               coalesce(a.risk_band, '(absent)') AS band_a, coalesce(b.risk_band, '(absent)') AS band_b,
               a.churn_score AS score_a, b.churn_score AS score_b
        FROM read_parquet($file_a) a FULL OUTER JOIN read_parquet($file_b) b USING (subscriber_id)`,
-      {
-        file_a: join(versionDir(store, a.month, a.version), 'subscribers.parquet'),
-        file_b: join(versionDir(store, b.month, b.version), 'subscribers.parquet'),
-      },
+      { file_a: subscribersA, file_b: subscribersB },
     );
     const migration = await queryRows<{ from: string; to: string; subscribers: number }>(
       conn,
@@ -265,12 +271,17 @@ async function segmentPairing(conn: DuckDBConnection, from: 'a' | 'b', to: 'a' |
  * published since session 34), field by field and, in columns, values and features, entry by
  * entry: `mapping columns.spend`. Nothing when either has no copy (the hash row says it changed).
  */
-async function mappingChanges(store: StoreConfig, a: SnapshotRef, b: SnapshotRef): Promise<SnapshotDiff['params']> {
-  const read = (ref: SnapshotRef) =>
-    readFile(join(versionDir(store, ref.month, ref.version), MAPPING_FILE), 'utf8').then(
-      (text) => JSON.parse(text) as Record<string, unknown>,
-      () => undefined,
-    );
+async function mappingChanges(
+  store: StoreConfig,
+  a: { ref: SnapshotRef; manifest: SnapshotManifest },
+  b: { ref: SnapshotRef; manifest: SnapshotManifest },
+): Promise<SnapshotDiff['params']> {
+  // a copy its manifest lists, checked against it as the other files are
+  const read = async ({ ref, manifest }: { ref: SnapshotRef; manifest: SnapshotManifest }) => {
+    if (!manifest.outputs.some((output) => output.file === MAPPING_FILE)) return undefined;
+    const [path] = await checkedFiles(store, ref, manifest, [MAPPING_FILE]);
+    return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  };
   const [ma, mb] = [await read(a), await read(b)];
   if (!ma || !mb) return [];
   const text = (value: unknown) => (value === undefined ? '(none)' : JSON.stringify(value));

@@ -15,7 +15,13 @@ import { versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { UnreadInputFilesError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
-import { listVersions, readManifest, readNamedManifest } from '../store/snapshots';
+import {
+  checkManifestAgainstLog,
+  listVersions,
+  readManifest,
+  readNamedManifest,
+  readPublishedLog,
+} from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 
 export interface ReproduceReport {
@@ -39,6 +45,12 @@ export interface ReproduceReport {
   }[];
   /** What the outputs compare against besides the inputs, and how it stands now (a retired previous snapshot). */
   notes: string[];
+  /**
+   * The run.published entry whose manifest sha256 the manifest was checked against (one edited
+   * since is refused before anything is recomputed); null when the log records none (or cannot be
+   * read). Absent in a report of a segflow before it was checked.
+   */
+  manifestInLog?: { seq: number } | null;
   /** The previous snapshot the segment ids were matched to is no longer in the store. */
   previousSnapshotGone: boolean;
   /**
@@ -80,6 +92,10 @@ export interface ReproduceReport {
  */
 export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): Promise<ReproduceReport> {
   const manifest = await readNamedManifest(store, ref);
+  // a manifest edited after publishing (parameters, requester) would be recomputed as if published
+  // so, and its differences put down to the stage cache: refused, naming the entry it contradicts
+  const log = await readPublishedLog(store).catch(() => undefined);
+  const recorded = log ? await checkManifestAgainstLog(store, ref, log, 'recomputed') : undefined;
   const changes: ReproduceReport['changes'] = [];
   const hashNow = (path: string) => hashFile(path).catch(() => undefined);
   const changed = (what: string, path: string, present: boolean) =>
@@ -159,6 +175,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   const now = manifestCode();
   const report = {
     ref,
+    manifestInLog: recorded ? { seq: recorded.seq } : null,
     changedInputs: changes.map((c) => c.path),
     changes,
     inputFolderNow,

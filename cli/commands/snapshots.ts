@@ -2,14 +2,24 @@ import { join } from 'node:path';
 import { type Command } from '@commander-js/extra-typings';
 import { loadConfig } from '../../worker/config';
 import { UsageError } from '../../domain/errors';
-import { versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../../store/layout';
+import { auditLogPath, versionDir, type RunRef, type SnapshotRef, type StoreConfig } from '../../store/layout';
+import type { AuditEntry } from '../../store/audit-log';
+import type { SnapshotManifest } from '../../store/manifest';
 import {
+  hasAuditLog,
   latestVersion,
   listSnapshots,
+  manifestAgainstLog,
+  editedManifestText,
+  promotedToLatest,
   publishedAndGone,
   readManifest,
   readNamedManifest,
+  storeLogOf,
   resolveSnapshot,
+  restoreTombstone,
+  retiredWithoutTombstone,
+  type StoreLog,
 } from '../../store/snapshots';
 import { failedAttempts, snapshotSummary, snapshotsTable } from '../snapshot-text';
 import { jsonOption as json } from '../json-option';
@@ -40,8 +50,8 @@ async function changeNamedSnapshot<T>(
   const config = loadConfig();
   if (!/\/v\d+$|@v?\d+$/.test(reference))
     throw new UsageError(`name the version to ${verb} explicitly (YYYY-MM/vN), not "${reference}"`);
-  const ref = await resolveSnapshot(config.store, reference);
   const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
+  const ref = await resolveSnapshot(config.store, reference);
   const { runEndedInTemporal } = await import('../../pipelines/runs');
   const temporal = runEndedInTemporal(config);
   const result = await change(
@@ -67,8 +77,13 @@ export function registerSnapshots(program: Command): void {
       const rows = await listSnapshots(store, options.month);
       // a month none of whose folders is left: what the log recorded of it, as show says
       const gone = options.month && rows.length === 0 ? await publishedAndGone(store, options.month) : '';
+      // no log: nothing was published here, or SEGFLOW_STORE names another folder than the store
+      const noLog = (await hasAuditLog(store)) ? '' : noAuditLogText(store, rows.length);
+      if (noLog && options.json) console.error(`segflow: note: ${noLog}`);
       output(options.json, rows, (list) =>
-        gone ? `${snapshotsTable(list)}\n${gone.replace(/^; t/, 'T')}` : snapshotsTable(list),
+        noLog && list.length === 0
+          ? noLog
+          : [snapshotsTable(list), gone.replace(/^; t/, 'T'), noLog && `note: ${noLog}`].filter(Boolean).join('\n'),
       );
     });
   snapshots
@@ -84,7 +99,13 @@ export function registerSnapshots(program: Command): void {
       const latest = (await latestVersion(store, ref.month)) === ref.version;
       const { changedParams } = await import('../../domain/params');
       const { readAuditLog } = await import('../../store/audit-log');
-      const failed = failedAttempts(await readAuditLog(store), manifest.run);
+      const entries = await readAuditLog(store);
+      const failed = failedAttempts(entries, manifest.run);
+      const log = storeLogOf(entries);
+      const warnings = await showWarnings(store, ref, manifest, log);
+      // --json is the manifest as it is: what is wrong with it goes to stderr
+      if (options.json) for (const warning of warnings) console.error(`segflow: warning: ${warning}`);
+      const promotion = latest ? promotedToLatest(log, ref) : undefined;
       output(options.json, manifest, (m) =>
         snapshotSummary(
           m,
@@ -92,6 +113,10 @@ export function registerSnapshots(program: Command): void {
           latest,
           join(versionDir(store, ref.month, ref.version), 'manifest.json'),
           failed,
+          [
+            ...warnings.map((warning) => `  warning: ${warning}`),
+            ...(promotion ? [promotionLine(ref.version, promotion)] : []),
+          ],
         ),
       );
     });
@@ -188,6 +213,12 @@ export function registerSnapshots(program: Command): void {
     .addOption(json())
     .action(async (reference: string, options) => {
       const { builtOnNote, retireSnapshot } = await import('../../pipelines/retire');
+      // retired by the log, its folder and tombstone gone: the tombstone is written again (audit verify's advice)
+      const restored = await restoreRetirement(reference, options);
+      if (restored) {
+        output(options.json, restored, (r) => restoredText(r));
+        return;
+      }
       const { ref, result } = await changeNamedSnapshot(reference, options, 'retire', retireSnapshot);
       output(
         options.json,
@@ -229,6 +260,94 @@ export function registerSnapshots(program: Command): void {
     });
 }
 
+/** What `snapshots list` says when the store has no audit log: nothing here was published by segflow, or it is another folder. */
+function noAuditLogText(store: StoreConfig, listed: number): string {
+  const where = `the store ${store.storeDir} has no audit log (${auditLogPath(store)})`;
+  return listed === 0
+    ? `no snapshot: ${where}, so nothing was ever published into it. If you expected snapshots, SEGFLOW_STORE (or SEGFLOW_HOME) names another folder than your store`
+    : `${where}: the snapshots listed are recorded nowhere ('segflow audit verify'); or SEGFLOW_STORE names another folder than your store`;
+}
+
+/**
+ * What `snapshots show` warns of before the summary: a manifest edited after publishing (its
+ * sha256 is not the one its run.published entry recorded), or whose parameters hash is not the
+ * hash of the parameters it shows (edited, with or without the log's record of it).
+ */
+export async function showWarnings(
+  store: StoreConfig,
+  ref: SnapshotRef,
+  manifest: SnapshotManifest,
+  log: StoreLog,
+): Promise<string[]> {
+  const warnings: string[] = [];
+  const found = await manifestAgainstLog(store, ref, log);
+  if (found?.edited)
+    warnings.push(
+      `${editedManifestText(ref, found)}: what is shown is not what was published; restore it from a copy of the store ('segflow audit verify')`,
+    );
+  const { paramsHash } = await import('../../store/hashing');
+  if (manifest.params && manifest.paramsHash && paramsHash(manifest.params) !== manifest.paramsHash)
+    warnings.push(
+      `the parameters shown are not the ones its params hash ${manifest.paramsHash.slice(0, 12)} was made from (theirs hash to ${paramsHash(manifest.params).slice(0, 12)}): manifest.json was edited ('segflow audit verify')`,
+    );
+  return warnings;
+}
+
+/** Who made a version its month's latest by `snapshots promote`, when, and from which version. */
+export function promotionLine(version: number, promotion: { entry: AuditEntry; previous: number | null }): string {
+  const { entry, previous } = promotion;
+  const reason = (entry.details as { reason?: unknown } | undefined)?.reason;
+  const how =
+    previous === null
+      ? 'promoted (no latest before)'
+      : previous > version
+        ? `rolled back from v${previous}`
+        : `promoted over v${previous}`;
+  return `  latest since  ${entry.at.slice(0, 16).replace('T', ' ')} UTC by ${entry.actor}: ${how} (snapshots promote, audit seq ${entry.seq}${typeof reason === 'string' ? `: ${JSON.stringify(reason)}` : ''})`;
+}
+
+/** What `snapshots retire` did for a version the log had retired already, its tombstone gone. */
+interface RestoredRetirement {
+  month: string;
+  version: number;
+  auditSeq: number;
+  retiredAt: string;
+  reason: string | null;
+  tombstoneRestored: true;
+}
+
+/**
+ * `snapshots retire` of a version the audit log records as retired whose folder and tombstone are
+ * both gone (`audit verify`: "its tombstone is gone … run segflow snapshots retire again"): writes
+ * the tombstone again from the retirement's entry. Undefined for any other version (retired as usual).
+ */
+async function restoreRetirement(
+  reference: string,
+  options: { reason?: string; actor: string },
+): Promise<RestoredRetirement | undefined> {
+  const match = /^(\d{4}-\d{2})(?:\/v|@v?)(\d+)$/.exec(reference.trim());
+  if (!match) return undefined;
+  const config = loadConfig();
+  const ref = { month: match[1], version: Number(match[2]) };
+  if (!(await retiredWithoutTombstone(config.store, ref).catch(() => undefined))) return undefined;
+  required(options.reason, '--reason <text>');
+  const signer = config.signingKeyPath ? loadSigner(config.signingKeyPath) : undefined;
+  const entry = await restoreTombstone(config.store, ref, options.actor, signer);
+  if (!entry) return undefined;
+  const reason = (entry.details as { reason?: unknown } | undefined)?.reason;
+  return {
+    ...ref,
+    auditSeq: entry.seq,
+    retiredAt: entry.at,
+    reason: typeof reason === 'string' ? reason : null,
+    tombstoneRestored: true,
+  };
+}
+
+function restoredText(r: RestoredRetirement): string {
+  return `${r.month}/v${r.version} was retired already (audit seq ${r.auditSeq}, ${r.retiredAt.slice(0, 10)}${r.reason === null ? '' : `: ${JSON.stringify(r.reason)}`}); its tombstone v${r.version}.retired.json was gone and is written again from that entry. No new audit entry: a retirement is recorded once, so the reason given now is not recorded`;
+}
+
 /**
  * Where else a difference by the same code can come from: the stored work the run took, which
  * the recomputation computed again. The stage cache checks its files against the hashes it
@@ -249,7 +368,13 @@ export function reproduceText(r: ReproduceReport): string {
     `${r.ref.month}/v${r.ref.version}: ${r.identical ? 'IDENTICAL' : 'DIFFERENT'} (code then ${r.codeThen}, now ${r.codeNow})`,
     // the code first: a difference by other code is no sign of anything else
     ...(!r.identical && !r.code.same ? [otherCodeLine(r)] : []),
+    ...alteredFileLines(r.files),
     ...r.notes.map((note) => `note: ${note}`),
+    ...(r.manifestInLog === null
+      ? [
+          "note: the audit log records no run.published of it (or cannot be read): its manifest was not checked against the sha256 its run recorded ('segflow audit verify' says why)",
+        ]
+      : []),
     ...r.inputFolderNow.map(
       (f) => `note: input folder now: ${f.path}: ${f.change} (recomputed from the files the run read)`,
     ),
@@ -276,6 +401,32 @@ export function reproduceText(r: ReproduceReport): string {
   ].join('\n');
 }
 
+/**
+ * What a published file that no longer matches its manifest means: changed after publishing (the
+ * manifest is checked against the audit log first). When the recomputation matches the manifest,
+ * the file alone is at fault: restore it.
+ */
+function alteredFileLines(files: ReproduceReport['files']): string[] {
+  const named = (list: ReproduceReport['files']) =>
+    list.map((f) => `${f.file}${f.published === null ? ' (gone)' : ''}`).join(', ');
+  const altered = files.filter((f) => f.published !== f.expected);
+  const recomputedAsRecorded = altered.filter((f) => f.actual === f.expected);
+  const both = altered.filter((f) => f.actual !== f.expected);
+  const one = (list: unknown[], singular: string, plural: string) => (list.length === 1 ? singular : plural);
+  return [
+    ...(recomputedAsRecorded.length
+      ? [
+          `the published ${named(recomputedAsRecorded)} ${one(recomputedAsRecorded, 'was', 'were')} altered after publishing: the recomputation matches the manifest, the published ${one(recomputedAsRecorded, 'file does', 'files do')} not. Restore ${one(recomputedAsRecorded, 'it', 'them')} from a copy of the store ('segflow audit verify' names every file changed).`,
+        ]
+      : []),
+    ...(both.length
+      ? [
+          `the published ${named(both)} no longer ${one(both, 'matches its', 'match their')} manifest either: altered after publishing ('segflow audit verify' names every file changed).`,
+        ]
+      : []),
+  ];
+}
+
 /** Where the manifest's records may differ from the recomputation's, besides an edit. */
 function whyRecordsDiffer(r: ReproduceReport): string {
   if (r.previousSnapshotGone) return 'its previous snapshot is gone, see the note above;';
@@ -284,9 +435,16 @@ function whyRecordsDiffer(r: ReproduceReport): string {
     return r.code.differs
       ? 'other code published it, see above, or edited since it was published?'
       : 'uncommitted code published or reproduced it, see above, or edited since it was published?';
+  const olderCode =
+    'published by code its commit does not show (its manifest has no code.stageCode: it predates untracked code files marking a commit -dirty)';
+  // checked against the log before anything was recomputed: not an edit
+  if (r.manifestInLog) {
+    const asPublished = `its manifest is the one audit entry seq ${r.manifestInLog.seq} recorded, not edited since;`;
+    return r.code.stageCodeRecorded ? asPublished : `${olderCode}? ${asPublished}`;
+  }
   return r.code.stageCodeRecorded
     ? 'edited since it was published?'
-    : 'edited since it was published, or published by code its commit does not show (its manifest has no code.stageCode: it predates untracked code files marking a commit -dirty)?';
+    : `edited since it was published, or ${olderCode}?`;
 }
 
 /**

@@ -12,7 +12,8 @@ import { publishSnapshot, type PublishResult } from '../../activities/publish';
 import { recordAudit } from '../../store/audit-record';
 import { latestVersion, listSnapshots, readManifest, resolveSnapshot } from '../../store/snapshots';
 import { findPreviousSegmentation } from '../../activities/segment-history';
-import { versionDir, type StoreConfig } from '../../store/layout';
+import { auditLogPath, versionDir, type StoreConfig } from '../../store/layout';
+import { sha256 } from '../../store/hashing';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { retireSnapshot } from '../../pipelines/retire';
 import { REPO_ROOT } from '../../worker/config';
@@ -106,18 +107,26 @@ describe('segment ids stable across months', () => {
     };
     try {
       await tamper('segments.parquet', (bytes) => Buffer.concat([bytes, Buffer.from([0])]));
-      await tamper('manifest.json', (bytes) => {
-        const manifest = JSON.parse(bytes.toString('utf8'));
-        manifest.metrics.churnHoldout.rocAuc = 0.99;
-        return Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
-      });
       const report = await reproduceSnapshot(store, { month: '2026-06', version: 1 });
       expect(report.identical).toBe(false);
       expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual(['segments.parquet']);
       const segments = report.files.find((f) => f.file === 'segments.parquet');
       expect(segments?.actual).toBe(segments?.expected);
       expect(segments?.published).not.toBe(segments?.expected);
-      expect(report.manifestDifferences).toEqual(['metrics.churnHoldout']);
+      expect(report.manifestInLog).toEqual({ seq: expect.any(Number) });
+      // a manifest edited after publishing is refused before anything is recomputed from it: its
+      // sha256 is not the one its run.published entry recorded
+      await tamper('manifest.json', (bytes) => {
+        const manifest = JSON.parse(bytes.toString('utf8'));
+        manifest.metrics.churnHoldout.rocAuc = 0.99;
+        return Buffer.from(JSON.stringify(manifest, null, 2) + '\n');
+      });
+      await expect(reproduceSnapshot(store, { month: '2026-06', version: 1 })).rejects.toMatchObject({
+        name: 'SnapshotIntegrityError',
+        message: expect.stringMatching(
+          /^snapshots\/2026-06\/v1\/manifest\.json was edited after publishing: .* audit entry seq \d+ \(run\.published\) recorded\. Nothing is recomputed from it/,
+        ),
+      });
     } finally {
       for (const [path, bytes, mode] of kept.reverse()) {
         await chmod(path, 0o644);
@@ -130,13 +139,20 @@ describe('segment ids stable across months', () => {
   it('reproduce across a change of code compares only what the manifest recorded', async () => {
     const path = join(versionDir(store, '2026-06', 1), 'manifest.json');
     const [bytes, mode] = [await readFile(path), (await stat(path)).mode];
-    /** The manifest as an older segflow wrote it: without a field inside a metric; `commit` its code. */
+    const log = auditLogPath(store);
+    const logText = await readFile(log, 'utf8');
+    /**
+     * The manifest as an older segflow wrote it: without a field inside a metric; `commit` its code.
+     * Its run.published entry names its sha256, as that segflow's run recorded it (reproduce checks it).
+     */
     const asOlder = async (commit?: string) => {
       const manifest = JSON.parse(bytes.toString('utf8'));
       delete manifest.metrics.churnHoldout.rocAuc;
       if (commit) manifest.code.commit = commit;
+      const text = JSON.stringify(manifest, null, 2) + '\n';
       await chmod(path, 0o644);
-      await writeFile(path, JSON.stringify(manifest, null, 2) + '\n');
+      await writeFile(path, text);
+      await writeFile(log, logText.replaceAll(sha256(bytes), sha256(text)));
     };
     try {
       await asOlder('0'.repeat(40));
@@ -150,6 +166,7 @@ describe('segment ids stable across months', () => {
     } finally {
       await writeFile(path, bytes);
       await chmod(path, mode);
+      await writeFile(log, logText);
     }
   });
 

@@ -1,10 +1,11 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setVariable, withConnection } from '../../activities/duckdb';
 import { OUTSIDE_WINDOW } from '../../activities/load-sql';
 import { diffSnapshots } from '../../pipelines/diff';
 import { versionDir, type StoreConfig } from '../../store/layout';
+import { hashFile } from '../../store/hashing';
 import { storeIn, tempDir } from '../helpers';
 import { printedResult } from '../printed-result';
 import { pairingLines } from '../../cli/commands/snapshots';
@@ -59,6 +60,24 @@ async function writeSnapshot(
        TO (getvariable('file')) (FORMAT parquet)`,
     );
   });
+  await seal(store, version);
+}
+
+/**
+ * Lists the snapshot's files in its manifest with their sha256, as publishing does: `snapshots
+ * diff` reads only files that match what their manifest records. Run again after a file is rewritten.
+ */
+async function seal(store: StoreConfig, version: number) {
+  const dir = versionDir(store, MONTH, version);
+  const path = join(dir, 'manifest.json');
+  const recorded = JSON.parse(await readFile(path, 'utf8'));
+  const files = (await readdir(dir)).filter((file) => file !== 'manifest.json').sort();
+  const outputs = [];
+  for (const file of files) {
+    const { sha256, bytes } = await hashFile(join(dir, file));
+    outputs.push({ file, sha256, bytes });
+  }
+  await writeFile(path, JSON.stringify({ ...recorded, outputs }));
 }
 
 /** `snapshots diff` and the run's result against what older versions of segflow recorded. */
@@ -93,6 +112,7 @@ describe('older snapshots and results', () => {
          TO (getvariable('file')) (FORMAT parquet)`,
       );
     });
+    await seal(store, 14);
     const diff = await diffSnapshots(store, { month: MONTH, version: 2 }, { month: MONTH, version: 14 });
     expect(diff.notes).toContain(
       `the two snapshots share no subscriber (3 only in ${MONTH}/v2, 4 only in ${MONTH}/v14): they were computed from inputs of different subscribers, so the migration, the segments' pairing and the risk bands below compare nothing`,
@@ -131,6 +151,7 @@ describe('older snapshots and results', () => {
           await setVariable(conn, 'file', join(folder, 'subscribers.parquet'));
           await conn.run(`COPY (${subscribers}) TO (getvariable('file')) (FORMAT parquet)`);
         });
+      await seal(store, version);
     };
     await edit(12, { month: '2026-09', version: 1 });
     // S0 left, S3 joined, S1's band rose; S1 and S2 in segments 11 and 3
@@ -205,6 +226,7 @@ describe('older snapshots and results', () => {
     await writeSnapshot(store, 6, false);
     await copy(5, { columns: { spend: 'ARPU', month: '账期' }, monthFormat: '%Y%m', features: 'auto' });
     await copy(6, { columns: { spend: '出账收入', month: '账期' }, features: { '*': 'auto', 营业厅编码: 'skip' } });
+    for (const version of [5, 6]) await seal(store, version);
     const diff = await diffSnapshots(store, { month: MONTH, version: 5 }, { month: MONTH, version: 6 });
     expect(diff.params).toEqual([
       { name: 'mapping columns.spend', a: '"ARPU"', b: '"出账收入"' },
@@ -255,6 +277,7 @@ describe('older snapshots and results', () => {
            TO (getvariable('file')) (FORMAT parquet)`,
         );
       });
+      await seal(store, version);
     };
     // A: 1 = S0-S9, 2 = S10-S19, 3 = S20-S21, S22 in A only. B: S0-S9 and S20-S21 together in
     // 1, S10-S14 in 2, S15-S19 in 3 (ids 2 and 3 tie for A's 2: the lower id is its counterpart)
