@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { createConnection } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Client,
@@ -36,13 +37,31 @@ import {
 export type MonthlyRunHandle = WorkflowHandle<typeof monthlySegmentation>;
 
 export async function connectClient(config: SegflowConfig, connectTimeoutMs = 5_000): Promise<Client> {
-  temporalAddress(config.temporal.address); // a malformed address is the user's to fix (exit 2), not a server to start
+  // a malformed address is the user's to fix (exit 2), not a server to start
+  const { host, port } = temporalAddress(config.temporal.address);
+  // nothing listening is told at once, in the worker's words, not after the client's 5 s deadline
+  if (await refused(host, port))
+    throw unreachableTemporal(config.temporal.address, new Error('tcp connect error: Connection refused'));
   const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: connectTimeoutMs }).catch(
     (error: Error) => {
       throw unreachableTemporal(config.temporal.address, error);
     },
   );
   return new Client({ connection, namespace: config.temporal.namespace });
+}
+
+/** Whether a TCP connection to host:port is refused (nothing listens there); false on any other outcome within a second. */
+function refused(host: string, port: number): Promise<boolean> {
+  return new Promise((resolveProbe) => {
+    const socket = createConnection({ host, port });
+    const done = (answer: boolean) => {
+      socket.destroy();
+      resolveProbe(answer);
+    };
+    socket.setTimeout(1_000, () => done(false));
+    socket.once('connect', () => done(false));
+    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED'));
+  });
 }
 
 /** Validates parameters, then starts a monthly run. Every run gets its own workflow id. */

@@ -184,13 +184,6 @@ export async function validatedParams(
   ] as const) {
     if (path !== undefined && !existsSync(path)) throw new UsageError(`${name}: no such file or folder: ${path}`);
   }
-  if (options.store) assertStoreOutsideInput(options.store, parsed.params.input);
-  // `segflow generate --out <dir>` writes the ground truth beside usage/: read as usage, it is a file without a month
-  const { input } = parsed.params;
-  if (existsSync(join(input, 'sample.json')) && existsSync(join(input, 'usage')))
-    throw new UsageError(
-      `--input ${input} is a sample folder written by segflow generate: its usage is in ${join(input, 'usage')} (truth.parquet beside it is the ground truth, not usage)`,
-    );
   // a schedule's labels and contact log are written anew before each month's run: they may not exist yet
   for (const [name, path] of [
     ['labels', parsed.params.labels],
@@ -211,6 +204,13 @@ export async function validatedParams(
     if (!mapping.ok)
       throw new UsageError(`invalid mapping file ${parsed.params.mapping}:\n  ${mapping.problems.join('\n  ')}`);
   }
+  if (options.store) assertStoreOutsideInput(options.store, parsed.params.input);
+  // `segflow generate --out <dir>` writes the ground truth beside usage/: read as usage, it is a file without a month
+  const { input } = parsed.params;
+  if (existsSync(join(input, 'sample.json')) && existsSync(join(input, 'usage')))
+    throw new UsageError(
+      `--input ${input} is a sample folder written by segflow generate: its usage is in ${join(input, 'usage')} (truth.parquet beside it is the ground truth, not usage)`,
+    );
   return parsed.params;
 }
 

@@ -317,7 +317,7 @@ describe('segflow runs show', { timeout: 120_000 }, () => {
       ),
     });
     expect(unknown.output).toContain(
-      'note: cannot reach Temporal at 127.0.0.1:1 (Failed to connect before the deadline): showing what the audit log holds',
+      'note: cannot reach Temporal at 127.0.0.1:1 (tcp connect error: Connection refused): showing what the audit log holds',
     );
     // a promotion says why
     expect(cancelled.output).toMatch(
