@@ -381,7 +381,8 @@ async function run(options: RunOptions): Promise<number> {
     await laterMonthNote(config.store, params, options.experiment === true),
   ])
     if (note) console.error(note);
-  const { connectClient, pollersOfOtherStores, startMonthlyRun } = await import('../../pipelines/client');
+  const { connectClient, pollersOfOtherStores, startMonthlyRun, taskQueueHasPollers } =
+    await import('../../pipelines/client');
   const start = (client: Client) =>
     startMonthlyRun(client, config, {
       params,
@@ -413,9 +414,17 @@ async function run(options: RunOptions): Promise<number> {
   const pollers = await pollersOfOtherStores(client, config.temporal.taskQueue, config.store).catch(() => undefined);
   const storesNote = pollers && otherStoresNote(pollers, config);
   if (storesNote) console.error(storesNote);
+  if (options.uiPort !== undefined)
+    console.error('note: --ui-port is for the dev server --local starts; this run uses the server at TEMPORAL_ADDRESS');
   const { handle } = await start(client);
   if (!options.wait) {
     console.log(options.json ? JSON.stringify({ workflowId: handle.workflowId }) : `started ${handle.workflowId}`);
+    // what `run` says after five seconds of waiting, said before it returns: nothing will take the run yet
+    const polled = await taskQueueHasPollers(client, config.temporal.taskQueue).catch(() => true);
+    if (!polled)
+      console.error(
+        `note: no worker polls task queue "${config.temporal.taskQueue}": the run waits until one does. Start one with 'segflow worker' (same SEGFLOW_HOME and TEMPORAL_ADDRESS)`,
+      );
     return EXIT.ok;
   }
   stopFollowingOnCtrlC(handle.workflowId);

@@ -94,6 +94,16 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     const unknown = startCli(['runs', 'cancel', 'no-such-run'], env);
     expect(await unknown.exited).toBe(2);
 
+    // --no-wait says at once that nothing will take the run yet
+    const unwaited = startCli(
+      ['run', '--no-wait', '--experiment', '--month', '2026-06', '--input', await tempDir()],
+      env,
+    );
+    expect(await unwaited.exited, unwaited.out.stderr).toBe(0);
+    expect(unwaited.out.stderr).toContain(`note: no worker polls task queue "segflow": the run waits until one does`);
+    const unwaitedId = /started (\S+)/.exec(unwaited.out.stdout)![1];
+    expect(await startCli(['runs', 'cancel', unwaitedId], env).exited).toBe(0);
+
     // a worker stops on Ctrl-C and its process ends, logging JSON lines only
     const worker = startCli(['worker'], env);
     for (const deadline = Date.now() + 180_000; !worker.out.stderr.includes('"state":"RUNNING"');) {
