@@ -19,11 +19,24 @@ import { addMonths, monthBefore } from '../domain/month';
 import { TEMPORAL_SCHEDULED_BY_ID, TEMPORAL_SCHEDULED_START_TIME } from '../domain/search-attributes';
 import { backfillRange } from '../domain/input-months';
 import { changedParams, parseRunParams } from '../domain/params';
-import type { SegflowConfig } from '../worker/config';
+import { DEFAULT_SCHEDULE_ID, defaultScheduleId } from '../domain/schedules';
+import { storeKey, type SegflowConfig } from '../worker/config';
 import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
-import { hasSearchAttributes } from './client';
+import { hasSearchAttributes, pollersOfOtherStores } from './client';
 import { failureOf, FAILED_STATUSES } from './runs';
 import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError, UsageError } from '../domain/errors';
+
+/**
+ * This store's side of a schedule command (a SegflowConfig fits): the store its audit entries go
+ * to, SEGFLOW_HOME, and the task queue this store's workers poll. A schedule's runs go to its
+ * action's task queue and publish into the store of the workers polling it, so a command acts
+ * only on the schedules of this task queue (existingSchedule).
+ */
+export interface ScheduleScope {
+  store: StoreConfig;
+  home?: string;
+  temporal: { taskQueue: string };
+}
 
 /** Who asked for a schedule change, and the key its audit entry is signed with (SEGFLOW_SIGNING_KEY, when set). */
 export interface ScheduleActor {
@@ -74,8 +87,10 @@ export async function createMonthlySchedule(
     ...(options.partitions ? { partitions: options.partitions } : {}),
   };
   await assertAuditWritable(config.store);
-  await createOrExplain(client, {
+  await createOrExplain(client, config, {
     scheduleId: options.scheduleId,
+    // the store that created it, named to a command of another store that meets it (scheduleOwner)
+    memo: { [STORE_MEMO]: storeKey(config.store), ...(config.home ? { [HOME_MEMO]: config.home } : {}) },
     spec: {
       calendars: [{ dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute }],
       timezone: options.timezone,
@@ -112,16 +127,112 @@ export async function createMonthlySchedule(
   );
 }
 
-/** client.schedule.create, with a schedule of that id already there as the user's mistake, named. */
-async function createOrExplain(client: Client, options: Parameters<Client['schedule']['create']>[0]): Promise<void> {
+/**
+ * client.schedule.create, with a schedule of that id already there as the user's mistake, named:
+ * schedule ids are one namespace for every store on the server, so one of another task queue is
+ * said to be another store's, with whose it is.
+ */
+async function createOrExplain(
+  client: Client,
+  scope: ScheduleScope,
+  options: Parameters<Client['schedule']['create']>[0],
+): Promise<void> {
   try {
     await client.schedule.create(options);
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
+    const id = options.scheduleId;
+    const theirs = await client.schedule
+      .getHandle(id)
+      .describe()
+      .then(scheduleOwner)
+      .catch(() => undefined);
+    const ours = scope.temporal.taskQueue;
+    if (theirs?.taskQueue !== undefined && theirs.taskQueue !== ours) {
+      const free = defaultScheduleId(ours) !== id ? ` (this task queue's default is ${defaultScheduleId(ours)})` : '';
+      throw new UsageError(
+        `a schedule ${id} exists already on this Temporal server, and it is another store's: its runs go to task queue "${theirs.taskQueue}", not this store's "${ours}" (SEGFLOW_TASK_QUEUE), so it is served by ${await servedBy(client, theirs, scope.store)}. Schedule ids are shared by every store on the server: give this store's schedule another --id${free}. Nothing was created`,
+      );
+    }
     throw new UsageError(
-      `a schedule ${options.scheduleId} exists already ('segflow schedule describe --id ${options.scheduleId}'): to change it, 'segflow schedule delete --id ${options.scheduleId}' and create it again; for a second one, give it another --id`,
+      `a schedule ${id} exists already ('segflow schedule describe --id ${id}'): to change it, 'segflow schedule delete --id ${id}' and create it again; for a second one, give it another --id`,
     );
   }
+}
+
+/** The schedule memo keys naming the store (its real path, as workers name it) and SEGFLOW_HOME a schedule was created from. */
+const STORE_MEMO = 'segflowStore';
+const HOME_MEMO = 'segflowHome';
+
+/**
+ * Whose a schedule is: the task queue its runs go to (its action's), and the store and
+ * SEGFLOW_HOME that created it, from its memo (undefined for one created before segflow recorded
+ * them, or outside segflow).
+ */
+export function scheduleOwner(description: Pick<ScheduleDescription, 'action' | 'memo'>): {
+  taskQueue?: string;
+  store?: string;
+  home?: string;
+} {
+  const { action, memo } = description;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  return {
+    taskQueue: action?.type === 'startWorkflow' ? action.taskQueue : undefined,
+    store: text(memo?.[STORE_MEMO]),
+    home: text(memo?.[HOME_MEMO]),
+  };
+}
+
+/**
+ * Who serves a schedule of another task queue, as a user sets it: `SEGFLOW_TASK_QUEUE=q
+ * SEGFLOW_HOME=…` from its memo; for a schedule without one, the stores of the workers polling
+ * its task queue now (their identities name them), or the SEGFLOW_HOME whose workers poll it.
+ */
+async function servedBy(client: Client, owner: ReturnType<typeof scheduleOwner>, store: StoreConfig): Promise<string> {
+  const queue = `SEGFLOW_TASK_QUEUE=${owner.taskQueue}`;
+  if (owner.home !== undefined) return `${queue} with SEGFLOW_HOME=${owner.home} (store ${owner.store})`;
+  if (owner.store !== undefined) return `${queue} with the store ${owner.store}`;
+  const polling = await pollersOfOtherStores(client, owner.taskQueue ?? '', store).catch(() => undefined);
+  const stores = [...new Set(polling?.others.map((other) => other.store))];
+  return stores.length > 0
+    ? `${queue} with the store of the workers polling it now: ${stores.join(', ')}`
+    : `${queue} with the SEGFLOW_HOME whose workers poll it (the schedule does not name its store: it was created before segflow recorded that)`;
+}
+
+/**
+ * Refuses a schedule whose runs go to another task queue than this store's (UsageError, exit 2),
+ * before anything is changed or recorded: its runs publish into the store of the workers polling
+ * that queue, and an entry of this command would go to this store's audit log instead.
+ */
+async function assertScheduleOfThisQueue(
+  client: Client,
+  scheduleId: string,
+  description: ScheduleDescription,
+  scope: ScheduleScope,
+): Promise<void> {
+  const owner = scheduleOwner(description);
+  const ours = scope.temporal.taskQueue;
+  if (owner.taskQueue === undefined || owner.taskQueue === ours) return;
+  const own = defaultScheduleId(ours);
+  throw new UsageError(
+    `schedule ${scheduleId} is another store's: its runs go to task queue "${owner.taskQueue}", not this store's "${ours}" (SEGFLOW_TASK_QUEUE), and publish into the store of the workers polling it. It is served by ${await servedBy(client, owner, scope.store)}: run the command with those to act on it. Nothing was changed or recorded${own !== scheduleId ? ` (this task queue's default schedule is ${own})` : ''}`,
+  );
+}
+
+/**
+ * A note when a schedule of this task queue was created from another store than this command's
+ * (by its memo; none for one without): a remote machine may mount the same store at another path,
+ * so it is not refused, but this command's audit entry goes to this store's log.
+ */
+export function otherStoreNote(
+  scheduleId: string,
+  description: Pick<ScheduleDescription, 'action' | 'memo'>,
+  scope: ScheduleScope,
+): string | undefined {
+  const owner = scheduleOwner(description);
+  const ours = storeKey(scope.store);
+  if (owner.store === undefined || owner.store === ours) return undefined;
+  return `note: schedule ${scheduleId} was created from the store ${owner.store}${owner.home ? ` (SEGFLOW_HOME=${owner.home})` : ''}, and this command's store is ${ours}: its runs publish into the store of the workers polling task queue "${scope.temporal.taskQueue}", and what this command changes is recorded in ${ours}'s audit log. If that is another store, not the same one mounted elsewhere, give it its own SEGFLOW_TASK_QUEUE`;
 }
 
 /**
@@ -221,33 +332,68 @@ async function recordScheduleEvent(
 }
 
 /**
- * The schedule's handle and description, or a UsageError naming the schedules that exist:
- * Temporal's own answer for a missing schedule names its internals.
+ * The schedule's handle and description, when its runs go to this store's task queue: one of
+ * another task queue is another store's, refused (UsageError naming whose) before anything is
+ * changed or recorded. Every command on an existing schedule takes it from here. A schedule that
+ * does not exist is a UsageError naming the schedules that do, with their task queues: Temporal's
+ * own answer names its internals.
  */
 export async function existingSchedule(
   client: Client,
   scheduleId: string,
+  scope: ScheduleScope,
 ): Promise<{ handle: ScheduleHandle; description: ScheduleDescription }> {
   const handle = client.schedule.getHandle(scheduleId);
+  let description: ScheduleDescription;
   try {
-    return { handle, description: await handle.describe() };
+    description = await handle.describe();
   } catch (error) {
     if (!(error instanceof ScheduleNotFoundError)) throw error;
-    const ids: string[] = [];
-    for await (const schedule of client.schedule.list()) ids.push(schedule.scheduleId);
-    throw new UsageError(
-      `no schedule "${scheduleId}" (${ids.length ? `schedules: ${ids.sort().join(', ')}` : 'there are none yet: segflow schedule create --input <folder>'})`,
-    );
+    throw new UsageError(await noScheduleText(client, scheduleId, scope.temporal.taskQueue));
   }
+  await assertScheduleOfThisQueue(client, scheduleId, description, scope);
+  return { handle, description };
+}
+
+/**
+ * What a command on a schedule that does not exist says: the schedules that do, each with its
+ * task queue, and, when the default id was asked on a task queue other than `segflow` and this
+ * queue's schedule is the old default `segflow-monthly` (created before the default named the task
+ * queue), to pass --id segflow-monthly.
+ */
+async function noScheduleText(client: Client, scheduleId: string, taskQueue: string): Promise<string> {
+  const listed: { id: string; taskQueue?: string }[] = [];
+  for await (const schedule of client.schedule.list()) {
+    const owner = await client.schedule
+      .getHandle(schedule.scheduleId)
+      .describe()
+      .then(scheduleOwner)
+      .catch(() => undefined);
+    listed.push({ id: schedule.scheduleId, taskQueue: owner?.taskQueue });
+  }
+  if (listed.length === 0)
+    return `no schedule "${scheduleId}" (there are none yet: segflow schedule create --input <folder>)`;
+  const named = listed
+    .sort((a, b) => a.id.localeCompare(b.id))
+    .map(({ id, taskQueue: queue }) =>
+      queue === undefined ? id : `${id} (task queue "${queue}"${queue === taskQueue ? ", this store's" : ''})`,
+    );
+  const old = listed.find((s) => s.id === DEFAULT_SCHEDULE_ID && s.taskQueue === taskQueue);
+  const upgrade =
+    old && scheduleId === defaultScheduleId(taskQueue) && scheduleId !== DEFAULT_SCHEDULE_ID
+      ? `. This task queue's schedule is ${DEFAULT_SCHEDULE_ID}, created before the default id named the task queue: pass --id ${DEFAULT_SCHEDULE_ID}`
+      : '';
+  return `no schedule "${scheduleId}" (schedules: ${named.join(', ')})${upgrade}`;
 }
 
 /** Pauses, unpauses or deletes a schedule and records who did it (and the note) in the audit log. */
 export async function changeSchedule(
   client: Client,
-  store: StoreConfig,
+  scope: ScheduleScope,
   request: { scheduleId: string; change: 'pause' | 'unpause' | 'delete'; note?: string } & ScheduleActor,
 ): Promise<void> {
-  const { handle } = await existingSchedule(client, request.scheduleId);
+  const { store } = scope;
+  const { handle } = await existingSchedule(client, request.scheduleId, scope);
   const actor = request.actor ?? userInfo().username;
   // the SDK's default notes end in a stray quote: always pass one
   const note = request.note ?? `${request.change}d by ${actor} with segflow`;
@@ -296,11 +442,12 @@ export interface Triggered {
  */
 export async function triggerSchedule(
   client: Client,
-  store: StoreConfig,
+  scope: ScheduleScope,
   scheduleId: string,
   { timeoutMs = 10_000, ...who }: ScheduleActor & { timeoutMs?: number } = {},
 ): Promise<Triggered> {
-  const { handle, description } = await existingSchedule(client, scheduleId);
+  const { store } = scope;
+  const { handle, description } = await existingSchedule(client, scheduleId, scope);
   const paused = description.state.paused;
   const overlap = description.policies.overlap ?? ScheduleOverlapPolicy.SKIP;
   await assertAuditWritable(store);
@@ -539,18 +686,20 @@ export function calendarText(field: unknown): string {
  * The runs are buffered and run one after another in month order, so each month finds the one
  * before it published and matches its segment ids (migration) to it. The range is checked as the
  * CLI checks it (domain/input-months.ts backfillRange); `handle`, when the caller has described
- * the schedule already (existingSchedule), spares describing it again.
+ * the schedule already through existingSchedule (which refused one of another task queue),
+ * spares describing it again.
  */
 export async function backfillMonths(
   client: Client,
-  store: StoreConfig,
+  scope: ScheduleScope,
   scheduleId: string,
   from: string,
   to: string,
   { handle: described, ...who }: ScheduleActor & { handle?: ScheduleHandle } = {},
 ): Promise<string[]> {
+  const { store } = scope;
   const months = backfillRange(from, to);
-  const handle = described ?? (await existingSchedule(client, scheduleId)).handle;
+  const handle = described ?? (await existingSchedule(client, scheduleId, scope)).handle;
   await assertAuditWritable(store);
   await handle.backfill({
     start: new Date(`${addMonths(from, 1)}-01T00:00:00Z`),

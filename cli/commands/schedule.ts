@@ -11,7 +11,7 @@ import {
 } from '../../domain/errors';
 import { backfillRange, monthsWithoutInput, NoInputForMonthsError } from '../../domain/input-months';
 import { addMonths, monthBefore } from '../../domain/month';
-import { DEFAULT_SCHEDULE_ID, SCHEDULE_DEFAULTS } from '../../domain/schedules';
+import { DEFAULT_SCHEDULE_ID, defaultScheduleId, SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { ScheduleSummary, Triggered } from '../../pipelines/schedules';
@@ -52,7 +52,36 @@ async function connected(config: SegflowConfig) {
   return { client: await connectClient(config), schedules, signer };
 }
 
-const idOption = () => new Option('--id <scheduleId>', 'schedule id').default(DEFAULT_SCHEDULE_ID);
+/**
+ * --id, whose default depends on SEGFLOW_TASK_QUEUE (domain/schedules.ts defaultScheduleId): read
+ * in the action with the config (scheduleIdOf), so the help says the rule.
+ */
+const idOption = () =>
+  new Option(
+    '--id <scheduleId>',
+    `schedule id (default: ${DEFAULT_SCHEDULE_ID} on the default task queue "segflow", ${DEFAULT_SCHEDULE_ID}-<SEGFLOW_TASK_QUEUE> on another: schedule ids are shared by every store on a Temporal server)`,
+  );
+
+/** The schedule a command acts on: --id, or this task queue's default. */
+function scheduleIdOf(id: string | undefined, config: SegflowConfig): string {
+  return id ?? defaultScheduleId(config.temporal.taskQueue);
+}
+
+/**
+ * The schedule `id` as existingSchedule gives it (one of another task queue refused, exit 2,
+ * before anything is changed or recorded), with a note on stderr when it was created from another
+ * store on this task queue.
+ */
+async function described(
+  { client, schedules }: Awaited<ReturnType<typeof connected>>,
+  config: SegflowConfig,
+  id: string,
+) {
+  const found = await schedules.existingSchedule(client, id, config);
+  const note = schedules.otherStoreNote(id, found.description, config);
+  if (note) console.error(note);
+  return found;
+}
 
 /** `segflow schedule create|describe|pause|unpause|trigger|delete|backfill`. */
 export function registerSchedule(program: Command): void {
@@ -106,12 +135,13 @@ function addCreate(schedule: Command): void {
       // checked as a run of last month would take them: a bad one would fail every scheduled run
       const checked = await validatedParams({ ...params, month: previousMonth(), input }, { monthlyFiles: 'later' });
       const config = loadConfig();
+      const id = scheduleIdOf(options.id, config);
       // and the input read as a run's load reads it: one lacking a contract column stops every run at once
-      await assertInputMeetsContract(options.id, checked, config.store.dataRoot);
+      await assertInputMeetsContract(id, checked, config.store.dataRoot);
       const { client, schedules, signer } = await connected(config);
       await schedules.createMonthlySchedule(client, config, {
         signer,
-        scheduleId: options.id,
+        scheduleId: id,
         input,
         params,
         partitions: options.partitions,
@@ -123,12 +153,12 @@ function addCreate(schedule: Command): void {
         catchupWindow: options.catchupWindow,
         pauseOnFailure: options.pauseOnFailure,
       });
-      console.log(`created schedule ${options.id}`);
+      console.log(`created schedule ${id}`);
       // a note, not a check: a server that will not list its schedules does not undo the creation
       const others = await schedules
-        .schedulesOnOtherInputs(client, config.temporal.taskQueue, options.id, input)
+        .schedulesOnOtherInputs(client, config.temporal.taskQueue, id, input)
         .catch(() => []);
-      const note = otherSchedulesNote(options.id, input, others, config.temporal.taskQueue);
+      const note = otherSchedulesNote(id, input, others, config.temporal.taskQueue);
       if (note) console.error(note);
     });
 }
@@ -281,8 +311,9 @@ function addDescribe(schedule: Command): void {
     .addOption(jsonOption())
     .action(async (options) => {
       const config = loadConfig();
-      const { client, schedules } = await connected(config);
-      const { description } = await schedules.existingSchedule(client, options.id);
+      const connection = await connected(config);
+      const { client, schedules } = connection;
+      const { description } = await described(connection, config, scheduleIdOf(options.id, config));
       const { readAuditLog } = await import('../../store/audit-log');
       // the runs' outcomes come from the log; a log that cannot be read leaves them to Temporal, and says so
       const entries = await readAuditLog(config.store).catch((error: unknown) => {
@@ -318,8 +349,10 @@ function addPauseUnpause(schedule: Command): void {
       .option('--note <text>', 'why, shown by describe and kept in the audit log')
       .action(async (options) => {
         const config = loadConfig();
-        const { client, schedules, signer } = await connected(config);
-        const { description: now } = await schedules.existingSchedule(client, options.id);
+        const id = scheduleIdOf(options.id, config);
+        const connection = await connected(config);
+        const { client, schedules, signer } = connection;
+        const { description: now } = await described(connection, config, id);
         // already so: nothing is changed or recorded, and a pause's note (why) is not overwritten
         if (now.state.paused === (change === 'pause')) {
           const { readAuditLog } = await import('../../store/audit-log');
@@ -328,16 +361,11 @@ function addPauseUnpause(schedule: Command): void {
             error instanceof Error ? error : new Error(String(error)),
           );
           const schedule = { note: now.state.note, pauseOnFailure: now.policies.pauseOnFailure };
-          console.log(unchangedText(change, options.id, schedule, log));
+          console.log(unchangedText(change, id, schedule, log));
           return;
         }
-        await schedules.changeSchedule(client, config.store, {
-          scheduleId: options.id,
-          change,
-          note: options.note,
-          signer,
-        });
-        console.log(`${change}d schedule ${options.id}`);
+        await schedules.changeSchedule(client, config, { scheduleId: id, change, note: options.note, signer });
+        console.log(`${change}d schedule ${id}`);
       });
   }
 }
@@ -397,18 +425,20 @@ function addTrigger(schedule: Command): void {
     )
     .action(async (options) => {
       const config = loadConfig();
-      const { client, schedules, signer } = await connected(config);
-      const { input } = schedules.scheduledParams((await schedules.existingSchedule(client, options.id)).description);
+      const id = scheduleIdOf(options.id, config);
+      const connection = await connected(config);
+      const { client, schedules, signer } = connection;
+      const { input } = schedules.scheduledParams((await described(connection, config, id)).description);
       // the run processes last month, matched to the month before's latest
       const month = previousMonth();
       if (input !== undefined) {
         const months = [month];
         const found = await schedules.latestsFromOtherInputs(config.store, input, [addMonths(month, -1), month]);
-        const note = otherInputLatestNote(options.id, input, months, found);
+        const note = otherInputLatestNote(id, input, months, found);
         if (note) console.error(note);
       }
-      const triggered = await schedules.triggerSchedule(client, config.store, options.id, { signer });
-      console.log(triggeredText(options.id, triggered));
+      const triggered = await schedules.triggerSchedule(client, config, id, { signer });
+      console.log(triggeredText(id, triggered));
       // a script can tell a trigger Temporal skipped (or dropped) from one that started or buffered a run
       if (triggered.behind?.overlap === 'skipped') process.exit(EXIT.skipped);
     });
@@ -445,9 +475,12 @@ function addDelete(schedule: Command): void {
     .addOption(idOption())
     .action(async (options) => {
       const config = loadConfig();
-      const { client, schedules, signer } = await connected(config);
-      await schedules.changeSchedule(client, config.store, { scheduleId: options.id, change: 'delete', signer });
-      console.log(`deleted schedule ${options.id}`);
+      const id = scheduleIdOf(options.id, config);
+      const connection = await connected(config);
+      const { client, schedules, signer } = connection;
+      await described(connection, config, id);
+      await schedules.changeSchedule(client, config, { scheduleId: id, change: 'delete', signer });
+      console.log(`deleted schedule ${id}`);
     });
 }
 
@@ -584,25 +617,21 @@ function addBackfill(schedule: Command): void {
       const [from, to] = [required(options.from, '--from <YYYY-MM>'), required(options.to, '--to <YYYY-MM>')];
       const months = backfillRange(from, to);
       const config = loadConfig();
-      const { client, schedules, signer } = await connected(config);
+      const id = scheduleIdOf(options.id, config);
+      const connection = await connected(config);
+      const { client, schedules, signer } = connection;
       // described once: its input and mapping here, its handle for the backfill
-      const { handle, description } = await schedules.existingSchedule(client, options.id);
+      const { handle, description } = await described(connection, config, id);
       const { input, mapping } = schedules.scheduledParams(description);
       if (input !== undefined)
-        await assertInputHoldsMonths(
-          options.id,
-          input,
-          months,
-          config.store.dataRoot,
-          await mappingFormat(options.id, mapping),
-        );
+        await assertInputHoldsMonths(id, input, months, config.store.dataRoot, await mappingFormat(id, mapping));
       if (input !== undefined) {
         const found = await schedules.latestsFromOtherInputs(config.store, input, [addMonths(from, -1), ...months]);
-        const note = otherInputLatestNote(options.id, input, months, found);
+        const note = otherInputLatestNote(id, input, months, found);
         if (note) console.error(note);
       }
       const since = new Date();
-      await schedules.backfillMonths(client, config.store, options.id, from, to, { signer, handle });
+      await schedules.backfillMonths(client, config, id, from, to, { signer, handle });
       if (!options.wait)
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);
@@ -619,11 +648,11 @@ function addBackfill(schedule: Command): void {
       const outcome = await schedules
         .waitForScheduledMonths(
           config,
-          options.id,
+          id,
           months,
           since,
           options.timeout * 60_000,
-          schedules.temporalScheduledRuns(client, options.id, since),
+          schedules.temporalScheduledRuns(client, id, since),
         )
         .finally(() => noWorker.progressed());
       const report = {
@@ -638,7 +667,7 @@ function addBackfill(schedule: Command): void {
         backfillLines(r, {
           timeoutMinutes: options.timeout,
           taskQueue: config.temporal.taskQueue,
-          scheduleId: options.id,
+          scheduleId: id,
           input,
         }),
       );

@@ -41,7 +41,14 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
       execFile(
         join(REPO_ROOT, 'bin', 'segflow'),
         [...args, '--id', id],
-        { env: { ...process.env, SEGFLOW_HOME: segflowHome, TEMPORAL_ADDRESS: env.address } },
+        {
+          env: {
+            ...process.env,
+            SEGFLOW_HOME: segflowHome,
+            TEMPORAL_ADDRESS: env.address,
+            SEGFLOW_TASK_QUEUE: config.temporal.taskQueue,
+          },
+        },
         (error, stdout, stderr) => resolveRun({ code: error ? Number(error.code) : 0, stdout, stderr }),
       );
     });
@@ -126,8 +133,9 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
     // describe says so too, instead of showing the runs as if the log had none of them
     const described = await segflowIn(elsewhere, scheduleId, 'schedule', 'describe');
     expect(described.code).toBe(0);
+    // and notes that the schedule was created from another store on this task queue
     expect(described.stderr).toMatch(
-      /^warning: the audit log could not be read \(EISDIR[^)]*\): the recent runs' outcomes are Temporal's/,
+      /^note: schedule cli-monthly was created from the store \S+ \(SEGFLOW_HOME=\S+\), and this command's store is \S+: [^\n]+\nwarning: the audit log could not be read \(EISDIR[^)]*\): the recent runs' outcomes are Temporal's/,
     );
     await handle.unpause('resumed in the UI');
     expect(await scheduleEvents()).toEqual(['schedule.created', 'schedule.paused', 'schedule.unpaused']);
@@ -206,7 +214,7 @@ describe('segflow schedule pause, trigger and backfill through a real dev server
     });
     const since = new Date();
     const backfilled = held[1];
-    await backfillMonths(env.client, config.store, id, backfilled, backfilled, { actor: 'operator' });
+    await backfillMonths(env.client, config, id, backfilled, backfilled, { actor: 'operator' });
     const outcome = await waitForScheduledMonths(
       config,
       id,

@@ -117,16 +117,16 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     await expect(again).rejects.toBeInstanceOf(UsageError);
     await expect(again).rejects.toThrow(`a schedule ${scheduleId} exists already`);
     const since = new Date(Date.now() - 1_000);
-    const triggered = await triggerSchedule(env.client, config.store, scheduleId, { actor: 'operator' });
+    const triggered = await triggerSchedule(env.client, config, scheduleId, { actor: 'operator' });
     expect(triggered).toMatchObject({ month, workflowId: expect.stringMatching(/^e2e-monthly-/), paused: false });
     const ran = await waitForScheduledMonths(config, scheduleId, [month], since, 120_000);
     expect(ran).toMatchObject({ missing: [], failed: new Map() });
     expect(ran.published.get(month)).toBe(1);
 
     const months = [addMonths(month, -3), addMonths(month, -2), addMonths(month, -1)];
-    expect(
-      await backfillMonths(env.client, config.store, scheduleId, months[0], months[2], { actor: 'operator' }),
-    ).toEqual(months);
+    expect(await backfillMonths(env.client, config, scheduleId, months[0], months[2], { actor: 'operator' })).toEqual(
+      months,
+    );
     const backfilled = await waitForScheduledMonths(config, scheduleId, months, since, 300_000);
     expect(backfilled.missing).toEqual([]);
     expect([...backfilled.published.keys()].sort()).toEqual(months);
@@ -153,16 +153,16 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     }
 
     // pause, unpause and delete go to the audit log; a pause without a note gets a clean one
-    await changeSchedule(env.client, config.store, { scheduleId, change: 'pause', actor: 'operator' });
+    await changeSchedule(env.client, config, { scheduleId, change: 'pause', actor: 'operator' });
     const note = (await env.client.schedule.getHandle(scheduleId).describe()).state.note;
     expect(note).toBe('paused by operator with segflow');
-    await changeSchedule(env.client, config.store, {
+    await changeSchedule(env.client, config, {
       scheduleId,
       change: 'unpause',
       note: 'data landed',
       actor: 'operator',
     });
-    await changeSchedule(env.client, config.store, { scheduleId, change: 'delete', actor: 'operator' });
+    await changeSchedule(env.client, config, { scheduleId, change: 'delete', actor: 'operator' });
     const scheduleEvents = (await readAuditLog(config.store))
       .filter((e) => e.event.startsWith('schedule.'))
       .map((e) => ({ event: e.event, schedule: e.run.workflowId, actor: e.actor, note: e.details?.note }));
@@ -175,7 +175,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
       { event: 'schedule.unpaused', schedule: scheduleId, actor: 'operator', note: 'data landed' },
       { event: 'schedule.deleted', schedule: scheduleId, actor: 'operator', note: undefined },
     ]);
-    await expect(triggerSchedule(env.client, config.store, scheduleId)).rejects.toThrow(`no schedule "${scheduleId}"`);
+    await expect(triggerSchedule(env.client, config, scheduleId)).rejects.toThrow(`no schedule "${scheduleId}"`);
   }, 600_000);
 
   it('an analyst rerun with new parameters publishes v2, and the diff reports what changed', async () => {
@@ -317,7 +317,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     });
     const backfilled = addMonths(month, -2);
     const since = new Date();
-    await backfillMonths(env.client, config.store, scheduleId, backfilled, backfilled, { actor: 'operator' });
+    await backfillMonths(env.client, unwritable, scheduleId, backfilled, backfilled, { actor: 'operator' });
     const started = performance.now();
     const outcome = await waitForScheduledMonths(
       config,
@@ -329,7 +329,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     );
     failing.worker.shutdown();
     await failing.running;
-    await changeSchedule(env.client, config.store, { scheduleId, change: 'delete', actor: 'operator' });
+    await changeSchedule(env.client, unwritable, { scheduleId, change: 'delete', actor: 'operator' });
     // not after the timeout: as soon as Temporal shows it failed
     expect(performance.now() - started).toBeLessThan(60_000);
     expect(outcome.missing).toEqual([]);

@@ -251,7 +251,14 @@ describe('a backfill request', () => {
         },
       },
     } as unknown as Client;
-    const months = await backfillMonths(client, store, 'monthly', '2026-01', '2026-02', { actor: 'operator', handle });
+    const months = await backfillMonths(
+      client,
+      { store, temporal: { taskQueue: 'segflow' } },
+      'monthly',
+      '2026-01',
+      '2026-02',
+      { actor: 'operator', handle },
+    );
     expect(months).toEqual(['2026-01', '2026-02']);
     expect(asked).toEqual([
       { start: new Date('2026-02-01T00:00:00Z'), end: new Date('2026-04-01T00:00:00Z'), overlap: 'BUFFER_ALL' },
@@ -264,8 +271,10 @@ describe('a backfill request', () => {
         { from: '2026-01', to: '2026-02', osUser: expect.any(String), host: expect.any(String) },
       ],
     ]);
-    await expect(backfillMonths(client, store, 'monthly', '2026-03', '2026-01', { handle })).rejects.toThrow(
-      new UsageError('backfill needs --from <= --to, both YYYY-MM (got 2026-03, 2026-01)'),
-    );
+    await expect(
+      backfillMonths(client, { store, temporal: { taskQueue: 'segflow' } }, 'monthly', '2026-03', '2026-01', {
+        handle,
+      }),
+    ).rejects.toThrow(new UsageError('backfill needs --from <= --to, both YYYY-MM (got 2026-03, 2026-01)'));
   });
 });

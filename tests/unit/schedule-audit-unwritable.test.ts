@@ -71,11 +71,11 @@ function changes(client: Client, store: StoreConfig): [string, () => Promise<unk
           ...who,
         }),
     ],
-    ['paused', () => changeSchedule(client, store, { scheduleId: 'monthly', change: 'pause', note: 'x', ...who })],
-    ['unpaused', () => changeSchedule(client, store, { scheduleId: 'monthly', change: 'unpause', ...who })],
-    ['deleted', () => changeSchedule(client, store, { scheduleId: 'monthly', change: 'delete', ...who })],
-    ['triggered', () => triggerSchedule(client, store, 'monthly', { timeoutMs: 0, ...who })],
-    ['backfill', () => backfillMonths(client, store, 'monthly', '2026-01', '2026-02', who)],
+    ['paused', () => changeSchedule(client, config, { scheduleId: 'monthly', change: 'pause', note: 'x', ...who })],
+    ['unpaused', () => changeSchedule(client, config, { scheduleId: 'monthly', change: 'unpause', ...who })],
+    ['deleted', () => changeSchedule(client, config, { scheduleId: 'monthly', change: 'delete', ...who })],
+    ['triggered', () => triggerSchedule(client, config, 'monthly', { timeoutMs: 0, ...who })],
+    ['backfill', () => backfillMonths(client, config, 'monthly', '2026-01', '2026-02', who)],
   ];
 }
 
@@ -165,11 +165,19 @@ describe('a schedule command whose audit log this user may not write', () => {
     const store = storeIn(await tempDir());
     const calls: string[] = [];
     const client = recordingClient(calls);
-    await changeSchedule(client, store, { scheduleId: 'monthly', change: 'pause', ...{ actor: 'operator' } });
+    await changeSchedule(
+      client,
+      { store, temporal: { taskQueue: 'q' } },
+      { scheduleId: 'monthly', change: 'pause', ...{ actor: 'operator' } },
+    );
     const { appendFile } = await import('node:fs/promises');
     await appendFile(auditLogPath(store), '{"seq": 2, "cut off');
     await expect(
-      changeSchedule(client, store, { scheduleId: 'monthly', change: 'unpause', actor: 'operator' }),
+      changeSchedule(
+        client,
+        { store, temporal: { taskQueue: 'q' } },
+        { scheduleId: 'monthly', change: 'unpause', actor: 'operator' },
+      ),
     ).rejects.toThrow(
       /^cannot append to the audit log .*: the audit log ends in an unfinished line after entry 1: a write cut off, or an edit \('segflow audit verify' names it\); nothing was changed in Temporal/,
     );

@@ -38,7 +38,13 @@ describe('a backfill', () => {
   it('refuses a month that has not ended, before asking Temporal anything', async () => {
     const thisMonth = new Date().toISOString().slice(0, 7);
     await expect(
-      backfillMonths({} as Client, { storeDir: '/nowhere' } as StoreConfig, 'monthly', '2020-01', thisMonth),
+      backfillMonths(
+        {} as Client,
+        { store: { storeDir: '/nowhere' } as StoreConfig, temporal: { taskQueue: 'segflow' } },
+        'monthly',
+        '2020-01',
+        thisMonth,
+      ),
     ).rejects.toThrow(
       new UsageError(
         `--to ${thisMonth} has not ended yet: the last month a backfill can process is ${monthBefore(new Date())}`,
@@ -187,7 +193,7 @@ describe('schedule trigger', () => {
     const triggeredWith: unknown[] = [];
     const skipped = await triggerSchedule(
       scheduleWith('SKIP', ['monthly-1'], 'skipped', triggeredWith),
-      store,
+      { store, temporal: { taskQueue: 'segflow' } },
       'monthly',
       {
         actor: 'operator',
@@ -201,7 +207,7 @@ describe('schedule trigger', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const buffered = await triggerSchedule(
       scheduleWith('BUFFER_ONE', ['monthly-1'], 'buffered', triggeredWith),
-      store,
+      { store, temporal: { taskQueue: 'segflow' } },
       'monthly',
       { actor: 'operator', signer: signerOf(privateKey) },
     );
@@ -224,14 +230,19 @@ describe('schedule trigger', () => {
   it('tells what Temporal did after the trigger, not what was running before it', async () => {
     const store = storeIn(await tempDir());
     // the run listed as going ended before the trigger reached the scheduler: the trigger started one
-    const started = await triggerSchedule(scheduleWith('SKIP', ['monthly-1'], 'started'), store, 'monthly', {
-      timeoutMs: 2_000,
-    });
+    const started = await triggerSchedule(
+      scheduleWith('SKIP', ['monthly-1'], 'started'),
+      { store, temporal: { taskQueue: 'segflow' } },
+      'monthly',
+      {
+        timeoutMs: 2_000,
+      },
+    );
     expect(started).toEqual({ paused: false, policy: 'SKIP', workflowId: 'monthly-2', month: '2026-11' });
     // under buffer-one with a start already buffered, Temporal drops this one: skipped, not buffered
     const dropped = await triggerSchedule(
       scheduleWith('BUFFER_ONE', ['monthly-1'], 'skipped', [], 1),
-      store,
+      { store, temporal: { taskQueue: 'segflow' } },
       'monthly',
       {
         timeoutMs: 2_000,
