@@ -23,7 +23,10 @@ import {
   PUBLISHING_GRACE_MS,
   publishingNow,
   listRetiredVersions,
+  manifestEditedSince,
+  publishRecords,
   RUN_OWN_EVENTS,
+  type PublishRecord,
   FINAL_EVENTS,
   type RunsLog,
 } from './snapshots';
@@ -88,14 +91,6 @@ export interface VerifyOptions {
   expectHead?: AuditHead;
 }
 
-interface Recorded {
-  seq: number;
-  runId: string;
-  manifestSha256?: string;
-  /** The run.published entry itself. */
-  entry: AuditEntry;
-}
-
 /**
  * Checks the audit log's hash chain (and signatures, given the public key) and the store against
  * it, and says exactly what was altered: an edited, removed or re-signed log entry, a truncated
@@ -141,19 +136,14 @@ export async function verifyAudit(store: StoreConfig, options: VerifyOptions = {
   if (expectHead) checkAnchoredHead(entries, expectHead, logPath, problems);
 
   /** Each version's run.published entries, in log order (one, unless the version was rebuilt). */
-  const publishedAs = new Map<string, Recorded[]>();
+  const publishedAs = publishRecords(entries);
   const retired = new Map<string, number>();
   /** Versions whose run's publish stage finished (stage.finished), which run.published follows. */
   const publishFinished = new Map<string, { seq: number; runId: string }>();
   for (const entry of entries) {
-    const details = (entry.details ?? {}) as { version?: number; manifestSha256?: string };
+    const details = (entry.details ?? {}) as { version?: number };
     if (entry.event === 'stage.finished' && entry.subject === 'publish' && details.version !== undefined)
       publishFinished.set(`${entry.month}/v${details.version}`, { seq: entry.seq, runId: entry.run.runId });
-    if (entry.event === 'run.published' && details.version !== undefined) {
-      const ref = `${entry.month}/v${details.version}`;
-      const recorded = { seq: entry.seq, runId: entry.run.runId, manifestSha256: details.manifestSha256, entry };
-      publishedAs.set(ref, [...(publishedAs.get(ref) ?? []), recorded]);
-    }
     if (entry.event === 'snapshot.retired' && details.version !== undefined)
       retired.set(`${entry.month}/v${details.version}`, entry.seq);
   }
@@ -699,7 +689,7 @@ async function checkLatest(
     retired: Map<string, number>;
     /** What the log makes the latest (undefined: no version, or only experiments). */
     expected: number | undefined;
-    published: Map<string, Recorded>;
+    published: Map<string, PublishRecord>;
   },
   problems: AuditProblem[],
 ): Promise<void> {
@@ -765,7 +755,7 @@ async function checkSnapshot(
   month: string,
   version: number,
   /** What the log records of a version ("<month>/v<N>"): this one's, or the one its manifest names. */
-  recordedOf: (ref: string) => Recorded | undefined,
+  recordedOf: (ref: string) => PublishRecord | undefined,
   /** Whether the run a manifest names may be publishing it now, by the log (its end not recorded, its last entry recent). */
   unfinished: (run: RunRef) => boolean,
   /** Where the log's entries of the run that published it disagree with the manifest its run.published entry pins. */
@@ -809,7 +799,7 @@ async function checkSnapshot(
     problems.push({ where, problem: by(editedOf(manifest.run), 'not recorded as published in the audit log') });
   // a moved-in snapshot's manifest is checked against what the log records of the snapshot it names
   const recordedManifest = another ? recordedOf(`${named.month}/v${named.version}`) : recorded;
-  if (recordedManifest?.manifestSha256 && recordedManifest.manifestSha256 !== manifestHash)
+  if (recordedManifest && manifestEditedSince(recordedManifest, manifestHash))
     problems.push({
       where: `${where}/manifest.json`,
       problem: by(
