@@ -138,15 +138,15 @@ export async function listRuns(
       const first = entries[0];
       const published = entries.find((e) => e.event === 'run.published');
       const { status, startedAt, requestedBy } = await temporalView(client, first.run.workflowId, first.run.runId);
-      // a worker writes run.requested when it takes the run: before one does (a queued run, or one
-      // cancelled first) Temporal's start and the memo it started with say when and who
+      // a worker writes run.requested when it takes the run, which may be long after it was asked
+      // for (no worker polled yet): Temporal's start says when, while Temporal retains the run
       const requested = entries.find((e) => e.event === 'run.requested');
       return {
         workflowId: first.run.workflowId,
         runId: first.run.runId,
         month: entries.find((entry) => entry.month)?.month ?? first.month,
         requestedBy: requested?.actor ?? requestedBy ?? first.actor,
-        requestedAt: requested?.at ?? startedAt ?? first.at,
+        requestedAt: startedAt ?? requested?.at ?? first.at,
         outcome: `${outcomeOf(entries, status)}${isExperiment(entries) ? ' (experiment)' : ''}`,
         version: published ? Number((published.details as { version: number }).version) : null,
         temporalStatus: status,
