@@ -14,7 +14,7 @@ export function registerInfra(program: Command): void {
   program
     .command('worker')
     .description(
-      'Run a worker on the segflow task queue until interrupted (add more on other machines to share the work).',
+      'Run a worker on SEGFLOW_TASK_QUEUE (default segflow), publishing into SEGFLOW_STORE, until interrupted (add more on other machines to share the work).',
     )
     .addOption(
       new Option(
@@ -27,11 +27,17 @@ export function registerInfra(program: Command): void {
         import('../../worker'),
         import('../../worker/logger'),
       ]);
-      installLogger('info');
+      const log = installLogger('info');
+      const config = loadConfig();
       const { worker, connection } = await createSegflowWorker({
-        config: loadConfig(),
+        config,
         ...(options.maxActivities ? { maxConcurrentActivities: options.maxActivities } : {}),
       });
+      // what it serves, in a line: the task queue it polls and the store its runs publish into
+      log.info(
+        { taskQueue: config.temporal.taskQueue, address: config.temporal.address, store: config.store.storeDir },
+        `segflow worker polling task queue "${config.temporal.taskQueue}" at ${config.temporal.address}, publishing into ${config.store.storeDir}`,
+      );
       // the SDK stops the worker on Ctrl-C / SIGTERM; an open connection would keep the process alive
       await worker.run();
       await connection.close();

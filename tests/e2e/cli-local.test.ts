@@ -110,6 +110,10 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
       expect(Date.now(), worker.out.stderr).toBeLessThan(deadline);
       await new Promise((resolveWait) => setTimeout(resolveWait, 200));
     }
+    // it says what it serves
+    expect(worker.out.stderr).toContain(
+      `segflow worker polling task queue \\"segflow\\" at ${env.TEMPORAL_ADDRESS}, publishing into ${storeIn(home).storeDir}`,
+    );
     // run --local of another home refuses a task queue this home's worker polls, before starting a worker:
     // the run would be published into this home's store
     const otherHome = await tempDir();
