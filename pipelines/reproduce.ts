@@ -90,8 +90,14 @@ export interface ReproduceReport {
  * it never reads the stage cache, so a snapshot that reused stored load and feature output is
  * checked against a full recomputation.
  */
-export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): Promise<ReproduceReport> {
+export async function reproduceSnapshot(
+  store: StoreConfig,
+  ref: SnapshotRef,
+  /** Told as each step starts (hashing the inputs, each stage, comparing): minutes at 10M subscribers. */
+  onStep: (step: ReproduceStep) => void = () => {},
+): Promise<ReproduceReport> {
   const manifest = await readNamedManifest(store, ref);
+  onStep('checking the inputs');
   // a manifest edited after publishing (parameters, requester) would be recomputed as if published
   // so, and its differences put down to the stage cache: refused, naming the entry it contradicts
   const log = await readPublishedLog(store).catch(() => undefined);
@@ -195,6 +201,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
   try {
     const scratchStore: StoreConfig = { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work') };
     const run = { workflowId: 'reproduce', runId: randomUUID() };
+    onStep('load');
     const load = await loadUsage(scratchStore, run, manifest.params, 1, {
       files: manifest.inputs.map((input) => input.path),
       contactLog: contactLogCopy,
@@ -204,11 +211,14 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     // the run-month guard changes no output, and a snapshot from before it (no minRunMonthShare in
     // its parameters) was published without it: recomputed as it was, whatever its month held
     const guard = { ...load.params, minRunMonthShare: load.params.minRunMonthShare ?? 0 };
+    onStep('features');
     const features = await computeFeatures(load.dbPath, guard, featureInput(load));
     const skipped = features.skippedFeatures.map((s) => s.feature);
     const pinned = manifest.metrics.previousSnapshot;
     const previous = pinned ? await findPreviousSegmentation(store, ref.month, pinned) : null;
+    onStep('cluster');
     const cluster = await clusterSubscribers(load.dbPath, load.params, previous, skipped, load.userFeatures);
+    onStep('churn');
     const churn = await trainAndScoreChurn(load.dbPath, load.params, skipped, churnUserInput(load));
     // the report's header names the original snapshot: version, publish time and requester
     const { version, publishedAt } = manifest.snapshot;
@@ -218,6 +228,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
       requestedBy: manifest.requestedBy,
       ...(manifest.snapshot.experiment ? { experiment: true } : {}),
     };
+    onStep('publish');
     const published = await publishSnapshot(
       scratchStore,
       run,
@@ -233,6 +244,7 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
         monthBefore: recordedMonthBefore(manifest),
       },
     );
+    onStep('comparing');
     const again = await readManifest(scratchStore, published.month, published.version);
     const folder = versionDir(store, ref.month, ref.version);
     const files = await Promise.all(
@@ -255,6 +267,9 @@ export async function reproduceSnapshot(store: StoreConfig, ref: SnapshotRef): P
     await rm(scratch, { recursive: true, force: true });
   }
 }
+
+/** The steps reproduceSnapshot tells as it goes. */
+export type ReproduceStep = 'checking the inputs' | 'load' | 'features' | 'cluster' | 'churn' | 'publish' | 'comparing';
 
 /**
  * The month before's snapshot the original's campaigns read, as its manifest records it: the one

@@ -22,6 +22,7 @@ import {
   type StoreLog,
 } from '../../store/snapshots';
 import { failedAttempts, snapshotSummary, snapshotsTable } from '../snapshot-text';
+import { elapsed } from '../format';
 import { jsonOption as json } from '../json-option';
 import { EXIT, monthArg, output, table, required } from '../options';
 import { userInfo } from 'node:os';
@@ -254,7 +255,11 @@ export function registerSnapshots(program: Command): void {
     .action(async (reference: string, options) => {
       const store = loadConfig().store;
       const { reproduceSnapshot } = await import('../../pipelines/reproduce');
-      const report = await reproduceSnapshot(store, await resolveSnapshot(store, reference));
+      const ref = await resolveSnapshot(store, reference);
+      // on stderr, so --json stays one document: the recomputation takes minutes at 10M subscribers
+      const report = await reproduceSnapshot(store, ref, (step) =>
+        console.error(`${elapsed()}  reproducing ${ref.month}/v${ref.version}: ${step}`),
+      );
       output(options.json, report, reproduceText);
       process.exit(report.identical ? EXIT.ok : EXIT.failed);
     });

@@ -278,8 +278,12 @@ describe('campaign measurement', () => {
     expect(new Set(shown.groups.map((g) => g.dimension))).toEqual(new Set(['all', 'action', 'channel']));
   });
 
-  it('reproduces the measured snapshot byte for byte', async () => {
-    const report = await reproduceSnapshot(store, { month: '2026-06', version: june.version });
+  it('reproduces the measured snapshot byte for byte, telling each step as it starts', async () => {
+    const steps: string[] = [];
+    const report = await reproduceSnapshot(store, { month: '2026-06', version: june.version }, (step) =>
+      steps.push(step),
+    );
+    expect(steps).toEqual(['checking the inputs', 'load', 'features', 'cluster', 'churn', 'publish', 'comparing']);
     expect(report.files.map((f) => f.file)).toContain('campaigns.parquet');
     expect(report.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
   }, 300_000);
