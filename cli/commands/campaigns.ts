@@ -145,7 +145,8 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
         count(g.contactedSubscribers),
         count(g.contactedControls),
         pp(g.acceptanceRate),
-        g.acceptedChurned === undefined ? '' : count(g.acceptedChurned),
+        // no outcome recorded, no acceptance: '–', as accepted% says, not 0 accepted who left
+        g.acceptedChurned === undefined ? '' : g.acceptanceRate === null ? '–' : count(g.acceptedChurned),
         g.keptPer100Contacts?.toFixed(1) ?? '–',
       ],
       ['targeted', 'logged', 'controls logged', 'accepted%', 'accepted, left', 'kept/100'],

@@ -130,6 +130,8 @@ describe('campaign follow-up as text', () => {
     expect(text).toContain('in 2026-06');
     expect(text).toContain('by 2026-07');
     const html = followUpPart(followUp(overall), [overall, ...actions, row('channel', 'SMS')]);
+    // the heading says "A month later": the headline below it does not say it again
+    expect(html).toMatch(/<h3>A month later<\/h3>\s*<p>2026-05\/v1's list \(measured by/);
     expect(html).toContain('<td>whole list</td>');
     expect(html).toContain('<td>larger data package or data add-on</td>');
     expect(html).not.toContain('<td>SMS</td>'); // breakdowns other than action are in the file

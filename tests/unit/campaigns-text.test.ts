@@ -312,6 +312,20 @@ describe('campaign measurement as text', () => {
     expect(text.match(/significant \(kept\)/g)).toHaveLength(1);
   });
 
+  it('gives no kept per 100 contacted beyond the control group churn: the log records fewer contacts than were made', async () => {
+    // control churn 10.0%: 31.2 kept per 100 contacted would keep more than would have left
+    const overall = group('all', 'all on the list', {
+      significant: true,
+      upliftLow: 0.005,
+      keptPer100Contacts: 31.2,
+    });
+    const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;
+    expect(html).toContain(
+      '; the contact log gives 31.2 kept per 100 contacted, more than the 10.0 per 100 held out who left, which no contact can keep: it records fewer contacts than were made.',
+    );
+    expect(html).not.toContain('about 31.2 subscribers kept');
+  });
+
   it('claims no subscribers kept when the interval cannot tell the difference from none', async () => {
     const overall = group('all', 'all on the list');
     const html = (await campaignsSection({ metrics: metrics({ overall }), groups: [overall] })).html;

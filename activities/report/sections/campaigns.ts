@@ -107,11 +107,16 @@ function comparison(overall: CampaignGroup): string {
   if (Math.abs(uplift) < 0.0005) return `: the same rate (${interval}).`;
   const kept = overall.keptPer100Contacts;
   // an estimate the interval cannot tell from no effect is not a number of subscribers kept
+  // more kept per 100 contacted than the control group lost per 100: the log records fewer contacts than were made
+  const beyondControl =
+    kept !== null && overall.controlChurnRate !== null && kept > 100 * overall.controlChurnRate + 0.05;
   const per100 = !overall.significant
     ? ', a difference this month cannot tell from none'
     : kept === null || Math.abs(kept) < 0.05
       ? ''
-      : `, about ${decimals(Math.abs(kept), 1)} subscribers ${kept > 0 ? 'kept' : 'lost'} per 100 contacted`;
+      : beyondControl
+        ? `; the contact log gives ${decimals(kept, 1)} kept per 100 contacted, more than the ${decimals(100 * (overall.controlChurnRate ?? 0), 1)} per 100 held out who left, which no contact can keep: it records fewer contacts than were made`
+        : `, about ${decimals(Math.abs(kept), 1)} subscribers ${kept > 0 ? 'kept' : 'lost'} per 100 contacted`;
   const accepted =
     overall.acceptanceRate === null
       ? ''
@@ -246,7 +251,7 @@ export function followUpPart(metrics: CampaignFollowUp, groups: CampaignFollowUp
     return read === null ? '–' : READING_IN_TABLES[read];
   };
   return `${heading}
-    <p>${escape(followUpHeadline(metrics))}</p>
+    <p>${escape(followUpHeadline(metrics).replace(/^A month later: (.)/, (_, first: string) => first.toUpperCase()))}</p>
     <table>
       <tr><th>action</th><th class="num">control</th><th class="num">left by ${escape(metrics.churnMonth)}</th><th class="num">contacted</th><th class="num">left by ${escape(metrics.churnMonth)}</th><th class="num">uplift in ${escape(own)}</th><th class="num">95% interval</th><th>reading</th><th class="num">uplift by ${escape(metrics.churnMonth)}</th><th class="num">95% interval</th><th>reading</th></tr>
       ${rows
