@@ -2033,10 +2033,13 @@ export async function findInputFiles(
     if (inWindow(file)) files.push(file);
     else outsideWindow += 1;
   if (files.length === 0) {
+    // every file lies in a month folder outside the window: the months there are, to compare with --month
+    const held = candidates.flatMap((file) => monthFolderOf(file) ?? []).sort();
     throw new InputFileError(
       candidates.length === 0
         ? `no .parquet or .csv files under ${root}`
-        : `none of the ${candidates.length} files under ${root} is in the window ${windowStart}..${windowEnd}`,
+        : `none of the ${candidates.length} files under ${root} is in the window ${windowStart}..${windowEnd}` +
+            (held.length ? `: its month folders hold ${held[0]}..${held.at(-1)}` : ''),
     );
   }
   // DuckDB's readers expand these even in a bound path: a file named `*.parquet` read every file
