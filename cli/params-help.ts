@@ -21,7 +21,10 @@ function describeRange(schema: ParamSchema): string {
   if (schema.type === 'string') return 'text';
   const type = schema.type === 'integer' ? 'integer' : 'number';
   const { minimum: min, maximum: max, exclusiveMinimum: gt, exclusiveMaximum: lt } = schema;
-  if (min !== undefined && max !== undefined) return `${type} ${min}..${max}`;
+  // an integer schema's largest safe integer is no limit a reader needs to see: ">= 1000"
+  const bounded = max !== undefined && max < Number.MAX_SAFE_INTEGER ? max : undefined;
+  if (min !== undefined && bounded !== undefined) return `${type} ${min}..${bounded}`;
+  if (min !== undefined && max !== undefined) return `${type} >= ${min}`;
   const bounds = [
     min !== undefined ? `>= ${min}` : gt !== undefined ? `> ${gt}` : '',
     max !== undefined ? `<= ${max}` : lt !== undefined ? `< ${lt}` : '',
