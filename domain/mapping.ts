@@ -75,7 +75,15 @@ const MAPPING_FIELDS = {
     .record(contractName, z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])))
     .default({}),
   /** strptime format of text months, e.g. "%Y%m" or "%b %Y" (DuckDB's format codes); "excel": Excel's serial day numbers (46296). */
-  monthFormat: z.string().min(2).optional(),
+  monthFormat: z
+    .string()
+    .min(2)
+    // "YYYY/MM" reads nothing: strptime matches its letters as they are, and every month is quarantined
+    .refine((format) => format === 'excel' || format.includes('%'), {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} has no % code: write DuckDB's format codes, e.g. "%Y/%m" for 2026/04, "%Y%m" for 202604, "%b %Y" for Apr 2026, or "excel" for Excel's day numbers`,
+    })
+    .optional(),
   /**
    * The decimal mark of the CSV input's numbers: "." (the default) or "," (103,03; a point in a
    * number then makes it no number, as DuckDB's read_csv reads with decimal_separator ',').

@@ -26,6 +26,14 @@ describe('mapping file, version 2', () => {
     ).toEqual([]);
   });
 
+  it('refuses a monthFormat without a % code, which would read no month', () => {
+    expect(problems({ monthFormat: 'YYYY/MM' })).toEqual([
+      'monthFormat: "YYYY/MM" has no % code: write DuckDB\'s format codes, e.g. "%Y/%m" for 2026/04, "%Y%m" for 202604, "%b %Y" for Apr 2026, or "excel" for Excel\'s day numbers',
+    ]);
+    expect(problems({ monthFormat: '%Y/%m' })).toEqual([]);
+    expect(problems({ monthFormat: 'excel' })).toEqual([]);
+  });
+
   it('names a misspelt field of the mapping with the closest one', () => {
     expect(parseMapping(JSON.stringify({ decimalSeperator: ',', columns: {} }))).toEqual({
       ok: false,
