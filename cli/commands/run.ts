@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
-import { InfrastructureError, UsageError } from '../../domain/errors';
+import { InfrastructureError, InputFileError, SchemaContractError, UsageError } from '../../domain/errors';
 import { addMonths, notEndedYet } from '../../domain/month';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
@@ -170,6 +170,29 @@ function assertStoreOutsideInput(store: StoreConfig, input: string): void {
   }
 }
 
+/**
+ * Reads the contact log's header as the run's plan will (its columns against the contract, its
+ * encoding): a log the run would stop on is said before a workflow starts and a failed run is
+ * recorded (exit 2).
+ */
+async function assertContactLogReadable(path: string, encoding: string | undefined): Promise<void> {
+  const [{ viewRawContacts }, { withConnection }, { mkdtemp, rm }] = await Promise.all([
+    import('../../activities/contact-log'),
+    import('../../activities/duckdb'),
+    import('node:fs/promises'),
+  ]);
+  const workDir = await mkdtemp(join(tmpdir(), 'segflow-contacts-check-'));
+  try {
+    await withConnection(':memory:', (conn) => viewRawContacts(conn, path, { encoding, workDir }));
+  } catch (error) {
+    if (error instanceof InputFileError || error instanceof SchemaContractError)
+      throw new UsageError(`contacts: ${error.message}`);
+    throw error;
+  } finally {
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
 /** Checks the parameters and that the input exists before anything connects or starts (exit 2). */
 export async function validatedParams(
   params: Record<string, unknown>,
@@ -205,6 +228,8 @@ export async function validatedParams(
       throw new UsageError(`invalid mapping file ${parsed.params.mapping}:\n  ${mapping.problems.join('\n  ')}`);
   }
   if (options.store) assertStoreOutsideInput(options.store, parsed.params.input);
+  if (parsed.params.contacts !== undefined && existsSync(parsed.params.contacts))
+    await assertContactLogReadable(parsed.params.contacts, parsed.params.contactsEncoding);
   // `segflow generate --out <dir>` writes the ground truth beside usage/: read as usage, it is a file without a month
   const { input } = parsed.params;
   if (existsSync(join(input, 'sample.json')) && existsSync(join(input, 'usage')))

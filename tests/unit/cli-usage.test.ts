@@ -136,6 +136,20 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     expect(
       await segflow(['run', '--month', '2026-06', '--input', '.', '--param', `contacts=${later}`], NO_SERVER),
     ).toMatchObject({ code: 2, output: expect.stringContaining(`contacts: no such file or folder: ${later}`) });
+    // a log the run's plan would stop on is said before a workflow starts
+    const noDate = join(await tempDir(), 'contacts.csv');
+    await writeFile(noDate, 'msisdn,outcome\n13800000001,accepted\n');
+    expect(
+      await segflow(['run', '--month', '2026-06', '--input', await tempDir(), '--param', `contacts=${noDate}`], {
+        ...NO_SERVER,
+        SEGFLOW_HOME: await tempDir(),
+      }),
+    ).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `segflow: contacts: the contact log ${noDate} lacks required column(s): subscriber_id, contact_date; its columns are 'msisdn', 'outcome'`,
+      ),
+    });
   });
 
   it('refuses durations and time zones Temporal would not read, and a --params file that is not a JSON object', async () => {
