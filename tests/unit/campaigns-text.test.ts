@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CampaignGroup, CampaignMetrics, ListFit } from '../../activities/campaign-metrics';
 import { dispatchedListWarning } from '../../activities/campaigns';
-import { campaignsSection } from '../../activities/report/sections/campaigns';
+import { campaignsSection, upliftTicks } from '../../activities/report/sections/campaigns';
 import { campaignsText } from '../../cli/commands/campaigns';
 import { campaignSummaryLine, campaignWarningLine, quarantineLine, reuseLine } from '../../cli/snapshot-text';
 
@@ -324,6 +324,12 @@ describe('campaign measurement as text', () => {
       '; the contact log gives 31.2 kept per 100 contacted, more than the 10.0 per 100 held out who left, which no contact can keep: it records fewer contacts than were made.',
     );
     expect(html).not.toContain('about 31.2 subscribers kept');
+  });
+
+  it("labels 0 on the uplift chart's axis, with at most 8 round ticks", () => {
+    expect(upliftTicks([{ low: -0.15, high: 0.17 }])).toEqual([-0.15, -0.1, -0.05, 0, 0.05, 0.1, 0.15, 0.2]);
+    expect(upliftTicks([{ low: 0.003, high: 0.04 }])).toEqual([0, 0.01, 0.02, 0.03, 0.04]);
+    expect(upliftTicks([{ low: null, high: null }])).toEqual([0]);
   });
 
   it('claims no subscribers kept when the interval cannot tell the difference from none', async () => {

@@ -172,7 +172,7 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
             field: 'low',
             type: 'quantitative',
             title: 'right of 0: fewer churned among the contacted than in the control group; left: more',
-            axis: { labelExpr: "format(datum.value * 100, '.0f') + ' pp'" },
+            axis: { values: upliftTicks(rows), labelExpr: "format(datum.value * 100, '.0f') + ' pp'" },
           },
           x2: { field: 'high' },
           color: readingColor,
@@ -189,6 +189,23 @@ function upliftChart(actions: CampaignGroup[]): Promise<string> {
       { mark: { type: 'rule', color: '#4b5563', strokeDash: [4, 4] }, encoding: { x: { datum: 0 } } },
     ],
   });
+}
+
+/**
+ * The uplift axis's ticks: multiples of a round step (1, 2 or 5 pp and tens of them) over the
+ * intervals and 0, at most 8, so 0 is always a labelled tick (Vega's own ticks could leave it out:
+ * −15, −5, 5, 15 pp).
+ */
+export function upliftTicks(rows: { low: number | null; high: number | null }[]): number[] {
+  const ends = rows.flatMap((r) => [r.low, r.high]).filter((v): v is number => v !== null && Number.isFinite(v));
+  const low = Math.min(0, ...ends);
+  const high = Math.max(0, ...ends);
+  const steps = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1];
+  const step = steps.find((s) => Math.ceil(high / s - 1e-9) - Math.floor(low / s + 1e-9) <= 8) ?? 1;
+  const ticks: number[] = [];
+  for (let i = Math.floor(low / step + 1e-9); i <= Math.ceil(high / step - 1e-9); i++)
+    ticks.push(Math.round(i * step * 1e6) / 1e6);
+  return ticks;
 }
 
 // no limit: a product's name is never cut
