@@ -29,6 +29,12 @@ export interface FollowUpRequest {
    * stops the run (activities/segment-history.ts readPreviousManifest).
    */
   pinned?: boolean;
+  /**
+   * The list contacted during `month` (what this run measured, named by --param dispatched or the
+   * latest), checked against its sha256: the followed-up list's subscribers on it were contacted
+   * again. Left out (no contact log given), `previous`'s own list as published.
+   */
+  nextList?: SnapshotRef & { sha256?: string };
 }
 
 /**
@@ -89,7 +95,12 @@ export async function followUpCampaigns(
   await prepareMeasureStep(conn, month);
   await runScript(conn, await readSql(import.meta.url, './campaigns/04_follow_up.sql'));
   const groups = await readGroupRows<CampaignFollowUpGroup>(conn, 'snapshot_campaign_follow_up', ['all', 'action']);
-  const listedAgain = await listedAgainOn(conn, previousStore, previous, manifest);
+  // a list measured from an older manifest without its sha256 is not counted against
+  const nextSha256 = request.nextList
+    ? request.nextList.sha256
+    : manifest.outputs.find((o) => o.file === 'dispatch.parquet')?.sha256;
+  const next = request.nextList ? { month: request.nextList.month, version: request.nextList.version } : previous;
+  const listedAgain = await listedAgainOn(conn, previousStore, next, nextSha256);
   return {
     measured: true,
     dispatchFrom: { month: listMonth, version: listVersion, sha256: recorded },
@@ -107,19 +118,20 @@ export async function followUpCampaigns(
 
 /**
  * How many of the followed-up list (table follow_up_dispatch), by arm, are to be contacted again
- * on `snapshot`'s own dispatch list (held out there: not counted), read as published (its sha256
- * checked against its manifest); undefined when it cannot be.
+ * on `snapshot`'s dispatch list (held out there: not counted), read as published (its sha256
+ * checked against `recorded`, which the result keeps for a reproduction to check); undefined when
+ * it cannot be.
  */
 async function listedAgainOn(
   conn: DuckDBConnection,
   store: StoreConfig,
   snapshot: SnapshotRef,
-  manifest: SnapshotManifest,
-): Promise<{ list: SnapshotRef; control: number; targeted: number } | undefined> {
+  recorded: string | undefined,
+): Promise<{ list: SnapshotRef; sha256: string; control: number; targeted: number } | undefined> {
   const path = join(versionDir(store, snapshot.month, snapshot.version), 'dispatch.parquet');
-  const recorded = manifest.outputs.find((o) => o.file === 'dispatch.parquet')?.sha256;
+  if (!recorded) return undefined;
   const now = await hashAgainstRecorded(path, recorded);
-  if (!recorded || 'error' in now || now.changed) return undefined;
+  if ('error' in now || now.changed) return undefined;
   await readDispatchList(conn, 'follow_up_next_list', path);
   const held = (await hasControlGroup(conn, versionDir(store, snapshot.month, snapshot.version)))
     ? 'coalesce(control, false)'
@@ -130,7 +142,7 @@ async function listedAgainOn(
      FROM follow_up_dispatch f
      WHERE f.subscriber_id IN (SELECT subscriber_id FROM follow_up_next_list WHERE NOT ${held})`,
   );
-  return { list: { month: snapshot.month, version: snapshot.version }, ...counts };
+  return { list: { month: snapshot.month, version: snapshot.version }, sha256: recorded, ...counts };
 }
 
 /** The measuring snapshot's campaigns.parquet with its sha256, checked against its manifest; or why it cannot be read. */

@@ -211,12 +211,13 @@ export type CampaignFollowUp =
       /** Why there is no kept per 100 contacts in the follow-up. */
       keptPer100: string;
       /**
-       * The subscribers of the followed-up list who are to be contacted again on `list`, the list
-       * published by firstMeasuredIn (contacted in churnMonth), by their arm on the followed-up
-       * list: churn read in churnMonth answers to both campaigns. Absent when that list cannot be
-       * read as published, and in manifests published before it was counted.
+       * The subscribers of the followed-up list who are to be contacted again on `list` (sha256 as
+       * read), the list contacted in churnMonth (the one this run measured, else firstMeasuredIn's
+       * own), by their arm on the followed-up list: churn read in churnMonth answers to both
+       * campaigns. Absent when that list cannot be read as published, and in manifests published
+       * before it was counted.
        */
-      listedAgain?: { list: SnapshotRef; control: number; targeted: number };
+      listedAgain?: { list: SnapshotRef; sha256: string; control: number; targeted: number };
       overall: CampaignFollowUpGroup;
       byAction: CampaignFollowUpGroup[];
     }

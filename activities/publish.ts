@@ -309,6 +309,8 @@ async function writeOutputs(
         previousStore,
         // a reproduction's month before may be retired since: it then follows up nothing, as it did before
         ...(pinnedMonthBefore !== undefined ? { pinned: true } : {}),
+        // the list contacted this month: the one measured (--param dispatched names another than the latest)
+        ...(campaigns?.measured ? { nextList: campaigns.dispatchFrom } : {}),
       });
     if (followUp?.measured) await publishTable({ table: 'snapshot_campaign_follow_up', file: FOLLOW_UP_FILE }, false);
     const followUpReport = followUp

@@ -47,8 +47,9 @@ export interface ReproduceReport {
   notes: string[];
   /**
    * The run.published entry whose manifest sha256 the manifest was checked against (one edited
-   * since is refused before anything is recomputed); null when the log records none (or cannot be
-   * read). Absent in a report of a segflow before it was checked.
+   * since is refused before anything is recomputed); null when the log records none, records it
+   * without the manifest's sha256 (a segflow before it was recorded), or cannot be read. Absent in
+   * a report of a segflow before it was checked.
    */
   manifestInLog?: { seq: number } | null;
   /** The previous snapshot the segment ids were matched to is no longer in the store. */
@@ -156,6 +157,14 @@ export async function reproduceSnapshot(
   if (followUp?.measured) {
     const { month, version, sha256 } = followUp.dispatchFrom;
     await check('dispatch list followed up', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
+    // the list contacted in the follow-up's month, whose subscribers it counted (absent in older manifests)
+    const again = followUp.listedAgain;
+    if (again)
+      await check(
+        'dispatch list contacted since',
+        join(versionDir(store, again.list.month, again.list.version), 'dispatch.parquet'),
+        again.sha256,
+      );
     // the month of contact's measurement beside it (own_month_*), pinned since it was recorded
     const first = followUp.firstMeasuredIn;
     if (followUp.ownMonthCampaignsSha256)
@@ -181,7 +190,8 @@ export async function reproduceSnapshot(
   const now = manifestCode();
   const report = {
     ref,
-    manifestInLog: recorded ? { seq: recorded.seq } : null,
+    // an entry of a segflow before it recorded the manifest's sha256 checked nothing
+    manifestInLog: recorded?.manifestSha256 ? { seq: recorded.seq } : null,
     changedInputs: changes.map((c) => c.path),
     changes,
     inputFolderNow,

@@ -377,7 +377,7 @@ export function reproduceText(r: ReproduceReport): string {
     ...r.notes.map((note) => `note: ${note}`),
     ...(r.manifestInLog === null
       ? [
-          "note: the audit log records no run.published of it (or cannot be read): its manifest was not checked against the sha256 its run recorded ('segflow audit verify' says why)",
+          "note: the audit log records no run.published of it with its manifest's sha256 (or cannot be read): its manifest was not checked against the sha256 its run recorded ('segflow audit verify' says why)",
         ]
       : []),
     ...r.inputFolderNow.map(

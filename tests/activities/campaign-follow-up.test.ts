@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { appendFile, chmod, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { followUpCampaigns, FOLLOW_UP_FILE } from '../../activities/campaign-follow-up';
@@ -35,6 +35,8 @@ describe('campaign follow-up a month later', () => {
   let may: PublishResult;
   let june: PublishResult;
   let july: PublishResult;
+  /** June's contact log (of May's list). */
+  let juneContacts: string;
   /** The same months run with pseudonymised ids, in a store of their own. */
   let pseudonymised: StoreConfig;
   let pseudonymisedJune: PublishResult;
@@ -96,6 +98,7 @@ describe('campaign follow-up a month later', () => {
     );
     for (const file of files) await rm(file);
     await rename(rewritten, join(julyFolder, 'part_0.parquet'));
+    juneContacts = truth.contactsFile;
     june = await runMonth('2026-06', 'r1', { contacts: truth.contactsFile });
     july = await runMonth('2026-07', 'r1');
     // the same data with pseudonymised ids: the list, snapshot_subscribers and the log hold keyed
@@ -265,7 +268,14 @@ describe('campaign follow-up a month later', () => {
       ),
     );
     expect(again.targeted).toBeGreaterThan(0);
-    expect(followUp.listedAgain).toEqual({ list: { month: '2026-06', version: june.version }, ...again });
+    const juneDispatch = (await readManifest(store, '2026-06', june.version)).outputs.find(
+      (o) => o.file === 'dispatch.parquet',
+    );
+    expect(followUp.listedAgain).toEqual({
+      list: { month: '2026-06', version: june.version },
+      sha256: juneDispatch?.sha256,
+      ...again,
+    });
     console.log(
       'follow-up',
       JSON.stringify(
@@ -437,6 +447,38 @@ describe('campaign follow-up a month later', () => {
     ).toBeUndefined();
   }, 600_000);
 
+  it("counts the subscribers listed again on the list July measured (--param dispatched), not on June's latest", async () => {
+    // a rerun of June with another control share becomes its latest; the teams worked v1's list in July
+    const juneAgain = await runMonth('2026-06', 'r2', { controlShare: 0.5, contacts: juneContacts });
+    expect(juneAgain.version).not.toBe(june.version);
+    const juneList = join(june.path, 'dispatch.parquet');
+    const contacted = await withConnection(':memory:', (conn) =>
+      queryRows<{ subscriber_id: string }>(
+        conn,
+        'SELECT subscriber_id FROM read_parquet($list) WHERE NOT control ORDER BY subscriber_id LIMIT 200',
+        { list: juneList },
+      ),
+    );
+    const log = join(dirname(input), 'contacts-2026-07.csv');
+    await writeFile(
+      log,
+      ['subscriber_id,contact_date', ...contacted.map((r) => `${r.subscriber_id},2026-07-10`)].join('\n') + '\n',
+    );
+    const measured = await runMonth('2026-07', 'r3', { contacts: log, dispatched: `2026-06/v${june.version}` });
+    const manifest = await readManifest(store, '2026-07', measured.version);
+    const campaigns = manifest.metrics.campaigns;
+    const followUp = manifest.metrics.campaignFollowUp;
+    if (!campaigns?.measured || !followUp?.measured) throw new Error('July measured or followed up nothing');
+    expect(campaigns.dispatchFrom).toMatchObject({ month: '2026-06', version: june.version });
+    // May's list, measured by June's latest (the rerun), is counted against v1's list, which July measured
+    expect(followUp.firstMeasuredIn).toEqual({ month: '2026-06', version: juneAgain.version });
+    const v1 = (await readManifest(store, '2026-06', june.version)).outputs.find((o) => o.file === 'dispatch.parquet');
+    expect(followUp.listedAgain).toMatchObject({
+      list: { month: '2026-06', version: june.version },
+      sha256: v1?.sha256,
+    });
+  }, 300_000);
+
   // last: it retires May's v1
   it("names, when May's snapshot is retired, July's snapshots whose follow-up read its list", async () => {
     const julys = await listVersions(store, '2026-07');
@@ -446,7 +488,8 @@ describe('campaign follow-up a month later', () => {
       { month: '2026-05', version: may.version },
       { reason: 'test', actor: 'test' },
     );
-    expect(result.builtOn).toEqual([`2026-06/v${june.version}`]);
+    // June's first run and the rerun a test above made
+    expect(result.builtOn).toEqual((await listVersions(store, '2026-06')).map((version) => `2026-06/v${version}`));
     // both followed up (or tried to follow up) May's list: neither can be reproduced as published
     expect(result.followedUpBy).toEqual(julys.map((version) => `2026-07/v${version}`));
   }, 60_000);

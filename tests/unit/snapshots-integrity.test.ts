@@ -190,7 +190,7 @@ describe('snapshots reproduce of a published file changed after publishing', () 
       "the manifest records otherwise than the recomputation: metrics.churnHoldout (its manifest is the one audit entry seq 3 recorded, not edited since; 'segflow audit verify' checks the manifest's hash)",
     );
     expect(reproduceText({ ...differs, manifestInLog: null })).toContain(
-      'note: the audit log records no run.published of it (or cannot be read): its manifest was not checked',
+      "note: the audit log records no run.published of it with its manifest's sha256 (or cannot be read): its manifest was not checked",
     );
   });
 });
