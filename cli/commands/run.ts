@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
 import { InfrastructureError, InputFileError, SchemaContractError, UsageError } from '../../domain/errors';
@@ -162,7 +162,10 @@ function assertStoreOutsideInput(store: StoreConfig, input: string): void {
     ['work folder (SEGFLOW_WORK)', store.workDir],
   ] as const) {
     const inside = relative(folder, real(path));
-    if (inside === '' || (!inside.startsWith('..') && !isAbsolute(inside)))
+    const outside = inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
+    // the load passes over folders named .x or _x (.segflow, _tmp): a store in one is never read as usage
+    const passedOver = inside.split(sep).some((part) => part.startsWith('.') || part.startsWith('_'));
+    if (!outside && !passedOver)
       throw new UsageError(
         `--input ${input} holds segflow's ${what}, ${path}: its snapshots and audit log would be read as usage. ` +
           'Give the folder of the usage files itself, or keep SEGFLOW_HOME outside the input',

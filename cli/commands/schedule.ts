@@ -133,12 +133,28 @@ function addCreate(schedule: Command): void {
       // absolute, as the runs' worker (maybe elsewhere) reads them, and checked as stored
       const params = withAbsolutePaths(paramsFromOptions(options));
       // checked as a run of last month would take them: a bad one would fail every scheduled run
-      const checked = await validatedParams({ ...params, month: previousMonth(), input }, { monthlyFiles: 'later' });
       const config = loadConfig();
+      const checked = await validatedParams(
+        { ...params, month: previousMonth(), input },
+        { monthlyFiles: 'later', store: config.store },
+      );
       const id = scheduleIdOf(options.id, config);
       // and the input read as a run's load reads it: one lacking a contract column stops every run at once
       await assertInputMeetsContract(id, checked, config.store.dataRoot);
       const { client, schedules, signer } = await connected(config);
+      // this task queue's schedule from before the default id named the task queue: a second one
+      // beside it, on the same queue, would publish every month twice
+      if (options.id === undefined && id !== DEFAULT_SCHEDULE_ID) {
+        const old = await client.schedule
+          .getHandle(DEFAULT_SCHEDULE_ID)
+          .describe()
+          .then(schedules.scheduleOwner)
+          .catch(() => undefined);
+        if (old?.taskQueue === config.temporal.taskQueue)
+          throw new UsageError(
+            `this task queue ("${config.temporal.taskQueue}") has its schedule already: ${DEFAULT_SCHEDULE_ID}, created before the default id named the task queue ('segflow schedule describe --id ${DEFAULT_SCHEDULE_ID}'). A second schedule beside it would run every month twice; pass --id ${DEFAULT_SCHEDULE_ID} to its commands, or --id ${id} to create a second one all the same. Nothing was created`,
+          );
+      }
       await schedules.createMonthlySchedule(client, config, {
         signer,
         scheduleId: id,

@@ -115,6 +115,12 @@ describe('schedule commands of two stores on one dev server', () => {
     expect(byDefault.stderr).toContain(
       `no schedule "segflow-monthly-${queueA}" (schedules: segflow-monthly (task queue "${queueA}", this store's), segflow-monthly-${queueB} (task queue "${queueB}")). This task queue's schedule is segflow-monthly, created before the default id named the task queue: pass --id segflow-monthly`,
     );
+    // nor does A's create without --id make a second schedule on its queue beside the old one
+    const twice = await asA('schedule', 'create', '--input', inputA);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toContain(
+      `this task queue ("${queueA}") has its schedule already: segflow-monthly, created before the default id named the task queue`,
+    );
     expect(await asA('schedule', 'delete', '--id', 'segflow-monthly')).toMatchObject({ code: 0 });
     expect(await scheduleEntries(homeA)).toEqual([
       ['schedule.created', 'segflow-monthly'],

@@ -51,6 +51,12 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
         `segflow: --input ${folder} holds segflow's store (SEGFLOW_STORE), ${join(home, 'store')}: its snapshots and audit log would be read as usage`,
       ),
     });
+    // a store in a folder the load passes over (.segflow) is never read as usage: the run goes on (here to no server)
+    const hidden = await segflow(['run', '--month', '2026-06', '--input', folder], {
+      ...NO_SERVER,
+      SEGFLOW_HOME: join(folder, '.segflow'),
+    });
+    expect(hidden.code, hidden.output).toBe(3);
   });
 
   it('points a run given the folder segflow generate wrote at its usage folder, and keeps --months to 2-120', async () => {
