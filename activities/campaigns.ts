@@ -245,8 +245,9 @@ export async function measureCampaigns(
   const loaded = counts.rows - counts.quarantined;
   const unreadOutcomes = await queryRows<{ outcome: string; rows: number }>(
     conn,
-    `SELECT outcome_unread AS outcome, count(*) AS rows FROM checked_contacts
-     WHERE reason IS NULL AND outcome_unread IS NOT NULL GROUP BY outcome_unread ORDER BY rows DESC, outcome`,
+    // one value whatever its case and spacing ('No answer', 'no answer'), as typed first
+    `SELECT any_value(outcome_unread ORDER BY file_row) AS outcome, count(*) AS rows FROM checked_contacts
+     WHERE reason IS NULL AND outcome_unread IS NOT NULL GROUP BY normalised_text(outcome_unread) ORDER BY rows DESC, outcome`,
   );
   const logWarning = contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason });
   // a log that is mostly the wrong file says nothing of how many were kept per contact

@@ -39,8 +39,9 @@ export type MonthlyRunHandle = WorkflowHandle<typeof monthlySegmentation>;
 export async function connectClient(config: SegflowConfig, connectTimeoutMs = 5_000): Promise<Client> {
   // a malformed address is the user's to fix (exit 2), not a server to start
   const { host, port } = temporalAddress(config.temporal.address);
-  // nothing listening is told at once, in the worker's words, not after the client's 5 s deadline
-  if (await refused(host, port))
+  // nothing listening on this machine is told at once, in the worker's words, not after the
+  // client's 5 s deadline; a remote server (TLS, a proxy, a name of several addresses) is left to gRPC
+  if (directLocalConnection(config, host) && (await refused(host, port)))
     throw unreachableTemporal(config.temporal.address, new Error('tcp connect error: Connection refused'));
   const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: connectTimeoutMs }).catch(
     (error: Error) => {
@@ -48,6 +49,19 @@ export async function connectClient(config: SegflowConfig, connectTimeoutMs = 5_
     },
   );
   return new Client({ connection, namespace: config.temporal.namespace });
+}
+
+/**
+ * Whether the client connects straight to a loopback address (the local dev server): no TLS or API
+ * key, no proxy gRPC would go through. Only there is a refused TCP connection the client's answer too.
+ */
+function directLocalConnection(config: SegflowConfig, host: string): boolean {
+  const { tls, apiKey } = connectionOptions(config);
+  const proxied = ['grpc_proxy', 'https_proxy', 'http_proxy'].some(
+    (name) => process.env[name] || process.env[name.toUpperCase()],
+  );
+  const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host);
+  return loopback && !tls && apiKey === undefined && !proxied;
 }
 
 /** Whether a TCP connection to host:port is refused (nothing listens there); false on any other outcome within a second. */

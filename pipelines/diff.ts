@@ -64,12 +64,15 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
   // log that cannot be read checks nothing here: 'audit verify' says why), each file as its
   // manifest records it (a file changed in place or copied from another snapshot read as this
   // one's, and a damaged one failed inside DuckDB)
-  const log = await readPublishedLog(store).catch(() => undefined);
+  let logUnread: string | undefined;
+  const log = await readPublishedLog(store).catch((error: Error) => {
+    logUnread = `the audit log cannot be read (${error.message.split('\n')[0]}), so neither manifest was checked against the sha256 its run.published entry recorded ('segflow audit verify')`;
+    return undefined;
+  });
   if (log) for (const ref of [a, b]) await checkManifestAgainstLog(store, ref, log);
-  const [[subscribersA, dispatchA], [subscribersB, dispatchB]] = await Promise.all([
-    checkedFiles(store, a, ma, DIFF_READS),
-    checkedFiles(store, b, mb, DIFF_READS),
-  ]);
+  // one after the other: a refusal names a's file before b's, whichever hashes faster
+  const [subscribersA, dispatchA] = await checkedFiles(store, a, ma, DIFF_READS);
+  const [subscribersB, dispatchB] = await checkedFiles(store, b, mb, DIFF_READS);
   const names = [...new Set([...Object.keys(ma.params), ...Object.keys(mb.params)])].sort();
   const params = names
     .map((name) => ({
@@ -230,6 +233,7 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
             ]
           : []),
         ...metricNotes(ma, mb),
+        ...(logUnread ? [logUnread] : []),
       ],
     };
   });

@@ -2,8 +2,8 @@ import { DefaultLogger, Runtime, type LogEntry, type LogLevel } from '@temporali
 import pino from 'pino';
 import { NON_RETRYABLE_ERROR_TYPES, UsageError } from '../domain/errors';
 
-/** The levels SEGFLOW_LOG_LEVEL takes: those both pino and the Temporal SDK's logger know. */
-const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+/** The levels SEGFLOW_LOG_LEVEL takes: pino's; the Temporal SDK's logger, which stops at error, takes fatal and silent as error. */
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /**
  * Routes the Temporal SDK's logs (worker, workflow and activity loggers, and the native core's,
@@ -31,7 +31,7 @@ export function installLogger(
     WARN: 'warn',
     ERROR: 'error',
   };
-  const sdkLevel = level.toUpperCase() as LogLevel;
+  const sdkLevel = (level === 'fatal' || level === 'silent' ? 'ERROR' : level.toUpperCase()) as LogLevel;
   Runtime.install({
     logger: new DefaultLogger(sdkLevel, (entry) => {
       if (!options.line) logger[toPino[entry.level]]({ ...entry.meta }, entry.message);

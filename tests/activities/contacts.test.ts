@@ -368,14 +368,17 @@ describe('contact log', () => {
       file,
       [
         'Subscriber ID,Contact Date,outcome',
-        ...ids.map((i) => `S${i},2026/6/${(i % 28) + 1},${i > 40 ? 'no answer' : 'accepted'}`),
+        // one word, typed three ways
+        ...ids.map(
+          (i) => `S${i},2026/6/${(i % 28) + 1},${i > 40 ? ['no answer', 'No Answer', 'no_answer'][i % 3] : 'accepted'}`,
+        ),
       ].join('\n') + '\n',
     );
     await withMayList(true, async (conn, store) => {
       const result = await measuredMay(conn, store, file);
       expect(result.contacts).toMatchObject({ rows: 60, loaded: 60, quarantined: 0, outcomesUnread: 24 });
       expect(result.warnings).toEqual([
-        "24 contact-log rows give outcomes that are none of accepted, declined, not reached ('no answer' x 24): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, or leave the outcome empty",
+        "24 contact-log rows give outcomes that are none of accepted, declined, not reached ('no_answer' x 24): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, or leave the outcome empty",
       ]);
       // every row a contact; acceptance of the 36 with a known outcome
       expect(result.overall).toMatchObject({ contactedSubscribers: 60, acceptedSubscribers: 36, acceptanceRate: 1 });

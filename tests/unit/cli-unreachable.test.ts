@@ -75,7 +75,7 @@ describe('a malformed setting of the worker', { timeout: 120_000 }, () => {
       ],
       [
         { SEGFLOW_LOG_LEVEL: 'verbose' },
-        'segflow: SEGFLOW_LOG_LEVEL must be one of trace, debug, info, warn, error, got "verbose"',
+        'segflow: SEGFLOW_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent, got "verbose"',
       ],
     ] as const) {
       const worker = await segflow(['worker'], { ...NO_SERVER, SEGFLOW_HOME: home, ...env });
