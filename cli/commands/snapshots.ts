@@ -181,7 +181,11 @@ export function registerSnapshots(program: Command): void {
       const { changedParams } = await import('../../domain/params');
       const { ref, result } = await changeNamedSnapshot(reference, options, 'promote', promoteSnapshot);
       const params = changedParams((await readManifest(loadConfig().store, ref.month, ref.version)).params ?? {});
-      const given = Object.entries(params).map(([name, value]) => `--param ${name}=${JSON.stringify(value)}`);
+      // a month's own files and list (its contact log, the list it measured, its
+      // labels) are no settings to carry on: next month's run is given next month's
+      const given = Object.entries(params)
+        .filter(([name]) => !MONTH_OWN_PARAMS.has(name))
+        .map(([name, value]) => `--param ${name}=${JSON.stringify(value)}`);
       output(
         options.json,
         {
@@ -264,6 +268,9 @@ export function registerSnapshots(program: Command): void {
       process.exit(report.identical ? EXIT.ok : EXIT.failed);
     });
 }
+
+/** Run parameters that name one month's own inputs: never suggested to give next month's run again. */
+const MONTH_OWN_PARAMS = new Set(['contacts', 'dispatched', 'labels']);
 
 /** What `snapshots list` says when the store has no audit log: nothing here was published by segflow, or it is another folder. */
 function noAuditLogText(store: StoreConfig, listed: number): string {

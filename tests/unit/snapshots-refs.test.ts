@@ -28,7 +28,15 @@ describe('snapshots promote', () => {
     await publishFake(storeIn(home), 1);
     await publishFake(storeIn(home), 2, undefined, 'run-2', {
       experiment: true,
-      params: { month: MONTH, input: '/data', k: 5, treeDepth: 4 },
+      // a month's own contact log and list are not carried on to next month's run
+      params: {
+        month: MONTH,
+        input: '/data',
+        k: 5,
+        treeDepth: 4,
+        contacts: '/data/contacts.csv',
+        dispatched: '2026-05/v1',
+      },
     });
     const promoted = await segflow(['snapshots', 'promote', `${MONTH}/v2`, '--reason', 'k=5 adopted'], {
       SEGFLOW_HOME: home,
