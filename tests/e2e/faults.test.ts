@@ -17,6 +17,7 @@ import { monthDir, type StoreConfig } from '../../store/layout';
 import { describeRunFailure, followRun, startMonthlyRun } from '../../pipelines/client';
 import { ensureDevServer, freeLocalAddress, type DevServerHandle } from '../../cli/dev-server';
 import { verifyAudit } from '../../store/audit-verify';
+import { loadSigner } from '../../store/signing';
 import { REPO_ROOT, type SegflowConfig } from '../../worker/config';
 import { eventName, storeIn, tempDir, writeParquet } from '../helpers';
 import { workflowBundle } from './temporal-env';
@@ -79,7 +80,8 @@ describe('faults survived, nothing lost or duplicated', () => {
         connection,
         taskQueue,
         workflowBundle: await workflowBundle(),
-        activities: createActivities(store, stages),
+        // it signs as the test's worker processes do: the store's log stays signed throughout
+        activities: createActivities(store, stages, { signer: loadSigner(signingKeyPath) }),
       });
       return await worker.runUntil(work);
     } finally {
@@ -259,7 +261,8 @@ describe('faults survived, nothing lost or duplicated', () => {
     expect((await error?.attempts)?.every((attempt) => attempt === 1)).toBe(true);
     expect(await readFile(join(monthDir(store, '2026-06'), 'latest.json'), 'utf8')).toBe(latestBefore);
     expect(await listVersions(store, '2026-06')).toEqual([1, 2, 3]);
-    expect(await verifyAudit(store)).toMatchObject({ ok: true });
+    const verified = await verifyAudit(store, { publicKey });
+    expect(verified, JSON.stringify(verified.problems)).toMatchObject({ ok: true, signatures: 'checked' });
   });
 
   for (const [name, options, pattern] of [
