@@ -69,8 +69,8 @@ export async function storeWithVersions(count: number, signer?: Signer): Promise
   return store;
 }
 
-/** The CLI run on `store`, with Temporal unreachable (a port nothing listens on): exit code, stdout and stderr. */
-export function segflowOnStore(store: StoreConfig) {
+/** The CLI run on `store`, with Temporal unreachable (a port nothing listens on) unless `env` says otherwise: exit code, stdout and stderr. */
+export function segflowOnStore(store: StoreConfig, env: Record<string, string> = {}) {
   return (...args: string[]) =>
     promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, {
       env: {
@@ -78,6 +78,7 @@ export function segflowOnStore(store: StoreConfig) {
         SEGFLOW_STORE: store.storeDir,
         SEGFLOW_WORK: store.workDir,
         TEMPORAL_ADDRESS: '127.0.0.1:1',
+        ...env,
       },
     }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),

@@ -1,32 +1,7 @@
-import { execFile } from 'node:child_process';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { auditLogPath, type StoreConfig } from '../../store/layout';
-import { REPO_ROOT } from '../../worker/config';
-import { keyPair, storeWithVersions } from '../audit-store';
-
-/** `segflow audit verify | head` as the auditor's walkthrough ran them (session 47): exit codes and words. */
-function segflowOn(store: StoreConfig, env: Record<string, string> = {}) {
-  return (...args: string[]) =>
-    promisify(execFile)(join(REPO_ROOT, 'bin', 'segflow'), args, {
-      env: {
-        ...process.env,
-        SEGFLOW_STORE: store.storeDir,
-        SEGFLOW_WORK: store.workDir,
-        TEMPORAL_ADDRESS: '127.0.0.1:1',
-        ...env,
-      },
-    }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => ({
-        code: error.code,
-        stdout: error.stdout,
-        stderr: error.stderr,
-      }),
-    );
-}
+import { auditLogPath } from '../../store/layout';
+import { keyPair, segflowOnStore as segflowOn, storeWithVersions } from '../audit-store';
 
 describe('segflow audit verify: usage errors before anything', () => {
   it('a malformed TEMPORAL_ADDRESS, --no-temporal with --require-temporal, a short --expect-head: exit 2', async () => {
