@@ -800,6 +800,8 @@ export async function waitForScheduledMonths(
   since: Date,
   timeoutMs: number,
   temporal?: ScheduledRuns,
+  /** Told each time the months are read again (about every second), until they have all ended. */
+  onProgress: (months: ScheduledMonths) => void = () => {},
 ): Promise<ScheduledMonths> {
   const deadline = Date.now() + timeoutMs;
   /** Temporal's failure of each run that ended unrecorded, asked once (by run id). */
@@ -867,15 +869,16 @@ export async function waitForScheduledMonths(
     );
     const cancelled = [...ended].flatMap(([month, end]) => (end === 'cancelled' ? [month] : []));
     const missing = months.filter((month) => !published.has(month) && !ended.has(month));
-    if (missing.length === 0 || Date.now() > deadline)
-      return {
-        published,
-        failed,
-        cancelled,
-        missing,
-        workflowIds,
-        waiting: waiting.filter((m) => missing.includes(m)),
-      };
+    const state = {
+      published,
+      failed,
+      cancelled,
+      missing,
+      workflowIds,
+      waiting: waiting.filter((m) => missing.includes(m)),
+    };
+    if (missing.length === 0 || Date.now() > deadline) return state;
+    onProgress(state);
     await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
   }
 }

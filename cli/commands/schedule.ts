@@ -14,8 +14,9 @@ import { addMonths, monthBefore } from '../../domain/month';
 import { DEFAULT_SCHEDULE_ID, defaultScheduleId, SCHEDULE_DEFAULTS } from '../../domain/schedules';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
-import type { ScheduleSummary, Triggered } from '../../pipelines/schedules';
+import type { ScheduledMonths, ScheduleSummary, Triggered } from '../../pipelines/schedules';
 import type { AuditEntry } from '../../store/audit-log';
+import { elapsed } from '../format';
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
 import { paramsFromOptions, validatedParams, warnWhenNoWorker, withAbsolutePaths } from './run';
@@ -177,6 +178,27 @@ function addCreate(schedule: Command): void {
       const note = otherSchedulesNote(id, input, others, config.temporal.taskQueue);
       if (note) console.error(note);
     });
+}
+
+/**
+ * Where a backfill stands, in a line: e.g. "2 of 6 months ended (2026-01 v1, 2026-02 failed);
+ * running: 2026-03, 2026-04; waiting for a worker: 2026-05".
+ */
+export function backfillProgressLine(state: ScheduledMonths): string {
+  const ended = [
+    ...[...state.published].map(([month, version]) => `${month} v${version}`),
+    ...[...state.failed.keys()].map((month) => `${month} failed`),
+    ...state.cancelled.map((month) => `${month} cancelled`),
+  ].sort();
+  const total = ended.length + state.missing.length;
+  const running = state.missing.filter((month) => state.workflowIds.has(month) && !state.waiting.includes(month));
+  const notStarted = state.missing.filter((month) => !state.workflowIds.has(month));
+  return [
+    `${ended.length} of ${total} months ended${ended.length ? ` (${ended.join(', ')})` : ''}`,
+    ...(running.length ? [`running: ${running.join(', ')}`] : []),
+    ...(state.waiting.length ? [`waiting for a worker: ${state.waiting.join(', ')}`] : []),
+    ...(notStarted.length ? [`not started yet: ${notStarted.join(', ')}`] : []),
+  ].join('; ');
 }
 
 /**
@@ -660,6 +682,7 @@ function addBackfill(schedule: Command): void {
         5_000,
         ': the backfilled runs start when one does',
       );
+      let lastProgress = '';
       // Temporal tells too: a run that failed before it wrote to the audit log, a run no worker took up
       const outcome = await schedules
         .waitForScheduledMonths(
@@ -669,6 +692,12 @@ function addBackfill(schedule: Command): void {
           since,
           options.timeout * 60_000,
           schedules.temporalScheduledRuns(client, id, since),
+          // a line each time a month ends or starts: a backfill of a year at 10M takes hours
+          (state) => {
+            const line = backfillProgressLine(state);
+            if (line !== lastProgress) console.error(`${elapsed()}  ${line}`);
+            lastProgress = line;
+          },
         )
         .finally(() => noWorker.progressed());
       const report = {
