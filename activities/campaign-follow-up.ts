@@ -8,6 +8,7 @@ import { hashAgainstRecorded } from '../store/hashing';
 import { CAMPAIGN_INTERVAL, hasControlGroup, prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
 import { queryOne, readSql, runScript, setVariable } from './duckdb';
 import { readPreviousManifest } from './segment-history';
+import { readManifest } from '../store/snapshots';
 
 /** Why the follow-up gives no kept per 100 contacts (the manifest's `keptPer100`). */
 const FOLLOW_UP_KEPT_PER_100 =
@@ -31,8 +32,9 @@ export interface FollowUpRequest {
   pinned?: boolean;
   /**
    * The list contacted during `month` (what this run measured, named by --param dispatched or the
-   * latest), checked against its sha256: the followed-up list's subscribers on it were contacted
-   * again. Left out (no contact log given), `previous`'s own list as published.
+   * latest; or the one --param dispatched names when nothing was measured), checked against its
+   * sha256: the followed-up list's subscribers on it were contacted again. Left out, `previous`'s
+   * own list as published.
    */
   nextList?: SnapshotRef & { sha256?: string };
 }
@@ -95,11 +97,12 @@ export async function followUpCampaigns(
   await prepareMeasureStep(conn, month);
   await runScript(conn, await readSql(import.meta.url, './campaigns/04_follow_up.sql'));
   const groups = await readGroupRows<CampaignFollowUpGroup>(conn, 'snapshot_campaign_follow_up', ['all', 'action']);
-  // a list measured from an older manifest without its sha256 is not counted against
-  const nextSha256 = request.nextList
-    ? request.nextList.sha256
-    : manifest.outputs.find((o) => o.file === 'dispatch.parquet')?.sha256;
+  // the list contacted this month, as its manifest (or this run's measurement) recorded it
   const next = request.nextList ? { month: request.nextList.month, version: request.nextList.version } : previous;
+  const nextManifest =
+    next === previous ? manifest : await readManifest(previousStore, next.month, next.version).catch(() => undefined);
+  const nextSha256 =
+    request.nextList?.sha256 ?? nextManifest?.outputs.find((o) => o.file === 'dispatch.parquet')?.sha256;
   const listedAgain = await listedAgainOn(conn, previousStore, next, nextSha256);
   return {
     measured: true,

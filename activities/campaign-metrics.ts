@@ -217,7 +217,7 @@ export type CampaignFollowUp =
        * campaigns. Absent when that list cannot be read as published, and in manifests published
        * before it was counted.
        */
-      listedAgain?: { list: SnapshotRef; sha256: string; control: number; targeted: number };
+      listedAgain?: { list: SnapshotRef; sha256?: string; control: number; targeted: number };
       overall: CampaignFollowUpGroup;
       byAction: CampaignFollowUpGroup[];
     }

@@ -31,6 +31,7 @@ import { campaignsSection } from './report/sections/campaigns';
 import type { CampaignFollowUp, CampaignMetrics, ListFit } from './campaign-metrics';
 import { FOLLOW_UP_FILE, followUpCampaigns, followUpGroups } from './campaign-follow-up';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
+import { findDispatchedList } from './contact-log';
 import { explainDispatchList, type ReasonsMethod } from './dispatch-reasons';
 import { churnFeatureSpecs, derivedChurnFeatures, type FeatureUse } from './churn-features';
 import type { UserFeature } from './user-features';
@@ -302,6 +303,12 @@ async function writeOutputs(
     );
     if (campaigns?.measured) for (const output of CAMPAIGN_OUTPUTS) await publishTable(output, false);
     // the list last month's run measured, measured again with churn read this month
+    // a list --param dispatched names that was not measured (no control group, say) was still the one contacted
+    const named =
+      followingUp && request.load.params.dispatched
+        ? await findDispatchedList(previousStore, request.load.params)
+        : undefined;
+    const dispatchedList = named && !('reason' in named) ? named : undefined;
     if (followingUp)
       followUp = await followUpCampaigns(conn, {
         month: request.load.params.month,
@@ -309,8 +316,12 @@ async function writeOutputs(
         previousStore,
         // a reproduction's month before may be retired since: it then follows up nothing, as it did before
         ...(pinnedMonthBefore !== undefined ? { pinned: true } : {}),
-        // the list contacted this month: the one measured (--param dispatched names another than the latest)
-        ...(campaigns?.measured ? { nextList: campaigns.dispatchFrom } : {}),
+        // the list contacted this month: the one measured, else the one --param dispatched names
+        ...(campaigns?.measured
+          ? { nextList: campaigns.dispatchFrom }
+          : dispatchedList
+            ? { nextList: dispatchedList }
+            : {}),
       });
     if (followUp?.measured) await publishTable({ table: 'snapshot_campaign_follow_up', file: FOLLOW_UP_FILE }, false);
     const followUpReport = followUp

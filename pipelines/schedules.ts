@@ -878,7 +878,8 @@ export async function waitForScheduledMonths(
       waiting: waiting.filter((m) => missing.includes(m)),
     };
     if (missing.length === 0 || Date.now() > deadline) return state;
-    onProgress(state);
+    // a listing that failed says nothing of the runs Temporal holds: no progress told from it
+    if (!temporal || told !== undefined) onProgress(state);
     await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
   }
 }

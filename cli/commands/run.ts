@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
 import { InfrastructureError, InputFileError, SchemaContractError, UsageError } from '../../domain/errors';
@@ -149,11 +149,13 @@ export function withAbsolutePaths(params: Record<string, unknown>): Record<strin
  * cannot read, advising to move it out of the input folder.
  */
 function assertStoreOutsideInput(store: StoreConfig, input: string): void {
-  const real = (path: string) => {
+  // a store not made yet: the real path of the nearest folder that is, links followed
+  const real = (path: string): string => {
     try {
       return realpathSync(path);
     } catch {
-      return resolve(path);
+      const parent = dirname(resolve(path));
+      return parent === resolve(path) ? parent : join(real(parent), basename(path));
     }
   };
   const folder = real(input);
@@ -231,8 +233,17 @@ export async function validatedParams(
       throw new UsageError(`invalid mapping file ${parsed.params.mapping}:\n  ${mapping.problems.join('\n  ')}`);
   }
   if (options.store) assertStoreOutsideInput(options.store, parsed.params.input);
-  if (parsed.params.contacts !== undefined && existsSync(parsed.params.contacts))
-    await assertContactLogReadable(parsed.params.contacts, parsed.params.contactsEncoding);
+  if (parsed.params.contacts !== undefined && existsSync(parsed.params.contacts)) {
+    const checked = assertContactLogReadable(parsed.params.contacts, parsed.params.contactsEncoding);
+    // a schedule's log is written anew before each run: the file there now (a placeholder, last
+    // year's) is said, not refused
+    if (options.monthlyFiles !== 'later') await checked;
+    else
+      await checked.catch((error: unknown) => {
+        if (!(error instanceof UsageError)) throw error;
+        console.error(`note: ${error.message}; each scheduled run reads the file as it is when it starts`);
+      });
+  }
   // `segflow generate --out <dir>` writes the ground truth beside usage/: read as usage, it is a file without a month
   const { input } = parsed.params;
   if (existsSync(join(input, 'sample.json')) && existsSync(join(input, 'usage')))

@@ -181,11 +181,14 @@ export function registerSnapshots(program: Command): void {
       const { changedParams } = await import('../../domain/params');
       const { ref, result } = await changeNamedSnapshot(reference, options, 'promote', promoteSnapshot);
       const params = changedParams((await readManifest(loadConfig().store, ref.month, ref.version)).params ?? {});
-      // a month's own files and list (its contact log, the list it measured, its
-      // labels) are no settings to carry on: next month's run is given next month's
+      // a month's own files and list (its contact log with its encoding, the list it measured, its
+      // labels) are no settings to carry on: next month's run is given next month's, said apart
       const given = Object.entries(params)
         .filter(([name]) => !MONTH_OWN_PARAMS.has(name))
         .map(([name, value]) => `--param ${name}=${JSON.stringify(value)}`);
+      const own = Object.entries(params)
+        .filter(([name]) => MONTH_OWN_PARAMS.has(name))
+        .map(([name, value]) => `${name}=${JSON.stringify(value)}`);
       output(
         options.json,
         {
@@ -205,6 +208,9 @@ export function registerSnapshots(program: Command): void {
               // a promotion adopts the snapshot, not its settings
               (r.auditSeq !== null && given.length
                 ? `\nnote: next month's run does not take this version's parameters from it: give them again (${given.join(' ')}), and for a schedule, create it with them`
+                : '') +
+              (r.auditSeq !== null && own.length
+                ? `\nnote: this version also read its month's own ${own.join(', ')}: give next month's run next month's (a schedule, the path each month's file is written to)`
                 : ''),
       );
     });
@@ -270,7 +276,7 @@ export function registerSnapshots(program: Command): void {
 }
 
 /** Run parameters that name one month's own inputs: never suggested to give next month's run again. */
-const MONTH_OWN_PARAMS = new Set(['contacts', 'dispatched', 'labels']);
+const MONTH_OWN_PARAMS = new Set(['contacts', 'contactsEncoding', 'dispatched', 'labels']);
 
 /** What `snapshots list` says when the store has no audit log: nothing here was published by segflow, or it is another folder. */
 function noAuditLogText(store: StoreConfig, listed: number): string {

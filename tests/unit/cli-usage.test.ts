@@ -142,9 +142,18 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     expect(
       await segflow(['run', '--month', '2026-06', '--input', '.', '--param', `contacts=${later}`], NO_SERVER),
     ).toMatchObject({ code: 2, output: expect.stringContaining(`contacts: no such file or folder: ${later}`) });
-    // a log the run's plan would stop on is said before a workflow starts
+    // a log the run's plan would stop on is said before a workflow starts; a schedule's, written
+    // anew before each run, is only noted
     const noDate = join(await tempDir(), 'contacts.csv');
     await writeFile(noDate, 'msisdn,outcome\n13800000001,accepted\n');
+    expect(
+      await segflow(['schedule', 'create', '--input', '.', '--param', `contacts=${noDate}`], NO_SERVER),
+    ).toMatchObject({
+      code: 3,
+      output: expect.stringContaining(
+        `note: contacts: the contact log ${noDate} lacks required column(s): subscriber_id, contact_date`,
+      ),
+    });
     expect(
       await segflow(['run', '--month', '2026-06', '--input', await tempDir(), '--param', `contacts=${noDate}`], {
         ...NO_SERVER,

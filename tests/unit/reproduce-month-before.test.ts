@@ -95,6 +95,45 @@ describe('reproduce after the month before was retired', () => {
   });
 });
 
+describe("reproduce of a follow-up's second list", () => {
+  it('checks the list contacted since only where the manifest pinned its sha256, and names one file once', async () => {
+    const store = storeIn(await tempDir());
+    const folder = versionDir(store, '2026-07', 1);
+    await mkdir(folder, { recursive: true });
+    const june = versionDir(store, '2026-06', 1);
+    await mkdir(june, { recursive: true });
+    await writeFile(join(june, 'dispatch.parquet'), 'the list as published');
+    const followUp = (listedAgain: object) => ({
+      measured: true,
+      dispatchFrom: { month: '2026-05', version: 1, sha256: '1'.repeat(64) },
+      firstMeasuredIn: { month: '2026-06', version: 1 },
+      churnMonth: '2026-07',
+      listedAgain,
+    });
+    const reproduce = async (listedAgain: object) => {
+      await writeFile(
+        join(folder, 'manifest.json'),
+        JSON.stringify({
+          snapshot: { month: '2026-07', version: 1, publishedAt: '2026-08-02T03:00:00.000Z' },
+          params: { month: '2026-07', input: join(folder, 'no-input') },
+          inputs: [],
+          code,
+          metrics: { previousSnapshot: null, campaignFollowUp: followUp(listedAgain) },
+          outputs: [],
+        }),
+      );
+      return (await reproduceSnapshot(store, { month: '2026-07', version: 1 })).changes.map((c) => c.what);
+    };
+    const list = { month: '2026-06', version: 1 };
+    // the build that counted it before it recorded the list's sha256: nothing to check it against
+    expect(await reproduce({ list, control: 3, targeted: 5 })).not.toContain('dispatch list contacted since');
+    // pinned, and the file differs: a change
+    expect(await reproduce({ list, sha256: '2'.repeat(64), control: 3, targeted: 5 })).toContain(
+      'dispatch list contacted since',
+    );
+  });
+});
+
 describe('retire, of the snapshots built on the one retired', () => {
   const builtOn = ['2026-10/v1', '2026-10/v2'];
   const head =

@@ -44,7 +44,7 @@ describe('snapshots promote', () => {
     expect(promoted).toMatchObject({
       code: 0,
       output: expect.stringContaining(
-        "note: next month's run does not take this version's parameters from it: give them again (--param k=5 --param treeDepth=4), and for a schedule, create it with them",
+        "note: next month's run does not take this version's parameters from it: give them again (--param k=5 --param treeDepth=4), and for a schedule, create it with them\nnote: this version also read its month's own contacts=\"/data/contacts.csv\", dispatched=\"2026-05/v1\": give next month's run next month's (a schedule, the path each month's file is written to)",
       ),
     });
   });
