@@ -267,7 +267,9 @@ export async function reproduceSnapshot(
         return { file: output.file, expected: output.sha256, actual, published, identical };
       }),
     );
-    const otherCode = report.codeThen !== report.codeNow || report.code.differs;
+    // code not known to be the same (another commit, unknown, -dirty) may record fields the
+    // original's did not: only what the original recorded is compared
+    const otherCode = report.codeThen !== report.codeNow || !report.code.same;
     const manifestDifferences = recordDifferences(manifest, again, otherCode);
     return {
       ...report,
