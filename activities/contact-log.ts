@@ -94,7 +94,13 @@ function contractColumns(names: readonly string[]): Map<string, string> {
       .replace(/[\s_-]+/g, '_');
   const found = new Map<string, string>();
   for (const { name } of CONTACTS_CONTRACT) {
-    const column = names.find((n) => n === name) ?? names.find((n) => folded(n) === name);
+    const alike = names.filter((n) => folded(n) === name);
+    // two columns that read as one (Subscriber ID, subscriber-id), neither written exactly: which is meant is not known
+    if (!names.includes(name) && alike.length > 1)
+      throw new SchemaContractError(
+        `the contact log's columns ${alike.map((n) => `'${n}'`).join(' and ')} both read as ${name}: rename all but one (a contact log's columns: docs/campaigns.md, "The contact log")`,
+      );
+    const column = names.includes(name) ? name : alike[0];
     if (column !== undefined) found.set(name, column);
   }
   return found;

@@ -385,6 +385,19 @@ describe('contact log', () => {
     });
   });
 
+  it('refuses two columns that both read as one contract column, neither written exactly', async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    await writeFile(file, 'Subscriber ID,subscriber-id,contact_date\nS1,S2,2026-06-03\n');
+    await withMayList(true, async (conn, store) => {
+      await expect(measuredMay(conn, store, file)).rejects.toMatchObject({
+        name: 'SchemaContractError',
+        message: expect.stringContaining(
+          "the contact log's columns 'Subscriber ID' and 'subscriber-id' both read as subscriber_id: rename all but one",
+        ),
+      });
+    });
+  });
+
   it('asks for the year first when most rows were quarantined for their date', async () => {
     const file = join(await tempDir(), 'contacts.csv');
     await writeFile(
