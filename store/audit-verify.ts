@@ -14,6 +14,7 @@ import {
   type ChainFault,
 } from './audit-log';
 import { hashFile } from './hashing';
+import { unfinishedLastLine } from './audit-record';
 import {
   emptyRunsLog,
   LatestEligibility,
@@ -916,17 +917,19 @@ export async function headToAnchor(store: StoreConfig, settleMs = 1_000): Promis
     };
   const entries = auditEntries(text, path);
   let note: string | undefined;
+  const line = text.split('\n').length;
+  // the writer's rule (audit-record.ts): a last line without its newline counts only as a whole entry chained on
+  const cut = unfinishedLastLine(text, entries.at(-1));
+  if (cut !== undefined)
+    return {
+      refused: `the audit log ${path} ends in an unfinished line ${line} after entry seq ${entries.at(-1)?.seq ?? 0} (${JSON.stringify(cut.slice(0, 60))}${cut.length > 60 ? '…' : ''}), still without its newline after ${settleMs / 1000} s: not an append in progress but a write cut off (a crash mid-append) or an edit. No head is printed from it ('segflow audit verify' names it): restore the log from a copy, or remove that partial line if it holds no entry`,
+    };
   if (torn(text)) {
-    const tail = text.slice(text.lastIndexOf('\n') + 1);
-    const line = text.split('\n').length;
-    const last = entries.at(-1);
-    const parsed = parseAuditLine(tail);
-    if (!('entry' in parsed) || chainFaults(parsed.entry, last).length > 0)
-      return {
-        refused: `the audit log ${path} ends in an unfinished line ${line} after entry seq ${last?.seq ?? 0} (${JSON.stringify(tail.slice(0, 60))}${tail.length > 60 ? '…' : ''}), still without its newline after ${settleMs / 1000} s: not an append in progress but a write cut off (a crash mid-append) or an edit. No head is printed from it ('segflow audit verify' names it): restore the log from a copy, or remove that partial line if it holds no entry`,
-      };
-    entries.push(parsed.entry);
-    note = `note: the audit log's last entry (seq ${parsed.entry.seq}, line ${line}) has no newline after it: its write was cut just before its end; it chains to the entry before it, so it is the head (the next append adds the newline)`;
+    const parsed = parseAuditLine(text.slice(text.lastIndexOf('\n') + 1));
+    if ('entry' in parsed) {
+      entries.push(parsed.entry);
+      note = `note: the audit log's last entry (seq ${parsed.entry.seq}, line ${line}) has no newline after it: its write was cut just before its end; it chains to the entry before it, so it is the head (the next append adds the newline)`;
+    }
   }
   const last = entries.at(-1);
   if (!last)
