@@ -1,4 +1,4 @@
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { commandUser, recordAudit } from '../store/audit-record';
 import { UsageError } from '../domain/errors';
@@ -14,6 +14,7 @@ import {
   officialVersions,
   readManifest,
   writeLatest,
+  writeTombstone,
 } from '../store/snapshots';
 import type { RunRef, SnapshotRef } from '../store/layout';
 
@@ -82,11 +83,7 @@ export async function retireSnapshot(
         },
         signer,
       );
-      const tombstone = { month, version, reason, retiredAt: entry.at, auditSeq: entry.seq, run: manifest.run };
-      await writeFile(
-        join(monthDir(store, month), `v${version}.retired.json`),
-        JSON.stringify(tombstone, null, 2) + '\n',
-      );
+      await writeTombstone(store, { month, version }, entry);
       await rm(versionDir(store, month, version), { recursive: true, force: true });
       return {
         entry,

@@ -674,21 +674,31 @@ export async function restoreTombstone(
       },
       signer,
     );
-    const reason = (entry.details as { reason?: unknown } | undefined)?.reason;
-    const tombstone = {
-      month,
-      version,
-      ...(typeof reason === 'string' ? { reason } : {}),
-      retiredAt: entry.at,
-      auditSeq: entry.seq,
-      run: entry.run,
-    };
-    await writeFileAtomic(
-      join(monthDir(store, month), `v${version}.retired.json`),
-      JSON.stringify(tombstone, null, 2) + '\n',
-    );
+    await writeTombstone(store, ref, entry);
     return entry;
   });
+}
+
+/**
+ * A retired version's tombstone, v<N>.retired.json, from its snapshot.retired entry: its reason,
+ * date, audit seq and run. It keeps the number from reuse beside the log (`snapshots retire`
+ * writes it, and writes it again when it was lost).
+ */
+export async function writeTombstone(store: StoreConfig, ref: SnapshotRef, entry: AuditEntry): Promise<void> {
+  const { month, version } = ref;
+  const reason = (entry.details as { reason?: unknown } | undefined)?.reason;
+  const tombstone = {
+    month,
+    version,
+    ...(typeof reason === 'string' ? { reason } : {}),
+    retiredAt: entry.at,
+    auditSeq: entry.seq,
+    run: entry.run,
+  };
+  await writeFileAtomic(
+    join(monthDir(store, month), `v${version}.retired.json`),
+    JSON.stringify(tombstone, null, 2) + '\n',
+  );
 }
 
 /** Parses "2026-10" (latest), "2026-10/v2" or "2026-10@2". */
