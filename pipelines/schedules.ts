@@ -142,11 +142,7 @@ async function createOrExplain(
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
     const id = options.scheduleId;
-    const theirs = await client.schedule
-      .getHandle(id)
-      .describe()
-      .then(scheduleOwner)
-      .catch(() => undefined);
+    const theirs = await ownerOfSchedule(client, id);
     const ours = scope.temporal.taskQueue;
     if (theirs?.taskQueue !== undefined && theirs.taskQueue !== ours) {
       const free = defaultScheduleId(ours) !== id ? ` (this task queue's default is ${defaultScheduleId(ours)})` : '';
@@ -181,6 +177,18 @@ export function scheduleOwner(description: Pick<ScheduleDescription, 'action' | 
     store: text(memo?.[STORE_MEMO]),
     home: text(memo?.[HOME_MEMO]),
   };
+}
+
+/** scheduleOwner of the schedule `scheduleId` as Temporal describes it now; undefined when it cannot be described (none). */
+export function ownerOfSchedule(
+  client: Client,
+  scheduleId: string,
+): Promise<ReturnType<typeof scheduleOwner> | undefined> {
+  return client.schedule
+    .getHandle(scheduleId)
+    .describe()
+    .then(scheduleOwner)
+    .catch(() => undefined);
 }
 
 /**
@@ -364,11 +372,7 @@ export async function existingSchedule(
 async function noScheduleText(client: Client, scheduleId: string, taskQueue: string): Promise<string> {
   const listed: { id: string; taskQueue?: string }[] = [];
   for await (const schedule of client.schedule.list()) {
-    const owner = await client.schedule
-      .getHandle(schedule.scheduleId)
-      .describe()
-      .then(scheduleOwner)
-      .catch(() => undefined);
+    const owner = await ownerOfSchedule(client, schedule.scheduleId);
     listed.push({ id: schedule.scheduleId, taskQueue: owner?.taskQueue });
   }
   if (listed.length === 0)

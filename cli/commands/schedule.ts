@@ -146,11 +146,7 @@ function addCreate(schedule: Command): void {
       // this task queue's schedule from before the default id named the task queue: a second one
       // beside it, on the same queue, would publish every month twice
       if (options.id === undefined && id !== DEFAULT_SCHEDULE_ID) {
-        const old = await client.schedule
-          .getHandle(DEFAULT_SCHEDULE_ID)
-          .describe()
-          .then(schedules.scheduleOwner)
-          .catch(() => undefined);
+        const old = await schedules.ownerOfSchedule(client, DEFAULT_SCHEDULE_ID);
         if (old?.taskQueue === config.temporal.taskQueue)
           throw new UsageError(
             `this task queue ("${config.temporal.taskQueue}") has its schedule already: ${DEFAULT_SCHEDULE_ID}, created before the default id named the task queue ('segflow schedule describe --id ${DEFAULT_SCHEDULE_ID}'). A second schedule beside it would run every month twice; pass --id ${DEFAULT_SCHEDULE_ID} to its commands, or --id ${id} to create a second one all the same. Nothing was created`,
