@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { isAbsolute, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import { InfrastructureError, UsageError } from '../domain/errors';
-import { missingSearchAttributes } from '../pipelines/client';
+import { missingSearchAttributes, tcpProbe } from '../pipelines/client';
 import { temporalAddress } from '../worker/config';
 import { searchAttributeFlags, temporalCliPath } from './temporal-cli';
 
@@ -70,17 +70,7 @@ async function isPortFree(host: string, port: number): Promise<boolean> {
  * where a Temporal client asking a port no one listens on waits out its whole connect timeout.
  */
 async function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
-  return new Promise((resolveListening) => {
-    const socket = connect({ host, port, timeout: timeoutMs });
-    const settle = (listening: boolean) => {
-      socket.destroy();
-      resolveListening(listening);
-    };
-    socket
-      .once('connect', () => settle(true))
-      .once('error', () => settle(false))
-      .once('timeout', () => settle(false));
-  });
+  return (await tcpProbe(host, port, timeoutMs)) === 'listening';
 }
 
 /** The host and port of `host:port` or `[IPv6 address]:port` (TEMPORAL_ADDRESS): a dev server needs the port. */

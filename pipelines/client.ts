@@ -41,7 +41,7 @@ export async function connectClient(config: SegflowConfig, connectTimeoutMs = 5_
   const { host, port } = temporalAddress(config.temporal.address);
   // nothing listening on this machine is told at once, in the worker's words, not after the
   // client's 5 s deadline; a remote server (TLS, a proxy, a name of several addresses) is left to gRPC
-  if (directLocalConnection(config, host) && (await refused(host, port)))
+  if (directLocalConnection(config, host) && (await tcpProbe(host, port)) === 'refused')
     throw unreachableTemporal(config.temporal.address, new Error('tcp connect error: Connection refused'));
   const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: connectTimeoutMs }).catch(
     (error: Error) => {
@@ -64,17 +64,27 @@ function directLocalConnection(config: SegflowConfig, host: string): boolean {
   return loopback && !tls && apiKey === undefined && !proxied;
 }
 
-/** Whether a TCP connection to host:port is refused (nothing listens there); false on any other outcome within a second. */
-function refused(host: string, port: number): Promise<boolean> {
+/**
+ * A TCP connection to host:port, tried once: 'listening' when something accepts it, 'refused' when
+ * nothing listens there (said at once, where a Temporal client waits out its connect timeout),
+ * 'unanswered' on any other error or after `timeoutMs`.
+ */
+export function tcpProbe(
+  host: string,
+  port: number,
+  timeoutMs = 1_000,
+): Promise<'listening' | 'refused' | 'unanswered'> {
   return new Promise((resolveProbe) => {
     const socket = createConnection({ host, port });
-    const done = (answer: boolean) => {
+    const done = (answer: 'listening' | 'refused' | 'unanswered') => {
       socket.destroy();
       resolveProbe(answer);
     };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once('connect', () => done(false));
-    socket.once('error', (error: NodeJS.ErrnoException) => done(error.code === 'ECONNREFUSED'));
+    socket.setTimeout(timeoutMs, () => done('unanswered'));
+    socket.once('connect', () => done('listening'));
+    socket.once('error', (error: NodeJS.ErrnoException) =>
+      done(error.code === 'ECONNREFUSED' ? 'refused' : 'unanswered'),
+    );
   });
 }
 
