@@ -55,11 +55,12 @@ export const ENDED_UNCOMPLETED = ['FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OU
 
 /**
  * The status of the latest run of a workflow id (a reset carries on under a new run id, as the
- * grace rule goes by workflow id), or undefined when Temporal does not say (unreachable, gone).
+ * grace rule goes by workflow id), or of run `runId` when given; undefined when Temporal does not
+ * say (unreachable, gone).
  */
-export async function latestRunStatus(client: Client, workflowId: string): Promise<string | undefined> {
+export async function latestRunStatus(client: Client, workflowId: string, runId?: string): Promise<string | undefined> {
   return client.workflow
-    .getHandle(workflowId)
+    .getHandle(workflowId, runId)
     .describe()
     .then((description) => description.status.name)
     .catch(() => undefined);

@@ -188,13 +188,10 @@ export function verifyText(report: VerifyReport): string {
  */
 async function unendedNotes(client: Client, runs: UnendedRun[], notes: string[]): Promise<string[]> {
   if (runs.length !== notes.length) return notes;
+  const { latestRunStatus } = await import('../../pipelines/runs');
   return Promise.all(
     runs.map(async (unended, index) => {
-      const status = await client.workflow
-        .getHandle(unended.run.workflowId, unended.run.runId)
-        .describe()
-        .then((description) => description.status.name)
-        .catch(() => undefined);
+      const status = await latestRunStatus(client, unended.run.workflowId, unended.run.runId);
       return status === undefined ? notes[index] : unendedNote(unended, status);
     }),
   );
