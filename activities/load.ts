@@ -32,7 +32,6 @@ import {
   type InputMapping,
 } from '../domain/mapping';
 import { closestName } from '../domain/closest-name';
-import { passedOverInInput } from '../domain/input-months';
 import { addMonths, firstDay, notEndedYet, trainingMonth } from '../domain/month';
 import { parseRunParams, type RunParams } from '../domain/params';
 import { MAX_PARTITIONS } from '../domain/partitions';
@@ -2111,7 +2110,8 @@ async function listInputFiles(
     const entries = listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = join(folder, entry.name);
-      if (passedOverInInput(entry.name)) continue;
+      // hidden, as Spark, Hive and DuckDB take them: a notebook's checkpoint copies, a write's _temporary, _SUCCESS
+      if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile() && INPUT_FILE.test(entry.name)) await add(path);
       else if (entry.isSymbolicLink()) links.push(path);

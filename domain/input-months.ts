@@ -8,14 +8,6 @@ import { addMonths, isMonth, monthBefore, notEndedYet, trainingMonth } from './m
 import { UsageError } from './errors';
 
 /**
- * Whether the load passes over a file or folder of the input by its name: hidden, as Spark, Hive
- * and DuckDB take them (a notebook's checkpoint copies, a write's _temporary, _SUCCESS, .segflow).
- */
-export function passedOverInInput(name: string): boolean {
-  return name.startsWith('.') || name.startsWith('_');
-}
-
-/**
  * The months a backfill from `from` to `to` asks for, or a usage error: `--from` after `--to`, or
  * a month that has not ended (as a scheduled run, a month is processed once it is over). The one
  * check of a backfill's range: the CLI makes it before it connects, pipelines/schedules.ts

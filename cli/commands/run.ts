@@ -5,7 +5,6 @@ import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
 import { InfrastructureError, InputFileError, SchemaContractError, UsageError } from '../../domain/errors';
 import { addMonths, notEndedYet } from '../../domain/month';
-import { passedOverInInput } from '../../domain/input-months';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
@@ -167,7 +166,7 @@ function assertStoreOutsideInput(store: StoreConfig, input: string): void {
     const inside = relative(folder, real(path));
     const outside = inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
     // the load passes over folders named .x or _x (.segflow, _tmp): a store in one is never read as usage
-    const passedOver = inside.split(sep).some(passedOverInInput);
+    const passedOver = inside.split(sep).some((part) => part.startsWith('.') || part.startsWith('_'));
     if (!outside && !passedOver)
       throw new UsageError(
         `--input ${input} holds segflow's ${what}, ${path}: its snapshots and audit log would be read as usage. ` +
