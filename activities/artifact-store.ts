@@ -11,7 +11,7 @@ import { chmod, mkdir, rename, stat, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { isStoreWriteFailure } from '../domain/errors';
 import { assertCodeUnchanged } from './code-identity';
-import { checkpoint } from './context';
+import { checkpoint, warnInWorkerLog } from './context';
 import { hashFile } from '../store/hashing';
 import { writeExactJson } from '../store/exact-json';
 import { cacheDir, cacheStageDir, type StoreConfig } from '../store/layout';
@@ -112,7 +112,11 @@ export async function storeArtifact(
     return await writeArtifactDir(store, about, extra, writeFiles);
   } catch (error) {
     if (!isStoreWriteFailure(error)) throw error;
-    return { stored: false, path: cacheDir(store, about.stage, about.key), bytes: 0, error: (error as Error).message };
+    const path = cacheDir(store, about.stage, about.key);
+    const message = (error as Error).message;
+    // the run goes on; the next run with this key computes the stage again, and the store may be filling up
+    warnInWorkerLog(`stage cache: ${about.stage} not stored for later runs: ${message}`, { path, month: about.month });
+    return { stored: false, path, bytes: 0, error: message };
   }
 }
 

@@ -11,6 +11,15 @@ function currentContext(): Context | undefined {
   }
 }
 
+/**
+ * A warning in the worker's log, from the running activity (with its ids), for what does not stop
+ * the work but an operator should see (a scheduled run has no one reading its output); nothing
+ * outside Temporal (tests).
+ */
+export function warnInWorkerLog(message: string, meta?: Record<string, unknown>): void {
+  currentContext()?.log.warn(message, meta);
+}
+
 /** How often an activity tells its workflow how far it is (each report is an event in the run's history). */
 const SIGNAL_INTERVAL_MS = 2_000;
 
