@@ -1,5 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sha256 } from '../store/hashing';
 
 const ROOT = new URL('../', import.meta.url);
 const TRACKED_DEPENDENCIES = ['@duckdb/node-api', 'ml-cart', 'ml-kmeans', '@temporalio/worker', '@temporalio/workflow'];
@@ -19,6 +22,13 @@ export interface CodeVersion {
    * says. Absent in manifests published before it was recorded.
    */
   stageCode?: string;
+  /**
+   * sha256 over every code file the worker may load, by path and content (sourceHashOf): the same
+   * hash is the same code, whatever the commit says, committed or not. Absent when the checkout
+   * changed under the worker before it published (the run mixed two versions), and in manifests
+   * published before it was recorded.
+   */
+  source?: string;
 }
 
 let cached: CodeVersion | undefined;
@@ -35,6 +45,7 @@ export function codeVersion(): CodeVersion {
     commit: commitOf(ROOT),
     node: process.version,
     dependencies: lockedVersions(TRACKED_DEPENDENCIES),
+    source: sourceHashOf(ROOT),
   };
   return cached;
 }
@@ -47,6 +58,14 @@ export function codeVersion(): CodeVersion {
  */
 export function publishedCodeVersion(): CodeVersion {
   const started = codeVersion();
+  // an uncommitted edit under a worker started -dirty leaves the commit's text as it was: the hash tells
+  if (sourceHashOf(ROOT) !== started.source) {
+    const { source: _mixed, ...rest } = started;
+    return {
+      ...rest,
+      commit: started.commit === 'unknown' ? 'unknown' : `${started.commit.replace(/-dirty$/, '')}-dirty`,
+    };
+  }
   if (started.commit === 'unknown' || started.commit.endsWith('-dirty') || commitOf(ROOT) === started.commit)
     return started;
   return { ...started, commit: `${started.commit}-dirty` };
@@ -129,6 +148,57 @@ export const CODE_PATHS = [
 const loadedWhenIgnored = (path: string) => path.endsWith('.sql') || path.startsWith('activities/ml/');
 
 /**
+ * The code files under `root` the worker may load, relative and sorted: as commitOf counts them in
+ * a git checkout (tracked or not ignored, and ignored ones the stages load all the same), every
+ * file under CODE_PATHS outside git.
+ */
+function codeFilesOf(dir: string): string[] {
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', ['ls-files', '-z', ...args, '--', ...CODE_PATHS], {
+        cwd: dir,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+        .split('\0')
+        .filter((path) => path !== '');
+    const files = [
+      ...git('--cached', '--others', '--exclude-standard'),
+      ...git('--others', '--ignored', '--exclude-standard').filter(loadedWhenIgnored),
+    ];
+    return [...new Set(files)].sort();
+  } catch {
+    return CODE_PATHS.flatMap((path) => {
+      if (!statSync(join(dir, path), { throwIfNoEntry: false })?.isDirectory()) return [path];
+      return readdirSync(join(dir, path), { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
+    }).sort();
+  }
+}
+
+/**
+ * sha256 over the code files under `root` (codeFilesOf), each by its path and its content's
+ * sha256: what the worker loads, so two checkouts with the same hash compute the same, and a
+ * commit that changed only docs or tests leaves it as it was. A tracked file deleted from the
+ * checkout is not loaded, and not hashed.
+ */
+export function sourceHashOf(root: URL | string): string {
+  const dir = typeof root === 'string' ? root : fileURLToPath(root);
+  const parts: string[] = [];
+  for (const path of codeFilesOf(dir)) {
+    let content: Buffer;
+    try {
+      content = readFileSync(join(dir, path));
+    } catch {
+      continue;
+    }
+    parts.push(`${path}\n${sha256(content)}`);
+  }
+  return sha256(parts.join('\n'));
+}
+
+/**
  * The commit of the checkout at `root`, with "-dirty" when the code there is not the commit's:
  * a tracked file (anywhere) differs from it, or, under CODE_PATHS, there is a file git does not
  * track, unless .gitignore (or another exclude file) ignores it and it is not loadedWhenIgnored.
@@ -153,9 +223,12 @@ export function commitOf(root: URL | string): string {
 
 /** How the code that published a snapshot compares with the code recomputing it. */
 export interface CodeComparison {
-  /** The same commit, neither with uncommitted changes nor outside git, and the same stage code where both record it. */
+  /**
+   * The same source hash where both record it; else the same commit, neither with uncommitted
+   * changes nor outside git, and the same stage code where both record it.
+   */
   same: boolean;
-  /** Known to differ: another commit, or other stage code (the dirty mark alone does not say). */
+  /** Known to differ: another source hash, or, without one, another commit or other stage code (the dirty mark alone does not say). */
   differs: boolean;
   /** Why the code is not known to be the same, each plainly (empty when `same`). */
   why: string[];
@@ -164,13 +237,30 @@ export interface CodeComparison {
 }
 
 /** The code recorded in a manifest (`then`) against the code running now. */
-export function compareCode(then: Pick<CodeVersion, 'commit' | 'stageCode'>, now: CodeVersion): CodeComparison {
+export function compareCode(
+  then: Pick<CodeVersion, 'commit' | 'stageCode' | 'source'>,
+  now: CodeVersion,
+): CodeComparison {
   const clean = (commit: string) => commit.replace(/-dirty$/, '');
   const short = (hash: string) => `${hash.slice(0, 12)}…`;
   const known = then.commit !== 'unknown' && now.commit !== 'unknown';
   const otherCommit = known && clean(then.commit) !== clean(now.commit);
   const otherStageCode =
     then.stageCode !== undefined && now.stageCode !== undefined && then.stageCode !== now.stageCode;
+  const stageCodeRecorded = then.stageCode !== undefined;
+  // every code file's content on both sides: the commits and dirty marks only say where it came from
+  if (then.source !== undefined && now.source !== undefined) {
+    if (then.source === now.source) return { same: true, differs: false, why: [], stageCodeRecorded };
+    const why = [
+      `its code files differ from this checkout's (source then ${short(then.source)}, now ${short(now.source)})`,
+    ];
+    if (otherCommit)
+      why.push(`it was published at commit ${clean(then.commit)}, this checkout is at ${clean(now.commit)}`);
+    if (otherStageCode) why.push("the load and feature stages' code differs");
+    if (then.commit.endsWith('-dirty')) why.push('the code that published it had uncommitted changes (-dirty)');
+    if (now.commit.endsWith('-dirty')) why.push('the code reproducing it has uncommitted changes (-dirty)');
+    return { same: false, differs: true, why, stageCodeRecorded };
+  }
   const why: string[] = [];
   if (otherCommit)
     why.push(`it was published at commit ${clean(then.commit)}, this checkout is at ${clean(now.commit)}`);
@@ -182,10 +272,5 @@ export function compareCode(then: Pick<CodeVersion, 'commit' | 'stageCode'>, now
   if (then.commit.endsWith('-dirty')) why.push('the code that published it had uncommitted changes (-dirty)');
   if (now.commit === 'unknown') why.push('the code reproducing it is not a git checkout (commit unknown)');
   if (now.commit.endsWith('-dirty')) why.push('the code reproducing it has uncommitted changes (-dirty)');
-  return {
-    same: why.length === 0,
-    differs: otherCommit || otherStageCode,
-    why,
-    stageCodeRecorded: then.stageCode !== undefined,
-  };
+  return { same: why.length === 0, differs: otherCommit || otherStageCode, why, stageCodeRecorded };
 }

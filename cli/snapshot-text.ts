@@ -271,7 +271,7 @@ export function snapshotSummary(
         ]
       : []),
     `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
-    `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}`,
+    `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}${manifest.code.source ? `, code files ${manifest.code.source.slice(0, 12)}` : ''}`,
     `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored; the models learnt from ${count(rows.trainingRows + rows.holdoutRows)} labelled subscribers (${count(rows.holdoutRows)} held out to test them)`,
     `  churn model   holdout ROC AUC ${holdoutAucText(holdout.rocAuc, { churners: holdout.positives, rows: holdout.rows, stdError: holdout.rocAucStdError })}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
     ...[fewHeldOutWarning(holdout.positives)].flatMap((warning) => (warning ? [`    warning: ${warning}`] : [])),

@@ -109,7 +109,19 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
   // shortened, keeping "-dirty" (uncommitted changes): the same commit with and without differs
   const short = (full: string) => full.slice(0, 12) + (full.endsWith('-dirty') ? '-dirty' : '');
   const [codeA, codeB] = [commit(ma), commit(mb)];
-  if (codeA && codeB && codeA !== codeB) params.push({ name: 'code (commit)', a: short(codeA), b: short(codeB) });
+  // every code file's content (absent in older manifests): commits apart may hold the same code
+  // (a commit of docs alone), and one commit, dirty, other code
+  const source = (m: SnapshotManifest) => (m.code as SnapshotManifest['code'] | undefined)?.source;
+  const [sourceA, sourceB] = [source(ma), source(mb)];
+  const sameFiles = !!sourceA && sourceA === sourceB;
+  if (codeA && codeB && codeA !== codeB)
+    params.push({
+      name: sameFiles ? 'code (commit; the same code files)' : 'code (commit)',
+      a: short(codeA),
+      b: short(codeB),
+    });
+  if (sourceA && sourceB && !sameFiles)
+    params.push({ name: 'code (files)', a: sourceA.slice(0, 12), b: sourceB.slice(0, 12) });
   // the columns the churn models read: a changed mapping or input may add or drop one unasked
   const used = (m: SnapshotManifest) =>
     (m.metrics.churnFeatures as SnapshotManifest['metrics']['churnFeatures'] | undefined)?.map((f) => f.name);

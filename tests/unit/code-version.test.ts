@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { pinCodeHash } from '../../activities/code-identity';
-import { commitOf } from '../../activities/code-version';
+import { commitOf, compareCode, sourceHashOf, type CodeVersion } from '../../activities/code-version';
 import { manifestCode } from '../../activities/publish';
 import { stageCodeHash } from '../../activities/stage-code';
 import { CodeChangedError } from '../../domain/errors';
@@ -73,6 +73,69 @@ describe('the commit a worker records', () => {
 
   it('is unknown outside git', async () => {
     expect(commitOf(await tempDir('segflow-no-git-'))).toBe('unknown');
+  });
+});
+
+describe('the code files hash a worker records (code.source)', () => {
+  it('is the same for the same code files, committed or not, and moves with any code file only', async () => {
+    const { dir } = await checkout();
+    const clean = sourceHashOf(dir);
+    // docs, tests and files ignored and never loaded are not code the worker runs
+    await appendFile(join(dir, 'docs', 'notes.md'), 'more\n');
+    await writeFile(join(dir, 'tests', 'new.test.ts'), 'export {};\n');
+    await writeFile(join(dir, 'activities', 'worker.log'), 'ignored, never loaded\n');
+    expect(commitOf(dir)).toMatch(/-dirty$/);
+    expect(sourceHashOf(dir)).toBe(clean);
+    // a stage SQL file the commit does not show, even one ignored, is code
+    await writeFile(join(dir, 'activities', 'features', 'partition', '06_local_override.sql'), 'SELECT 2;\n');
+    const withOverride = sourceHashOf(dir);
+    expect(withOverride).not.toBe(clean);
+    await rm(join(dir, 'activities', 'features', 'partition', '06_local_override.sql'));
+    expect(sourceHashOf(dir)).toBe(clean);
+    // an edit of a tracked code file, and a tracked file deleted (no longer loaded)
+    await appendFile(join(dir, 'activities', 'ml', 'kernel.ts'), '// edited\n');
+    expect(sourceHashOf(dir)).not.toBe(clean);
+    const other = await checkout();
+    await rm(join(other.dir, 'activities', 'ml', 'kernel.ts'));
+    expect(sourceHashOf(other.dir)).not.toBe(clean);
+  });
+
+  it('outside git hashes every file of the code folders: a copy of a clean checkout without .git has its hash', async () => {
+    const { dir } = await checkout();
+    const copy = await tempDir('segflow-no-git-');
+    for (const path of ['activities', 'package.json']) await cp(join(dir, path), join(copy, path), { recursive: true });
+    expect(commitOf(copy)).toBe('unknown');
+    expect(sourceHashOf(copy)).toBe(sourceHashOf(dir));
+  });
+
+  it('decides whether reproduce deals with the same code, whatever the commits and dirty marks say', () => {
+    const code = (commit: string, source?: string): CodeVersion => ({
+      segflow: '0.1.0',
+      commit,
+      node: 'v20.0.0',
+      dependencies: {},
+      stageCode: 'c'.repeat(64),
+      ...(source ? { source } : {}),
+    });
+    const [A, B] = ['a'.repeat(40), 'b'.repeat(40)];
+    const [X, Y] = ['1'.repeat(64), '2'.repeat(64)];
+    // uncommitted on both sides, or two commits apart (docs alone): the same code files
+    expect(compareCode(code(`${A}-dirty`, X), code(`${A}-dirty`, X))).toMatchObject({ same: true, differs: false });
+    expect(compareCode(code(A, X), code(B, X))).toMatchObject({ same: true, why: [] });
+    expect(compareCode(code('unknown', X), code(A, X)).same).toBe(true);
+    // the same commit text, other files
+    expect(compareCode(code(`${A}-dirty`, X), code(`${A}-dirty`, Y))).toEqual({
+      same: false,
+      differs: true,
+      why: [
+        "its code files differ from this checkout's (source then 111111111111…, now 222222222222…)",
+        'the code that published it had uncommitted changes (-dirty)',
+        'the code reproducing it has uncommitted changes (-dirty)',
+      ],
+      stageCodeRecorded: true,
+    });
+    // an older manifest without it: the commit and stage code decide, as before
+    expect(compareCode(code(`${A}-dirty`), code(`${A}-dirty`, X))).toMatchObject({ same: false, differs: false });
   });
 });
 

@@ -138,6 +138,25 @@ describe('older snapshots and results', () => {
     );
   });
 
+  it('diff: names the code files when they differ, and says when two commits hold the same files', async () => {
+    const withCode = async (version: number, commit: string, source: string) => {
+      await writeSnapshot(store, version, false);
+      const path = join(versionDir(store, MONTH, version), 'manifest.json');
+      const recorded = JSON.parse(await readFile(path, 'utf8'));
+      await writeFile(path, JSON.stringify({ ...recorded, code: { segflow: '0.1.0', commit, source } }));
+    };
+    const dirty = `${'9a19f20'.padEnd(40, '0')}-dirty`;
+    await withCode(21, dirty, '1'.repeat(64));
+    await withCode(22, dirty, '2'.repeat(64));
+    await withCode(23, '06a9268'.padEnd(40, '0'), '2'.repeat(64));
+    const diff = (a: number, b: number) =>
+      diffSnapshots(store, { month: MONTH, version: a }, { month: MONTH, version: b });
+    expect((await diff(21, 22)).params).toEqual([{ name: 'code (files)', a: '111111111111', b: '222222222222' }]);
+    expect((await diff(22, 23)).params).toEqual([
+      { name: 'code (commit; the same code files)', a: '9a19f2000000-dirty', b: '06a926800000' },
+    ]);
+  });
+
   it('diff: names the snapshots the ids were matched to, counts band changes among subscribers in both, orders segments by id', async () => {
     const edit = async (version: number, previousSnapshot: object, subscribers?: string) => {
       await writeSnapshot(store, version, false);
