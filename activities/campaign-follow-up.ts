@@ -5,7 +5,14 @@ import { versionDir, type SnapshotRef, type StoreConfig } from '../store/layout'
 import type { SnapshotManifest } from '../store/manifest';
 import type { CampaignFollowUp, CampaignFollowUpGroup } from './campaign-metrics';
 import { hashAgainstRecorded } from '../store/hashing';
-import { CAMPAIGN_INTERVAL, hasControlGroup, prepareMeasureStep, readDispatchList, readGroupRows } from './campaigns';
+import {
+  CAMPAIGN_INTERVAL,
+  hasControlGroup,
+  prepareHoldOutWeights,
+  prepareMeasureStep,
+  readDispatchList,
+  readGroupRows,
+} from './campaigns';
 import { queryOne, readSql, runScript, setVariable } from './duckdb';
 import { readPreviousManifest } from './segment-history';
 import { readManifest } from '../store/snapshots';
@@ -95,6 +102,9 @@ export async function followUpCampaigns(
     "CREATE OR REPLACE TEMP TABLE own_month_campaigns AS SELECT * FROM read_parquet(getvariable('own_month_campaigns_file'))",
   );
   await prepareMeasureStep(conn, month);
+  // the list's controlShare, as the month of contact weighted it
+  const listManifest = await readManifest(previousStore, listMonth, listVersion).catch(() => undefined);
+  const holdOutWeights = await prepareHoldOutWeights(conn, 'follow_up_dispatch', listManifest?.params?.controlShare);
   await runScript(conn, await readSql(import.meta.url, './campaigns/04_follow_up.sql'));
   const groups = await readGroupRows<CampaignFollowUpGroup>(conn, 'snapshot_campaign_follow_up', ['all', 'action']);
   // the list contacted this month, as its manifest (or this run's measurement) recorded it
@@ -111,6 +121,7 @@ export async function followUpCampaigns(
     ownMonthCampaignsSha256: ownMonthFile.sha256,
     churnMonth: month,
     interval: CAMPAIGN_INTERVAL,
+    holdOutWeights,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
     keptPer100: FOLLOW_UP_KEPT_PER_100,
     ...(listedAgain ? { listedAgain } : {}),

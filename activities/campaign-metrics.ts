@@ -120,6 +120,8 @@ export type CampaignMetrics =
       /** Manifests published before `warnings`: the contact-log warning alone. */
       warning?: string;
       interval: string;
+      /** How the subscribers were weighted (churn rates and intervals). Absent in manifests published before they were. */
+      holdOutWeights?: HoldOutWeights;
       minArmSubscribers: number;
       /**
        * Kept per 100 contacts is not given (null) for a group with fewer logged subscribers than
@@ -132,6 +134,21 @@ export type CampaignMetrics =
       byAction: CampaignGroup[];
     }
   | { measured: false; reason: string };
+
+/**
+ * How a measurement weighs a dispatch list's subscribers: each by the inverse of its chance of its
+ * arm, from the list's controlShare and the stratum the floor of its control group counted it in
+ * (activities/campaigns/00_measure_macros.sql).
+ */
+export interface HoldOutWeights {
+  /** The list's controlShare (its manifest's), or null when unknown: every weight is then 1. */
+  controlShare: number | null;
+  /**
+   * The strata its control group was drawn in: per region, grid and operation priority, or per grid
+   * and priority for a list ranked per grid (published before session 35, whose strata were so).
+   */
+  strata: 'region, grid, operation priority' | 'grid, operation priority';
+}
 
 /** The dispatch list a measurement used: which snapshot, its dispatch.parquet's sha256, and why that one. */
 type DispatchList = SnapshotRef & {
@@ -207,6 +224,8 @@ export type CampaignFollowUp =
       /** The month churn is read in: this run's month. */
       churnMonth: string;
       interval: string;
+      /** How the subscribers were weighted, as in the month of contact. Absent in manifests published before they were. */
+      holdOutWeights?: HoldOutWeights;
       minArmSubscribers: number;
       /** Why there is no kept per 100 contacts in the follow-up. */
       keptPer100: string;

@@ -18,7 +18,7 @@ import { versionDir, type StoreConfig } from '../store/layout';
 import { listVersions, readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
-import type { CampaignGroup, CampaignMetrics, ListFit, UnknownChannel } from './campaign-metrics';
+import type { CampaignGroup, CampaignMetrics, HoldOutWeights, ListFit, UnknownChannel } from './campaign-metrics';
 import { findDispatchedList, viewRawContacts } from './contact-log';
 import { findUnreadableInRunMonth } from './features';
 import { assertWithin } from './load';
@@ -215,6 +215,7 @@ export async function measureCampaigns(
   if (controlGroup === 'empty')
     return { measured: false, reason: await emptyControlGroupReason(previousStore, previous) };
   await readDispatchList(conn, 'previous_dispatch', dispatchFile);
+  const holdOutWeights = await prepareHoldOutWeights(conn, 'previous_dispatch', listManifest?.params?.controlShare);
 
   const file = params.contacts;
   const readFrom = request.contactsReadFrom ?? file;
@@ -298,6 +299,7 @@ export async function measureCampaigns(
     ...(warnings.length ? { warnings } : {}),
     ...(fits.length ? { listFits: fits } : {}),
     interval: CAMPAIGN_INTERVAL,
+    holdOutWeights,
     minArmSubscribers: CAMPAIGN_MEASUREMENT.minArmSubscribers,
     minLoggedSubscribers: CAMPAIGN_MEASUREMENT.minLoggedSubscribers,
     ...(logWarning ? { keptPer100Withheld: KEPT_PER_100_WITHHELD } : {}),
@@ -307,8 +309,9 @@ export async function measureCampaigns(
 }
 
 /**
- * A dispatch list's dispatch.parquet as table `table` on `conn` (a list without regions, a
- * hand-made one, gets an empty region column: its grids are the grids of one region).
+ * A dispatch list's dispatch.parquet as table `table` on `conn` (a list without regions or
+ * priorities, a hand-made one, gets empty such columns: its grids are the grids of one region,
+ * each one control stratum).
  */
 export async function readDispatchList(conn: DuckDBConnection, table: string, file: string): Promise<void> {
   await setVariable(conn, 'dispatch_list_file', file);
@@ -318,6 +321,36 @@ export async function readDispatchList(conn: DuckDBConnection, table: string, fi
   const columns = await queryRows<{ column_name: string }>(conn, `DESCRIBE ${table}`);
   if (!columns.some((c) => c.column_name === 'region'))
     await conn.run(`ALTER TABLE ${table} ADD COLUMN region VARCHAR`);
+  if (!columns.some((c) => c.column_name === 'operation_priority'))
+    await conn.run(`ALTER TABLE ${table} ADD COLUMN operation_priority INTEGER`);
+}
+
+/**
+ * Sets what the measure step needs to weight the subscribers of the dispatch list in table `list`
+ * (campaign_list_subscribers, 00_measure_macros.sql): session variables control_share and
+ * control_strata_by_grid. A list ranked per grid, region by region mixed (its contact_rank runs
+ * past a region's subscribers of the grid), was drawn per grid too: session 35 moved both to
+ * (region, grid) at once.
+ */
+export async function prepareHoldOutWeights(
+  conn: DuckDBConnection,
+  list: string,
+  controlShare: number | undefined,
+): Promise<HoldOutWeights> {
+  const columns = await queryRows<{ column_name: string }>(conn, `DESCRIBE ${list}`);
+  const { byGrid } = columns.some((c) => c.column_name === 'contact_rank')
+    ? await queryOne<{ byGrid: boolean }>(
+        conn,
+        `SELECT coalesce(bool_or(ranks > listed), false) AS "byGrid"
+         FROM (SELECT max(contact_rank) AS ranks, count(*) AS listed FROM ${list} GROUP BY region, grid)`,
+      )
+    : { byGrid: false };
+  await setVariable(conn, 'control_share', controlShare ?? null);
+  await setVariable(conn, 'control_strata_by_grid', byGrid);
+  return {
+    controlShare: controlShare ?? null,
+    strata: byGrid ? 'grid, operation priority' : 'region, grid, operation priority',
+  };
 }
 
 /**

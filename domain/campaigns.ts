@@ -23,7 +23,8 @@ export const CAMPAIGN_MEASUREMENT = {
   /** Two-sided 95% interval: the normal quantile used by the Wilson intervals. */
   z: 1.959963984540054,
   /** How the interval of the uplift (control churn rate minus contacted churn rate) is computed. */
-  interval: 'Newcombe hybrid score interval (method 10) from two Wilson 95% intervals',
+  interval:
+    "Newcombe hybrid score interval (method 10) from two Wilson 95% intervals, each at its arm's weighted churn rate and effective size",
 } as const;
 
 /** The breakdowns of the measurement, in the order campaigns.parquet and the report list them. */

@@ -245,12 +245,13 @@ describe('campaign follow-up a month later', () => {
     // churn by July includes June's: more left by July than in June, in each arm
     expect(followUp.overall.controlChurned).toBeGreaterThan(juneCampaigns.overall.controlChurned);
     expect(followUp.overall.targetedChurned).toBeGreaterThan(juneCampaigns.overall.targetedChurned);
-    // the uplift from the counts, and the month of contact's beside it
+    // the uplift from the arms' churn rates, weighted by each subscriber's chance of its arm (at
+    // 0.25 the floor holds small strata out more often: the counts' rates differ), and the month
+    // of contact's beside it
     const o = followUp.overall;
-    expect(o.absoluteUplift).toBeCloseTo(
-      o.controlChurned / o.controlSubscribers - o.targetedChurned / o.targetedSubscribers,
-      6,
-    );
+    expect(o.absoluteUplift).toBeCloseTo((o.controlChurnRate ?? NaN) - (o.targetedChurnRate ?? NaN), 5);
+    expect(followUp.holdOutWeights).toEqual({ controlShare: 0.25, strata: 'region, grid, operation priority' });
+    expect(o.controlChurnRate).not.toBeCloseTo(o.controlChurned / o.controlSubscribers, 4);
     expect(o.ownMonthAbsoluteUplift).toBe(juneCampaigns.overall.absoluteUplift);
     expect(o.ownMonthUpliftLow).toBe(juneCampaigns.overall.upliftLow);
     expect(o.ownMonthSignificant).toBe(juneCampaigns.overall.significant);

@@ -24,12 +24,14 @@ type MeasuredGroup = {
 
 /**
  * The measurement SQL on a hand-made list: `listSql` selects its rows (subscriber_id, control,
- * churned, recommended_product, segment_name, channel, contact_moment, region, grid), those
- * churned not active this month. On `conn` when given (many lists on one connection).
+ * churned, recommended_product, segment_name, channel, contact_moment, region, grid, and
+ * operation_priority when it has one), those churned not active this month; with no controlShare
+ * known, every subscriber weighs 1. On `conn` when given (many lists on one connection).
  */
 async function measureList(listSql: string, params: Record<string, number> = {}, conn?: DuckDBConnection) {
   const run = async (conn: DuckDBConnection) => {
     await conn.run(`CREATE OR REPLACE TEMP TABLE previous_dispatch AS ${listSql}`, params);
+    await conn.run('ALTER TABLE previous_dispatch ADD COLUMN IF NOT EXISTS operation_priority INTEGER');
     await conn.run(
       'CREATE OR REPLACE TEMP TABLE snapshot_subscribers AS SELECT subscriber_id FROM previous_dispatch WHERE NOT churned',
     );

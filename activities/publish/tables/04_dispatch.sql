@@ -3,7 +3,8 @@
 -- unstable (seed 004: grid managers work from this list). dispatchOrder 'revenueAtRisk' ranks by
 -- churn probability x ARPU instead of operation priority. Reasons in words for the agent.
 -- control = true: held out, do not contact; next month's run compares their churn with the
--- contacted (activities/campaigns/measure.sql). Held out: every subscriber whose draw, a hash of
+-- contacted (activities/campaigns/00_measure_macros.sql, which weights each subscriber by its
+-- chance of its arm: the floor below raises a small stratum's). Held out: every subscriber whose draw, a hash of
 -- one text of month and subscriber id, falls below controlShare, so a rerun with other model
 -- parameters keeps the same subscribers in control wherever they stay on the list; and in a grid x
 -- priority stratum big enough for one but where nobody drew that low, the lowest draw, so every
