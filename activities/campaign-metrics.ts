@@ -82,6 +82,8 @@ export type CampaignMetrics =
       contacts: {
         file: string;
         sha256: string;
+        /** The contact-log mapping it was read with (params.contactsMapping) and its sha256; absent without one. */
+        mapping?: { file: string; sha256: string };
         rows: number;
         loaded: number;
         quarantined: number;

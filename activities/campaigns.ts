@@ -19,7 +19,7 @@ import { listVersions, readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
 import type { CampaignGroup, CampaignMetrics, HoldOutWeights, ListFit, UnknownChannel } from './campaign-metrics';
-import { findDispatchedList, viewRawContacts } from './contact-log';
+import { findDispatchedList, readContactsMapping, viewRawContacts } from './contact-log';
 import { findUnreadableInRunMonth } from './features';
 import { assertWithin } from './load';
 import { dateSql } from './load-sql';
@@ -131,6 +131,8 @@ export interface CampaignRequest {
   workDir: string;
   /** Where to read the contact log, when not at `params.contacts` (a reproduction's copy from the snapshot). */
   contactsReadFrom?: string;
+  /** Where to read the contact-log mapping, when not at `params.contactsMapping` (a reproduction's copy). */
+  contactsMappingReadFrom?: string;
 }
 
 /**
@@ -223,7 +225,16 @@ export async function measureCampaigns(
   const { sha256 } = await hashFile(readFrom).catch((error: Error) => {
     throw new InputFileError(`cannot read the contact log ${readFrom}: ${error.message}`);
   });
-  await viewRawContacts(conn, readFrom, { encoding: params.contactsEncoding, workDir: request.workDir });
+  const mappingPath = params.contactsMapping;
+  if (dataRoot && mappingPath && !request.contactsMappingReadFrom) await assertWithin(dataRoot, mappingPath);
+  const mapping = mappingPath
+    ? await readContactsMapping(mappingPath, request.contactsMappingReadFrom ?? mappingPath)
+    : undefined;
+  await viewRawContacts(conn, readFrom, {
+    encoding: params.contactsEncoding,
+    workDir: request.workDir,
+    mapping: mapping?.mapping,
+  });
   await setVariable(conn, 'contacts_file', file);
   await setVariable(conn, 'month_start', firstDay(params.month));
   await setVariable(conn, 'month_end', lastDay(params.month));
@@ -232,7 +243,16 @@ export async function measureCampaigns(
   await setVariable(conn, 'reason_bad_date', CONTACT_QUARANTINE_REASONS.badDate);
   await setVariable(conn, 'reason_outside_month', CONTACT_QUARANTINE_REASONS.outsideMonth);
   await setVariable(conn, 'reason_unknown_subscriber', CONTACT_QUARANTINE_REASONS.unknownSubscriber);
-  await conn.run(`CREATE OR REPLACE TEMP MACRO contact_day(t) AS ${dateSql('t')}`);
+  // a mapping's dateFormat is the one way its days are read: a day it does not match is quarantined
+  const dateFormat = mapping?.mapping.dateFormat;
+  if (dateFormat !== undefined) await setVariable(conn, 'contact_date_format', dateFormat);
+  await conn.run(
+    `CREATE OR REPLACE TEMP MACRO contact_day(t) AS ${dateFormat !== undefined ? "try_strptime(trim(t), getvariable('contact_date_format'))::DATE" : `coalesce(${dateSql('t')}, TRY_CAST(t AS TIMESTAMP)::DATE)`}`,
+  );
+  // the mapping's words for the outcomes, as typed (01_contacts.sql folds them as it folds the log's)
+  await conn.run('CREATE OR REPLACE TEMP TABLE contact_outcome_words (word VARCHAR, outcome VARCHAR)');
+  for (const [word, outcome] of Object.entries(mapping?.mapping.outcomes ?? {}))
+    await conn.run('INSERT INTO contact_outcome_words VALUES ($word, $outcome)', { word, outcome });
   await runScript(conn, await readSql(import.meta.url, './campaigns/01_contacts.sql'));
   const counts = await queryOne<{ rows: number; quarantined: number }>(
     conn,
@@ -250,7 +270,7 @@ export async function measureCampaigns(
     `SELECT any_value(outcome_unread ORDER BY file_row) AS outcome, count(*) AS rows FROM checked_contacts
      WHERE reason IS NULL AND outcome_unread IS NOT NULL GROUP BY normalised_text(outcome_unread) ORDER BY rows DESC, outcome`,
   );
-  const logWarning = contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason });
+  const logWarning = contactLogWarning(params.month, { rows: counts.rows, loaded, quarantineByReason }, dateFormat);
   // a log that is mostly the wrong file says nothing of how many were kept per contact
   await setVariable(conn, 'kept_per_contact_readable', logWarning === undefined);
   await setVariable(conn, 'min_logged_subscribers', CAMPAIGN_MEASUREMENT.minLoggedSubscribers);
@@ -287,6 +307,7 @@ export async function measureCampaigns(
     contacts: {
       file,
       sha256,
+      ...(mapping && mappingPath ? { mapping: { file: mappingPath, sha256: mapping.sha256 } } : {}),
       rows: counts.rows,
       loaded,
       quarantined: counts.quarantined,
@@ -477,6 +498,8 @@ const CONTACT_LOG_MIN_USED_SHARE = 0.5;
 function contactLogWarning(
   month: string,
   contacts: { rows: number; loaded: number; quarantineByReason: Record<string, number> },
+  /** The contact-log mapping's dateFormat, which a day "not a valid date" did not match. */
+  dateFormat?: string,
 ): string | undefined {
   const { rows, loaded, quarantineByReason } = contacts;
   if (rows > 0 && loaded >= rows * CONTACT_LOG_MIN_USED_SHARE) return undefined;
@@ -486,13 +509,18 @@ function contactLogWarning(
   const reasons = sorted.map(
     ([reason, n]) => `${count(n)} x ${reason}${reason === CONTACT_QUARANTINE_REASONS.outsideMonth ? ` ${month}` : ''}`,
   );
-  return `${count(loaded)} of ${count(rows)} contact-log rows were used (${reasons.join('; ')}): ${MOSTLY_QUARANTINED_QUESTIONS[sorted[0]?.[0] ?? ''] ?? wrongFile}`;
+  const commonest = sorted[0]?.[0] ?? '';
+  const question =
+    commonest === CONTACT_QUARANTINE_REASONS.badDate && dateFormat !== undefined
+      ? `do the days match the contact-log mapping's dateFormat "${dateFormat}"? (contact_date_text in contacts_quarantine.parquet shows each as typed)`
+      : MOSTLY_QUARANTINED_QUESTIONS[commonest];
+  return `${count(loaded)} of ${count(rows)} contact-log rows were used (${reasons.join('; ')}): ${question ?? wrongFile}`;
 }
 
 /** What to ask of a log whose rows were mostly quarantined for one reason, by that reason (else: is it the month's log?). */
 const MOSTLY_QUARANTINED_QUESTIONS: Record<string, string> = {
   [CONTACT_QUARANTINE_REASONS.badDate]:
-    'write contact_date as a day with the year first (2026-06-05, 2026/6/5, 2026年6月5日): a day written 05/06/2026 could be May or June, and is not read (contact_date_text in contacts_quarantine.parquet shows each as typed)',
+    'write contact_date as a day with the year first (2026-06-05, 2026/6/5, 2026年6月5日): a day written 05/06/2026 could be May or June, and is not read unless a contact-log mapping (contactsMapping) gives its dateFormat, e.g. "%d/%m/%Y" (contact_date_text in contacts_quarantine.parquet shows each as typed)',
   [CONTACT_QUARANTINE_REASONS.missingId]: 'is subscriber_id filled in, and is it the column holding the ids?',
   [CONTACT_QUARANTINE_REASONS.unknownSubscriber]:
     "are these ids written as the dispatch list writes them, and is it the log of that list's contacts?",
@@ -521,7 +549,7 @@ function unreadOutcomesWarning(unread: { outcome: string; rows: number }[]): str
   const rows = unread.reduce((sum, o) => sum + o.rows, 0);
   if (rows === 0) return undefined;
   const values = unread.slice(0, 3).map((o) => `'${o.outcome}' x ${count(o.rows)}`);
-  return `${count(rows)} contact-log ${rows === 1 ? 'row gives an outcome' : 'rows give outcomes'} that ${rows === 1 ? 'is' : 'are'} none of ${CONTACT_OUTCOMES.join(', ')} (${values.join(', ')}${unread.length > 3 ? ', …' : ''}): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, or leave the outcome empty`;
+  return `${count(rows)} contact-log ${rows === 1 ? 'row gives an outcome' : 'rows give outcomes'} that ${rows === 1 ? 'is' : 'are'} none of ${CONTACT_OUTCOMES.join(', ')} (${values.join(', ')}${unread.length > 3 ? ', …' : ''}): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, map the log's words onto them in a contact-log mapping's outcomes (contactsMapping), or leave the outcome empty`;
 }
 
 /** Why kept per 100 contacts is given for no group of a measurement whose log is mostly unusable. */

@@ -1,12 +1,14 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CONTACTS_CONTRACT } from '../data/contacts-contract';
 import { csvNullstr, isCsvPath, quoteIdent } from '../data/contract';
-import { InputFileError, SchemaContractError } from '../domain/errors';
+import { parseContactsMapping, type ContactsMapping } from '../domain/contacts-mapping';
+import { InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
 import type { StoreConfig } from '../store/layout';
+import { sha256 } from '../store/hashing';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { csvReadProblem, unsplitCsv, utf8ReadPath } from './csv-encoding';
@@ -21,23 +23,28 @@ import { idTextSql } from './load-sql';
  * text, Parquet values cast to text, so a bad value is quarantined rather than guessed. Throws
  * when the file cannot be read or lacks a required column: publishing reads the log, and the
  * load's plan calls this too, so a bad log stops the run before any work instead of at its end.
- * A CSV log in another `encoding` than UTF-8 (params.contactsEncoding) is read through a UTF-8
- * copy in `workDir`, as the usage files are (csv-encoding.ts).
+ * A CSV log in another `encoding` than UTF-8 (params.contactsEncoding, or the mapping's) is read
+ * through a UTF-8 copy in `workDir`, as the usage files are (csv-encoding.ts). A `mapping`
+ * (params.contactsMapping) names the file's column for a contract column; a header it names that
+ * the file lacks, or a dateFormat DuckDB cannot read, throws too.
  */
 export async function viewRawContacts(
   conn: DuckDBConnection,
   file: string,
-  reading?: { encoding: string | undefined; workDir: string },
+  reading?: { encoding: string | undefined; workDir: string; mapping?: ContactsMapping },
 ): Promise<void> {
   // a folder of logs (each team's file) is not read as one: say so, rather than "No files found"
   if ((await stat(file).catch(() => undefined))?.isDirectory())
     throw new InputFileError(
       `the contact log ${file} is a folder: give one CSV or Parquet file holding every team's contacts (docs/campaigns.md, "The contact log")`,
     );
+  const mapping = reading?.mapping;
+  if (mapping?.dateFormat !== undefined) await assertDateFormatReadable(conn, mapping.dateFormat);
   const csv = isCsvPath(file);
+  const encoding = contactLogEncoding(reading?.encoding, mapping?.encoding);
   const readPath =
-    csv && reading?.encoding !== undefined
-      ? await utf8ReadPath(file, reading.encoding, join(reading.workDir, 'utf8', `contacts-${basename(file)}`))
+    csv && reading && encoding !== undefined
+      ? await utf8ReadPath(file, encoding, join(reading.workDir, 'utf8', `contacts-${basename(file)}`))
       : file;
   await setVariable(conn, 'contacts_path', literalPath(readPath));
   const reader = csv
@@ -45,9 +52,9 @@ export async function viewRawContacts(
     : "(SELECT * EXCLUDE (file_row_number), file_row_number AS file_row FROM read_parquet(getvariable('contacts_path'), file_row_number = true, hive_partitioning = false))";
   const unreadable = (error: unknown) => {
     const message = (error as Error).message;
-    // the log's encoding is a parameter of its own, not the mapping's
+    // the log's encoding is a parameter of its own (or its own mapping's), not the usage mapping's
     const problem = /not utf-8 encoded/i.test(message)
-      ? `${message.split('\n')[0]} The file is not UTF-8 text: give its encoding, e.g. --param contactsEncoding=gb18030 (a CSV saved by Excel on Chinese Windows), or save it as "CSV UTF-8"`
+      ? `${message.split('\n')[0]} The file is not UTF-8 text: give its encoding, e.g. --param contactsEncoding=gb18030 (a CSV saved by Excel on Chinese Windows; or the contact-log mapping's "encoding"), or save it as "CSV UTF-8"`
       : csvReadProblem(error as Error);
     return new InputFileError(`the contact log ${file} is not a readable ${csv ? 'CSV' : 'Parquet'} file: ${problem}`);
   };
@@ -64,7 +71,7 @@ export async function viewRawContacts(
   }
   const unsplit = unsplitCsv(file, names);
   if (unsplit) throw new InputFileError(`the contact log ${file} ${unsplit}`);
-  const found = contractColumns(names);
+  const found = contractColumns(file, names, mapping?.columns ?? {});
   const missing = CONTACTS_CONTRACT.filter((c) => c.required && !found.has(c.name)).map((c) => c.name);
   if (missing.length > 0)
     throw new SchemaContractError(
@@ -82,28 +89,85 @@ export async function viewRawContacts(
 }
 
 /**
- * The file's column for each contract column it has: its name matched case, surrounding spaces and
- * a space or '-' for '_' aside ('Subscriber_ID', ' contact_date ', 'Subscriber ID', 'contact-date'),
- * an exact match first.
+ * The file's column for each contract column it has: the header the mapping names for it (`mapped`),
+ * else its name; either matched case, surrounding spaces and a space or '-' for '_' aside
+ * ('Subscriber_ID', ' contact_date ', 'Subscriber ID', 'contact-date'), an exact match first. A
+ * header the mapping names that the file lacks is refused.
  */
-function contractColumns(names: readonly string[]): Map<string, string> {
+function contractColumns(
+  file: string,
+  names: readonly string[],
+  mapped: Readonly<Record<string, string>>,
+): Map<string, string> {
   const folded = (name: string) =>
     name
       .trim()
       .toLowerCase()
       .replace(/[\s_-]+/g, '_');
+  const lacking = Object.entries(mapped).filter(
+    ([, header]) => !names.includes(header) && !names.some((n) => folded(n) === folded(header)),
+  );
+  if (lacking.length > 0)
+    throw new SchemaContractError(
+      `the contact log ${file} lacks the column(s) its mapping (contactsMapping) names: ${lacking.map(([name, header]) => `'${header}' (${name})`).join(', ')}; its columns are ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'none'}`,
+    );
   const found = new Map<string, string>();
   for (const { name } of CONTACTS_CONTRACT) {
-    const alike = names.filter((n) => folded(n) === name);
+    const header = mapped[name] ?? name;
+    const alike = names.filter((n) => folded(n) === folded(header));
     // two columns that read as one (Subscriber ID, subscriber-id), neither written exactly: which is meant is not known
-    if (!names.includes(name) && alike.length > 1)
+    if (!names.includes(header) && alike.length > 1)
       throw new SchemaContractError(
-        `the contact log's columns ${alike.map((n) => `'${n}'`).join(' and ')} both read as ${name}: rename all but one (a contact log's columns: docs/campaigns.md, "The contact log")`,
+        `the contact log's columns ${alike.map((n) => `'${n}'`).join(' and ')} both read as ${header === name ? name : `'${header}' (${name})`}: rename all but one (a contact log's columns: docs/campaigns.md, "The contact log")`,
       );
-    const column = names.includes(name) ? name : alike[0];
+    const column = names.includes(header) ? header : alike[0];
     if (column !== undefined) found.set(name, column);
   }
   return found;
+}
+
+/**
+ * The contact-log mapping at `path` (a reproduction reads the snapshot's copy, `readFrom`), parsed,
+ * with the sha256 of the bytes read: the manifest records it beside the log's. Throws
+ * InvalidParamsError for a file that cannot be read or is no valid mapping.
+ */
+export async function readContactsMapping(
+  path: string,
+  readFrom = path,
+): Promise<{ mapping: ContactsMapping; sha256: string }> {
+  const bytes = await readFile(readFrom).catch((error: Error) => {
+    throw new InvalidParamsError(`cannot read the contact-log mapping ${path}: ${error.message}`);
+  });
+  const parsed = parseContactsMapping(bytes.toString('utf8'));
+  if (!parsed.ok) throw new InvalidParamsError(`invalid contact-log mapping ${path}:\n${parsed.problems.join('\n')}`);
+  return { mapping: parsed.mapping, sha256: sha256(bytes) };
+}
+
+/**
+ * The contact log's encoding: --param contactsEncoding or the mapping's `encoding`, which may be
+ * given both only when they agree (undefined: UTF-8).
+ */
+function contactLogEncoding(param: string | undefined, mapped: string | undefined): string | undefined {
+  if (
+    param !== undefined &&
+    mapped !== undefined &&
+    new TextDecoder(param).encoding !== new TextDecoder(mapped).encoding
+  )
+    throw new InvalidParamsError(
+      `contactsEncoding=${param} and the contact-log mapping's encoding "${mapped}" differ: give the log's encoding once`,
+    );
+  return param ?? mapped;
+}
+
+/** Refuses a mapping's dateFormat that DuckDB's strptime cannot read (an unknown % code), before any row is read with it. */
+async function assertDateFormatReadable(conn: DuckDBConnection, format: string): Promise<void> {
+  try {
+    await queryRows(conn, "SELECT try_strptime('', $format) AS day", { format });
+  } catch (error) {
+    throw new InvalidParamsError(
+      `the contact-log mapping's dateFormat "${format}" is not a format DuckDB reads (${(error as Error).message.split('\n')[0]}): write DuckDB's strptime codes, e.g. "%d/%m/%Y" for 05/06/2026 as 5 June`,
+    );
+  }
 }
 
 /**

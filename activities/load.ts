@@ -53,7 +53,7 @@ import {
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { labelsRunCopy, mappingRunCopy } from './run-copies';
 import { findPlanReading, planKey, storePlanReading, type PlanFileStamp } from './plan-cache';
-import { viewRawContacts } from './contact-log';
+import { readContactsMapping, viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import {
   buildCheckSql,
@@ -275,6 +275,8 @@ export interface RecordedReading {
   files: readonly string[];
   /** The snapshot's copy of the contact log, when the log at its path changed since. */
   contactLog?: string;
+  /** The snapshot's copy of the contact-log mapping, when the file at its path changed since. */
+  contactsMapping?: string;
   /**
    * The snapshot's copy of the labels file, when the file at its path changed since: read in its
    * place, while everything recorded (LabelsFile.path, the reading hash, params) names the path.
@@ -324,6 +326,8 @@ export async function planLoad(
   if (store.dataRoot && params.labels && !recordedLabels) await assertWithin(store.dataRoot, params.labels);
   const contactLog = recorded?.contactLog ?? params.contacts;
   if (store.dataRoot && params.contacts && !recorded?.contactLog) await assertWithin(store.dataRoot, params.contacts);
+  if (store.dataRoot && params.contactsMapping && !recorded?.contactsMapping)
+    await assertWithin(store.dataRoot, params.contactsMapping);
   // the mapping is read on the worker too: outside the root, its errors would quote another file
   if (store.dataRoot && params.mapping && !recorded?.mapping) await assertWithin(store.dataRoot, params.mapping);
   // a reproduction reads what the run read, whatever the folder holds now (reproduce.ts names the rest)
@@ -349,10 +353,18 @@ export async function planLoad(
   }
   // read when publishing: a log that cannot be read stops the run now, not after every stage, with
   // the input's reading stored or not
-  if (contactLog)
+  if (contactLog) {
+    const contactsMapping = params.contactsMapping
+      ? (await readContactsMapping(params.contactsMapping, recorded?.contactsMapping)).mapping
+      : undefined;
     await withConnection(':memory:', (conn) =>
-      viewRawContacts(conn, contactLog, { encoding: params.contactsEncoding, workDir: dirname(dbPath) }),
+      viewRawContacts(conn, contactLog, {
+        encoding: params.contactsEncoding,
+        workDir: dirname(dbPath),
+        mapping: contactsMapping,
+      }),
     );
+  }
   const cache = { store, run, allowed: reuse && recorded === undefined };
   const readingKey = planKey(stamps, {
     mapping: mappingFile?.sha256 ?? null,

@@ -40,7 +40,13 @@ import { readLatestVersion } from './segment-history';
 import { withFileLock } from '../store/file-lock';
 import { holdoutFile, viewStageOutputs } from './stage-outputs';
 import { signManifest, type Signer } from '../store/signing';
-import { MAPPING_FILE, type Lineage, type OutputFile, type SnapshotManifest } from '../store/manifest';
+import {
+  CONTACTS_MAPPING_FILE,
+  MAPPING_FILE,
+  type Lineage,
+  type OutputFile,
+  type SnapshotManifest,
+} from '../store/manifest';
 import type { EnsembleSummary } from './churn-summary';
 import type { StageCacheUse, StoredStages } from '../store/artifacts';
 import type { FeatureSummary } from './features';
@@ -120,7 +126,7 @@ export async function publishSnapshot(
   previousStore: StoreConfig = store,
   /** The snapshot the report names in its header and the campaign measurement's recorded list fits (a
    * reproduction passes the original's, so its report matches), and the signer of manifest.json
-   * (the worker's SEGFLOW_SIGNING_KEY); a reproduction's copies of the contact log and labels file,
+   * (the worker's SEGFLOW_SIGNING_KEY); a reproduction's copies of the contact log, its mapping and the labels file,
    * read in place of the files at their paths; followUp false to leave out the follow-up of last month's
    * measurement. */
   options: {
@@ -128,6 +134,7 @@ export async function publishSnapshot(
     recordedFits?: ListFit[];
     signer?: Signer;
     contactLogCopy?: string;
+    contactsMappingCopy?: string;
     labelsCopy?: string;
     /** False: no follow-up of last month's measurement (a reproduction of a snapshot published before it). */
     followUp?: boolean;
@@ -223,12 +230,14 @@ async function writeOutputs(
   {
     recordedFits,
     contactLogCopy,
+    contactsMappingCopy,
     labelsCopy,
     followUp: followingUp = true,
     monthBefore: pinnedMonthBefore,
   }: {
     recordedFits?: ListFit[];
     contactLogCopy?: string;
+    contactsMappingCopy?: string;
     labelsCopy?: string;
     followUp?: boolean;
     monthBefore?: SnapshotRef | null;
@@ -298,6 +307,7 @@ async function writeOutputs(
         recordedFits,
         workDir: dirname(request.load.dbPath),
         contactsReadFrom: contactLogCopy,
+        contactsMappingReadFrom: contactsMappingCopy,
       },
       store.dataRoot,
     );
@@ -380,6 +390,13 @@ async function writeOutputs(
     const copy = contactLogFile(params.contacts);
     await copyRead(contactLogCopy ?? params.contacts, campaigns.contacts.sha256, join(staging, copy), 'contact log');
     files.push(copy);
+  }
+  // the mapping it was read with (no ids in it: kept with pseudonymiseIds too)
+  const contactsMapping = campaigns?.measured ? campaigns.contacts.mapping : undefined;
+  if (contactsMapping) {
+    const target = join(staging, CONTACTS_MAPPING_FILE);
+    await copyRead(contactsMappingCopy ?? contactsMapping.file, contactsMapping.sha256, target, 'contact-log mapping');
+    files.push(CONTACTS_MAPPING_FILE);
   }
   // the labels file, which an analyst or a schedule may write anew at its path: kept as read too,
   // from the run's copy made at load (none from an older worker's load: the file at its path)

@@ -191,6 +191,14 @@ export const RunParamsSchema = z
         'The character encoding of a CSV contact log (contacts) that is not UTF-8, e.g. gb18030 (a CSV saved by Excel on Chinese Windows): a label of the WHATWG Encoding standard. A log that is UTF-8 already is read as it is.',
       ),
     // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
+    contactsMapping: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "JSON file mapping a contact log (contacts) written by another system onto segflow's: its headers, how it writes a day (DuckDB strptime codes, e.g. %d/%m/%Y), its outcome words, its encoding (domain/contacts-mapping.ts; docs/campaigns.md, A log written by another system).",
+      ),
+    // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
     dispatched: z
       .string()
       .regex(
@@ -214,6 +222,12 @@ export const RunParamsSchema = z
         code: 'custom',
         path: ['contactsEncoding'],
         message: 'is the encoding of a contact log: give contacts=<file> with it',
+      });
+    if (p.contactsMapping !== undefined && p.contacts === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['contactsMapping'],
+        message: 'maps a contact log: give contacts=<file> with it',
       });
     if (!p.dispatched) return;
     if (p.contacts === undefined)

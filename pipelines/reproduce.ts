@@ -14,7 +14,7 @@ import { canonicalJson, hashFile } from '../store/hashing';
 import { versionDir, type RunRef, type StoreConfig } from '../store/layout';
 import { UnreadInputFilesError } from '../domain/errors';
 import { addMonths } from '../domain/month';
-import { MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
+import { CONTACTS_MAPPING_FILE, MAPPING_FILE, type SnapshotManifest } from '../store/manifest';
 import {
   checkManifestAgainstLog,
   listVersions,
@@ -145,10 +145,18 @@ export async function reproduceSnapshot(
     : undefined;
   const campaigns = manifest.metrics.campaigns;
   let contactLogCopy: string | undefined;
+  let contactsMappingCopy: string | undefined;
   if (campaigns?.measured) {
     const log = campaigns.contacts;
     // a schedule writes its log anew each month: the snapshot's copy is the log as the run read it
     contactLogCopy = await readOrCopy('contact log', log.file, log.sha256, contactLogFile(log.file));
+    if (log.mapping)
+      contactsMappingCopy = await readOrCopy(
+        'contact-log mapping',
+        log.mapping.file,
+        log.mapping.sha256,
+        CONTACTS_MAPPING_FILE,
+      );
     // the dispatch list it was measured against, from this store (older manifests have no hash)
     const { month, version, sha256 } = campaigns.dispatchFrom;
     if (sha256) await check('dispatch list', join(versionDir(store, month, version), 'dispatch.parquet'), sha256);
@@ -217,6 +225,7 @@ export async function reproduceSnapshot(
     const load = await loadUsage(scratchStore, run, manifest.params, 1, {
       files: manifest.inputs.map((input) => input.path),
       contactLog: contactLogCopy,
+      contactsMapping: contactsMappingCopy,
       labels: labelsCopy,
       mapping: mappingCopy,
     });
@@ -250,6 +259,7 @@ export async function reproduceSnapshot(
         reportAs: original,
         recordedFits: manifest.metrics.campaigns?.measured ? manifest.metrics.campaigns.listFits : undefined,
         contactLogCopy,
+        contactsMappingCopy,
         labelsCopy,
         // a manifest without it was published before the follow-up, or had nothing to follow up
         followUp: manifest.metrics.campaignFollowUp !== undefined,

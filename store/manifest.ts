@@ -22,6 +22,9 @@ export interface InputFile {
 /** The mapping file a run read, as it read it, in its snapshot: what the manifest's hash stands for (`snapshots diff` compares them). */
 export const MAPPING_FILE = 'mapping.json';
 
+/** The contact-log mapping a measurement read (params.contactsMapping), as it read it, in its snapshot. */
+export const CONTACTS_MAPPING_FILE = 'contacts_mapping.json';
+
 export interface MappingFile {
   path: string;
   sha256: string;

@@ -8,22 +8,28 @@
 -- The quarantine keeps contact_date as read (NULL when unreadable) and contact_date_text as typed,
 -- so that '2026-13-01' or '15/10/2026' can be seen and fixed; file_row: see activities/contact-log.ts.
 -- An outcome that is none of contact_outcomes is read as unknown (outcome NULL, outcome_unread as
--- typed): the row is still a contact, as a row without an outcome is. contact_day (campaigns.ts)
--- reads a day as the usage's dates are read (2026-06-05, 2026/6/5, 2026年6月5日, 2026.06.05).
+-- typed): the row is still a contact, as a row without an outcome is. A word of table
+-- contact_outcome_words(word, outcome) (the contact-log mapping's outcomes, campaigns.ts) reads as
+-- its outcome. contact_day (campaigns.ts) reads a day as the usage's dates are read (2026-06-05,
+-- 2026/6/5, 2026年6月5日, 2026.06.05), or with the mapping's dateFormat alone.
 -- Text compared as people type it: case, surrounding spaces and runs of spaces or '_' aside.
 CREATE OR REPLACE TEMP MACRO normalised_text(t) AS nullif(trim(regexp_replace(lower(t), '[_\s]+', ' ', 'g')), '');
+
+-- one outcome per folded word (the mapping refuses two words that fold alike)
+CREATE OR REPLACE TEMP TABLE folded_outcome_words AS
+SELECT normalised_text(word) AS word, any_value(outcome) AS outcome FROM contact_outcome_words GROUP BY 1;
 
 CREATE OR REPLACE TEMP TABLE checked_contacts AS
 WITH typed AS (
   SELECT file_row,
     nullif(trim(subscriber_id), '') AS subscriber_id,
     contact_date AS contact_date_text,
-    coalesce(contact_day(contact_date), TRY_CAST(contact_date AS TIMESTAMP)::DATE) AS contact_date,
+    contact_day(contact_date) AS contact_date,
     nullif(trim(action), '') AS action,
     nullif(trim(channel), '') AS channel,
-    normalised_text(outcome) AS outcome_read,
-    nullif(trim(outcome), '') AS outcome_text
-  FROM raw_contacts
+    coalesce(w.outcome, normalised_text(r.outcome)) AS outcome_read,
+    nullif(trim(r.outcome), '') AS outcome_text
+  FROM raw_contacts r LEFT JOIN folded_outcome_words w ON w.word = normalised_text(r.outcome)
 )
 SELECT t.file_row, t.logged_id AS subscriber_id, t.contact_date, t.contact_date_text,
   t.action, t.channel,

@@ -3,7 +3,14 @@ import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Command } from '@commander-js/extra-typings';
-import { InfrastructureError, InputFileError, SchemaContractError, UsageError } from '../../domain/errors';
+import {
+  InfrastructureError,
+  InputFileError,
+  InvalidParamsError,
+  SchemaContractError,
+  UsageError,
+} from '../../domain/errors';
+import type { ContactsMapping } from '../../domain/contacts-mapping';
 import { addMonths, notEndedYet } from '../../domain/month';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
@@ -138,9 +145,15 @@ function paramsFile(path: string): Record<string, unknown> {
 
 /** The parameters with their files' paths made absolute: the worker may run elsewhere. */
 export function withAbsolutePaths(params: Record<string, unknown>): Record<string, unknown> {
-  const absolute = (name: 'mapping' | 'labels' | 'contacts') =>
+  const absolute = (name: 'mapping' | 'labels' | 'contacts' | 'contactsMapping') =>
     typeof params[name] === 'string' ? { [name]: resolve(params[name]) } : {};
-  return { ...params, ...absolute('mapping'), ...absolute('labels'), ...absolute('contacts') };
+  return {
+    ...params,
+    ...absolute('mapping'),
+    ...absolute('labels'),
+    ...absolute('contacts'),
+    ...absolute('contactsMapping'),
+  };
 }
 
 /**
@@ -176,11 +189,15 @@ function assertStoreOutsideInput(store: StoreConfig, input: string): void {
 }
 
 /**
- * Reads the contact log's header as the run's plan will (its columns against the contract, its
- * encoding): a log the run would stop on is said before a workflow starts and a failed run is
- * recorded (exit 2).
+ * Reads the contact log's header as the run's plan will (its columns against the contract or its
+ * mapping, its encoding): a log the run would stop on is said before a workflow starts and a
+ * failed run is recorded (exit 2).
  */
-async function assertContactLogReadable(path: string, encoding: string | undefined): Promise<void> {
+async function assertContactLogReadable(
+  path: string,
+  encoding: string | undefined,
+  mapping: ContactsMapping | undefined,
+): Promise<void> {
   const [{ viewRawContacts }, { withConnection }, { mkdtemp, rm }] = await Promise.all([
     import('../../activities/contact-log'),
     import('../../activities/duckdb'),
@@ -188,13 +205,24 @@ async function assertContactLogReadable(path: string, encoding: string | undefin
   ]);
   const workDir = await mkdtemp(join(tmpdir(), 'segflow-contacts-check-'));
   try {
-    await withConnection(':memory:', (conn) => viewRawContacts(conn, path, { encoding, workDir }));
+    await withConnection(':memory:', (conn) => viewRawContacts(conn, path, { encoding, workDir, mapping }));
   } catch (error) {
-    if (error instanceof InputFileError || error instanceof SchemaContractError)
+    if (error instanceof InputFileError || error instanceof SchemaContractError || error instanceof InvalidParamsError)
       throw new UsageError(`contacts: ${error.message}`);
     throw error;
   } finally {
     await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** The contact-log mapping at `path`, or a usage error (exit 2) for one that cannot be read or is invalid. */
+async function readContactsMappingOrExit(path: string): Promise<ContactsMapping> {
+  const { readContactsMapping } = await import('../../activities/contact-log');
+  try {
+    return (await readContactsMapping(path)).mapping;
+  } catch (error) {
+    if (error instanceof InvalidParamsError) throw new UsageError(`contactsMapping: ${error.message}`);
+    throw error;
   }
 }
 
@@ -233,8 +261,13 @@ export async function validatedParams(
       throw new UsageError(`invalid mapping file ${parsed.params.mapping}:\n  ${mapping.problems.join('\n  ')}`);
   }
   if (options.store) assertStoreOutsideInput(options.store, parsed.params.input);
+  // the contact log's mapping is one file for every month, a schedule's too: read now
+  const contactsMapping =
+    parsed.params.contactsMapping === undefined
+      ? undefined
+      : await readContactsMappingOrExit(parsed.params.contactsMapping);
   if (parsed.params.contacts !== undefined && existsSync(parsed.params.contacts)) {
-    const checked = assertContactLogReadable(parsed.params.contacts, parsed.params.contactsEncoding);
+    const checked = assertContactLogReadable(parsed.params.contacts, parsed.params.contactsEncoding, contactsMapping);
     // a schedule's log is written anew before each run: the file there now (a placeholder, last
     // year's) is said, not refused
     if (options.monthlyFiles !== 'later') await checked;

@@ -276,7 +276,7 @@ export function registerSnapshots(program: Command): void {
 }
 
 /** Run parameters that name one month's own inputs: never suggested to give next month's run again. */
-const MONTH_OWN_PARAMS = new Set(['contacts', 'contactsEncoding', 'dispatched', 'labels']);
+const MONTH_OWN_PARAMS = new Set(['contacts', 'contactsEncoding', 'contactsMapping', 'dispatched', 'labels']);
 
 /** What `snapshots list` says when the store has no audit log: nothing here was published by segflow, or it is another folder. */
 function noAuditLogText(store: StoreConfig, listed: number): string {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { appendFile, chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -219,7 +220,7 @@ describe('campaign measurement', () => {
     });
     // May had one version when June ran: the one warning is of the outcome the log gives that segflow does not read
     expect(campaigns.warnings).toEqual([
-      "1 contact-log row gives an outcome that is none of accepted, declined, not reached ('maybe later' x 1): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, or leave the outcome empty",
+      "1 contact-log row gives an outcome that is none of accepted, declined, not reached ('maybe later' x 1): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, map the log's words onto them in a contact-log mapping's outcomes (contactsMapping), or leave the outcome empty",
     ]);
     expect(campaigns.byAction.map((g) => g.group).sort()).toEqual(
       truth.effects
@@ -307,6 +308,96 @@ describe('campaign measurement', () => {
       await writeFile(log, bytes);
     }
   }, 300_000);
+
+  it("measures the log as a Chinese CRM exports it, through a contact-log mapping, as the same log in segflow's words; records the mapping, keeps it and reproduces byte for byte", async () => {
+    // the log June measured, with Chinese headers, days written day first and Chinese outcome words
+    const dayFirst = (day: string) => {
+      const [, year, month, date] = /^(\d{4})[-/](\d{1,2})[-/](\d{1,2})/.exec(day) ?? [];
+      return year ? `${date.padStart(2, '0')}/${month.padStart(2, '0')}/${year}` : '下周';
+    };
+    const words: Record<string, string> = {
+      accepted: '成功办理',
+      declined: '拒绝',
+      not_reached: '未接通',
+      'not reached': '未接通',
+      'maybe later': '稍后再联系',
+    };
+    const [, ...lines] = (await readFile(truth.contactsFile, 'utf8')).trimEnd().split('\n');
+    const chinese = join(input, '..', 'contacts-2026-06-crm.csv');
+    await writeFile(
+      chinese,
+      [
+        '用户号码,联系日期,推荐业务,渠道,办理结果',
+        ...lines.map((line) => {
+          const [id, day, action, channel, outcome] = line.split(',');
+          return [id, dayFirst(day), action, channel, words[outcome.toLowerCase()] ?? outcome].join(',');
+        }),
+      ].join('\n') + '\n',
+    );
+    const mappingFile = join(input, '..', 'contacts-mapping.json');
+    const mapping = {
+      columns: {
+        subscriber_id: '用户号码',
+        contact_date: '联系日期',
+        action: '推荐业务',
+        channel: '渠道',
+        outcome: '办理结果',
+      },
+      dateFormat: '%d/%m/%Y',
+      outcomes: { 成功办理: 'accepted', 拒绝: 'declined', 未接通: 'not reached' },
+    };
+    await writeFile(mappingFile, JSON.stringify(mapping));
+    const run = { workflowId: 'campaigns-2026-06', runId: 'crm' };
+    const load = await loadUsage(store, run, {
+      month: '2026-06',
+      input,
+      controlShare,
+      contacts: chinese,
+      contactsMapping: mappingFile,
+      dispatched: `2026-05/v${may.version}`,
+    });
+    const features = await computeFeatures(load.dbPath, load.params);
+    const cluster = await clusterSubscribers(
+      load.dbPath,
+      load.params,
+      await findPreviousSegmentation(store, '2026-06'),
+    );
+    const churn = await trainAndScoreChurn(load.dbPath, load.params);
+    // an experiment: June's latest stays the run the tests below read
+    const crm = await publishSnapshot(store, run, {
+      requestedBy: 'test',
+      load,
+      features,
+      cluster,
+      churn,
+      experiment: true,
+    });
+    const measured = (await readManifest(store, '2026-06', crm.version)).metrics.campaigns;
+    const first = (await readManifest(store, '2026-06', june.version)).metrics.campaigns;
+    if (!measured?.measured || !first?.measured) throw new Error('not measured');
+    const { file, sha256, mapping: recorded, ...counts } = measured.contacts;
+    const { file: firstFile, sha256: firstSha256, ...firstCounts } = first.contacts;
+    expect([file, firstFile]).toEqual([chinese, truth.contactsFile]);
+    expect(sha256).not.toBe(firstSha256);
+    expect(counts).toEqual(firstCounts);
+    expect(measured.overall).toEqual(first.overall);
+    expect(measured.byAction).toEqual(first.byAction);
+    expect(measured.warnings).toEqual(first.warnings?.map((w) => w.replace("'maybe later'", "'稍后再联系'")));
+    // the mapping as read: recorded with its sha256, and kept in the snapshot
+    const mappingBytes = await readFile(mappingFile);
+    expect(recorded).toEqual({ file: mappingFile, sha256: createHash('sha256').update(mappingBytes).digest('hex') });
+    expect(await readFile(join(crm.path, 'contacts_mapping.json'))).toEqual(mappingBytes);
+    const reproduced = await reproduceSnapshot(store, { month: '2026-06', version: crm.version });
+    expect(reproduced.files.filter((f) => !f.identical).map((f) => f.file)).toEqual([]);
+    expect(reproduced.identical).toBe(true);
+    // the analyst edits the mapping since: the snapshot's copy is read, and said
+    await writeFile(mappingFile, JSON.stringify(mapping, null, 2));
+    const fromCopy = await reproduceSnapshot(store, { month: '2026-06', version: crm.version });
+    expect(fromCopy.notes).toContainEqual(
+      `the contact-log mapping ${mappingFile} changed since the run read it: its copy in the snapshot (contacts_mapping.json) was read`,
+    );
+    expect(fromCopy.identical).toBe(true);
+  }, 900_000);
 
   // last: these publish June again, which the tests above read as the latest
   it('measures the list that was dispatched (v1) once an analyst rerun of May is the latest, and says so by default', async () => {

@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasControlGroup, measureCampaigns } from '../../activities/campaigns';
-import { findDispatchedList } from '../../activities/contact-log';
+import { findDispatchedList, readContactsMapping } from '../../activities/contact-log';
 import { QUARANTINE_COLUMNS } from '../../activities/load-sql';
 import { queryRows, readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
 import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
-import { SchemaContractError } from '../../domain/errors';
+import { InvalidParamsError, SchemaContractError } from '../../domain/errors';
 import { parseRunParams, type RunParams } from '../../domain/params';
 import { hashFile } from '../../store/hashing';
 import { versionDir } from '../../store/layout';
@@ -378,7 +379,7 @@ describe('contact log', () => {
       const result = await measuredMay(conn, store, file);
       expect(result.contacts).toMatchObject({ rows: 60, loaded: 60, quarantined: 0, outcomesUnread: 24 });
       expect(result.warnings).toEqual([
-        "24 contact-log rows give outcomes that are none of accepted, declined, not reached ('no_answer' x 24): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, or leave the outcome empty",
+        "24 contact-log rows give outcomes that are none of accepted, declined, not reached ('no_answer' x 24): counted as contacts whose outcome is unknown (acceptance is of the outcomes known); write one of those three words, map the log's words onto them in a contact-log mapping's outcomes (contactsMapping), or leave the outcome empty",
       ]);
       // every row a contact; acceptance of the 36 with a known outcome
       expect(result.overall).toMatchObject({ contactedSubscribers: 60, acceptedSubscribers: 36, acceptanceRate: 1 });
@@ -411,7 +412,7 @@ describe('contact log', () => {
     await withMayList(true, async (conn, store) => {
       const result = await measuredMay(conn, store, file);
       expect(result.warnings).toEqual([
-        '1 of 10 contact-log rows were used (9 x contact_date: not a valid date): write contact_date as a day with the year first (2026-06-05, 2026/6/5, 2026年6月5日): a day written 05/06/2026 could be May or June, and is not read (contact_date_text in contacts_quarantine.parquet shows each as typed)',
+        '1 of 10 contact-log rows were used (9 x contact_date: not a valid date): write contact_date as a day with the year first (2026-06-05, 2026/6/5, 2026年6月5日): a day written 05/06/2026 could be May or June, and is not read unless a contact-log mapping (contactsMapping) gives its dateFormat, e.g. "%d/%m/%Y" (contact_date_text in contacts_quarantine.parquet shows each as typed)',
       ]);
     });
   });
@@ -492,6 +493,239 @@ describe('contact log', () => {
         },
       ]);
     });
+  });
+});
+
+/** The words of the Chinese contact logs below in GB18030, as Excel on Chinese Windows saves them. */
+const GB18030_WORDS: Record<string, string> = {
+  用户号码: 'd3c3bba7bac5c2eb',
+  联系日期: 'c1aacfb5c8d5c6da',
+  办理结果: 'b0ecc0edbde1b9fb',
+  渠道: 'c7feb5c0',
+  成功办理: 'b3c9b9a6b0ecc0ed',
+  拒绝: 'bedcbef8',
+  未接通: 'ceb4bdd3cda8',
+  稍后再联系: 'c9d4baf3d4d9c1aacfb5',
+};
+
+/** `text` in GB18030: its Chinese words from GB18030_WORDS, the rest ASCII (the same bytes). */
+function inGb18030(text: string): Buffer {
+  const words = new RegExp(`(${Object.keys(GB18030_WORDS).join('|')})`);
+  return Buffer.concat(
+    text.split(words).map((part) => Buffer.from(GB18030_WORDS[part] ?? Buffer.from(part).toString('hex'), 'hex')),
+  );
+}
+
+/**
+ * One month's contacts written twice: as segflow's contract reads them, and as a Chinese
+ * operator's CRM exports them (Chinese headers, days written day first, Chinese outcome words). S1-S70
+ * (S10..S70 controls) with every outcome and one the log's writer made up; S71 on a day that is
+ * none (31 June), S72 in May.
+ */
+function contactLogs(): { plain: string; chinese: string } {
+  const plainOutcomes = ['accepted', 'declined', 'not reached', 'call back later'];
+  const chineseOutcomes = ['成功办理', '拒绝', '未接通', '稍后再联系'];
+  const ids = Array.from({ length: 70 }, (_, i) => i + 1);
+  const day = (i: number) => String((i % 28) + 1).padStart(2, '0');
+  const plain = [
+    'subscriber_id,contact_date,channel,outcome',
+    ...ids.map((i) => `S${i},2026-06-${day(i)},SMS,${plainOutcomes[i % 4]}`),
+    'S71,2026-06-31,SMS,accepted',
+    'S72,2026-05-31,SMS,accepted',
+  ];
+  const chinese = [
+    '用户号码,联系日期,渠道,办理结果',
+    ...ids.map((i) => `S${i},${day(i)}/06/2026,SMS,${chineseOutcomes[i % 4]}`),
+    'S71,31/06/2026,SMS,成功办理',
+    'S72,31/05/2026,SMS,成功办理',
+  ];
+  return { plain: plain.join('\n') + '\n', chinese: chinese.join('\r\n') + '\r\n' };
+}
+
+/** The mapping of contactLogs()'s Chinese log. */
+const CHINESE_LOG_MAPPING = {
+  columns: { subscriber_id: '用户号码', contact_date: '联系日期', channel: '渠道', outcome: '办理结果' },
+  dateFormat: '%d/%m/%Y',
+  outcomes: { 成功办理: 'accepted', 拒绝: 'declined', 未接通: 'not reached' },
+};
+
+describe('a contact-log mapping', () => {
+  it("measures a CRM's log (Chinese headers, days written day first, Chinese outcomes; UTF-8 or GB18030) as the same log in segflow's words", async () => {
+    const dir = await tempDir();
+    const { plain, chinese } = contactLogs();
+    await writeFile(join(dir, 'plain.csv'), plain);
+    await writeFile(join(dir, 'chinese.csv'), chinese);
+    await writeFile(join(dir, 'chinese-gb18030.csv'), inGb18030(chinese));
+    const mappingFile = join(dir, 'contacts-mapping.json');
+    const mappingText = JSON.stringify(CHINESE_LOG_MAPPING, null, 2);
+    await writeFile(mappingFile, mappingText);
+    await writeFile(join(dir, 'gb18030-mapping.json'), JSON.stringify({ ...CHINESE_LOG_MAPPING, encoding: 'gb18030' }));
+    await withMayList(true, async (conn, store) => {
+      const quarantine = () =>
+        queryRows(
+          conn,
+          'SELECT file_row, subscriber_id, contact_date, outcome, reason FROM snapshot_contacts_quarantine',
+        );
+      const expected = await measuredMay(conn, store, join(dir, 'plain.csv'));
+      const expectedQuarantine = await quarantine();
+      // every kind of row is there: each outcome, one unread, a day that is none, a day outside the month
+      expect(expected.contacts).toMatchObject({
+        rows: 72,
+        loaded: 70,
+        quarantined: 2,
+        quarantineByReason: {
+          [CONTACT_QUARANTINE_REASONS.badDate]: 1,
+          [CONTACT_QUARANTINE_REASONS.outsideMonth]: 1,
+        },
+        outcomesUnread: 17,
+        contactedControls: 7,
+      });
+      expect(expected.overall).toMatchObject({ contactedSubscribers: 63, acceptedSubscribers: 14 });
+      const sameAsPlain = (measured: Awaited<ReturnType<typeof measuredMay>>, mapping: string) => {
+        const { file, sha256, mapping: recorded, ...counts } = measured.contacts;
+        const { file: plainFile, sha256: plainSha256, ...plainCounts } = expected.contacts;
+        expect([file, sha256, plainFile, plainSha256]).toHaveLength(4);
+        expect(counts).toEqual(plainCounts);
+        expect(recorded).toEqual({
+          file: mapping,
+          sha256: createHash('sha256').update(readFileSync(mapping)).digest('hex'),
+        });
+        expect(measured.overall).toEqual(expected.overall);
+        expect(measured.byAction).toEqual(expected.byAction);
+        expect(measured.dispatchFrom).toEqual(expected.dispatchFrom);
+        // the unread word is the log's own
+        expect(measured.warnings).toEqual(expected.warnings?.map((w) => w.replace('call back later', '稍后再联系')));
+      };
+      const utf8 = await measuredMay(conn, store, join(dir, 'chinese.csv'), { more: { contactsMapping: mappingFile } });
+      sameAsPlain(utf8, mappingFile);
+      // the quarantine's rows and reasons too; the day as read, the outcome as segflow's word
+      expect(await quarantine()).toEqual(expectedQuarantine);
+      const gb18030 = await measuredMay(conn, store, join(dir, 'chinese-gb18030.csv'), {
+        more: { contactsMapping: join(dir, 'gb18030-mapping.json') },
+      });
+      sameAsPlain(gb18030, join(dir, 'gb18030-mapping.json'));
+      // the encoding as a parameter instead, the same
+      const byParam = await measuredMay(conn, store, join(dir, 'chinese-gb18030.csv'), {
+        more: { contactsMapping: mappingFile, contactsEncoding: 'gb18030' },
+      });
+      sameAsPlain(byParam, mappingFile);
+    });
+  });
+
+  it('quarantines the days its dateFormat does not read, counted, and asks whether the format is the one the log writes', async () => {
+    const dir = await tempDir();
+    // year-first days under a day-first format: none is read
+    await writeFile(
+      join(dir, 'contacts.csv'),
+      [
+        'subscriber_id,contact_date',
+        ...Array.from({ length: 9 }, (_, i) => `S${i + 1},2026-06-0${i + 1}`),
+        'S11,02/06/2026',
+      ].join('\n') + '\n',
+    );
+    await writeFile(join(dir, 'mapping.json'), JSON.stringify({ dateFormat: '%d/%m/%Y' }));
+    await withMayList(true, async (conn, store) => {
+      const result = await measuredMay(conn, store, join(dir, 'contacts.csv'), {
+        more: { contactsMapping: join(dir, 'mapping.json') },
+      });
+      expect(result.contacts).toMatchObject({
+        rows: 10,
+        loaded: 1,
+        quarantineByReason: { [CONTACT_QUARANTINE_REASONS.badDate]: 9 },
+      });
+      expect(result.warnings).toEqual([
+        `1 of 10 contact-log rows were used (9 x contact_date: not a valid date): do the days match the contact-log mapping's dateFormat "%d/%m/%Y"? (contact_date_text in contacts_quarantine.parquet shows each as typed)`,
+      ]);
+    });
+  });
+
+  it('is refused, typed and named, when it is no JSON, names what is not a contract column, a header the log lacks or a format DuckDB cannot read', async () => {
+    const dir = await tempDir();
+    const log = join(dir, 'contacts.csv');
+    await writeFile(log, contactLogs().chinese);
+    const mapping = async (name: string, text: string) => {
+      await writeFile(join(dir, name), text);
+      return join(dir, name);
+    };
+    const notJson = await mapping('not-json.json', '{"columns": {"subscriber_id": "用户号码"');
+    await expect(readContactsMapping(notJson)).rejects.toThrow(InvalidParamsError);
+    await expect(readContactsMapping(notJson)).rejects.toThrow(
+      new RegExp(`^invalid contact-log mapping ${notJson}:\\nnot valid JSON: `),
+    );
+    const problems = async (value: unknown) =>
+      (await readContactsMapping(await mapping('mapping.json', JSON.stringify(value))).catch(
+        (error: Error) => error,
+      )) as Error;
+    expect((await problems({ columns: { subscriber: '用户号码' } })).message).toContain(
+      'columns.subscriber: not a column of the contact log (subscriber_id, contact_date, action, channel, outcome; docs/campaigns.md, "The contact log"): did you mean subscriber_id?',
+    );
+    expect((await problems({ columns: { 用户号码: 'subscriber_id' } })).message).toContain(
+      'columns.用户号码: not a column of the contact log, which "subscriber_id" is: columns map a contract column to the log\'s header, "subscriber_id": "用户号码"',
+    );
+    expect((await problems({ dateFormat: 'dd/mm/yyyy' })).message).toContain('dateFormat: "dd/mm/yyyy" has no % code');
+    expect((await problems({ outcomes: { 成功办理: 'yes' } })).message).toContain(
+      'outcomes.成功办理: takes accepted, declined, not reached',
+    );
+    expect((await problems({ dateFromat: '%d/%m/%Y' })).message).toContain(
+      '(mapping): unknown field "dateFromat" (did you mean dateFormat?)',
+    );
+    expect(await problems({ encoding: 'gb2312-ish' })).toBeInstanceOf(InvalidParamsError);
+
+    await withMayList(true, async (conn, store) => {
+      const measure = (value: unknown, more: Record<string, unknown> = {}) =>
+        mapping('mapping.json', JSON.stringify(value)).then((file) =>
+          measuredMay(conn, store, log, { more: { contactsMapping: file, ...more } }),
+        );
+      await expect(
+        measure({ ...CHINESE_LOG_MAPPING, columns: { subscriber_id: '手机号码', contact_date: '联系日期' } }),
+      ).rejects.toThrow(
+        new SchemaContractError(
+          `the contact log ${log} lacks the column(s) its mapping (contactsMapping) names: '手机号码' (subscriber_id); its columns are '用户号码', '联系日期', '渠道', '办理结果'`,
+        ),
+      );
+      await expect(measure({ ...CHINESE_LOG_MAPPING, dateFormat: '%d/%m/%Q' })).rejects.toThrow(
+        new InvalidParamsError(
+          `the contact-log mapping's dateFormat "%d/%m/%Q" is not a format DuckDB reads (Invalid Input Error: Failed to parse format specifier %d/%m/%Q: Unrecognized format for strftime/strptime: %Q): write DuckDB's strptime codes, e.g. "%d/%m/%Y" for 05/06/2026 as 5 June`,
+        ),
+      );
+      await expect(
+        measure({ ...CHINESE_LOG_MAPPING, encoding: 'gb18030' }, { contactsEncoding: 'big5' }),
+      ).rejects.toThrow(
+        new InvalidParamsError(
+          `contactsEncoding=big5 and the contact-log mapping's encoding "gb18030" differ: give the log's encoding once`,
+        ),
+      );
+    });
+  });
+
+  it("is refused by the load's plan, before any stage runs, as by publishing", async () => {
+    const dir = await tempDir();
+    const sample = await smallSample(dir, 300, 7);
+    const log = join(dir, 'contacts.csv');
+    await writeFile(log, contactLogs().chinese);
+    const store = storeIn(dir);
+    const run = { workflowId: 'contacts', runId: 'mapped' };
+    const plan = (mapping: unknown) =>
+      writeFile(join(dir, 'mapping.json'), JSON.stringify(mapping)).then(() =>
+        planLoad(store, run, {
+          month: '2026-06',
+          input: join(sample.outDir, 'usage'),
+          contacts: log,
+          contactsMapping: join(dir, 'mapping.json'),
+        }),
+      );
+    // without its mapping, the log lacks the contract's columns
+    await expect(
+      planLoad(store, run, { month: '2026-06', input: join(sample.outDir, 'usage'), contacts: log }),
+    ).rejects.toThrow(/lacks required column\(s\): subscriber_id, contact_date; its columns are '用户号码'/);
+    await expect(plan({ ...CHINESE_LOG_MAPPING, columns: { subscriber_id: '手机号码' } })).rejects.toBeInstanceOf(
+      SchemaContractError,
+    );
+    await expect(plan({ ...CHINESE_LOG_MAPPING, columns: { msisdn: '用户号码' } })).rejects.toBeInstanceOf(
+      InvalidParamsError,
+    );
+    await expect(plan({ ...CHINESE_LOG_MAPPING, dateFormat: '%d/%m/%Q' })).rejects.toBeInstanceOf(InvalidParamsError);
+    await expect(plan(CHINESE_LOG_MAPPING)).resolves.toBeDefined();
   });
 });
 

@@ -167,6 +167,62 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     });
   });
 
+  it("refuses a contact-log mapping the run's plan would stop on before anything starts (exit 2)", async () => {
+    const dir = await tempDir();
+    const log = join(dir, 'contacts.csv');
+    await writeFile(log, '用户号码,联系日期,办理结果\n13800000001,05/06/2026,成功办理\n');
+    const mapping = join(dir, 'contacts-mapping.json');
+    const run = (text: string) =>
+      writeFile(mapping, text).then(() =>
+        segflow(
+          [
+            'run',
+            '--month',
+            '2026-06',
+            '--input',
+            dir,
+            '--param',
+            `contacts=${log}`,
+            '--param',
+            `contactsMapping=${mapping}`,
+          ],
+          { ...NO_SERVER, SEGFLOW_HOME: join(dir, '.segflow') },
+        ),
+      );
+    expect(await run('{"columns": ')).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `segflow: contactsMapping: invalid contact-log mapping ${mapping}:\nnot valid JSON`,
+      ),
+    });
+    expect(
+      await run(JSON.stringify({ columns: { subscriber_id: '手机号码', contact_date: '联系日期' } })),
+    ).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `segflow: contacts: the contact log ${log} lacks the column(s) its mapping (contactsMapping) names: '手机号码' (subscriber_id)`,
+      ),
+    });
+    expect(
+      await run(
+        JSON.stringify({ columns: { subscriber_id: '用户号码', contact_date: '联系日期' }, dateFormat: '%d/%m/%Q' }),
+      ),
+    ).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `segflow: contacts: the contact-log mapping's dateFormat "%d/%m/%Q" is not a format DuckDB reads`,
+      ),
+    });
+    // a mapping that fits: past the checks, to the server, which does not answer here (exit 3)
+    const fits = await run(
+      JSON.stringify({
+        columns: { subscriber_id: '用户号码', contact_date: '联系日期', outcome: '办理结果' },
+        dateFormat: '%d/%m/%Y',
+      }),
+    );
+    expect(fits.code, fits.output).toBe(3);
+  });
+
   it('refuses durations and time zones Temporal would not read, and a --params file that is not a JSON object', async () => {
     const dir = await tempDir();
     const notJson = join(dir, 'params.json');

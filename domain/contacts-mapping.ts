@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { CONTACTS_CONTRACT } from '../data/contacts-contract';
+import { CONTACT_OUTCOMES } from './campaigns';
+import { closestName } from './closest-name';
+import { isKnownEncoding, UNKNOWN_ENCODING } from './encoding';
+import { schemaProblems } from './schema-problems';
+
+const CONTRACT_NAMES: readonly string[] = CONTACTS_CONTRACT.map((column) => column.name);
+
+function notAContractColumn(name: string): string {
+  const close = closestName(name, [...CONTRACT_NAMES]);
+  return `not a column of the contact log (${CONTRACT_NAMES.join(', ')}; docs/campaigns.md, "The contact log")${close ? `: did you mean ${close}?` : ''}`;
+}
+
+/**
+ * An outcome word as the log's are compared (01_contacts.sql's normalised_text): case,
+ * surrounding spaces and runs of spaces or '_' aside.
+ */
+function foldedWord(word: string): string {
+  return word
+    .toLowerCase()
+    .replace(/[_\s]+/g, ' ')
+    .trim();
+}
+
+/**
+ * How a contact log written by another system (a CRM's export) maps onto the contact-log
+ * contract (data/contacts-contract.ts): which of its columns is which, how it writes a day, which
+ * of its words are which outcome, and its encoding. Given as a JSON file (`--param
+ * contactsMapping=path/to/contacts-mapping.json`); docs/campaigns.md explains each field.
+ */
+const CONTACTS_MAPPING_FIELDS = {
+  /** contract column -> the log's header for it; a contract column left out is found by its own name. */
+  columns: z
+    .record(z.string(), z.string().min(1))
+    .superRefine((columns, context) => {
+      for (const [name, header] of Object.entries(columns)) {
+        if (CONTRACT_NAMES.includes(name)) continue;
+        // { "用户号码": "subscriber_id" }: the log's header first, the wrong way round
+        const reversed = CONTRACT_NAMES.includes(header);
+        context.addIssue({
+          code: 'custom',
+          path: [name],
+          message: reversed
+            ? `not a column of the contact log, which "${header}" is: columns map a contract column to the log's header, "${header}": "${name}"`
+            : notAContractColumn(name),
+        });
+      }
+    })
+    .default({}),
+  /**
+   * How the log writes contact_date, in DuckDB's strptime codes: "%d/%m/%Y" for 05/06/2026 as
+   * 5 June. Given, a day is read with it alone; left out, as without a mapping (the year first).
+   */
+  dateFormat: z
+    .string()
+    // "dd/mm/yyyy" reads nothing: strptime matches its letters as they are, and every row is quarantined
+    .refine((format) => format.includes('%'), {
+      error: (issue) =>
+        `${JSON.stringify(issue.input)} has no % code: write DuckDB's format codes, e.g. "%d/%m/%Y" for 05/06/2026 as 5 June, "%m/%d/%Y" for it as 6 May, "%Y%m%d" for 20260605`,
+    })
+    .optional(),
+  /** the log's outcome word -> segflow's ('成功办理': 'accepted'); compared case and spacing aside, as segflow's own words are. */
+  outcomes: z
+    .record(z.string().min(1), z.enum(CONTACT_OUTCOMES, { error: `takes ${CONTACT_OUTCOMES.join(', ')}` }))
+    .default({}),
+  /** The CSV log's character encoding when not UTF-8 (as --param contactsEncoding; a WHATWG label, e.g. "gb18030"). */
+  encoding: z.string().refine(isKnownEncoding, { error: UNKNOWN_ENCODING }).optional(),
+};
+
+export const ContactsMappingSchema = z
+  .object(CONTACTS_MAPPING_FIELDS)
+  .strict()
+  .superRefine((mapping, context) => {
+    // two contract columns read from one header: one of them is surely not what was meant
+    const byHeader = new Map<string, string>();
+    for (const [name, header] of Object.entries(mapping.columns)) {
+      const other = byHeader.get(header);
+      if (other !== undefined)
+        context.addIssue({
+          code: 'custom',
+          path: ['columns', name],
+          message: `"${header}" is ${other} already: each contract column is read from a header of its own`,
+        });
+      byHeader.set(header, name);
+    }
+    const byWord = new Map<string, string>();
+    for (const word of Object.keys(mapping.outcomes)) {
+      const other = byWord.get(foldedWord(word));
+      if (other !== undefined)
+        context.addIssue({
+          code: 'custom',
+          path: ['outcomes', word],
+          message: `reads as "${other}" (case and spacing aside): give the word once`,
+        });
+      byWord.set(foldedWord(word), word);
+    }
+  });
+
+export type ContactsMapping = z.output<typeof ContactsMappingSchema>;
+
+/** A contact-log mapping file's text checked against the schema: the mapping, or every problem, one per line. */
+export function parseContactsMapping(
+  text: string,
+): { ok: true; mapping: ContactsMapping } | { ok: false; problems: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
+  }
+  const parsed = ContactsMappingSchema.safeParse(json);
+  if (parsed.success) return { ok: true, mapping: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.flatMap((issue) =>
+      // a misspelt field ("dateFromat") gets the closest one
+      issue.code === 'unrecognized_keys' && issue.path.length === 0
+        ? issue.keys.map((key) => {
+            const close = closestName(key, Object.keys(CONTACTS_MAPPING_FIELDS));
+            return `(mapping): unknown field "${key}"${close ? ` (did you mean ${close}?)` : ''}; docs/campaigns.md lists the fields`;
+          })
+        : schemaProblems([issue], '(mapping)'),
+    ),
+  };
+}
