@@ -397,6 +397,18 @@ describe('campaign measurement', () => {
       `the contact-log mapping ${mappingFile} changed since the run read it: its copy in the snapshot (contacts_mapping.json) was read`,
     );
     expect(fromCopy.identical).toBe(true);
+    // neither the file nor the copy holds the mapping as read: a change, named, and nothing recomputed
+    const copy = join(crm.path, 'contacts_mapping.json');
+    await writeFile(copy, '{}');
+    try {
+      expect(await reproduceSnapshot(store, { month: '2026-06', version: crm.version })).toMatchObject({
+        changes: [{ path: mappingFile, what: 'contact-log mapping', change: 'content changed' }],
+        files: [],
+        identical: false,
+      });
+    } finally {
+      await writeFile(copy, mappingBytes);
+    }
   }, 900_000);
 
   // last: these publish June again, which the tests above read as the latest
