@@ -3,6 +3,7 @@ import { UsageError } from '../domain/errors';
 import { MAX_PARTITIONS } from '../domain/partitions';
 import { addMonths, isMonth } from '../domain/month';
 import stringWidth from 'string-width';
+import { wrapWords } from '../domain/campaign-reading';
 
 /**
  * Exit codes: 0 success, 1 the run failed or a check found problems, 2 bad usage or parameters,
@@ -140,6 +141,68 @@ export function output<T>(json: boolean, value: T, human: (value: T) => string):
 export function padColumns(text: string, width: number, align: 'left' | 'right' = 'left'): string {
   const fill = ' '.repeat(Math.max(0, width - stringWidth(text)));
   return align === 'left' ? text + fill : fill + text;
+}
+
+/**
+ * The width the listings and reports fit their text to (`snapshots list`, `runs list`, `cache
+ * list`, `campaigns show`): fixed, not the terminal's, so what a pipe, a log or a test shows is
+ * what the terminal showed.
+ */
+export const TEXT_WIDTH = 100;
+
+/** `text` within `width` terminal columns: cut, ending in …, when it is wider (a Chinese character takes two). */
+export function cutToWidth(text: string, width: number): string {
+  if (stringWidth(text) <= width) return text;
+  let cut = '';
+  for (const { segment } of new Intl.Segmenter().segment(text)) {
+    if (stringWidth(cut + segment) > width - 1) break;
+    cut += segment;
+  }
+  return `${cut}…`;
+}
+
+/**
+ * A table of texts within `width` terminal columns: while it is wider, the `cut` columns narrow,
+ * in their order, down to the width given for each (never below their header's), their values
+ * ending in …. The last column is never cut, as it holds what the next command takes (a workflow
+ * id): a value that does not fit beside its row takes a line of its own beneath it, indented.
+ */
+export function fittedTable(
+  records: readonly Record<string, string>[],
+  cut: Record<string, number> = {},
+  width = TEXT_WIDTH,
+): string {
+  if (records.length === 0) return '(none)';
+  const keys = Object.keys(records[0]);
+  const widths = keys.map((key) => Math.max(stringWidth(key), ...records.map((row) => stringWidth(row[key]))));
+  const over = () => widths.reduce((sum, w) => sum + w + 2, -2) - width;
+  for (const [key, narrowest] of Object.entries(cut)) {
+    const i = keys.indexOf(key);
+    widths[i] = Math.max(narrowest, stringWidth(key), widths[i] - Math.max(0, over()));
+  }
+  const last = keys.length - 1;
+  const lastAt = widths.slice(0, last).reduce((sum, w) => sum + w + 2, 0);
+  widths[last] = Math.max(stringWidth(keys[last]), Math.min(widths[last], width - lastAt));
+  const line = (values: string[]) =>
+    values
+      .map((value, i) => padColumns(value, widths[i]))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(keys),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...records.flatMap((row) => {
+      const cells = keys.map((key, i) => (i === last ? row[key] : cutToWidth(row[key], widths[i])));
+      return lastAt + stringWidth(cells[last]) <= width
+        ? [line(cells)]
+        : [line([...cells.slice(0, last), '']), `  ${cells[last]}`];
+    }),
+  ].join('\n');
+}
+
+/** A note under a listing, wrapped to TEXT_WIDTH, its continuation lines indented by two. */
+export function wrappedNote(text: string): string {
+  return wrapWords(text, TEXT_WIDTH, '  ').join('\n');
 }
 
 /** A fixed-width table for terminal output. */

@@ -11,7 +11,7 @@ import {
 import { loadSigner } from '../../store/signing';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { EXIT, output, table } from '../options';
+import { EXIT, fittedTable, output, wrappedNote } from '../options';
 
 const DURATION_UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 const SIZE_UNITS: Record<string, number> = { b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
@@ -52,17 +52,30 @@ function withCodeStatus(
   return artifacts.map((a) => ({ ...a, codeIs: byPath.get(a.path) ?? 'unknown' }));
 }
 
+/**
+ * The snapshots pointing at an artifact, in a few columns: the newest, and how many more (`cache
+ * list --json` names them all).
+ */
+function snapshotsText(usedBy: string[]): string {
+  const newest = usedBy.at(-1);
+  if (newest === undefined) return '-';
+  return usedBy.length === 1 ? newest : `${newest} +${usedBy.length - 1}`;
+}
+
+/**
+ * Artifacts as rows for a table within TEXT_WIDTH columns (fittedTable): keys and signing keys cut
+ * as git cuts hashes, times to the minute; the producing run, full keys and times are behind --json.
+ */
 const rows = (artifacts: (CachedArtifact & { codeIs: CodeStatus })[]) =>
   artifacts.map((a) => ({
     stage: a.stage,
-    key: a.key.slice(0, 12),
+    key: a.key.slice(0, 8),
     month: a.month,
     size: megabytes(a.bytes),
     code: a.codeIs === 'unknown' ? '?' : a.codeIs,
-    signedBy: a.signedBy ?? '-',
-    lastUsed: `${a.lastUsedAt.slice(0, 19).replace('T', ' ')} UTC`,
-    producedBy: a.producedBy.workflowId,
-    usedBy: a.usedBy.join(' ') || '-',
+    signedBy: a.signedBy?.slice(0, 8) ?? '-',
+    'last used (UTC)': a.lastUsedAt.slice(0, 16).replace('T', ' '),
+    snapshots: snapshotsText(a.usedBy),
   }));
 
 /** `segflow cache list | prune`: the stored stage outputs runs reuse (docs/reuse.md). */
@@ -74,7 +87,9 @@ export function registerCache(program: Command): void {
     );
   cache
     .command('list')
-    .description('List stored stage outputs, newest use first, with the published snapshots that point at them.')
+    .description(
+      'List stored stage outputs, newest use first, with the published snapshots that point at them. Within 100 columns; --json has full keys, times, every snapshot and the run that stored each.',
+    )
     .addOption(json())
     .action(async (options: { json: boolean }) => {
       const [artifacts, code] = [await listCache(loadConfig().store), await currentCode()];
@@ -85,21 +100,34 @@ export function registerCache(program: Command): void {
         const other = list.filter((a) => a.codeIs === 'other');
         const unknown = list.filter((a) => a.codeIs === 'unknown');
         return [
-          table(rows(list)),
+          fittedTable(rows(list)),
           `${list.length} stored, ${megabytes(bytes(list))}`,
+          ...(list.some((a) => a.usedBy.length > 1)
+            ? [
+                wrappedNote(
+                  "snapshots: the newest published snapshot pointing at it, +N the others ('segflow cache list --json' names them all, with full keys and the run that stored each)",
+                ),
+              ]
+            : []),
           ...(older.length
             ? [
-                `${older.length} (${megabytes(bytes(older))}) stored by older code, which no run has used since this segflow's code ran: 'segflow cache prune --older-code' removes them (not those a published snapshot points at)`,
+                wrappedNote(
+                  `${older.length} (${megabytes(bytes(older))}) stored by older code, which no run has used since this segflow's code ran: 'segflow cache prune --older-code' removes them (not those a published snapshot points at)`,
+                ),
               ]
             : []),
           ...(other.length
             ? [
-                `${other.length} (${megabytes(bytes(other))}) stored by other code used as recently as this segflow's (a worker of another version, or this command run from another checkout): kept by --older-code`,
+                wrappedNote(
+                  `${other.length} (${megabytes(bytes(other))}) stored by other code used as recently as this segflow's (a worker of another version, or this command run from another checkout): kept by --older-code`,
+                ),
               ]
             : []),
           ...(unknown.length
             ? [
-                `${unknown.length} (${megabytes(bytes(unknown))}) stored before segflow recorded the code ('?'): --older-than and --max-size prune them`,
+                wrappedNote(
+                  `${unknown.length} (${megabytes(bytes(unknown))}) stored before segflow recorded the code ('?'): --older-than and --max-size prune them`,
+                ),
               ]
             : []),
         ].join('\n');
@@ -154,14 +182,14 @@ export function registerCache(program: Command): void {
           [
             `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}` +
               (r.auditSeq !== null ? `; recorded in the audit log (cache.pruned, seq ${r.auditSeq})` : ''),
-            ...(r.removed.length > 0 ? [table(rows(judged(r.removed)))] : []),
+            ...(r.removed.length > 0 ? [fittedTable(rows(judged(r.removed)))] : []),
             ...(r.protectedArtifacts.length > 0
-              ? [`kept because published snapshots point at them:`, table(rows(judged(r.protectedArtifacts)))]
+              ? [`kept because published snapshots point at them:`, fittedTable(rows(judged(r.protectedArtifacts)))]
               : []),
             ...(r.heldForRuns.length > 0
               ? [
                   `kept because runs not ended yet stored them or used them since they were requested (their manifests will point at them; held until each records its end, or an hour after its last audit entry):`,
-                  table(heldRows(r.heldForRuns)),
+                  fittedTable(heldRows(r.heldForRuns)),
                 ]
               : []),
             ...(options.maxSize !== undefined && r.keptBytes > options.maxSize

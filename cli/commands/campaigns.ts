@@ -15,7 +15,7 @@ import { readManifest, resolveSnapshot } from '../../store/snapshots';
 import type { SnapshotRef } from '../../store/layout';
 import { loadConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { output, padColumns, positiveInt, required } from '../options';
+import { output, padColumns, positiveInt, required, TEXT_WIDTH } from '../options';
 import stringWidth from 'string-width';
 import {
   followUpDefinition,
@@ -27,9 +27,6 @@ import {
   upliftReading,
   wrapWords,
 } from '../../domain/campaign-reading';
-
-/** The width `campaigns show` fits its text to. */
-const TEXT_WIDTH = 100;
 
 /** Words wrapped to TEXT_WIDTH, continuation lines indented by `indent`. */
 function wrap(text: string, indent = '  '): string[] {

@@ -6,7 +6,7 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { EXIT, monthArg, output, positiveInt, table } from '../options';
+import { EXIT, fittedTable, monthArg, output, positiveInt, table, wrappedNote } from '../options';
 import { actorText, type AuditEntry } from '../../store/audit-log';
 import type { RunDetail, RunListing } from '../../pipelines/runs';
 
@@ -55,7 +55,7 @@ export function registerRuns(program: Command): void {
   runs
     .command('list')
     .description(
-      "List runs, newest last: the audit log's, and the runs Temporal still holds (within its retention) that the log has no entry of, marked 'no audit entry' (a run that failed before it wrote its first one, e.g. with a store its worker cannot write; 'segflow runs show <workflow id>' says why). Without Temporal, the audit log's alone.",
+      "List runs, newest last: the audit log's, and the runs Temporal still holds (within its retention) that the log has no entry of, marked 'no audit entry' (a run that failed before it wrote its first one, e.g. with a store its worker cannot write; 'segflow runs show <workflow id>' says why). Without Temporal, the audit log's alone. Within 100 columns; --json has every field whole.",
     )
     .option('--month <YYYY-MM>', 'only this month', monthArg)
     .addOption(new Option('--limit <n>', 'at most this many').argParser(positiveInt).default(50))
@@ -164,15 +164,72 @@ export function registerRuns(program: Command): void {
     });
 }
 
-/** `runs list` as text: the table, and what a run Temporal knows that the log has no entry of is. */
+/**
+ * Temporal's status each outcome of the audit log's goes with (pipelines/runs.ts OUTCOME and
+ * NO_AUDIT_ENTRY_YET, not imported: this module loads at every command's start): beside it, it
+ * would say nothing more.
+ */
+const AGREEING_STATUS: Record<string, string> = {
+  requested: 'RUNNING',
+  running: 'RUNNING',
+  retrying: 'RUNNING',
+  cancelling: 'RUNNING',
+  'no audit entry yet': 'RUNNING',
+  published: 'COMPLETED',
+  failed: 'FAILED',
+  cancelled: 'CANCELLED',
+};
+
+/**
+ * A run's outcome as `runs list` prints it, in a few columns: its version beside `published`, or
+ * beside `promoted` and `retired` for a run published whose snapshot was since promoted or retired,
+ * `(x)` for an experiment, and Temporal's status where it adds to the log's word (`ended
+ * unrecorded (TERMINATED)`, `no audit entry (FAILED)`); not `gone` (past retention) nor a status
+ * unknown (Temporal not reached).
+ */
+function listedOutcome(row: RunListing): string {
+  const experiment = row.outcome.endsWith(' (experiment)');
+  const outcome = row.outcome.replace(/ \(experiment\)$/, '');
+  const ending = outcome.split(',')[0];
+  const since = /^published, since (\w+)$/.exec(outcome)?.[1];
+  const status = row.temporalStatus;
+  const told = /^[A-Z_]+$/.test(status) && AGREEING_STATUS[ending] !== status ? ` (${status})` : '';
+  const version = row.version === null ? '' : ` v${row.version}`;
+  return `${since ?? outcome}${version}${told}${experiment ? ' (x)' : ''}`;
+}
+
+/** Who asked for a run, in a few columns: a schedule's runs say `schedule`, their workflow id naming it. */
+function listedRequester(row: RunListing): string {
+  const scheduleId = /^schedule:(.+)$/.exec(row.requestedBy)?.[1];
+  return scheduleId !== undefined && row.workflowId.startsWith(`${scheduleId}-`) ? 'schedule' : row.requestedBy || '-';
+}
+
+/**
+ * `runs list` as text within TEXT_WIDTH columns: the table (who asked cut to fit, the workflow id
+ * whole, on a line of its own when it does not fit beside), and what its marks mean. Run ids,
+ * full times and Temporal's status where it agrees are behind --json.
+ */
 export function runsListText(rows: RunListing[]): string {
   const unlogged = rows.filter((row) => !row.inAuditLog);
   return [
-    table(rows, ['month', 'outcome', 'version', 'temporalStatus', 'requestedBy', 'requestedAt', 'workflowId']),
+    fittedTable(
+      rows.map((row) => ({
+        month: row.month || '-',
+        outcome: listedOutcome(row),
+        'requested (UTC)': row.requestedAt.slice(0, 16).replace('T', ' '),
+        by: listedRequester(row),
+        'workflow id': row.workflowId,
+      })),
+      { by: 8 },
+    ),
+    ...(rows.some((row) => row.outcome.endsWith(' (experiment)'))
+      ? ["(x) an experiment (run --experiment): it does not move the month's latest"]
+      : []),
     ...(unlogged.length
       ? [
-          '',
-          `no audit entry: a run Temporal holds that the audit log has nothing of: it ended before it wrote its first entry (a store its worker cannot write, say), no worker has taken it up yet (while it runs), or it is another store's run on this task queue. 'segflow runs show <workflow id>' says why it ended`,
+          wrappedNote(
+            `no audit entry: a run Temporal holds that the audit log has nothing of: it ended before it wrote its first entry (a store its worker cannot write, say), no worker has taken it up yet (while it runs), or it is another store's run on this task queue. 'segflow runs show <workflow id>' says why it ended`,
+          ),
         ]
       : []),
   ].join('\n');

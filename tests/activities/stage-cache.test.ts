@@ -419,7 +419,8 @@ describe('stage reuse', () => {
       ['c'.repeat(64)]: 'current',
       ['d'.repeat(64)]: 'other',
     });
-    const text = (await segflow('cache', 'list')).stdout;
+    // its notes wrap at 100 columns, continuing indented by two
+    const text = (await segflow('cache', 'list')).stdout.replaceAll('\n  ', ' ');
     expect(text).toMatch(
       /^2 \([\d.]+ MiB\) stored by older code, which no run has used since this segflow's code ran: 'segflow cache prune --older-code'/m,
     );

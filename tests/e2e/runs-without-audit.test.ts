@@ -104,8 +104,10 @@ describe('runs Temporal knows that the audit log has no entry of', () => {
     ]);
     expect(listed[1]).toMatchObject({ requestedBy: 'ana', version: null });
     expect(runsListText(listed)).toContain(
-      'no audit entry: a run Temporal holds that the audit log has nothing of: it ended before it wrote its first entry',
+      'no audit entry: a run Temporal holds that the audit log has nothing of: it ended before it wrote its\n  first entry',
     );
+    expect(runsListText(listed)).toContain('2026-08  no audit entry (FAILED)');
+    expect(runsListText(listed)).toContain('2026-07  no audit entry yet ');
     // a month asked for, a limit, another task queue
     expect(
       (await listRuns(store, env.client, { month: '2026-07', limit: 10, taskQueue: TASK_QUEUE }, quiet)).map(
