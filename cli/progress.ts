@@ -9,9 +9,14 @@ export interface ProgressDisplay {
   stop(): void;
 }
 
-/** A live bar per stage on a terminal, plain lines otherwise (logs, pipes, CI). */
-export function progressDisplay(stream: NodeJS.WriteStream = process.stdout): ProgressDisplay {
-  return stream.isTTY ? new StageBars(stream) : new ProgressLines((line) => stream.write(`${line}\n`));
+/**
+ * A live bar per stage on a terminal, plain lines otherwise (logs, pipes, CI). `label` goes before
+ * each stage's name: the month, where several runs are shown one after another (`schedule backfill`).
+ */
+export function progressDisplay(stream: NodeJS.WriteStream = process.stdout, label = ''): ProgressDisplay {
+  return stream.isTTY
+    ? new StageBars(stream, label)
+    : new ProgressLines((line) => stream.write(`${line}\n`), undefined, undefined, label);
 }
 
 /**
@@ -32,7 +37,10 @@ class StageBars implements ProgressDisplay {
   private readonly byStage = new Map<string, SingleBar>();
   private current: string | undefined;
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(
+    stream: NodeJS.WriteStream,
+    private readonly label: string,
+  ) {
     this.bars = new MultiBar(
       {
         stream,
@@ -51,7 +59,8 @@ class StageBars implements ProgressDisplay {
     this.current = progress.stage;
     let bar = this.byStage.get(progress.stage);
     if (!bar) {
-      bar = this.bars.create(PER_MILLE, 0, { stage: progress.stage.padEnd(8), rows: '', step: '' });
+      const stage = this.label ? `${this.label} ${progress.stage.padEnd(8)}` : progress.stage.padEnd(8);
+      bar = this.bars.create(PER_MILLE, 0, { stage, rows: '', step: '' });
       this.byStage.set(progress.stage, bar);
     }
     const fraction = progress.detail ? stepFraction(progress.detail) : undefined;
@@ -79,13 +88,15 @@ export class ProgressLines implements ProgressDisplay {
     private readonly print: (line: string) => void,
     private readonly detailEveryMs = 5_000,
     private readonly now = () => Date.now(),
+    private readonly label = '',
   ) {}
 
   update(progress: RunProgress): void {
     if (progress.stage !== this.stage) {
       this.stage = progress.stage;
       this.lastDetailAt = this.now();
-      this.print(`${elapsed()}  [${String(progress.percent).padStart(3)}%] ${progress.stage}`);
+      const stage = this.label ? `${this.label} ${progress.stage}` : progress.stage;
+      this.print(`${elapsed()}  [${String(progress.percent).padStart(3)}%] ${stage}`);
       return;
     }
     const rows = describeRows(progress.detail);

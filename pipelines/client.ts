@@ -154,6 +154,11 @@ export async function hasSearchAttributes(client: Client): Promise<boolean> {
   );
 }
 
+/** Where a monthly run `workflowId` is now: its workflow's `progress` query (a query that fails rejects). */
+export async function runProgress(client: Client, workflowId: string): Promise<RunProgress> {
+  return (client.workflow.getHandle(workflowId) as MonthlyRunHandle).query(progressQuery);
+}
+
 /**
  * Waits for the result, calling `onProgress` for every stage the run enters, in order, whenever
  * the rows done within a stage move, and once with `done` before it returns. A short stage can

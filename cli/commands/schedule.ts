@@ -16,6 +16,8 @@ import type { RunParams } from '../../domain/params';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import type { ScheduledMonths, ScheduleSummary, Triggered } from '../../pipelines/schedules';
 import type { AuditEntry } from '../../store/audit-log';
+import type { RunProgress } from '../../workflows/monthly-segmentation';
+import type { ProgressDisplay } from '../progress';
 import { elapsed } from '../format';
 import { jsonOption } from '../json-option';
 import { paramsHelp } from '../params-help';
@@ -187,7 +189,7 @@ export function backfillProgressLine(state: ScheduledMonths): string {
     ...state.cancelled.map((month) => `${month} cancelled`),
   ].sort();
   const total = ended.length + state.missing.length;
-  const running = state.missing.filter((month) => state.workflowIds.has(month) && !state.waiting.includes(month));
+  const running = runningMonths(state);
   const notStarted = state.missing.filter((month) => !state.workflowIds.has(month));
   return [
     `${ended.length} of ${total} months ended${ended.length ? ` (${ended.join(', ')})` : ''}`,
@@ -195,6 +197,72 @@ export function backfillProgressLine(state: ScheduledMonths): string {
     ...(state.waiting.length ? [`waiting for a worker: ${state.waiting.join(', ')}`] : []),
     ...(notStarted.length ? [`not started yet: ${notStarted.join(', ')}`] : []),
   ].join('; ');
+}
+
+/** The months whose run has started and not ended, a worker on it (one at a time, as a backfill runs them). */
+function runningMonths(state: ScheduledMonths): string[] {
+  return state.missing.filter((month) => state.workflowIds.has(month) && !state.waiting.includes(month));
+}
+
+/**
+ * What `schedule backfill` says on stderr while it waits: where the months stand
+ * (backfillProgressLine) each time that changes, and the running month's stage and rows from its
+ * run's `progress` query, at most one query at a time, shown by `display` as `segflow run` shows
+ * its own (cli/progress.ts: bars on a terminal; otherwise a line as a stage starts and rows every
+ * few seconds). A query that fails (the run between two workers, or just ended) shows nothing
+ * and fails nothing: the next read of the months asks again.
+ */
+export class BackfillProgress {
+  private line = '';
+  private shown: { workflowId: string; display: ProgressDisplay } | undefined;
+  private asking = false;
+
+  constructor(
+    private readonly query: (workflowId: string) => Promise<RunProgress>,
+    private readonly display: (month: string) => ProgressDisplay,
+    private readonly print: (line: string) => void,
+  ) {}
+
+  /** Told each time the months are read again (waitForScheduledMonths' onProgress); settles when its query has. */
+  update(state: ScheduledMonths): Promise<void> {
+    const line = backfillProgressLine(state);
+    if (line !== this.line) {
+      // a terminal's bars stop before a line is printed below them
+      this.stop();
+      this.print(`${elapsed()}  ${line}`);
+      this.line = line;
+    }
+    const month = runningMonths(state).at(0);
+    const workflowId = month === undefined ? undefined : state.workflowIds.get(month);
+    if (month === undefined || workflowId === undefined) {
+      this.stop();
+      return Promise.resolve();
+    }
+    if (this.shown?.workflowId !== workflowId) {
+      this.stop();
+      this.shown = { workflowId, display: this.display(month) };
+    }
+    return this.ask(this.shown);
+  }
+
+  private async ask(shown: { workflowId: string; display: ProgressDisplay }): Promise<void> {
+    if (this.asking) return;
+    this.asking = true;
+    try {
+      const progress = await this.query(shown.workflowId);
+      // a month that ended meanwhile keeps its last line
+      if (this.shown === shown) shown.display.update(progress);
+    } catch {
+      // nothing to show this time
+    } finally {
+      this.asking = false;
+    }
+  }
+
+  stop(): void {
+    this.shown?.display.stop();
+    this.shown = undefined;
+  }
 }
 
 /**
@@ -637,7 +705,7 @@ function addBackfill(schedule: Command): void {
   schedule
     .command('backfill')
     .description(
-      'Run the schedule for past months, one after another in month order (each finds the month before it), then wait until every month has its snapshot.',
+      "Run the schedule for past months, one after another in month order (each finds the month before it), then wait until every month has its snapshot, saying on stderr where the months stand and the running month's stage.",
     )
     .addOption(idOption())
     .option('--from <YYYY-MM>', 'first month to process (required)', monthArg)
@@ -670,7 +738,10 @@ function addBackfill(schedule: Command): void {
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);
       const { taskQueue } = config.temporal;
-      const { taskQueueHasPollers } = await import('../../pipelines/client');
+      const [{ runProgress, taskQueueHasPollers }, { progressDisplay }] = await Promise.all([
+        import('../../pipelines/client'),
+        import('../progress'),
+      ]);
       // the runs wait in Temporal for a worker: said within seconds, not after --timeout
       const noWorker = warnWhenNoWorker(
         taskQueue,
@@ -678,7 +749,12 @@ function addBackfill(schedule: Command): void {
         5_000,
         ': the backfilled runs start when one does',
       );
-      let lastProgress = '';
+      // a line each time a month ends or starts (a backfill of a year at 10M takes hours), and the running month's stage
+      const progress = new BackfillProgress(
+        (workflowId) => runProgress(client, workflowId),
+        (month) => progressDisplay(process.stderr, month),
+        (line) => console.error(line),
+      );
       // Temporal tells too: a run that failed before it wrote to the audit log, a run no worker took up
       const outcome = await schedules
         .waitForScheduledMonths(
@@ -688,14 +764,12 @@ function addBackfill(schedule: Command): void {
           since,
           options.timeout * 60_000,
           schedules.temporalScheduledRuns(client, id, since),
-          // a line each time a month ends or starts: a backfill of a year at 10M takes hours
-          (state) => {
-            const line = backfillProgressLine(state);
-            if (line !== lastProgress) console.error(`${elapsed()}  ${line}`);
-            lastProgress = line;
-          },
+          (state) => void progress.update(state),
         )
-        .finally(() => noWorker.progressed());
+        .finally(() => {
+          noWorker.progressed();
+          progress.stop();
+        });
       const report = {
         published: Object.fromEntries(outcome.published),
         failed: Object.fromEntries(outcome.failed),

@@ -14,7 +14,9 @@ import { generateSample, type SampleSummary } from '../../data/generate';
 import { addMonths } from '../../domain/month';
 import { SnapshotStoreError, UsageError } from '../../domain/errors';
 import { auditLogPath } from '../../store/layout';
-import { startMonthlyRun } from '../../pipelines/client';
+import { runProgress, startMonthlyRun } from '../../pipelines/client';
+import { BackfillProgress } from '../../cli/commands/schedule';
+import { ProgressLines } from '../../cli/progress';
 import { previousMonth } from '../../cli/options';
 import { verifyAudit } from '../../store/audit-verify';
 import {
@@ -127,7 +129,35 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     expect(await backfillMonths(env.client, config, scheduleId, months[0], months[2], { actor: 'operator' })).toEqual(
       months,
     );
-    const backfilled = await waitForScheduledMonths(config, scheduleId, months, since, 300_000);
+    // the running month's stage, as backfill shows it: from its run's progress query
+    const stageLines: string[] = [];
+    const shown = new BackfillProgress(
+      (workflowId) => runProgress(env.client, workflowId),
+      (running) =>
+        new ProgressLines(
+          (line) => stageLines.push(line),
+          5_000,
+          () => Date.now(),
+          running,
+        ),
+      () => {},
+    );
+    const backfilled = await waitForScheduledMonths(
+      config,
+      scheduleId,
+      months,
+      since,
+      300_000,
+      undefined,
+      (state) => void shown.update(state),
+    );
+    shown.stop();
+    const stages = stageLines.flatMap((line) => /\[\s*\d+%\] (\d{4}-\d{2}) (\w+)$/.exec(line)?.slice(1, 3) ?? []);
+    expect(stages.length).toBeGreaterThan(0);
+    for (let i = 0; i < stages.length; i += 2) {
+      expect(months).toContain(stages[i]);
+      expect(['load', 'features', 'cluster', 'churn', 'publish', 'done']).toContain(stages[i + 1]);
+    }
     expect(backfilled.missing).toEqual([]);
     expect([...backfilled.published.keys()].sort()).toEqual(months);
     // published one after another in month order, so every month but the first found the one before it

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { backfillProgressLine } from '../../cli/commands/schedule';
+import { BackfillProgress, backfillProgressLine } from '../../cli/commands/schedule';
+import { ProgressLines } from '../../cli/progress';
+import type { ScheduledMonths } from '../../pipelines/schedules';
+import type { RunProgress } from '../../workflows/monthly-segmentation';
 
 describe('schedule backfill while it waits', () => {
   it('says in a line which months ended, which run, which wait for a worker and which have not started', () => {
@@ -20,5 +23,117 @@ describe('schedule backfill while it waits', () => {
     ).toBe(
       '2 of 5 months ended (2026-01 v1, 2026-02 failed); running: 2026-03; waiting for a worker: 2026-04; not started yet: 2026-05',
     );
+  });
+});
+
+describe("schedule backfill shows the running month's stage", () => {
+  const at = (month: string, stage: RunProgress['stage'], stagesDone: number, detail?: RunProgress['detail']) => ({
+    month,
+    stage,
+    stagesDone,
+    stagesTotal: 5,
+    percent: stagesDone * 20,
+    detail,
+  });
+  const months = (published: [string, number][], running: string[], notStarted: string[]): ScheduledMonths => ({
+    published: new Map(published),
+    failed: new Map(),
+    cancelled: [],
+    missing: [...running, ...notStarted],
+    workflowIds: new Map([...published.map(([month]) => month), ...running].map((month) => [month, `wf-${month}`])),
+    waiting: [],
+  });
+
+  it("prints the running month's stage from its progress query as plain lines: once a stage, rows every few seconds", async () => {
+    const lines: string[] = [];
+    let now = 0;
+    const answers: (RunProgress | Error)[] = [
+      at('2026-03', 'load', 0),
+      at('2026-03', 'load', 0, { step: 'load: reading and checking rows', rowsDone: 10, rowsTotal: 40 }),
+      new Error('query timed out: no worker answered'),
+      at('2026-03', 'features', 1, { step: 'features: 02_aggregates.sql', rowsDone: 5, rowsTotal: 50 }),
+      at('2026-03', 'features', 1, { step: 'features: 02_aggregates.sql', rowsDone: 25, rowsTotal: 50 }),
+      at('2026-04', 'churn', 3),
+    ];
+    const asked: string[] = [];
+    const progress = new BackfillProgress(
+      (workflowId) => {
+        asked.push(workflowId);
+        const answer = answers.shift()!;
+        return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+      },
+      (month) =>
+        new ProgressLines(
+          (line) => lines.push(line),
+          5_000,
+          () => now,
+          month,
+        ),
+      (line) => lines.push(line),
+    );
+    const marchRunning = months([], ['2026-03'], ['2026-04']);
+    await progress.update(marchRunning);
+    now = 1_000;
+    await progress.update(marchRunning);
+    // a query that fails shows nothing and fails nothing
+    await progress.update(marchRunning);
+    now = 2_000;
+    await progress.update(marchRunning);
+    now = 8_000;
+    await progress.update(marchRunning);
+    await progress.update(months([['2026-03', 1]], ['2026-04'], []));
+    await progress.update(
+      months(
+        [
+          ['2026-03', 1],
+          ['2026-04', 1],
+        ],
+        [],
+        [],
+      ),
+    );
+    progress.stop();
+    expect(asked).toEqual(['wf-2026-03', 'wf-2026-03', 'wf-2026-03', 'wf-2026-03', 'wf-2026-03', 'wf-2026-04']);
+    expect(lines.map((line) => line.replace(/^\s*\d+\.\ds\s+/, ''))).toEqual([
+      '0 of 2 months ended; running: 2026-03; not started yet: 2026-04',
+      '[  0%] 2026-03 load',
+      '[ 20%] 2026-03 features',
+      'features: 02_aggregates.sql, 25 / 50 rows scanned (50%)',
+      '1 of 2 months ended (2026-03 v1); running: 2026-04',
+      '[ 60%] 2026-04 churn',
+      '2 of 2 months ended (2026-03 v1, 2026-04 v1)',
+    ]);
+  });
+
+  it('asks one query at a time, and shows nothing of a month that ended while its query was out', async () => {
+    const lines: string[] = [];
+    let answer: (progress: RunProgress) => void = () => {};
+    let asked = 0;
+    const progress = new BackfillProgress(
+      () => {
+        asked++;
+        return new Promise<RunProgress>((resolve) => (answer = resolve));
+      },
+      (month) =>
+        new ProgressLines(
+          (line) => lines.push(line),
+          5_000,
+          () => 0,
+          month,
+        ),
+      (line) => lines.push(line),
+    );
+    const running = months([], ['2026-03'], []);
+    const first = progress.update(running);
+    void progress.update(running);
+    void progress.update(running);
+    expect(asked).toBe(1);
+    await progress.update(months([['2026-03', 1]], [], []));
+    answer(at('2026-03', 'publish', 4));
+    await first;
+    expect(lines.map((line) => line.replace(/^\s*\d+\.\ds\s+/, ''))).toEqual([
+      '0 of 1 months ended; running: 2026-03',
+      '1 of 1 months ended (2026-03 v1)',
+    ]);
   });
 });
