@@ -154,6 +154,21 @@ export async function hasSearchAttributes(client: Client): Promise<boolean> {
   );
 }
 
+/**
+ * What to show of a run last shown at `shown` (nothing yet: undefined) that is now at `progress`:
+ * first each stage it passed between two polls (a short stage, or the churn stage ending beside
+ * the clustering, which the progress names until it finishes), then `progress` unless it is what
+ * was shown.
+ */
+export function progressSince(shown: RunProgress | undefined, progress: RunProgress): RunProgress[] {
+  const passed: RunProgress[] = [];
+  for (let done = (shown?.stagesDone ?? -1) + 1; done < progress.stagesDone; done++) {
+    const percent = Math.round((100 * done) / progress.stagesTotal);
+    passed.push({ ...progress, stage: STAGES[done], stagesDone: done, percent, detail: undefined });
+  }
+  return JSON.stringify(progress) === JSON.stringify(shown) ? passed : [...passed, progress];
+}
+
 /** Where a monthly run `workflowId` is now: its workflow's `progress` query (a query that fails rejects). */
 export async function runProgress(client: Client, workflowId: string): Promise<RunProgress> {
   return (client.workflow.getHandle(workflowId) as MonthlyRunHandle).query(progressQuery);
@@ -177,11 +192,7 @@ export async function followRun(
   });
   let shown: RunProgress | undefined;
   const show = (progress: RunProgress) => {
-    for (let done = (shown?.stagesDone ?? -1) + 1; done < progress.stagesDone; done++) {
-      const percent = Math.round((100 * done) / progress.stagesTotal);
-      onProgress({ ...progress, stage: STAGES[done], stagesDone: done, percent, detail: undefined });
-    }
-    if (JSON.stringify(progress) !== JSON.stringify(shown)) onProgress(progress);
+    for (const step of progressSince(shown, progress)) onProgress(step);
     shown = progress;
   };
   const polling = (async () => {

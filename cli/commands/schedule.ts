@@ -204,21 +204,30 @@ function runningMonths(state: ScheduledMonths): string[] {
   return state.missing.filter((month) => state.workflowIds.has(month) && !state.waiting.includes(month));
 }
 
+/** The running month's run as a backfill shows it: its display and the progress it last showed. */
+interface ShownRun {
+  workflowId: string;
+  display: ProgressDisplay;
+  last?: RunProgress;
+}
+
 /**
  * What `schedule backfill` says on stderr while it waits: where the months stand
  * (backfillProgressLine) each time that changes, and the running month's stage and rows from its
  * run's `progress` query, at most one query at a time, shown by `display` as `segflow run` shows
  * its own (cli/progress.ts: bars on a terminal; otherwise a line as a stage starts and rows every
- * few seconds). A query that fails (the run between two workers, or just ended) shows nothing
- * and fails nothing: the next read of the months asks again.
+ * few seconds). `query` gives what to show since the progress last shown, each stage passed
+ * between two queries included (pipelines/client.ts progressSince). A query that fails (the run
+ * between two workers, or just ended) shows nothing and fails nothing: the next read of the
+ * months asks again.
  */
 export class BackfillProgress {
   private line = '';
-  private shown: { workflowId: string; display: ProgressDisplay } | undefined;
+  private shown: ShownRun | undefined;
   private asking = false;
 
   constructor(
-    private readonly query: (workflowId: string) => Promise<RunProgress>,
+    private readonly query: (workflowId: string, last: RunProgress | undefined) => Promise<RunProgress[]>,
     private readonly display: (month: string) => ProgressDisplay,
     private readonly print: (line: string) => void,
   ) {}
@@ -245,13 +254,15 @@ export class BackfillProgress {
     return this.ask(this.shown);
   }
 
-  private async ask(shown: { workflowId: string; display: ProgressDisplay }): Promise<void> {
+  private async ask(shown: ShownRun): Promise<void> {
     if (this.asking) return;
     this.asking = true;
     try {
-      const progress = await this.query(shown.workflowId);
+      const steps = await this.query(shown.workflowId, shown.last);
       // a month that ended meanwhile keeps its last line
-      if (this.shown === shown) shown.display.update(progress);
+      if (this.shown !== shown) return;
+      for (const step of steps) shown.display.update(step);
+      shown.last = steps.at(-1) ?? shown.last;
     } catch {
       // nothing to show this time
     } finally {
@@ -738,7 +749,7 @@ function addBackfill(schedule: Command): void {
         return output(options.json, { requested: months }, (v) => `backfill requested for ${v.requested.join(', ')}`);
       if (!options.json) console.log(`backfill requested for ${months.join(', ')}; waiting for their snapshots`);
       const { taskQueue } = config.temporal;
-      const [{ runProgress, taskQueueHasPollers }, { progressDisplay }] = await Promise.all([
+      const [{ progressSince, runProgress, taskQueueHasPollers }, { progressDisplay }] = await Promise.all([
         import('../../pipelines/client'),
         import('../progress'),
       ]);
@@ -751,7 +762,7 @@ function addBackfill(schedule: Command): void {
       );
       // a line each time a month ends or starts (a backfill of a year at 10M takes hours), and the running month's stage
       const progress = new BackfillProgress(
-        (workflowId) => runProgress(client, workflowId),
+        async (workflowId, last) => progressSince(last, await runProgress(client, workflowId)),
         (month) => progressDisplay(process.stderr, month),
         (line) => console.error(line),
       );

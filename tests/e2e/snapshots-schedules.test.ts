@@ -14,7 +14,7 @@ import { generateSample, type SampleSummary } from '../../data/generate';
 import { addMonths } from '../../domain/month';
 import { SnapshotStoreError, UsageError } from '../../domain/errors';
 import { auditLogPath } from '../../store/layout';
-import { runProgress, startMonthlyRun } from '../../pipelines/client';
+import { progressSince, runProgress, startMonthlyRun } from '../../pipelines/client';
 import { BackfillProgress } from '../../cli/commands/schedule';
 import { ProgressLines } from '../../cli/progress';
 import { previousMonth } from '../../cli/options';
@@ -132,7 +132,7 @@ describe('snapshots, schedules and audit through a real Temporal dev server', ()
     // the running month's stage, as backfill shows it: from its run's progress query
     const stageLines: string[] = [];
     const shown = new BackfillProgress(
-      (workflowId) => runProgress(env.client, workflowId),
+      async (workflowId, last) => progressSince(last, await runProgress(env.client, workflowId)),
       (running) =>
         new ProgressLines(
           (line) => stageLines.push(line),

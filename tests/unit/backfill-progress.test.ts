@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BackfillProgress, backfillProgressLine } from '../../cli/commands/schedule';
 import { ProgressLines } from '../../cli/progress';
+import { progressSince } from '../../pipelines/client';
 import type { ScheduledMonths } from '../../pipelines/schedules';
 import type { RunProgress } from '../../workflows/monthly-segmentation';
 
@@ -53,14 +54,17 @@ describe("schedule backfill shows the running month's stage", () => {
       new Error('query timed out: no worker answered'),
       at('2026-03', 'features', 1, { step: 'features: 02_aggregates.sql', rowsDone: 5, rowsTotal: 50 }),
       at('2026-03', 'features', 1, { step: 'features: 02_aggregates.sql', rowsDone: 25, rowsTotal: 50 }),
+      // the churn stage ended beside the clustering between two queries: both are shown
+      at('2026-03', 'publish', 4),
+      // joined as it trains: the stages before named too
       at('2026-04', 'churn', 3),
     ];
     const asked: string[] = [];
     const progress = new BackfillProgress(
-      (workflowId) => {
+      (workflowId, last) => {
         asked.push(workflowId);
         const answer = answers.shift()!;
-        return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
+        return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(progressSince(last, answer));
       },
       (month) =>
         new ProgressLines(
@@ -81,6 +85,7 @@ describe("schedule backfill shows the running month's stage", () => {
     await progress.update(marchRunning);
     now = 8_000;
     await progress.update(marchRunning);
+    await progress.update(marchRunning);
     await progress.update(months([['2026-03', 1]], ['2026-04'], []));
     await progress.update(
       months(
@@ -93,13 +98,19 @@ describe("schedule backfill shows the running month's stage", () => {
       ),
     );
     progress.stop();
-    expect(asked).toEqual(['wf-2026-03', 'wf-2026-03', 'wf-2026-03', 'wf-2026-03', 'wf-2026-03', 'wf-2026-04']);
+    expect(asked).toEqual([...Array(6).fill('wf-2026-03'), 'wf-2026-04']);
     expect(lines.map((line) => line.replace(/^\s*\d+\.\ds\s+/, ''))).toEqual([
       '0 of 2 months ended; running: 2026-03; not started yet: 2026-04',
       '[  0%] 2026-03 load',
       '[ 20%] 2026-03 features',
       'features: 02_aggregates.sql, 25 / 50 rows scanned (50%)',
+      '[ 40%] 2026-03 cluster',
+      '[ 60%] 2026-03 churn',
+      '[ 80%] 2026-03 publish',
       '1 of 2 months ended (2026-03 v1); running: 2026-04',
+      '[  0%] 2026-04 load',
+      '[ 20%] 2026-04 features',
+      '[ 40%] 2026-04 cluster',
       '[ 60%] 2026-04 churn',
       '2 of 2 months ended (2026-03 v1, 2026-04 v1)',
     ]);
@@ -110,9 +121,9 @@ describe("schedule backfill shows the running month's stage", () => {
     let answer: (progress: RunProgress) => void = () => {};
     let asked = 0;
     const progress = new BackfillProgress(
-      () => {
+      (_workflowId, last) => {
         asked++;
-        return new Promise<RunProgress>((resolve) => (answer = resolve));
+        return new Promise<RunProgress>((resolve) => (answer = resolve)).then((now) => progressSince(last, now));
       },
       (month) =>
         new ProgressLines(
