@@ -312,8 +312,12 @@ export async function planLoad(
   rawParams: unknown,
   partitions = 1,
   recorded?: RecordedReading,
-  /** Whether the plan may take what an earlier plan of the same files read (plan-cache.ts); never for a reproduction. */
-  reuse = true,
+  /**
+   * Whether the plan may take what an earlier plan of the same files read (plan-cache.ts); never for
+   * a reproduction. 'check': a check before a run starts (cli/load-plan-check.ts) takes it and stores
+   * none: a stored reading names the run that stored it, and `audit verify` looks for that run in the log.
+   */
+  reuse: boolean | 'check' = true,
 ): Promise<LoadPlan> {
   const started = performance.now();
   const params = checkedParams(rawParams, partitions);
@@ -365,7 +369,7 @@ export async function planLoad(
       }),
     );
   }
-  const cache = { store, run, allowed: reuse && recorded === undefined };
+  const cache = { store, run, allowed: reuse !== false && recorded === undefined };
   const readingKey = planKey(stamps, {
     mapping: mappingFile?.sha256 ?? null,
     labels: labelsRead ? (await hashFile(labelsRead)).sha256 : null,
@@ -491,10 +495,11 @@ export async function planLoad(
     ),
   );
   const hashed = await hashes;
-  await storePlanReading(cache, readingKey, params.month, {
-    sha256: hashed.map((hash) => hash.sha256),
-    reading,
-  });
+  if (reuse !== 'check')
+    await storePlanReading(cache, readingKey, params.month, {
+      sha256: hashed.map((hash) => hash.sha256),
+      reading,
+    });
   return planOf(reading, hashed);
 
   /** The plan from what reading the input found, and the files' hashes (checked against their stamps). */

@@ -32,6 +32,24 @@ export const segflow = (args: string[], env: Record<string, string> = {}) =>
     (error: { code: number; stderr: string }) => ({ code: error.code, output: error.stderr }),
   );
 
+/**
+ * A usage CSV of two subscribers in `month`, with the contract's required columns but those left
+ * out (`without`): what a run's load plan takes, or stops on.
+ */
+export function usageCsv(month: string, without: string[] = []): string {
+  const values: Record<string, string> = {
+    subscriber_id: '',
+    month: `${month}-01`,
+    voice_minutes: '120',
+    data_mb: '2048',
+    spend: '58',
+    tenure_months: '14',
+  };
+  const columns = Object.keys(values).filter((column) => !without.includes(column));
+  const row = (id: string) => columns.map((column) => (column === 'subscriber_id' ? id : values[column])).join(',');
+  return [columns.join(','), row('S1'), row('S2')].join('\n') + '\n';
+}
+
 export function storeIn(dir: string): StoreConfig {
   return { storeDir: join(dir, 'store'), workDir: join(dir, 'work') };
 }

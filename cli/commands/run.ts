@@ -13,9 +13,10 @@ import {
 import type { ContactsMapping } from '../../domain/contacts-mapping';
 import { addMonths, notEndedYet } from '../../domain/month';
 import type { RunParams } from '../../domain/params';
-import { loadConfig, type SegflowConfig } from '../../worker/config';
+import { loadConfig, temporalAddress, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
+import { checkLoadPlan } from '../load-plan-check';
 import { paramsHelp } from '../params-help';
 import { manifestNotes } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
@@ -286,6 +287,35 @@ export async function validatedParams(
   return parsed.params;
 }
 
+/** How long the input check runs before `run` says what it is waiting for. */
+const CHECK_NOTED_AFTER_MS = 5_000;
+
+/**
+ * Refuses an input the run's plan would stop on (exit 2), before a workflow starts and a failed run
+ * is recorded: a mapping naming a column the input lacks, a folder with no usage files, a file the
+ * load cannot read (cli/load-plan-check.ts, the load's own plan). It takes the reading a run's plan
+ * stored of the same files, as the run's plan will; a first run of new files is read by both.
+ * Anything else going wrong in the check is noted, not refused: the run's plan will say it.
+ */
+async function assertLoadPlanPasses(store: StoreConfig, params: RunParams, partitions: number): Promise<void> {
+  // minutes on a large CSV read for the first time: said, or the command looks stuck
+  const slow = setTimeout(
+    () => console.error(`${elapsed()}  reading the input as the run's load plans it, before starting the run`),
+    CHECK_NOTED_AFTER_MS,
+  );
+  const checked = await checkLoadPlan(params, {
+    storeDir: store.storeDir,
+    dataRoot: store.dataRoot,
+    partitions,
+  }).finally(() => clearTimeout(slow));
+  if ('stop' in checked)
+    throw new UsageError(`the run would stop at its load: ${checked.stop.message}; nothing was started`);
+  if ('unchecked' in checked)
+    console.error(
+      `note: the input could not be read as the run's load reads it (${checked.unchecked}); the run's load checks it`,
+    );
+}
+
 /**
  * Every `everyMs` until the run progresses, says once when no worker polls the task queue and how
  * to start one (asked again: a worker stopped just before still counts for a minute or so).
@@ -436,6 +466,8 @@ export function stopFollowingOnCtrlC(id: string): void {
 
 async function run(options: RunOptions): Promise<number> {
   const config = loadConfig();
+  // a malformed address is a typo to fix (exit 2), said before the input is read
+  temporalAddress(config.temporal.address);
   const params = await validatedParams(
     {
       ...withAbsolutePaths(paramsFromOptions(options)),
@@ -447,6 +479,7 @@ async function run(options: RunOptions): Promise<number> {
   // the demo's synthetic sample stands in for a forgotten --input: never unsaid
   if (options.input === undefined)
     console.error(`note: no --input: running on the demo's generated sample (${params.input}), not on your data`);
+  await assertLoadPlanPasses(config.store, params, options.partitions);
   for (const note of [
     await otherInputNote(config.store, params, options.experiment === true),
     await followUpEndsNote(config.store, params, options.experiment === true),

@@ -1,14 +1,7 @@
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from '@commander-js/extra-typings';
-import {
-  InputFileError,
-  InvalidParamsError,
-  SchemaContractError,
-  UnreadInputFilesError,
-  UsageError,
-} from '../../domain/errors';
+import { InputFileError, InvalidParamsError, UnreadInputFilesError, UsageError } from '../../domain/errors';
 import { backfillRange, monthsWithoutInput, NoInputForMonthsError } from '../../domain/input-months';
 import { addMonths, monthBefore } from '../../domain/month';
 import { DEFAULT_SCHEDULE_ID, defaultScheduleId, SCHEDULE_DEFAULTS } from '../../domain/schedules';
@@ -20,6 +13,7 @@ import type { RunProgress } from '../../workflows/monthly-segmentation';
 import type { ProgressDisplay } from '../progress';
 import { elapsed } from '../format';
 import { jsonOption } from '../json-option';
+import { checkLoadPlan } from '../load-plan-check';
 import { paramsHelp } from '../params-help';
 import { paramsFromOptions, validatedParams, warnWhenNoWorker, withAbsolutePaths } from './run';
 import {
@@ -280,11 +274,10 @@ export class BackfillProgress {
  * Refuses a schedule whose runs would stop at their load on the input as it is (exit 2, before it
  * connects): a required column of the contract missing (`lacks required column(s): spend`), a
  * file the load cannot read, a mapping that does not fit. Read by the run's own load plan
- * (activities/load.ts planLoad: the mapping, each file's columns against the contract), on the
- * files of the input's newest month folder up to the month a run now would take (a later one may
- * be a delivery still arriving) and any outside month folders (those every run reads),
- * in a scratch store removed after, so nothing is cached or recorded. The labels file and the
- * contact log are left to each run, as they may be written before it. The input is listed as
+ * (cli/load-plan-check.ts checkLoadPlan, as `run` checks its input), on the files of the input's
+ * newest month folder up to the month a run now would take (a later one may be a delivery still
+ * arriving) and any outside month folders (those every run reads): nothing is cached or recorded.
+ * The labels file and the contact log are left to each run, as they may be written before it. The input is listed as
  * `schedule backfill` lists it (assertInputHoldsMonths): one that cannot be listed is refused in
  * the load's words; a file it cannot read stops only the runs whose window holds it. Anything else
  * going wrong in the check is noted, not refused: the runs' loads will say it.
@@ -294,7 +287,7 @@ export async function assertInputMeetsContract(
   params: RunParams,
   dataRoot?: string,
 ): Promise<void> {
-  const { findInputFiles, monthFolderOf, planLoad } = await import('../../activities/load');
+  const { findInputFiles, monthFolderOf } = await import('../../activities/load');
   const refused = (error: Error) =>
     new UsageError(`schedule ${scheduleId}'s runs would stop at their load: ${error.message}; nothing was created`);
   let files: string[];
@@ -318,26 +311,13 @@ export async function assertInputMeetsContract(
     .at(-1);
   const read = files.filter((file) => [undefined, newest].includes(monthFolderOf(file)));
   if (read.length === 0) return;
-  const { labels: _labels, contacts: _contacts, ...runParams } = params;
-  const { mkdtemp, rm } = await import('node:fs/promises');
-  const scratch = await mkdtemp(join(tmpdir(), 'segflow-schedule-check-'));
-  try {
-    await planLoad(
-      { storeDir: join(scratch, 'store'), workDir: join(scratch, 'work'), dataRoot },
-      { workflowId: `schedule-create-${scheduleId}`, runId: 'check' },
-      { ...runParams, month: newest ?? params.month },
-      1,
-      { files: read },
-      false,
+  const { labels: _labels, ...runParams } = params;
+  const checked = await checkLoadPlan({ ...runParams, month: newest ?? params.month }, { dataRoot, files: read });
+  if ('stop' in checked) throw refused(checked.stop);
+  if ('unchecked' in checked)
+    console.error(
+      `note: the input could not be read as a run's load reads it (${checked.unchecked}); each run's load checks it`,
     );
-  } catch (error) {
-    if (error instanceof SchemaContractError || error instanceof InputFileError || error instanceof InvalidParamsError)
-      throw refused(error);
-    const why = (error instanceof Error ? error.message : String(error)).split('\n')[0].slice(0, 200);
-    console.error(`note: the input could not be read as a run's load reads it (${why}); each run's load checks it`);
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
 }
 
 /** Where a schedule on another input belongs: the store's months have one latest each. */

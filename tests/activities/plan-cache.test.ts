@@ -14,7 +14,7 @@ const decided = ({ dbPath: _db, partitionDbPaths: _parts, seconds: _s, inputStam
 describe("the plan's reading of the input, stored for the next plan of the same files", () => {
   let store: StoreConfig;
   let input: string;
-  const plan = (runId: string, reuse = true) =>
+  const plan = (runId: string, reuse: boolean | 'check' = true) =>
     planLoad(store, { workflowId: 'plan-cache', runId }, { month: '2026-06', input }, 1, undefined, reuse);
 
   beforeAll(async () => {
@@ -24,8 +24,11 @@ describe("the plan's reading of the input, stored for the next plan of the same 
   });
 
   /** Rewrites the stored reading (its artifact.json keeps the file's hash, as a cache entry must). */
-  async function rewriteStored(change: (stored: { sha256: string[]; reading: { rowCounts: number[] } }) => void) {
-    const stage = join(store.storeDir, 'cache', PLAN_STAGE);
+  async function rewriteStored(
+    change: (stored: { sha256: string[]; reading: { rowCounts: number[] } }) => void,
+    storeDir = store.storeDir,
+  ) {
+    const stage = join(storeDir, 'cache', PLAN_STAGE);
     const [key] = (await readdir(stage)).filter((name) => !name.startsWith('.'));
     const dir = join(stage, key);
     const file = join(dir, 'plan.json');
@@ -57,5 +60,21 @@ describe("the plan's reading of the input, stored for the next plan of the same 
       stored.sha256[0] = '0'.repeat(64);
     });
     expect(decided(await plan('r5'))).toEqual(decided(first));
+  });
+
+  it("takes the stored reading for a check before a run starts ('check'), and stores none", async () => {
+    const own = storeIn(await tempDir());
+    const check = (runId: string, reuse: boolean | 'check') =>
+      planLoad(own, { workflowId: 'plan-check', runId }, { month: '2026-06', input }, 1, undefined, reuse);
+    const read = await check('c1', 'check');
+    // a stored reading names the run that stored it: the check is none (audit verify would look for it)
+    expect(await readdir(own.storeDir).catch(() => [])).toEqual([]);
+    const stored = await check('r1', true);
+    expect(decided(read)).toEqual(decided(stored));
+    // taken, not read again: a stored row count the files do not hold comes back as stored
+    await rewriteStored((reading) => {
+      reading.reading.rowCounts[0] += 1;
+    }, own.storeDir);
+    expect((await check('c2', 'check')).inputFiles[0].rows).toBe(stored.inputFiles[0].rows + 1);
   });
 });

@@ -8,7 +8,7 @@ import { generateSample } from '../../data/generate';
 import { readAuditLog } from '../../store/audit-log';
 import { latestVersion, listVersions } from '../../store/snapshots';
 import { REPO_ROOT } from '../../worker/config';
-import { storeIn, tempDir } from '../helpers';
+import { storeIn, tempDir, usageCsv } from '../helpers';
 
 /** The CLI as a user starts it, in its own process group so a "Ctrl-C" reaches it the way a terminal sends one. */
 function startCli(args: string[], env: Record<string, string>) {
@@ -52,7 +52,10 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(pause.out.stderr).not.toContain('temporal-sys-scheduler');
 
     // a run with no worker polling says so and how to start one; runs cancel records who cancelled it
-    const run = startCli(['run', '--month', '2026-06', '--input', await tempDir()], env);
+    // an input the run's plan takes: one it would stop on is refused before a workflow starts
+    const usage = join(await tempDir(), 'usage.csv');
+    await writeFile(usage, usageCsv('2026-06'));
+    const run = startCli(['run', '--month', '2026-06', '--input', usage], env);
     await run.waitFor('started workflow', 60_000);
     const workflowId = /started workflow (\S+)/.exec(run.out.stdout)![1];
     for (const deadline = Date.now() + 60_000; !run.out.stderr.includes('no worker polls');) {
@@ -95,10 +98,7 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(await unknown.exited).toBe(2);
 
     // --no-wait says at once that nothing will take the run yet
-    const unwaited = startCli(
-      ['run', '--no-wait', '--experiment', '--month', '2026-06', '--input', await tempDir()],
-      env,
-    );
+    const unwaited = startCli(['run', '--no-wait', '--experiment', '--month', '2026-06', '--input', usage], env);
     expect(await unwaited.exited, unwaited.out.stderr).toBe(0);
     expect(unwaited.out.stderr).toContain(`note: no worker polls task queue "segflow": the run waits until one does`);
     const unwaitedId = /started (\S+)/.exec(unwaited.out.stdout)![1];
@@ -117,7 +117,7 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     // run --local of another home refuses a task queue this home's worker polls, before starting a worker:
     // the run would be published into this home's store
     const otherHome = await tempDir();
-    const elsewhere = startCli(['run', '--local', '--month', '2026-06', '--input', home], {
+    const elsewhere = startCli(['run', '--local', '--month', '2026-06', '--input', usage], {
       ...env,
       SEGFLOW_HOME: otherHome,
     });
@@ -193,16 +193,31 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(await latestVersion(storeIn(home), '2026-06')).toBe(1);
     expect(json.out.stderr).toContain('stopping the Temporal dev server this command started');
 
-    // a run that fails says why in one line: the worker's own log of the same failure is not repeated
+    // an input the run's plan would stop on is refused before the dev server starts (exit 2)
     const csv = join(home, 'no-usage.csv');
     await writeFile(csv, 'subscriber_id,month,spend\nS1,2026-06-01,5\n');
-    const failed = startCli(['run', '--local', '--month', '2026-06', '--input', csv, '--ui-port', String(uiPort)], env);
+    const refused = startCli(
+      ['run', '--local', '--month', '2026-06', '--input', csv, '--ui-port', String(uiPort)],
+      env,
+    );
+    expect(await refused.exited).toBe(2);
+    expect(refused.out.stderr).toMatch(
+      /^segflow: the run would stop at its load: .*no-usage\.csv lacks required column\(s\): voice_minutes.*; nothing was started$/m,
+    );
+    expect(refused.out.stdout).not.toContain('dev server');
+    // a run that fails says why in one line: the worker's own log of the same failure is not repeated
+    const oneMonth = join(home, 'one-month.csv');
+    await writeFile(oneMonth, usageCsv('2026-06'));
+    const failed = startCli(
+      ['run', '--local', '--month', '2026-06', '--input', oneMonth, '--ui-port', String(uiPort)],
+      env,
+    );
     expect(await failed.exited).toBe(1);
     expect(failed.out.stderr.trim().split('\n')).toEqual([
       // another input than the latest's: said before it starts
       expect.stringContaining("note: 2026-06's latest, v1, was built from another input"),
       expect.stringMatching(
-        /^run failed: SchemaContractError: .*no-usage\.csv lacks required column\(s\): voice_minutes/,
+        /^run failed: DataQualityError: too little history to train a churn model: .* does the input hold the month before 2026-06\?/,
       ),
     ]);
 

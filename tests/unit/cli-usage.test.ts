@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../worker/config';
 import { recordAudit } from '../../store/audit-record';
-import { segflow, storeIn, tempDir } from '../helpers';
+import { segflow, storeIn, tempDir, usageCsv } from '../helpers';
 
 /** Nothing listens on port 1: a command that tried to reach Temporal would exit 3. */
 const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
@@ -39,7 +39,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
 
   it('refuses an input folder that holds the store, before anything starts', async () => {
     const folder = await tempDir();
-    await writeFile(join(folder, 'usage.csv'), 'subscriber_id,month\n');
+    await writeFile(join(folder, 'usage.csv'), usageCsv('2026-06'));
     const home = join(folder, 'home');
     const result = await segflow(['run', '--month', '2026-06', '--input', folder], {
       ...NO_SERVER,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { followUpEndsNote } from '../../cli/commands/run';
 import { monthDir, versionDir } from '../../store/layout';
-import { segflow, storeIn, tempDir } from '../helpers';
+import { segflow, storeIn, tempDir, usageCsv } from '../helpers';
 
 /** Nothing listens on port 1: `run` says its note, then cannot reach Temporal (exit 3). */
 const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
@@ -50,6 +50,7 @@ describe("a rerun that would end next month's follow-up", () => {
   it('is said by `run` before it starts', async () => {
     const { home } = await storeWithLatest(true);
     const input = await tempDir(); // not home: an input holding the store is refused
+    await writeFile(join(input, 'usage.csv'), usageCsv('2026-06')); // one the run's plan takes
     const result = await segflow(['run', '--month', '2026-06', '--input', input], { ...NO_SERVER, SEGFLOW_HOME: home });
     expect(result.code).toBe(3);
     expect(result.output).toContain(NOTE);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { otherInputNote } from '../../cli/commands/run';
 import { monthDir, versionDir } from '../../store/layout';
-import { segflow, storeIn, tempDir } from '../helpers';
+import { segflow, storeIn, tempDir, usageCsv } from '../helpers';
 
 /** Nothing listens on port 1: `run` says its note, then cannot reach Temporal (exit 3). */
 const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
@@ -41,6 +41,7 @@ describe("a run of another input that would become the month's latest", () => {
   it('is said by `run` before it starts', async () => {
     const { home } = await storeWithLatest('/data/monthly/usage');
     const input = await tempDir(); // not home: an input holding the store is refused
+    await writeFile(join(input, 'usage.csv'), usageCsv('2026-11')); // one the run's plan takes
     const result = await segflow(['run', '--month', '2026-11', '--input', input], { ...NO_SERVER, SEGFLOW_HOME: home });
     expect(result.code).toBe(3);
     expect(result.output).toContain("note: 2026-11's latest, v3, was built from another input (/data/monthly/usage)");

@@ -4,32 +4,10 @@ import { describe, expect, it, vi } from 'vitest';
 import { assertInputMeetsContract } from '../../cli/commands/schedule';
 import { UsageError } from '../../domain/errors';
 import { parseRunParams, type RunParams } from '../../domain/params';
-import { segflow, tempDir } from '../helpers';
+import { segflow, tempDir, usageCsv } from '../helpers';
 
 /** Nothing listens on port 1: a command that got as far as connecting exits 3. */
 const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
-
-/** A usage CSV of two subscribers in `month`, with the contract's required columns but those left out. */
-function usageCsv(month: string, without: string[] = []): string {
-  const columns = ['subscriber_id', 'month', 'voice_minutes', 'data_mb', 'spend', 'tenure_months'].filter(
-    (column) => !without.includes(column),
-  );
-  const row = (id: string) =>
-    columns
-      .map(
-        (column) =>
-          ({
-            subscriber_id: id,
-            month: `${month}-01`,
-            voice_minutes: '120',
-            data_mb: '2048',
-            spend: '58',
-            tenure_months: '14',
-          })[column],
-      )
-      .join(',');
-  return [columns.join(','), row('S1'), row('S2')].join('\n') + '\n';
-}
 
 const paramsFor = (input: string): RunParams => {
   const parsed = parseRunParams({ month: '2026-10', input });
@@ -59,6 +37,20 @@ describe("schedule create reads the input as a run's load does", () => {
     } finally {
       notes.mockRestore();
     }
+  });
+
+  it('takes a schedule whose contact log has an encoding and a list named (it refused them as parameters missing the log, which each run reads)', async () => {
+    const good = join(await tempDir(), 'usage.csv');
+    await writeFile(good, usageCsv('2026-10'));
+    const parsed = parseRunParams({
+      month: '2026-10',
+      input: good,
+      contacts: join(await tempDir(), 'contacts-2026-10.csv'),
+      contactsEncoding: 'gb18030',
+      dispatched: '2026-09/v1',
+    });
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    await expect(assertInputMeetsContract('s2', parsed.params)).resolves.toBeUndefined();
   });
 
   it('reads the newest month folder, which every coming run reads', async () => {

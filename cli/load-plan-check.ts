@@ -1,0 +1,59 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
+import type { RunParams } from '../domain/params';
+
+/**
+ * What the check found: the error the run's plan stops on (one retrying cannot fix), that it passed,
+ * or why it could not tell (the first line of what went wrong: the run's own plan then says it).
+ */
+export type LoadPlanCheck = { stop: Error } | { passed: true } | { unchecked: string };
+
+/**
+ * Plans the load as a run's first activity does (activities/load.ts planLoad: the input listed,
+ * each file's columns against the contract and the mapping, the labels file against the input's
+ * ids, the user's columns typed), before anything starts, for `run` and `schedule create` to refuse
+ * an input the run would stop on. The plan's run folder is a scratch folder, removed after; it takes
+ * the reading a run's plan stored of the same files (a rerun's files are hashed, not read) and
+ * stores none (planLoad's `reuse` 'check'): nothing is left in the store or recorded. `files`: read
+ * these instead of listing the input (schedule create's month). The contact log is not read here:
+ * `run` reads it before (validatedParams), and a schedule's is written anew before each run.
+ */
+export async function checkLoadPlan(
+  params: RunParams,
+  options: {
+    /** The store whose stored readings the check may take (SEGFLOW_STORE); none: it reads the input. */
+    storeDir?: string;
+    dataRoot?: string;
+    /** The run's partitions: they are part of the stored reading's key. */
+    partitions?: number;
+    files?: string[];
+  } = {},
+): Promise<LoadPlanCheck> {
+  const { planLoad } = await import('../activities/load');
+  const { contacts: _contacts, contactsEncoding: _encoding, dispatched: _dispatched, ...planned } = params;
+  const scratch = await mkdtemp(join(tmpdir(), 'segflow-plan-check-'));
+  try {
+    await planLoad(
+      { storeDir: options.storeDir ?? join(scratch, 'store'), workDir: scratch, dataRoot: options.dataRoot },
+      { workflowId: 'load-plan-check', runId: basename(scratch) },
+      planned,
+      options.partitions ?? 1,
+      options.files && { files: options.files },
+      'check',
+    );
+    return { passed: true };
+  } catch (error) {
+    if (
+      error instanceof SchemaContractError ||
+      error instanceof InputFileError ||
+      error instanceof InvalidParamsError ||
+      error instanceof DataQualityError
+    )
+      return { stop: error };
+    return { unchecked: (error instanceof Error ? error.message : String(error)).split('\n')[0].slice(0, 200) };
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

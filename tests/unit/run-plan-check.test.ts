@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { auditLogPath } from '../../store/layout';
+import { segflow, storeIn, tempDir, usageCsv } from '../helpers';
+
+/** Nothing listens on port 1: a command that got as far as connecting, to start a run, exits 3. */
+const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
+
+/** What `run` left in its home: the store's and work folder's entries (none: nothing stored, recorded or planned). */
+async function leftIn(home: string): Promise<string[]> {
+  const { storeDir, workDir } = storeIn(home);
+  const entries = async (dir: string) =>
+    existsSync(dir) ? (await readdir(dir, { recursive: true })).map((entry) => join(dir, entry)) : [];
+  return [...(await entries(storeDir)), ...(await entries(workDir))];
+}
+
+describe("`run` reads the input with the run's own load plan before it starts", { timeout: 120_000 }, () => {
+  it("refuses a mapping naming a column the input lacks (exit 2, the plan's words): nothing started or recorded", async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'usage.csv');
+    await writeFile(input, usageCsv('2026-06'));
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(mapping, JSON.stringify({ columns: { spend: 'revenue' } }));
+    const home = join(dir, 'home');
+    for (const local of [[], ['--local']]) {
+      const result = await segflow(
+        ['run', ...local, '--month', '2026-06', '--input', input, '--param', `mapping=${mapping}`],
+        { ...NO_SERVER, SEGFLOW_HOME: home },
+      );
+      expect(result.code, result.output).toBe(2);
+      expect(result.output).toContain(
+        `segflow: the run would stop at its load: the mapping reads spend from column "revenue", but ${input} has no such column; its columns: subscriber_id, month, voice_minutes, data_mb, spend, tenure_months; nothing was started`,
+      );
+      // refused before it connects: a run started, or a dev server asked for, would have reached Temporal
+      expect(result.output).not.toContain('cannot reach Temporal');
+      expect(result.output).not.toContain('dev server');
+    }
+    expect(existsSync(auditLogPath(storeIn(home)))).toBe(false);
+    expect(await leftIn(home)).toEqual([]);
+  });
+
+  it('refuses an input folder without usage files (exit 2): nothing started or recorded', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'landing');
+    await mkdir(input);
+    const home = join(dir, 'home');
+    const result = await segflow(['run', '--month', '2026-06', '--input', input], { ...NO_SERVER, SEGFLOW_HOME: home });
+    expect(result.code, result.output).toBe(2);
+    expect(result.output).toContain(
+      `segflow: the run would stop at its load: no .parquet or .csv files under ${input}; nothing was started`,
+    );
+    expect(result.output).not.toContain('cannot reach Temporal');
+    expect(existsSync(auditLogPath(storeIn(home)))).toBe(false);
+    expect(await leftIn(home)).toEqual([]);
+  });
+
+  it('lets an input the plan takes go on to start the run, storing nothing of its reading', async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'usage.csv');
+    await writeFile(input, usageCsv('2026-06'));
+    const home = join(dir, 'home');
+    const result = await segflow(['run', '--month', '2026-06', '--input', input, '--partitions', '2'], {
+      ...NO_SERVER,
+      SEGFLOW_HOME: home,
+    });
+    expect(result).toMatchObject({ code: 3, output: expect.stringContaining('cannot reach Temporal at 127.0.0.1:1') });
+    // a stored reading names the run that stored it, and audit verify looks for that run in the log
+    expect(await leftIn(home)).toEqual([]);
+  });
+});
