@@ -545,7 +545,7 @@ export function registerRun(program: Command): void {
     .option('--month <YYYY-MM>', 'month to segment and score (required)', monthArg)
     .option(
       '--input <path>',
-      'usage Parquet/CSV file or folder, searched recursively, symlinks followed (default: the demo sample)',
+      "usage Parquet/CSV file or folder, searched recursively, symlinks followed (default: the demo sample); read with the run's load plan before the run starts, and refused if the run would stop on it",
     )
     .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')

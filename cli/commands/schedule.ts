@@ -277,10 +277,10 @@ export class BackfillProgress {
  * (cli/load-plan-check.ts checkLoadPlan, as `run` checks its input), on the files of the input's
  * newest month folder up to the month a run now would take (a later one may be a delivery still
  * arriving) and any outside month folders (those every run reads): nothing is cached or recorded.
- * The labels file and the contact log are left to each run, as they may be written before it. The input is listed as
- * `schedule backfill` lists it (assertInputHoldsMonths): one that cannot be listed is refused in
- * the load's words; a file it cannot read stops only the runs whose window holds it. Anything else
- * going wrong in the check is noted, not refused: the runs' loads will say it.
+ * The labels file and the contact log are left to each run, as they may be written before it. The
+ * input is listed as `schedule backfill` lists it (assertInputHoldsMonths): one that cannot be
+ * listed is refused in the load's words; a file it cannot read stops only the runs whose window
+ * holds it. Anything else going wrong in the check is noted, not refused: the runs' loads will say it.
  */
 export async function assertInputMeetsContract(
   scheduleId: string,

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { checkLoadPlan } from '../../cli/load-plan-check';
+import { parseRunParams } from '../../domain/params';
 import { auditLogPath } from '../../store/layout';
 import { segflow, storeIn, tempDir, usageCsv } from '../helpers';
 
@@ -68,5 +70,18 @@ describe("`run` reads the input with the run's own load plan before it starts", 
     expect(result).toMatchObject({ code: 3, output: expect.stringContaining('cannot reach Temporal at 127.0.0.1:1') });
     // a stored reading names the run that stored it, and audit verify looks for that run in the log
     expect(await leftIn(home)).toEqual([]);
+  });
+
+  it("notes, not refuses, what goes wrong in the check other than the input (the run's plan says it)", async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'usage.csv');
+    await writeFile(input, usageCsv('2026-06'));
+    const parsed = parseRunParams({ month: '2026-06', input });
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    expect(await checkLoadPlan(parsed.params)).toEqual({ passed: true });
+    // a data root that is not there: no input is outside it, and none inside
+    expect(await checkLoadPlan(parsed.params, { dataRoot: join(dir, 'no-such-root') })).toEqual({
+      unchecked: expect.stringContaining('no such file or directory'),
+    });
   });
 });
