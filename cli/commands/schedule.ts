@@ -129,6 +129,11 @@ function addCreate(schedule: Command): void {
       if (!existsSync(input)) throw new UsageError(`--input: no such file or folder: ${input}`);
       // absolute, as the runs' worker (maybe elsewhere) reads them, and checked as stored
       const params = withAbsolutePaths(paramsFromOptions(options));
+      // one month's list: each later month's run would stop on it as a list not of its month before
+      if (params.dispatched !== undefined)
+        throw new UsageError(
+          `dispatched names one month's dispatch list (${JSON.stringify(params.dispatched)}): a schedule's runs measure the month before's latest list, so leave it out (docs/campaigns.md)`,
+        );
       // checked as a run of last month would take them: a bad one would fail every scheduled run
       const config = loadConfig();
       const checked = await validatedParams(

@@ -39,7 +39,7 @@ describe("schedule create reads the input as a run's load does", () => {
     }
   });
 
-  it('takes a schedule whose contact log has an encoding and a list named (it refused them as parameters missing the log, which each run reads)', async () => {
+  it('takes a schedule whose contact log has an encoding (it refused it as a parameter without the log, which each run reads)', async () => {
     const good = join(await tempDir(), 'usage.csv');
     await writeFile(good, usageCsv('2026-10'));
     const parsed = parseRunParams({
@@ -47,11 +47,27 @@ describe("schedule create reads the input as a run's load does", () => {
       input: good,
       contacts: join(await tempDir(), 'contacts-2026-10.csv'),
       contactsEncoding: 'gb18030',
-      dispatched: '2026-09/v1',
     });
     if (!parsed.ok) throw new Error(parsed.problems.join('; '));
     await expect(assertInputMeetsContract('s2', parsed.params)).resolves.toBeUndefined();
   });
+
+  it('refuses a list named with dispatched, which only one month has, in words that say so (exit 2)', async () => {
+    const home = await tempDir();
+    const good = join(home, 'usage.csv');
+    await writeFile(good, usageCsv('2026-10'));
+    const contacts = join(home, 'contacts.csv');
+    const result = await segflow(
+      ['schedule', 'create', '--input', good, '--param', `contacts=${contacts}`, '--param', 'dispatched=2026-09/v1'],
+      { ...NO_SERVER, SEGFLOW_HOME: home },
+    );
+    expect(result).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `segflow: dispatched names one month's dispatch list ("2026-09/v1"): a schedule's runs measure the month before's latest list, so leave it out (docs/campaigns.md)`,
+      ),
+    });
+  }, 60_000);
 
   it('reads the newest month folder, which every coming run reads', async () => {
     const input = join(await tempDir(), 'usage');
