@@ -314,8 +314,9 @@ export async function planLoad(
   recorded?: RecordedReading,
   /**
    * Whether the plan may take what an earlier plan of the same files read (plan-cache.ts); never for
-   * a reproduction. 'check': a check before a run starts (cli/load-plan-check.ts) takes it and stores
-   * none: a stored reading names the run that stored it, and `audit verify` looks for that run in the log.
+   * a reproduction. 'check': a check before a run starts (cli/load-plan-check.ts) takes it on the
+   * files' stamps alone and stores none: a stored reading names the run that stored it, and `audit
+   * verify` looks for that run in the log.
    */
   reuse: boolean | 'check' = true,
 ): Promise<LoadPlan> {
@@ -347,8 +348,16 @@ export async function planLoad(
 
   // before hashing: a file rewritten from here on no longer matches its stamp
   const stamps = await stampFiles(files);
-  const hashes = hashFiles(files);
-  hashes.catch(() => undefined); // awaited below; a contract error may end the plan first
+  let hashing: Promise<{ sha256: string; bytes: number }[]> | undefined;
+  const hashes = () => {
+    if (hashing) return hashing;
+    hashing = hashFiles(files);
+    hashing.catch(() => undefined); // awaited below; a contract error may end the plan first
+    return hashing;
+  };
+  // a check takes a stored reading on the files' stamps, unhashed (the run's own plan hashes them):
+  // it hashes only what it reads
+  if (reuse !== 'check') void hashes();
   const readPaths = await utf8Copies(givenMapping, dirname(dbPath), labelsRead ? [...files, labelsRead] : files);
   // the labels are read through readPaths[params.labels]: the copy, or its UTF-8 copy
   if (params.labels && labelsRead) {
@@ -382,13 +391,19 @@ export async function planLoad(
     },
   });
   const stored = await findPlanReading<PlanReading>(cache, readingKey);
+  if (stored && reuse === 'check')
+    return planOf(
+      stored.reading,
+      stored.sha256.map((sha256, index) => ({ sha256, bytes: stamps[index].size })),
+    );
   if (stored) {
-    const sha256s = (await hashes).map((hash) => hash.sha256);
+    const sha256s = (await hashes()).map((hash) => hash.sha256);
     // the files are those the reading read, byte for byte: else it is read again
     if (canonicalJson(sha256s) === canonicalJson(stored.sha256)) {
-      return planOf(stored.reading, await hashes);
+      return planOf(stored.reading, await hashes());
     }
   }
+  void hashes(); // while DuckDB reads the files
   // each step a pass over the input (minutes on one large CSV): named, and DuckDB's progress in it
   let step = "load: reading the input's columns and rows";
   const reading = await withConnection(':memory:', (conn) =>
@@ -494,7 +509,7 @@ export async function planLoad(
       },
     ),
   );
-  const hashed = await hashes;
+  const hashed = await hashes();
   if (reuse !== 'check')
     await storePlanReading(cache, readingKey, params.month, {
       sha256: hashed.map((hash) => hash.sha256),
