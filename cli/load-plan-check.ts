@@ -34,7 +34,11 @@ export async function checkLoadPlan(
   } = {},
 ): Promise<LoadPlanCheck> {
   const { planLoad } = await import('../activities/load');
-  const { contacts: _contacts, contactsEncoding: _encoding, dispatched: _dispatched, ...planned } = params;
+  // the contact log's parameters (contacts and every contacts… setting of how it is read) and the
+  // list it reports on (dispatched), each refused by the parameters' check without the log
+  const planned = Object.fromEntries(
+    Object.entries(params).filter(([name]) => !name.startsWith('contacts') && name !== 'dispatched'),
+  );
   const scratch = await mkdtemp(join(tmpdir(), 'segflow-plan-check-'));
   try {
     await planLoad(
