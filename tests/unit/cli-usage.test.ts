@@ -172,6 +172,10 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     const log = join(dir, 'contacts.csv');
     await writeFile(log, '用户号码,联系日期,办理结果\n13800000001,05/06/2026,成功办理\n');
     const mapping = join(dir, 'contacts-mapping.json');
+    // the usage in a folder of its own: the log beside it would be read as usage, and refused
+    const usage = join(dir, 'usage');
+    await mkdir(usage);
+    await writeFile(join(usage, 'usage.csv'), usageCsv('2026-06'));
     const run = (text: string) =>
       writeFile(mapping, text).then(() =>
         segflow(
@@ -180,7 +184,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
             '--month',
             '2026-06',
             '--input',
-            dir,
+            usage,
             '--param',
             `contacts=${log}`,
             '--param',
