@@ -91,6 +91,10 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
         ? '(not recorded)'
         : '(none)',
     'labels file (content)': m.labels ? `sha256 ${m.labels.sha256.slice(0, 12)}` : '(none)',
+    // the contact log and its mapping, as the measurement read them (a log rewritten in place, a
+    // mapping's word added, change no parameter but the measurement)
+    'contact log (content)': contactsContent(m, (contacts) => contacts),
+    'contact-log mapping (content)': contactsContent(m, (contacts) => contacts.mapping),
   });
   const [ca, cb] = [contents(ma), contents(mb)];
   for (const name of Object.keys(ca) as (keyof typeof ca)[])
@@ -280,6 +284,21 @@ async function segmentPairing(conn: DuckDBConnection, from: 'a' | 'b', to: 'a' |
   );
   const side = from === 'a' ? 'went' : 'came';
   return rows.map(({ back, exactShare, ...row }) => ({ ...row, reads: pairingReading(exactShare, back, side) }));
+}
+
+type MeasuredContacts = Extract<NonNullable<SnapshotManifest['metrics']['campaigns']>, { measured: true }>['contacts'];
+
+/** A file the campaign measurement read, as a diff row names it: its sha256, or why there is none. */
+function contactsContent(
+  m: SnapshotManifest,
+  fileOf: (contacts: MeasuredContacts) => { sha256: string } | undefined,
+): string {
+  const campaigns = m.metrics.campaigns as SnapshotManifest['metrics']['campaigns'] | undefined;
+  if (campaigns?.measured) {
+    const file = fileOf(campaigns.contacts);
+    return file ? `sha256 ${file.sha256.slice(0, 12)}` : '(none)';
+  }
+  return m.params.contacts ? '(not measured)' : '(none)';
 }
 
 /**

@@ -157,6 +157,39 @@ describe('older snapshots and results', () => {
     ]);
   });
 
+  it('diff: names a contact log or its mapping rewritten in place, which change no parameter', async () => {
+    const withContacts = async (version: number, log: string, mapping?: string) => {
+      await writeSnapshot(store, version, false);
+      const path = join(versionDir(store, MONTH, version), 'manifest.json');
+      const recorded = JSON.parse(await readFile(path, 'utf8'));
+      const contacts = {
+        file: '/data/contacts.csv',
+        sha256: log,
+        ...(mapping ? { mapping: { file: '/data/contacts-mapping.json', sha256: mapping } } : {}),
+      };
+      await writeFile(
+        path,
+        JSON.stringify({
+          ...recorded,
+          params: { ...recorded.params, contacts: '/data/contacts.csv' },
+          metrics: { ...recorded.metrics, campaigns: { measured: true, contacts } },
+        }),
+      );
+    };
+    await withContacts(31, '1'.repeat(64), '3'.repeat(64));
+    await withContacts(32, '1'.repeat(64), '4'.repeat(64));
+    await withContacts(33, '2'.repeat(64));
+    const diff = (a: number, b: number) =>
+      diffSnapshots(store, { month: MONTH, version: a }, { month: MONTH, version: b });
+    expect((await diff(31, 32)).params).toEqual([
+      { name: 'contact-log mapping (content)', a: 'sha256 333333333333', b: 'sha256 444444444444' },
+    ]);
+    expect((await diff(32, 33)).params).toEqual([
+      { name: 'contact log (content)', a: 'sha256 111111111111', b: 'sha256 222222222222' },
+      { name: 'contact-log mapping (content)', a: 'sha256 444444444444', b: '(none)' },
+    ]);
+  });
+
   it('diff: names the snapshots the ids were matched to, counts band changes among subscribers in both, orders segments by id', async () => {
     const edit = async (version: number, previousSnapshot: object, subscribers?: string) => {
       await writeSnapshot(store, version, false);
