@@ -1,3 +1,4 @@
+import stringWidth from 'string-width';
 import type { CampaignFollowUp, CampaignFollowUpGroup, CampaignMetrics } from '../activities/campaign-metrics';
 import { count } from './decimals';
 
@@ -189,12 +190,15 @@ export function ownMonthUplift(row: FollowUpRow, ownMonth: string): string {
   return `, against ${signedPoints(row.ownMonthAbsoluteUplift)} (${signedInterval(row.ownMonthUpliftLow, row.ownMonthUpliftHigh)}, ${READING_IN_TABLES[then]}) in ${ownMonth}`;
 }
 
-/** Words wrapped to `width` columns, continuation lines indented by `indent` (`campaigns show`, the follow-up's line). */
+/**
+ * Words wrapped to `width` columns, continuation lines indented by `indent` (`campaigns show`, the
+ * follow-up's line): columns as a terminal shows them, a Chinese character two.
+ */
 export function wrapWords(text: string, width: number, indent: string): string[] {
   const lines: string[] = [];
   let line = '';
   for (const word of text.split(' ')) {
-    if (line && line.length + 1 + word.length > width) {
+    if (line && stringWidth(line) + 1 + stringWidth(word) > width) {
       lines.push(line);
       line = `${indent}${word}`;
     } else line = line ? `${line} ${word}` : word;

@@ -5,11 +5,21 @@ import { largestImportance } from '../../domain/too-good';
 import { paramsHelp, RUN_PARAMS_SCHEMA_FILE } from '../../cli/params-help';
 import { snapshotsTable } from '../../cli/snapshot-text';
 import { padColumns, table } from '../../cli/options';
+import { wrapWords } from '../../domain/campaign-reading';
 import stringWidth from 'string-width';
 import { changedParams, RunParamsSchema, runParamsJsonSchema } from '../../domain/params';
 import type { SnapshotListing } from '../../store/snapshots';
 
 describe('terminal output', () => {
+  it('wraps words at the columns a terminal shows, a Chinese character two', () => {
+    const text =
+      "warning: 138 rows: channel '外呼+APP推送' is not a known channel; the channel breakdown is by the list's channel";
+    const lines = wrapWords(text, 100, '  ');
+    expect(lines.map((line) => stringWidth(line)).every((width) => width <= 100)).toBe(true);
+    expect(lines.join(' ').replace(/ {2,}/g, ' ')).toBe(text);
+    expect(lines).toHaveLength(2);
+  });
+
   it("a run's result counts the rows that broke the contract apart from those of months outside the window", () => {
     const printed = printedResult({ rowsQuarantined: 13_927, rowsOutsideWindow: 13_919 });
     expect(printed).toContain(
