@@ -51,6 +51,9 @@ export async function checkLoadPlan(
     );
     return { passed: true };
   } catch (error) {
+    // what this user may not read, the worker (another user, another machine's mount) may: its plan says
+    if (error instanceof InputFileError && /permission denied/i.test(error.message))
+      return { unchecked: error.message.split('\n')[0].slice(0, 200) };
     if (
       error instanceof SchemaContractError ||
       error instanceof InputFileError ||

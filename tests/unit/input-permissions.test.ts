@@ -70,4 +70,31 @@ describe.skipIf(!canDropPrivileges)('input folders segflow may not read', () => 
     await chmod(folder('open', 'usage', 'usage_month=2026-05'), 0);
     expect(list()[1]).toMatch(/^InputFileError: cannot list the input folder .*usage_month=2026-05: permission denied/);
   });
+  it("are noted by run's check before the start, not refused: the worker, another user, may read them", async () => {
+    const dir = await tempDir();
+    await chmod(dir, 0o755);
+    const usage = join(dir, 'usage');
+    await mkdir(join(usage, 'month=2026-06'), { recursive: true });
+    await writeFile(join(usage, 'month=2026-06', 'a.csv'), 'subscriber_id\n1\n');
+    await mkdir(join(usage, 'month=2026-05'));
+    await chmod(join(usage, 'month=2026-05'), 0o700);
+    const script = join(dir, 'check.mts');
+    await writeFile(
+      script,
+      `import { checkLoadPlan } from ${JSON.stringify(join(REPO_ROOT, 'cli', 'load-plan-check.ts'))};
+       import { parseRunParams } from ${JSON.stringify(join(REPO_ROOT, 'domain', 'params.ts'))};
+       const parsed = parseRunParams({ month: '2026-06', input: process.argv[2] });
+       if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+       console.log(JSON.stringify(await checkLoadPlan(parsed.params)));`,
+    );
+    const checked = JSON.parse(
+      execFileSync(
+        'setpriv',
+        ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', script, usage],
+        { cwd: REPO_ROOT, env: { ...process.env, HOME: dir }, encoding: 'utf8' },
+      ).trim(),
+    ) as { unchecked?: string; stop?: unknown };
+    expect(checked.stop).toBeUndefined();
+    expect(checked.unchecked).toMatch(/cannot list the input folder .*month=2026-05: permission denied/);
+  });
 });

@@ -3,6 +3,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkLoadPlan } from '../../cli/load-plan-check';
+import { csvBytesUnder } from '../../cli/commands/run';
 import { parseRunParams } from '../../domain/params';
 import { auditLogPath } from '../../store/layout';
 import { segflow, storeIn, tempDir, usageCsv } from '../helpers';
@@ -94,5 +95,24 @@ describe("`run` reads the input with the run's own load plan before it starts", 
     expect(await checkLoadPlan(parsed.params, { dataRoot: join(dir, 'no-such-root') })).toEqual({
       unchecked: expect.stringContaining('no such file or directory'),
     });
+  });
+});
+
+describe('how much CSV the check would read before the start', () => {
+  it('counts the CSV files the load reads (not hidden or _ names, not Parquet), and stops counting past the limit', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'month=2026-05'));
+    await writeFile(join(dir, 'month=2026-05', 'a.csv'), 'x'.repeat(100));
+    await writeFile(join(dir, 'b.CSV'), 'x'.repeat(50));
+    await writeFile(join(dir, 'c.parquet'), 'x'.repeat(1000));
+    await mkdir(join(dir, '.hidden'));
+    await writeFile(join(dir, '.hidden', 'd.csv'), 'x'.repeat(1000));
+    await writeFile(join(dir, '_notes.csv'), 'x'.repeat(1000));
+    expect(await csvBytesUnder(dir, 10_000)).toBe(150);
+    expect(await csvBytesUnder(join(dir, 'b.CSV'), 10_000)).toBe(50);
+    expect(await csvBytesUnder(join(dir, 'c.parquet'), 10_000)).toBe(0);
+    expect(await csvBytesUnder(join(dir, 'missing'), 10_000)).toBe(0);
+    // past the limit it stops: a large extract is not walked to its end
+    expect(await csvBytesUnder(dir, 60)).toBeGreaterThan(60);
   });
 });
