@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,11 +149,16 @@ export const CODE_PATHS = [
 const loadedWhenIgnored = (path: string) => path.endsWith('.sql') || path.startsWith('activities/ml/');
 
 /**
- * The code files under `root` the worker may load, relative and sorted: as commitOf counts them in
- * a git checkout (tracked or not ignored, and ignored ones the stages load all the same), every
- * file under CODE_PATHS outside git.
+ * The code files under `root` the worker may load, relative and sorted, each with its content's git
+ * blob id: in a git checkout the files commitOf counts (tracked or not ignored, and ignored ones
+ * the stages load all the same), hashed by git as it would store them (line endings as the
+ * checkout's attributes and autocrlf convert them, so a clone made with autocrlf holds the
+ * commit's code); outside git every file under CODE_PATHS, its bytes hashed as git hashes a blob.
+ * A tracked file deleted from the checkout is not loaded, and not listed.
  */
-function codeFilesOf(dir: string): string[] {
+function codeBlobsOf(dir: string): [path: string, blob: string][] {
+  const present = (path: string) => statSync(join(dir, path), { throwIfNoEntry: false })?.isFile() ?? false;
+  let listed: string[];
   try {
     const git = (...args: string[]) =>
       execFileSync('git', ['ls-files', '-z', ...args, '--', ...CODE_PATHS], {
@@ -162,40 +168,61 @@ function codeFilesOf(dir: string): string[] {
       })
         .split('\0')
         .filter((path) => path !== '');
-    const files = [
-      ...git('--cached', '--others', '--exclude-standard'),
-      ...git('--others', '--ignored', '--exclude-standard').filter(loadedWhenIgnored),
-    ];
-    return [...new Set(files)].sort();
+    listed = [
+      ...new Set([
+        ...git('--cached', '--others', '--exclude-standard'),
+        ...git('--others', '--ignored', '--exclude-standard').filter(loadedWhenIgnored),
+      ]),
+    ]
+      .filter(present)
+      .sort();
   } catch {
-    return CODE_PATHS.flatMap((path) => {
-      if (!statSync(join(dir, path), { throwIfNoEntry: false })?.isDirectory()) return [path];
-      return readdirSync(join(dir, path), { recursive: true, withFileTypes: true })
-        .filter((entry) => entry.isFile())
-        .map((entry) => relative(dir, join(entry.parentPath, entry.name)));
-    }).sort();
+    const files = CODE_PATHS.flatMap((path) =>
+      statSync(join(dir, path), { throwIfNoEntry: false })?.isDirectory()
+        ? readdirSync(join(dir, path), { recursive: true, withFileTypes: true })
+            .filter((entry) => entry.isFile())
+            .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
+        : [path],
+    );
+    return files
+      .filter(present)
+      .sort()
+      .map((path) => [path, rawBlobId(join(dir, path))]);
+  }
+  if (listed.length === 0) return [];
+  try {
+    const blobs = execFileSync('git', ['hash-object', '--stdin-paths'], {
+      cwd: dir,
+      input: listed.join('\n'),
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'ignore'],
+    })
+      .trim()
+      .split('\n');
+    return listed.map((path, i) => [path, blobs[i]]);
+  } catch {
+    return listed.map((path) => [path, rawBlobId(join(dir, path))]);
   }
 }
 
+/** A file's bytes hashed as git hashes a blob it stores unconverted. */
+function rawBlobId(path: string): string {
+  const content = readFileSync(path);
+  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+}
+
 /**
- * sha256 over the code files under `root` (codeFilesOf), each by its path and its content's
- * sha256: what the worker loads, so two checkouts with the same hash compute the same, and a
- * commit that changed only docs or tests leaves it as it was. A tracked file deleted from the
- * checkout is not loaded, and not hashed.
+ * sha256 over the code files under `root`, each by its path and git blob id (codeBlobsOf): what
+ * the worker loads, so two checkouts with the same hash compute the same, and a commit that
+ * changed only docs or tests leaves it as it was.
  */
 export function sourceHashOf(root: URL | string): string {
   const dir = typeof root === 'string' ? root : fileURLToPath(root);
-  const parts: string[] = [];
-  for (const path of codeFilesOf(dir)) {
-    let content: Buffer;
-    try {
-      content = readFileSync(join(dir, path));
-    } catch {
-      continue;
-    }
-    parts.push(`${path}\n${sha256(content)}`);
-  }
-  return sha256(parts.join('\n'));
+  return sha256(
+    codeBlobsOf(dir)
+      .map(([path, blob]) => `${path}\n${blob}`)
+      .join('\n'),
+  );
 }
 
 /**
@@ -248,7 +275,10 @@ export function compareCode(
   const otherStageCode =
     then.stageCode !== undefined && now.stageCode !== undefined && then.stageCode !== now.stageCode;
   const stageCodeRecorded = then.stageCode !== undefined;
-  // every code file's content on both sides: the commits and dirty marks only say where it came from
+  // one clean commit on both sides is the same code whatever the bytes on disk (git says so, after
+  // its conversions); else every code file's content, where both record it, decides
+  const sameCleanCommit = known && then.commit === now.commit && !then.commit.endsWith('-dirty');
+  if (sameCleanCommit && !otherStageCode) return { same: true, differs: false, why: [], stageCodeRecorded };
   if (then.source !== undefined && now.source !== undefined) {
     if (then.source === now.source) return { same: true, differs: false, why: [], stageCodeRecorded };
     const why = [

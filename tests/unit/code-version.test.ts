@@ -100,6 +100,18 @@ describe('the code files hash a worker records (code.source)', () => {
     expect(sourceHashOf(other.dir)).not.toBe(clean);
   });
 
+  it("is the commit's in a checkout whose line endings git converts (core.autocrlf)", async () => {
+    const { dir } = await checkout();
+    const clean = sourceHashOf(dir);
+    execFileSync('git', ['config', 'core.autocrlf', 'true'], { cwd: dir });
+    const sql = join(dir, 'activities', 'features', 'partition', '01_usage.sql');
+    await writeFile(sql, 'SELECT 1;\r\n');
+    expect(sourceHashOf(dir)).toBe(clean);
+    // without the conversion the bytes differ, and so does the code
+    execFileSync('git', ['config', 'core.autocrlf', 'false'], { cwd: dir });
+    expect(sourceHashOf(dir)).not.toBe(clean);
+  });
+
   it('outside git hashes every file of the code folders: a copy of a clean checkout without .git has its hash', async () => {
     const { dir } = await checkout();
     const copy = await tempDir('segflow-no-git-');
