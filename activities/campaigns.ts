@@ -4,13 +4,13 @@ import { CONTACT_QUARANTINE_REASONS } from '../data/contacts-contract';
 import {
   CAMPAIGN_DIMENSIONS,
   CAMPAIGN_MEASUREMENT,
+  CONTACT_CHANNELS,
   CONTACT_OUTCOMES,
   type CampaignDimension,
 } from '../domain/campaigns';
 import { closestName } from '../domain/closest-name';
 import { count } from '../domain/decimals';
 import { InputFileError, SnapshotIntegrityError } from '../domain/errors';
-import { OPERATION_GRID } from '../domain/rules';
 import { addMonths, firstDay } from '../domain/month';
 import type { RunParams } from '../domain/params';
 import { hashAgainstRecorded, hashFile } from '../store/hashing';
@@ -24,16 +24,6 @@ import { findUnreadableInRunMonth } from './features';
 import { assertWithin } from './load';
 import { dateSql } from './load-sql';
 import { readPreviousManifest } from './segment-history';
-
-/**
- * The channels segflow puts on its lists (domain/rules.ts OPERATION_GRID, domain/actions.ts) and
- * each single channel they combine ('outbound call and app push': outbound call, app push). A
- * logged channel is known when each of its parts is (so 'SMS', 'sms and app push' and 'app push
- * + SMS' are); the list's own channels count as well.
- */
-const CONTACT_CHANNELS: readonly string[] = [
-  ...new Set([...OPERATION_GRID.map((cell) => cell.channel), 'SMS and app push']),
-];
 
 /**
  * Each run of spaces and '_' as one space: a channel as the log's text is compared, whatever the
@@ -68,10 +58,17 @@ function unknownChannels(
     });
 }
 
+/** Where a contact log's own words for segflow's are mapped: the remedy the warnings name. */
+const MAPPING_DOCS = 'docs/campaigns.md, "A log written by another system"';
+
+/** How many of a log's unknown channels a warning names; the manifest's contacts.unknownChannels keeps every one. */
+const CHANNELS_NAMED = 3;
+
 /**
- * The warnings of a log whose rows name another action than the list's, or a channel segflow
- * does not use, e.g. "7 rows: channel 'outbund call' is not a known channel (did you mean
- * 'outbound call'?)". The measurement is by the list's action and channel either way.
+ * The warnings of a log whose rows name another action than the list's, or channels segflow does
+ * not use (one line for all of them), e.g. "7 rows: channel 'outbund call' is not a known channel
+ * (did you mean 'outbound call'?); …". The measurement is by the list's action and channel either
+ * way; each warning names the contact-log mapping's field that maps the log's own words.
  */
 function loggedValuesWarnings(
   actionDiffers: { logged_action: string; listed_action: string; rows: number }[],
@@ -84,13 +81,29 @@ function loggedValuesWarnings(
       .slice(0, 3)
       .map((d) => `${count(d.rows)} x '${d.logged_action}' where the list recommends '${d.listed_action}'`);
     warnings.push(
-      `${count(differing)} contact-log ${differing === 1 ? 'row names' : 'rows name'} another action than the list recommends to the subscriber (${pairs.join('; ')}${actionDiffers.length > 3 ? '; …' : ''}): ${differing === 1 ? 'it is' : 'they are'} measured under the list's action (intent to treat)`,
+      `${count(differing)} contact-log ${differing === 1 ? 'row names' : 'rows name'} another action than the list recommends to the subscriber (${pairs.join('; ')}${actionDiffers.length > 3 ? '; …' : ''}): ${differing === 1 ? 'it is' : 'they are'} measured under the list's action (intent to treat); a log that writes the list's actions in words of its own maps them in the contact-log mapping's "actions" (${MAPPING_DOCS})`,
     );
   }
-  for (const c of channels)
-    warnings.push(
-      `${count(c.rows)} ${c.rows === 1 ? 'row' : 'rows'}: channel '${c.channel}' is not a known channel${c.suggestion ? ` (did you mean '${c.suggestion}'?)` : ''}; the channel breakdown is by the list's channel`,
-    );
+  if (channels.length > 0) {
+    const rows = channels.reduce((sum, c) => sum + c.rows, 0);
+    const rowCount = (n: number) => `${count(n)} ${n === 1 ? 'row' : 'rows'}`;
+    const guess = (c: UnknownChannel) => (c.suggestion ? `did you mean '${c.suggestion}'?` : undefined);
+    const remedy = `the channel breakdown is by the list's channel; map the log's own words to segflow's channels in the contact-log mapping's "channels" (${MAPPING_DOCS})`;
+    const [only] = channels;
+    if (channels.length === 1)
+      warnings.push(
+        `${rowCount(rows)}: channel '${only.channel}' is not a known channel${only.suggestion ? ` (${guess(only)})` : ''}; ${remedy}`,
+      );
+    else {
+      const named = channels
+        .slice(0, CHANNELS_NAMED)
+        .map((c) => `'${c.channel}' (${[rowCount(c.rows), guess(c)].filter(Boolean).join('; ')})`);
+      const more = channels.length - CHANNELS_NAMED;
+      warnings.push(
+        `${count(rows)} contact-log rows name ${channels.length} channels segflow does not use: ${named.join(', ')}${more > 0 ? ` … and ${more} more` : ''}; ${remedy}`,
+      );
+    }
+  }
   return warnings;
 }
 
@@ -249,10 +262,18 @@ export async function measureCampaigns(
   await conn.run(
     `CREATE OR REPLACE TEMP MACRO contact_day(t) AS ${dateFormat !== undefined ? "try_strptime(trim(t), getvariable('contact_date_format'))::DATE" : `coalesce(${dateSql('t')}, TRY_CAST(t AS TIMESTAMP)::DATE)`}`,
   );
-  // the mapping's words for the outcomes, as typed (01_contacts.sql folds them as it folds the log's)
-  await conn.run('CREATE OR REPLACE TEMP TABLE contact_outcome_words (word VARCHAR, outcome VARCHAR)');
-  for (const [word, outcome] of Object.entries(mapping?.mapping.outcomes ?? {}))
-    await conn.run('INSERT INTO contact_outcome_words VALUES ($word, $outcome)', { word, outcome });
+  // the mapping's words for outcomes, channels and actions, as typed (01_contacts.sql folds them as it folds the log's)
+  await conn.run(
+    'CREATE OR REPLACE TEMP TABLE contact_mapped_words (contract_column VARCHAR, word VARCHAR, segflow_word VARCHAR)',
+  );
+  const mappedWords = { outcome: 'outcomes', channel: 'channels', action: 'actions' } as const;
+  for (const [column, field] of Object.entries(mappedWords))
+    for (const [word, segflowWord] of Object.entries(mapping?.mapping[field] ?? {}))
+      await conn.run('INSERT INTO contact_mapped_words VALUES ($column, $word, $segflowWord)', {
+        column,
+        word,
+        segflowWord,
+      });
   await runScript(conn, await readSql(import.meta.url, './campaigns/01_contacts.sql'));
   const counts = await queryOne<{ rows: number; quarantined: number }>(
     conn,

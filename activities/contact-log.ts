@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CONTACTS_CONTRACT } from '../data/contacts-contract';
 import { csvNullstr, isCsvPath, quoteIdent } from '../data/contract';
+import { closestName } from '../domain/closest-name';
 import { parseContactsMapping, type ContactsMapping } from '../domain/contacts-mapping';
 import { InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import { addMonths } from '../domain/month';
@@ -109,7 +110,7 @@ function contractColumns(
   );
   if (lacking.length > 0)
     throw new SchemaContractError(
-      `the contact log ${file} lacks the column(s) its mapping (contactsMapping) names: ${lacking.map(([name, header]) => `'${header}' (${name})`).join(', ')}; its columns are ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'none'}`,
+      `the contact log ${file} lacks the column(s) its mapping (contactsMapping) names: ${lacking.map(([name, header]) => lackingHeader(name, header, names)).join(', ')}; its columns are ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'none'}`,
     );
   const found = new Map<string, string>();
   for (const { name } of CONTACTS_CONTRACT) {
@@ -124,6 +125,12 @@ function contractColumns(
     if (column !== undefined) found.set(name, column);
   }
   return found;
+}
+
+/** A header the mapping names that the log lacks, with the log's closest ("'办理产口' (action; did you mean '办理产品'?)"). */
+function lackingHeader(name: string, header: string, names: readonly string[]): string {
+  const close = closestName(header, names);
+  return `'${header}' (${name}${close ? `; did you mean '${close}'?` : ''})`;
 }
 
 /**

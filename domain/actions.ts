@@ -15,6 +15,19 @@ export interface SegmentAction {
 /** Calls and pushes are never placed in these hours (local time). */
 export const DO_NOT_DISTURB = '21:00-09:00';
 
+/**
+ * The products segflow recommends (a dispatch list's recommended_product): a contact log's own
+ * words for them are mapped onto these (domain/contacts-mapping.ts `actions`).
+ */
+export const RECOMMENDED_PRODUCTS = {
+  familyPlan: 'family plan upgrade with broadband',
+  premium: 'premium unlimited plan with a device offer',
+  data: 'larger data package or data add-on',
+  voice: 'voice minutes bundle with a family number',
+  recharge: 'recharge bonus on a low-cost plan',
+  converged: 'converged mobile and broadband bundle',
+} as const;
+
 /** Product, channel and moment for a segment, from the same profile signals that name it. */
 export function segmentAction(signals: SegmentProfileSignals): SegmentAction {
   const t = NAMING_THRESHOLDS;
@@ -22,18 +35,19 @@ export function segmentAction(signals: SegmentProfileSignals): SegmentAction {
   const dataZ = signals.dataZ ?? 0;
   const voiceZ = signals.voiceZ ?? 0;
   const lean = signals.dataZ === null || signals.voiceZ === null ? 0 : dataZ - voiceZ;
+  const products = RECOMMENDED_PRODUCTS;
   const recommendedProduct =
     signals.stickyZ > t.sticky
-      ? 'family plan upgrade with broadband'
+      ? products.familyPlan
       : signals.valueZ > t.value && dataZ > t.value && voiceZ > t.value
-        ? 'premium unlimited plan with a device offer'
+        ? products.premium
         : lean > t.preference || (signals.voiceZ === null && dataZ > t.value)
-          ? 'larger data package or data add-on'
+          ? products.data
           : lean < -t.preference || (signals.dataZ === null && voiceZ > t.value)
-            ? 'voice minutes bundle with a family number'
+            ? products.voice
             : signals.valueZ < -t.value
-              ? 'recharge bonus on a low-cost plan'
-              : 'converged mobile and broadband bundle';
+              ? products.recharge
+              : products.converged;
   const channel =
     signals.valueZ > t.value
       ? 'account manager call'

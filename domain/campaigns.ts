@@ -2,6 +2,17 @@
  * Act and measure (seed 000): how a month's contacts are judged against its control group in
  * the next month's run. activities/campaigns.ts applies these; docs/campaigns.md explains them.
  */
+import { OPERATION_GRID } from './rules';
+
+/**
+ * The channels segflow puts on its lists, as the dispatch list writes them (domain/rules.ts
+ * OPERATION_GRID; 'SMS and app push' is a segment's, domain/actions.ts): a contact log's channels
+ * are checked against these and their parts (activities/campaigns.ts), and a contact-log
+ * mapping's `channels` map the log's words onto them.
+ */
+export const CONTACT_CHANNELS: readonly string[] = [
+  ...new Set([...OPERATION_GRID.map((cell) => cell.channel), 'SMS and app push']),
+];
 
 /** Outcomes a contact log may record (lower case; "not_reached" and "Not Reached" are read as "not reached"). */
 export const CONTACT_OUTCOMES = ['accepted', 'declined', 'not reached'] as const;

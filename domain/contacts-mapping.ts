@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CONTACTS_CONTRACT } from '../data/contacts-contract';
-import { CONTACT_OUTCOMES } from './campaigns';
+import { RECOMMENDED_PRODUCTS } from './actions';
+import { CONTACT_CHANNELS, CONTACT_OUTCOMES } from './campaigns';
 import { closestName } from './closest-name';
 import { isKnownEncoding, UNKNOWN_ENCODING } from './encoding';
 import { schemaProblems } from './schema-problems';
@@ -12,8 +13,16 @@ function notAContractColumn(name: string): string {
   return `not a column of the contact log (${CONTRACT_NAMES.join(', ')}; docs/campaigns.md, "The contact log")${close ? `: did you mean ${close}?` : ''}`;
 }
 
+/** The products a dispatch list recommends (its recommended_product), onto which a mapping's `actions` map the log's words. */
+const ACTIONS: readonly string[] = Object.values(RECOMMENDED_PRODUCTS);
+
+/** Names as an error lists them: "SMS", "app push". */
+function quotedList(names: readonly string[]): string {
+  return names.map((name) => `"${name}"`).join(', ');
+}
+
 /**
- * An outcome word as the log's are compared (01_contacts.sql's normalised_text): case,
+ * A word as the log's are compared (01_contacts.sql's normalised_text): case,
  * surrounding spaces and runs of spaces or '_' aside.
  */
 function foldedWord(word: string): string {
@@ -26,8 +35,8 @@ function foldedWord(word: string): string {
 /**
  * How a contact log written by another system (a CRM's export) maps onto the contact-log
  * contract (data/contacts-contract.ts): which of its columns is which, how it writes a day, which
- * of its words are which outcome, and its encoding. Given as a JSON file (`--param
- * contactsMapping=path/to/contacts-mapping.json`); docs/campaigns.md explains each field.
+ * of its words are which outcome, channel and action, and its encoding. Given as a JSON file
+ * (`--param contactsMapping=path/to/contacts-mapping.json`); docs/campaigns.md explains each field.
  */
 const CONTACTS_MAPPING_FIELDS = {
   /** contract column -> the log's header for it; a contract column left out is found by its own name. */
@@ -64,6 +73,15 @@ const CONTACTS_MAPPING_FIELDS = {
   outcomes: z
     .record(z.string().min(1), z.enum(CONTACT_OUTCOMES, { error: `takes ${CONTACT_OUTCOMES.join(', ')}` }))
     .default({}),
+  /**
+   * the log's channel word -> segflow's ('外呼': 'outbound call'), compared as outcomes are; a
+   * combination ('外呼+APP推送') is mapped to one channel ('outbound call and app push').
+   */
+  channels: z
+    .record(z.string().min(1), z.enum(CONTACT_CHANNELS, { error: `takes one of ${quotedList(CONTACT_CHANNELS)}` }))
+    .default({}),
+  /** the log's action word -> the product a dispatch list recommends ('宽带融合': 'converged mobile and broadband bundle'). */
+  actions: z.record(z.string().min(1), z.enum(ACTIONS, { error: `takes one of ${quotedList(ACTIONS)}` })).default({}),
   /** The CSV log's character encoding when not UTF-8 (as --param contactsEncoding; a WHATWG label, e.g. "gb18030"). */
   encoding: z.string().refine(isKnownEncoding, { error: UNKNOWN_ENCODING }).optional(),
 };
@@ -84,16 +102,18 @@ export const ContactsMappingSchema = z
         });
       byHeader.set(header, name);
     }
-    const byWord = new Map<string, string>();
-    for (const word of Object.keys(mapping.outcomes)) {
-      const other = byWord.get(foldedWord(word));
-      if (other !== undefined)
-        context.addIssue({
-          code: 'custom',
-          path: ['outcomes', word],
-          message: `reads as "${other}" (case and spacing aside): give the word once`,
-        });
-      byWord.set(foldedWord(word), word);
+    for (const field of ['outcomes', 'channels', 'actions'] as const) {
+      const byWord = new Map<string, string>();
+      for (const word of Object.keys(mapping[field])) {
+        const other = byWord.get(foldedWord(word));
+        if (other !== undefined)
+          context.addIssue({
+            code: 'custom',
+            path: [field, word],
+            message: `reads as "${other}" (case and spacing aside): give the word once`,
+          });
+        byWord.set(foldedWord(word), word);
+      }
     }
   });
 

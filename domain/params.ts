@@ -196,7 +196,7 @@ export const RunParamsSchema = z
       .min(1)
       .optional()
       .describe(
-        "JSON file mapping a contact log (contacts) written by another system onto segflow's: its headers, how it writes a day (DuckDB strptime codes, e.g. %d/%m/%Y), its outcome words, its encoding (domain/contacts-mapping.ts; docs/campaigns.md, A log written by another system).",
+        "JSON file mapping a contact log (contacts) written by another system onto segflow's: its headers, how it writes a day (DuckDB strptime codes, e.g. %d/%m/%Y), its outcome, channel and action words, its encoding (domain/contacts-mapping.ts; docs/campaigns.md, A log written by another system).",
       ),
     // optional, not defaulted: a run that leaves it out keeps the parameters hash it had before it existed
     dispatched: z

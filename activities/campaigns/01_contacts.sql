@@ -9,15 +9,17 @@
 -- so that '2026-13-01' or '15/10/2026' can be seen and fixed; file_row: see activities/contact-log.ts.
 -- An outcome that is none of contact_outcomes is read as unknown (outcome NULL, outcome_unread as
 -- typed): the row is still a contact, as a row without an outcome is. A word of table
--- contact_outcome_words(word, outcome) (the contact-log mapping's outcomes, campaigns.ts) reads as
--- its outcome. contact_day (campaigns.ts) reads a day as the usage's dates are read (2026-06-05,
+-- contact_mapped_words(contract_column, word, segflow_word) (the contact-log mapping's outcomes,
+-- channels and actions, campaigns.ts) reads as its segflow word in its column, so that the
+-- checks against the list (03_log_checks.sql) see segflow's channels and actions. contact_day (campaigns.ts) reads a day as the usage's dates are read (2026-06-05,
 -- 2026/6/5, 2026年6月5日, 2026.06.05), or with the mapping's dateFormat alone.
 -- Text compared as people type it: case, surrounding spaces and runs of spaces or '_' aside.
 CREATE OR REPLACE TEMP MACRO normalised_text(t) AS nullif(trim(regexp_replace(lower(t), '[_\s]+', ' ', 'g')), '');
 
--- one outcome per folded word (the mapping refuses two words that fold alike)
-CREATE OR REPLACE TEMP TABLE folded_outcome_words AS
-SELECT normalised_text(word) AS word, any_value(outcome) AS outcome FROM contact_outcome_words GROUP BY 1;
+-- one segflow word per column and folded word (the mapping refuses two words that fold alike)
+CREATE OR REPLACE TEMP TABLE folded_mapped_words AS
+SELECT contract_column, normalised_text(word) AS word, any_value(segflow_word) AS segflow_word
+FROM contact_mapped_words GROUP BY 1, 2;
 
 CREATE OR REPLACE TEMP TABLE checked_contacts AS
 WITH typed AS (
@@ -25,11 +27,14 @@ WITH typed AS (
     nullif(trim(subscriber_id), '') AS subscriber_id,
     contact_date AS contact_date_text,
     contact_day(contact_date) AS contact_date,
-    nullif(trim(action), '') AS action,
-    nullif(trim(channel), '') AS channel,
-    coalesce(w.outcome, normalised_text(r.outcome)) AS outcome_read,
+    coalesce(a.segflow_word, nullif(trim(r.action), '')) AS action,
+    coalesce(c.segflow_word, nullif(trim(r.channel), '')) AS channel,
+    coalesce(o.segflow_word, normalised_text(r.outcome)) AS outcome_read,
     nullif(trim(r.outcome), '') AS outcome_text
-  FROM raw_contacts r LEFT JOIN folded_outcome_words w ON w.word = normalised_text(r.outcome)
+  FROM raw_contacts r
+  LEFT JOIN folded_mapped_words o ON o.contract_column = 'outcome' AND o.word = normalised_text(r.outcome)
+  LEFT JOIN folded_mapped_words c ON c.contract_column = 'channel' AND c.word = normalised_text(r.channel)
+  LEFT JOIN folded_mapped_words a ON a.contract_column = 'action' AND a.word = normalised_text(r.action)
 )
 SELECT t.file_row, t.logged_id AS subscriber_id, t.contact_date, t.contact_date_text,
   t.action, t.channel,

@@ -8,6 +8,7 @@ import { findDispatchedList, readContactsMapping } from '../../activities/contac
 import { QUARANTINE_COLUMNS } from '../../activities/load-sql';
 import { queryRows, readSql, runScript, setVariable, withConnection } from '../../activities/duckdb';
 import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
+import { RECOMMENDED_PRODUCTS } from '../../domain/actions';
 import { InvalidParamsError, SchemaContractError } from '../../domain/errors';
 import { parseRunParams, type RunParams } from '../../domain/params';
 import { hashFile } from '../../store/hashing';
@@ -680,7 +681,7 @@ describe('a contact-log mapping', () => {
         measure({ ...CHINESE_LOG_MAPPING, columns: { subscriber_id: '手机号码', contact_date: '联系日期' } }),
       ).rejects.toThrow(
         new SchemaContractError(
-          `the contact log ${log} lacks the column(s) its mapping (contactsMapping) names: '手机号码' (subscriber_id); its columns are '用户号码', '联系日期', '渠道', '办理结果'`,
+          `the contact log ${log} lacks the column(s) its mapping (contactsMapping) names: '手机号码' (subscriber_id; did you mean '用户号码'?); its columns are '用户号码', '联系日期', '渠道', '办理结果'`,
         ),
       );
       await expect(measure({ ...CHINESE_LOG_MAPPING, dateFormat: '%d/%m/%Q' })).rejects.toThrow(
@@ -783,7 +784,7 @@ describe('the dispatch list measured', () => {
       expect(result.warnings).toEqual([
         'measured against the dispatch list of 2026-05/v2, the latest version when this run started; 2026-05 also has v1, and the contact log fits 2026-05/v1 better (log rows naming the action the list recommends, of the 54 with an action: v1 54, v2 45): if v1 was the list dispatched, run again with --param dispatched=2026-05/v1',
         // the log's own actions say the same: v1's recharge bonus where v2 recommends the voice bundle
-        "9 contact-log rows name another action than the list recommends to the subscriber (9 x 'recharge bonus' where the list recommends 'voice bundle'): they are measured under the list's action (intent to treat)",
+        `9 contact-log rows name another action than the list recommends to the subscriber (9 x 'recharge bonus' where the list recommends 'voice bundle'): they are measured under the list's action (intent to treat); a log that writes the list's actions in words of its own maps them in the contact-log mapping's "actions" (docs/campaigns.md, "A log written by another system")`,
       ]);
       expect(result.contacts.actionDiffers).toBe(9);
       expect(result.byAction.map((g) => g.group)).toEqual(['data package', 'voice bundle']);
@@ -939,9 +940,9 @@ describe("the log's own action and channel", () => {
       });
       expect(result.warnings).toEqual([
         expect.stringContaining('records a contact for 14 of the 90 targeted'),
-        "3 contact-log rows name another action than the list recommends to the subscriber (2 x 'voice bundle' where the list recommends 'offer'; 1 x 'data package' where the list recommends 'offer'): they are measured under the list's action (intent to treat)",
-        "7 rows: channel 'outbund call' is not a known channel (did you mean 'outbound call'?); the channel breakdown is by the list's channel",
-        "1 row: channel 'carrier pigeon' is not a known channel; the channel breakdown is by the list's channel",
+        `3 contact-log rows name another action than the list recommends to the subscriber (2 x 'voice bundle' where the list recommends 'offer'; 1 x 'data package' where the list recommends 'offer'): they are measured under the list's action (intent to treat); a log that writes the list's actions in words of its own maps them in the contact-log mapping's "actions" (docs/campaigns.md, "A log written by another system")`,
+        // one line for every channel segflow does not use
+        `8 contact-log rows name 2 channels segflow does not use: 'outbund call' (7 rows; did you mean 'outbound call'?), 'carrier pigeon' (1 row); the channel breakdown is by the list's channel; map the log's own words to segflow's channels in the contact-log mapping's "channels" (docs/campaigns.md, "A log written by another system")`,
       ]);
       // still one action and one channel, the list's
       const groups = await queryRows<{ dimension: string; group: string }>(
@@ -954,4 +955,163 @@ describe("the log's own action and channel", () => {
       ]);
     });
   });
+  it("measures a log with a CRM's own channel and action words, mapped, as the same log in segflow's words", async () => {
+    const dir = await tempDir();
+    const { plain, chinese } = channelAndActionLogs();
+    await writeFile(join(dir, 'plain.csv'), plain);
+    await writeFile(join(dir, 'chinese.csv'), chinese);
+    const mapped = join(dir, 'mapped.json');
+    await writeFile(mapped, JSON.stringify(WORDS_MAPPING));
+    const unmapped = join(dir, 'unmapped.json');
+    await writeFile(unmapped, JSON.stringify({ ...WORDS_MAPPING, channels: {}, actions: {} }));
+    await withMayList(true, async (conn, store) => {
+      // a list with segflow's own products, even ids the data package, odd ones the voice bundle
+      const may = versionDir(store, '2026-05', 1);
+      await conn.run(
+        `COPY (SELECT 'S' || i AS subscriber_id,
+                      CASE WHEN i % 2 = 0 THEN '${RECOMMENDED_PRODUCTS.data}' ELSE '${RECOMMENDED_PRODUCTS.voice}' END AS recommended_product,
+                      'segment' AS segment_name, 'outbound call' AS channel, 'now' AS contact_moment, 'G1' AS grid,
+                      i % 10 = 0 AS control
+               FROM range(100) t(i)) TO (getvariable('dispatch_file')) (FORMAT parquet)`,
+      );
+      await recordList(may);
+      const expected = await measuredMay(conn, store, join(dir, 'plain.csv'));
+      expect(expected.contacts).toMatchObject({
+        rows: 41,
+        loaded: 41,
+        actionDiffers: 8, // every fifth row names the converged bundle
+        unknownChannels: [{ channel: 'carrier pigeon', rows: 1 }],
+      });
+      const measured = await measuredMay(conn, store, join(dir, 'chinese.csv'), { more: { contactsMapping: mapped } });
+      const { file, sha256, mapping, ...counts } = measured.contacts;
+      const { file: plainFile, sha256: plainSha256, ...plainCounts } = expected.contacts;
+      expect([file, sha256, mapping, plainFile, plainSha256].every(Boolean)).toBe(true);
+      expect(counts).toEqual(plainCounts);
+      expect(measured.overall).toEqual(expected.overall);
+      expect(measured.byAction).toEqual(expected.byAction);
+      // the action pairs in segflow's words, as in the plain log's warning
+      expect(measured.warnings).toEqual(expected.warnings);
+
+      // unmapped, every channel word is unknown: one warning line naming three and the remedy, the manifest's field every word
+      const words = await measuredMay(conn, store, join(dir, 'chinese.csv'), { more: { contactsMapping: unmapped } });
+      expect(words.contacts.unknownChannels).toEqual([
+        { channel: 'APP推送', rows: 7 },
+        { channel: '外呼+APP推送', rows: 7 },
+        { channel: '客户经理', rows: 7 },
+        { channel: '短信', rows: 7 },
+        { channel: 'APP推送+短信', rows: 6 },
+        { channel: '外呼', rows: 6 },
+        { channel: 'carrier pigeon', rows: 1 },
+      ]);
+      expect(words.contacts.actionDiffers).toBe(41);
+      // after the log's coverage and contacted controls, as the plain log's
+      expect(words.warnings?.slice(-2)).toEqual([
+        expect.stringMatching(
+          /^41 contact-log rows name another action than the list recommends to the subscriber \(.*maps them in the contact-log mapping's "actions" \(docs\/campaigns\.md, "A log written by another system"\)$/,
+        ),
+        `41 contact-log rows name 7 channels segflow does not use: 'APP推送' (7 rows), '外呼+APP推送' (7 rows), '客户经理' (7 rows) … and 4 more; the channel breakdown is by the list's channel; map the log's own words to segflow's channels in the contact-log mapping's "channels" (docs/campaigns.md, "A log written by another system")`,
+      ]);
+    });
+  });
+
+  it('refuses channel and action words mapped to names segflow does not use, or given twice, and suggests a mistyped header', async () => {
+    const dir = await tempDir();
+    const problems = async (value: unknown) => {
+      await writeFile(join(dir, 'mapping.json'), JSON.stringify(value));
+      return (await readContactsMapping(join(dir, 'mapping.json')).catch((error: Error) => error)) as Error;
+    };
+    const phone = await problems({ channels: { 外呼: 'phone call' } });
+    expect(phone).toBeInstanceOf(InvalidParamsError);
+    expect(phone.message).toContain(
+      'channels.外呼: takes one of "account manager call", "outbound call", "outbound call and app push", "app push and SMS", "SMS", "app push", "SMS and app push"',
+    );
+    expect((await problems({ actions: { 流量包: 'data package' } })).message).toContain(
+      `actions.流量包: takes one of ${Object.values(RECOMMENDED_PRODUCTS)
+        .map((product) => `"${product}"`)
+        .join(', ')}`,
+    );
+    expect((await problems({ channels: { APP推送: 'app push', ' app推送': 'app push' } })).message).toContain(
+      'channels. app推送: reads as "APP推送" (case and spacing aside): give the word once',
+    );
+    expect(
+      (await problems({ actions: { 流量包: RECOMMENDED_PRODUCTS.data, '流量包 ': RECOMMENDED_PRODUCTS.voice } }))
+        .message,
+    ).toContain('actions.流量包 : reads as "流量包" (case and spacing aside): give the word once');
+
+    const log = join(dir, 'chinese.csv');
+    await writeFile(log, channelAndActionLogs().chinese);
+    await withMayList(true, async (conn, store) => {
+      await writeFile(
+        join(dir, 'typo.json'),
+        JSON.stringify({ ...WORDS_MAPPING, columns: { ...WORDS_MAPPING.columns, action: '办理产口' } }),
+      );
+      await expect(
+        measuredMay(conn, store, log, { more: { contactsMapping: join(dir, 'typo.json') } }),
+      ).rejects.toThrow(
+        new SchemaContractError(
+          `the contact log ${log} lacks the column(s) its mapping (contactsMapping) names: '办理产口' (action; did you mean '办理产品'?); its columns are '用户号码', '联系日期', '办理产品', '渠道', '办理结果'`,
+        ),
+      );
+    });
+  });
 });
+
+/** segflow's channels and a Chinese CRM's words for them, a combination mapped to one. */
+const CHANNEL_WORDS: [string, string][] = [
+  ['outbound call', '外呼'],
+  ['SMS', '短信'],
+  ['account manager call', '客户经理'],
+  ['app push', 'APP推送'],
+  ['outbound call and app push', '外呼+APP推送'],
+  ['app push and SMS', 'APP推送+短信'],
+];
+
+/** The mapping of channelAndActionLogs()'s Chinese log; one channel word in another case than the log's. */
+const WORDS_MAPPING = {
+  columns: {
+    subscriber_id: '用户号码',
+    contact_date: '联系日期',
+    action: '办理产品',
+    channel: '渠道',
+    outcome: '办理结果',
+  },
+  outcomes: { 成功办理: 'accepted', 拒绝: 'declined' },
+  // the log's 'APP推送+短信' in lower case: compared case aside
+  channels: Object.fromEntries(CHANNEL_WORDS.map(([channel, word]) => [word.replace('APP推送+', 'app推送+'), channel])),
+  actions: {
+    流量包: RECOMMENDED_PRODUCTS.data,
+    语音套餐: RECOMMENDED_PRODUCTS.voice,
+    宽带融合: RECOMMENDED_PRODUCTS.converged,
+  },
+};
+
+/**
+ * One month's contacts of S1-S41, written in segflow's words and in a Chinese CRM's: every channel
+ * (S41's a made-up one, in both), each row the list's product but every fifth the converged bundle.
+ */
+function channelAndActionLogs(): { plain: string; chinese: string } {
+  const chineseProducts: Record<string, string> = {
+    [RECOMMENDED_PRODUCTS.data]: '流量包',
+    [RECOMMENDED_PRODUCTS.voice]: '语音套餐',
+    [RECOMMENDED_PRODUCTS.converged]: '宽带融合',
+  };
+  const rows = Array.from({ length: 41 }, (_, n) => {
+    const i = n + 1;
+    const [channel, word] = i === 41 ? ['carrier pigeon', 'carrier pigeon'] : CHANNEL_WORDS[i % 6];
+    const product =
+      i % 5 === 0
+        ? RECOMMENDED_PRODUCTS.converged
+        : i % 2 === 0
+          ? RECOMMENDED_PRODUCTS.data
+          : RECOMMENDED_PRODUCTS.voice;
+    const day = `2026-06-${String((i % 28) + 1).padStart(2, '0')}`;
+    return {
+      plain: `S${i},${day},${product},${channel},${i % 3 === 0 ? 'accepted' : 'declined'}`,
+      chinese: `S${i},${day},${chineseProducts[product]},${word},${i % 3 === 0 ? '成功办理' : '拒绝'}`,
+    };
+  });
+  return {
+    plain: ['subscriber_id,contact_date,action,channel,outcome', ...rows.map((r) => r.plain)].join('\n') + '\n',
+    chinese: ['用户号码,联系日期,办理产品,渠道,办理结果', ...rows.map((r) => r.chinese)].join('\n') + '\n',
+  };
+}

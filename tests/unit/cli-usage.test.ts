@@ -204,7 +204,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     ).toMatchObject({
       code: 2,
       output: expect.stringContaining(
-        `segflow: contacts: the contact log ${log} lacks the column(s) its mapping (contactsMapping) names: '手机号码' (subscriber_id)`,
+        `segflow: contacts: the contact log ${log} lacks the column(s) its mapping (contactsMapping) names: '手机号码' (subscriber_id; did you mean '用户号码'?)`,
       ),
     });
     expect(
