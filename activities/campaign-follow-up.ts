@@ -102,9 +102,13 @@ export async function followUpCampaigns(
     "CREATE OR REPLACE TEMP TABLE own_month_campaigns AS SELECT * FROM read_parquet(getvariable('own_month_campaigns_file'))",
   );
   await prepareMeasureStep(conn, month);
-  // the list's controlShare, as the month of contact weighted it
-  const listManifest = await readManifest(previousStore, listMonth, listVersion).catch(() => undefined);
-  const holdOutWeights = await prepareHoldOutWeights(conn, 'follow_up_dispatch', listManifest?.params?.controlShare);
+  // weighted as the month of contact was, from what its measurement recorded: unweighted when it
+  // was (measured before the weights), so the two months' uplifts side by side compare alike
+  const holdOutWeights = await prepareHoldOutWeights(
+    conn,
+    'follow_up_dispatch',
+    first.holdOutWeights?.controlShare ?? undefined,
+  );
   await runScript(conn, await readSql(import.meta.url, './campaigns/04_follow_up.sql'));
   const groups = await readGroupRows<CampaignFollowUpGroup>(conn, 'snapshot_campaign_follow_up', ['all', 'action']);
   // the list contacted this month, as its manifest (or this run's measurement) recorded it

@@ -380,6 +380,29 @@ describe('campaign follow-up a month later', () => {
     }
   }, 300_000);
 
+  // after the tests that read July's latest: this publishes July again
+  it('weights as the month of contact did: unweighted after a measurement made before the weights', async () => {
+    // June's manifest as a segflow before session 48 wrote it: no holdOutWeights
+    const path = join(june.path, 'manifest.json');
+    const published = await readFile(path);
+    const manifest = JSON.parse(published.toString()) as { metrics: { campaigns: { holdOutWeights?: unknown } } };
+    delete manifest.metrics.campaigns.holdOutWeights;
+    await chmod(path, 0o644);
+    try {
+      await writeFile(path, JSON.stringify(manifest));
+      const unweighted = await runMonth('2026-07', 'r-unweighted');
+      const followUp = (await readManifest(store, '2026-07', unweighted.version)).metrics.campaignFollowUp;
+      if (!followUp?.measured) throw new Error(`July did not follow up: ${JSON.stringify(followUp)}`);
+      expect(followUp.holdOutWeights).toEqual({ controlShare: null, strata: 'region, grid, operation priority' });
+      const o = followUp.overall;
+      expect(o.controlChurnRate).toBeCloseTo(o.controlChurned / o.controlSubscribers, 5);
+      expect(o.targetedChurnRate).toBeCloseTo(o.targetedChurned / o.targetedSubscribers, 5);
+    } finally {
+      await writeFile(path, published);
+      await chmod(path, 0o444);
+    }
+  }, 300_000);
+
   it('says why a list is not followed up: changed, gone, or not measured a month before', async () => {
     const list = join(may.path, 'dispatch.parquet');
     const bytes = await readFile(list);
