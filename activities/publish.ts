@@ -27,7 +27,7 @@ import {
   type ReportedSnapshot,
   type ReportInput,
 } from './report/report';
-import { campaignsSection } from './report/sections/campaigns';
+import { campaignsSection, showsWeightedChurn } from './report/sections/campaigns';
 import type { CampaignFollowUp, CampaignMetrics, ListFit } from './campaign-metrics';
 import { FOLLOW_UP_FILE, followUpCampaigns, followUpGroups } from './campaign-follow-up';
 import { hasControlGroup, measureCampaigns, readCampaignGroups } from './campaigns';
@@ -347,14 +347,17 @@ async function writeOutputs(
           ? // last month has a list to measure: say how, rather than leave the question out
             { measured: false, reason: NO_CONTACT_LOG }
           : null;
-    const campaignsReport =
+    const campaignsData =
       campaignsMetrics || followUpReport
-        ? await campaignsSection({
+        ? {
             metrics: campaignsMetrics,
             groups: campaignsMetrics?.measured ? await readCampaignGroups(conn) : [],
             followUp: followUpReport,
-          })
+          }
         : null;
+    const campaignsReport = campaignsData
+      ? { section: await campaignsSection(campaignsData), weightedChurn: showsWeightedChurn(campaignsData) }
+      : null;
     return {
       files,
       report: await buildReport(

@@ -6,6 +6,7 @@ import {
   ownMonthUplift,
   READING_IN_TABLES,
   upliftReading,
+  weightingWords,
   wrapWords,
   type UpliftReading,
 } from '../domain/campaign-reading';
@@ -71,8 +72,9 @@ const READING_IN_A_LINE: Record<UpliftReading, string> = {
 
 /**
  * The line a run's result and `snapshots show` print for a run that measured last month's
- * dispatch list: its arms, their churn and the uplift with its interval, and where the breakdowns
- * are, or why nothing was measured; undefined for a run given no contact log.
+ * dispatch list: its arms, their churn (saying it is weighted, when it is) and the uplift with its
+ * interval, and where the breakdowns are, or why nothing was measured; undefined for a run given
+ * no contact log.
  */
 export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' | 'snapshot'>): string | undefined {
   const campaigns = manifest.metrics.campaigns;
@@ -88,9 +90,10 @@ export function campaignSummaryLine(manifest: Pick<SnapshotManifest, 'metrics' |
     overall.absoluteUplift === null
       ? 'no uplift to read'
       : `uplift ${points(overall.absoluteUplift)} pp (held-out churn minus targeted; 95% interval ${points(overall.upliftLow)} to ${points(overall.upliftHigh)} pp; ${READING_IN_A_LINE[upliftReading(overall)]})`;
+  const weighted = weightingWords(campaigns.holdOutWeights);
   return noteLines(
     'campaigns',
-    `${dispatchFrom.month}/v${dispatchFrom.version}'s dispatch list: ${count(overall.targetedSubscribers)} targeted churned ${rate(overall.targetedChurnRate)}, ${count(overall.controlSubscribers)} held out ${rate(overall.controlChurnRate)}: ${uplift}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`,
+    `${dispatchFrom.month}/v${dispatchFrom.version}'s dispatch list: ${count(overall.targetedSubscribers)} targeted churned ${rate(overall.targetedChurnRate)}, ${count(overall.controlSubscribers)} held out ${rate(overall.controlChurnRate)}${weighted ? ` (churn ${weighted})` : ''}: ${uplift}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}`,
   );
 }
 
@@ -112,16 +115,18 @@ const NOTE_INDENT = ' '.repeat(16);
 /**
  * The line a run's result and `snapshots show` print for a run that followed up the list last
  * month's run measured (metrics.campaignFollowUp): the whole list's uplift with churn read in this
- * month, beside the uplift of the month of contact, how the two read together (the words of
- * `campaigns show` and the report), and where the breakdowns are; or why it was not followed up.
+ * month (saying it is weighted, when it is), beside the uplift of the month of contact, how the two
+ * read together (the words of `campaigns show` and the report), and where the breakdowns are; or
+ * why it was not followed up.
  * Wrapped to 100 columns under its label; undefined when there was nothing to follow up (last
  * month measured no campaign) and for manifests published before the follow-up.
  */
 export function campaignFollowUpLine(manifest: Pick<SnapshotManifest, 'metrics' | 'snapshot'>): string | undefined {
   const followUp = manifest.metrics.campaignFollowUp;
   if (!followUp) return undefined;
+  const weighted = followUp.measured ? weightingWords(followUp.holdOutWeights) : '';
   const text = followUp.measured
-    ? `${followUp.dispatchFrom.month}/v${followUp.dispatchFrom.version}'s list, churn read in ${followUp.churnMonth}: ${followUpUplift(followUp.overall)}${ownMonthUplift(followUp.overall, followUp.firstMeasuredIn.month)}: ${followUpVerdict(followUp.overall)}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}${listedAgainNote(followUp) ? `. ${listedAgainNote(followUp)}` : ''}`
+    ? `${followUp.dispatchFrom.month}/v${followUp.dispatchFrom.version}'s list, churn read in ${followUp.churnMonth}${weighted ? ` (${weighted})` : ''}: ${followUpUplift(followUp.overall)}${ownMonthUplift(followUp.overall, followUp.firstMeasuredIn.month)}: ${followUpVerdict(followUp.overall)}; segflow campaigns show ${manifest.snapshot.month}/v${manifest.snapshot.version}${listedAgainNote(followUp) ? `. ${listedAgainNote(followUp)}` : ''}`
     : `not followed up: ${followUp.reason}`;
   return noteLines('a month later', text);
 }

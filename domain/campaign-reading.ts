@@ -1,5 +1,10 @@
 import stringWidth from 'string-width';
-import type { CampaignFollowUp, CampaignFollowUpGroup, CampaignMetrics } from '../activities/campaign-metrics';
+import type {
+  CampaignFollowUp,
+  CampaignFollowUpGroup,
+  CampaignMetrics,
+  HoldOutWeights,
+} from '../activities/campaign-metrics';
 import { count } from './decimals';
 
 /** What a campaign group's measurement says, by the direction of a significant uplift. */
@@ -48,6 +53,40 @@ export function noControlGroup(metrics: Extract<CampaignMetrics, { measured: tru
   const { overall, dispatchFrom } = metrics;
   if (overall.controlSubscribers + (overall.controlUnreadable ?? 0) > 0) return null;
   return `${dispatchFrom.month}/v${dispatchFrom.version}'s list holds nobody out (no control group)`;
+}
+
+/**
+ * Whether a measurement's churn rates are weighted: its list's controlShare is known (null for a
+ * hand-made list, whose subscribers all weigh 1; no weights in manifests published before them).
+ * Every subscriber then weighs 1 / p held out or 1 / (1 - p) targeted, but whether the floor
+ * raised p in some stratum, which is what sets a rate apart from its counts, is not recorded:
+ * the words about weighted rates say what holds either way.
+ */
+export function churnIsWeighted(
+  weights: HoldOutWeights | undefined,
+): weights is HoldOutWeights & { controlShare: number } {
+  return weights !== undefined && weights.controlShare !== null;
+}
+
+/**
+ * What a line giving weighted churn rates says of their weights, e.g. "weighted by each
+ * subscriber's chance of being held out, controlShare 0.25" (the run's printed lines, the
+ * headlines); '' when they are not weighted.
+ */
+export function weightingWords(weights: HoldOutWeights | undefined): string {
+  if (!churnIsWeighted(weights)) return '';
+  return `weighted by each subscriber's chance of being held out, controlShare ${weights.controlShare}`;
+}
+
+/**
+ * The note beside tables of weighted churn rates (`campaigns show`, the report), e.g. "Churn rates
+ * are weighted by each subscriber's chance of being held out (controlShare 0.25, more in small
+ * strata of region, grid, operation priority, where the floor may hold one out): a group's rate
+ * need not be its churned / subscribers, which are counts."; '' when they are not weighted.
+ */
+export function weightedChurnNote(weights: HoldOutWeights | undefined): string {
+  if (!churnIsWeighted(weights)) return '';
+  return `Churn rates are weighted by each subscriber's chance of being held out (controlShare ${weights.controlShare}, more in small strata of ${weights.strata}, where the floor may hold one out): a group's rate need not be its churned / subscribers, which are counts.`;
 }
 
 /** The parts of a follow-up group its sentences read (CampaignFollowUpGroup). */
@@ -142,16 +181,18 @@ export function followUpVerdict(row: FollowUpRow): string {
 /**
  * The follow-up's headline in plain text (the report escapes it, `campaigns show` wraps it), e.g.
  * "A month later: 2026-05/v1's list (measured by 2026-06/v1, churn read in 2026-06), read again in
- * 2026-07: 25.0% of the held out and 21.0% of the targeted had no usage in 2026-07: uplift +4.0 pp
- * (95% interval +0.5 to +7.6 pp, significant (kept)), against +3.2 pp (+0.4 to +6.3 pp, significant
- * (kept)) in 2026-06: the contacts still kept subscribers a month later."
+ * 2026-07: 25.0% of the held out and 21.0% of the targeted had no usage in 2026-07 (churn weighted
+ * by each subscriber's chance of being held out, controlShare 0.25): uplift +4.0 pp (95% interval
+ * +0.5 to +7.6 pp, significant (kept)), against +3.2 pp (+0.4 to +6.3 pp, significant (kept)) in
+ * 2026-06: the contacts still kept subscribers a month later." (unweighted: without the brackets)
  */
 export function followUpHeadline(followUp: CampaignFollowUp): string {
   if (!followUp.measured) return `A month later: not followed up: ${followUp.reason}.`;
   const { dispatchFrom, firstMeasuredIn, churnMonth, overall } = followUp;
   const pct = (n: number | null) => (n === null ? '–' : `${(n * 100).toFixed(1)}%`);
   const again = listedAgainNote(followUp);
-  return `A month later: ${dispatchFrom.month}/v${dispatchFrom.version}'s list (measured by ${firstMeasuredIn.month}/v${firstMeasuredIn.version}, churn read in ${firstMeasuredIn.month}), read again in ${churnMonth}: ${pct(overall.controlChurnRate)} of the held out and ${pct(overall.targetedChurnRate)} of the targeted had no usage in ${churnMonth}: ${followUpUplift(overall)}${ownMonthUplift(overall, firstMeasuredIn.month)}: ${followUpVerdict(overall)}.${again ? ` ${again}` : ''}`;
+  const weighted = weightingWords(followUp.holdOutWeights);
+  return `A month later: ${dispatchFrom.month}/v${dispatchFrom.version}'s list (measured by ${firstMeasuredIn.month}/v${firstMeasuredIn.version}, churn read in ${firstMeasuredIn.month}), read again in ${churnMonth}: ${pct(overall.controlChurnRate)} of the held out and ${pct(overall.targetedChurnRate)} of the targeted had no usage in ${churnMonth}${weighted ? ` (churn ${weighted})` : ''}: ${followUpUplift(overall)}${ownMonthUplift(overall, firstMeasuredIn.month)}: ${followUpVerdict(overall)}.${again ? ` ${again}` : ''}`;
 }
 
 /**

@@ -51,8 +51,11 @@ export async function buildReport(
   conn: DuckDBConnection,
   request: ReportInput,
   hasMigration: boolean,
-  /** "Did last month's actions work?" (sections/campaigns.ts), when the run was given a contact log. */
-  campaigns: ReportSection | null = null,
+  /**
+   * "Did last month's actions work?" (sections/campaigns.ts), when the run was given a contact log
+   * or followed a list up, and whether it shows weighted churn rates (the glossary defines them).
+   */
+  campaigns: { section: ReportSection; weightedChurn: boolean } | null = null,
   /** How the reasons were found (dispatch-reasons.ts); null without the ensemble. */
   reasons: Pick<ReasonsMethod, 'exactRows' | 'notExact'> | null = null,
   /** The month before's snapshot when the segment ids were not matched to it (segmented on other features); null when they were, or it has none. */
@@ -73,7 +76,7 @@ export async function buildReport(
     }),
     await churnSection(churn, load),
     await churnModelsSection(churnModelsData(churn, reasons)),
-    campaigns,
+    campaigns?.section ?? null,
     previous
       ? await migrationSection(
           await query<MigrationCell & Record<string, unknown>>('migration.sql'),
@@ -105,6 +108,7 @@ export async function buildReport(
       skippedFeatures: request.features.skippedFeatures.map((f) => f.feature),
       // Brier score, Platt scaling and SHAP are the ensemble's (churnModel tree has none)
       ensemble: Boolean(churn.ensemble),
+      weightedChurn: campaigns?.weightedChurn ?? false,
     }),
   ];
   return {

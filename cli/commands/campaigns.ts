@@ -5,6 +5,7 @@ import type {
   CampaignFollowUpGroup,
   CampaignGroup,
   CampaignMetrics,
+  HoldOutWeights,
 } from '../../activities/campaign-metrics';
 import { Option, type Command } from '@commander-js/extra-typings';
 import { addMonths } from '../../domain/month';
@@ -25,12 +26,19 @@ import {
   ownMonthReading,
   READING_IN_TABLES,
   upliftReading,
+  weightedChurnNote,
   wrapWords,
 } from '../../domain/campaign-reading';
 
 /** Words wrapped to TEXT_WIDTH, continuation lines indented by `indent`. */
 function wrap(text: string, indent = '  '): string[] {
   return wrapWords(text, TEXT_WIDTH, indent);
+}
+
+/** The note that a measurement's churn% is weighted, wrapped, above its tables; none when it is not. */
+function weightedNote(weights: HoldOutWeights | undefined): string[] {
+  const note = weightedChurnNote(weights);
+  return note ? wrap(note) : [];
 }
 
 /**
@@ -84,11 +92,6 @@ function tablesByDimension<G extends { dimension: string; group: string | null }
   ]);
 }
 
-/**
- * `campaigns show` for people, within TEXT_WIDTH columns: the measurement's header, the contact
- * log's counts, then per dimension the churn of each arm with the uplift, and how many were logged.
- */
-
 /** Percentage points, one decimal ('' for none), and counts with thousands separators, as the tables show them. */
 const pp = (n: number | null) => (n === null ? '' : `${(n * 100).toFixed(1)}`);
 const count = (n: number) => n.toLocaleString('en-US');
@@ -105,6 +108,11 @@ const armCells = (g: CampaignArms) => [
   READING_IN_TABLES[upliftReading(g)],
 ];
 
+/**
+ * `campaigns show` for people, within TEXT_WIDTH columns: the measurement's header, the contact
+ * log's counts, then per dimension the churn of each arm (with a note when it is weighted) with
+ * the uplift, and how many were logged.
+ */
 export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown: CampaignGroup[]): string {
   if (!metrics.measured) return `${ref.month}/v${ref.version}: not measured: ${metrics.reason}`;
   const noControl = noControlGroup(metrics);
@@ -131,6 +139,7 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
     ...wrap(
       `Churn by arm. targeted: everyone on the list not held out, reached or not (intent to treat); churn: no usage in ${ref.month}, the month of the contacts (a subscriber who leaves after a contact but late in the month still counts as kept); uplift = control churn% - targeted churn%, in percentage points (negative: more churn among the targeted); 95% interval: ${metrics.interval}.`,
     ),
+    ...weightedNote(metrics.holdOutWeights),
     ...byDimension(armCells, ARM_HEADERS, true),
     '',
     ...wrap(
@@ -154,8 +163,8 @@ export function campaignsText(ref: SnapshotRef, metrics: CampaignMetrics, shown:
 
 /**
  * The follow-up for people (`campaigns show` of the month after the measurement): the headline,
- * then per dimension the churn of each arm by the follow-up's month with the uplift, and the
- * uplift in the month of contact beside the uplift a month later.
+ * then per dimension the churn of each arm by the follow-up's month (with a note when it is
+ * weighted) with the uplift, and the uplift in the month of contact beside the uplift a month later.
  */
 export function followUpText(followUp: CampaignFollowUp, shown: CampaignFollowUpGroup[]): string {
   if (!followUp.measured) return wrap(followUpHeadline(followUp)).join('\n');
@@ -177,6 +186,7 @@ export function followUpText(followUp: CampaignFollowUp, shown: CampaignFollowUp
       : []),
     '',
     ...wrap(followUpDefinition(churnMonth, own)),
+    ...weightedNote(followUp.holdOutWeights),
     ...byDimension(armCells, ARM_HEADERS),
     '',
     ...wrap(`The uplift in ${own} (the month of contact) and by ${churnMonth} (a month later), in percentage points.`),

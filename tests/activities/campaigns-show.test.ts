@@ -218,5 +218,7 @@ describe('campaigns show', () => {
     for (const moment of Object.values(CONTACT_MOMENTS)) expect(lines).toContain(moment);
     expect(stdout).toMatch(/^ +1,234 +10\.0 +12,345 +9\.0 +-11\.0 +-15\.0 \.\. -7\.0 +significant \(harm\)$/m);
     expect(stdout).toMatch(/^ +12,345 +9,876 +17 +25\.0 +-14\.9$/m);
+    // its manifest records no holdOutWeights (published before the weights): no word of weights
+    expect(stdout).not.toContain('weighted');
   }, 60_000);
 });

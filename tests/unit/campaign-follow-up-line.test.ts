@@ -97,6 +97,26 @@ describe("the follow-up in a line of the run's result and snapshots show", () =>
     expect(words).not.toContain('against');
   });
 
+  it("says the churn it reads is weighted, when the list's controlShare is known", () => {
+    const holdOutWeights = { controlShare: 0.25, strata: 'region, grid, operation priority' } as const;
+    const line = campaignFollowUpLine({
+      metrics: { campaignFollowUp: { ...followedUp(), holdOutWeights } },
+      snapshot,
+    } as never);
+    expect(line).toBe(
+      [
+        "  a month later 2026-05/v1's list, churn read in 2026-07 (weighted by each subscriber's chance of",
+        '                being held out, controlShare 0.25): uplift +4.0 pp (95% interval −0.6 to +8.7 pp,',
+        '                not significant), against +3.2 pp (+0.4 to +6.3 pp, significant (kept)) in 2026-06:',
+        '                the effect measured in the month of contact cannot be told from none a month later;',
+        '                segflow campaigns show 2026-07/v1',
+      ].join('\n'),
+    );
+    expect(within100(line!)).toBe(true);
+    const unweighted = { ...followedUp(), holdOutWeights: { ...holdOutWeights, controlShare: null } };
+    expect(campaignFollowUpLine({ metrics: { campaignFollowUp: unweighted }, snapshot } as never)).toBe(MEASURED_LINE);
+  });
+
   it('says why a list was not followed up, and nothing when there was nothing to follow up', () => {
     const line = campaignFollowUpLine({ metrics: { campaignFollowUp: notFollowedUp }, snapshot } as never);
     expect(line).toBe(NOT_FOLLOWED_LINE);

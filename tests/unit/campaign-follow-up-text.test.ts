@@ -93,6 +93,34 @@ describe('campaign follow-up as text', () => {
     ).not.toContain('against');
   });
 
+  it('says the churn rates are weighted, in the headline, the tables of campaigns show and the report', () => {
+    const overall = row('all', 'all on the list');
+    const weighted = {
+      ...followUp(overall),
+      holdOutWeights: { controlShare: 0.25, strata: 'region, grid, operation priority' },
+    } as const;
+    expect(followUpHeadline(weighted)).toContain(
+      "25.0% of the held out and 21.0% of the targeted had no usage in 2026-07 (churn weighted by each subscriber's chance of being held out, controlShare 0.25): uplift +4.0 pp",
+    );
+    const NOTE =
+      "Churn rates are weighted by each subscriber's chance of being held out (controlShare 0.25, more in small strata of region, grid, operation priority, where the floor may hold one out): a group's rate need not be its churned / subscribers, which are counts.";
+    const text = followUpText(weighted, [overall]);
+    expect(text.split('\n').every((line) => line.length <= 100)).toBe(true);
+    expect(text.replace(/\n {2}/g, ' ')).toContain(`${NOTE}\n\nall `);
+    const html = followUpPart(weighted, [overall]);
+    expect(html).toContain('<th class="num">left by 2026-07, weighted</th>');
+    expect(html).toContain(`${NOTE} Every breakdown is in campaigns_followup.parquet.`);
+    // unweighted (controlShare null) or a manifest without holdOutWeights: not a word
+    for (const unweighted of [
+      { ...weighted, holdOutWeights: { ...weighted.holdOutWeights, controlShare: null } },
+      followUp(overall),
+    ]) {
+      expect(followUpHeadline(unweighted)).not.toContain('weighted');
+      expect(followUpText(unweighted, [overall])).not.toContain('weighted');
+      expect(followUpPart(unweighted, [overall])).not.toContain('weighted');
+    }
+  });
+
   it('signs points, with a true minus and no sign for zero', () => {
     expect(signedPoints(0.0321)).toBe('+3.2 pp');
     expect(signedPoints(-0.0321)).toBe('−3.2 pp');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CampaignGroup, CampaignMetrics, ListFit } from '../../activities/campaign-metrics';
 import { dispatchedListWarning } from '../../activities/campaigns';
-import { campaignsSection, upliftTicks } from '../../activities/report/sections/campaigns';
+import { campaignsSection, showsWeightedChurn, upliftTicks } from '../../activities/report/sections/campaigns';
 import { campaignsText } from '../../cli/commands/campaigns';
 import { campaignSummaryLine, campaignWarningLine, quarantineLine, reuseLine } from '../../cli/snapshot-text';
 
@@ -134,6 +134,49 @@ describe('campaign measurement as text', () => {
       'uplift -5.0 pp (held-out churn minus targeted; 95% interval -9.0 to -1.0 pp; significant (harm))',
     );
     expect(campaignSummaryLine({ metrics: {}, snapshot } as never)).toBeUndefined();
+  });
+
+  it("says the churn rates are weighted, with the list's controlShare and strata, wherever they are shown", async () => {
+    const snapshot = { month: '2026-11', version: 1 };
+    const holdOutWeights = { controlShare: 0.25, strata: 'region, grid, operation priority' } as const;
+    const weighted = metrics({ holdOutWeights });
+    const groups = [group('all', 'all on the list'), group('action', 'offer')];
+    const NOTE =
+      "Churn rates are weighted by each subscriber's chance of being held out (controlShare 0.25, more in small strata of region, grid, operation priority, where the floor may hold one out): a group's rate need not be its churned / subscribers, which are counts.";
+    // campaigns show: the note beside the tables, after the arms' definitions and before the first table
+    const text = campaignsText(ref, weighted, groups);
+    expect(text.split('\n').every((line) => line.length <= 100)).toBe(true);
+    const joined = text.replace(/\n {2}/g, ' ');
+    expect(joined).toContain(`${NOTE}\n\nall `);
+    expect(joined.indexOf(NOTE)).toBeGreaterThan(joined.indexOf('Churn by arm.'));
+    // the run's printed line and snapshots show
+    expect(note(campaignSummaryLine({ metrics: { campaigns: weighted }, snapshot } as never))).toBe(
+      "  campaigns     2026-10/v1's dispatch list: 2,700 targeted churned 8.0%, 300 held out 10.0% (churn weighted by each subscriber's chance of being held out, controlShare 0.25): uplift +2.0 pp (held-out churn minus targeted; 95% interval -1.0 to +6.0 pp; not significant); segflow campaigns show 2026-11/v1",
+    );
+    // the report: the headline, the tables' churn columns and a note above the tables
+    const html = (await campaignsSection({ metrics: weighted, groups })).html;
+    expect(html).toContain(
+      "This month 10.0% of the control group left, against 8.0% of the contacted (churn weighted by each subscriber's chance of being held out, controlShare 0.25): 2.0 pp fewer left",
+    );
+    expect(html).toContain(
+      '<th>action</th><th class="num">control</th><th class="num">left, weighted</th><th class="num">contacted</th><th class="num">left, weighted</th>',
+    );
+    expect(html).toContain(`<p class="note">${NOTE}</p>\n    <h3>By action</h3>`);
+    expect(showsWeightedChurn({ metrics: weighted, groups })).toBe(true);
+    // a list published before session 35 names its strata as they were drawn
+    const byGrid = metrics({ holdOutWeights: { controlShare: 0.1, strata: 'grid, operation priority' } });
+    expect(campaignsText(ref, byGrid, groups).replace(/\n {2}/g, ' ')).toContain(
+      '(controlShare 0.1, more in small strata of grid, operation priority, where the floor may hold one out)',
+    );
+    // unweighted (a hand-made list: controlShare null) or a manifest without holdOutWeights: not a word
+    for (const unweighted of [metrics({ holdOutWeights: { ...holdOutWeights, controlShare: null } }), metrics()]) {
+      expect(campaignsText(ref, unweighted, groups)).not.toContain('weighted by');
+      expect(campaignSummaryLine({ metrics: { campaigns: unweighted }, snapshot } as never)).not.toContain('weighted');
+      const plain = (await campaignsSection({ metrics: unweighted, groups })).html;
+      expect(plain).not.toContain('weighted by');
+      expect(plain).toContain('<th class="num">control</th><th class="num">left</th>');
+      expect(showsWeightedChurn({ metrics: unweighted, groups })).toBe(false);
+    }
   });
 
   it('says a list that held nobody out was not measured, in the run result, campaigns show and the report', async () => {

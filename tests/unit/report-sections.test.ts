@@ -626,6 +626,20 @@ describe('glossary', () => {
     expect(treeOnly).toContain('<dt>PR AUC</dt>');
   });
 
+  it('defines a weighted churn rate only in a report that shows one', () => {
+    const weighted = glossarySection({ ...GLOSSARY, weightedChurn: true }).html;
+    expect(weighted).toContain(
+      '<dt>weighted churn rate</dt><dd>a campaign\'s churn rate of the control group or of the contacted ("left, weighted" in Did last month\'s actions work?), each subscriber counted by the inverse of its chance of being in that group.',
+    );
+    expect(weighted).toContain(
+      "So a group's rate need not be its churned / subscribers; the subscriber counts are people.</dd>",
+    );
+    // after uplift, whose rates it weighs
+    expect(weighted.indexOf('<dt>weighted churn rate</dt>')).toBeGreaterThan(weighted.indexOf('<dt>uplift</dt>'));
+    expect(glossarySection(GLOSSARY).html).not.toContain('weighted churn rate');
+    expect(glossarySection({ ...GLOSSARY, weightedChurn: false }).html).not.toContain('weighted churn rate');
+  });
+
   it("tells the models' holdout from the campaign's held out, and defines the tags from their thresholds, uplift and pp", () => {
     const { html } = glossarySection({ ...GLOSSARY, controlShare: 0.15 });
     expect(html).toContain("<dt>holdout</dt><dd>the churn models' test subscribers");

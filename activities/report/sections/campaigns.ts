@@ -1,9 +1,16 @@
-import type { CampaignFollowUp, CampaignFollowUpGroup, CampaignGroup, CampaignMetrics } from '../../campaign-metrics';
+import type {
+  CampaignFollowUp,
+  CampaignFollowUpGroup,
+  CampaignGroup,
+  CampaignMetrics,
+  HoldOutWeights,
+} from '../../campaign-metrics';
 import { campaignWarnings } from '../../campaigns';
 import { FOLLOW_UP_FILE } from '../../campaign-follow-up';
 import { renderChart } from '../charts';
 import { decimals, escape, fmt, pct as percentOf, type ReportSection } from '../html';
 import {
+  churnIsWeighted,
   followUpDefinition,
   followUpHeadline,
   keptPer100Gap,
@@ -13,6 +20,8 @@ import {
   signedInterval,
   signedPoints,
   upliftReading,
+  weightedChurnNote,
+  weightingWords,
 } from '../../../domain/campaign-reading';
 
 /**
@@ -24,6 +33,17 @@ export interface CampaignsSectionData {
   metrics: CampaignMetrics | null;
   groups: CampaignGroup[];
   followUp?: { metrics: CampaignFollowUp; groups: CampaignFollowUpGroup[] };
+}
+
+/**
+ * Whether the section shows weighted churn rates, of the measurement or its follow-up: the
+ * glossary then says what they are.
+ */
+export function showsWeightedChurn(data: CampaignsSectionData): boolean {
+  return (
+    (data.metrics?.measured === true && churnIsWeighted(data.metrics.holdOutWeights)) ||
+    (data.followUp?.metrics.measured === true && churnIsWeighted(data.followUp.metrics.holdOutWeights))
+  );
 }
 
 /** Breakdowns shown as tables; grids are summarised (campaigns.parquet holds each grid's row). */
@@ -49,12 +69,14 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
   const warning = warnings.length
     ? `<p style="border-left: 4px solid #dc2626; padding-left: 8px;"><b>Check the contact log:</b> ${warnings.map((w) => escape(/[.?!]$/.test(w) ? w : `${w}.`)).join(' ')} The groups below are measured on the dispatch list all the same (intent to treat), but the contact counts, kept per 100 contacts and acceptance rest on this log.</p>\n    `
     : '';
-  return section(`${warning}<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted${comparison(overall)}</p>
+  const weighted = weightingWords(metrics.holdOutWeights);
+  return section(`${warning}<p><b>${verdict(overall)}</b> On the ${dispatchFrom.month} dispatch list (v${dispatchFrom.version}), ${fmt(overall.controlSubscribers)} subscribers were held out as a control group and ${fmt(overall.targetedSubscribers)} were to be contacted. This month ${pct(overall.controlChurnRate)} of the control group left, against ${pct(overall.targetedChurnRate)} of the contacted${weighted ? ` (churn ${escape(weighted)})` : ''}${comparison(overall)}</p>
     ${unreadableNote(overall)}<div class="row">${await upliftChart(groups.filter((g) => g.dimension === 'action'))}</div>
-    ${TABLE_DIMENSIONS.map((dimension) =>
+    ${weightedNote(metrics.holdOutWeights)}${TABLE_DIMENSIONS.map((dimension) =>
       groupTable(
         dimension,
         groups.filter((g) => g.dimension === dimension),
+        churnIsWeighted(metrics.holdOutWeights),
       ),
     ).join('\n    ')}
     <p class="note">${fmt(readableGrids.length)} of ${fmt(grids.length)} grids have at least ${metrics.minArmSubscribers} subscribers in each arm${readableGrids.length ? `; ${gridReadings(readableGrids)}` : ''} (campaigns.parquet lists every grid).</p>
@@ -62,6 +84,15 @@ export async function campaignsSection(data: CampaignsSectionData): Promise<Repo
     <p class="note">${TIMING_CAVEAT}${acceptedChurnedNote(overall)}</p>
     <p class="note">Churned: on the list and not active this month (no usage row), as the churn model's label. Uplift: control churn rate minus contacted churn rate, everyone not held out counted as contacted (intent to treat); interval: ${escape(metrics.interval)}; groups with fewer than ${metrics.minArmSubscribers} subscribers in an arm are marked too small and never called significant. Kept per 100 contacts divides the uplift by the share of the list with a contact record (negative: subscribers lost)${keptPer100Gap(metrics) ? `; ${escape(keptPer100Gap(metrics) ?? '')}` : ''}. Significant (kept): the interval lies above 0; significant (harm): below 0, more churn among the contacted. Acceptance: accepted among the contacted with a recorded outcome. Contact log: ${fmt(contacts.rows)} rows, ${fmt(contacts.loaded)} used, ${fmt(contacts.quarantined)} quarantined${quarantineReasons(contacts.quarantineByReason)} (contacts_quarantine.parquet)${contacts.contactedControls ? `; ${fmt(contacts.contactedControls)} control subscribers were contacted anyway and stay in the control group` : ''}.</p>`);
 }
+
+/** The note above tables of weighted churn rates (domain/campaign-reading.ts weightedChurnNote); empty when they are not. */
+function weightedNote(weights: HoldOutWeights | undefined): string {
+  const note = weightedChurnNote(weights);
+  return note ? `<p class="note">${escape(note)}</p>\n    ` : '';
+}
+
+/** A churn rate's column header: "left", "left, weighted" when the rates are. */
+const leftHeader = (left: string, weighted: boolean) => escape(weighted ? `${left}, weighted` : left);
 
 /** When churn is read: the month of the contacts, so a subscriber who leaves late in it counts as kept. */
 const TIMING_CAVEAT =
@@ -224,11 +255,11 @@ const readingColor = {
   },
 } as const;
 
-function groupTable(dimension: string, rows: CampaignGroup[]): string {
+function groupTable(dimension: string, rows: CampaignGroup[], weighted: boolean): string {
   if (rows.length === 0) return '';
   return `<h3>By ${escape(dimension)}</h3>
     <table>
-      <tr><th>${escape(dimension)}</th><th class="num">control</th><th class="num">left</th><th class="num">contacted</th><th class="num">left</th><th class="num">uplift</th><th class="num">95% interval</th><th class="num">relative</th><th class="num">kept / 100 contacts (− lost)</th><th class="num">accepted</th><th>reading</th></tr>
+      <tr><th>${escape(dimension)}</th><th class="num">control</th><th class="num">${leftHeader('left', weighted)}</th><th class="num">contacted</th><th class="num">${leftHeader('left', weighted)}</th><th class="num">uplift</th><th class="num">95% interval</th><th class="num">relative</th><th class="num">kept / 100 contacts (− lost)</th><th class="num">accepted</th><th>reading</th></tr>
       ${rows
         .map(
           (g) =>
@@ -267,10 +298,12 @@ export function followUpPart(metrics: CampaignFollowUp, groups: CampaignFollowUp
     const read = ownMonthReading(g);
     return read === null ? '–' : READING_IN_TABLES[read];
   };
+  const weighted = weightedChurnNote(metrics.holdOutWeights);
+  const left = leftHeader(`left by ${metrics.churnMonth}`, churnIsWeighted(metrics.holdOutWeights));
   return `${heading}
     <p>${escape(followUpHeadline(metrics).replace(/^A month later: (.)/, (_, first: string) => first.toUpperCase()))}</p>
     <table>
-      <tr><th>action</th><th class="num">control</th><th class="num">left by ${escape(metrics.churnMonth)}</th><th class="num">contacted</th><th class="num">left by ${escape(metrics.churnMonth)}</th><th class="num">uplift in ${escape(own)}</th><th class="num">95% interval</th><th>reading</th><th class="num">uplift by ${escape(metrics.churnMonth)}</th><th class="num">95% interval</th><th>reading</th></tr>
+      <tr><th>action</th><th class="num">control</th><th class="num">${left}</th><th class="num">contacted</th><th class="num">${left}</th><th class="num">uplift in ${escape(own)}</th><th class="num">95% interval</th><th>reading</th><th class="num">uplift by ${escape(metrics.churnMonth)}</th><th class="num">95% interval</th><th>reading</th></tr>
       ${rows
         .map(
           (g) =>
@@ -278,7 +311,7 @@ export function followUpPart(metrics: CampaignFollowUp, groups: CampaignFollowUp
         )
         .join('\n      ')}
     </table>
-    <p class="note">${escape(followUpDefinition(metrics.churnMonth, own))}${followUpUnreadable(metrics)} Every breakdown is in ${FOLLOW_UP_FILE}.</p>`;
+    <p class="note">${escape(followUpDefinition(metrics.churnMonth, own))}${followUpUnreadable(metrics)}${weighted ? ` ${escape(weighted)}` : ''} Every breakdown is in ${FOLLOW_UP_FILE}.</p>`;
 }
 
 /** The list's subscribers whose every usage row of the follow-up's month was quarantined (in neither arm); empty for none. */

@@ -67,12 +67,15 @@ export interface GlossaryData {
   skippedFeatures?: readonly string[];
   /** Whether the run trained the boosted ensemble (false with churnModel tree): Brier score, Platt scaling and SHAP are its words. */
   ensemble?: boolean;
+  /** Whether the report shows weighted campaign churn rates (sections/campaigns.ts showsWeightedChurn): weighted churn rate is then a term. */
+  weightedChurn?: boolean;
 }
 
 /**
  * The terms, with the run's parameters where they set a definition (the high-value threshold, the
- * key customers' share, the control share), the tags' thresholds (domain/actions.ts TAG_RULES), and
- * the stability score and star grade over the components this run's input had.
+ * key customers' share, the control share), the tags' thresholds (domain/actions.ts TAG_RULES), the
+ * stability score and star grade over the components this run's input had, and weighted churn
+ * rate where the report shows one.
  */
 const terms = ({
   highValueThreshold,
@@ -80,6 +83,7 @@ const terms = ({
   controlShare,
   skippedFeatures = [],
   ensemble = true,
+  weightedChurn = false,
 }: GlossaryData): readonly Term[] => {
   const stability = scoreParts('stability_score', skippedFeatures, '0-100');
   const stars = scoreParts('star_grade', skippedFeatures, '1-5 stars');
@@ -142,6 +146,14 @@ const terms = ({
       'uplift',
       "the control group's churn rate minus the contacted subscribers': above 0, fewer left among the contacted; below 0, more.",
     ],
+    ...(weightedChurn
+      ? ([
+          [
+            'weighted churn rate',
+            `a campaign's churn rate of the control group or of the contacted ("left, weighted" in Did last month's actions work?), each subscriber counted by the inverse of its chance of being in that group. The control group's floor (in a grid and operation priority stratum big enough for one, the lowest draw is held out when nobody drew below controlShare) makes that chance higher than controlShare in small strata, which unweighted would count for more in the control group than on the list. So a group's rate need not be its churned / subscribers; the subscriber counts are people.`,
+          ],
+        ] satisfies Term[])
+      : []),
     ['pp', 'percentage points: the difference of two percentages (12% against 9% is 3 pp, a relative fall of 25%).'],
     [
       'tags',
