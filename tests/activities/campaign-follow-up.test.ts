@@ -313,6 +313,22 @@ describe('campaign follow-up a month later', () => {
     expect(html).toContain('A month later');
     expect(html).toContain(`read again in 2026-07`);
     expect(html).toContain(`'s list too, to be contacted in 2026-07: churn in 2026-07 answers to both lists' contacts`);
+    // the list's controlShare is known: the rates are weighted, and the headline, headers, note and glossary say so
+    expect(html).toContain(
+      "had no usage in 2026-07 (churn weighted by each subscriber's chance of being held out, controlShare 0.25)",
+    );
+    expect(html).toContain('<th class="num">left by 2026-07, weighted</th>');
+    expect(html).toContain(
+      "Churn rates are weighted by each subscriber's chance of being held out (controlShare 0.25, more in small strata of region, grid, operation priority, where the floor may hold one out): a group's rate need not be its churned / subscribers, which are counts.",
+    );
+    expect(html).toContain('<dt>weighted churn rate</dt>');
+    // June's own measurement of the list, weighted alike
+    const juneHtml = await readFile(join(june.path, 'report.html'), 'utf8');
+    expect(juneHtml).toContain(
+      "of the contacted (churn weighted by each subscriber's chance of being held out, controlShare 0.25)",
+    );
+    expect(juneHtml).toContain('<th class="num">left, weighted</th>');
+    expect(juneHtml).toContain('<dt>weighted churn rate</dt>');
     // June followed up nothing: May measured no campaign
     const juneManifest = await readManifest(store, '2026-06', june.version);
     expect(juneManifest.metrics.campaignFollowUp).toBeUndefined();
@@ -333,6 +349,9 @@ describe('campaign follow-up a month later', () => {
     expect(text).toContain('A month later: 2026-05/v1');
     expect(text).toContain('by 2026-07');
     expect(Math.max(...text.split('\n').map((line) => line.length))).toBeLessThanOrEqual(100);
+    expect(text.replace(/\n +/g, ' ')).toContain(
+      "Churn rates are weighted by each subscriber's chance of being held out (controlShare 0.25, more in small strata of region, grid, operation priority, where the floor may hold one out)",
+    );
   });
 
   it('reproduces July byte for byte, and names a followed-up list changed since', async () => {
