@@ -253,7 +253,7 @@ export function registerCampaigns(program: Command): void {
   campaigns
     .command('show <snapshot>')
     .description(
-      'Churn of the contacted against the control group, uplift with its 95% interval and kept per 100 contacts: YYYY-MM (latest), YYYY-MM/vN or YYYY-MM@N.',
+      "Churn of the contacted against the control group (weighted by each subscriber's chance of being held out, when the list's controlShare is known), uplift with its 95% interval and kept per 100 contacts: YYYY-MM (latest), YYYY-MM/vN or YYYY-MM@N.",
     )
     .option('--by <dimension>', `breakdowns to list besides all and action: ${CAMPAIGN_DIMENSIONS.slice(2).join(', ')}`)
     .addOption(json())
