@@ -4,7 +4,7 @@ import { RECOMMENDED_PRODUCTS } from './actions';
 import { CONTACT_CHANNELS, CONTACT_OUTCOMES } from './campaigns';
 import { closestName } from './closest-name';
 import { isKnownEncoding, UNKNOWN_ENCODING } from './encoding';
-import { schemaProblems } from './schema-problems';
+import { parseJsonAgainst } from './schema-problems';
 
 const CONTRACT_NAMES: readonly string[] = CONTACTS_CONTRACT.map((column) => column.name);
 
@@ -123,24 +123,10 @@ export type ContactsMapping = z.output<typeof ContactsMappingSchema>;
 export function parseContactsMapping(
   text: string,
 ): { ok: true; mapping: ContactsMapping } | { ok: false; problems: string[] } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
-  }
-  const parsed = ContactsMappingSchema.safeParse(json);
-  if (parsed.success) return { ok: true, mapping: parsed.data };
-  return {
-    ok: false,
-    problems: parsed.error.issues.flatMap((issue) =>
-      // a misspelt field ("dateFromat") gets the closest one
-      issue.code === 'unrecognized_keys' && issue.path.length === 0
-        ? issue.keys.map((key) => {
-            const close = closestName(key, Object.keys(CONTACTS_MAPPING_FIELDS));
-            return `(mapping): unknown field "${key}"${close ? ` (did you mean ${close}?)` : ''}; docs/campaigns.md lists the fields`;
-          })
-        : schemaProblems([issue], '(mapping)'),
-    ),
-  };
+  // a misspelt field ("dateFromat") gets the closest one
+  const parsed = parseJsonAgainst(text, ContactsMappingSchema, (key) => {
+    const close = closestName(key, Object.keys(CONTACTS_MAPPING_FIELDS));
+    return `(mapping): unknown field "${key}"${close ? ` (did you mean ${close}?)` : ''}; docs/campaigns.md lists the fields`;
+  });
+  return parsed.ok ? { ok: true, mapping: parsed.value } : parsed;
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { NUMBER_COLUMNS, USAGE_CONTRACT } from '../data/contract';
 import { closestName } from './closest-name';
 import { isKnownEncoding, UNKNOWN_ENCODING } from './encoding';
-import { schemaProblems } from './schema-problems';
+import { parseJsonAgainst } from './schema-problems';
 import { SchemaContractError } from './errors';
 
 const CONTRACT_NAMES = new Set(USAGE_CONTRACT.map((column) => column.name));
@@ -158,26 +158,12 @@ export type DecimalSeparator = NonNullable<InputMapping['decimalSeparator']>;
 
 /** A mapping file's text checked against the schema: the mapping, or every problem, one per line. */
 export function parseMapping(text: string): { ok: true; mapping: InputMapping } | { ok: false; problems: string[] } {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
-  }
-  const parsed = InputMappingSchema.safeParse(json);
-  if (parsed.success) return { ok: true, mapping: parsed.data };
-  return {
-    ok: false,
-    problems: parsed.error.issues.flatMap((issue) =>
-      // a misspelt field of the mapping itself ("decimalSeperator") gets the closest one
-      issue.code === 'unrecognized_keys' && issue.path.length === 0
-        ? issue.keys.map((key) => {
-            const close = closestName(key, Object.keys(MAPPING_FIELDS));
-            return `(mapping): unknown field "${key}"${close ? ` (did you mean ${close}?)` : ''}; docs/own-data.md lists the fields`;
-          })
-        : schemaProblems([issue], '(mapping)'),
-    ),
-  };
+  // a misspelt field of the mapping itself ("decimalSeperator") gets the closest one
+  const parsed = parseJsonAgainst(text, InputMappingSchema, (key) => {
+    const close = closestName(key, Object.keys(MAPPING_FIELDS));
+    return `(mapping): unknown field "${key}"${close ? ` (did you mean ${close}?)` : ''}; docs/own-data.md lists the fields`;
+  });
+  return parsed.ok ? { ok: true, mapping: parsed.value } : parsed;
 }
 
 export const IDENTITY_MAPPING: InputMapping = { format: 'long', columns: {}, values: {}, maxCategories: 50 };

@@ -54,3 +54,30 @@ function plainMessage(issue: z.core.$ZodIssue): string {
 }
 
 const name = (path: PropertyKey[], root: string) => path.map(String).join('.') || root;
+
+/**
+ * A JSON file's text (a mapping) checked against `schema`: the value, or every problem, one per
+ * line, a misspelt field of the file itself named by `unknownField` (which may suggest the closest).
+ */
+export function parseJsonAgainst<T extends z.ZodType>(
+  text: string,
+  schema: T,
+  unknownField: (key: string) => string,
+): { ok: true; value: z.output<T> } | { ok: false; problems: string[] } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
+  }
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys' && issue.path.length === 0
+        ? issue.keys.map(unknownField)
+        : schemaProblems([issue], '(mapping)'),
+    ),
+  };
+}
