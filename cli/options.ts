@@ -161,6 +161,14 @@ export function cutToWidth(text: string, width: number): string {
   return `${cut}…`;
 }
 
+/** A table's row: each value padded to its column's width (terminal columns), two spaces apart. */
+function tableLine(values: string[], widths: number[]): string {
+  return values
+    .map((value, i) => padColumns(value, widths[i]))
+    .join('  ')
+    .trimEnd();
+}
+
 /**
  * A table of texts within `width` terminal columns: while it is wider, the `cut` columns narrow,
  * in their order, down to the width given for each (never below their header's), their values
@@ -183,11 +191,7 @@ export function fittedTable(
   const last = keys.length - 1;
   const lastAt = widths.slice(0, last).reduce((sum, w) => sum + w + 2, 0);
   widths[last] = Math.max(stringWidth(keys[last]), Math.min(widths[last], width - lastAt));
-  const line = (values: string[]) =>
-    values
-      .map((value, i) => padColumns(value, widths[i]))
-      .join('  ')
-      .trimEnd();
+  const line = (values: string[]) => tableLine(values, widths);
   return [
     line(keys),
     line(widths.map((w) => '-'.repeat(w))),
@@ -213,11 +217,7 @@ export function table(records: readonly object[], columns?: string[]): string {
   const cell = (value: unknown) =>
     typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(4) : String(value ?? '');
   const widths = keys.map((key) => Math.max(stringWidth(key), ...rows.map((row) => stringWidth(cell(row[key])))));
-  const line = (values: string[]) =>
-    values
-      .map((value, i) => padColumns(value, widths[i]))
-      .join('  ')
-      .trimEnd();
+  const line = (values: string[]) => tableLine(values, widths);
   return [
     line(keys),
     line(widths.map((w) => '-'.repeat(w))),
