@@ -233,23 +233,23 @@ export class BackfillProgress {
 
   /** Told each time the months are read again (waitForScheduledMonths' onProgress); settles when its query has. */
   update(state: ScheduledMonths): Promise<void> {
-    const line = backfillProgressLine(state);
-    if (line !== this.line) {
-      // a terminal's bars stop before a line is printed below them
-      this.stop();
-      this.print(`${elapsed()}  ${line}`);
-      this.line = line;
-    }
     const month = runningMonths(state).at(0);
     const workflowId = month === undefined ? undefined : state.workflowIds.get(month);
-    if (month === undefined || workflowId === undefined) {
-      this.stop();
-      return Promise.resolve();
+    if (this.shown?.workflowId !== workflowId) this.stop();
+    const line = backfillProgressLine(state);
+    if (line !== this.line) {
+      // a terminal's bars stop before a line is printed below them; a month still running keeps the
+      // progress it showed (a waiting month's line changes beside it) and says its stage again beneath
+      this.shown?.display.stop();
+      this.print(`${elapsed()}  ${line}`);
+      this.line = line;
+      if (this.shown && month !== undefined) {
+        this.shown.display = this.display(month);
+        if (this.shown.last) this.shown.display.update(this.shown.last);
+      }
     }
-    if (this.shown?.workflowId !== workflowId) {
-      this.stop();
-      this.shown = { workflowId, display: this.display(month) };
-    }
+    if (month === undefined || workflowId === undefined) return Promise.resolve();
+    this.shown ??= { workflowId, display: this.display(month) };
     return this.ask(this.shown);
   }
 

@@ -116,6 +116,37 @@ describe("schedule backfill shows the running month's stage", () => {
     ]);
   });
 
+  it('keeps the stages it showed of a month when the months line changes while it runs', async () => {
+    const lines: string[] = [];
+    const answers = [at('2026-03', 'features', 1), at('2026-03', 'features', 1), at('2026-03', 'cluster', 2)];
+    const progress = new BackfillProgress(
+      (_workflowId, last) => Promise.resolve(progressSince(last, answers.shift()!)),
+      (month) =>
+        new ProgressLines(
+          (line) => lines.push(line),
+          5_000,
+          () => 0,
+          month,
+        ),
+      (line) => lines.push(line),
+    );
+    await progress.update(months([], ['2026-03'], ['2026-04']));
+    // April's run starts and waits for a worker while March's runs on: a new line, the same run
+    const aprilWaiting = months([], ['2026-03', '2026-04'], []);
+    await progress.update({ ...aprilWaiting, waiting: ['2026-04'] });
+    await progress.update({ ...aprilWaiting, waiting: ['2026-04'] });
+    progress.stop();
+    expect(lines.map((line) => line.replace(/^\s*\d+\.\ds\s+/, ''))).toEqual([
+      '0 of 2 months ended; running: 2026-03; not started yet: 2026-04',
+      '[  0%] 2026-03 load',
+      '[ 20%] 2026-03 features',
+      '0 of 2 months ended; running: 2026-03; waiting for a worker: 2026-04',
+      // the stage it is in, said again beneath the line (a terminal's bar drawn again), and none before it
+      '[ 20%] 2026-03 features',
+      '[ 40%] 2026-03 cluster',
+    ]);
+  });
+
   it('asks one query at a time, and shows nothing of a month that ended while its query was out', async () => {
     const lines: string[] = [];
     let answer: (progress: RunProgress) => void = () => {};
