@@ -310,16 +310,35 @@ export async function planLoad(
   store: StoreConfig,
   run: RunRef,
   rawParams: unknown,
+  partitions?: number,
+  recorded?: RecordedReading,
+  /** Whether the plan may take what an earlier plan of the same files read (plan-cache.ts); never for a reproduction. */
+  reuse?: boolean,
+): Promise<LoadPlan>;
+/**
+ * A check before a run starts (cli/load-plan-check.ts): stops where the run's plan would, and says
+ * whether it took a stored reading or read the input. It takes one on the files' stamps alone,
+ * before copying or hashing a file (the run's own plan hashes them): a rerun's check reads no input
+ * file, only the mapping and the labels file (their sha256 are in the reading's key). It hashes
+ * nothing else and stores none: a stored reading names the run that stored it, and `audit verify`
+ * looks for that run in the log.
+ */
+export async function planLoad(
+  store: StoreConfig,
+  run: RunRef,
+  rawParams: unknown,
+  partitions: number,
+  recorded: RecordedReading | undefined,
+  reuse: 'check',
+): Promise<'stored' | 'read'>;
+export async function planLoad(
+  store: StoreConfig,
+  run: RunRef,
+  rawParams: unknown,
   partitions = 1,
   recorded?: RecordedReading,
-  /**
-   * Whether the plan may take what an earlier plan of the same files read (plan-cache.ts); never for
-   * a reproduction. 'check': a check before a run starts (cli/load-plan-check.ts) takes it on the
-   * files' stamps alone and stores none: a stored reading names the run that stored it, and `audit
-   * verify` looks for that run in the log.
-   */
   reuse: boolean | 'check' = true,
-): Promise<LoadPlan> {
+): Promise<LoadPlan | 'stored' | 'read'> {
   const started = performance.now();
   const params = checkedParams(rawParams, partitions);
   const windowEnd = params.month;
@@ -343,8 +362,12 @@ export async function planLoad(
   const { mapping: givenMapping, mappingFile } = params.mapping
     ? await readMapping(params.mapping, dbPath, recorded?.mapping)
     : { mapping: IDENTITY_MAPPING, mappingFile: null };
-  // from here on the labels are read from a copy no one writes: the run's own, or a snapshot's
-  const labelsRead = params.labels ? (recordedLabels ?? (await copyLabels(params.labels, dbPath))) : undefined;
+  const check = reuse === 'check';
+  // from here on the labels are read from a copy no one writes: the run's own, or a snapshot's; a
+  // check reads them where they are (the run's plan copies them)
+  const labelsRead = params.labels
+    ? (recordedLabels ?? (check ? await existingLabels(params.labels) : await copyLabels(params.labels, dbPath)))
+    : undefined;
 
   // before hashing: a file rewritten from here on no longer matches its stamp
   const stamps = await stampFiles(files);
@@ -355,15 +378,10 @@ export async function planLoad(
     hashing.catch(() => undefined); // awaited below; a contract error may end the plan first
     return hashing;
   };
-  // a check takes a stored reading on the files' stamps, unhashed (the run's own plan hashes them):
-  // it hashes only what it reads
-  if (reuse !== 'check') void hashes();
-  const readPaths = await utf8Copies(givenMapping, dirname(dbPath), labelsRead ? [...files, labelsRead] : files);
-  // the labels are read through readPaths[params.labels]: the copy, or its UTF-8 copy
-  if (params.labels && labelsRead) {
-    readPaths[params.labels] = readPaths[labelsRead] ?? labelsRead;
-    delete readPaths[labelsRead];
-  }
+  // a check hashes no file: the run's own plan does
+  if (!check) void hashes();
+  // a check makes its UTF-8 copies only once it has no stored reading to take
+  const readPaths: Record<string, string> = check ? {} : await utf8ReadPaths();
   // read when publishing: a log that cannot be read stops the run now, not after every stage, with
   // the input's reading stored or not
   if (contactLog) {
@@ -391,19 +409,17 @@ export async function planLoad(
     },
   });
   const stored = await findPlanReading<PlanReading>(cache, readingKey);
-  if (stored && reuse === 'check')
-    return planOf(
-      stored.reading,
-      stored.sha256.map((sha256, index) => ({ sha256, bytes: stamps[index].size })),
-    );
-  if (stored) {
+  if (check) {
+    // taken on the stamps unless a file was written too close to its stamp for the stat to tell
+    if (stored && !stamps.some(isRacy)) return 'stored';
+    Object.assign(readPaths, await utf8ReadPaths());
+  } else if (stored) {
     const sha256s = (await hashes()).map((hash) => hash.sha256);
     // the files are those the reading read, byte for byte: else it is read again
     if (canonicalJson(sha256s) === canonicalJson(stored.sha256)) {
       return planOf(stored.reading, await hashes());
     }
   }
-  void hashes(); // while DuckDB reads the files
   // each step a pass over the input (minutes on one large CSV): named, and DuckDB's progress in it
   let step = "load: reading the input's columns and rows";
   const reading = await withConnection(':memory:', (conn) =>
@@ -509,13 +525,24 @@ export async function planLoad(
       },
     ),
   );
+  if (check) return 'read';
   const hashed = await hashes();
-  if (reuse !== 'check')
-    await storePlanReading(cache, readingKey, params.month, {
-      sha256: hashed.map((hash) => hash.sha256),
-      reading,
-    });
+  await storePlanReading(cache, readingKey, params.month, {
+    sha256: hashed.map((hash) => hash.sha256),
+    reading,
+  });
   return planOf(reading, hashed);
+
+  /** The UTF-8 copies the files are read through (utf8Copies), the labels through readPaths[params.labels]. */
+  async function utf8ReadPaths(): Promise<Record<string, string>> {
+    const copies = await utf8Copies(givenMapping, dirname(dbPath), labelsRead ? [...files, labelsRead] : files);
+    // the labels are read through readPaths[params.labels]: the copy (or the file, in a check), or its UTF-8 copy
+    if (params.labels && labelsRead) {
+      copies[params.labels] = copies[labelsRead] ?? labelsRead;
+      if (labelsRead !== params.labels) delete copies[labelsRead];
+    }
+    return copies;
+  }
 
   /** The plan from what reading the input found, and the files' hashes (checked against their stamps). */
   async function planOf(found: PlanReading, fileHashes: { sha256: string; bytes: number }[]): Promise<LoadPlan> {
@@ -664,6 +691,11 @@ async function stampFiles(paths: string[]): Promise<Omit<FileStamp, 'sha256'>[]>
 
 const statOf = ({ size, mtimeMs, ctimeMs, ino }: Stats) => ({ size, mtimeMs, ctimeMs, ino });
 
+/** Written within RACY_MS of its stamp (by its modification or change time): its stat may hide a later write. */
+function isRacy(stamp: Omit<FileStamp, 'sha256'>): boolean {
+  return stamp.stampedAt - Math.max(stamp.mtimeMs, stamp.ctimeMs) < RACY_MS;
+}
+
 function sameStat(stamp: Omit<FileStamp, 'sha256'>, now: Stats): boolean {
   return (
     now.size === stamp.size && now.mtimeMs === stamp.mtimeMs && now.ctimeMs === stamp.ctimeMs && now.ino === stamp.ino
@@ -690,8 +722,7 @@ async function assertStampsHeld(stamps: FileStamp[]): Promise<void> {
 async function sinceStamp(stamp: FileStamp): Promise<'same' | 'changed' | 'gone'> {
   const now = await stat(stamp.path).catch(() => null);
   if (!now) return 'gone';
-  const racy = stamp.stampedAt - Math.max(stamp.mtimeMs, stamp.ctimeMs) < RACY_MS;
-  if (sameStat(stamp, now) && !racy) return 'same';
+  if (sameStat(stamp, now) && !isRacy(stamp)) return 'same';
   return (await hashFile(stamp.path)).sha256 === stamp.sha256 ? 'same' : 'changed';
 }
 
@@ -723,10 +754,7 @@ async function assertInputsAsPlanned(plan: LoadPlan, read: string[]): Promise<vo
  * Written aside and renamed: a retried plan's copy replaces one left whole.
  */
 async function copyLabels(path: string, dbPath: string): Promise<string> {
-  const [stamp] = await stampFiles([path]).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') throw new InputFileError(`the labels file ${path} does not exist`);
-    throw error;
-  });
+  const stamp = await stampLabels(path);
   const aside = join(dirname(dbPath), `.labels-${randomUUID()}.part`);
   try {
     await copyFile(path, aside);
@@ -739,6 +767,21 @@ async function copyLabels(path: string, dbPath: string): Promise<string> {
   } finally {
     await rm(aside, { force: true });
   }
+}
+
+/** The labels file where it is, for a check, which reads it there (copyLabels copies it for a run). */
+async function existingLabels(path: string): Promise<string> {
+  await stampLabels(path);
+  return path;
+}
+
+/** The labels file's stamp: one that is not there is the user's input error. */
+async function stampLabels(path: string): Promise<Omit<FileStamp, 'sha256'>> {
+  const [stamp] = await stampFiles([path]).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') throw new InputFileError(`the labels file ${path} does not exist`);
+    throw error;
+  });
+  return stamp;
 }
 
 /** Files are hashed one after another on this thread while DuckDB reads their footers on its own. */

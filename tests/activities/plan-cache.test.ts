@@ -1,11 +1,11 @@
-import { chmod, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { planLoad, type LoadPlan } from '../../activities/load';
 import { PLAN_STAGE } from '../../activities/plan-cache';
 import { hashFile } from '../../store/hashing';
 import type { StoreConfig } from '../../store/layout';
-import { smallSample, storeIn, tempDir } from '../helpers';
+import { smallSample, storeIn, tempDir, usageCsv } from '../helpers';
 
 /** A plan without what is the run's own (its folder, its timing, its stamps' clock). */
 const decided = ({ dbPath: _db, partitionDbPaths: _parts, seconds: _s, inputStamps: _stamps, ...plan }: LoadPlan) =>
@@ -14,7 +14,7 @@ const decided = ({ dbPath: _db, partitionDbPaths: _parts, seconds: _s, inputStam
 describe("the plan's reading of the input, stored for the next plan of the same files", () => {
   let store: StoreConfig;
   let input: string;
-  const plan = (runId: string, reuse: boolean | 'check' = true) =>
+  const plan = (runId: string, reuse = true) =>
     planLoad(store, { workflowId: 'plan-cache', runId }, { month: '2026-06', input }, 1, undefined, reuse);
 
   beforeAll(async () => {
@@ -64,25 +64,40 @@ describe("the plan's reading of the input, stored for the next plan of the same 
 
   it("takes the stored reading for a check before a run starts ('check'), and stores none", async () => {
     const own = storeIn(await tempDir());
-    const check = (runId: string, reuse: boolean | 'check') =>
-      planLoad(own, { workflowId: 'plan-check', runId }, { month: '2026-06', input }, 1, undefined, reuse);
-    const read = await check('c1', 'check');
+    const run = (runId: string) => planLoad(own, { workflowId: 'plan-check', runId }, { month: '2026-06', input });
+    const check = (runId: string) =>
+      planLoad(own, { workflowId: 'plan-check', runId }, { month: '2026-06', input }, 1, undefined, 'check');
+    expect(await check('c1')).toBe('read');
     // a stored reading names the run that stored it: the check is none (audit verify would look for it)
     expect(await readdir(own.storeDir).catch(() => [])).toEqual([]);
-    const stored = await check('r1', true);
-    expect(decided(read)).toEqual(decided(stored));
-    // taken, not read again: a stored row count the files do not hold comes back as stored
-    await rewriteStored((reading) => {
-      reading.reading.rowCounts[0] += 1;
-    }, own.storeDir);
-    expect((await check('c2', 'check')).inputFiles[0].rows).toBe(stored.inputFiles[0].rows + 1);
+    const stored = await run('r1');
     // on the files' stamps alone, unhashed (the run's own plan hashes them): a stored sha256 the file
     // does not have is taken too, once the file is old enough for its stamp to be trusted (2 s)
     await new Promise((resolveWait) => setTimeout(resolveWait, 2_100));
     await rewriteStored((reading) => {
       reading.sha256[0] = '0'.repeat(64);
     }, own.storeDir);
-    expect((await check('c3', 'check')).inputFiles[0].sha256).toBe('0'.repeat(64));
-    expect((await check('r2', true)).inputFiles[0].sha256).toBe(stored.inputFiles[0].sha256);
+    expect(await check('c2')).toBe('stored');
+    expect((await run('r2')).inputFiles[0].sha256).toBe(stored.inputFiles[0].sha256);
+  });
+
+  it('has a check read a file written within 2 s of its stamp, not take its stored reading on the stamp', async () => {
+    const own = storeIn(await tempDir());
+    const csv = join(await tempDir(), 'usage.csv');
+    await writeFile(csv, usageCsv('2026-06'));
+    const params = { month: '2026-06', input: csv };
+    await planLoad(own, { workflowId: 'plan-check', runId: 'r1' }, params);
+    const check = () => planLoad(own, { workflowId: 'plan-check', runId: 'c1' }, params, 1, undefined, 'check');
+    const written = await stat(csv);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      // a coarse file-system clock could hide a write in the same tick as the stored stamp's
+      vi.setSystemTime(Math.max(written.mtimeMs, written.ctimeMs) + 1_000);
+      expect(await check()).toBe('read');
+      vi.setSystemTime(Math.max(written.mtimeMs, written.ctimeMs) + 2_100);
+      expect(await check()).toBe('stored');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { planLoad } from '../../activities/load';
 import { checkLoadPlan } from '../../cli/load-plan-check';
 import { csvBytesUnder } from '../../cli/commands/run';
 import { parseRunParams } from '../../domain/params';
@@ -10,6 +11,30 @@ import { segflow, storeIn, tempDir, usageCsv } from '../helpers';
 
 /** Nothing listens on port 1: a command that got as far as connecting, to start a run, exits 3. */
 const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
+
+/** GB18030 bytes of the words the tests' files use (Node encodes no GB18030); everything else ASCII. */
+const GB18030: Record<string, string> = {
+  用户号码: 'd3c3bba7bac5c2eb',
+  统计月份: 'cdb3bcc6d4c2b7dd',
+  通话分钟: 'cda8bbb0b7d6d6d3',
+  流量: 'c1f7c1bf',
+  月消费: 'd4c2cffbb7d1',
+  在网月数: 'd4dacdf8d4c2cafd',
+  是否流失: 'cac7b7f1c1f7caa7',
+  是: 'cac7',
+  否: 'b7f1',
+};
+const gb18030 = (text: string) =>
+  Buffer.concat(
+    text
+      .split(new RegExp(`(${Object.keys(GB18030).join('|')})`))
+      .map((part) => (GB18030[part] ? Buffer.from(GB18030[part], 'hex') : Buffer.from(part, 'latin1'))),
+  );
+
+/** The bytes this process has read so far, every thread (DuckDB's and libuv's too): /proc/self/io's rchar. */
+async function bytesRead(): Promise<number> {
+  return Number(/^rchar: (\d+)$/m.exec(await readFile('/proc/self/io', 'utf8'))?.[1]);
+}
 
 /** What `run` left in its home: the store's and work folder's entries (none: nothing stored, recorded or planned). */
 async function leftIn(home: string): Promise<string[]> {
@@ -71,6 +96,61 @@ describe("`run` reads the input with the run's own load plan before it starts", 
     expect(result).toMatchObject({ code: 3, output: expect.stringContaining('cannot reach Temporal at 127.0.0.1:1') });
     // a stored reading names the run that stored it, and audit verify looks for that run in the log
     expect(await leftIn(home)).toEqual([]);
+  });
+
+  it("reads no input file in a rerun's check, one of GB18030 read through the mapping's encoding with a labels file too", async () => {
+    const dir = await tempDir();
+    const input = join(dir, 'usage.csv');
+    const rows = Array.from(
+      { length: 50_000 },
+      (_, i) => `S${i},2026-06,${100 + (i % 97)},${2_000 + i},${30 + (i % 40)}.5,${i % 60}`,
+    );
+    await writeFile(input, gb18030(['用户号码,统计月份,通话分钟,流量,月消费,在网月数', ...rows].join('\r\n')));
+    const labels = join(dir, 'labels.csv');
+    await writeFile(
+      labels,
+      gb18030(['用户号码,是否流失', ...rows.slice(0, 40).map((_, i) => `S${i},${i % 4 ? '否' : '是'}`)].join('\r\n')),
+    );
+    const mapping = join(dir, 'mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        encoding: 'gb18030',
+        columns: {
+          subscriber_id: '用户号码',
+          month: '统计月份',
+          voice_minutes: '通话分钟',
+          data_mb: '流量',
+          spend: '月消费',
+          tenure_months: '在网月数',
+        },
+        values: { churn_label: { 是: true, 否: false } },
+      }),
+    );
+    const written = Date.now();
+    const parsed = parseRunParams({ month: '2026-06', input, mapping, labels });
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    const inputBytes = (await stat(input)).size;
+    const store = storeIn(dir);
+    const checkReading = async () => {
+      const before = await bytesRead();
+      const checked = await checkLoadPlan(parsed.params, { storeDir: store.storeDir });
+      return { checked, read: (await bytesRead()) - before };
+    };
+
+    // a first run's check reads the input (the measure sees it: copied to UTF-8, read by DuckDB)
+    const first = await checkReading();
+    expect(first.checked).toEqual({ passed: true });
+    expect(first.read).toBeGreaterThan(inputBytes);
+    // the run's plan stores its reading, the input read through its UTF-8 copy; a file written
+    // within 2 s of its stamp is not taken on it
+    const plan = await planLoad(store, { workflowId: 'stored', runId: 'r1' }, parsed.params);
+    expect(plan.readPaths?.[input]).toBeDefined();
+    await new Promise((resolveWait) => setTimeout(resolveWait, Math.max(0, written + 2_100 - Date.now())));
+    const rerun = await checkReading();
+    expect(rerun.checked).toEqual({ passed: true });
+    // the mapping and the labels file hashed (their sha256 are in the stored reading's key), the input not read
+    expect(rerun.read).toBeLessThan(inputBytes / 4);
   });
 
   it('leaves the contact log out, and notes, not refuses, what goes wrong other than the input', async () => {
