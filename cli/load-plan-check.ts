@@ -15,7 +15,7 @@ export type LoadPlanCheck = { stop: Error } | { passed: true } | { unchecked: st
  * each file's columns against the contract and the mapping, the labels file against the input's
  * ids, the user's columns typed), before anything starts, for `run` and `schedule create` to refuse
  * an input the run would stop on. The plan's run folder is a scratch folder, removed after; it takes
- * the reading a run's plan stored of the same files (a rerun's files are hashed, not read; signed
+ * the reading a run's plan stored of the same files (a rerun's input files are taken on their stamps, neither read nor hashed; signed
  * with any key or none: a worker's plan takes only its own key's, and reads the input otherwise) and
  * stores none (planLoad's `reuse` 'check'): nothing is stored or recorded (a reading taken has its
  * last use refreshed, as every reuse has). `files`: read these instead of listing the input
