@@ -13,7 +13,7 @@ import { sha256 } from '../store/hashing';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { csvReadProblem, unsplitCsv, utf8ReadPath } from './csv-encoding';
-import { literalPath, queryRows, setVariable } from './duckdb';
+import { literalPath, queryRows, setVariable, withConnection } from './duckdb';
 import { idTextSql } from './load-sql';
 
 /**
@@ -147,6 +147,9 @@ export async function readContactsMapping(
   });
   const parsed = parseContactsMapping(bytes.toString('utf8'));
   if (!parsed.ok) throw new InvalidParamsError(`invalid contact-log mapping ${path}:\n${parsed.problems.join('\n')}`);
+  // one file for every month (a schedule's too): a format DuckDB cannot read would stop each run
+  const { dateFormat } = parsed.mapping;
+  if (dateFormat !== undefined) await withConnection(':memory:', (conn) => assertDateFormatReadable(conn, dateFormat));
   return { mapping: parsed.mapping, sha256: sha256(bytes) };
 }
 

@@ -214,7 +214,7 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     ).toMatchObject({
       code: 2,
       output: expect.stringContaining(
-        `segflow: contacts: the contact-log mapping's dateFormat "%d/%m/%Q" is not a format DuckDB reads`,
+        `segflow: contactsMapping: the contact-log mapping's dateFormat "%d/%m/%Q" is not a format DuckDB reads`,
       ),
     });
     // a mapping that fits: past the checks, to the server, which does not answer here (exit 3)

@@ -69,6 +69,33 @@ describe("schedule create reads the input as a run's load does", () => {
     });
   }, 60_000);
 
+  it('refuses a contact-log mapping whose dateFormat DuckDB cannot read, before the log exists (exit 2)', async () => {
+    const home = await tempDir();
+    const good = join(home, 'usage.csv');
+    await writeFile(good, usageCsv('2026-10'));
+    const mapping = join(home, 'contacts-mapping.json');
+    await writeFile(mapping, JSON.stringify({ columns: { subscriber_id: '用户号码' }, dateFormat: '%Q/%m/%Y' }));
+    const result = await segflow(
+      [
+        'schedule',
+        'create',
+        '--input',
+        good,
+        '--param',
+        `contacts=${join(home, 'contacts-not-yet.csv')}`,
+        '--param',
+        `contactsMapping=${mapping}`,
+      ],
+      { ...NO_SERVER, SEGFLOW_HOME: home },
+    );
+    expect(result).toMatchObject({
+      code: 2,
+      output: expect.stringContaining(
+        `segflow: contactsMapping: the contact-log mapping's dateFormat "%Q/%m/%Y" is not a format DuckDB reads`,
+      ),
+    });
+  }, 60_000);
+
   it('reads the newest month folder, which every coming run reads', async () => {
     const input = join(await tempDir(), 'usage');
     for (const [month, without] of [
