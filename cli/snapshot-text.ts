@@ -260,7 +260,10 @@ export function snapshotSummary(
     ...logLines,
     `  published     ${snapshot.publishedAt} by ${manifest.requestedBy}`,
     `  run           ${manifest.run.workflowId} (run ${manifest.run.runId})`,
-    `  inputs        ${manifest.inputs.length} file(s), ${count(manifest.inputs.reduce((sum, f) => sum + f.rows, 0))} rows, in ${commonFolder(manifest.inputs.map((f) => f.path))}`,
+    noteLines(
+      'inputs',
+      `${manifest.inputs.length} file(s), ${count(manifest.inputs.reduce((sum, f) => sum + f.rows, 0))} rows, in ${commonFolder(manifest.inputs.map((f) => f.path))}`,
+    ),
     ...(manifest.mapping
       ? [`  mapping       ${manifest.mapping.path} (sha256 ${manifest.mapping.sha256.slice(0, 12)})`]
       : []),
@@ -275,12 +278,21 @@ export function snapshotSummary(
           ),
         ]
       : []),
-    `  parameters    ${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`,
+    noteLines('parameters', `${params || 'defaults'} (params hash ${manifest.paramsHash.slice(0, 12)})`),
     `  code          segflow ${manifest.code.segflow}, commit ${manifest.code.commit}${manifest.code.source ? `, code files ${manifest.code.source.slice(0, 12)}` : ''}`,
-    `  rows          ${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored; the models learnt from ${count(rows.trainingRows + rows.holdoutRows)} labelled subscribers (${count(rows.holdoutRows)} held out to test them)`,
-    `  churn model   holdout ROC AUC ${holdoutAucText(holdout.rocAuc, { churners: holdout.positives, rows: holdout.rows, stdError: holdout.rocAucStdError })}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
+    noteLines(
+      'rows',
+      `${rowsLine(manifest)}; ${count(rows.subscribers)} subscribers scored; the models learnt from ${count(rows.trainingRows + rows.holdoutRows)} labelled subscribers (${count(rows.holdoutRows)} held out to test them)`,
+    ),
+    noteLines(
+      'churn model',
+      `holdout ROC AUC ${holdoutAucText(holdout.rocAuc, { churners: holdout.positives, rows: holdout.rows, stdError: holdout.rocAucStdError })}, top-decile lift ${decimals(holdout.liftByDecile[0], 2, 'x')}; risk bands: ${bands}`,
+    ),
     ...[fewHeldOutWarning(holdout.positives)].flatMap((warning) => (warning ? [`    warning: ${warning}`] : [])),
-    `  segments      k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : `, ids new (not matched: ${addMonths(snapshot.month, -1)} had no latest snapshot when this one ran, or it was clustered on other features)`}`,
+    noteLines(
+      'segments',
+      `k=${metrics.kmeans.k}${metrics.previousSnapshot ? `, ids matched to ${metrics.previousSnapshot.month}/v${metrics.previousSnapshot.version}` : `, ids new (not matched: ${addMonths(snapshot.month, -1)} had no latest snapshot when this one ran, or it was clustered on other features)`}`,
+    ),
     ...metrics.segments.map(
       (s) =>
         `    ${String(s.segmentId).padStart(2)}  ${count(s.subscribers).padStart(9)}  ${s.name}  -> ${s.recommendedProduct}`,
@@ -290,9 +302,9 @@ export function snapshotSummary(
   const retries = retriesLine(failed, manifest.run.workflowId);
   if (retries) lines.push(retries);
   if (manifest.skippedFeatures.length)
-    lines.push(`  skipped       ${skippedFeatureItems(manifest.skippedFeatures).join('; ')}`);
+    lines.push(noteLines('skipped', skippedFeatureItems(manifest.skippedFeatures).join('; ')));
   lines.push(
-    `  files         ${manifest.outputs.map((f) => `${f.file} ${bytes(f.bytes)}`).join(', ')}`,
+    noteLines('files', manifest.outputs.map((f) => `${f.file} ${bytes(f.bytes)}`).join(', ')),
     `  manifest      ${manifestPath}`,
     '',
     `The full manifest: segflow snapshots show ${snapshot.month}/v${snapshot.version} --json`,

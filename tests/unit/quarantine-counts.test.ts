@@ -34,7 +34,12 @@ function manifest(quarantineByReason: Record<string, number>): SnapshotManifest 
   } as unknown as SnapshotManifest;
 }
 
-const rowsLine = (text: string) => text.split('\n').find((line) => line.startsWith('  rows '));
+/** `snapshots show` with its notes' wrapped lines joined again (each continues under its text, 16 columns in). */
+const unwrapped = (text: string) => text.replaceAll(/\n {16}(?=\S)/g, ' ');
+const rowsLine = (text: string) =>
+  unwrapped(text)
+    .split('\n')
+    .find((line) => line.startsWith('  rows '));
 
 describe('quarantined rows: those that broke the contract apart from those of months outside the window', () => {
   it('snapshots show counts them as the run does: rows of months outside the window were left out', () => {
@@ -48,8 +53,9 @@ describe('quarantined rows: those that broke the contract apart from those of mo
       '  rows          17,698 read, 8 quarantined (broke the contract; 13,433 more rows of months outside the window were left out); ' +
         '15,939 subscribers scored; the models learnt from 15,000 labelled subscribers (3,000 held out to test them)',
     );
+    expect(Math.max(...shown.split('\n').map((line) => line.length))).toBeLessThanOrEqual(100);
     // no snapshot of the month before to match segment ids to: says why there may be none
-    expect(shown).toContain(
+    expect(unwrapped(shown)).toContain(
       'ids new (not matched: 2026-09 had no latest snapshot when this one ran, or it was clustered on other features)',
     );
     // none outside the window (or a manifest from before that reason): every quarantined row broke the contract
