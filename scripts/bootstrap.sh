@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes a clean clone runnable: npm dependencies (only when package-lock.json changed since
-# the last install) and the Temporal CLI (only when none is found). With --with-browser (the
-# test command) also a Chromium for the report's browser test. Safe to run every time.
+# the last install) and the Temporal CLI (only when none is found). With --for-tests (the test
+# command) also a Chromium for the report's browser test and the benchmark's Python for the
+# cross-check tests (scikit-learn, xgboost, shap), installed here rather than inside the first
+# test that needs it, whose timeout a slow install under load overran. Safe to run every time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -18,6 +20,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 bash scripts/ensure-temporal.sh >/dev/null
-if [ "${1:-}" = "--with-browser" ]; then
+if [ "${1:-}" = "--for-tests" ]; then
   bash scripts/ensure-chromium.sh >/dev/null
+  bash scripts/ensure-bench-python.sh >/dev/null
 fi
