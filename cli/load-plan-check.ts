@@ -30,6 +30,11 @@ export async function checkLoadPlan(
     dataRoot?: string;
     /** The run's partitions: they are part of the stored reading's key. */
     partitions?: number;
+    /**
+     * The worker is this process, as with `run --local`: a folder this user may not read stops its
+     * plan too. Otherwise the worker (another user, another machine's mount) may read it.
+     */
+    workerIsThisUser?: boolean;
     files?: string[];
   } = {},
 ): Promise<LoadPlanCheck> {
@@ -52,7 +57,7 @@ export async function checkLoadPlan(
     return { passed: true };
   } catch (error) {
     // what this user may not read, the worker (another user, another machine's mount) may: its plan says
-    if (error instanceof InputFileError && /permission denied/i.test(error.message))
+    if (!options.workerIsThisUser && error instanceof InputFileError && /permission denied/i.test(error.message))
       return { unchecked: error.message.split('\n')[0].slice(0, 200) };
     if (
       error instanceof SchemaContractError ||

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -25,7 +25,17 @@ import type { StoreConfig } from '../../store/layout';
 import { fromLatest, nextMonthBuiltOn } from '../../store/snapshots';
 import type { MonthlySegmentationResult } from '../../workflows/monthly-segmentation';
 import { sampleDir } from './demo';
-import { checkedDuration, EXIT, monthArg, paramOption, partitionsOption, uiPortOption, required } from '../options';
+import {
+  checkedDuration,
+  EXIT,
+  monthArg,
+  paramOption,
+  partitionsOption,
+  required,
+  TEXT_WIDTH,
+  uiPortOption,
+} from '../options';
+import { wrapWords } from '../../domain/campaign-reading';
 
 /** What a published manifest says of the run's reuse, campaign measurement and follow-up, when this machine can read it. */
 function manifestLinesOf(manifestPath: string): string | undefined {
@@ -298,21 +308,17 @@ const CHECK_NOTED_AFTER_MS = 5_000;
  */
 const CHECK_MAX_CSV_BYTES = 1024 ** 3;
 
-/** The bytes of CSV files under `input` (hidden and `_` names passed over, as the load does), stopping past `limit`. */
-export async function csvBytesUnder(input: string, limit: number): Promise<number> {
-  const isCsv = (name: string) => /\.csv(\.gz)?$/i.test(name);
-  const info = await stat(input).catch(() => undefined);
-  if (!info?.isDirectory()) return info?.isFile() && isCsv(input) ? info.size : 0;
+/**
+ * The bytes of the CSV files (.csv, .tsv) the load finds under `input`, as it lists them (links
+ * followed; hidden, `_` and other files passed over; every month folder); 0 when the listing fails
+ * (the check then says why).
+ */
+export async function csvBytesUnder(input: string, dataRoot?: string): Promise<number> {
+  const { findInputFiles } = await import('../../activities/load');
+  const listed = await findInputFiles(input, '0001-01', '9999-12', dataRoot).catch(() => ({ files: [] }));
   let total = 0;
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
-      if (total > limit || entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (isCsv(entry.name)) total += (await stat(path).catch(() => ({ size: 0 }))).size;
-    }
-  };
-  await walk(input);
+  for (const file of listed.files)
+    if (/\.(csv|tsv)$/i.test(file)) total += (await stat(file).catch(() => ({ size: 0 }))).size;
   return total;
 }
 
@@ -323,11 +329,20 @@ export async function csvBytesUnder(input: string, limit: number): Promise<numbe
  * stored of the same files, as the run's plan will; a first run of new files is read by both.
  * Anything else going wrong in the check is noted, not refused: the run's plan will say it.
  */
-async function assertLoadPlanPasses(store: StoreConfig, params: RunParams, partitions: number): Promise<void> {
-  const csvBytes = await csvBytesUnder(params.input, CHECK_MAX_CSV_BYTES);
-  if (csvBytes > CHECK_MAX_CSV_BYTES) {
+async function assertLoadPlanPasses(
+  store: StoreConfig,
+  params: RunParams,
+  partitions: number,
+  /** The worker is this process (`--local`): what this user may not read, its plan may not either. */
+  local: boolean,
+): Promise<void> {
+  if ((await csvBytesUnder(params.input, store.dataRoot)) > CHECK_MAX_CSV_BYTES) {
     console.error(
-      `note: the input holds over ${CHECK_MAX_CSV_BYTES / 1024 ** 3} GB of CSV: not read before the start (the run's load plan reads and checks it; a mistake there fails the run, exit 1)`,
+      wrapWords(
+        `note: the input holds over ${CHECK_MAX_CSV_BYTES / 1024 ** 3} GB of CSV: not read before the start (the run's load plan reads and checks it; a mistake there fails the run, exit 1)`,
+        TEXT_WIDTH,
+        '  ',
+      ).join('\n'),
     );
     return;
   }
@@ -340,6 +355,7 @@ async function assertLoadPlanPasses(store: StoreConfig, params: RunParams, parti
     storeDir: store.storeDir,
     dataRoot: store.dataRoot,
     partitions,
+    workerIsThisUser: local,
   }).finally(() => clearTimeout(slow));
   if ('stop' in checked)
     throw new UsageError(`the run would stop at its load: ${checked.stop.message}; nothing was started`);
@@ -512,7 +528,7 @@ async function run(options: RunOptions): Promise<number> {
   // the demo's synthetic sample stands in for a forgotten --input: never unsaid
   if (options.input === undefined)
     console.error(`note: no --input: running on the demo's generated sample (${params.input}), not on your data`);
-  await assertLoadPlanPasses(config.store, params, options.partitions);
+  await assertLoadPlanPasses(config.store, params, options.partitions, options.local === true);
   for (const note of [
     await otherInputNote(config.store, params, options.experiment === true),
     await followUpEndsNote(config.store, params, options.experiment === true),

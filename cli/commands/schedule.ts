@@ -305,6 +305,11 @@ export async function assertInputMeetsContract(
       console.error(`note: ${error.message} yet; each scheduled run reads the input when it starts`);
       return;
     }
+    // the scheduled runs' worker, another process and often another user, may read what this one may not
+    if (error instanceof InputFileError && /permission denied/i.test(error.message)) {
+      console.error(`note: ${error.message.split('\n')[0]}; each scheduled run's load checks the input when it starts`);
+      return;
+    }
     if (error instanceof InputFileError || error instanceof InvalidParamsError) throw refused(error);
     throw error;
   }

@@ -70,7 +70,7 @@ describe.skipIf(!canDropPrivileges)('input folders segflow may not read', () => 
     await chmod(folder('open', 'usage', 'usage_month=2026-05'), 0);
     expect(list()[1]).toMatch(/^InputFileError: cannot list the input folder .*usage_month=2026-05: permission denied/);
   });
-  it("are noted by run's check before the start, not refused: the worker, another user, may read them", async () => {
+  it("are noted by run's check before the start, not refused: the worker, another user, may read them (refused with --local)", async () => {
     const dir = await tempDir();
     await chmod(dir, 0o755);
     const usage = join(dir, 'usage');
@@ -85,7 +85,10 @@ describe.skipIf(!canDropPrivileges)('input folders segflow may not read', () => 
        import { parseRunParams } from ${JSON.stringify(join(REPO_ROOT, 'domain', 'params.ts'))};
        const parsed = parseRunParams({ month: '2026-06', input: process.argv[2] });
        if (!parsed.ok) throw new Error(parsed.problems.join('; '));
-       console.log(JSON.stringify(await checkLoadPlan(parsed.params)));`,
+       const { assertInputMeetsContract } = await import(${JSON.stringify(join(REPO_ROOT, 'cli', 'commands', 'schedule.ts'))});
+       const schedule = await assertInputMeetsContract('s1', parsed.params).then(() => 'created', (e) => e.message);
+       const local = await checkLoadPlan(parsed.params, { workerIsThisUser: true });
+       console.log(JSON.stringify({ ...(await checkLoadPlan(parsed.params)), localStops: 'stop' in local, schedule }));`,
     );
     const checked = JSON.parse(
       execFileSync(
@@ -93,8 +96,12 @@ describe.skipIf(!canDropPrivileges)('input folders segflow may not read', () => 
         ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, '--import', 'tsx', script, usage],
         { cwd: REPO_ROOT, env: { ...process.env, HOME: dir }, encoding: 'utf8' },
       ).trim(),
-    ) as { unchecked?: string; stop?: unknown };
+    ) as { unchecked?: string; stop?: unknown; localStops: boolean; schedule: string };
     expect(checked.stop).toBeUndefined();
     expect(checked.unchecked).toMatch(/cannot list the input folder .*month=2026-05: permission denied/);
+    // run --local: the worker is this process and user, whose plan would stop on it
+    expect(checked.localStops).toBe(true);
+    // schedule create: its runs' worker may read it too
+    expect(checked.schedule).toBe('created');
   });
 });

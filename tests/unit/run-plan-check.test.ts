@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planLoad } from '../../activities/load';
@@ -179,20 +179,22 @@ describe("`run` reads the input with the run's own load plan before it starts", 
 });
 
 describe('how much CSV the check would read before the start', () => {
-  it('counts the CSV files the load reads (not hidden or _ names, not Parquet), and stops counting past the limit', async () => {
+  it('counts the CSV and TSV files the load lists: links followed, hidden and _ names and Parquet not', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'month=2026-05'));
     await writeFile(join(dir, 'month=2026-05', 'a.csv'), 'x'.repeat(100));
-    await writeFile(join(dir, 'b.CSV'), 'x'.repeat(50));
+    await writeFile(join(dir, 'b.tsv'), 'x'.repeat(50));
     await writeFile(join(dir, 'c.parquet'), 'x'.repeat(1000));
     await mkdir(join(dir, '.hidden'));
     await writeFile(join(dir, '.hidden', 'd.csv'), 'x'.repeat(1000));
     await writeFile(join(dir, '_notes.csv'), 'x'.repeat(1000));
-    expect(await csvBytesUnder(dir, 10_000)).toBe(150);
-    expect(await csvBytesUnder(join(dir, 'b.CSV'), 10_000)).toBe(50);
-    expect(await csvBytesUnder(join(dir, 'c.parquet'), 10_000)).toBe(0);
-    expect(await csvBytesUnder(join(dir, 'missing'), 10_000)).toBe(0);
-    // past the limit it stops: a large extract is not walked to its end
-    expect(await csvBytesUnder(dir, 60)).toBeGreaterThan(60);
+    const elsewhere = await tempDir();
+    await writeFile(join(elsewhere, 'e.csv'), 'x'.repeat(30));
+    await symlink(elsewhere, join(dir, 'month=2026-06'));
+    expect(await csvBytesUnder(dir)).toBe(180);
+    expect(await csvBytesUnder(join(dir, 'b.tsv'))).toBe(50);
+    expect(await csvBytesUnder(join(dir, 'c.parquet'))).toBe(0);
+    // a listing that fails counts nothing: the check says why
+    expect(await csvBytesUnder(join(dir, 'missing'))).toBe(0);
   });
 });
