@@ -124,7 +124,9 @@ export async function diffSnapshots(store: StoreConfig, a: SnapshotRef, b: Snaps
       a: short(codeA),
       b: short(codeB),
     });
-  if (sourceA && sourceB && !sameFiles)
+  // one clean commit on both sides is the same code, as reproduce takes it (activities/code-version.ts compareCode)
+  const sameCleanCommit = !!codeA && codeA === codeB && codeA !== 'unknown' && !codeA.endsWith('-dirty');
+  if (sourceA && sourceB && !sameFiles && !sameCleanCommit)
     params.push({ name: 'code (files)', a: sourceA.slice(0, 12), b: sourceB.slice(0, 12) });
   // the columns the churn models read: a changed mapping or input may add or drop one unasked
   const used = (m: SnapshotManifest) =>

@@ -155,6 +155,9 @@ describe('older snapshots and results', () => {
     expect((await diff(22, 23)).params).toEqual([
       { name: 'code (commit; the same code files)', a: '9a19f2000000-dirty', b: '06a926800000' },
     ]);
+    // one clean commit on both sides is the same code, as reproduce takes it, whatever the hashes
+    await withCode(24, '06a9268'.padEnd(40, '0'), '3'.repeat(64));
+    expect((await diff(23, 24)).params).toEqual([]);
   });
 
   it('diff: names a contact log or its mapping rewritten in place, which change no parameter', async () => {
