@@ -108,9 +108,12 @@ function contractColumns(
   const lacking = Object.entries(mapped).filter(
     ([, header]) => !names.includes(header) && !names.some((n) => folded(n) === folded(header)),
   );
+  // a header the mapping gives another column ('办理结果', the outcome) is no suggestion for a lacking one
+  const claimed = new Set(Object.values(mapped).map(folded));
+  const unclaimed = names.filter((n) => !claimed.has(folded(n)));
   if (lacking.length > 0)
     throw new SchemaContractError(
-      `the contact log ${file} lacks the column(s) its mapping (contactsMapping) names: ${lacking.map(([name, header]) => lackingHeader(name, header, names)).join(', ')}; its columns are ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'none'}`,
+      `the contact log ${file} lacks the column(s) its mapping (contactsMapping) names: ${lacking.map(([name, header]) => lackingHeader(name, header, unclaimed)).join(', ')}; its columns are ${names.length ? names.map((n) => `'${n}'`).join(', ') : 'none'}`,
     );
   const found = new Map<string, string>();
   for (const { name } of CONTACTS_CONTRACT) {
@@ -127,7 +130,7 @@ function contractColumns(
   return found;
 }
 
-/** A header the mapping names that the log lacks, with the log's closest ("'办理产口' (action; did you mean '办理产品'?)"). */
+/** A header the mapping names that the log lacks, with the closest of the log's others ("'办理产口' (action; did you mean '办理产品'?)"). */
 function lackingHeader(name: string, header: string, names: readonly string[]): string {
   const close = closestName(header, names);
   return `'${header}' (${name}${close ? `; did you mean '${close}'?` : ''})`;

@@ -1052,6 +1052,17 @@ describe("the log's own action and channel", () => {
           `the contact log ${log} lacks the column(s) its mapping (contactsMapping) names: '办理产口' (action; did you mean '办理产品'?); its columns are '用户号码', '联系日期', '办理产品', '渠道', '办理结果'`,
         ),
       );
+      // a log exported without its action column: the outcome's header, mapped already, is no suggestion
+      const noAction = join(dir, 'no-action.csv');
+      await writeFile(noAction, '用户号码,联系日期,渠道,办理结果\n');
+      await writeFile(join(dir, 'words.json'), JSON.stringify(WORDS_MAPPING));
+      await expect(
+        measuredMay(conn, store, noAction, { more: { contactsMapping: join(dir, 'words.json') } }),
+      ).rejects.toThrow(
+        new SchemaContractError(
+          `the contact log ${noAction} lacks the column(s) its mapping (contactsMapping) names: '办理产品' (action); its columns are '用户号码', '联系日期', '渠道', '办理结果'`,
+        ),
+      );
     });
   });
 });
