@@ -26,8 +26,8 @@ import { idTextSql } from './load-sql';
  * load's plan calls this too, so a bad log stops the run before any work instead of at its end.
  * A CSV log in another `encoding` than UTF-8 (params.contactsEncoding, or the mapping's) is read
  * through a UTF-8 copy in `workDir`, as the usage files are (csv-encoding.ts). A `mapping`
- * (params.contactsMapping) names the file's column for a contract column; a header it names that
- * the file lacks, or a dateFormat DuckDB cannot read, throws too.
+ * (params.contactsMapping, as readContactsMapping read and checked it) names the file's column
+ * for a contract column; a header it names that the file lacks throws too.
  */
 export async function viewRawContacts(
   conn: DuckDBConnection,
@@ -40,7 +40,6 @@ export async function viewRawContacts(
       `the contact log ${file} is a folder: give one CSV or Parquet file holding every team's contacts (docs/campaigns.md, "The contact log")`,
     );
   const mapping = reading?.mapping;
-  if (mapping?.dateFormat !== undefined) await assertDateFormatReadable(conn, mapping.dateFormat);
   const csv = isCsvPath(file);
   const encoding = contactLogEncoding(reading?.encoding, mapping?.encoding);
   const readPath =
