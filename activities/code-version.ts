@@ -160,18 +160,10 @@ function codeBlobsOf(dir: string): [path: string, blob: string][] {
   const present = (path: string) => statSync(join(dir, path), { throwIfNoEntry: false })?.isFile() ?? false;
   let listed: string[];
   try {
-    const git = (...args: string[]) =>
-      execFileSync('git', ['ls-files', '-z', ...args, '--', ...CODE_PATHS], {
-        cwd: dir,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      })
-        .split('\0')
-        .filter((path) => path !== '');
     listed = [
       ...new Set([
-        ...git('--cached', '--others', '--exclude-standard'),
-        ...git('--others', '--ignored', '--exclude-standard').filter(loadedWhenIgnored),
+        ...codeFilesListed(dir, '--cached', '--others', '--exclude-standard'),
+        ...codeFilesListed(dir, '--others', '--ignored', '--exclude-standard').filter(loadedWhenIgnored),
       ]),
     ]
       .filter(present)
@@ -203,6 +195,17 @@ function codeBlobsOf(dir: string): [path: string, blob: string][] {
   } catch {
     return listed.map((path) => [path, rawBlobId(join(dir, path))]);
   }
+}
+
+/** The files under CODE_PATHS that `git ls-files <args>` lists in the checkout at `root`; throws outside git. */
+function codeFilesListed(root: URL | string, ...args: string[]): string[] {
+  return execFileSync('git', ['ls-files', '-z', ...args, '--', ...CODE_PATHS], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  })
+    .split('\0')
+    .filter((path) => path !== '');
 }
 
 /** A file's bytes hashed as git hashes a blob it stores unconverted. */
@@ -237,11 +240,8 @@ export function commitOf(root: URL | string): string {
   try {
     const commit = git('rev-parse', 'HEAD').trim();
     const changed = git('status', '--porcelain', '--untracked-files=no') !== '';
-    const files = (...args: string[]) =>
-      git('ls-files', '-z', '--others', '--exclude-standard', ...args, '--', ...CODE_PATHS)
-        .split('\0')
-        .filter((path) => path !== '');
-    const dirty = changed || files().length > 0 || files('--ignored').some(loadedWhenIgnored);
+    const untracked = (...args: string[]) => codeFilesListed(root, '--others', '--exclude-standard', ...args);
+    const dirty = changed || untracked().length > 0 || untracked('--ignored').some(loadedWhenIgnored);
     return dirty ? `${commit}-dirty` : commit;
   } catch {
     return 'unknown';
