@@ -34,6 +34,11 @@ CREATE OR REPLACE TEMP MACRO wilson_half(r, n, z) AS
   z * sqrt(r * (1 - r) / n + z ^ 2 / (4 * n ^ 2)) / (1 + z ^ 2 / n);
 CREATE OR REPLACE TEMP MACRO wilson_low(r, n, z) AS wilson_centre(r, n, z) - wilson_half(r, n, z);
 CREATE OR REPLACE TEMP MACRO wilson_high(r, n, z) AS wilson_centre(r, n, z) + wilson_half(r, n, z);
+-- An arm's effective size from its weighted churn rate r and its sums w = sum(w), ww = sum(w^2),
+-- wwy = sum(w^2 y): n_eff = r (1 - r) / v, v = sum(w^2 (y - r)^2) / sum(w)^2
+-- = (sum(w^2 y) (1 - 2 r) + r^2 sum(w^2)) / sum(w)^2 (y^2 = y); Kish's sum(w)^2 / sum(w^2) where v = 0.
+CREATE OR REPLACE TEMP MACRO effective_size(r, w, ww, wwy) AS
+  CASE WHEN r * (1 - r) > 0 THEN r * (1 - r) * w ^ 2 / (wwy * (1 - 2 * r) + r ^ 2 * ww) ELSE w ^ 2 / ww END;
 -- The standard normal quantile of 1 - q, for a tail probability q below 0.02425: Acklam's rational
 -- approximation of the lower tail (relative error under 1.2e-9), at t = sqrt(-2 ln q); e.g. 2.8653
 -- for q = 0.05 / 2 / 12 (twelve groups read).
@@ -131,17 +136,9 @@ WITH grouped AS (
   FROM by_group b
   LEFT JOIN weighted s ON s.dimension = b.dimension AND s."group" IS NOT DISTINCT FROM b."group"
 ), effective AS (
-  -- n_eff = r (1 - r) / v, v = sum(w^2 (y - r)^2) / sum(w)^2 = (sum(w^2 y) (1 - 2 r) + r^2 sum(w^2)) / sum(w)^2
-  -- (y^2 = y); Kish's sum(w)^2 / sum(w^2) where v = 0
   SELECT *,
-    CASE WHEN control_churn_rate * (1 - control_churn_rate) > 0
-         THEN control_churn_rate * (1 - control_churn_rate) * control_w ^ 2
-              / (control_wwy * (1 - 2 * control_churn_rate) + control_churn_rate ^ 2 * control_ww)
-         ELSE control_w ^ 2 / control_ww END AS control_effective,
-    CASE WHEN targeted_churn_rate * (1 - targeted_churn_rate) > 0
-         THEN targeted_churn_rate * (1 - targeted_churn_rate) * targeted_w ^ 2
-              / (targeted_wwy * (1 - 2 * targeted_churn_rate) + targeted_churn_rate ^ 2 * targeted_ww)
-         ELSE targeted_w ^ 2 / targeted_ww END AS targeted_effective
+    effective_size(control_churn_rate, control_w, control_ww, control_wwy) AS control_effective,
+    effective_size(targeted_churn_rate, targeted_w, targeted_ww, targeted_wwy) AS targeted_effective
   FROM rates
 ), sized AS (
   SELECT *, least(control_subscribers, targeted_subscribers) < getvariable('min_arm_subscribers') AS too_small
