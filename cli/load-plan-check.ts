@@ -11,6 +11,14 @@ import type { RunParams } from '../domain/params';
 export type LoadPlanCheck = { stop: Error } | { passed: true } | { unchecked: string };
 
 /**
+ * The input error of a file or folder this user may not read: the worker (another user, another
+ * machine's mount) may, so a check here notes it and leaves it to the run's own load.
+ */
+export function deniedToThisUser(error: unknown): error is InputFileError {
+  return error instanceof InputFileError && /permission denied/i.test(error.message);
+}
+
+/**
  * Plans the load as a run's first activity does (activities/load.ts planLoad: the input listed,
  * each file's columns against the contract and the mapping, the labels file against the input's
  * ids, the user's columns typed), before anything starts, for `run` and `schedule create` to refuse
@@ -56,8 +64,7 @@ export async function checkLoadPlan(
     );
     return { passed: true };
   } catch (error) {
-    // what this user may not read, the worker (another user, another machine's mount) may: its plan says
-    if (!options.workerIsThisUser && error instanceof InputFileError && /permission denied/i.test(error.message))
+    if (!options.workerIsThisUser && deniedToThisUser(error))
       return { unchecked: error.message.split('\n')[0].slice(0, 200) };
     if (
       error instanceof SchemaContractError ||

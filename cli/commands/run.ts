@@ -32,10 +32,9 @@ import {
   paramOption,
   partitionsOption,
   required,
-  TEXT_WIDTH,
   uiPortOption,
+  wrappedNote,
 } from '../options';
-import { wrapWords } from '../../domain/campaign-reading';
 
 /** What a published manifest says of the run's reuse, campaign measurement and follow-up, when this machine can read it. */
 function manifestLinesOf(manifestPath: string): string | undefined {
@@ -338,11 +337,9 @@ async function assertLoadPlanPasses(
 ): Promise<void> {
   if ((await csvBytesUnder(params.input, store.dataRoot)) > CHECK_MAX_CSV_BYTES) {
     console.error(
-      wrapWords(
+      wrappedNote(
         `note: the input holds over ${CHECK_MAX_CSV_BYTES / 1024 ** 3} GB of CSV: not read before the start (the run's load plan reads and checks it; a mistake there fails the run, exit 1)`,
-        TEXT_WIDTH,
-        '  ',
-      ).join('\n'),
+      ),
     );
     return;
   }

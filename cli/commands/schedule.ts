@@ -13,7 +13,7 @@ import type { RunProgress } from '../../workflows/monthly-segmentation';
 import type { ProgressDisplay } from '../progress';
 import { elapsed } from '../format';
 import { jsonOption } from '../json-option';
-import { checkLoadPlan } from '../load-plan-check';
+import { checkLoadPlan, deniedToThisUser } from '../load-plan-check';
 import { paramsHelp } from '../params-help';
 import { paramsFromOptions, validatedParams, warnWhenNoWorker, withAbsolutePaths } from './run';
 import {
@@ -306,7 +306,7 @@ export async function assertInputMeetsContract(
       return;
     }
     // the scheduled runs' worker, another process and often another user, may read what this one may not
-    if (error instanceof InputFileError && /permission denied/i.test(error.message)) {
+    if (deniedToThisUser(error)) {
       console.error(`note: ${error.message.split('\n')[0]}; each scheduled run's load checks the input when it starts`);
       return;
     }
