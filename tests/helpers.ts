@@ -50,6 +50,18 @@ export function usageCsv(month: string, without: string[] = []): string {
   return [columns.join(','), row('S1'), row('S2')].join('\n') + '\n';
 }
 
+/**
+ * `text` in a legacy encoding without an encoder: each word of `codes` as its bytes there (hex, e.g.
+ * GB18030's), the rest (ASCII) as it is.
+ */
+export function encodedText(codes: Readonly<Record<string, string>>, text: string): Buffer {
+  return Buffer.concat(
+    text
+      .split(new RegExp(`(${Object.keys(codes).join('|')})`))
+      .map((part) => (codes[part] ? Buffer.from(codes[part], 'hex') : Buffer.from(part, 'latin1'))),
+  );
+}
+
 export function storeIn(dir: string): StoreConfig {
   return { storeDir: join(dir, 'store'), workDir: join(dir, 'work') };
 }

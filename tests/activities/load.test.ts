@@ -7,7 +7,7 @@ import { loadPartition, loadUsage, planLoad } from '../../activities/load';
 import { numberFormatHint, THOUSANDS_HINT } from '../../activities/load-sql';
 import { usageMonthFile } from '../../store/layout';
 import type { SampleSummary } from '../../data/generate';
-import { smallSample, storeIn, tempDir, writeParquet } from '../helpers';
+import { encodedText, smallSample, storeIn, tempDir, writeParquet } from '../helpers';
 
 let dir: string;
 let sample: SampleSummary;
@@ -951,12 +951,7 @@ describe('a CSV saved in GB18030, as Excel saves one on Chinese Windows', () => 
     是: 'cac7',
     否: 'b7f1',
   };
-  const encoded = (text: string) =>
-    Buffer.concat(
-      text
-        .split(new RegExp(`(${Object.keys(GB18030).join('|')})`))
-        .map((part) => (GB18030[part] ? Buffer.from(GB18030[part], 'hex') : Buffer.from(part, 'latin1'))),
-    );
+  const encoded = (text: string) => encodedText(GB18030, text);
   const MAPPING = {
     columns: {
       subscriber_id: '用户号码',

@@ -45,6 +45,18 @@ describe("schedule backfill shows the running month's stage", () => {
     waiting: [],
   });
 
+  /** A backfill's progress printed as plain lines into `lines`, its clock `now` (ProgressLines' detail every 5 s). */
+  const printedInto = (
+    lines: string[],
+    query: ConstructorParameters<typeof BackfillProgress>[0],
+    now: () => number = () => 0,
+  ): BackfillProgress =>
+    new BackfillProgress(
+      query,
+      (month) => new ProgressLines((line) => lines.push(line), 5_000, now, month),
+      (line) => lines.push(line),
+    );
+
   it("prints the running month's stage from its progress query as plain lines: once a stage, rows every few seconds", async () => {
     const lines: string[] = [];
     let now = 0;
@@ -60,20 +72,14 @@ describe("schedule backfill shows the running month's stage", () => {
       at('2026-04', 'churn', 3),
     ];
     const asked: string[] = [];
-    const progress = new BackfillProgress(
+    const progress = printedInto(
+      lines,
       (workflowId, last) => {
         asked.push(workflowId);
         const answer = answers.shift()!;
         return answer instanceof Error ? Promise.reject(answer) : Promise.resolve(progressSince(last, answer));
       },
-      (month) =>
-        new ProgressLines(
-          (line) => lines.push(line),
-          5_000,
-          () => now,
-          month,
-        ),
-      (line) => lines.push(line),
+      () => now,
     );
     const marchRunning = months([], ['2026-03'], ['2026-04']);
     await progress.update(marchRunning);
@@ -119,17 +125,7 @@ describe("schedule backfill shows the running month's stage", () => {
   it('keeps the stages it showed of a month when the months line changes while it runs', async () => {
     const lines: string[] = [];
     const answers = [at('2026-03', 'features', 1), at('2026-03', 'features', 1), at('2026-03', 'cluster', 2)];
-    const progress = new BackfillProgress(
-      (_workflowId, last) => Promise.resolve(progressSince(last, answers.shift()!)),
-      (month) =>
-        new ProgressLines(
-          (line) => lines.push(line),
-          5_000,
-          () => 0,
-          month,
-        ),
-      (line) => lines.push(line),
-    );
+    const progress = printedInto(lines, (_workflowId, last) => Promise.resolve(progressSince(last, answers.shift()!)));
     await progress.update(months([], ['2026-03'], ['2026-04']));
     // April's run starts and waits for a worker while March's runs on: a new line, the same run
     const aprilWaiting = months([], ['2026-03', '2026-04'], []);
@@ -151,20 +147,10 @@ describe("schedule backfill shows the running month's stage", () => {
     const lines: string[] = [];
     let answer: (progress: RunProgress) => void = () => {};
     let asked = 0;
-    const progress = new BackfillProgress(
-      (_workflowId, last) => {
-        asked++;
-        return new Promise<RunProgress>((resolve) => (answer = resolve)).then((now) => progressSince(last, now));
-      },
-      (month) =>
-        new ProgressLines(
-          (line) => lines.push(line),
-          5_000,
-          () => 0,
-          month,
-        ),
-      (line) => lines.push(line),
-    );
+    const progress = printedInto(lines, (_workflowId, last) => {
+      asked++;
+      return new Promise<RunProgress>((resolve) => (answer = resolve)).then((now) => progressSince(last, now));
+    });
     const running = months([], ['2026-03'], []);
     const first = progress.update(running);
     void progress.update(running);

@@ -7,7 +7,7 @@ import { checkLoadPlan } from '../../cli/load-plan-check';
 import { csvBytesUnder } from '../../cli/commands/run';
 import { parseRunParams } from '../../domain/params';
 import { auditLogPath } from '../../store/layout';
-import { segflow, storeIn, tempDir, usageCsv } from '../helpers';
+import { encodedText, segflow, storeIn, tempDir, usageCsv } from '../helpers';
 
 /** Nothing listens on port 1: a command that got as far as connecting, to start a run, exits 3. */
 const NO_SERVER = { TEMPORAL_ADDRESS: '127.0.0.1:1' };
@@ -24,12 +24,7 @@ const GB18030: Record<string, string> = {
   是: 'cac7',
   否: 'b7f1',
 };
-const gb18030 = (text: string) =>
-  Buffer.concat(
-    text
-      .split(new RegExp(`(${Object.keys(GB18030).join('|')})`))
-      .map((part) => (GB18030[part] ? Buffer.from(GB18030[part], 'hex') : Buffer.from(part, 'latin1'))),
-  );
+const gb18030 = (text: string) => encodedText(GB18030, text);
 
 /** The bytes this process has read so far, every thread (DuckDB's and libuv's too): /proc/self/io's rchar. */
 async function bytesRead(): Promise<number> {
