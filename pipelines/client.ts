@@ -15,6 +15,7 @@ import { InfrastructureError, innermostFailure, UsageError } from '../domain/err
 import { parseRunParams, type RunParams } from '../domain/params';
 import { SEGFLOW_SEARCH_ATTRIBUTES } from '../domain/search-attributes';
 import type { StoreConfig } from '../store/layout';
+import { storeMemo } from './run-owner';
 import {
   connectionOptions,
   storeKey,
@@ -122,7 +123,11 @@ export async function startMonthlyRun(
       taskQueue: config.temporal.taskQueue,
       workflowId,
       args: [input],
-      memo: { month: params.month, requestedBy: request.requestedBy } satisfies MonthlySegmentationMemo,
+      // the store too: `runs list` of another store on this task queue leaves the run out
+      memo: {
+        ...({ month: params.month, requestedBy: request.requestedBy } satisfies MonthlySegmentationMemo),
+        ...storeMemo(config.store),
+      },
     });
   if (request.workflowId) return { handle: await start(request.workflowId), params };
   // named by its month and start time; two runs of a month started within the same millisecond

@@ -15,8 +15,9 @@ import type { temporal } from '@temporalio/proto';
 import { chainBreak, readAuditLog, type AuditEntry } from '../store/audit-log';
 import type { RunRef, StoreConfig } from '../store/layout';
 import { FINAL_EVENTS, RUN_OWN_EVENTS } from '../store/snapshots';
-import type { SegflowConfig } from '../worker/config';
+import { storeKey, type SegflowConfig } from '../worker/config';
 import type { MonthlySegmentationMemo } from '../workflows/monthly-segmentation';
+import { ownerOfSchedule, storeOfMemo } from './run-owner';
 
 export interface RunListing {
   workflowId: string;
@@ -156,7 +157,7 @@ export async function listRuns(
     }),
   );
   if (!client) return logged;
-  const unlogged = await runsNotInLog(client, inLog, filter).catch((error: unknown) => {
+  const unlogged = await runsNotInLog(client, inLog, storeKey(store), filter, warn).catch((error: unknown) => {
     warn(
       `note: Temporal's list of runs could not be read (${error instanceof Error ? error.message : String(error)}): runs the audit log has no entry of are not shown ('segflow runs show <workflow id>' shows one)`,
     );
@@ -171,26 +172,65 @@ const TEMPORAL_RUNS_SCANNED = 500;
 /**
  * The monthly runs Temporal holds that the audit log has no entry of (`inLog`: workflow id and
  * run id, joined by NUL), newest `limit` of the month asked, if any. Their month and who asked are
- * what the run started with: the memo `segflow run` gives it, or a schedule's time and id.
+ * what the run started with: the memo `segflow run` gives it, or a schedule's time and id. A run
+ * another store started on the same task queue (its memo, or its schedule's, names that store)
+ * is left out, and counted in a note.
  */
 async function runsNotInLog(
   client: Client,
   inLog: Set<string>,
+  ourStore: string,
   filter: { month?: string; limit: number; taskQueue?: string },
+  warn: Warn,
 ): Promise<RunListing[]> {
   const query =
     `WorkflowType = 'monthlySegmentation'` +
     (filter.taskQueue === undefined ? '' : ` AND TaskQueue = ${JSON.stringify(filter.taskQueue)}`);
   const found: RunListing[] = [];
+  const otherStores = new Set<string>();
+  let othersRuns = 0;
+  const storeOfSchedule = new Map<string, Promise<string | undefined>>();
   let scanned = 0;
   for await (const execution of client.workflow.list({ query })) {
     if (++scanned > TEMPORAL_RUNS_SCANNED) break;
     if (inLog.has(`${execution.workflowId}\u0000${execution.runId}`)) continue;
+    const theirs = await storeOfRun(client, execution, storeOfSchedule);
+    if (theirs !== undefined && theirs !== ourStore) {
+      otherStores.add(theirs);
+      othersRuns += 1;
+      continue;
+    }
     const listing = unloggedListing(execution);
     if (filter.month && listing.month !== filter.month) continue;
     found.push(listing);
   }
+  if (othersRuns > 0)
+    warn(
+      `note: ${othersRuns} ${othersRuns === 1 ? 'run' : 'runs'} on this task queue ${othersRuns === 1 ? 'belongs' : 'belong'} to another store (${[...otherStores].join(', ')}) and ${othersRuns === 1 ? 'is' : 'are'} not listed: SEGFLOW_HOME names the store whose runs are listed`,
+    );
   return found.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt)).slice(-filter.limit);
+}
+
+/**
+ * The store a run Temporal holds was started for: its memo's (`segflow run`, and schedules
+ * created since the runs' memos named it), else its schedule's (one described per schedule);
+ * undefined when neither says.
+ */
+async function storeOfRun(
+  client: Client,
+  execution: WorkflowExecutionInfo,
+  storeOfSchedule: Map<string, Promise<string | undefined>>,
+): Promise<string | undefined> {
+  const own = storeOfMemo(execution.memo);
+  if (own !== undefined) return own;
+  const scheduleId = execution.typedSearchAttributes.get(TEMPORAL_SCHEDULED_BY_ID);
+  if (scheduleId === undefined) return undefined;
+  if (!storeOfSchedule.has(scheduleId))
+    storeOfSchedule.set(
+      scheduleId,
+      ownerOfSchedule(client, scheduleId).then((owner) => owner?.store),
+    );
+  return storeOfSchedule.get(scheduleId);
 }
 
 /** A run Temporal knows and the audit log does not, as `runs list` lists it. */

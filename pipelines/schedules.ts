@@ -24,6 +24,10 @@ import { storeKey, type SegflowConfig } from '../worker/config';
 import { type MonthlySegmentationInput, monthlySegmentation } from '../workflows/monthly-segmentation';
 import { hasSearchAttributes, pollersOfOtherStores } from './client';
 import { failureOf, FAILED_STATUSES } from './runs';
+import { ownerOfSchedule, scheduleMemo, scheduleOwner, storeMemo } from './run-owner';
+
+// the schedule commands' module names the owner of a schedule too
+export { ownerOfSchedule } from './run-owner';
 import { AuditLogFullError, isStoreFull, isStoreWriteFailure, SnapshotStoreError, UsageError } from '../domain/errors';
 
 /**
@@ -90,7 +94,7 @@ export async function createMonthlySchedule(
   await createOrExplain(client, config, {
     scheduleId: options.scheduleId,
     // the store that created it, named to a command of another store that meets it (scheduleOwner)
-    memo: { [STORE_MEMO]: storeKey(config.store), ...(config.home ? { [HOME_MEMO]: config.home } : {}) },
+    memo: scheduleMemo(config.store, config.home),
     spec: {
       calendars: [{ dayOfMonth: options.dayOfMonth, hour: options.hour, minute: options.minute }],
       timezone: options.timezone,
@@ -101,6 +105,8 @@ export async function createMonthlySchedule(
       workflowId: options.scheduleId,
       taskQueue: config.temporal.taskQueue,
       args: [input],
+      // each run names its store too, so `runs list` of another store on this queue leaves it out
+      memo: storeMemo(config.store),
     },
     policies: {
       overlap: options.overlap === 'buffer' ? ScheduleOverlapPolicy.BUFFER_ONE : ScheduleOverlapPolicy.SKIP,
@@ -154,41 +160,6 @@ async function createOrExplain(
       `a schedule ${id} exists already ('segflow schedule describe --id ${id}'): to change it, 'segflow schedule delete --id ${id}' and create it again; for a second one, give it another --id`,
     );
   }
-}
-
-/** The schedule memo keys naming the store (its real path, as workers name it) and SEGFLOW_HOME a schedule was created from. */
-const STORE_MEMO = 'segflowStore';
-const HOME_MEMO = 'segflowHome';
-
-/**
- * Whose a schedule is: the task queue its runs go to (its action's), and the store and
- * SEGFLOW_HOME that created it, from its memo (undefined for one created before segflow recorded
- * them, or outside segflow).
- */
-export function scheduleOwner(description: Pick<ScheduleDescription, 'action' | 'memo'>): {
-  taskQueue?: string;
-  store?: string;
-  home?: string;
-} {
-  const { action, memo } = description;
-  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
-  return {
-    taskQueue: action?.type === 'startWorkflow' ? action.taskQueue : undefined,
-    store: text(memo?.[STORE_MEMO]),
-    home: text(memo?.[HOME_MEMO]),
-  };
-}
-
-/** scheduleOwner of the schedule `scheduleId` as Temporal describes it now; undefined when it cannot be described (none). */
-export function ownerOfSchedule(
-  client: Client,
-  scheduleId: string,
-): Promise<ReturnType<typeof scheduleOwner> | undefined> {
-  return client.schedule
-    .getHandle(scheduleId)
-    .describe()
-    .then(scheduleOwner)
-    .catch(() => undefined);
 }
 
 /**

@@ -228,7 +228,7 @@ export function runsListText(rows: RunListing[]): string {
     ...(unlogged.length
       ? [
           wrappedNote(
-            `no audit entry: a run Temporal holds that the audit log has nothing of: it ended before it wrote its first entry (a store its worker cannot write, say), no worker has taken it up yet (while it runs), or it is another store's run on this task queue. 'segflow runs show <workflow id>' says why it ended`,
+            `no audit entry: a run Temporal holds that the audit log has nothing of: it ended before it wrote its first entry (a store its worker cannot write, say), no worker has taken it up yet (while it runs), or it is another store's run on this task queue started before runs named their store. 'segflow runs show <workflow id>' says why it ended`,
           ),
         ]
       : []),

@@ -5,6 +5,8 @@ import { createActivities } from '../../activities';
 import { runDetailText, runsListText } from '../../cli/commands/runs';
 import { SnapshotStoreError } from '../../domain/errors';
 import { listRuns, showRun } from '../../pipelines/runs';
+import { scheduleMemo, storeMemo } from '../../pipelines/run-owner';
+import { storeKey } from '../../worker/config';
 import { recordAudit } from '../../store/audit-record';
 import type { StoreConfig } from '../../store/layout';
 import { monthlySegmentation, type MonthlySegmentationMemo } from '../../workflows/monthly-segmentation';
@@ -132,5 +134,64 @@ describe('runs Temporal knows that the audit log has no entry of', () => {
     expect(runDetailText('segflow-2026-07-queued', terminated, true)).toMatch(
       /^Audit log: no entry of this run \(\S+\): it ended before it wrote its first entry \(the failure below says why\)\n/,
     );
+  });
+
+  it("leaves out another store's runs on the same task queue, by the run's memo or its schedule's, and counts them", async () => {
+    const queue = 'runs-of-two-stores';
+    const theirs = storeIn(await tempDir());
+    const startFor = (owner: StoreConfig, workflowId: string) =>
+      env.client.workflow.start(monthlySegmentation, {
+        taskQueue: queue,
+        workflowId,
+        args: [{ params: { month: '2026-05', input: '/stub' }, requestedBy: 'ana', indexed: false }],
+        memo: { month: '2026-05', requestedBy: 'ana', ...storeMemo(owner) },
+      });
+    await startFor(store, 'segflow-2026-05-ours');
+    await startFor(theirs, 'segflow-2026-05-theirs');
+    // a schedule created before runs named their store: its own memo names it
+    const schedule = await env.client.schedule.create({
+      scheduleId: 'their-schedule',
+      memo: scheduleMemo(theirs, undefined),
+      spec: { calendars: [{ dayOfMonth: 2, hour: 3 }] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: monthlySegmentation,
+        workflowId: 'segflow-monthly-theirs',
+        taskQueue: queue,
+        args: [{ params: { input: '/stub' }, requestedBy: 'schedule:their-schedule', indexed: false }],
+      },
+    });
+    await schedule.trigger();
+    const scheduled = async () => {
+      for (let tries = 0; tries < 100; tries++) {
+        for await (const run of env.client.workflow.list({ query: `TaskQueue = '${queue}'` }))
+          if (run.workflowId.startsWith('segflow-monthly-theirs')) return run;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error('the triggered run did not start');
+    };
+    await scheduled();
+    try {
+      const notes: string[] = [];
+      const listed = await listRuns(store, env.client, { limit: 10, taskQueue: queue }, (note) => notes.push(note));
+      // the first test's log entries are listed too; of the runs only Temporal holds, ours alone
+      expect(listed.filter((run) => !run.inAuditLog).map((run) => run.workflowId)).toEqual(['segflow-2026-05-ours']);
+      expect(notes).toEqual([
+        `note: 2 runs on this task queue belong to another store (${storeKey(theirs)}) and are not listed: SEGFLOW_HOME names the store whose runs are listed`,
+      ]);
+      // the other store lists its two and leaves ours out
+      const theirList = await listRuns(theirs, env.client, { limit: 10, taskQueue: queue }, quiet);
+      expect(theirList.map((run) => run.workflowId).sort()).toEqual([
+        'segflow-2026-05-theirs',
+        expect.stringMatching(/^segflow-monthly-theirs-/),
+      ]);
+    } finally {
+      await schedule.delete();
+      for await (const run of env.client.workflow.list({ query: `TaskQueue = '${queue}'` }))
+        await env.client.workflow
+          .getHandle(run.workflowId, run.runId)
+          .terminate('test over')
+          .catch(() => undefined);
+    }
   });
 });

@@ -6,10 +6,10 @@ import {
   changeSchedule,
   existingSchedule,
   otherStoreNote,
-  scheduleOwner,
   triggerSchedule,
   type ScheduleScope,
 } from '../../pipelines/schedules';
+import { scheduleOwner } from '../../pipelines/run-owner';
 import { defaultScheduleId } from '../../domain/schedules';
 import { UsageError } from '../../domain/errors';
 import { readAuditLog } from '../../store/audit-log';
