@@ -4,6 +4,7 @@
  * (stage-cache.ts, window-cache.ts, usage-months.ts).
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pinCodeHash } from './code-identity';
 import { lockedVersions } from './code-version';
@@ -37,24 +38,22 @@ export const STAGE_CODE_FILES = [
   'domain/partitions.ts',
   'domain/rules.ts',
 ];
-const STAGE_SQL_DIRS = [
-  'activities/load',
-  'activities/features',
-  'activities/features/partition',
-  'activities/features/combined',
-];
+/** The folders whose SQL files, in every subfolder, the stages run. */
+const STAGE_SQL_DIRS = ['activities/load', 'activities/features'];
+
+/** The SQL files under `dirs` of `root`, in every subfolder: paths relative to `root`, with `/`. */
+export function sqlFilesUnder(root: URL, dirs: readonly string[]): string[] {
+  return dirs.flatMap((dir) =>
+    readdirSync(new URL(`${dir}/`, root), { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.sql'))
+      .map((name) => `${dir}/${name.split(sep).join('/')}`)
+      .sort(),
+  );
+}
 
 /** The stage code and SQL files (relative to the project root), and the lock file that pins DuckDB. */
 function stageCodeFiles(): string[] {
-  return [
-    ...STAGE_CODE_FILES,
-    ...STAGE_SQL_DIRS.flatMap((dir) =>
-      readdirSync(new URL(`${dir}/`, ROOT))
-        .filter((name) => name.endsWith('.sql'))
-        .sort()
-        .map((name) => `${dir}/${name}`),
-    ),
-  ];
+  return [...STAGE_CODE_FILES, ...sqlFilesUnder(ROOT, STAGE_SQL_DIRS)];
 }
 
 /** sha256 over the stage code, its SQL and the DuckDB version that runs it. */

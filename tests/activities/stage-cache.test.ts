@@ -21,6 +21,7 @@ import { publishSnapshot, type PublishResult } from '../../activities/publish';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { reuseStages, stageKey, storeStages, LOAD_FEATURES_STAGE } from '../../activities/stage-cache';
 import { STAGE_CODE_FILES } from '../../activities/stage-code';
+import { SCORING_CODE_FILES } from '../../activities/ensemble-cache';
 import { cacheDir, featuresFile, runDir, type StoreConfig } from '../../store/layout';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import type { SnapshotManifest } from '../../store/manifest';
@@ -1053,6 +1054,31 @@ describe('stage code hash', () => {
     const seen = await reachableModules(['activities/cluster.ts'], outside);
     // activities/ml is hashed whole (ml/code-hash.ts)
     for (const file of seen) if (!file.startsWith('activities/ml/')) expect(CLUSTER_CODE_FILES, file).toContain(file);
+  });
+});
+
+describe('churn scoring code hash', () => {
+  it('covers every module the churn stage imports, except those that do not shape its scores and reasons', async () => {
+    // heartbeats, memory, errors and their wording, the audit log, paths, hashing, signing and the cache's own keys
+    const outside = new Set([
+      'activities/code-identity.ts',
+      'activities/code-version.ts',
+      'activities/context.ts',
+      'activities/memory.ts',
+      'activities/ensemble-cache.ts',
+      'activities/artifact-store.ts',
+      'domain/errors.ts',
+      'domain/schema-problems.ts',
+      'domain/closest-name.ts',
+      'domain/progress.ts',
+      // what to do when the month before holds nobody: an error message
+      'domain/training-history.ts',
+    ]);
+    const seen = await reachableModules(['activities/churn.ts'], outside);
+    // activities/ml is hashed whole (ml/code-hash.ts); the store's modules keep and sign files
+    for (const file of seen)
+      if (!file.startsWith('activities/ml/') && !file.startsWith('store/'))
+        expect(SCORING_CODE_FILES, file).toContain(file);
   });
 });
 

@@ -2,11 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { appendFile, cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { pinCodeHash } from '../../activities/code-identity';
 import { commitOf, compareCode, sourceHashOf, type CodeVersion } from '../../activities/code-version';
 import { manifestCode } from '../../activities/publish';
-import { stageCodeHash } from '../../activities/stage-code';
+import { sqlFilesUnder, stageCodeHash } from '../../activities/stage-code';
 import { CodeChangedError } from '../../domain/errors';
 import { sha256 } from '../../store/hashing';
 import { tempDir } from '../helpers';
@@ -152,6 +153,18 @@ describe('the code files hash a worker records (code.source)', () => {
 });
 
 describe("the manifest's code", () => {
+  it('hashes the stage SQL of every subfolder, a new one too', async () => {
+    const root = await tempDir();
+    await mkdir(join(root, 'activities/features/partition/extra'), { recursive: true });
+    await writeFile(join(root, 'activities/features/01_a.sql'), 'SELECT 1');
+    await writeFile(join(root, 'activities/features/partition/extra/02_b.sql'), 'SELECT 2');
+    await writeFile(join(root, 'activities/features/notes.md'), 'not SQL');
+    expect(sqlFilesUnder(pathToFileURL(`${root}/`), ['activities/features'])).toEqual([
+      'activities/features/01_a.sql',
+      'activities/features/partition/extra/02_b.sql',
+    ]);
+  });
+
   it("records the stage-code hash the load and feature stages' keys name", () => {
     const code = manifestCode();
     expect(code.stageCode).toBe(stageCodeHash());
