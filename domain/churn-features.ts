@@ -1,4 +1,4 @@
-/** Churn warning signals and stability the tree may split on (features.sql columns). */
+/** Churn warning signals and stability the tree may split on (columns of the features stage's SQL, activities/features/). */
 export const CHURN_FEATURES = [
   'arpu',
   'mou',

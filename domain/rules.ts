@@ -1,7 +1,8 @@
 /**
  * Domain rules in one place: value tiers, stability weights, risk bands, operation priority.
- * Numbers come from ../shared/domain.md where it gives them; the rest are defaults an operator
- * tunes. Run parameters override the ones that are part of RunParams.
+ * Numbers come from the operator's own domain notes where they give them (docs/stages.md says
+ * where each is used); the rest are defaults an operator tunes. Run parameters override the ones
+ * that are part of RunParams.
  */
 
 /** Value tiers by cumulative revenue share: a subscriber belongs to the first tier whose bound exceeds the revenue share ranked above them. */

@@ -1,4 +1,4 @@
--- today.sql's aggregates from the state: the same values, column for column.
+-- window.sql's aggregates (what the features stage computes today) from the state: the same values, column for column.
 CREATE OR REPLACE VIEW derived_aggregates AS
 SELECT
   as_of, subscriber_id,

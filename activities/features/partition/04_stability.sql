@@ -1,4 +1,4 @@
--- Stability (seed 003): tenure, contract, sticky services, call circle and premium number, as
+-- Stability: tenure, contract, sticky services, call circle and premium number, as
 -- of the feature month, combined into a 0-100 score with the weights in domain/rules.ts. Over the
 -- components the input has: an absent one weighs 0 and stability_scale rescales the rest to 0-100
 -- (feature_settings.sql; 1 when all are there).

@@ -18,6 +18,6 @@ CREATE OR REPLACE TEMP MACRO value_tier(revenue_share_above, key_share, high_sha
     WHEN revenue_share_above < mid_share THEN 'mid'
     ELSE 'low'
   END;
--- Who is on the dispatch list: at churn risk, or urgent by value and stability (seed 004).
+-- Who is on the dispatch list: at churn risk, or urgent by value and stability.
 CREATE OR REPLACE TEMP MACRO on_dispatch_list(risk_band, operation_priority, dispatch_max_priority) AS
   risk_band <> 'low' OR operation_priority <= dispatch_max_priority;

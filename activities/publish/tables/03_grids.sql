@@ -1,4 +1,4 @@
--- Per-grid rollup for grid managers (seed 004).
+-- Per-grid rollup for grid managers.
 CREATE OR REPLACE TEMP VIEW snapshot_grids AS
 SELECT
   region,

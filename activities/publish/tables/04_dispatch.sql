@@ -1,6 +1,6 @@
 -- Per grid (of its region: grid codes may repeat across regions, and a region's subscribers
 -- without a grid are a list of their own), the subscribers to contact, most urgent first: at churn risk, or high value and
--- unstable (seed 004: grid managers work from this list). dispatchOrder 'revenueAtRisk' ranks by
+-- unstable (grid managers work from this list). dispatchOrder 'revenueAtRisk' ranks by
 -- churn probability x ARPU instead of operation priority. Reasons in words for the agent.
 -- control = true: held out, do not contact; next month's run compares their churn with the
 -- contacted (activities/campaigns/00_measure_macros.sql, which weights each subscriber by its
