@@ -21,6 +21,9 @@ function commandsOf(command: Described, prefix = ''): Map<string, Set<string>> {
   return found;
 }
 
+/** Session notes and measurements: a command named only there is not documented for a user. */
+const NOT_REFERENCE = new Set(['docs/status.md', 'docs/benchmark.md']);
+
 async function docs(): Promise<Map<string, string>> {
   const files = ['README.md', ...(await readdir(join(REPO_ROOT, 'docs'))).map((file) => `docs/${file}`)];
   return new Map(
@@ -40,8 +43,11 @@ function shownCommandLines(text: string): string[] {
 describe('the docs and the command line', () => {
   const commands = commandsOf(buildProgram());
 
-  it('document every command and every option --help lists', async () => {
-    const all = [...(await docs()).values()].join('\n');
+  it('document every command and every option --help lists, outside the session notes', async () => {
+    const all = [...(await docs())]
+      .filter(([file]) => !NOT_REFERENCE.has(file))
+      .map(([, text]) => text)
+      .join('\n');
     const undocumented = [...commands].flatMap(([name, options]) => [
       ...(all.includes(`segflow ${name}`) || all.includes(`\`${name}`) ? [] : [name]),
       // the whole option: --id inside --idle is not --id
