@@ -38,7 +38,7 @@ import {
 /** What the input provides, from the load stage. */
 export interface FeatureInput {
   format: 'long' | 'snapshot';
-  /** Contract columns present in the input. */
+  /** Contract columns present in the input; empty for the full contract (every column present). */
   inputColumns: string[];
   /** The user's own feature columns (load stage), joined onto the features table by subscriber and month. */
   userFeatures?: UserFeature[];
