@@ -19,7 +19,7 @@ import { listVersions, readManifest } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
 import type { CampaignGroup, CampaignMetrics, HoldOutWeights, ListFit, UnknownChannel } from './campaign-metrics';
-import { findDispatchedList, readContactsMapping, viewRawContacts } from './contact-log';
+import { findDispatchedList, MAPPING_DOCS, readContactsMapping, viewRawContacts } from './contact-log';
 import { findUnreadableInRunMonth } from './features';
 import { assertWithin } from './load';
 import { dateSql } from './load-sql';
@@ -27,7 +27,7 @@ import { readPreviousManifest } from './segment-history';
 
 /**
  * Each run of spaces and '_' as one space: a channel as the log's text is compared, whatever the
- * spacing it was typed with (01_contacts.sql's normalised_text does the same in SQL, and also
+ * spacing it was typed with (normalised-text.sql's normalised_text does the same in SQL, and also
  * trims and lower-cases).
  */
 function singleSpaced(text: string): string {
@@ -57,9 +57,6 @@ function unknownChannels(
       return { channel, rows, ...(suggestion ? { suggestion } : {}) };
     });
 }
-
-/** Where a contact log's own words for segflow's are mapped: the remedy the warnings name. */
-const MAPPING_DOCS = 'docs/campaigns.md, "A log written by another system"';
 
 /** How many of a log's unknown channels a warning names; the manifest's contacts.unknownChannels keeps every one. */
 const CHANNELS_NAMED = 3;
@@ -274,6 +271,7 @@ export async function measureCampaigns(
         word,
         segflowWord,
       });
+  await runScript(conn, await readSql(import.meta.url, './campaigns/normalised-text.sql'));
   await runScript(conn, await readSql(import.meta.url, './campaigns/01_contacts.sql'));
   const counts = await queryOne<{ rows: number; quarantined: number }>(
     conn,

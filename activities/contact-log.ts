@@ -1,11 +1,12 @@
-import type { DuckDBConnection } from '@duckdb/node-api';
+import { listValue, type DuckDBConnection } from '@duckdb/node-api';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { CONTACTS_CONTRACT } from '../data/contacts-contract';
 import { csvNullstr, isCsvPath, quoteIdent } from '../data/contract';
 import { closestName } from '../domain/closest-name';
 import { parseContactsMapping, type ContactsMapping } from '../domain/contacts-mapping';
-import { InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
+import { count } from '../domain/decimals';
+import { ContactDateFormatError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import { addMonths } from '../domain/month';
 import { DISPATCHED_PATTERN, type RunParams } from '../domain/params';
 import type { StoreConfig } from '../store/layout';
@@ -13,7 +14,7 @@ import { sha256 } from '../store/hashing';
 import { listVersions } from '../store/snapshots';
 import type { SnapshotRef } from '../store/layout';
 import { csvReadProblem, unsplitCsv, utf8ReadPath } from './csv-encoding';
-import { literalPath, queryRows, setVariable, withConnection } from './duckdb';
+import { literalPath, queryOne, queryRows, readSql, runScript, setVariable, withConnection } from './duckdb';
 import { idTextSql } from './load-sql';
 
 /**
@@ -86,6 +87,69 @@ export async function viewRawContacts(
       : `${quoteIdent(column)}::VARCHAR AS ${quoteIdent(c.name)}`;
   });
   await conn.run(`CREATE OR REPLACE TEMP VIEW raw_contacts AS SELECT file_row, ${columns.join(', ')} FROM ${reader}`);
+  const { dateFormat } = mapping ?? {};
+  if (dateFormat !== undefined) await assertDateFormatFitsLog(conn, file, dateFormat);
+}
+
+/** Where a contact log's own words and days are described: the remedy errors and warnings name. */
+export const MAPPING_DOCS = 'docs/campaigns.md, "A log written by another system"';
+
+/**
+ * Below this share of the log's non-blank days read, a mapping's dateFormat is not how the log
+ * writes days (a day-first log under "%m/%d/%Y" reads only days 1 to 12, about 40%; a format for
+ * another layout none): measured, the month would rest on the few rows it happens to read.
+ * From this share up, the days it does not read are the odd bad day, quarantined and counted.
+ */
+const DATE_FORMAT_MIN_READ_SHARE = 0.5;
+
+/** Tried on the days of a log whose dateFormat is refused, to name a format that reads them. */
+const COMMON_DATE_FORMATS = ['%d/%m/%Y', '%m/%d/%Y', '%Y-%m-%d', '%d.%m.%Y', '%Y/%m/%d', '%Y%m%d'];
+
+/** How many of raw_contacts' days `format` reads, as 01_contacts.sql's contact_day reads them. */
+async function daysRead(conn: DuckDBConnection, format: string): Promise<number> {
+  const { read } = await queryOne<{ read: number }>(
+    conn,
+    'SELECT count(try_strptime(trim(contact_date), $format)::DATE) AS read FROM raw_contacts',
+    { format },
+  );
+  return read;
+}
+
+/**
+ * Refuses (ContactDateFormatError) a mapping's dateFormat that reads under
+ * DATE_FORMAT_MIN_READ_SHARE of the log's non-blank days, naming how many it reads, a few it does
+ * not, and the common format that reads the most of them when one reads enough.
+ */
+async function assertDateFormatFitsLog(conn: DuckDBConnection, file: string, format: string): Promise<void> {
+  const { days, read, unread } = await queryOne<{ days: number; read: number; unread: string[] }>(
+    conn,
+    `SELECT count(*) AS days, count(try_strptime(day, $format)::DATE) AS read,
+            list(DISTINCT day ORDER BY day)
+              FILTER (WHERE try_strptime(day, $format) IS NULL)[1:3] AS unread
+     FROM (SELECT nullif(trim(contact_date), '') AS day FROM raw_contacts) WHERE day IS NOT NULL`,
+    { format },
+  );
+  const enough = days * DATE_FORMAT_MIN_READ_SHARE;
+  if (days === 0 || read >= enough) return;
+  const others: { format: string; read: number }[] = [];
+  for (const other of COMMON_DATE_FORMATS.filter((f) => f !== format))
+    others.push({ format: other, read: await daysRead(conn, other) });
+  const most = Math.max(...others.map((o) => o.read));
+  const best = others.filter((o) => o.read === most).map((o) => `"${o.format}"`);
+  const tied = best.length > 1;
+  const reads = `${tied ? 'each reads' : 'reads'} ${most === days ? 'all' : count(most)} of them`;
+  const quoted = (texts: readonly string[]) => texts.map((t) => `'${t}'`).join(', ');
+  const suggestion =
+    most >= enough
+      ? `${best.join(' or ')} ${reads}${tied ? ' (is the day or the month first?)' : ''}: ` +
+        'give the format the log writes'
+      : `none of ${COMMON_DATE_FORMATS.map((f) => `"${f}"`).join(', ')} reads half of them ` +
+        `either: is contact_date (the mapping's "columns") the log's column of days?`;
+  throw new ContactDateFormatError(
+    `the contact-log mapping's dateFormat "${format}" is not how the contact log ${file} ` +
+      `writes its days: it reads ${count(read)} of the log's ${count(days)} non-blank days ` +
+      `(not read: ${quoted(unread)}); ${suggestion} (${MAPPING_DOCS})`,
+  );
 }
 
 /**
@@ -151,8 +215,41 @@ export async function readContactsMapping(
   if (!parsed.ok) throw new InvalidParamsError(`invalid contact-log mapping ${path}:\n${parsed.problems.join('\n')}`);
   // one file for every month (a schedule's too): a format DuckDB cannot read would stop each run
   const { dateFormat } = parsed.mapping;
-  if (dateFormat !== undefined) await withConnection(':memory:', (conn) => assertDateFormatReadable(conn, dateFormat));
+  const problems = await withConnection(':memory:', async (conn) => {
+    if (dateFormat !== undefined) await assertDateFormatReadable(conn, dateFormat);
+    return wordsReadAlike(conn, parsed.mapping);
+  });
+  const invalid = `invalid contact-log mapping ${path}:`;
+  if (problems.length > 0) throw new InvalidParamsError([invalid, ...problems].join('\n'));
   return { mapping: parsed.mapping, sha256: sha256(bytes) };
+}
+
+/**
+ * The mapping's outcome, channel and action words that read as an earlier one of their field
+ * ("channels. app推送: reads as "APP推送" ..."): folded by the macro that folds the log's words
+ * (normalised-text.sql), since a fold of JavaScript's own keeps apart words DuckDB's lower reads
+ * as one ('İVR' and 'ivr'), and the log's row would read as either word's target.
+ */
+async function wordsReadAlike(conn: DuckDBConnection, mapping: ContactsMapping): Promise<string[]> {
+  await runScript(conn, await readSql(import.meta.url, './campaigns/normalised-text.sql'));
+  const problems: string[] = [];
+  for (const field of ['outcomes', 'channels', 'actions'] as const) {
+    const words = Object.keys(mapping[field]);
+    if (words.length < 2) continue;
+    const { folded } = await queryOne<{ folded: (string | null)[] }>(
+      conn,
+      'SELECT list_transform($words, w -> normalised_text(w)) AS folded',
+      { words: listValue(words) },
+    );
+    const byFolded = new Map<string, string>();
+    words.forEach((word, i) => {
+      const other = byFolded.get(folded[i] ?? '');
+      const alike = `reads as "${other}" (case and spacing aside): give the word once`;
+      if (other !== undefined) problems.push(`${field}.${word}: ${alike}`);
+      else byFolded.set(folded[i] ?? '', word);
+    });
+  }
+  return problems;
 }
 
 /**

@@ -22,17 +22,6 @@ function quotedList(names: readonly string[]): string {
 }
 
 /**
- * A word as the log's are compared (01_contacts.sql's normalised_text): case,
- * surrounding spaces and runs of spaces or '_' aside.
- */
-function foldedWord(word: string): string {
-  return word
-    .toLowerCase()
-    .replace(/[_\s]+/g, ' ')
-    .trim();
-}
-
-/**
  * How a contact log written by another system (a CRM's export) maps onto the contact-log
  * contract (data/contacts-contract.ts): which of its columns is which, how it writes a day, which
  * of its words are which outcome, channel and action, and its encoding. Given as a JSON file
@@ -90,7 +79,8 @@ export const ContactsMappingSchema = z
   .object(CONTACTS_MAPPING_FIELDS)
   .strict()
   .superRefine((mapping, context) => {
-    // two contract columns read from one header: one of them is surely not what was meant
+    // two contract columns read from one header: one of them is surely not what was meant (two
+    // words that read alike are refused as the log's words are folded, in DuckDB: contact-log.ts)
     const byHeader = new Map<string, string>();
     for (const [name, header] of Object.entries(mapping.columns)) {
       const other = byHeader.get(header);
@@ -101,19 +91,6 @@ export const ContactsMappingSchema = z
           message: `"${header}" is ${other} already: each contract column is read from a header of its own`,
         });
       byHeader.set(header, name);
-    }
-    for (const field of ['outcomes', 'channels', 'actions'] as const) {
-      const byWord = new Map<string, string>();
-      for (const word of Object.keys(mapping[field])) {
-        const other = byWord.get(foldedWord(word));
-        if (other !== undefined)
-          context.addIssue({
-            code: 'custom',
-            path: [field, word],
-            message: `reads as "${other}" (case and spacing aside): give the word once`,
-          });
-        byWord.set(foldedWord(word), word);
-      }
     }
   });
 

@@ -29,6 +29,12 @@ export class UnreadInputFilesError extends InputFileError {
   }
 }
 
+/**
+ * A contact-log mapping's dateFormat that reads under half of the log's days: not how the log
+ * writes them. Temporal sees an InvalidParamsError (the name is inherited), not retried.
+ */
+export class ContactDateFormatError extends InvalidParamsError {}
+
 /** Thrown when input files lack required columns of the usage contract. */
 export class SchemaContractError extends Error {
   override name = 'SchemaContractError';

@@ -13,8 +13,7 @@
 -- channels and actions, campaigns.ts) reads as its segflow word in its column, so that the
 -- checks against the list (03_log_checks.sql) see segflow's channels and actions. contact_day (campaigns.ts) reads a day as the usage's dates are read (2026-06-05,
 -- 2026/6/5, 2026年6月5日, 2026.06.05), or with the mapping's dateFormat alone.
--- Text compared as people type it: case, surrounding spaces and runs of spaces or '_' aside.
-CREATE OR REPLACE TEMP MACRO normalised_text(t) AS nullif(trim(regexp_replace(lower(t), '[_\s]+', ' ', 'g')), '');
+-- Words are compared as normalised_text (normalised-text.sql) folds them.
 
 -- one segflow word per column and folded word (the mapping refuses two words that fold alike)
 CREATE OR REPLACE TEMP TABLE folded_mapped_words AS
