@@ -8,6 +8,7 @@ import {
   CONTACT_OUTCOMES,
   type CampaignDimension,
 } from '../domain/campaigns';
+import { RECOMMENDED_PRODUCTS } from '../domain/actions';
 import { closestName } from '../domain/closest-name';
 import { count } from '../domain/decimals';
 import { InputFileError, SnapshotIntegrityError } from '../domain/errors';
@@ -61,24 +62,51 @@ function unknownChannels(
 /** How many of a log's unknown channels a warning names; the manifest's contacts.unknownChannels keeps every one. */
 const CHANNELS_NAMED = 3;
 
+/** Contact-log rows naming another action than the list's, by logged and listed action. */
+type ActionDiffers = {
+  logged_action: string;
+  listed_action: string;
+  rows: number;
+  /** The logged action is another product segflow recommends: another offer, not other words. */
+  segflow_product: boolean;
+};
+
 /**
  * The warnings of a log whose rows name another action than the list's, or channels segflow does
  * not use (one line for all of them), e.g. "7 rows: channel 'outbund call' is not a known channel
  * (did you mean 'outbound call'?); …". The measurement is by the list's action and channel either
- * way; each warning names the contact-log mapping's field that maps the log's own words.
+ * way. A logged action that is another of segflow's products was another offer, which no mapping
+ * makes the list's; the warnings of words segflow does not know name the mapping's field for them.
  */
-function loggedValuesWarnings(
-  actionDiffers: { logged_action: string; listed_action: string; rows: number }[],
-  channels: UnknownChannel[],
-): string[] {
+function loggedValuesWarnings(actionDiffers: ActionDiffers[], channels: UnknownChannel[]): string[] {
   const warnings: string[] = [];
-  const differing = actionDiffers.reduce((sum, d) => sum + d.rows, 0);
-  if (differing > 0) {
-    const pairs = actionDiffers
+  const otherOffers = actionDiffers.filter((d) => d.segflow_product);
+  const otherWords = actionDiffers.filter((d) => !d.segflow_product);
+  const differing = (pairs: ActionDiffers[]) => {
+    const rows = pairs.reduce((sum, d) => sum + d.rows, 0);
+    const named = pairs
       .slice(0, 3)
       .map((d) => `${count(d.rows)} x '${d.logged_action}' where the list recommends '${d.listed_action}'`);
+    const rowsName = `${count(rows)} contact-log ${rows === 1 ? 'row names' : 'rows name'}`;
+    const itIs = rows === 1 ? 'it is' : 'they are';
+    const measured = `${itIs} measured under the list's action (intent to treat)`;
+    return { rowsName, pairs: `(${named.join('; ')}${pairs.length > 3 ? '; …' : ''})`, measured };
+  };
+  if (otherOffers.length > 0) {
+    const { rowsName, pairs, measured } = differing(otherOffers);
     warnings.push(
-      `${count(differing)} contact-log ${differing === 1 ? 'row names' : 'rows name'} another action than the list recommends to the subscriber (${pairs.join('; ')}${actionDiffers.length > 3 ? '; …' : ''}): ${differing === 1 ? 'it is' : 'they are'} measured under the list's action (intent to treat); a log that writes the list's actions in words of its own maps them in the contact-log mapping's "actions" (${MAPPING_DOCS})`,
+      `${rowsName} another of segflow's products than the list recommends to the subscriber ` +
+        `${pairs}: another offer than the list's was made (or the teams worked from another ` +
+        `version of the list: --param dispatched names it); ${measured}, so the list's ` +
+        "action's uplift includes what the other offer did, and the other product's does not",
+    );
+  }
+  if (otherWords.length > 0) {
+    const { rowsName, pairs, measured } = differing(otherWords);
+    warnings.push(
+      `${rowsName} another action than the list recommends to the subscriber ${pairs}: ` +
+        `${measured}; a log that writes the list's actions in words of its own maps them in ` +
+        `the contact-log mapping's "actions" (${MAPPING_DOCS})`,
     );
   }
   if (channels.length > 0) {
@@ -295,11 +323,9 @@ export async function measureCampaigns(
   await setVariable(conn, 'min_logged_subscribers', CAMPAIGN_MEASUREMENT.minLoggedSubscribers);
   await prepareMeasureStep(conn, params.month);
   await runScript(conn, await readSql(import.meta.url, './campaigns/02_measure.sql'));
+  await setVariable(conn, 'recommended_products', listValue(Object.values(RECOMMENDED_PRODUCTS)));
   await runScript(conn, await readSql(import.meta.url, './campaigns/03_log_checks.sql'));
-  const actionDiffers = await queryRows<{ logged_action: string; listed_action: string; rows: number }>(
-    conn,
-    'SELECT * FROM contact_action_differs',
-  );
+  const actionDiffers = await queryRows<ActionDiffers>(conn, 'SELECT * FROM contact_action_differs');
   const listChannels = await queryRows<{ channel: string }>(
     conn,
     'SELECT DISTINCT channel FROM previous_dispatch WHERE channel IS NOT NULL ORDER BY channel',

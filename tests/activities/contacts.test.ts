@@ -1018,6 +1018,30 @@ describe("the log's own action and channel", () => {
       ]);
     });
   });
+  it("says a row naming another of segflow's products was another offer, measured under the list's, with no mapping remedy", async () => {
+    const file = join(await tempDir(), 'contacts.csv');
+    const { voice, recharge } = RECOMMENDED_PRODUCTS;
+    await writeFile(
+      file,
+      [
+        'subscriber_id,contact_date,action',
+        'S1,2026-06-03,offer',
+        'S2,2026-06-03,Voice minutes_bundle with a family number', // case and spacing aside
+        `S3,2026-06-03,${voice}`,
+        `S4,2026-06-03,${recharge}`,
+        'S5,2026-06-03,语音包', // a word segflow does not know
+      ].join('\n') + '\n',
+    );
+    await withMayList(true, async (conn, store) => {
+      const result = await measuredMay(conn, store, file);
+      expect(result.contacts.actionDiffers).toBe(4);
+      expect(result.warnings?.filter((w) => w.includes('than the list recommends'))).toEqual([
+        `3 contact-log rows name another of segflow's products than the list recommends to the subscriber (2 x 'Voice minutes_bundle with a family number' where the list recommends 'offer'; 1 x '${recharge}' where the list recommends 'offer'): another offer than the list's was made (or the teams worked from another version of the list: --param dispatched names it); they are measured under the list's action (intent to treat), so the list's action's uplift includes what the other offer did, and the other product's does not`,
+        `1 contact-log row names another action than the list recommends to the subscriber (1 x '语音包' where the list recommends 'offer'): it is measured under the list's action (intent to treat); a log that writes the list's actions in words of its own maps them in the contact-log mapping's "actions" (docs/campaigns.md, "A log written by another system")`,
+      ]);
+    });
+  });
+
   it("measures a log with a CRM's own channel and action words, mapped, as the same log in segflow's words", async () => {
     const dir = await tempDir();
     const { plain, chinese } = channelAndActionLogs();
