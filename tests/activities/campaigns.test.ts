@@ -15,11 +15,12 @@ import { findPreviousSegmentation } from '../../activities/segment-history';
 import { simulateCampaign, type CampaignTruth } from '../../data/campaign';
 import { CONTACT_QUARANTINE_REASONS } from '../../data/contacts-contract';
 import { generateSample } from '../../data/generate';
+import { ContactDateFormatError } from '../../domain/errors';
 import type { RunParamsInput } from '../../domain/params';
 import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { retireSnapshot } from '../../pipelines/retire';
 import type { StoreConfig } from '../../store/layout';
-import { readManifest } from '../../store/snapshots';
+import { latestVersion, listVersions, readManifest } from '../../store/snapshots';
 import { REPO_ROOT } from '../../worker/config';
 import { storeIn, tempDir } from '../helpers';
 
@@ -363,6 +364,18 @@ describe('campaign measurement', () => {
       await findPreviousSegmentation(store, '2026-06'),
     );
     const churn = await trainAndScoreChurn(load.dbPath, load.params);
+    // the mapping rewritten since the plan, days read month first (only those up to the 12th), so
+    // publishing refuses it and publishes nothing (June's versions as they were)
+    const versions = await listVersions(store, '2026-06');
+    await writeFile(mappingFile, JSON.stringify({ ...mapping, dateFormat: '%m/%d/%Y' }));
+    const request = { requestedBy: 'test', load, features, cluster, churn, experiment: true };
+    await expect(publishSnapshot(store, run, request)).rejects.toThrow(ContactDateFormatError);
+    await expect(publishSnapshot(store, run, request)).rejects.toThrow(
+      /dateFormat "%m\/%d\/%Y" is not how the contact log .* writes its days: it reads [\d,]+ of the log's [\d,]+ non-blank days \(not read: '13\/06\/2026', .*\); "%d\/%m\/%Y" reads /,
+    );
+    expect(await listVersions(store, '2026-06')).toEqual(versions);
+    expect(await latestVersion(store, '2026-06')).toBe(june.version);
+    await writeFile(mappingFile, JSON.stringify(mapping));
     // an experiment: June's latest stays the run the tests below read
     const crm = await publishSnapshot(store, run, {
       requestedBy: 'test',
