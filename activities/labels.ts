@@ -50,7 +50,9 @@ const UNREAD_LABELS_SHARE = 0.01;
 
 /** A labels file's month left as a DATE: as the input's months are read (the mapping's monthFormat, a date, YYYY-MM). */
 function monthLeftSql(value: string, mapping: InputMapping): string {
-  return mapping.monthFormat ? formattedTextMonthSql(formattedMonthSql(value)) : textMonthSql(value);
+  return mapping.monthFormat
+    ? formattedTextMonthSql(formattedMonthSql(value, mapping.monthFormat))
+    : textMonthSql(value);
 }
 
 /**

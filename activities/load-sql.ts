@@ -216,17 +216,34 @@ export const INSTANT_TYPE = 'TIMESTAMP WITH TIME ZONE';
 export const EXCEL_MONTH_FORMAT = 'excel';
 
 /**
- * A month read with the mapping's monthFormat (bound as month_format), as text: 2026-10-01 where
- * the format reads it; else as written, which the check reads as a date or YYYY-MM or names "not a
- * valid date" (as NULL it read as missing). Text whatever the column's type: checkChunks reads it so.
- * The format "excel" reads Excel's serial day numbers: days since 1899-12-30 (Excel's day 1 is
- * 1900-01-01, and it counts a 29 February 1900 that never was), a time of day as a fraction.
+ * A month read with the mapping's monthFormat (`format`, bound as month_format), as text:
+ * 2026-10-01 where the format reads it; else as written, which the check reads as a date or
+ * YYYY-MM or names "not a valid date" (as NULL it read as missing). Text whatever the column's
+ * type: checkChunks reads it so. The format "excel" reads Excel's serial day numbers: days since
+ * 1899-12-30 (Excel's day 1 is 1900-01-01, and it counts a 29 February 1900 that never was), a
+ * time of day as a fraction. Where two number codes meet (undelimitedNumbers: "%Y%m"), the text
+ * must be what the format writes back, every number at its width: strptime's `%m` takes one digit
+ * as well as two, so `20261` (202601 or 202611 cut short?) would read as January.
  */
-export function formattedMonthSql(value: string): string {
+export function formattedMonthSql(value: string, format: string): string {
   const text = `${value}::VARCHAR`;
   const serial = `strftime(DATE '1899-12-30' + TRY_CAST(floor(TRY_CAST(${text} AS DOUBLE)) AS INTEGER), '%Y-%m-%d')`;
-  const formatted = `strftime(try_strptime(${text}, getvariable('month_format')), '%Y-%m-%d')`;
+  const parsed = `try_strptime(${text}, getvariable('month_format'))`;
+  // strptime takes spaces around the text and month names in any case; so does the comparison
+  const written = `lower(strftime(${parsed}, getvariable('month_format'))) = lower(trim(${text}))`;
+  const formatted = undelimitedNumbers(format)
+    ? `CASE WHEN ${written} THEN strftime(${parsed}, '%Y-%m-%d') END`
+    : `strftime(${parsed}, '%Y-%m-%d')`;
   return `coalesce(CASE WHEN getvariable('month_format') = '${EXCEL_MONTH_FORMAT}' THEN ${serial} ELSE ${formatted} END, ${text})`;
+}
+
+/**
+ * Whether a strptime format has two number codes with nothing between them (`%Y%m`, `%Y%m%d`,
+ * `%m%Y`): only the numbers' widths split such digits. Apart (`%Y-%m`, `%Y年%m月`, `%m/%Y`), a
+ * month of one digit is as the text writes it and reads as it is (`2026-6`).
+ */
+export function undelimitedNumbers(format: string): boolean {
+  return /%-?[CdeGgHIjMmSUuVWwYy]%-?[CdeGgHIjMmSUuVWwYy]/.test(format);
 }
 
 /** Table quarantine's columns: each row that broke the contract, where it was, and why. */

@@ -2312,7 +2312,7 @@ async function createRawInput(
       // a value mapped to null is missing; one the mapping does not name stays as it is
       value = `(SELECT CASE WHEN count(*) = 0 THEN ${value}::VARCHAR ELSE any_value(e.contract_value) END FROM value_encodings e WHERE e.column_name = '${column.name}' AND e.source_value = ${value}::VARCHAR)`;
     }
-    if (column.name === 'month' && mapping.monthFormat) value = formattedMonthSql(value);
+    if (column.name === 'month' && mapping.monthFormat) value = formattedMonthSql(value, mapping.monthFormat);
     return `${value} AS ${id}`;
   });
   for (const [column, source] of Object.entries(mapping.columns))
@@ -2481,7 +2481,9 @@ async function inputMonthSql(
     });
     value = `CASE ${value}::VARCHAR ${cases.join(' ')} ELSE ${value}::VARCHAR END`;
   }
-  const month = mapping.monthFormat ? formattedTextMonthSql(formattedMonthSql(value)) : textMonthSql(value);
+  const month = mapping.monthFormat
+    ? formattedTextMonthSql(formattedMonthSql(value, mapping.monthFormat))
+    : textMonthSql(value);
   return `date_trunc('month', ${month})::DATE`;
 }
 

@@ -58,6 +58,15 @@ const load = async (input: string, mapping: object) => {
   );
 };
 
+/** The months of the rows added to June's (ids X<n>) that were loaded, as YYYY-MM. */
+const loadedMonths = (dbPath: string) =>
+  withConnection(dbPath, (conn) =>
+    queryRows<{ subscriber_id: string; month: string }>(
+      conn,
+      `SELECT subscriber_id, strftime("month", '%Y-%m') AS "month" FROM usage WHERE subscriber_id LIKE 'X%' ORDER BY 1`,
+    ),
+  );
+
 /** The quarantined rows' ids, months (as read and as written where unread) and reasons, in file order. */
 const quarantine = (dbPath: string) =>
   withConnection(dbPath, (conn) =>
@@ -70,21 +79,49 @@ const quarantine = (dbPath: string) =>
 describe("a month the mapping's monthFormat does not read", () => {
   it('is quarantined unless it is a date or a year and month written in full (2026-06-01, 2026-06)', async () => {
     // under "%Y%m": 2026-6 read as June (YYYY-MM's unpadded month) before; 202613 has no 13th month;
-    // 2026-6-01 is no ISO date. 20266 is read by the format itself (a month of one or two digits),
-    // 2026-06 and 2026-06-01 as the forms every month is read in
-    const input = await juneCsv('%Y%m', ['2026-6', '202613', '2026-6-01', '20266', '2026-06', '2026-06-01']);
+    // 2026-6-01 is no ISO date. 2026-06 and 2026-06-01 are read as every month is
+    const input = await juneCsv('%Y%m', ['2026-6', '202613', '2026-6-01', '2026-06', '2026-06-01']);
     const summary = await load(input, { monthFormat: '%Y%m' });
     expect(summary.quarantineByReason).toEqual({ 'month: not a valid date': 3 });
     expect(summary.rowsLoaded + summary.rowsQuarantined).toBe(summary.rowsRead);
     expect((await quarantine(summary.dbPath)).map((row) => row.subscriber_id)).toEqual(['X0', 'X1', 'X2']);
-    // the others are June's
-    const loaded = await withConnection(summary.dbPath, (conn) =>
-      queryRows<{ subscriber_id: string; month: string }>(
-        conn,
-        `SELECT subscriber_id, strftime("month", '%Y-%m') AS "month" FROM usage WHERE subscriber_id LIKE 'X%' ORDER BY 1`,
-      ),
-    );
-    expect(loaded).toEqual(['X3', 'X4', 'X5'].map((id) => ({ subscriber_id: id, month: '2026-06' })));
+    expect(await loadedMonths(summary.dbPath)).toEqual([
+      { subscriber_id: 'X3', month: '2026-06' },
+      { subscriber_id: 'X4', month: '2026-06' },
+    ]);
+  });
+
+  it('quarantines a month cut short where two numbers meet (20261 under "%Y%m"), not January', async () => {
+    // strptime's %m takes one digit too: 20261 read as 2026-01, a month of the run window
+    const input = await juneCsv('%Y%m', ['20261', '20266', ' 202606 ', '2026061']);
+    const summary = await load(input, { monthFormat: '%Y%m' });
+    expect(summary.quarantineByReason).toEqual({ 'month: not a valid date': 3 });
+    expect((await quarantine(summary.dbPath)).map((row) => [row.subscriber_id, row.month_text])).toEqual([
+      ['X0', '20261'],
+      ['X1', '20266'],
+      ['X3', '2026061'],
+    ]);
+    expect(await loadedMonths(summary.dbPath)).toEqual([{ subscriber_id: 'X2', month: '2026-06' }]);
+  });
+
+  it('reads an unpadded month where the format sets it apart (%Y年%m月, %m/%Y) or asks for it (%-m)', async () => {
+    for (const [format, odd] of [
+      ['%Y年%m月', ['2026年6月', '2026年06月']],
+      ['%m/%Y', ['6/2026', '06/2026']],
+      ['%b %Y', ['JUN 2026', 'Jun 2026']],
+      ['%Y%-m', ['20266', '202606']],
+    ] as const) {
+      const input = await juneCsv(format, [...odd]);
+      const summary = await load(input, { monthFormat: format });
+      const quarantined = await quarantine(summary.dbPath);
+      // %-m writes no padding: 202606 is not how that format writes June
+      const expected = format === '%Y%-m' ? ['X1'] : [];
+      expect(
+        quarantined.map((row) => row.subscriber_id),
+        format,
+      ).toEqual(expected);
+      expect(summary.rowsLoaded + summary.rowsQuarantined, format).toBe(summary.rowsRead);
+    }
   });
 
   it('reads 2026-6 as June without a monthFormat, as before (the month rules read an unpadded month)', async () => {
@@ -102,7 +139,7 @@ describe("a month the mapping's monthFormat does not read", () => {
       return withConnection(':memory:', (conn) => inspectLabels(conn, path, mapping, ids));
     };
     expect((await inspect(['202607', '2026-07', '2026-07-01'])).kind).toBe('month-left');
-    for (const odd of ['2026-7', '202613'])
+    for (const odd of ['2026-7', '202613', '20267'])
       await expect(inspect(['202607', odd]), odd).rejects.toMatchObject({
         name: 'SchemaContractError',
         message: expect.stringMatching(new RegExp(`2 of 2 values .*, and 1 is a month: .* e\\.g\\. .*'${odd}'`)),
