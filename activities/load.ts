@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { userInfo } from 'node:os';
 import { listValue, type DuckDBConnection } from '@duckdb/node-api';
-import { NUMBER_COLUMNS, USAGE_CONTRACT, isCsvPath, quoteIdent } from '../data/contract';
+import { NUMBER_COLUMNS, USAGE_CONTRACT, isCsvPath, isPassedOverName, quoteIdent } from '../data/contract';
 import {
   DataQualityError,
   InputFileError,
@@ -2051,7 +2051,7 @@ const INPUT_FILE = /\.(parquet|csv|tsv)$/i;
  */
 function isUnreadDataFile(path: string): boolean {
   const name = basename(path);
-  if (/^[._]/.test(name)) return false;
+  if (isPassedOverName(name)) return false;
   if (/\.(dat|xlsx?|jsonl|ndjson|orc|avro|feather|arrow|gz|zip|bz2|zst|7z|rar)$/i.test(name)) return true;
   return (
     /\.(txt|json)$/i.test(name) &&
@@ -2185,8 +2185,7 @@ async function listInputFiles(
     const entries = listed.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = join(folder, entry.name);
-      // hidden, as Spark, Hive and DuckDB take them: a notebook's checkpoint copies, a write's _temporary, _SUCCESS
-      if (entry.name.startsWith('.') || entry.name.startsWith('_')) continue;
+      if (isPassedOverName(entry.name)) continue;
       if (entry.isDirectory()) await walk(path);
       else if (entry.isFile() && INPUT_FILE.test(entry.name)) await add(path);
       else if (entry.isSymbolicLink()) links.push(path);

@@ -210,6 +210,15 @@ export function isCsvPath(path: string): boolean {
 }
 
 /**
+ * Whether the load passes over a file or folder of this name, with all it holds: hidden, as Spark,
+ * Hive and DuckDB take them (a notebook's `.ipynb_checkpoints`, a write's `_temporary` and
+ * `_SUCCESS`, a store kept in `.segflow`). The one rule for the load's listing and `run`'s checks.
+ */
+export function isPassedOverName(name: string): boolean {
+  return name.startsWith('.') || name.startsWith('_');
+}
+
+/**
  * read_csv's nullstr option naming CSV_MISSING_CELLS (none holds a quote), but those in `kept`:
  * cells a mapping's `values` give a meaning ("NA": "north_america") are read as written. An empty
  * cell is missing whatever the mapping says.

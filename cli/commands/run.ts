@@ -11,6 +11,7 @@ import {
   SchemaContractError,
   UsageError,
 } from '../../domain/errors';
+import { isCsvPath, isPassedOverName } from '../../data/contract';
 import type { ContactsMapping } from '../../domain/contacts-mapping';
 import { addMonths, notEndedYet } from '../../domain/month';
 import type { RunParams } from '../../domain/params';
@@ -190,7 +191,7 @@ function assertStoreOutsideInput(store: StoreConfig, input: string): void {
     const inside = relative(folder, real(path));
     const outside = inside === '..' || inside.startsWith(`..${sep}`) || isAbsolute(inside);
     // the load passes over folders named .x or _x (.segflow, _tmp): a store in one is never read as usage
-    const passedOver = inside.split(sep).some((part) => part.startsWith('.') || part.startsWith('_'));
+    const passedOver = inside.split(sep).some(isPassedOverName);
     if (!outside && !passedOver)
       throw new UsageError(
         `--input ${input} holds segflow's ${what}, ${path}: its snapshots and audit log would be read as usage. ` +
@@ -316,8 +317,7 @@ export async function csvBytesUnder(input: string, dataRoot?: string): Promise<n
   const { findInputFiles } = await import('../../activities/load');
   const listed = await findInputFiles(input, '0001-01', '9999-12', dataRoot).catch(() => ({ files: [] }));
   let total = 0;
-  for (const file of listed.files)
-    if (/\.(csv|tsv)$/i.test(file)) total += (await stat(file).catch(() => ({ size: 0 }))).size;
+  for (const file of listed.files) if (isCsvPath(file)) total += (await stat(file).catch(() => ({ size: 0 }))).size;
   return total;
 }
 
