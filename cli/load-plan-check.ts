@@ -1,14 +1,44 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { DataQualityError, InputFileError, InvalidParamsError, SchemaContractError } from '../domain/errors';
 import type { RunParams } from '../domain/params';
+import { isCsvPath } from '../data/contract';
 
 /**
  * What the check found: the error the run's plan stops on (one retrying cannot fix), that it passed,
- * or why it could not tell (the first line of what went wrong: the run's own plan then says it).
+ * why it could not tell (the first line of what went wrong: the run's own plan then says it), or
+ * that it read nothing, the input holding more CSV than CHECK_MAX_CSV_BYTES (the caller notes it).
  */
-export type LoadPlanCheck = { stop: Error } | { passed: true } | { unchecked: string };
+export type LoadPlanCheck = { stop: Error } | { passed: true } | { unchecked: string } | { tooMuchCsv: true };
+
+/**
+ * CSV input above this is not read by the check: it would read a first run's input a second time
+ * (the run's plan reads it again), seconds at 1 GB and most of a minute for the 3.6 GB extract of
+ * docs/reuse.md with `"features": "auto"`. Parquet is read from its metadata.
+ */
+export const CHECK_MAX_CSV_BYTES = 1024 ** 3;
+
+/** CHECK_MAX_CSV_BYTES in words, for the callers' notes. */
+export const CHECK_MAX_CSV = `${CHECK_MAX_CSV_BYTES / 1024 ** 3} GB of CSV`;
+
+/** The bytes of the CSV files (.csv, .tsv) among `files`; a file gone since counts nothing. */
+async function csvBytesOf(files: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const file of files) if (isCsvPath(file)) total += (await stat(file).catch(() => ({ size: 0 }))).size;
+  return total;
+}
+
+/**
+ * The bytes of the CSV files the load finds under `input`, as it lists them (links followed;
+ * hidden, `_` and other files passed over; every month folder); 0 when the listing fails (the
+ * check then says why).
+ */
+export async function csvBytesUnder(input: string, dataRoot?: string): Promise<number> {
+  const { findInputFiles } = await import('../activities/load');
+  const listed = await findInputFiles(input, '0001-01', '9999-12', dataRoot).catch(() => ({ files: [] }));
+  return csvBytesOf(listed.files);
+}
 
 /**
  * The input error of a file or folder this user may not read: the worker (another user, another
@@ -27,7 +57,8 @@ export function deniedToThisUser(error: unknown): error is InputFileError {
  * with any key or none: a worker's plan takes only its own key's, and reads the input otherwise) and
  * stores none (planLoad's `reuse` 'check'): nothing is stored or recorded (a reading taken has its
  * last use refreshed, as every reuse has). `files`: read these instead of listing the input
- * (schedule create's month). The contact log is not read here:
+ * (schedule create's month). Over CHECK_MAX_CSV_BYTES of CSV among them (or under the input) it
+ * reads nothing (`tooMuchCsv`). The contact log is not read here:
  * `run` reads it before (validatedParams), and a schedule's is written anew before each run.
  */
 export async function checkLoadPlan(
@@ -46,6 +77,10 @@ export async function checkLoadPlan(
     files?: string[];
   } = {},
 ): Promise<LoadPlanCheck> {
+  const csvBytes = options.files
+    ? await csvBytesOf(options.files)
+    : await csvBytesUnder(params.input, options.dataRoot);
+  if (csvBytes > CHECK_MAX_CSV_BYTES) return { tooMuchCsv: true };
   const { planLoad } = await import('../activities/load');
   // the contact log's parameters (contacts and every contacts… setting of how it is read) and the
   // list it reports on (dispatched), each refused by the parameters' check without the log

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -11,14 +10,14 @@ import {
   SchemaContractError,
   UsageError,
 } from '../../domain/errors';
-import { isCsvPath, isPassedOverName } from '../../data/contract';
+import { isPassedOverName } from '../../data/contract';
 import type { ContactsMapping } from '../../domain/contacts-mapping';
 import { addMonths, notEndedYet } from '../../domain/month';
 import type { RunParams } from '../../domain/params';
 import { loadConfig, temporalAddress, type SegflowConfig } from '../../worker/config';
 import type { MonthlyRunHandle } from '../../pipelines/client';
 import { elapsed, printResult } from '../format';
-import { checkLoadPlan } from '../load-plan-check';
+import { CHECK_MAX_CSV, checkLoadPlan } from '../load-plan-check';
 import { paramsHelp } from '../params-help';
 import { manifestNotes } from '../snapshot-text';
 import type { SnapshotManifest } from '../../store/manifest';
@@ -302,26 +301,6 @@ export async function validatedParams(
 const CHECK_NOTED_AFTER_MS = 5_000;
 
 /**
- * CSV input above this is not read before the start: the check would read a first run's input a
- * second time (the run's plan reads it again), seconds at 1 GB and most of a minute for the
- * 3.6 GB extract of docs/reuse.md with `"features": "auto"`. Parquet is read from its metadata.
- */
-const CHECK_MAX_CSV_BYTES = 1024 ** 3;
-
-/**
- * The bytes of the CSV files (.csv, .tsv) the load finds under `input`, as it lists them (links
- * followed; hidden, `_` and other files passed over; every month folder); 0 when the listing fails
- * (the check then says why).
- */
-export async function csvBytesUnder(input: string, dataRoot?: string): Promise<number> {
-  const { findInputFiles } = await import('../../activities/load');
-  const listed = await findInputFiles(input, '0001-01', '9999-12', dataRoot).catch(() => ({ files: [] }));
-  let total = 0;
-  for (const file of listed.files) if (isCsvPath(file)) total += (await stat(file).catch(() => ({ size: 0 }))).size;
-  return total;
-}
-
-/**
  * Refuses an input the run's plan would stop on (exit 2), before a workflow starts and a failed run
  * is recorded: a mapping naming a column the input lacks, a folder with no usage files, a file the
  * load cannot read (cli/load-plan-check.ts, the load's own plan). It takes the reading a run's plan
@@ -335,14 +314,6 @@ async function assertLoadPlanPasses(
   /** The worker is this process (`--local`): what this user may not read, its plan may not either. */
   local: boolean,
 ): Promise<void> {
-  if ((await csvBytesUnder(params.input, store.dataRoot)) > CHECK_MAX_CSV_BYTES) {
-    console.error(
-      wrappedNote(
-        `note: the input holds over ${CHECK_MAX_CSV_BYTES / 1024 ** 3} GB of CSV: not read before the start (the run's load plan reads and checks it; a mistake there fails the run, exit 1)`,
-      ),
-    );
-    return;
-  }
   // minutes on a large CSV read for the first time: said, or the command looks stuck
   const slow = setTimeout(
     () => console.error(`${elapsed()}  reading the input as the run's load plans it, before starting the run`),
@@ -356,6 +327,12 @@ async function assertLoadPlanPasses(
   }).finally(() => clearTimeout(slow));
   if ('stop' in checked)
     throw new UsageError(`the run would stop at its load: ${checked.stop.message}; nothing was started`);
+  if ('tooMuchCsv' in checked)
+    console.error(
+      wrappedNote(
+        `note: the input holds over ${CHECK_MAX_CSV}: not read before the start (the run's load plan reads and checks it; a mistake there fails the run, exit 1)`,
+      ),
+    );
   if ('unchecked' in checked)
     console.error(
       `note: the input could not be read as the run's load reads it (${checked.unchecked}); the run's load checks it`,

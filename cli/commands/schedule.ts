@@ -13,7 +13,7 @@ import type { RunProgress } from '../../workflows/monthly-segmentation';
 import type { ProgressDisplay } from '../progress';
 import { elapsed } from '../format';
 import { jsonOption } from '../json-option';
-import { checkLoadPlan, deniedToThisUser } from '../load-plan-check';
+import { CHECK_MAX_CSV, checkLoadPlan, deniedToThisUser } from '../load-plan-check';
 import { paramsHelp } from '../params-help';
 import { paramsFromOptions, validatedParams, warnWhenNoWorker, withAbsolutePaths } from './run';
 import {
@@ -27,6 +27,7 @@ import {
   previousMonth,
   timeZoneArg,
   required,
+  wrappedNote,
 } from '../options';
 
 function hourArg(value: string): number {
@@ -282,6 +283,7 @@ export class BackfillProgress {
  * (cli/load-plan-check.ts checkLoadPlan, as `run` checks its input), on the files of the input's
  * newest month folder up to the month a run now would take (a later one may be a delivery still
  * arriving) and any outside month folders (those every run reads): nothing is cached or recorded.
+ * Over CHECK_MAX_CSV of CSV among those files, nothing is read (a note says so), as `run` does.
  * The labels file and the contact log are left to each run, as they may be written before it. The
  * input is listed as `schedule backfill` lists it (assertInputHoldsMonths): one that cannot be
  * listed is refused in the load's words; a file it cannot read stops only the runs whose window
@@ -324,6 +326,12 @@ export async function assertInputMeetsContract(
   const { labels: _labels, ...runParams } = params;
   const checked = await checkLoadPlan({ ...runParams, month: newest ?? params.month }, { dataRoot, files: read });
   if ('stop' in checked) throw refused(checked.stop);
+  if ('tooMuchCsv' in checked)
+    console.error(
+      wrappedNote(
+        `note: the input files a run now reads hold over ${CHECK_MAX_CSV}: not read before the schedule is created (each run's load plan reads and checks them; a mistake there fails that run)`,
+      ),
+    );
   if ('unchecked' in checked)
     console.error(
       `note: the input could not be read as a run's load reads it (${checked.unchecked}); each run's load checks it`,

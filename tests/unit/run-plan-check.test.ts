@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { planLoad } from '../../activities/load';
-import { checkLoadPlan } from '../../cli/load-plan-check';
-import { csvBytesUnder } from '../../cli/commands/run';
+import { CHECK_MAX_CSV_BYTES, checkLoadPlan, csvBytesUnder } from '../../cli/load-plan-check';
 import { parseRunParams } from '../../domain/params';
 import { auditLogPath } from '../../store/layout';
 import { encodedText, segflow, storeIn, tempDir, usageCsv } from '../helpers';
@@ -192,4 +191,20 @@ describe('how much CSV the check would read before the start', () => {
     // a listing that fails counts nothing: the check says why
     expect(await csvBytesUnder(join(dir, 'missing'))).toBe(0);
   });
+
+  it('reads nothing over 1 GB of CSV, under the input or among the files given, and says so to run', async () => {
+    const dir = await tempDir();
+    const big = join(dir, 'usage.csv');
+    // a sparse file: a gigabyte on the disk's books, not on it; read, its NUL bytes stop the plan
+    await writeFile(big, usageCsv('2026-05'));
+    await truncate(big, CHECK_MAX_CSV_BYTES + 1);
+    const parsed = parseRunParams({ month: '2026-05', input: dir });
+    if (!parsed.ok) throw new Error(parsed.problems.join('; '));
+    expect(await checkLoadPlan(parsed.params)).toEqual({ tooMuchCsv: true });
+    expect(await checkLoadPlan(parsed.params, { files: [big] })).toEqual({ tooMuchCsv: true });
+    const home = await tempDir();
+    const result = await segflow(['run', '--month', '2026-05', '--input', dir], { ...NO_SERVER, SEGFLOW_HOME: home });
+    expect(result.output).toContain('note: the input holds over 1 GB of CSV: not read before the start');
+    expect(result.code, result.output).toBe(3);
+  }, 60_000);
 });

@@ -1,7 +1,8 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { assertInputMeetsContract } from '../../cli/commands/schedule';
+import { CHECK_MAX_CSV_BYTES } from '../../cli/load-plan-check';
 import { UsageError } from '../../domain/errors';
 import { parseRunParams, type RunParams } from '../../domain/params';
 import { segflow, tempDir, usageCsv } from '../helpers';
@@ -131,6 +132,28 @@ describe("schedule create reads the input as a run's load does", () => {
       notes.mockRestore();
     }
   });
+
+  it("reads nothing over 1 GB of CSV among the files a run now reads, with a note, as run's check", async () => {
+    const input = join(await tempDir(), 'usage');
+    for (const month of ['2026-09', '2026-10']) {
+      await mkdir(join(input, `month=${month}`), { recursive: true });
+      await writeFile(join(input, `month=${month}`, 'part_0.csv'), usageCsv(month, ['spend']));
+    }
+    // a sparse file: a gigabyte on the disk's books, not on it; an older month, which is not read
+    const older = join(input, 'month=2026-09', 'part_0.csv');
+    await truncate(older, CHECK_MAX_CSV_BYTES + 1);
+    await expect(assertInputMeetsContract('s2', paramsFor(input))).rejects.toThrow(/lacks required column/);
+    await truncate(join(input, 'month=2026-10', 'part_0.csv'), CHECK_MAX_CSV_BYTES + 1);
+    const notes = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      await expect(assertInputMeetsContract('s2', paramsFor(input))).resolves.toBeUndefined();
+      expect(notes).toHaveBeenCalledWith(
+        expect.stringMatching(/^note: the input files a run now reads hold over 1 GB of CSV: not read before the/),
+      );
+    } finally {
+      notes.mockRestore();
+    }
+  }, 60_000);
 
   it('is refused by `schedule create` before it connects (exit 2)', async () => {
     const home = await tempDir();
