@@ -52,7 +52,14 @@ import {
 } from './duckdb';
 import { applyLabels, inputRowLabelSql, inspectLabels, type LabelsFile } from './labels';
 import { labelsRunCopy, mappingRunCopy } from './run-copies';
-import { findPlanReading, planKey, storePlanReading, type PlanFileStamp } from './plan-cache';
+import {
+  findPlanReading,
+  keepCheckReading,
+  planKey,
+  storePlanReading,
+  takeCheckReading,
+  type PlanFileStamp,
+} from './plan-cache';
 import { readContactsMapping, viewRawContacts } from './contact-log';
 import { csvReadProblem, isUtf8, unsplitCsv, utf8ReadPath } from './csv-encoding';
 import {
@@ -321,7 +328,8 @@ export async function planLoad(
  * before copying or hashing a file (the run's own plan hashes them): a rerun's check reads no input
  * file, only the mapping and the labels file (their sha256 are in the reading's key). It hashes
  * nothing else and stores none: a stored reading names the run that stored it, and `audit verify`
- * looks for that run in the log.
+ * looks for that run in the log. 'check-local' is the check of `run --local`, whose worker is
+ * this process: a reading it makes is kept in memory for the run's plan (keepCheckReading).
  */
 export async function planLoad(
   store: StoreConfig,
@@ -329,7 +337,7 @@ export async function planLoad(
   rawParams: unknown,
   partitions: number,
   recorded: RecordedReading | undefined,
-  reuse: 'check',
+  reuse: 'check' | 'check-local',
 ): Promise<'stored' | 'read'>;
 export async function planLoad(
   store: StoreConfig,
@@ -337,7 +345,7 @@ export async function planLoad(
   rawParams: unknown,
   partitions = 1,
   recorded?: RecordedReading,
-  reuse: boolean | 'check' = true,
+  reuse: boolean | 'check' | 'check-local' = true,
 ): Promise<LoadPlan | 'stored' | 'read'> {
   const started = performance.now();
   const params = checkedParams(rawParams, partitions);
@@ -362,7 +370,7 @@ export async function planLoad(
   const { mapping: givenMapping, mappingFile } = params.mapping
     ? await readMapping(params.mapping, dbPath, recorded?.mapping)
     : { mapping: IDENTITY_MAPPING, mappingFile: null };
-  const check = reuse === 'check';
+  const check = reuse === 'check' || reuse === 'check-local';
   // from here on the labels are read from a copy no one writes: the run's own, or a snapshot's; a
   // check reads them where they are (the run's plan copies them)
   const labelsRead = params.labels
@@ -419,6 +427,10 @@ export async function planLoad(
     if (canonicalJson(sha256s) === canonicalJson(stored.sha256)) {
       return planOf(stored.reading, await hashes());
     }
+  } else if (cache.allowed) {
+    // `run --local`'s check read these files, by the same stamps, moments ago in this process
+    const checked = takeCheckReading<PlanReading>(readingKey);
+    if (checked && !stamps.some(isRacy)) return storedPlanOf(checked);
   }
   // each step a pass over the input (minutes on one large CSV): named, and DuckDB's progress in it
   let step = "load: reading the input's columns and rows";
@@ -525,13 +537,22 @@ export async function planLoad(
       },
     ),
   );
-  if (check) return 'read';
-  const hashed = await hashes();
-  await storePlanReading(cache, readingKey, params.month, {
-    sha256: hashed.map((hash) => hash.sha256),
-    reading,
-  });
-  return planOf(reading, hashed);
+  if (check) {
+    // a file written in the 2 s before its stamp may have changed under the same stamp since
+    if (reuse === 'check-local' && !stamps.some(isRacy)) keepCheckReading(readingKey, reading);
+    return 'read';
+  }
+  return storedPlanOf(reading);
+
+  /** The plan from a reading of these files, stored for later plans under this run. */
+  async function storedPlanOf(found: PlanReading): Promise<LoadPlan> {
+    const hashed = await hashes();
+    await storePlanReading(cache, readingKey, params.month, {
+      sha256: hashed.map((hash) => hash.sha256),
+      reading: found,
+    });
+    return planOf(found, hashed);
+  }
 
   /** The UTF-8 copies the files are read through (utf8Copies), the labels through readPaths[params.labels]. */
   async function utf8ReadPaths(): Promise<Record<string, string>> {

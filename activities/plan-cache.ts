@@ -78,3 +78,26 @@ export async function storePlanReading<Reading>(
     async (staging) => [await stagedJson(staging, PLAN_FILE, stored, stored.sha256.length)],
   );
 }
+
+/**
+ * Readings a check before the start read in this process, by key, for `run --local`, whose worker
+ * is this process: the run's plan takes one (once) instead of reading the input again, and stores
+ * it as its own reading. The check stores none: a stored reading names the run that stored it,
+ * which `audit verify` looks for in the log, and a checked run may never start. Kept in memory
+ * only: a worker elsewhere (another user, perhaps with a signing key this one lacks) reads the
+ * input itself.
+ */
+const checkReadings = new Map<string, unknown>();
+
+/** Keeps a check's reading for a plan of this process (one: a new check replaces it). */
+export function keepCheckReading(key: string, reading: unknown): void {
+  checkReadings.clear();
+  checkReadings.set(key, reading);
+}
+
+/** The reading a check of this process kept under `key`, taken once; undefined when none. */
+export function takeCheckReading<Reading>(key: string): Reading | undefined {
+  const reading = checkReadings.get(key) as Reading | undefined;
+  checkReadings.delete(key);
+  return reading;
+}

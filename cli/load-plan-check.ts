@@ -55,7 +55,7 @@ export function deniedToThisUser(error: unknown): error is InputFileError {
  * an input the run would stop on. The plan's run folder is a scratch folder, removed after; it takes
  * the reading a run's plan stored of the same files (a rerun's input files are taken on their stamps, neither read nor hashed; signed
  * with any key or none: a worker's plan takes only its own key's, and reads the input otherwise) and
- * stores none (planLoad's `reuse` 'check'): nothing is stored or recorded (a reading taken has its
+ * stores none (planLoad's `reuse` 'check'; `handOver` keeps one in memory): nothing is stored or recorded (a reading taken has its
  * last use refreshed, as every reuse has). `files`: read these instead of listing the input
  * (schedule create's month). Over CHECK_MAX_CSV_BYTES of CSV among them (or under the input) it
  * reads nothing (`tooMuchCsv`). The contact log is not read here:
@@ -74,6 +74,11 @@ export async function checkLoadPlan(
      * plan too. Otherwise the worker (another user, another machine's mount) may read it.
      */
     workerIsThisUser?: boolean;
+    /**
+     * The run is planned later in this process (`run --local`): a reading the check makes is kept
+     * for its plan, which then reads the input no second time (planLoad's 'check-local').
+     */
+    handOver?: boolean;
     files?: string[];
   } = {},
 ): Promise<LoadPlanCheck> {
@@ -95,7 +100,7 @@ export async function checkLoadPlan(
       planned,
       options.partitions ?? 1,
       options.files && { files: options.files },
-      'check',
+      options.handOver ? 'check-local' : 'check',
     );
     return { passed: true };
   } catch (error) {

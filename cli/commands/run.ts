@@ -304,7 +304,8 @@ const CHECK_NOTED_AFTER_MS = 5_000;
  * Refuses an input the run's plan would stop on (exit 2), before a workflow starts and a failed run
  * is recorded: a mapping naming a column the input lacks, a folder with no usage files, a file the
  * load cannot read (cli/load-plan-check.ts, the load's own plan). It takes the reading a run's plan
- * stored of the same files, as the run's plan will; a first run of new files is read by both.
+ * stored of the same files, as the run's plan will; a first run of new files is read by both, but
+ * with `--local`, whose plan (this process) takes the check's reading.
  * Anything else going wrong in the check is noted, not refused: the run's plan will say it.
  */
 async function assertLoadPlanPasses(
@@ -324,6 +325,7 @@ async function assertLoadPlanPasses(
     dataRoot: store.dataRoot,
     partitions,
     workerIsThisUser: local,
+    handOver: local,
   }).finally(() => clearTimeout(slow));
   if ('stop' in checked)
     throw new UsageError(`the run would stop at its load: ${checked.stop.message}; nothing was started`);

@@ -5,7 +5,13 @@ import { planLoad, type LoadPlan } from '../../activities/load';
 import { PLAN_STAGE } from '../../activities/plan-cache';
 import { hashFile } from '../../store/hashing';
 import type { StoreConfig } from '../../store/layout';
+import { withConnection } from '../../activities/duckdb';
 import { smallSample, storeIn, tempDir, usageCsv } from '../helpers';
+
+/** The bytes this process has read so far, every thread (DuckDB's and libuv's too): /proc/self/io's rchar. */
+async function bytesRead(): Promise<number> {
+  return Number(/^rchar: (\d+)$/m.exec(await readFile('/proc/self/io', 'utf8'))?.[1]);
+}
 
 /** A plan without what is the run's own (its folder, its timing, its stamps' clock). */
 const decided = ({ dbPath: _db, partitionDbPaths: _parts, seconds: _s, inputStamps: _stamps, ...plan }: LoadPlan) =>
@@ -79,6 +85,42 @@ describe("the plan's reading of the input, stored for the next plan of the same 
     }, own.storeDir);
     expect(await check('c2')).toBe('stored');
     expect((await run('r2')).inputFiles[0].sha256).toBe(stored.inputFiles[0].sha256);
+  });
+
+  it("hands `run --local`'s check reading ('check-local') to the run's plan in this process, once", async () => {
+    const csv = join(await tempDir(), 'usage.csv');
+    const sample = join(input, 'usage_month=2026-06', 'part_0.parquet');
+    await withConnection(':memory:', (conn) => conn.run(`COPY (FROM '${sample}') TO '${csv}' (HEADER)`));
+    const { size, mtimeMs, ctimeMs } = await stat(csv);
+    const params = { month: '2026-06', input: csv };
+    const planIn = async (own: StoreConfig, runId: string) => {
+      const before = await bytesRead();
+      const planned = await planLoad(own, { workflowId: 'plan-local', runId }, params);
+      return { planned, read: (await bytesRead()) - before };
+    };
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      // the file old enough for its stamp to be trusted (a check of a racy file keeps nothing)
+      vi.setSystemTime(Math.max(mtimeMs, ctimeMs) + 2_100);
+      const plain = await planIn(storeIn(await tempDir()), 'r1');
+      const own = storeIn(await tempDir());
+      const check = (runId: string) =>
+        planLoad(own, { workflowId: 'plan-local', runId }, params, 1, undefined, 'check-local');
+      expect(await check('c1')).toBe('read');
+      // nothing stored by the check: a stored reading names its run, which audit verify looks for
+      expect(await readdir(own.storeDir).catch(() => [])).toEqual([]);
+      const handed = await planIn(own, 'r2');
+      expect(decided(handed.planned)).toEqual(decided(plain.planned));
+      // hashed (the file once), not read again by DuckDB, which reads it at least once more
+      expect(plain.read).toBeGreaterThan(2 * size);
+      expect(handed.read).toBeLessThan(plain.read - size);
+      // stored as the run's own reading, for the next plan of these files
+      expect(await readdir(join(own.storeDir, 'cache', PLAN_STAGE))).toHaveLength(1);
+      // taken once: another store's plan reads the input
+      expect((await planIn(storeIn(await tempDir()), 'r3')).read).toBeGreaterThan(2 * size);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('has a check read a file written within 2 s of its stamp, not take its stored reading on the stamp', async () => {
