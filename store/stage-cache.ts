@@ -6,7 +6,16 @@ import { parseAuditLine, readAuditText, type AuditEntry } from './audit-log';
 import { cacheStageDir, type RunRef, type StoreConfig } from './layout';
 import { ARTIFACT_SIGNATURE_FILE, type Signer } from './signing';
 import { lineageKeys } from './manifest';
-import { emptyRunsLog, listMonths, listVersions, noteRunEntry, publishingNow, readManifest } from './snapshots';
+import {
+  emptyRunsLog,
+  latestVersion,
+  listMonths,
+  listRetiredVersions,
+  listVersions,
+  noteRunEntry,
+  publishingNow,
+  readManifest,
+} from './snapshots';
 
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
@@ -81,10 +90,23 @@ export interface CachedArtifact {
   producedBy: RunRef;
   /** Published snapshots whose manifest names it, as "<month>/v<N>": prune keeps these. */
   usedBy: string[];
+  /** The same snapshots, in the same order, each with what it is in its month. */
+  snapshots: SnapshotPointing[];
   /** The hash of the code that stored it; absent in artifacts stored before segflow recorded it. */
   code?: string;
   /** The id of the key that signed it (the storing worker's SEGFLOW_SIGNING_KEY), as its artifact.sig names it: not checked here. */
   signedBy?: string;
+}
+
+/** A snapshot whose manifest names an artifact, and what it is in its month. */
+export interface SnapshotPointing {
+  snapshot: string;
+  /** The version latest.json names: what a plain `snapshots show <month>` shows. */
+  latest: boolean;
+  /** Published with `--experiment` (latest.json did not move to it). */
+  experiment: boolean;
+  /** Its tombstone is written and its folder not yet removed: a retirement cut short. */
+  retired: boolean;
 }
 
 /**
@@ -145,7 +167,8 @@ export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
         createdAt: artifact.createdAt,
         lastUsedAt: info.mtime.toISOString(),
         producedBy: artifact.producedBy,
-        usedBy: usedBy.get(key) ?? [],
+        usedBy: (usedBy.get(key) ?? []).map((pointing) => pointing.snapshot),
+        snapshots: usedBy.get(key) ?? [],
         ...(artifact.code ? { code: artifact.code } : {}),
         ...(signedBy ? { signedBy } : {}),
       });
@@ -158,14 +181,23 @@ export async function listCache(store: StoreConfig): Promise<CachedArtifact[]> {
  * Cache keys each published snapshot's manifest points at (its reused artifact, or the one its
  * own run stored). A retired snapshot's folder is gone, so it protects nothing any more.
  */
-async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<string, string[]>> {
-  const usedBy = new Map<string, string[]>();
+async function artifactsInPublishedSnapshots(store: StoreConfig): Promise<Map<string, SnapshotPointing[]>> {
+  const usedBy = new Map<string, SnapshotPointing[]>();
   for (const month of await listMonths(store)) {
+    const latest = await latestVersion(store, month).catch(() => undefined);
+    const retired = await listRetiredVersions(store, month);
     for (const version of await listVersions(store, month)) {
-      const lineage = (await readManifest(store, month, version).catch(() => undefined))?.lineage;
+      const manifest = await readManifest(store, month, version).catch(() => undefined);
+      const lineage = manifest?.lineage;
       if (!lineage) continue;
       const keys = new Set([...lineageKeys(lineage), ...lineage.reused.map((artifact) => artifact.key)]);
-      for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), `${month}/v${version}`]);
+      const pointing: SnapshotPointing = {
+        snapshot: `${month}/v${version}`,
+        latest: version === latest,
+        experiment: manifest.snapshot?.experiment === true,
+        retired: retired.includes(version),
+      };
+      for (const key of keys) usedBy.set(key, [...(usedBy.get(key) ?? []), pointing]);
     }
   }
   return usedBy;

@@ -7,6 +7,7 @@ import {
   type CachedArtifact,
   type CodeStatus,
   type HeldArtifact,
+  type SnapshotPointing,
 } from '../../store/stage-cache';
 import { loadSigner } from '../../store/signing';
 import { loadConfig } from '../../worker/config';
@@ -53,13 +54,15 @@ function withCodeStatus(
 }
 
 /**
- * The snapshots pointing at an artifact, in a few columns: the newest, and how many more (`cache
- * list --json` names them all).
+ * The snapshots pointing at an artifact, in a few columns: the one a prune would matter to first
+ * (the newest month's latest, as a plain `snapshots show` names it; else the newest), marked when
+ * it is an experiment or being retired, and how many more (`cache list --json` names them all).
  */
-function snapshotsText(usedBy: string[]): string {
-  const newest = usedBy.at(-1);
-  if (newest === undefined) return '-';
-  return usedBy.length === 1 ? newest : `${newest} +${usedBy.length - 1}`;
+function snapshotsText(snapshots: SnapshotPointing[]): string {
+  const named = snapshots.findLast((s) => s.latest) ?? snapshots.at(-1);
+  if (named === undefined) return '-';
+  const mark = named.retired ? ' (retired)' : named.experiment ? ' (x)' : '';
+  return `${named.snapshot}${mark}${snapshots.length === 1 ? '' : ` +${snapshots.length - 1}`}`;
 }
 
 /**
@@ -75,7 +78,7 @@ const rows = (artifacts: (CachedArtifact & { codeIs: CodeStatus })[]) =>
     code: a.codeIs === 'unknown' ? '?' : a.codeIs,
     signedBy: a.signedBy?.slice(0, 8) ?? '-',
     'last used (UTC)': a.lastUsedAt.slice(0, 16).replace('T', ' '),
-    snapshots: snapshotsText(a.usedBy),
+    snapshots: snapshotsText(a.snapshots),
   }));
 
 /** `segflow cache list | prune`: the stored stage outputs runs reuse (docs/reuse.md). */
@@ -102,10 +105,10 @@ export function registerCache(program: Command): void {
         return [
           fittedTable(rows(list)),
           `${list.length} stored, ${megabytes(bytes(list))}`,
-          ...(list.some((a) => a.usedBy.length > 1)
+          ...(list.some((a) => a.usedBy.length > 1 || snapshotsText(a.snapshots).includes('('))
             ? [
                 wrappedNote(
-                  "snapshots: the newest published snapshot pointing at it, +N the others ('segflow cache list --json' names them all, with full keys and the run that stored each)",
+                  "snapshots: the latest snapshot of its month pointing at it (the one 'segflow snapshots show <month>' shows), else the newest; (x) an experiment (run --experiment), (retired) one whose retirement was cut short before its folder was removed; +N the others ('segflow cache list --json' names them all, with full keys and the run that stored each)",
                 ),
               ]
             : []),

@@ -8,7 +8,7 @@ import type { RunListing } from '../../pipelines/runs';
 import { recordAudit } from '../../store/audit-record';
 import { versionDir, type StoreConfig } from '../../store/layout';
 import { ARTIFACT_SIGNATURE_FILE, signFileInto } from '../../store/signing';
-import { STAGE_CACHE_FORMAT, type StageArtifact } from '../../store/stage-cache';
+import { STAGE_CACHE_FORMAT, type SnapshotPointing, type StageArtifact } from '../../store/stage-cache';
 import { keyPair, segflowOnStore } from '../audit-store';
 import { storeIn, tempDir } from '../helpers';
 
@@ -162,11 +162,13 @@ describe('cache list fits 100 columns', () => {
     ];
     const keys: string[] = [];
     const june: string[] = [];
+    const april: string[] = [];
     for (const [index, stage] of stages.entries()) {
       for (const month of ['2026-04', '2026-05', '2026-06']) {
         const key = `${index}${month.replace('-', '')}`.padEnd(64, 'abcdef0123456789');
         keys.push(key);
         if (month === '2026-06') june.push(key);
+        if (month === '2026-04') april.push(key);
         const dir = join(store.storeDir, 'cache', stage, key);
         await mkdir(dir, { recursive: true });
         const artifact: StageArtifact = {
@@ -190,15 +192,25 @@ describe('cache list fits 100 columns', () => {
         await utimes(dir, usedAt, usedAt);
       }
     }
-    // twelve versions of June point at the June artifacts: the newest is named, the others counted
-    for (let version = 1; version <= 12; version++) {
-      const dir = versionDir(store, '2026-06', version);
+    const snapshot = async (month: string, version: number, keys: string[], experiment = false) => {
+      const dir = versionDir(store, month, version);
       await mkdir(dir, { recursive: true });
       await writeFile(
         join(dir, 'manifest.json'),
-        JSON.stringify({ lineage: { stageKey: june[0], churnKeys: june.slice(1), reused: [] } }),
+        JSON.stringify({
+          snapshot: { month, version, ...(experiment ? { experiment } : {}) },
+          lineage: { stageKey: keys[0], churnKeys: keys.slice(1), reused: [] },
+        }),
       );
-    }
+    };
+    // twelve versions of June point at the June artifacts: the month's latest (v3, a rollback
+    // past experiments) is named, not the newest, and the others counted
+    for (let version = 1; version <= 12; version++) await snapshot('2026-06', version, june, version > 3);
+    await writeFile(join(store.storeDir, 'snapshots', '2026-06', 'latest.json'), JSON.stringify({ version: 3 }));
+    // April has no latest: an experiment, and a retirement cut short before its folder went
+    await snapshot('2026-04', 1, [april[0]], true);
+    await snapshot('2026-04', 2, [april[1]]);
+    await writeFile(join(store.storeDir, 'snapshots', '2026-04', 'v2.retired.json'), '{}');
     const segflow = segflowOnStore(store);
     const listed = await segflow('cache', 'list');
     expect(listed.code).toBe(0);
@@ -208,23 +220,35 @@ describe('cache list fits 100 columns', () => {
     expect(lines.slice(2, 29)).toHaveLength(27);
     expect(lines.find((line) => line.startsWith('dispatch-reasons  ') && line.includes('2026-06'))).toMatch(
       new RegExp(
-        `^dispatch-reasons  ${keys[26].slice(0, 8)}  2026-06  12345\\.0 MiB  other\\s+\\S{8}  2026-06-03 04:05  2026-06/v12 \\+11$`,
+        `^dispatch-reasons  ${keys[26].slice(0, 8)}  2026-06  12345\\.0 MiB  other\\s+\\S{8}  2026-06-03 04:05  2026-06/v3 \\+11$`,
       ),
     );
     expect(listed.stdout).toContain('27 stored, 333315.0 MiB');
+    const rowOf = (key: string) => lines.findIndex((line) => line.includes(`  ${key.slice(0, 8)}  `));
+    expect(lines[rowOf(april[0])]).toMatch(/ {2}2026-04\/v1 \(x\)$/);
+    // too wide beside its row: beneath it, whole
+    expect(lines[rowOf(april[1]) + 1]).toBe('  2026-04/v2 (retired)');
     expect(listed.stdout).toContain(
-      "snapshots: the newest published snapshot pointing at it, +N the others ('segflow cache list --json'",
+      "snapshots: the latest snapshot of its month pointing at it (the one 'segflow snapshots show <month>'",
     );
 
     // --json as it was: full keys, the producing run, every snapshot
     const json = JSON.parse((await segflow('cache', 'list', '--json')).stdout) as (StageArtifact & {
       usedBy: string[];
+      snapshots: SnapshotPointing[];
       signedBy: string;
     })[];
     expect(json).toHaveLength(27);
     const dispatchJune = json.find((a) => a.key === keys[26]);
     expect(dispatchJune?.producedBy.workflowId).toBe('segflow-monthly-analytics-eu-west-2026-06-02T03:00:00Z');
     expect(dispatchJune?.usedBy).toHaveLength(12);
+    expect(dispatchJune?.snapshots[2]).toEqual({
+      snapshot: '2026-06/v3',
+      latest: true,
+      experiment: false,
+      retired: false,
+    });
+    expect(dispatchJune?.snapshots[11]).toMatchObject({ snapshot: '2026-06/v12', latest: false, experiment: true });
     expect(dispatchJune?.signedBy).toHaveLength(16);
   });
 });
