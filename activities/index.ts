@@ -11,6 +11,7 @@ import { DiskFullError, InvalidParamsError, isStoreFull, NON_RETRYABLE_ERROR_TYP
 import { runDir, type RunRef, type StoreConfig } from '../store/layout';
 import type { AuditHead, AuditRecordRequest } from '../store/audit-log';
 import { recordAudit } from '../store/audit-record';
+import { markAttemptRunning } from '../store/running-markers';
 import type { Signer } from '../store/signing';
 import { keepAlive } from './context';
 import { trainAndScoreChurn } from './churn';
@@ -100,6 +101,8 @@ export function createActivities(
     const context = Context.current();
     const { attempt } = context.info;
     const timer = setInterval(() => keepAlive(context), KEEPALIVE_MS);
+    // while it runs, `cache prune` keeps what its run stored or took (store/running-markers.ts)
+    const running = markAttemptRunning(store, currentRun(), stage);
     // an attempt whose worker was killed or cut off wrote nothing: this one says so. Same key as
     // that attempt's own entry, so one it did write stands; a hung attempt's entry written after
     // this one is dropped as a duplicate
@@ -124,6 +127,7 @@ export function createActivities(
       throw error;
     } finally {
       clearInterval(timer);
+      await running.stop();
     }
   }
 

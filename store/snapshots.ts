@@ -155,7 +155,7 @@ export const RUN_OWN_EVENTS = new Set([
  * id), with no end recorded; never an empty run id (a schedule's events) nor a run the log never
  * saw requested. audit verify and the store's refusal apply it, each with its own grace.
  */
-function runMayBePublishing(
+export function runMayBePublishing(
   run: RunRef,
   log: { requestedWorkflows: ReadonlySet<string>; finishedRuns: ReadonlySet<string> },
 ): boolean {

@@ -15,7 +15,9 @@ import {
   noteRunEntry,
   publishingNow,
   readManifest,
+  runMayBePublishing,
 } from './snapshots';
+import { workflowsRunning } from './running-markers';
 
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
@@ -135,6 +137,8 @@ export async function storedArtifacts(
   store: StoreConfig,
   stage: string,
 ): Promise<{ key: string; path: string; artifact: StageArtifact }[]> {
+  // cache/.running/ holds the markers of attempts running now (running-markers.ts)
+  if (stage.startsWith('.')) return [];
   const stageDir = cacheStageDir(store, stage);
   const found = [];
   for (const key of (await readdir(stageDir).catch(() => [] as string[])).sort()) {
@@ -217,7 +221,10 @@ export interface PruneRequest {
   signer?: Signer;
 }
 
-/** A run the audit log has requested and not seen end, whose last entry is within the hour (publishingNow). */
+/**
+ * A run the audit log has requested and not seen end, with a stage attempt running (its marker
+ * fresh) or its last entry within the hour.
+ */
 export interface RunInFlight {
   run: RunRef;
   month: string;
@@ -249,11 +256,18 @@ export interface PruneResult {
 
 /**
  * The runs the audit log has requested and not seen end (run.published, run.failed, run.cancelled)
- * whose last entry of their own is within the hour, the rule `audit verify` keeps for RUN WITHOUT
- * AN END: past it, a run that never records an end (terminated in Temporal, or cut from the log)
- * holds nothing any more. Lines that are no entry are passed over (verify names them).
+ * that are still going: a stage attempt of theirs is running (`running`, by workflow id: its marker
+ * is fresh, running-markers.ts), however long it has written nothing, or their last entry of their
+ * own is within the hour, the rule `audit verify` keeps for RUN WITHOUT AN END, which covers the
+ * wait between two stages. A run that never records an end (terminated in Temporal, its worker
+ * killed, or its end cut from the log) holds nothing once both have passed. Lines that are no entry
+ * are passed over (verify names them).
  */
-function runsInFlight(text: string, now: number): { inFlight: RunInFlight[]; holds: (run: RunRef) => boolean } {
+function runsInFlight(
+  text: string,
+  now: number,
+  running: ReadonlySet<string>,
+): { inFlight: RunInFlight[]; holds: (run: RunRef) => boolean } {
   const entries: AuditEntry[] = [];
   for (const line of text.split('\n')) {
     if (line.trim() === '') continue;
@@ -262,7 +276,8 @@ function runsInFlight(text: string, now: number): { inFlight: RunInFlight[]; hol
   }
   const runs = emptyRunsLog();
   for (const entry of entries) noteRunEntry(runs, entry);
-  const holds = (run: RunRef) => publishingNow(run, runs, now);
+  const holds = (run: RunRef) =>
+    publishingNow(run, runs, now) || (running.has(run.workflowId) && runMayBePublishing(run, runs));
   const inFlight = entries
     .filter((entry) => entry.event === 'run.requested' && holds(entry.run))
     .map((entry) => ({ run: entry.run, month: entry.month, requestedAt: entry.at }));
@@ -281,7 +296,8 @@ export async function pruneCache(store: StoreConfig, request: PruneRequest): Pro
   const now = (request.now ?? new Date()).getTime();
   const artifacts = await listCache(store);
   // read after the listing: a listed artifact's run recorded run.requested before storing it
-  const { inFlight, holds } = runsInFlight(await readAuditText(store), now);
+  const running = await workflowsRunning(store, now, !request.dryRun);
+  const { inFlight, holds } = runsInFlight(await readAuditText(store), now, running);
   const heldForRuns = new Map<CachedArtifact, HeldArtifact>();
   for (const artifact of artifacts) {
     if (artifact.usedBy.length > 0) continue;

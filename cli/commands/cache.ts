@@ -176,32 +176,48 @@ export function registerCache(program: Command): void {
         });
         const all = [...result.kept, ...result.removed];
         const judged = (list: CachedArtifact[]) => withCodeStatus(list, all, code);
+        // held artifacts are those no snapshot points at: their snapshots column says nothing
         const heldRows = (list: HeldArtifact[]) =>
-          rows(judged(list)).map((row, i) => ({
+          rows(judged(list)).map(({ snapshots: _none, ...row }, i) => ({
             ...row,
             keptFor: `${list[i].heldFor.workflowId} (${list[i].because})`,
           }));
+        const heldBytes = (list: HeldArtifact[]) => list.reduce((sum, a) => sum + a.bytes, 0);
+        // every line within TEXT_WIDTH, as `cache list`'s: notes wrap, tables fit (fittedTable)
         output(options.json, result, (r) =>
           [
-            `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} (${megabytes(r.bytesFreed)}), kept ${r.kept.length}` +
-              (r.auditSeq !== null ? `; recorded in the audit log (cache.pruned, seq ${r.auditSeq})` : ''),
+            wrappedNote(
+              `${options.dryRun ? 'would remove' : 'removed'} ${r.removed.length} ` +
+                `(${megabytes(r.bytesFreed)}), kept ${r.kept.length}` +
+                (r.auditSeq !== null ? `; recorded in the audit log (cache.pruned, seq ${r.auditSeq})` : ''),
+            ),
             ...(r.removed.length > 0 ? [fittedTable(rows(judged(r.removed)))] : []),
             ...(r.protectedArtifacts.length > 0
-              ? [`kept because published snapshots point at them:`, fittedTable(rows(judged(r.protectedArtifacts)))]
+              ? [
+                  wrappedNote('kept because published snapshots point at them:'),
+                  fittedTable(rows(judged(r.protectedArtifacts))),
+                ]
               : []),
             ...(r.heldForRuns.length > 0
               ? [
-                  `kept because runs not ended yet stored them or used them since they were requested (their manifests will point at them; held until each records its end, or an hour after its last audit entry):`,
+                  wrappedNote(
+                    'kept because runs not ended yet stored them or used them since they were requested ' +
+                      '(their manifests will point at them; held until each records its end, while a stage ' +
+                      'of it is running or for an hour after its last audit entry):',
+                  ),
                   fittedTable(heldRows(r.heldForRuns)),
                 ]
               : []),
             ...(options.maxSize !== undefined && r.keptBytes > options.maxSize
               ? [
-                  `still ${megabytes(r.keptBytes)}, over --max-size ${megabytes(options.maxSize)}: ${megabytes(r.pinnedBytes)} of it ` +
-                    "is what published snapshots point at ('segflow cache list' names them; 'segflow snapshots retire' releases a snapshot's)" +
-                    (r.heldForRuns.length > 0
-                      ? `, ${megabytes(r.heldForRuns.reduce((sum, a) => sum + a.bytes, 0))} what runs not ended yet hold (above)`
-                      : ''),
+                  wrappedNote(
+                    `still ${megabytes(r.keptBytes)}, over --max-size ${megabytes(options.maxSize)}: ` +
+                      `${megabytes(r.pinnedBytes)} of it is what published snapshots point at ` +
+                      "('segflow cache list' names them; 'segflow snapshots retire' releases a snapshot's)" +
+                      (r.heldForRuns.length > 0
+                        ? `, ${megabytes(heldBytes(r.heldForRuns))} what runs not ended yet hold (above)`
+                        : ''),
+                  ),
                 ]
               : []),
           ].join('\n'),

@@ -1,14 +1,17 @@
 import { execFileSync } from 'node:child_process';
-import { appendFile, mkdir, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import stringWidth from 'string-width';
+import { describe, expect, it, vi } from 'vitest';
+import { TEXT_WIDTH } from '../../cli/options';
 import { commandUser, recordAudit } from '../../store/audit-record';
 import { listRuns } from '../../pipelines/runs';
 import { readAuditLog } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
-import { auditLogPath, type StoreConfig } from '../../store/layout';
+import { auditLogPath, type RunRef, type StoreConfig } from '../../store/layout';
+import { markAttemptRunning } from '../../store/running-markers';
 import { listCache, pruneCache } from '../../store/stage-cache';
 import { AUDIT_MONTH as MONTH, segflowOnStore, storeFakeArtifact, storeWithVersions } from '../audit-store';
 import { storeIn, tempDir } from '../helpers';
@@ -17,6 +20,8 @@ import { storeIn, tempDir } from '../helpers';
 const PAGE = 4096;
 const LONG_AGO = new Date('2020-01-01T00:00:00Z');
 const key = (c: string) => c.repeat(64);
+/** The lines wider than `cache prune` prints, in terminal columns. */
+const tooWide = (text: string) => text.split('\n').filter((line) => stringWidth(line) > TEXT_WIDTH);
 const problemsOf = async (store: StoreConfig) =>
   (await verifyAudit(store)).problems.map((p) => `${p.where}: ${p.problem}`);
 
@@ -183,8 +188,9 @@ describe('cache prune keeps what runs not ended yet stored or used', () => {
     const { stdout, code } = await segflowOnStore(store)('cache', 'prune', '--older-than', '0m', '--max-size', '0');
     expect(code).toBe(0);
     expect(stdout).toMatch(/^removed 0 \(0\.0 MiB\), kept 2\n/);
-    expect(stdout).toContain(
-      'kept because runs not ended yet stored them or used them since they were requested (their manifests will point at them; held until each records its end, or an hour after its last audit entry):',
+    expect(tooWide(stdout)).toEqual([]);
+    expect(stdout.replace(/\n {2}/g, ' ')).toContain(
+      'kept because runs not ended yet stored them or used them since they were requested (their manifests will point at them; held until each records its end, while a stage of it is running or for an hour after its last audit entry):',
     );
     expect(stdout).toContain('wf-flying (stored by it)');
     expect(stdout).toContain('wf-flying (used since it was requested)');
@@ -201,5 +207,77 @@ describe('cache prune keeps what runs not ended yet stored or used', () => {
     const result = await pruneCache(store, { olderThanMs: 0, now: new Date(Date.now() + 5_000) });
     expect(result.runsInFlight).toEqual([]);
     expect(result.removed.map((a) => a.key)).toEqual([key('f')]);
+  });
+});
+
+describe('cache prune keeps what a run holds while a stage of it runs, however long', () => {
+  /** A run requested, with a stage finished: its last entry of its own, two hours before `now`. */
+  async function runTwoHoursIn(store: StoreConfig, run: RunRef) {
+    await recordAudit(store, { event: 'run.requested', run, month: MONTH, actor: 'ana', details: {} });
+    const details = {};
+    await recordAudit(store, { event: 'stage.finished', run, month: MONTH, actor: 'ana', subject: 'load', details });
+    return new Date(Date.now() + 2 * 3600_000);
+  }
+  const markers = (store: StoreConfig) => join(store.storeDir, 'cache', '.running');
+  /** The attempts' markers, as refreshed at `at` (the worker writes them every 30 s). */
+  async function markersWrittenAt(store: StoreConfig, at: Date) {
+    const dir = markers(store);
+    const names = await readdir(dir);
+    for (const name of names) await utimes(join(dir, name), at, at);
+    return names;
+  }
+
+  it('keeps a run two hours past its last entry while its features stage runs; lets go once it ends', async () => {
+    const store = await storeWithVersions(1);
+    const run = { workflowId: 'wf-long', runId: 'long' };
+    const now = await runTwoHoursIn(store, run);
+    await artifact(store, 'g', 'long', new Date().toISOString());
+    const features = markAttemptRunning(store, run, 'features');
+    await vi.waitFor(async () => expect(await readdir(markers(store))).toHaveLength(1));
+    await markersWrittenAt(store, new Date(now.getTime() - 30_000));
+    // not listed by the cache, whatever its name
+    expect((await listCache(store)).map((a) => a.key)).toEqual([key('g')]);
+
+    const going = await pruneCache(store, { olderThanMs: 0, now });
+    expect(going.removed).toEqual([]);
+    expect(going.runsInFlight).toEqual([{ run, month: MONTH, requestedAt: expect.any(String) }]);
+    expect(going.heldForRuns.map((a) => [a.key, a.heldFor.runId, a.because])).toEqual([
+      [key('g'), 'long', 'stored by it'],
+    ]);
+
+    await features.stop();
+    expect(await readdir(markers(store))).toEqual([]);
+    expect((await pruneCache(store, { olderThanMs: 0, now })).removed.map((a) => a.key)).toEqual([key('g')]);
+  });
+
+  it("a dead worker's marker stops holding five minutes after its last write, and a prune removes it", async () => {
+    const store = await storeWithVersions(1);
+    const run = { workflowId: 'wf-dead', runId: 'dead' };
+    const now = await runTwoHoursIn(store, run);
+    await artifact(store, 'h', 'dead', new Date().toISOString());
+    markAttemptRunning(store, run, 'features'); // never stopped: its worker was killed
+    await vi.waitFor(async () => expect(await readdir(markers(store))).toHaveLength(1));
+    await markersWrittenAt(store, new Date(now.getTime() - 6 * 60_000));
+
+    const dry = await pruneCache(store, { olderThanMs: 0, now, dryRun: true });
+    expect(dry.runsInFlight).toEqual([]);
+    expect(dry.removed.map((a) => a.key)).toEqual([key('h')]);
+    expect(await readdir(markers(store))).toHaveLength(1);
+    expect((await pruneCache(store, { olderThanMs: 0, now })).removed.map((a) => a.key)).toEqual([key('h')]);
+    expect(await readdir(markers(store))).toEqual([]);
+  });
+
+  it('a run that recorded its end holds nothing, whatever marker is left', async () => {
+    const store = await storeWithVersions(1);
+    const run = { workflowId: 'wf-ended', runId: 'ended' };
+    const now = await runTwoHoursIn(store, run);
+    await recordAudit(store, { event: 'run.failed', run, month: MONTH, actor: 'ana', details: {} });
+    await artifact(store, 'i', 'ended', new Date().toISOString());
+    markAttemptRunning(store, run, 'features');
+    await vi.waitFor(async () => expect(await readdir(markers(store))).toHaveLength(1));
+    await markersWrittenAt(store, now);
+    const result = await pruneCache(store, { olderThanMs: 0, now });
+    expect(result.runsInFlight).toEqual([]);
+    expect(result.removed.map((a) => a.key)).toEqual([key('i')]);
   });
 });

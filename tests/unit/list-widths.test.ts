@@ -252,3 +252,65 @@ describe('cache list fits 100 columns', () => {
     expect(dispatchJune?.signedBy).toHaveLength(16);
   });
 });
+
+describe('cache prune fits 100 columns', () => {
+  it('prints every line within 100 columns: dry run and real, by age, size and code', async () => {
+    const store = await storeAtLongPath();
+    const flying = {
+      workflowId: 'segflow-monthly-analytics-eu-west-2026-06-02T03:00:00Z',
+      runId: '0193a6f4-5b3c-7d2e-9f10-1a2b3c4d5e6f',
+    };
+    const ended = { workflowId: 'segflow-2026-05-2026-06-01T10-20-30-665Z', runId: 'ended' };
+    const month = '2026-06';
+    await recordAudit(store, { event: 'run.requested', run: ended, month, actor: '数据分析师王小明', details: {} });
+    await recordAudit(store, { event: 'run.failed', run: ended, month, actor: '数据分析师王小明', details: {} });
+    await recordAudit(store, { event: 'run.requested', run: flying, month, actor: 'schedule:x', details: {} });
+    const stages = ['load-features', 'feature-month', 'segments', 'churn-ensemble', 'dispatch-reasons'];
+    const pinned: string[] = [];
+    for (const [index, stage] of stages.entries()) {
+      // each stage: one a snapshot points at, one the run in flight stored, one an ended run's
+      for (const [n, run] of [ended, flying, ended].entries()) {
+        const key = `${index}${n}`.padEnd(64, 'abcdef0123456789');
+        if (n === 0) pinned.push(key);
+        const dir = join(store.storeDir, 'cache', stage, key);
+        await mkdir(dir, { recursive: true });
+        const artifact: StageArtifact = {
+          format: STAGE_CACHE_FORMAT,
+          stage,
+          key,
+          createdAt: '2026-06-02T03:00:00.000Z',
+          producedBy: run,
+          month,
+          code: (n === 2 ? 'c0de' : 'beef').repeat(16),
+          files: [{ file: 'f', sha256: '0'.repeat(64), bytes: 123_456 * 2 ** 20 + index, rows: 1 }],
+        };
+        await writeFile(join(dir, 'artifact.json'), JSON.stringify(artifact));
+        const usedAt = new Date(`2026-0${n + 1}-03T04:05:06Z`);
+        await utimes(dir, usedAt, usedAt);
+      }
+    }
+    const dir = versionDir(store, month, 1);
+    await mkdir(dir, { recursive: true });
+    const lineage = { stageKey: pinned[0], churnKeys: pinned.slice(1), reused: [] };
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ snapshot: { month, version: 1 }, lineage }));
+
+    const segflow = segflowOnStore(store);
+    for (const args of [
+      ['--older-than', '0m', '--max-size', '0', '--dry-run'],
+      ['--max-size', '1GB', '--dry-run'],
+      ['--older-code', '--dry-run'],
+      ['--older-than', '0m', '--max-size', '0'],
+    ]) {
+      const pruned = await segflow('cache', 'prune', ...args);
+      expect(pruned.code).toBe(0);
+      expect(tooWide(pruned.stdout)).toEqual([]);
+      if (args[1] === '0m') {
+        expect(pruned.stdout).toContain('kept because published snapshots point at them:');
+        expect(pruned.stdout).toContain('kept because runs not ended yet stored them or used them since they');
+        expect(pruned.stdout).toMatch(/^stage\s+key\s+month\s+size\s+code\s+signedBy\s+last used \(UTC\)\s+keptFor$/m);
+        expect(pruned.stdout).toContain(`  ${flying.workflowId} (stored by it)`);
+        expect(pruned.stdout).toContain('still 1234560.0 MiB, over --max-size 0.0 MiB');
+      }
+    }
+  });
+});

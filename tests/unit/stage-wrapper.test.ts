@@ -1,4 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { readdir, stat, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -6,6 +8,7 @@ import { createActivities, STAGE_FUNCTIONS } from '../../activities';
 import type { LoadSummary } from '../../activities/load';
 import { DataQualityError } from '../../domain/errors';
 import { readAuditLog } from '../../store/audit-log';
+import { workflowsRunning } from '../../store/running-markers';
 import { signerOf, verifyText } from '../../store/signing';
 import { storeIn, tempDir } from '../helpers';
 
@@ -40,6 +43,31 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     await result;
     await vi.advanceTimersByTimeAsync(20_000);
     expect(beats).toHaveLength(3);
+  });
+
+  it('marks its run running while a stage works, writing the marker again every 30 s, until it ends', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const store = storeIn(await tempDir());
+    let fail: () => void = () => {};
+    const activities = createActivities(store, {
+      ...STAGE_FUNCTIONS,
+      computeFeatures: () =>
+        new Promise((_, rejectWork) => (fail = () => rejectWork(new DataQualityError('no rows')))) as never,
+    });
+    const result = new MockActivityEnvironment({ workflowExecution: run }).run(activities.computeFeatures, load);
+    const markers = join(store.storeDir, 'cache', '.running');
+    await vi.waitFor(async () => expect(await readdir(markers)).toHaveLength(1));
+    const [marker] = await readdir(markers);
+    expect(await workflowsRunning(store, Date.now(), false)).toEqual(new Set([run.workflowId]));
+    const longAgo = new Date('2020-01-01T00:00:00Z');
+    await utimes(join(markers, marker), longAgo, longAgo);
+    await vi.advanceTimersByTimeAsync(30_000);
+    await vi.waitFor(async () => expect((await stat(join(markers, marker))).mtime > longAgo).toBe(true));
+    // a failed attempt, as a successful one, leaves no marker
+    fail();
+    await expect(result).rejects.toThrow('no rows');
+    expect(await readdir(markers)).toEqual([]);
+    expect(await workflowsRunning(store, Date.now(), false)).toEqual(new Set());
   });
 
   it('records an attempt that ended without a word (its worker killed) when the next one starts, once', async () => {
