@@ -65,9 +65,21 @@ export async function workflowsRunning(store: StoreConfig, now: number, removeSt
     const path = join(dir, name);
     const info = await stat(path).catch(() => undefined);
     if (!info) continue; // removed as its attempt ended
-    if (Math.abs(now - info.mtimeMs) < RUNNING_MARKER_FRESH_MS)
-      running.add(decodeURIComponent(name.slice(0, name.lastIndexOf('.'))));
-    else if (removeStale) await rm(path, { force: true });
+    const workflowId = markerWorkflow(name);
+    if (workflowId === undefined) continue; // not a marker: nothing of prune's
+    if (Math.abs(now - info.mtimeMs) < RUNNING_MARKER_FRESH_MS) running.add(workflowId);
+    else if (removeStale) await rm(path, { force: true }).catch(() => undefined);
   }
   return running;
+}
+
+/** The workflow a marker's name gives (markAttemptRunning), or undefined for a name it did not write. */
+function markerWorkflow(name: string): string | undefined {
+  const at = name.lastIndexOf('.');
+  if (at < 1) return undefined;
+  try {
+    return decodeURIComponent(name.slice(0, at));
+  } catch {
+    return undefined;
+  }
 }
