@@ -134,17 +134,25 @@ export function unsplitCsv(path: string, columns: readonly string[]): string | n
   return `read as one column named "${only.slice(0, 80)}": DuckDB could not tell its delimiter. ${CSV_FIELDS_HINT}`;
 }
 
-/** DuckDB's lines after its first that say what it met (the rest are its reader's options). */
-const TELLING_LINES = /^(Original Line:|Expected Number of Columns:|It was not possible to automatically detect)/;
+/**
+ * DuckDB's lines after its first that say what it met (the rest are its reader's options). Not its
+ * `Original Line:`: that is a subscriber's row, which would reach the audit log, Temporal's history
+ * and the worker's log (docs/reliability.md: they carry paths and counts, never rows).
+ */
+const TELLING_LINES = /^(Expected Number of Columns:|It was not possible to automatically detect)/;
+
+/** At most this much of DuckDB's first line: a line it quotes is cut, whatever it holds. */
+const FIRST_LINE_MAX = 300;
 
 /**
- * The reason DuckDB gave for a CSV it could not read, as one line: its first and the lines that
- * say what it met (the line and its columns), and what to do about text that is not UTF-8 or a
- * line of another number of fields than the header (DuckDB says so on later lines).
+ * The reason DuckDB gave for a CSV it could not read, as one line: its first (which names the
+ * line number) and the lines that say what it met (its columns), and what to do about text that is
+ * not UTF-8 or a line of another number of fields than the header (DuckDB says so on later lines).
  */
 export function csvReadProblem(error: Error): string {
   const lines = error.message.split('\n').map((line) => line.trim());
-  const told = [lines[0], ...lines.slice(1).filter((line) => TELLING_LINES.test(line))].join('; ');
+  const first = lines[0].length > FIRST_LINE_MAX ? `${lines[0].slice(0, FIRST_LINE_MAX)}…` : lines[0];
+  const told = [first, ...lines.slice(1).filter((line) => TELLING_LINES.test(line))].join('; ');
   if (/not utf-8 encoded/i.test(error.message))
     return `${told} The file is not UTF-8 text: name its encoding in the mapping, e.g. "encoding": "gb18030" (a CSV saved by Excel on Chinese Windows), "big5" or "shift_jis"`;
   const columns = /Expected Number of Columns: (\d+) Found: (\d+)/.exec(error.message);
