@@ -23,6 +23,25 @@ export function required<T>(value: T | undefined, flags: string): T {
   return value;
 }
 
+/** The longest name or id a command records in the audit log or gives Temporal. */
+const NAME_MAX = 200;
+
+/**
+ * A name the audit log records (`--requested-by`, `--actor`) or an id Temporal keeps (a schedule's):
+ * printed back by `runs list`, `runs show`, `snapshots show`, so no control characters (a newline
+ * forges a table line, an escape sequence rewrites the terminal), none empty, at most 200.
+ */
+export function recordedName(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
+  // not commander's message, which quotes the value as it is: the terminal would run its escapes
+  if (/\p{Cc}/u.test(value))
+    throw new UsageError(
+      `${JSON.stringify(value)} holds control characters (a newline, a tab, an escape sequence): a name the audit log records or an id Temporal keeps may not`,
+    );
+  if (value.length > NAME_MAX) throw new InvalidArgumentError(`must be at most ${NAME_MAX} characters`);
+  return value;
+}
+
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');

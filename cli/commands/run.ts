@@ -34,6 +34,7 @@ import {
   required,
   uiPortOption,
   wrappedNote,
+  recordedName,
 } from '../options';
 
 /** What a published manifest says of the run's reuse, campaign measurement and follow-up, when this machine can read it. */
@@ -574,7 +575,7 @@ export function registerRun(program: Command): void {
     )
     .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
-    .option('--requested-by <name>', 'who asked for the run, for the audit log', userInfo().username)
+    .option('--requested-by <name>', 'who asked for the run, for the audit log', recordedName, userInfo().username)
     .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '30s')
     .addOption(partitionsOption())
     .option(

@@ -6,7 +6,7 @@ import { Option, type Command } from '@commander-js/extra-typings';
 import { UsageError } from '../../domain/errors';
 import { loadConfig, type SegflowConfig } from '../../worker/config';
 import { jsonOption as json } from '../json-option';
-import { EXIT, fittedTable, monthArg, output, positiveInt, table, wrappedNote } from '../options';
+import { EXIT, fittedTable, monthArg, output, positiveInt, recordedName, table, wrappedNote } from '../options';
 import { actorText, type AuditEntry } from '../../store/audit-log';
 import type { RunDetail, RunListing } from '../../pipelines/runs';
 
@@ -118,7 +118,7 @@ export function registerRuns(program: Command): void {
     .description(
       'Cancel a running run: it stops, publishes nothing, and the audit log records who asked and that it was cancelled.',
     )
-    .option('--requested-by <name>', 'who cancels, for the audit log', userInfo().username)
+    .option('--requested-by <name>', 'who cancels, for the audit log', recordedName, userInfo().username)
     .action(async (workflowId: string, options) => {
       workflowIdArg('runs cancel', workflowId);
       const config = loadConfig();

@@ -20,6 +20,30 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     expect(partitions).toMatchObject({ code: 2, output: expect.stringContaining('must be at most 64') });
   });
 
+  it('refuses a recorded name or schedule id with control characters, quoting it escaped', async () => {
+    // a newline forged a line of `runs list`; an escape sequence rewrote the terminal
+    const forged = await segflow(
+      ['run', '--month', '2026-06', '--requested-by', 'bob\n2026-11  published v99'],
+      NO_SERVER,
+    );
+    expect(forged).toMatchObject({
+      code: 2,
+      output: expect.stringContaining('"bob\\n2026-11  published v99" holds control characters'),
+    });
+    const escape = await segflow(['schedule', 'describe', '--id', 'a\u001b[2K'], NO_SERVER);
+    expect(escape).toMatchObject({
+      code: 2,
+      output: expect.stringContaining('"a\\u001b[2K" holds control characters'),
+    });
+    expect(escape.output).not.toContain('\u001b');
+    expect(
+      await segflow(['snapshots', 'retire', '2026-06/v1', '--reason', 'x', '--actor', ''], NO_SERVER),
+    ).toMatchObject({
+      code: 2,
+      output: expect.stringContaining('must not be empty'),
+    });
+  });
+
   it('names a mistyped option before a required one it leaves missing, and a missing one alone', async () => {
     const typo = await segflow(['run', '--mnth', '2026-05'], NO_SERVER);
     expect(typo).toMatchObject({ code: 2, output: expect.stringContaining("segflow: unknown option '--mnth'") });
