@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Option, type Command } from '@commander-js/extra-typings';
@@ -38,6 +39,12 @@ export function registerInfra(program: Command): void {
         { taskQueue: config.temporal.taskQueue, address: config.temporal.address, store: config.store.storeDir },
         `segflow worker polling task queue "${config.temporal.taskQueue}" at ${config.temporal.address}, publishing into ${config.store.storeDir}`,
       );
+      // a run names its files, and this worker reads them with its own rights: a file another user
+      // may not read (a key, a password file) would be read, and its first lines quoted in errors
+      if (!config.store.dataRoot)
+        log.warn(
+          `SEGFLOW_DATA_ROOT is not set: a run's input, labels, contact log and mapping may name any file this worker's user (${userInfo().username}) can read. A worker serving other users should confine them to a data folder: SEGFLOW_DATA_ROOT=/path/to/data (docs/configuration.md)`,
+        );
       // the SDK stops the worker on Ctrl-C / SIGTERM; an open connection would keep the process alive
       await worker.run();
       await connection.close();

@@ -114,6 +114,8 @@ describe('segflow commands that start the local stack', { timeout: 600_000 }, ()
     expect(worker.out.stderr).toContain(
       `segflow worker polling task queue \\"segflow\\" at ${env.TEMPORAL_ADDRESS}, publishing into ${storeIn(home).storeDir}`,
     );
+    // and that, without SEGFLOW_DATA_ROOT, a run may name any file its user can read
+    expect(worker.out.stderr).toContain('SEGFLOW_DATA_ROOT is not set: a run');
     // run --local of another home refuses a task queue this home's worker polls, before starting a worker:
     // the run would be published into this home's store
     const otherHome = await tempDir();
