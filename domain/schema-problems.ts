@@ -65,11 +65,19 @@ export function parseJsonAgainst<T extends z.ZodType>(
   unknownField: (key: string) => string,
 ): { ok: true; value: z.output<T> } | { ok: false; problems: string[] } {
   let json: unknown;
+  let prototypeKey = false;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text, (key, value: unknown) => {
+      // an object's own `__proto__` key is dropped, not checked, as it is copied: refused instead
+      if (key === '__proto__') prototypeKey = true;
+      return value;
+    });
   } catch (error) {
-    return { ok: false, problems: [`not valid JSON: ${(error as Error).message}`] };
+    // not V8's quote of the text: a file named by mistake (a key, a password file) is not shown
+    const message = (error as Error).message.replace(/"(?:[^"\\]|\\.)*"(?:\.\.\.)?/g, '(…)');
+    return { ok: false, problems: [`not valid JSON: ${message}`] };
   }
+  if (prototypeKey) return { ok: false, problems: ['a key named "__proto__" is not a field or a column'] };
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, value: parsed.data };
   return {

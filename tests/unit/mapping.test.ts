@@ -6,6 +6,21 @@ const problems = (mapping: unknown) => {
   return parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
 };
 
+describe('a mapping file that is not what it should be', () => {
+  it("refuses a __proto__ key, which JSON.parse's copy would drop unchecked", () => {
+    expect(parseMapping('{"columns": {"__proto__": {"month": "x"}}}')).toEqual({
+      ok: false,
+      problems: ['a key named "__proto__" is not a field or a column'],
+    });
+  });
+
+  it('says a file is not JSON without quoting its text (a file named by mistake may be a secret)', () => {
+    const parsed = parseMapping('hunter2 is secret');
+    expect(parsed).toMatchObject({ ok: false, problems: [expect.stringMatching(/^not valid JSON: /)] });
+    expect(JSON.stringify(parsed)).not.toContain('hunter2');
+  });
+});
+
 describe('mapping file, version 2', () => {
   it('still reads a version 1 mapping as it was (no user features)', () => {
     const parsed = InputMappingSchema.parse({ format: 'snapshot', columns: { subscriber_id: 'customerID' } });
