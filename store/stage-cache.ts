@@ -17,7 +17,7 @@ import {
   readManifest,
   runMayBePublishing,
 } from './snapshots';
-import { workflowsRunning } from './running-markers';
+import { workflowsRunning, type RunningWorkflows } from './running-markers';
 
 /**
  * The stage cache's layout and space management: cache/<stage>/<key>/ holds read-only files (the
@@ -266,7 +266,7 @@ export interface PruneResult {
 function runsInFlight(
   text: string,
   now: number,
-  running: ReadonlySet<string>,
+  running: RunningWorkflows,
 ): { inFlight: RunInFlight[]; holds: (run: RunRef) => boolean } {
   const entries: AuditEntry[] = [];
   for (const line of text.split('\n')) {

@@ -11,7 +11,7 @@ import { listRuns } from '../../pipelines/runs';
 import { readAuditLog } from '../../store/audit-log';
 import { verifyAudit } from '../../store/audit-verify';
 import { auditLogPath, type RunRef, type StoreConfig } from '../../store/layout';
-import { markAttemptRunning } from '../../store/running-markers';
+import { markAttemptRunning, workflowsRunning } from '../../store/running-markers';
 import { listCache, pruneCache } from '../../store/stage-cache';
 import { AUDIT_MONTH as MONTH, segflowOnStore, storeFakeArtifact, storeWithVersions } from '../audit-store';
 import { storeIn, tempDir } from '../helpers';
@@ -248,6 +248,19 @@ describe('cache prune keeps what a run holds while a stage of it runs, however l
     await features.stop();
     expect(await readdir(markers(store))).toEqual([]);
     expect((await pruneCache(store, { olderThanMs: 0, now })).removed.map((a) => a.key)).toEqual([key('g')]);
+  });
+
+  it('marks the run of a schedule with the longest id a schedule may have, or a Chinese one', async () => {
+    // a schedule's runs are named by its id and their time: 258 bytes from a 200-character id,
+    // over the 255 a file name may have when the id was its name
+    for (const scheduleId of ['s'.repeat(200), '每月客户分群与流失预警'.repeat(4)]) {
+      const store = await storeWithVersions(1);
+      const run = { workflowId: `${scheduleId}-2026-06-02T03:00:00Z`, runId: 'r' };
+      const attempt = markAttemptRunning(store, run, 'features');
+      await vi.waitFor(async () => expect(await readdir(markers(store))).toHaveLength(1));
+      expect((await workflowsRunning(store, Date.now(), false)).has(run.workflowId)).toBe(true);
+      await attempt.stop();
+    }
   });
 
   it("a dead worker's marker stops holding five minutes after its last write, and a prune removes it", async () => {

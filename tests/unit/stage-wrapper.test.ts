@@ -58,7 +58,7 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     const markers = join(store.storeDir, 'cache', '.running');
     await vi.waitFor(async () => expect(await readdir(markers)).toHaveLength(1));
     const [marker] = await readdir(markers);
-    expect(await workflowsRunning(store, Date.now(), false)).toEqual(new Set([run.workflowId]));
+    expect((await workflowsRunning(store, Date.now(), false)).has(run.workflowId)).toBe(true);
     const longAgo = new Date('2020-01-01T00:00:00Z');
     await utimes(join(markers, marker), longAgo, longAgo);
     await vi.advanceTimersByTimeAsync(30_000);
@@ -67,7 +67,7 @@ describe('stage wrapper (MockActivityEnvironment)', () => {
     fail();
     await expect(result).rejects.toThrow('no rows');
     expect(await readdir(markers)).toEqual([]);
-    expect(await workflowsRunning(store, Date.now(), false)).toEqual(new Set());
+    expect((await workflowsRunning(store, Date.now(), false)).has(run.workflowId)).toBe(false);
   });
 
   it('records an attempt that ended without a word (its worker killed) when the next one starts, once', async () => {
