@@ -27,19 +27,22 @@ export function required<T>(value: T | undefined, flags: string): T {
 const NAME_MAX = 200;
 
 /**
- * A name the audit log records (`--requested-by`, `--actor`) or an id Temporal keeps (a schedule's):
- * printed back by `runs list`, `runs show`, `snapshots show`, so no control characters (a newline
- * forges a table line, an escape sequence rewrites the terminal), none empty, at most 200.
+ * A name the audit log records (`--requested-by`, `--actor`) or an id Temporal keeps (a schedule's),
+ * for option `flag`: printed back by `runs list`, `runs show`, `snapshots show`, so no control or
+ * direction characters (a newline forges a table line, an escape sequence rewrites the terminal, a
+ * bidirectional override reorders a line), none empty, at most 200.
  */
-export function recordedName(value: string): string {
-  if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
-  // not commander's message, which quotes the value as it is: the terminal would run its escapes
-  if (/\p{Cc}/u.test(value))
-    throw new UsageError(
-      `${JSON.stringify(value)} holds control characters (a newline, a tab, an escape sequence): a name the audit log records or an id Temporal keeps may not`,
-    );
-  if (value.length > NAME_MAX) throw new InvalidArgumentError(`must be at most ${NAME_MAX} characters`);
-  return value;
+export function recordedName(flag: string): (value: string) => string {
+  return (value) => {
+    if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
+    // not commander's message, which quotes the value as it is: the terminal would run its escapes
+    if (/[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u.test(value))
+      throw new UsageError(
+        `${flag} ${JSON.stringify(value)} holds control or text-direction characters (a newline, a tab, an escape sequence, a right-to-left override): a name the audit log records or an id Temporal keeps may not`,
+      );
+    if (value.length > NAME_MAX) throw new InvalidArgumentError(`must be at most ${NAME_MAX} characters`);
+    return value;
+  };
 }
 
 export function positiveInt(value: string): number {

@@ -575,7 +575,12 @@ export function registerRun(program: Command): void {
     )
     .addOption(paramOption())
     .option('--params <file.json>', 'run parameters from a JSON file (--param wins)')
-    .option('--requested-by <name>', 'who asked for the run, for the audit log', recordedName, userInfo().username)
+    .option(
+      '--requested-by <name>',
+      'who asked for the run, for the audit log',
+      recordedName('--requested-by'),
+      userInfo().username,
+    )
     .option('--heartbeat-timeout <duration>', 'how soon a stage on a dead worker is retried elsewhere', '30s')
     .addOption(partitionsOption())
     .option(

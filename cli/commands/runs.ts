@@ -118,7 +118,12 @@ export function registerRuns(program: Command): void {
     .description(
       'Cancel a running run: it stops, publishes nothing, and the audit log records who asked and that it was cancelled.',
     )
-    .option('--requested-by <name>', 'who cancels, for the audit log', recordedName, userInfo().username)
+    .option(
+      '--requested-by <name>',
+      'who cancels, for the audit log',
+      recordedName('--requested-by'),
+      userInfo().username,
+    )
     .action(async (workflowId: string, options) => {
       workflowIdArg('runs cancel', workflowId);
       const config = loadConfig();

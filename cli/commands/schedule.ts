@@ -59,7 +59,7 @@ const idOption = () =>
   new Option(
     '--id <scheduleId>',
     `schedule id (default: ${DEFAULT_SCHEDULE_ID} on the default task queue "segflow", ${DEFAULT_SCHEDULE_ID}-<SEGFLOW_TASK_QUEUE> on another: schedule ids are shared by every store on a Temporal server)`,
-  ).argParser(recordedName);
+  ).argParser(recordedName('--id'));
 
 /** The schedule a command acts on: --id, or this task queue's default. */
 function scheduleIdOf(id: string | undefined, config: SegflowConfig): string {

@@ -174,7 +174,7 @@ export function registerSnapshots(program: Command): void {
       "Make a version the month's latest (YYYY-MM/vN): an experiment (run --experiment) adopted, or a rollback to an earlier version. Records a snapshot.promoted audit entry with the reason; next month's run, campaigns and YYYY-MM then use it.",
     )
     .option('--reason <text>', 'why, for the audit log (required: k=5 adopted after review, rollback of v4: ...)')
-    .option('--actor <name>', 'who promotes it, for the audit log', recordedName, userInfo().username)
+    .option('--actor <name>', 'who promotes it, for the audit log', recordedName('--actor'), userInfo().username)
     .addOption(json())
     .action(async (reference: string, options) => {
       const { promoteSnapshot } = await import('../../pipelines/promote');
@@ -220,7 +220,7 @@ export function registerSnapshots(program: Command): void {
       'Remove a published snapshot on purpose (YYYY-MM/vN): records a snapshot.retired audit entry with the reason, so `audit verify` accepts its absence.',
     )
     .option('--reason <text>', 'why, for the audit log (required: storage limit, deletion request #...)')
-    .option('--actor <name>', 'who retires it, for the audit log', recordedName, userInfo().username)
+    .option('--actor <name>', 'who retires it, for the audit log', recordedName('--actor'), userInfo().username)
     .addOption(json())
     .action(async (reference: string, options) => {
       const { builtOnNote, retireSnapshot } = await import('../../pipelines/retire');

@@ -28,14 +28,19 @@ describe('segflow command line usage errors', { timeout: 300_000 }, () => {
     );
     expect(forged).toMatchObject({
       code: 2,
-      output: expect.stringContaining('"bob\\n2026-11  published v99" holds control characters'),
+      output: expect.stringContaining('--requested-by "bob\\n2026-11  published v99" holds control'),
     });
     const escape = await segflow(['schedule', 'describe', '--id', 'a\u001b[2K'], NO_SERVER);
     expect(escape).toMatchObject({
       code: 2,
-      output: expect.stringContaining('"a\\u001b[2K" holds control characters'),
+      output: expect.stringContaining('--id "a\\u001b[2K" holds control'),
     });
     expect(escape.output).not.toContain('\u001b');
+    // a right-to-left override reorders the line it is printed in
+    expect(await segflow(['runs', 'cancel', 'x', '--requested-by', 'ana\u202egnp.exe'], NO_SERVER)).toMatchObject({
+      code: 2,
+      output: expect.stringContaining('text-direction characters'),
+    });
     expect(
       await segflow(['snapshots', 'retire', '2026-06/v1', '--reason', 'x', '--actor', ''], NO_SERVER),
     ).toMatchObject({
