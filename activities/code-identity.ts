@@ -7,7 +7,8 @@
  * source files a key covers is hashed as its module loads (with the worker) and again whenever a
  * key is made or an artifact stored; a difference stops the run with CodeChangedError.
  */
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { sep } from 'node:path';
 import { CodeChangedError } from '../domain/errors';
 
 interface PinnedCode {
@@ -74,5 +75,15 @@ export function codeChanged(what: string, how: string): CodeChangedError {
   return new CodeChangedError(
     `${what} changed on disk since this worker started (${how}): the running code and the code ` +
       'a stored result would be keyed by differ. Restart the worker (or `segflow run`) to run the new code.',
+  );
+}
+
+/** The SQL files under `dirs` of `root`, in every subfolder: paths relative to `root`, with `/`. */
+export function sqlFilesUnder(root: URL, dirs: readonly string[]): string[] {
+  return dirs.flatMap((dir) =>
+    readdirSync(new URL(`${dir}/`, root), { recursive: true, encoding: 'utf8' })
+      .filter((name) => name.endsWith('.sql'))
+      .map((name) => `${dir}/${name.split(sep).join('/')}`)
+      .sort(),
   );
 }

@@ -32,7 +32,7 @@ import type { FeatureMeta } from './ml/feature-matrix';
 import { linkOrCopy } from '../store/files';
 import { readExactJson } from '../store/exact-json';
 import { lockedVersions } from './code-version';
-import { pinCodeHash } from './code-identity';
+import { pinCodeHash, sqlFilesUnder } from './code-identity';
 import { mlCodeFiles, mlCodeHash } from './ml/code-hash';
 import { lookUpArtifact, stagedJson, storeArtifact } from './artifact-store';
 
@@ -44,14 +44,14 @@ const TREE_FILE = 'tree.json';
 const ROOT = new URL('../', import.meta.url);
 /**
  * Beside activities/ml: what turns the ensemble's outputs into the scores and churn_reasons tables
- * (a test checks the list against the churn stage's import graph).
+ * (a test checks the list against the churn stage's import graph), with every SQL file under
+ * activities/churn/ (scoringCodeFiles).
  */
 export const SCORING_CODE_FILES = [
   'activities/churn.ts',
   'domain/churn-features.ts',
   'activities/churn-reasons.ts',
   'activities/churn-features.ts',
-  'activities/churn/scores.sql',
   'activities/ml/columns.ts',
   'activities/duckdb.ts',
   'activities/stage-outputs.ts',
@@ -168,13 +168,18 @@ export async function storeTree<Model, Evaluation>(
   );
 }
 
+/** SCORING_CODE_FILES and every SQL file the churn stage runs (activities/churn/, any subfolder). */
+function scoringCodeFiles(): string[] {
+  return [...SCORING_CODE_FILES, ...sqlFilesUnder(ROOT, ['activities/churn'])];
+}
+
 /** sha256 over the training code, the code that scores, and the DuckDB version that reads the rows. */
 function hashScoringCode(): string {
   const hash = createHash('sha256')
     .update(mlCodeHash())
     // from the lock file itself: codeVersion() would also run git as this module loads
     .update(`\nduckdb ${lockedVersions(['@duckdb/node-api'])['@duckdb/node-api']}`);
-  for (const file of SCORING_CODE_FILES) hash.update(`\n${file}\n`).update(readFileSync(new URL(file, ROOT)));
+  for (const file of scoringCodeFiles()) hash.update(`\n${file}\n`).update(readFileSync(new URL(file, ROOT)));
   return hash.digest('hex');
 }
 
@@ -182,7 +187,7 @@ export const scoringCodeHash = pinCodeHash(
   'the churn scoring code',
   () => [
     ...mlCodeFiles(),
-    ...[...SCORING_CODE_FILES, 'package-lock.json'].map((file) => fileURLToPath(new URL(file, ROOT))),
+    ...[...scoringCodeFiles(), 'package-lock.json'].map((file) => fileURLToPath(new URL(file, ROOT))),
   ],
   hashScoringCode,
 );

@@ -3,10 +3,9 @@
  * output, and the DuckDB version that runs it. Every key of what those stages store names it
  * (stage-cache.ts, window-cache.ts, usage-months.ts).
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { sep } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { pinCodeHash } from './code-identity';
+import { pinCodeHash, sqlFilesUnder } from './code-identity';
 import { lockedVersions } from './code-version';
 import { sha256 } from '../store/hashing';
 
@@ -40,16 +39,6 @@ export const STAGE_CODE_FILES = [
 ];
 /** The folders whose SQL files, in every subfolder, the stages run. */
 const STAGE_SQL_DIRS = ['activities/load', 'activities/features'];
-
-/** The SQL files under `dirs` of `root`, in every subfolder: paths relative to `root`, with `/`. */
-export function sqlFilesUnder(root: URL, dirs: readonly string[]): string[] {
-  return dirs.flatMap((dir) =>
-    readdirSync(new URL(`${dir}/`, root), { recursive: true, encoding: 'utf8' })
-      .filter((name) => name.endsWith('.sql'))
-      .map((name) => `${dir}/${name.split(sep).join('/')}`)
-      .sort(),
-  );
-}
 
 /** The stage code and SQL files (relative to the project root), and the lock file that pins DuckDB. */
 function stageCodeFiles(): string[] {

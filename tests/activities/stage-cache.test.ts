@@ -22,6 +22,7 @@ import { reproduceSnapshot } from '../../pipelines/reproduce';
 import { reuseStages, stageKey, storeStages, LOAD_FEATURES_STAGE } from '../../activities/stage-cache';
 import { STAGE_CODE_FILES } from '../../activities/stage-code';
 import { SCORING_CODE_FILES } from '../../activities/ensemble-cache';
+import { sqlFilesUnder } from '../../activities/code-identity';
 import { cacheDir, featuresFile, runDir, type StoreConfig } from '../../store/layout';
 import { queryRows, withConnection } from '../../activities/duckdb';
 import type { SnapshotManifest } from '../../store/manifest';
@@ -1080,6 +1081,15 @@ describe('churn scoring code hash', () => {
     for (const file of seen)
       if (!file.startsWith('activities/ml/') && !file.startsWith('store/'))
         expect(SCORING_CODE_FILES, file).toContain(file);
+    // and the SQL the churn stage reads (readSql), which no import names: every file under activities/churn/
+    const hashedSql = sqlFilesUnder(new URL('../../', import.meta.url), ['activities/churn']);
+    const read = [
+      ...readFileSync(join(REPO_ROOT, 'activities/churn.ts'), 'utf8').matchAll(
+        /readSql\(import\.meta\.url, '\.\/([^']+)'\)/g,
+      ),
+    ];
+    expect(read.length).toBeGreaterThan(1);
+    for (const [, file] of read) expect(hashedSql).toContain(`activities/${file}`);
   });
 });
 
