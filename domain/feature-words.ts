@@ -288,7 +288,7 @@ export const VALUE_WORDS: Record<string, (value: number) => string> = {
   dou: (v) => `${wholeNumber(v)} MB of data a month`,
   sms: (v) => `${plural(v, 'text message')} a month`,
   frequency: (v) => `${plural(v, 'recharge')} in the history window`,
-  recency_days: (v) => `last recharge ${plural(v, 'day')} before month end`,
+  recency_days: (v) => `no recharge for ${plural(v, 'day')} before month end`,
   payment_delay_avg: (v) => `pays ${plural(v, 'day')} late on average`,
   complaints_recent: (v) => `${plural(v, 'complaint')} in the last 3 months`,
   mou_trend: trend('call minutes'),

@@ -120,8 +120,8 @@ describe('feature values in words (churn reasons)', () => {
 
   it('reads out values the way an agent would say them', () => {
     expect(describeFeature('complaints_recent', 4)).toBe('4 complaints in the last 3 months');
-    // days since the last recharge, not since the last use: a subscriber may call every day and top up rarely
-    expect(describeFeature('recency_days', 29)).toBe('last recharge 29 days before month end');
+    // days since the last recharge (or the whole window, with none), not since the last use: a subscriber may call daily and top up rarely
+    expect(describeFeature('recency_days', 29)).toBe('no recharge for 29 days before month end');
     expect(describeFeature('contract_months_left', 1)).toBe('contract ends in 1 month');
     expect(describeFeature('contract_months_left', 0)).toBe('no contract binding');
     expect(describeFeature('mou_trend', 0.4)).toBe('call minutes down to 40% of the months before');

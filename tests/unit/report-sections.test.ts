@@ -156,7 +156,7 @@ describe('report sections', () => {
       operation_priority: 1,
       churn_score: 0.42,
       risk_band: 'high',
-      churn_reasons: ['spend falling 7% a month', 'last recharge 27 days before month end'],
+      churn_reasons: ['spend falling 7% a month', 'no recharge for 27 days before month end'],
       tags: ['VIP', 'warning'],
       retention_style: 'steel binding: contract renewal, device offer',
       recommended_product: 'premium unlimited plan',
@@ -183,7 +183,7 @@ describe('report sections', () => {
       "<b>9 subscribers to contact this month</b>, and 0 held out, in 1 grid. On the list: everyone at elevated or high churn risk, and operation priorities 1 (key customer, unstable) and 2 (high value, unstable) whatever their risk. Each grid's list is ranked by operation priority (1 first), then by churn score",
     );
     expect(section.html).toContain(
-      '<div class="columns">risk raised most by:<br>spend falling 7% a month<br>last recharge 27 days before month end</div>',
+      '<div class="columns">risk raised most by:<br>spend falling 7% a month<br>no recharge for 27 days before month end</div>',
     );
     expect(gridsSection([grid('R1-G02', 1)], [], 2, { order: 'revenueAtRisk', maxPriority: 2 }).html).toContain(
       '<b>1 subscriber to contact this month</b>',
