@@ -171,6 +171,8 @@ export interface CampaignRequest {
   contactsReadFrom?: string;
   /** Where to read the contact-log mapping, when not at `params.contactsMapping` (a reproduction's copy). */
   contactsMappingReadFrom?: string;
+  /** A reproduction: the log and its mapping read as the run read them, without checks younger than it. */
+  reproducing?: boolean;
 }
 
 /**
@@ -266,12 +268,15 @@ export async function measureCampaigns(
   const mappingPath = params.contactsMapping;
   if (dataRoot && mappingPath && !request.contactsMappingReadFrom) await assertWithin(dataRoot, mappingPath);
   const mapping = mappingPath
-    ? await readContactsMapping(mappingPath, request.contactsMappingReadFrom ?? mappingPath)
+    ? await readContactsMapping(mappingPath, request.contactsMappingReadFrom ?? mappingPath, {
+        asRecorded: request.reproducing,
+      })
     : undefined;
   await viewRawContacts(conn, readFrom, {
     encoding: params.contactsEncoding,
     workDir: request.workDir,
     mapping: mapping?.mapping,
+    asRecorded: request.reproducing,
   });
   await setVariable(conn, 'contacts_file', file);
   await setVariable(conn, 'month_start', firstDay(params.month));

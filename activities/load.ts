@@ -394,13 +394,18 @@ export async function planLoad(
   // the input's reading stored or not
   if (contactLog) {
     const contactsMapping = params.contactsMapping
-      ? (await readContactsMapping(params.contactsMapping, recorded?.contactsMapping)).mapping
+      ? (
+          await readContactsMapping(params.contactsMapping, recorded?.contactsMapping, {
+            asRecorded: recorded !== undefined,
+          })
+        ).mapping
       : undefined;
     await withConnection(':memory:', (conn) =>
       viewRawContacts(conn, contactLog, {
         encoding: params.contactsEncoding,
         workDir: dirname(dbPath),
         mapping: contactsMapping,
+        asRecorded: recorded !== undefined,
       }),
     );
   }

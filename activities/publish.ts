@@ -140,6 +140,8 @@ export async function publishSnapshot(
     followUp?: boolean;
     /** The month before's snapshot campaigns read (a reproduction passes the original's); left out: found here. */
     monthBefore?: SnapshotRef | null;
+    /** A reproduction: the contact log and its mapping are read as the run read them, without checks younger than it. */
+    reproducing?: boolean;
   } = {},
 ): Promise<PublishResult> {
   const month = request.load.params.month;
@@ -234,6 +236,7 @@ async function writeOutputs(
     labelsCopy,
     followUp: followingUp = true,
     monthBefore: pinnedMonthBefore,
+    reproducing = false,
   }: {
     recordedFits?: ListFit[];
     contactLogCopy?: string;
@@ -241,6 +244,7 @@ async function writeOutputs(
     labelsCopy?: string;
     followUp?: boolean;
     monthBefore?: SnapshotRef | null;
+    reproducing?: boolean;
   },
 ): Promise<{
   outputs: OutputFile[];
@@ -308,6 +312,7 @@ async function writeOutputs(
         workDir: dirname(request.load.dbPath),
         contactsReadFrom: contactLogCopy,
         contactsMappingReadFrom: contactsMappingCopy,
+        reproducing,
       },
       store.dataRoot,
     );

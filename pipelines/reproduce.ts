@@ -264,6 +264,7 @@ export async function reproduceSnapshot(
         // a manifest without it was published before the follow-up, or had nothing to follow up
         followUp: manifest.metrics.campaignFollowUp !== undefined,
         monthBefore: recordedMonthBefore(manifest),
+        reproducing: true,
       },
     );
     onStep('comparing');

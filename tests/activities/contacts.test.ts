@@ -15,7 +15,7 @@ import { parseRunParams, type RunParams } from '../../domain/params';
 import { hashFile } from '../../store/hashing';
 import { versionDir } from '../../store/layout';
 import { smallSample, storeIn, tempDir } from '../helpers';
-import { planLoad } from '../../activities/load';
+import { findInputFiles, planLoad } from '../../activities/load';
 
 function params(contacts?: string, more: Record<string, unknown> = {}): RunParams {
   const parsed = parseRunParams({ month: '2026-06', input: '/unused', ...(contacts ? { contacts } : {}), ...more });
@@ -790,6 +790,25 @@ describe('a contact-log mapping', () => {
       ),
     );
     await expect(plan(CHINESE_LOG_MAPPING)).resolves.toBeDefined();
+    // a reproduction reads a snapshot's log as its run read it: one published before the refusal
+    // (with its warning) is recomputed, not refused by a check younger than it
+    const { files } = await findInputFiles(join(sample.outDir, 'usage'), '2025-06', '2026-06');
+    await writeFile(join(dir, 'mapping.json'), JSON.stringify({ ...CHINESE_LOG_MAPPING, dateFormat: '%m/%d/%Y' }));
+    await expect(
+      planLoad(
+        store,
+        { workflowId: 'reproduce', runId: 'r' },
+        {
+          month: '2026-06',
+          input: join(sample.outDir, 'usage'),
+          contacts: log,
+          contactsMapping: join(dir, 'mapping.json'),
+        },
+        1,
+        { files },
+        false,
+      ),
+    ).resolves.toBeDefined();
   });
 });
 
