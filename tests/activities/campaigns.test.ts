@@ -371,7 +371,7 @@ describe('campaign measurement', () => {
     const request = { requestedBy: 'test', load, features, cluster, churn, experiment: true };
     await expect(publishSnapshot(store, run, request)).rejects.toThrow(ContactDateFormatError);
     await expect(publishSnapshot(store, run, request)).rejects.toThrow(
-      /dateFormat "%m\/%d\/%Y" is not how the contact log .* writes its days: it reads [\d,]+ of the log's [\d,]+ non-blank days \(not read: '13\/06\/2026', .*\); "%d\/%m\/%Y" reads /,
+      /dateFormat "%m\/%d\/%Y" is not how the contact log .* writes its days: it reads [\d,]+ of the log's [\d,]+ non-blank days \(not read: days written like 'dd\/dd\/dddd', '下周'\); "%d\/%m\/%Y" reads /,
     );
     expect(await listVersions(store, '2026-06')).toEqual(versions);
     expect(await latestVersion(store, '2026-06')).toBe(june.version);

@@ -641,14 +641,14 @@ describe('a contact-log mapping', () => {
       const docs = '(docs/campaigns.md, "A log written by another system")';
       await expect(measure(dayFirst, '%m/%d/%Y')).rejects.toThrow(
         new ContactDateFormatError(
-          `the contact-log mapping's dateFormat "%m/%d/%Y" is not how the contact log ${dayFirst} writes its days: it reads 12 of the log's 30 non-blank days (not read: '13/06/2026', '14/06/2026', '15/06/2026'); "%d/%m/%Y" reads all of them: give the format the log writes ${docs}`,
+          `the contact-log mapping's dateFormat "%m/%d/%Y" is not how the contact log ${dayFirst} writes its days: it reads 12 of the log's 30 non-blank days (not read: days written like 'dd/dd/dddd'); "%d/%m/%Y" reads all of them: give the format the log writes ${docs}`,
         ),
       );
       await expect(measure(yearFirst, '%d/%m/%Y')).rejects.toThrow(
-        `it reads 1 of the log's 10 non-blank days (not read: '2026-06-01', '2026-06-02', '2026-06-03'); "%Y-%m-%d" reads 9 of them: give the format the log writes`,
+        `it reads 1 of the log's 10 non-blank days (not read: days written like 'dddd-dd-dd'); "%Y-%m-%d" reads 9 of them: give the format the log writes`,
       );
       await expect(measure(unreadable, '%d/%m/%Y')).rejects.toThrow(
-        `it reads 0 of the log's 4 non-blank days (not read: '2026-06-08', 'June 5', 'June 6'); none of "%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%Y%m%d" reads half of them either: is contact_date (the mapping's "columns") the log's column of days?`,
+        `it reads 0 of the log's 4 non-blank days (not read: days written like 'aaaa d', 'dddd-dd-dd'); none of "%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%Y%m%d" reads half of them either: is contact_date (the mapping's "columns") the log's column of days?`,
       );
       // typed as the mapping's other refusals: not retried, a usage error before a run starts
       await expect(measure(dayFirst, '%m/%d/%Y')).rejects.toBeInstanceOf(InvalidParamsError);
@@ -663,7 +663,7 @@ describe('a contact-log mapping', () => {
       validatedParams({ month: '2026-06', input: dir, contacts: dayFirst, contactsMapping: await mapping('%m/%d/%Y') }),
     ).rejects.toThrow(
       new UsageError(
-        `contacts: the contact-log mapping's dateFormat "%m/%d/%Y" is not how the contact log ${dayFirst} writes its days: it reads 12 of the log's 30 non-blank days (not read: '13/06/2026', '14/06/2026', '15/06/2026'); "%d/%m/%Y" reads all of them: give the format the log writes (docs/campaigns.md, "A log written by another system")`,
+        `contacts: the contact-log mapping's dateFormat "%m/%d/%Y" is not how the contact log ${dayFirst} writes its days: it reads 12 of the log's 30 non-blank days (not read: days written like 'dd/dd/dddd'); "%d/%m/%Y" reads all of them: give the format the log writes (docs/campaigns.md, "A log written by another system")`,
       ),
     );
   });
@@ -786,7 +786,7 @@ describe('a contact-log mapping', () => {
     // days written day first, read month first: 35 of the 72 (those up to the 12th)
     await expect(plan({ ...CHINESE_LOG_MAPPING, dateFormat: '%m/%d/%Y' })).rejects.toThrow(
       new ContactDateFormatError(
-        `the contact-log mapping's dateFormat "%m/%d/%Y" is not how the contact log ${log} writes its days: it reads 35 of the log's 72 non-blank days (not read: '13/06/2026', '14/06/2026', '15/06/2026'); "%d/%m/%Y" reads 71 of them: give the format the log writes (docs/campaigns.md, "A log written by another system")`,
+        `the contact-log mapping's dateFormat "%m/%d/%Y" is not how the contact log ${log} writes its days: it reads 35 of the log's 72 non-blank days (not read: days written like 'dd/dd/dddd'); "%d/%m/%Y" reads 71 of them: give the format the log writes (docs/campaigns.md, "A log written by another system")`,
       ),
     );
     await expect(plan(CHINESE_LOG_MAPPING)).resolves.toBeDefined();
