@@ -189,6 +189,21 @@ const LEAK_OF_MINORITY = 0.1;
 /** Rows the leak check reads at most (about: whole subscribers are sampled); at 6M rows it took ~6 s of ~13. */
 const LEAK_SAMPLE_ROWS = 1_000_000;
 
+/**
+ * Columns a statement types at most: DuckDB holds each expression's working vectors outside its
+ * memory limit, so 100 columns in one statement peaked at 1.1-1.8 GB and 500 took planLoad past
+ * 15 GB (security review, session 49); 50 peaked at ~0.45 GB, and a 27-column extract of 15M
+ * rows (docs/reuse.md) stays one pass over its CSV.
+ */
+const COLUMNS_PER_PASS = 50;
+
+/** `items` in consecutive batches of at most `size`. */
+function batches<T>(items: Iterable<T>, size: number): T[][] {
+  const all = [...items];
+  const count = Math.ceil(all.length / size);
+  return Array.from({ length: count }, (_, b) => all.slice(b * size, (b + 1) * size));
+}
+
 /** Fewer churners (or stayers) than this: too few labels to call a column a leak. */
 const LEAK_MIN_MINORITY = 10;
 const NAMED_LIKE_A_LABEL = "named like a churn label: a leak? declare it in the mapping's features to use it anyway";
@@ -211,7 +226,8 @@ const FORMATTED_NUMBER = /^[+-]?\d{1,3}([,. ]\d{3})+([.,]\d+)?$/;
 
 /**
  * The `count` most frequent values (ties by value) of each of `columns`, sorted, and how many rows
- * hold them: one pass over the input rows for all of them (a scan of an 8M-row CSV takes ~2 s).
+ * hold them: a pass over the input rows per COLUMNS_PER_PASS of them (a scan of an 8M-row CSV
+ * takes ~2 s).
  */
 async function mostFrequent(
   conn: DuckDBConnection,
@@ -221,17 +237,20 @@ async function mostFrequent(
 ): Promise<Map<string, { values: string[]; rows: number }>> {
   const found = new Map(columns.map((column) => [column, { values: [] as string[], rows: 0 }]));
   if (columns.length === 0) return found;
-  // each row's values as (column number, value) pairs, counted together
-  const pairs = columns.map((column, i) => `{'i': ${i}, 'v': ${userText(column)}}`).join(', ');
-  const rows = await queryRows<{ i: number; values: string[]; rows: number }>(
-    conn,
-    `SELECT i, list_sort(list(v)) AS values, sum(times)::BIGINT AS rows FROM (
-       SELECT i, v, times, row_number() OVER (PARTITION BY i ORDER BY times DESC, v) AS place FROM (
-         SELECT p.i AS i, p.v AS v, count(*) AS times FROM (SELECT unnest([${pairs}]) AS p FROM (${inputRows}))
-         WHERE p.v IS NOT NULL GROUP BY ALL))
-     WHERE place <= ${Number(count)} GROUP BY i`,
-  );
-  for (const row of rows) found.set(columns[Number(row.i)], { values: [...row.values], rows: Number(row.rows) });
+  // each row's values as (column number, value) pairs, counted together, a batch of columns a
+  // pass
+  for (const batch of batches(columns, COLUMNS_PER_PASS)) {
+    const pairs = batch.map((column, i) => `{'i': ${i}, 'v': ${userText(column)}}`).join(', ');
+    const rows = await queryRows<{ i: number; values: string[]; rows: number }>(
+      conn,
+      `SELECT i, list_sort(list(v)) AS values, sum(times)::BIGINT AS rows FROM (
+         SELECT i, v, times, row_number() OVER (PARTITION BY i ORDER BY times DESC, v) AS place FROM (
+           SELECT p.i AS i, p.v AS v, count(*) AS times FROM (SELECT unnest([${pairs}]) AS p FROM (${inputRows}))
+           WHERE p.v IS NOT NULL GROUP BY ALL))
+       WHERE place <= ${Number(count)} GROUP BY i`,
+    );
+    for (const row of rows) found.set(batch[Number(row.i)], { values: [...row.values], rows: Number(row.rows) });
+  }
   return found;
 }
 
@@ -315,6 +334,8 @@ export interface LeakCheckOptions {
   leakSampleRows?: number;
   /** Whether the input rows carry `file_row`, their number in their file: a column equal to it is an index. */
   fileRows?: boolean;
+  /** Columns typed (or checked for a leak) per pass over the rows (default COLUMNS_PER_PASS). */
+  columnsPerPass?: number;
 }
 
 /**
@@ -332,7 +353,12 @@ export async function resolveUserFeatures(
   fileColumns: string[],
   mapping: InputMapping,
   label?: UserFeatureLabel | null,
-  { trainingRows, leakSampleRows = LEAK_SAMPLE_ROWS, fileRows = false }: LeakCheckOptions = {},
+  {
+    trainingRows,
+    leakSampleRows = LEAK_SAMPLE_ROWS,
+    fileRows = false,
+    columnsPerPass = COLUMNS_PER_PASS,
+  }: LeakCheckOptions = {},
 ): Promise<{ features: UserFeature[]; skipped: SkippedUserFeature[] }> {
   if (mapping.features === undefined) return { features: [], skipped: [] };
   const churnLabel = label === undefined ? await mappedLabel(conn, mapping, fileColumns) : label;
@@ -361,315 +387,343 @@ export async function resolveUserFeatures(
     else wanted.set(column, 'auto');
   const candidates = [...wanted.keys()];
   if (candidates.length === 0) return { features: [], skipped };
-
-  // one pass for every candidate: non-empty values, how many distinct, how many are numbers
-  // (whole, smallest, largest); then, for the columns that could be ids, their subscribers
-  await setVariable(conn, 'missing_markers', listValue(MISSING_MARKERS));
-  const id = subscriberKeySql(mapping);
-  // the rows the leak check reads, counted in the same pass (they decide whether it samples)
-  const checkedRows = churnLabel?.sql ? (trainingRows ?? 'true') : 'false';
-  // each value read as text and as a number once, below the aggregates that use them
-  const values = `SELECT ${id} AS sub, (${checkedRows}) AS checked, ${fileRows ? 'file_row' : 'NULL::BIGINT'} AS file_row, ${candidates
-    .map((column, i) => `${userText(column)} AS t${i}, ${finiteNumberSql(`t${i}`, mapping.decimalSeparator)} AS x${i}`)
-    .join(', ')} FROM (${inputRows})`;
-  const raw = await queryOne<Record<string, number>>(
-    conn,
-    `SELECT count(*) AS rows, approx_count_distinct(sub) AS subscribers, count(*) FILTER (WHERE checked) AS checked_rows, ${candidates
-      .map((_, i) => {
-        const [text, number] = [`t${i}`, `x${i}`];
-        return [
-          `count(${text}) AS n${i}`,
-          `count(${number}) AS numbers${i}`,
-          `count(DISTINCT ${text}) AS distinct${i}`,
-          `count(${text}) FILTER (WHERE ${number} IS NULL AND list_contains(getvariable('missing_markers'), lower(${text}))) AS markers${i}`,
-          `count(${text}) FILTER (WHERE ${number} IS NULL AND ${dateSql(text)} IS NOT NULL) AS dates${i}`,
-          `count(*) FILTER (WHERE ${number} = file_row OR ${number} = file_row + 1) AS file_row_numbers${i}`,
-          `count(${number}) FILTER (WHERE isfinite(${number}) AND ${number} = round(${number})) AS integers${i}`,
-          `coalesce(min(${number}) FILTER (WHERE isfinite(${number})), 0) AS min${i}`,
-          `coalesce(max(${number}) FILTER (WHERE isfinite(${number})), 0) AS max${i}`,
-        ].join(', ');
-      })
-      .join(', ')} FROM (${values})`,
-  );
-  const subscribers = Number(raw.subscribers);
-  const stats = candidates.map((_, i): ColumnStats => {
-    const [min, max] = [Number(raw[`min${i}`]), Number(raw[`max${i}`])];
-    return {
-      n: Number(raw[`n${i}`]),
-      numbers: Number(raw[`numbers${i}`]),
-      // until counted: one when every number is the same, else (at least) two
-      distinctNumbers: Number(raw[`numbers${i}`]) === 0 ? 0 : min === max ? 1 : 2,
-      distinct: Number(raw[`distinct${i}`]),
-      subscribers,
-      pairs: Infinity,
-      markers: Number(raw[`markers${i}`]),
-      dates: Number(raw[`dates${i}`]),
-      fileRowNumbers: Number(raw[`file_row_numbers${i}`]),
-      integers: Number(raw[`integers${i}`]),
-      shortest: 0,
-      longest: 0,
-      min,
-      max,
-    };
-  });
-  // an id has about one value per subscriber (a measure of several months has many more values)
-  const near = candidates.flatMap((_, i) => {
-    const { distinct } = stats[i];
-    return distinct > mapping.maxCategories && distinct >= 0.8 * subscribers && distinct <= 1.25 * subscribers
-      ? [i]
-      : [];
-  });
-  if (near.length > 0) {
-    const exact = await queryOne<Record<string, number>>(
-      conn,
-      `SELECT ${near
-        .map((i) =>
-          [
-            `count(DISTINCT x${i}) AS distinct_numbers${i}`,
-            `count(DISTINCT sub) FILTER (WHERE t${i} IS NOT NULL) AS subscribers${i}`,
-            `count(DISTINCT (sub, t${i})) FILTER (WHERE t${i} IS NOT NULL) AS pairs${i}`,
-            `coalesce(min(length(t${i})) FILTER (WHERE x${i} IS NOT NULL), 0) AS shortest${i}`,
-            `coalesce(max(length(t${i})) FILTER (WHERE x${i} IS NOT NULL), 0) AS longest${i}`,
-          ].join(', '),
-        )
-        .join(', ')} FROM (${values})`,
-    );
-    for (const i of near)
-      Object.assign(stats[i], {
-        distinctNumbers: Number(exact[`distinct_numbers${i}`]),
-        subscribers: Number(exact[`subscribers${i}`]),
-        pairs: Number(exact[`pairs${i}`]),
-        shortest: Number(exact[`shortest${i}`]),
-        longest: Number(exact[`longest${i}`]),
-      });
+  // past two passes, the passes read a copy of the rows that DuckDB keeps by column: each reading
+  // the input again (a CSV parsed anew, every column) made the time grow as the columns' square;
+  // two read it twice, which a long input's copy (held under DuckDB's limit, spilled) costs more
+  const copied = candidates.length > 2 * columnsPerPass;
+  if (copied) {
+    await conn.run(`CREATE OR REPLACE TEMP TABLE user_feature_rows AS ${inputRows}`);
+    inputRows = 'SELECT * FROM user_feature_rows';
   }
-  const distinctValues = ({ distinct }: ColumnStats) => `${distinct} distinct values`;
-  /**
-   * The most frequent values that are not numbers (or not dates), quoted, and what they say of the
-   * number format (numberFormatHint).
-   */
-  const notNumbers = async (
-    name: string,
-    read: 'numbers' | 'dates' = 'numbers',
-  ): Promise<{ shown: string; hint?: string }> => {
-    const text = userText(name);
-    const value = read === 'numbers' ? finiteNumberSql(text, mapping.decimalSeparator) : dateSql(text);
-    const rows = await queryRows<{ value: string; kinds: number }>(
-      conn,
-      `SELECT value, kinds FROM (
+  try {
+    // a pass per batch of candidates: non-empty values, how many distinct, how many are numbers
+    // (whole, smallest, largest); then, for the columns that could be ids, their subscribers
+    await setVariable(conn, 'missing_markers', listValue(MISSING_MARKERS));
+    const id = subscriberKeySql(mapping);
+    // the rows the leak check reads, counted in the same pass (they decide whether it samples)
+    const checkedRows = churnLabel?.sql ? (trainingRows ?? 'true') : 'false';
+    // each value of candidates `batch` read as text and as a number once, below the aggregates
+    // that use them
+    const values = (batch: number[]) =>
+      `SELECT ${id} AS sub, (${checkedRows}) AS checked, ${fileRows ? 'file_row' : 'NULL::BIGINT'} AS file_row, ${batch
+        .map(
+          (i) => `${userText(candidates[i])} AS t${i}, ${finiteNumberSql(`t${i}`, mapping.decimalSeparator)} AS x${i}`,
+        )
+        .join(', ')} FROM (${inputRows})`;
+    // counted once, in the first pass
+    const totals =
+      'count(*) AS rows, approx_count_distinct(sub) AS subscribers, count(*) FILTER (WHERE checked) AS checked_rows';
+    const raw: Record<string, number> = {};
+    for (const [b, batch] of batches(candidates.keys(), columnsPerPass).entries())
+      Object.assign(
+        raw,
+        await queryOne<Record<string, number>>(
+          conn,
+          `SELECT ${b === 0 ? `${totals}, ` : ''}${batch
+            .map((i) => {
+              const [text, number] = [`t${i}`, `x${i}`];
+              return [
+                `count(${text}) AS n${i}`,
+                `count(${number}) AS numbers${i}`,
+                `count(DISTINCT ${text}) AS distinct${i}`,
+                `count(${text}) FILTER (WHERE ${number} IS NULL AND list_contains(getvariable('missing_markers'), lower(${text}))) AS markers${i}`,
+                `count(${text}) FILTER (WHERE ${number} IS NULL AND ${dateSql(text)} IS NOT NULL) AS dates${i}`,
+                `count(*) FILTER (WHERE ${number} = file_row OR ${number} = file_row + 1) AS file_row_numbers${i}`,
+                `count(${number}) FILTER (WHERE isfinite(${number}) AND ${number} = round(${number})) AS integers${i}`,
+                `coalesce(min(${number}) FILTER (WHERE isfinite(${number})), 0) AS min${i}`,
+                `coalesce(max(${number}) FILTER (WHERE isfinite(${number})), 0) AS max${i}`,
+              ].join(', ');
+            })
+            .join(', ')} FROM (${values(batch)})`,
+        ),
+      );
+    const subscribers = Number(raw.subscribers);
+    const stats = candidates.map((_, i): ColumnStats => {
+      const [min, max] = [Number(raw[`min${i}`]), Number(raw[`max${i}`])];
+      return {
+        n: Number(raw[`n${i}`]),
+        numbers: Number(raw[`numbers${i}`]),
+        // until counted: one when every number is the same, else (at least) two
+        distinctNumbers: Number(raw[`numbers${i}`]) === 0 ? 0 : min === max ? 1 : 2,
+        distinct: Number(raw[`distinct${i}`]),
+        subscribers,
+        pairs: Infinity,
+        markers: Number(raw[`markers${i}`]),
+        dates: Number(raw[`dates${i}`]),
+        fileRowNumbers: Number(raw[`file_row_numbers${i}`]),
+        integers: Number(raw[`integers${i}`]),
+        shortest: 0,
+        longest: 0,
+        min,
+        max,
+      };
+    });
+    // an id has about one value per subscriber (a measure of several months has many more values)
+    const near = candidates.flatMap((_, i) => {
+      const { distinct } = stats[i];
+      return distinct > mapping.maxCategories && distinct >= 0.8 * subscribers && distinct <= 1.25 * subscribers
+        ? [i]
+        : [];
+    });
+    for (const batch of batches(near, columnsPerPass)) {
+      const exact = await queryOne<Record<string, number>>(
+        conn,
+        `SELECT ${batch
+          .map((i) =>
+            [
+              `count(DISTINCT x${i}) AS distinct_numbers${i}`,
+              `count(DISTINCT sub) FILTER (WHERE t${i} IS NOT NULL) AS subscribers${i}`,
+              `count(DISTINCT (sub, t${i})) FILTER (WHERE t${i} IS NOT NULL) AS pairs${i}`,
+              `coalesce(min(length(t${i})) FILTER (WHERE x${i} IS NOT NULL), 0) AS shortest${i}`,
+              `coalesce(max(length(t${i})) FILTER (WHERE x${i} IS NOT NULL), 0) AS longest${i}`,
+            ].join(', '),
+          )
+          .join(', ')} FROM (${values(batch)})`,
+      );
+      for (const i of batch)
+        Object.assign(stats[i], {
+          distinctNumbers: Number(exact[`distinct_numbers${i}`]),
+          subscribers: Number(exact[`subscribers${i}`]),
+          pairs: Number(exact[`pairs${i}`]),
+          shortest: Number(exact[`shortest${i}`]),
+          longest: Number(exact[`longest${i}`]),
+        });
+    }
+    const distinctValues = ({ distinct }: ColumnStats) => `${distinct} distinct values`;
+    /**
+     * The most frequent values that are not numbers (or not dates), quoted, and what they say of the
+     * number format (numberFormatHint).
+     */
+    const notNumbers = async (
+      name: string,
+      read: 'numbers' | 'dates' = 'numbers',
+    ): Promise<{ shown: string; hint?: string }> => {
+      const text = userText(name);
+      const value = read === 'numbers' ? finiteNumberSql(text, mapping.decimalSeparator) : dateSql(text);
+      const rows = await queryRows<{ value: string; kinds: number }>(
+        conn,
+        `SELECT value, kinds FROM (
          SELECT ${text} AS value, count(*) AS times, count(*) OVER () AS kinds FROM (${inputRows})
          WHERE ${text} IS NOT NULL AND ${value} IS NULL GROUP BY value)
        ORDER BY times DESC, value LIMIT ${EXAMPLES}`,
-    );
-    const shown = rows.map((row) => quoted(row.value)).join(', ');
-    const kinds = Number(rows[0]?.kinds ?? 0);
-    const hint =
-      read === 'numbers'
-        ? rows.map((row) => numberFormatHint(row.value, mapping.decimalSeparator)).find((h) => h !== undefined)
-        : undefined;
-    return {
-      shown: kinds > rows.length ? `${shown} and ${kinds - rows.length} more` : shown,
-      ...(hint ? { hint } : {}),
+      );
+      const shown = rows.map((row) => quoted(row.value)).join(', ');
+      const kinds = Number(rows[0]?.kinds ?? 0);
+      const hint =
+        read === 'numbers'
+          ? rows.map((row) => numberFormatHint(row.value, mapping.decimalSeparator)).find((h) => h !== undefined)
+          : undefined;
+      return {
+        shown: kinds > rows.length ? `${shown} and ${kinds - rows.length} more` : shown,
+        ...(hint ? { hint } : {}),
+      };
     };
-  };
-  /** Examples of the values that are not numbers and what to do: fix the format, or read them as missing. */
-  const notNumbersAdvice = async (name: string): Promise<string> => {
-    const { shown, hint } = await notNumbers(name);
-    return hint
-      ? `e.g. ${shown}: ${hint} (declared "numeric" in the mapping's features, the column would read those values as missing)`
-      : `e.g. ${shown}: declare it "numeric" in the mapping's features to read those as missing`;
-  };
+    /** Examples of the values that are not numbers and what to do: fix the format, or read them as missing. */
+    const notNumbersAdvice = async (name: string): Promise<string> => {
+      const { shown, hint } = await notNumbers(name);
+      return hint
+        ? `e.g. ${shown}: ${hint} (declared "numeric" in the mapping's features, the column would read those values as missing)`
+        : `e.g. ${shown}: declare it "numeric" in the mapping's features to read those as missing`;
+    };
 
-  const typed: {
-    name: string;
-    type: UserFeature['type'];
-    note?: string;
-    top?: { values: string[]; others: number };
-    /** A column of numbers read as categories: one per number (UserFeature.numbers), as the leak check reads it too. */
-    categories?: string[];
-    numbers?: number[];
-  }[] = [];
-  // the most frequent values of every column that may be read as them, found in one pass when first asked
-  const manyValued = candidates.filter((name, i) => {
-    const column = stats[i];
-    return (
-      wanted.get(name) !== 'numeric' &&
-      wanted.get(name) !== 'date' &&
-      column.distinct > mapping.maxCategories &&
-      column.numbers < column.n / 2 &&
-      column.dates < column.n / 2 &&
-      !(wanted.get(name) === 'auto' && looksLikeId(column, false, mapping.maxCategories))
-    );
-  });
-  let frequentValues: Promise<Map<string, { values: string[]; rows: number }>> | undefined;
-  const frequent = () => (frequentValues ??= mostFrequent(conn, inputRows, manyValued, mapping.maxCategories - 1));
-  for (const [i, name] of candidates.entries()) {
-    const column = stats[i];
-    const { n, numbers, distinct } = column;
-    const others = n - numbers;
-    const declared = wanted.get(name);
-    // numbers with a few exceptions, or with missing markers only: the exceptions are missing values
-    // (numbers and markers alone are numbers with gaps even of one number, as pandas reads them: 0
-    // or n/a is the flag 0 or blank is)
-    const numbersWithGaps =
-      numbers > 0 && ((column.distinctNumbers >= 2 && others <= NOT_NUMBERS_SHARE * n) || column.markers === others);
-    const autoNumeric = declared === 'auto' && (others === 0 || numbersWithGaps);
-    // dates but for at most 1% of the values or for missing markers (numbers are no dates)
-    const notDates = n - column.dates;
-    const autoDate =
-      declared === 'auto' &&
-      !autoNumeric &&
-      column.dates > 0 &&
-      (notDates <= NOT_NUMBERS_SHARE * n || notDates === column.markers);
-    const note = async () => {
-      const { shown, hint } = await notNumbers(name);
-      return `${plural(others, 'value', 'values')} not numbers taken as missing: ${shown}${hint ? ` (${hint})` : ''}`;
-    };
-    /** Its values that are not numbers, quoted, and what they say of the number format. */
-    const notNumbersHinted = async () => {
-      const { shown, hint } = await notNumbers(name);
-      return hint ? `${shown}: ${hint}` : shown;
-    };
-    /** Why a column of numbers (some written another way) is skipped, and the fix. */
-    const notNumbersReason = async () =>
-      numbers > 0
-        ? `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}; ` +
-          `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
-          (await notNumbersAdvice(name))
-        : `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories} and no numbers; ${await notNumbersAdvice(name)}`;
-    const dateNote = async () =>
-      `${plural(notDates, 'value', 'values')} not dates taken as missing: ${(await notNumbers(name, 'dates')).shown}`;
-    // a column read as numbers counts its values as numbers: 0 and 0.00 (or -0 and 0) are one
-    const readsAsNumbers = (declared === 'numeric' || autoNumeric) && numbers > 0;
-    const values = readsAsNumbers ? column.distinctNumbers : distinct;
-    // rows without a value: blank, or (read as numbers) a value taken as missing. One value and
-    // gaps is two categories (Y or blank), no single value
-    const gaps = Number(raw.rows) - (readsAsNumbers ? numbers : n);
-    if (n === 0) skipped.push({ feature: name, reason: 'no values' });
-    else if (values < 2 && gaps === 0) skipped.push({ feature: name, reason: 'a single value' });
-    else if (declared === 'numeric' && numbers === 0)
-      skipped.push({
-        feature: name,
-        reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await notNumbersHinted()}`,
-      });
-    else if (declared === 'date' && column.dates === 0)
-      skipped.push({
-        feature: name,
-        reason: `declared "date", but none of its ${plural(n, 'value', 'values')} is a date, e.g. ${(await notNumbers(name, 'dates')).shown}`,
-      });
-    // a date before the id check: a moment of activation can differ for every subscriber
-    else if (declared === 'date' || autoDate)
-      typed.push({ name, type: 'date', ...(notDates > 0 ? { note: await dateNote() } : {}) });
-    else if (declared === 'auto' && looksLikeId(column, autoNumeric, mapping.maxCategories))
-      skipped.push({
-        feature: name,
-        reason: `looks like an id: ${distinctValues(column)} for ${column.subscribers} subscribers, one each`,
-      });
-    else if (declared === 'auto' && isRowNumber(column, mapping.maxCategories))
-      skipped.push({
-        feature: name,
-        reason:
-          column.fileRowNumbers === n
-            ? `a row number: each of its ${n} values is its row's number in its file (an index, as pandas' to_csv writes one)`
-            : `a row number: a different whole number on each of its ${n} rows, running ${column.min} to ${column.max} (an index, as pandas' to_csv writes one)`,
-      });
-    else if (declared === 'auto' && autoNumeric && values === 1 && column.min === 0)
-      // 0 or a gap: the models read a missing number as 0, so as a number it would say nothing;
-      // a category for the number, not for each way it is written (0 and 0.00)
-      typed.push({
-        name,
-        type: 'categorical',
-        ...(await numberCategories(conn, inputRows, name, mapping.decimalSeparator)),
-        ...(others > 0 ? { note: await note() } : {}),
-      });
-    else if (declared === 'numeric' || autoNumeric)
-      typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
-    else if (distinct <= mapping.maxCategories) typed.push({ name, type: 'categorical' });
-    // mostly numbers, with too many exceptions to read those as missing unasked
-    else if (declared === 'auto' && numbers >= n / 2) skipped.push({ feature: name, reason: await notNumbersReason() });
-    else {
-      // many values, but most rows in a few (handset models, cities): those few, the rest as one
-      const kept = mapping.maxCategories - 1;
-      // a column the pass left out (declared "categorical", holding numbers): on its own
-      const top = (await frequent()).get(name) ?? (await mostFrequent(conn, inputRows, [name], kept)).get(name)!;
-      const covered = top.rows / n;
-      const formatted = top.values.filter((value) => FORMATTED_NUMBER.test(value)).length;
-      if (declared === 'auto' && formatted >= top.values.length / 2)
-        // numbers written another way (7,339.75): a measure to fix the format of, not categories
-        skipped.push({ feature: name, reason: await notNumbersReason() });
-      else if (covered >= MOST_FREQUENT_COVER)
-        typed.push({
-          name,
-          type: 'categorical',
-          top: { values: top.values, others: distinct - top.values.length },
-          note: `its ${kept} most frequent of ${distinct} values (${percent(covered)} of its values); the other ${distinct - top.values.length} read as one category`,
+    const typed: {
+      name: string;
+      type: UserFeature['type'];
+      note?: string;
+      top?: { values: string[]; others: number };
+      /** A column of numbers read as categories: one per number (UserFeature.numbers), as the leak check reads it too. */
+      categories?: string[];
+      numbers?: number[];
+    }[] = [];
+    // the most frequent values of every column that may be read as them, found in one pass when first asked
+    const manyValued = candidates.filter((name, i) => {
+      const column = stats[i];
+      return (
+        wanted.get(name) !== 'numeric' &&
+        wanted.get(name) !== 'date' &&
+        column.distinct > mapping.maxCategories &&
+        column.numbers < column.n / 2 &&
+        column.dates < column.n / 2 &&
+        !(wanted.get(name) === 'auto' && looksLikeId(column, false, mapping.maxCategories))
+      );
+    });
+    let frequentValues: Promise<Map<string, { values: string[]; rows: number }>> | undefined;
+    const frequent = () => (frequentValues ??= mostFrequent(conn, inputRows, manyValued, mapping.maxCategories - 1));
+    for (const [i, name] of candidates.entries()) {
+      const column = stats[i];
+      const { n, numbers, distinct } = column;
+      const others = n - numbers;
+      const declared = wanted.get(name);
+      // numbers with a few exceptions, or with missing markers only: the exceptions are missing values
+      // (numbers and markers alone are numbers with gaps even of one number, as pandas reads them: 0
+      // or n/a is the flag 0 or blank is)
+      const numbersWithGaps =
+        numbers > 0 && ((column.distinctNumbers >= 2 && others <= NOT_NUMBERS_SHARE * n) || column.markers === others);
+      const autoNumeric = declared === 'auto' && (others === 0 || numbersWithGaps);
+      // dates but for at most 1% of the values or for missing markers (numbers are no dates)
+      const notDates = n - column.dates;
+      const autoDate =
+        declared === 'auto' &&
+        !autoNumeric &&
+        column.dates > 0 &&
+        (notDates <= NOT_NUMBERS_SHARE * n || notDates === column.markers);
+      const note = async () => {
+        const { shown, hint } = await notNumbers(name);
+        return `${plural(others, 'value', 'values')} not numbers taken as missing: ${shown}${hint ? ` (${hint})` : ''}`;
+      };
+      /** Its values that are not numbers, quoted, and what they say of the number format. */
+      const notNumbersHinted = async () => {
+        const { shown, hint } = await notNumbers(name);
+        return hint ? `${shown}: ${hint}` : shown;
+      };
+      /** Why a column of numbers (some written another way) is skipped, and the fix. */
+      const notNumbersReason = async () =>
+        numbers > 0
+          ? `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}; ` +
+            `${plural(others, 'value', 'values')} (${percent(others / n)}) ${others === 1 ? 'is not a number' : 'are not numbers'}, ` +
+            (await notNumbersAdvice(name))
+          : `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories} and no numbers; ${await notNumbersAdvice(name)}`;
+      const dateNote = async () =>
+        `${plural(notDates, 'value', 'values')} not dates taken as missing: ${(await notNumbers(name, 'dates')).shown}`;
+      // a column read as numbers counts its values as numbers: 0 and 0.00 (or -0 and 0) are one
+      const readsAsNumbers = (declared === 'numeric' || autoNumeric) && numbers > 0;
+      const values = readsAsNumbers ? column.distinctNumbers : distinct;
+      // rows without a value: blank, or (read as numbers) a value taken as missing. One value and
+      // gaps is two categories (Y or blank), no single value
+      const gaps = Number(raw.rows) - (readsAsNumbers ? numbers : n);
+      if (n === 0) skipped.push({ feature: name, reason: 'no values' });
+      else if (values < 2 && gaps === 0) skipped.push({ feature: name, reason: 'a single value' });
+      else if (declared === 'numeric' && numbers === 0)
+        skipped.push({
+          feature: name,
+          reason: `declared "numeric", but none of its ${plural(n, 'value', 'values')} is a number, e.g. ${await notNumbersHinted()}`,
         });
-      else
+      else if (declared === 'date' && column.dates === 0)
+        skipped.push({
+          feature: name,
+          reason: `declared "date", but none of its ${plural(n, 'value', 'values')} is a date, e.g. ${(await notNumbers(name, 'dates')).shown}`,
+        });
+      // a date before the id check: a moment of activation can differ for every subscriber
+      else if (declared === 'date' || autoDate)
+        typed.push({ name, type: 'date', ...(notDates > 0 ? { note: await dateNote() } : {}) });
+      else if (declared === 'auto' && looksLikeId(column, autoNumeric, mapping.maxCategories))
+        skipped.push({
+          feature: name,
+          reason: `looks like an id: ${distinctValues(column)} for ${column.subscribers} subscribers, one each`,
+        });
+      else if (declared === 'auto' && isRowNumber(column, mapping.maxCategories))
         skipped.push({
           feature: name,
           reason:
-            `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and no numbers' : ''}, ` +
-            `the ${kept} most frequent covering ${percent(covered)} of its values (under ${percent(MOST_FREQUENT_COVER)})`,
+            column.fileRowNumbers === n
+              ? `a row number: each of its ${n} values is its row's number in its file (an index, as pandas' to_csv writes one)`
+              : `a row number: a different whole number on each of its ${n} rows, running ${column.min} to ${column.max} (an index, as pandas' to_csv writes one)`,
         });
-    }
-  }
-  if (churnLabel?.sql) {
-    const auto = typed.filter((feature) => wanted.get(feature.name) === 'auto');
-    // judged on the rows the model trains on; past LEAK_SAMPLE_ROWS of them, a seeded share of
-    // the subscribers (all their rows) tells as much
-    const every = Math.ceil(Number(raw.checked_rows) / leakSampleRows);
-    const checked = [
-      ...(trainingRows ? [`(${trainingRows})`] : []),
-      ...(every > 1 ? [`hash(${id}) % ${every} = 0`] : []),
-    ];
-    const rows = checked.length > 0 ? `SELECT * FROM (${inputRows}) WHERE ${checked.join(' AND ')}` : inputRows;
-    const leaks = await leakChecks(conn, rows, churnLabel.sql, auto, mapping.decimalSeparator);
-    for (const [i, feature] of auto.entries()) {
-      const { pos, neg, errors, values: labelledValues } = leaks[i];
-      const total = pos + neg;
-      const minority = Math.min(pos, neg);
-      const enoughRows = feature.type !== 'categorical' || total >= 10 * labelledValues;
-      if (
-        minority >= LEAK_MIN_MINORITY &&
-        enoughRows &&
-        errors <= (1 - LEAK_ACCURACY) * total &&
-        errors <= LEAK_OF_MINORITY * minority
-      ) {
-        typed.splice(typed.indexOf(feature), 1);
-        const how = feature.type === 'categorical' ? 'its values alone get' : 'one threshold gets';
-        skipped.push({
-          feature: feature.name,
-          reason: `predicts the churn label almost perfectly: a leak? (${how} ${total - errors} of ${total} labelled rows right${every > 1 ? ` in a sample of 1 subscriber in ${every}` : ''}; declare it in the mapping's features to use it anyway)`,
+      else if (declared === 'auto' && autoNumeric && values === 1 && column.min === 0)
+        // 0 or a gap: the models read a missing number as 0, so as a number it would say nothing;
+        // a category for the number, not for each way it is written (0 and 0.00)
+        typed.push({
+          name,
+          type: 'categorical',
+          ...(await numberCategories(conn, inputRows, name, mapping.decimalSeparator)),
+          ...(others > 0 ? { note: await note() } : {}),
         });
+      else if (declared === 'numeric' || autoNumeric)
+        typed.push({ name, type: 'numeric', ...(others > 0 ? { note: await note() } : {}) });
+      else if (distinct <= mapping.maxCategories) typed.push({ name, type: 'categorical' });
+      // mostly numbers, with too many exceptions to read those as missing unasked
+      else if (declared === 'auto' && numbers >= n / 2)
+        skipped.push({ feature: name, reason: await notNumbersReason() });
+      else {
+        // many values, but most rows in a few (handset models, cities): those few, the rest as one
+        const kept = mapping.maxCategories - 1;
+        // a column the pass left out (declared "categorical", holding numbers): on its own
+        const top = (await frequent()).get(name) ?? (await mostFrequent(conn, inputRows, [name], kept)).get(name)!;
+        const covered = top.rows / n;
+        const formatted = top.values.filter((value) => FORMATTED_NUMBER.test(value)).length;
+        if (declared === 'auto' && formatted >= top.values.length / 2)
+          // numbers written another way (7,339.75): a measure to fix the format of, not categories
+          skipped.push({ feature: name, reason: await notNumbersReason() });
+        else if (covered >= MOST_FREQUENT_COVER)
+          typed.push({
+            name,
+            type: 'categorical',
+            top: { values: top.values, others: distinct - top.values.length },
+            note: `its ${kept} most frequent of ${distinct} values (${percent(covered)} of its values); the other ${distinct - top.values.length} read as one category`,
+          });
+        else
+          skipped.push({
+            feature: name,
+            reason:
+              `${distinctValues(column)}, more than maxCategories=${mapping.maxCategories}${declared === 'auto' ? ' and no numbers' : ''}, ` +
+              `the ${kept} most frequent covering ${percent(covered)} of its values (under ${percent(MOST_FREQUENT_COVER)})`,
+          });
       }
     }
-  }
-  const categorical = typed.filter((feature) => feature.type === 'categorical' && !feature.top && !feature.numbers);
-  const levels =
-    categorical.length === 0
-      ? {}
-      : await queryOne<Record<string, string[]>>(
+    if (churnLabel?.sql) {
+      const auto = typed.filter((feature) => wanted.get(feature.name) === 'auto');
+      // judged on the rows the model trains on; past LEAK_SAMPLE_ROWS of them, a seeded share of
+      // the subscribers (all their rows) tells as much
+      const every = Math.ceil(Number(raw.checked_rows) / leakSampleRows);
+      const checked = [
+        ...(trainingRows ? [`(${trainingRows})`] : []),
+        ...(every > 1 ? [`hash(${id}) % ${every} = 0`] : []),
+      ];
+      const rows = checked.length > 0 ? `SELECT * FROM (${inputRows}) WHERE ${checked.join(' AND ')}` : inputRows;
+      const leaks = [];
+      for (const batch of batches(auto, columnsPerPass))
+        leaks.push(...(await leakChecks(conn, rows, churnLabel.sql, batch, mapping.decimalSeparator)));
+      for (const [i, feature] of auto.entries()) {
+        const { pos, neg, errors, values: labelledValues } = leaks[i];
+        const total = pos + neg;
+        const minority = Math.min(pos, neg);
+        const enoughRows = feature.type !== 'categorical' || total >= 10 * labelledValues;
+        if (
+          minority >= LEAK_MIN_MINORITY &&
+          enoughRows &&
+          errors <= (1 - LEAK_ACCURACY) * total &&
+          errors <= LEAK_OF_MINORITY * minority
+        ) {
+          typed.splice(typed.indexOf(feature), 1);
+          const how = feature.type === 'categorical' ? 'its values alone get' : 'one threshold gets';
+          skipped.push({
+            feature: feature.name,
+            reason: `predicts the churn label almost perfectly: a leak? (${how} ${total - errors} of ${total} labelled rows right${every > 1 ? ` in a sample of 1 subscriber in ${every}` : ''}; declare it in the mapping's features to use it anyway)`,
+          });
+        }
+      }
+    }
+    const categorical = typed.filter((feature) => feature.type === 'categorical' && !feature.top && !feature.numbers);
+    const levels: Record<string, string[]> = {};
+    for (const batch of batches(categorical.keys(), columnsPerPass))
+      Object.assign(
+        levels,
+        await queryOne<Record<string, string[]>>(
           conn,
-          `SELECT ${categorical
-            .map((feature, i) => `list_sort(list_distinct(list(${userText(feature.name)}))) AS levels${i}`)
+          `SELECT ${batch
+            .map((i) => `list_sort(list_distinct(list(${userText(categorical[i].name)}))) AS levels${i}`)
             .join(', ')} FROM (${inputRows})`,
-        );
-  const features = typed.map(({ name, type, note, top, categories, numbers }, i): UserFeature => {
-    const column = `user_${i}`;
-    if (type !== 'categorical') return { name, column, type, ...(note === undefined ? {} : { note }) };
-    if (numbers) return { name, column, type, categories, numbers, ...(note === undefined ? {} : { note }) };
-    if (top)
-      return {
-        name,
-        column,
-        type,
-        categories: [...top.values, `(${top.others} other values)`],
-        otherValues: top.others,
-        ...(note === undefined ? {} : { note }),
-      };
-    return { name, column, type, categories: [...levels[`levels${categorical.findIndex((f) => f.name === name)}`]] };
-  });
-  return { features, skipped };
+        ),
+      );
+    const features = typed.map(({ name, type, note, top, categories, numbers }, i): UserFeature => {
+      const column = `user_${i}`;
+      if (type !== 'categorical') return { name, column, type, ...(note === undefined ? {} : { note }) };
+      if (numbers) return { name, column, type, categories, numbers, ...(note === undefined ? {} : { note }) };
+      if (top)
+        return {
+          name,
+          column,
+          type,
+          categories: [...top.values, `(${top.others} other values)`],
+          otherValues: top.others,
+          ...(note === undefined ? {} : { note }),
+        };
+      return { name, column, type, categories: [...levels[`levels${categorical.findIndex((f) => f.name === name)}`]] };
+    });
+    return { features, skipped };
+  } finally {
+    if (copied) await conn.run('DROP TABLE IF EXISTS user_feature_rows');
+  }
 }
 
 /**
