@@ -439,108 +439,127 @@ export async function planLoad(
   }
   // each step a pass over the input (minutes on one large CSV): named, and DuckDB's progress in it
   let step = "load: reading the input's columns and rows";
-  const reading = await withConnection(':memory:', (conn) =>
-    withQueryProgress(
-      conn,
-      () => ({ step }),
-      async (): Promise<PlanReading> => {
-        const checked = await checkFiles(conn, files, givenMapping, readPaths);
-        step = 'load: checking the columns a mapping sums';
-        // the mapping naming each column it reads as DuckDB reads it (resolveColumnNames)
-        const { mapping } = checked;
-        const reading = inputReading(mapping, readPaths, checked.monthFromFolders);
-        await assertSummedPartsHoldNumbers(conn, await inputRowsSql(conn, files, files, reading), mapping);
-        let labels: LabelsFile | null = null;
-        let label: UserFeatureLabel | undefined;
-        // "auto" judges each column against the label on the rows the churn model trains on, each
-        // input row's month read as the load reads it
-        const rowMonth = typesAuto(mapping)
-          ? await inputMonthSql(conn, mapping, params.month, checked.presentColumns.get('month'))
-          : undefined;
-        if (params.labels) {
-          step = 'load: reading the labels file against the input';
-          await bindFileNames(conn, files, params.input);
-          const ids = `SELECT ${idTextSql(subscriberIdSql(mapping))} AS subscriber_id FROM (${await inputRowsSql(conn, files, files, reading)})`;
-          // hashed where it is read (the copy holds the bytes the run read), named as the run named it
-          labels = await inspectLabels(conn, params.labels, mapping, ids, {
-            copy: labelsRead,
-            readFrom: readPaths[params.labels],
+  const reading = await withConnection(
+    ':memory:',
+    (conn) =>
+      withQueryProgress(
+        conn,
+        () => ({ step }),
+        async (): Promise<PlanReading> => {
+          const checked = await checkFiles(conn, files, givenMapping, readPaths);
+          step = 'load: checking the columns a mapping sums';
+          // the mapping naming each column it reads as DuckDB reads it (resolveColumnNames)
+          const { mapping } = checked;
+          const reading = inputReading(mapping, readPaths, checked.monthFromFolders);
+          await assertSummedPartsHoldNumbers(conn, await inputRowsSql(conn, files, files, reading), mapping);
+          let labels: LabelsFile | null = null;
+          let label: UserFeatureLabel | undefined;
+          // "auto" judges each column against the label on the rows the churn model trains on, each
+          // input row's month read as the load reads it
+          const rowMonth = typesAuto(mapping)
+            ? await inputMonthSql(conn, mapping, params.month, checked.presentColumns.get('month'))
+            : undefined;
+          if (params.labels) {
+            step = 'load: reading the labels file against the input';
+            await bindFileNames(conn, files, params.input);
+            const ids = `SELECT ${idTextSql(subscriberIdSql(mapping))} AS subscriber_id FROM (${await inputRowsSql(conn, files, files, reading)})`;
+            // hashed where it is read (the copy holds the bytes the run read), named as the run named it
+            labels = await inspectLabels(conn, params.labels, mapping, ids, {
+              copy: labelsRead,
+              readFrom: readPaths[params.labels],
+            });
+            checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
+            // a column of the input named as the labels file's label column is no feature (a leak), nor
+            // one that predicts its labels almost perfectly: "auto" checks each column against them
+            const row = rowMonth && { id: idTextSql(subscriberIdSql(mapping)), month: rowMonth };
+            label = {
+              name: labels.labelColumn,
+              ...(row
+                ? {
+                    sql: await inputRowLabelSql(
+                      conn,
+                      labels,
+                      mapping,
+                      row,
+                      checked.fileColumns,
+                      readPaths[labels.path],
+                    ),
+                  }
+                : {}),
+            };
+          }
+          // monthly usage labelled by segflow itself (churned = no row in the run month): "auto" checks
+          // the columns against that label too (a column copied from a churn flag, a month closed)
+          if (
+            label === undefined &&
+            rowMonth &&
+            mapping.format === 'long' &&
+            !hasLabelColumn(mapping, checked.fileColumns)
+          ) {
+            step = 'load: finding who left, to check your columns against it';
+            await bindFileNames(conn, files, params.input);
+            label = await absentNextMonthLabel(
+              conn,
+              await inputRowsSql(conn, files, files, reading),
+              mapping,
+              rowMonth,
+            );
+          }
+          const leakCheck = {
+            fileRows: true,
+            ...(rowMonth ? { trainingRows: await trainingRowsSql(conn, mapping, params.month, rowMonth) } : {}),
+          };
+          step = 'load: typing your columns and checking them for leaks';
+          const user =
+            mapping.features === undefined
+              ? { features: [], skipped: [] }
+              : await resolveUserFeatures(
+                  conn,
+                  withoutRepeatedHeaders(
+                    await inputRowsSql(conn, files, files, reading),
+                    headerColumns(mapping, checked.presentColumns, {
+                      monthFromFolders: checked.monthFromFolders,
+                      labelsFile: labels !== null,
+                      matches: checked.matches,
+                    }),
+                  ),
+                  checked.fileColumns,
+                  mapping,
+                  label,
+                  leakCheck,
+                );
+          // a column DuckDB renamed (`arpu_1` beside `ARPU`) is listed under the file's own name for it
+          const skippedUserFeatures = user.skipped.map((skipped) => {
+            const clash = checked.renamed.get(skipped.feature);
+            if (!clash) return skipped;
+            return {
+              feature: clash.original,
+              reason: checked.skippedRenamed.has(skipped.feature)
+                ? `DuckDB reads it as "${skipped.feature}", for the input also has "${clash.beside}" and DuckDB's column names ignore case, so it could not be published under its own name: rename one of the two in the file to use it`
+                : skipped.reason,
+            };
           });
-          checked.presentColumns.set('churn_label', 'BOOLEAN'); // set from the labels file after the check
-          // a column of the input named as the labels file's label column is no feature (a leak), nor
-          // one that predicts its labels almost perfectly: "auto" checks each column against them
-          const row = rowMonth && { id: idTextSql(subscriberIdSql(mapping)), month: rowMonth };
-          label = {
-            name: labels.labelColumn,
-            ...(row
-              ? { sql: await inputRowLabelSql(conn, labels, mapping, row, checked.fileColumns, readPaths[labels.path]) }
-              : {}),
-          };
-        }
-        // monthly usage labelled by segflow itself (churned = no row in the run month): "auto" checks
-        // the columns against that label too (a column copied from a churn flag, a month closed)
-        if (
-          label === undefined &&
-          rowMonth &&
-          mapping.format === 'long' &&
-          !hasLabelColumn(mapping, checked.fileColumns)
-        ) {
-          step = 'load: finding who left, to check your columns against it';
-          await bindFileNames(conn, files, params.input);
-          label = await absentNextMonthLabel(conn, await inputRowsSql(conn, files, files, reading), mapping, rowMonth);
-        }
-        const leakCheck = {
-          fileRows: true,
-          ...(rowMonth ? { trainingRows: await trainingRowsSql(conn, mapping, params.month, rowMonth) } : {}),
-        };
-        step = 'load: typing your columns and checking them for leaks';
-        const user =
-          mapping.features === undefined
-            ? { features: [], skipped: [] }
-            : await resolveUserFeatures(
-                conn,
-                withoutRepeatedHeaders(
-                  await inputRowsSql(conn, files, files, reading),
-                  headerColumns(mapping, checked.presentColumns, {
-                    monthFromFolders: checked.monthFromFolders,
-                    labelsFile: labels !== null,
-                    matches: checked.matches,
-                  }),
-                ),
-                checked.fileColumns,
-                mapping,
-                label,
-                leakCheck,
-              );
-        // a column DuckDB renamed (`arpu_1` beside `ARPU`) is listed under the file's own name for it
-        const skippedUserFeatures = user.skipped.map((skipped) => {
-          const clash = checked.renamed.get(skipped.feature);
-          if (!clash) return skipped;
+          step = 'load: cutting the input into partitions';
+          const partitionStarts =
+            partitions > 1
+              ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
+              : null;
           return {
-            feature: clash.original,
-            reason: checked.skippedRenamed.has(skipped.feature)
-              ? `DuckDB reads it as "${skipped.feature}", for the input also has "${clash.beside}" and DuckDB's column names ignore case, so it could not be published under its own name: rename one of the two in the file to use it`
-              : skipped.reason,
+            rowCounts: checked.rowCounts,
+            mapping,
+            presentColumns: [...checked.presentColumns],
+            ...(checked.monthFromFolders ? { monthFromFolders: true } : {}),
+            userFeatures: user.features,
+            skippedUserFeatures,
+            ...(checked.matches.length > 0 ? { columnMatches: checked.matches } : {}),
+            labels,
+            partitionStarts,
           };
-        });
-        step = 'load: cutting the input into partitions';
-        const partitionStarts =
-          partitions > 1
-            ? await partitionStartIds(conn, files, checked.rowCounts, mapping, checked.presentColumns, partitions)
-            : null;
-        return {
-          rowCounts: checked.rowCounts,
-          mapping,
-          presentColumns: [...checked.presentColumns],
-          ...(checked.monthFromFolders ? { monthFromFolders: true } : {}),
-          userFeatures: user.features,
-          skippedUserFeatures,
-          ...(checked.matches.length > 0 ? { columnMatches: checked.matches } : {}),
-          labels,
-          partitionStarts,
-        };
-      },
-    ),
+        },
+      ),
+    // past the memory limit (a wide input's copy of its rows, user-features.ts), into the run's
+    // folder: an in-memory database spills to `.tmp` in the working folder, wherever a user ran it
+    { spillDir: dirname(dbPath) },
   );
   if (check) {
     // a file written in the 2 s before its stamp may have changed under the same stamp since
