@@ -125,4 +125,27 @@ describe('typing many user columns', () => {
     expect(reasons.note).toMatch(/^1124 distinct values, more than maxCategories=50 and no numbers/);
     expect(reasons.model_code).toMatch(/^186 distinct values, more than maxCategories=50; 400 values \(20%\)/);
   });
+
+  it('skips id columns of a few thousand subscribers as ids (an approximate count of them read ~25% low)', async () => {
+    const ids = join(await tempDir(), 'ids.csv');
+    const lines = ['msisdn,Churn,email,imsi,fee'];
+    for (let i = 0; i < ROWS; i++)
+      lines.push(
+        `4670${1_000_000 + i},${i % 5 === 0 ? 'Yes' : 'No'},user${i}@example.com,46001${7_000_000 + i},${20 + (i % 80)}`,
+      );
+    await writeFile(ids, lines.join('\n') + '\n');
+    const { skipped, features } = await withConnection(':memory:', async (conn) => {
+      await setVariable(conn, 'ids_csv', ids);
+      return resolveUserFeatures(
+        conn,
+        "SELECT * FROM read_csv(getvariable('ids_csv'), header = true, all_varchar = true)",
+        ['msisdn', 'Churn', 'email', 'imsi', 'fee'],
+        mapping,
+      );
+    });
+    const reasons = Object.fromEntries(skipped.map((s) => [s.feature, s.reason]));
+    expect(reasons.email).toMatch(/^looks like an id: 2000 distinct values for 2000 subscribers, one each/);
+    expect(reasons.imsi).toMatch(/^looks like an id: /);
+    expect(features.map((feature) => feature.name)).toEqual(['fee']);
+  });
 });
