@@ -109,17 +109,29 @@ export async function storeFakeArtifact(
   },
   signWith?: Signer,
 ): Promise<string> {
-  const dir = join(store.storeDir, 'cache', stage, key);
+  return writeArtifactJson(
+    store,
+    {
+      format: STAGE_CACHE_FORMAT,
+      stage,
+      key,
+      createdAt,
+      producedBy: { workflowId: `wf-${runId}`, runId },
+      month: AUDIT_MONTH,
+      files: [],
+    },
+    signWith,
+  );
+}
+
+/** `artifact` written as its stage-cache folder's artifact.json (no files), signed with `signWith`; returns the folder. */
+export async function writeArtifactJson(
+  store: StoreConfig,
+  artifact: StageArtifact,
+  signWith?: Signer,
+): Promise<string> {
+  const dir = join(store.storeDir, 'cache', artifact.stage, artifact.key);
   await mkdir(dir, { recursive: true });
-  const artifact: StageArtifact = {
-    format: STAGE_CACHE_FORMAT,
-    stage,
-    key,
-    createdAt,
-    producedBy: { workflowId: `wf-${runId}`, runId },
-    month: AUDIT_MONTH,
-    files: [],
-  };
   await writeFile(join(dir, 'artifact.json'), JSON.stringify(artifact));
   if (signWith) await signFileInto(signWith, join(dir, 'artifact.json'), join(dir, ARTIFACT_SIGNATURE_FILE));
   return dir;

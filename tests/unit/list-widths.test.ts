@@ -7,9 +7,8 @@ import { TEXT_WIDTH } from '../../cli/options';
 import type { RunListing } from '../../pipelines/runs';
 import { recordAudit } from '../../store/audit-record';
 import { versionDir, type StoreConfig } from '../../store/layout';
-import { ARTIFACT_SIGNATURE_FILE, signFileInto } from '../../store/signing';
 import { STAGE_CACHE_FORMAT, type SnapshotPointing, type StageArtifact } from '../../store/stage-cache';
-import { keyPair, segflowOnStore } from '../audit-store';
+import { keyPair, segflowOnStore, writeArtifactJson } from '../audit-store';
 import { storeIn, tempDir } from '../helpers';
 
 /** The lines of `text` wider than the listings' width, in terminal columns (a Chinese character takes two). */
@@ -169,8 +168,6 @@ describe('cache list fits 100 columns', () => {
         keys.push(key);
         if (month === '2026-06') june.push(key);
         if (month === '2026-04') april.push(key);
-        const dir = join(store.storeDir, 'cache', stage, key);
-        await mkdir(dir, { recursive: true });
         const artifact: StageArtifact = {
           format: STAGE_CACHE_FORMAT,
           stage,
@@ -186,8 +183,7 @@ describe('cache list fits 100 columns', () => {
             { file: 'features.parquet', sha256: '0'.repeat(64), bytes: 12_345 * 2 ** 20 + index, rows: 10_000_000 },
           ],
         };
-        await writeFile(join(dir, 'artifact.json'), JSON.stringify(artifact));
-        await signFileInto(signer, join(dir, 'artifact.json'), join(dir, ARTIFACT_SIGNATURE_FILE));
+        const dir = await writeArtifactJson(store, artifact, signer);
         const usedAt = new Date(`${month}-03T04:05:06Z`);
         await utimes(dir, usedAt, usedAt);
       }
@@ -272,8 +268,6 @@ describe('cache prune fits 100 columns', () => {
       for (const [n, run] of [ended, flying, ended].entries()) {
         const key = `${index}${n}`.padEnd(64, 'abcdef0123456789');
         if (n === 0) pinned.push(key);
-        const dir = join(store.storeDir, 'cache', stage, key);
-        await mkdir(dir, { recursive: true });
         const artifact: StageArtifact = {
           format: STAGE_CACHE_FORMAT,
           stage,
@@ -284,7 +278,7 @@ describe('cache prune fits 100 columns', () => {
           code: (n === 2 ? 'c0de' : 'beef').repeat(16),
           files: [{ file: 'f', sha256: '0'.repeat(64), bytes: 123_456 * 2 ** 20 + index, rows: 1 }],
         };
-        await writeFile(join(dir, 'artifact.json'), JSON.stringify(artifact));
+        const dir = await writeArtifactJson(store, artifact);
         const usedAt = new Date(`2026-0${n + 1}-03T04:05:06Z`);
         await utimes(dir, usedAt, usedAt);
       }
