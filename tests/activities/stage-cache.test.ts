@@ -1006,14 +1006,23 @@ describe('segments reuse', () => {
   });
 });
 
+/**
+ * What no stage's output depends on, outside each code hash's list: the code check, the lock file
+ * and commit reader, heartbeats, the artifact format and the errors.
+ */
+const SHAPES_NO_STAGE = [
+  'activities/code-identity.ts',
+  'activities/code-version.ts',
+  'activities/context.ts',
+  'activities/artifact-store.ts',
+  'domain/errors.ts',
+];
+
 describe('stage code hash', () => {
   it('covers every module the load and feature stages import, except those that do not shape rows', async () => {
     // heartbeats, errors and their wording, paths, hashing, file links, the code check, the lock file reader and the artifact format do not change the stored tables
     const outside = new Set([
-      'activities/code-identity.ts',
-      'activities/code-version.ts',
-      'activities/context.ts',
-      'domain/errors.ts',
+      ...SHAPES_NO_STAGE,
       'domain/schema-problems.ts',
       // the "did you mean" of an error message
       'domain/closest-name.ts',
@@ -1031,7 +1040,6 @@ describe('stage code hash', () => {
       'activities/run-copies.ts',
       // stores and finds what an earlier plan read, under a key naming this code (stage-code.ts)
       'activities/plan-cache.ts',
-      'activities/artifact-store.ts',
       'activities/stage-code.ts',
       'store/exact-json.ts',
     ]);
@@ -1041,13 +1049,9 @@ describe('stage code hash', () => {
 
   it('covers every module clustering imports, except those that do not shape the segments', async () => {
     const outside = new Set([
-      'activities/code-identity.ts',
-      'activities/code-version.ts',
-      'activities/context.ts',
+      ...SHAPES_NO_STAGE,
       'activities/memory.ts',
       'activities/segments-cache.ts',
-      'activities/artifact-store.ts',
-      'domain/errors.ts',
       'store/layout.ts',
       'store/hashing.ts',
       'store/files.ts',
@@ -1063,13 +1067,9 @@ describe('churn scoring code hash', () => {
   it('covers every module the churn stage imports, except those that do not shape its scores and reasons', async () => {
     // heartbeats, memory, errors and their wording, the audit log, paths, hashing, signing and the cache's own keys
     const outside = new Set([
-      'activities/code-identity.ts',
-      'activities/code-version.ts',
-      'activities/context.ts',
+      ...SHAPES_NO_STAGE,
       'activities/memory.ts',
       'activities/ensemble-cache.ts',
-      'activities/artifact-store.ts',
-      'domain/errors.ts',
       'domain/schema-problems.ts',
       'domain/closest-name.ts',
       'domain/progress.ts',
