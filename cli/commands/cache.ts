@@ -53,13 +53,16 @@ function withCodeStatus(
   return artifacts.map((a) => ({ ...a, codeIs: byPath.get(a.path) ?? 'unknown' }));
 }
 
+/** The snapshot `cache list` names for an artifact: the newest month's latest, else the newest. */
+const namedSnapshot = (snapshots: SnapshotPointing[]) => snapshots.findLast((s) => s.latest) ?? snapshots.at(-1);
+
 /**
  * The snapshots pointing at an artifact, in a few columns: the one a prune would matter to first
  * (the newest month's latest, as a plain `snapshots show` names it; else the newest), marked when
  * it is an experiment or being retired, and how many more (`cache list --json` names them all).
  */
 function snapshotsText(snapshots: SnapshotPointing[]): string {
-  const named = snapshots.findLast((s) => s.latest) ?? snapshots.at(-1);
+  const named = namedSnapshot(snapshots);
   if (named === undefined) return '-';
   const mark = named.retired ? ' (retired)' : named.experiment ? ' (x)' : '';
   return `${named.snapshot}${mark}${snapshots.length === 1 ? '' : ` +${snapshots.length - 1}`}`;
@@ -105,7 +108,10 @@ export function registerCache(program: Command): void {
         return [
           fittedTable(rows(list)),
           `${list.length} stored, ${megabytes(bytes(list))}`,
-          ...(list.some((a) => a.usedBy.length > 1 || snapshotsText(a.snapshots).includes('('))
+          ...(list.some((a) => {
+            const named = namedSnapshot(a.snapshots);
+            return a.usedBy.length > 1 || named?.experiment || named?.retired;
+          })
             ? [
                 wrappedNote(
                   "snapshots: the latest snapshot of its month pointing at it (the one 'segflow snapshots show <month>' shows), else the newest; (x) an experiment (run --experiment), (retired) one whose retirement was cut short before its folder was removed; +N the others ('segflow cache list --json' names them all, with full keys and the run that stored each)",
